@@ -1,3 +1,59 @@
-//! placeholder
+//! # asyncio: Python's asyncio streams, rebuilt in Rust on a hand-rolled mio reactor
+//!
+//! The layers, bottom to top, as in CPython's `Lib/asyncio`:
+//!
+//! ```text
+//!  streams     StreamReader  StreamWriter  StreamReaderProtocol  Server      (streams.py)
+//!  transport   socket transport: write buffer, water marks, pause/resume   (selector_events.py)
+//!  protocol    Protocol / BufferedProtocol callbacks                        (protocols.py)
+//!  event loop  mio poll + ready queue + timer wheel + executor              (base_events.py)
+//! ```
+//!
+//! This release has the event loop: callbacks ([`LoopHandle::call_soon`],
+//! [`call_later`](LoopHandle::call_later), [`call_at`](LoopHandle::call_at)), tasks
+//! ([`spawn`], [`Task`]), timers ([`sleep`], [`timeout`], [`yield_now`]), raw descriptors
+//! ([`LoopHandle::add_reader`]), the thread-safe door ([`ThreadsafeHandle`]) and [`run`].
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let order = asyncio::run(async {
+//!     let lp = asyncio::get_running_loop().unwrap();
+//!     let (tx, rx) = std::sync::mpsc::channel();
+//!     let tx2 = tx.clone();
+//!     lp.call_later(Duration::from_millis(2), move || tx.send("later").unwrap()).unwrap();
+//!     lp.call_soon(move || tx2.send("soon").unwrap()).unwrap();
+//!     asyncio::sleep(Duration::from_millis(5)).await;
+//!     rx.try_iter().collect::<Vec<_>>()
+//! })
+//! .unwrap();
+//! assert_eq!(order, ["soon", "later"]);
+//! ```
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod constants;
+mod error;
 pub mod event_loop;
+mod executor;
+pub(crate) mod net;
+pub mod protocol;
+mod server;
+mod slots;
+pub mod streams;
+mod time;
+pub mod transport;
+
+pub use error::{Cancelled, Error, Result};
+pub use event_loop::clock::ManualClock;
+pub use event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
+pub use event_loop::handle::{CallbackOutput, Handle, TimerHandle};
+pub use event_loop::threadsafe::ThreadsafeHandle;
+pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
+pub use executor::{spawn, Task};
+pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
+pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
+pub use server::{start_unix_server, CreateServer, ListenSocket, Server};
+pub use time::{sleep, sleep_until, timeout, timeout_at, yield_now, Sleep, YieldNow};
+pub use transport::{Address, ExtraInfo, Transport};

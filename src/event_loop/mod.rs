@@ -1,2 +1,698 @@
-//! placeholder
+//! The event loop: mio's poll, the ready queue, the timer wheel, the executor's task slab and
+//! the thread-safe door, driven one iteration at a time.
+//!
+//! Mirrors `BaseEventLoop` in CPython `Lib/asyncio/base_events.py` (`_run_once`, `run_forever`,
+//! `run_until_complete`, `stop`, `close`, `call_soon`, `call_later`, `call_at`) and
+//! `asyncio.run` from `runners.py`. One iteration ([`run_once`](LoopHandle::run_once)), L2:
+//!
+//! 1. poll: timeout 0 if anything is ready or a stop is pending, else until the next timer
+//!    (rounded up to whole milliseconds), else forever (L9);
+//! 2. queue one `Runnable::Io` per readiness event, and drain the thread-safe queue;
+//! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO (L7, D2);
+//! 4. run exactly as many ready entries as the queue held now (L3).
+//!
+//! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
+//! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
+//! cross-thread door is [`ThreadsafeHandle`] (and task wakers, which use it). A panic or `Err`
+//! escaping a callback or task goes to the exception handler and the loop carries on (L18).
+
+pub(crate) mod clock;
+pub(crate) mod exception;
+pub(crate) mod handle;
+pub(crate) mod io;
+pub(crate) mod ready;
+pub(crate) mod threadsafe;
 pub mod timer_wheel;
+
+use std::cell::{Cell, RefCell};
+use std::future::{Future, IntoFuture};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::constants::MAXIMUM_SELECT_TIMEOUT;
+use crate::error::Error;
+use crate::executor::RawTask;
+use crate::slots::Slots;
+use clock::{Clock, ManualClock};
+use exception::{default_exception_handler, ExceptionContext, PanicError};
+use handle::{new_callback, Callback, CallbackOutput, Handle, TimerHandle};
+use io::{IoTable, WAKER_TOKEN};
+use ready::{ReadyQueue, Runnable};
+use threadsafe::{LoopId, Remote, Shared, ThreadsafeHandle};
+use timer_wheel::{TimerKey, Wheel};
+
+/// What a timer does when it comes due.
+pub(crate) enum TimerEntry {
+    /// A `call_later`/`call_at` callback: moved to the ready queue.
+    Callback(Rc<dyn Callback>),
+    /// A sleeping future: woken.
+    Waker(Waker),
+}
+
+type ExceptionHandler = Rc<dyn Fn(&LoopHandle, &ExceptionContext)>;
+
+/// The loop's state. Shared by `Rc` between [`EventLoop`], [`LoopHandle`]s, tasks and transports.
+pub(crate) struct LoopInner {
+    /// Index in the process-wide registry; part of every task waker.
+    pub(crate) id: LoopId,
+    /// Borrowed only for the duration of one `poll` call.
+    poll: RefCell<mio::Poll>,
+    /// Reused for every poll.
+    events: RefCell<mio::Events>,
+    /// A clone of the poll's registry, so sources can (de)register while `poll` is borrowed.
+    pub(crate) registry: mio::Registry,
+    pub(crate) ready: ReadyQueue,
+    /// Scheduled timers by 1 ms tick. Entries leave the wheel when due or cancelled.
+    pub(crate) timers: RefCell<Wheel<TimerEntry>>,
+    pub(crate) clock: Clock,
+    /// Live tasks; a finished or cancelled task leaves at once.
+    pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
+    pub(crate) io: RefCell<IoTable>,
+    pub(crate) shared: Arc<Shared>,
+    /// True while `run_forever` (or `run_until_complete`) runs.
+    running: Cell<bool>,
+    /// Set by `stop()`; checked after each full iteration, then cleared.
+    stopping: Cell<bool>,
+    /// Set by `close()`; never cleared.
+    pub(crate) closed: Cell<bool>,
+    /// A `Runnable::Main` is in the ready queue.
+    pub(crate) main_scheduled: Cell<bool>,
+    exception_handler: RefCell<Option<ExceptionHandler>>,
+    /// Reused buffer for due timers (capacity kept between iterations).
+    expired: Cell<Vec<(TimerKey, u64, TimerEntry)>>,
+    /// Reused buffer for the thread-safe queue.
+    remote: Cell<Vec<Remote>>,
+    /// The read buffer of every plain-`Protocol` transport of this loop (256 KiB, made on first
+    /// use). Taken out for one read + `data_received`, then put back.
+    pub(crate) read_buf: Cell<Vec<u8>>,
+}
+
+impl LoopInner {
+    pub(crate) fn check_closed(&self) -> Result<(), Error> {
+        if self.closed.get() {
+            Err(Error::loop_closed())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+thread_local! {
+    /// The loop running on this thread, if any (L15).
+    static CURRENT: RefCell<Option<LoopHandle>> = const { RefCell::new(None) };
+}
+
+/// The loop running on this thread, without an error.
+pub(crate) fn current_loop() -> Option<LoopHandle> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Runs `f` with the loop running on this thread, if any, without cloning it.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&LoopHandle>) -> R) -> R {
+    let mut f = Some(f);
+    let r = CURRENT.try_with(|c| match c.try_borrow() {
+        Ok(c) => (f.take().expect("called once"))(c.as_ref()),
+        Err(_) => (f.take().expect("called once"))(None),
+    });
+    match r {
+        Ok(r) => r,
+        Err(_) => (f.take().expect("called once"))(None),
+    }
+}
+
+/// The loop running on the current thread (Python's `asyncio.get_running_loop()`).
+///
+/// # Errors
+/// [`Error::InvalidState`] (`no running event loop`) outside a running loop.
+pub fn get_running_loop() -> Result<LoopHandle, Error> {
+    current_loop().ok_or_else(|| Error::invalid_state("no running event loop"))
+}
+
+/// An event loop you own: dropping it closes it. Dereferences to [`LoopHandle`], which has
+/// every method.
+///
+/// ```
+/// let lp = asyncio::EventLoop::new().unwrap();
+/// let answer = lp.run_until_complete(async { 6 * 7 }).unwrap();
+/// assert_eq!(answer, 42);
+/// ```
+pub struct EventLoop {
+    handle: LoopHandle,
+}
+
+/// A reference to an event loop (`!Send`: a loop belongs to one thread). Cheap to clone.
+#[derive(Clone)]
+pub struct LoopHandle {
+    pub(crate) inner: Rc<LoopInner>,
+}
+
+impl std::fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("id", &self.inner.id)
+            .field("running", &self.inner.running.get())
+            .field("closed", &self.inner.closed.get())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+impl EventLoop {
+    /// A new loop on the system's monotonic clock.
+    ///
+    /// # Errors
+    /// `Error::Io` if the OS refuses an epoll instance or an eventfd.
+    pub fn new() -> Result<EventLoop, Error> {
+        Self::build(Clock::system())
+    }
+
+    /// A new loop whose time moves only when `clock` is advanced (for tests). Such a loop never
+    /// blocks waiting for a timer: with timers pending it polls with timeout 0.
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new).
+    pub fn with_clock(clock: ManualClock) -> Result<EventLoop, Error> {
+        Self::build(Clock::manual(clock))
+    }
+
+    fn build(clock: Clock) -> Result<EventLoop, Error> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let shared = Arc::new(Shared::new(waker));
+        let id = threadsafe::register(&shared)?;
+        let inner = LoopInner {
+            id,
+            poll: RefCell::new(poll),
+            events: RefCell::new(mio::Events::with_capacity(1024)),
+            registry,
+            ready: ReadyQueue::default(),
+            timers: RefCell::new(Wheel::new()),
+            clock,
+            tasks: RefCell::new(Slots::new()),
+            io: RefCell::new(IoTable::default()),
+            shared,
+            running: Cell::new(false),
+            stopping: Cell::new(false),
+            closed: Cell::new(false),
+            main_scheduled: Cell::new(false),
+            exception_handler: RefCell::new(None),
+            expired: Cell::new(Vec::new()),
+            remote: Cell::new(Vec::new()),
+            read_buf: Cell::new(Vec::new()),
+        };
+        Ok(EventLoop {
+            handle: LoopHandle {
+                inner: Rc::new(inner),
+            },
+        })
+    }
+
+    /// A handle to this loop, to keep in callbacks and tasks.
+    pub fn handle(&self) -> LoopHandle {
+        self.handle.clone()
+    }
+}
+
+impl std::ops::Deref for EventLoop {
+    type Target = LoopHandle;
+    fn deref(&self) -> &LoopHandle {
+        &self.handle
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        if !self.inner.running.get() {
+            let _ = self.handle.close();
+        }
+    }
+}
+
+/// Resets the running state however `run_forever` ends, unwinding included (L12).
+struct RunningGuard<'a> {
+    inner: &'a LoopInner,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.running.set(false);
+        self.inner.stopping.set(false);
+        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+    }
+}
+
+impl LoopHandle {
+    /// The loop's clock (Python's `loop.time()`, L11): monotonic, or a [`ManualClock`].
+    pub fn time(&self) -> Instant {
+        self.inner.clock.now()
+    }
+
+    /// Schedules `f` to run in the next iteration's run phase, after everything already queued
+    /// (Python's `loop.call_soon`, L1). `f` may return `()` or a `Result`; an `Err` or a panic
+    /// goes to the exception handler (L18).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Event loop is closed`) after [`close`](Self::close).
+    pub fn call_soon<F, R>(&self, f: F) -> Result<Handle, Error>
+    where
+        F: FnOnce() -> R + 'static,
+        R: CallbackOutput + 'static,
+    {
+        self.inner.check_closed()?;
+        let callback = new_callback(f);
+        self.inner.ready.push(Runnable::Callback(callback.clone()));
+        Ok(Handle { callback })
+    }
+
+    /// Schedules `f` to run once `delay` has passed (Python's `loop.call_later`, L6): the same as
+    /// `call_at(time() + delay, f)`. A zero delay runs after the callbacks already queued (L7).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] after [`close`](Self::close).
+    pub fn call_later<F, R>(&self, delay: Duration, f: F) -> Result<TimerHandle, Error>
+    where
+        F: FnOnce() -> R + 'static,
+        R: CallbackOutput + 'static,
+    {
+        self.call_at(self.time() + delay, f)
+    }
+
+    /// Schedules `f` at the absolute loop time `when` (Python's `loop.call_at`, L6). A time in the
+    /// past is due at the next iteration. Timers never fire early and equal deadlines fire in
+    /// scheduling order (D2).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] after [`close`](Self::close).
+    pub fn call_at<F, R>(&self, when: Instant, f: F) -> Result<TimerHandle, Error>
+    where
+        F: FnOnce() -> R + 'static,
+        R: CallbackOutput + 'static,
+    {
+        self.inner.check_closed()?;
+        let callback = new_callback(f);
+        let tick = self.inner.clock.deadline_tick(when);
+        let key = self
+            .inner
+            .timers
+            .borrow_mut()
+            .insert(tick, TimerEntry::Callback(callback.clone()));
+        Ok(TimerHandle {
+            handle: Handle { callback },
+            when,
+            key,
+            lp: Rc::downgrade(&self.inner),
+        })
+    }
+
+    /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
+    /// is [`call_soon`](Self::call_soon) (D5). Other threads use [`threadsafe`](Self::threadsafe).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] after [`close`](Self::close).
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.call_soon(f).map(drop)
+    }
+
+    /// A `Send + Sync` handle for scheduling callbacks on this loop from other threads.
+    pub fn threadsafe(&self) -> ThreadsafeHandle {
+        ThreadsafeHandle {
+            shared: self.inner.shared.clone(),
+            id: self.inner.id,
+        }
+    }
+
+    /// Whether the loop is running (L15).
+    pub fn is_running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    /// Whether [`close`](Self::close) has been called (L16).
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Asks the loop to return from `run_forever` after the current iteration (L13). Before
+    /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
+    pub fn stop(&self) {
+        self.inner.stopping.set(true);
+    }
+
+    fn enter(&self) -> Result<RunningGuard<'_>, Error> {
+        self.inner.check_closed()?;
+        if self.inner.running.get() {
+            return Err(Error::invalid_state("This event loop is already running"));
+        }
+        if current_loop().is_some() {
+            return Err(Error::invalid_state(
+                "Cannot run the event loop while another loop is running",
+            ));
+        }
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        self.inner.running.set(true);
+        Ok(RunningGuard { inner: &self.inner })
+    }
+
+    /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`, L12).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if the loop is closed, already running, or another loop runs on
+    /// this thread.
+    pub fn run_forever(&self) -> Result<(), Error> {
+        self.run_forever_with(&mut || {})
+    }
+
+    fn run_forever_with(&self, main: &mut dyn FnMut()) -> Result<(), Error> {
+        let _guard = self.enter()?;
+        loop {
+            self.iterate(main, None);
+            if self.inner.stopping.get() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the loop until `fut` completes and returns its output (Python's
+    /// `loop.run_until_complete`, L14). `fut` is polled on this stack, so it need not be
+    /// `'static`; its first poll happens in the first iteration, in FIFO order with callbacks
+    /// already queued. The loop stops one iteration after `fut` completes, so callbacks `fut`
+    /// scheduled just before finishing still run.
+    ///
+    /// A panic in `fut` propagates to the caller after the loop's running state is reset.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
+    /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
+    pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
+        let mut fut = pin!(fut.into_future());
+        let mut output = None;
+        let waker = crate::executor::main_waker(self.inner.id);
+        self.inner.check_closed()?;
+        self.inner.schedule_main();
+        let lp = self.clone();
+        let mut main = || {
+            if output.is_some() {
+                return;
+            }
+            let mut cx = Context::from_waker(&waker);
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                output = Some(v);
+                let stopper = lp.clone();
+                let _ = lp.call_soon(move || stopper.stop());
+            }
+        };
+        self.run_forever_with(&mut main)?;
+        output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
+    }
+
+    /// Runs one iteration (L2), polling for at most `timeout` (`None`: until the next timer or
+    /// event). For embedding the loop in another program's loop; `run_forever` is this in a loop.
+    ///
+    /// # Errors
+    /// As for [`run_forever`](Self::run_forever).
+    pub fn run_once(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let _guard = self.enter()?;
+        self.iterate(&mut || {}, timeout);
+        Ok(())
+    }
+
+    /// One iteration. `cap` bounds the poll timeout (for `run_once`).
+    fn iterate(&self, main: &mut dyn FnMut(), cap: Option<Duration>) {
+        let inner = &*self.inner;
+        let timeout =
+            if !inner.ready.is_empty() || inner.stopping.get() || inner.shared.has_pending() {
+                Some(Duration::ZERO)
+            } else {
+                let next = inner.timers.borrow().next_deadline();
+                match next {
+                    Some(_) if inner.clock.is_manual() => Some(Duration::ZERO),
+                    Some(tick) => Some(inner.clock.until_tick(tick).min(MAXIMUM_SELECT_TIMEOUT)),
+                    None => None,
+                }
+            };
+        let timeout = match (timeout, cap) {
+            (Some(t), Some(c)) => Some(t.min(c)),
+            (t, None) => t,
+            (None, c) => c,
+        };
+        let mut remote_ready = false;
+        {
+            let mut events = inner.events.borrow_mut();
+            if let Err(e) = inner.poll.borrow_mut().poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log::error!(target: "asyncio", "poll failed: {e}");
+                }
+                events.clear();
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKER_TOKEN {
+                    remote_ready = true;
+                } else {
+                    inner.queue_io_event(ev);
+                }
+            }
+        }
+        if remote_ready || inner.shared.has_pending() {
+            self.drain_remote();
+        }
+        self.queue_due_timers();
+        let n = inner.ready.len();
+        for _ in 0..n {
+            let Some(r) = inner.ready.pop() else { break };
+            self.run_runnable(r, main);
+        }
+    }
+
+    fn drain_remote(&self) {
+        let inner = &*self.inner;
+        let mut items = inner.remote.take();
+        inner.shared.drain_into(&mut items);
+        for item in items.drain(..) {
+            match item {
+                Remote::Call(f) => inner.ready.push(Runnable::Callback(new_callback(f))),
+                Remote::Wake { index, generation } => inner.schedule_task(index, generation),
+            }
+        }
+        inner.remote.set(items);
+    }
+
+    fn queue_due_timers(&self) {
+        let inner = &*self.inner;
+        let now = inner.clock.now_tick();
+        let mut due = inner.expired.take();
+        inner.timers.borrow_mut().advance(now, &mut due);
+        for (_, _, entry) in due.drain(..) {
+            match entry {
+                TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),
+                TimerEntry::Waker(w) => w.wake(),
+            }
+        }
+        inner.expired.set(due);
+    }
+
+    fn run_runnable(&self, r: Runnable, main: &mut dyn FnMut()) {
+        match r {
+            Runnable::Callback(cb) => {
+                if cb.cancelled() {
+                    return;
+                }
+                match catch_unwind(AssertUnwindSafe(|| cb.run())) {
+                    Ok(None) => {}
+                    Ok(Some(err)) => self.call_exception_handler(
+                        &ExceptionContext::new(format!("Exception in callback {}", cb.name()))
+                            .with_exception(err),
+                    ),
+                    Err(payload) => report_panic(
+                        self,
+                        &format!("Exception in callback {}", cb.name()),
+                        payload,
+                        &[],
+                    ),
+                }
+            }
+            Runnable::Task(id) => crate::executor::run_task(self, id),
+            Runnable::Io(ev) => self.inner.dispatch_io(ev),
+            Runnable::Main => {
+                self.inner.main_scheduled.set(false);
+                main();
+            }
+        }
+    }
+
+    /// Closes the loop (Python's `loop.close`, L16): queued callbacks and timers are dropped
+    /// without running, tasks still pending are dropped with a "Task was destroyed but it is
+    /// pending!" report each (L35), registrations are released. Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Cannot close a running event loop`) while running.
+    pub fn close(&self) -> Result<(), Error> {
+        let inner = &*self.inner;
+        if inner.running.get() {
+            return Err(Error::invalid_state("Cannot close a running event loop"));
+        }
+        if inner.closed.replace(true) {
+            return Ok(());
+        }
+        let remote = inner.shared.close();
+        let ready = inner.ready.take_all();
+        let mut timers = Vec::new();
+        {
+            let mut wheel = inner.timers.borrow_mut();
+            let all = wheel.elapsed().max(u64::MAX / 2);
+            wheel.advance(all, &mut timers);
+        }
+        let tasks = inner.tasks.borrow_mut().drain();
+        // Dropped with no borrow held: their Drop may call back into the loop.
+        drop((remote, ready, timers));
+        for task in tasks {
+            if task.abandon() {
+                self.call_exception_handler(
+                    &ExceptionContext::new("Task was destroyed but it is pending!")
+                        .with_detail("task", task.name()),
+                );
+            }
+        }
+        inner.take_io();
+        Ok(())
+    }
+
+    /// Installs `handler` as the exception handler (L19); `None` restores the default, which
+    /// logs one `log::error!` record on target `asyncio` (L20).
+    pub fn set_exception_handler<F>(&self, handler: Option<F>)
+    where
+        F: Fn(&LoopHandle, &ExceptionContext) + 'static,
+    {
+        *self.inner.exception_handler.borrow_mut() =
+            handler.map(|h| Rc::new(h) as ExceptionHandler);
+    }
+
+    /// Whether a custom exception handler is installed.
+    pub fn has_exception_handler(&self) -> bool {
+        self.inner.exception_handler.borrow().is_some()
+    }
+
+    /// Reports `ctx` to the exception handler (L19). If a custom handler panics, the default
+    /// handler reports that with message `Unhandled error in exception handler`.
+    pub fn call_exception_handler(&self, ctx: &ExceptionContext) {
+        let handler = self.inner.exception_handler.borrow().clone();
+        let Some(handler) = handler else {
+            default_exception_handler(ctx);
+            return;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(self, ctx))) {
+            let panic = PanicError::from_payload(&*payload);
+            default_exception_handler(
+                &ExceptionContext::new("Unhandled error in exception handler")
+                    .with_exception(Box::new(panic))
+                    .with_detail("context", ctx.to_string()),
+            );
+        }
+    }
+}
+
+/// Counters of what a loop holds, for tests and leak checks ([`LoopHandle::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoopStats {
+    /// Tasks spawned and not yet ended.
+    pub tasks: usize,
+    /// Timers scheduled and not yet due or cancelled (sleeps included).
+    pub timers: usize,
+    /// I/O registrations: transports, listeners, `add_reader`/`add_writer` descriptors.
+    pub io_registrations: usize,
+    /// Entries waiting in the ready queue.
+    pub ready: usize,
+}
+
+impl LoopHandle {
+    /// What the loop holds right now. A closed connection or an ended task leaves nothing here.
+    pub fn stats(&self) -> LoopStats {
+        LoopStats {
+            tasks: self.inner.tasks.borrow().len(),
+            timers: self.inner.timers.borrow().len(),
+            io_registrations: self.inner.io.borrow().len(),
+            ready: self.inner.ready.len(),
+        }
+    }
+}
+
+impl LoopInner {
+    pub(crate) fn schedule_main(&self) {
+        if !self.main_scheduled.replace(true) {
+            self.ready.push(Runnable::Main);
+        }
+    }
+}
+
+/// Reports a caught panic through the exception handler.
+pub(crate) fn report_panic(
+    lp: &LoopHandle,
+    message: &str,
+    payload: Box<dyn std::any::Any + Send>,
+    details: &[(&'static str, i32)],
+) {
+    let mut ctx = ExceptionContext::new(message)
+        .with_exception(Box::new(PanicError::from_payload(&*payload)));
+    for (k, v) in details {
+        ctx = ctx.with_detail(k, v.to_string());
+    }
+    lp.call_exception_handler(&ctx);
+}
+
+/// Runs `fut` to completion on a new loop, then cancels and drains every task left, and closes
+/// the loop (Python's `asyncio.run`, L41).
+///
+/// ```
+/// let out = asyncio::run(async {
+///     asyncio::sleep(std::time::Duration::from_millis(1)).await;
+///     "done"
+/// });
+/// assert_eq!(out.unwrap(), "done");
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidState`] (`asyncio.run() cannot be called from a running event loop`) inside
+/// a running loop; `Error::Io` if the loop cannot be created.
+pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
+    if current_loop().is_some() {
+        return Err(Error::invalid_state(
+            "asyncio.run() cannot be called from a running event loop",
+        ));
+    }
+    let lp = EventLoop::new()?;
+    let result = lp.run_until_complete(fut);
+    lp.shutdown_tasks();
+    lp.close()?;
+    result
+}
+
+impl LoopHandle {
+    /// Cancels every task and runs the loop until all of them have ended (L41's
+    /// `_cancel_all_tasks`). Bounded: tasks that spawn new tasks while being dropped get at most
+    /// 100 rounds.
+    pub(crate) fn shutdown_tasks(&self) {
+        for _ in 0..100 {
+            let keys = self.inner.tasks.borrow().keys();
+            if keys.is_empty() {
+                return;
+            }
+            for key in keys {
+                self.inner.request_cancel(key);
+            }
+            self.stop(); // one iteration: each cancelled task drops its future in it
+            let _ = self.run_forever_with(&mut || {});
+        }
+    }
+}

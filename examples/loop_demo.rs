@@ -1,0 +1,56 @@
+//! The event loop at work, before the streams exist: timers fire in deadline order, tasks join,
+//! a callback arrives from another thread.
+//!
+//! Run: `cargo run --example loop_demo` (this is `make demo` until the echo pair lands).
+//! Python equivalent: `loop.call_later`, `asyncio.create_task`, `asyncio.gather`,
+//! `loop.call_soon_threadsafe`.
+
+use std::time::{Duration, Instant};
+
+async fn worker(name: &'static str, delay_ms: u64) -> &'static str {
+    asyncio::sleep(Duration::from_millis(delay_ms)).await;
+    println!("task {name} done after {delay_ms} ms");
+    name
+}
+
+async fn main_task() -> Result<(), asyncio::Error> {
+    let lp = asyncio::get_running_loop()?;
+    let start = Instant::now();
+    for (label, ms) in [("third", 30u64), ("first", 10), ("second", 20)] {
+        lp.call_later(Duration::from_millis(ms), move || {
+            println!("timer {label} fired at {ms} ms");
+        })?;
+    }
+    let tasks = [
+        asyncio::spawn(worker("b", 25)),
+        asyncio::spawn(worker("a", 5)),
+    ];
+    let mut names = Vec::new();
+    for t in tasks {
+        names.push(t.await?);
+    }
+    println!("joined tasks: {names:?}");
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let door = lp.threadsafe();
+    let helper = std::thread::spawn(move || {
+        door.call_soon_threadsafe(move || {
+            println!("callback from another thread ran on the loop");
+            let _ = tx.send(());
+        })
+    });
+    while rx.try_recv().is_err() {
+        asyncio::sleep(Duration::from_millis(1)).await;
+    }
+    // A helper thread that panicked or found the loop closed is an error, not a crash.
+    helper
+        .join()
+        .map_err(|_| asyncio::Error::InvalidState("helper thread panicked".into()))??;
+    asyncio::sleep(Duration::from_millis(15)).await;
+    println!("all done in {} ms", start.elapsed().as_millis());
+    Ok(())
+}
+
+fn main() -> Result<(), asyncio::Error> {
+    asyncio::run(main_task())?
+}

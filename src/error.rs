@@ -1,0 +1,190 @@
+//! The crate's one error type, `Error`, and the `Cancelled` marker.
+//!
+//! Mirrors CPython `Lib/asyncio/exceptions.py` (`IncompleteReadError`, `LimitOverrunError`,
+//! `TimeoutError`, `CancelledError`) together with the built-in exceptions asyncio raises
+//! (`OSError`, `ValueError`, `RuntimeError`, `NotImplementedError`). The mapping is the one in
+//! `asyncio-semantics.md`, "How Python maps to Rust here". Display texts keep CPython's wording.
+
+use std::fmt;
+use std::io;
+
+/// Every error the crate returns.
+///
+/// | variant | Python | when |
+/// |---|---|---|
+/// | [`Error::Io`] | `OSError` and subclasses | a system call failed: refused, reset, broken pipe, address in use … |
+/// | [`Error::IncompleteRead`] | `IncompleteReadError` | EOF before `readexactly`/`readuntil` got what it needed |
+/// | [`Error::LimitOverrun`] | `LimitOverrunError` | `readuntil` found no separator within the reader's limit |
+/// | [`Error::Timeout`] | `TimeoutError` | a [`timeout`](crate::timeout) expired |
+/// | [`Error::Cancelled`] | `CancelledError` | the awaited task was cancelled |
+/// | [`Error::InvalidArgument`] | `ValueError`, `TypeError` | an argument out of range (a bad limit, water marks, an empty separator) |
+/// | [`Error::InvalidState`] | `RuntimeError` | a call in the wrong state: the loop is closed or already running, two readers wait at once |
+/// | [`Error::Unsupported`] | `NotImplementedError` | the transport cannot do it (`write_eof` over TLS) |
+///
+/// `From<Error> for io::Error` keeps the [`io::ErrorKind`] of an `Io` error and picks a fitting
+/// kind for the others, so `?` works in functions returning `io::Result`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system error, kind preserved (`OSError`).
+    Io(io::Error),
+    /// EOF arrived before the expected number of bytes (`IncompleteReadError`).
+    IncompleteRead {
+        /// The bytes read before EOF; they are no longer in the reader's buffer.
+        partial: Vec<u8>,
+        /// How many bytes were expected; `None` for `readuntil` (undefined).
+        expected: Option<usize>,
+    },
+    /// A separator was not found within the limit (`LimitOverrunError`); the buffer is intact.
+    LimitOverrun {
+        /// CPython's message text.
+        message: &'static str,
+        /// How many bytes are known not to start a separator (or where the separator starts).
+        consumed: usize,
+    },
+    /// A deadline passed (`TimeoutError`).
+    Timeout,
+    /// The awaited work was cancelled (`CancelledError`).
+    Cancelled,
+    /// An argument was out of range (`ValueError` / `TypeError`).
+    InvalidArgument(String),
+    /// A call made in the wrong state (`RuntimeError`).
+    InvalidState(String),
+    /// The operation is not supported here (`NotImplementedError`).
+    Unsupported(String),
+}
+
+impl Error {
+    pub(crate) fn invalid_argument(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+
+    pub(crate) fn invalid_state(msg: impl Into<String>) -> Self {
+        Error::InvalidState(msg.into())
+    }
+
+    /// The loop-closed error every scheduling call gives after `close()` (L16).
+    pub(crate) fn loop_closed() -> Self {
+        Error::InvalidState("Event loop is closed".into())
+    }
+
+    /// The [`io::ErrorKind`] this error converts to.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Io(e) => e.kind(),
+            Error::IncompleteRead { .. } => io::ErrorKind::UnexpectedEof,
+            Error::LimitOverrun { .. } => io::ErrorKind::InvalidData,
+            Error::Timeout => io::ErrorKind::TimedOut,
+            Error::Cancelled => io::ErrorKind::Interrupted,
+            Error::InvalidArgument(_) => io::ErrorKind::InvalidInput,
+            Error::InvalidState(_) => io::ErrorKind::Other,
+            Error::Unsupported(_) => io::ErrorKind::Unsupported,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => e.fmt(f),
+            Error::IncompleteRead { partial, expected } => match expected {
+                Some(n) => write!(
+                    f,
+                    "{} bytes read on a total of {n} expected bytes",
+                    partial.len()
+                ),
+                None => write!(
+                    f,
+                    "{} bytes read on a total of undefined expected bytes",
+                    partial.len()
+                ),
+            },
+            Error::LimitOverrun { message, .. } => f.write_str(message),
+            Error::Timeout => f.write_str("timed out"),
+            Error::Cancelled => f.write_str("cancelled"),
+            Error::InvalidArgument(m) | Error::InvalidState(m) | Error::Unsupported(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<Cancelled> for Error {
+    fn from(_: Cancelled) -> Self {
+        Error::Cancelled
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(e) => e,
+            other => io::Error::new(other.kind(), other),
+        }
+    }
+}
+
+/// The outcome of a cancelled [`Task`](crate::Task): Python's `CancelledError`.
+///
+/// A task is cancelled by [`Task::cancel`](crate::Task::cancel), by the cancellation of a task
+/// awaiting it, or by the loop shutting down in [`run`](crate::run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task was cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// Shorthand for `Result<T, asyncio::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s39_incomplete_read_message() {
+        let e = Error::IncompleteRead {
+            partial: b"ab".to_vec(),
+            expected: Some(5),
+        };
+        assert_eq!(e.to_string(), "2 bytes read on a total of 5 expected bytes");
+        let e = Error::IncompleteRead {
+            partial: b"abc".to_vec(),
+            expected: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "3 bytes read on a total of undefined expected bytes"
+        );
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn io_kind_survives_both_ways() {
+        let e: Error = io::Error::from(io::ErrorKind::ConnectionReset).into();
+        let back: io::Error = e.into();
+        assert_eq!(back.kind(), io::ErrorKind::ConnectionReset);
+        let t: io::Error = Error::Timeout.into();
+        assert_eq!(t.kind(), io::ErrorKind::TimedOut);
+    }
+}

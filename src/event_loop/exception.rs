@@ -1,0 +1,119 @@
+//! The loop's exception handler: where errors nobody can return go.
+//!
+//! Mirrors `call_exception_handler`, `set_exception_handler` and `default_exception_handler` in
+//! CPython `Lib/asyncio/base_events.py` (L18–L20). A panic or `Err` escaping a callback, a task
+//! whose failure nobody observed, an accept loop out of file descriptors: each becomes an
+//! [`ExceptionContext`] handed to the handler, and the loop keeps running.
+
+use std::any::Any;
+use std::fmt;
+
+/// What went wrong, as Python's exception-handler `context` dict.
+#[derive(Debug)]
+pub struct ExceptionContext {
+    /// The `message` key, e.g. `"Exception in callback …"`.
+    pub message: String,
+    /// The `exception` key: the error or panic, if there was one.
+    pub exception: Option<Box<dyn std::error::Error>>,
+    /// Other keys (`handle`, `task`, `transport`, `protocol`, `socket` …) as text.
+    pub details: Vec<(&'static str, String)>,
+}
+
+impl ExceptionContext {
+    /// A context with just a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ExceptionContext {
+            message: message.into(),
+            exception: None,
+            details: Vec::new(),
+        }
+    }
+
+    /// Adds the `exception` key.
+    pub fn with_exception(mut self, e: Box<dyn std::error::Error>) -> Self {
+        self.exception = Some(e);
+        self
+    }
+
+    /// Adds another key.
+    pub fn with_detail(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((key, value.into()));
+        self
+    }
+}
+
+impl fmt::Display for ExceptionContext {
+    /// The default handler's layout (L20): the message (or `Unhandled exception in event loop`),
+    /// then one `key: value` line per other key in sorted order, the exception last.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = if self.message.is_empty() {
+            "Unhandled exception in event loop"
+        } else {
+            &self.message
+        };
+        f.write_str(message)?;
+        let mut details: Vec<_> = self.details.iter().collect();
+        details.sort_by_key(|(k, _)| *k);
+        for (k, v) in details {
+            write!(f, "\n{k}: {v}")?;
+        }
+        if let Some(e) = &self.exception {
+            write!(f, "\nexception: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A panic caught at a callback or task boundary, as an error value.
+#[derive(Debug)]
+pub struct PanicError {
+    message: String,
+}
+
+impl PanicError {
+    pub(crate) fn from_payload(payload: &(dyn Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "Box<dyn Any>".to_string()
+        };
+        PanicError { message }
+    }
+
+    /// The panic message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "panicked: {}", self.message)
+    }
+}
+
+impl std::error::Error for PanicError {}
+
+/// The default handler: one `log::error!` record on the `asyncio` target (L20).
+pub fn default_exception_handler(ctx: &ExceptionContext) {
+    log::error!(target: "asyncio", "{ctx}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn l20_layout_sorted_keys() {
+        let ctx = ExceptionContext::new("")
+            .with_detail("task", "t1")
+            .with_detail("handle", "h1")
+            .with_exception("boom".into());
+        assert_eq!(
+            ctx.to_string(),
+            "Unhandled exception in event loop\nhandle: h1\ntask: t1\nexception: boom"
+        );
+    }
+}

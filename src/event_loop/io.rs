@@ -1,0 +1,490 @@
+//! I/O registrations: the token slab, interest bookkeeping, dispatch of mio events, and the
+//! public `add_reader`/`add_writer` hooks.
+//!
+//! Mirrors the selector half of CPython `Lib/asyncio/selector_events.py`
+//! (`BaseSelectorEventLoop._add_reader`, `_remove_reader`, `_process_events`; L2, L5, L17, L58).
+//! Three kinds of registration share one slab:
+//! - `Fd`: a raw descriptor with Python-style reader/writer callbacks (`add_reader`);
+//! - `Handler`: a transport or listener that handles its own readiness (`IoHandler`);
+//! - `Wakers`: a future waiting for readiness (a non-blocking connect, say).
+//!
+//! Ground rules: a mio `Token` carries slot index *and* generation, so an event for a
+//! registration that was removed (and its slot reused) is dropped, never delivered to the new
+//! owner. Events become `Runnable::Io` entries on the ready queue; nothing is called while the
+//! slab is borrowed. mio is edge-triggered; `add_reader` callbacks are level-triggered as in
+//! Python, by re-arming the registration after each callback (one `epoll_ctl`).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use mio::event::Source;
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
+
+use super::{report_panic, LoopHandle, LoopInner};
+use crate::error::Error;
+use crate::slots::{SlotKey, Slots};
+
+/// Readiness bits of one event.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Readiness(u8);
+
+impl Readiness {
+    pub(crate) const READABLE: u8 = 1;
+    pub(crate) const WRITABLE: u8 = 2;
+    pub(crate) const READ_CLOSED: u8 = 4;
+    pub(crate) const WRITE_CLOSED: u8 = 8;
+    pub(crate) const ERROR: u8 = 16;
+
+    fn from_event(ev: &mio::event::Event) -> Self {
+        let mut b = 0;
+        if ev.is_readable() {
+            b |= Self::READABLE;
+        }
+        if ev.is_writable() {
+            b |= Self::WRITABLE;
+        }
+        if ev.is_read_closed() {
+            b |= Self::READ_CLOSED;
+        }
+        if ev.is_write_closed() {
+            b |= Self::WRITE_CLOSED;
+        }
+        if ev.is_error() {
+            b |= Self::ERROR;
+        }
+        Readiness(b)
+    }
+
+    /// Worth a read attempt: data, EOF or an error to collect.
+    pub(crate) fn is_readable(self) -> bool {
+        self.0 & (Self::READABLE | Self::READ_CLOSED | Self::ERROR) != 0
+    }
+
+    /// The peer closed its writing side (EPOLLRDHUP): EOF follows the buffered data.
+    pub(crate) fn is_read_closed(self) -> bool {
+        self.0 & (Self::READ_CLOSED | Self::ERROR) != 0
+    }
+
+    /// Worth a write attempt (or an error to collect).
+    pub(crate) fn is_writable(self) -> bool {
+        self.0 & (Self::WRITABLE | Self::WRITE_CLOSED | Self::ERROR) != 0
+    }
+
+    fn union(self, other: Readiness) -> Readiness {
+        Readiness(self.0 | other.0)
+    }
+}
+
+/// A readiness event waiting in the ready queue.
+pub(crate) struct IoEvent {
+    pub(crate) key: SlotKey,
+    pub(crate) readiness: Readiness,
+}
+
+/// Something that handles its own readiness: the socket transport, the accept loop.
+pub(crate) trait IoHandler {
+    /// Called from the run phase, with no loop state borrowed.
+    fn io_ready(&self, readiness: Readiness);
+
+    /// The loop is closing with this registration still in place: drop whatever would keep a
+    /// reference cycle alive (a transport's protocol).
+    fn loop_closed(&self) {}
+}
+
+/// An `add_reader`/`add_writer` callback; called each time the fd is ready.
+type FdCallback = Rc<dyn Fn()>;
+
+#[allow(dead_code)] // Handler and Wakers arrive with the transports (issue #3)
+enum Entry {
+    Fd {
+        fd: RawFd,
+        reader: Option<FdCallback>,
+        writer: Option<FdCallback>,
+    },
+    Handler {
+        fd: RawFd,
+        handler: Rc<dyn IoHandler>,
+    },
+    Wakers {
+        reader: Option<Waker>,
+        writer: Option<Waker>,
+        seen: Readiness,
+    },
+}
+
+/// Every registration of one loop.
+#[derive(Default)]
+pub(crate) struct IoTable {
+    slots: Slots<Entry>,
+    /// Descriptors with an `Fd` or `Handler` entry: one registration per fd (L17, L58).
+    fds: HashMap<RawFd, SlotKey>,
+}
+
+const INDEX_BITS: u32 = usize::BITS / 2;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+
+/// The token reserved for the loop's own `mio::Waker`.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+pub(crate) fn token(key: SlotKey) -> Token {
+    let generation = (key.generation as usize) & (usize::MAX >> INDEX_BITS);
+    let t = (key.index as usize) | (generation << INDEX_BITS);
+    debug_assert_ne!(t, usize::MAX, "token collides with the waker token");
+    Token(t)
+}
+
+fn key_of(t: Token) -> (u32, u32) {
+    ((t.0 & INDEX_MASK) as u32, (t.0 >> INDEX_BITS) as u32)
+}
+
+impl IoTable {
+    fn slots(&mut self) -> &mut Slots<Entry> {
+        &mut self.slots
+    }
+
+    /// Resolves a token's truncated generation to the live key, if it is still live.
+    fn live_key(&mut self, t: Token) -> Option<SlotKey> {
+        let (index, generation) = key_of(t);
+        let slots = self.slots();
+        let key = slots.key_at(index)?;
+        let mask = (usize::MAX >> INDEX_BITS) as u32;
+        (key.generation & mask == generation).then_some(key)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[allow(dead_code)] // registration for transports arrives with issue #3
+impl LoopInner {
+    /// Turns a mio event into a ready-queue entry (stale tokens are dropped here).
+    pub(crate) fn queue_io_event(&self, ev: &mio::event::Event) {
+        let key = self.io.borrow_mut().live_key(ev.token());
+        if let Some(key) = key {
+            let readiness = Readiness::from_event(ev);
+            self.ready
+                .push(super::ready::Runnable::Io(IoEvent { key, readiness }));
+        }
+    }
+
+    /// Runs one queued readiness event.
+    pub(crate) fn dispatch_io(self: &Rc<Self>, ev: IoEvent) {
+        enum Call {
+            Fd(Option<FdCallback>, Option<FdCallback>, RawFd),
+            Handler(Rc<dyn IoHandler>),
+            Wake(Option<Waker>, Option<Waker>),
+        }
+        let call = {
+            let mut io = self.io.borrow_mut();
+            let Some(entry) = io.slots().get_mut(ev.key) else {
+                return;
+            };
+            match entry {
+                Entry::Fd { fd, reader, writer } => Call::Fd(
+                    reader.clone().filter(|_| ev.readiness.is_readable()),
+                    writer.clone().filter(|_| ev.readiness.is_writable()),
+                    *fd,
+                ),
+                Entry::Handler { handler, .. } => Call::Handler(handler.clone()),
+                Entry::Wakers {
+                    reader,
+                    writer,
+                    seen,
+                } => {
+                    *seen = seen.union(ev.readiness);
+                    let r = if ev.readiness.is_readable() {
+                        reader.take()
+                    } else {
+                        None
+                    };
+                    let w = if ev.readiness.is_writable() {
+                        writer.take()
+                    } else {
+                        None
+                    };
+                    Call::Wake(r, w)
+                }
+            }
+        };
+        match call {
+            Call::Handler(h) => h.io_ready(ev.readiness),
+            Call::Wake(r, w) => {
+                r.into_iter().chain(w).for_each(Waker::wake);
+            }
+            Call::Fd(reader, writer, fd) => {
+                let lp = LoopHandle {
+                    inner: self.clone(),
+                };
+                for cb in reader.into_iter().chain(writer) {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb()));
+                    if let Err(payload) = result {
+                        report_panic(&lp, "Exception in fd callback", payload, &[("fd", fd)]);
+                    }
+                }
+                // Level-triggered like Python: re-arm so a still-ready fd reports again.
+                let interest = {
+                    let mut io = self.io.borrow_mut();
+                    match io.slots().get(ev.key) {
+                        Some(Entry::Fd { reader, writer, .. }) => fd_interest(reader, writer),
+                        _ => None,
+                    }
+                };
+                if let Some(interest) = interest {
+                    let _ = self
+                        .registry
+                        .reregister(&mut SourceFd(&fd), token(ev.key), interest);
+                }
+            }
+        }
+    }
+
+    /// Registers a self-handling source (a transport or listener).
+    pub(crate) fn register_handler(
+        &self,
+        source: &mut impl Source,
+        fd: RawFd,
+        interest: Interest,
+        handler: Rc<dyn IoHandler>,
+    ) -> io::Result<SlotKey> {
+        let mut io = self.io.borrow_mut();
+        let key = io.slots().insert(Entry::Handler { fd, handler });
+        if let Err(e) = self.registry.register(source, token(key), interest) {
+            io.slots().remove(key);
+            return Err(e);
+        }
+        io.fds.insert(fd, key);
+        Ok(key)
+    }
+
+    /// Registers a source whose readiness wakes futures ([`poll_io`](Self::poll_io)).
+    pub(crate) fn register_wakers(
+        &self,
+        source: &mut impl Source,
+        interest: Interest,
+    ) -> io::Result<SlotKey> {
+        let mut io = self.io.borrow_mut();
+        let entry = Entry::Wakers {
+            reader: None,
+            writer: None,
+            seen: Readiness::default(),
+        };
+        let key = io.slots().insert(entry);
+        if let Err(e) = self.registry.register(source, token(key), interest) {
+            io.slots().remove(key);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    pub(crate) fn reregister(
+        &self,
+        key: SlotKey,
+        source: &mut impl Source,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.registry.reregister(source, token(key), interest)
+    }
+
+    /// Removes a registration; its queued events are dropped (stale key). The returned entry is
+    /// dropped by the caller's scope, after the borrow ends.
+    pub(crate) fn deregister(&self, key: SlotKey, source: &mut impl Source) {
+        let removed = {
+            let mut io = self.io.borrow_mut();
+            let removed = io.slots().remove(key);
+            if let Some(Entry::Handler { fd, .. } | Entry::Fd { fd, .. }) = &removed {
+                if io.fds.get(fd) == Some(&key) {
+                    io.fds.remove(fd);
+                }
+            }
+            removed
+        };
+        if removed.is_some() {
+            let _ = self.registry.deregister(source);
+        }
+        drop(removed);
+    }
+
+    /// Waits until a `Wakers` registration has seen readiness in the asked direction, then
+    /// clears that readiness (the caller retries its syscall and comes back on `WouldBlock`).
+    pub(crate) fn poll_io(&self, key: SlotKey, write: bool, cx: &mut Context<'_>) -> Poll<()> {
+        let mut io = self.io.borrow_mut();
+        let Some(Entry::Wakers {
+            reader,
+            writer,
+            seen,
+        }) = io.slots().get_mut(key)
+        else {
+            return Poll::Ready(());
+        };
+        let (ready, slot) = if write {
+            (seen.is_writable(), writer)
+        } else {
+            (seen.is_readable(), reader)
+        };
+        if ready {
+            let clear = if write {
+                Readiness::WRITABLE | Readiness::WRITE_CLOSED
+            } else {
+                Readiness::READABLE | Readiness::READ_CLOSED
+            };
+            seen.0 &= !clear;
+            return Poll::Ready(());
+        }
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Takes every registration out (loop close), so they drop with no borrow held.
+    pub(crate) fn take_io(&self) -> usize {
+        let entries = {
+            let mut io = self.io.borrow_mut();
+            io.fds.clear();
+            io.slots().drain()
+        };
+        let n = entries.len();
+        for entry in &entries {
+            if let Entry::Handler { handler, .. } = entry {
+                handler.loop_closed();
+            }
+        }
+        drop(entries);
+        n
+    }
+}
+
+fn fd_interest(reader: &Option<FdCallback>, writer: &Option<FdCallback>) -> Option<Interest> {
+    match (reader.is_some(), writer.is_some()) {
+        (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+        (true, false) => Some(Interest::READABLE),
+        (false, true) => Some(Interest::WRITABLE),
+        (false, false) => None,
+    }
+}
+
+impl LoopHandle {
+    fn set_fd_callback(
+        &self,
+        fd: RawFd,
+        write: bool,
+        cb: Option<FdCallback>,
+    ) -> Result<bool, Error> {
+        let inner = &self.inner;
+        if cb.is_some() {
+            inner.check_closed()?;
+        } else if inner.closed.get() {
+            return Ok(false);
+        }
+        if fd < 0 {
+            return Err(Error::invalid_argument(format!(
+                "Invalid file object: {fd}"
+            )));
+        }
+        let mut io = inner.io.borrow_mut();
+        let existing = io.fds.get(&fd).copied();
+        let (key, old, had, interest_before, interest_after) = match existing {
+            Some(key) => match io.slots().get_mut(key) {
+                Some(Entry::Fd { reader, writer, .. }) => {
+                    let before = fd_interest(reader, writer);
+                    let slot = if write { &mut *writer } else { &mut *reader };
+                    let had = slot.is_some();
+                    let old = std::mem::replace(slot, cb);
+                    let after = fd_interest(reader, writer);
+                    (key, old, had, before, after)
+                }
+                Some(Entry::Handler { .. }) => {
+                    return Err(Error::invalid_state(format!(
+                        "File descriptor {fd} is used by transport"
+                    )))
+                }
+                _ => unreachable!("fds only maps Fd and Handler entries"),
+            },
+            None => {
+                if cb.is_none() {
+                    return Ok(false);
+                }
+                let (reader, writer) = if write { (None, cb) } else { (cb, None) };
+                let after = fd_interest(&reader, &writer);
+                let key = io.slots().insert(Entry::Fd { fd, reader, writer });
+                io.fds.insert(fd, key);
+                (key, None, false, None, after)
+            }
+        };
+        let result = match (interest_before, interest_after) {
+            (None, Some(i)) => self
+                .inner
+                .registry
+                .register(&mut SourceFd(&fd), token(key), i),
+            (Some(_), Some(i)) => self
+                .inner
+                .registry
+                .reregister(&mut SourceFd(&fd), token(key), i),
+            (Some(_), None) => {
+                io.fds.remove(&fd);
+                io.slots().remove(key);
+                self.inner.registry.deregister(&mut SourceFd(&fd))
+            }
+            (None, None) => Ok(()),
+        };
+        if let Err(e) = result {
+            if interest_before.is_none() {
+                io.fds.remove(&fd);
+                io.slots().remove(key);
+            }
+            drop(io);
+            drop(old);
+            return Err(match e.raw_os_error() {
+                Some(libc::EBADF) | Some(libc::EPERM) => {
+                    Error::invalid_argument(format!("Invalid file object: {fd} ({e})"))
+                }
+                _ => Error::Io(e),
+            });
+        }
+        drop(io);
+        drop(old); // replaced callback released outside the borrow
+        Ok(had)
+    }
+
+    /// Calls `f` whenever `fd` is readable (Python's `loop.add_reader`, L17), until
+    /// [`remove_reader`](Self::remove_reader). Adding again replaces the previous callback.
+    /// Level-triggered: `f` runs again next iteration while data remains.
+    ///
+    /// # Errors
+    /// `InvalidState` on a closed loop or when a transport owns `fd`; `InvalidArgument` for a
+    /// negative or unpollable descriptor; `Io` if registration fails otherwise.
+    pub fn add_reader(&self, fd: RawFd, f: impl Fn() + 'static) -> Result<(), Error> {
+        self.set_fd_callback(fd, false, Some(Rc::new(f))).map(drop)
+    }
+
+    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`, L17).
+    ///
+    /// # Errors
+    /// As for [`add_reader`](Self::add_reader).
+    pub fn add_writer(&self, fd: RawFd, f: impl Fn() + 'static) -> Result<(), Error> {
+        self.set_fd_callback(fd, true, Some(Rc::new(f))).map(drop)
+    }
+
+    /// Stops watching `fd` for reading; `Ok(true)` if a reader was registered (L17). On a closed
+    /// loop it returns `Ok(false)` (L16).
+    ///
+    /// # Errors
+    /// `InvalidState` when a transport owns `fd`.
+    pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
+        self.set_fd_callback(fd, false, None)
+    }
+
+    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered (L17).
+    ///
+    /// # Errors
+    /// `InvalidState` when a transport owns `fd`.
+    pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
+        self.set_fd_callback(fd, true, None)
+    }
+}

@@ -1,0 +1,156 @@
+//! `call_soon_threadsafe` and cross-thread wake-ups: a locked queue plus a `mio::Waker`.
+//!
+//! Mirrors `call_soon_threadsafe`, `_write_to_self` and `_read_from_self` in CPython
+//! `Lib/asyncio/base_events.py` / `selector_events.py` (L21, L22). Python wakes its selector by
+//! writing a byte to a socketpair; we use `mio::Waker` (an eventfd on Linux), and wake it only
+//! when the queue goes from "drained" to "has work", so a burst of calls costs one syscall.
+//!
+//! Ground rules: this is the only part of a loop other threads may touch. Per calling thread,
+//! order is kept (one FIFO under one lock). Every live loop has a small id in a process-wide
+//! registry, so a task's `Waker`, which must be `Send`, can find its loop from any thread.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use crate::error::Error;
+
+/// Work sent to the loop from another thread.
+pub(crate) enum Remote {
+    /// A `call_soon_threadsafe` callback.
+    Call(Box<dyn FnOnce() + Send>),
+    /// A task woken from another thread: slot index and truncated generation.
+    Wake { index: u32, generation: u32 },
+}
+
+/// The thread-shared part of a loop.
+pub(crate) struct Shared {
+    /// Pending remote work, oldest first.
+    queue: Mutex<Vec<Remote>>,
+    /// True from a push that woke the poll until the loop drains the queue: later pushes skip
+    /// the wake syscall.
+    notified: AtomicBool,
+    /// Set by `close()`: pushes fail with "Event loop is closed".
+    closed: AtomicBool,
+    waker: mio::Waker,
+}
+
+impl Shared {
+    pub(crate) fn new(waker: mio::Waker) -> Self {
+        Shared {
+            queue: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            waker,
+        }
+    }
+
+    pub(crate) fn push(&self, item: Remote) -> Result<(), Error> {
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            // Checked under the lock, so close() cannot miss an item pushed concurrently.
+            if self.closed.load(Ordering::Acquire) {
+                return Err(Error::loop_closed());
+            }
+            q.push(item);
+        }
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // A failed wake-up is ignored, as CPython ignores a failed self-pipe write (L21).
+            let _ = self.waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Moves every pending item into `into` (whose capacity is reused).
+    pub(crate) fn drain_into(&self, into: &mut Vec<Remote>) {
+        self.notified.store(false, Ordering::Release);
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::swap(&mut *q, into);
+    }
+
+    /// Refuses further pushes and returns what was queued.
+    pub(crate) fn close(&self) -> Vec<Remote> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        self.closed.store(true, Ordering::Release);
+        std::mem::take(&mut *q)
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+}
+
+/// A `Send + Sync` way to reach a loop from other threads: the one cross-thread door.
+///
+/// Get it from [`LoopHandle::threadsafe`](crate::LoopHandle::threadsafe).
+#[derive(Clone)]
+pub struct ThreadsafeHandle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: LoopId,
+}
+
+impl ThreadsafeHandle {
+    /// Schedules `f` on the loop from any thread and wakes its poll (Python's
+    /// `loop.call_soon_threadsafe`, L21). Calls from one thread run in the order they were made;
+    /// made on the loop's own thread while it runs, this is `call_soon` (D5).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Event loop is closed`) once the loop is closed.
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if let Some(lp) = super::current_loop() {
+            if lp.inner.id == self.id {
+                return lp.call_soon(f).map(drop);
+            }
+        }
+        self.shared.push(Remote::Call(Box::new(f)))
+    }
+
+    /// Whether the loop has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+impl std::fmt::Debug for ThreadsafeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadsafeHandle")
+            .field("loop", &self.id)
+            .finish()
+    }
+}
+
+/// A loop's index in the process-wide registry.
+pub(crate) type LoopId = u32;
+
+/// How many bits of a waker's data word name the loop (the rest name the task).
+pub(crate) const LOOP_ID_BITS: u32 = usize::BITS / 4;
+
+fn registry() -> &'static Mutex<Vec<Weak<Shared>>> {
+    static REGISTRY: OnceLock<Mutex<Vec<Weak<Shared>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Gives a new loop an id: the first free registry slot.
+pub(crate) fn register(shared: &Arc<Shared>) -> Result<LoopId, Error> {
+    let mut r = registry().lock().unwrap_or_else(|p| p.into_inner());
+    let weak = Arc::downgrade(shared);
+    if let Some(i) = r.iter().position(|w| w.strong_count() == 0) {
+        r[i] = weak;
+        return Ok(i as LoopId);
+    }
+    if r.len() >= 1 << LOOP_ID_BITS {
+        return Err(Error::Io(std::io::Error::other(
+            "too many live event loops",
+        )));
+    }
+    r.push(weak);
+    Ok((r.len() - 1) as LoopId)
+}
+
+/// The loop with this id, if it is still alive.
+pub(crate) fn lookup(id: LoopId) -> Option<Arc<Shared>> {
+    let r = registry().lock().unwrap_or_else(|p| p.into_inner());
+    r.get(id as usize).and_then(Weak::upgrade)
+}

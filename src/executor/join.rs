@@ -1,0 +1,140 @@
+//! `Task<T>`: the handle `spawn` returns, a future of the task's outcome.
+//!
+//! Mirrors awaiting an `asyncio.Task` and `Task.cancel()` (CPython `Lib/asyncio/tasks.py`,
+//! L28–L33, L43) with the port's decisions: dropping a handle nobody awaits detaches the task
+//! (D3); dropping a handle *while awaiting it* (its awaiting task was cancelled, or a `timeout`
+//! expired around it) cancels the task at once (L33, L36).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::task::{report_unobserved, Outcome, TaskRc};
+use crate::error::Cancelled;
+
+/// A spawned task (Python's `asyncio.Task`). Await it for `Ok(output)`, or `Err(Cancelled)` if
+/// it was cancelled. A panic inside the task resumes in whoever awaits the handle; if nobody
+/// does, it is reported through the loop's exception handler.
+///
+/// # Cancel safety
+/// Dropping the handle before awaiting it detaches the task: it keeps running. Dropping it while
+/// it is being awaited (after a `Pending` poll) cancels the task and drops its future at once.
+#[must_use = "dropping a Task detaches it; await it or call detach() to say so"]
+pub struct Task<T: 'static> {
+    pub(crate) cell: TaskRc<T>,
+    /// Polled at least once and not yet complete: dropping now cancels.
+    pub(crate) awaited: bool,
+}
+
+impl<T: 'static> Task<T> {
+    /// Requests cancellation (Python's `Task.cancel()`, L28): at the task's next turn its future
+    /// is dropped without being polled and the task ends with `Err(Cancelled)`. Returns false if
+    /// the task has already ended. A task cancelling itself ends when its current poll returns
+    /// (L30).
+    pub fn cancel(&self) -> bool {
+        if self.cell.join.borrow().finished {
+            return false;
+        }
+        if let Some(inner) = self.cell.header.lp.upgrade() {
+            inner.request_cancel(self.cell.header.key);
+        }
+        true
+    }
+
+    /// Whether the task has ended (with a value, a panic, or cancelled).
+    pub fn is_done(&self) -> bool {
+        self.cell.join.borrow().finished
+    }
+
+    /// Whether the task ended cancelled (and its outcome has not been taken yet).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.cell.join.borrow().outcome, Some(Outcome::Cancelled))
+    }
+
+    /// Lets the task run on with nobody awaiting it (the same as dropping an unawaited handle).
+    pub fn detach(mut self) {
+        self.awaited = false;
+    }
+
+    /// Cancels now: drops the future at once if it is not being polled.
+    fn cancel_now(&self) {
+        let header = &self.cell.header;
+        let Some(inner) = header.lp.upgrade() else {
+            return;
+        };
+        match self.cell.take_future() {
+            Some(fut) => {
+                let removed = inner.tasks.borrow_mut().remove(header.key);
+                self.cell.join.borrow_mut().detached = true;
+                drop(fut);
+                drop(removed);
+                self.cell.complete(Outcome::Cancelled);
+            }
+            None => inner.request_cancel(header.key),
+        }
+    }
+}
+
+impl<T: 'static> Future for Task<T> {
+    type Output = Result<T, Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut j = self.cell.join.borrow_mut();
+        match j.outcome.take() {
+            Some(Outcome::Value(v)) => {
+                drop(j);
+                self.awaited = false;
+                Poll::Ready(Ok(v))
+            }
+            Some(Outcome::Cancelled) => {
+                drop(j);
+                self.awaited = false;
+                Poll::Ready(Err(Cancelled))
+            }
+            Some(Outcome::Panicked(p)) => {
+                drop(j);
+                self.awaited = false;
+                std::panic::resume_unwind(p)
+            }
+            None => {
+                assert!(!j.finished, "Task polled after it returned its outcome");
+                match &j.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => j.waker = Some(cx.waker().clone()),
+                }
+                drop(j);
+                self.awaited = true;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: 'static> Drop for Task<T> {
+    fn drop(&mut self) {
+        let mut j = self.cell.join.borrow_mut();
+        if !j.finished {
+            if self.awaited {
+                drop(j);
+                self.cancel_now();
+            } else {
+                j.detached = true;
+                j.waker = None;
+            }
+        } else if let Some(outcome) = j.outcome.take() {
+            // Finished but never awaited: report a failure nobody saw (L35).
+            j.detached = true;
+            drop(j);
+            report_unobserved(&self.cell.header, outcome);
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("name", &self.cell.header.name)
+            .finish()
+    }
+}

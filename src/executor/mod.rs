@@ -1,0 +1,151 @@
+//! The executor: tasks on the loop's ready queue, `spawn`, and the task waker.
+//!
+//! Mirrors `create_task` and `Task.__step` in CPython `Lib/asyncio/tasks.py` (L24–L30). A task
+//! is a boxed future in a slab slot named by key + generation. Spawning pushes the task on the
+//! ready queue (its body starts in the next run phase, never inside `spawn`, L24); waking pushes
+//! it again unless it is already queued (L25); each run polls it once.
+//!
+//! Files: `task.rs` (the cell and its states), `join.rs` (`Task<T>`), `waker.rs` (the `RawWaker`
+//! vtable, the one `unsafe` of the executor).
+
+mod join;
+mod task;
+pub(crate) mod waker;
+
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Context, Waker};
+
+pub use join::Task;
+pub(crate) use task::RawTask;
+use task::TaskCell;
+
+use crate::error::Error;
+use crate::event_loop::ready::Runnable;
+use crate::event_loop::threadsafe::LoopId;
+use crate::event_loop::{get_running_loop, LoopHandle, LoopInner};
+use crate::slots::SlotKey;
+
+/// Spawns `fut` as a task on the running loop (Python's `asyncio.create_task`, L24). It starts
+/// at the loop's next run phase and runs whether or not the returned [`Task`] is awaited.
+///
+/// ```
+/// asyncio::run(async {
+///     let task = asyncio::spawn(async { 1 + 1 });
+///     assert_eq!(task.await, Ok(2));
+/// }).unwrap();
+/// ```
+///
+/// # Panics
+/// Outside a running loop (`no running event loop`); use [`LoopHandle::spawn`] to spawn onto a
+/// loop that is not running.
+pub fn spawn<F>(fut: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match get_running_loop().and_then(|lp| lp.spawn(fut)) {
+        Ok(task) => task,
+        Err(e) => panic!("asyncio::spawn: {e}"),
+    }
+}
+
+impl LoopHandle {
+    /// Spawns `fut` as a task on this loop (Python's `loop.create_task`, L24).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Event loop is closed`) after `close()`.
+    pub fn spawn<F>(&self, fut: F) -> Result<Task<F::Output>, Error>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.inner.check_closed()?;
+        let name = std::any::type_name::<F>();
+        let cell = {
+            let mut tasks = self.inner.tasks.borrow_mut();
+            let key = tasks.vacant_key();
+            // On 64-bit targets only u32::MAX itself is reserved; on 32-bit the index space is smaller.
+            #[allow(clippy::absurd_extreme_comparisons)]
+            if key.index >= waker::MAIN_INDEX {
+                return Err(Error::Io(std::io::Error::other("too many tasks")));
+            }
+            let cell = Rc::new(TaskCell::new(
+                key,
+                Rc::downgrade(&self.inner),
+                Box::pin(fut),
+                name,
+            ));
+            let inserted = tasks.insert(cell.clone() as Rc<dyn RawTask>);
+            debug_assert_eq!(inserted, key, "slab gave another key than predicted");
+            cell
+        };
+        cell.header.scheduled.set(true);
+        self.inner.ready.push(Runnable::Task(cell.header.key));
+        Ok(Task {
+            cell,
+            awaited: false,
+        })
+    }
+}
+
+impl LoopInner {
+    /// Queues task `index` if its truncated generation matches and it is not queued (L25).
+    pub(crate) fn schedule_task(&self, index: u32, generation: u32) {
+        if index == waker::MAIN_INDEX {
+            self.schedule_main();
+            return;
+        }
+        let tasks = self.tasks.borrow();
+        let Some(key) = tasks.key_at(index) else {
+            return;
+        };
+        if waker::truncate_generation(key.generation) != generation {
+            return;
+        }
+        if let Some(task) = tasks.get(key) {
+            if !task.header().scheduled.replace(true) {
+                self.ready.push(Runnable::Task(key));
+            }
+        }
+    }
+
+    /// Marks a task cancelled and queues it; its next run drops the future.
+    pub(crate) fn request_cancel(&self, key: SlotKey) {
+        let tasks = self.tasks.borrow();
+        if let Some(task) = tasks.get(key) {
+            let h = task.header();
+            h.cancel_requested.set(true);
+            if !h.scheduled.replace(true) {
+                self.ready.push(Runnable::Task(key));
+            }
+        }
+    }
+}
+
+/// Runs one `Runnable::Task`: cancel, or poll once.
+pub(crate) fn run_task(lp: &LoopHandle, key: SlotKey) {
+    let inner = &lp.inner;
+    let Some(task) = inner.tasks.borrow().get(key).cloned() else {
+        return;
+    };
+    let header = task.header();
+    header.scheduled.set(false);
+    if header.cancel_requested.get() {
+        let removed = inner.tasks.borrow_mut().remove(key);
+        task.finish_cancelled();
+        drop(removed);
+        return;
+    }
+    let waker = waker::task_waker(inner.id, key.index, key.generation);
+    let mut cx = Context::from_waker(&waker);
+    if task.poll_step(&mut cx) {
+        let removed = inner.tasks.borrow_mut().remove(key);
+        drop(removed);
+    }
+}
+
+/// The waker of `run_until_complete`'s future on loop `lp`.
+pub(crate) fn main_waker(lp: LoopId) -> Waker {
+    waker::task_waker(lp, waker::MAIN_INDEX, 0)
+}

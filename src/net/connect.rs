@@ -1,0 +1,481 @@
+//! `loop.create_connection` and `loop.create_unix_connection`: resolve, connect (happy
+//! eyeballs optional), wrap the socket in a transport, wait for `connection_made`.
+//!
+//! Mirrors `BaseEventLoop.create_connection`, `_connect_sock`, `_create_connection_transport`
+//! in CPython `Lib/asyncio/base_events.py` and `sock_connect` in `selector_events.py`
+//! (L84–L94), and `_UnixSelectorEventLoop.create_unix_connection` (L111–L113). Ground rules:
+//! every socket made here is owned by a value whose `Drop` closes it, so cancelling (dropping)
+//! the connect future at any point leaks nothing (L94); names are resolved off the loop
+//! (`resolve.rs`); the transport is returned only after `connection_made` has run (L45, L94).
+
+use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use mio::Interest;
+
+use super::happy_eyeballs::{combine_errors, staggered_race};
+use super::resolve::{interleave, resolve, Family};
+use super::socket_opts::{bind_error, start_connect, tcp_socket};
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+use crate::protocol::Protocol;
+use crate::slots::SlotKey;
+use crate::transport::socket::{Socket, SocketTransport};
+use crate::transport::Transport;
+
+/// An already connected stream socket to adopt (`create_connection(sock=…)`, L85, L113, L122).
+#[derive(Debug)]
+pub enum StreamSocket {
+    /// A connected TCP stream.
+    Tcp(std::net::TcpStream),
+    /// A connected Unix stream (e.g. one end of [`socketpair`]).
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl From<std::net::TcpStream> for StreamSocket {
+    fn from(s: std::net::TcpStream) -> Self {
+        StreamSocket::Tcp(s)
+    }
+}
+
+impl From<std::os::unix::net::UnixStream> for StreamSocket {
+    fn from(s: std::os::unix::net::UnixStream) -> Self {
+        StreamSocket::Unix(s)
+    }
+}
+
+impl StreamSocket {
+    pub(crate) fn into_socket(self) -> io::Result<Socket> {
+        Ok(match self {
+            StreamSocket::Tcp(s) => {
+                s.set_nonblocking(true)?;
+                Socket::Tcp(mio::net::TcpStream::from_std(s))
+            }
+            StreamSocket::Unix(s) => {
+                s.set_nonblocking(true)?;
+                Socket::Unix(mio::net::UnixStream::from_std(s))
+            }
+        })
+    }
+}
+
+/// Two connected Unix stream sockets (Python's `socket.socketpair()`, L122), blocking; give one
+/// to [`LoopHandle::create_connection`] with `.sock(…)` (it is made non-blocking there).
+///
+/// # Errors
+/// `Error::Io` if the OS refuses.
+pub fn socketpair() -> Result<
+    (
+        std::os::unix::net::UnixStream,
+        std::os::unix::net::UnixStream,
+    ),
+    Error,
+> {
+    Ok(std::os::unix::net::UnixStream::pair()?)
+}
+
+/// The address family to connect or bind with (Python's `family=` keyword).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AddressFamily {
+    /// Any (`AF_UNSPEC`, the default).
+    #[default]
+    Unspecified,
+    /// IPv4 only (`AF_INET`).
+    Inet,
+    /// IPv6 only (`AF_INET6`).
+    Inet6,
+}
+
+impl AddressFamily {
+    pub(crate) fn family(self) -> Family {
+        match self {
+            AddressFamily::Unspecified => Family::Any,
+            AddressFamily::Inet => Family::V4,
+            AddressFamily::Inet6 => Family::V6,
+        }
+    }
+}
+
+enum Target {
+    Host { host: Option<String>, port: u16 },
+    Sock(StreamSocket),
+    Unix(PathBuf),
+}
+
+/// The pending result of [`LoopHandle::create_connection`]: set keywords with the builder
+/// methods, then `.await` it for `(Transport, Rc<RefCell<P>>)`.
+#[must_use = "a connection builder does nothing until awaited"]
+pub struct CreateConnection<P> {
+    lp: LoopHandle,
+    factory: Box<dyn FnOnce() -> P>,
+    target: Target,
+    /// The `host`/`port` given along with `sock` (an error, L85).
+    conflict: bool,
+    local_addr: Option<(String, u16)>,
+    family: AddressFamily,
+    happy_eyeballs_delay: Option<Duration>,
+    interleave: Option<usize>,
+}
+
+impl LoopHandle {
+    /// Opens a TCP connection to `host:port` and runs a protocol made by `factory` on it
+    /// (Python's `loop.create_connection`, L84–L94). Keywords are builder methods:
+    /// [`local_addr`](CreateConnection::local_addr), [`family`](CreateConnection::family),
+    /// [`sock`](CreateConnection::sock),
+    /// [`happy_eyeballs_delay`](CreateConnection::happy_eyeballs_delay),
+    /// [`interleave`](CreateConnection::interleave).
+    ///
+    /// ```
+    /// use asyncio::{Protocol, Transport};
+    /// #[derive(Default)]
+    /// struct Hello;
+    /// impl Protocol for Hello {
+    ///     fn connection_made(&mut self, t: Transport) {
+    ///         t.write(b"hello").unwrap();
+    ///         t.close();
+    ///     }
+    /// }
+    /// asyncio::run(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let lp = asyncio::get_running_loop().unwrap();
+    ///     let (transport, _proto) = lp.create_connection(Hello::default, "127.0.0.1", port).await.unwrap();
+    ///     assert!(transport.is_closing());
+    /// }).unwrap();
+    /// ```
+    pub fn create_connection<P, F>(&self, factory: F, host: &str, port: u16) -> CreateConnection<P>
+    where
+        P: Protocol + 'static,
+        F: FnOnce() -> P + 'static,
+    {
+        let host = (!host.is_empty()).then(|| host.to_string());
+        CreateConnection::new(self, factory, Target::Host { host, port })
+    }
+
+    /// Connects to the Unix socket at `path` (Python's `loop.create_unix_connection`, L111,
+    /// L112). A path whose first byte is NUL names a Linux abstract socket.
+    pub fn create_unix_connection<P, F>(
+        &self,
+        factory: F,
+        path: impl AsRef<Path>,
+    ) -> CreateConnection<P>
+    where
+        P: Protocol + 'static,
+        F: FnOnce() -> P + 'static,
+    {
+        CreateConnection::new(self, factory, Target::Unix(path.as_ref().to_path_buf()))
+    }
+
+    /// Runs a protocol on an already connected socket (Python's
+    /// `create_connection(sock=…)`, L85, L122). The transport owns the socket.
+    pub fn connect_socket<P, F>(
+        &self,
+        factory: F,
+        sock: impl Into<StreamSocket>,
+    ) -> CreateConnection<P>
+    where
+        P: Protocol + 'static,
+        F: FnOnce() -> P + 'static,
+    {
+        CreateConnection::new(self, factory, Target::Sock(sock.into()))
+    }
+}
+
+impl<P: Protocol + 'static> CreateConnection<P> {
+    fn new<F: FnOnce() -> P + 'static>(lp: &LoopHandle, factory: F, target: Target) -> Self {
+        CreateConnection {
+            lp: lp.clone(),
+            factory: Box::new(factory),
+            target,
+            conflict: false,
+            local_addr: None,
+            family: AddressFamily::Unspecified,
+            happy_eyeballs_delay: None,
+            interleave: None,
+        }
+    }
+
+    /// Binds the socket to this local address before connecting (L87).
+    pub fn local_addr(mut self, host: &str, port: u16) -> Self {
+        self.local_addr = Some((host.to_string(), port));
+        self
+    }
+
+    /// Resolves for this family only.
+    pub fn family(mut self, family: AddressFamily) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// Adopts a connected socket instead of connecting (L85). Combined with a host it is an
+    /// error (`host/port and sock can not be specified at the same time`).
+    pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
+        if matches!(
+            self.target,
+            Target::Host { host: Some(_), .. } | Target::Unix(_)
+        ) {
+            self.conflict = true;
+        }
+        self.target = Target::Sock(sock.into());
+        self
+    }
+
+    /// Happy eyeballs (RFC 8305, L89, L91): start the next address after `delay` if the
+    /// previous attempt has not finished; the first to connect wins. Turns `interleave` to 1
+    /// unless set.
+    pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.happy_eyeballs_delay = Some(delay);
+        self
+    }
+
+    /// Reorders the addresses by family (L90): `n` of the first family, then alternate.
+    pub fn interleave(mut self, n: usize) -> Self {
+        self.interleave = Some(n);
+        self
+    }
+
+    async fn run(self) -> Result<(Transport, Rc<RefCell<P>>), Error> {
+        let CreateConnection {
+            lp,
+            factory,
+            target,
+            conflict,
+            local_addr,
+            family,
+            happy_eyeballs_delay,
+            interleave: il,
+        } = self;
+        if conflict {
+            return Err(Error::invalid_argument(
+                "host/port and sock can not be specified at the same time",
+            ));
+        }
+        let sock = match target {
+            Target::Host { host: None, .. } => {
+                return Err(Error::invalid_argument(
+                    "host and port was not specified and no sock specified",
+                ))
+            }
+            Target::Sock(s) => s.into_socket()?,
+            Target::Unix(path) => Socket::Unix(connect_unix(&lp, &path).await?),
+            Target::Host {
+                host: Some(host),
+                port,
+            } => {
+                let fam = family.family();
+                let mut addrs = resolve(Some(&host), port, fam, false).await?;
+                let il = il.or(happy_eyeballs_delay.map(|_| 1)).unwrap_or(0);
+                if il > 0 {
+                    addrs = interleave(addrs, il);
+                }
+                let locals = match &local_addr {
+                    Some((h, p)) => Some(Rc::new(resolve(Some(h), *p, fam, true).await?)),
+                    None => None,
+                };
+                let attempts: Vec<_> = addrs
+                    .into_iter()
+                    .map(|addr| {
+                        let (lp, locals) = (lp.clone(), locals.clone());
+                        move || async move {
+                            connect_tcp(&lp, addr, locals.as_deref().map(Vec::as_slice)).await
+                        }
+                    })
+                    .collect();
+                let (winner, errors) = staggered_race(attempts, happy_eyeballs_delay).await;
+                match winner {
+                    Some((s, _)) => Socket::Tcp(s),
+                    None => return Err(combine_errors(errors)),
+                }
+            }
+        };
+        let proto = Rc::new(RefCell::new(factory()));
+        let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
+        // Close the transport if we are dropped before connection_made has run (L94).
+        let guard = CloseOnDrop(Some(transport.handle()));
+        wait_connection_made(&lp).await?;
+        let handle = guard.disarm();
+        Ok((handle, proto))
+    }
+}
+
+impl<P: Protocol + 'static> IntoFuture for CreateConnection<P> {
+    type Output = Result<(Transport, Rc<RefCell<P>>), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Closes a transport unless disarmed.
+pub(crate) struct CloseOnDrop(pub(crate) Option<Transport>);
+
+impl CloseOnDrop {
+    pub(crate) fn disarm(mut self) -> Transport {
+        self.0.take().expect("disarmed once")
+    }
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Waits one `call_soon` turn: queued after the transport's `connection_made` and start of
+/// reading, so it completes once both have run (L45).
+pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
+    let done = Rc::new(Cell::new(false));
+    let waker: Rc<Cell<Option<Waker>>> = Rc::new(Cell::new(None));
+    let (d, w) = (done.clone(), waker.clone());
+    lp.call_soon(move || {
+        d.set(true);
+        if let Some(w) = w.take() {
+            w.wake();
+        }
+    })?;
+    poll_fn(|cx| {
+        if done.get() {
+            Poll::Ready(())
+        } else {
+            waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        }
+    })
+    .await;
+    Ok(())
+}
+
+/// A registration for readiness futures; deregistered on drop.
+pub(crate) struct Registration<'a, S: mio::event::Source> {
+    lp: &'a LoopHandle,
+    key: SlotKey,
+    pub(crate) source: Option<S>,
+}
+
+impl<'a, S: mio::event::Source> Registration<'a, S> {
+    pub(crate) fn new(lp: &'a LoopHandle, mut source: S, interest: Interest) -> io::Result<Self> {
+        let key = lp.inner.register_wakers(&mut source, interest)?;
+        Ok(Registration {
+            lp,
+            key,
+            source: Some(source),
+        })
+    }
+
+    /// Waits for readiness in one direction.
+    pub(crate) async fn ready(&self, write: bool) {
+        poll_fn(|cx| self.lp.inner.poll_io(self.key, write, cx)).await
+    }
+
+    /// Deregisters and hands the source back.
+    pub(crate) fn into_inner(mut self) -> S {
+        let mut s = self.source.take().expect("source present until into_inner");
+        self.lp.inner.deregister(self.key, &mut s);
+        s
+    }
+}
+
+impl<S: mio::event::Source> Drop for Registration<'_, S> {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.source.take() {
+            self.lp.inner.deregister(self.key, &mut s);
+        }
+    }
+}
+
+fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
+    let text = match e.raw_os_error() {
+        Some(code) => format!("[Errno {code}] Connect call failed {addr}"),
+        None => format!("Connect call failed {addr}: {e}"),
+    };
+    Error::Io(io::Error::new(e.kind(), text))
+}
+
+/// One TCP attempt (L87, L88, L93): socket, bind, non-blocking connect, wait, check SO_ERROR.
+async fn connect_tcp(
+    lp: &LoopHandle,
+    addr: SocketAddr,
+    locals: Option<&[SocketAddr]>,
+) -> Result<mio::net::TcpStream, Error> {
+    let sock = tcp_socket(&addr)?;
+    if let Some(locals) = locals {
+        let mut bound = false;
+        let mut last = None;
+        for local in locals.iter().filter(|l| l.is_ipv4() == addr.is_ipv4()) {
+            match sock.bind(&(*local).into()) {
+                Ok(()) => {
+                    bound = true;
+                    break;
+                }
+                Err(e) => last = Some(bind_error(e, local)),
+            }
+        }
+        if !bound {
+            return Err(Error::Io(last.unwrap_or_else(|| {
+                let fam = if addr.is_ipv4() {
+                    "AF_INET"
+                } else {
+                    "AF_INET6"
+                };
+                io::Error::other(format!("no matching local address with family={fam} found"))
+            })));
+        }
+    }
+    start_connect(&sock, &addr.into()).map_err(|e| connect_failed(e, &addr))?;
+    let stream = mio::net::TcpStream::from_std(sock.into());
+    let reg = Registration::new(lp, stream, Interest::WRITABLE)?;
+    loop {
+        reg.ready(true).await;
+        let s = reg.source.as_ref().expect("registered");
+        if let Some(e) = s.take_error()? {
+            return Err(connect_failed(e, &addr));
+        }
+        match s.peer_addr() {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => continue, // spurious wake-up
+            Err(e) => return Err(connect_failed(e, &addr)),
+        }
+    }
+    Ok(reg.into_inner())
+}
+
+/// A `SocketAddr` for a Unix path; a leading NUL byte names an abstract socket (L112).
+pub(crate) fn unix_addr(path: &Path) -> io::Result<std::os::unix::net::SocketAddr> {
+    let bytes = path.as_os_str().as_bytes();
+    if let Some(name) = bytes.strip_prefix(b"\0") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name)
+    } else {
+        std::os::unix::net::SocketAddr::from_pathname(path)
+    }
+}
+
+async fn connect_unix(lp: &LoopHandle, path: &Path) -> Result<mio::net::UnixStream, Error> {
+    let addr = unix_addr(path)?;
+    let stream = mio::net::UnixStream::connect_addr(&addr)?;
+    let reg = Registration::new(lp, stream, Interest::WRITABLE)?;
+    loop {
+        reg.ready(true).await;
+        let s = reg.source.as_ref().expect("registered");
+        if let Some(e) = s.take_error()? {
+            return Err(Error::Io(e));
+        }
+        match s.peer_addr() {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+    Ok(reg.into_inner())
+}

@@ -1,0 +1,467 @@
+//! Name resolution for `create_connection` and `create_server`: IP literals parsed inline, names
+//! resolved on a helper thread, and the happy-eyeballs address interleave.
+//!
+//! Mirrors `_ipaddr_info`, `BaseEventLoop._ensure_resolved`, `BaseEventLoop.getaddrinfo` and
+//! `_interleave_addrinfos` in CPython `Lib/asyncio/base_events.py` (L86, L90).
+//!
+//! Ground rules:
+//! - An IPv4 or IPv6 literal (`127.0.0.1`, `::1`, `[::1]`; no `%zone`) never leaves the calling
+//!   poll: no thread, no system call. A zoned literal (`fe80::1%eth0`) goes to the resolver, as
+//!   CPython hands it to `getaddrinfo` (Linux's `inet_pton` rejects zones).
+//! - An empty host (`None` or `""`) is `getaddrinfo(NULL, port)`: with `passive` (servers) the
+//!   wildcards `0.0.0.0` then `::`, otherwise the loopbacks `::1` then `127.0.0.1`, in the order
+//!   glibc's `getaddrinfo` gives them, filtered by family.
+//! - Anything else is a name: one `std::thread` per lookup runs `ToSocketAddrs` (the system
+//!   `getaddrinfo`), as CPython runs `socket.getaddrinfo` in the default executor. It is the only
+//!   thread this crate starts, and only when a host name needs it. The thread stores its answer
+//!   in a [`Lookup`]'s shared slot and wakes the awaiting task; a task waker woken off the loop
+//!   thread travels through the loop's thread-safe door (`call_soon_threadsafe`'s queue).
+//! - Results are filtered by [`Family`] and deduplicated keeping the resolver's order; an empty
+//!   answer is `OSError('getaddrinfo() returned empty list')`.
+//!
+//! Calls down only into `std`; the executor is reached through the `Waker` alone.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::Error;
+
+/// The address family to resolve for: Python's `family=0` (`AF_UNSPEC`), `AF_INET`, `AF_INET6`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(dead_code)] // used by create_connection (issue #3)
+pub(crate) enum Family {
+    /// Either family (`family=0`).
+    #[default]
+    Any,
+    /// IPv4 only (`AF_INET`).
+    V4,
+    /// IPv6 only (`AF_INET6`).
+    V6,
+}
+
+impl Family {
+    /// Whether `addr` belongs to this family.
+    pub(crate) fn admits(self, addr: &SocketAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+        }
+    }
+}
+
+/// Resolves `(host, port)` to socket addresses (Python's `loop._ensure_resolved`, L86).
+///
+/// `passive` asks for addresses to bind a server on (`AI_PASSIVE`); it only matters for an empty
+/// host. The answer keeps the resolver's order, filtered by `family`, without duplicates.
+///
+/// # Errors
+/// - `Error::Io` with the system resolver's message when a name cannot be resolved (Python's
+///   `socket.gaierror`), or when the helper thread cannot be started;
+/// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) when nothing of `family`
+///   is left;
+/// - `Error::Io` (`Address family for hostname not supported`, kind `InvalidInput`) for an IP
+///   literal of the other family, glibc's `EAI_ADDRFAMILY` text.
+///
+/// # Cancel safety
+/// Dropping the future abandons a lookup in progress: its thread runs `getaddrinfo` to the end
+/// and its answer is discarded, whether or not the loop is still alive.
+#[allow(dead_code)] // used by create_connection (issue #3)
+pub(crate) async fn resolve(
+    host: Option<&str>,
+    port: u16,
+    family: Family,
+    passive: bool,
+) -> Result<Vec<SocketAddr>, Error> {
+    let host = host.unwrap_or("");
+    let found = if host.is_empty() {
+        let (v4, v6) = if passive {
+            (Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED)
+        } else {
+            (Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST)
+        };
+        let (v4, v6) = (
+            SocketAddr::new(v4.into(), port),
+            SocketAddr::new(v6.into(), port),
+        );
+        if passive {
+            vec![v4, v6]
+        } else {
+            vec![v6, v4]
+        }
+    } else if let Some(ip) = ipaddr_info(host) {
+        let addr = SocketAddr::new(ip, port);
+        if !family.admits(&addr) {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Address family for hostname not supported",
+            )));
+        }
+        return Ok(vec![addr]);
+    } else {
+        Lookup::start(host.to_owned(), port)?.await?
+    };
+    let mut addrs: Vec<SocketAddr> = Vec::with_capacity(found.len());
+    for addr in found {
+        if family.admits(&addr) && !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::NotFound,
+            "getaddrinfo() returned empty list",
+        )));
+    }
+    Ok(addrs)
+}
+
+/// The IP address `host` spells, if it is a literal (Python's `_ipaddr_info`): dotted-quad IPv4
+/// or IPv6, the latter optionally in brackets. A `%zone` suffix makes it a name (`None`).
+fn ipaddr_info(host: &str) -> Option<IpAddr> {
+    if host.contains('%') {
+        return None;
+    }
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(inner) => inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        None => host.parse::<IpAddr>().ok(),
+    }
+}
+
+/// What a resolver thread and the awaiting future share.
+#[derive(Default)]
+struct Slot {
+    /// The thread's answer. Invariant: set at most once, by the thread.
+    result: Option<io::Result<Vec<SocketAddr>>>,
+    /// The waker of the last poll that found no answer; cleared when the future is dropped so
+    /// an abandoned lookup wakes nobody.
+    waker: Option<Waker>,
+}
+
+/// A name lookup running on its own thread; the future resolves to the thread's answer.
+#[must_use = "futures do nothing unless awaited"]
+struct Lookup {
+    slot: Arc<Mutex<Slot>>,
+}
+
+impl Lookup {
+    /// Starts the resolver thread for `(host, port)`. The thread is detached.
+    fn start(host: String, port: u16) -> Result<Lookup, Error> {
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        spawn_lookup(host, port, slot.clone())?;
+        Ok(Lookup { slot })
+    }
+}
+
+/// Runs `getaddrinfo` for `(host, port)` on a new thread that fills `slot` and wakes its waker.
+fn spawn_lookup(
+    host: String,
+    port: u16,
+    slot: Arc<Mutex<Slot>>,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("asyncio-getaddrinfo".into())
+        .spawn(move || {
+            let result = (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|it| it.collect::<Vec<_>>());
+            let waker = {
+                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+                slot.result = Some(result);
+                slot.waker.take()
+            };
+            // Woken with the lock released. A waker of a closed or dropped loop is a no-op.
+            if let Some(w) = waker {
+                w.wake();
+            }
+        })
+}
+
+impl Future for Lookup {
+    type Output = io::Result<Vec<SocketAddr>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(result) = slot.result.take() {
+            return Poll::Ready(result);
+        }
+        match &mut slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            other => *other = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Lookup {
+    fn drop(&mut self) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let waker = slot.waker.take();
+        drop(slot);
+        drop(waker);
+    }
+}
+
+/// Reorders `addrs` by family for happy eyeballs (Python's `_interleave_addrinfos`, L90): group
+/// by family in order of first appearance, emit the first `first_address_family_count - 1`
+/// addresses of the first family, then one address per family round-robin, skipping exhausted
+/// families. A count of 0 behaves as 1, as in CPython.
+#[allow(dead_code)] // used by create_connection (issue #3)
+pub(crate) fn interleave(
+    addrs: Vec<SocketAddr>,
+    first_address_family_count: usize,
+) -> Vec<SocketAddr> {
+    // Two families at most: `first` is the family of addrs[0].
+    let Some(first_is_v4) = addrs.first().map(SocketAddr::is_ipv4) else {
+        return addrs;
+    };
+    let (first, second): (Vec<_>, Vec<_>) =
+        addrs.into_iter().partition(|a| a.is_ipv4() == first_is_v4);
+    let lead = first_address_family_count
+        .saturating_sub(1)
+        .min(first.len());
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    out.extend_from_slice(&first[..lead]);
+    let (mut a, mut b) = (first[lead..].iter(), second.iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => break,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn v4(n: u8) -> SocketAddr {
+        SocketAddr::new(Ipv4Addr::new(10, 0, 0, n).into(), 80)
+    }
+    fn v6(n: u16) -> SocketAddr {
+        SocketAddr::new(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, n).into(), 80)
+    }
+
+    /// The model: CPython's `_interleave_addrinfos`, transcribed literally.
+    fn model(addrs: &[SocketAddr], n: usize) -> Vec<SocketAddr> {
+        let mut lists: Vec<(bool, Vec<SocketAddr>)> = Vec::new();
+        for a in addrs {
+            match lists.iter_mut().find(|(f, _)| *f == a.is_ipv4()) {
+                Some((_, l)) => l.push(*a),
+                None => lists.push((a.is_ipv4(), vec![*a])),
+            }
+        }
+        let mut out = Vec::new();
+        // CPython indexes `addrinfos_lists[0]` here; create_connection never passes an empty
+        // list, so an empty input is simply left empty.
+        if n > 1 && !lists.is_empty() {
+            let k = (n - 1).min(lists[0].1.len());
+            out.extend(lists[0].1.drain(..k));
+        }
+        let longest = lists.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+        for i in 0..longest {
+            for (_, l) in &lists {
+                out.extend(l.get(i));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn l90_interleave_worked_cases() {
+        // n = 1, IPv6 first: v6, v4, v6, v4 …
+        let got = interleave(vec![v6(1), v6(2), v6(3), v4(1), v4(2)], 1);
+        assert_eq!(got, [v6(1), v4(1), v6(2), v4(2), v6(3)]);
+        // n = 2: one extra address of the first family leads.
+        let got = interleave(vec![v6(1), v6(2), v6(3), v4(1), v4(2)], 2);
+        assert_eq!(got, [v6(1), v6(2), v4(1), v6(3), v4(2)]);
+        // IPv4 first; families interleaved in the input are grouped first.
+        let got = interleave(vec![v4(1), v6(1), v4(2), v6(2), v4(3)], 1);
+        assert_eq!(got, [v4(1), v6(1), v4(2), v6(2), v4(3)]);
+        let got = interleave(vec![v4(1), v4(2), v4(3), v6(1)], 2);
+        assert_eq!(got, [v4(1), v4(2), v6(1), v4(3)]);
+        // One family only, and empty input: unchanged.
+        assert_eq!(interleave(vec![v4(1), v4(2)], 1), [v4(1), v4(2)]);
+        assert_eq!(interleave(vec![v6(1), v6(2)], 2), [v6(1), v6(2)]);
+        assert_eq!(interleave(vec![], 1), Vec::<SocketAddr>::new());
+        // A count larger than the first family: all of it, then the rest.
+        assert_eq!(
+            interleave(vec![v6(1), v4(1), v4(2)], 5),
+            [v6(1), v4(1), v4(2)]
+        );
+        // Count 0 behaves as 1 (CPython's `if first_address_family_count > 1`).
+        assert_eq!(
+            interleave(vec![v6(1), v6(2), v4(1)], 0),
+            [v6(1), v4(1), v6(2)]
+        );
+    }
+
+    #[test]
+    fn l90_interleave_matches_cpython_model_exhaustively() {
+        // Every family pattern of length 0..=8 (bit i set: address i is IPv4), counts 0..=4.
+        for len in 0..=8u32 {
+            for mask in 0..(1u32 << len) {
+                let addrs: Vec<SocketAddr> = (0..len)
+                    .map(|i| {
+                        if mask & (1 << i) != 0 {
+                            v4(i as u8)
+                        } else {
+                            v6(i as u16)
+                        }
+                    })
+                    .collect();
+                for n in 0..=4 {
+                    let got = interleave(addrs.clone(), n);
+                    assert_eq!(got, model(&addrs, n), "addrs {addrs:?}, count {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn l86_literals_parse_inline() {
+        let v6l: IpAddr = Ipv6Addr::LOCALHOST.into();
+        assert_eq!(ipaddr_info("127.0.0.1"), Some(Ipv4Addr::LOCALHOST.into()));
+        assert_eq!(ipaddr_info("::1"), Some(v6l));
+        assert_eq!(ipaddr_info("[::1]"), Some(v6l));
+        assert_eq!(
+            ipaddr_info("::ffff:1.2.3.4"),
+            Some("::ffff:1.2.3.4".parse().unwrap())
+        );
+        // A zone index is left to getaddrinfo, as CPython does.
+        assert_eq!(ipaddr_info("fe80::1%lo"), None);
+        assert_eq!(ipaddr_info("[fe80::1%lo]"), None);
+        // Brackets hold IPv6 only, and must be balanced.
+        assert_eq!(ipaddr_info("[127.0.0.1]"), None);
+        assert_eq!(ipaddr_info("[::1"), None);
+        assert_eq!(ipaddr_info("::1]"), None);
+        // inet_pton's strict dotted quad: no shorthand; names are not literals.
+        assert_eq!(ipaddr_info("127.1"), None);
+        assert_eq!(ipaddr_info("localhost"), None);
+        assert_eq!(ipaddr_info(""), None);
+    }
+
+    /// Polls `fut` once with a no-op waker, outside any loop.
+    fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
+        let mut fut = std::pin::pin!(fut);
+        fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn l86_a_literal_resolves_in_the_first_poll_without_a_thread() {
+        // Ready at the first poll, outside any loop: no thread could have answered yet.
+        let Poll::Ready(got) = poll_once(resolve(Some("127.0.0.1"), 80, Family::Any, false)) else {
+            panic!("an IPv4 literal must not wait for a resolver thread");
+        };
+        assert_eq!(
+            got.unwrap(),
+            ["127.0.0.1:80".parse::<SocketAddr>().unwrap()]
+        );
+        let Poll::Ready(got) = poll_once(resolve(Some("[::1]"), 8080, Family::V6, false)) else {
+            panic!("a bracketed IPv6 literal must not wait for a resolver thread");
+        };
+        assert_eq!(got.unwrap(), ["[::1]:8080".parse::<SocketAddr>().unwrap()]);
+        let Poll::Ready(got) = poll_once(resolve(Some("::1"), 1, Family::V4, false)) else {
+            panic!("a literal of the wrong family fails at once");
+        };
+        let err = got.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(err.to_string(), "Address family for hostname not supported");
+    }
+
+    #[test]
+    fn l86_empty_host_is_wildcard_for_servers_and_loopback_for_clients() {
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let cases: [(Option<&str>, Family, bool, Vec<SocketAddr>); 6] = [
+            (None, Family::Any, true, vec![sa("0.0.0.0:9"), sa("[::]:9")]),
+            (Some(""), Family::V4, true, vec![sa("0.0.0.0:9")]),
+            (None, Family::V6, true, vec![sa("[::]:9")]),
+            (
+                None,
+                Family::Any,
+                false,
+                vec![sa("[::1]:9"), sa("127.0.0.1:9")],
+            ),
+            (Some(""), Family::V4, false, vec![sa("127.0.0.1:9")]),
+            (None, Family::V6, false, vec![sa("[::1]:9")]),
+        ];
+        for (host, family, passive, want) in cases {
+            let Poll::Ready(got) = poll_once(resolve(host, 9, family, passive)) else {
+                panic!("an empty host needs no thread");
+            };
+            assert_eq!(got.unwrap(), want, "{host:?} {family:?} passive={passive}");
+        }
+    }
+
+    #[test]
+    fn l86_localhost_resolves_through_the_helper_thread() {
+        let got = crate::run(crate::timeout(
+            Duration::from_secs(10),
+            resolve(Some("localhost"), 4242, Family::Any, false),
+        ))
+        .unwrap()
+        .expect("resolving localhost took over 10 s")
+        .expect("localhost resolves");
+        assert!(!got.is_empty());
+        assert!(
+            got.iter().all(|a| a.ip().is_loopback() && a.port() == 4242),
+            "{got:?}"
+        );
+        let mut dedup = got.clone();
+        dedup.dedup();
+        assert_eq!(dedup.len(), got.len(), "duplicates left in {got:?}");
+        // Filtered by family: `localhost` has an IPv4 entry everywhere we run.
+        let v4 = crate::run(crate::timeout(
+            Duration::from_secs(10),
+            resolve(Some("localhost"), 1, Family::V4, false),
+        ))
+        .unwrap()
+        .expect("resolving localhost took over 10 s")
+        .expect("localhost has an IPv4 address");
+        assert!(v4.iter().all(SocketAddr::is_ipv4), "{v4:?}");
+    }
+
+    #[test]
+    fn l86_a_name_that_does_not_resolve_is_an_io_error() {
+        let got = crate::run(crate::timeout(
+            Duration::from_secs(10),
+            resolve(Some("nonexistent.invalid"), 80, Family::Any, false),
+        ))
+        .unwrap();
+        match got {
+            // The resolver hung: the timeout kept the test bounded; nothing else to check.
+            Err(Error::Timeout) => {}
+            Ok(Err(Error::Io(e))) => assert!(!e.to_string().is_empty()),
+            Ok(other) => panic!("nonexistent.invalid resolved: {other:?}"),
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+
+    #[test]
+    fn l86_dropping_a_lookup_abandons_it_even_after_the_loop_is_gone() {
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        // A literal host: `to_socket_addrs` parses it without a system call, so the thread ends
+        // promptly and `join` below is bounded.
+        let thread = spawn_lookup("127.0.0.1".into(), 1, slot.clone()).unwrap();
+        {
+            let lp = crate::EventLoop::new().unwrap();
+            let lookup = Lookup { slot: slot.clone() };
+            lp.run_until_complete(async {
+                // Polled once (the waker registered unless the answer is in), then dropped.
+                let _ = crate::timeout(Duration::ZERO, lookup).await;
+            })
+            .unwrap();
+            lp.close().unwrap();
+        }
+        // The loop is gone; the thread finished or finishes on its own, without panicking.
+        thread.join().expect("the resolver thread panicked");
+        let slot = slot.lock().unwrap();
+        assert!(slot.waker.is_none(), "a dropped lookup left its waker");
+    }
+}

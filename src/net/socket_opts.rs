@@ -1,0 +1,102 @@
+//! Socket construction: non-blocking TCP and Unix sockets with the options asyncio sets.
+//!
+//! Mirrors the socket-making parts of CPython `Lib/asyncio/base_events.py`
+//! (`create_connection`'s `_connect_sock`, `create_server`'s per-address loop, L87, L98–L100)
+//! and `unix_events.py`. Everything goes through `socket2`, so no `unsafe` is needed here.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use socket2::{Domain, SockAddr, Socket, Type};
+
+/// Python's bind error text (L87, L99): errno kept, strerror in lower case.
+pub(crate) fn bind_error(e: io::Error, addr: &dyn std::fmt::Display) -> io::Error {
+    let text = match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code)
+            .to_string()
+            .to_lowercase(),
+        None => e.to_string().to_lowercase(),
+    };
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    io::Error::new(
+        e.kind(),
+        format!("error while attempting to bind on address {addr}: {text}"),
+    )
+}
+
+/// A non-blocking, close-on-exec TCP socket for `addr`'s family.
+pub(crate) fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
+    let s = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+/// Starts a non-blocking connect; `Ok` also when it is in progress.
+pub(crate) fn start_connect(s: &Socket, addr: &SockAddr) -> io::Result<()> {
+    match s.connect(addr) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Options of a listening TCP socket (L98).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ListenOptions {
+    pub(crate) reuse_address: bool,
+    pub(crate) reuse_port: bool,
+    pub(crate) keep_alive: bool,
+}
+
+/// A bound (not yet listening) TCP server socket for `addr` (L98, L99).
+pub(crate) fn bind_tcp_listener(addr: &SocketAddr, opts: ListenOptions) -> io::Result<Socket> {
+    let s = tcp_socket(addr)?;
+    if opts.reuse_address {
+        s.set_reuse_address(true)?;
+    }
+    if opts.reuse_port {
+        s.set_reuse_port(true).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("reuse_port not supported by socket module: {e}"),
+            )
+        })?;
+    }
+    if opts.keep_alive {
+        s.set_keepalive(true)?;
+    }
+    if addr.is_ipv6() {
+        // IPv4 and IPv6 get separate sockets (L98).
+        s.set_only_v6(true)?;
+    }
+    s.bind(&(*addr).into()).map_err(|e| bind_error(e, addr))?;
+    Ok(s)
+}
+
+/// A non-blocking Unix stream socket bound to `addr` (not yet listening).
+pub(crate) fn bind_unix_listener(addr: &SockAddr, shown: &Path) -> io::Result<Socket> {
+    let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    s.set_nonblocking(true)?;
+    s.bind(addr).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            io::Error::new(
+                e.kind(),
+                format!("Address '{}' is already in use", shown.display()),
+            )
+        } else {
+            e
+        }
+    })?;
+    Ok(s)
+}
+
+/// `listen(backlog)`.
+pub(crate) fn listen(s: &Socket, backlog: u32) -> io::Result<()> {
+    s.listen(backlog.min(i32::MAX as u32) as i32)
+}

@@ -1,0 +1,1669 @@
+//! `StreamReader`: a connection's incoming bytes, and the cancel-safe futures that read them.
+//!
+//! Mirrors `StreamReader` in CPython `Lib/asyncio/streams.py`, method by method: `feed_data`,
+//! `feed_eof`, `at_eof`, `set_exception`, `exception`, `_wakeup_waiter`, `_maybe_resume_transport`,
+//! `_wait_for_data`, `read`, `readline`, `readuntil` (3.13's tuple form is `readuntil_any`),
+//! `readexactly`, and `__anext__` as [`Lines::next_line`]. Two things are new:
+//! - the buffer doubles as a `BufferedProtocol` target: the socket transport reads straight into
+//!   its free tail (`get_buffer` / `buffer_updated`), so no byte is copied between the kernel and
+//!   `readline`, and a steady-state echo allocates nothing;
+//! - every read is cancel-safe, `read(-1)` included (decision D1).
+//!
+//! Layout: `ReaderState` holds all the logic as plain `&mut self` methods and lives in the
+//! connection's `StreamCore`; [`StreamReader`] is the public handle, and each of its read
+//! methods returns a named future that borrows the core for one `poll` at a time.
+//!
+//! Ground rules:
+//! - Bytes leave the buffer only when a read future returns `Ready`. A future dropped while
+//!   pending has taken nothing (S22, D1); its one trace, the waiter slot, is cleared by its
+//!   `Drop` (S21).
+//! - `ReaderState` methods that wake a waiter hand its `Waker` back; [`StreamReader`] wakes it
+//!   after the borrow of the core has ended (STYLE habit 5). (Waking inside the borrow would
+//!   also be safe with our task wakers, which only push onto the ready queue.)
+//! - Calls down only into `Transport::pause_reading` / `resume_reading`, which never call a
+//!   protocol back, so they are safe while the core is borrowed.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll, Waker};
+
+use super::core::StreamCore;
+use crate::constants::{DEFAULT_LIMIT, MAX_READ_SIZE};
+use crate::error::Error;
+use crate::transport::Transport;
+
+/// The first size `get_buffer` offers, and the floor the read size decays to.
+const MIN_READ_SIZE: usize = 512;
+/// Consecutive small reads (under a quarter of the read size) after which the read size halves.
+const DECAY_AFTER: u8 = 8;
+/// After a decay, an empty buffer longer than this many read sizes gives its memory back.
+const SHRINK_RATIO: usize = 4;
+
+/// `LimitOverrunError` texts (S32, S33).
+const FOUND_TOO_LONG: &str = "Separator is found, but chunk is longer than limit";
+const NOT_FOUND_TOO_LONG: &str = "Separator is not found, and chunk exceed the limit";
+/// `readline`'s separator.
+const NEWLINE: &[&[u8]] = &[b"\n"];
+
+// ───────────────────────────── ReaderState: the logic ─────────────────────────────
+
+/// One reader's buffer, EOF flag, stored exception, transport flow control and waiter.
+///
+/// Buffer layout (`buf` is fully initialized, so its tail can be lent out as `&mut [u8]`):
+/// ```text
+///   buf:  [ consumed … | buffered bytes | free tail ……………… ]
+///          0          start           end              buf.len()
+/// ```
+pub(crate) struct ReaderState {
+    /// Longest line or chunk `readuntil` returns, separator excluded, and half the pause
+    /// threshold (S11). Invariant: > 0.
+    limit: usize,
+    /// Storage: buffered bytes are `buf[start..end]`, the free tail `buf[end..]`.
+    buf: Vec<u8>,
+    /// Invariant: `start <= end`, and `start == end` only as `0 == 0` (an emptied buffer is
+    /// rewound, so it offers its whole length and needs no compaction).
+    start: usize,
+    /// Invariant: `end <= buf.len()`.
+    end: usize,
+    /// Bytes ever removed from the front. A waiting `readuntil` keeps its scan offset relative
+    /// to this count, so a concurrent read served from the buffer (S20) cannot make it skip a
+    /// separator.
+    consumed: u64,
+    /// `feed_eof` was called (S17); nothing is appended afterwards.
+    eof: bool,
+    /// The stored exception (S18), handed out afresh to every later read (S19).
+    exception: Option<StoredException>,
+    /// Given once by the protocol's `connection_made` (S12); paused and resumed by S14–S16.
+    transport: Option<Transport>,
+    /// We paused the transport (S14). Invariant: implies `transport.is_some()`.
+    paused: bool,
+    /// The one read future waiting for data (S20): its id and waker. Taken when woken.
+    waiter: Option<(u64, Waker)>,
+    /// The last waiter id handed out. Ids start at 1; 0 marks a future that never waited.
+    last_waiter_id: u64,
+    /// The least `get_buffer` offers. Invariant: within `MIN_READ_SIZE..=MAX_READ_SIZE`.
+    /// Doubles when a read fills the whole offered tail (more may wait in the kernel); halves
+    /// after `DECAY_AFTER` small reads in a row.
+    read_size: usize,
+    /// Consecutive reads of under a quarter of `read_size`. Invariant: `< DECAY_AFTER`.
+    small_reads: u8,
+    /// The read size decayed since the buffer last shrank: the next `get_buffer` that finds the
+    /// buffer empty releases memory beyond `SHRINK_RATIO` read sizes. Shrinking only after a
+    /// decay, never on every read, keeps the steady state free of allocations.
+    shrink_pending: bool,
+    /// Length of the tail the last `get_buffer` lent out; 0 when none is outstanding.
+    /// Invariant: `buffer_updated(n)` has `n <= offered`.
+    offered: usize,
+}
+
+/// An `io::Error` kept so that an equal one can be produced for every read (S19): `io::Error`
+/// is not `Clone`. OS errors come back with their errno; others with their kind and text.
+#[derive(Debug)]
+struct StoredException {
+    kind: io::ErrorKind,
+    os_code: Option<i32>,
+    message: String,
+}
+
+impl StoredException {
+    fn new(e: &io::Error) -> Self {
+        StoredException {
+            kind: e.kind(),
+            os_code: e.raw_os_error(),
+            message: e.to_string(),
+        }
+    }
+
+    fn to_error(&self) -> Error {
+        Error::Io(match self.os_code {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(self.kind, self.message.clone()),
+        })
+    }
+}
+
+/// The separators' shortest and longest lengths, after S30/S35's checks.
+fn check_separators(seps: &[&[u8]]) -> Result<(usize, usize), Error> {
+    if seps.is_empty() {
+        return Err(Error::invalid_argument(
+            "Separator should contain at least one element",
+        ));
+    }
+    let min = seps.iter().map(|s| s.len()).min().unwrap_or(0);
+    let max = seps.iter().map(|s| s.len()).max().unwrap_or(0);
+    if min == 0 {
+        return Err(Error::invalid_argument(
+            "Separator should be at least one-byte string",
+        ));
+    }
+    Ok((min, max))
+}
+
+/// The first occurrence of `needle` (non-empty) in `hay` starting at `from` or later.
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut i = from;
+    while i <= last_start {
+        i += hay[i..=last_start].iter().position(|&b| b == first)?;
+        if &hay[i + 1..i + needle.len()] == rest {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The separator match in `data` starting at `offset` or later that ends earliest, as
+/// `(start, end)`; on equal ends the shorter separator wins (S35: CPython sorts by length and
+/// keeps the first strictly earlier end). `None` if no separator occurs there.
+pub(crate) fn find_earliest(data: &[u8], offset: usize, seps: &[&[u8]]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    for sep in seps {
+        // A later separator can only win by ending no later than the best so far.
+        let bound = best.map_or(data.len(), |(_, end)| end);
+        if let Some(start) = find(&data[..bound], offset, sep) {
+            let end = start + sep.len();
+            let wins = best.is_none_or(|(s, e)| end < e || sep.len() < e - s);
+            if wins {
+                best = Some((start, end));
+            }
+        }
+    }
+    best
+}
+
+impl ReaderState {
+    /// A reader with an empty buffer, no EOF, no exception, no transport, no waiter (S11).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] (`Limit cannot be <= 0`) when `limit` is 0.
+    pub(crate) fn new(limit: usize) -> Result<Self, Error> {
+        if limit == 0 {
+            return Err(Error::invalid_argument("Limit cannot be <= 0"));
+        }
+        Ok(ReaderState {
+            limit,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            consumed: 0,
+            eof: false,
+            exception: None,
+            transport: None,
+            paused: false,
+            waiter: None,
+            last_waiter_id: 0,
+            read_size: MIN_READ_SIZE,
+            small_reads: 0,
+            shrink_pending: false,
+            offered: 0,
+        })
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The buffered bytes, oldest first.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(crate) fn buffered_len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Gives the reader its transport, for S14–S16 (S12: once, from `connection_made`).
+    #[allow(dead_code)] // called by the protocol glue in `core.rs`
+    pub(crate) fn set_transport(&mut self, transport: Transport) {
+        debug_assert!(self.transport.is_none(), "Transport already set");
+        self.transport = Some(transport);
+    }
+
+    /// Appends `data` and wakes the waiting read (S13); pauses the transport past 2 × limit
+    /// (S14). Empty data does nothing.
+    #[must_use = "wake the returned waker once the borrow of the core has ended"]
+    pub(crate) fn feed_data(&mut self, data: &[u8]) -> Option<Waker> {
+        debug_assert!(!self.eof, "feed_data after feed_eof");
+        self.offered = 0; // the grammar forbids it, but a lent tail is stale once we write
+        if data.is_empty() {
+            return None;
+        }
+        self.reserve_tail(data.len());
+        self.buf[self.end..self.end + data.len()].copy_from_slice(data);
+        self.end += data.len();
+        self.data_appended()
+    }
+
+    /// Records EOF and wakes the waiting read (S17). Idempotent.
+    #[must_use = "wake the returned waker once the borrow of the core has ended"]
+    pub(crate) fn feed_eof(&mut self) -> Option<Waker> {
+        self.eof = true;
+        self.wakeup_waiter()
+    }
+
+    /// EOF was fed and the buffer is empty (S17).
+    pub(crate) fn at_eof(&self) -> bool {
+        self.eof && self.start == self.end
+    }
+
+    /// Stores `exc`, replacing any earlier one, and wakes the waiting read, which then fails
+    /// with it (S18).
+    #[must_use = "wake the returned waker once the borrow of the core has ended"]
+    pub(crate) fn set_exception(&mut self, exc: &io::Error) -> Option<Waker> {
+        self.exception = Some(StoredException::new(exc));
+        self.wakeup_waiter()
+    }
+
+    /// The stored exception, as a fresh `Error::Io` each call (S18).
+    pub(crate) fn exception(&self) -> Option<Error> {
+        self.exception.as_ref().map(StoredException::to_error)
+    }
+
+    fn check_exception(&self) -> Result<(), Error> {
+        match &self.exception {
+            Some(e) => Err(e.to_error()),
+            None => Ok(()),
+        }
+    }
+
+    /// `BufferedProtocol.get_buffer`: the free tail, at least `max(size_hint, read size)` long
+    /// (never empty). Compacts before it allocates; the read size adapts in `buffer_updated`.
+    #[allow(dead_code)] // called by the protocol glue in `core.rs`
+    pub(crate) fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
+        debug_assert!(!self.eof, "get_buffer after feed_eof");
+        let want = size_hint.max(self.read_size);
+        if self.shrink_pending && self.start == self.end {
+            self.shrink_pending = false;
+            if self.buf.len() > SHRINK_RATIO * want {
+                self.buf.truncate(want);
+                self.buf.shrink_to_fit();
+            }
+        }
+        self.reserve_tail(want);
+        self.offered = self.buf.len() - self.end;
+        &mut self.buf[self.end..]
+    }
+
+    /// `BufferedProtocol.buffer_updated`: the transport wrote `n` bytes at the start of the
+    /// tail from `get_buffer`. Then as `feed_data`: wake the waiter, maybe pause (S13, S14).
+    #[allow(dead_code)] // called by the protocol glue in `core.rs`
+    #[must_use = "wake the returned waker once the borrow of the core has ended"]
+    pub(crate) fn buffer_updated(&mut self, n: usize) -> Option<Waker> {
+        let offered = std::mem::take(&mut self.offered);
+        debug_assert!(
+            n <= offered,
+            "buffer_updated({n}) exceeds the {offered} bytes get_buffer lent"
+        );
+        debug_assert!(!self.eof, "buffer_updated after feed_eof");
+        let n = n.min(offered);
+        if n == 0 {
+            return None;
+        }
+        self.adapt_read_size(n, offered);
+        self.end += n;
+        self.data_appended()
+    }
+
+    /// Read-size policy: grow fast while reads fill the tail, shrink slowly when they stay small.
+    fn adapt_read_size(&mut self, n: usize, offered: usize) {
+        if n == offered {
+            self.read_size = (self.read_size * 2).min(MAX_READ_SIZE);
+            self.small_reads = 0;
+        } else if n < self.read_size / 4 {
+            self.small_reads += 1;
+            if self.small_reads == DECAY_AFTER {
+                self.small_reads = 0;
+                if self.read_size > MIN_READ_SIZE {
+                    self.read_size /= 2;
+                    self.shrink_pending = true;
+                }
+            }
+        } else {
+            self.small_reads = 0;
+        }
+        debug_assert!(
+            (MIN_READ_SIZE..=MAX_READ_SIZE).contains(&self.read_size),
+            "read size {} left {MIN_READ_SIZE}..={MAX_READ_SIZE}",
+            self.read_size
+        );
+    }
+
+    /// Makes the free tail at least `want` long: by compacting when that is enough, else by
+    /// growing (then using all the capacity the allocator gave).
+    fn reserve_tail(&mut self, want: usize) {
+        if self.buf.len() - self.end >= want {
+            return;
+        }
+        let len = self.end - self.start;
+        if self.start > 0 {
+            // Move the bytes to the front instead of allocating: the common case is a partial
+            // line left behind by `readline`.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.start = 0;
+            self.end = len;
+            if self.buf.len() - self.end >= want {
+                return;
+            }
+        }
+        self.buf.resize(len + want, 0);
+        let capacity = self.buf.capacity();
+        self.buf.resize(capacity, 0);
+    }
+
+    /// What `feed_data` does after appending (streams.py order: wake, then pause).
+    fn data_appended(&mut self) -> Option<Waker> {
+        debug_assert!(
+            self.start <= self.end && self.end <= self.buf.len(),
+            "buffer indices {}..{} outside 0..{}",
+            self.start,
+            self.end,
+            self.buf.len()
+        );
+        let waker = self.wakeup_waiter();
+        if !self.paused && self.buffered_len() > self.limit.saturating_mul(2) {
+            if let Some(transport) = &self.transport {
+                // Python forgets a transport whose pause_reading raises NotImplementedError;
+                // ours cannot fail.
+                transport.pause_reading();
+                self.paused = true;
+            }
+        }
+        waker
+    }
+
+    /// Removes the first `n` buffered bytes; then S15.
+    fn consume(&mut self, n: usize) {
+        debug_assert!(
+            n <= self.buffered_len(),
+            "consume({n}) with {} bytes buffered",
+            self.buffered_len()
+        );
+        self.start += n;
+        self.consumed += n as u64;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        self.maybe_resume_transport();
+    }
+
+    /// The first `n` buffered bytes, removed from the buffer.
+    fn take_front(&mut self, n: usize) -> Vec<u8> {
+        let out = self.buffered()[..n].to_vec();
+        self.consume(n);
+        out
+    }
+
+    /// S15: a paused reader resumes once at most `limit` bytes are buffered.
+    fn maybe_resume_transport(&mut self) {
+        if self.paused && self.buffered_len() <= self.limit {
+            self.paused = false;
+            debug_assert!(self.transport.is_some(), "paused without a transport");
+            if let Some(transport) = &self.transport {
+                transport.resume_reading();
+            }
+        }
+    }
+
+    /// Detaches the waiter; the caller wakes it.
+    fn wakeup_waiter(&mut self) -> Option<Waker> {
+        self.waiter.take().map(|(_, waker)| waker)
+    }
+
+    /// Makes the future named `*id` the waiter (giving it an id on its first wait), after S20's
+    /// check; resumes a paused transport (S16), or a read needing more than 2 × limit bytes
+    /// would wait forever.
+    fn wait_for_data(&mut self, id: &mut u64, func_name: &str, waker: &Waker) -> Result<(), Error> {
+        if *id == 0 {
+            self.last_waiter_id += 1;
+            *id = self.last_waiter_id;
+        }
+        match &mut self.waiter {
+            Some((owner, w)) if *owner == *id => w.clone_from(waker),
+            Some(_) => {
+                return Err(Error::invalid_state(format!(
+                "{func_name}() called while another coroutine is already waiting for incoming data"
+            )))
+            }
+            None => self.waiter = Some((*id, waker.clone())),
+        }
+        debug_assert!(!self.eof, "wait_for_data after EOF");
+        if self.paused {
+            self.paused = false;
+            if let Some(transport) = &self.transport {
+                transport.resume_reading();
+            }
+        }
+        Ok(())
+    }
+
+    /// Clears the waiter slot if future `id` holds it (S21: its wait ended or it was dropped).
+    fn end_wait(&mut self, id: u64) {
+        if matches!(self.waiter, Some((owner, _)) if owner == id) {
+            self.waiter = None;
+        }
+    }
+
+    /// `read(n)` (S23–S25), cancel-safe for every n (D1): `read(-1)` waits for EOF with the
+    /// bytes in place, then takes them all at once.
+    fn poll_read(&mut self, n: isize, id: &mut u64, waker: &Waker) -> Poll<Result<Vec<u8>, Error>> {
+        self.check_exception()?;
+        if n == 0 {
+            return Poll::Ready(Ok(Vec::new()));
+        }
+        let len = self.buffered_len();
+        if n < 0 {
+            if self.eof {
+                return Poll::Ready(Ok(self.take_front(len)));
+            }
+        } else if len > 0 || self.eof {
+            return Poll::Ready(Ok(self.take_front(len.min(n.unsigned_abs()))));
+        }
+        self.wait_for_data(id, "read", waker)?;
+        Poll::Pending
+    }
+
+    /// `read(out.len())` into `out`: the count copied, 0 at EOF.
+    fn poll_read_into(
+        &mut self,
+        out: &mut [u8],
+        id: &mut u64,
+        waker: &Waker,
+    ) -> Poll<Result<usize, Error>> {
+        self.check_exception()?;
+        if out.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let len = self.buffered_len();
+        if len > 0 || self.eof {
+            let n = len.min(out.len());
+            out[..n].copy_from_slice(&self.buffered()[..n]);
+            self.consume(n);
+            return Poll::Ready(Ok(n));
+        }
+        self.wait_for_data(id, "read", waker)?;
+        Poll::Pending
+    }
+
+    /// `readexactly(n)` (S37, S38).
+    fn poll_readexactly(
+        &mut self,
+        n: usize,
+        id: &mut u64,
+        waker: &Waker,
+    ) -> Poll<Result<Vec<u8>, Error>> {
+        self.check_exception()?;
+        let len = self.buffered_len();
+        if len >= n {
+            return Poll::Ready(Ok(self.take_front(n)));
+        }
+        if self.eof {
+            let partial = self.take_front(len);
+            return Poll::Ready(Err(Error::IncompleteRead {
+                partial,
+                expected: Some(n),
+            }));
+        }
+        self.wait_for_data(id, "readexactly", waker)?;
+        Poll::Pending
+    }
+
+    /// `readuntil(seps)` (S30–S36). `scan` is where the scan resumes, counted in
+    /// `self.consumed` coordinates (0 to start): bytes before it hold no separator start, so
+    /// nothing is scanned twice (S31, S36).
+    fn poll_readuntil(
+        &mut self,
+        seps: &[&[u8]],
+        scan: &mut u64,
+        id: &mut u64,
+        waker: &Waker,
+    ) -> Poll<Result<Vec<u8>, Error>> {
+        let (min_len, max_len) = check_separators(seps)?;
+        self.check_exception()?;
+        let len = self.buffered_len();
+        let offset =
+            usize::try_from(scan.saturating_sub(self.consumed)).map_or(len, |o| o.min(len));
+        if len - offset >= min_len {
+            if let Some((start, end)) = find_earliest(self.buffered(), offset, seps) {
+                if start > self.limit {
+                    return Poll::Ready(Err(Error::LimitOverrun {
+                        message: FOUND_TOO_LONG,
+                        consumed: start,
+                    }));
+                }
+                return Poll::Ready(Ok(self.take_front(end)));
+            }
+            // No separator can start before `offset` now: the longest would not fit after it.
+            let offset = (len + 1).saturating_sub(max_len);
+            *scan = self.consumed + offset as u64;
+            if offset > self.limit {
+                return Poll::Ready(Err(Error::LimitOverrun {
+                    message: NOT_FOUND_TOO_LONG,
+                    consumed: offset,
+                }));
+            }
+        }
+        // A complete separator may have come with EOF, hence EOF only after the scan.
+        if self.eof {
+            let partial = self.take_front(len);
+            return Poll::Ready(Err(Error::IncompleteRead {
+                partial,
+                expected: None,
+            }));
+        }
+        self.wait_for_data(id, "readuntil", waker)?;
+        Poll::Pending
+    }
+
+    /// `readline()` (S27–S29): `readuntil(b"\n")`, with EOF giving the rest and an overrun
+    /// discarding the offending bytes (S28) so that the reader keeps working.
+    fn poll_readline(
+        &mut self,
+        scan: &mut u64,
+        id: &mut u64,
+        waker: &Waker,
+    ) -> Poll<Result<Vec<u8>, Error>> {
+        Poll::Ready(
+            match ready!(self.poll_readuntil(NEWLINE, scan, id, waker)) {
+                Err(Error::IncompleteRead { partial, .. }) => Ok(partial),
+                Err(Error::LimitOverrun { message, consumed }) => {
+                    // Found: drop the line with its newline. Not found: drop everything buffered.
+                    let discard = match self.buffered().get(consumed) {
+                        Some(b'\n') => consumed + 1,
+                        _ => self.buffered_len(),
+                    };
+                    self.consume(discard);
+                    Err(Error::LimitOverrun { message, consumed })
+                }
+                other => other,
+            },
+        )
+    }
+}
+
+impl fmt::Debug for ReaderState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamReader")
+            .field("buffered", &self.buffered_len())
+            .field("eof", &self.eof)
+            .field("limit", &self.limit)
+            .field("waiting", &self.waiter.is_some())
+            .field("exception", &self.exception)
+            .field("transport", &self.transport.is_some())
+            .field("paused", &self.paused)
+            .finish()
+    }
+}
+
+// ───────────────────────────── StreamReader: the handle ─────────────────────────────
+
+/// The read half of a stream connection (Python's `asyncio.StreamReader`).
+///
+/// The transport fills the reader's buffer; the read methods return futures that take from it.
+/// Bytes are `Vec<u8>` out, or copied into your slice by [`read_into`](Self::read_into).
+///
+/// Every read future is **cancel-safe**: dropping it before it completes (under
+/// [`timeout`](crate::timeout), by cancelling its task, …) loses no byte, `read(-1)` included.
+/// Only one read may wait for data at a time (a second one gets [`Error::InvalidState`]).
+///
+/// ```
+/// use asyncio::streams::reader::StreamReader;
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(b"HTTP/1.1 200 OK\r\nbody");
+///     reader.feed_eof();
+///     assert_eq!(reader.readuntil(b"\r\n").await?, b"HTTP/1.1 200 OK\r\n");
+///     assert_eq!(reader.read(-1).await?, b"body");
+///     assert!(reader.at_eof());
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+pub struct StreamReader {
+    core: Rc<RefCell<StreamCore>>,
+}
+
+/// The one place a `StreamCore` is built around a fresh reader.
+fn make_core(reader: ReaderState) -> Rc<RefCell<StreamCore>> {
+    Rc::new(RefCell::new(StreamCore { reader }))
+}
+
+impl Default for StreamReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamReader {
+    /// A reader with the default limit, 64 KiB ([`DEFAULT_LIMIT`]).
+    pub fn new() -> Self {
+        match ReaderState::new(DEFAULT_LIMIT) {
+            Ok(state) => Self::from_core(make_core(state)),
+            Err(e) => unreachable!("the default limit is valid: {e}"),
+        }
+    }
+
+    /// A reader whose lines and chunks may be up to `limit` bytes long (Python's
+    /// `StreamReader(limit=…)`, S11). The transport is paused above 2 × `limit` buffered bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] (`Limit cannot be <= 0`) when `limit` is 0.
+    pub fn with_limit(limit: usize) -> Result<Self, Error> {
+        Ok(Self::from_core(make_core(ReaderState::new(limit)?)))
+    }
+
+    /// The handle of an existing connection's core.
+    #[allow(dead_code)] // used by the open/start builders
+    pub(crate) fn from_core(core: Rc<RefCell<StreamCore>>) -> Self {
+        StreamReader { core }
+    }
+
+    /// The shared core (for the protocol and the writer).
+    #[allow(dead_code)] // used by the open/start builders
+    pub(crate) fn core(&self) -> &Rc<RefCell<StreamCore>> {
+        &self.core
+    }
+
+    fn claim(&self) -> Claim<'_> {
+        Claim {
+            reader: self,
+            id: 0,
+        }
+    }
+
+    /// The limit given at construction.
+    pub fn limit(&self) -> usize {
+        self.core.borrow().reader.limit()
+    }
+
+    /// Reads up to `n` bytes (Python's `read(n=-1)`).
+    ///
+    /// - `n > 0`: waits until at least one byte is buffered or EOF is reached, then returns up to
+    ///   `n` bytes, never bounded by the limit; `b""` at EOF (S24).
+    /// - `n == 0`: returns `b""` at once (S23).
+    /// - `n < 0`: reads to EOF and returns everything (S25).
+    ///
+    /// ```
+    /// # use asyncio::streams::reader::StreamReader;
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"line1");
+    ///     reader.feed_data(b"line2");
+    ///     assert_eq!(reader.read(5).await.unwrap(), b"line1");
+    ///     reader.feed_eof();
+    ///     assert_eq!(reader.read(-1).await.unwrap(), b"line2");
+    ///     assert_eq!(reader.read(100).await.unwrap(), b"");
+    /// }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// The stored exception, if any, even for `n == 0` and with bytes still buffered (S19);
+    /// [`Error::InvalidState`] if it must wait while another read is waiting (S20).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, `n < 0` included: bytes leave the buffer only when the future completes.
+    /// (CPython's `read(-1)` loses what it collected when cancelled, S26; see D1.)
+    pub fn read(&self, n: isize) -> Read<'_> {
+        Read {
+            claim: self.claim(),
+            n,
+        }
+    }
+
+    /// Reads up to `buf.len()` bytes into `buf`, like [`read`](Self::read) with
+    /// `n = buf.len()` but without allocating. Returns the count; 0 at EOF (or for an empty
+    /// `buf`).
+    ///
+    /// # Errors
+    /// As for [`read`](Self::read).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: `buf` is written, and the bytes removed, only when the future completes.
+    pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> ReadInto<'a> {
+        ReadInto {
+            claim: self.claim(),
+            buf,
+        }
+    }
+
+    /// Reads one line, `\n` included (Python's `readline()`, S27). At EOF it returns the bytes
+    /// left, without a newline, and then `b""`.
+    ///
+    /// # Errors
+    /// - [`Error::LimitOverrun`] when the line, newline excluded, is longer than the limit
+    ///   (S28). The offending bytes are discarded first, so the reader keeps working: the line
+    ///   and its newline if the newline was buffered, else everything buffered (the rest of the
+    ///   line then comes back as the next "line"). Python raises `ValueError` here.
+    /// - The stored exception (S19, S29); [`Error::InvalidState`] with the name `readuntil` if
+    ///   another read is waiting (S20).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: nothing is removed before the future completes.
+    pub fn readline(&self) -> ReadLine<'_> {
+        ReadLine {
+            claim: self.claim(),
+            scan: 0,
+        }
+    }
+
+    /// Reads up to and including the first `separator` (Python's `readuntil(separator)`,
+    /// S30–S34).
+    ///
+    /// # Errors
+    /// - [`Error::InvalidArgument`] (`Separator should be at least one-byte string`) for an
+    ///   empty separator, checked before anything else (S30).
+    /// - The stored exception (S19).
+    /// - [`Error::LimitOverrun`] when no separator lies within the limit: `Separator is not
+    ///   found, and chunk exceed the limit` (S32) or `Separator is found, but chunk is longer
+    ///   than limit` (S33). The buffer is left intact.
+    /// - [`Error::IncompleteRead`] with `expected: None` at EOF without a separator; `partial`
+    ///   holds every byte that was buffered, and the buffer is then empty (S34).
+    /// - [`Error::InvalidState`] if it must wait while another read is waiting (S20).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: nothing is removed before the future completes.
+    pub fn readuntil<'a>(&'a self, separator: &'a [u8]) -> ReadUntil<'a> {
+        ReadUntil {
+            claim: self.claim(),
+            seps: Separators::One(separator),
+            scan: 0,
+        }
+    }
+
+    /// Reads up to and including the first of several separators (Python 3.13's
+    /// `readuntil((a, b, …))`, S35, S36): the match that ends first wins; on a tie, the shorter
+    /// separator.
+    ///
+    /// ```
+    /// # use asyncio::streams::reader::StreamReader;
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"ABCDEFG");
+    ///     let line = reader.readuntil_any(&[b"DEF", b"BCDE"]).await.unwrap();
+    ///     assert_eq!(line, b"ABCDE");
+    /// }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`readuntil`](Self::readuntil), plus [`Error::InvalidArgument`] (`Separator
+    /// should contain at least one element`) for an empty list. Overrun errors report the scan
+    /// offset or the match start as `consumed` (S36).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: nothing is removed before the future completes.
+    pub fn readuntil_any<'a>(&'a self, separators: &'a [&'a [u8]]) -> ReadUntil<'a> {
+        ReadUntil {
+            claim: self.claim(),
+            seps: Separators::Many(separators),
+            scan: 0,
+        }
+    }
+
+    /// Reads exactly `n` bytes, waiting as long as it takes; never bounded by the limit
+    /// (Python's `readexactly(n)`, S37). `n == 0` returns `b""` at once.
+    ///
+    /// # Errors
+    /// - [`Error::IncompleteRead`] with `expected: Some(n)` when EOF comes first; `partial`
+    ///   holds every byte that was buffered, and the buffer is then empty (S38).
+    /// - The stored exception (S19); [`Error::InvalidState`] if it must wait while another read
+    ///   is waiting (S20).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: nothing is removed before the future completes.
+    pub fn readexactly(&self, n: usize) -> ReadExactly<'_> {
+        ReadExactly {
+            claim: self.claim(),
+            n,
+        }
+    }
+
+    /// Lines until EOF (Python's `async for line in reader`, S40).
+    ///
+    /// ```
+    /// # use asyncio::streams::reader::StreamReader;
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"a\nb\nc");
+    ///     reader.feed_eof();
+    ///     let mut lines = reader.lines();
+    ///     let mut all = Vec::new();
+    ///     while let Some(line) = lines.next_line().await {
+    ///         all.push(line.unwrap());
+    ///     }
+    ///     assert_eq!(all, [&b"a\n"[..], b"b\n", b"c"]);
+    /// }).unwrap();
+    /// ```
+    pub fn lines(&self) -> Lines<'_> {
+        Lines { reader: self }
+    }
+
+    /// EOF was fed and the buffer is empty (S17).
+    pub fn at_eof(&self) -> bool {
+        self.core.borrow().reader.at_eof()
+    }
+
+    /// Appends `data` to the buffer and wakes a waiting read (S13). The transport's protocol
+    /// calls this; call it yourself to drive a reader without a connection. Empty data does
+    /// nothing. Feeding after [`feed_eof`](Self::feed_eof) is a programming error (debug
+    /// assertion).
+    pub fn feed_data(&self, data: &[u8]) {
+        let waker = self.core.borrow_mut().reader.feed_data(data);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Records EOF and wakes a waiting read (S17). Calling it again is harmless.
+    pub fn feed_eof(&self) {
+        let waker = self.core.borrow_mut().reader.feed_eof();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The stored exception (S18), as a new `Error::Io` of the same kind and text each call.
+    pub fn exception(&self) -> Option<Error> {
+        self.core.borrow().reader.exception()
+    }
+
+    /// Stores `exc` (replacing any earlier one; it cannot be cleared) and fails a waiting read
+    /// with it (S18). Every later read fails with it too, even with bytes buffered (S19).
+    pub fn set_exception(&self, exc: io::Error) {
+        let waker = self.core.borrow_mut().reader.set_exception(&exc);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl fmt::Debug for StreamReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.core.try_borrow() {
+            Ok(core) => core.reader.fmt(f),
+            Err(_) => f.write_str("StreamReader { <in use> }"),
+        }
+    }
+}
+
+// ───────────────────────────── the read futures ─────────────────────────────
+
+/// A read future's hold on its reader: the core to borrow at each poll, and the waiter id it
+/// waits under (0 until it first waits). Dropping it gives up the waiter slot (S21).
+#[derive(Debug)]
+struct Claim<'a> {
+    reader: &'a StreamReader,
+    id: u64,
+}
+
+impl Claim<'_> {
+    /// Runs one poll of `op` on the reader's state; the borrow ends before this returns.
+    fn poll<T>(
+        &mut self,
+        cx: &Context<'_>,
+        op: impl FnOnce(&mut ReaderState, &mut u64, &Waker) -> Poll<T>,
+    ) -> Poll<T> {
+        let mut core = self.reader.core.borrow_mut();
+        let state = &mut core.reader;
+        let out = op(state, &mut self.id, cx.waker());
+        if out.is_ready() {
+            state.end_wait(self.id);
+        }
+        out
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if self.id == 0 {
+            return;
+        }
+        // A failed borrow would mean a drop from inside the transport's call into the core,
+        // which never drops read futures; leaving the slot then only costs one S20 error.
+        if let Ok(mut core) = self.reader.core.try_borrow_mut() {
+            core.reader.end_wait(self.id);
+        }
+    }
+}
+
+/// The future of [`StreamReader::read`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Read<'a> {
+    claim: Claim<'a>,
+    n: isize,
+}
+
+impl Future for Read<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let n = self.n;
+        self.claim
+            .poll(cx, |st, id, waker| st.poll_read(n, id, waker))
+    }
+}
+
+/// The future of [`StreamReader::read_into`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadInto<'a> {
+    claim: Claim<'a>,
+    buf: &'a mut [u8],
+}
+
+impl Future for ReadInto<'_> {
+    type Output = Result<usize, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let buf = &mut *this.buf;
+        this.claim
+            .poll(cx, |st, id, waker| st.poll_read_into(buf, id, waker))
+    }
+}
+
+/// The future of [`StreamReader::readline`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadLine<'a> {
+    claim: Claim<'a>,
+    /// Scan resume point; see `ReaderState::poll_readuntil`.
+    scan: u64,
+}
+
+impl Future for ReadLine<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let scan = &mut this.scan;
+        this.claim
+            .poll(cx, |st, id, waker| st.poll_readline(scan, id, waker))
+    }
+}
+
+/// One separator or several, without allocating a list for the one.
+#[derive(Debug, Clone, Copy)]
+enum Separators<'a> {
+    One(&'a [u8]),
+    Many(&'a [&'a [u8]]),
+}
+
+impl<'a> Separators<'a> {
+    fn as_slice(&self) -> &[&'a [u8]] {
+        match self {
+            Separators::One(sep) => std::slice::from_ref(sep),
+            Separators::Many(seps) => seps,
+        }
+    }
+}
+
+/// The future of [`StreamReader::readuntil`] and [`StreamReader::readuntil_any`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadUntil<'a> {
+    claim: Claim<'a>,
+    seps: Separators<'a>,
+    /// Scan resume point; see `ReaderState::poll_readuntil`.
+    scan: u64,
+}
+
+impl Future for ReadUntil<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let (seps, scan) = (this.seps, &mut this.scan);
+        this.claim.poll(cx, |st, id, waker| {
+            st.poll_readuntil(seps.as_slice(), scan, id, waker)
+        })
+    }
+}
+
+/// The future of [`StreamReader::readexactly`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadExactly<'a> {
+    claim: Claim<'a>,
+    n: usize,
+}
+
+impl Future for ReadExactly<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let n = self.n;
+        self.claim
+            .poll(cx, |st, id, waker| st.poll_readexactly(n, id, waker))
+    }
+}
+
+/// The lines of a [`StreamReader`], from [`StreamReader::lines`] (Python's `async for`).
+#[derive(Debug)]
+pub struct Lines<'a> {
+    reader: &'a StreamReader,
+}
+
+impl Lines<'_> {
+    /// The next line, `\n` included; the last one may lack it. `None` once
+    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF (S40).
+    ///
+    /// # Errors
+    /// `Some(Err(_))` for whatever `readline` fails with. After [`Error::LimitOverrun`] the
+    /// offending bytes are gone and iteration may go on; a stored exception comes back on
+    /// every call.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as `readline`.
+    pub async fn next_line(&mut self) -> Option<Result<Vec<u8>, Error>> {
+        match self.reader.readline().await {
+            Ok(line) if line.is_empty() => None,
+            other => Some(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::io::IoSlice;
+
+    use super::*;
+    use crate::event_loop::LoopHandle;
+    use crate::protocol::ProtocolRef;
+    use crate::transport::{ExtraInfo, TransportImpl};
+
+    /// A transport double that only counts pause/resume calls (S14–S16).
+    #[derive(Default)]
+    struct FlowTransport {
+        reading: Cell<bool>,
+        pauses: Cell<u32>,
+        resumes: Cell<u32>,
+    }
+
+    impl TransportImpl for FlowTransport {
+        fn write(&self, _: &[u8]) -> Result<(), Error> {
+            unreachable!("the reader never writes")
+        }
+        fn writelines(&self, _: &[IoSlice<'_>]) -> Result<(), Error> {
+            unreachable!("the reader never writes")
+        }
+        fn write_eof(&self) -> Result<(), Error> {
+            unreachable!("the reader never writes")
+        }
+        fn can_write_eof(&self) -> bool {
+            true
+        }
+        fn close(&self) {}
+        fn abort(&self) {}
+        fn is_closing(&self) -> bool {
+            false
+        }
+        fn pause_reading(&self) {
+            self.reading.set(false);
+            self.pauses.set(self.pauses.get() + 1);
+        }
+        fn resume_reading(&self) {
+            self.reading.set(true);
+            self.resumes.set(self.resumes.get() + 1);
+        }
+        fn is_reading(&self) -> bool {
+            self.reading.get()
+        }
+        fn set_write_buffer_limits(&self, _: Option<usize>, _: Option<usize>) -> Result<(), Error> {
+            Ok(())
+        }
+        fn get_write_buffer_size(&self) -> usize {
+            0
+        }
+        fn get_write_buffer_limits(&self) -> (usize, usize) {
+            (0, 0)
+        }
+        fn get_extra_info(&self, _: &str) -> Option<ExtraInfo> {
+            None
+        }
+        fn set_protocol(&self, _: ProtocolRef) -> Result<(), Error> {
+            unreachable!("the reader never swaps protocols")
+        }
+        fn get_protocol(&self) -> Option<ProtocolRef> {
+            None
+        }
+        fn get_loop(&self) -> LoopHandle {
+            unreachable!("the reader never asks for the loop")
+        }
+        fn id(&self) -> u64 {
+            0
+        }
+    }
+
+    fn with_transport(limit: usize) -> (ReaderState, Rc<FlowTransport>) {
+        let fake = Rc::new(FlowTransport::default());
+        fake.reading.set(true);
+        let mut st = ReaderState::new(limit).unwrap();
+        st.set_transport(Transport {
+            inner: fake.clone(),
+        });
+        (st, fake)
+    }
+
+    fn feed(st: &mut ReaderState, data: &[u8]) {
+        let _ = st.feed_data(data);
+    }
+
+    fn noop() -> &'static Waker {
+        Waker::noop()
+    }
+
+    /// Simulates the transport's read: `data` arrives through get_buffer/buffer_updated,
+    /// `min(remaining, offered)` bytes per read, as a kernel would deliver it.
+    fn receive(st: &mut ReaderState, mut data: &[u8]) {
+        while !data.is_empty() {
+            let tail = st.get_buffer(0);
+            assert!(!tail.is_empty(), "get_buffer lent an empty buffer");
+            let n = tail.len().min(data.len());
+            tail[..n].copy_from_slice(&data[..n]);
+            let _ = st.buffer_updated(n);
+            data = &data[n..];
+        }
+    }
+
+    /// Every string over `alphabet` of length `0..=max_len`.
+    fn all_strings(alphabet: &[u8], max_len: usize) -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        let mut layer = vec![Vec::new()];
+        for _ in 0..max_len {
+            layer = layer
+                .iter()
+                .flat_map(|s: &Vec<u8>| {
+                    alphabet.iter().map(move |&c| {
+                        let mut t = s.clone();
+                        t.push(c);
+                        t
+                    })
+                })
+                .collect();
+            out.extend(layer.iter().cloned());
+        }
+        out
+    }
+
+    /// CPython 3.13's rule, literally: separators sorted by length, each `find` from `offset`,
+    /// keep the strictly earliest end.
+    fn model_earliest(data: &[u8], offset: usize, seps: &[&[u8]]) -> Option<(usize, usize)> {
+        let mut sorted = seps.to_vec();
+        sorted.sort_by_key(|s| s.len());
+        let mut best: Option<(usize, usize)> = None;
+        for sep in sorted {
+            let found = (offset..=data.len().saturating_sub(sep.len()))
+                .find(|&i| i + sep.len() <= data.len() && &data[i..i + sep.len()] == sep);
+            if let Some(i) = found {
+                let end = i + sep.len();
+                if best.is_none_or(|(_, e)| end < e) {
+                    best = Some((i, end));
+                }
+            }
+        }
+        best
+    }
+
+    const SEP_SETS: &[&[&[u8]]] = &[
+        &[b"a"],
+        &[b"ab"],
+        &[b"aab"],
+        &[b"aa", b"b"],
+        &[b"ba", b"aab"],
+        &[b"b", b"ab", b"bab"],
+        &[b"aba", b"ab"],
+        &[b"bb", b"abba", b"a"],
+        // Longer first: on equal ends the shorter must still win (its start is what S33 checks).
+        &[b"ab", b"b"],
+        &[b"aab", b"ab", b"b"],
+    ];
+
+    #[test]
+    fn s35_find_earliest_matches_cpython_rule_exhaustively() {
+        for data in all_strings(b"ab", 7) {
+            for seps in SEP_SETS {
+                for offset in 0..=data.len() {
+                    assert_eq!(
+                        find_earliest(&data, offset, seps),
+                        model_earliest(&data, offset, seps),
+                        "data {:?} offset {offset} seps {seps:?}",
+                        String::from_utf8_lossy(&data)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Feeds `chunks`, polling readuntil after each, then EOF; returns the outcome and what is
+    /// left buffered plus the unfed chunks.
+    fn readuntil_over(
+        chunks: &[&[u8]],
+        seps: &[&[u8]],
+        limit: usize,
+    ) -> (Result<Vec<u8>, Error>, Vec<u8>) {
+        let mut st = ReaderState::new(limit).unwrap();
+        let (mut scan, mut id) = (0, 0);
+        let mut last_scan = 0;
+        for (i, chunk) in chunks.iter().enumerate() {
+            feed(&mut st, chunk);
+            if let Poll::Ready(r) = st.poll_readuntil(seps, &mut scan, &mut id, noop()) {
+                let mut rest = st.buffered().to_vec();
+                chunks[i + 1..]
+                    .iter()
+                    .for_each(|c| rest.extend_from_slice(c));
+                return (r, rest);
+            }
+            assert!(
+                scan >= last_scan,
+                "scan offset went back: {last_scan} -> {scan}"
+            );
+            last_scan = scan;
+            assert_eq!(
+                st.waiter.as_ref().map(|w| w.0),
+                Some(id),
+                "pending without being the waiter"
+            );
+        }
+        let _ = st.feed_eof();
+        match st.poll_readuntil(seps, &mut scan, &mut id, noop()) {
+            Poll::Ready(r) => (r, st.buffered().to_vec()),
+            Poll::Pending => panic!("readuntil pending after EOF"),
+        }
+    }
+
+    #[test]
+    fn s31_s36_readuntil_finds_separators_split_at_every_point() {
+        for data in all_strings(b"ab", 7) {
+            for seps in SEP_SETS {
+                let want = match model_earliest(&data, 0, seps) {
+                    Some((_, end)) => (Some(data[..end].to_vec()), data[end..].to_vec()),
+                    None => (None, Vec::new()),
+                };
+                let mut splits: Vec<Vec<&[u8]>> = (0..=data.len())
+                    .flat_map(|i| (i..=data.len()).map(move |j| (i, j)))
+                    .map(|(i, j)| vec![&data[..i], &data[i..j], &data[j..]])
+                    .collect();
+                splits.push(data.chunks(1).collect());
+                for chunks in splits {
+                    let (got, rest) = readuntil_over(&chunks, seps, 1000);
+                    let got = match got {
+                        Ok(v) => Some(v),
+                        Err(Error::IncompleteRead {
+                            partial,
+                            expected: None,
+                        }) => {
+                            assert_eq!(partial, data, "S34: partial is the whole buffer");
+                            None
+                        }
+                        Err(e) => panic!("unexpected {e}"),
+                    };
+                    assert_eq!((got, rest), want, "chunks {chunks:?} seps {seps:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn s32_s33_limit_errors_leave_the_buffer_and_report_consumed() {
+        // Single separator, every limit: the outcome is either the line or one of the two
+        // overrun errors, with S32/S33's `consumed`, and the buffer untouched on error.
+        for data in all_strings(b"ab", 7) {
+            for limit in 1..=4 {
+                let mut st = ReaderState::new(limit).unwrap();
+                feed(&mut st, &data);
+                let (mut scan, mut id) = (0, 0);
+                let r = st.poll_readuntil(&[b"ab"], &mut scan, &mut id, noop());
+                let found = find(&data, 0, b"ab");
+                match (r, found) {
+                    (Poll::Ready(Ok(line)), Some(i)) => {
+                        assert!(i <= limit);
+                        assert_eq!(line, &data[..i + 2]);
+                    }
+                    (Poll::Ready(Err(Error::LimitOverrun { message, consumed })), Some(i)) => {
+                        assert_eq!((message, consumed), (FOUND_TOO_LONG, i));
+                        assert!(i > limit);
+                        assert_eq!(st.buffered(), &data[..]);
+                    }
+                    (Poll::Ready(Err(Error::LimitOverrun { message, consumed })), None) => {
+                        assert_eq!((message, consumed), (NOT_FOUND_TOO_LONG, data.len() - 1));
+                        assert!(consumed > limit);
+                        assert_eq!(st.buffered(), &data[..]);
+                    }
+                    (Poll::Pending, None) => assert!(data.len() < 2 || data.len() - 1 <= limit),
+                    (r, f) => panic!("data {data:?} limit {limit}: {r:?} with separator at {f:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn s35_separator_checks_come_first() {
+        let mut st = ReaderState::new(10).unwrap();
+        let _ = st.set_exception(&io::Error::other("boom"));
+        let (mut scan, mut id) = (0, 0);
+        let msg = |r: Poll<Result<Vec<u8>, Error>>| match r {
+            Poll::Ready(Err(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            msg(st.poll_readuntil(&[], &mut scan, &mut id, noop())),
+            "Separator should contain at least one element"
+        );
+        assert_eq!(
+            msg(st.poll_readuntil(&[b"x", b""], &mut scan, &mut id, noop())),
+            "Separator should be at least one-byte string"
+        );
+        assert_eq!(
+            msg(st.poll_readuntil(&[b"x"], &mut scan, &mut id, noop())),
+            "boom"
+        );
+    }
+
+    #[test]
+    fn readuntil_scan_survives_a_concurrent_consumer() {
+        // S20 lets a read served from the buffer run while readuntil waits; readuntil's scan
+        // offset must follow the bytes, not their old positions.
+        let mut st = ReaderState::new(100).unwrap();
+        feed(&mut st, b"abcdef");
+        let (mut scan, mut id) = (0, 0);
+        assert!(st
+            .poll_readuntil(&[b"\n"], &mut scan, &mut id, noop())
+            .is_pending());
+        let (mut other, w) = (0, noop());
+        assert!(matches!(st.poll_read(4, &mut other, w), Poll::Ready(Ok(v)) if v == b"abcd"));
+        feed(&mut st, b"\n");
+        assert!(matches!(
+            st.poll_readuntil(&[b"\n"], &mut scan, &mut id, noop()),
+            Poll::Ready(Ok(v)) if v == b"ef\n"
+        ));
+    }
+
+    #[test]
+    fn s11_limit_zero_is_rejected() {
+        let e = ReaderState::new(0).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument(m) if m == "Limit cannot be <= 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn feed_data_compacts_instead_of_allocating() {
+        let mut st = ReaderState::new(DEFAULT_LIMIT).unwrap();
+        feed(&mut st, &[0; 2048]);
+        let (ptr, cap) = (st.buf.as_ptr(), st.buf.capacity());
+        st.consume(1948);
+        feed(&mut st, &[1; 200]);
+        assert_eq!(
+            (st.buf.as_ptr(), st.buf.capacity()),
+            (ptr, cap),
+            "compaction reallocated"
+        );
+        assert_eq!(st.start, 0, "data was not moved to the front");
+        let mut want = vec![0; 100];
+        want.extend([1; 200]);
+        assert_eq!(st.buffered(), &want[..]);
+    }
+
+    #[test]
+    fn emptied_buffer_rewinds() {
+        let mut st = ReaderState::new(8).unwrap();
+        for split in 0..=10 {
+            feed(&mut st, &[7; 10]);
+            st.consume(split);
+            st.consume(10 - split);
+            assert_eq!((st.start, st.end), (0, 0), "split {split}");
+        }
+    }
+
+    #[test]
+    fn get_buffer_starts_small_and_doubles_while_reads_fill_it() {
+        let mut st = ReaderState::new(DEFAULT_LIMIT).unwrap();
+        assert_eq!(st.get_buffer(0).len(), MIN_READ_SIZE);
+        let mut sizes = Vec::new();
+        for _ in 0..12 {
+            let n = st.get_buffer(0).len();
+            assert!(n >= st.read_size);
+            let _ = st.buffer_updated(n);
+            sizes.push(st.read_size);
+            st.consume(st.buffered_len());
+        }
+        assert_eq!(&sizes[..3], [1024, 2048, 4096]);
+        assert_eq!(
+            *sizes.last().unwrap(),
+            MAX_READ_SIZE,
+            "capped at MAX_READ_SIZE"
+        );
+        // A hint above the read size is honoured.
+        assert!(st.get_buffer(MAX_READ_SIZE * 2).len() >= MAX_READ_SIZE * 2);
+    }
+
+    #[test]
+    fn steady_state_reads_reuse_one_buffer() {
+        // Echo-shaped traffic: each message arrives whole and is consumed before the next.
+        for &size in &[1, 64, 500, 512, 513, 1000, 1024, 4096, 70_000, 300_000] {
+            let mut st = ReaderState::new(DEFAULT_LIMIT).unwrap();
+            let msg = vec![b'x'; size];
+            let round = |st: &mut ReaderState| {
+                receive(st, &msg);
+                let (mut id, w) = (0, noop());
+                match st.poll_readexactly(size, &mut id, w) {
+                    Poll::Ready(Ok(v)) => assert_eq!(v.len(), size),
+                    other => panic!("{other:?}"),
+                }
+            };
+            for _ in 0..50 {
+                round(&mut st);
+            }
+            let (ptr, cap) = (st.buf.as_ptr(), st.buf.capacity());
+            for _ in 0..500 {
+                round(&mut st);
+            }
+            assert_eq!(
+                (st.buf.as_ptr(), st.buf.capacity()),
+                (ptr, cap),
+                "message size {size} reallocated"
+            );
+            if size <= 64 {
+                assert!(
+                    st.buf.capacity() < 1024,
+                    "small messages left {} bytes",
+                    st.buf.capacity()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn partial_lines_reuse_one_buffer() {
+        // A line split across reads leaves bytes behind; compaction, not allocation, makes room.
+        let mut st = ReaderState::new(DEFAULT_LIMIT).unwrap();
+        let data = b"0123456789abcdefghijklmnopqrstuvwxyz\n".repeat(40);
+        let mut ptr_cap = None;
+        for round in 0..200 {
+            for piece in data.chunks(97) {
+                receive(&mut st, piece);
+                loop {
+                    let (mut scan, mut id) = (0, 0);
+                    match st.poll_readline(&mut scan, &mut id, noop()) {
+                        Poll::Ready(Ok(line)) => assert_eq!(line.len(), 37),
+                        Poll::Pending => break,
+                        Poll::Ready(Err(e)) => panic!("{e}"),
+                    }
+                    st.end_wait(id);
+                }
+            }
+            if round == 20 {
+                ptr_cap = Some((st.buf.as_ptr(), st.buf.capacity()));
+            }
+        }
+        assert_eq!(
+            Some((st.buf.as_ptr(), st.buf.capacity())),
+            ptr_cap,
+            "partial lines reallocated"
+        );
+        assert!(
+            st.buf.capacity() <= 1024,
+            "buffer grew to {}",
+            st.buf.capacity()
+        );
+    }
+
+    #[test]
+    fn read_size_decays_and_memory_returns_after_a_burst() {
+        let mut st = ReaderState::new(DEFAULT_LIMIT).unwrap();
+        receive(&mut st, &vec![0; 4 * MAX_READ_SIZE]);
+        st.consume(st.buffered_len());
+        assert_eq!(st.read_size, MAX_READ_SIZE);
+        assert!(st.buf.len() >= MAX_READ_SIZE);
+        for _ in 0..(DECAY_AFTER as usize * 12) {
+            receive(&mut st, b"hi");
+            st.consume(2);
+        }
+        assert_eq!(st.read_size, MIN_READ_SIZE);
+        let _ = st.get_buffer(0);
+        assert!(
+            st.buf.capacity() <= SHRINK_RATIO * MIN_READ_SIZE,
+            "still holding {} bytes",
+            st.buf.capacity()
+        );
+    }
+
+    #[test]
+    fn buffer_updated_without_a_lent_buffer_is_ignored_in_release() {
+        let mut st = ReaderState::new(8).unwrap();
+        let _ = st.get_buffer(0);
+        let _ = st.buffer_updated(0); // a zero-byte update changes nothing
+        assert_eq!(st.buffered_len(), 0);
+        let tail = st.get_buffer(0);
+        tail[..3].copy_from_slice(b"abc");
+        assert!(st.buffer_updated(3).is_none(), "no waiter, nothing to wake");
+        assert_eq!(st.buffered(), b"abc");
+    }
+
+    #[test]
+    fn s14_s15_pause_above_twice_limit_resume_at_limit() {
+        // S15's example: limit 4; 8 bytes do not pause, a 9th does; reading down to 5 keeps
+        // it paused, down to 4 resumes.
+        let (mut st, t) = with_transport(4);
+        feed(&mut st, b"12345678");
+        assert_eq!(t.pauses.get(), 0);
+        feed(&mut st, b"9");
+        assert!(st.paused && !t.reading.get());
+        assert_eq!(t.pauses.get(), 1);
+        feed(&mut st, b"0");
+        assert_eq!(t.pauses.get(), 1, "paused twice");
+        let (mut id, w) = (0, noop());
+        assert!(st.poll_read(5, &mut id, w).is_ready());
+        assert!(st.paused, "5 bytes left: still paused");
+        assert!(st.poll_read(1, &mut id, w).is_ready());
+        assert!(!st.paused && t.reading.get());
+        assert_eq!(t.resumes.get(), 1);
+    }
+
+    #[test]
+    fn s14_buffer_updated_pauses_too() {
+        let (mut st, t) = with_transport(4);
+        receive(&mut st, b"123456789");
+        assert_eq!(t.pauses.get(), 1);
+    }
+
+    #[test]
+    fn s16_readexactly_beyond_twice_limit_does_not_deadlock() {
+        // A transport that stops delivering while paused: the read must resume it each wait.
+        let (mut st, t) = with_transport(4);
+        let (mut id, w) = (0, noop());
+        let mut fed = 0;
+        let got = loop {
+            match st.poll_readexactly(40, &mut id, w) {
+                Poll::Ready(r) => break r.unwrap(),
+                Poll::Pending => {
+                    assert!(
+                        t.reading.get(),
+                        "waiting with the transport paused: deadlock"
+                    );
+                    while t.reading.get() {
+                        feed(&mut st, &[fed as u8]);
+                        fed += 1;
+                    }
+                }
+            }
+        };
+        assert_eq!(got, (0..40).collect::<Vec<u8>>());
+        assert!(t.pauses.get() >= 3 && t.resumes.get() >= 3);
+    }
+
+    #[test]
+    fn d1_read_to_eof_keeps_the_transport_flowing_and_bytes_in_place() {
+        let (mut st, t) = with_transport(4);
+        let (mut id, w) = (0, noop());
+        for i in 0..10u8 {
+            assert!(st.poll_read(-1, &mut id, w).is_pending());
+            assert!(t.reading.get(), "read(-1) waits with the transport paused");
+            while t.reading.get() {
+                feed(&mut st, &[i]);
+            }
+        }
+        let n = st.buffered_len();
+        let _ = st.feed_eof();
+        assert!(matches!(st.poll_read(-1, &mut id, w), Poll::Ready(Ok(v)) if v.len() == n));
+    }
+
+    #[test]
+    fn s18_s19_exception_is_handed_out_again_and_again() {
+        let mut st = ReaderState::new(8).unwrap();
+        let _ = st.set_exception(&io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "peer reset",
+        ));
+        for _ in 0..3 {
+            let Some(Error::Io(e)) = st.exception() else {
+                panic!()
+            };
+            assert_eq!(
+                (e.kind(), e.to_string()),
+                (io::ErrorKind::ConnectionReset, "peer reset".into())
+            );
+        }
+        let _ = st.set_exception(&io::Error::from_raw_os_error(libc::EPIPE));
+        let Some(Error::Io(e)) = st.exception() else {
+            panic!()
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "errno kept");
+    }
+
+    #[test]
+    fn s20_s21_waiter_slot_follows_ids() {
+        let mut st = ReaderState::new(8).unwrap();
+        let (mut a, mut b, w) = (0, 0, noop());
+        assert!(st.poll_read(3, &mut a, w).is_pending());
+        assert!(
+            st.poll_read(3, &mut a, w).is_pending(),
+            "re-poll tripped S20"
+        );
+        match st.poll_readexactly(3, &mut b, w) {
+            Poll::Ready(Err(Error::InvalidState(m))) => assert_eq!(
+                m,
+                "readexactly() called while another coroutine is already waiting for incoming data"
+            ),
+            other => panic!("{other:?}"),
+        }
+        st.end_wait(b); // not the owner: no effect
+        assert_eq!(st.waiter.as_ref().map(|x| x.0), Some(a));
+        st.end_wait(a);
+        assert!(st.waiter.is_none());
+        assert!(st.poll_readexactly(3, &mut b, w).is_pending());
+        assert!(st.feed_data(b"x").is_some(), "the waiter is woken");
+        assert!(st.waiter.is_none(), "woken waiter still in the slot");
+    }
+}

@@ -1,0 +1,184 @@
+//! Sleeping and deadlines: `sleep`, `sleep_until`, `yield_now`, `timeout`.
+//!
+//! Mirrors `asyncio.sleep` in CPython `Lib/asyncio/tasks.py` (L27) and `asyncio.timeout` /
+//! `wait_for` in `timeouts.py` / `tasks.py` (L36–L39), with the port's decision D4: `timeout`
+//! polls its future once before looking at the deadline. A sleeping future owns one timer-wheel
+//! entry that holds its waker; it is re-armed in place ([`Sleep::reset`]) and removed on drop,
+//! so cancelling a sleeping task cancels its timer.
+
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::event_loop::timer_wheel::TimerKey;
+use crate::event_loop::{current_loop, LoopHandle, TimerEntry};
+
+/// Waits until `delay` has passed on the running loop's clock (Python's `asyncio.sleep(delay)`).
+/// Never fires early. For `sleep(0)` use [`yield_now`].
+///
+/// # Panics
+/// When polled outside a running loop.
+pub fn sleep(delay: Duration) -> Sleep {
+    let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
+    sleep_until(now + delay)
+}
+
+/// Waits until the loop's clock reaches `deadline`.
+///
+/// # Panics
+/// When polled outside a running loop.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        timer: None,
+    }
+}
+
+/// The future of [`sleep`]. `Unpin`; dropping it cancels its timer.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Sleep {
+    deadline: Instant,
+    /// The wheel entry and its loop, once armed. Invariant: the entry holds this future's waker.
+    timer: Option<(LoopHandle, TimerKey)>,
+}
+
+impl Sleep {
+    /// The deadline on the loop's clock.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Moves the deadline, re-arming the same timer entry in place (no allocation).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        if let Some((lp, key)) = &self.timer {
+            let tick = lp.inner.clock.deadline_tick(deadline);
+            if !lp.inner.timers.borrow_mut().reset(*key, tick) {
+                self.timer = None; // already fired: re-armed at the next poll
+            }
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if let Some((lp, key)) = &this.timer {
+            let mut timers = lp.inner.timers.borrow_mut();
+            return match timers.get_mut(*key) {
+                Some(TimerEntry::Waker(w)) => {
+                    if !w.will_wake(cx.waker()) {
+                        *w = cx.waker().clone();
+                    }
+                    Poll::Pending
+                }
+                _ => {
+                    drop(timers);
+                    this.timer = None;
+                    Poll::Ready(())
+                }
+            };
+        }
+        let lp = current_loop().expect("asyncio::sleep polled outside a running event loop");
+        if lp.time() >= this.deadline {
+            return Poll::Ready(());
+        }
+        let tick = lp.inner.clock.deadline_tick(this.deadline);
+        let key = lp
+            .inner
+            .timers
+            .borrow_mut()
+            .insert(tick, TimerEntry::Waker(cx.waker().clone()));
+        this.timer = Some((lp, key));
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((lp, key)) = self.timer.take() {
+            let entry = lp.inner.timers.borrow_mut().remove(key);
+            drop(entry);
+        }
+    }
+}
+
+/// Gives up control for exactly one loop iteration (Python's `await asyncio.sleep(0)`, L27):
+/// callbacks queued before it run first.
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Runs `fut` with a deadline `delay` from now (Python's `asyncio.wait_for(fut, delay)` /
+/// `async with asyncio.timeout(delay)`, L36–L39). The deadline is fixed when `timeout` is
+/// called. `fut` is polled before the deadline is checked (D4), so an output ready at that poll
+/// wins even with a zero delay. On expiry `fut` is dropped: a [`Task`](crate::Task) being
+/// awaited is cancelled with it.
+///
+/// ```
+/// use std::time::Duration;
+/// asyncio::run(async {
+///     let slow = asyncio::sleep(Duration::from_secs(60));
+///     let r = asyncio::timeout(Duration::from_millis(1), slow).await;
+///     assert!(matches!(r, Err(asyncio::Error::Timeout)));
+/// }).unwrap();
+/// ```
+///
+/// # Errors
+/// [`Error::Timeout`] when the deadline passes first.
+///
+/// # Cancel safety
+/// Dropping the returned future drops `fut` with it.
+pub fn timeout<F: Future>(
+    delay: Duration,
+    fut: F,
+) -> impl Future<Output = Result<F::Output, Error>> {
+    let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
+    timeout_at(now + delay, fut)
+}
+
+/// [`timeout`] with an absolute deadline on the loop's clock (Python's `asyncio.timeout_at`).
+///
+/// # Errors
+/// [`Error::Timeout`] when the deadline passes first.
+pub async fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Result<F::Output, Error> {
+    {
+        let mut fut = pin!(fut);
+        let mut sleep = sleep_until(deadline);
+        poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+            match Pin::new(&mut sleep).poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(Error::Timeout)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,142 @@
+//! Write-side flow control: the high/low water marks and the pause/resume edges.
+//!
+//! Mirrors `_FlowControlMixin` in CPython `Lib/asyncio/transports.py` (L69–L71). Pure logic:
+//! the transport asks after each change of its buffer size whether to call the protocol's
+//! `pause_writing` or `resume_writing`, and this type makes sure each fires once per crossing
+//! and that they strictly alternate.
+
+use crate::constants::{DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER};
+use crate::error::Error;
+
+/// Water marks plus the "protocol is paused" flag.
+#[derive(Debug, Clone)]
+pub(crate) struct FlowControl {
+    /// Pause when the buffer holds strictly more than this. Invariant: `high >= low`.
+    high: usize,
+    /// Resume when the buffer holds this much or less.
+    low: usize,
+    /// `pause_writing` was called and `resume_writing` not yet.
+    paused: bool,
+}
+
+impl Default for FlowControl {
+    fn default() -> Self {
+        FlowControl {
+            high: DEFAULT_HIGH_WATER,
+            low: DEFAULT_LOW_WATER,
+            paused: false,
+        }
+    }
+}
+
+impl FlowControl {
+    /// Python's `_set_write_buffer_limits` (L69): defaults 64 KiB / 16 KiB; only `high` gives
+    /// `low = high / 4`; only `low` gives `high = 4 * low`.
+    pub(crate) fn set_limits(
+        &mut self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        let (high, low) = match (high, low) {
+            (None, None) => (DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER),
+            (Some(h), None) => (h, h / 4),
+            (None, Some(l)) => (l.saturating_mul(4), l),
+            (Some(h), Some(l)) => (h, l),
+        };
+        if high < low {
+            return Err(Error::invalid_argument(format!(
+                "high ({high}) must be >= low ({low}) must be >= 0"
+            )));
+        }
+        self.high = high;
+        self.low = low;
+        Ok(())
+    }
+
+    /// `(low, high)`, Python's order.
+    pub(crate) fn limits(&self) -> (usize, usize) {
+        (self.low, self.high)
+    }
+
+    /// True exactly when `pause_writing` must be called now (size above high, not paused).
+    pub(crate) fn should_pause(&mut self, size: usize) -> bool {
+        if size > self.high && !self.paused {
+            self.paused = true;
+            return true;
+        }
+        false
+    }
+
+    /// True exactly when `resume_writing` must be called now (paused, size at or below low).
+    pub(crate) fn should_resume(&mut self, size: usize) -> bool {
+        if self.paused && size <= self.low {
+            self.paused = false;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn l69_defaults_and_derived_marks() {
+        let mut f = FlowControl::default();
+        assert_eq!(f.limits(), (16 * 1024, 64 * 1024));
+        f.set_limits(Some(100), None).unwrap();
+        assert_eq!(f.limits(), (25, 100));
+        f.set_limits(None, Some(10)).unwrap();
+        assert_eq!(f.limits(), (10, 40));
+        f.set_limits(Some(0), Some(0)).unwrap();
+        assert_eq!(f.limits(), (0, 0));
+        let e = f.set_limits(Some(1), Some(2)).unwrap_err();
+        assert_eq!(e.to_string(), "high (1) must be >= low (2) must be >= 0");
+        assert_eq!(f.limits(), (0, 0), "a rejected call changes nothing");
+    }
+
+    #[test]
+    fn l70_edges_fire_once_per_crossing_and_alternate() {
+        let mut f = FlowControl::default();
+        f.set_limits(Some(10), Some(4)).unwrap();
+        assert!(!f.should_pause(10), "at high is not above high");
+        assert!(f.should_pause(11));
+        assert!(!f.should_pause(50), "no second pause while paused");
+        assert!(!f.should_resume(5));
+        assert!(f.should_resume(4));
+        assert!(!f.should_resume(0), "no second resume");
+        // Exhaustive: any size sequence yields strictly alternating edges at the marks.
+        for high in 0..6 {
+            for low in 0..=high {
+                let mut f = FlowControl::default();
+                f.set_limits(Some(high), Some(low)).unwrap();
+                let mut last = None;
+                for size in (0..12).chain((0..12).rev()).chain(0..12) {
+                    if f.should_pause(size) {
+                        assert!(size > high);
+                        assert_ne!(last, Some(true));
+                        last = Some(true);
+                    }
+                    if f.should_resume(size) {
+                        assert!(size <= low);
+                        assert_eq!(last, Some(true));
+                        last = Some(false);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn l70_zero_marks() {
+        let mut f = FlowControl::default();
+        f.set_limits(Some(0), Some(0)).unwrap();
+        assert!(
+            f.should_pause(1),
+            "high = 0 pauses whenever anything is buffered"
+        );
+        assert!(!f.should_resume(1), "low = 0 resumes only when empty");
+        assert!(f.should_resume(0));
+    }
+}

@@ -1,0 +1,258 @@
+//! Transports: the handle a protocol writes through, and what every transport promises.
+//!
+//! Mirrors `BaseTransport`, `ReadTransport`, `WriteTransport` and `Transport` in CPython
+//! `Lib/asyncio/transports.py`. [`Transport`] is a cheap, cloneable handle (`!Send`) to one
+//! connection's transport: today the socket transport (`socket.rs`); later the TLS transport
+//! over it. Every method is safe to call from inside a protocol callback (L83).
+//!
+//! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
+//! `flow_control.rs` (`_FlowControlMixin`'s water marks).
+
+pub(crate) mod flow_control;
+pub(crate) mod socket;
+pub(crate) mod write_buffer;
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+use crate::protocol::ProtocolRef;
+
+/// A socket address of either family a stream transport can have.
+#[derive(Clone, Debug)]
+pub enum Address {
+    /// An IPv4 or IPv6 address and port.
+    Inet(std::net::SocketAddr),
+    /// A Unix-domain socket address (a path, an abstract name, or unnamed).
+    Unix(std::os::unix::net::SocketAddr),
+}
+
+impl Address {
+    /// The IP address and port, for TCP.
+    pub fn as_inet(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Address::Inet(a) => Some(*a),
+            Address::Unix(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Inet(a) => a.fmt(f),
+            Address::Unix(a) => match a.as_pathname() {
+                Some(p) => p.display().fmt(f),
+                None if a.is_unnamed() => f.write_str(""),
+                None => write!(f, "{a:?}"),
+            },
+        }
+    }
+}
+
+/// A value of [`Transport::get_extra_info`] (Python returns objects of several types).
+#[derive(Clone, Debug)]
+pub enum ExtraInfo {
+    /// `sockname`, `peername`.
+    Address(Address),
+    /// `socket`: the descriptor (owned by the transport; do not close it).
+    Fd(RawFd),
+    /// A text value (TLS adds `cipher`, `version`, `alpn_protocol`, `server_hostname`).
+    Text(String),
+    /// A binary value (TLS adds `peercert` as DER).
+    Bytes(Vec<u8>),
+}
+
+/// What the [`Transport`] handle forwards to. Implemented by the socket transport and the
+/// TLS transport.
+pub(crate) trait TransportImpl {
+    fn write(&self, data: &[u8]) -> Result<(), Error>;
+    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error>;
+    fn write_eof(&self) -> Result<(), Error>;
+    fn can_write_eof(&self) -> bool;
+    fn close(&self);
+    fn abort(&self);
+    fn is_closing(&self) -> bool;
+    fn pause_reading(&self);
+    fn resume_reading(&self);
+    fn is_reading(&self) -> bool;
+    fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>)
+        -> Result<(), Error>;
+    fn get_write_buffer_size(&self) -> usize;
+    fn get_write_buffer_limits(&self) -> (usize, usize);
+    fn get_extra_info(&self, name: &str) -> Option<ExtraInfo>;
+    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error>;
+    fn get_protocol(&self) -> Option<ProtocolRef>;
+    fn get_loop(&self) -> LoopHandle;
+    /// A number naming the connection in logs (stable within a process run).
+    fn id(&self) -> u64;
+}
+
+/// A connection's transport (Python's `asyncio.Transport`). Clone it freely; all clones are
+/// the same transport.
+#[derive(Clone)]
+pub struct Transport {
+    pub(crate) inner: Rc<dyn TransportImpl>,
+}
+
+impl Transport {
+    /// Sends `data`: at once if nothing is queued, else after what is (L64–L66). Never blocks;
+    /// what the kernel does not take is copied into the write buffer, and the protocol is
+    /// paused above the high-water mark (L70). Empty data is a no-op. After the connection is
+    /// lost, data is dropped silently (L81).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Cannot call write() after write_eof()`) after [`write_eof`](Self::write_eof).
+    pub fn write(&self, data: &[u8]) -> Result<(), Error> {
+        self.inner.write(data)
+    }
+
+    /// Sends several buffers, with one vectored system call where possible (L68).
+    ///
+    /// # Errors
+    /// As for [`write`](Self::write).
+    pub fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+        self.inner.writelines(chunks)
+    }
+
+    /// Closes the write side once the buffer is flushed (half-close, L73). Reading goes on.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for transports that cannot half-close (TLS); `Error::Io` if
+    /// `shutdown` fails.
+    pub fn write_eof(&self) -> Result<(), Error> {
+        self.inner.write_eof()
+    }
+
+    /// Whether [`write_eof`](Self::write_eof) is supported (L74: true for TCP and Unix).
+    pub fn can_write_eof(&self) -> bool {
+        self.inner.can_write_eof()
+    }
+
+    /// Closes gracefully: stops reading now, flushes the buffer, then calls
+    /// `connection_lost(None)` (L75). Idempotent.
+    pub fn close(&self) {
+        self.inner.close()
+    }
+
+    /// Closes at once, dropping buffered data; `connection_lost(None)` follows (L77).
+    pub fn abort(&self) {
+        self.inner.abort()
+    }
+
+    /// True from the first `close`, `abort`, failure or EOF-initiated close onwards (L78).
+    pub fn is_closing(&self) -> bool {
+        self.inner.is_closing()
+    }
+
+    /// Stops delivering data until [`resume_reading`](Self::resume_reading) (L79); the kernel
+    /// buffer fills and the peer's writes block. Idempotent.
+    pub fn pause_reading(&self) {
+        self.inner.pause_reading()
+    }
+
+    /// Delivers data again after [`pause_reading`](Self::pause_reading) (L79). Idempotent.
+    pub fn resume_reading(&self) {
+        self.inner.resume_reading()
+    }
+
+    /// Not closing and not paused (L79).
+    pub fn is_reading(&self) -> bool {
+        self.inner.is_reading()
+    }
+
+    /// Sets the write buffer's water marks (L69, L71). `None, None` means 64 KiB / 16 KiB; only
+    /// `high` gives `low = high / 4`; only `low` gives `high = 4 * low`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless `high >= low` (`high (H) must be >= low (L) must be >= 0`).
+    pub fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        self.inner.set_write_buffer_limits(high, low)
+    }
+
+    /// Bytes queued in the transport, not yet handed to the kernel (L72).
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.inner.get_write_buffer_size()
+    }
+
+    /// The water marks as `(low, high)`, Python's order (L69).
+    pub fn get_write_buffer_limits(&self) -> (usize, usize) {
+        self.inner.get_write_buffer_limits()
+    }
+
+    /// Python's `get_extra_info(name)` (L56): `"peername"`, `"sockname"`, `"socket"`; TLS adds
+    /// its own keys. `None` for an unknown key. Keeps working after the connection is lost.
+    pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
+        self.inner.get_extra_info(name)
+    }
+
+    /// The peer's address (`get_extra_info("peername")`).
+    pub fn peername(&self) -> Option<Address> {
+        match self.get_extra_info("peername") {
+            Some(ExtraInfo::Address(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The local address (`get_extra_info("sockname")`).
+    pub fn sockname(&self) -> Option<Address> {
+        match self.get_extra_info("sockname") {
+            Some(ExtraInfo::Address(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Swaps the protocol for all later callbacks (L52); the read path follows the new kind.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if called from inside a callback of the current protocol.
+    pub fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        self.inner.set_protocol(protocol)
+    }
+
+    /// The current protocol; `None` once the connection is lost.
+    pub fn get_protocol(&self) -> Option<ProtocolRef> {
+        self.inner.get_protocol()
+    }
+
+    /// The loop the transport runs on.
+    pub fn get_loop(&self) -> LoopHandle {
+        self.inner.get_loop()
+    }
+
+    /// A number naming this connection in logs and traces.
+    pub fn id(&self) -> u64 {
+        self.inner.id()
+    }
+
+    /// Same transport?
+    pub fn ptr_eq(&self, other: &Transport) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("id", &self.id())
+            .field("closing", &self.is_closing())
+            .finish()
+    }
+}
+
+/// The type `io::Error` values in `connection_lost` have when the peer resets.
+pub(crate) fn is_ordinary_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
+}

@@ -1,0 +1,898 @@
+//! The event loop, tasks and timers (issue #2). Each test cites the ids of
+//! `asyncio-semantics.md` it covers. Time is virtual (ManualClock) wherever a test is about
+//! timer order; real-clock tests only wait for events, never sleep to synchronise.
+
+mod util;
+
+use std::cell::Cell;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncio::{Error, EventLoop, ManualClock};
+use util::{capture_exceptions, Log};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn l1_call_soon_runs_in_fifo_order_once() {
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    for i in 0..5 {
+        let l = log.clone();
+        lp.call_soon(move || l.push(i.to_string())).unwrap();
+    }
+    let h = lp.handle();
+    lp.call_soon(move || h.stop()).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(log.get(), ["0", "1", "2", "3", "4"]);
+}
+
+#[test]
+fn l1_l6_l16_scheduling_on_a_closed_loop_fails() {
+    let lp = EventLoop::new().unwrap();
+    lp.close().unwrap();
+    assert!(lp.is_closed());
+    let e = lp.call_soon(|| ()).unwrap_err();
+    assert_eq!(e.to_string(), "Event loop is closed");
+    assert!(matches!(
+        lp.call_later(ms(1), || ()),
+        Err(Error::InvalidState(_))
+    ));
+    assert!(matches!(lp.spawn(async {}), Err(Error::InvalidState(_))));
+    assert!(matches!(lp.run_forever(), Err(Error::InvalidState(_))));
+    assert!(lp.run_until_complete(async {}).is_err());
+    assert!(lp.threadsafe().call_soon_threadsafe(|| ()).is_err());
+    assert!(lp.add_reader(0, || ()).is_err());
+    assert!(!lp.remove_reader(0).unwrap());
+    lp.close().unwrap(); // idempotent
+}
+
+#[test]
+fn l2_order_is_queued_then_io_then_timers() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let log = Log::default();
+    let l = log.clone();
+    lp.call_at(lp.time(), move || l.push("timer")).unwrap();
+    let l = log.clone();
+    let fd = a.as_raw_fd();
+    let h = lp.handle();
+    lp.add_reader(fd, move || {
+        l.push("io");
+        h.remove_reader(fd).unwrap();
+    })
+    .unwrap();
+    let l = log.clone();
+    lp.call_soon(move || l.push("soon")).unwrap();
+    b.write_all(b"x").unwrap();
+    lp.run_once(Some(ms(1000))).unwrap();
+    assert_eq!(log.get(), ["soon", "io", "timer"]);
+}
+
+#[test]
+fn l3_callbacks_queued_during_a_run_wait_for_the_next_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let count = Rc::new(Cell::new(0));
+    fn again(lp: asyncio::LoopHandle, count: Rc<Cell<u32>>) {
+        count.set(count.get() + 1);
+        let lp2 = lp.clone();
+        lp.call_soon(move || again(lp2, count)).unwrap();
+    }
+    let (h, c) = (lp.handle(), count.clone());
+    lp.call_soon(move || again(h, c)).unwrap();
+    for i in 1..=3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(
+            count.get(),
+            i,
+            "a self-rescheduling callback ran more than once per iteration"
+        );
+    }
+}
+
+#[test]
+fn l5_cancel_is_idempotent_and_releases_the_capture() {
+    let lp = EventLoop::new().unwrap();
+    let captured = Rc::new(());
+    let c = captured.clone();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let h = lp
+        .call_soon(move || {
+            let _keep = &c;
+            r.set(true);
+        })
+        .unwrap();
+    assert_eq!(Rc::strong_count(&captured), 2);
+    h.cancel();
+    h.cancel();
+    assert!(h.cancelled());
+    assert_eq!(
+        Rc::strong_count(&captured),
+        1,
+        "cancel must drop the closure at once"
+    );
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!ran.get());
+}
+
+#[test]
+fn l5_a_handle_cancelled_by_an_earlier_callback_of_the_same_iteration_is_skipped() {
+    let lp = EventLoop::new().unwrap();
+    let ran = Rc::new(Cell::new(false));
+    let slot: Rc<Cell<Option<asyncio::Handle>>> = Rc::new(Cell::new(None));
+    let s = slot.clone();
+    lp.call_soon(move || s.take().unwrap().cancel()).unwrap();
+    let r = ran.clone();
+    slot.set(Some(lp.call_soon(move || r.set(true)).unwrap()));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!ran.get());
+}
+
+#[test]
+fn l6_l7_timers_fire_by_deadline_then_scheduling_order() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let log = Log::default();
+    let t0 = lp.time();
+    for (name, at) in [("c10", 10), ("a5", 5), ("b5", 5), ("d0", 0), ("e10", 10)] {
+        let l = log.clone();
+        let h = lp.call_at(t0 + ms(at), move || l.push(name)).unwrap();
+        assert_eq!(h.when(), t0 + ms(at), "L6: when() is the absolute deadline");
+    }
+    let l = log.clone();
+    lp.call_soon(move || l.push("soon")).unwrap();
+    clock.advance(ms(20));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.get(), ["soon", "d0", "a5", "b5", "c10", "e10"]);
+}
+
+#[test]
+fn l8_a_timer_never_fires_early() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    lp.call_later(ms(5), move || f.set(true)).unwrap();
+    clock.advance(ms(4));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!fired.get(), "a 5 ms timer fired at 4 ms");
+    clock.advance(Duration::from_micros(999));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!fired.get(), "a 5 ms timer fired at 4.999 ms");
+    clock.advance(Duration::from_micros(1));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(fired.get());
+}
+
+#[test]
+fn l8_tiny_sleeps_do_not_spin() {
+    // CPython's test_timeout_rounding: five tiny sleeps take at most 20 iterations.
+    let lp = EventLoop::new().unwrap();
+    let iterations = Rc::new(Cell::new(0u32));
+    let done = Rc::new(Cell::new(false));
+    let d = done.clone();
+    lp.spawn(async move {
+        for exp in [2, 4, 6, 8, 10] {
+            asyncio::sleep(Duration::from_secs_f64(10f64.powi(-exp))).await;
+        }
+        d.set(true);
+    })
+    .unwrap()
+    .detach();
+    while !done.get() {
+        lp.run_once(None).unwrap();
+        iterations.set(iterations.get() + 1);
+        assert!(iterations.get() <= 20, "tiny sleeps spun the loop");
+    }
+}
+
+#[test]
+fn l10_cancelled_timers_never_fire_and_leave_the_wheel() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let fired = Rc::new(Cell::new(0));
+    for i in 0..1000u64 {
+        let f = fired.clone();
+        let h = lp
+            .call_later(ms(1 + i), move || f.set(f.get() + 1))
+            .unwrap();
+        h.cancel();
+    }
+    assert_eq!(lp.stats().timers, 0, "cancelled timers must not accumulate");
+    clock.advance(ms(5000));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(fired.get(), 0);
+}
+
+#[test]
+fn l10_cancelling_a_timer_from_inside_another_callback() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    let victim = lp.call_later(ms(10), move || f.set(true)).unwrap();
+    lp.call_later(ms(5), move || victim.cancel()).unwrap();
+    clock.advance(ms(20));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(
+        !fired.get(),
+        "both were due in one iteration; the cancelled one still ran"
+    );
+}
+
+#[test]
+fn l12_run_forever_refuses_reentry_and_a_second_loop() {
+    let lp = EventLoop::new().unwrap();
+    let other = EventLoop::new().unwrap();
+    let h = lp.handle();
+    let got = Rc::new(Cell::new(0));
+    let g = got.clone();
+    let other_h = other.handle();
+    lp.call_soon(move || {
+        assert_eq!(
+            h.run_forever().unwrap_err().to_string(),
+            "This event loop is already running"
+        );
+        assert_eq!(
+            other_h.run_forever().unwrap_err().to_string(),
+            "Cannot run the event loop while another loop is running"
+        );
+        assert!(h.close().is_err(), "L16: cannot close a running loop");
+        g.set(1);
+        h.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(got.get(), 1);
+    assert!(!lp.is_running());
+    assert!(
+        asyncio::get_running_loop().is_err(),
+        "L15: marker cleared on exit"
+    );
+}
+
+#[test]
+fn l13_stop_from_a_callback_finishes_the_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let (h, l) = (lp.handle(), log.clone());
+    lp.call_soon(move || {
+        h.stop();
+        let l2 = l.clone();
+        h.call_soon(move || l2.push("next")).unwrap();
+        l.push("stopper");
+    })
+    .unwrap();
+    let l = log.clone();
+    lp.call_soon(move || l.push("same iteration")).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(log.get(), ["stopper", "same iteration"]);
+    // L13: what was queued in the last iteration runs when the loop starts again.
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(log.get(), ["stopper", "same iteration", "next"]);
+}
+
+#[test]
+fn l13_stop_before_run_forever_means_exactly_one_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let count = Rc::new(Cell::new(0));
+    fn again(lp: asyncio::LoopHandle, count: Rc<Cell<u32>>) {
+        count.set(count.get() + 1);
+        let lp2 = lp.clone();
+        lp.call_soon(move || again(lp2, count)).unwrap();
+    }
+    let (h, c) = (lp.handle(), count.clone());
+    lp.call_soon(move || again(h, c)).unwrap();
+    lp.stop();
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(count.get(), 1);
+}
+
+#[test]
+fn l14_run_until_complete_returns_the_output_and_runs_one_more_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let h = lp.handle();
+    let out = lp
+        .run_until_complete(async move {
+            asyncio::yield_now().await;
+            h.call_soon(move || r.set(true)).unwrap();
+            "value"
+        })
+        .unwrap();
+    assert_eq!(out, "value");
+    assert!(
+        ran.get(),
+        "a callback scheduled as the future finished must still run"
+    );
+}
+
+#[test]
+fn l14_stopped_before_the_future_completed() {
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    lp.call_soon(move || h.stop()).unwrap();
+    let e = lp
+        .run_until_complete(asyncio::sleep(Duration::from_secs(3600)))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "Event loop stopped before Future completed.");
+}
+
+#[test]
+fn l15_get_running_loop_inside_and_outside() {
+    assert_eq!(
+        asyncio::get_running_loop().unwrap_err().to_string(),
+        "no running event loop"
+    );
+    let lp = EventLoop::new().unwrap();
+    let inside =
+        lp.run_until_complete(async { asyncio::get_running_loop().map(|l| l.is_running()) });
+    assert!(inside.unwrap().unwrap());
+}
+
+#[test]
+fn l16_l35_close_drops_callbacks_and_reports_pending_tasks() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    lp.call_soon(move || r.set(true)).unwrap();
+    let r = ran.clone();
+    lp.call_later(ms(1), move || r.set(true)).unwrap();
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let dropped = Rc::new(Cell::new(false));
+    let flag = Flag(dropped.clone());
+    let t = lp.spawn(async move {
+        let _f = flag;
+        std::future::pending::<()>().await
+    });
+    t.unwrap().detach();
+    lp.close().unwrap();
+    assert!(!ran.get(), "close() must not run queued callbacks");
+    assert!(dropped.get(), "close() drops pending tasks' futures");
+    assert_eq!(seen.borrow().len(), 1, "{:?}", seen.borrow());
+    assert!(seen.borrow()[0].starts_with("Task was destroyed but it is pending!"));
+}
+
+#[test]
+fn l17_add_reader_is_level_triggered_and_removable() {
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let fd = a.as_raw_fd();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    let h = lp.handle();
+    lp.add_reader(fd, move || {
+        // Never reads: level-triggered means we are called again next iteration.
+        c.set(c.get() + 1);
+        if c.get() == 3 {
+            assert!(h.remove_reader(fd).unwrap());
+            h.stop();
+        }
+    })
+    .unwrap();
+    b.write_all(b"ping").unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(calls.get(), 3);
+    assert!(
+        !lp.remove_reader(fd).unwrap(),
+        "L17: false when nothing is registered"
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
+    assert!(matches!(
+        lp.add_reader(-1, || ()),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn l17_add_writer_and_reader_share_one_fd() {
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let log = Log::default();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.add_writer(fd, move || {
+        l.push("w");
+        h.remove_writer(fd).unwrap();
+    })
+    .unwrap();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.add_reader(fd, move || {
+        l.push("r");
+        h.remove_reader(fd).unwrap();
+        h.stop();
+    })
+    .unwrap();
+    assert_eq!(
+        lp.stats().io_registrations,
+        1,
+        "reader and writer share one registration"
+    );
+    b.write_all(b"x").unwrap();
+    lp.run_forever().unwrap();
+    let got = log.get();
+    assert!(
+        got.contains(&"w".to_string()) && got.contains(&"r".to_string()),
+        "{got:?}"
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l18_a_panicking_or_failing_callback_does_not_stop_the_loop() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    lp.call_soon::<_, ()>(|| panic!("boom")).unwrap();
+    lp.call_soon(|| -> Result<(), std::io::Error> { Err(std::io::Error::other("bad")) })
+        .unwrap();
+    let ok = Rc::new(Cell::new(false));
+    let (o, h) = (ok.clone(), lp.handle());
+    lp.call_soon(move || {
+        o.set(true);
+        h.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert!(ok.get());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].starts_with("Exception in callback") && seen[0].ends_with("panicked: boom"));
+    assert!(seen[1].ends_with("| bad"));
+}
+
+#[test]
+fn l19_a_panicking_exception_handler_falls_back_to_the_default() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_exception_handler(Some(
+        |_: &asyncio::LoopHandle, _: &asyncio::ExceptionContext| panic!("handler broke"),
+    ));
+    assert!(lp.has_exception_handler());
+    lp.call_soon::<_, ()>(|| panic!("first")).unwrap();
+    let h = lp.handle();
+    lp.call_soon(move || h.stop()).unwrap();
+    lp.run_forever().unwrap();
+    lp.set_exception_handler(None::<fn(&asyncio::LoopHandle, &asyncio::ExceptionContext)>);
+    assert!(!lp.has_exception_handler());
+}
+
+#[test]
+fn l21_call_soon_threadsafe_from_four_threads_all_arrive_in_per_thread_order() {
+    const THREADS: usize = 4;
+    const CALLS: usize = 10_000;
+    let lp = EventLoop::new().unwrap();
+    let ts = lp.threadsafe();
+    let received = Arc::new(std::sync::Mutex::new(vec![Vec::new(); THREADS]));
+    let total = Arc::new(AtomicUsize::new(0));
+    let mut joins = Vec::new();
+    for t in 0..THREADS {
+        let (ts, received, total) = (ts.clone(), received.clone(), total.clone());
+        joins.push(std::thread::spawn(move || {
+            for i in 0..CALLS {
+                let (received, total) = (received.clone(), total.clone());
+                ts.call_soon_threadsafe(move || {
+                    received.lock().unwrap()[t].push(i);
+                    total.fetch_add(1, Ordering::Relaxed);
+                })
+                .unwrap();
+            }
+        }));
+    }
+    let h = lp.handle();
+    let total2 = total.clone();
+    // Stop once everything arrived: the loop blocks in poll between wake-ups (no timers).
+    lp.run_until_complete(async move {
+        while total2.load(Ordering::Relaxed) < THREADS * CALLS {
+            let lp = h.clone();
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let _ = lp.threadsafe().call_soon_threadsafe(move || drop(tx));
+            asyncio::yield_now().await;
+            drop(rx);
+        }
+    })
+    .unwrap();
+    for j in joins {
+        j.join().unwrap();
+    }
+    let received = received.lock().unwrap();
+    for (t, got) in received.iter().enumerate() {
+        assert_eq!(got.len(), CALLS, "thread {t} lost calls");
+        assert!(
+            got.windows(2).all(|w| w[0] < w[1]),
+            "thread {t} out of order"
+        );
+    }
+}
+
+#[test]
+fn l21_a_foreign_thread_wakes_a_blocked_poll() {
+    let lp = EventLoop::new().unwrap();
+    let ts = lp.threadsafe();
+    let h = lp.handle();
+    let stopper = std::thread::spawn(move || {
+        ts.call_soon_threadsafe(move || ()).unwrap();
+    });
+    // Nothing else is scheduled: without the wake-up this would block forever.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ts2 = lp.threadsafe();
+    let t2 = std::thread::spawn(move || {
+        let h2 = ts2.clone();
+        ts2.call_soon_threadsafe(move || tx.send(()).unwrap())
+            .unwrap();
+        drop(h2);
+    });
+    let h2 = h.clone();
+    lp.add_reader(0, || ()).ok(); // stdin may or may not be pollable; irrelevant
+    lp.remove_reader(0).ok();
+    let done = Rc::new(Cell::new(false));
+    let d = done.clone();
+    lp.call_soon(move || ()).unwrap();
+    lp.spawn(async move {
+        loop {
+            if rx.try_recv().is_ok() {
+                d.set(true);
+                h2.stop();
+                return;
+            }
+            asyncio::sleep(ms(1)).await;
+        }
+    })
+    .unwrap()
+    .detach();
+    lp.run_forever().unwrap();
+    assert!(done.get());
+    stopper.join().unwrap();
+    t2.join().unwrap();
+}
+
+#[test]
+fn l22_threadsafe_on_the_loop_thread_is_call_soon() {
+    let lp = EventLoop::new().unwrap();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (l1, l2) = (log.clone(), log.clone());
+    let h = lp.handle();
+    lp.run_until_complete(async move {
+        h.threadsafe()
+            .call_soon_threadsafe(move || l1.lock().unwrap().push("hello"))
+            .unwrap();
+        h.call_soon(move || l2.lock().unwrap().push("world"))
+            .unwrap();
+        asyncio::yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(*log.lock().unwrap(), ["hello", "world"]);
+}
+
+#[test]
+fn l24_spawn_starts_at_the_next_run_phase_and_nested_spawns_work() {
+    let out = asyncio::run(async {
+        let started = Rc::new(Cell::new(false));
+        let s = started.clone();
+        let t = asyncio::spawn(async move {
+            s.set(true);
+            let inner = asyncio::spawn(async { asyncio::spawn(async { 40 }).await.unwrap() + 1 });
+            inner.await.unwrap() + 1
+        });
+        assert!(
+            !started.get(),
+            "L24: spawn must not run the body synchronously"
+        );
+        t.await.unwrap()
+    });
+    assert_eq!(out.unwrap(), 42);
+}
+
+#[test]
+fn l25_a_task_woken_from_another_thread_resumes() {
+    use std::future::poll_fn;
+    use std::task::Poll;
+    let out = asyncio::run(async {
+        let mut sent = false;
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut joins = None;
+        poll_fn(|cx| {
+            if flag.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            if !sent {
+                sent = true;
+                let (w, f) = (cx.waker().clone(), flag.clone());
+                joins = Some(std::thread::spawn(move || {
+                    f.store(true, Ordering::Release);
+                    w.wake();
+                }));
+            }
+            Poll::Pending
+        })
+        .await;
+        joins.unwrap().join().unwrap();
+        "woken"
+    });
+    assert_eq!(out.unwrap(), "woken");
+}
+
+#[test]
+fn l27_yield_now_gives_up_exactly_one_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.run_until_complete(async move {
+        let l2 = l.clone();
+        h.call_soon(move || l2.push("callback")).unwrap();
+        asyncio::yield_now().await;
+        l.push("task");
+    })
+    .unwrap();
+    assert_eq!(log.get(), ["callback", "task"]);
+}
+
+#[test]
+fn l27_l28_cancelling_a_sleeping_task_cancels_its_timer() {
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    lp.run_until_complete(async move {
+        let t = asyncio::spawn(asyncio::sleep(Duration::from_secs(3600)));
+        asyncio::yield_now().await;
+        assert_eq!(h.stats().timers, 1);
+        assert!(t.cancel());
+        assert_eq!(t.await, Err(asyncio::Cancelled));
+        assert_eq!(
+            h.stats().timers,
+            0,
+            "the sleep's timer must leave the wheel"
+        );
+        assert_eq!(h.stats().tasks, 0);
+    })
+    .unwrap();
+}
+
+#[test]
+fn l28_cancel_on_a_finished_task_returns_false() {
+    asyncio::run(async {
+        let t = asyncio::spawn(async { 5 });
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+        assert!(t.is_done());
+        assert!(!t.cancel());
+        assert_eq!(t.await, Ok(5));
+    })
+    .unwrap();
+}
+
+#[test]
+fn l29_a_task_cancelled_before_its_first_step_never_runs() {
+    asyncio::run(async {
+        let ran = Rc::new(Cell::new(false));
+        let r = ran.clone();
+        let t = asyncio::spawn(async move { r.set(true) });
+        assert!(t.cancel());
+        assert!(t.cancel(), "repeated cancel is still true while pending");
+        assert_eq!(t.await, Err(asyncio::Cancelled));
+        assert!(!ran.get());
+    })
+    .unwrap();
+}
+
+#[test]
+fn l30_a_task_that_cancels_itself_ends_cancelled() {
+    asyncio::run(async {
+        let slot: Rc<Cell<Option<asyncio::Task<u32>>>> = Rc::new(Cell::new(None));
+        let s = slot.clone();
+        let handle_slot = Rc::new(Cell::new(None::<Rc<dyn Fn() -> bool>>));
+        let hs = handle_slot.clone();
+        let t = asyncio::spawn(async move {
+            // Cancel ourselves through the handle kept by the parent, then return a value.
+            (hs.take().unwrap())();
+            7u32
+        });
+        let t = Rc::new(t);
+        let t2 = t.clone();
+        handle_slot.set(Some(Rc::new(move || t2.cancel())));
+        drop(s);
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+        assert!(t.is_done());
+        assert!(t.is_cancelled(), "L30: the returned value is discarded");
+        drop(slot);
+    })
+    .unwrap();
+}
+
+#[test]
+fn l33_cancelling_a_task_cancels_the_task_it_awaits() {
+    asyncio::run(async {
+        let inner_dropped = Rc::new(Cell::new(false));
+        struct OnDrop(Rc<Cell<bool>>);
+        impl Drop for OnDrop {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let d = OnDrop(inner_dropped.clone());
+        let inner = asyncio::spawn(async move {
+            let _d = d;
+            std::future::pending::<()>().await
+        });
+        #[allow(clippy::redundant_async_block)] // the outer task must await the inner one
+        let outer = asyncio::spawn(async move { inner.await });
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+        outer.cancel();
+        assert_eq!(outer.await, Err(asyncio::Cancelled));
+        assert!(
+            inner_dropped.get(),
+            "L33: the awaited task is cancelled too"
+        );
+        assert_eq!(asyncio::get_running_loop().unwrap().stats().tasks, 0);
+    })
+    .unwrap();
+}
+
+#[test]
+fn d3_dropping_an_unawaited_task_detaches_it() {
+    asyncio::run(async {
+        let ran = Rc::new(Cell::new(false));
+        let r = ran.clone();
+        drop(asyncio::spawn(async move {
+            asyncio::yield_now().await;
+            r.set(true);
+        }));
+        for _ in 0..3 {
+            asyncio::yield_now().await;
+        }
+        assert!(ran.get(), "a detached task keeps running");
+    })
+    .unwrap();
+}
+
+#[test]
+fn l35_unobserved_failures_are_reported_once() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    lp.run_until_complete(async {
+        asyncio::spawn(async { panic!("task boom") }).detach();
+        asyncio::spawn(async { Err::<(), asyncio::Error>(asyncio::Error::Timeout) }).detach();
+        let t = asyncio::spawn(async { Err::<(), std::io::Error>(std::io::Error::other("late")) });
+        asyncio::spawn(async { Ok::<(), asyncio::Error>(()) }).detach();
+        for _ in 0..3 {
+            asyncio::yield_now().await;
+        }
+        drop(t); // finished, never awaited: reported at drop
+    })
+    .unwrap();
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen
+        .iter()
+        .all(|s| s.starts_with("Task exception was never retrieved")));
+    assert!(seen[0].ends_with("panicked: task boom"));
+    assert!(seen[1].ends_with("timed out"));
+    assert!(seen[2].ends_with("late"));
+}
+
+#[test]
+fn a_panicking_task_resumes_its_panic_in_the_awaiter_and_the_loop_survives() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let out = lp.run_until_complete(async {
+        // The inner panic resumes in `awaiter`, is caught at awaiter's task boundary and, since
+        // nobody awaits `awaiter`, reported once.
+        asyncio::spawn(async {
+            let _ = asyncio::spawn(async { panic!("deep") }).await;
+        })
+        .detach();
+        for _ in 0..4 {
+            asyncio::yield_now().await;
+        }
+        "survived"
+    });
+    assert_eq!(out.unwrap(), "survived");
+    assert_eq!(
+        *seen.borrow(),
+        ["Task exception was never retrieved | panicked: deep"]
+    );
+}
+
+#[test]
+fn l36_l39_timeout_drops_the_inner_future_and_cancels_an_awaited_task() {
+    asyncio::run(async {
+        let r = asyncio::timeout(ms(1), std::future::pending::<()>()).await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        let t = asyncio::spawn(asyncio::sleep(Duration::from_secs(3600)));
+        let r = asyncio::timeout(ms(1), t).await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        let stats = asyncio::get_running_loop().unwrap().stats();
+        assert_eq!(
+            (stats.tasks, stats.timers),
+            (0, 0),
+            "L36: the task is gone when timeout returns"
+        );
+    })
+    .unwrap();
+}
+
+#[test]
+fn d4_l38_a_result_ready_at_the_first_poll_wins_over_a_zero_deadline() {
+    asyncio::run(async {
+        assert_eq!(
+            asyncio::timeout(Duration::ZERO, async { 3 }).await.unwrap(),
+            3
+        );
+        let r = asyncio::timeout(Duration::ZERO, asyncio::yield_now()).await;
+        assert!(
+            matches!(r, Err(Error::Timeout)),
+            "L39: timeout(0) around sleep(0) times out"
+        );
+    })
+    .unwrap();
+}
+
+#[test]
+fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
+    let dropped = Rc::new(Cell::new(false));
+    struct OnDrop(Rc<Cell<bool>>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let d = OnDrop(dropped.clone());
+    let out = asyncio::run(async move {
+        asyncio::spawn(async move {
+            let _d = d;
+            asyncio::sleep(Duration::from_secs(3600)).await;
+        })
+        .detach();
+        assert!(
+            asyncio::run(async {}).is_err(),
+            "L41: no asyncio::run inside a running loop"
+        );
+        1
+    });
+    assert_eq!(out.unwrap(), 1);
+    assert!(
+        dropped.get(),
+        "L41: hanging tasks are cancelled at shutdown"
+    );
+}
+
+#[test]
+fn sleep_reset_rearms_in_place() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let done = Rc::new(Cell::new(false));
+    let d = done.clone();
+    let h = lp.handle();
+    lp.spawn(async move {
+        let mut s = asyncio::sleep(ms(100));
+        let _ = asyncio::timeout(Duration::ZERO, &mut s).await;
+        s.reset(h.time() + ms(5));
+        s.await;
+        d.set(true);
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    clock.advance(ms(5));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(done.get(), "the reset deadline (5 ms) should have fired");
+}

@@ -1,0 +1,646 @@
+//! Transports and protocols over real sockets (issue #3): L44–L83. Peers are our own client,
+//! or blocking std sockets on helper threads with bounded timeouts.
+
+mod util;
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::{EventLoop, Protocol, Transport};
+use util::{run_until, Echo, Recorder};
+
+const BOUND: Duration = Duration::from_secs(10);
+
+fn peer_listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+fn connect_recorder(lp: &EventLoop, port: u16, r: Recorder) -> (Transport, Rc<RefCell<Recorder>>) {
+    lp.run_until_complete(lp.create_connection(move || r, "127.0.0.1", port))
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn l44_l45_l48_echo_roundtrip_keeps_the_call_grammar() {
+    let lp = EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(lp.create_server(Echo::default, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let rec = Recorder {
+        on_made: Some(Box::new(|t: &Transport| t.write(b"hello").unwrap())),
+        on_data: Some(Box::new(|t: &Transport, _: &[u8]| t.close())),
+        ..Default::default()
+    };
+    let (t, proto) = connect_recorder(&lp, port, rec);
+    assert_eq!(
+        proto.borrow().calls[0],
+        "connection_made",
+        "L45: made before create_connection returns"
+    );
+    run_until(&lp, 100, || proto.borrow().lost);
+    let p = proto.borrow();
+    assert_eq!(p.data, b"hello");
+    assert_eq!(
+        p.grammar(),
+        ["connection_made", "data", "connection_lost(None)"]
+    );
+    assert!(t.is_closing(), "L78");
+    drop(p);
+    run_until(&lp, 100, || server.connection_count() == 0);
+    server.close();
+}
+
+#[test]
+fn l56_extra_info_peername_sockname_socket() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, _p) = connect_recorder(&lp, port, Recorder::default());
+    let (peer, _) = l.accept().unwrap();
+    assert_eq!(
+        t.peername().unwrap().as_inet().unwrap(),
+        peer.local_addr().unwrap()
+    );
+    assert_eq!(
+        t.sockname().unwrap().as_inet().unwrap(),
+        peer.peer_addr().unwrap()
+    );
+    assert!(matches!(t.get_extra_info("socket"), Some(asyncio::ExtraInfo::Fd(fd)) if fd >= 0));
+    assert!(t.get_extra_info("nonsense").is_none());
+    t.abort();
+    run_until(&lp, 10, || t.get_protocol().is_none());
+    assert!(
+        t.peername().is_some(),
+        "L56: extra info survives the connection"
+    );
+}
+
+#[test]
+fn l47_l62_l73_half_close_both_ways() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        s.write_all(b"request").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    let rec = Recorder {
+        keep_open_on_eof: true,
+        on_eof: Some(Box::new(|t: &Transport| {
+            t.write(b"response after eof").unwrap();
+            t.write_eof().unwrap();
+            assert!(
+                matches!(t.write(b"x"), Err(asyncio::Error::InvalidState(_))),
+                "L64"
+            );
+            assert!(
+                t.write(b"").is_err(),
+                "L64: the write_eof check comes first"
+            );
+        })),
+        ..Default::default()
+    };
+    let (t, proto) = connect_recorder(&lp, port, rec);
+    run_until(&lp, 100, || {
+        proto.borrow().calls.iter().any(|c| c == "eof_received")
+    });
+    assert!(!t.is_reading(), "L63: no reading after EOF");
+    assert!(
+        !t.is_closing(),
+        "L47: true from eof_received keeps the transport open"
+    );
+    let got = peer.join().unwrap();
+    assert_eq!(got, b"response after eof");
+    t.close();
+    run_until(&lp, 10, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ]
+    );
+}
+
+#[test]
+fn l47_eof_without_keep_open_closes() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, proto) = connect_recorder(&lp, port, Recorder::default());
+    let (s, _) = l.accept().unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"]
+    );
+    assert!(t.is_closing());
+}
+
+#[test]
+fn l65_l72_fast_path_leaves_nothing_buffered() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, _p) = connect_recorder(&lp, port, Recorder::default());
+    let (mut s, _) = l.accept().unwrap();
+    t.write(b"abc").unwrap();
+    assert_eq!(
+        t.get_write_buffer_size(),
+        0,
+        "L72: all sent by the fast path"
+    );
+    t.writelines(&[std::io::IoSlice::new(b"de"), std::io::IoSlice::new(b"f")])
+        .unwrap();
+    let mut buf = [0u8; 6];
+    s.set_read_timeout(Some(BOUND)).unwrap();
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"abcdef");
+}
+
+#[test]
+fn l69_l70_l71_water_marks_against_a_peer_that_does_not_read() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, proto) = connect_recorder(&lp, port, Recorder::default());
+    let (mut s, _) = l.accept().unwrap();
+    assert_eq!(
+        t.get_write_buffer_limits(),
+        (16 * 1024, 64 * 1024),
+        "L69 defaults"
+    );
+    assert!(t.set_write_buffer_limits(Some(10), Some(20)).is_err());
+    t.set_write_buffer_limits(Some(64 * 1024), None).unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut written = 0usize;
+    while !proto.borrow().calls.iter().any(|c| c == "pause_writing") {
+        t.write(&chunk).unwrap();
+        written += chunk.len();
+        assert!(written < 512 * 1024 * 1024, "never paused");
+    }
+    assert!(
+        t.get_write_buffer_size() > 64 * 1024,
+        "L70: paused above high"
+    );
+    // Further writes while paused do not pause again (the Recorder asserts alternation).
+    t.write(&chunk).unwrap();
+    written += chunk.len();
+    // L71: lowering high below the size cannot pause twice; raising it does not resume.
+    t.set_write_buffer_limits(Some(usize::MAX / 2), None)
+        .unwrap();
+    assert!(!proto.borrow().calls.iter().any(|c| c == "resume_writing"));
+    let reader = std::thread::spawn(move || {
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 256 * 1024];
+        while total < written {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "early EOF at {total}");
+            assert!(buf[..n].iter().all(|&b| b == 7));
+            total += n;
+        }
+        total
+    });
+    run_until(&lp, 100_000, || t.get_write_buffer_size() == 0);
+    assert!(
+        proto.borrow().calls.iter().any(|c| c == "resume_writing"),
+        "L70: resumed at low"
+    );
+    assert_eq!(reader.join().unwrap(), written);
+}
+
+#[test]
+fn l79_pause_reading_blocks_the_peer_and_resume_delivers_everything() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let rec = Recorder {
+        on_made: Some(Box::new(|t: &Transport| {
+            t.pause_reading(); // L79: paused inside connection_made, never starts reading
+            t.pause_reading();
+        })),
+        ..Default::default()
+    };
+    let (t, proto) = connect_recorder(&lp, port, rec);
+    assert!(!t.is_reading());
+    let (mut s, _) = l.accept().unwrap();
+    s.set_nonblocking(true).unwrap();
+    let mut sent = 0usize;
+    let buf = vec![1u8; 64 * 1024];
+    // Fill every kernel buffer in between: the peer's writes must end in WouldBlock.
+    let mut blocked = false;
+    for _ in 0..100_000 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        match s.write(&buf) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                blocked = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(blocked, "the peer never blocked: reading was not paused");
+    assert!(
+        proto.borrow().data.is_empty(),
+        "data delivered while paused"
+    );
+    t.resume_reading();
+    t.resume_reading();
+    assert!(t.is_reading());
+    run_until(&lp, 100_000, || proto.borrow().data.len() == sent);
+}
+
+#[test]
+fn l61_l80_peer_reset_is_connection_lost_with_the_error() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (_t, proto) = connect_recorder(&lp, port, Recorder::default());
+    let (s, _) = l.accept().unwrap();
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(s); // RST
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().grammar(),
+        ["connection_made", "connection_lost(ConnectionReset)"]
+    );
+}
+
+#[test]
+fn l75_close_flushes_before_connection_lost_and_l77_abort_does_not() {
+    for abort in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let (l, port) = peer_listener();
+        let (t, proto) = connect_recorder(&lp, port, Recorder::default());
+        let (mut s, _) = l.accept().unwrap();
+        let big = vec![3u8; 8 * 1024 * 1024];
+        t.write(&big).unwrap();
+        assert!(t.get_write_buffer_size() > 0);
+        t.close();
+        t.close(); // idempotent
+        assert!(t.is_closing());
+        if abort {
+            t.abort();
+            assert_eq!(t.get_write_buffer_size(), 0, "L77: abort drops the buffer");
+        }
+        let reader = std::thread::spawn(move || {
+            s.set_read_timeout(Some(BOUND)).unwrap();
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            got.len()
+        });
+        run_until(&lp, 100_000, || proto.borrow().lost);
+        assert_eq!(
+            proto.borrow().calls.last().unwrap(),
+            "connection_lost(None)"
+        );
+        let n = reader.join().unwrap();
+        if abort {
+            assert!(n < big.len(), "abort still flushed everything");
+        } else {
+            assert_eq!(n, big.len(), "L75: close must flush first");
+        }
+        t.write(b"late").unwrap(); // L76/L81: dropped silently, never an error
+    }
+}
+
+#[test]
+fn l83_reentrancy_close_abort_and_drop_from_callbacks() {
+    // close() from data_received, abort() from data_received, write from connection_made.
+    for action in ["close", "abort", "drop"] {
+        let lp = EventLoop::new().unwrap();
+        let server = lp
+            .run_until_complete(lp.create_server(Echo::default, "127.0.0.1", 0))
+            .unwrap()
+            .unwrap();
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let act = action.to_string();
+        let rec = Recorder {
+            on_made: Some(Box::new(|t: &Transport| t.write(b"ping").unwrap())),
+            on_data: Some(Box::new(move |t: &Transport, _: &[u8]| {
+                match act.as_str() {
+                    "close" => {
+                        t.write(b"more").unwrap();
+                        t.close();
+                    }
+                    "abort" => t.abort(),
+                    _ => {}
+                }
+            })),
+            ..Default::default()
+        };
+        let (t, proto) = connect_recorder(&lp, port, rec);
+        if action == "drop" {
+            run_until(&lp, 100, || !proto.borrow().data.is_empty());
+            // Drop every handle we hold, including the one inside the protocol.
+            proto.borrow_mut().transport = None;
+            let weak = Rc::downgrade(&proto);
+            t.close();
+            drop(t);
+            drop(proto);
+            run_until(&lp, 100, || weak.upgrade().is_none());
+        } else {
+            run_until(&lp, 100, || proto.borrow().lost);
+            assert_eq!(
+                proto.borrow().calls.last().unwrap(),
+                "connection_lost(None)"
+            );
+        }
+        server.close();
+        server.abort_clients();
+        let s2 = server.clone();
+        lp.run_until_complete(async move { s2.wait_closed().await })
+            .unwrap();
+        assert_eq!(
+            lp.stats().io_registrations,
+            0,
+            "{action}: registrations left behind"
+        );
+    }
+}
+
+/// Writes 64 KiB chunks until the transport pauses; returns how much was written.
+fn fill_until_paused(t: &Transport) -> usize {
+    let chunk = vec![9u8; 64 * 1024];
+    let mut n = 0;
+    while t.get_write_buffer_size() <= 64 * 1024 {
+        t.write(&chunk).unwrap();
+        n += chunk.len();
+        assert!(n < 1 << 30, "never paused");
+    }
+    n
+}
+
+#[test]
+fn l49_l83_resume_writing_may_write_again() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let rounds = Rc::new(std::cell::Cell::new(0));
+    let total = Rc::new(std::cell::Cell::new(0usize));
+    let (r, tot) = (rounds.clone(), total.clone());
+    let rec = Recorder {
+        on_resume: Some(Box::new(move |t: &Transport| {
+            r.set(r.get() + 1);
+            if r.get() < 3 {
+                // Writing from inside resume_writing may pause again (delivered after we return).
+                tot.set(tot.get() + fill_until_paused(t));
+            } else {
+                t.close();
+            }
+        })),
+        ..Default::default()
+    };
+    let (t, proto) = connect_recorder(&lp, port, rec);
+    let (mut s, _) = l.accept().unwrap();
+    total.set(fill_until_paused(&t));
+    let reader = std::thread::spawn(move || {
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got.len()
+    });
+    run_until(&lp, 100_000, || proto.borrow().lost);
+    assert_eq!(rounds.get(), 3);
+    let calls = proto
+        .borrow()
+        .calls
+        .iter()
+        .filter(|c| c.ends_with("_writing"))
+        .count();
+    assert_eq!(calls, 6, "three pause/resume pairs");
+    assert_eq!(reader.join().unwrap(), total.get());
+}
+
+/// A buffered protocol that reads into a fixed array (L50), optionally offering nothing (L51).
+struct Buffered {
+    buf: Vec<u8>,
+    got: Vec<u8>,
+    calls: Vec<String>,
+    empty: bool,
+}
+
+impl Protocol for Buffered {
+    fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+        self.calls.push(format!("lost({})", exc.is_some()));
+    }
+    fn eof_received(&mut self) -> bool {
+        self.calls.push("eof".into());
+        false
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for Buffered {
+    fn get_buffer(&mut self, _hint: usize) -> &mut [u8] {
+        self.calls.push("get_buffer".into());
+        if self.empty {
+            &mut []
+        } else {
+            &mut self.buf
+        }
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.calls.push(format!("buffer_updated({n})"));
+        let chunk = self.buf[..n].to_vec();
+        self.got.extend(chunk);
+    }
+}
+
+#[test]
+fn l50_l51_buffered_protocol_reads_into_its_own_memory() {
+    for empty in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let seen = util::capture_exceptions(&lp);
+        let (l, port) = peer_listener();
+        let proto = Buffered {
+            buf: vec![0; 5],
+            got: Vec::new(),
+            calls: Vec::new(),
+            empty,
+        };
+        let (_t, p) = lp
+            .run_until_complete(lp.create_connection(move || proto, "127.0.0.1", port))
+            .unwrap()
+            .unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        // With the empty buffer our side may already have closed: the peer's calls may fail.
+        let _ = s.write_all(b"hello world");
+        let _ = s.shutdown(Shutdown::Write);
+        run_until(&lp, 100, || {
+            p.borrow().calls.iter().any(|c| c.starts_with("lost"))
+        });
+        let p = p.borrow();
+        if empty {
+            assert_eq!(
+                p.calls,
+                ["get_buffer", "lost(true)"],
+                "L51: no buffer_updated after an empty buffer"
+            );
+            assert!(
+                seen.borrow()[0].contains("get_buffer() returned an empty buffer"),
+                "{:?}",
+                seen.borrow()
+            );
+        } else {
+            assert_eq!(p.got, b"hello world");
+            assert_eq!(p.calls.last().unwrap(), "lost(false)");
+            assert!(p.calls.contains(&"eof".to_string()));
+        }
+    }
+}
+
+#[test]
+fn l52_set_protocol_swaps_later_callbacks() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, first) = connect_recorder(&lp, port, Recorder::default());
+    let second = Rc::new(RefCell::new(Recorder::default()));
+    second.borrow_mut().calls.push("connection_made".into()); // it never gets connection_made
+    t.set_protocol(second.clone()).unwrap();
+    assert!(Rc::ptr_eq(
+        &(t.get_protocol().unwrap()),
+        &(second.clone() as asyncio::ProtocolRef)
+    ));
+    let (mut s, _) = l.accept().unwrap();
+    s.write_all(b"to the second").unwrap();
+    run_until(&lp, 100, || !second.borrow().data.is_empty());
+    assert!(first.borrow().data.is_empty());
+}
+
+#[test]
+fn l54_a_panicking_data_received_is_fatal_for_that_connection_only() {
+    struct Bomb;
+    impl Protocol for Bomb {
+        fn data_received(&mut self, _: &[u8]) {
+            panic!("protocol bug");
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (l, port) = peer_listener();
+    let (t, _p) = lp
+        .run_until_complete(lp.create_connection(|| Bomb, "127.0.0.1", port))
+        .unwrap()
+        .unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    s.write_all(b"x").unwrap();
+    run_until(&lp, 100, || t.get_protocol().is_none());
+    assert!(seen.borrow()[0].starts_with("Fatal error: protocol.data_received() call failed."));
+}
+
+#[test]
+fn l93_refused_connection_is_a_typed_error() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    drop(l);
+    let r = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "127.0.0.1", port))
+        .unwrap();
+    let e = r.err().expect("connected to a closed port");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(e.to_string().contains("Connect call failed"), "{e}");
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l85_sock_and_host_conflict_and_l87_local_addr() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .sock(a),
+        )
+        .unwrap();
+    assert!(matches!(r, Err(asyncio::Error::InvalidArgument(_))));
+    let local = TcpListener::bind("127.0.0.1:0").unwrap();
+    let local_port = local.local_addr().unwrap().port();
+    drop(local);
+    let (t, _p) = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .local_addr("127.0.0.1", local_port),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.sockname().unwrap().as_inet().unwrap().port(), local_port);
+    let (s, _) = l.accept().unwrap();
+    assert_eq!(s.peer_addr().unwrap().port(), local_port);
+}
+
+#[test]
+fn l91_happy_eyeballs_reaches_the_address_that_listens() {
+    // "localhost" usually resolves to ::1 and 127.0.0.1; only IPv4 listens here.
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, _p) = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "localhost", port)
+                .happy_eyeballs_delay(Duration::from_millis(250)),
+        )
+        .unwrap()
+        .unwrap();
+    assert!(t.peername().unwrap().as_inet().unwrap().is_ipv4());
+    drop(l);
+}
+
+#[test]
+fn l122_socketpair_adopted_with_sock() {
+    let lp = EventLoop::new().unwrap();
+    let (rsock, mut wsock) = asyncio::socketpair().unwrap();
+    let (t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, rsock))
+        .unwrap()
+        .unwrap();
+    wsock.write_all(b"abc").unwrap();
+    run_until(&lp, 100, || proto.borrow().data == b"abc");
+    assert!(t.can_write_eof(), "L74/L121");
+    t.close();
+    run_until(&lp, 10, || proto.borrow().lost);
+    let mut rest = Vec::new();
+    wsock.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "closing the transport closed its end");
+}
+
+#[test]
+fn tcp_stream_gets_nodelay_l57() {
+    let lp = EventLoop::new().unwrap();
+    let (_l, port) = peer_listener();
+    let (t, _p) = connect_recorder(&lp, port, Recorder::default());
+    let Some(asyncio::ExtraInfo::Fd(fd)) = t.get_extra_info("socket") else {
+        panic!()
+    };
+    let s = unsafe_free_sockref(fd);
+    assert!(s);
+}
+
+fn unsafe_free_sockref(fd: i32) -> bool {
+    // Read TCP_NODELAY through /proc-free means: a dup of the fd via std is not possible without
+    // unsafe, so ask getsockopt through socket2 on a borrowed fd.
+    let b = unsafe_borrow(fd);
+    socket2::SockRef::from(&b).tcp_nodelay().unwrap()
+}
+
+fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
+    #[allow(unsafe_code)]
+    // SAFETY: the transport keeps `fd` open for the whole test; the borrow is only read.
+    unsafe {
+        std::os::fd::BorrowedFd::borrow_raw(fd)
+    }
+}

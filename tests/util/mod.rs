@@ -1,0 +1,208 @@
+//! Shared test helpers: exception-handler capture, bounded waits, temp dirs.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use asyncio::LoopHandle;
+
+/// Installs an exception handler that records each report as `message | exception`.
+pub fn capture_exceptions(lp: &LoopHandle) -> Rc<RefCell<Vec<String>>> {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    lp.set_exception_handler(Some(
+        move |_: &LoopHandle, ctx: &asyncio::ExceptionContext| {
+            let exc = ctx
+                .exception
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            s.borrow_mut().push(format!("{} | {}", ctx.message, exc));
+        },
+    ));
+    seen
+}
+
+/// A log of events, shareable into `'static` callbacks.
+#[derive(Clone, Default)]
+pub struct Log(Rc<RefCell<Vec<String>>>);
+
+impl Log {
+    pub fn push(&self, s: impl Into<String>) {
+        self.0.borrow_mut().push(s.into());
+    }
+    pub fn get(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+    pub fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+}
+
+/// A fresh empty directory under the system temp dir, unique per call.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("asyncio-test-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+use asyncio::{Protocol, Transport};
+use std::io;
+
+/// A hook run from inside a protocol callback.
+pub type Hook = Option<Box<dyn FnMut(&Transport)>>;
+/// A hook run from inside `data_received`.
+pub type DataHook = Option<Box<dyn FnMut(&Transport, &[u8])>>;
+
+/// A protocol that records its calls (`connection_made`, `data_received(N)`, `eof_received`,
+/// `connection_lost(None|kind)`, `pause_writing`, `resume_writing`) and checks the call
+/// grammar of L44 as it goes. Hooks let a test act from inside each callback.
+#[derive(Default)]
+pub struct Recorder {
+    pub calls: Vec<String>,
+    pub data: Vec<u8>,
+    pub transport: Option<Transport>,
+    pub keep_open_on_eof: bool,
+    pub on_made: Hook,
+    pub on_data: DataHook,
+    pub on_eof: Hook,
+    pub on_resume: Hook,
+    pub lost: bool,
+}
+
+impl Recorder {
+    fn check(&self, call: &str) {
+        assert!(!self.lost, "L44: {call} after connection_lost");
+        assert!(
+            call == "connection_made"
+                || self.calls.first().map(String::as_str) == Some("connection_made"),
+            "L44: {call} before connection_made"
+        );
+    }
+
+    /// Compact call list with consecutive data_received merged into one `data`.
+    pub fn grammar(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in &self.calls {
+            let c = if c.starts_with("data_received") {
+                "data".to_string()
+            } else {
+                c.clone()
+            };
+            if c == "data" && out.last().map(String::as_str) == Some("data") {
+                continue;
+            }
+            out.push(c);
+        }
+        out
+    }
+}
+
+impl Protocol for Recorder {
+    fn connection_made(&mut self, t: Transport) {
+        assert!(self.calls.is_empty(), "L44: connection_made twice or late");
+        self.check("connection_made");
+        self.calls.push("connection_made".into());
+        self.transport = Some(t.clone());
+        if let Some(f) = self.on_made.as_mut() {
+            f(&t);
+        }
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.check("data_received");
+        assert!(!data.is_empty(), "L46: empty data_received");
+        assert!(
+            !self.calls.iter().any(|c| c == "eof_received"),
+            "L44: data after eof"
+        );
+        self.calls.push(format!("data_received({})", data.len()));
+        self.data.extend_from_slice(data);
+        if let (Some(f), Some(t)) = (self.on_data.as_mut(), self.transport.clone()) {
+            f(&t, data);
+        }
+    }
+    fn eof_received(&mut self) -> bool {
+        self.check("eof_received");
+        assert!(
+            !self.calls.iter().any(|c| c == "eof_received"),
+            "L63: eof_received twice"
+        );
+        self.calls.push("eof_received".into());
+        if let (Some(f), Some(t)) = (self.on_eof.as_mut(), self.transport.clone()) {
+            f(&t);
+        }
+        self.keep_open_on_eof
+    }
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.check("connection_lost");
+        self.lost = true;
+        self.calls.push(match exc {
+            None => "connection_lost(None)".into(),
+            Some(e) => format!("connection_lost({:?})", e.kind()),
+        });
+    }
+    fn pause_writing(&mut self) {
+        self.check("pause_writing");
+        assert_ne!(
+            self.calls
+                .iter()
+                .rev()
+                .find(|c| c.ends_with("_writing"))
+                .map(String::as_str),
+            Some("pause_writing"),
+            "L49: pause twice"
+        );
+        self.calls.push("pause_writing".into());
+    }
+    fn resume_writing(&mut self) {
+        self.check("resume_writing");
+        assert_eq!(
+            self.calls
+                .iter()
+                .rev()
+                .find(|c| c.ends_with("_writing"))
+                .map(String::as_str),
+            Some("pause_writing"),
+            "L49: resume without pause"
+        );
+        self.calls.push("resume_writing".into());
+        if let (Some(f), Some(t)) = (self.on_resume.as_mut(), self.transport.clone()) {
+            f(&t);
+        }
+    }
+}
+
+/// Runs the loop until `cond` holds, at most `max_iterations` iterations of at most 10 s each.
+pub fn run_until(lp: &asyncio::EventLoop, max_iterations: usize, mut cond: impl FnMut() -> bool) {
+    for _ in 0..max_iterations {
+        if cond() {
+            return;
+        }
+        lp.run_once(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+    }
+    assert!(
+        cond(),
+        "condition not reached within {max_iterations} iterations"
+    );
+}
+
+/// Echo protocol: writes back what it gets; closes on EOF.
+#[derive(Default)]
+pub struct Echo {
+    pub transport: Option<Transport>,
+}
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, t: Transport) {
+        self.transport = Some(t);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.transport.as_ref().unwrap().write(data).unwrap();
+    }
+}
