@@ -4,7 +4,7 @@ CARGO ?= cargo
 .PHONY: demo test bench bench-quick doc
 
 demo:
-	$(CARGO) run --quiet --example loop_demo
+	bash scripts/demo.sh
 
 test:
 	$(CARGO) fmt --check

@@ -54,6 +54,10 @@ pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
 pub use executor::{spawn, Task};
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
-pub use server::{start_unix_server, CreateServer, ListenSocket, Server};
+pub use server::{CreateServer, ListenSocket, Server};
+pub use streams::{
+    open_connection, open_connection_sock, open_unix_connection, start_server, start_unix_server,
+    OpenConnection, StartServer, StreamReader, StreamWriter,
+};
 pub use time::{sleep, sleep_until, timeout, timeout_at, yield_now, Sleep, YieldNow};
 pub use transport::{Address, ExtraInfo, Transport};

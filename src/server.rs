@@ -18,6 +18,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -27,7 +28,7 @@ use mio::Interest;
 
 use crate::constants::{ACCEPT_RETRY_DELAY, DEFAULT_BACKLOG};
 use crate::error::Error;
-use crate::event_loop::exception::ExceptionContext;
+use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
 use crate::net::connect::AddressFamily;
@@ -148,7 +149,19 @@ impl ServerInner {
 
     /// Python's `_accept_connection2`: protocol, transport, attach (L103).
     fn new_connection(self: &Rc<Self>, sock: Socket, peer: Option<Address>) {
-        let protocol = (self.factory)();
+        // The factory is user code run from the accept round: a panic must not unwind through
+        // the loop, and the accepted socket is closed (dropped) rather than leaked (L103).
+        let protocol = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
+            Ok(p) => p,
+            Err(payload) => {
+                drop(sock);
+                self.lp.call_exception_handler(
+                    &ExceptionContext::new("Error on transport creation for incoming connection")
+                        .with_exception(Box::new(PanicError::from_payload(&*payload))),
+                );
+                return;
+            }
+        };
         let tracker = self.clone() as Rc<dyn ConnectionTracker>;
         match SocketTransport::create(&self.lp, sock, protocol, peer, Some(tracker)) {
             Ok(t) => {
@@ -319,7 +332,11 @@ impl Server {
                             .borrow()
                             .as_ref()
                             .and_then(|s| s.local_addr().ok())
-                            .and_then(|s| s.as_socket().map(Address::Inet))
+                            .and_then(|s| match s.as_socket() {
+                                Some(inet) => Some(Address::Inet(inet)),
+                                // A Unix server made with start_serving(false) (L104, L114).
+                                None => s.as_unix().map(Address::Unix),
+                            })
                     })
             })
             .collect()
@@ -513,7 +530,8 @@ pub struct CreateServer {
     lp: LoopHandle,
     factory: Factory,
     bind: Bind,
-    conflict: bool,
+    /// Set when `sock` was given along with a host/port or path: the L96/L114 error text.
+    conflict: Option<&'static str>,
     family: AddressFamily,
     backlog: u32,
     reuse_address: bool,
@@ -558,20 +576,6 @@ impl LoopHandle {
     }
 }
 
-/// Python's `loop.create_unix_server` on the running loop; see [`LoopHandle::create_unix_server`].
-///
-/// # Panics
-/// Outside a running loop.
-pub fn start_unix_server<P, F>(factory: F, path: impl AsRef<Path>) -> CreateServer
-where
-    P: Protocol + 'static,
-    F: Fn() -> P + 'static,
-{
-    crate::get_running_loop()
-        .expect("no running event loop")
-        .create_unix_server(factory, path)
-}
-
 impl CreateServer {
     fn new<P, F>(lp: &LoopHandle, factory: F, bind: Bind) -> Self
     where
@@ -582,7 +586,6 @@ impl CreateServer {
         Self::with_factory(lp, factory, bind)
     }
 
-    #[allow(dead_code)] // used by start_server (issue #4)
     pub(crate) fn with_raw_factory(
         lp: &LoopHandle,
         factory: Factory,
@@ -597,7 +600,6 @@ impl CreateServer {
         Self::with_factory(lp, factory, Bind::Tcp { hosts, port })
     }
 
-    #[allow(dead_code)] // used by start_unix_server (issue #4)
     pub(crate) fn with_raw_factory_unix(lp: &LoopHandle, factory: Factory, path: &Path) -> Self {
         Self::with_factory(lp, factory, Bind::Unix(path.to_path_buf()))
     }
@@ -607,7 +609,7 @@ impl CreateServer {
             lp: lp.clone(),
             factory,
             bind,
-            conflict: false,
+            conflict: None,
             family: AddressFamily::Unspecified,
             backlog: DEFAULT_BACKLOG,
             reuse_address: true,
@@ -677,9 +679,11 @@ impl CreateServer {
     /// given too it is an error.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
         self.conflict = match &self.bind {
-            Bind::Tcp { hosts, port } => !hosts.is_empty() || *port != 0,
-            Bind::Unix(_) => true,
-            _ => false,
+            Bind::Tcp { hosts, port } if !hosts.is_empty() || *port != 0 => {
+                Some("host/port and sock can not be specified at the same time")
+            }
+            Bind::Unix(_) => Some("path and sock can not be specified at the same time"),
+            _ => None,
         };
         self.bind = match sock.into() {
             ListenSocket::Tcp(l) => Bind::TcpSock(l),
@@ -689,10 +693,8 @@ impl CreateServer {
     }
 
     async fn run(self) -> Result<Server, Error> {
-        if self.conflict {
-            return Err(Error::invalid_argument(
-                "host/port and sock can not be specified at the same time",
-            ));
+        if let Some(conflict) = self.conflict {
+            return Err(Error::invalid_argument(conflict));
         }
         let opts = ListenOptions {
             reuse_address: self.reuse_address,

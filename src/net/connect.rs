@@ -104,7 +104,7 @@ impl AddressFamily {
     }
 }
 
-enum Target {
+pub(crate) enum Target {
     Host { host: Option<String>, port: u16 },
     Sock(StreamSocket),
     Unix(PathBuf),
@@ -115,7 +115,7 @@ enum Target {
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct CreateConnection<P> {
     lp: LoopHandle,
-    factory: Box<dyn FnOnce() -> P>,
+    factory: Box<dyn FnOnce() -> Rc<RefCell<P>>>,
     target: Target,
     /// The `host`/`port` given along with `sock` (an error, L85).
     conflict: bool,
@@ -191,6 +191,15 @@ impl LoopHandle {
 
 impl<P: Protocol + 'static> CreateConnection<P> {
     fn new<F: FnOnce() -> P + 'static>(lp: &LoopHandle, factory: F, target: Target) -> Self {
+        Self::with_rc_factory(lp, move || Rc::new(RefCell::new(factory())), target)
+    }
+
+    /// A connection whose protocol comes ready-made in its `Rc` (the streams' core).
+    pub(crate) fn with_rc_factory(
+        lp: &LoopHandle,
+        factory: impl FnOnce() -> Rc<RefCell<P>> + 'static,
+        target: Target,
+    ) -> Self {
         CreateConnection {
             lp: lp.clone(),
             factory: Box::new(factory),
@@ -296,7 +305,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                 }
             }
         };
-        let proto = Rc::new(RefCell::new(factory()));
+        let proto = factory();
         let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
         // Close the transport if we are dropped before connection_made has run (L94).
         let guard = CloseOnDrop(Some(transport.handle()));

@@ -1,14 +1,202 @@
-//! `StreamCore`: one connection's stream state, and its `BufferedProtocol` face
-//! (Python's `StreamReaderProtocol` in `Lib/asyncio/streams.py`).
+//! `StreamCore`: one connection's stream state, and its protocol face
+//! (Python's `StreamReaderProtocol` and `FlowControlMixin` in `Lib/asyncio/streams.py`).
 //!
-//! Ground rules: the socket transport borrows the core for one protocol call at a time; the
-//! reader and writer handles borrow it only inside their own methods and futures' polls, never
-//! across an `.await` or a call into another layer.
+//! The socket transport holds the core as its protocol — a `BufferedProtocol`, so bytes go from
+//! the socket straight into the reader's buffer (S62 without a copy). The [`StreamReader`] and
+//! [`StreamWriter`] handles hold the same core to read, to drain and to wait for the close.
+//!
+//! Ground rules: the transport borrows the core for one protocol call at a time; the handles
+//! borrow it only inside their own methods and their futures' polls, never across an `.await`
+//! or a call into the transport that could call back (`write` can call `pause_writing`: the
+//! writer never holds the core while writing). Wakers are woken after the state changed; our
+//! task wakers only queue the task, so waking with the core borrowed is safe.
 
-use super::reader::ReaderState;
+use std::cell::RefCell;
+use std::io;
+use std::rc::{Rc, Weak};
+use std::task::Waker;
+
+use super::reader::{ReaderState, StreamReader};
+use super::writer::StreamWriter;
+use crate::event_loop::exception::ExceptionContext;
+use crate::protocol::{BufferedProtocol, Protocol};
+use crate::transport::Transport;
+
+/// What to do with a new connection (`client_connected_cb`, S58).
+pub(crate) type ConnectedCb = Rc<dyn Fn(StreamReader, StreamWriter)>;
+
+/// An `io::Error` kept so it can be handed out any number of times.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredError {
+    kind: io::ErrorKind,
+    message: String,
+}
+
+impl StoredError {
+    pub(crate) fn new(e: &io::Error) -> Self {
+        StoredError {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn to_io(&self) -> io::Error {
+        io::Error::new(self.kind, self.message.clone())
+    }
+}
 
 /// The state shared by a connection's transport (as protocol), reader and writer.
 pub(crate) struct StreamCore {
     /// The reader's buffer, EOF flag, stored exception and waiter.
     pub(crate) reader: ReaderState,
+    /// This core, to build reader/writer handles inside `connection_made`.
+    me: Weak<RefCell<StreamCore>>,
+    /// Set in `connection_made`; `None` after `connection_lost` (S64).
+    pub(crate) transport: Option<Transport>,
+    /// Server side: the callback, taken when the connection is made.
+    on_connect: Option<ConnectedCb>,
+    /// The transport called `pause_writing` and not yet `resume_writing` (S65).
+    pub(crate) paused: bool,
+    /// Bumped by every `resume_writing`: a drain that saw an older value is released (S52).
+    pub(crate) resumes: u64,
+    /// `connection_lost` has run (S66).
+    pub(crate) connection_lost: bool,
+    /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
+    pub(crate) lost_error: Option<StoredError>,
+    /// Tasks waiting in `drain` or `wait_closed`.
+    pub(crate) waiters: Vec<Waker>,
+    /// Over TLS: EOF closes instead of half-closing (S63).
+    pub(crate) over_ssl: bool,
+}
+
+impl StreamCore {
+    pub(crate) fn new(reader: ReaderState) -> Rc<RefCell<StreamCore>> {
+        Self::with_callback(reader, None)
+    }
+
+    pub(crate) fn with_callback(
+        reader: ReaderState,
+        on_connect: Option<ConnectedCb>,
+    ) -> Rc<RefCell<StreamCore>> {
+        Rc::new_cyclic(|me| {
+            RefCell::new(StreamCore {
+                reader,
+                me: me.clone(),
+                transport: None,
+                on_connect,
+                paused: false,
+                resumes: 0,
+                connection_lost: false,
+                lost_error: None,
+                waiters: Vec::new(),
+                over_ssl: false,
+            })
+        })
+    }
+
+    fn wake_all(&mut self) {
+        for w in self.waiters.drain(..) {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn add_waiter(&mut self, w: &Waker) {
+        if !self.waiters.iter().any(|x| x.will_wake(w)) {
+            self.waiters.push(w.clone());
+        }
+    }
+}
+
+impl Protocol for StreamCore {
+    fn connection_made(&mut self, transport: Transport) {
+        self.reader.set_transport(transport.clone());
+        self.over_ssl = transport.get_extra_info("sslcontext").is_some();
+        self.transport = Some(transport.clone());
+        let Some(cb) = self.on_connect.take() else {
+            return;
+        };
+        let Some(core) = self.me.upgrade() else {
+            return;
+        };
+        // The core is borrowed by the transport right now, so the callback runs one turn
+        // later (its reads and writes borrow the core). Bytes that arrive first wait in the
+        // reader; nothing is lost (S58, S59).
+        let lp = transport.get_loop();
+        let run = move || {
+            let reader = StreamReader::from_core(core.clone());
+            let writer = StreamWriter::new(transport.clone(), core);
+            cb(reader, writer);
+        };
+        if lp.call_soon(run).is_err() {
+            log::debug!(target: "asyncio", "loop closed before client_connected_cb could run");
+        }
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        // Only reached if the transport ever reads for a plain protocol (S62).
+        if let Some(w) = self.reader.feed_data(data) {
+            w.wake();
+        }
+    }
+
+    fn eof_received(&mut self) -> bool {
+        if let Some(w) = self.reader.feed_eof() {
+            w.wake();
+        }
+        // S63: half-close on plain sockets; over TLS the TLS layer closes after EOF.
+        !self.over_ssl
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        let w = match &exc {
+            None => self.reader.feed_eof(),
+            Some(e) => self.reader.set_exception(e),
+        };
+        if let Some(w) = w {
+            w.wake();
+        }
+        self.connection_lost = true;
+        self.lost_error = exc.as_ref().map(StoredError::new);
+        self.transport = None;
+        self.on_connect = None;
+        self.wake_all();
+    }
+
+    fn pause_writing(&mut self) {
+        debug_assert!(!self.paused, "S65: pause_writing while paused");
+        self.paused = true;
+    }
+
+    fn resume_writing(&mut self) {
+        debug_assert!(self.paused, "S65: resume_writing while not paused");
+        self.paused = false;
+        self.resumes += 1;
+        self.wake_all();
+    }
+
+    fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl BufferedProtocol for StreamCore {
+    fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
+        self.reader.get_buffer(size_hint)
+    }
+
+    fn buffer_updated(&mut self, n: usize) {
+        if let Some(w) = self.reader.buffer_updated(n) {
+            w.wake();
+        }
+    }
+}
+
+/// Reports a handler's failure and closes its transport (S60, S61, D7).
+pub(crate) fn handler_failed(transport: &Transport, error: Box<dyn std::error::Error>) {
+    transport.get_loop().call_exception_handler(
+        &ExceptionContext::new("Unhandled exception in client_connected_cb")
+            .with_exception(error)
+            .with_detail("transport", transport.id().to_string()),
+    );
+    transport.close();
 }

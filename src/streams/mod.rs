@@ -9,4 +9,13 @@
 //! `writer.rs`, `open.rs` (builders).
 
 pub(crate) mod core;
+mod open;
 pub mod reader;
+mod writer;
+
+pub use open::{
+    open_connection, open_connection_sock, open_unix_connection, start_server, start_unix_server,
+    AsyncCallback, ClientConnected, OpenConnection, PlainCallback, StartServer,
+};
+pub use reader::StreamReader;
+pub use writer::StreamWriter;

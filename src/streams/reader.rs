@@ -219,7 +219,6 @@ impl ReaderState {
     }
 
     /// Gives the reader its transport, for S14–S16 (S12: once, from `connection_made`).
-    #[allow(dead_code)] // called by the protocol glue in `core.rs`
     pub(crate) fn set_transport(&mut self, transport: Transport) {
         debug_assert!(self.transport.is_none(), "Transport already set");
         self.transport = Some(transport);
@@ -274,7 +273,6 @@ impl ReaderState {
 
     /// `BufferedProtocol.get_buffer`: the free tail, at least `max(size_hint, read size)` long
     /// (never empty). Compacts before it allocates; the read size adapts in `buffer_updated`.
-    #[allow(dead_code)] // called by the protocol glue in `core.rs`
     pub(crate) fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
         debug_assert!(!self.eof, "get_buffer after feed_eof");
         let want = size_hint.max(self.read_size);
@@ -292,7 +290,6 @@ impl ReaderState {
 
     /// `BufferedProtocol.buffer_updated`: the transport wrote `n` bytes at the start of the
     /// tail from `get_buffer`. Then as `feed_data`: wake the waiter, maybe pause (S13, S14).
-    #[allow(dead_code)] // called by the protocol glue in `core.rs`
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn buffer_updated(&mut self, n: usize) -> Option<Waker> {
         let offered = std::mem::take(&mut self.offered);
@@ -633,7 +630,7 @@ pub struct StreamReader {
 
 /// The one place a `StreamCore` is built around a fresh reader.
 fn make_core(reader: ReaderState) -> Rc<RefCell<StreamCore>> {
-    Rc::new(RefCell::new(StreamCore { reader }))
+    StreamCore::new(reader)
 }
 
 impl Default for StreamReader {
@@ -661,13 +658,12 @@ impl StreamReader {
     }
 
     /// The handle of an existing connection's core.
-    #[allow(dead_code)] // used by the open/start builders
     pub(crate) fn from_core(core: Rc<RefCell<StreamCore>>) -> Self {
         StreamReader { core }
     }
 
     /// The shared core (for the protocol and the writer).
-    #[allow(dead_code)] // used by the open/start builders
+    #[allow(dead_code)] // for the open/start builders, not yet written
     pub(crate) fn core(&self) -> &Rc<RefCell<StreamCore>> {
         &self.core
     }

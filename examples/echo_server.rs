@@ -1,0 +1,52 @@
+//! A looping echo server on the streams layer, for benchmarks and tests: for each connection,
+//! read, write, drain, until EOF; then close. TCP or Unix.
+//!
+//! Run: `cargo run --release --example echo_server -- [--host H] [--port P] [--unix PATH]`.
+//! Prints `Serving on ADDR` once listening.
+
+mod common;
+
+use std::io::Write;
+
+use asyncio::{StreamReader, StreamWriter};
+
+async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read_into(&mut buf).await?;
+        if n == 0 {
+            break; // EOF: the client is done
+        }
+        writer.write(&buf[..n])?;
+        writer.drain().await?; // backpressure: a client that does not read stops us here
+    }
+    writer.close();
+    writer.wait_closed().await
+}
+
+async fn serve(args: common::Args) -> Result<(), Box<dyn std::error::Error>> {
+    let server = match args.get("unix") {
+        Some(path) => asyncio::start_unix_server(echo, path).await?,
+        None => {
+            asyncio::start_server(
+                echo,
+                args.get("host").unwrap_or("127.0.0.1"),
+                args.port(8888)?,
+            )
+            .await?
+        }
+    };
+    let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
+    println!("Serving on {}", addrs.join(", "));
+    std::io::stdout().flush()?;
+    match server.serve_forever().await {
+        Err(asyncio::Error::Cancelled) => Ok(()), // closed
+        other => Ok(other?),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = common::Args::parse()?;
+    asyncio::run(async move { serve(args).await.map_err(|e| e.to_string()) })??;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Get HTTP headers: Python's asyncio streams docs example ("Get HTTP headers"), ported line
+//! for line: sends `HEAD` over HTTP/1.0 and prints each response header as `HTTP header> …`.
+//!
+//! Run: `cargo run --example http_headers -- http://example.com/path/page.html`. An explicit
+//! port in the URL is honoured (`http://127.0.0.1:8080/`). `https://` URLs need the TLS layer
+//! (issue #5) and are refused with a clear error until then.
+
+async fn print_http_headers(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let url = Url::split(url)?;
+    let (reader, writer) = match url.scheme.as_str() {
+        "https" => {
+            return Err("https needs the TLS layer, which this build does not have yet".into())
+        }
+        _ => asyncio::open_connection(&url.hostname, url.port.unwrap_or(80)).await?,
+    };
+
+    let query = format!(
+        "HEAD {} HTTP/1.0\r\nHost: {}\r\n\r\n",
+        url.path, url.hostname
+    );
+
+    writer.write(query.as_bytes())?;
+    loop {
+        let line = reader.readline().await?;
+        if line.is_empty() {
+            break; // EOF: the server closed after the headers
+        }
+        // latin-1 decode: every byte is one char.
+        let line: String = line.iter().map(|&b| b as char).collect();
+        let line = line.trim_end();
+        if !line.is_empty() {
+            println!("HTTP header> {line}");
+        }
+    }
+
+    // Ignore the body, close the socket
+    writer.close();
+    writer.wait_closed().await?;
+    Ok(())
+}
+
+/// The parts of `urllib.parse.urlsplit` this example uses.
+struct Url {
+    scheme: String,
+    hostname: String,
+    port: Option<u16>,
+    path: String,
+}
+
+impl Url {
+    fn split(url: &str) -> Result<Url, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("not a URL: {url}"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (hostname, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+                h,
+                Some(p.parse::<u16>().map_err(|_| format!("bad port in {url}"))?),
+            ),
+            _ => (authority, None),
+        };
+        let hostname = hostname
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_lowercase();
+        Ok(Url {
+            scheme: scheme.to_lowercase(),
+            hostname,
+            port,
+            path: path.to_string(),
+        })
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::args().nth(1).ok_or("usage: http_headers URL")?;
+    asyncio::run(async { print_http_headers(&url).await.map_err(|e| e.to_string()) })??;
+    Ok(())
+}

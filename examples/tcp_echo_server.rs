@@ -1,0 +1,64 @@
+//! TCP echo server using streams: Python's asyncio streams docs example ("TCP echo server
+//! using streams"), ported line for line. Each connection: read up to 100 bytes, echo them,
+//! close. Serves forever.
+//!
+//! Run: `cargo run --example tcp_echo_server [-- --host H --port P]` (port 0 picks a free port;
+//! the `Serving on …` line says which).
+
+mod common;
+
+use asyncio::{StreamReader, StreamWriter};
+
+async fn handle_echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
+    let data = reader.read(100).await?;
+    let message = String::from_utf8_lossy(&data).into_owned();
+    let addr = writer
+        .peername()
+        .and_then(|a| a.as_inet())
+        .map(|a| common::py_addr(&a))
+        .unwrap_or_default();
+
+    println!("Received {} from {addr}", common::py_repr(&message));
+
+    println!("Send: {}", common::py_repr(&message));
+    writer.write(&data)?;
+    writer.drain().await?;
+
+    println!("Close the connection");
+    writer.close();
+    writer.wait_closed().await?;
+    Ok(())
+}
+
+async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
+    let server = asyncio::start_server(handle_echo, &host, port).await?;
+
+    let addrs: Vec<String> = server
+        .sockets()
+        .iter()
+        .filter_map(|a| a.as_inet())
+        .map(|a| common::py_addr(&a))
+        .collect();
+    println!("Serving on {}", addrs.join(", "));
+    use std::io::Write;
+    std::io::stdout().flush()?;
+
+    // `async with server: await server.serve_forever()`
+    server
+        .scope(|server| async move {
+            match server.serve_forever().await {
+                // serve_forever ends only by close(): Python's CancelledError.
+                Err(asyncio::Error::Cancelled) => Ok(()),
+                other => other,
+            }
+        })
+        .await
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = common::Args::parse()?;
+    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
+    let port = args.port(8888)?;
+    asyncio::run(main_task(host, port))??;
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! `open_connection`, `start_server`, `open_unix_connection`, `start_unix_server`: the streams
+//! entry points, as builders that implement `IntoFuture`.
+//!
+//! Mirrors the module-level functions of CPython `Lib/asyncio/streams.py` (S1–S10). Each
+//! builder keeps Python's keywords as methods and is awaited once; the common call stays one
+//! line: `asyncio::open_connection("127.0.0.1", 8888).await?`. The limit is checked before any
+//! I/O (S1), also for servers (S4, D7).
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use super::core::{handler_failed, ConnectedCb, StreamCore};
+use super::reader::{ReaderState, StreamReader};
+use super::writer::StreamWriter;
+use crate::constants::DEFAULT_LIMIT;
+use crate::error::Error;
+use crate::event_loop::exception::PanicError;
+use crate::event_loop::handle::CallbackOutput;
+use crate::net::connect::{AddressFamily, CreateConnection, StreamSocket, Target};
+use crate::protocol::ProtocolRef;
+use crate::server::{CreateServer, ListenSocket, Server};
+
+type ConnOption = Box<dyn FnOnce(CreateConnection<StreamCore>) -> CreateConnection<StreamCore>>;
+type ServerOption = Box<dyn FnOnce(CreateServer) -> CreateServer>;
+
+enum Dest {
+    Host(String, u16),
+    Unix(PathBuf),
+    Sock(StreamSocket),
+}
+
+/// The pending result of [`open_connection`] / [`open_unix_connection`]: set keywords with
+/// the methods, then `.await` it for `(StreamReader, StreamWriter)`.
+#[must_use = "a connection builder does nothing until awaited"]
+pub struct OpenConnection {
+    dest: Dest,
+    limit: usize,
+    options: Vec<ConnOption>,
+}
+
+/// Connects to `host:port` and returns a reader and a writer (Python's
+/// `asyncio.open_connection`, S1, S2). Keywords are methods: [`limit`](OpenConnection::limit),
+/// [`family`](OpenConnection::family), [`local_addr`](OpenConnection::local_addr),
+/// [`sock`](OpenConnection::sock),
+/// [`happy_eyeballs_delay`](OpenConnection::happy_eyeballs_delay),
+/// [`interleave`](OpenConnection::interleave).
+///
+/// ```
+/// asyncio::run(async {
+///     let server = asyncio::start_server(
+///         |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| async move {
+///             let line = reader.readline().await?;
+///             writer.write(&line)?;
+///             writer.close();
+///             writer.wait_closed().await
+///         },
+///         "127.0.0.1",
+///         0,
+///     )
+///     .await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write(b"ping\n")?;
+///     assert_eq!(reader.readline().await?, b"ping\n");
+///     writer.close();
+///     writer.wait_closed().await?;
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+pub fn open_connection(host: &str, port: u16) -> OpenConnection {
+    OpenConnection {
+        dest: Dest::Host(host.to_string(), port),
+        limit: DEFAULT_LIMIT,
+        options: Vec::new(),
+    }
+}
+
+/// Connects to the Unix socket at `path` (Python's `asyncio.open_unix_connection`, S3).
+pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
+    OpenConnection {
+        dest: Dest::Unix(path.as_ref().to_path_buf()),
+        limit: DEFAULT_LIMIT,
+        options: Vec::new(),
+    }
+}
+
+/// Wraps an already connected socket in a reader and a writer (Python's
+/// `asyncio.open_connection(sock=…)`, S7): the docs' "register an open socket" example.
+pub fn open_connection_sock(sock: impl Into<StreamSocket>) -> OpenConnection {
+    OpenConnection {
+        dest: Dest::Sock(sock.into()),
+        limit: DEFAULT_LIMIT,
+        options: Vec::new(),
+    }
+}
+
+impl OpenConnection {
+    fn option(
+        mut self,
+        f: impl FnOnce(CreateConnection<StreamCore>) -> CreateConnection<StreamCore> + 'static,
+    ) -> Self {
+        self.options.push(Box::new(f));
+        self
+    }
+
+    /// The reader's limit (default 64 KiB, S11): longest line, half the pause threshold.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Resolve for this family only.
+    pub fn family(self, family: AddressFamily) -> Self {
+        self.option(move |c| c.family(family))
+    }
+
+    /// Bind to this local address first.
+    pub fn local_addr(self, host: &str, port: u16) -> Self {
+        let host = host.to_string();
+        self.option(move |c| c.local_addr(&host, port))
+    }
+
+    /// Use this connected socket instead of connecting (a host given too is an error).
+    pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
+        let conflict = match &self.dest {
+            Dest::Host(h, _) => !h.is_empty(),
+            Dest::Unix(_) => true,
+            Dest::Sock(_) => false,
+        };
+        if conflict {
+            let sock = sock.into();
+            return self.option(move |c| c.sock(sock));
+        }
+        self.dest = Dest::Sock(sock.into());
+        self
+    }
+
+    /// Happy eyeballs delay (RFC 8305).
+    pub fn happy_eyeballs_delay(self, delay: Duration) -> Self {
+        self.option(move |c| c.happy_eyeballs_delay(delay))
+    }
+
+    /// Address family interleaving.
+    pub fn interleave(self, n: usize) -> Self {
+        self.option(move |c| c.interleave(n))
+    }
+
+    async fn run(self) -> Result<(StreamReader, StreamWriter), Error> {
+        let reader = ReaderState::new(self.limit)?; // S1: before any I/O
+        let lp = crate::get_running_loop()?;
+        let factory = move || StreamCore::new(reader);
+        let target = match self.dest {
+            Dest::Host(h, p) => Target::Host {
+                host: (!h.is_empty()).then_some(h),
+                port: p,
+            },
+            Dest::Unix(path) => Target::Unix(path),
+            Dest::Sock(s) => Target::Sock(s),
+        };
+        let mut conn = CreateConnection::with_rc_factory(&lp, factory, target);
+        for opt in self.options {
+            conn = opt(conn);
+        }
+        let (transport, core) = conn.await?;
+        Ok((
+            StreamReader::from_core(core.clone()),
+            StreamWriter::new(transport, core),
+        ))
+    }
+}
+
+impl IntoFuture for OpenConnection {
+    type Output = Result<(StreamReader, StreamWriter), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Marker for an `async` `client_connected_cb` (spawned as a task).
+pub struct AsyncCallback<Fut>(PhantomData<Fut>);
+/// Marker for a plain `client_connected_cb` (called directly).
+pub struct PlainCallback<R>(PhantomData<R>);
+
+/// A `client_connected_cb`: a function of `(StreamReader, StreamWriter)` that returns a future
+/// (spawned as a task) or a plain value; either may be `()` or a `Result` whose `Err` is
+/// reported. `M` is inferred; you never name it.
+pub trait ClientConnected<M>: 'static {
+    #[doc(hidden)]
+    fn into_callback(self) -> ConnectedCb;
+}
+
+impl<F, Fut> ClientConnected<AsyncCallback<Fut>> for F
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: CallbackOutput,
+{
+    fn into_callback(self) -> ConnectedCb {
+        Rc::new(move |reader, writer| {
+            let transport = writer.transport().clone();
+            let mut fut = Box::pin(self(reader, writer));
+            let task = async move {
+                // S60: a failure (Err or panic) is reported and closes this connection only;
+                // a cancelled handler closes it silently (the guard).
+                let guard = crate::net::connect::CloseOnDrop(Some(transport.clone()));
+                let out = std::future::poll_fn(|cx| {
+                    match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                        Ok(Poll::Pending) => Poll::Pending,
+                        Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+                        Err(p) => Poll::Ready(Err(p)),
+                    }
+                })
+                .await;
+                let transport = guard.disarm();
+                match out {
+                    Ok(v) => {
+                        if let Some(e) = v.into_error() {
+                            handler_failed(&transport, e);
+                        }
+                    }
+                    Err(p) => handler_failed(&transport, Box::new(PanicError::from_payload(&*p))),
+                }
+            };
+            crate::spawn(task).detach();
+        })
+    }
+}
+
+impl<F, R> ClientConnected<PlainCallback<R>> for F
+where
+    F: Fn(StreamReader, StreamWriter) -> R + 'static,
+    R: CallbackOutput + 'static,
+{
+    fn into_callback(self) -> ConnectedCb {
+        Rc::new(move |reader, writer| {
+            let transport = writer.transport().clone();
+            match catch_unwind(AssertUnwindSafe(|| self(reader, writer))) {
+                Ok(v) => {
+                    if let Some(e) = v.into_error() {
+                        handler_failed(&transport, e);
+                    }
+                }
+                Err(p) => handler_failed(&transport, Box::new(PanicError::from_payload(&*p))),
+            }
+        })
+    }
+}
+
+enum Listen {
+    Host(String, u16),
+    Unix(PathBuf),
+}
+
+/// The pending result of [`start_server`] / [`start_unix_server`]: set keywords, then
+/// `.await` it for a [`Server`].
+#[must_use = "a server builder does nothing until awaited"]
+pub struct StartServer {
+    cb: ConnectedCb,
+    listen: Listen,
+    limit: usize,
+    options: Vec<ServerOption>,
+}
+
+/// Starts a server that calls `client_connected_cb(reader, writer)` for each connection
+/// (Python's `asyncio.start_server`, S4, S10). The callback may be an `async` function
+/// (spawned as a task) or a plain one; an error or panic in it is reported and closes that
+/// connection only (S60, S61). An empty `host` listens on every interface.
+pub fn start_server<M, C: ClientConnected<M>>(
+    client_connected_cb: C,
+    host: &str,
+    port: u16,
+) -> StartServer {
+    StartServer {
+        cb: client_connected_cb.into_callback(),
+        listen: Listen::Host(host.to_string(), port),
+        limit: DEFAULT_LIMIT,
+        options: Vec::new(),
+    }
+}
+
+/// Starts a Unix-socket server (Python's `asyncio.start_unix_server`, S5).
+pub fn start_unix_server<M, C: ClientConnected<M>>(
+    client_connected_cb: C,
+    path: impl AsRef<Path>,
+) -> StartServer {
+    StartServer {
+        cb: client_connected_cb.into_callback(),
+        listen: Listen::Unix(path.as_ref().to_path_buf()),
+        limit: DEFAULT_LIMIT,
+        options: Vec::new(),
+    }
+}
+
+impl StartServer {
+    fn option(mut self, f: impl FnOnce(CreateServer) -> CreateServer + 'static) -> Self {
+        self.options.push(Box::new(f));
+        self
+    }
+
+    /// Each reader's limit (default 64 KiB); checked before the server starts (S4).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Bind several hosts.
+    pub fn hosts<S: AsRef<str>>(self, hosts: &[S]) -> Self {
+        let hosts: Vec<String> = hosts.iter().map(|h| h.as_ref().to_string()).collect();
+        self.option(move |s| s.hosts(&hosts))
+    }
+
+    /// Bind only this family.
+    pub fn family(self, family: AddressFamily) -> Self {
+        self.option(move |s| s.family(family))
+    }
+
+    /// `listen()` backlog (100).
+    pub fn backlog(self, backlog: u32) -> Self {
+        self.option(move |s| s.backlog(backlog))
+    }
+
+    /// `SO_REUSEADDR` (on).
+    pub fn reuse_address(self, on: bool) -> Self {
+        self.option(move |s| s.reuse_address(on))
+    }
+
+    /// `SO_REUSEPORT` (off).
+    pub fn reuse_port(self, on: bool) -> Self {
+        self.option(move |s| s.reuse_port(on))
+    }
+
+    /// `SO_KEEPALIVE` on the listening sockets.
+    pub fn keep_alive(self, on: bool) -> Self {
+        self.option(move |s| s.keep_alive(on))
+    }
+
+    /// Listen at once (default) or at `Server::start_serving`.
+    pub fn start_serving(self, on: bool) -> Self {
+        self.option(move |s| s.start_serving(on))
+    }
+
+    /// Serve on an already bound socket.
+    pub fn sock(self, sock: impl Into<ListenSocket>) -> Self {
+        let sock = sock.into();
+        self.option(move |s| s.sock(sock))
+    }
+
+    /// Unix: remove the socket file on close (default on).
+    pub fn cleanup_socket(self, on: bool) -> Self {
+        self.option(move |s| s.cleanup_socket(on))
+    }
+
+    async fn run(self) -> Result<Server, Error> {
+        ReaderState::new(self.limit)?; // S4 (D7): a bad limit fails before serving
+        let lp = crate::get_running_loop()?;
+        let (cb, limit) = (self.cb, self.limit);
+        let factory: Rc<dyn Fn() -> ProtocolRef> = Rc::new(move || {
+            let reader = ReaderState::new(limit).expect("limit checked above");
+            StreamCore::with_callback(reader, Some(cb.clone())) as ProtocolRef
+        });
+        let mut builder = match &self.listen {
+            Listen::Host(h, p) => CreateServer::with_raw_factory(&lp, factory, h, *p),
+            Listen::Unix(path) => CreateServer::with_raw_factory_unix(&lp, factory, path),
+        };
+        for opt in self.options {
+            builder = opt(builder);
+        }
+        builder.await
+    }
+}
+
+impl IntoFuture for StartServer {
+    type Output = Result<Server, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}

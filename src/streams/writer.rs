@@ -1,0 +1,197 @@
+//! `StreamWriter`: writing to a connection, with backpressure through `drain`.
+//!
+//! Mirrors `StreamWriter` and `FlowControlMixin._drain_helper` in CPython
+//! `Lib/asyncio/streams.py` (S41–S52, S56). `write` never waits: it hands bytes to the
+//! transport, which sends at once or buffers. `drain` waits while the transport's buffer is above
+//! its high-water mark. Ground rule: the core is never borrowed while the transport is called
+//! (a `write` may call the protocol's `pause_writing`, which borrows the core).
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::rc::Rc;
+use std::task::Poll;
+
+use super::core::StreamCore;
+use crate::error::Error;
+use crate::transport::{Address, ExtraInfo, Transport};
+
+/// The writing half of a stream connection (Python's `asyncio.StreamWriter`).
+///
+/// Dropping a writer whose transport is still open closes the transport and logs a warning
+/// (S56, Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
+/// done.
+pub struct StreamWriter {
+    transport: Transport,
+    core: Rc<RefCell<StreamCore>>,
+}
+
+impl StreamWriter {
+    pub(crate) fn new(transport: Transport, core: Rc<RefCell<StreamCore>>) -> Self {
+        StreamWriter { transport, core }
+    }
+
+    /// The transport underneath (S41).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Hands `data` to the transport (S42): sent at once if possible, else buffered. Never
+    /// waits; follow with [`drain`](Self::drain) to respect backpressure. After the connection
+    /// is lost the data is dropped silently.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).
+    pub fn write(&self, data: &[u8]) -> Result<(), Error> {
+        self.transport.write(data)
+    }
+
+    /// Hands several buffers to the transport, sent with one vectored call when nothing is
+    /// queued (S43).
+    ///
+    /// # Errors
+    /// As for [`write`](Self::write).
+    pub fn writelines(&self, chunks: &[&[u8]]) -> Result<(), Error> {
+        const BATCH: usize = 64;
+        let mut slices = [IoSlice::new(&[]); BATCH];
+        for group in chunks.chunks(BATCH) {
+            for (slot, c) in slices.iter_mut().zip(group) {
+                *slot = IoSlice::new(c);
+            }
+            self.transport.writelines(&slices[..group.len()])?;
+        }
+        Ok(())
+    }
+
+    /// Closes the write side after the buffer is flushed (S44); reading goes on.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] over TLS; `Error::Io` if `shutdown` fails.
+    pub fn write_eof(&self) -> Result<(), Error> {
+        self.transport.write_eof()
+    }
+
+    /// Whether [`write_eof`](Self::write_eof) is supported (S44).
+    pub fn can_write_eof(&self) -> bool {
+        self.transport.can_write_eof()
+    }
+
+    /// Closes the connection: stops reading, flushes, then the connection is lost (S45).
+    pub fn close(&self) {
+        self.transport.close();
+    }
+
+    /// True once closing has begun or the connection is lost (S45).
+    pub fn is_closing(&self) -> bool {
+        self.transport.is_closing()
+    }
+
+    /// Waits until the connection is lost (S46). Starts nothing itself; may be awaited any
+    /// number of times.
+    ///
+    /// # Errors
+    /// The error the connection was lost with, if any (`Error::Io`).
+    ///
+    /// # Cancel safety
+    /// Dropping it loses nothing.
+    pub async fn wait_closed(&self) -> Result<(), Error> {
+        poll_fn(|cx| {
+            let mut core = self.core.borrow_mut();
+            if core.connection_lost {
+                return Poll::Ready(match &core.lost_error {
+                    None => Ok(()),
+                    Some(e) => Err(Error::Io(e.to_io())),
+                });
+            }
+            core.add_waiter(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Waits until it is appropriate to write again (S48–S52): returns at once unless the
+    /// transport's buffer is above its high-water mark, then waits for it to fall to the low
+    /// mark.
+    ///
+    /// # Errors
+    /// The reader's stored exception, if any (S48); `ConnectionReset` (`Connection lost`) once
+    /// the connection is lost (S50).
+    ///
+    /// # Cancel safety
+    /// Dropping it loses nothing.
+    pub async fn drain(&self) -> Result<(), Error> {
+        if let Some(e) = self.core.borrow().reader.exception() {
+            return Err(e);
+        }
+        if self.transport.is_closing() {
+            // S49: let a connection_lost already scheduled run before the check below.
+            crate::yield_now().await;
+        }
+        let start = {
+            let core = self.core.borrow();
+            if core.connection_lost {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "Connection lost",
+                )));
+            }
+            if !core.paused {
+                return Ok(());
+            }
+            core.resumes
+        };
+        poll_fn(|cx| {
+            let mut core = self.core.borrow_mut();
+            if core.resumes != start {
+                return Poll::Ready(Ok(()));
+            }
+            if core.connection_lost {
+                return Poll::Ready(match &core.lost_error {
+                    None => Ok(()),
+                    Some(e) => Err(Error::Io(e.to_io())),
+                });
+            }
+            core.add_waiter(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Python's `get_extra_info(name)` (S47), forwarded to the transport.
+    pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
+        self.transport.get_extra_info(name)
+    }
+
+    /// The peer's address.
+    pub fn peername(&self) -> Option<Address> {
+        self.transport.peername()
+    }
+
+    /// The local address.
+    pub fn sockname(&self) -> Option<Address> {
+        self.transport.sockname()
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        if self.transport.is_closing() {
+            return;
+        }
+        let lp = self.transport.get_loop();
+        if lp.is_closed() {
+            log::warn!(target: "asyncio", "loop is closed");
+            return;
+        }
+        log::warn!(target: "asyncio", "unclosed <StreamWriter transport={}>", self.transport.id());
+        self.transport.close();
+    }
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
