@@ -1,0 +1,130 @@
+//! Steady-state echo allocates nothing (DESIGN targets; STYLE habit 8). Its own test binary,
+//! because it installs a counting global allocator.
+//!
+//! The server runs on this thread (streams layer and Protocol layer in turn); a blocking std
+//! client on another thread does a warm-up, notes the allocation counter, does 10 000
+//! ping-pongs of 64 B, and notes it again. std's blocking read/write allocate nothing, so the
+//! difference is the server's.
+
+mod util;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use asyncio::{EventLoop, StreamReader, StreamWriter};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY (no unsafe block of ours runs here beyond forwarding): every method forwards to
+// `System` with the caller's arguments, so `System`'s contract is the caller's contract.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Relaxed);
+        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout (every allocation goes there).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Relaxed);
+        // SAFETY: as for `dealloc`; the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const WARMUP: usize = 2_000;
+const MEASURED: usize = 10_000;
+
+/// Runs the ping-pong client against `port` on a thread; returns allocations during the
+/// measured window.
+fn measure(lp: &EventLoop, port: u16) -> usize {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_nodelay(true).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let msg = [7u8; 64];
+        let mut buf = [0u8; 64];
+        let mut round = |s: &mut std::net::TcpStream| {
+            s.write_all(&msg).unwrap();
+            s.read_exact(&mut buf).unwrap();
+        };
+        for _ in 0..WARMUP {
+            round(&mut s);
+        }
+        let before = ALLOCATIONS.load(Relaxed);
+        for _ in 0..MEASURED {
+            round(&mut s);
+        }
+        let after = ALLOCATIONS.load(Relaxed);
+        tx.send(after - before).unwrap();
+        s // closed when joined
+    });
+    let mut result = None;
+    for _ in 0..10_000_000 {
+        if let Ok(n) = rx.try_recv() {
+            result = Some(n);
+            break;
+        }
+        lp.run_once(Some(Duration::from_millis(100))).unwrap();
+    }
+    drop(client.join().unwrap());
+    result.expect("client did not finish")
+}
+
+#[test]
+fn steady_state_echo_allocates_nothing() {
+    // Streams layer: read_into / write / drain, as examples/echo_server.rs.
+    let lp = EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(asyncio::start_server(
+            |reader: StreamReader, writer: StreamWriter| async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = reader.read_into(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    writer.write(&buf[..n])?;
+                    writer.drain().await?;
+                }
+                writer.close();
+                writer.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let n = measure(&lp, port);
+    assert_eq!(
+        n, 0,
+        "streams echo: {n} allocations in {MEASURED} steady-state messages"
+    );
+    server.close();
+
+    // Protocol layer: write from data_received.
+    let lp2 = EventLoop::new().unwrap();
+    let server2 = lp2
+        .run_until_complete(lp2.create_server(util::Echo::default, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let port2 = server2.sockets()[0].as_inet().unwrap().port();
+    let n = measure(&lp2, port2);
+    assert_eq!(
+        n, 0,
+        "protocol echo: {n} allocations in {MEASURED} steady-state messages"
+    );
+    server2.close();
+}
