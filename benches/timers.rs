@@ -11,6 +11,9 @@
 //! half are cancelled the heap is rebuilt without them; that cleanup is timed too. Wheel and heap
 //! alternate (A B A B), five runs each, medians reported; both see the same xorshift deadlines.
 //!
+//! Also **spawn+complete**: `asyncio::spawn` of a trivial task, run to completion by the loop
+//! and awaited, per task (two allocations per spawn: the task cell and the boxed future).
+//!
 //! Run: `cargo bench --bench timers` (add `-- --quick` for fewer iterations). The design target
 //! (DESIGN.md, "Performance targets") is wheel insert+cancel under 50 ns per pair.
 
@@ -184,6 +187,27 @@ fn ab(f: impl Fn(bool) -> f64) -> (f64, f64) {
     (median(&mut a), median(&mut b))
 }
 
+/// Spawns `n` trivial tasks in batches of 1 024 and awaits them all; ns per task.
+fn spawn_complete(n: usize) -> f64 {
+    let lp = asyncio::EventLoop::new().expect("event loop");
+    let start = Instant::now();
+    lp.run_until_complete(async move {
+        let mut done = 0usize;
+        let mut batch = Vec::with_capacity(BATCH);
+        while done < n {
+            for i in 0..BATCH.min(n - done) {
+                batch.push(asyncio::spawn(async move { black_box(i) }));
+            }
+            for t in batch.drain(..) {
+                black_box(t.await.ok());
+                done += 1;
+            }
+        }
+    })
+    .expect("loop ran");
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; every argument but `--quick` is ignored.
     let quick = std::env::args().any(|a| a == "--quick");
@@ -201,6 +225,13 @@ fn main() {
             worst = (wc, background);
         }
     }
+    let tasks = if quick { 20_000 } else { 200_000 };
+    let mut spawn_runs: Vec<f64> = (0..RUNS).map(|_| spawn_complete(tasks)).collect();
+    spawn_runs.sort_by(f64::total_cmp);
+    println!(
+        "\nspawn+complete: {:.1} ns/task (median of {RUNS} runs of {tasks} tasks)",
+        spawn_runs[RUNS / 2]
+    );
     let verdict = if worst.0 < TARGET_NS { "PASS" } else { "MISS" };
     println!(
         "\ntarget: wheel insert+cancel < {TARGET_NS} ns/op: {verdict} (worst {:.1} ns with {} live timers)",
