@@ -34,6 +34,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod constants;
+mod embed;
 mod error;
 pub mod event_loop;
 mod executor;
@@ -45,6 +46,7 @@ pub mod streams;
 mod time;
 pub mod transport;
 
+pub use embed::{run_coroutine_threadsafe, ConcurrentFuture, LoopThread};
 pub use error::{Cancelled, Error, Result};
 pub use event_loop::clock::ManualClock;
 pub use event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};

@@ -419,30 +419,48 @@ impl LoopHandle {
     }
 
     /// Runs one iteration (L2), polling for at most `timeout` (`None`: until the next timer or
-    /// event). For embedding the loop in another program's loop; `run_forever` is this in a loop.
+    /// event), and says whether anything is left to do (callbacks, timers, tasks or I/O
+    /// registrations). For embedding the loop in another program's loop (with
+    /// [`as_raw_fd`](Self::as_raw_fd) and [`next_timeout`](Self::next_timeout));
+    /// `run_forever` is this in a loop.
     ///
     /// # Errors
     /// As for [`run_forever`](Self::run_forever).
-    pub fn run_once(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        let _guard = self.enter()?;
-        self.iterate(&mut || {}, timeout);
-        Ok(())
+    pub fn run_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        {
+            let _guard = self.enter()?;
+            self.iterate(&mut || {}, timeout);
+        }
+        let s = self.stats();
+        Ok(s.ready + s.timers + s.tasks + s.io_registrations > 0)
+    }
+
+    /// How long a host loop may sleep before calling [`run_once`](Self::run_once) again if
+    /// [`as_raw_fd`](Self::as_raw_fd) stays quiet: zero when callbacks are ready, the time to
+    /// the next timer, or `None` (only I/O or another thread can bring work).
+    pub fn next_timeout(&self) -> Option<Duration> {
+        self.poll_timeout()
+    }
+
+    /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the next
+    /// timer (rounded up to whole milliseconds), else none.
+    fn poll_timeout(&self) -> Option<Duration> {
+        let inner = &*self.inner;
+        if !inner.ready.is_empty() || inner.stopping.get() || inner.shared.has_pending() {
+            return Some(Duration::ZERO);
+        }
+        let next = inner.timers.borrow().next_deadline();
+        match next {
+            Some(_) if inner.clock.is_manual() => Some(Duration::ZERO),
+            Some(tick) => Some(inner.clock.until_tick(tick).min(MAXIMUM_SELECT_TIMEOUT)),
+            None => None,
+        }
     }
 
     /// One iteration. `cap` bounds the poll timeout (for `run_once`).
     fn iterate(&self, main: &mut dyn FnMut(), cap: Option<Duration>) {
         let inner = &*self.inner;
-        let timeout =
-            if !inner.ready.is_empty() || inner.stopping.get() || inner.shared.has_pending() {
-                Some(Duration::ZERO)
-            } else {
-                let next = inner.timers.borrow().next_deadline();
-                match next {
-                    Some(_) if inner.clock.is_manual() => Some(Duration::ZERO),
-                    Some(tick) => Some(inner.clock.until_tick(tick).min(MAXIMUM_SELECT_TIMEOUT)),
-                    None => None,
-                }
-            };
+        let timeout = self.poll_timeout();
         let timeout = match (timeout, cap) {
             (Some(t), Some(c)) => Some(t.min(c)),
             (t, None) => t,
@@ -678,7 +696,20 @@ pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
     result
 }
 
+impl std::os::fd::AsRawFd for LoopHandle {
+    /// The loop's epoll descriptor: readable whenever the loop has I/O (or a cross-thread
+    /// wake-up) to process. Poll it in a host loop, then call `run_once(Some(Duration::ZERO))`.
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.inner.poll.borrow().as_raw_fd()
+    }
+}
+
 impl LoopHandle {
+    /// The loop's epoll descriptor (see the `AsRawFd` impl), for embedding.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self)
+    }
+
     /// Cancels every task and runs the loop until all of them have ended (L41's
     /// `_cancel_all_tasks`). Bounded: tasks that spawn new tasks while being dropped get at most
     /// 100 rounds.

@@ -1,0 +1,316 @@
+//! Driving a loop from synchronous code: `LoopThread`, `run_coroutine_threadsafe` and
+//! `ConcurrentFuture`.
+//!
+//! Mirrors `asyncio.run_coroutine_threadsafe` (CPython `Lib/asyncio/tasks.py`) and the
+//! `concurrent.futures.Future` it returns, plus the common "loop on its own thread" pattern.
+//! Ground rules: the only things that cross threads are `Send` closures through the loop's
+//! [`ThreadsafeHandle`] and the result slot of a [`ConcurrentFuture`] (a mutex and a condvar);
+//! the future itself is built on the loop thread, so it need not be `Send`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::event_loop::threadsafe::ThreadsafeHandle;
+use crate::event_loop::EventLoop;
+
+struct Slot<T> {
+    result: Option<Result<T, Error>>,
+    /// Wakers of tasks (on any executor) awaiting the `ConcurrentFuture`.
+    waiters: Vec<Waker>,
+    /// The waker of the loop-side task, to deliver a cancellation.
+    runner: Option<Waker>,
+}
+
+struct Shared<T> {
+    slot: Mutex<Slot<T>>,
+    done: Condvar,
+    cancel: AtomicBool,
+}
+
+impl<T> Shared<T> {
+    fn complete(&self, r: Result<T, Error>) {
+        let waiters = {
+            let mut s = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            if s.result.is_some() {
+                return;
+            }
+            s.result = Some(r);
+            std::mem::take(&mut s.waiters)
+        };
+        self.done.notify_all();
+        waiters.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// The result of work scheduled on a loop from another thread (Python's
+/// `concurrent.futures.Future`). Wait for it with [`result`](Self::result) from any thread, or
+/// `.await` it from any executor. `Send + Sync` when `T: Send`.
+pub struct ConcurrentFuture<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> std::fmt::Debug for ConcurrentFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConcurrentFuture")
+            .field("done", &self.done())
+            .finish()
+    }
+}
+
+impl<T> ConcurrentFuture<T> {
+    /// Blocks until the result is there (at most `timeout`) and takes it.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if `timeout` passes first (the work goes on); [`Error::Cancelled`]
+    /// if it was cancelled; [`Error::InvalidState`] if the result was already taken or the
+    /// loop was closed before the work ran.
+    pub fn result(&self, timeout: Option<Duration>) -> Result<T, Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(r) = s.result.take() {
+                // Leave a marker so a second call says so instead of blocking.
+                s.result = Some(Err(Error::invalid_state("result already taken")));
+                return r;
+            }
+            s = match deadline {
+                None => self.shared.done.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(Error::Timeout);
+                    }
+                    self.shared
+                        .done
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Requests cancellation: the loop-side future is dropped at its next turn and the result
+    /// becomes [`Error::Cancelled`]. False if the work has already finished.
+    pub fn cancel(&self) -> bool {
+        let runner = {
+            let s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+            if s.result.is_some() {
+                return false;
+            }
+            self.shared.cancel.store(true, Ordering::Release);
+            s.runner.clone()
+        };
+        if let Some(w) = runner {
+            w.wake();
+        }
+        true
+    }
+
+    /// Whether a result (value, error or cancellation) is there.
+    pub fn done(&self) -> bool {
+        self.shared
+            .slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .result
+            .is_some()
+    }
+}
+
+impl<T> Future for ConcurrentFuture<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = s.result.take() {
+            s.result = Some(Err(Error::invalid_state("result already taken")));
+            return Poll::Ready(r);
+        }
+        if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            s.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// Runs the future built by `f` on the loop behind `lp`, from any thread (Python's
+/// `asyncio.run_coroutine_threadsafe`). `f` runs on the loop thread, so the future need not be
+/// `Send`; only `f` and the output cross threads.
+///
+/// # Errors
+/// The returned future holds [`Error::InvalidState`] (`Event loop is closed`) if the loop is
+/// closed.
+pub fn run_coroutine_threadsafe<F, Fut, T>(lp: &ThreadsafeHandle, f: F) -> ConcurrentFuture<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    let shared = Arc::new(Shared {
+        slot: Mutex::new(Slot {
+            result: None,
+            waiters: Vec::new(),
+            runner: None,
+        }),
+        done: Condvar::new(),
+        cancel: AtomicBool::new(false),
+    });
+    let s = shared.clone();
+    let scheduled = lp.call_soon_threadsafe(move || {
+        let task = Runner {
+            fut: Box::pin(f()),
+            shared: s.clone(),
+        };
+        if let Err(e) = crate::get_running_loop().and_then(|l| l.spawn(task)) {
+            s.complete(Err(e));
+        } else {
+            // Detached: the runner reports through the shared slot.
+        }
+    });
+    if let Err(e) = scheduled {
+        shared.complete(Err(e));
+    }
+    ConcurrentFuture { shared }
+}
+
+/// The loop-side task: polls the user's future unless cancelled, then fills the slot.
+struct Runner<Fut: Future> {
+    fut: Pin<Box<Fut>>,
+    shared: Arc<Shared<Fut::Output>>,
+}
+
+impl<Fut: Future> Future for Runner<Fut> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.shared.cancel.load(Ordering::Acquire) {
+            self.shared.complete(Err(Error::Cancelled));
+            return Poll::Ready(());
+        }
+        {
+            let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+            if !s.runner.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                s.runner = Some(cx.waker().clone());
+            }
+        }
+        match self.fut.as_mut().poll(cx) {
+            Poll::Ready(v) => {
+                self.shared.complete(Ok(v));
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<Fut: Future> Drop for Runner<Fut> {
+    fn drop(&mut self) {
+        // Dropped before finishing (loop shutdown, cancellation): say so to the waiters.
+        self.shared.complete(Err(Error::Cancelled));
+    }
+}
+
+/// An event loop running on its own thread, driven from synchronous code.
+///
+/// ```
+/// let lt = asyncio::LoopThread::spawn().unwrap();
+/// let answer = lt.run_coroutine_threadsafe(|| async { 6 * 7 });
+/// assert_eq!(answer.result(None).unwrap(), 42);
+/// lt.stop().unwrap();
+/// ```
+#[derive(Debug)]
+pub struct LoopThread {
+    handle: ThreadsafeHandle,
+    join: Option<JoinHandle<Result<(), Error>>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl LoopThread {
+    /// Starts a thread running a new loop until [`stop`](Self::stop).
+    ///
+    /// # Errors
+    /// `Error::Io` if the thread or the loop cannot be created.
+    pub fn spawn() -> Result<LoopThread, Error> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
+        let join = std::thread::Builder::new()
+            .name("asyncio-loop".into())
+            .spawn(move || {
+                let lp = match EventLoop::new() {
+                    Ok(lp) => lp,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        let _ = tx.send(Err(e));
+                        return Err(Error::invalid_state(msg));
+                    }
+                };
+                let _ = tx.send(Ok(lp.threadsafe()));
+                while !flag.load(Ordering::Acquire) {
+                    lp.run_forever()?;
+                }
+                // As asyncio.run does: cancel what is left, let it finish, close.
+                lp.shutdown_tasks();
+                lp.close()
+            })?;
+        let handle = rx
+            .recv()
+            .map_err(|_| Error::invalid_state("loop thread died"))??;
+        Ok(LoopThread {
+            handle,
+            join: Some(join),
+            stopping,
+        })
+    }
+
+    /// The `Send + Sync` handle of the loop.
+    pub fn handle(&self) -> &ThreadsafeHandle {
+        &self.handle
+    }
+
+    /// [`run_coroutine_threadsafe`] on this loop.
+    pub fn run_coroutine_threadsafe<F, Fut, T>(&self, f: F) -> ConcurrentFuture<T>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        run_coroutine_threadsafe(&self.handle, f)
+    }
+
+    /// Stops the loop: cancels every task still running (their `ConcurrentFuture`s become
+    /// `Cancelled`), lets them end, closes the loop and joins the thread.
+    ///
+    /// # Errors
+    /// `InvalidState` if the loop thread panicked; what the loop's close reported.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<(), Error> {
+        let Some(join) = self.join.take() else {
+            return Ok(());
+        };
+        self.stopping.store(true, Ordering::Release);
+        let _ = self.handle.call_soon_threadsafe(|| {
+            if let Ok(lp) = crate::get_running_loop() {
+                lp.stop();
+            }
+        });
+        join.join()
+            .map_err(|_| Error::invalid_state("the loop thread panicked"))?
+    }
+}
+
+impl Drop for LoopThread {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}

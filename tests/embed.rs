@@ -1,0 +1,198 @@
+//! Embedding (issue #9): the loop inside a foreign poll loop (`run_once`, `as_raw_fd`,
+//! `next_timeout`), and on its own thread driven from synchronous code (`LoopThread`,
+//! `run_coroutine_threadsafe`, `ConcurrentFuture`).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use asyncio::{Error, EventLoop, LoopThread};
+
+#[test]
+fn run_coroutine_threadsafe_from_8_threads_x_1000_calls() {
+    let lt = Arc::new(LoopThread::spawn().unwrap());
+    let mut joins = Vec::new();
+    for t in 0..8u64 {
+        let lt = lt.clone();
+        joins.push(std::thread::spawn(move || {
+            let futs: Vec<_> = (0..1000u64)
+                .map(|i| {
+                    lt.run_coroutine_threadsafe(move || async move {
+                        asyncio::yield_now().await;
+                        t * 1_000_000 + i
+                    })
+                })
+                .collect();
+            for (i, f) in futs.into_iter().enumerate() {
+                assert_eq!(
+                    f.result(Some(Duration::from_secs(20))).unwrap(),
+                    t * 1_000_000 + i as u64
+                );
+            }
+        }));
+    }
+    for j in joins {
+        j.join().unwrap();
+    }
+    Arc::try_unwrap(lt).unwrap().stop().unwrap();
+}
+
+#[test]
+fn stop_cancels_pending_work_and_joins() {
+    let lt = LoopThread::spawn().unwrap();
+    let forever = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    let sleeping = lt.run_coroutine_threadsafe(|| asyncio::sleep(Duration::from_secs(3600)));
+    // Make sure both have started on the loop before stopping.
+    lt.run_coroutine_threadsafe(asyncio::yield_now)
+        .result(Some(Duration::from_secs(20)))
+        .unwrap();
+    lt.stop().unwrap();
+    assert!(matches!(
+        forever.result(Some(Duration::from_secs(5))),
+        Err(Error::Cancelled)
+    ));
+    assert!(matches!(
+        sleeping.result(Some(Duration::from_secs(5))),
+        Err(Error::Cancelled)
+    ));
+}
+
+#[test]
+fn concurrent_future_cancel_timeout_and_await_from_another_loop() {
+    let lt = LoopThread::spawn().unwrap();
+    let f = lt.run_coroutine_threadsafe(std::future::pending::<u8>);
+    assert!(matches!(
+        f.result(Some(Duration::from_millis(10))),
+        Err(Error::Timeout)
+    ));
+    assert!(!f.done());
+    assert!(f.cancel());
+    assert!(matches!(
+        f.result(Some(Duration::from_secs(20))),
+        Err(Error::Cancelled)
+    ));
+    assert!(!f.cancel(), "already done");
+
+    // Awaited from a different loop on a different thread: the completion wakes it across.
+    let g = lt.run_coroutine_threadsafe(|| async {
+        asyncio::sleep(Duration::from_millis(5)).await;
+        "across"
+    });
+    let got =
+        std::thread::spawn(move || asyncio::run(asyncio::timeout(Duration::from_secs(20), g)))
+            .join()
+            .unwrap()
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    assert_eq!(got, "across");
+    lt.stop().unwrap();
+}
+
+fn poll_fd(fd: i32, timeout: Option<Duration>) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32);
+    // `poll` on one valid descriptor we own a reference to.
+    let n = poll_one(&mut p, ms);
+    n > 0
+}
+
+fn poll_one(p: &mut libc::pollfd, ms: i32) -> i32 {
+    #[allow(unsafe_code)]
+    // SAFETY: `p` points to one initialised pollfd for the duration of the call.
+    unsafe {
+        libc::poll(p, 1, ms)
+    }
+}
+
+#[test]
+fn the_loop_inside_a_foreign_poll_blocks_when_idle_and_wakes_for_io_and_timers() {
+    let lp = EventLoop::new().unwrap();
+    let fd = lp.as_raw_fd();
+    assert_eq!(lp.next_timeout(), None, "nothing to do: the host may block");
+
+    // Idle: a host loop polling our fd with our timeout blocks; bounded by 200 ms here.
+    let start = Instant::now();
+    let mut iterations = 0;
+    while start.elapsed() < Duration::from_millis(200) {
+        let t = lp.next_timeout().or(Some(Duration::from_millis(200)));
+        poll_fd(fd, t);
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        iterations += 1;
+    }
+    assert!(
+        iterations <= 3,
+        "busy loop while idle: {iterations} iterations in 200 ms"
+    );
+
+    // A timer: next_timeout says when; the host sleeps that long, then the timer runs.
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    lp.call_later(Duration::from_millis(20), move || {
+        f.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    let t = lp.next_timeout().expect("a timer is pending");
+    assert!(
+        t <= Duration::from_millis(21),
+        "deadline rounded up by at most one tick: {t:?}"
+    );
+    for _ in 0..100 {
+        poll_fd(fd, lp.next_timeout());
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        if fired.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+    }
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+
+    // I/O: a socketpair written from another thread makes our fd readable.
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    let rfd = std::os::fd::AsRawFd::as_raw_fd(&a);
+    lp.add_reader(rfd, move || {
+        g.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    let writer = std::thread::spawn(move || b.write_all(b"x").unwrap());
+    for _ in 0..100 {
+        assert!(
+            poll_fd(fd, Some(Duration::from_secs(20))),
+            "our fd never became readable"
+        );
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        if got.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+    }
+    assert!(got.load(Ordering::SeqCst) > 0);
+    writer.join().unwrap();
+    lp.remove_reader(rfd).unwrap();
+    drop(a);
+
+    // A cross-thread call_soon_threadsafe also wakes the host's poll.
+    let ts = lp.threadsafe();
+    let called = Arc::new(AtomicUsize::new(0));
+    let c = called.clone();
+    std::thread::spawn(move || {
+        ts.call_soon_threadsafe(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert!(poll_fd(fd, Some(Duration::from_secs(20))));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(called.load(Ordering::SeqCst), 1);
+    assert!(
+        !lp.run_once(Some(Duration::ZERO)).unwrap(),
+        "nothing left to do"
+    );
+}
