@@ -46,6 +46,7 @@ async fn serve(args: common::Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::init_logging();
     let args = common::Args::parse()?;
     asyncio::run(async move { serve(args).await.map_err(|e| e.to_string()) })??;
     Ok(())

@@ -5,6 +5,8 @@
 //! port in the URL is honoured (`http://127.0.0.1:8080/`). `https://` URLs need the TLS layer
 //! (issue #5) and are refused with a clear error until then.
 
+mod common;
+
 async fn print_http_headers(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let url = Url::split(url)?;
     let (reader, writer) = match url.scheme.as_str() {
@@ -77,6 +79,7 @@ impl Url {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::init_logging();
     let url = std::env::args().nth(1).ok_or("usage: http_headers URL")?;
     asyncio::run(async { print_http_headers(&url).await.map_err(|e| e.to_string()) })??;
     Ok(())

@@ -5,6 +5,8 @@
 //! Python equivalent: `loop.call_later`, `asyncio.create_task`, `asyncio.gather`,
 //! `loop.call_soon_threadsafe`.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 async fn worker(name: &'static str, delay_ms: u64) -> &'static str {
@@ -52,5 +54,6 @@ async fn main_task() -> Result<(), asyncio::Error> {
 }
 
 fn main() -> Result<(), asyncio::Error> {
+    common::init_logging();
     asyncio::run(main_task())?
 }

@@ -27,6 +27,7 @@ async fn tcp_echo_client(message: String, host: String, port: u16) -> Result<(),
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::init_logging();
     let args = common::Args::parse()?;
     let message = args
         .positional

@@ -56,6 +56,7 @@ async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::init_logging();
     let args = common::Args::parse()?;
     let host = args.get("host").unwrap_or("127.0.0.1").to_string();
     let port = args.port(8888)?;

@@ -21,6 +21,7 @@ async fn client(message: String, path: String) -> Result<(), asyncio::Error> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::init_logging();
     let args = common::Args::parse()?;
     let message = args
         .positional

@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo run --example wait_for_data`. Prints `Received: abc`.
 
+mod common;
+
 use std::io::Write;
 
 async fn wait_for_data() -> Result<(), asyncio::Error> {
@@ -35,5 +37,6 @@ async fn wait_for_data() -> Result<(), asyncio::Error> {
 }
 
 fn main() -> Result<(), asyncio::Error> {
+    common::init_logging();
     asyncio::run(wait_for_data())?
 }

@@ -49,6 +49,7 @@ pub mod transport;
 pub use embed::{run_coroutine_threadsafe, ConcurrentFuture, LoopThread};
 pub use error::{Cancelled, Error, Result};
 pub use event_loop::clock::ManualClock;
+pub use event_loop::debug::{set_trace, trace_enabled};
 pub use event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
 pub use event_loop::handle::{CallbackOutput, Handle, TimerHandle};
 pub use event_loop::threadsafe::ThreadsafeHandle;

@@ -80,3 +80,29 @@ impl Args {
         }
     }
 }
+
+/// A minimal stderr logger so `ASYNCIO_TRACE=1` (the layer trace) and `ASYNCIO_DEBUG=1`
+/// (slow-callback warnings) show up; warnings and errors are always shown.
+pub fn init_logging() {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record) {
+            eprintln!("{:5} {}: {}", r.level(), r.target(), r.args());
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    let verbose = ["ASYNCIO_TRACE", "ASYNCIO_DEBUG"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty() && v != "0"));
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(if verbose {
+            log::LevelFilter::Info
+        } else {
+            log::LevelFilter::Warn
+        });
+    }
+}

@@ -17,6 +17,7 @@
 //! escaping a callback or task goes to the exception handler and the loop carries on (L18).
 
 pub(crate) mod clock;
+pub(crate) mod debug;
 pub(crate) mod exception;
 pub(crate) mod handle;
 pub(crate) mod io;
@@ -86,6 +87,12 @@ pub(crate) struct LoopInner {
     expired: Cell<Vec<(TimerKey, u64, TimerEntry)>>,
     /// Reused buffer for the thread-safe queue.
     remote: Cell<Vec<Remote>>,
+    /// Debug mode (L23): time callbacks and task polls.
+    debug: Cell<bool>,
+    /// Debug mode warns about callbacks and polls at least this long.
+    slow_callback_duration: Cell<Duration>,
+    /// Connection ids handed to transports, per loop so traces are stable.
+    next_conn_id: Cell<u64>,
     /// The read buffer of every plain-`Protocol` transport of this loop (256 KiB, made on first
     /// use). Taken out for one read + `data_received`, then put back.
     pub(crate) read_buf: Cell<Vec<u8>>,
@@ -209,7 +216,11 @@ impl EventLoop {
             expired: Cell::new(Vec::new()),
             remote: Cell::new(Vec::new()),
             read_buf: Cell::new(Vec::new()),
+            debug: Cell::new(debug::env_flag("ASYNCIO_DEBUG")),
+            slow_callback_duration: Cell::new(crate::constants::SLOW_CALLBACK_DURATION),
+            next_conn_id: Cell::new(1),
         };
+        debug::trace_from_env();
         Ok(EventLoop {
             handle: LoopHandle {
                 inner: Rc::new(inner),
@@ -337,6 +348,30 @@ impl LoopHandle {
     /// Whether the loop is running (L15).
     pub fn is_running(&self) -> bool {
         self.inner.running.get()
+    }
+
+    /// Debug mode on or off (Python's `loop.set_debug`, L23); also on when the loop is made
+    /// with `ASYNCIO_DEBUG=1`. In debug mode a callback or task poll that runs at least
+    /// [`slow_callback_duration`](Self::set_slow_callback_duration) (100 ms) is logged.
+    pub fn set_debug(&self, on: bool) {
+        self.inner.debug.set(on);
+    }
+
+    /// Whether debug mode is on.
+    pub fn get_debug(&self) -> bool {
+        self.inner.debug.get()
+    }
+
+    /// The threshold of the slow-callback warning (Python's `loop.slow_callback_duration`).
+    pub fn set_slow_callback_duration(&self, d: Duration) {
+        self.inner.slow_callback_duration.set(d);
+    }
+
+    /// A new connection id for this loop's traces.
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        let id = self.inner.next_conn_id.get();
+        self.inner.next_conn_id.set(id + 1);
+        id
     }
 
     /// Whether [`close`](Self::close) has been called (L16).
@@ -475,6 +510,9 @@ impl LoopHandle {
                 }
                 events.clear();
             }
+            if !events.is_empty() {
+                debug::trace!("loop: poll -> {} event(s)", events.iter().count());
+            }
             for ev in events.iter() {
                 if ev.token() == WAKER_TOKEN {
                     remote_ready = true;
@@ -522,6 +560,24 @@ impl LoopHandle {
     }
 
     fn run_runnable(&self, r: Runnable, main: &mut dyn FnMut()) {
+        if !self.inner.debug.get() {
+            return self.run_runnable_inner(r, main);
+        }
+        let name = match &r {
+            Runnable::Callback(cb) => cb.name(),
+            Runnable::Task(id) => crate::executor::task_name(self, *id),
+            Runnable::Io(_) => "I/O callback",
+            Runnable::Main => "run_until_complete future",
+        };
+        let start = Instant::now();
+        self.run_runnable_inner(r, main);
+        let took = start.elapsed();
+        if took >= self.inner.slow_callback_duration.get() {
+            log::warn!(target: "asyncio", "Executing {name} took {:.3} seconds", took.as_secs_f64());
+        }
+    }
+
+    fn run_runnable_inner(&self, r: Runnable, main: &mut dyn FnMut()) {
         match r {
             Runnable::Callback(cb) => {
                 if cb.cancelled() {

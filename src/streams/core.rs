@@ -185,7 +185,18 @@ impl BufferedProtocol for StreamCore {
     }
 
     fn buffer_updated(&mut self, n: usize) {
-        if let Some(w) = self.reader.buffer_updated(n) {
+        let w = self.reader.buffer_updated(n);
+        if crate::trace_enabled() {
+            let id = self.transport.as_ref().map_or(0, Transport::id);
+            log::info!(target: "asyncio::trace", "protocol[{id}]: buffer_updated({n})");
+            log::info!(
+                target: "asyncio::trace",
+                "reader[{id}]: feed_data {n} B, buffered {}{}",
+                self.reader.buffered_len(),
+                if w.is_some() { ", wakes the waiting read" } else { "" }
+            );
+        }
+        if let Some(w) = w {
             w.wake();
         }
     }

@@ -43,7 +43,20 @@ impl StreamWriter {
     /// # Errors
     /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
-        self.transport.write(data)
+        if !crate::trace_enabled() {
+            return self.transport.write(data);
+        }
+        let before = self.transport.get_write_buffer_size();
+        let r = self.transport.write(data);
+        let after = self.transport.get_write_buffer_size();
+        let sent = (data.len() + before).saturating_sub(after);
+        log::info!(
+            target: "asyncio::trace",
+            "writer[{}]: write {} B -> sent {sent}, buffered {after}",
+            self.transport.id(),
+            data.len()
+        );
+        r
     }
 
     /// Hands several buffers to the transport, sent with one vectored call when nothing is

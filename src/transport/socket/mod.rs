@@ -27,7 +27,6 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use mio::Interest;
 
@@ -35,6 +34,7 @@ use super::flow_control::FlowControl;
 use super::write_buffer::WriteBuffer;
 use super::{is_ordinary_disconnect, Address, ExtraInfo, Transport, TransportImpl};
 use crate::error::Error;
+use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
@@ -78,8 +78,6 @@ pub(crate) trait ConnectionTracker {
 
 /// How many reads one readiness event may do before yielding to the rest of the loop (L59).
 const READS_PER_EVENT: usize = 16;
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) struct SocketTransport {
     lp: LoopHandle,
@@ -137,7 +135,7 @@ impl SocketTransport {
         let peername = peername.or_else(|| sock.peer_addr());
         let t = Rc::new_cyclic(|me| SocketTransport {
             lp: lp.clone(),
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: lp.next_conn_id(),
             me: me.clone(),
             sock: RefCell::new(None),
             key: Cell::new(None),
@@ -196,6 +194,7 @@ impl SocketTransport {
 
     fn connection_made(&self) {
         let Some(proto) = self.protocol() else { return };
+        trace!("protocol[{}]: connection_made", self.id);
         let transport = self.handle();
         self.in_protocol_call.set(true);
         let r = catch_unwind(AssertUnwindSafe(|| match proto.try_borrow_mut() {
@@ -289,6 +288,12 @@ impl SocketTransport {
             return;
         }
         self.set_state(State::Closed);
+        trace!(
+            "protocol[{}]: connection_lost({})",
+            self.id,
+            exc.as_ref()
+                .map_or("None".to_string(), |e| format!("{:?}", e.kind()))
+        );
         if let Some(proto) = self.protocol() {
             let r = catch_unwind(AssertUnwindSafe(|| {
                 if let Ok(mut p) = proto.try_borrow_mut() {

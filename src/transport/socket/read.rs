@@ -11,6 +11,7 @@ use mio::Interest;
 use super::{Reading, SocketTransport, State, READS_PER_EVENT};
 use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
+use crate::event_loop::debug::trace;
 use crate::protocol::{is_busy, ProtocolRef};
 use crate::transport::TransportImpl;
 
@@ -62,6 +63,8 @@ impl SocketTransport {
                 return true;
             }
             Ok(n) => {
+                trace!("transport[{}]: recv {n} B", self.id);
+                trace!("protocol[{}]: data_received({n})", self.id);
                 let delivered = self.protocol_call(|| {
                     let Ok(mut p) = p.try_borrow_mut() else {
                         return Err(None);
@@ -119,6 +122,10 @@ impl SocketTransport {
                 Ok(Err(Some(e))) => Outcome::Failed(e),
                 Ok(Ok((0, _))) => Outcome::Eof,
                 Ok(Ok((n, offered))) => {
+                    trace!(
+                        "transport[{}]: recv {n} B into the protocol's buffer",
+                        self.id
+                    );
                     match catch_unwind(AssertUnwindSafe(|| p.buffer_updated(n))) {
                         Ok(()) => Outcome::Data(n, offered),
                         Err(payload) => Outcome::Panicked("buffer_updated", payload),
@@ -179,6 +186,8 @@ impl SocketTransport {
 
     /// EOF from the peer (L62, L63): `eof_received` once; keep the write side open if it asks.
     pub(super) fn on_eof(&self) {
+        trace!("transport[{}]: recv EOF", self.id);
+        trace!("protocol[{}]: eof_received", self.id);
         self.reading.set(Reading::Done);
         let Some(proto) = self.protocol() else { return };
         let result = self.protocol_call(|| {

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{Socket, SocketTransport, State};
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
+use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::protocol::{is_busy, ProtocolRef};
 
@@ -89,6 +90,11 @@ impl SocketTransport {
     pub(super) fn maybe_pause_protocol(&self) {
         let size = self.buffer.borrow().len();
         if self.flow.borrow_mut().should_pause(size) {
+            trace!(
+                "transport[{}]: pause_writing (buffered {size} B > high {} B)",
+                self.id,
+                self.flow.borrow().limits().1
+            );
             self.deliver_flow(true);
         }
     }
@@ -96,6 +102,11 @@ impl SocketTransport {
     pub(super) fn maybe_resume_protocol(&self) {
         let size = self.buffer.borrow().len();
         if self.flow.borrow_mut().should_resume(size) {
+            trace!(
+                "transport[{}]: resume_writing (buffered {size} B <= low {} B)",
+                self.id,
+                self.flow.borrow().limits().0
+            );
             self.deliver_flow(false);
         }
     }

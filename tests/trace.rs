@@ -1,0 +1,93 @@
+//! The layer trace (issue #9): a golden test of one echo exchange over a socketpair, and debug
+//! mode's slow-callback warning. Its own binary: it installs a process-wide logger.
+
+use std::io::{Read, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+struct Capture;
+
+static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.target().starts_with("asyncio")
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            LINES
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", r.level(), r.args()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: Capture = Capture;
+
+fn install() {
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Info);
+}
+
+#[test]
+fn golden_trace_of_one_echo_exchange_and_the_debug_warning() {
+    install();
+    // The golden part: one connection, so ids and order are stable; poll lines are left out
+    // (how events batch depends on timing).
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    b.write_all(b"hello\n").unwrap();
+    asyncio::set_trace(true);
+    asyncio::run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let line = reader.readline().await.unwrap();
+        writer.write(&line).unwrap();
+        writer.close();
+        writer.wait_closed().await.unwrap();
+    })
+    .unwrap();
+    asyncio::set_trace(false);
+    let mut echoed = Vec::new();
+    b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    b.read_to_end(&mut echoed).unwrap();
+    assert_eq!(echoed, b"hello\n");
+    let lines: Vec<String> = LINES
+        .lock()
+        .unwrap()
+        .drain(..)
+        .filter(|l| !l.contains("loop: poll"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "INFO protocol[1]: connection_made",
+            "INFO transport[1]: recv 6 B into the protocol's buffer",
+            "INFO protocol[1]: buffer_updated(6)",
+            "INFO reader[1]: feed_data 6 B, buffered 6",
+            "INFO writer[1]: write 6 B -> sent 6, buffered 0",
+            "INFO protocol[1]: connection_lost(None)",
+        ]
+    );
+
+    // Debug mode: a slow callback is named in a warning (L23).
+    let lp = asyncio::EventLoop::new().unwrap();
+    lp.set_debug(true);
+    assert!(lp.get_debug());
+    lp.set_slow_callback_duration(Duration::from_millis(1));
+    fn slow() {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(5) {
+            std::hint::spin_loop();
+        }
+    }
+    lp.call_soon(slow).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let lines = LINES.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.starts_with("WARN Executing")
+            && l.contains("slow")
+            && l.ends_with("seconds")),
+        "{lines:?}"
+    );
+}
