@@ -9,6 +9,8 @@
 //!  event loop  mio poll + ready queue + timer wheel + executor              (base_events.py)
 //! ```
 //!
+//! Start with [`guide`]: one echo message followed through every layer.
+//!
 //! This release has the event loop: callbacks ([`LoopHandle::call_soon`],
 //! [`call_later`](LoopHandle::call_later), [`call_at`](LoopHandle::call_at)), tasks
 //! ([`spawn`], [`Task`]), timers ([`sleep`], [`timeout`], [`yield_now`]), raw descriptors
@@ -38,6 +40,7 @@ mod embed;
 mod error;
 pub mod event_loop;
 mod executor;
+pub mod guide;
 pub(crate) mod net;
 pub mod protocol;
 mod server;

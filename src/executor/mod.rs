@@ -147,7 +147,11 @@ pub(crate) fn run_task(lp: &LoopHandle, key: SlotKey) {
 
 /// A task's name (its future's type), for debug-mode reports.
 pub(crate) fn task_name(lp: &LoopHandle, key: SlotKey) -> &'static str {
-    lp.inner.tasks.borrow().get(key).map_or("task", |t| t.name())
+    lp.inner
+        .tasks
+        .borrow()
+        .get(key)
+        .map_or("task", |t| t.name())
 }
 
 /// The waker of `run_until_complete`'s future on loop `lp`.

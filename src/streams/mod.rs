@@ -2,7 +2,7 @@
 //! `open_connection`/`start_server` builders.
 //!
 //! Mirrors CPython `Lib/asyncio/streams.py`. One connection's stream state lives in a single
-//! [`core::StreamCore`] behind `Rc<RefCell<…>>`: the socket transport holds it as its
+//! `core::StreamCore` behind `Rc<RefCell<…>>`: the socket transport holds it as its
 //! `BufferedProtocol` (and reads straight into the reader's buffer: no copy between the socket
 //! and `readline`), while the `StreamReader` and `StreamWriter` handles hold it to read and to
 //! drain. Files: `reader.rs` (the reader's buffer and read futures), `core.rs` (the protocol),

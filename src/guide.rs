@@ -1,0 +1,119 @@
+//! # The layering guide: how one echo message crosses asyncio's layers
+//!
+//! This crate rebuilds CPython's `Lib/asyncio` layer by layer, under the same names, so that
+//! you can read the two side by side. This page follows one message through every layer, using
+//! the layer trace (`ASYNCIO_TRACE=1`) as the map, then shows flow control with the water
+//! marks, and ends with a table from each of our files to its CPython counterpart.
+//!
+//! ## The layers
+//!
+//! ```text
+//!  your code       async fn handle(reader, writer)   open_connection / start_server
+//!  ──────────────────────────────────────────────────────────────────────────────────────
+//!  streams         StreamReader ─┐                 ┌─ StreamWriter            streams.py
+//!                                └── StreamCore ───┘  (StreamReaderProtocol)
+//!                                        ▲ Protocol callbacks     │ write / drain
+//!  tls (optional)  TlsProtocol: a Protocol below, a Transport above           sslproto.py
+//!                                        ▲                        ▼
+//!  transport       socket transport: write buffer, water marks,   selector_events.py
+//!                  pause/resume reading, write_eof, close/abort
+//!                                        ▲ readiness              │ send / writev
+//!  event loop      mio poll ─► ready queue ─► run phase; timer wheel; tasks  base_events.py
+//! ```
+//!
+//! Each layer talks only to the one below it and is called back through the trait above it:
+//! the streams know [`Transport`](crate::Transport) and [`Protocol`](crate::Protocol), never
+//! mio; only the event loop and the transports touch mio.
+//!
+//! ## One echo message, down and up
+//!
+//! A client sends `hello\n` to the streams echo server of `examples/echo_server.rs`. With
+//! `ASYNCIO_TRACE=1` the server prints (one connection, id 1; `tests/trace.rs` pins these
+//! lines):
+//!
+//! ```text
+//! loop: poll -> 1 event(s)                                   (1)
+//! transport[1]: recv 6 B into the protocol's buffer          (2)
+//! protocol[1]: buffer_updated(6)                             (3)
+//! reader[1]: feed_data 6 B, buffered 6, wakes the waiting read  (4)
+//! writer[1]: write 6 B -> sent 6, buffered 0                 (5)
+//! ```
+//!
+//! 1. **The loop** ([`LoopHandle::run_once`](crate::LoopHandle::run_once), CPython's
+//!    `_run_once`) polls mio. The socket's token carries its slot and generation; the event
+//!    becomes a `Runnable::Io` at the back of the ready queue. The run phase then runs exactly
+//!    as many entries as the queue held when it began, so nothing queued meanwhile can starve
+//!    I/O (L3).
+//! 2. **The transport** (`transport/socket/read.rs`, CPython's `_read_ready`) reads. Our
+//!    protocol is a `BufferedProtocol`, so it asks the protocol for a buffer and `recv`s
+//!    straight into the reader's memory: no copy between the socket and `readline`. A read
+//!    that fills less than the space offered means the kernel buffer is empty, so there is no
+//!    extra `recv` just to hear `EAGAIN` (the syscall budget of an echo is poll, read, write).
+//! 3. **The protocol** (`streams/core.rs`, CPython's `StreamReaderProtocol`) commits the bytes.
+//! 4. **The reader** (`streams/reader.rs`) wakes the task waiting in `read_into`/`readline`.
+//!    Waking a task pushes its key on the ready queue: no allocation, no lock. The task runs
+//!    in the next iteration, sees its data and returns it.
+//! 5. **The writer** (`streams/writer.rs`) hands the bytes to the transport, which tries
+//!    `send` at once because nothing is queued (L65): all six bytes go, nothing is buffered, no
+//!    writable interest is needed. `drain()` returns at once because the transport is not
+//!    paused.
+//!
+//! Steady state allocates nothing per message (`tests/alloc.rs` counts).
+//!
+//! ## Flow control: the water marks
+//!
+//! The transport's write buffer has a high mark (64 KiB) and a low mark (16 KiB). Above high
+//! it calls the protocol's `pause_writing` (once per crossing); at or below low,
+//! `resume_writing`. The stream writer turns those into `drain()` waiting and returning:
+//!
+//! ```text
+//!  buffered
+//!   bytes
+//!    ▲        pause_writing                     pause_writing
+//!    │             ▼                                 ▼
+//!  high ─ ─ ─ ─ ─ ╱╲ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ╱╲ ─ ─ ─   drain() waits while above
+//!    │          ╱   ╲╲                           ╱    ╲
+//!    │        ╱       ╲╲__                     ╱       ╲
+//!  low ─ ─ ─╱─ ─ ─ ─ ─ ─ ─╲─ ─ ─ ─ ─ ─ ─ ─ ─ ╱─ ─ ─ ─ ─ ╲─ ─
+//!    │    ╱                 ╲  ▲ resume_writing        ╲ ▲ resume_writing
+//!    └──╱────────────────────╲───────────────────────────╲──────► time
+//!        writes faster than      the peer reads; the kernel takes the buffer
+//!        the peer reads          back down, drain() returns
+//! ```
+//!
+//! On the read side the [`StreamReader`](crate::StreamReader) pauses the transport when it
+//! holds more than twice its limit, and resumes it at the limit or below, so a peer that sends
+//! faster than we read ends up blocked in its own `send` (S14, S15).
+//!
+//! ## TLS: a protocol below, a transport above
+//!
+//! With `ssl`, a `TlsProtocol` sits between the socket transport and your protocol (CPython's
+//! `sslproto.SSLProtocol`): to the socket transport it is a protocol receiving ciphertext; to
+//! your protocol it is a transport (`_SSLProtocolTransport`) taking plaintext. The rustls
+//! connection is driven in memory by one file, `tls/engine.rs`. Your protocol's
+//! `connection_made` runs only after the handshake.
+//!
+//! ## Our files and CPython's
+//!
+//! | ours | CPython `Lib/asyncio/` |
+//! |---|---|
+//! | `event_loop/mod.rs` | `base_events.py`: `BaseEventLoop._run_once`, `run_forever`, `run_until_complete`, `close`; `runners.py`: `asyncio.run` |
+//! | `event_loop/ready.rs` | `BaseEventLoop._ready` |
+//! | `event_loop/handle.rs` | `events.py`: `Handle`, `TimerHandle` |
+//! | `event_loop/timer_wheel.rs` | `BaseEventLoop._scheduled` (a heap there, a wheel here) |
+//! | `event_loop/io.rs` | `selector_events.py`: `_add_reader`, `_process_events` |
+//! | `event_loop/threadsafe.rs` | `call_soon_threadsafe`, `_write_to_self` |
+//! | `event_loop/exception.rs` | `call_exception_handler`, `default_exception_handler` |
+//! | `event_loop/debug.rs` | debug mode, `slow_callback_duration` |
+//! | `executor/` | `tasks.py` (`Task`, `create_task`), `futures.py` |
+//! | `time.rs` | `tasks.sleep`, `timeouts.py`, `tasks.wait_for` |
+//! | `protocol.rs` | `protocols.py` |
+//! | `transport/mod.rs` | `transports.py` |
+//! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport` |
+//! | `transport/flow_control.rs` | `transports._FlowControlMixin` |
+//! | `net/connect.rs`, `net/resolve.rs` | `base_events.py`: `create_connection`, `_ensure_resolved` |
+//! | `net/happy_eyeballs.rs` | `staggered.py` |
+//! | `server.rs` | `base_events.py`: `Server`, `create_server`; `unix_events.py`: `create_unix_server` |
+//! | `streams/` | `streams.py` |
+//! | `tls/` | `sslproto.py` |
+//! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
