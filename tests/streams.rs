@@ -134,8 +134,11 @@ fn test_start_unix_server_s5_s3() {
 fn test_open_connection_error_s19_s48_s64() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let peer = std::thread::spawn(move || {
         let (s, _) = l.accept().unwrap();
+        // Reset only once the client is connected (else the connect itself may see it).
+        go_rx.recv_timeout(BOUND).unwrap();
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
@@ -145,7 +148,7 @@ fn test_open_connection_error_s19_s48_s64() {
     });
     run(async move {
         let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
-        peer.join().unwrap();
+        go_tx.send(()).unwrap();
         // The data may or may not arrive before the reset; the error must come, typed.
         let mut got = Vec::new();
         let err = loop {
@@ -155,6 +158,7 @@ fn test_open_connection_error_s19_s48_s64() {
                 Err(e) => break e,
             }
         };
+        peer.join().unwrap();
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
         let e = reader.readline().await.unwrap_err();
         assert_eq!(
