@@ -35,6 +35,8 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(doctest)]
+mod compile_fail;
 pub mod constants;
 mod embed;
 mod error;

@@ -206,3 +206,47 @@ impl Protocol for Echo {
         self.transport.as_ref().unwrap().write(data).unwrap();
     }
 }
+
+// ---- issue #8 (faults, churn, flow model): process resources and reader introspection ----
+
+/// Open descriptors of this process (`/proc/self/fd`; the directory handle itself is counted
+/// the same way every time). Tests that compare counts must not run beside tests that open
+/// descriptors: hold [`serial`] for the whole test.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// Resident set size of this process in KiB (`VmRSS` in `/proc/self/status`).
+pub fn vm_rss_kib() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
+}
+
+/// Serialises the tests of one binary (a poisoned lock, left by a failed test, still locks).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A field of a `StreamReader`'s `Debug` output (`buffered`, `waiting`, `paused`, …): the reader
+/// has no public size accessor, and its `Debug` is the documented view of its state.
+pub fn reader_field(reader: &asyncio::StreamReader, field: &str) -> String {
+    let dbg = format!("{reader:?}");
+    let at = dbg
+        .find(&format!("{field}: "))
+        .unwrap_or_else(|| panic!("no `{field}` in {dbg}"));
+    let rest = &dbg[at + field.len() + 2..];
+    let end = rest.find([',', ' ', '}']).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+/// Bytes buffered in a `StreamReader`, from its `Debug` output.
+pub fn reader_buffered(reader: &asyncio::StreamReader) -> usize {
+    reader_field(reader, "buffered").parse().expect("a count")
+}

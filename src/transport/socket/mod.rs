@@ -345,8 +345,18 @@ impl IoHandler for SocketTransport {
     }
 
     fn loop_closed(&self) {
-        self.state.set(State::Closed);
+        let was = self.state.replace(State::Closed);
         let proto = self.protocol.borrow_mut().take();
+        if let (true, Some(proto)) = (was < State::Closed, &proto) {
+            // Nothing will run on this loop again: tell the protocol, so a stream reader or
+            // writer used afterwards fails instead of waiting forever.
+            let exc = io::Error::other("Event loop is closed");
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                if let Ok(mut p) = proto.try_borrow_mut() {
+                    p.connection_lost(Some(exc));
+                }
+            }));
+        }
         drop(proto);
         let sock = self.sock.borrow_mut().take();
         drop(sock);

@@ -1,0 +1,78 @@
+//! Compile-time proofs that loop-bound objects stay on their loop's thread (issue #8, STYLE
+//! "Take" from async-executor). Only built for doctests (`#[cfg(doctest)]` in `lib.rs`).
+//!
+//! These are the thread-crossing doors; they are `Send`:
+//!
+//! ```
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::ThreadsafeHandle>();
+//! need_send::<asyncio::ConcurrentFuture<u8>>();
+//! need_send::<asyncio::Cancelled>();
+//! need_send::<asyncio::Error>();
+//! ```
+//!
+//! Everything else of a loop is `!Send`: moving it to another thread does not compile.
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::EventLoop>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::LoopHandle>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::StreamReader>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::StreamWriter>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Transport>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Task<()>>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Server>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Handle>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::TimerHandle>();
+//! ```
+//!
+//! The same with a value, as a user would hit it: a loop handle moved into a thread.
+//!
+//! ```compile_fail,E0277
+//! let lp = asyncio::EventLoop::new().unwrap();
+//! let handle = lp.handle();
+//! std::thread::spawn(move || handle.stop()).join().unwrap();
+//! ```
+//!
+//! ...while its thread-safe door may go: this one compiles and runs.
+//!
+//! ```
+//! let lp = asyncio::EventLoop::new().unwrap();
+//! let door = lp.threadsafe();
+//! std::thread::spawn(move || door.call_soon_threadsafe(|| ()).unwrap())
+//!     .join()
+//!     .unwrap();
+//! lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+//! ```
