@@ -20,6 +20,7 @@ use std::io;
 /// | [`Error::InvalidArgument`] | `ValueError`, `TypeError` | an argument out of range (a bad limit, water marks, an empty separator) |
 /// | [`Error::InvalidState`] | `RuntimeError` | a call in the wrong state: the loop is closed or already running, two readers wait at once |
 /// | [`Error::Unsupported`] | `NotImplementedError` | the transport cannot do it (`write_eof` over TLS) |
+/// | `Error::Tls` (feature `tls`) | `ssl.SSLError` | a TLS handshake, certificate, record or truncation failure |
 ///
 /// `From<Error> for io::Error` keeps the [`io::ErrorKind`] of an `Io` error and picks a fitting
 /// kind for the others, so `?` works in functions returning `io::Result`.
@@ -52,6 +53,10 @@ pub enum Error {
     InvalidState(String),
     /// The operation is not supported here (`NotImplementedError`).
     Unsupported(String),
+    /// A TLS failure (`ssl.SSLError`): handshake, certificate verification, a bad record, an
+    /// alert from the peer, or a truncation the connection asked to see (D9).
+    #[cfg(feature = "tls")]
+    Tls(TlsError),
 }
 
 impl Error {
@@ -79,6 +84,8 @@ impl Error {
             Error::InvalidArgument(_) => io::ErrorKind::InvalidInput,
             Error::InvalidState(_) => io::ErrorKind::Other,
             Error::Unsupported(_) => io::ErrorKind::Unsupported,
+            #[cfg(feature = "tls")]
+            Error::Tls(_) => io::ErrorKind::InvalidData,
         }
     }
 }
@@ -105,6 +112,8 @@ impl fmt::Display for Error {
             Error::InvalidArgument(m) | Error::InvalidState(m) | Error::Unsupported(m) => {
                 f.write_str(m)
             }
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => e.fmt(f),
         }
     }
 }
@@ -113,6 +122,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
@@ -135,6 +146,85 @@ impl From<Error> for io::Error {
         match e {
             Error::Io(e) => e,
             other => io::Error::new(other.kind(), other),
+        }
+    }
+}
+
+/// A TLS failure, the payload of `Error::Tls` (Python's `ssl.SSLError`; `is_certificate_error`
+/// marks `ssl.SSLCertVerificationError`, `is_truncation` marks `ssl.SSLEOFError`).
+///
+/// Display is rustls' own message for errors rustls raised. Clone is cheap enough to hand the
+/// same failure to the handshake waiter and to the protocol's `connection_lost`.
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone)]
+pub struct TlsError {
+    message: String,
+    cause: TlsCause,
+}
+
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone)]
+enum TlsCause {
+    Rustls(rustls::Error),
+    /// The peer ended the TCP stream without close_notify and the connection asked to see it.
+    Truncated,
+}
+
+#[cfg(feature = "tls")]
+impl TlsError {
+    pub(crate) fn from_rustls(e: rustls::Error) -> Self {
+        TlsError {
+            message: e.to_string(),
+            cause: TlsCause::Rustls(e),
+        }
+    }
+
+    pub(crate) fn truncated() -> Self {
+        TlsError {
+            message: "EOF occurred in violation of protocol: the peer closed the connection \
+                      without sending close_notify"
+                .into(),
+            cause: TlsCause::Truncated,
+        }
+    }
+
+    /// The rustls error behind this failure, if rustls raised it.
+    pub fn rustls_error(&self) -> Option<&rustls::Error> {
+        match &self.cause {
+            TlsCause::Rustls(e) => Some(e),
+            TlsCause::Truncated => None,
+        }
+    }
+
+    /// Our verification of the peer's certificate failed (`ssl.SSLCertVerificationError`):
+    /// unknown issuer, expired, wrong name, …
+    pub fn is_certificate_error(&self) -> bool {
+        matches!(
+            &self.cause,
+            TlsCause::Rustls(rustls::Error::InvalidCertificate(_))
+        )
+    }
+
+    /// The peer closed the stream without close_notify, on a connection that asked to be told
+    /// (`ssl.SSLEOFError`, D9).
+    pub fn is_truncation(&self) -> bool {
+        matches!(self.cause, TlsCause::Truncated)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            TlsCause::Rustls(e) => Some(e),
+            TlsCause::Truncated => None,
         }
     }
 }

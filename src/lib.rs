@@ -4,6 +4,7 @@
 //!
 //! ```text
 //!  streams     StreamReader  StreamWriter  StreamReaderProtocol  Server      (streams.py)
+//!  tls         TlsProtocol below, TlsTransport above, rustls in memory      (sslproto.py)
 //!  transport   socket transport: write buffer, water marks, pause/resume   (selector_events.py)
 //!  protocol    Protocol / BufferedProtocol callbacks                        (protocols.py)
 //!  event loop  mio poll + ready queue + timer wheel + executor              (base_events.py)
@@ -49,6 +50,8 @@ mod server;
 mod slots;
 pub mod streams;
 mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 
 pub use embed::{run_coroutine_threadsafe, ConcurrentFuture, LoopThread};
@@ -68,4 +71,6 @@ pub use streams::{
     OpenConnection, StartServer, StreamReader, StreamWriter,
 };
 pub use time::{sleep, sleep_until, timeout, timeout_at, yield_now, Sleep, YieldNow};
+#[cfg(feature = "tls")]
+pub use tls::{ClientTls, StartTls, TlsContext, TlsError};
 pub use transport::{Address, ExtraInfo, Transport};

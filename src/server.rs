@@ -124,6 +124,9 @@ struct ServerInner {
     serving_forever: Cell<bool>,
     /// A Unix socket file to unlink on close if it still has this (device, inode) (L119).
     cleanup: RefCell<Option<(PathBuf, u64, u64)>>,
+    /// TLS for accepted connections (T36).
+    #[cfg(feature = "tls")]
+    tls: crate::tls::ServerOptions,
 }
 
 impl ConnectionTracker for ServerInner {
@@ -162,6 +165,15 @@ impl ServerInner {
                 return;
             }
         };
+        // T36: under TLS the protocol's connection_made waits for the handshake.
+        #[cfg(feature = "tls")]
+        let protocol = match self.tls.wrap(&self.lp, protocol) {
+            Ok(p) => p,
+            Err(e) => {
+                log::debug!(target: "asyncio", "Error on transport creation for incoming connection: {e}");
+                return;
+            }
+        };
         let tracker = self.clone() as Rc<dyn ConnectionTracker>;
         match SocketTransport::create(&self.lp, sock, protocol, peer, Some(tracker)) {
             Ok(t) => {
@@ -191,15 +203,19 @@ impl Accepter {
             return Ok(());
         }
         let mut guard = self.listener.borrow_mut();
-        let Some(listener) = guard.as_mut() else {
+        let (Some(listener), Some(server)) = (guard.as_mut(), self.server.upgrade()) else {
             return Ok(());
         };
         let fd = listener.as_raw_fd();
+        let armed = Armed {
+            accepter: self.clone(),
+            _server: server,
+        };
         let key = lp.inner.register_handler(
             &mut DynSource(listener.source()),
             fd,
             Interest::READABLE,
-            self.clone() as Rc<dyn IoHandler>,
+            Rc::new(armed) as Rc<dyn IoHandler>,
         )?;
         self.key.set(Some(key));
         drop(guard);
@@ -287,20 +303,30 @@ fn is_out_of_resources(e: &io::Error) -> bool {
     )
 }
 
-impl IoHandler for Accepter {
+/// What the loop holds while a listener is registered: its accepter, and the server, so that
+/// a server whose handles are all dropped keeps serving until closed. Python behaves the same:
+/// the loop's accept callback references the server (L107). Deregistering (close) or closing
+/// the loop drops this, so no cycle outlives either.
+struct Armed {
+    accepter: Rc<Accepter>,
+    _server: Rc<ServerInner>,
+}
+
+impl IoHandler for Armed {
     fn io_ready(&self, readiness: Readiness) {
         if readiness.is_readable() {
-            self.accept_round();
+            self.accepter.accept_round();
         }
     }
 
     fn loop_closed(&self) {
-        drop(self.listener.borrow_mut().take());
+        drop(self.accepter.listener.borrow_mut().take());
     }
 }
 
-/// A server from [`LoopHandle::create_server`] or [`start_unix_server`] (Python's
-/// `asyncio.Server`). Cloning gives another handle to the same server.
+/// A server from [`LoopHandle::create_server`] or [`LoopHandle::create_unix_server`] (Python's
+/// `asyncio.Server`). Cloning gives another handle to the same server. Dropping every handle
+/// does not stop a listening server: as in Python, the loop keeps it until [`close`](Self::close).
 #[derive(Clone)]
 pub struct Server {
     inner: Rc<ServerInner>,
@@ -523,8 +549,8 @@ enum Bind {
     UnixSock(std::os::unix::net::UnixListener),
 }
 
-/// The pending result of [`LoopHandle::create_server`] / [`create_unix_server`]: set keywords,
-/// then `.await` it for a [`Server`].
+/// The pending result of [`LoopHandle::create_server`] /
+/// [`LoopHandle::create_unix_server`]: set keywords, then `.await` it for a [`Server`].
 #[must_use = "a server builder does nothing until awaited"]
 pub struct CreateServer {
     lp: LoopHandle,
@@ -539,6 +565,9 @@ pub struct CreateServer {
     keep_alive: bool,
     start_serving: bool,
     cleanup_socket: bool,
+    /// `ssl` and the TLS timeouts (S9, T36).
+    #[cfg(feature = "tls")]
+    tls: crate::tls::ServerOptions,
 }
 
 impl LoopHandle {
@@ -617,6 +646,8 @@ impl CreateServer {
             keep_alive: false,
             start_serving: true,
             cleanup_socket: true,
+            #[cfg(feature = "tls")]
+            tls: Default::default(),
         }
     }
 
@@ -696,6 +727,8 @@ impl CreateServer {
         if let Some(conflict) = self.conflict {
             return Err(Error::invalid_argument(conflict));
         }
+        #[cfg(feature = "tls")]
+        self.tls.check()?;
         let opts = ListenOptions {
             reuse_address: self.reuse_address,
             reuse_port: self.reuse_port,
@@ -794,6 +827,8 @@ impl CreateServer {
                 waiters: RefCell::new(Vec::new()),
                 serving_forever: Cell::new(false),
                 cleanup: RefCell::new(cleanup),
+                #[cfg(feature = "tls")]
+                tls: self.tls.clone(),
             }
         });
         let server = Server { inner };
@@ -817,6 +852,36 @@ fn remove_stale_socket(path: &Path) {
         Err(e) => {
             log::error!(target: "asyncio", "Unable to check or remove stale UNIX socket {}: {e}", path.display());
         }
+    }
+}
+
+/// TLS keywords (feature `tls`, S9, L96, T36).
+#[cfg(feature = "tls")]
+impl CreateServer {
+    /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`; a bool is not accepted,
+    /// S9): each accepted connection's handshake completes before its protocol's
+    /// `connection_made`; failed handshakes close the socket and reach no protocol (T36).
+    pub fn ssl(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
+        self.tls.ssl = Some(config.into());
+        self
+    }
+
+    /// How long each handshake may take (default 60 s).
+    pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.tls.options.handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// How long each close_notify exchange may take (default 30 s).
+    pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.tls.options.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
+        self.tls.options.require_close_notify = on;
+        self
     }
 }
 

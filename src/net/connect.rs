@@ -123,6 +123,9 @@ pub struct CreateConnection<P> {
     family: AddressFamily,
     happy_eyeballs_delay: Option<Duration>,
     interleave: Option<usize>,
+    /// `ssl`, `server_hostname` and the TLS timeouts (T1–T3).
+    #[cfg(feature = "tls")]
+    tls: crate::tls::ClientOptions,
 }
 
 impl LoopHandle {
@@ -209,6 +212,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             family: AddressFamily::Unspecified,
             happy_eyeballs_delay: None,
             interleave: None,
+            #[cfg(feature = "tls")]
+            tls: Default::default(),
         }
     }
 
@@ -261,12 +266,21 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             family,
             happy_eyeballs_delay,
             interleave: il,
+            #[cfg(feature = "tls")]
+            tls,
         } = self;
         if conflict {
             return Err(Error::invalid_argument(
                 "host/port and sock can not be specified at the same time",
             ));
         }
+        // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
+        #[cfg(feature = "tls")]
+        let tls = match &target {
+            Target::Host { host, .. } => tls.prepare(host.as_deref(), false)?,
+            Target::Sock(_) => tls.prepare(None, false)?,
+            Target::Unix(_) => tls.prepare(None, true)?,
+        };
         let sock = match target {
             Target::Host { host: None, .. } => {
                 return Err(Error::invalid_argument(
@@ -306,12 +320,59 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             }
         };
         let proto = factory();
+        #[cfg(feature = "tls")]
+        if let Some(tls) = tls {
+            // T7: the app's connection_made runs after the handshake, and we return after it.
+            let (lower, handshake) = tls.wrap(&lp, proto.clone())?;
+            let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
+            let guard = CloseOnDrop(Some(raw.handle()));
+            let transport = handshake.wait().await?;
+            guard.disarm();
+            return Ok((transport, proto));
+        }
         let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
         // Close the transport if we are dropped before connection_made has run (L94).
         let guard = CloseOnDrop(Some(transport.handle()));
         wait_connection_made(&lp).await?;
         let handle = guard.disarm();
         Ok((handle, proto))
+    }
+}
+
+/// TLS keywords (feature `tls`, T1–T3, S6, S8, L84, L111).
+#[cfg(feature = "tls")]
+impl<P: Protocol + 'static> CreateConnection<P> {
+    /// TLS (Python's `ssl=`): `true` for the default verifying context, or a
+    /// `rustls::ClientConfig`. The result arrives after the handshake and the protocol's
+    /// `connection_made` (T7).
+    pub fn ssl(mut self, ssl: impl Into<crate::tls::ClientTls>) -> Self {
+        self.tls.ssl = ssl.into();
+        self
+    }
+
+    /// The name sent as SNI and checked (default: the host). Required with `sock` or a Unix
+    /// path; `""` sends none and, with `ssl(true)`, checks none (T3).
+    pub fn server_hostname(mut self, name: &str) -> Self {
+        self.tls.server_hostname = Some(name.to_string());
+        self
+    }
+
+    /// How long the handshake may take (default 60 s, T1, T9).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls.options.handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// How long the close_notify exchange may take (default 30 s, T25).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.tls.options.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
+        self.tls.options.require_close_notify = on;
+        self
     }
 }
 

@@ -178,6 +178,40 @@ impl OpenConnection {
     }
 }
 
+/// TLS keywords (feature `tls`): forwarded to [`CreateConnection`] (S2, S3, T1–T3).
+#[cfg(feature = "tls")]
+impl OpenConnection {
+    /// TLS (Python's `ssl=`): `true` for the default verifying context (system roots or
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR`, host name checked), or a `rustls::ClientConfig`. The
+    /// handshake completes before this resolves.
+    pub fn ssl(self, ssl: impl Into<crate::tls::ClientTls>) -> Self {
+        let ssl = ssl.into();
+        self.option(move |c| c.ssl(ssl))
+    }
+
+    /// The name sent as SNI and checked against the certificate (default: the host; required
+    /// for Unix sockets and `sock=`; `""` sends none and, with `ssl(true)`, checks none).
+    pub fn server_hostname(self, name: &str) -> Self {
+        let name = name.to_string();
+        self.option(move |c| c.server_hostname(&name))
+    }
+
+    /// How long the TLS handshake may take (default 60 s).
+    pub fn ssl_handshake_timeout(self, timeout: Duration) -> Self {
+        self.option(move |c| c.ssl_handshake_timeout(timeout))
+    }
+
+    /// How long the close_notify exchange may take (default 30 s).
+    pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
+        self.option(move |c| c.ssl_shutdown_timeout(timeout))
+    }
+
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    pub fn ssl_require_close_notify(self, on: bool) -> Self {
+        self.option(move |c| c.ssl_require_close_notify(on))
+    }
+}
+
 impl IntoFuture for OpenConnection {
     type Output = Result<(StreamReader, StreamWriter), Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
@@ -377,6 +411,32 @@ impl StartServer {
             builder = opt(builder);
         }
         builder.await
+    }
+}
+
+/// TLS keywords (feature `tls`): forwarded to [`CreateServer`] (S9, T36).
+#[cfg(feature = "tls")]
+impl StartServer {
+    /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`): each handshake completes
+    /// before `client_connected_cb` runs; failed handshakes never reach it.
+    pub fn ssl(self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
+        let config = config.into();
+        self.option(move |s| s.ssl(config))
+    }
+
+    /// How long each TLS handshake may take (default 60 s).
+    pub fn ssl_handshake_timeout(self, timeout: Duration) -> Self {
+        self.option(move |s| s.ssl_handshake_timeout(timeout))
+    }
+
+    /// How long each close_notify exchange may take (default 30 s).
+    pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
+        self.option(move |s| s.ssl_shutdown_timeout(timeout))
+    }
+
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    pub fn ssl_require_close_notify(self, on: bool) -> Self {
+        self.option(move |s| s.ssl_require_close_notify(on))
     }
 }
 

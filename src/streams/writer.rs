@@ -186,6 +186,36 @@ impl StreamWriter {
     }
 }
 
+#[cfg(feature = "tls")]
+impl StreamWriter {
+    /// Upgrades the connection to TLS (Python's `StreamWriter.start_tls`, S53–S55): drains,
+    /// then runs [`LoopHandle::start_tls`](crate::LoopHandle::start_tls) on this connection's
+    /// protocol, the side following the configuration (a `ClientConfig` makes us the client).
+    /// On success this writer writes through the TLS transport; the reader keeps its buffered
+    /// plaintext and reads decrypted data after it (S54). Set `server_hostname` and the
+    /// timeouts on the returned builder, then `.await` it.
+    ///
+    /// # Errors
+    /// As [`LoopHandle::start_tls`](crate::LoopHandle::start_tls); the drain's error first.
+    pub fn start_tls(
+        &mut self,
+        ssl: impl Into<crate::tls::TlsContext>,
+    ) -> crate::tls::StartTls<'_> {
+        let protocol = self.core.clone() as crate::protocol::ProtocolRef;
+        crate::tls::StartTls::for_writer(self, protocol, ssl.into())
+    }
+
+    /// After start_tls: write through `transport`, and tell the protocol (S53). The reader keeps
+    /// the raw transport for its flow control (S54).
+    pub(crate) fn replace_transport(&mut self, transport: Transport) {
+        let mut core = self.core.borrow_mut();
+        core.transport = Some(transport.clone());
+        core.over_ssl = true;
+        drop(core);
+        self.transport = transport;
+    }
+}
+
 impl Drop for StreamWriter {
     fn drop(&mut self) {
         if self.transport.is_closing() {

@@ -1,0 +1,355 @@
+//! The TLS engine: the one file that drives a `rustls::Connection` (rustls pinned at 0.23).
+//!
+//! Mirrors the `ssl.MemoryBIO` pair and the `SSLObject` that CPython `Lib/asyncio/sslproto.py`
+//! wraps (T46): ciphertext goes in with [`Engine::feed`], plaintext comes out of
+//! [`Engine::read_into`]; plaintext goes in with [`Engine::write`], ciphertext comes out into
+//! the caller's buffer. No I/O and no callbacks: `protocol.rs` moves the bytes.
+//!
+//! Ground rules:
+//! - ciphertext waits in our own `incoming` queue and is handed to rustls only when a read,
+//!   handshake or shutdown step asks (rustls holds at most one record plus 16 KiB of plaintext),
+//!   so `pending_ciphertext` is the read-side backlog the flow control of T18 watches;
+//! - errors are sticky, as in rustls: after the first, every step returns it again;
+//! - `read_tls` is never called with an empty source, so rustls never sees a TCP EOF and never
+//!   reports a ragged EOF: the protocol decides what a missing close_notify means (D9, T49);
+//! - the SSLObject's "want read" is [`ReadEnd::WouldBlock`], its `b''` is [`ReadEnd::Closed`].
+
+use std::io::{self, BufRead, Read, Write};
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use rustls::{CipherSuite, ClientConfig, ClientConnection, Connection, ServerConfig};
+use rustls::{ProtocolVersion, ServerConnection};
+
+use crate::error::{Error, TlsError};
+use crate::transport::write_buffer::WriteBuffer;
+
+/// How one [`Engine::read_into`] ended.
+#[derive(Debug)]
+pub(crate) enum ReadEnd {
+    /// The buffer is full; more plaintext may be ready.
+    Full,
+    /// Nothing more until more ciphertext arrives (`SSLWantReadError`).
+    WouldBlock,
+    /// The peer's close_notify: no more data will come (`read()` returned `b''`).
+    Closed,
+    /// A TLS error (sticky).
+    Failed(Error),
+}
+
+/// One TLS connection in memory.
+pub(crate) struct Engine {
+    conn: Connection,
+    /// Ciphertext received and not yet handed to rustls.
+    incoming: WriteBuffer,
+    /// The first error; returned by every later step.
+    error: Option<TlsError>,
+    /// `send_close_notify` has been called.
+    close_notify_sent: bool,
+    /// The peer's close_notify has been processed.
+    close_notify_received: bool,
+}
+
+/// Largest plaintext slice encrypted per [`Engine::write`] call: rustls' own outgoing buffer
+/// limit, so one call never leaves ciphertext behind in rustls.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+impl Engine {
+    /// A client connection to `name`; its first flight is ready for [`flush`](Self::flush).
+    pub(crate) fn client(
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> Result<Engine, Error> {
+        let conn = ClientConnection::new(config, name).map_err(tls_error)?;
+        Ok(Engine::new(conn.into()))
+    }
+
+    /// A server connection; it waits for the ClientHello.
+    pub(crate) fn server(config: Arc<ServerConfig>) -> Result<Engine, Error> {
+        let conn = ServerConnection::new(config).map_err(tls_error)?;
+        Ok(Engine::new(conn.into()))
+    }
+
+    fn new(conn: Connection) -> Engine {
+        Engine {
+            conn,
+            incoming: WriteBuffer::default(),
+            error: None,
+            close_notify_sent: false,
+            close_notify_received: false,
+        }
+    }
+
+    /// Queues ciphertext from the socket (`MemoryBIO.write`).
+    pub(crate) fn feed(&mut self, ciphertext: &[u8]) {
+        self.incoming.push(ciphertext);
+    }
+
+    /// Ciphertext queued and not yet processed (`MemoryBIO.pending`, T18).
+    pub(crate) fn pending_ciphertext(&self) -> usize {
+        self.incoming.len()
+    }
+
+    /// Whether a read step has anything to look at: queued ciphertext, decrypted plaintext, or
+    /// the peer's close_notify not yet reported by a read.
+    pub(crate) fn has_input(&mut self) -> bool {
+        !self.incoming.is_empty() || self.conn.reader().fill_buf().is_ok() || self.error.is_some()
+    }
+
+    /// Drops queued ciphertext (the connection is gone, T28).
+    pub(crate) fn clear(&mut self) {
+        self.incoming.clear();
+    }
+
+    /// The peer's close_notify has arrived (D9: lets a caller tell a clean end from a
+    /// truncation).
+    pub(crate) fn close_notify_received(&self) -> bool {
+        self.close_notify_received
+    }
+
+    fn fail(&mut self, e: TlsError) -> Error {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        Error::Tls(self.error.clone().expect("set above"))
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(Error::Tls(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Hands one batch of queued ciphertext to rustls and processes it. `Ok(false)` when
+    /// nothing could be handed over (queue empty, or rustls' plaintext buffer is full and must
+    /// be read first).
+    fn pump(&mut self) -> Result<bool, Error> {
+        self.check()?;
+        if self.incoming.is_empty() {
+            return Ok(false);
+        }
+        let mut src = self.incoming.as_slice();
+        let n = match self.conn.read_tls(&mut src) {
+            Ok(n) => n,
+            // "received plaintext buffer full": the reader must drain first.
+            Err(e) if e.kind() == io::ErrorKind::Other => return Ok(false),
+            Err(e) => {
+                return Err(self.fail(TlsError::from_rustls(rustls::Error::General(e.to_string()))))
+            }
+        };
+        if n == 0 {
+            // After close_notify rustls takes nothing more: what follows is discarded.
+            self.incoming.clear();
+            return Ok(false);
+        }
+        self.incoming.consume(n);
+        match self.conn.process_new_packets() {
+            Ok(state) => {
+                if state.peer_has_closed() {
+                    self.close_notify_received = true;
+                }
+                Ok(true)
+            }
+            Err(e) => Err(self.fail(TlsError::from_rustls(e))),
+        }
+    }
+
+    /// `SSLObject.do_handshake()`: processes queued ciphertext; `Ok(true)` once the handshake
+    /// is complete, `Ok(false)` while it needs more from the peer. Records that follow the
+    /// handshake stay queued for [`read_into`](Self::read_into).
+    pub(crate) fn do_handshake(&mut self) -> Result<bool, Error> {
+        loop {
+            self.check()?;
+            if !self.conn.is_handshaking() {
+                return Ok(true);
+            }
+            if !self.pump()? {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Fills `buf` with plaintext, decrypting queued ciphertext as needed (`SSLObject.read`).
+    /// Returns how many bytes were written and why it stopped; the bytes count even when the
+    /// reason is `Closed` or `Failed` (data before an alert is delivered first, as OpenSSL does).
+    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> (usize, ReadEnd) {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.conn.reader().read(&mut buf[filled..]) {
+                Ok(0) => return (filled, ReadEnd::Closed),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.pump() {
+                    Ok(true) => {}
+                    Ok(false) => return (filled, ReadEnd::WouldBlock),
+                    Err(e) => return (filled, ReadEnd::Failed(e)),
+                },
+                Err(e) => {
+                    let e = TlsError::from_rustls(rustls::Error::General(e.to_string()));
+                    return (filled, ReadEnd::Failed(self.fail(e)));
+                }
+            }
+        }
+        (filled, ReadEnd::Full)
+    }
+
+    /// Encrypts a prefix of `plaintext` (`SSLObject.write`) and appends the records to `out`.
+    /// Returns how much was taken; never 0 for non-empty input on a healthy connection.
+    /// After close_notify was sent, data is dropped (reported as taken).
+    pub(crate) fn write(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.check()?;
+        if self.close_notify_sent {
+            return Ok(plaintext.len());
+        }
+        let chunk = &plaintext[..plaintext.len().min(WRITE_CHUNK)];
+        let n = self
+            .conn
+            .writer()
+            .write(chunk)
+            .map_err(|e| Error::Io(io::Error::new(e.kind(), e.to_string())))?;
+        self.flush(out);
+        Ok(n)
+    }
+
+    /// Moves every record rustls has ready (handshake flights, alerts, close_notify, data) to
+    /// the end of `out` (`outgoing.read()`).
+    pub(crate) fn flush(&mut self, out: &mut Vec<u8>) {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(out) {
+                Ok(0) | Err(_) => break, // a Vec never refuses; guard against looping anyway
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// `SSLObject.unwrap()`: sends close_notify once, then discards plaintext until the peer's
+    /// close_notify; `Ok(true)` once it has arrived.
+    pub(crate) fn shutdown(&mut self) -> Result<bool, Error> {
+        self.check()?;
+        if !self.close_notify_sent {
+            self.close_notify_sent = true;
+            self.conn.send_close_notify();
+        }
+        loop {
+            let mut reader = self.conn.reader();
+            while let Ok(chunk) = reader.fill_buf() {
+                let n = chunk.len();
+                if n == 0 {
+                    break;
+                }
+                reader.consume(n);
+            }
+            if self.close_notify_received {
+                return Ok(true);
+            }
+            if !self.pump()? {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// What `get_extra_info` reports after the handshake (T31, T41–T43).
+    pub(crate) fn info(&self, server_hostname: Option<&str>) -> TlsInfo {
+        let suite = self.conn.negotiated_cipher_suite().map(|s| s.suite());
+        let (cipher, bits) = suite.map(openssl_name).unwrap_or((None, 0));
+        let server_name = match &self.conn {
+            Connection::Client(_) => server_hostname.map(str::to_string),
+            Connection::Server(s) => s.server_name().map(str::to_string),
+        };
+        TlsInfo {
+            version: match self.conn.protocol_version() {
+                Some(ProtocolVersion::TLSv1_3) => "TLSv1.3",
+                Some(ProtocolVersion::TLSv1_2) => "TLSv1.2",
+                _ => "unknown",
+            },
+            cipher: cipher
+                .map(str::to_string)
+                .or_else(|| suite.map(|s| format!("{s:?}")))
+                .unwrap_or_default(),
+            cipher_bits: bits,
+            alpn_protocol: self.conn.alpn_protocol().map(<[u8]>::to_vec),
+            server_name,
+            peer_certificates: self
+                .conn
+                .peer_certificates()
+                .map(|c| c.iter().map(|c| c.as_ref().to_vec()).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn tls_error(e: rustls::Error) -> Error {
+    Error::Tls(TlsError::from_rustls(e))
+}
+
+/// What the handshake settled, as `get_extra_info` reports it (the `ssl_object` of T41).
+#[derive(Clone, Debug)]
+pub(crate) struct TlsInfo {
+    /// `"TLSv1.3"` or `"TLSv1.2"`.
+    pub(crate) version: &'static str,
+    /// OpenSSL's name of the suite (T43), e.g. `TLS_AES_256_GCM_SHA384`.
+    pub(crate) cipher: String,
+    /// Secret bits of the bulk cipher (256 for AES-256 and ChaCha20).
+    pub(crate) cipher_bits: u32,
+    /// The ALPN protocol agreed, if any.
+    pub(crate) alpn_protocol: Option<Vec<u8>>,
+    /// Client: the name sent as SNI and checked; server: the SNI the client sent.
+    pub(crate) server_name: Option<String>,
+    /// The peer's chain, DER, leaf first; empty when the peer sent none (T42).
+    pub(crate) peer_certificates: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Display for TlsInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} ({} bits)",
+            self.version, self.cipher, self.cipher_bits
+        )?;
+        if let Some(a) = &self.alpn_protocol {
+            write!(f, " alpn={}", String::from_utf8_lossy(a))?;
+        }
+        if let Some(n) = &self.server_name {
+            write!(f, " server_name={n}")?;
+        }
+        write!(f, " peer_certificates={}", self.peer_certificates.len())
+    }
+}
+
+/// rustls' suite → OpenSSL's name and the secret bits (T43), for the suites rustls' ring
+/// provider offers.
+fn openssl_name(suite: CipherSuite) -> (Option<&'static str>, u32) {
+    use CipherSuite::*;
+    match suite {
+        TLS13_AES_128_GCM_SHA256 => (Some("TLS_AES_128_GCM_SHA256"), 128),
+        TLS13_AES_256_GCM_SHA384 => (Some("TLS_AES_256_GCM_SHA384"), 256),
+        TLS13_CHACHA20_POLY1305_SHA256 => (Some("TLS_CHACHA20_POLY1305_SHA256"), 256),
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => (Some("ECDHE-ECDSA-AES128-GCM-SHA256"), 128),
+        TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => (Some("ECDHE-ECDSA-AES256-GCM-SHA384"), 256),
+        TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => {
+            (Some("ECDHE-ECDSA-CHACHA20-POLY1305"), 256)
+        }
+        TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => (Some("ECDHE-RSA-AES128-GCM-SHA256"), 128),
+        TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => (Some("ECDHE-RSA-AES256-GCM-SHA384"), 256),
+        TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => (Some("ECDHE-RSA-CHACHA20-POLY1305"), 256),
+        _ => (None, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t43_suite_names_follow_openssl() {
+        assert_eq!(
+            openssl_name(CipherSuite::TLS13_AES_256_GCM_SHA384),
+            (Some("TLS_AES_256_GCM_SHA384"), 256)
+        );
+        assert_eq!(
+            openssl_name(CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+            (Some("ECDHE-RSA-AES128-GCM-SHA256"), 128)
+        );
+        assert_eq!(openssl_name(CipherSuite::TLS_NULL_WITH_NULL_NULL).0, None);
+    }
+}

@@ -1,0 +1,460 @@
+//! TLS on rustls: `ssl=` for connections and servers, `start_tls`, the handshake and shutdown
+//! timeouts (feature `tls`, on by default).
+//!
+//! Mirrors CPython `Lib/asyncio/sslproto.py` and the TLS parts of `base_events.py`
+//! (`create_connection(ssl=…)`, `create_server(ssl=…)`, `start_tls`), Part T of the semantics
+//! checklist. The layering is Python's:
+//!
+//! ```text
+//!  app protocol (e.g. the streams' StreamReaderProtocol)
+//!       ▲ connection_made / data_received / eof_received / connection_lost
+//!       │ write / close / pause_reading …
+//!  TlsTransport (transport.rs)  ◄── the app's Transport      _SSLProtocolTransport
+//!  TlsProtocol  (protocol.rs)   the state machine            SSLProtocol
+//!  Engine       (engine.rs)     rustls::Connection in memory MemoryBIO + SSLObject
+//!       ▲ data_received (ciphertext)   │ write (ciphertext)
+//!  socket transport (or another TLS transport: TLS in TLS)
+//! ```
+//!
+//! Files: `config.rs` (contexts, roots, PEM loading, host-name rules), `engine.rs` (the only
+//! caller of rustls' connection API), `protocol.rs`, `transport.rs`; this file holds the
+//! per-connection options and the wiring used by `create_connection`, `create_server` and
+//! [`LoopHandle::start_tls`](crate::LoopHandle::start_tls).
+//!
+//! A TLS echo over streams; the certificate is made on the spot (use [`server_config`] and
+//! [`client_config_with_roots`] to load PEM files, or `ssl(true)` for the system roots):
+//!
+//! ```
+//! use asyncio::tls::rustls;
+//! use asyncio::{StreamReader, StreamWriter};
+//! # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+//! # let cert = made.cert.der().clone();
+//! # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+//! let server_config = rustls::ServerConfig::builder()
+//!     .with_no_client_auth()
+//!     .with_single_cert(vec![cert.clone()], key.into())
+//!     .unwrap();
+//! let mut roots = rustls::RootCertStore::empty();
+//! roots.add(cert).unwrap();
+//! let client_config = rustls::ClientConfig::builder()
+//!     .with_root_certificates(roots)
+//!     .with_no_client_auth();
+//!
+//! asyncio::run(async move {
+//!     let echo_line = |reader: StreamReader, writer: StreamWriter| async move {
+//!         let line = reader.readline().await?;
+//!         writer.write(&line)?;
+//!         writer.close(); // close_notify, then the TCP close
+//!         writer.wait_closed().await
+//!     };
+//!     let server = asyncio::start_server(echo_line, "127.0.0.1", 0)
+//!         .ssl(server_config)
+//!         .await?;
+//!     let port = server.sockets()[0].as_inet().unwrap().port();
+//!     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+//!         .ssl(client_config)
+//!         .server_hostname("localhost")
+//!         .await?; // the handshake is done here
+//!     assert_eq!(writer.transport().tls_version().as_deref(), Some("TLSv1.3"));
+//!     writer.write(b"hello\n")?;
+//!     assert_eq!(reader.readline().await?, b"hello\n");
+//!     writer.close();
+//!     writer.wait_closed().await?;
+//!     server.close();
+//!     Ok::<_, asyncio::Error>(())
+//! })
+//! .unwrap()
+//! .unwrap();
+//! ```
+//!
+//! Deliberate differences from CPython (see `asyncio-semantics.md`, Decisions):
+//! - D9: an EOF without close_notify after the handshake is a clean EOF unless the connection
+//!   asked otherwise with `ssl_require_close_notify(true)`;
+//!   [`Transport::close_notify_received`](crate::Transport::close_notify_received) tells.
+//! - T35: `start_tls` on a closing transport fails at once with `Error::InvalidState`.
+//! - A connection lost during the handshake with no error fails the handshake with
+//!   `ConnectionAborted` instead of completing it.
+//! - The side of `start_tls` follows the configuration type (rustls has one per side).
+
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod protocol;
+pub(crate) mod transport;
+
+use std::cell::RefCell;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::error::TlsError;
+pub use config::{
+    client_config_with_roots, default_client_config, load_certs, load_private_key, server_config,
+    ClientTls, TlsContext,
+};
+/// The rustls version this crate is built against, for building configurations.
+pub use rustls;
+
+use self::config::{client_setup, resolve_server_hostname, ClientSetup};
+use self::engine::Engine;
+use self::protocol::{RawSide, TlsProtocol};
+use crate::constants::{SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT};
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+use crate::protocol::ProtocolRef;
+use crate::streams::StreamWriter;
+use crate::transport::Transport;
+
+/// App write high-water mark over TLS (`constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE`, 512 KiB;
+/// low is a quarter, T14).
+pub(crate) const FLOW_CONTROL_HIGH_WATER_SSL_WRITE: usize = 512 * 1024;
+/// Ciphertext high-water mark that pauses the raw transport
+/// (`constants.FLOW_CONTROL_HIGH_WATER_SSL_READ`, 256 KiB; low is a quarter, T18).
+pub(crate) const FLOW_CONTROL_HIGH_WATER_SSL_READ: usize = 256 * 1024;
+
+/// The per-connection TLS keywords: `ssl_handshake_timeout`, `ssl_shutdown_timeout` and the
+/// D9 truncation switch.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TlsOptions {
+    pub(crate) handshake_timeout: Option<Duration>,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) require_close_notify: bool,
+}
+
+impl TlsOptions {
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout.unwrap_or(SSL_HANDSHAKE_TIMEOUT)
+    }
+
+    pub(crate) fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout.unwrap_or(SSL_SHUTDOWN_TIMEOUT)
+    }
+
+    /// T1: each timeout must be positive.
+    fn check(&self) -> Result<(), Error> {
+        for (name, t) in [
+            ("ssl_handshake_timeout", self.handshake_timeout),
+            ("ssl_shutdown_timeout", self.shutdown_timeout),
+        ] {
+            if t == Some(Duration::ZERO) {
+                return Err(Error::invalid_argument(format!(
+                    "{name} should be a positive number, got 0.0"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// L84, L96, L111: TLS keywords without `ssl`.
+    fn check_without_ssl(&self) -> Result<(), Error> {
+        let set = [
+            ("ssl_handshake_timeout", self.handshake_timeout.is_some()),
+            ("ssl_shutdown_timeout", self.shutdown_timeout.is_some()),
+            ("ssl_require_close_notify", self.require_close_notify),
+        ];
+        match set.iter().find(|(_, on)| *on) {
+            Some((name, _)) => Err(Error::invalid_argument(format!(
+                "{name} is only meaningful with ssl"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The client-side TLS keywords of `create_connection` / `open_connection`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClientOptions {
+    pub(crate) ssl: ClientTls,
+    pub(crate) server_hostname: Option<String>,
+    pub(crate) options: TlsOptions,
+}
+
+impl ClientOptions {
+    /// Python's checks, before any I/O (S6, S8, L84, L111, T1); `host` is the connection's
+    /// host (`None` with `sock=`), `unix` for Unix connections. `None`: plain connection.
+    pub(crate) fn prepare(
+        &self,
+        host: Option<&str>,
+        unix: bool,
+    ) -> Result<Option<PreparedClient>, Error> {
+        let name = resolve_server_hostname(&self.ssl, self.server_hostname.as_deref(), host, unix)?;
+        if !self.ssl.is_enabled() {
+            self.options.check_without_ssl()?;
+            return Ok(None);
+        }
+        self.options.check()?;
+        let setup = client_setup(&self.ssl, name.as_deref())?;
+        Ok(Some(PreparedClient {
+            setup,
+            options: self.options,
+        }))
+    }
+}
+
+/// A validated client TLS setup, waiting for its socket.
+pub(crate) struct PreparedClient {
+    setup: ClientSetup,
+    options: TlsOptions,
+}
+
+impl PreparedClient {
+    /// Wraps `app` in a client TLS layer: returns the protocol to give the socket transport and
+    /// the handshake to await (it completes after the app's `connection_made`, T7).
+    pub(crate) fn wrap(
+        self,
+        lp: &LoopHandle,
+        app: ProtocolRef,
+    ) -> Result<(ProtocolRef, Handshake), Error> {
+        let engine = Engine::client(self.setup.config, self.setup.name)?;
+        let layer = TlsProtocol::new(
+            lp,
+            engine,
+            app,
+            false,
+            self.setup.server_hostname,
+            self.options,
+            true,
+        );
+        let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
+        Ok((raw_side, Handshake::new(&layer)))
+    }
+}
+
+/// A pending handshake: resolves to the app-facing transport.
+pub(crate) struct Handshake {
+    waiter: Rc<protocol::Waiter>,
+    transport: Transport,
+}
+
+impl Handshake {
+    fn new(layer: &Rc<TlsProtocol>) -> Handshake {
+        Handshake {
+            waiter: layer.waiter().expect("a new layer has its waiter"),
+            transport: layer
+                .app_transport()
+                .expect("a new layer has its transport"),
+        }
+    }
+
+    /// # Cancel safety
+    /// Dropping it loses nothing here; the caller's guard closes the raw transport (T12).
+    pub(crate) async fn wait(self) -> Result<Transport, Error> {
+        self.waiter.wait().await?;
+        Ok(self.transport)
+    }
+}
+
+/// The server-side TLS keywords of `create_server` / `start_server`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ServerOptions {
+    pub(crate) ssl: Option<Arc<rustls::ServerConfig>>,
+    pub(crate) options: TlsOptions,
+}
+
+impl ServerOptions {
+    /// L96, S9, T1: checked before binding.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        match self.ssl {
+            Some(_) => self.options.check(),
+            None => self.options.check_without_ssl(),
+        }
+    }
+
+    /// The protocol for an accepted socket: `app` itself, or `app` under a server TLS layer
+    /// whose handshake completes before the app's `connection_made` (T36).
+    pub(crate) fn wrap(&self, lp: &LoopHandle, app: ProtocolRef) -> Result<ProtocolRef, Error> {
+        let Some(config) = &self.ssl else {
+            return Ok(app);
+        };
+        let engine = Engine::server(config.clone())?;
+        let layer = TlsProtocol::new(lp, engine, app, true, None, self.options, true);
+        Ok(Rc::new(RefCell::new(RawSide(layer))))
+    }
+}
+
+/// The pending result of [`LoopHandle::start_tls`] and [`StreamWriter::start_tls`]: set the
+/// keywords, then `.await` it for the TLS transport.
+#[must_use = "start_tls does nothing until awaited"]
+pub struct StartTls<'a> {
+    lp: LoopHandle,
+    transport: Transport,
+    protocol: ProtocolRef,
+    context: TlsContext,
+    server_side: bool,
+    server_hostname: Option<String>,
+    options: TlsOptions,
+    /// Stream level: drained first, its transport swapped after (S53).
+    writer: Option<&'a mut StreamWriter>,
+}
+
+impl LoopHandle {
+    /// Upgrades an open connection to TLS (Python's `loop.start_tls`, T32–T35): the raw
+    /// transport's protocol becomes a TLS layer that feeds `protocol`, which gets decrypted data
+    /// from then on without a second `connection_made`. Resolves to the new TLS transport once
+    /// the handshake is done; the old transport is its carrier and must not be written to.
+    ///
+    /// `server_side` must match the configuration type: rustls has one per side.
+    /// Without [`server_hostname`](StartTls::server_hostname) a client sends no SNI and, with
+    /// `ssl(true)`'s verifier, checks no name (T3); your own configuration's verifier sees a
+    /// placeholder name.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport (T35,
+    /// D7); [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
+    /// error ([`Error::Tls`], or `Error::Io` with kind `ConnectionAborted` on timeout), after
+    /// which the raw transport is closed.
+    ///
+    /// # Cancel safety
+    /// Dropping the future closes the raw transport (T12).
+    pub fn start_tls(
+        &self,
+        transport: &Transport,
+        protocol: ProtocolRef,
+        context: impl Into<TlsContext>,
+        server_side: bool,
+    ) -> StartTls<'static> {
+        StartTls {
+            lp: self.clone(),
+            transport: transport.clone(),
+            protocol,
+            context: context.into(),
+            server_side,
+            server_hostname: None,
+            options: TlsOptions::default(),
+            writer: None,
+        }
+    }
+}
+
+impl<'a> StartTls<'a> {
+    /// Stream level (S53): the side follows the configuration.
+    pub(crate) fn for_writer(
+        writer: &'a mut StreamWriter,
+        protocol: ProtocolRef,
+        context: TlsContext,
+    ) -> StartTls<'a> {
+        let transport = writer.transport().clone();
+        StartTls {
+            lp: transport.get_loop(),
+            server_side: matches!(context, TlsContext::Server(_)),
+            transport,
+            protocol,
+            context,
+            server_hostname: None,
+            options: TlsOptions::default(),
+            writer: Some(writer),
+        }
+    }
+
+    /// The name to send as SNI and to check (client side only; never derived, S55).
+    pub fn server_hostname(mut self, name: &str) -> Self {
+        self.server_hostname = Some(name.to_string());
+        self
+    }
+
+    /// How long the handshake may take (default 60 s, T1, T9).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.options.handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// How long the close_notify exchange may take (default 30 s, T25).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.options.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF (D9).
+    pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
+        self.options.require_close_notify = on;
+        self
+    }
+
+    async fn run(self) -> Result<Transport, Error> {
+        let StartTls {
+            lp,
+            transport,
+            protocol,
+            context,
+            server_side,
+            server_hostname,
+            options,
+            writer,
+        } = self;
+        if let Some(w) = &writer {
+            w.drain().await?; // S53
+        }
+        options.check()?;
+        if transport.is_closing() {
+            return Err(Error::invalid_state("transport is closing")); // T35
+        }
+        let (engine, name) = match (context, server_side) {
+            (TlsContext::Server(c), true) => (Engine::server(c)?, None),
+            (TlsContext::Client(c), false) => {
+                let setup = client_setup(&ClientTls::Config(c), server_hostname.as_deref())?;
+                let name = setup.server_hostname.clone();
+                (Engine::client(setup.config, setup.name)?, name)
+            }
+            (TlsContext::Client(_), true) => {
+                return Err(Error::invalid_argument(
+                    "Server side SSL needs a valid SSLContext (a rustls::ServerConfig)",
+                ))
+            }
+            (TlsContext::Server(_), false) => {
+                return Err(Error::invalid_argument(
+                    "client side SSL needs a rustls::ClientConfig, got a ServerConfig",
+                ))
+            }
+        };
+        let layer = TlsProtocol::new(&lp, engine, protocol, server_side, name, options, false);
+        let handshake = Handshake::new(&layer);
+        // T33: nothing may reach the layer before its connection_made.
+        transport.pause_reading();
+        let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
+        if let Err(e) = transport.set_protocol(raw_side) {
+            transport.resume_reading();
+            return Err(e);
+        }
+        let (l, t) = (layer.clone(), transport.clone());
+        let made = lp.call_soon(move || l.connection_made(t))?;
+        let t = transport.clone();
+        let resume = lp.call_soon(move || t.resume_reading())?;
+        let guard = StartTlsGuard(Some((transport, made, resume)));
+        let tls = handshake.wait().await?;
+        guard.disarm();
+        if let Some(w) = writer {
+            w.replace_transport(tls.clone());
+        }
+        Ok(tls)
+    }
+}
+
+impl<'a> IntoFuture for StartTls<'a> {
+    type Output = Result<Transport, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// On failure or cancellation: cancel the two scheduled callbacks, close the raw transport
+/// (T12, T33).
+struct StartTlsGuard(Option<(Transport, crate::Handle, crate::Handle)>);
+
+impl StartTlsGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StartTlsGuard {
+    fn drop(&mut self) {
+        if let Some((transport, made, resume)) = self.0.take() {
+            made.cancel();
+            resume.cancel();
+            transport.close();
+        }
+    }
+}

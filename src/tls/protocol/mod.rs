@@ -1,0 +1,670 @@
+//! `TlsProtocol`: the TLS layer, a protocol to the socket transport below and the engine of the
+//! app-facing [`TlsTransport`] above.
+//!
+//! Mirrors `SSLProtocol` in CPython `Lib/asyncio/sslproto.py` (3.11 rewrite) method by method:
+//! `start_handshake`, `do_handshake`, `on_handshake_complete`, `start_shutdown`, `do_flush`,
+//! `do_shutdown`, `on_shutdown_complete`, `write_appdata`, `do_write`, `process_outgoing`,
+//! `do_read`, `call_eof_received`, `control_app_writing`, `control_ssl_reading`,
+//! `fatal_error` (T4–T30). The rustls connection lives in [`Engine`]; only `engine.rs` calls it.
+//! Files: this one (states, construction, the raw transport's callbacks, handshake, errors),
+//! `read.rs` (plaintext to the app, read flow control), `write.rs` (app data out, write flow
+//! control), `shutdown.rs` (close_notify, timeouts, abort).
+//!
+//! Ground rules:
+//! - the socket transport holds a [`RawSide`], a forwarding handle: the `RefCell` it borrows
+//!   around each callback wraps only that handle, so the app re-entering through
+//!   `TlsTransport` (a `write` or `close` from inside `data_received`) finds this layer free;
+//! - no `RefCell` of this file is borrowed while the app protocol or the raw transport runs;
+//!   the app protocol is borrowed for one call at a time. A step that must call an app that is
+//!   busy (it called us from one of its own callbacks) runs again on the next turn, driven by
+//!   the state alone (Python's `resume` closure), and flow edges wait for the call to end;
+//! - every failure goes `fatal_error` → raw `abort()` with the error remembered →
+//!   `connection_lost(err)` (the raw transport's `abort` carries no error, so we keep it);
+//! - timers hold a `Weak` and are cancelled on completion and on connection loss (T12).
+
+mod read;
+mod shutdown;
+mod write;
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use super::engine::Engine;
+use super::transport::TlsTransport;
+use super::{TlsOptions, FLOW_CONTROL_HIGH_WATER_SSL_READ, FLOW_CONTROL_HIGH_WATER_SSL_WRITE};
+use crate::error::Error;
+use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::handle::TimerHandle;
+use crate::event_loop::LoopHandle;
+use crate::protocol::{Protocol, ProtocolRef};
+use crate::transport::Transport;
+pub(crate) use write::flow_defaults;
+
+/// Python's `SSLProtocolState` (T4):
+///
+/// ```text
+///  Unwrapped ─connection_made─► DoHandshake ─ok─► Wrapped ─close/close_notify/EOF─► Flushing ─► Shutdown
+///      ▲                                                                                        │
+///      └──────────────── any state: abort, handshake failure, connection_lost ◄────────────────┘
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum SslState {
+    Unwrapped,
+    DoHandshake,
+    Wrapped,
+    Flushing,
+    Shutdown,
+}
+
+/// Python's `AppProtocolState` (T5): `Init ─connection_made─► ConMade ─eof─► Eof ─► ConLost`
+/// (`ConMade ─► ConLost` too). start_tls begins in `ConMade`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum AppState {
+    Init,
+    ConMade,
+    Eof,
+    ConLost,
+}
+
+/// The handshake's outcome, awaited by create_connection and start_tls (Python's `waiter`).
+#[derive(Default)]
+pub(crate) struct Waiter {
+    result: RefCell<Option<Result<(), Error>>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Waiter {
+    fn complete(&self, r: Result<(), Error>) {
+        *self.result.borrow_mut() = Some(r);
+        let w = self.waker.borrow_mut().take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    /// Waits for the handshake. Cancel safety: dropping it changes nothing here; the caller's
+    /// guard closes the raw transport (T12).
+    pub(crate) async fn wait(&self) -> Result<(), Error> {
+        poll_fn(|cx| match self.result.borrow_mut().take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Outcome of one call into the app protocol.
+enum AppCall<R> {
+    Done(R),
+    /// The app is borrowed (it called us from a callback of its own): try again later.
+    Busy,
+    /// No app any more, or it panicked (already reported).
+    Failed,
+}
+
+/// The TLS layer of one connection (Python's `SSLProtocol`).
+pub(crate) struct TlsProtocol {
+    lp: LoopHandle,
+    me: Weak<TlsProtocol>,
+    /// The rustls connection with its ciphertext queue.
+    engine: RefCell<Engine>,
+    /// Only `set_state` assigns it.
+    state: Cell<SslState>,
+    /// Only `set_app_state` assigns it.
+    app_state: Cell<AppState>,
+    /// Client: the name sent as SNI and checked (None: neither).
+    server_hostname: Option<String>,
+    options: TlsOptions,
+    /// The application's protocol; `None` after connection_lost.
+    app: RefCell<Option<ProtocolRef>>,
+    /// The one app-facing transport (T6); `None` after connection_lost.
+    app_transport: RefCell<Option<Rc<TlsTransport>>>,
+    /// The socket transport (or another TLS transport) under us; set by connection_made.
+    transport: RefCell<Option<Transport>>,
+    /// Completed once by the handshake (or its failure).
+    waiter: RefCell<Option<Rc<Waiter>>>,
+    /// Plaintext written before the handshake completed (T11); sent right after it.
+    backlog: RefCell<Vec<u8>>,
+    /// Ciphertext not yet handed to the raw transport (held while it paused us, T13, T15).
+    outgoing: RefCell<Vec<u8>>,
+    /// Decrypted bytes on their way to a plain protocol's `data_received`.
+    scratch: RefCell<Vec<u8>>,
+    /// Writes dropped after closing (T11); starts at 0, connection loss counts too.
+    conn_lost: Cell<usize>,
+    /// The raw transport reported EOF.
+    eof_received: Cell<bool>,
+    /// The raw transport paused our writing (T15).
+    ssl_writing_paused: Cell<bool>,
+    /// The app paused reading (T17): nothing is decrypted or delivered.
+    app_reading_paused: Cell<bool>,
+    /// We paused the raw transport's reading (T18).
+    ssl_reading_paused: Cell<bool>,
+    /// We called the app's pause_writing (T14).
+    app_writing_paused: Cell<bool>,
+    /// App write marks `(low, high)`, paused at `>= high`, resumed at `<= low` (T14).
+    write_marks: Cell<(usize, usize)>,
+    /// Ciphertext marks `(low, high)` for pausing the raw transport (T18).
+    read_marks: Cell<(usize, usize)>,
+    handshake_timer: RefCell<Option<TimerHandle>>,
+    shutdown_timer: RefCell<Option<TimerHandle>>,
+    /// Why we force-closed the raw transport; reported by its connection_lost.
+    fatal: RefCell<Option<Error>>,
+    /// pause/resume_writing edges waiting for the app to be free (true = pause), oldest first.
+    deferred_flow: RefCell<Vec<bool>>,
+    /// A call into the app made by this layer is running.
+    in_app_call: Cell<bool>,
+}
+
+/// Plaintext read per `data_received` for a plain (not buffered) app protocol.
+const COPY_CHUNK: usize = 64 * 1024;
+/// Capacity kept in `outgoing` after a burst.
+const KEEP_OUTGOING: usize = 64 * 1024;
+
+impl TlsProtocol {
+    /// Builds the layer around `app` (Python's `SSLProtocol(...)`); `call_connection_made`
+    /// false is start_tls mode (the app already has its connection, T5).
+    pub(crate) fn new(
+        lp: &LoopHandle,
+        engine: Engine,
+        app: ProtocolRef,
+        server_side: bool,
+        server_hostname: Option<String>,
+        options: TlsOptions,
+        call_connection_made: bool,
+    ) -> Rc<TlsProtocol> {
+        let context = if server_side {
+            "rustls::ServerConfig"
+        } else {
+            "rustls::ClientConfig"
+        };
+        Rc::new_cyclic(|me: &Weak<TlsProtocol>| TlsProtocol {
+            lp: lp.clone(),
+            me: me.clone(),
+            engine: RefCell::new(engine),
+            state: Cell::new(SslState::Unwrapped),
+            app_state: Cell::new(if call_connection_made {
+                AppState::Init
+            } else {
+                AppState::ConMade
+            }),
+            server_hostname,
+            options,
+            app: RefCell::new(Some(app)),
+            app_transport: RefCell::new(Some(TlsTransport::new(lp, me.clone(), context))),
+            transport: RefCell::new(None),
+            waiter: RefCell::new(Some(Rc::new(Waiter::default()))),
+            backlog: RefCell::new(Vec::new()),
+            outgoing: RefCell::new(Vec::new()),
+            scratch: RefCell::new(Vec::new()),
+            conn_lost: Cell::new(0),
+            eof_received: Cell::new(false),
+            ssl_writing_paused: Cell::new(false),
+            app_reading_paused: Cell::new(false),
+            ssl_reading_paused: Cell::new(false),
+            app_writing_paused: Cell::new(false),
+            write_marks: Cell::new((
+                FLOW_CONTROL_HIGH_WATER_SSL_WRITE / 4,
+                FLOW_CONTROL_HIGH_WATER_SSL_WRITE,
+            )),
+            read_marks: Cell::new((
+                FLOW_CONTROL_HIGH_WATER_SSL_READ / 4,
+                FLOW_CONTROL_HIGH_WATER_SSL_READ,
+            )),
+            handshake_timer: RefCell::new(None),
+            shutdown_timer: RefCell::new(None),
+            fatal: RefCell::new(None),
+            deferred_flow: RefCell::new(Vec::new()),
+            in_app_call: Cell::new(false),
+        })
+    }
+
+    /// The handshake waiter (taken once by whoever awaits the handshake).
+    pub(crate) fn waiter(&self) -> Option<Rc<Waiter>> {
+        self.waiter.borrow().clone()
+    }
+
+    /// The app-facing transport as a handle; `None` after connection_lost.
+    pub(crate) fn app_transport(&self) -> Option<Transport> {
+        let t = self.app_transport.borrow().clone()?;
+        Some(Transport { inner: t })
+    }
+
+    /// Checks and applies a state change (Python's `_set_state`, T4).
+    fn set_state(&self, next: SslState) {
+        use SslState::*;
+        let from = self.state.get();
+        let edge = matches!(
+            (from, next),
+            (_, Unwrapped)
+                | (Unwrapped, DoHandshake)
+                | (DoHandshake, Wrapped)
+                | (Wrapped, Flushing)
+                | (Flushing, Shutdown)
+        );
+        debug_assert!(edge, "cannot switch state from {from:?} to {next:?}");
+        self.state.set(next);
+    }
+
+    fn set_app_state(&self, next: AppState) {
+        use AppState::*;
+        let from = self.app_state.get();
+        let edge = matches!(
+            (from, next),
+            (Init, ConMade) | (ConMade, Eof) | (ConMade | Eof, ConLost)
+        );
+        debug_assert!(
+            edge,
+            "app protocol state {from:?} -> {next:?} is not an edge"
+        );
+        self.app_state.set(next);
+    }
+
+    fn raw(&self) -> Option<Transport> {
+        self.transport.borrow().clone()
+    }
+
+    fn app(&self) -> Option<ProtocolRef> {
+        self.app.borrow().clone()
+    }
+
+    // ---- calling the app ----------------------------------------------------------------
+
+    /// One call into the app protocol, with the borrow held for that call only. A panic is
+    /// reported as `what` and ends the connection (T30).
+    fn call_app<R>(&self, what: &str, f: impl FnOnce(&mut dyn Protocol) -> R) -> AppCall<R> {
+        let Some(app) = self.app() else {
+            return AppCall::Failed;
+        };
+        let Ok(mut p) = app.try_borrow_mut() else {
+            return AppCall::Busy;
+        };
+        let outer = self.in_app_call.replace(true);
+        let r = catch_unwind(AssertUnwindSafe(|| f(&mut *p)));
+        drop(p);
+        self.in_app_call.set(outer);
+        if !outer {
+            self.flush_deferred_flow();
+        }
+        match r {
+            Ok(v) => AppCall::Done(v),
+            Err(payload) => {
+                let e = PanicError::from_payload(&*payload);
+                self.fatal_error(Error::Io(io::Error::other(e)), what);
+                AppCall::Failed
+            }
+        }
+    }
+
+    /// Runs the current state's pending step on the next turn (Python's `resume`).
+    fn defer_step(&self) {
+        let me = self.me.clone();
+        let _ = self.lp.call_soon(move || {
+            if let Some(me) = me.upgrade() {
+                me.resume_step();
+            }
+        });
+    }
+
+    fn resume_step(&self) {
+        match self.state.get() {
+            SslState::Wrapped => self.do_read(),
+            SslState::Flushing => self.do_flush(),
+            SslState::Shutdown => self.do_shutdown(),
+            SslState::Unwrapped | SslState::DoHandshake => {}
+        }
+    }
+
+    fn app_is_busy(&self) -> bool {
+        self.app().is_some_and(|a| crate::protocol::is_busy(&a))
+    }
+
+    // ---- the raw transport's callbacks (Python's Protocol methods) ------------------------
+
+    /// Python's `connection_made`: start the handshake (T7).
+    pub(crate) fn connection_made(&self, transport: Transport) {
+        if let Some(t) = self.app_transport.borrow().as_ref() {
+            t.set_id(transport.id());
+        }
+        *self.transport.borrow_mut() = Some(transport);
+        self.start_handshake();
+    }
+
+    /// Python's `buffer_updated`: queue ciphertext, then the state's step.
+    pub(crate) fn data_received(&self, data: &[u8]) {
+        if self.state.get() == SslState::Unwrapped {
+            return; // T28: after loss or abort, ignored
+        }
+        self.engine.borrow_mut().feed(data);
+        match self.state.get() {
+            SslState::DoHandshake => self.do_handshake(),
+            SslState::Wrapped => self.do_read(),
+            SslState::Flushing => self.do_flush(),
+            SslState::Shutdown => self.do_shutdown(),
+            SslState::Unwrapped => {}
+        }
+    }
+
+    /// Python's `eof_received` (T10, T21, T23). True keeps the raw transport open while the
+    /// app's reading is paused.
+    pub(crate) fn eof_received(&self) -> bool {
+        self.eof_received.set(true);
+        match self.state.get() {
+            SslState::DoHandshake => {
+                let e = io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "the peer closed the connection during the TLS handshake",
+                );
+                self.on_handshake_complete(Err(Error::Io(e)));
+            }
+            SslState::Wrapped => {
+                self.set_state(SslState::Flushing);
+                if self.app_reading_paused.get() {
+                    return true;
+                }
+                self.do_flush();
+            }
+            SslState::Flushing => {
+                self.do_write();
+                self.set_state(SslState::Shutdown);
+                self.do_shutdown();
+            }
+            SslState::Shutdown => self.do_shutdown(),
+            SslState::Unwrapped => {}
+        }
+        false
+    }
+
+    /// Python's `connection_lost` (T5, T28).
+    pub(crate) fn connection_lost(&self, exc: Option<io::Error>) {
+        let exc = exc
+            .map(Error::Io)
+            .or_else(|| self.fatal.borrow_mut().take());
+        self.backlog.borrow_mut().clear();
+        self.outgoing.borrow_mut().clear();
+        self.engine.borrow_mut().clear();
+        self.conn_lost.set(self.conn_lost.get() + 1);
+        let app_transport = self.app_transport.borrow_mut().take();
+        if let Some(t) = &app_transport {
+            t.mark_closed();
+        }
+        if self.state.get() != SslState::DoHandshake
+            && matches!(self.app_state.get(), AppState::ConMade | AppState::Eof)
+        {
+            self.set_app_state(AppState::ConLost);
+            if let Some(app) = self.app() {
+                let io_exc = exc.as_ref().map(to_io);
+                call_connection_lost_soon(&self.lp, app, io_exc);
+            }
+        }
+        self.set_state(SslState::Unwrapped);
+        let raw = self.transport.borrow_mut().take();
+        let app = self.app.borrow_mut().take();
+        self.deferred_flow.borrow_mut().clear();
+        self.wakeup_waiter(Some(exc.unwrap_or_else(|| {
+            Error::Io(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection was closed during the TLS handshake",
+            ))
+        })));
+        cancel(&self.shutdown_timer);
+        cancel(&self.handshake_timer);
+        drop((raw, app, app_transport));
+    }
+
+    /// The raw transport's buffer went above its high-water mark (T15).
+    pub(crate) fn pause_writing(&self) {
+        debug_assert!(!self.ssl_writing_paused.get(), "T15: paused twice");
+        self.ssl_writing_paused.set(true);
+    }
+
+    /// The raw transport's buffer drained (T15): forward what we held.
+    pub(crate) fn resume_writing(&self) {
+        debug_assert!(
+            self.ssl_writing_paused.get(),
+            "T15: resumed while not paused"
+        );
+        self.ssl_writing_paused.set(false);
+        self.process_outgoing();
+    }
+
+    // ---- handshake ------------------------------------------------------------------------
+
+    fn start_handshake(&self) {
+        self.set_state(SslState::DoHandshake);
+        let me = self.me.clone();
+        let timeout = self.options.handshake_timeout();
+        let timer = self.lp.call_later(timeout, move || {
+            if let Some(me) = me.upgrade() {
+                me.check_handshake_timeout(timeout);
+            }
+        });
+        *self.handshake_timer.borrow_mut() = timer.ok();
+        self.do_handshake();
+    }
+
+    fn check_handshake_timeout(&self, timeout: Duration) {
+        if self.state.get() == SslState::DoHandshake {
+            let msg = format!(
+                "SSL handshake is taking longer than {:?} seconds: aborting the connection",
+                timeout.as_secs_f64()
+            );
+            let e = io::Error::new(io::ErrorKind::ConnectionAborted, msg);
+            self.fatal_error(Error::Io(e), "SSL handshake timed out");
+        }
+    }
+
+    fn do_handshake(&self) {
+        let r = self.engine.borrow_mut().do_handshake();
+        match r {
+            Ok(false) => self.process_outgoing(),
+            Ok(true) => {
+                self.process_outgoing();
+                self.on_handshake_complete(Ok(()));
+            }
+            Err(e) => self.on_handshake_complete(Err(e)),
+        }
+    }
+
+    fn on_handshake_complete(&self, result: Result<(), Error>) {
+        cancel(&self.handshake_timer);
+        if let Err(e) = result {
+            self.set_state(SslState::Unwrapped);
+            // Send the alert rustls queued (bad certificate, …) so the peer learns why.
+            self.process_outgoing();
+            let msg = match &e {
+                Error::Tls(t) if t.is_certificate_error() => {
+                    "SSL handshake failed on verifying the certificate"
+                }
+                _ => "SSL handshake failed",
+            };
+            self.fatal_error(clone_error(&e), msg);
+            self.wakeup_waiter(Some(e));
+            return;
+        }
+        self.set_state(SslState::Wrapped);
+        let info = self.engine.borrow().info(self.server_hostname.as_deref());
+        if let Some(t) = self.app_transport.borrow().as_ref() {
+            t.set_info(info);
+        }
+        self.finish_handshake();
+    }
+
+    /// The app's connection_made (from `Init`), the waiter, then data that came along (T7).
+    fn finish_handshake(&self) {
+        if self.state.get() != SslState::Wrapped {
+            // Closed meanwhile: the waiter learns it from connection_lost.
+            return;
+        }
+        if self.app_state.get() == AppState::Init {
+            let Some(transport) = self.app_transport() else {
+                return;
+            };
+            if self.app_is_busy() {
+                let me = self.me.clone();
+                let _ = self.lp.call_soon(move || {
+                    if let Some(me) = me.upgrade() {
+                        me.finish_handshake();
+                    }
+                });
+                return;
+            }
+            self.set_app_state(AppState::ConMade);
+            let made = self.call_app("Fatal error on SSL protocol", |p| {
+                p.connection_made(transport)
+            });
+            if !matches!(made, AppCall::Done(())) {
+                self.wakeup_waiter(Some(Error::Io(io::Error::other(
+                    "connection_made() failed",
+                ))));
+                return;
+            }
+        }
+        self.wakeup_waiter(None);
+        self.do_read();
+    }
+
+    fn wakeup_waiter(&self, exc: Option<Error>) {
+        let waiter = self.waiter.borrow_mut().take();
+        if let Some(w) = waiter {
+            w.complete(exc.map_or(Ok(()), Err));
+        }
+    }
+
+    // ---- errors and extra info ------------------------------------------------------------
+
+    /// Python's `_fatal_error` (T29): force-close the raw transport with `exc`. OS and TLS
+    /// errors are only debug-logged; others go to the exception handler.
+    fn fatal_error(&self, exc: Error, message: &str) {
+        let reported = matches!(
+            &exc,
+            Error::Io(e) if e.get_ref().is_some_and(|i| i.is::<PanicError>())
+        );
+        if reported {
+            self.lp.call_exception_handler(
+                &ExceptionContext::new(message).with_exception(Box::new(clone_error(&exc))),
+            );
+        } else {
+            log::debug!(target: "asyncio", "{message}: {exc}");
+        }
+        let raw = self.raw();
+        if let Some(raw) = raw {
+            let mut fatal = self.fatal.borrow_mut();
+            if fatal.is_none() {
+                *fatal = Some(exc);
+            }
+            drop(fatal);
+            raw.abort();
+        }
+    }
+
+    /// Extra info the raw transport answers (T31): only while connected.
+    pub(crate) fn raw_extra_info(&self, name: &str) -> Option<crate::transport::ExtraInfo> {
+        self.raw()?.get_extra_info(name)
+    }
+
+    pub(crate) fn raw_is_closing(&self) -> bool {
+        self.raw().is_none_or(|r| r.is_closing())
+    }
+
+    pub(crate) fn set_app_protocol(&self, protocol: ProtocolRef) {
+        let mut app = self.app.borrow_mut();
+        if app.is_some() {
+            *app = Some(protocol);
+        }
+    }
+
+    pub(crate) fn app_protocol(&self) -> Option<ProtocolRef> {
+        self.app()
+    }
+}
+
+fn cancel(timer: &RefCell<Option<TimerHandle>>) {
+    let t = timer.borrow_mut().take();
+    if let Some(t) = t {
+        t.cancel();
+    }
+}
+
+/// The app's connection_lost, on the next turn and never re-entrantly (T5).
+fn call_connection_lost_soon(lp: &LoopHandle, app: ProtocolRef, exc: Option<io::Error>) {
+    let lp2 = lp.clone();
+    let _ = lp.call_soon(move || {
+        let busy = crate::protocol::is_busy(&app);
+        if busy {
+            call_connection_lost_soon(&lp2, app, exc);
+            return;
+        }
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(mut p) = app.try_borrow_mut() {
+                p.connection_lost(exc)
+            }
+        }));
+        if let Err(payload) = r {
+            lp2.call_exception_handler(
+                &ExceptionContext::new("Exception in callback connection_lost")
+                    .with_exception(Box::new(PanicError::from_payload(&*payload))),
+            );
+        }
+    });
+}
+
+/// The `io::Error` a protocol's `connection_lost` gets for `e` (a TLS error keeps its kind,
+/// `InvalidData`, and its text).
+pub(crate) fn to_io(e: &Error) -> io::Error {
+    match e {
+        Error::Io(e) => io::Error::new(e.kind(), e.to_string()),
+        other => io::Error::new(other.kind(), clone_error(other)),
+    }
+}
+
+/// A copy of `e` for a second recipient (the waiter and `connection_lost` both need it).
+pub(crate) fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(io::Error::new(io.kind(), io.to_string())),
+        Error::Tls(t) => Error::Tls(t.clone()),
+        Error::Timeout => Error::Timeout,
+        Error::Cancelled => Error::Cancelled,
+        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+        Error::InvalidState(m) => Error::InvalidState(m.clone()),
+        Error::Unsupported(m) => Error::Unsupported(m.clone()),
+        other => Error::Io(io::Error::new(other.kind(), other.to_string())),
+    }
+}
+
+/// [`TlsProtocol`] as the raw transport's protocol: every callback forwards (see the module
+/// ground rules for why this handle, not the layer, sits in the transport's `RefCell`).
+pub(crate) struct RawSide(pub(crate) Rc<TlsProtocol>);
+
+impl Protocol for RawSide {
+    fn connection_made(&mut self, transport: Transport) {
+        self.0.connection_made(transport)
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        self.0.data_received(data)
+    }
+
+    fn eof_received(&mut self) -> bool {
+        self.0.eof_received()
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.0.connection_lost(exc)
+    }
+
+    fn pause_writing(&mut self) {
+        self.0.pause_writing()
+    }
+
+    fn resume_writing(&mut self) {
+        self.0.resume_writing()
+    }
+}

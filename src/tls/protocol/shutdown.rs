@@ -1,0 +1,129 @@
+//! The shutdown flow of [`TlsProtocol`]: close_notify both ways, the shutdown timeout, abort.
+//! Mirrors `_start_shutdown`, `_check_shutdown_timeout`, `_do_flush`, `_do_shutdown`,
+//! `_on_shutdown_complete` and `_abort` of `SSLProtocol` in CPython `Lib/asyncio/sslproto.py`
+//! (T20–T26), plus the D9 truncation check. Ground rule: every step is driven by the state
+//! alone, so a step deferred because the app was busy can simply run again.
+
+use std::io;
+
+use super::{cancel, AppState, SslState, TlsProtocol};
+use crate::error::{Error, TlsError};
+
+impl TlsProtocol {
+    /// Python's `_start_shutdown` (T22, T24): from the app's close() or the peer's
+    /// close_notify.
+    pub(crate) fn start_shutdown(&self) {
+        if matches!(
+            self.state.get(),
+            SslState::Flushing | SslState::Shutdown | SslState::Unwrapped
+        ) {
+            return;
+        }
+        if let Some(t) = self.app_transport.borrow().as_ref() {
+            t.mark_closed();
+        }
+        if self.state.get() == SslState::DoHandshake {
+            self.abort();
+            return;
+        }
+        self.set_state(SslState::Flushing);
+        let me = self.me.clone();
+        let timer = self
+            .lp
+            .call_later(self.options.shutdown_timeout(), move || {
+                if let Some(me) = me.upgrade() {
+                    me.check_shutdown_timeout();
+                }
+            });
+        *self.shutdown_timer.borrow_mut() = timer.ok();
+        self.do_flush();
+    }
+
+    pub(super) fn check_shutdown_timeout(&self) {
+        if matches!(self.state.get(), SslState::Flushing | SslState::Shutdown) {
+            let e = io::Error::new(io::ErrorKind::TimedOut, "SSL shutdown timed out");
+            self.fatal_error(Error::Io(e), "SSL shutdown timed out");
+        }
+    }
+
+    /// Delivers what was received, then on to SHUTDOWN; checks for truncation (D9).
+    pub(super) fn do_flush(&self) {
+        if self.app_is_busy() {
+            self.defer_step();
+            return;
+        }
+        self.do_read();
+        if self.state.get() != SslState::Flushing || self.fatal.borrow().is_some() {
+            return;
+        }
+        if self.eof_received.get() && self.app_reading_paused.get() {
+            return; // T21: keep the raw transport open until the app resumes
+        }
+        if self.eof_received.get()
+            && self.options.require_close_notify
+            && !self.engine.borrow().close_notify_received()
+        {
+            self.fatal_error(
+                Error::Tls(TlsError::truncated()),
+                "SSL connection truncated",
+            );
+            return;
+        }
+        self.set_state(SslState::Shutdown);
+        self.do_shutdown();
+    }
+
+    /// Python's `_do_shutdown` (`unwrap()`): our close_notify, then the peer's.
+    pub(super) fn do_shutdown(&self) {
+        if self.state.get() != SslState::Shutdown {
+            return;
+        }
+        if self.app_state.get() == AppState::ConMade && self.app_is_busy() {
+            self.defer_step();
+            return;
+        }
+        let done = if self.eof_received.get() {
+            Ok(true)
+        } else {
+            self.engine.borrow_mut().shutdown()
+        };
+        match done {
+            Err(e) => self.on_shutdown_complete(Some(e)),
+            Ok(false) => self.process_outgoing(),
+            Ok(true) => {
+                self.process_outgoing();
+                self.note_close_notify();
+                self.call_eof_received();
+                self.on_shutdown_complete(None);
+            }
+        }
+    }
+
+    pub(super) fn on_shutdown_complete(&self, exc: Option<Error>) {
+        cancel(&self.shutdown_timer);
+        match exc {
+            Some(e) => self.fatal_error(e, "SSL shutdown failed"),
+            None => {
+                if let Some(raw) = self.raw() {
+                    let _ = self.lp.call_soon(move || raw.close());
+                }
+            }
+        }
+    }
+
+    /// Python's `_abort` (T24, T26): no close_notify, raw transport aborted.
+    pub(crate) fn abort(&self) {
+        self.set_state(SslState::Unwrapped);
+        if let Some(raw) = self.raw() {
+            raw.abort();
+        }
+    }
+
+    pub(super) fn note_close_notify(&self) {
+        if self.engine.borrow().close_notify_received() {
+            if let Some(t) = self.app_transport.borrow().as_ref() {
+                t.set_close_notify_received();
+            }
+        }
+    }
+}

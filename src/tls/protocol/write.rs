@@ -1,0 +1,230 @@
+//! The write side of [`TlsProtocol`]: app data in, ciphertext out, and the app's write flow
+//! control. Mirrors `_write_appdata`, `_do_write`, `_process_outgoing`,
+//! `_control_app_writing`, `_get_write_buffer_size` and `_set_write_buffer_limits` of
+//! `SSLProtocol` in CPython `Lib/asyncio/sslproto.py` (T11, T13–T15). Ground rule: no borrow
+//! of the layer is held while the raw transport's `write` runs (it may call `pause_writing`
+//! back) or while the app's pause/resume_writing runs.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::{SslState, TlsProtocol, KEEP_OUTGOING};
+use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
+use crate::error::Error;
+use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::tls::FLOW_CONTROL_HIGH_WATER_SSL_WRITE;
+
+impl TlsProtocol {
+    /// Python's `_write_appdata` (T11, T13).
+    pub(crate) fn write_appdata(&self, chunks: &[&[u8]]) {
+        if matches!(
+            self.state.get(),
+            SslState::Flushing | SslState::Shutdown | SslState::Unwrapped
+        ) {
+            if self.conn_lost.get() >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+                log::warn!(target: "asyncio", "SSL connection is closed");
+            }
+            self.conn_lost.set(self.conn_lost.get() + 1);
+            return;
+        }
+        if self.state.get() == SslState::Wrapped && self.backlog.borrow().is_empty() {
+            for c in chunks {
+                if let Err(e) = self.encrypt(c) {
+                    self.fatal_error(e, "Fatal error on SSL protocol");
+                    return;
+                }
+            }
+            self.process_outgoing();
+        } else {
+            let mut b = self.backlog.borrow_mut();
+            for c in chunks {
+                b.extend_from_slice(c);
+            }
+            drop(b);
+            if self.state.get() == SslState::Wrapped {
+                self.do_write();
+            } else {
+                self.control_app_writing();
+            }
+        }
+    }
+
+    /// Encrypts `data` into `outgoing`, handing full chunks to the raw transport as it goes so
+    /// a large write is not held twice.
+    pub(super) fn encrypt(&self, mut data: &[u8]) -> Result<(), Error> {
+        while !data.is_empty() {
+            let n = {
+                let mut out = self.outgoing.borrow_mut();
+                self.engine.borrow_mut().write(data, &mut out)?
+            };
+            if n == 0 {
+                break; // cannot happen on a live connection; never spin
+            }
+            data = &data[n..];
+            if !data.is_empty() {
+                self.flush_outgoing();
+            }
+        }
+        Ok(())
+    }
+
+    /// Python's `_do_write`: the backlog of T11, then outgoing.
+    pub(super) fn do_write(&self) {
+        let backlog = std::mem::take(&mut *self.backlog.borrow_mut());
+        if !backlog.is_empty() {
+            if let Err(e) = self.encrypt(&backlog) {
+                self.fatal_error(e, "Fatal error on SSL protocol");
+                return;
+            }
+        }
+        self.process_outgoing();
+    }
+
+    /// Python's `_process_outgoing`: ciphertext to the raw transport unless it paused us.
+    pub(super) fn process_outgoing(&self) {
+        {
+            let mut out = self.outgoing.borrow_mut();
+            self.engine.borrow_mut().flush(&mut out);
+        }
+        self.flush_outgoing();
+        self.control_app_writing();
+    }
+
+    pub(super) fn flush_outgoing(&self) {
+        if self.ssl_writing_paused.get() || self.outgoing.borrow().is_empty() {
+            return;
+        }
+        let Some(raw) = self.raw() else { return };
+        let mut out = std::mem::take(&mut *self.outgoing.borrow_mut());
+        // May re-enter pause_writing (a flag); no borrow is held here.
+        let _ = raw.write(&out);
+        out.clear();
+        out.shrink_to(KEEP_OUTGOING);
+        let mut slot = self.outgoing.borrow_mut();
+        if slot.is_empty() {
+            *slot = out; // keep the capacity
+        }
+    }
+
+    /// Python's `_get_write_buffer_size` (T13): held ciphertext plus the plaintext backlog.
+    pub(crate) fn write_buffer_size(&self) -> usize {
+        self.outgoing.borrow().len() + self.backlog.borrow().len()
+    }
+
+    pub(crate) fn write_buffer_limits(&self) -> (usize, usize) {
+        self.write_marks.get()
+    }
+
+    /// `set_write_buffer_limits` (T14): Python's `add_flowcontrol_defaults` with 512 KiB.
+    pub(crate) fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        self.write_marks
+            .set(flow_defaults(high, low, FLOW_CONTROL_HIGH_WATER_SSL_WRITE)?);
+        self.control_app_writing();
+        Ok(())
+    }
+
+    /// Python's `_control_app_writing` (T14): pause at `>= high`, resume at `<= low`.
+    pub(super) fn control_app_writing(&self) {
+        let size = self.write_buffer_size();
+        let (low, high) = self.write_marks.get();
+        if size >= high && !self.app_writing_paused.get() {
+            self.app_writing_paused.set(true);
+            self.deliver_flow(true);
+        } else if size <= low && self.app_writing_paused.get() {
+            self.app_writing_paused.set(false);
+            self.deliver_flow(false);
+        }
+    }
+
+    /// pause/resume_writing to the app now, or once its current callback has returned.
+    pub(super) fn deliver_flow(&self, pause: bool) {
+        if !self.deferred_flow.borrow().is_empty() || self.app_is_busy() {
+            self.deferred_flow.borrow_mut().push(pause);
+            if !self.in_app_call.get() {
+                let me = self.me.clone();
+                let _ = self.lp.call_soon(move || {
+                    if let Some(me) = me.upgrade() {
+                        me.flush_deferred_flow();
+                    }
+                });
+            }
+            return;
+        }
+        self.call_flow(pause);
+    }
+
+    pub(super) fn call_flow(&self, pause: bool) {
+        let Some(app) = self.app() else { return };
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(mut p) = app.try_borrow_mut() {
+                if pause {
+                    p.pause_writing()
+                } else {
+                    p.resume_writing()
+                }
+            }
+        }));
+        if let Err(payload) = r {
+            // T14: reported, and the connection goes on.
+            let what = if pause { "pause" } else { "resume" };
+            self.lp.call_exception_handler(
+                &ExceptionContext::new(format!("protocol.{what}_writing() failed"))
+                    .with_exception(Box::new(PanicError::from_payload(&*payload))),
+            );
+        }
+    }
+
+    pub(super) fn flush_deferred_flow(&self) {
+        loop {
+            if self.app_is_busy() {
+                return; // the call in progress flushes when it returns
+            }
+            let next = {
+                let mut d = self.deferred_flow.borrow_mut();
+                if d.is_empty() {
+                    return;
+                }
+                d.remove(0)
+            };
+            self.call_flow(next);
+        }
+    }
+}
+
+/// Python's `add_flowcontrol_defaults(high, low, kb)`: returns `(low, high)`.
+pub(crate) fn flow_defaults(
+    high: Option<usize>,
+    low: Option<usize>,
+    default_high: usize,
+) -> Result<(usize, usize), Error> {
+    let hi = match (high, low) {
+        (Some(h), _) => h,
+        (None, Some(l)) => l.saturating_mul(4),
+        (None, None) => default_high,
+    };
+    let lo = low.unwrap_or(hi / 4);
+    if hi < lo {
+        return Err(Error::invalid_argument(format!(
+            "high ({hi}) must be >= low ({lo}) must be >= 0"
+        )));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    pub(super) fn t14_flow_defaults() {
+        let k = FLOW_CONTROL_HIGH_WATER_SSL_WRITE;
+        assert_eq!(flow_defaults(None, None, k).unwrap(), (131072, 524288));
+        assert_eq!(flow_defaults(Some(100), None, k).unwrap(), (25, 100));
+        assert_eq!(flow_defaults(None, Some(10), k).unwrap(), (10, 40));
+        let e = flow_defaults(Some(1), Some(2), k).unwrap_err();
+        assert_eq!(e.to_string(), "high (1) must be >= low (2) must be >= 0");
+    }
+}

@@ -1,0 +1,339 @@
+//! `TlsTransport`: the transport the application sees over TLS.
+//!
+//! Mirrors `_SSLProtocolTransport` in CPython `Lib/asyncio/sslproto.py`: every call forwards
+//! to the [`TlsProtocol`] that made it (T6); `close` starts the close_notify exchange (T22),
+//! `abort` drops everything (T26), `write_eof` is unsupported (S44). It also answers the TLS
+//! keys of `get_extra_info` (T31, T41–T43) and forwards the rest to the raw transport while
+//! connected. Ground rules: it holds the layer weakly (the layer owns it, as Python's
+//! `_app_transport`), so after the connection is gone every call is a harmless no-op; it keeps
+//! its own copy of what the handshake settled, which outlives the connection.
+
+use std::cell::{Cell, RefCell};
+use std::io::IoSlice;
+use std::rc::{Rc, Weak};
+
+use super::engine::TlsInfo;
+use super::protocol::TlsProtocol;
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+use crate::protocol::ProtocolRef;
+use crate::transport::{ExtraInfo, Transport, TransportImpl};
+
+/// The application's transport over one TLS connection (Python's `_SSLProtocolTransport`).
+pub(crate) struct TlsTransport {
+    lp: LoopHandle,
+    /// The layer; gone once the raw transport has dropped it after connection_lost.
+    proto: Weak<TlsProtocol>,
+    /// `close()`/`abort()` was called or the connection is lost (Python's `_closed`).
+    closed: Cell<bool>,
+    /// What the handshake settled; `None` before it completed.
+    info: RefCell<Option<Rc<TlsInfo>>>,
+    /// The peer's close_notify was received (D9: a clean end, not a truncation).
+    close_notify: Cell<bool>,
+    /// `get_extra_info("sslcontext")`: which rustls configuration type runs the connection.
+    context: &'static str,
+    /// The raw transport's id, once connected (log naming).
+    id: Cell<u64>,
+}
+
+impl TlsTransport {
+    pub(crate) fn new(
+        lp: &LoopHandle,
+        proto: Weak<TlsProtocol>,
+        context: &'static str,
+    ) -> Rc<TlsTransport> {
+        Rc::new(TlsTransport {
+            lp: lp.clone(),
+            proto,
+            closed: Cell::new(false),
+            info: RefCell::new(None),
+            close_notify: Cell::new(false),
+            context,
+            id: Cell::new(0),
+        })
+    }
+
+    pub(crate) fn set_info(&self, info: TlsInfo) {
+        *self.info.borrow_mut() = Some(Rc::new(info));
+    }
+
+    pub(crate) fn set_id(&self, id: u64) {
+        self.id.set(id);
+    }
+
+    pub(crate) fn mark_closed(&self) {
+        self.closed.set(true);
+    }
+
+    pub(crate) fn set_close_notify_received(&self) {
+        self.close_notify.set(true);
+    }
+
+    fn proto(&self) -> Option<Rc<TlsProtocol>> {
+        self.proto.upgrade()
+    }
+
+    fn tls_key(&self, name: &str) -> Option<Option<ExtraInfo>> {
+        let info = self.info.borrow().clone();
+        let text = |s: &str| Some(ExtraInfo::Text(s.to_string()));
+        Some(match name {
+            "sslcontext" => text(self.context),
+            "close_notify_received" => text(if self.close_notify.get() {
+                "true"
+            } else {
+                "false"
+            }),
+            "compression" => None, // T44: rustls has no TLS compression
+            "peercert" => info?
+                .peer_certificates
+                .first()
+                .map(|c| ExtraInfo::Bytes(c.clone())),
+            "peercert_chain" => {
+                let info = info?;
+                if info.peer_certificates.is_empty() {
+                    None
+                } else {
+                    Some(ExtraInfo::Bytes(info.peer_certificates.concat()))
+                }
+            }
+            "cipher" => text(&info?.cipher),
+            "version" => text(info?.version),
+            "alpn_protocol" => info?
+                .alpn_protocol
+                .as_ref()
+                .map(|a| match std::str::from_utf8(a) {
+                    Ok(s) => ExtraInfo::Text(s.to_string()),
+                    Err(_) => ExtraInfo::Bytes(a.clone()),
+                }),
+            "server_hostname" => info?.server_name.clone().map(ExtraInfo::Text),
+            "ssl_object" => text(&info?.to_string()),
+            _ => return None,
+        })
+    }
+}
+
+impl TransportImpl for TlsTransport {
+    fn write(&self, data: &[u8]) -> Result<(), Error> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if let Some(p) = self.proto() {
+            p.write_appdata(&[data]);
+        }
+        Ok(())
+    }
+
+    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+        if let Some(p) = self.proto() {
+            let chunks: Vec<&[u8]> = chunks
+                .iter()
+                .map(|c| &**c)
+                .filter(|c| !c.is_empty())
+                .collect();
+            if !chunks.is_empty() {
+                p.write_appdata(&chunks);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_eof(&self) -> Result<(), Error> {
+        Err(Error::Unsupported(
+            "write_eof() is not supported over TLS (TLS has no half-close)".into(),
+        ))
+    }
+
+    fn can_write_eof(&self) -> bool {
+        false
+    }
+
+    fn close(&self) {
+        if !self.closed.replace(true) {
+            if let Some(p) = self.proto() {
+                p.start_shutdown();
+            }
+        }
+    }
+
+    fn abort(&self) {
+        self.closed.set(true);
+        if let Some(p) = self.proto() {
+            p.abort();
+        }
+    }
+
+    fn is_closing(&self) -> bool {
+        // T27 (gh-118950): a closing raw transport makes us closing too.
+        self.closed.get() || self.proto().is_none_or(|p| p.raw_is_closing())
+    }
+
+    fn pause_reading(&self) {
+        if let Some(p) = self.proto() {
+            p.pause_reading();
+        }
+    }
+
+    fn resume_reading(&self) {
+        if let Some(p) = self.proto() {
+            p.resume_reading();
+        }
+    }
+
+    fn is_reading(&self) -> bool {
+        self.proto().is_some_and(|p| p.is_reading()) && !self.closed.get()
+    }
+
+    fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        match self.proto() {
+            Some(p) => p.set_write_buffer_limits(high, low),
+            None => {
+                super::protocol::flow_defaults(high, low, super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
+                    .map(drop)
+            }
+        }
+    }
+
+    fn get_write_buffer_size(&self) -> usize {
+        self.proto().map_or(0, |p| p.write_buffer_size())
+    }
+
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        self.proto().map_or(
+            (
+                super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE / 4,
+                super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE,
+            ),
+            |p| p.write_buffer_limits(),
+        )
+    }
+
+    fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
+        match self.tls_key(name) {
+            Some(v) => v,
+            None => self.proto()?.raw_extra_info(name),
+        }
+    }
+
+    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        if let Some(p) = self.proto() {
+            p.set_app_protocol(protocol);
+        }
+        Ok(())
+    }
+
+    fn get_protocol(&self) -> Option<ProtocolRef> {
+        self.proto()?.app_protocol()
+    }
+
+    fn get_loop(&self) -> LoopHandle {
+        self.lp.clone()
+    }
+
+    fn id(&self) -> u64 {
+        self.id.get()
+    }
+}
+
+impl Drop for TlsTransport {
+    fn drop(&mut self) {
+        if !self.closed.get() {
+            // T39: warned, not shut down.
+            log::warn!(target: "asyncio", "unclosed transport <asyncio._SSLProtocolTransport object>");
+        }
+    }
+}
+
+/// Typed forms of the TLS `get_extra_info` keys. On a plain transport they return `None`,
+/// empty or `false`.
+impl Transport {
+    /// The peer's certificate chain, DER, leaf first (`get_extra_info("peercert_chain")`):
+    /// Python's `getpeercert(binary_form=True)` for the leaf, plus the intermediates (T42).
+    /// Empty when the peer sent none (a client without a certificate) or before the handshake.
+    pub fn peer_certificates(&self) -> Vec<Vec<u8>> {
+        match self.get_extra_info("peercert_chain") {
+            Some(ExtraInfo::Bytes(b)) => split_der(&b),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The negotiated cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384`
+    /// (`get_extra_info("cipher")`, T43).
+    pub fn cipher_suite(&self) -> Option<String> {
+        text(self.get_extra_info("cipher"))
+    }
+
+    /// `"TLSv1.3"` or `"TLSv1.2"` (`get_extra_info("version")`).
+    pub fn tls_version(&self) -> Option<String> {
+        text(self.get_extra_info("version"))
+    }
+
+    /// The ALPN protocol agreed, if any (`get_extra_info("alpn_protocol")`).
+    pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
+        match self.get_extra_info("alpn_protocol") {
+            Some(ExtraInfo::Text(s)) => Some(s.into_bytes()),
+            Some(ExtraInfo::Bytes(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Whether the peer's close_notify has been received (D9): after EOF, `false` means the
+    /// stream may have been truncated.
+    pub fn close_notify_received(&self) -> bool {
+        text(self.get_extra_info("close_notify_received")).as_deref() == Some("true")
+    }
+}
+
+fn text(v: Option<ExtraInfo>) -> Option<String> {
+    match v {
+        Some(ExtraInfo::Text(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Splits concatenated DER values (each a tag, a definite length, then the content).
+fn split_der(mut b: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while b.len() >= 2 {
+        let (header, len) = match b[1] {
+            n if n < 0x80 => (2, n as usize),
+            n => {
+                let k = (n & 0x7f) as usize;
+                if k == 0 || k > 4 || b.len() < 2 + k {
+                    break;
+                }
+                let len = b[2..2 + k]
+                    .iter()
+                    .fold(0usize, |a, &x| (a << 8) | x as usize);
+                (2 + k, len)
+            }
+        };
+        let Some(total) = header.checked_add(len).filter(|&t| t <= b.len()) else {
+            break;
+        };
+        out.push(b[..total].to_vec());
+        b = &b[total..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_der;
+
+    #[test]
+    fn t42_der_chain_splits_back() {
+        let short = vec![0x30, 0x03, 1, 2, 3];
+        let mut long = vec![0x30, 0x82, 0x01, 0x00];
+        long.extend(std::iter::repeat_n(7u8, 256));
+        let joined = [short.clone(), long.clone()].concat();
+        assert_eq!(split_der(&joined), vec![short, long]);
+        assert!(
+            split_der(&[0x30, 0x05, 1]).is_empty(),
+            "truncated input yields nothing"
+        );
+    }
+}

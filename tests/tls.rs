@@ -1,0 +1,940 @@
+//! The TLS layer (issue #5, Part T): our client against our server over real sockets, plus a
+//! blocking rustls peer on a helper thread for peers that misbehave. Certificates are made at
+//! test time (`tls_common`). Every wait is bounded by `asyncio::timeout`.
+#![cfg(feature = "tls")]
+
+mod tls_common;
+mod util;
+
+use std::cell::RefCell;
+use std::future::IntoFuture;
+use std::io;
+use std::net::TcpListener;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use asyncio::tls::rustls;
+use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
+use tls_common::{blocking_tls_peer, Certs, PeerScript};
+use util::Recorder;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+/// Runs `fut` on a fresh loop, bounded.
+fn run<T>(fut: impl std::future::Future<Output = Result<T, Error>>) -> T {
+    asyncio::run(asyncio::timeout(BOUND, fut))
+        .expect("loop")
+        .expect("bounded wait expired")
+        .expect("test body")
+}
+
+/// Echoes until EOF, then closes (the streams docs' echo, over TLS).
+async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read_into(&mut buf).await?;
+        if n == 0 {
+            break; // EOF: the client is done
+        }
+        writer.write(&buf[..n])?;
+        writer.drain().await?;
+    }
+    writer.close();
+    writer.wait_closed().await
+}
+
+async fn tls_echo_server(alpn: &[&[u8]]) -> Result<(asyncio::Server, u16), Error> {
+    let server = asyncio::start_server(echo, "127.0.0.1", 0)
+        .ssl(Certs::get().server_config(alpn))
+        .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    Ok((server, port))
+}
+
+fn tls_err(e: &Error) -> &asyncio::TlsError {
+    match e {
+        Error::Tls(t) => t,
+        other => panic!("expected Error::Tls, got {other:?}"),
+    }
+}
+
+#[test]
+fn t7_t31_s44_handshake_both_ways_and_extra_info() {
+    run(async {
+        let certs = Certs::get();
+        let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+        let s = seen.clone();
+        let server = asyncio::start_server(
+            move |reader: StreamReader, writer: StreamWriter| {
+                let s = s.clone();
+                async move {
+                    let t = writer.transport();
+                    s.borrow_mut().push(format!(
+                        "server: {:?} {:?} peercert={} sni={:?}",
+                        t.tls_version(),
+                        t.cipher_suite(),
+                        t.get_extra_info("peercert").is_some(),
+                        t.get_extra_info("server_hostname")
+                            .map(|v| format!("{v:?}")),
+                    ));
+                    let line = reader.readline().await?;
+                    writer.write(&line)?;
+                    writer.close();
+                    writer.wait_closed().await
+                }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(certs.server_config(&[]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        // T31: the TLS keys, filled before open_connection returns (T7).
+        let t = writer.transport();
+        assert!(t.get_extra_info("sslcontext").is_some(), "T31: sslcontext");
+        assert_eq!(t.tls_version().as_deref(), Some("TLSv1.3"));
+        let cipher = t.cipher_suite().unwrap();
+        assert!(
+            cipher.starts_with("TLS_"),
+            "T43: OpenSSL spelling, got {cipher}"
+        );
+        match t.get_extra_info("peercert") {
+            Some(ExtraInfo::Bytes(der)) => assert_eq!(der, certs.cert_der, "T42: leaf DER"),
+            other => panic!("peercert: {other:?}"),
+        }
+        assert_eq!(t.peer_certificates(), vec![certs.cert_der.clone()]);
+        assert!(
+            matches!(t.get_extra_info("server_hostname"), Some(ExtraInfo::Text(n)) if n == "localhost")
+        );
+        assert!(matches!(
+            t.get_extra_info("ssl_object"),
+            Some(ExtraInfo::Text(_))
+        ));
+        assert!(t.get_extra_info("compression").is_none(), "T44");
+        assert!(
+            t.peername().is_some(),
+            "T31: other keys come from the raw transport"
+        );
+        assert!(t.alpn_protocol().is_none());
+        // S44: no half-close over TLS.
+        assert!(!writer.can_write_eof());
+        assert!(matches!(writer.write_eof(), Err(Error::Unsupported(_))));
+        writer.write(b"ping\n")?;
+        assert_eq!(reader.readline().await?, b"ping\n");
+        assert_eq!(reader.read(-1).await?, b"", "EOF after the server's close");
+        assert!(
+            t.close_notify_received(),
+            "T20: the server sent close_notify"
+        );
+        writer.close();
+        writer.wait_closed().await?;
+        assert!(
+            t.peername().is_none(),
+            "T31: raw keys end with the connection"
+        );
+        assert!(t.tls_version().is_some(), "TLS keys outlive it");
+        server.close();
+        server.wait_closed().await;
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(
+            seen[0].starts_with("server: Some(\"TLSv1.3\") Some(\"TLS_")
+                && seen[0].contains("peercert=false")
+                && seen[0].contains("localhost"),
+            "T42: no client certificate; SNI seen: {}",
+            seen[0]
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn t7_t22_plain_protocol_over_tls_keeps_the_grammar_when_closing_from_a_callback() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    let rec = Recorder {
+        on_made: Some(Box::new(|t: &Transport| t.write(b"ping").unwrap())),
+        // Re-entrancy: write, then close twice, from inside data_received.
+        on_data: Some(Box::new(|t: &Transport, _: &[u8]| {
+            t.write(b"late").unwrap();
+            t.close();
+            t.close();
+        })),
+        ..Default::default()
+    };
+    let connect = lp
+        .create_connection(move || rec, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, proto) = lp
+        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        proto.borrow().calls,
+        ["connection_made"],
+        "T7: connection_made ran before create_connection returned"
+    );
+    assert!(t.get_extra_info("cipher").is_some());
+    util::run_until(&lp, 1000, || proto.borrow().lost);
+    let p = proto.borrow();
+    assert_eq!(p.data, b"ping");
+    assert_eq!(
+        p.grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ],
+        "T22: eof_received at the end of our own shutdown, then connection_lost"
+    );
+    assert!(t.is_closing());
+    drop(p);
+    server.close();
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+}
+
+#[test]
+fn t36_client_auth() {
+    run(async {
+        let certs = Certs::get();
+        let calls = Rc::new(RefCell::new(Vec::<usize>::new()));
+        let c = calls.clone();
+        let server = asyncio::start_server(
+            move |reader: StreamReader, writer: StreamWriter| {
+                c.borrow_mut()
+                    .push(writer.transport().peer_certificates().len());
+                async move { echo(reader, writer).await }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(certs.server_config_client_auth())
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        // With a client certificate: accepted, and the server sees it.
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config_with_cert())
+            .await?;
+        writer.write(b"who\n")?;
+        assert_eq!(reader.readline().await?, b"who\n");
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(
+            *calls.borrow(),
+            [1],
+            "the handler saw one client certificate"
+        );
+        // Without one: the server refuses. In TLS 1.3 the client finishes its side of the
+        // handshake first, so the refusal may arrive as the first read's error.
+        let refused = async {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(certs.client_config(&[]))
+                .await?;
+            let r = reader.read(-1).await;
+            writer.close();
+            r
+        }
+        .await;
+        let e = refused.expect_err("a client without a certificate is refused");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        assert!(e.to_string().contains("CertificateRequired"), "{e}");
+        assert_eq!(
+            *calls.borrow(),
+            [1],
+            "T36: a failed handshake never reaches the handler"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// Opens a TLS client to `port` and returns the error it fails with.
+async fn refused(config: std::sync::Arc<rustls::ClientConfig>, port: u16, name: &str) -> Error {
+    match asyncio::open_connection("127.0.0.1", port)
+        .ssl(config)
+        .server_hostname(name)
+        .await
+    {
+        Ok(_) => panic!("handshake with {name} should have failed"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn t8_t49_wrong_host_name_refused() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let e = refused(Certs::get().client_config(&[]), port, "example.com").await;
+        let t = tls_err(&e);
+        assert!(
+            t.is_certificate_error(),
+            "T49: SSLCertVerificationError: {e}"
+        );
+        assert!(
+            matches!(
+                t.rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. }
+                ))
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t8_t49_unknown_ca_refused() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
+        let e = refused(other.into(), port, "localhost").await;
+        assert!(tls_err(&e).is_certificate_error(), "{e}");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                ))
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t8_t49_expired_certificate_refused() {
+    run(async {
+        let certs = Certs::get();
+        let expired = asyncio::tls::server_config(&certs.expired_cert, &certs.expired_key)?;
+        let server = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(expired)
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = refused(certs.client_config(&[]), port, "localhost").await;
+        assert!(tls_err(&e).is_certificate_error(), "{e}");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. }
+                ))
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t9_handshake_timeout_fires_on_a_silent_peer() {
+    // A plain TCP listener that accepts and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        tls_common::drain(&mut s);
+    });
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let start = Instant::now();
+        let rec = Recorder::default();
+        let r = lp
+            .create_connection(move || rec, "127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_handshake_timeout(Duration::from_millis(200))
+            .await;
+        let e = r.err().expect("the handshake cannot complete");
+        assert!(start.elapsed() >= Duration::from_millis(200), "never early");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "T9: {e}");
+        assert_eq!(
+            e.to_string(),
+            "SSL handshake is taking longer than 0.2 seconds: aborting the connection"
+        );
+        Ok(())
+    });
+    holder.join().unwrap();
+}
+
+#[test]
+fn t36_t9_server_handshake_timeout_closes_a_silent_client() {
+    run(async {
+        let called = Rc::new(RefCell::new(false));
+        let c = called.clone();
+        let server = asyncio::start_server(
+            move |_r: StreamReader, w: StreamWriter| {
+                *c.borrow_mut() = true;
+                w.close();
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(Certs::get().server_config(&[]))
+        .ssl_handshake_timeout(Duration::from_millis(100))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        // A plain client that says nothing: the server gives up and closes.
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let r = reader.read(-1).await;
+        assert!(
+            matches!(&r, Ok(b) if b.is_empty()) || r.is_err(),
+            "the server closed: {r:?}"
+        );
+        writer.close();
+        assert!(!*called.borrow(), "T36: the callback never ran");
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t25_shutdown_timeout_fires_on_a_peer_that_ignores_close_notify() {
+    let (port, peer) = blocking_tls_peer(PeerScript::IgnoreCloseNotify);
+    run(async {
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_shutdown_timeout(Duration::from_millis(200))
+            .await?;
+        let start = Instant::now();
+        writer.close();
+        let e = writer
+            .wait_closed()
+            .await
+            .expect_err("shutdown cannot finish");
+        assert!(start.elapsed() >= Duration::from_millis(200), "never early");
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "T25: {e}");
+        assert!(e.to_string().contains("SSL shutdown timed out"), "{e}");
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+#[test]
+fn d9_t21_eof_without_close_notify_is_a_clean_eof_by_default() {
+    let (port, peer) = blocking_tls_peer(PeerScript::TruncateAfterHello);
+    run(async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        assert_eq!(
+            reader.read(-1).await?,
+            b"hello",
+            "D9: data, then a clean EOF"
+        );
+        assert!(
+            !writer.transport().close_notify_received(),
+            "D9: the truncation stays visible"
+        );
+        writer.wait_closed().await?;
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+#[test]
+fn d9_truncation_is_an_error_when_required() {
+    let (port, peer) = blocking_tls_peer(PeerScript::TruncateAfterHello);
+    run(async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_require_close_notify(true)
+            .await?;
+        let e = reader.read(-1).await.expect_err("D9: truncation reported");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        assert!(e.to_string().contains("close_notify"), "{e}");
+        assert!(writer.wait_closed().await.is_err());
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+#[test]
+fn t20_close_notify_then_eof_is_clean_even_when_required() {
+    let (port, peer) = blocking_tls_peer(PeerScript::CleanAfterHello);
+    run(async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_require_close_notify(true)
+            .await?;
+        assert_eq!(reader.read(-1).await?, b"hello");
+        assert!(writer.transport().close_notify_received());
+        writer.wait_closed().await?;
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+#[test]
+fn t30_corrupted_record_is_fatal() {
+    // A peer that completes the handshake, then sends an application-data record that cannot
+    // decrypt.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Certs::get().server_config(&[]);
+    let peer = std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        tcp.write_all(&[0x17, 0x03, 0x03, 0x00, 0x20]).unwrap();
+        tcp.write_all(&[0x55; 0x20]).unwrap();
+        tls_common::drain(&mut tcp);
+    });
+    run(async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        let e = reader
+            .readline()
+            .await
+            .expect_err("T30: a bad record is fatal");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        let e2 = writer.drain().await.expect_err("S48: drain raises it too");
+        assert_eq!(e2.kind(), io::ErrorKind::InvalidData);
+        assert!(writer.wait_closed().await.is_err());
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+#[test]
+fn s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
+    run(async {
+        let certs = Certs::get();
+        let server = asyncio::start_server(
+            |reader: StreamReader, mut writer: StreamWriter| async move {
+                // One write: both lines reach the client's reader in one segment.
+                writer.write(b"220 ready\r\nbuffered before the upgrade\r\n")?;
+                writer.start_tls(Certs::get().server_config(&[])).await?;
+                assert!(writer.transport().get_extra_info("sslcontext").is_some());
+                writer.write(b"secret\r\n")?;
+                let line = reader.readline().await?;
+                writer.write(&line)?;
+                writer.close();
+                writer.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        assert_eq!(reader.readline().await?, b"220 ready\r\n");
+        let raw = writer.transport().clone();
+        let tls = writer
+            .start_tls(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        assert!(
+            writer.transport().ptr_eq(&tls),
+            "S53: the writer writes through TLS"
+        );
+        assert!(!raw.ptr_eq(&tls));
+        assert!(!writer.can_write_eof(), "T38");
+        assert_eq!(
+            reader.readline().await?,
+            b"buffered before the upgrade\r\n",
+            "S54: plaintext buffered before start_tls stays readable"
+        );
+        assert_eq!(
+            reader.readline().await?,
+            b"secret\r\n",
+            "then decrypted data"
+        );
+        writer.write(b"over tls\r\n")?;
+        assert_eq!(reader.readline().await?, b"over tls\r\n");
+        assert_eq!(reader.read(-1).await?, b"");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t35_start_tls_on_a_closing_transport_fails_at_once() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        writer.close();
+        let e = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .await
+            .expect_err("T35");
+        // Draining a closed writer may already report the loss (S49); either way, no hang.
+        assert!(
+            matches!(&e, Error::InvalidState(m) if m == "transport is closing")
+                || e.kind() == io::ErrorKind::ConnectionReset,
+            "{e:?}"
+        );
+        let lp = asyncio::get_running_loop()?;
+        let t = writer.transport().clone();
+        let p: asyncio::ProtocolRef = Rc::new(RefCell::new(Recorder::default()));
+        let e = lp
+            .start_tls(&t, p, Certs::get().client_config(&[]), false)
+            .await
+            .expect_err("T35");
+        assert!(
+            matches!(&e, Error::InvalidState(m) if m == "transport is closing"),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t32_start_tls_side_must_match_the_configuration() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let lp = asyncio::get_running_loop()?;
+        let (t, _p) = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .await?;
+        let p: asyncio::ProtocolRef = Rc::new(RefCell::new(Recorder::default()));
+        let e = lp
+            .start_tls(&t, p, Certs::get().client_config(&[]), true)
+            .await
+            .expect_err("T2: server side needs a ServerConfig");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        t.close();
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t13_t14_t17_16_mib_both_ways_with_drain() {
+    const TOTAL: usize = 16 << 20;
+    fn byte(i: usize) -> u8 {
+        (i % 251) as u8
+    }
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        let writer = Rc::new(writer);
+        let w = writer.clone();
+        let sending = asyncio::spawn(async move {
+            let chunk: Vec<u8> = (0..TOTAL).map(byte).collect();
+            for part in chunk.chunks(256 * 1024) {
+                w.write(part)?;
+                w.drain().await?;
+            }
+            Ok::<_, Error>(())
+        });
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        while got < TOTAL {
+            let n = reader.read_into(&mut buf).await?;
+            assert!(n > 0, "EOF after {got} bytes");
+            for (k, &b) in buf[..n].iter().enumerate() {
+                assert_eq!(b, byte(got + k), "byte {} differs", got + k);
+            }
+            got += n;
+        }
+        sending.await.expect("not cancelled")?;
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t13_t14_t15_write_flow_control_passes_through_the_layer() {
+    // A TLS peer that completes the handshake, then stops reading until told; its small
+    // receive buffer (no autotuning) keeps what the kernels absorb well below 16 MiB.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let config = Certs::get().server_config(&[]);
+    let peer = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        let _ = wait_go.recv_timeout(BOUND);
+        tls_common::drain(&mut tcp);
+    });
+    let lp = asyncio::EventLoop::new().unwrap();
+    let connect = lp
+        .create_connection(Recorder::default, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, proto) = lp
+        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let (low, high) = t.get_write_buffer_limits();
+    assert_eq!((low, high), (128 * 1024, 512 * 1024), "T14: the TLS marks");
+    t.write(&vec![7u8; 16 << 20]).unwrap();
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("pause_writing"),
+        "T14, T15: the raw transport paused us, our buffer passed the high mark"
+    );
+    assert!(
+        t.get_write_buffer_size() >= high,
+        "T13: held ciphertext counts: {}",
+        t.get_write_buffer_size()
+    );
+    go.send(()).unwrap();
+    util::run_until(&lp, 100_000, || {
+        proto.borrow().calls.iter().any(|c| c == "resume_writing")
+    });
+    assert!(
+        t.get_write_buffer_size() <= low,
+        "T14: resumed at the low mark"
+    );
+    t.abort();
+    util::run_until(&lp, 1000, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().grammar(),
+        [
+            "connection_made",
+            "pause_writing",
+            "resume_writing",
+            "connection_lost(None)"
+        ],
+        "T26: abort gives connection_lost(None)"
+    );
+    peer.join().unwrap();
+}
+
+#[test]
+fn alpn_negotiated_on_both_sides() {
+    run(async {
+        let certs = Certs::get();
+        let seen = Rc::new(RefCell::new(None));
+        let s = seen.clone();
+        let server = asyncio::start_server(
+            move |reader: StreamReader, writer: StreamWriter| {
+                *s.borrow_mut() = writer.transport().alpn_protocol();
+                async move { echo(reader, writer).await }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(certs.server_config(&[b"h2", b"http/1.1"]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[b"http/1.1"]))
+            .await?;
+        assert_eq!(
+            writer.transport().alpn_protocol().as_deref(),
+            Some(&b"http/1.1"[..])
+        );
+        assert!(
+            matches!(writer.get_extra_info("alpn_protocol"), Some(ExtraInfo::Text(a)) if a == "http/1.1")
+        );
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(seen.borrow().as_deref(), Some(&b"http/1.1"[..]));
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t1_s6_s8_l84_argument_rules_before_any_io() {
+    run(async {
+        let certs = Certs::get();
+        // Port 9 on 127.0.0.1: nothing listens; every case must fail before connecting.
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl(certs.client_config(&[]))
+            .ssl_handshake_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout should be a positive number, got 0.0"
+        );
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .server_hostname("x")
+            .await
+            .expect_err("S6");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("L84");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::open_unix_connection("/nonexistent/sock")
+            .ssl(true)
+            .await
+            .expect_err("S8");
+        assert_eq!(
+            e.to_string(),
+            "you have to pass server_hostname when using ssl"
+        );
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection_sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S6/S7");
+        assert_eq!(
+            e.to_string(),
+            "You must set server_hostname when using ssl without a host"
+        );
+        let e = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("L96");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn t8_failed_handshake_never_reaches_the_protocol() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    let made = Rc::new(RefCell::new(None));
+    let m = made.clone();
+    let connect = lp
+        .create_connection(
+            move || {
+                let rec = Rc::new(RefCell::new(Recorder::default()));
+                *m.borrow_mut() = Some(rec.clone());
+                Forward(rec)
+            },
+            "127.0.0.1",
+            port,
+        )
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("wrong.example");
+    let r = lp
+        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap();
+    assert!(r.is_err());
+    // The server's side ends too; by then every callback of ours has run: none may reach
+    // the protocol (T8).
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let rec = made.borrow().clone().expect("factory ran");
+    assert!(rec.borrow().calls.is_empty(), "{:?}", rec.borrow().calls);
+    server.close();
+}
+
+/// A protocol that forwards to a shared [`Recorder`], so a test can look at it afterwards.
+struct Forward(Rc<RefCell<Recorder>>);
+
+impl asyncio::Protocol for Forward {
+    fn connection_made(&mut self, t: Transport) {
+        self.0.borrow_mut().connection_made(t)
+    }
+    fn data_received(&mut self, d: &[u8]) {
+        self.0.borrow_mut().data_received(d)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.0.borrow_mut().eof_received()
+    }
+    fn connection_lost(&mut self, e: Option<io::Error>) {
+        self.0.borrow_mut().connection_lost(e)
+    }
+}
+
+#[test]
+fn t32_tls_in_tls_through_loop_start_tls() {
+    run(async {
+        // A STARTTLS exchange inside a TLS connection: both sides run a second TLS session
+        // whose records are the outer session's plaintext.
+        let certs = Certs::get();
+        let server = asyncio::start_server(
+            |reader: StreamReader, mut writer: StreamWriter| async move {
+                assert_eq!(reader.readline().await?, b"STARTTLS\n");
+                writer.write(b"GO\n")?;
+                writer.start_tls(Certs::get().server_config(&[])).await?;
+                let line = reader.readline().await?;
+                writer.write(&line)?;
+                writer.close();
+                writer.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(certs.server_config(&[]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        writer.write(b"STARTTLS\n")?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        writer
+            .start_tls(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        writer.write(b"inner\n")?;
+        assert_eq!(reader.readline().await?, b"inner\n");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

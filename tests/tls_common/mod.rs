@@ -1,0 +1,215 @@
+//! TLS test fixtures shared by `tests/tls.rs` and `tests/tls_interop.rs`: certificates made at
+//! test time with rcgen (a CA, a leaf for localhost/127.0.0.1, an expired leaf, a client
+//! certificate, an unrelated CA), written as PEM files to a temp dir, and a blocking rustls
+//! peer on a helper thread for misbehaving-peer tests.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use asyncio::tls::rustls;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::{ClientConfig, ServerConfig};
+
+/// PEM files of one certificate set.
+pub struct Certs {
+    pub dir: PathBuf,
+    /// The CA that signed `cert`, `expired_cert` and `client_cert`.
+    pub ca: PathBuf,
+    /// Leaf for `localhost` and `127.0.0.1`, and its key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Same names, valid 2000–2001 only.
+    pub expired_cert: PathBuf,
+    pub expired_key: PathBuf,
+    /// A client certificate (CN=client), and its key.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    /// A CA that signed nothing here.
+    pub other_ca: PathBuf,
+    /// DER of `cert`, for comparing with `peercert`.
+    pub cert_der: Vec<u8>,
+}
+
+fn ca(name: &str) -> (rcgen::Certificate, KeyPair) {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    (p.self_signed(&key).unwrap(), key)
+}
+
+fn leaf(
+    names: &[&str],
+    eku: ExtendedKeyUsagePurpose,
+    issuer: &rcgen::Certificate,
+    issuer_key: &KeyPair,
+    expired: bool,
+) -> (rcgen::Certificate, KeyPair) {
+    let key = KeyPair::generate().unwrap();
+    let mut p =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    p.distinguished_name.push(
+        DnType::CommonName,
+        names.first().copied().unwrap_or("client"),
+    );
+    p.extended_key_usages = vec![eku];
+    if expired {
+        p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    (p.signed_by(&key, issuer, issuer_key).unwrap(), key)
+}
+
+impl Certs {
+    /// The process-wide set (made once; tests only read the files).
+    pub fn get() -> &'static Certs {
+        static CERTS: OnceLock<Certs> = OnceLock::new();
+        CERTS.get_or_init(Certs::make)
+    }
+
+    fn make() -> Certs {
+        let dir = std::env::temp_dir().join(format!("asyncio-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ca_cert, ca_key) = ca("asyncio test CA");
+        let (other, _) = ca("unrelated CA");
+        let server = ExtendedKeyUsagePurpose::ServerAuth;
+        let (cert, key) = leaf(
+            &["localhost", "127.0.0.1"],
+            server.clone(),
+            &ca_cert,
+            &ca_key,
+            false,
+        );
+        let (old, old_key) = leaf(&["localhost", "127.0.0.1"], server, &ca_cert, &ca_key, true);
+        let (client, client_key) = leaf(
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &ca_cert,
+            &ca_key,
+            false,
+        );
+        let write = |name: &str, text: String| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        Certs {
+            ca: write("ca.pem", ca_cert.pem()),
+            cert: write("cert.pem", cert.pem()),
+            key: write("key.pem", key.serialize_pem()),
+            expired_cert: write("expired.pem", old.pem()),
+            expired_key: write("expired.key", old_key.serialize_pem()),
+            client_cert: write("client.pem", client.pem()),
+            client_key: write("client.key", client_key.serialize_pem()),
+            other_ca: write("other-ca.pem", other.pem()),
+            cert_der: cert.der().to_vec(),
+            dir,
+        }
+    }
+
+    /// Server config for `cert`/`key`, with ALPN protocols.
+    pub fn server_config(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+        let mut c = asyncio::tls::server_config(&self.cert, &self.key).unwrap();
+        c.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
+        Arc::new(c)
+    }
+
+    /// Client config trusting `ca`, with ALPN protocols.
+    pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+        let mut c = asyncio::tls::client_config_with_roots(&self.ca).unwrap();
+        c.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
+        Arc::new(c)
+    }
+
+    /// Server config demanding a client certificate signed by `ca` (client auth).
+    pub fn server_config_client_auth(&self) -> Arc<ServerConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(asyncio::tls::load_certs(&self.ca).unwrap());
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .unwrap();
+        Arc::new(
+            ServerConfig::builder()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(
+                    asyncio::tls::load_certs(&self.cert).unwrap(),
+                    asyncio::tls::load_private_key(&self.key).unwrap(),
+                )
+                .unwrap(),
+        )
+    }
+
+    /// Client config trusting `ca` and presenting `client_cert`.
+    pub fn client_config_with_cert(&self) -> Arc<ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(asyncio::tls::load_certs(&self.ca).unwrap());
+        Arc::new(
+            ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_client_auth_cert(
+                    asyncio::tls::load_certs(&self.client_cert).unwrap(),
+                    asyncio::tls::load_private_key(&self.client_key).unwrap(),
+                )
+                .unwrap(),
+        )
+    }
+}
+
+/// What the blocking peer does after its TLS handshake.
+#[derive(Clone, Copy, Debug)]
+pub enum PeerScript {
+    /// Send `hello`, then a TCP FIN without close_notify; drain until EOF.
+    TruncateAfterHello,
+    /// Send `hello`, close_notify, then FIN; drain until EOF.
+    CleanAfterHello,
+    /// Read (and ignore) everything, never answering close_notify, until the client goes.
+    IgnoreCloseNotify,
+}
+
+/// A blocking rustls server on a helper thread, for one connection. Returns its port.
+pub fn blocking_tls_peer(script: PeerScript) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Certs::get().server_config(&[]);
+    let h = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return;
+            }
+        }
+        if !matches!(script, PeerScript::IgnoreCloseNotify) {
+            conn.writer().write_all(b"hello").unwrap();
+        }
+        if matches!(script, PeerScript::CleanAfterHello) {
+            conn.send_close_notify();
+        }
+        while conn.wants_write() {
+            if conn.write_tls(&mut tcp).is_err() {
+                return;
+            }
+        }
+        if !matches!(script, PeerScript::IgnoreCloseNotify) {
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+        }
+        drain(&mut tcp);
+    });
+    (port, h)
+}
+
+/// Reads and discards until EOF or an error.
+pub fn drain(tcp: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    while matches!(tcp.read(&mut buf), Ok(n) if n > 0) {}
+}

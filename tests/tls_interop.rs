@@ -1,0 +1,443 @@
+//! TLS interop with real peers (issue #5): `openssl s_server` / `s_client` and Python's `ssl`
+//! module (asyncio with an SSLContext), our client to them and theirs to our server; and the
+//! https path of `examples/http_headers.rs` with its CA given through `SSL_CERT_FILE`.
+//!
+//! Child processes are killed by a drop guard; their output is read on helper threads whose
+//! completion wakes our loop, so the loop keeps serving while a child runs. Every wait is
+//! bounded. A test is skipped, with the reason printed, only when `openssl` or `python3` is
+//! missing.
+#![cfg(feature = "tls")]
+
+mod tls_common;
+
+use std::future::poll_fn;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use asyncio::{Error, StreamReader, StreamWriter};
+use tls_common::Certs;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+fn run<T>(fut: impl std::future::Future<Output = Result<T, Error>>) -> T {
+    asyncio::run(asyncio::timeout(BOUND, fut))
+        .expect("loop")
+        .expect("bounded wait expired")
+        .expect("test body")
+}
+
+/// Kills and reaps the child when the test ends, however it ends.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn have(tool: &str, probe: &[&str]) -> bool {
+    let ok = Command::new(tool)
+        .args(probe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("skipped: `{tool}` is not available");
+    }
+    ok
+}
+
+fn have_openssl() -> bool {
+    have("openssl", &["version"])
+}
+
+fn have_python_ssl() -> bool {
+    have("python3", &["-c", "import ssl, asyncio"])
+}
+
+/// Runs `f` on a helper thread; the future resolves with its result, waking our loop from
+/// that thread.
+fn on_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = T> {
+    type Slot<T> = Arc<Mutex<(Option<T>, Option<Waker>)>>;
+    let slot: Slot<T> = Arc::new(Mutex::new((None, None)));
+    let s = slot.clone();
+    std::thread::spawn(move || {
+        let r = f();
+        let mut g = s.lock().unwrap();
+        g.0 = Some(r);
+        if let Some(w) = g.1.take() {
+            w.wake();
+        }
+    });
+    poll_fn(move |cx| {
+        let mut g = slot.lock().unwrap();
+        match g.0.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                g.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+}
+
+/// The child's whole stdout, read to EOF on a helper thread.
+fn stdout_to_end(child: &mut Child) -> impl std::future::Future<Output = String> {
+    let mut out = child.stdout.take().expect("stdout piped");
+    on_thread(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Waits (bounded) for a stdout line starting with `prefix`; later lines keep flowing to the
+/// returned receiver.
+fn wait_line(child: &mut Child, prefix: &str) -> (String, mpsc::Receiver<String>) {
+    let out = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(BOUND)
+            .unwrap_or_else(|e| panic!("no line starting with {prefix:?}: {e}"));
+        if line.starts_with(prefix) {
+            return (line, rx);
+        }
+    }
+}
+
+async fn echo_line_then_wait_eof(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    let line = reader.readline().await?;
+    writer.write(&line)?;
+    writer.drain().await?;
+    let _ = reader.read(-1).await?; // until the client's close_notify (or EOF)
+    writer.close();
+    writer.wait_closed().await
+}
+
+async fn echo_line_then_close(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    let line = reader.readline().await?;
+    writer.write(&line)?;
+    writer.close();
+    writer.wait_closed().await
+}
+
+fn our_tls_server_port(server: &asyncio::Server) -> u16 {
+    server.sockets()[0].as_inet().unwrap().port()
+}
+
+// ---- openssl ---------------------------------------------------------------------------
+
+fn s_server(extra: &[&str]) -> (ChildGuard, u16) {
+    let certs = Certs::get();
+    let mut child = ChildGuard(
+        Command::new("openssl")
+            .arg("s_server")
+            .args(["-accept", "127.0.0.1:0", "-naccept", "1", "-www"])
+            .arg("-cert")
+            .arg(&certs.cert)
+            .arg("-key")
+            .arg(&certs.key)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn openssl s_server"),
+    );
+    let (line, _rest) = wait_line(&mut child.0, "ACCEPT");
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (child, port)
+}
+
+fn our_client_against_s_server(extra: &[&str], version: &str, cipher: &str) {
+    let (_guard, port) = s_server(extra);
+    run(async move {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        let t = writer.transport();
+        assert_eq!(t.tls_version().as_deref(), Some(version));
+        assert_eq!(
+            t.cipher_suite().as_deref(),
+            Some(cipher),
+            "T43: OpenSSL's spelling"
+        );
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")?;
+        let page = reader.read(-1).await?;
+        let page = String::from_utf8_lossy(&page);
+        assert!(page.starts_with("HTTP/1.0 200 ok"), "{page}");
+        writer.close();
+        writer.wait_closed().await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn our_client_to_openssl_s_server_tls13() {
+    if !have_openssl() {
+        return;
+    }
+    our_client_against_s_server(&["-tls1_3"], "TLSv1.3", "TLS_AES_256_GCM_SHA384");
+}
+
+#[test]
+fn our_client_to_openssl_s_server_tls12() {
+    if !have_openssl() {
+        return;
+    }
+    our_client_against_s_server(
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+        "TLSv1.2",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+    );
+}
+
+#[test]
+fn openssl_s_client_to_our_server() {
+    if !have_openssl() {
+        return;
+    }
+    run(async {
+        let certs = Certs::get();
+        let server = asyncio::start_server(echo_line_then_close, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = our_tls_server_port(&server);
+        let mut child = ChildGuard(
+            Command::new("openssl")
+                .arg("s_client")
+                .args(["-connect", &format!("127.0.0.1:{port}")])
+                .arg("-CAfile")
+                .arg(&certs.ca)
+                .args(["-verify_return_error", "-verify_hostname", "localhost"])
+                .args(["-servername", "localhost", "-quiet"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn openssl s_client"),
+        );
+        let mut stdin = child.0.stdin.take().unwrap();
+        stdin.write_all(b"hello from s_client\n").unwrap();
+        drop(stdin); // -quiet ignores stdin EOF: s_client waits for our close
+        let out = stdout_to_end(&mut child.0).await;
+        let status = child.0.wait().unwrap();
+        let mut err = String::new();
+        let _ = child.0.stderr.take().unwrap().read_to_string(&mut err);
+        assert_eq!(out, "hello from s_client\n", "stderr: {err}");
+        assert!(status.success(), "s_client: {status}; stderr: {err}");
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+// ---- Python's ssl module ---------------------------------------------------------------
+
+const PY_CLIENT: &str = r#"
+import asyncio, ssl, sys
+async def main():
+    ctx = ssl.create_default_context(cafile=sys.argv[1])
+    r, w = await asyncio.open_connection('127.0.0.1', int(sys.argv[2]), ssl=ctx,
+                                        server_hostname='localhost')
+    w.write(b'hello from python\n')
+    line = await r.readline()
+    print('GOT', line.decode().strip(), w.get_extra_info('cipher')[1], flush=True)
+    w.close()
+    await w.wait_closed()
+    print('CLOSED', flush=True)
+asyncio.run(main())
+"#;
+
+const PY_SERVER: &str = r#"
+import asyncio, ssl, sys
+async def main():
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    done = asyncio.Event()
+    async def handle(r, w):
+        line = await r.readline()
+        w.write(line.upper())
+        await w.drain()
+        rest = await r.read()
+        print('EOF', len(rest), flush=True)
+        w.close()
+        await w.wait_closed()
+        done.set()
+    srv = await asyncio.start_server(handle, '127.0.0.1', 0, ssl=ctx)
+    print('PORT', srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.wait_for(done.wait(), 20)
+    srv.close()
+    print('DONE', flush=True)
+asyncio.run(main())
+"#;
+
+#[test]
+fn python_ssl_client_to_our_server() {
+    if !have_python_ssl() {
+        return;
+    }
+    run(async {
+        let certs = Certs::get();
+        let server = asyncio::start_server(echo_line_then_wait_eof, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = our_tls_server_port(&server);
+        let mut child = ChildGuard(
+            Command::new("python3")
+                .args(["-c", PY_CLIENT])
+                .arg(&certs.ca)
+                .arg(port.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn python3"),
+        );
+        let out = stdout_to_end(&mut child.0).await;
+        let status = child.0.wait().unwrap();
+        assert_eq!(out, "GOT hello from python TLSv1.3\nCLOSED\n");
+        assert!(status.success(), "python3: {status}");
+        server.close();
+        server.wait_closed().await; // our side finished its close_notify exchange too
+        Ok(())
+    });
+}
+
+#[test]
+fn our_client_to_python_ssl_server() {
+    if !have_python_ssl() {
+        return;
+    }
+    let certs = Certs::get();
+    let mut child = ChildGuard(
+        Command::new("python3")
+            .args(["-c", PY_SERVER])
+            .arg(&certs.cert)
+            .arg(&certs.key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn python3"),
+    );
+    let (line, rest) = wait_line(&mut child.0, "PORT");
+    let port: u16 = line[5..].trim().parse().unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_require_close_notify(true)
+            .await?;
+        writer.write(b"hello from rust\n")?;
+        assert_eq!(reader.readline().await?, b"HELLO FROM RUST\n");
+        writer.close();
+        writer.wait_closed().await?; // Python answered our close_notify
+        Ok(())
+    });
+    let tail: Vec<String> = (0..2).map(|_| rest.recv_timeout(BOUND).unwrap()).collect();
+    assert_eq!(tail, ["EOF 0", "DONE"]);
+    assert!(child.0.wait().unwrap().success());
+}
+
+// ---- the https example ----------------------------------------------------------------
+
+fn example_binary(name: &str) -> PathBuf {
+    // target/debug/deps/tls_interop-… → target/debug/examples/NAME (cargo test builds them).
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo test` (it builds the examples) or `cargo build --examples`",
+        path.display()
+    );
+    path
+}
+
+/// A TLS server answering HEAD with a fixed header block.
+async fn head_responder(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    loop {
+        let line = reader.readline().await?;
+        if line == b"\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    writer.write(b"HTTP/1.0 200 OK\r\nServer: asyncio-tls-test\r\nContent-Length: 0\r\n\r\n")?;
+    writer.close();
+    writer.wait_closed().await
+}
+
+/// Runs `http_headers URL` with `SSL_CERT_FILE=ca`, returning (success, stdout, stderr).
+async fn http_headers(url: String, ca: PathBuf) -> (bool, String, String) {
+    let mut child = ChildGuard(
+        Command::new(example_binary("http_headers"))
+            .arg(&url)
+            .env("SSL_CERT_FILE", &ca)
+            .env_remove("SSL_CERT_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn http_headers"),
+    );
+    let mut err_pipe = child.0.stderr.take().unwrap();
+    let err = on_thread(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let out = stdout_to_end(&mut child.0).await;
+    let err = err.await;
+    let ok = child.0.wait().unwrap().success();
+    (ok, out, err)
+}
+
+#[test]
+fn http_headers_example_over_https_with_ssl_cert_file() {
+    run(async {
+        let certs = Certs::get();
+        let server = asyncio::start_server(head_responder, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = our_tls_server_port(&server);
+        let url = format!("https://localhost:{port}/index.html");
+        let (ok, out, err) = http_headers(url.clone(), certs.ca.clone()).await;
+        assert!(ok, "http_headers failed: {err}");
+        assert_eq!(
+            out,
+            "HTTP header> HTTP/1.0 200 OK\nHTTP header> Server: asyncio-tls-test\n\
+             HTTP header> Content-Length: 0\n"
+        );
+        // The CA is really taken from SSL_CERT_FILE: another CA makes verification fail.
+        let (ok, _out, err) = http_headers(url, certs.other_ca.clone()).await;
+        assert!(!ok);
+        assert!(err.contains("UnknownIssuer"), "{err}");
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
