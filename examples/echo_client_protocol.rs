@@ -1,0 +1,126 @@
+//! TCP echo client on the Protocol layer: the "TCP Echo Client" example of Python's asyncio
+//! docs page "Transports and Protocols", ported. The protocol sends its message from
+//! `connection_made` and prints what comes back; when the server closes the connection,
+//! `connection_lost` completes `on_con_lost`, `main` returns and [`asyncio::run`] stops the
+//! loop.
+//!
+//! Run: `cargo run --example echo_server_protocol` in one terminal, then
+//! `cargo run --example echo_client_protocol -- ['Hello World!'] [--host H] [--port P]`.
+//! Prints `Data sent: 'Hello World!'`, `Data received: 'Hello World!'`,
+//! `The server closed the connection`.
+//!
+//! Why a future and not `loop.stop()` from `connection_lost`: if the connection ends during
+//! the iteration that completes `create_connection`, that stop would be absorbed by
+//! `run_until_complete` (as in Python), and a following `run_forever` would never return.
+//! Python's docs switched to `on_con_lost` for the same reason.
+
+mod common;
+
+use std::cell::Cell;
+use std::future::poll_fn;
+use std::io;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use asyncio::{Protocol, Transport};
+
+/// Python's `on_con_lost = loop.create_future()`, reduced to what the example needs: a flag
+/// set once, and the waker of whoever awaits it.
+#[derive(Clone, Default)]
+struct OnConLost(Rc<(Cell<bool>, Cell<Option<Waker>>)>);
+
+impl OnConLost {
+    fn set_result(&self) {
+        self.0 .0.set(true);
+        if let Some(waker) = self.0 .1.take() {
+            waker.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        poll_fn(|cx| {
+            if self.0 .0.get() {
+                Poll::Ready(())
+            } else {
+                self.0 .1.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Python's `EchoClientProtocol(message, on_con_lost)`.
+struct EchoClientProtocol {
+    message: String,
+    on_con_lost: OnConLost,
+}
+
+impl Protocol for EchoClientProtocol {
+    fn connection_made(&mut self, transport: Transport) {
+        // write() never blocks: what the socket does not take at once (WouldBlock) is buffered
+        // and flushed by the transport. It fails only after write_eof(), never called here.
+        if let Err(e) = transport.write(self.message.as_bytes()) {
+            eprintln!("write failed: {e}");
+        }
+        println!("Data sent: {}", common::py_repr(&self.message));
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        println!(
+            "Data received: {}",
+            common::py_repr(&String::from_utf8_lossy(data))
+        );
+    }
+
+    fn eof_received(&mut self) -> bool {
+        // EOF: the server closed its side; returning false lets the transport close ours,
+        // which ends in connection_lost(None).
+        false
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        if let Some(e) = &exc {
+            // An error ended the connection (e.g. a reset): say which, then finish all the same.
+            eprintln!("Connection error: {e}");
+        }
+        println!("The server closed the connection");
+        self.on_con_lost.set_result();
+    }
+}
+
+async fn main_task(message: String, host: String, port: u16) -> Result<(), asyncio::Error> {
+    let lp = asyncio::get_running_loop()?;
+    let on_con_lost = OnConLost::default();
+    let done = on_con_lost.clone();
+    // A refused or unreachable server ends the program here with that error.
+    let (transport, _protocol) = lp
+        .create_connection(
+            move || EchoClientProtocol {
+                message,
+                on_con_lost,
+            },
+            &host,
+            port,
+        )
+        .await?;
+
+    // `try: await on_con_lost  finally: transport.close()`
+    done.wait().await;
+    transport.close();
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::init_logging();
+    let args = common::Args::parse()?;
+    let message = args
+        .positional
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "Hello World!".to_string());
+    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
+    let port = args.port(8888)?;
+    asyncio::run(main_task(message, host, port))??;
+    Ok(())
+}

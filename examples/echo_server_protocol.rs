@@ -1,0 +1,111 @@
+//! TCP echo server on the Protocol layer: the "TCP Echo Server" example of Python's asyncio
+//! docs page "Transports and Protocols", ported. No streams: a [`Protocol`] gets
+//! `connection_made`, `data_received` and `connection_lost` calls from its transport, and
+//! answers through the [`Transport`]. Like the Python original, each connection gets its first
+//! chunk echoed and is then closed; the server serves until interrupted.
+//!
+//! Run: `cargo run --example echo_server_protocol [-- --host H --port P | --unix PATH]`
+//! (defaults 127.0.0.1 and 8888; port 0 lets the OS pick, and the `Serving on …` line says
+//! which). Then, in another terminal: `cargo run --example echo_client_protocol`.
+//!
+//! Prints, per connection, as Python does: `Connection from ('127.0.0.1', 50000)`,
+//! `Data received: 'Hello World!'`, `Send: 'Hello World!'`, `Close the client socket`.
+
+mod common;
+
+use std::io::{self, Write};
+
+use asyncio::{Address, Protocol, Server, Transport};
+
+/// Python's `EchoServerProtocol`: echo the first chunk, then close.
+#[derive(Default)]
+struct EchoServerProtocol {
+    transport: Option<Transport>,
+}
+
+impl Protocol for EchoServerProtocol {
+    fn connection_made(&mut self, transport: Transport) {
+        let peername = transport.peername().map(|a| show(&a)).unwrap_or_default();
+        println!("Connection from {peername}");
+        self.transport = Some(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        let message = String::from_utf8_lossy(data);
+        println!("Data received: {}", common::py_repr(&message));
+
+        println!("Send: {}", common::py_repr(&message));
+        if let Some(transport) = &self.transport {
+            // write() never blocks: what the socket does not take at once (WouldBlock) is
+            // buffered by the transport and flushed when the socket is writable again.
+            if let Err(e) = transport.write(data) {
+                // Only a write after write_eof() fails, which this protocol never calls.
+                eprintln!("write failed: {e}");
+            }
+            println!("Close the client socket");
+            // Flushes the buffer first, then connection_lost(None).
+            transport.close();
+        }
+    }
+
+    fn eof_received(&mut self) -> bool {
+        // EOF: the client closed its side before sending anything; returning false lets the
+        // transport close the connection.
+        false
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        if let Some(e) = exc {
+            // An error ended the connection (e.g. the peer reset it); the server carries on.
+            eprintln!("Connection lost: {e}");
+        }
+        // None: a normal close (ours, or after EOF): nothing to report.
+        self.transport = None;
+    }
+}
+
+/// An address as Python prints it: `('127.0.0.1', 8888)` for TCP, the path for Unix.
+fn show(a: &Address) -> String {
+    match a.as_inet() {
+        Some(inet) => common::py_addr(&inet),
+        None => a.to_string(),
+    }
+}
+
+async fn main_task(server: asyncio::CreateServer) -> Result<(), asyncio::Error> {
+    // `server = await loop.create_server(lambda: EchoServerProtocol(), '127.0.0.1', 8888)`;
+    // a bind error (address in use, bad path) ends the program here with that error.
+    let server: Server = server.await?;
+
+    let addrs: Vec<String> = server.sockets().iter().map(show).collect();
+    println!("Serving on {}", addrs.join(", "));
+    io::stdout().flush()?;
+
+    // `async with server: await server.serve_forever()`
+    server
+        .scope(|server| async move {
+            match server.serve_forever().await {
+                // serve_forever ends only when the server is closed: Python's CancelledError.
+                Err(asyncio::Error::Cancelled) => Ok(()),
+                other => other,
+            }
+        })
+        .await
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::init_logging();
+    let args = common::Args::parse()?;
+    let unix = args.get("unix").map(str::to_string);
+    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
+    let port = args.port(8888)?;
+    asyncio::run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let server = match unix {
+            Some(path) => lp.create_unix_server(EchoServerProtocol::default, path),
+            None => lp.create_server(EchoServerProtocol::default, &host, port),
+        };
+        main_task(server).await
+    })??;
+    Ok(())
+}
