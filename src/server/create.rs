@@ -1,0 +1,397 @@
+//! `create_server` / `create_unix_server`: resolving, binding and the builder (CPython
+//! `BaseEventLoop.create_server`, `_UnixSelectorEventLoop.create_unix_server`; L96–L100,
+//! L114–L120).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+
+use crate::constants::DEFAULT_BACKLOG;
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+use crate::net::connect::AddressFamily;
+use crate::net::resolve::resolve;
+use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, ListenOptions};
+use crate::protocol::{Protocol, ProtocolRef};
+
+use super::accept::Accepter;
+use super::{Factory, Server, ServerInner};
+
+pub(super) enum Bind {
+    Tcp { hosts: Vec<String>, port: u16 },
+    TcpSock(std::net::TcpListener),
+    Unix(PathBuf),
+    UnixSock(std::os::unix::net::UnixListener),
+}
+
+/// The pending result of [`LoopHandle::create_server`] /
+/// [`LoopHandle::create_unix_server`]: set keywords, then `.await` it for a [`Server`].
+#[must_use = "a server builder does nothing until awaited"]
+pub struct CreateServer {
+    lp: LoopHandle,
+    factory: Factory,
+    bind: Bind,
+    /// Set when `sock` was given along with a host/port or path: the L96/L114 error text.
+    conflict: Option<&'static str>,
+    family: AddressFamily,
+    backlog: u32,
+    reuse_address: bool,
+    reuse_port: bool,
+    keep_alive: bool,
+    start_serving: bool,
+    cleanup_socket: bool,
+    /// `ssl` and the TLS timeouts (S9, T36).
+    #[cfg(feature = "tls")]
+    tls: crate::tls::ServerOptions,
+}
+
+impl LoopHandle {
+    /// Listens on `host:port` and runs a protocol made by `factory` on each accepted connection
+    /// (Python's `loop.create_server`, L96–L100). An empty `host` binds every interface (IPv4
+    /// and IPv6, separate sockets); `port` 0 lets the OS choose (per socket).
+    ///
+    /// Keywords: [`hosts`](CreateServer::hosts), [`family`](CreateServer::family),
+    /// [`backlog`](CreateServer::backlog) (100), [`reuse_address`](CreateServer::reuse_address)
+    /// (on), [`reuse_port`](CreateServer::reuse_port), [`keep_alive`](CreateServer::keep_alive),
+    /// [`sock`](CreateServer::sock), [`start_serving`](CreateServer::start_serving) (on).
+    pub fn create_server<P, F>(&self, factory: F, host: &str, port: u16) -> CreateServer
+    where
+        P: Protocol + 'static,
+        F: Fn() -> P + 'static,
+    {
+        let hosts = if host.is_empty() {
+            Vec::new()
+        } else {
+            vec![host.to_string()]
+        };
+        CreateServer::new(self, factory, Bind::Tcp { hosts, port })
+    }
+
+    /// Listens on the Unix socket `path` (Python's `loop.create_unix_server`, L114–L119): a
+    /// stale socket file there is removed first, any other file is left alone (and binding
+    /// fails); the file is removed again on close unless replaced meanwhile. A leading NUL
+    /// byte names an abstract socket (nothing to remove).
+    pub fn create_unix_server<P, F>(&self, factory: F, path: impl AsRef<Path>) -> CreateServer
+    where
+        P: Protocol + 'static,
+        F: Fn() -> P + 'static,
+    {
+        CreateServer::new(self, factory, Bind::Unix(path.as_ref().to_path_buf()))
+    }
+}
+
+impl CreateServer {
+    pub(super) fn new<P, F>(lp: &LoopHandle, factory: F, bind: Bind) -> Self
+    where
+        P: Protocol + 'static,
+        F: Fn() -> P + 'static,
+    {
+        let factory: Factory = Rc::new(move || Rc::new(RefCell::new(factory())) as ProtocolRef);
+        Self::with_factory(lp, factory, bind)
+    }
+
+    pub(crate) fn with_raw_factory(
+        lp: &LoopHandle,
+        factory: Factory,
+        host: &str,
+        port: u16,
+    ) -> Self {
+        let hosts = if host.is_empty() {
+            Vec::new()
+        } else {
+            vec![host.to_string()]
+        };
+        Self::with_factory(lp, factory, Bind::Tcp { hosts, port })
+    }
+
+    pub(crate) fn with_raw_factory_unix(lp: &LoopHandle, factory: Factory, path: &Path) -> Self {
+        Self::with_factory(lp, factory, Bind::Unix(path.to_path_buf()))
+    }
+
+    pub(super) fn with_factory(lp: &LoopHandle, factory: Factory, bind: Bind) -> Self {
+        CreateServer {
+            lp: lp.clone(),
+            factory,
+            bind,
+            conflict: None,
+            family: AddressFamily::Unspecified,
+            backlog: DEFAULT_BACKLOG,
+            reuse_address: true,
+            reuse_port: false,
+            keep_alive: false,
+            start_serving: true,
+            cleanup_socket: true,
+            #[cfg(feature = "tls")]
+            tls: Default::default(),
+        }
+    }
+
+    /// Binds every one of these hosts (Python passes a sequence as `host`, L97).
+    pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
+        if let Bind::Tcp { hosts: h, .. } = &mut self.bind {
+            *h = hosts
+                .iter()
+                .map(|s| s.as_ref().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        self
+    }
+
+    /// Binds only addresses of this family.
+    pub fn family(mut self, family: AddressFamily) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// `listen()` backlog, and the most connections accepted per readiness event (100).
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// `SO_REUSEADDR` (on by default, as on POSIX in Python).
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+
+    /// `SO_REUSEPORT` (off by default).
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// `SO_KEEPALIVE` on the listening sockets (Python 3.13's `keep_alive`).
+    pub fn keep_alive(mut self, on: bool) -> Self {
+        self.keep_alive = on;
+        self
+    }
+
+    /// Listen now (default) or only at [`Server::start_serving`]/[`Server::serve_forever`]
+    /// (L100): until then the sockets are bound but connections are refused.
+    pub fn start_serving(mut self, on: bool) -> Self {
+        self.start_serving = on;
+        self
+    }
+
+    /// Unix servers: remove the socket file on close (default on, Python 3.13, L119).
+    pub fn cleanup_socket(mut self, on: bool) -> Self {
+        self.cleanup_socket = on;
+        self
+    }
+
+    /// Serves on an already bound socket instead of binding (L96, L120). With a host or path
+    /// given too it is an error.
+    pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
+        self.conflict = match &self.bind {
+            Bind::Tcp { hosts, port } if !hosts.is_empty() || *port != 0 => {
+                Some("host/port and sock can not be specified at the same time")
+            }
+            Bind::Unix(_) => Some("path and sock can not be specified at the same time"),
+            _ => None,
+        };
+        self.bind = match sock.into() {
+            ListenSocket::Tcp(l) => Bind::TcpSock(l),
+            ListenSocket::Unix(l) => Bind::UnixSock(l),
+        };
+        self
+    }
+
+    async fn run(self) -> Result<Server, Error> {
+        if let Some(conflict) = self.conflict {
+            return Err(Error::invalid_argument(conflict));
+        }
+        #[cfg(feature = "tls")]
+        self.tls.check()?;
+        let opts = ListenOptions {
+            reuse_address: self.reuse_address,
+            reuse_port: self.reuse_port,
+            keep_alive: self.keep_alive,
+        };
+        let mut sockets = Vec::new();
+        let mut cleanup = None;
+        match &self.bind {
+            Bind::Tcp { hosts, port } => {
+                let mut addrs: Vec<SocketAddr> = Vec::new();
+                if hosts.is_empty() {
+                    addrs = resolve(None, *port, self.family.family(), true).await?;
+                } else {
+                    for h in hosts {
+                        addrs.extend(resolve(Some(h), *port, self.family.family(), true).await?);
+                    }
+                }
+                let mut seen = std::collections::HashSet::new();
+                addrs.retain(|a| seen.insert(*a));
+                for addr in addrs {
+                    match bind_tcp_listener(&addr, opts) {
+                        Ok(s) => sockets.push(s),
+                        // A disabled family (no IPv6 here) is skipped, as the newest CPython does.
+                        Err(e)
+                            if e.kind() == io::ErrorKind::AddrNotAvailable && hosts.is_empty() => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
+                        Err(e) => return Err(Error::Io(e)),
+                    }
+                }
+                if sockets.is_empty() {
+                    return Err(Error::Io(io::Error::new(
+                        io::ErrorKind::AddrNotAvailable,
+                        "could not bind on any address",
+                    )));
+                }
+            }
+            Bind::TcpSock(l) => {
+                let s = socket2::Socket::from(l.try_clone()?);
+                s.set_nonblocking(true)?;
+                sockets.push(s);
+            }
+            Bind::Unix(path) => {
+                let abstract_name = path.as_os_str().as_encoded_bytes().first() == Some(&0);
+                if !abstract_name {
+                    remove_stale_socket(path);
+                }
+                // socket2 reads a leading NUL byte as a Linux abstract name (L117).
+                let addr = socket2::SockAddr::unix(path)?;
+                let s = bind_unix_listener(&addr, path)?;
+                if !abstract_name && self.cleanup_socket {
+                    if let Ok(m) = std::fs::metadata(path) {
+                        cleanup = Some((path.clone(), m.dev(), m.ino()));
+                    }
+                }
+                sockets.push(s);
+            }
+            Bind::UnixSock(l) => {
+                let s = socket2::Socket::from(l.try_clone()?);
+                s.set_nonblocking(true)?;
+                if self.cleanup_socket {
+                    if let Some(path) = l
+                        .local_addr()
+                        .ok()
+                        .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+                    {
+                        if let Ok(m) = std::fs::metadata(&path) {
+                            cleanup = Some((path, m.dev(), m.ino()));
+                        }
+                    }
+                }
+                sockets.push(s);
+            }
+        }
+        let inner = Rc::new_cyclic(|weak: &Weak<ServerInner>| {
+            let accepters = sockets
+                .into_iter()
+                .map(|s| {
+                    Rc::new_cyclic(|me| Accepter {
+                        server: weak.clone(),
+                        me: me.clone(),
+                        listener: RefCell::new(None),
+                        unlistened: RefCell::new(Some(s)),
+                        key: Cell::new(None),
+                        backing_off: Cell::new(false),
+                    })
+                })
+                .collect();
+            ServerInner {
+                lp: self.lp.clone(),
+                factory: self.factory.clone(),
+                accepters: RefCell::new(accepters),
+                backlog: self.backlog,
+                serving: Cell::new(false),
+                closed: Cell::new(false),
+                clients: RefCell::new(HashMap::new()),
+                waiters: RefCell::new(Vec::new()),
+                serving_forever: Cell::new(false),
+                cleanup: RefCell::new(cleanup),
+                #[cfg(feature = "tls")]
+                tls: self.tls.clone(),
+            }
+        });
+        let server = Server { inner };
+        if self.start_serving {
+            server.start_serving().await?;
+        }
+        Ok(server)
+    }
+}
+
+/// L115: remove a socket file left by a previous run; leave anything else alone.
+pub(super) fn remove_stale_socket(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            if let Err(e) = std::fs::remove_file(path) {
+                log::error!(target: "asyncio", "Unable to check or remove stale UNIX socket {}: {e}", path.display());
+            }
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            log::error!(target: "asyncio", "Unable to check or remove stale UNIX socket {}: {e}", path.display());
+        }
+    }
+}
+
+/// TLS keywords (feature `tls`, S9, L96, T36).
+#[cfg(feature = "tls")]
+impl CreateServer {
+    /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`; a bool is not accepted,
+    /// S9): each accepted connection's handshake completes before its protocol's
+    /// `connection_made`; failed handshakes close the socket and reach no protocol (T36).
+    pub fn ssl(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
+        self.tls.ssl = Some(config.into());
+        self
+    }
+
+    /// How long each handshake may take (default 60 s).
+    pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.tls.options.handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// How long each close_notify exchange may take (default 30 s).
+    pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.tls.options.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
+        self.tls.options.require_close_notify = on;
+        self
+    }
+}
+
+impl IntoFuture for CreateServer {
+    type Output = Result<Server, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// An already bound listening socket to serve on (`create_server(sock=…)`).
+#[derive(Debug)]
+pub enum ListenSocket {
+    /// A bound TCP listener.
+    Tcp(std::net::TcpListener),
+    /// A bound Unix listener.
+    Unix(std::os::unix::net::UnixListener),
+}
+
+impl From<std::net::TcpListener> for ListenSocket {
+    fn from(l: std::net::TcpListener) -> Self {
+        ListenSocket::Tcp(l)
+    }
+}
+
+impl From<std::os::unix::net::UnixListener> for ListenSocket {
+    fn from(l: std::os::unix::net::UnixListener) -> Self {
+        ListenSocket::Unix(l)
+    }
+}

@@ -1,0 +1,333 @@
+//! `loop.create_server`, `loop.create_unix_server` and `Server`: listening sockets, the accept
+//! loop, and the bookkeeping of live connections.
+//!
+//! Mirrors `Server` and `BaseEventLoop.create_server` in CPython `Lib/asyncio/base_events.py`,
+//! `_accept_connection`/`_accept_connection2` in `selector_events.py` and
+//! `create_unix_server` in `unix_events.py` (L96–L110, L114–L120). Ground rules:
+//! - each readiness event accepts up to `backlog` connections; with more pending, the rest are
+//!   accepted in the next iteration (edge-triggered: no new event would come);
+//! - EMFILE/ENFILE/ENOBUFS/ENOMEM end the accept round, are reported once per episode and pause
+//!   accepting for `ACCEPT_RETRY_DELAY` (D6), never spinning;
+//! - a connection is attached from its transport's creation until its `connection_lost` has run
+//!   (L108); `wait_closed` waits for close *and* no connection left.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
+
+use crate::error::Error;
+use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::LoopHandle;
+use crate::protocol::ProtocolRef;
+use crate::transport::socket::{ConnectionTracker, Socket, SocketTransport};
+use crate::transport::Address;
+
+mod accept;
+mod create;
+
+use accept::{Accepter, Listener};
+pub use create::{CreateServer, ListenSocket};
+
+type Factory = Rc<dyn Fn() -> ProtocolRef>;
+
+struct ServerInner {
+    lp: LoopHandle,
+    factory: Factory,
+    accepters: RefCell<Vec<Rc<Accepter>>>,
+    backlog: u32,
+    serving: Cell<bool>,
+    closed: Cell<bool>,
+    /// Live connections by transport id (L110). Weak: the server does not keep them alive.
+    clients: RefCell<HashMap<u64, Weak<SocketTransport>>>,
+    /// `wait_closed` and `serve_forever` waiters.
+    waiters: RefCell<Vec<Waker>>,
+    serving_forever: Cell<bool>,
+    /// A Unix socket file to unlink on close if it still has this (device, inode) (L119).
+    cleanup: RefCell<Option<(PathBuf, u64, u64)>>,
+    /// TLS for accepted connections (T36).
+    #[cfg(feature = "tls")]
+    tls: crate::tls::ServerOptions,
+}
+
+impl ConnectionTracker for ServerInner {
+    fn detach(&self, id: u64) {
+        self.clients.borrow_mut().remove(&id);
+        self.wake_if_done();
+    }
+}
+
+impl ServerInner {
+    pub(super) fn wake_all(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    pub(super) fn wake_if_done(&self) {
+        if self.closed.get() && self.clients.borrow().is_empty() {
+            self.wake_all();
+        }
+    }
+
+    /// Python's `_accept_connection2`: protocol, transport, attach (L103).
+    pub(super) fn new_connection(self: &Rc<Self>, sock: Socket, peer: Option<Address>) {
+        // The factory is user code run from the accept round: a panic must not unwind through
+        // the loop, and the accepted socket is closed (dropped) rather than leaked (L103).
+        let protocol = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
+            Ok(p) => p,
+            Err(payload) => {
+                drop(sock);
+                self.lp.call_exception_handler(
+                    &ExceptionContext::new("Error on transport creation for incoming connection")
+                        .with_exception(Box::new(PanicError::from_payload(&*payload))),
+                );
+                return;
+            }
+        };
+        // T36: under TLS the protocol's connection_made waits for the handshake.
+        #[cfg(feature = "tls")]
+        let protocol = match self.tls.wrap(&self.lp, protocol) {
+            Ok(p) => p,
+            Err(e) => {
+                log::debug!(target: "asyncio", "Error on transport creation for incoming connection: {e}");
+                return;
+            }
+        };
+        let tracker = self.clone() as Rc<dyn ConnectionTracker>;
+        match SocketTransport::create(&self.lp, sock, protocol, peer, Some(tracker)) {
+            Ok(t) => {
+                self.clients
+                    .borrow_mut()
+                    .insert(t.handle().id(), Rc::downgrade(&t));
+            }
+            Err(e) => {
+                log::debug!(target: "asyncio", "Error on transport creation for incoming connection: {e}");
+            }
+        }
+    }
+}
+
+/// A server from [`LoopHandle::create_server`] or [`LoopHandle::create_unix_server`] (Python's
+/// `asyncio.Server`). Cloning gives another handle to the same server. Dropping every handle
+/// does not stop a listening server: as in Python, the loop keeps it until [`close`](Self::close).
+#[derive(Clone)]
+pub struct Server {
+    inner: Rc<ServerInner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("sockets", &self.sockets())
+            .field("serving", &self.is_serving())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Addresses of the listening sockets; empty after [`close`](Self::close) (L104).
+    pub fn sockets(&self) -> Vec<Address> {
+        self.inner
+            .accepters
+            .borrow()
+            .iter()
+            .filter_map(|a| {
+                a.listener
+                    .borrow()
+                    .as_ref()
+                    .and_then(Listener::address)
+                    .or_else(|| {
+                        a.unlistened
+                            .borrow()
+                            .as_ref()
+                            .and_then(|s| s.local_addr().ok())
+                            .and_then(|s| match s.as_socket() {
+                                Some(inet) => Some(Address::Inet(inet)),
+                                // A Unix server made with start_serving(false) (L104, L114).
+                                None => s.as_unix().map(Address::Unix),
+                            })
+                    })
+            })
+            .collect()
+    }
+
+    /// The loop the server runs on.
+    pub fn get_loop(&self) -> LoopHandle {
+        self.inner.lp.clone()
+    }
+
+    /// True from the start of serving until [`close`](Self::close) (L104).
+    pub fn is_serving(&self) -> bool {
+        self.inner.serving.get()
+    }
+
+    /// How many accepted connections are still alive.
+    pub fn connection_count(&self) -> usize {
+        self.inner.clients.borrow().len()
+    }
+
+    fn start(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return Err(Error::invalid_state("server is closed"));
+        }
+        if inner.serving.replace(true) {
+            return Ok(());
+        }
+        let accepters = inner.accepters.borrow().clone();
+        for a in accepters {
+            a.start(&inner.lp, inner.backlog)?;
+        }
+        Ok(())
+    }
+
+    /// Starts listening if not yet (L105), then yields one iteration. Idempotent.
+    ///
+    /// # Errors
+    /// `InvalidState` on a closed server; `Io` if `listen` fails.
+    pub async fn start_serving(&self) -> Result<(), Error> {
+        self.start()?;
+        crate::yield_now().await;
+        Ok(())
+    }
+
+    /// Stops listening (L107): closes the listening sockets, stops `serve_forever`, leaves
+    /// accepted connections open. Idempotent.
+    pub fn close(&self) {
+        let inner = &self.inner;
+        if inner.closed.replace(true) {
+            return;
+        }
+        inner.serving.set(false);
+        let accepters = std::mem::take(&mut *inner.accepters.borrow_mut());
+        for a in &accepters {
+            a.stop(&inner.lp);
+        }
+        if let Some((path, dev, ino)) = inner.cleanup.borrow_mut().take() {
+            cleanup_unix_path(&path, dev, ino);
+        }
+        inner.wake_all(); // serve_forever waits on the same list
+    }
+
+    /// Closes every accepted connection gracefully (L110).
+    pub fn close_clients(&self) {
+        for t in self.client_snapshot() {
+            crate::transport::TransportImpl::close(&*t);
+        }
+    }
+
+    /// Aborts every accepted connection (L110).
+    pub fn abort_clients(&self) {
+        for t in self.client_snapshot() {
+            crate::transport::TransportImpl::abort(&*t);
+        }
+    }
+
+    fn client_snapshot(&self) -> Vec<Rc<SocketTransport>> {
+        self.inner
+            .clients
+            .borrow()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    /// Waits until the server is closed and every connection it accepted has ended (L108,
+    /// 3.12.1+ behaviour); returns at once if both already hold.
+    pub async fn wait_closed(&self) {
+        let inner = self.inner.clone();
+        poll_fn(move |cx| {
+            if inner.closed.get() && inner.clients.borrow().is_empty() {
+                Poll::Ready(())
+            } else {
+                inner.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Serves until [`close`](Self::close) is called, then waits for the connections to end
+    /// and returns `Err(Error::Cancelled)`, as Python's `serve_forever` raises CancelledError
+    /// (L106). Dropping the future closes the server (without waiting).
+    ///
+    /// # Errors
+    /// `InvalidState` if the server is closed or another `serve_forever` is running;
+    /// `Cancelled` when it ends.
+    pub async fn serve_forever(&self) -> Result<(), Error> {
+        if self.inner.serving_forever.get() {
+            return Err(Error::invalid_state(
+                "server is already being awaited on serve_forever()",
+            ));
+        }
+        if self.inner.closed.get() {
+            return Err(Error::invalid_state("server is closed"));
+        }
+        self.start()?;
+        self.inner.serving_forever.set(true);
+        struct Guard(Server);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.inner.serving_forever.set(false);
+                self.0.close();
+            }
+        }
+        let guard = Guard(self.clone());
+        let inner = self.inner.clone();
+        poll_fn(move |cx| {
+            if inner.closed.get() {
+                Poll::Ready(())
+            } else {
+                inner.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+        self.wait_closed().await;
+        drop(guard);
+        Err(Error::Cancelled)
+    }
+
+    /// Python's `async with server:` (L109): runs `body`, then closes the server and waits for
+    /// it ([`wait_closed`](Self::wait_closed)), whatever `body` returned.
+    pub async fn scope<F, Fut, R>(self, body: F) -> R
+    where
+        F: FnOnce(Server) -> Fut,
+        Fut: Future<Output = R>,
+    {
+        struct CloseOnDrop(Server);
+        impl Drop for CloseOnDrop {
+            fn drop(&mut self) {
+                self.0.close();
+            }
+        }
+        let guard = CloseOnDrop(self.clone());
+        let r = body(self.clone()).await;
+        self.close();
+        self.wait_closed().await;
+        drop(guard);
+        r
+    }
+}
+
+fn cleanup_unix_path(path: &Path, dev: u64, ino: u64) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.dev() == dev && m.ino() == ino => {
+            if let Err(e) = std::fs::remove_file(path) {
+                log::error!(target: "asyncio", "Unable to clean up listening UNIX socket {}: {e}", path.display());
+            }
+        }
+        Ok(_) => {} // replaced by someone else: leave it (L119)
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            log::error!(target: "asyncio", "Unable to clean up listening UNIX socket {}: {e}", path.display());
+        }
+    }
+}
