@@ -1,0 +1,181 @@
+//! The read futures of [`StreamReader`]: named, `#[must_use]`, each holding a `Claim` on the
+//! reader's single waiter slot (S20, S21). Bytes leave the buffer only when a future returns
+//! `Ready`, so dropping one at any point loses nothing (S22, D1).
+
+use super::*;
+
+/// A read future's hold on its reader: the core to borrow at each poll, and the waiter id it
+/// waits under (0 until it first waits). Dropping it gives up the waiter slot (S21).
+#[derive(Debug)]
+pub(super) struct Claim<'a> {
+    pub(super) reader: &'a StreamReader,
+    pub(super) id: u64,
+}
+
+impl Claim<'_> {
+    /// Runs one poll of `op` on the reader's state; the borrow ends before this returns.
+    fn poll<T>(
+        &mut self,
+        cx: &Context<'_>,
+        op: impl FnOnce(&mut ReaderState, &mut u64, &Waker) -> Poll<T>,
+    ) -> Poll<T> {
+        let mut core = self.reader.core.borrow_mut();
+        let state = &mut core.reader;
+        let out = op(state, &mut self.id, cx.waker());
+        if out.is_ready() {
+            state.end_wait(self.id);
+        }
+        out
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if self.id == 0 {
+            return;
+        }
+        // A failed borrow would mean a drop from inside the transport's call into the core,
+        // which never drops read futures; leaving the slot then only costs one S20 error.
+        if let Ok(mut core) = self.reader.core.try_borrow_mut() {
+            core.reader.end_wait(self.id);
+        }
+    }
+}
+
+/// The future of [`StreamReader::read`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Read<'a> {
+    pub(super) claim: Claim<'a>,
+    pub(super) n: isize,
+}
+
+impl Future for Read<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let n = self.n;
+        self.claim
+            .poll(cx, |st, id, waker| st.poll_read(n, id, waker))
+    }
+}
+
+/// The future of [`StreamReader::read_into`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadInto<'a> {
+    pub(super) claim: Claim<'a>,
+    pub(super) buf: &'a mut [u8],
+}
+
+impl Future for ReadInto<'_> {
+    type Output = Result<usize, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let buf = &mut *this.buf;
+        this.claim
+            .poll(cx, |st, id, waker| st.poll_read_into(buf, id, waker))
+    }
+}
+
+/// The future of [`StreamReader::readline`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadLine<'a> {
+    pub(super) claim: Claim<'a>,
+    /// Scan resume point; see `ReaderState::poll_readuntil`.
+    pub(super) scan: u64,
+}
+
+impl Future for ReadLine<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let scan = &mut this.scan;
+        this.claim
+            .poll(cx, |st, id, waker| st.poll_readline(scan, id, waker))
+    }
+}
+
+/// One separator or several, without allocating a list for the one.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Separators<'a> {
+    One(&'a [u8]),
+    Many(&'a [&'a [u8]]),
+}
+
+impl<'a> Separators<'a> {
+    fn as_slice(&self) -> &[&'a [u8]] {
+        match self {
+            Separators::One(sep) => std::slice::from_ref(sep),
+            Separators::Many(seps) => seps,
+        }
+    }
+}
+
+/// The future of [`StreamReader::readuntil`] and [`StreamReader::readuntil_any`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadUntil<'a> {
+    pub(super) claim: Claim<'a>,
+    pub(super) seps: Separators<'a>,
+    /// Scan resume point; see `ReaderState::poll_readuntil`.
+    pub(super) scan: u64,
+}
+
+impl Future for ReadUntil<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let (seps, scan) = (this.seps, &mut this.scan);
+        this.claim.poll(cx, |st, id, waker| {
+            st.poll_readuntil(seps.as_slice(), scan, id, waker)
+        })
+    }
+}
+
+/// The future of [`StreamReader::readexactly`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReadExactly<'a> {
+    pub(super) claim: Claim<'a>,
+    pub(super) n: usize,
+}
+
+impl Future for ReadExactly<'_> {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let n = self.n;
+        self.claim
+            .poll(cx, |st, id, waker| st.poll_readexactly(n, id, waker))
+    }
+}
+
+/// The lines of a [`StreamReader`], from [`StreamReader::lines`] (Python's `async for`).
+#[derive(Debug)]
+pub struct Lines<'a> {
+    pub(super) reader: &'a StreamReader,
+}
+
+impl Lines<'_> {
+    /// The next line, `\n` included; the last one may lack it. `None` once
+    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF (S40).
+    ///
+    /// # Errors
+    /// `Some(Err(_))` for whatever `readline` fails with. After [`Error::LimitOverrun`] the
+    /// offending bytes are gone and iteration may go on; a stored exception comes back on
+    /// every call.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as `readline`.
+    pub async fn next_line(&mut self) -> Option<Result<Vec<u8>, Error>> {
+        match self.reader.readline().await {
+            Ok(line) if line.is_empty() => None,
+            other => Some(other),
+        }
+    }
+}
