@@ -1040,6 +1040,88 @@ fn emfile_child() {
     );
 }
 
+const RESERVE_CHILD: &str = "ASYNCIO_TEST_RESERVE_CHILD";
+const RESERVE_TEST: &str = "l102_reserve_fd_sheds_waiting_connections_promptly";
+
+/// issue #8: libuv's reserve descriptor (`reserve_fd(true)`). Out of descriptors, the server
+/// accepts each waiting connection with its spare and closes it at once, instead of leaving the
+/// clients hanging in the backlog; one report per episode; served connections go on.
+#[test]
+fn l102_reserve_fd_sheds_waiting_connections_promptly() {
+    if std::env::var_os(RESERVE_CHILD).is_some() {
+        reserve_child();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", RESERVE_TEST, "--nocapture", "--test-threads=1"])
+        .env(RESERVE_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the child failed: {}", out.status);
+    assert!(
+        stdout.contains("reserve child: ok"),
+        "the child did not run the test body"
+    );
+}
+
+fn reserve_child() {
+    const CLIENTS: usize = 6;
+    const FREE: usize = 2;
+    let lp = EventLoop::new().unwrap();
+    let reports = Rc::new(RefCell::new(Vec::<String>::new()));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            r.borrow_mut().push(ctx.to_string())
+        },
+    ));
+    let made = Rc::new(Cell::new(0));
+    let m = made.clone();
+    let factory = move || {
+        m.set(m.get() + 1);
+        Echo::default()
+    };
+    let server = lp
+        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0).reserve_fd(true))
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| tcp_client(addr)).collect();
+    let _filler = leave_free_fds(FREE);
+    // FREE connections are served; the rest are accepted with the spare and closed at once.
+    run_within(&lp, BOUND, || !reports.borrow().is_empty());
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(made.get(), FREE, "only FREE connections get a protocol");
+    assert_eq!(
+        reports.borrow().len(),
+        1,
+        "one report per episode: {:?}",
+        reports.borrow()
+    );
+    // The shed clients see the close promptly (EOF or reset), without waiting for a retry.
+    for c in clients.iter_mut().skip(FREE) {
+        c.set_read_timeout(Some(BOUND)).unwrap();
+        let mut buf = [0u8; 1];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("a shed client was not closed promptly: {other:?}"),
+        }
+    }
+    // The served ones still echo.
+    let mut first = clients.remove(0);
+    assert_eq!(
+        finish(&lp, peer(&lp, move || roundtrip(&mut first, b"kept"))),
+        b"kept"
+    );
+    println!("reserve child: ok; {} shed", CLIENTS - FREE);
+}
+
 // ---- Unix sockets (L111–L122) -------------------------------------------------------------------
 
 /// A fresh directory from `util::temp_dir`, removed when the test ends, passed or failed.

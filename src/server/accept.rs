@@ -87,6 +87,10 @@ pub(super) struct Accepter {
     pub(super) key: Cell<Option<SlotKey>>,
     /// Accepting is paused after EMFILE & co. until the retry timer fires.
     pub(super) backing_off: Cell<bool>,
+    /// With `reserve_fd`: the spare descriptor (`/dev/null`), opened when serving starts.
+    pub(super) spare: RefCell<Option<std::fs::File>>,
+    /// With `reserve_fd`: out of descriptors since the last successful accept (one report).
+    pub(super) exhausted: Cell<bool>,
 }
 
 impl Accepter {
@@ -102,6 +106,9 @@ impl Accepter {
         }
         if self.key.get().is_some() {
             return Ok(());
+        }
+        if self.server.upgrade().is_some_and(|s| s.reserve_fd) && self.spare.borrow().is_none() {
+            *self.spare.borrow_mut() = Some(std::fs::File::open("/dev/null")?);
         }
         let mut guard = self.listener.borrow_mut();
         let (Some(listener), Some(server)) = (guard.as_mut(), self.server.upgrade()) else {
@@ -133,6 +140,7 @@ impl Accepter {
             lp.inner.deregister(key, &mut DynSource(listener.source()));
         }
         drop(self.unlistened.borrow_mut().take());
+        drop(self.spare.borrow_mut().take());
     }
 
     /// Accepts up to `backlog` connections (L101, L102, D6).
@@ -149,12 +157,17 @@ impl Accepter {
                 None => return,
             };
             match accepted {
-                Ok((sock, peer)) => server.new_connection(sock, peer),
+                Ok((sock, peer)) => {
+                    self.exhausted.set(false);
+                    server.new_connection(sock, peer)
+                }
                 Err(e) => match e.kind() {
                     io::ErrorKind::WouldBlock => return,
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
                     _ if is_out_of_resources(&e) => {
-                        self.back_off(&server, e);
+                        if !(server.reserve_fd && self.shed(&server, &e)) {
+                            self.back_off(&server, e);
+                        }
                         return;
                     }
                     _ => {
@@ -173,8 +186,43 @@ impl Accepter {
         }
     }
 
-    pub(super) fn back_off(&self, server: &Rc<ServerInner>, e: io::Error) {
-        self.backing_off.set(true);
+    /// libuv's reserve descriptor: frees the spare, accepts and closes each waiting connection
+    /// with it, reopens the spare. False if there is no spare (the caller backs off instead).
+    fn shed(&self, server: &Rc<ServerInner>, e: &io::Error) -> bool {
+        if self.spare.borrow().is_none() {
+            return false;
+        }
+        if !self.exhausted.replace(true) {
+            self.report_exhaustion(server, io::Error::new(e.kind(), e.to_string()));
+        }
+        for _ in 0..server.backlog.max(1) {
+            drop(self.spare.borrow_mut().take());
+            let accepted = match self.listener.borrow().as_ref() {
+                Some(l) => l.accept(),
+                None => break,
+            };
+            let more = match accepted {
+                Ok((sock, _)) => {
+                    drop(sock); // a prompt close instead of a wait in the backlog
+                    true
+                }
+                Err(_) => false, // WouldBlock: the backlog is empty
+            };
+            // The descriptor just freed (spare or shed socket) takes the spare back.
+            *self.spare.borrow_mut() = std::fs::File::open("/dev/null").ok();
+            if !more || self.spare.borrow().is_none() {
+                break;
+            }
+        }
+        if self.spare.borrow().is_none() {
+            // The spare could not be reopened: fall back to the timed back-off.
+            let again = std::fs::File::open("/dev/null").ok();
+            *self.spare.borrow_mut() = again;
+        }
+        self.spare.borrow().is_some()
+    }
+
+    fn report_exhaustion(&self, server: &Rc<ServerInner>, e: io::Error) {
         let socket = self
             .listener
             .borrow()
@@ -187,6 +235,11 @@ impl Accepter {
                 .with_exception(Box::new(e))
                 .with_detail("socket", socket),
         );
+    }
+
+    pub(super) fn back_off(&self, server: &Rc<ServerInner>, e: io::Error) {
+        self.backing_off.set(true);
+        self.report_exhaustion(server, e);
         let me = self.me.clone();
         let _ = server.lp.call_later(ACCEPT_RETRY_DELAY, move || {
             if let Some(me) = me.upgrade() {

@@ -44,6 +44,7 @@ pub struct CreateServer {
     reuse_address: bool,
     reuse_port: bool,
     keep_alive: bool,
+    reserve_fd: bool,
     start_serving: bool,
     cleanup_socket: bool,
     /// `ssl` and the TLS timeouts (S9, T36).
@@ -125,6 +126,7 @@ impl CreateServer {
             reuse_address: true,
             reuse_port: false,
             keep_alive: false,
+            reserve_fd: false,
             start_serving: true,
             cleanup_socket: true,
             #[cfg(feature = "tls")]
@@ -171,6 +173,15 @@ impl CreateServer {
     /// `SO_KEEPALIVE` on the listening sockets (Python 3.13's `keep_alive`).
     pub fn keep_alive(mut self, on: bool) -> Self {
         self.keep_alive = on;
+        self
+    }
+
+    /// libuv's answer to running out of descriptors (off by default): keep one spare fd open;
+    /// when `accept` fails with EMFILE/ENFILE, close the spare, accept the waiting connection
+    /// and close it at once (its client gets a prompt close instead of hanging in the backlog),
+    /// then reopen the spare. Reported once per episode, like the default back-off (D6).
+    pub fn reserve_fd(mut self, on: bool) -> Self {
+        self.reserve_fd = on;
         self
     }
 
@@ -294,6 +305,8 @@ impl CreateServer {
                         unlistened: RefCell::new(Some(s)),
                         key: Cell::new(None),
                         backing_off: Cell::new(false),
+                        spare: RefCell::new(None),
+                        exhausted: Cell::new(false),
                     })
                 })
                 .collect();
@@ -302,6 +315,7 @@ impl CreateServer {
                 factory: self.factory.clone(),
                 accepters: RefCell::new(accepters),
                 backlog: self.backlog,
+                reserve_fd: self.reserve_fd,
                 serving: Cell::new(false),
                 closed: Cell::new(false),
                 clients: RefCell::new(HashMap::new()),

@@ -41,6 +41,8 @@ struct ServerInner {
     factory: Factory,
     accepters: RefCell<Vec<Rc<Accepter>>>,
     backlog: u32,
+    /// Keep a spare descriptor to shed connections when out of descriptors.
+    reserve_fd: bool,
     serving: Cell<bool>,
     closed: Cell<bool>,
     /// Live connections by transport id (L110). Weak: the server does not keep them alive.

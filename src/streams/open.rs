@@ -379,6 +379,12 @@ impl StartServer {
         self.option(move |s| s.keep_alive(on))
     }
 
+    /// Keep a spare descriptor to shed connections when out of descriptors
+    /// (see [`CreateServer::reserve_fd`]).
+    pub fn reserve_fd(self, on: bool) -> Self {
+        self.option(move |s| s.reserve_fd(on))
+    }
+
     /// Listen at once (default) or at `Server::start_serving`.
     pub fn start_serving(self, on: bool) -> Self {
         self.option(move |s| s.start_serving(on))
