@@ -490,3 +490,166 @@ fn flooding_client_that_never_reads_keeps_server_memory_bounded() {
     lp.run_until_complete(async move { s.wait_closed().await })
         .unwrap();
 }
+
+#[test]
+fn test_wait_closed_on_close_with_unread_data_s46() {
+    run(async {
+        let server = asyncio::start_server(
+            |_r: StreamReader, w: StreamWriter| async move {
+                w.write(b"unread data")?;
+                w.drain().await?;
+                // Keep the connection until the client closes.
+                let _ = _r.read(-1).await;
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        // Data sits unread in our reader; closing still completes (S46).
+        writer.close();
+        writer.wait_closed().await.unwrap();
+        drop(reader);
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+#[test]
+fn test_async_writer_api_s46() {
+    run(async {
+        let server = asyncio::start_server(echo_handler, "127.0.0.1", 0)
+            .await
+            .unwrap();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        writer.write(b"line\n").unwrap();
+        writer.drain().await.unwrap();
+        assert_eq!(reader.readline().await.unwrap(), b"line\n");
+        writer.close();
+        writer.wait_closed().await.unwrap();
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+#[test]
+fn test_eof_feed_when_closing_writer_s17_s46_s64() {
+    run(async {
+        let server = asyncio::start_server(echo_handler, "127.0.0.1", 0)
+            .await
+            .unwrap();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        writer.close();
+        writer.wait_closed().await.unwrap();
+        assert!(reader.at_eof(), "S64: connection_lost(None) feeds EOF");
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+#[test]
+fn test_drain_raises_s48_s49_s50_s66() {
+    // The peer closes abruptly while we keep writing: drain eventually raises the loss error.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s);
+    });
+    run(async move {
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        peer.join().unwrap();
+        let mut err = None;
+        for _ in 0..10_000 {
+            writer.write(&[0u8; 1024]).unwrap(); // never an error (S42)
+            if let Err(e) = writer.drain().await {
+                err = Some(e);
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        let e = err.expect("drain never raised");
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn test_unhandled_cancel_s60() {
+    // A handler task cancelled (here by asyncio::run's shutdown, L41) closes its transport
+    // quietly: nothing reaches the exception handler.
+    let (seen, client) = asyncio::run(async {
+        let seen = util::capture_exceptions(&asyncio::get_running_loop().unwrap());
+        let server = asyncio::start_server(
+            |_r: StreamReader, _w: StreamWriter| async move {
+                std::future::pending::<()>().await;
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            asyncio::yield_now().await;
+        }
+        (seen, (reader, writer))
+    })
+    .unwrap();
+    assert!(
+        seen.borrow().is_empty(),
+        "S60: a cancelled handler is not reported: {:?}",
+        seen.borrow()
+    );
+    drop(client);
+}
+
+#[test]
+fn test_open_unix_connection_s3_s25_s27() {
+    let dir = util::temp_dir("open-unix");
+    let path = dir.join("s.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"line1\nline2\n").unwrap();
+    });
+    run(async move {
+        let (reader, writer) = asyncio::open_unix_connection(&path).await.unwrap();
+        assert_eq!(reader.readline().await.unwrap(), b"line1\n");
+        assert_eq!(reader.read(-1).await.unwrap(), b"line2\n");
+        writer.close();
+    });
+    peer.join().unwrap();
+}
+
+#[test]
+fn test_open_unix_connection_error_s19_s64() {
+    let dir = util::temp_dir("open-unix-err");
+    let path = dir.join("missing.sock");
+    run(async move {
+        let e = asyncio::open_unix_connection(&path)
+            .await
+            .err()
+            .expect("connected to nothing");
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    });
+}
