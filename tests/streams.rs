@@ -648,8 +648,7 @@ fn test_open_unix_connection_error_s19_s64() {
     run(async move {
         let e = asyncio::open_unix_connection(&path)
             .await
-            .err()
-            .expect("connected to nothing");
+            .expect_err("connected to nothing");
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     });
 }
