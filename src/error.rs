@@ -24,6 +24,27 @@ use std::io;
 ///
 /// `From<Error> for io::Error` keeps the [`io::ErrorKind`] of an `Io` error and picks a fitting
 /// kind for the others, so `?` works in functions returning `io::Result`.
+///
+/// # What you can get, and when
+///
+/// | you get | from | when |
+/// |---|---|---|
+/// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed …`) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
+/// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file; a host name that does not resolve |
+/// | `Io`, kind `AddrInUse` (`error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
+/// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it (S19) |
+/// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone (S50, S51) |
+/// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls` | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
+/// | `Io`, kind `InvalidData` | stream reads over TLS | the TLS layer failed after the handshake (the message is the TLS error) |
+/// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
+/// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
+/// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes (S28) |
+/// | `Timeout` | [`timeout`](crate::timeout), `ConcurrentFuture::result` | the deadline passed first |
+/// | `Cancelled` | `serve_forever`, `ConcurrentFuture`, `From<Cancelled>` | the server was closed; the work was cancelled |
+/// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil` | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
+/// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `start_tls` on a closing transport |
+/// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |
+/// | `Tls` | TLS handshakes and `start_tls` | certificate refused (unknown CA, wrong name, expired), protocol error, alert, truncation when `ssl_require_close_notify(true)` |
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -36,7 +57,8 @@ pub enum Error {
         /// How many bytes were expected; `None` for `readuntil` (undefined).
         expected: Option<usize>,
     },
-    /// A separator was not found within the limit (`LimitOverrunError`); the buffer is intact.
+    /// A separator was not found within the limit (`LimitOverrunError`). After `readuntil` the
+    /// buffer is intact; `readline` discards the offending bytes first (S28).
     LimitOverrun {
         /// CPython's message text.
         message: &'static str,
