@@ -182,7 +182,20 @@ impl Engine {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.pump() {
                     Ok(true) => {}
                     Ok(false) => return (filled, ReadEnd::WouldBlock),
-                    Err(e) => return (filled, ReadEnd::Failed(e)),
+                    Err(e) => {
+                        // Records before the bad one were decrypted by the same pump: they
+                        // come first (the error stays sticky for the next call).
+                        while filled < buf.len() {
+                            match self.conn.reader().read(&mut buf[filled..]) {
+                                Ok(n) if n > 0 => filled += n,
+                                _ => break,
+                            }
+                        }
+                        if filled == buf.len() {
+                            return (filled, ReadEnd::Full);
+                        }
+                        return (filled, ReadEnd::Failed(e));
+                    }
                 },
                 Err(e) => {
                     let e = TlsError::from_rustls(rustls::Error::General(e.to_string()));

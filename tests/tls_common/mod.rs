@@ -213,3 +213,80 @@ pub fn drain(tcp: &mut TcpStream) {
     let mut buf = [0u8; 4096];
     while matches!(tcp.read(&mut buf), Ok(n) if n > 0) {}
 }
+
+// ---- issue #8 (tests/tls_faults.rs): raw rustls clients and captured flights ----
+
+/// The first flight of a rustls client for `localhost` (its ClientHello record), captured in
+/// memory with `write_tls` into a `Vec`: no socket involved.
+pub fn client_hello() -> Vec<u8> {
+    let mut conn = rustls::ClientConnection::new(
+        Certs::get().client_config(&[]),
+        "localhost".try_into().unwrap(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out).unwrap();
+    }
+    out
+}
+
+/// A blocking rustls client connected to `127.0.0.1:port`, its handshake done and its last
+/// flight sent (reads time out after 20 s).
+pub fn blocking_tls_client(port: u16) -> (TcpStream, rustls::ClientConnection) {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut conn = rustls::ClientConnection::new(
+        Certs::get().client_config(&[]),
+        "localhost".try_into().unwrap(),
+    )
+    .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).unwrap();
+    }
+    while conn.wants_write() {
+        conn.write_tls(&mut tcp).unwrap();
+    }
+    (tcp, conn)
+}
+
+/// `data` as application-data records of `conn`, returned instead of sent (so a test can cut
+/// or corrupt them).
+pub fn seal(conn: &mut rustls::ClientConnection, data: &[u8]) -> Vec<u8> {
+    conn.writer().write_all(data).unwrap();
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out).unwrap();
+    }
+    out
+}
+
+/// Reads records from `tcp` into `conn` until `n` bytes of plaintext came (returned), the
+/// peer's close_notify, EOF, or an error (returned as the `Err` text).
+pub fn read_plaintext(
+    tcp: &mut TcpStream,
+    conn: &mut rustls::ClientConnection,
+    n: usize,
+) -> Result<Vec<u8>, String> {
+    let mut got = Vec::new();
+    loop {
+        let mut buf = [0u8; 4096];
+        while let Ok(k) = conn.reader().read(&mut buf) {
+            if k == 0 {
+                return Ok(got); // close_notify
+            }
+            got.extend_from_slice(&buf[..k]);
+        }
+        if got.len() >= n {
+            return Ok(got);
+        }
+        match conn.read_tls(tcp) {
+            Ok(0) => return Ok(got),
+            Ok(_) => {}
+            Err(e) => return Err(format!("io {:?}", e.kind())),
+        }
+        if let Err(e) = conn.process_new_packets() {
+            return Err(format!("tls {e:?}"));
+        }
+    }
+}
