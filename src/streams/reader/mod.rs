@@ -287,7 +287,14 @@ impl ReaderState {
                 self.buf.shrink_to_fit();
             }
         }
-        self.reserve_tail(want);
+        // With bytes still unread, "any size" (hint 0) takes a tail of at least half the read
+        // size as it is: growing a 512 B buffer to 1 KiB because 64 B wait unread would double
+        // an idle connection's buffer for nothing. An empty buffer grows to the read size.
+        let tail = self.buf.len() - self.end;
+        let unread = self.end > self.start;
+        if !(size_hint == 0 && unread && tail >= want / 2) {
+            self.reserve_tail(want);
+        }
         self.offered = self.buf.len() - self.end;
         &mut self.buf[self.end..]
     }
