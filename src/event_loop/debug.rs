@@ -45,6 +45,18 @@ pub(crate) fn trace_from_env() {
     }
 }
 
+/// `d` in seconds the way Python prints a float of them (`60.0`, `0.2`, `1.25`), with
+/// integer arithmetic only: formatting an `f64` would pull float-printing code into every
+/// binary that uses the loop.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) fn py_seconds(d: std::time::Duration) -> String {
+    let mut frac = format!("{:09}", d.subsec_nanos());
+    while frac.len() > 1 && frac.ends_with('0') {
+        frac.pop();
+    }
+    format!("{}.{frac}", d.as_secs())
+}
+
 /// Logs one trace line if the trace is on.
 macro_rules! trace {
     ($($arg:tt)*) => {
@@ -54,3 +66,17 @@ macro_rules! trace {
     };
 }
 pub(crate) use trace;
+
+#[cfg(test)]
+mod tests {
+    use super::py_seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn seconds_print_like_python_floats() {
+        assert_eq!(py_seconds(Duration::from_secs(60)), "60.0");
+        assert_eq!(py_seconds(Duration::from_millis(200)), "0.2");
+        assert_eq!(py_seconds(Duration::from_millis(1250)), "1.25");
+        assert_eq!(py_seconds(Duration::from_nanos(1)), "0.000000001");
+    }
+}

@@ -573,7 +573,12 @@ impl LoopHandle {
         self.run_runnable_inner(r, main);
         let took = start.elapsed();
         if took >= self.inner.slow_callback_duration.get() {
-            log::warn!(target: "asyncio", "Executing {name} took {:.3} seconds", took.as_secs_f64());
+            log::warn!(
+                target: "asyncio",
+                "Executing {name} took {}.{:03} seconds",
+                took.as_secs(),
+                took.subsec_millis()
+            );
         }
     }
 

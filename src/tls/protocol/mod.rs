@@ -453,8 +453,8 @@ impl TlsProtocol {
     fn check_handshake_timeout(&self, timeout: Duration) {
         if self.state.get() == SslState::DoHandshake {
             let msg = format!(
-                "SSL handshake is taking longer than {:?} seconds: aborting the connection",
-                timeout.as_secs_f64()
+                "SSL handshake is taking longer than {} seconds: aborting the connection",
+                crate::event_loop::debug::py_seconds(timeout)
             );
             let e = io::Error::new(io::ErrorKind::ConnectionAborted, msg);
             self.fatal_error(Error::Io(e), "SSL handshake timed out");
