@@ -90,4 +90,22 @@ fn golden_trace_of_one_echo_exchange_and_the_debug_warning() {
             && l.ends_with("seconds")),
         "{lines:?}"
     );
+
+    // Debug mode: an unclosed writer's warning says where the writer was made.
+    let lp = asyncio::EventLoop::new().unwrap();
+    lp.set_debug(true);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    LINES.lock().unwrap().clear();
+    drop(writer);
+    let lines = LINES.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("WARN unclosed <StreamWriter") && l.contains("created at:")),
+        "{lines:?}"
+    );
 }

@@ -24,11 +24,21 @@ use crate::transport::{Address, ExtraInfo, Transport};
 pub struct StreamWriter {
     transport: Transport,
     core: Rc<RefCell<StreamCore>>,
+    /// In debug mode (L23): where the writer was made, for the unclosed-writer warning.
+    created: Option<Box<std::backtrace::Backtrace>>,
 }
 
 impl StreamWriter {
     pub(crate) fn new(transport: Transport, core: Rc<RefCell<StreamCore>>) -> Self {
-        StreamWriter { transport, core }
+        let created = transport
+            .get_loop()
+            .get_debug()
+            .then(|| Box::new(std::backtrace::Backtrace::force_capture()));
+        StreamWriter {
+            transport,
+            core,
+            created,
+        }
     }
 
     /// The transport underneath (S41).
@@ -226,7 +236,18 @@ impl Drop for StreamWriter {
             log::warn!(target: "asyncio", "loop is closed");
             return;
         }
-        log::warn!(target: "asyncio", "unclosed <StreamWriter transport={}>", self.transport.id());
+        match &self.created {
+            Some(bt) => log::warn!(
+                target: "asyncio",
+                "unclosed <StreamWriter transport={}>, created at:\n{bt}",
+                self.transport.id()
+            ),
+            None => log::warn!(
+                target: "asyncio",
+                "unclosed <StreamWriter transport={}>",
+                self.transport.id()
+            ),
+        }
         self.transport.close();
     }
 }
