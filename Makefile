@@ -1,7 +1,7 @@
 # The two set-up commands: `make demo` (the main job) and `make test` (every check CI runs).
 CARGO ?= cargo
 
-.PHONY: demo test bench bench-quick doc
+.PHONY: demo test bench bench-quick doc soak footprint
 
 demo:
 	bash scripts/demo.sh
@@ -13,9 +13,20 @@ test:
 
 bench:
 	$(CARGO) bench --bench timers
+	$(CARGO) bench --bench latency
 
 bench-quick:
 	$(CARGO) bench --bench timers -- --quick
+	$(CARGO) bench --bench latency -- --quick
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# Not part of `make test`: echo_server (TCP and TLS) under mixed load, SOAK_SECONDS (default 60).
+soak:
+	bash scripts/soak.sh
+
+# Issue #9's "Footprint, measured": crates, clean release build time and stripped size of two
+# programs written with this crate, with tokio and with blocking std (benches/footprint/run.sh).
+footprint:
+	bash benches/footprint/run.sh
