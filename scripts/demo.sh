@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --examples
+bin="${CARGO_TARGET_DIR:-target}/debug/examples"
 out=$(mktemp)
-./target/debug/examples/tcp_echo_server --port 0 >"$out" 2>&1 &
+"$bin/tcp_echo_server" --port 0 >"$out" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 1 100); do
@@ -17,9 +18,9 @@ port=$(sed -n "s/^Serving on ('[^']*', \([0-9]*\)).*/\1/p" "$out" | head -n 1)
 [ -n "$port" ] || { cat "$out"; echo "no port in the server's first line" >&2; exit 1; }
 echo "--- server: $(head -n 1 "$out")"
 echo "--- client (examples/tcp_echo_client.rs):"
-./target/debug/examples/tcp_echo_client 'Hello World!' --port "$port"
+"$bin/tcp_echo_client" 'Hello World!' --port "$port"
 echo "--- wait_for_data (examples/wait_for_data.rs):"
-./target/debug/examples/wait_for_data
+"$bin/wait_for_data"
 kill $server
 wait $server 2>/dev/null || true
 echo "--- server log:"
