@@ -100,6 +100,14 @@ impl StreamCore {
         }
     }
 
+    /// Once the connection is lost: `Ok` after a clean loss, the loss error otherwise (S46, S66).
+    pub(crate) fn lost_outcome(&self) -> Option<Result<(), crate::Error>> {
+        self.connection_lost.then(|| match &self.lost_error {
+            None => Ok(()),
+            Some(e) => Err(crate::Error::Io(e.to_io())),
+        })
+    }
+
     pub(crate) fn add_waiter(&mut self, w: &Waker) {
         if !self.waiters.iter().any(|x| x.will_wake(w)) {
             self.waiters.push(w.clone());

@@ -120,11 +120,8 @@ impl StreamWriter {
     pub async fn wait_closed(&self) -> Result<(), Error> {
         poll_fn(|cx| {
             let mut core = self.core.borrow_mut();
-            if core.connection_lost {
-                return Poll::Ready(match &core.lost_error {
-                    None => Ok(()),
-                    Some(e) => Err(Error::Io(e.to_io())),
-                });
+            if let Some(outcome) = core.lost_outcome() {
+                return Poll::Ready(outcome);
             }
             core.add_waiter(cx.waker());
             Poll::Pending
@@ -168,11 +165,8 @@ impl StreamWriter {
             if core.resumes != start {
                 return Poll::Ready(Ok(()));
             }
-            if core.connection_lost {
-                return Poll::Ready(match &core.lost_error {
-                    None => Ok(()),
-                    Some(e) => Err(Error::Io(e.to_io())),
-                });
+            if let Some(outcome) = core.lost_outcome() {
+                return Poll::Ready(outcome);
             }
             core.add_waiter(cx.waker());
             Poll::Pending
