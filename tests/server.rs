@@ -898,13 +898,20 @@ const EMFILE_TEST: &str = "l102_d6_accept_out_of_fds_reports_once_backs_off_and_
 
 #[test]
 fn l102_d6_accept_out_of_fds_reports_once_backs_off_and_resumes() {
-    if std::env::var_os(EMFILE_CHILD).is_some() {
-        emfile_child();
+    in_child(EMFILE_CHILD, EMFILE_TEST, "emfile child: ok", emfile_child);
+}
+
+/// Runs `body` in a child process (this test binary re-executed with `--exact test` and the
+/// `marker` variable set), so a lowered `RLIMIT_NOFILE` cannot starve the other tests; the
+/// parent checks that the child succeeded and printed `ok_line`.
+fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
+    if std::env::var_os(marker).is_some() {
+        body();
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", EMFILE_TEST, "--nocapture", "--test-threads=1"])
-        .env(EMFILE_CHILD, "1")
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(marker, "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -912,7 +919,7 @@ fn l102_d6_accept_out_of_fds_reports_once_backs_off_and_resumes() {
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the child failed: {}", out.status);
     assert!(
-        stdout.contains("emfile child: ok"),
+        stdout.contains(ok_line),
         "the child did not run the test body"
     );
 }
@@ -1048,22 +1055,11 @@ const RESERVE_TEST: &str = "l102_reserve_fd_sheds_waiting_connections_promptly";
 /// clients hanging in the backlog; one report per episode; served connections go on.
 #[test]
 fn l102_reserve_fd_sheds_waiting_connections_promptly() {
-    if std::env::var_os(RESERVE_CHILD).is_some() {
-        reserve_child();
-        return;
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", RESERVE_TEST, "--nocapture", "--test-threads=1"])
-        .env(RESERVE_CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the child failed: {}", out.status);
-    assert!(
-        stdout.contains("reserve child: ok"),
-        "the child did not run the test body"
+    in_child(
+        RESERVE_CHILD,
+        RESERVE_TEST,
+        "reserve child: ok",
+        reserve_child,
     );
 }
 
