@@ -26,6 +26,17 @@ fn run<F: std::future::Future + 'static>(fut: F) -> F::Output {
         .expect("test timed out")
 }
 
+/// An echo server and one client connection to it.
+async fn echo_pair() -> (asyncio::Server, StreamReader, StreamWriter) {
+    let server = asyncio::start_server(echo_handler, "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+        .await
+        .unwrap();
+    (server, reader, writer)
+}
+
 async fn echo_handler(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -182,12 +193,7 @@ fn test_open_connection_error_s19_s48_s64() {
 #[test]
 fn test_wait_closed_on_close_s45_s46_s51() {
     run(async {
-        let server = asyncio::start_server(echo_handler, "127.0.0.1", 0)
-            .await
-            .unwrap();
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
-            .await
-            .unwrap();
+        let (server, reader, writer) = echo_pair().await;
         writer.write(b"x\n").unwrap();
         assert_eq!(reader.readline().await.unwrap(), b"x\n");
         assert!(!writer.is_closing());
@@ -523,12 +529,7 @@ fn test_wait_closed_on_close_with_unread_data_s46() {
 #[test]
 fn test_async_writer_api_s46() {
     run(async {
-        let server = asyncio::start_server(echo_handler, "127.0.0.1", 0)
-            .await
-            .unwrap();
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
-            .await
-            .unwrap();
+        let (server, reader, writer) = echo_pair().await;
         writer.write(b"line\n").unwrap();
         writer.drain().await.unwrap();
         assert_eq!(reader.readline().await.unwrap(), b"line\n");
@@ -542,12 +543,7 @@ fn test_async_writer_api_s46() {
 #[test]
 fn test_eof_feed_when_closing_writer_s17_s46_s64() {
     run(async {
-        let server = asyncio::start_server(echo_handler, "127.0.0.1", 0)
-            .await
-            .unwrap();
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
-            .await
-            .unwrap();
+        let (server, reader, writer) = echo_pair().await;
         writer.close();
         writer.wait_closed().await.unwrap();
         assert!(reader.at_eof(), "S64: connection_lost(None) feeds EOF");
