@@ -76,6 +76,171 @@ fn l2_order_is_queued_then_io_then_timers() {
     assert_eq!(log.get(), ["soon", "io", "timer"]);
 }
 
+/// A task parked on a shared waker slot; `wake()` from anywhere wakes it.
+struct Parked {
+    waker: Rc<std::cell::RefCell<Option<std::task::Waker>>>,
+}
+
+impl Parked {
+    fn new() -> Self {
+        Parked {
+            waker: Rc::default(),
+        }
+    }
+    /// A future that parks once (saving its waker), then completes when polled again.
+    fn park(&self) -> impl std::future::Future<Output = ()> {
+        let slot = self.waker.clone();
+        let mut parked = false;
+        std::future::poll_fn(move |cx| {
+            if parked {
+                return std::task::Poll::Ready(());
+            }
+            parked = true;
+            *slot.borrow_mut() = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        })
+    }
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+#[test]
+fn d10_a_task_woken_by_an_io_callback_runs_in_the_same_iteration() {
+    // One iteration: queued callback, I/O callback, due timer (the L3 snapshot, L2 order),
+    // then the task the I/O callback woke (D10). A call_soon made by the I/O callback still
+    // waits for the next iteration (L3).
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let log = Log::default();
+    let parked = Rc::new(Parked::new());
+    let (l, fut) = (log.clone(), parked.park());
+    lp.spawn(async move {
+        fut.await;
+        l.push("task woken by io");
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the task parks
+    assert!(log.get().is_empty());
+
+    let l = log.clone();
+    lp.call_at(lp.time(), move || l.push("timer")).unwrap();
+    let fd = a.as_raw_fd();
+    let (l, h, p) = (log.clone(), lp.handle(), parked.clone());
+    lp.add_reader(fd, move || {
+        l.push("io");
+        p.wake();
+        let l2 = l.clone();
+        h.call_soon(move || l2.push("soon from io")).unwrap();
+        h.remove_reader(fd).unwrap();
+    })
+    .unwrap();
+    let l = log.clone();
+    lp.call_soon(move || l.push("soon")).unwrap();
+    b.write_all(b"x").unwrap();
+    lp.run_once(Some(ms(1000))).unwrap();
+    assert_eq!(log.get(), ["soon", "io", "timer", "task woken by io"]);
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.len(), 5);
+    assert_eq!(log.get()[4], "soon from io");
+}
+
+#[test]
+fn d10_a_task_woken_by_io_runs_at_most_once_per_iteration() {
+    // It wakes itself at every poll: the second and later polls each wait for an iteration.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let polls = Rc::new(Cell::new(0u32));
+    let parked = Rc::new(Parked::new());
+    let (n, fut) = (polls.clone(), parked.park());
+    lp.spawn(async move {
+        fut.await;
+        loop {
+            n.set(n.get() + 1);
+            asyncio::yield_now().await;
+        }
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let fd = a.as_raw_fd();
+    let (h, p) = (lp.handle(), parked.clone());
+    lp.add_reader(fd, move || {
+        p.wake();
+        h.remove_reader(fd).unwrap();
+    })
+    .unwrap();
+    b.write_all(b"x").unwrap();
+    lp.run_once(Some(ms(1000))).unwrap();
+    assert_eq!(
+        polls.get(),
+        1,
+        "woken by I/O: ran once in the same iteration"
+    );
+    for i in 2..=4 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(polls.get(), i, "a self-waking task runs once per iteration");
+    }
+}
+
+#[test]
+fn d10_l3_a_task_woken_by_a_callback_still_waits_for_the_next_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let parked = Rc::new(Parked::new());
+    let (l, fut) = (log.clone(), parked.park());
+    lp.spawn(async move {
+        fut.await;
+        l.push("task");
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let p = parked.clone();
+    lp.call_soon(move || p.wake()).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(
+        log.get().is_empty(),
+        "L3: woken by call_soon, runs next iteration"
+    );
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.get(), ["task"]);
+}
+
+#[test]
+fn d10_a_stream_read_completes_in_the_iteration_its_bytes_arrive() {
+    // The streams hot path: readable event -> transport reads into the reader -> the waiting
+    // read's task runs, all in one iteration (no extra poll per message).
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    let got = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let g = got.clone();
+    let task = lp
+        .spawn(async move {
+            let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+            let data = reader.read(100).await.unwrap();
+            g.borrow_mut().extend_from_slice(&data);
+        })
+        .unwrap();
+    // Bounded: run until the read is parked with nothing buffered.
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(got.borrow().is_empty());
+    b.write_all(b"ping").unwrap();
+    lp.run_once(Some(ms(1000))).unwrap();
+    assert_eq!(
+        &*got.borrow(),
+        b"ping",
+        "the read finished in the iteration that saw the bytes"
+    );
+    drop(task);
+}
+
 #[test]
 fn l3_callbacks_queued_during_a_run_wait_for_the_next_iteration() {
     let lp = EventLoop::new().unwrap();

@@ -9,7 +9,11 @@
 //!    (rounded up to whole milliseconds), else forever (L9);
 //! 2. queue one `Runnable::Io` per readiness event, and drain the thread-safe queue;
 //! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO (L7, D2);
-//! 4. run exactly as many ready entries as the queue held now (L3).
+//! 4. run exactly as many ready entries as the queue held now (L3);
+//! 5. run, once each, the tasks that step 4's I/O callbacks woke (D10): a read's bytes reach
+//!    the task awaiting them in the iteration that received them, with no poll in between.
+//!    Anything else queued during 4 or 5 (call_soon, a task waking itself) waits for the next
+//!    iteration, as L3 says.
 //!
 //! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
 //! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
@@ -80,8 +84,14 @@ pub(crate) struct LoopInner {
     stopping: Cell<bool>,
     /// Set by `close()`; never cleared.
     pub(crate) closed: Cell<bool>,
-    /// A `Runnable::Main` is in the ready queue.
+    /// A `Runnable::Main` is in the ready queue (or in `io_woken`).
     pub(crate) main_scheduled: Cell<bool>,
+    /// True while a `Runnable::Io` is being dispatched: a task woken now runs in this
+    /// iteration (D10).
+    pub(crate) in_io_callback: Cell<bool>,
+    /// Tasks (and the main future) woken by this iteration's I/O callbacks, in wake order; run
+    /// after the L3 snapshot, then empty again before the iteration ends (D10).
+    pub(crate) io_woken: RefCell<std::collections::VecDeque<Runnable>>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Reused buffer for due timers (capacity kept between iterations).
     expired: Cell<Vec<(TimerKey, u64, TimerEntry)>>,
@@ -212,6 +222,8 @@ impl EventLoop {
             stopping: Cell::new(false),
             closed: Cell::new(false),
             main_scheduled: Cell::new(false),
+            in_io_callback: Cell::new(false),
+            io_woken: RefCell::new(std::collections::VecDeque::new()),
             exception_handler: RefCell::new(None),
             expired: Cell::new(Vec::new()),
             remote: Cell::new(Vec::new()),
@@ -530,6 +542,39 @@ impl LoopHandle {
             let Some(r) = inner.ready.pop() else { break };
             self.run_runnable(r, main);
         }
+        if !inner.io_woken.borrow().is_empty() {
+            self.run_io_woken(main);
+        }
+    }
+
+    /// D10: runs, once each, the tasks this iteration's I/O callbacks woke. A task that wakes
+    /// itself (or is woken by anything) while running here goes to the ready queue: it runs next
+    /// iteration, after a poll, so it cannot starve I/O or timers.
+    fn run_io_woken(&self, main: &mut dyn FnMut()) {
+        /// Owns the batch; whatever a panic leaves unrun goes to the ready queue, so no task
+        /// stays marked scheduled with no entry anywhere. Hands the storage back for reuse.
+        struct Batch<'a> {
+            inner: &'a LoopInner,
+            queue: std::collections::VecDeque<Runnable>,
+        }
+        impl Drop for Batch<'_> {
+            fn drop(&mut self) {
+                for r in self.queue.drain(..) {
+                    self.inner.ready.push(r);
+                }
+                if let Ok(mut slot) = self.inner.io_woken.try_borrow_mut() {
+                    if slot.is_empty() {
+                        std::mem::swap(&mut *slot, &mut self.queue);
+                    }
+                }
+            }
+        }
+        let inner = &*self.inner;
+        let queue = std::mem::take(&mut *inner.io_woken.borrow_mut());
+        let mut batch = Batch { inner, queue };
+        while let Some(r) = batch.queue.pop_front() {
+            self.run_runnable(r, main);
+        }
     }
 
     fn drain_remote(&self) {
@@ -603,7 +648,18 @@ impl LoopHandle {
                 }
             }
             Runnable::Task(id) => crate::executor::run_task(self, id),
-            Runnable::Io(ev) => self.inner.dispatch_io(ev),
+            Runnable::Io(ev) => {
+                // Reset however the dispatch ends: a panic is caught below it, but be sure.
+                struct IoCallback<'a>(&'a Cell<bool>);
+                impl Drop for IoCallback<'_> {
+                    fn drop(&mut self) {
+                        self.0.set(false);
+                    }
+                }
+                self.inner.in_io_callback.set(true);
+                let _reset = IoCallback(&self.inner.in_io_callback);
+                self.inner.dispatch_io(ev)
+            }
             Runnable::Main => {
                 self.inner.main_scheduled.set(false);
                 main();
@@ -710,7 +766,17 @@ impl LoopHandle {
 impl LoopInner {
     pub(crate) fn schedule_main(&self) {
         if !self.main_scheduled.replace(true) {
-            self.ready.push(Runnable::Main);
+            self.push_woken(Runnable::Main);
+        }
+    }
+
+    /// Queues a woken task (or the main future): inside an I/O callback, to run later in this
+    /// same iteration (D10); anywhere else, on the ready queue (L25).
+    pub(crate) fn push_woken(&self, r: Runnable) {
+        if self.in_io_callback.get() {
+            self.io_woken.borrow_mut().push_back(r);
+        } else {
+            self.ready.push(r);
         }
     }
 }

@@ -3,8 +3,10 @@
 //! Mirrors `BaseEventLoop._ready` in CPython `Lib/asyncio/base_events.py`. Ground rule (L3): an
 //! iteration runs only as many entries as the queue held when its run phase began; whatever is
 //! queued meanwhile waits for the next iteration, after another poll, so a callback that keeps
-//! rescheduling itself cannot starve I/O or timers. Entries are small values, not boxes: waking
-//! a task or delivering readiness pushes a key and allocates nothing once the queue has grown.
+//! rescheduling itself cannot starve I/O or timers. One exception (D10): a task woken by an
+//! I/O callback runs later in the same iteration (`LoopInner::io_woken`), once. Entries are
+//! small values, not boxes: waking a task or delivering readiness pushes a key and allocates
+//! nothing once the queue has grown.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

@@ -105,7 +105,7 @@ impl LoopInner {
         }
         if let Some(task) = tasks.get(key) {
             if !task.header().scheduled.replace(true) {
-                self.ready.push(Runnable::Task(key));
+                self.push_woken(Runnable::Task(key));
             }
         }
     }
