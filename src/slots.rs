@@ -71,6 +71,26 @@ impl<T> Slots<T> {
         })
     }
 
+    /// The live entry at `index` whose generation, truncated by `mask`, is `generation`: what a
+    /// task waker names. One lookup.
+    pub(crate) fn get_masked(
+        &self,
+        index: u32,
+        generation: u32,
+        mask: u32,
+    ) -> Option<(SlotKey, &T)> {
+        let i = index as usize;
+        let value = self.entries.get(i)?;
+        let full = *self.generations.get(i)?;
+        (full & mask == generation).then_some((
+            SlotKey {
+                index,
+                generation: full,
+            },
+            value,
+        ))
+    }
+
     fn live(&self, key: SlotKey) -> bool {
         let i = key.index as usize;
         self.entries.contains(i) && self.generations[i] == key.generation

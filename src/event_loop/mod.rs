@@ -128,17 +128,22 @@ pub(crate) fn current_loop() -> Option<LoopHandle> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
-/// Runs `f` with the loop running on this thread, if any, without cloning it.
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&LoopHandle>) -> R) -> R {
-    let mut f = Some(f);
-    let r = CURRENT.try_with(|c| match c.try_borrow() {
-        Ok(c) => (f.take().expect("called once"))(c.as_ref()),
-        Err(_) => (f.take().expect("called once"))(None),
-    });
-    match r {
-        Ok(r) => r,
-        Err(_) => (f.take().expect("called once"))(None),
-    }
+/// Wakes task `index`/`generation` of loop `id` if that loop is the one running on this thread
+/// (the waker's hot path: no clone, no lock); false otherwise, and the caller goes through the
+/// thread-safe door.
+pub(crate) fn wake_on_current(id: LoopId, index: u32, generation: u32) -> bool {
+    CURRENT
+        .try_with(|c| match c.try_borrow() {
+            Ok(cur) => match &*cur {
+                Some(lp) if lp.inner.id == id => {
+                    lp.inner.schedule_task(index, generation);
+                    true
+                }
+                _ => false,
+            },
+            Err(_) => false,
+        })
+        .unwrap_or(false)
 }
 
 /// The loop running on the current thread (Python's `asyncio.get_running_loop()`).
@@ -493,10 +498,20 @@ impl LoopHandle {
     /// timer (rounded up to whole milliseconds), else none.
     fn poll_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
-        if !inner.ready.is_empty() || inner.stopping.get() || inner.shared.has_pending() {
+        if !inner.ready.is_empty()
+            || inner.stopping.get()
+            || inner.shared.has_pending()
+            || !inner.io_woken.borrow().is_empty()
+        {
             return Some(Duration::ZERO);
         }
-        let next = inner.timers.borrow().next_deadline();
+        let next = {
+            let timers = inner.timers.borrow();
+            if timers.is_empty() {
+                return None;
+            }
+            timers.next_deadline()
+        };
         match next {
             Some(_) if inner.clock.is_manual() => Some(Duration::ZERO),
             Some(tick) => Some(inner.clock.until_tick(tick).min(MAXIMUM_SELECT_TIMEOUT)),
@@ -549,30 +564,12 @@ impl LoopHandle {
 
     /// D10: runs, once each, the tasks this iteration's I/O callbacks woke. A task that wakes
     /// itself (or is woken by anything) while running here goes to the ready queue: it runs next
-    /// iteration, after a poll, so it cannot starve I/O or timers.
+    /// iteration, after a poll, so it cannot starve I/O or timers. Entries a panic leaves behind
+    /// (only `run_until_complete`'s future propagates one) stay queued and run next iteration.
     fn run_io_woken(&self, main: &mut dyn FnMut()) {
-        /// Owns the batch; whatever a panic leaves unrun goes to the ready queue, so no task
-        /// stays marked scheduled with no entry anywhere. Hands the storage back for reuse.
-        struct Batch<'a> {
-            inner: &'a LoopInner,
-            queue: std::collections::VecDeque<Runnable>,
-        }
-        impl Drop for Batch<'_> {
-            fn drop(&mut self) {
-                for r in self.queue.drain(..) {
-                    self.inner.ready.push(r);
-                }
-                if let Ok(mut slot) = self.inner.io_woken.try_borrow_mut() {
-                    if slot.is_empty() {
-                        std::mem::swap(&mut *slot, &mut self.queue);
-                    }
-                }
-            }
-        }
-        let inner = &*self.inner;
-        let queue = std::mem::take(&mut *inner.io_woken.borrow_mut());
-        let mut batch = Batch { inner, queue };
-        while let Some(r) = batch.queue.pop_front() {
+        loop {
+            let next = self.inner.io_woken.borrow_mut().pop_front();
+            let Some(r) = next else { break };
             self.run_runnable(r, main);
         }
     }
@@ -592,6 +589,11 @@ impl LoopHandle {
 
     fn queue_due_timers(&self) {
         let inner = &*self.inner;
+        // No timer, no clock read: the wheel's time may lag while it is empty, which costs a
+        // later insert nothing but a cascade (its deadline is still >= the lagging time).
+        if inner.timers.borrow().is_empty() {
+            return;
+        }
         let now = inner.clock.now_tick();
         let mut due = inner.expired.take();
         inner.timers.borrow_mut().advance(now, &mut due);
@@ -604,10 +606,22 @@ impl LoopHandle {
         inner.expired.set(due);
     }
 
+    #[inline]
     fn run_runnable(&self, r: Runnable, main: &mut dyn FnMut()) {
-        if !self.inner.debug.get() {
-            return self.run_runnable_inner(r, main);
+        if self.inner.debug.get() {
+            return self.run_runnable_timed(r, main);
         }
+        match r {
+            Runnable::Task(id) => crate::executor::run_task(self, id),
+            Runnable::Io(ev) => self.run_io(ev),
+            r => self.run_runnable_inner(r, main),
+        }
+    }
+
+    /// Debug mode (L23): runs `r` and warns if it was slow.
+    #[cold]
+    #[inline(never)]
+    fn run_runnable_timed(&self, r: Runnable, main: &mut dyn FnMut()) {
         let name = match &r {
             Runnable::Callback(cb) => cb.name(),
             Runnable::Task(id) => crate::executor::task_name(self, *id),
@@ -627,6 +641,22 @@ impl LoopHandle {
         }
     }
 
+    /// Dispatches one readiness event as an I/O callback: tasks it wakes run in this
+    /// iteration (D10).
+    fn run_io(&self, ev: io::IoEvent) {
+        // Reset however the dispatch ends: handlers catch their protocols' panics, but be sure.
+        struct IoCallback<'a>(&'a Cell<bool>);
+        impl Drop for IoCallback<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        self.inner.in_io_callback.set(true);
+        let _reset = IoCallback(&self.inner.in_io_callback);
+        self.inner.dispatch_io(ev)
+    }
+
+    #[inline(never)]
     fn run_runnable_inner(&self, r: Runnable, main: &mut dyn FnMut()) {
         match r {
             Runnable::Callback(cb) => {
@@ -648,18 +678,7 @@ impl LoopHandle {
                 }
             }
             Runnable::Task(id) => crate::executor::run_task(self, id),
-            Runnable::Io(ev) => {
-                // Reset however the dispatch ends: a panic is caught below it, but be sure.
-                struct IoCallback<'a>(&'a Cell<bool>);
-                impl Drop for IoCallback<'_> {
-                    fn drop(&mut self) {
-                        self.0.set(false);
-                    }
-                }
-                self.inner.in_io_callback.set(true);
-                let _reset = IoCallback(&self.inner.in_io_callback);
-                self.inner.dispatch_io(ev)
-            }
+            Runnable::Io(ev) => self.run_io(ev),
             Runnable::Main => {
                 self.inner.main_scheduled.set(false);
                 main();
@@ -683,6 +702,7 @@ impl LoopHandle {
         }
         let remote = inner.shared.close();
         let ready = inner.ready.take_all();
+        let woken = std::mem::take(&mut *inner.io_woken.borrow_mut());
         let mut timers = Vec::new();
         {
             let mut wheel = inner.timers.borrow_mut();
@@ -691,7 +711,7 @@ impl LoopHandle {
         }
         let tasks = inner.tasks.borrow_mut().drain();
         // Dropped with no borrow held: their Drop may call back into the loop.
-        drop((remote, ready, timers));
+        drop((remote, ready, woken, timers));
         for task in tasks {
             if task.abandon() {
                 self.call_exception_handler(

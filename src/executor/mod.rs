@@ -97,13 +97,7 @@ impl LoopInner {
             return;
         }
         let tasks = self.tasks.borrow();
-        let Some(key) = tasks.key_at(index) else {
-            return;
-        };
-        if waker::truncate_generation(key.generation) != generation {
-            return;
-        }
-        if let Some(task) = tasks.get(key) {
+        if let Some((key, task)) = tasks.get_masked(index, generation, waker::GEN_MASK_U32) {
             if !task.header().scheduled.replace(true) {
                 self.push_woken(Runnable::Task(key));
             }

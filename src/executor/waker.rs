@@ -16,7 +16,7 @@
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
-use crate::event_loop::with_current;
+use crate::event_loop::wake_on_current;
 
 pub(crate) const INDEX_BITS: u32 = usize::BITS / 2;
 pub(crate) const GEN_BITS: u32 = usize::BITS - INDEX_BITS - LOOP_ID_BITS;
@@ -26,10 +26,8 @@ const GEN_MASK: usize = (1 << GEN_BITS) - 1;
 /// The slot index reserved for `run_until_complete`'s future.
 pub(crate) const MAIN_INDEX: u32 = INDEX_MASK as u32;
 
-/// Truncates a slot generation to what a waker carries.
-pub(crate) fn truncate_generation(generation: u32) -> u32 {
-    (generation as usize & GEN_MASK) as u32
-}
+/// The bits of a slot generation that a waker carries.
+pub(crate) const GEN_MASK_U32: u32 = GEN_MASK as u32;
 
 fn encode(lp: LoopId, index: u32, generation: u32) -> usize {
     debug_assert!(
@@ -59,14 +57,7 @@ fn wake(data: *const ()) {
 
 fn wake_by_ref(data: *const ()) {
     let (lp, index, generation) = decode(data.addr());
-    let done = with_current(|cur| match cur {
-        Some(cur) if cur.inner.id == lp => {
-            cur.inner.schedule_task(index, generation);
-            true
-        }
-        _ => false,
-    });
-    if !done {
+    if !wake_on_current(lp, index, generation) {
         if let Some(shared) = threadsafe::lookup(lp) {
             // A closed loop refuses the push; its tasks are gone, so there is nothing to wake.
             let _ = shared.push(Remote::Wake { index, generation });
@@ -103,7 +94,7 @@ mod tests {
                 (lp, index, generation)
             );
         }
-        assert_eq!(truncate_generation(GEN_MASK as u32 + 2), 1);
+        assert_eq!((GEN_MASK_U32 + 2) & GEN_MASK_U32, 1);
     }
 
     #[test]
