@@ -150,6 +150,36 @@ fn d10_a_task_woken_by_an_io_callback_runs_in_the_same_iteration() {
 }
 
 #[test]
+fn l2_l3_an_io_only_iteration_keeps_the_order_with_a_timer_armed() {
+    // Nothing queued and no timer due: the iteration runs only I/O callbacks (the loop's fast
+    // path). What they schedule still waits for the next iteration (L3), and a timer armed
+    // for later fires only when due (L8).
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let log = Log::default();
+    let l = log.clone();
+    lp.call_later(ms(5), move || l.push("timer")).unwrap();
+    let fd = a.as_raw_fd();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.add_reader(fd, move || {
+        l.push("io");
+        let l2 = l.clone();
+        h.call_soon(move || l2.push("soon from io")).unwrap();
+        h.remove_reader(fd).unwrap();
+    })
+    .unwrap();
+    b.write_all(b"x").unwrap();
+    lp.run_once(Some(ms(1000))).unwrap();
+    assert_eq!(log.get(), ["io"]);
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.get(), ["io", "soon from io"]);
+    clock.advance(ms(5));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.get(), ["io", "soon from io", "timer"]);
+}
+
+#[test]
 fn d10_a_task_woken_by_io_runs_at_most_once_per_iteration() {
     // It wakes itself at every poll: the second and later polls each wait for an iteration.
     let lp = EventLoop::new().unwrap();

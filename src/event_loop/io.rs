@@ -164,12 +164,18 @@ impl IoTable {
 impl LoopInner {
     /// Turns a mio event into a ready-queue entry (stale tokens are dropped here).
     pub(crate) fn queue_io_event(&self, ev: &mio::event::Event) {
-        let key = self.io.borrow_mut().live_key(ev.token());
-        if let Some(key) = key {
-            let readiness = Readiness::from_event(ev);
-            self.ready
-                .push(super::ready::Runnable::Io(IoEvent { key, readiness }));
+        if let Some(ev) = self.io_event(ev) {
+            self.ready.push(super::ready::Runnable::Io(ev));
         }
+    }
+
+    /// The readiness event for a live registration; `None` for a stale token.
+    pub(crate) fn io_event(&self, ev: &mio::event::Event) -> Option<IoEvent> {
+        let key = self.io.borrow_mut().live_key(ev.token())?;
+        Some(IoEvent {
+            key,
+            readiness: Readiness::from_event(ev),
+        })
     }
 
     /// Runs one queued readiness event.

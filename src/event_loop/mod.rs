@@ -540,6 +540,18 @@ impl LoopHandle {
             if !events.is_empty() {
                 debug::trace!("loop: poll -> {} event(s)", events.iter().count());
             }
+            if self.io_only_iteration(&events) {
+                // Fast path, same order: the I/O callbacks are this iteration's whole snapshot,
+                // so they run as their events are read, without a trip through the ready queue.
+                for ev in events.iter() {
+                    self.run_io_now(ev, main);
+                }
+                drop(events);
+                if !inner.io_woken.borrow().is_empty() {
+                    self.run_io_woken(main);
+                }
+                return;
+            }
             for ev in events.iter() {
                 if ev.token() == WAKER_TOKEN {
                     remote_ready = true;
@@ -559,6 +571,30 @@ impl LoopHandle {
         }
         if !inner.io_woken.borrow().is_empty() {
             self.run_io_woken(main);
+        }
+    }
+
+    /// Whether this iteration's snapshot (L3) is exactly these events' I/O callbacks: nothing
+    /// queued, nothing from other threads, no timer due. Reads the clock only with timers armed.
+    fn io_only_iteration(&self, events: &mio::Events) -> bool {
+        let inner = &*self.inner;
+        if events.is_empty() || !inner.ready.is_empty() || inner.shared.has_pending() {
+            return false;
+        }
+        if events.iter().any(|ev| ev.token() == WAKER_TOKEN) {
+            return false;
+        }
+        let timers = inner.timers.borrow();
+        timers.is_empty()
+            || timers
+                .next_deadline()
+                .is_some_and(|tick| tick > inner.clock.now_tick())
+    }
+
+    /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
+    fn run_io_now(&self, ev: &mio::event::Event, main: &mut dyn FnMut()) {
+        if let Some(ev) = self.inner.io_event(ev) {
+            self.run_runnable(Runnable::Io(ev), main);
         }
     }
 
