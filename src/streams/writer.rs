@@ -140,8 +140,15 @@ impl StreamWriter {
     /// # Cancel safety
     /// Dropping it loses nothing.
     pub async fn drain(&self) -> Result<(), Error> {
-        if let Some(e) = self.core.borrow().reader.exception() {
-            return Err(e);
+        {
+            // The common case, in one borrow: nothing failed, nothing paused, still open.
+            let core = self.core.borrow();
+            if let Some(e) = core.reader.exception() {
+                return Err(e);
+            }
+            if !core.paused && !core.connection_lost && !self.transport.is_closing() {
+                return Ok(());
+            }
         }
         if self.transport.is_closing() {
             // S49: let a connection_lost already scheduled run before the check below.

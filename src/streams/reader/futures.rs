@@ -22,8 +22,9 @@ impl Claim<'_> {
         let mut core = self.reader.core.borrow_mut();
         let state = &mut core.reader;
         let out = op(state, &mut self.id, cx.waker());
-        if out.is_ready() {
+        if out.is_ready() && self.id != 0 {
             state.end_wait(self.id);
+            self.id = 0; // the slot is given up: nothing left for Drop to do
         }
         out
     }

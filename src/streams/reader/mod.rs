@@ -122,6 +122,7 @@ impl StoredException {
         }
     }
 
+    #[cold]
     fn to_error(&self) -> Error {
         Error::Io(match self.os_code {
             Some(code) => io::Error::from_raw_os_error(code),
@@ -264,10 +265,15 @@ impl ReaderState {
     }
 
     /// The stored exception, as a fresh `Error::Io` each call (S18).
+    #[inline]
     pub(crate) fn exception(&self) -> Option<Error> {
-        self.exception.as_ref().map(StoredException::to_error)
+        match &self.exception {
+            None => None,
+            Some(e) => Some(e.to_error()),
+        }
     }
 
+    #[inline]
     fn check_exception(&self) -> Result<(), Error> {
         match &self.exception {
             Some(e) => Err(e.to_error()),
