@@ -105,7 +105,7 @@
 //! | `event_loop/threadsafe.rs` | `call_soon_threadsafe`, `_write_to_self` |
 //! | `event_loop/exception.rs` | `call_exception_handler`, `default_exception_handler` |
 //! | `event_loop/debug.rs` | debug mode, `slow_callback_duration` |
-//! | `executor/` | `tasks.py` (`Task`, `create_task`), `futures.py` |
+//! | `event_loop/executor/` | `tasks.py` (`Task`, `create_task`), `futures.py` |
 //! | `time.rs` | `tasks.sleep`, `timeouts.py`, `tasks.wait_for` |
 //! | `protocol.rs` | `protocols.py` |
 //! | `transport/mod.rs` | `transports.py` |

@@ -23,6 +23,7 @@
 pub(crate) mod clock;
 pub(crate) mod debug;
 pub(crate) mod exception;
+pub(crate) mod executor;
 pub(crate) mod handle;
 pub(crate) mod io;
 pub(crate) mod ready;
@@ -40,10 +41,10 @@ use std::time::{Duration, Instant};
 
 use crate::constants::MAXIMUM_SELECT_TIMEOUT;
 use crate::error::Error;
-use crate::executor::RawTask;
 use crate::slots::Slots;
 use clock::{Clock, ManualClock};
 use exception::{default_exception_handler, ExceptionContext, PanicError};
+use executor::RawTask;
 use handle::{new_callback, Callback, CallbackOutput, Handle, TimerHandle};
 use io::{IoTable, WAKER_TOKEN};
 use ready::{ReadyQueue, Runnable};
@@ -451,7 +452,7 @@ impl LoopHandle {
     pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
         let mut fut = pin!(fut.into_future());
         let mut output = None;
-        let waker = crate::executor::main_waker(self.inner.id);
+        let waker = executor::main_waker(self.inner.id);
         self.inner.check_closed()?;
         self.inner.schedule_main();
         let lp = self.clone();
@@ -648,7 +649,7 @@ impl LoopHandle {
             return self.run_runnable_timed(r, main);
         }
         match r {
-            Runnable::Task(id) => crate::executor::run_task(self, id),
+            Runnable::Task(id) => executor::run_task(self, id),
             Runnable::Io(ev) => self.run_io(ev),
             r => self.run_runnable_inner(r, main),
         }
@@ -660,7 +661,7 @@ impl LoopHandle {
     fn run_runnable_timed(&self, r: Runnable, main: &mut dyn FnMut()) {
         let name = match &r {
             Runnable::Callback(cb) => cb.name(),
-            Runnable::Task(id) => crate::executor::task_name(self, *id),
+            Runnable::Task(id) => executor::task_name(self, *id),
             Runnable::Io(_) => "I/O callback",
             Runnable::Main => "run_until_complete future",
         };
@@ -713,7 +714,7 @@ impl LoopHandle {
                     ),
                 }
             }
-            Runnable::Task(id) => crate::executor::run_task(self, id),
+            Runnable::Task(id) => executor::run_task(self, id),
             Runnable::Io(ev) => self.run_io(ev),
             Runnable::Main => {
                 self.inner.main_scheduled.set(false);

@@ -267,10 +267,7 @@ impl ReaderState {
     /// The stored exception, as a fresh `Error::Io` each call (S18).
     #[inline]
     pub(crate) fn exception(&self) -> Option<Error> {
-        match &self.exception {
-            None => None,
-            Some(e) => Some(e.to_error()),
-        }
+        self.exception.as_ref().map(StoredException::to_error)
     }
 
     #[inline]

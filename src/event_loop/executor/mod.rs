@@ -3,8 +3,12 @@
 //! Mirrors `create_task` and `Task.__step` in CPython `Lib/asyncio/tasks.py` (L24–L30). A task
 //! is a boxed future in a slab slot named by key + generation. Spawning pushes the task on the
 //! ready queue (its body starts in the next run phase, never inside `spawn`, L24); waking pushes
-//! it again unless it is already queued (L25); each run polls it once.
+//! it again unless it is already queued (L25); each run polls it once. A wake-up from an I/O
+//! callback runs the task later in the same iteration (D10, `LoopInner::push_woken`).
 //!
+//! It lives under `event_loop` because the loop owns it: the loop's run phase polls tasks and
+//! the tasks schedule themselves on the loop, so as sibling modules the two imported each
+//! other. As a child, the executor uses its parent's queues; the parent calls `run_task`.
 //! Files: `task.rs` (the cell and its states), `join.rs` (`Task<T>`), `waker.rs` (the `RawWaker`
 //! vtable, the one `unsafe` of the executor).
 
