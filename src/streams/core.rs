@@ -45,6 +45,23 @@ impl StoredError {
     }
 }
 
+/// The write side of a stream, as `FlowControlMixin` in `streams.py` tracks it with `_paused`
+/// and `_connection_lost` (S65, S66):
+///
+/// ```text
+///   Flowing ──pause_writing──► Paused ──resume_writing──► Flowing
+///      └───────────connection_lost (from either)──────────► Lost   (final)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Writes go through; `drain` returns at once.
+    Flowing,
+    /// Above the transport's high-water mark: `drain` waits for `resume_writing` (S52).
+    Paused,
+    /// `connection_lost` ran; `drain` and `wait_closed` report how (S46, S66).
+    Lost,
+}
+
 /// The state shared by a connection's transport (as protocol), reader and writer.
 pub(crate) struct StreamCore {
     /// The reader's buffer, EOF flag, stored exception and waiter.
@@ -55,12 +72,11 @@ pub(crate) struct StreamCore {
     pub(crate) transport: Option<Transport>,
     /// Server side: the callback, taken when the connection is made.
     on_connect: Option<ConnectedCb>,
-    /// The transport called `pause_writing` and not yet `resume_writing` (S65).
-    pub(crate) paused: bool,
+    /// Where the write side is: flowing, paused by the transport, or lost (see [`Flow`]).
+    /// Changed only by [`set_flow`](StreamCore::set_flow).
+    flow: Flow,
     /// Bumped by every `resume_writing`: a drain that saw an older value is released (S52).
     pub(crate) resumes: u64,
-    /// `connection_lost` has run (S66).
-    pub(crate) connection_lost: bool,
     /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
     pub(crate) lost_error: Option<StoredError>,
     /// Tasks waiting in `drain` or `wait_closed`.
@@ -84,9 +100,8 @@ impl StreamCore {
                 me: me.clone(),
                 transport: None,
                 on_connect,
-                paused: false,
+                flow: Flow::Flowing,
                 resumes: 0,
-                connection_lost: false,
                 lost_error: None,
                 waiters: Vec::new(),
                 over_ssl: false,
@@ -100,9 +115,30 @@ impl StreamCore {
         }
     }
 
+    /// The write side's state.
+    pub(crate) fn flow(&self) -> Flow {
+        self.flow
+    }
+
+    /// The one place `flow` changes; the edges of [`Flow`]'s diagram, checked in debug builds
+    /// (a transport that breaks L49's strict alternation, or calls after connection_lost).
+    fn set_flow(&mut self, to: Flow) {
+        debug_assert!(
+            matches!(
+                (self.flow, to),
+                (Flow::Flowing, Flow::Paused)
+                    | (Flow::Paused, Flow::Flowing)
+                    | (Flow::Flowing | Flow::Paused, Flow::Lost)
+            ),
+            "stream flow {:?} -> {to:?} is not an edge (S65, S66)",
+            self.flow
+        );
+        self.flow = to;
+    }
+
     /// Once the connection is lost: `Ok` after a clean loss, the loss error otherwise (S46, S66).
     pub(crate) fn lost_outcome(&self) -> Option<Result<(), crate::Error>> {
-        self.connection_lost.then(|| match &self.lost_error {
+        (self.flow == Flow::Lost).then(|| match &self.lost_error {
             None => Ok(()),
             Some(e) => Err(crate::Error::Io(e.to_io())),
         })
@@ -163,7 +199,7 @@ impl Protocol for StreamCore {
         if let Some(w) = w {
             w.wake();
         }
-        self.connection_lost = true;
+        self.set_flow(Flow::Lost);
         self.lost_error = exc.as_ref().map(StoredError::new);
         self.transport = None;
         self.on_connect = None;
@@ -171,13 +207,11 @@ impl Protocol for StreamCore {
     }
 
     fn pause_writing(&mut self) {
-        debug_assert!(!self.paused, "S65: pause_writing while paused");
-        self.paused = true;
+        self.set_flow(Flow::Paused);
     }
 
     fn resume_writing(&mut self) {
-        debug_assert!(self.paused, "S65: resume_writing while not paused");
-        self.paused = false;
+        self.set_flow(Flow::Flowing);
         self.resumes += 1;
         self.wake_all();
     }

@@ -12,7 +12,7 @@ use std::io::{self, IoSlice};
 use std::rc::Rc;
 use std::task::Poll;
 
-use super::core::StreamCore;
+use super::core::{Flow, StreamCore};
 use crate::error::Error;
 use crate::transport::{Address, ExtraInfo, Transport};
 
@@ -146,7 +146,7 @@ impl StreamWriter {
             if let Some(e) = core.reader.exception() {
                 return Err(e);
             }
-            if !core.paused && !core.connection_lost && !self.transport.is_closing() {
+            if core.flow() == Flow::Flowing && !self.transport.is_closing() {
                 return Ok(());
             }
         }
@@ -156,13 +156,13 @@ impl StreamWriter {
         }
         let start = {
             let core = self.core.borrow();
-            if core.connection_lost {
+            if core.flow() == Flow::Lost {
                 return Err(Error::Io(io::Error::new(
                     io::ErrorKind::ConnectionReset,
                     "Connection lost",
                 )));
             }
-            if !core.paused {
+            if core.flow() == Flow::Flowing {
                 return Ok(());
             }
             core.resumes
