@@ -48,13 +48,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use common::loadgen::{self, Lat, PingPong, Throughput, Tput};
 use common::report::{self, ClientRow, Meta, Row};
 use common::servers::{self, Kind, ServerProc};
-use common::{median, on_cpu};
+use common::{catch, median, on_cpu};
 
 #[global_allocator]
 static GLOBAL: common::Counting = common::Counting;
@@ -139,17 +138,6 @@ impl Data {
             ..Row::empty(kind, None)
         }
     }
-}
-
-fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panic".into())
-}
-
-fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(panic_text)
 }
 
 /// Starts `kind` on `cpu`, runs `f` against it, stops it; a panic or spawn failure is an `Err`.

@@ -88,6 +88,17 @@ pub fn raise_nofile() -> u64 {
     }
 }
 
+/// Runs `f`; a panic (a failed `expect` in the load generator, say) becomes `Err(its message)`,
+/// so that one server's failure is reported and the others are still measured.
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into())
+    })
+}
+
 /// The median of `v` (the lower middle for an even count); NaN when empty.
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.retain(|x| !x.is_nan());
