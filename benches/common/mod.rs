@@ -1,7 +1,9 @@
-//! Support for `benches/latency.rs`: the servers under test (`servers`), the shared load
-//! generator (`loadgen`) and the report (`report`), plus the pieces they share here: CPU
-//! pinning, the counting allocator, RLIMIT_NOFILE, and statistics helpers.
+//! Support for `benches/latency.rs` and `benches/instr.rs`: the servers under test (`servers`),
+//! the shared load generator (`loadgen`), the report (`report`) and the callgrind counts
+//! (`instr`), plus the pieces they share here: CPU pinning, the counting allocator,
+//! RLIMIT_NOFILE, panics as errors, and statistics helpers.
 
+pub mod instr;
 pub mod loadgen;
 pub mod report;
 pub mod servers;
