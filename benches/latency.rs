@@ -6,7 +6,7 @@
 //! Run: `make bench` (this and the timers bench; 7–10 minutes on 2 busy vCPUs) or
 //! `make bench-quick` (a smoke run, about 30 s): `cargo bench --bench latency [-- --quick]`, with
 //! `--only streams,mio,…` (server ids) and `--phase same,cross,tput,tput-x,bulk,conn,cost,idle,
-//! clients`. Writes `target/bench/report.md` (also printed) and `target/bench/latency.svg`.
+//! instr,clients`. Writes `target/bench/report.md` (also printed) and `target/bench/latency.svg`.
 //!
 //! # What is measured
 //! - **Ping-pong latency**: one connection, 64 B, 5 000 warm-up round trips then 100 000
@@ -28,6 +28,10 @@
 //!   the server before and after opening 10 000 connections that each echo once (servers in
 //!   their "lean" mode: no read buffer held while waiting, see `common/servers.rs`).
 //!   RLIMIT_NOFILE is raised to the hard limit. Timer insert+cancel: `cargo bench --bench timers`.
+//! - **Instructions** per echoed message under callgrind, the deterministic figure (method in
+//!   `benches/instr.rs`, also run alone by `make bench-instr`): the five Rust servers whose
+//!   count repeats, 2 000 and 12 000 round trips, one at a time; skipped where valgrind is
+//!   missing.
 //! - **Clients**: ping-pong against the blocking std server measured by the blocking load
 //!   generator, by our client (`open_connection`, `write`/`drain`, `read_into`) and by a tokio
 //!   current_thread client (50 000 round trips each, alternating, same CPU).
@@ -43,18 +47,18 @@
 //! taken within this one run. Cost figures are one run per server, one server at a time.
 //!
 //! `--quick`: 1 round of 2 slices; 10 000 round trips (2 000 across CPUs), 0.5 s of throughput,
-//! 64 MiB of bulk, 0.3 s of connections, 2 000 round trips under perf, 1 000 idle connections.
+//! 64 MiB of bulk, 0.3 s of connections, 2 000 round trips under perf, 1 000 idle connections,
+//! 1 000 and 3 000 round trips under callgrind.
 
 mod common;
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use common::loadgen::{self, Lat, PingPong, Throughput, Tput};
 use common::report::{self, ClientRow, Meta, Row};
 use common::servers::{self, Kind, ServerProc};
-use common::{median, on_cpu};
+use common::{catch, instr, median, on_cpu};
 
 #[global_allocator]
 static GLOBAL: common::Counting = common::Counting;
@@ -72,6 +76,8 @@ struct Config {
     conn_dur: Duration,
     idle_n: usize,
     cost_n: u64,
+    /// Round trips of the short and the long callgrind run.
+    instr_n: (u64, u64),
 }
 
 impl Config {
@@ -91,6 +97,7 @@ impl Config {
             conn_dur: ms(if quick { 300 } else { 1_000 }),
             idle_n: idle_n.min(nofile.saturating_sub(200) as usize),
             cost_n: if quick { 2_000 } else { 20_000 },
+            instr_n: if quick { instr::N_QUICK } else { instr::N },
         }
     }
 }
@@ -139,17 +146,6 @@ impl Data {
             ..Row::empty(kind, None)
         }
     }
-}
-
-fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panic".into())
-}
-
-fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(panic_text)
 }
 
 /// Starts `kind` on `cpu`, runs `f` against it, stops it; a panic or spawn failure is an `Err`.
@@ -458,6 +454,15 @@ fn main() {
         eprintln!("[idle {}] {:<10} {msg}", cfg.idle_n, k.id());
     }
 
+    // Instructions per message under callgrind (method: benches/instr.rs).
+    let instr = want("instr").then(|| {
+        let res = instr::measure(&live, cfg.instr_n);
+        if let Err(why) = &res {
+            eprintln!("[instr] skipped: {why}");
+        }
+        res
+    });
+
     // Clients against the same blocking std server, alternating within each round.
     type Client = fn(u16, u64, u64) -> Lat;
     let clients: [(&str, Client); 3] = [
@@ -540,7 +545,7 @@ fn main() {
         method,
         command: format!("make {}", if cfg.quick { "bench-quick" } else { "bench" }),
     };
-    let md = report::markdown(&rows, &client_rows, &meta);
+    let md = report::markdown(&rows, &client_rows, instr.as_ref(), &meta);
     let title = format!(
         "64 B ping-pong, same CPU: round trip by percentile (median of {} run(s))",
         cfg.rounds

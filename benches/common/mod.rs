@@ -1,7 +1,9 @@
-//! Support for `benches/latency.rs`: the servers under test (`servers`), the shared load
-//! generator (`loadgen`) and the report (`report`), plus the pieces they share here: CPU
-//! pinning, the counting allocator, RLIMIT_NOFILE, and statistics helpers.
+//! Support for `benches/latency.rs` and `benches/instr.rs`: the servers under test (`servers`),
+//! the shared load generator (`loadgen`), the report (`report`) and the callgrind counts
+//! (`instr`), plus the pieces they share here: CPU pinning, the counting allocator,
+//! RLIMIT_NOFILE, panics as errors, and statistics helpers.
 
+pub mod instr;
 pub mod loadgen;
 pub mod report;
 pub mod servers;
@@ -86,6 +88,17 @@ pub fn raise_nofile() -> u64 {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
         r.rlim_cur as u64
     }
+}
+
+/// Runs `f`; a panic (a failed `expect` in the load generator, say) becomes `Err(its message)`,
+/// so that one server's failure is reported and the others are still measured.
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into())
+    })
 }
 
 /// The median of `v` (the lower middle for an even count); NaN when empty.

@@ -1,8 +1,10 @@
-//! The report: one summary table with ratios to tokio current_thread and to raw mio, detail
-//! tables, the targets of issue #6 / DESIGN.md checked, and the SVG percentile plot.
+//! The report: one summary table with ratios to tokio current_thread and to raw mio, the
+//! callgrind table (instructions per message), detail tables, the targets of issue #6 /
+//! DESIGN.md checked, and the SVG percentile plot.
 
 use std::fmt::Write as _;
 
+use super::instr::Instr;
 use super::loadgen::{Lat, QS};
 use super::servers::Kind;
 
@@ -103,7 +105,12 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 }
 
 /// The whole Markdown report.
-pub fn markdown(rows: &[Row], clients: &[ClientRow], meta: &Meta) -> String {
+pub fn markdown(
+    rows: &[Row],
+    clients: &[ClientRow],
+    instr: Option<&Result<Instr, String>>,
+    meta: &Meta,
+) -> String {
     let ct = find(rows, Kind::TokioCt);
     let mio = find(rows, Kind::MioRaw);
     let std = find(rows, Kind::StdThreads);
@@ -167,6 +174,15 @@ pub fn markdown(rows: &[Row], clients: &[ClientRow], meta: &Meta) -> String {
         .collect();
     if let Some(e) = perf_errs.first() {
         let _ = writeln!(o, "\nsyscalls n/a: {e}");
+    }
+    if let Some(instr) = instr {
+        let _ = writeln!(o, "\n## Instructions per echoed message (callgrind)\n");
+        match instr {
+            Ok(run) => o.push_str(&instr_table(run)),
+            Err(why) => {
+                let _ = writeln!(o, "Skipped: {why}.");
+            }
+        }
     }
 
     let _ = writeln!(
@@ -298,6 +314,44 @@ pub fn markdown(rows: &[Row], clients: &[ClientRow], meta: &Meta) -> String {
         o,
         "\n## Machine and method\n\n{}\n\n{}\n\nCommand: `{}`",
         meta.machine, meta.method, meta.command
+    );
+    o
+}
+
+/// The callgrind table (`common/instr.rs`): instructions per echoed message with ratios to
+/// tokio current_thread and to raw mio, both totals, and how they were taken.
+pub fn instr_table(instr: &Instr) -> String {
+    let (ct, mio) = (instr.of(Kind::TokioCt), instr.of(Kind::MioRaw));
+    let (n1, n2) = instr.n;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "| server | instructions/msg | ×ct | ×mio | Ir, {n1} round trips | Ir, {n2} round trips |\n\
+         |---|---|---|---|---|---|"
+    );
+    for c in &instr.counts {
+        let cells = match c.ir {
+            Ok(ir) => {
+                let v = instr.per_msg(ir);
+                format!(
+                    "{v:.1} | {} | {} | {} | {}",
+                    ratio(v, ct),
+                    ratio(v, mio),
+                    ir.0,
+                    ir.1
+                )
+            }
+            Err(ref e) => format!("failed: {e} | | | |"),
+        };
+        let _ = writeln!(o, "| {} | {cells} |", c.kind.label());
+    }
+    let _ = writeln!(
+        o,
+        "\n{}, `--tool=callgrind`, one fresh server per run: (Ir({n2}) − Ir({n1})) / {}, the \
+         server's user-space instructions (all threads) per 64 B message echoed; start-up, \
+         set-up and exit cancel out. Method: `benches/instr.rs`.",
+        instr.valgrind,
+        n2 - n1
     );
     o
 }

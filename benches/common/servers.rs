@@ -1,6 +1,7 @@
 //! The echo servers under test. Each runs as a child process: the bench binary re-executed with
 //! `ASYNCIO_BENCH_SERVER=<id>` (the Rust ones) or `python3 benches/python/echo_*.py`, pinned
-//! to one CPU from a `pre_exec` hook (threads it spawns inherit the mask). A child prints
+//! to one CPU from a `pre_exec` hook (threads it spawns inherit the mask), or unpinned under
+//! `valgrind --tool=callgrind` to count instructions (`common/instr.rs`). A child prints
 //! `PORT <n>` once listening on 127.0.0.1. Rust children also answer on stdin: each byte read
 //! is answered with `<allocations so far> <live heap bytes>`, and EOF on stdin makes them exit.
 //!
@@ -13,6 +14,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -135,14 +137,35 @@ impl ServerProc {
             c.env("ASYNCIO_BENCH_SERVER", kind.id());
             c
         };
-        cmd.env("ASYNCIO_BENCH_LEAN", if lean { "1" } else { "0" })
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
         // SAFETY: the hook only calls sched_setaffinity, which is async-signal-safe.
         unsafe {
             cmd.pre_exec(move || pin_current(cpu));
         }
+        ServerProc::start(kind, cmd, lean)
+    }
+
+    /// Starts the Rust server `kind` under `valgrind --tool=callgrind`, unpinned (valgrind runs
+    /// one thread at a time anyway), and waits until it listens. Callgrind writes its counts to
+    /// `out` when the child exits: see [`ServerProc::stop`].
+    pub fn spawn_callgrind(kind: Kind, out: &Path) -> io::Result<ServerProc> {
+        assert!(
+            !kind.is_python(),
+            "{}: callgrind runs Rust servers",
+            kind.id()
+        );
+        let mut cmd = Command::new("valgrind");
+        cmd.args(["-q", "--tool=callgrind"])
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(std::env::current_exe()?)
+            .env("ASYNCIO_BENCH_SERVER", kind.id());
+        ServerProc::start(kind, cmd, false)
+    }
+
+    fn start(kind: Kind, mut cmd: Command, lean: bool) -> io::Result<ServerProc> {
+        cmd.env("ASYNCIO_BENCH_LEAN", if lean { "1" } else { "0" })
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = cmd.spawn()?;
         let stdin = child.stdin.take();
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
@@ -159,6 +182,25 @@ impl ServerProc {
             stdin,
             stdout,
         })
+    }
+
+    /// Closes the child's stdin (a Rust child then exits) and waits up to `limit` for it to
+    /// exit; unlike dropping, which kills it after 0.5 s. `Err` if it did not exit in time
+    /// (it is then killed) or exited with a failure.
+    pub fn stop(mut self, limit: Duration) -> io::Result<()> {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            match self.child.try_wait()? {
+                Some(st) if st.success() => return Ok(()),
+                Some(st) => return Err(io::Error::other(format!("{}: {st}", self.kind.id()))),
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        let id = self.kind.id();
+        Err(io::Error::other(format!(
+            "{id}: still running after {limit:?}"
+        )))
     }
 
     pub fn pid(&self) -> u32 {

@@ -1,0 +1,170 @@
+//! Instructions per echoed message, counted by callgrind: the mechanics shared by
+//! `benches/instr.rs` (`make bench-instr`; its `//!` explains the method) and the `instr` phase
+//! of `benches/latency.rs` (the table in `make bench`'s report).
+//!
+//! One count is one run: a fresh server child under callgrind, one connection doing `n` round
+//! trips of 64 B, a half close answered by the server's close, stdin EOF, exit, and callgrind's
+//! total from its output file. Two counts (`n.0` and `n.1` round trips) make one figure.
+
+use std::io::{self, Read};
+use std::net::Shutdown;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::loadgen;
+use super::servers::{Kind, ServerProc};
+
+/// The servers counted: the Rust ones whose count repeats run after run. tokio multi_thread
+/// is left out: its workers park and wake each other as timing falls, so its total moves by
+/// about 1 % between identical runs.
+pub const KINDS: [Kind; 5] = [
+    Kind::Streams,
+    Kind::Protocol,
+    Kind::TokioCt,
+    Kind::MioRaw,
+    Kind::StdThreads,
+];
+
+/// Round trips of the short and of the long run.
+pub const N: (u64, u64) = (2_000, 12_000);
+/// The same for `--quick`: the figure is as exact (it is a count, not a sample), only the
+/// few instructions that do differ between runs weigh more.
+pub const N_QUICK: (u64, u64) = (1_000, 3_000);
+
+/// How long a child under callgrind may take to exit and write its counts.
+const EXIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// One server's totals: instructions (Ir) of the short run and of the long run.
+pub struct Count {
+    pub kind: Kind,
+    pub ir: Result<(u64, u64), String>,
+}
+
+/// A whole measurement, every server counted one after the other.
+pub struct Instr {
+    /// `valgrind --version`, for the report.
+    pub valgrind: String,
+    /// Round trips of the short and of the long run. Invariant: `n.0 < n.1`.
+    pub n: (u64, u64),
+    pub counts: Vec<Count>,
+}
+
+impl Instr {
+    /// Instructions per echoed message from one server's two totals: their difference over
+    /// the difference of the round trips.
+    pub fn per_msg(&self, (short, long): (u64, u64)) -> f64 {
+        (long - short) as f64 / (self.n.1 - self.n.0) as f64
+    }
+
+    /// Instructions per echoed message of `kind`; `None` if it was not counted or failed.
+    pub fn of(&self, kind: Kind) -> Option<f64> {
+        let c = self.counts.iter().find(|c| c.kind == kind)?;
+        Some(self.per_msg(*c.ir.as_ref().ok()?))
+    }
+}
+
+/// valgrind's version if it runs here, or why not.
+pub fn probe() -> Result<String, String> {
+    let out = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("valgrind not found ({e})"))?;
+    if !out.status.success() {
+        return Err(format!("`valgrind --version` failed: {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Counts each of `kinds` that is in [`KINDS`], one at a time, with `n.0` and `n.1` round
+/// trips, printing each server's figure to stderr as it comes. `Err`: valgrind cannot run
+/// here.
+pub fn measure(kinds: &[Kind], n: (u64, u64)) -> Result<Instr, String> {
+    assert!(
+        n.0 < n.1,
+        "the long run ({}) must be longer than the short ({})",
+        n.1,
+        n.0
+    );
+    let mut instr = Instr {
+        valgrind: probe()?,
+        n,
+        counts: Vec::new(),
+    };
+    let dir = TempDir::new().map_err(|e| format!("temp dir: {e}"))?;
+    for &kind in kinds.iter().filter(|k| KINDS.contains(k)) {
+        let ir = total(kind, n.0, &dir.0).and_then(|short| {
+            let long = total(kind, n.1, &dir.0)?;
+            if long > short {
+                Ok((short, long))
+            } else {
+                Err(format!(
+                    "Ir {long} at {} round trips ≤ {short} at {}",
+                    n.1, n.0
+                ))
+            }
+        });
+        let msg = match ir {
+            Ok(ir) => format!(
+                "{:.1} instructions/msg (Ir {} → {})",
+                instr.per_msg(ir),
+                ir.0,
+                ir.1
+            ),
+            Err(ref e) => format!("FAILED: {e}"),
+        };
+        eprintln!("[instr] {:<10} {msg}", kind.id());
+        instr.counts.push(Count { kind, ir });
+    }
+    Ok(instr)
+}
+
+/// Instructions callgrind counted in one run of `kind` serving `n` round trips, from start to
+/// exit, all of the server's threads.
+fn total(kind: Kind, n: u64, dir: &Path) -> Result<u64, String> {
+    let out = dir.join(format!("{}-{n}.callgrind", kind.id()));
+    let srv = ServerProc::spawn_callgrind(kind, &out).map_err(|e| format!("valgrind: {e}"))?;
+    super::catch(|| ping_pong(srv.port, n))?.map_err(|e| format!("client: {e}"))?;
+    srv.stop(EXIT_LIMIT).map_err(|e| format!("exit: {e}"))?;
+    read_total(&out)
+}
+
+/// `n` round trips of 64 B on a fresh connection, then a half close; returns once the server
+/// has closed its side too, so that every run has served the connection to its end.
+fn ping_pong(port: u16, n: u64) -> io::Result<()> {
+    let mut s = loadgen::connect(port)?;
+    loadgen::round_trips(&mut s, n, None);
+    s.shutdown(Shutdown::Write)?;
+    match s.read(&mut [0u8; 1])? {
+        0 => Ok(()),
+        _ => Err(io::Error::other("data after the last echo")),
+    }
+}
+
+/// The total Ir of a callgrind output file: its `totals:` line (or `summary:`, the older name).
+/// With callgrind's default options Ir is the only event, so the first number is it.
+fn read_total(path: &Path) -> Result<u64, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let line = |key: &str| text.lines().find_map(|l| l.strip_prefix(key));
+    line("totals:")
+        .or_else(|| line("summary:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("{}: no totals: or summary: line", path.display()))
+}
+
+/// A directory of our own under the system temp dir, removed with its files when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> io::Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!("asyncio-instr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,85 @@
+//! Instructions per echoed message (issue #12): the Rust echo servers of `benches/latency.rs`
+//! (ours on the streams layer and on the Protocol layer, tokio current_thread, the raw mio loop,
+//! blocking std) each run under `valgrind --tool=callgrind`, and its count of instructions
+//! executed (Ir) becomes instructions per 64 B message echoed. The same code given the same
+//! messages gives the same count on every run, whatever else the machine is doing: this is
+//! the figure to iterate on while shortening the hot path, where a latency difference of a few
+//! per cent drowns in the noise of a shared VM.
+//!
+//! Run: `make bench-instr` (`cargo bench --bench instr [-- --quick] [--only streams,mio,…]`),
+//! about 5 s once built. Prints a Markdown table, instructions per message with ratios to tokio
+//! current_thread (×ct) and to raw mio (×mio); `make bench` puts the same table in
+//! `target/bench/report.md`. Where valgrind is missing it says so and exits 0.
+//!
+//! # Method
+//! - **Why callgrind.** It runs the server on a simulated CPU and counts every instruction
+//!   the process executes in user space, all its threads, glibc's syscall wrappers included.
+//!   The count does not depend on timing, frequency, the other jobs or the hypervisor: three
+//!   repeats here gave the same figure to the tenth of an instruction, and totals equal or a
+//!   few hundred instructions apart in millions (tokio current_thread 620, blocking std 3:
+//!   a connection thread's exit racing the process's). It does not see the kernel (count
+//!   syscalls with perf: the cost phase of `make bench`), nor cache misses or branch
+//!   mispredictions (not simulated by default): it measures the length of the path a message
+//!   takes, not its latency, and a shorter path is what an edit to the hot path can be judged
+//!   on in one run.
+//! - **Why subtraction.** A run's total also holds the dynamic loader, the runtime's start-up,
+//!   bind and listen, the accept, the connection's set-up and teardown, and exit: a few
+//!   hundred thousand to millions of instructions, more than thousands of messages cost. Two
+//!   runs that differ only in the number of round trips, `N1` and `N2`, differ only by
+//!   `N2 − N1` messages, so `(Ir(N2) − Ir(N1)) / (N2 − N1)` is the steady-state cost of one
+//!   message, everything else cancelled, with nothing in the servers to switch counting on and
+//!   off (no `--toggle-collect`, no client requests).
+//! - **A run.** The server is this binary re-executed with `ASYNCIO_BENCH_SERVER=<id>` (the
+//!   child mechanism of `common/servers.rs`), under `valgrind -q --tool=callgrind
+//!   --callgrind-out-file=<temp dir>/<id>-<n>.callgrind`, unpinned (valgrind runs one thread at
+//!   a time anyway). It prints `PORT <n>`; the blocking std load generator of `latency.rs`,
+//!   on a thread of this process (not under valgrind, not counted), connects and does `n`
+//!   round trips of 64 B, then half-closes and waits for the server's close, so that every run
+//!   serves its connection to the end. Then the child's stdin is closed, it exits, callgrind
+//!   writes its file, and the `totals:` (older valgrind: `summary:`) line gives Ir. Servers
+//!   run one at a time, each twice: `N1` = 2 000 and `N2` = 12 000 round trips (`--quick`:
+//!   1 000 and 3 000).
+//! - **Not counted**: tokio multi_thread (its workers park and wake each other as timing
+//!   falls, so its total moves by about 1 % between identical runs) and the Python servers
+//!   (that would count the interpreter).
+//! - The server code and the counting allocator are those of `latency.rs`, so the two benches
+//!   count the same code; the binaries differ, so a figure can differ by an instruction or two
+//!   between them where the compiler inlined differently.
+
+#[allow(dead_code)] // shared with benches/latency.rs, which uses all of it
+mod common;
+
+use std::time::Instant;
+
+use common::servers::{self, Kind};
+use common::{instr, report};
+
+#[global_allocator]
+static GLOBAL: common::Counting = common::Counting;
+
+fn main() {
+    if let Ok(id) = std::env::var("ASYNCIO_BENCH_SERVER") {
+        servers::child_main(&id);
+        return;
+    }
+    let start = Instant::now();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    let kinds: Vec<Kind> = instr::KINDS
+        .into_iter()
+        .filter(|k| only.is_none_or(|o| o.split(',').any(|x| x == k.id())))
+        .collect();
+    let n = if quick { instr::N_QUICK } else { instr::N };
+    match instr::measure(&kinds, n) {
+        Ok(run) => println!(
+            "\n## Instructions per echoed message (callgrind)\n\n{}\nWall time: {:.1} s.",
+            report::instr_table(&run),
+            start.elapsed().as_secs_f64()
+        ),
+        Err(why) => println!("bench-instr skipped: {why}"),
+    }
+}
