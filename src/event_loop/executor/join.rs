@@ -33,7 +33,7 @@ impl<T: 'static> Task<T> {
     /// the task has already ended. A task cancelling itself ends when its current poll returns
     /// (L30).
     pub fn cancel(&self) -> bool {
-        if self.cell.join.borrow().finished {
+        if self.cell.header.is_done() {
             return false;
         }
         if let Some(inner) = self.cell.header.lp.upgrade() {
@@ -44,7 +44,7 @@ impl<T: 'static> Task<T> {
 
     /// Whether the task has ended (with a value, a panic, or cancelled).
     pub fn is_done(&self) -> bool {
-        self.cell.join.borrow().finished
+        self.cell.header.is_done()
     }
 
     /// Whether the task ended cancelled (and its outcome has not been taken yet).
@@ -98,7 +98,10 @@ impl<T: 'static> Future for Task<T> {
                 std::panic::resume_unwind(p)
             }
             None => {
-                assert!(!j.finished, "Task polled after it returned its outcome");
+                assert!(
+                    !self.cell.header.is_done(),
+                    "Task polled after it returned its outcome"
+                );
                 match &j.waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => j.waker = Some(cx.waker().clone()),
@@ -114,7 +117,7 @@ impl<T: 'static> Future for Task<T> {
 impl<T: 'static> Drop for Task<T> {
     fn drop(&mut self) {
         let mut j = self.cell.join.borrow_mut();
-        if !j.finished {
+        if !self.cell.header.is_done() {
             if self.awaited {
                 drop(j);
                 self.cancel_now();

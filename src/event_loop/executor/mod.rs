@@ -22,7 +22,7 @@ use std::task::{Context, Waker};
 
 pub use join::Task;
 pub(crate) use task::RawTask;
-use task::TaskCell;
+use task::{TaskCell, TaskState};
 
 use crate::error::Error;
 use crate::event_loop::ready::Runnable;
@@ -84,7 +84,7 @@ impl LoopHandle {
             debug_assert_eq!(inserted, key, "slab gave another key than predicted");
             cell
         };
-        cell.header.scheduled.set(true);
+        // A new cell starts Scheduled (L24): queue its one run.
         self.inner.ready.push(Runnable::Task(cell.header.key));
         Ok(Task {
             cell,
@@ -102,7 +102,7 @@ impl LoopInner {
         }
         let tasks = self.tasks.borrow();
         if let Some((key, task)) = tasks.get_masked(index, generation, waker::GEN_MASK_U32) {
-            if !task.header().scheduled.replace(true) {
+            if task.header().schedule() {
                 self.push_woken(Runnable::Task(key));
             }
         }
@@ -112,9 +112,7 @@ impl LoopInner {
     pub(crate) fn request_cancel(&self, key: SlotKey) {
         let tasks = self.tasks.borrow();
         if let Some(task) = tasks.get(key) {
-            let h = task.header();
-            h.cancel_requested.set(true);
-            if !h.scheduled.replace(true) {
+            if task.header().request_cancel() {
                 self.ready.push(Runnable::Task(key));
             }
         }
@@ -128,12 +126,17 @@ pub(crate) fn run_task(lp: &LoopHandle, key: SlotKey) {
         return;
     };
     let header = task.header();
-    header.scheduled.set(false);
-    if header.cancel_requested.get() {
-        let removed = inner.tasks.borrow_mut().remove(key);
-        task.finish_cancelled();
-        drop(removed);
-        return;
+    match header.state() {
+        TaskState::Scheduled => header.set_state(TaskState::Waiting),
+        TaskState::CancelScheduled => {
+            let removed = inner.tasks.borrow_mut().remove(key);
+            task.finish_cancelled();
+            drop(removed);
+            return;
+        }
+        // Every queued run has its task Scheduled or CancelScheduled; a finished task has left
+        // the slab. Nothing to run.
+        TaskState::Waiting | TaskState::Done => return,
     }
     let waker = waker::task_waker(inner.id, key.index, key.generation);
     let mut cx = Context::from_waker(&waker);

@@ -1,14 +1,26 @@
-//! One task: its future, its cancellation flags and the slot its output waits in.
+//! One task: its future, its state and the slot its output waits in.
 //!
 //! Mirrors `Task` in CPython `Lib/asyncio/tasks.py` and the result half of `Future` in
-//! `futures.py`. State, as asyncio's `_state` (PENDING → FINISHED | CANCELLED):
+//! `futures.py`. asyncio's `_state` (PENDING → FINISHED | CANCELLED) and its membership of the
+//! ready queue are one [`TaskState`], changed only by [`Header::set_state`]:
 //!
 //! ```text
-//!   spawn ──► Pending ──poll Ready──────────────► Finished(Value)
-//!               │  └──poll panics──────────────► Finished(Panicked)
-//!               └──cancel requested, next run──► Finished(Cancelled)   (future dropped unpolled
-//!                                                                       if it never ran: L29)
+//!            spawn                       wake (L25)
+//!              │       ┌──────────────────────────────────────┐
+//!              ▼       │                                      │
+//!         Scheduled ───┴─run begins──► Waiting ──poll Pending─┘ (stays Waiting)
+//!              │                          │
+//!      cancel()│                 cancel() │ (also while its poll runs: L30)
+//!              ▼                          ▼
+//!         CancelScheduled ◄───────────────┘
+//!              │ next run: future dropped unpolled (L29), or the running poll returns
+//!              ▼
+//!            Done ◄── poll Ready, poll panics, loop close, a cancelling `Task` drop (L33)
 //! ```
+//! Whoever awaits the outcome is the other half, [`JoinState`]: the outcome, the awaiter's
+//! waker, and whether the handle was dropped (detached, D3), which is independent of where
+//! the task is in its life.
+//!
 //! Ground rules: the future is taken out of its cell while it is polled or dropped, so a task
 //! may cancel itself, spawn, or drop handles from inside its poll; the join state is borrowed
 //! only inside these methods, never while a waker or the exception handler runs. The cell and
@@ -33,17 +45,86 @@ pub(crate) enum Outcome<T> {
     Panicked(Box<dyn Any + Send>),
 }
 
+/// Where a task is in its life; see the module diagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    /// Not queued: waiting for a wake-up, or being polled right now.
+    Waiting,
+    /// One `Runnable::Task` for it is queued (L25: at most one).
+    Scheduled,
+    /// `cancel()` was called and one run is queued: it drops the future instead of polling it
+    /// (or, if the task is being polled, the poll's end does).
+    CancelScheduled,
+    /// The outcome is recorded; nothing runs it again.
+    Done,
+}
+
 /// Loop-facing fields, the same for every output type.
 pub(crate) struct Header {
     /// The task's key in the loop's task slab.
     pub(crate) key: SlotKey,
-    /// A `Runnable::Task` for this task is in the ready queue (L25: scheduled at most once).
-    pub(crate) scheduled: Cell<bool>,
-    /// `cancel()` was called; the next run drops the future instead of polling it.
-    pub(crate) cancel_requested: Cell<bool>,
+    /// Changed only by [`set_state`](Header::set_state).
+    state: Cell<TaskState>,
     pub(crate) lp: Weak<LoopInner>,
     /// The future's type name, for reports.
     pub(crate) name: &'static str,
+}
+
+impl Header {
+    pub(crate) fn state(&self) -> TaskState {
+        self.state.get()
+    }
+
+    /// The one place a task's state changes: the edges of the module diagram, checked in
+    /// debug builds.
+    pub(crate) fn set_state(&self, to: TaskState) {
+        use TaskState::*;
+        let from = self.state.get();
+        debug_assert!(
+            matches!(
+                (from, to),
+                (Waiting, Scheduled)
+                    | (Scheduled, Waiting)
+                    | (Waiting | Scheduled, CancelScheduled)
+                    | (Waiting | Scheduled | CancelScheduled, Done)
+            ),
+            "task {}: {from:?} -> {to:?} is not an edge",
+            self.name
+        );
+        self.state.set(to);
+    }
+
+    /// A wake-up (L25): true if the task must now be queued.
+    pub(crate) fn schedule(&self) -> bool {
+        let queue = self.state.get() == TaskState::Waiting;
+        if queue {
+            self.set_state(TaskState::Scheduled);
+        }
+        queue
+    }
+
+    /// `cancel()` (L28): true if the task must now be queued.
+    pub(crate) fn request_cancel(&self) -> bool {
+        match self.state.get() {
+            TaskState::Waiting => {
+                self.set_state(TaskState::CancelScheduled);
+                true
+            }
+            TaskState::Scheduled => {
+                self.set_state(TaskState::CancelScheduled);
+                false
+            }
+            TaskState::CancelScheduled | TaskState::Done => false,
+        }
+    }
+
+    pub(crate) fn cancel_requested(&self) -> bool {
+        self.state.get() == TaskState::CancelScheduled
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.state.get() == TaskState::Done
+    }
 }
 
 pub(crate) struct JoinState<T> {
@@ -51,7 +132,6 @@ pub(crate) struct JoinState<T> {
     pub(crate) outcome: Option<Outcome<T>>,
     /// The waker of whoever awaits the `Task` handle.
     pub(crate) waker: Option<Waker>,
-    pub(crate) finished: bool,
     /// The `Task` handle was dropped: nobody will take the outcome, so a failure is reported.
     pub(crate) detached: bool,
 }
@@ -85,8 +165,7 @@ impl<T: 'static> TaskCell<T> {
         TaskCell {
             header: Header {
                 key,
-                scheduled: Cell::new(false),
-                cancel_requested: Cell::new(false),
+                state: Cell::new(TaskState::Scheduled),
                 lp,
                 name,
             },
@@ -94,7 +173,6 @@ impl<T: 'static> TaskCell<T> {
             join: RefCell::new(JoinState {
                 outcome: None,
                 waker: None,
-                finished: false,
                 detached: false,
             }),
         }
@@ -107,10 +185,9 @@ impl<T: 'static> TaskCell<T> {
 
     /// Records the outcome, wakes the awaiting task, reports an unobserved failure (L35).
     pub(crate) fn complete(&self, outcome: Outcome<T>) {
+        self.header.set_state(TaskState::Done);
         let (waker, unobserved) = {
             let mut j = self.join.borrow_mut();
-            debug_assert!(!j.finished, "task {} completed twice", self.header.name);
-            j.finished = true;
             if j.detached {
                 (None, Some(outcome))
             } else {
@@ -137,7 +214,7 @@ impl<T: 'static> RawTask for TaskCell<T> {
             return true;
         };
         let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
-        let cancelled = self.header.cancel_requested.get();
+        let cancelled = self.header.cancel_requested();
         match polled {
             Ok(Poll::Pending) if !cancelled => {
                 *self.future.borrow_mut() = Some(fut);
@@ -169,17 +246,16 @@ impl<T: 'static> RawTask for TaskCell<T> {
 
     fn finish_cancelled(&self) {
         drop(self.take_future());
-        if !self.join.borrow().finished {
+        if !self.header.is_done() {
             self.complete(Outcome::Cancelled);
         }
     }
 
     fn abandon(&self) -> bool {
         let fut = self.take_future();
-        let pending = fut.is_some() && !self.header.cancel_requested.get();
+        let pending = fut.is_some() && !self.header.cancel_requested();
         drop(fut);
-        let finished = self.join.borrow().finished;
-        if !finished {
+        if !self.header.is_done() {
             self.join.borrow_mut().detached = true;
             self.complete(Outcome::Cancelled);
         }
