@@ -47,7 +47,7 @@ use exception::{default_exception_handler, ExceptionContext, PanicError};
 use executor::RawTask;
 use handle::{new_callback, Callback, CallbackOutput, Handle, TimerHandle};
 use io::{IoTable, WAKER_TOKEN};
-use ready::{ReadyQueue, Runnable};
+use ready::{ReadyQueue, Runnable, Woken, WokenList};
 use threadsafe::{LoopId, Remote, Shared, ThreadsafeHandle};
 use timer_wheel::{TimerKey, Wheel};
 
@@ -92,7 +92,7 @@ pub(crate) struct LoopInner {
     pub(crate) in_io_callback: Cell<bool>,
     /// Tasks (and the main future) woken by this iteration's I/O callbacks, in wake order; run
     /// after the L3 snapshot, then empty again before the iteration ends (D10).
-    pub(crate) io_woken: RefCell<std::collections::VecDeque<Runnable>>,
+    pub(crate) io_woken: WokenList,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Reused buffer for due timers (capacity kept between iterations).
     expired: Cell<Vec<(TimerKey, u64, TimerEntry)>>,
@@ -229,7 +229,7 @@ impl EventLoop {
             closed: Cell::new(false),
             main_scheduled: Cell::new(false),
             in_io_callback: Cell::new(false),
-            io_woken: RefCell::new(std::collections::VecDeque::new()),
+            io_woken: WokenList::default(),
             exception_handler: RefCell::new(None),
             expired: Cell::new(Vec::new()),
             remote: Cell::new(Vec::new()),
@@ -502,7 +502,7 @@ impl LoopHandle {
         if !inner.ready.is_empty()
             || inner.stopping.get()
             || inner.shared.has_pending()
-            || !inner.io_woken.borrow().is_empty()
+            || !inner.io_woken.is_empty()
         {
             return Some(Duration::ZERO);
         }
@@ -548,7 +548,7 @@ impl LoopHandle {
                     self.run_io_now(ev, main);
                 }
                 drop(events);
-                if !inner.io_woken.borrow().is_empty() {
+                if !inner.io_woken.is_empty() {
                     self.run_io_woken(main);
                 }
                 return;
@@ -570,7 +570,7 @@ impl LoopHandle {
             let Some(r) = inner.ready.pop() else { break };
             self.run_runnable(r, main);
         }
-        if !inner.io_woken.borrow().is_empty() {
+        if !inner.io_woken.is_empty() {
             self.run_io_woken(main);
         }
     }
@@ -604,10 +604,8 @@ impl LoopHandle {
     /// iteration, after a poll, so it cannot starve I/O or timers. Entries a panic leaves behind
     /// (only `run_until_complete`'s future propagates one) stay queued and run next iteration.
     fn run_io_woken(&self, main: &mut dyn FnMut()) {
-        loop {
-            let next = self.inner.io_woken.borrow_mut().pop_front();
-            let Some(r) = next else { break };
-            self.run_runnable(r, main);
+        while let Some(w) = self.inner.io_woken.pop() {
+            self.run_runnable(w.into(), main);
         }
     }
 
@@ -739,7 +737,7 @@ impl LoopHandle {
         }
         let remote = inner.shared.close();
         let ready = inner.ready.take_all();
-        let woken = std::mem::take(&mut *inner.io_woken.borrow_mut());
+        inner.io_woken.clear();
         let mut timers = Vec::new();
         {
             let mut wheel = inner.timers.borrow_mut();
@@ -748,7 +746,7 @@ impl LoopHandle {
         }
         let tasks = inner.tasks.borrow_mut().drain();
         // Dropped with no borrow held: their Drop may call back into the loop.
-        drop((remote, ready, woken, timers));
+        drop((remote, ready, timers));
         for task in tasks {
             if task.abandon() {
                 self.call_exception_handler(
@@ -823,17 +821,17 @@ impl LoopHandle {
 impl LoopInner {
     pub(crate) fn schedule_main(&self) {
         if !self.main_scheduled.replace(true) {
-            self.push_woken(Runnable::Main);
+            self.push_woken(Woken::Main);
         }
     }
 
     /// Queues a woken task (or the main future): inside an I/O callback, to run later in this
     /// same iteration (D10); anywhere else, on the ready queue (L25).
-    pub(crate) fn push_woken(&self, r: Runnable) {
+    pub(crate) fn push_woken(&self, w: Woken) {
         if self.in_io_callback.get() {
-            self.io_woken.borrow_mut().push_back(r);
+            self.io_woken.push(w);
         } else {
-            self.ready.push(r);
+            self.ready.push(w.into());
         }
     }
 }

@@ -8,7 +8,7 @@
 //! small values, not boxes: waking a task or delivering readiness pushes a key and allocates
 //! nothing once the queue has grown.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -54,5 +54,87 @@ impl ReadyQueue {
     /// Takes every entry out, so the caller can drop them with no borrow held.
     pub(crate) fn take_all(&self) -> VecDeque<Runnable> {
         std::mem::take(&mut *self.queue.borrow_mut())
+    }
+}
+
+/// What an I/O callback woke (D10): a task, or `run_until_complete`'s future.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Woken {
+    Task(SlotKey),
+    Main,
+}
+
+impl From<Woken> for Runnable {
+    fn from(w: Woken) -> Runnable {
+        match w {
+            Woken::Task(key) => Runnable::Task(key),
+            Woken::Main => Runnable::Main,
+        }
+    }
+}
+
+/// D10's list: what this iteration's I/O callbacks woke, in wake order, run once each after
+/// the L3 snapshot. The first entry lives inline, since most iterations wake one task.
+/// Invariant: `first` is `None` only if `rest` is empty, or while `pop` drains `rest`.
+#[derive(Default)]
+pub(crate) struct WokenList {
+    first: Cell<Option<Woken>>,
+    rest: RefCell<VecDeque<Woken>>,
+}
+
+impl WokenList {
+    pub(crate) fn push(&self, w: Woken) {
+        if self.first.get().is_none() && self.rest.borrow().is_empty() {
+            self.first.set(Some(w));
+        } else {
+            self.rest.borrow_mut().push_back(w);
+        }
+    }
+
+    pub(crate) fn pop(&self) -> Option<Woken> {
+        self.first
+            .take()
+            .or_else(|| self.rest.borrow_mut().pop_front())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.get().is_none() && self.rest.borrow().is_empty()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.first.set(None);
+        self.rest.borrow_mut().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(i: u32) -> Woken {
+        Woken::Task(SlotKey {
+            index: i,
+            generation: 0,
+        })
+    }
+
+    #[test]
+    fn d10_woken_list_is_fifo_across_the_inline_slot() {
+        let l = WokenList::default();
+        assert!(l.is_empty());
+        for i in 0..3 {
+            l.push(task(i));
+        }
+        assert_eq!(l.pop(), Some(task(0)));
+        // The inline slot is free while older entries wait: a new one queues behind them.
+        l.push(task(3));
+        assert_eq!(l.pop(), Some(task(1)));
+        assert_eq!(l.pop(), Some(task(2)));
+        assert_eq!(l.pop(), Some(task(3)));
+        assert_eq!(l.pop(), None);
+        assert!(l.is_empty());
+        l.push(Woken::Main);
+        l.clear();
+        assert!(l.is_empty());
     }
 }

@@ -25,7 +25,7 @@ pub(crate) use task::RawTask;
 use task::{TaskCell, TaskState};
 
 use crate::error::Error;
-use crate::event_loop::ready::Runnable;
+use crate::event_loop::ready::{Runnable, Woken};
 use crate::event_loop::threadsafe::LoopId;
 use crate::event_loop::{get_running_loop, LoopHandle, LoopInner};
 use crate::slots::SlotKey;
@@ -103,7 +103,7 @@ impl LoopInner {
         let tasks = self.tasks.borrow();
         if let Some((key, task)) = tasks.get_masked(index, generation, waker::GEN_MASK_U32) {
             if task.header().schedule() {
-                self.push_woken(Runnable::Task(key));
+                self.push_woken(Woken::Task(key));
             }
         }
     }
