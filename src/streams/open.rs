@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::core::{handler_failed, ConnectedCb, StreamCore};
@@ -25,6 +25,7 @@ use crate::event_loop::handle::CallbackOutput;
 use crate::net::connect::{AddressFamily, CreateConnection, StreamSocket, Target};
 use crate::protocol::ProtocolRef;
 use crate::server::{CreateServer, ListenSocket, Server};
+use crate::transport::Transport;
 
 type ConnOption = Box<dyn FnOnce(CreateConnection<StreamCore>) -> CreateConnection<StreamCore>>;
 type ServerOption = Box<dyn FnOnce(CreateServer) -> CreateServer>;
@@ -243,31 +244,52 @@ where
     fn into_callback(self) -> ConnectedCb {
         Rc::new(move |reader, writer| {
             let transport = writer.transport().clone();
-            let mut fut = Box::pin(self(reader, writer));
-            let task = async move {
-                // S60: a failure (Err or panic) is reported and closes this connection only;
-                // a cancelled handler closes it silently (the guard).
-                let guard = crate::net::connect::CloseOnDrop(Some(transport.clone()));
-                let out = std::future::poll_fn(|cx| {
-                    match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-                        Err(p) => Poll::Ready(Err(p)),
-                    }
-                })
-                .await;
-                let transport = guard.disarm();
-                match out {
-                    Ok(v) => {
-                        if let Some(e) = v.into_error() {
-                            handler_failed(&transport, e);
-                        }
-                    }
-                    Err(p) => handler_failed(&transport, Box::new(PanicError::from_payload(&*p))),
-                }
-            };
-            crate::spawn(task).detach();
+            let fut = Box::pin(self(reader, writer));
+            crate::spawn(Handler {
+                fut,
+                transport: Some(transport),
+            })
+            .detach();
         })
+    }
+}
+
+/// An async `client_connected_cb`'s future, run as its connection's task. S60: a failure (an
+/// `Err` or a panic) is reported and closes this connection only; a handler cancelled before
+/// it ends aborts its connection silently (as the Drop of CPython's task would leave it).
+struct Handler<Fut> {
+    fut: Pin<Box<Fut>>,
+    /// `Some` until the handler ends.
+    transport: Option<Transport>,
+}
+
+impl<Fut> Future for Handler<Fut>
+where
+    Fut: Future,
+    Fut::Output: CallbackOutput,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let failure = match catch_unwind(AssertUnwindSafe(|| this.fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(v)) => v.into_error(),
+            Err(p) => Some(Box::new(PanicError::from_payload(&*p)) as Box<dyn std::error::Error>),
+        };
+        let transport = this.transport.take();
+        if let (Some(e), Some(transport)) = (failure, transport) {
+            handler_failed(&transport, e);
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<Fut> Drop for Handler<Fut> {
+    fn drop(&mut self) {
+        if let Some(t) = self.transport.take() {
+            t.abort();
+        }
     }
 }
 

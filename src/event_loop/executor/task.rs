@@ -139,7 +139,7 @@ pub(crate) struct JoinState<T> {
 pub(crate) struct TaskCell<T> {
     pub(crate) header: Header,
     /// `None` while being polled and after the task ended.
-    future: RefCell<Option<Pin<Box<dyn Future<Output = T>>>>>,
+    future: Cell<Option<Pin<Box<dyn Future<Output = T>>>>>,
     pub(crate) join: RefCell<JoinState<T>>,
 }
 
@@ -169,7 +169,7 @@ impl<T: 'static> TaskCell<T> {
                 lp,
                 name,
             },
-            future: RefCell::new(Some(future)),
+            future: Cell::new(Some(future)),
             join: RefCell::new(JoinState {
                 outcome: None,
                 waker: None,
@@ -180,7 +180,7 @@ impl<T: 'static> TaskCell<T> {
 
     /// Takes the future out (to drop it with no borrow held); `None` while it is being polled.
     pub(crate) fn take_future(&self) -> Option<Pin<Box<dyn Future<Output = T>>>> {
-        self.future.borrow_mut().take()
+        self.future.take()
     }
 
     /// Records the outcome, wakes the awaiting task, reports an unobserved failure (L35).
@@ -217,7 +217,7 @@ impl<T: 'static> RawTask for TaskCell<T> {
         let cancelled = self.header.cancel_requested();
         match polled {
             Ok(Poll::Pending) if !cancelled => {
-                *self.future.borrow_mut() = Some(fut);
+                self.future.set(Some(fut));
                 false
             }
             Ok(Poll::Pending) => {
