@@ -76,10 +76,20 @@ impl From<Woken> for Runnable {
 /// D10's list: what this iteration's I/O callbacks woke, in wake order, run once each after
 /// the L3 snapshot. The first entry lives inline, since most iterations wake one task.
 /// Invariant: `first` is `None` only if `rest` is empty, or while `pop` drains `rest`.
-#[derive(Default)]
 pub(crate) struct WokenList {
     first: Cell<Option<Woken>>,
     rest: RefCell<VecDeque<Woken>>,
+}
+
+impl Default for WokenList {
+    /// Room for 64 wake-ups at once from the start (under 1 KiB per loop), so a burst across
+    /// many connections does not grow the deque in the middle of steady traffic.
+    fn default() -> Self {
+        WokenList {
+            first: Cell::new(None),
+            rest: RefCell::new(VecDeque::with_capacity(64)),
+        }
+    }
 }
 
 impl WokenList {
