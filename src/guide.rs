@@ -41,9 +41,10 @@
 //!
 //! 1. **The loop** ([`LoopHandle::run_once`](crate::LoopHandle::run_once), CPython's
 //!    `_run_once`) polls mio. The socket's token carries its slot and generation; the event
-//!    becomes a `Runnable::Io` at the back of the ready queue. The run phase then runs exactly
-//!    as many entries as the queue held when it began, so nothing queued meanwhile can starve
-//!    I/O (L3).
+//!    becomes a `Runnable::Io` at the back of the ready queue (or, when nothing else is due in
+//!    this iteration, is dispatched at once, in the same order). The run phase then runs
+//!    exactly as many entries as the queue held when it began, so nothing queued meanwhile
+//!    can starve I/O (L3).
 //! 2. **The transport** (`transport/socket/read.rs`, CPython's `_read_ready`) reads. Our
 //!    protocol is a `BufferedProtocol`, so it asks the protocol for a buffer and `recv`s
 //!    straight into the reader's memory: no copy between the socket and `readline`. A read
@@ -51,8 +52,9 @@
 //!    extra `recv` just to hear `EAGAIN` (the syscall budget of an echo is poll, read, write).
 //! 3. **The protocol** (`streams/core.rs`, CPython's `StreamReaderProtocol`) commits the bytes.
 //! 4. **The reader** (`streams/reader.rs`) wakes the task waiting in `read_into`/`readline`.
-//!    Waking a task pushes its key on the ready queue: no allocation, no lock. The task runs
-//!    in the next iteration, sees its data and returns it.
+//!    Waking a task records its key: no allocation, no lock. Because an I/O callback woke it,
+//!    the task runs later in this same iteration (decision D10; asyncio would poll once more
+//!    first), sees its data and returns it: an echo costs one poll, one read, one write.
 //! 5. **The writer** (`streams/writer.rs`) hands the bytes to the transport, which tries
 //!    `send` at once because nothing is queued (L65): all six bytes go, nothing is buffered, no
 //!    writable interest is needed. `drain()` returns at once because the transport is not
