@@ -12,17 +12,19 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::event_loop::clock::deadline_after;
 use crate::event_loop::timer_wheel::TimerKey;
 use crate::event_loop::{current_loop, LoopHandle, TimerEntry};
 
 /// Waits until `delay` has passed on the running loop's clock (Python's `asyncio.sleep(delay)`).
-/// Never fires early. For `sleep(0)` use [`yield_now`].
+/// Never fires early. For `sleep(0)` use [`yield_now`]. `Duration::MAX` (any delay beyond about
+/// 34 years) saturates: it sleeps "forever" without overflowing.
 ///
 /// # Panics
 /// When polled outside a running loop.
 pub fn sleep(delay: Duration) -> Sleep {
     let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
-    sleep_until(now + delay)
+    sleep_until(deadline_after(now, delay))
 }
 
 /// Waits until the loop's clock reaches `deadline`.
@@ -138,7 +140,8 @@ impl Future for YieldNow {
 /// `async with asyncio.timeout(delay)`, L36–L39). The deadline is fixed when `timeout` is
 /// called. `fut` is polled before the deadline is checked (D4), so an output ready at that poll
 /// wins even with a zero delay. On expiry `fut` is dropped: a [`Task`](crate::Task) being
-/// awaited is cancelled with it.
+/// awaited is cancelled with it. `Duration::MAX` means no deadline (it saturates, as in
+/// [`sleep`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -159,7 +162,7 @@ pub fn timeout<F: Future>(
     fut: F,
 ) -> impl Future<Output = Result<F::Output, Error>> {
     let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
-    timeout_at(now + delay, fut)
+    timeout_at(deadline_after(now, delay), fut)
 }
 
 /// [`timeout`] with an absolute deadline on the loop's clock (Python's `asyncio.timeout_at`).

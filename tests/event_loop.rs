@@ -1091,3 +1091,96 @@ fn sleep_reset_rearms_in_place() {
     }
     assert!(done.get(), "the reset deadline (5 ms) should have fired");
 }
+
+/// L6 (issue #13): `Duration::MAX` is the idiom for "no deadline". Every timer API takes any
+/// `Duration`, and any `Instant` reachable from the loop's clock, without panicking; a
+/// deadline a year or more away stays pending, a past one fires at the next iteration.
+mod huge_durations {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed};
+
+    fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::MAX),
+            Just(Duration::from_secs(u64::MAX)),
+            (0u64..u64::MAX, 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+            (0u64..10_000).prop_map(Duration::from_millis),
+        ]
+    }
+
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    fn check(d: Duration) -> Result<(), TestCaseError> {
+        let clock = ManualClock::new();
+        let lp = EventLoop::with_clock(clock.clone()).unwrap();
+        let fired = Rc::new(Cell::new(0u32));
+        let f = fired.clone();
+        let later = lp.call_later(d, move || f.set(f.get() + 1)).unwrap();
+        let far = lp.time().checked_add(d);
+        if let Some(at) = far {
+            let f = fired.clone();
+            lp.call_at(at, move || f.set(f.get() + 1)).unwrap();
+        }
+        let past = lp.time().checked_sub(d).unwrap_or(lp.time());
+        let f = fired.clone();
+        lp.call_at(past, move || f.set(f.get() + 10)).unwrap();
+        let (slept, timed_out) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let (s, t) = (slept.clone(), timed_out.clone());
+        lp.spawn(async move {
+            asyncio::sleep(d).await;
+            s.set(true);
+        })
+        .unwrap()
+        .detach();
+        lp.spawn(async move {
+            let r = asyncio::timeout(d, std::future::pending::<()>()).await;
+            t.set(r.is_err());
+        })
+        .unwrap()
+        .detach();
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        prop_assert!(fired.get() >= 10, "the past deadline fired");
+        if d >= YEAR {
+            prop_assert_eq!(fired.get(), 10, "a far deadline stays pending");
+            prop_assert!(!slept.get() && !timed_out.get());
+            prop_assert!(later.when() > lp.time());
+        }
+        // Moving a manual clock by any amount saturates too.
+        clock.advance(d);
+        clock.advance(Duration::MAX);
+        let _ = lp.time();
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(Config {
+            cases: 64,
+            rng_seed: RngSeed::Fixed(0x13_d0_ca),
+            failure_persistence: None,
+            ..Config::default()
+        })]
+
+        #[test]
+        fn l6_any_duration_is_accepted_by_every_timer_api(d in any_duration()) {
+            check(d)?;
+        }
+    }
+
+    #[test]
+    fn l6_duration_max_on_the_system_clock() {
+        let lp = EventLoop::new().unwrap();
+        let h = lp.call_later(Duration::MAX, || ()).unwrap();
+        assert!(h.when() > lp.time() + YEAR);
+        let out =
+            lp.run_until_complete(async { asyncio::timeout(Duration::MAX, async { 7 }).await });
+        assert_eq!(out.unwrap().unwrap(), 7);
+        assert!(lp
+            .next_timeout()
+            .is_some_and(|t| t > Duration::from_secs(1)));
+        h.cancel();
+    }
+}

@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 /// One wheel tick.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
+/// The latest deadline a timer gets: about 31 years ahead. Later ones (`Duration::MAX`, the
+/// idiom for "no deadline") saturate to it, so no timer API overflows an `Instant` (L6).
+pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
+
+/// `now + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow.
+pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(FAR_FUTURE)).unwrap_or(now)
+}
+
 /// A clock a test moves by hand. Give it to [`EventLoop::with_clock`](crate::EventLoop::with_clock).
 ///
 /// ```
@@ -36,7 +45,7 @@ impl ManualClock {
 
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
-        self.offset.set(self.offset.get() + d);
+        self.offset.set(self.offset.get().saturating_add(d));
     }
 
     /// How far the clock has moved since it was made.
@@ -72,7 +81,8 @@ impl Clock {
 
     pub(crate) fn now(&self) -> Instant {
         match &self.manual {
-            Some(m) => self.origin + m.elapsed(),
+            // A manual clock moved by `Duration::MAX` stays at the far future, not past it.
+            Some(m) => deadline_after(self.origin, m.elapsed()),
             None => Instant::now(),
         }
     }
@@ -84,9 +94,16 @@ impl Clock {
     }
 
     /// The first tick at or after `when` (rounded up): the timer fires no earlier than `when`.
+    /// An `Instant` beyond [`FAR_FUTURE`] from now counts as that far (saturating, L6).
     pub(crate) fn deadline_tick(&self, when: Instant) -> u64 {
         let since = when.saturating_duration_since(self.origin).as_nanos();
-        since.div_ceil(TICK.as_nanos()) as u64
+        let tick = since.div_ceil(TICK.as_nanos());
+        // Past 2^40 ticks (35 years from the loop's start) only: clamp, reading the clock.
+        if tick < 1 << 40 {
+            tick as u64
+        } else {
+            self.now_tick() + FAR_FUTURE.as_millis() as u64
+        }
     }
 
     /// How long to poll until `tick` begins, rounded up to whole milliseconds; zero if it has.

@@ -305,6 +305,8 @@ impl LoopHandle {
 
     /// Schedules `f` to run once `delay` has passed (Python's `loop.call_later`, L6): the same as
     /// `call_at(time() + delay, f)`. A zero delay runs after the callbacks already queued (L7).
+    /// Any delay is accepted: one beyond about 34 years (`Duration::MAX` included, the idiom
+    /// for "never") saturates at that far future instead of overflowing.
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
@@ -313,7 +315,7 @@ impl LoopHandle {
         F: FnOnce() -> R + 'static,
         R: CallbackOutput + 'static,
     {
-        self.call_at(self.time() + delay, f)
+        self.call_at(clock::deadline_after(self.time(), delay), f)
     }
 
     /// Schedules `f` at the absolute loop time `when` (Python's `loop.call_at`, L6). A time in the

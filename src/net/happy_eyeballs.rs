@@ -150,7 +150,7 @@ where
             (Some(_), _) if self.pending.len() == 0 => None,
             (Some(delay), Some(mut timer)) => {
                 let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
-                timer.reset(now + delay);
+                timer.reset(crate::event_loop::clock::deadline_after(now, delay));
                 Some(timer)
             }
             (Some(delay), None) => Some(sleep(delay)),
