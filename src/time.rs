@@ -57,8 +57,7 @@ impl Sleep {
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
         if let Some((lp, key)) = &self.timer {
-            let tick = lp.inner.clock.deadline_tick(deadline);
-            if !lp.inner.timers.borrow_mut().reset(*key, tick) {
+            if !lp.inner.reset_timer(*key, deadline) {
                 self.timer = None; // already fired: re-armed at the next poll
             }
         }
@@ -72,7 +71,7 @@ impl Future for Sleep {
         let this = &mut *self;
         if let Some((lp, key)) = &this.timer {
             let mut timers = lp.inner.timers.borrow_mut();
-            return match timers.get_mut(*key) {
+            return match timers.get_mut(*key).map(|t| &mut t.entry) {
                 Some(TimerEntry::Waker(w)) => {
                     if !w.will_wake(cx.waker()) {
                         *w = cx.waker().clone();
@@ -90,12 +89,9 @@ impl Future for Sleep {
         if lp.time() >= this.deadline {
             return Poll::Ready(());
         }
-        let tick = lp.inner.clock.deadline_tick(this.deadline);
         let key = lp
             .inner
-            .timers
-            .borrow_mut()
-            .insert(tick, TimerEntry::Waker(cx.waker().clone()));
+            .insert_timer(this.deadline, TimerEntry::Waker(cx.waker().clone()));
         this.timer = Some((lp, key));
         Poll::Pending
     }

@@ -350,6 +350,91 @@ fn l6_l7_timers_fire_by_deadline_then_scheduling_order() {
 }
 
 #[test]
+fn l7_deadlines_within_one_millisecond_fire_in_deadline_order() {
+    // Issue #13: 0.3 ms apart, scheduled latest first; the wheel's 1 ms tick must not decide.
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let log = Log::default();
+    let t0 = lp.time();
+    for (name, us) in [("late", 1_600), ("early", 1_300), ("early-too", 1_300)] {
+        let l = log.clone();
+        lp.call_at(t0 + Duration::from_micros(us), move || l.push(name))
+            .unwrap();
+    }
+    clock.advance(ms(2));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.get(), ["early", "early-too", "late"]);
+}
+
+#[test]
+fn l7_past_deadlines_fire_in_deadline_order_right_after_the_loop_starts() {
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let now = lp.time();
+    for (name, back) in [("1 ms ago", 1), ("2 ms ago", 2), ("3 ms ago", 3)] {
+        if let Some(at) = now.checked_sub(ms(back)) {
+            let l = log.clone();
+            lp.call_at(at, move || l.push(name)).unwrap();
+        }
+    }
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let want: Vec<&str> = ["3 ms ago", "2 ms ago", "1 ms ago"]
+        .into_iter()
+        .filter(|n| log.get().iter().any(|g| g == n))
+        .collect();
+    assert_eq!(log.get(), want);
+    assert_eq!(
+        log.len(),
+        3,
+        "every past deadline fires at the next iteration"
+    );
+}
+
+#[test]
+fn l2_a_zero_delay_timer_joins_the_iteration_it_became_due_in() {
+    // CPython: call_soon(a, b, c) then call_later(0, t), where a schedules d: a b c t d.
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.call_soon(move || {
+        l.push("a");
+        let l2 = l.clone();
+        h.call_soon(move || l2.push("d")).unwrap();
+    })
+    .unwrap();
+    for name in ["b", "c"] {
+        let l = log.clone();
+        lp.call_soon(move || l.push(name)).unwrap();
+    }
+    let l = log.clone();
+    lp.call_later(Duration::ZERO, move || l.push("t")).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.get(), ["a", "b", "c", "t", "d"]);
+}
+
+#[test]
+fn l8_a_sub_millisecond_deadline_never_fires_early_nor_a_tick_late() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    lp.call_at(lp.time() + Duration::from_micros(1_500), move || {
+        f.set(true)
+    })
+    .unwrap();
+    clock.advance(Duration::from_micros(1_499));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!fired.get(), "fired early");
+    clock.advance(Duration::from_micros(1));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(
+        fired.get(),
+        "due at 1.5 ms: fires then, not at the 2 ms tick"
+    );
+}
+
+#[test]
 fn l8_a_timer_never_fires_early() {
     let clock = ManualClock::new();
     let lp = EventLoop::with_clock(clock.clone()).unwrap();

@@ -1,10 +1,13 @@
 //! The loop's clock: `loop.time()` as an `Instant`, and the 1 ms ticks the timer wheel counts.
 //!
 //! Mirrors `BaseEventLoop.time()` (monotonic, L11) in CPython `Lib/asyncio/base_events.py`.
-//! Ground rules: a deadline becomes a tick by rounding *up* and "now" by rounding *down*, so a
-//! timer never fires early (L8, L9); the poll timeout is rounded up to whole milliseconds for the
-//! same reason. A [`ManualClock`] replaces the system clock in tests: time moves only when the
-//! test says so.
+//! Ground rules: deadlines are kept exact (nanoseconds from the loop's origin, signed so that
+//! instants before the loop keep their order); the wheel files each under the millisecond it
+//! falls in (rounded *down*), and the loop fires an entry of the millisecond under way only
+//! once its exact deadline has passed, so a timer never fires early (L8) nor a tick late. The
+//! poll timeout is the time to the earliest exact deadline, which the poll rounds up to its
+//! resolution once (L9). A [`ManualClock`] replaces the system clock in tests: time moves
+//! only when the test says so.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -87,32 +90,48 @@ impl Clock {
         }
     }
 
-    /// The tick "now" is in (rounded down).
-    pub(crate) fn now_tick(&self) -> u64 {
-        let since = self.now().saturating_duration_since(self.origin);
-        (since.as_nanos() / TICK.as_nanos()) as u64
-    }
-
-    /// The first tick at or after `when` (rounded up): the timer fires no earlier than `when`.
-    /// An `Instant` beyond [`FAR_FUTURE`] from now counts as that far (saturating, L6).
-    pub(crate) fn deadline_tick(&self, when: Instant) -> u64 {
-        let since = when.saturating_duration_since(self.origin).as_nanos();
-        let tick = since.div_ceil(TICK.as_nanos());
-        // Past 2^40 ticks (35 years from the loop's start) only: clamp, reading the clock.
-        if tick < 1 << 40 {
-            tick as u64
+    /// Nanoseconds from the clock's origin to `when`, signed (an `Instant` before the loop
+    /// was made is negative, so past deadlines keep their order, L7), and saturating at
+    /// [`FAR_FUTURE`] beyond now.
+    pub(crate) fn ns_of(&self, when: Instant) -> i64 {
+        let ns = match when.checked_duration_since(self.origin) {
+            Some(d) => d.as_nanos().min(i64::MAX as u128) as i64,
+            None => {
+                -(self
+                    .origin
+                    .duration_since(when)
+                    .as_nanos()
+                    .min(i64::MAX as u128) as i64)
+            }
+        };
+        if ns < 1 << 60 {
+            ns
         } else {
-            self.now_tick() + FAR_FUTURE.as_millis() as u64
+            // 36 years past the origin: clamp relative to now (reads the clock, rarely).
+            self.now_ns()
+                .saturating_add(FAR_FUTURE.as_nanos() as i64)
+                .min(ns)
         }
     }
 
-    /// How long to poll until `tick` begins, rounded up to whole milliseconds; zero if it has.
-    pub(crate) fn until_tick(&self, tick: u64) -> Duration {
-        let at = self.origin + TICK * (tick.min(u32::MAX as u64) as u32);
-        let left = at.saturating_duration_since(self.now());
-        let ms = left.as_nanos().div_ceil(1_000_000);
-        Duration::from_millis(ms as u64)
+    /// Nanoseconds from the origin to now.
+    pub(crate) fn now_ns(&self) -> i64 {
+        let since = self.now().saturating_duration_since(self.origin);
+        since.as_nanos().min(i64::MAX as u128) as i64
     }
+}
+
+/// The wheel tick a deadline `ns` after the origin falls in (rounded *down*: the loop then
+/// checks the exact deadline, so a timer becomes a candidate in its own millisecond and fires
+/// as soon as that passes, never early, L8). Deadlines before the origin are tick 0.
+pub(crate) fn tick_of(ns: i64) -> u64 {
+    (ns.max(0) as u64) / TICK.as_nanos() as u64
+}
+
+/// The start of `tick`, in nanoseconds from the origin.
+pub(crate) fn tick_start(tick: u64) -> i64 {
+    tick.saturating_mul(TICK.as_nanos() as u64)
+        .min(i64::MAX as u64) as i64
 }
 
 #[cfg(test)]
@@ -120,21 +139,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn l8_deadlines_round_up_now_rounds_down() {
+    fn l8_ticks_round_down_and_deadlines_keep_their_sign_and_order() {
         let m = ManualClock::new();
         let c = Clock::manual(m.clone());
-        assert_eq!(c.now_tick(), 0);
-        assert_eq!(c.deadline_tick(c.origin), 0);
-        assert_eq!(c.deadline_tick(c.origin + Duration::from_nanos(1)), 1);
-        assert_eq!(c.deadline_tick(c.origin + Duration::from_micros(1500)), 2);
+        assert_eq!(c.now_ns(), 0);
+        assert_eq!(c.ns_of(c.origin), 0);
+        assert_eq!(c.ns_of(c.origin + Duration::from_micros(1500)), 1_500_000);
+        assert_eq!(tick_of(1_500_000), 1);
+        assert_eq!(tick_of(999_999), 0);
+        if let Some(before) = c.origin.checked_sub(Duration::from_millis(2)) {
+            assert_eq!(c.ns_of(before), -2_000_000);
+            assert_eq!(tick_of(-2_000_000), 0);
+        }
         m.advance(Duration::from_micros(1999));
-        assert_eq!(c.now_tick(), 1);
-        assert_eq!(
-            c.until_tick(2),
-            Duration::from_millis(1),
-            "1 µs left rounds up to 1 ms"
-        );
-        m.advance(Duration::from_micros(1));
-        assert_eq!(c.until_tick(2), Duration::ZERO);
+        assert_eq!(c.now_ns(), 1_999_000);
+        assert_eq!(tick_start(2), 2_000_000);
+        let far = c.ns_of(c.origin + Duration::from_secs(1 << 40));
+        assert_eq!(far, c.now_ns() + FAR_FUTURE.as_nanos() as i64);
     }
 }

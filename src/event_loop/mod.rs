@@ -51,6 +51,15 @@ use ready::{ReadyQueue, Runnable, Woken, WokenList};
 use threadsafe::{LoopId, Remote, Shared, ThreadsafeHandle};
 use timer_wheel::{TimerKey, Wheel};
 
+/// A scheduled timer as the wheel holds it: the exact deadline, a tie-breaker, the action.
+pub(crate) struct Timer {
+    /// Nanoseconds from the clock's origin (`Clock::ns_of`); due once `now_ns() >= at`.
+    pub(crate) at: i64,
+    /// Scheduling order, for equal deadlines (D2).
+    pub(crate) seq: u64,
+    pub(crate) entry: TimerEntry,
+}
+
 /// What a timer does when it comes due.
 pub(crate) enum TimerEntry {
     /// A `call_later`/`call_at` callback: moved to the ready queue.
@@ -72,8 +81,11 @@ pub(crate) struct LoopInner {
     /// A clone of the poll's registry, so sources can (de)register while `poll` is borrowed.
     pub(crate) registry: mio::Registry,
     pub(crate) ready: ReadyQueue,
-    /// Scheduled timers by 1 ms tick. Entries leave the wheel when due or cancelled.
-    pub(crate) timers: RefCell<Wheel<TimerEntry>>,
+    /// Scheduled timers, filed by the millisecond their exact deadline falls in. Entries leave
+    /// the wheel when due or cancelled. Use `insert_timer`/`reset_timer`.
+    pub(crate) timers: RefCell<Wheel<Timer>>,
+    /// The next `Timer::seq`.
+    timer_seq: Cell<u64>,
     pub(crate) clock: Clock,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
@@ -95,7 +107,7 @@ pub(crate) struct LoopInner {
     pub(crate) io_woken: WokenList,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Reused buffer for due timers (capacity kept between iterations).
-    expired: Cell<Vec<(TimerKey, u64, TimerEntry)>>,
+    expired: Cell<Vec<(TimerKey, u64, Timer)>>,
     /// Reused buffer for the thread-safe queue.
     remote: Cell<Vec<Remote>>,
     /// Debug mode (L23): time callbacks and task polls.
@@ -220,6 +232,7 @@ impl EventLoop {
             registry,
             ready: ReadyQueue::default(),
             timers: RefCell::new(Wheel::new()),
+            timer_seq: Cell::new(0),
             clock,
             tasks: RefCell::new(Slots::new()),
             io: RefCell::new(IoTable::default()),
@@ -331,12 +344,9 @@ impl LoopHandle {
     {
         self.inner.check_closed()?;
         let callback = new_callback(f);
-        let tick = self.inner.clock.deadline_tick(when);
         let key = self
             .inner
-            .timers
-            .borrow_mut()
-            .insert(tick, TimerEntry::Callback(callback.clone()));
+            .insert_timer(when, TimerEntry::Callback(callback.clone()));
         Ok(TimerHandle {
             handle: Handle { callback },
             when,
@@ -492,13 +502,18 @@ impl LoopHandle {
 
     /// How long a host loop may sleep before calling [`run_once`](Self::run_once) again if
     /// [`as_raw_fd`](Self::as_raw_fd) stays quiet: zero when callbacks are ready, the time to
-    /// the next timer, or `None` (only I/O or another thread can bring work).
+    /// the next timer rounded up to whole milliseconds (so a host whose poll counts in
+    /// milliseconds never wakes just before the deadline and spins), or `None` (only I/O or
+    /// another thread can bring work).
     pub fn next_timeout(&self) -> Option<Duration> {
-        self.poll_timeout()
+        self.poll_timeout().map(|t| {
+            let ms = t.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
+            Duration::from_millis(ms)
+        })
     }
 
-    /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the next
-    /// timer (rounded up to whole milliseconds), else none.
+    /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the earliest
+    /// exact timer deadline (mio rounds it up to its millisecond resolution, once), else none.
     fn poll_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
         if !inner.ready.is_empty()
@@ -508,18 +523,21 @@ impl LoopHandle {
         {
             return Some(Duration::ZERO);
         }
-        let next = {
-            let timers = inner.timers.borrow();
-            if timers.is_empty() {
-                return None;
-            }
-            timers.next_deadline()
-        };
-        match next {
-            Some(_) if inner.clock.is_manual() => Some(Duration::ZERO),
-            Some(tick) => Some(inner.clock.until_tick(tick).min(MAXIMUM_SELECT_TIMEOUT)),
-            None => None,
+        let timers = inner.timers.borrow();
+        if timers.is_empty() {
+            return None;
         }
+        if inner.clock.is_manual() {
+            return Some(Duration::ZERO);
+        }
+        // The earliest exact deadline where the wheel knows it; else the start of the next
+        // tick with work (a cascade), which wakes us early but never late.
+        let at = match timers.min_next(|t| t.at) {
+            Some(at) => at,
+            None => clock::tick_start(timers.next_deadline()?),
+        };
+        let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
+        Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT))
     }
 
     /// One iteration. `cap` bounds the poll timeout (for `run_once`).
@@ -591,7 +609,7 @@ impl LoopHandle {
         timers.is_empty()
             || timers
                 .next_deadline()
-                .is_some_and(|tick| tick > inner.clock.now_tick())
+                .is_some_and(|tick| tick > clock::tick_of(inner.clock.now_ns()))
     }
 
     /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
@@ -631,10 +649,15 @@ impl LoopHandle {
         if inner.timers.borrow().is_empty() {
             return;
         }
-        let now = inner.clock.now_tick();
+        let now = inner.clock.now_ns();
         let mut due = inner.expired.take();
-        inner.timers.borrow_mut().advance(now, &mut due);
-        for (_, _, entry) in due.drain(..) {
+        inner
+            .timers
+            .borrow_mut()
+            .advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
+        // By exact deadline, then scheduling order (L7, D2): the wheel orders by tick only.
+        due.sort_unstable_by_key(|(_, _, t)| (t.at, t.seq));
+        for (_, _, Timer { entry, .. }) in due.drain(..) {
             match entry {
                 TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),
                 TimerEntry::Waker(w) => w.wake(),
@@ -821,6 +844,33 @@ impl LoopHandle {
 }
 
 impl LoopInner {
+    /// Files `entry` to fire at `when` (exact; saturating far ahead, L6).
+    pub(crate) fn insert_timer(&self, when: Instant, entry: TimerEntry) -> TimerKey {
+        let at = self.clock.ns_of(when);
+        let seq = self.timer_seq.get();
+        self.timer_seq.set(seq + 1);
+        self.timers
+            .borrow_mut()
+            .insert(clock::tick_of(at), Timer { at, seq, entry })
+    }
+
+    /// Moves a pending timer to `when`, keeping its key; false if it already fired or was
+    /// cancelled. It counts as newly scheduled among equal deadlines.
+    pub(crate) fn reset_timer(&self, key: TimerKey, when: Instant) -> bool {
+        let at = self.clock.ns_of(when);
+        let seq = self.timer_seq.get();
+        self.timer_seq.set(seq + 1);
+        let mut timers = self.timers.borrow_mut();
+        match timers.get_mut(key) {
+            Some(t) => {
+                t.at = at;
+                t.seq = seq;
+            }
+            None => return false,
+        }
+        timers.reset(key, clock::tick_of(at))
+    }
+
     pub(crate) fn schedule_main(&self) {
         if !self.main_scheduled.replace(true) {
             self.push_woken(Woken::Main);

@@ -334,19 +334,42 @@ impl<T> Wheel<T> {
     /// in debug builds; release builds treat it as `elapsed()`). Costs O(levels + occupied slots
     /// visited + entries moved), not O(now - elapsed), and allocates only when `out` grows.
     pub fn advance(&mut self, now: u64, out: &mut Vec<(TimerKey, u64, T)>) {
+        self.advance_ripe(now, out, |_| true);
+    }
+
+    /// [`advance`](Wheel::advance) for callers whose ticks are coarser than their deadlines:
+    /// an entry due *at* `now` (the tick still under way) leaves only if `ripe(value)` says so;
+    /// the others stay pending, in the due list, keys valid, and are asked again at the next
+    /// call. Entries due before `now` always leave.
+    ///
+    /// The loop keys its wheel by the millisecond a deadline falls in and asks `ripe` whether
+    /// the exact deadline has passed, so a timer fires neither early nor a tick late.
+    pub fn advance_ripe(
+        &mut self,
+        now: u64,
+        out: &mut Vec<(TimerKey, u64, T)>,
+        mut ripe: impl FnMut(&T) -> bool,
+    ) {
         let elapsed = self.elapsed;
         debug_assert!(
             now >= elapsed,
             "advance to {now} would move the wheel back from {elapsed}"
         );
         let now = now.max(elapsed);
+        // Entries due at `now` that are not ripe yet, in list order: linked back at the end.
+        let mut kept = EMPTY;
 
         // Entries scheduled in the past precede everything in the wheel, already sorted.
         let due = std::mem::replace(self.list_mut(Place::DUE), EMPTY);
         let mut cur = due.head;
         while cur != NIL {
-            let next = self.entries[cur as usize].next;
-            self.expire(cur, out);
+            let entry = &self.entries[cur as usize];
+            let next = entry.next;
+            if entry.deadline < now || ripe(&entry.value) {
+                self.expire(cur, out);
+            } else {
+                self.keep(cur, &mut kept);
+            }
             cur = next;
         }
 
@@ -366,17 +389,67 @@ impl<T> Wheel<T> {
                     "entry {cur} due at {deadline} was still pending at {}",
                     exp.at
                 );
-                if deadline == exp.at {
-                    self.expire(cur, out);
-                } else {
+                if deadline != exp.at {
                     // Cascade: lands strictly lower (or back in overflow), after any earlier
                     // entry of the same deadline, so list order is kept.
                     self.schedule(cur);
+                } else if deadline < now || ripe(&entry.value) {
+                    self.expire(cur, out);
+                } else {
+                    self.keep(cur, &mut kept);
                 }
                 cur = next;
             }
         }
         self.elapsed = now;
+        // Every kept entry is due at `now == elapsed`: the due list's latest deadline, so each
+        // is appended, and their order (scheduling order among equals) holds.
+        let mut cur = kept.head;
+        while cur != NIL {
+            let next = self.entries[cur as usize].next;
+            self.schedule(cur);
+            cur = next;
+        }
+    }
+
+    /// The least `key(value)` among the entries the next [`advance`](Wheel::advance) would
+    /// hand out first: the due list if it is not empty, else the next slot if it is a level-0
+    /// slot (whose entries all share one deadline). `None` otherwise (no entry, or the next
+    /// work is a cascade: use [`next_deadline`](Wheel::next_deadline)). O(entries looked at).
+    ///
+    /// The loop uses it to sleep until the exact earliest deadline, not a tick's start.
+    pub fn min_next<K: Ord>(&self, key: impl Fn(&T) -> K) -> Option<K> {
+        let place = if self.list(Place::DUE).head != NIL {
+            Place::DUE
+        } else {
+            match self.next_expiration()?.place.level_slot() {
+                Some((0, _)) => self.next_expiration()?.place,
+                _ => return None,
+            }
+        };
+        let mut cur = self.list(place).head;
+        let mut best: Option<K> = None;
+        while cur != NIL {
+            let entry = &self.entries[cur as usize];
+            let k = key(&entry.value);
+            if best.as_ref().is_none_or(|b| k < *b) {
+                best = Some(k);
+            }
+            cur = entry.next;
+        }
+        best
+    }
+
+    /// Appends the detached entry `k` to `list` (a private list, linked by the entries).
+    fn keep(&mut self, k: u32, list: &mut List) {
+        let entry = &mut self.entries[k as usize];
+        entry.prev = list.tail;
+        entry.next = NIL;
+        match list.tail {
+            NIL => list.head = k,
+            t => self.entries[t as usize].next = k,
+        }
+        list.tail = k;
     }
 
     /// Removes every entry, dropping the values; their keys become stale. Time stays put.
@@ -659,6 +732,46 @@ mod tests {
         assert!(advance(&mut wheel, u64::MAX / 2).is_empty());
         assert_eq!(wheel.elapsed(), u64::MAX / 2);
         assert_eq!(wheel.next_deadline(), None);
+    }
+
+    /// L8: with ticks coarser than deadlines, an entry of the tick under way leaves only once
+    /// ripe, keeps its key meanwhile, and entries of earlier ticks leave regardless.
+    #[test]
+    fn advance_ripe_keeps_unripe_entries_of_the_current_tick() {
+        // Values are exact times in tenths of a tick.
+        let mut wheel = Wheel::new();
+        let a = wheel.insert(5, 57);
+        let b = wheel.insert(5, 52);
+        let c = wheel.insert(4, 49);
+        let d = wheel.insert(70, 700);
+        let mut out = Vec::new();
+        wheel.advance_ripe(5, &mut out, |&v| v <= 53);
+        wheel.check();
+        assert_eq!(
+            values(&out),
+            [49, 52],
+            "tick 4 regardless; tick 5 only when ripe"
+        );
+        assert_eq!(out[1].0, b);
+        assert_eq!(wheel.get(a), Some(&57), "the unripe entry keeps its key");
+        assert_eq!(wheel.min_next(|&v| v), Some(57));
+        assert!(wheel.next_deadline().unwrap() <= 5);
+        out.clear();
+        wheel.advance_ripe(5, &mut out, |&v| v <= 56);
+        assert!(out.is_empty());
+        wheel.advance_ripe(5, &mut out, |&v| v <= 58);
+        wheel.check();
+        assert_eq!(values(&out), [57]);
+        assert_eq!(wheel.remove(c), None);
+        // Next comes a cascade from level 1: no exact minimum, the tick bound instead.
+        assert_eq!(wheel.min_next(|&v| v), None);
+        out.clear();
+        wheel.advance_ripe(70, &mut out, |_| false);
+        wheel.check();
+        assert!(out.is_empty());
+        assert_eq!(wheel.min_next(|&v| v), Some(700));
+        assert_eq!(wheel.remove(d), Some(700));
+        assert!(wheel.is_empty());
     }
 
     /// L8: a deadline at each level's edges fires exactly at its tick, never before.
