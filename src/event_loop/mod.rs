@@ -26,6 +26,7 @@ pub(crate) mod exception;
 pub(crate) mod executor;
 pub(crate) mod handle;
 pub(crate) mod io;
+mod precise_wait;
 pub(crate) mod ready;
 pub(crate) mod threadsafe;
 pub mod timer_wheel;
@@ -548,6 +549,21 @@ impl LoopHandle {
             (Some(t), Some(c)) => Some(t.min(c)),
             (t, None) => t,
             (None, c) => c,
+        };
+        let timeout = match timeout {
+            Some(t) if precise_wait::has_sub_ms_part(t) && !inner.clock.is_manual() => {
+                if t < Duration::from_millis(1) {
+                    // The last stretch to a timer: wait to the nanosecond, then collect.
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&*inner.poll.borrow());
+                    precise_wait::wait(fd, t);
+                    Some(Duration::ZERO)
+                } else {
+                    // Whole milliseconds only (epoll would round up and wake late): the rest
+                    // is the next iteration's last stretch, if no I/O comes first.
+                    Some(Duration::from_millis(t.as_millis() as u64))
+                }
+            }
+            t => t,
         };
         let mut remote_ready = false;
         {
