@@ -35,7 +35,6 @@ use std::io;
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it (S19) |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone (S50, S51) |
 /// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls` | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
-/// | `Io`, kind `InvalidData` | stream reads over TLS | the TLS layer failed after the handshake (the message is the TLS error) |
 /// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
 /// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes (S28) |
@@ -44,7 +43,11 @@ use std::io;
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil` | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
 /// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `start_tls` on a closing transport |
 /// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |
-/// | `Tls` | TLS handshakes and `start_tls` | certificate refused (unknown CA, wrong name, expired), protocol error, alert, truncation when `ssl_require_close_notify(true)` |
+/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS | certificate refused (unknown CA, wrong name, expired), protocol error, alert, a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
+///
+/// Every `Io` error that came from a system call keeps its OS error number
+/// ([`io::Error::raw_os_error`]), also when one failure reaches several waiters: each read
+/// after a reset, `drain` and `wait_closed` get `ECONNRESET` (104 on Linux) with its kind.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -172,6 +175,70 @@ impl From<Error> for io::Error {
     }
 }
 
+impl Error {
+    /// A fresh copy of this error for another recipient, keeping what a caller may match on:
+    /// the variant, the `io::ErrorKind`, the OS error number (`raw_os_error`) and the text.
+    /// A TLS error carried inside an `io::Error` (as protocols receive it) comes back as
+    /// `Error::Tls`.
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io(e) => duplicate_io(e),
+            Error::IncompleteRead { partial, expected } => Error::IncompleteRead {
+                partial: partial.clone(),
+                expected: *expected,
+            },
+            Error::LimitOverrun { message, consumed } => Error::LimitOverrun {
+                message,
+                consumed: *consumed,
+            },
+            Error::Timeout => Error::Timeout,
+            Error::Cancelled => Error::Cancelled,
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::InvalidState(m) => Error::InvalidState(m.clone()),
+            Error::Unsupported(m) => Error::Unsupported(m.clone()),
+            #[cfg(feature = "tls")]
+            Error::Tls(t) => Error::Tls(t.clone()),
+        }
+    }
+}
+
+/// [`Error::duplicate`] for an `io::Error`: errno kept, a wrapped crate `Error` unwrapped.
+fn duplicate_io(e: &io::Error) -> Error {
+    if let Some(code) = e.raw_os_error() {
+        return Error::Io(io::Error::from_raw_os_error(code));
+    }
+    if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+        match inner {
+            Error::Io(_) => {}
+            other => return other.duplicate(),
+        }
+    }
+    Error::Io(io::Error::new(e.kind(), e.to_string()))
+}
+
+/// One failure handed to several waiters: every read after a reset (S19), `drain` and
+/// `wait_closed` after the loss (S46, S66). Cloning is a reference-count bump; [`get`]
+/// (SharedError::get) makes each waiter its own [`Error`] with the same variant, kind, errno
+/// and text.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedError(std::rc::Rc<Error>);
+
+impl SharedError {
+    pub(crate) fn new(e: Error) -> Self {
+        SharedError(std::rc::Rc::new(e))
+    }
+
+    /// Keeps an `io::Error` as a protocol's `connection_lost` got it.
+    pub(crate) fn from_io(e: &io::Error) -> Self {
+        Self::new(duplicate_io(e))
+    }
+
+    /// A fresh `Error` for one waiter.
+    pub(crate) fn get(&self) -> Error {
+        self.0.duplicate()
+    }
+}
+
 /// A TLS failure, the payload of `Error::Tls` (Python's `ssl.SSLError`; `is_certificate_error`
 /// marks `ssl.SSLCertVerificationError`, `is_truncation` marks `ssl.SSLEOFError`).
 ///
@@ -289,6 +356,27 @@ mod tests {
             "3 bytes read on a total of undefined expected bytes"
         );
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn shared_errors_keep_errno_kind_text_and_variant() {
+        let reset = SharedError::from_io(&io::Error::from_raw_os_error(libc::ECONNRESET));
+        for _ in 0..2 {
+            match reset.get() {
+                Error::Io(e) => {
+                    assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET));
+                    assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let custom = SharedError::from_io(&io::Error::other("Event loop is closed"));
+        assert_eq!(custom.get().to_string(), "Event loop is closed");
+        let wrapped: io::Error = Error::Timeout.into();
+        assert!(matches!(
+            SharedError::from_io(&wrapped).get(),
+            Error::Timeout
+        ));
     }
 
     #[test]

@@ -65,6 +65,14 @@ fn assert_reset(e: &Error, what: &str) {
     assert!(matches!(e, Error::Io(_)), "{what}: not an Io error: {e:?}");
 }
 
+/// Issue #13: a failure that came from a system call keeps its errno for every waiter.
+fn assert_errno(e: &Error, errno: i32, what: &str) {
+    match e {
+        Error::Io(io) => assert_eq!(io.raw_os_error(), Some(errno), "{what}: {e:?}"),
+        other => panic!("{what}: not an Io error: {other:?}"),
+    }
+}
+
 // ─────────────────────────────── resets ───────────────────────────────
 
 #[test]
@@ -87,12 +95,16 @@ fn reset_during_a_read_is_connection_reset_and_releases_the_fd_l61_s18_s19_s46()
         writer.write(b"go").unwrap();
         let e = reader.read(100).await.unwrap_err();
         assert_reset(&e, "the waiting read");
-        assert_reset(
-            &reader.readline().await.unwrap_err(),
-            "S19: every later read",
-        );
-        assert_reset(&writer.drain().await.unwrap_err(), "S48: drain");
-        assert_reset(&writer.wait_closed().await.unwrap_err(), "S46: wait_closed");
+        assert_errno(&e, libc::ECONNRESET, "the waiting read");
+        let e = reader.readline().await.unwrap_err();
+        assert_reset(&e, "S19: every later read");
+        assert_errno(&e, libc::ECONNRESET, "S19: every later read");
+        let e = writer.drain().await.unwrap_err();
+        assert_reset(&e, "S48: drain");
+        assert_errno(&e, libc::ECONNRESET, "S48: drain");
+        let e = writer.wait_closed().await.unwrap_err();
+        assert_reset(&e, "S46: wait_closed");
+        assert_errno(&e, libc::ECONNRESET, "S46: wait_closed keeps errno 104");
         assert!(writer.is_closing(), "L78: the transport is closed");
         writer.write(b"late").unwrap(); // L81: dropped silently
     });

@@ -836,7 +836,8 @@ fn garbage_to_a_tls_server_fails_that_connection_and_the_server_keeps_serving_t2
             ),
             Garbage::CorruptedRecord => {
                 assert!(
-                    server_saw.starts_with("io InvalidData: cannot decrypt peer's message"),
+                    // Issue #13: over streams too, a TLS failure is `Error::Tls`, typed.
+                    server_saw.starts_with("tls InvalidData: cannot decrypt peer's message"),
                     "{case:?}: {server_saw}"
                 );
                 // No alert after the handshake (see the protocol-level test); FIN or RST.
@@ -951,7 +952,7 @@ fn eof_without_close_notify_is_an_error_when_the_server_requires_it_d9() {
     let peer_saw = peer.join().unwrap();
     let ended = ended.get();
     assert!(
-        ended[0].starts_with("io InvalidData") && ended[0].contains("close_notify"),
+        ended[0].starts_with("tls InvalidData") && ended[0].contains("close_notify"),
         "D9: a truncation error: {ended:?}"
     );
     println!("server: {} | client: {peer_saw}", ended[0]);

@@ -18,32 +18,13 @@ use std::task::Waker;
 
 use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
+use crate::error::{Error, SharedError};
 use crate::event_loop::exception::ExceptionContext;
 use crate::protocol::{BufferedProtocol, Protocol};
 use crate::transport::Transport;
 
 /// What to do with a new connection (`client_connected_cb`, S58).
 pub(crate) type ConnectedCb = Rc<dyn Fn(StreamReader, StreamWriter)>;
-
-/// An `io::Error` kept so it can be handed out any number of times.
-#[derive(Clone, Debug)]
-pub(crate) struct StoredError {
-    kind: io::ErrorKind,
-    message: String,
-}
-
-impl StoredError {
-    pub(crate) fn new(e: &io::Error) -> Self {
-        StoredError {
-            kind: e.kind(),
-            message: e.to_string(),
-        }
-    }
-
-    pub(crate) fn to_io(&self) -> io::Error {
-        io::Error::new(self.kind, self.message.clone())
-    }
-}
 
 /// The write side of a stream, as `FlowControlMixin` in `streams.py` tracks it with `_paused`
 /// and `_connection_lost` (S65, S66):
@@ -78,7 +59,7 @@ pub(crate) struct StreamCore {
     /// Bumped by every `resume_writing`: a drain that saw an older value is released (S52).
     pub(crate) resumes: u64,
     /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
-    pub(crate) lost_error: Option<StoredError>,
+    pub(crate) lost_error: Option<SharedError>,
     /// Tasks waiting in `drain` or `wait_closed`.
     pub(crate) waiters: Vec<Waker>,
     /// Over TLS: EOF closes instead of half-closing (S63).
@@ -137,10 +118,10 @@ impl StreamCore {
     }
 
     /// Once the connection is lost: `Ok` after a clean loss, the loss error otherwise (S46, S66).
-    pub(crate) fn lost_outcome(&self) -> Option<Result<(), crate::Error>> {
+    pub(crate) fn lost_outcome(&self) -> Option<Result<(), Error>> {
         (self.flow == Flow::Lost).then(|| match &self.lost_error {
             None => Ok(()),
-            Some(e) => Err(crate::Error::Io(e.to_io())),
+            Some(e) => Err(e.get()),
         })
     }
 
@@ -200,7 +181,7 @@ impl Protocol for StreamCore {
             w.wake();
         }
         self.set_flow(Flow::Lost);
-        self.lost_error = exc.as_ref().map(StoredError::new);
+        self.lost_error = exc.as_ref().map(SharedError::from_io);
         self.transport = None;
         self.on_connect = None;
         self.wake_all();

@@ -33,7 +33,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use super::core::StreamCore;
 use crate::constants::{DEFAULT_LIMIT, MAX_READ_SIZE};
-use crate::error::Error;
+use crate::error::{Error, SharedError};
 use crate::transport::Transport;
 
 mod futures;
@@ -80,7 +80,7 @@ pub(crate) struct ReaderState {
     /// `feed_eof` was called (S17); nothing is appended afterwards.
     eof: bool,
     /// The stored exception (S18), handed out afresh to every later read (S19).
-    exception: Option<StoredException>,
+    exception: Option<SharedError>,
     /// Given once by the protocol's `connection_made` (S12); paused and resumed by S14–S16.
     transport: Option<Transport>,
     /// We paused the transport (S14). Invariant: implies `transport.is_some()`.
@@ -102,33 +102,6 @@ pub(crate) struct ReaderState {
     /// Length of the tail the last `get_buffer` lent out; 0 when none is outstanding.
     /// Invariant: `buffer_updated(n)` has `n <= offered`.
     offered: usize,
-}
-
-/// An `io::Error` kept so that an equal one can be produced for every read (S19): `io::Error`
-/// is not `Clone`. OS errors come back with their errno; others with their kind and text.
-#[derive(Debug)]
-struct StoredException {
-    kind: io::ErrorKind,
-    os_code: Option<i32>,
-    message: String,
-}
-
-impl StoredException {
-    fn new(e: &io::Error) -> Self {
-        StoredException {
-            kind: e.kind(),
-            os_code: e.raw_os_error(),
-            message: e.to_string(),
-        }
-    }
-
-    #[cold]
-    fn to_error(&self) -> Error {
-        Error::Io(match self.os_code {
-            Some(code) => io::Error::from_raw_os_error(code),
-            None => io::Error::new(self.kind, self.message.clone()),
-        })
-    }
 }
 
 /// The separators' shortest and longest lengths, after S30/S35's checks.
@@ -260,20 +233,20 @@ impl ReaderState {
     /// with it (S18).
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn set_exception(&mut self, exc: &io::Error) -> Option<Waker> {
-        self.exception = Some(StoredException::new(exc));
+        self.exception = Some(SharedError::from_io(exc));
         self.wakeup_waiter()
     }
 
     /// The stored exception, as a fresh `Error::Io` each call (S18).
     #[inline]
     pub(crate) fn exception(&self) -> Option<Error> {
-        self.exception.as_ref().map(StoredException::to_error)
+        self.exception.as_ref().map(SharedError::get)
     }
 
     #[inline]
     fn check_exception(&self) -> Result<(), Error> {
         match &self.exception {
-            Some(e) => Err(e.to_error()),
+            Some(e) => Err(e.get()),
             None => Ok(()),
         }
     }
