@@ -143,12 +143,13 @@ impl fmt::Display for Error {
     }
 }
 
+/// The chain never repeats a text: `Io` and `Tls` display their payload, so their source is
+/// what lies *under* it (for `Io`, the cause inside a custom `io::Error`), not the payload
+/// again; `anyhow`'s `{:#}` then prints each text once.
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) => Some(e),
-            #[cfg(feature = "tls")]
-            Error::Tls(e) => Some(e),
+            Error::Io(e) => e.source(),
             _ => None,
         }
     }
@@ -308,15 +309,10 @@ impl fmt::Display for TlsError {
     }
 }
 
+/// No source: the message already is rustls' text (reach the rustls error itself with
+/// [`TlsError::rustls_error`]), so a chain printer shows it once.
 #[cfg(feature = "tls")]
-impl std::error::Error for TlsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.cause {
-            TlsCause::Rustls(e) => Some(e),
-            TlsCause::Truncated => None,
-        }
-    }
-}
+impl std::error::Error for TlsError {}
 
 /// The outcome of a cancelled [`Task`](crate::Task): Python's `CancelledError`.
 ///
@@ -377,6 +373,36 @@ mod tests {
             SharedError::from_io(&wrapped).get(),
             Error::Timeout
         ));
+    }
+
+    /// Issue #13: `Display` and `source()` never print one text twice in a chain.
+    #[test]
+    fn an_error_chain_repeats_no_text() {
+        use std::error::Error as _;
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut cases = vec![
+            Error::Io(io::Error::from_raw_os_error(libc::ECONNREFUSED)),
+            Error::Io(io::Error::new(io::ErrorKind::TimedOut, "slow")),
+            Error::Io(io::Error::new(io::ErrorKind::InvalidData, Error::Timeout)),
+            Error::Timeout,
+        ];
+        #[cfg(feature = "tls")]
+        cases.push(Error::Tls(TlsError::truncated()));
+        #[cfg(feature = "tls")]
+        cases.push(Error::Tls(TlsError::from_rustls(
+            rustls::Error::DecryptError,
+        )));
+        for e in &cases {
+            let mut texts = vec![e.to_string()];
+            let mut cur = e.source();
+            while let Some(s) = cur {
+                texts.push(s.to_string());
+                cur = s.source();
+            }
+            for pair in texts.windows(2) {
+                assert_ne!(pair[0], pair[1], "{e:?} repeats itself: {texts:?}");
+            }
+        }
     }
 
     #[test]

@@ -557,8 +557,12 @@ fn test_drain_raises_s48_s49_s50_s66() {
     // The peer closes abruptly while we keep writing: drain eventually raises the loss error.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
+    let (connected, go) = std::sync::mpsc::channel::<()>();
     let peer = std::thread::spawn(move || {
         let (s, _) = l.accept().unwrap();
+        // Reset only once the client has seen its connect succeed: a reset racing the
+        // connect's completion check is a failed connect ([Errno 104], as in CPython).
+        go.recv_timeout(Duration::from_secs(20)).unwrap();
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
@@ -566,6 +570,7 @@ fn test_drain_raises_s48_s49_s50_s66() {
     });
     run(async move {
         let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        connected.send(()).unwrap();
         peer.join().unwrap();
         let mut err = None;
         for _ in 0..10_000 {
@@ -647,4 +652,44 @@ fn test_open_unix_connection_error_s19_s64() {
             .expect_err("connected to nothing");
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     });
+}
+
+#[test]
+fn d12_an_abandoned_wait_closed_or_drain_does_not_poison_later_calls() {
+    // CPython: cancelling wait_closed() cancels the closed future, and every later
+    // wait_closed() raises CancelledError. D12: abandoning a wait is not cancelling the
+    // connection.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (release, go) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        go.recv_timeout(Duration::from_secs(20)).unwrap(); // not reading until told
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).unwrap();
+        sink.len()
+    });
+    let sent = run(async move {
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        let r = asyncio::timeout(Duration::from_millis(5), writer.wait_closed()).await;
+        assert!(matches!(r, Err(Error::Timeout)), "still open: {r:?}");
+        // Fill the socket and our buffer past the high-water mark: drain must wait.
+        let chunk = vec![7u8; 64 * 1024];
+        let mut sent = 0;
+        while writer.transport().get_write_buffer_size() <= 64 * 1024 {
+            writer.write(&chunk).unwrap();
+            sent += chunk.len();
+            assert!(sent < 64 << 20, "the write buffer never filled");
+        }
+        let r = asyncio::timeout(Duration::from_millis(5), writer.drain()).await;
+        assert!(matches!(r, Err(Error::Timeout)), "paused: {r:?}");
+        release.send(()).unwrap();
+        writer.drain().await.unwrap();
+        writer.close();
+        writer.wait_closed().await.unwrap();
+        writer.wait_closed().await.unwrap();
+        sent
+    });
+    assert_eq!(peer.join().unwrap(), sent, "every byte arrived");
 }
