@@ -30,7 +30,7 @@ use std::io;
 /// | you get | from | when |
 /// |---|---|---|
 /// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed …`) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
-/// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file; a host name that does not resolve |
+/// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file; a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text) |
 /// | `Io`, kind `AddrInUse` (`error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it (S19) |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone (S50, S51) |

@@ -11,19 +11,21 @@
 //! - An empty host (`None` or `""`) is `getaddrinfo(NULL, port)`: with `passive` (servers) the
 //!   wildcards `0.0.0.0` then `::`, otherwise the loopbacks `::1` then `127.0.0.1`, in the order
 //!   glibc's `getaddrinfo` gives them, filtered by family.
-//! - Anything else is a name: one `std::thread` per lookup runs `ToSocketAddrs` (the system
-//!   `getaddrinfo`), as CPython runs `socket.getaddrinfo` in the default executor. It is the only
+//! - Anything else is a name: one `std::thread` per lookup runs the system `getaddrinfo`
+//!   (through libc, to keep its error code and text), as CPython runs `socket.getaddrinfo` in
+//!   the default executor. It is the only
 //!   thread this crate starts, and only when a host name needs it. The thread stores its answer
 //!   in a [`Lookup`]'s shared slot and wakes the awaiting task; a task waker woken off the loop
 //!   thread travels through the loop's thread-safe door (`call_soon_threadsafe`'s queue).
 //! - Results are filtered by [`Family`] and deduplicated keeping the resolver's order; an empty
 //!   answer is `OSError('getaddrinfo() returned empty list')`.
 //!
-//! Calls down only into `std`; the executor is reached through the `Waker` alone.
+//! Calls down only into `std` and libc's `getaddrinfo`; the executor is reached through the
+//! `Waker` alone.
 
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -60,8 +62,9 @@ impl Family {
 /// host. The answer keeps the resolver's order, filtered by `family`, without duplicates.
 ///
 /// # Errors
-/// - `Error::Io` with the system resolver's message when a name cannot be resolved (Python's
-///   `socket.gaierror`), or when the helper thread cannot be started;
+/// - `Error::Io`, kind `NotFound`, when a name cannot be resolved (Python's
+///   `socket.gaierror`): `[Errno -2] Name or service not known (resolving HOST:PORT)`; or the
+///   OS error when the helper thread cannot be started;
 /// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) when nothing of `family`
 ///   is left;
 /// - `Error::Io` (`Address family for hostname not supported`, kind `InvalidInput`) for an IP
@@ -166,9 +169,7 @@ fn spawn_lookup(
     std::thread::Builder::new()
         .name("asyncio-getaddrinfo".into())
         .spawn(move || {
-            let result = (host.as_str(), port)
-                .to_socket_addrs()
-                .map(|it| it.collect::<Vec<_>>());
+            let result = getaddrinfo(&host, port);
             let waker = {
                 let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
                 slot.result = Some(result);
@@ -179,6 +180,77 @@ fn spawn_lookup(
                 w.wake();
             }
         })
+}
+
+/// The system resolver for a TCP connection to `(host, port)`, blocking (Python's
+/// `socket.getaddrinfo(host, port, type=SOCK_STREAM)`).
+///
+/// # Errors
+/// A failed lookup is `io::ErrorKind::NotFound` (out of memory: `OutOfMemory`; a system error
+/// behind `EAI_SYSTEM`: that errno) with CPython's `socket.gaierror` text plus what was being
+/// resolved: `[Errno -2] Name or service not known (resolving nonexistent.invalid:80)`. A host
+/// with a NUL byte is `InvalidInput`.
+#[allow(unsafe_code)]
+fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    use std::ffi::{CStr, CString};
+    let bad = |_| io::Error::new(io::ErrorKind::InvalidInput, "host name contains a NUL byte");
+    let c_host = CString::new(host).map_err(bad)?;
+    let c_port = CString::new(port.to_string()).map_err(bad)?;
+    // SAFETY: an all-zero `addrinfo` is the documented "no hints" value; the fields set below
+    // are plain integers.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    let mut list: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: both strings are NUL-terminated and outlive the call; `hints` is initialised;
+    // `list` receives a list that we free below with `freeaddrinfo`, exactly once.
+    let rc = unsafe { libc::getaddrinfo(c_host.as_ptr(), c_port.as_ptr(), &hints, &mut list) };
+    if rc != 0 {
+        if rc == libc::EAI_SYSTEM {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
+        let text = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy();
+        let kind = if rc == libc::EAI_MEMORY {
+            io::ErrorKind::OutOfMemory
+        } else {
+            io::ErrorKind::NotFound
+        };
+        return Err(io::Error::new(
+            kind,
+            format!("[Errno {rc}] {text} (resolving {host}:{port})"),
+        ));
+    }
+    let mut out = Vec::new();
+    let mut cur = list;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getaddrinfo returned, not yet freed; its
+        // `ai_addr` points to `ai_addrlen` bytes of the family `ai_family` says, which we read
+        // unaligned into the matching sockaddr type only when the length fits.
+        unsafe {
+            let ai = &*cur;
+            let len = ai.ai_addrlen as usize;
+            if ai.ai_family == libc::AF_INET && len >= std::mem::size_of::<libc::sockaddr_in>() {
+                let a = std::ptr::read_unaligned(ai.ai_addr as *const libc::sockaddr_in);
+                let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                out.push(SocketAddr::new(ip.into(), u16::from_be(a.sin_port)));
+            } else if ai.ai_family == libc::AF_INET6
+                && len >= std::mem::size_of::<libc::sockaddr_in6>()
+            {
+                let a = std::ptr::read_unaligned(ai.ai_addr as *const libc::sockaddr_in6);
+                out.push(SocketAddr::V6(std::net::SocketAddrV6::new(
+                    Ipv6Addr::from(a.sin6_addr.s6_addr),
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )));
+            }
+            cur = ai.ai_next;
+        }
+    }
+    // SAFETY: `list` came from a successful getaddrinfo and is freed once, after its last use.
+    unsafe { libc::freeaddrinfo(list) };
+    Ok(out)
 }
 
 impl Future for Lookup {
@@ -437,7 +509,16 @@ mod tests {
         match got {
             // The resolver hung: the timeout kept the test bounded; nothing else to check.
             Err(Error::Timeout) => {}
-            Ok(Err(Error::Io(e))) => assert!(!e.to_string().is_empty()),
+            Ok(Err(Error::Io(e))) => {
+                // Issue #13: matchable, and it says what failed and why.
+                assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+                let text = e.to_string();
+                assert!(text.starts_with("[Errno -"), "{text}");
+                assert!(
+                    text.ends_with("(resolving nonexistent.invalid:80)"),
+                    "{text}"
+                );
+            }
             Ok(other) => panic!("nonexistent.invalid resolved: {other:?}"),
             Err(e) => panic!("unexpected error {e:?}"),
         }
