@@ -235,6 +235,8 @@ impl SharedError {
     }
 
     /// A fresh `Error` for one waiter.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn get(&self) -> Error {
         self.0.duplicate()
     }

@@ -155,6 +155,15 @@ pub(crate) fn find_earliest(data: &[u8], offset: usize, seps: &[&[u8]]) -> Optio
     best
 }
 
+/// S20's error, out of the read path.
+#[cold]
+#[inline(never)]
+fn another_waiter(func_name: &str) -> Error {
+    Error::invalid_state(format!(
+        "{func_name}() called while another coroutine is already waiting for incoming data"
+    ))
+}
+
 impl ReaderState {
     /// A reader with an empty buffer, no EOF, no exception, no transport, no waiter (S11).
     ///
@@ -403,6 +412,7 @@ impl ReaderState {
     /// Makes the future named `*id` the waiter (giving it an id on its first wait), after S20's
     /// check; resumes a paused transport (S16), or a read needing more than 2 × limit bytes
     /// would wait forever.
+    #[inline]
     fn wait_for_data(&mut self, id: &mut u64, func_name: &str, waker: &Waker) -> Result<(), Error> {
         if *id == 0 {
             self.last_waiter_id += 1;
@@ -410,11 +420,7 @@ impl ReaderState {
         }
         match &mut self.waiter {
             Some((owner, w)) if *owner == *id => w.clone_from(waker),
-            Some(_) => {
-                return Err(Error::invalid_state(format!(
-                "{func_name}() called while another coroutine is already waiting for incoming data"
-            )))
-            }
+            Some(_) => return Err(another_waiter(func_name)),
             None => self.waiter = Some((*id, waker.clone())),
         }
         debug_assert!(!self.eof, "wait_for_data after EOF");
@@ -454,6 +460,7 @@ impl ReaderState {
     }
 
     /// `read(out.len())` into `out`: the count copied, 0 at EOF.
+    #[inline]
     fn poll_read_into(
         &mut self,
         out: &mut [u8],
