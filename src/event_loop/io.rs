@@ -170,6 +170,7 @@ impl LoopInner {
     }
 
     /// The readiness event for a live registration; `None` for a stale token.
+    #[inline]
     pub(crate) fn io_event(&self, ev: &mio::event::Event) -> Option<IoEvent> {
         let key = self.io.borrow_mut().live_key(ev.token())?;
         Some(IoEvent {
@@ -179,6 +180,7 @@ impl LoopInner {
     }
 
     /// Runs one queued readiness event.
+    #[inline]
     pub(crate) fn dispatch_io(self: &Rc<Self>, ev: IoEvent) {
         enum Call {
             Fd(Option<FdCallback>, Option<FdCallback>, RawFd),

@@ -682,7 +682,7 @@ impl LoopHandle {
         inner.expired.set(due);
     }
 
-    #[inline]
+    #[inline(always)]
     fn run_runnable(&self, r: Runnable, main: &mut dyn FnMut()) {
         if self.inner.debug.get() {
             return self.run_runnable_timed(r, main);
@@ -719,6 +719,7 @@ impl LoopHandle {
 
     /// Dispatches one readiness event as an I/O callback: tasks it wakes run in this
     /// iteration (D10).
+    #[inline(always)]
     fn run_io(&self, ev: io::IoEvent) {
         // Reset however the dispatch ends: handlers catch their protocols' panics, but be sure.
         struct IoCallback<'a>(&'a Cell<bool>);

@@ -95,6 +95,7 @@ impl LoopHandle {
 
 impl LoopInner {
     /// Queues task `index` if its truncated generation matches and it is not queued (L25).
+    #[inline]
     pub(crate) fn schedule_task(&self, index: u32, generation: u32) {
         if index == waker::MAIN_INDEX {
             self.schedule_main();
@@ -120,6 +121,7 @@ impl LoopInner {
 }
 
 /// Runs one `Runnable::Task`: cancel, or poll once.
+#[inline]
 pub(crate) fn run_task(lp: &LoopHandle, key: SlotKey) {
     let inner = &lp.inner;
     let Some(task) = inner.tasks.borrow().get(key).cloned() else {
