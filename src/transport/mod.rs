@@ -6,8 +6,10 @@
 //! over it. Every method is safe to call from inside a protocol callback (L83).
 //!
 //! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
-//! `flow_control.rs` (`_FlowControlMixin`'s water marks).
+//! `flow_control.rs` (`_FlowControlMixin`'s water marks), `connecting.rs` (`sock_connect`: the
+//! sockets transports are made from).
 
+pub(crate) mod connecting;
 pub(crate) mod flow_control;
 pub(crate) mod socket;
 pub(crate) mod write_buffer;
