@@ -85,8 +85,3 @@ pub(crate) fn bind_unix_listener(addr: &SockAddr, shown: &Path) -> io::Result<So
     })?;
     Ok(s)
 }
-
-/// `listen(backlog)`.
-pub(crate) fn listen(s: &Socket, backlog: u32) -> io::Result<()> {
-    s.listen(backlog.min(i32::MAX as u32) as i32)
-}

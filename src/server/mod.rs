@@ -25,13 +25,14 @@ use crate::error::Error;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
+use crate::transport::listener::Listener;
 use crate::transport::socket::{ConnectionTracker, Socket, SocketTransport};
 use crate::transport::Address;
 
 mod accept;
 mod create;
 
-use accept::{Accepter, Listener};
+use accept::Accepter;
 pub use create::{CreateServer, ListenSocket};
 
 type Factory = Rc<dyn Fn() -> ProtocolRef>;
