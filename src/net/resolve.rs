@@ -239,6 +239,8 @@ pub(crate) fn interleave(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_loop::{run, EventLoop};
+    use crate::time::timeout;
     use std::time::Duration;
 
     fn v4(n: u8) -> SocketAddr {
@@ -401,7 +403,7 @@ mod tests {
 
     #[test]
     fn l86_localhost_resolves_through_the_helper_thread() {
-        let got = crate::run(crate::timeout(
+        let got = run(timeout(
             Duration::from_secs(10),
             resolve(Some("localhost"), 4242, Family::Any, false),
         ))
@@ -417,7 +419,7 @@ mod tests {
         dedup.dedup();
         assert_eq!(dedup.len(), got.len(), "duplicates left in {got:?}");
         // Filtered by family: `localhost` has an IPv4 entry everywhere we run.
-        let v4 = crate::run(crate::timeout(
+        let v4 = run(timeout(
             Duration::from_secs(10),
             resolve(Some("localhost"), 1, Family::V4, false),
         ))
@@ -429,7 +431,7 @@ mod tests {
 
     #[test]
     fn l86_a_name_that_does_not_resolve_is_an_io_error() {
-        let got = crate::run(crate::timeout(
+        let got = run(timeout(
             Duration::from_secs(10),
             resolve(Some("nonexistent.invalid"), 80, Family::Any, false),
         ))
@@ -450,11 +452,11 @@ mod tests {
         // promptly and `join` below is bounded.
         let thread = spawn_lookup("127.0.0.1".into(), 1, slot.clone()).unwrap();
         {
-            let lp = crate::EventLoop::new().unwrap();
+            let lp = EventLoop::new().unwrap();
             let lookup = Lookup { slot: slot.clone() };
             lp.run_until_complete(async {
                 // Polled once (the waker registered unless the answer is in), then dropped.
-                let _ = crate::timeout(Duration::ZERO, lookup).await;
+                let _ = timeout(Duration::ZERO, lookup).await;
             })
             .unwrap();
             lp.close().unwrap();
