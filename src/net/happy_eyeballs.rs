@@ -46,7 +46,6 @@ use crate::time::{sleep, Sleep};
 /// # Cancel safety
 /// Dropping the future drops every running attempt and the delay timer; attempts not yet
 /// started are never called.
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) async fn staggered_race<T, F, Fut>(
     attempts: Vec<F>,
     delay: Option<Duration>,
@@ -175,7 +174,6 @@ where
 /// - several with the same text → the first;
 /// - otherwise `Error::Io` with `Multiple exceptions: ` and every message joined by `, `, of the
 ///   kind they all share, else [`io::ErrorKind::Other`].
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) fn combine_errors(errors: Vec<Error>) -> Error {
     let mut errors = errors.into_iter();
     let Some(first) = errors.next() else {

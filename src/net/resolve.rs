@@ -32,7 +32,6 @@ use crate::error::Error;
 
 /// The address family to resolve for: Python's `family=0` (`AF_UNSPEC`), `AF_INET`, `AF_INET6`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) enum Family {
     /// Either family (`family=0`).
     #[default]
@@ -70,7 +69,6 @@ impl Family {
 /// # Cancel safety
 /// Dropping the future abandons a lookup in progress: its thread runs `getaddrinfo` to the end
 /// and its answer is discarded, whether or not the loop is still alive.
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) async fn resolve(
     host: Option<&str>,
     port: u16,
@@ -210,7 +208,6 @@ impl Drop for Lookup {
 /// by family in order of first appearance, emit the first `first_address_family_count - 1`
 /// addresses of the first family, then one address per family round-robin, skipping exhausted
 /// families. A count of 0 behaves as 1, as in CPython.
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) fn interleave(
     addrs: Vec<SocketAddr>,
     first_address_family_count: usize,
