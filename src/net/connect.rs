@@ -7,6 +7,8 @@
 //! every socket made here is owned by a value whose `Drop` closes it, so cancelling (dropping)
 //! the connect future at any point leaks nothing (L94); names are resolved off the loop
 //! (`resolve.rs`); the transport is returned only after `connection_made` has run (L45, L94).
+//! The connect itself (non-blocking `connect`, the wait for writability, `SO_ERROR`) is the
+//! transport layer's `sock_connect` (`transport/connecting.rs`): nothing here touches mio.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future, IntoFuture};
@@ -19,15 +21,13 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use mio::Interest;
-
 use super::happy_eyeballs::{combine_errors, staggered_race};
 use super::resolve::{interleave, resolve, Family};
-use super::socket_opts::{bind_error, start_connect, tcp_socket};
+use super::socket_opts::{bind_error, tcp_socket};
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
-use crate::slots::SlotKey;
+use crate::transport::connecting::{adopt_tcp, adopt_unix, sock_connect, sock_connect_unix};
 use crate::transport::socket::{Socket, SocketTransport};
 use crate::transport::Transport;
 
@@ -54,16 +54,10 @@ impl From<std::os::unix::net::UnixStream> for StreamSocket {
 
 impl StreamSocket {
     pub(crate) fn into_socket(self) -> io::Result<Socket> {
-        Ok(match self {
-            StreamSocket::Tcp(s) => {
-                s.set_nonblocking(true)?;
-                Socket::Tcp(mio::net::TcpStream::from_std(s))
-            }
-            StreamSocket::Unix(s) => {
-                s.set_nonblocking(true)?;
-                Socket::Unix(mio::net::UnixStream::from_std(s))
-            }
-        })
+        match self {
+            StreamSocket::Tcp(s) => adopt_tcp(s),
+            StreamSocket::Unix(s) => adopt_unix(s),
+        }
     }
 }
 
@@ -288,7 +282,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                 ))
             }
             Target::Sock(s) => s.into_socket()?,
-            Target::Unix(path) => Socket::Unix(connect_unix(&lp, &path).await?),
+            Target::Unix(path) => sock_connect_unix(&lp, &unix_addr(&path)?).await?,
             Target::Host {
                 host: Some(host),
                 port,
@@ -314,7 +308,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                     .collect();
                 let (winner, errors) = staggered_race(attempts, happy_eyeballs_delay).await;
                 match winner {
-                    Some((s, _)) => Socket::Tcp(s),
+                    Some((s, _)) => s,
                     None => return Err(combine_errors(errors)),
                 }
             }
@@ -426,44 +420,6 @@ pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
     Ok(())
 }
 
-/// A registration for readiness futures; deregistered on drop.
-pub(crate) struct Registration<'a, S: mio::event::Source> {
-    lp: &'a LoopHandle,
-    key: SlotKey,
-    pub(crate) source: Option<S>,
-}
-
-impl<'a, S: mio::event::Source> Registration<'a, S> {
-    pub(crate) fn new(lp: &'a LoopHandle, mut source: S, interest: Interest) -> io::Result<Self> {
-        let key = lp.inner.register_wakers(&mut source, interest)?;
-        Ok(Registration {
-            lp,
-            key,
-            source: Some(source),
-        })
-    }
-
-    /// Waits for readiness in one direction.
-    pub(crate) async fn ready(&self, write: bool) {
-        poll_fn(|cx| self.lp.inner.poll_io(self.key, write, cx)).await
-    }
-
-    /// Deregisters and hands the source back.
-    pub(crate) fn into_inner(mut self) -> S {
-        let mut s = self.source.take().expect("source present until into_inner");
-        self.lp.inner.deregister(self.key, &mut s);
-        s
-    }
-}
-
-impl<S: mio::event::Source> Drop for Registration<'_, S> {
-    fn drop(&mut self) {
-        if let Some(mut s) = self.source.take() {
-            self.lp.inner.deregister(self.key, &mut s);
-        }
-    }
-}
-
 fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
     let text = match e.raw_os_error() {
         Some(code) => format!("[Errno {code}] Connect call failed {addr}"),
@@ -472,12 +428,13 @@ fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
     Error::Io(io::Error::new(e.kind(), text))
 }
 
-/// One TCP attempt (L87, L88, L93): socket, bind, non-blocking connect, wait, check SO_ERROR.
+/// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`
+/// (non-blocking connect, wait, check SO_ERROR).
 async fn connect_tcp(
     lp: &LoopHandle,
     addr: SocketAddr,
     locals: Option<&[SocketAddr]>,
-) -> Result<mio::net::TcpStream, Error> {
+) -> Result<Socket, Error> {
     let sock = tcp_socket(&addr)?;
     if let Some(locals) = locals {
         let mut bound = false;
@@ -502,22 +459,9 @@ async fn connect_tcp(
             })));
         }
     }
-    start_connect(&sock, &addr.into()).map_err(|e| connect_failed(e, &addr))?;
-    let stream = mio::net::TcpStream::from_std(sock.into());
-    let reg = Registration::new(lp, stream, Interest::WRITABLE)?;
-    loop {
-        reg.ready(true).await;
-        let s = reg.source.as_ref().expect("registered");
-        if let Some(e) = s.take_error()? {
-            return Err(connect_failed(e, &addr));
-        }
-        match s.peer_addr() {
-            Ok(_) => break,
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => continue, // spurious wake-up
-            Err(e) => return Err(connect_failed(e, &addr)),
-        }
-    }
-    Ok(reg.into_inner())
+    sock_connect(lp, sock, &addr)
+        .await
+        .map_err(|e| connect_failed(e, &addr))
 }
 
 /// A `SocketAddr` for a Unix path; a leading NUL byte names an abstract socket (L112).
@@ -529,23 +473,4 @@ pub(crate) fn unix_addr(path: &Path) -> io::Result<std::os::unix::net::SocketAdd
     } else {
         std::os::unix::net::SocketAddr::from_pathname(path)
     }
-}
-
-async fn connect_unix(lp: &LoopHandle, path: &Path) -> Result<mio::net::UnixStream, Error> {
-    let addr = unix_addr(path)?;
-    let stream = mio::net::UnixStream::connect_addr(&addr)?;
-    let reg = Registration::new(lp, stream, Interest::WRITABLE)?;
-    loop {
-        reg.ready(true).await;
-        let s = reg.source.as_ref().expect("registered");
-        if let Some(e) = s.take_error()? {
-            return Err(Error::Io(e));
-        }
-        match s.peer_addr() {
-            Ok(_) => break,
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
-            Err(e) => return Err(Error::Io(e)),
-        }
-    }
-    Ok(reg.into_inner())
 }

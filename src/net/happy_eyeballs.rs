@@ -46,7 +46,6 @@ use crate::time::{sleep, Sleep};
 /// # Cancel safety
 /// Dropping the future drops every running attempt and the delay timer; attempts not yet
 /// started are never called.
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) async fn staggered_race<T, F, Fut>(
     attempts: Vec<F>,
     delay: Option<Duration>,
@@ -175,7 +174,6 @@ where
 /// - several with the same text → the first;
 /// - otherwise `Error::Io` with `Multiple exceptions: ` and every message joined by `, `, of the
 ///   kind they all share, else [`io::ErrorKind::Other`].
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) fn combine_errors(errors: Vec<Error>) -> Error {
     let mut errors = errors.into_iter();
     let Some(first) = errors.next() else {
@@ -210,7 +208,9 @@ pub(crate) fn combine_errors(errors: Vec<Error>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EventLoop, ManualClock};
+    use crate::event_loop::clock::ManualClock;
+    use crate::event_loop::EventLoop;
+    use crate::time::timeout;
     use std::cell::RefCell;
     use std::future::pending;
     use std::rc::Rc;
@@ -340,7 +340,7 @@ mod tests {
                     log.push(format!("start {i} at {}", now_ms(&clock)));
                     let guard = CancelGuard(Some((log.clone(), i)));
                     if i == 0 {
-                        crate::sleep(Duration::from_secs(10)).await; // far beyond the delay
+                        sleep(Duration::from_secs(10)).await; // far beyond the delay
                     }
                     guard.disarm();
                     Ok::<_, Error>(format!("Res: {i}"))
@@ -451,7 +451,7 @@ mod tests {
             })
             .collect();
         let race = staggered_race(attempts, Some(ms(100)));
-        let (lp, out) = run_virtual(&clock, crate::timeout(ms(150), race));
+        let (lp, out) = run_virtual(&clock, timeout(ms(150), race));
         assert!(matches!(out, Err(Error::Timeout)));
         assert_eq!(
             log.get(),
@@ -472,7 +472,7 @@ mod tests {
                     match i {
                         0 => pending().await,
                         1 => {
-                            crate::sleep(ms(30)).await;
+                            sleep(ms(30)).await;
                             Err(Error::InvalidArgument("1".into()))
                         }
                         _ => Ok(i),
@@ -501,7 +501,7 @@ mod tests {
                 move || async move {
                     log.push(format!("start {i} at {}", now_ms(&clock)));
                     let at = [150, 120, 0][i];
-                    crate::sleep(ms(at)).await;
+                    sleep(ms(at)).await;
                     Err::<(), _>(Error::InvalidArgument(i.to_string()))
                 }
             })
@@ -525,7 +525,7 @@ mod tests {
                 let (log, clock) = (log.clone(), clock.clone());
                 move || async move {
                     log.push(format!("start {i} at {}", now_ms(&clock)));
-                    crate::sleep(ms(500)).await;
+                    sleep(ms(500)).await;
                     log.push(format!("fail {i} at {}", now_ms(&clock)));
                     Err::<(), _>(Error::InvalidArgument(i.to_string()))
                 }

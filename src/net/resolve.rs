@@ -34,7 +34,6 @@ use crate::error::Error;
 
 /// The address family to resolve for: Python's `family=0` (`AF_UNSPEC`), `AF_INET`, `AF_INET6`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) enum Family {
     /// Either family (`family=0`).
     #[default]
@@ -73,7 +72,6 @@ impl Family {
 /// # Cancel safety
 /// Dropping the future abandons a lookup in progress: its thread runs `getaddrinfo` to the end
 /// and its answer is discarded, whether or not the loop is still alive.
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) async fn resolve(
     host: Option<&str>,
     port: u16,
@@ -282,7 +280,6 @@ impl Drop for Lookup {
 /// by family in order of first appearance, emit the first `first_address_family_count - 1`
 /// addresses of the first family, then one address per family round-robin, skipping exhausted
 /// families. A count of 0 behaves as 1, as in CPython.
-#[allow(dead_code)] // used by create_connection (issue #3)
 pub(crate) fn interleave(
     addrs: Vec<SocketAddr>,
     first_address_family_count: usize,
@@ -311,6 +308,8 @@ pub(crate) fn interleave(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_loop::{run, EventLoop};
+    use crate::time::timeout;
     use std::time::Duration;
 
     fn v4(n: u8) -> SocketAddr {
@@ -473,7 +472,7 @@ mod tests {
 
     #[test]
     fn l86_localhost_resolves_through_the_helper_thread() {
-        let got = crate::run(crate::timeout(
+        let got = run(timeout(
             Duration::from_secs(10),
             resolve(Some("localhost"), 4242, Family::Any, false),
         ))
@@ -489,7 +488,7 @@ mod tests {
         dedup.dedup();
         assert_eq!(dedup.len(), got.len(), "duplicates left in {got:?}");
         // Filtered by family: `localhost` has an IPv4 entry everywhere we run.
-        let v4 = crate::run(crate::timeout(
+        let v4 = run(timeout(
             Duration::from_secs(10),
             resolve(Some("localhost"), 1, Family::V4, false),
         ))
@@ -501,7 +500,7 @@ mod tests {
 
     #[test]
     fn l86_a_name_that_does_not_resolve_is_an_io_error() {
-        let got = crate::run(crate::timeout(
+        let got = run(timeout(
             Duration::from_secs(10),
             resolve(Some("nonexistent.invalid"), 80, Family::Any, false),
         ))
@@ -531,11 +530,11 @@ mod tests {
         // promptly and `join` below is bounded.
         let thread = spawn_lookup("127.0.0.1".into(), 1, slot.clone()).unwrap();
         {
-            let lp = crate::EventLoop::new().unwrap();
+            let lp = EventLoop::new().unwrap();
             let lookup = Lookup { slot: slot.clone() };
             lp.run_until_complete(async {
                 // Polled once (the waker registered unless the answer is in), then dropped.
-                let _ = crate::timeout(Duration::ZERO, lookup).await;
+                let _ = timeout(Duration::ZERO, lookup).await;
             })
             .unwrap();
             lp.close().unwrap();

@@ -36,16 +36,6 @@ pub(crate) fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
     Ok(s)
 }
 
-/// Starts a non-blocking connect; `Ok` also when it is in progress.
-pub(crate) fn start_connect(s: &Socket, addr: &SockAddr) -> io::Result<()> {
-    match s.connect(addr) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 /// Options of a listening TCP socket (L98).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ListenOptions {
@@ -94,9 +84,4 @@ pub(crate) fn bind_unix_listener(addr: &SockAddr, shown: &Path) -> io::Result<So
         }
     })?;
     Ok(s)
-}
-
-/// `listen(backlog)`.
-pub(crate) fn listen(s: &Socket, backlog: u32) -> io::Result<()> {
-    s.listen(backlog.min(i32::MAX as u32) as i32)
 }

@@ -1,81 +1,24 @@
-//! The accept loop: listening sockets and what happens on their readiness (CPython
+//! The accept loop: what a server does when its listening sockets are readable (CPython
 //! `BaseSelectorEventLoop._accept_connection`, `_accept_connection2`; L101–L103, D6).
+//!
+//! Ground rules: this file is policy (rounds of at most `backlog` accepts that re-arm
+//! themselves, the EMFILE back-off, `reserve_fd`); the socket work (`listen`, registration,
+//! `accept`) is `transport/listener.rs`'s, so nothing here touches mio. No borrow of the
+//! listener is held while a connection is handed to the server (user code runs there).
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
-
-use mio::Interest;
 
 use crate::constants::ACCEPT_RETRY_DELAY;
 use crate::error::Error;
 use crate::event_loop::exception::ExceptionContext;
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
-use crate::net::socket_opts::listen;
 use crate::slots::SlotKey;
-use crate::transport::socket::Socket;
-use crate::transport::Address;
+use crate::transport::listener::Listener;
 
 use super::ServerInner;
-
-/// A listening socket of either family.
-pub(super) enum Listener {
-    Tcp(mio::net::TcpListener),
-    Unix(mio::net::UnixListener),
-}
-
-impl Listener {
-    pub(super) fn accept(&self) -> io::Result<(Socket, Option<Address>)> {
-        match self {
-            Listener::Tcp(l) => l
-                .accept()
-                .map(|(s, a)| (Socket::Tcp(s), Some(Address::Inet(a)))),
-            Listener::Unix(l) => l
-                .accept()
-                .map(|(s, a)| (Socket::Unix(s), Some(Address::Unix(a)))),
-        }
-    }
-
-    pub(super) fn address(&self) -> Option<Address> {
-        match self {
-            Listener::Tcp(l) => l.local_addr().ok().map(Address::Inet),
-            Listener::Unix(l) => l.local_addr().ok().map(Address::Unix),
-        }
-    }
-
-    pub(super) fn source(&mut self) -> &mut dyn mio::event::Source {
-        match self {
-            Listener::Tcp(l) => l,
-            Listener::Unix(l) => l,
-        }
-    }
-}
-
-impl AsRawFd for Listener {
-    fn as_raw_fd(&self) -> RawFd {
-        match self {
-            Listener::Tcp(l) => l.as_raw_fd(),
-            Listener::Unix(l) => l.as_raw_fd(),
-        }
-    }
-}
-
-/// A source wrapper so `&mut dyn Source` can be registered.
-pub(super) struct DynSource<'a>(&'a mut dyn mio::event::Source);
-
-impl mio::event::Source for DynSource<'_> {
-    fn register(&mut self, r: &mio::Registry, t: mio::Token, i: Interest) -> io::Result<()> {
-        self.0.register(r, t, i)
-    }
-    fn reregister(&mut self, r: &mio::Registry, t: mio::Token, i: Interest) -> io::Result<()> {
-        self.0.reregister(r, t, i)
-    }
-    fn deregister(&mut self, r: &mio::Registry) -> io::Result<()> {
-        self.0.deregister(r)
-    }
-}
 
 /// One listening socket and its accept loop.
 pub(super) struct Accepter {
@@ -84,6 +27,7 @@ pub(super) struct Accepter {
     pub(super) listener: RefCell<Option<Listener>>,
     /// The socket as a `socket2::Socket` until `listen()` has been called on it.
     pub(super) unlistened: RefCell<Option<socket2::Socket>>,
+    /// The listener's loop registration ([`Listener::register`]): `Some` while serving.
     pub(super) key: Cell<Option<SlotKey>>,
     /// Accepting is paused after EMFILE & co. until the retry timer fires.
     pub(super) backing_off: Cell<bool>,
@@ -96,13 +40,7 @@ pub(super) struct Accepter {
 impl Accepter {
     pub(super) fn start(self: &Rc<Self>, lp: &LoopHandle, backlog: u32) -> Result<(), Error> {
         if let Some(s) = self.unlistened.borrow_mut().take() {
-            listen(&s, backlog)?;
-            let listener = if s.domain()? == socket2::Domain::UNIX {
-                Listener::Unix(mio::net::UnixListener::from_std(s.into()))
-            } else {
-                Listener::Tcp(mio::net::TcpListener::from_std(s.into()))
-            };
-            *self.listener.borrow_mut() = Some(listener);
+            *self.listener.borrow_mut() = Some(Listener::listen(s, backlog)?);
         }
         if self.key.get().is_some() {
             return Ok(());
@@ -114,17 +52,11 @@ impl Accepter {
         let (Some(listener), Some(server)) = (guard.as_mut(), self.server.upgrade()) else {
             return Ok(());
         };
-        let fd = listener.as_raw_fd();
         let armed = Armed {
             accepter: self.clone(),
             _server: server,
         };
-        let key = lp.inner.register_handler(
-            &mut DynSource(listener.source()),
-            fd,
-            Interest::READABLE,
-            Rc::new(armed) as Rc<dyn IoHandler>,
-        )?;
+        let key = listener.register(lp, Rc::new(armed) as Rc<dyn IoHandler>)?;
         self.key.set(Some(key));
         drop(guard);
         // Connections may already be waiting in the backlog: look once.
@@ -137,7 +69,7 @@ impl Accepter {
         let key = self.key.take();
         let listener = self.listener.borrow_mut().take();
         if let (Some(key), Some(mut listener)) = (key, listener) {
-            lp.inner.deregister(key, &mut DynSource(listener.source()));
+            listener.deregister(lp, key);
         }
         drop(self.unlistened.borrow_mut().take());
         drop(self.spare.borrow_mut().take());

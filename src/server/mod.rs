@@ -25,13 +25,15 @@ use crate::error::Error;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
+use crate::time::yield_now;
+use crate::transport::listener::Listener;
 use crate::transport::socket::{ConnectionTracker, Socket, SocketTransport};
 use crate::transport::Address;
 
 mod accept;
 mod create;
 
-use accept::{Accepter, Listener};
+use accept::Accepter;
 pub use create::{CreateServer, ListenSocket};
 
 type Factory = Rc<dyn Fn() -> ProtocolRef>;
@@ -196,7 +198,7 @@ impl Server {
     /// `InvalidState` on a closed server; `Io` if `listen` fails.
     pub async fn start_serving(&self) -> Result<(), Error> {
         self.start()?;
-        crate::yield_now().await;
+        yield_now().await;
         Ok(())
     }
 

@@ -18,4 +18,6 @@ pub use open::{
     AsyncCallback, ClientConnected, OpenConnection, PlainCallback, StartServer,
 };
 pub use reader::StreamReader;
+#[cfg(feature = "tls")]
+pub use writer::StreamStartTls;
 pub use writer::StreamWriter;

@@ -1,19 +1,35 @@
 //! `StreamWriter`: writing to a connection, with backpressure through `drain`.
 //!
 //! Mirrors `StreamWriter` and `FlowControlMixin._drain_helper` in CPython
-//! `Lib/asyncio/streams.py` (S41–S52, S56). `write` never waits: it hands bytes to the
-//! transport, which sends at once or buffers. `drain` waits while the transport's buffer is above
-//! its high-water mark. Ground rule: the core is never borrowed while the transport is called
-//! (a `write` may call the protocol's `pause_writing`, which borrows the core).
+//! `Lib/asyncio/streams.py` (S41–S52, S56), and `StreamWriter.start_tls` (S53–S55). `write`
+//! never waits: it hands bytes to the transport, which sends at once or buffers. `drain` waits
+//! while the transport's buffer is above its high-water mark. `start_tls` drains, awaits the
+//! loop-level `LoopHandle::start_tls` and swaps the writer's transport, as CPython's does.
+//!
+//! Ground rules: the core is never borrowed while the transport is called (a `write` may call
+//! the protocol's `pause_writing`, which borrows the core). Calls down into `transport` and,
+//! for `start_tls`, `tls`; nothing below knows this file.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
+#[cfg(feature = "tls")]
+use std::future::{Future, IntoFuture};
 use std::io::{self, IoSlice};
+#[cfg(feature = "tls")]
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
+#[cfg(feature = "tls")]
+use std::time::Duration;
 
 use super::core::{Flow, StreamCore};
 use crate::error::Error;
+use crate::event_loop::debug::trace_enabled;
+#[cfg(feature = "tls")]
+use crate::protocol::ProtocolRef;
+use crate::time::yield_now;
+#[cfg(feature = "tls")]
+use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, ExtraInfo, Transport};
 
 /// The writing half of a stream connection (Python's `asyncio.StreamWriter`).
@@ -53,7 +69,7 @@ impl StreamWriter {
     /// # Errors
     /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
-        if !crate::trace_enabled() {
+        if !trace_enabled() {
             return self.transport.write(data);
         }
         let before = self.transport.get_write_buffer_size();
@@ -152,7 +168,7 @@ impl StreamWriter {
         }
         if self.transport.is_closing() {
             // S49: let a connection_lost already scheduled run before the check below.
-            crate::yield_now().await;
+            yield_now().await;
         }
         let start = {
             let core = self.core.borrow();
@@ -200,30 +216,104 @@ impl StreamWriter {
 #[cfg(feature = "tls")]
 impl StreamWriter {
     /// Upgrades the connection to TLS (Python's `StreamWriter.start_tls`, S53–S55): drains,
-    /// then runs [`LoopHandle::start_tls`](crate::LoopHandle::start_tls) on this connection's
-    /// protocol, the side following the configuration (a `ClientConfig` makes us the client).
-    /// On success this writer writes through the TLS transport; the reader keeps its buffered
-    /// plaintext and reads decrypted data after it (S54). Set `server_hostname` and the
-    /// timeouts on the returned builder, then `.await` it.
+    /// then runs [`LoopHandle::start_tls`] on this connection's protocol, the side following the
+    /// configuration (a `ClientConfig` makes us the client). On success this writer writes
+    /// through the TLS transport; the reader keeps its buffered plaintext and reads decrypted
+    /// data after it (S54). Set `server_hostname` and the timeouts on the returned builder,
+    /// then `.await` it.
     ///
     /// # Errors
-    /// As [`LoopHandle::start_tls`](crate::LoopHandle::start_tls); the drain's error first.
-    pub fn start_tls(
-        &mut self,
-        ssl: impl Into<crate::tls::TlsContext>,
-    ) -> crate::tls::StartTls<'_> {
-        let protocol = self.core.clone() as crate::protocol::ProtocolRef;
-        crate::tls::StartTls::for_writer(self, protocol, ssl.into())
+    /// As [`LoopHandle::start_tls`]; the drain's error first.
+    ///
+    /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+    pub fn start_tls(&mut self, ssl: impl Into<TlsContext>) -> StreamStartTls<'_> {
+        let context = ssl.into();
+        let server_side = matches!(context, TlsContext::Server(_));
+        let protocol = self.core.clone() as ProtocolRef;
+        let upgrade =
+            self.transport
+                .get_loop()
+                .start_tls(&self.transport, protocol, context, server_side);
+        StreamStartTls {
+            writer: self,
+            upgrade,
+        }
     }
 
     /// After start_tls: write through `transport`, and tell the protocol (S53). The reader keeps
     /// the raw transport for its flow control (S54).
-    pub(crate) fn replace_transport(&mut self, transport: Transport) {
+    fn replace_transport(&mut self, transport: Transport) {
         let mut core = self.core.borrow_mut();
         core.transport = Some(transport.clone());
         core.over_ssl = true;
         drop(core);
         self.transport = transport;
+    }
+}
+
+/// The pending result of [`StreamWriter::start_tls`]: set the keywords, then `.await` it for
+/// the TLS transport, which the writer then writes through.
+///
+/// Python's `StreamWriter.start_tls` in three steps: [`drain`](StreamWriter::drain), the
+/// loop-level upgrade ([`StartTls`], from [`LoopHandle::start_tls`]), and the swap of the
+/// writer's transport (S53).
+///
+/// # Cancel safety
+/// Dropping it during the drain loses nothing; during the handshake it closes the raw
+/// transport, as [`LoopHandle::start_tls`] does (T12).
+///
+/// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+#[cfg(feature = "tls")]
+#[must_use = "start_tls does nothing until awaited"]
+pub struct StreamStartTls<'a> {
+    /// The writer to drain first and whose transport is swapped after the handshake.
+    writer: &'a mut StreamWriter,
+    /// The loop-level upgrade of the writer's transport, started after the drain.
+    upgrade: StartTls,
+}
+
+#[cfg(feature = "tls")]
+impl StreamStartTls<'_> {
+    /// The name to send as SNI and to check (client side only; never derived, S55).
+    pub fn server_hostname(mut self, name: &str) -> Self {
+        self.upgrade = self.upgrade.server_hostname(name);
+        self
+    }
+
+    /// How long the handshake may take (default 60 s, T1, T9).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.upgrade = self.upgrade.ssl_handshake_timeout(timeout);
+        self
+    }
+
+    /// How long the close_notify exchange may take (default 30 s, T25).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.upgrade = self.upgrade.ssl_shutdown_timeout(timeout);
+        self
+    }
+
+    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF (D9).
+    pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
+        self.upgrade = self.upgrade.ssl_require_close_notify(on);
+        self
+    }
+
+    async fn run(self) -> Result<Transport, Error> {
+        let StreamStartTls { writer, upgrade } = self;
+        writer.drain().await?; // S53
+        let tls = upgrade.await?;
+        writer.replace_transport(tls.clone());
+        Ok(tls)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl<'a> IntoFuture for StreamStartTls<'a> {
+    type Output = Result<Transport, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
     }
 }
 

@@ -21,6 +21,11 @@
 //! per-connection options and the wiring used by `create_connection`, `create_server` and
 //! [`LoopHandle::start_tls`](crate::LoopHandle::start_tls).
 //!
+//! Ground rules: this module works on transports and protocols only; it calls down into
+//! `transport`, `protocol` and `event_loop` and never up into `streams`. The stream-level
+//! `StreamWriter.start_tls` lives with the writer and awaits [`StartTls`], as CPython's
+//! `streams.py` awaits `loop.start_tls`.
+//!
 //! A TLS echo over streams; the certificate is made on the spot (use [`server_config`] and
 //! [`client_config_with_roots`] to load PEM files, or `ssl(true)` for the system roots):
 //!
@@ -101,9 +106,9 @@ use self::engine::Engine;
 use self::protocol::{RawSide, TlsProtocol};
 use crate::constants::{SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT};
 use crate::error::Error;
+use crate::event_loop::handle::Handle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
-use crate::streams::StreamWriter;
 use crate::transport::Transport;
 
 /// App write high-water mark over TLS (`constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE`, 512 KiB;
@@ -273,10 +278,10 @@ impl ServerOptions {
     }
 }
 
-/// The pending result of [`LoopHandle::start_tls`] and [`StreamWriter::start_tls`]: set the
-/// keywords, then `.await` it for the TLS transport.
+/// The pending result of [`LoopHandle::start_tls`]: set the keywords, then `.await` it for the
+/// TLS transport.
 #[must_use = "start_tls does nothing until awaited"]
-pub struct StartTls<'a> {
+pub struct StartTls {
     lp: LoopHandle,
     transport: Transport,
     protocol: ProtocolRef,
@@ -284,8 +289,6 @@ pub struct StartTls<'a> {
     server_side: bool,
     server_hostname: Option<String>,
     options: TlsOptions,
-    /// Stream level: drained first, its transport swapped after (S53).
-    writer: Option<&'a mut StreamWriter>,
 }
 
 impl LoopHandle {
@@ -313,7 +316,7 @@ impl LoopHandle {
         protocol: ProtocolRef,
         context: impl Into<TlsContext>,
         server_side: bool,
-    ) -> StartTls<'static> {
+    ) -> StartTls {
         StartTls {
             lp: self.clone(),
             transport: transport.clone(),
@@ -322,31 +325,11 @@ impl LoopHandle {
             server_side,
             server_hostname: None,
             options: TlsOptions::default(),
-            writer: None,
         }
     }
 }
 
-impl<'a> StartTls<'a> {
-    /// Stream level (S53): the side follows the configuration.
-    pub(crate) fn for_writer(
-        writer: &'a mut StreamWriter,
-        protocol: ProtocolRef,
-        context: TlsContext,
-    ) -> StartTls<'a> {
-        let transport = writer.transport().clone();
-        StartTls {
-            lp: transport.get_loop(),
-            server_side: matches!(context, TlsContext::Server(_)),
-            transport,
-            protocol,
-            context,
-            server_hostname: None,
-            options: TlsOptions::default(),
-            writer: Some(writer),
-        }
-    }
-
+impl StartTls {
     /// The name to send as SNI and to check (client side only; never derived, S55).
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.server_hostname = Some(name.to_string());
@@ -380,11 +363,7 @@ impl<'a> StartTls<'a> {
             server_side,
             server_hostname,
             options,
-            writer,
         } = self;
-        if let Some(w) = &writer {
-            w.drain().await?; // S53
-        }
         options.check()?;
         if transport.is_closing() {
             return Err(Error::invalid_state("transport is closing")); // T35
@@ -423,16 +402,13 @@ impl<'a> StartTls<'a> {
         let guard = StartTlsGuard(Some((transport, made, resume)));
         let tls = handshake.wait().await?;
         guard.disarm();
-        if let Some(w) = writer {
-            w.replace_transport(tls.clone());
-        }
         Ok(tls)
     }
 }
 
-impl<'a> IntoFuture for StartTls<'a> {
+impl IntoFuture for StartTls {
     type Output = Result<Transport, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + 'a>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
@@ -441,7 +417,7 @@ impl<'a> IntoFuture for StartTls<'a> {
 
 /// On failure or cancellation: cancel the two scheduled callbacks, close the raw transport
 /// (T12, T33).
-struct StartTlsGuard(Option<(Transport, crate::Handle, crate::Handle)>);
+struct StartTlsGuard(Option<(Transport, Handle, Handle)>);
 
 impl StartTlsGuard {
     fn disarm(mut self) {

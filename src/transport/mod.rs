@@ -6,9 +6,12 @@
 //! over it. Every method is safe to call from inside a protocol callback (L83).
 //!
 //! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
-//! `flow_control.rs` (`_FlowControlMixin`'s water marks).
+//! `flow_control.rs` (`_FlowControlMixin`'s water marks); the sockets transports are made from:
+//! `connecting.rs` (`sock_connect`) and `listener.rs` (`listen`, `accept`).
 
+pub(crate) mod connecting;
 pub(crate) mod flow_control;
+pub(crate) mod listener;
 pub(crate) mod socket;
 pub(crate) mod write_buffer;
 

@@ -1,0 +1,115 @@
+//! Listening sockets: `listen()`, the registration for readable events, and `accept()`.
+//!
+//! Mirrors the socket half of the server machinery in CPython
+//! `Lib/asyncio/selector_events.py`: `_start_serving` (`sock.listen(backlog)`, `_add_reader`),
+//! `_stop_serving` (`_remove_reader`) and the `sock.accept()` of `_accept_connection`
+//! (L101–L103). The policy around it (how many connections per event, the EMFILE back-off of
+//! D6, `reserve_fd`, attaching connections to their server) is `server/accept.rs`'s, which
+//! calls this file and never mio.
+//!
+//! Ground rules: a [`Listener`] is a TCP or Unix listening socket whose mio type stays inside
+//! this file; its registration is edge-triggered and readable only, so the caller accepts until
+//! `WouldBlock` or comes back on its own (no new event arrives for connections already
+//! queued). Accepted sockets come out non-blocking and close-on-exec, ready for a socket
+//! transport. Calls down only into `event_loop::io`. With `event_loop`, `transport` is the only
+//! module that touches mio (DESIGN.md).
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+
+use mio::Interest;
+
+use super::socket::Socket;
+use super::Address;
+use crate::event_loop::io::IoHandler;
+use crate::event_loop::LoopHandle;
+use crate::slots::SlotKey;
+
+/// A listening socket of either family.
+pub(crate) struct Listener(Kind);
+
+enum Kind {
+    Tcp(mio::net::TcpListener),
+    Unix(mio::net::UnixListener),
+}
+
+impl Listener {
+    /// `sock.listen(backlog)` on a bound, non-blocking socket (Python's `_start_serving`, L100,
+    /// L105); the family follows the socket.
+    ///
+    /// # Errors
+    /// `listen`'s error, or the `SO_DOMAIN` query's; the socket is closed then.
+    pub(crate) fn listen(sock: socket2::Socket, backlog: u32) -> io::Result<Listener> {
+        sock.listen(backlog.min(i32::MAX as u32) as i32)?;
+        Ok(Listener(if sock.domain()? == socket2::Domain::UNIX {
+            Kind::Unix(mio::net::UnixListener::from_std(sock.into()))
+        } else {
+            Kind::Tcp(mio::net::TcpListener::from_std(sock.into()))
+        }))
+    }
+
+    /// One connection from the backlog, non-blocking, with the peer's address (L103).
+    ///
+    /// # Errors
+    /// `WouldBlock` when the backlog is empty; `accept`'s other errors as they come (EMFILE
+    /// and its kin, `ECONNABORTED`, `EINTR`): what they mean is the caller's policy.
+    pub(crate) fn accept(&self) -> io::Result<(Socket, Option<Address>)> {
+        match &self.0 {
+            Kind::Tcp(l) => l
+                .accept()
+                .map(|(s, a)| (Socket::Tcp(s), Some(Address::Inet(a)))),
+            Kind::Unix(l) => l
+                .accept()
+                .map(|(s, a)| (Socket::Unix(s), Some(Address::Unix(a)))),
+        }
+    }
+
+    /// The address the socket listens on (`Server.sockets`, L104).
+    pub(crate) fn address(&self) -> Option<Address> {
+        match &self.0 {
+            Kind::Tcp(l) => l.local_addr().ok().map(Address::Inet),
+            Kind::Unix(l) => l.local_addr().ok().map(Address::Unix),
+        }
+    }
+
+    /// Registers for readable events (Python's `_add_reader(sock, _accept_connection)`):
+    /// `handler` is called from the loop's run phase with no loop state borrowed.
+    ///
+    /// # Errors
+    /// The registry's error; nothing is registered then.
+    pub(crate) fn register(
+        &mut self,
+        lp: &LoopHandle,
+        handler: Rc<dyn IoHandler>,
+    ) -> io::Result<SlotKey> {
+        let fd = self.as_raw_fd();
+        match &mut self.0 {
+            Kind::Tcp(l) => lp
+                .inner
+                .register_handler(l, fd, Interest::READABLE, handler),
+            Kind::Unix(l) => lp
+                .inner
+                .register_handler(l, fd, Interest::READABLE, handler),
+        }
+    }
+
+    /// Removes the registration made by [`register`](Self::register) (Python's
+    /// `_remove_reader`); the handler is dropped after the loop's borrow ends. A stale `key`
+    /// (the loop closed meanwhile) is ignored.
+    pub(crate) fn deregister(&mut self, lp: &LoopHandle, key: SlotKey) {
+        match &mut self.0 {
+            Kind::Tcp(l) => lp.inner.deregister(key, l),
+            Kind::Unix(l) => lp.inner.deregister(key, l),
+        }
+    }
+}
+
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        match &self.0 {
+            Kind::Tcp(l) => l.as_raw_fd(),
+            Kind::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
