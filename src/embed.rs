@@ -168,7 +168,7 @@ where
             fut: Box::pin(f()),
             shared: s.clone(),
         };
-        if let Err(e) = crate::get_running_loop().and_then(|l| l.spawn(task)) {
+        if let Err(e) = crate::event_loop::get_running_loop().and_then(|l| l.spawn(task)) {
             s.complete(Err(e));
         } else {
             // Detached: the runner reports through the shared slot.
@@ -300,7 +300,7 @@ impl LoopThread {
         };
         self.stopping.store(true, Ordering::Release);
         let _ = self.handle.call_soon_threadsafe(|| {
-            if let Ok(lp) = crate::get_running_loop() {
+            if let Ok(lp) = crate::event_loop::get_running_loop() {
                 lp.stop();
             }
         });

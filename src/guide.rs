@@ -107,15 +107,18 @@
 //! | `event_loop/threadsafe.rs` | `call_soon_threadsafe`, `_write_to_self` |
 //! | `event_loop/exception.rs` | `call_exception_handler`, `default_exception_handler` |
 //! | `event_loop/debug.rs` | debug mode, `slow_callback_duration` |
+//! | `event_loop/clock.rs`, `event_loop/precise_wait.rs` | `BaseEventLoop.time`, `_clock_resolution`; the poll timeout of `_run_once` |
 //! | `event_loop/executor/` | `tasks.py` (`Task`, `create_task`), `futures.py` |
 //! | `time.rs` | `tasks.sleep`, `timeouts.py`, `tasks.wait_for` |
 //! | `protocol.rs` | `protocols.py` |
 //! | `transport/mod.rs` | `transports.py` |
 //! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport` |
 //! | `transport/flow_control.rs` | `transports._FlowControlMixin` |
+//! | `transport/connecting.rs` | `selector_events.py`: `sock_connect`, `_sock_connect_cb` |
+//! | `transport/listener.rs` | `selector_events.py`: `_start_serving`, `_accept_connection` (the socket half) |
 //! | `net/connect.rs`, `net/resolve.rs` | `base_events.py`: `create_connection`, `_ensure_resolved` |
 //! | `net/happy_eyeballs.rs` | `staggered.py` |
-//! | `server.rs` | `base_events.py`: `Server`, `create_server`; `unix_events.py`: `create_unix_server` |
+//! | `server/` | `base_events.py`: `Server`, `create_server`; `selector_events.py`: `_accept_connection`; `unix_events.py`: `create_unix_server` |
 //! | `streams/` | `streams.py` |
 //! | `tls/` | `sslproto.py` |
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |

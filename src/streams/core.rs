@@ -209,7 +209,7 @@ impl BufferedProtocol for StreamCore {
 
     fn buffer_updated(&mut self, n: usize) {
         let w = self.reader.buffer_updated(n);
-        if crate::trace_enabled() {
+        if crate::event_loop::debug::trace_enabled() {
             let id = self.transport.as_ref().map_or(0, Transport::id);
             log::info!(target: "asyncio::trace", "protocol[{id}]: buffer_updated({n})");
             log::info!(

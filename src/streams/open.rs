@@ -157,7 +157,7 @@ impl OpenConnection {
 
     async fn run(self) -> Result<(StreamReader, StreamWriter), Error> {
         let reader = ReaderState::new(self.limit)?; // S1: before any I/O
-        let lp = crate::get_running_loop()?;
+        let lp = crate::event_loop::get_running_loop()?;
         let factory = move || StreamCore::new(reader);
         let target = match self.dest {
             Dest::Host(h, p) => Target::Host {
@@ -245,7 +245,7 @@ where
         Rc::new(move |reader, writer| {
             let transport = writer.transport().clone();
             let fut = Box::pin(self(reader, writer));
-            crate::spawn(Handler {
+            crate::event_loop::executor::spawn(Handler {
                 fut,
                 transport: Some(transport),
             })
@@ -425,7 +425,7 @@ impl StartServer {
 
     async fn run(self) -> Result<Server, Error> {
         ReaderState::new(self.limit)?; // S4 (D7): a bad limit fails before serving
-        let lp = crate::get_running_loop()?;
+        let lp = crate::event_loop::get_running_loop()?;
         let (cb, limit) = (self.cb, self.limit);
         let factory: Rc<dyn Fn() -> ProtocolRef> = Rc::new(move || {
             let reader = ReaderState::new(limit).expect("limit checked above");

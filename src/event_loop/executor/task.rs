@@ -290,7 +290,7 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
 
 fn failure_of<T: 'static>(v: &T) -> Option<String> {
     let v = v as &dyn Any;
-    if let Some(Err(e)) = v.downcast_ref::<Result<(), crate::Error>>() {
+    if let Some(Err(e)) = v.downcast_ref::<Result<(), crate::error::Error>>() {
         return Some(e.to_string());
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), std::io::Error>>() {
