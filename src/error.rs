@@ -29,8 +29,8 @@ use std::io;
 ///
 /// | you get | from | when |
 /// |---|---|---|
-/// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed …`) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
-/// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file; a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text) |
+/// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed 127.0.0.1:1`, `raw_os_error()` 111) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
+/// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file (`[Errno 2] No such file or directory: '<path>'`); a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text) |
 /// | `Io`, kind `AddrInUse` (`error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it (S19) |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone (S50, S51) |
@@ -45,9 +45,13 @@ use std::io;
 /// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |
 /// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS | certificate refused (unknown CA, wrong name, expired), protocol error, alert, a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
 ///
-/// Every `Io` error that came from a system call keeps its OS error number
-/// ([`io::Error::raw_os_error`]), also when one failure reaches several waiters: each read
-/// after a reset, `drain` and `wait_closed` get `ECONNRESET` (104 on Linux) with its kind.
+/// Every `Io` error that came from a system call keeps its OS error number: ask
+/// [`Error::raw_os_error`] (Python's `OSError.errno`). It also sees through the messages the
+/// crate writes with the call's context (`[Errno 111] Connect call failed 127.0.0.1:1`,
+/// `error while attempting to bind on address 127.0.0.1:8888: address already in use`,
+/// `[Errno 2] No such file or directory: '/tmp/app.sock'`), which `io::Error::raw_os_error`
+/// alone does not, and it holds when one failure reaches several waiters: each read after a
+/// reset, `drain` and `wait_closed` get `ECONNRESET` (104 on Linux) with its kind.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -203,6 +207,51 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The OS error number behind this error, if a system call failed (Python's
+    /// `OSError.errno`): for an `Io` error straight from the OS, and for one the crate gave a
+    /// message of its own with the call's context (`[Errno 111] Connect call failed
+    /// 127.0.0.1:1`, a bind error naming its address, a Unix path in use).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io(e) => e.raw_os_error().or_else(|| {
+                e.get_ref()
+                    .and_then(|i| i.downcast_ref::<OsError>())
+                    .map(|o| o.code)
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A failed system call with the crate's own message (CPython's texts, naming the address or
+/// path), keeping the errno: the payload of an `Io` error made by [`OsError::io`].
+/// [`Error::raw_os_error`] sees through it.
+#[derive(Debug, Clone)]
+pub(crate) struct OsError {
+    code: i32,
+    message: String,
+}
+
+impl OsError {
+    /// An `io::Error` of `e`'s kind with `message`, keeping `e`'s errno if it has one (else a
+    /// plain `io::Error` with the message).
+    pub(crate) fn io(e: &io::Error, message: String) -> io::Error {
+        match e.raw_os_error() {
+            Some(code) => io::Error::new(e.kind(), OsError { code, message }),
+            None => io::Error::new(e.kind(), message),
+        }
+    }
+}
+
+impl fmt::Display for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OsError {}
+
 /// [`Error::duplicate`] for an `io::Error`: errno kept, a wrapped crate `Error` unwrapped.
 fn duplicate_io(e: &io::Error) -> Error {
     if let Some(code) = e.raw_os_error() {
@@ -213,6 +262,9 @@ fn duplicate_io(e: &io::Error) -> Error {
             Error::Io(_) => {}
             other => return other.duplicate(),
         }
+    }
+    if let Some(os) = e.get_ref().and_then(|i| i.downcast_ref::<OsError>()) {
+        return Error::Io(io::Error::new(e.kind(), os.clone()));
     }
     Error::Io(io::Error::new(e.kind(), e.to_string()))
 }
@@ -375,6 +427,23 @@ mod tests {
             SharedError::from_io(&wrapped).get(),
             Error::Timeout
         ));
+    }
+
+    #[test]
+    fn os_errors_with_context_keep_their_errno() {
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        let e = Error::Io(OsError::io(
+            &refused,
+            "[Errno 111] Connect call failed 127.0.0.1:1".into(),
+        ));
+        assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(e.to_string(), "[Errno 111] Connect call failed 127.0.0.1:1");
+        let again = e.duplicate();
+        assert_eq!(again.raw_os_error(), Some(libc::ECONNREFUSED));
+        assert_eq!(again.to_string(), e.to_string());
+        assert_eq!(Error::Io(refused).raw_os_error(), Some(libc::ECONNREFUSED));
+        assert_eq!(Error::Timeout.raw_os_error(), None);
     }
 
     /// Issue #13: `Display` and `source()` never print one text twice in a chain.

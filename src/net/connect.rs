@@ -24,7 +24,7 @@ use std::time::Duration;
 use super::happy_eyeballs::{combine_errors, staggered_race};
 use super::resolve::{interleave, resolve, Family};
 use super::socket_opts::{bind_error, tcp_socket};
-use crate::error::Error;
+use crate::error::{Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
 use crate::transport::connecting::{adopt_tcp, adopt_unix, sock_connect, sock_connect_unix};
@@ -276,19 +276,14 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             Target::Unix(_) => tls.prepare(None, true)?,
         };
         let sock = match target {
-            Target::Host { host: None, .. } => {
-                return Err(Error::invalid_argument(
-                    "host and port was not specified and no sock specified",
-                ))
-            }
             Target::Sock(s) => s.into_socket()?,
-            Target::Unix(path) => sock_connect_unix(&lp, &unix_addr(&path)?).await?,
-            Target::Host {
-                host: Some(host),
-                port,
-            } => {
+            Target::Unix(path) => sock_connect_unix(&lp, &unix_addr(&path)?)
+                .await
+                .map_err(|e| unix_path_error(&e, &path))?,
+            // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
+            Target::Host { host, port } => {
                 let fam = family.family();
-                let mut addrs = resolve(Some(&host), port, fam, false).await?;
+                let mut addrs = resolve(host.as_deref(), port, fam, false).await?;
                 let il = il.or(happy_eyeballs_delay.map(|_| 1)).unwrap_or(0);
                 if il > 0 {
                     addrs = interleave(addrs, il);
@@ -420,12 +415,26 @@ pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
     Ok(())
 }
 
+/// A failed Unix connect names its path (`[Errno 2] No such file or directory: '/tmp/x'`),
+/// errno kept.
+fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => {
+            let text = io::Error::from_raw_os_error(code).to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            OsError::io(e, format!("[Errno {code}] {text}: '{}'", path.display()))
+        }
+        None => io::Error::new(e.kind(), format!("{e}: '{}'", path.display())),
+    }
+}
+
+/// CPython's text (`[Errno 111] Connect call failed ('127.0.0.1', 1)`), errno kept.
 fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
     let text = match e.raw_os_error() {
         Some(code) => format!("[Errno {code}] Connect call failed {addr}"),
         None => format!("Connect call failed {addr}: {e}"),
     };
-    Error::Io(io::Error::new(e.kind(), text))
+    Error::Io(OsError::io(&e, text))
 }
 
 /// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`

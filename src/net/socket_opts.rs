@@ -10,6 +10,8 @@ use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use crate::error::OsError;
+
 /// Python's bind error text (L87, L99): errno kept, strerror in lower case.
 pub(crate) fn bind_error(e: io::Error, addr: &dyn std::fmt::Display) -> io::Error {
     let text = match e.raw_os_error() {
@@ -19,8 +21,8 @@ pub(crate) fn bind_error(e: io::Error, addr: &dyn std::fmt::Display) -> io::Erro
         None => e.to_string().to_lowercase(),
     };
     let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-    io::Error::new(
-        e.kind(),
+    OsError::io(
+        &e,
         format!("error while attempting to bind on address {addr}: {text}"),
     )
 }
@@ -75,12 +77,13 @@ pub(crate) fn bind_unix_listener(addr: &SockAddr, shown: &Path) -> io::Result<So
     s.set_nonblocking(true)?;
     s.bind(addr).map_err(|e| {
         if e.kind() == io::ErrorKind::AddrInUse {
-            io::Error::new(
-                e.kind(),
+            OsError::io(
+                &e,
                 format!("Address '{}' is already in use", shown.display()),
             )
         } else {
-            e
+            // Other failures name the path too (issue #13), errno kept.
+            OsError::io(&e, format!("{e}: '{}'", shown.display()))
         }
     })?;
     Ok(s)

@@ -1,0 +1,131 @@
+//! Behaviours that a report found wrong (issue #13, tried side by side with CPython 3.11), each
+//! pinned by the checklist id it concerns. Network tests use 127.0.0.1 and ports from the OS;
+//! Unix sockets live in a fresh temp dir.
+
+mod util;
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use asyncio::Error;
+
+/// Runs `fut` on a fresh loop, bounded.
+fn run<F: std::future::IntoFuture + 'static>(fut: F) -> F::Output {
+    asyncio::run(asyncio::timeout(Duration::from_secs(20), fut.into_future()))
+        .unwrap()
+        .expect("timed out")
+}
+
+/// A port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn l87_a_refused_connect_keeps_errno_and_says_where() {
+    let port = closed_port();
+    let e = run(async move { asyncio::open_connection("127.0.0.1", port).await.map(drop) })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e:?}");
+    assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!("[Errno 111] Connect call failed 127.0.0.1:{port}")
+    );
+}
+
+#[test]
+fn l99_a_port_in_use_keeps_errno_and_names_the_address() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let e = run(async move {
+        asyncio::start_server(
+            |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| async {},
+            "127.0.0.1",
+            port,
+        )
+        .await
+        .map(drop)
+    })
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse, "{e:?}");
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e:?}");
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{port}")),
+        "names the address: {e}"
+    );
+}
+
+#[test]
+fn l111_unix_errors_keep_errno_and_name_the_path() {
+    let dir = util::temp_dir("regress-unix");
+    // A regular file where the server wants its socket: EADDRINUSE, as CPython.
+    let file = dir.join("not-a-socket");
+    std::fs::write(&file, b"x").unwrap();
+    let f = file.clone();
+    let e = run(async move {
+        asyncio::start_unix_server(
+            |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| async {},
+            &f,
+        )
+        .await
+        .map(drop)
+    })
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse, "{e:?}");
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e:?}");
+    assert!(e.to_string().contains(&*file.to_string_lossy()), "{e}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        b"x",
+        "the file is left alone"
+    );
+
+    // Connecting to a path where nothing is: ENOENT, the path in the message.
+    let missing = dir.join("missing.sock");
+    let m = missing.clone();
+    let e = run(async move { asyncio::open_unix_connection(&m).await.map(drop) }).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e:?}");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "[Errno 2] No such file or directory: '{}'",
+            missing.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn l86_an_empty_host_connects_to_loopback_as_cpython_does() {
+    // CPython: open_connection(None, port) resolves getaddrinfo(None, port): the loopbacks.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = run(async move {
+        let (_r, w) = asyncio::open_connection("", port).await.unwrap();
+        let peer = w.get_extra_info("peername");
+        w.close();
+        let _ = w.wait_closed().await;
+        peer
+    });
+    assert!(
+        format!("{peer:?}").contains(&format!("127.0.0.1:{port}")),
+        "{peer:?}"
+    );
+    drop(l);
+}
+
+#[test]
+fn l87_a_failed_connect_error_is_the_same_for_every_waiter_and_chain() {
+    // The error keeps its errno through Error -> io::Error -> Error (the ? operator both ways).
+    let port = closed_port();
+    let e = run(async move { asyncio::open_connection("127.0.0.1", port).await.map(drop) })
+        .unwrap_err();
+    let io: std::io::Error = e.into();
+    assert_eq!(io.kind(), ErrorKind::ConnectionRefused);
+    let back = Error::from(io);
+    assert_eq!(back.raw_os_error(), Some(libc::ECONNREFUSED));
+}
