@@ -1047,6 +1047,108 @@ fn emfile_child() {
     );
 }
 
+const EPISODE_CHILD: &str = "ASYNCIO_TEST_EPISODE_CHILD";
+const EPISODE_TEST: &str = "l102_d6_a_long_episode_is_reported_once_and_its_end_once";
+
+/// Issue #13 (D6): a server out of descriptors across several retries reports the episode
+/// once, stays silent on each retry that fails again, and logs one line when accepting works
+/// again (how long, how many retries).
+#[test]
+fn l102_d6_a_long_episode_is_reported_once_and_its_end_once() {
+    in_child(
+        EPISODE_CHILD,
+        EPISODE_TEST,
+        "episode child: ok",
+        episode_child,
+    );
+}
+
+/// Keeps `log` records (warnings and up) for a child-process test.
+struct LogCapture(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for LogCapture {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            self.0.lock().unwrap().push(r.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOGGED: LogCapture = LogCapture(std::sync::Mutex::new(Vec::new()));
+
+fn episode_child() {
+    const FREE: usize = 1;
+    log::set_logger(&LOGGED).unwrap();
+    log::set_max_level(log::LevelFilter::Warn);
+    let lp = EventLoop::new().unwrap();
+    let reports = Rc::new(RefCell::new(Vec::<String>::new()));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            r.borrow_mut().push(ctx.to_string())
+        },
+    ));
+    let made = Rc::new(Cell::new(0));
+    let m = made.clone();
+    let factory = move || {
+        m.set(m.get() + 1);
+        Echo::default()
+    };
+    let server = lp
+        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    let mut clients: Vec<TcpStream> = (0..3).map(|_| tcp_client(addr)).collect();
+    let filler = leave_free_fds(FREE);
+    run_within(&lp, BOUND, || {
+        made.get() == FREE && !reports.borrow().is_empty()
+    });
+    // Stay out of descriptors through two retries (ACCEPT_RETRY_DELAY is 1 s each).
+    let quiet = iterations_during(&lp, Duration::from_millis(2_300));
+    assert_eq!(made.get(), FREE, "no descriptor came free");
+    assert_eq!(
+        reports.borrow().len(),
+        1,
+        "D6: one report for the whole episode: {:?}",
+        reports.borrow()
+    );
+    assert!(quiet <= 12, "{quiet} iterations in 2.3 s of episode");
+    assert!(
+        LOGGED.0.lock().unwrap().is_empty(),
+        "nothing logged meanwhile"
+    );
+    // Descriptors come back: the next retry accepts, and the episode's end is one line.
+    drop(filler);
+    run_within(&lp, BOUND, || made.get() == 3);
+    let logged = LOGGED.0.lock().unwrap().clone();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(
+        logged[0].starts_with(&format!("socket.accept() works again on {addr} after "))
+            && logged[0].contains(" retries, 0 connections shed"),
+        "{}",
+        logged[0]
+    );
+    let retries: u32 = logged[0]
+        .split(": ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(retries >= 2, "{}", logged[0]);
+    assert_eq!(reports.borrow().len(), 1, "no further report");
+    let mut last = clients.pop().unwrap();
+    assert_eq!(
+        finish(&lp, peer(&lp, move || roundtrip(&mut last, b"back"))),
+        b"back"
+    );
+    println!("episode child: ok; {}", logged[0]);
+}
+
 const RESERVE_CHILD: &str = "ASYNCIO_TEST_RESERVE_CHILD";
 const RESERVE_TEST: &str = "l102_reserve_fd_sheds_waiting_connections_promptly";
 

@@ -9,6 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::{Rc, Weak};
+use std::time::Instant;
 
 use crate::constants::ACCEPT_RETRY_DELAY;
 use crate::error::Error;
@@ -29,12 +30,42 @@ pub(super) struct Accepter {
     pub(super) unlistened: RefCell<Option<socket2::Socket>>,
     /// The listener's loop registration ([`Listener::register`]): `Some` while serving.
     pub(super) key: Cell<Option<SlotKey>>,
-    /// Accepting is paused after EMFILE & co. until the retry timer fires.
-    pub(super) backing_off: Cell<bool>,
     /// With `reserve_fd`: the spare descriptor (`/dev/null`), opened when serving starts.
     pub(super) spare: RefCell<Option<std::fs::File>>,
-    /// With `reserve_fd`: out of descriptors since the last successful accept (one report).
-    pub(super) exhausted: Cell<bool>,
+    /// Accepting normally, or in an out-of-descriptors episode. Changed only by `set_state`.
+    pub(super) state: Cell<Accepting>,
+}
+
+/// An out-of-descriptors episode (D6, L102): from the first EMFILE/ENFILE/ENOBUFS/ENOMEM to the
+/// next successful accept. Reported once when it starts and logged once when it ends; silent
+/// in between, however many retries it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Episode {
+    since: Instant,
+    /// Retry rounds that found the descriptors still exhausted.
+    retries: u32,
+    /// Connections accepted with the spare descriptor and closed at once (`reserve_fd`).
+    shed: u64,
+}
+
+/// Where an accepter is:
+///
+/// ```text
+///   Open ──out of fds, no spare──► BackingOff ──retry timer──► Exhausted ──accept works──► Open
+///     │                               ▲                          │  │
+///     └──out of fds, spare sheds──────┼──────────────────────────┘  └─still out, spare sheds─┐
+///                                     └──still out, no spare (a retry: no new report)◄───────┘
+/// ```
+/// (`stop()` goes back to `Open` from anywhere.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Accepting {
+    /// Accepting as connections arrive.
+    Open,
+    /// Out of descriptors: no accept until the retry timer fires (ACCEPT_RETRY_DELAY).
+    BackingOff(Episode),
+    /// Out of descriptors lately: accepting again (after a retry, or shedding with the spare);
+    /// the episode ends at the first accept that works.
+    Exhausted(Episode),
 }
 
 impl Accepter {
@@ -65,6 +96,61 @@ impl Accepter {
         Ok(())
     }
 
+    /// The one place `state` changes: the edges of [`Accepting`]'s diagram (debug-checked).
+    fn set_state(&self, to: Accepting) {
+        use Accepting::*;
+        debug_assert!(
+            matches!(
+                (self.state.get(), to),
+                (_, Open)
+                    | (Open | Exhausted(_), BackingOff(_))
+                    | (Open | BackingOff(_) | Exhausted(_), Exhausted(_))
+            ),
+            "accepter {:?} -> {to:?} is not an edge",
+            self.state.get()
+        );
+        self.state.set(to);
+    }
+
+    /// The episode under way, or a new one (reported now, once).
+    fn episode(&self, server: &Rc<ServerInner>, e: &io::Error) -> Episode {
+        match self.state.get() {
+            Accepting::BackingOff(ep) | Accepting::Exhausted(ep) => ep,
+            Accepting::Open => {
+                self.report_exhaustion(server, io::Error::new(e.kind(), e.to_string()));
+                Episode {
+                    since: Instant::now(),
+                    retries: 0,
+                    shed: 0,
+                }
+            }
+        }
+    }
+
+    /// An accept worked: an episode under way ends, with one line saying how it went.
+    fn accepting_again(&self) {
+        if let Accepting::Exhausted(ep) | Accepting::BackingOff(ep) = self.state.get() {
+            self.set_state(Accepting::Open);
+            let socket = self
+                .listener
+                .borrow()
+                .as_ref()
+                .and_then(Listener::address)
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let took = ep.since.elapsed();
+            log::warn!(
+                target: "asyncio",
+                "socket.accept() works again on {socket} after {}.{:03} s out of system \
+                 resources: {} retries, {} connections shed",
+                took.as_secs(),
+                took.subsec_millis(),
+                ep.retries,
+                ep.shed
+            );
+        }
+    }
+
     pub(super) fn stop(&self, lp: &LoopHandle) {
         let key = self.key.take();
         let listener = self.listener.borrow_mut().take();
@@ -73,6 +159,7 @@ impl Accepter {
         }
         drop(self.unlistened.borrow_mut().take());
         drop(self.spare.borrow_mut().take());
+        self.set_state(Accepting::Open);
     }
 
     /// Accepts up to `backlog` connections (L101, L102, D6).
@@ -80,7 +167,7 @@ impl Accepter {
         let Some(server) = self.server.upgrade() else {
             return;
         };
-        if self.backing_off.get() || self.key.get().is_none() {
+        if matches!(self.state.get(), Accepting::BackingOff(_)) || self.key.get().is_none() {
             return;
         }
         for _ in 0..server.backlog.max(1) {
@@ -90,7 +177,7 @@ impl Accepter {
             };
             match accepted {
                 Ok((sock, peer)) => {
-                    self.exhausted.set(false);
+                    self.accepting_again();
                     server.new_connection(sock, peer)
                 }
                 Err(e) => match e.kind() {
@@ -124,9 +211,7 @@ impl Accepter {
         if self.spare.borrow().is_none() {
             return false;
         }
-        if !self.exhausted.replace(true) {
-            self.report_exhaustion(server, io::Error::new(e.kind(), e.to_string()));
-        }
+        let mut episode = self.episode(server, e);
         for _ in 0..server.backlog.max(1) {
             drop(self.spare.borrow_mut().take());
             let accepted = match self.listener.borrow().as_ref() {
@@ -136,6 +221,7 @@ impl Accepter {
             let more = match accepted {
                 Ok((sock, _)) => {
                     drop(sock); // a prompt close instead of a wait in the backlog
+                    episode.shed += 1;
                     true
                 }
                 Err(_) => false, // WouldBlock: the backlog is empty
@@ -151,6 +237,7 @@ impl Accepter {
             let again = std::fs::File::open("/dev/null").ok();
             *self.spare.borrow_mut() = again;
         }
+        self.set_state(Accepting::Exhausted(episode));
         self.spare.borrow().is_some()
     }
 
@@ -169,14 +256,22 @@ impl Accepter {
         );
     }
 
+    /// Out of descriptors with no spare: stop accepting for ACCEPT_RETRY_DELAY (D6). Only the
+    /// episode's first back-off is reported; a retry that finds the descriptors still
+    /// exhausted only counts.
     pub(super) fn back_off(&self, server: &Rc<ServerInner>, e: io::Error) {
-        self.backing_off.set(true);
-        self.report_exhaustion(server, e);
+        let mut episode = self.episode(server, &e);
+        if matches!(self.state.get(), Accepting::Exhausted(_)) {
+            episode.retries += 1;
+        }
+        self.set_state(Accepting::BackingOff(episode));
         let me = self.me.clone();
         let _ = server.lp.call_later(ACCEPT_RETRY_DELAY, move || {
             if let Some(me) = me.upgrade() {
-                me.backing_off.set(false);
-                me.accept_round();
+                if let Accepting::BackingOff(ep) = me.state.get() {
+                    me.set_state(Accepting::Exhausted(ep));
+                    me.accept_round();
+                }
             }
         });
     }

@@ -304,9 +304,9 @@ impl CreateServer {
                         listener: RefCell::new(None),
                         unlistened: RefCell::new(Some(s)),
                         key: Cell::new(None),
-                        backing_off: Cell::new(false),
+
                         spare: RefCell::new(None),
-                        exhausted: Cell::new(false),
+                        state: Cell::new(super::accept::Accepting::Open),
                     })
                 })
                 .collect();
