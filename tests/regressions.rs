@@ -129,3 +129,24 @@ fn l87_a_failed_connect_error_is_the_same_for_every_waiter_and_chain() {
     let back = Error::from(io);
     assert_eq!(back.raw_os_error(), Some(libc::ECONNREFUSED));
 }
+
+#[test]
+fn l56_the_socket_extra_info_is_gone_once_the_transport_is_closed() {
+    // CPython's socket.fileno() is -1 after close; ours returned the closed descriptor's
+    // number, which the OS hands to the next open file.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (open, closed) = run(async move {
+        let (_r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        let open = w.get_extra_info("socket");
+        w.close();
+        let _ = w.wait_closed().await;
+        (open, w.get_extra_info("socket"))
+    });
+    assert!(
+        matches!(open, Some(asyncio::ExtraInfo::Fd(fd)) if fd >= 0),
+        "{open:?}"
+    );
+    assert!(closed.is_none(), "{closed:?}");
+    drop(l);
+}

@@ -529,7 +529,8 @@ impl TransportImpl for SocketTransport {
         match name {
             "peername" => self.peername.clone().map(ExtraInfo::Address),
             "sockname" => self.sockname.clone().map(ExtraInfo::Address),
-            "socket" => Some(ExtraInfo::Fd(self.fd)),
+            // Once closed, the number may already name another open file (CPython: -1).
+            "socket" => self.sock.borrow().as_ref().map(|_| ExtraInfo::Fd(self.fd)),
             _ => None,
         }
     }
