@@ -57,15 +57,54 @@ pub(crate) fn py_seconds(d: std::time::Duration) -> String {
     format!("{}.{frac}", d.as_secs())
 }
 
-/// Logs one trace line if the trace is on.
+/// Where the crate's records go (issue #14: never silent). With a `log` backend installed
+/// (`log::max_level()` above `Off`, as every backend sets it), through `log` on `target`, as
+/// before. With none, straight to stderr, one line per record: warnings and errors always
+/// (Python's logging prints WARNING and above to stderr through its "last resort" handler
+/// when nothing is configured), and the layer trace, which the user asked for; debug and info
+/// records are dropped as `log` would.
+pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_>) {
+    if log::max_level() != log::LevelFilter::Off {
+        log::log!(target: target, level, "{args}");
+    } else if level <= log::Level::Warn || target == TRACE_TARGET {
+        // `eprintln!` holds stderr's lock for the whole line (no interleaving across
+        // threads) and goes where a test harness captures output.
+        eprintln!("{args}");
+    }
+}
+
+/// The `log` target of the layer trace.
+pub(crate) const TRACE_TARGET: &str = "asyncio::trace";
+
+/// Logs one trace line if the trace is on (stderr when no logger is installed).
 macro_rules! trace {
     ($($arg:tt)*) => {
         if $crate::event_loop::debug::trace_enabled() {
-            log::info!(target: "asyncio::trace", $($arg)*);
+            $crate::event_loop::debug::emit(
+                log::Level::Info,
+                $crate::event_loop::debug::TRACE_TARGET,
+                format_args!($($arg)*),
+            );
         }
     };
 }
 pub(crate) use trace;
+
+/// A warning on the `asyncio` target (stderr when no logger is installed).
+macro_rules! warning {
+    ($($arg:tt)*) => {
+        $crate::event_loop::debug::emit(log::Level::Warn, "asyncio", format_args!($($arg)*))
+    };
+}
+pub(crate) use warning;
+
+/// An error on the `asyncio` target (stderr when no logger is installed).
+macro_rules! error {
+    ($($arg:tt)*) => {
+        $crate::event_loop::debug::emit(log::Level::Error, "asyncio", format_args!($($arg)*))
+    };
+}
+pub(crate) use error;
 
 #[cfg(test)]
 mod tests {

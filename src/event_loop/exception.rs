@@ -96,9 +96,10 @@ impl fmt::Display for PanicError {
 
 impl std::error::Error for PanicError {}
 
-/// The default handler: one `log::error!` record on the `asyncio` target (L20).
+/// The default handler: one error record on the `asyncio` target (L20): through `log` when
+/// a logger is installed, else on stderr (never silent).
 pub fn default_exception_handler(ctx: &ExceptionContext) {
-    log::error!(target: "asyncio", "{ctx}");
+    crate::event_loop::debug::error!("{ctx}");
 }
 
 #[cfg(test)]

@@ -570,7 +570,7 @@ impl LoopHandle {
             let mut events = inner.events.borrow_mut();
             if let Err(e) = inner.poll.borrow_mut().poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
-                    log::error!(target: "asyncio", "poll failed: {e}");
+                    crate::event_loop::debug::error!("poll failed: {e}");
                 }
                 events.clear();
             }
@@ -708,8 +708,7 @@ impl LoopHandle {
         self.run_runnable_inner(r, main);
         let took = start.elapsed();
         if took >= self.inner.slow_callback_duration.get() {
-            log::warn!(
-                target: "asyncio",
+            crate::event_loop::debug::warning!(
                 "Executing {name} took {}.{:03} seconds",
                 took.as_secs(),
                 took.subsec_millis()
@@ -802,7 +801,8 @@ impl LoopHandle {
     }
 
     /// Installs `handler` as the exception handler (L19); `None` restores the default, which
-    /// logs one `log::error!` record on target `asyncio` (L20).
+    /// logs one error record on target `asyncio` (L20): through `log` when a logger is
+    /// installed, else on stderr, so a failure is never silent.
     pub fn set_exception_handler<F>(&self, handler: Option<F>)
     where
         F: Fn(&LoopHandle, &ExceptionContext) + 'static,

@@ -139,8 +139,7 @@ impl Accepter {
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             let took = ep.since.elapsed();
-            log::warn!(
-                target: "asyncio",
+            crate::event_loop::debug::warning!(
                 "socket.accept() works again on {socket} after {}.{:03} s out of system \
                  resources: {} retries, {} connections shed",
                 took.as_secs(),

@@ -339,13 +339,19 @@ pub(super) fn remove_stale_socket(path: &Path) {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
             if let Err(e) = std::fs::remove_file(path) {
-                log::error!(target: "asyncio", "Unable to check or remove stale UNIX socket {}: {e}", path.display());
+                crate::event_loop::debug::error!(
+                    "Unable to check or remove stale UNIX socket {}: {e}",
+                    path.display()
+                );
             }
         }
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => {
-            log::error!(target: "asyncio", "Unable to check or remove stale UNIX socket {}: {e}", path.display());
+            crate::event_loop::debug::error!(
+                "Unable to check or remove stale UNIX socket {}: {e}",
+                path.display()
+            );
         }
     }
 }

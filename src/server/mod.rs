@@ -325,13 +325,19 @@ fn cleanup_unix_path(path: &Path, dev: u64, ino: u64) {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.dev() == dev && m.ino() == ino => {
             if let Err(e) = std::fs::remove_file(path) {
-                log::error!(target: "asyncio", "Unable to clean up listening UNIX socket {}: {e}", path.display());
+                crate::event_loop::debug::error!(
+                    "Unable to clean up listening UNIX socket {}: {e}",
+                    path.display()
+                );
             }
         }
         Ok(_) => {} // replaced by someone else: leave it (L119)
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => {
-            log::error!(target: "asyncio", "Unable to clean up listening UNIX socket {}: {e}", path.display());
+            crate::event_loop::debug::error!(
+                "Unable to clean up listening UNIX socket {}: {e}",
+                path.display()
+            );
         }
     }
 }

@@ -211,12 +211,15 @@ impl BufferedProtocol for StreamCore {
         let w = self.reader.buffer_updated(n);
         if crate::event_loop::debug::trace_enabled() {
             let id = self.transport.as_ref().map_or(0, Transport::id);
-            log::info!(target: "asyncio::trace", "protocol[{id}]: buffer_updated({n})");
-            log::info!(
-                target: "asyncio::trace",
+            crate::event_loop::debug::trace!("protocol[{id}]: buffer_updated({n})");
+            crate::event_loop::debug::trace!(
                 "reader[{id}]: feed_data {n} B, buffered {}{}",
                 self.reader.buffered_len(),
-                if w.is_some() { ", wakes the waiting read" } else { "" }
+                if w.is_some() {
+                    ", wakes the waiting read"
+                } else {
+                    ""
+                }
             );
         }
         if let Some(w) = w {

@@ -76,8 +76,7 @@ impl StreamWriter {
         let r = self.transport.write(data);
         let after = self.transport.get_write_buffer_size();
         let sent = (data.len() + before).saturating_sub(after);
-        log::info!(
-            target: "asyncio::trace",
+        crate::event_loop::debug::trace!(
             "writer[{}]: write {} B -> sent {sent}, buffered {after}",
             self.transport.id(),
             data.len()
@@ -324,17 +323,15 @@ impl Drop for StreamWriter {
         }
         let lp = self.transport.get_loop();
         if lp.is_closed() {
-            log::warn!(target: "asyncio", "loop is closed");
+            crate::event_loop::debug::warning!("loop is closed");
             return;
         }
         match &self.created {
-            Some(bt) => log::warn!(
-                target: "asyncio",
+            Some(bt) => crate::event_loop::debug::warning!(
                 "unclosed <StreamWriter transport={}>, created at:\n{bt}",
                 self.transport.id()
             ),
-            None => log::warn!(
-                target: "asyncio",
+            None => crate::event_loop::debug::warning!(
                 "unclosed <StreamWriter transport={}>",
                 self.transport.id()
             ),

@@ -242,7 +242,9 @@ impl Drop for TlsTransport {
     fn drop(&mut self) {
         if !self.closed.get() {
             // T39: warned, not shut down.
-            log::warn!(target: "asyncio", "unclosed transport <asyncio._SSLProtocolTransport object>");
+            crate::event_loop::debug::warning!(
+                "unclosed transport <asyncio._SSLProtocolTransport object>"
+            );
         }
     }
 }

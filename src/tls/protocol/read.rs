@@ -121,7 +121,7 @@ impl TlsProtocol {
             AppCall::Done(()) => Some(end),
             AppCall::Busy => {
                 // Cannot happen (checked just before); the bytes would be lost, so say so.
-                log::error!(target: "asyncio", "TLS: app protocol busy, {n} bytes dropped");
+                crate::event_loop::debug::error!("TLS: app protocol busy, {n} bytes dropped");
                 None
             }
             AppCall::Failed => None,
@@ -146,8 +146,7 @@ impl TlsProtocol {
         if let AppCall::Done(true) =
             self.call_app("Error calling eof_received()", |p| p.eof_received())
         {
-            log::warn!(
-                target: "asyncio",
+            crate::event_loop::debug::warning!(
                 "returning true from eof_received() has no effect when using ssl"
             );
         }

@@ -21,7 +21,7 @@ impl TlsProtocol {
             SslState::Flushing | SslState::Shutdown | SslState::Unwrapped
         ) {
             if self.conn_lost.get() >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
-                log::warn!(target: "asyncio", "SSL connection is closed");
+                crate::event_loop::debug::warning!("SSL connection is closed");
             }
             self.conn_lost.set(self.conn_lost.get() + 1);
             return;

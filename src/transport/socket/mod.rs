@@ -200,7 +200,10 @@ impl SocketTransport {
         let r = catch_unwind(AssertUnwindSafe(|| match proto.try_borrow_mut() {
             Ok(mut p) => p.connection_made(transport),
             Err(_) => {
-                log::warn!(target: "asyncio", "transport {}: protocol busy in connection_made", self.id)
+                crate::event_loop::debug::warning!(
+                    "transport {}: protocol busy in connection_made",
+                    self.id
+                )
             }
         }));
         self.in_protocol_call.set(false);
@@ -257,7 +260,7 @@ impl SocketTransport {
         } else if is_ordinary_disconnect(&err) {
             log::debug!(target: "asyncio", "transport {}: {message}: {err}", self.id);
         } else {
-            log::warn!(target: "asyncio", "transport {}: {message}: {err}", self.id);
+            crate::event_loop::debug::warning!("transport {}: {message}: {err}", self.id);
         }
         self.force_close(Some(err));
     }

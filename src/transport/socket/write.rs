@@ -15,7 +15,7 @@ impl SocketTransport {
     pub(super) fn dropped_write(&self) {
         let n = self.conn_lost_writes.get();
         if n >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
-            log::warn!(target: "asyncio", "socket.send() raised exception.");
+            crate::event_loop::debug::warning!("socket.send() raised exception.");
         }
         self.conn_lost_writes.set(n + 1);
     }

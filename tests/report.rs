@@ -1,0 +1,125 @@
+//! Issue #14, point 1: failures are never silent. With no `log` backend installed, the loop's
+//! default exception handler, the crate's warnings and the layer trace go to stderr, one line
+//! per record (Python's logging "last resort"); with a backend, through `log` only. A logger
+//! is process-wide, so each case runs in a child process (this binary re-executed) whose
+//! stderr the parent reads.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use asyncio::{Error, StreamReader, StreamWriter};
+
+const CHILD: &str = "ASYNCIO_TEST_REPORT_CHILD";
+
+/// Runs test `name` of this binary in a child with `CHILD=mode`; returns its stderr.
+fn child_stderr(name: &str, mode: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, mode);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "child failed: {stdout}");
+    assert!(
+        stdout.contains("report child: ok"),
+        "child did not run: {stdout}"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A failing handler behind one connection, on a fresh loop; returns once it was reported.
+fn fail_one_handler() {
+    asyncio::run(asyncio::timeout(Duration::from_secs(20), async {
+        let server = asyncio::start_server(
+            |_r: StreamReader, _w: StreamWriter| async { Err::<(), _>(Error::Timeout) },
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap();
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        // The server closes the connection after reporting the failure.
+        let _ = r.read(-1).await;
+        w.close();
+        let _ = w.wait_closed().await;
+        server.close();
+        server.wait_closed().await;
+    }))
+    .unwrap()
+    .unwrap();
+}
+
+struct Capture(Mutex<Vec<String>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", r.target(), r.args()));
+    }
+    fn flush(&self) {}
+}
+
+static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+
+#[test]
+fn failures_reach_stderr_without_a_logger_and_log_with_one() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("bare") => {
+            fail_one_handler();
+            println!("report child: ok");
+        }
+        Ok("logger") => {
+            log::set_logger(&CAPTURE).unwrap();
+            log::set_max_level(log::LevelFilter::Info);
+            fail_one_handler();
+            let seen = CAPTURE.0.lock().unwrap().clone();
+            let failures: Vec<_> = seen
+                .iter()
+                .filter(|l| l.contains("Unhandled exception in client_connected_cb"))
+                .collect();
+            assert_eq!(failures.len(), 1, "once, through log: {seen:?}");
+            assert!(failures[0].starts_with("asyncio "), "{seen:?}");
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "failures_reach_stderr_without_a_logger_and_log_with_one";
+            let bare = child_stderr(name, "bare", &[]);
+            assert_eq!(
+                bare.matches("Unhandled exception in client_connected_cb")
+                    .count(),
+                1,
+                "no logger: once on stderr:\n{bare}"
+            );
+            assert!(bare.contains("exception: timed out"), "{bare}");
+            let logged = child_stderr(name, "logger", &[]);
+            assert!(
+                !logged.contains("Unhandled exception"),
+                "a logger is installed: nothing on stderr:\n{logged}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_trace_reaches_stderr_without_a_logger() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("trace") => {
+            fail_one_handler();
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "the_trace_reaches_stderr_without_a_logger";
+            let err = child_stderr(name, "trace", &[("ASYNCIO_TRACE", "1")]);
+            assert!(err.contains("connection_made"), "trace lines:\n{err}");
+            assert!(err.contains("loop: poll -> "), "trace lines:\n{err}");
+        }
+    }
+}
