@@ -37,10 +37,7 @@ async fn serve(args: common::Args) -> Result<(), Box<dyn std::error::Error>> {
     let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
     println!("Serving on {}", addrs.join(", "));
     std::io::stdout().flush()?;
-    match server.serve_forever().await {
-        Err(asyncio::Error::Cancelled) => Ok(()), // closed
-        other => Ok(other?),
-    }
+    Ok(server.serve_forever().await?) // Ok once the server is closed
 }
 
 /// `--tls-cert F --tls-key F`: serve TLS with that PEM chain and key.

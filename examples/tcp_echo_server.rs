@@ -46,11 +46,8 @@ async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
     // `async with server: await server.serve_forever()`
     server
         .scope(|server| async move {
-            match server.serve_forever().await {
-                // serve_forever ends only by close(): Python's CancelledError.
-                Err(asyncio::Error::Cancelled) => Ok(()),
-                other => other,
-            }
+            // Ends, with Ok, only when the server is closed.
+            server.serve_forever().await
         })
         .await
 }

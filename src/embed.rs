@@ -51,6 +51,7 @@ impl<T> Shared<T> {
 /// The result of work scheduled on a loop from another thread (Python's
 /// `concurrent.futures.Future`). Wait for it with [`result`](Self::result) from any thread, or
 /// `.await` it from any executor. `Send + Sync` when `T: Send`.
+#[must_use = "the work runs anyway; keep the ConcurrentFuture to learn its result"]
 pub struct ConcurrentFuture<T> {
     shared: Arc<Shared<T>>,
 }

@@ -39,7 +39,7 @@ use std::io;
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
 /// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes (S28) |
 /// | `Timeout` | [`timeout`](crate::timeout), `ConcurrentFuture::result` | the deadline passed first |
-/// | `Cancelled` | `serve_forever`, `ConcurrentFuture`, `From<Cancelled>` | the server was closed; the work was cancelled |
+/// | `Cancelled` | `ConcurrentFuture`, `From<Cancelled>` | the work was cancelled |
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil` | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
 /// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `start_tls` on a closing transport |
 /// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |

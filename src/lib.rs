@@ -69,7 +69,7 @@ pub use streams::{
     open_connection, open_connection_sock, open_unix_connection, start_server, start_unix_server,
     OpenConnection, StartServer, StreamReader, StreamWriter,
 };
-pub use time::{sleep, sleep_until, timeout, timeout_at, yield_now, Sleep, YieldNow};
+pub use time::{sleep, sleep_until, timeout, timeout_at, try_timeout, yield_now, Sleep, YieldNow};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, StartTls, TlsContext, TlsError};
 pub use transport::{Address, ExtraInfo, Transport};

@@ -6,7 +6,7 @@
 //! entry that holds its waker; it is re-armed in place ([`Sleep::reset`]) and removed on drop,
 //! so cancelling a sleeping task cancels its timer.
 
-use std::future::{poll_fn, Future};
+use std::future::{poll_fn, Future, IntoFuture};
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -153,7 +153,7 @@ impl Future for YieldNow {
 ///
 /// # Cancel safety
 /// Dropping the returned future drops `fut` with it.
-pub fn timeout<F: Future>(
+pub fn timeout<F: IntoFuture>(
     delay: Duration,
     fut: F,
 ) -> impl Future<Output = Result<F::Output, Error>> {
@@ -161,13 +161,46 @@ pub fn timeout<F: Future>(
     timeout_at(deadline_after(now, delay), fut)
 }
 
+/// [`timeout`] for a future that returns a `Result`: the two errors become one, so `?` is
+/// enough. `Error::Timeout` if the deadline passes first, else the future's own error
+/// (converted with `Into<Error>`).
+///
+/// ```
+/// use std::time::Duration;
+/// # fn main() -> Result<(), asyncio::Error> {
+/// asyncio::run(async {
+///     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+///     let port = l.local_addr()?.port();
+///     // The connection builder is IntoFuture; no .into_future(), no nested Result.
+///     let (_reader, writer) =
+///         asyncio::try_timeout(Duration::from_secs(5), asyncio::open_connection("127.0.0.1", port))
+///             .await?;
+///     writer.close();
+///     Ok::<_, asyncio::Error>(())
+/// })?
+/// # }
+/// ```
+///
+/// # Errors
+/// [`Error::Timeout`], or the error of `fut`.
+///
+/// # Cancel safety
+/// As [`timeout`].
+pub async fn try_timeout<F, T, E>(delay: Duration, fut: F) -> Result<T, Error>
+where
+    F: IntoFuture<Output = Result<T, E>>,
+    E: Into<Error>,
+{
+    timeout(delay, fut).await?.map_err(Into::into)
+}
+
 /// [`timeout`] with an absolute deadline on the loop's clock (Python's `asyncio.timeout_at`).
 ///
 /// # Errors
 /// [`Error::Timeout`] when the deadline passes first.
-pub async fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Result<F::Output, Error> {
+pub async fn timeout_at<F: IntoFuture>(deadline: Instant, fut: F) -> Result<F::Output, Error> {
     {
-        let mut fut = pin!(fut);
+        let mut fut = pin!(fut.into_future());
         let mut sleep = sleep_until(deadline);
         poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {

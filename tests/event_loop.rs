@@ -1269,3 +1269,31 @@ mod huge_durations {
         h.cancel();
     }
 }
+
+#[test]
+fn l36_try_timeout_flattens_the_two_errors_and_takes_any_into_future() {
+    // Issue #14: `timeout(d, builder)` takes IntoFuture values, and `try_timeout` makes
+    // `timeout(d, fallible).await?` one `?`.
+    asyncio::run(async {
+        let slow = async {
+            asyncio::sleep(ms(60_000)).await;
+            Ok::<_, Error>(1)
+        };
+        assert!(matches!(
+            asyncio::try_timeout(ms(1), slow).await,
+            Err(Error::Timeout)
+        ));
+        let failing = async { Err::<u8, _>(std::io::Error::other("own error")) };
+        match asyncio::try_timeout(ms(1_000), failing).await {
+            Err(Error::Io(e)) => assert_eq!(e.to_string(), "own error"),
+            other => panic!("{other:?}"),
+        }
+        let fine = async { Ok::<_, Error>(7) };
+        assert_eq!(asyncio::try_timeout(ms(1_000), fine).await.unwrap(), 7);
+        // A plain value that is IntoFuture, not Future: a Task handle is both; an
+        // open_connection builder is only IntoFuture (see the try_timeout doc test).
+        let task = asyncio::spawn(async { 3 });
+        assert_eq!(asyncio::timeout(ms(1_000), task).await.unwrap(), Ok(3));
+    })
+    .unwrap();
+}

@@ -259,12 +259,12 @@ impl Server {
     }
 
     /// Serves until [`close`](Self::close) is called, then waits for the connections to end
-    /// and returns `Err(Error::Cancelled)`, as Python's `serve_forever` raises CancelledError
-    /// (L106). Dropping the future closes the server (without waiting).
+    /// and returns `Ok(())` (L106; Python raises CancelledError there only because of how it
+    /// stops the wait, so a normal close is not an error here). Dropping the future closes the
+    /// server (without waiting).
     ///
     /// # Errors
-    /// `InvalidState` if the server is closed or another `serve_forever` is running;
-    /// `Cancelled` when it ends.
+    /// `InvalidState` if the server is closed or another `serve_forever` is running.
     pub async fn serve_forever(&self) -> Result<(), Error> {
         if self.inner.serving_forever.get() {
             return Err(Error::invalid_state(
@@ -296,7 +296,7 @@ impl Server {
         .await;
         self.wait_closed().await;
         drop(guard);
-        Err(Error::Cancelled)
+        Ok(())
     }
 
     /// Python's `async with server:` (L109): runs `body`, then closes the server and waits for

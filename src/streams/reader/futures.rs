@@ -163,20 +163,18 @@ pub struct Lines<'a> {
 }
 
 impl Lines<'_> {
-    /// The next line, `\n` included; the last one may lack it. `None` once
-    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF (S40).
+    /// The next line, `\n` included; the last one may lack it. `Ok(None)` once
+    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF (S40). The shape of
+    /// tokio's `Lines::next_line`, so `while let Some(line) = lines.next_line().await? {}`.
     ///
     /// # Errors
-    /// `Some(Err(_))` for whatever `readline` fails with. After [`Error::LimitOverrun`] the
-    /// offending bytes are gone and iteration may go on; a stored exception comes back on
-    /// every call.
+    /// Whatever `readline` fails with. After [`Error::LimitOverrun`] the offending bytes are
+    /// gone and iteration may go on; a stored exception comes back on every call.
     ///
     /// # Cancel safety
     /// Cancel-safe, as `readline`.
-    pub async fn next_line(&mut self) -> Option<Result<Vec<u8>, Error>> {
-        match self.reader.readline().await {
-            Ok(line) if line.is_empty() => None,
-            other => Some(other),
-        }
+    pub async fn next_line(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let line = self.reader.readline().await?;
+        Ok((!line.is_empty()).then_some(line))
     }
 }

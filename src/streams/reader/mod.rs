@@ -708,6 +708,28 @@ impl StreamReader {
         }
     }
 
+    /// Reads everything until EOF: [`read(-1)`](Self::read), named as Rust's `read_to_end`.
+    ///
+    /// ```
+    /// # use asyncio::streams::reader::StreamReader;
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"all of ");
+    ///     reader.feed_data(b"it");
+    ///     reader.feed_eof();
+    ///     assert_eq!(reader.read_to_end().await.unwrap(), b"all of it");
+    /// }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropped part-way, it loses no byte (D1).
+    pub fn read_to_end(&self) -> Read<'_> {
+        self.read(-1)
+    }
+
     /// Reads up to `buf.len()` bytes into `buf`, like [`read`](Self::read) with
     /// `n = buf.len()` but without allocating. Returns the count; 0 at EOF (or for an empty
     /// `buf`).
@@ -825,8 +847,8 @@ impl StreamReader {
     ///     reader.feed_eof();
     ///     let mut lines = reader.lines();
     ///     let mut all = Vec::new();
-    ///     while let Some(line) = lines.next_line().await {
-    ///         all.push(line.unwrap());
+    ///     while let Some(line) = lines.next_line().await.unwrap() {
+    ///         all.push(line);
     ///     }
     ///     assert_eq!(all, [&b"a\n"[..], b"b\n", b"c"]);
     /// }).unwrap();
