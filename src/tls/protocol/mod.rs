@@ -616,27 +616,20 @@ fn call_connection_lost_soon(lp: &LoopHandle, app: ProtocolRef, exc: Option<io::
     });
 }
 
-/// The `io::Error` a protocol's `connection_lost` gets for `e` (a TLS error keeps its kind,
-/// `InvalidData`, and its text).
+/// The `io::Error` a protocol's `connection_lost` gets for `e`: an OS error keeps its errno;
+/// a TLS error keeps its kind (`InvalidData`) and travels inside, so the streams layer hands
+/// it on as `Error::Tls` (issue #13).
 pub(crate) fn to_io(e: &Error) -> io::Error {
-    match e {
-        Error::Io(e) => io::Error::new(e.kind(), e.to_string()),
-        other => io::Error::new(other.kind(), clone_error(other)),
+    match e.duplicate() {
+        Error::Io(e) => e,
+        other => io::Error::new(other.kind(), other),
     }
 }
 
-/// A copy of `e` for a second recipient (the waiter and `connection_lost` both need it).
+/// A copy of `e` for a second recipient (the waiter and `connection_lost` both need it):
+/// variant, kind, errno and text kept ([`Error::duplicate`]).
 pub(crate) fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Io(io) => Error::Io(io::Error::new(io.kind(), io.to_string())),
-        Error::Tls(t) => Error::Tls(t.clone()),
-        Error::Timeout => Error::Timeout,
-        Error::Cancelled => Error::Cancelled,
-        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
-        Error::InvalidState(m) => Error::InvalidState(m.clone()),
-        Error::Unsupported(m) => Error::Unsupported(m.clone()),
-        other => Error::Io(io::Error::new(other.kind(), other.to_string())),
-    }
+    e.duplicate()
 }
 
 /// [`TlsProtocol`] as the raw transport's protocol: every callback forwards (see the module
