@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use crate::transport::Transport;
@@ -83,4 +84,267 @@ pub type ProtocolRef = Rc<RefCell<dyn Protocol>>;
 /// Whether the protocol is borrowed right now (one of its callbacks is running).
 pub(crate) fn is_busy(p: &ProtocolRef) -> bool {
     p.try_borrow_mut().is_err()
+}
+
+// ─────────────── The seam: every transport calls its protocol through a ProtocolSlot ───────────────
+
+/// A pause/resume edge of the write side (L49), in the order the transport produced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FlowEdge {
+    Pause,
+    Resume,
+}
+
+/// What became of one call into the protocol.
+pub(crate) enum Called<R> {
+    Done(R),
+    /// The protocol is borrowed elsewhere (a user holds it, or another call runs): nothing
+    /// ran. The transport tries again on a later turn.
+    Busy,
+    /// No protocol any more (after `release`).
+    Gone,
+    /// It panicked; the payload, for the transport to report as its own failure.
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+/// Where the protocol is in the call grammar (L44). Changed only by `ProtocolSlot::set_phase`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Before `connection_made`.
+    Fresh,
+    /// Between `connection_made` and `connection_lost`: data, eof and flow edges may come.
+    Made,
+    /// `connection_lost` ran: nothing more, ever.
+    Lost,
+}
+
+/// The one door from a transport (socket, TLS app side, any later one) to its protocol.
+///
+/// Mirrors the discipline `selector_events.py` and `sslproto.py` keep by hand around every
+/// `self._protocol.x()` call. Ground rules:
+/// - the protocol is borrowed for exactly one call, and no borrow of the slot is held while it
+///   runs, so from any callback the protocol may write, close, abort, pause reading, swap the
+///   protocol (refused while its own callback runs) or drop its last handle (L83);
+/// - a panic is caught and handed back ([`Called::Panicked`]) for the transport to report as it
+///   reports any protocol failure (S60/S61 style, L55);
+/// - `pause_writing`/`resume_writing` edges that arrive while a call runs (a `write` made from
+///   inside a callback crossed a water mark) are queued and delivered, in order, as soon as
+///   that call returns (L49); when the protocol is held by someone else, [`flow`]
+///   (ProtocolSlot::flow) asks the transport to schedule [`flush`](ProtocolSlot::flush);
+/// - `connection_made` first and once, `connection_lost` exactly once and last (L44):
+///   [`made`](ProtocolSlot::made) and [`lost`](ProtocolSlot::lost) move the phase; a call after
+///   `lost` reaches nobody; a busy `lost` hands its argument back to be retried, never dropped.
+pub(crate) struct ProtocolSlot {
+    protocol: RefCell<Option<ProtocolRef>>,
+    phase: std::cell::Cell<Phase>,
+    /// A call through this slot is running (edges queue meanwhile).
+    in_call: std::cell::Cell<bool>,
+    /// Flow edges waiting for the protocol to be free, oldest first.
+    pending: RefCell<std::collections::VecDeque<FlowEdge>>,
+    /// `pending` is not empty (checked on every call without borrowing it).
+    has_pending: std::cell::Cell<bool>,
+    /// Whether the protocol is a `BufferedProtocol` (asked once per protocol, L50).
+    buffered: std::cell::Cell<Option<bool>>,
+    /// For reports of a panicking pause/resume_writing.
+    lp: crate::event_loop::LoopHandle,
+    /// The transport's id, in those reports (`None`: no detail).
+    transport_id: Option<u64>,
+}
+
+impl ProtocolSlot {
+    pub(crate) fn new(
+        protocol: ProtocolRef,
+        lp: crate::event_loop::LoopHandle,
+        transport_id: Option<u64>,
+    ) -> Self {
+        ProtocolSlot {
+            protocol: RefCell::new(Some(protocol)),
+            phase: std::cell::Cell::new(Phase::Fresh),
+            in_call: std::cell::Cell::new(false),
+            pending: RefCell::new(std::collections::VecDeque::new()),
+            has_pending: std::cell::Cell::new(false),
+            buffered: std::cell::Cell::new(None),
+            lp,
+            transport_id,
+        }
+    }
+
+    fn set_phase(&self, to: Phase) {
+        debug_assert!(
+            matches!(
+                (self.phase.get(), to),
+                (Phase::Fresh, Phase::Made) | (Phase::Fresh | Phase::Made, Phase::Lost)
+            ),
+            "protocol phase {:?} -> {to:?} breaks the call grammar (L44)",
+            self.phase.get()
+        );
+        self.phase.set(to);
+    }
+
+    /// The protocol (`get_protocol`); `None` once released.
+    pub(crate) fn get(&self) -> Option<ProtocolRef> {
+        self.protocol.borrow().clone()
+    }
+
+    /// Whether the protocol is borrowed right now (one of its callbacks is running).
+    pub(crate) fn is_busy(&self) -> bool {
+        self.protocol.borrow().as_ref().is_some_and(is_busy)
+    }
+
+    /// Whether `connection_made` ran and `connection_lost` did not.
+    pub(crate) fn is_made(&self) -> bool {
+        self.phase.get() == Phase::Made
+    }
+
+    /// `set_protocol` (L56): the next calls go to `protocol`.
+    ///
+    /// # Errors
+    /// `InvalidState` from inside a callback of the current protocol.
+    pub(crate) fn replace(&self, protocol: ProtocolRef) -> Result<(), crate::error::Error> {
+        let mut slot = self.protocol.borrow_mut();
+        if slot.as_ref().is_some_and(is_busy) {
+            return Err(crate::error::Error::invalid_state(
+                "set_protocol() called from inside a callback of the current protocol",
+            ));
+        }
+        if slot.is_some() {
+            *slot = Some(protocol);
+            self.buffered.set(None);
+        }
+        Ok(())
+    }
+
+    /// Whether the protocol reads through its own buffer (`as_buffered`, L50), cached until
+    /// the protocol is replaced; `None` while it is busy and not known yet.
+    #[inline]
+    pub(crate) fn is_buffered(&self) -> Option<bool> {
+        if let Some(b) = self.buffered.get() {
+            return Some(b);
+        }
+        let proto = self.get()?;
+        let b = proto.try_borrow_mut().ok()?.as_buffered().is_some();
+        self.buffered.set(Some(b));
+        Some(b)
+    }
+
+    /// Lets go of the protocol (the transport is done with it): later calls reach nobody.
+    pub(crate) fn release(&self) -> Option<ProtocolRef> {
+        self.pending.borrow_mut().clear();
+        self.has_pending.set(false);
+        if self.phase.get() != Phase::Lost {
+            self.set_phase(Phase::Lost);
+        }
+        self.protocol.borrow_mut().take()
+    }
+
+    /// One call into the protocol: borrowed for `f` only, a panic caught, edges queued
+    /// meanwhile delivered when it returns.
+    #[inline]
+    pub(crate) fn call<R>(&self, f: impl FnOnce(&mut dyn Protocol) -> R) -> Called<R> {
+        let Some(proto) = self.get() else {
+            return Called::Gone;
+        };
+        let Ok(mut p) = proto.try_borrow_mut() else {
+            return Called::Busy;
+        };
+        let outer = self.in_call.replace(true);
+        let r = catch_unwind(AssertUnwindSafe(|| f(&mut *p)));
+        drop(p);
+        self.in_call.set(outer);
+        if !outer && self.has_pending.get() {
+            // Still held elsewhere after this call: the transport's scheduled flush retries.
+            let _ = self.flush();
+        }
+        match r {
+            Ok(v) => Called::Done(v),
+            Err(payload) => Called::Panicked(payload),
+        }
+    }
+
+    /// `connection_made(transport)`, first and once (L44, L45).
+    pub(crate) fn made(&self, transport: Transport) -> Called<()> {
+        debug_assert_eq!(self.phase.get(), Phase::Fresh, "connection_made twice");
+        if self.phase.get() != Phase::Fresh {
+            return Called::Gone;
+        }
+        if self.is_busy() {
+            return Called::Busy;
+        }
+        // Made before the call, so that edges queued during it are delivered after it.
+        self.set_phase(Phase::Made);
+        self.call(|p| p.connection_made(transport))
+    }
+
+    /// `connection_lost(exc)`, exactly once and last (L44, L48): edges still queued go first.
+    /// `Err(exc)` if the protocol is busy: the caller retries later with it.
+    pub(crate) fn lost(&self, exc: Option<io::Error>) -> Result<Called<()>, Option<io::Error>> {
+        if self.phase.get() == Phase::Lost {
+            return Ok(Called::Gone);
+        }
+        if self.is_busy() {
+            return Err(exc);
+        }
+        let _ = self.flush();
+        self.set_phase(Phase::Lost);
+        Ok(self.call(|p| p.connection_lost(exc)))
+    }
+
+    /// A water-mark edge (L49, L70): delivered now if the protocol is free, else queued for
+    /// when the running call returns. True if nothing will deliver it by itself (the protocol
+    /// is held outside any call of ours): the transport then schedules [`flush`]
+    /// (Self::flush) for a later turn.
+    pub(crate) fn flow(&self, edge: FlowEdge) -> bool {
+        if self.phase.get() == Phase::Lost {
+            return false;
+        }
+        if !self.has_pending.get() && !self.in_call.get() && !self.is_busy() {
+            self.deliver(edge);
+            return false;
+        }
+        self.pending.borrow_mut().push_back(edge);
+        self.has_pending.set(true);
+        !self.in_call.get()
+    }
+
+    /// Delivers queued edges while the protocol is free (after `connection_made`). True if
+    /// some are still queued (the protocol is held elsewhere): schedule another flush.
+    pub(crate) fn flush(&self) -> bool {
+        while self.has_pending.get() && self.phase.get() == Phase::Made && !self.is_busy() {
+            let next = {
+                let mut q = self.pending.borrow_mut();
+                let next = q.pop_front();
+                self.has_pending.set(!q.is_empty());
+                next
+            };
+            match next {
+                Some(edge) => self.deliver(edge),
+                None => break,
+            }
+        }
+        self.has_pending.get() && self.phase.get() != Phase::Lost
+    }
+
+    fn deliver(&self, edge: FlowEdge) {
+        let r = self.call(|p| match edge {
+            FlowEdge::Pause => p.pause_writing(),
+            FlowEdge::Resume => p.resume_writing(),
+        });
+        if let Called::Panicked(payload) = r {
+            // L49/T14: reported, and the connection goes on.
+            let what = match edge {
+                FlowEdge::Pause => "pause_writing",
+                FlowEdge::Resume => "resume_writing",
+            };
+            let mut ctx = crate::event_loop::exception::ExceptionContext::new(format!(
+                "protocol.{what}() failed"
+            ))
+            .with_exception(Box::new(
+                crate::event_loop::exception::PanicError::from_payload(&*payload),
+            ));
+            if let Some(id) = self.transport_id {
+                ctx = ctx.with_detail("transport", id.to_string());
+            }
+            self.lp.call_exception_handler(&ctx);
+        }
+    }
 }

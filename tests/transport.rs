@@ -644,3 +644,101 @@ fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
         std::os::fd::BorrowedFd::borrow_raw(fd)
     }
 }
+
+// ---- the seam (issue #12): a busy protocol gets every callback later, in order -------------
+
+/// Holds the protocol's `RefCell` for `turns` loop iterations from a task: every callback the
+/// transport owes meanwhile must arrive afterwards, none skipped, none twice (L44).
+fn hold_for(lp: &EventLoop, proto: &Rc<RefCell<Recorder>>, turns: usize) {
+    let p = proto.clone();
+    // Holding the borrow across awaits is the point: a user may do it.
+    #[allow(clippy::await_holding_refcell_ref)]
+    lp.spawn(async move {
+        let guard = p.borrow_mut();
+        for _ in 0..turns {
+            asyncio::yield_now().await;
+        }
+        drop(guard);
+    })
+    .unwrap()
+    .detach();
+}
+
+#[test]
+fn l44_l63_eof_and_connection_lost_wait_for_a_busy_protocol_and_are_never_skipped() {
+    let lp = EventLoop::new().unwrap();
+    let (rsock, mut wsock) = asyncio::socketpair().unwrap();
+    let (_t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, rsock))
+        .unwrap()
+        .unwrap();
+    wsock.write_all(b"last words").unwrap();
+    run_until(&lp, 100, || proto.borrow().data == b"last words");
+    // The protocol is held while the peer's EOF arrives and the transport closes.
+    hold_for(&lp, &proto, 20);
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    drop(wsock);
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    run_until(&lp, 200, || proto.try_borrow().is_ok_and(|p| p.lost));
+    assert_eq!(
+        proto.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ],
+        "L44: eof_received once, connection_lost once and last, after the borrow"
+    );
+}
+
+#[test]
+fn l49_flow_edges_wait_for_a_busy_protocol_in_order() {
+    let lp = EventLoop::new().unwrap();
+    let (rsock, wsock) = asyncio::socketpair().unwrap();
+    let (t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, rsock))
+        .unwrap()
+        .unwrap();
+    t.set_write_buffer_limits(Some(1), Some(0)).unwrap();
+    // Held by a task; a write made now crosses the high-water mark.
+    hold_for(&lp, &proto, 5);
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    t.write(&vec![7u8; 8 << 20]).unwrap(); // more than the socket buffers take
+    run_until(&lp, 100, || {
+        proto
+            .try_borrow()
+            .is_ok_and(|p| p.calls.iter().any(|c| c == "pause_writing"))
+    });
+    // The peer drains everything: resume follows pause.
+    let reader = std::thread::spawn(move || {
+        let mut w = wsock;
+        let mut sink = vec![0u8; 1 << 16];
+        let mut got = 0;
+        while got < 8 << 20 {
+            got += w.read(&mut sink).unwrap();
+        }
+    });
+    run_until(&lp, 2_000, || {
+        proto
+            .try_borrow()
+            .is_ok_and(|p| p.calls.iter().any(|c| c == "resume_writing"))
+    });
+    reader.join().unwrap();
+    let flow: Vec<String> = proto
+        .borrow()
+        .calls
+        .iter()
+        .filter(|c| c.ends_with("_writing"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        flow,
+        ["pause_writing", "resume_writing"],
+        "L49: alternating, in order"
+    );
+    t.close();
+    run_until(&lp, 100, || proto.try_borrow().is_ok_and(|p| p.lost));
+}

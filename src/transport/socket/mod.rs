@@ -3,8 +3,10 @@
 //! Mirrors `_SelectorTransport` and `_SelectorSocketTransport` in CPython
 //! `Lib/asyncio/selector_events.py` (L44–L83). Ground rules:
 //! - only `read_ready`/`write_ready` (and the fast path of `write`) touch the socket;
-//! - no `RefCell` of this file is borrowed while a protocol method runs; the protocol itself is
-//!   borrowed for exactly one call;
+//! - the protocol is called only through its `ProtocolSlot` (`protocol.rs`, the one seam every
+//!   transport shares): borrowed for exactly one call, panics handed back, flow edges queued
+//!   during a call delivered after it, `connection_lost` once and last even if the protocol
+//!   was busy; no `RefCell` of this file is borrowed while a protocol method runs;
 //! - `connection_lost` is never called from inside user code: it is queued with `call_soon`, or
 //!   called by `write_ready` when a closing transport's buffer drains (L82);
 //! - every failure goes `fatal_error` → `force_close` → `connection_lost(Some(err))`.
@@ -38,7 +40,7 @@ use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
-use crate::protocol::{is_busy, ProtocolRef};
+use crate::protocol::{Called, ProtocolRef, ProtocolSlot};
 use crate::slots::SlotKey;
 
 /// A connected stream socket of either family.
@@ -88,8 +90,9 @@ pub(crate) struct SocketTransport {
     sock: RefCell<Option<Socket>>,
     /// The loop registration. Invariant: `Some` while `sock` is `Some`.
     key: Cell<Option<SlotKey>>,
-    /// `None` after `connection_lost`.
-    protocol: RefCell<Option<ProtocolRef>>,
+    /// The protocol, called only through this slot (the seam: grammar, busy calls, panics,
+    /// flow edges that arrive during a call). Empty after `connection_lost`.
+    protocol: ProtocolSlot,
     state: Cell<State>,
     reading: Cell<Reading>,
     buffer: RefCell<WriteBuffer>,
@@ -102,10 +105,6 @@ pub(crate) struct SocketTransport {
     shutdown_done: Cell<bool>,
     /// Writes dropped after connection loss (L81); starts counting at 1.
     conn_lost_writes: Cell<usize>,
-    /// pause/resume_writing edges that found the protocol busy, oldest first (true = pause).
-    deferred_flow: RefCell<Vec<bool>>,
-    /// A transport-driven protocol call is running (deferred edges are flushed when it ends).
-    in_protocol_call: Cell<bool>,
     fd: RawFd,
     sockname: Option<Address>,
     peername: Option<Address>,
@@ -133,13 +132,14 @@ impl SocketTransport {
         let fd = sock.as_raw_fd();
         let sockname = sock.local_addr();
         let peername = peername.or_else(|| sock.peer_addr());
+        let id = lp.next_conn_id();
         let t = Rc::new_cyclic(|me| SocketTransport {
             lp: lp.clone(),
-            id: lp.next_conn_id(),
+            id,
             me: me.clone(),
             sock: RefCell::new(None),
             key: Cell::new(None),
-            protocol: RefCell::new(Some(protocol)),
+            protocol: ProtocolSlot::new(protocol, lp.clone(), Some(id)),
             state: Cell::new(State::Open),
             reading: Cell::new(Reading::NotStarted),
             buffer: RefCell::new(WriteBuffer::default()),
@@ -148,8 +148,6 @@ impl SocketTransport {
             peer_closed: Cell::new(false),
             shutdown_done: Cell::new(false),
             conn_lost_writes: Cell::new(0),
-            deferred_flow: RefCell::new(Vec::new()),
-            in_protocol_call: Cell::new(false),
             fd,
             sockname,
             peername,
@@ -188,52 +186,40 @@ impl SocketTransport {
         self.state.set(to);
     }
 
-    fn protocol(&self) -> Option<ProtocolRef> {
-        self.protocol.borrow().clone()
-    }
-
     fn connection_made(&self) {
-        let Some(proto) = self.protocol() else { return };
         trace!("protocol[{}]: connection_made", self.id);
-        let transport = self.handle();
-        self.in_protocol_call.set(true);
-        let r = catch_unwind(AssertUnwindSafe(|| match proto.try_borrow_mut() {
-            Ok(mut p) => p.connection_made(transport),
-            Err(_) => {
-                crate::event_loop::debug::warning!(
-                    "transport {}: protocol busy in connection_made",
-                    self.id
-                )
+        match self.protocol.made(self.handle()) {
+            Called::Done(()) | Called::Gone => {}
+            Called::Busy => {
+                // Held by someone right now: made on a later turn, still before any data
+                // (reading starts only once it has run).
+                if let Some(me) = self.me.upgrade() {
+                    let _ = self.lp.call_soon(move || me.connection_made());
+                }
             }
-        }));
-        self.in_protocol_call.set(false);
-        if let Err(payload) = r {
-            // L55: reported as a failed callback; reading still starts.
-            self.lp.call_exception_handler(
-                &ExceptionContext::new("Exception in callback connection_made")
-                    .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                    .with_detail("transport", self.id.to_string()),
-            );
+            Called::Panicked(payload) => {
+                // L55: reported as a failed callback; reading still starts.
+                self.lp.call_exception_handler(
+                    &ExceptionContext::new("Exception in callback connection_made")
+                        .with_exception(Box::new(PanicError::from_payload(&*payload)))
+                        .with_detail("transport", self.id.to_string()),
+                );
+            }
         }
-        self.flush_deferred_flow();
     }
 
     fn start_reading(&self) {
+        if !self.protocol.is_made() && self.state.get() == State::Open {
+            // connection_made was put off (its protocol was busy): reading waits for it (L45).
+            if let Some(me) = self.me.upgrade() {
+                let _ = self.lp.call_soon(move || me.start_reading());
+            }
+            return;
+        }
         if self.reading.get() == Reading::NotStarted && self.state.get() == State::Open {
             self.reading.set(Reading::Active);
             self.read_ready();
         }
-    }
-
-    /// Runs `f` as one transport-driven protocol call; edges deferred meanwhile follow it.
-    fn protocol_call<R>(&self, f: impl FnOnce() -> R) -> R {
-        let outer = self.in_protocol_call.replace(true);
-        let r = f();
-        self.in_protocol_call.set(outer);
-        if !outer {
-            self.flush_deferred_flow();
-        }
-        r
     }
 
     // ---- closing ------------------------------------------------------------------------
@@ -290,6 +276,17 @@ impl SocketTransport {
         if self.state.get() == State::Closed {
             return;
         }
+        if self.protocol.is_busy() {
+            // Its protocol is held right now: connection_lost is owed exactly once (L44), so
+            // it runs on a later turn instead of being skipped.
+            if let Some(me) = self.me.upgrade() {
+                let mut exc = exc;
+                let _ = self
+                    .lp
+                    .call_soon(move || me.call_connection_lost(exc.take()));
+            }
+            return;
+        }
         self.set_state(State::Closed);
         trace!(
             "protocol[{}]: connection_lost({})",
@@ -297,19 +294,12 @@ impl SocketTransport {
             exc.as_ref()
                 .map_or("None".to_string(), |e| format!("{:?}", e.kind()))
         );
-        if let Some(proto) = self.protocol() {
-            let r = catch_unwind(AssertUnwindSafe(|| {
-                if let Ok(mut p) = proto.try_borrow_mut() {
-                    p.connection_lost(exc)
-                }
-            }));
-            if let Err(payload) = r {
-                self.lp.call_exception_handler(
-                    &ExceptionContext::new("Exception in callback connection_lost")
-                        .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                        .with_detail("transport", self.id.to_string()),
-                );
-            }
+        if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
+            self.lp.call_exception_handler(
+                &ExceptionContext::new("Exception in callback connection_lost")
+                    .with_exception(Box::new(PanicError::from_payload(&*payload)))
+                    .with_detail("transport", self.id.to_string()),
+            );
         }
         self.release();
     }
@@ -321,9 +311,8 @@ impl SocketTransport {
             self.lp.inner.deregister(key, &mut sock);
             drop(sock);
         }
-        let proto = self.protocol.borrow_mut().take();
+        let proto = self.protocol.release();
         drop(proto);
-        self.deferred_flow.borrow_mut().clear();
         let server = self.server.borrow_mut().take();
         if let Some(server) = server {
             server.detach(self.id);
@@ -349,7 +338,7 @@ impl IoHandler for SocketTransport {
 
     fn loop_closed(&self) {
         let was = self.state.replace(State::Closed);
-        let proto = self.protocol.borrow_mut().take();
+        let proto = self.protocol.release();
         if let (true, Some(proto)) = (was < State::Closed, &proto) {
             // Nothing will run on this loop again: tell the protocol, so a stream reader or
             // writer used afterwards fails instead of waiting forever.
@@ -539,22 +528,11 @@ impl TransportImpl for SocketTransport {
     }
 
     fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
-        let mut slot = self.protocol.borrow_mut();
-        if let Some(old) = slot.as_ref() {
-            if is_busy(old) {
-                return Err(Error::invalid_state(
-                    "set_protocol() called from inside a callback of the current protocol",
-                ));
-            }
-        }
-        if slot.is_some() {
-            *slot = Some(protocol);
-        }
-        Ok(())
+        self.protocol.replace(protocol)
     }
 
     fn get_protocol(&self) -> Option<ProtocolRef> {
-        self.protocol()
+        self.protocol.get()
     }
 
     fn get_loop(&self) -> LoopHandle {

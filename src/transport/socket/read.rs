@@ -12,8 +12,23 @@ use super::{Reading, SocketTransport, State, READS_PER_EVENT};
 use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
-use crate::protocol::{is_busy, ProtocolRef};
+use crate::protocol::{BufferedProtocol, Called};
 use crate::transport::TransportImpl;
+
+/// What one buffered read came to (inside the protocol call; acted on after it).
+enum Buffered {
+    Data(usize, usize),
+    Eof,
+    Failed(io::Error),
+    Panicked(&'static str, Box<dyn std::any::Any + Send>),
+    Empty,
+}
+
+/// Which read path a protocol takes.
+enum Path {
+    Plain,
+    Buffered(Buffered),
+}
 
 impl SocketTransport {
     pub(super) fn read_ready(&self) {
@@ -21,21 +36,39 @@ impl SocketTransport {
             if self.reading.get() != Reading::Active || self.state.get() != State::Open {
                 return;
             }
-            let Some(proto) = self.protocol() else { return };
-            let buffered = match proto.try_borrow_mut() {
-                Ok(mut p) => p.as_buffered().is_some(),
-                Err(_) => true, // busy: the buffered path reschedules
+            // One call through the seam: a buffered protocol gets its read inside it (recv
+            // straight into its buffer, then buffer_updated); a plain one is read first, then
+            // called with the bytes.
+            let path = match self.protocol.is_buffered() {
+                Some(false) => Called::Done(Path::Plain),
+                _ => self.protocol.call(|p| match p.as_buffered() {
+                    Some(b) => Path::Buffered(self.read_buffered(b)),
+                    None => Path::Plain,
+                }),
             };
-            let drained = if buffered {
-                self.read_into_buffered(&proto)
-            } else {
-                self.read_into_plain(&proto)
+            let drained = match path {
+                Called::Done(Path::Buffered(outcome)) => self.after_buffered(outcome),
+                Called::Done(Path::Plain) => self.read_into_plain(),
+                Called::Gone => return,
+                Called::Busy => {
+                    // Held by someone across a loop turn: read later rather than read and drop.
+                    self.read_later();
+                    return;
+                }
+                Called::Panicked(payload) => {
+                    self.protocol_failed("get_buffer", payload);
+                    return;
+                }
             };
             if drained {
                 return;
             }
         }
         // Fair share used up with data still coming: continue in a later iteration (L59).
+        self.read_later();
+    }
+
+    fn read_later(&self) {
         if let Some(me) = self.me.upgrade() {
             let _ = self.lp.call_soon(move || me.read_ready());
         }
@@ -43,12 +76,9 @@ impl SocketTransport {
 
     /// One read for a plain protocol, through the loop's shared buffer. True when the kernel
     /// buffer is known to be empty (or reading must stop).
-    pub(super) fn read_into_plain(&self, p: &ProtocolRef) -> bool {
-        if is_busy(p) {
-            // Held by someone across a loop turn: read later rather than read and drop.
-            if let Some(me) = self.me.upgrade() {
-                let _ = self.lp.call_soon(move || me.read_ready());
-            }
+    pub(super) fn read_into_plain(&self) -> bool {
+        if self.protocol.is_busy() {
+            self.read_later();
             return true;
         }
         let mut buf = self.lp.inner.read_buf.take();
@@ -65,20 +95,14 @@ impl SocketTransport {
             Ok(n) => {
                 trace!("transport[{}]: recv {n} B", self.id);
                 trace!("protocol[{}]: data_received({n})", self.id);
-                let delivered = self.protocol_call(|| {
-                    let Ok(mut p) = p.try_borrow_mut() else {
-                        return Err(None);
-                    };
-                    catch_unwind(AssertUnwindSafe(|| p.data_received(&buf[..n]))).map_err(Some)
-                });
-                match delivered {
-                    Ok(()) => {}
-                    Err(Some(payload)) => {
+                match self.protocol.call(|p| p.data_received(&buf[..n])) {
+                    Called::Done(()) | Called::Gone => {}
+                    Called::Panicked(payload) => {
                         self.lp.inner.read_buf.set(buf);
                         self.protocol_failed("data_received", payload);
                         return true;
                     }
-                    Err(None) => unreachable!("checked not busy before the read"),
+                    Called::Busy => unreachable!("checked not busy before the read"),
                 }
                 n < buf.len() && !self.peer_closed.get()
             }
@@ -91,73 +115,54 @@ impl SocketTransport {
         drained
     }
 
-    /// One read straight into a buffered protocol's memory (L50, L51).
-    pub(super) fn read_into_buffered(&self, p: &ProtocolRef) -> bool {
-        enum Outcome {
-            Data(usize, usize),
-            Eof,
-            Failed(io::Error),
-            Panicked(&'static str, Box<dyn std::any::Any + Send>),
-            Empty,
-            Busy,
-        }
-        let outcome = self.protocol_call(|| {
-            let Ok(mut p) = p.try_borrow_mut() else {
-                return Outcome::Busy;
-            };
-            let Some(p) = p.as_buffered() else {
-                return Outcome::Busy;
-            };
-            let got = catch_unwind(AssertUnwindSafe(|| {
-                let buf = p.get_buffer(0);
-                if buf.is_empty() {
-                    return Err(None);
-                }
-                let offered = buf.len();
-                self.sock_read(buf).map(|n| (n, offered)).map_err(Some)
-            }));
-            match got {
-                Err(payload) => Outcome::Panicked("get_buffer", payload),
-                Ok(Err(None)) => Outcome::Empty,
-                Ok(Err(Some(e))) => Outcome::Failed(e),
-                Ok(Ok((0, _))) => Outcome::Eof,
-                Ok(Ok((n, offered))) => {
-                    trace!(
-                        "transport[{}]: recv {n} B into the protocol's buffer",
-                        self.id
-                    );
-                    match catch_unwind(AssertUnwindSafe(|| p.buffer_updated(n))) {
-                        Ok(()) => Outcome::Data(n, offered),
-                        Err(payload) => Outcome::Panicked("buffer_updated", payload),
-                    }
+    /// One read straight into a buffered protocol's memory (L50, L51), inside the seam's call.
+    fn read_buffered(&self, p: &mut dyn BufferedProtocol) -> Buffered {
+        let got = catch_unwind(AssertUnwindSafe(|| {
+            let buf = p.get_buffer(0);
+            if buf.is_empty() {
+                return Err(None);
+            }
+            let offered = buf.len();
+            self.sock_read(buf).map(|n| (n, offered)).map_err(Some)
+        }));
+        match got {
+            Err(payload) => Buffered::Panicked("get_buffer", payload),
+            Ok(Err(None)) => Buffered::Empty,
+            Ok(Err(Some(e))) => Buffered::Failed(e),
+            Ok(Ok((0, _))) => Buffered::Eof,
+            Ok(Ok((n, offered))) => {
+                trace!(
+                    "transport[{}]: recv {n} B into the protocol's buffer",
+                    self.id
+                );
+                match catch_unwind(AssertUnwindSafe(|| p.buffer_updated(n))) {
+                    Ok(()) => Buffered::Data(n, offered),
+                    Err(payload) => Buffered::Panicked("buffer_updated", payload),
                 }
             }
-        });
+        }
+    }
+
+    /// Acts on a buffered read once the protocol is free again. True when drained.
+    fn after_buffered(&self, outcome: Buffered) -> bool {
         match outcome {
-            Outcome::Data(n, offered) => n < offered && !self.peer_closed.get(),
-            Outcome::Eof => {
+            Buffered::Data(n, offered) => n < offered && !self.peer_closed.get(),
+            Buffered::Eof => {
                 self.on_eof();
                 true
             }
-            Outcome::Failed(e) => self.read_error(e),
-            Outcome::Panicked(what, payload) => {
+            Buffered::Failed(e) => self.read_error(e),
+            Buffered::Panicked(what, payload) => {
                 self.protocol_failed(what, payload);
                 true
             }
-            Outcome::Empty => {
+            Buffered::Empty => {
                 let e = Error::invalid_state("get_buffer() returned an empty buffer");
                 self.fatal_error(
                     io::Error::other(e),
                     "Fatal error: protocol.get_buffer() call failed.",
                     true,
                 );
-                true
-            }
-            Outcome::Busy => {
-                // The protocol is borrowed by someone else right now: try again next turn.
-                if let Some(me) = self.me.upgrade() {
-                    let _ = self.lp.call_soon(move || me.read_ready());
-                }
                 true
             }
         }
@@ -189,16 +194,16 @@ impl SocketTransport {
         trace!("transport[{}]: recv EOF", self.id);
         trace!("protocol[{}]: eof_received", self.id);
         self.reading.set(Reading::Done);
-        let Some(proto) = self.protocol() else { return };
-        let result = self.protocol_call(|| {
-            catch_unwind(AssertUnwindSafe(|| {
-                proto.try_borrow_mut().map(|mut p| p.eof_received()).ok()
-            }))
-        });
-        match result {
-            Err(payload) => self.protocol_failed("eof_received", payload),
-            Ok(Some(true)) => self.reregister(Interest::WRITABLE),
-            Ok(_) => self.close(),
+        match self.protocol.call(|p| p.eof_received()) {
+            Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
+            Called::Done(true) => self.reregister(Interest::WRITABLE),
+            Called::Done(false) | Called::Gone => self.close(),
+            Called::Busy => {
+                // eof_received is owed once (L63): on a later turn, with the protocol free.
+                if let Some(me) = self.me.upgrade() {
+                    let _ = self.lp.call_soon(move || me.on_eof());
+                }
+            }
         }
     }
 

@@ -3,13 +3,11 @@
 //! at once waits in the `WriteBuffer` until the next writable edge.
 
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{Socket, SocketTransport, State};
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{ExceptionContext, PanicError};
-use crate::protocol::{is_busy, ProtocolRef};
+use crate::protocol::FlowEdge;
 
 impl SocketTransport {
     pub(super) fn dropped_write(&self) {
@@ -111,63 +109,26 @@ impl SocketTransport {
         }
     }
 
-    /// Calls pause_writing/resume_writing now, or after the protocol call in progress (L49).
+    /// pause_writing/resume_writing through the protocol slot: now, or after the protocol call
+    /// in progress (L49); a flush on a later turn when the protocol is held elsewhere.
     pub(super) fn deliver_flow(&self, pause: bool) {
-        if !self.deferred_flow.borrow().is_empty() {
-            self.deferred_flow.borrow_mut().push(pause);
-            return;
-        }
-        let Some(proto) = self.protocol() else { return };
-        if is_busy(&proto) {
-            self.deferred_flow.borrow_mut().push(pause);
-            if !self.in_protocol_call.get() {
-                if let Some(me) = self.me.upgrade() {
-                    let _ = self.lp.call_soon(move || me.flush_deferred_flow());
-                }
-            }
-            return;
-        }
-        self.call_flow(&proto, pause);
-    }
-
-    pub(super) fn call_flow(&self, proto: &ProtocolRef, pause: bool) {
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(mut p) = proto.try_borrow_mut() {
-                if pause {
-                    p.pause_writing()
-                } else {
-                    p.resume_writing()
-                }
-            }
-        }));
-        if let Err(payload) = r {
-            let what = if pause {
-                "pause_writing"
-            } else {
-                "resume_writing"
-            };
-            self.lp.call_exception_handler(
-                &ExceptionContext::new(format!("protocol.{what}() failed"))
-                    .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                    .with_detail("transport", self.id.to_string()),
-            );
+        let edge = if pause {
+            FlowEdge::Pause
+        } else {
+            FlowEdge::Resume
+        };
+        if self.protocol.flow(edge) {
+            self.schedule_flow_flush();
         }
     }
 
-    pub(super) fn flush_deferred_flow(&self) {
-        loop {
-            let next = {
-                let mut d = self.deferred_flow.borrow_mut();
-                if d.is_empty() {
-                    return;
+    fn schedule_flow_flush(&self) {
+        if let Some(me) = self.me.upgrade() {
+            let _ = self.lp.call_soon(move || {
+                if me.protocol.flush() {
+                    me.schedule_flow_flush();
                 }
-                d.remove(0)
-            };
-            let Some(proto) = self.protocol() else {
-                self.deferred_flow.borrow_mut().clear();
-                return;
-            };
-            self.call_flow(&proto, next);
+            });
         }
     }
 }
