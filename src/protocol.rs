@@ -191,6 +191,12 @@ impl ProtocolSlot {
         self.protocol.borrow().as_ref().is_some_and(is_busy)
     }
 
+    /// Records that the protocol already had its `connection_made` from an earlier transport
+    /// (`start_tls` hands a connected protocol to the TLS layer, T5).
+    pub(crate) fn mark_made(&self) {
+        self.set_phase(Phase::Made);
+    }
+
     /// Whether `connection_made` ran and `connection_lost` did not.
     pub(crate) fn is_made(&self) -> bool {
         self.phase.get() == Phase::Made

@@ -938,3 +938,58 @@ fn t32_tls_in_tls_through_loop_start_tls() {
         Ok(())
     });
 }
+
+/// Issue #12, the seam on the TLS side: the app protocol is held by a task across turns
+/// while its data, EOF and connection_lost arrive; each comes afterwards, once, in order
+/// (L44, T22), and no decrypted byte is lost.
+#[test]
+fn l44_t22_a_busy_app_protocol_gets_every_callback_later_in_order() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    let connect = lp
+        .create_connection(Recorder::default, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, proto) = lp
+        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let p = proto.clone();
+    // Holding the borrow across awaits is the point: a user may do it.
+    #[allow(clippy::await_holding_refcell_ref)]
+    lp.spawn(async move {
+        let guard = p.borrow_mut();
+        for _ in 0..30 {
+            asyncio::yield_now().await;
+        }
+        drop(guard);
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    // The echo comes back and the connection closes while the app is held.
+    t.write(b"ping").unwrap();
+    t.close();
+    util::run_until(&lp, 2_000, || proto.try_borrow().is_ok_and(|p| p.lost));
+    let p = proto.borrow();
+    assert_eq!(
+        p.data, b"ping",
+        "no decrypted byte lost while the app was busy"
+    );
+    assert_eq!(
+        p.grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ]
+    );
+    drop(p);
+    server.close();
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+}

@@ -219,10 +219,10 @@ impl TransportImpl for TlsTransport {
     }
 
     fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
-        if let Some(p) = self.proto() {
-            p.set_app_protocol(protocol);
+        match self.proto() {
+            Some(p) => p.set_app_protocol(protocol),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn get_protocol(&self) -> Option<ProtocolRef> {

@@ -29,7 +29,6 @@ mod write;
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -41,7 +40,7 @@ use crate::error::Error;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
-use crate::protocol::{Protocol, ProtocolRef};
+use crate::protocol::{Called, Protocol, ProtocolRef, ProtocolSlot};
 use crate::transport::Transport;
 pub(crate) use write::flow_defaults;
 
@@ -123,8 +122,9 @@ pub(crate) struct TlsProtocol {
     /// Client: the name sent as SNI and checked (None: neither).
     server_hostname: Option<String>,
     options: TlsOptions,
-    /// The application's protocol; `None` after connection_lost.
-    app: RefCell<Option<ProtocolRef>>,
+    /// The application's protocol, called only through this slot (the seam shared with the
+    /// socket transport); empty after connection_lost.
+    app: ProtocolSlot,
     /// The one app-facing transport (T6); `None` after connection_lost.
     app_transport: RefCell<Option<Rc<TlsTransport>>>,
     /// The socket transport (or another TLS transport) under us; set by connection_made.
@@ -157,10 +157,6 @@ pub(crate) struct TlsProtocol {
     shutdown_timer: RefCell<Option<TimerHandle>>,
     /// Why we force-closed the raw transport; reported by its connection_lost.
     fatal: RefCell<Option<Error>>,
-    /// pause/resume_writing edges waiting for the app to be free (true = pause), oldest first.
-    deferred_flow: RefCell<Vec<bool>>,
-    /// A call into the app made by this layer is running.
-    in_app_call: Cell<bool>,
 }
 
 /// Plaintext read per `data_received` for a plain (not buffered) app protocol.
@@ -185,6 +181,10 @@ impl TlsProtocol {
         } else {
             "rustls::ClientConfig"
         };
+        let app = ProtocolSlot::new(app, lp.clone(), None);
+        if !call_connection_made {
+            app.mark_made();
+        }
         Rc::new_cyclic(|me: &Weak<TlsProtocol>| TlsProtocol {
             lp: lp.clone(),
             me: me.clone(),
@@ -197,7 +197,7 @@ impl TlsProtocol {
             }),
             server_hostname,
             options,
-            app: RefCell::new(Some(app)),
+            app,
             app_transport: RefCell::new(Some(TlsTransport::new(lp, me.clone(), context))),
             transport: RefCell::new(None),
             waiter: RefCell::new(Some(Rc::new(Waiter::default()))),
@@ -221,8 +221,6 @@ impl TlsProtocol {
             handshake_timer: RefCell::new(None),
             shutdown_timer: RefCell::new(None),
             fatal: RefCell::new(None),
-            deferred_flow: RefCell::new(Vec::new()),
-            in_app_call: Cell::new(false),
         })
     }
 
@@ -272,7 +270,7 @@ impl TlsProtocol {
     }
 
     fn app(&self) -> Option<ProtocolRef> {
-        self.app.borrow().clone()
+        self.app.get()
     }
 
     // ---- calling the app ----------------------------------------------------------------
@@ -280,22 +278,16 @@ impl TlsProtocol {
     /// One call into the app protocol, with the borrow held for that call only. A panic is
     /// reported as `what` and ends the connection (T30).
     fn call_app<R>(&self, what: &str, f: impl FnOnce(&mut dyn Protocol) -> R) -> AppCall<R> {
-        let Some(app) = self.app() else {
-            return AppCall::Failed;
-        };
-        let Ok(mut p) = app.try_borrow_mut() else {
-            return AppCall::Busy;
-        };
-        let outer = self.in_app_call.replace(true);
-        let r = catch_unwind(AssertUnwindSafe(|| f(&mut *p)));
-        drop(p);
-        self.in_app_call.set(outer);
-        if !outer {
-            self.flush_deferred_flow();
-        }
-        match r {
-            Ok(v) => AppCall::Done(v),
-            Err(payload) => {
+        self.app_outcome(what, self.app.call(f))
+    }
+
+    /// What the seam's answer means here: a panic ends the connection (T30).
+    fn app_outcome<R>(&self, what: &str, called: Called<R>) -> AppCall<R> {
+        match called {
+            Called::Done(v) => AppCall::Done(v),
+            Called::Busy => AppCall::Busy,
+            Called::Gone => AppCall::Failed,
+            Called::Panicked(payload) => {
                 let e = PanicError::from_payload(&*payload);
                 self.fatal_error(Error::Io(io::Error::other(e)), what);
                 AppCall::Failed
@@ -323,7 +315,7 @@ impl TlsProtocol {
     }
 
     fn app_is_busy(&self) -> bool {
-        self.app().is_some_and(|a| crate::protocol::is_busy(&a))
+        self.app.is_busy()
     }
 
     // ---- the raw transport's callbacks (Python's Protocol methods) ------------------------
@@ -399,15 +391,15 @@ impl TlsProtocol {
             && matches!(self.app_state.get(), AppState::ConMade | AppState::Eof)
         {
             self.set_app_state(AppState::ConLost);
-            if let Some(app) = self.app() {
+            if let Some(me) = self.me.upgrade() {
                 let io_exc = exc.as_ref().map(to_io);
-                call_connection_lost_soon(&self.lp, app, io_exc);
+                app_connection_lost_soon(me, io_exc);
             }
+        } else {
+            drop(self.app.release());
         }
         self.set_state(SslState::Unwrapped);
         let raw = self.transport.borrow_mut().take();
-        let app = self.app.borrow_mut().take();
-        self.deferred_flow.borrow_mut().clear();
         self.wakeup_waiter(Some(exc.unwrap_or_else(|| {
             Error::Io(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
@@ -416,7 +408,7 @@ impl TlsProtocol {
         })));
         cancel(&self.shutdown_timer);
         cancel(&self.handshake_timer);
-        drop((raw, app, app_transport));
+        drop((raw, app_transport));
     }
 
     /// The raw transport's buffer went above its high-water mark (T15).
@@ -517,9 +509,7 @@ impl TlsProtocol {
                 return;
             }
             self.set_app_state(AppState::ConMade);
-            let made = self.call_app("Fatal error on SSL protocol", |p| {
-                p.connection_made(transport)
-            });
+            let made = self.app_outcome("Fatal error on SSL protocol", self.app.made(transport));
             if !matches!(made, AppCall::Done(())) {
                 self.wakeup_waiter(Some(Error::Io(io::Error::other(
                     "connection_made() failed",
@@ -574,11 +564,8 @@ impl TlsProtocol {
         self.raw().is_none_or(|r| r.is_closing())
     }
 
-    pub(crate) fn set_app_protocol(&self, protocol: ProtocolRef) {
-        let mut app = self.app.borrow_mut();
-        if app.is_some() {
-            *app = Some(protocol);
-        }
+    pub(crate) fn set_app_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        self.app.replace(protocol)
     }
 
     pub(crate) fn app_protocol(&self) -> Option<ProtocolRef> {
@@ -593,25 +580,20 @@ fn cancel(timer: &RefCell<Option<TimerHandle>>) {
     }
 }
 
-/// The app's connection_lost, on the next turn and never re-entrantly (T5).
-fn call_connection_lost_soon(lp: &LoopHandle, app: ProtocolRef, exc: Option<io::Error>) {
-    let lp2 = lp.clone();
-    let _ = lp.call_soon(move || {
-        let busy = crate::protocol::is_busy(&app);
-        if busy {
-            call_connection_lost_soon(&lp2, app, exc);
-            return;
-        }
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(mut p) = app.try_borrow_mut() {
-                p.connection_lost(exc)
+/// The app's connection_lost, on the next turn and never re-entrantly (T5): once, through the
+/// seam, retried while the app is busy; then the layer lets go of the app.
+fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
+    let lp = me.lp.clone();
+    let _ = lp.call_soon(move || match me.app.lost(exc) {
+        Err(exc) => app_connection_lost_soon(me, exc),
+        Ok(called) => {
+            if let Called::Panicked(payload) = called {
+                me.lp.call_exception_handler(
+                    &ExceptionContext::new("Exception in callback connection_lost")
+                        .with_exception(Box::new(PanicError::from_payload(&*payload))),
+                );
             }
-        }));
-        if let Err(payload) = r {
-            lp2.call_exception_handler(
-                &ExceptionContext::new("Exception in callback connection_lost")
-                    .with_exception(Box::new(PanicError::from_payload(&*payload))),
-            );
+            drop(me.app.release());
         }
     });
 }

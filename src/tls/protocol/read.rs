@@ -40,16 +40,14 @@ impl TlsProtocol {
             {
                 return;
             }
-            let buffered = match self
-                .app()
-                .map(|a| a.try_borrow_mut().map(|mut p| p.as_buffered().is_some()))
-            {
-                None => return,
-                Some(Err(_)) => {
+            let buffered = match self.app.is_buffered() {
+                Some(b) => b,
+                None if self.app().is_none() => return,
+                None => {
+                    // Busy: the app called us from a callback of its own.
                     self.defer_step();
                     return;
                 }
-                Some(Ok(b)) => b,
             };
             let end = if buffered {
                 self.read_buffered()
@@ -106,6 +104,11 @@ impl TlsProtocol {
 
     /// `_do_read__copied`: through our scratch buffer into `data_received`.
     pub(super) fn read_copied(&self) -> Option<ReadEnd> {
+        if self.app_is_busy() {
+            // Decrypt nothing the app cannot take now: the step runs again next turn.
+            self.defer_step();
+            return None;
+        }
         let mut scratch = std::mem::take(&mut *self.scratch.borrow_mut());
         scratch.resize(COPY_CHUNK, 0);
         let (n, end) = self.engine.borrow_mut().read_into(&mut scratch);

@@ -5,12 +5,10 @@
 //! of the layer is held while the raw transport's `write` runs (it may call `pause_writing`
 //! back) or while the app's pause/resume_writing runs.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use super::{SslState, TlsProtocol, KEEP_OUTGOING};
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
-use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::protocol::FlowEdge;
 use crate::tls::FLOW_CONTROL_HIGH_WATER_SSL_WRITE;
 
 impl TlsProtocol {
@@ -139,58 +137,28 @@ impl TlsProtocol {
         }
     }
 
-    /// pause/resume_writing to the app now, or once its current callback has returned.
+    /// pause/resume_writing to the app through the seam: now, or once its current callback
+    /// has returned; a flush on a later turn when the app is held elsewhere.
     pub(super) fn deliver_flow(&self, pause: bool) {
-        if !self.deferred_flow.borrow().is_empty() || self.app_is_busy() {
-            self.deferred_flow.borrow_mut().push(pause);
-            if !self.in_app_call.get() {
-                let me = self.me.clone();
-                let _ = self.lp.call_soon(move || {
-                    if let Some(me) = me.upgrade() {
-                        me.flush_deferred_flow();
-                    }
-                });
-            }
-            return;
-        }
-        self.call_flow(pause);
-    }
-
-    pub(super) fn call_flow(&self, pause: bool) {
-        let Some(app) = self.app() else { return };
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(mut p) = app.try_borrow_mut() {
-                if pause {
-                    p.pause_writing()
-                } else {
-                    p.resume_writing()
-                }
-            }
-        }));
-        if let Err(payload) = r {
-            // T14: reported, and the connection goes on.
-            let what = if pause { "pause" } else { "resume" };
-            self.lp.call_exception_handler(
-                &ExceptionContext::new(format!("protocol.{what}_writing() failed"))
-                    .with_exception(Box::new(PanicError::from_payload(&*payload))),
-            );
+        let edge = if pause {
+            FlowEdge::Pause
+        } else {
+            FlowEdge::Resume
+        };
+        if self.app.flow(edge) {
+            self.schedule_flow_flush();
         }
     }
 
-    pub(super) fn flush_deferred_flow(&self) {
-        loop {
-            if self.app_is_busy() {
-                return; // the call in progress flushes when it returns
-            }
-            let next = {
-                let mut d = self.deferred_flow.borrow_mut();
-                if d.is_empty() {
-                    return;
+    fn schedule_flow_flush(&self) {
+        let me = self.me.clone();
+        let _ = self.lp.call_soon(move || {
+            if let Some(me) = me.upgrade() {
+                if me.app.flush() {
+                    me.schedule_flow_flush();
                 }
-                d.remove(0)
-            };
-            self.call_flow(next);
-        }
+            }
+        });
     }
 }
 

@@ -27,7 +27,6 @@
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, RawFd};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 
 use mio::Interest;
@@ -338,18 +337,14 @@ impl IoHandler for SocketTransport {
 
     fn loop_closed(&self) {
         let was = self.state.replace(State::Closed);
-        let proto = self.protocol.release();
-        if let (true, Some(proto)) = (was < State::Closed, &proto) {
+        if was < State::Closed {
             // Nothing will run on this loop again: tell the protocol, so a stream reader or
-            // writer used afterwards fails instead of waiting forever.
+            // writer used afterwards fails instead of waiting forever. (Busy now, it cannot be
+            // told later: there is no later.)
             let exc = io::Error::other("Event loop is closed");
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                if let Ok(mut p) = proto.try_borrow_mut() {
-                    p.connection_lost(Some(exc));
-                }
-            }));
+            let _ = self.protocol.lost(Some(exc));
         }
-        drop(proto);
+        drop(self.protocol.release());
         let sock = self.sock.borrow_mut().take();
         drop(sock);
         let server = self.server.borrow_mut().take();
