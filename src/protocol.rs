@@ -193,6 +193,7 @@ impl ProtocolSlot {
 
     /// Records that the protocol already had its `connection_made` from an earlier transport
     /// (`start_tls` hands a connected protocol to the TLS layer, T5).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn mark_made(&self) {
         self.set_phase(Phase::Made);
     }

@@ -111,12 +111,9 @@ use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
 use crate::transport::Transport;
 
-/// App write high-water mark over TLS (`constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE`, 512 KiB;
-/// low is a quarter, T14).
-pub(crate) const FLOW_CONTROL_HIGH_WATER_SSL_WRITE: usize = 512 * 1024;
-/// Ciphertext high-water mark that pauses the raw transport
-/// (`constants.FLOW_CONTROL_HIGH_WATER_SSL_READ`, 256 KiB; low is a quarter, T18).
-pub(crate) const FLOW_CONTROL_HIGH_WATER_SSL_READ: usize = 256 * 1024;
+pub(crate) use crate::constants::{
+    FLOW_CONTROL_HIGH_WATER_SSL_READ, FLOW_CONTROL_HIGH_WATER_SSL_WRITE,
+};
 
 /// The per-connection TLS keywords: `ssl_handshake_timeout`, `ssl_shutdown_timeout` and the
 /// D9 truncation switch.

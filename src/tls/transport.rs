@@ -190,10 +190,12 @@ impl TransportImpl for TlsTransport {
     ) -> Result<(), Error> {
         match self.proto() {
             Some(p) => p.set_write_buffer_limits(high, low),
-            None => {
-                super::protocol::flow_defaults(high, low, super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
-                    .map(drop)
-            }
+            None => crate::transport::flow_control::FlowControl::marks(
+                high,
+                low,
+                super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE,
+            )
+            .map(drop),
         }
     }
 

@@ -9,36 +9,73 @@ use crate::constants::{DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER};
 use crate::error::Error;
 
 /// Water marks plus the "protocol is paused" flag.
+/// Where a buffer counts as full. CPython has both rules: the socket transport pauses when the
+/// buffer holds more than `high` (`_FlowControlMixin`, L70), the TLS layer when it holds
+/// `high` or more (`sslproto._control_app_writing` / `_control_ssl_reading`, T14, T18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Full {
+    AboveHigh,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    AtHigh,
+}
+
+/// One set of water marks and the paused flag they drive: the socket transport's write side,
+/// the TLS layer's app write side and its raw read side all use it.
 #[derive(Debug, Clone)]
 pub(crate) struct FlowControl {
-    /// Pause when the buffer holds strictly more than this. Invariant: `high >= low`.
+    /// The high mark. Invariant: `high >= low`.
     high: usize,
     /// Resume when the buffer holds this much or less.
     low: usize,
-    /// `pause_writing` was called and `resume_writing` not yet.
+    /// The high mark `set_limits(None, None)` restores (low is a quarter of it).
+    default_high: usize,
+    full: Full,
+    /// Paused (pause edge delivered) and not yet resumed.
     paused: bool,
 }
 
 impl Default for FlowControl {
+    /// The socket transport's: 64 KiB / 16 KiB, pause above high.
     fn default() -> Self {
-        FlowControl {
-            high: DEFAULT_HIGH_WATER,
-            low: DEFAULT_LOW_WATER,
-            paused: false,
-        }
+        debug_assert_eq!(DEFAULT_LOW_WATER, DEFAULT_HIGH_WATER / 4);
+        Self::new(DEFAULT_HIGH_WATER, Full::AboveHigh)
     }
 }
 
 impl FlowControl {
-    /// Python's `_set_write_buffer_limits` (L69): defaults 64 KiB / 16 KiB; only `high` gives
-    /// `low = high / 4`; only `low` gives `high = 4 * low`.
+    /// Marks `default_high` / a quarter of it, filling up by `full`.
+    pub(crate) fn new(default_high: usize, full: Full) -> Self {
+        FlowControl {
+            high: default_high,
+            low: default_high / 4,
+            default_high,
+            full,
+            paused: false,
+        }
+    }
+
+    /// Python's `_set_write_buffer_limits` / `add_flowcontrol_defaults` (L69, T14): no marks
+    /// give the defaults; only `high` gives `low = high / 4`; only `low` gives
+    /// `high = 4 * low`.
     pub(crate) fn set_limits(
         &mut self,
         high: Option<usize>,
         low: Option<usize>,
     ) -> Result<(), Error> {
+        let (high, low) = Self::marks(high, low, self.default_high)?;
+        self.high = high;
+        self.low = low;
+        Ok(())
+    }
+
+    /// The marks `set_limits` would set, `(high, low)`, or its error.
+    pub(crate) fn marks(
+        high: Option<usize>,
+        low: Option<usize>,
+        default_high: usize,
+    ) -> Result<(usize, usize), Error> {
         let (high, low) = match (high, low) {
-            (None, None) => (DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER),
+            (None, None) => (default_high, default_high / 4),
             (Some(h), None) => (h, h / 4),
             (None, Some(l)) => (l.saturating_mul(4), l),
             (Some(h), Some(l)) => (h, l),
@@ -48,9 +85,7 @@ impl FlowControl {
                 "high ({high}) must be >= low ({low}) must be >= 0"
             )));
         }
-        self.high = high;
-        self.low = low;
-        Ok(())
+        Ok((high, low))
     }
 
     /// `(low, high)`, Python's order.
@@ -58,9 +93,13 @@ impl FlowControl {
         (self.low, self.high)
     }
 
-    /// True exactly when `pause_writing` must be called now (size above high, not paused).
+    /// True exactly when the pause edge must be delivered now (full, not paused).
     pub(crate) fn should_pause(&mut self, size: usize) -> bool {
-        if size > self.high && !self.paused {
+        let full = match self.full {
+            Full::AboveHigh => size > self.high,
+            Full::AtHigh => size >= self.high,
+        };
+        if full && !self.paused {
             self.paused = true;
             return true;
         }
@@ -126,6 +165,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn t14_t18_the_tls_rule_pauses_at_high_with_its_own_defaults() {
+        let mut f = FlowControl::new(512 * 1024, Full::AtHigh);
+        assert_eq!(f.limits(), (128 * 1024, 512 * 1024));
+        f.set_limits(Some(10), Some(4)).unwrap();
+        assert!(f.should_pause(10), "at high is full for the TLS layer");
+        assert!(f.should_resume(4));
+        f.set_limits(None, None).unwrap();
+        assert_eq!(f.limits(), (128 * 1024, 512 * 1024), "its own defaults");
+        assert_eq!(
+            FlowControl::marks(None, Some(10), 512 * 1024).unwrap(),
+            (40, 10)
+        );
     }
 
     #[test]

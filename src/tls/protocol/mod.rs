@@ -41,8 +41,8 @@ use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::{Called, Protocol, ProtocolRef, ProtocolSlot};
+use crate::transport::flow_control::{FlowControl, Full};
 use crate::transport::Transport;
-pub(crate) use write::flow_defaults;
 
 /// Python's `SSLProtocolState` (T4):
 ///
@@ -145,14 +145,11 @@ pub(crate) struct TlsProtocol {
     ssl_writing_paused: Cell<bool>,
     /// The app paused reading (T17): nothing is decrypted or delivered.
     app_reading_paused: Cell<bool>,
-    /// We paused the raw transport's reading (T18).
-    ssl_reading_paused: Cell<bool>,
-    /// We called the app's pause_writing (T14).
-    app_writing_paused: Cell<bool>,
-    /// App write marks `(low, high)`, paused at `>= high`, resumed at `<= low` (T14).
-    write_marks: Cell<(usize, usize)>,
-    /// Ciphertext marks `(low, high)` for pausing the raw transport (T18).
-    read_marks: Cell<(usize, usize)>,
+    /// App write side: marks and whether we called the app's pause_writing (T14); the same
+    /// `FlowControl` as the socket transport's, with sslproto's rule (full at `>= high`).
+    write_flow: RefCell<FlowControl>,
+    /// Ciphertext read side: marks and whether we paused the raw transport's reading (T18).
+    read_flow: RefCell<FlowControl>,
     handshake_timer: RefCell<Option<TimerHandle>>,
     shutdown_timer: RefCell<Option<TimerHandle>>,
     /// Why we force-closed the raw transport; reported by its connection_lost.
@@ -208,15 +205,13 @@ impl TlsProtocol {
             eof_received: Cell::new(false),
             ssl_writing_paused: Cell::new(false),
             app_reading_paused: Cell::new(false),
-            ssl_reading_paused: Cell::new(false),
-            app_writing_paused: Cell::new(false),
-            write_marks: Cell::new((
-                FLOW_CONTROL_HIGH_WATER_SSL_WRITE / 4,
+            write_flow: RefCell::new(FlowControl::new(
                 FLOW_CONTROL_HIGH_WATER_SSL_WRITE,
+                Full::AtHigh,
             )),
-            read_marks: Cell::new((
-                FLOW_CONTROL_HIGH_WATER_SSL_READ / 4,
+            read_flow: RefCell::new(FlowControl::new(
                 FLOW_CONTROL_HIGH_WATER_SSL_READ,
+                Full::AtHigh,
             )),
             handshake_timer: RefCell::new(None),
             shutdown_timer: RefCell::new(None),

@@ -174,15 +174,15 @@ impl TlsProtocol {
     /// Python's `_control_ssl_reading` (T18).
     pub(super) fn control_ssl_reading(&self) {
         let size = self.engine.borrow().pending_ciphertext();
-        let (low, high) = self.read_marks.get();
-        if size >= high && !self.ssl_reading_paused.get() {
-            self.ssl_reading_paused.set(true);
-            if let Some(raw) = self.raw() {
+        let (pause, resume) = {
+            let mut f = self.read_flow.borrow_mut();
+            let pause = f.should_pause(size);
+            (pause, !pause && f.should_resume(size))
+        };
+        if let Some(raw) = self.raw().filter(|_| pause || resume) {
+            if pause {
                 raw.pause_reading();
-            }
-        } else if size <= low && self.ssl_reading_paused.get() {
-            self.ssl_reading_paused.set(false);
-            if let Some(raw) = self.raw() {
+            } else {
                 raw.resume_reading();
             }
         }

@@ -9,7 +9,6 @@ use super::{SslState, TlsProtocol, KEEP_OUTGOING};
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::protocol::FlowEdge;
-use crate::tls::FLOW_CONTROL_HIGH_WATER_SSL_WRITE;
 
 impl TlsProtocol {
     /// Python's `_write_appdata` (T11, T13).
@@ -109,7 +108,7 @@ impl TlsProtocol {
     }
 
     pub(crate) fn write_buffer_limits(&self) -> (usize, usize) {
-        self.write_marks.get()
+        self.write_flow.borrow().limits()
     }
 
     /// `set_write_buffer_limits` (T14): Python's `add_flowcontrol_defaults` with 512 KiB.
@@ -118,8 +117,7 @@ impl TlsProtocol {
         high: Option<usize>,
         low: Option<usize>,
     ) -> Result<(), Error> {
-        self.write_marks
-            .set(flow_defaults(high, low, FLOW_CONTROL_HIGH_WATER_SSL_WRITE)?);
+        self.write_flow.borrow_mut().set_limits(high, low)?;
         self.control_app_writing();
         Ok(())
     }
@@ -127,12 +125,14 @@ impl TlsProtocol {
     /// Python's `_control_app_writing` (T14): pause at `>= high`, resume at `<= low`.
     pub(super) fn control_app_writing(&self) {
         let size = self.write_buffer_size();
-        let (low, high) = self.write_marks.get();
-        if size >= high && !self.app_writing_paused.get() {
-            self.app_writing_paused.set(true);
+        let (pause, resume) = {
+            let mut f = self.write_flow.borrow_mut();
+            let pause = f.should_pause(size);
+            (pause, !pause && f.should_resume(size))
+        };
+        if pause {
             self.deliver_flow(true);
-        } else if size <= low && self.app_writing_paused.get() {
-            self.app_writing_paused.set(false);
+        } else if resume {
             self.deliver_flow(false);
         }
     }
@@ -162,37 +162,18 @@ impl TlsProtocol {
     }
 }
 
-/// Python's `add_flowcontrol_defaults(high, low, kb)`: returns `(low, high)`.
-pub(crate) fn flow_defaults(
-    high: Option<usize>,
-    low: Option<usize>,
-    default_high: usize,
-) -> Result<(usize, usize), Error> {
-    let hi = match (high, low) {
-        (Some(h), _) => h,
-        (None, Some(l)) => l.saturating_mul(4),
-        (None, None) => default_high,
-    };
-    let lo = low.unwrap_or(hi / 4);
-    if hi < lo {
-        return Err(Error::invalid_argument(format!(
-            "high ({hi}) must be >= low ({lo}) must be >= 0"
-        )));
-    }
-    Ok((lo, hi))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::constants::FLOW_CONTROL_HIGH_WATER_SSL_WRITE;
+    use crate::transport::flow_control::FlowControl;
 
     #[test]
-    pub(super) fn t14_flow_defaults() {
+    fn t14_flow_defaults() {
         let k = FLOW_CONTROL_HIGH_WATER_SSL_WRITE;
-        assert_eq!(flow_defaults(None, None, k).unwrap(), (131072, 524288));
-        assert_eq!(flow_defaults(Some(100), None, k).unwrap(), (25, 100));
-        assert_eq!(flow_defaults(None, Some(10), k).unwrap(), (10, 40));
-        let e = flow_defaults(Some(1), Some(2), k).unwrap_err();
+        assert_eq!(FlowControl::marks(None, None, k).unwrap(), (524288, 131072));
+        assert_eq!(FlowControl::marks(Some(100), None, k).unwrap(), (100, 25));
+        assert_eq!(FlowControl::marks(None, Some(10), k).unwrap(), (40, 10));
+        let e = FlowControl::marks(Some(1), Some(2), k).unwrap_err();
         assert_eq!(e.to_string(), "high (1) must be >= low (2) must be >= 0");
     }
 }
