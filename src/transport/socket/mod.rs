@@ -72,6 +72,21 @@ enum Reading {
     Done,
 }
 
+/// The sending side (L73, L74):
+///
+/// ```text
+///   Open ──write_eof(), buffer empty──────────────────────────► ShutDown
+///     └───write_eof(), bytes buffered──► EofPending ──drained──►┘   (shutdown(SHUT_WR))
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WriteSide {
+    Open,
+    /// `write_eof()` was called with bytes buffered: no more writes; shutdown once drained.
+    EofPending,
+    /// `shutdown(SHUT_WR)` was done (or attempted).
+    ShutDown,
+}
+
 /// Told when a server's connection ends (Python's `Server._detach`).
 pub(crate) trait ConnectionTracker {
     fn detach(&self, id: u64);
@@ -96,12 +111,12 @@ pub(crate) struct SocketTransport {
     reading: Cell<Reading>,
     buffer: RefCell<WriteBuffer>,
     flow: RefCell<FlowControl>,
-    /// `write_eof()` was called.
-    eof_written: Cell<bool>,
-    /// The last readable event said the peer closed its side: read on to EOF.
+    /// Our sending side: open, half-closed by `write_eof` with bytes still buffered, or shut
+    /// down. Changed only by `set_write_side`.
+    write_side: Cell<WriteSide>,
+    /// Not a state but the last readable event's hint: the peer closed its side, so a short
+    /// read does not mean drained; read on to EOF (no further edge will come).
     peer_closed: Cell<bool>,
-    /// `shutdown(SHUT_WR)` has been done.
-    shutdown_done: Cell<bool>,
     /// Writes dropped after connection loss (L81); starts counting at 1.
     conn_lost_writes: Cell<usize>,
     fd: RawFd,
@@ -143,9 +158,8 @@ impl SocketTransport {
             reading: Cell::new(Reading::NotStarted),
             buffer: RefCell::new(WriteBuffer::default()),
             flow: RefCell::new(FlowControl::default()),
-            eof_written: Cell::new(false),
+            write_side: Cell::new(WriteSide::Open),
             peer_closed: Cell::new(false),
-            shutdown_done: Cell::new(false),
             conn_lost_writes: Cell::new(0),
             fd,
             sockname,
@@ -173,6 +187,21 @@ impl SocketTransport {
         Transport {
             inner: self.me.upgrade().expect("transport alive while in use"),
         }
+    }
+
+    /// The one place `write_side` changes: the diagram's edges, checked in debug builds.
+    fn set_write_side(&self, to: WriteSide) {
+        let from = self.write_side.get();
+        debug_assert!(
+            matches!(
+                (from, to),
+                (WriteSide::Open, WriteSide::EofPending | WriteSide::ShutDown)
+                    | (WriteSide::EofPending, WriteSide::ShutDown)
+            ),
+            "transport {}: write side {from:?} -> {to:?} is not an edge",
+            self.id
+        );
+        self.write_side.set(to);
     }
 
     fn set_state(&self, to: State) {
@@ -354,7 +383,7 @@ impl IoHandler for SocketTransport {
 
 impl TransportImpl for SocketTransport {
     fn write(&self, data: &[u8]) -> Result<(), Error> {
-        if self.eof_written.get() {
+        if self.write_side.get() != WriteSide::Open {
             return Err(Error::invalid_state(
                 "Cannot call write() after write_eof()",
             ));
@@ -383,7 +412,7 @@ impl TransportImpl for SocketTransport {
     }
 
     fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
-        if self.eof_written.get() {
+        if self.write_side.get() != WriteSide::Open {
             return Err(Error::invalid_state(
                 "Cannot call writelines() after write_eof()",
             ));
@@ -421,15 +450,17 @@ impl TransportImpl for SocketTransport {
     }
 
     fn write_eof(&self) -> Result<(), Error> {
-        if self.state.get() != State::Open || self.eof_written.get() {
+        if self.state.get() != State::Open || self.write_side.get() != WriteSide::Open {
             return Ok(());
         }
-        self.eof_written.set(true);
         if self.buffer.borrow().is_empty() {
-            self.shutdown_done.set(true);
+            self.set_write_side(WriteSide::ShutDown);
             if let Some(sock) = self.sock.borrow().as_ref() {
                 sock.shutdown_write()?;
             }
+        } else {
+            // L74: the buffer drains first; write_ready shuts down after the last byte.
+            self.set_write_side(WriteSide::EofPending);
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use std::io;
 
-use super::{Socket, SocketTransport, State};
+use super::{Socket, SocketTransport, State, WriteSide};
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::event_loop::debug::trace;
 use crate::protocol::FlowEdge;
@@ -67,16 +67,17 @@ impl SocketTransport {
                     self.set_state(State::Lost);
                     self.call_connection_lost(None);
                 }
-                State::Open if self.eof_written.get() => self.do_shutdown(),
+                State::Open if self.write_side.get() == WriteSide::EofPending => self.do_shutdown(),
                 _ => {}
             }
         }
     }
 
     pub(super) fn do_shutdown(&self) {
-        if self.shutdown_done.replace(true) {
+        if self.write_side.get() == WriteSide::ShutDown {
             return;
         }
+        self.set_write_side(WriteSide::ShutDown);
         let r = self.sock.borrow().as_ref().map(Socket::shutdown_write);
         if let Some(Err(e)) = r {
             if e.kind() != io::ErrorKind::NotConnected {
