@@ -1171,6 +1171,8 @@ fn l102_reserve_fd_sheds_waiting_connections_promptly() {
 fn reserve_child() {
     const CLIENTS: usize = 6;
     const FREE: usize = 2;
+    log::set_logger(&LOGGED).unwrap();
+    log::set_max_level(log::LevelFilter::Warn);
     let lp = EventLoop::new().unwrap();
     let reports = Rc::new(RefCell::new(Vec::<String>::new()));
     let r = reports.clone();
@@ -1220,7 +1222,27 @@ fn reserve_child() {
         finish(&lp, peer(&lp, move || roundtrip(&mut first, b"kept"))),
         b"kept"
     );
-    println!("reserve child: ok; {} shed", CLIENTS - FREE);
+    assert!(
+        LOGGED.0.lock().unwrap().is_empty(),
+        "nothing logged mid-episode"
+    );
+    // Descriptors come back: the next connection is served, and the episode's end is one
+    // line counting the connections shed (issue #13).
+    drop(_filler);
+    let mut late = tcp_client(addr);
+    assert_eq!(
+        finish(&lp, peer(&lp, move || roundtrip(&mut late, b"late"))),
+        b"late"
+    );
+    let logged = LOGGED.0.lock().unwrap().clone();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(
+        logged[0].contains(&format!("0 retries, {} connections shed", CLIENTS - FREE)),
+        "{}",
+        logged[0]
+    );
+    assert_eq!(reports.borrow().len(), 1, "still one report");
+    println!("reserve child: ok; {} shed; {}", CLIENTS - FREE, logged[0]);
 }
 
 // ---- Unix sockets (L111–L122) -------------------------------------------------------------------
