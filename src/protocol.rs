@@ -95,6 +95,47 @@ pub(crate) enum FlowEdge {
     Resume,
 }
 
+impl FlowEdge {
+    /// `Pause` for true.
+    pub(crate) fn pause(pause: bool) -> FlowEdge {
+        if pause {
+            FlowEdge::Pause
+        } else {
+            FlowEdge::Resume
+        }
+    }
+}
+
+/// Delivers `edge` through the slot `slot_of(owner)`, and while it stays queued because the
+/// protocol is held elsewhere, flushes again on each later turn (L49). For transports that
+/// own a `ProtocolSlot` and a `Weak` to themselves.
+pub(crate) fn deliver_flow<T: 'static>(
+    lp: &crate::event_loop::LoopHandle,
+    owner: &std::rc::Weak<T>,
+    slot_of: fn(&T) -> &ProtocolSlot,
+    edge: FlowEdge,
+) {
+    let Some(me) = owner.upgrade() else { return };
+    if slot_of(&me).flow(edge) {
+        schedule_flush(lp, owner.clone(), slot_of);
+    }
+}
+
+fn schedule_flush<T: 'static>(
+    lp: &crate::event_loop::LoopHandle,
+    owner: std::rc::Weak<T>,
+    slot_of: fn(&T) -> &ProtocolSlot,
+) {
+    let lp2 = lp.clone();
+    let _ = lp.call_soon(move || {
+        if let Some(me) = owner.upgrade() {
+            if slot_of(&me).flush() {
+                schedule_flush(&lp2, owner, slot_of);
+            }
+        }
+    });
+}
+
 /// What became of one call into the protocol.
 pub(crate) enum Called<R> {
     Done(R),

@@ -127,17 +127,21 @@ impl Accepter {
         }
     }
 
+    /// The listening address, for reports.
+    fn socket_name(&self) -> String {
+        self.listener
+            .borrow()
+            .as_ref()
+            .and_then(Listener::address)
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
+
     /// An accept worked: an episode under way ends, with one line saying how it went.
     fn accepting_again(&self) {
         if let Accepting::Exhausted(ep) | Accepting::BackingOff(ep) = self.state.get() {
             self.set_state(Accepting::Open);
-            let socket = self
-                .listener
-                .borrow()
-                .as_ref()
-                .and_then(Listener::address)
-                .map(|a| a.to_string())
-                .unwrap_or_default();
+            let socket = self.socket_name();
             let took = ep.since.elapsed();
             crate::event_loop::debug::warning!(
                 "socket.accept() works again on {socket} after {}.{:03} s out of system \
@@ -241,13 +245,7 @@ impl Accepter {
     }
 
     fn report_exhaustion(&self, server: &Rc<ServerInner>, e: io::Error) {
-        let socket = self
-            .listener
-            .borrow()
-            .as_ref()
-            .and_then(Listener::address)
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let socket = self.socket_name();
         server.lp.call_exception_handler(
             &ExceptionContext::new("socket.accept() out of system resource")
                 .with_exception(Box::new(e))

@@ -138,27 +138,9 @@ impl TlsProtocol {
     }
 
     /// pause/resume_writing to the app through the seam: now, or once its current callback
-    /// has returned; a flush on a later turn when the app is held elsewhere.
+    /// has returned; flushed on later turns while the app is held elsewhere.
     pub(super) fn deliver_flow(&self, pause: bool) {
-        let edge = if pause {
-            FlowEdge::Pause
-        } else {
-            FlowEdge::Resume
-        };
-        if self.app.flow(edge) {
-            self.schedule_flow_flush();
-        }
-    }
-
-    fn schedule_flow_flush(&self) {
-        let me = self.me.clone();
-        let _ = self.lp.call_soon(move || {
-            if let Some(me) = me.upgrade() {
-                if me.app.flush() {
-                    me.schedule_flow_flush();
-                }
-            }
-        });
+        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.app, FlowEdge::pause(pause));
     }
 }
 

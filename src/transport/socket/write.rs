@@ -111,25 +111,8 @@ impl SocketTransport {
     }
 
     /// pause_writing/resume_writing through the protocol slot: now, or after the protocol call
-    /// in progress (L49); a flush on a later turn when the protocol is held elsewhere.
+    /// in progress (L49); flushed on later turns while the protocol is held elsewhere.
     pub(super) fn deliver_flow(&self, pause: bool) {
-        let edge = if pause {
-            FlowEdge::Pause
-        } else {
-            FlowEdge::Resume
-        };
-        if self.protocol.flow(edge) {
-            self.schedule_flow_flush();
-        }
-    }
-
-    fn schedule_flow_flush(&self) {
-        if let Some(me) = self.me.upgrade() {
-            let _ = self.lp.call_soon(move || {
-                if me.protocol.flush() {
-                    me.schedule_flow_flush();
-                }
-            });
-        }
+        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.protocol, FlowEdge::pause(pause));
     }
 }
