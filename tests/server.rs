@@ -969,10 +969,15 @@ fn leave_free_fds(free: usize) -> Vec<std::fs::File> {
     filler
 }
 
-fn emfile_child() {
-    const CLIENTS: usize = 6;
-    const FREE: usize = 3;
-    let lp = EventLoop::new().unwrap();
+/// What the loop reported, in order.
+type Reports = Rc<RefCell<Vec<String>>>;
+
+/// An echo server for the out-of-descriptors children: every report the loop makes is kept,
+/// and `made` counts the connections that got a protocol.
+fn counting_server(
+    lp: &EventLoop,
+    reserve_fd: bool,
+) -> (asyncio::Server, Reports, Rc<Cell<usize>>) {
     let reports = Rc::new(RefCell::new(Vec::<String>::new()));
     let r = reports.clone();
     lp.set_exception_handler(Some(
@@ -987,9 +992,20 @@ fn emfile_child() {
         Echo::default()
     };
     let server = lp
-        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
+        .run_until_complete(
+            lp.create_server(factory, "127.0.0.1", 0)
+                .reserve_fd(reserve_fd),
+        )
         .unwrap()
         .unwrap();
+    (server, reports, made)
+}
+
+fn emfile_child() {
+    const CLIENTS: usize = 6;
+    const FREE: usize = 3;
+    let lp = EventLoop::new().unwrap();
+    let (server, reports, made) = counting_server(&lp, false);
     let addr = first_inet(&server);
     // The clients connect while the loop is idle: they wait in the accept queue. They hold
     // their descriptors already, so they cost nothing once the limit is lowered.
@@ -1088,23 +1104,7 @@ fn episode_child() {
     log::set_logger(&LOGGED).unwrap();
     log::set_max_level(log::LevelFilter::Warn);
     let lp = EventLoop::new().unwrap();
-    let reports = Rc::new(RefCell::new(Vec::<String>::new()));
-    let r = reports.clone();
-    lp.set_exception_handler(Some(
-        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
-            r.borrow_mut().push(ctx.to_string())
-        },
-    ));
-    let made = Rc::new(Cell::new(0));
-    let m = made.clone();
-    let factory = move || {
-        m.set(m.get() + 1);
-        Echo::default()
-    };
-    let server = lp
-        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
-        .unwrap()
-        .unwrap();
+    let (server, reports, made) = counting_server(&lp, false);
     let addr = first_inet(&server);
     let mut clients: Vec<TcpStream> = (0..3).map(|_| tcp_client(addr)).collect();
     let filler = leave_free_fds(FREE);
@@ -1174,23 +1174,7 @@ fn reserve_child() {
     log::set_logger(&LOGGED).unwrap();
     log::set_max_level(log::LevelFilter::Warn);
     let lp = EventLoop::new().unwrap();
-    let reports = Rc::new(RefCell::new(Vec::<String>::new()));
-    let r = reports.clone();
-    lp.set_exception_handler(Some(
-        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
-            r.borrow_mut().push(ctx.to_string())
-        },
-    ));
-    let made = Rc::new(Cell::new(0));
-    let m = made.clone();
-    let factory = move || {
-        m.set(m.get() + 1);
-        Echo::default()
-    };
-    let server = lp
-        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0).reserve_fd(true))
-        .unwrap()
-        .unwrap();
+    let (server, reports, made) = counting_server(&lp, true);
     let addr = first_inet(&server);
     let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| tcp_client(addr)).collect();
     let _filler = leave_free_fds(FREE);
