@@ -742,3 +742,69 @@ fn l49_flow_edges_wait_for_a_busy_protocol_in_order() {
     t.close();
     run_until(&lp, 100, || proto.try_borrow().is_ok_and(|p| p.lost));
 }
+
+/// Issue #12: from inside each callback (connection_made, data_received, eof_received) a
+/// protocol writes, closes, aborts, pauses or resumes reading; whatever it does, the grammar
+/// holds (the Recorder asserts it call by call) and connection_lost comes once, last.
+#[test]
+fn l44_l83_every_action_from_every_callback_keeps_the_grammar() {
+    type Act = fn(&Transport);
+    let actions: [(&str, Act); 5] = [
+        ("write", |t| t.write(b"from a callback").unwrap()),
+        ("close", |t| t.close()),
+        ("abort", |t| t.abort()),
+        ("pause_reading", |t| t.pause_reading()),
+        ("write+close", |t| {
+            t.write(b"last").unwrap();
+            t.close()
+        }),
+    ];
+    for (name, act) in actions {
+        for callback in ["connection_made", "data_received", "eof_received"] {
+            let lp = EventLoop::new().unwrap();
+            let (rsock, mut wsock) = asyncio::socketpair().unwrap();
+            let mut rec = Recorder::default();
+            match callback {
+                "connection_made" => rec.on_made = Some(Box::new(move |t: &Transport| act(t))),
+                "data_received" => {
+                    rec.on_data = Some(Box::new(move |t: &Transport, _: &[u8]| act(t)))
+                }
+                _ => rec.on_eof = Some(Box::new(move |t: &Transport| act(t))),
+            }
+            let (t, proto) = lp
+                .run_until_complete(lp.connect_socket(move || rec, rsock))
+                .unwrap()
+                .unwrap();
+            // The peer says something and half-closes, so every callback gets its turn.
+            let _ = wsock.write_all(b"hello");
+            let _ = wsock.shutdown(Shutdown::Write);
+            // Let it play out (some actions stop reading, so no fixed end state), bounded.
+            for _ in 0..20 {
+                lp.run_once(Some(Duration::from_millis(2))).unwrap();
+                if proto.borrow().lost {
+                    break;
+                }
+            }
+            t.close(); // in case the action left it open (pause_reading, write)
+            run_until(&lp, 100, || proto.borrow().lost);
+            let calls = proto.borrow().calls.clone();
+            assert_eq!(
+                calls[0], "connection_made",
+                "{name} in {callback}: {calls:?}"
+            );
+            assert!(
+                calls.last().unwrap().starts_with("connection_lost"),
+                "{name} in {callback}: {calls:?}"
+            );
+            assert_eq!(
+                calls
+                    .iter()
+                    .filter(|c| c.starts_with("connection_lost"))
+                    .count(),
+                1,
+                "{name} in {callback}: {calls:?}"
+            );
+            assert_eq!(lp.stats().io_registrations, 0, "{name} in {callback}");
+        }
+    }
+}
