@@ -993,3 +993,72 @@ fn l44_t22_a_busy_app_protocol_gets_every_callback_later_in_order() {
     server.close();
     util::run_until(&lp, 1000, || server.connection_count() == 0);
 }
+
+/// Issue #12, the TLS side of the seam: from inside connection_made or data_received, an app
+/// protocol writes, closes, aborts or pauses reading; the grammar holds (the Recorder asserts
+/// it) and connection_lost comes once, last.
+#[test]
+fn l44_l83_every_action_from_every_callback_keeps_the_grammar_over_tls() {
+    type Act = fn(&Transport);
+    let actions: [(&str, Act); 4] = [
+        ("write", |t| t.write(b"more").unwrap()),
+        ("close", |t| t.close()),
+        ("abort", |t| t.abort()),
+        ("pause_reading", |t| t.pause_reading()),
+    ];
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    for (name, act) in actions {
+        for callback in ["connection_made", "data_received"] {
+            let mut rec = Recorder::default();
+            if callback == "connection_made" {
+                rec.on_made = Some(Box::new(move |t: &Transport| {
+                    t.write(b"ping").unwrap();
+                    act(t)
+                }));
+            } else {
+                rec.on_made = Some(Box::new(|t: &Transport| t.write(b"ping").unwrap()));
+                rec.on_data = Some(Box::new(move |t: &Transport, _: &[u8]| act(t)));
+            }
+            let connect = lp
+                .create_connection(move || rec, "127.0.0.1", port)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost");
+            let (t, proto) = lp
+                .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            for _ in 0..20 {
+                lp.run_once(Some(Duration::from_millis(2))).unwrap();
+                if proto.borrow().lost {
+                    break;
+                }
+            }
+            t.close(); // in case the action left it open
+            util::run_until(&lp, 200, || proto.borrow().lost);
+            let calls = proto.borrow().calls.clone();
+            assert_eq!(
+                calls[0], "connection_made",
+                "{name} in {callback}: {calls:?}"
+            );
+            assert_eq!(
+                calls
+                    .iter()
+                    .filter(|c| c.starts_with("connection_lost"))
+                    .count(),
+                1,
+                "{name} in {callback}: {calls:?}"
+            );
+            assert!(
+                calls.last().unwrap().starts_with("connection_lost"),
+                "{name} in {callback}: {calls:?}"
+            );
+        }
+    }
+    server.close();
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+}
