@@ -43,7 +43,7 @@ use std::io;
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil` | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
 /// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `start_tls` on a closing transport |
 /// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |
-/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS | certificate refused (unknown CA, wrong name, expired), protocol error, alert, a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
+/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS | certificate refused (unknown CA, wrong name, expired, a CA used as a leaf: the text says what is wrong and what to do, rustls' error is the `source()`), protocol error, alert, a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
 ///
 /// Every `Io` error that came from a system call keeps its OS error number: ask
 /// [`Error::raw_os_error`] (Python's `OSError.errno`). It also sees through the messages the
@@ -318,7 +318,7 @@ enum TlsCause {
 impl TlsError {
     pub(crate) fn from_rustls(e: rustls::Error) -> Self {
         TlsError {
-            message: e.to_string(),
+            message: plain_words(&e).unwrap_or_else(|| e.to_string()),
             cause: TlsCause::Rustls(e),
         }
     }
@@ -363,10 +363,85 @@ impl fmt::Display for TlsError {
     }
 }
 
-/// No source: the message already is rustls' text (reach the rustls error itself with
-/// [`TlsError::rustls_error`]), so a chain printer shows it once.
+/// The source is the rustls error when the message says it in other words (a certificate
+/// refused); none when the message already is rustls' text, so a chain never repeats itself.
 #[cfg(feature = "tls")]
-impl std::error::Error for TlsError {}
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            TlsCause::Rustls(e) if e.to_string() != self.message => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A certificate refusal in a sentence that says what is wrong and what to do (issue #14):
+/// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
+/// source. `None` for errors rustls already states plainly.
+#[cfg(feature = "tls")]
+fn plain_words(e: &rustls::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return None;
+    };
+    Some(match c {
+        C::UnknownIssuer => "certificate verify failed: the peer's certificate was not issued by an authority this side trusts (unknown issuer); give its CA (for a self-signed certificate, the certificate itself) as the trust anchor, e.g. asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE"
+            .into(),
+        C::NotValidForNameContext { expected, presented } => format!(
+            "certificate verify failed: the certificate is for {}, not for {:?}; connect with one of those names, or set server_hostname to one",
+            if presented.is_empty() {
+                "no name at all (it has no subjectAltName; CN is not used)".to_string()
+            } else {
+                presented.join(", ")
+            },
+            expected.to_str()
+        ),
+        C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
+            .into(),
+        C::ExpiredContext { time, not_after } => format!(
+            "certificate verify failed: the certificate expired on {} (it is now {}); renew it",
+            utc(not_after.as_secs()),
+            utc(time.as_secs())
+        ),
+        C::Expired => "certificate verify failed: the certificate has expired; renew it".into(),
+        C::NotValidYetContext { time, not_before } => format!(
+            "certificate verify failed: the certificate is valid only from {} (it is now {}); check the clocks",
+            utc(not_before.as_secs()),
+            utc(time.as_secs())
+        ),
+        C::NotValidYet => {
+            "certificate verify failed: the certificate is not valid yet; check the clocks".into()
+        }
+        C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+            "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost"
+                .into()
+        }
+        _ => return None,
+    })
+}
+
+/// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no dependency).
+#[cfg(feature = "tls")]
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
 
 /// The outcome of a cancelled [`Task`](crate::Task): Python's `CancelledError`.
 ///
@@ -444,6 +519,22 @@ mod tests {
         assert_eq!(again.to_string(), e.to_string());
         assert_eq!(Error::Io(refused).raw_os_error(), Some(libc::ECONNREFUSED));
         assert_eq!(Error::Timeout.raw_os_error(), None);
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_refusals_in_plain_words_with_rustls_as_the_source() {
+        use std::error::Error as _;
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        let e = TlsError::from_rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert!(e.to_string().contains("unknown issuer"), "{e}");
+        assert!(e.source().unwrap().to_string().contains("UnknownIssuer"));
+        assert!(e.is_certificate_error());
+        let e = TlsError::from_rustls(rustls::Error::DecryptError);
+        assert!(e.source().is_none(), "rustls' text already: no repeat");
     }
 
     /// Issue #13: `Display` and `source()` never print one text twice in a chain.

@@ -435,9 +435,95 @@ fn http_headers_example_over_https_with_ssl_cert_file() {
         // The CA is really taken from SSL_CERT_FILE: another CA makes verification fail.
         let (ok, _out, err) = http_headers(url, certs.other_ca.clone()).await;
         assert!(!ok);
-        assert!(err.contains("UnknownIssuer"), "{err}");
+        assert!(err.contains("unknown issuer"), "{err}");
         server.close();
         server.wait_closed().await;
         Ok(())
     });
+}
+
+/// Makes a self-signed certificate and key with the openssl CLI in `dir`; `extra` are more
+/// `req` arguments. Returns (cert, key).
+fn openssl_self_signed(dir: &std::path::Path, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}-cert.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl req failed");
+    (cert, key)
+}
+
+/// Issue #14, point 2: the certificate a newcomer makes the usual way (`openssl req -x509
+/// -newkey rsa:2048 -nodes -subj /CN=localhost`: CA:TRUE, no subjectAltName), given as its own
+/// trust anchor, is refused (rustls' rule; Python accepts it) with a sentence that says why and
+/// gives the recipe that works; that recipe's certificate is accepted.
+#[test]
+fn t8_a_self_signed_ca_leaf_is_refused_in_plain_words_and_the_recipe_works() {
+    use std::error::Error as _;
+    if !have_openssl() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("asyncio-tls-recipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let usual = openssl_self_signed(&dir, "usual", &[]);
+    let recipe = openssl_self_signed(
+        &dir,
+        "recipe",
+        &[
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+    );
+    let outcome = |(cert, key): (PathBuf, PathBuf)| {
+        run(async move {
+            let server = asyncio::start_server(echo_line_then_close, "127.0.0.1", 0)
+                .ssl(asyncio::tls::server_config(&cert, &key)?)
+                .await?;
+            let port = our_tls_server_port(&server);
+            let client = asyncio::tls::client_config_with_roots(&cert)?;
+            let got = asyncio::open_connection("127.0.0.1", port)
+                .ssl(client)
+                .server_hostname("localhost")
+                .await
+                .map(drop);
+            server.close();
+            Ok::<_, Error>(got)
+        })
+    };
+    match outcome(usual) {
+        Err(Error::Tls(e)) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("CA certificate (basicConstraints CA:TRUE) used as its own leaf"),
+                "{text}"
+            );
+            assert!(
+                text.contains("-addext basicConstraints=critical,CA:FALSE"),
+                "{text}"
+            );
+            let source = e
+                .source()
+                .expect("the rustls error is the source")
+                .to_string();
+            assert!(source.contains("CaUsedAsEndEntity"), "{source}");
+        }
+        other => panic!("the usual self-signed certificate: {other:?}"),
+    }
+    assert!(outcome(recipe).is_ok(), "the documented recipe works");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,6 +26,25 @@
 //! `StreamWriter.start_tls` lives with the writer and awaits [`StartTls`], as CPython's
 //! `streams.py` awaits `loop.start_tls`.
 //!
+//! ## Certificates that work
+//!
+//! A server certificate must be a leaf (not a CA) and list its names in subjectAltName; the
+//! common name is not used. For a self-signed test certificate:
+//!
+//! ```text
+//! openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 365 \
+//!     -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE \
+//!     -addext subjectAltName=DNS:localhost,IP:127.0.0.1
+//! ```
+//!
+//! and give `cert.pem` to the client as its trust anchor ([`client_config_with_roots`]). The
+//! same command without the two `-addext` (openssl's default CA:TRUE, no subjectAltName) makes
+//! a certificate Python accepts and rustls refuses: a CA used as its own leaf. We keep
+//! rustls' rule (D13: the RFCs where CPython's defaults are lax) and say so in plain words: a
+//! refused certificate is an [`Error::Tls`] whose text names what is wrong
+//! (unknown issuer, the names it is valid for, the expiry date, a CA used as a leaf) and what to
+//! do; rustls' own error is its `source()`.
+//!
 //! A TLS echo over streams; the certificate is made on the spot (use [`server_config`] and
 //! [`client_config_with_roots`] to load PEM files, or `ssl(true)` for the system roots):
 //!
