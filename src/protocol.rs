@@ -326,8 +326,15 @@ impl ProtocolSlot {
     /// `connection_lost(exc)`, exactly once and last (L44, L48): edges still queued go first.
     /// `Err(exc)` if the protocol is busy: the caller retries later with it.
     pub(crate) fn lost(&self, exc: Option<io::Error>) -> Result<Called<()>, Option<io::Error>> {
-        if self.phase.get() == Phase::Lost {
-            return Ok(Called::Gone);
+        match self.phase.get() {
+            Phase::Lost => return Ok(Called::Gone),
+            Phase::Fresh => {
+                // Never made (closed before connection_made could run): a protocol hears
+                // nothing at all rather than a connection_lost without its connection_made.
+                self.set_phase(Phase::Lost);
+                return Ok(Called::Gone);
+            }
+            Phase::Made => {}
         }
         if self.is_busy() {
             return Err(exc);

@@ -1,0 +1,479 @@
+//! The seam between a transport and its protocol (issue #12): every transport calls its
+//! protocol through one slot, so the call grammar holds whatever a callback does.
+//!
+//! For the socket transport and the TLS layer, with a plain and a buffered protocol, each
+//! callback — connection_made, data_received / buffer_updated, eof_received, pause_writing,
+//! resume_writing — writes, closes, aborts or pauses reading from inside (L83). In every case
+//! the grammar must hold (L44: made, data*, eof?, lost exactly once and last; L49: pause and
+//! resume strictly alternating, starting with pause), and no byte may be lost or doubled: what
+//! one side wrote arrives at the other once and in order, or, after an abort or an early close,
+//! a prefix of it.
+//!
+//! Both ends run on one loop over a socketpair; the TLS server end is upgraded with
+//! `start_tls` (T33). A grammar violation inside a callback panics there, the slot reports it
+//! through the exception handler, and the test fails on the report.
+
+mod util;
+
+#[cfg(feature = "tls")]
+mod tls_common;
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::{BufferedProtocol, EventLoop, Protocol, Transport};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Plain,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls,
+}
+
+/// The callback under test.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cb {
+    Made,
+    Data,
+    Eof,
+    Pause,
+    Resume,
+}
+
+/// What the callback under test does, once, from inside.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Act {
+    /// A few bytes.
+    Write,
+    /// Enough to cross the high-water mark: `pause_writing` is due while the callback still
+    /// runs, and must come right after it (L49).
+    Flood,
+    Close,
+    Abort,
+    PauseReading,
+    /// A bug in the protocol: reported once, fatal or not as the callback's rules say (L49,
+    /// L51, L54, L55, T14, T30).
+    Panic,
+}
+
+const CALLBACKS: [Cb; 5] = [Cb::Made, Cb::Data, Cb::Eof, Cb::Pause, Cb::Resume];
+const ACTIONS: [Act; 6] = [
+    Act::Write,
+    Act::Flood,
+    Act::Close,
+    Act::Abort,
+    Act::PauseReading,
+    Act::Panic,
+];
+const PEER_MSG: &[u8] = b"hello from the peer";
+
+/// What one end saw and did, shared with the test (borrowed only outside transport calls).
+#[derive(Default)]
+struct Seen {
+    calls: Vec<&'static str>,
+    /// Bytes delivered to this end's protocol, in order.
+    received: Vec<u8>,
+    /// Bytes this end's transport accepted from `write`, in order.
+    sent: Vec<u8>,
+    lost: usize,
+    /// The callback under test ran its action.
+    acted: bool,
+}
+
+type Shared = Rc<RefCell<Seen>>;
+
+/// Records `data` as sent, then writes it (in this order: a callback that `write` triggers
+/// may write too, and its bytes go after these).
+fn send(seen: &Shared, t: &Transport, data: &[u8]) {
+    if t.is_closing() {
+        return;
+    }
+    seen.borrow_mut().sent.extend_from_slice(data);
+    t.write(data).unwrap();
+}
+
+/// The protocol under test. Each callback first checks the grammar so far (a failed check
+/// panics inside the callback and reaches the exception handler).
+struct Probe {
+    seen: Shared,
+    cb: Cb,
+    act: Act,
+    buffered: bool,
+    buf: Vec<u8>,
+    t: Option<Transport>,
+}
+
+impl Probe {
+    fn enter(&self, call: &'static str) {
+        let s = self.seen.borrow();
+        assert_eq!(s.lost, 0, "L44: {call} after connection_lost");
+        assert!(
+            call == "made" || s.calls.first() == Some(&"made"),
+            "L44: {call} before connection_made"
+        );
+        assert!(
+            call != "made" || s.calls.is_empty(),
+            "L44: connection_made twice"
+        );
+        if call == "data" || call == "eof" {
+            assert!(!s.calls.contains(&"eof"), "L44: {call} after eof_received");
+        }
+        let last_flow = s
+            .calls
+            .iter()
+            .rev()
+            .find(|c| **c == "pause" || **c == "resume");
+        if call == "pause" {
+            assert_ne!(last_flow, Some(&"pause"), "L49: pause twice");
+        }
+        if call == "resume" {
+            assert_eq!(last_flow, Some(&"pause"), "L49: resume without pause");
+        }
+        drop(s);
+        self.seen.borrow_mut().calls.push(call);
+    }
+
+    /// Runs the action if `cb` is the callback under test (once).
+    fn act(&mut self, cb: Cb) {
+        if cb != self.cb || self.seen.borrow().acted {
+            return;
+        }
+        self.seen.borrow_mut().acted = true;
+        let t = self.t.clone().expect("a transport since connection_made");
+        match self.act {
+            Act::Write => send(&self.seen, &t, format!("<{cb:?}>").as_bytes()),
+            Act::Flood => send(&self.seen, &t, &vec![b'f'; 512 * 1024]),
+            Act::Close => {
+                t.close();
+                t.close(); // idempotent (L75)
+            }
+            Act::Abort => t.abort(),
+            Act::PauseReading => t.pause_reading(),
+            Act::Panic => panic!("probe panics in {cb:?}"),
+        }
+    }
+
+    fn data(&mut self, n: usize) {
+        self.enter("data");
+        if self.buffered {
+            let chunk = self.buf[..n].to_vec();
+            self.seen.borrow_mut().received.extend_from_slice(&chunk);
+        }
+        self.act(Cb::Data);
+    }
+}
+
+impl Protocol for Probe {
+    fn connection_made(&mut self, t: Transport) {
+        self.enter("made");
+        self.t = Some(t);
+        self.act(Cb::Made);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        assert!(!self.buffered, "L50: data_received for a buffered protocol");
+        self.seen.borrow_mut().received.extend_from_slice(data);
+        self.data(data.len());
+    }
+    fn eof_received(&mut self) -> bool {
+        self.enter("eof");
+        self.act(Cb::Eof);
+        false
+    }
+    fn connection_lost(&mut self, _: Option<io::Error>) {
+        self.enter("lost");
+        self.seen.borrow_mut().lost += 1;
+        self.t = None;
+    }
+    fn pause_writing(&mut self) {
+        self.enter("pause");
+        self.act(Cb::Pause);
+    }
+    fn resume_writing(&mut self) {
+        self.enter("resume");
+        self.act(Cb::Resume);
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+        if self.buffered {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+impl BufferedProtocol for Probe {
+    fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.data(n);
+    }
+}
+
+/// The other end: records what arrives; closes on EOF.
+struct Peer {
+    seen: Shared,
+    /// Over TLS: hold the bytes back until `start_tls` takes over (T33).
+    pause_at_start: bool,
+}
+
+impl Protocol for Peer {
+    fn connection_made(&mut self, t: Transport) {
+        self.seen.borrow_mut().calls.push("made");
+        if self.pause_at_start {
+            t.pause_reading();
+        }
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.seen.borrow_mut().received.extend_from_slice(data);
+    }
+    fn connection_lost(&mut self, _: Option<io::Error>) {
+        self.seen.borrow_mut().lost += 1;
+    }
+}
+
+/// Runs the loop until `cond`, bounded (a stuck scenario fails instead of hanging).
+fn run_until(lp: &EventLoop, what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..5_000 {
+        if cond() {
+            return;
+        }
+        lp.run_once(Some(Duration::from_millis(100))).unwrap();
+    }
+    assert!(cond(), "not reached: {what}");
+}
+
+/// Connects a probe and a peer over a socketpair; returns our transport (or why
+/// create_connection failed) and the peer's.
+fn connect(
+    lp: &EventLoop,
+    kind: Kind,
+    probe: Probe,
+    peer: Peer,
+) -> (Result<Transport, asyncio::Error>, Transport) {
+    let (a, b) = asyncio::socketpair().unwrap();
+    match kind {
+        Kind::Plain => {
+            let (t, _) = lp
+                .run_until_complete(lp.create_connection(move || probe, "", 0).sock(a))
+                .unwrap()
+                .unwrap();
+            let (pt, _) = lp
+                .run_until_complete(lp.create_connection(move || peer, "", 0).sock(b))
+                .unwrap()
+                .unwrap();
+            (Ok(t), pt)
+        }
+        #[cfg(feature = "tls")]
+        Kind::Tls => {
+            use tls_common::Certs;
+            let h = lp.handle();
+            lp.run_until_complete(async move {
+                let h2 = h.clone();
+                let peer_side = asyncio::spawn(async move {
+                    let (pt, pp) = h2.create_connection(move || peer, "", 0).sock(b).await?;
+                    let tls = h2.start_tls(&pt, pp, Certs::get().server_config(&[]), true);
+                    tls.await
+                });
+                let ours = h
+                    .create_connection(move || probe, "", 0)
+                    .sock(a)
+                    .ssl(Certs::get().client_config(&[]))
+                    .server_hostname("localhost")
+                    .await;
+                let pt = peer_side.await.expect("peer task").unwrap();
+                (ours.map(|(t, _)| t), pt)
+            })
+            .unwrap()
+        }
+        #[cfg(not(feature = "tls"))]
+        Kind::Tls => unreachable!("TLS scenarios need the tls feature"),
+    }
+}
+
+/// One scenario: connect, the peer sends, we write until paused, the peer drains us, the peer
+/// ends its side, we close; the callback under test acts once on the way.
+fn scenario(kind: Kind, buffered: bool, cb: Cb, act: Act) {
+    let name = format!(
+        "{kind:?}/{}/{cb:?}/{act:?}",
+        if buffered { "buffered" } else { "plain" }
+    );
+    let lp = EventLoop::new().unwrap();
+    let reports = util::capture_exceptions(&lp.handle());
+    let ours: Shared = Rc::default();
+    let theirs: Shared = Rc::default();
+    let probe = Probe {
+        seen: ours.clone(),
+        cb,
+        act,
+        buffered,
+        buf: vec![0; 4096],
+        t: None,
+    };
+    let peer = Peer {
+        seen: theirs.clone(),
+        pause_at_start: kind == Kind::Tls,
+    };
+    let (t, pt) = connect(&lp, kind, probe, peer);
+    let panic_report = format!("panicked: probe panics in {cb:?}");
+    let expected_report = (act == Act::Panic).then(|| {
+        let message = match (kind, cb) {
+            (Kind::Plain, Cb::Made) => "Exception in callback connection_made",
+            (Kind::Plain, Cb::Data) if buffered => {
+                "Fatal error: protocol.buffer_updated() call failed."
+            }
+            (Kind::Plain, Cb::Data) => "Fatal error: protocol.data_received() call failed.",
+            (Kind::Plain, Cb::Eof) => "Fatal error: protocol.eof_received() call failed.",
+            (Kind::Tls, Cb::Made | Cb::Data) => "Fatal error on SSL protocol",
+            (Kind::Tls, Cb::Eof) => "Error calling eof_received()",
+            (_, Cb::Pause) => "protocol.pause_writing() failed",
+            (_, Cb::Resume) => "protocol.resume_writing() failed",
+        };
+        format!("{message} | {panic_report}")
+    });
+    let t = match t {
+        Ok(t) => t,
+        Err(e) => {
+            // T7: a TLS app whose connection_made fails fails create_connection too.
+            assert!(
+                (kind, cb, act) == (Kind::Tls, Cb::Made, Act::Panic),
+                "{name}: {e}"
+            );
+            run_until(&lp, &format!("{name}: both lost"), || {
+                ours.borrow().lost > 0 && theirs.borrow().lost > 0
+            });
+            assert_eq!(*reports.borrow(), [expected_report.unwrap()], "{name}");
+            // connection_made ran (and failed): connection_lost follows, once (L44).
+            assert_eq!(ours.borrow().calls, ["made", "lost"], "{name}");
+            return;
+        }
+    };
+    let lost = || ours.borrow().lost > 0;
+
+    // The peer sends (data_received / buffer_updated).
+    t.resume_reading(); // undo a pause_reading from an earlier callback (also below)
+    send(&theirs, &pt, PEER_MSG);
+    run_until(&lp, &format!("{name}: peer data"), || {
+        ours.borrow().received.len() >= PEER_MSG.len() || t.is_closing() || lost()
+    });
+
+    // We write until the protocol is paused (pause_writing), inside `write` itself.
+    t.resume_reading();
+    if kind == Kind::Tls {
+        t.set_write_buffer_limits(Some(16 * 1024), None).unwrap();
+    }
+    let chunk: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
+    let mut written = 0;
+    while !t.is_closing() && !ours.borrow().calls.contains(&"pause") {
+        send(&ours, &t, &chunk);
+        written += chunk.len();
+        assert!(written < 64 << 20, "{name}: never paused");
+    }
+    // The peer reads it all (resume_writing).
+    run_until(&lp, &format!("{name}: resumed"), || {
+        ours.borrow().calls.contains(&"resume") || lost() || t.get_write_buffer_size() == 0
+    });
+    run_until(&lp, &format!("{name}: peer has our bytes"), || {
+        theirs.borrow().received.len() >= ours.borrow().sent.len() || lost()
+    });
+
+    // The peer ends its side (eof_received): half-close, or TLS close_notify.
+    t.resume_reading();
+    if !pt.is_closing() {
+        match kind {
+            Kind::Plain => pt.write_eof().unwrap(),
+            Kind::Tls => pt.close(),
+        }
+    }
+    run_until(&lp, &format!("{name}: eof"), || {
+        ours.borrow().calls.contains(&"eof") || lost()
+    });
+    t.resume_reading();
+    t.close();
+    run_until(&lp, &format!("{name}: both lost"), || {
+        lost() && theirs.borrow().lost > 0
+    });
+
+    let reports = reports.borrow();
+    match &expected_report {
+        None => assert!(reports.is_empty(), "{name}: reported {reports:?}"),
+        Some(r) => assert_eq!(*reports, std::slice::from_ref(r), "{name}: reported once"),
+    }
+    let o = ours.borrow();
+    let p = theirs.borrow();
+    assert!(
+        o.acted,
+        "{name}: the callback under test never ran: {:?}",
+        o.calls
+    );
+    assert_eq!(o.lost, 1, "{name}: L44 connection_lost exactly once");
+    assert_eq!(o.calls.last(), Some(&"lost"), "{name}: L44 lost last");
+    assert_eq!(p.lost, 1, "{name}: the peer's connection_lost exactly once");
+
+    // Nothing doubled, nothing reordered: always a prefix.
+    assert!(
+        p.sent.starts_with(&o.received),
+        "{name}: we got {} B that the peer did not send in that order",
+        o.received.len()
+    );
+    assert!(
+        o.sent.starts_with(&p.received),
+        "{name}: the peer got {} B of our {} B, not as a prefix",
+        p.received.len(),
+        o.sent.len()
+    );
+    // Nothing lost, unless the action itself ended the connection early.
+    let fatal = act == Act::Panic
+        && !matches!(
+            (kind, cb),
+            (Kind::Plain, Cb::Made) | (_, Cb::Pause | Cb::Resume)
+        );
+    let stopped_reading_early = cb == Cb::Made && matches!(act, Act::Close | Act::Abort)
+        || (cb == Cb::Made || cb == Cb::Data) && fatal;
+    if !stopped_reading_early {
+        assert_eq!(o.received, p.sent, "{name}: L83 we lost peer bytes");
+    }
+    // Over TLS the peer stops reading application data once it has sent close_notify (T20,
+    // T22), so what we write from eof_received may not reach it.
+    let after_peer_closed =
+        kind == Kind::Tls && cb == Cb::Eof && matches!(act, Act::Write | Act::Flood);
+    if act != Act::Abort && !fatal && !after_peer_closed {
+        assert_eq!(
+            p.received.len(),
+            o.sent.len(),
+            "{name}: L83 the peer lost our bytes"
+        );
+    }
+}
+
+fn all_of(kind: Kind, buffered: bool) {
+    for cb in CALLBACKS {
+        for act in ACTIONS {
+            scenario(kind, buffered, cb, act);
+        }
+    }
+}
+
+#[test]
+fn l44_l49_l83_socket_transport_plain_protocol_acts_from_every_callback() {
+    all_of(Kind::Plain, false);
+}
+
+#[test]
+fn l44_l49_l50_l83_socket_transport_buffered_protocol_acts_from_every_callback() {
+    all_of(Kind::Plain, true);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn t5_t14_l44_l83_tls_plain_protocol_acts_from_every_callback() {
+    all_of(Kind::Tls, false);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn t5_t14_l53_l83_tls_buffered_protocol_acts_from_every_callback() {
+    all_of(Kind::Tls, true);
+}
