@@ -110,7 +110,7 @@
 //! | `event_loop/clock.rs`, `event_loop/precise_wait.rs` | `BaseEventLoop.time`, `_clock_resolution`; the poll timeout of `_run_once` |
 //! | `event_loop/executor/` | `tasks.py` (`Task`, `create_task`), `futures.py` |
 //! | `time.rs` | `tasks.sleep`, `timeouts.py`, `tasks.wait_for` |
-//! | `protocol.rs` | `protocols.py` |
+//! | `protocol.rs` | `protocols.py`; `ProtocolSlot`, the one seam every transport calls its protocol through (the discipline `selector_events.py` and `sslproto.py` keep by hand) |
 //! | `transport/mod.rs` | `transports.py` |
 //! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport` |
 //! | `transport/flow_control.rs` | `transports._FlowControlMixin` |
