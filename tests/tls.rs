@@ -1041,22 +1041,7 @@ fn l44_l83_every_action_from_every_callback_keeps_the_grammar_over_tls() {
             t.close(); // in case the action left it open
             util::run_until(&lp, 200, || proto.borrow().lost);
             let calls = proto.borrow().calls.clone();
-            assert_eq!(
-                calls[0], "connection_made",
-                "{name} in {callback}: {calls:?}"
-            );
-            assert_eq!(
-                calls
-                    .iter()
-                    .filter(|c| c.starts_with("connection_lost"))
-                    .count(),
-                1,
-                "{name} in {callback}: {calls:?}"
-            );
-            assert!(
-                calls.last().unwrap().starts_with("connection_lost"),
-                "{name} in {callback}: {calls:?}"
-            );
+            util::assert_made_first_lost_once_last(&calls, &format!("{name} in {callback}"));
         }
     }
     server.close();

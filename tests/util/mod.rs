@@ -250,3 +250,20 @@ pub fn reader_field(reader: &asyncio::StreamReader, field: &str) -> String {
 pub fn reader_buffered(reader: &asyncio::StreamReader) -> usize {
     reader_field(reader, "buffered").parse().expect("a count")
 }
+
+/// L44 on a finished call list: connection_made first, connection_lost exactly once and last.
+pub fn assert_made_first_lost_once_last(calls: &[String], what: &str) {
+    assert_eq!(calls[0], "connection_made", "{what}: {calls:?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("connection_lost"))
+            .count(),
+        1,
+        "{what}: {calls:?}"
+    );
+    assert!(
+        calls.last().unwrap().starts_with("connection_lost"),
+        "{what}: {calls:?}"
+    );
+}
