@@ -98,7 +98,6 @@ pub(crate) trait IoHandler {
 /// An `add_reader`/`add_writer` callback; called each time the fd is ready.
 type FdCallback = Rc<dyn Fn()>;
 
-#[allow(dead_code)] // Handler and Wakers arrive with the transports (issue #3)
 enum Entry {
     Fd {
         fd: RawFd,
@@ -160,7 +159,6 @@ impl IoTable {
     }
 }
 
-#[allow(dead_code)] // registration for transports arrives with issue #3
 impl LoopInner {
     /// Turns a mio event into a ready-queue entry (stale tokens are dropped here).
     pub(crate) fn queue_io_event(&self, ev: &mio::event::Event) {

@@ -656,12 +656,6 @@ impl StreamReader {
         StreamReader { core }
     }
 
-    /// The shared core (for the protocol and the writer).
-    #[allow(dead_code)] // for the open/start builders, not yet written
-    pub(crate) fn core(&self) -> &Rc<RefCell<StreamCore>> {
-        &self.core
-    }
-
     fn claim(&self) -> Claim<'_> {
         Claim {
             reader: self,

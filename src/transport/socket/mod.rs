@@ -122,7 +122,6 @@ pub(crate) struct SocketTransport {
     fd: RawFd,
     sockname: Option<Address>,
     peername: Option<Address>,
-    is_tcp: bool,
     server: RefCell<Option<Rc<dyn ConnectionTracker>>>,
 }
 
@@ -138,7 +137,6 @@ impl SocketTransport {
         server: Option<Rc<dyn ConnectionTracker>>,
     ) -> Result<Rc<SocketTransport>, Error> {
         lp.inner.check_closed()?;
-        let is_tcp = matches!(sock, Socket::Tcp(_));
         if let Socket::Tcp(s) = &sock {
             // L57 / D7: TCP_NODELAY on every TCP stream.
             s.set_nodelay(true)?;
@@ -164,7 +162,6 @@ impl SocketTransport {
             fd,
             sockname,
             peername,
-            is_tcp,
             server: RefCell::new(server),
         });
         let mut sock = sock;
@@ -567,13 +564,5 @@ impl TransportImpl for SocketTransport {
 
     fn id(&self) -> u64 {
         self.id
-    }
-}
-
-impl SocketTransport {
-    /// Whether this is a TCP transport (not Unix).
-    #[allow(dead_code)]
-    pub(crate) fn is_tcp(&self) -> bool {
-        self.is_tcp
     }
 }
