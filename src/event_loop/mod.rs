@@ -5,8 +5,10 @@
 //! `run_until_complete`, `stop`, `close`, `call_soon`, `call_later`, `call_at`) and
 //! `asyncio.run` from `runners.py`. One iteration ([`run_once`](LoopHandle::run_once)), L2:
 //!
-//! 1. poll: timeout 0 if anything is ready or a stop is pending, else until the next timer
-//!    (rounded up to whole milliseconds), else forever (L9);
+//! 1. poll: timeout 0 if anything is ready or a stop is pending, else until the earliest exact
+//!    timer deadline (whole milliseconds through epoll, the rest with `ppoll`), else forever
+//!    (L9); with nothing queued, no thread-safe work and no timer due, the events' I/O
+//!    callbacks are the whole snapshot and run as they are read (steps 2-4 in one);
 //! 2. queue one `Runnable::Io` per readiness event, and drain the thread-safe queue;
 //! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO (L7, D2);
 //! 4. run exactly as many ready entries as the queue held now (L3);
@@ -14,6 +16,11 @@
 //!    the task awaiting them in the iteration that received them, with no poll in between.
 //!    Anything else queued during 4 or 5 (call_soon, a task waking itself) waits for the next
 //!    iteration, as L3 says.
+//!
+//! Files: this one (the loop's state, construction, `call_soon`, run/stop/close, exception
+//! handler, `asyncio.run`), `iteration.rs` (one iteration, steps 1-5), `timers.rs` (`call_later`
+//! / `call_at`, exact deadlines), `clock.rs`, `precise_wait.rs`, `ready.rs`, `io.rs`,
+//! `handle.rs`, `timer_wheel.rs`, `threadsafe.rs`, `exception.rs`, `debug.rs`, `executor/`.
 //!
 //! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
 //! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
@@ -26,9 +33,12 @@ pub(crate) mod exception;
 pub(crate) mod executor;
 pub(crate) mod handle;
 pub(crate) mod io;
+mod iteration;
 mod precise_wait;
 pub(crate) mod ready;
 pub(crate) mod threadsafe;
+mod timers;
+pub(crate) use timers::{Timer, TimerEntry};
 pub mod timer_wheel;
 
 use std::cell::{Cell, RefCell};
@@ -37,37 +47,19 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::constants::MAXIMUM_SELECT_TIMEOUT;
 use crate::error::Error;
 use crate::slots::Slots;
 use clock::{Clock, ManualClock};
 use exception::{default_exception_handler, ExceptionContext, PanicError};
 use executor::RawTask;
-use handle::{new_callback, Callback, CallbackOutput, Handle, TimerHandle};
+use handle::{new_callback, CallbackOutput, Handle};
 use io::{IoTable, WAKER_TOKEN};
 use ready::{ReadyQueue, Runnable, Woken, WokenList};
 use threadsafe::{LoopId, Remote, Shared, ThreadsafeHandle};
 use timer_wheel::{TimerKey, Wheel};
-
-/// A scheduled timer as the wheel holds it: the exact deadline, a tie-breaker, the action.
-pub(crate) struct Timer {
-    /// Nanoseconds from the clock's origin (`Clock::ns_of`); due once `now_ns() >= at`.
-    pub(crate) at: i64,
-    /// Scheduling order, for equal deadlines (D2).
-    pub(crate) seq: u64,
-    pub(crate) entry: TimerEntry,
-}
-
-/// What a timer does when it comes due.
-pub(crate) enum TimerEntry {
-    /// A `call_later`/`call_at` callback: moved to the ready queue.
-    Callback(Rc<dyn Callback>),
-    /// A sleeping future: woken.
-    Waker(Waker),
-}
 
 type ExceptionHandler = Rc<dyn Fn(&LoopHandle, &ExceptionContext)>;
 
@@ -317,45 +309,6 @@ impl LoopHandle {
         Ok(Handle { callback })
     }
 
-    /// Schedules `f` to run once `delay` has passed (Python's `loop.call_later`, L6): the same as
-    /// `call_at(time() + delay, f)`. A zero delay runs after the callbacks already queued (L7).
-    /// Any delay is accepted: one beyond about 34 years (`Duration::MAX` included, the idiom
-    /// for "never") saturates at that far future instead of overflowing.
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] after [`close`](Self::close).
-    pub fn call_later<F, R>(&self, delay: Duration, f: F) -> Result<TimerHandle, Error>
-    where
-        F: FnOnce() -> R + 'static,
-        R: CallbackOutput + 'static,
-    {
-        self.call_at(clock::deadline_after(self.time(), delay), f)
-    }
-
-    /// Schedules `f` at the absolute loop time `when` (Python's `loop.call_at`, L6). A time in the
-    /// past is due at the next iteration. Timers never fire early and equal deadlines fire in
-    /// scheduling order (D2).
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] after [`close`](Self::close).
-    pub fn call_at<F, R>(&self, when: Instant, f: F) -> Result<TimerHandle, Error>
-    where
-        F: FnOnce() -> R + 'static,
-        R: CallbackOutput + 'static,
-    {
-        self.inner.check_closed()?;
-        let callback = new_callback(f);
-        let key = self
-            .inner
-            .insert_timer(when, TimerEntry::Callback(callback.clone()));
-        Ok(TimerHandle {
-            handle: Handle { callback },
-            when,
-            key,
-            lp: Rc::downgrade(&self.inner),
-        })
-    }
-
     /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
     /// is [`call_soon`](Self::call_soon) (D5). Other threads use [`threadsafe`](Self::threadsafe).
     ///
@@ -501,267 +454,6 @@ impl LoopHandle {
         Ok(s.ready + s.timers + s.tasks + s.io_registrations > 0)
     }
 
-    /// How long a host loop may sleep before calling [`run_once`](Self::run_once) again if
-    /// [`as_raw_fd`](Self::as_raw_fd) stays quiet: zero when callbacks are ready, the time to
-    /// the next timer rounded up to whole milliseconds (so a host whose poll counts in
-    /// milliseconds never wakes just before the deadline and spins), or `None` (only I/O or
-    /// another thread can bring work).
-    pub fn next_timeout(&self) -> Option<Duration> {
-        self.poll_timeout().map(|t| {
-            let ms = t.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
-            Duration::from_millis(ms)
-        })
-    }
-
-    /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the earliest
-    /// exact timer deadline (mio rounds it up to its millisecond resolution, once), else none.
-    fn poll_timeout(&self) -> Option<Duration> {
-        let inner = &*self.inner;
-        if !inner.ready.is_empty()
-            || inner.stopping.get()
-            || inner.shared.has_pending()
-            || !inner.io_woken.is_empty()
-        {
-            return Some(Duration::ZERO);
-        }
-        let timers = inner.timers.borrow();
-        if timers.is_empty() {
-            return None;
-        }
-        if inner.clock.is_manual() {
-            return Some(Duration::ZERO);
-        }
-        // The earliest exact deadline where the wheel knows it; else the start of the next
-        // tick with work (a cascade), which wakes us early but never late.
-        let at = match timers.min_next(|t| t.at) {
-            Some(at) => at,
-            None => clock::tick_start(timers.next_deadline()?),
-        };
-        let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
-        Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT))
-    }
-
-    /// One iteration. `cap` bounds the poll timeout (for `run_once`).
-    fn iterate(&self, main: &mut dyn FnMut(), cap: Option<Duration>) {
-        let inner = &*self.inner;
-        let timeout = self.poll_timeout();
-        let timeout = match (timeout, cap) {
-            (Some(t), Some(c)) => Some(t.min(c)),
-            (t, None) => t,
-            (None, c) => c,
-        };
-        let timeout = match timeout {
-            Some(t) if precise_wait::has_sub_ms_part(t) && !inner.clock.is_manual() => {
-                if t < Duration::from_millis(1) {
-                    // The last stretch to a timer: wait to the nanosecond, then collect.
-                    let fd = std::os::fd::AsRawFd::as_raw_fd(&*inner.poll.borrow());
-                    precise_wait::wait(fd, t);
-                    Some(Duration::ZERO)
-                } else {
-                    // Whole milliseconds only (epoll would round up and wake late): the rest
-                    // is the next iteration's last stretch, if no I/O comes first.
-                    Some(Duration::from_millis(t.as_millis() as u64))
-                }
-            }
-            t => t,
-        };
-        let mut remote_ready = false;
-        {
-            let mut events = inner.events.borrow_mut();
-            if let Err(e) = inner.poll.borrow_mut().poll(&mut events, timeout) {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    crate::event_loop::debug::error!("poll failed: {e}");
-                }
-                events.clear();
-            }
-            if !events.is_empty() {
-                debug::trace!("loop: poll -> {} event(s)", events.iter().count());
-            }
-            if self.io_only_iteration(&events) {
-                // Fast path, same order: the I/O callbacks are this iteration's whole snapshot,
-                // so they run as their events are read, without a trip through the ready queue.
-                for ev in events.iter() {
-                    self.run_io_now(ev, main);
-                }
-                drop(events);
-                if !inner.io_woken.is_empty() {
-                    self.run_io_woken(main);
-                }
-                return;
-            }
-            for ev in events.iter() {
-                if ev.token() == WAKER_TOKEN {
-                    remote_ready = true;
-                } else {
-                    inner.queue_io_event(ev);
-                }
-            }
-        }
-        if remote_ready || inner.shared.has_pending() {
-            self.drain_remote();
-        }
-        self.queue_due_timers();
-        let n = inner.ready.len();
-        for _ in 0..n {
-            let Some(r) = inner.ready.pop() else { break };
-            self.run_runnable(r, main);
-        }
-        if !inner.io_woken.is_empty() {
-            self.run_io_woken(main);
-        }
-    }
-
-    /// Whether this iteration's snapshot (L3) is exactly these events' I/O callbacks: nothing
-    /// queued, nothing from other threads, no timer due. Reads the clock only with timers armed.
-    fn io_only_iteration(&self, events: &mio::Events) -> bool {
-        let inner = &*self.inner;
-        if events.is_empty() || !inner.ready.is_empty() || inner.shared.has_pending() {
-            return false;
-        }
-        if events.iter().any(|ev| ev.token() == WAKER_TOKEN) {
-            return false;
-        }
-        let timers = inner.timers.borrow();
-        timers.is_empty()
-            || timers
-                .next_deadline()
-                .is_some_and(|tick| tick > clock::tick_of(inner.clock.now_ns()))
-    }
-
-    /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
-    fn run_io_now(&self, ev: &mio::event::Event, main: &mut dyn FnMut()) {
-        if let Some(ev) = self.inner.io_event(ev) {
-            self.run_runnable(Runnable::Io(ev), main);
-        }
-    }
-
-    /// D10: runs, once each, the tasks this iteration's I/O callbacks woke. A task that wakes
-    /// itself (or is woken by anything) while running here goes to the ready queue: it runs next
-    /// iteration, after a poll, so it cannot starve I/O or timers. Entries a panic leaves behind
-    /// (only `run_until_complete`'s future propagates one) stay queued and run next iteration.
-    fn run_io_woken(&self, main: &mut dyn FnMut()) {
-        while let Some(w) = self.inner.io_woken.pop() {
-            self.run_runnable(w.into(), main);
-        }
-    }
-
-    fn drain_remote(&self) {
-        let inner = &*self.inner;
-        let mut items = inner.remote.take();
-        inner.shared.drain_into(&mut items);
-        for item in items.drain(..) {
-            match item {
-                Remote::Call(f) => inner.ready.push(Runnable::Callback(new_callback(f))),
-                Remote::Wake { index, generation } => inner.schedule_task(index, generation),
-            }
-        }
-        inner.remote.set(items);
-    }
-
-    fn queue_due_timers(&self) {
-        let inner = &*self.inner;
-        // No timer, no clock read: the wheel's time may lag while it is empty, which costs a
-        // later insert nothing but a cascade (its deadline is still >= the lagging time).
-        if inner.timers.borrow().is_empty() {
-            return;
-        }
-        let now = inner.clock.now_ns();
-        let mut due = inner.expired.take();
-        inner
-            .timers
-            .borrow_mut()
-            .advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
-        // By exact deadline, then scheduling order (L7, D2): the wheel orders by tick only.
-        due.sort_unstable_by_key(|(_, _, t)| (t.at, t.seq));
-        for (_, _, Timer { entry, .. }) in due.drain(..) {
-            match entry {
-                TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),
-                TimerEntry::Waker(w) => w.wake(),
-            }
-        }
-        inner.expired.set(due);
-    }
-
-    #[inline(always)]
-    fn run_runnable(&self, r: Runnable, main: &mut dyn FnMut()) {
-        if self.inner.debug.get() {
-            return self.run_runnable_timed(r, main);
-        }
-        match r {
-            Runnable::Task(id) => executor::run_task(self, id),
-            Runnable::Io(ev) => self.run_io(ev),
-            r => self.run_runnable_inner(r, main),
-        }
-    }
-
-    /// Debug mode (L23): runs `r` and warns if it was slow.
-    #[cold]
-    #[inline(never)]
-    fn run_runnable_timed(&self, r: Runnable, main: &mut dyn FnMut()) {
-        let name = match &r {
-            Runnable::Callback(cb) => cb.name(),
-            Runnable::Task(id) => executor::task_name(self, *id),
-            Runnable::Io(_) => "I/O callback",
-            Runnable::Main => "run_until_complete future",
-        };
-        let start = Instant::now();
-        self.run_runnable_inner(r, main);
-        let took = start.elapsed();
-        if took >= self.inner.slow_callback_duration.get() {
-            crate::event_loop::debug::warning!(
-                "Executing {name} took {}.{:03} seconds",
-                took.as_secs(),
-                took.subsec_millis()
-            );
-        }
-    }
-
-    /// Dispatches one readiness event as an I/O callback: tasks it wakes run in this
-    /// iteration (D10).
-    #[inline(always)]
-    fn run_io(&self, ev: io::IoEvent) {
-        // Reset however the dispatch ends: handlers catch their protocols' panics, but be sure.
-        struct IoCallback<'a>(&'a Cell<bool>);
-        impl Drop for IoCallback<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.inner.in_io_callback.set(true);
-        let _reset = IoCallback(&self.inner.in_io_callback);
-        self.inner.dispatch_io(ev)
-    }
-
-    #[inline(never)]
-    fn run_runnable_inner(&self, r: Runnable, main: &mut dyn FnMut()) {
-        match r {
-            Runnable::Callback(cb) => {
-                if cb.cancelled() {
-                    return;
-                }
-                match catch_unwind(AssertUnwindSafe(|| cb.run())) {
-                    Ok(None) => {}
-                    Ok(Some(err)) => self.call_exception_handler(
-                        &ExceptionContext::new(format!("Exception in callback {}", cb.name()))
-                            .with_exception(err),
-                    ),
-                    Err(payload) => report_panic(
-                        self,
-                        &format!("Exception in callback {}", cb.name()),
-                        payload,
-                        &[],
-                    ),
-                }
-            }
-            Runnable::Task(id) => executor::run_task(self, id),
-            Runnable::Io(ev) => self.run_io(ev),
-            Runnable::Main => {
-                self.inner.main_scheduled.set(false);
-                main();
-            }
-        }
-    }
-
     /// Closes the loop (Python's `loop.close`, L16): queued callbacks and timers are dropped
     /// without running, tasks still pending are dropped with a "Task was destroyed but it is
     /// pending!" report each (L35), registrations are released. Idempotent.
@@ -861,46 +553,9 @@ impl LoopHandle {
 }
 
 impl LoopInner {
-    /// Files `entry` to fire at `when` (exact; saturating far ahead, L6).
-    pub(crate) fn insert_timer(&self, when: Instant, entry: TimerEntry) -> TimerKey {
-        let at = self.clock.ns_of(when);
-        let seq = self.timer_seq.get();
-        self.timer_seq.set(seq + 1);
-        self.timers
-            .borrow_mut()
-            .insert(clock::tick_of(at), Timer { at, seq, entry })
-    }
-
-    /// Moves a pending timer to `when`, keeping its key; false if it already fired or was
-    /// cancelled. It counts as newly scheduled among equal deadlines.
-    pub(crate) fn reset_timer(&self, key: TimerKey, when: Instant) -> bool {
-        let at = self.clock.ns_of(when);
-        let seq = self.timer_seq.get();
-        self.timer_seq.set(seq + 1);
-        let mut timers = self.timers.borrow_mut();
-        match timers.get_mut(key) {
-            Some(t) => {
-                t.at = at;
-                t.seq = seq;
-            }
-            None => return false,
-        }
-        timers.reset(key, clock::tick_of(at))
-    }
-
     pub(crate) fn schedule_main(&self) {
         if !self.main_scheduled.replace(true) {
             self.push_woken(Woken::Main);
-        }
-    }
-
-    /// Queues a woken task (or the main future): inside an I/O callback, to run later in this
-    /// same iteration (D10); anywhere else, on the ready queue (L25).
-    pub(crate) fn push_woken(&self, w: Woken) {
-        if self.in_io_callback.get() {
-            self.io_woken.push(w);
-        } else {
-            self.ready.push(w.into());
         }
     }
 }

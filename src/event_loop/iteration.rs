@@ -1,0 +1,297 @@
+//! One loop iteration (CPython's `BaseEventLoop._run_once`, L2, L3, L9, D10): the poll
+//! timeout, the poll, I/O dispatch (straight from the event list when the iteration is only
+//! I/O), the thread-safe queue, due timers, the run phase over the L3 snapshot, and the tasks
+//! the iteration's I/O callbacks woke (D10). See the steps in `event_loop/mod.rs`.
+//!
+//! Ground rule: no borrow of the loop's state is held while a callback, a task or a protocol
+//! runs.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use super::clock;
+use super::exception::ExceptionContext;
+use super::executor;
+use super::handle::new_callback;
+use super::io::{self, WAKER_TOKEN};
+use super::precise_wait;
+use super::ready::{Runnable, Woken};
+use super::threadsafe::Remote;
+use super::{debug, report_panic, LoopHandle, LoopInner, Timer, TimerEntry};
+use crate::constants::MAXIMUM_SELECT_TIMEOUT;
+
+impl LoopHandle {
+    /// How long a host loop may sleep before calling [`run_once`](Self::run_once) again if
+    /// [`as_raw_fd`](Self::as_raw_fd) stays quiet: zero when callbacks are ready, the time to
+    /// the next timer rounded up to whole milliseconds (so a host whose poll counts in
+    /// milliseconds never wakes just before the deadline and spins), or `None` (only I/O or
+    /// another thread can bring work).
+    pub fn next_timeout(&self) -> Option<Duration> {
+        self.poll_timeout().map(|t| {
+            let ms = t.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
+            Duration::from_millis(ms)
+        })
+    }
+
+    /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the earliest
+    /// exact timer deadline (mio rounds it up to its millisecond resolution, once), else none.
+    fn poll_timeout(&self) -> Option<Duration> {
+        let inner = &*self.inner;
+        if !inner.ready.is_empty()
+            || inner.stopping.get()
+            || inner.shared.has_pending()
+            || !inner.io_woken.is_empty()
+        {
+            return Some(Duration::ZERO);
+        }
+        let timers = inner.timers.borrow();
+        if timers.is_empty() {
+            return None;
+        }
+        if inner.clock.is_manual() {
+            return Some(Duration::ZERO);
+        }
+        // The earliest exact deadline where the wheel knows it; else the start of the next
+        // tick with work (a cascade), which wakes us early but never late.
+        let at = match timers.min_next(|t| t.at) {
+            Some(at) => at,
+            None => clock::tick_start(timers.next_deadline()?),
+        };
+        let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
+        Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT))
+    }
+
+    /// One iteration. `cap` bounds the poll timeout (for `run_once`).
+    pub(super) fn iterate(&self, main: &mut dyn FnMut(), cap: Option<Duration>) {
+        let inner = &*self.inner;
+        let timeout = self.poll_timeout();
+        let timeout = match (timeout, cap) {
+            (Some(t), Some(c)) => Some(t.min(c)),
+            (t, None) => t,
+            (None, c) => c,
+        };
+        let timeout = match timeout {
+            Some(t) if precise_wait::has_sub_ms_part(t) && !inner.clock.is_manual() => {
+                if t < Duration::from_millis(1) {
+                    // The last stretch to a timer: wait to the nanosecond, then collect.
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&*inner.poll.borrow());
+                    precise_wait::wait(fd, t);
+                    Some(Duration::ZERO)
+                } else {
+                    // Whole milliseconds only (epoll would round up and wake late): the rest
+                    // is the next iteration's last stretch, if no I/O comes first.
+                    Some(Duration::from_millis(t.as_millis() as u64))
+                }
+            }
+            t => t,
+        };
+        let mut remote_ready = false;
+        {
+            let mut events = inner.events.borrow_mut();
+            if let Err(e) = inner.poll.borrow_mut().poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    crate::event_loop::debug::error!("poll failed: {e}");
+                }
+                events.clear();
+            }
+            if !events.is_empty() {
+                debug::trace!("loop: poll -> {} event(s)", events.iter().count());
+            }
+            if self.io_only_iteration(&events) {
+                // Fast path, same order: the I/O callbacks are this iteration's whole snapshot,
+                // so they run as their events are read, without a trip through the ready queue.
+                for ev in events.iter() {
+                    self.run_io_now(ev, main);
+                }
+                drop(events);
+                if !inner.io_woken.is_empty() {
+                    self.run_io_woken(main);
+                }
+                return;
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKER_TOKEN {
+                    remote_ready = true;
+                } else {
+                    inner.queue_io_event(ev);
+                }
+            }
+        }
+        if remote_ready || inner.shared.has_pending() {
+            self.drain_remote();
+        }
+        self.queue_due_timers();
+        let n = inner.ready.len();
+        for _ in 0..n {
+            let Some(r) = inner.ready.pop() else { break };
+            self.run_runnable(r, main);
+        }
+        if !inner.io_woken.is_empty() {
+            self.run_io_woken(main);
+        }
+    }
+
+    /// Whether this iteration's snapshot (L3) is exactly these events' I/O callbacks: nothing
+    /// queued, nothing from other threads, no timer due. Reads the clock only with timers armed.
+    fn io_only_iteration(&self, events: &mio::Events) -> bool {
+        let inner = &*self.inner;
+        if events.is_empty() || !inner.ready.is_empty() || inner.shared.has_pending() {
+            return false;
+        }
+        if events.iter().any(|ev| ev.token() == WAKER_TOKEN) {
+            return false;
+        }
+        let timers = inner.timers.borrow();
+        timers.is_empty()
+            || timers
+                .next_deadline()
+                .is_some_and(|tick| tick > clock::tick_of(inner.clock.now_ns()))
+    }
+
+    /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
+    fn run_io_now(&self, ev: &mio::event::Event, main: &mut dyn FnMut()) {
+        if let Some(ev) = self.inner.io_event(ev) {
+            self.run_runnable(Runnable::Io(ev), main);
+        }
+    }
+
+    /// D10: runs, once each, the tasks this iteration's I/O callbacks woke. A task that wakes
+    /// itself (or is woken by anything) while running here goes to the ready queue: it runs next
+    /// iteration, after a poll, so it cannot starve I/O or timers. Entries a panic leaves behind
+    /// (only `run_until_complete`'s future propagates one) stay queued and run next iteration.
+    fn run_io_woken(&self, main: &mut dyn FnMut()) {
+        while let Some(w) = self.inner.io_woken.pop() {
+            self.run_runnable(w.into(), main);
+        }
+    }
+
+    fn drain_remote(&self) {
+        let inner = &*self.inner;
+        let mut items = inner.remote.take();
+        inner.shared.drain_into(&mut items);
+        for item in items.drain(..) {
+            match item {
+                Remote::Call(f) => inner.ready.push(Runnable::Callback(new_callback(f))),
+                Remote::Wake { index, generation } => inner.schedule_task(index, generation),
+            }
+        }
+        inner.remote.set(items);
+    }
+
+    fn queue_due_timers(&self) {
+        let inner = &*self.inner;
+        // No timer, no clock read: the wheel's time may lag while it is empty, which costs a
+        // later insert nothing but a cascade (its deadline is still >= the lagging time).
+        if inner.timers.borrow().is_empty() {
+            return;
+        }
+        let now = inner.clock.now_ns();
+        let mut due = inner.expired.take();
+        inner
+            .timers
+            .borrow_mut()
+            .advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
+        // By exact deadline, then scheduling order (L7, D2): the wheel orders by tick only.
+        due.sort_unstable_by_key(|(_, _, t)| (t.at, t.seq));
+        for (_, _, Timer { entry, .. }) in due.drain(..) {
+            match entry {
+                TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),
+                TimerEntry::Waker(w) => w.wake(),
+            }
+        }
+        inner.expired.set(due);
+    }
+
+    #[inline(always)]
+    fn run_runnable(&self, r: Runnable, main: &mut dyn FnMut()) {
+        if self.inner.debug.get() {
+            return self.run_runnable_timed(r, main);
+        }
+        match r {
+            Runnable::Task(id) => executor::run_task(self, id),
+            Runnable::Io(ev) => self.run_io(ev),
+            r => self.run_runnable_inner(r, main),
+        }
+    }
+
+    /// Debug mode (L23): runs `r` and warns if it was slow.
+    #[cold]
+    #[inline(never)]
+    fn run_runnable_timed(&self, r: Runnable, main: &mut dyn FnMut()) {
+        let name = match &r {
+            Runnable::Callback(cb) => cb.name(),
+            Runnable::Task(id) => executor::task_name(self, *id),
+            Runnable::Io(_) => "I/O callback",
+            Runnable::Main => "run_until_complete future",
+        };
+        let start = Instant::now();
+        self.run_runnable_inner(r, main);
+        let took = start.elapsed();
+        if took >= self.inner.slow_callback_duration.get() {
+            crate::event_loop::debug::warning!(
+                "Executing {name} took {}.{:03} seconds",
+                took.as_secs(),
+                took.subsec_millis()
+            );
+        }
+    }
+
+    /// Dispatches one readiness event as an I/O callback: tasks it wakes run in this
+    /// iteration (D10).
+    #[inline(always)]
+    fn run_io(&self, ev: io::IoEvent) {
+        // Reset however the dispatch ends: handlers catch their protocols' panics, but be sure.
+        struct IoCallback<'a>(&'a Cell<bool>);
+        impl Drop for IoCallback<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        self.inner.in_io_callback.set(true);
+        let _reset = IoCallback(&self.inner.in_io_callback);
+        self.inner.dispatch_io(ev)
+    }
+
+    #[inline(never)]
+    fn run_runnable_inner(&self, r: Runnable, main: &mut dyn FnMut()) {
+        match r {
+            Runnable::Callback(cb) => {
+                if cb.cancelled() {
+                    return;
+                }
+                match catch_unwind(AssertUnwindSafe(|| cb.run())) {
+                    Ok(None) => {}
+                    Ok(Some(err)) => self.call_exception_handler(
+                        &ExceptionContext::new(format!("Exception in callback {}", cb.name()))
+                            .with_exception(err),
+                    ),
+                    Err(payload) => report_panic(
+                        self,
+                        &format!("Exception in callback {}", cb.name()),
+                        payload,
+                        &[],
+                    ),
+                }
+            }
+            Runnable::Task(id) => executor::run_task(self, id),
+            Runnable::Io(ev) => self.run_io(ev),
+            Runnable::Main => {
+                self.inner.main_scheduled.set(false);
+                main();
+            }
+        }
+    }
+}
+
+impl LoopInner {
+    /// Queues a woken task (or the main future): inside an I/O callback, to run later in this
+    /// same iteration (D10); anywhere else, on the ready queue (L25).
+    pub(crate) fn push_woken(&self, w: Woken) {
+        if self.in_io_callback.get() {
+            self.io_woken.push(w);
+        } else {
+            self.ready.push(w.into());
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Timers on the loop: `call_later` / `call_at` (CPython's `BaseEventLoop.call_later`,
+//! `call_at`, `events.TimerHandle`; L6-L10) and the exact deadlines the wheel files by
+//! millisecond (see `clock.rs` for the rounding rules, `timer_wheel.rs` for the wheel).
+
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::clock;
+use super::handle::{new_callback, Callback, CallbackOutput, Handle, TimerHandle};
+use super::timer_wheel::TimerKey;
+use super::{LoopHandle, LoopInner};
+use crate::error::Error;
+
+/// A scheduled timer as the wheel holds it: the exact deadline, a tie-breaker, the action.
+pub(crate) struct Timer {
+    /// Nanoseconds from the clock's origin (`Clock::ns_of`); due once `now_ns() >= at`.
+    pub(crate) at: i64,
+    /// Scheduling order, for equal deadlines (D2).
+    pub(crate) seq: u64,
+    pub(crate) entry: TimerEntry,
+}
+
+/// What a timer does when it comes due.
+pub(crate) enum TimerEntry {
+    /// A `call_later`/`call_at` callback: moved to the ready queue.
+    Callback(Rc<dyn Callback>),
+    /// A sleeping future: woken.
+    Waker(Waker),
+}
+
+impl LoopHandle {
+    /// Schedules `f` to run once `delay` has passed (Python's `loop.call_later`, L6): the same as
+    /// `call_at(time() + delay, f)`. A zero delay runs after the callbacks already queued (L7).
+    /// Any delay is accepted: one beyond about 34 years (`Duration::MAX` included, the idiom
+    /// for "never") saturates at that far future instead of overflowing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] after [`close`](Self::close).
+    pub fn call_later<F, R>(&self, delay: Duration, f: F) -> Result<TimerHandle, Error>
+    where
+        F: FnOnce() -> R + 'static,
+        R: CallbackOutput + 'static,
+    {
+        self.call_at(clock::deadline_after(self.time(), delay), f)
+    }
+
+    /// Schedules `f` at the absolute loop time `when` (Python's `loop.call_at`, L6). A time in the
+    /// past is due at the next iteration. Timers never fire early and equal deadlines fire in
+    /// scheduling order (D2).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] after [`close`](Self::close).
+    pub fn call_at<F, R>(&self, when: Instant, f: F) -> Result<TimerHandle, Error>
+    where
+        F: FnOnce() -> R + 'static,
+        R: CallbackOutput + 'static,
+    {
+        self.inner.check_closed()?;
+        let callback = new_callback(f);
+        let key = self
+            .inner
+            .insert_timer(when, TimerEntry::Callback(callback.clone()));
+        Ok(TimerHandle {
+            handle: Handle { callback },
+            when,
+            key,
+            lp: Rc::downgrade(&self.inner),
+        })
+    }
+}
+
+impl LoopInner {
+    /// Files `entry` to fire at `when` (exact; saturating far ahead, L6).
+    pub(crate) fn insert_timer(&self, when: Instant, entry: TimerEntry) -> TimerKey {
+        let at = self.clock.ns_of(when);
+        let seq = self.timer_seq.get();
+        self.timer_seq.set(seq + 1);
+        self.timers
+            .borrow_mut()
+            .insert(clock::tick_of(at), Timer { at, seq, entry })
+    }
+
+    /// Moves a pending timer to `when`, keeping its key; false if it already fired or was
+    /// cancelled. It counts as newly scheduled among equal deadlines.
+    pub(crate) fn reset_timer(&self, key: TimerKey, when: Instant) -> bool {
+        let at = self.clock.ns_of(when);
+        let seq = self.timer_seq.get();
+        self.timer_seq.set(seq + 1);
+        let mut timers = self.timers.borrow_mut();
+        match timers.get_mut(key) {
+            Some(t) => {
+                t.at = at;
+                t.seq = seq;
+            }
+            None => return false,
+        }
+        timers.reset(key, clock::tick_of(at))
+    }
+}
