@@ -244,6 +244,21 @@ impl OsError {
     }
 }
 
+/// The OS's text for `e` without std's ` (os error N)` suffix (Python's `strerror`); `e`'s own
+/// text when it carries no errno.
+pub(crate) fn strerror(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => {
+            let text = io::Error::from_raw_os_error(code).to_string();
+            match text.split_once(" (os error") {
+                Some((head, _)) => head.to_string(),
+                None => text,
+            }
+        }
+        None => e.to_string(),
+    }
+}
+
 impl fmt::Display for OsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

@@ -24,7 +24,7 @@ use std::time::Duration;
 use super::happy_eyeballs::{combine_errors, staggered_race};
 use super::resolve::{interleave, resolve, Family};
 use super::socket_opts::{bind_error, tcp_socket};
-use crate::error::{Error, OsError};
+use crate::error::{strerror, Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
 use crate::transport::connecting::{adopt_tcp, adopt_unix, sock_connect, sock_connect_unix};
@@ -418,13 +418,10 @@ pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
 /// A failed Unix connect names its path (`[Errno 2] No such file or directory: '/tmp/x'`),
 /// errno kept.
 fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Error {
+    let text = strerror(e);
     match e.raw_os_error() {
-        Some(code) => {
-            let text = io::Error::from_raw_os_error(code).to_string();
-            let text = text.split(" (os error").next().unwrap_or(&text);
-            OsError::io(e, format!("[Errno {code}] {text}: '{}'", path.display()))
-        }
-        None => io::Error::new(e.kind(), format!("{e}: '{}'", path.display())),
+        Some(code) => OsError::io(e, format!("[Errno {code}] {text}: '{}'", path.display())),
+        None => io::Error::new(e.kind(), format!("{text}: '{}'", path.display())),
     }
 }
 

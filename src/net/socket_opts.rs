@@ -10,17 +10,11 @@ use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::error::OsError;
+use crate::error::{strerror, OsError};
 
 /// Python's bind error text (L87, L99): errno kept, strerror in lower case.
 pub(crate) fn bind_error(e: io::Error, addr: &dyn std::fmt::Display) -> io::Error {
-    let text = match e.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code)
-            .to_string()
-            .to_lowercase(),
-        None => e.to_string().to_lowercase(),
-    };
-    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    let text = strerror(&e).to_lowercase();
     OsError::io(
         &e,
         format!("error while attempting to bind on address {addr}: {text}"),
@@ -83,7 +77,7 @@ pub(crate) fn bind_unix_listener(addr: &SockAddr, shown: &Path) -> io::Result<So
             )
         } else {
             // Other failures name the path too (issue #13), errno kept.
-            OsError::io(&e, format!("{e}: '{}'", shown.display()))
+            OsError::io(&e, format!("{}: '{}'", strerror(&e), shown.display()))
         }
     })?;
     Ok(s)
