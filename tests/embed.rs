@@ -196,3 +196,16 @@ fn the_loop_inside_a_foreign_poll_blocks_when_idle_and_wakes_for_io_and_timers()
         "nothing left to do"
     );
 }
+
+#[test]
+fn l9_next_timeout_is_whole_milliseconds_rounded_up() {
+    // A host whose poll counts milliseconds must never wake just before a timer and spin.
+    let lp = EventLoop::new().unwrap();
+    lp.call_later(Duration::from_micros(2_500), || ()).unwrap();
+    let t = lp.next_timeout().expect("a timer is pending");
+    assert_eq!(t.subsec_nanos() % 1_000_000, 0, "whole milliseconds: {t:?}");
+    assert!(
+        t >= Duration::from_millis(2) && t <= Duration::from_millis(3),
+        "rounded up, never below the deadline's millisecond: {t:?}"
+    );
+}

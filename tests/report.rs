@@ -70,7 +70,7 @@ impl log::Log for Capture {
 static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
 
 #[test]
-fn failures_reach_stderr_without_a_logger_and_log_with_one() {
+fn l20_failures_reach_stderr_without_a_logger_and_log_with_one() {
     match std::env::var(CHILD).as_deref() {
         Ok("bare") => {
             fail_one_handler();
@@ -90,7 +90,7 @@ fn failures_reach_stderr_without_a_logger_and_log_with_one() {
             println!("report child: ok");
         }
         _ => {
-            let name = "failures_reach_stderr_without_a_logger_and_log_with_one";
+            let name = "l20_failures_reach_stderr_without_a_logger_and_log_with_one";
             let bare = child_stderr(name, "bare", &[]);
             assert_eq!(
                 bare.matches("Unhandled exception in client_connected_cb")
@@ -109,14 +109,14 @@ fn failures_reach_stderr_without_a_logger_and_log_with_one() {
 }
 
 #[test]
-fn the_trace_reaches_stderr_without_a_logger() {
+fn l23_the_trace_reaches_stderr_without_a_logger() {
     match std::env::var(CHILD).as_deref() {
         Ok("trace") => {
             fail_one_handler();
             println!("report child: ok");
         }
         _ => {
-            let name = "the_trace_reaches_stderr_without_a_logger";
+            let name = "l23_the_trace_reaches_stderr_without_a_logger";
             let err = child_stderr(name, "trace", &[("ASYNCIO_TRACE", "1")]);
             assert!(err.contains("connection_made"), "trace lines:\n{err}");
             assert!(err.contains("loop: poll -> "), "trace lines:\n{err}");
