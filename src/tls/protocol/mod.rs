@@ -472,7 +472,7 @@ impl TlsProtocol {
                 }
                 _ => "SSL handshake failed",
             };
-            self.fatal_error(clone_error(&e), msg);
+            self.fatal_error(e.duplicate(), msg);
             self.wakeup_waiter(Some(e));
             return;
         }
@@ -534,7 +534,7 @@ impl TlsProtocol {
         );
         if reported {
             self.lp.call_exception_handler(
-                &ExceptionContext::new(message).with_exception(Box::new(clone_error(&exc))),
+                &ExceptionContext::new(message).with_exception(Box::new(exc.duplicate())),
             );
         } else {
             log::debug!(target: "asyncio", "{message}: {exc}");
@@ -601,12 +601,6 @@ pub(crate) fn to_io(e: &Error) -> io::Error {
         Error::Io(e) => e,
         other => io::Error::new(other.kind(), other),
     }
-}
-
-/// A copy of `e` for a second recipient (the waiter and `connection_lost` both need it):
-/// variant, kind, errno and text kept ([`Error::duplicate`]).
-pub(crate) fn clone_error(e: &Error) -> Error {
-    e.duplicate()
 }
 
 /// [`TlsProtocol`] as the raw transport's protocol: every callback forwards (see the module
