@@ -744,7 +744,7 @@ fn l49_flow_edges_wait_for_a_busy_protocol_in_order() {
 }
 
 /// Issue #12: from inside each callback (connection_made, data_received, eof_received) a
-/// protocol writes, closes, aborts, pauses or resumes reading; whatever it does, the grammar
+/// protocol writes, closes, aborts or pauses reading; whatever it does, the grammar
 /// holds (the Recorder asserts it call by call) and connection_lost comes once, last.
 #[test]
 fn l44_l83_every_action_from_every_callback_keeps_the_grammar() {
