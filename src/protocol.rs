@@ -96,6 +96,13 @@ pub(crate) enum FlowEdge {
 }
 
 impl FlowEdge {
+    fn opposite(self) -> FlowEdge {
+        match self {
+            FlowEdge::Pause => FlowEdge::Resume,
+            FlowEdge::Resume => FlowEdge::Pause,
+        }
+    }
+
     /// `Pause` for true.
     pub(crate) fn pause(pause: bool) -> FlowEdge {
         if pause {
@@ -181,29 +188,68 @@ pub(crate) struct ProtocolSlot {
     /// A call through this slot is running (edges queue meanwhile).
     in_call: std::cell::Cell<bool>,
     /// Flow edges waiting for the protocol to be free, oldest first.
-    pending: RefCell<std::collections::VecDeque<FlowEdge>>,
-    /// `pending` is not empty (checked on every call without borrowing it).
-    has_pending: std::cell::Cell<bool>,
+    pending: std::cell::Cell<Edges>,
     /// Whether the protocol is a `BufferedProtocol` (asked once per protocol, L50).
     buffered: std::cell::Cell<Option<bool>>,
     /// For reports of a panicking pause/resume_writing.
     lp: crate::event_loop::LoopHandle,
-    /// The transport's id, in those reports (`None`: no detail).
-    transport_id: Option<u64>,
+    /// The transport's id, in those reports (0: no detail).
+    transport_id: u64,
+}
+
+/// A queue of flow edges, in two words: edges alternate (a pause is always followed by a
+/// resume), so the oldest edge and the count say everything. A repeated edge adds nothing
+/// (pausing a paused protocol again would break the alternation the protocol relies on).
+#[derive(Clone, Copy, Debug, Default)]
+struct Edges {
+    oldest: Option<FlowEdge>,
+    len: u32,
+}
+
+impl Edges {
+    fn is_empty(self) -> bool {
+        self.len == 0
+    }
+
+    fn newest(self) -> Option<FlowEdge> {
+        let oldest = self.oldest?;
+        Some(if self.len % 2 == 1 {
+            oldest
+        } else {
+            oldest.opposite()
+        })
+    }
+
+    fn push(&mut self, edge: FlowEdge) {
+        if self.newest() == Some(edge) {
+            return;
+        }
+        if self.len == 0 {
+            self.oldest = Some(edge);
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<FlowEdge> {
+        let oldest = self.oldest?;
+        self.len -= 1;
+        self.oldest = (self.len > 0).then(|| oldest.opposite());
+        Some(oldest)
+    }
 }
 
 impl ProtocolSlot {
+    /// A slot for `protocol`; `transport_id` (0: none) names the transport in reports.
     pub(crate) fn new(
         protocol: ProtocolRef,
         lp: crate::event_loop::LoopHandle,
-        transport_id: Option<u64>,
+        transport_id: u64,
     ) -> Self {
         ProtocolSlot {
             protocol: RefCell::new(Some(protocol)),
             phase: std::cell::Cell::new(Phase::Fresh),
             in_call: std::cell::Cell::new(false),
-            pending: RefCell::new(std::collections::VecDeque::new()),
-            has_pending: std::cell::Cell::new(false),
+            pending: std::cell::Cell::new(Edges::default()),
             buffered: std::cell::Cell::new(None),
             lp,
             transport_id,
@@ -277,8 +323,7 @@ impl ProtocolSlot {
 
     /// Lets go of the protocol (the transport is done with it): later calls reach nobody.
     pub(crate) fn release(&self) -> Option<ProtocolRef> {
-        self.pending.borrow_mut().clear();
-        self.has_pending.set(false);
+        self.pending.take();
         if self.phase.get() != Phase::Lost {
             self.set_phase(Phase::Lost);
         }
@@ -299,7 +344,7 @@ impl ProtocolSlot {
         let r = catch_unwind(AssertUnwindSafe(|| f(&mut *p)));
         drop(p);
         self.in_call.set(outer);
-        if !outer && self.has_pending.get() {
+        if !outer && !self.pending.get().is_empty() {
             // Still held elsewhere after this call: the transport's scheduled flush retries.
             let _ = self.flush();
         }
@@ -352,31 +397,26 @@ impl ProtocolSlot {
         if self.phase.get() == Phase::Lost {
             return false;
         }
-        if !self.has_pending.get() && !self.in_call.get() && !self.is_busy() {
+        let mut pending = self.pending.get();
+        if pending.is_empty() && !self.in_call.get() && !self.is_busy() {
             self.deliver(edge);
             return false;
         }
-        self.pending.borrow_mut().push_back(edge);
-        self.has_pending.set(true);
+        pending.push(edge);
+        self.pending.set(pending);
         !self.in_call.get()
     }
 
     /// Delivers queued edges while the protocol is free (after `connection_made`). True if
     /// some are still queued (the protocol is held elsewhere): schedule another flush.
     pub(crate) fn flush(&self) -> bool {
-        while self.has_pending.get() && self.phase.get() == Phase::Made && !self.is_busy() {
-            let next = {
-                let mut q = self.pending.borrow_mut();
-                let next = q.pop_front();
-                self.has_pending.set(!q.is_empty());
-                next
-            };
-            match next {
-                Some(edge) => self.deliver(edge),
-                None => break,
-            }
+        while self.phase.get() == Phase::Made && !self.is_busy() {
+            let mut pending = self.pending.get();
+            let Some(edge) = pending.pop() else { break };
+            self.pending.set(pending);
+            self.deliver(edge);
         }
-        self.has_pending.get() && self.phase.get() != Phase::Lost
+        !self.pending.get().is_empty() && self.phase.get() != Phase::Lost
     }
 
     fn deliver(&self, edge: FlowEdge) {
@@ -396,8 +436,8 @@ impl ProtocolSlot {
             .with_exception(Box::new(
                 crate::event_loop::exception::PanicError::from_payload(&*payload),
             ));
-            if let Some(id) = self.transport_id {
-                ctx = ctx.with_detail("transport", id.to_string());
+            if self.transport_id != 0 {
+                ctx = ctx.with_detail("transport", self.transport_id.to_string());
             }
             self.lp.call_exception_handler(&ctx);
         }

@@ -538,6 +538,11 @@ pub struct LoopStats {
     pub io_registrations: usize,
     /// Entries waiting in the ready queue.
     pub ready: usize,
+    /// Stream readers holding a read buffer: those with unread bytes, or with a buffer grown
+    /// past the pool's largest size. A reader that is waiting for data holds none.
+    pub reader_buffers: usize,
+    /// Read buffers kept for reuse by this thread's stream readers (a few dozen at most).
+    pub pooled_buffers: usize,
 }
 
 impl LoopHandle {
@@ -548,6 +553,8 @@ impl LoopHandle {
             timers: self.inner.timers.borrow().len(),
             io_registrations: self.inner.io.borrow().len(),
             ready: self.inner.ready.len(),
+            reader_buffers: crate::streams::reader::pool::held(),
+            pooled_buffers: crate::streams::reader::pool::pooled(),
         }
     }
 }

@@ -49,8 +49,6 @@ pub(crate) struct StreamCore {
     pub(crate) reader: ReaderState,
     /// This core, to build reader/writer handles inside `connection_made`.
     me: Weak<RefCell<StreamCore>>,
-    /// Set in `connection_made`; `None` after `connection_lost` (S64).
-    pub(crate) transport: Option<Transport>,
     /// Server side: the callback, taken when the connection is made.
     on_connect: Option<ConnectedCb>,
     /// Where the write side is: flowing, paused by the transport, or lost (see [`Flow`]).
@@ -79,7 +77,6 @@ impl StreamCore {
             RefCell::new(StreamCore {
                 reader,
                 me: me.clone(),
-                transport: None,
                 on_connect,
                 flow: Flow::Flowing,
                 resumes: 0,
@@ -136,7 +133,6 @@ impl Protocol for StreamCore {
     fn connection_made(&mut self, transport: Transport) {
         self.reader.set_transport(transport.clone());
         self.over_ssl = transport.get_extra_info("sslcontext").is_some();
-        self.transport = Some(transport.clone());
         let Some(cb) = self.on_connect.take() else {
             return;
         };
@@ -182,7 +178,6 @@ impl Protocol for StreamCore {
         }
         self.set_flow(Flow::Lost);
         self.lost_error = exc.as_ref().map(SharedError::from_io);
-        self.transport = None;
         self.on_connect = None;
         self.wake_all();
     }
@@ -210,7 +205,7 @@ impl BufferedProtocol for StreamCore {
     fn buffer_updated(&mut self, n: usize) {
         let w = self.reader.buffer_updated(n);
         if crate::event_loop::debug::trace_enabled() {
-            let id = self.transport.as_ref().map_or(0, Transport::id);
+            let id = self.reader.transport().map_or(0, Transport::id);
             crate::event_loop::debug::trace!("protocol[{id}]: buffer_updated({n})");
             crate::event_loop::debug::trace!(
                 "reader[{id}]: feed_data {n} B, buffered {}{}",

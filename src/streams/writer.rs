@@ -242,10 +242,7 @@ impl StreamWriter {
     /// After start_tls: write through `transport`, and tell the protocol (S53). The reader keeps
     /// the raw transport for its flow control (S54).
     fn replace_transport(&mut self, transport: Transport) {
-        let mut core = self.core.borrow_mut();
-        core.transport = Some(transport.clone());
-        core.over_ssl = true;
-        drop(core);
+        self.core.borrow_mut().over_ssl = true;
         self.transport = transport;
     }
 }

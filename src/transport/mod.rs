@@ -56,6 +56,36 @@ impl fmt::Display for Address {
     }
 }
 
+/// An optional [`Address`] as a transport keeps it for its whole life: an Internet address
+/// inline, a Unix one boxed. std's Unix address is 110 bytes, so two `Option<Address>` would
+/// be 240 of an idle TCP connection's bytes; these two are 64.
+#[derive(Debug)]
+pub(crate) enum StoredAddress {
+    None,
+    Inet(std::net::SocketAddr),
+    Unix(Box<std::os::unix::net::SocketAddr>),
+}
+
+impl StoredAddress {
+    pub(crate) fn get(&self) -> Option<Address> {
+        match self {
+            StoredAddress::None => None,
+            StoredAddress::Inet(a) => Some(Address::Inet(*a)),
+            StoredAddress::Unix(a) => Some(Address::Unix((**a).clone())),
+        }
+    }
+}
+
+impl From<Option<Address>> for StoredAddress {
+    fn from(a: Option<Address>) -> Self {
+        match a {
+            None => StoredAddress::None,
+            Some(Address::Inet(a)) => StoredAddress::Inet(a),
+            Some(Address::Unix(a)) => StoredAddress::Unix(Box::new(a)),
+        }
+    }
+}
+
 /// A value of [`Transport::get_extra_info`] (Python returns objects of several types).
 #[derive(Clone, Debug)]
 pub enum ExtraInfo {

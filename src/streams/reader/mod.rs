@@ -37,6 +37,7 @@ use crate::error::{Error, SharedError};
 use crate::transport::Transport;
 
 mod futures;
+pub(crate) mod pool;
 use futures::{Claim, Separators};
 pub use futures::{Lines, Read, ReadExactly, ReadInto, ReadLine, ReadUntil};
 
@@ -66,7 +67,9 @@ pub(crate) struct ReaderState {
     /// Longest line or chunk `readuntil` returns, separator excluded, and half the pause
     /// threshold (S11). Invariant: > 0.
     limit: usize,
-    /// Storage: buffered bytes are `buf[start..end]`, the free tail `buf[end..]`.
+    /// Storage: buffered bytes are `buf[start..end]`, the free tail `buf[end..]`. Empty (no
+    /// memory) once a read has emptied it, unless it grew past the pool's largest size: the
+    /// memory went back to the [`pool`], and the next `get_buffer` takes some again.
     buf: Vec<u8>,
     /// Invariant: `start <= end`, and `start == end` only as `0 == 0` (an emptied buffer is
     /// rewound, so it offers its whole length and needs no compaction).
@@ -164,6 +167,14 @@ fn another_waiter(func_name: &str) -> Error {
     ))
 }
 
+impl Drop for ReaderState {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            pool::give_back(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
 impl ReaderState {
     /// A reader with an empty buffer, no EOF, no exception, no transport, no waiter (S11).
     ///
@@ -203,6 +214,11 @@ impl ReaderState {
 
     pub(crate) fn buffered_len(&self) -> usize {
         self.end - self.start
+    }
+
+    /// The transport given by `connection_made`, if any.
+    pub(crate) fn transport(&self) -> Option<&Transport> {
+        self.transport.as_ref()
     }
 
     /// Gives the reader its transport, for S14–S16 (S12: once, from `connection_made`).
@@ -265,13 +281,6 @@ impl ReaderState {
     pub(crate) fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
         debug_assert!(!self.eof, "get_buffer after feed_eof");
         let want = size_hint.max(self.read_size);
-        if self.shrink_pending && self.start == self.end {
-            self.shrink_pending = false;
-            if self.buf.len() > SHRINK_RATIO * want {
-                self.buf.truncate(want);
-                self.buf.shrink_to_fit();
-            }
-        }
         // With bytes still unread, "any size" (hint 0) takes a tail of at least half the read
         // size as it is: growing a 512 B buffer to 1 KiB because 64 B wait unread would double
         // an idle connection's buffer for nothing. An empty buffer grows to the read size.
@@ -279,6 +288,14 @@ impl ReaderState {
         let unread = self.end > self.start;
         if !(size_hint == 0 && unread && tail >= want / 2) {
             self.reserve_tail(want);
+        }
+        if self.shrink_pending && self.start == self.end {
+            // After reserve_tail: the buffer may have come from the pool, as large as it was.
+            self.shrink_pending = false;
+            if self.buf.len() > SHRINK_RATIO * want {
+                self.buf.truncate(want);
+                self.buf.shrink_to_fit();
+            }
         }
         self.offered = self.buf.len() - self.end;
         &mut self.buf[self.end..]
@@ -333,6 +350,11 @@ impl ReaderState {
         if self.buf.len() - self.end >= want {
             return;
         }
+        if self.buf.is_empty() {
+            // No buffer since the last read emptied it: take one (pooled, usually).
+            self.buf = pool::take(want);
+            return;
+        }
         let len = self.end - self.start;
         if self.start > 0 {
             // Move the bytes to the front instead of allocating: the common case is a partial
@@ -382,8 +404,21 @@ impl ReaderState {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+            self.release_buffer();
         }
         self.maybe_resume_transport();
+    }
+
+    /// Gives an emptied buffer of ordinary size back to the pool, so that a reader waiting
+    /// for data holds none (a large one stays: bulk reads would otherwise allocate every time;
+    /// it shrinks once the read size decays, then comes back here).
+    fn release_buffer(&mut self) {
+        debug_assert_eq!(self.start, self.end);
+        if !self.buf.is_empty() && self.buf.len() <= pool::LARGEST {
+            pool::give_back(std::mem::take(&mut self.buf));
+            // A tail lent by a `get_buffer` whose read found nothing is gone with it.
+            self.offered = 0;
+        }
     }
 
     /// The first `n` buffered bytes, removed from the buffer.

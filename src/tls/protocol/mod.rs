@@ -178,7 +178,7 @@ impl TlsProtocol {
         } else {
             "rustls::ClientConfig"
         };
-        let app = ProtocolSlot::new(app, lp.clone(), None);
+        let app = ProtocolSlot::new(app, lp.clone(), 0);
         if !call_connection_made {
             app.mark_made();
         }

@@ -33,7 +33,7 @@ use mio::Interest;
 
 use super::flow_control::FlowControl;
 use super::write_buffer::WriteBuffer;
-use super::{is_ordinary_disconnect, Address, ExtraInfo, Transport, TransportImpl};
+use super::{is_ordinary_disconnect, Address, ExtraInfo, StoredAddress, Transport, TransportImpl};
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
@@ -120,8 +120,8 @@ pub(crate) struct SocketTransport {
     /// Writes dropped after connection loss (L81); starts counting at 1.
     conn_lost_writes: Cell<usize>,
     fd: RawFd,
-    sockname: Option<Address>,
-    peername: Option<Address>,
+    sockname: StoredAddress,
+    peername: StoredAddress,
     server: RefCell<Option<Rc<dyn ConnectionTracker>>>,
 }
 
@@ -151,7 +151,7 @@ impl SocketTransport {
             me: me.clone(),
             sock: RefCell::new(None),
             key: Cell::new(None),
-            protocol: ProtocolSlot::new(protocol, lp.clone(), Some(id)),
+            protocol: ProtocolSlot::new(protocol, lp.clone(), id),
             state: Cell::new(State::Open),
             reading: Cell::new(Reading::NotStarted),
             buffer: RefCell::new(WriteBuffer::default()),
@@ -160,8 +160,8 @@ impl SocketTransport {
             peer_closed: Cell::new(false),
             conn_lost_writes: Cell::new(0),
             fd,
-            sockname,
-            peername,
+            sockname: sockname.into(),
+            peername: peername.into(),
             server: RefCell::new(server),
         });
         let mut sock = sock;
@@ -542,8 +542,8 @@ impl TransportImpl for SocketTransport {
 
     fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         match name {
-            "peername" => self.peername.clone().map(ExtraInfo::Address),
-            "sockname" => self.sockname.clone().map(ExtraInfo::Address),
+            "peername" => self.peername.get().map(ExtraInfo::Address),
+            "sockname" => self.sockname.get().map(ExtraInfo::Address),
             // Once closed, the number may already name another open file (CPython: -1).
             "socket" => self.sock.borrow().as_ref().map(|_| ExtraInfo::Fd(self.fd)),
             _ => None,
