@@ -9,6 +9,7 @@
 
 mod util;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -69,7 +70,7 @@ fn read_to_end(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 }
 
 /// Runs example `name` with `args` (stdin empty) to its end, within [`BOUND`].
-fn run(name: &str, args: &[&str]) -> Run {
+fn run<S: AsRef<OsStr> + std::fmt::Debug>(name: &str, args: &[S]) -> Run {
     let mut child = ChildGuard(
         Command::new(example_binary(name))
             .args(args)
@@ -310,6 +311,17 @@ fn the_messages_say_what_is_wrong() {
 }
 
 #[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let r = run("tcp_echo_client", &[OsStr::from_bytes(b"caf\xe9")]);
+    assert_eq!(
+        r.stderr,
+        "tcp_echo_client: argument \"caf\\xE9\" is not valid UTF-8 (see tcp_echo_client --help)\n"
+    );
+    assert_eq!(r.code, Some(2));
+}
+
+#[test]
 fn a_runtime_error_prints_display_and_exits_1() {
     let dir = util::temp_dir("examples-cli");
     let missing = dir.join("no-server.sock");
@@ -396,7 +408,7 @@ fn protocol_echo_pair_prints_what_python_prints() {
 
 #[test]
 fn wait_for_data_prints_what_python_prints() {
-    let r = run("wait_for_data", &[]);
+    let r = run::<&str>("wait_for_data", &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.stdout, "Received: abc\n");
 }

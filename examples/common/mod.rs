@@ -157,18 +157,28 @@ impl Cli {
     /// Parses the process's arguments. `--help` prints the usage and exits 0; a usage error
     /// prints one line and exits 2.
     pub fn parse(&'static self) -> Args {
-        match self.try_parse(std::env::args().skip(1)) {
+        // `args_os`: `std::env::args` panics on an argument that is not UTF-8.
+        let argv: Result<Vec<String>, _> = std::env::args_os()
+            .skip(1)
+            .map(|a| {
+                a.into_string()
+                    .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
+            })
+            .collect();
+        let argv = argv.unwrap_or_else(|msg| self.fail(&msg));
+        match self.try_parse(argv) {
             Ok(args) => args,
             Err(Stop::Help) => {
-                print!("{}", self.usage());
+                use std::io::Write;
+                // A closed stdout (`--help | head -1`) is no error worth a panic.
+                let _ = std::io::stdout().write_all(self.usage().as_bytes());
                 std::process::exit(0)
             }
             Err(Stop::Usage(msg)) => self.fail(&msg),
         }
     }
 
-    fn try_parse(&'static self, argv: impl Iterator<Item = String>) -> Result<Args, Stop> {
-        let argv: Vec<String> = argv.collect();
+    fn try_parse(&'static self, argv: Vec<String>) -> Result<Args, Stop> {
         let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
         // `--help` anywhere (before a `--`) wins over any error.
         if argv[..end].iter().any(|a| a == "-h" || a == "--help") {
