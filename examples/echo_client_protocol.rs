@@ -23,6 +23,18 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use asyncio::{Protocol, Transport};
+use common::{Arg, Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "echo_client_protocol",
+    about: "TCP echo client on the Protocol layer (Python's Transports and Protocols docs\n\
+            example): sends MESSAGE, prints what comes back until the server closes.",
+    args: &[Arg::new("MESSAGE", "the text to send").default("Hello World!")],
+    flags: &[
+        Flag::value("host", "H", "the server's host").default("127.0.0.1"),
+        Flag::value("port", "P", "the server's port").default("8888"),
+    ],
+};
 
 /// Python's `on_con_lost = loop.create_future()`, reduced to what the example needs: a flag
 /// set once, and the waker of whoever awaits it.
@@ -111,16 +123,9 @@ async fn main_task(message: String, host: String, port: u16) -> Result<(), async
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    let message = args
-        .positional
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "Hello World!".to_string());
-    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
-    let port = args.port(8888)?;
-    asyncio::run(main_task(message, host, port))??;
-    Ok(())
+    let args = CLI.parse();
+    let (message, host, port) = (args.get("MESSAGE"), args.get("host"), args.get("port"));
+    CLI.finish_run(asyncio::run(main_task(message, host, port)))
 }

@@ -11,6 +11,25 @@ mod common;
 use std::io::Write;
 
 use asyncio::{StreamReader, StreamWriter};
+use common::{Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "echo_server",
+    about: "A looping echo server on the streams layer (read, write, drain until EOF), TCP or\n\
+            Unix, plain or TLS. Prints `Serving on ADDR`, serves until killed.",
+    args: &[],
+    flags: &[
+        Flag::value("host", "H", "the address to listen on").default("127.0.0.1"),
+        Flag::value("port", "P", "the port to listen on; 0 lets the OS pick").default("8888"),
+        Flag::value("unix", "PATH", "listen on this Unix socket instead of TCP"),
+        Flag::value(
+            "tls-cert",
+            "CHAIN.pem",
+            "serve TLS with this certificate chain",
+        ),
+        Flag::value("tls-key", "KEY.pem", "and this private key"),
+    ],
+};
 
 async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
     let mut buf = vec![0u8; 64 * 1024];
@@ -26,12 +45,20 @@ async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio:
     writer.wait_closed().await
 }
 
-async fn serve(args: common::Args) -> Result<(), Box<dyn std::error::Error>> {
-    let server = match args.get("unix") {
-        Some(path) => tls(asyncio::start_unix_server(echo, path), &args)?.await?,
-        None => {
-            let host = args.get("host").unwrap_or("127.0.0.1");
-            tls(asyncio::start_server(echo, host, args.port(8888)?), &args)?.await?
+/// Where to listen, from the command line.
+enum Listen {
+    Tcp(String, u16),
+    Unix(String),
+}
+
+/// `--tls-cert F --tls-key F`: the PEM chain and key to serve TLS with.
+type TlsFiles = Option<(String, String)>;
+
+async fn serve(listen: Listen, tls_files: TlsFiles) -> Result<(), Box<dyn std::error::Error>> {
+    let server = match listen {
+        Listen::Unix(path) => tls(asyncio::start_unix_server(echo, path), tls_files)?.await?,
+        Listen::Tcp(host, port) => {
+            tls(asyncio::start_server(echo, &host, port), tls_files)?.await?
         }
     };
     let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
@@ -40,24 +67,37 @@ async fn serve(args: common::Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(server.serve_forever().await?) // Ok once the server is closed
 }
 
-/// `--tls-cert F --tls-key F`: serve TLS with that PEM chain and key.
+/// Serve TLS with `tls_files`, if given.
 fn tls(
     server: asyncio::StartServer,
-    args: &common::Args,
+    tls_files: TlsFiles,
 ) -> Result<asyncio::StartServer, Box<dyn std::error::Error>> {
-    match (args.get("tls-cert"), args.get("tls-key")) {
-        (None, None) => Ok(server), // plain TCP / Unix
+    match tls_files {
+        None => Ok(server), // plain TCP / Unix
         #[cfg(feature = "tls")]
-        (Some(cert), Some(key)) => Ok(server.ssl(asyncio::tls::server_config(cert, key)?)),
+        Some((cert, key)) => Ok(server.ssl(asyncio::tls::server_config(cert, key)?)),
         #[cfg(not(feature = "tls"))]
-        (Some(_), Some(_)) => Err("TLS needs the `tls` feature, off in this build".into()),
-        _ => Err("--tls-cert and --tls-key go together".into()),
+        Some(_) => Err("TLS needs the `tls` feature, off in this build".into()),
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    asyncio::run(async move { serve(args).await.map_err(|e| e.to_string()) })??;
-    Ok(())
+    let args = CLI.parse();
+    let listen = match args.opt("unix") {
+        Some(path) => Listen::Unix(path),
+        None => Listen::Tcp(args.get("host"), args.get("port")),
+    };
+    let tls_files = match (args.opt("tls-cert"), args.opt("tls-key")) {
+        (None, None) => None,
+        (Some(_), Some(_)) if !cfg!(feature = "tls") => {
+            args.fail("--tls-cert needs the `tls` feature, off in this build")
+        }
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (Some(_), None) => args.fail("--tls-cert needs --tls-key"),
+        (None, Some(_)) => args.fail("--tls-key needs --tls-cert"),
+    };
+    let result =
+        asyncio::run(async move { serve(listen, tls_files).await.map_err(|e| e.to_string()) });
+    CLI.finish_run(result)
 }

@@ -16,6 +16,20 @@ mod common;
 use std::io::{self, Write};
 
 use asyncio::{Address, Protocol, Server, Transport};
+use common::{Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "echo_server_protocol",
+    about: "TCP echo server on the Protocol layer (Python's Transports and Protocols docs\n\
+            example): each connection gets its first chunk echoed, then is closed. Prints\n\
+            `Serving on ADDR`, serves until killed.",
+    args: &[],
+    flags: &[
+        Flag::value("host", "H", "the address to listen on").default("127.0.0.1"),
+        Flag::value("port", "P", "the port to listen on; 0 lets the OS pick").default("8888"),
+        Flag::value("unix", "PATH", "listen on this Unix socket instead of TCP"),
+    ],
+};
 
 /// Python's `EchoServerProtocol`: echo the first chunk, then close.
 #[derive(Default)]
@@ -90,19 +104,18 @@ async fn main_task(server: asyncio::CreateServer) -> Result<(), asyncio::Error> 
         .await
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    let unix = args.get("unix").map(str::to_string);
-    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
-    let port = args.port(8888)?;
-    asyncio::run(async move {
+    let args = CLI.parse();
+    let unix: Option<String> = args.opt("unix");
+    let (host, port): (String, u16) = (args.get("host"), args.get("port"));
+    let result = asyncio::run(async move {
         let lp = asyncio::get_running_loop()?;
         let server = match unix {
             Some(path) => lp.create_unix_server(EchoServerProtocol::default, path),
             None => lp.create_server(EchoServerProtocol::default, &host, port),
         };
         main_task(server).await
-    })??;
-    Ok(())
+    });
+    CLI.finish_run(result)
 }

@@ -7,7 +7,7 @@
 //!
 //! The host loop blocks in `poll` whenever we have nothing to do: `EventLoop::next_timeout`
 //! says how long it may sleep, and `as_raw_fd` becomes readable when the loop has I/O. With
-//! `--count-idle 1` it prints how many host iterations an idle second took (a busy loop would
+//! `--count-idle` it prints how many host iterations an idle second took (a busy loop would
 //! show thousands).
 
 mod common;
@@ -18,6 +18,22 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use asyncio::{EventLoop, StreamReader, StreamWriter};
+use common::{Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "embed_in_poll",
+    about: "The event loop inside a plain libc::poll loop: each line typed on stdin goes to the\n\
+            echo server and comes back as `Received: LINE`; EOF on stdin closes and exits.",
+    args: &[],
+    flags: &[
+        Flag::value("host", "H", "the echo server's host").default("127.0.0.1"),
+        Flag::value("port", "P", "the echo server's port").default("8888"),
+        Flag::switch(
+            "count-idle",
+            "first count the host loop's iterations in an idle second",
+        ),
+    ],
+};
 
 /// One `poll` over stdin (optional) and the loop's descriptor. Returns (stdin ready, loop fd ready).
 fn host_poll(
@@ -61,13 +77,17 @@ fn poll(fds: &mut [libc::pollfd; 2], ms: i32) -> i32 {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
-    let port = args.port(8888)?;
-    let count_idle = args.get("count-idle").is_some();
+    let args = CLI.parse();
+    CLI.finish(run(
+        args.get("host"),
+        args.get("port"),
+        args.is_set("count-idle"),
+    ))
+}
 
+fn run(host: String, port: u16, count_idle: bool) -> Result<(), Box<dyn std::error::Error>> {
     let lp = EventLoop::new()?;
     let loop_fd = lp.as_raw_fd();
     let (reader, writer): (StreamReader, StreamWriter) =

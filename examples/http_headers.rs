@@ -8,8 +8,17 @@
 
 mod common;
 
-async fn print_http_headers(url: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let url = Url::split(url)?;
+use common::{Arg, Cli};
+
+static CLI: Cli = Cli {
+    name: "http_headers",
+    about: "Get HTTP headers (Python's streams docs example): sends HEAD over HTTP/1.0 to URL\n\
+            (http:// or https://) and prints each response header as `HTTP header> ...`.",
+    args: &[Arg::new("URL", "e.g. http://example.com/path/page.html").required()],
+    flags: &[],
+};
+
+async fn print_http_headers(url: Url) -> Result<(), Box<dyn std::error::Error>> {
     let (reader, writer) = match url.scheme.as_str() {
         #[cfg(feature = "tls")]
         "https" => {
@@ -55,11 +64,12 @@ struct Url {
     path: String,
 }
 
-impl Url {
-    fn split(url: &str) -> Result<Url, String> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| format!("not a URL: {url}"))?;
+impl std::str::FromStr for Url {
+    type Err = String;
+
+    /// `urllib.parse.urlsplit`, reduced: `scheme://host[:port][/path]`.
+    fn from_str(url: &str) -> Result<Url, String> {
+        let (scheme, rest) = url.split_once("://").ok_or("not a URL: no scheme://")?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -67,7 +77,10 @@ impl Url {
         let (hostname, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
                 h,
-                Some(p.parse::<u16>().map_err(|_| format!("bad port in {url}"))?),
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|e| format!("bad port {p:?}: {e}"))?,
+                ),
             ),
             _ => (authority, None),
         };
@@ -84,9 +97,10 @@ impl Url {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let url = std::env::args().nth(1).ok_or("usage: http_headers URL")?;
-    asyncio::run(async { print_http_headers(&url).await.map_err(|e| e.to_string()) })??;
-    Ok(())
+    let url: Url = CLI.parse().get("URL");
+    CLI.finish_run(asyncio::run(async {
+        print_http_headers(url).await.map_err(|e| e.to_string())
+    }))
 }

@@ -7,6 +7,16 @@
 
 mod common;
 
+use common::Cli;
+
+static CLI: Cli = Cli {
+    name: "loop_demo",
+    about: "The event loop at work: timers fire in deadline order, tasks join, a callback\n\
+            arrives from another thread.",
+    args: &[],
+    flags: &[],
+};
+
 use std::time::{Duration, Instant};
 
 async fn worker(name: &'static str, delay_ms: u64) -> &'static str {
@@ -53,7 +63,8 @@ async fn main_task() -> Result<(), asyncio::Error> {
     Ok(())
 }
 
-fn main() -> Result<(), asyncio::Error> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    asyncio::run(main_task())?
+    CLI.parse();
+    CLI.finish_run(asyncio::run(main_task()))
 }

@@ -60,6 +60,37 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use asyncio::{StreamReader, StreamWriter};
+use common::{Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "soak",
+    about: "Soak: examples/echo_server as child processes (TCP, and TLS when possible) under a\n\
+            mixed load for a bounded time, every echoed byte verified. Exit status 1 on any\n\
+            corruption, client error, leaked descriptor or RSS growth past the bound.",
+    args: &[],
+    flags: &[
+        Flag::value(
+            "seconds",
+            "N",
+            "how long the soak runs, after a 10 s warm-up",
+        )
+        .default("60"),
+        Flag::value("peak", "N", "connections per peak wave").default("1000"),
+        Flag::value("tls", "MODE", "auto, on, off or only (TLS server only)").default("auto"),
+        Flag::value(
+            "scenarios",
+            "LIST",
+            "comma-separated: ping-pong,bulk,slow-reader,reset,half-close,peak [default: all]",
+        ),
+        Flag::value(
+            "server",
+            "PATH",
+            "the echo server to run [default: echo_server next to this program]",
+        ),
+        Flag::value("seed", "N", "the seed of the random load").default("1"),
+        Flag::value("rss-growth-mib", "N", "the bound on server RSS growth").default("20"),
+    ],
+};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -971,33 +1002,63 @@ struct Options {
     scenarios: Vec<String>,
 }
 
-fn options() -> Result<Options, BoxError> {
-    let args = common::Args::parse()?;
-    let num = |name: &str, default: u64| -> Result<u64, BoxError> {
-        match args.get(name) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("bad --{name} {v:?}").into()),
+/// `--tls`: which servers to run.
+struct TlsMode(String);
+
+impl std::str::FromStr for TlsMode {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<TlsMode, &'static str> {
+        match s {
+            "auto" | "on" | "off" | "only" => Ok(TlsMode(s.to_string())),
+            _ => Err("expected auto, on, off or only"),
         }
-    };
-    let known: Vec<&str> = Kind::MIX.iter().map(|k| k.1).chain(["peak"]).collect();
-    let scenarios: Vec<String> = match args.get("scenarios") {
-        None => known.iter().map(|s| s.to_string()).collect(),
-        Some(list) => list.split(',').map(str::to_string).collect(),
-    };
-    if let Some(bad) = scenarios.iter().find(|s| !known.contains(&s.as_str())) {
-        return Err(format!("unknown scenario {bad:?}; known: {}", known.join(",")).into());
     }
-    let server = match args.get("server") {
-        Some(p) => PathBuf::from(p),
+}
+
+/// `--scenarios`: a comma-separated list of known scenario names.
+struct Scenarios(Vec<String>);
+
+impl Scenarios {
+    fn known() -> Vec<&'static str> {
+        Kind::MIX.iter().map(|k| k.1).chain(["peak"]).collect()
+    }
+}
+
+impl std::str::FromStr for Scenarios {
+    type Err = String;
+
+    fn from_str(list: &str) -> Result<Scenarios, String> {
+        let known = Scenarios::known();
+        let scenarios: Vec<String> = list.split(',').map(str::to_string).collect();
+        match scenarios.iter().find(|s| !known.contains(&s.as_str())) {
+            Some(bad) => Err(format!(
+                "unknown scenario '{bad}'; known: {}",
+                known.join(",")
+            )),
+            None => Ok(Scenarios(scenarios)),
+        }
+    }
+}
+
+fn options() -> Result<Options, BoxError> {
+    let args = CLI.parse();
+    let scenarios = match args.opt::<Scenarios>("scenarios") {
+        Some(list) => list.0,
+        None => Scenarios::known().iter().map(|s| s.to_string()).collect(),
+    };
+    let server = match args.opt::<PathBuf>("server") {
+        Some(p) => p,
         None => std::env::current_exe()?.with_file_name("echo_server"),
     };
     Ok(Options {
-        seconds: num("seconds", 60)?,
-        peak: num("peak", 1000)? as usize,
-        tls: args.get("tls").unwrap_or("auto").to_string(),
+        // Bounded so that deadlines and the descriptor count cannot overflow.
+        seconds: args.get_in("seconds", 0..=365 * 24 * 3600),
+        peak: args.get_in("peak", 0..=1_000_000),
+        tls: args.get::<TlsMode>("tls").0,
         server,
-        seed: num("seed", 1)?,
-        rss_growth_kib: num("rss-growth-mib", 20)? * 1024,
+        seed: args.get("seed"),
+        rss_growth_kib: args.get_in::<u64>("rss-growth-mib", 0..=1 << 30) * 1024,
         scenarios,
     })
 }
@@ -1126,8 +1187,12 @@ fn report(
     }
 }
 
-fn main() -> Result<(), BoxError> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
+    CLI.finish(soak())
+}
+
+fn soak() -> Result<(), BoxError> {
     let opt = options()?;
     let dir = std::env::temp_dir().join(format!("asyncio-soak-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

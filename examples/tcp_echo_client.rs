@@ -7,6 +7,19 @@
 
 mod common;
 
+use common::{Arg, Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "tcp_echo_client",
+    about: "TCP echo client using streams (Python's streams docs example): sends MESSAGE to the\n\
+            echo server, prints what comes back, closes.",
+    args: &[Arg::new("MESSAGE", "the text to send").default("Hello World!")],
+    flags: &[
+        Flag::value("host", "H", "the server's host").default("127.0.0.1"),
+        Flag::value("port", "P", "the server's port").default("8888"),
+    ],
+};
+
 async fn tcp_echo_client(message: String, host: String, port: u16) -> Result<(), asyncio::Error> {
     let (reader, writer) = asyncio::open_connection(&host, port).await?;
 
@@ -26,16 +39,9 @@ async fn tcp_echo_client(message: String, host: String, port: u16) -> Result<(),
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    let message = args
-        .positional
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "Hello World!".to_string());
-    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
-    let port = args.port(8888)?;
-    asyncio::run(tcp_echo_client(message, host, port))??;
-    Ok(())
+    let args = CLI.parse();
+    let (message, host, port) = (args.get("MESSAGE"), args.get("host"), args.get("port"));
+    CLI.finish_run(asyncio::run(tcp_echo_client(message, host, port)))
 }

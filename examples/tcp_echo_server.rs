@@ -7,6 +7,19 @@
 
 mod common;
 
+use common::{Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "tcp_echo_server",
+    about: "TCP echo server using streams (Python's streams docs example): each connection gets\n\
+            up to 100 bytes echoed, then is closed. Prints `Serving on ADDR`, serves until killed.",
+    args: &[],
+    flags: &[
+        Flag::value("host", "H", "the address to listen on").default("127.0.0.1"),
+        Flag::value("port", "P", "the port to listen on; 0 lets the OS pick").default("8888"),
+    ],
+};
+
 use asyncio::{StreamReader, StreamWriter};
 
 async fn handle_echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
@@ -52,11 +65,9 @@ async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
         .await
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    let host = args.get("host").unwrap_or("127.0.0.1").to_string();
-    let port = args.port(8888)?;
-    asyncio::run(main_task(host, port))??;
-    Ok(())
+    let args = CLI.parse();
+    let (host, port) = (args.get("host"), args.get("port"));
+    CLI.finish_run(asyncio::run(main_task(host, port)))
 }

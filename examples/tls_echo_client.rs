@@ -9,21 +9,48 @@
 
 mod common;
 
+use common::{Arg, Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "tls_echo_client",
+    about: "TLS echo client using streams: sends MESSAGE to a TLS echo server whose certificate\n\
+            the CA in --cafile issued, prints the TLS version and cipher suite, then the echo.",
+    args: &[Arg::new("MESSAGE", "the text to send").default("Hello World!")],
+    flags: &[
+        Flag::value("cafile", "CA.pem", "the CA to trust (required)"),
+        Flag::value("host", "H", "the server's host").default("127.0.0.1"),
+        Flag::value("port", "P", "the server's port").default("8888"),
+        Flag::value(
+            "server-hostname",
+            "NAME",
+            "the name to check the certificate against [default: the host]",
+        ),
+    ],
+};
+
+/// The command line, read.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+struct Options {
+    cafile: String,
+    host: String,
+    port: u16,
+    server_hostname: Option<String>,
+    message: String,
+}
+
 #[cfg(feature = "tls")]
-async fn tls_echo_client(args: common::Args) -> Result<(), Box<dyn std::error::Error>> {
-    let cafile = args
-        .get("cafile")
-        .ok_or("usage: tls_echo_client --cafile CA.pem")?;
-    let host = args.get("host").unwrap_or("127.0.0.1");
-    let port = args.port(8888)?;
-    let message = args
-        .positional
-        .first()
-        .map_or("Hello World!", String::as_str);
+async fn tls_echo_client(opt: Options) -> Result<(), Box<dyn std::error::Error>> {
+    let Options {
+        cafile,
+        host,
+        port,
+        server_hostname,
+        message,
+    } = opt;
     let config = asyncio::tls::client_config_with_roots(cafile)?;
-    let (reader, writer) = asyncio::open_connection(host, port)
+    let (reader, writer) = asyncio::open_connection(&host, port)
         .ssl(config)
-        .server_hostname(args.get("server-hostname").unwrap_or(host))
+        .server_hostname(server_hostname.as_deref().unwrap_or(&host))
         .await?;
     let t = writer.transport();
     println!(
@@ -32,7 +59,7 @@ async fn tls_echo_client(args: common::Args) -> Result<(), Box<dyn std::error::E
         t.cipher_suite().unwrap_or_default()
     );
 
-    println!("Send: {}", common::py_repr(message));
+    println!("Send: {}", common::py_repr(&message));
     writer.write(message.as_bytes())?;
     writer.drain().await?;
 
@@ -48,15 +75,22 @@ async fn tls_echo_client(args: common::Args) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
-#[cfg(feature = "tls")]
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    asyncio::run(async move { tls_echo_client(args).await.map_err(|e| e.to_string()) })??;
-    Ok(())
-}
-
-#[cfg(not(feature = "tls"))]
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    Err("tls_echo_client needs the `tls` feature, off in this build".into())
+    let args = CLI.parse();
+    let opt = Options {
+        cafile: args.get("cafile"),
+        host: args.get("host"),
+        port: args.get("port"),
+        server_hostname: args.opt("server-hostname"),
+        message: args.get("MESSAGE"),
+    };
+    #[cfg(feature = "tls")]
+    let result = asyncio::run(async move { tls_echo_client(opt).await.map_err(|e| e.to_string()) });
+    #[cfg(not(feature = "tls"))]
+    let result: Result<Result<(), String>, asyncio::Error> = {
+        drop(opt); // read all the same: --help and bad values behave as with TLS
+        Ok(Err("needs the `tls` feature, off in this build".into()))
+    };
+    CLI.finish_run(result)
 }

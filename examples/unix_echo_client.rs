@@ -5,6 +5,20 @@
 
 mod common;
 
+use common::{Arg, Cli, Flag};
+
+static CLI: Cli = Cli {
+    name: "unix_echo_client",
+    about: "The streams echo client over a Unix socket: sends MESSAGE to the echo server at\n\
+            --unix PATH, prints what comes back, closes.",
+    args: &[Arg::new("MESSAGE", "the text to send").default("Hello World!")],
+    flags: &[Flag::value(
+        "unix",
+        "PATH",
+        "the server's Unix socket (required)",
+    )],
+};
+
 async fn client(message: String, path: String) -> Result<(), asyncio::Error> {
     let (reader, writer) = asyncio::open_unix_connection(&path).await?;
     println!("Send: {}", common::py_repr(&message));
@@ -20,18 +34,9 @@ async fn client(message: String, path: String) -> Result<(), asyncio::Error> {
     writer.wait_closed().await
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let args = common::Args::parse()?;
-    let message = args
-        .positional
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "Hello World!".to_string());
-    let path = args
-        .get("unix")
-        .ok_or("usage: unix_echo_client [MESSAGE] --unix PATH")?
-        .to_string();
-    asyncio::run(client(message, path))??;
-    Ok(())
+    let args = CLI.parse();
+    let (message, path) = (args.get("MESSAGE"), args.get("unix"));
+    CLI.finish_run(asyncio::run(client(message, path)))
 }

@@ -5,6 +5,16 @@
 
 mod common;
 
+use common::Cli;
+
+static CLI: Cli = Cli {
+    name: "wait_for_data",
+    about: "Register an open socket to wait for data using streams (Python's streams docs\n\
+            example): a socketpair end wrapped with open_connection_sock; prints `Received: abc`.",
+    args: &[],
+    flags: &[],
+};
+
 use std::io::Write;
 
 async fn wait_for_data() -> Result<(), asyncio::Error> {
@@ -36,7 +46,8 @@ async fn wait_for_data() -> Result<(), asyncio::Error> {
     Ok(())
 }
 
-fn main() -> Result<(), asyncio::Error> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    asyncio::run(wait_for_data())?
+    CLI.parse();
+    CLI.finish_run(asyncio::run(wait_for_data()))
 }

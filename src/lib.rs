@@ -38,6 +38,10 @@
 
 #[cfg(doctest)]
 mod compile_fail;
+/// README.md's Rust snippets, compiled by `cargo test --doc` so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub mod constants;
 mod embed;
 mod error;

@@ -9,6 +9,7 @@
 #![cfg(feature = "tls")]
 
 mod tls_common;
+mod util;
 
 use std::future::poll_fn;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -365,19 +366,6 @@ fn our_client_to_python_ssl_server() {
 
 // ---- the https example ----------------------------------------------------------------
 
-fn example_binary(name: &str) -> PathBuf {
-    // target/debug/deps/tls_interop-… → target/debug/examples/NAME (cargo test builds them).
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} not built: run `cargo test` (it builds the examples) or `cargo build --examples`",
-        path.display()
-    );
-    path
-}
-
 /// A TLS server answering HEAD with a fixed header block.
 async fn head_responder(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
     loop {
@@ -394,7 +382,7 @@ async fn head_responder(reader: StreamReader, writer: StreamWriter) -> Result<()
 /// Runs `http_headers URL` with `SSL_CERT_FILE=ca`, returning (success, stdout, stderr).
 async fn http_headers(url: String, ca: PathBuf) -> (bool, String, String) {
     let mut child = ChildGuard(
-        Command::new(example_binary("http_headers"))
+        Command::new(util::example_binary("http_headers"))
             .arg(&url)
             .env("SSL_CERT_FILE", &ca)
             .env_remove("SSL_CERT_DIR")

@@ -43,41 +43,399 @@ pub fn py_addr(a: &SocketAddr) -> String {
     }
 }
 
-/// Command-line options: `--name value` pairs and the positional arguments.
+// ---- the command line ------------------------------------------------------------------------
+//
+// Each example declares its command line once, as a `static CLI: Cli`, and reads every value
+// through `Args`. The rules follow the usual Unix conventions (and Python's argparse):
+// `-h`/`--help` prints the usage block to stdout and exits 0; an unknown flag, a missing value,
+// a value that does not parse, a missing or extra argument prints one line to stderr that names
+// the culprit, and exits 2; a failure at run time prints `NAME: error` (Display) and exits 1.
+
+/// One `--name VALUE` option, or a `--name` switch when `value` is empty.
+#[derive(Clone, Copy)]
+pub struct Flag {
+    /// The flag without its dashes: `port` for `--port`.
+    pub name: &'static str,
+    /// The value's placeholder in the usage text (`P`, `PATH`); empty for a switch.
+    pub value: &'static str,
+    /// One line for the usage text.
+    pub help: &'static str,
+    /// The value used when the flag is absent; `None`: the flag is optional (read it with
+    /// [`Args::opt`]) or required (read it with [`Args::get`], which fails when it is absent).
+    pub default: Option<&'static str>,
+}
+
+impl Flag {
+    /// `--name VALUE`.
+    pub const fn value(name: &'static str, value: &'static str, help: &'static str) -> Flag {
+        Flag {
+            name,
+            value,
+            help,
+            default: None,
+        }
+    }
+
+    /// `--name`, a switch: on when given.
+    pub const fn switch(name: &'static str, help: &'static str) -> Flag {
+        Flag::value(name, "", help)
+    }
+
+    /// The value used when the flag is absent.
+    pub const fn default(self, default: &'static str) -> Flag {
+        Flag {
+            default: Some(default),
+            ..self
+        }
+    }
+
+    fn is_switch(&self) -> bool {
+        self.value.is_empty()
+    }
+}
+
+/// One positional argument. Named in capitals (`MESSAGE`, `URL`), as the usage text shows it.
+#[derive(Clone, Copy)]
+pub struct Arg {
+    /// The name in the usage text, and for [`Args::get`].
+    pub name: &'static str,
+    /// One line for the usage text.
+    pub help: &'static str,
+    /// The value used when the argument is absent; `None` and not `required`: optional.
+    pub default: Option<&'static str>,
+    /// Absent is a usage error.
+    pub required: bool,
+}
+
+impl Arg {
+    /// An optional argument.
+    pub const fn new(name: &'static str, help: &'static str) -> Arg {
+        Arg {
+            name,
+            help,
+            default: None,
+            required: false,
+        }
+    }
+
+    /// The value used when the argument is absent.
+    pub const fn default(self, default: &'static str) -> Arg {
+        Arg {
+            default: Some(default),
+            ..self
+        }
+    }
+
+    /// An argument that must be given.
+    pub const fn required(self) -> Arg {
+        Arg {
+            required: true,
+            ..self
+        }
+    }
+}
+
+/// An example's command line: its name, what it does, its arguments and flags.
+pub struct Cli {
+    /// The program's name, the prefix of every message.
+    pub name: &'static str,
+    /// What the program does, a few lines for the usage text.
+    pub about: &'static str,
+    /// Positional arguments, in order.
+    pub args: &'static [Arg],
+    /// Flags, in the order the usage text lists them.
+    pub flags: &'static [Flag],
+}
+
+/// What went wrong with the command line, or `--help`.
+enum Stop {
+    Help,
+    Usage(String),
+}
+
+impl Cli {
+    /// Parses the process's arguments. `--help` prints the usage and exits 0; a usage error
+    /// prints one line and exits 2.
+    pub fn parse(&'static self) -> Args {
+        // `args_os`: `std::env::args` panics on an argument that is not UTF-8.
+        let argv: Result<Vec<String>, _> = std::env::args_os()
+            .skip(1)
+            .map(|a| {
+                a.into_string()
+                    .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
+            })
+            .collect();
+        let argv = argv.unwrap_or_else(|msg| self.fail(&msg));
+        match self.try_parse(argv) {
+            Ok(args) => args,
+            Err(Stop::Help) => {
+                use std::io::Write;
+                // A closed stdout (`--help | head -1`) is no error worth a panic.
+                let _ = std::io::stdout().write_all(self.usage().as_bytes());
+                std::process::exit(0)
+            }
+            Err(Stop::Usage(msg)) => self.fail(&msg),
+        }
+    }
+
+    fn try_parse(&'static self, argv: Vec<String>) -> Result<Args, Stop> {
+        let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+        // `--help` anywhere (before a `--`) wins over any error.
+        if argv[..end].iter().any(|a| a == "-h" || a == "--help") {
+            return Err(Stop::Help);
+        }
+        let mut args = Args {
+            cli: self,
+            flags: Vec::new(),
+            positional: Vec::new(),
+        };
+        let mut it = argv.into_iter();
+        let mut flags_done = false;
+        while let Some(a) = it.next() {
+            if flags_done || a == "-" || !a.starts_with('-') {
+                args.positional.push(a);
+                continue;
+            }
+            if a == "--" {
+                flags_done = true;
+                continue;
+            }
+            // `--name value` or `--name=value`; no short flags but `-h`.
+            let (spelled, inline) = match a.split_once('=') {
+                Some((f, v)) if a.starts_with("--") => (f, Some(v.to_string())),
+                _ => (a.as_str(), None),
+            };
+            let name = spelled.strip_prefix("--").unwrap_or("");
+            let Some(flag) = self.flags.iter().find(|f| f.name == name) else {
+                return Err(Stop::Usage(format!("unknown flag '{spelled}'")));
+            };
+            let value = if flag.is_switch() {
+                if inline.is_some() {
+                    return Err(Stop::Usage(format!("--{name} takes no value")));
+                }
+                String::new()
+            } else {
+                match inline.or_else(|| it.next()) {
+                    Some(v) => v,
+                    None => {
+                        return Err(Stop::Usage(format!(
+                            "--{name} needs a value {}",
+                            flag.value
+                        )))
+                    }
+                }
+            };
+            args.flags.push((flag.name, value));
+        }
+        if let Some(extra) = args.positional.get(self.args.len()) {
+            return Err(Stop::Usage(format!("unexpected argument '{extra}'")));
+        }
+        if let Some(missing) = self
+            .args
+            .iter()
+            .skip(args.positional.len())
+            .find(|a| a.required)
+        {
+            return Err(Stop::Usage(format!("missing argument {}", missing.name)));
+        }
+        Ok(args)
+    }
+
+    /// The usage block `--help` prints.
+    pub fn usage(&self) -> String {
+        let mut out = format!("Usage: {}", self.name);
+        if !self.flags.is_empty() {
+            out.push_str(" [OPTIONS]");
+        }
+        for a in self.args {
+            if a.required {
+                out.push_str(&format!(" {}", a.name));
+            } else {
+                out.push_str(&format!(" [{}]", a.name));
+            }
+        }
+        out.push_str(&format!("\n\n{}\n", self.about.trim_end()));
+        let default = |d: Option<&str>| match d {
+            Some(d) => format!(" [default: {d}]"),
+            None => String::new(),
+        };
+        let mut rows: Vec<(String, String)> = Vec::new();
+        if !self.args.is_empty() {
+            out.push_str("\nArguments:\n");
+            rows.extend(self.args.iter().map(|a| {
+                (
+                    a.name.to_string(),
+                    format!("{}{}", a.help, default(a.default)),
+                )
+            }));
+            out.push_str(&table(&rows));
+            rows.clear();
+        }
+        out.push_str("\nOptions:\n");
+        for f in self.flags {
+            let left = if f.is_switch() {
+                format!("--{}", f.name)
+            } else {
+                format!("--{} {}", f.name, f.value)
+            };
+            rows.push((left, format!("{}{}", f.help, default(f.default))));
+        }
+        rows.push(("-h, --help".into(), "print this help and exit".into()));
+        out.push_str(&table(&rows));
+        out
+    }
+
+    /// A usage error: one line on stderr naming what is wrong, exit status 2.
+    pub fn fail(&self, msg: &str) -> ! {
+        eprintln!("{}: {msg} (see {} --help)", self.name, self.name);
+        std::process::exit(2)
+    }
+
+    /// The end of `main`: on a runtime error, print `NAME: error` (its Display, then the
+    /// Display of each source it wraps) on stderr and exit 1.
+    pub fn finish<E: Into<Box<dyn std::error::Error>>>(
+        &self,
+        result: Result<(), E>,
+    ) -> std::process::ExitCode {
+        match result {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {}", self.name, chain(&*e.into()));
+                std::process::ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// `Cli::finish` for what `asyncio::run(main_task())` returns: the loop's own error, or the
+    /// task's.
+    pub fn finish_run<E: Into<Box<dyn std::error::Error>>>(
+        &self,
+        result: Result<Result<(), E>, asyncio::Error>,
+    ) -> std::process::ExitCode {
+        self.finish(match result {
+            Ok(r) => r.map_err(Into::into),
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
+/// `error: source: source…`, each text once (an error that already shows its source's text
+/// is not followed by it again).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
+/// Two columns, the left one padded to the widest entry.
+fn table(rows: &[(String, String)]) -> String {
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(l, r)| format!("  {l:width$}  {r}\n"))
+        .collect()
+}
+
+/// The parsed command line: read each value, typed, with [`Args::get`] or [`Args::opt`].
 pub struct Args {
-    pairs: Vec<(String, String)>,
-    pub positional: Vec<String>,
+    cli: &'static Cli,
+    /// The flags given, in order (the last of a repeated flag wins); a switch's value is empty.
+    flags: Vec<(&'static str, String)>,
+    /// The positional arguments given, in order; never more than `cli.args`.
+    positional: Vec<String>,
 }
 
 impl Args {
-    pub fn parse() -> Result<Args, String> {
-        let mut pairs = Vec::new();
-        let mut positional = Vec::new();
-        let mut it = std::env::args().skip(1);
-        while let Some(a) = it.next() {
-            if let Some(name) = a.strip_prefix("--") {
-                let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                pairs.push((name.to_string(), value));
-            } else {
-                positional.push(a);
+    /// The value of flag or argument `name` (`port`, `MESSAGE`), given or default, parsed as
+    /// `T`. Absent with no default, or not a `T`: a usage error (exit 2).
+    pub fn get<T: std::str::FromStr>(&self, name: &str) -> T
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.opt(name) {
+            Some(v) => v,
+            None => {
+                let what = match self.flag(name) {
+                    Some(f) => format!("--{} {}", f.name, f.value),
+                    None => name.to_string(),
+                };
+                self.cli.fail(&format!("missing {what}"))
             }
         }
-        Ok(Args { pairs, positional })
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn port(&self, default: u16) -> Result<u16, String> {
-        match self.get("port") {
-            None => Ok(default),
-            Some(p) => p.parse().map_err(|_| format!("bad --port {p:?}")),
+    /// The value of flag or argument `name`, given or default, parsed as `T`; `None` when
+    /// absent with no default. Not a `T`: a usage error (exit 2).
+    pub fn opt<T: std::str::FromStr>(&self, name: &str) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let (shown, raw) = self.raw(name);
+        let raw = raw?;
+        match raw.parse() {
+            Ok(v) => Some(v),
+            Err(e) => self
+                .cli
+                .fail(&format!("invalid value '{raw}' for {shown}: {e}")),
         }
+    }
+
+    /// [`Args::get`], and the value must lie in `range`: else a usage error (exit 2).
+    pub fn get_in<T>(&self, name: &str, range: std::ops::RangeInclusive<T>) -> T
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+        T::Err: std::fmt::Display,
+    {
+        let v: T = self.get(name);
+        if !range.contains(&v) {
+            let shown = self.raw(name).0;
+            let (lo, hi) = (range.start(), range.end());
+            self.cli.fail(&format!(
+                "invalid value '{v}' for {shown}: not in {lo}..={hi}"
+            ));
+        }
+        v
+    }
+
+    /// Whether switch `name` was given.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.raw(name).1.is_some()
+    }
+
+    /// A usage error about these arguments (exit 2), e.g. two flags that go together.
+    pub fn fail(&self, msg: &str) -> ! {
+        self.cli.fail(msg)
+    }
+
+    /// The name as messages show it (`--port`, `URL`) and the raw value, given or default.
+    fn raw(&self, name: &str) -> (String, Option<&str>) {
+        if let Some(f) = self.flag(name) {
+            let given = self.flags.iter().rev().find(|(n, _)| *n == name);
+            return (
+                format!("--{name}"),
+                given.map(|(_, v)| v.as_str()).or(f.default),
+            );
+        }
+        let Some(i) = self.cli.args.iter().position(|a| a.name == name) else {
+            // A name the example never declared: a bug in the example, not in its input.
+            panic!(
+                "{}: no flag or argument {name:?} is declared",
+                self.cli.name
+            );
+        };
+        let given = self.positional.get(i).map(String::as_str);
+        (name.to_string(), given.or(self.cli.args[i].default))
+    }
+
+    fn flag(&self, name: &str) -> Option<&'static Flag> {
+        self.cli.flags.iter().find(|f| f.name == name)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Shared test helpers: exception-handler capture, bounded waits, temp dirs.
+//! Shared test helpers: exception-handler capture, bounded waits, temp dirs, the built
+//! examples.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -266,4 +267,18 @@ pub fn assert_made_first_lost_once_last(calls: &[String], what: &str) {
         calls.last().unwrap().starts_with("connection_lost"),
         "{what}: {calls:?}"
     );
+}
+
+/// The built example `name`: `cargo test` builds every example next to the test binaries
+/// (target/debug/deps/TEST-… → target/debug/examples/NAME).
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target/debug");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo test` (it builds the examples) or `cargo build --examples`",
+        path.display()
+    );
+    path
 }
