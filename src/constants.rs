@@ -43,9 +43,11 @@ pub const MAXIMUM_SELECT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 pub const SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
 
 /// App write high-water mark over TLS (`constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE`, 512 KiB;
-/// low is a quarter, T14).
+/// low is a quarter).
+// Checklist: T14.
 pub const FLOW_CONTROL_HIGH_WATER_SSL_WRITE: usize = 512 * 1024;
 
 /// Ciphertext read high-water mark over TLS (`constants.FLOW_CONTROL_HIGH_WATER_SSL_READ`,
-/// 256 KiB; low is a quarter, T18).
+/// 256 KiB; low is a quarter).
+// Checklist: T18.
 pub const FLOW_CONTROL_HIGH_WATER_SSL_READ: usize = 256 * 1024;

@@ -32,12 +32,12 @@ use std::io;
 /// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed 127.0.0.1:1`, `raw_os_error()` 111) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
 /// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file (`[Errno 2] No such file or directory: '<path>'`); a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text) |
 /// | `Io`, kind `AddrInUse` (`error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
-/// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it (S19) |
-/// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone (S50, S51) |
+/// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
+/// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
 /// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls` | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
 /// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
-/// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes (S28) |
+/// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes |
 /// | `Timeout` | [`timeout`](crate::timeout), `ConcurrentFuture::result` | the deadline passed first |
 /// | `Cancelled` | `ConcurrentFuture`, `From<Cancelled>` | the work was cancelled |
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil` | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
@@ -52,6 +52,7 @@ use std::io;
 /// `[Errno 2] No such file or directory: '/tmp/app.sock'`), which `io::Error::raw_os_error`
 /// alone does not, and it holds when one failure reaches several waiters: each read after a
 /// reset, `drain` and `wait_closed` get `ECONNRESET` (104 on Linux) with its kind.
+// Checklist: S19, S50, S51, S28.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -65,7 +66,8 @@ pub enum Error {
         expected: Option<usize>,
     },
     /// A separator was not found within the limit (`LimitOverrunError`). After `readuntil` the
-    /// buffer is intact; `readline` discards the offending bytes first (S28).
+    /// buffer is intact; `readline` discards the offending bytes first.
+    // Checklist: S28.
     LimitOverrun {
         /// CPython's message text.
         message: &'static str,
@@ -83,7 +85,8 @@ pub enum Error {
     /// The operation is not supported here (`NotImplementedError`).
     Unsupported(String),
     /// A TLS failure (`ssl.SSLError`): handshake, certificate verification, a bad record, an
-    /// alert from the peer, or a truncation the connection asked to see (D9).
+    /// alert from the peer, or a truncation the connection asked to see.
+    // Checklist: D9.
     #[cfg(feature = "tls")]
     Tls(TlsError),
 }
@@ -365,7 +368,8 @@ impl TlsError {
     }
 
     /// The peer closed the stream without close_notify, on a connection that asked to be told
-    /// (`ssl.SSLEOFError`, D9).
+    /// (`ssl.SSLEOFError`).
+    // Checklist: D9.
     pub fn is_truncation(&self) -> bool {
         matches!(self.cause, TlsCause::Truncated)
     }

@@ -44,7 +44,7 @@
 //!    becomes a `Runnable::Io` at the back of the ready queue (or, when nothing else is due in
 //!    this iteration, is dispatched at once, in the same order). The run phase then runs
 //!    exactly as many entries as the queue held when it began, so nothing queued meanwhile
-//!    can starve I/O (L3).
+//!    can starve I/O.
 //! 2. **The transport** (`transport/socket/read.rs`, CPython's `_read_ready`) reads. Our
 //!    protocol is a `BufferedProtocol`, so it asks the protocol for a buffer and `recv`s
 //!    straight into the reader's memory: no copy between the socket and `readline`. A read
@@ -53,10 +53,10 @@
 //! 3. **The protocol** (`streams/core.rs`, CPython's `StreamReaderProtocol`) commits the bytes.
 //! 4. **The reader** (`streams/reader.rs`) wakes the task waiting in `read_into`/`readline`.
 //!    Waking a task records its key: no allocation, no lock. Because an I/O callback woke it,
-//!    the task runs later in this same iteration (decision D10; asyncio would poll once more
+//!    the task runs later in this same iteration (a deliberate difference; asyncio would poll once more
 //!    first), sees its data and returns it: an echo costs one poll, one read, one write.
 //! 5. **The writer** (`streams/writer.rs`) hands the bytes to the transport, which tries
-//!    `send` at once because nothing is queued (L65): all six bytes go, nothing is buffered, no
+//!    `send` at once because nothing is queued: all six bytes go, nothing is buffered, no
 //!    writable interest is needed. `drain()` returns at once because the transport is not
 //!    paused.
 //!
@@ -85,7 +85,7 @@
 //!
 //! On the read side the [`StreamReader`](crate::StreamReader) pauses the transport when it
 //! holds more than twice its limit, and resumes it at the limit or below, so a peer that sends
-//! faster than we read ends up blocked in its own `send` (S14, S15).
+//! faster than we read ends up blocked in its own `send`.
 //!
 //! ## TLS: a protocol below, a transport above
 //!
@@ -122,3 +122,4 @@
 //! | `streams/` | `streams.py` |
 //! | `tls/` | `sslproto.py` |
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
+// Checklist: L3, D10, L65, S14, S15.

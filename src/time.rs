@@ -106,8 +106,9 @@ impl Drop for Sleep {
     }
 }
 
-/// Gives up control for exactly one loop iteration (Python's `await asyncio.sleep(0)`, L27):
+/// Gives up control for exactly one loop iteration (Python's `await asyncio.sleep(0)`):
 /// callbacks queued before it run first.
+// Checklist: L27.
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
@@ -133,8 +134,8 @@ impl Future for YieldNow {
 }
 
 /// Runs `fut` with a deadline `delay` from now (Python's `asyncio.wait_for(fut, delay)` /
-/// `async with asyncio.timeout(delay)`, L36–L39). The deadline is fixed when `timeout` is
-/// called. `fut` is polled before the deadline is checked (D4), so an output ready at that poll
+/// `async with asyncio.timeout(delay)`). The deadline is fixed when `timeout` is
+/// called. `fut` is polled before the deadline is checked, so an output ready at that poll
 /// wins even with a zero delay. On expiry `fut` is dropped: a [`Task`](crate::Task) being
 /// awaited is cancelled with it. `Duration::MAX` means no deadline (it saturates, as in
 /// [`sleep`]).
@@ -153,6 +154,7 @@ impl Future for YieldNow {
 ///
 /// # Cancel safety
 /// Dropping the returned future drops `fut` with it.
+// Checklist: L36, L39, D4.
 pub fn timeout<F: IntoFuture>(
     delay: Duration,
     fut: F,

@@ -43,7 +43,8 @@ impl ExceptionContext {
 }
 
 impl fmt::Display for ExceptionContext {
-    /// The default handler's layout (L20): the message (or `Unhandled exception in event loop`),
+    // Checklist: L20.
+    /// The default handler's layout: the message (or `Unhandled exception in event loop`),
     /// then one `key: value` line per other key in sorted order, the exception last.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let message = if self.message.is_empty() {
@@ -96,8 +97,9 @@ impl fmt::Display for PanicError {
 
 impl std::error::Error for PanicError {}
 
-/// The default handler: one error record on the `asyncio` target (L20): through `log` when
+/// The default handler: one error record on the `asyncio` target: through `log` when
 /// a logger is installed, else on stderr (never silent).
+// Checklist: L20.
 pub fn default_exception_handler(ctx: &ExceptionContext) {
     crate::event_loop::debug::error!("{ctx}");
 }

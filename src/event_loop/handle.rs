@@ -15,7 +15,8 @@ use super::timer_wheel::TimerKey;
 use super::LoopInner;
 
 /// What a loop callback may return: `()` or a `Result` whose error is reported through the
-/// loop's exception handler (L18), like an exception escaping a Python callback.
+/// loop's exception handler, like an exception escaping a Python callback.
+// Checklist: L18.
 pub trait CallbackOutput {
     /// The error to report, if any.
     fn into_error(self) -> Option<Box<dyn std::error::Error>>;
@@ -95,7 +96,8 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Cancels the callback if it has not run yet and releases what it captured. Idempotent (L5).
+    /// Cancels the callback if it has not run yet and releases what it captured. Idempotent.
+    // Checklist: L5.
     pub fn cancel(&self) {
         self.callback.cancel();
     }
@@ -119,7 +121,8 @@ impl fmt::Debug for Handle {
 /// [`call_at`](crate::LoopHandle::call_at) (Python's `asyncio.TimerHandle`).
 ///
 /// Cancelling removes the timer from the wheel in O(1): a cancelled timer never fires and never
-/// shortens the loop's poll (L10).
+/// shortens the loop's poll.
+// Checklist: L10.
 #[derive(Clone)]
 pub struct TimerHandle {
     pub(crate) handle: Handle,

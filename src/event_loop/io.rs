@@ -458,38 +458,42 @@ impl LoopHandle {
         Ok(had)
     }
 
-    /// Calls `f` whenever `fd` is readable (Python's `loop.add_reader`, L17), until
+    /// Calls `f` whenever `fd` is readable (Python's `loop.add_reader`), until
     /// [`remove_reader`](Self::remove_reader). Adding again replaces the previous callback.
     /// Level-triggered: `f` runs again next iteration while data remains.
     ///
     /// # Errors
     /// `InvalidState` on a closed loop or when a transport owns `fd`; `InvalidArgument` for a
     /// negative or unpollable descriptor; `Io` if registration fails otherwise.
+    // Checklist: L17.
     pub fn add_reader(&self, fd: RawFd, f: impl Fn() + 'static) -> Result<(), Error> {
         self.set_fd_callback(fd, false, Some(Rc::new(f))).map(drop)
     }
 
-    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`, L17).
+    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`).
     ///
     /// # Errors
     /// As for [`add_reader`](Self::add_reader).
+    // Checklist: L17.
     pub fn add_writer(&self, fd: RawFd, f: impl Fn() + 'static) -> Result<(), Error> {
         self.set_fd_callback(fd, true, Some(Rc::new(f))).map(drop)
     }
 
-    /// Stops watching `fd` for reading; `Ok(true)` if a reader was registered (L17). On a closed
-    /// loop it returns `Ok(false)` (L16).
+    /// Stops watching `fd` for reading; `Ok(true)` if a reader was registered. On a closed
+    /// loop it returns `Ok(false)`.
     ///
     /// # Errors
     /// `InvalidState` when a transport owns `fd`.
+    // Checklist: L17, L16.
     pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, false, None)
     }
 
-    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered (L17).
+    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered.
     ///
     /// # Errors
     /// `InvalidState` when a transport owns `fd`.
+    // Checklist: L17.
     pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, true, None)
     }

@@ -3,19 +3,19 @@
 //!
 //! Mirrors `BaseEventLoop` in CPython `Lib/asyncio/base_events.py` (`_run_once`, `run_forever`,
 //! `run_until_complete`, `stop`, `close`, `call_soon`, `call_later`, `call_at`) and
-//! `asyncio.run` from `runners.py`. One iteration ([`run_once`](LoopHandle::run_once)), L2:
+//! `asyncio.run` from `runners.py`. One iteration ([`run_once`](LoopHandle::run_once)):
 //!
 //! 1. poll: timeout 0 if anything is ready or a stop is pending, else until the earliest exact
-//!    timer deadline (whole milliseconds through epoll, the rest with `ppoll`), else forever
-//!    (L9); with nothing queued, no thread-safe work and no timer due, the events' I/O
+//!    timer deadline (whole milliseconds through epoll, the rest with `ppoll`), else forever;
+//!    with nothing queued, no thread-safe work and no timer due, the events' I/O
 //!    callbacks are the whole snapshot and run as they are read (steps 2-4 in one);
 //! 2. queue one `Runnable::Io` per readiness event, and drain the thread-safe queue;
-//! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO (L7, D2);
-//! 4. run exactly as many ready entries as the queue held now (L3);
-//! 5. run, once each, the tasks that step 4's I/O callbacks woke (D10): a read's bytes reach
+//! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO;
+//! 4. run exactly as many ready entries as the queue held now;
+//! 5. run, once each, the tasks that step 4's I/O callbacks woke: a read's bytes reach
 //!    the task awaiting them in the iteration that received them, with no poll in between.
 //!    Anything else queued during 4 or 5 (call_soon, a task waking itself) waits for the next
-//!    iteration, as L3 says.
+//!    iteration: a turn runs only what was ready when it began.
 //!
 //! Files: this one (the loop's state, construction, `call_soon`, run/stop/close, exception
 //! handler, `asyncio.run`), `iteration.rs` (one iteration, steps 1-5), `timers.rs` (`call_later`
@@ -25,7 +25,8 @@
 //! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
 //! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
 //! cross-thread door is [`ThreadsafeHandle`] (and task wakers, which use it). A panic or `Err`
-//! escaping a callback or task goes to the exception handler and the loop carries on (L18).
+//! escaping a callback or task goes to the exception handler and the loop carries on.
+// Checklist: L2, L9, L7, D2, L3, D10, L18.
 
 pub(crate) mod clock;
 pub(crate) mod debug;
@@ -287,17 +288,19 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl LoopHandle {
-    /// The loop's clock (Python's `loop.time()`, L11): monotonic, or a [`ManualClock`].
+    /// The loop's clock (Python's `loop.time()`): monotonic, or a [`ManualClock`].
+    // Checklist: L11.
     pub fn time(&self) -> Instant {
         self.inner.clock.now()
     }
 
     /// Schedules `f` to run in the next iteration's run phase, after everything already queued
-    /// (Python's `loop.call_soon`, L1). `f` may return `()` or a `Result`; an `Err` or a panic
-    /// goes to the exception handler (L18).
+    /// (Python's `loop.call_soon`). `f` may return `()` or a `Result`; an `Err` or a panic
+    /// goes to the exception handler.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) after [`close`](Self::close).
+    // Checklist: L1, L18.
     pub fn call_soon<F, R>(&self, f: F) -> Result<Handle, Error>
     where
         F: FnOnce() -> R + 'static,
@@ -310,10 +313,11 @@ impl LoopHandle {
     }
 
     /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
-    /// is [`call_soon`](Self::call_soon) (D5). Other threads use [`threadsafe`](Self::threadsafe).
+    /// is [`call_soon`](Self::call_soon). Other threads use [`threadsafe`](Self::threadsafe).
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
+    // Checklist: D5.
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
     where
         F: FnOnce() + Send + 'static,
@@ -329,14 +333,16 @@ impl LoopHandle {
         }
     }
 
-    /// Whether the loop is running (L15).
+    /// Whether the loop is running.
+    // Checklist: L15.
     pub fn is_running(&self) -> bool {
         self.inner.running.get()
     }
 
-    /// Debug mode on or off (Python's `loop.set_debug`, L23); also on when the loop is made
+    /// Debug mode on or off (Python's `loop.set_debug`); also on when the loop is made
     /// with `ASYNCIO_DEBUG=1`. In debug mode a callback or task poll that runs at least
     /// [`slow_callback_duration`](Self::set_slow_callback_duration) (100 ms) is logged.
+    // Checklist: L23.
     pub fn set_debug(&self, on: bool) {
         self.inner.debug.set(on);
     }
@@ -358,13 +364,15 @@ impl LoopHandle {
         id
     }
 
-    /// Whether [`close`](Self::close) has been called (L16).
+    /// Whether [`close`](Self::close) has been called.
+    // Checklist: L16.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
 
-    /// Asks the loop to return from `run_forever` after the current iteration (L13). Before
+    /// Asks the loop to return from `run_forever` after the current iteration. Before
     /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
+    // Checklist: L13.
     pub fn stop(&self) {
         self.inner.stopping.set(true);
     }
@@ -384,11 +392,12 @@ impl LoopHandle {
         Ok(RunningGuard { inner: &self.inner })
     }
 
-    /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`, L12).
+    /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`).
     ///
     /// # Errors
     /// [`Error::InvalidState`] if the loop is closed, already running, or another loop runs on
     /// this thread.
+    // Checklist: L12.
     pub fn run_forever(&self) -> Result<(), Error> {
         self.run_forever_with(&mut || {})
     }
@@ -405,7 +414,7 @@ impl LoopHandle {
     }
 
     /// Runs the loop until `fut` completes and returns its output (Python's
-    /// `loop.run_until_complete`, L14). `fut` is polled on this stack, so it need not be
+    /// `loop.run_until_complete`). `fut` is polled on this stack, so it need not be
     /// `'static`; its first poll happens in the first iteration, in FIFO order with callbacks
     /// already queued. The loop stops one iteration after `fut` completes, so callbacks `fut`
     /// scheduled just before finishing still run.
@@ -415,6 +424,7 @@ impl LoopHandle {
     /// # Errors
     /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
     /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
+    // Checklist: L14.
     pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
         let mut fut = pin!(fut.into_future());
         let mut output = None;
@@ -437,7 +447,7 @@ impl LoopHandle {
         output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
     }
 
-    /// Runs one iteration (L2), polling for at most `timeout` (`None`: until the next timer or
+    /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or
     /// event), and says whether anything is left to do (callbacks, timers, tasks or I/O
     /// registrations). For embedding the loop in another program's loop (with
     /// [`as_raw_fd`](Self::as_raw_fd) and [`next_timeout`](Self::next_timeout));
@@ -445,6 +455,7 @@ impl LoopHandle {
     ///
     /// # Errors
     /// As for [`run_forever`](Self::run_forever).
+    // Checklist: L2.
     pub fn run_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         {
             let _guard = self.enter()?;
@@ -454,12 +465,13 @@ impl LoopHandle {
         Ok(s.ready + s.timers + s.tasks + s.io_registrations > 0)
     }
 
-    /// Closes the loop (Python's `loop.close`, L16): queued callbacks and timers are dropped
+    /// Closes the loop (Python's `loop.close`): queued callbacks and timers are dropped
     /// without running, tasks still pending are dropped with a "Task was destroyed but it is
-    /// pending!" report each (L35), registrations are released. Idempotent.
+    /// pending!" report each, registrations are released. Idempotent.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Cannot close a running event loop`) while running.
+    // Checklist: L16, L35.
     pub fn close(&self) -> Result<(), Error> {
         let inner = &*self.inner;
         if inner.running.get() {
@@ -492,9 +504,10 @@ impl LoopHandle {
         Ok(())
     }
 
-    /// Installs `handler` as the exception handler (L19); `None` restores the default, which
-    /// logs one error record on target `asyncio` (L20): through `log` when a logger is
+    /// Installs `handler` as the exception handler; `None` restores the default, which
+    /// logs one error record on target `asyncio`: through `log` when a logger is
     /// installed, else on stderr, so a failure is never silent.
+    // Checklist: L19, L20.
     pub fn set_exception_handler<F>(&self, handler: Option<F>)
     where
         F: Fn(&LoopHandle, &ExceptionContext) + 'static,
@@ -508,8 +521,9 @@ impl LoopHandle {
         self.inner.exception_handler.borrow().is_some()
     }
 
-    /// Reports `ctx` to the exception handler (L19). If a custom handler panics, the default
+    /// Reports `ctx` to the exception handler. If a custom handler panics, the default
     /// handler reports that with message `Unhandled error in exception handler`.
+    // Checklist: L19.
     pub fn call_exception_handler(&self, ctx: &ExceptionContext) {
         let handler = self.inner.exception_handler.borrow().clone();
         let Some(handler) = handler else {
@@ -576,7 +590,7 @@ pub(crate) fn report_panic(
 }
 
 /// Runs `fut` to completion on a new loop, then cancels and drains every task left, and closes
-/// the loop (Python's `asyncio.run`, L41).
+/// the loop (Python's `asyncio.run`).
 ///
 /// ```
 /// let out = asyncio::run(async {
@@ -589,6 +603,7 @@ pub(crate) fn report_panic(
 /// # Errors
 /// [`Error::InvalidState`] (`asyncio.run() cannot be called from a running event loop`) inside
 /// a running loop; `Error::Io` if the loop cannot be created.
+// Checklist: L41.
 pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
     if current_loop().is_some() {
         return Err(Error::invalid_state(

@@ -90,11 +90,12 @@ pub struct ThreadsafeHandle {
 
 impl ThreadsafeHandle {
     /// Schedules `f` on the loop from any thread and wakes its poll (Python's
-    /// `loop.call_soon_threadsafe`, L21). Calls from one thread run in the order they were made;
-    /// made on the loop's own thread while it runs, this is `call_soon` (D5).
+    /// `loop.call_soon_threadsafe`). Calls from one thread run in the order they were made;
+    /// made on the loop's own thread while it runs, this is `call_soon`.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) once the loop is closed.
+    // Checklist: L21, D5.
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
     where
         F: FnOnce() + Send + 'static,

@@ -136,7 +136,8 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Addresses of the listening sockets; empty after [`close`](Self::close) (L104).
+    /// Addresses of the listening sockets; empty after [`close`](Self::close).
+    // Checklist: L104.
     pub fn sockets(&self) -> Vec<Address> {
         self.inner
             .accepters
@@ -167,7 +168,8 @@ impl Server {
         self.inner.lp.clone()
     }
 
-    /// True from the start of serving until [`close`](Self::close) (L104).
+    /// True from the start of serving until [`close`](Self::close).
+    // Checklist: L104.
     pub fn is_serving(&self) -> bool {
         self.inner.serving.get()
     }
@@ -192,18 +194,20 @@ impl Server {
         Ok(())
     }
 
-    /// Starts listening if not yet (L105), then yields one iteration. Idempotent.
+    /// Starts listening if not yet, then yields one iteration. Idempotent.
     ///
     /// # Errors
     /// `InvalidState` on a closed server; `Io` if `listen` fails.
+    // Checklist: L105.
     pub async fn start_serving(&self) -> Result<(), Error> {
         self.start()?;
         yield_now().await;
         Ok(())
     }
 
-    /// Stops listening (L107): closes the listening sockets, stops `serve_forever`, leaves
+    /// Stops listening: closes the listening sockets, stops `serve_forever`, leaves
     /// accepted connections open. Idempotent.
+    // Checklist: L107.
     pub fn close(&self) {
         let inner = &self.inner;
         if inner.closed.replace(true) {
@@ -220,14 +224,16 @@ impl Server {
         inner.wake_all(); // serve_forever waits on the same list
     }
 
-    /// Closes every accepted connection gracefully (L110).
+    /// Closes every accepted connection gracefully.
+    // Checklist: L110.
     pub fn close_clients(&self) {
         for t in self.client_snapshot() {
             crate::transport::TransportImpl::close(&*t);
         }
     }
 
-    /// Aborts every accepted connection (L110).
+    /// Aborts every accepted connection.
+    // Checklist: L110.
     pub fn abort_clients(&self) {
         for t in self.client_snapshot() {
             crate::transport::TransportImpl::abort(&*t);
@@ -243,8 +249,9 @@ impl Server {
             .collect()
     }
 
-    /// Waits until the server is closed and every connection it accepted has ended (L108,
+    /// Waits until the server is closed and every connection it accepted has ended (Python
     /// 3.12.1+ behaviour); returns at once if both already hold.
+    // Checklist: L108.
     pub async fn wait_closed(&self) {
         let inner = self.inner.clone();
         poll_fn(move |cx| {
@@ -259,12 +266,13 @@ impl Server {
     }
 
     /// Serves until [`close`](Self::close) is called, then waits for the connections to end
-    /// and returns `Ok(())` (L106; Python raises CancelledError there only because of how it
+    /// and returns `Ok(())` (Python raises CancelledError there only because of how it
     /// stops the wait, so a normal close is not an error here). Dropping the future closes the
     /// server (without waiting).
     ///
     /// # Errors
     /// `InvalidState` if the server is closed or another `serve_forever` is running.
+    // Checklist: L106.
     pub async fn serve_forever(&self) -> Result<(), Error> {
         if self.inner.serving_forever.get() {
             return Err(Error::invalid_state(
@@ -299,8 +307,9 @@ impl Server {
         Ok(())
     }
 
-    /// Python's `async with server:` (L109): runs `body`, then closes the server and waits for
+    /// Python's `async with server:`: runs `body`, then closes the server and waits for
     /// it ([`wait_closed`](Self::wait_closed)), whatever `body` returned.
+    // Checklist: L109.
     pub async fn scope<F, Fut, R>(self, body: F) -> R
     where
         F: FnOnce(Server) -> Fut,

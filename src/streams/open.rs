@@ -46,7 +46,7 @@ pub struct OpenConnection {
 }
 
 /// Connects to `host:port` and returns a reader and a writer (Python's
-/// `asyncio.open_connection`, S1, S2). Keywords are methods: [`limit`](OpenConnection::limit),
+/// `asyncio.open_connection`). Keywords are methods: [`limit`](OpenConnection::limit),
 /// [`family`](OpenConnection::family), [`local_addr`](OpenConnection::local_addr),
 /// [`sock`](OpenConnection::sock),
 /// [`happy_eyeballs_delay`](OpenConnection::happy_eyeballs_delay),
@@ -77,6 +77,7 @@ pub struct OpenConnection {
 /// .unwrap()
 /// .unwrap();
 /// ```
+// Checklist: S1, S2.
 pub fn open_connection(host: &str, port: u16) -> OpenConnection {
     OpenConnection {
         dest: Dest::Host(host.to_string(), port),
@@ -85,7 +86,8 @@ pub fn open_connection(host: &str, port: u16) -> OpenConnection {
     }
 }
 
-/// Connects to the Unix socket at `path` (Python's `asyncio.open_unix_connection`, S3).
+/// Connects to the Unix socket at `path` (Python's `asyncio.open_unix_connection`).
+// Checklist: S3.
 pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
     OpenConnection {
         dest: Dest::Unix(path.as_ref().to_path_buf()),
@@ -95,7 +97,8 @@ pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
 }
 
 /// Wraps an already connected socket in a reader and a writer (Python's
-/// `asyncio.open_connection(sock=…)`, S7): the docs' "register an open socket" example.
+/// `asyncio.open_connection(sock=…)`): the docs' "register an open socket" example.
+// Checklist: S7.
 pub fn open_connection_sock(sock: impl Into<StreamSocket>) -> OpenConnection {
     OpenConnection {
         dest: Dest::Sock(sock.into()),
@@ -113,7 +116,8 @@ impl OpenConnection {
         self
     }
 
-    /// The reader's limit (default 64 KiB, S11): longest line, half the pause threshold.
+    /// The reader's limit (default 64 KiB): longest line, half the pause threshold.
+    // Checklist: S11.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
@@ -179,7 +183,8 @@ impl OpenConnection {
     }
 }
 
-/// TLS keywords (feature `tls`): forwarded to [`CreateConnection`] (S2, S3, T1–T3).
+/// TLS keywords (feature `tls`): forwarded to [`CreateConnection`].
+// Checklist: S2, S3, T1–T3.
 #[cfg(feature = "tls")]
 impl OpenConnection {
     /// TLS (Python's `ssl=`): `true` for the default verifying context (system roots or
@@ -207,7 +212,8 @@ impl OpenConnection {
         self.option(move |c| c.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |c| c.ssl_require_close_notify(on))
     }
@@ -329,9 +335,10 @@ pub struct StartServer {
 }
 
 /// Starts a server that calls `client_connected_cb(reader, writer)` for each connection
-/// (Python's `asyncio.start_server`, S4, S10). The callback may be an `async` function
+/// (Python's `asyncio.start_server`). The callback may be an `async` function
 /// (spawned as a task) or a plain one; an error or panic in it is reported and closes that
-/// connection only (S60, S61). An empty `host` listens on every interface.
+/// connection only. An empty `host` listens on every interface.
+// Checklist: S4, S10, S60, S61.
 pub fn start_server<M, C: ClientConnected<M>>(
     client_connected_cb: C,
     host: &str,
@@ -345,7 +352,8 @@ pub fn start_server<M, C: ClientConnected<M>>(
     }
 }
 
-/// Starts a Unix-socket server (Python's `asyncio.start_unix_server`, S5).
+/// Starts a Unix-socket server (Python's `asyncio.start_unix_server`).
+// Checklist: S5.
 pub fn start_unix_server<M, C: ClientConnected<M>>(
     client_connected_cb: C,
     path: impl AsRef<Path>,
@@ -364,7 +372,8 @@ impl StartServer {
         self
     }
 
-    /// Each reader's limit (default 64 KiB); checked before the server starts (S4).
+    /// Each reader's limit (default 64 KiB); checked before the server starts.
+    // Checklist: S4.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
@@ -442,7 +451,8 @@ impl StartServer {
     }
 }
 
-/// TLS keywords (feature `tls`): forwarded to [`CreateServer`] (S9, T36).
+/// TLS keywords (feature `tls`): forwarded to [`CreateServer`].
+// Checklist: S9, T36.
 #[cfg(feature = "tls")]
 impl StartServer {
     /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`): each handshake completes
@@ -462,7 +472,8 @@ impl StartServer {
         self.option(move |s| s.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |s| s.ssl_require_close_notify(on))
     }

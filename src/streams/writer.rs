@@ -35,8 +35,9 @@ use crate::transport::{Address, ExtraInfo, Transport};
 /// The writing half of a stream connection (Python's `asyncio.StreamWriter`).
 ///
 /// Dropping a writer whose transport is still open closes the transport and logs a warning
-/// (S56, Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
+/// (Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
 /// done.
+// Checklist: S56.
 pub struct StreamWriter {
     transport: Transport,
     core: Rc<RefCell<StreamCore>>,
@@ -57,17 +58,19 @@ impl StreamWriter {
         }
     }
 
-    /// The transport underneath (S41).
+    /// The transport underneath.
+    // Checklist: S41.
     pub fn transport(&self) -> &Transport {
         &self.transport
     }
 
-    /// Hands `data` to the transport (S42): sent at once if possible, else buffered. Never
+    /// Hands `data` to the transport: sent at once if possible, else buffered. Never
     /// waits; follow with [`drain`](Self::drain) to respect backpressure. After the connection
     /// is lost the data is dropped silently.
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).
+    // Checklist: S42.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         if !trace_enabled() {
             return self.transport.write(data);
@@ -85,10 +88,11 @@ impl StreamWriter {
     }
 
     /// Hands several buffers to the transport, sent with one vectored call when nothing is
-    /// queued (S43).
+    /// queued.
     ///
     /// # Errors
     /// As for [`write`](Self::write).
+    // Checklist: S43.
     pub fn writelines(&self, chunks: &[&[u8]]) -> Result<(), Error> {
         const BATCH: usize = 64;
         let mut slices = [IoSlice::new(&[]); BATCH];
@@ -101,30 +105,34 @@ impl StreamWriter {
         Ok(())
     }
 
-    /// Closes the write side after the buffer is flushed (S44); reading goes on.
+    /// Closes the write side after the buffer is flushed; reading goes on.
     ///
     /// # Errors
     /// [`Error::Unsupported`] over TLS; `Error::Io` if `shutdown` fails.
+    // Checklist: S44.
     pub fn write_eof(&self) -> Result<(), Error> {
         self.transport.write_eof()
     }
 
-    /// Whether [`write_eof`](Self::write_eof) is supported (S44).
+    /// Whether [`write_eof`](Self::write_eof) is supported.
+    // Checklist: S44.
     pub fn can_write_eof(&self) -> bool {
         self.transport.can_write_eof()
     }
 
-    /// Closes the connection: stops reading, flushes, then the connection is lost (S45).
+    /// Closes the connection: stops reading, flushes, then the connection is lost.
+    // Checklist: S45.
     pub fn close(&self) {
         self.transport.close();
     }
 
-    /// True once closing has begun or the connection is lost (S45).
+    /// True once closing has begun or the connection is lost.
+    // Checklist: S45.
     pub fn is_closing(&self) -> bool {
         self.transport.is_closing()
     }
 
-    /// Waits until the connection is lost (S46). Starts nothing itself; may be awaited any
+    /// Waits until the connection is lost. Starts nothing itself; may be awaited any
     /// number of times.
     ///
     /// # Errors
@@ -132,6 +140,7 @@ impl StreamWriter {
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
+    // Checklist: S46.
     pub async fn wait_closed(&self) -> Result<(), Error> {
         poll_fn(|cx| {
             let mut core = self.core.borrow_mut();
@@ -144,16 +153,17 @@ impl StreamWriter {
         .await
     }
 
-    /// Waits until it is appropriate to write again (S48–S52): returns at once unless the
+    /// Waits until it is appropriate to write again: returns at once unless the
     /// transport's buffer is above its high-water mark, then waits for it to fall to the low
     /// mark.
     ///
     /// # Errors
-    /// The reader's stored exception, if any (S48); `ConnectionReset` (`Connection lost`) once
-    /// the connection is lost (S50).
+    /// The reader's stored exception, if any; `ConnectionReset` (`Connection lost`) once
+    /// the connection is lost.
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
+    // Checklist: S48, S52, S50.
     pub async fn drain(&self) -> Result<(), Error> {
         {
             // The common case, in one borrow: nothing failed, nothing paused, still open.
@@ -196,7 +206,8 @@ impl StreamWriter {
         .await
     }
 
-    /// Python's `get_extra_info(name)` (S47), forwarded to the transport.
+    /// Python's `get_extra_info(name)`, forwarded to the transport.
+    // Checklist: S47.
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         self.transport.get_extra_info(name)
     }
@@ -214,17 +225,18 @@ impl StreamWriter {
 
 #[cfg(feature = "tls")]
 impl StreamWriter {
-    /// Upgrades the connection to TLS (Python's `StreamWriter.start_tls`, S53–S55): drains,
+    /// Upgrades the connection to TLS (Python's `StreamWriter.start_tls`): drains,
     /// then runs [`LoopHandle::start_tls`] on this connection's protocol, the side following the
     /// configuration (a `ClientConfig` makes us the client). On success this writer writes
     /// through the TLS transport; the reader keeps its buffered plaintext and reads decrypted
-    /// data after it (S54). Set `server_hostname` and the timeouts on the returned builder,
+    /// data after it. Set `server_hostname` and the timeouts on the returned builder,
     /// then `.await` it.
     ///
     /// # Errors
     /// As [`LoopHandle::start_tls`]; the drain's error first.
     ///
     /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+    // Checklist: S53, S55, S54.
     pub fn start_tls(&mut self, ssl: impl Into<TlsContext>) -> StreamStartTls<'_> {
         let context = ssl.into();
         let server_side = matches!(context, TlsContext::Server(_));
@@ -255,13 +267,14 @@ impl StreamWriter {
 ///
 /// Python's `StreamWriter.start_tls` in three steps: [`drain`](StreamWriter::drain), the
 /// loop-level upgrade ([`StartTls`], from [`LoopHandle::start_tls`]), and the swap of the
-/// writer's transport (S53).
+/// writer's transport.
 ///
 /// # Cancel safety
 /// Dropping it during the drain loses nothing; during the handshake it closes the raw
-/// transport, as [`LoopHandle::start_tls`] does (T12).
+/// transport, as [`LoopHandle::start_tls`] does.
 ///
 /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+// Checklist: S53, T12.
 #[cfg(feature = "tls")]
 #[must_use = "start_tls does nothing until awaited"]
 pub struct StreamStartTls<'a> {
@@ -273,25 +286,29 @@ pub struct StreamStartTls<'a> {
 
 #[cfg(feature = "tls")]
 impl StreamStartTls<'_> {
-    /// The name to send as SNI and to check (client side only; never derived, S55).
+    /// The name to send as SNI and to check (client side only, never derived).
+    // Checklist: S55.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.upgrade = self.upgrade.server_hostname(name);
         self
     }
 
-    /// How long the handshake may take (default 60 s, T1, T9).
+    /// How long the handshake may take (default 60 s).
+    // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade = self.upgrade.ssl_handshake_timeout(timeout);
         self
     }
 
-    /// How long the close_notify exchange may take (default 30 s, T25).
+    /// How long the close_notify exchange may take (default 30 s).
+    // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade = self.upgrade.ssl_shutdown_timeout(timeout);
         self
     }
 
-    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.upgrade = self.upgrade.ssl_require_close_notify(on);
         self

@@ -40,7 +40,8 @@ pub enum ClientTls {
     #[default]
     Disabled,
     /// The default verifying context (`ssl=True`): system roots or `SSL_CERT_FILE` /
-    /// `SSL_CERT_DIR`, host name checked (T2, T47).
+    /// `SSL_CERT_DIR`, host name checked.
+    // Checklist: T2, T47.
     Default,
     /// This rustls configuration, used as is (`ssl=<SSLContext>`).
     Config(Arc<ClientConfig>),
@@ -75,8 +76,9 @@ impl From<ClientConfig> for ClientTls {
     }
 }
 
-/// A TLS context for [`start_tls`](crate::LoopHandle::start_tls) (Python's `SSLContext`, T40):
+/// A TLS context for [`start_tls`](crate::LoopHandle::start_tls) (Python's `SSLContext`):
 /// rustls keeps the two sides in two types, so the side follows from the configuration.
+// Checklist: T40.
 #[derive(Clone, Debug)]
 pub enum TlsContext {
     /// Act as the TLS client.
@@ -199,12 +201,13 @@ pub fn server_config(
         .map_err(|e| Error::Tls(TlsError::from_rustls(e)))
 }
 
-/// The configuration `ssl(true)` uses (T2, T47), freshly built so you can add to it (ALPN, a
+/// The configuration `ssl(true)` uses, freshly built so you can add to it (ALPN, a
 /// client certificate needs the builder instead): roots from `SSL_CERT_FILE` / `SSL_CERT_DIR`
 /// or the system bundle, host names checked.
 ///
 /// # Errors
 /// `Error::Io` if `SSL_CERT_FILE` names a missing file or no CA certificate is found at all.
+// Checklist: T2, T47.
 pub fn default_client_config() -> Result<ClientConfig, Error> {
     Ok(ClientConfig::builder()
         .with_root_certificates(system_roots()?)

@@ -255,8 +255,9 @@ impl Drop for TlsTransport {
 /// empty or `false`.
 impl Transport {
     /// The peer's certificate chain, DER, leaf first (`get_extra_info("peercert_chain")`):
-    /// Python's `getpeercert(binary_form=True)` for the leaf, plus the intermediates (T42).
+    /// Python's `getpeercert(binary_form=True)` for the leaf, plus the intermediates.
     /// Empty when the peer sent none (a client without a certificate) or before the handshake.
+    // Checklist: T42.
     pub fn peer_certificates(&self) -> Vec<Vec<u8>> {
         match self.get_extra_info("peercert_chain") {
             Some(ExtraInfo::Bytes(b)) => split_der(&b),
@@ -265,7 +266,8 @@ impl Transport {
     }
 
     /// The negotiated cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384`
-    /// (`get_extra_info("cipher")`, T43).
+    /// (`get_extra_info("cipher")`).
+    // Checklist: T43.
     pub fn cipher_suite(&self) -> Option<String> {
         text(self.get_extra_info("cipher"))
     }
@@ -284,8 +286,9 @@ impl Transport {
         }
     }
 
-    /// Whether the peer's close_notify has been received (D9): after EOF, `false` means the
+    /// Whether the peer's close_notify has been received: after EOF, `false` means the
     /// stream may have been truncated.
+    // Checklist: D9.
     pub fn close_notify_received(&self) -> bool {
         text(self.get_extra_info("close_notify_received")).as_deref() == Some("true")
     }

@@ -3,11 +3,12 @@
 //! Mirrors `BaseTransport`, `ReadTransport`, `WriteTransport` and `Transport` in CPython
 //! `Lib/asyncio/transports.py`. [`Transport`] is a cheap, cloneable handle (`!Send`) to one
 //! connection's transport: today the socket transport (`socket.rs`); later the TLS transport
-//! over it. Every method is safe to call from inside a protocol callback (L83).
+//! over it. Every method is safe to call from inside a protocol callback.
 //!
 //! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
 //! `flow_control.rs` (`_FlowControlMixin`'s water marks); the sockets transports are made from:
 //! `connecting.rs` (`sock_connect`) and `listener.rs` (`listen`, `accept`).
+// Checklist: L83.
 
 pub(crate) mod connecting;
 pub(crate) mod flow_control;
@@ -102,76 +103,87 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// Sends `data`: at once if nothing is queued, else after what is (L64–L66). Never blocks;
+    /// Sends `data`: at once if nothing is queued, else after what is. Never blocks;
     /// what the kernel does not take is copied into the write buffer, and the protocol is
-    /// paused above the high-water mark (L70). Empty data is a no-op. After the connection is
-    /// lost, data is dropped silently (L81).
+    /// paused above the high-water mark. Empty data is a no-op. After the connection is
+    /// lost, data is dropped silently.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Cannot call write() after write_eof()`) after [`write_eof`](Self::write_eof).
+    // Checklist: L64, L66, L70, L81.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         self.inner.write(data)
     }
 
-    /// Sends several buffers, with one vectored system call where possible (L68).
+    /// Sends several buffers, with one vectored system call where possible.
     ///
     /// # Errors
     /// As for [`write`](Self::write).
+    // Checklist: L68.
     pub fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         self.inner.writelines(chunks)
     }
 
-    /// Closes the write side once the buffer is flushed (half-close, L73). Reading goes on.
+    /// Closes the write side once the buffer is flushed (half-close). Reading goes on.
     ///
     /// # Errors
     /// [`Error::Unsupported`] for transports that cannot half-close (TLS); `Error::Io` if
     /// `shutdown` fails.
+    // Checklist: L73.
     pub fn write_eof(&self) -> Result<(), Error> {
         self.inner.write_eof()
     }
 
-    /// Whether [`write_eof`](Self::write_eof) is supported (L74: true for TCP and Unix).
+    /// Whether [`write_eof`](Self::write_eof) is supported (true for TCP and Unix).
+    // Checklist: L74.
     pub fn can_write_eof(&self) -> bool {
         self.inner.can_write_eof()
     }
 
     /// Closes gracefully: stops reading now, flushes the buffer, then calls
-    /// `connection_lost(None)` (L75). Idempotent.
+    /// `connection_lost(None)`. Idempotent.
+    // Checklist: L75.
     pub fn close(&self) {
         self.inner.close()
     }
 
-    /// Closes at once, dropping buffered data; `connection_lost(None)` follows (L77).
+    /// Closes at once, dropping buffered data; `connection_lost(None)` follows.
+    // Checklist: L77.
     pub fn abort(&self) {
         self.inner.abort()
     }
 
-    /// True from the first `close`, `abort`, failure or EOF-initiated close onwards (L78).
+    /// True from the first `close`, `abort`, failure or EOF-initiated close onwards.
+    // Checklist: L78.
     pub fn is_closing(&self) -> bool {
         self.inner.is_closing()
     }
 
-    /// Stops delivering data until [`resume_reading`](Self::resume_reading) (L79); the kernel
+    /// Stops delivering data until [`resume_reading`](Self::resume_reading); the kernel
     /// buffer fills and the peer's writes block. Idempotent.
+    // Checklist: L79.
     pub fn pause_reading(&self) {
         self.inner.pause_reading()
     }
 
-    /// Delivers data again after [`pause_reading`](Self::pause_reading) (L79). Idempotent.
+    /// Delivers data again after [`pause_reading`](Self::pause_reading). Idempotent.
+    // Checklist: L79.
     pub fn resume_reading(&self) {
         self.inner.resume_reading()
     }
 
-    /// Not closing and not paused (L79).
+    /// Not closing and not paused.
+    // Checklist: L79.
     pub fn is_reading(&self) -> bool {
         self.inner.is_reading()
     }
 
-    /// Sets the write buffer's water marks (L69, L71). `None, None` means 64 KiB / 16 KiB; only
+    /// Sets the write buffer's water marks. `None, None` means 64 KiB / 16 KiB; only
     /// `high` gives `low = high / 4`; only `low` gives `high = 4 * low`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless `high >= low` (`high (H) must be >= low (L) must be >= 0`).
+    // Checklist: L69, L71.
     pub fn set_write_buffer_limits(
         &self,
         high: Option<usize>,
@@ -180,18 +192,21 @@ impl Transport {
         self.inner.set_write_buffer_limits(high, low)
     }
 
-    /// Bytes queued in the transport, not yet handed to the kernel (L72).
+    /// Bytes queued in the transport, not yet handed to the kernel.
+    // Checklist: L72.
     pub fn get_write_buffer_size(&self) -> usize {
         self.inner.get_write_buffer_size()
     }
 
-    /// The water marks as `(low, high)`, Python's order (L69).
+    /// The water marks as `(low, high)`, Python's order.
+    // Checklist: L69.
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
         self.inner.get_write_buffer_limits()
     }
 
-    /// Python's `get_extra_info(name)` (L56): `"peername"`, `"sockname"`, `"socket"`; TLS adds
+    /// Python's `get_extra_info(name)`: `"peername"`, `"sockname"`, `"socket"`; TLS adds
     /// its own keys. `None` for an unknown key. Keeps working after the connection is lost.
+    // Checklist: L56.
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         self.inner.get_extra_info(name)
     }
@@ -212,10 +227,11 @@ impl Transport {
         }
     }
 
-    /// Swaps the protocol for all later callbacks (L52); the read path follows the new kind.
+    /// Swaps the protocol for all later callbacks; the read path follows the new kind.
     ///
     /// # Errors
     /// [`Error::InvalidState`] if called from inside a callback of the current protocol.
+    // Checklist: L52.
     pub fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
         self.inner.set_protocol(protocol)
     }

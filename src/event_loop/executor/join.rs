@@ -28,10 +28,11 @@ pub struct Task<T: 'static> {
 }
 
 impl<T: 'static> Task<T> {
-    /// Requests cancellation (Python's `Task.cancel()`, L28): at the task's next turn its future
+    /// Requests cancellation (Python's `Task.cancel()`): at the task's next turn its future
     /// is dropped without being polled and the task ends with `Err(Cancelled)`. Returns false if
-    /// the task has already ended. A task cancelling itself ends when its current poll returns
-    /// (L30).
+    /// the task has already ended. A task cancelling itself ends when its current poll
+    /// returns.
+    // Checklist: L28, L30.
     pub fn cancel(&self) -> bool {
         if self.cell.header.is_done() {
             return false;

@@ -164,7 +164,7 @@ pub struct Lines<'a> {
 
 impl Lines<'_> {
     /// The next line, `\n` included; the last one may lack it. `Ok(None)` once
-    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF (S40). The shape of
+    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF. The shape of
     /// tokio's `Lines::next_line`, so `while let Some(line) = lines.next_line().await? {}`.
     ///
     /// # Errors
@@ -173,6 +173,7 @@ impl Lines<'_> {
     ///
     /// # Cancel safety
     /// Cancel-safe, as `readline`.
+    // Checklist: S40.
     pub async fn next_line(&mut self) -> Result<Option<Vec<u8>>, Error> {
         let line = self.reader.readline().await?;
         Ok((!line.is_empty()).then_some(line))
