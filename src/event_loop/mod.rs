@@ -40,7 +40,7 @@ pub(crate) mod ready;
 pub(crate) mod threadsafe;
 mod timers;
 pub(crate) use timers::{Timer, TimerEntry};
-pub mod timer_wheel;
+pub(crate) mod timer_wheel;
 
 use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
