@@ -122,4 +122,49 @@
 //! | `streams/` | `streams.py` |
 //! | `tls/` | `sslproto.py` |
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
+//!
+//! ## Python names, Rust names
+//!
+//! How each asyncio call you know is spelled here.
+//!
+//! | Python (asyncio) | Rust (`asyncio` crate) |
+//! |---|---|
+//! | `asyncio.run(main())` | `asyncio::run(main())` → `Result<Output, Error>` |
+//! | `asyncio.get_running_loop()` | `asyncio::get_running_loop()` → `LoopHandle` |
+//! | `asyncio.new_event_loop()` | `EventLoop::new()` (closes on drop) |
+//! | `loop.call_soon(cb)` | `lp.call_soon(f)` → `Handle` |
+//! | `loop.call_later(delay, cb)`, `loop.call_at(when, cb)` | `lp.call_later(d, f)`, `lp.call_at(instant, f)` → `TimerHandle` |
+//! | `loop.call_soon_threadsafe(cb)` | `lp.threadsafe().call_soon_threadsafe(f)` (the handle is `Send + Sync`) |
+//! | `loop.time()` | `lp.time()` → `Instant` |
+//! | `loop.run_until_complete(fut)`, `run_forever()`, `stop()`, `close()` | same names |
+//! | `loop.is_running()`, `is_closed()` | same names |
+//! | `loop.add_reader(fd, cb)`, `add_writer`, `remove_reader`, `remove_writer` | same names |
+//! | `loop.set_exception_handler(h)`, `call_exception_handler(ctx)` | same names; `ExceptionContext` for the dict |
+//! | `Handle.cancel()`, `TimerHandle.when()` | same names |
+//! | `asyncio.create_task(coro)` | `asyncio::spawn(fut)` → `Task<T>`, awaiting gives `Result<T, Cancelled>` |
+//! | `task.cancel()`, `task.done()`, `task.cancelled()` | `cancel()`, `is_done()`, `is_cancelled()` |
+//! | `asyncio.sleep(d)`, `asyncio.sleep(0)` | `asyncio::sleep(d)`, `asyncio::yield_now()` |
+//! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | `asyncio::timeout(d, fut)`; expiry is `Error::Timeout` |
+//! | `asyncio.timeout_at(when)` | `asyncio::timeout_at(instant, fut)` |
+//! | `TimeoutError`, `CancelledError` | `Error::Timeout`, `Cancelled` (and `Error::Cancelled`) |
+//! | `ValueError`, `RuntimeError` (wrong state), `NotImplementedError` | `Error::InvalidArgument`, `Error::InvalidState`, `Error::Unsupported` |
+//! | `OSError` (`ConnectionResetError`, `ConnectionRefusedError`, …) | `Error::Io(io::Error)`: the matching `io::ErrorKind`, and `raw_os_error()` keeps the errno (104 after a reset, for every read, `drain` and `wait_closed` that reports it) |
+//! | `ssl.SSLError`, `ssl.SSLCertVerificationError`, `ssl.SSLEOFError` | `Error::Tls(TlsError)` (`is_certificate_error()`, `is_truncation()`), from handshakes and, over streams, from reads, `drain` and `wait_closed` too |
+//! | `loop.create_connection(factory, host, port, …)` | `lp.create_connection(factory, host, port).local_addr(..).happy_eyeballs_delay(..).await` → `(Transport, Rc<RefCell<P>>)` |
+//! | `loop.create_server(factory, host, port, …)` | `lp.create_server(factory, host, port).backlog(100).reuse_port(true).await` → `Server` |
+//! | `loop.create_unix_connection`, `create_unix_server` | same names, a path instead of host and port |
+//! | `Protocol`, `BufferedProtocol` | traits of the same names (`&mut self` methods; a buffered protocol returns `Some(self)` from `as_buffered`) |
+//! | `transport.write`, `writelines`, `write_eof`, `close`, `abort`, `pause_reading`, `resume_reading`, `set_write_buffer_limits`, `get_write_buffer_size`, `get_extra_info` | same names on `Transport` |
+//! | `Server.close()`, `wait_closed()`, `serve_forever()`, `start_serving()`, `close_clients()`, `abort_clients()`, `sockets` | same names; `async with server` is `server.scope(\|srv\| async {..})` |
+//! | `asyncio.open_connection(host, port, limit=…)` | `asyncio::open_connection(host, port).limit(n).await` → `(StreamReader, StreamWriter)` |
+//! | `asyncio.open_connection(sock=s)` | `asyncio::open_connection_sock(s).await` |
+//! | `asyncio.start_server(cb, host, port, backlog=…)` | `asyncio::start_server(cb, host, port).backlog(n).await` → `Server`; `cb` async or plain |
+//! | `asyncio.open_unix_connection`, `start_unix_server` | same names |
+//! | `reader.read(n)`, `readline()`, `readexactly(n)`, `readuntil(sep)` | same names; `read_into(&mut buf)` reads without allocating; `readuntil_any(&[a, b])` |
+//! | `async for line in reader` | `let mut lines = reader.lines(); while let Some(line) = lines.next_line().await? { … }` |
+//! | `reader.read()` (to EOF) | `reader.read(-1)` or `reader.read_to_end()` |
+//! | `writer.write`, `writelines`, `drain`, `write_eof`, `close`, `wait_closed`, `is_closing`, `get_extra_info` | same names |
+//! | `IncompleteReadError`, `LimitOverrunError` | `Error::IncompleteRead { partial, expected }`, `Error::LimitOverrun { consumed, .. }` |
+//! | `readline()` over the limit: `ValueError` | `Error::LimitOverrun { consumed, .. }` (typed, and says how much was discarded) |
+//! | `socket.socketpair()` | `asyncio::socketpair()` |
 // Checklist: L3, D10, L65, S14, S15.
