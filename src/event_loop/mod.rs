@@ -157,6 +157,17 @@ pub(crate) fn wake_on_current(id: LoopId, index: u32, generation: u32) -> bool {
 ///
 /// # Errors
 /// [`Error::InvalidState`] (`no running event loop`) outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// assert!(asyncio::get_running_loop().is_err()); // no loop runs here
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     assert!(lp.is_running());
+/// })
+/// .unwrap();
+/// ```
 pub fn get_running_loop() -> Result<LoopHandle, Error> {
     current_loop().ok_or_else(|| Error::invalid_state("no running event loop"))
 }
@@ -174,6 +185,21 @@ pub struct EventLoop {
 }
 
 /// A reference to an event loop (`!Send`: a loop belongs to one thread). Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let lp = asyncio::EventLoop::new()?; // owns the loop; derefs to LoopHandle
+/// let handle: asyncio::LoopHandle = lp.handle();
+/// handle.call_soon(|| println!("soon"))?;
+/// let stopper = handle.clone();
+/// handle.call_later(Duration::from_millis(1), move || stopper.stop())?;
+/// handle.run_forever()?; // "soon", then stops after 1 ms
+/// assert!(!handle.is_running());
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct LoopHandle {
     pub(crate) inner: Rc<LoopInner>,
@@ -542,6 +568,20 @@ impl LoopHandle {
 }
 
 /// Counters of what a loop holds, for tests and leak checks ([`LoopHandle::stats`]).
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     let before = lp.stats();
+///     let task = asyncio::spawn(asyncio::yield_now());
+///     assert_eq!(lp.stats().tasks, before.tasks + 1);
+///     task.await.unwrap();
+///     assert_eq!(lp.stats().tasks, before.tasks, "an ended task leaves nothing behind");
+/// })
+/// .unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoopStats {
     /// Tasks spawned and not yet ended.
