@@ -226,6 +226,15 @@ impl EventLoop {
     ///
     /// # Errors
     /// `Error::Io` if the OS refuses an epoll instance or an eventfd.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert!(!lp.is_running() && !lp.is_closed());
+    /// drop(lp); // closes it
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn new() -> Result<EventLoop, Error> {
         Self::build(Clock::system())
     }
@@ -280,6 +289,16 @@ impl EventLoop {
     }
 
     /// A handle to this loop, to keep in callbacks and tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle(); // cheap to clone, usable from callbacks on this thread
+    /// handle.call_soon(|| println!("from a handle"))?;
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn handle(&self) -> LoopHandle {
         self.handle.clone()
     }
@@ -315,6 +334,16 @@ impl Drop for RunningGuard<'_> {
 
 impl LoopHandle {
     /// The loop's clock (Python's `loop.time()`): monotonic, or a [`ManualClock`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let t0 = lp.time();
+    /// lp.run_until_complete(asyncio::sleep(std::time::Duration::from_millis(1)))?;
+    /// assert!(lp.time() > t0);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L11.
     pub fn time(&self) -> Instant {
         self.inner.clock.now()
@@ -326,6 +355,20 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// for i in 0..3 {
+    ///     let tx = tx.clone();
+    ///     lp.call_soon(move || tx.send(i).unwrap())?;
+    /// }
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [0, 1, 2]); // FIFO
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L1, L18.
     pub fn call_soon<F, R>(&self, f: F) -> Result<Handle, Error>
     where
@@ -343,6 +386,17 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon_threadsafe(move || tx.send("ran").unwrap())?; // the closure must be Send
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(rx.try_recv(), Ok("ran"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D5.
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
     where
@@ -352,6 +406,27 @@ impl LoopHandle {
     }
 
     /// A `Send + Sync` handle for scheduling callbacks on this loop from other threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let door = lp.threadsafe(); // Send + Sync
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// std::thread::spawn(move || door.call_soon_threadsafe(move || tx.send("hi").unwrap()))
+    ///     .join()
+    ///     .unwrap()?;
+    /// let got = lp.run_until_complete(async move {
+    ///     loop {
+    ///         if let Ok(m) = rx.try_recv() {
+    ///             break m;
+    ///         }
+    ///         asyncio::yield_now().await;
+    ///     }
+    /// })?;
+    /// assert_eq!(got, "hi");
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn threadsafe(&self) -> ThreadsafeHandle {
         ThreadsafeHandle {
             shared: self.inner.shared.clone(),
@@ -398,6 +473,17 @@ impl LoopHandle {
 
     /// Asks the loop to return from `run_forever` after the current iteration. Before
     /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.call_soon(move || handle.stop())?;
+    /// lp.run_forever()?;
+    /// assert!(!lp.is_running());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L13.
     pub fn stop(&self) {
         self.inner.stopping.set(true);
@@ -423,6 +509,18 @@ impl LoopHandle {
     /// # Errors
     /// [`Error::InvalidState`] if the loop is closed, already running, or another loop runs on
     /// this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.call_later(Duration::from_millis(1), move || handle.stop())?;
+    /// lp.run_forever()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L12.
     pub fn run_forever(&self) -> Result<(), Error> {
         self.run_forever_with(&mut || {})
@@ -450,6 +548,16 @@ impl LoopHandle {
     /// # Errors
     /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
     /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let data = vec![1, 2, 3];
+    /// let sum = lp.run_until_complete(async { data.iter().sum::<i32>() })?; // borrows: no 'static
+    /// assert_eq!(sum, 6);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L14.
     pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
         let mut fut = pin!(fut.into_future());
@@ -481,6 +589,19 @@ impl LoopHandle {
     ///
     /// # Errors
     /// As for [`run_forever`](Self::run_forever).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon(move || tx.send("ran").unwrap())?;
+    /// lp.run_once(Some(Duration::ZERO))?; // one turn, from your own loop
+    /// assert_eq!(rx.try_recv(), Ok("ran"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L2.
     pub fn run_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         {
@@ -497,6 +618,16 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Cannot close a running event loop`) while running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.close()?;
+    /// assert!(lp.is_closed());
+    /// assert!(lp.call_soon(|| ()).is_err()); // Event loop is closed
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L16, L35.
     pub fn close(&self) -> Result<(), Error> {
         let inner = &*self.inner;
@@ -533,6 +664,25 @@ impl LoopHandle {
     /// Installs `handler` as the exception handler; `None` restores the default, which
     /// logs one error record on target `asyncio`: through `log` when a logger is
     /// installed, else on stderr, so a failure is never silent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use asyncio::{ExceptionContext, LoopHandle};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let log = seen.clone();
+    /// lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+    ///     log.borrow_mut().push(ctx.message.clone());
+    /// }));
+    /// lp.call_soon(|| Err::<(), _>("failed"))?;
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(seen.borrow().len(), 1);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L19, L20.
     pub fn set_exception_handler<F>(&self, handler: Option<F>)
     where
@@ -549,6 +699,19 @@ impl LoopHandle {
 
     /// Reports `ctx` to the exception handler. If a custom handler panics, the default
     /// handler reports that with message `Unhandled error in exception handler`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{ExceptionContext, LoopHandle};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
+    ///     assert_eq!(ctx.message, "disk full");
+    /// }));
+    /// lp.call_exception_handler(&ExceptionContext::new("disk full"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L19.
     pub fn call_exception_handler(&self, ctx: &ExceptionContext) {
         let handler = self.inner.exception_handler.borrow().clone();

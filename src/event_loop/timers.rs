@@ -37,6 +37,21 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let tx2 = tx.clone();
+    /// lp.call_later(Duration::from_millis(2), move || tx.send("later").unwrap())?;
+    /// lp.call_soon(move || tx2.send("soon").unwrap())?;
+    /// lp.run_until_complete(asyncio::sleep(Duration::from_millis(3)))?;
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["soon", "later"]);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L6, L7.
     pub fn call_later<F, R>(&self, delay: Duration, f: F) -> Result<TimerHandle, Error>
     where
@@ -52,6 +67,19 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let when = lp.time() + Duration::from_millis(1);
+    /// let timer = lp.call_at(when, || println!("on time"))?;
+    /// assert_eq!(timer.when(), when);
+    /// lp.run_until_complete(asyncio::sleep_until(when))?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L6, D2.
     pub fn call_at<F, R>(&self, when: Instant, f: F) -> Result<TimerHandle, Error>
     where

@@ -60,6 +60,15 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) after `close()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let task = lp.spawn(async { "done" })?; // the loop is not running yet
+    /// assert_eq!(lp.run_until_complete(task)?, Ok("done"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L24.
     pub fn spawn<F>(&self, fut: F) -> Result<Task<F::Output>, Error>
     where
