@@ -648,6 +648,15 @@ impl StreamReader {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] (`Limit cannot be <= 0`) when `limit` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = asyncio::StreamReader::with_limit(1024)?;
+    /// assert_eq!(reader.limit(), 1024);
+    /// assert!(asyncio::StreamReader::with_limit(0).is_err());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S11.
     pub fn with_limit(limit: usize) -> Result<Self, Error> {
         Ok(Self::from_core(make_core(ReaderState::new(limit)?)))
@@ -737,6 +746,22 @@ impl StreamReader {
     ///
     /// # Cancel safety
     /// Cancel-safe: `buf` is written, and the bytes removed, only when the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"0123456789");
+    ///     let mut buf = [0u8; 4];
+    ///     assert_eq!(reader.read_into(&mut buf).await?, 4);
+    ///     assert_eq!(&buf, b"0123");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> ReadInto<'a> {
         ReadInto {
             claim: self.claim(),
@@ -757,6 +782,23 @@ impl StreamReader {
     ///
     /// # Cancel safety
     /// Cancel-safe: nothing is removed before the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    ///     assert_eq!(reader.readline().await?, b"GET / HTTP/1.1\r\n");
+    ///     reader.feed_eof();
+    ///     assert_eq!(reader.readline().await?, b"Host: x\r\n");
+    ///     assert_eq!(reader.readline().await?, b""); // EOF
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S27, S28, S19, S29, S20.
     pub fn readline(&self) -> ReadLine<'_> {
         ReadLine {
@@ -781,6 +823,24 @@ impl StreamReader {
     ///
     /// # Cancel safety
     /// Cancel-safe: nothing is removed before the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"header\r\n\r\nbody");
+    ///     assert_eq!(reader.readuntil(b"\r\n\r\n").await?, b"header\r\n\r\n");
+    ///     reader.feed_eof();
+    ///     // EOF before the separator: IncompleteRead with what there was.
+    ///     let e = reader.readuntil(b"\n").await.unwrap_err();
+    ///     assert!(matches!(e, asyncio::Error::IncompleteRead { ref partial, .. } if partial == b"body"));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S30, S34, S19, S32, S33, S20.
     pub fn readuntil<'a>(&'a self, separator: &'a [u8]) -> ReadUntil<'a> {
         ReadUntil {
@@ -831,6 +891,22 @@ impl StreamReader {
     ///
     /// # Cancel safety
     /// Cancel-safe: nothing is removed before the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"abcdef");
+    ///     assert_eq!(reader.readexactly(4).await?, b"abcd");
+    ///     reader.feed_eof();
+    ///     assert!(reader.readexactly(4).await.is_err()); // only 2 left
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S37, S38, S19, S20.
     pub fn readexactly(&self, n: usize) -> ReadExactly<'_> {
         ReadExactly {
@@ -861,6 +937,23 @@ impl StreamReader {
     }
 
     /// EOF was fed and the buffer is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"x");
+    ///     reader.feed_eof();
+    ///     assert!(!reader.at_eof()); // a byte is still buffered
+    ///     reader.read(1).await?;
+    ///     assert!(reader.at_eof());
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S17.
     pub fn at_eof(&self) -> bool {
         self.core.borrow().reader.at_eof()
@@ -870,6 +963,21 @@ impl StreamReader {
     /// calls this; call it yourself to drive a reader without a connection. Empty data does
     /// nothing. Feeding after [`feed_eof`](Self::feed_eof) is a programming error (debug
     /// assertion).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"fed ");
+    ///     reader.feed_data(b"by hand");
+    ///     assert_eq!(reader.read(100).await?, b"fed by hand");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S13.
     pub fn feed_data(&self, data: &[u8]) {
         let waker = self.core.borrow_mut().reader.feed_data(data);
@@ -879,6 +987,20 @@ impl StreamReader {
     }
 
     /// Records EOF and wakes a waiting read. Calling it again is harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_eof();
+    ///     assert_eq!(reader.read(100).await?, b""); // EOF: empty, at once
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S17.
     pub fn feed_eof(&self) {
         let waker = self.core.borrow_mut().reader.feed_eof();
@@ -888,6 +1010,21 @@ impl StreamReader {
     }
 
     /// The stored exception, as a new `Error::Io` of the same kind and text each call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     assert!(reader.exception().is_none());
+    ///     reader.set_exception(std::io::ErrorKind::ConnectionReset.into());
+    ///     assert_eq!(reader.exception().unwrap().kind(), std::io::ErrorKind::ConnectionReset);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S18.
     pub fn exception(&self) -> Option<Error> {
         self.core.borrow().reader.exception()
@@ -895,6 +1032,21 @@ impl StreamReader {
 
     /// Stores `exc` (replacing any earlier one; it cannot be cleared) and fails a waiting read
     /// with it. Every later read fails with it too, even with bytes buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"unread");
+    ///     reader.set_exception(std::io::Error::other("gone"));
+    ///     assert!(reader.read(10).await.is_err()); // the exception wins over buffered bytes
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S18, S19.
     pub fn set_exception(&self, exc: io::Error) {
         let waker = self.core.borrow_mut().reader.set_exception(&exc);
