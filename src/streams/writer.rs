@@ -37,6 +37,26 @@ use crate::transport::{Address, ExtraInfo, Transport};
 /// Dropping a writer whose transport is still open closes the transport and logs a warning
 /// (Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
 /// done.
+///
+/// # Examples
+///
+/// ```
+/// # asyncio::run(async {
+/// # let (a, b) = asyncio::socketpair()?;
+/// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+/// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+/// writer.write(b"hello ")?;
+/// writer.writelines(&[b"wor", b"ld"])?;
+/// writer.drain().await?; // waits only if the buffer is above its high-water mark
+/// assert_eq!(reader.readexactly(11).await?, b"hello world");
+/// writer.close();
+/// writer.wait_closed().await?;
+/// # writer.close();
+/// # peer.close();
+/// # Ok::<_, asyncio::Error>(())
+/// # })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: S56.
 pub struct StreamWriter {
     transport: Transport,
@@ -59,6 +79,23 @@ impl StreamWriter {
     }
 
     /// The transport underneath.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// let transport = writer.transport();
+    /// assert_eq!(transport.get_write_buffer_size(), 0);
+    /// assert!(transport.is_reading());
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S41.
     pub fn transport(&self) -> &Transport {
         &self.transport
@@ -70,6 +107,22 @@ impl StreamWriter {
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.write(b"ping")?; // sync: sent now or buffered
+    /// assert_eq!(reader.readexactly(4).await?, b"ping");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S42.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         if !trace_enabled() {
@@ -92,6 +145,22 @@ impl StreamWriter {
     ///
     /// # Errors
     /// As for [`write`](Self::write).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.writelines(&[b"GET / HTTP/1.1\r\n", b"\r\n"])?; // one vectored send
+    /// assert_eq!(reader.readexactly(18).await?, b"GET / HTTP/1.1\r\n\r\n");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S43.
     pub fn writelines(&self, chunks: &[&[u8]]) -> Result<(), Error> {
         const BATCH: usize = 64;
@@ -109,6 +178,24 @@ impl StreamWriter {
     ///
     /// # Errors
     /// [`Error::Unsupported`] over TLS; `Error::Io` if `shutdown` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// assert!(writer.can_write_eof());
+    /// writer.write(b"last words")?;
+    /// writer.write_eof()?; // half-close: the peer reads to EOF
+    /// assert_eq!(reader.read(-1).await?, b"last words");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S44.
     pub fn write_eof(&self) -> Result<(), Error> {
         self.transport.write_eof()
@@ -121,6 +208,25 @@ impl StreamWriter {
     }
 
     /// Closes the connection: stops reading, flushes, then the connection is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.write(b"bye")?;
+    /// writer.close(); // flushes "bye" first
+    /// assert!(writer.is_closing());
+    /// writer.wait_closed().await?;
+    /// assert_eq!(reader.read(-1).await?, b"bye");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S45.
     pub fn close(&self) {
         self.transport.close();
@@ -140,6 +246,23 @@ impl StreamWriter {
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.close();
+    /// writer.wait_closed().await?; // the connection is gone now
+    /// writer.wait_closed().await?; // and stays so
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S46.
     pub async fn wait_closed(&self) -> Result<(), Error> {
         poll_fn(|cx| {
@@ -163,6 +286,30 @@ impl StreamWriter {
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// let chunk = vec![0u8; 64 * 1024];
+    /// let bulk = asyncio::spawn(async move {
+    ///     for _ in 0..16 {
+    ///         writer.write(&chunk)?;
+    ///         writer.drain().await?; // waits while the peer is behind
+    ///     }
+    ///     writer.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// });
+    /// assert_eq!(reader.read(-1).await?.len(), 16 * 64 * 1024);
+    /// bulk.await??;
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S48, S52, S50.
     pub async fn drain(&self) -> Result<(), Error> {
         {
@@ -207,17 +354,83 @@ impl StreamWriter {
     }
 
     /// Python's `get_extra_info(name)`, forwarded to the transport.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     w.write(&r.read(100).await?)?;
+    /// #     w.close();
+    /// #     w.wait_closed().await
+    /// # };
+    /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// match writer.get_extra_info("peername") {
+    ///     Some(asyncio::ExtraInfo::Address(addr)) => assert_eq!(addr.as_inet().unwrap().port(), port),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert!(writer.get_extra_info("no such key").is_none());
+    /// writer.close();
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S47.
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         self.transport.get_extra_info(name)
     }
 
     /// The peer's address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     w.write(&r.read(100).await?)?;
+    /// #     w.close();
+    /// #     w.wait_closed().await
+    /// # };
+    /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// let peer = writer.peername().and_then(|a| a.as_inet()).unwrap();
+    /// assert_eq!(peer.to_string(), format!("127.0.0.1:{port}"));
+    /// writer.close();
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn peername(&self) -> Option<Address> {
         self.transport.peername()
     }
 
     /// The local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     w.write(&r.read(100).await?)?;
+    /// #     w.close();
+    /// #     w.wait_closed().await
+    /// # };
+    /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// let local = writer.sockname().and_then(|a| a.as_inet()).unwrap();
+    /// assert!(local.ip().is_loopback() && local.port() != port);
+    /// writer.close();
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn sockname(&self) -> Option<Address> {
         self.transport.sockname()
     }
