@@ -38,6 +38,23 @@ enum Dest {
 
 /// The pending result of [`open_connection`] / [`open_unix_connection`]: set keywords with
 /// the methods, then `.await` it for `(StreamReader, StreamWriter)`.
+///
+/// # Examples
+///
+/// ```
+/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let port = listener.local_addr()?.port();
+/// asyncio::run(async move {
+///     let pending: asyncio::OpenConnection = asyncio::open_connection("127.0.0.1", port)
+///         .limit(1024) // keywords are methods
+///         .family(asyncio::AddressFamily::Inet);
+///     let (reader, writer) = pending.await?; // connects here
+///     assert_eq!(reader.limit(), 1024);
+///     writer.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct OpenConnection {
     dest: Dest,
@@ -87,6 +104,22 @@ pub fn open_connection(host: &str, port: u16) -> OpenConnection {
 }
 
 /// Connects to the Unix socket at `path` (Python's `asyncio.open_unix_connection`).
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+/// asyncio::run(async move {
+///     let hello = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+///     let server = asyncio::start_unix_server(hello, &path).await?;
+///     let (reader, writer) = asyncio::open_unix_connection(&path).await?;
+///     assert_eq!(reader.readexactly(2).await?, b"hi");
+///     writer.close();
+///     server.close(); // removes the socket file
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: S3.
 pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
     OpenConnection {
@@ -98,6 +131,22 @@ pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
 
 /// Wraps an already connected socket in a reader and a writer (Python's
 /// `asyncio.open_connection(sock=…)`): the docs' "register an open socket" example.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let (a, b) = asyncio::socketpair()?;
+///     let (_, left) = asyncio::open_connection_sock(a).await?;
+///     let (right, right_w) = asyncio::open_connection_sock(b).await?;
+///     left.write(b"across")?;
+///     assert_eq!(right.readexactly(6).await?, b"across");
+///     left.close();
+///     right_w.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: S7.
 pub fn open_connection_sock(sock: impl Into<StreamSocket>) -> OpenConnection {
     OpenConnection {
@@ -229,13 +278,69 @@ impl IntoFuture for OpenConnection {
 }
 
 /// Marker for an `async` `client_connected_cb` (spawned as a task).
+///
+/// # Examples
+///
+/// ```
+/// // Chosen by inference when the callback returns a future:
+/// let cb = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+///     w.close();
+///     w.wait_closed().await
+/// };
+/// asyncio::run(async move {
+///     let server = asyncio::start_server(cb, "127.0.0.1", 0).await?;
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub struct AsyncCallback<Fut>(PhantomData<Fut>);
 /// Marker for a plain `client_connected_cb` (called directly).
+///
+/// # Examples
+///
+/// ```
+/// // Chosen by inference when the callback is a plain function:
+/// fn greet(_r: asyncio::StreamReader, w: asyncio::StreamWriter) -> asyncio::Result<()> {
+///     w.write(b"welcome\n")?;
+///     w.close();
+///     Ok(())
+/// }
+/// asyncio::run(async {
+///     let server = asyncio::start_server(greet, "127.0.0.1", 0).await?;
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub struct PlainCallback<R>(PhantomData<R>);
 
 /// A `client_connected_cb`: a function of `(StreamReader, StreamWriter)` that returns a future
 /// (spawned as a task) or a plain value; either may be `()` or a `Result` whose `Err` is
 /// reported. `M` is inferred; you never name it.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{StreamReader, StreamWriter};
+///
+/// asyncio::run(async {
+///     // An async callback: spawned as a task per connection.
+///     let echo = |r: StreamReader, w: StreamWriter| async move {
+///         w.write(&r.read(100).await?)?;
+///         w.close();
+///         w.wait_closed().await
+///     };
+///     let a = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+///     // A plain one: called directly; returning () is fine too.
+///     let b = asyncio::start_server(|_r: StreamReader, w: StreamWriter| w.close(), "127.0.0.1", 0)
+///         .await?;
+///     a.close();
+///     b.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub trait ClientConnected<M>: 'static {
     #[doc(hidden)]
     fn into_callback(self) -> ConnectedCb;
@@ -326,6 +431,22 @@ enum Listen {
 
 /// The pending result of [`start_server`] / [`start_unix_server`]: set keywords, then
 /// `.await` it for a [`Server`].
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let pending: asyncio::StartServer = asyncio::start_server(noop, "127.0.0.1", 0)
+///         .limit(4096)
+///         .backlog(16);
+///     let server = pending.await?; // binds and listens here
+///     assert!(server.is_serving());
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a server builder does nothing until awaited"]
 pub struct StartServer {
     cb: ConnectedCb,
@@ -338,6 +459,31 @@ pub struct StartServer {
 /// (Python's `asyncio.start_server`). The callback may be an `async` function
 /// (spawned as a task) or a plain one; an error or panic in it is reported and closes that
 /// connection only. An empty `host` listens on every interface.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{StreamReader, StreamWriter};
+///
+/// asyncio::run(async {
+///     let upper = |reader: StreamReader, writer: StreamWriter| async move {
+///         let line = reader.readline().await?;
+///         writer.write(&line.to_ascii_uppercase())?;
+///         writer.close();
+///         writer.wait_closed().await
+///     };
+///     let server = asyncio::start_server(upper, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write(b"shout\n")?;
+///     assert_eq!(reader.readline().await?, b"SHOUT\n");
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: S4, S10, S60, S61.
 pub fn start_server<M, C: ClientConnected<M>>(
     client_connected_cb: C,
@@ -353,6 +499,22 @@ pub fn start_server<M, C: ClientConnected<M>>(
 }
 
 /// Starts a Unix-socket server (Python's `asyncio.start_unix_server`).
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+/// asyncio::run(async move {
+///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let server = asyncio::start_unix_server(bye, &path).await?;
+///     assert_eq!(server.sockets()[0].to_string(), path.display().to_string());
+///     server.close();
+///     server.wait_closed().await;
+///     assert!(!path.exists(), "the socket file is removed on close");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: S5.
 pub fn start_unix_server<M, C: ClientConnected<M>>(
     client_connected_cb: C,
