@@ -31,6 +31,38 @@ use crate::transport::Transport;
 /// A protocol that wants the transport to read straight into its own memory also implements
 /// [`BufferedProtocol`] and returns `Some(self)` from [`as_buffered`](Protocol::as_buffered)
 /// (Python's `isinstance(protocol, BufferedProtocol)` check).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{Protocol, Transport};
+///
+/// /// Echoes every byte back, closes when the peer is done.
+/// #[derive(Default)]
+/// struct Echo(Option<Transport>);
+///
+/// impl Protocol for Echo {
+///     fn connection_made(&mut self, transport: Transport) {
+///         self.0 = Some(transport);
+///     }
+///     fn data_received(&mut self, data: &[u8]) {
+///         let _ = self.0.as_ref().unwrap().write(data);
+///     }
+/// }
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let server = lp.create_server(Echo::default, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write(b"echo?")?;
+///     assert_eq!(reader.readexactly(5).await?, b"echo?");
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub trait Protocol {
     /// The connection is up; keep `transport` to write. Called once, first.
     fn connection_made(&mut self, transport: Transport) {
@@ -76,6 +108,46 @@ pub trait Protocol {
 /// A protocol that lends the transport its own memory to read into (Python's
 /// `asyncio.BufferedProtocol`): no copy between the socket and your buffer. Implement
 /// [`Protocol`] too (for the other callbacks) with `as_buffered` returning `Some(self)`.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{BufferedProtocol, Protocol};
+///
+/// /// Counts bytes; the transport reads straight into `buf`.
+/// struct Counter { buf: Vec<u8>, total: usize }
+///
+/// impl Protocol for Counter {
+///     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+///         Some(self)
+///     }
+/// }
+/// impl BufferedProtocol for Counter {
+///     fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+///         &mut self.buf
+///     }
+///     fn buffer_updated(&mut self, n: usize) {
+///         self.total += n;
+///     }
+/// }
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let (a, b) = asyncio::socketpair()?;
+///     let (_t, counter) = lp.connect_socket(|| Counter { buf: vec![0; 4096], total: 0 }, a).await?;
+///     let (_, writer) = asyncio::open_connection_sock(b).await?;
+///     writer.write(&[7; 100])?;
+///     writer.close();
+///     writer.wait_closed().await?;
+///     for _ in 0..10_000 {
+///         if counter.borrow().total == 100 { break }
+///         asyncio::yield_now().await;
+///     }
+///     assert_eq!(counter.borrow().total, 100);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: L50.
 pub trait BufferedProtocol: Protocol {
     /// A buffer to read into. `size_hint` is a suggested minimum (0: any size). An empty buffer
@@ -88,6 +160,20 @@ pub trait BufferedProtocol: Protocol {
 }
 
 /// A protocol as a transport holds it, shared with whoever made it.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// let shared: asyncio::ProtocolRef = Rc::new(RefCell::new(Quiet));
+/// // Hand it to Transport::set_protocol; keep a clone to inspect it later.
+/// let _mine = shared.clone();
+/// ```
 pub type ProtocolRef = Rc<RefCell<dyn Protocol>>;
 
 /// Whether the protocol is borrowed right now (one of its callbacks is running).
