@@ -32,6 +32,19 @@ use crate::transport::socket::{Socket, SocketTransport};
 use crate::transport::Transport;
 
 /// An already connected stream socket to adopt (`create_connection(sock=…)`).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamSocket;
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let tcp: StreamSocket = std::net::TcpStream::connect(listener.local_addr()?)?.into();
+/// let (a, _b) = asyncio::socketpair()?;
+/// let unix: StreamSocket = a.into();
+/// assert!(matches!((tcp, unix), (StreamSocket::Tcp(_), StreamSocket::Unix(_))));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 // Checklist: L85, L113, L122.
 #[derive(Debug)]
 pub enum StreamSocket {
@@ -67,6 +80,20 @@ impl StreamSocket {
 ///
 /// # Errors
 /// `Error::Io` if the OS refuses.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let (a, b) = asyncio::socketpair()?;
+///     let (_, writer) = asyncio::open_connection_sock(a).await?;
+///     let (reader, _w) = asyncio::open_connection_sock(b).await?;
+///     writer.write(b"x")?;
+///     assert_eq!(reader.readexactly(1).await?, b"x");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: L122.
 pub fn socketpair() -> Result<
     (
@@ -79,6 +106,21 @@ pub fn socketpair() -> Result<
 }
 
 /// The address family to connect or bind with (Python's `family=` keyword).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::AddressFamily;
+///
+/// asyncio::run(async {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let server = asyncio::start_server(noop, "127.0.0.1", 0).family(AddressFamily::Inet).await?;
+///     assert!(server.sockets()[0].as_inet().unwrap().is_ipv4());
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AddressFamily {
     /// Any (`AF_UNSPEC`, the default).
@@ -108,6 +150,29 @@ pub(crate) enum Target {
 
 /// The pending result of [`LoopHandle::create_connection`]: set keywords with the builder
 /// methods, then `.await` it for `(Transport, Rc<RefCell<P>>)`.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (transport, _protocol) = lp
+///         .create_connection(Quiet::default, "127.0.0.1", port)
+///         .local_addr("127.0.0.1", 0) // keywords are methods
+///         .await?; // connects here
+///     assert!(transport.sockname().is_some());
+///     transport.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct CreateConnection<P> {
     lp: LoopHandle,
@@ -162,6 +227,26 @@ impl LoopHandle {
 
     /// Connects to the Unix socket at `path` (Python's `loop.create_unix_connection`).
     /// A path whose first byte is NUL names a Linux abstract socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_unix_server(Quiet::default, &path).await?;
+    ///     let (transport, _) = lp.create_unix_connection(Quiet::default, &path).await?;
+    ///     assert!(transport.peername().is_some());
+    ///     transport.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L111, L112.
     pub fn create_unix_connection<P, F>(
         &self,
@@ -177,6 +262,24 @@ impl LoopHandle {
 
     /// Runs a protocol on an already connected socket (Python's
     /// `create_connection(sock=…)`). The transport owns the socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (a, _b) = asyncio::socketpair()?;
+    ///     let (transport, _) = lp.connect_socket(Quiet::default, a).await?; // the transport owns `a`
+    ///     assert!(transport.is_reading());
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L85, L122.
     pub fn connect_socket<P, F>(
         &self,

@@ -32,6 +32,29 @@ pub(super) enum Bind {
 
 /// The pending result of [`LoopHandle::create_server`] /
 /// [`LoopHandle::create_unix_server`]: set keywords, then `.await` it for a [`Server`].
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0)
+///         .backlog(16) // keywords are methods
+///         .start_serving(false)
+///         .await?; // binds here
+///     assert!(!server.is_serving());
+///     server.start_serving().await?;
+///     assert!(server.is_serving());
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a server builder does nothing until awaited"]
 pub struct CreateServer {
     lp: LoopHandle,
@@ -61,6 +84,33 @@ impl LoopHandle {
     /// [`backlog`](CreateServer::backlog) (100), [`reuse_address`](CreateServer::reuse_address)
     /// (on), [`reuse_port`](CreateServer::reuse_port), [`keep_alive`](CreateServer::keep_alive),
     /// [`sock`](CreateServer::sock), [`start_serving`](CreateServer::start_serving) (on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// /// Says hello to each client, then closes.
+    /// #[derive(Default)]
+    /// struct Hello;
+    /// impl Protocol for Hello {
+    ///     fn connection_made(&mut self, transport: Transport) {
+    ///         let _ = transport.write(b"hello\n");
+    ///         transport.close();
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_server(Hello::default, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.read(-1).await?, b"hello\n");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L96, L100.
     pub fn create_server<P, F>(&self, factory: F, host: &str, port: u16) -> CreateServer
     where
@@ -79,6 +129,25 @@ impl LoopHandle {
     /// stale socket file there is removed first, any other file is left alone (and binding
     /// fails); the file is removed again on close unless replaced meanwhile. A leading NUL
     /// byte names an abstract socket (nothing to remove).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_unix_server(Quiet::default, &path).await?;
+    ///     assert!(path.exists());
+    ///     server.close(); // removes the file
+    ///     assert!(!path.exists());
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L114, L119.
     pub fn create_unix_server<P, F>(&self, factory: F, path: impl AsRef<Path>) -> CreateServer
     where
@@ -406,6 +475,22 @@ impl IntoFuture for CreateServer {
 }
 
 /// An already bound listening socket to serve on (`create_server(sock=…)`).
+///
+/// # Examples
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// asyncio::run(async move {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     // Serve on a socket bound elsewhere (e.g. inherited); From gives the ListenSocket.
+///     let server = asyncio::start_server(noop, "", 0).sock(listener).await?;
+///     assert_eq!(server.sockets()[0].as_inet().unwrap().port(), port);
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub enum ListenSocket {
     /// A bound TCP listener.
