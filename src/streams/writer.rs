@@ -449,6 +449,51 @@ impl StreamWriter {
     /// As [`LoopHandle::start_tls`]; the drain's error first.
     ///
     /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     // The server says "ready", then both sides upgrade the same connection.
+    ///     let starttls = move |_r: StreamReader, mut w: StreamWriter| {
+    ///         let config = server_config.clone();
+    ///         async move {
+    ///             w.write(b"ready\n")?;
+    ///             w.start_tls(config).await?;
+    ///             w.write(b"secret\n")?; // encrypted now
+    ///             w.close();
+    ///             w.wait_closed().await
+    ///         }
+    ///     };
+    ///     let server = asyncio::start_server(starttls, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///
+    ///     let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.readline().await?, b"ready\n");
+    ///     writer.start_tls(client_config).server_hostname("localhost").await?;
+    ///     assert_eq!(reader.readline().await?, b"secret\n");
+    ///     assert_eq!(writer.transport().tls_version().as_deref(), Some("TLSv1.3"));
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S53, S55, S54.
     pub fn start_tls(&mut self, ssl: impl Into<TlsContext>) -> StreamStartTls<'_> {
         let context = ssl.into();
@@ -487,6 +532,47 @@ impl StreamWriter {
 /// transport, as [`LoopHandle::start_tls`] does.
 ///
 /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+///
+/// # Examples
+///
+/// ```
+/// # use asyncio::tls::rustls;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert = made.cert.der().clone();
+/// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+/// # let server_config = rustls::ServerConfig::builder()
+/// #     .with_no_client_auth()
+/// #     .with_single_cert(vec![cert.clone()], key.into())
+/// #     .unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = rustls::ClientConfig::builder()
+/// #     .with_root_certificates(roots)
+/// #     .with_no_client_auth();
+/// use std::time::Duration;
+///
+/// asyncio::run(async move {
+///     let up = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+///         let config = server_config.clone();
+///         async move {
+///             w.start_tls(config).await?;
+///             w.wait_closed().await
+///         }
+///     };
+///     let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     let pending: asyncio::streams::StreamStartTls<'_> = writer
+///         .start_tls(client_config)
+///         .server_hostname("localhost")
+///         .ssl_handshake_timeout(Duration::from_secs(10));
+///     pending.await?;
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: S53, T12.
 #[cfg(feature = "tls")]
 #[must_use = "start_tls does nothing until awaited"]

@@ -297,6 +297,50 @@ impl ServerOptions {
 
 /// The pending result of [`LoopHandle::start_tls`]: set the keywords, then `.await` it for the
 /// TLS transport.
+///
+/// # Examples
+///
+/// ```
+/// # use asyncio::tls::rustls;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert = made.cert.der().clone();
+/// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+/// # let server_config = rustls::ServerConfig::builder()
+/// #     .with_no_client_auth()
+/// #     .with_single_cert(vec![cert.clone()], key.into())
+/// #     .unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = rustls::ClientConfig::builder()
+/// #     .with_root_certificates(roots)
+/// #     .with_no_client_auth();
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// asyncio::run(async move {
+///     // A server that upgrades each connection at once (STARTTLS-style).
+///     let upgrade = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+///         let config = server_config.clone();
+///         async move {
+///             w.start_tls(config).await?;
+///             w.wait_closed().await
+///         }
+///     };
+///     let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///
+///     let lp = asyncio::get_running_loop()?;
+///     let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+///     let tls: asyncio::StartTls = lp.start_tls(&plain, protocol, client_config, false);
+///     let tls = tls.server_hostname("localhost").await?; // the handshake is done here
+///     assert!(tls.tls_version().is_some());
+///     tls.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "start_tls does nothing until awaited"]
 pub struct StartTls {
     lp: LoopHandle,
