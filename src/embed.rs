@@ -87,6 +87,20 @@ impl<T> ConcurrentFuture<T> {
     /// [`Error::Timeout`] if `timeout` passes first (the work goes on); [`Error::Cancelled`]
     /// if it was cancelled; [`Error::InvalidState`] if the result was already taken or the
     /// loop was closed before the work ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let slow = lt.run_coroutine_threadsafe(|| asyncio::sleep(Duration::from_secs(3600)));
+    /// let r = slow.result(Some(Duration::from_millis(1)));
+    /// assert!(matches!(r, Err(asyncio::Error::Timeout))); // the work goes on
+    /// slow.cancel();
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -142,6 +156,17 @@ impl<T> ConcurrentFuture<T> {
     }
 
     /// Whether a result (value, error or cancellation) is there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let fut = lt.run_coroutine_threadsafe(|| async { "ok" });
+    /// assert_eq!(fut.result(None)?, "ok");
+    /// assert!(fut.done());
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn done(&self) -> bool {
         self.shared
             .slot
@@ -280,6 +305,14 @@ impl LoopThread {
     ///
     /// # Errors
     /// `Error::Io` if the thread or the loop cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?; // the loop runs on a new thread from here on
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn spawn() -> Result<LoopThread, Error> {
         let (tx, rx) = std::sync::mpsc::channel();
         let stopping = Arc::new(AtomicBool::new(false));
@@ -314,11 +347,36 @@ impl LoopThread {
     }
 
     /// The `Send + Sync` handle of the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let door = lt.handle().clone();
+    /// std::thread::spawn(move || door.call_soon_threadsafe(|| println!("hello from the loop")))
+    ///     .join()
+    ///     .unwrap()?;
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn handle(&self) -> &ThreadsafeHandle {
         &self.handle
     }
 
     /// [`run_coroutine_threadsafe`] on this loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let n = lt.run_coroutine_threadsafe(|| async {
+    ///     asyncio::yield_now().await;
+    ///     21 * 2
+    /// });
+    /// assert_eq!(n.result(None)?, 42);
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn run_coroutine_threadsafe<F, Fut, T>(&self, f: F) -> ConcurrentFuture<T>
     where
         F: FnOnce() -> Fut + Send + 'static,

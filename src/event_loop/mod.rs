@@ -244,6 +244,21 @@ impl EventLoop {
     ///
     /// # Errors
     /// As for [`new`](Self::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let clock = asyncio::ManualClock::new();
+    /// let lp = asyncio::EventLoop::with_clock(clock.clone())?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_later(Duration::from_secs(60), move || tx.send(()).unwrap())?;
+    /// clock.advance(Duration::from_secs(60)); // a minute passes at once
+    /// lp.run_once(Some(Duration::ZERO))?;
+    /// assert!(rx.try_recv().is_ok());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn with_clock(clock: ManualClock) -> Result<EventLoop, Error> {
         Self::build(Clock::manual(clock))
     }
@@ -435,6 +450,16 @@ impl LoopHandle {
     }
 
     /// Whether the loop is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert!(!lp.is_running());
+    /// let handle = lp.handle();
+    /// assert!(lp.run_until_complete(async move { handle.is_running() })?);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L15.
     pub fn is_running(&self) -> bool {
         self.inner.running.get()
@@ -443,6 +468,15 @@ impl LoopHandle {
     /// Debug mode on or off (Python's `loop.set_debug`); also on when the loop is made
     /// with `ASYNCIO_DEBUG=1`. In debug mode a callback or task poll that runs at least
     /// [`slow_callback_duration`](Self::set_slow_callback_duration) (100 ms) is logged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.set_debug(true); // slow callbacks are logged, unclosed writers say where they were made
+    /// assert!(lp.get_debug());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L23.
     pub fn set_debug(&self, on: bool) {
         self.inner.debug.set(on);
@@ -759,6 +793,17 @@ pub struct LoopStats {
 
 impl LoopHandle {
     /// What the loop holds right now. A closed connection or an ended task leaves nothing here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.call_soon(|| ())?;
+    /// assert_eq!(lp.stats().ready, 1);
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(lp.stats(), asyncio::LoopStats::default()); // nothing left behind
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn stats(&self) -> LoopStats {
         LoopStats {
             tasks: self.inner.tasks.borrow().len(),

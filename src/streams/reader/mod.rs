@@ -636,6 +636,14 @@ impl Default for StreamReader {
 
 impl StreamReader {
     /// A reader with the default limit, 64 KiB ([`DEFAULT_LIMIT`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = asyncio::StreamReader::new();
+    /// assert_eq!(reader.limit(), asyncio::constants::DEFAULT_LIMIT);
+    /// assert!(!reader.at_eof());
+    /// ```
     pub fn new() -> Self {
         match ReaderState::new(DEFAULT_LIMIT) {
             Ok(state) => Self::from_core(make_core(state)),
