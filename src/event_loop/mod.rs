@@ -875,6 +875,23 @@ impl std::os::fd::AsRawFd for LoopHandle {
 
 impl LoopHandle {
     /// The loop's epoll descriptor (see the `AsRawFd` impl), for embedding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fd = lp.as_raw_fd(); // register it with your own poll/epoll/select
+    /// assert!(fd >= 0);
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon(move || tx.send(()).unwrap())?;
+    /// // Your host loop: wait on `fd` for at most next_timeout(), then run one turn.
+    /// assert_eq!(lp.next_timeout(), Some(Duration::ZERO)); // work is ready now
+    /// lp.run_once(Some(Duration::ZERO))?;
+    /// assert!(rx.try_recv().is_ok());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(self)
     }

@@ -371,6 +371,51 @@ impl LoopHandle {
     ///
     /// # Cancel safety
     /// Dropping the future closes the raw transport.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async move {
+    /// #   let up = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #       let config = server_config.clone();
+    /// #       async move {
+    /// #           w.start_tls(config).await?;
+    /// #           w.wait_closed().await
+    /// #       }
+    /// #   };
+    /// #   let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
+    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // A plain connection to a server that expects TLS to start at once:
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+    ///     let tls = lp
+    ///         .start_tls(&plain, protocol, client_config, false) // false: we are the client
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"));
+    ///     tls.close();
+    /// #   server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T32, T35, T3, D7, T12.
     pub fn start_tls(
         &self,
