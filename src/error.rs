@@ -258,7 +258,7 @@ impl Error {
     ///     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
     ///     assert_eq!(e.raw_os_error(), Some(111)); // ECONNREFUSED on Linux
     /// })?;
-        /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
