@@ -51,6 +51,22 @@ impl<T> Shared<T> {
 /// The result of work scheduled on a loop from another thread (Python's
 /// `concurrent.futures.Future`). Wait for it with [`result`](Self::result) from any thread, or
 /// `.await` it from any executor. `Send + Sync` when `T: Send`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let lt = asyncio::LoopThread::spawn()?;
+/// let fut: asyncio::ConcurrentFuture<u32> = lt.run_coroutine_threadsafe(|| async {
+///     asyncio::sleep(Duration::from_millis(1)).await;
+///     7
+/// });
+/// assert_eq!(fut.result(Some(Duration::from_secs(10)))?, 7); // blocks this thread
+/// assert!(fut.done());
+/// lt.stop()?;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "the work runs anyway; keep the ConcurrentFuture to learn its result"]
 pub struct ConcurrentFuture<T> {
     shared: Arc<Shared<T>>,
@@ -71,6 +87,20 @@ impl<T> ConcurrentFuture<T> {
     /// [`Error::Timeout`] if `timeout` passes first (the work goes on); [`Error::Cancelled`]
     /// if it was cancelled; [`Error::InvalidState`] if the result was already taken or the
     /// loop was closed before the work ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let slow = lt.run_coroutine_threadsafe(|| asyncio::sleep(Duration::from_secs(3600)));
+    /// let r = slow.result(Some(Duration::from_millis(1)));
+    /// assert!(matches!(r, Err(asyncio::Error::Timeout))); // the work goes on
+    /// slow.cancel();
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -99,6 +129,17 @@ impl<T> ConcurrentFuture<T> {
 
     /// Requests cancellation: the loop-side future is dropped at its next turn and the result
     /// becomes [`Error::Cancelled`]. False if the work has already finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let fut = lt.run_coroutine_threadsafe(|| std::future::pending::<()>());
+    /// assert!(fut.cancel());
+    /// assert!(matches!(fut.result(None), Err(asyncio::Error::Cancelled)));
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         let runner = {
             let s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -115,6 +156,17 @@ impl<T> ConcurrentFuture<T> {
     }
 
     /// Whether a result (value, error or cancellation) is there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let fut = lt.run_coroutine_threadsafe(|| async { "ok" });
+    /// assert_eq!(fut.result(None)?, "ok");
+    /// assert!(fut.done());
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn done(&self) -> bool {
         self.shared
             .slot
@@ -148,6 +200,21 @@ impl<T> Future for ConcurrentFuture<T> {
 /// # Errors
 /// The returned future holds [`Error::InvalidState`] (`Event loop is closed`) if the loop is
 /// closed.
+///
+/// # Examples
+///
+/// ```
+/// let lt = asyncio::LoopThread::spawn()?;
+/// let door = lt.handle().clone(); // any thread may hold it
+/// let fut = asyncio::run_coroutine_threadsafe(&door, || async {
+///     // On the loop thread: the future need not be Send.
+///     let rc = std::rc::Rc::new(5);
+///     *rc * 2
+/// });
+/// assert_eq!(fut.result(None)?, 10);
+/// lt.stop()?;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub fn run_coroutine_threadsafe<F, Fut, T>(lp: &ThreadsafeHandle, f: F) -> ConcurrentFuture<T>
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -238,6 +305,14 @@ impl LoopThread {
     ///
     /// # Errors
     /// `Error::Io` if the thread or the loop cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?; // the loop runs on a new thread from here on
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn spawn() -> Result<LoopThread, Error> {
         let (tx, rx) = std::sync::mpsc::channel();
         let stopping = Arc::new(AtomicBool::new(false));
@@ -272,11 +347,36 @@ impl LoopThread {
     }
 
     /// The `Send + Sync` handle of the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let door = lt.handle().clone();
+    /// std::thread::spawn(move || door.call_soon_threadsafe(|| println!("hello from the loop")))
+    ///     .join()
+    ///     .unwrap()?;
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn handle(&self) -> &ThreadsafeHandle {
         &self.handle
     }
 
     /// [`run_coroutine_threadsafe`] on this loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let n = lt.run_coroutine_threadsafe(|| async {
+    ///     asyncio::yield_now().await;
+    ///     21 * 2
+    /// });
+    /// assert_eq!(n.result(None)?, 42);
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn run_coroutine_threadsafe<F, Fut, T>(&self, f: F) -> ConcurrentFuture<T>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -291,6 +391,14 @@ impl LoopThread {
     ///
     /// # Errors
     /// `InvalidState` if the loop thread panicked; what the loop's close reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// lt.stop()?; // stops the loop, closes it and joins the thread
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn stop(mut self) -> Result<(), Error> {
         self.stop_inner()
     }

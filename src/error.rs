@@ -32,12 +32,12 @@ use std::io;
 /// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed 127.0.0.1:1`, `raw_os_error()` 111) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
 /// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file (`[Errno 2] No such file or directory: '<path>'`); a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text) |
 /// | `Io`, kind `AddrInUse` (`error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
-/// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it (S19) |
-/// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone (S50, S51) |
+/// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
+/// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
 /// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls` | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
 /// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
-/// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes (S28) |
+/// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes |
 /// | `Timeout` | [`timeout`](crate::timeout), `ConcurrentFuture::result` | the deadline passed first |
 /// | `Cancelled` | `ConcurrentFuture`, `From<Cancelled>` | the work was cancelled |
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil` | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
@@ -52,6 +52,29 @@ use std::io;
 /// `[Errno 2] No such file or directory: '/tmp/app.sock'`), which `io::Error::raw_os_error`
 /// alone does not, and it holds when one failure reaches several waiters: each read after a
 /// reset, `drain` and `wait_closed` get `ECONNRESET` (104 on Linux) with its kind.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{Error, StreamReader};
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(b"abc");
+///     reader.feed_eof();
+///     match reader.readexactly(5).await {
+///         Err(Error::IncompleteRead { partial, expected }) => {
+///             assert_eq!((partial.as_slice(), expected), (&b"abc"[..], Some(5)));
+///         }
+///         other => panic!("expected IncompleteRead, got {other:?}"),
+///     }
+///     // Every error converts to std::io::Error, keeping its kind.
+///     let io: std::io::Error = Error::Timeout.into();
+///     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// })
+/// .unwrap();
+/// ```
+// Checklist: S19, S50, S51, S28.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -65,7 +88,8 @@ pub enum Error {
         expected: Option<usize>,
     },
     /// A separator was not found within the limit (`LimitOverrunError`). After `readuntil` the
-    /// buffer is intact; `readline` discards the offending bytes first (S28).
+    /// buffer is intact; `readline` discards the offending bytes first.
+    // Checklist: S28.
     LimitOverrun {
         /// CPython's message text.
         message: &'static str,
@@ -83,7 +107,8 @@ pub enum Error {
     /// The operation is not supported here (`NotImplementedError`).
     Unsupported(String),
     /// A TLS failure (`ssl.SSLError`): handshake, certificate verification, a bad record, an
-    /// alert from the peer, or a truncation the connection asked to see (D9).
+    /// alert from the peer, or a truncation the connection asked to see.
+    // Checklist: D9.
     #[cfg(feature = "tls")]
     Tls(TlsError),
 }
@@ -103,6 +128,16 @@ impl Error {
     }
 
     /// The [`io::ErrorKind`] this error converts to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    ///
+    /// assert_eq!(asyncio::Error::Timeout.kind(), ErrorKind::TimedOut);
+    /// let e = asyncio::Error::InvalidArgument("Limit cannot be <= 0".into());
+    /// assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Io(e) => e.kind(),
@@ -212,6 +247,19 @@ impl Error {
     /// `OSError.errno`): for an `Io` error straight from the OS, and for one the crate gave a
     /// message of its own with the call's context (`[Errno 111] Connect call failed
     /// 127.0.0.1:1`, a bind error naming its address, a Unix path in use).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A port nobody listens on: bind one, then let it go.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let e = asyncio::open_connection("127.0.0.1", port).await.unwrap_err();
+    ///     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+    ///     assert_eq!(e.raw_os_error(), Some(111)); // ECONNREFUSED on Linux
+    /// })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Io(e) => e.raw_os_error().or_else(|| {
@@ -314,6 +362,40 @@ impl SharedError {
 ///
 /// Display is rustls' own message for errors rustls raised. Clone is cheap enough to hand the
 /// same failure to the handshake waiter and to the protocol's `connection_lost`.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::tls::rustls;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert = made.cert.der().clone();
+/// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+/// # let server_config = rustls::ServerConfig::builder()
+/// #     .with_no_client_auth()
+/// #     .with_single_cert(vec![cert], key.into())
+/// #     .unwrap();
+/// // A client that trusts nothing meets a server with a self-signed certificate.
+/// let trusts_nothing = rustls::ClientConfig::builder()
+///     .with_root_certificates(rustls::RootCertStore::empty())
+///     .with_no_client_auth();
+///
+/// asyncio::run(async move {
+///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| {};
+///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let r = asyncio::open_connection("127.0.0.1", port)
+///         .ssl(trusts_nothing)
+///         .server_hostname("localhost")
+///         .await;
+///     match r {
+///         Err(asyncio::Error::Tls(e)) => assert!(e.is_certificate_error(), "{e}"),
+///         other => panic!("expected a certificate error, got {:?}", other.err()),
+///     }
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[cfg(feature = "tls")]
 #[derive(Debug, Clone)]
 pub struct TlsError {
@@ -365,7 +447,8 @@ impl TlsError {
     }
 
     /// The peer closed the stream without close_notify, on a connection that asked to be told
-    /// (`ssl.SSLEOFError`, D9).
+    /// (`ssl.SSLEOFError`).
+    // Checklist: D9.
     pub fn is_truncation(&self) -> bool {
         matches!(self.cause, TlsCause::Truncated)
     }
@@ -462,6 +545,20 @@ fn utc(secs: u64) -> String {
 ///
 /// A task is cancelled by [`Task::cancel`](crate::Task::cancel), by the cancellation of a task
 /// awaiting it, or by the loop shutting down in [`run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let task = asyncio::spawn(asyncio::sleep(std::time::Duration::from_secs(3600)));
+///     task.cancel();
+///     assert_eq!(task.await, Err(asyncio::Cancelled));
+///     // `?` turns it into Error::Cancelled.
+///     let e: asyncio::Error = asyncio::Cancelled.into();
+///     assert!(matches!(e, asyncio::Error::Cancelled));
+/// })
+/// .unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cancelled;
 
@@ -474,6 +571,17 @@ impl fmt::Display for Cancelled {
 impl std::error::Error for Cancelled {}
 
 /// Shorthand for `Result<T, asyncio::Error>`.
+///
+/// # Examples
+///
+/// ```
+/// fn parse_limit(n: usize) -> asyncio::Result<asyncio::StreamReader> {
+///     asyncio::StreamReader::with_limit(n)
+/// }
+/// assert!(parse_limit(0).is_err());
+/// assert_eq!(parse_limit(16)?.limit(), 16);
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

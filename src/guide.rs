@@ -44,7 +44,7 @@
 //!    becomes a `Runnable::Io` at the back of the ready queue (or, when nothing else is due in
 //!    this iteration, is dispatched at once, in the same order). The run phase then runs
 //!    exactly as many entries as the queue held when it began, so nothing queued meanwhile
-//!    can starve I/O (L3).
+//!    can starve I/O.
 //! 2. **The transport** (`transport/socket/read.rs`, CPython's `_read_ready`) reads. Our
 //!    protocol is a `BufferedProtocol`, so it asks the protocol for a buffer and `recv`s
 //!    straight into the reader's memory: no copy between the socket and `readline`. A read
@@ -53,10 +53,10 @@
 //! 3. **The protocol** (`streams/core.rs`, CPython's `StreamReaderProtocol`) commits the bytes.
 //! 4. **The reader** (`streams/reader.rs`) wakes the task waiting in `read_into`/`readline`.
 //!    Waking a task records its key: no allocation, no lock. Because an I/O callback woke it,
-//!    the task runs later in this same iteration (decision D10; asyncio would poll once more
+//!    the task runs later in this same iteration (a deliberate difference; asyncio would poll once more
 //!    first), sees its data and returns it: an echo costs one poll, one read, one write.
 //! 5. **The writer** (`streams/writer.rs`) hands the bytes to the transport, which tries
-//!    `send` at once because nothing is queued (L65): all six bytes go, nothing is buffered, no
+//!    `send` at once because nothing is queued: all six bytes go, nothing is buffered, no
 //!    writable interest is needed. `drain()` returns at once because the transport is not
 //!    paused.
 //!
@@ -85,7 +85,7 @@
 //!
 //! On the read side the [`StreamReader`](crate::StreamReader) pauses the transport when it
 //! holds more than twice its limit, and resumes it at the limit or below, so a peer that sends
-//! faster than we read ends up blocked in its own `send` (S14, S15).
+//! faster than we read ends up blocked in its own `send`.
 //!
 //! ## TLS: a protocol below, a transport above
 //!
@@ -122,3 +122,49 @@
 //! | `streams/` | `streams.py` |
 //! | `tls/` | `sslproto.py` |
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
+//!
+//! ## Python names, Rust names
+//!
+//! How each asyncio call you know is spelled here.
+//!
+//! | Python (asyncio) | Rust (`asyncio` crate) |
+//! |---|---|
+//! | `asyncio.run(main())` | `asyncio::run(main())` → `Result<Output, Error>` |
+//! | `asyncio.get_running_loop()` | `asyncio::get_running_loop()` → `LoopHandle` |
+//! | `asyncio.new_event_loop()` | `EventLoop::new()` (closes on drop) |
+//! | `loop.call_soon(cb)` | `lp.call_soon(f)` → `Handle` |
+//! | `loop.call_later(delay, cb)`, `loop.call_at(when, cb)` | `lp.call_later(d, f)`, `lp.call_at(instant, f)` → `TimerHandle` |
+//! | `loop.call_soon_threadsafe(cb)` | `lp.threadsafe().call_soon_threadsafe(f)` (the handle is `Send + Sync`) |
+//! | `loop.time()` | `lp.time()` → `Instant` |
+//! | `loop.run_until_complete(fut)`, `run_forever()`, `stop()`, `close()` | same names |
+//! | `loop.is_running()`, `is_closed()` | same names |
+//! | `loop.add_reader(fd, cb)`, `add_writer`, `remove_reader`, `remove_writer` | same names |
+//! | `loop.set_exception_handler(h)`, `call_exception_handler(ctx)` | same names; `ExceptionContext` for the dict |
+//! | `Handle.cancel()`, `TimerHandle.when()` | same names |
+//! | `asyncio.create_task(coro)` | `asyncio::spawn(fut)` → `Task<T>`, awaiting gives `Result<T, Cancelled>` |
+//! | `task.cancel()`, `task.done()`, `task.cancelled()` | `cancel()`, `is_done()`, `is_cancelled()` |
+//! | `asyncio.sleep(d)`, `asyncio.sleep(0)` | `asyncio::sleep(d)`, `asyncio::yield_now()` |
+//! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | `asyncio::timeout(d, fut)`; expiry is `Error::Timeout` |
+//! | `asyncio.timeout_at(when)` | `asyncio::timeout_at(instant, fut)` |
+//! | `TimeoutError`, `CancelledError` | `Error::Timeout`, `Cancelled` (and `Error::Cancelled`) |
+//! | `ValueError`, `RuntimeError` (wrong state), `NotImplementedError` | `Error::InvalidArgument`, `Error::InvalidState`, `Error::Unsupported` |
+//! | `OSError` (`ConnectionResetError`, `ConnectionRefusedError`, …) | `Error::Io(io::Error)`: the matching `io::ErrorKind`, and `raw_os_error()` keeps the errno (104 after a reset, for every read, `drain` and `wait_closed` that reports it) |
+//! | `ssl.SSLError`, `ssl.SSLCertVerificationError`, `ssl.SSLEOFError` | `Error::Tls(TlsError)` (`is_certificate_error()`, `is_truncation()`), from handshakes and, over streams, from reads, `drain` and `wait_closed` too |
+//! | `loop.create_connection(factory, host, port, …)` | `lp.create_connection(factory, host, port).local_addr(..).happy_eyeballs_delay(..).await` → `(Transport, Rc<RefCell<P>>)` |
+//! | `loop.create_server(factory, host, port, …)` | `lp.create_server(factory, host, port).backlog(100).reuse_port(true).await` → `Server` |
+//! | `loop.create_unix_connection`, `create_unix_server` | same names, a path instead of host and port |
+//! | `Protocol`, `BufferedProtocol` | traits of the same names (`&mut self` methods; a buffered protocol returns `Some(self)` from `as_buffered`) |
+//! | `transport.write`, `writelines`, `write_eof`, `close`, `abort`, `pause_reading`, `resume_reading`, `set_write_buffer_limits`, `get_write_buffer_size`, `get_extra_info` | same names on `Transport` |
+//! | `Server.close()`, `wait_closed()`, `serve_forever()`, `start_serving()`, `close_clients()`, `abort_clients()`, `sockets` | same names; `async with server` is `server.scope(\|srv\| async {..})` |
+//! | `asyncio.open_connection(host, port, limit=…)` | `asyncio::open_connection(host, port).limit(n).await` → `(StreamReader, StreamWriter)` |
+//! | `asyncio.open_connection(sock=s)` | `asyncio::open_connection_sock(s).await` |
+//! | `asyncio.start_server(cb, host, port, backlog=…)` | `asyncio::start_server(cb, host, port).backlog(n).await` → `Server`; `cb` async or plain |
+//! | `asyncio.open_unix_connection`, `start_unix_server` | same names |
+//! | `reader.read(n)`, `readline()`, `readexactly(n)`, `readuntil(sep)` | same names; `read_into(&mut buf)` reads without allocating; `readuntil_any(&[a, b])` |
+//! | `async for line in reader` | `let mut lines = reader.lines(); while let Some(line) = lines.next_line().await? { … }` |
+//! | `reader.read()` (to EOF) | `reader.read(-1)` or `reader.read_to_end()` |
+//! | `writer.write`, `writelines`, `drain`, `write_eof`, `close`, `wait_closed`, `is_closing`, `get_extra_info` | same names |
+//! | `IncompleteReadError`, `LimitOverrunError` | `Error::IncompleteRead { partial, expected }`, `Error::LimitOverrun { consumed, .. }` |
+//! | `readline()` over the limit: `ValueError` | `Error::LimitOverrun { consumed, .. }` (typed, and says how much was discarded) |
+//! | `socket.socketpair()` | `asyncio::socketpair()` |
+// Checklist: L3, D10, L65, S14, S15.

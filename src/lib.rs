@@ -1,6 +1,98 @@
-//! # asyncio: Python's asyncio streams, rebuilt in Rust on a hand-rolled mio reactor
+//! # asyncio: Python's asyncio streams, rebuilt in Rust
 //!
-//! The layers, bottom to top, as in CPython's `Lib/asyncio`:
+//! Python's `asyncio` streams ([`open_connection`], [`start_server`], [`StreamReader`],
+//! [`StreamWriter`]) and the layers under them (an event loop, transports and protocols, TLS on
+//! rustls) on a hand-rolled, single-threaded mio reactor: no tokio at run time. Names and
+//! behaviour follow CPython's `Lib/asyncio`, so Python's streams examples port line for line.
+//!
+//! ## TCP echo client
+//!
+//! The streams documentation's client, [`open_connection`] to an echo server (started here
+//! on a free port by hidden lines):
+//!
+//! ```
+//! async fn tcp_echo_client(message: &str, port: u16) -> asyncio::Result<()> {
+//!     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+//!
+//!     println!("Send: {message:?}");
+//!     writer.write(message.as_bytes())?;
+//!     writer.drain().await?;
+//!
+//!     let data = reader.read(100).await?;
+//!     println!("Received: {:?}", String::from_utf8_lossy(&data));
+//! #   assert_eq!(data, message.as_bytes());
+//!
+//!     println!("Close the connection");
+//!     writer.close();
+//!     writer.wait_closed().await
+//! }
+//! # let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+//! #     w.write(&r.read(100).await?)?;
+//! #     w.close();
+//! #     w.wait_closed().await
+//! # };
+//!
+//! asyncio::run(async {
+//! #   let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+//! #   let port = server.sockets()[0].as_inet().unwrap().port();
+//!     tcp_echo_client("Hello World!", port).await
+//! })??;
+//! # Ok::<_, asyncio::Error>(())
+//! ```
+//!
+//! ## TCP echo server
+//!
+//! The documentation's server, [`start_server`] on 127.0.0.1. Port 0 lets the OS pick a
+//! free port, [`Server::sockets`] tells which; a client task connects, and once it is done the
+//! server is closed, which ends [`serve_forever`](Server::serve_forever).
+//!
+//! ```
+//! use asyncio::{StreamReader, StreamWriter};
+//!
+//! async fn handle_echo(reader: StreamReader, writer: StreamWriter) -> asyncio::Result<()> {
+//!     let data = reader.read(100).await?;
+//!     let message = String::from_utf8_lossy(&data).into_owned();
+//!     let addr = writer.peername();
+//!
+//!     println!("Received {message:?} from {addr:?}");
+//!
+//!     println!("Send: {message:?}");
+//!     writer.write(&data)?;
+//!     writer.drain().await?;
+//!
+//!     println!("Close the connection");
+//!     writer.close();
+//!     writer.wait_closed().await
+//! }
+//!
+//! async fn main_task() -> asyncio::Result<()> {
+//!     let server = asyncio::start_server(handle_echo, "127.0.0.1", 0).await?;
+//!
+//!     let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
+//!     println!("Serving on {}", addrs.join(", "));
+//!
+//!     // A client on the same loop; closing the server afterwards ends `serve_forever`.
+//!     let port = server.sockets()[0].as_inet().expect("a TCP address").port();
+//!     let closer = server.clone();
+//!     asyncio::spawn(async move {
+//!         let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+//!         writer.write(b"Hello World!")?;
+//!         assert_eq!(reader.read(100).await?, b"Hello World!");
+//!         closer.close();
+//!         Ok::<_, asyncio::Error>(())
+//!     });
+//!
+//!     // `async with server: await server.serve_forever()`
+//!     server.scope(|server| async move { server.serve_forever().await }).await
+//! }
+//!
+//! asyncio::run(main_task())??;
+//! # Ok::<_, asyncio::Error>(())
+//! ```
+//!
+//! ## The layers
+//!
+//! Bottom to top, as in CPython's `Lib/asyncio`; each calls only the one below it:
 //!
 //! ```text
 //!  streams     StreamReader  StreamWriter  StreamReaderProtocol  Server      (streams.py)
@@ -10,28 +102,17 @@
 //!  event loop  mio poll + ready queue + timer wheel + executor              (base_events.py)
 //! ```
 //!
-//! Start with [`guide`]: one echo message followed through every layer.
+//! ## Where next
 //!
-//! This release has the event loop: callbacks ([`LoopHandle::call_soon`],
-//! [`call_later`](LoopHandle::call_later), [`call_at`](LoopHandle::call_at)), tasks
-//! ([`spawn`], [`Task`]), timers ([`sleep`], [`timeout`], [`yield_now`]), raw descriptors
-//! ([`LoopHandle::add_reader`]), the thread-safe door ([`ThreadsafeHandle`]) and [`run`].
-//!
-//! ```
-//! use std::time::Duration;
-//!
-//! let order = asyncio::run(async {
-//!     let lp = asyncio::get_running_loop().unwrap();
-//!     let (tx, rx) = std::sync::mpsc::channel();
-//!     let tx2 = tx.clone();
-//!     lp.call_later(Duration::from_millis(2), move || tx.send("later").unwrap()).unwrap();
-//!     lp.call_soon(move || tx2.send("soon").unwrap()).unwrap();
-//!     asyncio::sleep(Duration::from_millis(5)).await;
-//!     rx.try_iter().collect::<Vec<_>>()
-//! })
-//! .unwrap();
-//! assert_eq!(order, ["soon", "later"]);
-//! ```
+//! - [`guide`]: one echo message followed through every layer, flow control, TLS, and which
+//!   of our files mirrors which CPython file.
+//! - [Python names, Rust names](guide#python-names-rust-names): the asyncio call you know
+//!   and its spelling here.
+//! - Modules: [`streams`] (the high-level API), [`protocol`] and [`transport`] (callbacks and
+//!   the transport handle), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
+//!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`]; at the root,
+//!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], and [`LoopThread`] for
+//!   driving a loop from synchronous code.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]

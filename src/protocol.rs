@@ -1,21 +1,22 @@
 //! Protocols: the callbacks a transport makes into your code.
 //!
 //! Mirrors `BaseProtocol`, `Protocol` and `BufferedProtocol` in CPython
-//! `Lib/asyncio/protocols.py`. The call grammar (L44) every transport keeps:
+//! `Lib/asyncio/protocols.py`. The call grammar every transport keeps:
 //!
 //! ```text
 //! Protocol:          connection_made  data_received*  eof_received?  connection_lost
 //! BufferedProtocol:  connection_made  (get_buffer buffer_updated?)*  eof_received?  connection_lost
 //! ```
 //! `pause_writing`/`resume_writing` may come anywhere between `connection_made` and
-//! `connection_lost`, strictly alternating, starting with pause (L49).
+//! `connection_lost`, strictly alternating, starting with pause.
 //!
 //! Ground rules for implementors: methods take `&mut self`; the transport keeps your protocol
 //! in an `Rc<RefCell<…>>` and borrows it only for the duration of one call. Inside any callback
-//! you may call any method of the [`Transport`] — `write`, `close`, `abort`, `pause_reading` —
-//! (L83). A `pause_writing`/`resume_writing` that a `write` made from inside one of your own
+//! you may call any method of the [`Transport`] — `write`, `close`, `abort`, `pause_reading`.
+//! A `pause_writing`/`resume_writing` that a `write` made from inside one of your own
 //! callbacks triggers is delivered as soon as that callback returns, since your protocol is
 //! borrowed at that moment; made from anywhere else, it is delivered at once.
+// Checklist: L44, L49, L83.
 
 use std::cell::RefCell;
 use std::io;
@@ -30,48 +31,128 @@ use crate::transport::Transport;
 /// A protocol that wants the transport to read straight into its own memory also implements
 /// [`BufferedProtocol`] and returns `Some(self)` from [`as_buffered`](Protocol::as_buffered)
 /// (Python's `isinstance(protocol, BufferedProtocol)` check).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{Protocol, Transport};
+///
+/// /// Echoes every byte back, closes when the peer is done.
+/// #[derive(Default)]
+/// struct Echo(Option<Transport>);
+///
+/// impl Protocol for Echo {
+///     fn connection_made(&mut self, transport: Transport) {
+///         self.0 = Some(transport);
+///     }
+///     fn data_received(&mut self, data: &[u8]) {
+///         let _ = self.0.as_ref().unwrap().write(data);
+///     }
+/// }
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let server = lp.create_server(Echo::default, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write(b"echo?")?;
+///     assert_eq!(reader.readexactly(5).await?, b"echo?");
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub trait Protocol {
     /// The connection is up; keep `transport` to write. Called once, first.
     fn connection_made(&mut self, transport: Transport) {
         let _ = transport;
     }
 
-    /// Some bytes arrived: never empty, at most 256 KiB; boundaries carry no meaning (L46).
+    /// Some bytes arrived: never empty, at most 256 KiB; boundaries carry no meaning.
+    // Checklist: L46.
     fn data_received(&mut self, data: &[u8]) {
         let _ = data;
     }
 
     /// The peer closed its writing side. Return `true` to keep the transport open for writing
-    /// (half-close: you close it later); `false` closes it (L47). Called at most once.
+    /// (half-close: you close it later); `false` closes it. Called at most once.
+    // Checklist: L47.
     fn eof_received(&mut self) -> bool {
         false
     }
 
     /// The connection is gone: `None` after EOF, `close()` or `abort()`, the error after a
-    /// failure (L48). Called once, last.
+    /// failure. Called once, last.
+    // Checklist: L48.
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         let _ = exc;
     }
 
-    /// The transport's write buffer rose above its high-water mark (L70).
+    /// The transport's write buffer rose above its high-water mark.
+    // Checklist: L70.
     fn pause_writing(&mut self) {}
 
-    /// The transport's write buffer fell to its low-water mark or below (L70).
+    /// The transport's write buffer fell to its low-water mark or below.
+    // Checklist: L70.
     fn resume_writing(&mut self) {}
 
     /// `Some(self)` for a [`BufferedProtocol`]: the transport then calls `get_buffer` /
-    /// `buffer_updated` instead of `data_received` (L50, L52).
+    /// `buffer_updated` instead of `data_received`.
+    // Checklist: L50, L52.
     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
         None
     }
 }
 
 /// A protocol that lends the transport its own memory to read into (Python's
-/// `asyncio.BufferedProtocol`, L50): no copy between the socket and your buffer. Implement
+/// `asyncio.BufferedProtocol`): no copy between the socket and your buffer. Implement
 /// [`Protocol`] too (for the other callbacks) with `as_buffered` returning `Some(self)`.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{BufferedProtocol, Protocol};
+///
+/// /// Counts bytes; the transport reads straight into `buf`.
+/// struct Counter { buf: Vec<u8>, total: usize }
+///
+/// impl Protocol for Counter {
+///     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+///         Some(self)
+///     }
+/// }
+/// impl BufferedProtocol for Counter {
+///     fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+///         &mut self.buf
+///     }
+///     fn buffer_updated(&mut self, n: usize) {
+///         self.total += n;
+///     }
+/// }
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let (a, b) = asyncio::socketpair()?;
+///     let (_t, counter) = lp.connect_socket(|| Counter { buf: vec![0; 4096], total: 0 }, a).await?;
+///     let (_, writer) = asyncio::open_connection_sock(b).await?;
+///     writer.write(&[7; 100])?;
+///     writer.close();
+///     writer.wait_closed().await?;
+///     for _ in 0..10_000 {
+///         if counter.borrow().total == 100 { break }
+///         asyncio::yield_now().await;
+///     }
+///     assert_eq!(counter.borrow().total, 100);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: L50.
 pub trait BufferedProtocol: Protocol {
     /// A buffer to read into. `size_hint` is a suggested minimum (0: any size). An empty buffer
-    /// is an error that ends the connection (L51).
+    /// is an error that ends the connection.
+    // Checklist: L51.
     fn get_buffer(&mut self, size_hint: usize) -> &mut [u8];
 
     /// `n` (> 0) bytes were written at the start of the last buffer from `get_buffer`.
@@ -79,6 +160,20 @@ pub trait BufferedProtocol: Protocol {
 }
 
 /// A protocol as a transport holds it, shared with whoever made it.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// let shared: asyncio::ProtocolRef = Rc::new(RefCell::new(Quiet));
+/// // Hand it to Transport::set_protocol; keep a clone to inspect it later.
+/// let _mine = shared.clone();
+/// ```
 pub type ProtocolRef = Rc<RefCell<dyn Protocol>>;
 
 /// Whether the protocol is borrowed right now (one of its callbacks is running).

@@ -22,6 +22,20 @@ use crate::event_loop::{current_loop, LoopHandle, TimerEntry};
 ///
 /// # Panics
 /// When polled outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     let start = lp.time();
+///     asyncio::sleep(Duration::from_millis(2)).await;
+///     assert!(lp.time() - start >= Duration::from_millis(2)); // never early
+/// })
+/// .unwrap();
+/// ```
 pub fn sleep(delay: Duration) -> Sleep {
     let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
     sleep_until(deadline_after(now, delay))
@@ -31,6 +45,20 @@ pub fn sleep(delay: Duration) -> Sleep {
 ///
 /// # Panics
 /// When polled outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     let deadline = lp.time() + Duration::from_millis(1);
+///     asyncio::sleep_until(deadline).await;
+///     assert!(lp.time() >= deadline);
+/// })
+/// .unwrap();
+/// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
@@ -39,6 +67,23 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 }
 
 /// The future of [`sleep`]. `Unpin`; dropping it cancels its timer.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     let mut sleep = asyncio::sleep(Duration::from_secs(3600));
+///     // Changed our mind: wake in 1 ms instead, reusing the same timer.
+///     sleep.reset(lp.time() + Duration::from_millis(1));
+///     let deadline = sleep.deadline();
+///     sleep.await;
+///     assert!(lp.time() >= deadline);
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {
@@ -106,13 +151,42 @@ impl Drop for Sleep {
     }
 }
 
-/// Gives up control for exactly one loop iteration (Python's `await asyncio.sleep(0)`, L27):
+/// Gives up control for exactly one loop iteration (Python's `await asyncio.sleep(0)`):
 /// callbacks queued before it run first.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// asyncio::run(async {
+///     let ran = Rc::new(Cell::new(false));
+///     let flag = ran.clone();
+///     let lp = asyncio::get_running_loop().unwrap();
+///     lp.call_soon(move || flag.set(true)).unwrap();
+///     assert!(!ran.get());
+///     asyncio::yield_now().await; // the queued callback runs first
+///     assert!(ran.get());
+/// })
+/// .unwrap();
+/// ```
+// Checklist: L27.
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
 
 /// The future of [`yield_now`].
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let step: asyncio::YieldNow = asyncio::yield_now();
+///     step.await;
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct YieldNow {
@@ -133,8 +207,8 @@ impl Future for YieldNow {
 }
 
 /// Runs `fut` with a deadline `delay` from now (Python's `asyncio.wait_for(fut, delay)` /
-/// `async with asyncio.timeout(delay)`, L36–L39). The deadline is fixed when `timeout` is
-/// called. `fut` is polled before the deadline is checked (D4), so an output ready at that poll
+/// `async with asyncio.timeout(delay)`). The deadline is fixed when `timeout` is
+/// called. `fut` is polled before the deadline is checked, so an output ready at that poll
 /// wins even with a zero delay. On expiry `fut` is dropped: a [`Task`](crate::Task) being
 /// awaited is cancelled with it. `Duration::MAX` means no deadline (it saturates, as in
 /// [`sleep`]).
@@ -153,6 +227,7 @@ impl Future for YieldNow {
 ///
 /// # Cancel safety
 /// Dropping the returned future drops `fut` with it.
+// Checklist: L36, L39, D4.
 pub fn timeout<F: IntoFuture>(
     delay: Duration,
     fut: F,
@@ -198,6 +273,24 @@ where
 ///
 /// # Errors
 /// [`Error::Timeout`] when the deadline passes first.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     let deadline = lp.time() + Duration::from_millis(1);
+///     let slow = asyncio::sleep(Duration::from_secs(3600));
+///     let r = asyncio::timeout_at(deadline, slow).await;
+///     assert!(matches!(r, Err(asyncio::Error::Timeout)));
+///     // A future that finishes in time gives its output.
+///     assert_eq!(asyncio::timeout_at(lp.time() + Duration::from_secs(1), async { 7 }).await?, 7);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub async fn timeout_at<F: IntoFuture>(deadline: Instant, fut: F) -> Result<F::Output, Error> {
     {
         let mut fut = pin!(fut.into_future());

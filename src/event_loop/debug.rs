@@ -23,11 +23,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static TRACE: AtomicBool = AtomicBool::new(false);
 
 /// Turns the layer trace on or off for the whole process (see the module docs).
+///
+/// # Examples
+///
+/// ```
+/// asyncio::set_trace(true); // layer-by-layer records at trace level, for this whole process
+/// assert!(asyncio::trace_enabled());
+/// asyncio::set_trace(false);
+/// ```
 pub fn set_trace(on: bool) {
     TRACE.store(on, Ordering::Relaxed);
 }
 
 /// Whether the layer trace is on.
+///
+/// # Examples
+///
+/// ```
+/// if asyncio::trace_enabled() {
+///     println!("the layer trace is on");
+/// }
+/// ```
 #[inline]
 pub fn trace_enabled() -> bool {
     TRACE.load(Ordering::Relaxed)

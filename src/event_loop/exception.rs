@@ -9,6 +9,16 @@ use std::any::Any;
 use std::fmt;
 
 /// What went wrong, as Python's exception-handler `context` dict.
+///
+/// # Examples
+///
+/// ```
+/// let ctx = asyncio::ExceptionContext::new("Fatal read error")
+///     .with_detail("transport", "<socket transport fd=7>")
+///     .with_exception(Box::new(std::io::Error::other("reset")));
+/// assert_eq!(ctx.message, "Fatal read error");
+/// assert_eq!(ctx.to_string(), "Fatal read error\ntransport: <socket transport fd=7>\nexception: reset");
+/// ```
 #[derive(Debug)]
 pub struct ExceptionContext {
     /// The `message` key, e.g. `"Exception in callback …"`.
@@ -43,7 +53,8 @@ impl ExceptionContext {
 }
 
 impl fmt::Display for ExceptionContext {
-    /// The default handler's layout (L20): the message (or `Unhandled exception in event loop`),
+    // Checklist: L20.
+    /// The default handler's layout: the message (or `Unhandled exception in event loop`),
     /// then one `key: value` line per other key in sorted order, the exception last.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let message = if self.message.is_empty() {
@@ -65,6 +76,23 @@ impl fmt::Display for ExceptionContext {
 }
 
 /// A panic caught at a callback or task boundary, as an error value.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{ExceptionContext, LoopHandle, PanicError};
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
+///         let panic = ctx.exception.as_ref().and_then(|e| e.downcast_ref::<PanicError>());
+///         assert_eq!(panic.map(PanicError::message), Some("boom"));
+///     }));
+///     lp.call_soon(|| -> () { panic!("boom") }).unwrap(); // caught: the loop carries on
+///     asyncio::yield_now().await;
+/// })
+/// .unwrap();
+/// ```
 #[derive(Debug)]
 pub struct PanicError {
     message: String,
@@ -96,8 +124,25 @@ impl fmt::Display for PanicError {
 
 impl std::error::Error for PanicError {}
 
-/// The default handler: one error record on the `asyncio` target (L20): through `log` when
+/// The default handler: one error record on the `asyncio` target: through `log` when
 /// a logger is installed, else on stderr (never silent).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{ExceptionContext, LoopHandle};
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     // A handler that counts, then defers to the default one.
+///     lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
+///         asyncio::default_exception_handler(ctx);
+///     }));
+///     lp.call_exception_handler(&ExceptionContext::new("something went wrong"));
+/// })
+/// .unwrap();
+/// ```
+// Checklist: L20.
 pub fn default_exception_handler(ctx: &ExceptionContext) {
     crate::event_loop::debug::error!("{ctx}");
 }

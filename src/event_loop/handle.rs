@@ -15,7 +15,24 @@ use super::timer_wheel::TimerKey;
 use super::LoopInner;
 
 /// What a loop callback may return: `()` or a `Result` whose error is reported through the
-/// loop's exception handler (L18), like an exception escaping a Python callback.
+/// loop's exception handler, like an exception escaping a Python callback.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     lp.call_soon(|| println!("returns ()")).unwrap();
+///     // An `Err` goes to the exception handler; the loop carries on.
+///     lp.set_exception_handler(Some(|_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+///         assert_eq!(ctx.exception.as_ref().unwrap().to_string(), "bad input");
+///     }));
+///     lp.call_soon(|| Err::<(), _>("bad input")).unwrap();
+///     asyncio::yield_now().await;
+/// })
+/// .unwrap();
+/// ```
+// Checklist: L18.
 pub trait CallbackOutput {
     /// The error to report, if any.
     fn into_error(self) -> Option<Box<dyn std::error::Error>>;
@@ -89,13 +106,33 @@ where
 
 /// A callback scheduled with [`LoopHandle::call_soon`](crate::LoopHandle::call_soon)
 /// (Python's `asyncio.Handle`). Dropping the handle does not cancel the callback.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// asyncio::run(async {
+///     let ran = Rc::new(Cell::new(false));
+///     let flag = ran.clone();
+///     let handle = asyncio::get_running_loop()?.call_soon(move || flag.set(true))?;
+///     handle.cancel();
+///     assert!(handle.cancelled());
+///     asyncio::yield_now().await;
+///     assert!(!ran.get(), "a cancelled callback never runs");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) callback: Rc<dyn Callback>,
 }
 
 impl Handle {
-    /// Cancels the callback if it has not run yet and releases what it captured. Idempotent (L5).
+    /// Cancels the callback if it has not run yet and releases what it captured. Idempotent.
+    // Checklist: L5.
     pub fn cancel(&self) {
         self.callback.cancel();
     }
@@ -119,7 +156,24 @@ impl fmt::Debug for Handle {
 /// [`call_at`](crate::LoopHandle::call_at) (Python's `asyncio.TimerHandle`).
 ///
 /// Cancelling removes the timer from the wheel in O(1): a cancelled timer never fires and never
-/// shortens the loop's poll (L10).
+/// shortens the loop's poll.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let timer = lp.call_later(Duration::from_secs(60), || println!("too late"))?;
+///     assert!(timer.when() >= lp.time() + Duration::from_secs(59));
+///     timer.cancel(); // leaves the wheel at once
+///     assert!(timer.cancelled());
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: L10.
 #[derive(Clone)]
 pub struct TimerHandle {
     pub(crate) handle: Handle,

@@ -458,38 +458,79 @@ impl LoopHandle {
         Ok(had)
     }
 
-    /// Calls `f` whenever `fd` is readable (Python's `loop.add_reader`, L17), until
+    /// Calls `f` whenever `fd` is readable (Python's `loop.add_reader`), until
     /// [`remove_reader`](Self::remove_reader). Adding again replaces the previous callback.
     /// Level-triggered: `f` runs again next iteration while data remains.
     ///
     /// # Errors
     /// `InvalidState` on a closed loop or when a transport owns `fd`; `InvalidArgument` for a
     /// negative or unpollable descriptor; `Io` if registration fails otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::rc::Rc;
+    /// use std::cell::Cell;
+    ///
+    /// let (mut a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let readable = Rc::new(Cell::new(false));
+    /// let flag = readable.clone();
+    /// lp.add_reader(b.as_raw_fd(), move || flag.set(true))?;
+    /// a.write_all(b"x")?;
+    /// lp.run_once(None)?; // the poll sees `b` readable and runs the callback
+    /// assert!(readable.get());
+    /// assert!(lp.remove_reader(b.as_raw_fd())?);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    // Checklist: L17.
     pub fn add_reader(&self, fd: RawFd, f: impl Fn() + 'static) -> Result<(), Error> {
         self.set_fd_callback(fd, false, Some(Rc::new(f))).map(drop)
     }
 
-    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`, L17).
+    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`).
     ///
     /// # Errors
     /// As for [`add_reader`](Self::add_reader).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// let fd = a.as_raw_fd();
+    /// lp.add_writer(fd, move || {
+    ///     handle.remove_writer(fd).unwrap(); // writable at once: stop watching
+    /// })?;
+    /// lp.run_once(None)?;
+    /// assert!(!lp.remove_writer(fd)?, "already removed by the callback");
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    // Checklist: L17.
     pub fn add_writer(&self, fd: RawFd, f: impl Fn() + 'static) -> Result<(), Error> {
         self.set_fd_callback(fd, true, Some(Rc::new(f))).map(drop)
     }
 
-    /// Stops watching `fd` for reading; `Ok(true)` if a reader was registered (L17). On a closed
-    /// loop it returns `Ok(false)` (L16).
+    /// Stops watching `fd` for reading; `Ok(true)` if a reader was registered. On a closed
+    /// loop it returns `Ok(false)`.
     ///
     /// # Errors
     /// `InvalidState` when a transport owns `fd`.
+    // Checklist: L17, L16.
     pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, false, None)
     }
 
-    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered (L17).
+    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered.
     ///
     /// # Errors
     /// `InvalidState` when a transport owns `fd`.
+    // Checklist: L17.
     pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, true, None)
     }

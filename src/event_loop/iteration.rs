@@ -27,6 +27,19 @@ impl LoopHandle {
     /// the next timer rounded up to whole milliseconds (so a host whose poll counts in
     /// milliseconds never wakes just before the deadline and spins), or `None` (only I/O or
     /// another thread can bring work).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert_eq!(lp.next_timeout(), None); // nothing but I/O could wake it
+    /// lp.call_later(Duration::from_millis(30), || ())?;
+    /// let wait = lp.next_timeout().unwrap();
+    /// assert!(wait > Duration::ZERO && wait <= Duration::from_millis(30));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
         self.poll_timeout().map(|t| {
             let ms = t.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;

@@ -3,19 +3,19 @@
 //!
 //! Mirrors `BaseEventLoop` in CPython `Lib/asyncio/base_events.py` (`_run_once`, `run_forever`,
 //! `run_until_complete`, `stop`, `close`, `call_soon`, `call_later`, `call_at`) and
-//! `asyncio.run` from `runners.py`. One iteration ([`run_once`](LoopHandle::run_once)), L2:
+//! `asyncio.run` from `runners.py`. One iteration ([`run_once`](LoopHandle::run_once)):
 //!
 //! 1. poll: timeout 0 if anything is ready or a stop is pending, else until the earliest exact
-//!    timer deadline (whole milliseconds through epoll, the rest with `ppoll`), else forever
-//!    (L9); with nothing queued, no thread-safe work and no timer due, the events' I/O
+//!    timer deadline (whole milliseconds through epoll, the rest with `ppoll`), else forever;
+//!    with nothing queued, no thread-safe work and no timer due, the events' I/O
 //!    callbacks are the whole snapshot and run as they are read (steps 2-4 in one);
 //! 2. queue one `Runnable::Io` per readiness event, and drain the thread-safe queue;
-//! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO (L7, D2);
-//! 4. run exactly as many ready entries as the queue held now (L3);
-//! 5. run, once each, the tasks that step 4's I/O callbacks woke (D10): a read's bytes reach
+//! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO;
+//! 4. run exactly as many ready entries as the queue held now;
+//! 5. run, once each, the tasks that step 4's I/O callbacks woke: a read's bytes reach
 //!    the task awaiting them in the iteration that received them, with no poll in between.
 //!    Anything else queued during 4 or 5 (call_soon, a task waking itself) waits for the next
-//!    iteration, as L3 says.
+//!    iteration: a turn runs only what was ready when it began.
 //!
 //! Files: this one (the loop's state, construction, `call_soon`, run/stop/close, exception
 //! handler, `asyncio.run`), `iteration.rs` (one iteration, steps 1-5), `timers.rs` (`call_later`
@@ -25,7 +25,8 @@
 //! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
 //! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
 //! cross-thread door is [`ThreadsafeHandle`] (and task wakers, which use it). A panic or `Err`
-//! escaping a callback or task goes to the exception handler and the loop carries on (L18).
+//! escaping a callback or task goes to the exception handler and the loop carries on.
+// Checklist: L2, L9, L7, D2, L3, D10, L18.
 
 pub(crate) mod clock;
 pub(crate) mod debug;
@@ -39,7 +40,7 @@ pub(crate) mod ready;
 pub(crate) mod threadsafe;
 mod timers;
 pub(crate) use timers::{Timer, TimerEntry};
-pub mod timer_wheel;
+pub(crate) mod timer_wheel;
 
 use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
@@ -156,6 +157,17 @@ pub(crate) fn wake_on_current(id: LoopId, index: u32, generation: u32) -> bool {
 ///
 /// # Errors
 /// [`Error::InvalidState`] (`no running event loop`) outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// assert!(asyncio::get_running_loop().is_err()); // no loop runs here
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     assert!(lp.is_running());
+/// })
+/// .unwrap();
+/// ```
 pub fn get_running_loop() -> Result<LoopHandle, Error> {
     current_loop().ok_or_else(|| Error::invalid_state("no running event loop"))
 }
@@ -173,6 +185,21 @@ pub struct EventLoop {
 }
 
 /// A reference to an event loop (`!Send`: a loop belongs to one thread). Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let lp = asyncio::EventLoop::new()?; // owns the loop; derefs to LoopHandle
+/// let handle: asyncio::LoopHandle = lp.handle();
+/// handle.call_soon(|| println!("soon"))?;
+/// let stopper = handle.clone();
+/// handle.call_later(Duration::from_millis(1), move || stopper.stop())?;
+/// handle.run_forever()?; // "soon", then stops after 1 ms
+/// assert!(!handle.is_running());
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct LoopHandle {
     pub(crate) inner: Rc<LoopInner>,
@@ -199,6 +226,15 @@ impl EventLoop {
     ///
     /// # Errors
     /// `Error::Io` if the OS refuses an epoll instance or an eventfd.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert!(!lp.is_running() && !lp.is_closed());
+    /// drop(lp); // closes it
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn new() -> Result<EventLoop, Error> {
         Self::build(Clock::system())
     }
@@ -208,6 +244,21 @@ impl EventLoop {
     ///
     /// # Errors
     /// As for [`new`](Self::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let clock = asyncio::ManualClock::new();
+    /// let lp = asyncio::EventLoop::with_clock(clock.clone())?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_later(Duration::from_secs(60), move || tx.send(()).unwrap())?;
+    /// clock.advance(Duration::from_secs(60)); // a minute passes at once
+    /// lp.run_once(Some(Duration::ZERO))?;
+    /// assert!(rx.try_recv().is_ok());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn with_clock(clock: ManualClock) -> Result<EventLoop, Error> {
         Self::build(Clock::manual(clock))
     }
@@ -253,6 +304,16 @@ impl EventLoop {
     }
 
     /// A handle to this loop, to keep in callbacks and tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle(); // cheap to clone, usable from callbacks on this thread
+    /// handle.call_soon(|| println!("from a handle"))?;
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn handle(&self) -> LoopHandle {
         self.handle.clone()
     }
@@ -287,17 +348,43 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl LoopHandle {
-    /// The loop's clock (Python's `loop.time()`, L11): monotonic, or a [`ManualClock`].
+    /// The loop's clock (Python's `loop.time()`): monotonic, or a [`ManualClock`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let t0 = lp.time();
+    /// lp.run_until_complete(asyncio::sleep(std::time::Duration::from_millis(1)))?;
+    /// assert!(lp.time() > t0);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L11.
     pub fn time(&self) -> Instant {
         self.inner.clock.now()
     }
 
     /// Schedules `f` to run in the next iteration's run phase, after everything already queued
-    /// (Python's `loop.call_soon`, L1). `f` may return `()` or a `Result`; an `Err` or a panic
-    /// goes to the exception handler (L18).
+    /// (Python's `loop.call_soon`). `f` may return `()` or a `Result`; an `Err` or a panic
+    /// goes to the exception handler.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// for i in 0..3 {
+    ///     let tx = tx.clone();
+    ///     lp.call_soon(move || tx.send(i).unwrap())?;
+    /// }
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [0, 1, 2]); // FIFO
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L1, L18.
     pub fn call_soon<F, R>(&self, f: F) -> Result<Handle, Error>
     where
         F: FnOnce() -> R + 'static,
@@ -310,10 +397,22 @@ impl LoopHandle {
     }
 
     /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
-    /// is [`call_soon`](Self::call_soon) (D5). Other threads use [`threadsafe`](Self::threadsafe).
+    /// is [`call_soon`](Self::call_soon). Other threads use [`threadsafe`](Self::threadsafe).
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon_threadsafe(move || tx.send("ran").unwrap())?; // the closure must be Send
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(rx.try_recv(), Ok("ran"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: D5.
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
     where
         F: FnOnce() + Send + 'static,
@@ -322,6 +421,27 @@ impl LoopHandle {
     }
 
     /// A `Send + Sync` handle for scheduling callbacks on this loop from other threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let door = lp.threadsafe(); // Send + Sync
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// std::thread::spawn(move || door.call_soon_threadsafe(move || tx.send("hi").unwrap()))
+    ///     .join()
+    ///     .unwrap()?;
+    /// let got = lp.run_until_complete(async move {
+    ///     loop {
+    ///         if let Ok(m) = rx.try_recv() {
+    ///             break m;
+    ///         }
+    ///         asyncio::yield_now().await;
+    ///     }
+    /// })?;
+    /// assert_eq!(got, "hi");
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn threadsafe(&self) -> ThreadsafeHandle {
         ThreadsafeHandle {
             shared: self.inner.shared.clone(),
@@ -329,14 +449,35 @@ impl LoopHandle {
         }
     }
 
-    /// Whether the loop is running (L15).
+    /// Whether the loop is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert!(!lp.is_running());
+    /// let handle = lp.handle();
+    /// assert!(lp.run_until_complete(async move { handle.is_running() })?);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L15.
     pub fn is_running(&self) -> bool {
         self.inner.running.get()
     }
 
-    /// Debug mode on or off (Python's `loop.set_debug`, L23); also on when the loop is made
+    /// Debug mode on or off (Python's `loop.set_debug`); also on when the loop is made
     /// with `ASYNCIO_DEBUG=1`. In debug mode a callback or task poll that runs at least
     /// [`slow_callback_duration`](Self::set_slow_callback_duration) (100 ms) is logged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.set_debug(true); // slow callbacks are logged, unclosed writers say where they were made
+    /// assert!(lp.get_debug());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L23.
     pub fn set_debug(&self, on: bool) {
         self.inner.debug.set(on);
     }
@@ -358,13 +499,26 @@ impl LoopHandle {
         id
     }
 
-    /// Whether [`close`](Self::close) has been called (L16).
+    /// Whether [`close`](Self::close) has been called.
+    // Checklist: L16.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
 
-    /// Asks the loop to return from `run_forever` after the current iteration (L13). Before
+    /// Asks the loop to return from `run_forever` after the current iteration. Before
     /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.call_soon(move || handle.stop())?;
+    /// lp.run_forever()?;
+    /// assert!(!lp.is_running());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L13.
     pub fn stop(&self) {
         self.inner.stopping.set(true);
     }
@@ -384,11 +538,24 @@ impl LoopHandle {
         Ok(RunningGuard { inner: &self.inner })
     }
 
-    /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`, L12).
+    /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`).
     ///
     /// # Errors
     /// [`Error::InvalidState`] if the loop is closed, already running, or another loop runs on
     /// this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.call_later(Duration::from_millis(1), move || handle.stop())?;
+    /// lp.run_forever()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L12.
     pub fn run_forever(&self) -> Result<(), Error> {
         self.run_forever_with(&mut || {})
     }
@@ -405,7 +572,7 @@ impl LoopHandle {
     }
 
     /// Runs the loop until `fut` completes and returns its output (Python's
-    /// `loop.run_until_complete`, L14). `fut` is polled on this stack, so it need not be
+    /// `loop.run_until_complete`). `fut` is polled on this stack, so it need not be
     /// `'static`; its first poll happens in the first iteration, in FIFO order with callbacks
     /// already queued. The loop stops one iteration after `fut` completes, so callbacks `fut`
     /// scheduled just before finishing still run.
@@ -415,6 +582,17 @@ impl LoopHandle {
     /// # Errors
     /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
     /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let data = vec![1, 2, 3];
+    /// let sum = lp.run_until_complete(async { data.iter().sum::<i32>() })?; // borrows: no 'static
+    /// assert_eq!(sum, 6);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L14.
     pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
         let mut fut = pin!(fut.into_future());
         let mut output = None;
@@ -437,7 +615,7 @@ impl LoopHandle {
         output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
     }
 
-    /// Runs one iteration (L2), polling for at most `timeout` (`None`: until the next timer or
+    /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or
     /// event), and says whether anything is left to do (callbacks, timers, tasks or I/O
     /// registrations). For embedding the loop in another program's loop (with
     /// [`as_raw_fd`](Self::as_raw_fd) and [`next_timeout`](Self::next_timeout));
@@ -445,6 +623,20 @@ impl LoopHandle {
     ///
     /// # Errors
     /// As for [`run_forever`](Self::run_forever).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon(move || tx.send("ran").unwrap())?;
+    /// lp.run_once(Some(Duration::ZERO))?; // one turn, from your own loop
+    /// assert_eq!(rx.try_recv(), Ok("ran"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L2.
     pub fn run_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         {
             let _guard = self.enter()?;
@@ -454,12 +646,23 @@ impl LoopHandle {
         Ok(s.ready + s.timers + s.tasks + s.io_registrations > 0)
     }
 
-    /// Closes the loop (Python's `loop.close`, L16): queued callbacks and timers are dropped
+    /// Closes the loop (Python's `loop.close`): queued callbacks and timers are dropped
     /// without running, tasks still pending are dropped with a "Task was destroyed but it is
-    /// pending!" report each (L35), registrations are released. Idempotent.
+    /// pending!" report each, registrations are released. Idempotent.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Cannot close a running event loop`) while running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.close()?;
+    /// assert!(lp.is_closed());
+    /// assert!(lp.call_soon(|| ()).is_err()); // Event loop is closed
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L16, L35.
     pub fn close(&self) -> Result<(), Error> {
         let inner = &*self.inner;
         if inner.running.get() {
@@ -492,9 +695,29 @@ impl LoopHandle {
         Ok(())
     }
 
-    /// Installs `handler` as the exception handler (L19); `None` restores the default, which
-    /// logs one error record on target `asyncio` (L20): through `log` when a logger is
+    /// Installs `handler` as the exception handler; `None` restores the default, which
+    /// logs one error record on target `asyncio`: through `log` when a logger is
     /// installed, else on stderr, so a failure is never silent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use asyncio::{ExceptionContext, LoopHandle};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let log = seen.clone();
+    /// lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+    ///     log.borrow_mut().push(ctx.message.clone());
+    /// }));
+    /// lp.call_soon(|| Err::<(), _>("failed"))?;
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(seen.borrow().len(), 1);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L19, L20.
     pub fn set_exception_handler<F>(&self, handler: Option<F>)
     where
         F: Fn(&LoopHandle, &ExceptionContext) + 'static,
@@ -508,8 +731,22 @@ impl LoopHandle {
         self.inner.exception_handler.borrow().is_some()
     }
 
-    /// Reports `ctx` to the exception handler (L19). If a custom handler panics, the default
+    /// Reports `ctx` to the exception handler. If a custom handler panics, the default
     /// handler reports that with message `Unhandled error in exception handler`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{ExceptionContext, LoopHandle};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
+    ///     assert_eq!(ctx.message, "disk full");
+    /// }));
+    /// lp.call_exception_handler(&ExceptionContext::new("disk full"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L19.
     pub fn call_exception_handler(&self, ctx: &ExceptionContext) {
         let handler = self.inner.exception_handler.borrow().clone();
         let Some(handler) = handler else {
@@ -528,6 +765,20 @@ impl LoopHandle {
 }
 
 /// Counters of what a loop holds, for tests and leak checks ([`LoopHandle::stats`]).
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop().unwrap();
+///     let before = lp.stats();
+///     let task = asyncio::spawn(asyncio::yield_now());
+///     assert_eq!(lp.stats().tasks, before.tasks + 1);
+///     task.await.unwrap();
+///     assert_eq!(lp.stats().tasks, before.tasks, "an ended task leaves nothing behind");
+/// })
+/// .unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoopStats {
     /// Tasks spawned and not yet ended.
@@ -547,6 +798,17 @@ pub struct LoopStats {
 
 impl LoopHandle {
     /// What the loop holds right now. A closed connection or an ended task leaves nothing here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.call_soon(|| ())?;
+    /// assert_eq!(lp.stats().ready, 1);
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(lp.stats(), asyncio::LoopStats::default()); // nothing left behind
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn stats(&self) -> LoopStats {
         LoopStats {
             tasks: self.inner.tasks.borrow().len(),
@@ -583,7 +845,7 @@ pub(crate) fn report_panic(
 }
 
 /// Runs `fut` to completion on a new loop, then cancels and drains every task left, and closes
-/// the loop (Python's `asyncio.run`, L41).
+/// the loop (Python's `asyncio.run`).
 ///
 /// ```
 /// let out = asyncio::run(async {
@@ -596,6 +858,7 @@ pub(crate) fn report_panic(
 /// # Errors
 /// [`Error::InvalidState`] (`asyncio.run() cannot be called from a running event loop`) inside
 /// a running loop; `Error::Io` if the loop cannot be created.
+// Checklist: L41.
 pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
     if current_loop().is_some() {
         return Err(Error::invalid_state(
@@ -619,6 +882,23 @@ impl std::os::fd::AsRawFd for LoopHandle {
 
 impl LoopHandle {
     /// The loop's epoll descriptor (see the `AsRawFd` impl), for embedding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fd = lp.as_raw_fd(); // register it with your own poll/epoll/select
+    /// assert!(fd >= 0);
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon(move || tx.send(()).unwrap())?;
+    /// // Your host loop: wait on `fd` for at most next_timeout(), then run one turn.
+    /// assert_eq!(lp.next_timeout(), Some(Duration::ZERO)); // work is ready now
+    /// lp.run_once(Some(Duration::ZERO))?;
+    /// assert!(rx.try_recv().is_ok());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(self)
     }

@@ -82,6 +82,17 @@ impl Shared {
 /// A `Send + Sync` way to reach a loop from other threads: the one cross-thread door.
 ///
 /// Get it from [`LoopHandle::threadsafe`](crate::LoopHandle::threadsafe).
+///
+/// # Examples
+///
+/// ```
+/// let lt = asyncio::LoopThread::spawn()?; // a loop on its own thread
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// lt.handle().call_soon_threadsafe(move || tx.send("ran on the loop thread").unwrap())?;
+/// assert_eq!(rx.recv().unwrap(), "ran on the loop thread");
+/// lt.stop()?;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct ThreadsafeHandle {
     pub(crate) shared: Arc<Shared>,
@@ -90,11 +101,12 @@ pub struct ThreadsafeHandle {
 
 impl ThreadsafeHandle {
     /// Schedules `f` on the loop from any thread and wakes its poll (Python's
-    /// `loop.call_soon_threadsafe`, L21). Calls from one thread run in the order they were made;
-    /// made on the loop's own thread while it runs, this is `call_soon` (D5).
+    /// `loop.call_soon_threadsafe`). Calls from one thread run in the order they were made;
+    /// made on the loop's own thread while it runs, this is `call_soon`.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) once the loop is closed.
+    // Checklist: L21, D5.
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
     where
         F: FnOnce() + Send + 'static,
@@ -108,6 +120,18 @@ impl ThreadsafeHandle {
     }
 
     /// Whether the loop has been closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let door = lp.threadsafe();
+    /// assert!(!door.is_closed());
+    /// lp.close()?;
+    /// assert!(door.is_closed());
+    /// assert!(door.call_soon_threadsafe(|| ()).is_err());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }

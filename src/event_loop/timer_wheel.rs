@@ -165,22 +165,8 @@ struct Expiration {
 /// A hierarchical hashed timer wheel: the event loop's `timers` (asyncio's `_scheduled`).
 ///
 /// Values of type `T` are scheduled at an absolute tick and handed back, in deadline order, by
-/// [`advance`](Wheel::advance). See the [module docs](self) for the levels and the guarantees.
-///
-/// ```
-/// use asyncio::event_loop::timer_wheel::Wheel;
-///
-/// let mut wheel = Wheel::new();
-/// let late = wheel.insert(100, "late");
-/// let early = wheel.insert(5, "early");
-/// assert!(wheel.next_deadline().unwrap() <= 5);
-///
-/// let mut fired = Vec::new();
-/// wheel.advance(50, &mut fired);
-/// assert_eq!(fired, [(early, 5, "early")]);
-/// assert_eq!(wheel.remove(late), Some("late")); // cancelled: never fires
-/// assert_eq!(wheel.remove(early), None); // stale: already fired
-/// ```
+/// [`advance`](Wheel::advance). See the [module docs](self) for the levels and the guarantees;
+/// `tests::insert_advance_remove` shows the whole life of two entries.
 pub struct Wheel<T> {
     /// Every pending entry. Invariant: each one is linked into exactly the list its `place` names.
     entries: Slab<Entry<T>>,
@@ -296,6 +282,8 @@ impl<T> Wheel<T> {
     }
 
     /// The value of a live entry; `None` if `key` is stale.
+    // Part of the wheel's contract; the loop does not need it, the tests do.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn get(&self, key: TimerKey) -> Option<&T> {
         let k = self.live(key)?;
         Some(&self.entries[k as usize].value)
@@ -308,6 +296,8 @@ impl<T> Wheel<T> {
     }
 
     /// The deadline (tick) of a live entry; `None` if `key` is stale.
+    // Part of the wheel's contract; the loop does not need it, the tests do.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn deadline(&self, key: TimerKey) -> Option<u64> {
         let k = self.live(key)?;
         Some(self.entries[k as usize].deadline)
@@ -456,6 +446,8 @@ impl<T> Wheel<T> {
     ///
     /// Values are dropped while the wheel is borrowed: a caller whose values re-enter it on drop
     /// should take them out with [`remove`](Wheel::remove) or [`advance`](Wheel::advance) first.
+    // Part of the wheel's contract; the loop does not need it, the tests do.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn clear(&mut self) {
         for (key, _) in self.entries.iter() {
             self.generations[key] = self.generations[key].wrapping_add(1);
@@ -658,6 +650,21 @@ impl<T> fmt::Debug for Wheel<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole life of two entries: one fires, one is cancelled, and a fired key goes stale.
+    #[test]
+    fn insert_advance_remove() {
+        let mut wheel = Wheel::new();
+        let late = wheel.insert(100, "late");
+        let early = wheel.insert(5, "early");
+        assert!(wheel.next_deadline().unwrap() <= 5);
+
+        let mut fired = Vec::new();
+        wheel.advance(50, &mut fired);
+        assert_eq!(fired, [(early, 5, "early")]);
+        assert_eq!(wheel.remove(late), Some("late")); // cancelled: never fires
+        assert_eq!(wheel.remove(early), None); // stale: already fired
+    }
     use proptest::prelude::*;
 
     type Fired<T> = Vec<(TimerKey, u64, T)>;

@@ -30,13 +30,29 @@ pub(crate) enum TimerEntry {
 }
 
 impl LoopHandle {
-    /// Schedules `f` to run once `delay` has passed (Python's `loop.call_later`, L6): the same as
-    /// `call_at(time() + delay, f)`. A zero delay runs after the callbacks already queued (L7).
+    /// Schedules `f` to run once `delay` has passed (Python's `loop.call_later`): the same as
+    /// `call_at(time() + delay, f)`. A zero delay runs after the callbacks already queued.
     /// Any delay is accepted: one beyond about 34 years (`Duration::MAX` included, the idiom
     /// for "never") saturates at that far future instead of overflowing.
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let tx2 = tx.clone();
+    /// lp.call_later(Duration::from_millis(2), move || tx.send("later").unwrap())?;
+    /// lp.call_soon(move || tx2.send("soon").unwrap())?;
+    /// lp.run_until_complete(asyncio::sleep(Duration::from_millis(3)))?;
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["soon", "later"]);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L6, L7.
     pub fn call_later<F, R>(&self, delay: Duration, f: F) -> Result<TimerHandle, Error>
     where
         F: FnOnce() -> R + 'static,
@@ -45,12 +61,26 @@ impl LoopHandle {
         self.call_at(clock::deadline_after(self.time(), delay), f)
     }
 
-    /// Schedules `f` at the absolute loop time `when` (Python's `loop.call_at`, L6). A time in the
+    /// Schedules `f` at the absolute loop time `when` (Python's `loop.call_at`). A time in the
     /// past is due at the next iteration. Timers never fire early and equal deadlines fire in
-    /// scheduling order (D2).
+    /// scheduling order.
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let when = lp.time() + Duration::from_millis(1);
+    /// let timer = lp.call_at(when, || println!("on time"))?;
+    /// assert_eq!(timer.when(), when);
+    /// lp.run_until_complete(asyncio::sleep_until(when))?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L6, D2.
     pub fn call_at<F, R>(&self, when: Instant, f: F) -> Result<TimerHandle, Error>
     where
         F: FnOnce() -> R + 'static,

@@ -31,7 +31,21 @@ use crate::transport::connecting::{adopt_tcp, adopt_unix, sock_connect, sock_con
 use crate::transport::socket::{Socket, SocketTransport};
 use crate::transport::Transport;
 
-/// An already connected stream socket to adopt (`create_connection(sock=…)`, L85, L113, L122).
+/// An already connected stream socket to adopt (`create_connection(sock=…)`).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamSocket;
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let tcp: StreamSocket = std::net::TcpStream::connect(listener.local_addr()?)?.into();
+/// let (a, _b) = asyncio::socketpair()?;
+/// let unix: StreamSocket = a.into();
+/// assert!(matches!((tcp, unix), (StreamSocket::Tcp(_), StreamSocket::Unix(_))));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+// Checklist: L85, L113, L122.
 #[derive(Debug)]
 pub enum StreamSocket {
     /// A connected TCP stream.
@@ -61,11 +75,26 @@ impl StreamSocket {
     }
 }
 
-/// Two connected Unix stream sockets (Python's `socket.socketpair()`, L122), blocking; give one
+/// Two connected Unix stream sockets (Python's `socket.socketpair()`), blocking; give one
 /// to [`LoopHandle::create_connection`] with `.sock(…)` (it is made non-blocking there).
 ///
 /// # Errors
 /// `Error::Io` if the OS refuses.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let (a, b) = asyncio::socketpair()?;
+///     let (_, writer) = asyncio::open_connection_sock(a).await?;
+///     let (reader, _w) = asyncio::open_connection_sock(b).await?;
+///     writer.write(b"x")?;
+///     assert_eq!(reader.readexactly(1).await?, b"x");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: L122.
 pub fn socketpair() -> Result<
     (
         std::os::unix::net::UnixStream,
@@ -77,6 +106,21 @@ pub fn socketpair() -> Result<
 }
 
 /// The address family to connect or bind with (Python's `family=` keyword).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::AddressFamily;
+///
+/// asyncio::run(async {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let server = asyncio::start_server(noop, "127.0.0.1", 0).family(AddressFamily::Inet).await?;
+///     assert!(server.sockets()[0].as_inet().unwrap().is_ipv4());
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AddressFamily {
     /// Any (`AF_UNSPEC`, the default).
@@ -106,6 +150,29 @@ pub(crate) enum Target {
 
 /// The pending result of [`LoopHandle::create_connection`]: set keywords with the builder
 /// methods, then `.await` it for `(Transport, Rc<RefCell<P>>)`.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (transport, _protocol) = lp
+///         .create_connection(Quiet::default, "127.0.0.1", port)
+///         .local_addr("127.0.0.1", 0) // keywords are methods
+///         .await?; // connects here
+///     assert!(transport.sockname().is_some());
+///     transport.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct CreateConnection<P> {
     lp: LoopHandle,
@@ -124,7 +191,7 @@ pub struct CreateConnection<P> {
 
 impl LoopHandle {
     /// Opens a TCP connection to `host:port` and runs a protocol made by `factory` on it
-    /// (Python's `loop.create_connection`, L84–L94). Keywords are builder methods:
+    /// (Python's `loop.create_connection`). Keywords are builder methods:
     /// [`local_addr`](CreateConnection::local_addr), [`family`](CreateConnection::family),
     /// [`sock`](CreateConnection::sock),
     /// [`happy_eyeballs_delay`](CreateConnection::happy_eyeballs_delay),
@@ -148,6 +215,7 @@ impl LoopHandle {
     ///     assert!(transport.is_closing());
     /// }).unwrap();
     /// ```
+    // Checklist: L84, L94.
     pub fn create_connection<P, F>(&self, factory: F, host: &str, port: u16) -> CreateConnection<P>
     where
         P: Protocol + 'static,
@@ -157,8 +225,29 @@ impl LoopHandle {
         CreateConnection::new(self, factory, Target::Host { host, port })
     }
 
-    /// Connects to the Unix socket at `path` (Python's `loop.create_unix_connection`, L111,
-    /// L112). A path whose first byte is NUL names a Linux abstract socket.
+    /// Connects to the Unix socket at `path` (Python's `loop.create_unix_connection`).
+    /// A path whose first byte is NUL names a Linux abstract socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_unix_server(Quiet::default, &path).await?;
+    ///     let (transport, _) = lp.create_unix_connection(Quiet::default, &path).await?;
+    ///     assert!(transport.peername().is_some());
+    ///     transport.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L111, L112.
     pub fn create_unix_connection<P, F>(
         &self,
         factory: F,
@@ -172,7 +261,26 @@ impl LoopHandle {
     }
 
     /// Runs a protocol on an already connected socket (Python's
-    /// `create_connection(sock=…)`, L85, L122). The transport owns the socket.
+    /// `create_connection(sock=…)`). The transport owns the socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (a, _b) = asyncio::socketpair()?;
+    ///     let (transport, _) = lp.connect_socket(Quiet::default, a).await?; // the transport owns `a`
+    ///     assert!(transport.is_reading());
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L85, L122.
     pub fn connect_socket<P, F>(
         &self,
         factory: F,
@@ -211,7 +319,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         }
     }
 
-    /// Binds the socket to this local address before connecting (L87).
+    /// Binds the socket to this local address before connecting.
+    // Checklist: L87.
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local_addr = Some((host.to_string(), port));
         self
@@ -223,8 +332,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         self
     }
 
-    /// Adopts a connected socket instead of connecting (L85). Combined with a host it is an
+    /// Adopts a connected socket instead of connecting. Combined with a host it is an
     /// error (`host/port and sock can not be specified at the same time`).
+    // Checklist: L85.
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
         if matches!(
             self.target,
@@ -236,15 +346,17 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         self
     }
 
-    /// Happy eyeballs (RFC 8305, L89, L91): start the next address after `delay` if the
+    /// Happy eyeballs (RFC 8305): start the next address after `delay` if the
     /// previous attempt has not finished; the first to connect wins. Turns `interleave` to 1
     /// unless set.
+    // Checklist: L89, L91.
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.happy_eyeballs_delay = Some(delay);
         self
     }
 
-    /// Reorders the addresses by family (L90): `n` of the first family, then alternate.
+    /// Reorders the addresses by family: `n` of the first family, then alternate.
+    // Checklist: L90.
     pub fn interleave(mut self, n: usize) -> Self {
         self.interleave = Some(n);
         self
@@ -328,37 +440,43 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 }
 
-/// TLS keywords (feature `tls`, T1–T3, S6, S8, L84, L111).
+/// TLS keywords (feature `tls`).
+// Checklist: T1–T3, S6, S8, L84, L111.
 #[cfg(feature = "tls")]
 impl<P: Protocol + 'static> CreateConnection<P> {
     /// TLS (Python's `ssl=`): `true` for the default verifying context, or a
     /// `rustls::ClientConfig`. The result arrives after the handshake and the protocol's
-    /// `connection_made` (T7).
+    /// `connection_made`.
+    // Checklist: T7.
     pub fn ssl(mut self, ssl: impl Into<crate::tls::ClientTls>) -> Self {
         self.tls.ssl = ssl.into();
         self
     }
 
     /// The name sent as SNI and checked (default: the host). Required with `sock` or a Unix
-    /// path; `""` sends none and, with `ssl(true)`, checks none (T3).
+    /// path; `""` sends none and, with `ssl(true)`, checks none.
+    // Checklist: T3.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.tls.server_hostname = Some(name.to_string());
         self
     }
 
-    /// How long the handshake may take (default 60 s, T1, T9).
+    /// How long the handshake may take (default 60 s).
+    // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self
     }
 
-    /// How long the close_notify exchange may take (default 30 s, T25).
+    /// How long the close_notify exchange may take (default 30 s).
+    // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);
         self
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;
         self

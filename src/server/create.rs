@@ -32,6 +32,29 @@ pub(super) enum Bind {
 
 /// The pending result of [`LoopHandle::create_server`] /
 /// [`LoopHandle::create_unix_server`]: set keywords, then `.await` it for a [`Server`].
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0)
+///         .backlog(16) // keywords are methods
+///         .start_serving(false)
+///         .await?; // binds here
+///     assert!(!server.is_serving());
+///     server.start_serving().await?;
+///     assert!(server.is_serving());
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a server builder does nothing until awaited"]
 pub struct CreateServer {
     lp: LoopHandle,
@@ -54,13 +77,41 @@ pub struct CreateServer {
 
 impl LoopHandle {
     /// Listens on `host:port` and runs a protocol made by `factory` on each accepted connection
-    /// (Python's `loop.create_server`, L96–L100). An empty `host` binds every interface (IPv4
+    /// (Python's `loop.create_server`). An empty `host` binds every interface (IPv4
     /// and IPv6, separate sockets); `port` 0 lets the OS choose (per socket).
     ///
     /// Keywords: [`hosts`](CreateServer::hosts), [`family`](CreateServer::family),
     /// [`backlog`](CreateServer::backlog) (100), [`reuse_address`](CreateServer::reuse_address)
     /// (on), [`reuse_port`](CreateServer::reuse_port), [`keep_alive`](CreateServer::keep_alive),
     /// [`sock`](CreateServer::sock), [`start_serving`](CreateServer::start_serving) (on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// /// Says hello to each client, then closes.
+    /// #[derive(Default)]
+    /// struct Hello;
+    /// impl Protocol for Hello {
+    ///     fn connection_made(&mut self, transport: Transport) {
+    ///         let _ = transport.write(b"hello\n");
+    ///         transport.close();
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_server(Hello::default, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.read(-1).await?, b"hello\n");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L96, L100.
     pub fn create_server<P, F>(&self, factory: F, host: &str, port: u16) -> CreateServer
     where
         P: Protocol + 'static,
@@ -74,10 +125,30 @@ impl LoopHandle {
         CreateServer::new(self, factory, Bind::Tcp { hosts, port })
     }
 
-    /// Listens on the Unix socket `path` (Python's `loop.create_unix_server`, L114–L119): a
+    /// Listens on the Unix socket `path` (Python's `loop.create_unix_server`): a
     /// stale socket file there is removed first, any other file is left alone (and binding
     /// fails); the file is removed again on close unless replaced meanwhile. A leading NUL
     /// byte names an abstract socket (nothing to remove).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_unix_server(Quiet::default, &path).await?;
+    ///     assert!(path.exists());
+    ///     server.close(); // removes the file
+    ///     assert!(!path.exists());
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L114, L119.
     pub fn create_unix_server<P, F>(&self, factory: F, path: impl AsRef<Path>) -> CreateServer
     where
         P: Protocol + 'static,
@@ -134,7 +205,8 @@ impl CreateServer {
         }
     }
 
-    /// Binds every one of these hosts (Python passes a sequence as `host`, L97).
+    /// Binds every one of these hosts (Python passes a sequence as `host`).
+    // Checklist: L97.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
         if let Bind::Tcp { hosts: h, .. } = &mut self.bind {
             *h = hosts
@@ -179,27 +251,31 @@ impl CreateServer {
     /// libuv's answer to running out of descriptors (off by default): keep one spare fd open;
     /// when `accept` fails with EMFILE/ENFILE, close the spare, accept the waiting connection
     /// and close it at once (its client gets a prompt close instead of hanging in the backlog),
-    /// then reopen the spare. Reported once per episode, like the default back-off (D6).
+    /// then reopen the spare. Reported once per episode, like the default back-off.
+    // Checklist: D6.
     pub fn reserve_fd(mut self, on: bool) -> Self {
         self.reserve_fd = on;
         self
     }
 
-    /// Listen now (default) or only at [`Server::start_serving`]/[`Server::serve_forever`]
-    /// (L100): until then the sockets are bound but connections are refused.
+    /// Listen now (default) or only at [`Server::start_serving`]/[`Server::serve_forever`]:
+    /// until then the sockets are bound but connections are refused.
+    // Checklist: L100.
     pub fn start_serving(mut self, on: bool) -> Self {
         self.start_serving = on;
         self
     }
 
-    /// Unix servers: remove the socket file on close (default on, Python 3.13, L119).
+    /// Unix servers: remove the socket file on close (default on, Python 3.13).
+    // Checklist: L119.
     pub fn cleanup_socket(mut self, on: bool) -> Self {
         self.cleanup_socket = on;
         self
     }
 
-    /// Serves on an already bound socket instead of binding (L96, L120). With a host or path
+    /// Serves on an already bound socket instead of binding. With a host or path
     /// given too it is an error.
+    // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
         self.conflict = match &self.bind {
             Bind::Tcp { hosts, port } if !hosts.is_empty() || *port != 0 => {
@@ -356,12 +432,14 @@ pub(super) fn remove_stale_socket(path: &Path) {
     }
 }
 
-/// TLS keywords (feature `tls`, S9, L96, T36).
+/// TLS keywords (feature `tls`).
+// Checklist: S9, L96, T36.
 #[cfg(feature = "tls")]
 impl CreateServer {
-    /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`; a bool is not accepted,
-    /// S9): each accepted connection's handshake completes before its protocol's
-    /// `connection_made`; failed handshakes close the socket and reach no protocol (T36).
+    /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`; a bool is not accepted):
+    /// each accepted connection's handshake completes before its protocol's
+    /// `connection_made`; failed handshakes close the socket and reach no protocol.
+    // Checklist: S9, T36.
     pub fn ssl(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
         self.tls.ssl = Some(config.into());
         self
@@ -379,7 +457,8 @@ impl CreateServer {
         self
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;
         self
@@ -396,6 +475,22 @@ impl IntoFuture for CreateServer {
 }
 
 /// An already bound listening socket to serve on (`create_server(sock=…)`).
+///
+/// # Examples
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// asyncio::run(async move {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     // Serve on a socket bound elsewhere (e.g. inherited); From gives the ListenSocket.
+///     let server = asyncio::start_server(noop, "", 0).sock(listener).await?;
+///     assert_eq!(server.sockets()[0].as_inet().unwrap().port(), port);
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub enum ListenSocket {
     /// A bound TCP listener.

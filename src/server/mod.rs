@@ -121,6 +121,28 @@ impl ServerInner {
 /// A server from [`LoopHandle::create_server`] or [`LoopHandle::create_unix_server`] (Python's
 /// `asyncio.Server`). Cloning gives another handle to the same server. Dropping every handle
 /// does not stop a listening server: as in Python, the loop keeps it until [`close`](Self::close).
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+/// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+/// #       w.write(&r.read(100).await?)?;
+/// #       w.close();
+/// #       w.wait_closed().await
+/// #   };
+///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     assert!(server.is_serving());
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write(b"hi")?;
+///     assert_eq!(reader.read(100).await?, b"hi");
+///     server.close();
+///     server.wait_closed().await; // closed, and every connection has ended
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Server {
     inner: Rc<ServerInner>,
@@ -136,7 +158,27 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Addresses of the listening sockets; empty after [`close`](Self::close) (L104).
+    /// Addresses of the listening sockets; empty after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     let addr = server.sockets()[0].as_inet().unwrap();
+    ///     assert!(addr.ip().is_loopback() && addr.port() != 0); // the port the OS chose
+    ///     server.close();
+    ///     assert!(server.sockets().is_empty());
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L104.
     pub fn sockets(&self) -> Vec<Address> {
         self.inner
             .accepters
@@ -163,16 +205,60 @@ impl Server {
     }
 
     /// The loop the server runs on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     server.get_loop().call_soon(|| println!("on the server's loop"))?;
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn get_loop(&self) -> LoopHandle {
         self.inner.lp.clone()
     }
 
-    /// True from the start of serving until [`close`](Self::close) (L104).
+    /// True from the start of serving until [`close`](Self::close).
+    // Checklist: L104.
     pub fn is_serving(&self) -> bool {
         self.inner.serving.get()
     }
 
     /// How many accepted connections are still alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     // Each connection stays until the client closes it.
+    ///     let hold = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    ///         w.write(b"!")?;
+    ///         r.read(-1).await?;
+    ///         w.close();
+    ///         Ok::<_, asyncio::Error>(())
+    ///     };
+    ///     let server = asyncio::start_server(hold, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     assert_eq!(server.connection_count(), 0);
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     reader.readexactly(1).await?; // the server side is surely accepted by now
+    ///     assert_eq!(server.connection_count(), 1);
+    ///     writer.close();
+    ///     server.close();
+    ///     server.wait_closed().await; // waits for that connection to end
+    ///     assert_eq!(server.connection_count(), 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn connection_count(&self) -> usize {
         self.inner.clients.borrow().len()
     }
@@ -192,18 +278,53 @@ impl Server {
         Ok(())
     }
 
-    /// Starts listening if not yet (L105), then yields one iteration. Idempotent.
+    /// Starts listening if not yet, then yields one iteration. Idempotent.
     ///
     /// # Errors
     /// `InvalidState` on a closed server; `Io` if `listen` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).start_serving(false).await?;
+    ///     assert!(!server.is_serving()); // bound, not listening
+    ///     server.start_serving().await?;
+    ///     assert!(server.is_serving());
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L105.
     pub async fn start_serving(&self) -> Result<(), Error> {
         self.start()?;
         yield_now().await;
         Ok(())
     }
 
-    /// Stops listening (L107): closes the listening sockets, stops `serve_forever`, leaves
+    /// Stops listening: closes the listening sockets, stops `serve_forever`, leaves
     /// accepted connections open. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     server.close(); // stops listening; accepted connections stay open
+    ///     assert!(!server.is_serving());
+    ///     server.close(); // idempotent
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L107.
     pub fn close(&self) {
         let inner = &self.inner;
         if inner.closed.replace(true) {
@@ -220,14 +341,56 @@ impl Server {
         inner.wake_all(); // serve_forever waits on the same list
     }
 
-    /// Closes every accepted connection gracefully (L110).
+    /// Closes every accepted connection gracefully.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// #   asyncio::yield_now().await;
+    ///     server.close();
+    ///     server.close_clients(); // each client sees a clean EOF
+    ///     assert_eq!(reader.read(-1).await?, b"");
+    ///     server.wait_closed().await;
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L110.
     pub fn close_clients(&self) {
         for t in self.client_snapshot() {
             crate::transport::TransportImpl::close(&*t);
         }
     }
 
-    /// Aborts every accepted connection (L110).
+    /// Aborts every accepted connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     server.close();
+    ///     server.abort_clients(); // drops their buffers and resets them
+    ///     server.wait_closed().await;
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L110.
     pub fn abort_clients(&self) {
         for t in self.client_snapshot() {
             crate::transport::TransportImpl::abort(&*t);
@@ -243,8 +406,26 @@ impl Server {
             .collect()
     }
 
-    /// Waits until the server is closed and every connection it accepted has ended (L108,
+    /// Waits until the server is closed and every connection it accepted has ended (Python
     /// 3.12.1+ behaviour); returns at once if both already hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     server.close();
+    ///     server.wait_closed().await; // no connection: returns at once
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L108.
     pub async fn wait_closed(&self) {
         let inner = self.inner.clone();
         poll_fn(move |cx| {
@@ -259,12 +440,31 @@ impl Server {
     }
 
     /// Serves until [`close`](Self::close) is called, then waits for the connections to end
-    /// and returns `Ok(())` (L106; Python raises CancelledError there only because of how it
+    /// and returns `Ok(())` (Python raises CancelledError there only because of how it
     /// stops the wait, so a normal close is not an error here). Dropping the future closes the
     /// server (without waiting).
     ///
     /// # Errors
     /// `InvalidState` if the server is closed or another `serve_forever` is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     let closer = server.clone();
+    ///     asyncio::get_running_loop()?.call_soon(move || closer.close())?;
+    ///     server.serve_forever().await?; // until closed
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L106.
     pub async fn serve_forever(&self) -> Result<(), Error> {
         if self.inner.serving_forever.get() {
             return Err(Error::invalid_state(
@@ -299,8 +499,36 @@ impl Server {
         Ok(())
     }
 
-    /// Python's `async with server:` (L109): runs `body`, then closes the server and waits for
+    /// Python's `async with server:`: runs `body`, then closes the server and waits for
     /// it ([`wait_closed`](Self::wait_closed)), whatever `body` returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.write(&r.read(100).await?)?;
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // `async with server:` — closed and waited for when the body ends
+    ///     let echoed = server
+    ///         .scope(|_server| async move {
+    ///             let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///             writer.write(b"ok")?;
+    ///             let data = reader.read(100).await?;
+    ///             writer.close();
+    ///             Ok::<_, asyncio::Error>(data)
+    ///         })
+    ///         .await?;
+    ///     assert_eq!(echoed, b"ok");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L109.
     pub async fn scope<F, Fut, R>(self, body: F) -> R
     where
         F: FnOnce(Server) -> Fut,

@@ -37,9 +37,11 @@ pub(crate) type ConnectedCb = Rc<dyn Fn(StreamReader, StreamWriter)>;
 pub(crate) enum Flow {
     /// Writes go through; `drain` returns at once.
     Flowing,
-    /// Above the transport's high-water mark: `drain` waits for `resume_writing` (S52).
+    /// Above the transport's high-water mark: `drain` waits for `resume_writing`.
+    // Checklist: S52.
     Paused,
-    /// `connection_lost` ran; `drain` and `wait_closed` report how (S46, S66).
+    /// `connection_lost` ran; `drain` and `wait_closed` report how.
+    // Checklist: S46, S66.
     Lost,
 }
 

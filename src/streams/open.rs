@@ -38,6 +38,23 @@ enum Dest {
 
 /// The pending result of [`open_connection`] / [`open_unix_connection`]: set keywords with
 /// the methods, then `.await` it for `(StreamReader, StreamWriter)`.
+///
+/// # Examples
+///
+/// ```
+/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let port = listener.local_addr()?.port();
+/// asyncio::run(async move {
+///     let pending: asyncio::OpenConnection = asyncio::open_connection("127.0.0.1", port)
+///         .limit(1024) // keywords are methods
+///         .family(asyncio::AddressFamily::Inet);
+///     let (reader, writer) = pending.await?; // connects here
+///     assert_eq!(reader.limit(), 1024);
+///     writer.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct OpenConnection {
     dest: Dest,
@@ -46,7 +63,7 @@ pub struct OpenConnection {
 }
 
 /// Connects to `host:port` and returns a reader and a writer (Python's
-/// `asyncio.open_connection`, S1, S2). Keywords are methods: [`limit`](OpenConnection::limit),
+/// `asyncio.open_connection`). Keywords are methods: [`limit`](OpenConnection::limit),
 /// [`family`](OpenConnection::family), [`local_addr`](OpenConnection::local_addr),
 /// [`sock`](OpenConnection::sock),
 /// [`happy_eyeballs_delay`](OpenConnection::happy_eyeballs_delay),
@@ -77,6 +94,7 @@ pub struct OpenConnection {
 /// .unwrap()
 /// .unwrap();
 /// ```
+// Checklist: S1, S2.
 pub fn open_connection(host: &str, port: u16) -> OpenConnection {
     OpenConnection {
         dest: Dest::Host(host.to_string(), port),
@@ -85,7 +103,24 @@ pub fn open_connection(host: &str, port: u16) -> OpenConnection {
     }
 }
 
-/// Connects to the Unix socket at `path` (Python's `asyncio.open_unix_connection`, S3).
+/// Connects to the Unix socket at `path` (Python's `asyncio.open_unix_connection`).
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+/// asyncio::run(async move {
+///     let hello = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+///     let server = asyncio::start_unix_server(hello, &path).await?;
+///     let (reader, writer) = asyncio::open_unix_connection(&path).await?;
+///     assert_eq!(reader.readexactly(2).await?, b"hi");
+///     writer.close();
+///     server.close(); // removes the socket file
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: S3.
 pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
     OpenConnection {
         dest: Dest::Unix(path.as_ref().to_path_buf()),
@@ -95,7 +130,24 @@ pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
 }
 
 /// Wraps an already connected socket in a reader and a writer (Python's
-/// `asyncio.open_connection(sock=…)`, S7): the docs' "register an open socket" example.
+/// `asyncio.open_connection(sock=…)`): the docs' "register an open socket" example.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let (a, b) = asyncio::socketpair()?;
+///     let (_, left) = asyncio::open_connection_sock(a).await?;
+///     let (right, right_w) = asyncio::open_connection_sock(b).await?;
+///     left.write(b"across")?;
+///     assert_eq!(right.readexactly(6).await?, b"across");
+///     left.close();
+///     right_w.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: S7.
 pub fn open_connection_sock(sock: impl Into<StreamSocket>) -> OpenConnection {
     OpenConnection {
         dest: Dest::Sock(sock.into()),
@@ -113,7 +165,8 @@ impl OpenConnection {
         self
     }
 
-    /// The reader's limit (default 64 KiB, S11): longest line, half the pause threshold.
+    /// The reader's limit (default 64 KiB): longest line, half the pause threshold.
+    // Checklist: S11.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
@@ -179,7 +232,8 @@ impl OpenConnection {
     }
 }
 
-/// TLS keywords (feature `tls`): forwarded to [`CreateConnection`] (S2, S3, T1–T3).
+/// TLS keywords (feature `tls`): forwarded to [`CreateConnection`].
+// Checklist: S2, S3, T1–T3.
 #[cfg(feature = "tls")]
 impl OpenConnection {
     /// TLS (Python's `ssl=`): `true` for the default verifying context (system roots or
@@ -207,7 +261,8 @@ impl OpenConnection {
         self.option(move |c| c.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |c| c.ssl_require_close_notify(on))
     }
@@ -223,13 +278,69 @@ impl IntoFuture for OpenConnection {
 }
 
 /// Marker for an `async` `client_connected_cb` (spawned as a task).
+///
+/// # Examples
+///
+/// ```
+/// // Chosen by inference when the callback returns a future:
+/// let cb = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+///     w.close();
+///     w.wait_closed().await
+/// };
+/// asyncio::run(async move {
+///     let server = asyncio::start_server(cb, "127.0.0.1", 0).await?;
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub struct AsyncCallback<Fut>(PhantomData<Fut>);
 /// Marker for a plain `client_connected_cb` (called directly).
+///
+/// # Examples
+///
+/// ```
+/// // Chosen by inference when the callback is a plain function:
+/// fn greet(_r: asyncio::StreamReader, w: asyncio::StreamWriter) -> asyncio::Result<()> {
+///     w.write(b"welcome\n")?;
+///     w.close();
+///     Ok(())
+/// }
+/// asyncio::run(async {
+///     let server = asyncio::start_server(greet, "127.0.0.1", 0).await?;
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub struct PlainCallback<R>(PhantomData<R>);
 
 /// A `client_connected_cb`: a function of `(StreamReader, StreamWriter)` that returns a future
 /// (spawned as a task) or a plain value; either may be `()` or a `Result` whose `Err` is
 /// reported. `M` is inferred; you never name it.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{StreamReader, StreamWriter};
+///
+/// asyncio::run(async {
+///     // An async callback: spawned as a task per connection.
+///     let echo = |r: StreamReader, w: StreamWriter| async move {
+///         w.write(&r.read(100).await?)?;
+///         w.close();
+///         w.wait_closed().await
+///     };
+///     let a = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+///     // A plain one: called directly; returning () is fine too.
+///     let b = asyncio::start_server(|_r: StreamReader, w: StreamWriter| w.close(), "127.0.0.1", 0)
+///         .await?;
+///     a.close();
+///     b.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 pub trait ClientConnected<M>: 'static {
     #[doc(hidden)]
     fn into_callback(self) -> ConnectedCb;
@@ -320,6 +431,22 @@ enum Listen {
 
 /// The pending result of [`start_server`] / [`start_unix_server`]: set keywords, then
 /// `.await` it for a [`Server`].
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let pending: asyncio::StartServer = asyncio::start_server(noop, "127.0.0.1", 0)
+///         .limit(4096)
+///         .backlog(16);
+///     let server = pending.await?; // binds and listens here
+///     assert!(server.is_serving());
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a server builder does nothing until awaited"]
 pub struct StartServer {
     cb: ConnectedCb,
@@ -329,9 +456,35 @@ pub struct StartServer {
 }
 
 /// Starts a server that calls `client_connected_cb(reader, writer)` for each connection
-/// (Python's `asyncio.start_server`, S4, S10). The callback may be an `async` function
+/// (Python's `asyncio.start_server`). The callback may be an `async` function
 /// (spawned as a task) or a plain one; an error or panic in it is reported and closes that
-/// connection only (S60, S61). An empty `host` listens on every interface.
+/// connection only. An empty `host` listens on every interface.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{StreamReader, StreamWriter};
+///
+/// asyncio::run(async {
+///     let upper = |reader: StreamReader, writer: StreamWriter| async move {
+///         let line = reader.readline().await?;
+///         writer.write(&line.to_ascii_uppercase())?;
+///         writer.close();
+///         writer.wait_closed().await
+///     };
+///     let server = asyncio::start_server(upper, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write(b"shout\n")?;
+///     assert_eq!(reader.readline().await?, b"SHOUT\n");
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: S4, S10, S60, S61.
 pub fn start_server<M, C: ClientConnected<M>>(
     client_connected_cb: C,
     host: &str,
@@ -345,7 +498,24 @@ pub fn start_server<M, C: ClientConnected<M>>(
     }
 }
 
-/// Starts a Unix-socket server (Python's `asyncio.start_unix_server`, S5).
+/// Starts a Unix-socket server (Python's `asyncio.start_unix_server`).
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("asyncio-doc-{}.sock", std::process::id()));
+/// asyncio::run(async move {
+///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let server = asyncio::start_unix_server(bye, &path).await?;
+///     assert_eq!(server.sockets()[0].to_string(), path.display().to_string());
+///     server.close();
+///     server.wait_closed().await;
+///     assert!(!path.exists(), "the socket file is removed on close");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: S5.
 pub fn start_unix_server<M, C: ClientConnected<M>>(
     client_connected_cb: C,
     path: impl AsRef<Path>,
@@ -364,7 +534,8 @@ impl StartServer {
         self
     }
 
-    /// Each reader's limit (default 64 KiB); checked before the server starts (S4).
+    /// Each reader's limit (default 64 KiB); checked before the server starts.
+    // Checklist: S4.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
@@ -442,7 +613,8 @@ impl StartServer {
     }
 }
 
-/// TLS keywords (feature `tls`): forwarded to [`CreateServer`] (S9, T36).
+/// TLS keywords (feature `tls`): forwarded to [`CreateServer`].
+// Checklist: S9, T36.
 #[cfg(feature = "tls")]
 impl StartServer {
     /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`): each handshake completes
@@ -462,7 +634,8 @@ impl StartServer {
         self.option(move |s| s.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |s| s.ssl_require_close_notify(on))
     }

@@ -35,8 +35,29 @@ use crate::transport::{Address, ExtraInfo, Transport};
 /// The writing half of a stream connection (Python's `asyncio.StreamWriter`).
 ///
 /// Dropping a writer whose transport is still open closes the transport and logs a warning
-/// (S56, Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
+/// (Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
 /// done.
+///
+/// # Examples
+///
+/// ```
+/// # asyncio::run(async {
+/// # let (a, b) = asyncio::socketpair()?;
+/// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+/// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+/// writer.write(b"hello ")?;
+/// writer.writelines(&[b"wor", b"ld"])?;
+/// writer.drain().await?; // waits only if the buffer is above its high-water mark
+/// assert_eq!(reader.readexactly(11).await?, b"hello world");
+/// writer.close();
+/// writer.wait_closed().await?;
+/// # writer.close();
+/// # peer.close();
+/// # Ok::<_, asyncio::Error>(())
+/// # })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: S56.
 pub struct StreamWriter {
     transport: Transport,
     core: Rc<RefCell<StreamCore>>,
@@ -57,17 +78,52 @@ impl StreamWriter {
         }
     }
 
-    /// The transport underneath (S41).
+    /// The transport underneath.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// let transport = writer.transport();
+    /// assert_eq!(transport.get_write_buffer_size(), 0);
+    /// assert!(transport.is_reading());
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S41.
     pub fn transport(&self) -> &Transport {
         &self.transport
     }
 
-    /// Hands `data` to the transport (S42): sent at once if possible, else buffered. Never
+    /// Hands `data` to the transport: sent at once if possible, else buffered. Never
     /// waits; follow with [`drain`](Self::drain) to respect backpressure. After the connection
     /// is lost the data is dropped silently.
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.write(b"ping")?; // sync: sent now or buffered
+    /// assert_eq!(reader.readexactly(4).await?, b"ping");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S42.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         if !trace_enabled() {
             return self.transport.write(data);
@@ -85,10 +141,27 @@ impl StreamWriter {
     }
 
     /// Hands several buffers to the transport, sent with one vectored call when nothing is
-    /// queued (S43).
+    /// queued.
     ///
     /// # Errors
     /// As for [`write`](Self::write).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.writelines(&[b"GET / HTTP/1.1\r\n", b"\r\n"])?; // one vectored send
+    /// assert_eq!(reader.readexactly(18).await?, b"GET / HTTP/1.1\r\n\r\n");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S43.
     pub fn writelines(&self, chunks: &[&[u8]]) -> Result<(), Error> {
         const BATCH: usize = 64;
         let mut slices = [IoSlice::new(&[]); BATCH];
@@ -101,30 +174,71 @@ impl StreamWriter {
         Ok(())
     }
 
-    /// Closes the write side after the buffer is flushed (S44); reading goes on.
+    /// Closes the write side after the buffer is flushed; reading goes on.
     ///
     /// # Errors
     /// [`Error::Unsupported`] over TLS; `Error::Io` if `shutdown` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// assert!(writer.can_write_eof());
+    /// writer.write(b"last words")?;
+    /// writer.write_eof()?; // half-close: the peer reads to EOF
+    /// assert_eq!(reader.read(-1).await?, b"last words");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S44.
     pub fn write_eof(&self) -> Result<(), Error> {
         self.transport.write_eof()
     }
 
-    /// Whether [`write_eof`](Self::write_eof) is supported (S44).
+    /// Whether [`write_eof`](Self::write_eof) is supported.
+    // Checklist: S44.
     pub fn can_write_eof(&self) -> bool {
         self.transport.can_write_eof()
     }
 
-    /// Closes the connection: stops reading, flushes, then the connection is lost (S45).
+    /// Closes the connection: stops reading, flushes, then the connection is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.write(b"bye")?;
+    /// writer.close(); // flushes "bye" first
+    /// assert!(writer.is_closing());
+    /// writer.wait_closed().await?;
+    /// assert_eq!(reader.read(-1).await?, b"bye");
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S45.
     pub fn close(&self) {
         self.transport.close();
     }
 
-    /// True once closing has begun or the connection is lost (S45).
+    /// True once closing has begun or the connection is lost.
+    // Checklist: S45.
     pub fn is_closing(&self) -> bool {
         self.transport.is_closing()
     }
 
-    /// Waits until the connection is lost (S46). Starts nothing itself; may be awaited any
+    /// Waits until the connection is lost. Starts nothing itself; may be awaited any
     /// number of times.
     ///
     /// # Errors
@@ -132,6 +246,24 @@ impl StreamWriter {
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.close();
+    /// writer.wait_closed().await?; // the connection is gone now
+    /// writer.wait_closed().await?; // and stays so
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S46.
     pub async fn wait_closed(&self) -> Result<(), Error> {
         poll_fn(|cx| {
             let mut core = self.core.borrow_mut();
@@ -144,16 +276,41 @@ impl StreamWriter {
         .await
     }
 
-    /// Waits until it is appropriate to write again (S48–S52): returns at once unless the
+    /// Waits until it is appropriate to write again: returns at once unless the
     /// transport's buffer is above its high-water mark, then waits for it to fall to the low
     /// mark.
     ///
     /// # Errors
-    /// The reader's stored exception, if any (S48); `ConnectionReset` (`Connection lost`) once
-    /// the connection is lost (S50).
+    /// The reader's stored exception, if any; `ConnectionReset` (`Connection lost`) once
+    /// the connection is lost.
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// let chunk = vec![0u8; 64 * 1024];
+    /// let bulk = asyncio::spawn(async move {
+    ///     for _ in 0..16 {
+    ///         writer.write(&chunk)?;
+    ///         writer.drain().await?; // waits while the peer is behind
+    ///     }
+    ///     writer.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// });
+    /// assert_eq!(reader.read(-1).await?.len(), 16 * 64 * 1024);
+    /// bulk.await??;
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S48, S52, S50.
     pub async fn drain(&self) -> Result<(), Error> {
         {
             // The common case, in one borrow: nothing failed, nothing paused, still open.
@@ -196,17 +353,84 @@ impl StreamWriter {
         .await
     }
 
-    /// Python's `get_extra_info(name)` (S47), forwarded to the transport.
+    /// Python's `get_extra_info(name)`, forwarded to the transport.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     w.write(&r.read(100).await?)?;
+    /// #     w.close();
+    /// #     w.wait_closed().await
+    /// # };
+    /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// match writer.get_extra_info("peername") {
+    ///     Some(asyncio::ExtraInfo::Address(addr)) => assert_eq!(addr.as_inet().unwrap().port(), port),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert!(writer.get_extra_info("no such key").is_none());
+    /// writer.close();
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S47.
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         self.transport.get_extra_info(name)
     }
 
     /// The peer's address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     w.write(&r.read(100).await?)?;
+    /// #     w.close();
+    /// #     w.wait_closed().await
+    /// # };
+    /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// let peer = writer.peername().and_then(|a| a.as_inet()).unwrap();
+    /// assert_eq!(peer.to_string(), format!("127.0.0.1:{port}"));
+    /// writer.close();
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn peername(&self) -> Option<Address> {
         self.transport.peername()
     }
 
     /// The local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     w.write(&r.read(100).await?)?;
+    /// #     w.close();
+    /// #     w.wait_closed().await
+    /// # };
+    /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// let local = writer.sockname().and_then(|a| a.as_inet()).unwrap();
+    /// assert!(local.ip().is_loopback() && local.port() != port);
+    /// writer.close();
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn sockname(&self) -> Option<Address> {
         self.transport.sockname()
     }
@@ -214,17 +438,63 @@ impl StreamWriter {
 
 #[cfg(feature = "tls")]
 impl StreamWriter {
-    /// Upgrades the connection to TLS (Python's `StreamWriter.start_tls`, S53–S55): drains,
+    /// Upgrades the connection to TLS (Python's `StreamWriter.start_tls`): drains,
     /// then runs [`LoopHandle::start_tls`] on this connection's protocol, the side following the
     /// configuration (a `ClientConfig` makes us the client). On success this writer writes
     /// through the TLS transport; the reader keeps its buffered plaintext and reads decrypted
-    /// data after it (S54). Set `server_hostname` and the timeouts on the returned builder,
+    /// data after it. Set `server_hostname` and the timeouts on the returned builder,
     /// then `.await` it.
     ///
     /// # Errors
     /// As [`LoopHandle::start_tls`]; the drain's error first.
     ///
     /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     // The server says "ready", then both sides upgrade the same connection.
+    ///     let starttls = move |_r: StreamReader, mut w: StreamWriter| {
+    ///         let config = server_config.clone();
+    ///         async move {
+    ///             w.write(b"ready\n")?;
+    ///             w.start_tls(config).await?;
+    ///             w.write(b"secret\n")?; // encrypted now
+    ///             w.close();
+    ///             w.wait_closed().await
+    ///         }
+    ///     };
+    ///     let server = asyncio::start_server(starttls, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///
+    ///     let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.readline().await?, b"ready\n");
+    ///     writer.start_tls(client_config).server_hostname("localhost").await?;
+    ///     assert_eq!(reader.readline().await?, b"secret\n");
+    ///     assert_eq!(writer.transport().tls_version().as_deref(), Some("TLSv1.3"));
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S53, S55, S54.
     pub fn start_tls(&mut self, ssl: impl Into<TlsContext>) -> StreamStartTls<'_> {
         let context = ssl.into();
         let server_side = matches!(context, TlsContext::Server(_));
@@ -252,13 +522,55 @@ impl StreamWriter {
 ///
 /// Python's `StreamWriter.start_tls` in three steps: [`drain`](StreamWriter::drain), the
 /// loop-level upgrade ([`StartTls`], from [`LoopHandle::start_tls`]), and the swap of the
-/// writer's transport (S53).
+/// writer's transport.
 ///
 /// # Cancel safety
 /// Dropping it during the drain loses nothing; during the handshake it closes the raw
-/// transport, as [`LoopHandle::start_tls`] does (T12).
+/// transport, as [`LoopHandle::start_tls`] does.
 ///
 /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
+///
+/// # Examples
+///
+/// ```
+/// # use asyncio::tls::rustls;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert = made.cert.der().clone();
+/// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+/// # let server_config = rustls::ServerConfig::builder()
+/// #     .with_no_client_auth()
+/// #     .with_single_cert(vec![cert.clone()], key.into())
+/// #     .unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = rustls::ClientConfig::builder()
+/// #     .with_root_certificates(roots)
+/// #     .with_no_client_auth();
+/// use std::time::Duration;
+///
+/// asyncio::run(async move {
+///     let up = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+///         let config = server_config.clone();
+///         async move {
+///             w.start_tls(config).await?;
+///             w.wait_closed().await
+///         }
+///     };
+///     let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     let pending: asyncio::streams::StreamStartTls<'_> = writer
+///         .start_tls(client_config)
+///         .server_hostname("localhost")
+///         .ssl_handshake_timeout(Duration::from_secs(10));
+///     pending.await?;
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: S53, T12.
 #[cfg(feature = "tls")]
 #[must_use = "start_tls does nothing until awaited"]
 pub struct StreamStartTls<'a> {
@@ -270,25 +582,29 @@ pub struct StreamStartTls<'a> {
 
 #[cfg(feature = "tls")]
 impl StreamStartTls<'_> {
-    /// The name to send as SNI and to check (client side only; never derived, S55).
+    /// The name to send as SNI and to check (client side only, never derived).
+    // Checklist: S55.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.upgrade = self.upgrade.server_hostname(name);
         self
     }
 
-    /// How long the handshake may take (default 60 s, T1, T9).
+    /// How long the handshake may take (default 60 s).
+    // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade = self.upgrade.ssl_handshake_timeout(timeout);
         self
     }
 
-    /// How long the close_notify exchange may take (default 30 s, T25).
+    /// How long the close_notify exchange may take (default 30 s).
+    // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade = self.upgrade.ssl_shutdown_timeout(timeout);
         self
     }
 
-    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.upgrade = self.upgrade.ssl_require_close_notify(on);
         self

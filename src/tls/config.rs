@@ -34,13 +34,24 @@ use crate::error::{Error, TlsError};
 ///
 /// Built with `.into()` from `bool`, [`ClientConfig`] or `Arc<ClientConfig>`, so
 /// `open_connection(..).ssl(true)` and `.ssl(my_config)` both read naturally.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::tls::ClientTls;
+///
+/// assert!(!ClientTls::from(false).is_enabled()); // ssl=False
+/// assert!(matches!(ClientTls::from(true), ClientTls::Default)); // ssl=True
+/// // `open_connection(host, port).ssl(true)` or `.ssl(my_client_config)` convert the same way.
+/// ```
 #[derive(Clone, Debug, Default)]
 pub enum ClientTls {
     /// Plain TCP (`ssl=False`, the default).
     #[default]
     Disabled,
     /// The default verifying context (`ssl=True`): system roots or `SSL_CERT_FILE` /
-    /// `SSL_CERT_DIR`, host name checked (T2, T47).
+    /// `SSL_CERT_DIR`, host name checked.
+    // Checklist: T2, T47.
     Default,
     /// This rustls configuration, used as is (`ssl=<SSLContext>`).
     Config(Arc<ClientConfig>),
@@ -48,6 +59,14 @@ pub enum ClientTls {
 
 impl ClientTls {
     /// True unless [`ClientTls::Disabled`] (Python's truthiness of `ssl`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::tls::ClientTls;
+    /// assert!(ClientTls::Default.is_enabled());
+    /// assert!(!ClientTls::default().is_enabled());
+    /// ```
     pub fn is_enabled(&self) -> bool {
         !matches!(self, ClientTls::Disabled)
     }
@@ -75,8 +94,32 @@ impl From<ClientConfig> for ClientTls {
     }
 }
 
-/// A TLS context for [`start_tls`](crate::LoopHandle::start_tls) (Python's `SSLContext`, T40):
+/// A TLS context for [`start_tls`](crate::LoopHandle::start_tls) (Python's `SSLContext`):
 /// rustls keeps the two sides in two types, so the side follows from the configuration.
+///
+/// # Examples
+///
+/// ```
+/// # use asyncio::tls::rustls;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert = made.cert.der().clone();
+/// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+/// # let server_config = rustls::ServerConfig::builder()
+/// #     .with_no_client_auth()
+/// #     .with_single_cert(vec![cert.clone()], key.into())
+/// #     .unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = rustls::ClientConfig::builder()
+/// #     .with_root_certificates(roots)
+/// #     .with_no_client_auth();
+/// use asyncio::tls::TlsContext;
+///
+/// // The side follows the configuration type.
+/// assert!(matches!(TlsContext::from(client_config), TlsContext::Client(_)));
+/// assert!(matches!(TlsContext::from(server_config), TlsContext::Server(_)));
+/// ```
+// Checklist: T40.
 #[derive(Clone, Debug)]
 pub enum TlsContext {
     /// Act as the TLS client.
@@ -133,6 +176,21 @@ fn pem_error(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> Error
 /// # Errors
 /// `Error::Io` (kind `NotFound`, the path in the message) if the file cannot be read;
 /// [`Error::InvalidArgument`] if it holds no certificate or bad PEM.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("asyncio-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+/// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+/// let certs = asyncio::tls::load_certs(dir.join("cert.pem"))?;
+/// assert_eq!(certs.len(), 1);
+/// assert!(asyncio::tls::load_certs(dir.join("missing.pem")).is_err());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>, Error> {
     let path = path.as_ref();
     let iter =
@@ -154,6 +212,22 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 /// # Errors
 /// `Error::Io` (kind `NotFound`, the path in the message) if the file cannot be read;
 /// [`Error::InvalidArgument`] if it holds no key or bad PEM.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("asyncio-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+/// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+/// let key = asyncio::tls::load_private_key(dir.join("key.pem"))?;
+/// assert!(!key.secret_der().is_empty());
+/// // A file without a key says so.
+/// assert!(asyncio::tls::load_private_key(dir.join("cert.pem")).is_err());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>, Error> {
     let path = path.as_ref();
     PrivateKeyDer::from_pem_file(path).map_err(|e| pem_error(path, "private key", e))
@@ -165,6 +239,33 @@ pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>
 ///
 /// # Errors
 /// As [`load_certs`]; [`Error::InvalidArgument`] if no certificate in the file is a usable CA.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("asyncio-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+/// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+/// // Trust exactly the certificates in this PEM file (Python's `cafile=`).
+/// let client = asyncio::tls::client_config_with_roots(dir.join("cert.pem"))?;
+/// asyncio::run(async move {
+///     let server_config = asyncio::tls::server_config(dir.join("cert.pem"), dir.join("key.pem"))?;
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+///         .ssl(client)
+///         .server_hostname("localhost")
+///         .await?; // verified against cert.pem
+///     writer.close();
+///     server.close();
+/// #   std::fs::remove_dir_all(&dir)?;
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 pub fn client_config_with_roots(ca_file: impl AsRef<Path>) -> Result<ClientConfig, Error> {
     let ca_file = ca_file.as_ref();
     let mut roots = RootCertStore::empty();
@@ -187,6 +288,21 @@ pub fn client_config_with_roots(ca_file: impl AsRef<Path>) -> Result<ClientConfi
 /// # Errors
 /// As [`load_certs`] and [`load_private_key`]; [`Error::Tls`] if the key does not fit the
 /// certificate or is of an unsupported type.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("asyncio-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+/// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+/// let mut config = asyncio::tls::server_config(dir.join("cert.pem"), dir.join("key.pem"))?;
+/// config.alpn_protocols = vec![b"h2".to_vec()];
+/// // Hand it to `start_server(..).ssl(config)` or `create_server(..).ssl(config)`.
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 pub fn server_config(
     cert_chain: impl AsRef<Path>,
     key: impl AsRef<Path>,
@@ -199,12 +315,24 @@ pub fn server_config(
         .map_err(|e| Error::Tls(TlsError::from_rustls(e)))
 }
 
-/// The configuration `ssl(true)` uses (T2, T47), freshly built so you can add to it (ALPN, a
+/// The configuration `ssl(true)` uses, freshly built so you can add to it (ALPN, a
 /// client certificate needs the builder instead): roots from `SSL_CERT_FILE` / `SSL_CERT_DIR`
 /// or the system bundle, host names checked.
 ///
 /// # Errors
 /// `Error::Io` if `SSL_CERT_FILE` names a missing file or no CA certificate is found at all.
+///
+/// # Examples
+///
+/// ```
+/// // `ssl(true)`'s configuration, to adjust before use. Without a system CA bundle
+/// // (a minimal container) it reports that instead.
+/// match asyncio::tls::default_client_config() {
+///     Ok(mut config) => config.alpn_protocols = vec![b"http/1.1".to_vec()],
+///     Err(e) => println!("no CA certificates: {e}"),
+/// }
+/// ```
+// Checklist: T2, T47.
 pub fn default_client_config() -> Result<ClientConfig, Error> {
     Ok(ClientConfig::builder()
         .with_root_certificates(system_roots()?)

@@ -40,7 +40,7 @@
 //! and give `cert.pem` to the client as its trust anchor ([`client_config_with_roots`]). The
 //! same command without the two `-addext` (openssl's default CA:TRUE, no subjectAltName) makes
 //! a certificate Python accepts and rustls refuses: a CA used as its own leaf. We keep
-//! rustls' rule (D13: the RFCs where CPython's defaults are lax) and say so in plain words: a
+//! rustls' rule (the RFCs where CPython's defaults are lax) and say so in plain words: a
 //! refused certificate is an [`Error::Tls`] whose text names what is wrong
 //! (unknown issuer, the names it is valid for, the expiry date, a CA used as a leaf) and what to
 //! do; rustls' own error is its `source()`.
@@ -92,13 +92,14 @@
 //! ```
 //!
 //! Deliberate differences from CPython (see `asyncio-semantics.md`, Decisions):
-//! - D9: an EOF without close_notify after the handshake is a clean EOF unless the connection
+//! - An EOF without close_notify after the handshake is a clean EOF unless the connection
 //!   asked otherwise with `ssl_require_close_notify(true)`;
 //!   [`Transport::close_notify_received`](crate::Transport::close_notify_received) tells.
-//! - T35: `start_tls` on a closing transport fails at once with `Error::InvalidState`.
+//! - `start_tls` on a closing transport fails at once with `Error::InvalidState`.
 //! - A connection lost during the handshake with no error fails the handshake with
 //!   `ConnectionAborted` instead of completing it.
 //! - The side of `start_tls` follows the configuration type (rustls has one per side).
+// Checklist: D13, D9, T35.
 
 pub(crate) mod config;
 pub(crate) mod engine;
@@ -296,6 +297,50 @@ impl ServerOptions {
 
 /// The pending result of [`LoopHandle::start_tls`]: set the keywords, then `.await` it for the
 /// TLS transport.
+///
+/// # Examples
+///
+/// ```
+/// # use asyncio::tls::rustls;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert = made.cert.der().clone();
+/// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+/// # let server_config = rustls::ServerConfig::builder()
+/// #     .with_no_client_auth()
+/// #     .with_single_cert(vec![cert.clone()], key.into())
+/// #     .unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = rustls::ClientConfig::builder()
+/// #     .with_root_certificates(roots)
+/// #     .with_no_client_auth();
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::Protocol for Quiet {}
+///
+/// asyncio::run(async move {
+///     // A server that upgrades each connection at once (STARTTLS-style).
+///     let upgrade = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+///         let config = server_config.clone();
+///         async move {
+///             w.start_tls(config).await?;
+///             w.wait_closed().await
+///         }
+///     };
+///     let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///
+///     let lp = asyncio::get_running_loop()?;
+///     let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+///     let tls: asyncio::StartTls = lp.start_tls(&plain, protocol, client_config, false);
+///     let tls = tls.server_hostname("localhost").await?; // the handshake is done here
+///     assert!(tls.tls_version().is_some());
+///     tls.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "start_tls does nothing until awaited"]
 pub struct StartTls {
     lp: LoopHandle,
@@ -308,24 +353,70 @@ pub struct StartTls {
 }
 
 impl LoopHandle {
-    /// Upgrades an open connection to TLS (Python's `loop.start_tls`, T32–T35): the raw
+    /// Upgrades an open connection to TLS (Python's `loop.start_tls`): the raw
     /// transport's protocol becomes a TLS layer that feeds `protocol`, which gets decrypted data
     /// from then on without a second `connection_made`. Resolves to the new TLS transport once
     /// the handshake is done; the old transport is its carrier and must not be written to.
     ///
     /// `server_side` must match the configuration type: rustls has one per side.
     /// Without [`server_hostname`](StartTls::server_hostname) a client sends no SNI and, with
-    /// `ssl(true)`'s verifier, checks no name (T3); your own configuration's verifier sees a
+    /// `ssl(true)`'s verifier, checks no name; your own configuration's verifier sees a
     /// placeholder name.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport (T35,
-    /// D7); [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
+    /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport;
+    /// [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
     /// error ([`Error::Tls`], or `Error::Io` with kind `ConnectionAborted` on timeout), after
     /// which the raw transport is closed.
     ///
     /// # Cancel safety
-    /// Dropping the future closes the raw transport (T12).
+    /// Dropping the future closes the raw transport.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async move {
+    /// #   let up = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #       let config = server_config.clone();
+    /// #       async move {
+    /// #           w.start_tls(config).await?;
+    /// #           w.wait_closed().await
+    /// #       }
+    /// #   };
+    /// #   let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
+    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // A plain connection to a server that expects TLS to start at once:
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+    ///     let tls = lp
+    ///         .start_tls(&plain, protocol, client_config, false) // false: we are the client
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"));
+    ///     tls.close();
+    /// #   server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: T32, T35, T3, D7, T12.
     pub fn start_tls(
         &self,
         transport: &Transport,
@@ -346,25 +437,29 @@ impl LoopHandle {
 }
 
 impl StartTls {
-    /// The name to send as SNI and to check (client side only; never derived, S55).
+    /// The name to send as SNI and to check (client side only, never derived).
+    // Checklist: S55.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.server_hostname = Some(name.to_string());
         self
     }
 
-    /// How long the handshake may take (default 60 s, T1, T9).
+    /// How long the handshake may take (default 60 s).
+    // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.options.handshake_timeout = Some(timeout);
         self
     }
 
-    /// How long the close_notify exchange may take (default 30 s, T25).
+    /// How long the close_notify exchange may take (default 30 s).
+    // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.options.shutdown_timeout = Some(timeout);
         self
     }
 
-    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF (D9).
+    /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF.
+    // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.options.require_close_notify = on;
         self

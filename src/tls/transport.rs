@@ -255,8 +255,45 @@ impl Drop for TlsTransport {
 /// empty or `false`.
 impl Transport {
     /// The peer's certificate chain, DER, leaf first (`get_extra_info("peercert_chain")`):
-    /// Python's `getpeercert(binary_form=True)` for the leaf, plus the intermediates (T42).
+    /// Python's `getpeercert(binary_form=True)` for the leaf, plus the intermediates.
     /// Empty when the peer sent none (a client without a certificate) or before the handshake.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let t = writer.transport();
+    ///     assert_eq!(t.peer_certificates().len(), 1); // the server's self-signed leaf
+    ///     assert_eq!(t.tls_version().as_deref(), Some("TLSv1.3"));
+    ///     assert!(t.cipher_suite().unwrap().starts_with("TLS_"));
+    ///     assert_eq!(t.alpn_protocol(), None); // none configured
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: T42.
     pub fn peer_certificates(&self) -> Vec<Vec<u8>> {
         match self.get_extra_info("peercert_chain") {
             Some(ExtraInfo::Bytes(b)) => split_der(&b),
@@ -265,7 +302,8 @@ impl Transport {
     }
 
     /// The negotiated cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384`
-    /// (`get_extra_info("cipher")`, T43).
+    /// (`get_extra_info("cipher")`).
+    // Checklist: T43.
     pub fn cipher_suite(&self) -> Option<String> {
         text(self.get_extra_info("cipher"))
     }
@@ -284,8 +322,42 @@ impl Transport {
         }
     }
 
-    /// Whether the peer's close_notify has been received (D9): after EOF, `false` means the
+    /// Whether the peer's close_notify has been received: after EOF, `false` means the
     /// stream may have been truncated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close(); // sends close_notify
+    ///     let server = asyncio::start_server(bye, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.read(-1).await?, b"");
+    ///     assert!(writer.transport().close_notify_received(), "a clean TLS close, not a truncation");
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: D9.
     pub fn close_notify_received(&self) -> bool {
         text(self.get_extra_info("close_notify_received")).as_deref() == Some("true")
     }

@@ -3,11 +3,12 @@
 //! Mirrors `BaseTransport`, `ReadTransport`, `WriteTransport` and `Transport` in CPython
 //! `Lib/asyncio/transports.py`. [`Transport`] is a cheap, cloneable handle (`!Send`) to one
 //! connection's transport: today the socket transport (`socket.rs`); later the TLS transport
-//! over it. Every method is safe to call from inside a protocol callback (L83).
+//! over it. Every method is safe to call from inside a protocol callback.
 //!
 //! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
 //! `flow_control.rs` (`_FlowControlMixin`'s water marks); the sockets transports are made from:
 //! `connecting.rs` (`sock_connect`) and `listener.rs` (`listen`, `accept`).
+// Checklist: L83.
 
 pub(crate) mod connecting;
 pub(crate) mod flow_control;
@@ -25,6 +26,19 @@ use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
 
 /// A socket address of either family a stream transport can have.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::Address;
+///
+/// let tcp = Address::Inet("127.0.0.1:8888".parse().unwrap());
+/// assert_eq!(tcp.to_string(), "127.0.0.1:8888");
+/// assert_eq!(tcp.as_inet().map(|a| a.port()), Some(8888));
+/// let unix = Address::Unix(std::os::unix::net::SocketAddr::from_pathname("/tmp/s.sock").unwrap());
+/// assert_eq!(unix.to_string(), "/tmp/s.sock");
+/// assert!(unix.as_inet().is_none());
+/// ```
 #[derive(Clone, Debug)]
 pub enum Address {
     /// An IPv4 or IPv6 address and port.
@@ -87,6 +101,40 @@ impl From<Option<Address>> for StoredAddress {
 }
 
 /// A value of [`Transport::get_extra_info`] (Python returns objects of several types).
+///
+/// # Examples
+///
+/// ```
+/// # #[derive(Default)]
+/// # struct Sink(Vec<u8>);
+/// # impl asyncio::Protocol for Sink {
+/// #     fn data_received(&mut self, data: &[u8]) {
+/// #         self.0.extend_from_slice(data)
+/// #     }
+/// # }
+/// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+/// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+/// #     for _ in 0..10_000 {
+/// #         if peer.borrow().0.len() >= n { return }
+/// #         asyncio::yield_now().await;
+/// #     }
+/// #     panic!("no data");
+/// # }
+/// # asyncio::run(async {
+/// # let lp = asyncio::get_running_loop()?;
+/// # let (a, b) = asyncio::socketpair()?;
+/// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+/// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+/// use asyncio::ExtraInfo;
+/// match transport.get_extra_info("peername") {
+///     Some(ExtraInfo::Address(addr)) => println!("peer {addr}"),
+///     Some(other) => panic!("{other:?}"),
+///     None => println!("no peer name"),
+/// }
+/// # Ok::<_, asyncio::Error>(())
+/// # })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub enum ExtraInfo {
     /// `sockname`, `peername`.
@@ -126,82 +174,350 @@ pub(crate) trait TransportImpl {
 
 /// A connection's transport (Python's `asyncio.Transport`). Clone it freely; all clones are
 /// the same transport.
+///
+/// # Examples
+///
+/// ```
+/// # #[derive(Default)]
+/// # struct Sink(Vec<u8>);
+/// # impl asyncio::Protocol for Sink {
+/// #     fn data_received(&mut self, data: &[u8]) {
+/// #         self.0.extend_from_slice(data)
+/// #     }
+/// # }
+/// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+/// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+/// #     for _ in 0..10_000 {
+/// #         if peer.borrow().0.len() >= n { return }
+/// #         asyncio::yield_now().await;
+/// #     }
+/// #     panic!("no data");
+/// # }
+/// # asyncio::run(async {
+/// # let lp = asyncio::get_running_loop()?;
+/// # let (a, b) = asyncio::socketpair()?;
+/// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+/// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+/// // `transport` came from create_connection / connect_socket, or from connection_made.
+/// transport.write(b"hello")?;
+/// wait_for(&peer, 5).await;
+/// assert_eq!(peer.borrow().0, b"hello");
+/// assert!(transport.peername().is_some());
+/// transport.close();
+/// assert!(transport.is_closing());
+/// # Ok::<_, asyncio::Error>(())
+/// # })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Transport {
     pub(crate) inner: Rc<dyn TransportImpl>,
 }
 
 impl Transport {
-    /// Sends `data`: at once if nothing is queued, else after what is (L64–L66). Never blocks;
+    /// Sends `data`: at once if nothing is queued, else after what is. Never blocks;
     /// what the kernel does not take is copied into the write buffer, and the protocol is
-    /// paused above the high-water mark (L70). Empty data is a no-op. After the connection is
-    /// lost, data is dropped silently (L81).
+    /// paused above the high-water mark. Empty data is a no-op. After the connection is
+    /// lost, data is dropped silently.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Cannot call write() after write_eof()`) after [`write_eof`](Self::write_eof).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// transport.write(b"abc")?; // never blocks
+    /// wait_for(&peer, 3).await;
+    /// assert_eq!(peer.borrow().0, b"abc");
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L64, L66, L70, L81.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         self.inner.write(data)
     }
 
-    /// Sends several buffers, with one vectored system call where possible (L68).
+    /// Sends several buffers, with one vectored system call where possible.
     ///
     /// # Errors
     /// As for [`write`](Self::write).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// use std::io::IoSlice;
+    /// transport.writelines(&[IoSlice::new(b"head "), IoSlice::new(b"body")])?;
+    /// wait_for(&peer, 9).await;
+    /// assert_eq!(peer.borrow().0, b"head body");
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L68.
     pub fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         self.inner.writelines(chunks)
     }
 
-    /// Closes the write side once the buffer is flushed (half-close, L73). Reading goes on.
+    /// Closes the write side once the buffer is flushed (half-close). Reading goes on.
     ///
     /// # Errors
     /// [`Error::Unsupported`] for transports that cannot half-close (TLS); `Error::Io` if
     /// `shutdown` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// assert!(transport.can_write_eof());
+    /// transport.write(b"done")?;
+    /// transport.write_eof()?; // the peer sees EOF after "done"; we can still read
+    /// assert!(transport.write(b"more").is_err());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L73.
     pub fn write_eof(&self) -> Result<(), Error> {
         self.inner.write_eof()
     }
 
-    /// Whether [`write_eof`](Self::write_eof) is supported (L74: true for TCP and Unix).
+    /// Whether [`write_eof`](Self::write_eof) is supported (true for TCP and Unix).
+    // Checklist: L74.
     pub fn can_write_eof(&self) -> bool {
         self.inner.can_write_eof()
     }
 
     /// Closes gracefully: stops reading now, flushes the buffer, then calls
-    /// `connection_lost(None)` (L75). Idempotent.
+    /// `connection_lost(None)`. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// transport.write(b"flushed first")?;
+    /// transport.close();
+    /// wait_for(&peer, 13).await;
+    /// assert_eq!(peer.borrow().0, b"flushed first");
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L75.
     pub fn close(&self) {
         self.inner.close()
     }
 
-    /// Closes at once, dropping buffered data; `connection_lost(None)` follows (L77).
+    /// Closes at once, dropping buffered data; `connection_lost(None)` follows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// transport.abort(); // buffered data is dropped
+    /// assert!(transport.is_closing());
+    /// assert!(!transport.is_reading());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L77.
     pub fn abort(&self) {
         self.inner.abort()
     }
 
-    /// True from the first `close`, `abort`, failure or EOF-initiated close onwards (L78).
+    /// True from the first `close`, `abort`, failure or EOF-initiated close onwards.
+    // Checklist: L78.
     pub fn is_closing(&self) -> bool {
         self.inner.is_closing()
     }
 
-    /// Stops delivering data until [`resume_reading`](Self::resume_reading) (L79); the kernel
+    /// Stops delivering data until [`resume_reading`](Self::resume_reading); the kernel
     /// buffer fills and the peer's writes block. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// transport.pause_reading();
+    /// assert!(!transport.is_reading());
+    /// transport.resume_reading();
+    /// assert!(transport.is_reading());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L79.
     pub fn pause_reading(&self) {
         self.inner.pause_reading()
     }
 
-    /// Delivers data again after [`pause_reading`](Self::pause_reading) (L79). Idempotent.
+    /// Delivers data again after [`pause_reading`](Self::pause_reading). Idempotent.
+    // Checklist: L79.
     pub fn resume_reading(&self) {
         self.inner.resume_reading()
     }
 
-    /// Not closing and not paused (L79).
+    /// Not closing and not paused.
+    // Checklist: L79.
     pub fn is_reading(&self) -> bool {
         self.inner.is_reading()
     }
 
-    /// Sets the write buffer's water marks (L69, L71). `None, None` means 64 KiB / 16 KiB; only
+    /// Sets the write buffer's water marks. `None, None` means 64 KiB / 16 KiB; only
     /// `high` gives `low = high / 4`; only `low` gives `high = 4 * low`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless `high >= low` (`high (H) must be >= low (L) must be >= 0`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// transport.set_write_buffer_limits(Some(1024), None)?;
+    /// assert_eq!(transport.get_write_buffer_limits(), (256, 1024)); // (low, high)
+    /// assert!(transport.set_write_buffer_limits(Some(1), Some(2)).is_err());
+    /// assert_eq!(transport.get_write_buffer_size(), 0);
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L69, L71.
     pub fn set_write_buffer_limits(
         &self,
         high: Option<usize>,
@@ -210,18 +526,53 @@ impl Transport {
         self.inner.set_write_buffer_limits(high, low)
     }
 
-    /// Bytes queued in the transport, not yet handed to the kernel (L72).
+    /// Bytes queued in the transport, not yet handed to the kernel.
+    // Checklist: L72.
     pub fn get_write_buffer_size(&self) -> usize {
         self.inner.get_write_buffer_size()
     }
 
-    /// The water marks as `(low, high)`, Python's order (L69).
+    /// The water marks as `(low, high)`, Python's order.
+    // Checklist: L69.
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
         self.inner.get_write_buffer_limits()
     }
 
-    /// Python's `get_extra_info(name)` (L56): `"peername"`, `"sockname"`, `"socket"`; TLS adds
+    /// Python's `get_extra_info(name)`: `"peername"`, `"sockname"`, `"socket"`; TLS adds
     /// its own keys. `None` for an unknown key. Keeps working after the connection is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// use asyncio::ExtraInfo;
+    /// assert!(matches!(transport.get_extra_info("socket"), Some(ExtraInfo::Fd(_))));
+    /// assert!(matches!(transport.get_extra_info("sockname"), Some(ExtraInfo::Address(_))));
+    /// assert!(transport.get_extra_info("nonsense").is_none());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L56.
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         self.inner.get_extra_info(name)
     }
@@ -242,10 +593,46 @@ impl Transport {
         }
     }
 
-    /// Swaps the protocol for all later callbacks (L52); the read path follows the new kind.
+    /// Swaps the protocol for all later callbacks; the read path follows the new kind.
     ///
     /// # Errors
     /// [`Error::InvalidState`] if called from inside a callback of the current protocol.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, _) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let next = Rc::new(RefCell::new(Sink::default()));
+    /// peer_transport.set_protocol(next.clone())?; // later bytes go to `next`
+    /// transport.write(b"to the new one")?;
+    /// wait_for(&next, 14).await;
+    /// assert!(peer.borrow().0.is_empty());
+    /// assert!(peer_transport.get_protocol().is_some());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L52.
     pub fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
         self.inner.set_protocol(protocol)
     }

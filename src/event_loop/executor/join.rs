@@ -20,6 +20,21 @@ use crate::error::Cancelled;
 /// # Cancel safety
 /// Dropping the handle before awaiting it detaches the task: it keeps running. Dropping it while
 /// it is being awaited (after a `Pending` poll) cancels the task and drops its future at once.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let quick = asyncio::spawn(async { 6 * 7 });
+///     let stuck = asyncio::spawn(asyncio::sleep(Duration::from_secs(3600)));
+///     assert_eq!(quick.await, Ok(42));
+///     assert!(stuck.cancel());
+///     assert_eq!(stuck.await, Err(asyncio::Cancelled));
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "dropping a Task detaches it; await it or call detach() to say so"]
 pub struct Task<T: 'static> {
     pub(crate) cell: TaskRc<T>,
@@ -28,10 +43,24 @@ pub struct Task<T: 'static> {
 }
 
 impl<T: 'static> Task<T> {
-    /// Requests cancellation (Python's `Task.cancel()`, L28): at the task's next turn its future
+    /// Requests cancellation (Python's `Task.cancel()`): at the task's next turn its future
     /// is dropped without being polled and the task ends with `Err(Cancelled)`. Returns false if
-    /// the task has already ended. A task cancelling itself ends when its current poll returns
-    /// (L30).
+    /// the task has already ended. A task cancelling itself ends when its current poll
+    /// returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let task = asyncio::spawn(std::future::pending::<()>());
+    ///     assert!(task.cancel());
+    ///     asyncio::yield_now().await; // the cancellation lands at the task's next turn
+    ///     assert!(task.is_done() && task.is_cancelled());
+    ///     assert!(!task.cancel(), "already ended");
+    /// })
+    /// .unwrap();
+    /// ```
+    // Checklist: L28, L30.
     pub fn cancel(&self) -> bool {
         if self.cell.header.is_done() {
             return false;
@@ -53,6 +82,22 @@ impl<T: 'static> Task<T> {
     }
 
     /// Lets the task run on with nobody awaiting it (the same as dropping an unawaited handle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// asyncio::run(async {
+    ///     let ran = Rc::new(Cell::new(false));
+    ///     let flag = ran.clone();
+    ///     asyncio::spawn(async move { flag.set(true) }).detach(); // fire and forget
+    ///     asyncio::yield_now().await;
+    ///     assert!(ran.get());
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn detach(mut self) {
         self.awaited = false;
     }

@@ -30,7 +30,7 @@ use crate::event_loop::threadsafe::LoopId;
 use crate::event_loop::{get_running_loop, LoopHandle, LoopInner};
 use crate::slots::SlotKey;
 
-/// Spawns `fut` as a task on the running loop (Python's `asyncio.create_task`, L24). It starts
+/// Spawns `fut` as a task on the running loop (Python's `asyncio.create_task`). It starts
 /// at the loop's next run phase and runs whether or not the returned [`Task`] is awaited.
 ///
 /// ```
@@ -43,6 +43,7 @@ use crate::slots::SlotKey;
 /// # Panics
 /// Outside a running loop (`no running event loop`); use [`LoopHandle::spawn`] to spawn onto a
 /// loop that is not running.
+// Checklist: L24.
 pub fn spawn<F>(fut: F) -> Task<F::Output>
 where
     F: Future + 'static,
@@ -55,10 +56,20 @@ where
 }
 
 impl LoopHandle {
-    /// Spawns `fut` as a task on this loop (Python's `loop.create_task`, L24).
+    /// Spawns `fut` as a task on this loop (Python's `loop.create_task`).
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) after `close()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let task = lp.spawn(async { "done" })?; // the loop is not running yet
+    /// assert_eq!(lp.run_until_complete(task)?, Ok("done"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L24.
     pub fn spawn<F>(&self, fut: F) -> Result<Task<F::Output>, Error>
     where
         F: Future + 'static,

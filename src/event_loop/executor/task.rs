@@ -50,7 +50,8 @@ pub(crate) enum Outcome<T> {
 pub(crate) enum TaskState {
     /// Not queued: waiting for a wake-up, or being polled right now.
     Waiting,
-    /// One `Runnable::Task` for it is queued (L25: at most one).
+    /// One `Runnable::Task` for it is queued (at most one).
+    // Checklist: L25.
     Scheduled,
     /// `cancel()` was called and one run is queued: it drops the future instead of polling it
     /// (or, if the task is being polled, the poll's end does).

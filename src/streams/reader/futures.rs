@@ -44,6 +44,21 @@ impl Drop for Claim<'_> {
 }
 
 /// The future of [`StreamReader::read`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamReader;
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(b"abc");
+///     let fut: asyncio::streams::reader::Read<'_> = reader.read(2);
+///     assert_eq!(fut.await?, b"ab");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Read<'a> {
@@ -62,6 +77,22 @@ impl Future for Read<'_> {
 }
 
 /// The future of [`StreamReader::read_into`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamReader;
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(b"abc");
+///     let mut buf = [0u8; 8];
+///     let n = reader.read_into(&mut buf).await?; // no allocation
+///     assert_eq!(&buf[..n], b"abc");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct ReadInto<'a> {
@@ -81,6 +112,22 @@ impl Future for ReadInto<'_> {
 }
 
 /// The future of [`StreamReader::readline`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamReader;
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(b"one\ntwo");
+///     reader.feed_eof();
+///     assert_eq!(reader.readline().await?, b"one\n");
+///     assert_eq!(reader.readline().await?, b"two"); // the last line may lack its newline
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct ReadLine<'a> {
@@ -117,6 +164,21 @@ impl<'a> Separators<'a> {
 }
 
 /// The future of [`StreamReader::readuntil`] and [`StreamReader::readuntil_any`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamReader;
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(b"key=value;");
+///     assert_eq!(reader.readuntil(b"=").await?, b"key=");
+///     assert_eq!(reader.readuntil(b";").await?, b"value;");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct ReadUntil<'a> {
@@ -139,6 +201,22 @@ impl Future for ReadUntil<'_> {
 }
 
 /// The future of [`StreamReader::readexactly`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamReader;
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(&[0, 5, b'h', b'e', b'l', b'l', b'o']);
+///     let len = reader.readexactly(2).await?; // a 2-byte length prefix
+///     let n = u16::from_be_bytes([len[0], len[1]]) as usize;
+///     assert_eq!(reader.readexactly(n).await?, b"hello");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct ReadExactly<'a> {
@@ -157,6 +235,26 @@ impl Future for ReadExactly<'_> {
 }
 
 /// The lines of a [`StreamReader`], from [`StreamReader::lines`] (Python's `async for`).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::StreamReader;
+///
+/// asyncio::run(async {
+///     let reader = StreamReader::new();
+///     reader.feed_data(b"a\nb\n");
+///     reader.feed_eof();
+///     let mut lines = reader.lines();
+///     let mut seen = Vec::new();
+///     while let Some(line) = lines.next_line().await? {
+///         seen.push(line);
+///     }
+///     assert_eq!(seen, [b"a\n".to_vec(), b"b\n".to_vec()]);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Lines<'a> {
     pub(super) reader: &'a StreamReader,
@@ -164,7 +262,7 @@ pub struct Lines<'a> {
 
 impl Lines<'_> {
     /// The next line, `\n` included; the last one may lack it. `Ok(None)` once
-    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF (S40). The shape of
+    /// [`readline`](StreamReader::readline) returns `b""`, i.e. at EOF. The shape of
     /// tokio's `Lines::next_line`, so `while let Some(line) = lines.next_line().await? {}`.
     ///
     /// # Errors
@@ -173,6 +271,7 @@ impl Lines<'_> {
     ///
     /// # Cancel safety
     /// Cancel-safe, as `readline`.
+    // Checklist: S40.
     pub async fn next_line(&mut self) -> Result<Option<Vec<u8>>, Error> {
         let line = self.reader.readline().await?;
         Ok((!line.is_empty()).then_some(line))

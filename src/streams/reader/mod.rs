@@ -7,7 +7,7 @@
 //! - the buffer doubles as a `BufferedProtocol` target: the socket transport reads straight into
 //!   its free tail (`get_buffer` / `buffer_updated`), so no byte is copied between the kernel and
 //!   `readline`, and a steady-state echo allocates nothing;
-//! - every read is cancel-safe, `read(-1)` included (decision D1).
+//! - every read is cancel-safe, `read(-1)` included (a deliberate difference from CPython).
 //!
 //! Layout: `ReaderState` holds all the logic as plain `&mut self` methods and lives in the
 //! connection's `StreamCore`; [`StreamReader`] is the public handle, and each of its read
@@ -15,13 +15,14 @@
 //!
 //! Ground rules:
 //! - Bytes leave the buffer only when a read future returns `Ready`. A future dropped while
-//!   pending has taken nothing (S22, D1); its one trace, the waiter slot, is cleared by its
-//!   `Drop` (S21).
+//!   pending has taken nothing; its one trace, the waiter slot, is cleared by its
+//!   `Drop`.
 //! - `ReaderState` methods that wake a waiter hand its `Waker` back; [`StreamReader`] wakes it
 //!   after the borrow of the core has ended (STYLE habit 5). (Waking inside the borrow would
 //!   also be safe with our task wakers, which only push onto the ready queue.)
 //! - Calls down only into `Transport::pause_reading` / `resume_reading`, which never call a
 //!   protocol back, so they are safe while the core is borrowed.
+// Checklist: D1, S22, S21.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -670,6 +671,14 @@ impl Default for StreamReader {
 
 impl StreamReader {
     /// A reader with the default limit, 64 KiB ([`DEFAULT_LIMIT`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = asyncio::StreamReader::new();
+    /// assert_eq!(reader.limit(), asyncio::constants::DEFAULT_LIMIT);
+    /// assert!(!reader.at_eof());
+    /// ```
     pub fn new() -> Self {
         match ReaderState::new(DEFAULT_LIMIT) {
             Ok(state) => Self::from_core(make_core(state)),
@@ -678,10 +687,20 @@ impl StreamReader {
     }
 
     /// A reader whose lines and chunks may be up to `limit` bytes long (Python's
-    /// `StreamReader(limit=…)`, S11). The transport is paused above 2 × `limit` buffered bytes.
+    /// `StreamReader(limit=…)`). The transport is paused above 2 × `limit` buffered bytes.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] (`Limit cannot be <= 0`) when `limit` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = asyncio::StreamReader::with_limit(1024)?;
+    /// assert_eq!(reader.limit(), 1024);
+    /// assert!(asyncio::StreamReader::with_limit(0).is_err());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S11.
     pub fn with_limit(limit: usize) -> Result<Self, Error> {
         Ok(Self::from_core(make_core(ReaderState::new(limit)?)))
     }
@@ -706,9 +725,9 @@ impl StreamReader {
     /// Reads up to `n` bytes (Python's `read(n=-1)`).
     ///
     /// - `n > 0`: waits until at least one byte is buffered or EOF is reached, then returns up to
-    ///   `n` bytes, never bounded by the limit; `b""` at EOF (S24).
-    /// - `n == 0`: returns `b""` at once (S23).
-    /// - `n < 0`: reads to EOF and returns everything (S25).
+    ///   `n` bytes, never bounded by the limit; `b""` at EOF.
+    /// - `n == 0`: returns `b""` at once.
+    /// - `n < 0`: reads to EOF and returns everything.
     ///
     /// ```
     /// # use asyncio::streams::reader::StreamReader;
@@ -724,12 +743,13 @@ impl StreamReader {
     /// ```
     ///
     /// # Errors
-    /// The stored exception, if any, even for `n == 0` and with bytes still buffered (S19);
-    /// [`Error::InvalidState`] if it must wait while another read is waiting (S20).
+    /// The stored exception, if any, even for `n == 0` and with bytes still buffered;
+    /// [`Error::InvalidState`] if it must wait while another read is waiting.
     ///
     /// # Cancel safety
     /// Cancel-safe, `n < 0` included: bytes leave the buffer only when the future completes.
-    /// (CPython's `read(-1)` loses what it collected when cancelled, S26; see D1.)
+    /// (CPython's `read(-1)` loses what it collected when cancelled.)
+    // Checklist: S24, S23, S25, S19, S20, S26, D1.
     pub fn read(&self, n: isize) -> Read<'_> {
         Read {
             claim: self.claim(),
@@ -754,7 +774,8 @@ impl StreamReader {
     /// As [`read`](Self::read).
     ///
     /// # Cancel safety
-    /// Cancel-safe: dropped part-way, it loses no byte (D1).
+    /// Cancel-safe: dropped part-way, it loses no byte.
+    // Checklist: D1.
     pub fn read_to_end(&self) -> Read<'_> {
         self.read(-1)
     }
@@ -768,6 +789,22 @@ impl StreamReader {
     ///
     /// # Cancel safety
     /// Cancel-safe: `buf` is written, and the bytes removed, only when the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"0123456789");
+    ///     let mut buf = [0u8; 4];
+    ///     assert_eq!(reader.read_into(&mut buf).await?, 4);
+    ///     assert_eq!(&buf, b"0123");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> ReadInto<'a> {
         ReadInto {
             claim: self.claim(),
@@ -775,19 +812,37 @@ impl StreamReader {
         }
     }
 
-    /// Reads one line, `\n` included (Python's `readline()`, S27). At EOF it returns the bytes
+    /// Reads one line, `\n` included (Python's `readline()`). At EOF it returns the bytes
     /// left, without a newline, and then `b""`.
     ///
     /// # Errors
-    /// - [`Error::LimitOverrun`] when the line, newline excluded, is longer than the limit
-    ///   (S28). The offending bytes are discarded first, so the reader keeps working: the line
+    /// - [`Error::LimitOverrun`] when the line, newline excluded, is longer than the limit.
+    ///   The offending bytes are discarded first, so the reader keeps working: the line
     ///   and its newline if the newline was buffered, else everything buffered (the rest of the
     ///   line then comes back as the next "line"). Python raises `ValueError` here.
-    /// - The stored exception (S19, S29); [`Error::InvalidState`] with the name `readuntil` if
-    ///   another read is waiting (S20).
+    /// - The stored exception; [`Error::InvalidState`] with the name `readuntil` if
+    ///   another read is waiting.
     ///
     /// # Cancel safety
     /// Cancel-safe: nothing is removed before the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    ///     assert_eq!(reader.readline().await?, b"GET / HTTP/1.1\r\n");
+    ///     reader.feed_eof();
+    ///     assert_eq!(reader.readline().await?, b"Host: x\r\n");
+    ///     assert_eq!(reader.readline().await?, b""); // EOF
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S27, S28, S19, S29, S20.
     pub fn readline(&self) -> ReadLine<'_> {
         ReadLine {
             claim: self.claim(),
@@ -795,22 +850,41 @@ impl StreamReader {
         }
     }
 
-    /// Reads up to and including the first `separator` (Python's `readuntil(separator)`,
-    /// S30–S34).
+    /// Reads up to and including the first `separator` (Python's
+    /// `readuntil(separator)`).
     ///
     /// # Errors
     /// - [`Error::InvalidArgument`] (`Separator should be at least one-byte string`) for an
-    ///   empty separator, checked before anything else (S30).
-    /// - The stored exception (S19).
+    ///   empty separator, checked before anything else.
+    /// - The stored exception.
     /// - [`Error::LimitOverrun`] when no separator lies within the limit: `Separator is not
-    ///   found, and chunk exceed the limit` (S32) or `Separator is found, but chunk is longer
-    ///   than limit` (S33). The buffer is left intact.
+    ///   found, and chunk exceed the limit` or `Separator is found, but chunk is longer
+    ///   than limit`. The buffer is left intact.
     /// - [`Error::IncompleteRead`] with `expected: None` at EOF without a separator; `partial`
-    ///   holds every byte that was buffered, and the buffer is then empty (S34).
-    /// - [`Error::InvalidState`] if it must wait while another read is waiting (S20).
+    ///   holds every byte that was buffered, and the buffer is then empty.
+    /// - [`Error::InvalidState`] if it must wait while another read is waiting.
     ///
     /// # Cancel safety
     /// Cancel-safe: nothing is removed before the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"header\r\n\r\nbody");
+    ///     assert_eq!(reader.readuntil(b"\r\n\r\n").await?, b"header\r\n\r\n");
+    ///     reader.feed_eof();
+    ///     // EOF before the separator: IncompleteRead with what there was.
+    ///     let e = reader.readuntil(b"\n").await.unwrap_err();
+    ///     assert!(matches!(e, asyncio::Error::IncompleteRead { ref partial, .. } if partial == b"body"));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S30, S34, S19, S32, S33, S20.
     pub fn readuntil<'a>(&'a self, separator: &'a [u8]) -> ReadUntil<'a> {
         ReadUntil {
             claim: self.claim(),
@@ -820,7 +894,7 @@ impl StreamReader {
     }
 
     /// Reads up to and including the first of several separators (Python 3.13's
-    /// `readuntil((a, b, …))`, S35, S36): the match that ends first wins; on a tie, the shorter
+    /// `readuntil((a, b, …))`): the match that ends first wins; on a tie, the shorter
     /// separator.
     ///
     /// ```
@@ -836,10 +910,11 @@ impl StreamReader {
     /// # Errors
     /// As for [`readuntil`](Self::readuntil), plus [`Error::InvalidArgument`] (`Separator
     /// should contain at least one element`) for an empty list. Overrun errors report the scan
-    /// offset or the match start as `consumed` (S36).
+    /// offset or the match start as `consumed`.
     ///
     /// # Cancel safety
     /// Cancel-safe: nothing is removed before the future completes.
+    // Checklist: S35, S36.
     pub fn readuntil_any<'a>(&'a self, separators: &'a [&'a [u8]]) -> ReadUntil<'a> {
         ReadUntil {
             claim: self.claim(),
@@ -849,16 +924,33 @@ impl StreamReader {
     }
 
     /// Reads exactly `n` bytes, waiting as long as it takes; never bounded by the limit
-    /// (Python's `readexactly(n)`, S37). `n == 0` returns `b""` at once.
+    /// (Python's `readexactly(n)`). `n == 0` returns `b""` at once.
     ///
     /// # Errors
     /// - [`Error::IncompleteRead`] with `expected: Some(n)` when EOF comes first; `partial`
-    ///   holds every byte that was buffered, and the buffer is then empty (S38).
-    /// - The stored exception (S19); [`Error::InvalidState`] if it must wait while another read
-    ///   is waiting (S20).
+    ///   holds every byte that was buffered, and the buffer is then empty.
+    /// - The stored exception; [`Error::InvalidState`] if it must wait while another read
+    ///   is waiting.
     ///
     /// # Cancel safety
     /// Cancel-safe: nothing is removed before the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"abcdef");
+    ///     assert_eq!(reader.readexactly(4).await?, b"abcd");
+    ///     reader.feed_eof();
+    ///     assert!(reader.readexactly(4).await.is_err()); // only 2 left
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S37, S38, S19, S20.
     pub fn readexactly(&self, n: usize) -> ReadExactly<'_> {
         ReadExactly {
             claim: self.claim(),
@@ -866,7 +958,7 @@ impl StreamReader {
         }
     }
 
-    /// Lines until EOF (Python's `async for line in reader`, S40).
+    /// Lines until EOF (Python's `async for line in reader`).
     ///
     /// ```
     /// # use asyncio::streams::reader::StreamReader;
@@ -882,19 +974,54 @@ impl StreamReader {
     ///     assert_eq!(all, [&b"a\n"[..], b"b\n", b"c"]);
     /// }).unwrap();
     /// ```
+    // Checklist: S40.
     pub fn lines(&self) -> Lines<'_> {
         Lines { reader: self }
     }
 
-    /// EOF was fed and the buffer is empty (S17).
+    /// EOF was fed and the buffer is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"x");
+    ///     reader.feed_eof();
+    ///     assert!(!reader.at_eof()); // a byte is still buffered
+    ///     reader.read(1).await?;
+    ///     assert!(reader.at_eof());
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S17.
     pub fn at_eof(&self) -> bool {
         self.core.borrow().reader.at_eof()
     }
 
-    /// Appends `data` to the buffer and wakes a waiting read (S13). The transport's protocol
+    /// Appends `data` to the buffer and wakes a waiting read. The transport's protocol
     /// calls this; call it yourself to drive a reader without a connection. Empty data does
     /// nothing. Feeding after [`feed_eof`](Self::feed_eof) is a programming error (debug
     /// assertion).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"fed ");
+    ///     reader.feed_data(b"by hand");
+    ///     assert_eq!(reader.read(100).await?, b"fed by hand");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S13.
     pub fn feed_data(&self, data: &[u8]) {
         let waker = self.core.borrow_mut().reader.feed_data(data);
         if let Some(waker) = waker {
@@ -902,7 +1029,22 @@ impl StreamReader {
         }
     }
 
-    /// Records EOF and wakes a waiting read (S17). Calling it again is harmless.
+    /// Records EOF and wakes a waiting read. Calling it again is harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_eof();
+    ///     assert_eq!(reader.read(100).await?, b""); // EOF: empty, at once
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S17.
     pub fn feed_eof(&self) {
         let waker = self.core.borrow_mut().reader.feed_eof();
         if let Some(waker) = waker {
@@ -910,13 +1052,45 @@ impl StreamReader {
         }
     }
 
-    /// The stored exception (S18), as a new `Error::Io` of the same kind and text each call.
+    /// The stored exception, as a new `Error::Io` of the same kind and text each call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     assert!(reader.exception().is_none());
+    ///     reader.set_exception(std::io::ErrorKind::ConnectionReset.into());
+    ///     assert_eq!(reader.exception().unwrap().kind(), std::io::ErrorKind::ConnectionReset);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S18.
     pub fn exception(&self) -> Option<Error> {
         self.core.borrow().reader.exception()
     }
 
     /// Stores `exc` (replacing any earlier one; it cannot be cleared) and fails a waiting read
-    /// with it (S18). Every later read fails with it too, even with bytes buffered (S19).
+    /// with it. Every later read fails with it too, even with bytes buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::StreamReader;
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::new();
+    ///     reader.feed_data(b"unread");
+    ///     reader.set_exception(std::io::Error::other("gone"));
+    ///     assert!(reader.read(10).await.is_err()); // the exception wins over buffered bytes
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: S18, S19.
     pub fn set_exception(&self, exc: io::Error) {
         let waker = self.core.borrow_mut().reader.set_exception(&exc);
         if let Some(waker) = waker {

@@ -64,11 +64,13 @@ enum State {
 /// The read side.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Reading {
-    /// Before the start-reading callback (L45).
+    /// Before the start-reading callback.
+    // Checklist: L45.
     NotStarted,
     Active,
     Paused,
-    /// EOF seen or the transport is closing: nothing will re-arm reading (L63).
+    /// EOF seen or the transport is closing: nothing will re-arm reading.
+    // Checklist: L63.
     Done,
 }
 
