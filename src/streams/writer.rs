@@ -39,7 +39,7 @@ use crate::transport::{Address, ExtraInfo, Transport};
 /// done.
 pub struct StreamWriter {
     transport: Transport,
-    core: Rc<RefCell<StreamCore>>,
+    pub(super) core: Rc<RefCell<StreamCore>>,
     /// In debug mode (L23): where the writer was made, for the unclosed-writer warning.
     created: Option<Box<std::backtrace::Backtrace>>,
 }
