@@ -78,8 +78,11 @@ impl ReadSide {
 /// Implemented for the owned reader only: the read methods take `&self`, so a `&StreamReader`
 /// impl would let two tasks poll with one waiter id and steal each other's wake-ups (S20
 /// forbids two waiting reads). `&mut StreamReader` works, through futures-io's blanket impl.
-/// The reader's own `read(n)`, `read_to_end()` and `lines()` shadow the extension traits'
-/// methods of those names: call the latter as `AsyncReadExt::read(&mut reader, &mut buf)`.
+/// Method names shared with the extension traits: the reader's own `read(n)` and
+/// `read_to_end()` take precedence over `AsyncReadExt`'s (call those as
+/// `AsyncReadExt::read(&mut reader, &mut buf)`). `lines()` goes the other way: with
+/// `AsyncBufReadExt` in scope, `reader.lines()` on an owned reader is the trait's, which takes
+/// the reader by value; write `StreamReader::lines(&reader)` for ours.
 ///
 /// ```
 /// use futures_util::io::AsyncReadExt;

@@ -37,6 +37,11 @@ use crate::transport::{Address, ExtraInfo, Transport};
 /// Dropping a writer whose transport is still open closes the transport and logs a warning
 /// (S56, Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
 /// done.
+///
+/// With the `futures-io` feature (off by default) the writer, and `&StreamWriter`, are also
+/// `futures_io::AsyncWrite`: `poll_write` is `drain` then `write`, `poll_flush` is `drain`,
+/// `poll_close` is `write_eof` (over TLS: `close`, then the wait for the connection to go); see
+/// that impl (requires the `futures-io` feature).
 pub struct StreamWriter {
     transport: Transport,
     pub(super) core: Rc<RefCell<StreamCore>>,

@@ -622,6 +622,10 @@ impl fmt::Debug for ReaderState {
 /// [`timeout`](crate::timeout), by cancelling its task, …) loses no byte, `read(-1)` included.
 /// Only one read may wait for data at a time (a second one gets [`Error::InvalidState`]).
 ///
+/// With the `futures-io` feature (off by default) the reader is also `futures_io::AsyncRead`
+/// and `AsyncBufRead`, with these same semantics; see those impls (requires the `futures-io`
+/// feature).
+///
 /// ```
 /// use asyncio::streams::reader::StreamReader;
 ///
