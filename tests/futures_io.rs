@@ -60,10 +60,11 @@ fn copy_echoes_through_a_server_and_close_half_closes() {
             .unwrap();
         let msg: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         writer.write_all(&msg).await.unwrap();
-        writer
+        let n = writer
             .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
             .await
             .unwrap();
+        assert_eq!(n, 4, "poll_write_vectored takes every slice whole");
         AsyncWriteExt::close(&mut writer).await.unwrap();
         assert!(
             !writer.is_closing(),

@@ -63,7 +63,7 @@ impl ReadSide {
         }
     }
 
-    /// The staged bytes not yet consumed, if they still mirror the reader's front.
+    /// Whether staged bytes are left unconsumed and still mirror the reader's front.
     fn live(&self, consumed: u64) -> bool {
         self.pos < self.staged.len() && self.at == consumed
     }

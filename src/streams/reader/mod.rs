@@ -642,6 +642,7 @@ impl fmt::Debug for ReaderState {
 /// .unwrap();
 /// ```
 pub struct StreamReader {
+    /// The connection's shared state; this handle reads `core.reader`.
     pub(in crate::streams) core: Rc<RefCell<StreamCore>>,
     /// The futures-io side's waiter id and staged bytes (`streams/futures_io.rs`).
     #[cfg(feature = "futures-io")]
