@@ -1,4 +1,5 @@
 # The two set-up commands: `make demo` (the main job) and `make test` (every check CI runs).
+# `make test` also lints with every feature and runs the optional futures-io feature's tests.
 CARGO ?= cargo
 
 .PHONY: demo test bench bench-quick bench-instr doc soak footprint
@@ -10,6 +11,9 @@ test:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	$(CARGO) test --features futures-io --test futures_io
+	$(CARGO) test --features futures-io --doc futures_io
 
 bench:
 	$(CARGO) bench --bench timers
@@ -24,8 +28,9 @@ bench-quick:
 bench-instr:
 	$(CARGO) bench --bench instr
 
+# With every feature, so the futures-io impls are documented too.
 doc:
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --all-features
 
 # Not part of `make test`: echo_server (TCP and TLS) under mixed load, SOAK_SECONDS (default 60).
 soak:

@@ -113,6 +113,17 @@
 //!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`]; at the root,
 //!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], and [`LoopThread`] for
 //!   driving a loop from synchronous code.
+//!
+//! ## Features
+//!
+//! - `tls` (default): TLS on rustls with the `ring` provider (`ssl(…)` on the builders,
+//!   `start_tls`, the `tls` module).
+//! - `futures-io` (off): the `futures-io` traits over the streams — `AsyncRead` and
+//!   `AsyncBufRead` for [`StreamReader`], `AsyncWrite` for [`StreamWriter`] and
+//!   `&StreamWriter` — so the futures ecosystem's `copy`, line readers, codecs and compressors
+//!   run over a connection. Adds the `futures-io` crate, which has no dependencies. The impls
+//!   and their rules (cancel safety, backpressure, what `poll_close` does) are documented on
+//!   the two types when the feature is on.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -6,9 +6,12 @@
 //! `BufferedProtocol` (and reads straight into the reader's buffer: no copy between the socket
 //! and `readline`), while the `StreamReader` and `StreamWriter` handles hold it to read and to
 //! drain. Files: `reader.rs` (the reader's buffer and read futures), `core.rs` (the protocol),
-//! `writer.rs`, `open.rs` (builders).
+//! `writer.rs`, `open.rs` (builders), and `futures_io.rs`: the `futures-io` traits (`AsyncRead`,
+//! `AsyncBufRead`, `AsyncWrite`) over the handles, which require the `futures-io` feature.
 
 pub(crate) mod core;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 mod open;
 pub mod reader;
 mod writer;

@@ -38,6 +38,11 @@ use crate::transport::{Address, ExtraInfo, Transport};
 /// (Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
 /// done.
 ///
+/// With the `futures-io` feature (off by default) the writer, and `&StreamWriter`, are also
+/// `futures_io::AsyncWrite`: `poll_write` is `drain` then `write`, `poll_flush` is `drain`,
+/// `poll_close` is `write_eof` (over TLS: `close`, then the wait for the connection to go); see
+/// that impl (requires the `futures-io` feature).
+///
 /// # Examples
 ///
 /// ```
@@ -60,7 +65,7 @@ use crate::transport::{Address, ExtraInfo, Transport};
 // Checklist: S56.
 pub struct StreamWriter {
     transport: Transport,
-    core: Rc<RefCell<StreamCore>>,
+    pub(super) core: Rc<RefCell<StreamCore>>,
     /// In debug mode (L23): where the writer was made, for the unclosed-writer warning.
     created: Option<Box<std::backtrace::Backtrace>>,
 }

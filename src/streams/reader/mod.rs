@@ -394,7 +394,7 @@ impl ReaderState {
     }
 
     /// Removes the first `n` buffered bytes; then S15.
-    fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(
             n <= self.buffered_len(),
             "consume({n}) with {} bytes buffered",
@@ -470,7 +470,7 @@ impl ReaderState {
     }
 
     /// Clears the waiter slot if future `id` holds it (S21: its wait ended or it was dropped).
-    fn end_wait(&mut self, id: u64) {
+    pub(crate) fn end_wait(&mut self, id: u64) {
         if matches!(self.waiter, Some((owner, _)) if owner == id) {
             self.waiter = None;
         }
@@ -497,7 +497,7 @@ impl ReaderState {
 
     /// `read(out.len())` into `out`: the count copied, 0 at EOF.
     #[inline]
-    fn poll_read_into(
+    pub(crate) fn poll_read_into(
         &mut self,
         out: &mut [u8],
         id: &mut u64,
@@ -513,6 +513,25 @@ impl ReaderState {
             out[..n].copy_from_slice(&self.buffered()[..n]);
             self.consume(n);
             return Poll::Ready(Ok(n));
+        }
+        self.wait_for_data(id, "read", waker)?;
+        Poll::Pending
+    }
+
+    /// Bytes ever removed from the front. A copy of the front taken when this count was `c`
+    /// still mirrors the front exactly while the count reads `c` (appending leaves it alone).
+    #[cfg(feature = "futures-io")]
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Waits, as `read` does, until a byte is buffered or EOF is reached, and takes nothing:
+    /// futures-io's `poll_fill_buf`, which then looks at [`buffered`](Self::buffered).
+    #[cfg(feature = "futures-io")]
+    pub(crate) fn poll_fill(&mut self, id: &mut u64, waker: &Waker) -> Poll<Result<(), Error>> {
+        self.check_exception()?;
+        if self.start < self.end || self.eof {
+            return Poll::Ready(Ok(()));
         }
         self.wait_for_data(id, "read", waker)?;
         Poll::Pending
@@ -639,6 +658,10 @@ impl fmt::Debug for ReaderState {
 /// [`timeout`](crate::timeout), by cancelling its task, …) loses no byte, `read(-1)` included.
 /// Only one read may wait for data at a time (a second one gets [`Error::InvalidState`]).
 ///
+/// With the `futures-io` feature (off by default) the reader is also `futures_io::AsyncRead`
+/// and `AsyncBufRead`, with these same semantics; see those impls (requires the `futures-io`
+/// feature).
+///
 /// ```
 /// use asyncio::streams::reader::StreamReader;
 ///
@@ -655,7 +678,11 @@ impl fmt::Debug for ReaderState {
 /// .unwrap();
 /// ```
 pub struct StreamReader {
-    core: Rc<RefCell<StreamCore>>,
+    /// The connection's shared state; this handle reads `core.reader`.
+    pub(in crate::streams) core: Rc<RefCell<StreamCore>>,
+    /// The futures-io side's waiter id and staged bytes (`streams/futures_io.rs`).
+    #[cfg(feature = "futures-io")]
+    pub(in crate::streams) io: crate::streams::futures_io::ReadSide,
 }
 
 /// The one place a `StreamCore` is built around a fresh reader.
@@ -707,10 +734,18 @@ impl StreamReader {
 
     /// The handle of an existing connection's core.
     pub(crate) fn from_core(core: Rc<RefCell<StreamCore>>) -> Self {
-        StreamReader { core }
+        StreamReader {
+            core,
+            #[cfg(feature = "futures-io")]
+            io: Default::default(),
+        }
     }
 
     fn claim(&self) -> Claim<'_> {
+        // A futures-io read dropped while waiting left its id in the waiter slot; it cannot be
+        // polled while `&self` is lent out here (it needs `&mut self`), so the slot is stale.
+        #[cfg(feature = "futures-io")]
+        self.io.release_stale(&self.core);
         Claim {
             reader: self,
             id: 0,

@@ -1,0 +1,372 @@
+//! The `futures-io` traits over our streams (requires the `futures-io` feature): `AsyncRead` and
+//! `AsyncBufRead` for [`StreamReader`], `AsyncWrite` for [`StreamWriter`] and `&StreamWriter`,
+//! so the futures ecosystem's codecs, `copy`, line readers and compressors run on a connection.
+//!
+//! No CPython counterpart: this is the bridge tokio and smol users expect. Every poll here is a
+//! stateless step of an existing stream method, so the asyncio semantics carry over unchanged:
+//! - `poll_read` is one poll of [`StreamReader::read_into`]: cancel-safe (bytes leave the buffer
+//!   only when it returns `Ready`), the stored exception first (S19), `Ok(0)` at EOF, and a
+//!   paused transport resumed when the buffer falls to the limit (S15) or a read must wait (S16).
+//! - `poll_fill_buf` lends a *copy* of the buffer's front, kept beside the reader, and removes
+//!   nothing; `consume(n)` removes `n` bytes from the reader itself. The copy is needed because
+//!   the buffer lives in the connection's `RefCell` (the transport reads into it), so a slice of
+//!   it cannot outlive the borrow; a copy that mirrors without taking keeps the reader lossless
+//!   when the caller is dropped between `fill_buf` and `consume`, and keeps the reader's own
+//!   methods consistent with it. Each byte is copied once, into one reused `Vec`.
+//! - `poll_write` is [`StreamWriter::drain`] then [`StreamWriter::write`]; `poll_flush` is the
+//!   drain; `poll_close` half-closes with `write_eof`, or over TLS closes and waits for the
+//!   connection to be lost.
+//!
+//! Ground rules: as for the handles (`core.rs`): the core is borrowed for one step, never while
+//! the transport is called, and no waker is woken inside a borrow.
+
+use std::cell::RefCell;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+
+use super::core::{Flow, StreamCore};
+use super::reader::StreamReader;
+use super::writer::StreamWriter;
+
+/// The most `poll_fill_buf` copies at once. A consumer taking less comes back to the same copy;
+/// one taking more gets the rest on the next call.
+const STAGE_MAX: usize = 64 * 1024;
+
+/// The futures-io state a [`StreamReader`] carries: its waiter id and the staged copy.
+#[derive(Default)]
+pub(super) struct ReadSide {
+    /// The waiter id of a futures-io read waiting for data (as a read future's `Claim::id`);
+    /// 0 when none has waited since the last `Ready`.
+    id: u64,
+    /// A copy of the reader's buffered bytes; `staged[pos..]` is what `poll_fill_buf` lent.
+    /// Invariant: `pos <= staged.len()`.
+    staged: Vec<u8>,
+    /// How much of `staged` was consumed.
+    pos: usize,
+    /// The reader's `consumed()` count when `staged[pos]` was its first byte. The copy mirrors
+    /// the reader only while the two are equal: a read through the reader's own methods moves
+    /// the count and so retires the copy.
+    at: u64,
+}
+
+impl ReadSide {
+    /// Gives up the waiter slot a dropped futures-io read left behind (S21); called when a read
+    /// future is made, which proves (by `&self`) that no futures-io poll is under way.
+    pub(super) fn release_stale(&self, core: &RefCell<StreamCore>) {
+        if self.id != 0 {
+            if let Ok(mut core) = core.try_borrow_mut() {
+                core.reader.end_wait(self.id);
+            }
+        }
+    }
+
+    /// Whether staged bytes are left unconsumed and still mirror the reader's front.
+    fn live(&self, consumed: u64) -> bool {
+        self.pos < self.staged.len() && self.at == consumed
+    }
+}
+
+/// Byte-stream reads for the futures ecosystem (requires the `futures-io` feature).
+///
+/// Each `poll_read` is one poll of [`read_into`](StreamReader::read_into), with its semantics:
+/// `Ok(0)` at EOF, the stored exception as an `io::Error` of its kind (S19), and the limit's
+/// flow control (S14–S16). Dropping the caller between polls loses no byte.
+///
+/// Implemented for the owned reader only: the read methods take `&self`, so a `&StreamReader`
+/// impl would let two tasks poll with one waiter id and steal each other's wake-ups (S20
+/// forbids two waiting reads). `&mut StreamReader` works, through futures-io's blanket impl.
+/// Method names shared with the extension traits: the reader's own `read(n)` and
+/// `read_to_end()` take precedence over `AsyncReadExt`'s (call those as
+/// `AsyncReadExt::read(&mut reader, &mut buf)`). `lines()` goes the other way: with
+/// `AsyncBufReadExt` in scope, `reader.lines()` on an owned reader is the trait's, which takes
+/// the reader by value; write `StreamReader::lines(&reader)` for ours.
+///
+/// ```
+/// use futures_util::io::AsyncReadExt;
+///
+/// asyncio::run(async {
+///     let mut reader = asyncio::StreamReader::new();
+///     reader.feed_data(b"hello world");
+///     reader.feed_eof();
+///     let mut word = [0u8; 5];
+///     reader.read_exact(&mut word).await?;
+///     assert_eq!(&word, b"hello");
+///     let mut rest = String::new();
+///     reader.read_to_string(&mut rest).await?;
+///     assert_eq!(rest, " world");
+///     Ok::<_, std::io::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+impl AsyncRead for StreamReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let mut core = this.core.borrow_mut();
+        let st = &mut core.reader;
+        let out = ready!(st.poll_read_into(buf, &mut this.io.id, cx.waker()));
+        end_wait(st, &mut this.io.id);
+        Poll::Ready(out.map_err(io::Error::from))
+    }
+}
+
+/// Buffered reads for the futures ecosystem (requires the `futures-io` feature): line codecs,
+/// `read_line`, `read_until`, `lines()`.
+///
+/// `poll_fill_buf` waits as `read` does, then lends a copy of up to 64 KiB of the buffered
+/// bytes and removes nothing; `consume(n)` removes `n` of them from the reader. The copy (made
+/// once per byte, into a reused buffer) is what makes this sound without `unsafe`: the reader's
+/// buffer sits in the connection's `RefCell`, where the transport writes, so no slice of it can
+/// be handed out past one borrow. Bytes lent but not consumed stay in the reader: dropping the
+/// caller loses nothing, and the reader's own methods see them. If the reader's own methods took
+/// bytes between `poll_fill_buf` and `consume`, the copy no longer matches and `consume` leaves
+/// the reader alone (the next `poll_fill_buf` copies afresh).
+///
+/// # Errors
+/// The stored exception (S19) as an `io::Error` of its kind, even with a copy still lent.
+///
+/// ```
+/// use futures_util::io::AsyncBufReadExt;
+///
+/// asyncio::run(async {
+///     let mut reader = asyncio::StreamReader::new();
+///     reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n");
+///     reader.feed_eof();
+///     let mut line = String::new();
+///     reader.read_line(&mut line).await?;
+///     assert_eq!(line, "GET / HTTP/1.1\r\n");
+///     // What `read_line` did not consume is still the reader's.
+///     assert_eq!(reader.readline().await.unwrap(), b"Host: x\r\n");
+///     Ok::<_, std::io::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+impl AsyncBufRead for StreamReader {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let StreamReader { core, io, .. } = self.get_mut();
+        let mut core = core.borrow_mut();
+        let st = &mut core.reader;
+        if let Some(e) = st.exception() {
+            return Poll::Ready(Err(e.into()));
+        }
+        if !io.live(st.consumed()) {
+            let polled = st.poll_fill(&mut io.id, cx.waker());
+            let filled = ready!(polled);
+            end_wait(st, &mut io.id);
+            filled?;
+            let front = st.buffered();
+            let n = front.len().min(STAGE_MAX);
+            io.staged.clear();
+            io.staged.extend_from_slice(&front[..n]);
+            io.pos = 0;
+            io.at = st.consumed();
+        }
+        Poll::Ready(Ok(&io.staged[io.pos..]))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let StreamReader { core, io, .. } = self.get_mut();
+        let mut core = core.borrow_mut();
+        let st = &mut core.reader;
+        if !io.live(st.consumed()) {
+            // Nothing lent, or the reader was read past the copy: nothing of ours to remove.
+            io.staged.clear();
+            io.pos = 0;
+            return;
+        }
+        let amt = amt.min(io.staged.len() - io.pos);
+        st.consume(amt); // S15: resumes a paused transport once at most `limit` bytes remain
+        io.pos += amt;
+        io.at += amt as u64;
+    }
+}
+
+/// A read that returned `Ready` gives up the waiter slot, as a read future's `Claim` does.
+fn end_wait(st: &mut super::reader::ReaderState, id: &mut u64) {
+    if *id != 0 {
+        st.end_wait(*id);
+        *id = 0;
+    }
+}
+
+/// `drain` without its one-turn yield (S48–S52): the reader's exception first, a lost
+/// connection as `ConnectionReset`, and a wait while the transport is above its high-water mark.
+/// Flow state decides, so no state is kept between polls: a writer paused again before this
+/// task ran waits again, which is the backpressure `poll_write` wants.
+fn poll_drain(core: &RefCell<StreamCore>, cx: &Context<'_>) -> Poll<io::Result<()>> {
+    let mut core = core.borrow_mut();
+    if let Some(e) = core.reader.exception() {
+        return Poll::Ready(Err(e.into()));
+    }
+    match core.flow() {
+        Flow::Flowing => Poll::Ready(Ok(())),
+        Flow::Lost => Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "Connection lost",
+        ))),
+        Flow::Paused => {
+            core.add_waiter(cx.waker());
+            Poll::Pending
+        }
+    }
+}
+
+impl StreamWriter {
+    fn poll_write_io(&self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(poll_drain(&self.core, cx))?;
+        self.write(buf)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_write_vectored_io(
+        &self,
+        cx: &Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(poll_drain(&self.core, cx))?;
+        self.transport().writelines(bufs)?;
+        Poll::Ready(Ok(len))
+    }
+
+    fn poll_close_io(&self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if !self.can_write_eof() {
+            // TLS: close_notify, then the connection goes; wait for it, as wait_closed does.
+            self.close();
+            let mut core = self.core.borrow_mut();
+            return match core.lost_outcome() {
+                Some(outcome) => Poll::Ready(outcome.map_err(io::Error::from)),
+                None => {
+                    core.add_waiter(cx.waker());
+                    Poll::Pending
+                }
+            };
+        }
+        if let Some(outcome) = self.core.borrow().lost_outcome() {
+            return Poll::Ready(outcome.map_err(io::Error::from));
+        }
+        self.write_eof()?; // idempotent: a second poll finds the write side shut or pending
+        poll_drain(&self.core, cx)
+    }
+}
+
+/// Byte-stream writes for the futures ecosystem (requires the `futures-io` feature), on
+/// [`StreamWriter`] and on `&StreamWriter` (its methods take `&self`, and any number of tasks
+/// may wait in `drain`, so sharing it is sound).
+///
+/// - `poll_write` waits as [`drain`](StreamWriter::drain) does while the transport is above
+///   its high-water mark (backpressure: `copy` never buffers without bound), then hands all of
+///   `buf` to [`write`](StreamWriter::write), which sends or buffers it; it never returns a
+///   short count.
+/// - `poll_flush` is `drain`: it waits until the transport's buffer is at or below its
+///   low-water mark, not until it is empty. The transport sends the rest on its own while the
+///   loop runs.
+/// - `poll_close` where [`can_write_eof`](StreamWriter::can_write_eof) holds (TCP, Unix) calls
+///   [`write_eof`](StreamWriter::write_eof): the peer reads EOF after the buffered bytes, and
+///   this side can still read its answer; then it drains. The connection stays open: call
+///   [`close`](StreamWriter::close) when done reading. Over TLS, which cannot half-close, it
+///   calls `close` and waits for the connection to be lost, as
+///   [`wait_closed`](StreamWriter::wait_closed) does.
+///
+/// The writer's own `write(data)` and `close()` shadow the extension trait's methods of those
+/// names: call the latter as `AsyncWriteExt::close(&mut writer)`.
+///
+/// # Errors
+/// The reader's stored exception (S48), then `ConnectionReset` (`Connection lost`) once the
+/// connection is lost (S50); a write after `poll_close` fails with kind `Other` (`Cannot call
+/// write() after write_eof()`). `poll_close` on a lost connection returns how it was lost.
+///
+/// ```
+/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// asyncio::run(async {
+///     let server = asyncio::start_server(
+///         |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| async move {
+///             let mut reader = reader;
+///             futures_util::io::copy(&mut reader, &mut &writer).await?; // echo until EOF
+///             writer.close();
+///             Ok::<_, std::io::Error>(())
+///         },
+///         "127.0.0.1",
+///         0,
+///     )
+///     .await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (mut reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write_all(b"ping").await?;
+///     AsyncWriteExt::close(&mut writer).await?; // write_eof: the server reads EOF
+///     let mut echoed = Vec::new();
+///     AsyncReadExt::read_to_end(&mut reader, &mut echoed).await?;
+///     assert_eq!(echoed, b"ping");
+///     writer.close(); // the reader is done too: release the connection
+///     Ok::<_, std::io::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+impl AsyncWrite for StreamWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_io(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_io(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_drain(&self.core, cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_close_io(cx)
+    }
+}
+
+/// As for [`StreamWriter`]: the same calls through a shared reference.
+impl AsyncWrite for &StreamWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_io(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_io(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_drain(&self.core, cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_close_io(cx)
+    }
+}

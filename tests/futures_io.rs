@@ -1,0 +1,427 @@
+//! The futures-io traits over real connections (issue #14 point 4): `AsyncRead`,
+//! `AsyncBufRead` on `StreamReader`, `AsyncWrite` on `StreamWriter`, driven by futures-util's
+//! `copy`, `lines`, `read_line`, `read_exact`. Run with `cargo test --features futures-io
+//! --test futures_io`. Cites the stream ids (S*) whose semantics each impl must keep.
+#![cfg(feature = "futures-io")]
+
+#[cfg(feature = "tls")]
+mod tls_common;
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use asyncio::{EventLoop, StreamReader, StreamWriter};
+use futures_util::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_util::{FutureExt, StreamExt};
+
+const BOUND: Duration = Duration::from_secs(30);
+
+fn port_of(server: &asyncio::Server) -> u16 {
+    server.sockets()[0].as_inet().unwrap().port()
+}
+
+/// Runs `fut` on a fresh loop, bounded, and returns its output.
+fn run<F: std::future::Future + 'static>(fut: F) -> F::Output {
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(asyncio::timeout(BOUND, fut))
+        .unwrap()
+        .expect("test timed out")
+}
+
+/// Both ends of a Unix socket pair, as streams on the running loop.
+async fn stream_pair() -> ((StreamReader, StreamWriter), (StreamReader, StreamWriter)) {
+    let (a, b) = asyncio::socketpair().unwrap();
+    let a = asyncio::open_connection_sock(a).await.unwrap();
+    let b = asyncio::open_connection_sock(b).await.unwrap();
+    (a, b)
+}
+
+/// A server that echoes through `futures_util::io::copy` until EOF, then closes.
+async fn copy_echo(reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
+    let mut reader = reader;
+    futures_util::io::copy(&mut reader, &mut &writer).await?;
+    writer.close();
+    Ok(())
+}
+
+#[test]
+fn copy_echoes_through_a_server_and_close_half_closes() {
+    run(async {
+        let server = asyncio::start_server(copy_echo, "127.0.0.1", 0)
+            .await
+            .unwrap();
+        let (mut reader, mut writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        let msg: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        writer.write_all(&msg).await.unwrap();
+        let n = writer
+            .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
+            .await
+            .unwrap();
+        assert_eq!(n, 4, "poll_write_vectored takes every slice whole");
+        AsyncWriteExt::close(&mut writer).await.unwrap();
+        assert!(
+            !writer.is_closing(),
+            "poll_close over TCP is write_eof: the connection stays open for reading"
+        );
+        let mut echoed = Vec::new();
+        AsyncReadExt::read_to_end(&mut reader, &mut echoed)
+            .await
+            .unwrap();
+        assert_eq!(echoed.len(), msg.len() + 4);
+        assert_eq!(&echoed[..msg.len()], &msg[..]);
+        assert_eq!(&echoed[msg.len()..], b"abcd");
+        assert!(reader.at_eof(), "S17: the server's close is our EOF");
+        // S44: writing after write_eof is misuse, reported, not a panic.
+        let e = writer.write_all(b"late").await.unwrap_err();
+        assert!(e.to_string().contains("write_eof"), "{e}");
+        writer.close();
+        writer.wait_closed().await.unwrap();
+        server.close();
+    });
+}
+
+#[test]
+fn poll_close_then_the_peer_reads_eof_and_can_still_answer() {
+    run(async {
+        let ((a_reader, mut a_writer), (b_reader, b_writer)) = stream_pair().await;
+        a_writer.write_all(b"request").await.unwrap();
+        AsyncWriteExt::close(&mut a_writer).await.unwrap();
+        // The peer reads to EOF with the asyncio API, then answers over its open half.
+        let got = b_reader.read(-1).await.unwrap();
+        assert_eq!(got, b"request");
+        assert!(b_reader.at_eof());
+        b_writer.write(b"answer").unwrap();
+        b_writer.close();
+        let mut a_reader = a_reader;
+        let mut answer = String::new();
+        a_reader.read_to_string(&mut answer).await.unwrap();
+        assert_eq!(answer, "answer");
+        // A second close is harmless.
+        AsyncWriteExt::close(&mut a_writer).await.unwrap();
+        a_writer.close();
+    });
+}
+
+#[test]
+fn lines_and_read_line_over_a_stream_fed_in_pieces() {
+    run(async {
+        let ((reader, a_writer), (_b_reader, b_writer)) = stream_pair().await;
+        let feeder = asyncio::spawn(async move {
+            // Lines split across writes, each write its own turn: the reader waits between.
+            for piece in [&b"first li"[..], b"ne\nsecond", b" line\n", b"\nlast"] {
+                b_writer.write(piece).unwrap();
+                b_writer.drain().await.unwrap();
+                asyncio::yield_now().await;
+            }
+            AsyncWriteExt::close(&mut &b_writer).await.unwrap();
+            b_writer
+        });
+        let mut reader = reader;
+        let mut line = String::new();
+        assert_eq!(reader.read_line(&mut line).await.unwrap(), 11);
+        assert_eq!(line, "first line\n");
+        let rest: Vec<String> = AsyncBufReadExt::lines(&mut reader)
+            .map(|l| l.unwrap())
+            .collect()
+            .await;
+        assert_eq!(rest, ["second line", "", "last"]);
+        assert!(reader.at_eof());
+        let b_writer = feeder.await.unwrap();
+        b_writer.close();
+        a_writer.close();
+    });
+}
+
+#[test]
+fn read_exact_and_its_eof_error() {
+    run(async {
+        let ((mut reader, a_writer), (_b_reader, b_writer)) = stream_pair().await;
+        b_writer.write(b"0123456789").unwrap();
+        b_writer.write_eof().unwrap();
+        let mut four = [0u8; 4];
+        reader.read_exact(&mut four).await.unwrap();
+        assert_eq!(&four, b"0123");
+        let mut ten = [0u8; 10];
+        let e = reader.read_exact(&mut ten).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        a_writer.close();
+        b_writer.close();
+    });
+}
+
+/// A writer wrapper that records, after each write, the transport's buffered size, and counts
+/// the writes that had to wait (the backpressure), opening `gate` at the first wait.
+struct Watch<'a> {
+    inner: &'a StreamWriter,
+    max_buffered: usize,
+    waits: u32,
+    gate: Gate,
+}
+
+impl AsyncWrite for Watch<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut inner = self.inner;
+        let r = Pin::new(&mut inner).poll_write(cx, buf);
+        match r {
+            Poll::Pending => {
+                self.waits += 1;
+                self.gate.open();
+            }
+            Poll::Ready(_) => {
+                let now = self.inner.transport().get_write_buffer_size();
+                self.max_buffered = self.max_buffered.max(now);
+            }
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut inner = self.inner;
+        let r = Pin::new(&mut inner).poll_flush(cx);
+        if r.is_pending() {
+            self.gate.open(); // copy's final flush waits for the receiver too
+        }
+        r
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut inner = self.inner;
+        Pin::new(&mut inner).poll_close(cx)
+    }
+}
+
+/// A one-shot signal between two tasks on the loop.
+#[derive(Clone, Default)]
+struct Gate(Rc<RefCell<(bool, Option<Waker>)>>);
+
+impl Gate {
+    fn open(&self) {
+        let mut g = self.0.borrow_mut();
+        g.0 = true;
+        if let Some(w) = g.1.take() {
+            w.wake();
+        }
+    }
+    async fn wait(&self) {
+        poll_fn(|cx| {
+            let mut g = self.0.borrow_mut();
+            if g.0 {
+                return Poll::Ready(());
+            }
+            g.1 = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+#[test]
+fn four_mib_through_copy_with_backpressure_arrive_whole_and_in_order() {
+    const TOTAL: usize = 4 << 20;
+    let pattern = |i: usize| (i % 253) as u8 ^ (i >> 16) as u8;
+    run(async move {
+        // The receiver holds off reading until the sender has had to wait (or is done), so the
+        // transport's buffer reaches its high-water mark whatever the kernel buffers absorb.
+        let gate = Gate::default();
+        let received = Rc::new(RefCell::new(Vec::with_capacity(TOTAL)));
+        let (g, sink) = (gate.clone(), received.clone());
+        let server = asyncio::start_server(
+            move |reader: StreamReader, writer: StreamWriter| {
+                let (g, sink) = (g.clone(), sink.clone());
+                async move {
+                    g.wait().await;
+                    // AsyncBufRead with a small limit: consume() must resume the paused
+                    // transport (S15) and fill_buf's wait must too (S16), or this stalls.
+                    let mut reader = reader;
+                    loop {
+                        let chunk = reader.fill_buf().await?;
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        let n = chunk.len().min(3000);
+                        sink.borrow_mut().extend_from_slice(&chunk[..n]);
+                        reader.consume_unpin(n);
+                    }
+                    writer.write(b"done")?;
+                    writer.close();
+                    Ok::<_, io::Error>(())
+                }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .limit(1024)
+        .await
+        .unwrap();
+        let (mut reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        let data: Vec<u8> = (0..TOTAL).map(pattern).collect();
+        let mut watch = Watch {
+            inner: &writer,
+            max_buffered: 0,
+            waits: 0,
+            gate: gate.clone(),
+        };
+        let copied = futures_util::io::copy(&data[..], &mut watch).await.unwrap();
+        assert_eq!(copied, TOTAL as u64);
+        let (max_buffered, waits) = (watch.max_buffered, watch.waits);
+        gate.open(); // a sender that never waited opens it when done (and fails below)
+        AsyncWriteExt::close(&mut &writer).await.unwrap();
+        let mut reply = Vec::new();
+        AsyncReadExt::read_to_end(&mut reader, &mut reply)
+            .await
+            .unwrap();
+        assert_eq!(reply, b"done");
+        let got = received.borrow();
+        assert_eq!(got.len(), TOTAL, "bytes lost or duplicated");
+        if let Some(i) = (0..TOTAL).find(|&i| got[i] != data[i]) {
+            panic!("byte {i} out of order: {} != {}", got[i], data[i]);
+        }
+        let (high, _) = writer.transport().get_write_buffer_limits();
+        assert!(waits > 0, "the sender never felt backpressure");
+        assert!(
+            max_buffered <= high + 64 * 1024,
+            "the transport buffered {max_buffered} bytes: high-water mark {high} not respected"
+        );
+        writer.close();
+        server.close();
+    });
+}
+
+#[test]
+fn a_set_exception_surfaces_as_io_error_in_every_trait() {
+    run(async {
+        let ((mut reader, writer), (_b_reader, b_writer)) = stream_pair().await;
+        b_writer.write(b"buffered").unwrap();
+        // Let the bytes arrive, then fail the reader: S19 says reads fail even so.
+        let mut first = [0u8; 1];
+        reader.read_exact(&mut first).await.unwrap();
+        reader.set_exception(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
+        let mut buf = [0u8; 4];
+        let e = AsyncReadExt::read(&mut reader, &mut buf).await.unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (io::ErrorKind::TimedOut, "no answer".into())
+        );
+        let e = reader.fill_buf().await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        // S48: drain, and so poll_write and poll_flush, report the reader's exception.
+        let e = (&writer).write_all(b"x").await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        let e = (&writer).flush().await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        writer.close();
+        b_writer.close();
+    });
+}
+
+#[test]
+fn a_peer_reset_surfaces_as_connection_reset() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (connected, wait_connected) = std::sync::mpsc::channel();
+    let peer = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        wait_connected.recv().unwrap(); // reset only once the client's connect has completed
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s); // RST
+    });
+    run(async move {
+        let (mut reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        connected.send(()).unwrap();
+        let mut buf = [0u8; 16];
+        let e = AsyncReadExt::read(&mut reader, &mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        writer.wait_closed().await.unwrap_err();
+        // S50: the connection is gone; writes fail instead of vanishing.
+        let e = (&writer).write_all(b"x").await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        let e = AsyncWriteExt::close(&mut &writer).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+    });
+    peer.join().unwrap();
+}
+
+#[test]
+fn s22_fill_buf_and_a_dropped_read_lose_nothing() {
+    run(async {
+        let mut reader = StreamReader::new();
+        // A futures-io read dropped while waiting leaves no waiter behind (S21): the reader's
+        // own read may wait next without S20's error.
+        let mut buf = [0u8; 8];
+        assert!(AsyncReadExt::read(&mut reader, &mut buf)
+            .now_or_never()
+            .is_none());
+        assert!(
+            reader.readline().now_or_never().is_none(),
+            "S20 tripped by the dropped futures-io read"
+        );
+        reader.feed_data(b"alpha\nbeta\n");
+        assert_eq!(reader.readline().await.unwrap(), b"alpha\n");
+        // fill_buf lends a copy and removes nothing: the reader's own methods still see it.
+        assert_eq!(reader.fill_buf().await.unwrap(), b"beta\n");
+        assert_eq!(reader.read(2).await.unwrap(), b"be");
+        // The copy no longer mirrors the reader: consume leaves the reader alone.
+        reader.consume_unpin(5);
+        assert_eq!(reader.fill_buf().await.unwrap(), b"ta\n");
+        reader.consume_unpin(1);
+        reader.feed_data(b"gamma");
+        reader.feed_eof();
+        assert_eq!(
+            reader.fill_buf().await.unwrap(),
+            b"a\n",
+            "the lent copy, as it was"
+        );
+        reader.consume_unpin(2);
+        let mut rest = Vec::new();
+        AsyncReadExt::read_to_end(&mut reader, &mut rest)
+            .await
+            .unwrap();
+        assert_eq!(rest, b"gamma");
+        assert!(reader.fill_buf().await.unwrap().is_empty(), "EOF");
+    });
+}
+
+/// Over TLS, which cannot half-close, poll_close closes and waits for the connection to go.
+#[cfg(feature = "tls")]
+mod tls {
+    use super::*;
+    use crate::tls_common::Certs;
+
+    #[test]
+    fn poll_close_over_tls_closes_and_waits_for_the_loss() {
+        run(async {
+            let certs = Certs::get();
+            let server = asyncio::start_server(copy_echo, "127.0.0.1", 0)
+                .ssl(certs.server_config(&[]))
+                .await
+                .unwrap();
+            let (mut reader, mut writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+                .ssl(certs.client_config(&[]))
+                .server_hostname("localhost")
+                .await
+                .unwrap();
+            assert!(!writer.can_write_eof());
+            writer.write_all(b"over tls\n").await.unwrap();
+            let mut line = String::new();
+            reader.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "over tls\n");
+            AsyncWriteExt::close(&mut writer).await.unwrap();
+            assert!(writer.is_closing());
+            writer.wait_closed().await.unwrap();
+            server.close();
+        });
+    }
+}
