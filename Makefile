@@ -29,8 +29,10 @@ bench-instr:
 	$(CARGO) bench --bench instr
 
 # With every feature, so the futures-io impls are documented too.
+# Warnings denied, and no checklist id (S12, L86, ...) in the rendered public docs.
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --all-features
+	bash scripts/check_doc_ids.sh
 
 # Not part of `make test`: echo_server (TCP and TLS) under mixed load, SOAK_SECONDS (default 60).
 soak:
