@@ -72,12 +72,14 @@ impl ReadSide {
 /// Byte-stream reads for the futures ecosystem (requires the `futures-io` feature).
 ///
 /// Each `poll_read` is one poll of [`read_into`](StreamReader::read_into), with its semantics:
-/// `Ok(0)` at EOF, the stored exception as an `io::Error` of its kind (S19), and the limit's
-/// flow control (S14–S16). Dropping the caller between polls loses no byte.
+/// `Ok(0)` at EOF, the stored exception as an `io::Error` of its kind, and the limit's flow
+/// control (a paused transport resumes as the buffer drains). Dropping the caller between polls
+/// loses no byte.
 ///
 /// Implemented for the owned reader only: the read methods take `&self`, so a `&StreamReader`
-/// impl would let two tasks poll with one waiter id and steal each other's wake-ups (S20
-/// forbids two waiting reads). `&mut StreamReader` works, through futures-io's blanket impl.
+/// impl would let two tasks poll with one waiter id and steal each other's wake-ups (a reader
+/// allows one waiting read at a time). `&mut StreamReader` works, through futures-io's blanket
+/// impl.
 /// Method names shared with the extension traits: the reader's own `read(n)` and
 /// `read_to_end()` take precedence over `AsyncReadExt`'s (call those as
 /// `AsyncReadExt::read(&mut reader, &mut buf)`). `lines()` goes the other way: with
@@ -102,6 +104,7 @@ impl ReadSide {
 /// .unwrap()
 /// .unwrap();
 /// ```
+// Checklist: S14–S16, S19, S20.
 impl AsyncRead for StreamReader {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -130,7 +133,7 @@ impl AsyncRead for StreamReader {
 /// the reader alone (the next `poll_fill_buf` copies afresh).
 ///
 /// # Errors
-/// The stored exception (S19) as an `io::Error` of its kind, even with a copy still lent.
+/// The stored exception as an `io::Error` of its kind, even with a copy still lent.
 ///
 /// ```
 /// use futures_util::io::AsyncBufReadExt;
@@ -286,8 +289,8 @@ impl StreamWriter {
 /// names: call the latter as `AsyncWriteExt::close(&mut writer)`.
 ///
 /// # Errors
-/// The reader's stored exception (S48), then `ConnectionReset` (`Connection lost`) once the
-/// connection is lost (S50); a write after `poll_close` fails with kind `Other` (`Cannot call
+/// The reader's stored exception, then `ConnectionReset` (`Connection lost`) once the
+/// connection is lost; a write after `poll_close` fails with kind `Other` (`Cannot call
 /// write() after write_eof()`). `poll_close` on a lost connection returns how it was lost.
 ///
 /// ```
@@ -318,6 +321,7 @@ impl StreamWriter {
 /// .unwrap()
 /// .unwrap();
 /// ```
+// Checklist: S48, S50.
 impl AsyncWrite for StreamWriter {
     fn poll_write(
         self: Pin<&mut Self>,
