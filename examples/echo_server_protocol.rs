@@ -8,6 +8,10 @@
 //! (defaults 127.0.0.1 and 8888; port 0 lets the OS pick, and the `Serving on …` line says
 //! which). Then, in another terminal: `cargo run --example echo_client_protocol`.
 //!
+//! Memory: `data_received` gets a slice of one read buffer the loop shares among all its
+//! connections, so a connection holds no read buffer of its own, idle or not (about 0.5 KiB
+//! per idle connection in all, transport included). Copy out what you must keep.
+//!
 //! Prints, per connection, as Python does: `Connection from ('127.0.0.1', 50000)`,
 //! `Data received: 'Hello World!'`, `Send: 'Hello World!'`, `Close the client socket`.
 

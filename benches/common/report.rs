@@ -427,9 +427,16 @@ fn targets() -> Vec<(&'static str, Check)> {
             }
         }),
         (
-            "< 2 KiB user-space memory per idle connection",
+            "idle connection ≤ 1 KiB (streams), ≤ 512 B (Protocol), user space",
             |r, _, _, _| match r.idle_bytes {
-                Some(b) => verdict(b, b < 2048.0, &format!("{b:.0} B")),
+                Some(b) => {
+                    let bound = if matches!(r.kind, Kind::Protocol) {
+                        512.0
+                    } else {
+                        1024.0
+                    };
+                    verdict(b, b <= bound, &format!("{b:.0} B"))
+                }
                 None => "–".into(),
             },
         ),

@@ -182,7 +182,7 @@ impl<T: 'static> Drop for Task<T> {
 impl<T: 'static> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
-            .field("name", &self.cell.header.name)
+            .field("name", &self.cell.header.name())
             .finish()
     }
 }

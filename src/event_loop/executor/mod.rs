@@ -76,7 +76,7 @@ impl LoopHandle {
         F::Output: 'static,
     {
         self.inner.check_closed()?;
-        let name = std::any::type_name::<F>();
+        let name = std::any::type_name::<F>;
         let cell = {
             let mut tasks = self.inner.tasks.borrow_mut();
             let key = tasks.vacant_key();

@@ -67,11 +67,16 @@ pub(crate) struct Header {
     /// Changed only by [`set_state`](Header::set_state).
     state: Cell<TaskState>,
     pub(crate) lp: Weak<LoopInner>,
-    /// The future's type name, for reports.
-    pub(crate) name: &'static str,
+    /// The future's type name, for reports (a function: one word where a `&str` takes two).
+    name: fn() -> &'static str,
 }
 
 impl Header {
+    /// The future's type name, for reports.
+    pub(crate) fn name(&self) -> &'static str {
+        (self.name)()
+    }
+
     pub(crate) fn state(&self) -> TaskState {
         self.state.get()
     }
@@ -90,7 +95,7 @@ impl Header {
                     | (Waiting | Scheduled | CancelScheduled, Done)
             ),
             "task {}: {from:?} -> {to:?} is not an edge",
-            self.name
+            (self.name)()
         );
         self.state.set(to);
     }
@@ -161,7 +166,7 @@ impl<T: 'static> TaskCell<T> {
         key: SlotKey,
         lp: Weak<LoopInner>,
         future: Pin<Box<dyn Future<Output = T>>>,
-        name: &'static str,
+        name: fn() -> &'static str,
     ) -> Self {
         TaskCell {
             header: Header {
@@ -264,7 +269,7 @@ impl<T: 'static> RawTask for TaskCell<T> {
     }
 
     fn name(&self) -> &'static str {
-        self.header.name
+        (self.header.name)()
     }
 }
 
@@ -282,7 +287,7 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
     };
     let ctx = ExceptionContext::new("Task exception was never retrieved")
         .with_exception(error)
-        .with_detail("task", header.name);
+        .with_detail("task", (header.name)());
     match header.lp.upgrade() {
         Some(inner) => LoopHandle { inner }.call_exception_handler(&ctx),
         None => crate::event_loop::exception::default_exception_handler(&ctx),

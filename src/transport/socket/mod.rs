@@ -120,11 +120,11 @@ pub(crate) struct SocketTransport {
     /// read does not mean drained; read on to EOF (no further edge will come).
     peer_closed: Cell<bool>,
     /// Writes dropped after connection loss (L81); starts counting at 1.
-    conn_lost_writes: Cell<usize>,
+    conn_lost_writes: Cell<u32>,
     fd: RawFd,
     sockname: StoredAddress,
     peername: StoredAddress,
-    server: RefCell<Option<Rc<dyn ConnectionTracker>>>,
+    server: Cell<Option<Rc<dyn ConnectionTracker>>>,
 }
 
 impl SocketTransport {
@@ -164,7 +164,7 @@ impl SocketTransport {
             fd,
             sockname: sockname.into(),
             peername: peername.into(),
-            server: RefCell::new(server),
+            server: Cell::new(server),
         });
         let mut sock = sock;
         let key = lp.inner.register_handler(
@@ -340,7 +340,7 @@ impl SocketTransport {
         }
         let proto = self.protocol.release();
         drop(proto);
-        let server = self.server.borrow_mut().take();
+        let server = self.server.take();
         if let Some(server) = server {
             server.detach(self.id);
         }
@@ -375,7 +375,7 @@ impl IoHandler for SocketTransport {
         drop(self.protocol.release());
         let sock = self.sock.borrow_mut().take();
         drop(sock);
-        let server = self.server.borrow_mut().take();
+        let server = self.server.take();
         drop(server);
     }
 }

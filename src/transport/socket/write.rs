@@ -12,10 +12,10 @@ use crate::protocol::FlowEdge;
 impl SocketTransport {
     pub(super) fn dropped_write(&self) {
         let n = self.conn_lost_writes.get();
-        if n >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+        if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
             crate::event_loop::debug::warning!("socket.send() raised exception.");
         }
-        self.conn_lost_writes.set(n + 1);
+        self.conn_lost_writes.set(n.saturating_add(1));
     }
 
     /// Sends from the fast path; returns how much the kernel took (0 on `WouldBlock`), or
