@@ -28,6 +28,7 @@
 //! escaping a callback or task goes to the exception handler and the loop carries on.
 // Checklist: L2, L9, L7, D2, L3, D10, L18.
 
+pub(crate) mod buffer_pool;
 pub(crate) mod clock;
 pub(crate) mod debug;
 pub(crate) mod exception;
@@ -113,6 +114,8 @@ pub(crate) struct LoopInner {
     /// The read buffer of every plain-`Protocol` transport of this loop (256 KiB, made on first
     /// use). Taken out for one read + `data_received`, then put back.
     pub(crate) read_buf: Cell<Vec<u8>>,
+    /// Stream readers' spare buffers: an emptied reader buffer waits here for the next read.
+    pub(crate) reader_pool: buffer_pool::BufferPool,
 }
 
 impl LoopInner {
@@ -291,6 +294,7 @@ impl EventLoop {
             expired: Cell::new(Vec::new()),
             remote: Cell::new(Vec::new()),
             read_buf: Cell::new(Vec::new()),
+            reader_pool: buffer_pool::BufferPool::default(),
             debug: Cell::new(debug::env_flag("ASYNCIO_DEBUG")),
             slow_callback_duration: Cell::new(crate::constants::SLOW_CALLBACK_DURATION),
             next_conn_id: Cell::new(1),
@@ -792,7 +796,7 @@ pub struct LoopStats {
     /// Stream readers holding a read buffer: those with unread bytes, or with a buffer grown
     /// past the pool's largest size. A reader that is waiting for data holds none.
     pub reader_buffers: usize,
-    /// Read buffers kept for reuse by this thread's stream readers (a few dozen at most).
+    /// Read buffers kept for reuse by this loop's stream readers (a few dozen at most).
     pub pooled_buffers: usize,
 }
 
@@ -815,8 +819,8 @@ impl LoopHandle {
             timers: self.inner.timers.borrow().len(),
             io_registrations: self.inner.io.borrow().len(),
             ready: self.inner.ready.len(),
-            reader_buffers: crate::streams::reader::pool::held(),
-            pooled_buffers: crate::streams::reader::pool::pooled(),
+            reader_buffers: self.inner.reader_pool.held(),
+            pooled_buffers: self.inner.reader_pool.pooled(),
         }
     }
 }

@@ -35,10 +35,11 @@ use std::task::{ready, Context, Poll, Waker};
 use super::core::StreamCore;
 use crate::constants::{DEFAULT_LIMIT, MAX_READ_SIZE};
 use crate::error::{Error, SharedError};
+use crate::event_loop::buffer_pool::LARGEST as POOLED_LARGEST;
+use crate::event_loop::LoopHandle;
 use crate::transport::Transport;
 
 mod futures;
-pub(crate) mod pool;
 use futures::{Claim, Separators};
 pub use futures::{Lines, Read, ReadExactly, ReadInto, ReadLine, ReadUntil};
 
@@ -70,8 +71,11 @@ pub(crate) struct ReaderState {
     limit: usize,
     /// Storage: buffered bytes are `buf[start..end]`, the free tail `buf[end..]`. Empty (no
     /// memory) once a read has emptied it, unless it grew past the pool's largest size: the
-    /// memory went back to the [`pool`], and the next `get_buffer` takes some again.
+    /// memory went back to the loop's buffer pool, and the next `get_buffer` takes some again.
     buf: Vec<u8>,
+    /// The loop whose buffer pool lends `buf` (the transport's, from `set_transport`); `None`
+    /// for a reader fed by hand, which keeps its buffer.
+    pool: Option<LoopHandle>,
     /// Invariant: `start <= end`, and `start == end` only as `0 == 0` (an emptied buffer is
     /// rewound, so it offers its whole length and needs no compaction).
     start: usize,
@@ -170,8 +174,10 @@ fn another_waiter(func_name: &str) -> Error {
 
 impl Drop for ReaderState {
     fn drop(&mut self) {
-        if !self.buf.is_empty() {
-            pool::give_back(std::mem::take(&mut self.buf));
+        if let (Some(lp), false) = (&self.pool, self.buf.is_empty()) {
+            lp.inner
+                .reader_pool
+                .give_back(std::mem::take(&mut self.buf));
         }
     }
 }
@@ -188,6 +194,7 @@ impl ReaderState {
         Ok(ReaderState {
             limit,
             buf: Vec::new(),
+            pool: None,
             start: 0,
             end: 0,
             consumed: 0,
@@ -225,6 +232,11 @@ impl ReaderState {
     /// Gives the reader its transport, for S14–S16 (S12: once, from `connection_made`).
     pub(crate) fn set_transport(&mut self, transport: Transport) {
         debug_assert!(self.transport.is_none(), "Transport already set");
+        let lp = transport.get_loop();
+        if !self.buf.is_empty() {
+            lp.inner.reader_pool.adopt();
+        }
+        self.pool = Some(lp);
         self.transport = Some(transport);
     }
 
@@ -282,13 +294,21 @@ impl ReaderState {
     pub(crate) fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
         debug_assert!(!self.eof, "get_buffer after feed_eof");
         let want = size_hint.max(self.read_size);
-        // With bytes still unread, "any size" (hint 0) takes a tail of at least half the read
-        // size as it is: growing a 512 B buffer to 1 KiB because 64 B wait unread would double
-        // an idle connection's buffer for nothing. An empty buffer grows to the read size.
-        let tail = self.buf.len() - self.end;
-        let unread = self.end > self.start;
-        if !(size_hint == 0 && unread && tail >= want / 2) {
-            self.reserve_tail(want);
+        if self.buf.is_empty() && self.pool.is_some() {
+            // The common case of a reader that was waiting: no buffer, one from the pool.
+            if let Some(lp) = &self.pool {
+                self.buf = lp.inner.reader_pool.take(want);
+            }
+        } else {
+            // With bytes still unread, "any size" (hint 0) takes a tail of at least half the
+            // read size as it is: growing a 512 B buffer to 1 KiB because 64 B wait unread
+            // would double an idle connection's buffer for nothing. An empty buffer grows to
+            // the read size.
+            let tail = self.buf.len() - self.end;
+            let unread = self.end > self.start;
+            if !(size_hint == 0 && unread && tail >= want / 2) {
+                self.reserve_tail(want);
+            }
         }
         if self.shrink_pending && self.start == self.end {
             // After reserve_tail: the buffer may have come from the pool, as large as it was.
@@ -352,9 +372,11 @@ impl ReaderState {
             return;
         }
         if self.buf.is_empty() {
-            // No buffer since the last read emptied it: take one (pooled, usually).
-            self.buf = pool::take(want);
-            return;
+            if let Some(lp) = &self.pool {
+                // No buffer since the last read emptied it: take one (pooled, usually).
+                self.buf = lp.inner.reader_pool.take(want);
+                return;
+            }
         }
         let len = self.end - self.start;
         if self.start > 0 {
@@ -415,8 +437,13 @@ impl ReaderState {
     /// it shrinks once the read size decays, then comes back here).
     fn release_buffer(&mut self) {
         debug_assert_eq!(self.start, self.end);
-        if !self.buf.is_empty() && self.buf.len() <= pool::LARGEST {
-            pool::give_back(std::mem::take(&mut self.buf));
+        if self.buf.is_empty() || self.buf.len() > POOLED_LARGEST {
+            return;
+        }
+        if let Some(lp) = &self.pool {
+            lp.inner
+                .reader_pool
+                .give_back(std::mem::take(&mut self.buf));
             // A tail lent by a `get_buffer` whose read found nothing is gone with it.
             self.offered = 0;
         }
@@ -1209,7 +1236,9 @@ mod tests {
             None
         }
         fn get_loop(&self) -> LoopHandle {
-            unreachable!("the reader never asks for the loop")
+            // For its buffer pool only: a closed loop's pool works as well.
+            let lp = crate::EventLoop::new().expect("a loop for the pool");
+            (*lp).clone()
         }
         fn id(&self) -> u64 {
             0
