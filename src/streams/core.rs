@@ -57,7 +57,7 @@ pub(crate) struct StreamCore {
     /// Changed only by [`set_flow`](StreamCore::set_flow).
     flow: Flow,
     /// Bumped by every `resume_writing`: a drain that saw an older value is released (S52).
-    pub(crate) resumes: u64,
+    pub(crate) resumes: u32,
     /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
     pub(crate) lost_error: Option<SharedError>,
     /// Tasks waiting in `drain` or `wait_closed`.
@@ -190,7 +190,7 @@ impl Protocol for StreamCore {
 
     fn resume_writing(&mut self) {
         self.set_flow(Flow::Flowing);
-        self.resumes += 1;
+        self.resumes = self.resumes.wrapping_add(1);
         self.wake_all();
     }
 
