@@ -45,6 +45,7 @@ use crate::slots::SlotKey;
 /// A connected stream socket of either family.
 mod read;
 mod stream;
+mod sys;
 mod write;
 
 pub(crate) use stream::Socket;
