@@ -400,7 +400,9 @@ impl SharedError {
 #[derive(Debug, Clone)]
 pub struct TlsError {
     message: String,
-    cause: TlsCause,
+    /// Boxed: a rustls error is 40+ bytes, and every `Result<_, Error>` of the crate would
+    /// carry them (an `Error` is 48 bytes with it boxed, 88 without).
+    cause: Box<TlsCause>,
 }
 
 #[cfg(feature = "tls")]
@@ -416,7 +418,7 @@ impl TlsError {
     pub(crate) fn from_rustls(e: rustls::Error) -> Self {
         TlsError {
             message: plain_words(&e).unwrap_or_else(|| e.to_string()),
-            cause: TlsCause::Rustls(e),
+            cause: Box::new(TlsCause::Rustls(e)),
         }
     }
 
@@ -425,13 +427,13 @@ impl TlsError {
             message: "EOF occurred in violation of protocol: the peer closed the connection \
                       without sending close_notify"
                 .into(),
-            cause: TlsCause::Truncated,
+            cause: Box::new(TlsCause::Truncated),
         }
     }
 
     /// The rustls error behind this failure, if rustls raised it.
     pub fn rustls_error(&self) -> Option<&rustls::Error> {
-        match &self.cause {
+        match &*self.cause {
             TlsCause::Rustls(e) => Some(e),
             TlsCause::Truncated => None,
         }
@@ -441,7 +443,7 @@ impl TlsError {
     /// unknown issuer, expired, wrong name, …
     pub fn is_certificate_error(&self) -> bool {
         matches!(
-            &self.cause,
+            &*self.cause,
             TlsCause::Rustls(rustls::Error::InvalidCertificate(_))
         )
     }
@@ -450,7 +452,7 @@ impl TlsError {
     /// (`ssl.SSLEOFError`).
     // Checklist: D9.
     pub fn is_truncation(&self) -> bool {
-        matches!(self.cause, TlsCause::Truncated)
+        matches!(*self.cause, TlsCause::Truncated)
     }
 }
 
@@ -466,7 +468,7 @@ impl fmt::Display for TlsError {
 #[cfg(feature = "tls")]
 impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.cause {
+        match &*self.cause {
             TlsCause::Rustls(e) if e.to_string() != self.message => Some(e),
             _ => None,
         }

@@ -23,4 +23,4 @@ pub use open::{
 pub use reader::StreamReader;
 #[cfg(feature = "tls")]
 pub use writer::StreamStartTls;
-pub use writer::StreamWriter;
+pub use writer::{Drain, StreamWriter};

@@ -11,6 +11,7 @@
 //! for `start_tls`, `tls`; nothing below knows this file.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::future::poll_fn;
 #[cfg(feature = "tls")]
 use std::future::{Future, IntoFuture};
@@ -18,7 +19,7 @@ use std::io::{self, IoSlice};
 #[cfg(feature = "tls")]
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 #[cfg(feature = "tls")]
 use std::time::Duration;
 
@@ -27,7 +28,6 @@ use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
 use crate::protocol::ProtocolRef;
-use crate::time::yield_now;
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, ExtraInfo, Transport};
@@ -316,46 +316,11 @@ impl StreamWriter {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: S48, S52, S50.
-    pub async fn drain(&self) -> Result<(), Error> {
-        {
-            // The common case, in one borrow: nothing failed, nothing paused, still open.
-            let core = self.core.borrow();
-            if let Some(e) = core.reader.exception() {
-                return Err(e);
-            }
-            if core.flow() == Flow::Flowing && !self.transport.is_closing() {
-                return Ok(());
-            }
+    pub fn drain(&self) -> Drain<'_> {
+        Drain {
+            writer: self,
+            step: DrainStep::Start,
         }
-        if self.transport.is_closing() {
-            // S49: let a connection_lost already scheduled run before the check below.
-            yield_now().await;
-        }
-        let start = {
-            let core = self.core.borrow();
-            if core.flow() == Flow::Lost {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    "Connection lost",
-                )));
-            }
-            if core.flow() == Flow::Flowing {
-                return Ok(());
-            }
-            core.resumes
-        };
-        poll_fn(|cx| {
-            let mut core = self.core.borrow_mut();
-            if core.resumes != start {
-                return Poll::Ready(Ok(()));
-            }
-            if let Some(outcome) = core.lost_outcome() {
-                return Poll::Ready(outcome);
-            }
-            core.add_waiter(cx.waker());
-            Poll::Pending
-        })
-        .await
     }
 
     /// Python's `get_extra_info(name)`, forwarded to the transport.
@@ -519,6 +484,112 @@ impl StreamWriter {
     fn replace_transport(&mut self, transport: Transport) {
         self.core.borrow_mut().over_ssl = true;
         self.transport = transport;
+    }
+}
+
+/// The future of [`StreamWriter::drain`]: ready at once in the common case (nothing failed,
+/// nothing paused, the transport open), else it waits as `drain` describes.
+///
+/// # Examples
+///
+/// ```
+/// # asyncio::run(async {
+/// # let (a, b) = asyncio::socketpair()?;
+/// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+/// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+/// writer.write(b"hi")?;
+/// let drained: asyncio::streams::Drain<'_> = writer.drain();
+/// drained.await?;
+/// assert_eq!(reader.readexactly(2).await?, b"hi");
+/// # writer.close();
+/// # peer.close();
+/// # Ok::<_, asyncio::Error>(())
+/// # })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Drain<'a> {
+    writer: &'a StreamWriter,
+    step: DrainStep,
+}
+
+/// Where a [`Drain`] is.
+#[derive(Clone, Copy)]
+enum DrainStep {
+    /// Not polled yet: the common case is decided in one borrow.
+    Start,
+    /// The transport was closing: one turn was yielded so that a `connection_lost` already
+    /// scheduled runs first; now check again.
+    Yielded,
+    /// Paused: waiting for a `resume_writing` after the one counted at `start`, or the loss.
+    Waiting { start: u32 },
+}
+
+impl Future for Drain<'_> {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let writer = this.writer;
+        match this.step {
+            DrainStep::Start => {
+                let core = writer.core.borrow();
+                if let Some(e) = core.reader.exception() {
+                    return Poll::Ready(Err(e));
+                }
+                let closing = writer.transport.is_closing();
+                if core.flow() == Flow::Flowing && !closing {
+                    return Poll::Ready(Ok(()));
+                }
+                drop(core);
+                if closing {
+                    // S49: let a connection_lost already scheduled run before the check below.
+                    this.step = DrainStep::Yielded;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                this.poll_paused(cx)
+            }
+            DrainStep::Yielded => this.poll_paused(cx),
+            DrainStep::Waiting { start } => {
+                let mut core = writer.core.borrow_mut();
+                if core.resumes != start {
+                    return Poll::Ready(Ok(()));
+                }
+                if let Some(outcome) = core.lost_outcome() {
+                    return Poll::Ready(outcome);
+                }
+                core.add_waiter(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drain<'_> {
+    /// After the fast path: lost, flowing again, or wait for the next `resume_writing`.
+    fn poll_paused(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+        let mut core = self.writer.core.borrow_mut();
+        match core.flow() {
+            Flow::Lost => Poll::Ready(Err(Error::Io(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "Connection lost",
+            )))),
+            Flow::Flowing => Poll::Ready(Ok(())),
+            Flow::Paused => {
+                self.step = DrainStep::Waiting {
+                    start: core.resumes,
+                };
+                core.add_waiter(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Drain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drain").finish_non_exhaustive()
     }
 }
 
