@@ -49,6 +49,7 @@ impl LoopHandle {
 
     /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the earliest
     /// exact timer deadline (mio rounds it up to its millisecond resolution, once), else none.
+    #[inline(always)]
     fn poll_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
         if !inner.ready.is_empty()
@@ -58,10 +59,16 @@ impl LoopHandle {
         {
             return Some(Duration::ZERO);
         }
-        let timers = inner.timers.borrow();
-        if timers.is_empty() {
+        if inner.timers.borrow().is_empty() {
             return None;
         }
+        self.timer_timeout()
+    }
+
+    /// `poll_timeout` with timers armed.
+    fn timer_timeout(&self) -> Option<Duration> {
+        let inner = &*self.inner;
+        let timers = inner.timers.borrow();
         if inner.clock.is_manual() {
             return Some(Duration::ZERO);
         }
@@ -303,6 +310,7 @@ impl LoopHandle {
 impl LoopInner {
     /// Queues a woken task (or the main future): inside an I/O callback, to run later in this
     /// same iteration (D10); anywhere else, on the ready queue (L25).
+    #[inline]
     pub(crate) fn push_woken(&self, w: Woken) {
         if self.in_io_callback.get() {
             self.io_woken.push(w);

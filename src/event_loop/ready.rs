@@ -93,6 +93,7 @@ impl Default for WokenList {
 }
 
 impl WokenList {
+    #[inline(always)]
     pub(crate) fn push(&self, w: Woken) {
         if self.first.get().is_none() && self.rest.borrow().is_empty() {
             self.first.set(Some(w));
@@ -101,12 +102,14 @@ impl WokenList {
         }
     }
 
+    #[inline]
     pub(crate) fn pop(&self) -> Option<Woken> {
         self.first
             .take()
             .or_else(|| self.rest.borrow_mut().pop_front())
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.first.get().is_none() && self.rest.borrow().is_empty()
     }
