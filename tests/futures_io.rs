@@ -4,6 +4,10 @@
 //! --test futures_io`. Cites the stream ids (S*) whose semantics each impl must keep.
 #![cfg(feature = "futures-io")]
 
+mod util;
+
+use util::port_of;
+
 #[cfg(feature = "tls")]
 mod tls_common;
 
@@ -15,22 +19,15 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use asyncio::{EventLoop, StreamReader, StreamWriter};
+use asyncio::{StreamReader, StreamWriter};
 use futures_util::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_util::{FutureExt, StreamExt};
 
 const BOUND: Duration = Duration::from_secs(30);
 
-fn port_of(server: &asyncio::Server) -> u16 {
-    server.sockets()[0].as_inet().unwrap().port()
-}
-
 /// Runs `fut` on a fresh loop, bounded, and returns its output.
 fn run<F: std::future::Future + 'static>(fut: F) -> F::Output {
-    let lp = EventLoop::new().unwrap();
-    lp.run_until_complete(asyncio::timeout(BOUND, fut))
-        .unwrap()
-        .expect("test timed out")
+    util::run_fresh(BOUND, fut)
 }
 
 /// Both ends of a Unix socket pair, as streams on the running loop.

@@ -4,6 +4,8 @@
 
 mod util;
 
+use util::port_of;
+
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -14,16 +16,9 @@ use asyncio::{Error, EventLoop, StreamReader, StreamWriter};
 
 const BOUND: Duration = Duration::from_secs(20);
 
-fn port_of(server: &asyncio::Server) -> u16 {
-    server.sockets()[0].as_inet().unwrap().port()
-}
-
 /// Runs `fut` on a fresh loop, bounded, and returns its output.
 fn run<F: std::future::Future + 'static>(fut: F) -> F::Output {
-    let lp = EventLoop::new().unwrap();
-    lp.run_until_complete(asyncio::timeout(BOUND, fut))
-        .unwrap()
-        .expect("test timed out")
+    util::run_fresh(BOUND, fut)
 }
 
 /// An echo server and one client connection to it.

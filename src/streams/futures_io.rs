@@ -267,110 +267,98 @@ impl StreamWriter {
     }
 }
 
-/// Byte-stream writes for the futures ecosystem (requires the `futures-io` feature), on
-/// [`StreamWriter`] and on `&StreamWriter` (its methods take `&self`, and any number of tasks
-/// may wait in `drain`, so sharing it is sound).
-///
-/// - `poll_write` waits as [`drain`](StreamWriter::drain) does while the transport is above
-///   its high-water mark (backpressure: `copy` never buffers without bound), then hands all of
-///   `buf` to [`write`](StreamWriter::write), which sends or buffers it; it never returns a
-///   short count.
-/// - `poll_flush` is `drain`: it waits until the transport's buffer is at or below its
-///   low-water mark, not until it is empty. The transport sends the rest on its own while the
-///   loop runs.
-/// - `poll_close` where [`can_write_eof`](StreamWriter::can_write_eof) holds (TCP, Unix) calls
-///   [`write_eof`](StreamWriter::write_eof): the peer reads EOF after the buffered bytes, and
-///   this side can still read its answer; then it drains. The connection stays open: call
-///   [`close`](StreamWriter::close) when done reading. Over TLS, which cannot half-close, it
-///   calls `close` and waits for the connection to be lost, as
-///   [`wait_closed`](StreamWriter::wait_closed) does.
-///
-/// The writer's own `write(data)` and `close()` shadow the extension trait's methods of those
-/// names: call the latter as `AsyncWriteExt::close(&mut writer)`.
-///
-/// # Errors
-/// The reader's stored exception, then `ConnectionReset` (`Connection lost`) once the
-/// connection is lost; a write after `poll_close` fails with kind `Other` (`Cannot call
-/// write() after write_eof()`). `poll_close` on a lost connection returns how it was lost.
-///
-/// ```
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
-///
-/// asyncio::run(async {
-///     let server = asyncio::start_server(
-///         |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| async move {
-///             let mut reader = reader;
-///             futures_util::io::copy(&mut reader, &mut &writer).await?; // echo until EOF
-///             writer.close();
-///             Ok::<_, std::io::Error>(())
-///         },
-///         "127.0.0.1",
-///         0,
-///     )
-///     .await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
-///     let (mut reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
-///     writer.write_all(b"ping").await?;
-///     AsyncWriteExt::close(&mut writer).await?; // write_eof: the server reads EOF
-///     let mut echoed = Vec::new();
-///     AsyncReadExt::read_to_end(&mut reader, &mut echoed).await?;
-///     assert_eq!(echoed, b"ping");
-///     writer.close(); // the reader is done too: release the connection
-///     Ok::<_, std::io::Error>(())
-/// })
-/// .unwrap()
-/// .unwrap();
-/// ```
+/// `AsyncWrite` for `$ty`, through the writer's `*_io` methods (the owned writer and a shared
+/// reference behave the same).
+macro_rules! async_write_for {
+    ($(#[$attr:meta])* $ty:ty) => {
+        $(#[$attr])*
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_write_io(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_write_vectored_io(cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                poll_drain(&self.core, cx)
+            }
+
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_close_io(cx)
+            }
+        }
+    };
+}
+
 // Checklist: S48, S50.
-impl AsyncWrite for StreamWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_io(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_io(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_drain(&self.core, cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_close_io(cx)
-    }
-}
-
-/// As for [`StreamWriter`]: the same calls through a shared reference.
-impl AsyncWrite for &StreamWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_io(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_io(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_drain(&self.core, cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_close_io(cx)
-    }
-}
+async_write_for!(
+    /// Byte-stream writes for the futures ecosystem (requires the `futures-io` feature), on
+    /// [`StreamWriter`] and on `&StreamWriter` (its methods take `&self`, and any number of tasks
+    /// may wait in `drain`, so sharing it is sound).
+    ///
+    /// - `poll_write` waits as [`drain`](StreamWriter::drain) does while the transport is above
+    ///   its high-water mark (backpressure: `copy` never buffers without bound), then hands all of
+    ///   `buf` to [`write`](StreamWriter::write), which sends or buffers it; it never returns a
+    ///   short count.
+    /// - `poll_flush` is `drain`: it waits until the transport's buffer is at or below its
+    ///   low-water mark, not until it is empty. The transport sends the rest on its own while the
+    ///   loop runs.
+    /// - `poll_close` where [`can_write_eof`](StreamWriter::can_write_eof) holds (TCP, Unix) calls
+    ///   [`write_eof`](StreamWriter::write_eof): the peer reads EOF after the buffered bytes, and
+    ///   this side can still read its answer; then it drains. The connection stays open: call
+    ///   [`close`](StreamWriter::close) when done reading. Over TLS, which cannot half-close, it
+    ///   calls `close` and waits for the connection to be lost, as
+    ///   [`wait_closed`](StreamWriter::wait_closed) does.
+    ///
+    /// The writer's own `write(data)` and `close()` shadow the extension trait's methods of those
+    /// names: call the latter as `AsyncWriteExt::close(&mut writer)`.
+    ///
+    /// # Errors
+    /// The reader's stored exception, then `ConnectionReset` (`Connection lost`) once the
+    /// connection is lost; a write after `poll_close` fails with kind `Other` (`Cannot call
+    /// write() after write_eof()`). `poll_close` on a lost connection returns how it was lost.
+    ///
+    /// ```
+    /// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// asyncio::run(async {
+    ///     let server = asyncio::start_server(
+    ///         |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| async move {
+    ///             let mut reader = reader;
+    ///             futures_util::io::copy(&mut reader, &mut &writer).await?; // echo until EOF
+    ///             writer.close();
+    ///             Ok::<_, std::io::Error>(())
+    ///         },
+    ///         "127.0.0.1",
+    ///         0,
+    ///     )
+    ///     .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (mut reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.write_all(b"ping").await?;
+    ///     AsyncWriteExt::close(&mut writer).await?; // write_eof: the server reads EOF
+    ///     let mut echoed = Vec::new();
+    ///     AsyncReadExt::read_to_end(&mut reader, &mut echoed).await?;
+    ///     assert_eq!(echoed, b"ping");
+    ///     writer.close(); // the reader is done too: release the connection
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap()
+    /// .unwrap();
+    /// ```
+    StreamWriter
+);
+async_write_for!(
+    /// As for [`StreamWriter`]: the same calls through a shared reference.
+    &StreamWriter
+);

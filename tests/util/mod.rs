@@ -282,3 +282,19 @@ pub fn example_binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// The port a TCP server listens on (its first socket).
+pub fn port_of(server: &asyncio::Server) -> u16 {
+    server.sockets()[0].as_inet().expect("a TCP server").port()
+}
+
+/// Runs `fut` on a fresh loop, bounded by `bound`, and returns its output.
+pub fn run_fresh<F: std::future::Future + 'static>(
+    bound: std::time::Duration,
+    fut: F,
+) -> F::Output {
+    let lp = asyncio::EventLoop::new().unwrap();
+    lp.run_until_complete(asyncio::timeout(bound, fut))
+        .unwrap()
+        .expect("test timed out")
+}
