@@ -1364,3 +1364,101 @@ fn d14_t10_server_start_tls_peer_eof_ends_every_waiter() {
         .await
     });
 }
+
+// ───────────── issue 17: server_hostname("") with your own client configuration ─────────────
+
+/// Connects with `config` and `server_hostname("")`; the handshake's result.
+async fn nameless(config: std::sync::Arc<rustls::ClientConfig>, port: u16) -> Result<(), Error> {
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+        .ssl(config)
+        .server_hostname("")
+        .await?;
+    assert!(
+        writer
+            .transport()
+            .get_extra_info("server_hostname")
+            .is_none(),
+        "no name was used"
+    );
+    writer.write(b"ping\n")?;
+    assert_eq!(reader.readline().await?, b"ping\n");
+    writer.close();
+    writer.wait_closed().await
+}
+
+#[test]
+fn t3_t48_empty_server_hostname_with_own_config_checks_the_chain_only() {
+    run(async {
+        let certs = Certs::get();
+        // A server whose certificate names neither the placeholder nor anything we pass.
+        let (server, port) = tls_echo_server(&[]).await?;
+        nameless(certs.client_config(&[]), port).await?;
+        // The chain is still checked: an unknown CA is refused …
+        let other = asyncio::tls::client_config_with_roots(&certs.other_ca)?;
+        let e = nameless(other.into(), port).await.expect_err("unknown CA");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                ))
+            ),
+            "{e:?}"
+        );
+        assert!(tls_err(&e).is_certificate_error());
+        server.close();
+        server.wait_closed().await;
+        // … and so is an expired certificate.
+        let expired = asyncio::tls::server_config(&certs.expired_cert, &certs.expired_key)?;
+        let server = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(expired)
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = nameless(certs.client_config(&[]), port)
+            .await
+            .expect_err("expired");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. }
+                ))
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t3_s55_start_tls_without_a_name_with_own_config_checks_the_chain_only() {
+    run(async {
+        let (server, port) = plain_server(|r, mut w, seen| async move {
+            let up = w.start_tls(Certs::get().server_config(&[])).await;
+            seen.borrow_mut()
+                .push(format!("{:?}", up.as_ref().map(drop)));
+            if up.is_ok() {
+                let line = r.readline().await?;
+                w.write(&line)?;
+                w.close();
+                w.wait_closed().await?;
+            }
+            Ok(())
+        })
+        .await
+        .map(|(s, p, _)| (s, p))?;
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        // No server_hostname: loop.start_tls never derives one (S55), and the chain is checked.
+        writer.start_tls(Certs::get().client_config(&[])).await?;
+        writer.write(b"upgraded\n")?;
+        assert_eq!(reader.readline().await?, b"upgraded\n");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

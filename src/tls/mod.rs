@@ -362,9 +362,9 @@ impl LoopHandle {
     /// the handshake is done; the old transport is its carrier and must not be written to.
     ///
     /// `server_side` must match the configuration type: rustls has one per side.
-    /// Without [`server_hostname`](StartTls::server_hostname) a client sends no SNI and, with
-    /// `ssl(true)`'s verifier, checks no name; your own configuration's verifier sees a
-    /// placeholder name.
+    /// Without [`server_hostname`](StartTls::server_hostname) (or with `""`) a client sends no
+    /// SNI and checks no name; the certificate chain is still verified by the configuration's
+    /// verifier.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport;
@@ -441,7 +441,8 @@ impl LoopHandle {
 }
 
 impl StartTls {
-    /// The name to send as SNI and to check (client side only, never derived).
+    /// The name to send as SNI and to check (client side only, never derived). `""` is the
+    /// same as no name: no SNI, the chain verified, no name checked.
     // Checklist: S55.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.server_hostname = Some(name.to_string());
