@@ -34,7 +34,7 @@ use std::io;
 /// | `Io`, kind `AddrInUse` (`error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
-/// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls` | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
+/// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls`; after a `start_tls` that timed out, every read, `drain` and `wait_closed` of that stream | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
 /// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
 /// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes |
@@ -43,7 +43,7 @@ use std::io;
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil` | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
 /// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `start_tls` on a closing transport |
 /// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |
-/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS | certificate refused (unknown CA, wrong name, expired, a CA used as a leaf: the text says what is wrong and what to do, rustls' error is the `source()`), protocol error, alert, a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
+/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS, and on a stream whose `start_tls` failed (every waiter gets the failure, none waits forever) | certificate refused (unknown CA, wrong name, expired, a CA used as a leaf: the text says what is wrong and what to do, rustls' error is the `source()`), protocol error, an alert (e.g. the server's `certificate_required` to a client without a certificate, which may arrive after the client's handshake is done), a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
 ///
 /// Every `Io` error that came from a system call keeps its OS error number: ask
 /// [`Error::raw_os_error`] (Python's `OSError.errno`). It also sees through the messages the

@@ -246,7 +246,7 @@ fn t36_client_auth() {
         }
         .await;
         let e = refused.expect_err("a client without a certificate is refused");
-        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        assert!(!tls_err(&e).is_certificate_error(), "{e}");
         assert!(e.to_string().contains("CertificateRequired"), "{e}");
         assert_eq!(
             *calls.borrow(),
@@ -487,46 +487,6 @@ fn t20_close_notify_then_eof_is_clean_even_when_required() {
         assert_eq!(reader.read(-1).await?, b"hello");
         assert!(writer.transport().close_notify_received());
         writer.wait_closed().await?;
-        Ok(())
-    });
-    peer.join().unwrap();
-}
-
-#[test]
-fn t30_corrupted_record_is_fatal() {
-    // A peer that completes the handshake, then sends an application-data record that cannot
-    // decrypt.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = Certs::get().server_config(&[]);
-    let peer = std::thread::spawn(move || {
-        use std::io::Write;
-        let (mut tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(BOUND)).unwrap();
-        let mut conn = rustls::ServerConnection::new(config).unwrap();
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).unwrap();
-        }
-        while conn.wants_write() {
-            conn.write_tls(&mut tcp).unwrap();
-        }
-        tcp.write_all(&[0x17, 0x03, 0x03, 0x00, 0x20]).unwrap();
-        tcp.write_all(&[0x55; 0x20]).unwrap();
-        tls_common::drain(&mut tcp);
-    });
-    run(async {
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
-        let e = reader
-            .readline()
-            .await
-            .expect_err("T30: a bad record is fatal");
-        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
-        let e2 = writer.drain().await.expect_err("S48: drain raises it too");
-        assert_eq!(e2.kind(), io::ErrorKind::InvalidData);
-        assert!(writer.wait_closed().await.is_err());
         Ok(())
     });
     peer.join().unwrap();
@@ -1050,4 +1010,455 @@ fn l44_l83_every_action_from_every_callback_keeps_the_grammar_over_tls() {
     }
     server.close();
     util::run_until(&lp, 1000, || server.connection_count() == 0);
+}
+
+// ───────────── issue 17: typed failures after the handshake, no hang after start_tls ─────────────
+
+/// `fut`'s error, or a panic naming `what` if it succeeds or never ends (bounded).
+async fn fails<T: std::fmt::Debug>(
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, Error>>,
+) -> Error {
+    match asyncio::timeout(Duration::from_secs(10), fut).await {
+        Err(Error::Timeout) => panic!("{what} never completes"),
+        Err(e) => panic!("{what}: the bound failed: {e:?}"),
+        Ok(Ok(v)) => panic!("{what} succeeded: {v:?}"),
+        Ok(Err(e)) => e,
+    }
+}
+
+/// Every read, drain and wait_closed after a failure ends with an error; returns them.
+async fn every_waiter_fails(reader: &StreamReader, writer: &StreamWriter) -> Vec<Error> {
+    vec![
+        fails("read", reader.read(-1)).await,
+        fails("readline", reader.readline()).await,
+        fails("drain", writer.drain()).await,
+        fails("wait_closed", writer.wait_closed()).await,
+        fails("a second wait_closed", writer.wait_closed()).await,
+    ]
+}
+
+/// Server config that asks for a client certificate signed by `roots`.
+fn server_config_trusting_clients_of(
+    roots: &std::path::Path,
+) -> std::sync::Arc<rustls::ServerConfig> {
+    let certs = Certs::get();
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(asyncio::tls::load_certs(roots).unwrap());
+    let verifier = rustls::server::WebPkiClientVerifier::builder(std::sync::Arc::new(store))
+        .build()
+        .unwrap();
+    std::sync::Arc::new(
+        rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                asyncio::tls::load_certs(&certs.cert).unwrap(),
+                asyncio::tls::load_private_key(&certs.key).unwrap(),
+            )
+            .unwrap(),
+    )
+}
+
+#[test]
+fn t8_t36_certificate_required_after_the_handshake_is_tls_for_every_waiter() {
+    run(async {
+        let certs = Certs::get();
+        let server = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(certs.server_config_client_auth())
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        // TLS 1.3: the client's handshake is done before the server has read its (empty)
+        // certificate, so the alert reaches the streams.
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[]))
+            .await?;
+        let errors = every_waiter_fails(&reader, &writer).await;
+        for e in &errors {
+            let t = tls_err(e);
+            assert!(
+                matches!(
+                    t.rustls_error(),
+                    Some(rustls::Error::AlertReceived(
+                        rustls::AlertDescription::CertificateRequired
+                    ))
+                ),
+                "{e:?}"
+            );
+            assert!(!t.is_certificate_error(), "the peer refused us: {e}");
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        }
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t30_corrupted_record_is_tls_for_every_waiter() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Certs::get().server_config(&[]);
+    let peer = std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        tcp.write_all(&[0x17, 0x03, 0x03, 0x00, 0x20]).unwrap();
+        tcp.write_all(&[0x55; 0x20]).unwrap();
+        tls_common::drain(&mut tcp);
+    });
+    run(async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        for e in every_waiter_fails(&reader, &writer).await {
+            assert!(
+                matches!(
+                    tls_err(&e).rustls_error(),
+                    Some(rustls::Error::DecryptError)
+                ),
+                "{e:?}"
+            );
+        }
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+/// A plain server whose handler runs `then` on each connection; its result is kept.
+async fn plain_server<F, Fut>(
+    then: F,
+) -> Result<(asyncio::Server, u16, Rc<RefCell<Vec<String>>>), Error>
+where
+    F: Fn(StreamReader, StreamWriter, Rc<RefCell<Vec<String>>>) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<(), Error>> + 'static,
+{
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let then = Rc::new(then);
+    let server = asyncio::start_server(
+        move |r: StreamReader, w: StreamWriter| {
+            let (s, then) = (s.clone(), then.clone());
+            async move { then(r, w, s).await }
+        },
+        "127.0.0.1",
+        0,
+    )
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    Ok((server, port, seen))
+}
+
+/// Waits (bounded by the test's bound) until the server's handler has recorded `n` entries.
+async fn handler_done(seen: &Rc<RefCell<Vec<String>>>, n: usize) {
+    while seen.borrow().len() < n {
+        asyncio::yield_now().await;
+    }
+}
+
+/// Client side of D14: `start_tls` fails with `check`'s error, a read pending during it and
+/// every later read, drain and wait_closed fail too.
+async fn client_start_tls_fails(
+    port: u16,
+    config: std::sync::Arc<rustls::ClientConfig>,
+    timeout: Option<Duration>,
+    check: impl Fn(&Error),
+) -> Result<(), Error> {
+    let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    let mut upgrade = writer.start_tls(config).server_hostname("localhost");
+    if let Some(t) = timeout {
+        upgrade = upgrade.ssl_handshake_timeout(t);
+    }
+    let (pending, upgraded) = futures_util::future::join(
+        fails("a read pending during start_tls", reader.read(-1)),
+        upgrade.into_future(),
+    )
+    .await;
+    let e = upgraded.expect_err("start_tls fails");
+    check(&e);
+    check(&pending);
+    for e in every_waiter_fails(&reader, &writer).await {
+        check(&e);
+    }
+    Ok(())
+}
+
+#[test]
+fn d14_t8_client_start_tls_refused_certificate_ends_every_waiter() {
+    run(async {
+        let (server, port, seen) = plain_server(|r, mut w, seen| async move {
+            let e = w.start_tls(Certs::get().server_config(&[])).await.err();
+            seen.borrow_mut().push(format!("{e:?}"));
+            drop(r);
+            Ok(())
+        })
+        .await?;
+        let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
+        client_start_tls_fails(port, other.into(), None, |e| {
+            assert!(tls_err(e).is_certificate_error(), "{e:?}")
+        })
+        .await?;
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn d14_t9_client_start_tls_timeout_ends_every_waiter() {
+    run(async {
+        // The server never starts TLS: it reads until the client goes.
+        let (server, port, seen) = plain_server(|r, w, seen| async move {
+            let got = r.read(-1).await;
+            seen.borrow_mut().push(format!("{got:?}"));
+            w.close();
+            Ok(())
+        })
+        .await?;
+        client_start_tls_fails(
+            port,
+            Certs::get().client_config(&[]),
+            Some(Duration::from_millis(100)),
+            |e| assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "{e:?}"),
+        )
+        .await?;
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn d14_t10_client_start_tls_peer_eof_ends_every_waiter() {
+    run(async {
+        // The server closes as soon as the ClientHello arrives.
+        let (server, port, seen) = plain_server(|r, w, seen| async move {
+            let got = r.read(1).await;
+            seen.borrow_mut().push(format!("{got:?}"));
+            w.close();
+            Ok(())
+        })
+        .await?;
+        client_start_tls_fails(port, Certs::get().client_config(&[]), None, |e| {
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}")
+        })
+        .await?;
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// Server side of D14: the handler's start_tls fails, then every read, drain and wait_closed
+/// in it fails too; the handler records the kinds.
+async fn server_side(
+    config: std::sync::Arc<rustls::ServerConfig>,
+    timeout: Option<Duration>,
+    client: impl AsyncFnOnce(u16) -> Result<(), Error>,
+    check: impl Fn(&Error) + 'static,
+) -> Result<(), Error> {
+    let check = Rc::new(check);
+    let (server, port, seen) = plain_server(move |reader, mut writer, seen| {
+        let (config, check) = (config.clone(), check.clone());
+        async move {
+            let mut upgrade = writer.start_tls(config);
+            if let Some(t) = timeout {
+                upgrade = upgrade.ssl_handshake_timeout(t);
+            }
+            let (pending, upgraded) = futures_util::future::join(
+                fails("a read pending during start_tls", reader.read(-1)),
+                upgrade.into_future(),
+            )
+            .await;
+            let e = upgraded.expect_err("start_tls fails");
+            check(&e);
+            check(&pending);
+            for e in every_waiter_fails(&reader, &writer).await {
+                check(&e);
+            }
+            seen.borrow_mut().push(format!("{e:?}"));
+            Ok(())
+        }
+    })
+    .await?;
+    client(port).await?;
+    handler_done(&seen, 1).await;
+    server.close();
+    server.wait_closed().await;
+    Ok(())
+}
+
+#[test]
+fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
+    run(async {
+        let strict = server_config_trusting_clients_of(&Certs::get().other_ca);
+        server_side(
+            strict,
+            None,
+            async |port| {
+                let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+                // TLS 1.3: our side may finish first; the server's alert follows.
+                let r = match writer
+                    .start_tls(Certs::get().client_config_with_cert())
+                    .server_hostname("localhost")
+                    .await
+                {
+                    Ok(_) => reader.read(-1).await.map(drop),
+                    Err(e) => Err(e),
+                };
+                let e = r.expect_err("the server refuses our certificate");
+                assert!(matches!(e, Error::Tls(_)), "{e:?}");
+                Ok(())
+            },
+            |e| assert!(tls_err(e).is_certificate_error(), "{e:?}"),
+        )
+        .await
+    });
+}
+
+#[test]
+fn d14_t9_server_start_tls_timeout_ends_every_waiter() {
+    run(async {
+        server_side(
+            Certs::get().server_config(&[]),
+            Some(Duration::from_millis(100)),
+            async |port| {
+                // A client that never starts TLS: it waits for the server to give up.
+                let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+                let _ = reader.read(-1).await;
+                writer.close();
+                Ok(())
+            },
+            |e| assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "{e:?}"),
+        )
+        .await
+    });
+}
+
+#[test]
+fn d14_t10_server_start_tls_peer_eof_ends_every_waiter() {
+    run(async {
+        server_side(
+            Certs::get().server_config(&[]),
+            None,
+            async |port| {
+                // A client that hangs up without a ClientHello.
+                let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+                writer.close();
+                writer.wait_closed().await?;
+                drop(reader);
+                Ok(())
+            },
+            |e| assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}"),
+        )
+        .await
+    });
+}
+
+// ───────────── issue 17: server_hostname("") with your own client configuration ─────────────
+
+/// Connects with `config` and `server_hostname("")`; the handshake's result.
+async fn nameless(config: std::sync::Arc<rustls::ClientConfig>, port: u16) -> Result<(), Error> {
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+        .ssl(config)
+        .server_hostname("")
+        .await?;
+    assert!(
+        writer
+            .transport()
+            .get_extra_info("server_hostname")
+            .is_none(),
+        "no name was used"
+    );
+    writer.write(b"ping\n")?;
+    assert_eq!(reader.readline().await?, b"ping\n");
+    writer.close();
+    writer.wait_closed().await
+}
+
+#[test]
+fn t3_t48_empty_server_hostname_with_own_config_checks_the_chain_only() {
+    run(async {
+        let certs = Certs::get();
+        // A server whose certificate names neither the placeholder nor anything we pass.
+        let (server, port) = tls_echo_server(&[]).await?;
+        nameless(certs.client_config(&[]), port).await?;
+        // The chain is still checked: an unknown CA is refused …
+        let other = asyncio::tls::client_config_with_roots(&certs.other_ca)?;
+        let e = nameless(other.into(), port).await.expect_err("unknown CA");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                ))
+            ),
+            "{e:?}"
+        );
+        assert!(tls_err(&e).is_certificate_error());
+        server.close();
+        server.wait_closed().await;
+        // … and so is an expired certificate.
+        let expired = asyncio::tls::server_config(&certs.expired_cert, &certs.expired_key)?;
+        let server = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(expired)
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = nameless(certs.client_config(&[]), port)
+            .await
+            .expect_err("expired");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. }
+                ))
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t3_s55_start_tls_without_a_name_with_own_config_checks_the_chain_only() {
+    run(async {
+        let (server, port) = plain_server(|r, mut w, seen| async move {
+            let up = w.start_tls(Certs::get().server_config(&[])).await;
+            seen.borrow_mut()
+                .push(format!("{:?}", up.as_ref().map(drop)));
+            if up.is_ok() {
+                let line = r.readline().await?;
+                w.write(&line)?;
+                w.close();
+                w.wait_closed().await?;
+            }
+            Ok(())
+        })
+        .await
+        .map(|(s, p, _)| (s, p))?;
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        // No server_hostname: loop.start_tls never derives one (S55), and the chain is checked.
+        writer.start_tls(Certs::get().client_config(&[])).await?;
+        writer.write(b"upgraded\n")?;
+        assert_eq!(reader.readline().await?, b"upgraded\n");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
 }

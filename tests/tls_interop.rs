@@ -216,6 +216,49 @@ fn our_client_to_openssl_s_server_tls12() {
     );
 }
 
+/// `server_hostname("")` with our own `ClientConfig` against `openssl s_server`: the chain is
+/// verified, the name is not (CPython's `server_hostname=''`), in TLS 1.3 and TLS 1.2.
+// Checklist: T3, T48.
+#[test]
+fn t3_t48_empty_server_hostname_with_own_config_to_openssl_s_server() {
+    if !have_openssl() {
+        return;
+    }
+    for extra in [&["-tls1_3"][..], &["-tls1_2"][..]] {
+        let (_guard, port) = s_server(extra);
+        run(async move {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("")
+                .await?;
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")?;
+            let page = reader.read(-1).await?;
+            let page = String::from_utf8_lossy(&page);
+            assert!(page.starts_with("HTTP/1.0 200 ok"), "{extra:?}: {page}");
+            writer.close();
+            writer.wait_closed().await?;
+            Ok(())
+        });
+        // The chain still counts: a client trusting another CA is refused.
+        let (_guard, port) = s_server(extra);
+        let e = asyncio::run(asyncio::timeout(Duration::from_secs(20), async move {
+            let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
+            asyncio::open_connection("127.0.0.1", port)
+                .ssl(other)
+                .server_hostname("")
+                .await
+                .map(drop)
+        }))
+        .expect("loop")
+        .expect("bounded")
+        .expect_err("unknown CA refused");
+        match &e {
+            Error::Tls(t) => assert!(t.is_certificate_error(), "{extra:?}: {e}"),
+            other => panic!("{extra:?}: expected Error::Tls, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn openssl_s_client_to_our_server() {
     if !have_openssl() {

@@ -454,7 +454,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// The name sent as SNI and checked (default: the host). Required with `sock` or a Unix
-    /// path; `""` sends none and, with `ssl(true)`, checks none.
+    /// path. `""` sends none and checks no name, with `ssl(true)` as with your own
+    /// `ClientConfig`: the certificate chain is still verified (Python's `server_hostname=''`).
     // Checklist: T3.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.tls.server_hostname = Some(name.to_string());

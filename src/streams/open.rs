@@ -245,7 +245,9 @@ impl OpenConnection {
     }
 
     /// The name sent as SNI and checked against the certificate (default: the host; required
-    /// for Unix sockets and `sock=`; `""` sends none and, with `ssl(true)`, checks none).
+    /// for Unix sockets and `sock=`). `""` sends none and checks no name, with `ssl(true)` as
+    /// with your own `ClientConfig`: the certificate chain is still verified (Python's
+    /// `server_hostname=''`).
     pub fn server_hostname(self, name: &str) -> Self {
         let name = name.to_string();
         self.option(move |c| c.server_hostname(&name))

@@ -415,7 +415,10 @@ impl StreamWriter {
     /// then `.await` it.
     ///
     /// # Errors
-    /// As [`LoopHandle::start_tls`]; the drain's error first.
+    /// As [`LoopHandle::start_tls`]; the drain's error first. After a failed upgrade the
+    /// connection is closed, and every pending and later read, [`drain`](Self::drain) and
+    /// [`wait_closed`](Self::wait_closed) on this stream fails with the same error (CPython
+    /// leaves them pending).
     ///
     /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
     ///

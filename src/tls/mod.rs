@@ -99,7 +99,10 @@
 //! - A connection lost during the handshake with no error fails the handshake with
 //!   `ConnectionAborted` instead of completing it.
 //! - The side of `start_tls` follows the configuration type (rustls has one per side).
-// Checklist: D13, D9, T35.
+//! - A failed `start_tls` (refused certificate, handshake timeout, peer gone) ends the
+//!   connection for everyone waiting on it: every pending and later read, `drain` and
+//!   `wait_closed` on that stream fails with the error instead of waiting forever.
+// Checklist: D13, D9, T35, D14.
 
 pub(crate) mod config;
 pub(crate) mod engine;
@@ -359,15 +362,16 @@ impl LoopHandle {
     /// the handshake is done; the old transport is its carrier and must not be written to.
     ///
     /// `server_side` must match the configuration type: rustls has one per side.
-    /// Without [`server_hostname`](StartTls::server_hostname) a client sends no SNI and, with
-    /// `ssl(true)`'s verifier, checks no name; your own configuration's verifier sees a
-    /// placeholder name.
+    /// Without [`server_hostname`](StartTls::server_hostname) (or with `""`) a client sends no
+    /// SNI and checks no name; the certificate chain is still verified by the configuration's
+    /// verifier.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport;
     /// [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
     /// error ([`Error::Tls`], or `Error::Io` with kind `ConnectionAborted` on timeout), after
-    /// which the raw transport is closed.
+    /// which the raw transport is closed and `protocol` gets `connection_lost` with that error
+    /// (a timeout included, where CPython tells the protocol nothing).
     ///
     /// # Cancel safety
     /// Dropping the future closes the raw transport.
@@ -416,7 +420,7 @@ impl LoopHandle {
     /// })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    // Checklist: T32, T35, T3, D7, T12.
+    // Checklist: T32, T35, T3, D7, T12, D14.
     pub fn start_tls(
         &self,
         transport: &Transport,
@@ -437,7 +441,8 @@ impl LoopHandle {
 }
 
 impl StartTls {
-    /// The name to send as SNI and to check (client side only, never derived).
+    /// The name to send as SNI and to check (client side only, never derived). `""` is the
+    /// same as no name: no SNI, the chain verified, no name checked.
     // Checklist: S55.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.server_hostname = Some(name.to_string());

@@ -382,9 +382,11 @@ impl TlsProtocol {
         if let Some(t) = &app_transport {
             t.mark_closed();
         }
-        if self.state.get() != SslState::DoHandshake
-            && matches!(self.app_state.get(), AppState::ConMade | AppState::Eof)
-        {
+        // An app already connected hears of the loss whatever the state: under start_tls a
+        // handshake that times out ends the app's connection too, so no read, drain or
+        // wait_closed on it waits forever (D14; CPython skips connection_lost in DO_HANDSHAKE,
+        // T9). Before its connection_made (create_connection, servers) the app hears nothing.
+        if matches!(self.app_state.get(), AppState::ConMade | AppState::Eof) {
             self.set_app_state(AppState::ConLost);
             if let Some(me) = self.me.upgrade() {
                 let io_exc = exc.as_ref().map(to_io);
