@@ -3,9 +3,12 @@
 //!
 //! Run: `cargo run --example echo_server -- --tls-cert CHAIN.pem --tls-key KEY.pem` in one
 //! terminal, then `cargo run --example tls_echo_client -- --cafile CA.pem ['Hello World!']
-//! [--host H] [--port P] [--server-hostname NAME]`. The server's certificate must be issued by
-//! the CA in `--cafile` for NAME (default: the host). Prints what it sends and receives, and the
-//! negotiated protocol version and cipher suite.
+//! [--host H] [--port P] [--server-hostname NAME] [--reconnect N]`. The server's certificate
+//! must be issued by the CA in `--cafile` for NAME (default: the host). Prints what it sends and
+//! receives, and the negotiated protocol version and cipher suite. With `--reconnect N` it
+//! connects N more times with the same client configuration, and says for each connection
+//! whether the handshake resumed the session (rustls keeps the server's tickets in memory on
+//! the configuration; a resumed handshake skips the key exchange and the certificate check).
 
 mod common;
 
@@ -25,6 +28,12 @@ static CLI: Cli = Cli {
             "NAME",
             "the name to check the certificate against [default: the host]",
         ),
+        Flag::value(
+            "reconnect",
+            "N",
+            "connect N more times with the same configuration; say which handshakes resumed",
+        )
+        .default("0"),
     ],
 };
 
@@ -36,6 +45,7 @@ struct Options {
     port: u16,
     server_hostname: Option<String>,
     message: String,
+    reconnect: u32,
 }
 
 #[cfg(feature = "tls")]
@@ -46,11 +56,33 @@ async fn tls_echo_client(opt: Options) -> Result<(), Box<dyn std::error::Error>>
         port,
         server_hostname,
         message,
+        reconnect,
     } = opt;
-    let config = asyncio::tls::client_config_with_roots(cafile)?;
-    let (reader, writer) = asyncio::open_connection(&host, port)
+    // One configuration for every connection: its session cache is what lets them resume.
+    let config = std::sync::Arc::new(asyncio::tls::client_config_with_roots(cafile)?);
+    let name = server_hostname.as_deref().unwrap_or(&host);
+    for i in 0..=reconnect {
+        if reconnect > 0 {
+            println!("Connection {}", i + 1);
+        }
+        echo_once(&host, port, name, config.clone(), &message, reconnect > 0).await?;
+    }
+    Ok(())
+}
+
+/// One connection: send `message`, print the echo, close.
+#[cfg(feature = "tls")]
+async fn echo_once(
+    host: &str,
+    port: u16,
+    name: &str,
+    config: std::sync::Arc<asyncio::tls::rustls::ClientConfig>,
+    message: &str,
+    say_resumed: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (reader, writer) = asyncio::open_connection(host, port)
         .ssl(config)
-        .server_hostname(server_hostname.as_deref().unwrap_or(&host))
+        .server_hostname(name)
         .await?;
     let t = writer.transport();
     println!(
@@ -58,8 +90,12 @@ async fn tls_echo_client(opt: Options) -> Result<(), Box<dyn std::error::Error>>
         t.tls_version().unwrap_or_default(),
         t.cipher_suite().unwrap_or_default()
     );
+    if say_resumed {
+        let resumed = t.session_resumed() == Some(true);
+        println!("Session resumed: {}", if resumed { "yes" } else { "no" });
+    }
 
-    println!("Send: {}", common::py_repr(&message));
+    println!("Send: {}", common::py_repr(message));
     writer.write(message.as_bytes())?;
     writer.drain().await?;
 
@@ -84,6 +120,7 @@ fn main() -> std::process::ExitCode {
         port: args.get("port"),
         server_hostname: args.opt("server-hostname"),
         message: args.get("MESSAGE"),
+        reconnect: args.get("reconnect"),
     };
     #[cfg(feature = "tls")]
     let result = asyncio::run(async move { tls_echo_client(opt).await.map_err(|e| e.to_string()) });

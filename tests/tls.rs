@@ -1462,3 +1462,63 @@ fn t3_s55_start_tls_without_a_name_with_own_config_checks_the_chain_only() {
         Ok(())
     });
 }
+
+/// Session resumption between our client and our server (issue #16): the second connection
+/// with the same client configuration resumes, both ends report it, and a connection with
+/// another configuration (another session cache) does a full handshake.
+#[test]
+fn our_client_resumes_its_session_with_our_server() {
+    let certs = Certs::get();
+    let server_side: Rc<RefCell<Vec<Option<bool>>>> = Rc::default();
+    let seen = server_side.clone();
+    let resumed = run(async move {
+        let handler = move |reader: StreamReader, writer: StreamWriter| {
+            seen.borrow_mut().push(writer.transport().session_resumed());
+            echo(reader, writer)
+        };
+        let server = asyncio::start_server(handler, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let shared = certs.client_config(&[]);
+        let mut resumed = Vec::new();
+        for config in [shared.clone(), shared, certs.client_config(&[])] {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(config)
+                .server_hostname("localhost")
+                .await?;
+            writer.write(b"ping\n")?;
+            assert_eq!(reader.readline().await?, b"ping\n"); // the ticket came before it
+            resumed.push(writer.transport().session_resumed());
+            writer.close();
+            writer.wait_closed().await?;
+        }
+        server.close();
+        server.wait_closed().await;
+        Ok(resumed)
+    });
+    assert_eq!(
+        resumed,
+        [Some(false), Some(true), Some(false)],
+        "client side"
+    );
+    assert_eq!(
+        *server_side.borrow(),
+        [Some(false), Some(true), Some(false)],
+        "server side"
+    );
+}
+
+/// A plain transport has no TLS session to speak of.
+#[test]
+fn session_resumed_is_none_without_tls() {
+    run(async {
+        let (a, b) = asyncio::socketpair()?;
+        let (_r, w) = asyncio::open_connection_sock(a).await?;
+        let (_r2, w2) = asyncio::open_connection_sock(b).await?;
+        assert_eq!(w.transport().session_resumed(), None);
+        w.close();
+        w2.close();
+        Ok(())
+    });
+}

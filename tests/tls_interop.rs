@@ -147,11 +147,23 @@ fn our_tls_server_port(server: &asyncio::Server) -> u16 {
 // ---- openssl ---------------------------------------------------------------------------
 
 fn s_server(extra: &[&str]) -> (ChildGuard, u16) {
+    s_server_accepting(extra, 1)
+}
+
+/// `openssl s_server -www` serving `connections` connections, one after the other.
+fn s_server_accepting(extra: &[&str], connections: usize) -> (ChildGuard, u16) {
     let certs = Certs::get();
+    let naccept = connections.to_string();
     let mut child = ChildGuard(
         Command::new("openssl")
             .arg("s_server")
-            .args(["-accept", "127.0.0.1:0", "-naccept", "1", "-www"])
+            .args([
+                "-accept",
+                "127.0.0.1:0",
+                "-naccept",
+                naccept.as_str(),
+                "-www",
+            ])
             .arg("-cert")
             .arg(&certs.cert)
             .arg("-key")
@@ -214,6 +226,37 @@ fn our_client_to_openssl_s_server_tls12() {
         "TLSv1.2",
         "ECDHE-ECDSA-AES128-GCM-SHA256",
     );
+}
+
+/// Session resumption against `openssl s_server` (issue #16): a second connection made with
+/// the same client configuration resumes its session, in TLS 1.3 (a ticket, PSK) and TLS 1.2,
+/// and `session_resumed()` says so.
+#[test]
+fn our_client_resumes_its_session_with_openssl_s_server() {
+    if !have_openssl() {
+        return;
+    }
+    for extra in [&["-tls1_3"][..], &["-tls1_2"][..]] {
+        let (_guard, port) = s_server_accepting(extra, 2);
+        let config = Certs::get().client_config(&[]);
+        run(async move {
+            let mut resumed = Vec::new();
+            for _ in 0..2 {
+                let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                    .ssl(config.clone())
+                    .server_hostname("localhost")
+                    .await?;
+                writer.write(b"GET / HTTP/1.0\r\n\r\n")?;
+                let page = reader.read(-1).await?;
+                assert!(page.starts_with(b"HTTP/1.0 200 ok"), "{extra:?}");
+                resumed.push(writer.transport().session_resumed());
+                writer.close();
+                writer.wait_closed().await?;
+            }
+            assert_eq!(resumed, [Some(false), Some(true)], "{extra:?}");
+            Ok(())
+        });
+    }
 }
 
 /// `server_hostname("")` with our own `ClientConfig` against `openssl s_server`: the chain is
@@ -557,4 +600,47 @@ fn t8_a_self_signed_ca_leaf_is_refused_in_plain_words_and_the_recipe_works() {
     }
     assert!(outcome(recipe).is_ok(), "the documented recipe works");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `examples/tls_echo_client --reconnect 2` against our TLS echo server (issue #16): the first
+/// handshake is full, the next two resume, and the example says so.
+#[test]
+fn tls_echo_client_example_reports_resumed_sessions() {
+    run(async {
+        let certs = Certs::get();
+        let server = asyncio::start_server(echo_line_then_close, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = our_tls_server_port(&server);
+        let mut child = ChildGuard(
+            Command::new(util::example_binary("tls_echo_client"))
+                .arg("--cafile")
+                .arg(&certs.ca)
+                .args(["--server-hostname", "localhost", "--reconnect", "2"])
+                .args(["--port", &port.to_string(), "Hello TLS\n"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn tls_echo_client"),
+        );
+        let out = stdout_to_end(&mut child.0).await;
+        assert!(child.0.wait().unwrap().success(), "{out}");
+        let said: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("Session resumed:"))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "Session resumed: no",
+                "Session resumed: yes",
+                "Session resumed: yes"
+            ],
+            "{out}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
 }

@@ -287,6 +287,7 @@ impl Engine {
                 .peer_certificates()
                 .map(|c| c.iter().map(|c| c.as_ref().to_vec()).collect())
                 .unwrap_or_default(),
+            resumed: self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         }
     }
 }
@@ -310,6 +311,9 @@ pub(crate) struct TlsInfo {
     pub(crate) server_name: Option<String>,
     /// The peer's chain, DER, leaf first; empty when the peer sent none (T42).
     pub(crate) peer_certificates: Vec<Vec<u8>>,
+    /// The handshake resumed an earlier session (a TLS 1.3 ticket / PSK or a TLS 1.2 session
+    /// id) instead of a full key exchange and certificate check.
+    pub(crate) resumed: bool,
 }
 
 impl std::fmt::Display for TlsInfo {
@@ -325,7 +329,11 @@ impl std::fmt::Display for TlsInfo {
         if let Some(n) = &self.server_name {
             write!(f, " server_name={n}")?;
         }
-        write!(f, " peer_certificates={}", self.peer_certificates.len())
+        write!(f, " peer_certificates={}", self.peer_certificates.len())?;
+        if self.resumed {
+            f.write_str(" resumed")?;
+        }
+        Ok(())
     }
 }
 

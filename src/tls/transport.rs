@@ -107,6 +107,8 @@ impl TlsTransport {
                 }),
             "server_hostname" => info?.server_name.clone().map(ExtraInfo::Text),
             "ssl_object" => text(&info?.to_string()),
+            // Python: `get_extra_info("ssl_object").session_reused`.
+            "ssl_session_resumed" => text(if info?.resumed { "true" } else { "false" }),
             _ => return None,
         })
     }
@@ -360,6 +362,64 @@ impl Transport {
     // Checklist: D9.
     pub fn close_notify_received(&self) -> bool {
         text(self.get_extra_info("close_notify_received")).as_deref() == Some("true")
+    }
+
+    /// Whether the handshake resumed an earlier session instead of doing a full one
+    /// (`get_extra_info("ssl_session_resumed")`; Python's `ssl_object.session_reused`).
+    /// `None` on a plain transport or before the handshake.
+    ///
+    /// A client resumes when it connects again with the same client configuration (an
+    /// `Arc<ClientConfig>` shared by the connections, or `ssl(true)`'s own, shared per thread)
+    /// to a server that gave it a ticket: rustls keeps the tickets in memory on the
+    /// configuration. Our TLS servers give tickets (rustls' default, stateful in-memory
+    /// sessions). A ticket arrives after the handshake, with the first data from the server,
+    /// so a connection that read nothing may have none to offer next time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// let client_config = Arc::new(
+    ///     rustls::ClientConfig::builder()
+    ///         .with_root_certificates(roots)
+    ///         .with_no_client_auth(),
+    /// );
+    /// asyncio::run(async move {
+    ///     let hello = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| {
+    ///         w.write(b"hi")?; // the session ticket travels with the first data
+    ///         w.close();
+    ///         Ok::<_, asyncio::Error>(())
+    ///     };
+    ///     let server = asyncio::start_server(hello, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let mut resumed = Vec::new();
+    ///     for _ in 0..2 {
+    ///         let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///             .ssl(client_config.clone()) // one configuration: one session cache
+    ///             .server_hostname("localhost")
+    ///             .await?;
+    ///         reader.read(-1).await?;
+    ///         resumed.push(writer.transport().session_resumed());
+    ///         writer.close();
+    ///     }
+    ///     assert_eq!(resumed, [Some(false), Some(true)]);
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn session_resumed(&self) -> Option<bool> {
+        text(self.get_extra_info("ssl_session_resumed")).map(|s| s == "true")
     }
 }
 
