@@ -168,4 +168,4 @@ pub use streams::{
 pub use time::{sleep, sleep_until, timeout, timeout_at, try_timeout, yield_now, Sleep, YieldNow};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, StartTls, TlsContext, TlsError};
-pub use transport::{Address, ExtraInfo, Transport};
+pub use transport::{Address, BufferInfo, ExtraInfo, Transport};

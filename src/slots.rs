@@ -134,6 +134,11 @@ impl<T> Slots<T> {
         self.entries.drain().collect()
     }
 
+    /// The live values, in slot order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
     /// Live keys, in slot order.
     pub(crate) fn keys(&self) -> Vec<SlotKey> {
         self.entries

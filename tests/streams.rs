@@ -688,3 +688,102 @@ fn d12_an_abandoned_wait_closed_or_drain_does_not_poison_later_calls() {
     });
     assert_eq!(peer.join().unwrap(), sent, "every byte arrived");
 }
+
+/// Backpressure you can see (issue #16): a writer filling a peer that does not read. The peer
+/// reader fills to twice its limit and stops reading, then the kernel buffers fill, then the
+/// writer's transport buffer passes its high-water mark and writing pauses; `LoopStats` counts
+/// the same. Once the peer reads, everything flows back down in the opposite order.
+#[test]
+fn buffer_info_follows_a_writer_filling_a_peer_that_does_not_read() {
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let (a, b) = asyncio::socketpair()?;
+        let (_r, writer) = asyncio::open_connection_sock(a).await?;
+        let (reader, peer) = asyncio::open_connection_sock(b).await?;
+        let start = writer.buffer_info();
+        assert_eq!(start.write_buffered, 0);
+        assert!(!start.writing_paused && !start.reading_paused);
+        assert_eq!(start.kernel_unsent, Some(0));
+
+        let chunk = vec![7u8; 16 * 1024];
+        let mut written = 0usize;
+        let mut peer_paused_first = false;
+        for _ in 0..10_000 {
+            if writer.buffer_info().writing_paused {
+                break;
+            }
+            writer.write(&chunk)?;
+            written += chunk.len();
+            asyncio::yield_now().await; // the peer's transport reads meanwhile
+            let p = peer.buffer_info();
+            if p.reading_paused && !writer.buffer_info().writing_paused {
+                peer_paused_first = true;
+            }
+        }
+        let w = writer.buffer_info();
+        let p = peer.buffer_info();
+        assert!(w.writing_paused, "writing never paused: {w:?}");
+        assert!(w.write_buffered > w.high_water, "{w:?}");
+        assert!(w.kernel_unsent.is_some_and(|n| n > 0), "{w:?}");
+        assert!(
+            peer_paused_first,
+            "the reader stops reading before the writer pauses"
+        );
+        assert!(p.reading_paused, "{p:?}");
+        assert!(p.read_buffered.is_some_and(|n| n > 2 * 64 * 1024), "{p:?}");
+        let s = lp.stats();
+        assert_eq!(s.writing_paused, 1, "{s:?}");
+        assert!(s.reading_paused >= 1, "{s:?}");
+        assert_eq!(s.write_buffered, w.write_buffered, "{s:?}");
+
+        // The peer reads everything: the writer's drain returns, the buffers empty out.
+        let drained = async {
+            writer.drain().await?;
+            Ok::<_, asyncio::Error>(writer.buffer_info())
+        };
+        let read_all = reader.readexactly(written);
+        let (w, got) = join(drained, read_all).await;
+        let w = w?;
+        assert_eq!(got?.len(), written);
+        assert!(
+            !w.writing_paused && w.write_buffered <= w.low_water,
+            "{w:?}"
+        );
+        let p = peer.buffer_info();
+        assert_eq!(p.read_buffered, Some(0));
+        assert!(!p.reading_paused, "{p:?}");
+        assert_eq!(lp.stats().writing_paused, 0);
+        writer.close();
+        peer.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap();
+}
+
+/// Polls both futures to completion, on this task.
+async fn join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none() {
+            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    (ra.unwrap(), rb.unwrap())
+}

@@ -93,6 +93,11 @@ pub(crate) trait IoHandler {
     /// The loop is closing with this registration still in place: drop whatever would keep a
     /// reference cycle alive (a transport's protocol).
     fn loop_closed(&self) {}
+
+    /// A transport's buffers, for the loop's totals (`LoopStats`); `None` for other handlers.
+    fn buffer_info(&self) -> Option<crate::transport::BufferInfo> {
+        None
+    }
 }
 
 /// An `add_reader`/`add_writer` callback; called each time the fd is ready.
@@ -113,6 +118,14 @@ enum Entry {
         writer: Option<Waker>,
         seen: Readiness,
     },
+}
+
+/// Socket transports' buffers added up (see `LoopStats`).
+#[derive(Default)]
+pub(crate) struct BufferTotals {
+    pub(crate) write_buffered: usize,
+    pub(crate) writing_paused: usize,
+    pub(crate) reading_paused: usize,
 }
 
 /// Every registration of one loop.
@@ -156,6 +169,21 @@ impl IoTable {
 
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// The handlers' buffers (socket transports) added up, for `LoopStats`.
+    pub(crate) fn buffer_totals(&self) -> BufferTotals {
+        let mut t = BufferTotals::default();
+        for e in self.slots.values() {
+            if let Entry::Handler { handler, .. } = e {
+                if let Some(i) = handler.buffer_info() {
+                    t.write_buffered += i.write_buffered;
+                    t.writing_paused += usize::from(i.writing_paused);
+                    t.reading_paused += usize::from(i.reading_paused);
+                }
+            }
+        }
+        t
     }
 }
 

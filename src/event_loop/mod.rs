@@ -646,8 +646,12 @@ impl LoopHandle {
             let _guard = self.enter()?;
             self.iterate(&mut || {}, timeout);
         }
-        let s = self.stats();
-        Ok(s.ready + s.timers + s.tasks + s.io_registrations > 0)
+        // What stats() counts, without its transport totals (this runs once per turn).
+        let inner = &self.inner;
+        Ok(!inner.ready.is_empty()
+            || !inner.timers.borrow().is_empty()
+            || inner.tasks.borrow().len() > 0
+            || inner.io.borrow().len() > 0)
     }
 
     /// Closes the loop (Python's `loop.close`): queued callbacks and timers are dropped
@@ -798,6 +802,12 @@ pub struct LoopStats {
     pub reader_buffers: usize,
     /// Read buffers kept for reuse by this loop's stream readers (a few dozen at most).
     pub pooled_buffers: usize,
+    /// Bytes waiting in all the socket transports' write buffers.
+    pub write_buffered: usize,
+    /// Socket transports whose protocol is paused for writing (above the high-water mark).
+    pub writing_paused: usize,
+    /// Socket transports not reading (paused by their protocol, or closing).
+    pub reading_paused: usize,
 }
 
 impl LoopHandle {
@@ -814,6 +824,7 @@ impl LoopHandle {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn stats(&self) -> LoopStats {
+        let totals = self.inner.io.borrow().buffer_totals();
         LoopStats {
             tasks: self.inner.tasks.borrow().len(),
             timers: self.inner.timers.borrow().len(),
@@ -821,6 +832,9 @@ impl LoopHandle {
             ready: self.inner.ready.len(),
             reader_buffers: self.inner.reader_pool.held(),
             pooled_buffers: self.inner.reader_pool.pooled(),
+            write_buffered: totals.write_buffered,
+            writing_paused: totals.writing_paused,
+            reading_paused: totals.reading_paused,
         }
     }
 }

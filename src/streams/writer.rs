@@ -29,7 +29,7 @@ use crate::event_loop::debug::trace_enabled;
 use crate::protocol::ProtocolRef;
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
-use crate::transport::{Address, ExtraInfo, Transport};
+use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
 
 /// The writing half of a stream connection (Python's `asyncio.StreamWriter`).
 ///
@@ -203,6 +203,35 @@ impl StreamWriter {
     // Checklist: S44.
     pub fn write_eof(&self) -> Result<(), Error> {
         self.transport.write_eof()
+    }
+
+    /// This connection's backpressure at this moment: the transport's write buffer and water
+    /// marks, whether `drain` would wait, what the kernel holds unsent, and the reader's
+    /// buffered bytes and whether reading is paused. See [`BufferInfo`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.write(b"hello")?;
+    /// writer.drain().await?;
+    /// reader.readexactly(1).await?; // the other 4 bytes came with it, and wait in the reader
+    /// let info = peer.buffer_info();
+    /// assert_eq!(info.read_buffered, Some(4));
+    /// assert!(!info.writing_paused && !info.reading_paused);
+    /// # writer.close();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn buffer_info(&self) -> BufferInfo {
+        let mut info = self.transport.buffer_info();
+        info.read_buffered = Some(self.core.borrow().reader.buffered_len());
+        info
     }
 
     /// Whether [`write_eof`](Self::write_eof) is supported.

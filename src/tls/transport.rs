@@ -240,6 +240,14 @@ impl TransportImpl for TlsTransport {
     fn id(&self) -> u64 {
         self.id.get()
     }
+
+    fn writing_paused(&self) -> bool {
+        self.proto().is_some_and(|p| p.writing_paused())
+    }
+
+    fn kernel_unsent(&self) -> Option<usize> {
+        self.proto()?.kernel_unsent()
+    }
 }
 
 impl Drop for TlsTransport {

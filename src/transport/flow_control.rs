@@ -88,6 +88,11 @@ impl FlowControl {
         Ok((high, low))
     }
 
+    /// Paused: the pause edge went out and the resume edge has not yet.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// `(low, high)`, Python's order.
     pub(crate) fn limits(&self) -> (usize, usize) {
         (self.low, self.high)

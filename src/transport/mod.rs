@@ -170,6 +170,43 @@ pub(crate) trait TransportImpl {
     fn get_loop(&self) -> LoopHandle;
     /// A number naming the connection in logs (stable within a process run).
     fn id(&self) -> u64;
+    /// Writing is paused: the protocol got `pause_writing` and not yet `resume_writing`.
+    fn writing_paused(&self) -> bool {
+        false
+    }
+    /// Bytes written to the socket that the kernel has not sent yet, where the OS says.
+    fn kernel_unsent(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// One connection's buffers and flow control, at one moment: what backpressure looks like
+/// from inside ([`Transport::buffer_info`], [`StreamWriter::buffer_info`]).
+///
+/// The path of a byte you write: the transport's buffer (`write_buffered`; above
+/// `high_water` the protocol is paused until it drains to `low_water`), then the kernel's send
+/// buffer (`kernel_unsent`), then the network. The path of a byte you read: the kernel, then
+/// the reader's buffer (`read_buffered`; above twice the reader's limit the transport stops
+/// reading, `reading_paused`, until the reader is down to the limit).
+///
+/// [`StreamWriter::buffer_info`]: crate::StreamWriter::buffer_info
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferInfo {
+    /// Bytes in the transport's write buffer (`get_write_buffer_size()`).
+    pub write_buffered: usize,
+    /// The protocol's writing is paused (`pause_writing` sent, `resume_writing` not yet):
+    /// a stream's `drain()` waits.
+    pub writing_paused: bool,
+    /// The write buffer's high-water mark.
+    pub high_water: usize,
+    /// The write buffer's low-water mark.
+    pub low_water: usize,
+    /// Bytes the kernel holds unsent (`SIOCOUTQ` on Linux); `None` where the OS does not say.
+    pub kernel_unsent: Option<usize>,
+    /// The transport is not reading (paused by the protocol, or closing).
+    pub reading_paused: bool,
+    /// Bytes the stream reader holds; `None` from a transport (its protocol holds them).
+    pub read_buffered: Option<usize>,
 }
 
 /// A connection's transport (Python's `asyncio.Transport`). Clone it freely; all clones are
@@ -536,6 +573,42 @@ impl Transport {
     // Checklist: L69.
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
         self.inner.get_write_buffer_limits()
+    }
+
+    /// The write buffer, the water marks, whether writing and reading are paused, and what the
+    /// kernel still holds unsent: see [`BufferInfo`] (`read_buffered` is `None` here).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, _b) = asyncio::socketpair()?;
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl asyncio::Protocol for Quiet {}
+    /// let (transport, _protocol) = lp.connect_socket(Quiet::default, a).await?;
+    /// let info = transport.buffer_info();
+    /// assert_eq!(info.write_buffered, 0);
+    /// assert!(!info.writing_paused);
+    /// assert_eq!((info.low_water, info.high_water), transport.get_write_buffer_limits());
+    /// assert_eq!(info.read_buffered, None);
+    /// transport.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn buffer_info(&self) -> BufferInfo {
+        let (low_water, high_water) = self.inner.get_write_buffer_limits();
+        BufferInfo {
+            write_buffered: self.inner.get_write_buffer_size(),
+            writing_paused: self.inner.writing_paused(),
+            high_water,
+            low_water,
+            kernel_unsent: self.inner.kernel_unsent(),
+            reading_paused: !self.inner.is_reading(),
+            read_buffered: None,
+        }
     }
 
     /// Python's `get_extra_info(name)`: `"peername"`, `"sockname"`, `"socket"`; TLS adds

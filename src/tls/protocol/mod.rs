@@ -260,7 +260,7 @@ impl TlsProtocol {
         self.app_state.set(next);
     }
 
-    fn raw(&self) -> Option<Transport> {
+    pub(super) fn raw(&self) -> Option<Transport> {
         self.transport.borrow().clone()
     }
 

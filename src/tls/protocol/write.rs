@@ -107,6 +107,16 @@ impl TlsProtocol {
         self.outgoing.borrow().len() + self.backlog.borrow().len()
     }
 
+    /// The app's writing is paused (its `pause_writing` went out, its `resume_writing` not yet).
+    pub(crate) fn writing_paused(&self) -> bool {
+        self.write_flow.borrow().is_paused()
+    }
+
+    /// Bytes the raw socket's kernel buffer has not sent yet.
+    pub(crate) fn kernel_unsent(&self) -> Option<usize> {
+        self.raw()?.buffer_info().kernel_unsent
+    }
+
     pub(crate) fn write_buffer_limits(&self) -> (usize, usize) {
         self.write_flow.borrow().limits()
     }

@@ -349,6 +349,19 @@ impl SocketTransport {
 }
 
 impl IoHandler for SocketTransport {
+    fn buffer_info(&self) -> Option<super::BufferInfo> {
+        let (low_water, high_water) = self.flow.borrow().limits();
+        Some(super::BufferInfo {
+            write_buffered: self.buffer.borrow().len(),
+            writing_paused: self.flow.borrow().is_paused(),
+            high_water,
+            low_water,
+            kernel_unsent: TransportImpl::kernel_unsent(self),
+            reading_paused: !TransportImpl::is_reading(self),
+            read_buffered: None,
+        })
+    }
+
     fn io_ready(&self, readiness: Readiness) {
         if self.state.get() >= State::Lost {
             return; // L63: once connection_lost is queued, events are ignored
@@ -567,5 +580,16 @@ impl TransportImpl for SocketTransport {
 
     fn id(&self) -> u64 {
         self.id
+    }
+
+    fn writing_paused(&self) -> bool {
+        self.flow.borrow().is_paused()
+    }
+
+    fn kernel_unsent(&self) -> Option<usize> {
+        if self.state.get() >= State::Lost {
+            return None; // the descriptor may be closed, or reused by now
+        }
+        sys::unsent(self.fd)
     }
 }

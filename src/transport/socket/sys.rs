@@ -9,7 +9,8 @@
 //! flags as std (`MSG_NOSIGNAL` on send: a closed peer gives `EPIPE`, never `SIGPIPE`), same
 //! errors (`syscall()` sets `errno` on failure). Elsewhere, std's calls.
 //!
-//! The only `unsafe` here is those two FFI calls.
+//! Also `unsent`, the `SIOCOUTQ` ioctl behind `BufferInfo::kernel_unsent`. The only `unsafe`
+//! here is those three FFI calls.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -61,6 +62,23 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     } else {
         Ok(n as usize)
     }
+}
+
+/// Bytes in the socket's send queue not yet sent (`ioctl(SIOCOUTQ)`); `None` if the call
+/// fails.
+#[cfg(target_os = "linux")]
+pub(crate) fn unsent(fd: RawFd) -> Option<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ's number) writes one `int` through the pointer, which points
+    // at `n`, alive for the call; a bad descriptor only makes the call fail.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    (r == 0).then(|| usize::try_from(n).unwrap_or(0))
+}
+
+/// Elsewhere the kernel does not say.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn unsent(_fd: RawFd) -> Option<usize> {
+    None
 }
 
 #[cfg(test)]
