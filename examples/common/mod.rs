@@ -345,6 +345,12 @@ impl Cli {
 /// The exit status for a program ended by `sig` (130 for SIGINT, 143 for SIGTERM), after one
 /// line on stdout saying so.
 pub fn interrupted(sig: i32, what: &str) -> std::process::ExitCode {
+    say_interrupted(sig, what);
+    std::process::ExitCode::from((128 + sig).clamp(0, 255) as u8)
+}
+
+/// Prints `Interrupted by SIGINT, WHAT` (or SIGTERM) on stdout.
+fn say_interrupted(sig: i32, what: &str) {
     use std::io::Write;
     let name = match sig {
         libc::SIGINT => "SIGINT",
@@ -353,7 +359,6 @@ pub fn interrupted(sig: i32, what: &str) -> std::process::ExitCode {
     };
     println!("Interrupted by {name}, {what}");
     let _ = std::io::stdout().flush();
-    std::process::ExitCode::from((128 + sig).clamp(0, 255) as u8)
 }
 
 /// Set once by the SIGTERM handler; wakes the future waiting for it.
@@ -543,5 +548,37 @@ pub fn init_logging() {
         } else {
             log::LevelFilter::Warn
         });
+    }
+}
+
+/// For a program whose main thread does not run a loop (soak): a helper thread with its own
+/// event loop waits for SIGINT or SIGTERM; on the first, it runs `cleanup` (say, terminate the
+/// child servers), prints `Interrupted by SIGINT, WHAT` and exits with 128 + the signal's
+/// number. Returns once the handlers are installed.
+pub fn exit_on_signal(what: &'static str, cleanup: impl Fn() + Send + 'static) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let lp = match asyncio::EventLoop::new() {
+            Ok(lp) => lp,
+            Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
+        };
+        let cleanup = std::rc::Rc::new(cleanup);
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let cleanup = cleanup.clone();
+            // Runs on this thread's loop, not in the signal handler: it may print and exit.
+            let installed = lp.add_signal_handler(sig, move || {
+                cleanup();
+                say_interrupted(sig, what);
+                std::process::exit(128 + sig) // this program's choice, not the library's
+            });
+            if let Err(e) = installed {
+                return drop(ready_tx.send(Err(e.to_string())));
+            }
+        }
+        let _ = ready_tx.send(Ok(()));
+        let _ = lp.run_forever(); // until the process exits
+    });
+    if let Ok(Err(e)) = ready_rx.recv() {
+        eprintln!("signal handlers not installed: {e}");
     }
 }
