@@ -249,6 +249,28 @@ impl Drop for ChildGuard {
 fn server_ends_on(name: &str, sig: i32, code: i32, line: &str) {
     let dir = util::temp_dir("signals");
     let path = dir.join("s.sock");
+    let args = [std::ffi::OsStr::new("--unix"), path.as_os_str()];
+    let serving = || {
+        assert!(
+            path.exists(),
+            "{name}: the socket file exists while serving"
+        )
+    };
+    server_ends_with(name, &args, &serving, sig, code, line);
+    assert!(!path.exists(), "{name}: the socket file was removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts server example `name` with `args`, waits for `Serving on`, runs `serving`, sends
+/// `sig`, and checks the line saying so and the exit status.
+fn server_ends_with(
+    name: &str,
+    args: &[&std::ffi::OsStr],
+    serving: &dyn Fn(),
+    sig: i32,
+    code: i32,
+    line: &str,
+) {
     let mut cmd = Command::new(util::example_binary(name));
     // A child of a shell's background job inherits SIGINT ignored, and `run` (as CPython's
     // Runner) leaves an ignored SIGINT alone: give the child the default disposition.
@@ -261,8 +283,7 @@ fn server_ends_on(name: &str, sig: i32, code: i32, line: &str) {
         });
     }
     let mut child = ChildGuard(
-        cmd.arg("--unix")
-            .arg(&path)
+        cmd.args(args)
             .env_remove("ASYNCIO_TRACE")
             .env_remove("ASYNCIO_DEBUG")
             .stdin(Stdio::null())
@@ -282,10 +303,7 @@ fn server_ends_on(name: &str, sig: i32, code: i32, line: &str) {
     });
     let first = lines.recv_timeout(BOUND).expect("Serving on");
     assert!(first.starts_with("Serving on"), "{name}: {first}");
-    assert!(
-        path.exists(),
-        "{name}: the socket file exists while serving"
-    );
+    serving();
     // SAFETY: a signal to our own child, which is alive (not reaped yet).
     #[allow(unsafe_code)]
     let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, sig) };
@@ -294,8 +312,6 @@ fn server_ends_on(name: &str, sig: i32, code: i32, line: &str) {
     assert_eq!(said, line, "{name}");
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(code), "{name}: {status:?}");
-    assert!(!path.exists(), "{name}: the socket file was removed");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -332,6 +348,32 @@ fn echo_server_protocol_sigint_exits_130() {
 fn echo_server_protocol_sigterm_exits_143() {
     server_ends_on(
         "echo_server_protocol",
+        libc::SIGTERM,
+        143,
+        "Interrupted by SIGTERM, server closed",
+    );
+}
+
+#[test]
+fn tcp_echo_server_sigint_exits_130() {
+    let args = ["--port", "0"].map(std::ffi::OsStr::new);
+    server_ends_with(
+        "tcp_echo_server",
+        &args,
+        &|| (),
+        libc::SIGINT,
+        130,
+        "Interrupted by SIGINT, server closed",
+    );
+}
+
+#[test]
+fn tcp_echo_server_sigterm_exits_143() {
+    let args = ["--port", "0"].map(std::ffi::OsStr::new);
+    server_ends_with(
+        "tcp_echo_server",
+        &args,
+        &|| (),
         libc::SIGTERM,
         143,
         "Interrupted by SIGTERM, server closed",
