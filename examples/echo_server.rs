@@ -16,7 +16,8 @@ use common::{Cli, Flag};
 static CLI: Cli = Cli {
     name: "echo_server",
     about: "A looping echo server on the streams layer (read, write, drain until EOF), TCP or\n\
-            Unix, plain or TLS. Prints `Serving on ADDR`, serves until killed.",
+            Unix, plain or TLS. Prints `Serving on ADDR`, serves until SIGINT or SIGTERM, then\n\
+            closes and exits 130 or 143.",
     args: &[],
     flags: &[
         Flag::value("host", "H", "the address to listen on").default("127.0.0.1"),
@@ -105,7 +106,9 @@ fn main() -> std::process::ExitCode {
         (Some(_), None) => args.fail("--tls-cert needs --tls-key"),
         (None, Some(_)) => args.fail("--tls-key needs --tls-cert"),
     };
-    let result =
-        asyncio::run(async move { serve(listen, tls_files).await.map_err(|e| e.to_string()) });
-    CLI.finish_run(result)
+    // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
+    let result = common::run_until_signal(async move {
+        serve(listen, tls_files).await.map_err(|e| e.to_string())
+    });
+    CLI.finish_served(result)
 }

@@ -26,7 +26,8 @@ static CLI: Cli = Cli {
     name: "echo_server_protocol",
     about: "TCP echo server on the Protocol layer (Python's Transports and Protocols docs\n\
             example): each connection gets its first chunk echoed, then is closed. Prints\n\
-            `Serving on ADDR`, serves until killed.",
+            `Serving on ADDR`, serves until SIGINT or SIGTERM, then closes and exits 130 or\n\
+            143.",
     args: &[],
     flags: &[
         Flag::value("host", "H", "the address to listen on").default("127.0.0.1"),
@@ -113,7 +114,8 @@ fn main() -> std::process::ExitCode {
     let args = CLI.parse();
     let unix: Option<String> = args.opt("unix");
     let (host, port): (String, u16) = (args.get("host"), args.get("port"));
-    let result = asyncio::run(async move {
+    // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
+    let result = common::run_until_signal(async move {
         let lp = asyncio::get_running_loop()?;
         let server = match unix {
             Some(path) => lp.create_unix_server(EchoServerProtocol::default, path),
@@ -121,5 +123,5 @@ fn main() -> std::process::ExitCode {
         };
         main_task(server).await
     });
-    CLI.finish_run(result)
+    CLI.finish_served(result)
 }

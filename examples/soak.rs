@@ -761,6 +761,10 @@ impl ServerProc {
             .spawn()
             .map_err(|e| format!("{}: {e} (build it first)", bin.display()))?;
         let pid = child.id();
+        SERVER_PIDS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pid);
         // It prints `Serving on 127.0.0.1:PORT` once listening; read on a thread to bound the wait.
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
@@ -805,8 +809,34 @@ impl ServerProc {
 
 impl Drop for ServerProc {
     fn drop(&mut self) {
+        SERVER_PIDS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&p| p != self.pid);
         let _ = self.child.kill(); // bounded run: the servers end with the soak
         let _ = self.child.wait();
+    }
+}
+
+/// Sends SIGTERM to server `pid` and reaps it, waiting at most 5 s.
+fn terminate(pid: u32) {
+    let pid = pid as libc::pid_t;
+    // SAFETY: `kill` and `waitpid` take plain integers; `pid` is our own unreaped child (its
+    // `Child` is only reaped in `ServerProc::drop`, which also takes it off the list first).
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        let mut status = 0;
+        // SAFETY: as above; `status` is ours to fill.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r != 0 {
+            return; // reaped, or not ours any more
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -1192,10 +1222,26 @@ fn main() -> std::process::ExitCode {
     CLI.finish(soak())
 }
 
+/// The pids of the running echo servers, for the signal handler to terminate.
+static SERVER_PIDS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
 fn soak() -> Result<(), BoxError> {
     let opt = options()?;
     let dir = std::env::temp_dir().join(format!("asyncio-soak-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    // Ctrl-C or `kill`: the servers get SIGTERM (they close and exit 143), the temporary
+    // directory goes, then exit 130 / 143.
+    let tmp = dir.clone();
+    common::exit_on_signal("soak stopped, servers terminated", move || {
+        let pids = SERVER_PIDS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for pid in pids {
+            terminate(pid);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    });
 
     let tls_files = match opt.tls.as_str() {
         "off" => None,

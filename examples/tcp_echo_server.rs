@@ -12,7 +12,8 @@ use common::{Cli, Flag};
 static CLI: Cli = Cli {
     name: "tcp_echo_server",
     about: "TCP echo server using streams (Python's streams docs example): each connection gets\n\
-            up to 100 bytes echoed, then is closed. Prints `Serving on ADDR`, serves until killed.",
+            up to 100 bytes echoed, then is closed. Prints `Serving on ADDR`, serves until SIGINT\n\
+            or SIGTERM, then closes and exits 130 or 143.",
     args: &[],
     flags: &[
         Flag::value("host", "H", "the address to listen on").default("127.0.0.1"),
@@ -69,5 +70,6 @@ fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
     let (host, port) = (args.get("host"), args.get("port"));
-    CLI.finish_run(asyncio::run(main_task(host, port)))
+    // Ctrl-C or `kill`: the server closes, then exit 130 / 143.
+    CLI.finish_served(common::run_until_signal(main_task(host, port)))
 }

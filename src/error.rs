@@ -19,6 +19,7 @@ use std::io;
 /// | [`Error::Cancelled`] | `CancelledError` | the awaited task was cancelled |
 /// | [`Error::InvalidArgument`] | `ValueError`, `TypeError` | an argument out of range (a bad limit, water marks, an empty separator) |
 /// | [`Error::InvalidState`] | `RuntimeError` | a call in the wrong state: the loop is closed or already running, two readers wait at once |
+/// | [`Error::KeyboardInterrupt`] | `KeyboardInterrupt` | a SIGINT (Ctrl-C) cancelled the main future of [`run`](crate::run) |
 /// | [`Error::Unsupported`] | `NotImplementedError` | the transport cannot do it (`write_eof` over TLS) |
 /// | `Error::Tls` (feature `tls`) | `ssl.SSLError` | a TLS handshake, certificate, record or truncation failure |
 ///
@@ -106,6 +107,9 @@ pub enum Error {
     InvalidState(String),
     /// The operation is not supported here (`NotImplementedError`).
     Unsupported(String),
+    /// A SIGINT (Ctrl-C) cancelled the main future of [`run`](crate::run) (`KeyboardInterrupt`).
+    /// A program usually exits with status 130 on it.
+    KeyboardInterrupt,
     /// A TLS failure (`ssl.SSLError`): handshake, certificate verification, a bad record, an
     /// alert from the peer, or a truncation the connection asked to see.
     // Checklist: D9.
@@ -148,6 +152,7 @@ impl Error {
             Error::InvalidArgument(_) => io::ErrorKind::InvalidInput,
             Error::InvalidState(_) => io::ErrorKind::Other,
             Error::Unsupported(_) => io::ErrorKind::Unsupported,
+            Error::KeyboardInterrupt => io::ErrorKind::Interrupted,
             #[cfg(feature = "tls")]
             Error::Tls(_) => io::ErrorKind::InvalidData,
         }
@@ -173,6 +178,7 @@ impl fmt::Display for Error {
             Error::LimitOverrun { message, .. } => f.write_str(message),
             Error::Timeout => f.write_str("timed out"),
             Error::Cancelled => f.write_str("cancelled"),
+            Error::KeyboardInterrupt => f.write_str("interrupted by SIGINT"),
             Error::InvalidArgument(m) | Error::InvalidState(m) | Error::Unsupported(m) => {
                 f.write_str(m)
             }
@@ -236,6 +242,7 @@ impl Error {
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::InvalidState(m) => Error::InvalidState(m.clone()),
             Error::Unsupported(m) => Error::Unsupported(m.clone()),
+            Error::KeyboardInterrupt => Error::KeyboardInterrupt,
             #[cfg(feature = "tls")]
             Error::Tls(t) => Error::Tls(t.clone()),
         }

@@ -308,14 +308,100 @@ impl Cli {
 
     /// `Cli::finish` for what `asyncio::run(main_task())` returns: the loop's own error, or the
     /// task's.
+    /// A Ctrl-C (`asyncio::Error::KeyboardInterrupt`) prints `Interrupted by SIGINT` and exits
+    /// 130, as a shell expects of a program Ctrl-C ended.
     pub fn finish_run<E: Into<Box<dyn std::error::Error>>>(
         &self,
         result: Result<Result<(), E>, asyncio::Error>,
     ) -> std::process::ExitCode {
-        self.finish(match result {
-            Ok(r) => r.map_err(Into::into),
-            Err(e) => Err(e.into()),
+        match result {
+            Err(asyncio::Error::KeyboardInterrupt) => interrupted(libc::SIGINT, "stopped"),
+            Ok(r) => self.finish(r.map_err(Into::into)),
+            Err(e) => self.finish(Err::<(), _>(e)),
+        }
+    }
+
+    /// `Cli::finish` for what [`run_until_signal`] returns around a server: a signal prints
+    /// `Interrupted by SIGINT, server closed` (or SIGTERM) and exits 128 + the signal's number
+    /// (130, 143).
+    pub fn finish_served<E: Into<Box<dyn std::error::Error>>>(
+        &self,
+        result: Result<Result<Result<(), E>, asyncio::Error>, i32>,
+    ) -> std::process::ExitCode {
+        match result {
+            Ok(r) => self.finish_run(r),
+            Err(sig) => interrupted(sig, "server closed"),
+        }
+    }
+}
+
+// ---- signals ---------------------------------------------------------------------------------
+//
+// `asyncio::run` answers the first SIGINT by cancelling the main future and returning
+// `Error::KeyboardInterrupt`; `run_until_signal` does the same for SIGTERM, so a server stopped
+// by `kill` or by Ctrl-C closes its listeners (removing its Unix socket file) and its
+// connections before the process exits with 128 + the signal's number.
+
+/// The exit status for a program ended by `sig` (130 for SIGINT, 143 for SIGTERM), after one
+/// line on stdout saying so.
+pub fn interrupted(sig: i32, what: &str) -> std::process::ExitCode {
+    say_interrupted(sig, what);
+    std::process::ExitCode::from((128 + sig).clamp(0, 255) as u8)
+}
+
+/// Prints `Interrupted by SIGINT, WHAT` (or SIGTERM) on stdout.
+fn say_interrupted(sig: i32, what: &str) {
+    use std::io::Write;
+    let name = match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    };
+    println!("Interrupted by {name}, {what}");
+    let _ = std::io::stdout().flush();
+}
+
+/// Set once by the SIGTERM handler; wakes the future waiting for it.
+#[derive(Default)]
+struct SignalFlag {
+    fired: std::cell::Cell<bool>,
+    waker: std::cell::RefCell<Option<std::task::Waker>>,
+}
+
+/// `asyncio::run(fut)`, with SIGTERM handled as `run` handles SIGINT: the first one cancels
+/// (drops) `fut`, the loop shuts down and closes. Returns `Err(signal)` when SIGINT or SIGTERM
+/// ended it, else what `asyncio::run` returned.
+pub fn run_until_signal<F: std::future::IntoFuture>(
+    fut: F,
+) -> Result<Result<F::Output, asyncio::Error>, i32> {
+    use std::rc::Rc;
+    use std::task::Poll;
+    let term = Rc::new(SignalFlag::default());
+    let main = async move {
+        let lp = asyncio::get_running_loop()?;
+        let flag = term.clone();
+        lp.add_signal_handler(libc::SIGTERM, move || {
+            flag.fired.set(true);
+            if let Some(w) = flag.waker.borrow_mut().take() {
+                w.wake();
+            }
+        })?;
+        let mut fut = std::pin::pin!(fut.into_future());
+        let out = std::future::poll_fn(|cx| {
+            if term.fired.get() {
+                return Poll::Ready(None); // `fut` is dropped: cancelled
+            }
+            *term.waker.borrow_mut() = Some(cx.waker().clone());
+            std::future::Future::poll(fut.as_mut(), cx).map(Some)
         })
+        .await;
+        Ok::<_, asyncio::Error>(out)
+    };
+    match asyncio::run(main) {
+        Ok(Ok(Some(v))) => Ok(Ok(v)),
+        Ok(Ok(None)) => Err(libc::SIGTERM),
+        Err(asyncio::Error::KeyboardInterrupt) => Err(libc::SIGINT),
+        Ok(Err(e)) | Err(e) => Ok(Err(e)),
     }
 }
 
@@ -462,5 +548,37 @@ pub fn init_logging() {
         } else {
             log::LevelFilter::Warn
         });
+    }
+}
+
+/// For a program whose main thread does not run a loop (soak): a helper thread with its own
+/// event loop waits for SIGINT or SIGTERM; on the first, it runs `cleanup` (say, terminate the
+/// child servers), prints `Interrupted by SIGINT, WHAT` and exits with 128 + the signal's
+/// number. Returns once the handlers are installed.
+pub fn exit_on_signal(what: &'static str, cleanup: impl Fn() + Send + 'static) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let lp = match asyncio::EventLoop::new() {
+            Ok(lp) => lp,
+            Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
+        };
+        let cleanup = std::rc::Rc::new(cleanup);
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let cleanup = cleanup.clone();
+            // Runs on this thread's loop, not in the signal handler: it may print and exit.
+            let installed = lp.add_signal_handler(sig, move || {
+                cleanup();
+                say_interrupted(sig, what);
+                std::process::exit(128 + sig) // this program's choice, not the library's
+            });
+            if let Err(e) = installed {
+                return drop(ready_tx.send(Err(e.to_string())));
+            }
+        }
+        let _ = ready_tx.send(Ok(()));
+        let _ = lp.run_forever(); // until the process exits
+    });
+    if let Ok(Err(e)) = ready_rx.recv() {
+        eprintln!("signal handlers not installed: {e}");
     }
 }

@@ -38,6 +38,7 @@ pub(crate) mod io;
 mod iteration;
 mod precise_wait;
 pub(crate) mod ready;
+mod signals;
 pub(crate) mod threadsafe;
 mod timers;
 pub(crate) use timers::{Timer, TimerEntry};
@@ -116,6 +117,9 @@ pub(crate) struct LoopInner {
     pub(crate) read_buf: Cell<Vec<u8>>,
     /// Stream readers' spare buffers: an emptied reader buffer waits here for the next read.
     pub(crate) reader_pool: buffer_pool::BufferPool,
+    /// The signal pipe and handlers, made by the first `add_signal_handler`; `None` after
+    /// `close()`.
+    signals: RefCell<Option<signals::Signals>>,
 }
 
 impl LoopInner {
@@ -295,6 +299,7 @@ impl EventLoop {
             remote: Cell::new(Vec::new()),
             read_buf: Cell::new(Vec::new()),
             reader_pool: buffer_pool::BufferPool::default(),
+            signals: RefCell::new(None),
             debug: Cell::new(debug::env_flag("ASYNCIO_DEBUG")),
             slow_callback_duration: Cell::new(crate::constants::SLOW_CALLBACK_DURATION),
             next_conn_id: Cell::new(1),
@@ -699,6 +704,7 @@ impl LoopHandle {
                 );
             }
         }
+        self.close_signals();
         inner.take_io();
         Ok(())
     }
@@ -873,9 +879,34 @@ pub(crate) fn report_panic(
 /// assert_eq!(out.unwrap(), "done");
 /// ```
 ///
+/// # Ctrl-C
+///
+/// As Python 3.11's `asyncio.Runner`: when called on the main thread while SIGINT has its
+/// default disposition (no handler of yours), `run` handles SIGINT through the loop
+/// ([`LoopHandle::add_signal_handler`]). The first SIGINT cancels `fut` (it is dropped at the
+/// end of that loop iteration, so servers it owns close and remove their Unix socket files),
+/// every remaining task is cancelled and drained, the loop is closed, and `run` returns
+/// [`Error::KeyboardInterrupt`]. The process is not exited behind your back: exit with status
+/// 130 yourself, as a shell expects of a program ended by Ctrl-C. SIGINT gets its default
+/// disposition back as soon as `fut` is gone, so a second Ctrl-C during the shutdown ends the
+/// process at once (CPython raises `KeyboardInterrupt` then, to the same effect).
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     match asyncio::run(std::future::pending::<()>()) {
+///         Err(asyncio::Error::KeyboardInterrupt) => {
+///             eprintln!("Interrupted");
+///             std::process::ExitCode::from(130)
+///         }
+///         _ => std::process::ExitCode::SUCCESS,
+///     }
+/// }
+/// ```
+///
 /// # Errors
 /// [`Error::InvalidState`] (`asyncio.run() cannot be called from a running event loop`) inside
-/// a running loop; `Error::Io` if the loop cannot be created.
+/// a running loop; `Error::Io` if the loop cannot be created; [`Error::KeyboardInterrupt`]
+/// after a SIGINT cancelled `fut`.
 // Checklist: L41.
 pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
     if current_loop().is_some() {
@@ -884,10 +915,26 @@ pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
         ));
     }
     let lp = EventLoop::new()?;
+    let interrupted = Rc::new(Cell::new(false));
+    // CPython's Runner: only on the main thread, and only over the default handler.
+    let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
+    if on_sigint {
+        let (flag, stopper) = (interrupted.clone(), lp.handle());
+        lp.add_signal_handler(libc::SIGINT, move || {
+            flag.set(true);
+            stopper.stop(); // `fut` is dropped (cancelled) when run_until_complete returns
+        })?;
+    }
     let result = lp.run_until_complete(fut);
+    if on_sigint {
+        let _ = lp.remove_signal_handler(libc::SIGINT);
+    }
     lp.shutdown_tasks();
     lp.close()?;
-    result
+    match result {
+        Err(_) if interrupted.get() => Err(Error::KeyboardInterrupt),
+        r => r,
+    }
 }
 
 impl std::os::fd::AsRawFd for LoopHandle {

@@ -1,0 +1,312 @@
+//! Unix signals for the loop: `add_signal_handler` / `remove_signal_handler`.
+//!
+//! Mirrors `_UnixSelectorEventLoop.add_signal_handler`, `remove_signal_handler`,
+//! `_handle_signal` and `_check_signal` in CPython `Lib/asyncio/unix_events.py`. CPython points
+//! `signal.set_wakeup_fd` at the loop's self-pipe; the C-level handler writes the signal number
+//! there, and the loop, woken by the pipe, queues the Python callback with `call_soon`.
+//!
+//! Here each loop that handles signals owns a non-blocking pipe whose read end is an ordinary
+//! registration of the loop's mio poll. The process-wide table `WAKEUP` says, per signal, which
+//! pipe to write to; the async-signal-safe handler (`on_signal`) only loads that descriptor and
+//! writes one byte, the signal number, preserving `errno`. When the loop reads the byte it
+//! queues the user's callback on the ready queue: callbacks never run inside the signal handler.
+//!
+//! Ground rules: dispositions are process-global, so a signal belongs to the loop that last
+//! added a handler for it (as with CPython's single wake-up fd, the latest loop wins). Removing a
+//! handler, or closing the loop, restores `SIG_DFL` before the pipe is closed. Unlike CPython,
+//! any thread may add handlers: Linux has no main-thread rule for `sigaction`, and the pipe
+//! works whichever thread the kernel interrupts. `asyncio::run` still installs its SIGINT
+//! handler only on the main thread, as CPython's `Runner` does.
+//!
+//! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`.
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use mio::unix::SourceFd;
+use mio::Interest;
+
+use super::io::{IoHandler, Readiness};
+use super::{LoopHandle, LoopInner};
+use crate::error::Error;
+use crate::slots::SlotKey;
+
+/// One past the largest signal number (Python's `signal.NSIG`; 65 on Linux).
+pub(crate) const NSIG: i32 = 65;
+
+/// Per signal, the write end of the pipe of the loop handling it; -1 when none does.
+/// Read by the signal handler, so only atomics.
+static WAKEUP: [AtomicI32; NSIG as usize] = [const { AtomicI32::new(-1) }; NSIG as usize];
+
+/// The C-level handler: writes the signal number to the owning loop's pipe. Async-signal-safe:
+/// an atomic load, `write(2)`, and `errno` saved and restored.
+extern "C" fn on_signal(sig: libc::c_int) {
+    let Some(slot) = usize::try_from(sig).ok().and_then(|i| WAKEUP.get(i)) else {
+        return;
+    };
+    let fd = slot.load(Ordering::Acquire);
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: `__errno_location` returns this thread's errno, valid for the thread's life.
+    let errno = unsafe { *libc::__errno_location() };
+    let byte = sig as u8;
+    // SAFETY: `byte` lives on this stack for the call; `write` is async-signal-safe. A full pipe
+    // (EAGAIN) drops the byte: the loop has that signal's wake-up pending already or soon.
+    unsafe {
+        libc::write(fd, (&byte as *const u8).cast(), 1);
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Sets `sig`'s disposition to `on_signal` (with `SA_RESTART`, as CPython's
+/// `siginterrupt(sig, False)`), or to `SIG_DFL`.
+fn set_disposition(sig: i32, ours: bool) -> io::Result<()> {
+    // SAFETY: an all-zero `sigaction` is a valid value (empty mask, no flags, SIG_DFL).
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    if ours {
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+    } else {
+        action.sa_sigaction = libc::SIG_DFL;
+    }
+    // SAFETY: `action.sa_mask` is a valid sigset_t inside the struct we own.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: `action` is initialised; a null old-action pointer is allowed. `on_signal` is
+    // async-signal-safe.
+    if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `sig` currently has the default disposition (`SIG_DFL`).
+pub(crate) fn is_default(sig: i32) -> bool {
+    // SAFETY: an all-zero `sigaction` is a valid value to be overwritten.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only queries; `old` is ours to fill.
+    let rc = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+    rc == 0 && old.sa_sigaction == libc::SIG_DFL
+}
+
+/// Whether the calling thread is the process's main thread (Linux: its tid is the pid).
+pub(crate) fn is_main_thread() -> bool {
+    // SAFETY: `gettid` and `getpid` have no preconditions.
+    unsafe { libc::gettid() == libc::getpid() }
+}
+
+/// CPython's `_check_signal`: the number must lie in `range(1, NSIG)`.
+fn check_signal(sig: i32) -> Result<(), Error> {
+    if !(1..NSIG).contains(&sig) {
+        return Err(Error::invalid_argument(format!(
+            "sig {sig} out of range(1, {NSIG})"
+        )));
+    }
+    Ok(())
+}
+
+/// A loop's signal state: its pipe, its registration, its handlers.
+pub(crate) struct Signals {
+    read: OwnedFd,
+    write: OwnedFd,
+    /// The pipe's read end in the loop's I/O table.
+    key: SlotKey,
+    /// The callback per signal number; a signal is in here iff `WAKEUP[sig]` may name `write`.
+    handlers: HashMap<i32, Rc<dyn Fn()>>,
+}
+
+/// The pipe's read end, as an I/O registration: reads the signal numbers, queues callbacks.
+struct PipeReader {
+    lp: Weak<LoopInner>,
+    fd: RawFd,
+}
+
+impl IoHandler for PipeReader {
+    fn io_ready(&self, _readiness: Readiness) {
+        let Some(inner) = self.lp.upgrade() else {
+            return;
+        };
+        let lp = LoopHandle { inner };
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: `buf` is ours and 64 bytes long; `fd` stays open while registered.
+            let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break; // EAGAIN (drained), EOF or an error: nothing more now
+            }
+            for &sig in &buf[..n as usize] {
+                lp.handle_signal(i32::from(sig));
+            }
+        }
+    }
+}
+
+impl LoopHandle {
+    /// CPython's `_handle_signal`: queues the handler for `sig`, if there still is one.
+    fn handle_signal(&self, sig: i32) {
+        let handler = {
+            let signals = self.inner.signals.borrow();
+            signals.as_ref().and_then(|s| s.handlers.get(&sig).cloned())
+        };
+        if let Some(h) = handler {
+            let _ = self.call_soon(move || h());
+        }
+    }
+
+    /// Makes the loop's pipe and registers its read end, on first use.
+    fn ensure_signal_pipe(&self) -> Result<(), Error> {
+        if self.inner.signals.borrow().is_some() {
+            return Ok(());
+        }
+        let mut fds = [-1; 2];
+        // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error().into());
+        }
+        // SAFETY: `pipe2` succeeded, so both are fresh descriptors nothing else owns.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let handler = Rc::new(PipeReader {
+            lp: Rc::downgrade(&self.inner),
+            fd: read.as_raw_fd(),
+        });
+        let key = self.inner.register_handler(
+            &mut SourceFd(&read.as_raw_fd()),
+            read.as_raw_fd(),
+            Interest::READABLE,
+            handler,
+        )?;
+        *self.inner.signals.borrow_mut() = Some(Signals {
+            read,
+            write,
+            key,
+            handlers: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    /// Calls `f` on the loop thread each time the process receives signal `sig` (Python's
+    /// `loop.add_signal_handler`; Unix only). A second call for the same signal replaces the
+    /// handler. `f` runs as an ordinary callback from the ready queue, never inside the signal
+    /// handler, so it may do anything a callback may; a panic in it goes to the exception
+    /// handler.
+    ///
+    /// Signal dispositions are process-wide: the signal belongs to the loop that last added a
+    /// handler for it. Any thread may call this (CPython insists on the main thread because of
+    /// `signal.set_wakeup_fd`; Linux does not).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] (`sig 0 out of range(1, 65)`) for a number that is no
+    /// signal; [`Error::InvalidState`] (`sig 9 cannot be caught`) for SIGKILL, SIGSTOP and the
+    /// signals the C library reserves; `Event loop is closed` after [`close`](Self::close);
+    /// `Error::Io` if the OS refuses the pipe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let got = Rc::new(Cell::new(false));
+    /// let (seen, stopper) = (got.clone(), lp.handle());
+    /// lp.add_signal_handler(libc::SIGUSR2, move || {
+    ///     seen.set(true);
+    ///     stopper.stop();
+    /// })?;
+    /// unsafe { libc::raise(libc::SIGUSR2) }; // the handler only writes to the loop's pipe
+    /// lp.run_forever()?; // the callback runs here, on the loop thread, and stops the loop
+    /// assert!(got.get());
+    /// assert!(lp.remove_signal_handler(libc::SIGUSR2)?);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn add_signal_handler<F>(&self, sig: i32, f: F) -> Result<(), Error>
+    where
+        F: Fn() + 'static,
+    {
+        check_signal(sig)?;
+        self.inner.check_closed()?;
+        self.ensure_signal_pipe()?;
+        let write_fd = {
+            let mut signals = self.inner.signals.borrow_mut();
+            let s = signals.as_mut().expect("the pipe was made above");
+            s.handlers.insert(sig, Rc::new(f));
+            s.write.as_raw_fd()
+        };
+        let previous = WAKEUP[sig as usize].swap(write_fd, Ordering::AcqRel);
+        if let Err(e) = set_disposition(sig, true) {
+            WAKEUP[sig as usize].store(previous, Ordering::Release);
+            let removed = {
+                let mut signals = self.inner.signals.borrow_mut();
+                signals.as_mut().and_then(|s| s.handlers.remove(&sig))
+            };
+            drop(removed);
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                return Err(Error::invalid_state(format!("sig {sig} cannot be caught")));
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Removes the handler for `sig` and restores the default disposition (`SIG_DFL`; CPython
+    /// restores `default_int_handler` for SIGINT, whose effect, ending the program, is the
+    /// same). Returns whether a handler was removed (Python's `loop.remove_signal_handler`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a number that is no signal; `Error::Io` if the OS
+    /// refuses to restore the disposition.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.add_signal_handler(libc::SIGUSR1, || println!("SIGUSR1"))?;
+    /// assert!(lp.remove_signal_handler(libc::SIGUSR1)?);
+    /// assert!(!lp.remove_signal_handler(libc::SIGUSR1)?); // nothing left to remove
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn remove_signal_handler(&self, sig: i32) -> Result<bool, Error> {
+        check_signal(sig)?;
+        let (removed, write_fd) = {
+            let mut signals = self.inner.signals.borrow_mut();
+            match signals.as_mut() {
+                Some(s) => (s.handlers.remove(&sig), s.write.as_raw_fd()),
+                None => (None, -1),
+            }
+        };
+        let Some(handler) = removed else {
+            return Ok(false);
+        };
+        drop(handler);
+        // Only if the signal is still ours: a later loop may have taken it over.
+        if WAKEUP[sig as usize]
+            .compare_exchange(write_fd, -1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            set_disposition(sig, false)?;
+        }
+        Ok(true)
+    }
+
+    /// Loop close: removes every handler (restoring `SIG_DFL`) and closes the pipe.
+    pub(crate) fn close_signals(&self) {
+        let sigs: Vec<i32> = match self.inner.signals.borrow().as_ref() {
+            Some(s) => s.handlers.keys().copied().collect(),
+            None => return,
+        };
+        for sig in sigs {
+            let _ = self.remove_signal_handler(sig);
+        }
+        let signals = self.inner.signals.borrow_mut().take();
+        if let Some(s) = signals {
+            self.inner
+                .deregister(s.key, &mut SourceFd(&s.read.as_raw_fd()));
+            drop(s); // closes both ends, after every WAKEUP slot stopped naming them
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Signals: `LoopHandle::add_signal_handler` / `remove_signal_handler`, SIGINT in
+//! `asyncio::run`, and the server examples ending cleanly on SIGINT and SIGTERM.
+//!
+//! Ported from CPython `Lib/test/test_asyncio/test_unix_events.py`,
+//! `SelectorEventLoopSignalTests` (the portable cases: real signals here, no mocks).
+//! Dispositions are process-wide, so every test that touches one holds `util::serial()`; this
+//! binary holds nothing else. `asyncio::run` installs its SIGINT handler only on the main
+//! thread, which a test thread is not: the SIGINT cases run the built examples as children.
+
+mod util;
+
+use std::cell::Cell;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use asyncio::{Error, EventLoop};
+
+/// The longest a child or a loop may take for what a test waits for.
+const BOUND: Duration = Duration::from_secs(20);
+
+/// Whether `sig` has its default disposition.
+fn is_default(sig: i32) -> bool {
+    // SAFETY: an all-zero sigaction is valid; a null new action only queries.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL
+    }
+}
+
+/// Sends `sig` to this process.
+fn raise(sig: i32) {
+    // SAFETY: `raise` has no memory preconditions; the signal has a handler installed.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::raise(sig) };
+    assert_eq!(rc, 0, "raise({sig})");
+}
+
+/// Runs `lp` until a callback stops it, bounded by [`BOUND`] (a timer that fails the test).
+fn run_until_stopped(lp: &EventLoop) {
+    let timed_out = Rc::new(Cell::new(false));
+    let (flag, stopper) = (timed_out.clone(), lp.handle());
+    let timer = lp
+        .call_later(BOUND, move || {
+            flag.set(true);
+            stopper.stop();
+        })
+        .unwrap();
+    lp.run_forever().unwrap();
+    timer.cancel();
+    assert!(!timed_out.get(), "the signal's callback never ran");
+}
+
+#[test]
+fn test_add_signal_handler() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let ran_on = Rc::new(Cell::new(None));
+    let (seen, stopper) = (ran_on.clone(), lp.handle());
+    lp.add_signal_handler(libc::SIGUSR1, move || {
+        seen.set(Some(std::thread::current().id()));
+        stopper.stop();
+    })
+    .unwrap();
+    assert!(!is_default(libc::SIGUSR1));
+    raise(libc::SIGUSR1);
+    // Not inside the signal handler: nothing ran before the loop did.
+    assert_eq!(ran_on.get(), None);
+    run_until_stopped(&lp);
+    assert_eq!(ran_on.get(), Some(std::thread::current().id()));
+    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+}
+
+#[test]
+fn test_add_signal_handler_from_kill() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let count = Rc::new(Cell::new(0));
+    let (seen, stopper) = (count.clone(), lp.handle());
+    lp.add_signal_handler(libc::SIGUSR2, move || {
+        seen.set(seen.get() + 1);
+        stopper.stop();
+    })
+    .unwrap();
+    // SAFETY: kill to our own pid; SIGUSR2 has a handler.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) };
+    assert_eq!(rc, 0);
+    run_until_stopped(&lp);
+    assert_eq!(count.get(), 1);
+    lp.close().unwrap();
+}
+
+#[test]
+fn test_add_signal_handler_replaces() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let which = Rc::new(Cell::new(0));
+    let (first, stopper) = (which.clone(), lp.handle());
+    lp.add_signal_handler(libc::SIGUSR1, move || {
+        first.set(1);
+        stopper.stop();
+    })
+    .unwrap();
+    let (second, stopper) = (which.clone(), lp.handle());
+    lp.add_signal_handler(libc::SIGUSR1, move || {
+        second.set(2);
+        stopper.stop();
+    })
+    .unwrap();
+    raise(libc::SIGUSR1);
+    run_until_stopped(&lp);
+    assert_eq!(which.get(), 2, "the second add replaced the first handler");
+    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    assert!(!lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+}
+
+#[test]
+fn test_remove_signal_handler() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    lp.add_signal_handler(libc::SIGHUP, || ()).unwrap();
+    assert!(lp.remove_signal_handler(libc::SIGHUP).unwrap());
+    assert!(is_default(libc::SIGHUP), "SIG_DFL restored");
+    assert!(!lp.remove_signal_handler(libc::SIGHUP).unwrap());
+}
+
+#[test]
+fn test_remove_signal_handler_sigint() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    lp.add_signal_handler(libc::SIGINT, || ()).unwrap();
+    assert!(lp.remove_signal_handler(libc::SIGINT).unwrap());
+    assert!(
+        is_default(libc::SIGINT),
+        "SIGINT back to its default disposition"
+    );
+}
+
+#[test]
+fn test_remove_signal_handler_unknown() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    assert!(!lp.remove_signal_handler(libc::SIGUSR2).unwrap());
+}
+
+#[test]
+fn test_check_signal() {
+    let lp = EventLoop::new().unwrap();
+    for sig in [0, -1, 65, 1000, i32::MIN, i32::MAX] {
+        match lp.add_signal_handler(sig, || ()) {
+            Err(Error::InvalidArgument(m)) => {
+                assert_eq!(m, format!("sig {sig} out of range(1, 65)"))
+            }
+            other => panic!("add_signal_handler({sig}): {other:?}"),
+        }
+        match lp.remove_signal_handler(sig) {
+            Err(Error::InvalidArgument(m)) => {
+                assert_eq!(m, format!("sig {sig} out of range(1, 65)"))
+            }
+            other => panic!("remove_signal_handler({sig}): {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn test_add_signal_handler_install_error() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    for sig in [libc::SIGKILL, libc::SIGSTOP] {
+        match lp.add_signal_handler(sig, || ()) {
+            Err(Error::InvalidState(m)) => assert_eq!(m, format!("sig {sig} cannot be caught")),
+            other => panic!("add_signal_handler({sig}): {other:?}"),
+        }
+        // Nothing was left behind.
+        assert!(!lp.remove_signal_handler(sig).unwrap());
+    }
+}
+
+#[test]
+fn test_add_signal_handler_closed_loop() {
+    let lp = EventLoop::new().unwrap();
+    lp.close().unwrap();
+    match lp.add_signal_handler(libc::SIGUSR1, || ()) {
+        Err(Error::InvalidState(m)) => assert_eq!(m, "Event loop is closed"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn test_close() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    lp.add_signal_handler(libc::SIGUSR1, || ()).unwrap();
+    lp.add_signal_handler(libc::SIGUSR2, || ()).unwrap();
+    let registrations = lp.stats().io_registrations;
+    assert_eq!(registrations, 1, "one pipe for every signal");
+    lp.close().unwrap();
+    assert!(is_default(libc::SIGUSR1) && is_default(libc::SIGUSR2));
+    assert!(!lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+}
+
+#[test]
+fn test_close_by_drop() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    lp.add_signal_handler(libc::SIGUSR1, || ()).unwrap();
+    drop(lp);
+    assert!(is_default(libc::SIGUSR1));
+}
+
+#[test]
+fn handler_panic_goes_to_the_exception_handler() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let reported = Rc::new(Cell::new(false));
+    let (seen, stopper) = (reported.clone(), lp.handle());
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, _: &asyncio::ExceptionContext| {
+            seen.set(true);
+            stopper.stop();
+        },
+    ));
+    lp.add_signal_handler(libc::SIGUSR1, || panic!("in a signal callback"))
+        .unwrap();
+    raise(libc::SIGUSR1);
+    run_until_stopped(&lp);
+    assert!(reported.get());
+    lp.close().unwrap();
+}
+
+// ---- the examples: SIGINT and SIGTERM end a server cleanly ----------------------------------
+
+/// Kills and reaps the child when the test ends, however it ends.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts server example `name` on a Unix socket in a temp dir, waits for `Serving on`, sends
+/// `sig`, and checks: the exit status, the line saying so, the socket file removed.
+fn server_ends_on(name: &str, sig: i32, code: i32, line: &str) {
+    let dir = util::temp_dir("signals");
+    let path = dir.join("s.sock");
+    let args = [std::ffi::OsStr::new("--unix"), path.as_os_str()];
+    let serving = || {
+        assert!(
+            path.exists(),
+            "{name}: the socket file exists while serving"
+        )
+    };
+    server_ends_with(name, &args, &serving, sig, code, line);
+    assert!(!path.exists(), "{name}: the socket file was removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts server example `name` with `args`, waits for `Serving on`, runs `serving`, sends
+/// `sig`, and checks the line saying so and the exit status.
+fn server_ends_with(
+    name: &str,
+    args: &[&std::ffi::OsStr],
+    serving: &dyn Fn(),
+    sig: i32,
+    code: i32,
+    line: &str,
+) {
+    let mut cmd = Command::new(util::example_binary(name));
+    // A child of a shell's background job inherits SIGINT ignored, and `run` (as CPython's
+    // Runner) leaves an ignored SIGINT alone: give the child the default disposition.
+    // SAFETY: `signal` is async-signal-safe, as `pre_exec` requires; nothing else runs there.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = ChildGuard(
+        cmd.args(args)
+            .env_remove("ASYNCIO_TRACE")
+            .env_remove("ASYNCIO_DEBUG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}")),
+    );
+    let out = child.0.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let first = lines.recv_timeout(BOUND).expect("Serving on");
+    assert!(first.starts_with("Serving on"), "{name}: {first}");
+    serving();
+    // SAFETY: a signal to our own child, which is alive (not reaped yet).
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, sig) };
+    assert_eq!(rc, 0);
+    let said = lines.recv_timeout(BOUND).expect("the interrupted line");
+    assert_eq!(said, line, "{name}");
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(code), "{name}: {status:?}");
+}
+
+#[test]
+fn echo_server_sigint_exits_130() {
+    server_ends_on(
+        "echo_server",
+        libc::SIGINT,
+        130,
+        "Interrupted by SIGINT, server closed",
+    );
+}
+
+#[test]
+fn echo_server_sigterm_exits_143() {
+    server_ends_on(
+        "echo_server",
+        libc::SIGTERM,
+        143,
+        "Interrupted by SIGTERM, server closed",
+    );
+}
+
+#[test]
+fn echo_server_protocol_sigint_exits_130() {
+    server_ends_on(
+        "echo_server_protocol",
+        libc::SIGINT,
+        130,
+        "Interrupted by SIGINT, server closed",
+    );
+}
+
+#[test]
+fn echo_server_protocol_sigterm_exits_143() {
+    server_ends_on(
+        "echo_server_protocol",
+        libc::SIGTERM,
+        143,
+        "Interrupted by SIGTERM, server closed",
+    );
+}
+
+#[test]
+fn tcp_echo_server_sigint_exits_130() {
+    let args = ["--port", "0"].map(std::ffi::OsStr::new);
+    server_ends_with(
+        "tcp_echo_server",
+        &args,
+        &|| (),
+        libc::SIGINT,
+        130,
+        "Interrupted by SIGINT, server closed",
+    );
+}
+
+#[test]
+fn tcp_echo_server_sigterm_exits_143() {
+    let args = ["--port", "0"].map(std::ffi::OsStr::new);
+    server_ends_with(
+        "tcp_echo_server",
+        &args,
+        &|| (),
+        libc::SIGTERM,
+        143,
+        "Interrupted by SIGTERM, server closed",
+    );
+}
