@@ -13,10 +13,10 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::future::poll_fn;
+use std::future::Future;
 #[cfg(feature = "tls")]
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::io::{self, IoSlice};
-#[cfg(feature = "tls")]
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
