@@ -16,8 +16,14 @@ use asyncio::{
     Queue, Semaphore,
 };
 
+/// Runs `f` on a fresh loop. The timeout is only a guard against a hang (a lost wakeup would
+/// otherwise leave the test waiting forever); no test depends on time.
 fn run(f: impl Future<Output = ()> + 'static) {
-    asyncio::run(f).unwrap();
+    let guarded = asyncio::timeout(std::time::Duration::from_secs(20), f);
+    match asyncio::run(guarded).unwrap() {
+        Ok(()) => {}
+        Err(e) => panic!("the test did not finish: {e} (a lost wakeup?)"),
+    }
 }
 
 /// A few loop turns: enough for spawned tasks to reach their first await and for requested
