@@ -37,6 +37,9 @@ struct Inner {
 #[derive(Default)]
 pub(crate) struct Waiters {
     inner: RefCell<Inner>,
+    /// `!Send`, like every object of a loop: each primitive holds one, so none of them can
+    /// cross to another thread (the wakers inside would be `Send`, the design is not).
+    _not_send: std::marker::PhantomData<std::rc::Rc<()>>,
 }
 
 impl Waiters {
