@@ -30,6 +30,31 @@
 //!
 //! ```compile_fail,E0277
 //! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Lock>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Semaphore>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Condition>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Event>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Queue<u8>>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
 //! need_send::<asyncio::StreamWriter>();
 //! ```
 //!

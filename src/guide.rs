@@ -122,6 +122,8 @@
 //! | `streams/` | `streams.py` |
 //! | `tls/` | `sslproto.py` |
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
+//! | `sync/locks.rs` | `locks.py`: `Lock`, `Event`, `Condition`, `Semaphore`, `BoundedSemaphore` |
+//! | `sync/queues.rs` | `queues.py`: `Queue`, `PriorityQueue`, `LifoQueue`, `QueueEmpty`, `QueueFull` |
 //!
 //! ## Python names, Rust names
 //!
@@ -167,4 +169,10 @@
 //! | `IncompleteReadError`, `LimitOverrunError` | `Error::IncompleteRead { partial, expected }`, `Error::LimitOverrun { consumed, .. }` |
 //! | `readline()` over the limit: `ValueError` | `Error::LimitOverrun { consumed, .. }` (typed, and says how much was discarded) |
 //! | `socket.socketpair()` | `asyncio::socketpair()` |
+//! | `asyncio.Lock()`: `async with lock`, `await lock.acquire()`, `release()`, `locked()` | `asyncio::Lock`: `let _g = lock.lock().await` (a guard that releases on drop), or `lock.acquire().await` + `lock.release()?`; releasing an unlocked lock is `Error::InvalidState` (`Lock is not acquired.`) |
+//! | `asyncio.Event()`: `set()`, `clear()`, `is_set()`, `await wait()` | `asyncio::Event`, same names |
+//! | `asyncio.Condition()`: `async with cond`, `await cond.wait()`, `wait_for(pred)`, `notify(n)`, `notify_all()` | `asyncio::Condition`: `let g = cond.lock().await; let g = g.wait().await;` (the guard goes in and comes back), `g.wait_for(\|\| pred).await`, `g.notify(n)`, `g.notify_all()`; cancelling a wait releases the lock (CPython re-takes it) |
+//! | `asyncio.Semaphore(n)`, `BoundedSemaphore(n)` | `asyncio::Semaphore::new(n)`, `BoundedSemaphore::new(n)`: `permit().await` (a guard), or `acquire().await` + `release()`; over-releasing a bounded one is `Error::InvalidArgument` (`BoundedSemaphore released too many times`) |
+//! | `asyncio.Queue(maxsize)`, `PriorityQueue`, `LifoQueue`: `put`, `get`, `put_nowait`, `get_nowait`, `task_done`, `join`, `qsize`, `empty`, `full` | `asyncio::Queue::new(maxsize)`, `PriorityQueue`, `LifoQueue` (0: no limit), same names; `task_done()` too often is `Error::InvalidArgument` |
+//! | `asyncio.QueueEmpty`, `asyncio.QueueFull` | `get_nowait()` → `Result<T, QueueEmpty>`, `put_nowait(item)` → `Result<(), QueueFull<T>>` (the refused item comes back in it) |
 // Checklist: L3, D10, L65, S14, S15.

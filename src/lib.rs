@@ -144,6 +144,7 @@ pub mod protocol;
 mod server;
 mod slots;
 pub mod streams;
+pub mod sync;
 mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -164,6 +165,9 @@ pub use server::{CreateServer, ListenSocket, Server};
 pub use streams::{
     open_connection, open_connection_sock, open_unix_connection, start_server, start_unix_server,
     OpenConnection, StartServer, StreamReader, StreamWriter,
+};
+pub use sync::{
+    BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,
 };
 pub use time::{sleep, sleep_until, timeout, timeout_at, try_timeout, yield_now, Sleep, YieldNow};
 #[cfg(feature = "tls")]

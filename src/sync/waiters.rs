@@ -1,0 +1,154 @@
+//! The FIFO waiter list every primitive in this module shares: CPython's
+//! `collections.deque` of futures, rebuilt as a slab of wakers plus a queue of slab keys.
+//!
+//! A waiting future registers once ([`Waiters::push`]) and keeps its key; the owner wakes
+//! waiters by marking them *notified* (CPython's `fut.set_result(..)`). The waiting future sees
+//! the mark on its next poll, or, when it is dropped first (our cancellation), learns from
+//! [`Waiters::remove`] that it had been notified, so it can pass the wakeup on.
+//!
+//! Nothing here allocates until a task actually has to wait; the slab and the queue keep their
+//! capacity afterwards.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::task::Waker;
+
+use slab::Slab;
+
+/// One waiting future.
+struct Slot {
+    /// The waker of the last poll; `None` after a notification took it.
+    waker: Option<Waker>,
+    /// Woken by the owner (CPython: the future is done).
+    notified: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Every registered waiter, notified or not, by key.
+    slots: Slab<Slot>,
+    /// Keys in arrival order. A notified waiter stays here when the primitive wants it to keep
+    /// its place (Lock, Semaphore: CPython leaves the done future in the deque until its task
+    /// runs) and is popped when it does not (queues, Condition, Event).
+    order: VecDeque<usize>,
+}
+
+/// A FIFO list of waiting futures, single-threaded.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    inner: RefCell<Inner>,
+    /// `!Send`, like every object of a loop: each primitive holds one, so none of them can
+    /// cross to another thread (the wakers inside would be `Send`, the design is not).
+    _not_send: std::marker::PhantomData<std::rc::Rc<()>>,
+}
+
+impl Waiters {
+    /// Whether any waiter is queued (notified-and-kept ones count).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inner.borrow().order.is_empty()
+    }
+
+    /// How many waiters are queued.
+    pub(crate) fn len(&self) -> usize {
+        self.inner.borrow().order.len()
+    }
+
+    /// Queues a new waiter at the back; returns its key.
+    pub(crate) fn push(&self, waker: &Waker) -> usize {
+        let mut inner = self.inner.borrow_mut();
+        let key = inner.slots.insert(Slot {
+            waker: Some(waker.clone()),
+            notified: false,
+        });
+        inner.order.push_back(key);
+        key
+    }
+
+    /// Whether waiter `key` has been notified; if not, remembers `waker` for later.
+    pub(crate) fn poll(&self, key: usize, waker: &Waker) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        match inner.slots.get_mut(key) {
+            Some(slot) if slot.notified => true,
+            Some(slot) => {
+                match &mut slot.waker {
+                    Some(w) if w.will_wake(waker) => {}
+                    w => *w = Some(waker.clone()),
+                }
+                false
+            }
+            // Not reachable: a key lives until its future removes it.
+            None => true,
+        }
+    }
+
+    /// Forgets waiter `key`; returns whether it had been notified.
+    pub(crate) fn remove(&self, key: usize) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        if let Some(pos) = inner.order.iter().position(|&k| k == key) {
+            inner.order.remove(pos);
+        }
+        inner.slots.try_remove(key).is_some_and(|s| s.notified)
+    }
+
+    /// Notifies the first queued waiter and leaves it queued; nothing when it is already
+    /// notified (CPython `Lock._wake_up_first`).
+    pub(crate) fn notify_first(&self) {
+        let waker = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(&key) = inner.order.front() else {
+                return;
+            };
+            let slot = &mut inner.slots[key];
+            if slot.notified {
+                return;
+            }
+            slot.notified = true;
+            slot.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Notifies the first queued waiter not yet notified and leaves it queued; returns whether
+    /// there was one (CPython `Semaphore._wake_up_next`).
+    pub(crate) fn notify_next_unnotified(&self) -> bool {
+        let waker = {
+            let mut inner = self.inner.borrow_mut();
+            let Inner { slots, order } = &mut *inner;
+            let Some(&key) = order.iter().find(|&&k| !slots[k].notified) else {
+                return false;
+            };
+            let slot = &mut slots[key];
+            slot.notified = true;
+            slot.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
+    /// Pops the first queued waiter and notifies it; returns whether there was one (CPython
+    /// `Queue._wakeup_next`, one step of `Condition.notify`).
+    pub(crate) fn notify_pop(&self) -> bool {
+        let waker = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(key) = inner.order.pop_front() else {
+                return false;
+            };
+            let slot = &mut inner.slots[key];
+            slot.notified = true;
+            slot.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
+    /// Pops and notifies every queued waiter (CPython `Event.set`).
+    pub(crate) fn notify_all(&self) {
+        while self.notify_pop() {}
+    }
+}

@@ -1,0 +1,1233 @@
+//! The synchronisation primitives and queues (`asyncio::sync`), tested as CPython tests its
+//! own: ports of the portable tests in `test_asyncio/test_locks.py` and `test_queues.py`,
+//! named after them. A Python `await asyncio.sleep(0)` is `settle()` here: a fixed number of
+//! loop turns, so that a cancellation (which lands at the task's next turn) has landed. Every
+//! test is deterministic: no timers, no sleeps.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use asyncio::sync::{QueueEmpty, QueueFull};
+use asyncio::{
+    spawn, yield_now, BoundedSemaphore, Condition, Error, Event, LifoQueue, Lock, PriorityQueue,
+    Queue, Semaphore,
+};
+
+/// Runs `f` on a fresh loop. The timeout is only a guard against a hang (a lost wakeup would
+/// otherwise leave the test waiting forever); no test depends on time.
+fn run(f: impl Future<Output = ()> + 'static) {
+    let guarded = asyncio::timeout(std::time::Duration::from_secs(20), f);
+    match asyncio::run(guarded).unwrap() {
+        Ok(()) => {}
+        Err(e) => panic!("the test did not finish: {e} (a lost wakeup?)"),
+    }
+}
+
+/// A few loop turns: enough for spawned tasks to reach their first await and for requested
+/// cancellations to land.
+async fn settle() {
+    for _ in 0..4 {
+        yield_now().await;
+    }
+}
+
+/// Polls `fut` once, outside any loop.
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    std::pin::Pin::new(fut).poll(&mut cx)
+}
+
+// ---- Lock ------------------------------------------------------------------------------------
+
+#[test]
+fn test_lock() {
+    run(async {
+        let lock = Lock::new();
+        lock.acquire().await;
+        assert!(lock.locked());
+        lock.release().unwrap();
+        assert!(!lock.locked());
+    });
+}
+
+#[test]
+fn test_lock_by_with_statement() {
+    run(async {
+        let lock = Lock::new();
+        {
+            let _g = lock.lock().await;
+            assert!(lock.locked());
+        }
+        assert!(!lock.locked());
+    });
+}
+
+#[test]
+fn test_acquire() {
+    // Waiters get the lock in arrival order.
+    run(async {
+        let lock = Rc::new(Lock::new());
+        let result = Rc::new(RefCell::new(Vec::new()));
+        lock.acquire().await;
+        let mut tasks = Vec::new();
+        for i in 1..=3 {
+            let (lock, result) = (lock.clone(), result.clone());
+            tasks.push(spawn(async move {
+                lock.acquire().await;
+                result.borrow_mut().push(i);
+            }));
+        }
+        settle().await;
+        assert!(result.borrow().is_empty());
+        lock.release().unwrap();
+        settle().await;
+        assert_eq!(*result.borrow(), [1]);
+        lock.release().unwrap();
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2]);
+        lock.release().unwrap();
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(lock.locked());
+    });
+}
+
+#[test]
+fn test_acquire_cancel() {
+    run(async {
+        let lock = Rc::new(Lock::new());
+        lock.acquire().await;
+        let l2 = lock.clone();
+        let task = spawn(async move { l2.acquire().await });
+        settle().await;
+        task.cancel();
+        settle().await;
+        assert!(task.is_cancelled());
+        lock.release().unwrap();
+        // Nobody is left waiting: the lock is free.
+        assert!(!lock.locked());
+    });
+}
+
+async fn lockit(lock: Rc<Lock>, blocker: Option<Rc<Event>>) {
+    lock.acquire().await;
+    if let Some(b) = blocker {
+        b.wait().await;
+    }
+    lock.release().unwrap();
+}
+
+#[test]
+fn test_cancel_race() {
+    // A holds the lock; B and C wait. A releases while B is cancelled: C must get the lock.
+    run(async {
+        let lock = Rc::new(Lock::new());
+        let fa = Rc::new(Event::new());
+        let ta = spawn(lockit(lock.clone(), Some(fa.clone())));
+        settle().await;
+        assert!(lock.locked());
+        let tb = spawn(lockit(lock.clone(), None));
+        settle().await;
+        let tc = spawn(lockit(lock.clone(), None));
+        settle().await;
+        fa.set();
+        tb.cancel();
+        settle().await;
+        assert!(ta.is_done());
+        assert!(tb.is_cancelled());
+        tc.await.unwrap();
+        assert!(!lock.locked());
+    });
+}
+
+#[test]
+fn test_cancel_release_race() {
+    // t1 is woken by the release and cancelled at once: t2 gets the lock, t3 still waits.
+    run(async {
+        let lock = Rc::new(Lock::new());
+        let lock_count = Rc::new(Cell::new(0));
+        let lockit = |lock: Rc<Lock>, n: Rc<Cell<u32>>| async move {
+            lock.acquire().await;
+            n.set(n.get() + 1);
+        };
+        lock.acquire().await;
+        let t1 = spawn(lockit(lock.clone(), lock_count.clone()));
+        let t2 = spawn(lockit(lock.clone(), lock_count.clone()));
+        let t3 = spawn(lockit(lock.clone(), lock_count.clone()));
+        settle().await;
+        t1.cancel();
+        lock.release().unwrap();
+        settle().await;
+        assert!(t1.is_cancelled());
+        assert!(t2.is_done());
+        assert_eq!(lock_count.get(), 1);
+        assert!(!t3.is_done());
+        t3.cancel();
+        settle().await;
+        assert!(t3.is_cancelled());
+        assert!(lock.locked(), "t2 still holds it");
+    });
+}
+
+#[test]
+fn test_finished_waiter_cancelled() {
+    run(async {
+        let lock = Rc::new(Lock::new());
+        lock.acquire().await;
+        let l = lock.clone();
+        let tb = spawn(async move { l.acquire().await });
+        settle().await;
+        let l = lock.clone();
+        let tc = spawn(async move { l.acquire().await });
+        tb.cancel();
+        lock.release().unwrap();
+        settle().await;
+        assert!(lock.locked());
+        assert!(tb.is_cancelled());
+        tc.await.unwrap();
+    });
+}
+
+#[test]
+fn test_lock_woken_waiter_dropped_passes_the_lock() {
+    // The same race without a loop: the waiter is dropped after it was woken, before it ran.
+    let lock = Lock::new();
+    let mut holder = pin!(lock.acquire());
+    assert!(poll_once(&mut holder).is_ready());
+    let mut b = Box::pin(lock.acquire());
+    let mut c = Box::pin(lock.acquire());
+    assert!(poll_once(&mut b).is_pending());
+    assert!(poll_once(&mut c).is_pending());
+    lock.release().unwrap();
+    // A newcomer does not barge past the woken waiter.
+    let mut d = Box::pin(lock.acquire());
+    assert!(poll_once(&mut d).is_pending());
+    drop(b);
+    assert!(poll_once(&mut c).is_ready());
+    assert!(lock.locked());
+    lock.release().unwrap();
+    assert!(poll_once(&mut d).is_ready());
+}
+
+#[test]
+fn test_release_not_acquired() {
+    let lock = Lock::new();
+    match lock.release() {
+        Err(Error::InvalidState(m)) => assert_eq!(m, "Lock is not acquired."),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn test_release_no_waiters() {
+    run(async {
+        let lock = Lock::new();
+        lock.acquire().await;
+        lock.release().unwrap();
+        assert!(!lock.locked());
+    });
+}
+
+#[test]
+fn test_context_manager() {
+    run(async {
+        let lock = Lock::new();
+        assert!(!lock.locked());
+        let g = lock.lock().await;
+        assert!(lock.locked());
+        drop(g);
+        assert!(!lock.locked());
+    });
+}
+
+#[test]
+fn test_lock_uncontended_does_not_allocate_a_waiter() {
+    let lock = Lock::new();
+    for _ in 0..3 {
+        let mut a = pin!(lock.lock());
+        let g = match poll_once(&mut a) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("uncontended lock must be ready at once"),
+        };
+        drop(g);
+    }
+    assert_eq!(format!("{lock:?}"), "Lock { locked: false, waiters: 0 }");
+}
+
+// ---- Event -----------------------------------------------------------------------------------
+
+#[test]
+fn test_wait() {
+    run(async {
+        let ev = Rc::new(Event::new());
+        assert!(!ev.is_set());
+        let result = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 1..=3 {
+            let (ev, result) = (ev.clone(), result.clone());
+            tasks.push(spawn(async move {
+                ev.wait().await;
+                result.borrow_mut().push(i);
+            }));
+        }
+        settle().await;
+        assert!(result.borrow().is_empty());
+        ev.set();
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn test_wait_on_set() {
+    run(async {
+        let ev = Event::new();
+        ev.set();
+        ev.wait().await;
+    });
+}
+
+#[test]
+fn test_event_wait_cancel() {
+    run(async {
+        let ev = Rc::new(Event::new());
+        let e = ev.clone();
+        let t = spawn(async move { e.wait().await });
+        settle().await;
+        t.cancel();
+        settle().await;
+        assert!(t.is_cancelled());
+        assert_eq!(format!("{ev:?}"), "Event { set: false, waiters: 0 }");
+    });
+}
+
+#[test]
+fn test_clear() {
+    let ev = Event::new();
+    assert!(!ev.is_set());
+    ev.set();
+    assert!(ev.is_set());
+    ev.clear();
+    assert!(!ev.is_set());
+}
+
+#[test]
+fn test_clear_with_waiters() {
+    // Set then cleared before the waiter runs: the waiter still returns.
+    run(async {
+        let ev = Rc::new(Event::new());
+        let e = ev.clone();
+        let t = spawn(async move { e.wait().await });
+        settle().await;
+        ev.set();
+        ev.clear();
+        assert!(!ev.is_set());
+        settle().await;
+        assert!(t.is_done());
+        ev.set();
+        ev.set();
+        assert!(ev.is_set());
+    });
+}
+
+// ---- Condition -------------------------------------------------------------------------------
+
+#[test]
+fn test_condition_wait() {
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let result = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 1..=3 {
+            let (cond, result) = (cond.clone(), result.clone());
+            tasks.push(spawn(async move {
+                let g = cond.lock().await;
+                let g = g.wait().await;
+                result.borrow_mut().push(i);
+                drop(g);
+            }));
+        }
+        settle().await;
+        assert!(result.borrow().is_empty());
+        assert!(!cond.locked());
+
+        let g = cond.lock().await;
+        g.notify(1);
+        drop(g);
+        settle().await;
+        assert_eq!(*result.borrow(), [1]);
+
+        let g = cond.lock().await;
+        g.notify(2);
+        drop(g);
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(!cond.locked());
+    });
+}
+
+#[test]
+fn test_condition_wait_cancel() {
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let c = cond.clone();
+        let t = spawn(async move {
+            let g = c.lock().await;
+            let _g = g.wait().await;
+        });
+        settle().await;
+        t.cancel();
+        settle().await;
+        assert!(t.is_cancelled());
+        assert!(!cond.locked());
+        assert_eq!(
+            format!("{cond:?}"),
+            "Condition { locked: false, waiters: 0 }"
+        );
+    });
+}
+
+#[test]
+fn test_wait_cancel_contested() {
+    // Notified, then cancelled while taking the lock back. CPython keeps the lock for the
+    // cancelled task; here the guard went into the dropped future, so the lock is released,
+    // and the notification passes on (nobody else waits: nothing happens).
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let c = cond.clone();
+        let waiter = spawn(async move {
+            let g = c.lock().await;
+            let _g = g.wait().await;
+        });
+        settle().await;
+        assert!(!cond.locked());
+        let g = cond.lock().await;
+        g.notify(1);
+        settle().await; // the waiter now waits for the lock
+        waiter.cancel();
+        drop(g);
+        settle().await;
+        assert!(waiter.is_cancelled());
+        assert!(!cond.locked());
+    });
+}
+
+#[test]
+fn test_wait_cancel_after_notify() {
+    // A notified waiter cancelled before it runs hands the notification to the next waiter.
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let woke = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 1..=2 {
+            let (c, woke) = (cond.clone(), woke.clone());
+            tasks.push(spawn(async move {
+                let g = c.lock().await;
+                let _g = g.wait().await;
+                woke.borrow_mut().push(i);
+            }));
+        }
+        settle().await;
+        let g = cond.lock().await;
+        g.notify(1);
+        tasks[0].cancel();
+        drop(g);
+        settle().await;
+        assert!(tasks[0].is_cancelled());
+        assert_eq!(*woke.borrow(), [2]);
+    });
+}
+
+#[test]
+fn test_wait_for() {
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let presult = Rc::new(Cell::new(false));
+        let calls = Rc::new(Cell::new(0));
+        let (c, p, n) = (cond.clone(), presult.clone(), calls.clone());
+        let t = spawn(async move {
+            let g = c.lock().await;
+            let _g = g
+                .wait_for(|| {
+                    n.set(n.get() + 1);
+                    p.get()
+                })
+                .await;
+        });
+        settle().await;
+        assert_eq!(calls.get(), 1);
+        cond.lock().await.notify(1);
+        settle().await;
+        assert_eq!(calls.get(), 2);
+        presult.set(true);
+        cond.lock().await.notify(1);
+        settle().await;
+        assert_eq!(calls.get(), 3);
+        t.await.unwrap();
+    });
+}
+
+#[test]
+fn test_notify_all() {
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let result = Rc::new(RefCell::new(Vec::new()));
+        for i in 1..=3 {
+            let (c, r) = (cond.clone(), result.clone());
+            spawn(async move {
+                let g = c.lock().await;
+                let _g = g.wait().await;
+                r.borrow_mut().push(i);
+            })
+            .detach();
+        }
+        settle().await;
+        let g = cond.lock().await;
+        g.notify_all();
+        drop(g);
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+    });
+}
+
+#[test]
+fn test_notify_unacquired() {
+    let cond = Condition::new();
+    match cond.notify(1) {
+        Err(Error::InvalidState(m)) => assert_eq!(m, "cannot notify on un-acquired lock"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn test_notify_all_unacquired() {
+    assert!(Condition::new().notify_all().is_err());
+}
+
+#[test]
+fn test_condition_context_manager() {
+    run(async {
+        let cond = Condition::new();
+        {
+            let _g = cond.lock().await;
+            assert!(cond.locked());
+            cond.notify(1).unwrap();
+        }
+        assert!(!cond.locked());
+    });
+}
+
+// ---- Semaphore -------------------------------------------------------------------------------
+
+#[test]
+fn test_initial_value_zero() {
+    assert!(Semaphore::new(0).locked());
+}
+
+#[test]
+fn test_semaphore() {
+    run(async {
+        let sem = Semaphore::new(1);
+        assert_eq!(sem.value(), 1);
+        sem.acquire().await;
+        assert!(sem.locked());
+        assert_eq!(sem.value(), 0);
+        sem.release();
+        assert!(!sem.locked());
+        assert_eq!(sem.value(), 1);
+    });
+}
+
+#[test]
+fn test_semaphore_acquire() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(3));
+        let result = Rc::new(RefCell::new(Vec::new()));
+        sem.acquire().await;
+        sem.acquire().await;
+        assert!(!sem.locked());
+        let mut tasks = Vec::new();
+        for i in 1..=4 {
+            let (s, r) = (sem.clone(), result.clone());
+            tasks.push(spawn(async move {
+                s.acquire().await;
+                r.borrow_mut().push(i);
+            }));
+        }
+        settle().await;
+        assert_eq!(*result.borrow(), [1]);
+        assert!(sem.locked());
+        assert_eq!(sem.value(), 0);
+        sem.release();
+        sem.release();
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        sem.release();
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3, 4]);
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn test_semaphore_acquire_cancel() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let s = sem.clone();
+        let t = spawn(async move { s.acquire().await });
+        settle().await;
+        t.cancel();
+        settle().await;
+        assert!(t.is_cancelled());
+        assert_eq!(format!("{sem:?}"), "Semaphore { value: 0, waiters: 0 }");
+    });
+}
+
+#[test]
+fn test_acquire_cancel_before_awoken() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                let s = sem.clone();
+                spawn(async move { s.acquire().await })
+            })
+            .collect();
+        settle().await;
+        ts[0].cancel();
+        ts[1].cancel();
+        sem.release();
+        settle().await;
+        assert!(ts[0].is_cancelled() && ts[1].is_cancelled());
+        assert!(ts[2].is_done(), "the unit passed on to t3");
+        assert!(!ts[3].is_done());
+        ts[3].cancel();
+        settle().await;
+        assert_eq!(sem.value(), 0);
+    });
+}
+
+#[test]
+fn test_acquire_hang() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let (s1, s2) = (sem.clone(), sem.clone());
+        let t1 = spawn(async move { s1.acquire().await });
+        let t2 = spawn(async move { s2.acquire().await });
+        settle().await;
+        t1.cancel();
+        sem.release();
+        settle().await;
+        assert!(sem.locked());
+        assert!(t2.is_done());
+    });
+}
+
+#[test]
+fn test_acquire_no_hang() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(1));
+        let (s1, s2) = (sem.clone(), sem.clone());
+        let t2_slot: Rc<RefCell<Option<asyncio::Task<()>>>> = Rc::new(RefCell::new(None));
+        let slot = t2_slot.clone();
+        let t1 = spawn(async move {
+            {
+                let _p = s1.permit().await;
+                yield_now().await;
+            }
+            if let Some(t2) = slot.borrow().as_ref() {
+                t2.cancel();
+            }
+        });
+        let t2 = spawn(async move {
+            let _p = s2.permit().await;
+            unreachable!("t2 is cancelled before it gets the unit");
+        });
+        *t2_slot.borrow_mut() = Some(t2);
+        t1.await.unwrap();
+        settle().await;
+        assert!(t2_slot.borrow().as_ref().unwrap().is_cancelled());
+        // The unit t2 had been handed came back.
+        let mut acq = pin!(sem.acquire());
+        assert!(poll_once(&mut acq).is_ready());
+    });
+}
+
+#[test]
+fn test_semaphore_release_no_waiters() {
+    run(async {
+        let sem = Semaphore::new(1);
+        sem.acquire().await;
+        sem.release();
+        assert!(!sem.locked());
+    });
+}
+
+#[test]
+fn test_acquire_fifo_order() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(1));
+        let result = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 1..=3 {
+            let (s, r) = (sem.clone(), result.clone());
+            tasks.push(spawn(async move {
+                s.acquire().await;
+                r.borrow_mut().push(i);
+                yield_now().await;
+                s.release();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+    });
+}
+
+#[test]
+fn test_acquire_fifo_order_2() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(1));
+        let result = Rc::new(RefCell::new(Vec::new()));
+        let (s, r) = (sem.clone(), result.clone());
+        let t1 = spawn(async move {
+            s.acquire().await;
+            r.borrow_mut().push(1);
+        });
+        let (s, r) = (sem.clone(), result.clone());
+        let t2 = spawn(async move {
+            s.acquire().await;
+            r.borrow_mut().push(2);
+            s.release();
+            s.acquire().await;
+            r.borrow_mut().push(4);
+        });
+        let (s, r) = (sem.clone(), result.clone());
+        let t3 = spawn(async move {
+            s.acquire().await;
+            r.borrow_mut().push(3);
+        });
+        settle().await;
+        sem.release();
+        sem.release();
+        t1.await.unwrap();
+        t2.await.unwrap();
+        t3.await.unwrap();
+        assert_eq!(*result.borrow(), [1, 2, 3, 4]);
+    });
+}
+
+#[test]
+fn test_acquire_fifo_order_3() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let result = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 1..=3 {
+            let (s, r) = (sem.clone(), result.clone());
+            tasks.push(spawn(async move {
+                s.acquire().await;
+                r.borrow_mut().push(i);
+            }));
+        }
+        settle().await;
+        tasks[0].cancel();
+        settle().await;
+        sem.release();
+        sem.release();
+        settle().await;
+        assert_eq!(*result.borrow(), [2, 3]);
+    });
+}
+
+#[test]
+fn test_bounded_semaphore_release_not_acquired() {
+    let sem = BoundedSemaphore::new(1);
+    match sem.release() {
+        Err(Error::InvalidArgument(m)) => {
+            assert_eq!(m, "BoundedSemaphore released too many times")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn test_bounded_semaphore_permit() {
+    run(async {
+        let sem = BoundedSemaphore::new(2);
+        let a = sem.permit().await;
+        let b = sem.permit().await;
+        assert!(sem.locked());
+        drop(a);
+        drop(b);
+        assert_eq!(sem.value(), 2);
+        assert!(sem.release().is_err());
+    });
+}
+
+// ---- Queue -----------------------------------------------------------------------------------
+
+#[test]
+fn test_empty() {
+    let q = Queue::new(0);
+    assert!(q.empty());
+    q.put_nowait(1).unwrap();
+    assert!(!q.empty());
+    assert_eq!(q.get_nowait(), Ok(1));
+    assert!(q.empty());
+}
+
+#[test]
+fn test_full() {
+    let q: Queue<i32> = Queue::new(0);
+    assert!(!q.full());
+    let q = Queue::new(1);
+    q.put_nowait(1).unwrap();
+    assert!(q.full());
+}
+
+#[test]
+fn test_order() {
+    let q = Queue::new(0);
+    for i in [1, 3, 2] {
+        q.put_nowait(i).unwrap();
+    }
+    let got: Vec<_> = (0..3).map(|_| q.get_nowait().unwrap()).collect();
+    assert_eq!(got, [1, 3, 2]);
+}
+
+#[test]
+fn test_lifo_order() {
+    let q = LifoQueue::new(0);
+    for i in [1, 3, 2] {
+        q.put_nowait(i).unwrap();
+    }
+    let got: Vec<_> = (0..3).map(|_| q.get_nowait().unwrap()).collect();
+    assert_eq!(got, [2, 3, 1]);
+}
+
+#[test]
+fn test_priority_order() {
+    let q = PriorityQueue::new(0);
+    for i in [1, 3, 2] {
+        q.put_nowait(i).unwrap();
+    }
+    let got: Vec<_> = (0..3).map(|_| q.get_nowait().unwrap()).collect();
+    assert_eq!(got, [1, 2, 3]);
+}
+
+#[test]
+fn test_maxsize() {
+    run(async {
+        let q = Rc::new(Queue::new(2));
+        assert_eq!(q.maxsize(), 2);
+        let have_been_put = Rc::new(RefCell::new(Vec::new()));
+        let (q2, h) = (q.clone(), have_been_put.clone());
+        let putter = spawn(async move {
+            for i in 0..3 {
+                q2.put(i).await;
+                h.borrow_mut().push(i);
+            }
+        });
+        settle().await;
+        assert_eq!(*have_been_put.borrow(), [0, 1]);
+        assert_eq!(q.get_nowait(), Ok(0));
+        settle().await;
+        assert_eq!(*have_been_put.borrow(), [0, 1, 2]);
+        putter.await.unwrap();
+        assert!(q.full());
+    });
+}
+
+#[test]
+fn test_blocking_get() {
+    run(async {
+        let q = Queue::new(0);
+        q.put_nowait(1).unwrap();
+        assert_eq!(q.get().await, 1);
+    });
+}
+
+#[test]
+fn test_get_with_putters() {
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        q.put_nowait(1).unwrap();
+        let q2 = q.clone();
+        let put = spawn(async move { q2.put(2).await });
+        settle().await;
+        assert_eq!(q.get().await, 1);
+        settle().await;
+        assert!(put.is_done());
+        assert_eq!(q.get_nowait(), Ok(2));
+    });
+}
+
+#[test]
+fn test_blocking_get_wait() {
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let started = Rc::new(Event::new());
+        let (q2, s) = (q.clone(), started.clone());
+        let getter = spawn(async move {
+            s.set();
+            q2.get().await
+        });
+        started.wait().await;
+        settle().await;
+        assert!(!getter.is_done());
+        q.put_nowait(1).unwrap();
+        assert_eq!(getter.await.unwrap(), 1);
+    });
+}
+
+#[test]
+fn test_nonblocking_get_exception() {
+    let q: Queue<u8> = Queue::new(0);
+    assert_eq!(q.get_nowait(), Err(QueueEmpty));
+    assert_eq!(QueueEmpty.to_string(), "queue is empty");
+}
+
+#[test]
+fn test_nonblocking_put_exception() {
+    let q = Queue::new(1);
+    q.put_nowait(1).unwrap();
+    assert_eq!(q.put_nowait(2), Err(QueueFull(2)));
+    assert_eq!(QueueFull(()).to_string(), "queue is full");
+}
+
+#[test]
+fn test_get_cancelled_race() {
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let (q1, q2) = (q.clone(), q.clone());
+        let t1 = spawn(async move { q1.get().await });
+        let t2 = spawn(async move { q2.get().await });
+        settle().await;
+        t1.cancel();
+        settle().await;
+        assert!(t1.is_done());
+        q.put("a").await;
+        settle().await;
+        assert_eq!(t2.await.unwrap(), "a");
+    });
+}
+
+#[test]
+fn test_get_with_waiting_putters() {
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        let (q1, q2) = (q.clone(), q.clone());
+        spawn(async move { q1.put('a').await }).detach();
+        spawn(async move { q2.put('b').await }).detach();
+        assert_eq!(q.get().await, 'a');
+        assert_eq!(q.get().await, 'b');
+    });
+}
+
+#[test]
+fn test_why_are_getters_waiting() {
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        let q1 = q.clone();
+        let producer = spawn(async move {
+            for i in 0..5 {
+                q1.put(i).await;
+            }
+        });
+        let q2 = q.clone();
+        let consumer = spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..5 {
+                got.push(q2.get().await);
+            }
+            got
+        });
+        producer.await.unwrap();
+        assert_eq!(consumer.await.unwrap(), [0, 1, 2, 3, 4]);
+    });
+}
+
+#[test]
+fn test_cancelled_getters_not_being_held_in_self_getters() {
+    let q: Queue<u8> = Queue::new(5);
+    let mut get = Box::pin(q.get());
+    assert!(poll_once(&mut get).is_pending());
+    drop(get);
+    assert!(format!("{q:?}").contains("getters: 0"), "{q:?}");
+}
+
+#[test]
+fn test_blocking_put() {
+    run(async {
+        let q = Queue::new(0);
+        q.put(1).await;
+        assert_eq!(q.get().await, 1);
+    });
+}
+
+#[test]
+fn test_blocking_put_wait() {
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        let finished = Rc::new(Cell::new(false));
+        let (q2, f) = (q.clone(), finished.clone());
+        let t = spawn(async move {
+            q2.put(1).await;
+            q2.put(2).await;
+            f.set(true);
+        });
+        settle().await;
+        assert!(!finished.get());
+        assert_eq!(q.get_nowait(), Ok(1));
+        t.await.unwrap();
+        assert!(finished.get());
+    });
+}
+
+#[test]
+fn test_get_cancel_drop_one_pending_reader() {
+    // Woken with an item, then cancelled before it ran: the item stays in the queue.
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let q2 = q.clone();
+        let reader = spawn(async move { q2.get().await });
+        settle().await;
+        q.put_nowait(1).unwrap();
+        q.put_nowait(2).unwrap();
+        reader.cancel();
+        settle().await;
+        assert!(reader.is_cancelled());
+        assert_eq!(q.get().await, 1);
+    });
+}
+
+#[test]
+fn test_get_cancel_drop_many_pending_readers() {
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let q = q.clone();
+                spawn(async move { q.get().await })
+            })
+            .collect();
+        settle().await;
+        q.put_nowait(1).unwrap();
+        q.put_nowait(2).unwrap();
+        readers[0].cancel();
+        let mut it = readers.into_iter();
+        let r1 = it.next().unwrap();
+        settle().await;
+        assert!(r1.is_cancelled());
+        let mut got: Vec<i32> = Vec::new();
+        for r in it {
+            got.push(r.await.unwrap());
+        }
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+#[test]
+fn test_put_cancel_drop() {
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        q.put_nowait(1).unwrap();
+        let q2 = q.clone();
+        let writer = spawn(async move { q2.put(2).await });
+        settle().await;
+        assert_eq!(q.get_nowait(), Ok(1));
+        writer.cancel();
+        settle().await;
+        assert!(writer.is_cancelled());
+        // The cancelled put did not put its item.
+        assert!(q.empty());
+        q.put(2).await;
+        assert_eq!(q.get_nowait(), Ok(2));
+        assert_eq!(q.qsize(), 0);
+    });
+}
+
+#[test]
+fn test_put_cancelled() {
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let q2 = q.clone();
+        let t = spawn(async move { q2.put(1).await });
+        assert_eq!(q.get().await, 1);
+        t.await.unwrap();
+    });
+}
+
+#[test]
+fn test_put_cancelled_race() {
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        let (qa, qb, qc) = (q.clone(), q.clone(), q.clone());
+        let put_a = spawn(async move { qa.put('a').await });
+        let put_b = spawn(async move { qb.put('b').await });
+        let put_c = spawn(async move { qc.put('X').await });
+        settle().await;
+        assert!(put_a.is_done());
+        assert!(!put_b.is_done());
+        put_c.cancel();
+        settle().await;
+        assert!(put_c.is_done());
+        assert_eq!(q.get_nowait(), Ok('a'));
+        settle().await;
+        assert_eq!(q.get_nowait(), Ok('b'));
+        put_b.await.unwrap();
+        assert!(q.empty());
+    });
+}
+
+#[test]
+fn test_put_woken_then_dropped_passes_the_wakeup() {
+    // The putter woken by a get is dropped before it runs: the next putter gets the room.
+    let q = Queue::new(1);
+    q.put_nowait(0).unwrap();
+    let mut b = Box::pin(q.put(1));
+    let mut c = Box::pin(q.put(2));
+    assert!(poll_once(&mut b).is_pending());
+    assert!(poll_once(&mut c).is_pending());
+    assert_eq!(q.get_nowait(), Ok(0));
+    drop(b);
+    assert!(poll_once(&mut c).is_ready());
+    assert_eq!(q.get_nowait(), Ok(2));
+}
+
+#[test]
+fn test_get_woken_then_dropped_passes_the_wakeup() {
+    let q = Queue::new(0);
+    let mut b = Box::pin(q.get());
+    let mut c = Box::pin(q.get());
+    assert!(poll_once(&mut b).is_pending());
+    assert!(poll_once(&mut c).is_pending());
+    q.put_nowait(7).unwrap();
+    drop(b);
+    assert_eq!(poll_once(&mut c), Poll::Ready(7));
+}
+
+#[test]
+fn test_put_with_waiting_getters() {
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let q2 = q.clone();
+        let t = spawn(async move { q2.get().await });
+        settle().await;
+        q.put("a").await;
+        assert_eq!(t.await.unwrap(), "a");
+    });
+}
+
+#[test]
+fn test_why_are_putters_waiting() {
+    run(async {
+        let q = Rc::new(Queue::new(2));
+        let q1 = q.clone();
+        let getter = spawn(async move {
+            yield_now().await;
+            let n = q1.qsize();
+            for _ in 0..n {
+                q1.get_nowait().unwrap();
+            }
+        });
+        let putters: Vec<_> = (0..4)
+            .map(|i| {
+                let q = q.clone();
+                spawn(async move { q.put(i).await })
+            })
+            .collect();
+        getter.await.unwrap();
+        for p in putters {
+            p.await.unwrap();
+        }
+        assert_eq!(q.qsize(), 2);
+    });
+}
+
+#[test]
+fn test_cancelled_puts_not_being_held_in_self_putters() {
+    let q = Queue::new(1);
+    q.put_nowait(1).unwrap();
+    let mut put = Box::pin(q.put(1));
+    assert!(poll_once(&mut put).is_pending());
+    assert!(format!("{q:?}").contains("putters: 1"), "{q:?}");
+    drop(put);
+    assert!(format!("{q:?}").contains("putters: 0"), "{q:?}");
+}
+
+#[test]
+fn test_task_done_underflow() {
+    let q: Queue<u8> = Queue::new(0);
+    match q.task_done() {
+        Err(Error::InvalidArgument(m)) => assert_eq!(m, "task_done() called too many times"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn test_task_done() {
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        for i in 0..100 {
+            q.put_nowait(i).unwrap();
+        }
+        let accumulator = Rc::new(Cell::new(0));
+        let running = Rc::new(Cell::new(true));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, acc, running) = (q.clone(), accumulator.clone(), running.clone());
+                spawn(async move {
+                    while running.get() {
+                        let item = q.get().await;
+                        acc.set(acc.get() + item);
+                        q.task_done().unwrap();
+                    }
+                })
+            })
+            .collect();
+        q.join().await;
+        assert_eq!(accumulator.get(), (0..100).sum::<i32>());
+        running.set(false);
+        for w in workers {
+            w.cancel();
+        }
+        settle().await;
+    });
+}
+
+#[test]
+fn test_join_empty_queue() {
+    run(async {
+        let q: Queue<u8> = Queue::new(0);
+        q.join().await;
+        q.join().await;
+    });
+}
+
+#[test]
+fn test_priority_queue_tuples() {
+    let q = PriorityQueue::new(0);
+    q.put_nowait((3, "c")).unwrap();
+    q.put_nowait((1, "a")).unwrap();
+    q.put_nowait((2, "b")).unwrap();
+    assert_eq!(q.get_nowait(), Ok((1, "a")));
+    assert_eq!(q.get_nowait(), Ok((2, "b")));
+}
