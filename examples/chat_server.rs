@@ -21,8 +21,9 @@ use common::{Cli, Flag};
 
 static CLI: Cli = Cli {
     name: "chat_server",
-    about: "A chat server: each line a client sends is broadcast to every other client; joins\n\
-            and departures are announced. Prints `Serving on ADDR`, serves until killed.",
+    about:
+        "A chat server: each line a client sends is broadcast to every other client; joins\n\
+            and departures are announced. Prints `Serving on ADDR`, serves until SIGINT or SIGTERM.",
     args: &[],
     flags: &[
         Flag::value("host", "H", "the address to listen on").default("127.0.0.1"),
@@ -144,5 +145,7 @@ fn main() -> std::process::ExitCode {
     let args = CLI.parse();
     let (host, port) = (args.get("host"), args.get("port"));
     let outbox = args.get_in("outbox", 1..=usize::MAX);
-    CLI.finish_run(asyncio::run(main_task(host, port, outbox)))
+    // Ctrl-C or `kill`: the server closes, then exit 130 / 143.
+    let result = common::run_until_signal(main_task(host, port, outbox));
+    CLI.finish_served(result)
 }

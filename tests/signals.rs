@@ -379,3 +379,29 @@ fn tcp_echo_server_sigterm_exits_143() {
         "Interrupted by SIGTERM, server closed",
     );
 }
+
+#[test]
+fn chat_server_sigint_exits_130() {
+    let args = ["--port", "0"].map(std::ffi::OsStr::new);
+    server_ends_with(
+        "chat_server",
+        &args,
+        &|| (),
+        libc::SIGINT,
+        130,
+        "Interrupted by SIGINT, server closed",
+    );
+}
+
+#[test]
+fn chat_server_sigterm_exits_143() {
+    let args = ["--port", "0"].map(std::ffi::OsStr::new);
+    server_ends_with(
+        "chat_server",
+        &args,
+        &|| (),
+        libc::SIGTERM,
+        143,
+        "Interrupted by SIGTERM, server closed",
+    );
+}
