@@ -742,7 +742,7 @@ fn buffer_info_follows_a_writer_filling_a_peer_that_does_not_read() {
             Ok::<_, asyncio::Error>(writer.buffer_info())
         };
         let read_all = reader.readexactly(written);
-        let (w, got) = join(drained, read_all).await;
+        let (w, got) = util::join(drained, read_all).await;
         let w = w?;
         assert_eq!(got?.len(), written);
         assert!(
@@ -758,32 +758,4 @@ fn buffer_info_follows_a_writer_filling_a_peer_that_does_not_read() {
         Ok::<_, asyncio::Error>(())
     })
     .unwrap();
-}
-
-/// Polls both futures to completion, on this task.
-async fn join<A: std::future::Future, B: std::future::Future>(
-    a: A,
-    b: B,
-) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
-    let (mut ra, mut rb) = (None, None);
-    std::future::poll_fn(|cx| {
-        if ra.is_none() {
-            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
-        }
-        if rb.is_none() {
-            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
-        }
-        if ra.is_some() && rb.is_some() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    (ra.unwrap(), rb.unwrap())
 }

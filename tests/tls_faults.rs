@@ -1205,7 +1205,7 @@ fn fragmented_exchange(
             let (got, ()) = {
                 let write = write_in_pieces(&swriter, &down, &mut srng, 3000);
                 let read = sreader.readexactly(up_len);
-                let (w, r) = join(write, read).await;
+                let (w, r) = util::join(write, read).await;
                 (r?, w?)
             };
             assert_eq!(sreader.read(-1).await?, b"", "EOF after the data");
@@ -1231,7 +1231,7 @@ fn fragmented_exchange(
                 .await?;
             let write = write_in_pieces(&cwriter, &up, &mut crng, 3000);
             let read = creader.readexactly(down_len);
-            let (w, r) = join(write, read).await;
+            let (w, r) = util::join(write, read).await;
             w?;
             let got = r?;
             cwriter.close();
@@ -1252,34 +1252,6 @@ fn fragmented_exchange(
     drop(relay.transports[1].take());
     assert_loop_empty(&lp);
     Ok((out.0, out.1, relay.pieces.get()))
-}
-
-/// Both futures at once (the crate has no `join`; tasks would need `'static`).
-async fn join<A: std::future::Future, B: std::future::Future>(
-    a: A,
-    b: B,
-) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
-    let (mut ra, mut rb) = (None, None);
-    std::future::poll_fn(|cx| {
-        if ra.is_none() {
-            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
-        }
-        if rb.is_none() {
-            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
-        }
-        if ra.is_some() && rb.is_some() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    (ra.unwrap(), rb.unwrap())
 }
 
 mod fragmentation {
