@@ -13,6 +13,7 @@
 pub(crate) mod connecting;
 pub(crate) mod flow_control;
 pub(crate) mod listener;
+pub(crate) mod pipe;
 pub(crate) mod socket;
 pub(crate) mod write_buffer;
 
