@@ -36,7 +36,7 @@ use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
-use crate::transport::pipe::Direction;
+use crate::transport::pipe::{os_pipe, Direction};
 
 /// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
 /// pipes, sockets, files and terminals alike (see the module docs for how each is read).
@@ -191,7 +191,8 @@ fn pollable(fd: OwnedFd, direction: Direction) -> Result<OwnedFd, Error> {
 /// Starts a thread copying between `fd` (blocking) and a new pipe; returns the pipe's end
 /// for the loop.
 fn via_thread(fd: OwnedFd, direction: Direction) -> Result<OwnedFd, Error> {
-    let (r, w) = io::pipe()?;
+    let (r, w) = os_pipe()?;
+    let (r, w) = (File::from(r), File::from(w));
     let mut file = File::from(fd);
     let builder = std::thread::Builder::new();
     match direction {

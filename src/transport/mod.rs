@@ -6,7 +6,8 @@
 //! over it. Every method is safe to call from inside a protocol callback.
 //!
 //! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
-//! `flow_control.rs` (`_FlowControlMixin`'s water marks); the sockets transports are made from:
+//! `flow_control.rs` (`_FlowControlMixin`'s water marks), `pipe.rs` (`_UnixReadPipeTransport`,
+//! `_UnixWritePipeTransport`); the sockets transports are made from:
 //! `connecting.rs` (`sock_connect`) and `listener.rs` (`listen`, `accept`).
 // Checklist: L83.
 

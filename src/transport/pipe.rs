@@ -728,3 +728,11 @@ impl TransportImpl for PipeTransport {
         self.flow.borrow().is_paused()
     }
 }
+
+/// A new pipe, close-on-exec, both ends blocking: `(read end, write end)`.
+pub(crate) fn os_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (w, r) = mio::unix::pipe::new()?;
+    r.set_nonblocking(false)?;
+    w.set_nonblocking(false)?;
+    Ok((OwnedFd::from(r), OwnedFd::from(w)))
+}
