@@ -11,8 +11,10 @@
 mod util;
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use util::{example_binary, run_until, Recorder};
 
 fn read_pipe(
     lp: &EventLoop,
-    r: impl Into<std::os::fd::OwnedFd> + 'static,
+    r: impl Into<OwnedFd> + 'static,
     rec: Recorder,
 ) -> (Transport, Rc<RefCell<Recorder>>) {
     let h = lp.handle();
@@ -33,7 +35,7 @@ fn read_pipe(
 
 fn write_pipe(
     lp: &EventLoop,
-    w: impl Into<std::os::fd::OwnedFd> + 'static,
+    w: impl Into<OwnedFd> + 'static,
     rec: Recorder,
 ) -> (Transport, Rc<RefCell<Recorder>>) {
     let h = lp.handle();
@@ -42,8 +44,25 @@ fn write_pipe(
         .unwrap()
 }
 
+/// A new OS pipe, `(read end, write end)`, close-on-exec. (`std::io::pipe` is newer than the
+/// crate's minimum Rust version.)
+fn os_pipe() -> (File, File) {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes; on success each is a new
+    // open descriptor that nothing else owns, so each may be given to one `OwnedFd`.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+    // SAFETY: as above: fresh descriptors, owned by nobody else.
+    unsafe {
+        (
+            File::from(OwnedFd::from_raw_fd(fds[0])),
+            File::from(OwnedFd::from_raw_fd(fds[1])),
+        )
+    }
+}
+
 /// Reads everything from `r` on a thread (bounded by the writer closing).
-fn drain_thread(mut r: io::PipeReader) -> std::thread::JoinHandle<Vec<u8>> {
+fn drain_thread(mut r: File) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut all = Vec::new();
         r.read_to_end(&mut all).unwrap();
@@ -56,7 +75,7 @@ fn drain_thread(mut r: io::PipeReader) -> std::thread::JoinHandle<Vec<u8>> {
 #[test]
 fn test_ctor() {
     let lp = EventLoop::new().unwrap();
-    let (r, _w) = io::pipe().unwrap();
+    let (r, _w) = os_pipe();
     let (t, proto) = read_pipe(&lp, r, Recorder::default());
     assert_eq!(
         proto.borrow().calls,
@@ -75,7 +94,7 @@ fn test_ctor() {
 #[test]
 fn test__read_ready_data_then_eof_then_connection_lost() {
     let lp = EventLoop::new().unwrap();
-    let (r, mut w) = io::pipe().unwrap();
+    let (r, mut w) = os_pipe();
     let (t, proto) = read_pipe(&lp, r, Recorder::default());
     w.write_all(b"data").unwrap();
     run_until(&lp, 100, || proto.borrow().data.len() == 4);
@@ -100,7 +119,7 @@ fn test__read_ready_data_then_eof_then_connection_lost() {
 fn test__read_ready_eof_even_when_the_protocol_asks_to_stay_open() {
     // CPython ignores eof_received's answer on a read pipe: there is nothing to keep open.
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     drop(w);
     let rec = Recorder {
         keep_open_on_eof: true,
@@ -117,7 +136,7 @@ fn test__read_ready_eof_even_when_the_protocol_asks_to_stay_open() {
 #[test]
 fn test_pause_reading_and_resume_reading() {
     let lp = EventLoop::new().unwrap();
-    let (r, mut w) = io::pipe().unwrap();
+    let (r, mut w) = os_pipe();
     let (t, proto) = read_pipe(&lp, r, Recorder::default());
     t.pause_reading();
     assert!(!t.is_reading());
@@ -142,7 +161,7 @@ fn test_pause_reading_and_resume_reading() {
 #[test]
 fn test_close() {
     let lp = EventLoop::new().unwrap();
-    let (r, mut w) = io::pipe().unwrap();
+    let (r, mut w) = os_pipe();
     let (t, proto) = read_pipe(&lp, r, Recorder::default());
     t.close();
     t.close(); // idempotent
@@ -160,7 +179,7 @@ fn test_close() {
 #[test]
 fn read_pipe_refuses_the_write_side_methods() {
     let lp = EventLoop::new().unwrap();
-    let (r, _w) = io::pipe().unwrap();
+    let (r, _w) = os_pipe();
     let (t, proto) = read_pipe(&lp, r, Recorder::default());
     assert!(matches!(t.write(b"x"), Err(asyncio::Error::Unsupported(_))));
     assert!(matches!(t.write_eof(), Err(asyncio::Error::Unsupported(_))));
@@ -196,7 +215,7 @@ fn read_pipe_refuses_a_regular_file_with_the_os_error() {
 #[test]
 fn test_write_and_test_write_eof() {
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w, Recorder::default());
     assert!(t.can_write_eof());
     assert!(!t.is_reading());
@@ -218,7 +237,7 @@ fn test_write_and_test_write_eof() {
 #[test]
 fn test_write_buffer_past_the_pipe_capacity_pauses_and_resumes_at_the_marks() {
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w, Recorder::default());
     t.set_write_buffer_limits(Some(64 * 1024), Some(16 * 1024))
         .unwrap();
@@ -250,7 +269,7 @@ fn test_write_buffer_past_the_pipe_capacity_pauses_and_resumes_at_the_marks() {
 #[test]
 fn test_write_eof_pending_flushes_before_closing() {
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w, Recorder::default());
     let chunk = vec![7u8; 300 * 1024];
     t.write(&chunk).unwrap();
@@ -269,7 +288,7 @@ fn test_write_eof_pending_flushes_before_closing() {
 #[test]
 fn test_write_err_epipe_is_connection_lost_broken_pipe() {
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w, Recorder::default());
     drop(r);
     t.write(b"nobody reads").unwrap(); // EPIPE on the fast path; no SIGPIPE
@@ -284,7 +303,7 @@ fn test_write_err_epipe_is_connection_lost_broken_pipe() {
 #[test]
 fn test__write_ready_err_with_bytes_buffered_is_broken_pipe() {
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w, Recorder::default());
     t.write(&vec![1u8; 256 * 1024]).unwrap();
     assert!(t.get_write_buffer_size() > 0);
@@ -302,7 +321,7 @@ fn test__read_ready_reader_gone_with_nothing_buffered_closes() {
     // CPython watches the write end for readability: the reader going away with nothing
     // buffered is a plain close.
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     let (_t, proto) = write_pipe(&lp, w, Recorder::default());
     drop(r);
     run_until(&lp, 100, || proto.borrow().lost);
@@ -315,7 +334,7 @@ fn test__read_ready_reader_gone_with_nothing_buffered_closes() {
 #[test]
 fn test_abort() {
     let lp = EventLoop::new().unwrap();
-    let (r, w) = io::pipe().unwrap();
+    let (r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w, Recorder::default());
     t.write(&vec![1u8; 256 * 1024]).unwrap();
     t.abort();
@@ -334,7 +353,7 @@ fn test_abort() {
 #[test]
 fn stream_reader_readline_over_a_pipe() {
     asyncio::run(async {
-        let (r, mut w) = io::pipe().unwrap();
+        let (r, mut w) = os_pipe();
         let writer = std::thread::spawn(move || {
             for i in 0..1000 {
                 writeln!(w, "line {i}").unwrap();
@@ -356,7 +375,7 @@ fn stream_reader_readline_over_a_pipe() {
 #[test]
 fn stream_writer_over_a_pipe_drains_and_write_eof_ends_it() {
     asyncio::run(async {
-        let (r, w) = io::pipe().unwrap();
+        let (r, w) = os_pipe();
         let reader = drain_thread(r);
         let writer = asyncio::open_write_pipe(w).await?;
         let big = vec![b'z'; 1024 * 1024];

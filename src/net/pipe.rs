@@ -49,7 +49,8 @@ impl LoopHandle {
     /// }
     ///
     /// asyncio::run(async {
-    ///     let (reader, mut writer) = std::io::pipe()?;
+    ///     // A pipe works the same; a socket pair is used here as the other end.
+    ///     let (reader, mut writer) = std::os::unix::net::UnixStream::pair()?;
     ///     writer.write_all(b"hello")?;
     ///     drop(writer); // EOF after "hello"
     ///     let lp = asyncio::get_running_loop()?;
@@ -104,7 +105,8 @@ impl LoopHandle {
     /// impl asyncio::Protocol for Quiet {}
     ///
     /// asyncio::run(async {
-    ///     let (mut reader, writer) = std::io::pipe()?;
+    ///     // A pipe works the same; a socket pair is used here as the other end.
+    ///     let (mut reader, writer) = std::os::unix::net::UnixStream::pair()?;
     ///     let lp = asyncio::get_running_loop()?;
     ///     let (transport, _) = lp.connect_write_pipe(|| Quiet, writer).await?;
     ///     assert!(transport.can_write_eof());

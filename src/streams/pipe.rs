@@ -103,7 +103,7 @@ pub async fn stdout() -> Result<StreamWriter, Error> {
 /// use std::io::Write;
 ///
 /// asyncio::run(async {
-///     let (r, mut w) = std::io::pipe()?;
+///     let (r, mut w) = std::os::unix::net::UnixStream::pair()?; // or a pipe
 ///     w.write_all(b"one\ntwo\n")?;
 ///     drop(w);
 ///     let reader = asyncio::open_read_pipe(r).await?;
@@ -146,7 +146,7 @@ pub async fn open_read_pipe(fd: impl Into<OwnedFd>) -> Result<StreamReader, Erro
 /// use std::io::Read;
 ///
 /// asyncio::run(async {
-///     let (mut r, w) = std::io::pipe()?;
+///     let (mut r, w) = std::os::unix::net::UnixStream::pair()?; // or a pipe
 ///     let writer = asyncio::open_write_pipe(w).await?;
 ///     writer.write(b"line\n")?;
 ///     writer.close();
