@@ -113,6 +113,7 @@
 //! | `protocol.rs` | `protocols.py`; `ProtocolSlot`, the one seam every transport calls its protocol through (the discipline `selector_events.py` and `sslproto.py` keep by hand) |
 //! | `transport/mod.rs` | `transports.py` |
 //! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport` |
+//! | `transport/pipe.rs`, `net/pipe.rs`, `streams/pipe.rs` | `unix_events.py`: `_UnixReadPipeTransport`, `_UnixWritePipeTransport`; `base_events.py`: `connect_read_pipe`, `connect_write_pipe` |
 //! | `transport/flow_control.rs` | `transports._FlowControlMixin` |
 //! | `transport/connecting.rs` | `selector_events.py`: `sock_connect`, `_sock_connect_cb` |
 //! | `transport/listener.rs` | `selector_events.py`: `_start_serving`, `_accept_connection` (the socket half) |
@@ -155,6 +156,8 @@
 //! | `loop.create_connection(factory, host, port, …)` | `lp.create_connection(factory, host, port).local_addr(..).happy_eyeballs_delay(..).await` → `(Transport, Rc<RefCell<P>>)` |
 //! | `loop.create_server(factory, host, port, …)` | `lp.create_server(factory, host, port).backlog(100).reuse_port(true).await` → `Server` |
 //! | `loop.create_unix_connection`, `create_unix_server` | same names, a path instead of host and port |
+//! | `loop.connect_read_pipe(factory, pipe)`, `loop.connect_write_pipe(factory, pipe)` | `lp.connect_read_pipe(factory, fd).await`, `lp.connect_write_pipe(factory, fd).await` → `(Transport, Rc<RefCell<P>>)`; `fd` any `Into<OwnedFd>` (a `std::io::PipeReader`/`PipeWriter`, a `File`), owned by the transport; a broken pipe is `connection_lost(Some(BrokenPipe))` |
+//! | `connect_read_pipe(lambda: StreamReaderProtocol(reader), sys.stdin)` (and `sys.stdout`) | `asyncio::stdin().await` → `StreamReader`, `asyncio::stdout().await` → `StreamWriter` (fd 0/1 duplicated; files, `/dev/null` and terminals through a helper thread); any descriptor: `asyncio::open_read_pipe(fd)`, `open_write_pipe(fd)` |
 //! | `Protocol`, `BufferedProtocol` | traits of the same names (`&mut self` methods; a buffered protocol returns `Some(self)` from `as_buffered`) |
 //! | `transport.write`, `writelines`, `write_eof`, `close`, `abort`, `pause_reading`, `resume_reading`, `set_write_buffer_limits`, `get_write_buffer_size`, `get_extra_info` | same names on `Transport` |
 //! | `Server.close()`, `wait_closed()`, `serve_forever()`, `start_serving()`, `close_clients()`, `abort_clients()`, `sockets` | same names; `async with server` is `server.scope(\|srv\| async {..})` |

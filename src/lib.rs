@@ -163,8 +163,9 @@ pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
 pub use server::{CreateServer, ListenSocket, Server};
 pub use streams::{
-    open_connection, open_connection_sock, open_unix_connection, start_server, start_unix_server,
-    OpenConnection, StartServer, StreamReader, StreamWriter,
+    open_connection, open_connection_sock, open_read_pipe, open_unix_connection, open_write_pipe,
+    start_server, start_unix_server, stdin, stdout, OpenConnection, StartServer, StreamReader,
+    StreamWriter,
 };
 pub use sync::{
     BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,

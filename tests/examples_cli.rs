@@ -31,6 +31,7 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     // No flags: an extra argument is the bad input.
     ("loop_demo", &["extra"], "'extra'"),
     ("soak", &["--seconds", "soon"], "--seconds"),
+    ("stdin_echo_client", &["--port", "abc"], "--port"),
     ("tcp_echo_client", &["--port", "abc"], "--port"),
     ("tcp_echo_server", &["--port", "70000"], "--port"),
     (

@@ -74,6 +74,11 @@ impl Readiness {
         self.0 & (Self::WRITABLE | Self::WRITE_CLOSED | Self::ERROR) != 0
     }
 
+    /// The other end is gone or the descriptor is in error (EPOLLHUP/EPOLLERR on a write end).
+    pub(crate) fn is_write_closed(self) -> bool {
+        self.0 & (Self::WRITE_CLOSED | Self::ERROR) != 0
+    }
+
     fn union(self, other: Readiness) -> Readiness {
         Readiness(self.0 | other.0)
     }

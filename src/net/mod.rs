@@ -8,5 +8,6 @@
 
 pub(crate) mod connect;
 pub(crate) mod happy_eyeballs;
+pub(crate) mod pipe;
 pub(crate) mod resolve;
 pub(crate) mod socket_opts;

@@ -13,6 +13,7 @@ pub(crate) mod core;
 #[cfg(feature = "futures-io")]
 mod futures_io;
 mod open;
+mod pipe;
 pub mod reader;
 mod writer;
 
@@ -20,6 +21,7 @@ pub use open::{
     open_connection, open_connection_sock, open_unix_connection, start_server, start_unix_server,
     AsyncCallback, ClientConnected, OpenConnection, PlainCallback, StartServer,
 };
+pub use pipe::{open_read_pipe, open_write_pipe, stdin, stdout};
 pub use reader::StreamReader;
 #[cfg(feature = "tls")]
 pub use writer::StreamStartTls;

@@ -6,13 +6,15 @@
 //! over it. Every method is safe to call from inside a protocol callback.
 //!
 //! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
-//! `flow_control.rs` (`_FlowControlMixin`'s water marks); the sockets transports are made from:
+//! `flow_control.rs` (`_FlowControlMixin`'s water marks), `pipe.rs` (`_UnixReadPipeTransport`,
+//! `_UnixWritePipeTransport`); the sockets transports are made from:
 //! `connecting.rs` (`sock_connect`) and `listener.rs` (`listen`, `accept`).
 // Checklist: L83.
 
 pub(crate) mod connecting;
 pub(crate) mod flow_control;
 pub(crate) mod listener;
+pub(crate) mod pipe;
 pub(crate) mod socket;
 pub(crate) mod write_buffer;
 

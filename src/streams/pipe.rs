@@ -1,0 +1,230 @@
+//! Streams over pipes and the process's standard input and output: [`stdin`], [`stdout`],
+//! [`open_read_pipe`], [`open_write_pipe`].
+//!
+//! CPython has no `asyncio.stdin()`; the usual recipe is
+//! `loop.connect_read_pipe(lambda: StreamReaderProtocol(reader), sys.stdin)` and
+//! `loop.connect_write_pipe(FlowControlMixin, sys.stdout)`. These functions are that recipe,
+//! with two differences:
+//!
+//! - **The descriptor is duplicated.** CPython's recipe hands `sys.stdin` itself to the
+//!   transport, so closing the transport closes fd 0 for the rest of the process. Here
+//!   `stdin()`/`stdout()` `dup` fd 0/1 first (close-on-exec), so closing the stream closes
+//!   only the copy; the process keeps its fd 0/1.
+//! - **Descriptors the loop cannot poll fall back to a helper thread.** epoll refuses
+//!   regular files (and `/dev/null`) with `EPERM`, and a terminal is better left blocking (it
+//!   is shared with the shell). For those, a thread copies between the descriptor (blocking)
+//!   and one end of a new pipe, and the stream uses the pipe's other end. The standard input
+//!   thread ends at end of file, or when the stream is gone and it next has data to pass on;
+//!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The
+//!   standard output thread ends when the stream is closed and everything written was passed on;
+//!   await [`StreamWriter::wait_closed`] and the data reached the thread, not necessarily the
+//!   file: a process that exits at once may lose the tail. For pipes and sockets (the usual
+//!   case under a supervisor or in a shell pipeline) there is no thread.
+//!
+//! **Non-blocking mode is shared.** `O_NONBLOCK` belongs to the open file description, which
+//! the duplicate shares with fd 0/1 and with every process that inherited it: while the stream
+//! is open, blocking reads of fd 0 (e.g. `std::io::stdin()`) in this process, or in a child
+//! given the same pipe, may fail with `WouldBlock`. CPython has the same issue. The helper
+//! thread path does not change the mode.
+
+use std::fs::File;
+use std::io::{self, IsTerminal};
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::core::StreamCore;
+use super::reader::{ReaderState, StreamReader};
+use super::writer::StreamWriter;
+use crate::constants::DEFAULT_LIMIT;
+use crate::error::Error;
+use crate::transport::pipe::{os_pipe, Direction};
+
+/// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
+/// pipes, sockets, files and terminals alike (see the module docs for how each is read).
+///
+/// # Errors
+/// `Error::Io` if fd 0 cannot be duplicated (it is closed) or a helper thread cannot start;
+/// `InvalidState` outside a running loop.
+///
+/// # Examples
+///
+/// ```no_run
+/// asyncio::run(async {
+///     let input = asyncio::stdin().await?;
+///     loop {
+///         let line = input.readline().await?;
+///         if line.is_empty() {
+///             break; // end of input
+///         }
+///         print!("got {}", String::from_utf8_lossy(&line));
+///     }
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub async fn stdin() -> Result<StreamReader, Error> {
+    let fd = io::stdin().as_fd().try_clone_to_owned()?;
+    open_read_pipe(fd).await
+}
+
+/// A [`StreamWriter`] to the process's standard output (fd 1, duplicated first), for pipes,
+/// sockets, files and terminals alike. Rust's `print!` buffers separately: do not mix the two
+/// on one line.
+///
+/// # Errors
+/// `Error::Io` if fd 1 cannot be duplicated or a helper thread cannot start; `InvalidState`
+/// outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let out = asyncio::stdout().await?;
+///     out.write(b"hello from the loop\n")?;
+///     out.drain().await?;
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub async fn stdout() -> Result<StreamWriter, Error> {
+    let fd = io::stdout().as_fd().try_clone_to_owned()?;
+    open_write_pipe(fd).await
+}
+
+/// A [`StreamReader`] over any readable descriptor: a pipe or socket directly, a regular
+/// file, `/dev/null` or a terminal through a helper thread (see the module docs). Takes
+/// ownership of `fd`.
+///
+/// # Errors
+/// `Error::Io` if a helper thread cannot start; `InvalidState` outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+///
+/// asyncio::run(async {
+///     let (r, mut w) = std::os::unix::net::UnixStream::pair()?; // or a pipe
+///     w.write_all(b"one\ntwo\n")?;
+///     drop(w);
+///     let reader = asyncio::open_read_pipe(r).await?;
+///     assert_eq!(reader.readline().await?, b"one\n");
+///     assert_eq!(reader.readline().await?, b"two\n");
+///     assert_eq!(reader.readline().await?, b"");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub async fn open_read_pipe(fd: impl Into<OwnedFd>) -> Result<StreamReader, Error> {
+    let fd = pollable(fd.into(), Direction::Read)?;
+    let lp = crate::event_loop::get_running_loop()?;
+    let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
+    let spare = fd.try_clone()?;
+    match lp.connect_pipe_rc(fd, Direction::Read, core.clone()).await {
+        Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM) => {
+            let fd = via_thread(spare, Direction::Read)?;
+            let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
+            lp.connect_pipe_rc(fd, Direction::Read, core.clone())
+                .await?;
+            return Ok(StreamReader::from_core(core));
+        }
+        other => other?,
+    };
+    Ok(StreamReader::from_core(core))
+}
+
+/// A [`StreamWriter`] to any writable descriptor: a pipe or socket directly, a regular
+/// file, `/dev/null` or a terminal through a helper thread (see the module docs). Takes
+/// ownership of `fd`. The writer's `write_eof()` and `close()` both close the descriptor
+/// once the buffer is flushed.
+///
+/// # Errors
+/// `Error::Io` if a helper thread cannot start; `InvalidState` outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Read;
+///
+/// asyncio::run(async {
+///     let (mut r, w) = std::os::unix::net::UnixStream::pair()?; // or a pipe
+///     let writer = asyncio::open_write_pipe(w).await?;
+///     writer.write(b"line\n")?;
+///     writer.close();
+///     writer.wait_closed().await?;
+///     let mut got = String::new();
+///     r.read_to_string(&mut got)?;
+///     assert_eq!(got, "line\n");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub async fn open_write_pipe(fd: impl Into<OwnedFd>) -> Result<StreamWriter, Error> {
+    let fd = pollable(fd.into(), Direction::Write)?;
+    let lp = crate::event_loop::get_running_loop()?;
+    let spare = fd.try_clone()?;
+    let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
+    let transport = match lp.connect_pipe_rc(fd, Direction::Write, core.clone()).await {
+        Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM) => {
+            let fd = via_thread(spare, Direction::Write)?;
+            let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
+            let t = lp
+                .connect_pipe_rc(fd, Direction::Write, core.clone())
+                .await?;
+            return Ok(StreamWriter::new(t, core));
+        }
+        other => other?,
+    };
+    Ok(StreamWriter::new(transport, core))
+}
+
+/// `fd` itself if the loop can poll it, else the loop's end of a helper thread's pipe.
+fn pollable(fd: OwnedFd, direction: Direction) -> Result<OwnedFd, Error> {
+    let file = File::from(fd);
+    let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if regular || file.is_terminal() {
+        via_thread(OwnedFd::from(file), direction)
+    } else {
+        Ok(OwnedFd::from(file))
+    }
+}
+
+/// Starts a thread copying between `fd` (blocking) and a new pipe; returns the pipe's end
+/// for the loop.
+fn via_thread(fd: OwnedFd, direction: Direction) -> Result<OwnedFd, Error> {
+    let (r, w) = os_pipe()?;
+    let (r, w) = (File::from(r), File::from(w));
+    let mut file = File::from(fd);
+    let builder = std::thread::Builder::new();
+    match direction {
+        Direction::Read => {
+            let mut w = w;
+            builder
+                .name("asyncio-stdin".into())
+                .spawn(move || copy(&mut file, &mut w))?;
+            Ok(OwnedFd::from(r))
+        }
+        Direction::Write => {
+            let mut r = r;
+            builder
+                .name("asyncio-stdout".into())
+                .spawn(move || copy(&mut r, &mut file))?;
+            Ok(OwnedFd::from(w))
+        }
+    }
+}
+
+/// Copies until end of file or an error on either side (then there is no one to tell).
+fn copy(from: &mut impl io::Read, to: &mut impl io::Write) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+            return;
+        }
+    }
+}

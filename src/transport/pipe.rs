@@ -1,0 +1,738 @@
+//! Pipe transports: one end of a pipe (or a socket, or a pollable character device) used in
+//! one direction only.
+//!
+//! Mirrors `_UnixReadPipeTransport` and `_UnixWritePipeTransport` in CPython
+//! `Lib/asyncio/unix_events.py`. The same ground rules as the socket transport
+//! (`socket/mod.rs`): the protocol is called only through its `ProtocolSlot`, `connection_made`
+//! first and `connection_lost` exactly once and last, always from a queued callback; the write
+//! side's water marks are the shared `FlowControl`, its buffer the shared `WriteBuffer`.
+//!
+//! Read side: registered readable (edge-triggered). `pause_reading` only stops reading (events
+//! that come while paused are dropped); `resume_reading` queues one read attempt, since the edge
+//! may have passed. EOF → `eof_received` (its answer is ignored, as in CPython: a read pipe has
+//! nothing to keep open) → `connection_lost(None)`.
+//!
+//! Write side: registered writable. What the kernel does not take waits in the buffer; the
+//! protocol is paused above the high-water mark and resumed at the low one. `write_eof` closes
+//! the pipe once the buffer is flushed (the reader then sees EOF), so it is `close`. When the
+//! reading end goes away, `write` fails with `EPIPE` (Rust programs ignore `SIGPIPE`, as
+//! CPython does) and the protocol gets `connection_lost(BrokenPipe)`; the kernel also reports
+//! an error event on our end, which CPython watches with a reader: with bytes buffered it is
+//! `connection_lost(BrokenPipe)`, with none a plain close.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::rc::{Rc, Weak};
+
+use mio::unix::pipe::{Receiver, Sender};
+use mio::Interest;
+
+use super::flow_control::FlowControl;
+use super::write_buffer::WriteBuffer;
+use super::{is_ordinary_disconnect, ExtraInfo, Transport, TransportImpl};
+use crate::constants::{LOG_THRESHOLD_FOR_CONNLOST_WRITES, MAX_READ_SIZE};
+use crate::error::Error;
+use crate::event_loop::debug::trace;
+use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::io::{IoHandler, Readiness};
+use crate::event_loop::LoopHandle;
+use crate::protocol::{Called, FlowEdge, ProtocolRef, ProtocolSlot};
+use crate::slots::SlotKey;
+
+/// How many reads one readiness event may do before yielding to the rest of the loop.
+const READS_PER_EVENT: usize = 16;
+
+/// The descriptor, by direction.
+enum End {
+    Read(Receiver),
+    Write(Sender),
+}
+
+impl End {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            End::Read(r) => r,
+            End::Write(w) => w,
+        }
+    }
+
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            End::Read(r) => r.as_raw_fd(),
+            End::Write(w) => w.as_raw_fd(),
+        }
+    }
+}
+
+/// Which way the pipe goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+/// Where the transport is in its life (as the socket transport's).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum State {
+    Open,
+    /// `close()`/`write_eof()` with bytes buffered: flushing, then `connection_lost(None)`.
+    Closing,
+    /// `connection_lost` is queued.
+    Lost,
+    /// `connection_lost` ran; the descriptor is closed.
+    Closed,
+}
+
+/// The read side's state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Reading {
+    NotStarted,
+    Active,
+    Paused,
+    Done,
+}
+
+pub(crate) struct PipeTransport {
+    lp: LoopHandle,
+    id: u64,
+    me: Weak<PipeTransport>,
+    direction: Direction,
+    end: RefCell<Option<End>>,
+    key: Cell<Option<SlotKey>>,
+    protocol: ProtocolSlot,
+    state: Cell<State>,
+    reading: Cell<Reading>,
+    buffer: RefCell<WriteBuffer>,
+    flow: RefCell<FlowControl>,
+    conn_lost_writes: Cell<u32>,
+    /// The last readable event said the writer is gone (EPOLLHUP): a short read then does not
+    /// mean drained, since no further edge will come; read on to EOF.
+    peer_closed: Cell<bool>,
+    fd: RawFd,
+}
+
+/// `sock.register` with a `&mut dyn Source`.
+struct DynSource<'a>(&'a mut dyn mio::event::Source);
+
+impl mio::event::Source for DynSource<'_> {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.0.register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.0.reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        self.0.deregister(registry)
+    }
+}
+
+impl PipeTransport {
+    /// Wraps `fd` (made non-blocking here), registers it, and queues `connection_made` (and,
+    /// for reading, the start of reading). Fails with the OS error when the descriptor cannot
+    /// be polled (a regular file: `EPERM` from epoll).
+    pub(crate) fn create(
+        lp: &LoopHandle,
+        fd: OwnedFd,
+        direction: Direction,
+        protocol: ProtocolRef,
+    ) -> Result<Rc<PipeTransport>, Error> {
+        lp.inner.check_closed()?;
+        let mut end = match direction {
+            Direction::Read => {
+                let r = Receiver::from(fd);
+                r.set_nonblocking(true)?;
+                End::Read(r)
+            }
+            Direction::Write => {
+                let w = Sender::from(fd);
+                w.set_nonblocking(true)?;
+                End::Write(w)
+            }
+        };
+        let raw = end.as_raw_fd();
+        let id = lp.next_conn_id();
+        let t = Rc::new_cyclic(|me| PipeTransport {
+            lp: lp.clone(),
+            id,
+            me: me.clone(),
+            direction,
+            end: RefCell::new(None),
+            key: Cell::new(None),
+            protocol: ProtocolSlot::new(protocol, lp.clone(), id),
+            state: Cell::new(State::Open),
+            reading: Cell::new(match direction {
+                Direction::Read => Reading::NotStarted,
+                Direction::Write => Reading::Done,
+            }),
+            buffer: RefCell::new(WriteBuffer::default()),
+            flow: RefCell::new(FlowControl::default()),
+            conn_lost_writes: Cell::new(0),
+            peer_closed: Cell::new(false),
+            fd: raw,
+        });
+        let interest = match direction {
+            Direction::Read => Interest::READABLE,
+            Direction::Write => Interest::WRITABLE,
+        };
+        let key = lp.inner.register_handler(
+            &mut DynSource(end.source()),
+            raw,
+            interest,
+            t.clone() as Rc<dyn IoHandler>,
+        )?;
+        t.key.set(Some(key));
+        *t.end.borrow_mut() = Some(end);
+        let made = t.clone();
+        lp.call_soon(move || made.connection_made())?;
+        if direction == Direction::Read {
+            let start = t.clone();
+            lp.call_soon(move || start.start_reading())?;
+        }
+        Ok(t)
+    }
+
+    pub(crate) fn handle(&self) -> Transport {
+        Transport {
+            inner: self.me.upgrade().expect("transport alive while in use"),
+        }
+    }
+
+    fn later(&self, f: impl FnOnce(&PipeTransport) + 'static) {
+        if let Some(me) = self.me.upgrade() {
+            let _ = self.lp.call_soon(move || f(&me));
+        }
+    }
+
+    fn connection_made(&self) {
+        trace!("protocol[{}]: connection_made (pipe)", self.id);
+        match self.protocol.made(self.handle()) {
+            Called::Done(()) | Called::Gone => {}
+            Called::Busy => self.later(|t| t.connection_made()),
+            Called::Panicked(payload) => self.report_panic("connection_made", &payload),
+        }
+    }
+
+    fn report_panic(&self, what: &str, payload: &Box<dyn std::any::Any + Send>) {
+        self.lp.call_exception_handler(
+            &ExceptionContext::new(format!("Exception in callback {what}"))
+                .with_exception(Box::new(PanicError::from_payload(&**payload)))
+                .with_detail("transport", self.id.to_string()),
+        );
+    }
+
+    fn start_reading(&self) {
+        if !self.protocol.is_made() && self.state.get() == State::Open {
+            self.later(|t| t.start_reading());
+            return;
+        }
+        if self.reading.get() == Reading::NotStarted && self.state.get() == State::Open {
+            self.reading.set(Reading::Active);
+            self.read_ready();
+        }
+    }
+
+    // ---- reading ------------------------------------------------------------------------
+
+    fn read_ready(&self) {
+        for _ in 0..READS_PER_EVENT {
+            if self.reading.get() != Reading::Active || self.state.get() != State::Open {
+                return;
+            }
+            if self.protocol.is_busy() {
+                self.later(|t| t.read_ready());
+                return;
+            }
+            // One read, inside one call through the seam: into a buffered protocol's own
+            // memory, or into the loop's shared buffer for a plain one.
+            let mut shared = self.lp.inner.read_buf.take();
+            if shared.len() < MAX_READ_SIZE {
+                shared.resize(MAX_READ_SIZE, 0);
+            }
+            let outcome = self.protocol.call(|p| match p.as_buffered() {
+                Some(b) => {
+                    let buf = b.get_buffer(0);
+                    if buf.is_empty() {
+                        return Err(io::Error::other(Error::invalid_state(
+                            "get_buffer() returned an empty buffer",
+                        )));
+                    }
+                    let offered = buf.len();
+                    let n = self.read_into(buf)?;
+                    if n > 0 {
+                        b.buffer_updated(n);
+                    }
+                    Ok((n, offered))
+                }
+                None => {
+                    let n = self.read_into(&mut shared)?;
+                    if n > 0 {
+                        p.data_received(&shared[..n]);
+                    }
+                    Ok((n, shared.len()))
+                }
+            });
+            self.lp.inner.read_buf.set(shared);
+            match outcome {
+                Called::Done(Ok((0, _))) => {
+                    self.on_eof();
+                    return;
+                }
+                Called::Done(Ok((n, offered))) => {
+                    trace!("transport[{}]: pipe read {n} B", self.id);
+                    if n < offered && !self.peer_closed.get() {
+                        return; // drained: wait for the next edge
+                    }
+                }
+                Called::Done(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Called::Done(Err(e)) => {
+                    self.fatal_error(e, "Fatal read error on pipe transport");
+                    return;
+                }
+                Called::Gone => return,
+                Called::Busy => {
+                    self.later(|t| t.read_ready());
+                    return;
+                }
+                Called::Panicked(payload) => {
+                    self.protocol_failed("data_received", payload);
+                    return;
+                }
+            }
+        }
+        self.later(|t| t.read_ready());
+    }
+
+    fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let end = self.end.borrow();
+        let Some(End::Read(r)) = end.as_ref() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        let mut r: &Receiver = r;
+        loop {
+            match r.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// EOF: `eof_received` once, then `connection_lost(None)` (CPython ignores the answer).
+    fn on_eof(&self) {
+        trace!("protocol[{}]: eof_received (pipe)", self.id);
+        self.reading.set(Reading::Done);
+        match self.protocol.call(|p| p.eof_received()) {
+            Called::Done(_) | Called::Gone => self.force_close(None),
+            Called::Busy => self.later(|t| t.on_eof()),
+            Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
+        }
+    }
+
+    // ---- writing ------------------------------------------------------------------------
+
+    fn dropped_write(&self) {
+        let n = self.conn_lost_writes.get();
+        if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+            crate::event_loop::debug::warning!(
+                "pipe closed by peer or os.write(pipe, data) raised exception."
+            );
+        }
+        self.conn_lost_writes.set(n.saturating_add(1));
+    }
+
+    fn check_writable(&self, what: &str) -> Result<bool, Error> {
+        if self.direction == Direction::Read {
+            return Err(Error::Unsupported(format!(
+                "{what}() on a read pipe transport"
+            )));
+        }
+        if self.state.get() != State::Open {
+            // CPython: a write after close or loss is dropped (and counted).
+            self.dropped_write();
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// One non-blocking write; how much the kernel took, or `None` after a fatal error.
+    fn send_now(&self, f: impl Fn(&mut &Sender) -> io::Result<usize>) -> Option<usize> {
+        let result = {
+            let end = self.end.borrow();
+            let Some(End::Write(w)) = end.as_ref() else {
+                return Some(0);
+            };
+            let mut w: &Sender = w;
+            loop {
+                match f(&mut w) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
+            }
+        };
+        match result {
+            Ok(n) => Some(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(0),
+            Err(e) => {
+                self.fatal_error(e, "Fatal write error on pipe transport");
+                None
+            }
+        }
+    }
+
+    fn write_ready(&self) {
+        if self.buffer.borrow().is_empty() {
+            return;
+        }
+        let result = {
+            let end = self.end.borrow();
+            let Some(End::Write(w)) = end.as_ref() else {
+                return;
+            };
+            let mut w: &Sender = w;
+            self.buffer.borrow_mut().flush_with(|b| w.write(b))
+        };
+        match result {
+            Err(e) => {
+                self.fatal_error(e, "Fatal write error on pipe transport");
+                return;
+            }
+            Ok(0) => return,
+            Ok(_) => {}
+        }
+        self.maybe_resume_protocol();
+        if self.buffer.borrow().is_empty() && self.state.get() == State::Closing {
+            self.state.set(State::Lost);
+            self.call_connection_lost(None);
+        }
+    }
+
+    fn maybe_pause_protocol(&self) {
+        let size = self.buffer.borrow().len();
+        if self.flow.borrow_mut().should_pause(size) {
+            trace!("transport[{}]: pipe pause_writing ({size} B)", self.id);
+            self.deliver_flow(true);
+        }
+    }
+
+    fn maybe_resume_protocol(&self) {
+        let size = self.buffer.borrow().len();
+        if self.flow.borrow_mut().should_resume(size) {
+            trace!("transport[{}]: pipe resume_writing ({size} B)", self.id);
+            self.deliver_flow(false);
+        }
+    }
+
+    fn deliver_flow(&self, pause: bool) {
+        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.protocol, FlowEdge::pause(pause));
+    }
+
+    // ---- closing ------------------------------------------------------------------------
+
+    fn protocol_failed(&self, what: &str, payload: Box<dyn std::any::Any + Send>) {
+        let panic = PanicError::from_payload(&*payload);
+        self.lp.call_exception_handler(
+            &ExceptionContext::new(format!("Fatal error: protocol.{what}() call failed."))
+                .with_exception(Box::new(PanicError::from_payload(&*payload)))
+                .with_detail("transport", self.id.to_string()),
+        );
+        self.force_close(Some(io::Error::other(panic)));
+    }
+
+    /// OS errors are debug-logged (CPython logs `OSError`s only in debug mode), then the
+    /// transport is closed with the error.
+    fn fatal_error(&self, err: io::Error, message: &str) {
+        if is_ordinary_disconnect(&err) {
+            log::debug!(target: "asyncio", "pipe transport {}: {message}: {err}", self.id);
+        } else {
+            crate::event_loop::debug::warning!("pipe transport {}: {message}: {err}", self.id);
+        }
+        self.force_close(Some(err));
+    }
+
+    /// Drops the buffer, stops reading, queues `connection_lost(exc)` once.
+    fn force_close(&self, exc: Option<io::Error>) {
+        if self.state.get() >= State::Lost {
+            return;
+        }
+        self.buffer.borrow_mut().clear();
+        self.reading.set(Reading::Done);
+        self.state.set(State::Lost);
+        if let Some(me) = self.me.upgrade() {
+            let mut exc = exc;
+            if self
+                .lp
+                .call_soon(move || me.call_connection_lost(exc.take()))
+                .is_err()
+            {
+                self.release();
+            }
+        }
+    }
+
+    fn call_connection_lost(&self, exc: Option<io::Error>) {
+        if self.state.get() == State::Closed {
+            return;
+        }
+        if self.protocol.is_busy() {
+            let mut exc = exc;
+            self.later(move |t| t.call_connection_lost(exc.take()));
+            return;
+        }
+        self.state.set(State::Closed);
+        trace!("protocol[{}]: connection_lost (pipe)", self.id);
+        if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
+            self.report_panic("connection_lost", &payload);
+        }
+        self.release();
+    }
+
+    /// Leaves the loop, closes the descriptor, drops the protocol.
+    fn release(&self) {
+        let end = self.end.borrow_mut().take();
+        if let (Some(mut end), Some(key)) = (end, self.key.take()) {
+            self.lp.inner.deregister(key, &mut DynSource(end.source()));
+            drop(end);
+        }
+        drop(self.protocol.release());
+    }
+}
+
+impl IoHandler for PipeTransport {
+    fn buffer_info(&self) -> Option<super::BufferInfo> {
+        let (low_water, high_water) = self.flow.borrow().limits();
+        Some(super::BufferInfo {
+            write_buffered: self.buffer.borrow().len(),
+            writing_paused: self.flow.borrow().is_paused(),
+            high_water,
+            low_water,
+            kernel_unsent: None,
+            reading_paused: !TransportImpl::is_reading(self),
+            read_buffered: None,
+        })
+    }
+
+    fn io_ready(&self, readiness: Readiness) {
+        if self.state.get() >= State::Lost {
+            return;
+        }
+        match self.direction {
+            Direction::Read => {
+                if readiness.is_read_closed() {
+                    self.peer_closed.set(true);
+                }
+                if readiness.is_readable() && self.reading.get() == Reading::Active {
+                    self.read_ready();
+                }
+            }
+            Direction::Write => {
+                if readiness.is_writable() {
+                    self.write_ready();
+                }
+                // The reading end is gone (CPython's `_read_ready` on a write pipe).
+                if readiness.is_write_closed() && self.state.get() < State::Lost {
+                    if self.buffer.borrow().is_empty() {
+                        self.force_close(None);
+                    } else {
+                        self.force_close(Some(io::ErrorKind::BrokenPipe.into()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn loop_closed(&self) {
+        let was = self.state.replace(State::Closed);
+        if was < State::Closed {
+            let _ = self
+                .protocol
+                .lost(Some(io::Error::other("Event loop is closed")));
+        }
+        drop(self.protocol.release());
+        let end = self.end.borrow_mut().take();
+        drop(end);
+    }
+}
+
+impl TransportImpl for PipeTransport {
+    fn write(&self, data: &[u8]) -> Result<(), Error> {
+        if !self.check_writable("write")? || data.is_empty() {
+            return Ok(());
+        }
+        let mut rest = data;
+        if self.buffer.borrow().is_empty() {
+            let Some(n) = self.send_now(|w| w.write(data)) else {
+                return Ok(());
+            };
+            if n == data.len() {
+                return Ok(());
+            }
+            rest = &data[n..];
+        }
+        self.buffer.borrow_mut().push(rest);
+        self.maybe_pause_protocol();
+        Ok(())
+    }
+
+    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        if !self.check_writable("writelines")? || total == 0 {
+            return Ok(());
+        }
+        let mut sent = 0;
+        if self.buffer.borrow().is_empty() {
+            let Some(n) = self.send_now(|w| w.write_vectored(chunks)) else {
+                return Ok(());
+            };
+            sent = n;
+        }
+        if sent < total {
+            let mut buffer = self.buffer.borrow_mut();
+            let mut skip = sent;
+            for c in chunks {
+                if skip >= c.len() {
+                    skip -= c.len();
+                    continue;
+                }
+                buffer.push(&c[skip..]);
+                skip = 0;
+            }
+            drop(buffer);
+            self.maybe_pause_protocol();
+        }
+        Ok(())
+    }
+
+    /// Closes the pipe once flushed: for a pipe, the end of writing is the end of the pipe.
+    fn write_eof(&self) -> Result<(), Error> {
+        if self.direction == Direction::Read {
+            return Err(Error::Unsupported(
+                "write_eof() on a read pipe transport".into(),
+            ));
+        }
+        if self.state.get() != State::Open {
+            return Ok(());
+        }
+        if self.buffer.borrow().is_empty() {
+            self.force_close(None);
+        } else {
+            self.state.set(State::Closing);
+        }
+        Ok(())
+    }
+
+    fn can_write_eof(&self) -> bool {
+        self.direction == Direction::Write
+    }
+
+    fn close(&self) {
+        match self.direction {
+            Direction::Write => {
+                let _ = self.write_eof();
+            }
+            Direction::Read => {
+                if self.state.get() == State::Open {
+                    self.force_close(None);
+                }
+            }
+        }
+    }
+
+    fn abort(&self) {
+        self.force_close(None);
+    }
+
+    fn is_closing(&self) -> bool {
+        self.state.get() != State::Open
+    }
+
+    fn pause_reading(&self) {
+        if self.state.get() == State::Open
+            && matches!(self.reading.get(), Reading::Active | Reading::NotStarted)
+        {
+            self.reading.set(Reading::Paused);
+        }
+    }
+
+    fn resume_reading(&self) {
+        if self.reading.get() != Reading::Paused || self.state.get() != State::Open {
+            return;
+        }
+        self.reading.set(Reading::Active);
+        self.later(|t| t.read_ready());
+    }
+
+    fn is_reading(&self) -> bool {
+        self.state.get() == State::Open
+            && matches!(self.reading.get(), Reading::Active | Reading::NotStarted)
+    }
+
+    fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        if self.direction == Direction::Read {
+            return Err(Error::Unsupported(
+                "set_write_buffer_limits() on a read pipe transport".into(),
+            ));
+        }
+        self.flow.borrow_mut().set_limits(high, low)?;
+        self.maybe_pause_protocol();
+        Ok(())
+    }
+
+    fn get_write_buffer_size(&self) -> usize {
+        self.buffer.borrow().len()
+    }
+
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        self.flow.borrow().limits()
+    }
+
+    fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
+        match name {
+            "pipe" => self.end.borrow().as_ref().map(|_| ExtraInfo::Fd(self.fd)),
+            _ => None,
+        }
+    }
+
+    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        self.protocol.replace(protocol)
+    }
+
+    fn get_protocol(&self) -> Option<ProtocolRef> {
+        self.protocol.get()
+    }
+
+    fn get_loop(&self) -> LoopHandle {
+        self.lp.clone()
+    }
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn writing_paused(&self) -> bool {
+        self.flow.borrow().is_paused()
+    }
+}
+
+/// A new pipe, close-on-exec, both ends blocking: `(read end, write end)`.
+pub(crate) fn os_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (w, r) = mio::unix::pipe::new()?;
+    r.set_nonblocking(false)?;
+    w.set_nonblocking(false)?;
+    Ok((OwnedFd::from(r), OwnedFd::from(w)))
+}
