@@ -101,3 +101,28 @@
 //!     .unwrap();
 //! lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
 //! ```
+//!
+//! The composition types stay on the loop's thread too: the future of `run_in_executor`
+//! (its closure is what goes to another thread), a `TaskGroup`, and `gather`'s future.
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::RunInExecutor<u8>>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::TaskGroup>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn need_send<T: Send>() {}
+//! need_send::<asyncio::Gather<u8, asyncio::Error>>();
+//! ```
+//!
+//! A closure that is not `Send` cannot be handed to the pool.
+//!
+//! ```compile_fail,E0277
+//! let rc = std::rc::Rc::new(1);
+//! let _ = asyncio::run_in_executor(move || *rc);
+//! ```

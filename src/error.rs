@@ -21,6 +21,8 @@ use std::io;
 /// | [`Error::InvalidState`] | `RuntimeError` | a call in the wrong state: the loop is closed or already running, two readers wait at once |
 /// | [`Error::KeyboardInterrupt`] | `KeyboardInterrupt` | a SIGINT (Ctrl-C) cancelled the main future of [`run`](crate::run) |
 /// | [`Error::Unsupported`] | `NotImplementedError` | the transport cannot do it (`write_eof` over TLS) |
+/// | [`Error::Panic`] | an exception raised by the function | a closure given to [`run_in_executor`](crate::run_in_executor) panicked, or a task of a [`TaskGroup`](crate::TaskGroup) did |
+/// | [`Error::Group`] | `ExceptionGroup` (`BaseExceptionGroup`) | the tasks of a [`TaskGroup`](crate::TaskGroup) failed: every failure, in the order they happened |
 /// | `Error::Tls` (feature `tls`) | `ssl.SSLError` | a TLS handshake, certificate, record or truncation failure |
 ///
 /// `From<Error> for io::Error` keeps the [`io::ErrorKind`] of an `Io` error and picks a fitting
@@ -110,6 +112,13 @@ pub enum Error {
     /// A SIGINT (Ctrl-C) cancelled the main future of [`run`](crate::run) (`KeyboardInterrupt`).
     /// A program usually exits with status 130 on it.
     KeyboardInterrupt,
+    /// Code run for us panicked (an exception escaping a function): a closure given to
+    /// [`run_in_executor`](crate::run_in_executor), or a task of a
+    /// [`TaskGroup`](crate::TaskGroup).
+    Panic(crate::PanicError),
+    /// Several failures reported together (`ExceptionGroup`): those of a
+    /// [`TaskGroup`](crate::TaskGroup)'s tasks and body, in the order they happened. Never empty.
+    Group(Vec<Error>),
     /// A TLS failure (`ssl.SSLError`): handshake, certificate verification, a bad record, an
     /// alert from the peer, or a truncation the connection asked to see.
     // Checklist: D9.
@@ -153,6 +162,7 @@ impl Error {
             Error::InvalidState(_) => io::ErrorKind::Other,
             Error::Unsupported(_) => io::ErrorKind::Unsupported,
             Error::KeyboardInterrupt => io::ErrorKind::Interrupted,
+            Error::Panic(_) | Error::Group(_) => io::ErrorKind::Other,
             #[cfg(feature = "tls")]
             Error::Tls(_) => io::ErrorKind::InvalidData,
         }
@@ -179,6 +189,20 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::Cancelled => f.write_str("cancelled"),
             Error::KeyboardInterrupt => f.write_str("interrupted by SIGINT"),
+            Error::Panic(p) => p.fmt(f),
+            Error::Group(errors) => {
+                // Python's `unhandled errors in a TaskGroup (N sub-exceptions)`, then each one.
+                let n = errors.len();
+                let plural = if n == 1 { "" } else { "s" };
+                write!(
+                    f,
+                    "unhandled errors in a TaskGroup ({n} sub-exception{plural})"
+                )?;
+                for e in errors {
+                    write!(f, "; {e}")?;
+                }
+                Ok(())
+            }
             Error::InvalidArgument(m) | Error::InvalidState(m) | Error::Unsupported(m) => {
                 f.write_str(m)
             }
@@ -243,6 +267,8 @@ impl Error {
             Error::InvalidState(m) => Error::InvalidState(m.clone()),
             Error::Unsupported(m) => Error::Unsupported(m.clone()),
             Error::KeyboardInterrupt => Error::KeyboardInterrupt,
+            Error::Panic(p) => Error::Panic(p.clone()),
+            Error::Group(errors) => Error::Group(errors.iter().map(Error::duplicate).collect()),
             #[cfg(feature = "tls")]
             Error::Tls(t) => Error::Tls(t.clone()),
         }

@@ -125,6 +125,9 @@
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
 //! | `sync/locks.rs` | `locks.py`: `Lock`, `Event`, `Condition`, `Semaphore`, `BoundedSemaphore` |
 //! | `sync/queues.rs` | `queues.py`: `Queue`, `PriorityQueue`, `LifoQueue`, `QueueEmpty`, `QueueFull` |
+//! | `compose.rs` | `tasks.py`: `gather`, `wait`, `as_completed` |
+//! | `taskgroup.rs` | `taskgroups.py`: `TaskGroup` |
+//! | `event_loop/thread_pool.rs` | `base_events.py`: `run_in_executor`; `threads.py`: `to_thread` (the default executor, shared with the resolver) |
 //!
 //! ## Python names, Rust names
 //!
@@ -178,4 +181,12 @@
 //! | `asyncio.Semaphore(n)`, `BoundedSemaphore(n)` | `asyncio::Semaphore::new(n)`, `BoundedSemaphore::new(n)`: `permit().await` (a guard), or `acquire().await` + `release()`; over-releasing a bounded one is `Error::InvalidArgument` (`BoundedSemaphore released too many times`) |
 //! | `asyncio.Queue(maxsize)`, `PriorityQueue`, `LifoQueue`: `put`, `get`, `put_nowait`, `get_nowait`, `task_done`, `join`, `qsize`, `empty`, `full` | `asyncio::Queue::new(maxsize)`, `PriorityQueue`, `LifoQueue` (0: no limit), same names; `task_done()` too often is `Error::InvalidArgument` |
 //! | `asyncio.QueueEmpty`, `asyncio.QueueFull` | `get_nowait()` → `Result<T, QueueEmpty>`, `put_nowait(item)` → `Result<(), QueueFull<T>>` (the refused item comes back in it) |
+//! | `asyncio.gather(*aws)` | `asyncio::gather(futures).await` → `Result<Vec<T>, E>` over futures of `Result<T, E>`, results in input order; the first failure is returned and the other tasks are cancelled (CPython leaves them running) |
+//! | `asyncio.gather(*aws, return_exceptions=True)` | `asyncio::gather_return_exceptions(futures).await` → `Vec<Result<T, E>>` |
+//! | `asyncio.wait(tasks, timeout=…, return_when=FIRST_COMPLETED)` | `asyncio::wait(tasks, ReturnWhen::FirstCompleted).timeout(d).await` → `(done, pending)`, two `Vec<Task<_>>` in input order; also `FirstException`, `AllCompleted`; no tasks: `Error::InvalidArgument` |
+//! | `for f in asyncio.as_completed(tasks): await f` | `let mut c = asyncio::as_completed(tasks); while let Some(outcome) = c.next().await { … }` |
+//! | `async with asyncio.TaskGroup() as tg: tg.create_task(coro)` | `TaskGroup::run(\|tg\| async move { tg.create_task(fut)?; … }).await`; the first failure cancels the body and the other tasks |
+//! | `ExceptionGroup` (from a `TaskGroup`) | `Error::Group(Vec<Error>)`, every failure in order; a panicking task is `Error::Panic` in it |
+//! | `loop.run_in_executor(None, f)`, `asyncio.to_thread(f)` | `asyncio::run_in_executor(f).await`, `asyncio::to_thread(f).await` → `Result<T, Error>` (a panic in `f` is `Error::Panic`); one bounded pool per process, shared with the resolver |
+//! | `loop.set_default_executor(ThreadPoolExecutor(max_workers=n))` | `asyncio::set_executor_max_threads(n)` |
 // Checklist: L3, D10, L65, S14, S15.

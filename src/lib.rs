@@ -134,6 +134,7 @@ mod compile_fail;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+mod compose;
 pub mod constants;
 mod embed;
 mod error;
@@ -145,11 +146,16 @@ mod server;
 mod slots;
 pub mod streams;
 pub mod sync;
+mod taskgroup;
 mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
 
+pub use compose::{
+    as_completed, gather, gather_return_exceptions, wait, AsCompleted, DoneAndPending, Gather,
+    GatherReturnExceptions, NextCompleted, ReturnWhen, Wait,
+};
 pub use embed::{run_coroutine_threadsafe, ConcurrentFuture, LoopThread};
 pub use error::{Cancelled, Error, Result};
 pub use event_loop::clock::ManualClock;
@@ -157,6 +163,9 @@ pub use event_loop::debug::{set_trace, trace_enabled};
 pub use event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
 pub use event_loop::executor::{spawn, Task};
 pub use event_loop::handle::{CallbackOutput, Handle, TimerHandle};
+pub use event_loop::thread_pool::{
+    executor_max_threads, run_in_executor, set_executor_max_threads, to_thread, RunInExecutor,
+};
 pub use event_loop::threadsafe::ThreadsafeHandle;
 pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
@@ -170,6 +179,7 @@ pub use streams::{
 pub use sync::{
     BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,
 };
+pub use taskgroup::TaskGroup;
 pub use time::{sleep, sleep_until, timeout, timeout_at, try_timeout, yield_now, Sleep, YieldNow};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, StartTls, TlsContext, TlsError};

@@ -93,7 +93,7 @@ impl fmt::Display for ExceptionContext {
 /// })
 /// .unwrap();
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PanicError {
     message: String,
 }

@@ -39,6 +39,7 @@ mod iteration;
 mod precise_wait;
 pub(crate) mod ready;
 mod signals;
+pub(crate) mod thread_pool;
 pub(crate) mod threadsafe;
 mod timers;
 pub(crate) use timers::{Timer, TimerEntry};

@@ -11,10 +11,11 @@
 //! - An empty host (`None` or `""`) is `getaddrinfo(NULL, port)`: with `passive` (servers) the
 //!   wildcards `0.0.0.0` then `::`, otherwise the loopbacks `::1` then `127.0.0.1`, in the order
 //!   glibc's `getaddrinfo` gives them, filtered by family.
-//! - Anything else is a name: one `std::thread` per lookup runs the system `getaddrinfo`
+//! - Anything else is a name: a helper thread of the default executor
+//!   (`event_loop/thread_pool.rs`, shared with `run_in_executor`) runs the system `getaddrinfo`
 //!   (through libc, to keep its error code and text), as CPython runs `socket.getaddrinfo` in
-//!   the default executor. It is the only
-//!   thread this crate starts, and only when a host name needs it. The thread stores its answer
+//!   the default executor. Without `run_in_executor`, these are the only threads this crate
+//!   starts, and only when a host name needs one. The thread stores its answer
 //!   in a [`Lookup`]'s shared slot and wakes the awaiting task; a task waker woken off the loop
 //!   thread travels through the loop's thread-safe door (`call_soon_threadsafe`'s queue).
 //! - Results are filtered by [`Family`] and deduplicated keeping the resolver's order; an empty
@@ -150,7 +151,7 @@ struct Lookup {
 }
 
 impl Lookup {
-    /// Starts the resolver thread for `(host, port)`. The thread is detached.
+    /// Hands the lookup of `(host, port)` to a helper thread.
     fn start(host: String, port: u16) -> Result<Lookup, Error> {
         let slot = Arc::new(Mutex::new(Slot::default()));
         spawn_lookup(host, port, slot.clone())?;
@@ -158,26 +159,24 @@ impl Lookup {
     }
 }
 
-/// Runs `getaddrinfo` for `(host, port)` on a new thread that fills `slot` and wakes its waker.
-fn spawn_lookup(
-    host: String,
-    port: u16,
-    slot: Arc<Mutex<Slot>>,
-) -> io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("asyncio-getaddrinfo".into())
-        .spawn(move || {
-            let result = getaddrinfo(&host, port);
-            let waker = {
-                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-                slot.result = Some(result);
-                slot.waker.take()
-            };
-            // Woken with the lock released. A waker of a closed or dropped loop is a no-op.
-            if let Some(w) = waker {
-                w.wake();
-            }
-        })
+/// Runs `getaddrinfo` for `(host, port)` on a helper thread of the default executor, which
+/// fills `slot` and wakes its waker.
+fn spawn_lookup(host: String, port: u16, slot: Arc<Mutex<Slot>>) -> io::Result<()> {
+    crate::event_loop::thread_pool::submit(Box::new(move || lookup(&host, port, &slot)))
+}
+
+/// One lookup, blocking: the answer goes into `slot`, then its waker is woken.
+fn lookup(host: &str, port: u16, slot: &Mutex<Slot>) {
+    let result = getaddrinfo(host, port);
+    let waker = {
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.result = Some(result);
+        slot.waker.take()
+    };
+    // Woken with the lock released. A waker of a closed or dropped loop is a no-op.
+    if let Some(w) = waker {
+        w.wake();
+    }
 }
 
 /// The system resolver for a TCP connection to `(host, port)`, blocking (Python's
@@ -528,7 +527,13 @@ mod tests {
         let slot = Arc::new(Mutex::new(Slot::default()));
         // A literal host: `to_socket_addrs` parses it without a system call, so the thread ends
         // promptly and `join` below is bounded.
-        let thread = spawn_lookup("127.0.0.1".into(), 1, slot.clone()).unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let theirs = slot.clone();
+        crate::event_loop::thread_pool::submit(Box::new(move || {
+            lookup("127.0.0.1", 1, &theirs);
+            let _ = done_tx.send(());
+        }))
+        .unwrap();
         {
             let lp = EventLoop::new().unwrap();
             let lookup = Lookup { slot: slot.clone() };
@@ -540,7 +545,7 @@ mod tests {
             lp.close().unwrap();
         }
         // The loop is gone; the thread finished or finishes on its own, without panicking.
-        thread.join().expect("the resolver thread panicked");
+        done_rx.recv().expect("the resolver job panicked");
         let slot = slot.lock().unwrap();
         assert!(slot.waker.is_none(), "a dropped lookup left its waker");
     }

@@ -102,6 +102,28 @@ impl<T: 'static> Task<T> {
         self.awaited = false;
     }
 
+    /// Whether the task has ended; if not, `cx`'s waker is woken when it does. Unlike polling
+    /// the handle this neither takes the outcome nor makes a drop cancel the task.
+    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> bool {
+        if self.cell.header.is_done() {
+            return true;
+        }
+        let mut j = self.cell.join.borrow_mut();
+        match &j.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => j.waker = Some(cx.waker().clone()),
+        }
+        false
+    }
+
+    /// A `'static` way to cancel this task later without holding the handle.
+    pub(crate) fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            lp: self.cell.header.lp.clone(),
+            key: self.cell.header.key,
+        }
+    }
+
     /// Cancels now: drops the future at once if it is not being polled.
     fn cancel_now(&self) {
         let header = &self.cell.header;
@@ -117,6 +139,33 @@ impl<T: 'static> Task<T> {
                 self.cell.complete(Outcome::Cancelled);
             }
             None => inner.request_cancel(header.key),
+        }
+    }
+}
+
+impl<T: 'static, E: 'static> Task<Result<T, E>> {
+    /// Whether the task ended by failing: a panic or an `Err` output (Python's
+    /// `not t.cancelled() and t.exception() is not None`). False while it runs and once the
+    /// outcome has been taken.
+    pub(crate) fn failed(&self) -> bool {
+        matches!(
+            self.cell.join.borrow().outcome,
+            Some(Outcome::Panicked(_) | Outcome::Value(Err(_)))
+        )
+    }
+}
+
+/// Cancels a task by slab key: a no-op once the task has ended (the key is stale).
+pub(crate) struct AbortHandle {
+    lp: std::rc::Weak<crate::event_loop::LoopInner>,
+    key: crate::slots::SlotKey,
+}
+
+impl AbortHandle {
+    /// `Task::cancel` without the handle.
+    pub(crate) fn cancel(&self) {
+        if let Some(inner) = self.lp.upgrade() {
+            inner.request_cancel(self.key);
         }
     }
 }

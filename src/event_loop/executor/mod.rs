@@ -20,6 +20,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::task::{Context, Waker};
 
+pub(crate) use join::AbortHandle;
 pub use join::Task;
 pub(crate) use task::RawTask;
 use task::{TaskCell, TaskState};

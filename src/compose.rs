@@ -1,0 +1,500 @@
+//! Running several tasks at once: `gather`, `wait` and `as_completed`.
+//!
+//! Mirrors `gather`, `wait` and `as_completed` in CPython `Lib/asyncio/tasks.py`, over the
+//! crate's [`Task`]. A Python coroutine may raise; its Rust counterpart is a future of
+//! `Result<T, E>`, so these functions read an `Err` output as the task's exception.
+//!
+//! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots; each
+//! wake-up re-examines every unfinished task (linear in the number of tasks, as CPython's
+//! `wait` re-examines its set). Nothing here borrows anything across a poll of a task.
+//! Calls only into the executor (`Task`) and the timer (`Sleep`).
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::error::{Cancelled, Error};
+use crate::event_loop::executor::{spawn, Task};
+use crate::time::{sleep, Sleep};
+
+/// Spawns every future as a task and waits for all of them; their results come back in the
+/// order of the input (Python's `asyncio.gather(*aws)`).
+///
+/// The first failure found (an `Err` output, or `Cancelled` converted by `E: From<Cancelled>`
+/// when a task was cancelled from elsewhere) is returned at once and the other tasks are
+/// cancelled. This differs from CPython, which leaves them running: here nothing would be
+/// left to await them. A panic in a task resumes in the awaiting task, and the other tasks
+/// are cancelled as the `Gather` is dropped. For Python's `return_exceptions=True` see
+/// [`gather_return_exceptions`].
+///
+/// # Cancel safety
+/// Dropping the future cancels every task it still waits for (Python's cancellation of the
+/// gathering future).
+///
+/// # Panics
+/// Outside a running loop, as [`spawn`] does.
+///
+/// # Examples
+///
+/// ```
+/// async fn square(x: u32) -> Result<u32, asyncio::Error> {
+///     asyncio::yield_now().await;
+///     Ok(x * x)
+/// }
+///
+/// asyncio::run(async {
+///     let squares = asyncio::gather((1..=4).map(square)).await?;
+///     assert_eq!(squares, [1, 4, 9, 16]);
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+pub fn gather<I, T, E>(futures: I) -> Gather<T, E>
+where
+    I: IntoIterator,
+    I::Item: IntoFuture<Output = Result<T, E>>,
+    <I::Item as IntoFuture>::IntoFuture: 'static,
+    T: 'static,
+    E: From<Cancelled> + 'static,
+{
+    let tasks: Vec<_> = futures
+        .into_iter()
+        .map(|f| Some(spawn(f.into_future())))
+        .collect();
+    let results = tasks.iter().map(|_| None).collect();
+    Gather {
+        left: tasks.len(),
+        tasks,
+        results,
+        finished: false,
+    }
+}
+
+/// Like [`gather`], but every task runs to its end and each outcome comes back in place,
+/// `Ok` or `Err` (Python's `asyncio.gather(*aws, return_exceptions=True)`). A task cancelled
+/// from elsewhere gives `Err(E::from(Cancelled))`.
+///
+/// # Cancel safety
+/// Dropping the future cancels every task it still waits for.
+///
+/// # Panics
+/// Outside a running loop, as [`spawn`] does.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::Error;
+///
+/// async fn check(x: i32) -> Result<i32, Error> {
+///     if x < 0 {
+///         return Err(Error::InvalidArgument(format!("{x} is negative")));
+///     }
+///     Ok(x)
+/// }
+///
+/// asyncio::run(async {
+///     let all = asyncio::gather_return_exceptions([check(1), check(-2), check(3)]).await;
+///     assert!(matches!(all[..], [Ok(1), Err(Error::InvalidArgument(_)), Ok(3)]));
+/// })
+/// .unwrap();
+/// ```
+pub fn gather_return_exceptions<I, T, E>(futures: I) -> GatherReturnExceptions<T, E>
+where
+    I: IntoIterator,
+    I::Item: IntoFuture<Output = Result<T, E>>,
+    <I::Item as IntoFuture>::IntoFuture: 'static,
+    T: 'static,
+    E: From<Cancelled> + 'static,
+{
+    let tasks: Vec<_> = futures
+        .into_iter()
+        .map(|f| Some(spawn(f.into_future())))
+        .collect();
+    let results = tasks.iter().map(|_| None).collect();
+    GatherReturnExceptions {
+        left: tasks.len(),
+        tasks,
+        results,
+        finished: false,
+    }
+}
+
+/// The future of [`gather`]: `Ok` with every result in input order, or the first failure.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let none: Vec<std::future::Ready<Result<u8, asyncio::Error>>> = Vec::new();
+///     let g: asyncio::Gather<u8, asyncio::Error> = asyncio::gather(none);
+///     assert!(g.await.unwrap().is_empty()); // nothing to wait for
+/// })
+/// .unwrap();
+/// ```
+#[must_use = "the tasks run anyway; await the future to get their results"]
+pub struct Gather<T: 'static, E: 'static> {
+    /// The tasks not finished yet, by input position. Invariant: `None` once its result is in.
+    tasks: Vec<Option<Task<Result<T, E>>>>,
+    /// The results in, by input position.
+    results: Vec<Option<T>>,
+    /// How many tasks are still `Some`.
+    left: usize,
+    /// The output was returned.
+    finished: bool,
+}
+
+impl<T: 'static, E: From<Cancelled> + 'static> Future for Gather<T, E> {
+    type Output = Result<Vec<T>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        assert!(!this.finished, "Gather polled after it completed");
+        for i in 0..this.tasks.len() {
+            let Some(task) = &mut this.tasks[i] else {
+                continue;
+            };
+            let Poll::Ready(outcome) = Pin::new(task).poll(cx) else {
+                continue;
+            };
+            this.tasks[i] = None;
+            this.left -= 1;
+            match outcome {
+                Ok(Ok(v)) => this.results[i] = Some(v),
+                Ok(Err(e)) => return Poll::Ready(Err(this.fail(e))),
+                Err(Cancelled) => return Poll::Ready(Err(this.fail(E::from(Cancelled)))),
+            }
+        }
+        if this.left > 0 {
+            return Poll::Pending;
+        }
+        this.finished = true;
+        let results = std::mem::take(&mut this.results);
+        Poll::Ready(Ok(results.into_iter().flatten().collect()))
+    }
+}
+
+// Nothing in it is pinned: the tasks are handles and the results plain values.
+impl<T: 'static, E: 'static> Unpin for Gather<T, E> {}
+impl<T: 'static, E: 'static> Unpin for GatherReturnExceptions<T, E> {}
+impl<T: 'static, E: 'static> Unpin for Wait<T, E> {}
+
+impl<T: 'static, E: 'static> Gather<T, E> {
+    /// The first failure: cancel every other task, hand `e` back.
+    fn fail(&mut self, e: E) -> E {
+        self.finished = true;
+        for task in self.tasks.drain(..).flatten() {
+            task.cancel();
+        }
+        e
+    }
+}
+
+/// The future of [`gather_return_exceptions`]: every outcome in input order.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let one = asyncio::gather_return_exceptions([async { Ok::<_, asyncio::Error>(5) }]);
+///     let one: asyncio::GatherReturnExceptions<i32, asyncio::Error> = one;
+///     assert!(matches!(one.await[..], [Ok(5)]));
+/// })
+/// .unwrap();
+/// ```
+#[must_use = "the tasks run anyway; await the future to get their results"]
+pub struct GatherReturnExceptions<T: 'static, E: 'static> {
+    /// The tasks not finished yet, by input position. Invariant: `None` once its outcome is in.
+    tasks: Vec<Option<Task<Result<T, E>>>>,
+    /// The outcomes in, by input position.
+    results: Vec<Option<Result<T, E>>>,
+    /// How many tasks are still `Some`.
+    left: usize,
+    /// The output was returned.
+    finished: bool,
+}
+
+impl<T: 'static, E: From<Cancelled> + 'static> Future for GatherReturnExceptions<T, E> {
+    type Output = Vec<Result<T, E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        assert!(
+            !this.finished,
+            "GatherReturnExceptions polled after it completed"
+        );
+        for i in 0..this.tasks.len() {
+            let Some(task) = &mut this.tasks[i] else {
+                continue;
+            };
+            if let Poll::Ready(outcome) = Pin::new(task).poll(cx) {
+                this.tasks[i] = None;
+                this.left -= 1;
+                this.results[i] = Some(outcome.unwrap_or_else(|c| Err(E::from(c))));
+            }
+        }
+        if this.left > 0 {
+            return Poll::Pending;
+        }
+        this.finished = true;
+        let results = std::mem::take(&mut this.results);
+        Poll::Ready(results.into_iter().flatten().collect())
+    }
+}
+
+/// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(asyncio::ReturnWhen::FirstCompleted, asyncio::ReturnWhen::AllCompleted);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnWhen {
+    /// As soon as any task ends (`FIRST_COMPLETED`).
+    FirstCompleted,
+    /// As soon as any task fails (an `Err` output or a panic), else when all have ended
+    /// (`FIRST_EXCEPTION`). A cancelled task is not a failure.
+    FirstException,
+    /// When every task has ended (`ALL_COMPLETED`).
+    AllCompleted,
+}
+
+/// Waits for tasks without taking their results and returns them split into `(done, pending)`,
+/// each in input order (Python's `asyncio.wait(tasks, return_when=…)`). Await the done ones for
+/// their outcomes. Add a timeout with [`Wait::timeout`]: when it passes, whatever has not ended
+/// is returned as pending, nothing is cancelled and no error is raised, as in CPython.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] (`Set of Tasks/Futures is empty.`) for no tasks.
+///
+/// # Cancel safety
+/// Dropping the future drops the handles it holds, which detaches the tasks: they run on.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::ReturnWhen;
+///
+/// asyncio::run(async {
+///     let quick = asyncio::spawn(async { Ok::<_, asyncio::Error>(1) });
+///     let stuck = asyncio::spawn(async {
+///         std::future::pending::<()>().await;
+///         Ok::<_, asyncio::Error>(2)
+///     });
+///     let (done, pending) = asyncio::wait([quick, stuck], ReturnWhen::FirstCompleted).await?;
+///     assert_eq!((done.len(), pending.len()), (1, 1));
+///     for task in pending {
+///         task.cancel();
+///     }
+///     for task in done {
+///         assert_eq!(task.await.unwrap()?, 1);
+///     }
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+pub fn wait<I, T, E>(tasks: I, return_when: ReturnWhen) -> Wait<T, E>
+where
+    I: IntoIterator<Item = Task<Result<T, E>>>,
+    T: 'static,
+    E: 'static,
+{
+    Wait {
+        tasks: tasks.into_iter().collect(),
+        return_when,
+        timeout: None,
+        sleep: None,
+    }
+}
+
+/// Tasks split into those that ended and those still running, each in input order.
+pub type DoneAndPending<T, E> = (Vec<Task<Result<T, E>>>, Vec<Task<Result<T, E>>>);
+
+/// The future of [`wait`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Wait<T: 'static, E: 'static> {
+    /// Every task given, in input order, until the output takes them.
+    tasks: Vec<Task<Result<T, E>>>,
+    return_when: ReturnWhen,
+    /// How long to wait at most, if set.
+    timeout: Option<Duration>,
+    /// The timeout's timer, armed at the first poll.
+    sleep: Option<Sleep>,
+}
+
+impl<T: 'static, E: 'static> Wait<T, E> {
+    /// Returns after `delay` at the latest, with the tasks that have not ended as pending
+    /// (Python's `timeout=`). Expiry is not an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use asyncio::ReturnWhen;
+    ///
+    /// asyncio::run(async {
+    ///     let stuck = asyncio::spawn(async {
+    ///         std::future::pending::<()>().await;
+    ///         Ok::<(), asyncio::Error>(())
+    ///     });
+    ///     let waiting = asyncio::wait([stuck], ReturnWhen::AllCompleted);
+    ///     let (done, pending) = waiting.timeout(Duration::from_millis(1)).await?;
+    ///     assert_eq!((done.len(), pending.len()), (0, 1));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })
+    /// .unwrap()
+    /// .unwrap();
+    /// ```
+    pub fn timeout(mut self, delay: Duration) -> Self {
+        self.timeout = Some(delay);
+        self
+    }
+
+    fn split(&mut self) -> DoneAndPending<T, E> {
+        std::mem::take(&mut self.tasks)
+            .into_iter()
+            .partition(|t| t.is_done())
+    }
+}
+
+impl<T: 'static, E: 'static> Future for Wait<T, E> {
+    type Output = Result<DoneAndPending<T, E>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.tasks.is_empty() {
+            return Poll::Ready(Err(Error::invalid_argument(
+                "Set of Tasks/Futures is empty.",
+            )));
+        }
+        let (mut done, mut failed) = (0, false);
+        for task in &this.tasks {
+            if task.poll_done(cx) {
+                done += 1;
+                failed |= task.failed();
+            }
+        }
+        let ready = match this.return_when {
+            ReturnWhen::FirstCompleted => done > 0,
+            ReturnWhen::FirstException => failed || done == this.tasks.len(),
+            ReturnWhen::AllCompleted => done == this.tasks.len(),
+        };
+        if ready {
+            return Poll::Ready(Ok(this.split()));
+        }
+        if let Some(delay) = this.timeout {
+            let timer = this.sleep.get_or_insert_with(|| sleep(delay));
+            if Pin::new(timer).poll(cx).is_ready() {
+                return Poll::Ready(Ok(this.split()));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Yields the tasks' outcomes in the order they end (Python's `asyncio.as_completed(tasks)`).
+///
+/// # Cancel safety
+/// Dropping a `next()` future loses nothing: the tasks stay in the iterator. Dropping the
+/// iterator detaches the tasks it still holds.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let slow = asyncio::spawn(async {
+///         asyncio::sleep(Duration::from_millis(5)).await;
+///         "slow"
+///     });
+///     let fast = asyncio::spawn(async { "fast" });
+///     let mut order = Vec::new();
+///     let mut completed = asyncio::as_completed([slow, fast]);
+///     while let Some(outcome) = completed.next().await {
+///         order.push(outcome.unwrap());
+///     }
+///     assert_eq!(order, ["fast", "slow"]);
+/// })
+/// .unwrap();
+/// ```
+pub fn as_completed<I, T>(tasks: I) -> AsCompleted<T>
+where
+    I: IntoIterator<Item = Task<T>>,
+    T: 'static,
+{
+    AsCompleted {
+        tasks: tasks.into_iter().collect(),
+    }
+}
+
+/// The iterator of [`as_completed`]; call [`next`](AsCompleted::next).
+#[derive(Debug)]
+pub struct AsCompleted<T: 'static> {
+    /// The tasks whose outcome has not been handed out, in input order.
+    tasks: Vec<Task<T>>,
+}
+
+impl<T: 'static> AsCompleted<T> {
+    /// The outcome of the next task to end, `None` when every outcome has been handed out.
+    /// Tasks that ended before this call come in input order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let mut completed = asyncio::as_completed([asyncio::spawn(async { 1 })]);
+    ///     assert_eq!(completed.next().await, Some(Ok(1)));
+    ///     assert_eq!(completed.next().await, None);
+    ///     assert_eq!(completed.len(), 0);
+    /// })
+    /// .unwrap();
+    /// ```
+    // An async `next`, as on a stream: `Iterator::next` cannot wait.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> NextCompleted<'_, T> {
+        NextCompleted { of: self }
+    }
+
+    /// How many outcomes are still to come.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether every outcome has been handed out.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+/// The future of [`AsCompleted::next`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct NextCompleted<'a, T: 'static> {
+    of: &'a mut AsCompleted<T>,
+}
+
+impl<T: 'static> Future for NextCompleted<'_, T> {
+    type Output = Option<Result<T, Cancelled>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let tasks = &mut self.of.tasks;
+        if tasks.is_empty() {
+            return Poll::Ready(None);
+        }
+        match tasks.iter().position(|t| t.poll_done(cx)) {
+            Some(i) => {
+                let mut task = tasks.remove(i);
+                // Done: the handle yields its outcome at once.
+                match Pin::new(&mut task).poll(cx) {
+                    Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
+                    Poll::Pending => unreachable!("a finished task's handle is ready"),
+                }
+            }
+            None => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The default executor: a bounded pool of helper threads for blocking work, and
+//! `run_in_executor` / `to_thread` on top of it.
+//!
+//! Mirrors `BaseEventLoop.run_in_executor` (CPython `Lib/asyncio/base_events.py`, with the
+//! default `concurrent.futures.ThreadPoolExecutor` of `Lib/concurrent/futures/thread.py`) and
+//! `asyncio.to_thread` (`Lib/asyncio/threads.py`).
+//!
+//! Ground rules:
+//! - One pool per process, shared by every loop and by the resolver (`net/resolve.rs` sends its
+//!   `getaddrinfo` calls here, as CPython runs them in the default executor). At most
+//!   [`executor_max_threads`] threads run jobs; further jobs wait in a FIFO queue.
+//! - Threads start only when a job finds no idle thread, are named `asyncio-executor`, and exit
+//!   after [`IDLE_TIMEOUT`] without work. Nothing runs on them but the submitted closures; a
+//!   closure that panics is caught there and the thread carries on.
+//! - A job reports to its loop through a shared slot and the awaiting task's `Waker`: a task
+//!   waker woken off the loop thread travels through the loop's thread-safe door
+//!   (`threadsafe.rs`). A dropped future clears its waker; the job still runs to its end and its
+//!   result is dropped on the helper thread.
+//!
+//! Calls down only into `std`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::event_loop::exception::PanicError;
+
+/// How long a helper thread waits for work before it exits.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct PoolState {
+    /// Submitted jobs no thread has taken yet, oldest first.
+    jobs: VecDeque<Job>,
+    /// Live helper threads. Invariant: `threads <= max` except after `max` was lowered.
+    threads: usize,
+    /// Threads blocked waiting for a job. Invariant: `idle <= threads`.
+    idle: usize,
+    /// The bound on `threads`. Invariant: at least 1.
+    max: usize,
+}
+
+struct Pool {
+    state: Mutex<PoolState>,
+    /// Signalled once per submitted job while a thread is idle.
+    work: Condvar,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        state: Mutex::new(PoolState {
+            jobs: VecDeque::new(),
+            threads: 0,
+            idle: 0,
+            max: default_max_threads(),
+        }),
+        work: Condvar::new(),
+    })
+}
+
+fn default_max_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+/// Queues `job` for a helper thread, starting one if every live thread is busy and the bound
+/// allows. Fails only when no thread exists and none can be started.
+pub(crate) fn submit(job: Job) -> std::io::Result<()> {
+    let p = pool();
+    let mut s = p.state.lock().unwrap_or_else(|e| e.into_inner());
+    s.jobs.push_back(job);
+    // Idle threads each take one job; start another only for jobs beyond them.
+    if s.jobs.len() > s.idle && s.threads < s.max {
+        match std::thread::Builder::new()
+            .name("asyncio-executor".into())
+            .spawn(worker)
+        {
+            Ok(_) => s.threads += 1,
+            Err(e) if s.threads == 0 => {
+                s.jobs.pop_back();
+                return Err(e);
+            }
+            // Some thread exists: the job waits for it.
+            Err(_) => {}
+        }
+    }
+    if s.idle > 0 {
+        p.work.notify_one();
+    }
+    Ok(())
+}
+
+/// A helper thread: take jobs until none comes for [`IDLE_TIMEOUT`].
+fn worker() {
+    let p = pool();
+    let mut s = p.state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(job) = s.jobs.pop_front() {
+            drop(s);
+            // A job reports its own panic; this only keeps the thread alive.
+            let _ = catch_unwind(AssertUnwindSafe(job));
+            s = p.state.lock().unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        if s.threads > s.max {
+            break;
+        }
+        s.idle += 1;
+        let (guard, waited) = p
+            .work
+            .wait_timeout(s, IDLE_TIMEOUT)
+            .unwrap_or_else(|e| e.into_inner());
+        s = guard;
+        s.idle -= 1;
+        if waited.timed_out() && s.jobs.is_empty() {
+            break;
+        }
+    }
+    s.threads -= 1;
+}
+
+/// Sets how many helper threads the default executor may run at once (Python's
+/// `ThreadPoolExecutor(max_workers=n)` given to `loop.set_default_executor`). The default is
+/// the number of CPUs, at least 2. Lowering it lets busy threads finish their job first.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] (`max_workers must be greater than 0`) for 0.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::set_executor_max_threads(4)?;
+/// assert_eq!(asyncio::executor_max_threads(), 4);
+/// assert!(asyncio::set_executor_max_threads(0).is_err());
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub fn set_executor_max_threads(n: usize) -> Result<(), Error> {
+    if n == 0 {
+        return Err(Error::invalid_argument(
+            "max_workers must be greater than 0",
+        ));
+    }
+    pool().state.lock().unwrap_or_else(|e| e.into_inner()).max = n;
+    Ok(())
+}
+
+/// How many helper threads the default executor may run at once.
+///
+/// # Examples
+///
+/// ```
+/// assert!(asyncio::executor_max_threads() >= 1);
+/// ```
+pub fn executor_max_threads() -> usize {
+    pool().state.lock().unwrap_or_else(|e| e.into_inner()).max
+}
+
+/// What a job and its future share.
+struct Slot<T> {
+    /// The job's outcome. Invariant: set at most once, by the job.
+    result: Option<Result<T, Error>>,
+    /// The waker of the last poll that found no result; cleared on drop.
+    waker: Option<Waker>,
+}
+
+/// Runs the blocking closure `f` on a helper thread of the default executor and returns a
+/// future of its result (Python's `loop.run_in_executor(None, f)`). The closure starts at
+/// once, whether or not the future is polled; when every helper thread is busy it waits in a
+/// queue (see [`set_executor_max_threads`]).
+///
+/// The future resolves to `Ok(value)`, or [`Error::Panic`] if `f` panicked (the thread
+/// survives), or [`Error::Io`] if no helper thread could be started. Like every future of the
+/// loop it is not `Send`.
+///
+/// # Cancel safety
+/// Dropping the future does not stop `f`: a thread cannot be interrupted. `f` runs to its end
+/// and its result is dropped on the helper thread.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let sum = asyncio::run_in_executor(|| (1..=100u64).sum::<u64>()).await?;
+///     assert_eq!(sum, 5050);
+///     let boom = asyncio::run_in_executor(|| -> u8 { panic!("blocking call failed") }).await;
+///     assert!(matches!(boom, Err(asyncio::Error::Panic(_))));
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+pub fn run_in_executor<F, T>(f: F) -> RunInExecutor<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let slot = Arc::new(Mutex::new(Slot {
+        result: None,
+        waker: None,
+    }));
+    let theirs = slot.clone();
+    let job = Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(f))
+            .map_err(|p| Error::Panic(PanicError::from_payload(&*p)));
+        let waker = {
+            let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
+            s.result = Some(result);
+            s.waker.take()
+        };
+        // Woken with the lock released; a waker of a closed loop is a no-op.
+        if let Some(w) = waker {
+            w.wake();
+        }
+    });
+    if let Err(e) = submit(job) {
+        slot.lock().unwrap_or_else(|e| e.into_inner()).result = Some(Err(Error::Io(e)));
+    }
+    RunInExecutor {
+        slot,
+        _not_send: PhantomData,
+    }
+}
+
+/// Runs `f` on a helper thread (Python's `asyncio.to_thread(f)`); the same as
+/// [`run_in_executor`].
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let name = asyncio::to_thread(|| std::thread::current().name().map(String::from)).await?;
+///     assert_eq!(name.as_deref(), Some("asyncio-executor"));
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+pub fn to_thread<F, T>(f: F) -> RunInExecutor<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    run_in_executor(f)
+}
+
+/// The future of [`run_in_executor`] and [`to_thread`]: the closure's result.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let fut: asyncio::RunInExecutor<u32> = asyncio::to_thread(|| 7);
+///     assert_eq!(fut.await.unwrap(), 7);
+/// })
+/// .unwrap();
+/// ```
+#[must_use = "the closure runs anyway; await the future to get its result"]
+pub struct RunInExecutor<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+    /// Like the loop's other futures, it stays on the loop's thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<T> Future for RunInExecutor<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match s.result.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                match &s.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for RunInExecutor<T> {
+    fn drop(&mut self) {
+        let waker = self
+            .slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .waker
+            .take();
+        drop(waker);
+    }
+}
+
+impl<T> std::fmt::Debug for RunInExecutor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunInExecutor").finish_non_exhaustive()
+    }
+}

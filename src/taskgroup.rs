@@ -1,0 +1,329 @@
+//! `TaskGroup`: tasks that live and fail together.
+//!
+//! Mirrors `TaskGroup` in CPython `Lib/asyncio/taskgroups.py` (3.11): `async with
+//! TaskGroup() as tg:` is [`TaskGroup::run`]`(|tg| async move { … })`. The group waits for
+//! every task it started; the first failure (a task's `Err` or panic, or the body's `Err`)
+//! cancels the body and every other task; the group then fails with [`Error::Group`] naming
+//! every failure, in the order they happened.
+//!
+//! Ground rules: the shared state is borrowed only inside these methods, never while a task
+//! is cancelled, a waker is woken or a user future is polled. Each task carries a guard that
+//! counts it out of the group when its future ends or is dropped (by cancellation), so the
+//! group's count is right however a task ends. Calls only into the executor.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::Error;
+use crate::event_loop::exception::PanicError;
+use crate::event_loop::executor::{spawn, AbortHandle, Task};
+
+/// A group of tasks (Python's `asyncio.TaskGroup`). Get one from [`TaskGroup::run`]; it is a
+/// cheap handle to clone into the tasks that start more tasks.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{Error, TaskGroup};
+///
+/// asyncio::run(async {
+///     let (a, b) = TaskGroup::run(|tg| async move {
+///         let a = tg.create_task(async { Ok::<_, Error>(1) })?;
+///         let b = tg.create_task(async { Ok::<_, Error>(2) })?;
+///         Ok::<_, Error>((a, b))
+///     })
+///     .await?;
+///     // Every task has ended by now: their handles are ready.
+///     assert_eq!((a.await.unwrap()?, b.await.unwrap()?), (1, 2));
+///     Ok::<_, Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct TaskGroup {
+    inner: Rc<Inner>,
+}
+
+/// `Open → Aborting → Closed` or `Open → Closed`: `Aborting` once a failure cancelled the
+/// rest; `Closed` once `run` has returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GroupState {
+    Open,
+    Aborting,
+    Closed,
+}
+
+struct Inner {
+    /// Changed only by [`Inner::set_state`].
+    state: Cell<GroupState>,
+    /// A way to cancel each task still running, by its number. Invariant: `None` once ended.
+    tasks: RefCell<Vec<Option<AbortHandle>>>,
+    /// Tasks whose future has not ended or been dropped yet.
+    running: Cell<usize>,
+    /// Every failure so far, oldest first.
+    errors: RefCell<Vec<Error>>,
+    /// The waker of `run`, woken when a task ends or fails.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Inner {
+    fn set_state(&self, to: GroupState) {
+        use GroupState::*;
+        let from = self.state.get();
+        debug_assert!(
+            matches!((from, to), (Open, Aborting) | (Open | Aborting, Closed)),
+            "TaskGroup state {from:?} -> {to:?} is not an edge"
+        );
+        self.state.set(to);
+    }
+
+    fn wake(&self) {
+        let waker = self.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Records a failure; the first one cancels every running task (Python's `_abort`).
+    fn fail(&self, e: Error) {
+        self.errors.borrow_mut().push(e);
+        self.abort();
+        self.wake();
+    }
+
+    fn abort(&self) {
+        if self.state.get() != GroupState::Open {
+            return;
+        }
+        self.set_state(GroupState::Aborting);
+        let handles: Vec<AbortHandle> = self.tasks.borrow_mut().iter_mut().flatten_take();
+        for h in handles {
+            h.cancel();
+        }
+    }
+}
+
+/// Takes every `Some` out of a slice of options.
+trait FlattenTake<T> {
+    fn flatten_take(self) -> Vec<T>;
+}
+
+impl<'a, T: 'a, I: Iterator<Item = &'a mut Option<T>>> FlattenTake<T> for I {
+    fn flatten_take(self) -> Vec<T> {
+        self.filter_map(Option::take).collect()
+    }
+}
+
+/// Counts a task out of its group when its future ends or is dropped.
+struct Member {
+    group: Rc<Inner>,
+    index: usize,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if let Some(slot) = self.group.tasks.borrow_mut().get_mut(self.index) {
+            *slot = None;
+        }
+        self.group.running.set(self.group.running.get() - 1);
+        self.group.wake();
+    }
+}
+
+/// Polls a future, turning a panic into `Err(Error::Panic)`.
+struct CatchPanic<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, PanicError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(PanicError::from_payload(&*p))),
+        }
+    }
+}
+
+impl TaskGroup {
+    /// Runs `body` with a new group and returns its output once every task of the group has
+    /// ended (Python's `async with asyncio.TaskGroup() as tg:`).
+    ///
+    /// # Errors
+    /// [`Error::Group`] with every failure, oldest first, if the body returned `Err` or a task
+    /// failed (returned `Err` or panicked: [`Error::Panic`]). The first failure cancels the
+    /// body (it is dropped where it waits) and every other task; cancelled tasks are not
+    /// failures.
+    ///
+    /// # Cancel safety
+    /// Dropping the future (the task around it was cancelled) drops the body and cancels every
+    /// task of the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{Error, TaskGroup};
+    ///
+    /// asyncio::run(async {
+    ///     let failed = TaskGroup::run(|tg| async move {
+    ///         tg.create_task(async { Err::<(), _>(Error::InvalidArgument("bad".into())) })?
+    ///             .detach();
+    ///         let stuck = tg.create_task(async {
+    ///             std::future::pending::<()>().await;
+    ///             Ok::<_, Error>(())
+    ///         })?;
+    ///         Ok::<_, Error>(stuck)
+    ///     })
+    ///     .await;
+    ///     match failed {
+    ///         Err(Error::Group(errors)) => assert_eq!(errors.len(), 1), // the stuck one was cancelled
+    ///         other => panic!("{other:?}"),
+    ///     }
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn run<F, Fut, R, E>(body: F) -> Result<R, Error>
+    where
+        F: FnOnce(TaskGroup) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+        E: Into<Error>,
+    {
+        let inner = Rc::new(Inner {
+            state: Cell::new(GroupState::Open),
+            tasks: RefCell::new(Vec::new()),
+            running: Cell::new(0),
+            errors: RefCell::new(Vec::new()),
+            waker: RefCell::new(None),
+        });
+        let _close = CloseOnDrop(inner.clone());
+        let tg = TaskGroup {
+            inner: inner.clone(),
+        };
+        let mut body = Some(Box::pin(body(tg)));
+        let mut output = None;
+        std::future::poll_fn(|cx| {
+            if let Some(b) = body.as_mut() {
+                if inner.state.get() != GroupState::Open {
+                    // A task failed: cancel the body where it waits.
+                    body = None;
+                } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
+                    body = None;
+                    match r {
+                        Ok(v) => output = Some(v),
+                        Err(e) => inner.fail(e.into()),
+                    }
+                }
+            }
+            if inner.running.get() == 0 && (body.is_none() || inner.state.get() != GroupState::Open)
+            {
+                return Poll::Ready(());
+            }
+            *inner.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        drop(body);
+        let errors = std::mem::take(&mut *inner.errors.borrow_mut());
+        match output {
+            Some(v) if errors.is_empty() => Ok(v),
+            _ => Err(Error::Group(errors)),
+        }
+    }
+
+    /// Starts `fut` as a task of the group (Python's `tg.create_task(coro)`). The handle gives
+    /// the task's own outcome; a failure is also the group's. The group waits for the task
+    /// whether or not the handle is kept: `detach()` it when you do not need the outcome.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] once the group has finished (`TaskGroup … is finished`) or is
+    /// shutting down after a failure (`TaskGroup … is shutting down`); `fut` is dropped.
+    ///
+    /// # Panics
+    /// Outside a running loop, as [`spawn`] does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{Error, TaskGroup};
+    ///
+    /// asyncio::run(async {
+    ///     let mut kept = None;
+    ///     TaskGroup::run(|tg| {
+    ///         kept = Some(tg.clone());
+    ///         async move { tg.create_task(async { Ok::<_, Error>(()) }).map(asyncio::Task::detach) }
+    ///     })
+    ///     .await?;
+    ///     let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });
+    ///     assert!(matches!(late, Err(Error::InvalidState(_))));
+    ///     Ok::<_, Error>(())
+    /// })
+    /// .unwrap()
+    /// .unwrap();
+    /// ```
+    pub fn create_task<F, T, E>(&self, fut: F) -> Result<Task<Result<T, Error>>, Error>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+        T: 'static,
+        E: Into<Error> + 'static,
+    {
+        match self.inner.state.get() {
+            GroupState::Open => {}
+            GroupState::Aborting => return Err(Error::invalid_state("TaskGroup is shutting down")),
+            GroupState::Closed => return Err(Error::invalid_state("TaskGroup is finished")),
+        }
+        let index = self.inner.tasks.borrow().len();
+        let member = Member {
+            group: self.inner.clone(),
+            index,
+        };
+        self.inner.running.set(self.inner.running.get() + 1);
+        let task = spawn(async move {
+            let member = member;
+            let outcome = match CatchPanic(Box::pin(fut)).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(e.into()),
+                Err(p) => Err(Error::Panic(p)),
+            };
+            if let Err(e) = &outcome {
+                // Out of the cancel list first: the failing task is not cancelled itself.
+                if let Some(slot) = member.group.tasks.borrow_mut().get_mut(member.index) {
+                    *slot = None;
+                }
+                member.group.fail(e.duplicate());
+            }
+            outcome
+        });
+        self.inner
+            .tasks
+            .borrow_mut()
+            .push(Some(task.abort_handle()));
+        Ok(task)
+    }
+}
+
+/// Closes the group when `run` returns or is dropped, cancelling what still runs.
+struct CloseOnDrop(Rc<Inner>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+        if self.0.state.get() != GroupState::Closed {
+            self.0.set_state(GroupState::Closed);
+        }
+    }
+}
+
+impl std::fmt::Debug for TaskGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("state", &self.inner.state.get())
+            .field("running", &self.inner.running.get())
+            .finish()
+    }
+}

@@ -1,0 +1,792 @@
+//! Composition (`gather`, `wait`, `as_completed`, `TaskGroup`) and the default executor
+//! (`run_in_executor`, `to_thread`), tested as CPython tests its own: ports of the portable
+//! cases of `test_asyncio/test_tasks.py` and `test_taskgroups.py`, named after them. Tasks are
+//! sequenced with `Event`s, never with time; `settle()` is a fixed number of loop turns so
+//! that requested cancellations have landed. Timers appear only as a hang guard and in
+//! `wait(..).timeout(..)` around a task that never ends, where the result does not depend on
+//! time.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use asyncio::{
+    as_completed, gather, gather_return_exceptions, run_in_executor, spawn, to_thread, wait,
+    yield_now, Error, Event, ReturnWhen, TaskGroup,
+};
+
+/// Runs `f` on a fresh loop; the timeout only guards against a hang.
+fn run(f: impl Future<Output = ()> + 'static) {
+    let guarded = asyncio::timeout(Duration::from_secs(20), f);
+    match asyncio::run(guarded).unwrap() {
+        Ok(()) => {}
+        Err(e) => panic!("the test did not finish: {e} (a lost wakeup?)"),
+    }
+}
+
+async fn settle() {
+    for _ in 0..5 {
+        yield_now().await;
+    }
+}
+
+/// Sets its flag when dropped: proves a task's future was dropped (cancelled or ended).
+struct DropFlag(Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// A future that waits on `event` forever unless set, and records its own drop.
+async fn stuck(event: Rc<Event>, dropped: Rc<Cell<bool>>) -> Result<u32, Error> {
+    let _flag = DropFlag(dropped);
+    event.wait().await;
+    Ok(0)
+}
+
+/// Futures of different bodies in one `Vec`, as `gather(*coros)` mixes coroutines.
+type BoxFut = std::pin::Pin<Box<dyn Future<Output = Result<u32, Error>>>>;
+
+fn bad(what: &str) -> Error {
+    Error::InvalidArgument(what.to_string())
+}
+
+// ---- gather (test_tasks.py, FutureGatherTests / CoroutineGatherTests) ----
+
+#[test]
+fn test_constructor_empty_sequence() {
+    run(async {
+        let none: Vec<std::future::Ready<Result<u8, Error>>> = Vec::new();
+        assert!(gather(none).await.unwrap().is_empty());
+    });
+}
+
+#[test]
+fn test_result_exception_success() {
+    run(async {
+        let futs = (0..5u32).map(|i| async move {
+            for _ in 0..(5 - i) {
+                yield_now().await; // finish in reverse order
+            }
+            Ok::<_, Error>(i * 10)
+        });
+        assert_eq!(gather(futs).await.unwrap(), [0, 10, 20, 30, 40]);
+    });
+}
+
+#[test]
+fn test_one_exception() {
+    run(async {
+        let event = Rc::new(Event::new());
+        let (d1, d3) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let futs: Vec<BoxFut> = vec![
+            Box::pin(stuck(event.clone(), d1.clone())),
+            Box::pin(async { Err(bad("boom")) }),
+            Box::pin(stuck(event.clone(), d3.clone())),
+        ];
+        match gather(futs).await {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "boom"),
+            other => panic!("{other:?}"),
+        }
+        settle().await;
+        assert!(d1.get() && d3.get(), "the other tasks were cancelled");
+    });
+}
+
+#[test]
+fn test_return_exceptions() {
+    run(async {
+        let futs = (0..4i32).map(|i| async move {
+            yield_now().await;
+            if i % 2 == 1 {
+                Err(bad(&format!("odd {i}")))
+            } else {
+                Ok(i)
+            }
+        });
+        let all = gather_return_exceptions(futs).await;
+        assert!(matches!(all[0], Ok(0)));
+        assert!(matches!(&all[1], Err(Error::InvalidArgument(m)) if m == "odd 1"));
+        assert!(matches!(all[2], Ok(2)));
+        assert!(matches!(&all[3], Err(Error::InvalidArgument(m)) if m == "odd 3"));
+    });
+}
+
+#[test]
+fn test_one_cancellation() {
+    // A child whose awaited task was cancelled fails with Cancelled; gather reports it.
+    run(async {
+        let inner = spawn(std::future::pending::<u32>());
+        inner.cancel();
+        let futs: Vec<BoxFut> = vec![
+            Box::pin(async { Ok(1) }),
+            Box::pin(async move { Ok(inner.await?) }),
+        ];
+        assert!(matches!(gather(futs).await, Err(Error::Cancelled)));
+    });
+}
+
+#[test]
+fn test_result_exception_one_cancellation() {
+    // With return_exceptions the cancellation is collected in place.
+    run(async {
+        let inner = spawn(std::future::pending::<u32>());
+        inner.cancel();
+        let futs: Vec<BoxFut> = vec![
+            Box::pin(async { Ok(1) }),
+            Box::pin(async move { Ok(inner.await?) }),
+            Box::pin(async { Err(bad("x")) }),
+        ];
+        let all = gather_return_exceptions(futs).await;
+        assert!(matches!(
+            all[..],
+            [Ok(1), Err(Error::Cancelled), Err(Error::InvalidArgument(_))]
+        ));
+    });
+}
+
+#[test]
+fn test_cancel_gather_cancels_children() {
+    // Cancelling the task that awaits gather cancels every child (CPython's
+    // test_cancel_gather_1 shape).
+    run(async {
+        let event = Rc::new(Event::new());
+        let (d1, d2) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let futs = vec![
+            stuck(event.clone(), d1.clone()),
+            stuck(event.clone(), d2.clone()),
+        ];
+        let outer = spawn(gather(futs));
+        settle().await;
+        assert!(!d1.get() && !d2.get());
+        outer.cancel();
+        settle().await;
+        assert!(d1.get() && d2.get(), "children cancelled with the gather");
+        assert!(outer.await.is_err());
+    });
+}
+
+// ---- wait (test_tasks.py) ----
+
+fn ok_task(v: u32) -> asyncio::Task<Result<u32, Error>> {
+    spawn(async move {
+        yield_now().await;
+        Ok(v)
+    })
+}
+
+fn stuck_task(event: &Rc<Event>) -> asyncio::Task<Result<u32, Error>> {
+    spawn(stuck(event.clone(), Rc::new(Cell::new(false))))
+}
+
+#[test]
+fn test_wait() {
+    run(async {
+        let (done, pending) = wait([ok_task(1), ok_task(2)], ReturnWhen::AllCompleted)
+            .await
+            .unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 0));
+        let mut sum = 0;
+        for t in done {
+            sum += t.await.unwrap().unwrap();
+        }
+        assert_eq!(sum, 3);
+    });
+}
+
+#[test]
+fn test_wait_errors() {
+    run(async {
+        let none: Vec<asyncio::Task<Result<u32, Error>>> = Vec::new();
+        match wait(none, ReturnWhen::AllCompleted).await {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "Set of Tasks/Futures is empty."),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    });
+}
+
+#[test]
+fn test_wait_first_completed() {
+    run(async {
+        let event = Rc::new(Event::new());
+        let a = stuck_task(&event);
+        let b = ok_task(7);
+        let (done, pending) = wait([a, b], ReturnWhen::FirstCompleted).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (1, 1));
+        assert!(!pending[0].is_done());
+        assert_eq!(done.into_iter().next().unwrap().await.unwrap().unwrap(), 7);
+        event.set();
+        for t in pending {
+            assert_eq!(t.await.unwrap().unwrap(), 0);
+        }
+    });
+}
+
+#[test]
+fn test_wait_really_done() {
+    // FIRST_COMPLETED with two tasks that both end before wait looks: both are done.
+    run(async {
+        let a = spawn(async { Ok::<_, Error>(1) });
+        let b = spawn(async { Ok::<_, Error>(2) });
+        settle().await;
+        let (done, pending) = wait([a, b], ReturnWhen::FirstCompleted).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 0));
+    });
+}
+
+#[test]
+fn test_wait_first_exception() {
+    run(async {
+        let event = Rc::new(Event::new());
+        let a = stuck_task(&event);
+        let b = spawn(async { Err::<u32, _>(bad("exc")) });
+        let (done, pending) = wait([a, b], ReturnWhen::FirstException).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (1, 1));
+        let failed = done.into_iter().next().unwrap().await.unwrap();
+        assert!(matches!(failed, Err(Error::InvalidArgument(_))));
+        for t in pending {
+            t.cancel();
+        }
+    });
+}
+
+#[test]
+fn test_wait_first_exception_in_wait() {
+    // The failure happens after wait started; a success before it does not end the wait.
+    run(async {
+        let event = Rc::new(Event::new());
+        let never = Rc::new(Event::new());
+        let e = event.clone();
+        let failing = spawn(async move {
+            e.wait().await;
+            Err::<u32, _>(bad("late"))
+        });
+        let quick = ok_task(1);
+        let blocked = stuck_task(&never);
+        let setter = spawn({
+            let event = event.clone();
+            async move {
+                settle().await;
+                event.set();
+            }
+        });
+        let (done, pending) = wait([failing, quick, blocked], ReturnWhen::FirstException)
+            .await
+            .unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 1));
+        setter.await.unwrap();
+        for t in pending {
+            t.cancel();
+        }
+    });
+}
+
+#[test]
+fn test_wait_with_exception() {
+    // ALL_COMPLETED waits for every task, failed or not.
+    run(async {
+        let a = spawn(async { Err::<u32, _>(bad("exc")) });
+        let b = ok_task(3);
+        let (done, pending) = wait([a, b], ReturnWhen::AllCompleted).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 0));
+    });
+}
+
+#[test]
+fn test_wait_with_timeout() {
+    // The task never ends: whatever the clock does, it is pending when the timeout passes.
+    run(async {
+        let event = Rc::new(Event::new());
+        let a = stuck_task(&event);
+        let b = ok_task(1);
+        let (done, pending) = wait([a, b], ReturnWhen::AllCompleted)
+            .timeout(Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert_eq!((done.len(), pending.len()), (1, 1));
+        assert!(!pending[0].is_done(), "a timeout cancels nothing");
+        event.set();
+        for t in pending {
+            assert_eq!(t.await.unwrap().unwrap(), 0);
+        }
+    });
+}
+
+// ---- as_completed (test_tasks.py) ----
+
+#[test]
+fn test_as_completed() {
+    run(async {
+        let (ea, eb) = (Rc::new(Event::new()), Rc::new(Event::new()));
+        let a = spawn({
+            let ea = ea.clone();
+            async move {
+                ea.wait().await;
+                'a'
+            }
+        });
+        let b = spawn({
+            let eb = eb.clone();
+            async move {
+                eb.wait().await;
+                'b'
+            }
+        });
+        let c = spawn(async { 'c' });
+        let mut completed = as_completed([a, b, c]);
+        assert_eq!(completed.len(), 3);
+        assert_eq!(completed.next().await, Some(Ok('c')));
+        eb.set();
+        assert_eq!(completed.next().await, Some(Ok('b')));
+        ea.set();
+        assert_eq!(completed.next().await, Some(Ok('a')));
+        assert_eq!(completed.next().await, None);
+        assert!(completed.is_empty());
+    });
+}
+
+#[test]
+fn test_as_completed_reverse_wait() {
+    // Outcomes come in the order tasks end, not the order given.
+    run(async {
+        let events: Vec<Rc<Event>> = (0..3).map(|_| Rc::new(Event::new())).collect();
+        let tasks: Vec<_> = (0..3)
+            .map(|i| {
+                let e = events[i].clone();
+                spawn(async move {
+                    e.wait().await;
+                    i
+                })
+            })
+            .collect();
+        let mut completed = as_completed(tasks);
+        let mut order = Vec::new();
+        for i in (0..3).rev() {
+            events[i].set();
+            order.push(completed.next().await.unwrap().unwrap());
+        }
+        assert_eq!(order, [2, 1, 0]);
+    });
+}
+
+#[test]
+fn test_as_completed_cancelled_task() {
+    run(async {
+        let t = spawn(std::future::pending::<()>());
+        t.cancel();
+        let mut completed = as_completed([t]);
+        assert_eq!(completed.next().await, Some(Err(asyncio::Cancelled)));
+    });
+}
+
+#[test]
+fn test_as_completed_next_is_cancel_safe() {
+    // A `next()` dropped by a timeout loses no task.
+    run(async {
+        let event = Rc::new(Event::new());
+        let e = event.clone();
+        let t = spawn(async move {
+            e.wait().await;
+            5
+        });
+        let mut completed = as_completed([t]);
+        assert!(asyncio::timeout(Duration::ZERO, completed.next())
+            .await
+            .is_err());
+        event.set();
+        assert_eq!(completed.next().await, Some(Ok(5)));
+    });
+}
+
+// ---- TaskGroup (test_taskgroups.py) ----
+
+#[test]
+fn test_taskgroup_01() {
+    run(async {
+        let (t1, t2) = TaskGroup::run(|g| async move {
+            let t1 = g.create_task(async {
+                yield_now().await;
+                Ok::<_, Error>(42)
+            })?;
+            let t2 = g.create_task(async {
+                settle().await;
+                Ok::<_, Error>(11)
+            })?;
+            Ok::<_, Error>((t1, t2))
+        })
+        .await
+        .unwrap();
+        assert!(t1.is_done() && t2.is_done());
+        assert_eq!(t1.await.unwrap().unwrap(), 42);
+        assert_eq!(t2.await.unwrap().unwrap(), 11);
+    });
+}
+
+#[test]
+fn test_taskgroup_02() {
+    // A task created after the body awaited something still belongs to the group.
+    run(async {
+        let (t1, t2) = TaskGroup::run(|g| async move {
+            let t1 = g.create_task(async { Ok::<_, Error>(42) })?;
+            settle().await;
+            let t2 = g.create_task(async {
+                yield_now().await;
+                Ok::<_, Error>(11)
+            })?;
+            Ok::<_, Error>((t1, t2))
+        })
+        .await
+        .unwrap();
+        assert_eq!(t1.await.unwrap().unwrap(), 42);
+        assert_eq!(t2.await.unwrap().unwrap(), 11);
+    });
+}
+
+#[test]
+fn test_taskgroup_03() {
+    // Cancelling one task explicitly is not a failure: the group carries on.
+    run(async {
+        let event = Rc::new(Event::new());
+        let (t1, t2) = TaskGroup::run(|g| async move {
+            let t1 = g.create_task(stuck(event, Rc::new(Cell::new(false))))?;
+            settle().await;
+            t1.cancel();
+            let t2 = g.create_task(async { Ok::<_, Error>(11) })?;
+            Ok::<_, Error>((t1, t2))
+        })
+        .await
+        .unwrap();
+        assert!(t1.is_cancelled());
+        assert_eq!(t2.await.unwrap().unwrap(), 11);
+    });
+}
+
+#[test]
+fn test_taskgroup_04() {
+    // One task fails: the other is cancelled, the group's error names the failure, and the
+    // code after the group does not run.
+    run(async {
+        let num = Rc::new(Cell::new(0));
+        let t2_cancel = Rc::new(Cell::new(false));
+        let n = num.clone();
+        let c = t2_cancel.clone();
+        let runner = spawn(async move {
+            TaskGroup::run(|g| async move {
+                g.create_task(async {
+                    yield_now().await;
+                    Err::<(), _>(bad("division by zero"))
+                })?
+                .detach();
+                g.create_task(async move {
+                    let _flag = DropFlag(c);
+                    std::future::pending::<()>().await;
+                    n.set(n.get() + 1);
+                    Ok::<_, Error>(())
+                })?
+                .detach();
+                Ok::<_, Error>(())
+            })
+            .await?;
+            Ok::<_, Error>(())
+        });
+        match runner.await.unwrap() {
+            Err(Error::Group(errors)) => {
+                assert_eq!(errors.len(), 1);
+                assert!(matches!(&errors[0], Error::InvalidArgument(m) if m == "division by zero"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(num.get(), 0);
+        assert!(t2_cancel.get());
+    });
+}
+
+#[test]
+fn test_cancel_children_on_child_error() {
+    // The body is cancelled too, where it waits.
+    run(async {
+        let runner_cancel = Rc::new(Cell::new(false));
+        let t2_cancel = Rc::new(Cell::new(false));
+        let (rc, tc) = (runner_cancel.clone(), t2_cancel.clone());
+        let got = TaskGroup::run(|g| async move {
+            let _flag = DropFlag(rc);
+            g.create_task(async {
+                yield_now().await;
+                Err::<(), _>(bad("boom"))
+            })?
+            .detach();
+            g.create_task(async move {
+                let _flag = DropFlag(tc);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert!(matches!(got, Err(Error::Group(ref e)) if e.len() == 1));
+        assert!(runner_cancel.get() && t2_cancel.get());
+    });
+}
+
+#[test]
+fn test_taskgroup_07() {
+    // The body fails while tasks run: they are cancelled and the body's error is reported.
+    run(async {
+        let cancelled = Rc::new(Cell::new(false));
+        let c = cancelled.clone();
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(async move {
+                let _flag = DropFlag(c);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            settle().await;
+            Err::<(), _>(bad("body"))
+        })
+        .await;
+        match got {
+            Err(Error::Group(errors)) => {
+                assert!(matches!(&errors[..], [Error::InvalidArgument(m)] if m == "body"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(cancelled.get());
+    });
+}
+
+#[test]
+fn test_taskgroup_11() {
+    // A failure in a nested group fails the outer group with a group inside.
+    run(async {
+        let got = TaskGroup::run(|outer| async move {
+            outer
+                .create_task(async {
+                    TaskGroup::run(|inner| async move {
+                        inner
+                            .create_task(async { Err::<(), _>(bad("deep")) })?
+                            .detach();
+                        Ok::<_, Error>(())
+                    })
+                    .await
+                })?
+                .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        match got {
+            Err(Error::Group(errors)) => match &errors[..] {
+                [Error::Group(inner)] => {
+                    assert!(matches!(&inner[..], [Error::InvalidArgument(m)] if m == "deep"))
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn test_taskgroup_panic_is_a_failure() {
+    run(async {
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(async {
+                yield_now().await;
+                if true {
+                    panic!("task blew up");
+                }
+                Ok::<(), Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        match got {
+            Err(Error::Group(errors)) => match &errors[..] {
+                [Error::Panic(p)] => assert_eq!(p.message(), "task blew up"),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn test_taskgroup_cancel_parent_cancels_children() {
+    // Cancelling the task around the group cancels the body and every task (test_taskgroup_15
+    // shape).
+    run(async {
+        let child = Rc::new(Cell::new(false));
+        let c = child.clone();
+        let runner = spawn(TaskGroup::run(|g| async move {
+            g.create_task(async move {
+                let _flag = DropFlag(c);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(!child.get());
+        runner.cancel();
+        settle().await;
+        assert!(child.get());
+        assert!(runner.await.is_err());
+    });
+}
+
+#[test]
+fn test_taskgroup_create_task_after_exit_is_an_error() {
+    run(async {
+        let mut kept = None;
+        TaskGroup::run(|g| {
+            kept = Some(g.clone());
+            async { Ok::<_, Error>(()) }
+        })
+        .await
+        .unwrap();
+        let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });
+        assert!(matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is finished"));
+    });
+}
+
+#[test]
+fn test_taskgroup_error_display_names_every_failure() {
+    let e = Error::Group(vec![bad("one"), Error::Timeout]);
+    assert_eq!(
+        e.to_string(),
+        "unhandled errors in a TaskGroup (2 sub-exceptions); one; timed out"
+    );
+}
+
+// ---- run_in_executor / to_thread (base_events.run_in_executor, threads.to_thread) ----
+
+#[test]
+fn run_in_executor_returns_the_result() {
+    run(async {
+        let v = run_in_executor(|| (1..=10u32).product::<u32>())
+            .await
+            .unwrap();
+        assert_eq!(v, 3_628_800);
+        let s = to_thread(|| String::from("from a thread")).await.unwrap();
+        assert_eq!(s, "from a thread");
+    });
+}
+
+#[test]
+fn run_in_executor_panic_is_an_error_not_a_crash() {
+    run(async {
+        match run_in_executor(|| -> u8 { panic!("blocking call failed") }).await {
+            Err(Error::Panic(p)) => assert_eq!(p.message(), "blocking call failed"),
+            other => panic!("{other:?}"),
+        }
+        // The pool still works afterwards.
+        assert_eq!(run_in_executor(|| 1).await.unwrap(), 1);
+    });
+}
+
+#[test]
+fn run_in_executor_reuses_threads() {
+    run(async {
+        let mut names = HashSet::new();
+        for _ in 0..50 {
+            let id = run_in_executor(|| {
+                let t = std::thread::current();
+                assert_eq!(t.name(), Some("asyncio-executor"));
+                format!("{:?}", t.id())
+            })
+            .await
+            .unwrap();
+            names.insert(id);
+        }
+        assert!(
+            names.len() <= asyncio::executor_max_threads(),
+            "{} threads for 50 calls",
+            names.len()
+        );
+    });
+}
+
+#[test]
+fn run_in_executor_bounded_pool_queues_work() {
+    // More blocking jobs than threads: at most `max` run at once, the rest wait their turn,
+    // and every one finishes once released.
+    run(async {
+        let max = asyncio::executor_max_threads();
+        let jobs = max + 3;
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let (started_tx, started_rx) = mpsc::channel();
+        let futs: Vec<_> = (0..jobs)
+            .map(|i| {
+                let (running, peak, gate) = (running.clone(), peak.clone(), gate.clone());
+                let started = started_tx.clone();
+                run_in_executor(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    started.send(i).unwrap();
+                    let (open, cv) = &*gate;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = cv.wait(open).unwrap();
+                    }
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    i
+                })
+            })
+            .collect();
+        // Blocks the loop thread on purpose: the pool needs no loop to start jobs.
+        for _ in 0..max {
+            started_rx.recv().unwrap();
+        }
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        let results = gather(futs).await.unwrap();
+        assert_eq!(results, (0..jobs).collect::<Vec<_>>());
+        assert!(
+            peak.load(Ordering::SeqCst) <= max,
+            "more than {max} ran at once"
+        );
+    });
+}
+
+#[test]
+fn run_in_executor_dropped_future_lets_the_job_finish() {
+    let (done_tx, done_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    run(async move {
+        let fut = run_in_executor(move || {
+            go_rx.recv().unwrap();
+            done_tx.send("finished").unwrap();
+        });
+        drop(fut);
+        go_tx.send(()).unwrap();
+    });
+    assert_eq!(done_rx.recv().unwrap(), "finished");
+}
+
+#[test]
+fn run_in_executor_outside_a_loop_still_delivers() {
+    // The future needs only a waker: a loop polls it here after another loop has closed.
+    let fut = run_in_executor(|| 9);
+    assert_eq!(asyncio::run(fut).unwrap().unwrap(), 9);
+}
+
+#[test]
+fn set_executor_max_threads_refuses_zero() {
+    assert!(matches!(
+        asyncio::set_executor_max_threads(0),
+        Err(Error::InvalidArgument(_))
+    ));
+}
