@@ -41,6 +41,20 @@ impl WriteBuffer {
         self.buf.extend_from_slice(data);
     }
 
+    /// Appends what a vectored write of `chunks` left unsent: all but their first `sent`
+    /// bytes.
+    pub(crate) fn push_unsent(&mut self, chunks: &[std::io::IoSlice<'_>], sent: usize) {
+        let mut skip = sent;
+        for c in chunks {
+            if skip >= c.len() {
+                skip -= c.len();
+                continue;
+            }
+            self.push(&c[skip..]);
+            skip = 0;
+        }
+    }
+
     /// The unsent bytes, oldest first.
     pub(crate) fn as_slice(&self) -> &[u8] {
         &self.buf[self.start..]

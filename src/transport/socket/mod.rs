@@ -446,17 +446,7 @@ impl TransportImpl for SocketTransport {
             sent = n;
         }
         if sent < total {
-            let mut buffer = self.buffer.borrow_mut();
-            let mut skip = sent;
-            for c in chunks {
-                if skip >= c.len() {
-                    skip -= c.len();
-                    continue;
-                }
-                buffer.push(&c[skip..]);
-                skip = 0;
-            }
-            drop(buffer);
+            self.buffer.borrow_mut().push_unsent(chunks, sent);
             self.maybe_pause_protocol();
         }
         Ok(())
