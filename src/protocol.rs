@@ -375,7 +375,7 @@ impl ProtocolSlot {
 
     /// Records that the protocol already had its `connection_made` from an earlier transport
     /// (`start_tls` hands a connected protocol to the TLS layer, T5).
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    #[cfg(feature = "tls")]
     pub(crate) fn mark_made(&self) {
         self.set_phase(Phase::Made);
     }

@@ -64,7 +64,8 @@ pub(crate) fn trace_from_env() {
 /// `d` in seconds the way Python prints a float of them (`60.0`, `0.2`, `1.25`), with
 /// integer arithmetic only: formatting an `f64` would pull float-printing code into every
 /// binary that uses the loop.
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+// The TLS timeouts' messages use it (and its tests).
+#[cfg(any(feature = "tls", test))]
 pub(crate) fn py_seconds(d: std::time::Duration) -> String {
     let mut frac = format!("{:09}", d.subsec_nanos());
     while frac.len() > 1 && frac.ends_with('0') {

@@ -283,7 +283,7 @@ impl<T> Wheel<T> {
 
     /// The value of a live entry; `None` if `key` is stale.
     // Part of the wheel's contract; the loop does not need it, the tests do.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn get(&self, key: TimerKey) -> Option<&T> {
         let k = self.live(key)?;
         Some(&self.entries[k as usize].value)
@@ -297,7 +297,7 @@ impl<T> Wheel<T> {
 
     /// The deadline (tick) of a live entry; `None` if `key` is stale.
     // Part of the wheel's contract; the loop does not need it, the tests do.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn deadline(&self, key: TimerKey) -> Option<u64> {
         let k = self.live(key)?;
         Some(self.entries[k as usize].deadline)
@@ -447,7 +447,7 @@ impl<T> Wheel<T> {
     /// Values are dropped while the wheel is borrowed: a caller whose values re-enter it on drop
     /// should take them out with [`remove`](Wheel::remove) or [`advance`](Wheel::advance) first.
     // Part of the wheel's contract; the loop does not need it, the tests do.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn clear(&mut self) {
         for (key, _) in self.entries.iter() {
             self.generations[key] = self.generations[key].wrapping_add(1);

@@ -15,7 +15,8 @@ use crate::error::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Full {
     AboveHigh,
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    /// The TLS layer's rule.
+    #[cfg(any(feature = "tls", test))]
     AtHigh,
 }
 
@@ -102,6 +103,7 @@ impl FlowControl {
     pub(crate) fn should_pause(&mut self, size: usize) -> bool {
         let full = match self.full {
             Full::AboveHigh => size > self.high,
+            #[cfg(any(feature = "tls", test))]
             Full::AtHigh => size >= self.high,
         };
         if full && !self.paused {
