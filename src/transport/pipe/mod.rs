@@ -19,11 +19,17 @@
 //! CPython does) and the protocol gets `connection_lost(BrokenPipe)`; the kernel also reports
 //! an error event on our end, which CPython watches with a reader: with bytes buffered it is
 //! `connection_lost(BrokenPipe)`, with none a plain close.
+//!
+//! Files: `mod.rs` (the transport, its life from `connection_made` to `connection_lost`, the
+//! `Transport` methods), `read.rs` (the read side), `write.rs` (the write side).
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
+
+mod read;
+mod write;
 
 use mio::unix::pipe::{Receiver, Sender};
 use mio::Interest;
@@ -31,13 +37,12 @@ use mio::Interest;
 use super::flow_control::FlowControl;
 use super::write_buffer::WriteBuffer;
 use super::{is_ordinary_disconnect, ExtraInfo, Transport, TransportImpl};
-use crate::constants::{LOG_THRESHOLD_FOR_CONNLOST_WRITES, MAX_READ_SIZE};
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
-use crate::protocol::{Called, FlowEdge, ProtocolRef, ProtocolSlot};
+use crate::protocol::{Called, ProtocolRef, ProtocolSlot};
 use crate::slots::SlotKey;
 
 /// How many reads one readiness event may do before yielding to the rest of the loop.
@@ -244,200 +249,6 @@ impl PipeTransport {
         }
     }
 
-    // ---- reading ------------------------------------------------------------------------
-
-    fn read_ready(&self) {
-        for _ in 0..READS_PER_EVENT {
-            if self.reading.get() != Reading::Active || self.state.get() != State::Open {
-                return;
-            }
-            if self.protocol.is_busy() {
-                self.later(|t| t.read_ready());
-                return;
-            }
-            // One read, inside one call through the seam: into a buffered protocol's own
-            // memory, or into the loop's shared buffer for a plain one.
-            let mut shared = self.lp.inner.read_buf.take();
-            if shared.len() < MAX_READ_SIZE {
-                shared.resize(MAX_READ_SIZE, 0);
-            }
-            let outcome = self.protocol.call(|p| match p.as_buffered() {
-                Some(b) => {
-                    let buf = b.get_buffer(0);
-                    if buf.is_empty() {
-                        return Err(io::Error::other(Error::invalid_state(
-                            "get_buffer() returned an empty buffer",
-                        )));
-                    }
-                    let offered = buf.len();
-                    let n = self.read_into(buf)?;
-                    if n > 0 {
-                        b.buffer_updated(n);
-                    }
-                    Ok((n, offered))
-                }
-                None => {
-                    let n = self.read_into(&mut shared)?;
-                    if n > 0 {
-                        p.data_received(&shared[..n]);
-                    }
-                    Ok((n, shared.len()))
-                }
-            });
-            self.lp.inner.read_buf.set(shared);
-            match outcome {
-                Called::Done(Ok((0, _))) => {
-                    self.on_eof();
-                    return;
-                }
-                Called::Done(Ok((n, offered))) => {
-                    trace!("transport[{}]: pipe read {n} B", self.id);
-                    if n < offered && !self.peer_closed.get() {
-                        return; // drained: wait for the next edge
-                    }
-                }
-                Called::Done(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Called::Done(Err(e)) => {
-                    self.fatal_error(e, "Fatal read error on pipe transport");
-                    return;
-                }
-                Called::Gone => return,
-                Called::Busy => {
-                    self.later(|t| t.read_ready());
-                    return;
-                }
-                Called::Panicked(payload) => {
-                    self.protocol_failed("data_received", payload);
-                    return;
-                }
-            }
-        }
-        self.later(|t| t.read_ready());
-    }
-
-    fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let end = self.end.borrow();
-        let Some(End::Read(r)) = end.as_ref() else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        let mut r: &Receiver = r;
-        loop {
-            match r.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
-            }
-        }
-    }
-
-    /// EOF: `eof_received` once, then `connection_lost(None)` (CPython ignores the answer).
-    fn on_eof(&self) {
-        trace!("protocol[{}]: eof_received (pipe)", self.id);
-        self.reading.set(Reading::Done);
-        match self.protocol.call(|p| p.eof_received()) {
-            Called::Done(_) | Called::Gone => self.force_close(None),
-            Called::Busy => self.later(|t| t.on_eof()),
-            Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
-        }
-    }
-
-    // ---- writing ------------------------------------------------------------------------
-
-    fn dropped_write(&self) {
-        let n = self.conn_lost_writes.get();
-        if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
-            crate::event_loop::debug::warning!(
-                "pipe closed by peer or os.write(pipe, data) raised exception."
-            );
-        }
-        self.conn_lost_writes.set(n.saturating_add(1));
-    }
-
-    fn check_writable(&self, what: &str) -> Result<bool, Error> {
-        if self.direction == Direction::Read {
-            return Err(Error::Unsupported(format!(
-                "{what}() on a read pipe transport"
-            )));
-        }
-        if self.state.get() != State::Open {
-            // CPython: a write after close or loss is dropped (and counted).
-            self.dropped_write();
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    /// One non-blocking write; how much the kernel took, or `None` after a fatal error.
-    fn send_now(&self, f: impl Fn(&mut &Sender) -> io::Result<usize>) -> Option<usize> {
-        let result = {
-            let end = self.end.borrow();
-            let Some(End::Write(w)) = end.as_ref() else {
-                return Some(0);
-            };
-            let mut w: &Sender = w;
-            loop {
-                match f(&mut w) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r,
-                }
-            }
-        };
-        match result {
-            Ok(n) => Some(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(0),
-            Err(e) => {
-                self.fatal_error(e, "Fatal write error on pipe transport");
-                None
-            }
-        }
-    }
-
-    fn write_ready(&self) {
-        if self.buffer.borrow().is_empty() {
-            return;
-        }
-        let result = {
-            let end = self.end.borrow();
-            let Some(End::Write(w)) = end.as_ref() else {
-                return;
-            };
-            let mut w: &Sender = w;
-            self.buffer.borrow_mut().flush_with(|b| w.write(b))
-        };
-        match result {
-            Err(e) => {
-                self.fatal_error(e, "Fatal write error on pipe transport");
-                return;
-            }
-            Ok(0) => return,
-            Ok(_) => {}
-        }
-        self.maybe_resume_protocol();
-        if self.buffer.borrow().is_empty() && self.state.get() == State::Closing {
-            self.state.set(State::Lost);
-            self.call_connection_lost(None);
-        }
-    }
-
-    fn maybe_pause_protocol(&self) {
-        let size = self.buffer.borrow().len();
-        if self.flow.borrow_mut().should_pause(size) {
-            trace!("transport[{}]: pipe pause_writing ({size} B)", self.id);
-            self.deliver_flow(true);
-        }
-    }
-
-    fn maybe_resume_protocol(&self) {
-        let size = self.buffer.borrow().len();
-        if self.flow.borrow_mut().should_resume(size) {
-            trace!("transport[{}]: pipe resume_writing ({size} B)", self.id);
-            self.deliver_flow(false);
-        }
-    }
-
-    fn deliver_flow(&self, pause: bool) {
-        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.protocol, FlowEdge::pause(pause));
-    }
-
     // ---- closing ------------------------------------------------------------------------
 
     fn protocol_failed(&self, what: &str, payload: Box<dyn std::any::Any + Send>) {
@@ -567,41 +378,11 @@ impl IoHandler for PipeTransport {
 
 impl TransportImpl for PipeTransport {
     fn write(&self, data: &[u8]) -> Result<(), Error> {
-        if !self.check_writable("write")? || data.is_empty() {
-            return Ok(());
-        }
-        let mut rest = data;
-        if self.buffer.borrow().is_empty() {
-            let Some(n) = self.send_now(|w| w.write(data)) else {
-                return Ok(());
-            };
-            if n == data.len() {
-                return Ok(());
-            }
-            rest = &data[n..];
-        }
-        self.buffer.borrow_mut().push(rest);
-        self.maybe_pause_protocol();
-        Ok(())
+        self.write_data(data)
     }
 
     fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
-        let total: usize = chunks.iter().map(|c| c.len()).sum();
-        if !self.check_writable("writelines")? || total == 0 {
-            return Ok(());
-        }
-        let mut sent = 0;
-        if self.buffer.borrow().is_empty() {
-            let Some(n) = self.send_now(|w| w.write_vectored(chunks)) else {
-                return Ok(());
-            };
-            sent = n;
-        }
-        if sent < total {
-            self.buffer.borrow_mut().push_unsent(chunks, sent);
-            self.maybe_pause_protocol();
-        }
-        Ok(())
+        self.write_chunks(chunks)
     }
 
     /// Closes the pipe once flushed: for a pipe, the end of writing is the end of the pipe.

@@ -1,0 +1,108 @@
+//! A pipe transport's read side: read while readable (a fair share per event), EOF, and
+//! reading paused or resumed.
+
+use std::io::{self, Read};
+
+use mio::unix::pipe::Receiver;
+
+use super::{End, PipeTransport, Reading, State, READS_PER_EVENT};
+use crate::constants::MAX_READ_SIZE;
+use crate::error::Error;
+use crate::event_loop::debug::trace;
+use crate::protocol::Called;
+
+impl PipeTransport {
+    pub(super) fn read_ready(&self) {
+        for _ in 0..READS_PER_EVENT {
+            if self.reading.get() != Reading::Active || self.state.get() != State::Open {
+                return;
+            }
+            if self.protocol.is_busy() {
+                self.later(|t| t.read_ready());
+                return;
+            }
+            // One read, inside one call through the seam: into a buffered protocol's own
+            // memory, or into the loop's shared buffer for a plain one.
+            let mut shared = self.lp.inner.read_buf.take();
+            if shared.len() < MAX_READ_SIZE {
+                shared.resize(MAX_READ_SIZE, 0);
+            }
+            let outcome = self.protocol.call(|p| match p.as_buffered() {
+                Some(b) => {
+                    let buf = b.get_buffer(0);
+                    if buf.is_empty() {
+                        return Err(io::Error::other(Error::invalid_state(
+                            "get_buffer() returned an empty buffer",
+                        )));
+                    }
+                    let offered = buf.len();
+                    let n = self.read_into(buf)?;
+                    if n > 0 {
+                        b.buffer_updated(n);
+                    }
+                    Ok((n, offered))
+                }
+                None => {
+                    let n = self.read_into(&mut shared)?;
+                    if n > 0 {
+                        p.data_received(&shared[..n]);
+                    }
+                    Ok((n, shared.len()))
+                }
+            });
+            self.lp.inner.read_buf.set(shared);
+            match outcome {
+                Called::Done(Ok((0, _))) => {
+                    self.on_eof();
+                    return;
+                }
+                Called::Done(Ok((n, offered))) => {
+                    trace!("transport[{}]: pipe read {n} B", self.id);
+                    if n < offered && !self.peer_closed.get() {
+                        return; // drained: wait for the next edge
+                    }
+                }
+                Called::Done(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Called::Done(Err(e)) => {
+                    self.fatal_error(e, "Fatal read error on pipe transport");
+                    return;
+                }
+                Called::Gone => return,
+                Called::Busy => {
+                    self.later(|t| t.read_ready());
+                    return;
+                }
+                Called::Panicked(payload) => {
+                    self.protocol_failed("data_received", payload);
+                    return;
+                }
+            }
+        }
+        self.later(|t| t.read_ready());
+    }
+
+    pub(super) fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let end = self.end.borrow();
+        let Some(End::Read(r)) = end.as_ref() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        let mut r: &Receiver = r;
+        loop {
+            match r.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// EOF: `eof_received` once, then `connection_lost(None)` (CPython ignores the answer).
+    pub(super) fn on_eof(&self) {
+        trace!("protocol[{}]: eof_received (pipe)", self.id);
+        self.reading.set(Reading::Done);
+        match self.protocol.call(|p| p.eof_received()) {
+            Called::Done(_) | Called::Gone => self.force_close(None),
+            Called::Busy => self.later(|t| t.on_eof()),
+            Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
+        }
+    }
+}
