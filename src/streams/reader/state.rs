@@ -189,6 +189,7 @@ impl ReaderState {
         &self.buf[self.start..self.end]
     }
 
+    #[inline]
     pub(crate) fn buffered_len(&self) -> usize {
         self.end - self.start
     }
@@ -260,6 +261,7 @@ impl ReaderState {
 
     /// `BufferedProtocol.get_buffer`: the free tail, at least `max(size_hint, read size)` long
     /// (never empty). Compacts before it allocates; the read size adapts in `buffer_updated`.
+    #[inline]
     pub(crate) fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
         debug_assert!(!self.eof, "get_buffer after feed_eof");
         let want = size_hint.max(self.read_size);
@@ -294,6 +296,7 @@ impl ReaderState {
     /// `BufferedProtocol.buffer_updated`: the transport wrote `n` bytes at the start of the
     /// tail from `get_buffer`. Then as `feed_data`: wake the waiter, maybe pause (S13, S14).
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
+    #[inline]
     pub(crate) fn buffer_updated(&mut self, n: usize) -> Option<Waker> {
         let offered = std::mem::take(&mut self.offered);
         debug_assert!(
@@ -311,6 +314,7 @@ impl ReaderState {
     }
 
     /// Read-size policy: grow fast while reads fill the tail, shrink slowly when they stay small.
+    #[inline]
     pub(super) fn adapt_read_size(&mut self, n: usize, offered: usize) {
         if n == offered {
             self.read_size = (self.read_size * 2).min(MAX_READ_SIZE);
@@ -364,6 +368,7 @@ impl ReaderState {
     }
 
     /// What `feed_data` does after appending (streams.py order: wake, then pause).
+    #[inline]
     pub(super) fn data_appended(&mut self) -> Option<Waker> {
         debug_assert!(
             self.start <= self.end && self.end <= self.buf.len(),
@@ -385,6 +390,7 @@ impl ReaderState {
     }
 
     /// Removes the first `n` buffered bytes; then S15.
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(
             n <= self.buffered_len(),
@@ -404,6 +410,7 @@ impl ReaderState {
     /// Gives an emptied buffer of ordinary size back to the pool, so that a reader waiting
     /// for data holds none (a large one stays: bulk reads would otherwise allocate every time;
     /// it shrinks once the read size decays, then comes back here).
+    #[inline]
     pub(super) fn release_buffer(&mut self) {
         debug_assert_eq!(self.start, self.end);
         if self.buf.is_empty() || self.buf.len() > POOLED_LARGEST {
@@ -426,6 +433,7 @@ impl ReaderState {
     }
 
     /// S15: a paused reader resumes once at most `limit` bytes are buffered.
+    #[inline]
     pub(super) fn maybe_resume_transport(&mut self) {
         if self.paused && self.buffered_len() <= self.limit {
             self.paused = false;
@@ -437,6 +445,7 @@ impl ReaderState {
     }
 
     /// Detaches the waiter; the caller wakes it.
+    #[inline]
     pub(super) fn wakeup_waiter(&mut self) -> Option<Waker> {
         self.waiter.take().map(|(_, waker)| waker)
     }
@@ -471,6 +480,7 @@ impl ReaderState {
     }
 
     /// Clears the waiter slot if future `id` holds it (S21: its wait ended or it was dropped).
+    #[inline]
     pub(crate) fn end_wait(&mut self, id: u64) {
         if matches!(self.waiter, Some((owner, _)) if owner == id) {
             self.waiter = None;
