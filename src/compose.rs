@@ -18,6 +18,21 @@ use crate::error::{Cancelled, Error};
 use crate::event_loop::executor::{spawn, Task};
 use crate::time::{sleep, Sleep};
 
+/// Each future spawned as a task, in input order (what `gather`'s two forms wait for).
+fn spawn_all<I, T, E>(futures: I) -> Vec<Option<Task<Result<T, E>>>>
+where
+    I: IntoIterator,
+    I::Item: IntoFuture<Output = Result<T, E>>,
+    <I::Item as IntoFuture>::IntoFuture: 'static,
+    T: 'static,
+    E: 'static,
+{
+    futures
+        .into_iter()
+        .map(|f| Some(spawn(f.into_future())))
+        .collect()
+}
+
 /// Spawns every future as a task and waits for all of them; their results come back in the
 /// order of the input (Python's `asyncio.gather(*aws)`).
 ///
@@ -59,10 +74,7 @@ where
     T: 'static,
     E: From<Cancelled> + 'static,
 {
-    let tasks: Vec<_> = futures
-        .into_iter()
-        .map(|f| Some(spawn(f.into_future())))
-        .collect();
+    let tasks = spawn_all(futures);
     let results = tasks.iter().map(|_| None).collect();
     Gather {
         left: tasks.len(),
@@ -108,10 +120,7 @@ where
     T: 'static,
     E: From<Cancelled> + 'static,
 {
-    let tasks: Vec<_> = futures
-        .into_iter()
-        .map(|f| Some(spawn(f.into_future())))
-        .collect();
+    let tasks = spawn_all(futures);
     let results = tasks.iter().map(|_| None).collect();
     GatherReturnExceptions {
         left: tasks.len(),
