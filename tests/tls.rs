@@ -1467,7 +1467,7 @@ fn t3_s55_start_tls_without_a_name_with_own_config_checks_the_chain_only() {
 /// with the same client configuration resumes, both ends report it, and a connection with
 /// another configuration (another session cache) does a full handshake.
 #[test]
-fn our_client_resumes_its_session_with_our_server() {
+fn d13_our_client_resumes_its_session_with_our_server() {
     let certs = Certs::get();
     let server_side: Rc<RefCell<Vec<Option<bool>>>> = Rc::default();
     let seen = server_side.clone();

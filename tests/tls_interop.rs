@@ -232,7 +232,7 @@ fn our_client_to_openssl_s_server_tls12() {
 /// the same client configuration resumes its session, in TLS 1.3 (a ticket, PSK) and TLS 1.2,
 /// and `session_resumed()` says so.
 #[test]
-fn our_client_resumes_its_session_with_openssl_s_server() {
+fn d13_our_client_resumes_its_session_with_openssl_s_server() {
     if !have_openssl() {
         return;
     }
@@ -605,7 +605,7 @@ fn t8_a_self_signed_ca_leaf_is_refused_in_plain_words_and_the_recipe_works() {
 /// `examples/tls_echo_client --reconnect 2` against our TLS echo server (issue #16): the first
 /// handshake is full, the next two resume, and the example says so.
 #[test]
-fn tls_echo_client_example_reports_resumed_sessions() {
+fn d13_tls_echo_client_example_reports_resumed_sessions() {
     run(async {
         let certs = Certs::get();
         let server = asyncio::start_server(echo_line_then_close, "127.0.0.1", 0)
