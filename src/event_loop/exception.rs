@@ -63,10 +63,18 @@ impl fmt::Display for ExceptionContext {
             &self.message
         };
         f.write_str(message)?;
-        let mut details: Vec<_> = self.details.iter().collect();
-        details.sort_by_key(|(k, _)| *k);
-        for (k, v) in details {
-            write!(f, "\n{k}: {v}")?;
+        // By key, a repeated key in the order it was added. A context has a handful of
+        // keys, so each round picks the least one not yet written: no sort code is linked
+        // for this (the timer queue's sort is another type's) and nothing is allocated.
+        let mut last: Option<(&str, usize)> = None;
+        for _ in 0..self.details.len() {
+            let next = (self.details.iter().enumerate())
+                .map(|(i, (k, _))| (*k, i))
+                .filter(|kv| last.is_none_or(|l| *kv > l))
+                .min();
+            let Some((k, i)) = next else { break };
+            write!(f, "\n{k}: {}", self.details[i].1)?;
+            last = Some((k, i));
         }
         if let Some(e) = &self.exception {
             write!(f, "\nexception: {e}")?;
@@ -161,5 +169,15 @@ mod tests {
             ctx.to_string(),
             "Unhandled exception in event loop\nhandle: h1\ntask: t1\nexception: boom"
         );
+    }
+
+    #[test]
+    fn l20_repeated_key_keeps_insertion_order() {
+        let ctx = ExceptionContext::new("m")
+            .with_detail("task", "t2")
+            .with_detail("handle", "h1")
+            .with_detail("task", "t1")
+            .with_detail("a", "x");
+        assert_eq!(ctx.to_string(), "m\na: x\nhandle: h1\ntask: t2\ntask: t1");
     }
 }

@@ -66,8 +66,16 @@ fn pool() -> &'static Pool {
     })
 }
 
+/// The number of online CPUs, at least 2: what Python's `os.cpu_count()` reports, read with
+/// one `sysconf` call. (std's `available_parallelism` also reads cgroup quotas and the
+/// affinity mask; its code weighed 10 KiB in a small client for a bound that only caps idle
+/// helper threads.)
+#[allow(unsafe_code)]
 fn default_max_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+    // SAFETY: sysconf takes a plain integer name, touches no memory of ours and reports
+    // failure as -1.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).map_or(2, |n| n.max(2))
 }
 
 /// Queues `job` for a helper thread, starting one if every live thread is busy and the bound

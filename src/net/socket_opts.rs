@@ -14,7 +14,8 @@ use crate::error::{strerror, OsError};
 
 /// Python's bind error text (L87, L99): errno kept, strerror in lower case.
 pub(crate) fn bind_error(e: io::Error, addr: &dyn std::fmt::Display) -> io::Error {
-    let text = strerror(&e).to_lowercase();
+    // strerror's text is ASCII: the ASCII case map avoids linking Unicode's tables.
+    let text = strerror(&e).to_ascii_lowercase();
     OsError::io(
         &e,
         format!("error while attempting to bind on address {addr}: {text}"),
