@@ -18,10 +18,12 @@ test:
 bench:
 	$(CARGO) bench --bench timers
 	$(CARGO) bench --bench latency
+	$(CARGO) bench --bench handshake
 
 bench-quick:
 	$(CARGO) bench --bench timers -- --quick
 	$(CARGO) bench --bench latency -- --quick
+	$(CARGO) bench --bench handshake -- --quick
 
 # Instructions per echoed message under callgrind (benches/instr.rs): deterministic, the figure
 # to iterate on; about 5 s once built. Skips, exit 0, where valgrind is missing.
