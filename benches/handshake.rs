@@ -119,6 +119,8 @@ fn serve_tokio(config: Arc<ServerConfig>) -> u16 {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                // As every stream transport of ours (and of asyncio) does.
+                let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
