@@ -692,3 +692,90 @@ fn through_a_real_haproxy() {
     .unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// From inside `connection_made` (which runs inside the preamble's own callback): write and
+/// close, abort, or pause reading. The bytes that came with the header in the same segment
+/// follow the call grammar as the socket's own would: none after abort, none while paused.
+#[test]
+fn reentrant_connection_made_keeps_the_call_grammar() {
+    use asyncio::{Protocol, Transport};
+    #[derive(Clone, Copy, PartialEq)]
+    enum Act {
+        WriteClose,
+        Abort,
+        PauseThenResume,
+    }
+    struct P(Act, Rc<RefCell<Vec<String>>>, Option<Transport>);
+    impl Protocol for P {
+        fn connection_made(&mut self, t: Transport) {
+            self.1.borrow_mut().push("made".into());
+            match self.0 {
+                Act::WriteClose => {
+                    let _ = t.write(b"bye");
+                    t.close();
+                }
+                Act::Abort => t.abort(),
+                Act::PauseThenResume => {
+                    t.pause_reading();
+                    let (t2, log) = (t.clone(), self.1.clone());
+                    let lp = t.get_loop();
+                    let _ = lp.call_soon(move || {
+                        log.borrow_mut().push("resume".into());
+                        t2.resume_reading();
+                    });
+                }
+            }
+            self.2 = Some(t);
+        }
+        fn data_received(&mut self, data: &[u8]) {
+            self.1
+                .borrow_mut()
+                .push(format!("data {}", String::from_utf8_lossy(data)));
+            if let Some(t) = &self.2 {
+                let _ = t.write(b"ok");
+                t.close();
+            }
+        }
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            self.1.borrow_mut().push("lost".into());
+        }
+    }
+    for act in [Act::WriteClose, Act::Abort, Act::PauseThenResume] {
+        asyncio::run(async move {
+            let calls = Rc::new(RefCell::new(Vec::new()));
+            let c = calls.clone();
+            let lp = asyncio::get_running_loop()?;
+            let server = lp
+                .create_server(move || P(act, c.clone(), None), "127.0.0.1", 0)
+                .proxy_protocol(ProxyProtocol::Required)
+                .await?;
+            let port = util::port_of(&server);
+            let answer = client(port, &[b"PROXY UNKNOWN\r\npayload"]).await;
+            for _ in 0..10_000 {
+                if calls.borrow().last().map(String::as_str) == Some("lost") {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            let calls = calls.borrow().clone();
+            match act {
+                Act::WriteClose => {
+                    assert_eq!(answer, b"bye");
+                    assert_eq!(calls, ["made", "lost"]);
+                }
+                Act::Abort => {
+                    assert_eq!(answer, b"");
+                    assert_eq!(calls, ["made", "lost"]);
+                }
+                Act::PauseThenResume => {
+                    assert_eq!(answer, b"ok");
+                    assert_eq!(calls, ["made", "resume", "data payload", "lost"]);
+                }
+            }
+            server.close();
+            Ok::<_, asyncio::Error>(())
+        })
+        .unwrap()
+        .unwrap();
+    }
+}

@@ -59,6 +59,7 @@ impl ProxyOptions {
             options: *self,
             phase: Cell::new(Phase::Reading),
             buf: RefCell::new(Vec::new()),
+            paused: Cell::new(false),
             timer: RefCell::new(None),
             raw: RefCell::new(None),
             next: ProtocolSlot::new(next, lp.clone(), 0),
@@ -90,6 +91,8 @@ struct ProxyLayer {
     /// Reading: the header bytes so far (never more than the parser's limits, since it says
     /// Invalid past them). Relaying: bytes for `next` that found it busy.
     buf: RefCell<Vec<u8>>,
+    /// `next` paused reading through the facade (before the swap): bytes are held.
+    paused: Cell<bool>,
     /// The header timeout while Reading; cancelled on leaving it.
     timer: RefCell<Option<TimerHandle>>,
     /// The socket transport (from connection_made).
@@ -218,18 +221,45 @@ impl ProxyLayer {
         }
     }
 
-    /// Bytes for `next` (buffered protocols get them copied into their buffer).
+    /// Bytes for `next` (buffered protocols get them copied into their buffer), in order
+    /// after any still held: the bytes after the header reach `next` only as the socket's
+    /// own would (a `pause_reading` from its `connection_made` holds them until
+    /// `resume_reading`; after `close` or `abort` they are dropped).
     fn relay(&self, data: &[u8]) {
-        if !self.buf.borrow().is_empty() {
+        if self.buf.borrow().is_empty() && self.may_deliver() {
+            self.deliver_now(data);
+        } else {
             self.buf.borrow_mut().extend_from_slice(data);
+            self.flush_pending();
+        }
+    }
+
+    fn may_deliver(&self) -> bool {
+        !self.paused.get() && self.raw().is_some_and(|r| !r.is_closing())
+    }
+
+    /// Delivers the bytes held in `buf`, if `next` may have them now.
+    fn flush_pending(&self) {
+        if !self.may_deliver() {
             return;
         }
+        let pending = std::mem::take(&mut *self.buf.borrow_mut());
+        if !pending.is_empty() {
+            self.deliver_now(&pending);
+        }
+    }
+
+    fn deliver_now(&self, data: &[u8]) {
         match self.next.call(|p| deliver(p, data)) {
             Called::Done(()) | Called::Gone => {}
             Called::Panicked(payload) => std::panic::resume_unwind(payload),
             Called::Busy => {
-                // Held elsewhere across a turn: keep the bytes, in order, and retry.
-                self.buf.borrow_mut().extend_from_slice(data);
+                // Held elsewhere across a turn: keep the bytes, in front, and retry.
+                let mut buf = self.buf.borrow_mut();
+                let later = std::mem::take(&mut *buf);
+                buf.extend_from_slice(data);
+                buf.extend_from_slice(&later);
+                drop(buf);
                 self.retry_later();
             }
         }
@@ -238,11 +268,11 @@ impl ProxyLayer {
     fn retry_later(&self) {
         let me = self.me.clone();
         let _ = self.lp.call_soon(move || {
-            let Some(me) = me.upgrade() else { return };
-            let pending = std::mem::take(&mut *me.buf.borrow_mut());
-            if !pending.is_empty() && me.phase.get() == Phase::Relaying {
-                me.relay(&pending);
-                me.swap();
+            if let Some(me) = me.upgrade() {
+                if me.phase.get() == Phase::Relaying {
+                    me.flush_pending();
+                    me.swap();
+                }
             }
         });
     }
@@ -263,11 +293,14 @@ impl ProxyLayer {
                 ));
                 false
             }
-            Phase::Relaying | Phase::Swapped => match self.next.call(|p| p.eof_received()) {
-                Called::Done(keep) => keep,
-                Called::Panicked(payload) => std::panic::resume_unwind(payload),
-                Called::Gone | Called::Busy => false,
-            },
+            Phase::Relaying | Phase::Swapped => {
+                self.flush_pending(); // bytes still held come before the EOF
+                match self.next.call(|p| p.eof_received()) {
+                    Called::Done(keep) => keep,
+                    Called::Panicked(payload) => std::panic::resume_unwind(payload),
+                    Called::Gone | Called::Busy => false,
+                }
+            }
             Phase::Closed => false,
         }
     }
@@ -386,10 +419,20 @@ impl TransportImpl for ProxiedTransport {
         self.raw.is_closing()
     }
     fn pause_reading(&self) {
+        if let Some(layer) = self.relaying() {
+            layer.paused.set(true);
+        }
         self.raw.pause_reading()
     }
     fn resume_reading(&self) {
-        self.raw.resume_reading()
+        if let Some(layer) = self.relaying() {
+            layer.paused.set(false);
+            // Held bytes go first: queued before the socket's next read.
+            if !layer.buf.borrow().is_empty() {
+                layer.retry_later();
+            }
+        }
+        self.raw.resume_reading();
     }
     fn is_reading(&self) -> bool {
         self.raw.is_reading()
