@@ -377,8 +377,39 @@ fn bad_headers_close_that_connection_only() {
     .unwrap();
 }
 
+/// Debug lines of the crate that mention `needle`, counted from the first call on (a global
+/// logger, installed once; the tests of this binary run in parallel, so each counts its own
+/// message).
+fn count_logs(needle: &'static str) -> impl Fn() -> usize {
+    use std::sync::{Mutex, OnceLock};
+    struct Capture(Mutex<Vec<String>>);
+    impl log::Log for Capture {
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            m.target() == "asyncio"
+        }
+        fn log(&self, r: &log::Record) {
+            if self.enabled(r.metadata()) && r.level() == log::Level::Debug {
+                self.0.lock().unwrap().push(r.args().to_string());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: OnceLock<&'static Capture> = OnceLock::new();
+    let logger = *LOGGER.get_or_init(|| {
+        let l: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        let _ = log::set_logger(l);
+        log::set_max_level(log::LevelFilter::Debug);
+        l
+    });
+    move || {
+        let lines = logger.0.lock().unwrap();
+        lines.iter().filter(|l| l.contains(needle)).count()
+    }
+}
+
 #[test]
 fn a_header_that_never_completes_times_out() {
+    let timeouts_logged = count_logs("no PROXY header within 20ms");
     asyncio::run(async {
         let log = Log::default();
         let server = asyncio::start_server(recorder(&log), "127.0.0.1", 0)
@@ -394,6 +425,11 @@ fn a_header_that_never_completes_times_out() {
         .await??;
         assert_eq!(got, b"", "the server closed the connection");
         assert!(log.borrow().is_empty());
+        assert_eq!(
+            timeouts_logged(),
+            1,
+            "one debug line for the refused connection"
+        );
         server.close();
         Ok::<_, asyncio::Error>(())
     })

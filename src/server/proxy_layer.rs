@@ -195,7 +195,11 @@ impl ProxyLayer {
         });
         match self.next.made(Transport { inner: facade }) {
             Called::Panicked(payload) => std::panic::resume_unwind(payload),
-            Called::Done(()) | Called::Gone | Called::Busy => {}
+            Called::Done(()) => {}
+            // A fresh protocol held elsewhere (or none): it can never be connected.
+            Called::Gone | Called::Busy => {
+                return self.refuse(format_args!("the protocol could not be connected"));
+            }
         }
         if !rest.is_empty() {
             self.relay(rest);
