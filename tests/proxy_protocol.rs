@@ -539,6 +539,13 @@ fn tls_starts_after_the_header() {
         let seen = log.borrow().clone();
         assert_eq!(seen[0].peer, "192.0.2.1:7");
         assert_eq!(seen[0].data, b"secret");
+        // Through the TLS transport: the header and the balancer's address are still there.
+        assert_eq!(seen[0].header.as_ref().unwrap().version, Version::V1);
+        assert!(seen[0]
+            .proxy_peer
+            .as_deref()
+            .unwrap()
+            .starts_with("127.0.0.1:"));
         server.close();
         Ok::<_, asyncio::Error>(())
     })
