@@ -2,9 +2,12 @@
 //! read, write, drain, until EOF; then close. TCP or Unix.
 //!
 //! Run: `cargo run --release --example echo_server -- [--host H] [--port P] [--unix PATH]
-//! [--tls-cert CHAIN.pem --tls-key KEY.pem]`. With the two TLS options it serves TLS (rustls;
-//! try it with `examples/tls_echo_client.rs --cafile CA.pem`). Prints `Serving on ADDR` once
-//! listening.
+//! [--tls-cert CHAIN.pem --tls-key KEY.pem] [--proxy-protocol]`. With the two TLS options it
+//! serves TLS (rustls; try it with `examples/tls_echo_client.rs --cafile CA.pem`). With
+//! `--proxy-protocol` it sits behind a load balancer: each connection must start with a PROXY
+//! header (v1 or v2, e.g. HAProxy's `send-proxy-v2`), and the server prints
+//! `Connection from PEER`, the client's address the header carries. Prints `Serving on ADDR`
+//! once listening.
 
 mod common;
 
@@ -29,6 +32,10 @@ static CLI: Cli = Cli {
             "serve TLS with this certificate chain",
         ),
         Flag::value("tls-key", "KEY.pem", "and this private key"),
+        Flag::switch(
+            "proxy-protocol",
+            "expect a PROXY v1/v2 header first (behind a load balancer); print each peer",
+        ),
     ],
 };
 
@@ -63,13 +70,32 @@ enum Listen {
 /// `--tls-cert F --tls-key F`: the PEM chain and key to serve TLS with.
 type TlsFiles = Option<(String, String)>;
 
-async fn serve(listen: Listen, tls_files: TlsFiles) -> Result<(), Box<dyn std::error::Error>> {
-    let server = match listen {
-        Listen::Unix(path) => tls(asyncio::start_unix_server(echo, path), tls_files)?.await?,
-        Listen::Tcp(host, port) => {
-            tls(asyncio::start_server(echo, &host, port), tls_files)?.await?
-        }
+/// `echo`, printing the client's address first (the one a PROXY header carried).
+async fn echo_and_print_peer(reader: StreamReader, writer: StreamWriter) -> asyncio::Result<()> {
+    let peer = writer.peername().map(|a| a.to_string()).unwrap_or_default();
+    println!("Connection from {peer}");
+    let _ = std::io::stdout().flush(); // a closed stdout must not end the connection
+    echo(reader, writer).await
+}
+
+async fn serve(
+    listen: Listen,
+    tls_files: TlsFiles,
+    proxy: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let start = match (listen, proxy) {
+        (Listen::Unix(path), false) => asyncio::start_unix_server(echo, path),
+        (Listen::Tcp(host, port), false) => asyncio::start_server(echo, &host, port),
+        (Listen::Unix(path), true) => asyncio::start_unix_server(echo_and_print_peer, path),
+        (Listen::Tcp(host, port), true) => asyncio::start_server(echo_and_print_peer, &host, port),
     };
+    let start = if proxy {
+        // The header comes first on each connection, before any TLS.
+        start.proxy_protocol(asyncio::ProxyProtocol::Required)
+    } else {
+        start
+    };
+    let server = tls(start, tls_files)?.await?;
     let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
     println!("Serving on {}", addrs.join(", "));
     std::io::stdout().flush()?;
@@ -107,8 +133,11 @@ fn main() -> std::process::ExitCode {
         (None, Some(_)) => args.fail("--tls-key needs --tls-cert"),
     };
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
+    let proxy = args.is_set("proxy-protocol");
     let result = common::run_until_signal(async move {
-        serve(listen, tls_files).await.map_err(|e| e.to_string())
+        serve(listen, tls_files, proxy)
+            .await
+            .map_err(|e| e.to_string())
     });
     CLI.finish_served(result)
 }

@@ -77,6 +77,18 @@ pub const SSL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 /// ```
 pub const SSL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a server with `proxy_protocol` waits for a connection's whole PROXY header
+/// (5 s, as HAProxy's default client timeouts go; no CPython counterpart).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(asyncio::constants::PROXY_PROTOCOL_TIMEOUT, Duration::from_secs(5));
+/// // Override per server: .proxy_protocol_timeout(d)
+/// ```
+pub const PROXY_PROTOCOL_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Pause of the accept loop after EMFILE/ENFILE/ENOBUFS/ENOMEM (`constants.ACCEPT_RETRY_DELAY`, 1 s).
 ///
 /// # Examples

@@ -120,6 +120,7 @@
 //! | `net/connect.rs`, `net/resolve.rs` | `base_events.py`: `create_connection`, `_ensure_resolved` |
 //! | `net/happy_eyeballs.rs` | `staggered.py` |
 //! | `server/` | `base_events.py`: `Server`, `create_server`; `selector_events.py`: `_accept_connection`; `unix_events.py`: `create_unix_server` |
+//! | `proxy_protocol/`, `server/proxy_layer.rs` | none: HAProxy's PROXY protocol (the header format; the preamble that reads it before `connection_made`) |
 //! | `streams/` | `streams.py` |
 //! | `tls/` | `sslproto.py` |
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
@@ -168,6 +169,7 @@
 //! | `asyncio.open_connection(sock=s)` | `asyncio::open_connection_sock(s).await` |
 //! | `asyncio.start_server(cb, host, port, backlog=…)` | `asyncio::start_server(cb, host, port).backlog(n).await` → `Server`; `cb` async or plain |
 //! | `asyncio.open_unix_connection`, `start_unix_server` | same names |
+//! | PROXY protocol, as HAProxy's `send-proxy`/`send-proxy-v2` send it (no asyncio counterpart) | `.proxy_protocol(ProxyProtocol::Required)` (or `Optional`: a client without a header is served as is) on `start_server`, `start_unix_server`, `create_server`, `create_unix_server`, with `.proxy_protocol_timeout(d)` (5 s); the header is read before the callback and before TLS; `get_extra_info("peername")`/`("sockname")` are the client's addresses from it, `"proxy_peername"`/`"proxy_sockname"` the balancer's connection; `transport.proxy_header()` / `writer.proxy_header()` → `ProxyHeader` (version, command, addresses, v2 TLVs: `alpn()`, `authority()`, `unique_id()`, `ssl()`, raw `tlvs`); the format itself in `asyncio::proxy_protocol` |
 //! | `reader.read(n)`, `readline()`, `readexactly(n)`, `readuntil(sep)` | same names; `read_into(&mut buf)` reads without allocating; `readuntil_any(&[a, b])` |
 //! | `async for line in reader` | `let mut lines = reader.lines(); while let Some(line) = lines.next_line().await? { … }` |
 //! | `reader.read()` (to EOF) | `reader.read(-1)` or `reader.read_to_end()` |

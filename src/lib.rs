@@ -142,6 +142,7 @@ pub mod event_loop;
 pub mod guide;
 pub(crate) mod net;
 pub mod protocol;
+pub mod proxy_protocol;
 mod server;
 mod slots;
 pub mod streams;
@@ -170,6 +171,7 @@ pub use event_loop::threadsafe::ThreadsafeHandle;
 pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
+pub use proxy_protocol::{ProxyHeader, ProxyProtocol};
 pub use server::{CreateServer, ListenSocket, Server};
 pub use streams::{
     open_connection, open_connection_sock, open_read_pipe, open_unix_connection, open_write_pipe,

@@ -499,3 +499,21 @@ fn chat_server_broadcasts_to_the_others_and_announces_departures() {
     a.say("still here");
     assert_eq!(b.line(), format!("{}: still here", a.name));
 }
+
+#[test]
+fn echo_server_behind_a_proxy_prints_the_header_peer() {
+    use std::io::{Read, Write};
+    let server = ServerChild::start("echo_server", &["--port", "0", "--proxy-protocol"]);
+    let first = server.line();
+    let addr = first
+        .strip_prefix("Serving on ")
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(BOUND)).unwrap();
+    sock.write_all(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nhi")
+        .unwrap();
+    let mut echoed = [0u8; 2];
+    sock.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"hi");
+    assert_eq!(server.line(), "Connection from 192.0.2.1:56324");
+}

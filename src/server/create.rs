@@ -19,6 +19,7 @@ use crate::net::connect::AddressFamily;
 use crate::net::resolve::resolve;
 use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, ListenOptions};
 use crate::protocol::{Protocol, ProtocolRef};
+use crate::proxy_protocol::ProxyProtocol;
 
 use super::accept::Accepter;
 use super::{Factory, Server, ServerInner};
@@ -73,6 +74,8 @@ pub struct CreateServer {
     /// `ssl` and the TLS timeouts (S9, T36).
     #[cfg(feature = "tls")]
     tls: crate::tls::ServerOptions,
+    /// `proxy_protocol` and its timeout.
+    proxy: super::proxy_layer::ProxyOptions,
 }
 
 impl LoopHandle {
@@ -202,6 +205,7 @@ impl CreateServer {
             cleanup_socket: true,
             #[cfg(feature = "tls")]
             tls: Default::default(),
+            proxy: Default::default(),
         }
     }
 
@@ -288,6 +292,69 @@ impl CreateServer {
             ListenSocket::Tcp(l) => Bind::TcpSock(l),
             ListenSocket::Unix(l) => Bind::UnixSock(l),
         };
+        self
+    }
+
+    /// Read a PROXY protocol header (v1 or v2) at the start of each accepted connection,
+    /// as sent by a load balancer (HAProxy's `send-proxy`/`send-proxy-v2`, nginx, Envoy,
+    /// cloud network balancers): off by default. With [`ProxyProtocol::Required`] every
+    /// connection must start with one; with [`ProxyProtocol::Optional`] a connection whose
+    /// first bytes are not a signature is served as is, those bytes included.
+    ///
+    /// The header is read and checked before the protocol's `connection_made` (and before
+    /// the TLS handshake with [`ssl`](Self::ssl): balancers send it in the clear). Then
+    /// `get_extra_info("peername")`/`("sockname")` are the client's addresses from the
+    /// header, `"proxy_peername"`/`"proxy_sockname"` the balancer's connection, and
+    /// [`Transport::proxy_header`](crate::Transport::proxy_header) the whole header (v2
+    /// TLVs included). v2 `LOCAL` and v1 `UNKNOWN` headers (a balancer's health check) are
+    /// accepted and keep the socket's own addresses, as the specification requires.
+    ///
+    /// A malformed or oversized header, an EOF before it is complete, or no complete header
+    /// within [`proxy_protocol_timeout`](Self::proxy_protocol_timeout) closes that connection
+    /// with one `log::debug!` line; the protocol never hears of it, other connections and
+    /// the server go on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{ProxyProtocol, Protocol, Transport};
+    /// use std::io::{Read, Write};
+    ///
+    /// /// Writes the client's address as the header gave it, then closes.
+    /// #[derive(Default)]
+    /// struct Who;
+    /// impl Protocol for Who {
+    ///     fn connection_made(&mut self, t: Transport) {
+    ///         let peer = t.peername().map(|a| a.to_string()).unwrap_or_default();
+    ///         let _ = t.write(peer.as_bytes());
+    ///         t.close();
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Who::default, "127.0.0.1", 0)
+    ///         .proxy_protocol(ProxyProtocol::Required)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.write(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n")?;
+    ///     assert_eq!(reader.read(-1).await?, b"192.0.2.1:56324");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn proxy_protocol(mut self, mode: ProxyProtocol) -> Self {
+        self.proxy.mode = mode;
+        self
+    }
+
+    /// How long a connection may take to send its whole PROXY header (default 5 s; any
+    /// duration, `Duration::MAX` meaning no limit in practice).
+    pub fn proxy_protocol_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.proxy.timeout = timeout;
         self
     }
 
@@ -400,6 +467,7 @@ impl CreateServer {
                 cleanup: RefCell::new(cleanup),
                 #[cfg(feature = "tls")]
                 tls: self.tls.clone(),
+                proxy: self.proxy,
             }
         });
         let server = Server { inner };

@@ -32,6 +32,7 @@ use crate::transport::Address;
 
 mod accept;
 mod create;
+mod proxy_layer;
 
 use accept::Accepter;
 pub use create::{CreateServer, ListenSocket};
@@ -57,6 +58,8 @@ struct ServerInner {
     /// TLS for accepted connections (T36).
     #[cfg(feature = "tls")]
     tls: crate::tls::ServerOptions,
+    /// PROXY protocol header before anything else (off by default).
+    proxy: proxy_layer::ProxyOptions,
 }
 
 impl ConnectionTracker for ServerInner {
@@ -104,6 +107,8 @@ impl ServerInner {
                 return;
             }
         };
+        // The PROXY header comes first on the wire, before any TLS record.
+        let protocol = self.proxy.wrap(&self.lp, protocol);
         let tracker = self.clone() as Rc<dyn ConnectionTracker>;
         match SocketTransport::create(&self.lp, sock, protocol, peer, Some(tracker)) {
             Ok(t) => {

@@ -596,6 +596,43 @@ impl StartServer {
         self.option(move |s| s.cleanup_socket(on))
     }
 
+    /// Read a PROXY protocol header first on each connection (see
+    /// [`CreateServer::proxy_protocol`]): the callback runs once it is in, and the writer's
+    /// `peername()` is the client's address it carries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{ProxyProtocol, StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async {
+    ///     let who = |_r: StreamReader, w: StreamWriter| {
+    ///         let peer = w.peername().map(|a| a.to_string()).unwrap_or_default();
+    ///         let _ = w.write(peer.as_bytes());
+    ///         w.close();
+    ///     };
+    ///     let server = asyncio::start_server(who, "127.0.0.1", 0)
+    ///         .proxy_protocol(ProxyProtocol::Optional)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.write(b"PROXY TCP6 2001:db8::1 2001:db8::2 40000 443\r\n")?;
+    ///     assert_eq!(reader.read(-1).await?, b"[2001:db8::1]:40000");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn proxy_protocol(self, mode: crate::ProxyProtocol) -> Self {
+        self.option(move |s| s.proxy_protocol(mode))
+    }
+
+    /// How long a PROXY header may take (default 5 s; see
+    /// [`CreateServer::proxy_protocol_timeout`]).
+    pub fn proxy_protocol_timeout(self, timeout: Duration) -> Self {
+        self.option(move |s| s.proxy_protocol_timeout(timeout))
+    }
+
     async fn run(self) -> Result<Server, Error> {
         ReaderState::new(self.limit)?; // S4 (D7): a bad limit fails before serving
         let lp = crate::event_loop::get_running_loop()?;

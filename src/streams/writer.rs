@@ -432,6 +432,37 @@ impl StreamWriter {
     pub fn sockname(&self) -> Option<Address> {
         self.transport.sockname()
     }
+
+    /// The PROXY protocol header the connection started with, on a server made with
+    /// [`proxy_protocol`](crate::StartServer::proxy_protocol) (see
+    /// [`Transport::proxy_header`](crate::Transport::proxy_header)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{ProxyProtocol, StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async {
+    ///     let cb = |_r: StreamReader, w: StreamWriter| {
+    ///         let v = w.proxy_header().map(|h| format!("{:?}", h.version));
+    ///         let _ = w.write(v.unwrap_or_default().as_bytes());
+    ///         w.close();
+    ///     };
+    ///     let server = asyncio::start_server(cb, "127.0.0.1", 0)
+    ///         .proxy_protocol(ProxyProtocol::Required)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.write(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n")?;
+    ///     assert_eq!(reader.read(-1).await?, b"V1");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn proxy_header(&self) -> Option<std::rc::Rc<crate::ProxyHeader>> {
+        self.transport.proxy_header()
+    }
 }
 
 #[cfg(feature = "tls")]

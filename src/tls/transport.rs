@@ -248,6 +248,10 @@ impl TransportImpl for TlsTransport {
     fn kernel_unsent(&self) -> Option<usize> {
         self.proto()?.kernel_unsent()
     }
+
+    fn proxy_header(&self) -> Option<std::rc::Rc<crate::ProxyHeader>> {
+        self.proto()?.raw()?.proxy_header()
+    }
 }
 
 impl Drop for TlsTransport {

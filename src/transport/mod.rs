@@ -180,6 +180,10 @@ pub(crate) trait TransportImpl {
     fn kernel_unsent(&self) -> Option<usize> {
         None
     }
+    /// The PROXY header the connection started with (servers with `proxy_protocol`).
+    fn proxy_header(&self) -> Option<Rc<crate::ProxyHeader>> {
+        None
+    }
 }
 
 /// One connection's buffers and flow control, at one moment: what backpressure looks like
@@ -611,6 +615,50 @@ impl Transport {
             reading_paused: !self.inner.is_reading(),
             read_buffered: None,
         }
+    }
+
+    /// The PROXY protocol header this connection started with: on a server made with
+    /// [`proxy_protocol`](crate::CreateServer::proxy_protocol), the version, command,
+    /// addresses and v2 TLVs a load balancer sent; `None` elsewhere, and for an optional
+    /// header the client did not send. [`peername`](Self::peername) and
+    /// [`sockname`](Self::sockname) already report its addresses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::Command;
+    /// use asyncio::{ProxyProtocol, Protocol, Transport};
+    ///
+    /// #[derive(Default)]
+    /// struct Check;
+    /// impl Protocol for Check {
+    ///     fn connection_made(&mut self, t: Transport) {
+    ///         let header = t.proxy_header().expect("a PROXY header");
+    ///         assert_eq!(header.command, Command::Proxy);
+    ///         // The balancer's own connection is still there:
+    ///         assert!(t.get_extra_info("proxy_peername").is_some());
+    ///         let _ = t.write(header.authority().unwrap_or("-").as_bytes());
+    ///         t.close();
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Check::default, "127.0.0.1", 0)
+    ///         .proxy_protocol(ProxyProtocol::Required)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.write(b"PROXY UNKNOWN\r\n")?;
+    ///     assert_eq!(reader.read(-1).await?, b"-");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn proxy_header(&self) -> Option<Rc<crate::ProxyHeader>> {
+        self.inner.proxy_header()
     }
 
     /// Python's `get_extra_info(name)`: `"peername"`, `"sockname"`, `"socket"`; TLS adds

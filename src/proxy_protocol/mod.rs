@@ -1,0 +1,522 @@
+//! The PROXY protocol (versions 1 and 2): how a load balancer tells the server behind it who
+//! the client really is.
+//!
+//! Python's asyncio has no counterpart; the format is HAProxy's `doc/proxy-protocol.txt`. A
+//! balancer (HAProxy with `send-proxy`/`send-proxy-v2`, nginx's `proxy_protocol on`, Envoy, a
+//! cloud network load balancer) opens its own connection to the server, so the server's
+//! socket sees the balancer's address. Before any byte of the client's, the balancer writes
+//! one header saying which addresses the client connection had. A server enables reading it
+//! with [`CreateServer::proxy_protocol`](crate::CreateServer::proxy_protocol) or
+//! [`StartServer::proxy_protocol`](crate::StartServer::proxy_protocol); this module is the
+//! format itself: pure functions over bytes, no I/O.
+//!
+//! ## Version 1: one text line
+//!
+//! ```text
+//! PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n
+//! PROXY TCP6 2001:db8::1 2001:db8::2 56324 443\r\n
+//! PROXY UNKNOWN\r\n                      (anything may follow UNKNOWN up to the CRLF)
+//! ```
+//! `PROXY`, one space, the family, then source address, destination address, source port
+//! and destination port, separated by single spaces, and CRLF. The whole line is at most 107
+//! bytes, so a receiver that has read 107 bytes without a CRLF knows the header is bad.
+//! `UNKNOWN` means the balancer could not tell (a health check, say): the receiver accepts the
+//! connection and keeps the socket's own addresses.
+//!
+//! ## Version 2: binary
+//!
+//! ```text
+//! offset  size  field
+//!  0      12    signature  \r \n \r \n \0 \r \n Q U I T \n
+//! 12       1    version (high nibble, 2) | command (low nibble: 0 LOCAL, 1 PROXY)
+//! 13       1    family (high: 0 UNSPEC, 1 INET, 2 INET6, 3 UNIX)
+//!               | transport (low: 0 UNSPEC, 1 STREAM, 2 DGRAM)
+//! 14       2    length of what follows, big-endian
+//! 16       …    addresses: INET 4+4+2+2 = 12 bytes, INET6 16+16+2+2 = 36,
+//!               UNIX 108+108 = 216 (NUL-padded paths); source first, ports big-endian
+//!  …       …    TLVs to the end: type (1 byte), length (2, big-endian), value
+//! ```
+//! `LOCAL` is a connection the balancer made for itself (a health check): as with v1's
+//! `UNKNOWN`, the receiver accepts it and keeps the real addresses. The TLV types defined by
+//! the spec have accessors on [`ProxyHeader`]: ALPN (`0x01`), authority, i.e. the TLS SNI
+//! (`0x02`), a CRC32C of the whole header (`0x03`, checked by [`parse`]), no-op padding
+//! (`0x04`), a unique connection id (`0x05`, at most 128 bytes), TLS details (`0x20`, with
+//! sub-TLVs for version `0x21`, client certificate CN `0x22`, cipher `0x23`, signature
+//! algorithm `0x24` and key algorithm `0x25`: [`SslInfo`]) and a network namespace (`0x30`).
+//! Unknown types are kept, raw, in [`ProxyHeader::tlvs`].
+//!
+//! ## Parsing
+//!
+//! [`parse`] takes the bytes received so far and answers [`Parsed::Incomplete`] (read more),
+//! [`Parsed::Complete`] (the header and how many bytes it took: the rest is the client's
+//! data) or [`Parsed::Invalid`] (close the connection). It never reads past the header, never
+//! panics and never needs more than 107 bytes (v1) or [`MAX_V2_LEN`] (v2) to decide.
+//!
+//! ```
+//! use asyncio::proxy_protocol::{parse, Command, Parsed};
+//!
+//! let bytes = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nGET / HTTP/1.0\r\n";
+//! let Parsed::Complete(header, used) = parse(bytes) else { panic!("a complete header") };
+//! assert_eq!(header.command, Command::Proxy);
+//! assert_eq!(header.source().unwrap().to_string(), "192.0.2.1:56324");
+//! assert_eq!(&bytes[used..], b"GET / HTTP/1.0\r\n");
+//!
+//! assert!(matches!(parse(b"PROXY TCP4 192.0"), Parsed::Incomplete));
+//! assert!(matches!(parse(b"GET / HTTP/1.0\r\n"), Parsed::Invalid(_)));
+//! ```
+
+mod parse;
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::transport::Address;
+
+pub use parse::{parse, Invalid, Parsed};
+
+/// The v2 signature: the first 12 bytes of every version 2 header.
+pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
+/// The v1 signature: `PROXY` and a space.
+pub const V1_SIGNATURE: [u8; 6] = *b"PROXY ";
+/// The longest v1 line, CRLF included (the spec's limit).
+pub const MAX_V1_LEN: usize = 107;
+/// The longest v2 header this crate accepts, signature included: room for every address
+/// family and a generous set of TLVs (TLS details with a long certificate name, a 128-byte
+/// unique id). The format allows up to 16 + 65,535 bytes; a peer sending more than this is
+/// refused instead of being buffered.
+pub const MAX_V2_LEN: usize = 4096;
+
+/// TLV type: the ALPN protocol the client negotiated with the balancer.
+pub const PP2_TYPE_ALPN: u8 = 0x01;
+/// TLV type: the host name the client asked for (TLS SNI or similar).
+pub const PP2_TYPE_AUTHORITY: u8 = 0x02;
+/// TLV type: CRC32C of the whole header (computed with this field zeroed).
+pub const PP2_TYPE_CRC32C: u8 = 0x03;
+/// TLV type: padding, to be ignored.
+pub const PP2_TYPE_NOOP: u8 = 0x04;
+/// TLV type: an opaque id of the client connection (at most 128 bytes).
+pub const PP2_TYPE_UNIQUE_ID: u8 = 0x05;
+/// TLV type: TLS details ([`SslInfo`]).
+pub const PP2_TYPE_SSL: u8 = 0x20;
+/// SSL sub-TLV: the TLS version, e.g. `TLSv1.3`.
+pub const PP2_SUBTYPE_SSL_VERSION: u8 = 0x21;
+/// SSL sub-TLV: the client certificate's Common Name.
+pub const PP2_SUBTYPE_SSL_CN: u8 = 0x22;
+/// SSL sub-TLV: the cipher, e.g. `ECDHE-RSA-AES128-GCM-SHA256`.
+pub const PP2_SUBTYPE_SSL_CIPHER: u8 = 0x23;
+/// SSL sub-TLV: the certificate's signature algorithm.
+pub const PP2_SUBTYPE_SSL_SIG_ALG: u8 = 0x24;
+/// SSL sub-TLV: the certificate's key algorithm.
+pub const PP2_SUBTYPE_SSL_KEY_ALG: u8 = 0x25;
+/// TLV type: the network namespace the connection was accepted in.
+pub const PP2_TYPE_NETNS: u8 = 0x30;
+
+/// `client` bit of [`SslInfo`]: the client connected over TLS.
+pub const PP2_CLIENT_SSL: u8 = 0x01;
+/// `client` bit: the client sent a certificate on this connection.
+pub const PP2_CLIENT_CERT_CONN: u8 = 0x02;
+/// `client` bit: the client sent a certificate at least once in this TLS session.
+pub const PP2_CLIENT_CERT_SESS: u8 = 0x04;
+
+/// Whether a server reads a PROXY header first on each connection
+/// ([`CreateServer::proxy_protocol`](crate::CreateServer::proxy_protocol),
+/// [`StartServer::proxy_protocol`](crate::StartServer::proxy_protocol)).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::ProxyProtocol;
+/// assert_eq!(ProxyProtocol::default(), ProxyProtocol::Off);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    /// No header is read (the default): the first bytes are the client's.
+    #[default]
+    Off,
+    /// Every connection must start with a v1 or v2 header; others are closed.
+    Required,
+    /// A connection may start with a header; if its first bytes are not a v1 or v2
+    /// signature, they are the client's and are delivered as usual.
+    Optional,
+}
+
+/// Which version of the protocol a header used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// The text line.
+    V1,
+    /// The binary header.
+    V2,
+}
+
+/// What the balancer says the connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// A relayed client connection: the addresses are the client's.
+    Proxy,
+    /// v2 `LOCAL`: the balancer's own connection (a health check); the addresses, if any, are
+    /// to be ignored and the socket's own used.
+    Local,
+}
+
+/// The transport the client used (v2's low nibble of byte 13; v1 says TCP or nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketKind {
+    /// Not said (v1 `UNKNOWN`, v2 `UNSPEC`).
+    Unspecified,
+    /// A stream: TCP, or a Unix stream socket.
+    Stream,
+    /// Datagrams: UDP, or a Unix datagram socket.
+    Datagram,
+}
+
+/// The client connection's two ends, as the header carries them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Addresses {
+    /// None given (v1 `UNKNOWN`, v2 `UNSPEC` or `LOCAL`): use the socket's own.
+    Unspecified,
+    /// IPv4 or IPv6 (both ends of the same family).
+    Inet {
+        /// The client.
+        source: SocketAddr,
+        /// The address the client connected to (the balancer's front).
+        destination: SocketAddr,
+    },
+    /// Unix socket paths, trailing NUL padding removed (a leading NUL is an abstract name).
+    Unix {
+        /// The client's path.
+        source: Vec<u8>,
+        /// The path it connected to.
+        destination: Vec<u8>,
+    },
+}
+
+/// One v2 type-length-value field, as received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tlv {
+    /// The type byte (`PP2_TYPE_*`).
+    pub kind: u8,
+    /// The value (at most 65,535 bytes).
+    pub value: Vec<u8>,
+}
+
+/// The TLS details of a v2 `PP2_TYPE_SSL` field: how the client reached the balancer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SslInfo {
+    /// Bit field: [`PP2_CLIENT_SSL`], [`PP2_CLIENT_CERT_CONN`], [`PP2_CLIENT_CERT_SESS`].
+    pub client: u8,
+    /// 0 if the client presented a certificate and it was verified; nonzero otherwise.
+    pub verify: u32,
+    /// The sub-TLVs, in order (version, CN, cipher, algorithms, and any other).
+    pub tlvs: Vec<Tlv>,
+}
+
+impl SslInfo {
+    fn sub(&self, kind: u8) -> Option<&str> {
+        let t = self.tlvs.iter().find(|t| t.kind == kind)?;
+        std::str::from_utf8(&t.value).ok()
+    }
+
+    /// The client used TLS.
+    pub fn client_ssl(&self) -> bool {
+        self.client & PP2_CLIENT_SSL != 0
+    }
+
+    /// The client presented a certificate (on this connection) and it was verified.
+    pub fn client_cert_verified(&self) -> bool {
+        self.client & PP2_CLIENT_CERT_CONN != 0 && self.verify == 0
+    }
+
+    /// The TLS version (`PP2_SUBTYPE_SSL_VERSION`), e.g. `TLSv1.3`.
+    pub fn version(&self) -> Option<&str> {
+        self.sub(PP2_SUBTYPE_SSL_VERSION)
+    }
+
+    /// The client certificate's Common Name (`PP2_SUBTYPE_SSL_CN`).
+    pub fn cn(&self) -> Option<&str> {
+        self.sub(PP2_SUBTYPE_SSL_CN)
+    }
+
+    /// The cipher (`PP2_SUBTYPE_SSL_CIPHER`).
+    pub fn cipher(&self) -> Option<&str> {
+        self.sub(PP2_SUBTYPE_SSL_CIPHER)
+    }
+
+    /// The certificate's signature algorithm (`PP2_SUBTYPE_SSL_SIG_ALG`).
+    pub fn sig_alg(&self) -> Option<&str> {
+        self.sub(PP2_SUBTYPE_SSL_SIG_ALG)
+    }
+
+    /// The certificate's key algorithm (`PP2_SUBTYPE_SSL_KEY_ALG`).
+    pub fn key_alg(&self) -> Option<&str> {
+        self.sub(PP2_SUBTYPE_SSL_KEY_ALG)
+    }
+
+    /// The field's value as the spec lays it out (client byte, verify, sub-TLVs).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = vec![self.client];
+        v.extend_from_slice(&self.verify.to_be_bytes());
+        encode_tlvs(&self.tlvs, &mut v);
+        v
+    }
+}
+
+/// A PROXY protocol header: what [`parse`] found, and what a server reports through
+/// [`Transport::proxy_header`](crate::Transport::proxy_header).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::proxy_protocol::{
+///     parse, Addresses, Command, Parsed, ProxyHeader, SocketKind, Tlv, Version, PP2_TYPE_ALPN,
+/// };
+///
+/// let header = ProxyHeader {
+///     version: Version::V2,
+///     command: Command::Proxy,
+///     kind: SocketKind::Stream,
+///     addresses: Addresses::Inet {
+///         source: "192.0.2.1:56324".parse().unwrap(),
+///         destination: "198.51.100.7:443".parse().unwrap(),
+///     },
+///     tlvs: vec![Tlv { kind: PP2_TYPE_ALPN, value: b"h2".to_vec() }],
+/// };
+/// let bytes = header.to_bytes();
+/// let Parsed::Complete(back, used) = parse(&bytes) else { panic!() };
+/// assert_eq!((back, used), (header.clone(), bytes.len()));
+/// assert_eq!(header.alpn(), Some(&b"h2"[..]));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyHeader {
+    /// Text (v1) or binary (v2).
+    pub version: Version,
+    /// `PROXY` or `LOCAL` (v1 has only the former).
+    pub command: Command,
+    /// Stream or datagram, if said.
+    pub kind: SocketKind,
+    /// The client connection's ends.
+    pub addresses: Addresses,
+    /// Every v2 TLV in order, known types included (empty for v1).
+    pub tlvs: Vec<Tlv>,
+}
+
+impl ProxyHeader {
+    /// The value of the first TLV of type `kind`.
+    pub fn tlv(&self, kind: u8) -> Option<&[u8]> {
+        self.tlvs
+            .iter()
+            .find(|t| t.kind == kind)
+            .map(|t| &t.value[..])
+    }
+
+    /// `PP2_TYPE_ALPN`: the protocol the client negotiated, e.g. `h2`.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.tlv(PP2_TYPE_ALPN)
+    }
+
+    /// `PP2_TYPE_AUTHORITY`: the host name the client asked for (SNI), if UTF-8.
+    pub fn authority(&self) -> Option<&str> {
+        std::str::from_utf8(self.tlv(PP2_TYPE_AUTHORITY)?).ok()
+    }
+
+    /// `PP2_TYPE_UNIQUE_ID`: the balancer's id for the client connection.
+    pub fn unique_id(&self) -> Option<&[u8]> {
+        self.tlv(PP2_TYPE_UNIQUE_ID)
+    }
+
+    /// `PP2_TYPE_NETNS`: the network namespace name, if UTF-8.
+    pub fn netns(&self) -> Option<&str> {
+        std::str::from_utf8(self.tlv(PP2_TYPE_NETNS)?).ok()
+    }
+
+    /// `PP2_TYPE_CRC32C`: the checksum the header carried ([`parse`] has checked it).
+    pub fn crc32c(&self) -> Option<u32> {
+        let v: [u8; 4] = self.tlv(PP2_TYPE_CRC32C)?.try_into().ok()?;
+        Some(u32::from_be_bytes(v))
+    }
+
+    /// `PP2_TYPE_SSL`: TLS details; `None` if absent or not laid out as the spec says.
+    pub fn ssl(&self) -> Option<SslInfo> {
+        let v = self.tlv(PP2_TYPE_SSL)?;
+        if v.len() < 5 {
+            return None;
+        }
+        let tlvs = parse::tlvs(&v[5..]).ok()?;
+        Some(SslInfo {
+            client: v[0],
+            verify: u32::from_be_bytes([v[1], v[2], v[3], v[4]]),
+            tlvs,
+        })
+    }
+
+    /// Whether the addresses replace the socket's: a `PROXY` command with Internet or Unix
+    /// addresses. `LOCAL`, `UNKNOWN` and `UNSPEC` keep the socket's own (as the spec says).
+    pub fn relays_addresses(&self) -> bool {
+        self.command == Command::Proxy && self.addresses != Addresses::Unspecified
+    }
+
+    /// The client's address, if the header relays one.
+    pub fn source(&self) -> Option<Address> {
+        match &self.addresses {
+            Addresses::Inet { source, .. } if self.relays_addresses() => {
+                Some(Address::Inet(*source))
+            }
+            Addresses::Unix { source, .. } if self.relays_addresses() => unix_address(source),
+            _ => None,
+        }
+    }
+
+    /// The address the client connected to, if the header relays one.
+    pub fn destination(&self) -> Option<Address> {
+        match &self.addresses {
+            Addresses::Inet { destination, .. } if self.relays_addresses() => {
+                Some(Address::Inet(*destination))
+            }
+            Addresses::Unix { destination, .. } if self.relays_addresses() => {
+                unix_address(destination)
+            }
+            _ => None,
+        }
+    }
+
+    /// The header as a balancer would send it: v1 writes `TCP4`/`TCP6` for Internet
+    /// addresses and `UNKNOWN` otherwise (no TLVs); v2 writes every field, TLVs as given
+    /// (add a [`PP2_TYPE_CRC32C`] TLV of four zero bytes to have it filled in).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self.version {
+            Version::V1 => self.to_v1(),
+            Version::V2 => self.to_v2(),
+        }
+    }
+
+    fn to_v1(&self) -> Vec<u8> {
+        let line = match (&self.addresses, self.command) {
+            (
+                Addresses::Inet {
+                    source,
+                    destination,
+                },
+                Command::Proxy,
+            ) if source.is_ipv4() == destination.is_ipv4() => {
+                let fam = if source.is_ipv4() { "TCP4" } else { "TCP6" };
+                format!(
+                    "PROXY {fam} {} {} {} {}\r\n",
+                    source.ip(),
+                    destination.ip(),
+                    source.port(),
+                    destination.port()
+                )
+            }
+            _ => "PROXY UNKNOWN\r\n".to_string(),
+        };
+        line.into_bytes()
+    }
+
+    fn to_v2(&self) -> Vec<u8> {
+        let mut v = V2_SIGNATURE.to_vec();
+        v.push(match self.command {
+            Command::Local => 0x20,
+            Command::Proxy => 0x21,
+        });
+        let proto = match self.kind {
+            SocketKind::Unspecified => 0,
+            SocketKind::Stream => 1,
+            SocketKind::Datagram => 2,
+        };
+        let mut body = Vec::new();
+        let fam = match &self.addresses {
+            Addresses::Unspecified => 0,
+            Addresses::Inet {
+                source,
+                destination,
+            } => match (source.ip(), destination.ip()) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => {
+                    body.extend_from_slice(&s.octets());
+                    body.extend_from_slice(&d.octets());
+                    body.extend_from_slice(&source.port().to_be_bytes());
+                    body.extend_from_slice(&destination.port().to_be_bytes());
+                    1
+                }
+                (s, d) => {
+                    body.extend_from_slice(&to_v6(s).octets());
+                    body.extend_from_slice(&to_v6(d).octets());
+                    body.extend_from_slice(&source.port().to_be_bytes());
+                    body.extend_from_slice(&destination.port().to_be_bytes());
+                    2
+                }
+            },
+            Addresses::Unix {
+                source,
+                destination,
+            } => {
+                for p in [source, destination] {
+                    let mut field = [0u8; 108];
+                    let n = p.len().min(108);
+                    field[..n].copy_from_slice(&p[..n]);
+                    body.extend_from_slice(&field);
+                }
+                3
+            }
+        };
+        v.push(fam << 4 | proto);
+        let crc_at = encode_tlvs_find_crc(&self.tlvs, &mut body);
+        let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
+        v.extend_from_slice(&len.to_be_bytes());
+        let start = v.len();
+        v.extend_from_slice(&body[..usize::from(len)]);
+        if let Some(at) = crc_at.map(|at| start + at).filter(|at| at + 4 <= v.len()) {
+            v[at..at + 4].fill(0);
+            let crc = parse::crc32c(&v);
+            v[at..at + 4].copy_from_slice(&crc.to_be_bytes());
+        }
+        v
+    }
+}
+
+fn to_v6(ip: IpAddr) -> std::net::Ipv6Addr {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
+    }
+}
+
+fn encode_tlvs(tlvs: &[Tlv], out: &mut Vec<u8>) {
+    encode_tlvs_find_crc(tlvs, out);
+}
+
+/// Appends the TLVs; returns where the first 4-byte CRC32C value sits in `out`.
+fn encode_tlvs_find_crc(tlvs: &[Tlv], out: &mut Vec<u8>) -> Option<usize> {
+    let mut crc_at = None;
+    for t in tlvs {
+        let len = u16::try_from(t.value.len()).unwrap_or(u16::MAX);
+        out.push(t.kind);
+        out.extend_from_slice(&len.to_be_bytes());
+        if t.kind == PP2_TYPE_CRC32C && len == 4 && crc_at.is_none() {
+            crc_at = Some(out.len());
+        }
+        out.extend_from_slice(&t.value[..usize::from(len)]);
+    }
+    crc_at
+}
+
+/// A Unix address from the header's bytes: a path, or (leading NUL) a Linux abstract name.
+fn unix_address(bytes: &[u8]) -> Option<Address> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::SocketAddr as UnixAddr;
+    if let Some(name) = bytes.strip_prefix(&[0]) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            #[cfg(target_os = "android")]
+            use std::os::android::net::SocketAddrExt;
+            #[cfg(target_os = "linux")]
+            use std::os::linux::net::SocketAddrExt;
+            return UnixAddr::from_abstract_name(name).ok().map(Address::Unix);
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = name;
+            return None;
+        }
+    }
+    let path = std::ffi::OsStr::from_bytes(bytes);
+    UnixAddr::from_pathname(path).ok().map(Address::Unix)
+}

@@ -1,0 +1,433 @@
+//! The PROXY header parser: pure functions over the bytes received so far (see the module
+//! above for the format). Ground rules: never index past what was checked, never panic, never
+//! look beyond `MAX_V1_LEN` / `MAX_V2_LEN` bytes.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::{
+    Addresses, Command, ProxyHeader, SocketKind, Tlv, Version, MAX_V1_LEN, MAX_V2_LEN,
+    PP2_TYPE_CRC32C, V1_SIGNATURE, V2_SIGNATURE,
+};
+
+/// What [`parse`] made of the bytes so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// A header may be under way: read more and call again with everything so far.
+    Incomplete,
+    /// A whole header, and how many bytes it took (what follows is the client's data).
+    Complete(ProxyHeader, usize),
+    /// Not a valid header: close the connection (or, for [`Invalid::NotProxy`] with an
+    /// optional header, treat the bytes as the client's).
+    Invalid(Invalid),
+}
+
+/// Why bytes are not a valid PROXY header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invalid {
+    /// The bytes start with neither signature: no PROXY header at all.
+    NotProxy,
+    /// A v1 line longer than 107 bytes (no CRLF within them).
+    V1TooLong,
+    /// A v1 line that breaks the grammar; says which part.
+    V1(&'static str),
+    /// A v2 header longer than [`MAX_V2_LEN`](super::MAX_V2_LEN) (its declared length).
+    V2TooLong(usize),
+    /// A v2 header that breaks the format; says which part.
+    V2(&'static str),
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::NotProxy => f.write_str("no PROXY protocol signature"),
+            Invalid::V1TooLong => write!(f, "PROXY v1 line longer than {MAX_V1_LEN} bytes"),
+            Invalid::V1(what) => write!(f, "malformed PROXY v1 line: {what}"),
+            Invalid::V2TooLong(n) => {
+                write!(f, "PROXY v2 header of {n} bytes (at most {MAX_V2_LEN})")
+            }
+            Invalid::V2(what) => write!(f, "malformed PROXY v2 header: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Reads a PROXY header (v1 or v2) from the start of `buf`, the bytes received so far.
+///
+/// [`Parsed::Incomplete`] as long as `buf` could still be the start of a valid header;
+/// [`Parsed::Invalid`] as soon as it cannot (at the latest once 107 bytes of a v1 line or the
+/// declared v2 length are there). Never panics, whatever the bytes.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Invalid, Parsed};
+///
+/// let v2_local = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+/// assert!(matches!(parse(v2_local), Parsed::Complete(_, 16)));
+/// assert!(matches!(parse(&v2_local[..7]), Parsed::Incomplete));
+/// assert_eq!(parse(b"HELO"), Parsed::Invalid(Invalid::NotProxy));
+/// ```
+pub fn parse(buf: &[u8]) -> Parsed {
+    match buf.first() {
+        None => Parsed::Incomplete,
+        Some(b'P') => parse_v1(buf),
+        Some(b'\r') => parse_v2(buf),
+        Some(_) => Parsed::Invalid(Invalid::NotProxy),
+    }
+}
+
+fn parse_v1(buf: &[u8]) -> Parsed {
+    let n = buf.len().min(V1_SIGNATURE.len());
+    if buf[..n] != V1_SIGNATURE[..n] {
+        return Parsed::Invalid(Invalid::NotProxy);
+    }
+    let window = &buf[..buf.len().min(MAX_V1_LEN)];
+    let Some(lf) = window.iter().position(|&b| b == b'\n') else {
+        return if buf.len() >= MAX_V1_LEN {
+            Parsed::Invalid(Invalid::V1TooLong)
+        } else {
+            Parsed::Incomplete
+        };
+    };
+    match v1_line(&buf[..lf]) {
+        Ok(h) => Parsed::Complete(h, lf + 1),
+        Err(what) => Parsed::Invalid(Invalid::V1(what)),
+    }
+}
+
+/// `line` is everything before the LF.
+fn v1_line(line: &[u8]) -> Result<ProxyHeader, &'static str> {
+    let line = line.strip_suffix(b"\r").ok_or("no CR before the LF")?;
+    let line = std::str::from_utf8(line).map_err(|_| "not ASCII")?;
+    let rest = line.strip_prefix("PROXY ").ok_or("no PROXY signature")?;
+    let unknown = ProxyHeader {
+        version: Version::V1,
+        command: Command::Proxy,
+        kind: SocketKind::Unspecified,
+        addresses: Addresses::Unspecified,
+        tlvs: Vec::new(),
+    };
+    // UNKNOWN: anything may follow up to the CRLF, and is ignored.
+    if rest == "UNKNOWN" || rest.starts_with("UNKNOWN ") {
+        return Ok(unknown);
+    }
+    let mut parts = rest.split(' ');
+    let fam = parts.next().ok_or("no family")?;
+    let v4 = match fam {
+        "TCP4" => true,
+        "TCP6" => false,
+        _ => return Err("family is not TCP4, TCP6 or UNKNOWN"),
+    };
+    let (Some(src), Some(dst), Some(sport), Some(dport), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err("not four fields after the family");
+    };
+    let ip = |s: &str| -> Result<IpAddr, &'static str> {
+        if v4 {
+            s.parse::<Ipv4Addr>()
+                .map(IpAddr::V4)
+                .map_err(|_| "bad IPv4 address")
+        } else {
+            s.parse::<Ipv6Addr>()
+                .map(IpAddr::V6)
+                .map_err(|_| "bad IPv6 address")
+        }
+    };
+    let port = |s: &str| -> Result<u16, &'static str> {
+        let digits = !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
+        let leading_zero = s.len() > 1 && s.starts_with('0');
+        if !digits || leading_zero {
+            return Err("bad port");
+        }
+        s.parse().map_err(|_| "port above 65535")
+    };
+    Ok(ProxyHeader {
+        kind: SocketKind::Stream,
+        addresses: Addresses::Inet {
+            source: SocketAddr::new(ip(src)?, port(sport)?),
+            destination: SocketAddr::new(ip(dst)?, port(dport)?),
+        },
+        ..unknown
+    })
+}
+
+fn parse_v2(buf: &[u8]) -> Parsed {
+    let n = buf.len().min(V2_SIGNATURE.len());
+    if buf[..n] != V2_SIGNATURE[..n] {
+        return Parsed::Invalid(Invalid::NotProxy);
+    }
+    if buf.len() < 16 {
+        // Reject a bad version or family as early as the byte is there.
+        if let Some(&vc) = buf.get(12) {
+            if let Err(what) = ver_cmd(vc) {
+                return Parsed::Invalid(Invalid::V2(what));
+            }
+        }
+        if let Some(&fp) = buf.get(13) {
+            if let Err(what) = fam_proto(fp) {
+                return Parsed::Invalid(Invalid::V2(what));
+            }
+        }
+        return Parsed::Incomplete;
+    }
+    let total = 16 + usize::from(u16::from_be_bytes([buf[14], buf[15]]));
+    if total > MAX_V2_LEN {
+        return Parsed::Invalid(Invalid::V2TooLong(total));
+    }
+    if buf.len() < total {
+        return Parsed::Incomplete;
+    }
+    match v2_header(&buf[..total]) {
+        Ok(h) => Parsed::Complete(h, total),
+        Err(what) => Parsed::Invalid(Invalid::V2(what)),
+    }
+}
+
+fn ver_cmd(b: u8) -> Result<Command, &'static str> {
+    if b >> 4 != 2 {
+        return Err("version is not 2");
+    }
+    match b & 0x0f {
+        0 => Ok(Command::Local),
+        1 => Ok(Command::Proxy),
+        _ => Err("command is not LOCAL or PROXY"),
+    }
+}
+
+/// (family 0–3, kind)
+fn fam_proto(b: u8) -> Result<(u8, SocketKind), &'static str> {
+    let kind = match b & 0x0f {
+        0 => SocketKind::Unspecified,
+        1 => SocketKind::Stream,
+        2 => SocketKind::Datagram,
+        _ => return Err("transport is not UNSPEC, STREAM or DGRAM"),
+    };
+    match b >> 4 {
+        f @ 0..=3 => Ok((f, kind)),
+        _ => Err("family is not UNSPEC, INET, INET6 or UNIX"),
+    }
+}
+
+/// `h` is exactly the header (16 bytes plus the declared length).
+fn v2_header(h: &[u8]) -> Result<ProxyHeader, &'static str> {
+    let command = ver_cmd(h[12])?;
+    let (fam, kind) = fam_proto(h[13])?;
+    let body = &h[16..];
+    let need = match fam {
+        1 => 12,
+        2 => 36,
+        3 => 216,
+        _ => 0,
+    };
+    let (addresses, rest) = match body.split_at_checked(need) {
+        Some((a, rest)) => (addresses(fam, a), rest),
+        // LOCAL: the address block is to be ignored, so a short one does not matter.
+        None if command == Command::Local => (Addresses::Unspecified, &[][..]),
+        None => return Err("length too short for the address family"),
+    };
+    let tlvs = tlvs(rest)?;
+    if let Some(t) = tlvs.iter().find(|t| t.kind == PP2_TYPE_CRC32C) {
+        let Ok(carried) = <[u8; 4]>::try_from(&t.value[..]) else {
+            return Err("CRC32C value is not 4 bytes");
+        };
+        // The value's place in `h`: find it by position of the first CRC TLV.
+        let at = crc_offset(h, 16 + need).ok_or("CRC32C field not found")?;
+        let mut copy = h.to_vec();
+        copy[at..at + 4].fill(0);
+        if crc32c(&copy) != u32::from_be_bytes(carried) {
+            return Err("CRC32C mismatch");
+        }
+    }
+    Ok(ProxyHeader {
+        version: super::Version::V2,
+        command,
+        kind,
+        addresses,
+        tlvs,
+    })
+}
+
+fn addresses(fam: u8, a: &[u8]) -> Addresses {
+    let port = |i: usize| u16::from_be_bytes([a[i], a[i + 1]]);
+    match fam {
+        1 => {
+            let ip = |i: usize| IpAddr::V4(Ipv4Addr::new(a[i], a[i + 1], a[i + 2], a[i + 3]));
+            Addresses::Inet {
+                source: SocketAddr::new(ip(0), port(8)),
+                destination: SocketAddr::new(ip(4), port(10)),
+            }
+        }
+        2 => {
+            let ip = |i: usize| {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&a[i..i + 16]);
+                IpAddr::V6(Ipv6Addr::from(o))
+            };
+            Addresses::Inet {
+                source: SocketAddr::new(ip(0), port(32)),
+                destination: SocketAddr::new(ip(16), port(34)),
+            }
+        }
+        3 => {
+            let path = |p: &[u8]| {
+                let end = p.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                p[..end].to_vec()
+            };
+            Addresses::Unix {
+                source: path(&a[..108]),
+                destination: path(&a[108..216]),
+            }
+        }
+        _ => Addresses::Unspecified,
+    }
+}
+
+/// Splits a TLV list (the tail of a v2 header, or an SSL field's sub-TLVs).
+pub(super) fn tlvs(mut b: &[u8]) -> Result<Vec<Tlv>, &'static str> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let [kind, hi, lo, ref rest @ ..] = *b else {
+            return Err("truncated TLV");
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        let (value, tail) = rest
+            .split_at_checked(len)
+            .ok_or("TLV longer than the header")?;
+        out.push(Tlv {
+            kind,
+            value: value.to_vec(),
+        });
+        b = tail;
+    }
+    Ok(out)
+}
+
+/// Where the first CRC32C TLV's value starts in the header `h` (TLVs from `from`).
+fn crc_offset(h: &[u8], mut at: usize) -> Option<usize> {
+    while at + 3 <= h.len() {
+        let len = usize::from(u16::from_be_bytes([h[at + 1], h[at + 2]]));
+        if h[at] == PP2_TYPE_CRC32C {
+            return Some(at + 3).filter(|&v| v + 4 <= h.len());
+        }
+        at += 3 + len;
+    }
+    None
+}
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit: headers are short.
+pub(super) fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32c_check_value() {
+        // The standard check value of CRC-32C.
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn v1_lines() {
+        let ok = b"PROXY TCP6 ::1 2001:db8::2 1 65535\r\n";
+        let Parsed::Complete(h, n) = parse(ok) else {
+            panic!("{:?}", parse(ok))
+        };
+        assert_eq!(n, ok.len());
+        assert_eq!(h.source().unwrap().to_string(), "[::1]:1");
+        for bad in [
+            &b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"[..],
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 1 65536\r\n",
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+            b"PROXY TCP4 ::1 ::2 1 2\r\n",
+            b"PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",
+            b"PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n",
+            b"PROXY  TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad), Parsed::Invalid(Invalid::V1(_))),
+                "{:?}: {:?}",
+                String::from_utf8_lossy(bad),
+                parse(bad)
+            );
+        }
+        let long = [b"PROXY UNKNOWN ".as_slice(), &[b'x'; 100]].concat();
+        assert_eq!(parse(&long), Parsed::Invalid(Invalid::V1TooLong));
+        assert_eq!(parse(&long[..106]), Parsed::Incomplete);
+    }
+
+    #[test]
+    fn every_prefix_of_a_header_is_incomplete() {
+        let v1 = b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n".to_vec();
+        let mut v2 = V2_SIGNATURE.to_vec();
+        v2.extend_from_slice(&[0x21, 0x11, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2]);
+        for h in [v1, v2] {
+            for i in 0..h.len() {
+                assert_eq!(parse(&h[..i]), Parsed::Incomplete, "prefix {i}");
+            }
+            assert!(matches!(parse(&h), Parsed::Complete(_, n) if n == h.len()));
+        }
+    }
+
+    #[test]
+    fn v2_rejects() {
+        let head = |vc: u8, fp: u8, len: u16| {
+            let mut v = V2_SIGNATURE.to_vec();
+            v.extend_from_slice(&[vc, fp]);
+            v.extend_from_slice(&len.to_be_bytes());
+            v
+        };
+        let mut short = head(0x21, 0x11, 4);
+        short.extend_from_slice(&[0; 4]);
+        assert!(matches!(parse(&short), Parsed::Invalid(Invalid::V2(_))));
+        assert!(matches!(
+            parse(&head(0x11, 0x11, 0)),
+            Parsed::Invalid(Invalid::V2(_))
+        ));
+        assert!(matches!(
+            parse(&head(0x22, 0x11, 0)),
+            Parsed::Invalid(Invalid::V2(_))
+        ));
+        assert!(matches!(
+            parse(&head(0x21, 0x41, 0)),
+            Parsed::Invalid(Invalid::V2(_))
+        ));
+        assert!(matches!(
+            parse(&head(0x21, 0x13, 0)),
+            Parsed::Invalid(Invalid::V2(_))
+        ));
+        assert_eq!(
+            parse(&head(0x21, 0x11, 0xffff)),
+            Parsed::Invalid(Invalid::V2TooLong(16 + 0xffff))
+        );
+        let mut bad_tlv = head(0x20, 0x00, 2);
+        bad_tlv.extend_from_slice(&[1, 0]);
+        assert!(matches!(parse(&bad_tlv), Parsed::Invalid(Invalid::V2(_))));
+        let mut crc = head(0x20, 0x00, 7);
+        crc.extend_from_slice(&[PP2_TYPE_CRC32C, 0, 4, 1, 2, 3, 4]);
+        assert_eq!(parse(&crc), Parsed::Invalid(Invalid::V2("CRC32C mismatch")));
+    }
+}

@@ -1,0 +1,498 @@
+//! The PROXY header preamble of an accepted connection: read and check the header a load
+//! balancer sends first, then hand the connection to the server's protocol (or its TLS layer)
+//! as if it had just been made. No CPython counterpart; the format is `proxy_protocol/`.
+//!
+//! ```text
+//!  socket transport ──► ProxySide ──(its own ProtocolSlot)──► next: TLS layer or protocol
+//!        Reading: bytes buffered and parsed, nothing reaches `next`; timer armed
+//!        Relaying: `next` got connection_made(facade) and the bytes after the header;
+//!                  every later call is forwarded, until the swap below
+//!        swap (next turn): the socket transport's slot takes `next` itself, so after the
+//!                  header the data path is the plain one (no forwarding, no copy)
+//! ```
+//! Ground rules: the socket transport reaches us, and we reach `next`, only through
+//! `ProtocolSlot`s (the one seam); no `RefCell` of this file is borrowed while `next` runs;
+//! every refusal (bad header, EOF or timeout before the header) is one `log::debug!` line and
+//! an `abort` of this connection alone. `next` sees a [`ProxiedTransport`], whose
+//! `peername`/`sockname` are the header's addresses; the socket's stay as `proxy_peername` /
+//! `proxy_sockname`. With the feature off nothing here is built: the accept path is unchanged.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::event_loop::handle::TimerHandle;
+use crate::event_loop::LoopHandle;
+use crate::protocol::{deliver_flow, Called, FlowEdge, Protocol, ProtocolRef, ProtocolSlot};
+use crate::proxy_protocol::{
+    parse, Invalid, Parsed, ProxyHeader, ProxyProtocol, V1_SIGNATURE, V2_SIGNATURE,
+};
+use crate::transport::{ExtraInfo, Transport, TransportImpl};
+
+/// The server's PROXY settings (`proxy_protocol`, `proxy_protocol_timeout`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProxyOptions {
+    pub(crate) mode: ProxyProtocol,
+    pub(crate) timeout: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            mode: ProxyProtocol::Off,
+            timeout: crate::constants::PROXY_PROTOCOL_TIMEOUT,
+        }
+    }
+}
+
+impl ProxyOptions {
+    /// `next` behind a preamble, or `next` itself when the feature is off.
+    pub(crate) fn wrap(&self, lp: &LoopHandle, next: ProtocolRef) -> ProtocolRef {
+        if self.mode == ProxyProtocol::Off {
+            return next;
+        }
+        let layer = Rc::new_cyclic(|me| ProxyLayer {
+            lp: lp.clone(),
+            me: me.clone(),
+            options: *self,
+            phase: Cell::new(Phase::Reading),
+            buf: RefCell::new(Vec::new()),
+            paused: Cell::new(false),
+            timer: RefCell::new(None),
+            raw: RefCell::new(None),
+            next: ProtocolSlot::new(next, lp.clone(), 0),
+        });
+        Rc::new(RefCell::new(ProxySide(layer)))
+    }
+}
+
+/// `Reading ─header─► Relaying ─swap─► Swapped`; any state may go to `Closed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for (the rest of) the header; `next` has heard nothing.
+    Reading,
+    /// `next` is connected; calls from the socket are forwarded to it.
+    Relaying,
+    /// The socket transport calls `next` directly; we are out of the path.
+    Swapped,
+    /// The connection ended (or was refused).
+    Closed,
+}
+
+/// One connection's preamble (see the module doc).
+struct ProxyLayer {
+    lp: LoopHandle,
+    me: Weak<ProxyLayer>,
+    options: ProxyOptions,
+    /// Only `set_phase` assigns it.
+    phase: Cell<Phase>,
+    /// Reading: the header bytes so far (never more than the parser's limits, since it says
+    /// Invalid past them). Relaying: bytes for `next` that found it busy.
+    buf: RefCell<Vec<u8>>,
+    /// `next` paused reading through the facade (before the swap): bytes are held.
+    paused: Cell<bool>,
+    /// The header timeout while Reading; cancelled on leaving it.
+    timer: RefCell<Option<TimerHandle>>,
+    /// The socket transport (from connection_made).
+    raw: RefCell<Option<Transport>>,
+    /// The server's protocol, or its TLS layer; called only through this slot until the swap.
+    next: ProtocolSlot,
+}
+
+/// What the socket transport holds: a handle whose `RefCell` wraps only the `Rc`, so `next`
+/// re-entering the transport from a callback finds the layer free.
+struct ProxySide(Rc<ProxyLayer>);
+
+impl ProxyLayer {
+    fn set_phase(&self, to: Phase) {
+        use Phase::*;
+        let from = self.phase.get();
+        debug_assert!(
+            matches!(
+                (from, to),
+                (Reading, Relaying) | (Relaying, Swapped) | (Reading | Relaying, Closed)
+            ),
+            "PROXY preamble {from:?} -> {to:?} is not an edge"
+        );
+        self.phase.set(to);
+    }
+
+    fn raw(&self) -> Option<Transport> {
+        self.raw.borrow().clone()
+    }
+
+    fn connection_made(&self, transport: Transport) {
+        *self.raw.borrow_mut() = Some(transport);
+        let me = self.me.clone();
+        let timeout = self.options.timeout;
+        let timer = self.lp.call_later(timeout, move || {
+            if let Some(me) = me.upgrade() {
+                if me.phase.get() == Phase::Reading {
+                    me.refuse(format_args!("no PROXY header within {timeout:?}"));
+                }
+            }
+        });
+        *self.timer.borrow_mut() = timer.ok();
+    }
+
+    /// Ends this connection alone, with one debug line.
+    fn refuse(&self, why: std::fmt::Arguments<'_>) {
+        self.set_phase(Phase::Closed);
+        if let Some(t) = self.timer.borrow_mut().take() {
+            t.cancel();
+        }
+        self.buf.borrow_mut().clear();
+        let raw = self.raw();
+        let peer = raw.as_ref().and_then(Transport::peername);
+        log::debug!(target: "asyncio", "closing connection from {peer:?}: {why}");
+        if let Some(raw) = raw {
+            raw.abort();
+        }
+    }
+
+    fn data_received(&self, data: &[u8]) {
+        match self.phase.get() {
+            Phase::Reading => self.read_header(data),
+            Phase::Relaying | Phase::Swapped => self.relay(data),
+            Phase::Closed => {}
+        }
+    }
+
+    fn read_header(&self, data: &[u8]) {
+        // The common case, the whole header in the first segment, parses in place.
+        let mut buf = std::mem::take(&mut *self.buf.borrow_mut());
+        if !buf.is_empty() {
+            buf.extend_from_slice(data);
+        }
+        let whole: &[u8] = if buf.is_empty() { data } else { &buf };
+        match parse(whole) {
+            Parsed::Incomplete => {
+                *self.buf.borrow_mut() = if buf.is_empty() { data.to_vec() } else { buf };
+            }
+            Parsed::Complete(header, used) => {
+                self.start_relaying(Some(header), &whole[used..]);
+            }
+            Parsed::Invalid(Invalid::NotProxy) if self.options.mode == ProxyProtocol::Optional => {
+                self.start_relaying(None, whole);
+            }
+            Parsed::Invalid(why) => self.refuse(format_args!("{why}")),
+        }
+    }
+
+    /// The header is in (or, optionally, absent): `next` is connected and gets `rest`.
+    fn start_relaying(&self, header: Option<ProxyHeader>, rest: &[u8]) {
+        if let Some(t) = self.timer.borrow_mut().take() {
+            t.cancel();
+        }
+        let Some(raw) = self.raw() else { return };
+        self.set_phase(Phase::Relaying);
+        let facade = Rc::new(ProxiedTransport {
+            raw: raw.inner.clone(),
+            header: header.map(Rc::new),
+            layer: self.me.clone(),
+        });
+        match self.next.made(Transport { inner: facade }) {
+            Called::Panicked(payload) => std::panic::resume_unwind(payload),
+            Called::Done(()) => {}
+            // A fresh protocol held elsewhere (or none): it can never be connected.
+            Called::Gone | Called::Busy => {
+                return self.refuse(format_args!("the protocol could not be connected"));
+            }
+        }
+        if !rest.is_empty() {
+            self.relay(rest);
+        }
+        // Next turn (our slot is busy now): the socket transport calls `next` itself.
+        let me = self.me.clone();
+        let _ = self.lp.call_soon(move || {
+            if let Some(me) = me.upgrade() {
+                me.swap();
+            }
+        });
+    }
+
+    fn swap(&self) {
+        if self.phase.get() != Phase::Relaying || !self.buf.borrow().is_empty() {
+            return; // closed meanwhile, or bytes still owed to a busy `next`: keep relaying
+        }
+        let (Some(raw), Some(next)) = (self.raw(), self.next.get()) else {
+            return;
+        };
+        if raw.inner.set_protocol(next).is_ok() {
+            self.set_phase(Phase::Swapped);
+        }
+    }
+
+    /// Bytes for `next` (buffered protocols get them copied into their buffer), in order
+    /// after any still held: the bytes after the header reach `next` only as the socket's
+    /// own would (a `pause_reading` from its `connection_made` holds them until
+    /// `resume_reading`; after `close` or `abort` they are dropped).
+    fn relay(&self, data: &[u8]) {
+        if self.buf.borrow().is_empty() && self.may_deliver() {
+            self.deliver_now(data);
+        } else {
+            self.buf.borrow_mut().extend_from_slice(data);
+            self.flush_pending();
+        }
+    }
+
+    fn may_deliver(&self) -> bool {
+        !self.paused.get() && self.raw().is_some_and(|r| !r.is_closing())
+    }
+
+    /// Delivers the bytes held in `buf`, if `next` may have them now.
+    fn flush_pending(&self) {
+        if !self.may_deliver() {
+            return;
+        }
+        let pending = std::mem::take(&mut *self.buf.borrow_mut());
+        if !pending.is_empty() {
+            self.deliver_now(&pending);
+        }
+    }
+
+    fn deliver_now(&self, data: &[u8]) {
+        match self.next.call(|p| deliver(p, data)) {
+            Called::Done(()) | Called::Gone => {}
+            Called::Panicked(payload) => std::panic::resume_unwind(payload),
+            Called::Busy => {
+                // Held elsewhere across a turn: keep the bytes, in front, and retry.
+                let mut buf = self.buf.borrow_mut();
+                let later = std::mem::take(&mut *buf);
+                buf.extend_from_slice(data);
+                buf.extend_from_slice(&later);
+                drop(buf);
+                self.retry_later();
+            }
+        }
+    }
+
+    fn retry_later(&self) {
+        let me = self.me.clone();
+        let _ = self.lp.call_soon(move || {
+            if let Some(me) = me.upgrade() {
+                if me.phase.get() == Phase::Relaying {
+                    me.flush_pending();
+                    me.swap();
+                }
+            }
+        });
+    }
+
+    fn eof_received(&self) -> bool {
+        match self.phase.get() {
+            Phase::Reading => {
+                let buf = std::mem::take(&mut *self.buf.borrow_mut());
+                let started = buf.starts_with(&V1_SIGNATURE) || buf.starts_with(&V2_SIGNATURE);
+                if self.options.mode == ProxyProtocol::Optional && !started {
+                    // Too short to be a header: the client's own bytes, then its EOF.
+                    self.start_relaying(None, &buf);
+                    return self.eof_received();
+                }
+                self.refuse(format_args!(
+                    "EOF after {} bytes of a PROXY header",
+                    buf.len()
+                ));
+                false
+            }
+            Phase::Relaying | Phase::Swapped => {
+                self.flush_pending(); // bytes still held come before the EOF
+                match self.next.call(|p| p.eof_received()) {
+                    Called::Done(keep) => keep,
+                    Called::Panicked(payload) => std::panic::resume_unwind(payload),
+                    Called::Gone | Called::Busy => false,
+                }
+            }
+            Phase::Closed => false,
+        }
+    }
+
+    fn connection_lost(&self, exc: Option<io::Error>) {
+        if let Some(t) = self.timer.borrow_mut().take() {
+            t.cancel();
+        }
+        if self.phase.get() != Phase::Closed {
+            self.set_phase(Phase::Closed);
+        }
+        self.raw.borrow_mut().take();
+        match self.next.lost(exc) {
+            Ok(Called::Panicked(payload)) => std::panic::resume_unwind(payload),
+            Ok(_) => {}
+            Err(exc) => {
+                // `next` is held elsewhere: connection_lost is owed once, on a later turn.
+                let me = self.me.upgrade();
+                let _ = self.lp.call_soon(move || {
+                    if let Some(me) = me {
+                        me.connection_lost(exc);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Hands `data` to a plain protocol, or copies it into a buffered one's buffer.
+fn deliver(p: &mut dyn Protocol, mut data: &[u8]) {
+    let Some(b) = p.as_buffered() else {
+        p.data_received(data);
+        return;
+    };
+    while !data.is_empty() {
+        let buf = b.get_buffer(data.len());
+        let n = buf.len().min(data.len());
+        if n == 0 {
+            return; // an empty buffer: nothing can be delivered (the transport would fail too)
+        }
+        buf[..n].copy_from_slice(&data[..n]);
+        b.buffer_updated(n);
+        data = &data[n..];
+    }
+}
+
+impl Protocol for ProxySide {
+    fn connection_made(&mut self, transport: Transport) {
+        self.0.connection_made(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        self.0.data_received(data);
+    }
+
+    fn eof_received(&mut self) -> bool {
+        self.0.eof_received()
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.0.connection_lost(exc);
+    }
+
+    fn pause_writing(&mut self) {
+        deliver_flow(&self.0.lp, &self.0.me, next_slot, FlowEdge::Pause);
+    }
+
+    fn resume_writing(&mut self) {
+        deliver_flow(&self.0.lp, &self.0.me, next_slot, FlowEdge::Resume);
+    }
+}
+
+fn next_slot(layer: &ProxyLayer) -> &ProtocolSlot {
+    &layer.next
+}
+
+/// The transport `next` sees: the socket transport, with the header's addresses as
+/// `peername`/`sockname` and the header itself (see the module doc).
+struct ProxiedTransport {
+    raw: Rc<dyn TransportImpl>,
+    /// `None`: an optional header that was not sent.
+    header: Option<Rc<ProxyHeader>>,
+    /// To reach `next` while the layer still stands between it and the socket.
+    layer: Weak<ProxyLayer>,
+}
+
+impl ProxiedTransport {
+    /// The layer, while it still relays (before the swap).
+    fn relaying(&self) -> Option<Rc<ProxyLayer>> {
+        self.layer
+            .upgrade()
+            .filter(|l| l.phase.get() == Phase::Relaying)
+    }
+}
+
+impl TransportImpl for ProxiedTransport {
+    fn write(&self, data: &[u8]) -> Result<(), Error> {
+        self.raw.write(data)
+    }
+    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+        self.raw.writelines(chunks)
+    }
+    fn write_eof(&self) -> Result<(), Error> {
+        self.raw.write_eof()
+    }
+    fn can_write_eof(&self) -> bool {
+        self.raw.can_write_eof()
+    }
+    fn close(&self) {
+        self.raw.close()
+    }
+    fn abort(&self) {
+        self.raw.abort()
+    }
+    fn is_closing(&self) -> bool {
+        self.raw.is_closing()
+    }
+    fn pause_reading(&self) {
+        if let Some(layer) = self.relaying() {
+            layer.paused.set(true);
+        }
+        self.raw.pause_reading()
+    }
+    fn resume_reading(&self) {
+        if let Some(layer) = self.relaying() {
+            layer.paused.set(false);
+            // Held bytes go first: queued before the socket's next read.
+            if !layer.buf.borrow().is_empty() {
+                layer.retry_later();
+            }
+        }
+        self.raw.resume_reading();
+    }
+    fn is_reading(&self) -> bool {
+        self.raw.is_reading()
+    }
+    fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        self.raw.set_write_buffer_limits(high, low)
+    }
+    fn get_write_buffer_size(&self) -> usize {
+        self.raw.get_write_buffer_size()
+    }
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        self.raw.get_write_buffer_limits()
+    }
+    fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
+        let relayed = |addr: Option<crate::Address>| match addr {
+            Some(a) => Some(ExtraInfo::Address(a)),
+            None => self.raw.get_extra_info(name),
+        };
+        let header = self.header.as_deref();
+        match name {
+            "peername" => relayed(header.and_then(ProxyHeader::source)),
+            "sockname" => relayed(header.and_then(ProxyHeader::destination)),
+            "proxy_peername" if header.is_some() => self.raw.get_extra_info("peername"),
+            "proxy_sockname" if header.is_some() => self.raw.get_extra_info("sockname"),
+            _ => self.raw.get_extra_info(name),
+        }
+    }
+    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        match self.relaying() {
+            Some(layer) => layer.next.replace(protocol),
+            None => self.raw.set_protocol(protocol),
+        }
+    }
+    fn get_protocol(&self) -> Option<ProtocolRef> {
+        match self.relaying() {
+            Some(layer) => layer.next.get(),
+            None => self.raw.get_protocol(),
+        }
+    }
+    fn get_loop(&self) -> LoopHandle {
+        self.raw.get_loop()
+    }
+    fn id(&self) -> u64 {
+        self.raw.id()
+    }
+    fn writing_paused(&self) -> bool {
+        self.raw.writing_paused()
+    }
+    fn kernel_unsent(&self) -> Option<usize> {
+        self.raw.kernel_unsent()
+    }
+    fn proxy_header(&self) -> Option<Rc<ProxyHeader>> {
+        self.header.clone()
+    }
+}

@@ -1,0 +1,824 @@
+//! PROXY protocol v1/v2 on servers: `proxy_protocol(Required | Optional)` on start_server,
+//! start_unix_server and create_server. Headers are built by hand from HAProxy's
+//! `doc/proxy-protocol.txt` (not with our encoder), sent by our own client over 127.0.0.1 or a
+//! Unix socket in a temp dir; a property test fuzzes the parser and round-trips the encoder;
+//! a last test goes through a real `haproxy` (`send-proxy`, `send-proxy-v2`) when the binary
+//! is installed. Every wait is bounded (a 10 s `timeout` around each client), nothing sleeps.
+
+#[cfg(feature = "tls")]
+mod tls_common;
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::proxy_protocol::{
+    parse, Addresses, Command, Parsed, ProxyHeader, SocketKind, Tlv, Version,
+};
+use asyncio::{ExtraInfo, ProxyProtocol, StreamReader, StreamWriter};
+use proptest::prelude::*;
+
+/// What the server's callback saw of one connection.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    peer: String,
+    sock: String,
+    proxy_peer: Option<String>,
+    header: Option<Rc<ProxyHeader>>,
+    data: Vec<u8>,
+}
+
+type Log = Rc<RefCell<Vec<Seen>>>;
+
+fn addr_info(w: &StreamWriter, key: &str) -> Option<String> {
+    match w.get_extra_info(key) {
+        Some(ExtraInfo::Address(a)) => Some(a.to_string()),
+        _ => None,
+    }
+}
+
+/// A callback that records what it saw, reads up to 100 bytes and answers `ok`.
+type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = asyncio::Result<()>>>>;
+
+fn recorder(log: &Log) -> impl Fn(StreamReader, StreamWriter) -> Handled + 'static {
+    let log = log.clone();
+    move |r: StreamReader, w: StreamWriter| {
+        let log = log.clone();
+        Box::pin(async move {
+            let mut seen = Seen {
+                peer: w.peername().map(|a| a.to_string()).unwrap_or_default(),
+                sock: w.sockname().map(|a| a.to_string()).unwrap_or_default(),
+                proxy_peer: addr_info(&w, "proxy_peername"),
+                header: w.proxy_header(),
+                data: Vec::new(),
+            };
+            seen.data = r.read(100).await?;
+            log.borrow_mut().push(seen);
+            w.write(b"ok")?;
+            w.close();
+            w.wait_closed().await
+        })
+    }
+}
+
+/// Connects, sends `chunks` (yielding between them so that they tend to arrive in separate
+/// reads), shuts down writing, and returns what the server answered (empty: closed on us).
+async fn client(port: u16, chunks: &[&[u8]]) -> Vec<u8> {
+    asyncio::timeout(Duration::from_secs(10), async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        // The server may close on us mid-way (a refused header): that is an answer too.
+        let _ = send(&writer, chunks).await;
+        Ok::<_, asyncio::Error>(reader.read(-1).await.unwrap_or_default())
+    })
+    .await
+    .expect("bounded")
+    .expect("connect")
+}
+
+async fn send(writer: &StreamWriter, chunks: &[&[u8]]) -> asyncio::Result<()> {
+    for c in chunks {
+        writer.write(c)?;
+        writer.drain().await?;
+        for _ in 0..3 {
+            asyncio::yield_now().await;
+        }
+    }
+    writer.write_eof()
+}
+
+async fn proxy_server(mode: ProxyProtocol, log: &Log) -> asyncio::Result<(asyncio::Server, u16)> {
+    let server = asyncio::start_server(recorder(log), "127.0.0.1", 0)
+        .proxy_protocol(mode)
+        .await?;
+    let port = util::port_of(&server);
+    Ok((server, port))
+}
+
+fn v2(ver_cmd: u8, fam: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    v.push(ver_cmd);
+    v.push(fam);
+    v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+#[test]
+fn v1_tcp4_tcp6_and_unknown() {
+    asyncio::run(async {
+        let log = Log::default();
+        let (server, port) = proxy_server(ProxyProtocol::Required, &log).await?;
+        let tcp4 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+        assert_eq!(client(port, &[tcp4, b"hello"]).await, b"ok");
+        let tcp6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 40000 8443\r\n";
+        assert_eq!(client(port, &[tcp6, b"six"]).await, b"ok");
+        assert_eq!(
+            client(port, &[b"PROXY UNKNOWN ff::1 whatever\r\n", b"u"]).await,
+            b"ok"
+        );
+        let seen = log.borrow().clone();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[0].peer, "192.0.2.1:56324");
+        assert_eq!(seen[0].sock, "198.51.100.7:443");
+        assert_eq!(seen[0].data, b"hello");
+        assert!(seen[0]
+            .proxy_peer
+            .as_deref()
+            .unwrap()
+            .starts_with("127.0.0.1:"));
+        let h = seen[0].header.as_ref().unwrap();
+        assert_eq!((h.version, h.command), (Version::V1, Command::Proxy));
+        assert_eq!(seen[1].peer, "[2001:db8::1]:40000");
+        assert_eq!(seen[1].sock, "[2001:db8::2]:8443");
+        // UNKNOWN: accepted, and the socket's own addresses are kept (spec 2.1).
+        assert!(seen[2].peer.starts_with("127.0.0.1:"), "{}", seen[2].peer);
+        assert_eq!(seen[2].sock, format!("127.0.0.1:{port}"));
+        assert_eq!(
+            seen[2].header.as_ref().unwrap().addresses,
+            Addresses::Unspecified
+        );
+        assert_eq!(seen[2].data, b"u");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn v2_tcp4_tcp6_local_byte_by_byte_and_in_one_segment() {
+    asyncio::run(async {
+        let log = Log::default();
+        let (server, port) = proxy_server(ProxyProtocol::Required, &log).await?;
+        // PROXY, INET/STREAM: 192.0.2.1:56324 -> 198.51.100.7:443
+        let tcp4 = v2(
+            0x21,
+            0x11,
+            &[192, 0, 2, 1, 198, 51, 100, 7, 0xdc, 0x04, 0x01, 0xbb],
+        );
+        let mut one_segment = tcp4.clone();
+        one_segment.extend_from_slice(b"payload");
+        assert_eq!(client(port, &[&one_segment]).await, b"ok");
+        // The same header, one byte per write.
+        let bytes: Vec<&[u8]> = tcp4.chunks(1).chain([&b"x"[..]]).collect();
+        assert_eq!(client(port, &bytes).await, b"ok");
+        // PROXY, INET6/STREAM: [2001:db8::1]:1 -> [2001:db8::2]:2
+        let mut six = Vec::new();
+        six.extend_from_slice(
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        six.extend_from_slice(
+            &"2001:db8::2"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        six.extend_from_slice(&[0, 1, 0, 2]);
+        assert_eq!(client(port, &[&v2(0x21, 0x21, &six), b"6"]).await, b"ok");
+        // LOCAL (a health check), UNSPEC: accepted, real addresses kept.
+        assert_eq!(client(port, &[&v2(0x20, 0x00, &[]), b"l"]).await, b"ok");
+        let seen = log.borrow().clone();
+        assert_eq!(seen[0].peer, "192.0.2.1:56324");
+        assert_eq!(seen[0].sock, "198.51.100.7:443");
+        assert_eq!(seen[0].data, b"payload");
+        assert_eq!(seen[1].peer, "192.0.2.1:56324");
+        assert_eq!(seen[1].data, b"x");
+        assert_eq!(seen[2].peer, "[2001:db8::1]:1");
+        assert_eq!(seen[2].sock, "[2001:db8::2]:2");
+        let local = seen[3].header.as_ref().unwrap();
+        assert_eq!(
+            (local.version, local.command),
+            (Version::V2, Command::Local)
+        );
+        assert!(seen[3].peer.starts_with("127.0.0.1:"));
+        assert_eq!(seen[3].data, b"l");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn v2_tlvs_reach_the_typed_accessor() {
+    // TLVs by hand: ALPN "h2", AUTHORITY "example.com", NOOP padding, UNIQUE_ID, SSL with
+    // VERSION/CN/CIPHER/SIG_ALG/KEY_ALG, NETNS, an unknown 0xE0, and a CRC32C at the end.
+    let mut body = vec![10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0x00, 0x50];
+    let tlv = |b: &mut Vec<u8>, kind: u8, value: &[u8]| {
+        b.push(kind);
+        b.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        b.extend_from_slice(value);
+    };
+    tlv(&mut body, 0x01, b"h2");
+    tlv(&mut body, 0x02, b"example.com");
+    tlv(&mut body, 0x04, &[0, 0, 0]);
+    tlv(&mut body, 0x05, b"id-42");
+    let mut ssl = vec![0x07, 0, 0, 0, 0];
+    tlv(&mut ssl, 0x21, b"TLSv1.3");
+    tlv(&mut ssl, 0x22, b"client.example");
+    tlv(&mut ssl, 0x23, b"TLS_AES_128_GCM_SHA256");
+    tlv(&mut ssl, 0x24, b"SHA256");
+    tlv(&mut ssl, 0x25, b"RSA2048");
+    tlv(&mut body, 0x20, &ssl);
+    tlv(&mut body, 0x30, b"blue");
+    tlv(&mut body, 0xE0, b"raw");
+    tlv(&mut body, 0x03, &[0, 0, 0, 0]);
+    let mut header = v2(0x21, 0x11, &body);
+    let crc = crc32c(&header);
+    let n = header.len();
+    header[n - 4..].copy_from_slice(&crc.to_be_bytes());
+
+    asyncio::run(async {
+        let log = Log::default();
+        let (server, port) = proxy_server(ProxyProtocol::Required, &log).await?;
+        assert_eq!(client(port, &[&header, b"tlv"]).await, b"ok");
+        // A wrong checksum is refused.
+        let mut bad = header.clone();
+        bad[n - 1] ^= 1;
+        assert_eq!(client(port, &[&bad, b"no"]).await, b"");
+        let seen = log.borrow().clone();
+        assert_eq!(seen.len(), 1);
+        let h = seen[0].header.clone().unwrap();
+        assert_eq!(seen[0].peer, "10.0.0.1:12345");
+        assert_eq!(h.alpn(), Some(&b"h2"[..]));
+        assert_eq!(h.authority(), Some("example.com"));
+        assert_eq!(h.unique_id(), Some(&b"id-42"[..]));
+        assert_eq!(h.netns(), Some("blue"));
+        assert_eq!(h.crc32c(), Some(crc));
+        assert_eq!(h.tlv(0xE0), Some(&b"raw"[..]));
+        let ssl = h.ssl().unwrap();
+        assert!(ssl.client_ssl() && ssl.client_cert_verified());
+        assert_eq!(ssl.version(), Some("TLSv1.3"));
+        assert_eq!(ssl.cn(), Some("client.example"));
+        assert_eq!(ssl.cipher(), Some("TLS_AES_128_GCM_SHA256"));
+        assert_eq!(ssl.sig_alg(), Some("SHA256"));
+        assert_eq!(ssl.key_alg(), Some("RSA2048"));
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+/// CRC-32C, written out here independently of the crate's.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0x82F6_3B78 & mask);
+        }
+    }
+    !crc
+}
+
+#[test]
+fn v2_over_a_unix_server() {
+    let dir = util::temp_dir("proxy-unix");
+    let path = dir.join("s.sock");
+    asyncio::run(async move {
+        let log = Log::default();
+        let server = asyncio::start_unix_server(recorder(&log), &path)
+            .proxy_protocol(ProxyProtocol::Required)
+            .await?;
+        let mut body = vec![0u8; 216];
+        body[..11].copy_from_slice(b"/run/client");
+        body[108..108 + 8].copy_from_slice(b"/run/lb0");
+        let header = v2(0x21, 0x31, &body);
+        let answer = asyncio::timeout(Duration::from_secs(10), async {
+            let (reader, writer) = asyncio::open_unix_connection(&path).await?;
+            send(&writer, &[&header, b"unix"]).await?;
+            reader.read(-1).await
+        })
+        .await??;
+        assert_eq!(answer, b"ok");
+        let seen = log.borrow().clone();
+        assert_eq!(seen[0].peer, "/run/client");
+        assert_eq!(seen[0].sock, "/run/lb0");
+        assert_eq!(seen[0].data, b"unix");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn optional_serves_a_client_without_header_and_loses_nothing() {
+    asyncio::run(async {
+        let log = Log::default();
+        let (server, port) = proxy_server(ProxyProtocol::Optional, &log).await?;
+        assert_eq!(client(port, &[b"hello"]).await, b"ok");
+        // Starts like the v1 signature, then is not one: every byte still arrives.
+        assert_eq!(client(port, &[b"P", b"OST /"]).await, b"ok");
+        // Shorter than a signature, then EOF: the bytes are the client's.
+        assert_eq!(client(port, &[b"\r\n"]).await, b"ok");
+        // And a header is still read when sent.
+        let h = b"PROXY TCP4 192.0.2.9 198.51.100.7 1 2\r\n";
+        assert_eq!(client(port, &[h, b"x"]).await, b"ok");
+        let seen = log.borrow().clone();
+        assert_eq!(seen[0].data, b"hello");
+        assert!(seen[0].header.is_none() && seen[0].proxy_peer.is_none());
+        assert!(seen[0].peer.starts_with("127.0.0.1:"));
+        assert_eq!(seen[1].data, b"POST /");
+        assert_eq!(seen[2].data, b"\r\n");
+        assert_eq!(seen[3].peer, "192.0.2.9:1");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn bad_headers_close_that_connection_only() {
+    asyncio::run(async {
+        let log = Log::default();
+        let (server, port) = proxy_server(ProxyProtocol::Required, &log).await?;
+        let too_long = [&b"PROXY UNKNOWN "[..], &[b'x'; 200]].concat();
+        let oversized_v2 = {
+            let mut v = v2(0x21, 0x11, &[]);
+            v[14..16].copy_from_slice(&0xFFFFu16.to_be_bytes());
+            v
+        };
+        for bad in [
+            &b"hello, no header\r\n"[..],        // Required, plain client
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", // malformed v1
+            &too_long,                           // v1 over 107 bytes
+            &oversized_v2,                       // v2 length beyond the cap
+            &v2(0x31, 0x11, &[0; 12]),           // v2 version 3
+            b"PROXY TCP4 1.2.3.4",               // truncated, then EOF
+            &v2(0x21, 0x11, &[0; 12])[..20],     // truncated v2, then EOF
+        ] {
+            assert_eq!(
+                client(port, &[bad]).await,
+                b"",
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(
+            log.borrow().is_empty(),
+            "no callback ran for a refused connection"
+        );
+        // The server is fine: the next good connection is served.
+        assert_eq!(client(port, &[b"PROXY UNKNOWN\r\n", b"ok?"]).await, b"ok");
+        assert_eq!(log.borrow().len(), 1);
+        assert!(server.is_serving());
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+/// Debug lines of the crate that mention `needle`, counted from the first call on (a global
+/// logger, installed once; the tests of this binary run in parallel, so each counts its own
+/// message).
+fn count_logs(needle: &'static str) -> impl Fn() -> usize {
+    use std::sync::{Mutex, OnceLock};
+    struct Capture(Mutex<Vec<String>>);
+    impl log::Log for Capture {
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            m.target() == "asyncio"
+        }
+        fn log(&self, r: &log::Record) {
+            if self.enabled(r.metadata()) && r.level() == log::Level::Debug {
+                self.0.lock().unwrap().push(r.args().to_string());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: OnceLock<&'static Capture> = OnceLock::new();
+    let logger = *LOGGER.get_or_init(|| {
+        let l: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        let _ = log::set_logger(l);
+        log::set_max_level(log::LevelFilter::Debug);
+        l
+    });
+    move || {
+        let lines = logger.0.lock().unwrap();
+        lines.iter().filter(|l| l.contains(needle)).count()
+    }
+}
+
+#[test]
+fn a_header_that_never_completes_times_out() {
+    let timeouts_logged = count_logs("no PROXY header within 20ms");
+    asyncio::run(async {
+        let log = Log::default();
+        let server = asyncio::start_server(recorder(&log), "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Required)
+            .proxy_protocol_timeout(Duration::from_millis(20))
+            .await?;
+        let port = util::port_of(&server);
+        let got = asyncio::timeout(Duration::from_secs(10), async {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            writer.write(b"PROXY TCP4 1.2.")?; // and nothing more, no EOF either
+            Ok::<_, asyncio::Error>(reader.read(-1).await.unwrap_or_default())
+        })
+        .await??;
+        assert_eq!(got, b"", "the server closed the connection");
+        assert!(log.borrow().is_empty());
+        assert_eq!(
+            timeouts_logged(),
+            1,
+            "one debug line for the refused connection"
+        );
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn huge_timeouts_are_accepted() {
+    asyncio::run(async {
+        let log = Log::default();
+        let server = asyncio::start_server(recorder(&log), "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Required)
+            .proxy_protocol_timeout(Duration::MAX)
+            .await?;
+        let port = util::port_of(&server);
+        assert_eq!(client(port, &[b"PROXY UNKNOWN\r\n", b"m"]).await, b"ok");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn create_server_protocols_hear_nothing_before_the_header() {
+    use asyncio::{Protocol, Transport};
+    #[derive(Default)]
+    struct Rec(Rc<RefCell<Vec<String>>>, Option<Transport>);
+    impl Protocol for Rec {
+        fn connection_made(&mut self, t: Transport) {
+            let peer = t.peername().map(|a| a.to_string()).unwrap_or_default();
+            self.0.borrow_mut().push(format!("made {peer}"));
+            self.1 = Some(t);
+        }
+        fn data_received(&mut self, data: &[u8]) {
+            self.0
+                .borrow_mut()
+                .push(format!("data {}", String::from_utf8_lossy(data)));
+            let t = self.1.as_ref().unwrap();
+            let _ = t.write(b"ok");
+            t.close();
+        }
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            self.0.borrow_mut().push("lost".into());
+        }
+    }
+    asyncio::run(async {
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let c = calls.clone();
+        let lp = asyncio::get_running_loop()?;
+        let server = lp
+            .create_server(move || Rec(c.clone(), None), "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Required)
+            .await?;
+        let port = util::port_of(&server);
+        let h = b"PROXY TCP4 192.0.2.1 198.51.100.7 5 6\r\n";
+        let chunks: Vec<&[u8]> = h.chunks(1).chain([&b"go"[..]]).collect();
+        assert_eq!(client(port, &chunks).await, b"ok");
+        assert_eq!(client(port, &[b"nope"]).await, b"");
+        for _ in 0..10_000 {
+            if calls.borrow().len() >= 3 {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(
+            calls.borrow()[..3],
+            ["made 192.0.2.1:5", "data go", "lost"].map(String::from)
+        );
+        assert_eq!(
+            calls.borrow().len(),
+            3,
+            "the refused connection reached no protocol"
+        );
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_starts_after_the_header() {
+    use tls_common::Certs;
+    let certs = Certs::get();
+    asyncio::run(async {
+        let log = Log::default();
+        let server = asyncio::start_server(recorder(&log), "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Required)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = util::port_of(&server);
+        let answer = asyncio::timeout(Duration::from_secs(10), async {
+            let mut sock = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            std::io::Write::write_all(&mut sock, b"PROXY TCP4 192.0.2.1 198.51.100.7 7 443\r\n")?;
+            let (reader, writer) = asyncio::open_connection_sock(sock)
+                .ssl(certs.client_config(&[]))
+                .server_hostname("localhost")
+                .await?;
+            writer.write(b"secret")?;
+            reader.read(-1).await
+        })
+        .await??;
+        assert_eq!(answer, b"ok");
+        let seen = log.borrow().clone();
+        assert_eq!(seen[0].peer, "192.0.2.1:7");
+        assert_eq!(seen[0].data, b"secret");
+        // Through the TLS transport: the header and the balancer's address are still there.
+        assert_eq!(seen[0].header.as_ref().unwrap().version, Version::V1);
+        assert!(seen[0]
+            .proxy_peer
+            .as_deref()
+            .unwrap()
+            .starts_with("127.0.0.1:"));
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+fn any_header() -> impl Strategy<Value = ProxyHeader> {
+    let inet = (
+        any::<bool>(),
+        any::<[u8; 16]>(),
+        any::<[u8; 16]>(),
+        any::<u16>(),
+        any::<u16>(),
+    )
+        .prop_map(|(v4, s, d, sp, dp)| {
+            let ip = |b: [u8; 16]| -> std::net::IpAddr {
+                if v4 {
+                    std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).into()
+                } else {
+                    std::net::Ipv6Addr::from(b).into()
+                }
+            };
+            Addresses::Inet {
+                source: (ip(s), sp).into(),
+                destination: (ip(d), dp).into(),
+            }
+        });
+    let path = proptest::collection::vec(1u8..=255, 0..108);
+    let unix = (path.clone(), path).prop_map(|(source, destination)| Addresses::Unix {
+        source,
+        destination,
+    });
+    let addresses = prop_oneof![Just(Addresses::Unspecified), inet, unix];
+    let tlv = (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40))
+        .prop_filter("no CRC (needs its checksum)", |(k, _)| *k != 0x03)
+        .prop_map(|(kind, value)| Tlv { kind, value });
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![
+            Just(SocketKind::Unspecified),
+            Just(SocketKind::Stream),
+            Just(SocketKind::Datagram)
+        ],
+        addresses,
+        proptest::collection::vec(tlv, 0..5),
+    )
+        .prop_map(|(v1, local, kind, addresses, tlvs)| {
+            if v1 {
+                // v1 carries TCP addresses or nothing.
+                let inet = matches!(addresses, Addresses::Inet { .. });
+                ProxyHeader {
+                    version: Version::V1,
+                    command: Command::Proxy,
+                    kind: if inet {
+                        SocketKind::Stream
+                    } else {
+                        SocketKind::Unspecified
+                    },
+                    addresses: if inet {
+                        addresses
+                    } else {
+                        Addresses::Unspecified
+                    },
+                    tlvs: Vec::new(),
+                }
+            } else {
+                ProxyHeader {
+                    version: Version::V2,
+                    command: if local {
+                        Command::Local
+                    } else {
+                        Command::Proxy
+                    },
+                    kind,
+                    addresses,
+                    tlvs,
+                }
+            }
+        })
+}
+
+proptest! {
+    #[test]
+    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = parse(&bytes);
+        // With a signature in front, the parser goes deeper.
+        let _ = parse(&[&b"PROXY "[..], &bytes].concat());
+        let _ = parse(&[&b"\r\n\r\n\0\r\nQUIT\n"[..], &bytes].concat());
+    }
+
+    #[test]
+    fn encode_then_parse_round_trips(header in any_header(), tail in proptest::collection::vec(any::<u8>(), 0..20)) {
+        let bytes = header.to_bytes();
+        let with_tail = [&bytes[..], &tail].concat();
+        match parse(&with_tail) {
+            Parsed::Complete(back, used) => {
+                prop_assert_eq!(used, bytes.len());
+                prop_assert_eq!(back, header);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+        for i in 0..bytes.len() {
+            prop_assert_eq!(parse(&bytes[..i]), Parsed::Incomplete);
+        }
+    }
+}
+
+/// A real HAProxy in front of our server: `send-proxy-v2` (with CRC32C and a unique id) on
+/// one frontend, `send-proxy` on another. The frontends' listening sockets are ours, bound to
+/// port 0 and inherited by haproxy (`bind fd@N`), so there is no port race and no waiting for
+/// haproxy to be up: a connection waits in the backlog until it accepts.
+#[test]
+fn through_a_real_haproxy() {
+    use std::os::fd::AsRawFd;
+    use std::process::{Command as Process, Stdio};
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("haproxy").is_file()))
+        .unwrap_or(false);
+    if !found {
+        println!(
+            "SKIPPED through_a_real_haproxy: no haproxy binary on PATH (apt-get install haproxy)"
+        );
+        return;
+    }
+    let v2_front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let v1_front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    for l in [&v2_front, &v1_front] {
+        socket2::SockRef::from(l).set_cloexec(false).unwrap();
+    }
+    let log = Log::default();
+    let log2 = log.clone();
+    let dir = util::temp_dir("proxy-haproxy");
+    let cfg = dir.join("haproxy.cfg");
+    asyncio::run(async move {
+        let (server, port) = proxy_server(ProxyProtocol::Required, &log2).await?;
+        let config = format!(
+            "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 10s\n  timeout server 10s\n\
+             frontend v2\n  bind fd@{v2fd}\n  unique-id-format id-%rt\n  default_backend be_v2\n\
+             backend be_v2\n  server s 127.0.0.1:{port} send-proxy-v2 proxy-v2-options crc32c,unique-id\n\
+             frontend v1\n  bind fd@{v1fd}\n  default_backend be_v1\n\
+             backend be_v1\n  server s 127.0.0.1:{port} send-proxy\n",
+            v2fd = v2_front.as_raw_fd(),
+            v1fd = v1_front.as_raw_fd(),
+        );
+        std::fs::write(&cfg, config)?;
+        let mut child = Process::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let mut results = Vec::new();
+        for front in [&v2_front, &v1_front] {
+            let fport = front.local_addr()?.port();
+            let got = asyncio::timeout(Duration::from_secs(10), async {
+                let (reader, writer) = asyncio::open_connection("127.0.0.1", fport).await?;
+                let me = writer.sockname().unwrap().to_string();
+                writer.write(b"through haproxy")?;
+                Ok::<_, asyncio::Error>((me, reader.read(-1).await?))
+            })
+            .await;
+            results.push(got);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        server.close();
+        let seen = log2.borrow().clone();
+        for (i, r) in results.into_iter().enumerate() {
+            let (me, answer) = r.expect("bounded").expect("through haproxy");
+            assert_eq!(answer, b"ok");
+            assert_eq!(seen[i].peer, me, "the client's own address, from the header");
+            assert_eq!(seen[i].data, b"through haproxy");
+            assert!(seen[i].proxy_peer.is_some());
+        }
+        assert_eq!(seen[0].sock, v2_front.local_addr()?.to_string());
+        let h2 = seen[0].header.clone().unwrap();
+        assert_eq!((h2.version, h2.command), (Version::V2, Command::Proxy));
+        assert!(h2.crc32c().is_some(), "{h2:?}");
+        assert!(h2.unique_id().is_some_and(|id| id.starts_with(b"id-")), "{h2:?}");
+        assert_eq!(seen[1].header.as_ref().unwrap().version, Version::V1);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+    .unwrap()
+    .unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// From inside `connection_made` (which runs inside the preamble's own callback): write and
+/// close, abort, or pause reading. The bytes that came with the header in the same segment
+/// follow the call grammar as the socket's own would: none after abort, none while paused.
+#[test]
+fn reentrant_connection_made_keeps_the_call_grammar() {
+    use asyncio::{Protocol, Transport};
+    #[derive(Clone, Copy, PartialEq)]
+    enum Act {
+        WriteClose,
+        Abort,
+        PauseThenResume,
+    }
+    struct P(Act, Rc<RefCell<Vec<String>>>, Option<Transport>);
+    impl Protocol for P {
+        fn connection_made(&mut self, t: Transport) {
+            self.1.borrow_mut().push("made".into());
+            match self.0 {
+                Act::WriteClose => {
+                    let _ = t.write(b"bye");
+                    t.close();
+                }
+                Act::Abort => t.abort(),
+                Act::PauseThenResume => {
+                    t.pause_reading();
+                    let (t2, log) = (t.clone(), self.1.clone());
+                    let lp = t.get_loop();
+                    let _ = lp.call_soon(move || {
+                        log.borrow_mut().push("resume".into());
+                        t2.resume_reading();
+                    });
+                }
+            }
+            self.2 = Some(t);
+        }
+        fn data_received(&mut self, data: &[u8]) {
+            self.1
+                .borrow_mut()
+                .push(format!("data {}", String::from_utf8_lossy(data)));
+            if let Some(t) = &self.2 {
+                let _ = t.write(b"ok");
+                t.close();
+            }
+        }
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            self.1.borrow_mut().push("lost".into());
+        }
+    }
+    for act in [Act::WriteClose, Act::Abort, Act::PauseThenResume] {
+        asyncio::run(async move {
+            let calls = Rc::new(RefCell::new(Vec::new()));
+            let c = calls.clone();
+            let lp = asyncio::get_running_loop()?;
+            let server = lp
+                .create_server(move || P(act, c.clone(), None), "127.0.0.1", 0)
+                .proxy_protocol(ProxyProtocol::Required)
+                .await?;
+            let port = util::port_of(&server);
+            let answer = client(port, &[b"PROXY UNKNOWN\r\npayload"]).await;
+            for _ in 0..10_000 {
+                if calls.borrow().last().map(String::as_str) == Some("lost") {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            let calls = calls.borrow().clone();
+            match act {
+                Act::WriteClose => {
+                    assert_eq!(answer, b"bye");
+                    assert_eq!(calls, ["made", "lost"]);
+                }
+                Act::Abort => {
+                    assert_eq!(answer, b"");
+                    assert_eq!(calls, ["made", "lost"]);
+                }
+                Act::PauseThenResume => {
+                    assert_eq!(answer, b"ok");
+                    assert_eq!(calls, ["made", "resume", "data payload", "lost"]);
+                }
+            }
+            server.close();
+            Ok::<_, asyncio::Error>(())
+        })
+        .unwrap()
+        .unwrap();
+    }
+}
