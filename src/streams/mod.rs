@@ -15,6 +15,7 @@ mod futures_io;
 mod open;
 mod pipe;
 pub mod reader;
+mod subprocess;
 mod writer;
 
 pub use open::{
@@ -23,6 +24,9 @@ pub use open::{
 };
 pub use pipe::{open_read_pipe, open_write_pipe, stdin, stdout};
 pub use reader::StreamReader;
+pub use subprocess::{
+    create_subprocess_exec, create_subprocess_shell, CreateSubprocess, Process, Stdio,
+};
 #[cfg(feature = "tls")]
 pub use writer::StreamStartTls;
 pub use writer::{Drain, StreamWriter};
