@@ -43,10 +43,11 @@ use crate::slots::SlotKey;
 /// use asyncio::ChildWatcher;
 ///
 /// asyncio::run(async {
-///     let proc = asyncio::create_subprocess_exec("true", [] as [&str; 0])
+///     let proc = asyncio::create_subprocess_shell("exit 0")
 ///         .child_watcher(ChildWatcher::Threaded)
 ///         .await?;
-///     assert_eq!(proc.wait().await?, 0);
+///     assert_eq!(proc.child_watcher(), ChildWatcher::Threaded);
+///     assert_eq!(proc.wait().await, 0);
 ///     Ok::<_, asyncio::Error>(())
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
@@ -105,7 +106,23 @@ impl ChildWatch {
         let pid = libc::pid_t::try_from(pid)
             .map_err(|_| Error::invalid_argument(format!("pid {pid} out of range")))?;
         let exit = ExitCell::default();
-        let kind = match how {
+        let kind = match Self::start_kind(lp, pid, how, &exit) {
+            Ok(kind) => kind,
+            Err(e) => {
+                abandon(pid);
+                return Err(e);
+            }
+        };
+        Ok(ChildWatch { pid, exit, kind })
+    }
+
+    fn start_kind(
+        lp: &LoopHandle,
+        pid: libc::pid_t,
+        how: ChildWatcher,
+        exit: &ExitCell,
+    ) -> Result<ChildWatcher, Error> {
+        Ok(match how {
             ChildWatcher::Threaded => {
                 spawn_waiter(pid, exit.clone())?;
                 ChildWatcher::Threaded
@@ -122,8 +139,7 @@ impl ChildWatch {
                     ChildWatcher::Threaded
                 }
             },
-        };
-        Ok(ChildWatch { pid, exit, kind })
+        })
     }
 
     /// The returncode once the child is reaped.
@@ -162,6 +178,15 @@ impl ChildWatch {
     pub(crate) fn kind(&self) -> ChildWatcher {
         self.kind
     }
+}
+
+/// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and
+/// reaped at once, so that it neither runs on unseen nor stays a zombie. SIGKILL ends it
+/// promptly, so the blocking `waitpid` is short.
+fn abandon(pid: libc::pid_t) {
+    // SAFETY: plain syscall; `pid` is our child, not yet reaped.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    reap(pid, 0);
 }
 
 /// `WIFSIGNALED` → minus the signal number, else the exit status (Python's `returncode`).

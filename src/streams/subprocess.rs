@@ -300,8 +300,7 @@ impl CreateSubprocess {
     }
 
     async fn run(mut self) -> Result<Process, Error> {
-        let reader_state = || ReaderState::new(self.limit);
-        reader_state()?; // the limit is checked before anything starts
+        ReaderState::new(self.limit)?; // the limit is checked before anything starts
         let lp = crate::event_loop::get_running_loop()?;
         let mut stdin = Ends::open(self.stdin, Which::Stdin, None)?;
         let mut stdout = Ends::open(self.stdout, Which::Stdout, None)?;
@@ -323,23 +322,15 @@ impl CreateSubprocess {
             watch,
             pipes: Vec::new(),
         };
-        if let Some(fd) = stdin.parent {
-            let core = StreamCore::new(reader_state()?);
-            let t = lp
-                .connect_pipe_rc(fd, Direction::Write, core.clone())
-                .await?;
-            proc.stdin = Some(StreamWriter::new(t, core));
-        }
-        for (ends, slot) in [(stdout, &mut proc.stdout), (stderr, &mut proc.stderr)] {
-            if let Some(fd) = ends.parent {
-                let core = StreamCore::new(reader_state()?);
-                lp.connect_pipe_rc(fd, Direction::Read, core.clone())
-                    .await?;
-                proc.pipes.push(core.clone());
-                *slot = Some(StreamReader::from_core(core));
+        let limit = self.limit;
+        match proc.connect_pipes(&lp, limit, stdin, stdout, stderr).await {
+            Ok(()) => Ok(proc),
+            Err(e) => {
+                // As CPython closes the transport, killing the child: no stream, no process.
+                let _ = proc.watch.send_signal(libc::SIGKILL);
+                Err(e)
             }
         }
-        Ok(proc)
     }
 }
 
@@ -570,11 +561,11 @@ impl Process {
     /// ```
     /// asyncio::run(async {
     ///     let proc = asyncio::create_subprocess_exec("sleep", ["60"]).await?;
-    ///     proc.send_signal(libc_sighup())?;
-    ///     assert_eq!(proc.wait().await, -libc_sighup());
+    ///     const SIGHUP: i32 = 1; // or libc::SIGHUP
+    ///     proc.send_signal(SIGHUP)?;
+    ///     assert_eq!(proc.wait().await, -SIGHUP);
     ///     Ok::<_, asyncio::Error>(())
     /// })??;
-    /// # fn libc_sighup() -> i32 { 1 }
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn send_signal(&self, sig: i32) -> Result<(), Error> {
@@ -623,6 +614,39 @@ impl Process {
     /// ```
     pub fn kill(&self) -> Result<(), Error> {
         self.send_signal(libc::SIGKILL)
+    }
+
+    /// Wraps the parent's pipe ends in streams.
+    async fn connect_pipes(
+        &mut self,
+        lp: &crate::LoopHandle,
+        limit: usize,
+        stdin: Ends,
+        stdout: Ends,
+        stderr: Ends,
+    ) -> Result<(), Error> {
+        if let Some(fd) = stdin.parent {
+            let core = StreamCore::new(ReaderState::new(limit)?);
+            let t = lp
+                .connect_pipe_rc(fd, Direction::Write, core.clone())
+                .await?;
+            self.stdin = Some(StreamWriter::new(t, core));
+        }
+        for (ends, is_stderr) in [(stdout, false), (stderr, true)] {
+            if let Some(fd) = ends.parent {
+                let core = StreamCore::new(ReaderState::new(limit)?);
+                lp.connect_pipe_rc(fd, Direction::Read, core.clone())
+                    .await?;
+                self.pipes.push(core.clone());
+                let reader = Some(StreamReader::from_core(core));
+                if is_stderr {
+                    self.stderr = reader;
+                } else {
+                    self.stdout = reader;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn pipes_closed(&self) -> bool {
