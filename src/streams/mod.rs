@@ -6,8 +6,10 @@
 //! `BufferedProtocol` (and reads straight into the reader's buffer: no copy between the socket
 //! and `readline`), while the `StreamReader` and `StreamWriter` handles hold it to read and to
 //! drain. Files: `reader.rs` (the reader's buffer and read futures), `core.rs` (the protocol),
-//! `writer.rs`, `open.rs` (builders), and `futures_io.rs`: the `futures-io` traits (`AsyncRead`,
-//! `AsyncBufRead`, `AsyncWrite`) over the handles, which require the `futures-io` feature.
+//! `writer.rs`, `open.rs` (builders), `pipe.rs` (streams over pipes, stdin and stdout),
+//! `subprocess.rs` (`create_subprocess_exec`/`_shell` and `Process`: `subprocess.py`), and
+//! `futures_io.rs`: the `futures-io` traits (`AsyncRead`, `AsyncBufRead`, `AsyncWrite`) over the
+//! handles, which require the `futures-io` feature.
 
 pub(crate) mod core;
 #[cfg(feature = "futures-io")]
