@@ -456,3 +456,14 @@ fn dropped_process_is_reaped_when_the_child_exits_pidfd() {
     drop(pidfd);
     assert!(!proc_exists(pid), "child {pid} was left a zombie");
 }
+
+// A wait() dropped under a timeout loses nothing: the process is still there to kill and wait.
+both!(test_cancel_process_wait, |w| async move {
+    let proc = ready_child(w).await?;
+    let r = asyncio::timeout(Duration::from_millis(1), proc.wait()).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    assert_eq!(proc.returncode(), None);
+    proc.kill()?;
+    assert_eq!(proc.wait().await, -libc::SIGKILL);
+    Ok(())
+});
