@@ -129,6 +129,7 @@
 //! | `compose.rs` | `tasks.py`: `gather`, `wait`, `as_completed` |
 //! | `taskgroup.rs` | `taskgroups.py`: `TaskGroup` |
 //! | `event_loop/thread_pool.rs` | `base_events.py`: `run_in_executor`; `threads.py`: `to_thread` (the default executor, shared with the resolver) |
+//! | `streams/subprocess.rs`, `event_loop/child_watcher.rs` | `subprocess.py`: `Process`, `create_subprocess_exec`/`_shell`; `base_subprocess.py`: `BaseSubprocessTransport`; `unix_events.py`: `_UnixSubprocessTransport`, `PidfdChildWatcher`, `ThreadedChildWatcher` |
 //!
 //! ## Python names, Rust names
 //!
@@ -191,4 +192,12 @@
 //! | `ExceptionGroup` (from a `TaskGroup`) | `Error::Group(Vec<Error>)`, every failure in order; a panicking task is `Error::Panic` in it |
 //! | `loop.run_in_executor(None, f)`, `asyncio.to_thread(f)` | `asyncio::run_in_executor(f).await`, `asyncio::to_thread(f).await` → `Result<T, Error>` (a panic in `f` is `Error::Panic`); one bounded pool per process, shared with the resolver |
 //! | `loop.set_default_executor(ThreadPoolExecutor(max_workers=n))` | `asyncio::set_executor_max_threads(n)` |
+//! | `asyncio.create_subprocess_exec(prog, *args, stdin=PIPE, stdout=PIPE, stderr=PIPE, limit=…)` | `asyncio::create_subprocess_exec(prog, args).stdin(Stdio::Pipe).stdout(Stdio::Pipe).stderr(Stdio::Pipe).limit(n).await` → `Process`; also `.cwd(dir)`, `.env(k, v)`, `.env_clear()`; a missing program is `Error::Io` of kind `NotFound` (errno kept) |
+//! | `asyncio.create_subprocess_shell(cmd, …)` | `asyncio::create_subprocess_shell(cmd)`, the same builder (`/bin/sh -c cmd`) |
+//! | `asyncio.subprocess.PIPE`, `DEVNULL`, `STDOUT`, `None`, a file or fd | `Stdio::Pipe`, `Stdio::DevNull`, `Stdio::Stdout` (stderr only), `Stdio::Inherit` (the default), `Stdio::Fd(fd)` |
+//! | `proc.stdin`, `proc.stdout`, `proc.stderr` | public fields: `Option<StreamWriter>`, `Option<StreamReader>` (`take()` one to move it into a task) |
+//! | `proc.pid`, `proc.returncode` | `proc.pid()`, `proc.returncode()` → `Option<i32>` (minus the signal number if killed by one) |
+//! | `await proc.wait()`, `await proc.communicate(input)` | `proc.wait().await` → `i32` (after the exit and the stdout/stderr pipes' close), `proc.communicate(Some(input)).await` → `(stdout, stderr)` bytes, fed and drained together |
+//! | `proc.send_signal(sig)`, `terminate()`, `kill()` | same names; after the exit nothing is sent, and once `wait` could return they fail with `ESRCH` (`ProcessLookupError`) |
+//! | `PidfdChildWatcher`, `ThreadedChildWatcher` | `ChildWatcher::Pidfd`, `ChildWatcher::Threaded`; the default `ChildWatcher::Auto` takes a pidfd where the kernel has one (Linux >= 5.3), a thread per child elsewhere; never a `SIGCHLD` handler; `.child_watcher(w)` on the builder |
 // Checklist: L3, D10, L65, S14, S15.

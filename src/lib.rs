@@ -159,6 +159,9 @@ pub use compose::{
 };
 pub use embed::{run_coroutine_threadsafe, ConcurrentFuture, LoopThread};
 pub use error::{Cancelled, Error, Result};
+#[doc(hidden)]
+pub use event_loop::child_watcher::simulate_no_pidfd;
+pub use event_loop::child_watcher::ChildWatcher;
 pub use event_loop::clock::ManualClock;
 pub use event_loop::debug::{set_trace, trace_enabled};
 pub use event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
@@ -174,8 +177,9 @@ pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
 pub use proxy_protocol::{ProxyHeader, ProxyProtocol};
 pub use server::{CreateServer, ListenSocket, Server};
 pub use streams::{
-    open_connection, open_connection_sock, open_read_pipe, open_unix_connection, open_write_pipe,
-    start_server, start_unix_server, stdin, stdout, OpenConnection, StartServer, StreamReader,
+    create_subprocess_exec, create_subprocess_shell, open_connection, open_connection_sock,
+    open_read_pipe, open_unix_connection, open_write_pipe, start_server, start_unix_server, stdin,
+    stdout, CreateSubprocess, OpenConnection, Process, StartServer, Stdio, StreamReader,
     StreamWriter,
 };
 pub use sync::{

@@ -32,6 +32,8 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     ("loop_demo", &["extra"], "'extra'"),
     ("soak", &["--seconds", "soon"], "--seconds"),
     ("stdin_echo_client", &["--port", "abc"], "--port"),
+    ("subprocess_exec", &["--python"], "--python"),
+    ("subprocess_shell", &["ls", "extra"], "'extra'"),
     ("tcp_echo_client", &["--port", "abc"], "--port"),
     ("tcp_echo_server", &["--port", "70000"], "--port"),
     (
@@ -516,4 +518,63 @@ fn echo_server_behind_a_proxy_prints_the_header_peer() {
     sock.read_exact(&mut echoed).unwrap();
     assert_eq!(&echoed, b"hi");
     assert_eq!(server.line(), "Connection from 192.0.2.1:56324");
+}
+
+/// The Python original of `subprocess_shell`, from the subprocess docs.
+const PY_SUBPROCESS_SHELL: &str = r#"
+import asyncio, sys
+
+async def run(cmd):
+    proc = await asyncio.create_subprocess_shell(
+        cmd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+
+    stdout, stderr = await proc.communicate()
+
+    print(f'[{cmd!r} exited with {proc.returncode}]')
+    if stdout:
+        print(f'[stdout]\n{stdout.decode()}')
+    if stderr:
+        print(f'[stderr]\n{stderr.decode()}')
+
+asyncio.run(run(sys.argv[1]))
+"#;
+
+#[test]
+fn subprocess_shell_prints_what_python_prints() {
+    for cmd in ["ls /zzz", "echo hello; echo oops >&2; exit 3"] {
+        let r = run("subprocess_shell", &[cmd]);
+        let py = Command::new("python3")
+            .args(["-c", PY_SUBPROCESS_SHELL, cmd])
+            .output()
+            .expect("python3 runs");
+        assert_eq!(r.stdout, String::from_utf8_lossy(&py.stdout), "{cmd}");
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+    }
+    let r = run("subprocess_shell", &["ls /zzz"]);
+    assert!(
+        r.stdout.starts_with("['ls /zzz' exited with "),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("[stderr]\n"), "{}", r.stdout);
+}
+
+#[test]
+fn subprocess_exec_prints_the_date_python_printed() {
+    let r = run::<&str>("subprocess_exec", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let date = r
+        .stdout
+        .strip_prefix("Current date: ")
+        .and_then(|d| d.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{:?}", r.stdout));
+    // `datetime.now()`'s str: `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+    let (day, time) = date.split_once(' ').unwrap_or_else(|| panic!("{date:?}"));
+    assert_eq!(day.len(), 10, "{date:?}");
+    assert!(time.len() >= 8, "{date:?}");
+    let r = run("subprocess_exec", &["--python", "/nonexistent/python"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.starts_with("subprocess_exec: "), "{}", r.stderr);
 }

@@ -426,23 +426,18 @@ fn open_read_pipe_reads_dev_null_through_the_helper_thread() {
 fn open_write_pipe_writes_a_regular_file_through_the_helper_thread() {
     let path = util::temp_dir("pipes-out").join("f");
     let f = std::fs::File::create(&path).unwrap();
+    let check = path.clone();
     asyncio::run(async move {
         let writer = asyncio::open_write_pipe(f).await?;
         writer.write(b"to a file\n")?;
         writer.close();
+        // Returns once the helper thread has written the file and closed it.
         writer.wait_closed().await?;
+        assert_eq!(std::fs::read(&check)?, b"to a file\n");
         Ok::<_, asyncio::Error>(())
     })
     .unwrap()
     .unwrap();
-    // The helper thread finishes after the loop side closed: wait for it, bounded.
-    for _ in 0..500 {
-        if std::fs::read(&path).unwrap() == b"to a file\n" {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("file contents: {:?}", std::fs::read(&path).unwrap());
 }
 
 // ---- stdin() in a child process ------------------------------------------------------------

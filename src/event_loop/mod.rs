@@ -29,6 +29,7 @@
 // Checklist: L2, L9, L7, D2, L3, D10, L18.
 
 pub(crate) mod buffer_pool;
+pub(crate) mod child_watcher;
 pub(crate) mod clock;
 pub(crate) mod debug;
 pub(crate) mod exception;

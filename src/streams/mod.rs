@@ -6,8 +6,10 @@
 //! `BufferedProtocol` (and reads straight into the reader's buffer: no copy between the socket
 //! and `readline`), while the `StreamReader` and `StreamWriter` handles hold it to read and to
 //! drain. Files: `reader.rs` (the reader's buffer and read futures), `core.rs` (the protocol),
-//! `writer.rs`, `open.rs` (builders), and `futures_io.rs`: the `futures-io` traits (`AsyncRead`,
-//! `AsyncBufRead`, `AsyncWrite`) over the handles, which require the `futures-io` feature.
+//! `writer.rs`, `open.rs` (builders), `pipe.rs` (streams over pipes, stdin and stdout),
+//! `subprocess.rs` (`create_subprocess_exec`/`_shell` and `Process`: `subprocess.py`), and
+//! `futures_io.rs`: the `futures-io` traits (`AsyncRead`, `AsyncBufRead`, `AsyncWrite`) over the
+//! handles, which require the `futures-io` feature.
 
 pub(crate) mod core;
 #[cfg(feature = "futures-io")]
@@ -15,6 +17,7 @@ mod futures_io;
 mod open;
 mod pipe;
 pub mod reader;
+mod subprocess;
 mod writer;
 
 pub use open::{
@@ -23,6 +26,9 @@ pub use open::{
 };
 pub use pipe::{open_read_pipe, open_write_pipe, stdin, stdout};
 pub use reader::StreamReader;
+pub use subprocess::{
+    create_subprocess_exec, create_subprocess_shell, CreateSubprocess, Process, Stdio,
+};
 #[cfg(feature = "tls")]
 pub use writer::StreamStartTls;
 pub use writer::{Drain, StreamWriter};

@@ -17,9 +17,9 @@
 //!   thread ends at end of file, or when the stream is gone and it next has data to pass on;
 //!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The
 //!   standard output thread ends when the stream is closed and everything written was passed on;
-//!   await [`StreamWriter::wait_closed`] and the data reached the thread, not necessarily the
-//!   file: a process that exits at once may lose the tail. For pipes and sockets (the usual
-//!   case under a supervisor or in a shell pipeline) there is no thread.
+//!   [`StreamWriter::wait_closed`] returns once that thread has written everything to the
+//!   descriptor and closed it (with its write error, if it had one). For pipes and sockets (the
+//!   usual case under a supervisor or in a shell pipeline) there is no thread.
 //!
 //! **Non-blocking mode is shared.** `O_NONBLOCK` belongs to the open file description, which
 //! the duplicate shares with fd 0/1 and with every process that inherited it: while the stream
@@ -30,6 +30,8 @@
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use super::core::StreamCore;
 use super::reader::{ReaderState, StreamReader};
@@ -115,13 +117,13 @@ pub async fn stdout() -> Result<StreamWriter, Error> {
 /// # Ok::<_, asyncio::Error>(())
 /// ```
 pub async fn open_read_pipe(fd: impl Into<OwnedFd>) -> Result<StreamReader, Error> {
-    let fd = pollable(fd.into(), Direction::Read)?;
+    let (fd, _) = pollable(fd.into(), Direction::Read)?;
     let lp = crate::event_loop::get_running_loop()?;
     let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
     let spare = fd.try_clone()?;
     match lp.connect_pipe_rc(fd, Direction::Read, core.clone()).await {
         Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM) => {
-            let fd = via_thread(spare, Direction::Read)?;
+            let (fd, _) = via_thread(spare, Direction::Read)?;
             let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
             lp.connect_pipe_rc(fd, Direction::Read, core.clone())
                 .await?;
@@ -159,38 +161,92 @@ pub async fn open_read_pipe(fd: impl Into<OwnedFd>) -> Result<StreamReader, Erro
 /// # Ok::<_, asyncio::Error>(())
 /// ```
 pub async fn open_write_pipe(fd: impl Into<OwnedFd>) -> Result<StreamWriter, Error> {
-    let fd = pollable(fd.into(), Direction::Write)?;
+    let (fd, helper) = pollable(fd.into(), Direction::Write)?;
     let lp = crate::event_loop::get_running_loop()?;
     let spare = fd.try_clone()?;
     let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
     let transport = match lp.connect_pipe_rc(fd, Direction::Write, core.clone()).await {
         Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM) => {
-            let fd = via_thread(spare, Direction::Write)?;
+            let (fd, helper) = via_thread(spare, Direction::Write)?;
             let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
             let t = lp
                 .connect_pipe_rc(fd, Direction::Write, core.clone())
                 .await?;
-            return Ok(StreamWriter::new(t, core));
+            return Ok(StreamWriter::new(t, core).with_helper(helper));
         }
         other => other?,
     };
-    Ok(StreamWriter::new(transport, core))
+    Ok(StreamWriter::new(transport, core).with_helper(helper))
 }
 
-/// `fd` itself if the loop can poll it, else the loop's end of a helper thread's pipe.
-fn pollable(fd: OwnedFd, direction: Direction) -> Result<OwnedFd, Error> {
+/// `fd` itself if the loop can poll it, else the loop's end of a helper thread's pipe (and,
+/// writing, the thread's completion).
+fn pollable(
+    fd: OwnedFd,
+    direction: Direction,
+) -> Result<(OwnedFd, Option<Arc<HelperDone>>), Error> {
     let file = File::from(fd);
     let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
     if regular || file.is_terminal() {
         via_thread(OwnedFd::from(file), direction)
     } else {
-        Ok(OwnedFd::from(file))
+        Ok((OwnedFd::from(file), None))
+    }
+}
+
+/// A write helper thread's end, for [`StreamWriter::wait_closed`]: set once the thread has
+/// passed everything on and closed the descriptor.
+#[derive(Default)]
+pub(crate) struct HelperDone {
+    state: Mutex<HelperState>,
+}
+
+#[derive(Default)]
+struct HelperState {
+    /// `Some` once the thread is done: its write error, if any.
+    outcome: Option<Option<io::Error>>,
+    /// The task waiting in `wait_closed`.
+    waiter: Option<Waker>,
+}
+
+impl HelperDone {
+    fn finish(&self, result: io::Result<()>) {
+        let waiter = {
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.outcome = Some(result.err());
+            st.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+
+    /// Ready once the thread is done: `Err` with (a copy of) its write error.
+    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &st.outcome {
+            Some(err) => Poll::Ready(match err {
+                Some(e) => Err(match e.raw_os_error() {
+                    Some(errno) => io::Error::from_raw_os_error(errno),
+                    None => io::Error::new(e.kind(), e.to_string()),
+                }
+                .into()),
+                None => Ok(()),
+            }),
+            None => {
+                st.waiter = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
     }
 }
 
 /// Starts a thread copying between `fd` (blocking) and a new pipe; returns the pipe's end
-/// for the loop.
-fn via_thread(fd: OwnedFd, direction: Direction) -> Result<OwnedFd, Error> {
+/// for the loop and, writing, the thread's completion.
+fn via_thread(
+    fd: OwnedFd,
+    direction: Direction,
+) -> Result<(OwnedFd, Option<Arc<HelperDone>>), Error> {
     let (r, w) = os_pipe()?;
     let (r, w) = (File::from(r), File::from(w));
     let mut file = File::from(fd);
@@ -198,33 +254,36 @@ fn via_thread(fd: OwnedFd, direction: Direction) -> Result<OwnedFd, Error> {
     match direction {
         Direction::Read => {
             let mut w = w;
-            builder
-                .name("asyncio-stdin".into())
-                .spawn(move || copy(&mut file, &mut w))?;
-            Ok(OwnedFd::from(r))
+            builder.name("asyncio-stdin".into()).spawn(move || {
+                let _ = copy(&mut file, &mut w); // nobody to tell: the reader sees EOF
+            })?;
+            Ok((OwnedFd::from(r), None))
         }
         Direction::Write => {
             let mut r = r;
-            builder
-                .name("asyncio-stdout".into())
-                .spawn(move || copy(&mut r, &mut file))?;
-            Ok(OwnedFd::from(w))
+            let done = Arc::new(HelperDone::default());
+            let tell = done.clone();
+            builder.name("asyncio-stdout".into()).spawn(move || {
+                let result = copy(&mut r, &mut file);
+                drop(file); // closed before wait_closed may return
+                tell.finish(result);
+            })?;
+            Ok((OwnedFd::from(w), Some(done)))
         }
     }
 }
 
-/// Copies until end of file or an error on either side (then there is no one to tell).
-fn copy(from: &mut impl io::Read, to: &mut impl io::Write) {
+/// Copies until end of file or an error on either side.
+fn copy(from: &mut impl io::Read, to: &mut impl io::Write) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
-            Ok(0) => return,
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(e) => return Err(e),
         };
-        if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
-            return;
-        }
+        to.write_all(&buf[..n])?;
+        to.flush()?;
     }
 }

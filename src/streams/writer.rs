@@ -67,6 +67,9 @@ pub struct StreamWriter {
     pub(super) core: Rc<RefCell<StreamCore>>,
     /// In debug mode (L23): where the writer was made, for the unclosed-writer warning.
     created: Option<Box<std::backtrace::Backtrace>>,
+    /// Writing a regular file or a terminal through a helper thread (`pipe.rs`): that
+    /// thread's completion, which `wait_closed` also waits for.
+    helper: Option<std::sync::Arc<super::pipe::HelperDone>>,
 }
 
 impl StreamWriter {
@@ -79,7 +82,17 @@ impl StreamWriter {
             transport,
             core,
             created,
+            helper: None,
         }
+    }
+
+    /// Makes `wait_closed` also wait for a write helper thread (`pipe.rs`).
+    pub(super) fn with_helper(
+        mut self,
+        helper: Option<std::sync::Arc<super::pipe::HelperDone>>,
+    ) -> Self {
+        self.helper = helper;
+        self
     }
 
     /// The transport underneath.
@@ -272,10 +285,13 @@ impl StreamWriter {
     }
 
     /// Waits until the connection is lost. Starts nothing itself; may be awaited any
-    /// number of times.
+    /// number of times. For a regular file or terminal written through a helper thread
+    /// ([`open_write_pipe`](crate::open_write_pipe), [`stdout`](crate::stdout)), also until
+    /// that thread has written everything to the descriptor and closed it.
     ///
     /// # Errors
-    /// The error the connection was lost with, if any (`Error::Io`).
+    /// The error the connection was lost with, if any (`Error::Io`); the helper thread's write
+    /// error, if it had one.
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
@@ -298,7 +314,7 @@ impl StreamWriter {
     /// ```
     // Checklist: S46.
     pub async fn wait_closed(&self) -> Result<(), Error> {
-        poll_fn(|cx| {
+        let outcome = poll_fn(|cx| {
             let mut core = self.core.borrow_mut();
             if let Some(outcome) = core.lost_outcome() {
                 return Poll::Ready(outcome);
@@ -306,7 +322,11 @@ impl StreamWriter {
             core.add_waiter(cx.waker());
             Poll::Pending
         })
-        .await
+        .await;
+        if let Some(helper) = &self.helper {
+            poll_fn(|cx| helper.poll_done(cx)).await?;
+        }
+        outcome
     }
 
     /// Waits until it is appropriate to write again: returns at once unless the

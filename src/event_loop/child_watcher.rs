@@ -1,0 +1,380 @@
+//! Child reaping for subprocesses: learn when a child exits, collect its status, never leave a
+//! zombie, and never install a process-wide `SIGCHLD` handler.
+//!
+//! Mirrors `PidfdChildWatcher` and `ThreadedChildWatcher` in CPython
+//! `Lib/asyncio/unix_events.py` (3.11). Two ways, chosen per child:
+//!
+//! - **pidfd** (Linux >= 5.3, the default where it works): `pidfd_open(pid)` gives a
+//!   descriptor that polls readable once the child has exited. It is registered with the
+//!   loop's poll like any transport; on readiness the child is reaped with
+//!   `waitpid(pid, WNOHANG)` on the loop thread and the waiters are woken.
+//! - **thread** (the fallback when `pidfd_open` fails: `ENOSYS`, an old kernel, another
+//!   Unix; or when asked for): a helper thread per child blocks in `waitid(pid, WNOWAIT)`
+//!   until the child exits, then reaps it under the watch's lock and wakes the waiting task,
+//!   whose waker reaches the loop through the threadsafe queue, as CPython's
+//!   `ThreadedChildWatcher` uses `call_soon_threadsafe`. The thread holds nothing but the pid
+//!   and the shared exit cell; it ends when the child does.
+//!
+//! Ground rules: a pid is signalled only while the child is known not to be reaped (a zombie
+//! keeps its pid, so it cannot have been reused): the exit cell's lock is held from the check
+//! to the `kill`, and reaping takes the same lock. Once registered, a child is reaped whatever
+//! happens to its `Process`: the pidfd registration stays with the loop until the child exits,
+//! and if the loop closes first the child is handed to a reaper thread. This file is the only
+//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open`; it touches mio only through the
+//! loop's `register_handler`.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use super::io::{IoHandler, Readiness};
+use super::LoopHandle;
+use crate::error::Error;
+use crate::slots::SlotKey;
+
+/// How a child's exit is learnt (CPython's `PidfdChildWatcher` / `ThreadedChildWatcher`).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::ChildWatcher;
+///
+/// asyncio::run(async {
+///     let proc = asyncio::create_subprocess_shell("exit 0")
+///         .child_watcher(ChildWatcher::Threaded)
+///         .await?;
+///     assert_eq!(proc.child_watcher(), ChildWatcher::Threaded);
+///     assert_eq!(proc.wait().await, 0);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChildWatcher {
+    /// A pidfd polled by the loop where the kernel offers one (Linux >= 5.3), else a helper
+    /// thread per child.
+    #[default]
+    Auto,
+    /// A pidfd polled by the loop; creating the process fails with the OS error where
+    /// `pidfd_open` does.
+    Pidfd,
+    /// A helper thread per child blocked in `waitid` (CPython's `ThreadedChildWatcher`).
+    Threaded,
+}
+
+/// What the watch knows about the child, shared with a helper thread if there is one.
+#[derive(Default)]
+struct ExitState {
+    /// The `returncode`: the exit status, or minus the signal number. `Some` once reaped, and
+    /// then the pid must never be signalled again.
+    returncode: Option<i32>,
+    /// Tasks waiting for the exit.
+    waiters: Vec<Waker>,
+}
+
+type ExitCell = Arc<Mutex<ExitState>>;
+
+fn lock(cell: &ExitCell) -> MutexGuard<'_, ExitState> {
+    cell.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records the returncode and wakes every waiter (after the lock is released).
+fn set_exited(cell: &ExitCell, returncode: i32) {
+    let waiters = {
+        let mut st = lock(cell);
+        st.returncode = Some(returncode);
+        std::mem::take(&mut st.waiters)
+    };
+    waiters.into_iter().for_each(Waker::wake);
+}
+
+/// One child being watched. Dropping it stops nothing: the child is still reaped when it exits.
+pub(crate) struct ChildWatch {
+    pid: libc::pid_t,
+    exit: ExitCell,
+    /// Which way was taken, for `Debug` and tests.
+    kind: ChildWatcher,
+}
+
+impl ChildWatch {
+    /// Starts watching `pid`, a child of this process not yet reaped.
+    pub(crate) fn start(lp: &LoopHandle, pid: u32, how: ChildWatcher) -> Result<Self, Error> {
+        let pid = libc::pid_t::try_from(pid)
+            .map_err(|_| Error::invalid_argument(format!("pid {pid} out of range")))?;
+        let exit = ExitCell::default();
+        let kind = match Self::start_kind(lp, pid, how, &exit) {
+            Ok(kind) => kind,
+            Err(e) => {
+                abandon(pid);
+                return Err(e);
+            }
+        };
+        Ok(ChildWatch { pid, exit, kind })
+    }
+
+    fn start_kind(
+        lp: &LoopHandle,
+        pid: libc::pid_t,
+        how: ChildWatcher,
+        exit: &ExitCell,
+    ) -> Result<ChildWatcher, Error> {
+        Ok(match how {
+            ChildWatcher::Threaded => {
+                spawn_waiter(pid, exit.clone())?;
+                ChildWatcher::Threaded
+            }
+            ChildWatcher::Pidfd => {
+                PidfdWatch::register(lp, pid, exit.clone())?;
+                ChildWatcher::Pidfd
+            }
+            ChildWatcher::Auto => match PidfdWatch::register(lp, pid, exit.clone()) {
+                Ok(()) => ChildWatcher::Pidfd,
+                Err(e) => {
+                    log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
+                    spawn_waiter(pid, exit.clone())?;
+                    ChildWatcher::Threaded
+                }
+            },
+        })
+    }
+
+    /// The returncode once the child is reaped.
+    pub(crate) fn returncode(&self) -> Option<i32> {
+        lock(&self.exit).returncode
+    }
+
+    /// Ready with the returncode once the child is reaped.
+    pub(crate) fn poll_exit(&self, cx: &mut Context<'_>) -> Poll<i32> {
+        let mut st = lock(&self.exit);
+        if let Some(rc) = st.returncode {
+            return Poll::Ready(rc);
+        }
+        if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            st.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Sends `sig` unless the child is already reaped: then `Ok(false)` and nothing is sent.
+    pub(crate) fn send_signal(&self, sig: i32) -> io::Result<bool> {
+        let st = lock(&self.exit); // held to the kill: reaping waits for it
+        if st.returncode.is_some() {
+            return Ok(false);
+        }
+        // SAFETY: plain syscall; `self.pid` is our unreaped child (checked under the lock
+        // reaping takes), so it names that process and no other.
+        let r = unsafe { libc::kill(self.pid, sig) };
+        drop(st);
+        if r == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn kind(&self) -> ChildWatcher {
+        self.kind
+    }
+}
+
+/// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and
+/// reaped at once, so that it neither runs on unseen nor stays a zombie. SIGKILL ends it
+/// promptly, so the blocking `waitpid` is short.
+fn abandon(pid: libc::pid_t) {
+    // SAFETY: plain syscall; `pid` is our child, not yet reaped.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    reap(pid, 0);
+}
+
+/// `WIFSIGNALED` → minus the signal number, else the exit status (Python's `returncode`).
+fn returncode_of(status: libc::c_int) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        -libc::WTERMSIG(status)
+    } else if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        status
+    }
+}
+
+/// `waitpid(pid, flags)`, retried on `EINTR`: `Some(returncode)` once reaped, `None` while it
+/// runs (`WNOHANG`). `ECHILD` (someone else reaped it, e.g. `SIGCHLD` set to `SIG_IGN`) counts
+/// as exit status 255, as CPython's watchers log and report it.
+fn reap(pid: libc::pid_t, flags: libc::c_int) -> Option<i32> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid out-pointer for the call.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if r == pid {
+            return Some(returncode_of(status));
+        }
+        if r == 0 {
+            return None;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        log::warn!(target: "asyncio", "Unknown child process pid {pid}, will report returncode 255 ({err})");
+        return Some(255);
+    }
+}
+
+/// Reaps `pid` under the cell's lock if it has exited (`WNOHANG`); true once reaped.
+fn try_reap(pid: libc::pid_t, exit: &ExitCell) -> bool {
+    let rc = {
+        let st = lock(exit);
+        if st.returncode.is_some() {
+            return true;
+        }
+        let Some(rc) = reap(pid, libc::WNOHANG) else {
+            return false;
+        };
+        drop(st);
+        rc
+    };
+    set_exited(exit, rc);
+    true
+}
+
+/// The thread way: wait without reaping, then reap under the lock (see the ground rules).
+fn spawn_waiter(pid: libc::pid_t, exit: ExitCell) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("asyncio-waitpid-{pid}"))
+        .spawn(move || {
+            wait_exited(pid);
+            // Exited and not reaped: a WNOHANG reap now succeeds.
+            while !try_reap(pid, &exit) {
+                wait_exited(pid);
+            }
+        })
+        .map(drop)
+}
+
+/// Blocks until `pid` has exited, leaving it a zombie (`WNOWAIT`).
+fn wait_exited(pid: libc::pid_t) {
+    loop {
+        // SAFETY: an all-zero `siginfo_t` is a valid out-value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let id = libc::id_t::try_from(pid).unwrap_or_default();
+        // SAFETY: `info` is a valid out-pointer for the call.
+        let r = unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if r == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return; // exited, or ECHILD: the reap that follows reports it
+        }
+    }
+}
+
+/// The pidfd way: a loop registration that reaps when the pidfd turns readable.
+struct PidfdWatch {
+    lp: LoopHandle,
+    me: Weak<PidfdWatch>,
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    exit: ExitCell,
+    /// The registration; taken when the child is reaped (or the loop closes).
+    key: std::cell::Cell<Option<SlotKey>>,
+}
+
+impl PidfdWatch {
+    #[cfg(target_os = "linux")]
+    fn open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+        // SAFETY: plain syscall with integer arguments.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = libc::c_int::try_from(fd).map_err(io::Error::other)?;
+        // SAFETY: `fd` was just returned by pidfd_open (close-on-exec by default) and is
+        // owned by nothing else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn open(_pid: libc::pid_t) -> io::Result<OwnedFd> {
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    fn register(lp: &LoopHandle, pid: libc::pid_t, exit: ExitCell) -> Result<(), Error> {
+        lp.inner.check_closed()?;
+        if force_thread() {
+            return Err(io::Error::from_raw_os_error(libc::ENOSYS).into());
+        }
+        let pidfd = Self::open(pid)?;
+        let raw = pidfd.as_raw_fd();
+        let watch = Rc::new_cyclic(|me| PidfdWatch {
+            lp: lp.clone(),
+            me: me.clone(),
+            pid,
+            pidfd,
+            exit,
+            key: std::cell::Cell::new(None),
+        });
+        let key = lp.inner.register_handler(
+            &mut mio::unix::SourceFd(&raw),
+            raw,
+            mio::Interest::READABLE,
+            watch.clone() as Rc<dyn IoHandler>,
+        )?;
+        watch.key.set(Some(key));
+        // The child may have exited before the registration: the pidfd is readable already,
+        // and an edge-triggered poll reports it anyway; the check is for other selectors.
+        if try_reap(pid, &watch.exit) {
+            watch.release();
+        }
+        Ok(())
+    }
+
+    /// Leaves the loop (the pidfd closes when the io table drops its handle).
+    fn release(&self) {
+        if let Some(key) = self.key.take() {
+            let raw = self.pidfd.as_raw_fd();
+            self.lp
+                .inner
+                .deregister(key, &mut mio::unix::SourceFd(&raw));
+        }
+    }
+}
+
+impl IoHandler for PidfdWatch {
+    fn io_ready(&self, readiness: Readiness) {
+        if !readiness.is_readable() || !try_reap(self.pid, &self.exit) {
+            return;
+        }
+        // Deregister from a fresh callback: the io table dispatches us right now.
+        if let Some(me) = self.me.upgrade() {
+            if self.lp.call_soon(move || me.release()).is_err() {
+                self.release();
+            }
+        }
+    }
+
+    fn loop_closed(&self) {
+        self.key.set(None);
+        if !try_reap(self.pid, &self.exit) {
+            // The loop goes before the child: a thread reaps it, so it never stays a zombie.
+            if let Err(e) = spawn_waiter(self.pid, self.exit.clone()) {
+                log::warn!(target: "asyncio", "child {} may stay a zombie: {e}", self.pid);
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Test hook: make `pidfd_open` look unavailable on this thread.
+    static FORCE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn force_thread() -> bool {
+    FORCE_THREAD.with(|f| f.get())
+}
+
+/// Makes [`ChildWatcher::Auto`] on this thread behave as if the kernel had no pidfd (and
+/// [`ChildWatcher::Pidfd`] fail with `ENOSYS`): the fallback path, for tests.
+#[doc(hidden)]
+pub fn simulate_no_pidfd(on: bool) {
+    FORCE_THREAD.with(|f| f.set(on));
+}

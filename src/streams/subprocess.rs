@@ -1,0 +1,744 @@
+//! Subprocesses with streams: [`create_subprocess_exec`], [`create_subprocess_shell`] and
+//! [`Process`].
+//!
+//! Mirrors CPython `Lib/asyncio/subprocess.py` (`Process`, `create_subprocess_*`,
+//! `SubprocessStreamProtocol`), `base_subprocess.py` (`BaseSubprocessTransport`: the pipes, the
+//! returncode, `_wait`) and `unix_events.py` (`_UnixSubprocessTransport`, and the child
+//! watchers, here `event_loop/child_watcher.rs`). The child is started by
+//! `std::process::Command`; each `Stdio::Pipe` is an OS pipe whose parent end is wrapped in a
+//! pipe transport (`transport/pipe/`, made non-blocking there; the child's end stays blocking)
+//! under a [`StreamWriter`] or [`StreamReader`], exactly as [`open_write_pipe`] and
+//! [`open_read_pipe`] do.
+//!
+//! Ground rules: the parent's pipe ends are close-on-exec, so no other child inherits them;
+//! the child's ends are closed in the parent as soon as the child is started, so EOF comes when
+//! the child (and whoever it passed them to) closes them. The child is watched from the moment
+//! it is started and reaped when it exits, whatever happens to the [`Process`] (see its docs
+//! for what dropping one does).
+//!
+//! [`open_write_pipe`]: crate::open_write_pipe
+//! [`open_read_pipe`]: crate::open_read_pipe
+
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::future::{poll_fn, Future, IntoFuture};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::pin::{pin, Pin};
+use std::process::Command;
+use std::rc::Rc;
+use std::task::Poll;
+
+use super::core::StreamCore;
+use super::reader::{ReaderState, StreamReader};
+use super::writer::StreamWriter;
+use crate::constants::DEFAULT_LIMIT;
+use crate::error::Error;
+use crate::event_loop::child_watcher::{ChildWatch, ChildWatcher};
+use crate::transport::pipe::{os_pipe, Direction};
+
+/// Where a child's standard stream goes (Python's `stdin=`/`stdout=`/`stderr=` values).
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::Stdio;
+///
+/// asyncio::run(async {
+///     let proc = asyncio::create_subprocess_shell("echo out; echo err >&2")
+///         .stdout(Stdio::Pipe)
+///         .stderr(Stdio::Stdout) // merged into the stdout pipe
+///         .await?;
+///     let (out, _) = proc.communicate(None).await?;
+///     assert_eq!(out, b"out\nerr\n");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub enum Stdio {
+    /// The parent's own stream (Python's `None`, the default).
+    #[default]
+    Inherit,
+    /// A new pipe, read or written through the [`Process`]'s stream (`asyncio.subprocess.PIPE`).
+    Pipe,
+    /// `/dev/null` (`asyncio.subprocess.DEVNULL`).
+    DevNull,
+    /// For `stderr` only: wherever `stdout` goes (`asyncio.subprocess.STDOUT`).
+    Stdout,
+    /// This descriptor (Python's file object or fd); the child gets a copy, the parent's is
+    /// closed once the child is started.
+    Fd(OwnedFd),
+}
+
+/// Which of the three streams, for messages and for the direction of its pipe.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+impl Which {
+    fn name(self) -> &'static str {
+        match self {
+            Which::Stdin => "stdin",
+            Which::Stdout => "stdout",
+            Which::Stderr => "stderr",
+        }
+    }
+}
+
+/// One stream's two ends: what the child gets (`None`: inherit) and what the parent keeps
+/// (`Some` for a pipe).
+struct Ends {
+    child: Option<OwnedFd>,
+    parent: Option<OwnedFd>,
+}
+
+impl Ends {
+    /// Opens what `stdio` asks for; `stdout_child` is the child's stdout, for `Stdio::Stdout`.
+    fn open(stdio: Stdio, which: Which, stdout_child: Option<&OwnedFd>) -> Result<Ends, Error> {
+        let child = |fd| {
+            Ok(Ends {
+                child: Some(fd),
+                parent: None,
+            })
+        };
+        match stdio {
+            Stdio::Inherit => Ok(Ends {
+                child: None,
+                parent: None,
+            }),
+            Stdio::Pipe => {
+                let (r, w) = os_pipe()?;
+                Ok(match which {
+                    Which::Stdin => Ends {
+                        child: Some(r),
+                        parent: Some(w),
+                    },
+                    Which::Stdout | Which::Stderr => Ends {
+                        child: Some(w),
+                        parent: Some(r),
+                    },
+                })
+            }
+            Stdio::DevNull => {
+                let f = match which {
+                    Which::Stdin => File::open("/dev/null")?,
+                    _ => OpenOptions::new().write(true).open("/dev/null")?,
+                };
+                child(f.into())
+            }
+            Stdio::Fd(fd) => child(fd),
+            Stdio::Stdout if which == Which::Stderr => match stdout_child {
+                Some(fd) => child(fd.try_clone()?),
+                None => child(io::stdout().as_fd().try_clone_to_owned()?),
+            },
+            Stdio::Stdout => Err(Error::invalid_argument(format!(
+                "Stdio::Stdout is for stderr only, not {}",
+                which.name()
+            ))),
+        }
+    }
+
+    fn child_stdio(&mut self) -> std::process::Stdio {
+        match self.child.take() {
+            Some(fd) => fd.into(),
+            None => std::process::Stdio::inherit(),
+        }
+    }
+}
+
+/// Starts `program` with `args`, not through a shell (Python's
+/// `asyncio.create_subprocess_exec(program, *args, …)`). Await the returned builder, after
+/// setting any of its options, to get the [`Process`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::Stdio;
+///
+/// asyncio::run(async {
+///     let proc = asyncio::create_subprocess_exec("echo", ["hello", "world"])
+///         .stdout(Stdio::Pipe)
+///         .await?;
+///     let line = proc.stdout.as_ref().unwrap().readline().await?;
+///     assert_eq!(line, b"hello world\n");
+///     assert_eq!(proc.wait().await, 0);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub fn create_subprocess_exec<I, S>(program: impl AsRef<OsStr>, args: I) -> CreateSubprocess
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    CreateSubprocess::new(cmd)
+}
+
+/// Runs `cmd` through `/bin/sh -c` (Python's `asyncio.create_subprocess_shell(cmd, …)`). As in
+/// Python, quoting anything that comes from outside is the caller's job.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let proc = asyncio::create_subprocess_shell("exit 3").await?;
+///     assert_eq!(proc.wait().await, 3);
+///     assert_eq!(proc.returncode(), Some(3));
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub fn create_subprocess_shell(cmd: impl AsRef<OsStr>) -> CreateSubprocess {
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c").arg(cmd);
+    CreateSubprocess::new(c)
+}
+
+/// The builder [`create_subprocess_exec`] and [`create_subprocess_shell`] return: Python's
+/// keyword arguments as methods; await it to start the child.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::Stdio;
+///
+/// asyncio::run(async {
+///     let proc = asyncio::create_subprocess_shell("pwd; echo $GREETING")
+///         .cwd("/")
+///         .env("GREETING", "hi")
+///         .stdout(Stdio::Pipe)
+///         .limit(1024)
+///         .await?;
+///     let (out, err) = proc.communicate(None).await?;
+///     assert_eq!(out, b"/\nhi\n");
+///     assert!(err.is_empty()); // stderr was not a pipe
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[must_use = "a subprocess builder does nothing until awaited"]
+pub struct CreateSubprocess {
+    cmd: Command,
+    stdin: Stdio,
+    stdout: Stdio,
+    stderr: Stdio,
+    limit: usize,
+    watcher: ChildWatcher,
+}
+
+impl CreateSubprocess {
+    fn new(cmd: Command) -> Self {
+        CreateSubprocess {
+            cmd,
+            stdin: Stdio::Inherit,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+            limit: DEFAULT_LIMIT,
+            watcher: ChildWatcher::Auto,
+        }
+    }
+
+    /// The child's standard input (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
+    /// [`Process::stdin`].
+    pub fn stdin(mut self, stdio: Stdio) -> Self {
+        self.stdin = stdio;
+        self
+    }
+
+    /// The child's standard output (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
+    /// [`Process::stdout`].
+    pub fn stdout(mut self, stdio: Stdio) -> Self {
+        self.stdout = stdio;
+        self
+    }
+
+    /// The child's standard error (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
+    /// [`Process::stderr`], [`Stdio::Stdout`] merges it into standard output.
+    pub fn stderr(mut self, stdio: Stdio) -> Self {
+        self.stderr = stdio;
+        self
+    }
+
+    /// The limit of the stdout/stderr readers (default 64 KiB; Python's `limit=`).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// The child's working directory (Python's `cwd=`).
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Sets one environment variable for the child (Python's `env=`, one entry at a time).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Starts the child with an empty environment, plus what [`env`](Self::env) adds.
+    pub fn env_clear(mut self) -> Self {
+        self.cmd.env_clear();
+        self
+    }
+
+    /// How the child's exit is learnt (default [`ChildWatcher::Auto`]).
+    pub fn child_watcher(mut self, watcher: ChildWatcher) -> Self {
+        self.watcher = watcher;
+        self
+    }
+
+    async fn run(mut self) -> Result<Process, Error> {
+        ReaderState::new(self.limit)?; // the limit is checked before anything starts
+        let lp = crate::event_loop::get_running_loop()?;
+        let mut stdin = Ends::open(self.stdin, Which::Stdin, None)?;
+        let mut stdout = Ends::open(self.stdout, Which::Stdout, None)?;
+        let mut stderr = Ends::open(self.stderr, Which::Stderr, stdout.child.as_ref())?;
+        self.cmd
+            .stdin(stdin.child_stdio())
+            .stdout(stdout.child_stdio())
+            .stderr(stderr.child_stdio());
+        let child = self.cmd.spawn()?; // program not found: Io(NotFound), errno kept
+        let pid = child.id();
+        drop(self.cmd); // closes the child's ends in the parent
+        drop(child); // nothing else in it: the pipes are ours, reaping is the watch's
+        let watch = ChildWatch::start(&lp, pid, self.watcher)?;
+        let mut proc = Process {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            pid,
+            watch,
+            pipes: Vec::new(),
+        };
+        let limit = self.limit;
+        match proc.connect_pipes(&lp, limit, stdin, stdout, stderr).await {
+            Ok(()) => Ok(proc),
+            Err(e) => {
+                // As CPython closes the transport, killing the child: no stream, no process.
+                let _ = proc.watch.send_signal(libc::SIGKILL);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl IntoFuture for CreateSubprocess {
+    type Output = Result<Process, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    /// # Errors
+    /// `Error::Io` if the program cannot be started (`NotFound` with its errno when it does
+    /// not exist, `PermissionDenied` when it is not executable) or a pipe cannot be made;
+    /// `InvalidArgument` for a zero limit or [`Stdio::Stdout`] given for stdin or stdout;
+    /// `InvalidState` outside a running loop.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// A child process started by [`create_subprocess_exec`] or [`create_subprocess_shell`]
+/// (Python's `asyncio.subprocess.Process`).
+///
+/// The streams are public fields, as Python's attributes are: `Some` for each
+/// [`Stdio::Pipe`]. Being fields, they can be borrowed apart (read stdout while writing
+/// stdin) or moved out with `Option::take` into other tasks; [`communicate`](Self::communicate)
+/// uses whatever is still there.
+///
+/// **Dropping a `Process`** neither kills nor waits for the child (as `std::process::Child`
+/// and CPython's `Process` object): the pipes still held in its fields are closed, and the
+/// child is reaped in the background when it exits, by the loop's pidfd registration or the
+/// helper thread, so it does not linger as a zombie (if the loop is closed first, a thread
+/// takes over the reaping). To stop it, call [`kill`](Self::kill) before dropping. (CPython
+/// 3.11 kills a still-running child when its transport is garbage-collected, with a
+/// `ResourceWarning`.)
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::Stdio;
+///
+/// asyncio::run(async {
+///     let proc = asyncio::create_subprocess_exec("cat", [] as [&str; 0])
+///         .stdin(Stdio::Pipe)
+///         .stdout(Stdio::Pipe)
+///         .await?;
+///     let (out, _) = proc.communicate(Some(b"through cat")).await?;
+///     assert_eq!(out, b"through cat");
+///     assert_eq!(proc.returncode(), Some(0));
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub struct Process {
+    /// The child's standard input, if it is [`Stdio::Pipe`].
+    pub stdin: Option<StreamWriter>,
+    /// The child's standard output, if it is [`Stdio::Pipe`].
+    pub stdout: Option<StreamReader>,
+    /// The child's standard error, if it is [`Stdio::Pipe`].
+    pub stderr: Option<StreamReader>,
+    pid: u32,
+    /// Knows the returncode once the child is reaped; signals it until then.
+    watch: ChildWatch,
+    /// The stdout/stderr pipes' cores (even once moved out of the fields): [`wait`](Self::wait)
+    /// returns when each has seen `connection_lost`, as CPython's transport does.
+    pipes: Vec<Rc<RefCell<StreamCore>>>,
+}
+
+impl Process {
+    /// The child's process id (Python's `pid`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("exit 0").await?;
+    ///     assert!(proc.pid() > 0);
+    ///     proc.wait().await;
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The exit status once the child has exited and been reaped, `None` before (Python's
+    /// `returncode`). Killed by a signal, it is minus that signal's number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("sleep", ["60"]).await?;
+    ///     assert_eq!(proc.returncode(), None);
+    ///     proc.kill()?;
+    ///     assert_eq!(proc.wait().await, -9);
+    ///     assert_eq!(proc.returncode(), Some(-9));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn returncode(&self) -> Option<i32> {
+        self.watch.returncode()
+    }
+
+    /// Which watcher learns of this child's exit: [`ChildWatcher::Pidfd`] or
+    /// [`ChildWatcher::Threaded`] (never `Auto`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::ChildWatcher;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("exit 0").await?;
+    ///     assert_ne!(proc.child_watcher(), ChildWatcher::Auto);
+    ///     proc.wait().await;
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn child_watcher(&self) -> ChildWatcher {
+        self.watch.kind()
+    }
+
+    /// Waits for the child to exit and for its stdout and stderr pipes to be closed, then
+    /// returns the returncode (Python's `wait()`).
+    ///
+    /// As in Python, with [`Stdio::Pipe`] for stdout or stderr this waits until everything
+    /// the child wrote has been read or the reader paused: a child writing more than twice
+    /// the limit to a pipe nobody reads never gets there. Use
+    /// [`communicate`](Self::communicate) then.
+    ///
+    /// # Cancel safety
+    /// Dropping it loses nothing; it may be awaited again, by any number of tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("exit 7").await?;
+    ///     assert_eq!(proc.wait().await, 7);
+    ///     assert_eq!(proc.wait().await, 7); // and again
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub async fn wait(&self) -> i32 {
+        let rc = poll_fn(|cx| self.watch.poll_exit(cx)).await;
+        poll_fn(|cx| {
+            for core in &self.pipes {
+                let mut core = core.borrow_mut();
+                if core.lost_outcome().is_none() {
+                    core.add_waiter(cx.waker());
+                    return Poll::Pending;
+                }
+            }
+            Poll::Ready(())
+        })
+        .await;
+        rc
+    }
+
+    /// Writes `input` (if any) to stdin and closes it, while reading stdout and stderr to
+    /// their end, all at once; then waits for the child (Python's `communicate(input=None)`).
+    /// Returns what was read: empty for a stream that is not a pipe (or was moved out).
+    ///
+    /// Feeding and draining run together, so a child that writes a lot before reading its
+    /// input does not deadlock. A child that exits without reading all of `input` is no error
+    /// (`BrokenPipe` and `ConnectionReset` on stdin are ignored, as in Python). With no
+    /// `input`, stdin is left open, as in Python.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if `input` is given but stdin is not a pipe; a read error of
+    /// stdout/stderr, or a write error of stdin other than the two above.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: bytes already read are lost with the future, and `input` may be
+    /// partly written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("tr a-z A-Z; echo done >&2")
+    ///         .stdin(Stdio::Pipe)
+    ///         .stdout(Stdio::Pipe)
+    ///         .stderr(Stdio::Pipe)
+    ///         .await?;
+    ///     let (out, err) = proc.communicate(Some(b"shout")).await?;
+    ///     assert_eq!((out.as_slice(), err.as_slice()), (&b"SHOUT"[..], &b"done\n"[..]));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub async fn communicate(&self, input: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        let feed = async {
+            let Some(input) = input else {
+                return Ok(());
+            };
+            let Some(stdin) = &self.stdin else {
+                return Err(Error::invalid_argument(
+                    "communicate(input) needs stdin=Stdio::Pipe",
+                ));
+            };
+            feed_stdin(stdin, input).await
+        };
+        let out = read_all(self.stdout.as_ref());
+        let err = read_all(self.stderr.as_ref());
+        let (fed, out, err) = join3(feed, out, err).await;
+        fed?;
+        let (out, err) = (out?, err?);
+        self.wait().await;
+        Ok((out, err))
+    }
+
+    /// Sends signal `sig` to the child (Python's `send_signal(signal)`).
+    ///
+    /// After the child has exited it sends nothing (its pid may belong to another process by
+    /// then) and, as in CPython, returns `Ok` until [`wait`](Self::wait) could return, and the
+    /// `ESRCH` error (Python's `ProcessLookupError`) from then on.
+    ///
+    /// # Errors
+    /// `Error::Io`: `ESRCH` as above, or `EINVAL` for an invalid signal number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("sleep", ["60"]).await?;
+    ///     const SIGHUP: i32 = 1; // or libc::SIGHUP
+    ///     proc.send_signal(SIGHUP)?;
+    ///     assert_eq!(proc.wait().await, -SIGHUP);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn send_signal(&self, sig: i32) -> Result<(), Error> {
+        if self.watch.returncode().is_some() && self.pipes_closed() {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH).into());
+        }
+        self.watch.send_signal(sig)?;
+        Ok(())
+    }
+
+    /// Sends `SIGTERM` (Python's `terminate()`); see [`send_signal`](Self::send_signal).
+    ///
+    /// # Errors
+    /// As [`send_signal`](Self::send_signal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("sleep", ["60"]).await?;
+    ///     proc.terminate()?;
+    ///     assert_eq!(proc.wait().await, -15);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn terminate(&self) -> Result<(), Error> {
+        self.send_signal(libc::SIGTERM)
+    }
+
+    /// Sends `SIGKILL` (Python's `kill()`); see [`send_signal`](Self::send_signal).
+    ///
+    /// # Errors
+    /// As [`send_signal`](Self::send_signal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("sleep", ["60"]).await?;
+    ///     proc.kill()?;
+    ///     assert_eq!(proc.wait().await, -9);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn kill(&self) -> Result<(), Error> {
+        self.send_signal(libc::SIGKILL)
+    }
+
+    /// Wraps the parent's pipe ends in streams.
+    async fn connect_pipes(
+        &mut self,
+        lp: &crate::LoopHandle,
+        limit: usize,
+        stdin: Ends,
+        stdout: Ends,
+        stderr: Ends,
+    ) -> Result<(), Error> {
+        if let Some(fd) = stdin.parent {
+            let core = StreamCore::new(ReaderState::new(limit)?);
+            let t = lp
+                .connect_pipe_rc(fd, Direction::Write, core.clone())
+                .await?;
+            self.stdin = Some(StreamWriter::new(t, core));
+        }
+        for (ends, is_stderr) in [(stdout, false), (stderr, true)] {
+            if let Some(fd) = ends.parent {
+                let core = StreamCore::new(ReaderState::new(limit)?);
+                lp.connect_pipe_rc(fd, Direction::Read, core.clone())
+                    .await?;
+                self.pipes.push(core.clone());
+                let reader = Some(StreamReader::from_core(core));
+                if is_stderr {
+                    self.stderr = reader;
+                } else {
+                    self.stdout = reader;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pipes_closed(&self) -> bool {
+        self.pipes
+            .iter()
+            .all(|c| c.borrow().lost_outcome().is_some())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(w) = &self.stdin {
+            w.close();
+        }
+        for r in [&self.stdout, &self.stderr].into_iter().flatten() {
+            let transport = r.core.borrow().reader.transport().cloned();
+            if let Some(t) = transport {
+                t.close();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Process {}>", self.pid)
+    }
+}
+
+/// `_feed_stdin`: write, drain, close; a child that stopped reading is no error.
+async fn feed_stdin(stdin: &StreamWriter, input: &[u8]) -> Result<(), Error> {
+    let sent = match stdin.write(input) {
+        Ok(()) => stdin.drain().await,
+        Err(e) => Err(e),
+    };
+    match sent {
+        Err(Error::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            log::debug!(target: "asyncio", "communicate: stdin got {e}");
+        }
+        other => other?,
+    }
+    stdin.close();
+    Ok(())
+}
+
+/// `_read_stream`: everything to EOF, or nothing when there is no pipe.
+async fn read_all(reader: Option<&StreamReader>) -> Result<Vec<u8>, Error> {
+    match reader {
+        Some(r) => r.read(-1).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Polls three futures together until all are done (`gather` without tasks: they borrow).
+async fn join3<A: Future, B: Future, C: Future>(
+    a: A,
+    b: B,
+    c: C,
+) -> (A::Output, B::Output, C::Output) {
+    let (mut a, mut b, mut c) = (pin!(a), pin!(b), pin!(c));
+    let (mut ra, mut rb, mut rc) = (None, None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            ra = match a.as_mut().poll(cx) {
+                Poll::Ready(v) => Some(v),
+                Poll::Pending => None,
+            };
+        }
+        if rb.is_none() {
+            rb = match b.as_mut().poll(cx) {
+                Poll::Ready(v) => Some(v),
+                Poll::Pending => None,
+            };
+        }
+        if rc.is_none() {
+            rc = match c.as_mut().poll(cx) {
+                Poll::Ready(v) => Some(v),
+                Poll::Pending => None,
+            };
+        }
+        match (ra.take(), rb.take(), rc.take()) {
+            (Some(a), Some(b), Some(c)) => Poll::Ready((a, b, c)),
+            (a, b, c) => {
+                (ra, rb, rc) = (a, b, c);
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}

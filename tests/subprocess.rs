@@ -1,0 +1,469 @@
+//! Subprocesses (issue #15, subprocesses): `create_subprocess_exec`/`_shell`, `Process`, and
+//! both child watchers. Test names follow CPython's `test_asyncio/test_subprocess.py`
+//! (`SubprocessMixin`) where a test is ported; each runs once per watcher (`_pidfd`: the
+//! default where the kernel has pidfd; `_threaded`: the fallback, forced). Children are `sh`,
+//! `cat` and `python3`; every test is bounded by `run_fresh`'s timeout, and no test sleeps to
+//! synchronise: children that must wait block on their stdin or are killed.
+
+mod util;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::{
+    create_subprocess_exec, create_subprocess_shell, ChildWatcher, Error, Process, Stdio,
+};
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// `cat` with stdin and stdout pipes.
+async fn cat(w: ChildWatcher) -> Result<Process, Error> {
+    create_subprocess_exec("cat", [] as [&str; 0])
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .child_watcher(w)
+        .await
+}
+
+/// `sh -c script` with the given watcher.
+fn sh(script: &str, w: ChildWatcher) -> asyncio::CreateSubprocess {
+    create_subprocess_shell(script).child_watcher(w)
+}
+
+/// Defines `name_pidfd` and `name_threaded`, each running `body(watcher)` on a fresh loop.
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn pidfd() {
+                run(ChildWatcher::Auto, $body);
+            }
+            #[test]
+            fn threaded() {
+                run(ChildWatcher::Threaded, $body);
+            }
+        }
+    };
+}
+
+fn run<F, Fut>(w: ChildWatcher, body: F)
+where
+    F: FnOnce(ChildWatcher) -> Fut,
+    Fut: Future<Output = Result<(), Error>> + 'static,
+{
+    util::run_fresh(BOUND, body(w)).unwrap();
+}
+
+both!(test_stdin_stdout, |w| async move {
+    let proc = cat(w).await?;
+    let stdin = proc.stdin.as_ref().unwrap();
+    stdin.write(b"Python The Winner")?;
+    stdin.drain().await?;
+    stdin.close();
+    let out = proc.stdout.as_ref().unwrap().read(-1).await?;
+    assert_eq!(out, b"Python The Winner");
+    assert_eq!(proc.wait().await, 0);
+    Ok(())
+});
+
+both!(test_communicate, |w| async move {
+    let proc = cat(w).await?;
+    let (out, err) = proc.communicate(Some(b"Python The Winner")).await?;
+    assert_eq!(
+        (out.as_slice(), err.as_slice()),
+        (&b"Python The Winner"[..], &b""[..])
+    );
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+// More than a pipe buffer each way, the child writing all its output before it reads any
+// input: feeding and draining must run together.
+both!(
+    communicate_large_both_ways_does_not_deadlock,
+    |w| async move {
+        const N: usize = 2 << 20;
+        let script = "import sys\n\
+                  sys.stdout.buffer.write(b'x' * (2 << 20)); sys.stdout.flush()\n\
+                  data = sys.stdin.buffer.read()\n\
+                  sys.stderr.write(str(len(data)))";
+        let proc = create_subprocess_exec("python3", ["-c", script])
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .stderr(Stdio::Pipe)
+            .child_watcher(w)
+            .await?;
+        let input = vec![b'y'; N];
+        let (out, err) = proc.communicate(Some(&input)).await?;
+        assert_eq!(out.len(), N);
+        assert!(out.iter().all(|&b| b == b'x'));
+        assert_eq!(String::from_utf8_lossy(&err), N.to_string());
+        assert_eq!(proc.returncode(), Some(0));
+        Ok(())
+    }
+);
+
+both!(test_shell, |w| async move {
+    let proc = sh("exit 7", w).await?;
+    assert_eq!(proc.wait().await, 7);
+    assert_eq!(proc.returncode(), Some(7));
+    Ok(())
+});
+
+/// A child that says "ready" once it runs, then waits on its stdin, which we never close.
+async fn ready_child(w: ChildWatcher) -> Result<Process, Error> {
+    let proc = sh("echo ready; exec cat >/dev/null", w)
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .await?;
+    let line = proc.stdout.as_ref().unwrap().readline().await?;
+    assert_eq!(line, b"ready\n");
+    Ok(proc)
+}
+
+both!(test_kill, |w| async move {
+    let proc = ready_child(w).await?;
+    proc.kill()?;
+    assert_eq!(proc.wait().await, -libc::SIGKILL);
+    Ok(())
+});
+
+both!(test_terminate, |w| async move {
+    let proc = ready_child(w).await?;
+    proc.terminate()?;
+    assert_eq!(proc.wait().await, -libc::SIGTERM);
+    Ok(())
+});
+
+both!(test_send_signal, |w| async move {
+    let proc = ready_child(w).await?;
+    proc.send_signal(libc::SIGHUP)?;
+    assert_eq!(proc.wait().await, -libc::SIGHUP);
+    Ok(())
+});
+
+// The child exits without reading: writing more than the pipe holds fails with EPIPE.
+both!(test_stdin_broken_pipe, |w| async move {
+    let proc = sh("exit 0", w).stdin(Stdio::Pipe).await?;
+    assert_eq!(proc.wait().await, 0);
+    let stdin = proc.stdin.as_ref().unwrap();
+    let big = vec![b'x'; 4 << 20];
+    let sent = match stdin.write(&big) {
+        Ok(()) => stdin.drain().await,
+        Err(e) => Err(e),
+    };
+    let kind = match sent {
+        Err(Error::Io(e)) => e.kind(),
+        other => panic!("expected BrokenPipe or ConnectionReset, got {other:?}"),
+    };
+    assert!(
+        matches!(
+            kind,
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ),
+        "{kind:?}"
+    );
+    Ok(())
+});
+
+both!(test_communicate_ignore_broken_pipe, |w| async move {
+    let proc = sh("exit 0", w).stdin(Stdio::Pipe).await?;
+    assert_eq!(proc.wait().await, 0);
+    let big = vec![b'x'; 4 << 20];
+    let (out, err) = proc.communicate(Some(&big)).await?;
+    assert!(out.is_empty() && err.is_empty());
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+// A small limit: the reader pauses its pipe while the child writes far more, and every byte
+// still arrives, in order.
+both!(test_pause_reading, |w| async move {
+    let limit = 16;
+    let size = 1 << 20;
+    let proc = create_subprocess_exec(
+        "python3",
+        [
+            "-c",
+            "import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(1 << 20)))",
+        ],
+    )
+    .stdout(Stdio::Pipe)
+    .limit(limit)
+    .child_watcher(w)
+    .await?;
+    let stdout = proc.stdout.as_ref().unwrap();
+    // Read slowly, a few bytes at a time: without pause_reading the buffer would grow
+    // towards the whole megabyte; with it, it stays near 2 x limit (plus one read).
+    let mut all = Vec::with_capacity(size);
+    let mut most = 0;
+    loop {
+        let chunk = stdout.read(7).await?;
+        if chunk.is_empty() {
+            break;
+        }
+        all.extend_from_slice(&chunk);
+        most = most.max(util::reader_buffered(stdout));
+    }
+    assert!(
+        most <= 2 * limit + 256 * 1024,
+        "{most} bytes buffered with limit {limit}"
+    );
+    assert_eq!(all.len(), size);
+    assert!(all.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert_eq!(proc.wait().await, 0);
+    Ok(())
+});
+
+// Our end of a child's stdin pipe must not leak into a second child, or EOF never comes.
+both!(test_stdin_not_inheritable, |w| async move {
+    let first = cat(w).await?;
+    let second = ready_child(w).await?; // started while the first's stdin pipe is open
+    let (out, _) = first.communicate(Some(b"Python")).await?;
+    assert_eq!(out, b"Python");
+    assert_eq!(first.returncode(), Some(0));
+    second.kill()?;
+    second.wait().await;
+    Ok(())
+});
+
+both!(test_empty_input, |w| async move {
+    let proc = cat(w).await?;
+    let (out, err) = proc.communicate(Some(b"")).await?;
+    assert!(out.is_empty() && err.is_empty());
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+both!(test_devnull_input, |w| async move {
+    let proc = create_subprocess_exec("cat", [] as [&str; 0])
+        .stdin(Stdio::DevNull)
+        .stdout(Stdio::Pipe)
+        .child_watcher(w)
+        .await?;
+    assert!(proc.stdin.is_none());
+    let (out, _) = proc.communicate(None).await?;
+    assert!(out.is_empty());
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+both!(test_devnull_output, |w| async move {
+    let proc = create_subprocess_exec("cat", [] as [&str; 0])
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::DevNull)
+        .child_watcher(w)
+        .await?;
+    assert!(proc.stdout.is_none());
+    let (out, _) = proc.communicate(Some(b"abc")).await?;
+    assert!(out.is_empty());
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+both!(test_devnull_error, |w| async move {
+    let proc = sh("echo to-stderr >&2; echo to-stdout", w)
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::DevNull)
+        .await?;
+    assert!(proc.stderr.is_none());
+    let (out, err) = proc.communicate(None).await?;
+    assert_eq!(out, b"to-stdout\n");
+    assert!(err.is_empty());
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+both!(test_stderr_stdout, |w| async move {
+    let proc = sh("echo out; echo err >&2", w)
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Stdout)
+        .await?;
+    assert!(proc.stderr.is_none());
+    let (out, _) = proc.communicate(None).await?;
+    assert_eq!(out, b"out\nerr\n");
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+// Signalling a child that has finished sends nothing: once `wait` could return, it is
+// ProcessLookupError (ESRCH), as CPython's closed transport says; the returncode stays.
+both!(test_close_dont_kill_finished, |w| async move {
+    let proc = sh("exit 0", w).stdout(Stdio::Pipe).await?;
+    assert_eq!(proc.wait().await, 0);
+    for r in [
+        proc.kill(),
+        proc.terminate(),
+        proc.send_signal(libc::SIGHUP),
+    ] {
+        match r {
+            Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ESRCH)),
+            other => panic!("expected ESRCH, got {other:?}"),
+        }
+    }
+    assert_eq!(proc.returncode(), Some(0));
+    Ok(())
+});
+
+both!(test_read_stdout_after_process_exit, |w| async move {
+    let proc = sh("printf 'data from the child'", w)
+        .stdout(Stdio::Pipe)
+        .await?;
+    assert_eq!(proc.wait().await, 0);
+    let out = proc.stdout.as_ref().unwrap().read(-1).await?;
+    assert_eq!(out, b"data from the child");
+    Ok(())
+});
+
+// `wait` also waits for stdout to be closed, as CPython's transport does: a grandchild that
+// keeps the pipe open holds it back even though the shell has exited.
+both!(wait_waits_for_the_pipes_too, |w| async move {
+    let proc = Rc::new(
+        sh("exec 3<&0; cat <&3 & echo started", w)
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .await?,
+    );
+    let line = proc.stdout.as_ref().unwrap().readline().await?;
+    assert_eq!(line, b"started\n");
+    let done = Rc::new(Cell::new(false));
+    let (p, d) = (proc.clone(), done.clone());
+    let waiter = asyncio::spawn(async move {
+        let rc = p.wait().await;
+        d.set(true);
+        rc
+    });
+    // The background `cat` holds stdout until its stdin (ours) closes.
+    proc.stdin.as_ref().unwrap().write(b"tail\n")?;
+    assert_eq!(proc.stdout.as_ref().unwrap().readline().await?, b"tail\n");
+    assert!(!done.get(), "wait() returned while stdout was still open");
+    proc.stdin.as_ref().unwrap().close();
+    assert_eq!(waiter.await.unwrap(), 0);
+    Ok(())
+});
+
+#[test]
+fn program_not_found_is_io_not_found_with_errno() {
+    util::run_fresh(BOUND, async {
+        match create_subprocess_exec("/nonexistent/zzz-no-such-program", ["x"]).await {
+            Err(Error::Io(e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::NotFound);
+                assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+            }
+            other => panic!("expected Io(NotFound), got {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn stdio_stdout_is_for_stderr_only_and_limit_zero_is_refused() {
+    util::run_fresh(BOUND, async {
+        let r = create_subprocess_exec("true", [] as [&str; 0])
+            .stdout(Stdio::Stdout)
+            .await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+        let r = create_subprocess_exec("true", [] as [&str; 0])
+            .stdin(Stdio::Stdout)
+            .await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+        let r = create_subprocess_exec("true", [] as [&str; 0])
+            .limit(0)
+            .await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    });
+}
+
+#[test]
+fn communicate_input_without_a_stdin_pipe_is_invalid_argument() {
+    util::run_fresh(BOUND, async {
+        let proc = create_subprocess_exec("true", [] as [&str; 0]).await?;
+        let r = proc.communicate(Some(b"x")).await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+        assert_eq!(proc.wait().await, 0);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn without_pidfd_auto_falls_back_to_the_threaded_watcher() {
+    asyncio::simulate_no_pidfd(true);
+    let r = util::run_fresh(BOUND, async {
+        let proc = ready_child(ChildWatcher::Auto).await?;
+        assert_eq!(proc.child_watcher(), ChildWatcher::Threaded);
+        proc.kill()?;
+        assert_eq!(proc.wait().await, -libc::SIGKILL);
+        let r = create_subprocess_shell("exit 0")
+            .child_watcher(ChildWatcher::Pidfd)
+            .await;
+        match r {
+            Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOSYS)),
+            other => panic!("expected ENOSYS, got {other:?}"),
+        }
+        Ok::<_, Error>(())
+    });
+    asyncio::simulate_no_pidfd(false);
+    r.unwrap();
+}
+
+#[test]
+fn auto_uses_a_pidfd_on_linux() {
+    util::run_fresh(BOUND, async {
+        let proc = create_subprocess_shell("exit 0").await?;
+        if cfg!(target_os = "linux") {
+            assert_eq!(proc.child_watcher(), ChildWatcher::Pidfd);
+        }
+        proc.wait().await;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// `/proc/<pid>` exists while the process runs or is a zombie; gone once reaped.
+fn proc_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+// Dropping a running Process kills nothing; the child is still reaped when it exits. Our own
+// pidfd for the child turns readable in the same poll as the watcher's, so once our callback
+// has run and one more turn passed, the watcher has reaped it.
+#[test]
+fn dropped_process_is_reaped_when_the_child_exits_pidfd() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let h = lp.handle();
+    let proc = lp
+        .run_until_complete(async { ready_child(ChildWatcher::Pidfd).await })
+        .unwrap()
+        .unwrap();
+    let pid = proc.pid();
+    // SAFETY: plain syscall; the returned descriptor is owned by `_pidfd` below.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    assert!(raw >= 0, "pidfd_open: {}", io::Error::last_os_error());
+    // SAFETY: `raw` is a fresh descriptor nothing else owns.
+    let pidfd =
+        unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) };
+    let exited = Rc::new(Cell::new(false));
+    let e = exited.clone();
+    h.add_reader(raw as i32, move || e.set(true)).unwrap();
+    drop(proc); // closes the child's stdin: `cat` sees EOF and exits
+    util::run_until(&lp, 1000, || exited.get());
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    h.remove_reader(raw as i32).unwrap();
+    drop(pidfd);
+    assert!(!proc_exists(pid), "child {pid} was left a zombie");
+}
+
+// A wait() dropped under a timeout loses nothing: the process is still there to kill and wait.
+both!(test_cancel_process_wait, |w| async move {
+    let proc = ready_child(w).await?;
+    let r = asyncio::timeout(Duration::from_millis(1), proc.wait()).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    assert_eq!(proc.returncode(), None);
+    proc.kill()?;
+    assert_eq!(proc.wait().await, -libc::SIGKILL);
+    Ok(())
+});
