@@ -115,6 +115,7 @@ impl LoopHandle {
                 }
                 events.clear();
             }
+            inner.clear_now_cache();
             if !events.is_empty() {
                 debug::trace!("loop: poll -> {} event(s)", events.iter().count());
             }
@@ -169,7 +170,7 @@ impl LoopHandle {
         timers.is_empty()
             || timers
                 .next_deadline()
-                .is_some_and(|tick| tick > clock::tick_of(inner.clock.now_ns()))
+                .is_some_and(|tick| tick > clock::tick_of(inner.cached_now_ns()))
     }
 
     /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
@@ -209,7 +210,7 @@ impl LoopHandle {
         if inner.timers.borrow().is_empty() {
             return;
         }
-        let now = inner.clock.now_ns();
+        let now = inner.cached_now_ns();
         let mut due = inner.expired.take();
         inner
             .timers

@@ -84,6 +84,12 @@ pub(crate) struct LoopInner {
     /// The next `Timer::seq`.
     timer_seq: Cell<u64>,
     pub(crate) clock: Clock,
+    /// `clock.now_ns()` as first read in this iteration, or [`NOW_UNSET`]: cleared when the
+    /// poll returns and when a run ends, so time is read at most once per iteration by those
+    /// that can live with the iteration's time (`cached_now_ns`).
+    now_cache: Cell<i64>,
+    /// Timers ever filed (`insert_timer`), for tests that check a path inserts none.
+    pub(crate) timer_inserts: Cell<u64>,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
     pub(crate) io: RefCell<IoTable>,
@@ -286,6 +292,8 @@ impl EventLoop {
             timers: RefCell::new(Wheel::new()),
             timer_seq: Cell::new(0),
             clock,
+            now_cache: Cell::new(NOW_UNSET),
+            timer_inserts: Cell::new(0),
             tasks: RefCell::new(Slots::new()),
             io: RefCell::new(IoTable::default()),
             shared,
@@ -353,6 +361,7 @@ impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         self.inner.running.set(false);
         self.inner.stopping.set(false);
+        self.inner.now_cache.set(NOW_UNSET);
         let _ = CURRENT.try_with(|c| c.borrow_mut().take());
     }
 }
@@ -846,7 +855,38 @@ impl LoopHandle {
     }
 }
 
+/// `LoopInner::now_cache` holds no time.
+const NOW_UNSET: i64 = i64::MIN;
+
 impl LoopInner {
+    /// Nanoseconds from the clock's origin to the start of this iteration's work: read once
+    /// per iteration (after the poll), then reused. Runs of the loop reset it, so outside
+    /// `run_*` it reads the clock.
+    #[inline]
+    pub(crate) fn cached_now_ns(&self) -> i64 {
+        let now = self.now_cache.get();
+        if now != NOW_UNSET {
+            return now;
+        }
+        self.read_now_ns()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_now_ns(&self) -> i64 {
+        let now = self.clock.now_ns();
+        if self.running.get() {
+            self.now_cache.set(now);
+        }
+        now
+    }
+
+    /// Forgets the cached time: the poll returned.
+    #[inline]
+    pub(crate) fn clear_now_cache(&self) {
+        self.now_cache.set(NOW_UNSET);
+    }
+
     pub(crate) fn schedule_main(&self) {
         if !self.main_scheduled.replace(true) {
             self.push_woken(Woken::Main);

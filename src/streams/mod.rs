@@ -10,6 +10,7 @@
 //! `AsyncBufRead`, `AsyncWrite`) over the handles, which require the `futures-io` feature.
 
 pub(crate) mod core;
+mod deadline;
 #[cfg(feature = "futures-io")]
 mod futures_io;
 mod open;
