@@ -21,6 +21,11 @@ use super::threadsafe::Remote;
 use super::{debug, report_panic, LoopHandle, LoopInner, Timer, TimerEntry};
 use crate::constants::MAXIMUM_SELECT_TIMEOUT;
 
+/// How stale the iteration's clock reading may be for a poll to reckon from it (see
+/// `timer_timeout`): a run phase longer than this makes a timer late by the excess, as the
+/// loop's slow-callback threshold (`SLOW_CALLBACK_DURATION`) already calls slow.
+const STALE_MARGIN_NS: i64 = 100_000_000;
+
 impl LoopHandle {
     /// How long a host loop may sleep before calling [`run_once`](Self::run_once) again if
     /// [`as_raw_fd`](Self::as_raw_fd) stays quiet: zero when callbacks are ready, the time to
@@ -65,19 +70,25 @@ impl LoopHandle {
         self.timer_timeout()
     }
 
-    /// `poll_timeout` with timers armed.
+    /// `poll_timeout` with timers armed: up to the earliest deadline (`next_timer_at`, exact
+    /// or early). When this iteration has read the clock and that deadline is more than
+    /// [`STALE_MARGIN`] ahead, the poll sleeps until the margin before it, reckoned from that
+    /// reading, and reads no clock: it is early unless the iteration ran longer than the
+    /// margin, and the next poll, nearer, reckons from a fresh reading.
     fn timer_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
-        let timers = inner.timers.borrow();
         if inner.clock.is_manual() {
             return Some(Duration::ZERO);
         }
-        // The earliest exact deadline where the wheel knows it; else the start of the next
-        // tick with work (a cascade), which wakes us early but never late.
-        let at = match timers.min_next(|t| t.at) {
-            Some(at) => at,
-            None => clock::tick_start(timers.next_deadline()?),
-        };
+        let at = inner.next_timer_at.get();
+        if let Some(then) = inner.cached_now_if_read() {
+            let left = at.saturating_sub(then);
+            if left > STALE_MARGIN_NS {
+                // Whole milliseconds: the poll's resolution, and no sub-millisecond wait.
+                let ms = ((left - STALE_MARGIN_NS) / 1_000_000) as u64;
+                return Some(Duration::from_millis(ms).min(MAXIMUM_SELECT_TIMEOUT));
+            }
+        }
         let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
         Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT))
     }
@@ -166,11 +177,7 @@ impl LoopHandle {
         if events.iter().any(|ev| ev.token() == WAKER_TOKEN) {
             return false;
         }
-        let timers = inner.timers.borrow();
-        timers.is_empty()
-            || timers
-                .next_deadline()
-                .is_some_and(|tick| tick > clock::tick_of(inner.cached_now_ns()))
+        inner.timers.borrow().is_empty() || inner.next_timer_at.get() > inner.cached_now_ns()
     }
 
     /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
@@ -208,14 +215,24 @@ impl LoopHandle {
         // No timer, no clock read: the wheel's time may lag while it is empty, which costs a
         // later insert nothing but a cascade (its deadline is still >= the lagging time).
         if inner.timers.borrow().is_empty() {
+            inner.next_timer_at.set(i64::MAX);
             return;
         }
         let now = inner.cached_now_ns();
+        if inner.next_timer_at.get() > now {
+            return;
+        }
         let mut due = inner.expired.take();
-        inner
-            .timers
-            .borrow_mut()
-            .advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
+        {
+            let mut timers = inner.timers.borrow_mut();
+            timers.advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
+            // Exact again: the earliest deadline, or the start of the tick a cascade needs.
+            let next = match timers.min_next(|t| t.at) {
+                Some(at) => at,
+                None => timers.next_deadline().map_or(i64::MAX, clock::tick_start),
+            };
+            inner.next_timer_at.set(next);
+        }
         // By exact deadline, then scheduling order (L7, D2): the wheel orders by tick only.
         due.sort_unstable_by_key(|(_, _, t)| (t.at, t.seq));
         for (_, _, Timer { entry, .. }) in due.drain(..) {

@@ -90,6 +90,10 @@ pub(crate) struct LoopInner {
     now_cache: Cell<i64>,
     /// Timers ever filed (`insert_timer`), for tests that check a path inserts none.
     pub(crate) timer_inserts: Cell<u64>,
+    /// No timer is due before this (nanoseconds from the clock's origin; `i64::MAX`: none):
+    /// lowered by every insert and reset, made exact again whenever due timers are collected.
+    /// A cancelled timer leaves it early, which costs one early look, never a late timer.
+    pub(crate) next_timer_at: Cell<i64>,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
     pub(crate) io: RefCell<IoTable>,
@@ -294,6 +298,7 @@ impl EventLoop {
             clock,
             now_cache: Cell::new(NOW_UNSET),
             timer_inserts: Cell::new(0),
+            next_timer_at: Cell::new(i64::MAX),
             tasks: RefCell::new(Slots::new()),
             io: RefCell::new(IoTable::default()),
             shared,
@@ -885,6 +890,21 @@ impl LoopInner {
     #[inline]
     pub(crate) fn clear_now_cache(&self) {
         self.now_cache.set(NOW_UNSET);
+    }
+
+    /// The cached time if this iteration has read the clock.
+    #[inline]
+    pub(crate) fn cached_now_if_read(&self) -> Option<i64> {
+        let now = self.now_cache.get();
+        (now != NOW_UNSET).then_some(now)
+    }
+
+    /// Lowers `next_timer_at` to `at`.
+    #[inline]
+    pub(crate) fn timer_due_by(&self, at: i64) {
+        if at < self.next_timer_at.get() {
+            self.next_timer_at.set(at);
+        }
     }
 
     pub(crate) fn schedule_main(&self) {

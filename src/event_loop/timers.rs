@@ -109,6 +109,7 @@ impl LoopInner {
     /// Files `entry` to fire `at` nanoseconds from the clock's origin (`Clock::ns_of`).
     pub(crate) fn insert_timer_ns(&self, at: i64, entry: TimerEntry) -> TimerKey {
         self.timer_inserts.set(self.timer_inserts.get() + 1);
+        self.timer_due_by(at);
         let seq = self.timer_seq.get();
         self.timer_seq.set(seq + 1);
         self.timers
@@ -124,6 +125,7 @@ impl LoopInner {
 
     /// [`reset_timer`](Self::reset_timer) to `at` nanoseconds from the clock's origin.
     pub(crate) fn reset_timer_ns(&self, key: TimerKey, at: i64) -> bool {
+        self.timer_due_by(at);
         let seq = self.timer_seq.get();
         self.timer_seq.set(seq + 1);
         let mut timers = self.timers.borrow_mut();

@@ -56,6 +56,8 @@ impl Activity {
 pub(crate) struct Deadlines {
     lp: Rc<LoopInner>,
     read: Option<Duration>,
+    /// `read` in nanoseconds (`ns`), for the hot path.
+    read_ns: Option<i64>,
     drain: Option<Duration>,
     idle: Option<Duration>,
     /// The read future waiting under the read timeout: its waiter id and when it began to
@@ -82,6 +84,7 @@ impl Deadlines {
             }),
             lp,
             read: None,
+            read_ns: None,
             drain: None,
             idle: None,
             read_wait: None,
@@ -109,6 +112,7 @@ impl Deadlines {
 
     pub(crate) fn set_read_timeout(&mut self, d: Option<Duration>, me: &Weak<RefCell<StreamCore>>) {
         self.read = d;
+        self.read_ns = d.map(ns);
         // A read already waiting is bounded from when it began; arm for it at once.
         if let (Some(d), Some((_, since))) = (d, self.read_wait) {
             self.want(since.saturating_add(ns(d)), me);
@@ -134,7 +138,7 @@ impl Deadlines {
     /// first `Pending`) and whether the read timeout has passed since. True: fail it now.
     #[inline]
     pub(crate) fn read_timed_out(&mut self, id: u64, me: &Weak<RefCell<StreamCore>>) -> bool {
-        let Some(d) = self.read else {
+        let Some(d) = self.read_ns else {
             return false;
         };
         let now = self.now();
@@ -145,7 +149,7 @@ impl Deadlines {
                 now
             }
         };
-        let due = since.saturating_add(ns(d));
+        let due = since.saturating_add(d);
         if now >= due {
             self.read_wait = None;
             return true;
@@ -171,9 +175,17 @@ impl Deadlines {
 
     /// Makes sure the timer fires no later than `at`: arms it if it is not armed, moves it
     /// if it is armed for later, and otherwise (the common case) does nothing.
+    #[inline]
     fn want(&mut self, at: i64, me: &Weak<RefCell<StreamCore>>) {
+        if !matches!(self.timer, Some((_, armed)) if armed <= at) {
+            self.arm(at, me);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn arm(&mut self, at: i64, me: &Weak<RefCell<StreamCore>>) {
         match self.timer {
-            Some((_, armed)) if armed <= at => {}
             Some((key, _)) if self.lp.reset_timer_ns(key, at) => self.timer = Some((key, at)),
             _ => {
                 let me = me.clone();
