@@ -295,3 +295,49 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
         transport.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{EventLoop, ManualClock};
+
+    /// Lazy re-arming: a busy stream with a read and an idle timeout files one timer when the
+    /// timeouts are set, and then one per timeout period, not one per message.
+    #[test]
+    fn a_busy_stream_rearms_once_per_period_not_per_message() {
+        let clock = ManualClock::new();
+        let lp = EventLoop::with_clock(clock.clone()).unwrap();
+        let inner = lp.handle().inner.clone();
+        let c = clock.clone();
+        let (inserts, timers) = lp
+            .run_until_complete(async move {
+                let (a, b) = crate::socketpair()?;
+                let (reader, writer) = crate::open_connection_sock(a).await?;
+                let (peer_reader, peer_writer) = crate::open_connection_sock(b).await?;
+                reader.set_read_timeout(Some(Duration::from_secs(10)))?;
+                writer.set_idle_timeout(Some(Duration::from_secs(10)));
+                let before = inner.timer_inserts.get();
+                let mut most_timers = 0;
+                // 400 echoed messages over 40 s of loop time: 100 ms apart.
+                for i in 0..400u32 {
+                    c.advance(Duration::from_millis(100));
+                    peer_writer.write(&i.to_be_bytes())?;
+                    let got = reader.readexactly(4).await?;
+                    writer.write(&got)?;
+                    writer.drain().await?;
+                    assert_eq!(peer_reader.readexactly(4).await?, i.to_be_bytes());
+                    most_timers = most_timers.max(crate::get_running_loop()?.stats().timers);
+                }
+                writer.close();
+                peer_writer.close();
+                writer.wait_closed().await?;
+                Ok::<_, crate::Error>((inner.timer_inserts.get() - before, most_timers))
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(timers, 1, "one wheel entry for the stream");
+        // One per 10 s period (the timer fires, sees activity, re-arms), and some slack.
+        assert!(inserts <= 6, "{inserts} timer inserts for 400 messages");
+    }
+}
