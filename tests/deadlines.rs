@@ -108,11 +108,17 @@ fn read_timeout_fires_and_the_next_read_gets_the_late_bytes() {
     assert!(read.borrow().is_none(), "fired before its timeout");
     r.clock.advance(ms(1));
     r.until(|| read.borrow().is_some());
-    assert!(matches!(read.borrow_mut().take(), Some(Err(Error::Timeout))));
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
     // The connection is fine: bytes sent after the timeout reach the next read.
     r.peer_writer.write(b"late").unwrap();
     let reader = r.reader.clone();
-    assert_eq!(r.block_on(async move { reader.read(100).await }).unwrap(), b"late");
+    assert_eq!(
+        r.block_on(async move { reader.read(100).await }).unwrap(),
+        b"late"
+    );
 }
 
 #[test]
@@ -125,8 +131,15 @@ fn a_timed_out_readexactly_keeps_its_partial_bytes() {
     r.until(|| util::reader_buffered(&r.reader) == 4);
     r.clock.advance(ms(50));
     r.until(|| read.borrow().is_some());
-    assert!(matches!(read.borrow_mut().take(), Some(Err(Error::Timeout))));
-    assert_eq!(util::reader_buffered(&r.reader), 4, "the partial bytes stay buffered");
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    assert_eq!(
+        util::reader_buffered(&r.reader),
+        4,
+        "the partial bytes stay buffered"
+    );
     r.peer_writer.write(b"456789").unwrap();
     let reader = r.reader.clone();
     let all = r.block_on(async move { reader.readexactly(10).await });
@@ -143,14 +156,20 @@ fn a_timed_out_readuntil_and_readline_keep_the_line_so_far() {
     r.until(|| util::reader_buffered(&r.reader) == 6);
     r.clock.advance(ms(50));
     r.until(|| read.borrow().is_some());
-    assert!(matches!(read.borrow_mut().take(), Some(Err(Error::Timeout))));
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
     // A readline times out too, over the same bytes, and takes none of them.
     let reader = r.reader.clone();
     let line = r.spawn(async move { reader.readline().await });
     r.settle();
     r.clock.advance(ms(50));
     r.until(|| line.borrow().is_some());
-    assert!(matches!(line.borrow_mut().take(), Some(Err(Error::Timeout))));
+    assert!(matches!(
+        line.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
     r.peer_writer.write(b"lue;\n").unwrap();
     let reader = r.reader.clone();
     let got = r.block_on(async move {
@@ -193,7 +212,10 @@ fn duration_max_never_fires_and_none_clears() {
     r.reader.set_read_timeout(Some(ms(10))).unwrap();
     r.reader.set_read_timeout(None).unwrap();
     r.writer.set_idle_timeout(None);
-    assert_eq!((r.reader.read_timeout(), r.writer.idle_timeout()), (None, None));
+    assert_eq!(
+        (r.reader.read_timeout(), r.writer.idle_timeout()),
+        (None, None)
+    );
     r.clock.advance(Duration::from_secs(60));
     r.settle();
     assert!(read.borrow().is_none(), "a cleared timeout fired");
@@ -255,7 +277,10 @@ fn drain_timeout_with_a_peer_that_does_not_read() {
     assert!(drained.borrow().is_none(), "fired before its timeout");
     r.clock.advance(ms(1));
     r.until(|| drained.borrow().is_some());
-    assert!(matches!(drained.borrow_mut().take(), Some(Err(Error::Timeout))));
+    assert!(matches!(
+        drained.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
     let buffered = r.writer.transport().get_write_buffer_size();
     assert!(buffered > 0, "the bytes stay in the transport");
     // The peer catches up: a new drain returns once the buffer has gone out.
@@ -325,7 +350,10 @@ fn activity_either_way_keeps_an_idle_connection_open() {
             // Bytes in.
             r.peer_writer.write(&[i]).unwrap();
             let reader = r.reader.clone();
-            assert_eq!(r.block_on(async move { reader.read(1).await }).unwrap(), [i]);
+            assert_eq!(
+                r.block_on(async move { reader.read(1).await }).unwrap(),
+                [i]
+            );
         } else {
             // Bytes out.
             r.writer.write(&[i]).unwrap();
@@ -335,7 +363,11 @@ fn activity_either_way_keeps_an_idle_connection_open() {
     }
     // 600 ms with never 100 ms of silence: still open.
     assert!(!r.writer.is_closing());
-    assert_eq!(r.timers(), 1, "one timer for the stream, whatever the traffic");
+    assert_eq!(
+        r.timers(),
+        1,
+        "one timer for the stream, whatever the traffic"
+    );
     r.clock.advance(ms(99));
     r.settle();
     assert!(!r.writer.is_closing());
@@ -361,6 +393,7 @@ fn a_closed_connection_leaves_no_timer() {
     assert_eq!(r.timers(), 1);
     r.writer.close();
     let writer = r.writer.clone();
-    r.block_on(async move { writer.wait_closed().await }).unwrap();
+    r.block_on(async move { writer.wait_closed().await })
+        .unwrap();
     assert_eq!(r.timers(), 0);
 }

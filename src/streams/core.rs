@@ -139,6 +139,16 @@ impl StreamCore {
             .get_or_insert_with(|| Deadlines::new(lp.inner.clone()))
     }
 
+    /// A read waiting as future `id` is about to return `Pending`: true if the read timeout
+    /// has passed (then fail it, having taken nothing). See `deadline.rs`.
+    #[inline]
+    pub(crate) fn read_timed_out(&mut self, id: u64) -> bool {
+        match &mut self.deadlines {
+            Some(dl) => dl.read_timed_out(id, &self.me),
+            None => false,
+        }
+    }
+
     pub(crate) fn add_waiter(&mut self, w: &Waker) {
         if !self.waiters.iter().any(|x| x.will_wake(w)) {
             self.waiters.push(w.clone());

@@ -28,8 +28,8 @@ use crate::error::SharedError;
 use crate::event_loop::clock::FAR_FUTURE;
 use crate::event_loop::handle::new_callback;
 use crate::event_loop::timer_wheel::TimerKey;
-use crate::event_loop::TimerEntry;
 use crate::event_loop::LoopInner;
+use crate::event_loop::TimerEntry;
 
 /// A timeout as nanoseconds on the loop's clock; `Duration::MAX` and other huge values
 /// saturate at [`FAR_FUTURE`] (about 34 years), so no sum overflows.

@@ -86,6 +86,14 @@ impl StreamWriter {
         }
     }
 
+    /// Records outgoing bytes for the idle timeout (a write that bypasses `write`).
+    #[cfg(feature = "futures-io")]
+    pub(super) fn touch_activity(&self) {
+        if let Some(a) = self.activity.get() {
+            a.touch();
+        }
+    }
+
     /// The transport underneath.
     ///
     /// # Examples
@@ -741,7 +749,12 @@ impl Drain<'_> {
 
     /// Waits (again) for the resume counted after `start`, unless the drain timeout, counted
     /// from `since` (the first wait), has passed.
-    fn wait(&mut self, start: u32, since: Option<i64>, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+    fn wait(
+        &mut self,
+        start: u32,
+        since: Option<i64>,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), Error>> {
         let mut guard = self.writer.core.borrow_mut();
         let core = &mut *guard;
         let mut since = since;

@@ -25,15 +25,12 @@ impl Claim<'_> {
         let core = &mut *guard;
         let out = op(&mut core.reader, &mut self.id, cx.waker());
         if out.is_pending() {
-            if let Some(dl) = &mut core.deadlines {
-                if !dl.read_timed_out(self.id, &core.me) {
-                    return out;
-                }
-                core.reader.end_wait(self.id);
-                self.id = 0;
-                return Poll::Ready(Err(Error::Timeout));
+            if !core.read_timed_out(self.id) {
+                return out;
             }
-            return out;
+            core.reader.end_wait(self.id);
+            self.id = 0;
+            return Poll::Ready(Err(Error::Timeout));
         }
         if self.id != 0 {
             core.reader.end_wait(self.id);
