@@ -376,7 +376,7 @@ fn echo_server_idle_timeout_closes_a_silent_client() {
     let server = ServerChild::start("echo_server", &["--port", "0", "--idle-timeout", "0.2"]);
     let first = server.line();
     let port: u16 = first
-        .rsplit(|c| c == ':' || c == ' ')
+        .rsplit([':', ' '])
         .next()
         .and_then(|p| p.trim_end_matches(')').parse().ok())
         .unwrap_or_else(|| panic!("first line: {first:?}"));

@@ -71,6 +71,7 @@ pub(crate) struct Clock {
 /// `CLOCK_MONOTONIC` in nanoseconds (Linux: the clock `Instant` reads).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
+#[allow(clippy::unnecessary_cast)] // time_t and c_long are i32 on 32-bit targets
 fn monotonic_ns() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
