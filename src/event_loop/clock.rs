@@ -142,6 +142,16 @@ impl Clock {
         }
     }
 
+    /// `at` (nanoseconds from the origin) on the raw `CLOCK_MONOTONIC`, for the far alarm;
+    /// `None` for a manual clock.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn raw_of(&self, at: i64) -> Option<i64> {
+        match self.manual {
+            Some(_) => None,
+            None => Some(self.origin_raw.saturating_add(at)),
+        }
+    }
+
     /// Nanoseconds from the origin to now.
     #[inline]
     pub(crate) fn now_ns(&self) -> i64 {

@@ -15,6 +15,15 @@ use super::exception::ExceptionContext;
 use super::executor;
 use super::handle::new_callback;
 use super::io::{self, WAKER_TOKEN};
+
+/// The far alarm's token (`alarm.rs`); a token no registration gets elsewhere.
+#[cfg(target_os = "linux")]
+use super::alarm::ALARM_TOKEN;
+#[cfg(not(target_os = "linux"))]
+const ALARM_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
+
+/// A timer further ahead than this is left to the far alarm (`alarm.rs`).
+const FAR_NS: i64 = 1_000_000_000;
 use super::precise_wait;
 use super::ready::{Runnable, Woken};
 use super::threadsafe::Remote;
@@ -46,7 +55,7 @@ impl LoopHandle {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
-        self.poll_timeout().map(|t| {
+        self.poll_timeout(false).map(|t| {
             let ms = t.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
             Duration::from_millis(ms)
         })
@@ -54,8 +63,10 @@ impl LoopHandle {
 
     /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the earliest
     /// exact timer deadline (mio rounds it up to its millisecond resolution, once), else none.
+    /// `far`: the loop's own poll, which may leave a far timer to the alarm (`alarm.rs`);
+    /// false for `next_timeout`, whose caller may not watch the alarm.
     #[inline(always)]
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
         if !inner.ready.is_empty()
             || inner.stopping.get()
@@ -67,7 +78,7 @@ impl LoopHandle {
         if inner.timers.borrow().is_empty() {
             return None;
         }
-        self.timer_timeout()
+        self.timer_timeout(far)
     }
 
     /// `poll_timeout` with timers armed: up to the earliest deadline (`next_timer_at`, exact
@@ -75,28 +86,41 @@ impl LoopHandle {
     /// [`STALE_MARGIN`] ahead, the poll sleeps until the margin before it, reckoned from that
     /// reading, and reads no clock: it is early unless the iteration ran longer than the
     /// margin, and the next poll, nearer, reckons from a fresh reading.
-    fn timer_timeout(&self) -> Option<Duration> {
+    fn timer_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
         if inner.clock.is_manual() {
             return Some(Duration::ZERO);
         }
         let at = inner.next_timer_at.get();
+        if !far {
+            let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
+            return Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT));
+        }
+        if inner.far.get() {
+            return None; // the alarm wakes the poll
+        }
         if let Some(then) = inner.cached_now_if_read() {
             let left = at.saturating_sub(then);
+            if left > FAR_NS && inner.enter_far(at - STALE_MARGIN_NS) {
+                return None;
+            }
             if left > STALE_MARGIN_NS {
                 // Whole milliseconds: the poll's resolution, and no sub-millisecond wait.
                 let ms = ((left - STALE_MARGIN_NS) / 1_000_000) as u64;
                 return Some(Duration::from_millis(ms).min(MAXIMUM_SELECT_TIMEOUT));
             }
         }
-        let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
-        Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT))
+        let left = at.saturating_sub(inner.clock.now_ns());
+        if left > FAR_NS && inner.enter_far(at - STALE_MARGIN_NS) {
+            return None;
+        }
+        Some(Duration::from_nanos(left.max(0) as u64).min(MAXIMUM_SELECT_TIMEOUT))
     }
 
     /// One iteration. `cap` bounds the poll timeout (for `run_once`).
     pub(super) fn iterate(&self, main: &mut dyn FnMut(), cap: Option<Duration>) {
         let inner = &*self.inner;
-        let timeout = self.poll_timeout();
+        let timeout = self.poll_timeout(true);
         let timeout = match (timeout, cap) {
             (Some(t), Some(c)) => Some(t.min(c)),
             (t, None) => t,
@@ -148,6 +172,8 @@ impl LoopHandle {
             for ev in events.iter() {
                 if ev.token() == WAKER_TOKEN {
                     remote_ready = true;
+                } else if ev.token() == ALARM_TOKEN {
+                    inner.alarm_rang();
                 } else {
                     inner.queue_io_event(ev);
                 }
@@ -174,10 +200,15 @@ impl LoopHandle {
         if events.is_empty() || !inner.ready.is_empty() || inner.shared.has_pending() {
             return false;
         }
-        if events.iter().any(|ev| ev.token() == WAKER_TOKEN) {
+        if events
+            .iter()
+            .any(|ev| ev.token() == WAKER_TOKEN || ev.token() == ALARM_TOKEN)
+        {
             return false;
         }
-        inner.timers.borrow().is_empty() || inner.next_timer_at.get() > inner.cached_now_ns()
+        inner.far.get()
+            || inner.timers.borrow().is_empty()
+            || inner.next_timer_at.get() > inner.cached_now_ns()
     }
 
     /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
@@ -217,6 +248,9 @@ impl LoopHandle {
         if inner.timers.borrow().is_empty() {
             inner.next_timer_at.set(i64::MAX);
             return;
+        }
+        if inner.far.get() {
+            return; // nothing is due before the alarm rings
         }
         let now = inner.cached_now_ns();
         if inner.next_timer_at.get() > now {

@@ -28,6 +28,8 @@
 //! escaping a callback or task goes to the exception handler and the loop carries on.
 // Checklist: L2, L9, L7, D2, L3, D10, L18.
 
+#[cfg(target_os = "linux")]
+mod alarm;
 pub(crate) mod buffer_pool;
 pub(crate) mod clock;
 pub(crate) mod debug;
@@ -94,6 +96,14 @@ pub(crate) struct LoopInner {
     /// lowered by every insert and reset, made exact again whenever due timers are collected.
     /// A cancelled timer leaves it early, which costs one early look, never a late timer.
     pub(crate) next_timer_at: Cell<i64>,
+    /// Far mode (`alarm.rs`): the alarm is set for `alarm_at` and no timer is due before it,
+    /// so iterations need neither the clock nor a poll timeout until it rings.
+    pub(crate) far: Cell<bool>,
+    /// Where the alarm is set (nanoseconds from the clock's origin), while `far`.
+    alarm_at: Cell<i64>,
+    /// The far alarm, made the first time a far timer is armed.
+    #[cfg(target_os = "linux")]
+    alarm: RefCell<Option<alarm::Alarm>>,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
     pub(crate) io: RefCell<IoTable>,
@@ -299,6 +309,10 @@ impl EventLoop {
             now_cache: Cell::new(NOW_UNSET),
             timer_inserts: Cell::new(0),
             next_timer_at: Cell::new(i64::MAX),
+            far: Cell::new(false),
+            alarm_at: Cell::new(i64::MAX),
+            #[cfg(target_os = "linux")]
+            alarm: RefCell::new(None),
             tasks: RefCell::new(Slots::new()),
             io: RefCell::new(IoTable::default()),
             shared,
@@ -899,11 +913,60 @@ impl LoopInner {
         (now != NOW_UNSET).then_some(now)
     }
 
-    /// Lowers `next_timer_at` to `at`.
+    /// Lowers `next_timer_at` to `at`, and leaves far mode if `at` comes before the alarm.
     #[inline]
     pub(crate) fn timer_due_by(&self, at: i64) {
         if at < self.next_timer_at.get() {
             self.next_timer_at.set(at);
+            if at < self.alarm_at.get() {
+                self.far.set(false);
+            }
+        }
+    }
+
+    /// Sets the far alarm for `at` (nanoseconds from the clock's origin) and enters far mode;
+    /// false where there is no alarm (not Linux, a manual clock, a failed system call).
+    pub(crate) fn enter_far(&self, at: i64) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let Some(raw) = self.clock.raw_of(at) else {
+                return false;
+            };
+            let mut alarm = self.alarm.borrow_mut();
+            if alarm.is_none() {
+                match alarm::Alarm::new(&self.registry) {
+                    Ok(a) => *alarm = Some(a),
+                    Err(e) => {
+                        log::debug!(target: "asyncio", "no far alarm: {e}");
+                        return false;
+                    }
+                }
+            }
+            let Some(a) = alarm.as_ref() else {
+                return false;
+            };
+            if a.set(raw).is_err() {
+                return false;
+            }
+            self.alarm_at.set(at);
+            self.far.set(true);
+            true
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = at;
+            false
+        }
+    }
+
+    /// The far alarm rang: back to exact timeouts.
+    #[cold]
+    pub(crate) fn alarm_rang(&self) {
+        self.far.set(false);
+        self.alarm_at.set(i64::MAX);
+        #[cfg(target_os = "linux")]
+        if let Some(a) = self.alarm.borrow().as_ref() {
+            a.clear();
         }
     }
 
