@@ -82,6 +82,28 @@ impl Rig {
         out
     }
 
+    /// Lets `d` of loop time pass a millisecond at a time, the loop turning at each, as time
+    /// flows for a real loop (the timers look at the streams on their schedule).
+    fn pass(&self, d: Duration) {
+        for _ in 0..d.as_millis() {
+            self.clock.advance(ms(1));
+            for _ in 0..3 {
+                self.lp.run_once(Some(Duration::ZERO)).unwrap();
+            }
+        }
+    }
+
+    /// Lets time pass a millisecond at a time until `cond` holds, at most `limit`.
+    fn pass_until(&self, limit: Duration, mut cond: impl FnMut() -> bool) {
+        for _ in 0..limit.as_millis() {
+            if cond() {
+                return;
+            }
+            self.pass(ms(1));
+        }
+        assert!(cond(), "not reached within {limit:?} of loop time");
+    }
+
     fn timers(&self) -> usize {
         self.lp.handle().stats().timers
     }
@@ -103,11 +125,10 @@ fn read_timeout_fires_and_the_next_read_gets_the_late_bytes() {
     let reader = r.reader.clone();
     let read = r.spawn(async move { reader.read(100).await });
     r.until(|| r.timers() == 1); // the read waits, its deadline armed
-    r.clock.advance(ms(99));
-    r.settle();
+    r.pass(ms(99));
     assert!(read.borrow().is_none(), "fired before its timeout");
-    r.clock.advance(ms(1));
-    r.until(|| read.borrow().is_some());
+    // Within an eighth of the timeout past it (the timer looks every 12.5 ms).
+    r.pass_until(ms(100 / 8 + 2), || read.borrow().is_some());
     assert!(matches!(
         read.borrow_mut().take(),
         Some(Err(Error::Timeout))
@@ -129,8 +150,7 @@ fn a_timed_out_readexactly_keeps_its_partial_bytes() {
     let read = r.spawn(async move { reader.readexactly(10).await });
     r.peer_writer.write(b"0123").unwrap();
     r.until(|| util::reader_buffered(&r.reader) == 4);
-    r.clock.advance(ms(50));
-    r.until(|| read.borrow().is_some());
+    r.pass_until(ms(50 + 50 / 8 + 2), || read.borrow().is_some());
     assert!(matches!(
         read.borrow_mut().take(),
         Some(Err(Error::Timeout))
@@ -154,8 +174,7 @@ fn a_timed_out_readuntil_and_readline_keep_the_line_so_far() {
     let read = r.spawn(async move { reader.readuntil(b";").await });
     r.peer_writer.write(b"key=va").unwrap();
     r.until(|| util::reader_buffered(&r.reader) == 6);
-    r.clock.advance(ms(50));
-    r.until(|| read.borrow().is_some());
+    r.pass_until(ms(50 + 50 / 8 + 2), || read.borrow().is_some());
     assert!(matches!(
         read.borrow_mut().take(),
         Some(Err(Error::Timeout))
@@ -164,8 +183,7 @@ fn a_timed_out_readuntil_and_readline_keep_the_line_so_far() {
     let reader = r.reader.clone();
     let line = r.spawn(async move { reader.readline().await });
     r.settle();
-    r.clock.advance(ms(50));
-    r.until(|| line.borrow().is_some());
+    r.pass_until(ms(50 + 50 / 8 + 2), || line.borrow().is_some());
     assert!(matches!(
         line.borrow_mut().take(),
         Some(Err(Error::Timeout))
@@ -306,11 +324,11 @@ fn idle_timeout_closes_and_every_waiter_on_both_sides_errs() {
     let peer = r.peer_reader.clone();
     let peer_read = r.spawn(async move { peer.read(100).await });
     r.settle();
-    r.clock.advance(ms(999));
-    r.settle();
+    r.pass(ms(999));
     assert!(read.borrow().is_none() && closed.borrow().is_none());
-    r.clock.advance(ms(1));
-    r.until(|| read.borrow().is_some() && closed.borrow().is_some());
+    r.pass_until(ms(1000 / 8 + 2), || {
+        read.borrow().is_some() && closed.borrow().is_some()
+    });
     r.until(|| peer_read.borrow().is_some());
     let idle = |e: Error| {
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
@@ -368,11 +386,9 @@ fn activity_either_way_keeps_an_idle_connection_open() {
         1,
         "one timer for the stream, whatever the traffic"
     );
-    r.clock.advance(ms(99));
-    r.settle();
+    r.pass(ms(99));
     assert!(!r.writer.is_closing());
-    r.clock.advance(ms(1));
-    r.until(|| r.writer.is_closing());
+    r.pass_until(ms(100 / 8 + 2), || r.writer.is_closing());
 }
 
 #[test]

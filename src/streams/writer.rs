@@ -375,7 +375,8 @@ impl StreamWriter {
     /// `None` (the default) waits as long as it takes.
     ///
     /// The time counts from the drain's first wait, on the loop's clock as read once per loop
-    /// iteration. `Duration::ZERO` fails a drain that would wait, at once (as
+    /// iteration (the start of the iteration in which the drain began to wait).
+    /// `Duration::ZERO` fails a drain that would wait, at once (as
     /// `asyncio.wait_for(writer.drain(), 0)` does); `Duration::MAX` never fires. A drain
     /// already waiting is held to a new value when next woken.
     ///
@@ -435,8 +436,11 @@ impl StreamWriter {
     /// It lives on the writer although it watches both directions: it closes the connection,
     /// which is the writer's business, and a writer always has a connection to close (a
     /// reader may be fed by hand). It counts from the call; each byte in or out starts the
-    /// count again, at no cost per message beyond recording the loop's time. `Duration::ZERO`
-    /// closes the connection in the next loop iteration; `Duration::MAX` never fires.
+    /// count again, at the cost of one store per message: the stream's timer looks every
+    /// eighth of the timeout (at least every millisecond), so the connection is closed no
+    /// sooner than `timeout` after the last byte and at most an eighth of it later.
+    /// `Duration::ZERO` closes the connection in the next loop iteration; `Duration::MAX`
+    /// never fires.
     ///
     /// # Examples
     ///
