@@ -93,3 +93,47 @@ impl Alarm {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use crate::EventLoop;
+
+    /// A far timer is left to the alarm (far mode), a nearer one filed meanwhile leaves far
+    /// mode, and both fire in order, neither before its deadline.
+    #[test]
+    fn far_timers_ring_through_the_alarm_and_never_early() {
+        let lp = EventLoop::new().unwrap();
+        let h = lp.handle();
+        let log: Rc<RefCell<Vec<(&str, bool)>>> = Rc::default();
+        let far_when = h.time() + Duration::from_millis(1200);
+        let (l, hh) = (log.clone(), h.clone());
+        h.call_at(far_when, move || {
+            l.borrow_mut().push(("far", hh.time() >= far_when))
+        })
+        .unwrap();
+        lp.run_once(Some(Duration::from_millis(1))).unwrap();
+        assert!(
+            h.inner.far.get(),
+            "a timer 1.2 s ahead is left to the alarm"
+        );
+        // `next_timeout` (for embedders) stays exact in far mode.
+        assert!(lp
+            .next_timeout()
+            .is_some_and(|t| t > Duration::from_secs(1)));
+        let near_when = h.time() + Duration::from_millis(20);
+        let (l, hh) = (log.clone(), h.clone());
+        h.call_at(near_when, move || {
+            l.borrow_mut().push(("near", hh.time() >= near_when))
+        })
+        .unwrap();
+        assert!(!h.inner.far.get(), "a nearer timer leaves far mode");
+        lp.run_until_complete(crate::sleep_until(far_when + Duration::from_millis(1)))
+            .unwrap();
+        assert_eq!(*log.borrow(), [("near", true), ("far", true)]);
+        assert!(!h.inner.far.get());
+    }
+}
