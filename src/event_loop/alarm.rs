@@ -23,7 +23,8 @@ use mio::{Interest, Token};
 /// The alarm's token in the poll set (the waker has `usize::MAX`).
 pub(crate) const ALARM_TOKEN: Token = Token(usize::MAX - 1);
 
-/// A one-shot `CLOCK_MONOTONIC` timerfd registered with the loop's poll.
+/// A one-shot `CLOCK_MONOTONIC` timerfd registered with the loop's poll (one per loop, made
+/// with it, so a loop holds three descriptors: the poll, the waker and this).
 pub(crate) struct Alarm {
     fd: OwnedFd,
 }

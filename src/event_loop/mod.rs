@@ -101,9 +101,10 @@ pub(crate) struct LoopInner {
     pub(crate) far: Cell<bool>,
     /// Where the alarm is set (nanoseconds from the clock's origin), while `far`.
     alarm_at: Cell<i64>,
-    /// The far alarm, made the first time a far timer is armed.
+    /// The far alarm, made with the loop (so a loop's descriptors do not change while it
+    /// runs); `None` if the system refused one: then the loop never enters far mode.
     #[cfg(target_os = "linux")]
-    alarm: RefCell<Option<alarm::Alarm>>,
+    alarm: Option<alarm::Alarm>,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
     pub(crate) io: RefCell<IoTable>,
@@ -295,6 +296,14 @@ impl EventLoop {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        #[cfg(target_os = "linux")]
+        let alarm = if clock.is_manual() {
+            None
+        } else {
+            alarm::Alarm::new(&registry)
+                .map_err(|e| log::debug!(target: "asyncio", "no far alarm: {e}"))
+                .ok()
+        };
         let shared = Arc::new(Shared::new(waker));
         let id = threadsafe::register(&shared)?;
         let inner = LoopInner {
@@ -312,7 +321,7 @@ impl EventLoop {
             far: Cell::new(false),
             alarm_at: Cell::new(i64::MAX),
             #[cfg(target_os = "linux")]
-            alarm: RefCell::new(None),
+            alarm,
             tasks: RefCell::new(Slots::new()),
             io: RefCell::new(IoTable::default()),
             shared,
@@ -932,17 +941,7 @@ impl LoopInner {
             let Some(raw) = self.clock.raw_of(at) else {
                 return false;
             };
-            let mut alarm = self.alarm.borrow_mut();
-            if alarm.is_none() {
-                match alarm::Alarm::new(&self.registry) {
-                    Ok(a) => *alarm = Some(a),
-                    Err(e) => {
-                        log::debug!(target: "asyncio", "no far alarm: {e}");
-                        return false;
-                    }
-                }
-            }
-            let Some(a) = alarm.as_ref() else {
+            let Some(a) = self.alarm.as_ref() else {
                 return false;
             };
             if a.set(raw).is_err() {
@@ -965,7 +964,7 @@ impl LoopInner {
         self.far.set(false);
         self.alarm_at.set(i64::MAX);
         #[cfg(target_os = "linux")]
-        if let Some(a) = self.alarm.borrow().as_ref() {
+        if let Some(a) = self.alarm.as_ref() {
             a.clear();
         }
     }
