@@ -205,8 +205,8 @@ impl LoopHandle {
         if events.iter().any(|ev| ev.token().0 >= ALARM_TOKEN.0) {
             return false;
         }
-        inner.far.get()
-            || inner.timers.borrow().is_empty()
+        inner.timers.borrow().is_empty()
+            || inner.far.get()
             || inner.next_timer_at.get() > inner.cached_now_ns()
     }
 
