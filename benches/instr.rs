@@ -6,7 +6,9 @@
 //! the figure to iterate on while shortening the hot path, where a latency difference of a few
 //! per cent drowns in the noise of a shared VM.
 //!
-//! Run: `make bench-instr` (`cargo bench --bench instr [-- --quick] [--only streams,mio,…]`),
+//! Run: `make bench-instr` (`cargo bench --bench instr [-- --quick] [--only streams,mio,…]
+//! [--deadlines]`; `--deadlines`: our streams server sets a read and an idle timeout on each
+//! connection, never reached, to weigh deadlines that do not fire),
 //! about 5 s once built. Prints a Markdown table, instructions per message with ratios to tokio
 //! current_thread (×ct) and to raw mio (×mio); `make bench` puts the same table in
 //! `target/bench/report.md`. Where valgrind is missing it says so and exits 0.
@@ -65,6 +67,10 @@ fn main() {
     let start = Instant::now();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--deadlines") {
+        // The servers are this binary re-executed: they inherit the variable.
+        std::env::set_var("ASYNCIO_BENCH_DEADLINES", "1");
+    }
     let only = args
         .iter()
         .position(|a| a == "--only")

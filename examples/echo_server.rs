@@ -2,16 +2,19 @@
 //! read, write, drain, until EOF; then close. TCP or Unix.
 //!
 //! Run: `cargo run --release --example echo_server -- [--host H] [--port P] [--unix PATH]
-//! [--tls-cert CHAIN.pem --tls-key KEY.pem] [--proxy-protocol]`. With the two TLS options it
-//! serves TLS (rustls; try it with `examples/tls_echo_client.rs --cafile CA.pem`). With
-//! `--proxy-protocol` it sits behind a load balancer: each connection must start with a PROXY
-//! header (v1 or v2, e.g. HAProxy's `send-proxy-v2`), and the server prints
-//! `Connection from PEER`, the client's address the header carries. Prints `Serving on ADDR`
-//! once listening.
+//! [--tls-cert CHAIN.pem --tls-key KEY.pem] [--proxy-protocol] [--idle-timeout SECS]`. With
+//! the two TLS options it serves TLS (rustls; try it with `examples/tls_echo_client.rs --cafile
+//! CA.pem`). With `--proxy-protocol` it sits behind a load balancer: each connection must start
+//! with a PROXY header (v1 or v2, e.g. HAProxy's `send-proxy-v2`), and the server prints
+//! `Connection from PEER`, the client's address the header carries. With `--idle-timeout` a
+//! connection silent both ways that long is closed (the writer's `set_idle_timeout`). Prints
+//! `Serving on ADDR` once listening.
 
 mod common;
 
 use std::io::Write;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use asyncio::{StreamReader, StreamWriter};
 use common::{Cli, Flag};
@@ -36,6 +39,11 @@ static CLI: Cli = Cli {
             "proxy-protocol",
             "expect a PROXY v1/v2 header first (behind a load balancer); print each peer",
         ),
+        Flag::value(
+            "idle-timeout",
+            "SECS",
+            "close a connection silent both ways this long (decimals allowed)",
+        ),
     ],
 };
 
@@ -48,9 +56,20 @@ static CLI: Cli = Cli {
 /// kept per connection for `read_into` would make that 65 KiB: 650 MiB for 10 000 mostly idle
 /// clients. `read` returns each message as a new `Vec`; `read_into` into a buffer that is
 /// yours saves that allocation where a connection is never idle for long.
+///
+/// With `--idle-timeout`, a client that stays silent (and is sent nothing) that long has its
+/// connection closed under the waiting read, which then fails with a `TimedOut` error.
 async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
+    writer.set_idle_timeout(IDLE_TIMEOUT.get().copied());
     loop {
-        let data = reader.read(64 * 1024).await?; // up to 64 KiB of what is buffered
+        let data = match reader.read(64 * 1024).await {
+            Ok(data) => data, // up to 64 KiB of what is buffered
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                log::info!(target: "echo_server", "{e}: connection closed");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         if data.is_empty() {
             break; // EOF: the client is done
         }
@@ -60,6 +79,9 @@ async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio:
     writer.close();
     writer.wait_closed().await
 }
+
+/// `--idle-timeout SECS`, once parsed.
+static IDLE_TIMEOUT: OnceLock<Duration> = OnceLock::new();
 
 /// Where to listen, from the command line.
 enum Listen {
@@ -132,6 +154,14 @@ fn main() -> std::process::ExitCode {
         (Some(_), None) => args.fail("--tls-cert needs --tls-key"),
         (None, Some(_)) => args.fail("--tls-key needs --tls-cert"),
     };
+    if let Some(secs) = args.opt::<f64>("idle-timeout") {
+        match Duration::try_from_secs_f64(secs) {
+            Ok(d) => {
+                let _ = IDLE_TIMEOUT.set(d);
+            }
+            Err(e) => args.fail(&format!("invalid value '{secs}' for --idle-timeout: {e}")),
+        }
+    }
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
     let proxy = args.is_set("proxy-protocol");
     let result = common::run_until_signal(async move {

@@ -15,7 +15,7 @@ use std::io;
 /// | [`Error::Io`] | `OSError` and subclasses | a system call failed: refused, reset, broken pipe, address in use … |
 /// | [`Error::IncompleteRead`] | `IncompleteReadError` | EOF before `readexactly`/`readuntil` got what it needed |
 /// | [`Error::LimitOverrun`] | `LimitOverrunError` | `readuntil` found no separator within the reader's limit |
-/// | [`Error::Timeout`] | `TimeoutError` | a [`timeout`](crate::timeout) expired |
+/// | [`Error::Timeout`] | `TimeoutError` | a [`timeout`](crate::timeout), or a stream's read or drain timeout, expired |
 /// | [`Error::Cancelled`] | `CancelledError` | the awaited task was cancelled |
 /// | [`Error::InvalidArgument`] | `ValueError`, `TypeError` | an argument out of range (a bad limit, water marks, an empty separator) |
 /// | [`Error::InvalidState`] | `RuntimeError` | a call in the wrong state: the loop is closed or already running, two readers wait at once |
@@ -41,7 +41,8 @@ use std::io;
 /// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
 /// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes |
-/// | `Timeout` | [`timeout`](crate::timeout), `ConcurrentFuture::result` | the deadline passed first |
+/// | `Timeout` | [`timeout`](crate::timeout), `ConcurrentFuture::result`; stream reads and `drain` with a read or drain timeout set (`StreamReader::set_read_timeout`, `StreamWriter::set_drain_timeout`) | the deadline passed first; a stream read or drain that timed out took nothing and the stream stays usable |
+/// | `Io`, kind `TimedOut` (`idle timeout: no bytes in either direction for …`) | stream reads, `drain`, `wait_closed` | the stream's idle timeout (`StreamWriter::set_idle_timeout`) closed the connection; every later call repeats it |
 /// | `Cancelled` | `ConcurrentFuture`, `From<Cancelled>` | the work was cancelled |
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil`, [`BoundedSemaphore::release`](crate::BoundedSemaphore::release), `task_done` on the queues | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
 /// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `start_tls` on a closing transport; [`Lock::release`](crate::Lock::release) of an unlocked lock (`Lock is not acquired.`), [`Condition::notify`](crate::Condition::notify) without the lock (`cannot notify on un-acquired lock`) |

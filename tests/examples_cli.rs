@@ -288,6 +288,16 @@ fn the_messages_say_what_is_wrong() {
             "echo_server: --tls-key needs --tls-cert",
         ),
         (
+            "echo_server",
+            &["--idle-timeout", "soon"],
+            "echo_server: invalid value 'soon' for --idle-timeout: invalid float literal",
+        ),
+        (
+            "echo_server",
+            &["--idle-timeout", "-1"],
+            "echo_server: invalid value '-1' for --idle-timeout: cannot convert float seconds to Duration: value is negative",
+        ),
+        (
             "embed_in_poll",
             &["--count-idle=1"],
             "embed_in_poll: --count-idle takes no value",
@@ -358,6 +368,32 @@ fn a_runtime_error_prints_display_and_exits_1() {
         assert_eq!(r.code, Some(2), "{}", r.stderr);
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `echo_server --idle-timeout`: a client that says nothing is disconnected; one that talks is
+/// echoed first. (The outcome is asserted, not how long it took.)
+#[test]
+fn echo_server_idle_timeout_closes_a_silent_client() {
+    use std::io::Write;
+    let server = ServerChild::start("echo_server", &["--port", "0", "--idle-timeout", "0.2"]);
+    let first = server.line();
+    let port: u16 = first
+        .rsplit([':', ' '])
+        .next()
+        .and_then(|p| p.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.set_read_timeout(Some(BOUND)).unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut got = [0u8; 4];
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+    // Then silence: the server closes the connection (EOF, or a reset if bytes were in flight).
+    let mut rest = Vec::new();
+    match client.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
 }
 
 #[test]

@@ -310,7 +310,7 @@ fn a_set_exception_surfaces_as_io_error_in_every_trait() {
             (e.kind(), e.to_string()),
             (io::ErrorKind::TimedOut, "no answer".into())
         );
-        let e = reader.fill_buf().await.unwrap_err();
+        let e = AsyncBufReadExt::fill_buf(&mut reader).await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         // S48: drain, and so poll_write and poll_flush, report the reader's exception.
         let e = (&writer).write_all(b"x").await.unwrap_err();
@@ -421,4 +421,31 @@ mod tls {
             server.close();
         });
     }
+}
+
+/// The read timeout holds for `AsyncRead` and `AsyncBufRead` too, and loses nothing.
+#[test]
+fn read_timeout_applies_to_async_read_and_loses_nothing() {
+    asyncio::run(async {
+        let (a, b) = asyncio::socketpair().unwrap();
+        let (mut reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let (_peer_reader, peer) = asyncio::open_connection_sock(b).await.unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        let e = AsyncReadExt::read(&mut reader, &mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        let e = AsyncBufReadExt::fill_buf(&mut reader).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        peer.write(b"late").unwrap();
+        let mut line = Vec::new();
+        peer.write_eof().unwrap();
+        AsyncReadExt::read_to_end(&mut reader, &mut line)
+            .await
+            .unwrap();
+        assert_eq!(line, b"late");
+        peer.close();
+    })
+    .unwrap();
 }

@@ -9,7 +9,9 @@
 //! `ASYNCIO_BENCH_LEAN=1` (the idle-memory run only) the servers that would otherwise hold a
 //! 64 KiB buffer per connection while waiting read without one, so that what is measured is
 //! the runtime's own cost per connection: ours through `reader.read(n)`, tokio through
-//! `readable()` + `try_read`.
+//! `readable()` + `try_read`. With `ASYNCIO_BENCH_DEADLINES=1` (`instr --deadlines`) our streams
+//! server sets a read timeout and an idle timeout (60 s each, never reached) on every
+//! connection: the cost of deadlines while they do not fire.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -357,7 +359,17 @@ fn control() {
     }
 }
 
+/// `ASYNCIO_BENCH_DEADLINES=1`: the streams servers set read and idle timeouts.
+fn with_deadlines(reader: &StreamReader, writer: &StreamWriter) -> Result<(), asyncio::Error> {
+    if std::env::var("ASYNCIO_BENCH_DEADLINES").as_deref() == Ok("1") {
+        reader.set_read_timeout(Some(Duration::from_secs(60)))?;
+        writer.set_idle_timeout(Some(Duration::from_secs(60)));
+    }
+    Ok(())
+}
+
 async fn echo_streams(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
+    with_deadlines(&reader, &writer)?;
     let mut buf = vec![0u8; BUF];
     loop {
         let n = reader.read_into(&mut buf).await?;
@@ -376,6 +388,7 @@ async fn echo_streams_lean(
     reader: StreamReader,
     writer: StreamWriter,
 ) -> Result<(), asyncio::Error> {
+    with_deadlines(&reader, &writer)?;
     loop {
         let data = reader.read(BUF as isize).await?;
         if data.is_empty() {

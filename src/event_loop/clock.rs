@@ -60,13 +60,40 @@ impl ManualClock {
 pub(crate) struct Clock {
     /// Tick 0.
     origin: Instant,
+    /// `CLOCK_MONOTONIC` (the clock behind `Instant` on Linux) in nanoseconds, read just
+    /// after `origin`: `now_ns` subtracts it from a raw reading, which costs a tenth of
+    /// `Instant` arithmetic. Read after `origin`, so `now_ns` lags `Instant` by the few
+    /// nanoseconds between the two reads: timers can be that late, never early (L8).
+    origin_raw: i64,
     manual: Option<ManualClock>,
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (Linux: the clock `Instant` reads).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+#[allow(clippy::unnecessary_cast)] // time_t and c_long are i32 on 32-bit targets
+fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+    }
+    // Seconds since boot: no overflow for 292 years.
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
 }
 
 impl Clock {
     pub(crate) fn system() -> Self {
+        let origin = Instant::now();
         Clock {
-            origin: Instant::now(),
+            origin,
+            #[cfg(target_os = "linux")]
+            origin_raw: monotonic_ns(),
+            #[cfg(not(target_os = "linux"))]
+            origin_raw: 0,
             manual: None,
         }
     }
@@ -74,6 +101,7 @@ impl Clock {
     pub(crate) fn manual(m: ManualClock) -> Self {
         Clock {
             origin: Instant::now(),
+            origin_raw: 0,
             manual: Some(m),
         }
     }
@@ -114,8 +142,23 @@ impl Clock {
         }
     }
 
+    /// `at` (nanoseconds from the origin) on the raw `CLOCK_MONOTONIC`, for the far alarm;
+    /// `None` for a manual clock.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn raw_of(&self, at: i64) -> Option<i64> {
+        match self.manual {
+            Some(_) => None,
+            None => Some(self.origin_raw.saturating_add(at)),
+        }
+    }
+
     /// Nanoseconds from the origin to now.
+    #[inline]
     pub(crate) fn now_ns(&self) -> i64 {
+        #[cfg(target_os = "linux")]
+        if self.manual.is_none() {
+            return monotonic_ns() - self.origin_raw; // >= 0: the clock is monotonic
+        }
         let since = self.now().saturating_duration_since(self.origin);
         since.as_nanos().min(i64::MAX as u128) as i64
     }

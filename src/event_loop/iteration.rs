@@ -15,11 +15,25 @@ use super::exception::ExceptionContext;
 use super::executor;
 use super::handle::new_callback;
 use super::io::{self, WAKER_TOKEN};
+
+/// The far alarm's token (`alarm.rs`); a token no registration gets elsewhere.
+#[cfg(target_os = "linux")]
+use super::alarm::ALARM_TOKEN;
+#[cfg(not(target_os = "linux"))]
+const ALARM_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
+
+/// A timer further ahead than this is left to the far alarm (`alarm.rs`).
+const FAR_NS: i64 = 1_000_000_000;
 use super::precise_wait;
 use super::ready::{Runnable, Woken};
 use super::threadsafe::Remote;
 use super::{debug, report_panic, LoopHandle, LoopInner, Timer, TimerEntry};
 use crate::constants::MAXIMUM_SELECT_TIMEOUT;
+
+/// How stale the iteration's clock reading may be for a poll to reckon from it (see
+/// `timer_timeout`): a run phase longer than this makes a timer late by the excess, as the
+/// loop's slow-callback threshold (`SLOW_CALLBACK_DURATION`) already calls slow.
+const STALE_MARGIN_NS: i64 = 100_000_000;
 
 impl LoopHandle {
     /// How long a host loop may sleep before calling [`run_once`](Self::run_once) again if
@@ -41,7 +55,7 @@ impl LoopHandle {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
-        self.poll_timeout().map(|t| {
+        self.poll_timeout(false).map(|t| {
             let ms = t.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
             Duration::from_millis(ms)
         })
@@ -49,8 +63,10 @@ impl LoopHandle {
 
     /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the earliest
     /// exact timer deadline (mio rounds it up to its millisecond resolution, once), else none.
+    /// `far`: the loop's own poll, which may leave a far timer to the alarm (`alarm.rs`);
+    /// false for `next_timeout`, whose caller may not watch the alarm.
     #[inline(always)]
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
         if !inner.ready.is_empty()
             || inner.stopping.get()
@@ -62,30 +78,49 @@ impl LoopHandle {
         if inner.timers.borrow().is_empty() {
             return None;
         }
-        self.timer_timeout()
+        self.timer_timeout(far)
     }
 
-    /// `poll_timeout` with timers armed.
-    fn timer_timeout(&self) -> Option<Duration> {
+    /// `poll_timeout` with timers armed: up to the earliest deadline (`next_timer_at`, exact
+    /// or early). When this iteration has read the clock and that deadline is more than
+    /// [`STALE_MARGIN`] ahead, the poll sleeps until the margin before it, reckoned from that
+    /// reading, and reads no clock: it is early unless the iteration ran longer than the
+    /// margin, and the next poll, nearer, reckons from a fresh reading.
+    fn timer_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
-        let timers = inner.timers.borrow();
         if inner.clock.is_manual() {
             return Some(Duration::ZERO);
         }
-        // The earliest exact deadline where the wheel knows it; else the start of the next
-        // tick with work (a cascade), which wakes us early but never late.
-        let at = match timers.min_next(|t| t.at) {
-            Some(at) => at,
-            None => clock::tick_start(timers.next_deadline()?),
-        };
-        let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
-        Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT))
+        let at = inner.next_timer_at.get();
+        if !far {
+            let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
+            return Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT));
+        }
+        if inner.far.get() {
+            return None; // the alarm wakes the poll
+        }
+        if let Some(then) = inner.cached_now_if_read() {
+            let left = at.saturating_sub(then);
+            if left > FAR_NS && inner.enter_far(at - STALE_MARGIN_NS) {
+                return None;
+            }
+            if left > STALE_MARGIN_NS {
+                // Whole milliseconds: the poll's resolution, and no sub-millisecond wait.
+                let ms = ((left - STALE_MARGIN_NS) / 1_000_000) as u64;
+                return Some(Duration::from_millis(ms).min(MAXIMUM_SELECT_TIMEOUT));
+            }
+        }
+        let left = at.saturating_sub(inner.clock.now_ns());
+        if left > FAR_NS && inner.enter_far(at - STALE_MARGIN_NS) {
+            return None;
+        }
+        Some(Duration::from_nanos(left.max(0) as u64).min(MAXIMUM_SELECT_TIMEOUT))
     }
 
     /// One iteration. `cap` bounds the poll timeout (for `run_once`).
     pub(super) fn iterate(&self, main: &mut dyn FnMut(), cap: Option<Duration>) {
         let inner = &*self.inner;
-        let timeout = self.poll_timeout();
+        let timeout = self.poll_timeout(true);
         let timeout = match (timeout, cap) {
             (Some(t), Some(c)) => Some(t.min(c)),
             (t, None) => t,
@@ -115,6 +150,7 @@ impl LoopHandle {
                 }
                 events.clear();
             }
+            inner.clear_now_cache();
             if !events.is_empty() {
                 debug::trace!("loop: poll -> {} event(s)", events.iter().count());
             }
@@ -136,6 +172,8 @@ impl LoopHandle {
             for ev in events.iter() {
                 if ev.token() == WAKER_TOKEN {
                     remote_ready = true;
+                } else if ev.token() == ALARM_TOKEN {
+                    inner.alarm_rang();
                 } else {
                     inner.queue_io_event(ev);
                 }
@@ -162,14 +200,14 @@ impl LoopHandle {
         if events.is_empty() || !inner.ready.is_empty() || inner.shared.has_pending() {
             return false;
         }
-        if events.iter().any(|ev| ev.token() == WAKER_TOKEN) {
+        // The waker's and the alarm's tokens are the two highest: one comparison for both.
+        const _: () = assert!(WAKER_TOKEN.0 == usize::MAX && ALARM_TOKEN.0 == usize::MAX - 1);
+        if events.iter().any(|ev| ev.token().0 >= ALARM_TOKEN.0) {
             return false;
         }
-        let timers = inner.timers.borrow();
-        timers.is_empty()
-            || timers
-                .next_deadline()
-                .is_some_and(|tick| tick > clock::tick_of(inner.clock.now_ns()))
+        inner.timers.borrow().is_empty()
+            || inner.far.get()
+            || inner.next_timer_at.get() > inner.cached_now_ns()
     }
 
     /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
@@ -207,14 +245,27 @@ impl LoopHandle {
         // No timer, no clock read: the wheel's time may lag while it is empty, which costs a
         // later insert nothing but a cascade (its deadline is still >= the lagging time).
         if inner.timers.borrow().is_empty() {
+            inner.next_timer_at.set(i64::MAX);
             return;
         }
-        let now = inner.clock.now_ns();
+        if inner.far.get() {
+            return; // nothing is due before the alarm rings
+        }
+        let now = inner.cached_now_ns();
+        if inner.next_timer_at.get() > now {
+            return;
+        }
         let mut due = inner.expired.take();
-        inner
-            .timers
-            .borrow_mut()
-            .advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
+        {
+            let mut timers = inner.timers.borrow_mut();
+            timers.advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
+            // Exact again: the earliest deadline, or the start of the tick a cascade needs.
+            let next = match timers.min_next(|t| t.at) {
+                Some(at) => at,
+                None => timers.next_deadline().map_or(i64::MAX, clock::tick_start),
+            };
+            inner.next_timer_at.set(next);
+        }
         // By exact deadline, then scheduling order (L7, D2): the wheel orders by tick only.
         due.sort_unstable_by_key(|(_, _, t)| (t.at, t.seq));
         for (_, _, Timer { entry, .. }) in due.drain(..) {

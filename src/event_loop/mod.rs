@@ -28,6 +28,8 @@
 //! escaping a callback or task goes to the exception handler and the loop carries on.
 // Checklist: L2, L9, L7, D2, L3, D10, L18.
 
+#[cfg(target_os = "linux")]
+mod alarm;
 pub(crate) mod buffer_pool;
 pub(crate) mod child_watcher;
 pub(crate) mod clock;
@@ -85,6 +87,25 @@ pub(crate) struct LoopInner {
     /// The next `Timer::seq`.
     timer_seq: Cell<u64>,
     pub(crate) clock: Clock,
+    /// `clock.now_ns()` as first read in this iteration, or [`NOW_UNSET`]: cleared when the
+    /// poll returns and when a run ends, so time is read at most once per iteration by those
+    /// that can live with the iteration's time (`cached_now_ns`).
+    now_cache: Cell<i64>,
+    /// Timers ever filed (`insert_timer`), for tests that check a path inserts none.
+    pub(crate) timer_inserts: Cell<u64>,
+    /// No timer is due before this (nanoseconds from the clock's origin; `i64::MAX`: none):
+    /// lowered by every insert and reset, made exact again whenever due timers are collected.
+    /// A cancelled timer leaves it early, which costs one early look, never a late timer.
+    pub(crate) next_timer_at: Cell<i64>,
+    /// Far mode (`alarm.rs`): the alarm is set for `alarm_at` and no timer is due before it,
+    /// so iterations need neither the clock nor a poll timeout until it rings.
+    pub(crate) far: Cell<bool>,
+    /// Where the alarm is set (nanoseconds from the clock's origin), while `far`.
+    alarm_at: Cell<i64>,
+    /// The far alarm, made with the loop (so a loop's descriptors do not change while it
+    /// runs); `None` if the system refused one: then the loop never enters far mode.
+    #[cfg(target_os = "linux")]
+    alarm: Option<alarm::Alarm>,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
     pub(crate) io: RefCell<IoTable>,
@@ -276,6 +297,14 @@ impl EventLoop {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        #[cfg(target_os = "linux")]
+        let alarm = if clock.is_manual() {
+            None
+        } else {
+            alarm::Alarm::new(&registry)
+                .map_err(|e| log::debug!(target: "asyncio", "no far alarm: {e}"))
+                .ok()
+        };
         let shared = Arc::new(Shared::new(waker));
         let id = threadsafe::register(&shared)?;
         let inner = LoopInner {
@@ -287,6 +316,13 @@ impl EventLoop {
             timers: RefCell::new(Wheel::new()),
             timer_seq: Cell::new(0),
             clock,
+            now_cache: Cell::new(NOW_UNSET),
+            timer_inserts: Cell::new(0),
+            next_timer_at: Cell::new(i64::MAX),
+            far: Cell::new(false),
+            alarm_at: Cell::new(i64::MAX),
+            #[cfg(target_os = "linux")]
+            alarm,
             tasks: RefCell::new(Slots::new()),
             io: RefCell::new(IoTable::default()),
             shared,
@@ -354,6 +390,7 @@ impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         self.inner.running.set(false);
         self.inner.stopping.set(false);
+        self.inner.now_cache.set(NOW_UNSET);
         let _ = CURRENT.try_with(|c| c.borrow_mut().take());
     }
 }
@@ -847,7 +884,92 @@ impl LoopHandle {
     }
 }
 
+/// `LoopInner::now_cache` holds no time.
+const NOW_UNSET: i64 = i64::MIN;
+
 impl LoopInner {
+    /// Nanoseconds from the clock's origin to the start of this iteration's work: read once
+    /// per iteration (after the poll), then reused. Runs of the loop reset it, so outside
+    /// `run_*` it reads the clock.
+    #[inline]
+    pub(crate) fn cached_now_ns(&self) -> i64 {
+        let now = self.now_cache.get();
+        if now != NOW_UNSET {
+            return now;
+        }
+        self.read_now_ns()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_now_ns(&self) -> i64 {
+        let now = self.clock.now_ns();
+        if self.running.get() {
+            self.now_cache.set(now);
+        }
+        now
+    }
+
+    /// Forgets the cached time: the poll returned.
+    #[inline]
+    pub(crate) fn clear_now_cache(&self) {
+        self.now_cache.set(NOW_UNSET);
+    }
+
+    /// The cached time if this iteration has read the clock.
+    #[inline]
+    pub(crate) fn cached_now_if_read(&self) -> Option<i64> {
+        let now = self.now_cache.get();
+        (now != NOW_UNSET).then_some(now)
+    }
+
+    /// Lowers `next_timer_at` to `at`, and leaves far mode if `at` comes before the alarm.
+    #[inline]
+    pub(crate) fn timer_due_by(&self, at: i64) {
+        if at < self.next_timer_at.get() {
+            self.next_timer_at.set(at);
+            if at < self.alarm_at.get() {
+                self.far.set(false);
+            }
+        }
+    }
+
+    /// Sets the far alarm for `at` (nanoseconds from the clock's origin) and enters far mode;
+    /// false where there is no alarm (not Linux, a manual clock, a failed system call).
+    pub(crate) fn enter_far(&self, at: i64) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let Some(raw) = self.clock.raw_of(at) else {
+                return false;
+            };
+            let Some(a) = self.alarm.as_ref() else {
+                return false;
+            };
+            if a.set(raw).is_err() {
+                return false;
+            }
+            self.alarm_at.set(at);
+            self.far.set(true);
+            true
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = at;
+            false
+        }
+    }
+
+    /// The far alarm rang: back to exact timeouts.
+    #[cold]
+    pub(crate) fn alarm_rang(&self) {
+        self.far.set(false);
+        self.alarm_at.set(i64::MAX);
+        #[cfg(target_os = "linux")]
+        if let Some(a) = self.alarm.as_ref() {
+            a.clear();
+        }
+    }
+
     pub(crate) fn schedule_main(&self) {
         if !self.main_scheduled.replace(true) {
             self.push_woken(Woken::Main);

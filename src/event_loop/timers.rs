@@ -103,7 +103,13 @@ impl LoopHandle {
 impl LoopInner {
     /// Files `entry` to fire at `when` (exact; saturating far ahead, L6).
     pub(crate) fn insert_timer(&self, when: Instant, entry: TimerEntry) -> TimerKey {
-        let at = self.clock.ns_of(when);
+        self.insert_timer_ns(self.clock.ns_of(when), entry)
+    }
+
+    /// Files `entry` to fire `at` nanoseconds from the clock's origin (`Clock::ns_of`).
+    pub(crate) fn insert_timer_ns(&self, at: i64, entry: TimerEntry) -> TimerKey {
+        self.timer_inserts.set(self.timer_inserts.get() + 1);
+        self.timer_due_by(at);
         let seq = self.timer_seq.get();
         self.timer_seq.set(seq + 1);
         self.timers
@@ -114,7 +120,12 @@ impl LoopInner {
     /// Moves a pending timer to `when`, keeping its key; false if it already fired or was
     /// cancelled. It counts as newly scheduled among equal deadlines.
     pub(crate) fn reset_timer(&self, key: TimerKey, when: Instant) -> bool {
-        let at = self.clock.ns_of(when);
+        self.reset_timer_ns(key, self.clock.ns_of(when))
+    }
+
+    /// [`reset_timer`](Self::reset_timer) to `at` nanoseconds from the clock's origin.
+    pub(crate) fn reset_timer_ns(&self, key: TimerKey, at: i64) -> bool {
+        self.timer_due_by(at);
         let seq = self.timer_seq.get();
         self.timer_seq.set(seq + 1);
         let mut timers = self.timers.borrow_mut();
@@ -126,5 +137,17 @@ impl LoopInner {
             None => return false,
         }
         timers.reset(key, clock::tick_of(at))
+    }
+}
+
+impl LoopInner {
+    /// Takes a pending timer out of the wheel (dropping its entry after the borrow ends);
+    /// nothing if it already fired or the wheel is in use.
+    pub(crate) fn remove_timer(&self, key: TimerKey) {
+        let entry = match self.timers.try_borrow_mut() {
+            Ok(mut timers) => timers.remove(key),
+            Err(_) => None,
+        };
+        drop(entry);
     }
 }

@@ -16,6 +16,7 @@ use std::io;
 use std::rc::{Rc, Weak};
 use std::task::Waker;
 
+use super::deadline::Deadlines;
 use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::error::{Error, SharedError};
@@ -50,7 +51,7 @@ pub(crate) struct StreamCore {
     /// The reader's buffer, EOF flag, stored exception and waiter.
     pub(crate) reader: ReaderState,
     /// This core, to build reader/writer handles inside `connection_made`.
-    me: Weak<RefCell<StreamCore>>,
+    pub(crate) me: Weak<RefCell<StreamCore>>,
     /// Server side: the callback, taken when the connection is made.
     on_connect: Option<ConnectedCb>,
     /// Where the write side is: flowing, paused by the transport, or lost (see [`Flow`]).
@@ -64,6 +65,8 @@ pub(crate) struct StreamCore {
     pub(crate) waiters: Vec<Waker>,
     /// Over TLS: EOF closes instead of half-closing (S63).
     pub(crate) over_ssl: bool,
+    /// Read, drain and idle timeouts, once one is set (`deadline.rs`); `None` costs nothing.
+    pub(crate) deadlines: Option<Box<Deadlines>>,
 }
 
 impl StreamCore {
@@ -85,6 +88,7 @@ impl StreamCore {
                 lost_error: None,
                 waiters: Vec::new(),
                 over_ssl: false,
+                deadlines: None,
             })
         })
     }
@@ -124,6 +128,27 @@ impl StreamCore {
         })
     }
 
+    /// `connection_lost` ran.
+    pub(crate) fn is_lost(&self) -> bool {
+        self.flow == Flow::Lost
+    }
+
+    /// The deadlines, made on first use on `lp`.
+    pub(crate) fn deadlines_on(&mut self, lp: &crate::LoopHandle) -> &mut Deadlines {
+        self.deadlines
+            .get_or_insert_with(|| Deadlines::new(lp.inner.clone()))
+    }
+
+    /// A read waiting as future `id` is about to return `Pending`: true if the read timeout
+    /// has passed (then fail it, having taken nothing). See `deadline.rs`.
+    #[inline]
+    pub(crate) fn read_timed_out(&mut self, id: u64) -> bool {
+        match &mut self.deadlines {
+            Some(dl) => dl.read_timed_out(id, &self.me),
+            None => false,
+        }
+    }
+
     pub(crate) fn add_waiter(&mut self, w: &Waker) {
         if !self.waiters.iter().any(|x| x.will_wake(w)) {
             self.waiters.push(w.clone());
@@ -157,6 +182,9 @@ impl Protocol for StreamCore {
 
     fn data_received(&mut self, data: &[u8]) {
         // Only reached if the transport ever reads for a plain protocol (S62).
+        if let Some(dl) = &self.deadlines {
+            dl.activity.touch();
+        }
         if let Some(w) = self.reader.feed_data(data) {
             w.wake();
         }
@@ -180,6 +208,12 @@ impl Protocol for StreamCore {
         }
         self.set_flow(Flow::Lost);
         self.lost_error = exc.as_ref().map(SharedError::from_io);
+        if let Some(dl) = &mut self.deadlines {
+            dl.disarm();
+            if self.lost_error.is_none() {
+                self.lost_error = dl.idle_error.clone(); // the idle timeout closed it
+            }
+        }
         self.on_connect = None;
         self.wake_all();
     }
@@ -205,6 +239,9 @@ impl BufferedProtocol for StreamCore {
     }
 
     fn buffer_updated(&mut self, n: usize) {
+        if let Some(dl) = &self.deadlines {
+            dl.activity.touch();
+        }
         let w = self.reader.buffer_updated(n);
         if crate::event_loop::debug::trace_enabled() {
             let id = self.reader.transport().map_or(0, Transport::id);

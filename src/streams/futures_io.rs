@@ -113,9 +113,13 @@ impl AsyncRead for StreamReader {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let mut core = this.core.borrow_mut();
-        let st = &mut core.reader;
-        let out = ready!(st.poll_read_into(buf, &mut this.io.id, cx.waker()));
-        end_wait(st, &mut this.io.id);
+        let polled = core.reader.poll_read_into(buf, &mut this.io.id, cx.waker());
+        if polled.is_pending() && core.read_timed_out(this.io.id) {
+            end_wait(&mut core.reader, &mut this.io.id);
+            return Poll::Ready(Err(crate::Error::Timeout.into()));
+        }
+        let out = ready!(polled);
+        end_wait(&mut core.reader, &mut this.io.id);
         Poll::Ready(out.map_err(io::Error::from))
     }
 }
@@ -156,12 +160,16 @@ impl AsyncBufRead for StreamReader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let StreamReader { core, io, .. } = self.get_mut();
         let mut core = core.borrow_mut();
-        let st = &mut core.reader;
-        if let Some(e) = st.exception() {
+        if let Some(e) = core.reader.exception() {
             return Poll::Ready(Err(e.into()));
         }
-        if !io.live(st.consumed()) {
-            let polled = st.poll_fill(&mut io.id, cx.waker());
+        if !io.live(core.reader.consumed()) {
+            let polled = core.reader.poll_fill(&mut io.id, cx.waker());
+            if polled.is_pending() && core.read_timed_out(io.id) {
+                end_wait(&mut core.reader, &mut io.id);
+                return Poll::Ready(Err(crate::Error::Timeout.into()));
+            }
+            let st = &mut core.reader;
             let filled = ready!(polled);
             end_wait(st, &mut io.id);
             filled?;
@@ -242,6 +250,7 @@ impl StreamWriter {
             return Poll::Ready(Ok(0));
         }
         ready!(poll_drain(&self.core, cx))?;
+        self.touch_activity();
         self.transport().writelines(bufs)?;
         Poll::Ready(Ok(len))
     }

@@ -12,6 +12,7 @@
 //! handles, which require the `futures-io` feature.
 
 pub(crate) mod core;
+mod deadline;
 #[cfg(feature = "futures-io")]
 mod futures_io;
 mod open;

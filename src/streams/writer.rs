@@ -10,7 +10,7 @@
 //! the protocol's `pause_writing`, which borrows the core). Calls down into `transport` and,
 //! for `start_tls`, `tls`; nothing below knows this file.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 #[cfg(feature = "tls")]
 use std::future::IntoFuture;
@@ -19,10 +19,10 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-#[cfg(feature = "tls")]
 use std::time::Duration;
 
 use super::core::{Flow, StreamCore};
+use super::deadline::Activity;
 use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
@@ -70,6 +70,9 @@ pub struct StreamWriter {
     /// Writing a regular file or a terminal through a helper thread (`pipe.rs`): that
     /// thread's completion, which `wait_closed` also waits for.
     helper: Option<std::sync::Arc<super::pipe::HelperDone>>,
+    /// Where writes record activity for the idle timeout; set by the first
+    /// [`set_idle_timeout`](Self::set_idle_timeout), empty (one test per write) before.
+    activity: OnceCell<Rc<Activity>>,
 }
 
 impl StreamWriter {
@@ -83,6 +86,15 @@ impl StreamWriter {
             core,
             created,
             helper: None,
+            activity: OnceCell::new(),
+        }
+    }
+
+    /// Records outgoing bytes for the idle timeout (a write that bypasses `write`).
+    #[cfg(feature = "futures-io")]
+    pub(super) fn touch_activity(&self) {
+        if let Some(a) = self.activity.get() {
+            a.touch();
         }
     }
 
@@ -142,6 +154,9 @@ impl StreamWriter {
     /// ```
     // Checklist: S42.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
+        if let Some(a) = self.activity.get() {
+            a.touch();
+        }
         if !trace_enabled() {
             return self.transport.write(data);
         }
@@ -181,6 +196,9 @@ impl StreamWriter {
     // Checklist: S43.
     pub fn writelines(&self, chunks: &[&[u8]]) -> Result<(), Error> {
         const BATCH: usize = 64;
+        if let Some(a) = self.activity.get() {
+            a.touch();
+        }
         let mut slices = [IoSlice::new(&[]); BATCH];
         for group in chunks.chunks(BATCH) {
             for (slot, c) in slices.iter_mut().zip(group) {
@@ -369,6 +387,123 @@ impl StreamWriter {
             writer: self,
             step: DrainStep::Start,
         }
+    }
+
+    /// Bounds how long one [`drain`](Self::drain) may wait: a drain still waiting for the
+    /// transport's buffer to fall after `timeout` fails with [`Error::Timeout`]. The bytes stay
+    /// buffered in the transport and go out if the peer catches up; drain again to wait more.
+    /// `None` (the default) waits as long as it takes.
+    ///
+    /// The time counts from the drain's first wait, on the loop's clock as read once per loop
+    /// iteration (the start of the iteration in which the drain began to wait).
+    /// `Duration::ZERO` fails a drain that would wait, at once (as
+    /// `asyncio.wait_for(writer.drain(), 0)` does); `Duration::MAX` never fires. A drain
+    /// already waiting is held to a new value when next woken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (_peer_reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.set_drain_timeout(Some(Duration::from_millis(50)));
+    /// assert_eq!(writer.drain_timeout(), Some(Duration::from_millis(50)));
+    /// // The peer never reads: the buffers fill, and a drain gives up after 50 ms.
+    /// let chunk = vec![0u8; 64 * 1024];
+    /// let outcome = loop {
+    ///     writer.write(&chunk)?;
+    ///     if let Err(e) = writer.drain().await {
+    ///         break e;
+    ///     }
+    /// };
+    /// assert!(matches!(outcome, asyncio::Error::Timeout));
+    /// assert!(writer.transport().get_write_buffer_size() > 0); // nothing was dropped
+    /// # writer.transport().abort();
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn set_drain_timeout(&self, timeout: Option<Duration>) {
+        let mut core = self.core.borrow_mut();
+        if timeout.is_none() && core.deadlines.is_none() {
+            return;
+        }
+        core.deadlines_on(&self.transport.get_loop())
+            .set_drain_timeout(timeout);
+    }
+
+    /// The drain timeout set by [`set_drain_timeout`](Self::set_drain_timeout).
+    pub fn drain_timeout(&self) -> Option<Duration> {
+        let core = self.core.borrow();
+        core.deadlines.as_ref().and_then(|d| d.drain_timeout())
+    }
+
+    /// Closes the connection once no byte has moved in either direction for `timeout`:
+    /// neither received from the peer nor handed to [`write`](Self::write) or
+    /// [`writelines`](Self::writelines). `None` (the default) never closes it.
+    ///
+    /// When it fires, the transport is aborted (its unsent bytes are dropped: a connection
+    /// silent that long has a peer that is gone or not reading, and a graceful close could
+    /// wait on it forever), and every waiter on the stream fails with an [`Error::Io`] of kind
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut), `idle timeout: no bytes in either
+    /// direction for …`: a waiting read, [`drain`](Self::drain),
+    /// [`wait_closed`](Self::wait_closed), and every later call of these.
+    ///
+    /// It lives on the writer although it watches both directions: it closes the connection,
+    /// which is the writer's business, and a writer always has a connection to close (a
+    /// reader may be fed by hand). It counts from the call; each byte in or out starts the
+    /// count again, at the cost of one store per message: the stream's timer looks every
+    /// eighth of the timeout (at least every millisecond), so the connection is closed no
+    /// sooner than `timeout` after the last byte and at most an eighth of it later.
+    /// `Duration::ZERO` closes the connection in the next loop iteration; `Duration::MAX`
+    /// never fires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (reader, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (peer_reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// writer.set_idle_timeout(Some(Duration::from_millis(20)));
+    /// assert_eq!(writer.idle_timeout(), Some(Duration::from_millis(20)));
+    /// // The peer says nothing: 20 ms later the connection is closed under the read.
+    /// let e = reader.read(100).await.unwrap_err();
+    /// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    /// assert!(e.to_string().contains("idle timeout"));
+    /// assert_eq!(writer.wait_closed().await.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// assert_eq!(peer_reader.read(100).await?, b""); // the peer sees the connection end
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
+        let mut guard = self.core.borrow_mut();
+        let core = &mut *guard;
+        if timeout.is_none() && core.deadlines.is_none() {
+            return;
+        }
+        if core.is_lost() {
+            return; // nothing left to close
+        }
+        let me = core.me.clone();
+        let dl = core.deadlines_on(&self.transport.get_loop());
+        let _ = self.activity.set(dl.activity.clone());
+        dl.set_idle_timeout(timeout, &me);
+    }
+
+    /// The idle timeout set by [`set_idle_timeout`](Self::set_idle_timeout); `None` again
+    /// once it has fired.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        let core = self.core.borrow();
+        core.deadlines.as_ref().and_then(|d| d.idle_timeout())
     }
 
     /// Python's `get_extra_info(name)`, forwarded to the transport.
@@ -604,7 +739,8 @@ enum DrainStep {
     /// scheduled runs first; now check again.
     Yielded,
     /// Paused: waiting for a `resume_writing` after the one counted at `start`, or the loss.
-    Waiting { start: u32 },
+    /// `since`: when the wait began on the loop's clock, if the stream has deadlines.
+    Waiting { start: u32, since: Option<i64> },
 }
 
 impl Future for Drain<'_> {
@@ -633,16 +769,16 @@ impl Future for Drain<'_> {
                 this.poll_paused(cx)
             }
             DrainStep::Yielded => this.poll_paused(cx),
-            DrainStep::Waiting { start } => {
-                let mut core = writer.core.borrow_mut();
+            DrainStep::Waiting { start, since } => {
+                let core = writer.core.borrow_mut();
                 if core.resumes != start {
                     return Poll::Ready(Ok(()));
                 }
                 if let Some(outcome) = core.lost_outcome() {
                     return Poll::Ready(outcome);
                 }
-                core.add_waiter(cx.waker());
-                Poll::Pending
+                drop(core);
+                this.wait(start, since, cx)
             }
         }
     }
@@ -651,7 +787,7 @@ impl Future for Drain<'_> {
 impl Drain<'_> {
     /// After the fast path: lost, flowing again, or wait for the next `resume_writing`.
     fn poll_paused(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
-        let mut core = self.writer.core.borrow_mut();
+        let core = self.writer.core.borrow_mut();
         match core.flow() {
             Flow::Lost => Poll::Ready(Err(Error::Io(io::Error::new(
                 io::ErrorKind::ConnectionReset,
@@ -659,13 +795,34 @@ impl Drain<'_> {
             )))),
             Flow::Flowing => Poll::Ready(Ok(())),
             Flow::Paused => {
-                self.step = DrainStep::Waiting {
-                    start: core.resumes,
-                };
-                core.add_waiter(cx.waker());
-                Poll::Pending
+                let start = core.resumes;
+                drop(core);
+                self.wait(start, None, cx)
             }
         }
+    }
+
+    /// Waits (again) for the resume counted after `start`, unless the drain timeout, counted
+    /// from `since` (the first wait), has passed.
+    fn wait(
+        &mut self,
+        start: u32,
+        since: Option<i64>,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        let mut guard = self.writer.core.borrow_mut();
+        let core = &mut *guard;
+        let mut since = since;
+        if let Some(dl) = &mut core.deadlines {
+            let began = *since.get_or_insert_with(|| dl.now());
+            if dl.drain_timed_out(began, &core.me) {
+                self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
+                return Poll::Ready(Err(Error::Timeout));
+            }
+        }
+        self.step = DrainStep::Waiting { start, since };
+        core.add_waiter(cx.waker());
+        Poll::Pending
     }
 }
 

@@ -14,16 +14,26 @@ pub(super) struct Claim<'a> {
 
 impl Claim<'_> {
     /// Runs one poll of `op` on the reader's state; the borrow ends before this returns.
+    /// A read about to wait past the read timeout fails with [`Error::Timeout`] instead,
+    /// having taken nothing (D1).
     fn poll<T>(
         &mut self,
         cx: &Context<'_>,
-        op: impl FnOnce(&mut ReaderState, &mut u64, &Waker) -> Poll<T>,
-    ) -> Poll<T> {
-        let mut core = self.reader.core.borrow_mut();
-        let state = &mut core.reader;
-        let out = op(state, &mut self.id, cx.waker());
-        if out.is_ready() && self.id != 0 {
-            state.end_wait(self.id);
+        op: impl FnOnce(&mut ReaderState, &mut u64, &Waker) -> Poll<Result<T, Error>>,
+    ) -> Poll<Result<T, Error>> {
+        let mut guard = self.reader.core.borrow_mut();
+        let core = &mut *guard;
+        let out = op(&mut core.reader, &mut self.id, cx.waker());
+        if out.is_pending() {
+            if !core.read_timed_out(self.id) {
+                return out;
+            }
+            core.reader.end_wait(self.id);
+            self.id = 0;
+            return Poll::Ready(Err(Error::Timeout));
+        }
+        if self.id != 0 {
+            core.reader.end_wait(self.id);
             self.id = 0; // the slot is given up: nothing left for Drop to do
         }
         out

@@ -33,6 +33,7 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use super::core::StreamCore;
 use crate::constants::DEFAULT_LIMIT;
@@ -409,6 +410,70 @@ impl StreamReader {
     // Checklist: S40.
     pub fn lines(&self) -> Lines<'_> {
         Lines { reader: self }
+    }
+
+    /// Bounds how long one read may wait: a read ([`read`](Self::read),
+    /// [`read_into`](Self::read_into), [`readline`](Self::readline),
+    /// [`readuntil`](Self::readuntil), [`readexactly`](Self::readexactly), …) still waiting
+    /// after `timeout` fails with [`Error::Timeout`], as if wrapped in
+    /// `asyncio.wait_for(…, timeout)`. Nothing is lost: the bytes that had arrived stay in the
+    /// buffer (a partial line, part of a `readexactly`), and the next read gets them and the
+    /// ones that come later. The connection stays open. `None` (the default) waits as long as
+    /// it takes.
+    ///
+    /// The time counts from the read's first wait (a read served from the buffer never
+    /// waits). The stream's timer looks every eighth of the timeout (at least every
+    /// millisecond), so a read fails no sooner than `timeout` after it began to wait and at
+    /// most an eighth of it later; this keeps the cost per message to a few instructions.
+    /// `Duration::ZERO` fails a read that would wait, at once (as `wait_for(…, 0)` does);
+    /// `Duration::MAX` never fires. A read already waiting is bounded from the call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`no running event loop`) for a reader with no connection set
+    /// outside a running loop: the timer needs a loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (reader, _writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (_, peer) = asyncio::open_connection_sock(b).await?;
+    /// reader.set_read_timeout(Some(Duration::from_millis(20)))?;
+    /// assert_eq!(reader.read_timeout(), Some(Duration::from_millis(20)));
+    /// peer.write(b"half a li")?;
+    /// // No newline within 20 ms: the read fails, and keeps what came.
+    /// assert!(matches!(reader.readline().await, Err(asyncio::Error::Timeout)));
+    /// peer.write(b"ne\n")?;
+    /// assert_eq!(reader.readline().await?, b"half a line\n");
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let mut guard = self.core.borrow_mut();
+        let core = &mut *guard;
+        if timeout.is_none() && core.deadlines.is_none() {
+            return Ok(());
+        }
+        let lp = match core.reader.transport() {
+            Some(t) => t.get_loop(),
+            None => crate::get_running_loop()?,
+        };
+        let me = core.me.clone();
+        let waiting = core.reader.waiter_id();
+        core.deadlines_on(&lp)
+            .set_read_timeout(timeout, waiting, &me);
+        Ok(())
+    }
+
+    /// The read timeout set by [`set_read_timeout`](Self::set_read_timeout).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        let core = self.core.borrow();
+        core.deadlines.as_ref().and_then(|d| d.read_timeout())
     }
 
     /// EOF was fed and the buffer is empty.

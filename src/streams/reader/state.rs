@@ -444,9 +444,14 @@ impl ReaderState {
         }
     }
 
+    /// The id of the read future waiting, if one is.
+    pub(crate) fn waiter_id(&self) -> Option<u64> {
+        self.waiter.as_ref().map(|(id, _)| *id)
+    }
+
     /// Detaches the waiter; the caller wakes it.
     #[inline]
-    pub(super) fn wakeup_waiter(&mut self) -> Option<Waker> {
+    pub(crate) fn wakeup_waiter(&mut self) -> Option<Waker> {
         self.waiter.take().map(|(_, waker)| waker)
     }
 

@@ -1,0 +1,415 @@
+//! Per-stream deadlines (issue #16): the read timeout, the drain timeout and the idle timeout
+//! of `StreamReader` / `StreamWriter`. Time is a `ManualClock`: a deadline passes only when a
+//! test moves the clock, so every assertion is about order and outcome, never elapsed time.
+//! Each test drives its loop with bounded `run_once` calls.
+
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::{Error, EventLoop, ManualClock, StreamReader, StreamWriter};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A loop on a manual clock and a connected pair of streams over a socketpair.
+struct Rig {
+    clock: ManualClock,
+    lp: EventLoop,
+    reader: Rc<StreamReader>,
+    writer: Rc<StreamWriter>,
+    peer_reader: Rc<StreamReader>,
+    peer_writer: Rc<StreamWriter>,
+}
+
+fn rig() -> Rig {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let ((reader, writer), (peer_reader, peer_writer)) = lp
+        .run_until_complete(async {
+            let (a, b) = asyncio::socketpair()?;
+            let ours = asyncio::open_connection_sock(a).await?;
+            let theirs = asyncio::open_connection_sock(b).await?;
+            Ok::<_, Error>((ours, theirs))
+        })
+        .unwrap()
+        .unwrap();
+    Rig {
+        clock,
+        lp,
+        reader: Rc::new(reader),
+        writer: Rc::new(writer),
+        peer_reader: Rc::new(peer_reader),
+        peer_writer: Rc::new(peer_writer),
+    }
+}
+
+/// Where a spawned operation's outcome lands.
+type Slot<T> = Rc<RefCell<Option<T>>>;
+
+impl Rig {
+    /// Spawns `fut` on the loop; its output goes to the returned slot.
+    fn spawn<T: 'static>(&self, fut: impl std::future::Future<Output = T> + 'static) -> Slot<T> {
+        let slot: Slot<T> = Rc::default();
+        let out = slot.clone();
+        let task = self.lp.handle().spawn(async move {
+            *out.borrow_mut() = Some(fut.await);
+        });
+        drop(task.unwrap()); // detached: the slot says when it is done
+        slot
+    }
+
+    /// Turns the loop until `cond` holds (bounded).
+    fn until(&self, cond: impl FnMut() -> bool) {
+        util::run_until(&self.lp, 10_000, cond);
+    }
+
+    /// Turns the loop a few times without moving the clock: whatever is ready happens.
+    fn settle(&self) {
+        for _ in 0..20 {
+            self.lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    }
+
+    /// Runs `fut` to completion (it must not need the clock to move).
+    fn block_on<T: 'static>(&self, fut: impl std::future::Future<Output = T> + 'static) -> T {
+        let slot = self.spawn(fut);
+        self.until(|| slot.borrow().is_some());
+        let out = slot.borrow_mut().take().unwrap();
+        out
+    }
+
+    /// Lets `d` of loop time pass a millisecond at a time, the loop turning at each, as time
+    /// flows for a real loop (the timers look at the streams on their schedule).
+    fn pass(&self, d: Duration) {
+        for _ in 0..d.as_millis() {
+            self.clock.advance(ms(1));
+            for _ in 0..3 {
+                self.lp.run_once(Some(Duration::ZERO)).unwrap();
+            }
+        }
+    }
+
+    /// Lets time pass a millisecond at a time until `cond` holds, at most `limit`.
+    fn pass_until(&self, limit: Duration, mut cond: impl FnMut() -> bool) {
+        for _ in 0..limit.as_millis() {
+            if cond() {
+                return;
+            }
+            self.pass(ms(1));
+        }
+        assert!(cond(), "not reached within {limit:?} of loop time");
+    }
+
+    fn timers(&self) -> usize {
+        self.lp.handle().stats().timers
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.writer.transport().abort();
+        self.peer_writer.transport().abort();
+        self.settle();
+    }
+}
+
+#[test]
+fn read_timeout_fires_and_the_next_read_gets_the_late_bytes() {
+    let r = rig();
+    r.reader.set_read_timeout(Some(ms(100))).unwrap();
+    assert_eq!(r.reader.read_timeout(), Some(ms(100)));
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.read(100).await });
+    r.until(|| r.timers() == 1); // the read waits, its deadline armed
+    r.pass(ms(99));
+    assert!(read.borrow().is_none(), "fired before its timeout");
+    // Within an eighth of the timeout past it (the timer looks every 12.5 ms).
+    r.pass_until(ms(100 / 8 + 2), || read.borrow().is_some());
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    // The connection is fine: bytes sent after the timeout reach the next read.
+    r.peer_writer.write(b"late").unwrap();
+    let reader = r.reader.clone();
+    assert_eq!(
+        r.block_on(async move { reader.read(100).await }).unwrap(),
+        b"late"
+    );
+}
+
+#[test]
+fn a_timed_out_readexactly_keeps_its_partial_bytes() {
+    let r = rig();
+    r.reader.set_read_timeout(Some(ms(50))).unwrap();
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.readexactly(10).await });
+    r.peer_writer.write(b"0123").unwrap();
+    r.until(|| util::reader_buffered(&r.reader) == 4);
+    r.pass_until(ms(50 + 50 / 8 + 2), || read.borrow().is_some());
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    assert_eq!(
+        util::reader_buffered(&r.reader),
+        4,
+        "the partial bytes stay buffered"
+    );
+    r.peer_writer.write(b"456789").unwrap();
+    let reader = r.reader.clone();
+    let all = r.block_on(async move { reader.readexactly(10).await });
+    assert_eq!(all.unwrap(), b"0123456789");
+}
+
+#[test]
+fn a_timed_out_readuntil_and_readline_keep_the_line_so_far() {
+    let r = rig();
+    r.reader.set_read_timeout(Some(ms(50))).unwrap();
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.readuntil(b";").await });
+    r.peer_writer.write(b"key=va").unwrap();
+    r.until(|| util::reader_buffered(&r.reader) == 6);
+    r.pass_until(ms(50 + 50 / 8 + 2), || read.borrow().is_some());
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    // A readline times out too, over the same bytes, and takes none of them.
+    let reader = r.reader.clone();
+    let line = r.spawn(async move { reader.readline().await });
+    r.settle();
+    r.pass_until(ms(50 + 50 / 8 + 2), || line.borrow().is_some());
+    assert!(matches!(
+        line.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    r.peer_writer.write(b"lue;\n").unwrap();
+    let reader = r.reader.clone();
+    let got = r.block_on(async move {
+        let a = reader.readuntil(b";").await?;
+        let b = reader.readline().await?;
+        Ok::<_, Error>((a, b))
+    });
+    assert_eq!(got.unwrap(), (b"key=value;".to_vec(), b"\n".to_vec()));
+}
+
+#[test]
+fn reads_served_from_the_buffer_never_time_out_and_zero_fails_only_a_wait() {
+    let r = rig();
+    r.reader.set_read_timeout(Some(Duration::ZERO)).unwrap();
+    r.peer_writer.write(b"ready").unwrap();
+    r.until(|| util::reader_buffered(&r.reader) == 5);
+    let reader = r.reader.clone();
+    let got = r.block_on(async move {
+        let first = reader.read(100).await;
+        let second = reader.read(100).await; // would wait: fails at once, clock unmoved
+        (first, second)
+    });
+    assert_eq!(got.0.unwrap(), b"ready");
+    assert!(matches!(got.1, Err(Error::Timeout)));
+}
+
+#[test]
+fn duration_max_never_fires_and_none_clears() {
+    let r = rig();
+    r.reader.set_read_timeout(Some(Duration::MAX)).unwrap();
+    r.writer.set_idle_timeout(Some(Duration::MAX));
+    r.writer.set_drain_timeout(Some(Duration::MAX));
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.read(100).await });
+    r.settle();
+    r.clock.advance(Duration::from_secs(10 * 365 * 24 * 3600)); // ten years
+    r.settle();
+    assert!(read.borrow().is_none(), "Duration::MAX fired");
+    // Cleared: the read waits past what the old timeout would have allowed.
+    r.reader.set_read_timeout(Some(ms(10))).unwrap();
+    r.reader.set_read_timeout(None).unwrap();
+    r.writer.set_idle_timeout(None);
+    assert_eq!(
+        (r.reader.read_timeout(), r.writer.idle_timeout()),
+        (None, None)
+    );
+    r.clock.advance(Duration::from_secs(60));
+    r.settle();
+    assert!(read.borrow().is_none(), "a cleared timeout fired");
+    r.peer_writer.write(b"x").unwrap();
+    r.until(|| read.borrow().is_some());
+    assert_eq!(read.borrow_mut().take().unwrap().unwrap(), b"x");
+}
+
+#[test]
+fn a_read_timeout_needs_a_loop_for_a_reader_fed_by_hand() {
+    let reader = StreamReader::new();
+    assert!(matches!(
+        reader.set_read_timeout(Some(ms(1))),
+        Err(Error::InvalidState(_))
+    ));
+    reader.set_read_timeout(None).unwrap(); // nothing to arm: fine anywhere
+    asyncio::run(async {
+        let reader = StreamReader::new();
+        reader.set_read_timeout(Some(Duration::ZERO)).unwrap();
+        reader.feed_data(b"ab");
+        assert_eq!(reader.read(1).await.unwrap(), b"a");
+        assert_eq!(reader.read(1).await.unwrap(), b"b");
+        assert!(matches!(reader.read(1).await, Err(Error::Timeout)));
+    })
+    .unwrap();
+}
+
+#[test]
+fn drain_timeout_with_a_peer_that_does_not_read() {
+    let r = rig();
+    r.writer.set_drain_timeout(Some(ms(200)));
+    r.writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move {
+        let chunk = vec![7u8; 64 * 1024];
+        loop {
+            writer.write(&chunk)?;
+            writer.drain().await?;
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), Error>(())
+    });
+    // Until the socket is full: paused, and the buffer no longer moves.
+    let mut last = usize::MAX;
+    for _ in 0..1000 {
+        r.settle();
+        let now = r.writer.transport().get_write_buffer_size();
+        if now == last && r.lp.handle().stats().writing_paused == 1 {
+            break;
+        }
+        last = now;
+    }
+    assert_eq!(r.timers(), 1, "the waiting drain armed its deadline");
+    r.clock.advance(ms(199));
+    r.settle();
+    assert!(drained.borrow().is_none(), "fired before its timeout");
+    r.clock.advance(ms(1));
+    r.until(|| drained.borrow().is_some());
+    assert!(matches!(
+        drained.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    let buffered = r.writer.transport().get_write_buffer_size();
+    assert!(buffered > 0, "the bytes stay in the transport");
+    // The peer catches up: a new drain returns once the buffer has gone out.
+    let peer = r.peer_reader.clone();
+    let _reading = r.spawn(async move {
+        while !peer.read(1 << 20).await?.is_empty() {}
+        Ok::<_, Error>(())
+    });
+    let writer = r.writer.clone();
+    r.block_on(async move { writer.drain().await }).unwrap();
+    assert!(r.writer.transport().get_write_buffer_size() < buffered);
+}
+
+#[test]
+fn idle_timeout_closes_and_every_waiter_on_both_sides_errs() {
+    let r = rig();
+    r.writer.set_idle_timeout(Some(ms(1000)));
+    assert_eq!(r.writer.idle_timeout(), Some(ms(1000)));
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.readline().await });
+    let writer = r.writer.clone();
+    let closed = r.spawn(async move { writer.wait_closed().await });
+    let peer = r.peer_reader.clone();
+    let peer_read = r.spawn(async move { peer.read(100).await });
+    r.settle();
+    r.pass(ms(999));
+    assert!(read.borrow().is_none() && closed.borrow().is_none());
+    r.pass_until(ms(1000 / 8 + 2), || {
+        read.borrow().is_some() && closed.borrow().is_some()
+    });
+    r.until(|| peer_read.borrow().is_some());
+    let idle = |e: Error| {
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+        assert!(e.to_string().contains("idle timeout"), "{e}");
+    };
+    idle(read.borrow_mut().take().unwrap().unwrap_err());
+    idle(closed.borrow_mut().take().unwrap().unwrap_err());
+    // The peer sees the end of the connection (EOF, or a reset).
+    match peer_read.borrow_mut().take().unwrap() {
+        Ok(b) => assert!(b.is_empty(), "{b:?}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    // Later calls fail the same way; the timer is gone.
+    let reader = r.reader.clone();
+    let writer = r.writer.clone();
+    let later = r.block_on(async move {
+        (
+            reader.read(1).await,
+            writer.drain().await,
+            writer.wait_closed().await,
+        )
+    });
+    idle(later.0.unwrap_err());
+    idle(later.1.unwrap_err());
+    idle(later.2.unwrap_err());
+    assert_eq!(r.writer.idle_timeout(), None);
+    assert_eq!(r.timers(), 0);
+}
+
+#[test]
+fn activity_either_way_keeps_an_idle_connection_open() {
+    let r = rig();
+    r.writer.set_idle_timeout(Some(ms(100)));
+    for i in 0..10u8 {
+        r.clock.advance(ms(60));
+        if i % 2 == 0 {
+            // Bytes in.
+            r.peer_writer.write(&[i]).unwrap();
+            let reader = r.reader.clone();
+            assert_eq!(
+                r.block_on(async move { reader.read(1).await }).unwrap(),
+                [i]
+            );
+        } else {
+            // Bytes out.
+            r.writer.write(&[i]).unwrap();
+            let peer = r.peer_reader.clone();
+            assert_eq!(r.block_on(async move { peer.read(1).await }).unwrap(), [i]);
+        }
+    }
+    // 600 ms with never 100 ms of silence: still open.
+    assert!(!r.writer.is_closing());
+    assert_eq!(
+        r.timers(),
+        1,
+        "one timer for the stream, whatever the traffic"
+    );
+    r.pass(ms(99));
+    assert!(!r.writer.is_closing());
+    r.pass_until(ms(100 / 8 + 2), || r.writer.is_closing());
+}
+
+#[test]
+fn zero_idle_timeout_closes_at_once() {
+    let r = rig();
+    r.writer.set_idle_timeout(Some(Duration::ZERO));
+    r.until(|| r.writer.is_closing());
+    let reader = r.reader.clone();
+    let e = r.block_on(async move { reader.read(1).await }).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn a_closed_connection_leaves_no_timer() {
+    let r = rig();
+    r.reader.set_read_timeout(Some(ms(100))).unwrap();
+    r.writer.set_idle_timeout(Some(ms(100)));
+    assert_eq!(r.timers(), 1);
+    r.writer.close();
+    let writer = r.writer.clone();
+    r.block_on(async move { writer.wait_closed().await })
+        .unwrap();
+    assert_eq!(r.timers(), 0);
+}
