@@ -30,9 +30,8 @@ use super::threadsafe::Remote;
 use super::{debug, report_panic, LoopHandle, LoopInner, Timer, TimerEntry};
 use crate::constants::MAXIMUM_SELECT_TIMEOUT;
 
-/// How stale the iteration's clock reading may be for a poll to reckon from it (see
-/// `timer_timeout`): a run phase longer than this makes a timer late by the excess, as the
-/// loop's slow-callback threshold (`SLOW_CALLBACK_DURATION`) already calls slow.
+/// How long before a far timer's deadline the far alarm rings: from then on the poll
+/// timeout is exact again (`timer_timeout`).
 const STALE_MARGIN_NS: i64 = 100_000_000;
 
 impl LoopHandle {
@@ -82,10 +81,9 @@ impl LoopHandle {
     }
 
     /// `poll_timeout` with timers armed: up to the earliest deadline (`next_timer_at`, exact
-    /// or early). When this iteration has read the clock and that deadline is more than
-    /// [`STALE_MARGIN`] ahead, the poll sleeps until the margin before it, reckoned from that
-    /// reading, and reads no clock: it is early unless the iteration ran longer than the
-    /// margin, and the next poll, nearer, reckons from a fresh reading.
+    /// or early), from a fresh clock reading; or no timeout at all while that deadline is
+    /// more than `FAR_NS` ahead and the far alarm (`alarm.rs`) is set `STALE_MARGIN_NS`
+    /// before it.
     fn timer_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
         if inner.clock.is_manual() {
@@ -99,17 +97,9 @@ impl LoopHandle {
         if inner.far.get() {
             return None; // the alarm wakes the poll
         }
-        if let Some(then) = inner.cached_now_if_read() {
-            let left = at.saturating_sub(then);
-            if left > FAR_NS && inner.enter_far(at - STALE_MARGIN_NS) {
-                return None;
-            }
-            if left > STALE_MARGIN_NS {
-                // Whole milliseconds: the poll's resolution, and no sub-millisecond wait.
-                let ms = ((left - STALE_MARGIN_NS) / 1_000_000) as u64;
-                return Some(Duration::from_millis(ms).min(MAXIMUM_SELECT_TIMEOUT));
-            }
-        }
+        // A fresh reading, not the iteration's cached one: callbacks may have run for a
+        // while since the poll returned, and a timeout reckoned from the older time would
+        // make the timer late by that much (L9: head deadline - now).
         let left = at.saturating_sub(inner.clock.now_ns());
         if left > FAR_NS && inner.enter_far(at - STALE_MARGIN_NS) {
             return None;

@@ -916,13 +916,6 @@ impl LoopInner {
         self.now_cache.set(NOW_UNSET);
     }
 
-    /// The cached time if this iteration has read the clock.
-    #[inline]
-    pub(crate) fn cached_now_if_read(&self) -> Option<i64> {
-        let now = self.now_cache.get();
-        (now != NOW_UNSET).then_some(now)
-    }
-
     /// Lowers `next_timer_at` to `at`, and leaves far mode if `at` comes before the alarm.
     #[inline]
     pub(crate) fn timer_due_by(&self, at: i64) {
