@@ -114,6 +114,66 @@ both!(test_shell, |w| async move {
     Ok(())
 });
 
+/// A pipe (read end, write end), both close-on-exec.
+fn os_pipe() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid two-int array for pipe2 to fill.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+// Creation cancelled after the child started (while its stdout pipe is being connected): the
+// child is killed, as CPython kills it when the creation fails, since nobody could reach it.
+// The child's stderr is a probe pipe we read: EOF there means the child is gone (a `sleep
+// 3600` left running would hold it until the test's bound fails it).
+both!(test_cancel_make_subprocess_transport_exec, |w| async move {
+    let (probe_r, probe_w) = os_pipe();
+    let started = Rc::new(Cell::new(false));
+    let s = started.clone();
+    let task = asyncio::spawn(async move {
+        let create = create_subprocess_exec("sleep", ["3600"])
+            .stdout(Stdio::Pipe)
+            .stderr(Stdio::Fd(probe_w.into()))
+            .child_watcher(w);
+        s.set(true); // the first poll of `create` runs on to the child's start
+        create.await
+    });
+    asyncio::yield_now().await; // the task's first turn: child started, pipe connecting
+    assert!(
+        started.get() && !task.is_done(),
+        "the creation did not get to wait"
+    );
+    assert!(task.cancel());
+    assert!(task.await.is_err(), "the creation was not cancelled");
+    let probe = asyncio::open_read_pipe(probe_r).await?;
+    assert_eq!(probe.read(-1).await?, b"");
+    Ok(())
+});
+
+// Python's bpo-43884: the killed shell's child still holds stdout; wait() returns the
+// shell's -SIGKILL once that child has gone too.
+both!(test_kill_issue43884, |w| async move {
+    let proc = sh("cat; true", w)
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .await?;
+    // An echo through `cat` proves the shell's child runs and holds stdout.
+    proc.stdin.as_ref().unwrap().write(b"x\n")?;
+    assert_eq!(proc.stdout.as_ref().unwrap().readline().await?, b"x\n");
+    proc.kill()?;
+    proc.stdin.as_ref().unwrap().close(); // `cat` sees EOF and exits
+    assert_eq!(proc.wait().await, -libc::SIGKILL);
+    Ok(())
+});
+
 /// A child that says "ready" once it runs, then waits on its stdin, which we never close.
 async fn ready_child(w: ChildWatcher) -> Result<Process, Error> {
     let proc = sh("echo ready; exec cat >/dev/null", w)

@@ -178,6 +178,39 @@ impl ChildWatch {
     pub(crate) fn kind(&self) -> ChildWatcher {
         self.kind
     }
+
+    /// A guard that kills the child when dropped, unless [`KillGuard::disarm`]ed first: for
+    /// the steps between starting a child and handing its `Process` out.
+    pub(crate) fn kill_guard(&self) -> KillGuard {
+        KillGuard(Some(ChildWatch {
+            pid: self.pid,
+            exit: self.exit.clone(),
+            kind: self.kind,
+        }))
+    }
+}
+
+/// Kills the child on drop unless disarmed (CPython's "Exception during subprocess creation,
+/// kill the subprocess"): a creation that fails or is cancelled after the child started leaves
+/// no child running that nobody can reach. The watch still reaps it.
+pub(crate) struct KillGuard(Option<ChildWatch>);
+
+impl KillGuard {
+    /// The child was handed out: dropping the guard no longer kills it.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillGuard {
+    fn drop(&mut self) {
+        if let Some(watch) = self.0.take() {
+            log::debug!(target: "asyncio", "subprocess creation did not finish: killing child {}", watch.pid);
+            if let Err(e) = watch.send_signal(libc::SIGKILL) {
+                log::warn!(target: "asyncio", "killing child {}: {e}", watch.pid);
+            }
+        }
+    }
 }
 
 /// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and

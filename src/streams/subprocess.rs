@@ -207,6 +207,11 @@ pub fn create_subprocess_shell(cmd: impl AsRef<OsStr>) -> CreateSubprocess {
 /// The builder [`create_subprocess_exec`] and [`create_subprocess_shell`] return: Python's
 /// keyword arguments as methods; await it to start the child.
 ///
+/// # Cancel safety
+/// If the awaited creation fails or is dropped (its task cancelled, a timeout) after the
+/// child started, the child is killed (and reaped), as CPython kills it when the creation
+/// fails: no child is left running that no [`Process`] can reach.
+///
 /// # Examples
 ///
 /// ```
@@ -314,6 +319,10 @@ impl CreateSubprocess {
         drop(self.cmd); // closes the child's ends in the parent
         drop(child); // nothing else in it: the pipes are ours, reaping is the watch's
         let watch = ChildWatch::start(&lp, pid, self.watcher)?;
+        // From here until the Process is handed out, an error or a cancellation (this future
+        // dropped while a pipe is being connected) kills the child, as CPython closes the
+        // transport: nobody could ever reach it otherwise. Declared first, dropped last.
+        let guard = watch.kill_guard();
         let mut proc = Process {
             stdin: None,
             stdout: None,
@@ -322,15 +331,10 @@ impl CreateSubprocess {
             watch,
             pipes: Vec::new(),
         };
-        let limit = self.limit;
-        match proc.connect_pipes(&lp, limit, stdin, stdout, stderr).await {
-            Ok(()) => Ok(proc),
-            Err(e) => {
-                // As CPython closes the transport, killing the child: no stream, no process.
-                let _ = proc.watch.send_signal(libc::SIGKILL);
-                Err(e)
-            }
-        }
+        proc.connect_pipes(&lp, self.limit, stdin, stdout, stderr)
+            .await?;
+        guard.disarm();
+        Ok(proc)
     }
 }
 
