@@ -192,7 +192,7 @@
 //! | `ExceptionGroup` (from a `TaskGroup`) | `Error::Group(Vec<Error>)`, every failure in order; a panicking task is `Error::Panic` in it |
 //! | `loop.run_in_executor(None, f)`, `asyncio.to_thread(f)` | `asyncio::run_in_executor(f).await`, `asyncio::to_thread(f).await` → `Result<T, Error>` (a panic in `f` is `Error::Panic`); one bounded pool per process, shared with the resolver |
 //! | `loop.set_default_executor(ThreadPoolExecutor(max_workers=n))` | `asyncio::set_executor_max_threads(n)` |
-//! | `asyncio.create_subprocess_exec(prog, *args, stdin=PIPE, stdout=PIPE, stderr=PIPE, limit=…)` | `asyncio::create_subprocess_exec(prog, args).stdin(Stdio::Pipe).stdout(Stdio::Pipe).stderr(Stdio::Pipe).limit(n).await` → `Process`; also `.cwd(dir)`, `.env(k, v)`, `.env_clear()`; a missing program is `Error::Io` of kind `NotFound` (errno kept) |
+//! | `asyncio.create_subprocess_exec(prog, *args, stdin=PIPE, stdout=PIPE, stderr=PIPE, limit=…)` | `asyncio::create_subprocess_exec(prog, args).stdin(Stdio::Pipe).stdout(Stdio::Pipe).stderr(Stdio::Pipe).limit(n).await` → `Process`; also `.cwd(dir)`, `.env(k, v)`, `.env_clear()`, `.start_new_session(true)`, `.process_group(pgid)`; a missing program is `Error::Io` of kind `NotFound` (errno kept) |
 //! | `asyncio.create_subprocess_shell(cmd, …)` | `asyncio::create_subprocess_shell(cmd)`, the same builder (`/bin/sh -c cmd`) |
 //! | `asyncio.subprocess.PIPE`, `DEVNULL`, `STDOUT`, `None`, a file or fd | `Stdio::Pipe`, `Stdio::DevNull`, `Stdio::Stdout` (stderr only), `Stdio::Inherit` (the default), `Stdio::Fd(fd)` |
 //! | `proc.stdin`, `proc.stdout`, `proc.stderr` | public fields: `Option<StreamWriter>`, `Option<StreamReader>` (`take()` one to move it into a task) |

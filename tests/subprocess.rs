@@ -114,6 +114,91 @@ both!(test_shell, |w| async move {
     Ok(())
 });
 
+both!(test_start_new_session, |w| async move {
+    let proc = sh("exit 8", w).start_new_session(true).await?;
+    assert_eq!(proc.wait().await, 8);
+    // And it is a session leader: its session id is its pid.
+    let code = "import os; print(os.getsid(0) == os.getpid())";
+    let proc = create_subprocess_exec("python3", ["-c", code])
+        .start_new_session(true)
+        .stdout(Stdio::Pipe)
+        .child_watcher(w)
+        .await?;
+    let (out, _) = proc.communicate(None).await?;
+    assert_eq!(out, b"True\n");
+    Ok(())
+});
+
+// Python's `process_group=0`: the child leads a new process group.
+both!(process_group_0_leads_a_group, |w| async move {
+    let code = "import os; print(os.getpgid(0) == os.getpid())";
+    for (pgid, expected) in [(Some(0), &b"True\n"[..]), (None, &b"False\n"[..])] {
+        let mut create = create_subprocess_exec("python3", ["-c", code])
+            .stdout(Stdio::Pipe)
+            .child_watcher(w);
+        if let Some(pgid) = pgid {
+            create = create.process_group(pgid);
+        }
+        let proc = create.await?;
+        let (out, _) = proc.communicate(None).await?;
+        assert_eq!(out, expected, "process_group {pgid:?}");
+    }
+    Ok(())
+});
+
+// Python's `os_helper.FakePath` program and argument: anything path-like will do.
+both!(test_create_subprocess_exec_with_path, |w| async move {
+    let sh_path = std::path::Path::new("/bin/sh");
+    let proc = create_subprocess_exec(sh_path, ["-c", "exit 0"])
+        .child_watcher(w)
+        .await?;
+    assert_eq!(proc.wait().await, 0);
+    let dir = std::path::PathBuf::from(".");
+    let proc = create_subprocess_exec("test", [dir.as_os_str(), "-ef".as_ref(), ".".as_ref()])
+        .child_watcher(w)
+        .await?;
+    assert_eq!(proc.wait().await, 0);
+    Ok(())
+});
+
+// CPython gh-100133: many children at once, each communicate()d in its own task.
+both!(test_subprocess_communicate_stdout, |w| async move {
+    let outputs: Vec<String> = (0..10).map(|i| format!("foo{i}")).collect();
+    let got = asyncio::gather(outputs.clone().into_iter().map(|out| async move {
+        let proc = create_subprocess_exec("python3", ["-c", &format!("print({out:?})")])
+            .stdout(Stdio::Pipe)
+            .child_watcher(w)
+            .await?;
+        let (stdout, _) = proc.communicate(None).await?;
+        Ok::<_, Error>(String::from_utf8_lossy(&stdout).trim().to_owned())
+    }))
+    .await?;
+    assert_eq!(got, outputs);
+    Ok(())
+});
+
+both!(test_subprocess_repr, |w| async move {
+    let proc = sh("exit 0", w).await?;
+    assert_eq!(format!("{proc:?}"), format!("<Process {}>", proc.pid()));
+    proc.wait().await;
+    Ok(())
+});
+
+#[cfg(target_os = "linux")]
+both!(test_devstdin_input, |w| async move {
+    let code = "file = open('/dev/stdin'); data = file.read(); print(len(data))";
+    let proc = create_subprocess_exec("python3", ["-c", code])
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Pipe)
+        .child_watcher(w)
+        .await?;
+    let (out, _) = proc.communicate(Some(b"abc")).await?;
+    assert_eq!(out, b"3\n");
+    assert_eq!(proc.wait().await, 0);
+    Ok(())
+});
+
 /// A pipe (read end, write end), both close-on-exec.
 fn os_pipe() -> (std::fs::File, std::fs::File) {
     use std::os::fd::FromRawFd;

@@ -20,8 +20,8 @@
 //! to the `kill`, and reaping takes the same lock. Once registered, a child is reaped whatever
 //! happens to its `Process`: the pidfd registration stays with the loop until the child exits,
 //! and if the loop closes first the child is handed to a reaper thread. This file is the only
-//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open`; it touches mio only through the
-//! loop's `register_handler`.
+//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open` (and `setsid` in a starting child); it
+//! touches mio only through the loop's `register_handler`.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -210,6 +210,22 @@ impl Drop for KillGuard {
                 log::warn!(target: "asyncio", "killing child {}: {e}", watch.pid);
             }
         }
+    }
+}
+
+/// Makes the child call `setsid()` before it executes the program (Python's
+/// `start_new_session=True`).
+pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec; it only calls `setsid`, which
+    // is async-signal-safe, and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

@@ -26,6 +26,7 @@ use std::fs::{File, OpenOptions};
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::pin::{pin, Pin};
 use std::process::Command;
@@ -37,7 +38,7 @@ use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
-use crate::event_loop::child_watcher::{ChildWatch, ChildWatcher};
+use crate::event_loop::child_watcher::{start_new_session, ChildWatch, ChildWatcher};
 use crate::transport::pipe::{os_pipe, Direction};
 
 /// Where a child's standard stream goes (Python's `stdin=`/`stdout=`/`stderr=` values).
@@ -239,6 +240,8 @@ pub struct CreateSubprocess {
     stderr: Stdio,
     limit: usize,
     watcher: ChildWatcher,
+    /// `setsid()` in the child (`start_new_session`).
+    new_session: bool,
 }
 
 impl CreateSubprocess {
@@ -250,6 +253,7 @@ impl CreateSubprocess {
             stderr: Stdio::Inherit,
             limit: DEFAULT_LIMIT,
             watcher: ChildWatcher::Auto,
+            new_session: false,
         }
     }
 
@@ -298,6 +302,52 @@ impl CreateSubprocess {
         self
     }
 
+    /// Starts the child in a new session, as its leader (`setsid()` in the child; Python's
+    /// `start_new_session=True`): it leaves the parent's process group and controlling
+    /// terminal, so a Ctrl-C at the terminal no longer reaches it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("exit 8")
+    ///         .start_new_session(true)
+    ///         .await?;
+    ///     assert_eq!(proc.wait().await, 8);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn start_new_session(mut self, on: bool) -> Self {
+        self.new_session = on;
+        self
+    }
+
+    /// Puts the child in process group `pgid`, `0` meaning a new group led by the child
+    /// (`setpgid` in the child; Python's `process_group=`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let code = "import os; print(os.getpgid(0) == os.getpid())";
+    ///     let proc = asyncio::create_subprocess_exec("python3", ["-c", code])
+    ///         .process_group(0)
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     let (out, _) = proc.communicate(None).await?;
+    ///     assert_eq!(out, b"True\n"); // the leader of its own group
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn process_group(mut self, pgid: i32) -> Self {
+        self.cmd.process_group(pgid);
+        self
+    }
+
     /// How the child's exit is learnt (default [`ChildWatcher::Auto`]).
     pub fn child_watcher(mut self, watcher: ChildWatcher) -> Self {
         self.watcher = watcher;
@@ -314,6 +364,9 @@ impl CreateSubprocess {
             .stdin(stdin.child_stdio())
             .stdout(stdout.child_stdio())
             .stderr(stderr.child_stdio());
+        if self.new_session {
+            start_new_session(&mut self.cmd);
+        }
         let child = self.cmd.spawn()?; // program not found: Io(NotFound), errno kept
         let pid = child.id();
         drop(self.cmd); // closes the child's ends in the parent
