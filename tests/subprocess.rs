@@ -612,3 +612,55 @@ both!(test_cancel_process_wait, |w| async move {
     assert_eq!(proc.wait().await, -libc::SIGKILL);
     Ok(())
 });
+
+// ---- in a child process of its own: descriptor counts ---------------------------------------
+
+/// Descriptors open in this process now.
+#[cfg(target_os = "linux")]
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// In the child (`SUBPROCESS_FD_CHILD=1`), alone in its process so that the counts are its own:
+/// a program that cannot be started, with each stream a pipe, leaves no descriptor behind.
+/// Elsewhere a no-op.
+#[cfg(target_os = "linux")]
+#[test]
+fn child_popen_error_leaves_no_descriptor() {
+    if std::env::var_os("SUBPROCESS_FD_CHILD").is_none() {
+        return;
+    }
+    util::run_fresh(BOUND, async {
+        let before = open_fds();
+        for stdin in [Stdio::Inherit, Stdio::Pipe] {
+            let r = create_subprocess_exec("/nonexistent/zzz-no-such-program", ["x"])
+                .stdin(stdin)
+                .stdout(Stdio::Pipe)
+                .stderr(Stdio::Pipe)
+                .await;
+            assert!(matches!(r, Err(Error::Io(_))), "{r:?}");
+            assert_eq!(open_fds(), before, "a failed start left descriptors open");
+        }
+    });
+}
+
+// CPython's test_popen_error and test_popen_error_with_stdin_pipe (bpo-24763, bpo-35721): when
+// the program cannot be started, the pipes made for it are closed. Run in a child process of
+// this test binary, since other tests open descriptors concurrently in this one.
+#[cfg(target_os = "linux")]
+#[test]
+fn test_popen_error_with_stdin_pipe() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "child_popen_error_leaves_no_descriptor",
+            "--test-threads=1",
+        ])
+        .env("SUBPROCESS_FD_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
