@@ -2,15 +2,13 @@
 //! read, write, drain, until EOF; then close. TCP or Unix.
 //!
 //! Run: `cargo run --release --example echo_server -- [--host H] [--port P] [--unix PATH]
-//! [--tls-cert CHAIN.pem --tls-key KEY.pem] [--proxy-protocol] [--idle-timeout SECS]
-//! [--workers N]`. With the two TLS options it serves TLS (rustls; try it with `examples/tls_echo_client.rs --cafile
+//! [--tls-cert CHAIN.pem --tls-key KEY.pem] [--proxy-protocol] [--idle-timeout SECS]`. With
+//! the two TLS options it serves TLS (rustls; try it with `examples/tls_echo_client.rs --cafile
 //! CA.pem`). With `--proxy-protocol` it sits behind a load balancer: each connection must start
 //! with a PROXY header (v1 or v2, e.g. HAProxy's `send-proxy-v2`), and the server prints
 //! `Connection from PEER`, the client's address the header carries. With `--idle-timeout` a
-//! connection silent both ways that long is closed (the writer's `set_idle_timeout`). With
-//! `--workers N` (TCP only) the server runs on N loops, one per thread, each with its own
-//! `SO_REUSEPORT` listener on the same port (`asyncio::serve_on_threads`). Prints `Serving on
-//! ADDR` once listening.
+//! connection silent both ways that long is closed (the writer's `set_idle_timeout`). Prints
+//! `Serving on ADDR` once listening.
 
 mod common;
 
@@ -40,11 +38,6 @@ static CLI: Cli = Cli {
         Flag::switch(
             "proxy-protocol",
             "expect a PROXY v1/v2 header first (behind a load balancer); print each peer",
-        ),
-        Flag::value(
-            "workers",
-            "N",
-            "serve on N loops, one per thread, each with its own SO_REUSEPORT listener",
         ),
         Flag::value(
             "idle-timeout",
@@ -131,46 +124,6 @@ async fn serve(
     Ok(server.serve_forever().await?) // Ok once the server is closed
 }
 
-/// `--workers N`: the same server on N loops, one per thread (`serve_on_threads`), until the
-/// signal that ends `main`'s loop drops the group, which stops every worker.
-async fn serve_workers(
-    n: usize,
-    (host, port): (String, u16),
-    tls_files: TlsFiles,
-    proxy: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    // Read the certificate once; each worker shares the configuration.
-    #[cfg(feature = "tls")]
-    let tls_config = match tls_files {
-        Some((cert, key)) => Some(std::sync::Arc::new(asyncio::tls::server_config(cert, key)?)),
-        None => None,
-    };
-    #[cfg(not(feature = "tls"))]
-    if tls_files.is_some() {
-        return Err("TLS needs the `tls` feature, off in this build".into());
-    }
-    let workers = asyncio::serve_on_threads(n, &host, port, move |w| {
-        let start = if proxy {
-            asyncio::start_server(echo_and_print_peer, &w.host, w.port)
-                .proxy_protocol(asyncio::ProxyProtocol::Required)
-        } else {
-            asyncio::start_server(echo, &w.host, w.port)
-        };
-        #[cfg(feature = "tls")]
-        let start = match &tls_config {
-            Some(config) => start.ssl(config.clone()),
-            None => start,
-        };
-        start
-    })?;
-    let addrs: Vec<String> = workers.sockets().iter().map(|a| a.to_string()).collect();
-    println!("Serving on {} ({n} workers)", addrs.join(", "));
-    std::io::stdout().flush()?;
-    std::future::pending::<()>().await;
-    drop(workers);
-    Ok(())
-}
-
 /// Serve TLS with `tls_files`, if given.
 fn tls(
     server: asyncio::StartServer,
@@ -211,25 +164,10 @@ fn main() -> std::process::ExitCode {
     }
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
     let proxy = args.is_set("proxy-protocol");
-    let workers = match args.opt::<usize>("workers") {
-        Some(0) => args.fail("--workers needs at least 1"),
-        Some(n) => n,
-        None => 1,
-    };
-    let result = match listen {
-        Listen::Tcp(host, port) if workers > 1 => common::run_until_signal(async move {
-            serve_workers(workers, (host, port), tls_files, proxy)
-                .await
-                .map_err(|e| e.to_string())
-        }),
-        Listen::Unix(_) if workers > 1 => {
-            args.fail("--workers needs TCP: Unix listeners cannot share a path")
-        }
-        listen => common::run_until_signal(async move {
-            serve(listen, tls_files, proxy)
-                .await
-                .map_err(|e| e.to_string())
-        }),
-    };
+    let result = common::run_until_signal(async move {
+        serve(listen, tls_files, proxy)
+            .await
+            .map_err(|e| e.to_string())
+    });
     CLI.finish_served(result)
 }

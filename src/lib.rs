@@ -175,7 +175,7 @@ pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
 pub use proxy_protocol::{ProxyHeader, ProxyProtocol};
-pub use server::{serve_on_threads, CreateServer, ListenSocket, Server, Worker, Workers};
+pub use server::{CreateServer, ListenSocket, Server};
 pub use streams::{
     create_subprocess_exec, create_subprocess_shell, open_connection, open_connection_sock,
     open_read_pipe, open_unix_connection, open_write_pipe, start_server, start_unix_server, stdin,

@@ -556,39 +556,6 @@ fn echo_server_behind_a_proxy_prints_the_header_peer() {
     assert_eq!(server.line(), "Connection from 192.0.2.1:56324");
 }
 
-#[test]
-fn echo_server_with_workers_echoes_on_one_port() {
-    use std::io::{Read, Write};
-    let server = ServerChild::start("echo_server", &["--port", "0", "--workers", "2"]);
-    let first = server.line();
-    let addr = first
-        .strip_prefix("Serving on ")
-        .and_then(|rest| rest.strip_suffix(" (2 workers)"))
-        .unwrap_or_else(|| panic!("first line: {first:?}"));
-    // Several connections: the kernel spreads them over both listeners; each is echoed.
-    for i in 0..8u8 {
-        let mut sock = std::net::TcpStream::connect(addr).unwrap();
-        sock.set_read_timeout(Some(BOUND)).unwrap();
-        sock.write_all(&[b'a' + i]).unwrap();
-        let mut echoed = [0u8; 1];
-        sock.read_exact(&mut echoed).unwrap();
-        assert_eq!(echoed[0], b'a' + i);
-    }
-    let r = run("echo_server", &["--workers", "0"]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("--workers needs at least 1"),
-        "{}",
-        r.stderr
-    );
-    let r = run(
-        "echo_server",
-        &["--workers", "2", "--unix", "/nonexistent/s.sock"],
-    );
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
-    assert!(r.stderr.contains("--workers needs TCP"), "{}", r.stderr);
-}
-
 /// The Python original of `subprocess_shell`, from the subprocess docs.
 const PY_SUBPROCESS_SHELL: &str = r#"
 import asyncio, sys

@@ -334,20 +334,6 @@ fn echo_server_sigterm_exits_143() {
     );
 }
 
-/// `--workers 2`: the server on two loops, one per thread; SIGINT on the main loop stops both.
-#[test]
-fn echo_server_with_workers_sigint_exits_130() {
-    let args = ["--port", "0", "--workers", "2"].map(std::ffi::OsStr::new);
-    server_ends_with(
-        "echo_server",
-        &args,
-        &|| (),
-        libc::SIGINT,
-        130,
-        "Interrupted by SIGINT, server closed",
-    );
-}
-
 #[test]
 fn echo_server_protocol_sigint_exits_130() {
     server_ends_on(

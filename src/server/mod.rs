@@ -33,11 +33,9 @@ use crate::transport::Address;
 mod accept;
 mod create;
 mod proxy_layer;
-mod workers;
 
 use accept::Accepter;
 pub use create::{CreateServer, ListenSocket};
-pub use workers::{serve_on_threads, Worker, Workers};
 
 type Factory = Rc<dyn Fn() -> ProtocolRef>;
 
