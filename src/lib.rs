@@ -178,9 +178,9 @@ pub use proxy_protocol::{ProxyHeader, ProxyProtocol};
 pub use server::{CreateServer, ListenSocket, Server};
 pub use streams::{
     create_subprocess_exec, create_subprocess_shell, open_connection, open_connection_sock,
-    open_read_pipe, open_unix_connection, open_write_pipe, start_server, start_unix_server, stdin,
-    stdout, CreateSubprocess, OpenConnection, Process, StartServer, Stdio, StreamReader,
-    StreamWriter,
+    open_read_pipe, open_unix_connection, open_write_pipe, serve_on_threads, start_server,
+    start_unix_server, stdin, stdout, CreateSubprocess, OpenConnection, Process, ServeOnThreads,
+    ServerGroup, StartServer, Stdio, StreamReader, StreamWriter, WorkerStats,
 };
 pub use sync::{
     BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,
