@@ -111,8 +111,9 @@
 //! - Modules: [`streams`] (the high-level API), [`protocol`] and [`transport`] (callbacks and
 //!   the transport handle), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
 //!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`]; at the root,
-//!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], and [`LoopThread`] for
-//!   driving a loop from synchronous code.
+//!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], [`LoopThread`] for
+//!   driving a loop from synchronous code, and [`serve_on_threads`] for a server across cores
+//!   (one loop per thread, one [`ServerGroup`]).
 //!
 //! ## Features
 //!
