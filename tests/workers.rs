@@ -164,6 +164,10 @@ fn one_worker_serves_as_start_server_does() {
         .unwrap();
     assert_eq!(group.workers(), 1);
     assert_eq!(group.sockets().len(), 1);
+    assert!(
+        !group.reuse_port(),
+        "one worker: a plain listener, no SO_REUSEPORT"
+    );
     let mut c = connect(addr_of(&group));
     ping(&mut c, b"one");
     ping(&mut c, b"two");

@@ -345,7 +345,7 @@ fn share(first: TcpListener, n: usize) -> Result<(Vec<TcpListener>, bool), Error
         listeners.push(first.try_clone()?);
     }
     listeners.insert(0, first);
-    Ok((listeners, n == 1))
+    Ok((listeners, false))
 }
 
 type Started = mpsc::Receiver<Result<(ThreadsafeHandle, ThreadId), Error>>;
@@ -590,7 +590,8 @@ impl ServerGroup {
         self.slots.len()
     }
 
-    /// Whether each worker has its own `SO_REUSEPORT` listener (else they share one).
+    /// Whether each worker has its own `SO_REUSEPORT` listener: false with one worker (a plain
+    /// listener) and where the workers share one.
     ///
     /// # Examples
     ///
