@@ -6,7 +6,7 @@
 //! Run: `make bench` (this and the timers bench; 7–10 minutes on 2 busy vCPUs) or
 //! `make bench-quick` (a smoke run, about 30 s): `cargo bench --bench latency [-- --quick]`, with
 //! `--only streams,mio,…` (server ids) and `--phase same,cross,tput,tput-x,bulk,conn,cost,idle,
-//! instr,clients`. Writes `target/bench/report.md` (also printed) and `target/bench/latency.svg`.
+//! instr,clients,workers`. Writes `target/bench/report.md` (also printed) and `target/bench/latency.svg`.
 //!
 //! # What is measured
 //! - **Ping-pong latency**: one connection, 64 B, 5 000 warm-up round trips then 100 000
@@ -16,6 +16,10 @@
 //! - **Throughput**: 64 connections × 1 KiB, one message in flight per connection (write one on
 //!   each, then read each echo), 0.3 s warm-up then 1.5 s; messages/s, p99, and the server's CPU
 //!   time per message (schedstat). Same CPU (judged) and client on the other CPU.
+//! - **Across cores** (`workers`): the throughput load against our streams echo served by
+//!   `serve_on_threads` with 1 and with 2 workers, beside tokio multi_thread (2 workers); server
+//!   and load generator unpinned (free on every CPU), so on a 2-CPU machine the load generator
+//!   competes with the second worker: a figure of this machine, not of scaling in general.
 //! - **Bulk**: 1 GiB written in 64 KiB chunks by one client thread while another reads the echo
 //!   back, so the server's read → write → drain path carries it; MiB/s and server CPU ms/GiB.
 //!   The client runs on the other CPU. (The Python servers get 256 MiB: they are ~10× slower.)
@@ -281,6 +285,12 @@ fn main() {
         .filter(|k| !missing.contains_key(k))
         .collect();
     let mut data: HashMap<Kind, Data> = live.iter().map(|&k| (k, Data::default())).collect();
+    // The "workers" phase has servers of its own (Kind::WORKERS), kept apart from the table.
+    let wkinds: Vec<Kind> = Kind::WORKERS
+        .into_iter()
+        .filter(|k| only.as_ref().is_none_or(|o| o.iter().any(|x| x == k.id())))
+        .collect();
+    let mut wdata: HashMap<Kind, Data> = wkinds.iter().map(|&k| (k, Data::default())).collect();
     let (r, sl) = (cfg.rounds, cfg.slices);
 
     for (key, name, scpu, n) in [
@@ -337,6 +347,23 @@ fn main() {
                 },
             );
         }
+    }
+    if want("workers") && !wkinds.is_empty() {
+        phase(
+            "throughput across cores",
+            &wkinds,
+            &mut wdata,
+            (r, sl),
+            (common::ANY_CPU, common::ANY_CPU),
+            |p| Throughput::new(p.port, TPUT_CONNS, TPUT_SIZE, cfg.tput_warm),
+            |t, p| t.run(cfg.tput_dur / sl as u32, || p.cpu_ns().unwrap_or(0)),
+            |t| t.result(),
+            |d, t| {
+                d.tput.push(t);
+                let (rate, p99, cpu) = (t.msgs_per_s, t.p99_ns / 1e3, t.server_cpu_ns / 1e3);
+                format!("{rate:.0} msg/s  p99 {p99:.1} µs  server CPU {cpu:.2} µs/msg")
+            },
+        );
     }
     if want("bulk") {
         let per = cfg.bulk_bytes / sl as u64;
@@ -545,7 +572,8 @@ fn main() {
         method,
         command: format!("make {}", if cfg.quick { "bench-quick" } else { "bench" }),
     };
-    let md = report::markdown(&rows, &client_rows, instr.as_ref(), &meta);
+    let mut md = report::markdown(&rows, &client_rows, instr.as_ref(), &meta);
+    md.push_str(&workers_table(&wkinds, &wdata, cfg.rounds));
     let title = format!(
         "64 B ping-pong, same CPU: round trip by percentile (median of {} run(s))",
         cfg.rounds
@@ -558,6 +586,42 @@ fn main() {
         "{md}\nWritten: {0}/report.md, {0}/latency.svg",
         dir.display()
     );
+}
+
+/// The "workers" phase as a table of its own (empty when the phase did not run).
+fn workers_table(kinds: &[Kind], data: &HashMap<Kind, Data>, rounds: usize) -> String {
+    let ran: Vec<(Kind, &Data)> = kinds
+        .iter()
+        .filter_map(|k| Some((*k, data.get(k)?)))
+        .filter(|(_, d)| !d.tput.is_empty() || !d.errors.is_empty())
+        .collect();
+    if ran.is_empty() {
+        return String::new();
+    }
+    let mut md = format!(
+        "\n## Throughput across cores\n\n{TPUT_CONNS} connections × {TPUT_SIZE} B, one message in \
+         flight each; server and load generator unpinned (every CPU); median of {rounds} \
+         round(s).\n\n| server | msg/s | p99 µs | server CPU µs/msg |\n|---|---:|---:|---:|\n"
+    );
+    for (k, d) in ran {
+        if d.tput.is_empty() {
+            md.push_str(&format!(
+                "| {} | failed: {} | | |\n",
+                k.label(),
+                d.errors.join("; ")
+            ));
+            continue;
+        }
+        let med = |f: &dyn Fn(&Tput) -> f64| median(d.tput.iter().map(f).collect());
+        md.push_str(&format!(
+            "| {} | {:.0} | {:.1} | {:.2} |\n",
+            k.label(),
+            med(&|t| t.msgs_per_s),
+            med(&|t| t.p99_ns) / 1e3,
+            med(&|t| t.server_cpu_ns) / 1e3,
+        ));
+    }
+    md
 }
 
 fn per_msg(a0: Option<u64>, a1: Option<u64>, msgs: u64) -> Option<f64> {

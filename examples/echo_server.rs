@@ -2,12 +2,16 @@
 //! read, write, drain, until EOF; then close. TCP or Unix.
 //!
 //! Run: `cargo run --release --example echo_server -- [--host H] [--port P] [--unix PATH]
-//! [--tls-cert CHAIN.pem --tls-key KEY.pem] [--proxy-protocol] [--idle-timeout SECS]`. With
+//! [--tls-cert CHAIN.pem --tls-key KEY.pem] [--proxy-protocol] [--idle-timeout SECS]
+//! [--workers N]`. With
 //! the two TLS options it serves TLS (rustls; try it with `examples/tls_echo_client.rs --cafile
 //! CA.pem`). With `--proxy-protocol` it sits behind a load balancer: each connection must start
 //! with a PROXY header (v1 or v2, e.g. HAProxy's `send-proxy-v2`), and the server prints
 //! `Connection from PEER`, the client's address the header carries. With `--idle-timeout` a
-//! connection silent both ways that long is closed (the writer's `set_idle_timeout`). Prints
+//! connection silent both ways that long is closed (the writer's `set_idle_timeout`). With
+//! `--workers N` (TCP only) it serves on N threads, each running its own loop with its own
+//! `SO_REUSEPORT` listener on the one port (`asyncio::serve_on_threads`); the main thread's
+//! loop only waits for SIGINT / SIGTERM, then closes the workers and joins them. Prints
 //! `Serving on ADDR` once listening.
 
 mod common;
@@ -39,6 +43,12 @@ static CLI: Cli = Cli {
             "proxy-protocol",
             "expect a PROXY v1/v2 header first (behind a load balancer); print each peer",
         ),
+        Flag::value(
+            "workers",
+            "N",
+            "serve on N threads (TCP): a loop and an SO_REUSEPORT listener each",
+        )
+        .default("1"),
         Flag::value(
             "idle-timeout",
             "SECS",
@@ -98,6 +108,58 @@ async fn echo_and_print_peer(reader: StreamReader, writer: StreamWriter) -> asyn
     println!("Connection from {peer}");
     let _ = std::io::stdout().flush(); // a closed stdout must not end the connection
     echo(reader, writer).await
+}
+
+/// The server configuration from `--tls-cert` / `--tls-key`, loaded once for every worker.
+#[cfg(feature = "tls")]
+type TlsConfig = std::sync::Arc<asyncio::tls::rustls::ServerConfig>;
+#[cfg(not(feature = "tls"))]
+type TlsConfig = std::convert::Infallible;
+
+/// `--workers N` (N > 1): N threads, each a loop serving `echo` on its own listener. This
+/// future waits for the workers to end; cancelled (SIGINT / SIGTERM on the main loop), it
+/// drops the group, which closes every worker, aborts its connections and joins its thread.
+async fn serve_on_threads(
+    workers: usize,
+    host: String,
+    port: u16,
+    tls_files: TlsFiles,
+    proxy: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tls: Option<TlsConfig> = match tls_files {
+        None => None,
+        #[cfg(feature = "tls")]
+        Some((cert, key)) => Some(asyncio::tls::server_config(cert, key)?.into()),
+        #[cfg(not(feature = "tls"))]
+        Some(_) => return Err("TLS needs the `tls` feature, off in this build".into()),
+    };
+    // Run on each worker thread: the same keywords as the one-loop server.
+    let configure = move |start: asyncio::StartServer| {
+        let start = if proxy {
+            start.proxy_protocol(asyncio::ProxyProtocol::Required)
+        } else {
+            start
+        };
+        match &tls {
+            None => start,
+            #[cfg(feature = "tls")]
+            Some(config) => start.ssl(config.clone()),
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
+        }
+    };
+    // The callback is made on each worker thread, so it need not be `Send`.
+    let group = if proxy {
+        asyncio::serve_on_threads(workers, || echo_and_print_peer, &host, port)
+    } else {
+        asyncio::serve_on_threads(workers, || echo, &host, port)
+    }
+    .configure(configure)
+    .start()?;
+    let addrs: Vec<String> = group.sockets().iter().map(|a| a.to_string()).collect();
+    println!("Serving on {} ({workers} workers)", addrs[0]);
+    std::io::stdout().flush()?;
+    Ok(group.wait_closed().await?)
 }
 
 async fn serve(
@@ -164,10 +226,20 @@ fn main() -> std::process::ExitCode {
     }
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
     let proxy = args.is_set("proxy-protocol");
-    let result = common::run_until_signal(async move {
-        serve(listen, tls_files, proxy)
-            .await
-            .map_err(|e| e.to_string())
-    });
+    let workers: usize = args.get("workers");
+    let result = match (workers, listen) {
+        (0, _) => args.fail("--workers must be at least 1"),
+        (1, listen) => common::run_until_signal(async move {
+            serve(listen, tls_files, proxy)
+                .await
+                .map_err(|e| e.to_string())
+        }),
+        (_, Listen::Unix(_)) => args.fail("--workers needs TCP, not --unix"),
+        (n, Listen::Tcp(host, port)) => common::run_until_signal(async move {
+            serve_on_threads(n, host, port, tls_files, proxy)
+                .await
+                .map_err(|e| e.to_string())
+        }),
+    };
     CLI.finish_served(result)
 }

@@ -111,8 +111,9 @@
 //! - Modules: [`streams`] (the high-level API), [`protocol`] and [`transport`] (callbacks and
 //!   the transport handle), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
 //!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`]; at the root,
-//!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], and [`LoopThread`] for
-//!   driving a loop from synchronous code.
+//!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], [`LoopThread`] for
+//!   driving a loop from synchronous code, and [`serve_on_threads`] for a server across cores
+//!   (one loop per thread, one [`ServerGroup`]).
 //!
 //! ## Features
 //!
@@ -178,9 +179,9 @@ pub use proxy_protocol::{ProxyHeader, ProxyProtocol};
 pub use server::{CreateServer, ListenSocket, Server};
 pub use streams::{
     create_subprocess_exec, create_subprocess_shell, open_connection, open_connection_sock,
-    open_read_pipe, open_unix_connection, open_write_pipe, start_server, start_unix_server, stdin,
-    stdout, CreateSubprocess, OpenConnection, Process, StartServer, Stdio, StreamReader,
-    StreamWriter,
+    open_read_pipe, open_unix_connection, open_write_pipe, serve_on_threads, start_server,
+    start_unix_server, stdin, stdout, CreateSubprocess, OpenConnection, Process, ServeOnThreads,
+    ServerGroup, StartServer, Stdio, StreamReader, StreamWriter, WorkerStats,
 };
 pub use sync::{
     BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,

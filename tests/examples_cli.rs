@@ -289,6 +289,16 @@ fn the_messages_say_what_is_wrong() {
         ),
         (
             "echo_server",
+            &["--workers", "0"],
+            "echo_server: --workers must be at least 1",
+        ),
+        (
+            "echo_server",
+            &["--workers", "2", "--unix", "s.sock"],
+            "echo_server: --workers needs TCP, not --unix",
+        ),
+        (
+            "echo_server",
             &["--idle-timeout", "soon"],
             "echo_server: invalid value 'soon' for --idle-timeout: invalid float literal",
         ),
@@ -536,6 +546,27 @@ fn chat_server_broadcasts_to_the_others_and_announces_departures() {
     assert_eq!(b.line(), format!("* {c_name} left"));
     a.say("still here");
     assert_eq!(b.line(), format!("{}: still here", a.name));
+}
+
+/// `echo_server --workers 2`: one port, every connection echoed, whichever worker took it.
+#[test]
+fn echo_server_on_two_workers_echoes_every_connection() {
+    use std::io::{Read, Write};
+    let server = ServerChild::start("echo_server", &["--port", "0", "--workers", "2"]);
+    let first = server.line();
+    let addr = first
+        .strip_prefix("Serving on ")
+        .and_then(|rest| rest.strip_suffix(" (2 workers)"))
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    for i in 0..16 {
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(BOUND)).unwrap();
+        let msg = format!("hello {i:2}");
+        sock.write_all(msg.as_bytes()).unwrap();
+        let mut echoed = [0u8; 8];
+        sock.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, msg.as_bytes());
+    }
 }
 
 #[test]

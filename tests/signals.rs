@@ -334,6 +334,23 @@ fn echo_server_sigterm_exits_143() {
     );
 }
 
+/// `echo_server --workers 2`: the signal reaches the main loop whichever thread the kernel
+/// interrupts; the worker threads are closed and joined, and the process exits as before.
+fn echo_server_workers_end_on(sig: i32, code: i32, line: &str) {
+    let args = ["--port", "0", "--workers", "2"].map(std::ffi::OsStr::new);
+    server_ends_with("echo_server", &args, &|| (), sig, code, line);
+}
+
+#[test]
+fn echo_server_workers_sigint_exits_130() {
+    echo_server_workers_end_on(libc::SIGINT, 130, "Interrupted by SIGINT, server closed");
+}
+
+#[test]
+fn echo_server_workers_sigterm_exits_143() {
+    echo_server_workers_end_on(libc::SIGTERM, 143, "Interrupted by SIGTERM, server closed");
+}
+
 #[test]
 fn echo_server_protocol_sigint_exits_130() {
     server_ends_on(

@@ -48,13 +48,22 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
-/// Pins the calling thread (and every thread it spawns later) to `cpu`.
+/// `pin_current(ANY_CPU)`: every CPU, for servers and clients meant to spread across cores.
+pub const ANY_CPU: usize = usize::MAX;
+
+/// Pins the calling thread (and every thread it spawns later) to `cpu` (or [`ANY_CPU`]).
 pub fn pin_current(cpu: usize) -> std::io::Result<()> {
     // SAFETY: `set` is a plain bitmask on our stack; pid 0 means the calling thread. Only
     // async-signal-safe calls, so this may also run in a `pre_exec` hook.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
+        if cpu == ANY_CPU {
+            for c in 0..libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(c, &mut set); // the kernel keeps the CPUs that exist
+            }
+        } else {
+            libc::CPU_SET(cpu, &mut set);
+        }
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
             return Err(std::io::Error::last_os_error());
         }

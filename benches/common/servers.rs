@@ -39,6 +39,10 @@ pub enum Kind {
     MioRaw,
     PyAsyncio,
     PyUvloop,
+    /// Our streams echo through `serve_on_threads` with 1 worker (the "workers" phase only).
+    StreamsW1,
+    /// The same with 2 workers, one `SO_REUSEPORT` listener each.
+    StreamsW2,
 }
 
 impl Kind {
@@ -53,6 +57,9 @@ impl Kind {
         Kind::PyUvloop,
     ];
 
+    /// The servers of the "workers" phase (across cores, unpinned): not in [`Kind::ALL`].
+    pub const WORKERS: [Kind; 3] = [Kind::StreamsW1, Kind::StreamsW2, Kind::TokioMt];
+
     /// Short id, used on the command line and in the child's environment.
     pub fn id(self) -> &'static str {
         match self {
@@ -64,6 +71,8 @@ impl Kind {
             Kind::MioRaw => "mio",
             Kind::PyAsyncio => "py-asyncio",
             Kind::PyUvloop => "py-uvloop",
+            Kind::StreamsW1 => "streams-w1",
+            Kind::StreamsW2 => "streams-w2",
         }
     }
 
@@ -78,11 +87,16 @@ impl Kind {
             Kind::MioRaw => "raw mio loop (floor)",
             Kind::PyAsyncio => "CPython asyncio streams",
             Kind::PyUvloop => "uvloop streams",
+            Kind::StreamsW1 => "asyncio streams, serve_on_threads(1)",
+            Kind::StreamsW2 => "asyncio streams, serve_on_threads(2)",
         }
     }
 
     pub fn from_id(id: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.id() == id)
+        Kind::ALL
+            .into_iter()
+            .chain(Kind::WORKERS)
+            .find(|k| k.id() == id)
     }
 
     pub fn is_python(self) -> bool {
@@ -329,6 +343,8 @@ pub fn child_main(id: &str) {
         ),
         Kind::StdThreads => run_std(),
         Kind::MioRaw => run_mio(),
+        Kind::StreamsW1 => run_streams_workers(1),
+        Kind::StreamsW2 => run_streams_workers(2),
         Kind::PyAsyncio | Kind::PyUvloop => unreachable!("python servers are scripts"),
     }
 }
@@ -399,6 +415,19 @@ async fn echo_streams_lean(
     }
     writer.close();
     writer.wait_closed().await
+}
+
+/// `serve_on_threads(n)`: n loops, each with its own listener; this thread only waits.
+fn run_streams_workers(n: usize) {
+    let group = asyncio::serve_on_threads(n, || echo_streams, "127.0.0.1", 0)
+        .configure(|s| s.backlog(1024))
+        .start()
+        .expect("serve_on_threads");
+    announce(group.sockets()[0].as_inet().expect("inet").port());
+    // The control thread exits the process at EOF on stdin; until then the workers serve.
+    asyncio::run(group.wait_closed())
+        .expect("asyncio::run")
+        .expect("a worker failed");
 }
 
 fn run_streams(lean: bool) {

@@ -19,6 +19,7 @@ mod open;
 mod pipe;
 pub mod reader;
 mod subprocess;
+mod workers;
 mod writer;
 
 pub use open::{
@@ -30,6 +31,7 @@ pub use reader::StreamReader;
 pub use subprocess::{
     create_subprocess_exec, create_subprocess_shell, CreateSubprocess, Process, Stdio,
 };
+pub use workers::{serve_on_threads, ServeOnThreads, ServerGroup, WorkerStats, MAX_WORKERS};
 #[cfg(feature = "tls")]
 pub use writer::StreamStartTls;
 pub use writer::{Drain, StreamWriter};

@@ -652,6 +652,20 @@ impl StartServer {
     }
 }
 
+impl StartServer {
+    /// A builder serving the bound listener `sock` with an already erased callback: what each
+    /// worker of a [`ServerGroup`](crate::ServerGroup) starts on its own thread.
+    pub(crate) fn on_listener(cb: ConnectedCb, sock: ListenSocket) -> StartServer {
+        StartServer {
+            cb,
+            listen: Listen::Host(String::new(), 0),
+            limit: DEFAULT_LIMIT,
+            options: Vec::new(),
+        }
+        .sock(sock)
+    }
+}
+
 /// TLS keywords (feature `tls`): forwarded to [`CreateServer`].
 // Checklist: S9, T36.
 #[cfg(feature = "tls")]

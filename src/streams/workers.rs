@@ -1,0 +1,850 @@
+//! Servers across cores: [`serve_on_threads`] runs one stream server per thread, each on its own
+//! event loop, and [`ServerGroup`] commands them as one.
+//!
+//! CPython has no counterpart: an asyncio program uses more cores with more processes (a
+//! pre-forking supervisor, `multiprocessing`). This is the thread form of that pattern, and it
+//! keeps the crate's design: one loop per thread, nothing shared between loops.
+//!
+//! Ground rules:
+//! - a worker's connections, tasks and callback live and die on its thread; only the group's
+//!   commands (through each loop's thread-safe queue), start-up results and figures cross
+//!   threads. The callback factory is called once on each worker thread, inside its loop;
+//! - on Linux each worker has its own `SO_REUSEPORT` listener on the same address (the first
+//!   is bound, its port read back when port 0 was asked, the others bound to that port), and
+//!   the kernel spreads new connections by a hash of their addresses. Where `SO_REUSEPORT` is
+//!   missing or refused, every worker accepts from a duplicate of one shared listener (each is
+//!   woken for each connection; one of them wins it);
+//! - a worker that fails or panics is reported (the `log` crate, or stderr with no logger) and
+//!   its error comes back from [`ServerGroup::wait_closed`]; none is lost silently;
+//! - nothing here runs per message: the only added cost is one relaxed atomic add per accepted
+//!   connection.
+//!
+//! Calls down into `streams::open` (the per-worker server), `net::socket_opts` (binding) and the
+//! event loop's thread-safe handles.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+use std::thread::{JoinHandle, ThreadId};
+
+use super::core::ConnectedCb;
+use super::open::{ClientConnected, StartServer};
+use crate::error::Error;
+use crate::event_loop::exception::PanicError;
+use crate::event_loop::threadsafe::ThreadsafeHandle;
+use crate::event_loop::{EventLoop, LoopStats};
+use crate::net::socket_opts::{bind_tcp_listener, ListenOptions};
+use crate::server::{ListenSocket, Server};
+use crate::transport::Address;
+
+/// The most workers one group may have: far above any core count, low enough that a wrong
+/// value fails at once instead of after thousands of threads.
+pub const MAX_WORKERS: usize = 1024;
+
+type MakeCb = Arc<dyn Fn() -> ConnectedCb + Send + Sync>;
+type Configure = Arc<dyn Fn(StartServer) -> StartServer + Send + Sync>;
+
+thread_local! {
+    /// The server of the worker running on this thread, if any: the target of the group's
+    /// commands, which arrive as closures through the loop's thread-safe queue.
+    static WORKER_SERVER: RefCell<Option<Server>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's worker server, if it has one. The borrow ends before `f` runs
+/// (`f` may close connections, whose callbacks may run user code).
+fn with_worker_server<R>(f: impl FnOnce(&Server) -> R) -> Option<R> {
+    let server = WORKER_SERVER.with(|s| s.borrow().clone());
+    server.as_ref().map(f)
+}
+
+/// Starts `workers` threads, each running its own event loop and a stream server on
+/// `host:port` whose connections go to the callback `make_cb()` returns on that thread
+/// (the threaded form of [`start_server`](crate::start_server)).
+///
+/// The callback of `start_server` is not `Send` (it and everything it touches live on one
+/// loop), so the group takes a factory instead: `make_cb` must be `Send + Sync` and is called
+/// once on each worker thread. Set the other keywords (`limit`, `backlog`, `ssl`,
+/// `proxy_protocol`, …) with [`ServeOnThreads::configure`]; start with
+/// [`ServeOnThreads::start`].
+///
+/// `host` is resolved on the calling thread and the first address is used (an empty host
+/// means `0.0.0.0`); port 0 lets the OS choose one port, shared by every worker.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{StreamReader, StreamWriter};
+///
+/// // What each connection runs, on whichever worker accepted it.
+/// let echo = |r: StreamReader, w: StreamWriter| async move {
+///     w.write(&r.read(100).await?)?;
+///     w.close();
+///     w.wait_closed().await
+/// };
+/// let group = asyncio::serve_on_threads(2, move || echo, "127.0.0.1", 0).start()?;
+/// let port = group.sockets()[0].as_inet().unwrap().port();
+///
+/// asyncio::run(async move {
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///     writer.write(b"hi")?;
+///     assert_eq!(reader.read(100).await?, b"hi");
+///     group.close();
+///     group.wait_closed().await // every worker thread has ended
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub fn serve_on_threads<F, M, C>(
+    workers: usize,
+    make_cb: F,
+    host: &str,
+    port: u16,
+) -> ServeOnThreads
+where
+    F: Fn() -> C + Send + Sync + 'static,
+    C: ClientConnected<M>,
+{
+    ServeOnThreads {
+        workers,
+        make_cb: Arc::new(move || make_cb().into_callback()),
+        host: host.to_string(),
+        port,
+        reuse_port: true,
+        configure: None,
+    }
+}
+
+/// The pending result of [`serve_on_threads`]: set options, then [`start`](Self::start) it.
+///
+/// # Examples
+///
+/// ```
+/// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+/// let group = asyncio::serve_on_threads(1, noop, "127.0.0.1", 0)
+///     .configure(|server| server.limit(4096).backlog(16)) // run on each worker
+///     .start()?;
+/// assert_eq!(group.workers(), 1);
+/// drop(group); // closes every worker and joins its thread
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[must_use = "a server group does nothing until started"]
+pub struct ServeOnThreads {
+    /// How many worker threads; checked by `start` (1 to [`MAX_WORKERS`]).
+    workers: usize,
+    /// Called once on each worker thread for its callback.
+    make_cb: MakeCb,
+    host: String,
+    port: u16,
+    /// Try one `SO_REUSEPORT` listener per worker (default); off: one shared listener.
+    reuse_port: bool,
+    /// Applied on each worker thread to its `StartServer`.
+    configure: Option<Configure>,
+}
+
+impl std::fmt::Debug for ServeOnThreads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOnThreads")
+            .field("workers", &self.workers)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("reuse_port", &self.reuse_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServeOnThreads {
+    /// Sets the other [`StartServer`] keywords: `configure` is called on each worker thread
+    /// with that worker's builder, which already serves the group's listener (so leave
+    /// `sock`, `hosts`, `family` and `reuse_*` alone: binding is the group's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0)
+    ///     .configure(|server| server.limit(1 << 20)) // each reader's limit: 1 MiB
+    ///     .start()?;
+    /// drop(group);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn configure<F>(mut self, configure: F) -> Self
+    where
+        F: Fn(StartServer) -> StartServer + Send + Sync + 'static,
+    {
+        self.configure = Some(Arc::new(configure));
+        self
+    }
+
+    /// One `SO_REUSEPORT` listener per worker (`true`, the default, where the OS has it), or
+    /// one listener shared by every worker (`false`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).reuse_port(false).start()?;
+    /// assert!(!group.reuse_port());
+    /// assert_eq!(group.sockets().len(), 1); // one listener, accepted from by both workers
+    /// drop(group);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Binds, starts the worker threads and returns once each is serving.
+    ///
+    /// Blocks the calling thread while the workers start (each creates its loop and its
+    /// server); it may be called from inside a loop as well.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for 0 or more than [`MAX_WORKERS`] workers; `Io` if `host` does not
+    /// resolve or binding fails; what a worker's start reported (a failed `StartServer`, or
+    /// `Panic` if the callback factory or `configure` panicked there). On error every worker
+    /// already started is stopped and joined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let err = asyncio::serve_on_threads(0, noop, "127.0.0.1", 0).start().unwrap_err();
+    /// assert!(matches!(err, asyncio::Error::InvalidArgument(_)));
+    /// ```
+    pub fn start(self) -> Result<ServerGroup, Error> {
+        if self.workers == 0 || self.workers > MAX_WORKERS {
+            return Err(Error::invalid_argument(format!(
+                "workers must be between 1 and {MAX_WORKERS}, not {}",
+                self.workers
+            )));
+        }
+        let host = if self.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.host
+        };
+        let addr = (host, self.port).to_socket_addrs()?.next().ok_or_else(|| {
+            Error::Io(std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{host} resolved to no address"),
+            ))
+        })?;
+        let (listeners, reuse_port) = bind_listeners(addr, self.workers, self.reuse_port)?;
+        let sockets = if reuse_port {
+            listeners
+                .iter()
+                .map(TcpListener::local_addr)
+                .collect::<Result<_, _>>()?
+        } else {
+            vec![listeners[0].local_addr()?]
+        };
+        let shared = Arc::new(Shared::default());
+        let mut group = ServerGroup {
+            slots: Vec::with_capacity(self.workers),
+            threads: Mutex::new(Vec::with_capacity(self.workers)),
+            shared,
+            sockets: sockets.into_iter().map(Address::Inet).collect(),
+            reuse_port,
+            closed: AtomicBool::new(false),
+        };
+        // Spawn every worker, then wait for each: they start in parallel.
+        let mut failures = Vec::new();
+        let mut pending = Vec::with_capacity(self.workers);
+        for (index, listener) in listeners.into_iter().enumerate() {
+            match spawn_worker(index, listener, &self, &group.shared) {
+                Ok((join, started, accepted)) => {
+                    group.threads_mut().push(Some(join));
+                    pending.push((started, accepted));
+                }
+                Err(e) => {
+                    failures.push(e);
+                    break; // the ones spawned are still waited for, then stopped
+                }
+            }
+        }
+        for (started, accepted) in pending {
+            match started.recv() {
+                Ok(Ok((handle, thread))) => group.slots.push(WorkerSlot {
+                    handle,
+                    thread,
+                    accepted,
+                }),
+                Ok(Err(e)) => failures.push(e),
+                // The thread ended without a word (it panicked): its error is in `shared`.
+                Err(_) => {}
+            }
+        }
+        if failures.is_empty() && group.slots.len() == self.workers {
+            return Ok(group);
+        }
+        group.stop_started(); // joins every thread: each has recorded its error by then
+        failures.extend(group.shared.lock().errors.drain(..).map(|(_, e)| e));
+        Err(match failures.len() {
+            1 => failures.pop().expect("one failure"),
+            0 => Error::invalid_state("a worker thread ended before serving"),
+            _ => Error::Group(failures),
+        })
+    }
+}
+
+/// Binds `n` listeners on `addr`: one per worker with `SO_REUSEPORT` when `reuse_port` and the
+/// OS allows it, else one (duplicated for each worker). Returns them and whether they are
+/// separate.
+fn bind_listeners(
+    addr: SocketAddr,
+    n: usize,
+    reuse_port: bool,
+) -> Result<(Vec<TcpListener>, bool), Error> {
+    let opts = |reuse_port| ListenOptions {
+        reuse_address: true,
+        reuse_port,
+        keep_alive: false,
+    };
+    if reuse_port && n > 1 {
+        match bind_tcp_listener(&addr, opts(true)) {
+            Ok(first) => {
+                // Port 0: the others take the port the OS gave the first.
+                let bound = first
+                    .local_addr()?
+                    .as_socket()
+                    .ok_or_else(|| Error::invalid_state("a TCP listener without an address"))?;
+                let mut listeners = vec![TcpListener::from(first)];
+                for _ in 1..n {
+                    match bind_tcp_listener(&bound, opts(true)) {
+                        Ok(s) => listeners.push(TcpListener::from(s)),
+                        Err(e) => {
+                            log::debug!(target: "asyncio", "SO_REUSEPORT refused ({e}): one listener shared by the workers");
+                            listeners.truncate(1);
+                            return share(listeners.pop().expect("the first listener"), n);
+                        }
+                    }
+                }
+                return Ok((listeners, true));
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::Unsupported
+                    || e.raw_os_error() == Some(libc::ENOPROTOOPT) =>
+            {
+                log::debug!(target: "asyncio", "no SO_REUSEPORT here ({e}): one listener shared by the workers");
+            }
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+    let first = TcpListener::from(bind_tcp_listener(&addr, opts(false))?);
+    share(first, n)
+}
+
+/// `n` handles on one listener: the workers share its accept queue.
+fn share(first: TcpListener, n: usize) -> Result<(Vec<TcpListener>, bool), Error> {
+    let mut listeners = Vec::with_capacity(n);
+    for _ in 1..n {
+        listeners.push(first.try_clone()?);
+    }
+    listeners.insert(0, first);
+    Ok((listeners, false))
+}
+
+type Started = mpsc::Receiver<Result<(ThreadsafeHandle, ThreadId), Error>>;
+
+/// Spawns worker `index` on `listener`; returns its thread, the channel it reports its start
+/// on, and its accepted-connections counter.
+fn spawn_worker(
+    index: usize,
+    listener: TcpListener,
+    spec: &ServeOnThreads,
+    shared: &Arc<Shared>,
+) -> Result<(JoinHandle<()>, Started, Arc<AtomicU64>), Error> {
+    let (tx, rx) = mpsc::channel();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let (make_cb, configure) = (spec.make_cb.clone(), spec.configure.clone());
+    let (shared, counter) = (shared.clone(), accepted.clone());
+    shared.lock().running += 1;
+    let spawned = std::thread::Builder::new()
+        .name(format!("asyncio-worker-{index}"))
+        .spawn({
+            let shared = shared.clone();
+            move || {
+                let serving = Cell::new(false);
+                let run = || run_worker(listener, make_cb, configure, counter, tx, &serving);
+                let error = match catch_unwind(AssertUnwindSafe(run)) {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(payload) => Some(Error::Panic(PanicError::from_payload(&*payload))),
+                };
+                if let Some(e) = &error {
+                    if serving.get() || matches!(e, Error::Panic(_)) {
+                        crate::event_loop::debug::error!("asyncio worker {index} failed: {e}");
+                    }
+                }
+                shared.finish(index, error);
+            }
+        });
+    match spawned {
+        Ok(join) => Ok((join, rx, accepted)),
+        Err(e) => {
+            shared.finish(index, None);
+            Err(Error::Io(e))
+        }
+    }
+}
+
+/// A worker thread's life: a loop, the callback, the server; serve until closed; shut down.
+fn run_worker(
+    listener: TcpListener,
+    make_cb: MakeCb,
+    configure: Option<Configure>,
+    accepted: Arc<AtomicU64>,
+    started: mpsc::Sender<Result<(ThreadsafeHandle, ThreadId), Error>>,
+    serving: &Cell<bool>,
+) -> Result<(), Error> {
+    let lp = match EventLoop::new() {
+        Ok(lp) => lp,
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return Ok(()); // reported to `start`, which fails
+        }
+    };
+    let handle = lp.threadsafe();
+    let out = lp.run_until_complete(async move {
+        let cb = make_cb();
+        let counted: ConnectedCb = Rc::new(move |reader, writer| {
+            accepted.fetch_add(1, Ordering::Relaxed);
+            cb(reader, writer)
+        });
+        let mut start = StartServer::on_listener(counted, ListenSocket::Tcp(listener));
+        if let Some(configure) = &configure {
+            start = configure(start);
+        }
+        let server = match start.await {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = started.send(Err(e));
+                return Ok(());
+            }
+        };
+        WORKER_SERVER.with(|s| *s.borrow_mut() = Some(server.clone()));
+        serving.set(true);
+        let _ = started.send(Ok((handle, std::thread::current().id())));
+        // Same poll as the send: no group command can close the server before this starts.
+        let served = server.serve_forever().await;
+        WORKER_SERVER.with(|s| s.borrow_mut().take());
+        served
+    });
+    // As `asyncio::run` does: cancel what is left, let it finish, close.
+    lp.shutdown_tasks();
+    let closed = lp.close();
+    out??;
+    closed
+}
+
+/// What the workers share with the group: how many still run, their errors, and who waits.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<GroupState>,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// Worker threads spawned and not yet finished.
+    running: usize,
+    /// Errors of workers that failed, by worker index; taken by `wait_closed` or `start`.
+    errors: Vec<(usize, Error)>,
+    /// `wait_closed` callers, woken when `running` reaches 0.
+    waiters: Vec<Waker>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, GroupState> {
+        // A worker's panic is caught before it could poison this lock; be safe anyway.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A worker thread ends: record its error, wake the waiters when it was the last.
+    fn finish(&self, index: usize, error: Option<Error>) {
+        let waiters = {
+            let mut state = self.lock();
+            state.running -= 1;
+            if let Some(e) = error {
+                state.errors.push((index, e));
+            }
+            if state.running == 0 {
+                std::mem::take(&mut state.waiters)
+            } else {
+                Vec::new()
+            }
+        }; // lock released before waking
+        for w in waiters {
+            w.wake();
+        }
+    }
+}
+
+/// One started worker, as the group sees it.
+struct WorkerSlot {
+    /// Its loop's thread-safe door: the group's commands go through it.
+    handle: ThreadsafeHandle,
+    /// Its thread, so a command from that very thread runs in place instead of deadlocking.
+    thread: ThreadId,
+    /// Connections its callback was called for.
+    accepted: Arc<AtomicU64>,
+}
+
+/// Figures of one worker, from [`ServerGroup::stats`].
+///
+/// # Examples
+///
+/// ```
+/// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+/// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+/// let stats = group.stats();
+/// assert_eq!(stats.len(), 2);
+/// assert_eq!(stats[1].worker, 1);
+/// assert_eq!(stats[0].accepted, 0);
+/// drop(group);
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// The worker's index, 0 to `workers() - 1`.
+    pub worker: usize,
+    /// Connections its callback was called for since it started.
+    pub accepted: u64,
+    /// Its connections still alive ([`Server::connection_count`]); 0 once it has ended.
+    pub connections: usize,
+    /// Its loop's [`LoopStats`]; all zero once it has ended.
+    pub loop_stats: LoopStats,
+}
+
+/// Worker threads each serving the same address on their own loop, from
+/// [`serve_on_threads`]: close and wait for them as one server. `Send + Sync`: any thread may
+/// hold it.
+///
+/// Dropping it closes every worker, aborts its connections and joins its thread; call
+/// [`close`](Self::close) and [`wait_closed`](Self::wait_closed) to let connections end and to
+/// see the workers' errors.
+///
+/// # Examples
+///
+/// ```
+/// let greet = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| {
+///     let _ = w.write(b"hello\n");
+///     w.close();
+/// };
+/// let group = asyncio::serve_on_threads(2, greet, "127.0.0.1", 0).start()?;
+/// let addr = group.sockets()[0].as_inet().unwrap();
+/// let mut client = std::net::TcpStream::connect(addr)?; // a blocking client is fine
+/// let mut answer = String::new();
+/// std::io::Read::read_to_string(&mut client, &mut answer)?;
+/// assert_eq!(answer, "hello\n");
+/// group.close();
+/// asyncio::run(group.wait_closed())??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub struct ServerGroup {
+    /// The started workers, by index.
+    slots: Vec<WorkerSlot>,
+    /// Their threads, by index; `None` once joined.
+    threads: Mutex<Vec<Option<JoinHandle<()>>>>,
+    shared: Arc<Shared>,
+    /// The listeners' addresses: one per worker, or one when they share a listener.
+    sockets: Vec<Address>,
+    /// Whether each worker has its own `SO_REUSEPORT` listener.
+    reuse_port: bool,
+    /// Set by `close`: `sockets()` is empty from then on.
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for ServerGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerGroup")
+            .field("workers", &self.workers())
+            .field("sockets", &self.sockets())
+            .field("reuse_port", &self.reuse_port)
+            .finish()
+    }
+}
+
+impl ServerGroup {
+    fn threads_mut(&mut self) -> &mut Vec<Option<JoinHandle<()>>> {
+        self.threads
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many workers serve.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(3, noop, "127.0.0.1", 0).start()?;
+    /// assert_eq!(group.workers(), 3);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether each worker has its own `SO_REUSEPORT` listener: false with one worker (a plain
+    /// listener) and where the workers share one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+    /// if cfg!(target_os = "linux") {
+    ///     assert!(group.reuse_port());
+    /// }
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn reuse_port(&self) -> bool {
+        self.reuse_port
+    }
+
+    /// The listening addresses: one per worker with `SO_REUSEPORT` (all the same), one when
+    /// the workers share a listener; empty after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+    /// let addrs: Vec<_> = group.sockets().iter().map(|a| a.as_inet().unwrap()).collect();
+    /// assert!(addrs.iter().all(|a| a == &addrs[0])); // one port for every worker
+    /// group.close();
+    /// assert!(group.sockets().is_empty());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn sockets(&self) -> Vec<Address> {
+        if self.closed.load(Ordering::Acquire) {
+            Vec::new()
+        } else {
+            self.sockets.clone()
+        }
+    }
+
+    /// Runs `f` on each worker's loop (in place when called from that worker's own thread).
+    fn each<F>(&self, f: F)
+    where
+        F: Fn() + Clone + Send + 'static,
+    {
+        let here = std::thread::current().id();
+        for slot in &self.slots {
+            if slot.thread == here {
+                f();
+            } else {
+                // An ended worker refuses the call: nothing left to command there.
+                let _ = slot.handle.call_soon_threadsafe(f.clone());
+            }
+        }
+    }
+
+    /// Stops every worker listening ([`Server::close`] on each, through its loop); their
+    /// connections stay open. Idempotent; returns at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+    /// group.close();
+    /// group.close(); // idempotent
+    /// asyncio::run(group.wait_closed())??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.each(|| {
+            with_worker_server(Server::close);
+        });
+    }
+
+    /// Closes every worker's connections gracefully ([`Server::close_clients`] on each).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| ();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+    /// group.close();
+    /// group.close_clients(); // each client sees EOF
+    /// asyncio::run(group.wait_closed())??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn close_clients(&self) {
+        self.each(|| {
+            with_worker_server(Server::close_clients);
+        });
+    }
+
+    /// Aborts every worker's connections ([`Server::abort_clients`] on each).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| ();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+    /// group.close();
+    /// group.abort_clients();
+    /// asyncio::run(group.wait_closed())??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn abort_clients(&self) {
+        self.each(|| {
+            with_worker_server(Server::abort_clients);
+        });
+    }
+
+    /// Each worker's figures, gathered from its thread now (this call waits for every
+    /// worker's loop to answer; an ended worker answers with its count of accepted
+    /// connections and zeros).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+    /// let accepted: u64 = group.stats().iter().map(|s| s.accepted).sum();
+    /// assert_eq!(accepted, 0);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn stats(&self) -> Vec<WorkerStats> {
+        let here = std::thread::current().id();
+        let gather = || {
+            let loop_stats = crate::event_loop::get_running_loop()
+                .map(|lp| lp.stats())
+                .unwrap_or_default();
+            let connections = with_worker_server(Server::connection_count).unwrap_or(0);
+            (connections, loop_stats)
+        };
+        /// One worker's answer: computed here, on its way, or none (the worker has ended).
+        enum Answer {
+            Here((usize, LoopStats)),
+            Asked(mpsc::Receiver<(usize, LoopStats)>),
+            Gone,
+        }
+        // Ask every worker first, then collect: they answer in parallel.
+        let answers: Vec<Answer> = self
+            .slots
+            .iter()
+            .map(|slot| {
+                if slot.thread == here {
+                    return Answer::Here(gather());
+                }
+                let (tx, rx) = mpsc::channel();
+                match slot.handle.call_soon_threadsafe(move || {
+                    let _ = tx.send(gather());
+                }) {
+                    Ok(()) => Answer::Asked(rx),
+                    Err(_) => Answer::Gone,
+                }
+            })
+            .collect();
+        answers
+            .into_iter()
+            .zip(&self.slots)
+            .enumerate()
+            .map(|(worker, (answer, slot))| {
+                let (connections, loop_stats) = match answer {
+                    Answer::Here(figures) => figures,
+                    // A closure dropped unrun (its loop ended) drops the sender: `recv` fails.
+                    Answer::Asked(rx) => rx.recv().unwrap_or_default(),
+                    Answer::Gone => Default::default(),
+                };
+                WorkerStats {
+                    worker,
+                    accepted: slot.accepted.load(Ordering::Relaxed),
+                    connections,
+                    loop_stats,
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until every worker thread has ended (each worker ends once it is closed and its
+    /// connections have ended, as [`Server::wait_closed`]), and joins them.
+    ///
+    /// # Errors
+    /// What the workers failed with: the one error, or `Error::Group` of several (a panic is
+    /// `Error::Panic`). Each error is returned once, to the first caller after it happened.
+    ///
+    /// # Cancel safety
+    /// Dropping the future loses nothing: the workers go on ending, and a later call sees them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
+    /// asyncio::run(async move {
+    ///     group.close();
+    ///     group.wait_closed().await // both threads have ended and are joined
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub async fn wait_closed(&self) -> Result<(), Error> {
+        poll_fn(|cx| {
+            let mut state = self.shared.lock();
+            if state.running == 0 {
+                Poll::Ready(())
+            } else {
+                if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.waiters.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        })
+        .await;
+        self.join_threads();
+        let mut errors: Vec<Error> = {
+            let mut state = self.shared.lock();
+            state.errors.sort_by_key(|(index, _)| *index);
+            state.errors.drain(..).map(|(_, e)| e).collect()
+        };
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.pop().expect("one error")),
+            _ => Err(Error::Group(errors)),
+        }
+    }
+
+    /// Joins the worker threads that have ended or are about to (never this very thread).
+    fn join_threads(&self) {
+        let here = std::thread::current().id();
+        let threads: Vec<JoinHandle<()>> = {
+            let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+            threads
+                .iter_mut()
+                .filter(|t| t.as_ref().is_some_and(|t| t.thread().id() != here))
+                .filter_map(Option::take)
+                .collect()
+        };
+        for t in threads {
+            // The body catches panics: a join error cannot carry anything not already reported.
+            let _ = t.join();
+        }
+    }
+
+    /// Start-up failed: close the workers that did start and join every thread.
+    fn stop_started(&mut self) {
+        self.close();
+        self.abort_clients();
+        self.join_threads();
+    }
+}
+
+impl Drop for ServerGroup {
+    fn drop(&mut self) {
+        self.close();
+        self.abort_clients();
+        self.join_threads();
+    }
+}

@@ -1,0 +1,323 @@
+//! `serve_on_threads` and `ServerGroup`: stream servers across cores, one loop per thread.
+//!
+//! Peers are blocking std sockets with 10 s timeouts (a bound, never a synchronisation); the
+//! group is closed and waited for, and then no worker thread is left (each thread's name is read
+//! from `/proc/self/task`). The tests of this binary run one at a time (`util::serial`) so that
+//! the thread count is theirs alone. With `SO_REUSEPORT` the kernel spreads connections by a
+//! hash of their addresses, so no test asserts how they split between workers, only their sum.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use asyncio::{Error, ServerGroup, StreamReader, StreamWriter};
+
+/// The echo handler of `examples/echo_server.rs`: read, write, drain, until EOF.
+fn echo() -> impl Fn(
+    StreamReader,
+    StreamWriter,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = asyncio::Result<()>>>>
+       + Clone {
+    |reader: StreamReader, writer: StreamWriter| {
+        Box::pin(async move {
+            loop {
+                let data = reader.read(64 * 1024).await?;
+                if data.is_empty() {
+                    break;
+                }
+                writer.write(&data)?;
+                writer.drain().await?;
+            }
+            writer.close();
+            writer.wait_closed().await
+        })
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// One round trip; panics unless the echo comes back whole.
+fn ping(s: &mut TcpStream, msg: &[u8]) {
+    s.write_all(msg).expect("write");
+    let mut back = vec![0; msg.len()];
+    s.read_exact(&mut back).expect("echo");
+    assert_eq!(back, msg);
+}
+
+fn addr_of(group: &ServerGroup) -> SocketAddr {
+    group.sockets()[0].as_inet().expect("a TCP listener")
+}
+
+/// Threads of this process named after a worker (`asyncio-worker-N`, cut to 15 bytes).
+fn worker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|name| name.starts_with("asyncio-worker"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// No worker thread is left. The threads are joined already; a joined thread can stay listed
+/// in `/proc` for the moment between its exit and the kernel's release of it, so this looks
+/// again (yielding, bounded by 10 s) before it fails.
+fn assert_no_worker_threads() {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while worker_threads() != 0 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(worker_threads(), 0, "a worker thread is left");
+}
+
+fn close_and_wait(group: &ServerGroup) -> Result<(), Error> {
+    group.close();
+    asyncio::run(group.wait_closed())?
+}
+
+#[test]
+fn two_workers_share_one_port_and_serve_every_connection() {
+    let _serial = util::serial();
+    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    assert_eq!(group.workers(), 2);
+    let sockets = group.sockets();
+    if group.reuse_port() {
+        assert_eq!(sockets.len(), 2, "one listener per worker");
+    }
+    let ports: Vec<_> = sockets.iter().map(|a| a.as_inet().unwrap()).collect();
+    assert!(
+        ports.iter().all(|a| a == &ports[0]),
+        "one port: {sockets:?}"
+    );
+    assert_ne!(addr_of(&group).port(), 0);
+    if cfg!(target_os = "linux") {
+        assert!(group.reuse_port(), "Linux has SO_REUSEPORT");
+    }
+    assert_eq!(worker_threads(), 2);
+
+    let mut clients: Vec<TcpStream> = (0..64).map(|_| connect(addr_of(&group))).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        ping(c, format!("message {i}").as_bytes());
+    }
+    // Every client has had its echo and is still open: each is accepted and alive somewhere.
+    let stats = group.stats();
+    assert_eq!(stats.len(), 2);
+    assert_eq!(stats.iter().map(|s| s.worker).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        stats.iter().map(|s| s.accepted).sum::<u64>(),
+        64,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.iter().map(|s| s.connections).sum::<usize>(),
+        64,
+        "{stats:?}"
+    );
+    let tasks: usize = stats.iter().map(|s| s.loop_stats.tasks).sum();
+    assert!(tasks >= 64, "a handler task per connection: {stats:?}");
+
+    drop(clients); // EOF on each: every handler ends, then every worker can end
+    close_and_wait(&group).unwrap();
+    assert_no_worker_threads();
+    assert!(group.sockets().is_empty());
+    let after = group.stats();
+    assert_eq!(after.iter().map(|s| s.accepted).sum::<u64>(), 64);
+    assert!(after.iter().all(|s| s.connections == 0));
+}
+
+#[test]
+fn one_shared_listener_serves_too() {
+    let _serial = util::serial();
+    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .reuse_port(false)
+        .start()
+        .unwrap();
+    assert!(!group.reuse_port());
+    assert_eq!(group.sockets().len(), 1);
+    let mut clients: Vec<TcpStream> = (0..16).map(|_| connect(addr_of(&group))).collect();
+    for c in &mut clients {
+        ping(c, b"shared");
+    }
+    assert_eq!(group.stats().iter().map(|s| s.accepted).sum::<u64>(), 16);
+    drop(clients);
+    close_and_wait(&group).unwrap();
+    assert_no_worker_threads();
+}
+
+#[test]
+fn one_worker_serves_as_start_server_does() {
+    let _serial = util::serial();
+    let group = asyncio::serve_on_threads(1, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    assert_eq!(group.workers(), 1);
+    assert_eq!(group.sockets().len(), 1);
+    assert!(
+        !group.reuse_port(),
+        "one worker: a plain listener, no SO_REUSEPORT"
+    );
+    let mut c = connect(addr_of(&group));
+    ping(&mut c, b"one");
+    ping(&mut c, b"two");
+    drop(c);
+    close_and_wait(&group).unwrap();
+    assert_no_worker_threads();
+}
+
+#[test]
+fn zero_or_too_many_workers_is_invalid_argument() {
+    let _serial = util::serial();
+    for n in [0, asyncio::streams::MAX_WORKERS + 1, usize::MAX] {
+        let err = asyncio::serve_on_threads(n, echo, "127.0.0.1", 0)
+            .start()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{n}: {err:?}");
+    }
+    assert_no_worker_threads();
+}
+
+#[test]
+fn a_bad_option_fails_start_and_stops_every_worker() {
+    let _serial = util::serial();
+    let err = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .configure(|s| s.limit(0)) // a limit of 0 is refused on each worker
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Group(errors) if errors.len() == 2)
+            || matches!(err, Error::InvalidArgument(_)),
+        "{err:?}"
+    );
+    assert_no_worker_threads();
+}
+
+#[test]
+fn a_panicking_factory_fails_start_and_stops_the_other_workers() {
+    let _serial = util::serial();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let factory = move || {
+        if counter.fetch_add(1, Ordering::SeqCst) == 1 {
+            panic!("no handler for this worker");
+        }
+        echo()
+    };
+    let err = asyncio::serve_on_threads(2, factory, "127.0.0.1", 0)
+        .start()
+        .unwrap_err();
+    match err {
+        Error::Panic(p) => assert!(p.to_string().contains("no handler"), "{p}"),
+        other => panic!("expected a panic error, got {other:?}"),
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "called once per worker");
+    assert_no_worker_threads();
+}
+
+#[test]
+fn a_handler_panic_is_reported_and_its_worker_serves_on() {
+    let _serial = util::serial();
+    let reports = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = reports.clone();
+    let factory = move || {
+        // Called on each worker thread inside its loop: route that loop's reports here.
+        let seen = seen.clone();
+        let lp = asyncio::get_running_loop().expect("called inside the worker's loop");
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                seen.lock().unwrap().push(ctx.message.clone());
+            },
+        ));
+        |reader: StreamReader, writer: StreamWriter| async move {
+            let data = reader.read(100).await?;
+            if data == b"boom" {
+                panic!("the handler blew up");
+            }
+            writer.write(&data)?;
+            writer.close();
+            writer.wait_closed().await
+        }
+    };
+    let group = asyncio::serve_on_threads(2, factory, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    let mut bad = connect(addr_of(&group));
+    bad.write_all(b"boom").unwrap();
+    let mut rest = Vec::new();
+    let _ = bad.read_to_end(&mut rest); // the connection is closed (EOF or reset)
+    assert!(rest.is_empty());
+    for _ in 0..8 {
+        let mut good = connect(addr_of(&group));
+        ping(&mut good, b"fine");
+    }
+    close_and_wait(&group).unwrap(); // a handler's panic is its connection's, not the worker's
+    assert_no_worker_threads();
+    let reports = reports.lock().unwrap();
+    assert_eq!(*reports, ["Unhandled exception in client_connected_cb"]);
+}
+
+#[test]
+fn close_clients_ends_held_connections_and_wait_closed_returns() {
+    let _serial = util::serial();
+    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    let mut clients: Vec<TcpStream> = (0..8).map(|_| connect(addr_of(&group))).collect();
+    for c in &mut clients {
+        ping(c, b"held");
+    }
+    group.close();
+    group.close_clients(); // each held connection is closed by its worker
+    for c in &mut clients {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).expect("a clean EOF");
+        assert!(rest.is_empty());
+    }
+    asyncio::run(group.wait_closed()).unwrap().unwrap();
+    assert_no_worker_threads();
+}
+
+#[test]
+fn dropping_the_group_aborts_connections_and_joins_the_threads() {
+    let _serial = util::serial();
+    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    let mut held = connect(addr_of(&group));
+    ping(&mut held, b"held");
+    drop(group);
+    assert_no_worker_threads();
+    let mut rest = Vec::new();
+    let _ = held.read_to_end(&mut rest); // EOF or reset: the connection is gone
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn wait_closed_from_another_loop_thread_and_the_group_is_send_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let _serial = util::serial();
+    let group = Arc::new(
+        asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+            .start()
+            .unwrap(),
+    );
+    send_sync(&*group);
+    let lt = asyncio::LoopThread::spawn().unwrap();
+    let waiter = group.clone();
+    let done = lt.run_coroutine_threadsafe(move || async move { waiter.wait_closed().await });
+    group.close();
+    done.result(Some(Duration::from_secs(10))).unwrap().unwrap();
+    lt.stop().unwrap();
+    assert_no_worker_threads();
+}
