@@ -178,7 +178,7 @@ impl Deadlines {
             return false;
         };
         if d == 0 {
-            return true; // wait_for(…, 0): fail what would wait
+            return true; // zero: fail what would wait (only what would wait, unlike wait_for(…, 0))
         }
         if id != self.read_waiting {
             self.read_waiting = id;

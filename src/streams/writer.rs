@@ -396,8 +396,9 @@ impl StreamWriter {
     ///
     /// The time counts from the drain's first wait, on the loop's clock as read once per loop
     /// iteration (the start of the iteration in which the drain began to wait).
-    /// `Duration::ZERO` fails a drain that would wait, at once (as
-    /// `asyncio.wait_for(writer.drain(), 0)` does); `Duration::MAX` never fires. A drain
+    /// `Duration::ZERO` fails a drain that would wait, at once; a drain with nothing to wait
+    /// for still succeeds (Python's `wait_for(writer.drain(), 0)` fails even then, since it
+    /// cancels the drain before it runs). `Duration::MAX` never fires. A drain
     /// already waiting is held to a new value when next woken.
     ///
     /// # Examples

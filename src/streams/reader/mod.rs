@@ -425,8 +425,9 @@ impl StreamReader {
     /// waits). The stream's timer looks every eighth of the timeout (at least every
     /// millisecond), so a read fails no sooner than `timeout` after it began to wait and at
     /// most an eighth of it later; this keeps the cost per message to a few instructions.
-    /// `Duration::ZERO` fails a read that would wait, at once (as `wait_for(…, 0)` does);
-    /// `Duration::MAX` never fires. A read already waiting is bounded from the call.
+    /// `Duration::ZERO` fails a read that would wait, at once; a read the buffer can serve
+    /// still succeeds (Python's `wait_for(reader.read(n), 0)` fails even then, since it
+    /// cancels the read before it runs). `Duration::MAX` never fires. A read already waiting is bounded from the call.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`no running event loop`) for a reader with no connection set
