@@ -51,21 +51,6 @@ async fn echo_lines(reader: StreamReader, writer: StreamWriter) -> Result<(), Er
     writer.wait_closed().await
 }
 
-/// The handler of `examples/echo_server.rs`, as it is there: reads through the reader's own
-/// buffer (issue #18).
-async fn echo_example(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
-    loop {
-        let data = reader.read(64 * 1024).await?;
-        if data.is_empty() {
-            break;
-        }
-        writer.write(&data)?;
-        writer.drain().await?;
-    }
-    writer.close();
-    writer.wait_closed().await
-}
-
 fn echo_server(lp: &EventLoop) -> (asyncio::Server, u16) {
     let server = run(lp, asyncio::start_server(echo_lines, "127.0.0.1", 0)).unwrap();
     let port = server.sockets()[0].as_inet().unwrap().port();
@@ -194,7 +179,11 @@ fn idle_connections_cost_little_and_are_all_released() {
         }
     }
     let lp = EventLoop::new().unwrap();
-    let server = run(&lp, asyncio::start_server(echo_example, "127.0.0.1", 0)).unwrap();
+    let server = run(
+        &lp,
+        asyncio::start_server(util::echo_example, "127.0.0.1", 0),
+    )
+    .unwrap();
     let port = server.sockets()[0].as_inet().unwrap().port();
     // Warm-up: the loop's event buffer, the server's tables and the allocator reach size.
     churn(&lp, port, 256);

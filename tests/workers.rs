@@ -22,20 +22,7 @@ fn echo() -> impl Fn(
     StreamWriter,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = asyncio::Result<()>>>>
        + Clone {
-    |reader: StreamReader, writer: StreamWriter| {
-        Box::pin(async move {
-            loop {
-                let data = reader.read(64 * 1024).await?;
-                if data.is_empty() {
-                    break;
-                }
-                writer.write(&data)?;
-                writer.drain().await?;
-            }
-            writer.close();
-            writer.wait_closed().await
-        })
-    }
+    |reader: StreamReader, writer: StreamWriter| Box::pin(util::echo_example(reader, writer))
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {

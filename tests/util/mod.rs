@@ -327,3 +327,21 @@ pub async fn join<A: std::future::Future, B: std::future::Future>(
     .await;
     (ra.unwrap(), rb.unwrap())
 }
+
+/// The handler of `examples/echo_server.rs`, as it is there: read through the reader's own
+/// buffer, write, drain, until EOF; then close.
+pub async fn echo_example(
+    reader: asyncio::StreamReader,
+    writer: asyncio::StreamWriter,
+) -> asyncio::Result<()> {
+    loop {
+        let data = reader.read(64 * 1024).await?;
+        if data.is_empty() {
+            break;
+        }
+        writer.write(&data)?;
+        writer.drain().await?;
+    }
+    writer.close();
+    writer.wait_closed().await
+}
