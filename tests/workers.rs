@@ -308,3 +308,49 @@ fn wait_closed_from_another_loop_thread_and_the_group_is_send_sync() {
     lt.stop().unwrap();
     assert_no_worker_threads();
 }
+
+/// A worker that ends with an error after it started serving (here its loop is stopped under
+/// it) does not take the group down silently: the other worker goes on until closed, the
+/// group's figures still list the ended one, and `wait_closed` returns its error.
+#[test]
+fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
+    let _serial = util::serial();
+    let (stopped_tx, stopped_rx) = std::sync::mpsc::channel::<()>();
+    let stopped_tx = Arc::new(Mutex::new(stopped_tx));
+    let factory = move || {
+        let stopped_tx = stopped_tx.clone();
+        move |reader: StreamReader, writer: StreamWriter| {
+            let stopped_tx = stopped_tx.clone();
+            async move {
+                let data = reader.read(100).await?;
+                if data == b"stop" {
+                    // No await between the two: the stop is set before any group command runs.
+                    let _ = stopped_tx.lock().unwrap().send(());
+                    asyncio::get_running_loop()?.stop();
+                    return Ok(());
+                }
+                writer.write(&data)?;
+                writer.close();
+                writer.wait_closed().await
+            }
+        }
+    };
+    let group = asyncio::serve_on_threads(2, factory, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    let mut victim = connect(addr_of(&group));
+    victim.write_all(b"stop").unwrap();
+    stopped_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a worker read the stop");
+    assert_eq!(group.stats().len(), 2, "an ended worker is still listed");
+    let err = close_and_wait(&group).unwrap_err();
+    match &err {
+        Error::InvalidState(msg) => assert!(msg.contains("stopped"), "{msg}"),
+        other => panic!("expected the stopped worker's error, got {other:?}"),
+    }
+    assert_no_worker_threads();
+    // Returned once: a second wait sees every worker ended and no error left.
+    asyncio::run(group.wait_closed()).unwrap().unwrap();
+    drop(victim);
+}
