@@ -707,6 +707,10 @@ impl ServerGroup {
     /// worker's loop to answer; an ended worker answers with its count of accepted
     /// connections and zeros).
     ///
+    /// Call it from outside the workers (the thread that started the group, another loop):
+    /// called inside a worker's callback it blocks that worker's loop until the others answer,
+    /// and two workers calling it at the same moment would each wait for the other's loop.
+    ///
     /// # Examples
     ///
     /// ```
