@@ -55,6 +55,12 @@
 //!    Waking a task records its key: no allocation, no lock. Because an I/O callback woke it,
 //!    the task runs later in this same iteration (a deliberate difference; asyncio would poll once more
 //!    first), sees its data and returns it: an echo costs one poll, one read, one write.
+//!    `read_into` goes one step further when the reader is empty: the transport's readable
+//!    edge only wakes the task, whose read `recv`s straight into the caller's memory (no
+//!    reader buffer, no `get_buffer`/`buffer_updated`, no copy; the trace then shows
+//!    `readable, the waiting read_into reads` and `recv N B into read_into's buffer`).
+//!    Anything else (EOF, an error, a paused or swapped transport, a read that stops early)
+//!    goes back to the protocol path, so what a reader sees is the same either way.
 //! 5. **The writer** (`streams/writer.rs`) hands the bytes to the transport, which tries
 //!    `send` at once because nothing is queued: all six bytes go, nothing is buffered, no
 //!    writable interest is needed. `drain()` returns at once because the transport is not

@@ -286,6 +286,9 @@ pub(crate) struct ProtocolSlot {
     pending: std::cell::Cell<Edges>,
     /// Whether the protocol is a `BufferedProtocol` (asked once per protocol, L50).
     buffered: std::cell::Cell<Option<bool>>,
+    /// The protocol's address (of its `RefCell`), for [`holds`](Self::holds); null once
+    /// released. Only compared, never dereferenced.
+    addr: std::cell::Cell<*const ()>,
     /// For reports of a panicking pause/resume_writing.
     lp: crate::event_loop::LoopHandle,
     /// The transport's id, in those reports (0: no detail).
@@ -341,6 +344,7 @@ impl ProtocolSlot {
         transport_id: u64,
     ) -> Self {
         ProtocolSlot {
+            addr: std::cell::Cell::new(Rc::as_ptr(&protocol).cast::<()>()),
             protocol: RefCell::new(Some(protocol)),
             phase: std::cell::Cell::new(Phase::Fresh),
             in_call: std::cell::Cell::new(false),
@@ -366,6 +370,12 @@ impl ProtocolSlot {
     /// The protocol (`get_protocol`); `None` once released.
     pub(crate) fn get(&self) -> Option<ProtocolRef> {
         self.protocol.borrow().clone()
+    }
+
+    /// Whether the protocol is the one at `owner` (the address of its `RefCell`).
+    #[inline]
+    pub(crate) fn holds(&self, owner: *const ()) -> bool {
+        std::ptr::eq(self.addr.get(), owner)
     }
 
     /// Whether the protocol is borrowed right now (one of its callbacks is running).
@@ -397,6 +407,7 @@ impl ProtocolSlot {
             ));
         }
         if slot.is_some() {
+            self.addr.set(Rc::as_ptr(&protocol).cast::<()>());
             *slot = Some(protocol);
             self.buffered.set(None);
         }
@@ -419,6 +430,7 @@ impl ProtocolSlot {
     /// Lets go of the protocol (the transport is done with it): later calls reach nobody.
     pub(crate) fn release(&self) -> Option<ProtocolRef> {
         self.pending.take();
+        self.addr.set(std::ptr::null());
         if self.phase.get() != Phase::Lost {
             self.set_phase(Phase::Lost);
         }

@@ -2,7 +2,10 @@
 //! (Python's `StreamReaderProtocol` and `FlowControlMixin` in `Lib/asyncio/streams.py`).
 //!
 //! The socket transport holds the core as its protocol — a `BufferedProtocol`, so bytes go from
-//! the socket straight into the reader's buffer (S62 without a copy). The [`StreamReader`] and
+//! the socket straight into the reader's buffer (S62 without a copy). A `read_into` that finds
+//! the reader empty goes one step further: it reads from the socket straight into the caller's
+//! memory (read-through, [`StreamCore::poll_read_into`]), and the transport's next readable
+//! edge only wakes it. The [`StreamReader`] and
 //! [`StreamWriter`] handles hold the same core to read, to drain and to wait for the close.
 //!
 //! Ground rules: the transport borrows the core for one protocol call at a time; the handles
@@ -146,6 +149,33 @@ impl StreamCore {
         match &mut self.deadlines {
             Some(dl) => dl.read_timed_out(id, &self.me),
             None => false,
+        }
+    }
+
+    /// `read_into(out)` for the read future `*id`: from the reader's buffer when it holds
+    /// bytes (or EOF, or an exception); else straight from the socket into `out` when the
+    /// transport allows it (read-through, `SocketTransport::read_through_into`), which skips
+    /// the reader's buffer, the buffer pool, `get_buffer`/`buffer_updated` and one copy.
+    #[inline]
+    pub(crate) fn poll_read_into(
+        &mut self,
+        out: &mut [u8],
+        id: &mut u64,
+        waker: &Waker,
+    ) -> std::task::Poll<Result<usize, Error>> {
+        if !self.reader.would_wait(out) {
+            return self.reader.poll_read_into(out, id, waker);
+        }
+        self.reader.register_waiter(id, "read", waker)?;
+        let owner = self.me.as_ptr().cast::<()>();
+        match self.reader.read_through(owner, out, *id, waker) {
+            Some(n) => {
+                if let Some(dl) = &self.deadlines {
+                    dl.activity.touch();
+                }
+                std::task::Poll::Ready(Ok(n))
+            }
+            None => std::task::Poll::Pending,
         }
     }
 

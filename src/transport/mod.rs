@@ -22,6 +22,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::task::Waker;
 
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
@@ -184,6 +185,29 @@ pub(crate) trait TransportImpl {
     fn proxy_header(&self) -> Option<Rc<crate::ProxyHeader>> {
         None
     }
+    /// Read-through (`SocketTransport::read_through`): a `read_into` whose reader holds no
+    /// bytes reads from the socket straight into the caller's memory. `owner` is the protocol
+    /// asking (the address of its `RefCell`); only the transport's own protocol may. Other
+    /// transports answer [`Through::No`]: the read waits for the protocol path.
+    fn read_through(&self, _owner: *const (), _out: &mut [u8], _waker: &Waker) -> Through {
+        Through::No
+    }
+    /// The read-through waiter leaves (its read ended another way, or was dropped): forget its
+    /// waker, and hand an edge it was given and did not use back to the protocol path.
+    fn end_through(&self) {}
+}
+
+/// What a [`TransportImpl::read_through`] came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Through {
+    /// This many bytes were read into the caller's memory (never 0).
+    Read(usize),
+    /// Nothing to read yet: the transport wakes the waker at the next readable edge, without
+    /// reading, and the read tries again.
+    Wait,
+    /// Not through this transport now (another protocol, reading paused or over, EOF or an
+    /// error to be met by the protocol path): wait for the reader's buffer as usual.
+    No,
 }
 
 /// One connection's buffers and flow control, at one moment: what backpressure looks like

@@ -19,11 +19,11 @@ impl Claim<'_> {
     fn poll<T>(
         &mut self,
         cx: &Context<'_>,
-        op: impl FnOnce(&mut ReaderState, &mut u64, &Waker) -> Poll<Result<T, Error>>,
+        op: impl FnOnce(&mut StreamCore, &mut u64, &Waker) -> Poll<Result<T, Error>>,
     ) -> Poll<Result<T, Error>> {
         let mut guard = self.reader.core.borrow_mut();
         let core = &mut *guard;
-        let out = op(&mut core.reader, &mut self.id, cx.waker());
+        let out = op(core, &mut self.id, cx.waker());
         if out.is_pending() {
             if !core.read_timed_out(self.id) {
                 return out;
@@ -82,7 +82,7 @@ impl Future for Read<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let n = self.n;
         self.claim
-            .poll(cx, |st, id, waker| st.poll_read(n, id, waker))
+            .poll(cx, |c, id, waker| c.reader.poll_read(n, id, waker))
     }
 }
 
@@ -117,7 +117,7 @@ impl Future for ReadInto<'_> {
         let this = &mut *self;
         let buf = &mut *this.buf;
         this.claim
-            .poll(cx, |st, id, waker| st.poll_read_into(buf, id, waker))
+            .poll(cx, |c, id, waker| c.poll_read_into(buf, id, waker))
     }
 }
 
@@ -153,7 +153,7 @@ impl Future for ReadLine<'_> {
         let this = &mut *self;
         let scan = &mut this.scan;
         this.claim
-            .poll(cx, |st, id, waker| st.poll_readline(scan, id, waker))
+            .poll(cx, |c, id, waker| c.reader.poll_readline(scan, id, waker))
     }
 }
 
@@ -204,8 +204,8 @@ impl Future for ReadUntil<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let (seps, scan) = (this.seps, &mut this.scan);
-        this.claim.poll(cx, |st, id, waker| {
-            st.poll_readuntil(seps.as_slice(), scan, id, waker)
+        this.claim.poll(cx, |c, id, waker| {
+            c.reader.poll_readuntil(seps.as_slice(), scan, id, waker)
         })
     }
 }
@@ -240,7 +240,7 @@ impl Future for ReadExactly<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let n = self.n;
         self.claim
-            .poll(cx, |st, id, waker| st.poll_readexactly(n, id, waker))
+            .poll(cx, |c, id, waker| c.reader.poll_readexactly(n, id, waker))
     }
 }
 

@@ -10,7 +10,7 @@ use crate::constants::MAX_READ_SIZE;
 use crate::error::{Error, SharedError};
 use crate::event_loop::buffer_pool::LARGEST as POOLED_LARGEST;
 use crate::event_loop::LoopHandle;
-use crate::transport::Transport;
+use crate::transport::{Through, Transport};
 
 /// The first size `get_buffer` offers, and the floor the read size decays to.
 const MIN_READ_SIZE: usize = 512;
@@ -64,6 +64,9 @@ pub(crate) struct ReaderState {
     paused: bool,
     /// The one read future waiting for data (S20): its id and waker. Taken when woken.
     waiter: Option<(u64, Waker)>,
+    /// The id of the read future that parked a read-through on the transport (0: none):
+    /// the transport holds its waker until its wait ends (`end_wait`).
+    through: u64,
     /// The last waiter id handed out. Ids start at 1; 0 marks a future that never waited.
     last_waiter_id: u64,
     /// The least `get_buffer` offers. Invariant: within `MIN_READ_SIZE..=MAX_READ_SIZE`.
@@ -172,6 +175,7 @@ impl ReaderState {
             transport: None,
             paused: false,
             waiter: None,
+            through: 0,
             last_waiter_id: 0,
             read_size: MIN_READ_SIZE,
             small_reads: 0,
@@ -457,9 +461,24 @@ impl ReaderState {
 
     /// Makes the future named `*id` the waiter (giving it an id on its first wait), after S20's
     /// check; resumes a paused transport (S16), or a read needing more than 2 × limit bytes
-    /// would wait forever.
+    /// would wait forever. A readable edge a read-through left unused goes back to the
+    /// protocol path, which fills this reader's buffer.
     #[inline]
     pub(super) fn wait_for_data(
+        &mut self,
+        id: &mut u64,
+        func_name: &str,
+        waker: &Waker,
+    ) -> Result<(), Error> {
+        self.register_waiter(id, func_name, waker)?;
+        self.end_through();
+        Ok(())
+    }
+
+    /// [`wait_for_data`](Self::wait_for_data) without handing edges back: for the read that
+    /// reads through next.
+    #[inline]
+    pub(crate) fn register_waiter(
         &mut self,
         id: &mut u64,
         func_name: &str,
@@ -484,11 +503,59 @@ impl ReaderState {
         Ok(())
     }
 
+    /// Whether a `read_into(out)` would wait: nothing buffered, no EOF, no exception.
+    #[inline]
+    pub(crate) fn would_wait(&self, out: &[u8]) -> bool {
+        self.start == self.end && !self.eof && self.exception.is_none() && !out.is_empty()
+    }
+
+    /// Read-through for the waiter `id` (registered) on behalf of the protocol at `owner`:
+    /// `Some(n)` bytes read straight into `out`, or `None` to wait (for the transport's next
+    /// edge, or for this buffer). See `SocketTransport::read_through_into`.
+    #[inline]
+    pub(crate) fn read_through(
+        &mut self,
+        owner: *const (),
+        out: &mut [u8],
+        id: u64,
+        waker: &Waker,
+    ) -> Option<usize> {
+        let transport = self.transport.as_ref()?;
+        match transport.inner.read_through(owner, out, waker) {
+            Through::Read(n) => {
+                // This read used the edge: nothing to hand back when its wait ends.
+                self.through = 0;
+                Some(n)
+            }
+            Through::Wait => {
+                self.through = id;
+                None
+            }
+            Through::No => {
+                self.end_through();
+                None
+            }
+        }
+    }
+
+    /// Ends a parked read-through, if any (its waker leaves the transport; an unused edge goes
+    /// back to the protocol path).
+    #[inline]
+    fn end_through(&mut self) {
+        self.through = 0;
+        if let Some(transport) = &self.transport {
+            transport.inner.end_through();
+        }
+    }
+
     /// Clears the waiter slot if future `id` holds it (S21: its wait ended or it was dropped).
     #[inline]
     pub(crate) fn end_wait(&mut self, id: u64) {
         if matches!(self.waiter, Some((owner, _)) if owner == id) {
             self.waiter = None;
+        }
+        if self.through == id && id != 0 {
+            self.end_through();
         }
     }
 

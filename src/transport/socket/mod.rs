@@ -2,7 +2,9 @@
 //!
 //! Mirrors `_SelectorTransport` and `_SelectorSocketTransport` in CPython
 //! `Lib/asyncio/selector_events.py` (L44–L83). Ground rules:
-//! - only `read_ready`/`write_ready` (and the fast path of `write`) touch the socket;
+//! - only `read_ready`/`write_ready`, the fast path of `write`, and a stream's `read_into`
+//!   through `read_through_into` (its reader empty, the edge handed to it by `read_ready`)
+//!   touch the socket;
 //! - the protocol is called only through its `ProtocolSlot` (`protocol.rs`, the one seam every
 //!   transport shares): borrowed for exactly one call, panics handed back, flow edges queued
 //!   during a call delivered after it, `connection_lost` once and last even if the protocol
@@ -28,12 +30,15 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
+use std::task::Waker;
 
 use mio::Interest;
 
 use super::flow_control::FlowControl;
 use super::write_buffer::WriteBuffer;
-use super::{is_ordinary_disconnect, Address, ExtraInfo, StoredAddress, Transport, TransportImpl};
+use super::{
+    is_ordinary_disconnect, Address, ExtraInfo, StoredAddress, Through, Transport, TransportImpl,
+};
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
@@ -120,6 +125,13 @@ pub(crate) struct SocketTransport {
     /// Not a state but the last readable event's hint: the peer closed its side, so a short
     /// read does not mean drained; read on to EOF (no further edge will come).
     peer_closed: Cell<bool>,
+    /// A `read_into` waiting to read through (see `read.rs`): the next readable edge wakes it
+    /// instead of reading. Set and cleared only by the read-through methods and `release`.
+    through: Cell<Option<Waker>>,
+    /// An edge went to the read-through waiter, and no read since came up short: the kernel
+    /// may hold bytes that no new edge will announce, so the next read-through reads at once
+    /// (and one that leaves hands this back to the protocol path, `end_through`).
+    readable: Cell<bool>,
     /// Writes dropped after connection loss (L81); starts counting at 1.
     conn_lost_writes: Cell<u32>,
     fd: RawFd,
@@ -161,6 +173,8 @@ impl SocketTransport {
             flow: RefCell::new(FlowControl::default()),
             write_side: Cell::new(WriteSide::Open),
             peer_closed: Cell::new(false),
+            through: Cell::new(None),
+            readable: Cell::new(false),
             conn_lost_writes: Cell::new(0),
             fd,
             sockname: sockname.into(),
@@ -334,6 +348,7 @@ impl SocketTransport {
 
     /// Closes the socket, leaves the loop and the server, drops the protocol.
     fn release(&self) {
+        drop(self.through.take());
         let sock = self.sock.borrow_mut().take();
         if let (Some(mut sock), Some(key)) = (sock, self.key.take()) {
             self.lp.inner.deregister(key, &mut sock);
@@ -387,6 +402,7 @@ impl IoHandler for SocketTransport {
             let _ = self.protocol.lost(Some(exc));
         }
         drop(self.protocol.release());
+        drop(self.through.take());
         let sock = self.sock.borrow_mut().take();
         drop(sock);
         let server = self.server.take();
@@ -581,5 +597,14 @@ impl TransportImpl for SocketTransport {
             return None; // the descriptor may be closed, or reused by now
         }
         sys::unsent(self.fd)
+    }
+
+    #[inline]
+    fn read_through(&self, owner: *const (), out: &mut [u8], waker: &Waker) -> Through {
+        self.read_through_into(owner, out, waker)
+    }
+
+    fn end_through(&self) {
+        self.end_read_through();
     }
 }

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::task::Waker;
 
 use mio::Interest;
 
@@ -13,7 +14,7 @@ use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::protocol::{BufferedProtocol, Called};
-use crate::transport::TransportImpl;
+use crate::transport::{Through, TransportImpl};
 
 /// What one buffered read came to (inside the protocol call; acted on after it).
 enum Buffered {
@@ -34,6 +35,17 @@ impl SocketTransport {
     pub(super) fn read_ready(&self) {
         for _ in 0..READS_PER_EVENT {
             if self.reading.get() != Reading::Active || self.state.get() != State::Open {
+                return;
+            }
+            if let Some(waker) = self.through.take() {
+                // A read_into waits with memory of its own and an empty reader: its poll
+                // reads (read_through_into); the protocol is not called.
+                self.readable.set(true);
+                trace!(
+                    "transport[{}]: readable, the waiting read_into reads",
+                    self.id
+                );
+                waker.wake();
                 return;
             }
             // One call through the seam: a buffered protocol gets its read inside it (recv
@@ -165,6 +177,85 @@ impl SocketTransport {
                 );
                 true
             }
+        }
+    }
+
+    /// Read-through, for the streams layer's `read_into` when its reader holds no bytes: one
+    /// `recv` straight into the caller's memory, skipping the reader's buffer and the protocol
+    /// calls (`get_buffer`, `buffer_updated`), as a plain socket read would. The bytes are
+    /// the next ones in the stream either way: the reader is empty, and the protocol path
+    /// and this one never run at once (one thread, and `read_ready` hands an edge to a
+    /// waiting read-through instead of reading it).
+    ///
+    /// Only the transport's own protocol may ask (`owner`), and only while reading is active:
+    /// paused, it is the protocol's flow control; swapped (`set_protocol`, `start_tls`), the
+    /// bytes are another protocol's. EOF is left to the protocol path (`eof_received`, L62:
+    /// the read is scheduled), an error fails the transport as `read_ready` would (L61), and
+    /// the caller then waits for the reader as usual.
+    pub(super) fn read_through_into(
+        &self,
+        owner: *const (),
+        out: &mut [u8],
+        waker: &Waker,
+    ) -> Through {
+        if self.reading.get() != Reading::Active
+            || self.state.get() != State::Open
+            || !self.protocol.holds(owner)
+        {
+            return Through::No;
+        }
+        if !self.readable.get() {
+            self.park_through(waker);
+            return Through::Wait;
+        }
+        match self.sock_read(out) {
+            Ok(n) if n > 0 => {
+                // A short read drained the kernel buffer, unless the peer closed (then read
+                // on to EOF: no further edge comes).
+                if n < out.len() && !self.peer_closed.get() {
+                    self.readable.set(false);
+                }
+                trace!("transport[{}]: recv {n} B into read_into's buffer", self.id);
+                Through::Read(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable.set(false);
+                self.park_through(waker);
+                Through::Wait
+            }
+            Ok(_) => {
+                // EOF stays in the socket: the protocol path reads it again, in order, and
+                // calls eof_received (L62).
+                self.readable.set(false);
+                self.read_later();
+                Through::No
+            }
+            Err(e) => {
+                // An error is reported once by the kernel: fail here, as read_ready would (L61;
+                // connection_lost is queued, never called from inside this read).
+                self.readable.set(false);
+                self.read_error(e);
+                Through::No
+            }
+        }
+    }
+
+    fn park_through(&self, waker: &Waker) {
+        let mut slot = self.through.take();
+        match &mut slot {
+            Some(w) => w.clone_from(waker),
+            None => slot = Some(waker.clone()),
+        }
+        self.through.set(slot);
+    }
+
+    /// The read-through waiter leaves: its waker goes, and an edge it took and did not read
+    /// to the end goes back to the protocol path (a `readline` next, or nobody, still gets
+    /// the bytes and the EOF).
+    pub(super) fn end_read_through(&self) {
+        drop(self.through.take());
+        if self.readable.replace(false) {
+            self.read_later();
         }
     }
 

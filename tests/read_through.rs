@@ -1,0 +1,284 @@
+//! Read-through (issue #12): a `read_into` that finds its reader empty reads from the socket
+//! straight into the caller's memory; the transport's next readable edge wakes it instead of
+//! reading into the reader's buffer. These tests pin what must not change with it: no byte
+//! lost or reordered when a read-through ends another way (a shorter buffer, a `readline`
+//! next, a drop after the wake-up), no read while reading is paused, EOF and a reset reported
+//! as on the protocol path (S17, S18, S19, S63, L61, L62).
+//!
+//! Peers are blocking std sockets the test writes to itself, after the read is known to wait:
+//! no thread, no sleep. Every wait is bounded.
+
+mod util;
+
+use std::future::Future;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use util::reader_buffered;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+/// Runs `fut` on a fresh loop, bounded.
+fn run<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
+    asyncio::run(asyncio::timeout(BOUND, fut))
+        .unwrap()
+        .expect("test timed out")
+}
+
+/// A waker that only records that it was woken.
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Flag {
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Polls `fut` once with `waker`.
+fn poll_with<F: Future + ?Sized>(fut: std::pin::Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(waker))
+}
+
+/// Lets the loop turn until `flag` is set (bounded).
+async fn turn_until(flag: &Flag) {
+    for _ in 0..10_000 {
+        if flag.is_set() {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+    panic!("never woken");
+}
+
+#[test]
+fn a_read_into_reads_through_and_a_readline_after_a_full_one_gets_the_rest() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let mut small = [0u8; 4];
+        let n = {
+            let mut read = pin!(reader.read_into(&mut small));
+            // First poll: nothing in the socket, the read waits on the transport.
+            std::future::poll_fn(|cx| {
+                assert!(read.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            peer.write_all(b"hello world\nbye\n").unwrap();
+            read.await.unwrap()
+        };
+        assert_eq!(n, 4);
+        assert_eq!(&small, b"hell");
+        // Read through: the rest is still in the socket, not in the reader's buffer.
+        assert_eq!(reader_buffered(&reader), 0);
+        // The edge the full read left unused goes back to the protocol path for readline.
+        assert_eq!(reader.readline().await.unwrap(), b"o world\n");
+        assert_eq!(reader.readline().await.unwrap(), b"bye\n");
+        peer.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(reader.read_into(&mut small).await.unwrap(), 0);
+        assert!(reader.at_eof());
+    });
+}
+
+#[test]
+fn a_read_into_dropped_after_its_wake_up_loses_no_byte_and_no_eof_s22() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut buf = [0u8; 64];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            assert!(poll_with(read.as_mut(), &waker).is_pending());
+            peer.write_all(b"abc").unwrap();
+            peer.shutdown(Shutdown::Write).unwrap();
+            turn_until(&flag).await;
+            // The edge went to the waiting read, which is dropped without reading it.
+            assert_eq!(reader_buffered(&reader), 0);
+        }
+        assert_eq!(reader.read(100).await.unwrap(), b"abc");
+        assert_eq!(reader.read(100).await.unwrap(), b"");
+        assert!(reader.at_eof());
+    });
+}
+
+#[test]
+fn a_read_into_does_not_read_while_reading_is_paused() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let transport = writer.transport();
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut buf = [0u8; 64];
+        let n = {
+            let mut read = pin!(reader.read_into(&mut buf));
+            assert!(poll_with(read.as_mut(), &waker).is_pending());
+            peer.write_all(b"abc").unwrap();
+            turn_until(&flag).await; // the edge is the read's now
+            transport.pause_reading();
+            assert!(
+                poll_with(read.as_mut(), &waker).is_pending(),
+                "a paused transport is not read, even by a read-through"
+            );
+            assert_eq!(reader_buffered(&reader), 0);
+            transport.resume_reading();
+            read.await.unwrap()
+        };
+        assert_eq!(n, 3);
+        assert_eq!(&buf[..3], b"abc");
+    });
+}
+
+#[test]
+fn eof_met_by_a_read_through_half_closes_as_on_the_protocol_path_s63_l62() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    peer.set_read_timeout(Some(BOUND)).unwrap();
+    let mut peer2 = peer.try_clone().unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = {
+            let mut read = pin!(reader.read_into(&mut buf));
+            std::future::poll_fn(|cx| {
+                assert!(read.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            peer.write_all(b"x").unwrap();
+            peer.shutdown(Shutdown::Write).unwrap();
+            read.await.unwrap()
+        };
+        assert_eq!(n, 1);
+        assert_eq!(reader.read_into(&mut buf).await.unwrap(), 0);
+        assert!(reader.at_eof());
+        // eof_received kept the write side open (plain socket, S63).
+        assert!(!writer.is_closing());
+        writer.write(b"back").unwrap();
+        writer.drain().await.unwrap();
+        writer.close();
+        writer.wait_closed().await.unwrap();
+    });
+    let mut got = Vec::new();
+    peer2.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"back");
+}
+
+#[test]
+fn a_reset_met_by_a_read_through_is_connection_reset_for_every_later_read_l61_s19() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        let (peer, _) = l.accept().unwrap(); // queued by the kernel: does not block
+        let mut buf = [0u8; 64];
+        let mut read = pin!(reader.read_into(&mut buf));
+        std::future::poll_fn(|cx| {
+            assert!(read.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        socket2::SockRef::from(&peer)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(peer); // RST, not FIN
+        let e = read.await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e:?}");
+        let e = reader.readline().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "S19: {e:?}");
+        let e = writer.wait_closed().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "S46: {e:?}");
+    });
+}
+
+#[test]
+fn feed_data_wakes_a_read_into_waiting_on_the_transport_and_the_next_one_reads_through() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let mut buf = [0u8; 64];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            std::future::poll_fn(|cx| {
+                assert!(read.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            reader.feed_data(b"fed");
+            assert_eq!(read.await.unwrap(), 3);
+        }
+        assert_eq!(&buf[..3], b"fed");
+        peer.write_all(b"net").unwrap();
+        assert_eq!(reader.read_into(&mut buf).await.unwrap(), 3);
+        assert_eq!(&buf[..3], b"net");
+    });
+}
+
+#[test]
+fn a_second_reader_waiting_is_refused_before_any_byte_is_read_through_s20() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut first_buf = [0u8; 8];
+        let n = {
+            let mut first = pin!(reader.read_into(&mut first_buf));
+            assert!(poll_with(first.as_mut(), &waker).is_pending());
+            peer.write_all(b"mine").unwrap();
+            turn_until(&flag).await;
+            let mut other = [0u8; 8];
+            let e = reader.read_into(&mut other).await.unwrap_err();
+            assert!(e.to_string().contains("another coroutine"), "S20: {e}");
+            first.await.unwrap()
+        };
+        assert_eq!(n, 4);
+        assert_eq!(&first_buf[..4], b"mine");
+    });
+}
+
+#[test]
+fn after_set_protocol_the_old_reader_reads_nothing_through_l56() {
+    #[derive(Default)]
+    struct Sink(Vec<u8>);
+    impl asyncio::Protocol for Sink {
+        fn data_received(&mut self, data: &[u8]) {
+            self.0.extend_from_slice(data);
+        }
+    }
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut buf = [0u8; 8];
+        let mut read = pin!(reader.read_into(&mut buf));
+        assert!(poll_with(read.as_mut(), &waker).is_pending());
+        let sink = std::rc::Rc::new(std::cell::RefCell::new(Sink::default()));
+        writer.transport().set_protocol(sink.clone()).unwrap();
+        peer.write_all(b"zz").unwrap();
+        for _ in 0..10_000 {
+            if sink.borrow().0 == b"zz" {
+                break;
+            }
+            asyncio::yield_now().await;
+            // Woken or not, the old reader's read finds nothing of the new protocol's.
+            assert!(poll_with(read.as_mut(), &waker).is_pending());
+        }
+        assert_eq!(sink.borrow().0, b"zz", "the new protocol got the bytes");
+        assert_eq!(reader_buffered(&reader), 0);
+    });
+}
