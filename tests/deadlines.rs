@@ -313,6 +313,47 @@ fn drain_timeout_with_a_peer_that_does_not_read() {
 }
 
 #[test]
+fn a_drain_timeout_counts_from_when_the_drain_began_not_from_the_iteration_start() {
+    let r = rig();
+    r.writer.set_drain_timeout(Some(ms(200)));
+    r.writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    // A timer makes each iteration read the clock before its callbacks run.
+    let timer = r.lp.handle().call_later(ms(500), || ()).unwrap();
+    let (clock, writer) = (r.clock.clone(), r.writer.clone());
+    let drained = r.spawn(async move {
+        // Something slow runs: the loop's reading of the clock, taken as the iteration began
+        // (it has a timer to look at), is 150 ms old when the drain starts waiting.
+        clock.advance(ms(150));
+        writer.write(&vec![7u8; 16 << 20])?; // far above the high-water mark: paused
+        writer.drain().await
+    });
+    // A running loop (run_once does not cache the clock): the drain starts waiting in there.
+    r.lp.run_until_complete(async {
+        for _ in 0..5 {
+            asyncio::yield_now().await;
+        }
+    })
+    .unwrap();
+    assert!(drained.borrow().is_none(), "the drain waits");
+    r.clock.advance(ms(199));
+    r.settle();
+    assert!(
+        drained.borrow().is_none(),
+        "fired before 200 ms had passed since the drain began"
+    );
+    r.clock.advance(ms(1));
+    r.until(|| drained.borrow().is_some());
+    assert!(matches!(
+        drained.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    timer.cancel();
+}
+
+#[test]
 fn idle_timeout_closes_and_every_waiter_on_both_sides_errs() {
     let r = rig();
     r.writer.set_idle_timeout(Some(ms(1000)));

@@ -121,6 +121,13 @@ impl Deadlines {
         self.lp.cached_now_ns()
     }
 
+    /// The clock read now, for the start of a drain's wait: the iteration's cached reading
+    /// is older by whatever ran before in this iteration, and dating the start from it would
+    /// end the drain's timeout that much early.
+    pub(crate) fn fresh_now(&self) -> i64 {
+        self.lp.clock.now_ns()
+    }
+
     pub(crate) fn read_timeout(&self) -> Option<Duration> {
         self.read
     }

@@ -815,7 +815,7 @@ impl Drain<'_> {
         let core = &mut *guard;
         let mut since = since;
         if let Some(dl) = &mut core.deadlines {
-            let began = *since.get_or_insert_with(|| dl.now());
+            let began = *since.get_or_insert_with(|| dl.fresh_now());
             if dl.drain_timed_out(began, &core.me) {
                 self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
                 return Poll::Ready(Err(Error::Timeout));
