@@ -449,3 +449,55 @@ fn read_timeout_applies_to_async_read_and_loses_nothing() {
     })
     .unwrap();
 }
+
+/// The drain timeout bounds futures-io's drains too (`poll_write`, `poll_flush`), dated from the
+/// wait's first poll; on a manual clock, so the deadline passes exactly when the test says.
+#[test]
+fn the_drain_timeout_bounds_poll_flush_with_a_peer_that_does_not_read() {
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let ((_r, writer), _peer) = lp.run_until_complete(stream_pair()).unwrap();
+    let writer = Rc::new(writer);
+    writer.set_drain_timeout(Some(Duration::from_millis(200)));
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    writer.write(&vec![7u8; 16 << 20]).unwrap(); // far above the high-water mark
+    let flushed: Rc<RefCell<Option<io::Result<()>>>> = Rc::default();
+    let (w, out) = (writer.clone(), flushed.clone());
+    let task = lp.handle().spawn(async move {
+        let r = poll_fn(|cx| Pin::new(&mut &*w).poll_flush(cx)).await;
+        *out.borrow_mut() = Some(r);
+    });
+    drop(task.unwrap());
+    let turn = |n: usize| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    turn(20);
+    assert!(flushed.borrow().is_none(), "the flush waits");
+    clock.advance(Duration::from_millis(199));
+    turn(20);
+    assert!(flushed.borrow().is_none(), "fired before its timeout");
+    clock.advance(Duration::from_millis(1));
+    for _ in 0..1000 {
+        if flushed.borrow().is_some() {
+            break;
+        }
+        turn(1);
+    }
+    let e = flushed
+        .borrow_mut()
+        .take()
+        .expect("the drain timed out")
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
+    assert!(
+        writer.transport().get_write_buffer_size() > 0,
+        "nothing lost"
+    );
+    writer.transport().abort();
+    turn(5);
+}

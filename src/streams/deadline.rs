@@ -86,6 +86,11 @@ pub(crate) struct Deadlines {
     /// The earliest deadline of a drain waiting under the drain timeout, until the timer
     /// wakes the drains to check their own.
     drain_due: Option<i64>,
+    /// When the futures-io drain (`poll_write`, `poll_flush`) now waiting began to wait: its
+    /// polls keep no state of their own, so the connection keeps it (one writer per
+    /// connection). `None` when none waits.
+    #[cfg(feature = "futures-io")]
+    io_drain_since: Option<i64>,
     /// Bytes moved since the timer last looked, for the idle timeout.
     pub(crate) activity: Rc<Activity>,
     /// An instant no earlier than the last activity the timer knows of.
@@ -112,6 +117,8 @@ impl Deadlines {
             read_seen: None,
             read_expired: 0,
             drain_due: None,
+            #[cfg(feature = "futures-io")]
+            io_drain_since: None,
             timer: None,
             idle_error: None,
         })
@@ -223,6 +230,35 @@ impl Deadlines {
         self.drain_due = Some(self.drain_due.map_or(due, |t| t.min(due)));
         self.want(due, me);
         false
+    }
+
+    /// A futures-io drain is about to return `Pending`: true if it has waited past the drain
+    /// timeout since its first `Pending` (then the next one starts afresh).
+    #[cfg(feature = "futures-io")]
+    pub(crate) fn io_drain_timed_out(&mut self, me: &Weak<RefCell<StreamCore>>) -> bool {
+        if self.drain.is_none() {
+            self.io_drain_since = None;
+            return false;
+        }
+        let began = match self.io_drain_since {
+            Some(t) => t,
+            None => {
+                let t = self.fresh_now();
+                self.io_drain_since = Some(t);
+                t
+            }
+        };
+        let out = self.drain_timed_out(began, me);
+        if out {
+            self.io_drain_since = None;
+        }
+        out
+    }
+
+    /// The futures-io drain returned (flowing again, lost, failed): no wait to date.
+    #[cfg(feature = "futures-io")]
+    pub(crate) fn io_drain_done(&mut self) {
+        self.io_drain_since = None;
     }
 
     /// Makes sure the timer fires no later than `at`: arms it if it is not armed, moves it

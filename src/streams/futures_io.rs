@@ -113,7 +113,7 @@ impl AsyncRead for StreamReader {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let mut core = this.core.borrow_mut();
-        let polled = core.reader.poll_read_into(buf, &mut this.io.id, cx.waker());
+        let polled = core.poll_read_into(buf, &mut this.io.id, cx.waker());
         if polled.is_pending() && core.read_timed_out(this.io.id) {
             end_wait(&mut core.reader, &mut this.io.id);
             return Poll::Ready(Err(crate::Error::Timeout.into()));
@@ -210,24 +210,37 @@ fn end_wait(st: &mut super::reader::ReaderState, id: &mut u64) {
 
 /// `drain` without its one-turn yield (S48–S52): the reader's exception first, a lost
 /// connection as `ConnectionReset`, and a wait while the transport is above its high-water mark.
-/// Flow state decides, so no state is kept between polls: a writer paused again before this
-/// task ran waits again, which is the backpressure `poll_write` wants.
+/// Flow state decides, so a writer paused again before this task ran waits again, which is the
+/// backpressure `poll_write` wants. The one thing kept between polls is when the wait began,
+/// for the drain timeout (`Error::Timeout` as `io::ErrorKind::TimedOut`, nothing lost).
 fn poll_drain(core: &RefCell<StreamCore>, cx: &Context<'_>) -> Poll<io::Result<()>> {
-    let mut core = core.borrow_mut();
-    if let Some(e) = core.reader.exception() {
-        return Poll::Ready(Err(e.into()));
-    }
-    match core.flow() {
-        Flow::Flowing => Poll::Ready(Ok(())),
-        Flow::Lost => Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "Connection lost",
-        ))),
-        Flow::Paused => {
-            core.add_waiter(cx.waker());
-            Poll::Pending
+    let mut guard = core.borrow_mut();
+    let core = &mut *guard;
+    let out = if let Some(e) = core.reader.exception() {
+        Err(e.into())
+    } else {
+        match core.flow() {
+            Flow::Flowing => Ok(()),
+            Flow::Lost => Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "Connection lost",
+            )),
+            Flow::Paused => {
+                // The drain timeout (`set_drain_timeout`), dated from this wait's first poll.
+                if let Some(dl) = &mut core.deadlines {
+                    if dl.io_drain_timed_out(&core.me) {
+                        return Poll::Ready(Err(crate::Error::Timeout.into()));
+                    }
+                }
+                core.add_waiter(cx.waker());
+                return Poll::Pending;
+            }
         }
+    };
+    if let Some(dl) = &mut core.deadlines {
+        dl.io_drain_done();
     }
+    Poll::Ready(out)
 }
 
 impl StreamWriter {

@@ -394,8 +394,9 @@ impl StreamWriter {
     /// buffered in the transport and go out if the peer catches up; drain again to wait more.
     /// `None` (the default) waits as long as it takes.
     ///
-    /// The time counts from the drain's first wait, on the loop's clock as read once per loop
-    /// iteration (the start of the iteration in which the drain began to wait).
+    /// The time counts from the drain's first wait, on the loop's clock read at that moment.
+    /// With the `futures-io` feature the same timeout bounds the drains inside `poll_write`,
+    /// `poll_write_vectored` and `poll_flush` (an `io::Error` of kind `TimedOut`).
     /// `Duration::ZERO` fails a drain that would wait, at once; a drain with nothing to wait
     /// for still succeeds (Python's `wait_for(writer.drain(), 0)` fails even then, since it
     /// cancels the drain before it runs). `Duration::MAX` never fires. A drain
