@@ -109,6 +109,17 @@ impl Rig {
     }
 }
 
+/// A rig whose writer has a drain timeout of `d` and a 64 KiB high-water mark.
+fn drain_rig(d: Duration) -> Rig {
+    let r = rig();
+    r.writer.set_drain_timeout(Some(d));
+    r.writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    r
+}
+
 impl Drop for Rig {
     fn drop(&mut self) {
         self.writer.transport().abort();
@@ -263,12 +274,7 @@ fn a_read_timeout_needs_a_loop_for_a_reader_fed_by_hand() {
 
 #[test]
 fn drain_timeout_with_a_peer_that_does_not_read() {
-    let r = rig();
-    r.writer.set_drain_timeout(Some(ms(200)));
-    r.writer
-        .transport()
-        .set_write_buffer_limits(Some(64 * 1024), None)
-        .unwrap();
+    let r = drain_rig(ms(200));
     let writer = r.writer.clone();
     let drained = r.spawn(async move {
         let chunk = vec![7u8; 64 * 1024];
@@ -314,12 +320,7 @@ fn drain_timeout_with_a_peer_that_does_not_read() {
 
 #[test]
 fn a_drain_timeout_counts_from_when_the_drain_began_not_from_the_iteration_start() {
-    let r = rig();
-    r.writer.set_drain_timeout(Some(ms(200)));
-    r.writer
-        .transport()
-        .set_write_buffer_limits(Some(64 * 1024), None)
-        .unwrap();
+    let r = drain_rig(ms(200));
     // A timer makes each iteration read the clock before its callbacks run.
     let timer = r.lp.handle().call_later(ms(500), || ()).unwrap();
     let (clock, writer) = (r.clock.clone(), r.writer.clone());

@@ -51,6 +51,15 @@ fn poll_with<F: Future + ?Sized>(fut: std::pin::Pin<&mut F>, waker: &Waker) -> P
     fut.poll(&mut Context::from_waker(waker))
 }
 
+/// Polls `fut` once with the task's own waker: it must wait.
+async fn must_wait<F: Future + ?Sized>(mut fut: std::pin::Pin<&mut F>) {
+    std::future::poll_fn(|cx| {
+        assert!(fut.as_mut().poll(cx).is_pending(), "the read did not wait");
+        Poll::Ready(())
+    })
+    .await;
+}
+
 /// Lets the loop turn until `flag` is set (bounded).
 async fn turn_until(flag: &Flag) {
     for _ in 0..10_000 {
@@ -71,11 +80,7 @@ fn a_read_into_reads_through_and_a_readline_after_a_full_one_gets_the_rest() {
         let n = {
             let mut read = pin!(reader.read_into(&mut small));
             // First poll: nothing in the socket, the read waits on the transport.
-            std::future::poll_fn(|cx| {
-                assert!(read.as_mut().poll(cx).is_pending());
-                Poll::Ready(())
-            })
-            .await;
+            must_wait(read.as_mut()).await;
             peer.write_all(b"hello world\nbye\n").unwrap();
             read.await.unwrap()
         };
@@ -153,11 +158,7 @@ fn eof_met_by_a_read_through_half_closes_as_on_the_protocol_path_s63_l62() {
         let mut buf = [0u8; 64];
         let n = {
             let mut read = pin!(reader.read_into(&mut buf));
-            std::future::poll_fn(|cx| {
-                assert!(read.as_mut().poll(cx).is_pending());
-                Poll::Ready(())
-            })
-            .await;
+            must_wait(read.as_mut()).await;
             peer.write_all(b"x").unwrap();
             peer.shutdown(Shutdown::Write).unwrap();
             read.await.unwrap()
@@ -186,11 +187,7 @@ fn a_reset_met_by_a_read_through_is_connection_reset_for_every_later_read_l61_s1
         let (peer, _) = l.accept().unwrap(); // queued by the kernel: does not block
         let mut buf = [0u8; 64];
         let mut read = pin!(reader.read_into(&mut buf));
-        std::future::poll_fn(|cx| {
-            assert!(read.as_mut().poll(cx).is_pending());
-            Poll::Ready(())
-        })
-        .await;
+        must_wait(read.as_mut()).await;
         socket2::SockRef::from(&peer)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
@@ -212,11 +209,7 @@ fn feed_data_wakes_a_read_into_waiting_on_the_transport_and_the_next_one_reads_t
         let mut buf = [0u8; 64];
         {
             let mut read = pin!(reader.read_into(&mut buf));
-            std::future::poll_fn(|cx| {
-                assert!(read.as_mut().poll(cx).is_pending());
-                Poll::Ready(())
-            })
-            .await;
+            must_wait(read.as_mut()).await;
             reader.feed_data(b"fed");
             assert_eq!(read.await.unwrap(), 3);
         }
