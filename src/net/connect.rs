@@ -458,7 +458,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// `ClientConfig`: the certificate chain is still verified (Python's `server_hostname=''`).
     // Checklist: T3.
     pub fn server_hostname(mut self, name: &str) -> Self {
-        self.tls.server_hostname = Some(name.to_string());
+        self.tls.set_server_hostname(name);
         self
     }
 

@@ -495,7 +495,12 @@ impl ServerCertVerifier for NoHostnameCheck {
 
 /// The user's configuration without SNI, its verifier asked about the chain only (T3, T48):
 /// CPython's `server_hostname=''` keeps the context's chain check and drops the name check.
-fn chain_only(user: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+///
+/// It runs a rustls *server* (the rehearsal), so it is reached only through a [`ChainOnlyFn`]
+/// that the entry points able to go nameless hand to [`client_setup`]: `server_hostname` on the
+/// connection builders, and `start_tls`. A client that never asks for a nameless connection does
+/// not link rustls' server half (about 190 KiB).
+pub(crate) fn chain_only(user: &Arc<ClientConfig>) -> Arc<ClientConfig> {
     let mut rehearsal = (**user).clone();
     rehearsal.enable_sni = false;
     // The rehearsal's session must not be offered to a real server later.
@@ -713,6 +718,9 @@ fn rehearse(
 /// reserved TLD (RFC 2606), so it can never be a real server's name.
 const NO_NAME: &str = "unnamed.invalid";
 
+/// [`chain_only`], passed as a value so that only callers that may go nameless link it.
+pub(crate) type ChainOnlyFn = fn(&Arc<ClientConfig>) -> Arc<ClientConfig>;
+
 /// Everything a client engine needs, resolved before any I/O.
 pub(crate) struct ClientSetup {
     pub(crate) config: Arc<ClientConfig>,
@@ -722,10 +730,13 @@ pub(crate) struct ClientSetup {
 }
 
 /// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48). A
-/// `None` or empty name turns off SNI, and with [`ClientTls::Default`] the name check too.
+/// `None` or empty name turns off SNI, and with [`ClientTls::Default`] the name check too; with
+/// the user's own configuration it needs `chain_only` (always [`chain_only`]; `None` from a
+/// caller that cannot be nameless, which then gets an error rather than a panic).
 pub(crate) fn client_setup(
     ssl: &ClientTls,
     server_hostname: Option<&str>,
+    chain_only: Option<ChainOnlyFn>,
 ) -> Result<ClientSetup, Error> {
     let name = server_hostname.filter(|n| !n.is_empty());
     let config = match (ssl, name) {
@@ -735,7 +746,14 @@ pub(crate) fn client_setup(
         (ClientTls::Default, Some(_)) => default_config(true)?,
         (ClientTls::Default, None) => default_config(false)?,
         (ClientTls::Config(c), Some(_)) => c.clone(),
-        (ClientTls::Config(c), None) => chain_only(c),
+        (ClientTls::Config(c), None) => match chain_only {
+            Some(chain_only) => chain_only(c),
+            None => {
+                return Err(Error::invalid_state(
+                    "a nameless TLS client was not prepared",
+                ))
+            }
+        },
     };
     let server_name = match name {
         Some(n) => ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
@@ -1018,12 +1036,12 @@ mod tests {
                 .with_root_certificates(RootCertStore::empty())
                 .with_no_client_auth(),
         );
-        let s = client_setup(&ClientTls::Config(c.clone()), Some("")).unwrap();
+        let s = client_setup(&ClientTls::Config(c.clone()), Some(""), Some(chain_only)).unwrap();
         assert!(!s.config.enable_sni);
         assert_eq!(s.server_hostname, None);
-        let s = client_setup(&ClientTls::Config(c), Some("example.com")).unwrap();
+        let s = client_setup(&ClientTls::Config(c), Some("example.com"), None).unwrap();
         assert!(s.config.enable_sni);
         assert_eq!(s.server_hostname.as_deref(), Some("example.com"));
-        assert!(client_setup(&ClientTls::Disabled, Some("x")).is_err());
+        assert!(client_setup(&ClientTls::Disabled, Some("x"), None).is_err());
     }
 }
