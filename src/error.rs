@@ -127,16 +127,24 @@ pub enum Error {
     Tls(TlsError),
 }
 
+// The constructors below are cold and out of line: they sit on error paths only, and inlined
+// they would copy a `String` allocation into every caller.
 impl Error {
+    #[cold]
+    #[inline(never)]
     pub(crate) fn invalid_argument(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn invalid_state(msg: impl Into<String>) -> Self {
         Error::InvalidState(msg.into())
     }
 
     /// The loop-closed error every scheduling call gives after `close()` (L16).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn loop_closed() -> Self {
         Error::InvalidState("Event loop is closed".into())
     }

@@ -439,9 +439,13 @@ impl LoopHandle {
         R: CallbackOutput + 'static,
     {
         self.inner.check_closed()?;
-        let callback = new_callback(f);
+        Ok(self.push_callback(new_callback(f)))
+    }
+
+    /// `call_soon`'s queueing, once for every closure type (only the boxing is generic).
+    fn push_callback(&self, callback: Rc<dyn handle::Callback>) -> Handle {
         self.inner.ready.push(Runnable::Callback(callback.clone()));
-        Ok(Handle { callback })
+        Handle { callback }
     }
 
     /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
