@@ -15,6 +15,7 @@
 //! Python, by re-arming the registration after each callback (one `epoll_ctl`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -138,7 +139,36 @@ pub(crate) struct BufferTotals {
 pub(crate) struct IoTable {
     slots: Slots<Entry>,
     /// Descriptors with an `Fd` or `Handler` entry: one registration per fd (L17, L58).
-    fds: HashMap<RawFd, SlotKey>,
+    fds: HashMap<RawFd, SlotKey, BuildHasherDefault<FdHash>>,
+}
+
+/// The hash of a file descriptor for [`IoTable::fds`]: one multiplication. Descriptors are
+/// small numbers the kernel hands out, not input an attacker picks, so std's keyed SipHash
+/// buys nothing here, and it would link std's random seeding (getrandom) into every program.
+#[derive(Default)]
+pub(crate) struct FdHash(u64);
+
+impl Hasher for FdHash {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_i32` is used (a `RawFd`); any other key still hashes correctly.
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_i32(&mut self, fd: i32) {
+        self.write_u64(u64::from(fd as u32));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the golden-ratio multiplier spreads consecutive numbers over the
+        // high bits, which hashbrown's control bytes use.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 const INDEX_BITS: u32 = usize::BITS / 2;
