@@ -124,7 +124,7 @@ pub use config::{
 /// The rustls version this crate is built against, for building configurations.
 pub use rustls;
 
-use self::config::{client_setup, resolve_server_hostname, ChainOnlyFn, ClientSetup};
+use self::config::{client_setup, resolve_server_hostname, ClientSetup, NamelessFn};
 use self::engine::Engine;
 use self::protocol::{RawSide, TlsProtocol};
 use crate::constants::{SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT};
@@ -193,8 +193,8 @@ pub(crate) struct ClientOptions {
     pub(crate) ssl: ClientTls,
     pub(crate) server_hostname: Option<String>,
     /// Set with `server_hostname` (only a name set there can be empty): see
-    /// [`config::chain_only`] for why it is a value.
-    pub(crate) chain_only: Option<ChainOnlyFn>,
+    /// [`config::nameless_config`] for why it is a value.
+    pub(crate) nameless: Option<NamelessFn>,
     pub(crate) options: TlsOptions,
 }
 
@@ -202,7 +202,7 @@ impl ClientOptions {
     /// `server_hostname=name`.
     pub(crate) fn set_server_hostname(&mut self, name: &str) {
         self.server_hostname = Some(name.to_string());
-        self.chain_only = Some(config::chain_only);
+        self.nameless = Some(config::nameless_config);
     }
 
     /// Python's checks, before any I/O (S6, S8, L84, L111, T1); `host` is the connection's
@@ -218,7 +218,7 @@ impl ClientOptions {
             return Ok(None);
         }
         self.options.check()?;
-        let setup = client_setup(&self.ssl, name.as_deref(), self.chain_only)?;
+        let setup = client_setup(&self.ssl, name.as_deref(), self.nameless)?;
         Ok(Some(PreparedClient {
             setup,
             options: self.options,
@@ -497,12 +497,9 @@ impl StartTls {
             (TlsContext::Server(c), true) => (Engine::server(c)?, None),
             (TlsContext::Client(c), false) => {
                 // Nameless unless told (S55); start_tls links the server half anyway.
-                let chain_only = Some(config::chain_only as ChainOnlyFn);
-                let setup = client_setup(
-                    &ClientTls::Config(c),
-                    server_hostname.as_deref(),
-                    chain_only,
-                )?;
+                let nameless = Some(config::nameless_config as NamelessFn);
+                let setup =
+                    client_setup(&ClientTls::Config(c), server_hostname.as_deref(), nameless)?;
                 let name = setup.server_hostname.clone();
                 (Engine::client(setup.config, setup.name)?, name)
             }
