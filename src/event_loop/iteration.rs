@@ -257,7 +257,10 @@ impl LoopHandle {
             inner.next_timer_at.set(next);
         }
         // By exact deadline, then scheduling order (L7, D2): the wheel orders by tick only.
-        sort_by_key(&mut due, |(_, _, t)| (t.at, t.seq));
+        // Our own heapsort (`crate::sort`): usually one or two timers per turn.
+        crate::sort::sort_by(&mut due, |(_, _, a), (_, _, b)| {
+            (a.at, a.seq) < (b.at, b.seq)
+        });
         for (_, _, Timer { entry, .. }) in due.drain(..) {
             match entry {
                 TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),
@@ -357,54 +360,6 @@ impl LoopInner {
             self.io_woken.push(w);
         } else {
             self.ready.push(w.into());
-        }
-    }
-}
-
-/// Sorts `v` by `key`, not stably: the due timers of one turn, by exact deadline and then
-/// scheduling order (keys are unique: `seq`). A heapsort of our own, because std's
-/// `sort_unstable` instantiates some 5 KiB of code for what is, per turn, usually one or two
-/// timers; heapsort keeps O(n log n) for a burst, and input already in order (timers set in
-/// deadline order) returns after one pass.
-fn sort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
-    if v.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
-        return;
-    }
-    let sift_down = |v: &mut [T], mut root: usize| loop {
-        let mut child = 2 * root + 1;
-        if child >= v.len() {
-            return;
-        }
-        if child + 1 < v.len() && key(&v[child]) < key(&v[child + 1]) {
-            child += 1;
-        }
-        if key(&v[root]) >= key(&v[child]) {
-            return;
-        }
-        v.swap(root, child);
-        root = child;
-    };
-    for root in (0..v.len() / 2).rev() {
-        sift_down(v, root);
-    }
-    for end in (1..v.len()).rev() {
-        v.swap(0, end);
-        sift_down(&mut v[..end], 0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The timers' heapsort orders like std's sort, whatever the input.
-        #[test]
-        fn sort_by_key_orders_like_std(mut v in proptest::collection::vec((0u8..8, 0u16..1000), 0..64)) {
-            let mut expected = v.clone();
-            expected.sort();
-            super::sort_by_key(&mut v, |&(a, b)| (a, b));
-            prop_assert_eq!(v, expected);
         }
     }
 }

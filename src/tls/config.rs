@@ -383,7 +383,7 @@ fn add_pem_dir(roots: &mut RootCertStore, dir: &Path) {
         return;
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
+    crate::sort::sort_by(&mut paths, |a, b| a < b); // std's sort would add ~5 KiB
     for path in paths.iter().filter(|p| p.is_file()) {
         if let Ok(iter) = CertificateDer::pem_file_iter(path) {
             roots.add_parsable_certificates(iter.filter_map(Result::ok));
