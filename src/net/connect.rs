@@ -143,9 +143,46 @@ impl AddressFamily {
 }
 
 pub(crate) enum Target {
-    Host { host: Option<String>, port: u16 },
+    Host {
+        host: Option<String>,
+        port: u16,
+    },
     Sock(StreamSocket),
-    Unix(PathBuf),
+    /// Made by [`Target::unix`] only.
+    Unix {
+        path: PathBuf,
+        connect: UnixConnectFn,
+    },
+}
+
+/// Connects a Unix stream socket to a path, as a value: only the Unix entry points
+/// (`create_unix_connection`, `open_unix_connection`) name it, through [`Target::unix`], so a
+/// TCP-only program does not link Unix connects (abstract names, the path in the error).
+pub(crate) type UnixConnectFn =
+    fn(LoopHandle, PathBuf) -> Pin<Box<dyn Future<Output = Result<Socket, Error>>>>;
+
+impl Target {
+    /// A Unix socket path (Python's `path=`).
+    pub(crate) fn unix(path: PathBuf) -> Target {
+        Target::Unix {
+            path,
+            connect: connect_unix,
+        }
+    }
+}
+
+/// The one [`UnixConnectFn`].
+fn connect_unix(
+    lp: LoopHandle,
+    path: PathBuf,
+) -> Pin<Box<dyn Future<Output = Result<Socket, Error>>>> {
+    Box::pin(async move {
+        let addr = unix_addr(&path)?;
+        let sock = sock_connect_unix(&lp, &addr)
+            .await
+            .map_err(|e| unix_path_error(&e, &path))?;
+        Ok(sock)
+    })
 }
 
 /// The pending result of [`LoopHandle::create_connection`]: set keywords with the builder
@@ -258,7 +295,7 @@ impl LoopHandle {
         P: Protocol + 'static,
         F: FnOnce() -> P + 'static,
     {
-        CreateConnection::new(self, factory, Target::Unix(path.as_ref().to_path_buf()))
+        CreateConnection::new(self, factory, Target::unix(path.as_ref().to_path_buf()))
     }
 
     /// Runs a protocol on an already connected socket (Python's
@@ -339,7 +376,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
         if matches!(
             self.target,
-            Target::Host { host: Some(_), .. } | Target::Unix(_)
+            Target::Host { host: Some(_), .. } | Target::Unix { .. }
         ) {
             self.conflict = true;
         }
@@ -386,13 +423,11 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         let tls = match &target {
             Target::Host { host, .. } => tls.prepare(host.as_deref(), false)?,
             Target::Sock(_) => tls.prepare(None, false)?,
-            Target::Unix(_) => tls.prepare(None, true)?,
+            Target::Unix { .. } => tls.prepare(None, true)?,
         };
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
-            Target::Unix(path) => sock_connect_unix(&lp, &unix_addr(&path)?)
-                .await
-                .map_err(|e| unix_path_error(&e, &path))?,
+            Target::Unix { path, connect } => connect(lp.clone(), path).await?,
             // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
             Target::Host { host, port } => {
                 let fam = family.family();
