@@ -315,7 +315,7 @@ impl LoopInner {
     /// Registers a self-handling source (a transport or listener).
     pub(crate) fn register_handler(
         &self,
-        source: &mut impl Source,
+        source: &mut dyn Source,
         fd: RawFd,
         interest: Interest,
         handler: Rc<dyn IoHandler>,
@@ -330,10 +330,13 @@ impl LoopInner {
         Ok(key)
     }
 
+    // Registering and deregistering take `dyn Source`: once per connection, not worth a copy
+    // per source type. `reregister` (interest changes under load) stays generic.
+
     /// Registers a source whose readiness wakes futures ([`poll_io`](Self::poll_io)).
     pub(crate) fn register_wakers(
         &self,
-        source: &mut impl Source,
+        source: &mut dyn Source,
         interest: Interest,
     ) -> io::Result<SlotKey> {
         let mut io = self.io.borrow_mut();
@@ -361,7 +364,7 @@ impl LoopInner {
 
     /// Removes a registration; its queued events are dropped (stale key). The returned entry is
     /// dropped by the caller's scope, after the borrow ends.
-    pub(crate) fn deregister(&self, key: SlotKey, source: &mut impl Source) {
+    pub(crate) fn deregister(&self, key: SlotKey, source: &mut dyn Source) {
         let removed = {
             let mut io = self.io.borrow_mut();
             let removed = io.slots().remove(key);
