@@ -438,14 +438,15 @@ impl LoopHandle {
         F: FnOnce() -> R + 'static,
         R: CallbackOutput + 'static,
     {
-        self.inner.check_closed()?;
-        Ok(self.push_callback(new_callback(f)))
+        self.push_callback(new_callback(f))
     }
 
-    /// `call_soon`'s queueing, once for every closure type (only the boxing is generic).
-    fn push_callback(&self, callback: Rc<dyn handle::Callback>) -> Handle {
+    /// `call_soon` past the boxing, once for every closure type: on a closed loop the boxed
+    /// closure is dropped here, unrun, as it would have been unboxed.
+    fn push_callback(&self, callback: Rc<dyn handle::Callback>) -> Result<Handle, Error> {
+        self.inner.check_closed()?;
         self.inner.ready.push(Runnable::Callback(callback.clone()));
-        Handle { callback }
+        Ok(Handle { callback })
     }
 
     /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
