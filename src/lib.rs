@@ -146,6 +146,7 @@ pub mod protocol;
 pub mod proxy_protocol;
 mod server;
 mod slots;
+mod sort;
 pub mod streams;
 pub mod sync;
 mod taskgroup;

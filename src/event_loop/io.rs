@@ -15,6 +15,7 @@
 //! Python, by re-arming the registration after each callback (one `epoll_ctl`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -138,7 +139,36 @@ pub(crate) struct BufferTotals {
 pub(crate) struct IoTable {
     slots: Slots<Entry>,
     /// Descriptors with an `Fd` or `Handler` entry: one registration per fd (L17, L58).
-    fds: HashMap<RawFd, SlotKey>,
+    fds: HashMap<RawFd, SlotKey, BuildHasherDefault<FdHash>>,
+}
+
+/// The hash of a file descriptor for [`IoTable::fds`]: one multiplication. Descriptors are
+/// small numbers the kernel hands out, not input an attacker picks, so std's keyed SipHash
+/// buys nothing here, and it would link std's random seeding (getrandom) into every program.
+#[derive(Default)]
+pub(crate) struct FdHash(u64);
+
+impl Hasher for FdHash {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_i32` is used (a `RawFd`); any other key still hashes correctly.
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_i32(&mut self, fd: i32) {
+        self.write_u64(u64::from(fd as u32));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the golden-ratio multiplier spreads consecutive numbers over the
+        // high bits, which hashbrown's control bytes use.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 const INDEX_BITS: u32 = usize::BITS / 2;
@@ -285,7 +315,7 @@ impl LoopInner {
     /// Registers a self-handling source (a transport or listener).
     pub(crate) fn register_handler(
         &self,
-        source: &mut impl Source,
+        source: &mut dyn Source,
         fd: RawFd,
         interest: Interest,
         handler: Rc<dyn IoHandler>,
@@ -300,10 +330,13 @@ impl LoopInner {
         Ok(key)
     }
 
+    // Registering and deregistering take `dyn Source`: once per connection, not worth a copy
+    // per source type. `reregister` (interest changes under load) stays generic.
+
     /// Registers a source whose readiness wakes futures ([`poll_io`](Self::poll_io)).
     pub(crate) fn register_wakers(
         &self,
-        source: &mut impl Source,
+        source: &mut dyn Source,
         interest: Interest,
     ) -> io::Result<SlotKey> {
         let mut io = self.io.borrow_mut();
@@ -331,7 +364,7 @@ impl LoopInner {
 
     /// Removes a registration; its queued events are dropped (stale key). The returned entry is
     /// dropped by the caller's scope, after the borrow ends.
-    pub(crate) fn deregister(&self, key: SlotKey, source: &mut impl Source) {
+    pub(crate) fn deregister(&self, key: SlotKey, source: &mut dyn Source) {
         let removed = {
             let mut io = self.io.borrow_mut();
             let removed = io.slots().remove(key);

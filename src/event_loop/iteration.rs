@@ -257,7 +257,10 @@ impl LoopHandle {
             inner.next_timer_at.set(next);
         }
         // By exact deadline, then scheduling order (L7, D2): the wheel orders by tick only.
-        due.sort_unstable_by_key(|(_, _, t)| (t.at, t.seq));
+        // Our own heapsort (`crate::sort`): usually one or two timers per turn.
+        crate::sort::sort_by(&mut due, |(_, _, a), (_, _, b)| {
+            (a.at, a.seq) < (b.at, b.seq)
+        });
         for (_, _, Timer { entry, .. }) in due.drain(..) {
             match entry {
                 TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),

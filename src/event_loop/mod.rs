@@ -438,8 +438,13 @@ impl LoopHandle {
         F: FnOnce() -> R + 'static,
         R: CallbackOutput + 'static,
     {
+        self.push_callback(new_callback(f))
+    }
+
+    /// `call_soon` past the boxing, once for every closure type: on a closed loop the boxed
+    /// closure is dropped here, unrun, as it would have been unboxed.
+    fn push_callback(&self, callback: Rc<dyn handle::Callback>) -> Result<Handle, Error> {
         self.inner.check_closed()?;
-        let callback = new_callback(f);
         self.inner.ready.push(Runnable::Callback(callback.clone()));
         Ok(Handle { callback })
     }

@@ -21,7 +21,6 @@
 //! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`.
 #![allow(unsafe_code)]
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
@@ -117,7 +116,36 @@ pub(crate) struct Signals {
     /// The pipe's read end in the loop's I/O table.
     key: SlotKey,
     /// The callback per signal number; a signal is in here iff `WAKEUP[sig]` may name `write`.
-    handlers: HashMap<i32, Rc<dyn Fn()>>,
+    handlers: Handlers,
+}
+
+/// Signal number → callback, at most one entry per number. A handful of entries at most, so
+/// a list: a `HashMap` would link std's random hasher (getrandom, SipHash) into every program
+/// that calls `run`, for nothing.
+#[derive(Default)]
+struct Handlers(Vec<(i32, Rc<dyn Fn()>)>);
+
+impl Handlers {
+    fn get(&self, sig: &i32) -> Option<&Rc<dyn Fn()>> {
+        self.0.iter().find(|(s, _)| s == sig).map(|(_, h)| h)
+    }
+
+    /// Sets `sig`'s callback, replacing (and dropping) any earlier one.
+    fn insert(&mut self, sig: i32, handler: Rc<dyn Fn()>) {
+        match self.0.iter_mut().find(|(s, _)| *s == sig) {
+            Some(entry) => entry.1 = handler,
+            None => self.0.push((sig, handler)),
+        }
+    }
+
+    fn remove(&mut self, sig: &i32) -> Option<Rc<dyn Fn()>> {
+        let i = self.0.iter().position(|(s, _)| s == sig)?;
+        Some(self.0.swap_remove(i).1)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &i32> {
+        self.0.iter().map(|(s, _)| s)
+    }
 }
 
 /// The pipe's read end, as an I/O registration: reads the signal numbers, queues callbacks.
@@ -184,7 +212,7 @@ impl LoopHandle {
             read,
             write,
             key,
-            handlers: HashMap::new(),
+            handlers: Handlers::default(),
         });
         Ok(())
     }

@@ -86,8 +86,16 @@ impl LoopHandle {
         F: FnOnce() -> R + 'static,
         R: CallbackOutput + 'static,
     {
+        self.schedule_callback(when, new_callback(f))
+    }
+
+    /// `call_at` past the boxing, once for every closure type (see `call_soon`).
+    fn schedule_callback(
+        &self,
+        when: Instant,
+        callback: Rc<dyn Callback>,
+    ) -> Result<TimerHandle, Error> {
         self.inner.check_closed()?;
-        let callback = new_callback(f);
         let key = self
             .inner
             .insert_timer(when, TimerEntry::Callback(callback.clone()));

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use super::happy_eyeballs::{combine_errors, staggered_race};
+use super::happy_eyeballs::{combine_errors, staggered_race, RaceOutcome};
 use super::resolve::{interleave, resolve, Family};
 use super::socket_opts::{bind_error, tcp_socket};
 use crate::error::{strerror, Error, OsError};
@@ -143,9 +143,46 @@ impl AddressFamily {
 }
 
 pub(crate) enum Target {
-    Host { host: Option<String>, port: u16 },
+    Host {
+        host: Option<String>,
+        port: u16,
+    },
     Sock(StreamSocket),
-    Unix(PathBuf),
+    /// Made by [`Target::unix`] only.
+    Unix {
+        path: PathBuf,
+        connect: UnixConnectFn,
+    },
+}
+
+/// Connects a Unix stream socket to a path, as a value: only the Unix entry points
+/// (`create_unix_connection`, `open_unix_connection`) name it, through [`Target::unix`], so a
+/// TCP-only program does not link Unix connects (abstract names, the path in the error).
+pub(crate) type UnixConnectFn =
+    fn(LoopHandle, PathBuf) -> Pin<Box<dyn Future<Output = Result<Socket, Error>>>>;
+
+impl Target {
+    /// A Unix socket path (Python's `path=`).
+    pub(crate) fn unix(path: PathBuf) -> Target {
+        Target::Unix {
+            path,
+            connect: connect_unix,
+        }
+    }
+}
+
+/// The one [`UnixConnectFn`].
+fn connect_unix(
+    lp: LoopHandle,
+    path: PathBuf,
+) -> Pin<Box<dyn Future<Output = Result<Socket, Error>>>> {
+    Box::pin(async move {
+        let addr = unix_addr(&path)?;
+        let sock = sock_connect_unix(&lp, &addr)
+            .await
+            .map_err(|e| unix_path_error(&e, &path))?;
+        Ok(sock)
+    })
 }
 
 /// The pending result of [`LoopHandle::create_connection`]: set keywords with the builder
@@ -182,7 +219,8 @@ pub struct CreateConnection<P> {
     conflict: bool,
     local_addr: Option<(String, u16)>,
     family: AddressFamily,
-    happy_eyeballs_delay: Option<Duration>,
+    /// `happy_eyeballs_delay`, and the race that runs it (see [`RaceFn`]).
+    happy_eyeballs: Option<(Duration, RaceFn)>,
     interleave: Option<usize>,
     /// `ssl`, `server_hostname` and the TLS timeouts (T1–T3).
     #[cfg(feature = "tls")]
@@ -257,7 +295,7 @@ impl LoopHandle {
         P: Protocol + 'static,
         F: FnOnce() -> P + 'static,
     {
-        CreateConnection::new(self, factory, Target::Unix(path.as_ref().to_path_buf()))
+        CreateConnection::new(self, factory, Target::unix(path.as_ref().to_path_buf()))
     }
 
     /// Runs a protocol on an already connected socket (Python's
@@ -312,7 +350,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             conflict: false,
             local_addr: None,
             family: AddressFamily::Unspecified,
-            happy_eyeballs_delay: None,
+            happy_eyeballs: None,
             interleave: None,
             #[cfg(feature = "tls")]
             tls: Default::default(),
@@ -338,7 +376,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
         if matches!(
             self.target,
-            Target::Host { host: Some(_), .. } | Target::Unix(_)
+            Target::Host { host: Some(_), .. } | Target::Unix { .. }
         ) {
             self.conflict = true;
         }
@@ -351,7 +389,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// unless set.
     // Checklist: L89, L91.
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
-        self.happy_eyeballs_delay = Some(delay);
+        self.happy_eyeballs = Some((delay, race_connects));
         self
     }
 
@@ -370,7 +408,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             conflict,
             local_addr,
             family,
-            happy_eyeballs_delay,
+            happy_eyeballs,
             interleave: il,
             #[cfg(feature = "tls")]
             tls,
@@ -385,18 +423,16 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         let tls = match &target {
             Target::Host { host, .. } => tls.prepare(host.as_deref(), false)?,
             Target::Sock(_) => tls.prepare(None, false)?,
-            Target::Unix(_) => tls.prepare(None, true)?,
+            Target::Unix { .. } => tls.prepare(None, true)?,
         };
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
-            Target::Unix(path) => sock_connect_unix(&lp, &unix_addr(&path)?)
-                .await
-                .map_err(|e| unix_path_error(&e, &path))?,
+            Target::Unix { path, connect } => connect(lp.clone(), path).await?,
             // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
             Target::Host { host, port } => {
                 let fam = family.family();
                 let mut addrs = resolve(host.as_deref(), port, fam, false).await?;
-                let il = il.or(happy_eyeballs_delay.map(|_| 1)).unwrap_or(0);
+                let il = il.or(happy_eyeballs.map(|_| 1)).unwrap_or(0);
                 if il > 0 {
                     addrs = interleave(addrs, il);
                 }
@@ -404,16 +440,10 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                     Some((h, p)) => Some(Rc::new(resolve(Some(h), *p, fam, true).await?)),
                     None => None,
                 };
-                let attempts: Vec<_> = addrs
-                    .into_iter()
-                    .map(|addr| {
-                        let (lp, locals) = (lp.clone(), locals.clone());
-                        move || async move {
-                            connect_tcp(&lp, addr, locals.as_deref().map(Vec::as_slice)).await
-                        }
-                    })
-                    .collect();
-                let (winner, errors) = staggered_race(attempts, happy_eyeballs_delay).await;
+                let (winner, errors) = match happy_eyeballs {
+                    Some((delay, race)) => race(lp.clone(), addrs, locals, delay).await,
+                    None => connect_in_turn(&lp, addrs, locals.as_deref().map(Vec::as_slice)).await,
+                };
                 match winner {
                     Some((s, _)) => s,
                     None => return Err(combine_errors(errors)),
@@ -458,7 +488,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// `ClientConfig`: the certificate chain is still verified (Python's `server_hostname=''`).
     // Checklist: T3.
     pub fn server_hostname(mut self, name: &str) -> Self {
-        self.tls.server_hostname = Some(name.to_string());
+        self.tls.set_server_hostname(name);
         self
     }
 
@@ -555,6 +585,53 @@ fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
 
 /// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`
 /// (non-blocking connect, wait, check SO_ERROR).
+/// The staggered race of `happy_eyeballs_delay` (L91) over TCP connects to `addrs`, from
+/// `locals` if given, as a value: only [`CreateConnection::happy_eyeballs_delay`] stores it,
+/// so a program that never staggers its attempts does not link the race.
+type RaceFn = fn(
+    LoopHandle,
+    Vec<SocketAddr>,
+    Option<Rc<Vec<SocketAddr>>>,
+    Duration,
+) -> Pin<Box<dyn Future<Output = RaceOutcome<Socket>>>>;
+
+/// The one [`RaceFn`].
+fn race_connects(
+    lp: LoopHandle,
+    addrs: Vec<SocketAddr>,
+    locals: Option<Rc<Vec<SocketAddr>>>,
+    delay: Duration,
+) -> Pin<Box<dyn Future<Output = RaceOutcome<Socket>>>> {
+    let attempts: Vec<_> = addrs
+        .into_iter()
+        .map(|addr| {
+            let (lp, locals) = (lp.clone(), locals.clone());
+            move || async move {
+                connect_tcp(&lp, addr, locals.as_deref().map(Vec::as_slice)).await
+            }
+        })
+        .collect();
+    Box::pin(staggered_race(attempts, Some(delay)))
+}
+
+/// Without `happy_eyeballs_delay`: one address after another, the next only once the previous
+/// failed (CPython's loop over the addresses; `staggered_race` with no delay does the same).
+/// Returns what the race returns: the winner and its index, and the errors before it.
+async fn connect_in_turn(
+    lp: &LoopHandle,
+    addrs: Vec<SocketAddr>,
+    locals: Option<&[SocketAddr]>,
+) -> RaceOutcome<Socket> {
+    let mut errors = Vec::new();
+    for (i, addr) in addrs.into_iter().enumerate() {
+        match connect_tcp(lp, addr, locals).await {
+            Ok(sock) => return (Some((sock, i)), errors),
+            Err(e) => errors.push(e),
+        }
+    }
+    (None, errors)
+}
+
 async fn connect_tcp(
     lp: &LoopHandle,
     addr: SocketAddr,

@@ -99,6 +99,10 @@ pub(crate) struct Deadlines {
     timer: Option<(TimerKey, i64)>,
     /// The idle timeout fired: the error every waiter and later call gets.
     pub(crate) idle_error: Option<SharedError>,
+    /// Always [`fire`], held as a value so that only programs which set a timeout (the one
+    /// way to make a `Deadlines`) link the timer's work; the read and drain paths, which
+    /// every program links, reach it only through here.
+    fire: fn(&Weak<RefCell<StreamCore>>),
 }
 
 impl Deadlines {
@@ -121,6 +125,7 @@ impl Deadlines {
             io_drain_since: None,
             timer: None,
             idle_error: None,
+            fire,
         })
     }
 
@@ -276,7 +281,7 @@ impl Deadlines {
         match self.timer {
             Some((key, _)) if self.lp.reset_timer_ns(key, at) => self.timer = Some((key, at)),
             _ => {
-                let me = me.clone();
+                let (me, fire) = (me.clone(), self.fire);
                 let key = self
                     .lp
                     .insert_timer_ns(at, TimerEntry::Callback(new_callback(move || fire(&me))));

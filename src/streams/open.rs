@@ -32,7 +32,8 @@ type ServerOption = Box<dyn FnOnce(CreateServer) -> CreateServer>;
 
 enum Dest {
     Host(String, u16),
-    Unix(PathBuf),
+    /// Always a `Target::Unix`.
+    Unix(Target),
     Sock(StreamSocket),
 }
 
@@ -123,7 +124,7 @@ pub fn open_connection(host: &str, port: u16) -> OpenConnection {
 // Checklist: S3.
 pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
     OpenConnection {
-        dest: Dest::Unix(path.as_ref().to_path_buf()),
+        dest: Dest::Unix(Target::unix(path.as_ref().to_path_buf())),
         limit: DEFAULT_LIMIT,
         options: Vec::new(),
     }
@@ -217,7 +218,7 @@ impl OpenConnection {
                 host: (!h.is_empty()).then_some(h),
                 port: p,
             },
-            Dest::Unix(path) => Target::Unix(path),
+            Dest::Unix(target) => target,
             Dest::Sock(s) => Target::Sock(s),
         };
         let mut conn = CreateConnection::with_rc_factory(&lp, factory, target);

@@ -383,7 +383,7 @@ fn add_pem_dir(roots: &mut RootCertStore, dir: &Path) {
         return;
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
+    crate::sort::sort_by(&mut paths, |a, b| a < b); // std's sort would add ~5 KiB
     for path in paths.iter().filter(|p| p.is_file()) {
         if let Ok(iter) = CertificateDer::pem_file_iter(path) {
             roots.add_parsable_certificates(iter.filter_map(Result::ok));
@@ -391,57 +391,77 @@ fn add_pem_dir(roots: &mut RootCertStore, dir: &Path) {
     }
 }
 
-/// The cached default configurations of this thread: (env key, checking names, not checking).
-type DefaultCache = Option<(
-    (Option<OsString>, Option<OsString>),
-    Arc<ClientConfig>,
-    Arc<ClientConfig>,
-)>;
-
-thread_local! {
-    static DEFAULTS: RefCell<DefaultCache> = const { RefCell::new(None) };
+/// The default configurations of this thread, for the `SSL_CERT_FILE`/`SSL_CERT_DIR` they were
+/// made under: the roots, the configuration that checks names, and the nameless one (T48),
+/// made on first use by [`nameless_config`] only.
+struct Defaults {
+    key: (Option<OsString>, Option<OsString>),
+    roots: Arc<RootCertStore>,
+    checking: Arc<ClientConfig>,
+    nameless: Option<Arc<ClientConfig>>,
 }
 
-/// `ssl(true)`'s configuration, shared: with or without the host-name check (T48).
-fn default_config(check_hostname: bool) -> Result<Arc<ClientConfig>, Error> {
+thread_local! {
+    static DEFAULTS: RefCell<Option<Defaults>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's [`Defaults`], (re)made if the environment changed. `f` must not
+/// come back here (it only builds configurations; no user code runs under the borrow).
+fn with_defaults<T>(f: impl FnOnce(&mut Defaults) -> Result<T, Error>) -> Result<T, Error> {
     let key = (
         std::env::var_os("SSL_CERT_FILE"),
         std::env::var_os("SSL_CERT_DIR"),
     );
-    let cached = DEFAULTS.with(|d| {
-        d.borrow()
-            .as_ref()
-            .filter(|(k, _, _)| *k == key)
-            .map(|(_, a, b)| (a.clone(), b.clone()))
-    });
-    let (checking, nameless) = match cached {
-        Some(pair) => pair,
-        None => {
-            let roots = Arc::new(system_roots()?);
-            let checking = Arc::new(
-                ClientConfig::builder()
-                    .with_root_certificates(roots.clone())
-                    .with_no_client_auth(),
-            );
-            let inner = WebPkiServerVerifier::builder(roots)
-                .build()
-                .map_err(|e| Error::invalid_argument(format!("CA roots unusable: {e}")))?;
-            let mut nameless = ClientConfig::builder()
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoHostnameCheck(inner)))
-                .with_no_client_auth();
-            nameless.enable_sni = false;
-            // One placeholder name for every nameless connection: resuming would offer one
-            // server's ticket to another.
-            nameless.resumption = rustls::client::Resumption::disabled();
-            let nameless = Arc::new(nameless);
-            DEFAULTS.with(|d| {
-                *d.borrow_mut() = Some((key, checking.clone(), nameless.clone()));
-            });
-            (checking, nameless)
+    DEFAULTS.with(|d| {
+        let mut d = d.borrow_mut();
+        let current = match d.take() {
+            Some(defaults) if defaults.key == key => defaults,
+            _ => {
+                let roots = Arc::new(system_roots()?);
+                let checking = Arc::new(
+                    ClientConfig::builder()
+                        .with_root_certificates(roots.clone())
+                        .with_no_client_auth(),
+                );
+                Defaults {
+                    key,
+                    roots,
+                    checking,
+                    nameless: None,
+                }
+            }
+        };
+        f(d.insert(current))
+    })
+}
+
+/// `ssl(true)`'s configuration, shared.
+fn default_config() -> Result<Arc<ClientConfig>, Error> {
+    with_defaults(|d| Ok(d.checking.clone()))
+}
+
+/// `ssl(true)` with `server_hostname("")`: the chain checked against the same roots, the
+/// name not (T48); shared.
+fn default_nameless_config() -> Result<Arc<ClientConfig>, Error> {
+    with_defaults(|d| {
+        if let Some(nameless) = &d.nameless {
+            return Ok(nameless.clone());
         }
-    };
-    Ok(if check_hostname { checking } else { nameless })
+        let inner = WebPkiServerVerifier::builder(d.roots.clone())
+            .build()
+            .map_err(|e| Error::invalid_argument(format!("CA roots unusable: {e}")))?;
+        let mut nameless = ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoHostnameCheck(inner)))
+            .with_no_client_auth();
+        nameless.enable_sni = false;
+        // One placeholder name for every nameless connection: resuming would offer one
+        // server's ticket to another.
+        nameless.resumption = rustls::client::Resumption::disabled();
+        let nameless = Arc::new(nameless);
+        d.nameless = Some(nameless.clone());
+        Ok(nameless)
+    })
 }
 
 /// A verifier that checks the chain, validity dates and signatures like the one it wraps but
@@ -490,6 +510,22 @@ impl ServerCertVerifier for NoHostnameCheck {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
+    }
+}
+
+/// The configuration for a connection without a name (`server_hostname=''`, T3, T48): no SNI,
+/// the chain verified, the name not.
+///
+/// With the user's own configuration this runs a rustls *server* (the rehearsal, see
+/// [`chain_only`]); with `ssl(true)` it builds a second verifier. So it is reached only as a
+/// [`NamelessFn`] value, handed to [`client_setup`] by the entry points that can go nameless:
+/// `server_hostname` on the connection builders, and `start_tls`. A client that never asks for
+/// a nameless connection links neither (rustls' server half alone is about 190 KiB).
+pub(crate) fn nameless_config(ssl: &ClientTls) -> Result<Arc<ClientConfig>, Error> {
+    match ssl {
+        ClientTls::Disabled => Err(Error::invalid_argument("TLS is not enabled (ssl=False)")),
+        ClientTls::Default => default_nameless_config(),
+        ClientTls::Config(c) => Ok(chain_only(c)),
     }
 }
 
@@ -713,6 +749,9 @@ fn rehearse(
 /// reserved TLD (RFC 2606), so it can never be a real server's name.
 const NO_NAME: &str = "unnamed.invalid";
 
+/// [`nameless_config`], passed as a value so that only callers that may go nameless link it.
+pub(crate) type NamelessFn = fn(&ClientTls) -> Result<Arc<ClientConfig>, Error>;
+
 /// Everything a client engine needs, resolved before any I/O.
 pub(crate) struct ClientSetup {
     pub(crate) config: Arc<ClientConfig>,
@@ -722,20 +761,27 @@ pub(crate) struct ClientSetup {
 }
 
 /// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48). A
-/// `None` or empty name turns off SNI, and with [`ClientTls::Default`] the name check too.
+/// `None` or empty name turns off SNI and the name check, through `nameless` (always
+/// [`nameless_config`]; `None` from a caller that cannot be nameless, which then gets an error
+/// rather than a panic).
 pub(crate) fn client_setup(
     ssl: &ClientTls,
     server_hostname: Option<&str>,
+    nameless: Option<NamelessFn>,
 ) -> Result<ClientSetup, Error> {
     let name = server_hostname.filter(|n| !n.is_empty());
-    let config = match (ssl, name) {
-        (ClientTls::Disabled, _) => {
+    let config = match (ssl, name, nameless) {
+        (ClientTls::Disabled, _, _) => {
             return Err(Error::invalid_argument("TLS is not enabled (ssl=False)"))
         }
-        (ClientTls::Default, Some(_)) => default_config(true)?,
-        (ClientTls::Default, None) => default_config(false)?,
-        (ClientTls::Config(c), Some(_)) => c.clone(),
-        (ClientTls::Config(c), None) => chain_only(c),
+        (ClientTls::Default, Some(_), _) => default_config()?,
+        (ClientTls::Config(c), Some(_), _) => c.clone(),
+        (_, None, Some(nameless)) => nameless(ssl)?,
+        (_, None, None) => {
+            return Err(Error::invalid_state(
+                "a nameless TLS client was not prepared",
+            ))
+        }
     };
     let server_name = match name {
         Some(n) => ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
@@ -1018,12 +1064,17 @@ mod tests {
                 .with_root_certificates(RootCertStore::empty())
                 .with_no_client_auth(),
         );
-        let s = client_setup(&ClientTls::Config(c.clone()), Some("")).unwrap();
+        let s = client_setup(
+            &ClientTls::Config(c.clone()),
+            Some(""),
+            Some(nameless_config),
+        )
+        .unwrap();
         assert!(!s.config.enable_sni);
         assert_eq!(s.server_hostname, None);
-        let s = client_setup(&ClientTls::Config(c), Some("example.com")).unwrap();
+        let s = client_setup(&ClientTls::Config(c), Some("example.com"), None).unwrap();
         assert!(s.config.enable_sni);
         assert_eq!(s.server_hostname.as_deref(), Some("example.com"));
-        assert!(client_setup(&ClientTls::Disabled, Some("x")).is_err());
+        assert!(client_setup(&ClientTls::Disabled, Some("x"), None).is_err());
     }
 }

@@ -124,7 +124,7 @@ pub use config::{
 /// The rustls version this crate is built against, for building configurations.
 pub use rustls;
 
-use self::config::{client_setup, resolve_server_hostname, ClientSetup};
+use self::config::{client_setup, resolve_server_hostname, ClientSetup, NamelessFn};
 use self::engine::Engine;
 use self::protocol::{RawSide, TlsProtocol};
 use crate::constants::{SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT};
@@ -192,10 +192,19 @@ impl TlsOptions {
 pub(crate) struct ClientOptions {
     pub(crate) ssl: ClientTls,
     pub(crate) server_hostname: Option<String>,
+    /// Set with `server_hostname` (only a name set there can be empty): see
+    /// [`config::nameless_config`] for why it is a value.
+    pub(crate) nameless: Option<NamelessFn>,
     pub(crate) options: TlsOptions,
 }
 
 impl ClientOptions {
+    /// `server_hostname=name`.
+    pub(crate) fn set_server_hostname(&mut self, name: &str) {
+        self.server_hostname = Some(name.to_string());
+        self.nameless = Some(config::nameless_config);
+    }
+
     /// Python's checks, before any I/O (S6, S8, L84, L111, T1); `host` is the connection's
     /// host (`None` with `sock=`), `unix` for Unix connections. `None`: plain connection.
     pub(crate) fn prepare(
@@ -209,7 +218,7 @@ impl ClientOptions {
             return Ok(None);
         }
         self.options.check()?;
-        let setup = client_setup(&self.ssl, name.as_deref())?;
+        let setup = client_setup(&self.ssl, name.as_deref(), self.nameless)?;
         Ok(Some(PreparedClient {
             setup,
             options: self.options,
@@ -487,7 +496,10 @@ impl StartTls {
         let (engine, name) = match (context, server_side) {
             (TlsContext::Server(c), true) => (Engine::server(c)?, None),
             (TlsContext::Client(c), false) => {
-                let setup = client_setup(&ClientTls::Config(c), server_hostname.as_deref())?;
+                // Nameless unless told (S55); start_tls links the server half anyway.
+                let nameless = Some(config::nameless_config as NamelessFn);
+                let setup =
+                    client_setup(&ClientTls::Config(c), server_hostname.as_deref(), nameless)?;
                 let name = setup.server_hostname.clone();
                 (Engine::client(setup.config, setup.name)?, name)
             }
