@@ -231,6 +231,20 @@ fn four_mib_through_copy_with_backpressure_arrive_whole_and_in_order() {
         let gate = Gate::default();
         let received = Rc::new(RefCell::new(Vec::with_capacity(TOTAL)));
         let (g, sink) = (gate.clone(), received.clone());
+        // Small kernel buffers on both ends, set before the connection exists: Linux then
+        // neither autotunes them nor grows the window past them. Left to autotuning, loopback
+        // buffers warmed by earlier bulk transfers to 127.0.0.1 (cached TCP metrics) can absorb
+        // all 4 MiB, and the sender never waits.
+        let listener = {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.set_recv_buffer_size(64 * 1024).unwrap();
+            let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+            s.bind(&any.into()).unwrap();
+            s.listen(16).unwrap();
+            std::net::TcpListener::from(s)
+        };
+        let addr = listener.local_addr().unwrap();
         let server = asyncio::start_server(
             move |reader: StreamReader, writer: StreamWriter| {
                 let (g, sink) = (g.clone(), sink.clone());
@@ -253,13 +267,18 @@ fn four_mib_through_copy_with_backpressure_arrive_whole_and_in_order() {
                     Ok::<_, io::Error>(())
                 }
             },
-            "127.0.0.1",
+            "",
             0,
         )
+        .sock(listener)
         .limit(1024)
         .await
         .unwrap();
-        let (mut reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+        let client =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        client.set_send_buffer_size(64 * 1024).unwrap();
+        client.connect(&addr.into()).unwrap(); // loopback, listening: completes at once
+        let (mut reader, writer) = asyncio::open_connection_sock(std::net::TcpStream::from(client))
             .await
             .unwrap();
         let data: Vec<u8> = (0..TOTAL).map(pattern).collect();
