@@ -372,6 +372,18 @@ impl ProtocolSlot {
         self.protocol.borrow().clone()
     }
 
+    /// The loop given at creation (the transport reads it from here: one copy per connection).
+    #[inline]
+    pub(crate) fn lp(&self) -> &crate::event_loop::LoopHandle {
+        &self.lp
+    }
+
+    /// The transport id given at creation (0: none).
+    #[inline]
+    pub(crate) fn transport_id(&self) -> u64 {
+        self.transport_id
+    }
+
     /// Whether the protocol is the one at `owner` (the address of its `RefCell`).
     #[inline]
     pub(crate) fn holds(&self, owner: *const ()) -> bool {

@@ -55,8 +55,10 @@ pub(crate) struct StreamCore {
     pub(crate) reader: ReaderState,
     /// This core, to build reader/writer handles inside `connection_made`.
     pub(crate) me: Weak<RefCell<StreamCore>>,
-    /// Server side: the callback, taken when the connection is made.
-    on_connect: Option<ConnectedCb>,
+    /// Server side: the callback, taken when the connection is made. Boxed: one word for the
+    /// connection's whole life instead of two, for a box that lives until `connection_made`.
+    #[allow(clippy::redundant_allocation)]
+    on_connect: Option<Box<ConnectedCb>>,
     /// Where the write side is: flowing, paused by the transport, or lost (see [`Flow`]).
     /// Changed only by [`set_flow`](StreamCore::set_flow).
     flow: Flow,
@@ -85,7 +87,7 @@ impl StreamCore {
             RefCell::new(StreamCore {
                 reader,
                 me: me.clone(),
-                on_connect,
+                on_connect: on_connect.map(Box::new),
                 flow: Flow::Flowing,
                 resumes: 0,
                 lost_error: None,
@@ -190,7 +192,7 @@ impl Protocol for StreamCore {
     fn connection_made(&mut self, transport: Transport) {
         self.reader.set_transport(transport.clone());
         self.over_ssl = transport.get_extra_info("sslcontext").is_some();
-        let Some(cb) = self.on_connect.take() else {
+        let Some(cb) = self.on_connect.take().map(|b| *b) else {
             return;
         };
         let Some(core) = self.me.upgrade() else {

@@ -65,35 +65,51 @@ use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
 pub struct StreamWriter {
     transport: Transport,
     pub(super) core: Rc<RefCell<StreamCore>>,
+    /// What only some writers need, boxed on first need: a writer without any is three words
+    /// (every idle connection's handler holds one).
+    extras: OnceCell<Box<Extras>>,
+}
+
+/// A writer's rarely used parts.
+#[derive(Default)]
+struct Extras {
     /// In debug mode (L23): where the writer was made, for the unclosed-writer warning.
-    created: Option<Box<std::backtrace::Backtrace>>,
+    created: Option<std::backtrace::Backtrace>,
     /// Writing a regular file or a terminal through a helper thread (`pipe.rs`): that
     /// thread's completion, which `wait_closed` also waits for.
     helper: Option<std::sync::Arc<super::pipe::HelperDone>>,
     /// Where writes record activity for the idle timeout; set by the first
-    /// [`set_idle_timeout`](Self::set_idle_timeout), empty (one test per write) before.
+    /// [`set_idle_timeout`](StreamWriter::set_idle_timeout), empty before.
     activity: OnceCell<Rc<Activity>>,
 }
 
 impl StreamWriter {
     pub(crate) fn new(transport: Transport, core: Rc<RefCell<StreamCore>>) -> Self {
-        let created = transport
-            .get_loop()
-            .get_debug()
-            .then(|| Box::new(std::backtrace::Backtrace::force_capture()));
+        let extras = OnceCell::new();
+        if transport.get_loop().get_debug() {
+            let _ = extras.set(Box::new(Extras {
+                created: Some(std::backtrace::Backtrace::force_capture()),
+                ..Extras::default()
+            }));
+        }
         StreamWriter {
             transport,
             core,
-            created,
-            helper: None,
-            activity: OnceCell::new(),
+            extras,
         }
     }
 
-    /// Records outgoing bytes for the idle timeout (a write that bypasses `write`).
-    #[cfg(feature = "futures-io")]
+    /// The extras, made on first need.
+    fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_init(Box::default);
+        self.extras.get_mut().expect("just made")
+    }
+
+    /// Records outgoing bytes for the idle timeout (every write; one test while no idle timeout
+    /// was ever set).
+    #[inline]
     pub(super) fn touch_activity(&self) {
-        if let Some(a) = self.activity.get() {
+        if let Some(a) = self.extras.get().and_then(|x| x.activity.get()) {
             a.touch();
         }
     }
@@ -103,7 +119,9 @@ impl StreamWriter {
         mut self,
         helper: Option<std::sync::Arc<super::pipe::HelperDone>>,
     ) -> Self {
-        self.helper = helper;
+        if helper.is_some() {
+            self.extras_mut().helper = helper;
+        }
         self
     }
 
@@ -154,9 +172,7 @@ impl StreamWriter {
     /// ```
     // Checklist: S42.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
-        if let Some(a) = self.activity.get() {
-            a.touch();
-        }
+        self.touch_activity();
         if !trace_enabled() {
             return self.transport.write(data);
         }
@@ -196,9 +212,7 @@ impl StreamWriter {
     // Checklist: S43.
     pub fn writelines(&self, chunks: &[&[u8]]) -> Result<(), Error> {
         const BATCH: usize = 64;
-        if let Some(a) = self.activity.get() {
-            a.touch();
-        }
+        self.touch_activity();
         let mut slices = [IoSlice::new(&[]); BATCH];
         for group in chunks.chunks(BATCH) {
             for (slot, c) in slices.iter_mut().zip(group) {
@@ -341,7 +355,7 @@ impl StreamWriter {
             Poll::Pending
         })
         .await;
-        if let Some(helper) = &self.helper {
+        if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
             poll_fn(|cx| helper.poll_done(cx)).await?;
         }
         outcome
@@ -497,7 +511,8 @@ impl StreamWriter {
         }
         let me = core.me.clone();
         let dl = core.deadlines_on(&self.transport.get_loop());
-        let _ = self.activity.set(dl.activity.clone());
+        let activity = dl.activity.clone();
+        let _ = self.extras.get_or_init(Box::default).activity.set(activity);
         dl.set_idle_timeout(timeout, &me);
     }
 
@@ -956,7 +971,7 @@ impl Drop for StreamWriter {
             crate::event_loop::debug::warning!("loop is closed");
             return;
         }
-        match &self.created {
+        match self.extras.get().and_then(|x| x.created.as_ref()) {
             Some(bt) => crate::event_loop::debug::warning!(
                 "unclosed <StreamWriter transport={}>, created at:\n{bt}",
                 self.transport.id()

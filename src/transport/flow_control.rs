@@ -28,8 +28,9 @@ pub(crate) struct FlowControl {
     high: usize,
     /// Resume when the buffer holds this much or less.
     low: usize,
-    /// The high mark `set_limits(None, None)` restores (low is a quarter of it).
-    default_high: usize,
+    /// The high mark `set_limits(None, None)` restores (low is a quarter of it). One of the
+    /// crate's defaults (at most 512 KiB), so 32 bits hold it: a word less per connection.
+    default_high: u32,
     full: Full,
     /// Paused (pause edge delivered) and not yet resumed.
     paused: bool,
@@ -49,7 +50,7 @@ impl FlowControl {
         FlowControl {
             high: default_high,
             low: default_high / 4,
-            default_high,
+            default_high: u32::try_from(default_high).unwrap_or(u32::MAX),
             full,
             paused: false,
         }
@@ -63,7 +64,7 @@ impl FlowControl {
         high: Option<usize>,
         low: Option<usize>,
     ) -> Result<(), Error> {
-        let (high, low) = Self::marks(high, low, self.default_high)?;
+        let (high, low) = Self::marks(high, low, self.default_high as usize)?;
         self.high = high;
         self.low = low;
         Ok(())

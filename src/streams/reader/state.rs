@@ -62,11 +62,11 @@ pub(crate) struct ReaderState {
     transport: Option<Transport>,
     /// We paused the transport (S14). Invariant: implies `transport.is_some()`.
     paused: bool,
-    /// The one read future waiting for data (S20): its id and waker. Taken when woken.
+    /// The one read future waiting for data (S20): its id and waker. Taken when woken. The id
+    /// carries [`THROUGH`] while the future has a read-through parked on the transport (which
+    /// then holds its waker too) until its wait ends (`end_wait`): a flag in a spare bit
+    /// rather than a field, as every word here is paid by every idle connection.
     waiter: Option<(u64, Waker)>,
-    /// The id of the read future that parked a read-through on the transport (0: none):
-    /// the transport holds its waker until its wait ends (`end_wait`).
-    through: u64,
     /// The last waiter id handed out. Ids start at 1; 0 marks a future that never waited.
     last_waiter_id: u64,
     /// The least `get_buffer` offers. Invariant: within `MIN_READ_SIZE..=MAX_READ_SIZE`.
@@ -135,6 +135,9 @@ pub(crate) fn find_earliest(data: &[u8], offset: usize, seps: &[&[u8]]) -> Optio
     best
 }
 
+/// The waiter id's mark for a parked read-through (ids count up from 1 and never reach it).
+const THROUGH: u64 = 1 << 63;
+
 /// S20's error, out of the read path.
 #[cold]
 #[inline(never)]
@@ -175,7 +178,6 @@ impl ReaderState {
             transport: None,
             paused: false,
             waiter: None,
-            through: 0,
             last_waiter_id: 0,
             read_size: MIN_READ_SIZE,
             small_reads: 0,
@@ -450,7 +452,7 @@ impl ReaderState {
 
     /// The id of the read future waiting, if one is.
     pub(crate) fn waiter_id(&self) -> Option<u64> {
-        self.waiter.as_ref().map(|(id, _)| *id)
+        self.waiter.as_ref().map(|(id, _)| *id & !THROUGH)
     }
 
     /// Detaches the waiter; the caller wakes it.
@@ -489,7 +491,7 @@ impl ReaderState {
             *id = self.last_waiter_id;
         }
         match &mut self.waiter {
-            Some((owner, w)) if *owner == *id => w.clone_from(waker),
+            Some((owner, w)) if *owner & !THROUGH == *id => w.clone_from(waker),
             Some(_) => return Err(another_waiter(func_name)),
             None => self.waiter = Some((*id, waker.clone())),
         }
@@ -524,11 +526,11 @@ impl ReaderState {
         match transport.inner.read_through(owner, out, waker) {
             Through::Read(n) => {
                 // This read used the edge: nothing to hand back when its wait ends.
-                self.through = 0;
+                self.mark_through(id, false);
                 Some(n)
             }
             Through::Wait => {
-                self.through = id;
+                self.mark_through(id, true);
                 None
             }
             Through::No => {
@@ -538,24 +540,42 @@ impl ReaderState {
         }
     }
 
+    /// Sets or clears the waiter `id`'s read-through mark.
+    #[inline]
+    fn mark_through(&mut self, id: u64, on: bool) {
+        if let Some((owner, _)) = &mut self.waiter {
+            if *owner & !THROUGH == id {
+                *owner = if on { id | THROUGH } else { id };
+            }
+        }
+    }
+
     /// Ends a parked read-through, if any (its waker leaves the transport; an unused edge goes
-    /// back to the protocol path).
+    /// back to the protocol path). Also clears a waker left parked by a read-through whose
+    /// future was woken another way (`feed_data`) and ended without saying so.
     #[inline]
     fn end_through(&mut self) {
-        self.through = 0;
+        if let Some((owner, _)) = &mut self.waiter {
+            *owner &= !THROUGH;
+        }
         if let Some(transport) = &self.transport {
             transport.inner.end_through();
         }
     }
 
-    /// Clears the waiter slot if future `id` holds it (S21: its wait ended or it was dropped).
+    /// Clears the waiter slot if future `id` holds it (S21: its wait ended or it was dropped),
+    /// ending its read-through if it parked one.
     #[inline]
     pub(crate) fn end_wait(&mut self, id: u64) {
-        if matches!(self.waiter, Some((owner, _)) if owner == id) {
-            self.waiter = None;
-        }
-        if self.through == id && id != 0 {
-            self.end_through();
+        if let Some((owner, _)) = self.waiter {
+            if owner & !THROUGH == id {
+                self.waiter = None;
+                if owner & THROUGH != 0 {
+                    if let Some(transport) = &self.transport {
+                        transport.inner.end_through();
+                    }
+                }
+            }
         }
     }
 

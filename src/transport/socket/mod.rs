@@ -104,8 +104,6 @@ pub(crate) trait ConnectionTracker {
 const READS_PER_EVENT: usize = 16;
 
 pub(crate) struct SocketTransport {
-    lp: LoopHandle,
-    id: u64,
     /// This transport, for handing out `Transport` handles and scheduling callbacks.
     me: Weak<SocketTransport>,
     /// `None` once closed.
@@ -141,6 +139,18 @@ pub(crate) struct SocketTransport {
 }
 
 impl SocketTransport {
+    /// The connection's number (kept once, by the protocol slot, for its reports too).
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.protocol.transport_id()
+    }
+
+    /// The loop (kept once, by the protocol slot).
+    #[inline]
+    pub(crate) fn lp(&self) -> &LoopHandle {
+        self.protocol.lp()
+    }
+
     /// Wraps a connected non-blocking socket: registers it, then queues `connection_made` and
     /// the start of reading with two `call_soon`s (L45). The caller may queue a third to learn
     /// that `connection_made` has run.
@@ -161,8 +171,6 @@ impl SocketTransport {
         let peername = peername.or_else(|| sock.peer_addr());
         let id = lp.next_conn_id();
         let t = Rc::new_cyclic(|me| SocketTransport {
-            lp: lp.clone(),
-            id,
             me: me.clone(),
             sock: RefCell::new(None),
             key: Cell::new(None),
@@ -213,7 +221,7 @@ impl SocketTransport {
                     | (WriteSide::EofPending, WriteSide::ShutDown)
             ),
             "transport {}: write side {from:?} -> {to:?} is not an edge",
-            self.id
+            self.id()
         );
         self.write_side.set(to);
     }
@@ -223,28 +231,28 @@ impl SocketTransport {
         debug_assert!(
             to > from,
             "transport {}: state may only move forward, not {from:?} -> {to:?}",
-            self.id
+            self.id()
         );
         self.state.set(to);
     }
 
     fn connection_made(&self) {
-        trace!("protocol[{}]: connection_made", self.id);
+        trace!("protocol[{}]: connection_made", self.id());
         match self.protocol.made(self.handle()) {
             Called::Done(()) | Called::Gone => {}
             Called::Busy => {
                 // Held by someone right now: made on a later turn, still before any data
                 // (reading starts only once it has run).
                 if let Some(me) = self.me.upgrade() {
-                    let _ = self.lp.call_soon(move || me.connection_made());
+                    let _ = self.lp().call_soon(move || me.connection_made());
                 }
             }
             Called::Panicked(payload) => {
                 // L55: reported as a failed callback; reading still starts.
-                self.lp.call_exception_handler(
+                self.lp().call_exception_handler(
                     &ExceptionContext::new("Exception in callback connection_made")
                         .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                        .with_detail("transport", self.id.to_string()),
+                        .with_detail("transport", self.id().to_string()),
                 );
             }
         }
@@ -254,7 +262,7 @@ impl SocketTransport {
         if !self.protocol.is_made() && self.state.get() == State::Open {
             // connection_made was put off (its protocol was busy): reading waits for it (L45).
             if let Some(me) = self.me.upgrade() {
-                let _ = self.lp.call_soon(move || me.start_reading());
+                let _ = self.lp().call_soon(move || me.start_reading());
             }
             return;
         }
@@ -269,10 +277,10 @@ impl SocketTransport {
     fn protocol_failed(&self, what: &str, payload: Box<dyn std::any::Any + Send>) {
         let panic = PanicError::from_payload(&*payload);
         let msg = format!("Fatal error: protocol.{what}() call failed.");
-        self.lp.call_exception_handler(
+        self.lp().call_exception_handler(
             &ExceptionContext::new(msg.clone())
                 .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                .with_detail("transport", self.id.to_string()),
+                .with_detail("transport", self.id().to_string()),
         );
         self.force_close(Some(io::Error::other(panic)));
     }
@@ -280,15 +288,15 @@ impl SocketTransport {
     /// The error funnel (L80): OS errors are only debug-logged (L61), others reported.
     fn fatal_error(&self, err: io::Error, message: &str, report: bool) {
         if report {
-            self.lp.call_exception_handler(
+            self.lp().call_exception_handler(
                 &ExceptionContext::new(message)
                     .with_exception(Box::new(io::Error::new(err.kind(), err.to_string())))
-                    .with_detail("transport", self.id.to_string()),
+                    .with_detail("transport", self.id().to_string()),
             );
         } else if is_ordinary_disconnect(&err) {
-            log::debug!(target: "asyncio", "transport {}: {message}: {err}", self.id);
+            log::debug!(target: "asyncio", "transport {}: {message}: {err}", self.id());
         } else {
-            crate::event_loop::debug::warning!("transport {}: {message}: {err}", self.id);
+            crate::event_loop::debug::warning!("transport {}: {message}: {err}", self.id());
         }
         self.force_close(Some(err));
     }
@@ -304,7 +312,7 @@ impl SocketTransport {
         if let Some(me) = self.me.upgrade() {
             let mut exc = exc;
             let queued = self
-                .lp
+                .lp()
                 .call_soon(move || me.call_connection_lost(exc.take()));
             if queued.is_err() {
                 // Loop closed: nothing will run; release what we hold now.
@@ -324,7 +332,7 @@ impl SocketTransport {
             if let Some(me) = self.me.upgrade() {
                 let mut exc = exc;
                 let _ = self
-                    .lp
+                    .lp()
                     .call_soon(move || me.call_connection_lost(exc.take()));
             }
             return;
@@ -332,15 +340,15 @@ impl SocketTransport {
         self.set_state(State::Closed);
         trace!(
             "protocol[{}]: connection_lost({})",
-            self.id,
+            self.id(),
             exc.as_ref()
                 .map_or("None".to_string(), |e| format!("{:?}", e.kind()))
         );
         if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
-            self.lp.call_exception_handler(
+            self.lp().call_exception_handler(
                 &ExceptionContext::new("Exception in callback connection_lost")
                     .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                    .with_detail("transport", self.id.to_string()),
+                    .with_detail("transport", self.id().to_string()),
             );
         }
         self.release();
@@ -351,14 +359,14 @@ impl SocketTransport {
         drop(self.through.take());
         let sock = self.sock.borrow_mut().take();
         if let (Some(mut sock), Some(key)) = (sock, self.key.take()) {
-            self.lp.inner.deregister(key, &mut sock);
+            self.lp().inner.deregister(key, &mut sock);
             drop(sock);
         }
         let proto = self.protocol.release();
         drop(proto);
         let server = self.server.take();
         if let Some(server) = server {
-            server.detach(self.id);
+            server.detach(self.id());
         }
     }
 }
@@ -497,7 +505,7 @@ impl TransportImpl for SocketTransport {
             self.set_state(State::Lost);
             if let Some(me) = self.me.upgrade() {
                 if self
-                    .lp
+                    .lp()
                     .call_soon(move || me.call_connection_lost(None))
                     .is_err()
                 {
@@ -535,7 +543,7 @@ impl TransportImpl for SocketTransport {
         self.reregister(Interest::READABLE | Interest::WRITABLE);
         // The readable edge may have come and gone while paused: look once.
         if let Some(me) = self.me.upgrade() {
-            let _ = self.lp.call_soon(move || me.read_ready());
+            let _ = self.lp().call_soon(move || me.read_ready());
         }
     }
 
@@ -581,11 +589,11 @@ impl TransportImpl for SocketTransport {
     }
 
     fn get_loop(&self) -> LoopHandle {
-        self.lp.clone()
+        self.lp().clone()
     }
 
     fn id(&self) -> u64 {
-        self.id
+        SocketTransport::id(self)
     }
 
     fn writing_paused(&self) -> bool {

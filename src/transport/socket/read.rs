@@ -43,7 +43,7 @@ impl SocketTransport {
                 self.readable.set(true);
                 trace!(
                     "transport[{}]: readable, the waiting read_into reads",
-                    self.id
+                    self.id()
                 );
                 waker.wake();
                 return;
@@ -82,7 +82,7 @@ impl SocketTransport {
 
     fn read_later(&self) {
         if let Some(me) = self.me.upgrade() {
-            let _ = self.lp.call_soon(move || me.read_ready());
+            let _ = self.lp().call_soon(move || me.read_ready());
         }
     }
 
@@ -93,24 +93,24 @@ impl SocketTransport {
             self.read_later();
             return true;
         }
-        let mut buf = self.lp.inner.read_buf.take();
+        let mut buf = self.lp().inner.read_buf.take();
         if buf.len() < MAX_READ_SIZE {
             buf.resize(MAX_READ_SIZE, 0);
         }
         let result = self.sock_read(&mut buf);
         let drained = match result {
             Ok(0) => {
-                self.lp.inner.read_buf.set(buf);
+                self.lp().inner.read_buf.set(buf);
                 self.on_eof();
                 return true;
             }
             Ok(n) => {
-                trace!("transport[{}]: recv {n} B", self.id);
-                trace!("protocol[{}]: data_received({n})", self.id);
+                trace!("transport[{}]: recv {n} B", self.id());
+                trace!("protocol[{}]: data_received({n})", self.id());
                 match self.protocol.call(|p| p.data_received(&buf[..n])) {
                     Called::Done(()) | Called::Gone => {}
                     Called::Panicked(payload) => {
-                        self.lp.inner.read_buf.set(buf);
+                        self.lp().inner.read_buf.set(buf);
                         self.protocol_failed("data_received", payload);
                         return true;
                     }
@@ -119,11 +119,11 @@ impl SocketTransport {
                 n < buf.len() && !self.peer_closed.get()
             }
             Err(e) => {
-                self.lp.inner.read_buf.set(buf);
+                self.lp().inner.read_buf.set(buf);
                 return self.read_error(e);
             }
         };
-        self.lp.inner.read_buf.set(buf);
+        self.lp().inner.read_buf.set(buf);
         drained
     }
 
@@ -145,7 +145,7 @@ impl SocketTransport {
             Ok(Ok((n, offered))) => {
                 trace!(
                     "transport[{}]: recv {n} B into the protocol's buffer",
-                    self.id
+                    self.id()
                 );
                 match catch_unwind(AssertUnwindSafe(|| p.buffer_updated(n))) {
                     Ok(()) => Buffered::Data(n, offered),
@@ -215,7 +215,10 @@ impl SocketTransport {
                 if n < out.len() && !self.peer_closed.get() {
                     self.readable.set(false);
                 }
-                trace!("transport[{}]: recv {n} B into read_into's buffer", self.id);
+                trace!(
+                    "transport[{}]: recv {n} B into read_into's buffer",
+                    self.id()
+                );
                 Through::Read(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -282,8 +285,8 @@ impl SocketTransport {
 
     /// EOF from the peer (L62, L63): `eof_received` once; keep the write side open if it asks.
     pub(super) fn on_eof(&self) {
-        trace!("transport[{}]: recv EOF", self.id);
-        trace!("protocol[{}]: eof_received", self.id);
+        trace!("transport[{}]: recv EOF", self.id());
+        trace!("protocol[{}]: eof_received", self.id());
         self.reading.set(Reading::Done);
         match self.protocol.call(|p| p.eof_received()) {
             Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
@@ -292,7 +295,7 @@ impl SocketTransport {
             Called::Busy => {
                 // eof_received is owed once (L63): on a later turn, with the protocol free.
                 if let Some(me) = self.me.upgrade() {
-                    let _ = self.lp.call_soon(move || me.on_eof());
+                    let _ = self.lp().call_soon(move || me.on_eof());
                 }
             }
         }
@@ -301,7 +304,7 @@ impl SocketTransport {
     pub(super) fn reregister(&self, interest: Interest) {
         let Some(key) = self.key.get() else { return };
         let result = match self.sock.borrow_mut().as_mut() {
-            Some(sock) => self.lp.inner.reregister(key, sock, interest),
+            Some(sock) => self.lp().inner.reregister(key, sock, interest),
             None => Ok(()),
         };
         if let Err(e) = result {

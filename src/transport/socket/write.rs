@@ -91,7 +91,7 @@ impl SocketTransport {
         if self.flow.borrow_mut().should_pause(size) {
             trace!(
                 "transport[{}]: pause_writing (buffered {size} B > high {} B)",
-                self.id,
+                self.id(),
                 self.flow.borrow().limits().1
             );
             self.deliver_flow(true);
@@ -103,7 +103,7 @@ impl SocketTransport {
         if self.flow.borrow_mut().should_resume(size) {
             trace!(
                 "transport[{}]: resume_writing (buffered {size} B <= low {} B)",
-                self.id,
+                self.id(),
                 self.flow.borrow().limits().0
             );
             self.deliver_flow(false);
@@ -113,6 +113,6 @@ impl SocketTransport {
     /// pause_writing/resume_writing through the protocol slot: now, or after the protocol call
     /// in progress (L49); flushed on later turns while the protocol is held elsewhere.
     pub(super) fn deliver_flow(&self, pause: bool) {
-        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.protocol, FlowEdge::pause(pause));
+        crate::protocol::deliver_flow(self.lp(), &self.me, |t| &t.protocol, FlowEdge::pause(pause));
     }
 }
