@@ -275,3 +275,22 @@ fn after_set_protocol_the_old_reader_reads_nothing_through_l56() {
         assert_eq!(reader_buffered(&reader), 0);
     });
 }
+
+#[test]
+fn a_read_into_woken_by_feed_data_leaves_nothing_that_stops_a_readline_next() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let mut buf = [0u8; 8];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            must_wait(read.as_mut()).await; // parked on the transport
+            reader.feed_data(b"fed");
+            assert_eq!(read.await.unwrap(), 3); // woken by the reader, not the socket
+        }
+        // The transport may still hold that read's waker; the next edge must still reach
+        // whoever reads next, here a readline on the protocol path.
+        peer.write_all(b"line\n").unwrap();
+        assert_eq!(reader.readline().await.unwrap(), b"line\n");
+    });
+}
