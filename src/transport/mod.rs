@@ -13,10 +13,12 @@
 
 pub(crate) mod connecting;
 pub(crate) mod flow_control;
+pub(crate) mod lifecycle;
 pub(crate) mod listener;
 pub(crate) mod pipe;
 pub(crate) mod socket;
 pub(crate) mod write_buffer;
+pub(crate) mod write_path;
 
 use std::fmt;
 use std::io::{self, IoSlice};

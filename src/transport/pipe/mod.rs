@@ -20,6 +20,9 @@
 //! an error event on our end, which CPython watches with a reader: with bytes buffered it is
 //! `connection_lost(BrokenPipe)`, with none a plain close.
 //!
+//! The state enums (`lifecycle.rs`) and the write path (`write_path.rs`: fast path, flush,
+//! water marks) are the socket transport's too; what is a pipe's own stays here.
+//!
 //! Files: `mod.rs` (the transport, its life from `connection_made` to `connection_lost`, the
 //! `Transport` methods), `read.rs` (the read side), `write.rs` (the write side).
 
@@ -35,7 +38,9 @@ use mio::unix::pipe::{Receiver, Sender};
 use mio::Interest;
 
 use super::flow_control::FlowControl;
+use super::lifecycle::{Life, Reading, State};
 use super::write_buffer::WriteBuffer;
+use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, ExtraInfo, Transport, TransportImpl};
 use crate::error::Error;
 use crate::event_loop::debug::trace;
@@ -77,27 +82,6 @@ pub(crate) enum Direction {
     Write,
 }
 
-/// Where the transport is in its life (as the socket transport's).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum State {
-    Open,
-    /// `close()`/`write_eof()` with bytes buffered: flushing, then `connection_lost(None)`.
-    Closing,
-    /// `connection_lost` is queued.
-    Lost,
-    /// `connection_lost` ran; the descriptor is closed.
-    Closed,
-}
-
-/// The read side's state.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Reading {
-    NotStarted,
-    Active,
-    Paused,
-    Done,
-}
-
 pub(crate) struct PipeTransport {
     lp: LoopHandle,
     id: u64,
@@ -106,8 +90,9 @@ pub(crate) struct PipeTransport {
     end: RefCell<Option<End>>,
     key: Cell<Option<SlotKey>>,
     protocol: ProtocolSlot,
-    state: Cell<State>,
-    reading: Cell<Reading>,
+    /// `State` and `Reading` (a write pipe's is `Done` from the start), changed only through
+    /// their guarded setters.
+    life: Life,
     buffer: RefCell<WriteBuffer>,
     flow: RefCell<FlowControl>,
     conn_lost_writes: Cell<u32>,
@@ -177,8 +162,7 @@ impl PipeTransport {
             end: RefCell::new(None),
             key: Cell::new(None),
             protocol: ProtocolSlot::new(protocol, lp.clone(), id),
-            state: Cell::new(State::Open),
-            reading: Cell::new(match direction {
+            life: Life::new(match direction {
                 Direction::Read => Reading::NotStarted,
                 Direction::Write => Reading::Done,
             }),
@@ -239,12 +223,11 @@ impl PipeTransport {
     }
 
     fn start_reading(&self) {
-        if !self.protocol.is_made() && self.state.get() == State::Open {
+        if !self.protocol.is_made() && self.life.state() == State::Open {
             self.later(|t| t.start_reading());
             return;
         }
-        if self.reading.get() == Reading::NotStarted && self.state.get() == State::Open {
-            self.reading.set(Reading::Active);
+        if self.life.start_reading() {
             self.read_ready();
         }
     }
@@ -274,12 +257,12 @@ impl PipeTransport {
 
     /// Drops the buffer, stops reading, queues `connection_lost(exc)` once.
     fn force_close(&self, exc: Option<io::Error>) {
-        if self.state.get() >= State::Lost {
+        if self.life.state() >= State::Lost {
             return;
         }
         self.buffer.borrow_mut().clear();
-        self.reading.set(Reading::Done);
-        self.state.set(State::Lost);
+        self.life.set_reading(Reading::Done);
+        self.life.set_state(State::Lost);
         if let Some(me) = self.me.upgrade() {
             let mut exc = exc;
             if self
@@ -293,7 +276,7 @@ impl PipeTransport {
     }
 
     fn call_connection_lost(&self, exc: Option<io::Error>) {
-        if self.state.get() == State::Closed {
+        if self.life.state() == State::Closed {
             return;
         }
         if self.protocol.is_busy() {
@@ -301,7 +284,7 @@ impl PipeTransport {
             self.later(move |t| t.call_connection_lost(exc.take()));
             return;
         }
-        self.state.set(State::Closed);
+        self.life.set_state(State::Closed);
         trace!("protocol[{}]: connection_lost (pipe)", self.id);
         if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
             self.report_panic("connection_lost", &payload);
@@ -322,20 +305,11 @@ impl PipeTransport {
 
 impl IoHandler for PipeTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        let (low_water, high_water) = self.flow.borrow().limits();
-        Some(super::BufferInfo {
-            write_buffered: self.buffer.borrow().len(),
-            writing_paused: self.flow.borrow().is_paused(),
-            high_water,
-            low_water,
-            kernel_unsent: None,
-            reading_paused: !TransportImpl::is_reading(self),
-            read_buffered: None,
-        })
+        Some(self.write_info(None, !self.life.is_reading()))
     }
 
     fn io_ready(&self, readiness: Readiness) {
-        if self.state.get() >= State::Lost {
+        if self.life.state() >= State::Lost {
             return;
         }
         match self.direction {
@@ -343,7 +317,7 @@ impl IoHandler for PipeTransport {
                 if readiness.is_read_closed() {
                     self.peer_closed.set(true);
                 }
-                if readiness.is_readable() && self.reading.get() == Reading::Active {
+                if readiness.is_readable() && self.life.reading() == Reading::Active {
                     self.read_ready();
                 }
             }
@@ -352,7 +326,7 @@ impl IoHandler for PipeTransport {
                     self.write_ready();
                 }
                 // The reading end is gone (CPython's `_read_ready` on a write pipe).
-                if readiness.is_write_closed() && self.state.get() < State::Lost {
+                if readiness.is_write_closed() && self.life.state() < State::Lost {
                     if self.buffer.borrow().is_empty() {
                         self.force_close(None);
                     } else {
@@ -364,7 +338,7 @@ impl IoHandler for PipeTransport {
     }
 
     fn loop_closed(&self) {
-        let was = self.state.replace(State::Closed);
+        let was = self.life.loop_closed();
         if was < State::Closed {
             let _ = self
                 .protocol
@@ -392,13 +366,13 @@ impl TransportImpl for PipeTransport {
                 "write_eof() on a read pipe transport".into(),
             ));
         }
-        if self.state.get() != State::Open {
+        if self.life.state() != State::Open {
             return Ok(());
         }
         if self.buffer.borrow().is_empty() {
             self.force_close(None);
         } else {
-            self.state.set(State::Closing);
+            self.life.set_state(State::Closing);
         }
         Ok(())
     }
@@ -413,7 +387,7 @@ impl TransportImpl for PipeTransport {
                 let _ = self.write_eof();
             }
             Direction::Read => {
-                if self.state.get() == State::Open {
+                if self.life.state() == State::Open {
                     self.force_close(None);
                 }
             }
@@ -425,28 +399,21 @@ impl TransportImpl for PipeTransport {
     }
 
     fn is_closing(&self) -> bool {
-        self.state.get() != State::Open
+        self.life.state() != State::Open
     }
 
     fn pause_reading(&self) {
-        if self.state.get() == State::Open
-            && matches!(self.reading.get(), Reading::Active | Reading::NotStarted)
-        {
-            self.reading.set(Reading::Paused);
-        }
+        self.life.pause_reading();
     }
 
     fn resume_reading(&self) {
-        if self.reading.get() != Reading::Paused || self.state.get() != State::Open {
-            return;
+        if self.life.resume_reading() {
+            self.later(|t| t.read_ready());
         }
-        self.reading.set(Reading::Active);
-        self.later(|t| t.read_ready());
     }
 
     fn is_reading(&self) -> bool {
-        self.state.get() == State::Open
-            && matches!(self.reading.get(), Reading::Active | Reading::NotStarted)
+        self.life.is_reading()
     }
 
     fn set_write_buffer_limits(
@@ -459,9 +426,7 @@ impl TransportImpl for PipeTransport {
                 "set_write_buffer_limits() on a read pipe transport".into(),
             ));
         }
-        self.flow.borrow_mut().set_limits(high, low)?;
-        self.maybe_pause_protocol();
-        Ok(())
+        self.set_limits(high, low)
     }
 
     fn get_write_buffer_size(&self) -> usize {

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 
 use mio::unix::pipe::Receiver;
 
-use super::{End, PipeTransport, Reading, State, READS_PER_EVENT};
+use super::{End, PipeTransport, Reading, READS_PER_EVENT};
 use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
@@ -14,7 +14,7 @@ use crate::protocol::Called;
 impl PipeTransport {
     pub(super) fn read_ready(&self) {
         for _ in 0..READS_PER_EVENT {
-            if self.reading.get() != Reading::Active || self.state.get() != State::Open {
+            if !self.life.may_read() {
                 return;
             }
             if self.protocol.is_busy() {
@@ -98,7 +98,7 @@ impl PipeTransport {
     /// EOF: `eof_received` once, then `connection_lost(None)` (CPython ignores the answer).
     pub(super) fn on_eof(&self) {
         trace!("protocol[{}]: eof_received (pipe)", self.id);
-        self.reading.set(Reading::Done);
+        self.life.set_reading(Reading::Done);
         match self.protocol.call(|p| p.eof_received()) {
             Called::Done(_) | Called::Gone => self.force_close(None),
             Called::Busy => self.later(|t| t.on_eof()),

@@ -1,34 +1,73 @@
 //! A pipe transport's write side: straight to the pipe while it takes it, else buffered, with
-//! pause/resume at the water marks.
+//! pause/resume at the water marks. The logic is the shared `WritePath`
+//! (`transport/write_path.rs`); this file gives it the pipe and keeps what only a pipe does: a
+//! read pipe refuses writes, and a closing one drops them (CPython's `_closing` check).
 
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Write};
 
 use mio::unix::pipe::Sender;
 
 use super::{Direction, End, PipeTransport, State};
-use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
-use crate::event_loop::debug::trace;
 use crate::protocol::FlowEdge;
+use crate::transport::flow_control::FlowControl;
+use crate::transport::write_buffer::WriteBuffer;
+use crate::transport::write_path::WritePath;
 
-impl PipeTransport {
-    pub(super) fn dropped_write(&self) {
-        let n = self.conn_lost_writes.get();
-        if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
-            crate::event_loop::debug::warning!(
-                "pipe closed by peer or os.write(pipe, data) raised exception."
-            );
-        }
-        self.conn_lost_writes.set(n.saturating_add(1));
+impl WritePath for PipeTransport {
+    type Out = Sender;
+    const DROPPED_WRITE_WARNING: &'static str =
+        "pipe closed by peer or os.write(pipe, data) raised exception.";
+
+    fn buffer(&self) -> &RefCell<WriteBuffer> {
+        &self.buffer
     }
 
+    fn flow(&self) -> &RefCell<FlowControl> {
+        &self.flow
+    }
+
+    fn conn_lost_writes(&self) -> &Cell<u32> {
+        &self.conn_lost_writes
+    }
+
+    fn transport_id(&self) -> u64 {
+        self.id
+    }
+
+    fn with_out<R>(&self, f: impl FnOnce(&Sender) -> R) -> Option<R> {
+        match self.end.borrow().as_ref() {
+            Some(End::Write(w)) => Some(f(w)),
+            _ => None,
+        }
+    }
+
+    fn send(mut out: &Sender, data: &[u8]) -> io::Result<usize> {
+        out.write(data)
+    }
+
+    fn send_vectored(mut out: &Sender, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
+        out.write_vectored(chunks)
+    }
+
+    fn write_failed(&self, err: io::Error) {
+        self.fatal_error(err, "Fatal write error on pipe transport");
+    }
+
+    fn deliver_flow(&self, pause: bool) {
+        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.protocol, FlowEdge::pause(pause));
+    }
+}
+
+impl PipeTransport {
     pub(super) fn check_writable(&self, what: &str) -> Result<bool, Error> {
         if self.direction == Direction::Read {
             return Err(Error::Unsupported(format!(
                 "{what}() on a read pipe transport"
             )));
         }
-        if self.state.get() != State::Open {
+        if self.life.state() != State::Open {
             // CPython: a write after close or loss is dropped (and counted).
             self.dropped_write();
             return Ok(false);
@@ -36,76 +75,11 @@ impl PipeTransport {
         Ok(true)
     }
 
-    /// One non-blocking write; how much the kernel took, or `None` after a fatal error.
-    pub(super) fn send_now(&self, f: impl Fn(&mut &Sender) -> io::Result<usize>) -> Option<usize> {
-        let result = {
-            let end = self.end.borrow();
-            let Some(End::Write(w)) = end.as_ref() else {
-                return Some(0);
-            };
-            let mut w: &Sender = w;
-            loop {
-                match f(&mut w) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r,
-                }
-            }
-        };
-        match result {
-            Ok(n) => Some(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(0),
-            Err(e) => {
-                self.fatal_error(e, "Fatal write error on pipe transport");
-                None
-            }
-        }
-    }
-
     pub(super) fn write_ready(&self) {
-        if self.buffer.borrow().is_empty() {
-            return;
-        }
-        let result = {
-            let end = self.end.borrow();
-            let Some(End::Write(w)) = end.as_ref() else {
-                return;
-            };
-            let mut w: &Sender = w;
-            self.buffer.borrow_mut().flush_with(|b| w.write(b))
-        };
-        match result {
-            Err(e) => {
-                self.fatal_error(e, "Fatal write error on pipe transport");
-                return;
-            }
-            Ok(0) => return,
-            Ok(_) => {}
-        }
-        self.maybe_resume_protocol();
-        if self.buffer.borrow().is_empty() && self.state.get() == State::Closing {
-            self.state.set(State::Lost);
+        if self.flush_buffer() && self.life.state() == State::Closing {
+            self.life.set_state(State::Lost);
             self.call_connection_lost(None);
         }
-    }
-
-    pub(super) fn maybe_pause_protocol(&self) {
-        let size = self.buffer.borrow().len();
-        if self.flow.borrow_mut().should_pause(size) {
-            trace!("transport[{}]: pipe pause_writing ({size} B)", self.id);
-            self.deliver_flow(true);
-        }
-    }
-
-    pub(super) fn maybe_resume_protocol(&self) {
-        let size = self.buffer.borrow().len();
-        if self.flow.borrow_mut().should_resume(size) {
-            trace!("transport[{}]: pipe resume_writing ({size} B)", self.id);
-            self.deliver_flow(false);
-        }
-    }
-
-    pub(super) fn deliver_flow(&self, pause: bool) {
-        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.protocol, FlowEdge::pause(pause));
     }
 
     /// `write`: straight to the pipe while it takes it, the rest buffered.
@@ -113,18 +87,7 @@ impl PipeTransport {
         if !self.check_writable("write")? || data.is_empty() {
             return Ok(());
         }
-        let mut rest = data;
-        if self.buffer.borrow().is_empty() {
-            let Some(n) = self.send_now(|w| w.write(data)) else {
-                return Ok(());
-            };
-            if n == data.len() {
-                return Ok(());
-            }
-            rest = &data[n..];
-        }
-        self.buffer.borrow_mut().push(rest);
-        self.maybe_pause_protocol();
+        self.send_or_buffer(data);
         Ok(())
     }
 
@@ -134,17 +97,7 @@ impl PipeTransport {
         if !self.check_writable("writelines")? || total == 0 {
             return Ok(());
         }
-        let mut sent = 0;
-        if self.buffer.borrow().is_empty() {
-            let Some(n) = self.send_now(|w| w.write_vectored(chunks)) else {
-                return Ok(());
-            };
-            sent = n;
-        }
-        if sent < total {
-            self.buffer.borrow_mut().push_unsent(chunks, sent);
-            self.maybe_pause_protocol();
-        }
+        self.send_or_buffer_vectored(chunks, total);
         Ok(())
     }
 }

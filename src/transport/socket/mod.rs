@@ -19,12 +19,9 @@
 //! A read that fills less than the space offered means the kernel buffer is empty: no extra
 //! `read` just to hear `WouldBlock`.
 //!
-//! State (Python tracks it with `_closing` and `_conn_lost`):
-//! ```text
-//!  Open ──close(), buffer non-empty──► Closing ──buffer drained──► Lost ──connection_lost ran──► Closed
-//!    └──close() empty / abort() / fatal error──────────────────────►┘
-//!                                        Closing ──abort() / fatal──►┘
-//! ```
+//! State (Python tracks it with `_closing` and `_conn_lost`) is the pipe transport's too:
+//! `State` and `Reading` in `lifecycle.rs`, drawn there. The write path (fast path, flush,
+//! water marks) is shared as well (`write_path.rs`); `write.rs` fills in the socket's side.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
@@ -35,7 +32,9 @@ use std::task::Waker;
 use mio::Interest;
 
 use super::flow_control::FlowControl;
+use super::lifecycle::{Life, Reading, State};
 use super::write_buffer::WriteBuffer;
+use super::write_path::WritePath;
 use super::{
     is_ordinary_disconnect, Address, ExtraInfo, StoredAddress, Through, Transport, TransportImpl,
 };
@@ -54,31 +53,6 @@ mod sys;
 mod write;
 
 pub(crate) use stream::Socket;
-
-/// Where the transport is in its life (see the module diagram).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum State {
-    Open,
-    /// `close()` was called with data buffered: flushing, then `connection_lost(None)`.
-    Closing,
-    /// `connection_lost` is queued (or being called from `write_ready`).
-    Lost,
-    /// `connection_lost` ran; the socket is closed.
-    Closed,
-}
-
-/// The read side.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Reading {
-    /// Before the start-reading callback.
-    // Checklist: L45.
-    NotStarted,
-    Active,
-    Paused,
-    /// EOF seen or the transport is closing: nothing will re-arm reading.
-    // Checklist: L63.
-    Done,
-}
 
 /// The sending side (L73, L74):
 ///
@@ -113,8 +87,8 @@ pub(crate) struct SocketTransport {
     /// The protocol, called only through this slot (the seam: grammar, busy calls, panics,
     /// flow edges that arrive during a call). Empty after `connection_lost`.
     protocol: ProtocolSlot,
-    state: Cell<State>,
-    reading: Cell<Reading>,
+    /// `State` and `Reading`, changed only through their guarded setters.
+    life: Life,
     buffer: RefCell<WriteBuffer>,
     flow: RefCell<FlowControl>,
     /// Our sending side: open, half-closed by `write_eof` with bytes still buffered, or shut
@@ -175,8 +149,7 @@ impl SocketTransport {
             sock: RefCell::new(None),
             key: Cell::new(None),
             protocol: ProtocolSlot::new(protocol, lp.clone(), id),
-            state: Cell::new(State::Open),
-            reading: Cell::new(Reading::NotStarted),
+            life: Life::new(Reading::NotStarted),
             buffer: RefCell::new(WriteBuffer::default()),
             flow: RefCell::new(FlowControl::default()),
             write_side: Cell::new(WriteSide::Open),
@@ -226,16 +199,6 @@ impl SocketTransport {
         self.write_side.set(to);
     }
 
-    fn set_state(&self, to: State) {
-        let from = self.state.get();
-        debug_assert!(
-            to > from,
-            "transport {}: state may only move forward, not {from:?} -> {to:?}",
-            self.id()
-        );
-        self.state.set(to);
-    }
-
     fn connection_made(&self) {
         trace!("protocol[{}]: connection_made", self.id());
         match self.protocol.made(self.handle()) {
@@ -259,15 +222,14 @@ impl SocketTransport {
     }
 
     fn start_reading(&self) {
-        if !self.protocol.is_made() && self.state.get() == State::Open {
+        if !self.protocol.is_made() && self.life.state() == State::Open {
             // connection_made was put off (its protocol was busy): reading waits for it (L45).
             if let Some(me) = self.me.upgrade() {
                 let _ = self.lp().call_soon(move || me.start_reading());
             }
             return;
         }
-        if self.reading.get() == Reading::NotStarted && self.state.get() == State::Open {
-            self.reading.set(Reading::Active);
+        if self.life.start_reading() {
             self.read_ready();
         }
     }
@@ -303,12 +265,12 @@ impl SocketTransport {
 
     /// Drops the buffer, stops reading and queues `connection_lost(exc)` once (L77, L80).
     fn force_close(&self, exc: Option<io::Error>) {
-        if self.state.get() >= State::Lost {
+        if self.life.state() >= State::Lost {
             return;
         }
         self.buffer.borrow_mut().clear();
-        self.reading.set(Reading::Done);
-        self.set_state(State::Lost);
+        self.life.set_reading(Reading::Done);
+        self.life.set_state(State::Lost);
         if let Some(me) = self.me.upgrade() {
             let mut exc = exc;
             let queued = self
@@ -323,7 +285,7 @@ impl SocketTransport {
 
     /// `connection_lost(exc)`, then close the socket and detach (L82).
     fn call_connection_lost(&self, exc: Option<io::Error>) {
-        if self.state.get() == State::Closed {
+        if self.life.state() == State::Closed {
             return;
         }
         if self.protocol.is_busy() {
@@ -337,7 +299,7 @@ impl SocketTransport {
             }
             return;
         }
-        self.set_state(State::Closed);
+        self.life.set_state(State::Closed);
         trace!(
             "protocol[{}]: connection_lost({})",
             self.id(),
@@ -373,35 +335,27 @@ impl SocketTransport {
 
 impl IoHandler for SocketTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        let (low_water, high_water) = self.flow.borrow().limits();
-        Some(super::BufferInfo {
-            write_buffered: self.buffer.borrow().len(),
-            writing_paused: self.flow.borrow().is_paused(),
-            high_water,
-            low_water,
-            kernel_unsent: TransportImpl::kernel_unsent(self),
-            reading_paused: !TransportImpl::is_reading(self),
-            read_buffered: None,
-        })
+        let kernel_unsent = TransportImpl::kernel_unsent(self);
+        Some(self.write_info(kernel_unsent, !self.life.is_reading()))
     }
 
     fn io_ready(&self, readiness: Readiness) {
-        if self.state.get() >= State::Lost {
+        if self.life.state() >= State::Lost {
             return; // L63: once connection_lost is queued, events are ignored
         }
-        if readiness.is_readable() && self.reading.get() == Reading::Active {
+        if readiness.is_readable() && self.life.reading() == Reading::Active {
             // Data and FIN in one edge: a short read must not end the round, or the EOF
             // would never be seen (no further edge comes).
             self.peer_closed.set(readiness.is_read_closed());
             self.read_ready();
         }
-        if readiness.is_writable() && self.state.get() < State::Lost {
+        if readiness.is_writable() && self.life.state() < State::Lost {
             self.write_ready();
         }
     }
 
     fn loop_closed(&self) {
-        let was = self.state.replace(State::Closed);
+        let was = self.life.loop_closed();
         if was < State::Closed {
             // Nothing will run on this loop again: tell the protocol, so a stream reader or
             // writer used afterwards fails instead of waiting forever. (Busy now, it cannot be
@@ -428,23 +382,11 @@ impl TransportImpl for SocketTransport {
         if data.is_empty() {
             return Ok(());
         }
-        if self.state.get() >= State::Lost {
+        if self.life.state() >= State::Lost {
             self.dropped_write();
             return Ok(());
         }
-        let mut rest = data;
-        if self.buffer.borrow().is_empty() {
-            // L65: fast path, nothing queued: try the kernel first.
-            let Some(n) = self.send_now(|s| s.write(data)) else {
-                return Ok(());
-            };
-            if n == data.len() {
-                return Ok(());
-            }
-            rest = &data[n..];
-        }
-        self.buffer.borrow_mut().push(rest);
-        self.maybe_pause_protocol();
+        self.send_or_buffer(data);
         Ok(())
     }
 
@@ -458,26 +400,16 @@ impl TransportImpl for SocketTransport {
         if total == 0 {
             return Ok(());
         }
-        if self.state.get() >= State::Lost {
+        if self.life.state() >= State::Lost {
             self.dropped_write();
             return Ok(());
         }
-        let mut sent = 0;
-        if self.buffer.borrow().is_empty() {
-            let Some(n) = self.send_now(|s| s.write_vectored(chunks)) else {
-                return Ok(());
-            };
-            sent = n;
-        }
-        if sent < total {
-            self.buffer.borrow_mut().push_unsent(chunks, sent);
-            self.maybe_pause_protocol();
-        }
+        self.send_or_buffer_vectored(chunks, total);
         Ok(())
     }
 
     fn write_eof(&self) -> Result<(), Error> {
-        if self.state.get() != State::Open || self.write_side.get() != WriteSide::Open {
+        if self.life.state() != State::Open || self.write_side.get() != WriteSide::Open {
             return Ok(());
         }
         if self.buffer.borrow().is_empty() {
@@ -497,12 +429,12 @@ impl TransportImpl for SocketTransport {
     }
 
     fn close(&self) {
-        if self.state.get() != State::Open {
+        if self.life.state() != State::Open {
             return;
         }
-        self.reading.set(Reading::Done);
+        self.life.set_reading(Reading::Done);
         if self.buffer.borrow().is_empty() {
-            self.set_state(State::Lost);
+            self.life.set_state(State::Lost);
             if let Some(me) = self.me.upgrade() {
                 if self
                     .lp()
@@ -513,7 +445,7 @@ impl TransportImpl for SocketTransport {
                 }
             }
         } else {
-            self.set_state(State::Closing);
+            self.life.set_state(State::Closing);
         }
     }
 
@@ -522,24 +454,19 @@ impl TransportImpl for SocketTransport {
     }
 
     fn is_closing(&self) -> bool {
-        self.state.get() != State::Open
+        self.life.state() != State::Open
     }
 
     fn pause_reading(&self) {
-        match self.reading.get() {
-            Reading::Active | Reading::NotStarted if self.state.get() == State::Open => {
-                self.reading.set(Reading::Paused);
-                self.reregister(Interest::WRITABLE);
-            }
-            _ => {}
+        if self.life.pause_reading() {
+            self.reregister(Interest::WRITABLE);
         }
     }
 
     fn resume_reading(&self) {
-        if self.reading.get() != Reading::Paused || self.state.get() != State::Open {
+        if !self.life.resume_reading() {
             return;
         }
-        self.reading.set(Reading::Active);
         self.reregister(Interest::READABLE | Interest::WRITABLE);
         // The readable edge may have come and gone while paused: look once.
         if let Some(me) = self.me.upgrade() {
@@ -548,8 +475,7 @@ impl TransportImpl for SocketTransport {
     }
 
     fn is_reading(&self) -> bool {
-        self.state.get() == State::Open
-            && matches!(self.reading.get(), Reading::Active | Reading::NotStarted)
+        self.life.is_reading()
     }
 
     fn set_write_buffer_limits(
@@ -557,9 +483,7 @@ impl TransportImpl for SocketTransport {
         high: Option<usize>,
         low: Option<usize>,
     ) -> Result<(), Error> {
-        self.flow.borrow_mut().set_limits(high, low)?;
-        self.maybe_pause_protocol(); // L71: only the pause check
-        Ok(())
+        self.set_limits(high, low)
     }
 
     fn get_write_buffer_size(&self) -> usize {
@@ -601,7 +525,7 @@ impl TransportImpl for SocketTransport {
     }
 
     fn kernel_unsent(&self) -> Option<usize> {
-        if self.state.get() >= State::Lost {
+        if self.life.state() >= State::Lost {
             return None; // the descriptor may be closed, or reused by now
         }
         sys::unsent(self.fd)

@@ -9,7 +9,7 @@ use std::task::Waker;
 
 use mio::Interest;
 
-use super::{Reading, SocketTransport, State, READS_PER_EVENT};
+use super::{Reading, SocketTransport, READS_PER_EVENT};
 use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
@@ -34,7 +34,7 @@ enum Path {
 impl SocketTransport {
     pub(super) fn read_ready(&self) {
         for _ in 0..READS_PER_EVENT {
-            if self.reading.get() != Reading::Active || self.state.get() != State::Open {
+            if !self.life.may_read() {
                 return;
             }
             if let Some(waker) = self.through.take() {
@@ -198,10 +198,7 @@ impl SocketTransport {
         out: &mut [u8],
         waker: &Waker,
     ) -> Through {
-        if self.reading.get() != Reading::Active
-            || self.state.get() != State::Open
-            || !self.protocol.holds(owner)
-        {
+        if !self.life.may_read() || !self.protocol.holds(owner) {
             return Through::No;
         }
         if !self.readable.get() {
@@ -287,7 +284,7 @@ impl SocketTransport {
     pub(super) fn on_eof(&self) {
         trace!("transport[{}]: recv EOF", self.id());
         trace!("protocol[{}]: eof_received", self.id());
-        self.reading.set(Reading::Done);
+        self.life.set_reading(Reading::Done);
         match self.protocol.call(|p| p.eof_received()) {
             Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
             Called::Done(true) => self.reregister(Interest::WRITABLE),

@@ -1,75 +1,77 @@
 //! The write side of the socket transport (`write`'s fast path, `_write_ready`, the
 //! water-mark edges of `_FlowControlMixin`; L49, L64–L73, L81): what the kernel does not take
-//! at once waits in the `WriteBuffer` until the next writable edge.
+//! at once waits in the `WriteBuffer` until the next writable edge. The logic is the shared
+//! `WritePath` (`transport/write_path.rs`); this file gives it the socket and adds what only a
+//! socket has: `shutdown(SHUT_WR)` once a `write_eof` has drained.
 
-use std::io;
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
 
 use super::{Socket, SocketTransport, State, WriteSide};
-use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
-use crate::event_loop::debug::trace;
 use crate::protocol::FlowEdge;
+use crate::transport::flow_control::FlowControl;
+use crate::transport::write_buffer::WriteBuffer;
+use crate::transport::write_path::WritePath;
+
+impl WritePath for SocketTransport {
+    type Out = Socket;
+    const DROPPED_WRITE_WARNING: &'static str = "socket.send() raised exception.";
+
+    #[inline]
+    fn buffer(&self) -> &RefCell<WriteBuffer> {
+        &self.buffer
+    }
+
+    #[inline]
+    fn flow(&self) -> &RefCell<FlowControl> {
+        &self.flow
+    }
+
+    fn conn_lost_writes(&self) -> &Cell<u32> {
+        &self.conn_lost_writes
+    }
+
+    fn transport_id(&self) -> u64 {
+        self.id()
+    }
+
+    #[inline]
+    fn with_out<R>(&self, f: impl FnOnce(&Socket) -> R) -> Option<R> {
+        self.sock.borrow().as_ref().map(f)
+    }
+
+    #[inline]
+    fn send(out: &Socket, data: &[u8]) -> io::Result<usize> {
+        out.write(data)
+    }
+
+    fn send_vectored(out: &Socket, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
+        out.write_vectored(chunks)
+    }
+
+    fn write_failed(&self, err: io::Error) {
+        self.fatal_error(err, "Fatal write error on socket transport", false);
+    }
+
+    /// pause_writing/resume_writing through the protocol slot: now, or after the protocol call
+    /// in progress (L49); flushed on later turns while the protocol is held elsewhere.
+    fn deliver_flow(&self, pause: bool) {
+        crate::protocol::deliver_flow(self.lp(), &self.me, |t| &t.protocol, FlowEdge::pause(pause));
+    }
+}
 
 impl SocketTransport {
-    pub(super) fn dropped_write(&self) {
-        let n = self.conn_lost_writes.get();
-        if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
-            crate::event_loop::debug::warning!("socket.send() raised exception.");
-        }
-        self.conn_lost_writes.set(n.saturating_add(1));
-    }
-
-    /// Sends from the fast path; returns how much the kernel took (0 on `WouldBlock`), or
-    /// `None` after a fatal error.
-    pub(super) fn send_now(&self, f: impl Fn(&Socket) -> io::Result<usize>) -> Option<usize> {
-        let result = {
-            let sock = self.sock.borrow();
-            let Some(sock) = sock.as_ref() else {
-                return Some(0);
-            };
-            loop {
-                match f(sock) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r,
-                }
-            }
-        };
-        match result {
-            Ok(n) => Some(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(0),
-            Err(e) => {
-                self.fatal_error(e, "Fatal write error on socket transport", false);
-                None
-            }
-        }
-    }
-
     pub(super) fn write_ready(&self) {
-        if self.buffer.borrow().is_empty() {
+        if !self.flush_buffer() {
             return;
         }
-        let result = {
-            let sock = self.sock.borrow();
-            let Some(sock) = sock.as_ref() else { return };
-            self.buffer.borrow_mut().flush_with(|b| sock.write(b))
-        };
-        match result {
-            Err(e) => {
-                self.fatal_error(e, "Fatal write error on socket transport", false);
-                return;
+        match self.life.state() {
+            State::Closing => {
+                self.life.set_state(State::Lost);
+                self.call_connection_lost(None);
             }
-            Ok(0) => return,
-            Ok(_) => {}
-        }
-        self.maybe_resume_protocol();
-        if self.buffer.borrow().is_empty() {
-            match self.state.get() {
-                State::Closing => {
-                    self.set_state(State::Lost);
-                    self.call_connection_lost(None);
-                }
-                State::Open if self.write_side.get() == WriteSide::EofPending => self.do_shutdown(),
-                _ => {}
-            }
+            State::Open if self.write_side.get() == WriteSide::EofPending => self.do_shutdown(),
+            _ => {}
         }
     }
 
@@ -84,35 +86,5 @@ impl SocketTransport {
                 self.fatal_error(e, "Fatal error on shutdown(SHUT_WR)", false);
             }
         }
-    }
-
-    pub(super) fn maybe_pause_protocol(&self) {
-        let size = self.buffer.borrow().len();
-        if self.flow.borrow_mut().should_pause(size) {
-            trace!(
-                "transport[{}]: pause_writing (buffered {size} B > high {} B)",
-                self.id(),
-                self.flow.borrow().limits().1
-            );
-            self.deliver_flow(true);
-        }
-    }
-
-    pub(super) fn maybe_resume_protocol(&self) {
-        let size = self.buffer.borrow().len();
-        if self.flow.borrow_mut().should_resume(size) {
-            trace!(
-                "transport[{}]: resume_writing (buffered {size} B <= low {} B)",
-                self.id(),
-                self.flow.borrow().limits().0
-            );
-            self.deliver_flow(false);
-        }
-    }
-
-    /// pause_writing/resume_writing through the protocol slot: now, or after the protocol call
-    /// in progress (L49); flushed on later turns while the protocol is held elsewhere.
-    pub(super) fn deliver_flow(&self, pause: bool) {
-        crate::protocol::deliver_flow(self.lp(), &self.me, |t| &t.protocol, FlowEdge::pause(pause));
     }
 }

@@ -1,0 +1,202 @@
+//! The write path the socket and pipe transports share: `write`'s fast path (the kernel first
+//! when nothing is queued, the rest buffered), `write_ready`'s flush, and the water-mark edges.
+//!
+//! Mirrors the parts of `_SelectorSocketTransport.write`/`_write_ready` (CPython
+//! `Lib/asyncio/selector_events.py`) and `_UnixWritePipeTransport.write`/`_write_ready`
+//! (`Lib/asyncio/unix_events.py`) that are the same, plus `_FlowControlMixin`'s
+//! `_maybe_pause_protocol`/`_maybe_resume_protocol` (L49, L64–L73, L81). What differs stays
+//! with each transport: who may write when (`write` after `write_eof`, a read pipe, a closing
+//! pipe), what a drained buffer then does (`shutdown(SHUT_WR)`, `connection_lost`), and how a
+//! write error is reported.
+//!
+//! Ground rules: a transport implements [`WritePath`]'s required methods (its buffer, its
+//! water marks, its descriptor, its error funnel, its flow-edge delivery) and gets the logic
+//! as provided methods, monomorphised per transport, so the socket's hot path compiles to what
+//! it was when written out by hand. No `RefCell` borrow is held while `deliver_flow` or
+//! `write_failed` runs: both may call the protocol.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
+
+use super::flow_control::FlowControl;
+use super::write_buffer::WriteBuffer;
+use super::BufferInfo;
+use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
+use crate::error::Error;
+use crate::event_loop::debug::trace;
+
+/// A transport's write side: what it holds and how it reaches its descriptor; the shared
+/// logic comes with it.
+pub(crate) trait WritePath {
+    /// The descriptor written to.
+    type Out;
+
+    /// What is logged once writes have been dropped for a while after the connection was lost
+    /// (L81; CPython's wording for each transport).
+    const DROPPED_WRITE_WARNING: &'static str;
+
+    /// Unsent bytes.
+    fn buffer(&self) -> &RefCell<WriteBuffer>;
+    /// The water marks and the paused flag.
+    fn flow(&self) -> &RefCell<FlowControl>;
+    /// Writes dropped after connection loss (L81); starts counting at 1.
+    fn conn_lost_writes(&self) -> &Cell<u32>;
+    /// For traces.
+    fn transport_id(&self) -> u64;
+
+    /// Runs `f` on the descriptor, or returns `None` once it is closed.
+    fn with_out<R>(&self, f: impl FnOnce(&Self::Out) -> R) -> Option<R>;
+    /// One non-blocking write of `data`.
+    fn send(out: &Self::Out, data: &[u8]) -> io::Result<usize>;
+    /// One non-blocking vectored write of `chunks`.
+    fn send_vectored(out: &Self::Out, chunks: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// The error funnel for a failed write: `fatal_error`, which closes the transport.
+    fn write_failed(&self, err: io::Error);
+    /// Delivers `pause_writing` (`true`) or `resume_writing` to the protocol.
+    fn deliver_flow(&self, pause: bool);
+
+    /// A write after the connection was lost: dropped and counted, with a warning past the
+    /// threshold (L81).
+    fn dropped_write(&self) {
+        let count = self.conn_lost_writes();
+        let n = count.get();
+        if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+            crate::event_loop::debug::warning!("{}", Self::DROPPED_WRITE_WARNING);
+        }
+        count.set(n.saturating_add(1));
+    }
+
+    /// One write straight to the kernel (`EINTR` retried): how much it took, 0 on
+    /// `WouldBlock` or with the descriptor gone, `None` after a fatal error.
+    #[inline]
+    fn send_now(&self, op: impl Fn(&Self::Out) -> io::Result<usize>) -> Option<usize> {
+        let result = self.with_out(|out| loop {
+            match op(out) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        });
+        match result {
+            None => Some(0),
+            Some(Ok(n)) => Some(n),
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => Some(0),
+            Some(Err(e)) => {
+                self.write_failed(e);
+                None
+            }
+        }
+    }
+
+    /// `write`'s body once the transport has let the bytes through (L64, L65): nothing queued,
+    /// try the kernel first; buffer what it leaves; pause the protocol above the high mark.
+    /// `data` is not empty.
+    #[inline]
+    fn send_or_buffer(&self, data: &[u8]) {
+        let mut rest = data;
+        if self.buffer().borrow().is_empty() {
+            let Some(n) = self.send_now(|out| Self::send(out, data)) else {
+                return;
+            };
+            if n == data.len() {
+                return;
+            }
+            rest = &data[n..];
+        }
+        self.buffer().borrow_mut().push(rest);
+        self.maybe_pause_protocol();
+    }
+
+    /// `writelines`' body, likewise: one vectored write when nothing is queued, the rest
+    /// buffered. `total` is the slices' length, not 0.
+    fn send_or_buffer_vectored(&self, chunks: &[IoSlice<'_>], total: usize) {
+        let mut sent = 0;
+        if self.buffer().borrow().is_empty() {
+            let Some(n) = self.send_now(|out| Self::send_vectored(out, chunks)) else {
+                return;
+            };
+            sent = n;
+        }
+        if sent < total {
+            self.buffer().borrow_mut().push_unsent(chunks, sent);
+            self.maybe_pause_protocol();
+        }
+    }
+
+    /// `write_ready`'s flush (L66, L67): as much of the buffer as the kernel takes, then the
+    /// resume edge. True when the buffer is now empty, after progress: the caller's cue to
+    /// finish a close or a `write_eof`.
+    #[inline]
+    fn flush_buffer(&self) -> bool {
+        // Most writable edges find nothing queued: that check stays inline in the caller.
+        !self.buffer().borrow().is_empty() && self.flush_queued()
+    }
+
+    /// `flush_buffer` with bytes queued. Kept out of line: inlined, it made every readiness
+    /// event's handler dearer (more registers saved) for the rare edge that finds bytes queued.
+    #[inline(never)]
+    fn flush_queued(&self) -> bool {
+        let result = self.with_out(|out| {
+            self.buffer()
+                .borrow_mut()
+                .flush_with(|b| Self::send(out, b))
+        });
+        match result {
+            None | Some(Ok(0)) => return false,
+            Some(Err(e)) => {
+                self.write_failed(e);
+                return false;
+            }
+            Some(Ok(_)) => {}
+        }
+        self.maybe_resume_protocol();
+        self.buffer().borrow().is_empty()
+    }
+
+    /// `pause_writing` once the buffer is above the high mark (L70).
+    fn maybe_pause_protocol(&self) {
+        let size = self.buffer().borrow().len();
+        if self.flow().borrow_mut().should_pause(size) {
+            trace!(
+                "transport[{}]: pause_writing (buffered {size} B > high {} B)",
+                self.transport_id(),
+                self.flow().borrow().limits().1
+            );
+            self.deliver_flow(true);
+        }
+    }
+
+    /// `resume_writing` once the buffer is at or below the low mark (L71).
+    fn maybe_resume_protocol(&self) {
+        let size = self.buffer().borrow().len();
+        if self.flow().borrow_mut().should_resume(size) {
+            trace!(
+                "transport[{}]: resume_writing (buffered {size} B <= low {} B)",
+                self.transport_id(),
+                self.flow().borrow().limits().0
+            );
+            self.deliver_flow(false);
+        }
+    }
+
+    /// `set_write_buffer_limits`: new marks, then only the pause check (L69, L71).
+    fn set_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<(), Error> {
+        self.flow().borrow_mut().set_limits(high, low)?;
+        self.maybe_pause_protocol();
+        Ok(())
+    }
+
+    /// The write side's part of the loop's buffer report.
+    fn write_info(&self, kernel_unsent: Option<usize>, reading_paused: bool) -> BufferInfo {
+        let flow = self.flow().borrow();
+        let (low_water, high_water) = flow.limits();
+        BufferInfo {
+            write_buffered: self.buffer().borrow().len(),
+            writing_paused: flow.is_paused(),
+            high_water,
+            low_water,
+            kernel_unsent,
+            reading_paused,
+            read_buffered: None,
+        }
+    }
+}
