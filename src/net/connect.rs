@@ -28,6 +28,7 @@ use crate::error::{strerror, Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
 use crate::transport::connecting::{adopt_tcp, adopt_unix, sock_connect, sock_connect_unix};
+use crate::transport::life_path::LifePath;
 use crate::transport::socket::{Socket, SocketTransport};
 use crate::transport::Transport;
 

@@ -13,6 +13,7 @@ use super::connect::{wait_connection_made, CloseOnDrop};
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
+use crate::transport::life_path::LifePath;
 use crate::transport::pipe::{Direction, PipeTransport};
 use crate::transport::Transport;
 

@@ -26,6 +26,7 @@ use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
 use crate::time::yield_now;
+use crate::transport::life_path::LifePath;
 use crate::transport::listener::Listener;
 use crate::transport::socket::{ConnectionTracker, Socket, SocketTransport};
 use crate::transport::Address;

@@ -13,6 +13,7 @@
 
 pub(crate) mod connecting;
 pub(crate) mod flow_control;
+pub(crate) mod life_path;
 pub(crate) mod lifecycle;
 pub(crate) mod listener;
 pub(crate) mod pipe;

@@ -20,10 +20,12 @@
 //! an error event on our end, which CPython watches with a reader: with bytes buffered it is
 //! `connection_lost(BrokenPipe)`, with none a plain close.
 //!
-//! The state enums (`lifecycle.rs`) and the write path (`write_path.rs`: fast path, flush,
-//! water marks) are the socket transport's too; what is a pipe's own stays here.
+//! The state enums (`lifecycle.rs`), the write path (`write_path.rs`: fast path, flush, water
+//! marks) and the ends of its life (`life_path.rs`: `connection_made`, the error funnel,
+//! `force_close`, `call_connection_lost`) are the socket transport's too; what is a pipe's own
+//! (its direction, `EPIPE`, `close` as `write_eof`) stays here.
 //!
-//! Files: `mod.rs` (the transport, its life from `connection_made` to `connection_lost`, the
+//! Files: `mod.rs` (the transport, its `LifePath` impl with what it releases, the
 //! `Transport` methods), `read.rs` (the read side), `write.rs` (the write side).
 
 use std::cell::{Cell, RefCell};
@@ -38,16 +40,15 @@ use mio::unix::pipe::{Receiver, Sender};
 use mio::Interest;
 
 use super::flow_control::FlowControl;
+use super::life_path::LifePath;
 use super::lifecycle::{Life, Reading, State};
 use super::write_buffer::WriteBuffer;
 use super::write_path::WritePath;
-use super::{is_ordinary_disconnect, ExtraInfo, Transport, TransportImpl};
+use super::{ExtraInfo, TransportImpl};
 use crate::error::Error;
-use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
-use crate::protocol::{Called, ProtocolRef, ProtocolSlot};
+use crate::protocol::{ProtocolRef, ProtocolSlot};
 use crate::slots::SlotKey;
 
 /// How many reads one readiness event may do before yielding to the rest of the loop.
@@ -192,104 +193,26 @@ impl PipeTransport {
         }
         Ok(t)
     }
+}
 
-    pub(crate) fn handle(&self) -> Transport {
-        Transport {
-            inner: self.me.upgrade().expect("transport alive while in use"),
-        }
+impl LifePath for PipeTransport {
+    const LOG_NAME: &'static str = "pipe transport";
+    const TRACE_TAG: &'static str = " (pipe)";
+
+    fn me(&self) -> &Weak<Self> {
+        &self.me
     }
 
-    fn later(&self, f: impl FnOnce(&PipeTransport) + 'static) {
-        if let Some(me) = self.me.upgrade() {
-            let _ = self.lp.call_soon(move || f(&me));
-        }
+    fn protocol(&self) -> &ProtocolSlot {
+        &self.protocol
     }
 
-    fn connection_made(&self) {
-        trace!("protocol[{}]: connection_made (pipe)", self.id);
-        match self.protocol.made(self.handle()) {
-            Called::Done(()) | Called::Gone => {}
-            Called::Busy => self.later(|t| t.connection_made()),
-            Called::Panicked(payload) => self.report_panic("connection_made", &payload),
-        }
+    fn life(&self) -> &Life {
+        &self.life
     }
 
-    fn report_panic(&self, what: &str, payload: &Box<dyn std::any::Any + Send>) {
-        self.lp.call_exception_handler(
-            &ExceptionContext::new(format!("Exception in callback {what}"))
-                .with_exception(Box::new(PanicError::from_payload(&**payload)))
-                .with_detail("transport", self.id.to_string()),
-        );
-    }
-
-    fn start_reading(&self) {
-        if !self.protocol.is_made() && self.life.state() == State::Open {
-            self.later(|t| t.start_reading());
-            return;
-        }
-        if self.life.start_reading() {
-            self.read_ready();
-        }
-    }
-
-    // ---- closing ------------------------------------------------------------------------
-
-    fn protocol_failed(&self, what: &str, payload: Box<dyn std::any::Any + Send>) {
-        let panic = PanicError::from_payload(&*payload);
-        self.lp.call_exception_handler(
-            &ExceptionContext::new(format!("Fatal error: protocol.{what}() call failed."))
-                .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                .with_detail("transport", self.id.to_string()),
-        );
-        self.force_close(Some(io::Error::other(panic)));
-    }
-
-    /// OS errors are debug-logged (CPython logs `OSError`s only in debug mode), then the
-    /// transport is closed with the error.
-    fn fatal_error(&self, err: io::Error, message: &str) {
-        if is_ordinary_disconnect(&err) {
-            log::debug!(target: "asyncio", "pipe transport {}: {message}: {err}", self.id);
-        } else {
-            crate::event_loop::debug::warning!("pipe transport {}: {message}: {err}", self.id);
-        }
-        self.force_close(Some(err));
-    }
-
-    /// Drops the buffer, stops reading, queues `connection_lost(exc)` once.
-    fn force_close(&self, exc: Option<io::Error>) {
-        if self.life.state() >= State::Lost {
-            return;
-        }
-        self.buffer.borrow_mut().clear();
-        self.life.set_reading(Reading::Done);
-        self.life.set_state(State::Lost);
-        if let Some(me) = self.me.upgrade() {
-            let mut exc = exc;
-            if self
-                .lp
-                .call_soon(move || me.call_connection_lost(exc.take()))
-                .is_err()
-            {
-                self.release();
-            }
-        }
-    }
-
-    fn call_connection_lost(&self, exc: Option<io::Error>) {
-        if self.life.state() == State::Closed {
-            return;
-        }
-        if self.protocol.is_busy() {
-            let mut exc = exc;
-            self.later(move |t| t.call_connection_lost(exc.take()));
-            return;
-        }
-        self.life.set_state(State::Closed);
-        trace!("protocol[{}]: connection_lost (pipe)", self.id);
-        if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
-            self.report_panic("connection_lost", &payload);
-        }
-        self.release();
+    fn read_ready(&self) {
+        PipeTransport::read_ready(self);
     }
 
     /// Leaves the loop, closes the descriptor, drops the protocol.
@@ -300,6 +223,11 @@ impl PipeTransport {
             drop(end);
         }
         drop(self.protocol.release());
+    }
+
+    fn forget(&self) {
+        let end = self.end.borrow_mut().take();
+        drop(end);
     }
 }
 
@@ -338,15 +266,7 @@ impl IoHandler for PipeTransport {
     }
 
     fn loop_closed(&self) {
-        let was = self.life.loop_closed();
-        if was < State::Closed {
-            let _ = self
-                .protocol
-                .lost(Some(io::Error::other("Event loop is closed")));
-        }
-        drop(self.protocol.release());
-        let end = self.end.borrow_mut().take();
-        drop(end);
+        self.on_loop_closed();
     }
 }
 

@@ -1,6 +1,7 @@
 //! A pipe transport's read side: read while readable (a fair share per event), EOF, and
 //! reading paused or resumed.
 
+use crate::transport::life_path::LifePath;
 use std::io::{self, Read};
 
 use mio::unix::pipe::Receiver;
@@ -64,7 +65,7 @@ impl PipeTransport {
                 }
                 Called::Done(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Called::Done(Err(e)) => {
-                    self.fatal_error(e, "Fatal read error on pipe transport");
+                    self.fatal_error(e, "Fatal read error on pipe transport", false);
                     return;
                 }
                 Called::Gone => return,

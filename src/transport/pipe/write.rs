@@ -3,6 +3,7 @@
 //! (`transport/write_path.rs`); this file gives it the pipe and keeps what only a pipe does: a
 //! read pipe refuses writes, and a closing one drops them (CPython's `_closing` check).
 
+use crate::transport::life_path::LifePath;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Write};
 
@@ -52,7 +53,7 @@ impl WritePath for PipeTransport {
     }
 
     fn write_failed(&self, err: io::Error) {
-        self.fatal_error(err, "Fatal write error on pipe transport");
+        self.fatal_error(err, "Fatal write error on pipe transport", false);
     }
 
     fn deliver_flow(&self, pause: bool) {

@@ -22,9 +22,12 @@
 //! State (Python tracks it with `_closing` and `_conn_lost`) is the pipe transport's too:
 //! `State` and `Reading` in `lifecycle.rs`, drawn there. The write path (fast path, flush,
 //! water marks) is shared as well (`write_path.rs`); `write.rs` fills in the socket's side.
+//! So are the ends of its life (`life_path.rs`: `connection_made`, the error funnel,
+//! `force_close`, `call_connection_lost` and its busy-protocol retry, the loop closing): the
+//! `LifePath` impl below gives it the socket's `release`, which also leaves the server.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice};
+use std::io::IoSlice;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::task::Waker;
@@ -32,18 +35,15 @@ use std::task::Waker;
 use mio::Interest;
 
 use super::flow_control::FlowControl;
+use super::life_path::LifePath;
 use super::lifecycle::{Life, Reading, State};
 use super::write_buffer::WriteBuffer;
 use super::write_path::WritePath;
-use super::{
-    is_ordinary_disconnect, Address, ExtraInfo, StoredAddress, Through, Transport, TransportImpl,
-};
+use super::{Address, ExtraInfo, StoredAddress, Through, TransportImpl};
 use crate::error::Error;
-use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
-use crate::protocol::{Called, ProtocolRef, ProtocolSlot};
+use crate::protocol::{ProtocolRef, ProtocolSlot};
 use crate::slots::SlotKey;
 
 /// A connected stream socket of either family.
@@ -178,12 +178,6 @@ impl SocketTransport {
         Ok(t)
     }
 
-    pub(crate) fn handle(&self) -> Transport {
-        Transport {
-            inner: self.me.upgrade().expect("transport alive while in use"),
-        }
-    }
-
     /// The one place `write_side` changes: the diagram's edges, checked in debug builds.
     fn set_write_side(&self, to: WriteSide) {
         let from = self.write_side.get();
@@ -198,122 +192,26 @@ impl SocketTransport {
         );
         self.write_side.set(to);
     }
+}
 
-    fn connection_made(&self) {
-        trace!("protocol[{}]: connection_made", self.id());
-        match self.protocol.made(self.handle()) {
-            Called::Done(()) | Called::Gone => {}
-            Called::Busy => {
-                // Held by someone right now: made on a later turn, still before any data
-                // (reading starts only once it has run).
-                if let Some(me) = self.me.upgrade() {
-                    let _ = self.lp().call_soon(move || me.connection_made());
-                }
-            }
-            Called::Panicked(payload) => {
-                // L55: reported as a failed callback; reading still starts.
-                self.lp().call_exception_handler(
-                    &ExceptionContext::new("Exception in callback connection_made")
-                        .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                        .with_detail("transport", self.id().to_string()),
-                );
-            }
-        }
+impl LifePath for SocketTransport {
+    const LOG_NAME: &'static str = "transport";
+    const TRACE_TAG: &'static str = "";
+
+    fn me(&self) -> &Weak<Self> {
+        &self.me
     }
 
-    fn start_reading(&self) {
-        if !self.protocol.is_made() && self.life.state() == State::Open {
-            // connection_made was put off (its protocol was busy): reading waits for it (L45).
-            if let Some(me) = self.me.upgrade() {
-                let _ = self.lp().call_soon(move || me.start_reading());
-            }
-            return;
-        }
-        if self.life.start_reading() {
-            self.read_ready();
-        }
+    fn protocol(&self) -> &ProtocolSlot {
+        &self.protocol
     }
 
-    // ---- closing ------------------------------------------------------------------------
-
-    fn protocol_failed(&self, what: &str, payload: Box<dyn std::any::Any + Send>) {
-        let panic = PanicError::from_payload(&*payload);
-        let msg = format!("Fatal error: protocol.{what}() call failed.");
-        self.lp().call_exception_handler(
-            &ExceptionContext::new(msg.clone())
-                .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                .with_detail("transport", self.id().to_string()),
-        );
-        self.force_close(Some(io::Error::other(panic)));
+    fn life(&self) -> &Life {
+        &self.life
     }
 
-    /// The error funnel (L80): OS errors are only debug-logged (L61), others reported.
-    fn fatal_error(&self, err: io::Error, message: &str, report: bool) {
-        if report {
-            self.lp().call_exception_handler(
-                &ExceptionContext::new(message)
-                    .with_exception(Box::new(io::Error::new(err.kind(), err.to_string())))
-                    .with_detail("transport", self.id().to_string()),
-            );
-        } else if is_ordinary_disconnect(&err) {
-            log::debug!(target: "asyncio", "transport {}: {message}: {err}", self.id());
-        } else {
-            crate::event_loop::debug::warning!("transport {}: {message}: {err}", self.id());
-        }
-        self.force_close(Some(err));
-    }
-
-    /// Drops the buffer, stops reading and queues `connection_lost(exc)` once (L77, L80).
-    fn force_close(&self, exc: Option<io::Error>) {
-        if self.life.state() >= State::Lost {
-            return;
-        }
-        self.buffer.borrow_mut().clear();
-        self.life.set_reading(Reading::Done);
-        self.life.set_state(State::Lost);
-        if let Some(me) = self.me.upgrade() {
-            let mut exc = exc;
-            let queued = self
-                .lp()
-                .call_soon(move || me.call_connection_lost(exc.take()));
-            if queued.is_err() {
-                // Loop closed: nothing will run; release what we hold now.
-                self.release();
-            }
-        }
-    }
-
-    /// `connection_lost(exc)`, then close the socket and detach (L82).
-    fn call_connection_lost(&self, exc: Option<io::Error>) {
-        if self.life.state() == State::Closed {
-            return;
-        }
-        if self.protocol.is_busy() {
-            // Its protocol is held right now: connection_lost is owed exactly once (L44), so
-            // it runs on a later turn instead of being skipped.
-            if let Some(me) = self.me.upgrade() {
-                let mut exc = exc;
-                let _ = self
-                    .lp()
-                    .call_soon(move || me.call_connection_lost(exc.take()));
-            }
-            return;
-        }
-        self.life.set_state(State::Closed);
-        trace!(
-            "protocol[{}]: connection_lost({})",
-            self.id(),
-            exc.as_ref()
-                .map_or("None".to_string(), |e| format!("{:?}", e.kind()))
-        );
-        if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
-            self.lp().call_exception_handler(
-                &ExceptionContext::new("Exception in callback connection_lost")
-                    .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                    .with_detail("transport", self.id().to_string()),
-            );
-        }
-        self.release();
+    fn read_ready(&self) {
+        SocketTransport::read_ready(self);
     }
 
     /// Closes the socket, leaves the loop and the server, drops the protocol.
@@ -330,6 +228,15 @@ impl SocketTransport {
         if let Some(server) = server {
             server.detach(self.id());
         }
+    }
+
+    /// The server is going with the loop: it is not told.
+    fn forget(&self) {
+        drop(self.through.take());
+        let sock = self.sock.borrow_mut().take();
+        drop(sock);
+        let server = self.server.take();
+        drop(server);
     }
 }
 
@@ -355,20 +262,7 @@ impl IoHandler for SocketTransport {
     }
 
     fn loop_closed(&self) {
-        let was = self.life.loop_closed();
-        if was < State::Closed {
-            // Nothing will run on this loop again: tell the protocol, so a stream reader or
-            // writer used afterwards fails instead of waiting forever. (Busy now, it cannot be
-            // told later: there is no later.)
-            let exc = io::Error::other("Event loop is closed");
-            let _ = self.protocol.lost(Some(exc));
-        }
-        drop(self.protocol.release());
-        drop(self.through.take());
-        let sock = self.sock.borrow_mut().take();
-        drop(sock);
-        let server = self.server.take();
-        drop(server);
+        self.on_loop_closed();
     }
 }
 
@@ -435,15 +329,7 @@ impl TransportImpl for SocketTransport {
         self.life.set_reading(Reading::Done);
         if self.buffer.borrow().is_empty() {
             self.life.set_state(State::Lost);
-            if let Some(me) = self.me.upgrade() {
-                if self
-                    .lp()
-                    .call_soon(move || me.call_connection_lost(None))
-                    .is_err()
-                {
-                    self.release();
-                }
-            }
+            self.queue_connection_lost(None);
         } else {
             self.life.set_state(State::Closing);
         }
@@ -469,9 +355,7 @@ impl TransportImpl for SocketTransport {
         }
         self.reregister(Interest::READABLE | Interest::WRITABLE);
         // The readable edge may have come and gone while paused: look once.
-        if let Some(me) = self.me.upgrade() {
-            let _ = self.lp().call_soon(move || me.read_ready());
-        }
+        self.later(|t| t.read_ready());
     }
 
     fn is_reading(&self) -> bool {

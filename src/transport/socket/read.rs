@@ -3,6 +3,7 @@
 //! L46, L50, L51, L54, L59–L63): edge-triggered reads into the loop's shared buffer (plain
 //! protocols) or the protocol's own buffer (buffered protocols).
 
+use crate::transport::life_path::LifePath;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Waker;

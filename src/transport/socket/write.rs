@@ -4,6 +4,7 @@
 //! `WritePath` (`transport/write_path.rs`); this file gives it the socket and adds what only a
 //! socket has: `shutdown(SHUT_WR)` once a `write_eof` has drained.
 
+use crate::transport::life_path::LifePath;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 

@@ -1,0 +1,206 @@
+//! The ends of a transport's life, shared by the socket and pipe transports: `connection_made`
+//! (and the start of reading it gates), the error funnel, `force_close`, `call_connection_lost`
+//! with its retry while the protocol is busy, and the loop closing underneath.
+//!
+//! Mirrors `_SelectorTransport._fatal_error`/`_force_close`/`_call_connection_lost` in CPython
+//! `Lib/asyncio/selector_events.py`, which `_UnixReadPipeTransport` and
+//! `_UnixWritePipeTransport` (`Lib/asyncio/unix_events.py`) repeat nearly word for word
+//! (L44, L45, L55, L77–L83). What differs stays with each transport: what `release` lets go of
+//! (a socket also leaves its server, a pipe has one end in one direction), when `close` closes
+//! (a socket flushes, then `connection_lost`; a write pipe's `close` is its `write_eof`), and
+//! `shutdown(SHUT_WR)` or `EPIPE` on the way.
+//!
+//! Ground rules: a transport implements [`LifePath`]'s required methods (itself, its protocol
+//! slot, its `Life`, its `read_ready` and its `release`) and gets the rest as provided methods.
+//! `connection_lost` runs exactly once and last, and never from inside user code: it is queued
+//! with `call_soon` (only a closing transport whose buffer drains calls it directly, from
+//! `write_ready`); a protocol held elsewhere gets it on a later turn instead. No `RefCell` borrow
+//! of the transport is held while a protocol method runs. Pure logic over the transport's
+//! fields: no descriptor is touched here.
+
+use std::any::Any;
+use std::io;
+use std::rc::Weak;
+
+use super::lifecycle::{Life, Reading, State};
+use super::write_path::WritePath;
+use super::{is_ordinary_disconnect, Transport, TransportImpl};
+use crate::event_loop::debug::trace;
+use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::protocol::{Called, ProtocolSlot};
+
+/// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
+/// lets go of at the end; the shared logic comes with it.
+pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
+    /// Names the transport in logged errors: `"{LOG_NAME} {id}: {message}: {err}"`.
+    const LOG_NAME: &'static str;
+    /// Appended to the protocol-call traces (`""` for a socket, whose traces tests pin).
+    const TRACE_TAG: &'static str;
+
+    /// This transport, for queuing callbacks and handing out `Transport` handles.
+    fn me(&self) -> &Weak<Self>;
+    /// The protocol, called only through this slot; it also keeps the loop and the id.
+    fn protocol(&self) -> &ProtocolSlot;
+    /// `State` and `Reading`, changed only through their guarded setters.
+    fn life(&self) -> &Life;
+    /// Reads while readable (the start of reading looks once).
+    fn read_ready(&self);
+    /// Closes the descriptor and leaves the loop, drops the protocol, and lets go of whatever
+    /// else the transport holds (a socket leaves its server). Runs once `connection_lost` has
+    /// run, or at once when nothing can be queued any more.
+    fn release(&self);
+    /// The loop closed underneath: drop the descriptor (no deregistering: the registry is
+    /// gone) and what else `release` lets go of, telling no one.
+    fn forget(&self);
+
+    /// A `Transport` handle on this transport.
+    fn handle(&self) -> Transport {
+        Transport {
+            inner: self.me().upgrade().expect("transport alive while in use"),
+        }
+    }
+
+    /// Runs `f` on a later turn of the loop, if the transport is still alive and the loop
+    /// still runs.
+    fn later(&self, f: impl FnOnce(&Self) + 'static) {
+        if let Some(me) = self.me().upgrade() {
+            let _ = self.protocol().lp().call_soon(move || f(&me));
+        }
+    }
+
+    /// The first queued callback (L45): `connection_made`, put off while the protocol is held
+    /// elsewhere (still before any data: reading starts only once it has run).
+    fn connection_made(&self) {
+        trace!(
+            "protocol[{}]: connection_made{}",
+            self.protocol().transport_id(),
+            Self::TRACE_TAG
+        );
+        match self.protocol().made(self.handle()) {
+            Called::Done(()) | Called::Gone => {}
+            Called::Busy => self.later(|t| t.connection_made()),
+            // L55: reported as a failed callback; reading still starts.
+            Called::Panicked(payload) => self.report_panic("connection_made", &payload),
+        }
+    }
+
+    /// The second queued callback: reading starts once `connection_made` has run (L45).
+    fn start_reading(&self) {
+        if !self.protocol().is_made() && self.life().state() == State::Open {
+            self.later(|t| t.start_reading());
+            return;
+        }
+        if self.life().start_reading() {
+            self.read_ready();
+        }
+    }
+
+    /// A protocol callback outside the grammar's data path panicked: reported as a failed
+    /// callback (CPython's "Exception in callback …"); the transport goes on.
+    fn report_panic(&self, what: &str, payload: &Box<dyn Any + Send>) {
+        self.protocol().lp().call_exception_handler(
+            &ExceptionContext::new(format!("Exception in callback {what}"))
+                .with_exception(Box::new(PanicError::from_payload(&**payload)))
+                .with_detail("transport", self.protocol().transport_id().to_string()),
+        );
+    }
+
+    /// A protocol method on the data path panicked: reported, then the transport is closed
+    /// with the panic as the error (CPython's `_fatal_error` after a failed protocol call).
+    fn protocol_failed(&self, what: &str, payload: Box<dyn Any + Send>) {
+        self.protocol().lp().call_exception_handler(
+            &ExceptionContext::new(format!("Fatal error: protocol.{what}() call failed."))
+                .with_exception(Box::new(PanicError::from_payload(&*payload)))
+                .with_detail("transport", self.protocol().transport_id().to_string()),
+        );
+        let panic = PanicError::from_payload(&*payload);
+        self.force_close(Some(io::Error::other(panic)));
+    }
+
+    /// The error funnel (L80): OS errors are only logged (debug for an ordinary disconnect,
+    /// L61), others (`report`) go to the exception handler; then `force_close`.
+    fn fatal_error(&self, err: io::Error, message: &str, report: bool) {
+        let id = self.protocol().transport_id();
+        if report {
+            self.protocol().lp().call_exception_handler(
+                &ExceptionContext::new(message)
+                    .with_exception(Box::new(io::Error::new(err.kind(), err.to_string())))
+                    .with_detail("transport", id.to_string()),
+            );
+        } else if is_ordinary_disconnect(&err) {
+            log::debug!(target: "asyncio", "{} {id}: {message}: {err}", Self::LOG_NAME);
+        } else {
+            crate::event_loop::debug::warning!("{} {id}: {message}: {err}", Self::LOG_NAME);
+        }
+        self.force_close(Some(err));
+    }
+
+    /// Drops the buffer, stops reading and queues `connection_lost(exc)` once (L77, L80). A
+    /// second close is a no-op.
+    fn force_close(&self, exc: Option<io::Error>) {
+        if self.life().state() >= State::Lost {
+            return;
+        }
+        self.buffer().borrow_mut().clear();
+        self.life().set_reading(Reading::Done);
+        self.life().set_state(State::Lost);
+        self.queue_connection_lost(exc);
+    }
+
+    /// Queues `connection_lost(exc)` for a transport now `Lost`; with the loop closed (nothing
+    /// will run) releases what it holds at once.
+    fn queue_connection_lost(&self, exc: Option<io::Error>) {
+        debug_assert_eq!(
+            self.life().state(),
+            State::Lost,
+            "connection_lost queued early"
+        );
+        if let Some(me) = self.me().upgrade() {
+            let queued = self
+                .protocol()
+                .lp()
+                .call_soon(move || me.call_connection_lost(exc));
+            if queued.is_err() {
+                self.release();
+            }
+        }
+    }
+
+    /// `connection_lost(exc)` exactly once (L44, L82), then `release`. A protocol held right
+    /// now gets it on a later turn instead of never.
+    fn call_connection_lost(&self, exc: Option<io::Error>) {
+        if self.life().state() == State::Closed {
+            return;
+        }
+        if self.protocol().is_busy() {
+            self.later(move |t| t.call_connection_lost(exc));
+            return;
+        }
+        self.life().set_state(State::Closed);
+        trace!(
+            "protocol[{}]: connection_lost({}){}",
+            self.protocol().transport_id(),
+            exc.as_ref()
+                .map_or("None".to_string(), |e| format!("{:?}", e.kind())),
+            Self::TRACE_TAG
+        );
+        if let Ok(Called::Panicked(payload)) = self.protocol().lost(exc) {
+            self.report_panic("connection_lost", &payload);
+        }
+        self.release();
+    }
+
+    /// The loop closed under the transport (`IoHandler::loop_closed`): nothing will run on it
+    /// again, so a protocol not yet told is told now (a stream reader or writer used afterwards
+    /// fails instead of waiting forever; a busy one cannot be told later: there is no later),
+    /// then everything is let go.
+    fn on_loop_closed(&self) {
+        let was = self.life().loop_closed();
+        if was < State::Closed {
+            let exc = io::Error::other("Event loop is closed");
+            let _ = self.protocol().lost(Some(exc));
+        }
+        drop(self.protocol().release());
+        self.forget();
+    }
+}
