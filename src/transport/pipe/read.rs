@@ -1,7 +1,6 @@
 //! A pipe transport's read side: read while readable (a fair share per event), EOF, and
 //! reading paused or resumed.
 
-use crate::transport::life_path::LifePath;
 use std::io::{self, Read};
 
 use mio::unix::pipe::Receiver;
@@ -11,6 +10,7 @@ use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::protocol::Called;
+use crate::transport::life_path::LifePath;
 
 impl PipeTransport {
     pub(super) fn read_ready(&self) {

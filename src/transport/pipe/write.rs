@@ -3,7 +3,6 @@
 //! (`transport/write_path.rs`); this file gives it the pipe and keeps what only a pipe does: a
 //! read pipe refuses writes, and a closing one drops them (CPython's `_closing` check).
 
-use crate::transport::life_path::LifePath;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Write};
 
@@ -13,6 +12,7 @@ use super::{Direction, End, PipeTransport, State};
 use crate::error::Error;
 use crate::protocol::FlowEdge;
 use crate::transport::flow_control::FlowControl;
+use crate::transport::life_path::LifePath;
 use crate::transport::write_buffer::WriteBuffer;
 use crate::transport::write_path::WritePath;
 

@@ -3,7 +3,6 @@
 //! L46, L50, L51, L54, L59–L63): edge-triggered reads into the loop's shared buffer (plain
 //! protocols) or the protocol's own buffer (buffered protocols).
 
-use crate::transport::life_path::LifePath;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Waker;
@@ -15,6 +14,7 @@ use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::protocol::{BufferedProtocol, Called};
+use crate::transport::life_path::LifePath;
 use crate::transport::{Through, TransportImpl};
 
 /// What one buffered read came to (inside the protocol call; acted on after it).

@@ -4,13 +4,13 @@
 //! `WritePath` (`transport/write_path.rs`); this file gives it the socket and adds what only a
 //! socket has: `shutdown(SHUT_WR)` once a `write_eof` has drained.
 
-use crate::transport::life_path::LifePath;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 
 use super::{Socket, SocketTransport, State, WriteSide};
 use crate::protocol::FlowEdge;
 use crate::transport::flow_control::FlowControl;
+use crate::transport::life_path::LifePath;
 use crate::transport::write_buffer::WriteBuffer;
 use crate::transport::write_path::WritePath;
 
