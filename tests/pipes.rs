@@ -14,13 +14,13 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{EventLoop, ExtraInfo, Transport};
-use util::{example_binary, run_until, Recorder};
+use util::{example_binary, os_pipe, run_until, Recorder};
 
 fn read_pipe(
     lp: &EventLoop,
@@ -42,23 +42,6 @@ fn write_pipe(
     lp.run_until_complete(async move { h.connect_write_pipe(move || rec, w).await })
         .unwrap()
         .unwrap()
-}
-
-/// A new OS pipe, `(read end, write end)`, close-on-exec. (`std::io::pipe` is newer than the
-/// crate's minimum Rust version.)
-fn os_pipe() -> (File, File) {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes; on success each is a new
-    // open descriptor that nothing else owns, so each may be given to one `OwnedFd`.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
-    // SAFETY: as above: fresh descriptors, owned by nobody else.
-    unsafe {
-        (
-            File::from(OwnedFd::from_raw_fd(fds[0])),
-            File::from(OwnedFd::from_raw_fd(fds[1])),
-        )
-    }
 }
 
 /// Reads everything from `r` on a thread (bounded by the writer closing).

@@ -16,6 +16,7 @@ use std::time::Duration;
 use asyncio::{
     create_subprocess_exec, create_subprocess_shell, ChildWatcher, Error, Process, Stdio,
 };
+use util::os_pipe;
 
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -198,22 +199,6 @@ both!(test_devstdin_input, |w| async move {
     assert_eq!(proc.wait().await, 0);
     Ok(())
 });
-
-/// A pipe (read end, write end), both close-on-exec.
-fn os_pipe() -> (std::fs::File, std::fs::File) {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: `fds` is a valid two-int array for pipe2 to fill.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
-    // SAFETY: both descriptors were just created and are owned by nothing else.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    }
-}
 
 // Creation cancelled after the child started (while its stdout pipe is being connected): the
 // child is killed, as CPython kills it when the creation fails, since nobody could reach it.

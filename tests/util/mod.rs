@@ -345,3 +345,21 @@ pub async fn echo_example(
     writer.close();
     writer.wait_closed().await
 }
+
+/// A new OS pipe, `(read end, write end)`, both close-on-exec. (`std::io::pipe` is newer than
+/// the crate's minimum Rust version.)
+pub fn os_pipe() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes; on success each is a new
+    // open descriptor that nothing else owns, so each may be given to one `OwnedFd`.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: as above: fresh descriptors, owned by nobody else.
+    unsafe {
+        (
+            std::fs::File::from(OwnedFd::from_raw_fd(fds[0])),
+            std::fs::File::from(OwnedFd::from_raw_fd(fds[1])),
+        )
+    }
+}
