@@ -62,11 +62,17 @@ impl WritePath for PipeTransport {
 }
 
 impl PipeTransport {
-    pub(super) fn check_writable(&self, what: &str) -> Result<bool, Error> {
+    /// Whether a write of `empty` (or not) data goes ahead: an error on a read pipe; nothing
+    /// to do for empty data, before anything else (CPython's `write` returns first, so an
+    /// empty write after close is not counted as dropped); dropped and counted after close.
+    pub(super) fn check_writable(&self, what: &str, empty: bool) -> Result<bool, Error> {
         if self.direction == Direction::Read {
             return Err(Error::Unsupported(format!(
                 "{what}() on a read pipe transport"
             )));
+        }
+        if empty {
+            return Ok(false);
         }
         if self.life.state() != State::Open {
             // CPython: a write after close or loss is dropped (and counted).
@@ -85,7 +91,7 @@ impl PipeTransport {
 
     /// `write`: straight to the pipe while it takes it, the rest buffered.
     pub(super) fn write_data(&self, data: &[u8]) -> Result<(), Error> {
-        if !self.check_writable("write")? || data.is_empty() {
+        if !self.check_writable("write", data.is_empty())? {
             return Ok(());
         }
         self.send_or_buffer(data);
@@ -95,7 +101,7 @@ impl PipeTransport {
     /// `writelines`: one vectored write, the rest buffered.
     pub(super) fn write_chunks(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         let total: usize = chunks.iter().map(|c| c.len()).sum();
-        if !self.check_writable("writelines")? || total == 0 {
+        if !self.check_writable("writelines", total == 0)? {
             return Ok(());
         }
         self.send_or_buffer_vectored(chunks, total);
