@@ -84,8 +84,6 @@ pub(crate) enum Direction {
 }
 
 pub(crate) struct PipeTransport {
-    lp: LoopHandle,
-    id: u64,
     me: Weak<PipeTransport>,
     direction: Direction,
     end: RefCell<Option<End>>,
@@ -131,6 +129,18 @@ impl mio::event::Source for DynSource<'_> {
 }
 
 impl PipeTransport {
+    /// The transport's number (kept once, by the protocol slot).
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.protocol.transport_id()
+    }
+
+    /// The loop (kept once, by the protocol slot).
+    #[inline]
+    pub(crate) fn lp(&self) -> &LoopHandle {
+        self.protocol.lp()
+    }
+
     /// Wraps `fd` (made non-blocking here), registers it, and queues `connection_made` (and,
     /// for reading, the start of reading). Fails with the OS error when the descriptor cannot
     /// be polled (a regular file: `EPERM` from epoll).
@@ -156,8 +166,6 @@ impl PipeTransport {
         let raw = end.as_raw_fd();
         let id = lp.next_conn_id();
         let t = Rc::new_cyclic(|me| PipeTransport {
-            lp: lp.clone(),
-            id,
             me: me.clone(),
             direction,
             end: RefCell::new(None),
@@ -219,7 +227,9 @@ impl LifePath for PipeTransport {
     fn release(&self) {
         let end = self.end.borrow_mut().take();
         if let (Some(mut end), Some(key)) = (end, self.key.take()) {
-            self.lp.inner.deregister(key, &mut DynSource(end.source()));
+            self.lp()
+                .inner
+                .deregister(key, &mut DynSource(end.source()));
             drop(end);
         }
         drop(self.protocol.release());
@@ -373,11 +383,11 @@ impl TransportImpl for PipeTransport {
     }
 
     fn get_loop(&self) -> LoopHandle {
-        self.lp.clone()
+        self.lp().clone()
     }
 
     fn id(&self) -> u64 {
-        self.id
+        PipeTransport::id(self)
     }
 
     fn writing_paused(&self) -> bool {

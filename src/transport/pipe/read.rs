@@ -24,7 +24,7 @@ impl PipeTransport {
             }
             // One read, inside one call through the seam: into a buffered protocol's own
             // memory, or into the loop's shared buffer for a plain one.
-            let mut shared = self.lp.inner.read_buf.take();
+            let mut shared = self.lp().inner.read_buf.take();
             if shared.len() < MAX_READ_SIZE {
                 shared.resize(MAX_READ_SIZE, 0);
             }
@@ -51,14 +51,14 @@ impl PipeTransport {
                     Ok((n, shared.len()))
                 }
             });
-            self.lp.inner.read_buf.set(shared);
+            self.lp().inner.read_buf.set(shared);
             match outcome {
                 Called::Done(Ok((0, _))) => {
                     self.on_eof();
                     return;
                 }
                 Called::Done(Ok((n, offered))) => {
-                    trace!("transport[{}]: pipe read {n} B", self.id);
+                    trace!("transport[{}]: pipe read {n} B", self.id());
                     if n < offered && !self.peer_closed.get() {
                         return; // drained: wait for the next edge
                     }
@@ -98,7 +98,7 @@ impl PipeTransport {
 
     /// EOF: `eof_received` once, then `connection_lost(None)` (CPython ignores the answer).
     pub(super) fn on_eof(&self) {
-        trace!("protocol[{}]: eof_received (pipe)", self.id);
+        trace!("protocol[{}]: eof_received (pipe)", self.id());
         self.life.set_reading(Reading::Done);
         match self.protocol.call(|p| p.eof_received()) {
             Called::Done(_) | Called::Gone => self.force_close(None),

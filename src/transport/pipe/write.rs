@@ -34,7 +34,7 @@ impl WritePath for PipeTransport {
     }
 
     fn transport_id(&self) -> u64 {
-        self.id
+        self.id()
     }
 
     fn with_out<R>(&self, f: impl FnOnce(&Sender) -> R) -> Option<R> {
@@ -57,7 +57,7 @@ impl WritePath for PipeTransport {
     }
 
     fn deliver_flow(&self, pause: bool) {
-        crate::protocol::deliver_flow(&self.lp, &self.me, |t| &t.protocol, FlowEdge::pause(pause));
+        crate::protocol::deliver_flow(self.lp(), &self.me, |t| &t.protocol, FlowEdge::pause(pause));
     }
 }
 
