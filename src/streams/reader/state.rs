@@ -571,9 +571,7 @@ impl ReaderState {
             if owner & !THROUGH == id {
                 self.waiter = None;
                 if owner & THROUGH != 0 {
-                    if let Some(transport) = &self.transport {
-                        transport.inner.end_through();
-                    }
+                    self.end_through();
                 }
             }
         }

@@ -82,9 +82,7 @@ impl SocketTransport {
     }
 
     fn read_later(&self) {
-        if let Some(me) = self.me.upgrade() {
-            let _ = self.lp().call_soon(move || me.read_ready());
-        }
+        self.later(|t| t.read_ready());
     }
 
     /// One read for a plain protocol, through the loop's shared buffer. True when the kernel
