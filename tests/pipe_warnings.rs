@@ -1,7 +1,8 @@
-//! The warning for writes dropped after a write pipe closed (L81, as CPython's
-//! `_UnixWritePipeTransport.write`): counted from the first dropped write, logged from the
-//! sixth on; an empty write returns before it is counted. Its own test binary, because it
-//! installs a logger (one per process) and reads everything logged.
+//! The warning for writes dropped after a transport closed (L81). A write pipe (CPython's
+//! `_UnixWritePipeTransport.write`) counts from the first dropped write and logs from the sixth
+//! on, and an empty write returns before it is counted; a socket (`_SelectorTransport`, whose
+//! close counts the loss itself) logs from the fifth. Its own test binary, because it installs
+//! a logger (one per process) and reads everything logged.
 
 mod util;
 
@@ -28,19 +29,27 @@ impl log::Log for Capture {
 
 static LOGGER: Capture = Capture;
 
-fn dropped_warnings() -> usize {
+fn warnings(text: &str) -> usize {
     LINES
         .lock()
         .unwrap()
         .iter()
-        .filter(|l| l.contains("pipe closed by peer"))
+        .filter(|l| l.contains(text))
         .count()
+}
+
+fn dropped_warnings() -> usize {
+    warnings("pipe closed by peer")
+}
+
+fn install() {
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Warn);
 }
 
 #[test]
 fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_not_l81() {
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Warn);
+    install();
     let lp = EventLoop::new().unwrap();
     let (_r, w) = os_pipe();
     let h = lp.handle();
@@ -64,4 +73,24 @@ fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_n
     );
     t.write(b"late").unwrap();
     assert_eq!(dropped_warnings(), 1, "the sixth is warned about");
+}
+
+#[test]
+fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let h = lp.handle();
+    let (t, proto) = lp
+        .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
+        .unwrap()
+        .unwrap();
+    t.close(); // nothing buffered: lost at once
+    run_until(&lp, 100, || proto.borrow().lost);
+    for _ in 0..4 {
+        t.write(b"late").unwrap();
+    }
+    assert_eq!(warnings("socket.send() raised exception"), 0);
+    t.write(b"late").unwrap();
+    assert_eq!(warnings("socket.send() raised exception"), 1, "the fifth");
 }

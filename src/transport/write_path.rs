@@ -39,7 +39,8 @@ pub(crate) trait WritePath {
     fn buffer(&self) -> &RefCell<WriteBuffer>;
     /// The water marks and the paused flag.
     fn flow(&self) -> &RefCell<FlowControl>;
-    /// Writes dropped after connection loss (L81); starts counting at 1.
+    /// CPython's `_conn_lost` count behind the dropped-write warning (L81): a socket's starts
+    /// at 1 (its loss counts), a write pipe's at 0 (CPython's pipe close does not count).
     fn conn_lost_writes(&self) -> &Cell<u32>;
     /// For traces.
     fn transport_id(&self) -> u64;

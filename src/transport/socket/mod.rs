@@ -104,7 +104,9 @@ pub(crate) struct SocketTransport {
     /// may hold bytes that no new edge will announce, so the next read-through reads at once
     /// (and one that leaves hands this back to the protocol path, `end_through`).
     readable: Cell<bool>,
-    /// Writes dropped after connection loss (L81); starts counting at 1.
+    /// CPython's `_conn_lost` (L81): 1 once the connection is lost (`close`/`_force_close`
+    /// count the loss itself), then one more per dropped write, so the fifth dropped write is
+    /// the first warned about. Read only once the state is `Lost`, so it starts at 1.
     conn_lost_writes: Cell<u32>,
     fd: RawFd,
     sockname: StoredAddress,
@@ -156,7 +158,7 @@ impl SocketTransport {
             peer_closed: Cell::new(false),
             through: Cell::new(None),
             readable: Cell::new(false),
-            conn_lost_writes: Cell::new(0),
+            conn_lost_writes: Cell::new(1),
             fd,
             sockname: sockname.into(),
             peername: peername.into(),
