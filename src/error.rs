@@ -304,11 +304,7 @@ impl Error {
     /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Error::Io(e) => e.raw_os_error().or_else(|| {
-                e.get_ref()
-                    .and_then(|i| i.downcast_ref::<OsError>())
-                    .map(|o| o.code)
-            }),
+            Error::Io(e) => errno(e),
             _ => None,
         }
     }
@@ -332,6 +328,15 @@ impl OsError {
             None => io::Error::new(e.kind(), message),
         }
     }
+}
+
+/// `e`'s errno, also when it was rewrapped with a message of ours ([`OsError`]).
+pub(crate) fn errno(e: &io::Error) -> Option<i32> {
+    e.raw_os_error().or_else(|| {
+        e.get_ref()
+            .and_then(|i| i.downcast_ref::<OsError>())
+            .map(|o| o.code)
+    })
 }
 
 /// The OS's text for `e` without std's ` (os error N)` suffix (Python's `strerror`); `e`'s own
@@ -634,6 +639,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An errno rewrapped with our message stays readable: serve_on_threads' fallback to one
+    /// shared listener tests `bind_tcp_listener`'s SO_REUSEPORT failure for ENOPROTOOPT.
+    #[test]
+    fn errno_survives_an_os_error_rewrap() {
+        let os = io::Error::from_raw_os_error(libc::ENOPROTOOPT);
+        let wrapped = OsError::io(
+            &os,
+            format!("reuse_port not supported by socket module: {os}"),
+        );
+        assert_eq!(
+            wrapped.raw_os_error(),
+            None,
+            "std's own accessor does not see it"
+        );
+        assert_eq!(errno(&wrapped), Some(libc::ENOPROTOOPT));
+        assert_eq!(errno(&io::Error::other("no errno")), None);
+    }
 
     #[test]
     fn s39_incomplete_read_message() {

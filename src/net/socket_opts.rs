@@ -48,9 +48,10 @@ pub(crate) fn bind_tcp_listener(addr: &SocketAddr, opts: ListenOptions) -> io::R
         s.set_reuse_address(true)?;
     }
     if opts.reuse_port {
+        // The errno stays (OsError): serve_on_threads falls back on ENOPROTOOPT.
         s.set_reuse_port(true).map_err(|e| {
-            io::Error::new(
-                e.kind(),
+            OsError::io(
+                &e,
                 format!("reuse_port not supported by socket module: {e}"),
             )
         })?;

@@ -327,7 +327,7 @@ fn bind_listeners(
             }
             Err(e)
                 if e.kind() == std::io::ErrorKind::Unsupported
-                    || e.raw_os_error() == Some(libc::ENOPROTOOPT) =>
+                    || crate::error::errno(&e) == Some(libc::ENOPROTOOPT) =>
             {
                 log::debug!(target: "asyncio", "no SO_REUSEPORT here ({e}): one listener shared by the workers");
             }
