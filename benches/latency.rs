@@ -59,7 +59,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::loadgen::{self, Lat, PingPong, Throughput, Tput};
+use common::loadgen::{self, Lat, PingPong, Sched, Throughput, Tput};
 use common::report::{self, ClientRow, Meta, Row};
 use common::servers::{self, Kind, ServerProc};
 use common::{catch, instr, median, on_cpu};
@@ -136,6 +136,7 @@ impl Data {
             msgs_per_s: med(&|t| t.msgs_per_s, &self.tput),
             tput_p99_ns: med(&|t| t.p99_ns, &self.tput),
             tput_cpu_ns: med(&|t| t.server_cpu_ns, &self.tput),
+            tput_preempted: med(&|t| t.server_preempted, &self.tput),
             msgs_per_s_x: med(&|t| t.msgs_per_s, &self.tput_x),
             tput_p99_ns_x: med(&|t| t.p99_ns, &self.tput_x),
             tput_cpu_ns_x: med(&|t| t.server_cpu_ns, &self.tput_x),
@@ -333,7 +334,7 @@ fn main() {
                 (r, sl),
                 (0, ccpu),
                 |p| Throughput::new(p.port, TPUT_CONNS, TPUT_SIZE, cfg.tput_warm),
-                |t, p| t.run(cfg.tput_dur / sl as u32, || p.cpu_ns().unwrap_or(0)),
+                |t, p| t.run(cfg.tput_dur / sl as u32, || p.sched()),
                 |t| t.result(),
                 |d, t| {
                     if key == "tput" {
@@ -343,7 +344,11 @@ fn main() {
                     }
                     .push(t);
                     let (rate, p99, cpu) = (t.msgs_per_s, t.p99_ns / 1e3, t.server_cpu_ns / 1e3);
-                    format!("{rate:.0} msg/s  p99 {p99:.1} µs  server CPU {cpu:.2} µs/msg")
+                    let pre = t.server_preempted * 100.0;
+                    format!(
+                        "{rate:.0} msg/s  p99 {p99:.1} µs  server CPU {cpu:.2} µs/msg  \
+                         preempted {pre:.1}/100 msgs"
+                    )
                 },
             );
         }
@@ -356,7 +361,7 @@ fn main() {
             (r, sl),
             (common::ANY_CPU, common::ANY_CPU),
             |p| Throughput::new(p.port, TPUT_CONNS, TPUT_SIZE, cfg.tput_warm),
-            |t, p| t.run(cfg.tput_dur / sl as u32, || p.cpu_ns().unwrap_or(0)),
+            |t, p| t.run(cfg.tput_dur / sl as u32, || p.sched()),
             |t| t.result(),
             |d, t| {
                 d.tput.push(t);
@@ -427,7 +432,7 @@ fn main() {
             let a64 = on_cpu(other, || {
                 let mut t = Throughput::new(s.port, TPUT_CONNS, TPUT_SIZE, cfg.tput_warm);
                 let a0 = s.allocs();
-                t.run(cfg.tput_warm * 2, || 0);
+                t.run(cfg.tput_warm * 2, Sched::default);
                 per_msg(a0, s.allocs(), t.result().msgs)
             });
             (a1, a64, sys)

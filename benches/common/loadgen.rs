@@ -109,6 +109,13 @@ pub fn pingpong(port: u16, warm: u64, n: u64) -> Lat {
     p.lat()
 }
 
+/// What the scheduler says of a server child so far: CPU time (ns) and preemptions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sched {
+    pub cpu_ns: u64,
+    pub preempted: u64,
+}
+
 /// Result of a throughput run.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tput {
@@ -117,6 +124,8 @@ pub struct Tput {
     pub msgs: u64,
     /// Server CPU time per message.
     pub server_cpu_ns: f64,
+    /// Times the server was preempted, per message.
+    pub server_preempted: f64,
 }
 
 /// `conns` connections, each with one `size`-byte message in flight: write one on every
@@ -130,7 +139,7 @@ pub struct Throughput {
     h: Histogram<u64>,
     msgs: u64,
     secs: f64,
-    cpu_ns: u64,
+    sched: Sched,
 }
 
 impl Throughput {
@@ -146,7 +155,7 @@ impl Throughput {
             h: histogram(),
             msgs: 0,
             secs: 0.0,
-            cpu_ns: 0,
+            sched: Sched::default(),
         };
         let start = Instant::now();
         while start.elapsed() < warm {
@@ -168,17 +177,19 @@ impl Throughput {
         }
     }
 
-    /// Runs recorded rounds for `dur`; `cpu()` (the server's CPU time so far) is read as the
-    /// window opens and closes.
-    pub fn run(&mut self, dur: Duration, cpu: impl Fn() -> u64) {
-        let cpu0 = cpu();
+    /// Runs recorded rounds for `dur`; `sched()` (the server's CPU time and preemptions so
+    /// far) is read as the window opens and closes.
+    pub fn run(&mut self, dur: Duration, sched: impl Fn() -> Sched) {
+        let s0 = sched();
         let start = Instant::now();
         while start.elapsed() < dur {
             self.round(true);
             self.msgs += self.socks.len() as u64;
         }
         self.secs += start.elapsed().as_secs_f64();
-        self.cpu_ns += cpu().saturating_sub(cpu0);
+        let s1 = sched();
+        self.sched.cpu_ns += s1.cpu_ns.saturating_sub(s0.cpu_ns);
+        self.sched.preempted += s1.preempted.saturating_sub(s0.preempted);
     }
 
     pub fn result(&self) -> Tput {
@@ -186,7 +197,8 @@ impl Throughput {
             msgs_per_s: self.msgs as f64 / self.secs,
             p99_ns: self.h.value_at_quantile(0.99) as f64,
             msgs: self.msgs,
-            server_cpu_ns: self.cpu_ns as f64 / self.msgs.max(1) as f64,
+            server_cpu_ns: self.sched.cpu_ns as f64 / self.msgs.max(1) as f64,
+            server_preempted: self.sched.preempted as f64 / self.msgs.max(1) as f64,
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Row {
     pub bulk_cpu_ms: f64,
     pub tput_cpu_ns: f64,
     pub tput_cpu_ns_x: f64,
+    /// Server preemptions per message, same CPU throughput.
+    pub tput_preempted: f64,
     pub conns_per_s: f64,
     /// Allocations per echoed message: 1 connection ping-pong, and 64 connections.
     pub allocs_1: Option<f64>,
@@ -51,6 +53,7 @@ impl Row {
             bulk_cpu_ms: f64::NAN,
             tput_cpu_ns: f64::NAN,
             tput_cpu_ns_x: f64::NAN,
+            tput_preempted: f64::NAN,
             conns_per_s: f64::NAN,
             allocs_1: None,
             allocs_64: None,
@@ -91,6 +94,15 @@ fn num(v: f64) -> String {
 
 fn us(ns: f64) -> String {
     num(ns / 1000.0)
+}
+
+/// A per-message rate as per 100 messages, one decimal.
+fn per100(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else {
+        format!("{:.1}", v * 100.0)
+    }
 }
 
 fn ratio(v: f64, base: Option<f64>) -> String {
@@ -218,15 +230,19 @@ pub fn markdown(
         o,
         "\n## Throughput, 64 connections × 1 KiB\n\n\
          Server CPU is the server's CPU time per message (all its threads, from \
-         /proc/PID/task/*/schedstat): less sensitive to a noisy machine than the rate.\n\n\
-         | server | same CPU msg/s | ×ct | ×mio | p99 µs | server CPU µs/msg | ×ct \
+         /proc/PID/task/*/schedstat): less sensitive to a noisy machine than the rate. \
+         Preempted: times per 100 messages the server lost the CPU without waiting \
+         (nonvoluntary_ctxt_switches), same CPU; mostly to the load generator, woken by an echo \
+         it was blocked on. Each costs two context switches and a smaller batch, so the rate \
+         falls faster than the server's own CPU time rises.\n\n\
+         | server | same CPU msg/s | ×ct | ×mio | p99 µs | server CPU µs/msg | ×ct | preempted /100 msgs \
          | cross CPU msg/s | ×ct | ×mio | p99 µs | server CPU µs/msg | ×ct |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|"
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in rows.iter().filter(|r| r.missing.is_none()) {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.kind.label(),
             num(r.msgs_per_s),
             ratio(r.msgs_per_s, ct.map(|c| c.msgs_per_s)),
@@ -234,6 +250,7 @@ pub fn markdown(
             us(r.tput_p99_ns),
             us(r.tput_cpu_ns),
             ratio(r.tput_cpu_ns, ct.map(|c| c.tput_cpu_ns)),
+            per100(r.tput_preempted),
             num(r.msgs_per_s_x),
             ratio(r.msgs_per_s_x, ct.map(|c| c.msgs_per_s_x)),
             ratio(r.msgs_per_s_x, mio.map(|c| c.msgs_per_s_x)),

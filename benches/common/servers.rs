@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use asyncio::{Protocol, StreamReader, StreamWriter, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::loadgen::Sched;
 use super::{pin_current, ALLOCS, LIVE};
 
 const BUF: usize = 64 * 1024;
@@ -254,6 +255,31 @@ impl ServerProc {
                 .unwrap_or(0);
         }
         Some(sum)
+    }
+
+    /// Times the child's threads were preempted so far (`nonvoluntary_ctxt_switches` of
+    /// /proc/PID/task/*/status): with the load generator on the same CPU, mostly by the
+    /// client, woken by an echo it was blocked on.
+    pub fn preempted(&self) -> Option<u64> {
+        let dir = std::fs::read_dir(format!("/proc/{}/task", self.pid())).ok()?;
+        let mut sum = 0;
+        for t in dir.flatten() {
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            sum += status
+                .lines()
+                .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        Some(sum)
+    }
+
+    /// [`cpu_ns`](Self::cpu_ns) and [`preempted`](Self::preempted), 0 where unreadable.
+    pub fn sched(&self) -> Sched {
+        Sched {
+            cpu_ns: self.cpu_ns().unwrap_or(0),
+            preempted: self.preempted().unwrap_or(0),
+        }
     }
 
     /// Resident set size of the child, in bytes (VmRSS).
