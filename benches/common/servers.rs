@@ -401,9 +401,11 @@ fn control() {
     }
 }
 
-/// `ASYNCIO_BENCH_DEADLINES=1`: the streams servers set read and idle timeouts.
+/// `ASYNCIO_BENCH_DEADLINES=1`: the streams servers set read and idle timeouts. The variable
+/// is read once, not per accepted connection (the connection-rate phase would pay for it).
 fn with_deadlines(reader: &StreamReader, writer: &StreamWriter) -> Result<(), asyncio::Error> {
-    if std::env::var("ASYNCIO_BENCH_DEADLINES").as_deref() == Ok("1") {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var("ASYNCIO_BENCH_DEADLINES").as_deref() == Ok("1")) {
         reader.set_read_timeout(Some(Duration::from_secs(60)))?;
         writer.set_idle_timeout(Some(Duration::from_secs(60)));
     }

@@ -37,7 +37,7 @@ use super::open::{ClientConnected, StartServer};
 use crate::error::Error;
 use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
-use crate::event_loop::{EventLoop, LoopStats};
+use crate::event_loop::LoopStats;
 use crate::net::socket_opts::{bind_tcp_listener, ListenOptions};
 use crate::server::{ListenSocket, Server};
 use crate::transport::Address;
@@ -267,21 +267,19 @@ impl ServeOnThreads {
             }
         }
         for (started, accepted) in pending {
-            match started.recv() {
-                Ok(Ok((handle, thread))) => group.slots.push(WorkerSlot {
+            // No word: the thread ended before serving, and its error is in `shared`.
+            if let Ok((handle, thread)) = started.recv() {
+                group.slots.push(WorkerSlot {
                     handle,
                     thread,
                     accepted,
-                }),
-                Ok(Err(e)) => failures.push(e),
-                // The thread ended without a word (it panicked): its error is in `shared`.
-                Err(_) => {}
+                });
             }
         }
         if failures.is_empty() && group.slots.len() == self.workers {
             return Ok(group);
         }
-        group.stop_started(); // joins every thread: each has recorded its error by then
+        group.stop(); // joins every thread: each has recorded its error by then
         failures.extend(group.shared.lock().errors.drain(..).map(|(_, e)| e));
         Err(match failures.len() {
             1 => failures.pop().expect("one failure"),
@@ -348,7 +346,10 @@ fn share(first: TcpListener, n: usize) -> Result<(Vec<TcpListener>, bool), Error
     Ok((listeners, false))
 }
 
-type Started = mpsc::Receiver<Result<(ThreadsafeHandle, ThreadId), Error>>;
+/// A worker's word that it serves: its loop's thread-safe handle and its thread. A worker
+/// that fails to start sends nothing; its error goes where every worker's error goes
+/// (`Shared::finish`).
+type Started = mpsc::Receiver<(ThreadsafeHandle, ThreadId)>;
 
 /// Spawns worker `index` on `listener`; returns its thread, the channel it reports its start
 /// on, and its accepted-connections counter.
@@ -392,24 +393,18 @@ fn spawn_worker(
     }
 }
 
-/// A worker thread's life: a loop, the callback, the server; serve until closed; shut down.
+/// A worker thread's life, as a program's `main` would have it: `asyncio::run` (off the main
+/// thread it installs no SIGINT handler) over the callback and the server; serve until closed.
 fn run_worker(
     listener: TcpListener,
     make_cb: MakeCb,
     configure: Option<Configure>,
     accepted: Arc<AtomicU64>,
-    started: mpsc::Sender<Result<(ThreadsafeHandle, ThreadId), Error>>,
+    started: mpsc::Sender<(ThreadsafeHandle, ThreadId)>,
     serving: &Cell<bool>,
 ) -> Result<(), Error> {
-    let lp = match EventLoop::new() {
-        Ok(lp) => lp,
-        Err(e) => {
-            let _ = started.send(Err(e));
-            return Ok(()); // reported to `start`, which fails
-        }
-    };
-    let handle = lp.threadsafe();
-    let out = lp.run_until_complete(async move {
+    crate::run(async move {
+        let handle = crate::get_running_loop()?.threadsafe();
         let cb = make_cb();
         let counted: ConnectedCb = Rc::new(move |reader, writer| {
             accepted.fetch_add(1, Ordering::Relaxed);
@@ -419,26 +414,15 @@ fn run_worker(
         if let Some(configure) = &configure {
             start = configure(start);
         }
-        let server = match start.await {
-            Ok(server) => server,
-            Err(e) => {
-                let _ = started.send(Err(e));
-                return Ok(());
-            }
-        };
+        let server = start.await?;
         WORKER_SERVER.with(|s| *s.borrow_mut() = Some(server.clone()));
         serving.set(true);
-        let _ = started.send(Ok((handle, std::thread::current().id())));
+        let _ = started.send((handle, std::thread::current().id()));
         // Same poll as the send: no group command can close the server before this starts.
         let served = server.serve_forever().await;
         WORKER_SERVER.with(|s| s.borrow_mut().take());
         served
-    });
-    // As `asyncio::run` does: cancel what is left, let it finish, close.
-    lp.shutdown_tasks();
-    let closed = lp.close();
-    out??;
-    closed
+    })?
 }
 
 /// What the workers share with the group: how many still run, their errors, and who waits.
@@ -837,8 +821,9 @@ impl ServerGroup {
         }
     }
 
-    /// Start-up failed: close the workers that did start and join every thread.
-    fn stop_started(&mut self) {
+    /// Closes every worker's server and connections, then joins every thread (a failed start,
+    /// and the group's drop).
+    fn stop(&self) {
         self.close();
         self.abort_clients();
         self.join_threads();
@@ -847,8 +832,6 @@ impl ServerGroup {
 
 impl Drop for ServerGroup {
     fn drop(&mut self) {
-        self.close();
-        self.abort_clients();
-        self.join_threads();
+        self.stop();
     }
 }
