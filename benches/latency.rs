@@ -327,47 +327,20 @@ fn main() {
         ("tput-x", "throughput cross CPU", other),
     ] {
         if want(key) {
-            phase(
-                name,
-                &live,
-                &mut data,
-                (r, sl),
-                (0, ccpu),
-                |p| Throughput::new(p.port, TPUT_CONNS, TPUT_SIZE, cfg.tput_warm),
-                |t, p| t.run(cfg.tput_dur / sl as u32, || p.sched()),
-                |t| t.result(),
-                |d, t| {
-                    if key == "tput" {
-                        &mut d.tput
-                    } else {
-                        &mut d.tput_x
-                    }
-                    .push(t);
-                    let (rate, p99, cpu) = (t.msgs_per_s, t.p99_ns / 1e3, t.server_cpu_ns / 1e3);
-                    let pre = t.server_preempted * 100.0;
-                    format!(
-                        "{rate:.0} msg/s  p99 {p99:.1} µs  server CPU {cpu:.2} µs/msg  \
-                         preempted {pre:.1}/100 msgs"
-                    )
-                },
-            );
+            let pick = if key == "tput" { same_cpu } else { cross_cpu };
+            tput_phase(name, &live, &mut data, (r, sl), (0, ccpu), &cfg, pick);
         }
     }
     if want("workers") && !wkinds.is_empty() {
-        phase(
+        let cpus = (common::ANY_CPU, common::ANY_CPU);
+        tput_phase(
             "throughput across cores",
             &wkinds,
             &mut wdata,
             (r, sl),
-            (common::ANY_CPU, common::ANY_CPU),
-            |p| Throughput::new(p.port, TPUT_CONNS, TPUT_SIZE, cfg.tput_warm),
-            |t, p| t.run(cfg.tput_dur / sl as u32, || p.sched()),
-            |t| t.result(),
-            |d, t| {
-                d.tput.push(t);
-                let (rate, p99, cpu) = (t.msgs_per_s, t.p99_ns / 1e3, t.server_cpu_ns / 1e3);
-                format!("{rate:.0} msg/s  p99 {p99:.1} µs  server CPU {cpu:.2} µs/msg")
-            },
+            cpus,
+            &cfg,
+            same_cpu,
         );
     }
     if want("bulk") {
@@ -617,16 +590,58 @@ fn workers_table(kinds: &[Kind], data: &HashMap<Kind, Data>, rounds: usize) -> S
             ));
             continue;
         }
-        let med = |f: &dyn Fn(&Tput) -> f64| median(d.tput.iter().map(f).collect());
+        let row = d.row(k);
         md.push_str(&format!(
             "| {} | {:.0} | {:.1} | {:.2} |\n",
             k.label(),
-            med(&|t| t.msgs_per_s),
-            med(&|t| t.p99_ns) / 1e3,
-            med(&|t| t.server_cpu_ns) / 1e3,
+            row.msgs_per_s,
+            row.tput_p99_ns / 1e3,
+            row.tput_cpu_ns / 1e3,
         ));
     }
     md
+}
+
+/// Where a throughput phase keeps its results.
+fn same_cpu(d: &mut Data) -> &mut Vec<Tput> {
+    &mut d.tput
+}
+
+fn cross_cpu(d: &mut Data) -> &mut Vec<Tput> {
+    &mut d.tput_x
+}
+
+/// One throughput phase (64 connections, see [`Throughput`]): every server of `kinds` in
+/// slices, results kept in `pick(data)`.
+fn tput_phase(
+    name: &str,
+    kinds: &[Kind],
+    data: &mut HashMap<Kind, Data>,
+    rounds: (usize, usize),
+    cpus: (usize, usize),
+    cfg: &Config,
+    pick: fn(&mut Data) -> &mut Vec<Tput>,
+) {
+    let slice = cfg.tput_dur / rounds.1 as u32;
+    phase(
+        name,
+        kinds,
+        data,
+        rounds,
+        cpus,
+        |p| Throughput::new(p.port, TPUT_CONNS, TPUT_SIZE, cfg.tput_warm),
+        |t, p| t.run(slice, || p.sched()),
+        |t| t.result(),
+        |d, t| {
+            pick(d).push(t);
+            let (rate, p99, cpu) = (t.msgs_per_s, t.p99_ns / 1e3, t.server_cpu_ns / 1e3);
+            let pre = t.server_preempted * 100.0;
+            format!(
+                "{rate:.0} msg/s  p99 {p99:.1} µs  server CPU {cpu:.2} µs/msg  \
+                 preempted {pre:.1}/100 msgs"
+            )
+        },
+    );
 }
 
 fn per_msg(a0: Option<u64>, a1: Option<u64>, msgs: u64) -> Option<f64> {
