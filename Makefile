@@ -29,6 +29,7 @@ bench-quick:
 # to iterate on; about 5 s once built. Skips, exit 0, where valgrind is missing.
 bench-instr:
 	$(CARGO) bench --bench instr
+	$(CARGO) bench --bench instr -- --conns 64
 
 # With every feature, so the futures-io impls are documented too.
 # Warnings denied, and no checklist id (S12, L86, ...) in the rendered public docs.

@@ -7,8 +7,11 @@
 //! per cent drowns in the noise of a shared VM.
 //!
 //! Run: `make bench-instr` (`cargo bench --bench instr [-- --quick] [--only streams,mio,…]
-//! [--deadlines]`; `--deadlines`: our streams server sets a read and an idle timeout on each
-//! connection, never reached, to weigh deadlines that do not fire),
+//! [--deadlines] [--conns N]`; `--deadlines`: our streams server sets a read and an idle
+//! timeout on each connection, never reached, to weigh deadlines that do not fire; `--conns
+//! 64`: 64 connections, each round a message written on every one and then every echo read,
+//! the load of the throughput phase of `make bench`, where one loop iteration serves many
+//! messages and its fixed costs are shared),
 //! about 5 s once built. Prints a Markdown table, instructions per message with ratios to tokio
 //! current_thread (×ct) and to raw mio (×mio); `make bench` puts the same table in
 //! `target/bench/report.md`. Where valgrind is missing it says so and exits 0.
@@ -79,8 +82,24 @@ fn main() {
         .into_iter()
         .filter(|k| only.is_none_or(|o| o.split(',').any(|x| x == k.id())))
         .collect();
+    let conns = match args.iter().position(|a| a == "--conns") {
+        None => 1,
+        Some(i) => match args.get(i + 1).and_then(|v| v.parse::<usize>().ok()) {
+            Some(c @ 1..=1000) => c,
+            _ => {
+                eprintln!("--conns takes a number of connections from 1 to 1000");
+                std::process::exit(2);
+            }
+        },
+    };
     let n = if quick { instr::N_QUICK } else { instr::N };
-    match instr::measure(&kinds, n) {
+    // The same number of messages whatever the connections: rounds shrink as they grow.
+    let n = if conns > 1 {
+        ((n.0 / conns as u64).max(10), (n.1 / conns as u64).max(20))
+    } else {
+        n
+    };
+    match instr::measure(&kinds, n, conns) {
         Ok(run) => println!(
             "\n## Instructions per echoed message (callgrind)\n\n{}\nWall time: {:.1} s.",
             report::instr_table(&run),

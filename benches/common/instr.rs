@@ -2,11 +2,12 @@
 //! `benches/instr.rs` (`make bench-instr`; its `//!` explains the method) and the `instr` phase
 //! of `benches/latency.rs` (the table in `make bench`'s report).
 //!
-//! One count is one run: a fresh server child under callgrind, one connection doing `n` round
-//! trips of 64 B, a half close answered by the server's close, stdin EOF, exit, and callgrind's
-//! total from its output file. Two counts (`n.0` and `n.1` round trips) make one figure.
+//! One count is one run: a fresh server child under callgrind, `conns` connections doing `n`
+//! rounds of 64 B (a message written on every connection, then every echo read), a half close
+//! answered by the server's close, stdin EOF, exit, and callgrind's total from its output
+//! file. Two counts (`n.0` and `n.1` rounds) make one figure.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,16 +46,18 @@ pub struct Count {
 pub struct Instr {
     /// `valgrind --version`, for the report.
     pub valgrind: String,
-    /// Round trips of the short and of the long run. Invariant: `n.0 < n.1`.
+    /// Rounds of the short and of the long run. Invariant: `n.0 < n.1`.
     pub n: (u64, u64),
+    /// Connections, each with one message in flight per round (1: ping-pong).
+    pub conns: usize,
     pub counts: Vec<Count>,
 }
 
 impl Instr {
     /// Instructions per echoed message from one server's two totals: their difference over
-    /// the difference of the round trips.
+    /// the difference of the messages echoed.
     pub fn per_msg(&self, (short, long): (u64, u64)) -> f64 {
-        (long - short) as f64 / (self.n.1 - self.n.0) as f64
+        (long - short) as f64 / ((self.n.1 - self.n.0) * self.conns as u64) as f64
     }
 
     /// Instructions per echoed message of `kind`; `None` if it was not counted or failed.
@@ -76,10 +79,10 @@ pub fn probe() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Counts each of `kinds` that is in [`KINDS`], one at a time, with `n.0` and `n.1` round
-/// trips, printing each server's figure to stderr as it comes. `Err`: valgrind cannot run
-/// here.
-pub fn measure(kinds: &[Kind], n: (u64, u64)) -> Result<Instr, String> {
+/// Counts each of `kinds` that is in [`KINDS`], one at a time, with `n.0` and `n.1` rounds on
+/// `conns` connections, printing each server's figure to stderr as it comes. `Err`: valgrind
+/// cannot run here.
+pub fn measure(kinds: &[Kind], n: (u64, u64), conns: usize) -> Result<Instr, String> {
     assert!(
         n.0 < n.1,
         "the long run ({}) must be longer than the short ({})",
@@ -89,19 +92,18 @@ pub fn measure(kinds: &[Kind], n: (u64, u64)) -> Result<Instr, String> {
     let mut instr = Instr {
         valgrind: probe()?,
         n,
+        conns: conns.max(1),
         counts: Vec::new(),
     };
     let dir = TempDir::new().map_err(|e| format!("temp dir: {e}"))?;
     for &kind in kinds.iter().filter(|k| KINDS.contains(k)) {
-        let ir = total(kind, n.0, &dir.0).and_then(|short| {
-            let long = total(kind, n.1, &dir.0)?;
+        let conns = instr.conns;
+        let ir = total(kind, n.0, conns, &dir.0).and_then(|short| {
+            let long = total(kind, n.1, conns, &dir.0)?;
             if long > short {
                 Ok((short, long))
             } else {
-                Err(format!(
-                    "Ir {long} at {} round trips ≤ {short} at {}",
-                    n.1, n.0
-                ))
+                Err(format!("Ir {long} at {} rounds ≤ {short} at {}", n.1, n.0))
             }
         });
         let msg = match ir {
@@ -119,26 +121,44 @@ pub fn measure(kinds: &[Kind], n: (u64, u64)) -> Result<Instr, String> {
     Ok(instr)
 }
 
-/// Instructions callgrind counted in one run of `kind` serving `n` round trips, from start to
-/// exit, all of the server's threads.
-fn total(kind: Kind, n: u64, dir: &Path) -> Result<u64, String> {
+/// Instructions callgrind counted in one run of `kind` serving `n` rounds on `conns`
+/// connections, from start to exit, all of the server's threads.
+fn total(kind: Kind, n: u64, conns: usize, dir: &Path) -> Result<u64, String> {
     let out = dir.join(format!("{}-{n}.callgrind", kind.id()));
     let srv = ServerProc::spawn_callgrind(kind, &out).map_err(|e| format!("valgrind: {e}"))?;
-    super::catch(|| ping_pong(srv.port, n))?.map_err(|e| format!("client: {e}"))?;
+    super::catch(|| rounds(srv.port, n, conns))?.map_err(|e| format!("client: {e}"))?;
     srv.stop(EXIT_LIMIT).map_err(|e| format!("exit: {e}"))?;
     read_total(&out)
 }
 
-/// `n` round trips of 64 B on a fresh connection, then a half close; returns once the server
-/// has closed its side too, so that every run has served the connection to its end.
-fn ping_pong(port: u16, n: u64) -> io::Result<()> {
-    let mut s = loadgen::connect(port)?;
-    loadgen::round_trips(&mut s, n, None);
-    s.shutdown(Shutdown::Write)?;
-    match s.read(&mut [0u8; 1])? {
-        0 => Ok(()),
-        _ => Err(io::Error::other("data after the last echo")),
+/// `n` rounds of 64 B on `conns` fresh connections (one: plain round trips; more: a message
+/// written on each, then each echo read, as the throughput phase does), then a half close on
+/// each; returns once the server has closed every one too, so that every run has served its
+/// connections to the end.
+fn rounds(port: u16, n: u64, conns: usize) -> io::Result<()> {
+    let mut socks = (0..conns)
+        .map(|_| loadgen::connect(port))
+        .collect::<io::Result<Vec<_>>>()?;
+    if let [s] = &mut socks[..] {
+        loadgen::round_trips(s, n, None);
+    } else {
+        let (out, mut back) = ([0x5au8; loadgen::MSG], [0u8; loadgen::MSG]);
+        for _ in 0..n {
+            for s in &mut socks {
+                s.write_all(&out)?;
+            }
+            for s in &mut socks {
+                s.read_exact(&mut back)?;
+            }
+        }
     }
+    for s in &mut socks {
+        s.shutdown(Shutdown::Write)?;
+        if s.read(&mut [0u8; 1])? != 0 {
+            return Err(io::Error::other("data after the last echo"));
+        }
+    }
+    Ok(())
 }
 
 /// The total Ir of a callgrind output file: its `totals:` line (or `summary:`, the older name).

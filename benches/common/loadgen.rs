@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 /// The percentiles kept from each latency run (also the points of the SVG plot).
 pub const QS: [f64; 9] = [0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999];
 
-const MSG: usize = 64;
+pub const MSG: usize = 64;
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Latency distribution of one run, in ns.

@@ -340,10 +340,17 @@ pub fn markdown(
 pub fn instr_table(instr: &Instr) -> String {
     let (ct, mio) = (instr.of(Kind::TokioCt), instr.of(Kind::MioRaw));
     let (n1, n2) = instr.n;
+    let (unit, load) = match instr.conns {
+        1 => ("round trips".to_string(), "one connection".to_string()),
+        c => (
+            "rounds".to_string(),
+            format!("{c} connections, one message each per round"),
+        ),
+    };
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "| server | instructions/msg | ×ct | ×mio | Ir, {n1} round trips | Ir, {n2} round trips |\n\
+        "| server | instructions/msg | ×ct | ×mio | Ir, {n1} {unit} | Ir, {n2} {unit} |\n\
          |---|---|---|---|---|---|"
     );
     for c in &instr.counts {
@@ -364,11 +371,11 @@ pub fn instr_table(instr: &Instr) -> String {
     }
     let _ = writeln!(
         o,
-        "\n{}, `--tool=callgrind`, one fresh server per run: (Ir({n2}) − Ir({n1})) / {}, the \
-         server's user-space instructions (all threads) per 64 B message echoed; start-up, \
+        "\n{}, `--tool=callgrind`, one fresh server per run, {load}: (Ir({n2}) − Ir({n1})) / {}, \
+         the server's user-space instructions (all threads) per 64 B message echoed; start-up, \
          set-up and exit cancel out. Method: `benches/instr.rs`.",
         instr.valgrind,
-        n2 - n1
+        (n2 - n1) * instr.conns as u64
     );
     o
 }
