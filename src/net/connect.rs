@@ -581,8 +581,6 @@ fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
     Error::Io(OsError::io(&e, text))
 }
 
-/// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`
-/// (non-blocking connect, wait, check SO_ERROR).
 /// The staggered race of `happy_eyeballs_delay` (L91) over TCP connects to `addrs`, from
 /// `locals` if given, as a value: only [`CreateConnection::happy_eyeballs_delay`] stores it,
 /// so a program that never staggers its attempts does not link the race.
@@ -638,6 +636,8 @@ fn first_connected(outcome: RaceOutcome<Socket>) -> Result<Socket, Error> {
     }
 }
 
+/// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`
+/// (non-blocking connect, wait, check SO_ERROR).
 async fn connect_tcp(
     lp: &LoopHandle,
     addr: SocketAddr,
