@@ -607,10 +607,13 @@ fn open_fds() -> usize {
 }
 
 /// A program that cannot be started, with each stream a pipe, leaves no descriptor behind.
-/// Counted over the whole process, so it must run alone in one: `test_popen_error_with_stdin_pipe`
-/// runs it in a child process. Ignored in an ordinary run, where other tests open descriptors
-/// at the same time; to run it by hand:
-/// `cargo test --test subprocess -- --ignored --exact child_popen_error_leaves_no_descriptor --test-threads=1`.
+/// Counted over the whole process, so it must run alone in one:
+/// `test_popen_error_with_stdin_pipe` runs it in a child process. Ignored in an ordinary run,
+/// where other tests open descriptors at the same time; to run it by hand:
+/// ```text
+/// cargo test --test subprocess -- --ignored --exact \
+///     child_popen_error_leaves_no_descriptor --test-threads=1
+/// ```
 #[cfg(target_os = "linux")]
 #[test]
 #[ignore = "counts the process's descriptors: run alone, by test_popen_error_with_stdin_pipe"]

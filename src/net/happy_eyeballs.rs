@@ -32,9 +32,10 @@ use crate::time::{sleep, Sleep};
 /// Attempt 0 starts at once. The next attempt starts when the most recently started one fails
 /// or `delay` passes since it started, whichever comes first. (CPython also takes `delay=None`,
 /// attempts strictly one after another; `create_connection` without a delay does that with a
-/// plain loop, `connect_in_turn` in `connect.rs`, so this race always staggers.) The first attempt to succeed wins and every other running
-/// attempt is dropped at once (its socket closed). If attempts finish between two polls of the
-/// race, the oldest ready one wins (CPython: the first to resume).
+/// plain loop, `connect_in_turn` in `connect.rs`, so this race always staggers.) The first
+/// attempt to succeed wins and every other running attempt is dropped at once (its socket
+/// closed). If attempts finish between two polls of the race, the oldest ready one wins
+/// (CPython: the first to resume).
 ///
 /// Returns the winner's output and index, or `None` when every attempt failed (or there were
 /// none), together with the error of every attempt that failed, in attempt order. Unlike

@@ -70,9 +70,7 @@ impl ClientTls {
     pub fn is_enabled(&self) -> bool {
         !matches!(self, ClientTls::Disabled)
     }
-}
 
-impl ClientTls {
     /// The configuration a TLS client uses, or `None` for `ssl=False`: past this, nothing that
     /// builds a client can meet a disabled `ssl`.
     pub(crate) fn enabled(&self) -> Option<EnabledTls<'_>> {
@@ -858,7 +856,8 @@ mod tests {
 
     #[test]
     fn s6_s8_server_hostname_rules() {
-        // (`server_hostname` with ssl=False: tests/tls.rs, t1_s6_s8_l84_argument_rules_before_any_io.)
+        // `server_hostname` with ssl=False is ClientOptions::prepare's error, tested in
+        // tests/tls.rs (t1_s6_s8_l84_argument_rules_before_any_io).
         let resolve = |name: Option<&str>, host, unix| {
             let name = name.map(ServerHostname::new);
             resolve_server_hostname(name.as_ref(), host, unix)

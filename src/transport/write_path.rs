@@ -10,9 +10,9 @@
 //! write error is reported.
 //!
 //! Ground rules: a transport implements [`WritePath`]'s required methods (its buffer, its
-//! water marks, its descriptor, its error funnel, itself and its protocol slot) and gets the logic
-//! as provided methods, monomorphised per transport, so the socket's hot path compiles to what
-//! it was when written out by hand. No `RefCell` borrow is held while `deliver_flow` or
+//! water marks, its descriptor, its error funnel, itself and its protocol slot) and gets the
+//! logic as provided methods, monomorphised per transport, so the socket's hot path compiles to
+//! what it was when written out by hand. No `RefCell` borrow is held while `deliver_flow` or
 //! `write_failed` runs: both may call the protocol.
 
 use std::cell::{Cell, RefCell};
