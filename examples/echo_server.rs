@@ -226,9 +226,9 @@ fn main() -> std::process::ExitCode {
     }
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
     let proxy = args.is_set("proxy-protocol");
-    let workers: usize = args.get("workers");
+    // Out of range: a usage error, as for every other flag (not a runtime error from start).
+    let workers = args.get_in("workers", 1..=asyncio::streams::MAX_WORKERS);
     let result = match (workers, listen) {
-        (0, _) => args.fail("--workers must be at least 1"),
         (1, listen) => common::run_until_signal(async move {
             serve(listen, tls_files, proxy)
                 .await

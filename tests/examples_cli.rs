@@ -290,7 +290,12 @@ fn the_messages_say_what_is_wrong() {
         (
             "echo_server",
             &["--workers", "0"],
-            "echo_server: --workers must be at least 1",
+            "echo_server: invalid value '0' for --workers: not in 1..=1024",
+        ),
+        (
+            "echo_server",
+            &["--workers", "1025"],
+            "echo_server: invalid value '1025' for --workers: not in 1..=1024",
         ),
         (
             "echo_server",

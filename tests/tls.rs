@@ -1433,6 +1433,110 @@ fn t3_t48_empty_server_hostname_with_own_config_checks_the_chain_only() {
     });
 }
 
+/// `get_extra_info("server_hostname")`: the name a client used, the SNI a server received.
+fn sni_of(t: &Transport) -> Option<String> {
+    match t.get_extra_info("server_hostname") {
+        Some(ExtraInfo::Text(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// `ssl(true)` with `server_hostname("")` (T3, T48): the default context's roots (here our CA,
+/// through `SSL_CERT_FILE`) still verify the chain, but no SNI is sent and no name is checked.
+/// In a child process: the variable is set there, before any thread reads the environment.
+#[test]
+fn t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only() {
+    const CHILD: &str = "ASYNCIO_TEST_DEFAULT_ROOTS_CHILD";
+    const TEST: &str = "t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only";
+    if std::env::var_os(CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        print!("{stdout}");
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the child failed: {}", out.status);
+        assert!(
+            stdout.contains("default-roots child: ok"),
+            "the child ran no test body"
+        );
+        return;
+    }
+    let certs = Certs::get();
+    // One test thread in this process (`--test-threads=1`, this test only): nothing reads the
+    // environment while it changes.
+    std::env::set_var("SSL_CERT_FILE", &certs.ca);
+    std::env::remove_var("SSL_CERT_DIR");
+    let sni: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+    let seen = sni.clone();
+    run(async move {
+        let handler = move |reader: StreamReader, writer: StreamWriter| {
+            seen.borrow_mut().push(sni_of(writer.transport()));
+            echo(reader, writer)
+        };
+        // The certificate names localhost and 127.0.0.1, never the placeholder a nameless
+        // client verifies against.
+        let server = asyncio::start_server(handler, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let connect = |name: &'static str| async move {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(true)
+                .server_hostname(name)
+                .await?;
+            let used = sni_of(writer.transport());
+            writer.write(b"ping\n")?;
+            assert_eq!(reader.readline().await?, b"ping\n");
+            writer.close();
+            writer.wait_closed().await?;
+            Ok::<_, Error>(used)
+        };
+        // Controls: the default context trusts our CA, and it checks names.
+        assert_eq!(connect("localhost").await?.as_deref(), Some("localhost"));
+        let e = connect("wrong.example")
+            .await
+            .expect_err("T2: the name is checked");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. }
+                ))
+            ),
+            "{e:?}"
+        );
+        // T3: "" connects, with no name on either side.
+        assert_eq!(connect("").await?, None, "the client used no name");
+        // T48: the chain is still verified: under roots that do not hold our CA, "" fails.
+        std::env::set_var("SSL_CERT_FILE", &certs.other_ca);
+        let e = connect("").await.expect_err("T48: unknown CA");
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                ))
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+    // SNI as the server saw it: the named connections (the refused one included) sent one, the
+    // nameless one did not; the last handshake failed before the handler ran.
+    assert_eq!(
+        *sni.borrow(),
+        [Some("localhost".to_string()), None],
+        "server-side SNI per connection that reached the handler"
+    );
+    println!("default-roots child: ok");
+}
+
 #[test]
 fn t3_s55_start_tls_without_a_name_with_own_config_checks_the_chain_only() {
     run(async {

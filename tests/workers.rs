@@ -5,6 +5,11 @@
 //! from `/proc/self/task`). The tests of this binary run one at a time (`util::serial`) so that
 //! the thread count is theirs alone. With `SO_REUSEPORT` the kernel spreads connections by a
 //! hash of their addresses, so no test asserts how they split between workers, only their sum.
+//!
+//! CPython has no server group; each worker is a `Server`, so the group's commands are held to
+//! the `Server` items: `sockets` (S69), `close` (S73), `wait_closed` (S75), `close_clients` /
+//! `abort_clients` (S77), a failing handler (S60), `reuse_port` (L98), the limit (S11). Tests
+//! without an id pin what only the group has (worker counts, threads, start-up failures).
 
 mod util;
 
@@ -30,6 +35,20 @@ fn connect(addr: SocketAddr) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
     s
+}
+
+/// The peer's side of a connection the server has ended: EOF, or a reset when it was aborted
+/// or closed with unread data. Fails on the read timeout (the connection stayed open) or data.
+fn assert_ended(s: &mut TcpStream) {
+    let mut rest = Vec::new();
+    match s.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "unexpected data: {rest:?}"),
+        Err(e) => assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset,
+            "the connection was not ended: {e}"
+        ),
+    }
 }
 
 /// One round trip; panics unless the echo comes back whole.
@@ -72,6 +91,8 @@ fn close_and_wait(group: &ServerGroup) -> Result<(), Error> {
     asyncio::run(group.wait_closed())?
 }
 
+// Checklist: L98 (a SO_REUSEPORT listener each), S69 (`sockets`, empty after close), S75
+// (`wait_closed` once the connections have ended).
 #[test]
 fn two_workers_share_one_port_and_serve_every_connection() {
     let _serial = util::serial();
@@ -124,6 +145,7 @@ fn two_workers_share_one_port_and_serve_every_connection() {
     assert!(after.iter().all(|s| s.connections == 0));
 }
 
+// Checklist: L98 (reuse_port off: one shared listener).
 #[test]
 fn one_shared_listener_serves_too() {
     let _serial = util::serial();
@@ -175,6 +197,7 @@ fn zero_or_too_many_workers_is_invalid_argument() {
     assert_no_worker_threads();
 }
 
+// Checklist: S11 (a limit of 0, refused on each worker).
 #[test]
 fn a_bad_option_fails_start_and_stops_every_worker() {
     let _serial = util::serial();
@@ -212,6 +235,7 @@ fn a_panicking_factory_fails_start_and_stops_the_other_workers() {
     assert_no_worker_threads();
 }
 
+// Checklist: S60 (reported to the loop's exception handler, its connection closed).
 #[test]
 fn a_handler_panic_is_reported_and_its_worker_serves_on() {
     let _serial = util::serial();
@@ -241,9 +265,7 @@ fn a_handler_panic_is_reported_and_its_worker_serves_on() {
         .unwrap();
     let mut bad = connect(addr_of(&group));
     bad.write_all(b"boom").unwrap();
-    let mut rest = Vec::new();
-    let _ = bad.read_to_end(&mut rest); // the connection is closed (EOF or reset)
-    assert!(rest.is_empty());
+    assert_ended(&mut bad); // S60: the failed handler's transport is closed
     for _ in 0..8 {
         let mut good = connect(addr_of(&group));
         ping(&mut good, b"fine");
@@ -254,6 +276,50 @@ fn a_handler_panic_is_reported_and_its_worker_serves_on() {
     assert_eq!(*reports, ["Unhandled exception in client_connected_cb"]);
 }
 
+/// `close` stops the listening only: held connections are served on, new ones are refused,
+/// and `wait_closed` waits for the held ones to end.
+// Checklist: S73, S69, S75.
+#[test]
+fn close_stops_listening_and_leaves_connections_open() {
+    let _serial = util::serial();
+    for reuse_port in [true, false] {
+        let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+            .reuse_port(reuse_port)
+            .start()
+            .unwrap();
+        let addr = addr_of(&group);
+        let mut clients: Vec<TcpStream> = (0..8).map(|_| connect(addr)).collect();
+        for c in &mut clients {
+            ping(c, b"before");
+        }
+        group.close();
+        // `stats` runs after `close` on each worker's loop (one thread-safe queue, in order):
+        // once it returns, every worker has closed its listener.
+        let stats = group.stats();
+        assert_eq!(stats.iter().map(|s| s.connections).sum::<usize>(), 8);
+        assert!(group.sockets().is_empty(), "S69: no socket after close");
+        let e = TcpStream::connect(addr).expect_err("S73: the listeners are closed");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+        for c in &mut clients {
+            ping(c, b"after"); // S73: accepted connections are left alone
+        }
+        // S75: closed, but connections are live: wait_closed is not done.
+        {
+            let mut wait = std::pin::pin!(group.wait_closed());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(
+                std::future::Future::poll(wait.as_mut(), &mut cx).is_pending(),
+                "wait_closed returned with 8 connections open"
+            );
+        }
+        group.close(); // a second close does nothing
+        drop(clients); // EOF: the handlers end, then the workers
+        close_and_wait(&group).unwrap();
+        assert_no_worker_threads();
+    }
+}
+
+// Checklist: S77 (close_clients after close), S75.
 #[test]
 fn close_clients_ends_held_connections_and_wait_closed_returns() {
     let _serial = util::serial();
@@ -285,11 +351,10 @@ fn dropping_the_group_aborts_connections_and_joins_the_threads() {
     ping(&mut held, b"held");
     drop(group);
     assert_no_worker_threads();
-    let mut rest = Vec::new();
-    let _ = held.read_to_end(&mut rest); // EOF or reset: the connection is gone
-    assert!(rest.is_empty());
+    assert_ended(&mut held); // aborted with its worker (S77's abort_clients, then the loop ends)
 }
 
+// Checklist: S75 (no connection: wait_closed returns once closed).
 #[test]
 fn wait_closed_from_another_loop_thread_and_the_group_is_send_sync() {
     fn send_sync<T: Send + Sync>(_: &T) {}
@@ -312,6 +377,7 @@ fn wait_closed_from_another_loop_thread_and_the_group_is_send_sync() {
 /// A worker that ends with an error after it started serving (here its loop is stopped under
 /// it) does not take the group down silently: the other worker goes on until closed, the
 /// group's figures still list the ended one, and `wait_closed` returns its error.
+// Checklist: S75 (group only: the error a worker ended with).
 #[test]
 fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
     let _serial = util::serial();

@@ -441,14 +441,11 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                     Some((h, p)) => Some(Rc::new(resolve(Some(h), *p, fam, true).await?)),
                     None => None,
                 };
-                let (winner, errors) = match happy_eyeballs {
+                let outcome = match happy_eyeballs {
                     Some((delay, race)) => race(lp.clone(), addrs, locals, delay).await,
                     None => connect_in_turn(&lp, addrs, locals.as_deref().map(Vec::as_slice)).await,
                 };
-                match winner {
-                    Some((s, _)) => s,
-                    None => return Err(combine_errors(errors)),
-                }
+                first_connected(outcome)?
             }
         };
         let proto = factory();
@@ -584,8 +581,6 @@ fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
     Error::Io(OsError::io(&e, text))
 }
 
-/// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`
-/// (non-blocking connect, wait, check SO_ERROR).
 /// The staggered race of `happy_eyeballs_delay` (L91) over TCP connects to `addrs`, from
 /// `locals` if given, as a value: only [`CreateConnection::happy_eyeballs_delay`] stores it,
 /// so a program that never staggers its attempts does not link the race.
@@ -612,12 +607,12 @@ fn race_connects(
             }
         })
         .collect();
-    Box::pin(staggered_race(attempts, Some(delay)))
+    Box::pin(staggered_race(attempts, delay))
 }
 
 /// Without `happy_eyeballs_delay`: one address after another, the next only once the previous
-/// failed (CPython's loop over the addresses; `staggered_race` with no delay does the same).
-/// Returns what the race returns: the winner and its index, and the errors before it.
+/// failed (L88: CPython's loop over the addresses in `create_connection`). Returns what the race
+/// returns: the winner and its index, and the errors before it.
 async fn connect_in_turn(
     lp: &LoopHandle,
     addrs: Vec<SocketAddr>,
@@ -633,6 +628,16 @@ async fn connect_in_turn(
     (None, errors)
 }
 
+/// The winner's socket, or the one error for every failed attempt (L92).
+fn first_connected(outcome: RaceOutcome<Socket>) -> Result<Socket, Error> {
+    match outcome {
+        (Some((sock, _)), _) => Ok(sock),
+        (None, errors) => Err(combine_errors(errors)),
+    }
+}
+
+/// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`
+/// (non-blocking connect, wait, check SO_ERROR).
 async fn connect_tcp(
     lp: &LoopHandle,
     addr: SocketAddr,
@@ -675,5 +680,121 @@ pub(crate) fn unix_addr(path: &Path) -> io::Result<std::os::unix::net::SocketAdd
         std::os::unix::net::SocketAddr::from_abstract_name(name)
     } else {
         std::os::unix::net::SocketAddr::from_pathname(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The default connect path (no `happy_eyeballs_delay`) over real loopback sockets: a port
+    //! bound but not listening refuses at once (ECONNREFUSED), so every outcome is deterministic.
+    use super::*;
+    use crate::event_loop::EventLoop;
+    use socket2::{Domain, Socket as RawSocket, Type};
+
+    /// A socket bound to `ip` port 0 and never listening: connecting to it is refused. Kept
+    /// alive by the caller so the port stays taken. `None` where `ip` cannot be bound (no ::1).
+    fn refusing(ip: &str) -> Option<(RawSocket, SocketAddr)> {
+        let addr = SocketAddr::new(ip.parse().unwrap(), 0);
+        let sock = RawSocket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+        if let Err(e) = sock.bind(&addr.into()) {
+            println!("skipped the {ip} case: cannot bind {addr}: {e}");
+            return None;
+        }
+        let bound = sock.local_addr().unwrap().as_socket().unwrap();
+        Some((sock, bound))
+    }
+
+    /// Runs `connect_in_turn` then `first_connected` over `addrs`, as `create_connection` does.
+    fn connect_all(addrs: Vec<SocketAddr>) -> Result<Socket, Error> {
+        let lp = EventLoop::new().unwrap();
+        let handle = lp.handle();
+        lp.run_until_complete(async move {
+            first_connected(connect_in_turn(&handle, addrs, None).await)
+        })
+        .unwrap()
+    }
+
+    fn refused_text(addr: SocketAddr) -> String {
+        format!("[Errno {}] Connect call failed {addr}", libc::ECONNREFUSED)
+    }
+
+    #[test]
+    fn l88_the_next_address_is_tried_after_one_fails() {
+        let (_keep, refused) = refusing("127.0.0.1").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let lp = EventLoop::new().unwrap();
+        let handle = lp.handle();
+        let (winner, errors) = lp
+            .run_until_complete(
+                async move { connect_in_turn(&handle, vec![refused, good], None).await },
+            )
+            .unwrap();
+        let (sock, index) = winner.expect("the second address accepts");
+        assert_eq!(index, 1, "the listener is the second address");
+        let peer = sock.peer_addr().unwrap();
+        assert_eq!(peer.as_inet(), Some(good));
+        let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [refused_text(refused)],
+            "the first attempt's error is kept"
+        );
+        assert_eq!(errors[0].kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn l88_an_ipv6_refusal_falls_back_to_ipv4() {
+        // `localhost` as most resolvers give it: ::1 first, then 127.0.0.1.
+        let Some((_keep, refused)) = refusing("::1") else {
+            return;
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let sock = connect_all(vec![refused, good]).expect("127.0.0.1 accepts");
+        assert_eq!(sock.peer_addr().unwrap().as_inet(), Some(good));
+    }
+
+    #[test]
+    fn l92_every_address_failing_gives_multiple_exceptions() {
+        let (_k1, a) = refusing("127.0.0.1").unwrap();
+        let (_k2, b) = refusing("127.0.0.1").unwrap();
+        let Err(e) = connect_all(vec![a, b]) else {
+            panic!("nothing listens, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Multiple exceptions: {}, {}",
+                refused_text(a),
+                refused_text(b)
+            )
+        );
+        assert_eq!(
+            e.kind(),
+            io::ErrorKind::ConnectionRefused,
+            "the kind they share"
+        );
+    }
+
+    #[test]
+    fn l92_equal_errors_give_the_first_unchanged() {
+        // The same refusing address twice: two errors with one text → that error, errno kept.
+        let (_keep, a) = refusing("127.0.0.1").unwrap();
+        let Err(Error::Io(e)) = connect_all(vec![a, a]) else {
+            panic!("expected Error::Io");
+        };
+        assert_eq!(e.to_string(), refused_text(a));
+        assert_eq!(crate::error::errno(&e), Some(libc::ECONNREFUSED));
+    }
+
+    #[test]
+    fn l92_a_single_failure_is_raised_unchanged() {
+        let (_keep, a) = refusing("127.0.0.1").unwrap();
+        let Err(Error::Io(e)) = connect_all(vec![a]) else {
+            panic!("expected Error::Io");
+        };
+        assert_eq!(e.to_string(), refused_text(a));
+        assert_eq!(crate::error::errno(&e), Some(libc::ECONNREFUSED));
     }
 }

@@ -70,6 +70,25 @@ impl ClientTls {
     pub fn is_enabled(&self) -> bool {
         !matches!(self, ClientTls::Disabled)
     }
+
+    /// The configuration a TLS client uses, or `None` for `ssl=False`: past this, nothing that
+    /// builds a client can meet a disabled `ssl`.
+    pub(crate) fn enabled(&self) -> Option<EnabledTls<'_>> {
+        match self {
+            ClientTls::Disabled => None,
+            ClientTls::Default => Some(EnabledTls::Default),
+            ClientTls::Config(c) => Some(EnabledTls::Config(c)),
+        }
+    }
+}
+
+/// A [`ClientTls`] that is on: the default verifying context or the user's configuration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum EnabledTls<'a> {
+    /// `ssl=True`.
+    Default,
+    /// `ssl=<SSLContext>`.
+    Config(&'a Arc<ClientConfig>),
 }
 
 impl From<bool> for ClientTls {
@@ -518,14 +537,14 @@ impl ServerCertVerifier for NoHostnameCheck {
 ///
 /// With the user's own configuration this runs a rustls *server* (the rehearsal, see
 /// [`chain_only`]); with `ssl(true)` it builds a second verifier. So it is reached only as a
-/// [`NamelessFn`] value, handed to [`client_setup`] by the entry points that can go nameless:
-/// `server_hostname` on the connection builders, and `start_tls`. A client that never asks for
-/// a nameless connection links neither (rustls' server half alone is about 190 KiB).
-pub(crate) fn nameless_config(ssl: &ClientTls) -> Result<Arc<ClientConfig>, Error> {
+/// [`NamelessFn`] value in [`ServerHostname::Nameless`], made by [`ServerHostname::new`] for
+/// the entry points that can go nameless: `server_hostname` on the connection builders, and
+/// `start_tls`. A client that never asks for a nameless connection links neither (rustls'
+/// server half alone is about 190 KiB).
+pub(crate) fn nameless_config(ssl: EnabledTls<'_>) -> Result<Arc<ClientConfig>, Error> {
     match ssl {
-        ClientTls::Disabled => Err(Error::invalid_argument("TLS is not enabled (ssl=False)")),
-        ClientTls::Default => default_nameless_config(),
-        ClientTls::Config(c) => Ok(chain_only(c)),
+        EnabledTls::Default => default_nameless_config(),
+        EnabledTls::Config(c) => Ok(chain_only(c)),
     }
 }
 
@@ -750,7 +769,30 @@ fn rehearse(
 const NO_NAME: &str = "unnamed.invalid";
 
 /// [`nameless_config`], passed as a value so that only callers that may go nameless link it.
-pub(crate) type NamelessFn = fn(&ClientTls) -> Result<Arc<ClientConfig>, Error>;
+pub(crate) type NamelessFn = fn(EnabledTls<'_>) -> Result<Arc<ClientConfig>, Error>;
+
+/// The name a client sends as SNI and checks (Python's `server_hostname`, T2, T3).
+#[derive(Clone, Debug)]
+pub(crate) enum ServerHostname {
+    /// This name. Invariant: not empty (made by [`ServerHostname::new`] or from a non-empty
+    /// host).
+    Name(String),
+    /// `server_hostname=''` (or none, for `start_tls`): no SNI and no name check, the chain
+    /// still verified (T3, T48), through this [`nameless_config`]: only the entry points that
+    /// can go nameless name it, so only they link it.
+    Nameless(NamelessFn),
+}
+
+impl ServerHostname {
+    /// `server_hostname=name`: `""` is [`ServerHostname::Nameless`].
+    pub(crate) fn new(name: &str) -> Self {
+        if name.is_empty() {
+            ServerHostname::Nameless(nameless_config)
+        } else {
+            ServerHostname::Name(name.to_string())
+        }
+    }
+}
 
 /// Everything a client engine needs, resolved before any I/O.
 pub(crate) struct ClientSetup {
@@ -760,64 +802,48 @@ pub(crate) struct ClientSetup {
     pub(crate) server_hostname: Option<String>,
 }
 
-/// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48). A
-/// `None` or empty name turns off SNI and the name check, through `nameless` (always
-/// [`nameless_config`]; `None` from a caller that cannot be nameless, which then gets an error
-/// rather than a panic).
+/// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48).
 pub(crate) fn client_setup(
-    ssl: &ClientTls,
-    server_hostname: Option<&str>,
-    nameless: Option<NamelessFn>,
+    ssl: EnabledTls<'_>,
+    server_hostname: ServerHostname,
 ) -> Result<ClientSetup, Error> {
-    let name = server_hostname.filter(|n| !n.is_empty());
-    let config = match (ssl, name, nameless) {
-        (ClientTls::Disabled, _, _) => {
-            return Err(Error::invalid_argument("TLS is not enabled (ssl=False)"))
+    match server_hostname {
+        ServerHostname::Name(n) => {
+            let name = ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
+                .map_err(|_| Error::invalid_argument(format!("invalid server_hostname {n:?}")))?
+                .to_owned();
+            let config = match ssl {
+                EnabledTls::Default => default_config()?,
+                EnabledTls::Config(c) => c.clone(),
+            };
+            Ok(ClientSetup {
+                config,
+                name,
+                server_hostname: Some(n),
+            })
         }
-        (ClientTls::Default, Some(_), _) => default_config()?,
-        (ClientTls::Config(c), Some(_), _) => c.clone(),
-        (_, None, Some(nameless)) => nameless(ssl)?,
-        (_, None, None) => {
-            return Err(Error::invalid_state(
-                "a nameless TLS client was not prepared",
-            ))
-        }
-    };
-    let server_name = match name {
-        Some(n) => ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
-            .map_err(|_| Error::invalid_argument(format!("invalid server_hostname {n:?}")))?
-            .to_owned(),
-        None => ServerName::try_from(NO_NAME).expect("placeholder is a valid DNS name"),
-    };
-    Ok(ClientSetup {
-        config,
-        name: server_name,
-        server_hostname: name.map(str::to_string),
-    })
+        ServerHostname::Nameless(nameless) => Ok(ClientSetup {
+            config: nameless(ssl)?,
+            name: ServerName::try_from(NO_NAME).expect("placeholder is a valid DNS name"),
+            server_hostname: None,
+        }),
+    }
 }
 
-/// Python's client rules on `server_hostname` (S6 for TCP, S8/L111 for Unix): returns the name
-/// to use. `host` is the connection's host (`None` with `sock=` or a Unix path).
+/// Python's client rules on `server_hostname` with `ssl` on (S6 for TCP, S8/L111 for Unix):
+/// returns the name to use. `host` is the connection's host (`None` with `sock=` or a Unix
+/// path). (With `ssl=False` a name is an error of its own: `ClientOptions::prepare`.)
 pub(crate) fn resolve_server_hostname(
-    ssl: &ClientTls,
-    server_hostname: Option<&str>,
+    server_hostname: Option<&ServerHostname>,
     host: Option<&str>,
     unix: bool,
-) -> Result<Option<String>, Error> {
-    if !ssl.is_enabled() {
-        if server_hostname.is_some() {
-            return Err(Error::invalid_argument(
-                "server_hostname is only meaningful with ssl",
-            ));
-        }
-        return Ok(None);
-    }
+) -> Result<ServerHostname, Error> {
     match (server_hostname, host) {
-        (Some(name), _) => Ok(Some(name.to_string())),
+        (Some(name), _) => Ok(name.clone()),
         (None, _) if unix => Err(Error::invalid_argument(
             "you have to pass server_hostname when using ssl",
         )),
-        (None, Some(host)) if !host.is_empty() => Ok(Some(host.to_string())),
+        (None, Some(host)) if !host.is_empty() => Ok(ServerHostname::Name(host.to_string())),
         (None, _) => Err(Error::invalid_argument(
             "You must set server_hostname when using ssl without a host",
         )),
@@ -830,33 +856,41 @@ mod tests {
 
     #[test]
     fn s6_s8_server_hostname_rules() {
-        let on = ClientTls::Default;
-        let off = ClientTls::Disabled;
-        let e = resolve_server_hostname(&off, Some("x"), Some("h"), false).unwrap_err();
-        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
-        assert_eq!(
-            resolve_server_hostname(&off, None, Some("h"), false).unwrap(),
-            None
-        );
-        assert_eq!(
-            resolve_server_hostname(&on, None, Some("127.0.0.1"), false).unwrap(),
-            Some("127.0.0.1".into()),
+        // `server_hostname` with ssl=False is ClientOptions::prepare's error, tested in
+        // tests/tls.rs (t1_s6_s8_l84_argument_rules_before_any_io).
+        let resolve = |name: Option<&str>, host, unix| {
+            let name = name.map(ServerHostname::new);
+            resolve_server_hostname(name.as_ref(), host, unix)
+        };
+        assert!(
+            matches!(resolve(None, Some("127.0.0.1"), false), Ok(ServerHostname::Name(n)) if n == "127.0.0.1"),
             "S6: defaults to host, even an IP literal"
         );
-        let e = resolve_server_hostname(&on, None, None, false).unwrap_err();
+        let e = resolve(None, None, false).unwrap_err();
         assert_eq!(
             e.to_string(),
             "You must set server_hostname when using ssl without a host"
         );
-        let e = resolve_server_hostname(&on, None, None, true).unwrap_err();
+        let e = resolve(None, Some(""), false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "You must set server_hostname when using ssl without a host"
+        );
+        let e = resolve(None, None, true).unwrap_err();
         assert_eq!(
             e.to_string(),
             "you have to pass server_hostname when using ssl"
         );
-        assert_eq!(
-            resolve_server_hostname(&on, Some(""), None, true).unwrap(),
-            Some(String::new()),
-            "S8: '' is accepted"
+        assert!(
+            matches!(
+                resolve(Some(""), None, true),
+                Ok(ServerHostname::Nameless(_))
+            ),
+            "S8: '' is accepted, and means no name"
+        );
+        assert!(
+            matches!(resolve(Some("x"), Some("h"), false), Ok(ServerHostname::Name(n)) if n == "x"),
+            "a given name wins over the host"
         );
     }
 
@@ -1064,17 +1098,11 @@ mod tests {
                 .with_root_certificates(RootCertStore::empty())
                 .with_no_client_auth(),
         );
-        let s = client_setup(
-            &ClientTls::Config(c.clone()),
-            Some(""),
-            Some(nameless_config),
-        )
-        .unwrap();
+        let s = client_setup(EnabledTls::Config(&c), ServerHostname::new("")).unwrap();
         assert!(!s.config.enable_sni);
         assert_eq!(s.server_hostname, None);
-        let s = client_setup(&ClientTls::Config(c), Some("example.com"), None).unwrap();
+        let s = client_setup(EnabledTls::Config(&c), ServerHostname::new("example.com")).unwrap();
         assert!(s.config.enable_sni);
         assert_eq!(s.server_hostname.as_deref(), Some("example.com"));
-        assert!(client_setup(&ClientTls::Disabled, Some("x"), None).is_err());
     }
 }

@@ -124,7 +124,7 @@ pub use config::{
 /// The rustls version this crate is built against, for building configurations.
 pub use rustls;
 
-use self::config::{client_setup, resolve_server_hostname, ClientSetup, NamelessFn};
+use self::config::{client_setup, resolve_server_hostname, ClientSetup, ServerHostname};
 use self::engine::Engine;
 use self::protocol::{RawSide, TlsProtocol};
 use crate::constants::{SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT};
@@ -191,18 +191,15 @@ impl TlsOptions {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ClientOptions {
     pub(crate) ssl: ClientTls,
-    pub(crate) server_hostname: Option<String>,
-    /// Set with `server_hostname` (only a name set there can be empty): see
-    /// [`config::nameless_config`] for why it is a value.
-    pub(crate) nameless: Option<NamelessFn>,
+    /// `server_hostname=`, if given (else the host is the name).
+    pub(crate) server_hostname: Option<ServerHostname>,
     pub(crate) options: TlsOptions,
 }
 
 impl ClientOptions {
     /// `server_hostname=name`.
     pub(crate) fn set_server_hostname(&mut self, name: &str) {
-        self.server_hostname = Some(name.to_string());
-        self.nameless = Some(config::nameless_config);
+        self.server_hostname = Some(ServerHostname::new(name));
     }
 
     /// Python's checks, before any I/O (S6, S8, L84, L111, T1); `host` is the connection's
@@ -212,13 +209,18 @@ impl ClientOptions {
         host: Option<&str>,
         unix: bool,
     ) -> Result<Option<PreparedClient>, Error> {
-        let name = resolve_server_hostname(&self.ssl, self.server_hostname.as_deref(), host, unix)?;
-        if !self.ssl.is_enabled() {
+        let Some(ssl) = self.ssl.enabled() else {
+            if self.server_hostname.is_some() {
+                return Err(Error::invalid_argument(
+                    "server_hostname is only meaningful with ssl",
+                ));
+            }
             self.options.check_without_ssl()?;
             return Ok(None);
-        }
+        };
+        let name = resolve_server_hostname(self.server_hostname.as_ref(), host, unix)?;
         self.options.check()?;
-        let setup = client_setup(&self.ssl, name.as_deref(), self.nameless)?;
+        let setup = client_setup(ssl, name)?;
         Ok(Some(PreparedClient {
             setup,
             options: self.options,
@@ -497,9 +499,8 @@ impl StartTls {
             (TlsContext::Server(c), true) => (Engine::server(c)?, None),
             (TlsContext::Client(c), false) => {
                 // Nameless unless told (S55); start_tls links the server half anyway.
-                let nameless = Some(config::nameless_config as NamelessFn);
-                let setup =
-                    client_setup(&ClientTls::Config(c), server_hostname.as_deref(), nameless)?;
+                let name = ServerHostname::new(server_hostname.as_deref().unwrap_or(""));
+                let setup = client_setup(config::EnabledTls::Config(&c), name)?;
                 let name = setup.server_hostname.clone();
                 (Engine::client(setup.config, setup.name)?, name)
             }

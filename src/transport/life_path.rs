@@ -10,8 +10,9 @@
 //! (a socket flushes, then `connection_lost`; a write pipe's `close` is its `write_eof`), and
 //! `shutdown(SHUT_WR)` or `EPIPE` on the way.
 //!
-//! Ground rules: a transport implements [`LifePath`]'s required methods (itself, its protocol
-//! slot, its `Life`, its `read_ready` and its `release`) and gets the rest as provided methods.
+//! Ground rules: a transport implements [`LifePath`]'s required methods (its `Life`, its
+//! `read_ready` and its `release`; itself and its protocol slot come with [`WritePath`]) and
+//! gets the rest as provided methods.
 //! `connection_lost` runs exactly once and last, and never from inside user code: it is queued
 //! with `call_soon` (only a closing transport whose buffer drains calls it directly, from
 //! `write_ready`); a protocol held elsewhere gets it on a later turn instead. No `RefCell` borrow
@@ -20,14 +21,13 @@
 
 use std::any::Any;
 use std::io;
-use std::rc::Weak;
 
 use super::lifecycle::{Life, Reading, State};
 use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
-use crate::protocol::{Called, ProtocolSlot};
+use crate::protocol::Called;
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
 /// lets go of at the end; the shared logic comes with it.
@@ -37,10 +37,6 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     /// Appended to the protocol-call traces (`""` for a socket, whose traces tests pin).
     const TRACE_TAG: &'static str;
 
-    /// This transport, for queuing callbacks and handing out `Transport` handles.
-    fn me(&self) -> &Weak<Self>;
-    /// The protocol, called only through this slot; it also keeps the loop and the id.
-    fn protocol(&self) -> &ProtocolSlot;
     /// `State` and `Reading`, changed only through their guarded setters.
     fn life(&self) -> &Life;
     /// Reads while readable (the start of reading looks once).

@@ -10,13 +10,14 @@
 //! write error is reported.
 //!
 //! Ground rules: a transport implements [`WritePath`]'s required methods (its buffer, its
-//! water marks, its descriptor, its error funnel, its flow-edge delivery) and gets the logic
-//! as provided methods, monomorphised per transport, so the socket's hot path compiles to what
-//! it was when written out by hand. No `RefCell` borrow is held while `deliver_flow` or
+//! water marks, its descriptor, its error funnel, itself and its protocol slot) and gets the
+//! logic as provided methods, monomorphised per transport, so the socket's hot path compiles to
+//! what it was when written out by hand. No `RefCell` borrow is held while `deliver_flow` or
 //! `write_failed` runs: both may call the protocol.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
+use std::rc::Weak;
 
 use super::flow_control::FlowControl;
 use super::write_buffer::WriteBuffer;
@@ -24,10 +25,11 @@ use super::BufferInfo;
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
+use crate::protocol::{FlowEdge, ProtocolSlot};
 
 /// A transport's write side: what it holds and how it reaches its descriptor; the shared
 /// logic comes with it.
-pub(crate) trait WritePath {
+pub(crate) trait WritePath: Sized + 'static {
     /// The descriptor written to.
     type Out;
 
@@ -42,8 +44,10 @@ pub(crate) trait WritePath {
     /// CPython's `_conn_lost` count behind the dropped-write warning (L81): a socket's starts
     /// at 1 (its loss counts), a write pipe's at 0 (CPython's pipe close does not count).
     fn conn_lost_writes(&self) -> &Cell<u32>;
-    /// For traces.
-    fn transport_id(&self) -> u64;
+    /// This transport, for queuing callbacks and handing out `Transport` handles.
+    fn me(&self) -> &Weak<Self>;
+    /// The protocol, called only through this slot; it also keeps the loop and the id.
+    fn protocol(&self) -> &ProtocolSlot;
 
     /// Runs `f` on the descriptor, or returns `None` once it is closed.
     fn with_out<R>(&self, f: impl FnOnce(&Self::Out) -> R) -> Option<R>;
@@ -53,8 +57,19 @@ pub(crate) trait WritePath {
     fn send_vectored(out: &Self::Out, chunks: &[IoSlice<'_>]) -> io::Result<usize>;
     /// The error funnel for a failed write: `fatal_error`, which closes the transport.
     fn write_failed(&self, err: io::Error);
-    /// Delivers `pause_writing` (`true`) or `resume_writing` to the protocol.
-    fn deliver_flow(&self, pause: bool);
+
+    /// For traces.
+    fn transport_id(&self) -> u64 {
+        self.protocol().transport_id()
+    }
+
+    /// Delivers `pause_writing` (`true`) or `resume_writing` through the protocol slot: now,
+    /// or after the protocol call in progress (L49); flushed on later turns while the protocol
+    /// is held elsewhere.
+    fn deliver_flow(&self, pause: bool) {
+        let edge = FlowEdge::pause(pause);
+        crate::protocol::deliver_flow(self.protocol().lp(), self.me(), Self::protocol, edge);
+    }
 
     /// A write after the connection was lost: dropped and counted, with a warning past the
     /// threshold (L81).

@@ -207,14 +207,6 @@ impl LifePath for PipeTransport {
     const LOG_NAME: &'static str = "pipe transport";
     const TRACE_TAG: &'static str = " (pipe)";
 
-    fn me(&self) -> &Weak<Self> {
-        &self.me
-    }
-
-    fn protocol(&self) -> &ProtocolSlot {
-        &self.protocol
-    }
-
     fn life(&self) -> &Life {
         &self.life
     }

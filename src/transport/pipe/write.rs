@@ -5,12 +5,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Write};
+use std::rc::Weak;
 
 use mio::unix::pipe::Sender;
 
 use super::{Direction, End, PipeTransport, State};
 use crate::error::Error;
-use crate::protocol::FlowEdge;
+use crate::protocol::ProtocolSlot;
 use crate::transport::flow_control::FlowControl;
 use crate::transport::life_path::LifePath;
 use crate::transport::write_buffer::WriteBuffer;
@@ -33,8 +34,12 @@ impl WritePath for PipeTransport {
         &self.conn_lost_writes
     }
 
-    fn transport_id(&self) -> u64 {
-        self.id()
+    fn me(&self) -> &Weak<Self> {
+        &self.me
+    }
+
+    fn protocol(&self) -> &ProtocolSlot {
+        &self.protocol
     }
 
     fn with_out<R>(&self, f: impl FnOnce(&Sender) -> R) -> Option<R> {
@@ -54,10 +59,6 @@ impl WritePath for PipeTransport {
 
     fn write_failed(&self, err: io::Error) {
         self.fatal_error(err, "Fatal write error on pipe transport", false);
-    }
-
-    fn deliver_flow(&self, pause: bool) {
-        crate::protocol::deliver_flow(self.lp(), &self.me, |t| &t.protocol, FlowEdge::pause(pause));
     }
 }
 

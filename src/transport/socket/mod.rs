@@ -200,14 +200,6 @@ impl LifePath for SocketTransport {
     const LOG_NAME: &'static str = "transport";
     const TRACE_TAG: &'static str = "";
 
-    fn me(&self) -> &Weak<Self> {
-        &self.me
-    }
-
-    fn protocol(&self) -> &ProtocolSlot {
-        &self.protocol
-    }
-
     fn life(&self) -> &Life {
         &self.life
     }

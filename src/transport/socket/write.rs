@@ -6,9 +6,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
+use std::rc::Weak;
 
 use super::{Socket, SocketTransport, State, WriteSide};
-use crate::protocol::FlowEdge;
+use crate::protocol::ProtocolSlot;
 use crate::transport::flow_control::FlowControl;
 use crate::transport::life_path::LifePath;
 use crate::transport::write_buffer::WriteBuffer;
@@ -32,8 +33,12 @@ impl WritePath for SocketTransport {
         &self.conn_lost_writes
     }
 
-    fn transport_id(&self) -> u64 {
-        self.id()
+    fn me(&self) -> &Weak<Self> {
+        &self.me
+    }
+
+    fn protocol(&self) -> &ProtocolSlot {
+        &self.protocol
     }
 
     #[inline]
@@ -52,12 +57,6 @@ impl WritePath for SocketTransport {
 
     fn write_failed(&self, err: io::Error) {
         self.fatal_error(err, "Fatal write error on socket transport", false);
-    }
-
-    /// pause_writing/resume_writing through the protocol slot: now, or after the protocol call
-    /// in progress (L49); flushed on later turns while the protocol is held elsewhere.
-    fn deliver_flow(&self, pause: bool) {
-        crate::protocol::deliver_flow(self.lp(), &self.me, |t| &t.protocol, FlowEdge::pause(pause));
     }
 }
 
