@@ -20,7 +20,9 @@
 //!   timeout computed per iteration) cost 12 % more instructions per echoed message.
 //! - The one timer is armed for the earliest look it needs and moved only when a new one is
 //!   *earlier* (a `reset`, not a cancel and an insert). Drains wait rarely: they are dated
-//!   exactly, from the loop's per-iteration clock (`LoopInner::cached_now_ns`).
+//!   exactly, a drain's wait from a fresh clock reading when it begins (`fresh_now`), its
+//!   checks against the loop's per-iteration clock (`LoopInner::cached_now_ns`), which can only
+//!   lag the real time: a drain timeout never ends early.
 //! - The timer holds the core weakly; the connection's loss takes the entry out of the wheel.
 
 use std::cell::Cell;
