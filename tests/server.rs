@@ -901,30 +901,7 @@ const EMFILE_TEST: &str = "l102_d6_accept_out_of_fds_reports_once_backs_off_and_
 
 #[test]
 fn l102_d6_accept_out_of_fds_reports_once_backs_off_and_resumes() {
-    in_child(EMFILE_CHILD, EMFILE_TEST, "emfile child: ok", emfile_child);
-}
-
-/// Runs `body` in a child process (this test binary re-executed with `--exact test` and the
-/// `marker` variable set), so a lowered `RLIMIT_NOFILE` cannot starve the other tests; the
-/// parent checks that the child succeeded and printed `ok_line`.
-fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
-    if std::env::var_os(marker).is_some() {
-        body();
-        return;
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(marker, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the child failed: {}", out.status);
-    assert!(
-        stdout.contains(ok_line),
-        "the child did not run the test body"
-    );
+    util::in_child(EMFILE_CHILD, EMFILE_TEST, "emfile child: ok", emfile_child);
 }
 
 /// Sets the soft `RLIMIT_NOFILE`.
@@ -1074,7 +1051,7 @@ const EPISODE_TEST: &str = "l102_d6_a_long_episode_is_reported_once_and_its_end_
 /// again (how long, how many retries).
 #[test]
 fn l102_d6_a_long_episode_is_reported_once_and_its_end_once() {
-    in_child(
+    util::in_child(
         EPISODE_CHILD,
         EPISODE_TEST,
         "episode child: ok",
@@ -1160,7 +1137,7 @@ const RESERVE_TEST: &str = "l102_reserve_fd_sheds_waiting_connections_promptly";
 /// clients hanging in the backlog; one report per episode; served connections go on.
 #[test]
 fn l102_reserve_fd_sheds_waiting_connections_promptly() {
-    in_child(
+    util::in_child(
         RESERVE_CHILD,
         RESERVE_TEST,
         "reserve child: ok",

@@ -1446,24 +1446,16 @@ fn sni_of(t: &Transport) -> Option<String> {
 /// In a child process: the variable is set there, before any thread reads the environment.
 #[test]
 fn t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only() {
-    const CHILD: &str = "ASYNCIO_TEST_DEFAULT_ROOTS_CHILD";
-    const TEST: &str = "t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only";
-    if std::env::var_os(CHILD).is_none() {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
-            .env(CHILD, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        print!("{stdout}");
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "the child failed: {}", out.status);
-        assert!(
-            stdout.contains("default-roots child: ok"),
-            "the child ran no test body"
-        );
-        return;
-    }
+    util::in_child(
+        "ASYNCIO_TEST_DEFAULT_ROOTS_CHILD",
+        "t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only",
+        "default-roots child: ok",
+        default_roots_child,
+    );
+}
+
+/// The child of the test above.
+fn default_roots_child() {
     let certs = Certs::get();
     // One test thread in this process (`--test-threads=1`, this test only): nothing reads the
     // environment while it changes.

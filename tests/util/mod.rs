@@ -363,3 +363,27 @@ pub fn os_pipe() -> (std::fs::File, std::fs::File) {
         )
     }
 }
+
+/// Runs `body` in a child process (this test binary re-executed with `--exact test` and the
+/// `marker` variable set), alone in its process: what it changes process-wide (a lowered
+/// `RLIMIT_NOFILE`, an environment variable) cannot reach the other tests. The parent checks
+/// that the child succeeded and printed `ok_line`.
+pub fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
+    if std::env::var_os(marker).is_some() {
+        body();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(marker, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the child failed: {}", out.status);
+    assert!(
+        stdout.contains(ok_line),
+        "the child did not run the test body"
+    );
+}
