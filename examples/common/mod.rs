@@ -158,14 +158,13 @@ impl Cli {
     /// prints one line and exits 2.
     pub fn parse(&'static self) -> Args {
         // `args_os`: `std::env::args` panics on an argument that is not UTF-8.
-        let argv: Result<Vec<String>, _> = std::env::args_os()
-            .skip(1)
-            .map(|a| {
-                a.into_string()
-                    .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
-            })
-            .collect();
-        let argv = argv.unwrap_or_else(|msg| self.fail(&msg));
+        let mut argv = Vec::new();
+        for a in std::env::args_os().skip(1) {
+            match a.into_string() {
+                Ok(a) => argv.push(a),
+                Err(a) => self.fail(&format!("argument {a:?} is not valid UTF-8")),
+            }
+        }
         match self.try_parse(argv) {
             Ok(args) => args,
             Err(Stop::Help) => {
