@@ -735,7 +735,7 @@ impl LoopHandle {
         {
             let mut wheel = inner.timers.borrow_mut();
             let all = wheel.elapsed().max(u64::MAX / 2);
-            wheel.advance(all, &mut timers);
+            iteration::take_due(&mut wheel, all, i64::MAX, &mut timers);
         }
         let tasks = inner.tasks.borrow_mut().drain();
         // Dropped with no borrow held: their Drop may call back into the loop.
