@@ -4,12 +4,15 @@
 #   programs  tcp_echo_client  the streams docs' echo client (connect, send, read 100 B, close)
 #             http_headers     the docs' HEAD-over-HTTP/1.0 client, with https (rustls + ring)
 #   versions  ours   the crate's own examples/*.rs, built unchanged (benches/footprint/ours)
+#             ours-min  an extra row: the same two programs on this crate written to the exact
+#                    shape of tokio/src/bin/*.rs (plain std::env::args, no logger, no usage
+#                    text), to compare like with like      (benches/footprint/ours-min)
 #             tokio  tokio + tokio-rustls                              (benches/footprint/tokio)
 #             std    blocking std + rustls                             (benches/footprint/std)
 #
 # Each version is its own cargo package (own [workspace], target dir target/footprint/<version>),
 # so nothing here touches the main crate's dependencies. tcp_echo_client is built with
-# --no-default-features (no TLS) in all three, http_headers with the default `tls` feature.
+# --no-default-features (no TLS) in all versions, http_headers with the default `tls` feature.
 #
 # Measured per program x version:
 #   crates  packages in the normal dependency graph for this host: the unique `name version`
@@ -25,17 +28,19 @@
 #   size    the release binary after `strip` (of a copy), `stat -c %s`.
 # Ratios are to tokio. The table is printed and written to target/footprint/report.md with the
 # machine it ran on. ours/Cargo.lock is the main crate's Cargo.lock, copied at each run, so ours
-# builds the versions the crate pins; tokio/ and std/ keep their own lockfiles.
+# builds the versions the crate pins (ours-min/Cargo.lock too); tokio/ and std/ keep their own
+# lockfiles. The targets (ours < tokio) are judged on the `ours` row.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 here=benches/footprint
 out=target/footprint
 rounds=${FOOTPRINT_ROUNDS:-2}
-versions=(ours tokio std)
+versions=(ours ours-min tokio std)
 programs=(tcp_echo_client http_headers)
 mkdir -p "$out"
 cp Cargo.lock "$here/ours/Cargo.lock"
+cp Cargo.lock "$here/ours-min/Cargo.lock"
 
 features() { # program -> cargo feature flags
   if [ "$1" = tcp_echo_client ]; then echo --no-default-features; fi
@@ -107,7 +112,9 @@ mark() { awk -v a="$1" -v b="$2" 'BEGIN { if (a < b) print "met"; else print "MI
   echo "Crates: unique packages of \`cargo tree -e normal\` (host target, build features), less the"
   echo "program's own; build: \`cargo clean\` then \`cargo build --release --bin X\`, wall and CPU time, each"
   echo "the min of $rounds rounds alternating the versions; binary: \`strip\`ped. tcp_echo_client without the"
-  echo "\`tls\` feature in all three versions."
+  echo "\`tls\` feature in all versions. ours builds the crate's examples/*.rs unchanged (CLI parser with"
+  echo "usage text, stderr logger); ours-min is the same programs on this crate in the shape of the"
+  echo "tokio versions (plain args, no logger), an extra row for a like-with-like comparison."
   echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(rustc --version),"
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); load average $load_before before, $load_after after."
 } | tee "$out/report.md"

@@ -158,14 +158,13 @@ impl Cli {
     /// prints one line and exits 2.
     pub fn parse(&'static self) -> Args {
         // `args_os`: `std::env::args` panics on an argument that is not UTF-8.
-        let argv: Result<Vec<String>, _> = std::env::args_os()
-            .skip(1)
-            .map(|a| {
-                a.into_string()
-                    .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
-            })
-            .collect();
-        let argv = argv.unwrap_or_else(|msg| self.fail(&msg));
+        let mut argv = Vec::new();
+        for a in std::env::args_os().skip(1) {
+            match a.into_string() {
+                Ok(a) => argv.push(a),
+                Err(a) => self.fail(&format!("argument {a:?} is not valid UTF-8")),
+            }
+        }
         match self.try_parse(argv) {
             Ok(args) => args,
             Err(Stop::Help) => {
@@ -243,45 +242,43 @@ impl Cli {
 
     /// The usage block `--help` prints.
     pub fn usage(&self) -> String {
+        use std::fmt::Write;
+        // Written into one String (`write!` to a String cannot fail): the text is built once,
+        // for `--help`, and needs no intermediate Strings.
         let mut out = format!("Usage: {}", self.name);
         if !self.flags.is_empty() {
             out.push_str(" [OPTIONS]");
         }
         for a in self.args {
-            if a.required {
-                out.push_str(&format!(" {}", a.name));
-            } else {
-                out.push_str(&format!(" [{}]", a.name));
-            }
+            let _ = match a.required {
+                true => write!(out, " {}", a.name),
+                false => write!(out, " [{}]", a.name),
+            };
         }
-        out.push_str(&format!("\n\n{}\n", self.about.trim_end()));
-        let default = |d: Option<&str>| match d {
-            Some(d) => format!(" [default: {d}]"),
-            None => String::new(),
-        };
-        let mut rows: Vec<(String, String)> = Vec::new();
+        let _ = writeln!(out, "\n\n{}", self.about.trim_end());
         if !self.args.is_empty() {
             out.push_str("\nArguments:\n");
-            rows.extend(self.args.iter().map(|a| {
-                (
-                    a.name.to_string(),
-                    format!("{}{}", a.help, default(a.default)),
-                )
-            }));
-            out.push_str(&table(&rows));
-            rows.clear();
+            let width = self.args.iter().map(|a| a.name.len()).max().unwrap_or(0);
+            for a in self.args {
+                row(&mut out, width, a.name, a.help, a.default);
+            }
         }
         out.push_str("\nOptions:\n");
+        let left = |f: &Flag| 2 + f.name.len() + if f.is_switch() { 0 } else { 1 + f.value.len() };
+        let help = "-h, --help";
+        let width = self
+            .flags
+            .iter()
+            .map(left)
+            .max()
+            .unwrap_or(0)
+            .max(help.len());
         for f in self.flags {
-            let left = if f.is_switch() {
-                format!("--{}", f.name)
-            } else {
-                format!("--{} {}", f.name, f.value)
-            };
-            rows.push((left, format!("{}{}", f.help, default(f.default))));
+            let space = if f.is_switch() { "" } else { " " };
+            let name = format!("--{}{space}{}", f.name, f.value);
+            row(&mut out, width, &name, f.help, f.default);
         }
-        rows.push(("-h, --help".into(), "print this help and exit".into()));
-        out.push_str(&table(&rows));
+        row(&mut out, width, help, "print this help and exit", None);
         out
     }
 
@@ -412,7 +409,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     let mut next = e.source();
     while let Some(s) = next {
         let text = s.to_string();
-        if !out.contains(&text) {
+        if !contains(&out, &text) {
             out.push_str(": ");
             out.push_str(&text);
         }
@@ -421,12 +418,24 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Two columns, the left one padded to the widest entry.
-fn table(rows: &[(String, String)]) -> String {
-    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    rows.iter()
-        .map(|(l, r)| format!("  {l:width$}  {r}\n"))
-        .collect()
+/// `text.contains(part)` by plain comparison: `str::contains` links its vectorised searcher
+/// (2 KiB) into every example for one error message.
+fn contains(text: &str, part: &str) -> bool {
+    part.is_empty()
+        || (text.as_bytes())
+            .windows(part.len())
+            .any(|w| w == part.as_bytes())
+}
+
+/// One row of a two-column table, the left column padded to `width`, then the help and its
+/// default.
+fn row(out: &mut String, width: usize, left: &str, help: &str, default: Option<&str>) {
+    use std::fmt::Write;
+    let _ = write!(out, "  {left:width$}  {help}");
+    if let Some(d) = default {
+        let _ = write!(out, " [default: {d}]");
+    }
+    out.push('\n');
 }
 
 /// The parsed command line: read each value, typed, with [`Args::get`] or [`Args::opt`].

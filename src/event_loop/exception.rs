@@ -46,8 +46,15 @@ impl ExceptionContext {
     }
 
     /// Adds another key.
-    pub fn with_detail(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.details.push((key, value.into()));
+    pub fn with_detail(self, key: &'static str, value: impl Into<String>) -> Self {
+        self.push_detail(key, value.into())
+    }
+
+    /// [`with_detail`](Self::with_detail) past the conversion, compiled once (the context is
+    /// moved through here, not copied into each caller's instantiation).
+    #[inline(never)]
+    fn push_detail(mut self, key: &'static str, value: String) -> Self {
+        self.details.push((key, value));
         self
     }
 }

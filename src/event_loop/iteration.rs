@@ -15,6 +15,7 @@ use super::exception::ExceptionContext;
 use super::executor;
 use super::handle::new_callback;
 use super::io::{self, WAKER_TOKEN};
+use super::timer_wheel::{TimerKey, Wheel};
 
 /// The far alarm's token (`alarm.rs`); a token no registration gets elsewhere.
 #[cfg(target_os = "linux")]
@@ -248,7 +249,7 @@ impl LoopHandle {
         let mut due = inner.expired.take();
         {
             let mut timers = inner.timers.borrow_mut();
-            timers.advance_ripe(clock::tick_of(now), &mut due, |t| t.at <= now);
+            take_due(&mut timers, clock::tick_of(now), now, &mut due);
             // Exact again: the earliest deadline, or the start of the tick a cascade needs.
             let next = match timers.min_next(|t| t.at) {
                 Some(at) => at,
@@ -349,6 +350,18 @@ impl LoopHandle {
             }
         }
     }
+}
+
+/// The timers due by `now` (ns) into `out`, wheel time moved to `tick`: the one instantiation
+/// of the wheel's generic advance, shared by each iteration and by `close` (which takes all).
+#[inline]
+pub(super) fn take_due(
+    wheel: &mut Wheel<Timer>,
+    tick: u64,
+    now: i64,
+    out: &mut Vec<(TimerKey, u64, Timer)>,
+) {
+    wheel.advance_ripe(tick, out, |t| t.at <= now);
 }
 
 impl LoopInner {

@@ -735,7 +735,7 @@ impl LoopHandle {
         {
             let mut wheel = inner.timers.borrow_mut();
             let all = wheel.elapsed().max(u64::MAX / 2);
-            wheel.advance(all, &mut timers);
+            iteration::take_due(&mut wheel, all, i64::MAX, &mut timers);
         }
         let tasks = inner.tasks.borrow_mut().drain();
         // Dropped with no borrow held: their Drop may call back into the loop.
@@ -1031,31 +1031,68 @@ pub(crate) fn report_panic(
 /// after a SIGINT cancelled `fut`.
 // Checklist: L41.
 pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
-    if current_loop().is_some() {
-        return Err(Error::invalid_state(
-            "asyncio.run() cannot be called from a running event loop",
-        ));
+    // Only the run itself depends on `F`: set-up and tear-down are compiled once, not once
+    // per future type.
+    let runner = Runner::start()?;
+    let result = runner.lp.run_until_complete(fut);
+    runner.finish(result.is_err())?;
+    result
+}
+
+/// [`run`]'s loop and its Ctrl-C state, between [`start`](Runner::start) and
+/// [`finish`](Runner::finish).
+struct Runner {
+    lp: EventLoop,
+    /// Set by the SIGINT handler.
+    interrupted: Rc<Cell<bool>>,
+    /// Whether `run` installed that handler (main thread, default disposition).
+    on_sigint: bool,
+}
+
+impl Runner {
+    #[inline(never)]
+    fn start() -> Result<Runner, Error> {
+        if current_loop().is_some() {
+            return Err(Error::invalid_state(
+                "asyncio.run() cannot be called from a running event loop",
+            ));
+        }
+        let lp = EventLoop::new()?;
+        let interrupted = Rc::new(Cell::new(false));
+        // CPython's Runner: only on the main thread, and only over the default handler.
+        let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
+        if on_sigint {
+            let (flag, stopper) = (interrupted.clone(), lp.handle());
+            lp.add_signal_handler(libc::SIGINT, move || {
+                flag.set(true);
+                stopper.stop(); // `fut` is dropped (cancelled) when run_until_complete returns
+            })?;
+        }
+        Ok(Runner {
+            lp,
+            interrupted,
+            on_sigint,
+        })
     }
-    let lp = EventLoop::new()?;
-    let interrupted = Rc::new(Cell::new(false));
-    // CPython's Runner: only on the main thread, and only over the default handler.
-    let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
-    if on_sigint {
-        let (flag, stopper) = (interrupted.clone(), lp.handle());
-        lp.add_signal_handler(libc::SIGINT, move || {
-            flag.set(true);
-            stopper.stop(); // `fut` is dropped (cancelled) when run_until_complete returns
-        })?;
-    }
-    let result = lp.run_until_complete(fut);
-    if on_sigint {
-        let _ = lp.remove_signal_handler(libc::SIGINT);
-    }
-    lp.shutdown_tasks();
-    lp.close()?;
-    match result {
-        Err(_) if interrupted.get() => Err(Error::KeyboardInterrupt),
-        r => r,
+
+    /// Restores SIGINT, drains the tasks, closes the loop; a failed run that SIGINT stopped
+    /// becomes [`Error::KeyboardInterrupt`].
+    #[inline(never)]
+    fn finish(self, failed: bool) -> Result<(), Error> {
+        let Runner {
+            lp,
+            interrupted,
+            on_sigint,
+        } = self;
+        if on_sigint {
+            let _ = lp.remove_signal_handler(libc::SIGINT);
+        }
+        lp.shutdown_tasks();
+        lp.close()?;
+        if failed && interrupted.get() {
+            return Err(Error::KeyboardInterrupt);
+        }
+        Ok(())
     }
 }
 

@@ -223,6 +223,10 @@ pub struct CreateConnection<P> {
     /// `happy_eyeballs_delay`, and the race that runs it (see [`RaceFn`]).
     happy_eyeballs: Option<(Duration, RaceFn)>,
     interleave: Option<usize>,
+    /// Python's `_interleave_addrinfos`, as a value: only the two keywords that turn it on
+    /// ([`interleave`](Self::interleave), [`happy_eyeballs_delay`](Self::happy_eyeballs_delay))
+    /// store it, so a program that uses neither does not link it.
+    reorder: Option<ReorderFn>,
     /// `ssl`, `server_hostname` and the TLS timeouts (T1–T3).
     #[cfg(feature = "tls")]
     tls: crate::tls::ClientOptions,
@@ -353,6 +357,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             family: AddressFamily::Unspecified,
             happy_eyeballs: None,
             interleave: None,
+            reorder: None,
             #[cfg(feature = "tls")]
             tls: Default::default(),
         }
@@ -391,6 +396,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     // Checklist: L89, L91.
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.happy_eyeballs = Some((delay, race_connects));
+        self.reorder = Some(interleave);
         self
     }
 
@@ -398,6 +404,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     // Checklist: L90.
     pub fn interleave(mut self, n: usize) -> Self {
         self.interleave = Some(n);
+        self.reorder = Some(interleave);
         self
     }
 
@@ -411,6 +418,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             family,
             happy_eyeballs,
             interleave: il,
+            reorder,
             #[cfg(feature = "tls")]
             tls,
         } = self;
@@ -434,8 +442,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                 let fam = family.family();
                 let mut addrs = resolve(host.as_deref(), port, fam, false).await?;
                 let il = il.or(happy_eyeballs.map(|_| 1)).unwrap_or(0);
-                if il > 0 {
-                    addrs = interleave(addrs, il);
+                if let (Some(reorder), 1..) = (reorder, il) {
+                    addrs = reorder(addrs, il);
                 }
                 let locals = match &local_addr {
                     Some((h, p)) => Some(Rc::new(resolve(Some(h), *p, fam, true).await?)),
@@ -590,6 +598,9 @@ type RaceFn = fn(
     Option<Rc<Vec<SocketAddr>>>,
     Duration,
 ) -> Pin<Box<dyn Future<Output = RaceOutcome<Socket>>>>;
+
+/// [`interleave`]'s type, stored by the keywords that turn it on.
+type ReorderFn = fn(Vec<SocketAddr>, usize) -> Vec<SocketAddr>;
 
 /// The one [`RaceFn`].
 fn race_connects(

@@ -173,34 +173,35 @@ where
 /// - several with the same text → the first;
 /// - otherwise `Error::Io` with `Multiple exceptions: ` and every message joined by `, `, of the
 ///   kind they all share, else [`io::ErrorKind::Other`].
-pub(crate) fn combine_errors(errors: Vec<Error>) -> Error {
-    let mut errors = errors.into_iter();
-    let Some(first) = errors.next() else {
+pub(crate) fn combine_errors(mut errors: Vec<Error>) -> Error {
+    // One pass over the errors in place (no second Vec of them), the message built by hand
+    // (no `join`): this runs once per failed connect, and every byte of it ships in every client.
+    let Some(first) = errors.first() else {
         return Error::Io(io::Error::new(
             io::ErrorKind::TimedOut,
             "create_connection failed",
         ));
     };
-    let rest: Vec<Error> = errors.collect();
     let model = first.to_string();
-    let mut messages = Vec::with_capacity(rest.len() + 1);
-    let mut same_text = true;
     let mut kind = Some(first.kind());
-    for e in &rest {
+    let mut message = String::from("Multiple exceptions: ");
+    message.push_str(&model);
+    let mut same_text = true;
+    for e in &errors[1..] {
         let text = e.to_string();
         same_text &= text == model;
         if kind != Some(e.kind()) {
             kind = None;
         }
-        messages.push(text);
+        message.push_str(", ");
+        message.push_str(&text);
     }
     if same_text {
-        return first;
+        return errors.swap_remove(0);
     }
-    messages.insert(0, model);
     Error::Io(io::Error::new(
         kind.unwrap_or(io::ErrorKind::Other),
-        format!("Multiple exceptions: {}", messages.join(", ")),
+        message,
     ))
 }
 
