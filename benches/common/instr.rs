@@ -172,19 +172,30 @@ fn read_total(path: &Path) -> Result<u64, String> {
         .ok_or_else(|| format!("{}: no totals: or summary: line", path.display()))
 }
 
-/// A directory of our own under the system temp dir, removed with its files when dropped.
-struct TempDir(PathBuf);
+/// Where the callgrind files go: a directory of our own under the system temp dir, removed
+/// with its files when dropped; or, when `ASYNCIO_INSTR_KEEP` names a directory, that one,
+/// kept, so that `callgrind_annotate <dir>/streams-12000.callgrind` can show where a
+/// message's instructions go.
+struct TempDir(PathBuf, bool);
 
 impl TempDir {
     fn new() -> io::Result<TempDir> {
-        let dir = std::env::temp_dir().join(format!("asyncio-instr-{}", std::process::id()));
+        let (dir, keep) = match std::env::var_os("ASYNCIO_INSTR_KEEP") {
+            Some(d) => (PathBuf::from(d), true),
+            None => {
+                let tmp = std::env::temp_dir();
+                (tmp.join(format!("asyncio-instr-{}", std::process::id())), false)
+            }
+        };
         std::fs::create_dir_all(&dir)?;
-        Ok(TempDir(dir))
+        Ok(TempDir(dir, keep))
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.1 {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
