@@ -420,3 +420,68 @@ fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
     asyncio::run(group.wait_closed()).unwrap().unwrap();
     drop(victim);
 }
+
+// Two workers ask for the group's figures from inside their callbacks at the same moment:
+// each answers the other's request while it waits for its own (no deadlock), and both see
+// both workers. Bounded: every wait has a timeout, and on failure the group is left undropped
+// (its callbacks hold it) so that no join can hang the test.
+#[test]
+fn workers_asking_for_stats_at_once_answer_each_other() {
+    use std::sync::{mpsc, Condvar, OnceLock};
+    use std::thread::ThreadId;
+
+    let _serial = util::serial();
+    let group: Arc<OnceLock<ServerGroup>> = Arc::new(OnceLock::new());
+    let inside: Arc<(Mutex<Vec<ThreadId>>, Condvar)> = Arc::default();
+    let (tx, rx) = mpsc::channel::<Vec<asyncio::WorkerStats>>();
+    let make_cb = {
+        let (group, inside) = (group.clone(), inside.clone());
+        move || {
+            let (group, inside, tx) = (group.clone(), inside.clone(), tx.clone());
+            move |_r: StreamReader, w: StreamWriter| {
+                let me = std::thread::current().id();
+                let (set, changed) = &*inside;
+                let mut seen = set.lock().unwrap();
+                if !seen.contains(&me) {
+                    // The first connection on this worker: hold its loop until the other
+                    // worker is inside a callback too, then both ask at once.
+                    seen.push(me);
+                    changed.notify_all();
+                    let (seen, _) = changed
+                        .wait_timeout_while(seen, Duration::from_secs(20), |s| s.len() < 2)
+                        .unwrap();
+                    drop(seen);
+                    let stats = group.get().expect("the group has started").stats();
+                    let _ = tx.send(stats);
+                }
+                w.close();
+            }
+        }
+    };
+    let started = asyncio::serve_on_threads(2, make_cb, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    let addr = addr_of(&started);
+    assert!(group.set(started).is_ok());
+    // With SO_REUSEPORT the kernel hashes each connection to a worker: 32 connections all on
+    // one of two workers has odds of 2^-31.
+    let clients: Vec<TcpStream> = (0..32).map(|_| connect(addr)).collect();
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    let second = rx.recv_timeout(Duration::from_secs(30));
+    let (first, second) = match (first, second) {
+        (Ok(a), Ok(b)) => (a, b),
+        other => panic!("a worker never answered (deadlock?): {other:?}"),
+    };
+    for stats in [&first, &second] {
+        assert_eq!(stats.len(), 2, "{stats:?}");
+        assert!(
+            stats.iter().all(|s| s.accepted >= 1),
+            "each worker has accepted the connection it is inside: {stats:?}"
+        );
+    }
+    drop(clients);
+    close_and_wait(group.get().unwrap()).unwrap();
+    assert_no_worker_threads();
+    // The workers' callbacks ended with their threads: the test holds the last reference.
+    assert!(Arc::into_inner(group).is_some());
+}

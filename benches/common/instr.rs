@@ -184,7 +184,10 @@ impl TempDir {
             Some(d) => (PathBuf::from(d), true),
             None => {
                 let tmp = std::env::temp_dir();
-                (tmp.join(format!("asyncio-instr-{}", std::process::id())), false)
+                (
+                    tmp.join(format!("asyncio-instr-{}", std::process::id())),
+                    false,
+                )
             }
         };
         std::fs::create_dir_all(&dir)?;

@@ -28,7 +28,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 use std::thread::{JoinHandle, ThreadId};
 
@@ -425,10 +425,51 @@ fn run_worker(
     })?
 }
 
-/// What the workers share with the group: how many still run, their errors, and who waits.
+/// This thread's worker figures: its server's live connections and its loop's stats (zeros
+/// off a worker).
+fn gather() -> Figures {
+    let loop_stats = crate::event_loop::get_running_loop()
+        .map(|lp| lp.stats())
+        .unwrap_or_default();
+    let connections = with_worker_server(Server::connection_count).unwrap_or(0);
+    (connections, loop_stats)
+}
+
+/// What the workers share with the group: how many still run, their errors, and who waits;
+/// and the figures asked of them ([`ServerGroup::stats`]).
 #[derive(Default)]
 struct Shared {
     state: Mutex<GroupState>,
+    desk: Mutex<Desk>,
+    /// Signalled whenever a request lands in a mailbox, an answer is sent or a worker ends.
+    desk_changed: Condvar,
+}
+
+/// One worker's figures: its live connections and its loop's stats.
+type Figures = (usize, LoopStats);
+
+/// Requests for figures, by worker. A request waits here, not only as a closure in the
+/// worker's loop queue, so that a worker blocked in `stats()` itself can answer the requests
+/// addressed to it while it waits: two workers asking at the same moment answer each other
+/// instead of each waiting for the other's loop.
+#[derive(Default)]
+struct Desk {
+    /// Pending requests per worker index: each gets one answer (or is dropped unanswered
+    /// when the worker has ended: its receiver then sees zeros).
+    mail: Vec<Vec<mpsc::Sender<Figures>>>,
+    /// Workers whose thread has ended: a request to them gets zeros at once.
+    gone: Vec<bool>,
+}
+
+impl Desk {
+    /// The mailbox and "gone" flag of worker `index`, grown on first use.
+    fn at(&mut self, index: usize) -> (&mut Vec<mpsc::Sender<Figures>>, &mut bool) {
+        if self.mail.len() <= index {
+            self.mail.resize_with(index + 1, Vec::new);
+            self.gone.resize(index + 1, false);
+        }
+        (&mut self.mail[index], &mut self.gone[index])
+    }
 }
 
 #[derive(Default)]
@@ -447,8 +488,75 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn desk(&self) -> MutexGuard<'_, Desk> {
+        self.desk.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Leaves a request for worker `index`'s figures; `None` when that worker has ended.
+    fn ask(&self, index: usize) -> Option<mpsc::Receiver<Figures>> {
+        let (tx, rx) = mpsc::channel();
+        let mut desk = self.desk();
+        let (mail, gone) = desk.at(index);
+        if *gone {
+            return None;
+        }
+        mail.push(tx);
+        drop(desk);
+        // A worker blocked in `stats()` waits on this: it answers at once.
+        self.desk_changed.notify_all();
+        Some(rx)
+    }
+
+    /// On worker `index`'s thread: answers every request waiting for it, with one gathering.
+    fn answer(&self, index: usize) {
+        let mail = std::mem::take(self.desk().at(index).0);
+        if mail.is_empty() {
+            return;
+        }
+        let figures = gather();
+        for tx in mail {
+            let _ = tx.send(figures);
+        }
+        // Under the lock, so that a waiter between its look and its wait cannot miss it.
+        let _desk = self.desk();
+        self.desk_changed.notify_all();
+    }
+
+    /// Waits for the answer on `rx`; on a worker's own thread (`me`), answers the requests
+    /// addressed to it meanwhile. Zeros when the worker ended without answering.
+    fn wait_answer(&self, rx: &mpsc::Receiver<Figures>, me: Option<usize>) -> Figures {
+        let mut desk = self.desk();
+        loop {
+            match rx.try_recv() {
+                Ok(figures) => return figures,
+                Err(mpsc::TryRecvError::Disconnected) => return Figures::default(),
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            if let Some(me) = me {
+                if !desk.at(me).0.is_empty() {
+                    drop(desk);
+                    self.answer(me);
+                    desk = self.desk();
+                    continue;
+                }
+            }
+            desk = self
+                .desk_changed
+                .wait(desk)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// A worker thread ends: record its error, wake the waiters when it was the last.
     fn finish(&self, index: usize, error: Option<Error>) {
+        {
+            // Requests it will never answer are dropped: their askers see zeros.
+            let mut desk = self.desk();
+            let (mail, gone) = desk.at(index);
+            *gone = true;
+            mail.clear();
+            self.desk_changed.notify_all();
+        }
         let waiters = {
             let mut state = self.lock();
             state.running -= 1;
@@ -691,9 +799,10 @@ impl ServerGroup {
     /// worker's loop to answer; an ended worker answers with its count of accepted
     /// connections and zeros).
     ///
-    /// Call it from outside the workers (the thread that started the group, another loop):
-    /// called inside a worker's callback it blocks that worker's loop until the others answer,
-    /// and two workers calling it at the same moment would each wait for the other's loop.
+    /// It blocks its caller while the workers answer (a few microseconds each when they are
+    /// not busy). Called inside a worker's callback it blocks that worker's loop meanwhile,
+    /// but that worker still answers the requests addressed to it as it waits, so workers
+    /// asking at the same moment do not wait for each other.
     ///
     /// # Examples
     ///
@@ -706,34 +815,28 @@ impl ServerGroup {
     /// ```
     pub fn stats(&self) -> Vec<WorkerStats> {
         let here = std::thread::current().id();
-        let gather = || {
-            let loop_stats = crate::event_loop::get_running_loop()
-                .map(|lp| lp.stats())
-                .unwrap_or_default();
-            let connections = with_worker_server(Server::connection_count).unwrap_or(0);
-            (connections, loop_stats)
-        };
+        let me = self.slots.iter().position(|slot| slot.thread == here);
         /// One worker's answer: computed here, on its way, or none (the worker has ended).
         enum Answer {
-            Here((usize, LoopStats)),
-            Asked(mpsc::Receiver<(usize, LoopStats)>),
+            Here(Figures),
+            Asked(mpsc::Receiver<Figures>),
             Gone,
         }
         // Ask every worker first, then collect: they answer in parallel.
-        let answers: Vec<Answer> = self
-            .slots
-            .iter()
-            .map(|slot| {
-                if slot.thread == here {
+        let answers: Vec<Answer> = (0..self.slots.len())
+            .map(|worker| {
+                if Some(worker) == me {
                     return Answer::Here(gather());
                 }
-                let (tx, rx) = mpsc::channel();
-                match slot.handle.call_soon_threadsafe(move || {
-                    let _ = tx.send(gather());
-                }) {
-                    Ok(()) => Answer::Asked(rx),
-                    Err(_) => Answer::Gone,
-                }
+                let Some(rx) = self.shared.ask(worker) else {
+                    return Answer::Gone;
+                };
+                let shared = self.shared.clone();
+                // Refused by an ended loop: its thread's `finish` drops the request.
+                let _ = self.slots[worker]
+                    .handle
+                    .call_soon_threadsafe(move || shared.answer(worker));
+                Answer::Asked(rx)
             })
             .collect();
         answers
@@ -743,9 +846,8 @@ impl ServerGroup {
             .map(|(worker, (answer, slot))| {
                 let (connections, loop_stats) = match answer {
                     Answer::Here(figures) => figures,
-                    // A closure dropped unrun (its loop ended) drops the sender: `recv` fails.
-                    Answer::Asked(rx) => rx.recv().unwrap_or_default(),
-                    Answer::Gone => Default::default(),
+                    Answer::Asked(rx) => self.shared.wait_answer(&rx, me),
+                    Answer::Gone => Figures::default(),
                 };
                 WorkerStats {
                     worker,
