@@ -22,7 +22,7 @@ use crate::protocol::{Protocol, ProtocolRef};
 use crate::proxy_protocol::ProxyProtocol;
 
 use super::accept::Accepter;
-use super::{Factory, Server, ServerInner};
+use super::{Factory, Server, ServerInner, ServerState};
 
 pub(super) enum Bind {
     Tcp { hosts: Vec<String>, port: u16 },
@@ -459,8 +459,7 @@ impl CreateServer {
                 accepters: RefCell::new(accepters),
                 backlog: self.backlog,
                 reserve_fd: self.reserve_fd,
-                serving: Cell::new(false),
-                closed: Cell::new(false),
+                state: Cell::new(ServerState::Bound),
                 clients: RefCell::new(HashMap::new()),
                 waiters: RefCell::new(Vec::new()),
                 serving_forever: Cell::new(false),

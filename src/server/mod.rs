@@ -47,8 +47,7 @@ struct ServerInner {
     backlog: u32,
     /// Keep a spare descriptor to shed connections when out of descriptors.
     reserve_fd: bool,
-    serving: Cell<bool>,
-    closed: Cell<bool>,
+    state: Cell<ServerState>,
     /// Live connections by transport id (L110). Weak: the server does not keep them alive.
     clients: RefCell<HashMap<u64, Weak<SocketTransport>>>,
     /// `wait_closed` and `serve_forever` waiters.
@@ -63,6 +62,19 @@ struct ServerInner {
     proxy: proxy_layer::ProxyOptions,
 }
 
+/// A server's life (L104-L107): bound, then serving once started (`start_serving`,
+/// `serve_forever`, or at creation unless `start_serving(false)`), then closed for good.
+/// Changed only through [`ServerInner::set_state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ServerState {
+    /// Bound, not listening (`start_serving(false)`).
+    Bound,
+    /// Listening and accepting.
+    Serving,
+    /// `close` was called: the listeners are closed; nothing starts it again.
+    Closed,
+}
+
 impl ConnectionTracker for ServerInner {
     fn detach(&self, id: u64) {
         self.clients.borrow_mut().remove(&id);
@@ -71,6 +83,25 @@ impl ConnectionTracker for ServerInner {
 }
 
 impl ServerInner {
+    /// The one place the state changes: Bound -> Serving -> Closed, or Bound -> Closed;
+    /// Closed is final. Returns the state it left.
+    fn set_state(&self, to: ServerState) -> ServerState {
+        let from = self.state.get();
+        let allowed = matches!(
+            (from, to),
+            (ServerState::Bound, ServerState::Serving) | (_, ServerState::Closed)
+        );
+        debug_assert!(allowed || from == to, "server state {from:?} -> {to:?}");
+        if allowed {
+            self.state.set(to);
+        }
+        from
+    }
+
+    fn is_closed(&self) -> bool {
+        self.state.get() == ServerState::Closed
+    }
+
     pub(super) fn wake_all(&self) {
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
         for w in waiters {
@@ -79,7 +110,7 @@ impl ServerInner {
     }
 
     pub(super) fn wake_if_done(&self) {
-        if self.closed.get() && self.clients.borrow().is_empty() {
+        if self.is_closed() && self.clients.borrow().is_empty() {
             self.wake_all();
         }
     }
@@ -235,7 +266,7 @@ impl Server {
     /// True from the start of serving until [`close`](Self::close).
     // Checklist: L104.
     pub fn is_serving(&self) -> bool {
-        self.inner.serving.get()
+        self.inner.state.get() == ServerState::Serving
     }
 
     /// How many accepted connections are still alive.
@@ -271,11 +302,12 @@ impl Server {
 
     fn start(&self) -> Result<(), Error> {
         let inner = &self.inner;
-        if inner.closed.get() {
-            return Err(Error::invalid_state("server is closed"));
-        }
-        if inner.serving.replace(true) {
-            return Ok(());
+        match inner.state.get() {
+            ServerState::Closed => return Err(Error::invalid_state("server is closed")),
+            ServerState::Serving => return Ok(()),
+            ServerState::Bound => {
+                inner.set_state(ServerState::Serving);
+            }
         }
         let accepters = inner.accepters.borrow().clone();
         for a in accepters {
@@ -333,10 +365,9 @@ impl Server {
     // Checklist: L107.
     pub fn close(&self) {
         let inner = &self.inner;
-        if inner.closed.replace(true) {
+        if inner.set_state(ServerState::Closed) == ServerState::Closed {
             return;
         }
-        inner.serving.set(false);
         let accepters = std::mem::take(&mut *inner.accepters.borrow_mut());
         for a in &accepters {
             a.stop(&inner.lp);
@@ -435,7 +466,7 @@ impl Server {
     pub async fn wait_closed(&self) {
         let inner = self.inner.clone();
         poll_fn(move |cx| {
-            if inner.closed.get() && inner.clients.borrow().is_empty() {
+            if inner.is_closed() && inner.clients.borrow().is_empty() {
                 Poll::Ready(())
             } else {
                 inner.waiters.borrow_mut().push(cx.waker().clone());
@@ -477,7 +508,7 @@ impl Server {
                 "server is already being awaited on serve_forever()",
             ));
         }
-        if self.inner.closed.get() {
+        if self.inner.is_closed() {
             return Err(Error::invalid_state("server is closed"));
         }
         self.start()?;
@@ -492,7 +523,7 @@ impl Server {
         let guard = Guard(self.clone());
         let inner = self.inner.clone();
         poll_fn(move |cx| {
-            if inner.closed.get() {
+            if inner.is_closed() {
                 Poll::Ready(())
             } else {
                 inner.waiters.borrow_mut().push(cx.waker().clone());
