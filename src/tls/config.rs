@@ -911,8 +911,9 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn t48_nameless_verifier_checks_the_chain_but_not_the_name() {
+    /// Roots holding one CA ("trusted"), a leaf for `localhost` it signed, and a leaf for the
+    /// same name signed by a CA the roots lack ("stranger").
+    fn trusted_and_stranger_leaves() -> (RootCertStore, rcgen::Certificate, rcgen::Certificate) {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
         let ca = |name: &str| {
             let key = KeyPair::generate().unwrap();
@@ -932,6 +933,12 @@ mod tests {
         let (good, stranger) = (leaf(&ca_cert, &ca_key), leaf(&other_cert, &other_key));
         let mut roots = RootCertStore::empty();
         roots.add(ca_cert.der().clone()).unwrap();
+        (roots, good, stranger)
+    }
+
+    #[test]
+    fn t48_nameless_verifier_checks_the_chain_but_not_the_name() {
+        let (roots, good, stranger) = trusted_and_stranger_leaves();
         let inner = WebPkiServerVerifier::builder(Arc::new(roots))
             .build()
             .unwrap();
@@ -962,25 +969,7 @@ mod tests {
     /// A user's own verifier asked about the chain only, through the rehearsal.
     #[test]
     fn t3_t48_own_configuration_checks_the_chain_only() {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-        let key = |name: &str| {
-            let key = KeyPair::generate().unwrap();
-            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-            p.distinguished_name.push(rcgen::DnType::CommonName, name);
-            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            (p.self_signed(&key).unwrap(), key)
-        };
-        let ((ca_cert, ca_key), (other_cert, other_key)) = (key("trusted"), key("stranger"));
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = |issuer, issuer_key| {
-            CertificateParams::new(vec!["localhost".to_string()])
-                .unwrap()
-                .signed_by(&leaf_key, issuer, issuer_key)
-                .unwrap()
-        };
-        let (good, stranger) = (leaf(&ca_cert, &ca_key), leaf(&other_cert, &other_key));
-        let mut roots = RootCertStore::empty();
-        roots.add(ca_cert.der().clone()).unwrap();
+        let (roots, good, stranger) = trusted_and_stranger_leaves();
         let user = Arc::new(
             ClientConfig::builder()
                 .with_root_certificates(roots.clone())
