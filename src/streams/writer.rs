@@ -176,6 +176,14 @@ impl StreamWriter {
         if !trace_enabled() {
             return self.transport.write(data);
         }
+        self.write_traced(data)
+    }
+
+    /// `write` with the layer trace on: kept out of line so that the plain path stays a few
+    /// instructions (no registers to save for the trace's formatting).
+    #[cold]
+    #[inline(never)]
+    fn write_traced(&self, data: &[u8]) -> Result<(), Error> {
         let before = self.transport.get_write_buffer_size();
         let r = self.transport.write(data);
         let after = self.transport.get_write_buffer_size();
