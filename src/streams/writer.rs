@@ -773,6 +773,27 @@ impl Future for Drain<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if let DrainStep::Start = this.step {
+            // The fast path, out of which nothing else is inlined: nothing to wait for.
+            let writer = this.writer;
+            let core = writer.core.borrow();
+            if core.flow() == Flow::Flowing
+                && !core.reader.has_exception()
+                && !writer.transport.is_closing()
+            {
+                return Poll::Ready(Ok(()));
+            }
+        }
+        this.poll_slow(cx)
+    }
+}
+
+impl Drain<'_> {
+    /// Every step but the fast one: an exception, closing, paused, waiting.
+    #[cold]
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self;
         let writer = this.writer;
         match this.step {
             DrainStep::Start => {
@@ -807,9 +828,7 @@ impl Future for Drain<'_> {
             }
         }
     }
-}
 
-impl Drain<'_> {
     /// After the fast path: lost, flowing again, or wait for the next `resume_writing`.
     fn poll_paused(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
         let core = self.writer.core.borrow_mut();

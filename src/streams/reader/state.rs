@@ -251,6 +251,12 @@ impl ReaderState {
         self.wakeup_waiter()
     }
 
+    /// Whether an exception is set (no clone of it, as `exception` makes).
+    #[inline]
+    pub(crate) fn has_exception(&self) -> bool {
+        self.exception.is_some()
+    }
+
     /// The stored exception, as a fresh `Error::Io` each call (S18).
     #[inline]
     pub(crate) fn exception(&self) -> Option<Error> {
