@@ -12,7 +12,8 @@
 //! 64`: 64 connections, each round a message written on every one and then every echo read,
 //! the load of the throughput phase of `make bench`, where one loop iteration serves many
 //! messages and its fixed costs are shared),
-//! about 5 s once built. Prints a Markdown table, instructions per message with ratios to tokio
+//! about 5 s once built. `ASYNCIO_INSTR_KEEP=<dir>` keeps the callgrind files there
+//! (`<server>-<rounds>.callgrind`) for `callgrind_annotate`, to see where the instructions go. Prints a Markdown table, instructions per message with ratios to tokio
 //! current_thread (×ct) and to raw mio (×mio); `make bench` puts the same table in
 //! `target/bench/report.md`. Where valgrind is missing it says so and exits 0.
 //!
