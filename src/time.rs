@@ -17,7 +17,9 @@ use crate::event_loop::timer_wheel::TimerKey;
 use crate::event_loop::{current_loop, LoopHandle, TimerEntry};
 
 /// Waits until `delay` has passed on the running loop's clock (Python's `asyncio.sleep(delay)`).
-/// Never fires early. For `sleep(0)` use [`yield_now`]. `Duration::MAX` (any delay beyond about
+/// Never fires early, and always gives up control at least once: `sleep(Duration::ZERO)`
+/// (or a deadline already passed) waits exactly one loop iteration, as [`yield_now`] does
+/// and as Python's `asyncio.sleep(0)` does. `Duration::MAX` (any delay beyond about
 /// 34 years) saturates: it sleeps "forever" without overflowing.
 ///
 /// # Panics
@@ -63,6 +65,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
         timer: None,
+        suspended: false,
     }
 }
 
@@ -90,6 +93,8 @@ pub struct Sleep {
     deadline: Instant,
     /// The wheel entry and its loop, once armed. Invariant: the entry holds this future's waker.
     timer: Option<(LoopHandle, TimerKey)>,
+    /// The first poll has returned `Pending` (every sleep suspends at least once, L27).
+    suspended: bool,
 }
 
 impl Sleep {
@@ -109,35 +114,58 @@ impl Sleep {
     }
 }
 
+impl Sleep {
+    /// The deadline half of a poll: `Ready` once the deadline has passed (at once if it
+    /// already has), else `Pending` with this task's waker filed in the timer.
+    fn poll_deadline(&mut self, cx: &Context<'_>) -> Poll<()> {
+        if let Some((lp, key)) = &self.timer {
+            let mut timers = lp.inner.timers.borrow_mut();
+            let (ready, replaced) = match timers.get_mut(*key).map(|t| &mut t.entry) {
+                Some(TimerEntry::Waker(w)) => {
+                    let old = (!w.will_wake(cx.waker()))
+                        .then(|| std::mem::replace(w, cx.waker().clone()));
+                    (false, old)
+                }
+                _ => (true, None),
+            };
+            // The replaced waker is dropped after the wheel's borrow ends: its drop may be
+            // the last reference to something that touches the loop.
+            drop(timers);
+            drop(replaced);
+            if !ready {
+                return Poll::Pending;
+            }
+            self.timer = None;
+            return Poll::Ready(());
+        }
+        let lp = current_loop().expect("asyncio::sleep polled outside a running event loop");
+        if lp.time() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let key = lp
+            .inner
+            .insert_timer(self.deadline, TimerEntry::Waker(cx.waker().clone()));
+        self.timer = Some((lp, key));
+        Poll::Pending
+    }
+}
+
 impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if let Some((lp, key)) = &this.timer {
-            let mut timers = lp.inner.timers.borrow_mut();
-            return match timers.get_mut(*key).map(|t| &mut t.entry) {
-                Some(TimerEntry::Waker(w)) => {
-                    if !w.will_wake(cx.waker()) {
-                        *w = cx.waker().clone();
-                    }
-                    Poll::Pending
-                }
-                _ => {
-                    drop(timers);
-                    this.timer = None;
-                    Poll::Ready(())
-                }
-            };
+        let ready = this.poll_deadline(cx);
+        if this.suspended {
+            return ready;
         }
-        let lp = current_loop().expect("asyncio::sleep polled outside a running event loop");
-        if lp.time() >= this.deadline {
-            return Poll::Ready(());
+        // L27: a sleep gives up control at least once, even for a zero delay or a deadline
+        // already passed (then for exactly one iteration, as `yield_now`), so that a task
+        // looping on `sleep(ZERO)` cannot starve callbacks and I/O.
+        this.suspended = true;
+        if ready.is_ready() {
+            cx.waker().wake_by_ref();
         }
-        let key = lp
-            .inner
-            .insert_timer(this.deadline, TimerEntry::Waker(cx.waker().clone()));
-        this.timer = Some((lp, key));
         Poll::Pending
     }
 }
@@ -299,7 +327,8 @@ pub async fn timeout_at<F: IntoFuture>(deadline: Instant, fut: F) -> Result<F::O
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Ok(v));
             }
-            match Pin::new(&mut sleep).poll(cx) {
+            // D4: a deadline already passed fails at once, after that one poll of `fut`.
+            match sleep.poll_deadline(cx) {
                 Poll::Ready(()) => Poll::Ready(Err(Error::Timeout)),
                 Poll::Pending => Poll::Pending,
             }

@@ -924,6 +924,113 @@ fn l27_yield_now_gives_up_exactly_one_iteration() {
 }
 
 #[test]
+fn l27_sleep_zero_gives_up_exactly_one_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.run_until_complete(async move {
+        let l2 = l.clone();
+        h.call_soon(move || l2.push("callback")).unwrap();
+        asyncio::sleep(Duration::ZERO).await;
+        l.push("zero");
+        let l3 = l.clone();
+        h.call_soon(move || l3.push("callback 2")).unwrap();
+        // A deadline already passed is the same: one iteration, no timer.
+        asyncio::sleep_until(h.time() - Duration::from_millis(5)).await;
+        l.push("passed");
+        assert_eq!(h.stats().timers, 0);
+    })
+    .unwrap();
+    assert_eq!(log.get(), ["callback", "zero", "callback 2", "passed"]);
+}
+
+#[test]
+fn l27_a_task_looping_on_sleep_zero_lets_callbacks_run_between() {
+    // A callback that re-queues itself and a task that sleeps(0) in a loop take turns: before
+    // L27 held for sleep(0), the task finished all its turns in its first poll.
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let h = lp.handle();
+    fn tick(h: asyncio::LoopHandle, log: Log, left: u32) {
+        log.push("tick");
+        if left > 1 {
+            let h2 = h.clone();
+            h.call_soon(move || tick(h2, log, left - 1)).unwrap();
+        }
+    }
+    let (l, h2) = (log.clone(), h.clone());
+    h.call_soon(move || tick(h2, l, 3)).unwrap();
+    let l = log.clone();
+    lp.run_until_complete(async move {
+        for _ in 0..3 {
+            asyncio::sleep(Duration::ZERO).await;
+            l.push("sleep");
+        }
+    })
+    .unwrap();
+    // Each iteration runs the queued tick, then the task (its first poll only suspends).
+    assert_eq!(
+        log.get(),
+        ["tick", "tick", "sleep", "tick", "sleep", "sleep"]
+    );
+}
+
+#[test]
+fn d4_timeout_at_a_passed_deadline_still_fails_after_one_poll() {
+    // L27 makes a lone sleep suspend once; timeout's own deadline keeps D4: the future is
+    // polled once, then the passed deadline fails it at once.
+    asyncio::run(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        let polls = Rc::new(Cell::new(0));
+        let p = polls.clone();
+        let pending = std::future::poll_fn(move |_| {
+            p.set(p.get() + 1);
+            std::task::Poll::<()>::Pending
+        });
+        let r = asyncio::timeout_at(lp.time() - Duration::from_millis(1), pending).await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert_eq!(polls.get(), 1);
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_sleeps_replaced_waker_is_dropped_outside_the_timer_wheels_borrow() {
+    // The waker a sleep replaces may hold the last reference to something whose drop uses
+    // the loop's timers (here: arms a timer). Dropped inside the wheel's borrow, that panicked
+    // with "already borrowed".
+    struct ArmsOnDrop;
+    impl std::task::Wake for ArmsOnDrop {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for ArmsOnDrop {
+        fn drop(&mut self) {
+            let lp = asyncio::get_running_loop().unwrap();
+            lp.call_later(Duration::from_secs(60), || {})
+                .unwrap()
+                .cancel();
+        }
+    }
+    asyncio::run(async {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+        let mut sleep = asyncio::sleep(Duration::from_secs(3600));
+        let first = Waker::from(Arc::new(ArmsOnDrop));
+        assert!(std::pin::Pin::new(&mut sleep)
+            .poll(&mut Context::from_waker(&first))
+            .is_pending());
+        drop(first); // the timer holds the last clone
+        let second = Waker::from(Arc::new(ArmsOnDrop));
+        assert!(std::pin::Pin::new(&mut sleep)
+            .poll(&mut Context::from_waker(&second))
+            .is_pending());
+        drop(sleep);
+        drop(second);
+    })
+    .unwrap();
+}
+
+#[test]
 fn l27_l28_cancelling_a_sleeping_task_cancels_its_timer() {
     let lp = EventLoop::new().unwrap();
     let h = lp.handle();
