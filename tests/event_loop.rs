@@ -1031,6 +1031,32 @@ fn a_sleeps_replaced_waker_is_dropped_outside_the_timer_wheels_borrow() {
 }
 
 #[test]
+fn a_replaced_exception_handler_is_dropped_after_the_borrow() {
+    // The handler replaced may own something whose drop asks the loop about its handler.
+    // Dropped inside the borrow, that panicked with "already borrowed".
+    let lp = EventLoop::new().unwrap();
+    let saw = Rc::new(Cell::new(None));
+    struct AsksOnDrop(asyncio::LoopHandle, Rc<Cell<Option<bool>>>);
+    impl Drop for AsksOnDrop {
+        fn drop(&mut self) {
+            self.1.set(Some(self.0.has_exception_handler()));
+        }
+    }
+    let owned = AsksOnDrop(lp.handle(), saw.clone());
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, _: &asyncio::ExceptionContext| {
+            let _ = &owned;
+        },
+    ));
+    lp.set_exception_handler(None::<fn(&asyncio::LoopHandle, &asyncio::ExceptionContext)>);
+    assert_eq!(
+        saw.get(),
+        Some(false),
+        "dropped once the new (no) handler was in place"
+    );
+}
+
+#[test]
 fn l27_l28_cancelling_a_sleeping_task_cancels_its_timer() {
     let lp = EventLoop::new().unwrap();
     let h = lp.handle();

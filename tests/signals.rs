@@ -119,6 +119,34 @@ fn test_add_signal_handler_replaces() {
 }
 
 #[test]
+fn a_replaced_handler_is_dropped_after_the_signal_state_borrow() {
+    // The handler a second add replaces may own something whose drop uses the loop's signal
+    // state (here: removes another handler). Dropped inside the borrow, that panicked with
+    // "already borrowed".
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    struct RemovesOnDrop(asyncio::LoopHandle);
+    impl Drop for RemovesOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.remove_signal_handler(libc::SIGUSR2);
+        }
+    }
+    lp.add_signal_handler(libc::SIGUSR2, || {}).unwrap();
+    let owned = RemovesOnDrop(lp.handle());
+    lp.add_signal_handler(libc::SIGUSR1, move || {
+        let _ = &owned;
+    })
+    .unwrap();
+    lp.add_signal_handler(libc::SIGUSR1, || {}).unwrap();
+    assert!(
+        !lp.remove_signal_handler(libc::SIGUSR2).unwrap(),
+        "the replaced handler's drop removed SIGUSR2's"
+    );
+    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    assert!(is_default(libc::SIGUSR1) && is_default(libc::SIGUSR2));
+}
+
+#[test]
 fn test_remove_signal_handler() {
     let _serial = util::serial();
     let lp = EventLoop::new().unwrap();

@@ -780,8 +780,10 @@ impl LoopHandle {
     where
         F: Fn(&LoopHandle, &ExceptionContext) + 'static,
     {
-        *self.inner.exception_handler.borrow_mut() =
-            handler.map(|h| Rc::new(h) as ExceptionHandler);
+        let new = handler.map(|h| Rc::new(h) as ExceptionHandler);
+        let old = std::mem::replace(&mut *self.inner.exception_handler.borrow_mut(), new);
+        // Dropped after the borrow: the old handler's captures may use the loop on drop.
+        drop(old);
     }
 
     /// Whether a custom exception handler is installed.

@@ -131,10 +131,16 @@ impl Handlers {
     }
 
     /// Sets `sig`'s callback, replacing (and dropping) any earlier one.
-    fn insert(&mut self, sig: i32, handler: Rc<dyn Fn()>) {
+    /// Sets the handler of `sig`; returns the one it replaces, for the caller to drop once
+    /// its borrow of the signal state has ended.
+    #[must_use]
+    fn insert(&mut self, sig: i32, handler: Rc<dyn Fn()>) -> Option<Rc<dyn Fn()>> {
         match self.0.iter_mut().find(|(s, _)| *s == sig) {
-            Some(entry) => entry.1 = handler,
-            None => self.0.push((sig, handler)),
+            Some(entry) => Some(std::mem::replace(&mut entry.1, handler)),
+            None => {
+                self.0.push((sig, handler));
+                None
+            }
         }
     }
 
@@ -259,12 +265,14 @@ impl LoopHandle {
         check_signal(sig)?;
         self.inner.check_closed()?;
         self.ensure_signal_pipe()?;
-        let write_fd = {
+        let (write_fd, replaced) = {
             let mut signals = self.inner.signals.borrow_mut();
             let s = signals.as_mut().expect("the pipe was made above");
-            s.handlers.insert(sig, Rc::new(f));
-            s.write.as_raw_fd()
+            let replaced = s.handlers.insert(sig, Rc::new(f));
+            (s.write.as_raw_fd(), replaced)
         };
+        // Dropped after the borrow: the replaced handler's captures may use the loop on drop.
+        drop(replaced);
         let previous = WAKEUP[sig as usize].swap(write_fd, Ordering::AcqRel);
         if let Err(e) = set_disposition(sig, true) {
             WAKEUP[sig as usize].store(previous, Ordering::Release);
