@@ -1057,6 +1057,35 @@ fn a_replaced_exception_handler_is_dropped_after_the_borrow() {
 }
 
 #[test]
+fn a_refused_nested_run_until_complete_queues_nothing() {
+    // L41: run_until_complete on a running loop is refused. It used to queue a main step
+    // before refusing, which then polled the outer main future once without a wake-up.
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    let (polls, woken) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (p, w) = (polls.clone(), woken.clone());
+    lp.run_until_complete(std::future::poll_fn(move |cx| {
+        p.set(p.get() + 1);
+        if p.get() == 1 {
+            let r = h.run_until_complete(async {});
+            assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+            let (waker, w) = (cx.waker().clone(), w.clone());
+            h.call_soon(move || {
+                w.set(true);
+                waker.wake();
+            })
+            .unwrap();
+            return std::task::Poll::Pending;
+        }
+        assert!(w.get(), "polled again before its wake-up");
+        std::task::Poll::Ready(())
+    }))
+    .unwrap();
+    assert_eq!(polls.get(), 2);
+    assert!(woken.get());
+}
+
+#[test]
 fn l27_l28_cancelling_a_sleeping_task_cancels_its_timer() {
     let lp = EventLoop::new().unwrap();
     let h = lp.handle();

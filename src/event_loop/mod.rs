@@ -610,11 +610,16 @@ impl LoopHandle {
     /// ```
     // Checklist: L12.
     pub fn run_forever(&self) -> Result<(), Error> {
-        self.run_forever_with(&mut || {})
+        self.run_forever_with(&mut || {}, false)
     }
 
-    fn run_forever_with(&self, main: &mut dyn FnMut()) -> Result<(), Error> {
+    /// Runs iterations until stopped, with `main` as the main future's step. `with_main`
+    /// queues that step's first run once the loop is entered: a refused run queues nothing.
+    fn run_forever_with(&self, main: &mut dyn FnMut(), with_main: bool) -> Result<(), Error> {
         let _guard = self.enter()?;
+        if with_main {
+            self.inner.schedule_main();
+        }
         loop {
             self.iterate(main, None);
             if self.inner.stopping.get() {
@@ -651,7 +656,6 @@ impl LoopHandle {
         let mut output = None;
         let waker = executor::main_waker(self.inner.id);
         self.inner.check_closed()?;
-        self.inner.schedule_main();
         let lp = self.clone();
         let mut main = || {
             if output.is_some() {
@@ -664,7 +668,7 @@ impl LoopHandle {
                 let _ = lp.call_soon(move || stopper.stop());
             }
         };
-        self.run_forever_with(&mut main)?;
+        self.run_forever_with(&mut main, true)?;
         output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
     }
 
@@ -1142,7 +1146,7 @@ impl LoopHandle {
                 self.inner.request_cancel(key);
             }
             self.stop(); // one iteration: each cancelled task drops its future in it
-            let _ = self.run_forever_with(&mut || {});
+            let _ = self.run_forever_with(&mut || {}, false);
         }
     }
 }
