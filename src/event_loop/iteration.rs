@@ -127,7 +127,7 @@ impl LoopHandle {
                 } else {
                     // Whole milliseconds only (epoll would round up and wake late): the rest
                     // is the next iteration's last stretch, if no I/O comes first.
-                    Some(Duration::from_millis(t.as_millis() as u64))
+                    Some(precise_wait::whole_ms(t))
                 }
             }
             t => t,

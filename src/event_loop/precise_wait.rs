@@ -21,6 +21,12 @@ pub(crate) fn has_sub_ms_part(t: Duration) -> bool {
     t.subsec_nanos() % 1_000_000 != 0
 }
 
+/// `t` cut down to whole milliseconds (what epoll can wait without rounding up), saturating
+/// instead of wrapping for durations whose millisecond count overflows a `u64`.
+pub(crate) fn whole_ms(t: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Waits until `epoll_fd` is readable (some source is ready) or `timeout` has passed.
 /// Interruptions and errors end the wait early; the caller polls right after either way.
 pub(crate) fn wait(epoll_fd: RawFd, timeout: Duration) {
@@ -38,5 +44,26 @@ pub(crate) fn wait(epoll_fd: RawFd, timeout: Duration) {
     // a hint (the caller polls next), so it is ignored.
     unsafe {
         libc::ppoll(&mut pfd, 1, &ts, std::ptr::null());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_ms_cuts_the_sub_millisecond_part_and_saturates() {
+        assert_eq!(whole_ms(Duration::ZERO), Duration::ZERO);
+        assert_eq!(whole_ms(Duration::from_micros(999)), Duration::ZERO);
+        assert_eq!(whole_ms(Duration::from_millis(1)), Duration::from_millis(1));
+        assert_eq!(
+            whole_ms(Duration::from_micros(10_400)),
+            Duration::from_millis(10)
+        );
+        // Millisecond counts above u64::MAX: the cut saturates (it wrapped to a short wait).
+        let huge = Duration::from_secs(u64::MAX / 2) + Duration::from_micros(500);
+        assert_eq!(whole_ms(huge), Duration::from_millis(u64::MAX));
+        assert_eq!(whole_ms(Duration::MAX), Duration::from_millis(u64::MAX));
+        assert!(!has_sub_ms_part(whole_ms(huge)));
     }
 }
