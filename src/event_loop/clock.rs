@@ -16,13 +16,23 @@ use std::time::{Duration, Instant};
 /// One wheel tick.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
-/// The latest deadline a timer gets: about 31 years ahead. Later ones (`Duration::MAX`, the
-/// idiom for "no deadline") saturate to it, so no timer API overflows an `Instant` (L6).
+/// The latest deadline a timer gets: 2^30 s, about 34 years ahead. Later ones
+/// (`Duration::MAX`, the idiom for "no deadline") saturate to it, so no timer API overflows
+/// an `Instant` (L6).
 pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
 
-/// `now + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow.
+/// `now + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow. Where even
+/// that is past the last `Instant` the platform can hold, the latest one within reach (the
+/// delay halved until it fits): a far deadline stays far, never "now".
 pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
-    now.checked_add(delay.min(FAR_FUTURE)).unwrap_or(now)
+    let mut delay = delay.min(FAR_FUTURE);
+    loop {
+        if let Some(at) = now.checked_add(delay) {
+            return at;
+        }
+        // Ends: at zero the sum is `now` itself.
+        delay /= 2;
+    }
 }
 
 /// A clock a test moves by hand. Give it to [`EventLoop::with_clock`](crate::EventLoop::with_clock).
@@ -180,6 +190,38 @@ pub(crate) fn tick_start(tick: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The last `Instant` this platform can hold, found by doubling down from now.
+    fn last_instant() -> Instant {
+        let (mut top, mut step) = (Instant::now(), Duration::MAX);
+        while step > Duration::ZERO {
+            match top.checked_add(step) {
+                Some(t) => top = t,
+                None => step /= 2,
+            }
+        }
+        top
+    }
+
+    #[test]
+    fn deadline_after_saturates_and_never_turns_far_into_now() {
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, Duration::MAX), now + FAR_FUTURE);
+        assert_eq!(deadline_after(now, Duration::ZERO), now);
+        let top = last_instant();
+        assert_eq!(
+            deadline_after(top, Duration::MAX),
+            top,
+            "nothing later exists"
+        );
+        let near = top - Duration::from_secs(10);
+        let at = deadline_after(near, Duration::from_secs(3600));
+        assert!(
+            at > near + Duration::from_secs(5),
+            "a far deadline stays far: {:?} after",
+            at - near
+        );
+    }
 
     #[test]
     fn l8_ticks_round_down_and_deadlines_keep_their_sign_and_order() {
