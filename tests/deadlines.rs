@@ -319,6 +319,42 @@ fn drain_timeout_with_a_peer_that_does_not_read() {
 }
 
 #[test]
+fn a_drain_timeout_set_while_a_drain_waits_bounds_that_drain_from_the_call() {
+    // No timeout when the drain begins to wait; one is set while it waits: that drain fails
+    // 200 ms after the call (it used to wait on, unbounded), and nothing is lost.
+    let r = drain_rig(ms(200));
+    r.writer.set_drain_timeout(None);
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move {
+        writer.write(&vec![7u8; 16 << 20])?; // far above the high-water mark: paused
+        writer.drain().await
+    });
+    r.settle();
+    assert!(drained.borrow().is_none(), "the drain waits");
+    r.clock.advance(ms(1000));
+    r.settle();
+    assert!(drained.borrow().is_none(), "no timeout yet: it waits on");
+    r.writer.set_drain_timeout(Some(ms(200)));
+    r.settle();
+    r.clock.advance(ms(199));
+    r.settle();
+    assert!(
+        drained.borrow().is_none(),
+        "fired before 200 ms from the call"
+    );
+    // Bounded in loop time (the old code waited on for good).
+    r.pass_until(ms(10), || drained.borrow().is_some());
+    assert!(matches!(
+        drained.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    assert!(
+        r.writer.transport().get_write_buffer_size() > 0,
+        "nothing dropped"
+    );
+}
+
+#[test]
 fn a_drain_timeout_counts_from_when_the_drain_began_not_from_the_iteration_start() {
     let r = drain_rig(ms(200));
     // A timer makes each iteration read the clock before its callbacks run.

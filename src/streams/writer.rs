@@ -422,7 +422,7 @@ impl StreamWriter {
     /// `Duration::ZERO` fails a drain that would wait, at once; a drain with nothing to wait
     /// for still succeeds (Python's `wait_for(writer.drain(), 0)` fails even then, since it
     /// cancels the drain before it runs). `Duration::MAX` never fires. A drain
-    /// already waiting is held to a new value when next woken.
+    /// already waiting is held to the new value from this call on.
     ///
     /// # Examples
     ///
@@ -458,6 +458,14 @@ impl StreamWriter {
         }
         core.deadlines_on(&self.transport.get_loop())
             .set_drain_timeout(timeout);
+        // Drains already waiting look again: each dates its wait from now if it began
+        // without a timeout, and arms the stream's timer for its deadline (without this a
+        // drain that began waiting before the call waited on, unbounded).
+        let waiting = std::mem::take(&mut core.waiters);
+        drop(core);
+        for w in waiting {
+            w.wake();
+        }
     }
 
     /// The drain timeout set by [`set_drain_timeout`](Self::set_drain_timeout).
@@ -857,7 +865,13 @@ impl Drain<'_> {
         let mut guard = self.writer.core.borrow_mut();
         let core = &mut *guard;
         let mut since = since;
-        if let Some(dl) = &mut core.deadlines {
+        // Dated only under a drain timeout: a drain that began to wait without one counts
+        // from the first look after a timeout is set (`set_drain_timeout` wakes it).
+        if let Some(dl) = core
+            .deadlines
+            .as_mut()
+            .filter(|d| d.drain_timeout().is_some())
+        {
             let began = *since.get_or_insert_with(|| dl.fresh_now());
             if dl.drain_timed_out(began, &core.me) {
                 self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
