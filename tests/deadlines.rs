@@ -226,6 +226,29 @@ fn reads_served_from_the_buffer_never_time_out_and_zero_fails_only_a_wait() {
 }
 
 #[test]
+fn a_zero_read_timeout_set_while_a_read_waits_fails_it_at_once() {
+    let r = rig();
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.read(100).await });
+    r.settle();
+    assert!(read.borrow().is_none(), "the read waits");
+    r.reader.set_read_timeout(Some(Duration::ZERO)).unwrap();
+    r.settle(); // no loop time passes
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    // Nothing lost: bytes that come next are read as usual.
+    r.reader.set_read_timeout(None).unwrap();
+    r.peer_writer.write(b"late").unwrap();
+    let reader = r.reader.clone();
+    assert_eq!(
+        r.block_on(async move { reader.read(100).await }).unwrap(),
+        b"late"
+    );
+}
+
+#[test]
 fn duration_max_never_fires_and_none_clears() {
     let r = rig();
     r.reader.set_read_timeout(Some(Duration::MAX)).unwrap();

@@ -468,6 +468,15 @@ impl StreamReader {
         let waiting = core.reader.waiter_id();
         core.deadlines_on(&lp)
             .set_read_timeout(timeout, waiting, &me);
+        // Zero fails what waits: the read waiting now looks again at once and fails.
+        let wake = match timeout {
+            Some(d) if d.is_zero() && waiting.is_some() => core.reader.wakeup_waiter(),
+            _ => None,
+        };
+        drop(guard);
+        if let Some(w) = wake {
+            w.wake();
+        }
         Ok(())
     }
 
