@@ -414,6 +414,62 @@ fn a_drain_timeout_counts_from_when_the_drain_began_not_from_the_iteration_start
 }
 
 #[test]
+fn an_idle_timeout_counts_from_the_call_not_from_the_iterations_clock() {
+    let r = rig();
+    // A timer makes each iteration read the clock before its callbacks run.
+    let timer = r.lp.handle().call_later(ms(5000), || ()).unwrap();
+    let (clock, writer) = (r.clock.clone(), r.writer.clone());
+    r.lp.run_until_complete(async move {
+        // Something slow ran first: the iteration's reading is 150 ms old at the call.
+        clock.advance(ms(150));
+        writer.set_idle_timeout(Some(ms(200)));
+    })
+    .unwrap();
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.read(1).await });
+    r.pass(ms(199));
+    assert!(
+        read.borrow().is_none(),
+        "closed before 200 ms from the call"
+    );
+    r.pass_until(ms(200 / 8 + 2), || read.borrow().is_some());
+    let e = read.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+    timer.cancel();
+}
+
+#[test]
+fn activity_the_timer_sees_is_dated_at_its_look_not_at_the_iterations_clock() {
+    // 800 ms idle timeout: the timer looks every 100 ms. In the iteration of one look, a
+    // callback that runs before it takes 150 ms and writes: the look sees that write and must
+    // date it no earlier than the write itself (it used the iteration's older reading).
+    let r = rig();
+    r.writer.set_idle_timeout(Some(ms(800)));
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.read(1).await });
+    r.pass(ms(199));
+    let (clock, writer) = (r.clock.clone(), r.writer.clone());
+    r.lp.handle()
+        .call_soon(move || {
+            clock.advance(ms(150));
+            writer.write(b"x").unwrap();
+        })
+        .unwrap();
+    // The look due at 200 ms runs in the same iteration, after that callback.
+    r.clock.advance(ms(1));
+    r.lp.run_once(Some(Duration::ZERO)).unwrap();
+    // The write happened at 350 ms: the connection stays open until 1 150 ms.
+    r.pass(ms(1100 - 350));
+    assert!(
+        read.borrow().is_none(),
+        "closed before 800 ms after the write"
+    );
+    r.pass_until(ms(150), || read.borrow().is_some());
+    let e = read.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+}
+
+#[test]
 fn idle_timeout_closes_and_every_waiter_on_both_sides_errs() {
     let r = rig();
     r.writer.set_idle_timeout(Some(ms(1000)));
