@@ -6,6 +6,7 @@
 mod util;
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -467,6 +468,42 @@ fn activity_the_timer_sees_is_dated_at_its_look_not_at_the_iterations_clock() {
     r.pass_until(ms(150), || read.borrow().is_some());
     let e = read.borrow_mut().take().unwrap().unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+}
+
+#[test]
+fn a_released_drain_leaves_no_wake_up_behind() {
+    // A drain waits under a 200 ms timeout, then the peer reads and writing resumes: the
+    // drain returns. When the 200 ms come, the stream's timer must not wake the other
+    // waiters (here a wait_closed, whose polls are counted) for that finished drain.
+    let r = drain_rig(ms(200));
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move {
+        writer.write(&vec![7u8; 1 << 20])?;
+        writer.drain().await
+    });
+    r.settle();
+    assert!(drained.borrow().is_none(), "the drain waits");
+    let peer = r.peer_reader.clone();
+    let _reading = r.spawn(async move {
+        while !peer.read(1 << 20).await?.is_empty() {}
+        Ok::<_, Error>(())
+    });
+    r.until(|| drained.borrow().is_some());
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    let polls = Rc::new(std::cell::Cell::new(0));
+    let (p, writer) = (polls.clone(), r.writer.clone());
+    let _closed = r.spawn(async move {
+        let mut wait = std::pin::pin!(writer.wait_closed());
+        std::future::poll_fn(|cx| {
+            p.set(p.get() + 1);
+            wait.as_mut().poll(cx)
+        })
+        .await
+    });
+    r.settle();
+    assert_eq!(polls.get(), 1, "wait_closed waits");
+    r.pass(ms(250));
+    assert_eq!(polls.get(), 1, "woken for a drain that had ended");
 }
 
 #[test]

@@ -257,6 +257,11 @@ impl Protocol for StreamCore {
     fn resume_writing(&mut self) {
         self.set_flow(Flow::Flowing);
         self.resumes = self.resumes.wrapping_add(1);
+        // Every waiting drain is released: no drain deadline is left for the timer to
+        // wake anyone for (one that waits again dates its own).
+        if let Some(dl) = &mut self.deadlines {
+            dl.drains_released();
+        }
         self.wake_all();
     }
 

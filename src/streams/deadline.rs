@@ -244,6 +244,13 @@ impl Deadlines {
         false
     }
 
+    /// Writing resumed: every drain waiting is released, so the timer has no drain to wake
+    /// when the earliest one's deadline comes (it would wake the stream's other waiters for
+    /// nothing).
+    pub(crate) fn drains_released(&mut self) {
+        self.drain_due = None;
+    }
+
     /// A futures-io drain is about to return `Pending`: true if it has waited past the drain
     /// timeout since its first `Pending` (then the next one starts afresh).
     #[cfg(feature = "futures-io")]
