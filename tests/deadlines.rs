@@ -509,6 +509,8 @@ fn a_released_drain_leaves_no_wake_up_behind() {
 #[test]
 fn idle_timeout_closes_and_every_waiter_on_both_sides_errs() {
     let r = rig();
+    r.reader.set_read_timeout(Some(ms(5000))).unwrap();
+    r.writer.set_drain_timeout(Some(ms(6000)));
     r.writer.set_idle_timeout(Some(ms(1000)));
     assert_eq!(r.writer.idle_timeout(), Some(ms(1000)));
     let reader = r.reader.clone();
@@ -530,6 +532,10 @@ fn idle_timeout_closes_and_every_waiter_on_both_sides_errs() {
     };
     idle(read.borrow_mut().take().unwrap().unwrap_err());
     idle(closed.borrow_mut().take().unwrap().unwrap_err());
+    // The idle timeout is spent; the other settings read back as they were set.
+    assert_eq!(r.writer.idle_timeout(), None);
+    assert_eq!(r.reader.read_timeout(), Some(ms(5000)));
+    assert_eq!(r.writer.drain_timeout(), Some(ms(6000)));
     // The peer sees the end of the connection (EOF, or a reset).
     match peer_read.borrow_mut().take().unwrap() {
         Ok(b) => assert!(b.is_empty(), "{b:?}"),

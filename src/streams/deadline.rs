@@ -365,9 +365,10 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                 // as its exception, `connection_lost` reports it to drain and wait_closed.
                 let e = idle_error(dl.idle.unwrap_or_default());
                 dl.idle_error = Some(SharedError::from_io(&e));
+                // The timer stops looking; the read and drain settings stay as the user set
+                // them (their getters report them), only the idle timeout is spent.
                 dl.idle = None;
                 dl.read_ns = None;
-                dl.read = None;
                 dl.drain_due = None;
                 wake.extend(core.reader.set_exception(&e));
                 wake.append(&mut core.waiters);
