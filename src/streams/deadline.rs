@@ -69,6 +69,17 @@ fn period(d: i64) -> i64 {
     (d / 8).max(1_000_000)
 }
 
+/// Where the timer's looks at the reads stand (read timeout only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadLooks {
+    /// The timer does not look at reads: the next read that waits starts the looks.
+    Off,
+    /// It looks every `period(read)`; no read began to wait since the last look.
+    Looking,
+    /// It looks, and a read began to wait since the last look (the next look dates it).
+    NewWait,
+}
+
 /// One connection's timeouts and the waits they bound (in `StreamCore::deadlines`).
 pub(crate) struct Deadlines {
     lp: Rc<LoopInner>,
@@ -79,10 +90,9 @@ pub(crate) struct Deadlines {
     idle: Option<Duration>,
     /// The read future that last began to wait under the read timeout (0: none).
     read_waiting: u64,
-    /// A read began to wait since the timer last looked.
-    read_new: bool,
-    /// The timer looks at the reads every `period(read)`; when off, the next wait turns it on.
-    read_checking: bool,
+    /// Whether the timer looks at the reads, and whether one began to wait since its last
+    /// look. Changed only by [`set_read_looks`](Self::set_read_looks).
+    read_looks: ReadLooks,
     /// The waiting read the timer has seen, and when it first saw it (no earlier than the
     /// read began to wait, so the timeout counted from there never fires early).
     read_seen: Option<(u64, i64)>,
@@ -121,8 +131,7 @@ impl Deadlines {
             drain: None,
             idle: None,
             read_waiting: 0,
-            read_new: false,
-            read_checking: false,
+            read_looks: ReadLooks::Off,
             read_seen: None,
             read_expired: 0,
             drain_due: None,
@@ -169,8 +178,7 @@ impl Deadlines {
         self.read_seen = None;
         self.read_expired = 0;
         self.read_waiting = waiting.unwrap_or(0);
-        self.read_new = waiting.is_some();
-        self.read_checking = false;
+        self.set_read_looks(ReadLooks::Off);
         if let (Some(d), Some(_)) = (self.read_ns, waiting) {
             self.start_read_checks(d, me);
         }
@@ -208,9 +216,10 @@ impl Deadlines {
         }
         if id != self.read_waiting {
             self.read_waiting = id;
-            self.read_new = true;
-            if !self.read_checking {
+            if self.read_looks == ReadLooks::Off {
                 self.start_read_checks(d, me);
+            } else {
+                self.set_read_looks(ReadLooks::NewWait);
             }
             return false;
         }
@@ -225,8 +234,15 @@ impl Deadlines {
     #[cold]
     #[inline(never)]
     fn start_read_checks(&mut self, d: i64, me: &Weak<RefCell<StreamCore>>) {
-        self.read_checking = true;
+        self.set_read_looks(ReadLooks::NewWait);
         self.want(self.now().saturating_add(period(d)), me);
+    }
+
+    /// The one place `read_looks` changes (every move between the three is legal: the
+    /// enum replaces two booleans whose fourth combination meant nothing).
+    #[inline]
+    fn set_read_looks(&mut self, to: ReadLooks) {
+        self.read_looks = to;
     }
 
     /// A drain that began waiting at `since` is about to return `Pending`: true if the drain
@@ -309,7 +325,7 @@ impl Deadlines {
         if let Some((key, _)) = self.timer.take() {
             self.lp.remove_timer(key);
         }
-        self.read_checking = false;
+        self.set_read_looks(ReadLooks::Off);
         self.read_seen = None;
         self.drain_due = None;
     }
@@ -404,11 +420,11 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                     }
                     None => dl.read_seen = None,
                 }
-                if waiter.is_some() || dl.read_new {
-                    dl.read_new = false;
+                if waiter.is_some() || dl.read_looks == ReadLooks::NewWait {
+                    dl.set_read_looks(ReadLooks::Looking);
                     later(now.saturating_add(period(d)));
                 } else {
-                    dl.read_checking = false; // the next wait starts the looks again
+                    dl.set_read_looks(ReadLooks::Off); // the next wait starts the looks again
                 }
             }
             if let (Some(_), Some(due)) = (dl.drain, dl.drain_due) {
