@@ -451,7 +451,7 @@ impl LoopHandle {
         let inner = &self.inner;
         if cb.is_some() {
             inner.check_closed()?;
-        } else if inner.closed.get() {
+        } else if inner.is_closed() {
             return Ok(false);
         }
         if fd < 0 {

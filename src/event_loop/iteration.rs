@@ -69,7 +69,7 @@ impl LoopHandle {
     fn poll_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
         if !inner.ready.is_empty()
-            || inner.stopping.get()
+            || inner.stop_requested()
             || inner.shared.has_pending()
             || !inner.io_woken.is_empty()
         {

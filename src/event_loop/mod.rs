@@ -110,12 +110,8 @@ pub(crate) struct LoopInner {
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
     pub(crate) io: RefCell<IoTable>,
     pub(crate) shared: Arc<Shared>,
-    /// True while `run_forever` (or `run_until_complete`) runs.
-    running: Cell<bool>,
-    /// Set by `stop()`; checked after each full iteration, then cleared.
-    stopping: Cell<bool>,
-    /// Set by `close()`; never cleared.
-    pub(crate) closed: Cell<bool>,
+    /// Running or not, a stop asked for, closed. Changed only by [`LoopInner::set_state`].
+    state: Cell<LoopState>,
     /// A `Runnable::Main` is in the ready queue (or in `io_woken`).
     pub(crate) main_scheduled: Cell<bool>,
     /// True while a `Runnable::Io` is being dispatched: a task woken now runs in this
@@ -145,9 +141,65 @@ pub(crate) struct LoopInner {
     signals: RefCell<Option<signals::Signals>>,
 }
 
+/// Where a loop is in its life (L12-L16). Changed only by [`LoopInner::set_state`]:
+///
+/// ```text
+///   Idle ──stop()──► IdleStopRequested          (L13: the next run does one iteration)
+///    │ run                 │ run
+///    ▼                     ▼
+///   Running ──stop()──► Stopping                 (the run ends after this iteration)
+///    └────── the run ends ─┴──► Idle
+///   Idle / IdleStopRequested ──close()──► Closed (final; a running loop refuses close)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum LoopState {
+    Idle,
+    Running,
+    Closed,
+    // The two "stop asked for" states come last: `stop_requested`, made on every iteration,
+    // is one comparison, as cheap as the boolean it replaces.
+    IdleStopRequested,
+    Stopping,
+}
+
 impl LoopInner {
+    /// The one place the loop's state changes; the moves of the [`LoopState`] diagram and
+    /// staying put are the only legal ones.
+    fn set_state(&self, to: LoopState) {
+        use LoopState::*;
+        let from = self.state.get();
+        debug_assert!(
+            from == to
+                || matches!(
+                    (from, to),
+                    (Idle, IdleStopRequested | Running | Closed)
+                        | (IdleStopRequested, Stopping | Closed)
+                        | (Running, Stopping | Idle)
+                        | (Stopping, Idle)
+                ),
+            "loop state {from:?} -> {to:?}"
+        );
+        self.state.set(to);
+    }
+
+    /// In `run_forever`, `run_until_complete` or `run_once`.
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(self.state.get(), LoopState::Running | LoopState::Stopping)
+    }
+
+    /// `stop()` was called and the run it ends (this one or the next) has not ended yet.
+    #[inline]
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.state.get() as u8 >= LoopState::IdleStopRequested as u8
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.get() == LoopState::Closed
+    }
+
     pub(crate) fn check_closed(&self) -> Result<(), Error> {
-        if self.closed.get() {
+        if self.is_closed() {
             Err(Error::loop_closed())
         } else {
             Ok(())
@@ -239,8 +291,8 @@ impl std::fmt::Debug for LoopHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoopHandle")
             .field("id", &self.inner.id)
-            .field("running", &self.inner.running.get())
-            .field("closed", &self.inner.closed.get())
+            .field("running", &self.inner.is_running())
+            .field("closed", &self.inner.is_closed())
             .finish()
     }
 }
@@ -326,9 +378,7 @@ impl EventLoop {
             tasks: RefCell::new(Slots::new()),
             io: RefCell::new(IoTable::default()),
             shared,
-            running: Cell::new(false),
-            stopping: Cell::new(false),
-            closed: Cell::new(false),
+            state: Cell::new(LoopState::Idle),
             main_scheduled: Cell::new(false),
             in_io_callback: Cell::new(false),
             io_woken: WokenList::default(),
@@ -375,7 +425,7 @@ impl std::ops::Deref for EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        if !self.inner.running.get() {
+        if !self.inner.is_running() {
             let _ = self.handle.close();
         }
     }
@@ -388,8 +438,7 @@ struct RunningGuard<'a> {
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
-        self.inner.running.set(false);
-        self.inner.stopping.set(false);
+        self.inner.set_state(LoopState::Idle);
         self.inner.now_cache.set(NOW_UNSET);
         let _ = CURRENT.try_with(|c| c.borrow_mut().take());
     }
@@ -515,7 +564,7 @@ impl LoopHandle {
     /// ```
     // Checklist: L15.
     pub fn is_running(&self) -> bool {
-        self.inner.running.get()
+        self.inner.is_running()
     }
 
     /// Debug mode on or off (Python's `loop.set_debug`); also on when the loop is made
@@ -555,7 +604,7 @@ impl LoopHandle {
     /// Whether [`close`](Self::close) has been called.
     // Checklist: L16.
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.get()
+        self.inner.is_closed()
     }
 
     /// Asks the loop to return from `run_forever` after the current iteration. Before
@@ -573,12 +622,18 @@ impl LoopHandle {
     /// ```
     // Checklist: L13.
     pub fn stop(&self) {
-        self.inner.stopping.set(true);
+        let inner = &self.inner;
+        match inner.state.get() {
+            LoopState::Idle => inner.set_state(LoopState::IdleStopRequested),
+            LoopState::Running => inner.set_state(LoopState::Stopping),
+            // Already asked, or closed: nothing to stop.
+            LoopState::IdleStopRequested | LoopState::Stopping | LoopState::Closed => {}
+        }
     }
 
     fn enter(&self) -> Result<RunningGuard<'_>, Error> {
         self.inner.check_closed()?;
-        if self.inner.running.get() {
+        if self.inner.is_running() {
             return Err(Error::invalid_state("This event loop is already running"));
         }
         if current_loop().is_some() {
@@ -587,7 +642,11 @@ impl LoopHandle {
             ));
         }
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
-        self.inner.running.set(true);
+        self.inner.set_state(if self.inner.stop_requested() {
+            LoopState::Stopping // L13: stop() before the run: one iteration
+        } else {
+            LoopState::Running
+        });
         Ok(RunningGuard { inner: &self.inner })
     }
 
@@ -622,7 +681,7 @@ impl LoopHandle {
         }
         loop {
             self.iterate(main, None);
-            if self.inner.stopping.get() {
+            if self.inner.stop_requested() {
                 break;
             }
         }
@@ -726,12 +785,13 @@ impl LoopHandle {
     // Checklist: L16, L35.
     pub fn close(&self) -> Result<(), Error> {
         let inner = &*self.inner;
-        if inner.running.get() {
+        if inner.is_running() {
             return Err(Error::invalid_state("Cannot close a running event loop"));
         }
-        if inner.closed.replace(true) {
+        if inner.is_closed() {
             return Ok(());
         }
+        inner.set_state(LoopState::Closed);
         let remote = inner.shared.close();
         let ready = inner.ready.take_all();
         inner.io_woken.clear();
@@ -915,7 +975,7 @@ impl LoopInner {
     #[inline(never)]
     fn read_now_ns(&self) -> i64 {
         let now = self.clock.now_ns();
-        if self.running.get() {
+        if self.is_running() {
             self.now_cache.set(now);
         }
         now
