@@ -157,7 +157,7 @@
 //! | `Handle.cancel()`, `TimerHandle.when()` | same names |
 //! | `asyncio.create_task(coro)` | `asyncio::spawn(fut)` → `Task<T>`, awaiting gives `Result<T, Cancelled>` |
 //! | `task.cancel()`, `task.done()`, `task.cancelled()` | `cancel()`, `is_done()`, `is_cancelled()` |
-//! | `asyncio.sleep(d)`, `asyncio.sleep(0)` | `asyncio::sleep(d)`, `asyncio::yield_now()` |
+//! | `asyncio.sleep(d)`, `asyncio.sleep(0)` | `asyncio::sleep(d)`, `asyncio::sleep(Duration::ZERO)` or `asyncio::yield_now()` (both give up exactly one iteration) |
 //! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | `asyncio::timeout(d, fut)`; expiry is `Error::Timeout` |
 //! | `asyncio.timeout_at(when)` | `asyncio::timeout_at(instant, fut)` |
 //! | `TimeoutError`, `CancelledError` | `Error::Timeout`, `Cancelled` (and `Error::Cancelled`) |
