@@ -179,7 +179,8 @@ fn read_pipe_refuses_the_write_side_methods() {
 #[test]
 fn read_pipe_refuses_a_regular_file_with_the_os_error() {
     let lp = EventLoop::new().unwrap();
-    let path = util::temp_dir("pipes-file").join("f");
+    let dir = util::temp_dir("pipes-file"); // removed when the test ends
+    let path = dir.join("f");
     std::fs::write(&path, b"x").unwrap();
     let f = std::fs::File::open(&path).unwrap();
     let h = lp.handle();
@@ -379,7 +380,8 @@ fn stream_writer_over_a_pipe_drains_and_write_eof_ends_it() {
 
 #[test]
 fn open_read_pipe_reads_a_regular_file_through_the_helper_thread() {
-    let path = util::temp_dir("pipes-regular").join("f");
+    let dir = util::temp_dir("pipes-regular"); // removed when the test ends
+    let path = dir.join("f");
     std::fs::write(&path, b"first\nsecond\n").unwrap();
     let f = std::fs::File::open(&path).unwrap();
     asyncio::run(async move {
@@ -407,7 +409,8 @@ fn open_read_pipe_reads_dev_null_through_the_helper_thread() {
 
 #[test]
 fn open_write_pipe_writes_a_regular_file_through_the_helper_thread() {
-    let path = util::temp_dir("pipes-out").join("f");
+    let dir = util::temp_dir("pipes-out"); // removed when the test ends
+    let path = dir.join("f");
     let f = std::fs::File::create(&path).unwrap();
     let check = path.clone();
     asyncio::run(async move {

@@ -1208,24 +1208,6 @@ fn reserve_child() {
 
 // ---- Unix sockets (L111–L122) -------------------------------------------------------------------
 
-/// A fresh directory from `util::temp_dir`, removed when the test ends, passed or failed.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        Scratch(temp_dir(tag))
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn unix_server(lp: &EventLoop, path: &Path) -> Server {
     lp.run_until_complete(lp.create_unix_server(Echo::default, path))
         .unwrap()
@@ -1246,7 +1228,7 @@ fn is_unnamed(a: &Option<Address>) -> bool {
 #[test]
 fn l112_l114_l121_unix_echo_and_addresses() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-unix");
+    let dir = temp_dir("server-unix");
     let path = dir.join("echo.sock");
     let seen = Seen::default();
     let server = lp
@@ -1305,7 +1287,7 @@ fn l112_l114_l121_unix_echo_and_addresses() {
 #[test]
 fn l115_a_stale_socket_file_is_replaced() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-stale");
+    let dir = temp_dir("server-stale");
     let path = dir.join("stale.sock");
     drop(UnixListener::bind(&path).unwrap()); // the file stays behind
     assert!(std::fs::symlink_metadata(&path)
@@ -1320,7 +1302,7 @@ fn l115_a_stale_socket_file_is_replaced() {
 #[test]
 fn l116_a_regular_file_is_left_alone_and_the_bind_fails() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-file");
+    let dir = temp_dir("server-file");
     let path = dir.join("not-a-socket");
     std::fs::write(&path, "keep").unwrap();
     let r = lp
@@ -1347,7 +1329,7 @@ fn l116_a_regular_file_is_left_alone_and_the_bind_fails() {
 #[test]
 fn l116_a_bind_failure_in_a_missing_directory_is_returned() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-no-dir");
+    let dir = temp_dir("server-no-dir");
     let path = dir.join("missing-dir").join("s.sock");
     let r = lp
         .run_until_complete(lp.create_unix_server(Echo::default, &path))
@@ -1362,7 +1344,7 @@ fn l116_a_bind_failure_in_a_missing_directory_is_returned() {
 #[test]
 fn l119_the_socket_file_is_removed_on_close_unless_cleanup_is_off() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-cleanup");
+    let dir = temp_dir("server-cleanup");
     let path = dir.join("a.sock");
     let server = unix_server(&lp, &path);
     assert!(path.exists());
@@ -1390,7 +1372,7 @@ fn l119_the_socket_file_is_removed_on_close_unless_cleanup_is_off() {
 #[test]
 fn l119_a_replaced_or_vanished_file_is_left_as_it_is() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-replaced");
+    let dir = temp_dir("server-replaced");
     let path = dir.join("r.sock");
     let server = unix_server(&lp, &path);
     std::fs::remove_file(&path).unwrap();
@@ -1443,7 +1425,7 @@ fn l117_an_abstract_name_serves_and_needs_no_file() {
 #[test]
 fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-connect-errors");
+    let dir = temp_dir("server-connect-errors");
     let missing = lp
         .run_until_complete(lp.create_unix_connection(Recorder::default, dir.join("missing")))
         .unwrap()
@@ -1468,7 +1450,7 @@ fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
 #[test]
 fn l114_l120_serving_on_a_bound_unix_listener() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-unix-sock");
+    let dir = temp_dir("server-unix-sock");
     let path = dir.join("sock.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let server = lp
@@ -1497,7 +1479,7 @@ fn l114_l120_serving_on_a_bound_unix_listener() {
 #[test]
 fn l105_l114_unix_start_serving_false_refuses_until_started() {
     let lp = EventLoop::new().unwrap();
-    let dir = Scratch::new("server-unix-later");
+    let dir = temp_dir("server-unix-later");
     let path = dir.join("later.sock");
     let server = lp
         .run_until_complete(
