@@ -68,6 +68,28 @@ fn leaf(
     (p.signed_by(&key, issuer, issuer_key).unwrap(), key)
 }
 
+/// The set lives as long as its test process (a static, never dropped), so its directory
+/// outlives it: each run removes the directories of earlier runs whose process has ended
+/// (`asyncio-tls-<pid>` with no `/proc/<pid>`), leaving at most those of live runs.
+fn remove_dead_runs_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("asyncio-tls-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl Certs {
     /// The process-wide set (made once; tests only read the files).
     pub fn get() -> &'static Certs {
@@ -76,6 +98,7 @@ impl Certs {
     }
 
     fn make() -> Certs {
+        remove_dead_runs_dirs();
         let dir = std::env::temp_dir().join(format!("asyncio-tls-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
