@@ -909,39 +909,38 @@ fn l25_a_task_woken_from_another_thread_resumes() {
 }
 
 #[test]
-fn l27_yield_now_gives_up_exactly_one_iteration() {
+fn l27_yield_now_and_sleep_zero_give_up_exactly_one_iteration() {
+    // Each wait lets the callback queued before it run first, then resumes: yield_now,
+    // sleep(ZERO), and a sleep whose deadline has already passed (no timer either).
     let lp = EventLoop::new().unwrap();
     let log = Log::default();
     let (l, h) = (log.clone(), lp.handle());
     lp.run_until_complete(async move {
-        let l2 = l.clone();
-        h.call_soon(move || l2.push("callback")).unwrap();
-        asyncio::yield_now().await;
-        l.push("task");
-    })
-    .unwrap();
-    assert_eq!(log.get(), ["callback", "task"]);
-}
-
-#[test]
-fn l27_sleep_zero_gives_up_exactly_one_iteration() {
-    let lp = EventLoop::new().unwrap();
-    let log = Log::default();
-    let (l, h) = (log.clone(), lp.handle());
-    lp.run_until_complete(async move {
-        let l2 = l.clone();
-        h.call_soon(move || l2.push("callback")).unwrap();
-        asyncio::sleep(Duration::ZERO).await;
-        l.push("zero");
-        let l3 = l.clone();
-        h.call_soon(move || l3.push("callback 2")).unwrap();
-        // A deadline already passed is the same: one iteration, no timer.
-        asyncio::sleep_until(h.time() - Duration::from_millis(5)).await;
-        l.push("passed");
+        for step in 0..3 {
+            let l2 = l.clone();
+            h.call_soon(move || l2.push(format!("callback {step}")))
+                .unwrap();
+            match step {
+                0 => asyncio::yield_now().await,
+                1 => asyncio::sleep(Duration::ZERO).await,
+                _ => asyncio::sleep_until(h.time() - Duration::from_millis(5)).await,
+            }
+            l.push(format!("task {step}"));
+        }
         assert_eq!(h.stats().timers, 0);
     })
     .unwrap();
-    assert_eq!(log.get(), ["callback", "zero", "callback 2", "passed"]);
+    assert_eq!(
+        log.get(),
+        [
+            "callback 0",
+            "task 0",
+            "callback 1",
+            "task 1",
+            "callback 2",
+            "task 2"
+        ]
+    );
 }
 
 #[test]
