@@ -5,6 +5,10 @@
 //! whose failure nobody observed, an accept loop out of file descriptors: each becomes an
 //! [`ExceptionContext`] handed to the handler, and the loop keeps running.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use super::{ExceptionHandler, LoopHandle};
 use std::any::Any;
 use std::fmt;
 
@@ -160,6 +164,93 @@ impl std::error::Error for PanicError {}
 // Checklist: L20.
 pub fn default_exception_handler(ctx: &ExceptionContext) {
     crate::event_loop::debug::error!("{ctx}");
+}
+
+impl LoopHandle {
+    /// Installs `handler` as the exception handler; `None` restores the default, which
+    /// logs one error record on target `asyncio`: through `log` when a logger is
+    /// installed, else on stderr, so a failure is never silent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use asyncio::{ExceptionContext, LoopHandle};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let log = seen.clone();
+    /// lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+    ///     log.borrow_mut().push(ctx.message.clone());
+    /// }));
+    /// lp.call_soon(|| Err::<(), _>("failed"))?;
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(seen.borrow().len(), 1);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L19, L20.
+    pub fn set_exception_handler<F>(&self, handler: Option<F>)
+    where
+        F: Fn(&LoopHandle, &ExceptionContext) + 'static,
+    {
+        let new = handler.map(|h| Rc::new(h) as ExceptionHandler);
+        let old = std::mem::replace(&mut *self.inner.exception_handler.borrow_mut(), new);
+        // Dropped after the borrow: the old handler's captures may use the loop on drop.
+        drop(old);
+    }
+
+    /// Whether a custom exception handler is installed.
+    pub fn has_exception_handler(&self) -> bool {
+        self.inner.exception_handler.borrow().is_some()
+    }
+
+    /// Reports `ctx` to the exception handler. If a custom handler panics, the default
+    /// handler reports that with message `Unhandled error in exception handler`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{ExceptionContext, LoopHandle};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
+    ///     assert_eq!(ctx.message, "disk full");
+    /// }));
+    /// lp.call_exception_handler(&ExceptionContext::new("disk full"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L19.
+    pub fn call_exception_handler(&self, ctx: &ExceptionContext) {
+        let handler = self.inner.exception_handler.borrow().clone();
+        let Some(handler) = handler else {
+            default_exception_handler(ctx);
+            return;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(self, ctx))) {
+            let panic = PanicError::from_payload(&*payload);
+            default_exception_handler(
+                &ExceptionContext::new("Unhandled error in exception handler")
+                    .with_exception(Box::new(panic))
+                    .with_detail("context", ctx.to_string()),
+            );
+        }
+    }
+}
+
+/// Reports a caught panic through the exception handler.
+pub(crate) fn report_panic(
+    lp: &LoopHandle,
+    message: &str,
+    payload: Box<dyn std::any::Any + Send>,
+    details: &[(&'static str, i32)],
+) {
+    let mut ctx = ExceptionContext::new(message)
+        .with_exception(Box::new(PanicError::from_payload(&*payload)));
+    for (k, v) in details {
+        ctx = ctx.with_detail(k, v.to_string());
+    }
+    lp.call_exception_handler(&ctx);
 }
 
 #[cfg(test)]

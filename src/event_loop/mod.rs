@@ -17,10 +17,11 @@
 //!    Anything else queued during 4 or 5 (call_soon, a task waking itself) waits for the next
 //!    iteration: a turn runs only what was ready when it began.
 //!
-//! Files: this one (the loop's state, construction, `call_soon`, run/stop/close, exception
-//! handler, `asyncio.run`), `iteration.rs` (one iteration, steps 1-5), `timers.rs` (`call_later`
-//! / `call_at`, exact deadlines), `clock.rs`, `precise_wait.rs`, `ready.rs`, `io.rs`,
-//! `handle.rs`, `timer_wheel.rs`, `threadsafe.rs`, `exception.rs`, `debug.rs`, `executor/`.
+//! Files: this one (the loop's state, construction, `call_soon`), `lifecycle.rs` (run, stop,
+//! close), `runner.rs` (`asyncio.run`), `stats.rs`, `iteration.rs` (one iteration, steps 1-5),
+//! `timers.rs` (`call_later` / `call_at`, exact deadlines), `clock.rs`, `precise_wait.rs`,
+//! `ready.rs`, `io.rs`, `handle.rs`, `timer_wheel.rs`, `threadsafe.rs`, `exception.rs` (the
+//! context and the handler), `debug.rs`, `executor/`.
 //!
 //! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
 //! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
@@ -39,28 +40,31 @@ pub(crate) mod executor;
 pub(crate) mod handle;
 pub(crate) mod io;
 mod iteration;
+mod lifecycle;
 mod precise_wait;
 pub(crate) mod ready;
+mod runner;
 mod signals;
+mod stats;
 pub(crate) mod thread_pool;
 pub(crate) mod threadsafe;
 mod timers;
+pub(crate) use exception::report_panic;
+use lifecycle::LoopState;
+pub use runner::run;
+pub use stats::LoopStats;
 pub(crate) use timers::{Timer, TimerEntry};
 pub(crate) mod timer_wheel;
 
 use std::cell::{Cell, RefCell};
-use std::future::{Future, IntoFuture};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::slots::Slots;
 use clock::{Clock, ManualClock};
-use exception::{default_exception_handler, ExceptionContext, PanicError};
+use exception::ExceptionContext;
 use executor::RawTask;
 use handle::{new_callback, CallbackOutput, Handle};
 use io::{IoTable, WAKER_TOKEN};
@@ -68,7 +72,7 @@ use ready::{ReadyQueue, Runnable, Woken, WokenList};
 use threadsafe::{LoopId, Remote, Shared, ThreadsafeHandle};
 use timer_wheel::{TimerKey, Wheel};
 
-type ExceptionHandler = Rc<dyn Fn(&LoopHandle, &ExceptionContext)>;
+pub(crate) type ExceptionHandler = Rc<dyn Fn(&LoopHandle, &ExceptionContext)>;
 
 /// The loop's state. Shared by `Rc` between [`EventLoop`], [`LoopHandle`]s, tasks and transports.
 pub(crate) struct LoopInner {
@@ -139,72 +143,6 @@ pub(crate) struct LoopInner {
     /// The signal pipe and handlers, made by the first `add_signal_handler`; `None` after
     /// `close()`.
     signals: RefCell<Option<signals::Signals>>,
-}
-
-/// Where a loop is in its life (L12-L16). Changed only by [`LoopInner::set_state`]:
-///
-/// ```text
-///   Idle ──stop()──► IdleStopRequested          (L13: the next run does one iteration)
-///    │ run                 │ run
-///    ▼                     ▼
-///   Running ──stop()──► Stopping                 (the run ends after this iteration)
-///    └────── the run ends ─┴──► Idle
-///   Idle / IdleStopRequested ──close()──► Closed (final; a running loop refuses close)
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum LoopState {
-    Idle,
-    Running,
-    Closed,
-    // The two "stop asked for" states come last: `stop_requested`, made on every iteration,
-    // is one comparison, as cheap as the boolean it replaces.
-    IdleStopRequested,
-    Stopping,
-}
-
-impl LoopInner {
-    /// The one place the loop's state changes; the moves of the [`LoopState`] diagram and
-    /// staying put are the only legal ones.
-    fn set_state(&self, to: LoopState) {
-        use LoopState::*;
-        let from = self.state.get();
-        debug_assert!(
-            from == to
-                || matches!(
-                    (from, to),
-                    (Idle, IdleStopRequested | Running | Closed)
-                        | (IdleStopRequested, Stopping | Closed)
-                        | (Running, Stopping | Idle)
-                        | (Stopping, Idle)
-                ),
-            "loop state {from:?} -> {to:?}"
-        );
-        self.state.set(to);
-    }
-
-    /// In `run_forever`, `run_until_complete` or `run_once`.
-    pub(crate) fn is_running(&self) -> bool {
-        matches!(self.state.get(), LoopState::Running | LoopState::Stopping)
-    }
-
-    /// `stop()` was called and the run it ends (this one or the next) has not ended yet.
-    #[inline]
-    pub(crate) fn stop_requested(&self) -> bool {
-        self.state.get() as u8 >= LoopState::IdleStopRequested as u8
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.state.get() == LoopState::Closed
-    }
-
-    pub(crate) fn check_closed(&self) -> Result<(), Error> {
-        if self.is_closed() {
-            Err(Error::loop_closed())
-        } else {
-            Ok(())
-        }
-    }
 }
 
 thread_local! {
@@ -431,19 +369,6 @@ impl Drop for EventLoop {
     }
 }
 
-/// Resets the running state however `run_forever` ends, unwinding included (L12).
-struct RunningGuard<'a> {
-    inner: &'a LoopInner,
-}
-
-impl Drop for RunningGuard<'_> {
-    fn drop(&mut self) {
-        self.inner.set_state(LoopState::Idle);
-        self.inner.now_cache.set(NOW_UNSET);
-        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
-    }
-}
-
 impl LoopHandle {
     /// The loop's clock (Python's `loop.time()`): monotonic, or a [`ManualClock`].
     ///
@@ -606,353 +531,6 @@ impl LoopHandle {
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
-
-    /// Asks the loop to return from `run_forever` after the current iteration. Before
-    /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = asyncio::EventLoop::new()?;
-    /// let handle = lp.handle();
-    /// lp.call_soon(move || handle.stop())?;
-    /// lp.run_forever()?;
-    /// assert!(!lp.is_running());
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: L13.
-    pub fn stop(&self) {
-        let inner = &self.inner;
-        match inner.state.get() {
-            LoopState::Idle => inner.set_state(LoopState::IdleStopRequested),
-            LoopState::Running => inner.set_state(LoopState::Stopping),
-            // Already asked, or closed: nothing to stop.
-            LoopState::IdleStopRequested | LoopState::Stopping | LoopState::Closed => {}
-        }
-    }
-
-    fn enter(&self) -> Result<RunningGuard<'_>, Error> {
-        self.inner.check_closed()?;
-        if self.inner.is_running() {
-            return Err(Error::invalid_state("This event loop is already running"));
-        }
-        if current_loop().is_some() {
-            return Err(Error::invalid_state(
-                "Cannot run the event loop while another loop is running",
-            ));
-        }
-        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
-        self.inner.set_state(if self.inner.stop_requested() {
-            LoopState::Stopping // L13: stop() before the run: one iteration
-        } else {
-            LoopState::Running
-        });
-        Ok(RunningGuard { inner: &self.inner })
-    }
-
-    /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`).
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] if the loop is closed, already running, or another loop runs on
-    /// this thread.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let lp = asyncio::EventLoop::new()?;
-    /// let handle = lp.handle();
-    /// lp.call_later(Duration::from_millis(1), move || handle.stop())?;
-    /// lp.run_forever()?;
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: L12.
-    pub fn run_forever(&self) -> Result<(), Error> {
-        self.run_forever_with(&mut || {}, false)
-    }
-
-    /// Runs iterations until stopped, with `main` as the main future's step. `with_main`
-    /// queues that step's first run once the loop is entered: a refused run queues nothing.
-    fn run_forever_with(&self, main: &mut dyn FnMut(), with_main: bool) -> Result<(), Error> {
-        let _guard = self.enter()?;
-        if with_main {
-            self.inner.schedule_main();
-        }
-        loop {
-            self.iterate(main, None);
-            if self.inner.stop_requested() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the loop until `fut` completes and returns its output (Python's
-    /// `loop.run_until_complete`). `fut` is polled on this stack, so it need not be
-    /// `'static`; its first poll happens in the first iteration, in FIFO order with callbacks
-    /// already queued. The loop stops one iteration after `fut` completes, so callbacks `fut`
-    /// scheduled just before finishing still run.
-    ///
-    /// A panic in `fut` propagates to the caller after the loop's running state is reset.
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
-    /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = asyncio::EventLoop::new()?;
-    /// let data = vec![1, 2, 3];
-    /// let sum = lp.run_until_complete(async { data.iter().sum::<i32>() })?; // borrows: no 'static
-    /// assert_eq!(sum, 6);
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: L14.
-    pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
-        let mut fut = pin!(fut.into_future());
-        let mut output = None;
-        let waker = executor::main_waker(self.inner.id);
-        self.inner.check_closed()?;
-        let lp = self.clone();
-        let mut main = || {
-            if output.is_some() {
-                return;
-            }
-            let mut cx = Context::from_waker(&waker);
-            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-                output = Some(v);
-                let stopper = lp.clone();
-                let _ = lp.call_soon(move || stopper.stop());
-            }
-        };
-        self.run_forever_with(&mut main, true)?;
-        output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
-    }
-
-    /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or
-    /// event), and says whether anything is left to do (callbacks, timers, tasks or I/O
-    /// registrations). For embedding the loop in another program's loop (with
-    /// [`as_raw_fd`](Self::as_raw_fd) and [`next_timeout`](Self::next_timeout));
-    /// `run_forever` is this in a loop.
-    ///
-    /// # Errors
-    /// As for [`run_forever`](Self::run_forever).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let lp = asyncio::EventLoop::new()?;
-    /// let (tx, rx) = std::sync::mpsc::channel();
-    /// lp.call_soon(move || tx.send("ran").unwrap())?;
-    /// lp.run_once(Some(Duration::ZERO))?; // one turn, from your own loop
-    /// assert_eq!(rx.try_recv(), Ok("ran"));
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: L2.
-    pub fn run_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        {
-            let _guard = self.enter()?;
-            self.iterate(&mut || {}, timeout);
-        }
-        // What stats() counts, without its transport totals (this runs once per turn).
-        let inner = &self.inner;
-        Ok(!inner.ready.is_empty()
-            || !inner.timers.borrow().is_empty()
-            || inner.tasks.borrow().len() > 0
-            || inner.io.borrow().len() > 0)
-    }
-
-    /// Closes the loop (Python's `loop.close`): queued callbacks and timers are dropped
-    /// without running, tasks still pending are dropped with a "Task was destroyed but it is
-    /// pending!" report each, registrations are released. Idempotent.
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] (`Cannot close a running event loop`) while running.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = asyncio::EventLoop::new()?;
-    /// lp.close()?;
-    /// assert!(lp.is_closed());
-    /// assert!(lp.call_soon(|| ()).is_err()); // Event loop is closed
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: L16, L35.
-    pub fn close(&self) -> Result<(), Error> {
-        let inner = &*self.inner;
-        if inner.is_running() {
-            return Err(Error::invalid_state("Cannot close a running event loop"));
-        }
-        if inner.is_closed() {
-            return Ok(());
-        }
-        inner.set_state(LoopState::Closed);
-        let remote = inner.shared.close();
-        let ready = inner.ready.take_all();
-        inner.io_woken.clear();
-        let mut timers = Vec::new();
-        {
-            let mut wheel = inner.timers.borrow_mut();
-            let all = wheel.elapsed().max(u64::MAX / 2);
-            iteration::take_due(&mut wheel, all, i64::MAX, &mut timers);
-        }
-        let tasks = inner.tasks.borrow_mut().drain();
-        // Dropped with no borrow held: their Drop may call back into the loop.
-        drop((remote, ready, timers));
-        for task in tasks {
-            if task.abandon() {
-                self.call_exception_handler(
-                    &ExceptionContext::new("Task was destroyed but it is pending!")
-                        .with_detail("task", task.name()),
-                );
-            }
-        }
-        self.close_signals();
-        inner.take_io();
-        Ok(())
-    }
-
-    /// Installs `handler` as the exception handler; `None` restores the default, which
-    /// logs one error record on target `asyncio`: through `log` when a logger is
-    /// installed, else on stderr, so a failure is never silent.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::cell::RefCell;
-    /// use std::rc::Rc;
-    /// use asyncio::{ExceptionContext, LoopHandle};
-    ///
-    /// let lp = asyncio::EventLoop::new()?;
-    /// let seen = Rc::new(RefCell::new(Vec::new()));
-    /// let log = seen.clone();
-    /// lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
-    ///     log.borrow_mut().push(ctx.message.clone());
-    /// }));
-    /// lp.call_soon(|| Err::<(), _>("failed"))?;
-    /// lp.run_until_complete(asyncio::yield_now())?;
-    /// assert_eq!(seen.borrow().len(), 1);
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: L19, L20.
-    pub fn set_exception_handler<F>(&self, handler: Option<F>)
-    where
-        F: Fn(&LoopHandle, &ExceptionContext) + 'static,
-    {
-        let new = handler.map(|h| Rc::new(h) as ExceptionHandler);
-        let old = std::mem::replace(&mut *self.inner.exception_handler.borrow_mut(), new);
-        // Dropped after the borrow: the old handler's captures may use the loop on drop.
-        drop(old);
-    }
-
-    /// Whether a custom exception handler is installed.
-    pub fn has_exception_handler(&self) -> bool {
-        self.inner.exception_handler.borrow().is_some()
-    }
-
-    /// Reports `ctx` to the exception handler. If a custom handler panics, the default
-    /// handler reports that with message `Unhandled error in exception handler`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use asyncio::{ExceptionContext, LoopHandle};
-    ///
-    /// let lp = asyncio::EventLoop::new()?;
-    /// lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
-    ///     assert_eq!(ctx.message, "disk full");
-    /// }));
-    /// lp.call_exception_handler(&ExceptionContext::new("disk full"));
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: L19.
-    pub fn call_exception_handler(&self, ctx: &ExceptionContext) {
-        let handler = self.inner.exception_handler.borrow().clone();
-        let Some(handler) = handler else {
-            default_exception_handler(ctx);
-            return;
-        };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(self, ctx))) {
-            let panic = PanicError::from_payload(&*payload);
-            default_exception_handler(
-                &ExceptionContext::new("Unhandled error in exception handler")
-                    .with_exception(Box::new(panic))
-                    .with_detail("context", ctx.to_string()),
-            );
-        }
-    }
-}
-
-/// Counters of what a loop holds, for tests and leak checks ([`LoopHandle::stats`]).
-///
-/// # Examples
-///
-/// ```
-/// asyncio::run(async {
-///     let lp = asyncio::get_running_loop().unwrap();
-///     let before = lp.stats();
-///     let task = asyncio::spawn(asyncio::yield_now());
-///     assert_eq!(lp.stats().tasks, before.tasks + 1);
-///     task.await.unwrap();
-///     assert_eq!(lp.stats().tasks, before.tasks, "an ended task leaves nothing behind");
-/// })
-/// .unwrap();
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoopStats {
-    /// Tasks spawned and not yet ended.
-    pub tasks: usize,
-    /// Timers scheduled and not yet due or cancelled (sleeps included).
-    pub timers: usize,
-    /// I/O registrations: transports, listeners, `add_reader`/`add_writer` descriptors.
-    pub io_registrations: usize,
-    /// Entries waiting in the ready queue.
-    pub ready: usize,
-    /// Stream readers holding a read buffer: those with unread bytes, or with a buffer grown
-    /// past the pool's largest size. A reader that is waiting for data holds none.
-    pub reader_buffers: usize,
-    /// Read buffers kept for reuse by this loop's stream readers (a few dozen at most).
-    pub pooled_buffers: usize,
-    /// Bytes waiting in all the socket transports' write buffers.
-    pub write_buffered: usize,
-    /// Socket transports whose protocol is paused for writing (above the high-water mark).
-    pub writing_paused: usize,
-    /// Socket transports not reading (paused by their protocol, or closing).
-    pub reading_paused: usize,
-}
-
-impl LoopHandle {
-    /// What the loop holds right now. A closed connection or an ended task leaves nothing here.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = asyncio::EventLoop::new()?;
-    /// lp.call_soon(|| ())?;
-    /// assert_eq!(lp.stats().ready, 1);
-    /// lp.run_until_complete(asyncio::yield_now())?;
-    /// assert_eq!(lp.stats(), asyncio::LoopStats::default()); // nothing left behind
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    pub fn stats(&self) -> LoopStats {
-        let totals = self.inner.io.borrow().buffer_totals();
-        LoopStats {
-            tasks: self.inner.tasks.borrow().len(),
-            timers: self.inner.timers.borrow().len(),
-            io_registrations: self.inner.io.borrow().len(),
-            ready: self.inner.ready.len(),
-            reader_buffers: self.inner.reader_pool.held(),
-            pooled_buffers: self.inner.reader_pool.pooled(),
-            write_buffered: totals.write_buffered,
-            writing_paused: totals.writing_paused,
-            reading_paused: totals.reading_paused,
-        }
-    }
 }
 
 /// `LoopInner::now_cache` holds no time.
@@ -1041,127 +619,6 @@ impl LoopInner {
     }
 }
 
-/// Reports a caught panic through the exception handler.
-pub(crate) fn report_panic(
-    lp: &LoopHandle,
-    message: &str,
-    payload: Box<dyn std::any::Any + Send>,
-    details: &[(&'static str, i32)],
-) {
-    let mut ctx = ExceptionContext::new(message)
-        .with_exception(Box::new(PanicError::from_payload(&*payload)));
-    for (k, v) in details {
-        ctx = ctx.with_detail(k, v.to_string());
-    }
-    lp.call_exception_handler(&ctx);
-}
-
-/// Runs `fut` to completion on a new loop, then cancels and drains every task left, and closes
-/// the loop (Python's `asyncio.run`).
-///
-/// ```
-/// let out = asyncio::run(async {
-///     asyncio::sleep(std::time::Duration::from_millis(1)).await;
-///     "done"
-/// });
-/// assert_eq!(out.unwrap(), "done");
-/// ```
-///
-/// # Ctrl-C
-///
-/// As Python 3.11's `asyncio.Runner`: when called on the main thread while SIGINT has its
-/// default disposition (no handler of yours), `run` handles SIGINT through the loop
-/// ([`LoopHandle::add_signal_handler`]). The first SIGINT cancels `fut` (it is dropped at the
-/// end of that loop iteration, so servers it owns close and remove their Unix socket files),
-/// every remaining task is cancelled and drained, the loop is closed, and `run` returns
-/// [`Error::KeyboardInterrupt`]. The process is not exited behind your back: exit with status
-/// 130 yourself, as a shell expects of a program ended by Ctrl-C. SIGINT gets its default
-/// disposition back as soon as `fut` is gone, so a second Ctrl-C during the shutdown ends the
-/// process at once (CPython raises `KeyboardInterrupt` then, to the same effect).
-///
-/// ```no_run
-/// fn main() -> std::process::ExitCode {
-///     match asyncio::run(std::future::pending::<()>()) {
-///         Err(asyncio::Error::KeyboardInterrupt) => {
-///             eprintln!("Interrupted");
-///             std::process::ExitCode::from(130)
-///         }
-///         _ => std::process::ExitCode::SUCCESS,
-///     }
-/// }
-/// ```
-///
-/// # Errors
-/// [`Error::InvalidState`] (`asyncio.run() cannot be called from a running event loop`) inside
-/// a running loop; `Error::Io` if the loop cannot be created; [`Error::KeyboardInterrupt`]
-/// after a SIGINT cancelled `fut`.
-// Checklist: L41.
-pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
-    // Only the run itself depends on `F`: set-up and tear-down are compiled once, not once
-    // per future type.
-    let runner = Runner::start()?;
-    let result = runner.lp.run_until_complete(fut);
-    runner.finish(result.is_err())?;
-    result
-}
-
-/// [`run`]'s loop and its Ctrl-C state, between [`start`](Runner::start) and
-/// [`finish`](Runner::finish).
-struct Runner {
-    lp: EventLoop,
-    /// Set by the SIGINT handler.
-    interrupted: Rc<Cell<bool>>,
-    /// Whether `run` installed that handler (main thread, default disposition).
-    on_sigint: bool,
-}
-
-impl Runner {
-    #[inline(never)]
-    fn start() -> Result<Runner, Error> {
-        if current_loop().is_some() {
-            return Err(Error::invalid_state(
-                "asyncio.run() cannot be called from a running event loop",
-            ));
-        }
-        let lp = EventLoop::new()?;
-        let interrupted = Rc::new(Cell::new(false));
-        // CPython's Runner: only on the main thread, and only over the default handler.
-        let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
-        if on_sigint {
-            let (flag, stopper) = (interrupted.clone(), lp.handle());
-            lp.add_signal_handler(libc::SIGINT, move || {
-                flag.set(true);
-                stopper.stop(); // `fut` is dropped (cancelled) when run_until_complete returns
-            })?;
-        }
-        Ok(Runner {
-            lp,
-            interrupted,
-            on_sigint,
-        })
-    }
-
-    /// Restores SIGINT, drains the tasks, closes the loop; a failed run that SIGINT stopped
-    /// becomes [`Error::KeyboardInterrupt`].
-    #[inline(never)]
-    fn finish(self, failed: bool) -> Result<(), Error> {
-        let Runner {
-            lp,
-            interrupted,
-            on_sigint,
-        } = self;
-        if on_sigint {
-            let _ = lp.remove_signal_handler(libc::SIGINT);
-        }
-        lp.shutdown_tasks();
-        lp.close()?;
-        if failed && interrupted.get() {
-            return Err(Error::KeyboardInterrupt);
-        }
-        Ok(())
-    }
-}
-
 impl std::os::fd::AsRawFd for LoopHandle {
     /// The loop's epoll descriptor: readable whenever the loop has I/O (or a cross-thread
     /// wake-up) to process. Poll it in a host loop, then call `run_once(Some(Duration::ZERO))`.
@@ -1191,22 +648,5 @@ impl LoopHandle {
     /// ```
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(self)
-    }
-
-    /// Cancels every task and runs the loop until all of them have ended (L41's
-    /// `_cancel_all_tasks`). Bounded: tasks that spawn new tasks while being dropped get at most
-    /// 100 rounds.
-    pub(crate) fn shutdown_tasks(&self) {
-        for _ in 0..100 {
-            let keys = self.inner.tasks.borrow().keys();
-            if keys.is_empty() {
-                return;
-            }
-            for key in keys {
-                self.inner.request_cancel(key);
-            }
-            self.stop(); // one iteration: each cancelled task drops its future in it
-            let _ = self.run_forever_with(&mut || {}, false);
-        }
     }
 }

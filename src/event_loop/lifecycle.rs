@@ -1,0 +1,325 @@
+//! A loop's life: run, stop, close (CPython `BaseEventLoop.run_forever`,
+//! `run_until_complete`, `stop`, `close`, `is_running`, `is_closed` in
+//! `Lib/asyncio/base_events.py`).
+//!
+//! Ground rules: one [`LoopState`], changed only by `LoopInner::set_state`; a run enters
+//! through `enter` (which refuses a closed or running loop, or a second loop on the thread)
+//! and leaves through `RunningGuard`'s drop, whatever way it ends (L12); a refused run queues
+//! nothing.
+// Checklist: L12, L13, L14, L15, L16.
+
+use std::future::{Future, IntoFuture};
+use std::pin::pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::exception::ExceptionContext;
+use super::{current_loop, executor, iteration, LoopHandle, LoopInner, CURRENT, NOW_UNSET};
+use crate::error::Error;
+
+/// Where a loop is in its life (L12-L16). Changed only by [`LoopInner::set_state`]:
+///
+/// ```text
+///   Idle ──stop()──► IdleStopRequested          (L13: the next run does one iteration)
+///    │ run                 │ run
+///    ▼                     ▼
+///   Running ──stop()──► Stopping                 (the run ends after this iteration)
+///    └────── the run ends ─┴──► Idle
+///   Idle / IdleStopRequested ──close()──► Closed (final; a running loop refuses close)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum LoopState {
+    Idle,
+    Running,
+    Closed,
+    // The two "stop asked for" states come last: `stop_requested`, made on every iteration,
+    // is one comparison, as cheap as the boolean it replaces.
+    IdleStopRequested,
+    Stopping,
+}
+
+impl LoopInner {
+    /// The one place the loop's state changes; the moves of the [`LoopState`] diagram and
+    /// staying put are the only legal ones.
+    fn set_state(&self, to: LoopState) {
+        use LoopState::*;
+        let from = self.state.get();
+        debug_assert!(
+            from == to
+                || matches!(
+                    (from, to),
+                    (Idle, IdleStopRequested | Running | Closed)
+                        | (IdleStopRequested, Stopping | Closed)
+                        | (Running, Stopping | Idle)
+                        | (Stopping, Idle)
+                ),
+            "loop state {from:?} -> {to:?}"
+        );
+        self.state.set(to);
+    }
+
+    /// In `run_forever`, `run_until_complete` or `run_once`.
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(self.state.get(), LoopState::Running | LoopState::Stopping)
+    }
+
+    /// `stop()` was called and the run it ends (this one or the next) has not ended yet.
+    #[inline]
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.state.get() as u8 >= LoopState::IdleStopRequested as u8
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.get() == LoopState::Closed
+    }
+
+    pub(crate) fn check_closed(&self) -> Result<(), Error> {
+        if self.is_closed() {
+            Err(Error::loop_closed())
+        } else {
+            Ok(())
+        }
+    }
+}
+/// Resets the running state however `run_forever` ends, unwinding included (L12).
+struct RunningGuard<'a> {
+    inner: &'a LoopInner,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.set_state(LoopState::Idle);
+        self.inner.now_cache.set(NOW_UNSET);
+        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+    }
+}
+
+impl LoopHandle {
+    /// Asks the loop to return from `run_forever` after the current iteration. Before
+    /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.call_soon(move || handle.stop())?;
+    /// lp.run_forever()?;
+    /// assert!(!lp.is_running());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L13.
+    pub fn stop(&self) {
+        let inner = &self.inner;
+        match inner.state.get() {
+            LoopState::Idle => inner.set_state(LoopState::IdleStopRequested),
+            LoopState::Running => inner.set_state(LoopState::Stopping),
+            // Already asked, or closed: nothing to stop.
+            LoopState::IdleStopRequested | LoopState::Stopping | LoopState::Closed => {}
+        }
+    }
+
+    fn enter(&self) -> Result<RunningGuard<'_>, Error> {
+        self.inner.check_closed()?;
+        if self.inner.is_running() {
+            return Err(Error::invalid_state("This event loop is already running"));
+        }
+        if current_loop().is_some() {
+            return Err(Error::invalid_state(
+                "Cannot run the event loop while another loop is running",
+            ));
+        }
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        self.inner.set_state(if self.inner.stop_requested() {
+            LoopState::Stopping // L13: stop() before the run: one iteration
+        } else {
+            LoopState::Running
+        });
+        Ok(RunningGuard { inner: &self.inner })
+    }
+
+    /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if the loop is closed, already running, or another loop runs on
+    /// this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.call_later(Duration::from_millis(1), move || handle.stop())?;
+    /// lp.run_forever()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L12.
+    pub fn run_forever(&self) -> Result<(), Error> {
+        self.run_forever_with(&mut || {}, false)
+    }
+
+    /// Runs iterations until stopped, with `main` as the main future's step. `with_main`
+    /// queues that step's first run once the loop is entered: a refused run queues nothing.
+    fn run_forever_with(&self, main: &mut dyn FnMut(), with_main: bool) -> Result<(), Error> {
+        let _guard = self.enter()?;
+        if with_main {
+            self.inner.schedule_main();
+        }
+        loop {
+            self.iterate(main, None);
+            if self.inner.stop_requested() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the loop until `fut` completes and returns its output (Python's
+    /// `loop.run_until_complete`). `fut` is polled on this stack, so it need not be
+    /// `'static`; its first poll happens in the first iteration, in FIFO order with callbacks
+    /// already queued. The loop stops one iteration after `fut` completes, so callbacks `fut`
+    /// scheduled just before finishing still run.
+    ///
+    /// A panic in `fut` propagates to the caller after the loop's running state is reset.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
+    /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let data = vec![1, 2, 3];
+    /// let sum = lp.run_until_complete(async { data.iter().sum::<i32>() })?; // borrows: no 'static
+    /// assert_eq!(sum, 6);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L14.
+    pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
+        let mut fut = pin!(fut.into_future());
+        let mut output = None;
+        let waker = executor::main_waker(self.inner.id);
+        self.inner.check_closed()?;
+        let lp = self.clone();
+        let mut main = || {
+            if output.is_some() {
+                return;
+            }
+            let mut cx = Context::from_waker(&waker);
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                output = Some(v);
+                let stopper = lp.clone();
+                let _ = lp.call_soon(move || stopper.stop());
+            }
+        };
+        self.run_forever_with(&mut main, true)?;
+        output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
+    }
+
+    /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or
+    /// event), and says whether anything is left to do (callbacks, timers, tasks or I/O
+    /// registrations). For embedding the loop in another program's loop (with
+    /// [`as_raw_fd`](Self::as_raw_fd) and [`next_timeout`](Self::next_timeout));
+    /// `run_forever` is this in a loop.
+    ///
+    /// # Errors
+    /// As for [`run_forever`](Self::run_forever).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon(move || tx.send("ran").unwrap())?;
+    /// lp.run_once(Some(Duration::ZERO))?; // one turn, from your own loop
+    /// assert_eq!(rx.try_recv(), Ok("ran"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L2.
+    pub fn run_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        {
+            let _guard = self.enter()?;
+            self.iterate(&mut || {}, timeout);
+        }
+        // What stats() counts, without its transport totals (this runs once per turn).
+        let inner = &self.inner;
+        Ok(!inner.ready.is_empty()
+            || !inner.timers.borrow().is_empty()
+            || inner.tasks.borrow().len() > 0
+            || inner.io.borrow().len() > 0)
+    }
+
+    /// Closes the loop (Python's `loop.close`): queued callbacks and timers are dropped
+    /// without running, tasks still pending are dropped with a "Task was destroyed but it is
+    /// pending!" report each, registrations are released. Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Cannot close a running event loop`) while running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.close()?;
+    /// assert!(lp.is_closed());
+    /// assert!(lp.call_soon(|| ()).is_err()); // Event loop is closed
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L16, L35.
+    pub fn close(&self) -> Result<(), Error> {
+        let inner = &*self.inner;
+        if inner.is_running() {
+            return Err(Error::invalid_state("Cannot close a running event loop"));
+        }
+        if inner.is_closed() {
+            return Ok(());
+        }
+        inner.set_state(LoopState::Closed);
+        let remote = inner.shared.close();
+        let ready = inner.ready.take_all();
+        inner.io_woken.clear();
+        let mut timers = Vec::new();
+        {
+            let mut wheel = inner.timers.borrow_mut();
+            let all = wheel.elapsed().max(u64::MAX / 2);
+            iteration::take_due(&mut wheel, all, i64::MAX, &mut timers);
+        }
+        let tasks = inner.tasks.borrow_mut().drain();
+        // Dropped with no borrow held: their Drop may call back into the loop.
+        drop((remote, ready, timers));
+        for task in tasks {
+            if task.abandon() {
+                self.call_exception_handler(
+                    &ExceptionContext::new("Task was destroyed but it is pending!")
+                        .with_detail("task", task.name()),
+                );
+            }
+        }
+        self.close_signals();
+        inner.take_io();
+        Ok(())
+    }
+
+    /// Cancels every task and runs the loop until all of them have ended (L41's
+    /// `_cancel_all_tasks`). Bounded: tasks that spawn new tasks while being dropped get at most
+    /// 100 rounds.
+    pub(crate) fn shutdown_tasks(&self) {
+        for _ in 0..100 {
+            let keys = self.inner.tasks.borrow().keys();
+            if keys.is_empty() {
+                return;
+            }
+            for key in keys {
+                self.inner.request_cancel(key);
+            }
+            self.stop(); // one iteration: each cancelled task drops its future in it
+            let _ = self.run_forever_with(&mut || {}, false);
+        }
+    }
+}
