@@ -379,6 +379,36 @@ fn a_drain_timeout_set_while_a_drain_waits_bounds_that_drain_from_the_call() {
 }
 
 #[test]
+fn a_drain_timeout_cleared_then_set_again_counts_from_the_second_call() {
+    let r = drain_rig(ms(200));
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move {
+        writer.write(&vec![7u8; 16 << 20])?; // far above the high-water mark: paused
+        writer.drain().await
+    });
+    r.settle();
+    r.clock.advance(ms(150));
+    r.writer.set_drain_timeout(None);
+    r.settle();
+    r.clock.advance(ms(850));
+    r.settle();
+    assert!(drained.borrow().is_none(), "no timeout: it waits on");
+    r.writer.set_drain_timeout(Some(ms(200)));
+    r.settle();
+    r.clock.advance(ms(199));
+    r.settle();
+    assert!(
+        drained.borrow().is_none(),
+        "fired before 200 ms from the second call"
+    );
+    r.pass_until(ms(10), || drained.borrow().is_some());
+    assert!(matches!(
+        drained.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+}
+
+#[test]
 fn a_drain_timeout_counts_from_when_the_drain_began_not_from_the_iteration_start() {
     let r = drain_rig(ms(200));
     // A timer makes each iteration read the clock before its callbacks run.

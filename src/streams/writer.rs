@@ -877,6 +877,9 @@ impl Drain<'_> {
                 self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
                 return Poll::Ready(Err(Error::Timeout));
             }
+        } else {
+            // No timeout now (cleared while waiting): a later one counts from its own call.
+            since = None;
         }
         self.step = DrainStep::Waiting { start, since };
         core.add_waiter(cx.waker());
