@@ -84,7 +84,8 @@ enum ReadLooks {
 pub(crate) struct Deadlines {
     lp: Rc<LoopInner>,
     read: Option<Duration>,
-    /// `read` in nanoseconds (`ns`), for the hot path.
+    /// `read` in nanoseconds (`ns`), for the hot path; `None` also once the idle timeout has
+    /// fired (the connection is aborted, so nothing is left to bound).
     read_ns: Option<i64>,
     drain: Option<Duration>,
     idle: Option<Duration>,
