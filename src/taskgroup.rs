@@ -224,7 +224,9 @@ impl TaskGroup {
             {
                 return Poll::Ready(());
             }
-            *inner.waker.borrow_mut() = Some(cx.waker().clone());
+            // The replaced waker drops after the borrow: its drop may run user code.
+            let replaced = inner.waker.borrow_mut().replace(cx.waker().clone());
+            drop(replaced);
             Poll::Pending
         })
         .await;

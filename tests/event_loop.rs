@@ -1458,3 +1458,43 @@ fn l36_try_timeout_flattens_the_two_errors_and_takes_any_into_future() {
     })
     .unwrap();
 }
+
+thread_local! {
+    /// The loop `RunsLoopOnDrop` runs (a thread-local: wakers must be `Send`).
+    static DROP_RUNS: std::cell::RefCell<Option<asyncio::LoopHandle>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A waker whose drop runs one iteration of this thread's `DROP_RUNS` loop, as an embedder's
+/// waker may (the loop is not running when it is dropped).
+struct RunsLoopOnDrop;
+
+impl std::task::Wake for RunsLoopOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for RunsLoopOnDrop {
+    fn drop(&mut self) {
+        if let Some(lp) = DROP_RUNS.with(|l| l.borrow().clone()) {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn d3_detaching_a_polled_task_drops_its_waker_outside_the_join_borrow() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    let lp = EventLoop::new().unwrap();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let mut task = lp.spawn(async move { r.set(true) }).unwrap();
+    let waker = std::task::Waker::from(Arc::new(RunsLoopOnDrop));
+    let polled = std::pin::Pin::new(&mut task).poll(&mut Context::from_waker(&waker));
+    assert!(matches!(polled, Poll::Pending), "not run yet");
+    drop(waker); // the task's join slot holds the last clone
+    DROP_RUNS.with(|l| *l.borrow_mut() = Some(lp.handle()));
+    task.detach(); // drops that waker, which runs the task to its end (`complete`)
+    DROP_RUNS.with(|l| l.borrow_mut().take());
+    assert!(ran.get());
+}

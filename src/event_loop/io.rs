@@ -407,10 +407,12 @@ impl LoopInner {
             seen.0 &= !clear;
             return Poll::Ready(());
         }
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        let replaced = match slot {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            _ => slot.replace(cx.waker().clone()),
+        };
+        drop(io);
+        drop(replaced); // after the borrow: a waker's drop may call into the loop
         Poll::Pending
     }
 
@@ -599,5 +601,61 @@ impl LoopHandle {
     // Checklist: L17.
     pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, true, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use mio::Interest;
+
+    use crate::EventLoop;
+
+    /// A waker whose last drop reads the loop's tables (`stats()`), as user code may.
+    struct Probe(Arc<AtomicUsize>);
+
+    impl Wake for Probe {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            if let Ok(lp) = crate::get_running_loop() {
+                let _ = lp.stats();
+            }
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn poll_io_drops_a_replaced_waker_after_the_io_borrow() {
+        let lp = EventLoop::new().unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let mut a = mio::net::UnixStream::from_std(a);
+        let key = lp
+            .inner
+            .register_wakers(&mut a, Interest::READABLE)
+            .unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = drops.clone();
+        let inner = lp.inner.clone();
+        lp.run_until_complete(async move {
+            let first = Waker::from(Arc::new(Probe(d.clone())));
+            let polled = inner.poll_io(key, false, &mut Context::from_waker(&first));
+            assert_eq!(polled, Poll::Pending, "nothing to read yet");
+            drop(first); // the registration holds the last clone
+            let second = Waker::from(Arc::new(Probe(d.clone())));
+            let polled = inner.poll_io(key, false, &mut Context::from_waker(&second));
+            assert_eq!(polled, Poll::Pending);
+            assert_eq!(d.load(Ordering::SeqCst), 1, "the replaced waker is dropped");
+        })
+        .unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        lp.inner.deregister(key, &mut a);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
     }
 }

@@ -109,10 +109,12 @@ impl<T: 'static> Task<T> {
             return true;
         }
         let mut j = self.cell.join.borrow_mut();
-        match &j.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => j.waker = Some(cx.waker().clone()),
-        }
+        let replaced = match &j.waker {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            _ => j.waker.replace(cx.waker().clone()),
+        };
+        drop(j);
+        drop(replaced); // after the borrow: a waker's drop may run user code
         false
     }
 
@@ -196,11 +198,12 @@ impl<T: 'static> Future for Task<T> {
                     !self.cell.header.is_done(),
                     "Task polled after it returned its outcome"
                 );
-                match &j.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => j.waker = Some(cx.waker().clone()),
-                }
+                let replaced = match &j.waker {
+                    Some(w) if w.will_wake(cx.waker()) => None,
+                    _ => j.waker.replace(cx.waker().clone()),
+                };
                 drop(j);
+                drop(replaced); // after the borrow, as in `poll_done`
                 self.awaited = true;
                 Poll::Pending
             }
@@ -217,7 +220,9 @@ impl<T: 'static> Drop for Task<T> {
                 self.cancel_now();
             } else {
                 j.detached = true;
-                j.waker = None;
+                let waker = j.waker.take();
+                drop(j);
+                drop(waker); // after the borrow, as in `poll_done`
             }
         } else if let Some(outcome) = j.outcome.take() {
             // Finished but never awaited: report a failure nobody saw (L35).

@@ -89,11 +89,16 @@ impl Waiter {
     /// Waits for the handshake. Cancel safety: dropping it changes nothing here; the caller's
     /// guard closes the raw transport (T12).
     pub(crate) async fn wait(&self) -> Result<(), Error> {
-        poll_fn(|cx| match self.result.borrow_mut().take() {
-            Some(r) => Poll::Ready(r),
-            None => {
-                *self.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
+        poll_fn(|cx| {
+            let result = self.result.borrow_mut().take();
+            match result {
+                Some(r) => Poll::Ready(r),
+                None => {
+                    // The replaced waker drops after the borrows: its drop may run user code.
+                    let replaced = self.waker.borrow_mut().replace(cx.waker().clone());
+                    drop(replaced);
+                    Poll::Pending
+                }
             }
         })
         .await
