@@ -1498,3 +1498,41 @@ fn d3_detaching_a_polled_task_drops_its_waker_outside_the_join_borrow() {
     DROP_RUNS.with(|l| l.borrow_mut().take());
     assert!(ran.get());
 }
+
+/// A value captured by a callback or handler whose `Drop` calls `touch` on the loop: dropped
+/// while the loop holds the cell it touches, it panics "already borrowed".
+struct TouchesLoopOnDrop {
+    lp: asyncio::LoopHandle,
+    touch: fn(&asyncio::LoopHandle),
+    drops: Rc<Cell<usize>>,
+}
+
+impl Drop for TouchesLoopOnDrop {
+    fn drop(&mut self) {
+        (self.touch)(&self.lp);
+        self.drops.set(self.drops.get() + 1);
+    }
+}
+
+#[test]
+fn l17_a_refused_add_reader_drops_its_callback_outside_the_borrow() {
+    let dir = util::temp_dir("refused-reader");
+    let file = std::fs::File::create(dir.join("plain")).unwrap();
+    let lp = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let probe = TouchesLoopOnDrop {
+        lp: lp.handle(),
+        touch: |lp| assert_eq!(lp.stats().io_registrations, 0),
+        drops: drops.clone(),
+    };
+    // epoll refuses a regular file (EPERM): the entry made for it, and the callback, go.
+    let refused = lp.add_reader(file.as_raw_fd(), move || {
+        let _ = &probe;
+    });
+    assert!(
+        matches!(refused, Err(Error::InvalidArgument(_))),
+        "{refused:?}"
+    );
+    assert_eq!(drops.get(), 1);
+    drop(file); // then `dir` removes itself
+}

@@ -323,7 +323,9 @@ impl LoopInner {
         let mut io = self.io.borrow_mut();
         let key = io.slots().insert(Entry::Handler { fd, handler });
         if let Err(e) = self.registry.register(source, token(key), interest) {
-            io.slots().remove(key);
+            let removed = io.slots().remove(key);
+            drop(io);
+            drop(removed); // the handler, after the borrow
             return Err(e);
         }
         io.fds.insert(fd, key);
@@ -508,12 +510,15 @@ impl LoopHandle {
             (None, None) => Ok(()),
         };
         if let Err(e) = result {
-            if interest_before.is_none() {
+            // The new callback leaves with its entry: dropped after the borrow, like `old`.
+            let removed = if interest_before.is_none() {
                 io.fds.remove(&fd);
-                io.slots().remove(key);
-            }
+                io.slots().remove(key)
+            } else {
+                None
+            };
             drop(io);
-            drop(old);
+            drop((old, removed));
             return Err(match e.raw_os_error() {
                 Some(libc::EBADF) | Some(libc::EPERM) => {
                     Error::invalid_argument(format!("Invalid file object: {fd} ({e})"))
