@@ -1536,3 +1536,37 @@ fn l17_a_refused_add_reader_drops_its_callback_outside_the_borrow() {
     assert_eq!(drops.get(), 1);
     drop(file); // then `dir` removes itself
 }
+
+#[test]
+fn l13_l14_a_run_stopped_with_its_main_woken_leaves_no_main_entry() {
+    use std::task::Poll;
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let (h, l) = (lp.handle(), log.clone());
+    let e = lp
+        .run_until_complete(std::future::poll_fn(move |cx| {
+            // Stop, then wake this future: the wake-up queues it after the stop is set.
+            let (h, w) = (h.clone(), cx.waker().clone());
+            let _ = h.clone().call_soon(move || {
+                h.stop();
+                w.wake();
+            });
+            l.push("first");
+            Poll::<()>::Pending
+        }))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "Event loop stopped before Future completed.");
+    assert_eq!(
+        lp.stats().ready,
+        0,
+        "the woken main of the stopped run is gone"
+    );
+    // The next run polls its own future in FIFO order (L14), after the callback queued
+    // before it, not at the stale entry's place ahead of it.
+    let l = log.clone();
+    lp.call_soon(move || l.push("callback")).unwrap();
+    let l = log.clone();
+    lp.run_until_complete(async move { l.push("second") })
+        .unwrap();
+    assert_eq!(log.get(), ["first", "callback", "second"]);
+}

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::exception::ExceptionContext;
-use super::{current_loop, executor, iteration, LoopHandle, LoopInner, CURRENT, NOW_UNSET};
+use super::{current_loop, executor, iteration, ready, LoopHandle, LoopInner, CURRENT, NOW_UNSET};
 use crate::error::Error;
 
 /// Where a loop is in its life (L12-L16). Changed only by [`LoopInner::set_state`]:
@@ -95,6 +95,19 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
+/// Takes a `run_until_complete` run's main entry out of the queues when the run ends.
+struct MainGuard<'a>(&'a LoopInner);
+
+impl Drop for MainGuard<'_> {
+    fn drop(&mut self) {
+        let inner = self.0;
+        if inner.main_scheduled.replace(false) {
+            inner.ready.remove_main();
+            inner.io_woken.remove(ready::Woken::Main);
+        }
+    }
+}
+
 impl LoopHandle {
     /// Asks the loop to return from `run_forever` after the current iteration. Before
     /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
@@ -165,6 +178,9 @@ impl LoopHandle {
     /// queues that step's first run once the loop is entered: a refused run queues nothing.
     fn run_forever_with(&self, main: &mut dyn FnMut(), with_main: bool) -> Result<(), Error> {
         let _guard = self.enter()?;
+        // However the run ends (a stop before the future completed, a panic), a main entry
+        // still queued is taken out: it belongs to this run's future, not to the next run's.
+        let _main = with_main.then(|| MainGuard(&self.inner));
         if with_main {
             self.inner.schedule_main();
         }

@@ -55,6 +55,15 @@ impl ReadyQueue {
     pub(crate) fn take_all(&self) -> VecDeque<Runnable> {
         std::mem::take(&mut *self.queue.borrow_mut())
     }
+
+    /// Removes a `run_until_complete` main entry its run left queued (the run has ended).
+    /// `Main` holds nothing, so nothing is dropped under the borrow.
+    #[cold]
+    pub(crate) fn remove_main(&self) {
+        self.queue
+            .borrow_mut()
+            .retain(|r| !matches!(r, Runnable::Main));
+    }
 }
 
 /// What an I/O callback woke (D10): a task, or `run_until_complete`'s future.
@@ -131,6 +140,20 @@ impl WokenList {
         self.first.get().is_none() && self.rest.borrow().len() == self.head.get()
     }
 
+    /// Removes `w` wherever it waits, keeping the order of the rest (cold: a run ending).
+    #[cold]
+    pub(crate) fn remove(&self, w: Woken) {
+        let mut kept = Vec::new();
+        while let Some(x) = self.pop() {
+            if x != w {
+                kept.push(x);
+            }
+        }
+        for x in kept {
+            self.push(x);
+        }
+    }
+
     pub(crate) fn clear(&self) {
         self.first.set(None);
         self.rest.borrow_mut().clear();
@@ -188,5 +211,27 @@ mod tests {
             assert_eq!(l.pop(), None);
             assert_eq!((l.rest.borrow().len(), l.head.get()), (0, 0));
         }
+    }
+
+    #[test]
+    fn removing_main_keeps_the_order_of_the_rest() {
+        let l = WokenList::default();
+        l.push(Woken::Main);
+        l.push(task(1));
+        l.push(Woken::Main);
+        l.push(task(2));
+        l.remove(Woken::Main);
+        assert_eq!(l.pop(), Some(task(1)));
+        assert_eq!(l.pop(), Some(task(2)));
+        assert_eq!(l.pop(), None);
+        let q = ReadyQueue::default();
+        q.push(Runnable::Main);
+        q.push(Runnable::Task(SlotKey {
+            index: 7,
+            generation: 0,
+        }));
+        q.remove_main();
+        assert_eq!(q.len(), 1);
+        assert!(matches!(q.pop(), Some(Runnable::Task(k)) if k.index == 7));
     }
 }
