@@ -95,7 +95,7 @@ impl LoopHandle {
             let left = at.saturating_sub(inner.clock.now_ns()).max(0) as u64;
             return Some(Duration::from_nanos(left).min(MAXIMUM_SELECT_TIMEOUT));
         }
-        if inner.far.get() {
+        if inner.is_far() {
             return None; // the alarm wakes the poll
         }
         // A fresh reading, not the iteration's cached one: callbacks may have run for a
@@ -197,7 +197,7 @@ impl LoopHandle {
             return false;
         }
         inner.timers.borrow().is_empty()
-            || inner.far.get()
+            || inner.is_far()
             || inner.next_timer_at.get() > inner.cached_now_ns()
     }
 
@@ -239,7 +239,7 @@ impl LoopHandle {
             inner.next_timer_at.set(i64::MAX);
             return;
         }
-        if inner.far.get() {
+        if inner.is_far() {
             return; // nothing is due before the alarm rings
         }
         let now = inner.cached_now_ns();

@@ -101,11 +101,11 @@ pub(crate) struct LoopInner {
     /// lowered by every insert and reset, made exact again whenever due timers are collected.
     /// A cancelled timer leaves it early, which costs one early look, never a late timer.
     pub(crate) next_timer_at: Cell<i64>,
-    /// Far mode (`alarm.rs`): the alarm is set for `alarm_at` and no timer is due before it,
-    /// so iterations need neither the clock nor a poll timeout until it rings.
-    pub(crate) far: Cell<bool>,
-    /// Where the alarm is set (nanoseconds from the clock's origin), while `far`.
-    alarm_at: Cell<i64>,
+    /// Far mode (`alarm.rs`): `Some(at)` while the alarm is set for `at` (nanoseconds from the
+    /// clock's origin) and no timer is due before it, so iterations need neither the clock nor
+    /// a poll timeout until it rings. One value: where the alarm is set matters only in far
+    /// mode (an alarm left set after far mode ended just rings once, to no effect).
+    far_alarm: Cell<Option<i64>>,
     /// The far alarm, made with the loop (so a loop's descriptors do not change while it
     /// runs); `None` if the system refused one: then the loop never enters far mode.
     #[cfg(target_os = "linux")]
@@ -309,8 +309,7 @@ impl EventLoop {
             now_cache: Cell::new(NOW_UNSET),
             timer_inserts: Cell::new(0),
             next_timer_at: Cell::new(i64::MAX),
-            far: Cell::new(false),
-            alarm_at: Cell::new(i64::MAX),
+            far_alarm: Cell::new(None),
             #[cfg(target_os = "linux")]
             alarm,
             tasks: RefCell::new(Slots::new()),
@@ -570,10 +569,16 @@ impl LoopInner {
     pub(crate) fn timer_due_by(&self, at: i64) {
         if at < self.next_timer_at.get() {
             self.next_timer_at.set(at);
-            if at < self.alarm_at.get() {
-                self.far.set(false);
+            if self.far_alarm.get().is_some_and(|alarm| at < alarm) {
+                self.far_alarm.set(None);
             }
         }
+    }
+
+    /// Whether the loop is in far mode (`far_alarm`).
+    #[inline]
+    pub(crate) fn is_far(&self) -> bool {
+        self.far_alarm.get().is_some()
     }
 
     /// Sets the far alarm for `at` (nanoseconds from the clock's origin) and enters far mode;
@@ -590,8 +595,7 @@ impl LoopInner {
             if a.set(raw).is_err() {
                 return false;
             }
-            self.alarm_at.set(at);
-            self.far.set(true);
+            self.far_alarm.set(Some(at));
             true
         }
         #[cfg(not(target_os = "linux"))]
@@ -604,8 +608,7 @@ impl LoopInner {
     /// The far alarm rang: back to exact timeouts.
     #[cold]
     pub(crate) fn alarm_rang(&self) {
-        self.far.set(false);
-        self.alarm_at.set(i64::MAX);
+        self.far_alarm.set(None);
         #[cfg(target_os = "linux")]
         if let Some(a) = self.alarm.as_ref() {
             a.clear();
