@@ -39,24 +39,34 @@ pub(crate) enum LoopState {
     Stopping,
 }
 
+impl LoopState {
+    /// Whether `self -> to` is a move of the diagram above, or staying put.
+    fn is_legal(self, to: LoopState) -> bool {
+        use LoopState::*;
+        self == to
+            || matches!(
+                (self, to),
+                (Idle, IdleStopRequested | Running | Closed)
+                    | (IdleStopRequested, Stopping | Closed)
+                    | (Running, Stopping | Idle)
+                    | (Stopping, Idle)
+            )
+    }
+}
+
 impl LoopInner {
     /// The one place the loop's state changes; the moves of the [`LoopState`] diagram and
-    /// staying put are the only legal ones.
+    /// staying put are the only legal ones. Callers refuse what the loop does not allow
+    /// before they get here, so another move is a bug of ours: it asserts in debug builds and
+    /// is ignored in release ones, where the state stays as it was (a closed loop, above all,
+    /// stays closed).
     fn set_state(&self, to: LoopState) {
-        use LoopState::*;
         let from = self.state.get();
-        debug_assert!(
-            from == to
-                || matches!(
-                    (from, to),
-                    (Idle, IdleStopRequested | Running | Closed)
-                        | (IdleStopRequested, Stopping | Closed)
-                        | (Running, Stopping | Idle)
-                        | (Stopping, Idle)
-                ),
-            "loop state {from:?} -> {to:?}"
-        );
-        self.state.set(to);
+        let legal = from.is_legal(to);
+        debug_assert!(legal, "loop state {from:?} -> {to:?}");
+        if legal {
+            self.state.set(to);
+        }
     }
 
     /// In `run_forever`, `run_until_complete` or `run_once`.
@@ -337,5 +347,55 @@ impl LoopHandle {
             self.stop(); // one iteration: each cancelled task drops its future in it
             let _ = self.run_forever_with(&mut || {}, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoopState::{self, *};
+
+    const ALL: [LoopState; 5] = [Idle, Running, Closed, IdleStopRequested, Stopping];
+
+    #[test]
+    fn l12_l13_l16_the_legal_moves_are_the_diagram_and_closed_is_final() {
+        let moves: Vec<(LoopState, LoopState)> = ALL
+            .iter()
+            .flat_map(|&a| ALL.iter().map(move |&b| (a, b)))
+            .filter(|&(a, b)| a != b && a.is_legal(b))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                (Idle, Running),
+                (Idle, Closed),
+                (Idle, IdleStopRequested),
+                (Running, Idle),
+                (Running, Stopping),
+                (IdleStopRequested, Closed),
+                (IdleStopRequested, Stopping),
+                (Stopping, Idle),
+            ]
+        );
+        assert!(ALL.iter().all(|&s| s.is_legal(s)), "staying put is legal");
+    }
+
+    /// Release builds: a move that is no edge leaves the state as it was.
+    #[cfg(not(debug_assertions))]
+    #[test]
+    fn l16_an_illegal_move_is_ignored_in_release_builds() {
+        let lp = crate::EventLoop::new().unwrap();
+        lp.close().unwrap();
+        lp.inner.set_state(Running);
+        assert!(lp.is_closed() && !lp.is_running());
+    }
+
+    /// Debug builds: a move that is no edge is a bug of ours, caught at once.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "loop state Closed -> Running")]
+    fn l16_an_illegal_move_asserts_in_debug_builds() {
+        let lp = crate::EventLoop::new().unwrap();
+        lp.close().unwrap();
+        lp.inner.set_state(Running);
     }
 }
