@@ -643,3 +643,40 @@ fn a_closed_connection_leaves_no_timer() {
         .unwrap();
     assert_eq!(r.timers(), 0);
 }
+
+#[test]
+fn a_shorter_drain_timeout_set_while_a_drain_waits_counts_from_the_call() {
+    // The drain begins to wait under an hour's timeout; after 500 ms of it a 200 ms timeout
+    // is set: the drain fails 200 ms after the call, neither at once (200 ms from its start
+    // has passed already) nor after the hour. Nothing is lost.
+    let r = drain_rig(Duration::from_secs(3600));
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move {
+        writer.write(&vec![7u8; 16 << 20])?; // far above the high-water mark: paused
+        writer.drain().await
+    });
+    r.settle();
+    r.clock.advance(ms(500));
+    r.settle();
+    assert!(drained.borrow().is_none(), "the drain waits");
+    r.writer.set_drain_timeout(Some(ms(200)));
+    r.settle();
+    assert!(
+        drained.borrow().is_none(),
+        "failed at once: dated from its start, not the call"
+    );
+    r.clock.advance(ms(199));
+    r.settle();
+    assert!(
+        drained.borrow().is_none(),
+        "fired before 200 ms from the call"
+    );
+    r.pass_until(ms(10), || drained.borrow().is_some());
+    assert!(matches!(
+        drained.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    let peer = r.peer_reader.clone();
+    let got = r.block_on(async move { peer.readexactly(16 << 20).await });
+    assert!(got.unwrap().iter().all(|&b| b == 7), "nothing lost");
+}

@@ -520,3 +520,61 @@ fn the_drain_timeout_bounds_poll_flush_with_a_peer_that_does_not_read() {
     writer.transport().abort();
     turn(5);
 }
+
+/// A shorter drain timeout set while `poll_flush` waits under a longer one counts from the
+/// call, as for `drain`: not from the flush's first poll (then it would fail at once).
+#[test]
+fn a_shorter_drain_timeout_set_while_poll_flush_waits_counts_from_the_call() {
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let ((_r, writer), _peer) = lp.run_until_complete(stream_pair()).unwrap();
+    let writer = Rc::new(writer);
+    writer.set_drain_timeout(Some(Duration::from_secs(3600)));
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    writer.write(&vec![7u8; 16 << 20]).unwrap(); // far above the high-water mark
+    let flushed: Rc<RefCell<Option<io::Result<()>>>> = Rc::default();
+    let (w, out) = (writer.clone(), flushed.clone());
+    let task = lp.handle().spawn(async move {
+        let r = poll_fn(|cx| Pin::new(&mut &*w).poll_flush(cx)).await;
+        *out.borrow_mut() = Some(r);
+    });
+    drop(task.unwrap());
+    let turn = |n: usize| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    turn(20);
+    clock.advance(Duration::from_millis(500));
+    turn(20);
+    assert!(flushed.borrow().is_none(), "the flush waits");
+    writer.set_drain_timeout(Some(Duration::from_millis(200)));
+    turn(20);
+    assert!(
+        flushed.borrow().is_none(),
+        "failed at once, dated from its start"
+    );
+    clock.advance(Duration::from_millis(199));
+    turn(20);
+    assert!(
+        flushed.borrow().is_none(),
+        "fired before 200 ms after the call"
+    );
+    clock.advance(Duration::from_millis(1));
+    turn(20);
+    let e = flushed
+        .borrow_mut()
+        .take()
+        .expect("the drain timed out")
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
+    assert!(
+        writer.transport().get_write_buffer_size() > 0,
+        "nothing lost"
+    );
+    writer.transport().abort();
+    turn(5);
+}

@@ -25,7 +25,8 @@
 //!   *earlier* (a `reset`, not a cancel and an insert). Drains wait rarely: they are dated
 //!   exactly, a drain's wait from a fresh clock reading when it begins (`fresh_now`), its
 //!   checks against the loop's per-iteration clock (`LoopInner::cached_now_ns`), which can only
-//!   lag the real time: a drain timeout never ends early.
+//!   lag the real time: a drain timeout never ends early. A drain timeout set while drains
+//!   wait counts from the setting for them (`drain_set_at`), whatever they waited before.
 //! - The timer holds the core weakly; the connection's loss takes the entry out of the wheel.
 
 use std::cell::Cell;
@@ -88,6 +89,9 @@ pub(crate) struct Deadlines {
     /// fired (the connection is aborted, so nothing is left to bound).
     read_ns: Option<i64>,
     drain: Option<Duration>,
+    /// When the drain timeout was last set (a fresh clock reading): no drain's wait counts
+    /// from earlier, so a timeout set while a drain waits counts from the call.
+    drain_set_at: i64,
     idle: Option<Duration>,
     /// The read future that last began to wait under the read timeout (0: none).
     read_waiting: u64,
@@ -130,6 +134,7 @@ impl Deadlines {
             read: None,
             read_ns: None,
             drain: None,
+            drain_set_at: i64::MIN,
             idle: None,
             read_waiting: 0,
             read_looks: ReadLooks::Off,
@@ -185,9 +190,11 @@ impl Deadlines {
         }
     }
 
+    /// Sets the drain timeout. Drains already waiting pick it up when next polled (the
+    /// caller wakes them) and count it from now, however long they have waited.
     pub(crate) fn set_drain_timeout(&mut self, d: Option<Duration>) {
-        // Drains already waiting pick the timeout up when next polled.
         self.drain = d;
+        self.drain_set_at = self.fresh_now();
     }
 
     /// Sets the idle timeout, counted from now (setting it is activity of a kind: a
@@ -247,12 +254,14 @@ impl Deadlines {
     }
 
     /// A drain that began waiting at `since` is about to return `Pending`: true if the drain
-    /// timeout has passed since. (Drains wait rarely; they are dated exactly.)
+    /// timeout has passed since, or since the timeout was set if that is later. (Drains wait
+    /// rarely; they are dated exactly.)
     pub(crate) fn drain_timed_out(&mut self, since: i64, me: &Weak<RefCell<StreamCore>>) -> bool {
         let Some(d) = self.drain else {
             return false;
         };
-        let due = since.saturating_add(ns(d));
+        // A drain dated under an earlier setting counts the new one from its setting.
+        let due = since.max(self.drain_set_at).saturating_add(ns(d));
         if self.now() >= due {
             return true;
         }

@@ -421,8 +421,9 @@ impl StreamWriter {
     /// `poll_write_vectored` and `poll_flush` (an `io::Error` of kind `TimedOut`).
     /// `Duration::ZERO` fails a drain that would wait, at once; a drain with nothing to wait
     /// for still succeeds (Python's `wait_for(writer.drain(), 0)` fails even then, since it
-    /// cancels the drain before it runs). `Duration::MAX` never fires. A drain
-    /// already waiting is held to the new value from this call on.
+    /// cancels the drain before it runs). `Duration::MAX` never fires. A drain already
+    /// waiting is held to the new value counted from this call, however long it has waited
+    /// (under no timeout or an earlier one): it fails `timeout` after the call at the soonest.
     ///
     /// # Examples
     ///
