@@ -680,3 +680,108 @@ fn a_shorter_drain_timeout_set_while_a_drain_waits_counts_from_the_call() {
     let got = r.block_on(async move { peer.readexactly(16 << 20).await });
     assert!(got.unwrap().iter().all(|&b| b == 7), "nothing lost");
 }
+
+/// A rig whose writer holds 1 MiB above the high-water mark, unread by the peer.
+fn paused_rig(d: Duration) -> Rig {
+    let r = drain_rig(d);
+    r.writer.write(&vec![7u8; 1 << 20]).unwrap();
+    r.settle();
+    assert_eq!(r.lp.handle().stats().writing_paused, 1);
+    r
+}
+
+/// Polls `fut` once (it must wait) and drops it: a drain given up, as a `select` does.
+fn poll_once_and_drop<F>(r: &Rig, fut: F) -> bool
+where
+    F: std::future::Future + 'static,
+    F::Output: 'static,
+{
+    r.block_on(async move {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_pending())).await
+    })
+}
+
+/// A wait_closed whose polls are counted: it should be polled once, and woken by nothing.
+fn counted_wait_closed(r: &Rig) -> Rc<std::cell::Cell<u32>> {
+    let polls = Rc::new(std::cell::Cell::new(0));
+    let (p, writer) = (polls.clone(), r.writer.clone());
+    let _closed = r.spawn(async move {
+        let mut wait = std::pin::pin!(writer.wait_closed());
+        std::future::poll_fn(|cx| {
+            p.set(p.get() + 1);
+            wait.as_mut().poll(cx)
+        })
+        .await
+    });
+    r.settle();
+    assert_eq!(polls.get(), 1, "wait_closed waits");
+    polls
+}
+
+#[test]
+fn a_dropped_waiting_drain_takes_its_deadline_and_the_timer_away() {
+    // A drain waits under a 200 ms timeout and is dropped (given up by a select, say): no
+    // deadline is left behind, so the timer leaves the wheel and, when the 200 ms come, no
+    // other waiter (a wait_closed, whose polls are counted) is woken for it.
+    let r = paused_rig(ms(200));
+    let polls = counted_wait_closed(&r);
+    let writer = r.writer.clone();
+    assert!(poll_once_and_drop(&r, async move { writer.drain().await }));
+    assert_eq!(
+        r.timers(),
+        0,
+        "the stream's timer stays armed for a dropped drain"
+    );
+    r.pass(ms(250));
+    assert_eq!(polls.get(), 1, "woken for a drain that was dropped");
+    // A second drain still times out (the deadlines work on).
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move { writer.drain().await });
+    r.settle();
+    assert!(drained.borrow().is_none(), "the drain waits");
+    r.pass_until(ms(201), || drained.borrow().is_some());
+    assert!(matches!(
+        drained.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+}
+
+#[test]
+fn a_returned_or_unbounded_drain_leaves_no_timer_armed() {
+    // The drain returns when the peer reads: the stream's timer, armed for its deadline only,
+    // leaves the wheel then (it used to stay and fire for nothing, a loop wake-up).
+    let r = paused_rig(ms(200));
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move { writer.drain().await });
+    r.settle();
+    assert_eq!(r.timers(), 1, "the waiting drain armed its deadline");
+    let peer = r.peer_reader.clone();
+    let _reading = r.spawn(async move {
+        while !peer.read(1 << 20).await?.is_empty() {}
+        Ok::<_, Error>(())
+    });
+    r.until(|| drained.borrow().is_some());
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    assert_eq!(
+        r.timers(),
+        0,
+        "the timer outlives the drain it was armed for"
+    );
+    // Cleared while a drain waits: the deadline goes with the setting.
+    let r = paused_rig(ms(200));
+    let polls = counted_wait_closed(&r);
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move { writer.drain().await });
+    r.settle();
+    assert_eq!(r.timers(), 1);
+    r.writer.set_drain_timeout(None);
+    assert_eq!(
+        r.timers(),
+        0,
+        "the timer outlives the cleared drain timeout"
+    );
+    r.pass(ms(250));
+    assert!(drained.borrow().is_none(), "no timeout: the drain waits on");
+    assert_eq!(polls.get(), 1, "woken for a cleared drain timeout");
+}

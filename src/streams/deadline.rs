@@ -104,8 +104,12 @@ pub(crate) struct Deadlines {
     /// The timer found this read past its timeout: its next poll fails it.
     read_expired: u64,
     /// The earliest deadline of a drain waiting under the drain timeout, until the timer
-    /// wakes the drains to check their own.
+    /// wakes the drains to check their own, or the last dated drain stops waiting.
     drain_due: Option<i64>,
+    /// `Drain` futures whose wait is dated (`DrainStep::Waiting` with a `since`): counted
+    /// so that the last one to return or be dropped takes `drain_due` (and the timer, if
+    /// nothing else needs it) away (`drain_wait_ended`).
+    drains_dated: u32,
     /// When the futures-io drain (`poll_write`, `poll_flush`) now waiting began to wait: its
     /// polls keep no state of their own, so the connection keeps it (one writer per
     /// connection). `None` when none waits.
@@ -141,6 +145,7 @@ impl Deadlines {
             read_seen: None,
             read_expired: 0,
             drain_due: None,
+            drains_dated: 0,
             #[cfg(feature = "futures-io")]
             io_drain_since: None,
             timer: None,
@@ -195,6 +200,11 @@ impl Deadlines {
     pub(crate) fn set_drain_timeout(&mut self, d: Option<Duration>) {
         self.drain = d;
         self.drain_set_at = self.fresh_now();
+        if d.is_none() {
+            // No drain has a deadline any more.
+            self.drain_due = None;
+            self.drop_unused_timer();
+        }
     }
 
     /// Sets the idle timeout, counted from now (setting it is activity of a kind: a
@@ -272,9 +282,43 @@ impl Deadlines {
 
     /// Writing resumed: every drain waiting is released, so the timer has no drain to wake
     /// when the earliest one's deadline comes (it would wake the stream's other waiters for
-    /// nothing).
+    /// nothing). The timer itself goes when the released drains return (`drain_wait_ended`).
     pub(crate) fn drains_released(&mut self) {
         self.drain_due = None;
+    }
+
+    /// A `Drain` dates its wait: counted until it returns or is dropped.
+    pub(crate) fn drain_wait_dated(&mut self) {
+        self.drains_dated = self.drains_dated.saturating_add(1);
+    }
+
+    /// A `Drain` whose wait was dated returned or was dropped: once no dated drain waits,
+    /// no drain deadline is left, and the timer goes if nothing else needs it.
+    pub(crate) fn drain_wait_ended(&mut self) {
+        self.drains_dated = self.drains_dated.saturating_sub(1);
+        self.release_drain_due();
+    }
+
+    /// Drops `drain_due` if no drain with a dated wait is left (nor a futures-io one).
+    fn release_drain_due(&mut self) {
+        #[cfg(feature = "futures-io")]
+        if self.io_drain_since.is_some() {
+            return;
+        }
+        if self.drains_dated == 0 {
+            self.drain_due = None;
+            self.drop_unused_timer();
+        }
+    }
+
+    /// Takes the timer out of the wheel if no look is wanted: no drain deadline, no idle
+    /// timeout, no read looks. (Otherwise it fires as armed; a look re-arms as needed.)
+    fn drop_unused_timer(&mut self) {
+        if self.drain_due.is_none() && self.idle.is_none() && self.read_looks == ReadLooks::Off {
+            if let Some((key, _)) = self.timer.take() {
+                self.lp.remove_timer(key);
+            }
+        }
     }
 
     /// A futures-io drain is about to return `Pending`: true if it has waited past the drain
@@ -296,6 +340,7 @@ impl Deadlines {
         let out = self.drain_timed_out(began, me);
         if out {
             self.io_drain_since = None;
+            self.release_drain_due();
         }
         out
     }
@@ -303,7 +348,9 @@ impl Deadlines {
     /// The futures-io drain returned (flowing again, lost, failed): no wait to date.
     #[cfg(feature = "futures-io")]
     pub(crate) fn io_drain_done(&mut self) {
-        self.io_drain_since = None;
+        if self.io_drain_since.take().is_some() {
+            self.release_drain_due();
+        }
     }
 
     /// Makes sure the timer fires no later than `at`: arms it if it is not armed, moves it

@@ -461,7 +461,11 @@ impl StreamWriter {
             .set_drain_timeout(timeout);
         // Drains already waiting look again: each dates its wait from now if it began
         // without a timeout, and arms the stream's timer for its deadline (without this a
-        // drain that began waiting before the call waited on, unbounded).
+        // drain that began waiting before the call waited on, unbounded). Cleared, there is
+        // no deadline to arm; not paused, no drain waits (and `wait_closed` need not look).
+        if timeout.is_none() || core.flow() != Flow::Paused {
+            return;
+        }
         let waiting = std::mem::take(&mut core.waiters);
         drop(core);
         for w in waiting {
@@ -773,7 +777,8 @@ enum DrainStep {
     /// scheduled runs first; now check again.
     Yielded,
     /// Paused: waiting for a `resume_writing` after the one counted at `start`, or the loss.
-    /// `since`: when the wait began on the loop's clock, if the stream has deadlines.
+    /// `since`: when the wait began on the loop's clock, if dated (under a drain timeout);
+    /// while it is set the drain is counted in `Deadlines::drains_dated`.
     Waiting { start: u32, since: Option<i64> },
 }
 
@@ -825,11 +830,17 @@ impl Drain<'_> {
             }
             DrainStep::Yielded => this.poll_paused(cx),
             DrainStep::Waiting { start, since } => {
-                let core = writer.core.borrow_mut();
-                if core.resumes != start {
-                    return Poll::Ready(Ok(()));
-                }
-                if let Some(outcome) = core.lost_outcome() {
+                let mut core = writer.core.borrow_mut();
+                let outcome = if core.resumes != start {
+                    Some(Ok(()))
+                } else {
+                    core.lost_outcome()
+                };
+                if let Some(outcome) = outcome {
+                    if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
+                        dl.drain_wait_ended();
+                    }
+                    this.step = DrainStep::Yielded; // polled again, it re-checks from scratch
                     return Poll::Ready(outcome);
                 }
                 drop(core);
@@ -873,8 +884,15 @@ impl Drain<'_> {
             .as_mut()
             .filter(|d| d.drain_timeout().is_some())
         {
-            let began = *since.get_or_insert_with(|| dl.fresh_now());
+            let began = match since {
+                Some(t) => t,
+                None => {
+                    dl.drain_wait_dated();
+                    *since.insert(dl.fresh_now())
+                }
+            };
             if dl.drain_timed_out(began, &core.me) {
+                dl.drain_wait_ended();
                 self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
                 return Poll::Ready(Err(Error::Timeout));
             }
@@ -885,6 +903,30 @@ impl Drain<'_> {
         self.step = DrainStep::Waiting { start, since };
         core.add_waiter(cx.waker());
         Poll::Pending
+    }
+}
+
+/// A drain dropped while its wait is dated leaves no drain deadline behind for the timer
+/// (one branch for every other drain).
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        if let DrainStep::Waiting { since: Some(_), .. } = self.step {
+            self.dated_wait_dropped();
+        }
+    }
+}
+
+impl Drain<'_> {
+    #[cold]
+    #[inline(never)]
+    fn dated_wait_dropped(&mut self) {
+        // A failed borrow would mean a drop from inside the transport's call into the core,
+        // which never drops drains; the deadline then costs one timer firing, no more.
+        if let Ok(mut core) = self.writer.core.try_borrow_mut() {
+            if let Some(dl) = &mut core.deadlines {
+                dl.drain_wait_ended();
+            }
+        }
     }
 }
 
