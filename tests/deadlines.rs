@@ -785,3 +785,50 @@ fn a_returned_or_unbounded_drain_leaves_no_timer_armed() {
     assert!(drained.borrow().is_none(), "no timeout: the drain waits on");
     assert_eq!(polls.get(), 1, "woken for a cleared drain timeout");
 }
+
+#[test]
+fn a_read_woken_by_bytes_in_the_iteration_of_a_look_still_times_out() {
+    // A slow sender: one byte a millisecond towards a readexactly(1000) under a 100 ms read
+    // timeout. Each byte wakes the read in the iteration of the timer's look (I/O callbacks
+    // run before the look, the woken read after it), so every look finds the waiter slot
+    // empty. The looks turned off at such a look and the read, waiting again under the same
+    // id, never turned them on: it waited for all 1000 bytes. It must fail within the
+    // timeout and an eighth (no sooner than the timeout), keeping the bytes it got (D1).
+    // Also when the sender stops after 30 ms: the read then waits in the slot again.
+    for (idle, stop) in [
+        (None, 300),
+        (Some(Duration::from_secs(3600)), 300),
+        (None, 30),
+    ] {
+        let r = rig();
+        r.writer.set_idle_timeout(idle); // a timer that looks anyway must not hide it
+        r.reader.set_read_timeout(Some(ms(100))).unwrap();
+        let reader = r.reader.clone();
+        let read = r.spawn(async move { reader.readexactly(1000).await });
+        r.settle();
+        let (mut elapsed, mut sent) = (0, 0);
+        while read.borrow().is_none() && elapsed < 300 {
+            if elapsed < stop {
+                r.peer_writer.write(b"x").unwrap();
+                sent += 1;
+            }
+            elapsed += 1;
+            r.clock.advance(ms(1));
+            r.lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert!(
+            matches!(read.borrow_mut().take(), Some(Err(Error::Timeout))),
+            "{idle:?}/{stop}: no timeout after {elapsed} ms"
+        );
+        assert!(
+            (100..=100 + 100 / 8 + 2).contains(&elapsed),
+            "{idle:?}/{stop}: timed out after {elapsed} ms"
+        );
+        r.settle();
+        assert_eq!(
+            util::reader_buffered(&r.reader),
+            sent,
+            "{idle:?}/{stop}: bytes lost"
+        );
+    }
+}

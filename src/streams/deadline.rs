@@ -12,10 +12,12 @@
 //!   to wait only stores its id. The one timer looks every eighth of the timeout (at least
 //!   every millisecond) and dates what it finds at its own time: the last activity is no
 //!   earlier than the look that saw the flag, a wait began no later than the look that first
-//!   saw it. So a timeout never fires early, and fires at most an eighth of it late. A busy
-//!   connection costs eight timer firings per timeout period, not one timer operation per
-//!   message; and since its timer is far away (seconds) most of the time, the loop leaves it
-//!   to the far alarm and reads no clock per iteration either (`event_loop/alarm.rs`).
+//!   saw it (a read woken by bytes in the iteration of a look is out of the waiter slot at
+//!   that look, yet still waiting: it keeps its date, by id). So a timeout never fires
+//!   early, and fires at most an eighth of it late. A busy connection costs eight timer
+//!   firings per timeout period, not one timer operation per message; and since its timer
+//!   is far away (seconds) most of the time, the loop leaves it to the far alarm and reads
+//!   no clock per iteration either (`event_loop/alarm.rs`).
 //!   Recording the loop's time per message instead (one clock read per iteration, the poll
 //!   timeout computed per iteration) cost 12 % more instructions per echoed message.
 //! - Looks and `set_idle_timeout` read the clock afresh (once per look): what they date may
@@ -245,6 +247,11 @@ impl Deadlines {
             self.read_expired = 0;
             return true;
         }
+        if self.read_looks == ReadLooks::Off {
+            // The same read waits again after a look found the slot empty (it had been woken
+            // by bytes that did not complete it): the looks go on, its date kept.
+            self.start_read_checks(d, me);
+        }
         false
     }
 
@@ -256,10 +263,15 @@ impl Deadlines {
         self.want(self.now().saturating_add(period(d)), me);
     }
 
-    /// The one place `read_looks` changes (every move between the three is legal: the
-    /// enum replaces two booleans whose fourth combination meant nothing).
+    /// The one place `read_looks` changes. Every move is legal but one: the looks start
+    /// with a wait (`NewWait`), never straight at `Looking`: a look that finds them `Off`
+    /// would mean a read waited without `read_timed_out` seeing it.
     #[inline]
     fn set_read_looks(&mut self, to: ReadLooks) {
+        debug_assert!(
+            !(self.read_looks == ReadLooks::Off && to == ReadLooks::Looking),
+            "read looks Off -> Looking: a read waited unseen"
+        );
         self.read_looks = to;
     }
 
@@ -457,7 +469,17 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
         if abort.is_none() {
             if let Some(d) = dl.read_ns {
                 // The read in the waiter slot, if it waits under the timeout.
-                match waiter.filter(|&w| w == dl.read_waiting) {
+                let in_slot = waiter.filter(|&w| w == dl.read_waiting);
+                // Or the read last seen waiting, or one that began to wait since the last
+                // look, out of the slot: bytes that arrived in this iteration (I/O runs
+                // before the timers) woke it, and it runs after this look. It may wait
+                // again, under the same id: it keeps its date, and fails if past it (ids
+                // are never reused, so a read that completed instead is never failed).
+                let out_of_slot = (dl.read_waiting != 0
+                    && (dl.read_looks == ReadLooks::NewWait
+                        || matches!(dl.read_seen, Some((id, _)) if id == dl.read_waiting)))
+                .then_some(dl.read_waiting);
+                match in_slot.or(out_of_slot) {
                     Some(w) => {
                         let since = match dl.read_seen {
                             Some((id, t)) if id == w => t,
@@ -470,14 +492,17 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                             dl.read_expired = w;
                             dl.read_seen = None;
                             // The read sees it when polled, and fails.
-                            wake.extend(core.reader.wakeup_waiter());
+                            if in_slot.is_some() {
+                                wake.extend(core.reader.wakeup_waiter());
+                            }
                         } else {
+                            // (Out of the slot: one look at its deadline, whatever follows.)
                             later(since.saturating_add(d));
                         }
                     }
                     None => dl.read_seen = None,
                 }
-                if waiter.is_some() || dl.read_looks == ReadLooks::NewWait {
+                if in_slot.is_some() || dl.read_looks == ReadLooks::NewWait {
                     dl.set_read_looks(ReadLooks::Looking);
                     later(now.saturating_add(period(d)));
                 } else {
