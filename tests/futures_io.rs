@@ -578,3 +578,75 @@ fn a_shorter_drain_timeout_set_while_poll_flush_waits_counts_from_the_call() {
     writer.transport().abort();
     turn(5);
 }
+
+/// A `poll_flush` given up while it waited (its future dropped, as a select does) leaves no
+/// date behind once writing resumes: a later flush that waits counts its drain timeout from
+/// its own first poll (it used to inherit the abandoned one's and fail at once).
+#[test]
+fn an_abandoned_poll_flush_does_not_date_the_next_one() {
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let ((_r, writer), (peer_reader, _peer_writer)) = lp.run_until_complete(stream_pair()).unwrap();
+    let (writer, peer_reader) = (Rc::new(writer), Rc::new(peer_reader));
+    writer.set_drain_timeout(Some(Duration::from_millis(200)));
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    let turn = |n: usize| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    // A flush polled once, pending, and dropped.
+    writer.write(&vec![7u8; 4 << 20]).unwrap();
+    let w = writer.clone();
+    let pending = lp
+        .run_until_complete(async move {
+            let mut once = false;
+            poll_fn(|cx| {
+                let p = Pin::new(&mut &*w).poll_flush(cx);
+                once = p.is_pending();
+                Poll::Ready(())
+            })
+            .await;
+            once
+        })
+        .unwrap();
+    assert!(pending, "the first flush waits");
+    // The peer reads it all: writing resumes. Then time passes.
+    let p = peer_reader.clone();
+    let got = lp
+        .run_until_complete(async move { p.readexactly(4 << 20).await })
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 4 << 20);
+    turn(5);
+    assert_eq!(writer.transport().get_write_buffer_size(), 0);
+    assert_eq!(lp.stats().timers, 0, "a timer left for the abandoned flush");
+    clock.advance(Duration::from_millis(1000));
+    turn(5);
+    // A new flush that waits has its own 200 ms.
+    writer.write(&vec![7u8; 16 << 20]).unwrap();
+    let flushed: Rc<RefCell<Option<io::Result<()>>>> = Rc::default();
+    let (w, out) = (writer.clone(), flushed.clone());
+    let task = lp.handle().spawn(async move {
+        let r = poll_fn(|cx| Pin::new(&mut &*w).poll_flush(cx)).await;
+        *out.borrow_mut() = Some(r);
+    });
+    drop(task.unwrap());
+    turn(20);
+    assert!(
+        flushed.borrow().is_none(),
+        "failed at once: dated by the abandoned flush"
+    );
+    clock.advance(Duration::from_millis(199));
+    turn(20);
+    assert!(flushed.borrow().is_none(), "fired before its timeout");
+    clock.advance(Duration::from_millis(1));
+    turn(20);
+    let e = flushed.borrow_mut().take().expect("timed out").unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
+    writer.transport().abort();
+    turn(5);
+}

@@ -114,7 +114,7 @@ pub(crate) struct Deadlines {
     drains_dated: u32,
     /// When the futures-io drain (`poll_write`, `poll_flush`) now waiting began to wait: its
     /// polls keep no state of their own, so the connection keeps it (one writer per
-    /// connection). `None` when none waits.
+    /// connection). `None` when none waits, and after a resume (which ends every wait).
     #[cfg(feature = "futures-io")]
     io_drain_since: Option<i64>,
     /// Bytes moved since the timer last looked, for the idle timeout.
@@ -295,8 +295,15 @@ impl Deadlines {
     /// Writing resumed: every drain waiting is released, so the timer has no drain to wake
     /// when the earliest one's deadline comes (it would wake the stream's other waiters for
     /// nothing). The timer itself goes when the released drains return (`drain_wait_ended`).
+    /// The futures-io drain's wait ends too: a `poll_write`/`poll_flush` abandoned while it
+    /// waited would otherwise date the next one's wait, which then failed early.
     pub(crate) fn drains_released(&mut self) {
         self.drain_due = None;
+        #[cfg(feature = "futures-io")]
+        {
+            self.io_drain_since = None;
+        }
+        self.release_drain_due();
     }
 
     /// A `Drain` dates its wait: counted until it returns or is dropped.
