@@ -909,6 +909,7 @@ impl Drain<'_> {
 /// A drain dropped while its wait is dated leaves no drain deadline behind for the timer
 /// (one branch for every other drain).
 impl Drop for Drain<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let DrainStep::Waiting { since: Some(_), .. } = self.step {
             self.dated_wait_dropped();
