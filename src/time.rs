@@ -103,9 +103,12 @@ impl Sleep {
         self.deadline
     }
 
-    /// Moves the deadline, re-arming the same timer entry in place (no allocation).
+    /// Moves the deadline, re-arming the same timer entry in place (no allocation). The
+    /// reset sleep is a new one: awaited again, it suspends at least once, even if it had
+    /// completed or `deadline` has passed.
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
+        self.suspended = false;
         if let Some((lp, key)) = &self.timer {
             if !lp.inner.reset_timer(*key, deadline) {
                 self.timer = None; // already fired: re-armed at the next poll

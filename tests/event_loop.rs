@@ -975,6 +975,30 @@ fn l27_a_task_looping_on_sleep_zero_lets_callbacks_run_between() {
 }
 
 #[test]
+fn l27_a_sleep_reset_after_it_completed_suspends_again() {
+    // A reset sleep is a new sleep: reset to a deadline already passed, it still gives up
+    // control for one iteration (happy eyeballs' stagger timer with a zero delay relies on it:
+    // each attempt starts an iteration after the one before, as in Python's staggered_race).
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let h = lp.handle();
+    let l = log.clone();
+    lp.run_until_complete(async move {
+        let mut s = asyncio::sleep(Duration::ZERO);
+        (&mut s).await;
+        for turn in ["reset 1", "reset 2"] {
+            let l2 = l.clone();
+            h.call_soon(move || l2.push("callback")).unwrap();
+            s.reset(h.time());
+            (&mut s).await;
+            l.push(turn);
+        }
+    })
+    .unwrap();
+    assert_eq!(log.get(), ["callback", "reset 1", "callback", "reset 2"]);
+}
+
+#[test]
 fn d4_timeout_at_a_passed_deadline_still_fails_after_one_poll() {
     // L27 makes a lone sleep suspend once; timeout's own deadline keeps D4: the future is
     // polled once, then the passed deadline fails it at once.

@@ -519,6 +519,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn l27_l91_a_zero_delay_starts_each_attempt_an_iteration_after_the_last() {
+        // CPython's `wait_for(previous_failed.wait(), 0)` still yields once, so attempts start
+        // one iteration apart, never all in one step. The stagger timer is one `Sleep` reset
+        // per attempt: each reset must suspend again (the clock moves 1 ms per iteration).
+        let log = Log::default();
+        let clock = ManualClock::new();
+        let attempts: Vec<_> = (0..4)
+            .map(|i| {
+                let (log, clock) = (log.clone(), clock.clone());
+                move || async move {
+                    log.push(format!("start {i} at {}", now_ms(&clock)));
+                    if i < 3 {
+                        pending::<()>().await;
+                    }
+                    Ok(i)
+                }
+            })
+            .collect();
+        let (_, (winner, errors)) = run_virtual(&clock, staggered_race(attempts, Duration::ZERO));
+        assert_eq!(winner, Some((3, 3)));
+        assert!(errors.is_empty());
+        assert_eq!(
+            log.get(),
+            [
+                "start 0 at 0",
+                "start 1 at 1",
+                "start 2 at 2",
+                "start 3 at 3"
+            ]
+        );
+    }
+
     fn io(kind: io::ErrorKind, msg: &str) -> Error {
         Error::Io(io::Error::new(kind, msg.to_string()))
     }
