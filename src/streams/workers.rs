@@ -435,6 +435,17 @@ fn gather() -> Figures {
     (connections, loop_stats)
 }
 
+/// Wakes the threads waiting on the desk when dropped, under its lock (so that a waiter
+/// between its look and its wait cannot miss it).
+struct TellWaiters<'a>(&'a Shared);
+
+impl Drop for TellWaiters<'_> {
+    fn drop(&mut self) {
+        let _desk = self.0.desk();
+        self.0.desk_changed.notify_all();
+    }
+}
+
 /// What the workers share with the group: how many still run, their errors, and who waits;
 /// and the figures asked of them ([`ServerGroup::stats`]).
 #[derive(Default)]
@@ -509,17 +520,23 @@ impl Shared {
 
     /// On worker `index`'s thread: answers every request waiting for it, with one gathering.
     fn answer(&self, index: usize) {
+        self.answer_with(index, gather);
+    }
+
+    /// [`answer`](Self::answer) with the figures from `gather` (tests pass a failing one).
+    fn answer_with(&self, index: usize, gather: impl FnOnce() -> Figures) {
         let mail = std::mem::take(self.desk().at(index).0);
         if mail.is_empty() {
             return;
         }
+        // Declared before `mail` is moved in, so dropped after it: however this ends (a
+        // panic in `gather` included), the askers are told once their senders are sent or gone.
+        let _tell = TellWaiters(self);
+        let mail = mail;
         let figures = gather();
         for tx in mail {
             let _ = tx.send(figures);
         }
-        // Under the lock, so that a waiter between its look and its wait cannot miss it.
-        let _desk = self.desk();
-        self.desk_changed.notify_all();
     }
 
     /// Waits for the answer on `rx`; on a worker's own thread (`me`), answers the requests
@@ -935,5 +952,44 @@ impl ServerGroup {
 impl Drop for ServerGroup {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{Figures, Shared};
+
+    #[test]
+    fn an_answer_that_fails_still_wakes_its_asker() {
+        // The asker waits on the desk's condition variable; a worker whose gathering panics
+        // drops the request's sender, and must still wake the asker, who then sees zeros.
+        let shared = Arc::new(Shared::default());
+        let rx = shared.ask(0).expect("worker 0 has not ended");
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let asker = shared.clone();
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = started.clone();
+        std::thread::spawn(move || {
+            s.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = done_tx.send(asker.wait_answer(&rx, None));
+        });
+        // Passes in every order; these only make the old code's hang likely to show: the
+        // asker gets to its wait before the answer fails (bounded loops, no sleep).
+        while !started.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        for _ in 0..1000 {
+            std::thread::yield_now();
+        }
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            shared.answer_with(0, || panic!("gathering failed"))
+        }));
+        assert!(failed.is_err());
+        // Bounded: without the wake-up the asker waited forever.
+        let got = done_rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(got.map(|f| f.0), Ok(Figures::default().0));
     }
 }
