@@ -520,18 +520,7 @@ fn a_released_drain_leaves_no_wake_up_behind() {
     });
     r.until(|| drained.borrow().is_some());
     assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
-    let polls = Rc::new(std::cell::Cell::new(0));
-    let (p, writer) = (polls.clone(), r.writer.clone());
-    let _closed = r.spawn(async move {
-        let mut wait = std::pin::pin!(writer.wait_closed());
-        std::future::poll_fn(|cx| {
-            p.set(p.get() + 1);
-            wait.as_mut().poll(cx)
-        })
-        .await
-    });
-    r.settle();
-    assert_eq!(polls.get(), 1, "wait_closed waits");
+    let polls = counted_wait_closed(&r);
     r.pass(ms(250));
     assert_eq!(polls.get(), 1, "woken for a drain that had ended");
 }

@@ -469,6 +469,28 @@ fn read_timeout_applies_to_async_read_and_loses_nothing() {
     .unwrap();
 }
 
+/// The outcome of a `poll_flush` awaited in a task, once it returns.
+type Flushed = Rc<RefCell<Option<io::Result<()>>>>;
+
+/// Spawns a task that awaits `writer`'s `poll_flush` and files its outcome.
+fn flush_in_a_task(lp: &asyncio::EventLoop, writer: &Rc<StreamWriter>) -> Flushed {
+    let flushed: Flushed = Rc::default();
+    let (w, out) = (writer.clone(), flushed.clone());
+    let task = lp.handle().spawn(async move {
+        let r = poll_fn(|cx| Pin::new(&mut &*w).poll_flush(cx)).await;
+        *out.borrow_mut() = Some(r);
+    });
+    drop(task.unwrap());
+    flushed
+}
+
+/// `n` loop iterations that do not wait.
+fn turns(lp: &asyncio::EventLoop, n: usize) {
+    for _ in 0..n {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+}
+
 /// The drain timeout bounds futures-io's drains too (`poll_write`, `poll_flush`), dated from the
 /// wait's first poll; on a manual clock, so the deadline passes exactly when the test says.
 #[test]
@@ -483,18 +505,8 @@ fn the_drain_timeout_bounds_poll_flush_with_a_peer_that_does_not_read() {
         .set_write_buffer_limits(Some(64 * 1024), None)
         .unwrap();
     writer.write(&vec![7u8; 16 << 20]).unwrap(); // far above the high-water mark
-    let flushed: Rc<RefCell<Option<io::Result<()>>>> = Rc::default();
-    let (w, out) = (writer.clone(), flushed.clone());
-    let task = lp.handle().spawn(async move {
-        let r = poll_fn(|cx| Pin::new(&mut &*w).poll_flush(cx)).await;
-        *out.borrow_mut() = Some(r);
-    });
-    drop(task.unwrap());
-    let turn = |n: usize| {
-        for _ in 0..n {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
-    };
+    let flushed = flush_in_a_task(&lp, &writer);
+    let turn = |n: usize| turns(&lp, n);
     turn(20);
     assert!(flushed.borrow().is_none(), "the flush waits");
     clock.advance(Duration::from_millis(199));
@@ -535,18 +547,8 @@ fn a_shorter_drain_timeout_set_while_poll_flush_waits_counts_from_the_call() {
         .set_write_buffer_limits(Some(64 * 1024), None)
         .unwrap();
     writer.write(&vec![7u8; 16 << 20]).unwrap(); // far above the high-water mark
-    let flushed: Rc<RefCell<Option<io::Result<()>>>> = Rc::default();
-    let (w, out) = (writer.clone(), flushed.clone());
-    let task = lp.handle().spawn(async move {
-        let r = poll_fn(|cx| Pin::new(&mut &*w).poll_flush(cx)).await;
-        *out.borrow_mut() = Some(r);
-    });
-    drop(task.unwrap());
-    let turn = |n: usize| {
-        for _ in 0..n {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
-    };
+    let flushed = flush_in_a_task(&lp, &writer);
+    let turn = |n: usize| turns(&lp, n);
     turn(20);
     clock.advance(Duration::from_millis(500));
     turn(20);
@@ -593,11 +595,7 @@ fn an_abandoned_poll_flush_does_not_date_the_next_one() {
         .transport()
         .set_write_buffer_limits(Some(64 * 1024), None)
         .unwrap();
-    let turn = |n: usize| {
-        for _ in 0..n {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
-    };
+    let turn = |n: usize| turns(&lp, n);
     // A flush polled once, pending, and dropped.
     writer.write(&vec![7u8; 4 << 20]).unwrap();
     let w = writer.clone();
@@ -628,13 +626,7 @@ fn an_abandoned_poll_flush_does_not_date_the_next_one() {
     turn(5);
     // A new flush that waits has its own 200 ms.
     writer.write(&vec![7u8; 16 << 20]).unwrap();
-    let flushed: Rc<RefCell<Option<io::Result<()>>>> = Rc::default();
-    let (w, out) = (writer.clone(), flushed.clone());
-    let task = lp.handle().spawn(async move {
-        let r = poll_fn(|cx| Pin::new(&mut &*w).poll_flush(cx)).await;
-        *out.borrow_mut() = Some(r);
-    });
-    drop(task.unwrap());
+    let flushed = flush_in_a_task(&lp, &writer);
     turn(20);
     assert!(
         flushed.borrow().is_none(),
