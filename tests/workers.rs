@@ -485,3 +485,70 @@ fn workers_asking_for_stats_at_once_answer_each_other() {
     // The workers' callbacks ended with their threads: the test holds the last reference.
     assert!(Arc::into_inner(group).is_some());
 }
+
+// The workers of two groups ask for the other group's figures from inside their callbacks at
+// the same moment: each answers the other's request while it waits for its own. Bounded as
+// the test above.
+#[test]
+fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
+    use std::sync::{mpsc, Condvar, OnceLock};
+
+    let _serial = util::serial();
+    let groups: [Arc<OnceLock<ServerGroup>>; 2] = Default::default();
+    let inside: Arc<(Mutex<usize>, Condvar)> = Arc::default();
+    let (tx, rx) = mpsc::channel::<(usize, Vec<asyncio::WorkerStats>)>();
+    let make_cb = |mine: usize| {
+        let (other, inside, tx) = (groups[1 - mine].clone(), inside.clone(), tx.clone());
+        move || {
+            let (other, inside, tx) = (other.clone(), inside.clone(), tx.clone());
+            let first = std::cell::Cell::new(true);
+            move |_r: StreamReader, w: StreamWriter| {
+                if first.replace(false) {
+                    // Hold this loop until the other group's worker is inside a callback
+                    // too, then both ask at once.
+                    let (count, changed) = &*inside;
+                    let mut n = count.lock().unwrap();
+                    *n += 1;
+                    changed.notify_all();
+                    let (n, _) = changed
+                        .wait_timeout_while(n, Duration::from_secs(20), |n| *n < 2)
+                        .unwrap();
+                    drop(n);
+                    let stats = other.get().expect("both groups have started").stats();
+                    let _ = tx.send((mine, stats));
+                }
+                w.close();
+            }
+        }
+    };
+    let mut addrs = Vec::new();
+    for (mine, slot) in groups.iter().enumerate() {
+        let group = asyncio::serve_on_threads(1, make_cb(mine), "127.0.0.1", 0)
+            .start()
+            .unwrap();
+        addrs.push(addr_of(&group));
+        assert!(slot.set(group).is_ok());
+    }
+    let clients: Vec<TcpStream> = addrs.iter().map(|&a| connect(a)).collect();
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    let second = rx.recv_timeout(Duration::from_secs(30));
+    let (first, second) = match (first, second) {
+        (Ok(a), Ok(b)) => (a, b),
+        other => panic!("a worker never answered (deadlock?): {other:?}"),
+    };
+    for (mine, stats) in [&first, &second] {
+        assert_eq!(stats.len(), 1, "{stats:?}");
+        assert_eq!(
+            stats[0].accepted, 1,
+            "group {mine} sees the other's connection: {stats:?}"
+        );
+    }
+    drop(clients);
+    for group in &groups {
+        close_and_wait(group.get().unwrap()).unwrap();
+    }
+    assert_no_worker_threads();
+    for group in groups {
+        assert!(Arc::into_inner(group).is_some());
+    }
+}

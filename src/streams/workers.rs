@@ -53,6 +53,10 @@ thread_local! {
     /// The server of the worker running on this thread, if any: the target of the group's
     /// commands, which arrive as closures through the loop's thread-safe queue.
     static WORKER_SERVER: RefCell<Option<Server>> = const { RefCell::new(None) };
+    /// Which worker runs on this thread (its group's id, its index), if any: a worker that
+    /// waits for figures answers the requests addressed to it meanwhile, whichever group
+    /// it asked.
+    static WORKER_AT: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
 }
 
 /// Runs `f` on this thread's worker server, if it has one. The borrow ends before `f` runs
@@ -242,7 +246,7 @@ impl ServeOnThreads {
         } else {
             vec![listeners[0].local_addr()?]
         };
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new());
         let mut group = ServerGroup {
             slots: Vec::with_capacity(self.workers),
             threads: Mutex::new(Vec::with_capacity(self.workers)),
@@ -369,6 +373,7 @@ fn spawn_worker(
         .spawn({
             let shared = shared.clone();
             move || {
+                WORKER_AT.with(|w| w.set(Some((shared.id, index))));
                 let serving = Cell::new(false);
                 let run = || run_worker(listener, make_cb, configure, counter, tx, &serving);
                 let error = match catch_unwind(AssertUnwindSafe(run)) {
@@ -435,25 +440,48 @@ fn gather() -> Figures {
     (connections, loop_stats)
 }
 
-/// Wakes the threads waiting on the desk when dropped, under its lock (so that a waiter
+/// Wakes the threads waiting on the desks when dropped, under their lock (so that a waiter
 /// between its look and its wait cannot miss it).
-struct TellWaiters<'a>(&'a Shared);
+struct TellWaiters;
 
-impl Drop for TellWaiters<'_> {
+impl Drop for TellWaiters {
     fn drop(&mut self) {
-        let _desk = self.0.desk();
-        self.0.desk_changed.notify_all();
+        let _desks = desks();
+        DESK_CHANGED.notify_all();
     }
 }
 
 /// What the workers share with the group: how many still run, their errors, and who waits;
-/// and the figures asked of them ([`ServerGroup::stats`]).
-#[derive(Default)]
+/// and the name of its desk, where the figures asked of them wait ([`ServerGroup::stats`]).
 struct Shared {
     state: Mutex<GroupState>,
-    desk: Mutex<Desk>,
-    /// Signalled whenever a request lands in a mailbox, an answer is sent or a worker ends.
-    desk_changed: Condvar,
+    /// The group's desk in [`DESKS`].
+    id: u64,
+}
+
+/// The desks of every group, by group id. One lock and one condition variable for all
+/// groups, so that a worker waiting for another group's figures still sees, and answers,
+/// the requests addressed to it: workers of two groups asking each other's group at the same
+/// moment answer each other instead of each waiting for the other's loop.
+static DESKS: Mutex<Vec<(u64, Desk)>> = Mutex::new(Vec::new());
+
+/// Signalled whenever a request lands in a mailbox, an answer is sent or a worker ends.
+static DESK_CHANGED: Condvar = Condvar::new();
+
+fn desks() -> MutexGuard<'static, Vec<(u64, Desk)>> {
+    DESKS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Group `id`'s desk, made on first use.
+fn desk_of(desks: &mut Vec<(u64, Desk)>, id: u64) -> &mut Desk {
+    let at = match desks.iter().position(|(g, _)| *g == id) {
+        Some(at) => at,
+        None => {
+            desks.push((id, Desk::default()));
+            desks.len() - 1
+        }
+    };
+    &mut desks[at].1
 }
 
 /// One worker's figures: its live connections and its loop's stats.
@@ -493,86 +521,92 @@ struct GroupState {
     waiters: Vec<Waker>,
 }
 
+/// On worker `index` of group `id`'s thread: answers every request waiting for it, with one
+/// gathering.
+fn answer(id: u64, index: usize) {
+    answer_with(id, index, gather);
+}
+
+/// [`answer`] with the figures from `gather` (tests pass a failing one).
+fn answer_with(id: u64, index: usize, gather: impl FnOnce() -> Figures) {
+    let mail = std::mem::take(desk_of(&mut desks(), id).at(index).0);
+    if mail.is_empty() {
+        return;
+    }
+    // Declared before `mail` is moved in, so dropped after it: however this ends (a panic in
+    // `gather` included), the askers are told once their senders are sent or gone.
+    let _tell = TellWaiters;
+    let mail = mail;
+    let figures = gather();
+    for tx in mail {
+        let _ = tx.send(figures);
+    }
+}
+
+/// Waits for the answer on `rx`. On a worker's thread, answers the requests addressed to
+/// that worker meanwhile (from any group). Zeros when the worker asked ended without
+/// answering.
+fn wait_answer(rx: &mpsc::Receiver<Figures>) -> Figures {
+    let me = WORKER_AT.with(Cell::get);
+    let mut all = desks();
+    loop {
+        match rx.try_recv() {
+            Ok(figures) => return figures,
+            Err(mpsc::TryRecvError::Disconnected) => return Figures::default(),
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        if let Some((id, index)) = me {
+            if !desk_of(&mut all, id).at(index).0.is_empty() {
+                drop(all);
+                answer(id, index);
+                all = desks();
+                continue;
+            }
+        }
+        all = DESK_CHANGED
+            .wait(all)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
 impl Shared {
+    fn new() -> Shared {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Shared {
+            state: Mutex::default(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, GroupState> {
         // A worker's panic is caught before it could poison this lock; be safe anyway.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn desk(&self) -> MutexGuard<'_, Desk> {
-        self.desk.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Leaves a request for worker `index`'s figures; `None` when that worker has ended.
     fn ask(&self, index: usize) -> Option<mpsc::Receiver<Figures>> {
         let (tx, rx) = mpsc::channel();
-        let mut desk = self.desk();
-        let (mail, gone) = desk.at(index);
+        let mut all = desks();
+        let (mail, gone) = desk_of(&mut all, self.id).at(index);
         if *gone {
             return None;
         }
         mail.push(tx);
-        drop(desk);
+        drop(all);
         // A worker blocked in `stats()` waits on this: it answers at once.
-        self.desk_changed.notify_all();
+        DESK_CHANGED.notify_all();
         Some(rx)
-    }
-
-    /// On worker `index`'s thread: answers every request waiting for it, with one gathering.
-    fn answer(&self, index: usize) {
-        self.answer_with(index, gather);
-    }
-
-    /// [`answer`](Self::answer) with the figures from `gather` (tests pass a failing one).
-    fn answer_with(&self, index: usize, gather: impl FnOnce() -> Figures) {
-        let mail = std::mem::take(self.desk().at(index).0);
-        if mail.is_empty() {
-            return;
-        }
-        // Declared before `mail` is moved in, so dropped after it: however this ends (a
-        // panic in `gather` included), the askers are told once their senders are sent or gone.
-        let _tell = TellWaiters(self);
-        let mail = mail;
-        let figures = gather();
-        for tx in mail {
-            let _ = tx.send(figures);
-        }
-    }
-
-    /// Waits for the answer on `rx`; on a worker's own thread (`me`), answers the requests
-    /// addressed to it meanwhile. Zeros when the worker ended without answering.
-    fn wait_answer(&self, rx: &mpsc::Receiver<Figures>, me: Option<usize>) -> Figures {
-        let mut desk = self.desk();
-        loop {
-            match rx.try_recv() {
-                Ok(figures) => return figures,
-                Err(mpsc::TryRecvError::Disconnected) => return Figures::default(),
-                Err(mpsc::TryRecvError::Empty) => {}
-            }
-            if let Some(me) = me {
-                if !desk.at(me).0.is_empty() {
-                    drop(desk);
-                    self.answer(me);
-                    desk = self.desk();
-                    continue;
-                }
-            }
-            desk = self
-                .desk_changed
-                .wait(desk)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
     }
 
     /// A worker thread ends: record its error, wake the waiters when it was the last.
     fn finish(&self, index: usize, error: Option<Error>) {
         {
             // Requests it will never answer are dropped: their askers see zeros.
-            let mut desk = self.desk();
-            let (mail, gone) = desk.at(index);
+            let mut all = desks();
+            let (mail, gone) = desk_of(&mut all, self.id).at(index);
             *gone = true;
             mail.clear();
-            self.desk_changed.notify_all();
+            DESK_CHANGED.notify_all();
         }
         let waiters = {
             let mut state = self.lock();
@@ -589,6 +623,13 @@ impl Shared {
         for w in waiters {
             w.wake();
         }
+    }
+}
+
+impl Drop for Shared {
+    /// The group is gone (its handle and every worker): its desk goes too.
+    fn drop(&mut self) {
+        desks().retain(|(g, _)| *g != self.id);
     }
 }
 
@@ -819,7 +860,7 @@ impl ServerGroup {
     /// It blocks its caller while the workers answer (a few microseconds each when they are
     /// not busy). Called inside a worker's callback it blocks that worker's loop meanwhile,
     /// but that worker still answers the requests addressed to it as it waits, so workers
-    /// asking at the same moment do not wait for each other.
+    /// asking at the same moment (of this group or of another) do not wait for each other.
     ///
     /// # Examples
     ///
@@ -848,11 +889,11 @@ impl ServerGroup {
                 let Some(rx) = self.shared.ask(worker) else {
                     return Answer::Gone;
                 };
-                let shared = self.shared.clone();
+                let id = self.shared.id;
                 // Refused by an ended loop: its thread's `finish` drops the request.
                 let _ = self.slots[worker]
                     .handle
-                    .call_soon_threadsafe(move || shared.answer(worker));
+                    .call_soon_threadsafe(move || answer(id, worker));
                 Answer::Asked(rx)
             })
             .collect();
@@ -863,7 +904,7 @@ impl ServerGroup {
             .map(|(worker, (answer, slot))| {
                 let (connections, loop_stats) = match answer {
                     Answer::Here(figures) => figures,
-                    Answer::Asked(rx) => self.shared.wait_answer(&rx, me),
+                    Answer::Asked(rx) => wait_answer(&rx),
                     Answer::Gone => Figures::default(),
                 };
                 WorkerStats {
@@ -960,13 +1001,13 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::{Figures, Shared};
+    use super::{answer_with, Figures, Shared};
 
     #[test]
     fn an_answer_that_fails_still_wakes_its_asker() {
         // The asker waits on the desk's condition variable; a worker whose gathering panics
         // drops the request's sender, and must still wake the asker, who then sees zeros.
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new());
         let rx = shared.ask(0).expect("worker 0 has not ended");
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let asker = shared.clone();
@@ -974,7 +1015,8 @@ mod tests {
         let s = started.clone();
         std::thread::spawn(move || {
             s.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = done_tx.send(asker.wait_answer(&rx, None));
+            let _ = done_tx.send(super::wait_answer(&rx));
+            drop(asker);
         });
         // Passes in every order; these only make the old code's hang likely to show: the
         // asker gets to its wait before the answer fails (bounded loops, no sleep).
@@ -985,7 +1027,7 @@ mod tests {
             std::thread::yield_now();
         }
         let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            shared.answer_with(0, || panic!("gathering failed"))
+            answer_with(shared.id, 0, || panic!("gathering failed"))
         }));
         assert!(failed.is_err());
         // Bounded: without the wake-up the asker waited forever.
