@@ -438,6 +438,48 @@ fn a_header_that_never_completes_times_out() {
 }
 
 #[test]
+fn optional_serves_a_silent_client_at_the_timeout() {
+    // A server-speaks-first protocol: the client sends nothing until greeted. With Optional,
+    // the timeout finds no header begun, and the client is served as a direct one.
+    asyncio::run(async {
+        let greeter = |reader: StreamReader, writer: StreamWriter| async move {
+            writer.write(b"220 hello\r\n")?;
+            let line = reader.readline().await?;
+            writer.write(&line)?;
+            writer.close();
+            Ok::<_, asyncio::Error>(())
+        };
+        let server = asyncio::start_server(greeter, "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Optional)
+            .proxy_protocol_timeout(Duration::from_millis(20))
+            .await?;
+        let port = util::port_of(&server);
+        let got = asyncio::timeout(Duration::from_secs(10), async {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            let greeting = reader.readline().await?;
+            writer.write(b"QUIT\r\n")?;
+            let echo = reader.read(-1).await?;
+            Ok::<_, asyncio::Error>((greeting, echo))
+        })
+        .await??;
+        assert_eq!(got.0, b"220 hello\r\n");
+        assert_eq!(got.1, b"QUIT\r\n");
+        // A header begun and never completed is still refused at the timeout.
+        let cut = asyncio::timeout(Duration::from_secs(10), async {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            writer.write(b"PROXY TCP4 1.2.")?;
+            Ok::<_, asyncio::Error>(reader.read(-1).await.unwrap_or_default())
+        })
+        .await??;
+        assert_eq!(cut, b"", "closed without a greeting");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
 fn huge_timeouts_are_accepted() {
     asyncio::run(async {
         let log = Log::default();

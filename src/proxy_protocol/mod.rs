@@ -135,7 +135,8 @@ pub enum ProxyProtocol {
     /// Every connection must start with a v1 or v2 header; others are closed.
     Required,
     /// A connection may start with a header; if its first bytes are not a v1 or v2
-    /// signature, they are the client's and are delivered as usual.
+    /// signature, they are the client's and are delivered as usual. A client silent until
+    /// the header timeout is served as usual too (a server-speaks-first protocol).
     Optional,
 }
 

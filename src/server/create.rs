@@ -312,7 +312,8 @@ impl CreateServer {
     /// A malformed or oversized header, an EOF before it is complete, or no complete header
     /// within [`proxy_protocol_timeout`](Self::proxy_protocol_timeout) closes that connection
     /// with one `log::debug!` line; the protocol never hears of it, other connections and
-    /// the server go on.
+    /// the server go on. With `Optional`, a client that has sent nothing at all by the
+    /// timeout is served as a direct one (it may be waiting for the server to speak first).
     ///
     /// # Examples
     ///

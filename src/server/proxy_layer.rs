@@ -13,7 +13,9 @@
 //! Ground rules: the socket transport reaches us, and we reach `next`, only through
 //! `ProtocolSlot`s (the one seam); no `RefCell` of this file is borrowed while `next` runs;
 //! every refusal (bad header, EOF or timeout before the header) is one `log::debug!` line and
-//! an `abort` of this connection alone. `next` sees a [`ProxiedTransport`], whose
+//! an `abort` of this connection alone. (`Optional` refuses no silent client: one that has
+//! sent nothing by the timeout is served as a direct one, since it may be waiting for the
+//! server to speak first.) `next` sees a [`ProxiedTransport`], whose
 //! `peername`/`sockname` are the header's addresses; the socket's stay as `proxy_peername` /
 //! `proxy_sockname`. With the feature off nothing here is built: the accept path is unchanged.
 
@@ -130,11 +132,23 @@ impl ProxyLayer {
         let timer = self.lp.call_later(timeout, move || {
             if let Some(me) = me.upgrade() {
                 if me.phase.get() == Phase::Reading {
-                    me.refuse(format_args!("no PROXY header within {timeout:?}"));
+                    me.header_timed_out(timeout);
                 }
             }
         });
         *self.timer.borrow_mut() = timer.ok();
+    }
+
+    /// No header within the timeout. Optional: a client that has sent nothing at all sent
+    /// no header either (it may wait for the server to speak first), so it is served as a
+    /// direct one. Otherwise (Required, or the start of a signature that never completed)
+    /// the connection is refused.
+    fn header_timed_out(&self, timeout: Duration) {
+        if self.options.mode == ProxyProtocol::Optional && self.buf.borrow().is_empty() {
+            self.start_relaying(None, &[]);
+            return;
+        }
+        self.refuse(format_args!("no PROXY header within {timeout:?}"));
     }
 
     /// Ends this connection alone, with one debug line.
