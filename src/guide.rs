@@ -124,6 +124,7 @@
 //! | `transport/connecting.rs` | `selector_events.py`: `sock_connect`, `_sock_connect_cb` |
 //! | `transport/listener.rs` | `selector_events.py`: `_start_serving`, `_accept_connection` (the socket half) |
 //! | `net/connect.rs`, `net/resolve.rs` | `base_events.py`: `create_connection`, `_ensure_resolved` |
+//! | `net/accepted.rs` | `base_events.py`: `connect_accepted_socket` |
 //! | `net/happy_eyeballs.rs` | `staggered.py` |
 //! | `server/` | `base_events.py`: `Server`, `create_server`; `selector_events.py`: `_accept_connection`; `unix_events.py`: `create_unix_server` |
 //! | `proxy_protocol/`, `server/proxy_layer.rs` | none: HAProxy's PROXY protocol (the header format; the preamble that reads it before `connection_made`) |
@@ -167,6 +168,7 @@
 //! | `loop.create_connection(factory, host, port, …)` | `lp.create_connection(factory, host, port).local_addr(..).happy_eyeballs_delay(..).await` → `(Transport, Rc<RefCell<P>>)` |
 //! | `loop.create_server(factory, host, port, …)` | `lp.create_server(factory, host, port).backlog(100).reuse_port(true).await` → `Server` |
 //! | `loop.create_unix_connection`, `create_unix_server` | same names, a path instead of host and port |
+//! | `loop.create_connection(factory, sock=sock)`, `loop.connect_accepted_socket(factory, sock, ssl=…)` | `lp.connect_socket(factory, sock).await`; `lp.connect_accepted_socket(factory, sock).ssl(server_config).await` (the server side, TLS handshake included) → `(Transport, Rc<RefCell<P>>)`; `sock` a `std::net::TcpStream` or `UnixStream`, owned by the transport |
 //! | `loop.connect_read_pipe(factory, pipe)`, `loop.connect_write_pipe(factory, pipe)` | `lp.connect_read_pipe(factory, fd).await`, `lp.connect_write_pipe(factory, fd).await` → `(Transport, Rc<RefCell<P>>)`; `fd` any `Into<OwnedFd>` (a `std::io::PipeReader`/`PipeWriter`, a `File`), owned by the transport; a broken pipe is `connection_lost(Some(BrokenPipe))` |
 //! | `connect_read_pipe(lambda: StreamReaderProtocol(reader), sys.stdin)` (and `sys.stdout`) | `asyncio::stdin().await` → `StreamReader`, `asyncio::stdout().await` → `StreamWriter` (fd 0/1 duplicated; files, `/dev/null` and terminals through a helper thread); any descriptor: `asyncio::open_read_pipe(fd)`, `open_write_pipe(fd)` |
 //! | `Protocol`, `BufferedProtocol` | traits of the same names (`&mut self` methods; a buffered protocol returns `Some(self)` from `as_buffered`) |

@@ -174,6 +174,7 @@ pub use event_loop::thread_pool::{
 };
 pub use event_loop::threadsafe::ThreadsafeHandle;
 pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
+pub use net::accepted::ConnectAcceptedSocket;
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
 pub use proxy_protocol::{ProxyHeader, ProxyProtocol};

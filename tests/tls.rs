@@ -1620,3 +1620,101 @@ fn session_resumed_is_none_without_tls() {
         Ok(())
     });
 }
+
+/// Answers each piece of data with "roger" (test_events.py's MyProto in
+/// test_connect_accepted_socket).
+fn roger() -> Recorder {
+    Recorder {
+        on_data: Some(Box::new(|t: &Transport, _: &[u8]| {
+            t.write(b"roger").unwrap()
+        })),
+        ..Default::default()
+    }
+}
+
+// Port of test_events.py test_connect_accepted_socket with server_ssl: the server side of
+// TLS on a socket our own listener accepted; the result comes after the handshake and the
+// protocol's connection_made.
+#[test]
+fn t37_l95_connect_accepted_socket_serves_tls() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let client = asyncio::spawn(async move {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .await?;
+            writer.write(b"test data")?;
+            let answer = reader.readexactly(5).await?;
+            writer.close();
+            Ok::<_, Error>(answer)
+        });
+        let (accepted, _) = asyncio::to_thread(move || listener.accept()).await??;
+        let lp = asyncio::get_running_loop()?;
+        let (transport, proto) = lp
+            .connect_accepted_socket(roger, accepted)
+            .ssl(Certs::get().server_config(&[]))
+            .await?;
+        assert_eq!(proto.borrow().calls[0], "connection_made");
+        assert!(
+            transport.get_extra_info("peercert").is_none(),
+            "no client certificate asked"
+        );
+        assert!(transport.get_extra_info("cipher").is_some(), "TLS is on");
+        assert!(
+            matches!(transport.get_extra_info("server_hostname"), Some(ExtraInfo::Text(n)) if n == "localhost"),
+            "the SNI the client sent"
+        );
+        assert_eq!(client.await.expect("client task")?, b"roger");
+        assert_eq!(proto.borrow().data, b"test data");
+        transport.close();
+        Ok(())
+    });
+}
+
+// T37 with a client that never speaks TLS: the handshake times out, the call fails, and the
+// protocol never hears of the connection.
+#[test]
+fn t37_t9_connect_accepted_socket_handshake_failure_is_the_error() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let silent = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        let (accepted, _) = listener.accept()?;
+        let made = Rc::new(RefCell::new(false));
+        let m = made.clone();
+        let lp = asyncio::get_running_loop()?;
+        let r = lp
+            .connect_accepted_socket(
+                move || {
+                    *m.borrow_mut() = true;
+                    Recorder::default()
+                },
+                accepted,
+            )
+            .ssl(Certs::get().server_config(&[]))
+            .ssl_handshake_timeout(Duration::from_millis(50))
+            .await;
+        let e = r.err().expect("the handshake failed");
+        // T9: Python's ConnectionAbortedError("SSL handshake is taking longer than …").
+        assert!(
+            matches!(&e, Error::Io(io) if io.kind() == io::ErrorKind::ConnectionAborted),
+            "{e:?}"
+        );
+        assert!(
+            *made.borrow(),
+            "the protocol was made (Python makes it first)"
+        );
+        // The socket was closed: the silent client reads EOF (or a reset).
+        let silent = asyncio::to_thread(move || {
+            let mut s = silent;
+            s.set_read_timeout(Some(BOUND))?;
+            let mut buf = [0u8; 1];
+            std::io::Read::read(&mut s, &mut buf)
+        })
+        .await?;
+        assert!(matches!(silent, Ok(0)) || silent.is_err(), "{silent:?}");
+        Ok(())
+    });
+}

@@ -618,6 +618,67 @@ fn l122_socketpair_adopted_with_sock() {
     assert!(rest.is_empty(), "closing the transport closed its end");
 }
 
+// Port of test_events.py test_connect_accepted_socket: a blocking client sends "test data"
+// and reads "roger"; the protocol runs on the socket our own listener accepted.
+#[test]
+fn l95_connect_accepted_socket_serves_a_socket_accepted_elsewhere() {
+    let lp = EventLoop::new().unwrap();
+    let (listener, port) = peer_listener();
+    let client = std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(BOUND)).unwrap();
+        c.write_all(b"test data").unwrap();
+        let mut answer = [0u8; 5];
+        c.read_exact(&mut answer).unwrap();
+        answer
+    });
+    let (accepted, _) = listener.accept().unwrap();
+    let rec = Recorder {
+        on_data: Some(Box::new(|t: &Transport, _: &[u8]| {
+            t.write(b"roger").unwrap()
+        })),
+        ..Default::default()
+    };
+    let (t, proto) = lp
+        .run_until_complete(lp.connect_accepted_socket(move || rec, accepted))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        proto.borrow().calls[0],
+        "connection_made",
+        "made before the call returns"
+    );
+    run_until(&lp, 1000, || proto.borrow().lost);
+    assert_eq!(client.join().unwrap(), *b"roger");
+    let p = proto.borrow();
+    assert_eq!(p.data, b"test data");
+    assert_eq!(p.grammar()[..2], ["connection_made", "data"]);
+    assert!(t.is_closing());
+}
+
+// Port of test_events.py test_connect_accepted_socket_ssl_timeout_for_plain_socket.
+#[cfg(feature = "tls")]
+#[test]
+fn l95_connect_accepted_socket_refuses_tls_timeouts_without_ssl() {
+    let lp = EventLoop::new().unwrap();
+    let (listener, port) = peer_listener();
+    let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let e = lp
+        .run_until_complete(
+            lp.connect_accepted_socket(Recorder::default, accepted)
+                .ssl_handshake_timeout(BOUND),
+        )
+        .unwrap()
+        .err()
+        .expect("refused");
+    assert!(matches!(e, asyncio::Error::InvalidArgument(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "ssl_handshake_timeout is only meaningful with ssl"
+    );
+}
+
 #[test]
 fn tcp_stream_gets_nodelay_l57() {
     let lp = EventLoop::new().unwrap();

@@ -6,6 +6,7 @@
 //! listening on and registering them is the transport layer's (`transport/connecting.rs`,
 //! `transport/listener.rs`), as in DESIGN.md: only the event loop and transports touch mio.
 
+pub(crate) mod accepted;
 pub(crate) mod connect;
 pub(crate) mod happy_eyeballs;
 pub(crate) mod pipe;

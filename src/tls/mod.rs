@@ -309,6 +309,25 @@ impl ServerOptions {
     }
 }
 
+impl ServerOptions {
+    /// The server side of TLS on one socket whose handshake the caller awaits
+    /// (`connect_accepted_socket`, T37): the protocol for the socket transport and the
+    /// handshake, which completes after the app's `connection_made`. `None`: no `ssl`.
+    pub(crate) fn wrap_awaited(
+        &self,
+        lp: &LoopHandle,
+        app: ProtocolRef,
+    ) -> Result<Option<(ProtocolRef, Handshake)>, Error> {
+        let Some(config) = &self.ssl else {
+            return Ok(None);
+        };
+        let engine = Engine::server(config.clone())?;
+        let layer = TlsProtocol::new(lp, engine, app, true, None, self.options, true);
+        let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
+        Ok(Some((raw_side, Handshake::new(&layer))))
+    }
+}
+
 /// The pending result of [`LoopHandle::start_tls`]: set the keywords, then `.await` it for the
 /// TLS transport.
 ///

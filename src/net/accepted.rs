@@ -1,0 +1,177 @@
+//! `loop.connect_accepted_socket`: a protocol on a socket some other code accepted, as the
+//! server side of the connection (TLS included: the handshake is the server's).
+//!
+//! Mirrors `BaseEventLoop.connect_accepted_socket` and `_create_connection_transport(…,
+//! server_side=True)` in CPython `Lib/asyncio/base_events.py` (L95, T37). There is no
+//! listener and no `Server`: the transport belongs to the caller, as with
+//! `create_connection(sock=…)`. Ground rules: the TLS keywords are checked before the socket
+//! is touched; the socket is owned by a value that closes it on drop at every step, so
+//! cancelling the future leaks nothing; the result comes after the protocol's
+//! `connection_made` (after the handshake under TLS).
+
+use std::cell::RefCell;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use super::connect::{wait_connection_made, CloseOnDrop, StreamSocket};
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+use crate::protocol::Protocol;
+use crate::transport::life_path::LifePath;
+use crate::transport::socket::SocketTransport;
+use crate::transport::Transport;
+
+/// The pending result of [`LoopHandle::connect_accepted_socket`]: set the TLS keywords
+/// (feature `tls`), then `.await` it for `(Transport, Rc<RefCell<P>>)`.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{Protocol, Transport};
+/// use std::io::{Read, Write};
+///
+/// /// Answers each message with "roger".
+/// #[derive(Default)]
+/// struct Roger(Option<Transport>);
+/// impl Protocol for Roger {
+///     fn connection_made(&mut self, t: Transport) {
+///         self.0 = Some(t);
+///     }
+///     fn data_received(&mut self, _data: &[u8]) {
+///         self.0.as_ref().unwrap().write(b"roger").unwrap();
+///     }
+/// }
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;
+/// let (accepted, _) = listener.accept()?; // accepted by code of our own
+/// asyncio::run(async move {
+///     let lp = asyncio::get_running_loop()?;
+///     let (transport, _roger) = lp.connect_accepted_socket(Roger::default, accepted).await?;
+///     client.write_all(b"test data")?;
+///     let mut answer = [0u8; 5];
+///     let read = asyncio::to_thread(move || client.read_exact(&mut answer).map(|()| answer));
+///     assert_eq!(&read.await??, b"roger");
+///     transport.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a connection builder does nothing until awaited"]
+pub struct ConnectAcceptedSocket<P> {
+    lp: LoopHandle,
+    factory: Box<dyn FnOnce() -> Rc<RefCell<P>>>,
+    sock: StreamSocket,
+    /// `ssl` and its timeouts: the server side's (T37).
+    #[cfg(feature = "tls")]
+    tls: crate::tls::ServerOptions,
+}
+
+impl LoopHandle {
+    /// Runs a protocol made by `factory` on a stream socket accepted elsewhere, as the
+    /// server side of the connection (Python's `loop.connect_accepted_socket`): for servers
+    /// whose accepting is not asyncio's (a socket handed over by another process or thread,
+    /// a listener of your own). The transport owns the socket; there is no [`Server`].
+    /// With [`ssl`](ConnectAcceptedSocket::ssl) the TLS handshake is the server's and
+    /// completes before the protocol's `connection_made` and the result.
+    ///
+    /// A TCP or Unix stream is a stream socket by its type, so Python's "A Stream Socket
+    /// was expected" cannot happen here.
+    ///
+    /// # Errors
+    /// `Error::InvalidArgument` for a TLS keyword without `ssl` or a zero TLS timeout;
+    /// `Error::Io` if the socket cannot be registered; under TLS, the handshake's error
+    /// (the socket is closed).
+    ///
+    /// [`Server`]: crate::Server
+    // Checklist: L95, T37.
+    pub fn connect_accepted_socket<P, F>(
+        &self,
+        factory: F,
+        sock: impl Into<StreamSocket>,
+    ) -> ConnectAcceptedSocket<P>
+    where
+        P: Protocol + 'static,
+        F: FnOnce() -> P + 'static,
+    {
+        ConnectAcceptedSocket {
+            lp: self.clone(),
+            factory: Box::new(move || Rc::new(RefCell::new(factory()))),
+            sock: sock.into(),
+            #[cfg(feature = "tls")]
+            tls: Default::default(),
+        }
+    }
+}
+
+impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
+    async fn run(self) -> Result<(Transport, Rc<RefCell<P>>), Error> {
+        let ConnectAcceptedSocket {
+            lp,
+            factory,
+            sock,
+            #[cfg(feature = "tls")]
+            tls,
+        } = self;
+        // L95, T1: the keywords first, before the socket is touched (dropped, it closes).
+        #[cfg(feature = "tls")]
+        tls.check()?;
+        let sock = sock.into_socket()?;
+        let proto = factory();
+        #[cfg(feature = "tls")]
+        if let Some((lower, handshake)) = tls.wrap_awaited(&lp, proto.clone())? {
+            let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
+            let guard = CloseOnDrop(Some(raw.handle()));
+            let transport = handshake.wait().await?;
+            guard.disarm();
+            return Ok((transport, proto));
+        }
+        let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
+        let guard = CloseOnDrop(Some(transport.handle()));
+        wait_connection_made(&lp).await?;
+        Ok((guard.disarm(), proto))
+    }
+}
+
+/// TLS keywords (feature `tls`): the server side's, as [`CreateServer`]'s.
+///
+/// [`CreateServer`]: crate::CreateServer
+// Checklist: T37, T1.
+#[cfg(feature = "tls")]
+impl<P> ConnectAcceptedSocket<P> {
+    /// Serve TLS on the socket with this configuration (Python's `ssl=<SSLContext>`).
+    pub fn ssl(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
+        self.tls.ssl = Some(config.into());
+        self
+    }
+
+    /// How long the handshake may take (default 60 s); only with `ssl`.
+    pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.tls.options.handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// How long the close_notify exchange may take (default 30 s); only with `ssl`.
+    pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.tls.options.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF; only
+    /// with `ssl`.
+    // Checklist: D9.
+    pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
+        self.tls.options.require_close_notify = on;
+        self
+    }
+}
+
+impl<P: Protocol + 'static> IntoFuture for ConnectAcceptedSocket<P> {
+    type Output = Result<(Transport, Rc<RefCell<P>>), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
