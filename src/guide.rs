@@ -133,6 +133,7 @@
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
 //! | `sync/locks.rs` | `locks.py`: `Lock`, `Event`, `Condition`, `Semaphore`, `BoundedSemaphore` |
 //! | `sync/queues.rs` | `queues.py`: `Queue`, `PriorityQueue`, `LifoQueue`, `QueueEmpty`, `QueueFull` |
+//! | `future.rs` | `futures.py`: `Future` |
 //! | `compose.rs` | `tasks.py`: `gather`, `wait`, `as_completed` |
 //! | `taskgroup.rs` | `taskgroups.py`: `TaskGroup` |
 //! | `event_loop/thread_pool.rs` | `base_events.py`: `run_in_executor`; `threads.py`: `to_thread` (the default executor, shared with the resolver) |
@@ -187,6 +188,7 @@
 //! | `readline()` over the limit: `ValueError` | `Error::LimitOverrun { consumed, .. }` (typed, and says how much was discarded) |
 //! | `socket.socketpair()` | `asyncio::socketpair()` |
 //! | `asyncio.Lock()`: `async with lock`, `await lock.acquire()`, `release()`, `locked()` | `asyncio::Lock`: `let _g = lock.lock().await` (a guard that releases on drop), or `lock.acquire().await` + `lock.release()?`; releasing an unlocked lock is `Error::InvalidState` (`Lock is not acquired.`) |
+//! | `loop.create_future()`: `set_result`, `set_exception`, `cancel`, `done`, `cancelled`, `result`, `exception`, `add_done_callback`, `remove_done_callback`, `await fut` | `lp.create_future()` → `LoopFuture<T>` (a cloneable handle), same names; `.await` (with `T: Clone`) gives `Result<T, Error>` to every awaiter; callbacks always through `call_soon` |
 //! | `asyncio.Event()`: `set()`, `clear()`, `is_set()`, `await wait()` | `asyncio::Event`, same names |
 //! | `asyncio.Condition()`: `async with cond`, `await cond.wait()`, `wait_for(pred)`, `notify(n)`, `notify_all()` | `asyncio::Condition`: `let g = cond.lock().await; let g = g.wait().await;` (the guard goes in and comes back), `g.wait_for(\|\| pred).await`, `g.notify(n)`, `g.notify_all()`; cancelling a wait releases the lock (CPython re-takes it) |
 //! | `asyncio.Semaphore(n)`, `BoundedSemaphore(n)` | `asyncio::Semaphore::new(n)`, `BoundedSemaphore::new(n)`: `permit().await` (a guard), or `acquire().await` + `release()`; over-releasing a bounded one is `Error::InvalidArgument` (`BoundedSemaphore released too many times`) |

@@ -140,6 +140,7 @@ pub mod constants;
 mod embed;
 mod error;
 pub mod event_loop;
+mod future;
 pub mod guide;
 pub(crate) mod net;
 pub mod protocol;
@@ -174,6 +175,7 @@ pub use event_loop::thread_pool::{
 };
 pub use event_loop::threadsafe::ThreadsafeHandle;
 pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
+pub use future::{CallbackId, LoopFuture};
 pub use net::accepted::ConnectAcceptedSocket;
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};

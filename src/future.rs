@@ -1,0 +1,409 @@
+//! `LoopFuture`: a result that some code sets and other code awaits or is called back for
+//! (Python's `asyncio.Future`, made by `loop.create_future()`).
+//!
+//! Mirrors `Future` in CPython `Lib/asyncio/futures.py` (L26): one outcome (a result, an
+//! exception, or cancelled), set once; done-callbacks scheduled with `call_soon` in the order
+//! they were added, never called in place (L4), also when added to a future already done;
+//! `result()` of a pending future is `InvalidState("Result is not ready.")`. The classic use
+//! is the docs' protocol examples: `connection_lost` sets a future the main code awaits.
+//!
+//! The Rust shape: a cloneable handle (`Rc`); awaiting a handle gives `Result<T, Error>` and
+//! needs `T: Clone`, since every awaiter gets the result. Ground rules: the state cell is
+//! never borrowed while a waker, a callback or user code runs; dropping an awaiting handle
+//! leaves the future as it is (cancelling is explicit, [`LoopFuture::cancel`]).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+
+/// A done-callback: called once with the future, from the loop.
+type DoneCallback<T> = Box<dyn FnOnce(&LoopFuture<T>)>;
+
+/// The id of a done-callback, for [`LoopFuture::remove_done_callback`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallbackId(u64);
+
+/// Where a future is in its life: pending, then one outcome for good.
+enum Outcome<T> {
+    Pending,
+    Result(T),
+    Exception(Error),
+    Cancelled,
+}
+
+struct State<T> {
+    outcome: Outcome<T>,
+    /// Tasks awaiting a handle: woken when the outcome is set.
+    waiters: Vec<Waker>,
+    /// Added and not yet scheduled, in order.
+    callbacks: Vec<(CallbackId, DoneCallback<T>)>,
+    next_id: u64,
+}
+
+struct Inner<T> {
+    lp: LoopHandle,
+    state: RefCell<State<T>>,
+}
+
+/// A result set once and awaited by any number of tasks (Python's `asyncio.Future`), made by
+/// [`LoopHandle::create_future`]. Cloning gives another handle to the same future.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::{LoopFuture, Protocol, Transport};
+///
+/// /// The docs' echo client protocol: tells the main code when the connection is lost.
+/// struct Client {
+///     on_lost: LoopFuture<bool>,
+/// }
+/// impl Protocol for Client {
+///     fn connection_made(&mut self, t: Transport) {
+///         t.write(b"Hello World!").unwrap();
+///         t.close();
+///     }
+///     fn connection_lost(&mut self, _exc: Option<std::io::Error>) {
+///         let _ = self.on_lost.set_result(true);
+///     }
+/// }
+///
+/// asyncio::run(async {
+/// #   let echo = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+/// #       w.write(&r.read(100).await?)?;
+/// #       w.close();
+/// #       w.wait_closed().await
+/// #   };
+/// #   let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+/// #   let port = server.sockets()[0].as_inet().unwrap().port();
+///     let lp = asyncio::get_running_loop()?;
+///     let on_lost = lp.create_future();
+///     let lost = on_lost.clone();
+///     lp.create_connection(move || Client { on_lost: lost }, "127.0.0.1", port).await?;
+///     assert!(on_lost.await?); // until connection_lost
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub struct LoopFuture<T> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T> Clone for LoopFuture<T> {
+    fn clone(&self) -> Self {
+        LoopFuture {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for LoopFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.inner.state.try_borrow().as_deref() {
+            Ok(State {
+                outcome: Outcome::Pending,
+                ..
+            }) => "pending",
+            Ok(State {
+                outcome: Outcome::Cancelled,
+                ..
+            }) => "cancelled",
+            Ok(_) => "finished",
+            Err(_) => "busy",
+        };
+        f.debug_struct("LoopFuture").field("state", &state).finish()
+    }
+}
+
+impl LoopHandle {
+    /// A new pending future on this loop (Python's `loop.create_future()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future();
+    /// let setter = fut.clone();
+    /// lp.call_soon(move || setter.set_result("ready"))?;
+    /// assert_eq!(lp.run_until_complete(fut)??, "ready");
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L26.
+    pub fn create_future<T: 'static>(&self) -> LoopFuture<T> {
+        LoopFuture {
+            inner: Rc::new(Inner {
+                lp: self.clone(),
+                state: RefCell::new(State {
+                    outcome: Outcome::Pending,
+                    waiters: Vec::new(),
+                    callbacks: Vec::new(),
+                    next_id: 0,
+                }),
+            }),
+        }
+    }
+}
+
+impl<T: 'static> LoopFuture<T> {
+    /// The loop the future belongs to (Python's `get_loop()`).
+    pub fn get_loop(&self) -> LoopHandle {
+        self.inner.lp.clone()
+    }
+
+    /// Whether the outcome is set (a result, an exception, or cancelled).
+    pub fn done(&self) -> bool {
+        !matches!(self.inner.state.borrow().outcome, Outcome::Pending)
+    }
+
+    /// Whether the future was cancelled.
+    pub fn cancelled(&self) -> bool {
+        matches!(self.inner.state.borrow().outcome, Outcome::Cancelled)
+    }
+
+    /// Sets the result: wakes every awaiter and schedules the done-callbacks.
+    ///
+    /// # Errors
+    /// `Error::InvalidState` if the future is already done (the value is dropped), or if
+    /// the loop is closed (the result is set, but no callback can be scheduled: as in
+    /// CPython).
+    pub fn set_result(&self, value: T) -> Result<(), Error> {
+        self.finish(Outcome::Result(value))
+    }
+
+    /// Sets an exception: every awaiter and every later [`result`](Self::result) gets it.
+    ///
+    /// # Errors
+    /// As [`set_result`](Self::set_result).
+    pub fn set_exception(&self, exc: Error) -> Result<(), Error> {
+        self.finish(Outcome::Exception(exc))
+    }
+
+    /// Cancels the future: false if it was already done, else true, with every awaiter
+    /// getting `Error::Cancelled` and the done-callbacks scheduled.
+    pub fn cancel(&self) -> bool {
+        !self.done() && self.finish(Outcome::Cancelled).is_ok()
+    }
+
+    fn finish(&self, outcome: Outcome<T>) -> Result<(), Error> {
+        let (waiters, callbacks) = {
+            let mut state = self.inner.state.borrow_mut();
+            if !matches!(state.outcome, Outcome::Pending) {
+                drop(state);
+                drop(outcome); // outside the borrow: its drop may be user code
+                return Err(Error::invalid_state("invalid state"));
+            }
+            state.outcome = outcome;
+            (
+                std::mem::take(&mut state.waiters),
+                std::mem::take(&mut state.callbacks),
+            )
+        };
+        for w in waiters {
+            w.wake();
+        }
+        self.schedule(callbacks)
+    }
+
+    /// Schedules `callbacks` with `call_soon`, in order (L26).
+    fn schedule(&self, callbacks: Vec<(CallbackId, DoneCallback<T>)>) -> Result<(), Error> {
+        for (_, cb) in callbacks {
+            let me = self.clone();
+            self.inner.lp.call_soon(move || cb(&me))?;
+        }
+        Ok(())
+    }
+
+    /// The result, if the future is done with one.
+    ///
+    /// # Errors
+    /// `Error::InvalidState("Result is not ready.")` while pending, `Error::Cancelled` if
+    /// cancelled, the exception if one was set.
+    pub fn result(&self) -> Result<T, Error>
+    where
+        T: Clone,
+    {
+        match &self.inner.state.borrow().outcome {
+            Outcome::Pending => Err(Error::invalid_state("Result is not ready.")),
+            Outcome::Result(v) => Ok(v.clone()),
+            Outcome::Exception(e) => Err(e.duplicate()),
+            Outcome::Cancelled => Err(Error::Cancelled),
+        }
+    }
+
+    /// The exception, if the future is done with one (`None` if done with a result).
+    ///
+    /// # Errors
+    /// `Error::InvalidState("Exception is not set.")` while pending, `Error::Cancelled` if
+    /// cancelled.
+    pub fn exception(&self) -> Result<Option<Error>, Error> {
+        match &self.inner.state.borrow().outcome {
+            Outcome::Pending => Err(Error::invalid_state("Exception is not set.")),
+            Outcome::Result(_) => Ok(None),
+            Outcome::Exception(e) => Ok(Some(e.duplicate())),
+            Outcome::Cancelled => Err(Error::Cancelled),
+        }
+    }
+
+    /// Adds a callback run with the future once it is done, scheduled with `call_soon` in
+    /// the order of adding (at once, with `call_soon`, if it is done already).
+    ///
+    /// # Errors
+    /// `Error::InvalidState` if the future is done and the loop is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<u32>();
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// for name in ["first", "second"] {
+    ///     let seen = seen.clone();
+    ///     fut.add_done_callback(move |f| seen.borrow_mut().push((name, f.result().unwrap())))?;
+    /// }
+    /// fut.set_result(7)?; // schedules them; nothing runs yet
+    /// assert!(seen.borrow().is_empty());
+    /// lp.run_until_complete(fut)??;
+    /// assert_eq!(*seen.borrow(), [("first", 7), ("second", 7)]);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn add_done_callback(
+        &self,
+        callback: impl FnOnce(&LoopFuture<T>) + 'static,
+    ) -> Result<CallbackId, Error> {
+        let mut state = self.inner.state.borrow_mut();
+        let id = CallbackId(state.next_id);
+        state.next_id += 1;
+        if matches!(state.outcome, Outcome::Pending) {
+            state.callbacks.push((id, Box::new(callback)));
+            return Ok(id);
+        }
+        drop(state);
+        self.schedule(vec![(id, Box::new(callback))])?;
+        Ok(id)
+    }
+
+    /// Removes a callback not yet scheduled; returns how many were removed (0 or 1).
+    pub fn remove_done_callback(&self, id: CallbackId) -> usize {
+        let removed: Vec<_> = {
+            let mut state = self.inner.state.borrow_mut();
+            let (gone, kept) = std::mem::take(&mut state.callbacks)
+                .into_iter()
+                .partition(|(i, _)| *i == id);
+            state.callbacks = kept;
+            gone
+        };
+        removed.len() // dropped after the borrow: a callback's drop may be user code
+    }
+}
+
+/// Awaiting a handle waits for the outcome: the result, the exception, or
+/// `Error::Cancelled`. Dropping the awaiting handle changes nothing.
+impl<T: Clone + 'static> Future for LoopFuture<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.inner.state.borrow_mut();
+        if matches!(state.outcome, Outcome::Pending) {
+            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiters.push(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        drop(state);
+        Poll::Ready(self.result())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use crate::{Error, EventLoop};
+
+    #[test]
+    fn l26_callbacks_run_from_the_loop_in_order_also_when_added_late() {
+        let lp = EventLoop::new().unwrap();
+        let fut = lp.create_future::<&str>();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let add = |name: &'static str| {
+            let log = log.clone();
+            fut.add_done_callback(move |f| log.borrow_mut().push((name, f.result().unwrap())))
+                .unwrap()
+        };
+        add("a");
+        let b = add("b");
+        add("c");
+        assert_eq!(fut.remove_done_callback(b), 1);
+        assert_eq!(fut.remove_done_callback(b), 0);
+        assert!(matches!(fut.result(), Err(Error::InvalidState(m)) if m == "Result is not ready."));
+        fut.set_result("x").unwrap();
+        assert!(log.borrow().is_empty(), "L4: nothing runs in set_result");
+        add("late"); // on a done future: scheduled too, after the others
+        assert!(log.borrow().is_empty());
+        lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+        assert_eq!(*log.borrow(), [("a", "x"), ("c", "x"), ("late", "x")]);
+    }
+
+    #[test]
+    fn l26_one_outcome_for_good() {
+        let lp = EventLoop::new().unwrap();
+        let fut = lp.create_future::<u8>();
+        fut.set_exception(Error::invalid_argument("bad")).unwrap();
+        assert!(fut.done() && !fut.cancelled());
+        assert!(matches!(fut.set_result(1), Err(Error::InvalidState(_))));
+        assert!(!fut.cancel(), "done: cancel does nothing");
+        assert!(matches!(fut.result(), Err(Error::InvalidArgument(m)) if m == "bad"));
+        assert!(matches!(
+            fut.exception(),
+            Ok(Some(Error::InvalidArgument(_)))
+        ));
+
+        let c = lp.create_future::<u8>();
+        assert!(c.cancel());
+        assert!(c.cancelled() && c.done());
+        assert!(matches!(c.result(), Err(Error::Cancelled)));
+        assert!(matches!(c.exception(), Err(Error::Cancelled)));
+        assert!(matches!(
+            lp.run_until_complete(c),
+            Ok(Err(Error::Cancelled))
+        ));
+    }
+
+    #[test]
+    fn every_awaiter_gets_the_result_and_a_dropped_one_changes_nothing() {
+        let lp = EventLoop::new().unwrap();
+        let fut = lp.create_future::<String>();
+        let tasks: Vec<_> = (0..3).map(|_| lp.spawn(fut.clone()).unwrap()).collect();
+        let given_up = lp.spawn(fut.clone()).unwrap();
+        lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+        given_up.cancel();
+        lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+        assert!(
+            !fut.done(),
+            "an awaiter cancelled leaves the future pending"
+        );
+        fut.set_result("all".to_string()).unwrap();
+        for t in tasks {
+            assert_eq!(lp.run_until_complete(t).unwrap().unwrap().unwrap(), "all");
+        }
+    }
+
+    #[test]
+    fn set_result_on_a_closed_loop_sets_it_and_says_so() {
+        let lp = EventLoop::new().unwrap();
+        let fut = lp.create_future::<u8>();
+        fut.add_done_callback(|_| {}).unwrap();
+        lp.close().unwrap();
+        assert!(matches!(fut.set_result(3), Err(Error::InvalidState(_))));
+        assert_eq!(fut.result().unwrap(), 3);
+    }
+}
