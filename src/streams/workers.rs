@@ -472,6 +472,24 @@ fn desks() -> MutexGuard<'static, Vec<(u64, Desk)>> {
     DESKS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Worker `index` of group `id` has requests waiting (taken out), if any. Looks only: a desk
+/// is made by its group's `ask`/`finish`, never by an answer (the group may be gone).
+fn take_mail(id: u64, index: usize) -> Vec<mpsc::Sender<Figures>> {
+    let mut all = desks();
+    match all.iter_mut().find(|(g, _)| *g == id) {
+        Some((_, desk)) if index < desk.mail.len() => std::mem::take(&mut desk.mail[index]),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether worker `index` of group `id` has requests waiting (in `all`, locked).
+fn has_mail(all: &[(u64, Desk)], id: u64, index: usize) -> bool {
+    all.iter()
+        .find(|(g, _)| *g == id)
+        .and_then(|(_, desk)| desk.mail.get(index))
+        .is_some_and(|mail| !mail.is_empty())
+}
+
 /// Group `id`'s desk, made on first use.
 fn desk_of(desks: &mut Vec<(u64, Desk)>, id: u64) -> &mut Desk {
     let at = match desks.iter().position(|(g, _)| *g == id) {
@@ -529,7 +547,7 @@ fn answer(id: u64, index: usize) {
 
 /// [`answer`] with the figures from `gather` (tests pass a failing one).
 fn answer_with(id: u64, index: usize, gather: impl FnOnce() -> Figures) {
-    let mail = std::mem::take(desk_of(&mut desks(), id).at(index).0);
+    let mail = take_mail(id, index);
     if mail.is_empty() {
         return;
     }
@@ -556,7 +574,7 @@ fn wait_answer(rx: &mpsc::Receiver<Figures>) -> Figures {
             Err(mpsc::TryRecvError::Empty) => {}
         }
         if let Some((id, index)) = me {
-            if !desk_of(&mut all, id).at(index).0.is_empty() {
+            if has_mail(&all, id, index) {
                 drop(all);
                 answer(id, index);
                 all = desks();
