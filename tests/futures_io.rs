@@ -484,6 +484,22 @@ fn flush_in_a_task(lp: &asyncio::EventLoop, writer: &Rc<StreamWriter>) -> Flushe
     flushed
 }
 
+/// The flush failed with `TimedOut`, its bytes still buffered; then the writer is aborted.
+fn timed_out_losing_nothing(lp: &asyncio::EventLoop, writer: &StreamWriter, flushed: &Flushed) {
+    let e = flushed
+        .borrow_mut()
+        .take()
+        .expect("the drain timed out")
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
+    assert!(
+        writer.transport().get_write_buffer_size() > 0,
+        "nothing lost"
+    );
+    writer.transport().abort();
+    turns(lp, 5);
+}
+
 /// `n` loop iterations that do not wait.
 fn turns(lp: &asyncio::EventLoop, n: usize) {
     for _ in 0..n {
@@ -519,18 +535,7 @@ fn the_drain_timeout_bounds_poll_flush_with_a_peer_that_does_not_read() {
         }
         turn(1);
     }
-    let e = flushed
-        .borrow_mut()
-        .take()
-        .expect("the drain timed out")
-        .unwrap_err();
-    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
-    assert!(
-        writer.transport().get_write_buffer_size() > 0,
-        "nothing lost"
-    );
-    writer.transport().abort();
-    turn(5);
+    timed_out_losing_nothing(&lp, &writer, &flushed);
 }
 
 /// A shorter drain timeout set while `poll_flush` waits under a longer one counts from the
@@ -567,18 +572,7 @@ fn a_shorter_drain_timeout_set_while_poll_flush_waits_counts_from_the_call() {
     );
     clock.advance(Duration::from_millis(1));
     turn(20);
-    let e = flushed
-        .borrow_mut()
-        .take()
-        .expect("the drain timed out")
-        .unwrap_err();
-    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
-    assert!(
-        writer.transport().get_write_buffer_size() > 0,
-        "nothing lost"
-    );
-    writer.transport().abort();
-    turn(5);
+    timed_out_losing_nothing(&lp, &writer, &flushed);
 }
 
 /// A `poll_flush` given up while it waited (its future dropped, as a select does) leaves no
