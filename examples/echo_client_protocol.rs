@@ -16,13 +16,9 @@
 
 mod common;
 
-use std::cell::Cell;
-use std::future::poll_fn;
 use std::io;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
 
-use asyncio::{Protocol, Transport};
+use asyncio::{LoopFuture, Protocol, Transport};
 use common::{Arg, Cli, Flag};
 
 static CLI: Cli = Cli {
@@ -36,36 +32,10 @@ static CLI: Cli = Cli {
     ],
 };
 
-/// Python's `on_con_lost = loop.create_future()`, reduced to what the example needs: a flag
-/// set once, and the waker of whoever awaits it.
-#[derive(Clone, Default)]
-struct OnConLost(Rc<(Cell<bool>, Cell<Option<Waker>>)>);
-
-impl OnConLost {
-    fn set_result(&self) {
-        self.0 .0.set(true);
-        if let Some(waker) = self.0 .1.take() {
-            waker.wake();
-        }
-    }
-
-    async fn wait(&self) {
-        poll_fn(|cx| {
-            if self.0 .0.get() {
-                Poll::Ready(())
-            } else {
-                self.0 .1.set(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
 /// Python's `EchoClientProtocol(message, on_con_lost)`.
 struct EchoClientProtocol {
     message: String,
-    on_con_lost: OnConLost,
+    on_con_lost: LoopFuture<()>,
 }
 
 impl Protocol for EchoClientProtocol {
@@ -97,13 +67,14 @@ impl Protocol for EchoClientProtocol {
             eprintln!("Connection error: {e}");
         }
         println!("The server closed the connection");
-        self.on_con_lost.set_result();
+        // Set once: connection_lost is called exactly once.
+        let _ = self.on_con_lost.set_result(());
     }
 }
 
 async fn main_task(message: String, host: String, port: u16) -> Result<(), asyncio::Error> {
     let lp = asyncio::get_running_loop()?;
-    let on_con_lost = OnConLost::default();
+    let on_con_lost = lp.create_future();
     let done = on_con_lost.clone();
     // A refused or unreachable server ends the program here with that error.
     let (transport, _protocol) = lp
@@ -118,9 +89,9 @@ async fn main_task(message: String, host: String, port: u16) -> Result<(), async
         .await?;
 
     // `try: await on_con_lost  finally: transport.close()`
-    done.wait().await;
+    let lost = done.await;
     transport.close();
-    Ok(())
+    lost
 }
 
 fn main() -> std::process::ExitCode {
