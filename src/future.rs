@@ -184,9 +184,14 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Cancels the future: false if it was already done, else true, with every awaiter
-    /// getting `Error::Cancelled` and the done-callbacks scheduled.
+    /// getting `Error::Cancelled` and the done-callbacks scheduled (none can be on a closed
+    /// loop: the future is cancelled all the same).
     pub fn cancel(&self) -> bool {
-        !self.done() && self.finish(Outcome::Cancelled).is_ok()
+        if self.done() {
+            return false;
+        }
+        let _ = self.finish(Outcome::Cancelled);
+        true
     }
 
     fn finish(&self, outcome: Outcome<T>) -> Result<(), Error> {
@@ -405,5 +410,9 @@ mod tests {
         lp.close().unwrap();
         assert!(matches!(fut.set_result(3), Err(Error::InvalidState(_))));
         assert_eq!(fut.result().unwrap(), 3);
+        let c = lp.create_future::<u8>();
+        c.add_done_callback(|_| {}).unwrap();
+        assert!(c.cancel(), "cancelled, though its callback cannot run");
+        assert!(c.cancelled());
     }
 }
