@@ -1072,3 +1072,42 @@ fn misuse_streams_of_a_closed_loop_fail_instead_of_hanging() {
     })
     .unwrap();
 }
+
+const SIGPIPE_CHILD: &str = "ASYNCIO_TEST_SIGPIPE_CHILD";
+
+/// The child's half of the next test: `SIGPIPE` back at its default action (as in a C host
+/// embedding the loop), then a `writelines` to a peer that has gone.
+fn writelines_to_a_gone_peer_child() {
+    // SAFETY: the child runs this one test alone (`--test-threads=1`); setting a signal's
+    // disposition to its default races with nothing.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    assert_ne!(previous, libc::SIG_ERR);
+    let (a, b) = asyncio::socketpair().unwrap();
+    drop(b);
+    let lost = asyncio::run(asyncio::timeout(BOUND, async move {
+        let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        // The peer's EOF keeps the write side open (S63); its close makes a send fail EPIPE.
+        writer.writelines(&[b"nobody ", b"reads"]).unwrap();
+        writer.wait_closed().await
+    }))
+    .unwrap()
+    .expect("bounded");
+    let err = lost.expect_err("the write must fail");
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == ErrorKind::BrokenPipe),
+        "{err:?}"
+    );
+    println!("sigpipe child: ok");
+}
+
+#[test]
+fn writelines_to_a_gone_peer_is_broken_pipe_not_sigpipe_l65_l80() {
+    // `write` sends with MSG_NOSIGNAL; the vectored path of `writelines` must too, or a peer
+    // that closes kills a process that has not ignored SIGPIPE (a C host, a cdylib).
+    util::in_child(
+        SIGPIPE_CHILD,
+        "writelines_to_a_gone_peer_is_broken_pipe_not_sigpipe_l65_l80",
+        "sigpipe child: ok",
+        writelines_to_a_gone_peer_child,
+    );
+}

@@ -1,9 +1,9 @@
 //! `Socket`: the connected stream under a socket transport, TCP or Unix, with the few
 //! operations the transport needs (read, write, writev, shutdown, addresses, mio `Source`).
 
+use std::io::{self, IoSlice};
 #[cfg(not(target_os = "linux"))]
-use std::io::Read;
-use std::io::{self, IoSlice, Write};
+use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -43,7 +43,11 @@ impl Socket {
         }
     }
 
+    /// One vectored send, never raising `SIGPIPE` either.
     pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        return super::sys::send_vectored(self.as_raw_fd(), bufs);
+        #[cfg(not(target_os = "linux"))]
         match self {
             Socket::Tcp(s) => (&*s).write_vectored(bufs),
             Socket::Unix(s) => (&*s).write_vectored(bufs),

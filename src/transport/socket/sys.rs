@@ -9,8 +9,9 @@
 //! flags as std (`MSG_NOSIGNAL` on send: a closed peer gives `EPIPE`, never `SIGPIPE`), same
 //! errors (`syscall()` sets `errno` on failure). Elsewhere, std's calls.
 //!
-//! Also `unsent`, the `SIOCOUTQ` ioctl behind `BufferInfo::kernel_unsent`. The only `unsafe`
-//! here is those three FFI calls.
+//! Also `send_vectored` (`writelines`' one `sendmsg`, with `MSG_NOSIGNAL` where std's `writev`
+//! has no flags) and `unsent`, the `SIOCOUTQ` ioctl behind `BufferInfo::kernel_unsent`. The
+//! only `unsafe` here is those FFI calls.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -66,6 +67,34 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 
 /// Bytes in the socket's send queue not yet sent (`ioctl(SIOCOUTQ)`); `None` if the call
 /// fails.
+/// One vectored send, `MSG_NOSIGNAL` like [`send`]: std's `write_vectored` is `writev`, which
+/// raises `SIGPIPE` when the peer has gone (fatal to a host that has not ignored it). At most
+/// `UIO_MAXIOV` slices go in one call, as std caps `writev`; the caller keeps the rest queued.
+#[cfg(target_os = "linux")]
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero `msghdr` is valid (null name and control, no flags).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is ABI-compatible with `iovec` on Unix (std's guarantee); the kernel only
+    // reads through the pointer, so the `*mut` asked for by the C type is never written.
+    msg.msg_iov = bufs.as_ptr().cast::<libc::iovec>().cast_mut();
+    msg.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
+    // SAFETY: `msg` points at `msg_iovlen` valid, readable slices, alive for the whole call,
+    // and has no name or control buffer.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_sendmsg,
+            fd,
+            &msg as *const libc::msghdr,
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub(crate) fn unsent(fd: RawFd) -> Option<usize> {
     let mut n: libc::c_int = 0;
@@ -104,6 +133,21 @@ mod tests {
         drop(b);
         assert_eq!(super::recv(a.as_raw_fd(), &mut back).unwrap(), 0, "EOF");
         let e = super::send(a.as_raw_fd(), b"x").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "EPIPE, and no SIGPIPE");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn send_vectored_sends_the_slices_in_order_and_reports_epipe() {
+        use std::io::IoSlice;
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let slices = [IoSlice::new(b"pi"), IoSlice::new(b""), IoSlice::new(b"ng")];
+        assert_eq!(super::send_vectored(a.as_raw_fd(), &slices).unwrap(), 4);
+        let mut got = [0u8; 8];
+        assert_eq!(b.read(&mut got).unwrap(), 4);
+        assert_eq!(&got[..4], b"ping");
+        drop(b);
+        let e = super::send_vectored(a.as_raw_fd(), &slices).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "EPIPE, and no SIGPIPE");
     }
 }
