@@ -288,9 +288,77 @@ fn a_read_into_woken_by_feed_data_leaves_nothing_that_stops_a_readline_next() {
             reader.feed_data(b"fed");
             assert_eq!(read.await.unwrap(), 3); // woken by the reader, not the socket
         }
-        // The transport may still hold that read's waker; the next edge must still reach
-        // whoever reads next, here a readline on the protocol path.
+        // The next edge must reach whoever reads next, here a readline on the protocol path.
         peer.write_all(b"line\n").unwrap();
         assert_eq!(reader.readline().await.unwrap(), b"line\n");
+    });
+}
+
+#[test]
+fn a_read_into_woken_by_feed_data_leaves_no_waker_that_swallows_the_next_edge_s17_s62() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let mut buf = [0u8; 8];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            must_wait(read.as_mut()).await; // parked on the transport
+            reader.feed_data(b"fed");
+            assert_eq!(read.await.unwrap(), 3); // woken by the reader, not the socket
+        }
+        // Nobody reads now. As in CPython, the protocol path still takes the peer's bytes
+        // and EOF into the reader (S62, S17): the next edge must not go to the read_into
+        // that has already returned.
+        peer.write_all(b"late").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        for _ in 0..10_000 {
+            if reader_buffered(&reader) == 4 && eof_fed(&reader) {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(
+            reader_buffered(&reader),
+            4,
+            "the peer's bytes reached the reader"
+        );
+        assert!(eof_fed(&reader), "the peer's EOF reached the reader");
+        assert_eq!(reader.read(-1).await.unwrap(), b"late");
+        assert!(reader.at_eof());
+    });
+}
+
+/// EOF was fed to `reader` (its Debug output says so).
+fn eof_fed(reader: &asyncio::StreamReader) -> bool {
+    util::reader_field(reader, "eof") == "true"
+}
+
+#[test]
+fn a_read_into_failed_by_a_zero_read_timeout_and_dropped_unpolled_leaves_no_parked_waker() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let mut buf = [0u8; 8];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            must_wait(read.as_mut()).await; // parked on the transport
+                                            // Wakes the read to fail it; it is dropped before it looks again.
+            reader.set_read_timeout(Some(Duration::ZERO)).unwrap();
+        }
+        reader.set_read_timeout(None).unwrap();
+        peer.write_all(b"late").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        for _ in 0..10_000 {
+            if reader_buffered(&reader) == 4 && eof_fed(&reader) {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(
+            reader_buffered(&reader),
+            4,
+            "the peer's bytes reached the reader"
+        );
+        assert!(eof_fed(&reader), "the peer's EOF reached the reader");
     });
 }

@@ -470,7 +470,10 @@ impl StreamReader {
             .set_read_timeout(timeout, waiting, &me);
         // Zero fails what waits: the read waiting now looks again at once and fails.
         let wake = match timeout {
-            Some(d) if d.is_zero() && waiting.is_some() => core.reader.wakeup_waiter(),
+            Some(d) if d.is_zero() && waiting.is_some() => {
+                core.reader.end_parked_through();
+                core.reader.wakeup_waiter()
+            }
             _ => None,
         };
         drop(guard);

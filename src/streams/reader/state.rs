@@ -225,6 +225,7 @@ impl ReaderState {
         if data.is_empty() {
             return None;
         }
+        self.end_parked_through();
         self.reserve_tail(data.len());
         self.buf[self.end..self.end + data.len()].copy_from_slice(data);
         self.end += data.len();
@@ -235,6 +236,7 @@ impl ReaderState {
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn feed_eof(&mut self) -> Option<Waker> {
         self.eof = true;
+        self.end_parked_through();
         self.wakeup_waiter()
     }
 
@@ -248,6 +250,7 @@ impl ReaderState {
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn set_exception(&mut self, exc: &io::Error) -> Option<Waker> {
         self.exception = Some(SharedError::from_io(exc));
+        self.end_parked_through();
         self.wakeup_waiter()
     }
 
@@ -566,6 +569,21 @@ impl ReaderState {
         }
         if let Some(transport) = &self.transport {
             transport.inner.end_through();
+        }
+    }
+
+    /// The waiting read is about to be woken by the reader (`feed_data`, `feed_eof`,
+    /// `set_exception`, a zero read timeout), not by the socket: a read-through it parked on
+    /// the transport ends now (the read may be dropped before it looks again). Left parked,
+    /// its waker would take the transport's next readable edge after the read had returned,
+    /// and with no read after it the bytes, the EOF or the reset would stay in the kernel
+    /// (the reader never fed, `at_eof` never true). Not on the per-message path:
+    /// `buffer_updated` cannot meet a parked read-through, since `read_ready` hands its edge
+    /// to that read instead of reading.
+    #[inline]
+    pub(crate) fn end_parked_through(&mut self) {
+        if matches!(self.waiter, Some((owner, _)) if owner & THROUGH != 0) {
+            self.end_through();
         }
     }
 
