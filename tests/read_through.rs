@@ -362,3 +362,39 @@ fn a_read_into_failed_by_a_zero_read_timeout_and_dropped_unpolled_leaves_no_park
         assert!(eof_fed(&reader), "the peer's EOF reached the reader");
     });
 }
+
+#[test]
+fn a_read_into_failed_by_its_read_timeout_firing_and_dropped_unpolled_leaves_no_parked_waker() {
+    // The third way a read is woken other than by the socket: the read timeout's timer fails
+    // it. Dropped before it looks again, it must not leave its waker parked on the transport.
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            must_wait(read.as_mut()).await; // parked on the transport
+                                            // The timer finds the read past its 5 ms and wakes it to fail; it is not polled
+                                            // again (this task sleeps meanwhile), then dropped.
+            asyncio::sleep(Duration::from_millis(100)).await;
+        }
+        reader.set_read_timeout(None).unwrap();
+        peer.write_all(b"late").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        for _ in 0..10_000 {
+            if reader_buffered(&reader) == 4 && eof_fed(&reader) {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(
+            reader_buffered(&reader),
+            4,
+            "the peer's bytes reached the reader"
+        );
+        assert!(eof_fed(&reader), "the peer's EOF reached the reader");
+    });
+}

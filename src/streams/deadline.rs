@@ -498,8 +498,11 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                         if now.saturating_sub(since) >= d {
                             dl.read_expired = w;
                             dl.read_seen = None;
-                            // The read sees it when polled, and fails.
+                            // The read sees it when polled, and fails. Woken by us, not
+                            // by the socket: a read-through it parked ends first (it may be
+                            // dropped before it looks again).
                             if in_slot.is_some() {
+                                core.reader.end_parked_through();
                                 wake.extend(core.reader.wakeup_waiter());
                             }
                         } else {
