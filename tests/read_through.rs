@@ -309,23 +309,32 @@ fn a_read_into_woken_by_feed_data_leaves_no_waker_that_swallows_the_next_edge_s1
         // Nobody reads now. As in CPython, the protocol path still takes the peer's bytes
         // and EOF into the reader (S62, S17): the next edge must not go to the read_into
         // that has already returned.
-        peer.write_all(b"late").unwrap();
-        peer.shutdown(Shutdown::Write).unwrap();
-        for _ in 0..10_000 {
-            if reader_buffered(&reader) == 4 && eof_fed(&reader) {
-                break;
-            }
-            asyncio::yield_now().await;
-        }
-        assert_eq!(
-            reader_buffered(&reader),
-            4,
-            "the peer's bytes reached the reader"
-        );
-        assert!(eof_fed(&reader), "the peer's EOF reached the reader");
+        late_bytes_and_eof_reach_the_reader(&reader, &mut peer).await;
         assert_eq!(reader.read(-1).await.unwrap(), b"late");
         assert!(reader.at_eof());
     });
+}
+
+/// With nobody reading, the peer writes 4 bytes and shuts down: as in CPython (S62, S17),
+/// the protocol path still takes them and the EOF into the reader (bounded: 10 000 turns).
+async fn late_bytes_and_eof_reach_the_reader(
+    reader: &asyncio::StreamReader,
+    peer: &mut std::os::unix::net::UnixStream,
+) {
+    peer.write_all(b"late").unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    for _ in 0..10_000 {
+        if reader_buffered(reader) == 4 && eof_fed(reader) {
+            break;
+        }
+        asyncio::yield_now().await;
+    }
+    assert_eq!(
+        reader_buffered(reader),
+        4,
+        "the peer's bytes reached the reader"
+    );
+    assert!(eof_fed(reader), "the peer's EOF reached the reader");
 }
 
 /// EOF was fed to `reader` (its Debug output says so).
@@ -346,20 +355,7 @@ fn a_read_into_failed_by_a_zero_read_timeout_and_dropped_unpolled_leaves_no_park
             reader.set_read_timeout(Some(Duration::ZERO)).unwrap();
         }
         reader.set_read_timeout(None).unwrap();
-        peer.write_all(b"late").unwrap();
-        peer.shutdown(Shutdown::Write).unwrap();
-        for _ in 0..10_000 {
-            if reader_buffered(&reader) == 4 && eof_fed(&reader) {
-                break;
-            }
-            asyncio::yield_now().await;
-        }
-        assert_eq!(
-            reader_buffered(&reader),
-            4,
-            "the peer's bytes reached the reader"
-        );
-        assert!(eof_fed(&reader), "the peer's EOF reached the reader");
+        late_bytes_and_eof_reach_the_reader(&reader, &mut peer).await;
     });
 }
 
@@ -382,19 +378,6 @@ fn a_read_into_failed_by_its_read_timeout_firing_and_dropped_unpolled_leaves_no_
             asyncio::sleep(Duration::from_millis(100)).await;
         }
         reader.set_read_timeout(None).unwrap();
-        peer.write_all(b"late").unwrap();
-        peer.shutdown(Shutdown::Write).unwrap();
-        for _ in 0..10_000 {
-            if reader_buffered(&reader) == 4 && eof_fed(&reader) {
-                break;
-            }
-            asyncio::yield_now().await;
-        }
-        assert_eq!(
-            reader_buffered(&reader),
-            4,
-            "the peer's bytes reached the reader"
-        );
-        assert!(eof_fed(&reader), "the peer's EOF reached the reader");
+        late_bytes_and_eof_reach_the_reader(&reader, &mut peer).await;
     });
 }
