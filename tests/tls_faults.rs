@@ -21,6 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -1089,6 +1090,207 @@ fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeou
     assert_loop_empty(&lp);
     assert_eq!(open_fds(), fds, "a socket was not released");
     println!("dropped {waited:?} after close() (timeout 200 ms)");
+}
+
+// ─────────────────── paused reading and the end of the connection ───────────────────
+
+/// A rustls server on `sock` (one end of a socketpair), on a thread: the handshake, then
+/// `then`. Writes to a socketpair are in the other end's receive queue when they return, so
+/// what `then` sent before signalling is there for the loop to take, in a known number of turns.
+fn tls_peer_over(
+    sock: UnixStream,
+    then: impl FnOnce(&mut UnixStream, &mut rustls::ServerConnection) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut sock = sock;
+        sock.set_read_timeout(Some(BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(Certs::get().server_config(&[])).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).unwrap();
+        }
+        then(&mut sock, &mut conn);
+    })
+}
+
+/// Sends everything `conn` has queued (data, close_notify) to `sock`.
+fn send_all(sock: &mut UnixStream, conn: &mut rustls::ServerConnection) {
+    while conn.wants_write() {
+        conn.write_tls(sock).unwrap();
+    }
+}
+
+/// Our TLS client over `sock` with a [`Recorder`] as its protocol, the handshake done.
+fn tls_client_over(
+    lp: &EventLoop,
+    sock: UnixStream,
+    rec: Recorder,
+) -> (Transport, Rc<RefCell<Forward>>, Rc<RefCell<Recorder>>) {
+    let rec = Rc::new(RefCell::new(rec));
+    let r = rec.clone();
+    let (t, p) = run(
+        lp,
+        lp.create_connection(move || Forward(r.clone()), "", 0)
+            .sock(sock)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost"),
+    )
+    .expect("the handshake");
+    (t, p, rec)
+}
+
+/// A few turns with nothing to wait for: the loop takes in what already sits in its sockets.
+fn turns(lp: &EventLoop, n: usize) {
+    for _ in 0..n {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+}
+
+#[test]
+fn close_after_the_peers_eof_while_reading_is_paused_ends_the_connection_t21_t22() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (sent, sent_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.writer().write_all(b"never read").unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        sock.shutdown(Shutdown::Write).unwrap();
+        sent.send(()).unwrap();
+        tls_common::drain(sock);
+    });
+    let pause = Recorder {
+        on_made: Some(Box::new(|t: &Transport| t.pause_reading())),
+        ..Recorder::default()
+    };
+    let (t, _p, rec) = tls_client_over(&lp, ours, pause);
+    sent_rx.recv_timeout(BOUND).unwrap();
+    // The records and the EOF are in our socket: the layer takes them in and, as the app
+    // reads nothing, keeps the connection open for it (T21).
+    turns(&lp, 5);
+    assert_eq!(rec.borrow().calls, ["connection_made"]);
+    // The app gives up on reading: close() ends the connection (before, the layer kept waiting
+    // for a resume_reading that never came).
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    let calls = rec.borrow().calls.clone();
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "a clean end: {calls:?}"
+    );
+    assert!(rec.borrow().data.is_empty(), "T17: nothing after close");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+#[test]
+fn close_while_the_read_side_is_paused_at_its_high_water_mark_shuts_down_cleanly_t18_t22() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let wake = lp.threadsafe();
+    // More ciphertext than the read-side high-water mark (256 KiB): with the app's reading
+    // paused, the layer stops reading the socket (T18).
+    let more_than_high = 320 * 1024;
+    let (done, done_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        let record = [b'x'; 16 * 1024];
+        let mut left = more_than_high;
+        while left > 0 {
+            left -= conn
+                .writer()
+                .write(&record[..left.min(record.len())])
+                .unwrap();
+            send_all(sock, conn);
+        }
+        // The message first: the loop checks for it when the wake-up turns it.
+        done.send(()).unwrap();
+        wake.call_soon_threadsafe(|| ()).unwrap();
+        // Then the client's close_notify (after the data it never read), answered with ours.
+        loop {
+            match conn.read_tls(sock) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => panic!("peer read: {e}"),
+            }
+            if conn.process_new_packets().unwrap().peer_has_closed() {
+                conn.send_close_notify();
+                send_all(sock, conn);
+                sock.shutdown(Shutdown::Write).unwrap();
+                break;
+            }
+        }
+        tls_common::drain(sock);
+    });
+    let pause = Recorder {
+        on_made: Some(Box::new(|t: &Transport| t.pause_reading())),
+        ..Recorder::default()
+    };
+    let (t, _p, rec) = tls_client_over(&lp, ours, pause);
+    wait_until(&lp, "the peer's data sent", || done_rx.try_recv().is_ok());
+    // The rest is in our socket: the layer reads up to its mark and pauses the socket.
+    wait_until(&lp, "the socket's reading paused", || {
+        lp.stats().reading_paused == 1
+    });
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    let calls = rec.borrow().calls.clone();
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "T22: close_notify both ways, not the shutdown timeout: {calls:?}"
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+#[test]
+fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (sent, sent_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.writer().write_all(b"last words").unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        sock.shutdown(Shutdown::Write).unwrap();
+        sent.send(()).unwrap();
+        tls_common::drain(sock);
+    });
+    let (_t, p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    sent_rx.recv_timeout(BOUND).unwrap();
+    {
+        // The app is busy (its owner holds it) while the data and the EOF come in.
+        let _busy = p.borrow_mut();
+        turns(&lp, 5);
+    }
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    let r = rec.borrow();
+    assert_eq!(
+        r.data, b"last words",
+        "L44: the data, then the end: {:?}",
+        r.calls
+    );
+    assert_eq!(
+        r.grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ]
+    );
+    drop(r);
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
 }
 
 // ─────────────────────── random record fragmentation ───────────────────────

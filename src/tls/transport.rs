@@ -65,6 +65,11 @@ impl TlsTransport {
         self.closed.set(true);
     }
 
+    /// `close()` or `abort()` was called, or the connection is lost.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
     pub(crate) fn set_close_notify_received(&self) {
         self.close_notify.set(true);
     }

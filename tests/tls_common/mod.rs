@@ -232,7 +232,7 @@ pub fn blocking_tls_peer(script: PeerScript) -> (u16, std::thread::JoinHandle<()
 }
 
 /// Reads and discards until EOF or an error.
-pub fn drain(tcp: &mut TcpStream) {
+pub fn drain(tcp: &mut impl Read) {
     let mut buf = [0u8; 4096];
     while matches!(tcp.read(&mut buf), Ok(n) if n > 0) {}
 }

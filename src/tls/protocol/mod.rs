@@ -344,8 +344,10 @@ impl TlsProtocol {
         }
     }
 
-    /// Python's `eof_received` (T10, T21, T23). True keeps the raw transport open while the
-    /// app's reading is paused.
+    /// Python's `eof_received` (T10, T21, T23). True keeps the raw transport open while a step
+    /// is still owed: the app's reading is paused (T21), or the app was busy and the flush runs
+    /// on a later turn (closing now would drop what it has yet to deliver). The layer closes
+    /// the raw transport itself when its shutdown completes.
     pub(crate) fn eof_received(&self) -> bool {
         self.eof_received.set(true);
         match self.state.get() {
@@ -362,6 +364,7 @@ impl TlsProtocol {
                     return true;
                 }
                 self.do_flush();
+                return self.state.get() == SslState::Flushing;
             }
             SslState::Flushing => {
                 self.do_write();

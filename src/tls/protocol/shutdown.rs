@@ -13,6 +13,18 @@ impl TlsProtocol {
     /// Python's `_start_shutdown` (T22, T24): from the app's close() or the peer's
     /// close_notify.
     pub(crate) fn start_shutdown(&self) {
+        let held = self.eof_received.get() && self.app_reading_paused.get();
+        if self.state.get() == SslState::Flushing && held {
+            // The app closes while the layer holds the peer's EOF for it (T21): it will read
+            // no more, so what it left unread is dropped, as a close while paused drops it in
+            // the WRAPPED state (T17, T22), and the shutdown goes on. (Only the app's close
+            // gets here: nothing is delivered, so no close_notify is read, while paused.)
+            if let Some(t) = self.app_transport.borrow().as_ref() {
+                t.mark_closed();
+            }
+            self.do_flush();
+            return;
+        }
         if matches!(
             self.state.get(),
             SslState::Flushing | SslState::Shutdown | SslState::Unwrapped
@@ -56,8 +68,8 @@ impl TlsProtocol {
         if self.state.get() != SslState::Flushing || self.fatal.borrow().is_some() {
             return;
         }
-        if self.eof_received.get() && self.app_reading_paused.get() {
-            return; // T21: keep the raw transport open until the app resumes
+        if self.holding_for_the_app() {
+            return; // T21: keep the raw transport open until the app resumes or closes
         }
         if self.eof_received.get()
             && self.options.require_close_notify
@@ -71,6 +83,18 @@ impl TlsProtocol {
         }
         self.set_state(SslState::Shutdown);
         self.do_shutdown();
+    }
+
+    /// T21: the peer's EOF came while the app's reading is paused and the app has not closed;
+    /// the rest of the flush waits for its resume_reading or its close.
+    fn holding_for_the_app(&self) -> bool {
+        self.eof_received.get()
+            && self.app_reading_paused.get()
+            && self
+                .app_transport
+                .borrow()
+                .as_ref()
+                .is_some_and(|t| !t.is_closed())
     }
 
     /// Python's `_do_shutdown` (`unwrap()`): our close_notify, then the peer's.
@@ -89,7 +113,13 @@ impl TlsProtocol {
         };
         match done {
             Err(e) => self.on_shutdown_complete(Some(e)),
-            Ok(false) => self.process_outgoing(),
+            Ok(false) => {
+                self.process_outgoing();
+                // The peer's close_notify comes after whatever it sent before: the socket
+                // must be read even if the app's paused reading had stopped it at the
+                // high-water mark (T18), now that `shutdown` has dropped the queued records.
+                self.control_ssl_reading();
+            }
             Ok(true) => {
                 self.process_outgoing();
                 self.note_close_notify();
