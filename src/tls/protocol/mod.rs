@@ -364,7 +364,7 @@ impl TlsProtocol {
                     return true;
                 }
                 self.do_flush();
-                return self.state.get() == SslState::Flushing;
+                return self.state.get() == SslState::Flushing && self.fatal.borrow().is_none();
             }
             SslState::Flushing => {
                 self.do_write();
