@@ -188,7 +188,7 @@ pub use streams::{
     ServerGroup, StartServer, Stdio, StreamReader, StreamWriter, WorkerStats,
 };
 pub use sync::{
-    BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,
+    Barrier, BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,
 };
 pub use taskgroup::TaskGroup;
 pub use time::{sleep, sleep_until, timeout, timeout_at, try_timeout, yield_now, Sleep, YieldNow};

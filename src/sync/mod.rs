@@ -1,6 +1,6 @@
 //! Synchronisation primitives and queues for tasks on one loop: CPython's
 //! `Lib/asyncio/locks.py` ([`Lock`], [`Event`], [`Condition`], [`Semaphore`],
-//! [`BoundedSemaphore`]) and `Lib/asyncio/queues.py` ([`Queue`], [`PriorityQueue`],
+//! [`BoundedSemaphore`], [`Barrier`]) and `Lib/asyncio/queues.py` ([`Queue`], [`PriorityQueue`],
 //! [`LifoQueue`], [`QueueEmpty`], [`QueueFull`]).
 //!
 //! Like CPython's, these are not thread-safe: every type is `!Send` and meant for the tasks of
@@ -31,10 +31,12 @@
 //! .unwrap();
 //! ```
 
+mod barrier;
 mod locks;
 mod queues;
 mod waiters;
 
+pub use barrier::{Barrier, BarrierWait, BrokenBarrierError};
 pub use locks::{
     Acquire, BoundedSemaphore, Condition, ConditionGuard, ConditionLock, ConditionWait, Event,
     EventWait, Lock, LockFuture, LockGuard, Semaphore, SemaphoreAcquire, SemaphorePermit,

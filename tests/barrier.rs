@@ -1,0 +1,371 @@
+//! `asyncio::Barrier`, ported from CPython 3.11's `BarrierTests` (test_asyncio/test_locks.py):
+//! filling, draining, blocking newcomers while draining, cancelled parties, reset and abort.
+//! Each test names the CPython test it ports. Tasks step by `yield_now` (Python's
+//! `asyncio.sleep(0)`), so every order below is the loop's, not the clock's.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use asyncio::sync::{Barrier, BrokenBarrierError};
+use asyncio::{spawn, yield_now, Error, Task};
+
+const N: usize = 5;
+
+fn run<F: std::future::Future<Output = ()> + 'static>(f: F) {
+    asyncio::run(f).unwrap();
+}
+
+/// Spawns `n` tasks of `body` over one barrier; returns them in spawn order.
+fn tasks<F, Fut, T>(n: usize, body: F) -> Vec<Task<T>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T> + 'static,
+    T: 'static,
+{
+    (0..n).map(|_| spawn(body())).collect()
+}
+
+async fn all<T: 'static>(tasks: Vec<Task<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("not cancelled"));
+    }
+    out
+}
+
+#[test]
+fn barrier_parties_must_be_positive() {
+    // test_barrier_parties
+    let e = Barrier::new(0).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    assert!(e.to_string().contains("parties must be > 0"), "{e}");
+    assert_eq!(Barrier::new(N).unwrap().parties(), N);
+}
+
+#[test]
+fn repr_follows_the_state() {
+    // test_repr
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        assert_eq!(format!("{b:?}"), "Barrier [filling, waiters:0/5]");
+        let mut waiters = tasks(2, || {
+            let b = b.clone();
+            async move { b.wait().await }
+        });
+        yield_now().await;
+        assert_eq!(format!("{b:?}"), "Barrier [filling, waiters:2/5]");
+        waiters.extend(tasks(N - b.n_waiting(), || {
+            let b = b.clone();
+            async move { b.wait().await }
+        }));
+        yield_now().await;
+        assert!(format!("{b:?}").starts_with("Barrier [draining"), "{b:?}");
+        // Newcomers while it drains, then a reset.
+        waiters.extend(tasks(2, || {
+            let b = b.clone();
+            async move { b.wait().await }
+        }));
+        yield_now().await;
+        b.reset();
+        assert!(format!("{b:?}").starts_with("Barrier [resetting"), "{b:?}");
+        waiters.extend(tasks(2, || {
+            let b = b.clone();
+            async move { b.wait().await }
+        }));
+        yield_now().await;
+        b.abort();
+        assert_eq!(format!("{b:?}"), "Barrier [broken]");
+        assert!(b.broken());
+        let outcomes = all(waiters).await;
+        assert_eq!(outcomes.len(), 9);
+    });
+}
+
+#[test]
+fn one_party_passes_at_once_and_again() {
+    // test_filling_one_task, test_filling_one_task_twice
+    run(async {
+        let b = Barrier::new(1).unwrap();
+        assert_eq!(b.wait().await, Ok(0));
+        assert_eq!(b.wait().await, Ok(0));
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn parties_fill_one_by_one() {
+    // test_filling_task_by_task
+    run(async {
+        let b = Rc::new(Barrier::new(3).unwrap());
+        let mut waiting = Vec::new();
+        for expect in 1..=2 {
+            let b2 = b.clone();
+            waiting.push(spawn(async move { b2.wait().await }));
+            yield_now().await;
+            assert_eq!(b.n_waiting(), expect);
+            assert!(format!("{b:?}").contains("filling"));
+        }
+        let b2 = b.clone();
+        waiting.push(spawn(async move { b2.wait().await }));
+        let mut indexes: Vec<usize> = all(waiting).await.into_iter().map(Result::unwrap).collect();
+        indexes.sort_unstable();
+        assert_eq!(indexes, [0, 1, 2]);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn every_round_hands_out_each_index_once() {
+    // test_filling_tasks_wait_twice, test_filling_tasks_check_return_value
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let rounds = all(tasks(N, || {
+            let b = b.clone();
+            async move { (b.wait().await.unwrap(), b.wait().await.unwrap()) }
+        }))
+        .await;
+        for round in [0, 1] {
+            let mut got: Vec<usize> = rounds
+                .iter()
+                .map(|r| if round == 0 { r.0 } else { r.1 })
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, (0..N).collect::<Vec<_>>(), "round {round}");
+        }
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn the_last_party_out_ends_the_drain() {
+    // test_draining_state
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        all(tasks(N, || {
+            let (b, seen) = (b.clone(), seen.clone());
+            async move {
+                b.wait().await.unwrap();
+                seen.borrow_mut()
+                    .push(format!("{b:?}").contains("draining"));
+            }
+        }))
+        .await;
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), N);
+        assert!(seen[..N - 1].iter().all(|d| *d), "{seen:?}");
+        assert!(!seen[N - 1], "the last one out sees it filling again");
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn newcomers_wait_while_it_drains() {
+    // test_blocking_tasks_while_draining
+    run(async {
+        let rewait = 2;
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let others = Rc::new(Barrier::new(N - rewait).unwrap());
+        let left = Rc::new(Cell::new(rewait));
+        all(tasks(N, || {
+            let (b, others, left) = (b.clone(), others.clone(), left.clone());
+            async move {
+                b.wait().await.unwrap();
+                if left.get() > 0 {
+                    left.set(left.get() - 1);
+                    b.wait().await.unwrap();
+                } else {
+                    others.wait().await.unwrap();
+                    b.wait().await.unwrap();
+                }
+            }
+        }))
+        .await;
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn a_cancelled_party_leaves_the_barrier() {
+    // test_filling_tasks_cancel_one
+    run(async {
+        let b = Rc::new(Barrier::new(3).unwrap());
+        let passed = Rc::new(Cell::new(0));
+        let party = || {
+            let (b, passed) = (b.clone(), passed.clone());
+            spawn(async move {
+                b.wait().await.unwrap();
+                passed.set(passed.get() + 1);
+            })
+        };
+        let t1 = party();
+        yield_now().await;
+        assert_eq!(b.n_waiting(), 1);
+        let t2 = party();
+        yield_now().await;
+        assert_eq!(b.n_waiting(), 2);
+        t1.cancel();
+        yield_now().await;
+        assert_eq!(b.n_waiting(), 1);
+        assert!(t1.await.is_err(), "cancelled");
+        let t3 = party();
+        yield_now().await;
+        assert_eq!(b.n_waiting(), 2);
+        let t4 = party();
+        all(vec![t2, t3, t4]).await;
+        assert_eq!(passed.get(), 3);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn a_dropped_wait_leaves_the_barrier() {
+    // The Rust form of cancellation: the future dropped after it entered.
+    run(async {
+        let b = Barrier::new(2).unwrap();
+        let mut w = Box::pin(b.wait());
+        assert!(futures_poll_once(w.as_mut()).is_none());
+        assert_eq!(b.n_waiting(), 1);
+        drop(w);
+        assert_eq!(b.n_waiting(), 0);
+        assert_eq!(format!("{b:?}"), "Barrier [filling, waiters:0/2]");
+    });
+}
+
+/// Polls `f` once with a waker that does nothing; `Some` if it completed.
+fn futures_poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+#[test]
+fn reset_fails_the_parties_inside() {
+    // test_reset_barrier, test_reset_barrier_while_tasks_waiting
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        b.reset(); // nobody inside: still filling
+        assert!(format!("{b:?}").contains("filling"));
+        let waiting = tasks(N - 1, || {
+            let b = b.clone();
+            async move { b.wait().await }
+        });
+        yield_now().await;
+        let b2 = b.clone();
+        spawn(async move { b2.reset() }).detach();
+        let outcomes = all(waiting).await;
+        assert_eq!(outcomes, vec![Err(BrokenBarrierError); N - 1]);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn reset_while_it_drains_then_everyone_meets_again() {
+    // test_reset_barrier_while_tasks_draining
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let out = Rc::new(Cell::new(0));
+        let (second_ok, second_err, third) = (
+            Rc::new(Cell::new(0)),
+            Rc::new(Cell::new(0)),
+            Rc::new(Cell::new(0)),
+        );
+        all(tasks(N, || {
+            let (b, out) = (b.clone(), out.clone());
+            let (ok, err, third) = (second_ok.clone(), second_err.clone(), third.clone());
+            async move {
+                b.wait().await.unwrap();
+                out.set(out.get() + 1);
+                if out.get() == N {
+                    // The last one out resets, then waits with the others.
+                    b.reset();
+                    b.wait().await.unwrap();
+                } else {
+                    match b.wait().await {
+                        Ok(_) => ok.set(ok.get() + 1),
+                        Err(_) => err.set(err.get() + 1),
+                    }
+                }
+                b.wait().await.unwrap();
+                third.set(third.get() + 1);
+            }
+        }))
+        .await;
+        assert_eq!(second_ok.get(), N - 1);
+        assert_eq!(second_err.get(), 0);
+        assert_eq!(third.get(), N);
+        assert!(!b.broken());
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn abort_breaks_it_for_every_party_until_reset() {
+    // test_abort_barrier, test_abort_barrier_when_exception_then_resetting
+    run(async {
+        let b1 = Rc::new(Barrier::new(N).unwrap());
+        let b2 = Rc::new(Barrier::new(N).unwrap());
+        let (passed, broken, again) = (
+            Rc::new(Cell::new(0)),
+            Rc::new(Cell::new(0)),
+            Rc::new(Cell::new(0)),
+        );
+        all(tasks(N, || {
+            let (b1, b2) = (b1.clone(), b2.clone());
+            let (passed, broken, again) = (passed.clone(), broken.clone(), again.clone());
+            async move {
+                // One party fails after the first meeting and breaks the barrier: those it
+                // released and that have not run yet fail their first wait, the others their
+                // second.
+                let outcome = match b1.wait().await {
+                    Ok(i) if i == N / 2 => {
+                        b1.abort();
+                        None
+                    }
+                    Ok(_) => Some(b1.wait().await),
+                    Err(e) => Some(Err(e)),
+                };
+                match outcome {
+                    Some(Ok(_)) => passed.set(passed.get() + 1),
+                    Some(Err(BrokenBarrierError)) => broken.set(broken.get() + 1),
+                    None => {}
+                }
+                // Everyone out, one resets, everyone meets again on the repaired barrier.
+                if b2.wait().await.unwrap() == N / 2 {
+                    b1.reset();
+                }
+                b2.wait().await.unwrap();
+                b1.wait().await.unwrap();
+                again.set(again.get() + 1);
+            }
+        }))
+        .await;
+        assert!(!b1.broken());
+        assert_eq!(passed.get(), 0);
+        assert_eq!(broken.get(), N - 1);
+        assert_eq!(again.get(), N);
+        assert_eq!(b1.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn a_broken_barrier_fails_at_the_door_and_converts_to_invalid_state() {
+    run(async {
+        let b = Barrier::new(2).unwrap();
+        b.abort();
+        let e = b.wait().await.unwrap_err();
+        assert_eq!(e, BrokenBarrierError);
+        let e: Error = e.into();
+        assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+        b.reset();
+        assert!(!b.broken());
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
