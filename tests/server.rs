@@ -410,6 +410,71 @@ fn l99_a_port_in_use_fails_with_addr_in_use_and_pythons_text() {
     shut(&lp, &first);
 }
 
+/// A socket bound with `SO_REUSEADDR` to `ip`, never listening: it only keeps its port out of
+/// the OS's hands, and lets other `SO_REUSEADDR` sockets bind that port while none listens.
+fn port_keeper(ip: &str) -> (socket2::Socket, u16) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_reuse_address(true).unwrap();
+    let addr: SocketAddr = format!("{ip}:0").parse().unwrap();
+    sock.bind(&addr.into()).unwrap();
+    let port = sock.local_addr().unwrap().as_socket().unwrap().port();
+    (sock, port)
+}
+
+#[test]
+fn l99_l100_a_listen_failure_closes_the_sockets_already_listening() {
+    // 127.0.0.2:P and 0.0.0.0:P both bind (SO_REUSEADDR, neither listening yet); once the
+    // first listens, listen() on the wildcard fails with EADDRINUSE. The server must not keep
+    // the first one listening: nobody holds a handle that could close it.
+    let (_keep, port) = port_keeper("127.0.0.3");
+    let lp = EventLoop::new().unwrap();
+    let result = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "", port)
+                .hosts(&["127.0.0.2", "0.0.0.0"]),
+        )
+        .unwrap();
+    match result {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "{e}"),
+        other => panic!("listen on 0.0.0.0:{port} should fail: {other:?}"),
+    }
+    assert_eq!(
+        lp.stats().io_registrations,
+        0,
+        "the failed server left a listener"
+    );
+    let first: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
+    assert!(
+        is_refused(TcpStream::connect_timeout(&first, BOUND)),
+        "the socket that did listen is closed"
+    );
+}
+
+#[test]
+fn l94_l100_create_server_cancelled_after_listening_closes_its_sockets() {
+    // D4: a zero timeout polls the builder once: it binds, listens and then yields one
+    // iteration (L100), where the timeout drops it. Nobody got the Server, so nothing of it
+    // may be left listening.
+    let lp = EventLoop::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let build = lp.create_server(Echo::default, "", 0).sock(listener);
+    let got = lp
+        .run_until_complete(asyncio::timeout(Duration::ZERO, build))
+        .unwrap();
+    assert!(matches!(got, Err(Error::Timeout)), "{got:?}");
+    spin_a_little(&lp);
+    assert_eq!(
+        lp.stats().io_registrations,
+        0,
+        "the dropped server left a listener"
+    );
+    assert!(
+        is_refused(TcpStream::connect_timeout(&addr, BOUND)),
+        "the listening socket is closed"
+    );
+}
+
 #[test]
 fn l96_l100_serving_on_a_bound_std_listener() {
     let lp = EventLoop::new().unwrap();

@@ -472,7 +472,20 @@ impl CreateServer {
         });
         let server = Server { inner };
         if self.start_serving {
+            // Once one socket listens the loop holds the server (`Armed`), and the caller has
+            // no handle to close it: if `listen` fails on a later socket, or this future is
+            // dropped in the yield that follows, close it here, or it serves forever.
+            struct CloseUnlessReturned(Option<Server>);
+            impl Drop for CloseUnlessReturned {
+                fn drop(&mut self) {
+                    if let Some(server) = self.0.take() {
+                        server.close();
+                    }
+                }
+            }
+            let mut guard = CloseUnlessReturned(Some(server.clone()));
             server.start_serving().await?;
+            guard.0 = None;
         }
         Ok(server)
     }
