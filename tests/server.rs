@@ -1271,6 +1271,57 @@ fn reserve_child() {
     println!("reserve child: ok; {} shed; {}", CLIENTS - FREE, logged[0]);
 }
 
+const SHED_ROUNDS_CHILD: &str = "ASYNCIO_TEST_SHED_ROUNDS_CHILD";
+const SHED_ROUNDS_TEST: &str = "l101_l102_reserve_fd_sheds_beyond_one_round";
+
+/// D6 with `reserve_fd`, L101: shedding takes at most `backlog` connections per round, like
+/// accepting. With more waiting, the next round must come on its own: the listener is
+/// edge-triggered, so no new event announces connections already queued.
+#[test]
+fn l101_l102_reserve_fd_sheds_beyond_one_round() {
+    util::in_child(
+        SHED_ROUNDS_CHILD,
+        SHED_ROUNDS_TEST,
+        "shed rounds child: ok",
+        shed_rounds_child,
+    );
+}
+
+fn shed_rounds_child() {
+    let lp = EventLoop::new().unwrap();
+    let reports = capture_exceptions(&lp.handle());
+    let server = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "127.0.0.1", 0)
+                .backlog(1)
+                .reserve_fd(true),
+        )
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    // listen(1) queues two connections; both wait while the loop is idle.
+    let clients: Vec<TcpStream> = (0..2).map(|_| tcp_client(addr)).collect();
+    let _filler = leave_free_fds(0);
+    // No descriptor is free: each one is accepted with the spare and closed, one per round.
+    // The clients stay open until every one has been read: closing one would free a
+    // descriptor, and the next would be accepted and served instead of shed.
+    let shed = peer(&lp, move || {
+        let mut clients = clients;
+        for c in &mut clients {
+            let mut buf = [0u8; 1];
+            match c.read(&mut buf) {
+                Ok(0) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+                other => panic!("a shed client was not closed: {other:?}"),
+            }
+        }
+    });
+    finish(&lp, shed);
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "one report per episode: {reports:?}");
+    println!("shed rounds child: ok");
+}
+
 // ---- Unix sockets (L111–L122) -------------------------------------------------------------------
 
 fn unix_server(lp: &EventLoop, path: &Path) -> Server {

@@ -209,29 +209,36 @@ impl Accepter {
     }
 
     /// libuv's reserve descriptor: frees the spare, accepts and closes each waiting connection
-    /// with it, reopens the spare. False if there is no spare (the caller backs off instead).
+    /// with it, reopens the spare; at most `backlog` per round, as accepting (L101), with the
+    /// next round queued when that many were shed. False if there is no spare, or freeing it
+    /// did not make `accept` work (ENFILE, ENOBUFS, ENOMEM): the caller backs off instead.
     fn shed(&self, server: &Rc<ServerInner>, e: &io::Error) -> bool {
         if self.spare.borrow().is_none() {
             return false;
         }
         let mut episode = self.episode(server, e);
+        let mut outcome = Shed::Drained;
         for _ in 0..server.backlog.max(1) {
             drop(self.spare.borrow_mut().take());
             let accepted = match self.listener.borrow().as_ref() {
                 Some(l) => l.accept(),
                 None => break,
             };
-            let more = match accepted {
+            outcome = match accepted {
                 Ok((sock, _)) => {
                     drop(sock); // a prompt close instead of a wait in the backlog
                     episode.shed += 1;
-                    true
+                    Shed::More
                 }
-                Err(_) => false, // WouldBlock: the backlog is empty
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => Shed::Drained,
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => Shed::More,
+                    _ => Shed::Stuck,
+                },
             };
             // The descriptor just freed (spare or shed socket) takes the spare back.
             *self.spare.borrow_mut() = std::fs::File::open("/dev/null").ok();
-            if !more || self.spare.borrow().is_none() {
+            if outcome != Shed::More || self.spare.borrow().is_none() {
                 break;
             }
         }
@@ -241,7 +248,16 @@ impl Accepter {
             *self.spare.borrow_mut() = again;
         }
         self.set_state(Accepting::Exhausted(episode));
-        self.spare.borrow().is_some()
+        if self.spare.borrow().is_none() || outcome == Shed::Stuck {
+            return false;
+        }
+        if outcome == Shed::More {
+            // A full round shed: more may wait, and no new edge will announce them.
+            if let Some(me) = self.me.upgrade() {
+                let _ = server.lp.call_soon(move || me.accept_round());
+            }
+        }
+        true
     }
 
     fn report_exhaustion(&self, server: &Rc<ServerInner>, e: io::Error) {
@@ -272,6 +288,17 @@ impl Accepter {
             }
         });
     }
+}
+
+/// How a shedding round ([`Accepter::shed`]) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shed {
+    /// The backlog is empty.
+    Drained,
+    /// Connections may still wait: a full round was shed.
+    More,
+    /// Even with the spare freed, `accept` failed: shedding cannot help.
+    Stuck,
 }
 
 pub(super) fn is_out_of_resources(e: &io::Error) -> bool {
