@@ -777,6 +777,44 @@ fn l108_wait_closed_returns_at_once_when_closed_and_idle() {
     assert!(waiting.is_done(), "L108: both conditions already held");
 }
 
+/// A waker that only counts: `Arc::strong_count` of it tells how many clones are alive.
+struct CountingWaker;
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+#[test]
+fn l108_d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
+    // A server that runs for days, checked by `timeout(wait_closed())` in a loop, or a
+    // wait_closed polled again and again (select-style): each poll and each abandoned wait
+    // must not leave a waker in the server until it closes (D12: abandoning is allowed).
+    let lp = EventLoop::new().unwrap();
+    let server = tcp_server(&lp, "127.0.0.1");
+    let counter = Arc::new(CountingWaker);
+    let waker = std::task::Waker::from(counter.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    for _ in 0..100 {
+        let mut wait = Box::pin(server.wait_closed());
+        for _ in 0..10 {
+            let polled = std::future::Future::poll(wait.as_mut(), &mut cx);
+            assert!(polled.is_pending(), "the server is open");
+        }
+        drop(wait); // abandoned, as a timeout would
+    }
+    drop(waker);
+    assert_eq!(
+        Arc::strong_count(&counter),
+        1,
+        "wakers of abandoned wait_closed calls are still held"
+    );
+    // Still working afterwards (D12).
+    server.close();
+    let s = server.clone();
+    lp.run_until_complete(async move { s.wait_closed().await })
+        .unwrap();
+}
+
 #[test]
 fn l106_serve_forever_ends_ok_after_close_and_after_its_connections() {
     let lp = EventLoop::new().unwrap();

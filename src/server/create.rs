@@ -462,7 +462,7 @@ impl CreateServer {
                 reserve_fd: self.reserve_fd,
                 state: Cell::new(ServerState::Bound),
                 clients: RefCell::new(HashMap::new()),
-                waiters: RefCell::new(Vec::new()),
+                waiters: RefCell::default(),
                 serving_forever: Cell::new(false),
                 cleanup: RefCell::new(cleanup),
                 #[cfg(feature = "tls")]

@@ -50,8 +50,8 @@ struct ServerInner {
     state: Cell<ServerState>,
     /// Live connections by transport id (L110). Weak: the server does not keep them alive.
     clients: RefCell<HashMap<u64, Weak<SocketTransport>>>,
-    /// `wait_closed` and `serve_forever` waiters.
-    waiters: RefCell<Vec<Waker>>,
+    /// `wait_closed` and `serve_forever` waiters (see [`Waiters`]).
+    waiters: RefCell<Waiters>,
     serving_forever: Cell<bool>,
     /// A Unix socket file to unlink on close if it still has this (device, inode) (L119).
     cleanup: RefCell<Option<(PathBuf, u64, u64)>>,
@@ -73,6 +73,47 @@ enum ServerState {
     Serving,
     /// `close` was called: the listeners are closed; nothing starts it again.
     Closed,
+}
+
+/// The tasks waiting in `wait_closed` or `serve_forever`, each under its own key. Invariant:
+/// a key is never reused, so a wait whose waker `wake_all` took files a fresh one.
+#[derive(Default)]
+struct Waiters {
+    next_key: u64,
+    by_key: HashMap<u64, Waker>,
+}
+
+/// One wait's place in [`Waiters`]; dropping it removes the waker still filed there.
+struct WaiterKey<'a> {
+    inner: &'a ServerInner,
+    key: Cell<Option<u64>>,
+}
+
+impl WaiterKey<'_> {
+    fn file(&self, waker: &Waker) {
+        let mut waiters = self.inner.waiters.borrow_mut();
+        if let Some(filed) = self.key.get().and_then(|k| waiters.by_key.get_mut(&k)) {
+            if !filed.will_wake(waker) {
+                let old = std::mem::replace(filed, waker.clone());
+                drop(waiters);
+                drop(old); // after the borrow: dropping a waker may run code
+            }
+            return;
+        }
+        let key = waiters.next_key;
+        waiters.next_key += 1;
+        waiters.by_key.insert(key, waker.clone());
+        self.key.set(Some(key));
+    }
+}
+
+impl Drop for WaiterKey<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let waker = self.inner.waiters.borrow_mut().by_key.remove(&key);
+            drop(waker); // after the borrow: dropping a waker may run code
+        }
+    }
 }
 
 impl ConnectionTracker for ServerInner {
@@ -103,10 +144,29 @@ impl ServerInner {
     }
 
     pub(super) fn wake_all(&self) {
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for w in waiters {
+        let waiters = std::mem::take(&mut self.waiters.borrow_mut().by_key);
+        for w in waiters.into_values() {
             w.wake();
         }
+    }
+
+    /// Waits until `done` holds, re-checked whenever [`wake_all`](Self::wake_all) runs. The
+    /// waker is filed under one key for the whole wait: polled again it is replaced, not
+    /// added, and dropping the wait (a `timeout`, D12) takes it out.
+    async fn wait_until(&self, done: impl Fn(&ServerInner) -> bool) {
+        let key = WaiterKey {
+            inner: self,
+            key: Cell::new(None),
+        };
+        poll_fn(|cx| {
+            if done(self) {
+                Poll::Ready(())
+            } else {
+                key.file(cx.waker());
+                Poll::Pending
+            }
+        })
+        .await
     }
 
     pub(super) fn wake_if_done(&self) {
@@ -465,15 +525,9 @@ impl Server {
     // Checklist: L108.
     pub async fn wait_closed(&self) {
         let inner = self.inner.clone();
-        poll_fn(move |cx| {
-            if inner.is_closed() && inner.clients.borrow().is_empty() {
-                Poll::Ready(())
-            } else {
-                inner.waiters.borrow_mut().push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
+        inner
+            .wait_until(|inner| inner.is_closed() && inner.clients.borrow().is_empty())
+            .await
     }
 
     /// Serves until [`close`](Self::close) is called, then waits for the connections to end
@@ -522,15 +576,7 @@ impl Server {
         }
         let guard = Guard(self.clone());
         let inner = self.inner.clone();
-        poll_fn(move |cx| {
-            if inner.is_closed() {
-                Poll::Ready(())
-            } else {
-                inner.waiters.borrow_mut().push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await;
+        inner.wait_until(ServerInner::is_closed).await;
         self.wait_closed().await;
         drop(guard);
         Ok(())
