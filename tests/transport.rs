@@ -585,6 +585,39 @@ fn l85_sock_and_host_conflict_and_l87_local_addr() {
 }
 
 #[test]
+fn l85_a_port_alone_with_sock_is_a_conflict_too() {
+    // CPython: `host is not None or port is not None` with sock= is a ValueError; here an
+    // empty host is `None` and a port of 0 is "no port", so ("", 8080) names a port.
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let r = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "", 8080).sock(a))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(asyncio::Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "create_connection: {:?}",
+        r.map(drop)
+    );
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let r = lp
+        .run_until_complete(async move { asyncio::open_connection("", 8080).sock(a).await })
+        .unwrap();
+    assert!(
+        matches!(&r, Err(asyncio::Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "open_connection: {:?}",
+        r.map(drop)
+    );
+    // Neither a host nor a port: the socket alone is fine.
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let r = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "", 0).sock(a))
+        .unwrap();
+    assert!(r.is_ok(), "{:?}", r.map(drop));
+}
+
+#[test]
 fn l91_happy_eyeballs_reaches_the_address_that_listens() {
     // "localhost" usually resolves to ::1 and 127.0.0.1; only IPv4 listens here.
     let lp = EventLoop::new().unwrap();

@@ -376,16 +376,16 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         self
     }
 
-    /// Adopts a connected socket instead of connecting. Combined with a host it is an
-    /// error (`host/port and sock can not be specified at the same time`).
+    /// Adopts a connected socket instead of connecting. Combined with a host or a non-zero
+    /// port it is an error (`host/port and sock can not be specified at the same time`).
     // Checklist: L85.
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
-        if matches!(
-            self.target,
-            Target::Host { host: Some(_), .. } | Target::Unix { .. }
-        ) {
-            self.conflict = true;
-        }
+        // CPython: `host is not None or port is not None`; port 0 is our "no port".
+        self.conflict = match &self.target {
+            Target::Host { host, port } => host.is_some() || *port != 0,
+            Target::Unix { .. } => true,
+            Target::Sock(_) => false,
+        };
         self.target = Target::Sock(sock.into());
         self
     }

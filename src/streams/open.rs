@@ -184,10 +184,11 @@ impl OpenConnection {
         self.option(move |c| c.local_addr(&host, port))
     }
 
-    /// Use this connected socket instead of connecting (a host given too is an error).
+    /// Use this connected socket instead of connecting (a host or a non-zero port given too
+    /// is an error).
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
         let conflict = match &self.dest {
-            Dest::Host(h, _) => !h.is_empty(),
+            Dest::Host(h, p) => !h.is_empty() || *p != 0,
             Dest::Unix(_) => true,
             Dest::Sock(_) => false,
         };
