@@ -639,48 +639,77 @@ async fn connect_in_turn(
     (None, errors)
 }
 
-/// The winner's socket, or the one error for every failed attempt (L92).
+/// The winner's socket, or the one error for every failed attempt (L92). An attempt that
+/// failed more than once (bind failures, then its connect) reports an `Error::Group` of its
+/// failures (see [`connect_tcp`]): they are combined with the others', flat, as CPython
+/// flattens each attempt's list.
 fn first_connected(outcome: RaceOutcome<Socket>) -> Result<Socket, Error> {
     match outcome {
         (Some((sock, _)), _) => Ok(sock),
-        (None, errors) => Err(combine_errors(errors)),
+        (None, errors) => {
+            let mut flat = Vec::with_capacity(errors.len());
+            for e in errors {
+                match e {
+                    Error::Group(each) => flat.extend(each),
+                    e => flat.push(e),
+                }
+            }
+            Err(combine_errors(flat))
+        }
     }
 }
 
 /// One TCP attempt (L87, L88, L93): socket, bind, then the transport layer's `sock_connect`
-/// (non-blocking connect, wait, check SO_ERROR).
+/// (non-blocking connect, wait, check SO_ERROR). Every failure of the attempt is kept, as
+/// CPython's `_connect_sock` does: each local address that would not bind, and then the
+/// connect's; more than one comes back as `Error::Group`, for [`first_connected`].
 async fn connect_tcp(
     lp: &LoopHandle,
     addr: SocketAddr,
     locals: Option<&[SocketAddr]>,
 ) -> Result<Socket, Error> {
     let sock = tcp_socket(&addr)?;
+    let mut failed = Vec::new();
     if let Some(locals) = locals {
         let mut bound = false;
-        let mut last = None;
         for local in locals.iter().filter(|l| l.is_ipv4() == addr.is_ipv4()) {
             match sock.bind(&(*local).into()) {
                 Ok(()) => {
                     bound = true;
                     break;
                 }
-                Err(e) => last = Some(bind_error(e, local)),
+                Err(e) => failed.push(Error::Io(bind_error(e, local))),
             }
         }
+        if !bound && failed.is_empty() {
+            let fam = if addr.is_ipv4() {
+                "AF_INET"
+            } else {
+                "AF_INET6"
+            };
+            return Err(Error::Io(io::Error::other(format!(
+                "no matching local address with family={fam} found"
+            ))));
+        }
         if !bound {
-            return Err(Error::Io(last.unwrap_or_else(|| {
-                let fam = if addr.is_ipv4() {
-                    "AF_INET"
-                } else {
-                    "AF_INET6"
-                };
-                io::Error::other(format!("no matching local address with family={fam} found"))
-            })));
+            return Err(attempt_error(failed));
         }
     }
-    sock_connect(lp, sock, &addr)
-        .await
-        .map_err(|e| connect_failed(e, &addr))
+    match sock_connect(lp, sock, &addr).await {
+        Ok(sock) => Ok(sock),
+        Err(e) => {
+            failed.push(connect_failed(e, &addr));
+            Err(attempt_error(failed))
+        }
+    }
+}
+
+/// One attempt's failures as one error: the error itself when there is one.
+fn attempt_error(mut failed: Vec<Error>) -> Error {
+    match failed.len() {
+        1 => failed.remove(0),
+        _ => Error::Group(failed),
+    }
 }
 
 /// A `SocketAddr` for a Unix path; a leading NUL byte names an abstract socket (L112).
@@ -797,6 +826,68 @@ mod tests {
         };
         assert_eq!(e.to_string(), refused_text(a));
         assert_eq!(crate::error::errno(&e), Some(libc::ECONNREFUSED));
+    }
+
+    /// A local address nobody else can bind: a listener holds it. Kept alive by the caller.
+    fn taken_local() -> (std::net::TcpListener, SocketAddr) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        (l, addr)
+    }
+
+    fn in_use_text(local: SocketAddr) -> String {
+        format!("error while attempting to bind on address {local}: address already in use")
+    }
+
+    /// Runs `connect_in_turn` from `locals`, then `first_connected`, as `create_connection`
+    /// does with `local_addr`.
+    fn connect_from(addrs: Vec<SocketAddr>, locals: Vec<SocketAddr>) -> Result<Socket, Error> {
+        let lp = EventLoop::new().unwrap();
+        let handle = lp.handle();
+        lp.run_until_complete(async move {
+            first_connected(connect_in_turn(&handle, addrs, Some(&locals)).await)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn l87_l92_a_bind_failure_before_a_bind_that_works_is_kept() {
+        // CPython's _connect_sock records every bind failure, also when a later local address
+        // binds: here the first local is taken, the second binds, the connect is refused.
+        let (_keep, refused) = refusing("127.0.0.1").unwrap();
+        let (_taken, taken) = taken_local();
+        let free: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let Err(e) = connect_from(vec![refused], vec![taken, free]) else {
+            panic!("nothing listens, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Multiple exceptions: {}, {}",
+                in_use_text(taken),
+                refused_text(refused)
+            )
+        );
+    }
+
+    #[test]
+    fn l87_l92_every_failed_bind_is_reported() {
+        // No local address binds: each failure is recorded, not only the last one.
+        let (_keep, refused) = refusing("127.0.0.1").unwrap();
+        let (_t1, a) = taken_local();
+        let (_t2, b) = taken_local();
+        let Err(e) = connect_from(vec![refused], vec![a, b]) else {
+            panic!("both local addresses are taken, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Multiple exceptions: {}, {}",
+                in_use_text(a),
+                in_use_text(b)
+            )
+        );
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "the kind they share");
     }
 
     #[test]
