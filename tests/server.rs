@@ -1577,6 +1577,40 @@ fn l117_an_abstract_name_serves_and_needs_no_file() {
 }
 
 #[test]
+fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
+    // CPython's create_unix_connection says "path and sock …", not "host/port and sock …";
+    // a later sock() does not clear the conflict either.
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l111-sock");
+    let path = dir.join("s.sock");
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (c, _d) = asyncio::socketpair().unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_unix_connection(Echo::default, &path)
+                .sock(a)
+                .sock(c),
+        )
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "path and sock can not be specified at the same time"),
+        "L111: {:?}",
+        r.map(drop)
+    );
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let r = lp
+        .run_until_complete(async move { asyncio::open_unix_connection(&path).sock(a).await })
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "path and sock can not be specified at the same time"),
+        "L111 (streams): {:?}",
+        r.map(drop)
+    );
+}
+
+#[test]
 fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     let lp = EventLoop::new().unwrap();
     let dir = temp_dir("server-connect-errors");

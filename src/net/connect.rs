@@ -216,8 +216,8 @@ pub struct CreateConnection<P> {
     lp: LoopHandle,
     factory: Box<dyn FnOnce() -> Rc<RefCell<P>>>,
     target: Target,
-    /// The `host`/`port` given along with `sock` (an error, L85).
-    conflict: bool,
+    /// Set when `sock` was given along with a host/port or path: the L85/L111 error text.
+    conflict: Option<&'static str>,
     local_addr: Option<(String, u16)>,
     family: AddressFamily,
     /// `happy_eyeballs_delay`, and the race that runs it (see [`RaceFn`]).
@@ -352,7 +352,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             lp: lp.clone(),
             factory: Box::new(factory),
             target,
-            conflict: false,
+            conflict: None,
             local_addr: None,
             family: AddressFamily::Unspecified,
             happy_eyeballs: None,
@@ -377,15 +377,19 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Adopts a connected socket instead of connecting. Combined with a host or a non-zero
-    /// port it is an error (`host/port and sock can not be specified at the same time`).
-    // Checklist: L85.
+    /// port it is an error (`host/port and sock can not be specified at the same time`), with
+    /// a Unix path too (`path and sock can not be specified at the same time`).
+    // Checklist: L85, L111.
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
         // CPython: `host is not None or port is not None`; port 0 is our "no port".
-        self.conflict = match &self.target {
-            Target::Host { host, port } => host.is_some() || *port != 0,
-            Target::Unix { .. } => true,
-            Target::Sock(_) => false,
+        let conflict = match &self.target {
+            Target::Host { host, port } if host.is_some() || *port != 0 => {
+                Some("host/port and sock can not be specified at the same time")
+            }
+            Target::Unix { .. } => Some("path and sock can not be specified at the same time"),
+            Target::Host { .. } | Target::Sock(_) => None,
         };
+        self.conflict = self.conflict.or(conflict);
         self.target = Target::Sock(sock.into());
         self
     }
@@ -422,10 +426,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             #[cfg(feature = "tls")]
             tls,
         } = self;
-        if conflict {
-            return Err(Error::invalid_argument(
-                "host/port and sock can not be specified at the same time",
-            ));
+        if let Some(conflict) = conflict {
+            return Err(Error::invalid_argument(conflict));
         }
         // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
         #[cfg(feature = "tls")]
