@@ -507,6 +507,39 @@ fn l96_l100_serving_on_a_bound_std_listener() {
 }
 
 #[test]
+fn l96_a_second_sock_or_later_hosts_keep_the_host_port_conflict() {
+    let lp = EventLoop::new().unwrap();
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "127.0.0.1", 0)
+                .sock(first)
+                .sock(second),
+        )
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "L96: {r:?}"
+    );
+    // Hosts given after the socket are a conflict too, not dropped.
+    let sock = TcpListener::bind("127.0.0.1:0").unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "", 0)
+                .sock(sock)
+                .hosts(&["127.0.0.1"]),
+        )
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "L96: {r:?}"
+    );
+}
+
+#[test]
 fn l107_dropping_every_server_handle_keeps_serving() {
     // As in Python, where the loop's accept callback holds the server: only close() stops it.
     let lp = EventLoop::new().unwrap();

@@ -212,12 +212,20 @@ impl CreateServer {
     /// Binds every one of these hosts (Python passes a sequence as `host`).
     // Checklist: L97.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
-        if let Bind::Tcp { hosts: h, .. } = &mut self.bind {
-            *h = hosts
-                .iter()
-                .map(|s| s.as_ref().to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
+        let hosts: Vec<String> = hosts
+            .iter()
+            .map(|s| s.as_ref().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        match &mut self.bind {
+            Bind::Tcp { hosts: h, .. } => *h = hosts,
+            // After `sock`: hosts as well are the L96 conflict, not silently dropped.
+            Bind::TcpSock(_) if !hosts.is_empty() => {
+                self.conflict = self.conflict.or(Some(
+                    "host/port and sock can not be specified at the same time",
+                ));
+            }
+            _ => {}
         }
         self
     }
@@ -281,13 +289,15 @@ impl CreateServer {
     /// given too it is an error.
     // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
-        self.conflict = match &self.bind {
+        let conflict = match &self.bind {
             Bind::Tcp { hosts, port } if !hosts.is_empty() || *port != 0 => {
                 Some("host/port and sock can not be specified at the same time")
             }
             Bind::Unix(_) => Some("path and sock can not be specified at the same time"),
             _ => None,
         };
+        // Kept once set: a second `sock` finds the first socket, not the host or path.
+        self.conflict = self.conflict.or(conflict);
         self.bind = match sock.into() {
             ListenSocket::Tcp(l) => Bind::TcpSock(l),
             ListenSocket::Unix(l) => Bind::UnixSock(l),
