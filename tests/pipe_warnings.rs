@@ -94,3 +94,37 @@ fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
     t.write(b"late").unwrap();
     assert_eq!(warnings("socket.send() raised exception"), 1, "the fifth");
 }
+
+/// The warnings (and errors) logged so far that mention `text`.
+fn fatal_lines(text: &str) -> Vec<String> {
+    LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(text))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_non_reset_os_error_on_a_socket_is_not_a_warning_l80() {
+    install();
+    let lp = EventLoop::new().unwrap();
+    // A stream socket that was never connected: epoll reports it hung up at once, and the
+    // read then fails with ENOTCONN, an OS error that is no reset.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let sock: std::net::TcpStream = sock.into();
+    let h = lp.handle();
+    let (_t, proto) = lp
+        .run_until_complete(async move { h.connect_socket(Recorder::default, sock).await })
+        .unwrap()
+        .unwrap();
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("connection_lost(NotConnected)"),
+        "the error reaches connection_lost"
+    );
+    // CPython's `_fatal_error`: an OSError is only logged at debug level, in debug mode.
+    assert_eq!(fatal_lines("Fatal read error"), Vec::<String>::new());
+}
