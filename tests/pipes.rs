@@ -543,3 +543,26 @@ fn stdin_echo_client_example_against_an_echo_server() {
     assert!(status.success(), "{status:?}: {err}");
     assert_eq!(server.join().unwrap(), 12);
 }
+
+/// CPython's `_UnixReadPipeTransport._fatal_error`: a read error other than `EIO` (a pty whose
+/// other side closed) goes to the exception handler, with the message of `_read_ready`; the
+/// protocol gets `connection_lost` with the error. Here the "pipe" is a listening socket
+/// (pollable), whose first `read` fails with `ENOTCONN`.
+#[test]
+fn test__read_ready_error_is_reported_unless_eio() {
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (_t, proto) = read_pipe(&lp, OwnedFd::from(listener), Recorder::default());
+    run_until(&lp, 1000, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("connection_lost(NotConnected)")
+    );
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Fatal read error on pipe transport | "),
+        "{seen:?}"
+    );
+}

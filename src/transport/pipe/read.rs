@@ -65,7 +65,10 @@ impl PipeTransport {
                 }
                 Called::Done(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Called::Done(Err(e)) => {
-                    self.fatal_error(e, "Fatal read error on pipe transport", false);
+                    // CPython's read pipe is quiet only about `EIO` (a pty whose other side
+                    // closed); any other failure is reported, unlike the socket's OS errors.
+                    let report = e.raw_os_error() != Some(libc::EIO);
+                    self.fatal_error(e, "Fatal read error on pipe transport", report);
                     return;
                 }
                 Called::Gone => return,
