@@ -42,6 +42,10 @@ fn dropped_warnings() -> usize {
     warnings("pipe closed by peer")
 }
 
+/// Held by the tests that count the socket's warning, which they share: one at a time, each
+/// counting from what was logged before it.
+static SOCKET_WARNINGS: Mutex<()> = Mutex::new(());
+
 fn install() {
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(log::LevelFilter::Warn);
@@ -77,6 +81,7 @@ fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_n
 
 #[test]
 fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
+    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
     install();
     let lp = EventLoop::new().unwrap();
     let (a, _b) = asyncio::socketpair().unwrap();
@@ -87,12 +92,17 @@ fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
         .unwrap();
     t.close(); // nothing buffered: lost at once
     run_until(&lp, 100, || proto.borrow().lost);
+    let before = warnings("socket.send() raised exception");
     for _ in 0..4 {
         t.write(b"late").unwrap();
     }
-    assert_eq!(warnings("socket.send() raised exception"), 0);
+    assert_eq!(warnings("socket.send() raised exception"), before);
     t.write(b"late").unwrap();
-    assert_eq!(warnings("socket.send() raised exception"), 1, "the fifth");
+    assert_eq!(
+        warnings("socket.send() raised exception"),
+        before + 1,
+        "the fifth"
+    );
 }
 
 /// The warnings (and errors) logged so far that mention `text`.
@@ -127,4 +137,37 @@ fn a_non_reset_os_error_on_a_socket_is_not_a_warning_l80() {
     );
     // CPython's `_fatal_error`: an OSError is only logged at debug level, in debug mode.
     assert_eq!(fatal_lines("Fatal read error"), Vec::<String>::new());
+}
+
+/// L68 (the 3.13 form) with L81: a socket's `writelines` after the loss is dropped and counted
+/// as soon as it is given any chunk, even only empty ones (CPython returns early only for an
+/// empty list); `write(b"")` and `writelines([])` return before the count.
+#[test]
+fn socket_writelines_of_empty_chunks_after_loss_are_counted_l68_l81() {
+    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let h = lp.handle();
+    let (t, proto) = lp
+        .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
+        .unwrap()
+        .unwrap();
+    t.close();
+    run_until(&lp, 100, || proto.borrow().lost);
+    let before = warnings("socket.send() raised exception");
+    for _ in 0..10 {
+        t.write(b"").unwrap();
+        t.writelines(&[]).unwrap();
+    }
+    for _ in 0..4 {
+        t.writelines(&[std::io::IoSlice::new(b"")]).unwrap();
+    }
+    assert_eq!(warnings("socket.send() raised exception"), before);
+    t.writelines(&[std::io::IoSlice::new(b"")]).unwrap();
+    assert_eq!(
+        warnings("socket.send() raised exception"),
+        before + 1,
+        "the fifth dropped write, though empty, is warned about"
+    );
 }

@@ -284,12 +284,17 @@ impl TransportImpl for SocketTransport {
                 "Cannot call writelines() after write_eof()",
             ));
         }
-        let total: usize = chunks.iter().map(|c| c.len()).sum();
-        if total == 0 {
+        // L68, 3.13: only an empty list returns before the loss check; chunks that are all
+        // empty still count as a dropped write once the connection is lost (L81).
+        if chunks.is_empty() {
             return Ok(());
         }
         if self.life.state() >= State::Lost {
             self.dropped_write();
+            return Ok(());
+        }
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        if total == 0 {
             return Ok(());
         }
         self.send_or_buffer_vectored(chunks, total);
