@@ -566,3 +566,61 @@ fn test__read_ready_error_is_reported_unless_eio() {
         "{seen:?}"
     );
 }
+
+const SIGPIPE_CHILD: &str = "ASYNCIO_TEST_PIPE_SIGPIPE_CHILD";
+
+/// The child's half of the next test: `SIGPIPE` back at its default action (a C host, a
+/// cdylib), then `write`, `writelines` and a buffered flush to pipes whose reader has gone.
+fn write_to_a_gone_reader_child() {
+    // SAFETY: the child runs this one test alone (`--test-threads=1`); setting a signal's
+    // disposition to its default races with nothing.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    assert_ne!(previous, libc::SIG_ERR);
+    let lp = EventLoop::new().unwrap();
+    // `write`'s fast path, then `writelines`' vectored one.
+    for vectored in [false, true] {
+        let (r, w) = os_pipe();
+        let (t, proto) = write_pipe(&lp, w, Recorder::default());
+        drop(r);
+        if vectored {
+            t.writelines(&[io::IoSlice::new(b"nobody "), io::IoSlice::new(b"reads")])
+                .unwrap();
+        } else {
+            t.write(b"nobody reads").unwrap();
+        }
+        run_until(&lp, 100, || proto.borrow().lost);
+        assert_eq!(
+            proto.borrow().grammar(),
+            ["connection_made", "connection_lost(BrokenPipe)"]
+        );
+    }
+    // The flush of a buffer the reader leaves behind (`write_ready`).
+    let (r, w) = os_pipe();
+    let (t, proto) = write_pipe(&lp, w, Recorder::default());
+    t.write(&vec![7u8; 256 * 1024]).unwrap(); // more than the pipe holds: the rest waits
+    assert!(t.get_write_buffer_size() > 0);
+    drop(r);
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("connection_lost(BrokenPipe)")
+    );
+    // SIGPIPE was consumed, not left pending: unblocked, it would end the process now.
+    // SAFETY: an all-zero `sigset_t` is a valid value to be overwritten.
+    let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `pending` is a valid out-pointer.
+    assert_eq!(unsafe { libc::sigpending(&mut pending) }, 0);
+    // SAFETY: `pending` was filled by sigpending.
+    assert_eq!(unsafe { libc::sigismember(&pending, libc::SIGPIPE) }, 0);
+    println!("pipe sigpipe child: ok");
+}
+
+#[test]
+fn test_write_err_epipe_raises_no_sigpipe_in_a_host_that_keeps_its_default_action() {
+    util::in_child(
+        SIGPIPE_CHILD,
+        "test_write_err_epipe_raises_no_sigpipe_in_a_host_that_keeps_its_default_action",
+        "pipe sigpipe child: ok",
+        write_to_a_gone_reader_child,
+    );
+}

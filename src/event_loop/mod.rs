@@ -44,7 +44,7 @@ mod lifecycle;
 mod precise_wait;
 pub(crate) mod ready;
 mod runner;
-mod signals;
+pub(crate) mod signals;
 mod stats;
 pub(crate) mod thread_pool;
 pub(crate) mod threadsafe;

@@ -18,7 +18,11 @@
 //! works whichever thread the kernel interrupts. `asyncio::run` still installs its SIGINT
 //! handler only on the main thread, as CPython's `Runner` does.
 //!
-//! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`.
+//! Also here, being about signals: [`without_sigpipe`], which keeps a pipe transport's write
+//! to a reader that has gone from raising `SIGPIPE`.
+//!
+//! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`, and the
+//! signal-mask calls (`pthread_sigmask`, `sigpending`, `sigtimedwait`).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -86,11 +90,77 @@ fn set_disposition(sig: i32, ours: bool) -> io::Result<()> {
 
 /// Whether `sig` currently has the default disposition (`SIG_DFL`).
 pub(crate) fn is_default(sig: i32) -> bool {
+    disposition(sig) == Some(libc::SIG_DFL)
+}
+
+/// Runs `write`, one `write(2)` to a pipe (or to anything a pipe transport wraps), so that a
+/// reader that has gone is `EPIPE` and never `SIGPIPE`. Sockets have `MSG_NOSIGNAL`; pipes have
+/// no such flag, and a host that keeps `SIGPIPE` at its default action (a C program or a
+/// cdylib embedding the loop; Rust's `main` and CPython ignore it) would be killed.
+///
+/// With `SIGPIPE` ignored this is one `sigaction` query and the write. Otherwise `SIGPIPE` is
+/// blocked in this thread around the write; if the write failed with `EPIPE`, the signal it
+/// raised (thread-directed, so now pending here) is taken with a zero-timeout `sigtimedwait`
+/// before the thread's mask is restored. A `SIGPIPE` the host had blocked and already pending
+/// is left alone: it is not ours.
+pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    if disposition(libc::SIGPIPE) == Some(libc::SIG_IGN) {
+        return write();
+    }
+    // SAFETY: an all-zero `sigset_t` is a valid value for `sigemptyset` to initialise.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, to be filled by `pthread_sigmask`.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is ours; SIGPIPE is a valid signal number.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+    }
+    // SAFETY: both sets are valid for the call; it changes only this thread's mask.
+    if unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) } != 0 {
+        return write(); // not reachable with valid arguments
+    }
+    // SAFETY: `old` was filled by `pthread_sigmask`.
+    let was_blocked = unsafe { libc::sigismember(&old, libc::SIGPIPE) } == 1;
+    let was_pending = was_blocked && is_pending(libc::SIGPIPE);
+    let result = write();
+    if !was_pending && matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // A handler for another signal may interrupt it; a few tries are plenty.
+        for _ in 0..8 {
+            // SAFETY: `set` is initialised; a null info pointer is allowed; `zero` makes it
+            // poll: SIGPIPE is taken if pending, else EAGAIN at once.
+            let r = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) };
+            if r != -1 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+    }
+    if !was_blocked {
+        // SAFETY: `old` is the mask `pthread_sigmask` reported; restoring it is always valid.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    result
+}
+
+/// `sig`'s current disposition (`SIG_DFL`, `SIG_IGN` or a handler), `None` if unknown.
+fn disposition(sig: i32) -> Option<libc::sighandler_t> {
     // SAFETY: an all-zero `sigaction` is a valid value to be overwritten.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: a null new action only queries; `old` is ours to fill.
     let rc = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
-    rc == 0 && old.sa_sigaction == libc::SIG_DFL
+    (rc == 0).then_some(old.sa_sigaction)
+}
+
+/// Whether `sig` is pending for this thread or the process.
+fn is_pending(sig: i32) -> bool {
+    // SAFETY: an all-zero `sigset_t` is a valid value to be overwritten.
+    let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `pending` is a valid out-pointer; after success it is initialised.
+    unsafe { libc::sigpending(&mut pending) == 0 && libc::sigismember(&pending, sig) == 1 }
 }
 
 /// Whether the calling thread is the process's main thread (Linux: its tid is the pid).

@@ -11,6 +11,7 @@ use mio::unix::pipe::Sender;
 
 use super::{Direction, End, PipeTransport, State};
 use crate::error::Error;
+use crate::event_loop::signals::without_sigpipe;
 use crate::protocol::ProtocolSlot;
 use crate::transport::flow_control::FlowControl;
 use crate::transport::life_path::LifePath;
@@ -49,12 +50,14 @@ impl WritePath for PipeTransport {
         }
     }
 
+    /// `write(2)`, with `EPIPE` and never `SIGPIPE` when the reader has gone.
     fn send(mut out: &Sender, data: &[u8]) -> io::Result<usize> {
-        out.write(data)
+        without_sigpipe(|| out.write(data))
     }
 
+    /// `writev(2)`, likewise.
     fn send_vectored(mut out: &Sender, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
-        out.write_vectored(chunks)
+        without_sigpipe(|| out.write_vectored(chunks))
     }
 
     fn write_failed(&self, err: io::Error) {
