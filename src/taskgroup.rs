@@ -18,6 +18,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use slab::Slab;
+
 use crate::error::Error;
 use crate::event_loop::exception::PanicError;
 use crate::event_loop::executor::{spawn, AbortHandle, Task};
@@ -61,8 +63,11 @@ enum GroupState {
 struct Inner {
     /// Changed only by [`Inner::set_state`].
     state: Cell<GroupState>,
-    /// A way to cancel each task still running, by its number. Invariant: `None` once ended.
-    tasks: RefCell<Vec<Option<AbortHandle>>>,
+    /// A way to cancel each task still running, by its member key. Invariant: a task's entry
+    /// leaves when its future ends or is dropped, or when it fails (CPython's `_tasks`, from
+    /// which `_on_task_done` discards a finished task): a long-lived group holds its running
+    /// tasks only, not every task it ever started.
+    tasks: RefCell<Slab<AbortHandle>>,
     /// Tasks whose future has not ended or been dropped yet.
     running: Cell<usize>,
     /// Every failure so far, oldest first.
@@ -101,35 +106,36 @@ impl Inner {
             return;
         }
         self.set_state(GroupState::Aborting);
-        let handles: Vec<AbortHandle> = self.tasks.borrow_mut().iter_mut().flatten_take();
+        // No task can join from here on (`create_task` refuses), so no key is reused while a
+        // member whose entry this empties is still to leave.
+        let handles: Vec<AbortHandle> = self.tasks.borrow_mut().drain().collect();
         for h in handles {
             h.cancel();
         }
     }
 }
 
-/// Takes every `Some` out of a slice of options.
-trait FlattenTake<T> {
-    fn flatten_take(self) -> Vec<T>;
-}
-
-impl<'a, T: 'a, I: Iterator<Item = &'a mut Option<T>>> FlattenTake<T> for I {
-    fn flatten_take(self) -> Vec<T> {
-        self.filter_map(Option::take).collect()
-    }
-}
-
 /// Counts a task out of its group when its future ends or is dropped.
 struct Member {
     group: Rc<Inner>,
-    index: usize,
+    /// The task's entry in `Inner::tasks`; `None` once it has left.
+    key: Option<usize>,
+}
+
+impl Member {
+    /// Takes the task's entry out of the group's cancel list (it ends, or it failed and must
+    /// not be cancelled by the abort its failure starts).
+    fn leave(&mut self) {
+        if let Some(key) = self.key.take() {
+            let removed = self.group.tasks.borrow_mut().try_remove(key);
+            drop(removed);
+        }
+    }
 }
 
 impl Drop for Member {
     fn drop(&mut self) {
-        if let Some(slot) = self.group.tasks.borrow_mut().get_mut(self.index) {
-            *slot = None;
-        }
+        self.leave();
         self.group.running.set(self.group.running.get() - 1);
         self.group.wake();
     }
@@ -196,7 +202,7 @@ impl TaskGroup {
     {
         let inner = Rc::new(Inner {
             state: Cell::new(GroupState::Open),
-            tasks: RefCell::new(Vec::new()),
+            tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
             errors: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
@@ -279,14 +285,16 @@ impl TaskGroup {
             GroupState::Aborting => return Err(Error::invalid_state("TaskGroup is shutting down")),
             GroupState::Closed => return Err(Error::invalid_state("TaskGroup is finished")),
         }
-        let index = self.inner.tasks.borrow().len();
+        // The key the entry pushed below will take: nothing inserts in between (`spawn` only
+        // queues the task).
+        let key = self.inner.tasks.borrow().vacant_key();
         let member = Member {
             group: self.inner.clone(),
-            index,
+            key: Some(key),
         };
         self.inner.running.set(self.inner.running.get() + 1);
         let task = spawn(async move {
-            let member = member;
+            let mut member = member;
             let outcome = match CatchPanic(Box::pin(fut)).await {
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) => Err(e.into()),
@@ -294,17 +302,16 @@ impl TaskGroup {
             };
             if let Err(e) = &outcome {
                 // Out of the cancel list first: the failing task is not cancelled itself.
-                if let Some(slot) = member.group.tasks.borrow_mut().get_mut(member.index) {
-                    *slot = None;
-                }
+                member.leave();
                 member.group.fail(e.duplicate());
             }
             outcome
         });
-        self.inner
-            .tasks
-            .borrow_mut()
-            .push(Some(task.abort_handle()));
+        let inserted = self.inner.tasks.borrow_mut().insert(task.abort_handle());
+        debug_assert_eq!(
+            inserted, key,
+            "TaskGroup entry {inserted} is not the key {key} given"
+        );
         Ok(task)
     }
 }
