@@ -624,3 +624,55 @@ fn test_write_err_epipe_raises_no_sigpipe_in_a_host_that_keeps_its_default_actio
         write_to_a_gone_reader_child,
     );
 }
+
+const HELPER_SIGPIPE_CHILD: &str = "ASYNCIO_TEST_HELPER_SIGPIPE_CHILD";
+
+/// Whether a thread named `name` runs in this process.
+fn thread_alive(name: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+}
+
+/// The child's half of the next test: `SIGPIPE` at its default action, a regular file read
+/// through the helper thread, and the stream gone (with its loop) while the thread still has
+/// bytes to pass on: its next write to the pipe fails with `EPIPE`.
+fn helper_thread_meets_a_gone_reader_child() {
+    // SAFETY: the child runs this one test alone (`--test-threads=1`); setting a signal's
+    // disposition to its default races with nothing.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    assert_ne!(previous, libc::SIG_ERR);
+    let dir = util::temp_dir("pipes-helper-sigpipe"); // removed when the test ends
+    let path = dir.join("big");
+    std::fs::write(&path, vec![b'x'; 1 << 20]).unwrap(); // far more than a pipe holds
+    let f = File::open(&path).unwrap();
+    assert!(!thread_alive("asyncio-stdin"));
+    asyncio::run(async move {
+        let reader = asyncio::open_read_pipe(f).await?;
+        assert_eq!(reader.readexactly(10).await?, b"xxxxxxxxxx");
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+    // The loop is closed, and the pipe's read end with it: the helper's write fails. Wait
+    // (bounded) for the thread to end; a SIGPIPE would have ended the process instead.
+    for _ in 0..2000 {
+        if !thread_alive("asyncio-stdin") {
+            println!("helper sigpipe child: ok");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("the helper thread did not end");
+}
+
+#[test]
+fn open_read_pipe_helper_thread_raises_no_sigpipe_when_the_stream_is_gone() {
+    util::in_child(
+        HELPER_SIGPIPE_CHILD,
+        "open_read_pipe_helper_thread_raises_no_sigpipe_when_the_stream_is_gone",
+        "helper sigpipe child: ok",
+        helper_thread_meets_a_gone_reader_child,
+    );
+}

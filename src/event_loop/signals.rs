@@ -19,7 +19,8 @@
 //! handler only on the main thread, as CPython's `Runner` does.
 //!
 //! Also here, being about signals: [`without_sigpipe`], which keeps a pipe transport's write
-//! to a reader that has gone from raising `SIGPIPE`.
+//! to a reader that has gone from raising `SIGPIPE`, and [`block_sigpipe_in_this_thread`], the
+//! same for the blocking writes of our helper threads.
 //!
 //! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`, and the
 //! signal-mask calls (`pthread_sigmask`, `sigpending`, `sigtimedwait`).
@@ -144,6 +145,22 @@ pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::R
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
     }
     result
+}
+
+/// Blocks `SIGPIPE` for the rest of the calling thread's life: for a helper thread of ours
+/// whose blocking writes may meet a reader that has gone. Its write then fails with `EPIPE`,
+/// and the `SIGPIPE` it raised stays pending on the thread until the thread ends, when the
+/// kernel discards it; the host's threads are untouched.
+pub(crate) fn block_sigpipe_in_this_thread() {
+    // SAFETY: an all-zero `sigset_t` is a valid value for `sigemptyset` to initialise.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is ours; SIGPIPE is a valid signal number; a null old-mask pointer is
+    // allowed; the call changes only this thread's mask.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// `sig`'s current disposition (`SIG_DFL`, `SIG_IGN` or a handler), `None` if unknown.

@@ -38,6 +38,7 @@ use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
+use crate::event_loop::signals::block_sigpipe_in_this_thread;
 use crate::transport::pipe::{os_pipe, Direction};
 
 /// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
@@ -255,6 +256,8 @@ fn via_thread(
         Direction::Read => {
             let mut w = w;
             builder.name("asyncio-stdin".into()).spawn(move || {
+                // The stream may go first: then the write fails with EPIPE, not SIGPIPE.
+                block_sigpipe_in_this_thread();
                 let _ = copy(&mut file, &mut w); // nobody to tell: the reader sees EOF
             })?;
             Ok((OwnedFd::from(r), None))
@@ -264,6 +267,8 @@ fn via_thread(
             let done = Arc::new(HelperDone::default());
             let tell = done.clone();
             builder.name("asyncio-stdout".into()).spawn(move || {
+                // Whatever the descriptor is, a gone reader is an error to report, not SIGPIPE.
+                block_sigpipe_in_this_thread();
                 let result = copy(&mut r, &mut file);
                 drop(file); // closed before wait_closed may return
                 tell.finish(result);
