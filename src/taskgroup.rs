@@ -124,18 +124,17 @@ struct Member {
 
 impl Member {
     /// Takes the task's entry out of the group's cancel list (it ends, or it failed and must
-    /// not be cancelled by the abort its failure starts).
-    fn leave(&mut self) {
-        if let Some(key) = self.key.take() {
-            let removed = self.group.tasks.borrow_mut().try_remove(key);
-            drop(removed);
-        }
+    /// not be cancelled by the abort its failure starts); returns it, if it was still there.
+    fn leave(&mut self) -> Option<AbortHandle> {
+        let key = self.key.take()?;
+        let removed = self.group.tasks.borrow_mut().try_remove(key);
+        removed
     }
 }
 
 impl Drop for Member {
     fn drop(&mut self) {
-        self.leave();
+        drop(self.leave());
         self.group.running.set(self.group.running.get() - 1);
         self.group.wake();
     }
@@ -302,7 +301,11 @@ impl TaskGroup {
             };
             if let Err(e) = &outcome {
                 // Out of the cancel list first: the failing task is not cancelled itself.
-                member.leave();
+                if let Some(handle) = member.leave() {
+                    // The group has the failure: as CPython's `_on_task_done` retrieves it
+                    // with `task.exception()`, it is never also reported as unobserved.
+                    handle.mark_retrieved();
+                }
                 member.group.fail(e.duplicate());
             }
             outcome

@@ -620,6 +620,47 @@ fn test_taskgroup_panic_is_a_failure() {
 }
 
 #[test]
+fn test_taskgroup_failure_is_retrieved_by_the_group_not_reported_as_never_retrieved() {
+    // CPython's `_on_task_done` calls `task.exception()`, which marks the failure retrieved:
+    // a failed task of a group is never also logged as "Task exception was never retrieved",
+    // whether its handle was detached or dropped.
+    run(async {
+        let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+        let r = reports.clone();
+        asyncio::get_running_loop()
+            .unwrap()
+            .set_exception_handler(Some(
+                move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                    r.borrow_mut().push(ctx.message.clone());
+                },
+            ));
+        // The handle detached, dropped while the task runs, or kept (returned by the body,
+        // so dropped unawaited once the group has failed).
+        for how in ["detach", "drop", "keep"] {
+            let got = TaskGroup::run(|g| async move {
+                let task = g.create_task(async {
+                    yield_now().await;
+                    Err::<(), _>(bad("failed"))
+                })?;
+                match how {
+                    "detach" => task.detach(),
+                    "drop" => drop(task),
+                    _ => return Ok(Some(task)),
+                }
+                Ok::<_, Error>(None)
+            })
+            .await;
+            match got {
+                Err(Error::Group(errors)) => assert_eq!(errors.len(), 1, "{errors:?}"),
+                other => panic!("{other:?}"),
+            }
+            settle().await;
+            assert_eq!(*reports.borrow(), Vec::<String>::new(), "{how}");
+        }
+    });
+}
+
+#[test]
 fn test_taskgroup_cancel_parent_cancels_children() {
     // Cancelling the task around the group cancels the body and every task (test_taskgroup_15
     // shape).

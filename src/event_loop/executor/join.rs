@@ -170,6 +170,18 @@ impl AbortHandle {
             inner.request_cancel(self.key);
         }
     }
+
+    /// The task's failure has been taken note of (by its `TaskGroup`): neither its end with a
+    /// dropped handle nor the drop of an unawaited handle reports it as never retrieved.
+    pub(crate) fn mark_retrieved(&self) {
+        let Some(inner) = self.lp.upgrade() else {
+            return;
+        };
+        let task = inner.tasks.borrow().get(self.key).cloned();
+        if let Some(task) = task {
+            task.mark_retrieved();
+        }
+    }
 }
 
 impl<T: 'static> Future for Task<T> {
@@ -225,10 +237,14 @@ impl<T: 'static> Drop for Task<T> {
                 drop(waker); // after the borrow, as in `poll_done`
             }
         } else if let Some(outcome) = j.outcome.take() {
-            // Finished but never awaited: report a failure nobody saw (L35).
+            // Finished but never awaited: report a failure nobody saw (L35), unless someone
+            // else (a `TaskGroup`) took note of it.
             j.detached = true;
+            let retrieved = j.retrieved;
             drop(j);
-            report_unobserved(&self.cell.header, outcome);
+            if !retrieved {
+                report_unobserved(&self.cell.header, outcome);
+            }
         }
     }
 }

@@ -140,6 +140,10 @@ pub(crate) struct JoinState<T> {
     pub(crate) waker: Option<Waker>,
     /// The `Task` handle was dropped: nobody will take the outcome, so a failure is reported.
     pub(crate) detached: bool,
+    /// Someone other than the handle took note of a failure (a `TaskGroup` collects its
+    /// tasks' failures, as CPython's `_on_task_done` calls `task.exception()`): it is never
+    /// reported as unobserved.
+    pub(crate) retrieved: bool,
 }
 
 pub(crate) struct TaskCell<T> {
@@ -158,6 +162,8 @@ pub(crate) trait RawTask {
     fn finish_cancelled(&self);
     /// Loop close: drops the future; true if the task was pending and not being cancelled.
     fn abandon(&self) -> bool;
+    /// A failure of this task has been taken note of elsewhere: never report it as unobserved.
+    fn mark_retrieved(&self);
     fn name(&self) -> &'static str;
 }
 
@@ -180,6 +186,7 @@ impl<T: 'static> TaskCell<T> {
                 outcome: None,
                 waker: None,
                 detached: false,
+                retrieved: false,
             }),
         }
     }
@@ -195,7 +202,7 @@ impl<T: 'static> TaskCell<T> {
         let (waker, unobserved) = {
             let mut j = self.join.borrow_mut();
             if j.detached {
-                (None, Some(outcome))
+                (None, Some(outcome).filter(|_| !j.retrieved))
             } else {
                 j.outcome = Some(outcome);
                 (j.waker.take(), None)
@@ -266,6 +273,10 @@ impl<T: 'static> RawTask for TaskCell<T> {
             self.complete(Outcome::Cancelled);
         }
         pending
+    }
+
+    fn mark_retrieved(&self) {
+        self.join.borrow_mut().retrieved = true;
     }
 
     fn name(&self) -> &'static str {
