@@ -676,3 +676,99 @@ fn open_read_pipe_helper_thread_raises_no_sigpipe_when_the_stream_is_gone() {
         helper_thread_meets_a_gone_reader_child,
     );
 }
+
+/// A new pseudo-terminal: `(master, slave)`, neither our controlling terminal.
+fn pty() -> (File, File) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain calls with valid flags; each descriptor returned is checked, then owned
+    // by exactly one `File`. `ptsname` returns a static buffer we copy at once, and no other
+    // thread of this test calls it.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(master >= 0, "posix_openpt: {}", io::Error::last_os_error());
+        let master = File::from_raw_fd(master);
+        use std::os::fd::AsRawFd;
+        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
+        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
+        let name = libc::ptsname(master.as_raw_fd());
+        assert!(!name.is_null());
+        let slave = libc::open(name, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(slave >= 0, "open slave: {}", io::Error::last_os_error());
+        (master, File::from_raw_fd(slave))
+    }
+}
+
+/// S46: `wait_closed` may be awaited by any number of tasks at once. Over a terminal the
+/// writer's helper thread is part of the wait: two tasks both waiting for it must both be
+/// woken when it ends, not only the one that polled last.
+#[test]
+fn wait_closed_of_a_helper_thread_writer_wakes_every_waiting_task_s46() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (master, slave) = pty();
+    // Fill the terminal's buffer through a non-blocking descriptor of our own, so that the
+    // helper thread's first write blocks until the test drains the master side.
+    let filler = slave.try_clone().unwrap();
+    // SAFETY: `filler` is an open descriptor; setting O_NONBLOCK on it changes only its flags
+    // (the helper's copy below is a separate open file description, so stays blocking).
+    unsafe { libc::fcntl(filler.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let fresh = {
+        let path = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(path)
+            .unwrap()
+    };
+    drop(slave);
+    let chunk = [b'x'; 4096];
+    let mut filled = 0usize;
+    loop {
+        match (&filler).write(&chunk) {
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the terminal: {e}"),
+        }
+        assert!(filled < 64 << 20, "the terminal never filled");
+    }
+    drop(filler);
+    let done = asyncio::run(async move {
+        let writer = Rc::new(asyncio::open_write_pipe(fresh).await?);
+        // Less than a pipe holds, so none of it waits in the transport, which closes at once;
+        // far more than the full terminal can take, so the helper's write to it blocks.
+        writer.write(&[b'y'; 60_000])?;
+        assert_eq!(writer.transport().get_write_buffer_size(), 0);
+        writer.close();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let w = writer.clone();
+                asyncio::spawn(async move { w.wait_closed().await })
+            })
+            .collect();
+        for _ in 0..50 {
+            asyncio::yield_now().await; // both reach the helper's wait (it cannot end yet)
+        }
+        assert!(waiters.iter().all(|t| !t.is_done()));
+        // Now let the helper write, reach EOF and end.
+        let mut master = master;
+        let drain = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let mut ended = 0;
+        for t in waiters {
+            if asyncio::timeout(Duration::from_secs(10), t).await.is_ok() {
+                ended += 1;
+            }
+        }
+        drop(drain); // it ends at EIO once the helper closed the terminal
+        Ok::<_, asyncio::Error>(ended)
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(done, 2, "a task waiting in wait_closed was never woken");
+}

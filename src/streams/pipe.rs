@@ -206,20 +206,18 @@ pub(crate) struct HelperDone {
 struct HelperState {
     /// `Some` once the thread is done: its write error, if any.
     outcome: Option<Option<io::Error>>,
-    /// The task waiting in `wait_closed`.
-    waiter: Option<Waker>,
+    /// Every task waiting in `wait_closed` (any number may wait at once, S46), each once.
+    waiters: Vec<Waker>,
 }
 
 impl HelperDone {
     fn finish(&self, result: io::Result<()>) {
-        let waiter = {
+        let waiters = {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
             st.outcome = Some(result.err());
-            st.waiter.take()
+            std::mem::take(&mut st.waiters)
         };
-        if let Some(w) = waiter {
-            w.wake();
-        }
+        waiters.into_iter().for_each(Waker::wake);
     }
 
     /// Ready once the thread is done: `Err` with (a copy of) its write error.
@@ -235,7 +233,9 @@ impl HelperDone {
                 None => Ok(()),
             }),
             None => {
-                st.waiter = Some(cx.waker().clone());
+                if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    st.waiters.push(cx.waker().clone());
+                }
                 Poll::Pending
             }
         }
