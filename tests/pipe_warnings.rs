@@ -51,8 +51,13 @@ fn install() {
     log::set_max_level(log::LevelFilter::Warn);
 }
 
+/// Held by the tests that count the pipe's warning, which they share (see
+/// [`SOCKET_WARNINGS`]).
+static PIPE_WARNINGS: Mutex<()> = Mutex::new(());
+
 #[test]
 fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_not_l81() {
+    let _one_at_a_time = PIPE_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
     install();
     let lp = EventLoop::new().unwrap();
     let (_r, w) = os_pipe();
@@ -67,16 +72,47 @@ fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_n
         t.write(b"").unwrap(); // nothing to write: not a dropped write
         t.writelines(&[]).unwrap();
     }
+    let before = dropped_warnings();
     for _ in 0..5 {
         t.write(b"late").unwrap();
     }
     assert_eq!(
         dropped_warnings(),
-        0,
+        before,
         "five dropped writes are only counted"
     );
     t.write(b"late").unwrap();
-    assert_eq!(dropped_warnings(), 1, "the sixth is warned about");
+    assert_eq!(dropped_warnings(), before + 1, "the sixth is warned about");
+}
+
+/// CPython's `_UnixWritePipeTransport.write` counts the failed write itself (`_conn_lost += 1`
+/// before `_fatal_error`), so after a write that failed with `EPIPE` the fifth dropped write
+/// is the first warned about, one earlier than after a `close()`.
+#[test]
+fn a_failed_pipe_write_counts_so_the_fifth_dropped_write_warns_l81() {
+    let _one_at_a_time = PIPE_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = os_pipe();
+    let h = lp.handle();
+    let (t, proto) = lp
+        .run_until_complete(async move { h.connect_write_pipe(Recorder::default, w).await })
+        .unwrap()
+        .unwrap();
+    drop(r);
+    t.write(b"nobody reads").unwrap(); // EPIPE on the fast path: fatal, and counted
+    run_until(&lp, 100, || proto.borrow().lost);
+    let before = dropped_warnings();
+    for _ in 0..4 {
+        t.write(b"late").unwrap();
+    }
+    assert_eq!(
+        dropped_warnings(),
+        before,
+        "four dropped writes are only counted"
+    );
+    t.write(b"late").unwrap();
+    assert_eq!(dropped_warnings(), before + 1, "the fifth is warned about");
 }
 
 #[test]

@@ -42,7 +42,8 @@ pub(crate) trait WritePath: Sized + 'static {
     /// The water marks and the paused flag.
     fn flow(&self) -> &RefCell<FlowControl>;
     /// CPython's `_conn_lost` count behind the dropped-write warning (L81): a socket's starts
-    /// at 1 (its loss counts), a write pipe's at 0 (CPython's pipe close does not count).
+    /// at 1 (its loss counts), a write pipe's at 0 (CPython's pipe close does not count; a
+    /// failed `write` does).
     fn conn_lost_writes(&self) -> &Cell<u32>;
     /// This transport, for queuing callbacks and handing out `Transport` handles.
     fn me(&self) -> &Weak<Self>;

@@ -61,6 +61,14 @@ impl WritePath for PipeTransport {
     }
 
     fn write_failed(&self, err: io::Error) {
+        // CPython's `write` counts the failed write itself (`_conn_lost += 1`) before its
+        // `_fatal_error` (L81). Only `write`'s fast path fails with nothing buffered; a failed
+        // flush is left uncounted, as CPython's reader callback (`_read_ready`, the reader
+        // gone) closes the pipe before its `_write_ready` could count one.
+        if self.buffer.borrow().is_empty() {
+            let lost = &self.conn_lost_writes;
+            lost.set(lost.get().saturating_add(1));
+        }
         self.fatal_error(err, "Fatal write error on pipe transport", false);
     }
 }
