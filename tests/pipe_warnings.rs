@@ -29,6 +29,45 @@ impl log::Log for Capture {
 
 static LOGGER: Capture = Capture;
 
+/// A write pipe's transport on `lp`, its protocol a [`Recorder`].
+fn write_pipe(
+    lp: &EventLoop,
+    w: std::fs::File,
+) -> (
+    asyncio::Transport,
+    std::rc::Rc<std::cell::RefCell<Recorder>>,
+) {
+    let h = lp.handle();
+    lp.run_until_complete(async move { h.connect_write_pipe(Recorder::default, w).await })
+        .unwrap()
+        .unwrap()
+}
+
+/// A socket transport on `lp` over one end of a socketpair, closed and lost (nothing was
+/// buffered); the other end is returned to keep it open.
+fn lost_socket(lp: &EventLoop) -> (asyncio::Transport, std::os::unix::net::UnixStream) {
+    let (a, b) = asyncio::socketpair().unwrap();
+    let h = lp.handle();
+    let (t, proto) = lp
+        .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
+        .unwrap()
+        .unwrap();
+    t.close();
+    run_until(lp, 100, || proto.borrow().lost);
+    (t, b)
+}
+
+/// Drops writes with `write` and checks that the `nth` is the first that `count` sees warned.
+fn warned_from(nth: usize, count: impl Fn() -> usize, mut write: impl FnMut()) {
+    let before = count();
+    for _ in 1..nth {
+        write();
+    }
+    assert_eq!(count(), before, "the first {} are only counted", nth - 1);
+    write();
+    assert_eq!(count(), before + 1, "write {nth} is warned about");
+}
+
 fn warnings(text: &str) -> usize {
     LINES
         .lock()
@@ -36,6 +75,10 @@ fn warnings(text: &str) -> usize {
         .iter()
         .filter(|l| l.contains(text))
         .count()
+}
+
+fn send_warnings() -> usize {
+    warnings("socket.send() raised exception")
 }
 
 fn dropped_warnings() -> usize {
@@ -61,28 +104,14 @@ fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_n
     install();
     let lp = EventLoop::new().unwrap();
     let (_r, w) = os_pipe();
-    let h = lp.handle();
-    let (t, proto) = lp
-        .run_until_complete(async move { h.connect_write_pipe(Recorder::default, w).await })
-        .unwrap()
-        .unwrap();
+    let (t, proto) = write_pipe(&lp, w);
     t.close();
     run_until(&lp, 100, || proto.borrow().lost);
     for _ in 0..10 {
         t.write(b"").unwrap(); // nothing to write: not a dropped write
         t.writelines(&[]).unwrap();
     }
-    let before = dropped_warnings();
-    for _ in 0..5 {
-        t.write(b"late").unwrap();
-    }
-    assert_eq!(
-        dropped_warnings(),
-        before,
-        "five dropped writes are only counted"
-    );
-    t.write(b"late").unwrap();
-    assert_eq!(dropped_warnings(), before + 1, "the sixth is warned about");
+    warned_from(6, dropped_warnings, || t.write(b"late").unwrap());
 }
 
 /// CPython's `_UnixWritePipeTransport.write` counts the failed write itself (`_conn_lost += 1`
@@ -94,25 +123,11 @@ fn a_failed_pipe_write_counts_so_the_fifth_dropped_write_warns_l81() {
     install();
     let lp = EventLoop::new().unwrap();
     let (r, w) = os_pipe();
-    let h = lp.handle();
-    let (t, proto) = lp
-        .run_until_complete(async move { h.connect_write_pipe(Recorder::default, w).await })
-        .unwrap()
-        .unwrap();
+    let (t, proto) = write_pipe(&lp, w);
     drop(r);
     t.write(b"nobody reads").unwrap(); // EPIPE on the fast path: fatal, and counted
     run_until(&lp, 100, || proto.borrow().lost);
-    let before = dropped_warnings();
-    for _ in 0..4 {
-        t.write(b"late").unwrap();
-    }
-    assert_eq!(
-        dropped_warnings(),
-        before,
-        "four dropped writes are only counted"
-    );
-    t.write(b"late").unwrap();
-    assert_eq!(dropped_warnings(), before + 1, "the fifth is warned about");
+    warned_from(5, dropped_warnings, || t.write(b"late").unwrap());
 }
 
 #[test]
@@ -120,25 +135,8 @@ fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
     let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
     install();
     let lp = EventLoop::new().unwrap();
-    let (a, _b) = asyncio::socketpair().unwrap();
-    let h = lp.handle();
-    let (t, proto) = lp
-        .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
-        .unwrap()
-        .unwrap();
-    t.close(); // nothing buffered: lost at once
-    run_until(&lp, 100, || proto.borrow().lost);
-    let before = warnings("socket.send() raised exception");
-    for _ in 0..4 {
-        t.write(b"late").unwrap();
-    }
-    assert_eq!(warnings("socket.send() raised exception"), before);
-    t.write(b"late").unwrap();
-    assert_eq!(
-        warnings("socket.send() raised exception"),
-        before + 1,
-        "the fifth"
-    );
+    let (t, _peer) = lost_socket(&lp);
+    warned_from(5, send_warnings, || t.write(b"late").unwrap());
 }
 
 /// The warnings (and errors) logged so far that mention `text`.
@@ -183,27 +181,12 @@ fn socket_writelines_of_empty_chunks_after_loss_are_counted_l68_l81() {
     let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
     install();
     let lp = EventLoop::new().unwrap();
-    let (a, _b) = asyncio::socketpair().unwrap();
-    let h = lp.handle();
-    let (t, proto) = lp
-        .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
-        .unwrap()
-        .unwrap();
-    t.close();
-    run_until(&lp, 100, || proto.borrow().lost);
-    let before = warnings("socket.send() raised exception");
+    let (t, _peer) = lost_socket(&lp);
     for _ in 0..10 {
-        t.write(b"").unwrap();
+        t.write(b"").unwrap(); // not counted: had they been, the next ones would all warn
         t.writelines(&[]).unwrap();
     }
-    for _ in 0..4 {
-        t.writelines(&[std::io::IoSlice::new(b"")]).unwrap();
-    }
-    assert_eq!(warnings("socket.send() raised exception"), before);
-    t.writelines(&[std::io::IoSlice::new(b"")]).unwrap();
-    assert_eq!(
-        warnings("socket.send() raised exception"),
-        before + 1,
-        "the fifth dropped write, though empty, is warned about"
-    );
+    warned_from(5, send_warnings, || {
+        t.writelines(&[std::io::IoSlice::new(b"")]).unwrap()
+    });
 }

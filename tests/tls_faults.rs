@@ -1138,6 +1138,24 @@ fn tls_client_over(
     (t, p, rec)
 }
 
+/// A peer over `theirs` that sends `words`, its close_notify and EOF, says so on the channel
+/// (everything is then in our socket), and reads until we close.
+fn last_words_then_eof(
+    theirs: UnixStream,
+    words: &'static [u8],
+) -> (std::thread::JoinHandle<()>, mpsc::Receiver<()>) {
+    let (sent, sent_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.writer().write_all(words).unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        sock.shutdown(Shutdown::Write).unwrap();
+        sent.send(()).unwrap();
+        tls_common::drain(sock);
+    });
+    (peer, sent_rx)
+}
+
 /// A few turns with nothing to wait for: the loop takes in what already sits in its sockets.
 fn turns(lp: &EventLoop, n: usize) {
     for _ in 0..n {
@@ -1151,15 +1169,7 @@ fn close_after_the_peers_eof_while_reading_is_paused_ends_the_connection_t21_t22
     let lp = EventLoop::new().unwrap();
     let seen = util::capture_exceptions(&lp);
     let (ours, theirs) = asyncio::socketpair().unwrap();
-    let (sent, sent_rx) = mpsc::channel();
-    let peer = tls_peer_over(theirs, move |sock, conn| {
-        conn.writer().write_all(b"never read").unwrap();
-        conn.send_close_notify();
-        send_all(sock, conn);
-        sock.shutdown(Shutdown::Write).unwrap();
-        sent.send(()).unwrap();
-        tls_common::drain(sock);
-    });
+    let (peer, sent_rx) = last_words_then_eof(theirs, b"never read");
     let pause = Recorder {
         on_made: Some(Box::new(|t: &Transport| t.pause_reading())),
         ..Recorder::default()
@@ -1255,15 +1265,7 @@ fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
     let lp = EventLoop::new().unwrap();
     let seen = util::capture_exceptions(&lp);
     let (ours, theirs) = asyncio::socketpair().unwrap();
-    let (sent, sent_rx) = mpsc::channel();
-    let peer = tls_peer_over(theirs, move |sock, conn| {
-        conn.writer().write_all(b"last words").unwrap();
-        conn.send_close_notify();
-        send_all(sock, conn);
-        sock.shutdown(Shutdown::Write).unwrap();
-        sent.send(()).unwrap();
-        tls_common::drain(sock);
-    });
+    let (peer, sent_rx) = last_words_then_eof(theirs, b"last words");
     let (_t, p, rec) = tls_client_over(&lp, ours, Recorder::default());
     sent_rx.recv_timeout(BOUND).unwrap();
     {
