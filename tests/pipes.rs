@@ -395,6 +395,25 @@ fn open_read_pipe_reads_a_regular_file_through_the_helper_thread() {
 }
 
 #[test]
+fn a_read_error_of_the_helper_thread_reaches_the_reader_not_an_eof() {
+    // A directory as input: epoll refuses it (EPERM), the helper thread's read fails with
+    // EISDIR, and its pipe alone could only show an end of file.
+    let dir = util::temp_dir("pipes-dir");
+    let d = std::fs::File::open(&*dir).unwrap();
+    asyncio::run(async move {
+        let reader = asyncio::open_read_pipe(d).await?;
+        let e = reader
+            .read(-1)
+            .await
+            .expect_err("the read error, not an empty read");
+        assert_eq!(e.raw_os_error(), Some(libc::EISDIR), "{e}");
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
 fn open_read_pipe_reads_dev_null_through_the_helper_thread() {
     // epoll refuses /dev/null with EPERM: the fallback takes over.
     let f = std::fs::File::open("/dev/null").unwrap();

@@ -18,8 +18,11 @@
 //!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The
 //!   standard output thread ends when the stream is closed and everything written was passed on;
 //!   [`StreamWriter::wait_closed`] returns once that thread has written everything to the
-//!   descriptor and closed it (with its write error, if it had one). For pipes and sockets (the
-//!   usual case under a supervisor or in a shell pipeline) there is no thread.
+//!   descriptor and closed it (with its write error, if it had one). A read error of the
+//!   standard input thread (a directory given as input, a failing disk) reaches the reader as
+//!   that error where the pipe would only show an end of file; `EIO`, a terminal whose other
+//!   side has gone, stays an end of file, as CPython's read pipe treats it. For pipes and
+//!   sockets (the usual case under a supervisor or in a shell pipeline) there is no thread.
 //!
 //! **Non-blocking mode is shared.** `O_NONBLOCK` belongs to the open file description, which
 //! the duplicate shares with fd 0/1 and with every process that inherited it: while the stream
@@ -27,9 +30,11 @@
 //! given the same pipe, may fail with `WouldBlock`. CPython has the same issue. The helper
 //! thread path does not change the mode.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -39,7 +44,9 @@ use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
 use crate::event_loop::signals::block_sigpipe_in_this_thread;
+use crate::protocol::Protocol;
 use crate::transport::pipe::{os_pipe, Direction};
+use crate::transport::Transport;
 
 /// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
 /// pipes, sockets, files and terminals alike (see the module docs for how each is read).
@@ -118,21 +125,71 @@ pub async fn stdout() -> Result<StreamWriter, Error> {
 /// # Ok::<_, asyncio::Error>(())
 /// ```
 pub async fn open_read_pipe(fd: impl Into<OwnedFd>) -> Result<StreamReader, Error> {
-    let (fd, _) = pollable(fd.into(), Direction::Read)?;
+    let (fd, helper) = pollable(fd.into(), Direction::Read)?;
     let lp = crate::event_loop::get_running_loop()?;
     let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
+    if let Some(done) = helper {
+        return read_via(&lp, fd, core, done).await;
+    }
     let spare = fd.try_clone()?;
     match lp.connect_pipe_rc(fd, Direction::Read, core.clone()).await {
         Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM) => {
-            let (fd, _) = via_thread(spare, Direction::Read)?;
+            let (fd, done) = via_thread(spare, Direction::Read)?;
             let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
-            lp.connect_pipe_rc(fd, Direction::Read, core.clone())
-                .await?;
-            return Ok(StreamReader::from_core(core));
+            return read_via(&lp, fd, core, done).await;
         }
         other => other?,
     };
     Ok(StreamReader::from_core(core))
+}
+
+/// The reader over a helper thread's pipe: the stream's protocol, told of the thread's read
+/// error at the end of input ([`HelperFed`]).
+async fn read_via(
+    lp: &crate::event_loop::LoopHandle,
+    fd: OwnedFd,
+    core: Rc<RefCell<StreamCore>>,
+    done: Arc<HelperDone>,
+) -> Result<StreamReader, Error> {
+    let fed = Rc::new(RefCell::new(HelperFed {
+        core: core.clone(),
+        done,
+    }));
+    lp.connect_pipe_rc(fd, Direction::Read, fed).await?;
+    Ok(StreamReader::from_core(core))
+}
+
+/// The protocol of a reader fed by the standard input thread: the stream's own, except at the
+/// end of input, where a read error of the thread (which its pipe cannot carry) becomes the
+/// reader's exception. The thread records the error before it closes the pipe, so it is there
+/// when the end of input arrives.
+struct HelperFed {
+    core: Rc<RefCell<StreamCore>>,
+    done: Arc<HelperDone>,
+}
+
+impl Protocol for HelperFed {
+    fn connection_made(&mut self, transport: Transport) {
+        self.core.borrow_mut().connection_made(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        self.core.borrow_mut().data_received(data);
+    }
+
+    fn eof_received(&mut self) -> bool {
+        if let Some(e) = self.done.error() {
+            let waker = self.core.borrow_mut().reader.set_exception(&e);
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+        self.core.borrow_mut().eof_received()
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.core.borrow_mut().connection_lost(exc);
+    }
 }
 
 /// A [`StreamWriter`] to any writable descriptor: a pipe or socket directly, a regular
@@ -168,12 +225,12 @@ pub async fn open_write_pipe(fd: impl Into<OwnedFd>) -> Result<StreamWriter, Err
     let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
     let transport = match lp.connect_pipe_rc(fd, Direction::Write, core.clone()).await {
         Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM) => {
-            let (fd, helper) = via_thread(spare, Direction::Write)?;
+            let (fd, done) = via_thread(spare, Direction::Write)?;
             let core = StreamCore::new(ReaderState::new(DEFAULT_LIMIT)?);
             let t = lp
                 .connect_pipe_rc(fd, Direction::Write, core.clone())
                 .await?;
-            return Ok(StreamWriter::new(t, core).with_helper(helper));
+            return Ok(StreamWriter::new(t, core).with_helper(Some(done)));
         }
         other => other?,
     };
@@ -189,14 +246,16 @@ fn pollable(
     let file = File::from(fd);
     let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
     if regular || file.is_terminal() {
-        via_thread(OwnedFd::from(file), direction)
+        let (fd, done) = via_thread(OwnedFd::from(file), direction)?;
+        Ok((fd, Some(done)))
     } else {
         Ok((OwnedFd::from(file), None))
     }
 }
 
-/// A write helper thread's end, for [`StreamWriter::wait_closed`]: set once the thread has
-/// passed everything on and closed the descriptor.
+/// A helper thread's end: set once it has passed everything on and closed its descriptor, with
+/// its error if it had one. Writing, [`StreamWriter::wait_closed`] waits for it; reading, the
+/// reader's end of input looks at it ([`HelperFed`]).
 #[derive(Default)]
 pub(crate) struct HelperDone {
     state: Mutex<HelperState>,
@@ -220,16 +279,18 @@ impl HelperDone {
         waiters.into_iter().for_each(Waker::wake);
     }
 
+    /// A copy of the thread's error, if it is done and had one.
+    fn error(&self) -> Option<io::Error> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.outcome.as_ref()?.as_ref().map(copy_error)
+    }
+
     /// Ready once the thread is done: `Err` with (a copy of) its write error.
     pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &st.outcome {
             Some(err) => Poll::Ready(match err {
-                Some(e) => Err(match e.raw_os_error() {
-                    Some(errno) => io::Error::from_raw_os_error(errno),
-                    None => io::Error::new(e.kind(), e.to_string()),
-                }
-                .into()),
+                Some(e) => Err(copy_error(e).into()),
                 None => Ok(()),
             }),
             None => {
@@ -242,12 +303,17 @@ impl HelperDone {
     }
 }
 
+/// `e` again (an `io::Error` cannot be cloned): its errno, else its kind and text.
+fn copy_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(errno) => io::Error::from_raw_os_error(errno),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
 /// Starts a thread copying between `fd` (blocking) and a new pipe; returns the pipe's end
-/// for the loop and, writing, the thread's completion.
-fn via_thread(
-    fd: OwnedFd,
-    direction: Direction,
-) -> Result<(OwnedFd, Option<Arc<HelperDone>>), Error> {
+/// for the loop and the thread's completion.
+fn via_thread(fd: OwnedFd, direction: Direction) -> Result<(OwnedFd, Arc<HelperDone>), Error> {
     let (r, w) = os_pipe()?;
     let (r, w) = (File::from(r), File::from(w));
     let mut file = File::from(fd);
@@ -255,12 +321,22 @@ fn via_thread(
     match direction {
         Direction::Read => {
             let mut w = w;
+            let done = Arc::new(HelperDone::default());
+            let tell = done.clone();
             builder.name("asyncio-stdin".into()).spawn(move || {
                 // The stream may go first: then the write fails with EPIPE, not SIGPIPE.
                 block_sigpipe_in_this_thread();
-                let _ = copy(&mut file, &mut w); // nobody to tell: the reader sees EOF
+                let result = match copy(&mut file, &mut w) {
+                    // The reader hears of a read error; EIO (a terminal hung up) is an end
+                    // of input, as CPython's read pipe has it; a write error means the
+                    // stream is gone, with nobody left to tell.
+                    Err(Copy::Read(e)) if e.raw_os_error() != Some(libc::EIO) => Err(e),
+                    _ => Ok(()),
+                };
+                tell.finish(result); // before the pipe closes: the reader looks at its EOF
+                drop(w);
             })?;
-            Ok((OwnedFd::from(r), None))
+            Ok((OwnedFd::from(r), done))
         }
         Direction::Write => {
             let mut r = r;
@@ -269,26 +345,40 @@ fn via_thread(
             builder.name("asyncio-stdout".into()).spawn(move || {
                 // Whatever the descriptor is, a gone reader is an error to report, not SIGPIPE.
                 block_sigpipe_in_this_thread();
-                let result = copy(&mut r, &mut file);
+                let result = copy(&mut r, &mut file).map_err(Copy::into_error);
                 drop(file); // closed before wait_closed may return
                 tell.finish(result);
             })?;
-            Ok((OwnedFd::from(w), Some(done)))
+            Ok((OwnedFd::from(w), done))
+        }
+    }
+}
+
+/// Which side of a [`copy`] failed.
+enum Copy {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+impl Copy {
+    fn into_error(self) -> io::Error {
+        match self {
+            Copy::Read(e) | Copy::Write(e) => e,
         }
     }
 }
 
 /// Copies until end of file or an error on either side.
-fn copy(from: &mut impl io::Read, to: &mut impl io::Write) -> io::Result<()> {
+fn copy(from: &mut impl io::Read, to: &mut impl io::Write) -> Result<(), Copy> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(Copy::Read(e)),
         };
-        to.write_all(&buf[..n])?;
-        to.flush()?;
+        to.write_all(&buf[..n]).map_err(Copy::Write)?;
+        to.flush().map_err(Copy::Write)?;
     }
 }
