@@ -1718,3 +1718,141 @@ fn t37_t9_connect_accepted_socket_handshake_failure_is_the_error() {
         Ok(())
     });
 }
+
+// ───────────── loop.start_tls over a transport whose writing is paused ─────────────
+
+/// Plaintext written before the upgrade: far above the raw transport's 64 KiB mark even after
+/// the kernels (a 64 KiB receive buffer on the peer) took their share.
+const FILLER: usize = 8 << 20;
+
+/// A peer that reads nothing until told, then takes the [`FILLER`] plaintext, runs the server
+/// side of TLS and returns the plaintext it got before our close_notify (answered).
+fn slow_starttls_peer() -> (
+    u16,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Vec<u8>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let config = Certs::get().server_config(&[]);
+    let peer = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let _ = wait_go.recv_timeout(BOUND);
+        let mut filler = vec![0u8; FILLER];
+        io::Read::read_exact(&mut tcp, &mut filler).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return Vec::new();
+            }
+        }
+        // Plaintext until our close_notify, answered with its own.
+        let mut got = Vec::new();
+        loop {
+            match conn.read_tls(&mut tcp) {
+                Ok(0) | Err(_) => return got,
+                Ok(_) => {}
+            }
+            let Ok(state) = conn.process_new_packets() else {
+                return got;
+            };
+            let mut buf = [0u8; 4096];
+            while let Ok(k) = io::Read::read(&mut conn.reader(), &mut buf) {
+                if k == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..k]);
+            }
+            if state.peer_has_closed() {
+                conn.send_close_notify();
+                while conn.wants_write() {
+                    if conn.write_tls(&mut tcp).is_err() {
+                        break;
+                    }
+                }
+                return got;
+            }
+        }
+    });
+    (port, go, peer)
+}
+
+/// Runs loop turns until `cond`, for at most [`BOUND`] in all.
+fn turn_until(lp: &asyncio::EventLoop, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + BOUND;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not reached within {BOUND:?}"
+        );
+        lp.run_once(Some(Duration::from_millis(100))).unwrap();
+    }
+}
+
+/// T33/T15 with the raw transport above its high-water mark when `loop.start_tls` swaps its
+/// protocol: the handshake completes, the app protocol (which got `pause_writing` from the
+/// raw transport) gets `resume_writing` from the TLS layer, strictly alternating (L49), and
+/// nothing is reported (no failed assertion inside the layer's pause/resume_writing). With
+/// `hold`, the app protocol is borrowed while it crosses the mark, so its pause is still
+/// queued in the seam when start_tls swaps the protocol: it must reach that protocol, not
+/// the TLS layer.
+fn start_tls_over_paused_writing(hold: bool) {
+    let (port, go, peer) = slow_starttls_peer();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let reports = util::capture_exceptions(&lp.handle());
+    let (t, proto) = lp
+        .run_until_complete(asyncio::timeout(
+            BOUND,
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .into_future(),
+        ))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let app: asyncio::ProtocolRef = proto.clone();
+    let upgrade = lp
+        .start_tls(&t, app, Certs::get().client_config(&[]), false)
+        .server_hostname("localhost");
+    go.send(()).unwrap();
+    // The write and the swap in one turn: a pause queued for a held protocol is still queued.
+    let (t2, p2) = (t.clone(), proto.clone());
+    let tls = lp
+        .run_until_complete(asyncio::timeout(BOUND, async move {
+            let held = hold.then(|| p2.borrow_mut());
+            t2.write(&vec![0u8; FILLER])?;
+            drop(held);
+            assert!(t2.buffer_info().writing_paused, "the raw transport is full");
+            upgrade.await
+        }))
+        .unwrap()
+        .expect("start_tls hung")
+        .expect("start_tls");
+    turn_until(&lp, "resume_writing", || {
+        proto.borrow().calls.iter().any(|c| c == "resume_writing")
+    });
+    tls.write(b"after the upgrade").unwrap();
+    tls.close();
+    turn_until(&lp, "connection_lost", || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().grammar(),
+        [
+            "connection_made",
+            "pause_writing",
+            "resume_writing",
+            "eof_received", // T22: the peer's close_notify answered ours
+            "connection_lost(None)"
+        ]
+    );
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    assert_eq!(peer.join().unwrap(), b"after the upgrade");
+}
+
+#[test]
+fn t33_t15_l49_start_tls_over_a_transport_whose_writing_is_paused() {
+    start_tls_over_paused_writing(false);
+}

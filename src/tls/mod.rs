@@ -534,15 +534,23 @@ impl StartTls {
                 ))
             }
         };
+        let app = protocol.clone();
         let layer = TlsProtocol::new(&lp, engine, protocol, server_side, name, options, false);
         let handshake = Handshake::new(&layer);
         // T33: nothing may reach the layer before its connection_made.
         transport.pause_reading();
+        let app_was_raws = transport
+            .get_protocol()
+            .is_some_and(|p| std::ptr::addr_eq(Rc::as_ptr(&p), Rc::as_ptr(&app)));
         let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
         if let Err(e) = transport.set_protocol(raw_side) {
             transport.resume_reading();
             return Err(e);
         }
+        // A raw transport above its high-water mark resumes us later; the app it paused is
+        // resumed by the layer (T15, L49).
+        let raw_paused = transport.buffer_info().writing_paused;
+        layer.inherit_raw_flow(raw_paused, app_was_raws);
         let (l, t) = (layer.clone(), transport.clone());
         let made = lp.call_soon(move || l.connection_made(t))?;
         let t = transport.clone();

@@ -114,6 +114,13 @@ impl FlowControl {
         false
     }
 
+    /// Takes over a pause someone else delivered (start_tls: the raw transport paused the
+    /// protocol the TLS layer now serves), so that the next crossing of low owes the resume.
+    #[cfg(feature = "tls")]
+    pub(crate) fn mark_paused(&mut self) {
+        self.paused = true;
+    }
+
     /// True exactly when `resume_writing` must be called now (paused, size at or below low).
     pub(crate) fn should_resume(&mut self, size: usize) -> bool {
         if self.paused && size <= self.low {

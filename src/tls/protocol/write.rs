@@ -102,6 +102,18 @@ impl TlsProtocol {
         }
     }
 
+    /// start_tls made us the protocol of a transport whose writing is paused (T15, L49): its
+    /// later `resume_writing` is ours to receive, and if it had paused the app protocol itself
+    /// (`app_was_paused`), the layer owes the app that protocol's `resume_writing`, sent by the
+    /// T14 rule once our own buffer is at or below low. CPython leaves both out: its
+    /// `resume_writing` then fails an assertion and the app stays paused.
+    pub(crate) fn inherit_raw_flow(&self, raw_paused: bool, app_was_paused: bool) {
+        self.ssl_writing_paused.set(raw_paused);
+        if raw_paused && app_was_paused {
+            self.write_flow.borrow_mut().mark_paused();
+        }
+    }
+
     /// Python's `_get_write_buffer_size` (T13): held ciphertext plus the plaintext backlog.
     pub(crate) fn write_buffer_size(&self) -> usize {
         self.outgoing.borrow().len() + self.backlog.borrow().len()
