@@ -412,11 +412,21 @@ impl ProtocolSlot {
     /// # Errors
     /// `InvalidState` from inside a callback of the current protocol.
     pub(crate) fn replace(&self, protocol: ProtocolRef) -> Result<(), crate::error::Error> {
+        let refuse = || {
+            crate::error::Error::invalid_state(
+                "set_protocol() called from inside a callback of the current protocol",
+            )
+        };
+        if self.is_busy() {
+            return Err(refuse());
+        }
+        // Edges queued while the current protocol was held elsewhere are its own (Python would
+        // have called it there and then): deliver them before it goes, so that the new one
+        // does not get a pause or resume meant for the old (L49).
+        let _ = self.flush();
         let mut slot = self.protocol.borrow_mut();
         if slot.as_ref().is_some_and(is_busy) {
-            return Err(crate::error::Error::invalid_state(
-                "set_protocol() called from inside a callback of the current protocol",
-            ));
+            return Err(refuse());
         }
         if slot.is_some() {
             self.addr.set(Rc::as_ptr(&protocol).cast::<()>());

@@ -1754,10 +1754,6 @@ fn slow_starttls_peer() -> (
         // Plaintext until our close_notify, answered with its own.
         let mut got = Vec::new();
         loop {
-            match conn.read_tls(&mut tcp) {
-                Ok(0) | Err(_) => return got,
-                Ok(_) => {}
-            }
             let Ok(state) = conn.process_new_packets() else {
                 return got;
             };
@@ -1770,12 +1766,18 @@ fn slow_starttls_peer() -> (
             }
             if state.peer_has_closed() {
                 conn.send_close_notify();
-                while conn.wants_write() {
-                    if conn.write_tls(&mut tcp).is_err() {
-                        break;
-                    }
+            }
+            while conn.wants_write() {
+                if conn.write_tls(&mut tcp).is_err() {
+                    return got;
                 }
+            }
+            if state.peer_has_closed() {
                 return got;
+            }
+            match conn.read_tls(&mut tcp) {
+                Ok(0) | Err(_) => return got,
+                Ok(_) => {}
             }
         }
     });
@@ -1855,4 +1857,8 @@ fn start_tls_over_paused_writing(hold: bool) {
 #[test]
 fn t33_t15_l49_start_tls_over_a_transport_whose_writing_is_paused() {
     start_tls_over_paused_writing(false);
+}
+#[test]
+fn l49_t33_a_pause_queued_for_a_held_protocol_reaches_it_across_start_tls() {
+    start_tls_over_paused_writing(true);
 }
