@@ -1862,3 +1862,66 @@ fn t33_t15_l49_start_tls_over_a_transport_whose_writing_is_paused() {
 fn l49_t33_a_pause_queued_for_a_held_protocol_reaches_it_across_start_tls() {
     start_tls_over_paused_writing(true);
 }
+
+// ───────────── T29: a protocol's misuse inside the layer is reported ─────────────
+
+/// A buffered protocol whose `get_buffer` lends nothing (a bug in it).
+#[derive(Default)]
+struct EmptyBuffer {
+    transport: Option<Transport>,
+    lost: Option<Option<io::ErrorKind>>,
+}
+
+impl asyncio::Protocol for EmptyBuffer {
+    fn connection_made(&mut self, t: Transport) {
+        t.write(b"ping\n").unwrap();
+        self.transport = Some(t);
+    }
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.lost = Some(exc.map(|e| e.kind()));
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for EmptyBuffer {
+    fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+        &mut []
+    }
+    fn buffer_updated(&mut self, _n: usize) {}
+}
+
+/// T29: an empty buffer from `get_buffer` is not an OS or TLS error (Python would raise a
+/// RuntimeError), so besides ending the connection it reaches the exception handler, as the
+/// socket transport reports the same misuse (L51), instead of a debug log nobody sees.
+#[test]
+fn t29_l51_empty_get_buffer_over_tls_reaches_the_exception_handler() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let reports = util::capture_exceptions(&lp.handle());
+    let (server, proto) = lp
+        .run_until_complete(asyncio::timeout(BOUND, async {
+            let (server, port) = tls_echo_server(&[]).await?;
+            let (_t, proto) = asyncio::get_running_loop()?
+                .create_connection(EmptyBuffer::default, "127.0.0.1", port)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .await?;
+            Ok::<_, Error>((server, proto))
+        }))
+        .unwrap()
+        .expect("bounded")
+        .expect("connect");
+    turn_until(&lp, "connection_lost", || proto.borrow().lost.is_some());
+    assert!(
+        matches!(proto.borrow().lost, Some(Some(_))),
+        "the connection ends with the error"
+    );
+    let reports = reports.borrow().clone();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        reports[0].contains("get_buffer() returned an empty buffer"),
+        "{reports:?}"
+    );
+    server.close();
+}

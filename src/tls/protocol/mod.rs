@@ -535,13 +535,15 @@ impl TlsProtocol {
 
     // ---- errors and extra info ------------------------------------------------------------
 
-    /// Python's `_fatal_error` (T29): force-close the raw transport with `exc`. OS and TLS
-    /// errors are only debug-logged; others go to the exception handler.
+    /// Python's `_fatal_error` (T29): force-close the raw transport with `exc`. OS, TLS and
+    /// timeout errors (Python's OSError) are only debug-logged; others (a protocol's panic or
+    /// misuse) go to the exception handler.
     fn fatal_error(&self, exc: Error, message: &str) {
-        let reported = matches!(
-            &exc,
-            Error::Io(e) if e.get_ref().is_some_and(|i| i.is::<PanicError>())
-        );
+        let reported = match &exc {
+            Error::Io(e) => e.get_ref().is_some_and(|i| i.is::<PanicError>()),
+            Error::Tls(_) | Error::Timeout | Error::Cancelled => false,
+            _ => true,
+        };
         if reported {
             self.lp.call_exception_handler(
                 &ExceptionContext::new(message).with_exception(Box::new(exc.duplicate())),
@@ -551,11 +553,7 @@ impl TlsProtocol {
         }
         let raw = self.raw();
         if let Some(raw) = raw {
-            let mut fatal = self.fatal.borrow_mut();
-            if fatal.is_none() {
-                *fatal = Some(exc);
-            }
-            drop(fatal);
+            self.fatal.borrow_mut().get_or_insert(exc);
             raw.abort();
         }
     }

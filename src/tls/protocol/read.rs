@@ -5,8 +5,6 @@
 //! is borrowed inside the app's `get_buffer` lend only for the copy, never across
 //! `buffer_updated` or `data_received`.
 
-use std::io;
-
 use super::{AppCall, AppState, SslState, TlsProtocol, COPY_CHUNK};
 use crate::error::Error;
 use crate::tls::engine::ReadEnd;
@@ -90,8 +88,9 @@ impl TlsProtocol {
         match r {
             AppCall::Done(Ok(end)) => Some(end),
             AppCall::Done(Err(())) => {
-                let e = io::Error::other("get_buffer() returned an empty buffer");
-                self.fatal_error(Error::Io(e), "Fatal error on SSL protocol");
+                // The protocol's bug, not the connection's: reported (T29, L51).
+                let e = Error::invalid_state("get_buffer() returned an empty buffer");
+                self.fatal_error(e, "Fatal error on SSL protocol");
                 None
             }
             AppCall::Busy => {
