@@ -617,7 +617,7 @@ impl ServerCertVerifier for ChainOnly {
         match (first, second) {
             // The chain's verdict cannot depend on the stand-in key, the signature's does: two
             // different refusals mean the chain passed and the stand-in signatures did not.
-            (Err(Rehearsal::Refused(a)), Err(Rehearsal::Refused(b))) if a != b => {
+            (Err(Rehearsal::Refused(a)), Err(Rehearsal::Refused(b))) if !same_refusal(&a, &b) => {
                 Ok(ServerCertVerified::assertion())
             }
             (Err(Rehearsal::Refused(e)), _) | (_, Err(Rehearsal::Refused(e))) => Err(e),
@@ -658,6 +658,29 @@ impl ServerCertVerifier for ChainOnly {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// Whether two rehearsals ended with the same refusal. Not `==`: a validity check records the
+/// time it ran at (`ExpiredContext`, `NotValidYetContext`, `ExpiredRevocationListContext`),
+/// which may pass a second boundary between the two rehearsals, and rustls' `OtherError`
+/// equals nothing, itself included; either way one chain refusal would look like two
+/// different signature refusals and the chain would pass. So the time is left out and the
+/// rest compared by its text.
+fn same_refusal(a: &rustls::Error, b: &rustls::Error) -> bool {
+    use rustls::Error::InvalidCertificate as Cert;
+    use CertificateError::{ExpiredContext, ExpiredRevocationListContext, NotValidYetContext};
+    match (a, b) {
+        (Cert(ExpiredContext { not_after: x, .. }), Cert(ExpiredContext { not_after: y, .. }))
+        | (
+            Cert(NotValidYetContext { not_before: x, .. }),
+            Cert(NotValidYetContext { not_before: y, .. }),
+        )
+        | (
+            Cert(ExpiredRevocationListContext { next_update: x, .. }),
+            Cert(ExpiredRevocationListContext { next_update: y, .. }),
+        ) => x == y,
+        _ => format!("{a:?}") == format!("{b:?}"),
     }
 }
 
@@ -1078,6 +1101,93 @@ mod tests {
             ),
             "{e:?}"
         );
+    }
+
+    /// A verifier that refuses every chain with `refusal(n)`, `n` counting its calls.
+    #[derive(Debug)]
+    struct Refuses(
+        Arc<rustls::crypto::CryptoProvider>,
+        std::sync::atomic::AtomicU64,
+        fn(u64) -> rustls::Error,
+    );
+
+    impl ServerCertVerifier for Refuses {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            let n = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err((self.2)(n))
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            rustls::crypto::verify_tls12_signature(m, c, d, algs)
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            rustls::crypto::verify_tls13_signature(m, c, d, algs)
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// T3/T48: the same chain refusal in both rehearsals is a refusal, even when it carries
+    /// the time the check ran at (an expired certificate while the clock passes a second
+    /// boundary between the rehearsals: WebPKI's `ExpiredContext`) or an `OtherError`
+    /// (which rustls never finds equal to anything). Before, either was taken for two
+    /// different stand-in signature refusals, and the chain accepted.
+    #[test]
+    fn t3_t48_a_refusal_that_carries_the_time_or_an_other_error_stays_a_refusal() {
+        let (_, good, _) = trusted_and_stranger_leaves();
+        let name = ServerName::try_from(NO_NAME).unwrap();
+        let expired_as_the_clock_ticks = |n: u64| {
+            rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+                time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(2_000_000_000 + n)),
+                not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_000)),
+            })
+        };
+        let other = |_: u64| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                Arc::new(io::Error::other("revoked by policy")),
+            )))
+        };
+        let refusals: [fn(u64) -> rustls::Error; 2] = [expired_as_the_clock_ticks, other];
+        for refusal in refusals {
+            let p = Arc::new(rustls::crypto::ring::default_provider());
+            let user = Arc::new(
+                ClientConfig::builder_with_provider(p.clone())
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(Refuses(
+                        p.clone(),
+                        Default::default(),
+                        refusal,
+                    )))
+                    .with_no_client_auth(),
+            );
+            let verifier = ChainOnly {
+                rehearsal: user,
+                provider: p,
+            };
+            let r = verifier.verify_server_cert(good.der(), &[], &name, &[], UnixTime::now());
+            assert!(r.is_err(), "{:?}: the chain was refused", refusal(0));
+        }
     }
 
     #[test]
