@@ -1925,3 +1925,36 @@ fn t29_l51_empty_get_buffer_over_tls_reaches_the_exception_handler() {
     );
     server.close();
 }
+
+/// T33: start_tls pauses the raw transport's reading for the swap and resumes it, as
+/// CPython does; when the swap is refused (the protocol is busy: `set_protocol` from inside
+/// one of its own callbacks, something CPython cannot refuse) the transport is left as the
+/// caller had it, so a reading paused before the call stays paused.
+#[test]
+fn t33_a_refused_start_tls_leaves_a_paused_transport_paused() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (t, proto) = lp
+        .run_until_complete(asyncio::timeout(
+            BOUND,
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .into_future(),
+        ))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    t.pause_reading();
+    let app: asyncio::ProtocolRef = proto.clone();
+    let upgrade = lp.start_tls(&t, app, Certs::get().client_config(&[]), false);
+    let held = proto.borrow_mut(); // as if start_tls ran inside one of its callbacks
+    let r = lp
+        .run_until_complete(asyncio::timeout(BOUND, upgrade.into_future()))
+        .unwrap()
+        .expect("bounded");
+    drop(held);
+    assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+    assert!(!t.is_reading(), "the caller's pause_reading is undone");
+    t.close();
+}

@@ -538,13 +538,16 @@ impl StartTls {
         let layer = TlsProtocol::new(&lp, engine, protocol, server_side, name, options, false);
         let handshake = Handshake::new(&layer);
         // T33: nothing may reach the layer before its connection_made.
+        let was_reading = transport.is_reading();
         transport.pause_reading();
         let app_was_raws = transport
             .get_protocol()
             .is_some_and(|p| std::ptr::addr_eq(Rc::as_ptr(&p), Rc::as_ptr(&app)));
         let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
         if let Err(e) = transport.set_protocol(raw_side) {
-            transport.resume_reading();
+            if was_reading {
+                transport.resume_reading(); // as it was: a pause of the caller's stays
+            }
             return Err(e);
         }
         // A raw transport above its high-water mark resumes us later; the app it paused is
