@@ -102,6 +102,9 @@
 //! - A failed `start_tls` (refused certificate, handshake timeout, peer gone) ends the
 //!   connection for everyone waiting on it: every pending and later read, `drain` and
 //!   `wait_closed` on that stream fails with the error instead of waiting forever.
+//! - `start_tls` on a transport whose writing is paused: the layer takes over the pause, and
+//!   the protocol the transport paused gets its `resume_writing` from the layer (CPython's
+//!   `SSLProtocol.resume_writing` fails an assertion there and the protocol stays paused).
 // Checklist: D13, D9, T35, D14.
 
 pub(crate) mod config;
