@@ -421,6 +421,50 @@ fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
     drop(victim);
 }
 
+// A worker's handler awaiting its own group's wait_closed would wait for its own end (its
+// connection keeps its loop, and so its thread, running): refused at once, as joining the
+// current thread is.
+#[test]
+fn wait_closed_on_one_of_the_groups_own_workers_is_refused() {
+    use std::sync::{mpsc, OnceLock};
+
+    let _serial = util::serial();
+    let group: Arc<OnceLock<ServerGroup>> = Arc::new(OnceLock::new());
+    let (tx, rx) = mpsc::channel::<Result<(), Error>>();
+    let make_cb = {
+        let group = group.clone();
+        move || {
+            let (group, tx) = (group.clone(), tx.clone());
+            move |_r: StreamReader, w: StreamWriter| {
+                let (group, tx) = (group.clone(), tx.clone());
+                async move {
+                    let g = group.get().expect("the group has started");
+                    let _ = tx.send(g.wait_closed().await);
+                    w.close();
+                    Ok::<_, Error>(())
+                }
+            }
+        }
+    };
+    let started = asyncio::serve_on_threads(1, make_cb, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    let addr = addr_of(&started);
+    assert!(group.set(started).is_ok());
+    let client = connect(addr);
+    let got = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the handler's wait_closed returned");
+    match got {
+        Err(Error::InvalidState(text)) => assert!(text.contains("own workers"), "{text}"),
+        other => panic!("expected InvalidState, got {other:?}"),
+    }
+    drop(client);
+    close_and_wait(group.get().unwrap()).unwrap();
+    assert_no_worker_threads();
+    assert!(Arc::into_inner(group).is_some());
+}
+
 // Two workers ask for the group's figures from inside their callbacks at the same moment:
 // each answers the other's request while it waits for its own (no deadlock), and both see
 // both workers. Bounded: every wait has a timeout, and on failure the group is left undropped

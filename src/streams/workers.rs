@@ -941,6 +941,8 @@ impl ServerGroup {
     /// # Errors
     /// What the workers failed with: the one error, or `Error::Group` of several (a panic is
     /// `Error::Panic`). Each error is returned once, to the first caller after it happened.
+    /// `Error::InvalidState` at once when called on one of this group's own workers, which
+    /// would wait for its own end (as joining the current thread is refused).
     ///
     /// # Cancel safety
     /// Dropping the future loses nothing: the workers go on ending, and a later call sees them.
@@ -957,6 +959,15 @@ impl ServerGroup {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub async fn wait_closed(&self) -> Result<(), Error> {
+        if WORKER_AT
+            .with(Cell::get)
+            .is_some_and(|(group, _)| group == self.shared.id)
+        {
+            return Err(Error::invalid_state(
+                "ServerGroup.wait_closed() called on one of its own workers: it would wait for \
+                 itself",
+            ));
+        }
         poll_fn(|cx| {
             let mut state = self.shared.lock();
             if state.running == 0 {
