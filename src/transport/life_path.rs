@@ -24,7 +24,7 @@ use std::io;
 
 use super::lifecycle::{Life, Reading, State};
 use super::write_path::WritePath;
-use super::{Transport, TransportImpl};
+use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::protocol::Called;
@@ -113,10 +113,8 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         self.force_close(Some(io::Error::other(panic)));
     }
 
-    /// The error funnel (L80): what is not an OS error (`report`) goes to the exception
-    /// handler; an OS error, whatever its errno, is no report: as CPython's `_fatal_error`, it
-    /// is logged at debug level in debug mode only (L61), and reaches the protocol through
-    /// `connection_lost(exc)`. Then `force_close`.
+    /// The error funnel (L80): OS errors are only logged (debug for an ordinary disconnect,
+    /// L61), others (`report`) go to the exception handler; then `force_close`.
     fn fatal_error(&self, err: io::Error, message: &str, report: bool) {
         let id = self.protocol().transport_id();
         if report {
@@ -125,8 +123,10 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
                     .with_exception(Box::new(io::Error::new(err.kind(), err.to_string())))
                     .with_detail("transport", id.to_string()),
             );
-        } else if self.protocol().lp().get_debug() {
+        } else if is_ordinary_disconnect(&err) {
             log::debug!(target: "asyncio", "{} {id}: {message}: {err}", Self::LOG_NAME);
+        } else {
+            crate::event_loop::debug::warning!("{} {id}: {message}: {err}", Self::LOG_NAME);
         }
         self.force_close(Some(err));
     }

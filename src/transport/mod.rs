@@ -22,7 +22,7 @@ pub(crate) mod write_buffer;
 pub(crate) mod write_path;
 
 use std::fmt;
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::Waker;
@@ -815,4 +815,14 @@ impl fmt::Debug for Transport {
             .field("closing", &self.is_closing())
             .finish()
     }
+}
+
+/// The type `io::Error` values in `connection_lost` have when the peer resets.
+pub(crate) fn is_ordinary_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
 }
