@@ -102,7 +102,9 @@ impl<T> ConcurrentFuture<T> {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, Error> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long to represent (`Duration::MAX`, the idiom for "no deadline") is
+        // waited out like `None` instead of overflowing the `Instant`.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(r) = s.result.take() {

@@ -209,3 +209,12 @@ fn l9_next_timeout_is_whole_milliseconds_rounded_up() {
         "rounded up, never below the deadline's millisecond: {t:?}"
     );
 }
+
+#[test]
+fn result_with_duration_max_timeout_waits_instead_of_panicking() {
+    // `Duration::MAX` means "no deadline": `Instant::now() + Duration::MAX` must not overflow.
+    let lt = LoopThread::spawn().unwrap();
+    let f = lt.run_coroutine_threadsafe(|| async { 7u8 });
+    assert_eq!(f.result(Some(Duration::MAX)).unwrap(), 7);
+    lt.stop().unwrap();
+}
