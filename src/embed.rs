@@ -232,10 +232,14 @@ where
         done: Condvar::new(),
         cancel: AtomicBool::new(false),
     });
-    let s = shared.clone();
+    let unstarted = Unstarted(Some(shared.clone()));
     let scheduled = lp.call_soon_threadsafe(move || {
+        let mut unstarted = unstarted;
+        let fut = f();
+        // From here the runner reports (its drop says Cancelled if it never finishes).
+        let Some(s) = unstarted.0.take() else { return };
         let task = Runner {
-            fut: Box::pin(f()),
+            fut: Box::pin(fut),
             shared: s.clone(),
         };
         if let Err(e) = crate::event_loop::get_running_loop().and_then(|l| l.spawn(task)) {
@@ -251,6 +255,19 @@ where
 }
 
 /// The loop-side task: polls the user's future unless cancelled, then fills the slot.
+/// The scheduled callback's hold on the result slot until a [`Runner`] takes it over. A
+/// callback dropped without running (the loop closed with it queued) or unwinding out of `f`
+/// completes the slot as it goes, so no `result()` or `.await` waits for ever.
+struct Unstarted<T>(Option<Arc<Shared<T>>>);
+
+impl<T> Drop for Unstarted<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.complete(Err(Error::loop_closed()));
+        }
+    }
+}
+
 struct Runner<Fut: Future> {
     fut: Pin<Box<Fut>>,
     shared: Arc<Shared<Fut::Output>>,

@@ -218,3 +218,21 @@ fn result_with_duration_max_timeout_waits_instead_of_panicking() {
     assert_eq!(f.result(Some(Duration::MAX)).unwrap(), 7);
     lt.stop().unwrap();
 }
+
+#[test]
+fn work_queued_on_a_loop_closed_before_running_it_completes_instead_of_hanging() {
+    // The callback run_coroutine_threadsafe queues is dropped by close(): its future must not
+    // stay pending for ever (result(None) would block the caller's thread).
+    let lp = EventLoop::new().unwrap();
+    let door = lp.threadsafe();
+    let f = std::thread::spawn(move || asyncio::run_coroutine_threadsafe(&door, || async { 1u8 }))
+        .join()
+        .unwrap();
+    assert!(!f.done());
+    lp.close().unwrap();
+    assert!(f.done(), "the dropped work says so");
+    assert!(matches!(
+        f.result(Some(Duration::from_secs(5))),
+        Err(Error::InvalidState(_))
+    ));
+}
