@@ -864,3 +864,107 @@ fn reentrant_connection_made_keeps_the_call_grammar() {
         .unwrap();
     }
 }
+
+/// L53, L79, L83: the bytes that came in the header's segment reach a buffered protocol
+/// piece by piece (as much as its buffer takes); a `pause_reading` or `close` from inside
+/// `buffer_updated` stops the pieces there, as the socket transport's reads would stop. The
+/// paused rest arrives, in order, after `resume_reading`; the closed rest never.
+#[test]
+fn buffered_next_paused_or_closed_mid_segment_gets_no_more_pieces() {
+    use asyncio::{BufferedProtocol, Protocol, Transport};
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Act {
+        Pause,
+        Close,
+    }
+    struct P {
+        act: Act,
+        log: Rc<RefCell<Vec<String>>>,
+        t: Option<Transport>,
+        buf: [u8; 4],
+        paused: Rc<std::cell::Cell<bool>>,
+    }
+    impl Protocol for P {
+        fn connection_made(&mut self, t: Transport) {
+            self.t = Some(t);
+        }
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            self.log.borrow_mut().push("lost".into());
+        }
+        fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+            Some(self)
+        }
+    }
+    impl BufferedProtocol for P {
+        fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+            &mut self.buf
+        }
+        fn buffer_updated(&mut self, n: usize) {
+            let piece = String::from_utf8_lossy(&self.buf[..n]).into_owned();
+            let paused = if self.paused.get() { " (paused)" } else { "" };
+            self.log.borrow_mut().push(format!("{piece}{paused}"));
+            let Some(t) = self.t.clone() else { return };
+            match self.act {
+                Act::Pause if piece == "abcd" => {
+                    t.pause_reading();
+                    self.paused.set(true);
+                    let (log, paused) = (self.log.clone(), self.paused.clone());
+                    let _ = t.get_loop().call_soon(move || {
+                        log.borrow_mut().push("resume".into());
+                        paused.set(false);
+                        t.resume_reading();
+                    });
+                }
+                Act::Pause => {
+                    if piece == "ijkl" {
+                        let _ = t.write(b"ok");
+                        t.close();
+                    }
+                }
+                Act::Close => {
+                    let _ = t.write(b"ok");
+                    t.close();
+                }
+            }
+        }
+    }
+    for act in [Act::Pause, Act::Close] {
+        asyncio::run(async move {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let l = log.clone();
+            let lp = asyncio::get_running_loop()?;
+            let server = lp
+                .create_server(
+                    move || P {
+                        act,
+                        log: l.clone(),
+                        t: None,
+                        buf: [0; 4],
+                        paused: Rc::default(),
+                    },
+                    "127.0.0.1",
+                    0,
+                )
+                .proxy_protocol(ProxyProtocol::Required)
+                .await?;
+            let port = util::port_of(&server);
+            let answer = client(port, &[b"PROXY UNKNOWN\r\nabcdefghijkl"]).await;
+            for _ in 0..10_000 {
+                if log.borrow().last().map(String::as_str) == Some("lost") {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            assert_eq!(answer, b"ok", "{act:?}");
+            let log = log.borrow().clone();
+            match act {
+                Act::Pause => assert_eq!(log, ["abcd", "resume", "efgh", "ijkl", "lost"]),
+                Act::Close => assert_eq!(log, ["abcd", "lost"]),
+            }
+            server.close();
+            Ok::<_, asyncio::Error>(())
+        })
+        .unwrap()
+        .unwrap();
+    }
+}

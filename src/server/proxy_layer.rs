@@ -268,8 +268,16 @@ impl ProxyLayer {
     }
 
     fn deliver_now(&self, data: &[u8]) {
-        match self.next.call(|p| deliver(p, data)) {
-            Called::Done(()) | Called::Gone => {}
+        match self.next.call(|p| deliver(p, data, &|| self.may_deliver())) {
+            Called::Done(used) if used < data.len() => {
+                // Paused or closed between two pieces: the rest waits in front (for
+                // `resume_reading`), or is never delivered (after `close`/`abort`).
+                let mut buf = self.buf.borrow_mut();
+                let later = std::mem::take(&mut *buf);
+                buf.extend_from_slice(&data[used..]);
+                buf.extend_from_slice(&later);
+            }
+            Called::Done(_) | Called::Gone => {}
             Called::Panicked(payload) => std::panic::resume_unwind(payload),
             Called::Busy => {
                 // Held elsewhere across a turn: keep the bytes, in front, and retry.
@@ -347,22 +355,31 @@ impl ProxyLayer {
     }
 }
 
-/// Hands `data` to a plain protocol, or copies it into a buffered one's buffer.
-fn deliver(p: &mut dyn Protocol, mut data: &[u8]) {
+/// Hands `data` to a plain protocol, or copies it into a buffered one's buffer piece by piece
+/// (L53), stopping between pieces once `may_go_on` says no, as the socket's reads would stop
+/// after a `pause_reading` or `close` from `buffer_updated`. Returns how much was used.
+fn deliver(p: &mut dyn Protocol, data: &[u8], may_go_on: &dyn Fn() -> bool) -> usize {
     let Some(b) = p.as_buffered() else {
         p.data_received(data);
-        return;
+        return data.len();
     };
-    while !data.is_empty() {
-        let buf = b.get_buffer(data.len());
-        let n = buf.len().min(data.len());
-        if n == 0 {
-            return; // an empty buffer: nothing can be delivered (the transport would fail too)
+    let mut used = 0;
+    while used < data.len() {
+        if used > 0 && !may_go_on() {
+            return used;
         }
-        buf[..n].copy_from_slice(&data[..n]);
+        let left = &data[used..];
+        let buf = b.get_buffer(left.len());
+        let n = buf.len().min(left.len());
+        if n == 0 {
+            // An empty buffer: nothing can be delivered (the transport would fail too).
+            return data.len();
+        }
+        buf[..n].copy_from_slice(&left[..n]);
         b.buffer_updated(n);
-        data = &data[n..];
+        used += n;
     }
+    used
 }
 
 impl Protocol for ProxySide {
