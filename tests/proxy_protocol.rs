@@ -968,3 +968,63 @@ fn buffered_next_paused_or_closed_mid_segment_gets_no_more_pieces() {
         .unwrap();
     }
 }
+
+/// L62, L79: `Optional`, a client whose only bytes are the start of a signature (an empty
+/// line, `\r\n`) and then EOF. Its protocol pauses reading in `connection_made`: the EOF,
+/// already read, waits behind the held bytes, which come first after `resume_reading`.
+#[test]
+fn eof_waits_behind_bytes_held_for_a_paused_protocol() {
+    use asyncio::{Protocol, Transport};
+    struct P(Rc<RefCell<Vec<String>>>, Option<Transport>);
+    impl Protocol for P {
+        fn connection_made(&mut self, t: Transport) {
+            self.0.borrow_mut().push("made".into());
+            t.pause_reading();
+            let (t2, log) = (t.clone(), self.0.clone());
+            let _ = t.get_loop().call_soon(move || {
+                log.borrow_mut().push("resume".into());
+                t2.resume_reading();
+            });
+            self.1 = Some(t);
+        }
+        fn data_received(&mut self, data: &[u8]) {
+            self.0.borrow_mut().push(format!("data {data:?}"));
+        }
+        fn eof_received(&mut self) -> bool {
+            self.0.borrow_mut().push("eof".into());
+            if let Some(t) = &self.1 {
+                let _ = t.write(b"ok");
+            }
+            false
+        }
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            self.0.borrow_mut().push("lost".into());
+        }
+    }
+    asyncio::run(async {
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let c = calls.clone();
+        let lp = asyncio::get_running_loop()?;
+        let server = lp
+            .create_server(move || P(c.clone(), None), "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Optional)
+            .await?;
+        let port = util::port_of(&server);
+        let answer = client(port, &[b"\r\n"]).await;
+        for _ in 0..10_000 {
+            if calls.borrow().last().map(String::as_str) == Some("lost") {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(
+            calls.borrow()[..],
+            ["made", "resume", "data [13, 10]", "eof", "lost"].map(String::from)
+        );
+        assert_eq!(answer, b"ok");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}

@@ -62,6 +62,7 @@ impl ProxyOptions {
             phase: Cell::new(Phase::Reading),
             buf: RefCell::new(Vec::new()),
             paused: Cell::new(false),
+            eof_held: Cell::new(false),
             timer: RefCell::new(None),
             raw: RefCell::new(None),
             next: ProtocolSlot::new(next, lp.clone(), 0),
@@ -95,6 +96,9 @@ struct ProxyLayer {
     buf: RefCell<Vec<u8>>,
     /// `next` paused reading through the facade (before the swap): bytes are held.
     paused: Cell<bool>,
+    /// The peer's EOF came while `next` was paused or bytes were still held for it: owed to
+    /// `next` after them (L62), and the swap waits for it.
+    eof_held: Cell<bool>,
     /// The header timeout while Reading; cancelled on leaving it.
     timer: RefCell<Option<TimerHandle>>,
     /// The socket transport (from connection_made).
@@ -228,8 +232,11 @@ impl ProxyLayer {
     }
 
     fn swap(&self) {
-        if self.phase.get() != Phase::Relaying || !self.buf.borrow().is_empty() {
-            return; // closed meanwhile, or bytes still owed to a busy `next`: keep relaying
+        if self.phase.get() != Phase::Relaying
+            || !self.buf.borrow().is_empty()
+            || self.eof_held.get()
+        {
+            return; // closed meanwhile, or bytes or EOF still owed to `next`: keep relaying
         }
         let (Some(raw), Some(next)) = (self.raw(), self.next.get()) else {
             return;
@@ -297,6 +304,7 @@ impl ProxyLayer {
             if let Some(me) = me.upgrade() {
                 if me.phase.get() == Phase::Relaying {
                     me.flush_pending();
+                    me.deliver_held_eof();
                     me.swap();
                 }
             }
@@ -321,13 +329,36 @@ impl ProxyLayer {
             }
             Phase::Relaying | Phase::Swapped => {
                 self.flush_pending(); // bytes still held come before the EOF
-                match self.next.call(|p| p.eof_received()) {
-                    Called::Done(keep) => keep,
-                    Called::Panicked(payload) => std::panic::resume_unwind(payload),
-                    Called::Gone | Called::Busy => false,
+                if !self.buf.borrow().is_empty() || !self.may_deliver() {
+                    // Paused (or bytes held): the socket's own reads would not have seen the
+                    // EOF yet. Keep the transport open; `next` decides after resume_reading.
+                    self.eof_held.set(true);
+                    return true;
                 }
+                self.next_eof()
             }
             Phase::Closed => false,
+        }
+    }
+
+    fn next_eof(&self) -> bool {
+        match self.next.call(|p| p.eof_received()) {
+            Called::Done(keep) => keep,
+            Called::Panicked(payload) => std::panic::resume_unwind(payload),
+            Called::Gone | Called::Busy => false,
+        }
+    }
+
+    /// The EOF held back by `eof_received`, once every held byte is in and `next` reads.
+    fn deliver_held_eof(&self) {
+        if !self.eof_held.get() || !self.buf.borrow().is_empty() || !self.may_deliver() {
+            return;
+        }
+        self.eof_held.set(false);
+        if !self.next_eof() {
+            if let Some(raw) = self.raw() {
+                raw.close(); // what the socket transport does on a false eof_received (L62)
+            }
         }
     }
 
@@ -462,8 +493,8 @@ impl TransportImpl for ProxiedTransport {
     fn resume_reading(&self) {
         if let Some(layer) = self.relaying() {
             layer.paused.set(false);
-            // Held bytes go first: queued before the socket's next read.
-            if !layer.buf.borrow().is_empty() {
+            // Held bytes (and a held EOF) go first: queued before the socket's next read.
+            if !layer.buf.borrow().is_empty() || layer.eof_held.get() {
                 layer.retry_later();
             }
         }
