@@ -200,6 +200,27 @@ impl<T: 'static, E: 'static> Gather<T, E> {
     }
 }
 
+/// Cancels every child still running: the tasks were spawned by the call, so a gather dropped
+/// before it was ever polled (its awaiting task cancelled at once, say) would otherwise
+/// leave them running detached (`Task`'s own drop detaches a never-awaited handle).
+fn cancel_children<T>(tasks: &[Option<Task<T>>]) {
+    for task in tasks.iter().flatten() {
+        task.cancel();
+    }
+}
+
+impl<T: 'static, E: 'static> Drop for Gather<T, E> {
+    fn drop(&mut self) {
+        cancel_children(&self.tasks);
+    }
+}
+
+impl<T: 'static, E: 'static> Drop for GatherReturnExceptions<T, E> {
+    fn drop(&mut self) {
+        cancel_children(&self.tasks);
+    }
+}
+
 /// The future of [`gather_return_exceptions`]: every outcome in input order.
 ///
 /// # Examples

@@ -172,6 +172,40 @@ fn test_cancel_gather_cancels_children() {
     });
 }
 
+#[test]
+fn test_cancel_gather_before_it_runs_cancels_children() {
+    // The awaiting task cancelled before its first poll, and a gather dropped unawaited:
+    // the children were spawned at once, so they are cancelled too, not left running
+    // detached (CPython: cancelling the outer future cancels the children, whenever).
+    run(async {
+        let event = Rc::new(Event::new());
+        let (d1, d2) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let futs = vec![
+            stuck(event.clone(), d1.clone()),
+            stuck(event.clone(), d2.clone()),
+        ];
+        let outer = spawn(gather(futs));
+        outer.cancel();
+        settle().await;
+        assert!(d1.get() && d2.get(), "children cancelled with the gather");
+        assert!(outer.await.is_err());
+
+        let (d3, d4) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let unawaited = gather_return_exceptions([
+            stuck(event.clone(), d3.clone()),
+            stuck(event.clone(), d4.clone()),
+        ]);
+        settle().await; // the children run up to their wait
+        assert!(!d3.get() && !d4.get());
+        drop(unawaited);
+        settle().await;
+        assert!(
+            d3.get() && d4.get(),
+            "children cancelled with the dropped gather"
+        );
+    });
+}
+
 // ---- wait (test_tasks.py) ----
 
 fn ok_task(v: u32) -> asyncio::Task<Result<u32, Error>> {
