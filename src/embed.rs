@@ -35,14 +35,18 @@ struct Shared<T> {
 
 impl<T> Shared<T> {
     fn complete(&self, r: Result<T, Error>) {
-        let waiters = {
-            let mut s = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-            if s.result.is_some() {
-                return;
-            }
-            s.result = Some(r);
-            std::mem::take(&mut s.waiters)
-        };
+        let mut s = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if s.result.is_some() {
+            return;
+        }
+        s.result = Some(r);
+        let waiters = std::mem::take(&mut s.waiters);
+        drop(s);
+        self.wake_all(waiters);
+    }
+
+    /// After the result is in: blocked `result()` calls and awaiting tasks look again.
+    fn wake_all(&self, waiters: Vec<Waker>) {
         self.done.notify_all();
         waiters.into_iter().for_each(Waker::wake);
     }
@@ -129,8 +133,8 @@ impl<T> ConcurrentFuture<T> {
         }
     }
 
-    /// Requests cancellation: the loop-side future is dropped at its next turn and the result
-    /// becomes [`Error::Cancelled`]. False if the work has already finished.
+    /// Cancels: the result is [`Error::Cancelled`] at once and the loop-side future is dropped
+    /// at its next turn. False if the work has already finished.
     ///
     /// # Examples
     ///
@@ -143,16 +147,21 @@ impl<T> ConcurrentFuture<T> {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn cancel(&self) -> bool {
-        let runner = {
-            let s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let (runner, waiters) = {
+            let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
             if s.result.is_some() {
                 return false;
             }
             self.shared.cancel.store(true, Ordering::Release);
-            s.runner.clone()
+            // Done at once, as a `concurrent.futures.Future` is: nobody waits for the loop
+            // to notice (it may not be running, or be driven by the very thread waiting).
+            // Under the lock, so the work finishing meanwhile cannot slip a value in.
+            s.result = Some(Err(Error::Cancelled));
+            (s.runner.clone(), std::mem::take(&mut s.waiters))
         };
+        self.shared.wake_all(waiters);
         if let Some(w) = runner {
-            w.wake();
+            w.wake(); // the loop side drops the work at its next turn
         }
         true
     }

@@ -236,3 +236,26 @@ fn work_queued_on_a_loop_closed_before_running_it_completes_instead_of_hanging()
         Err(Error::InvalidState(_))
     ));
 }
+
+#[test]
+fn cancel_completes_the_future_at_once_even_if_the_loop_is_not_running() {
+    // Python's concurrent Future: cancel() makes it done, and result() raises CancelledError
+    // at once. Here the loop is driven by this very thread (embedded), not running now: a
+    // result() that waited for the loop to notice would never return.
+    let lp = EventLoop::new().unwrap();
+    let door = lp.threadsafe();
+    let f = std::thread::spawn(move || asyncio::run_coroutine_threadsafe(&door, || async { 1u8 }))
+        .join()
+        .unwrap();
+    assert!(f.cancel());
+    assert!(f.done(), "cancelled is done");
+    assert!(matches!(
+        f.result(Some(Duration::ZERO)),
+        Err(Error::Cancelled)
+    ));
+    // The loop then runs the queued work: it is dropped, and the result stays Cancelled.
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!f.cancel(), "already done");
+    lp.close().unwrap();
+}
