@@ -1028,3 +1028,69 @@ fn eof_waits_behind_bytes_held_for_a_paused_protocol() {
     .unwrap()
     .unwrap();
 }
+
+/// L51, L53: a buffered protocol that lends an empty buffer for the bytes after the header
+/// is a fatal error, reported, and the connection ends, as the socket transport does; the
+/// bytes are not dropped silently on a connection left open.
+#[test]
+fn empty_buffer_for_the_bytes_after_the_header_is_a_fatal_error() {
+    use asyncio::{BufferedProtocol, Protocol, Transport};
+    struct P(Rc<RefCell<Vec<String>>>, Option<Transport>);
+    impl Protocol for P {
+        fn connection_made(&mut self, t: Transport) {
+            self.1 = Some(t);
+        }
+        fn eof_received(&mut self) -> bool {
+            self.0.borrow_mut().push("eof".into());
+            true // keep the connection: only a fatal error ends it here
+        }
+        fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+            self.0.borrow_mut().push(format!("lost {}", exc.is_some()));
+        }
+        fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+            Some(self)
+        }
+    }
+    impl BufferedProtocol for P {
+        fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+            &mut []
+        }
+        fn buffer_updated(&mut self, _: usize) {
+            self.0.borrow_mut().push("updated".into());
+        }
+    }
+    asyncio::run(async {
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let c = calls.clone();
+        let lp = asyncio::get_running_loop()?;
+        let reports = util::capture_exceptions(&lp);
+        let server = lp
+            .create_server(move || P(c.clone(), None), "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Required)
+            .await?;
+        let port = util::port_of(&server);
+        let answer = asyncio::timeout(Duration::from_secs(10), async {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            writer.write(b"PROXY UNKNOWN\r\npayload")?;
+            // No EOF from us: the server must end the connection by itself.
+            Ok::<_, asyncio::Error>(reader.read(-1).await.unwrap_or_default())
+        })
+        .await
+        .expect("the server ended the connection")?;
+        assert_eq!(answer, b"");
+        for _ in 0..10_000 {
+            if calls.borrow().iter().any(|c| c.starts_with("lost")) {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(calls.borrow()[..], ["lost true".to_string()]);
+        let reports = reports.borrow().clone();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert!(reports[0].contains("get_buffer"), "{reports:?}");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}

@@ -25,6 +25,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::event_loop::exception::ExceptionContext;
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::{deliver_flow, Called, FlowEdge, Protocol, ProtocolRef, ProtocolSlot};
@@ -63,6 +64,7 @@ impl ProxyOptions {
             buf: RefCell::new(Vec::new()),
             paused: Cell::new(false),
             eof_held: Cell::new(false),
+            fatal: RefCell::new(None),
             timer: RefCell::new(None),
             raw: RefCell::new(None),
             next: ProtocolSlot::new(next, lp.clone(), 0),
@@ -99,6 +101,9 @@ struct ProxyLayer {
     /// The peer's EOF came while `next` was paused or bytes were still held for it: owed to
     /// `next` after them (L62), and the swap waits for it.
     eof_held: Cell<bool>,
+    /// Why this layer aborted the connection (the protocol's own fault): what `next`'s
+    /// `connection_lost` gets, as from the socket transport's fatal error (L80).
+    fatal: RefCell<Option<io::Error>>,
     /// The header timeout while Reading; cancelled on leaving it.
     timer: RefCell<Option<TimerHandle>>,
     /// The socket transport (from connection_made).
@@ -276,7 +281,8 @@ impl ProxyLayer {
 
     fn deliver_now(&self, data: &[u8]) {
         match self.next.call(|p| deliver(p, data, &|| self.may_deliver())) {
-            Called::Done(used) if used < data.len() => {
+            Called::Done(None) => self.empty_buffer(),
+            Called::Done(Some(used)) if used < data.len() => {
                 // Paused or closed between two pieces: the rest waits in front (for
                 // `resume_reading`), or is never delivered (after `close`/`abort`).
                 let mut buf = self.buf.borrow_mut();
@@ -295,6 +301,24 @@ impl ProxyLayer {
                 drop(buf);
                 self.retry_later();
             }
+        }
+    }
+
+    /// L51: an empty buffer from `get_buffer` is the protocol's fatal error, reported, and the
+    /// connection ends with it, as the socket transport's read would end it.
+    fn empty_buffer(&self) {
+        let message = "Fatal error: protocol.get_buffer() call failed.";
+        let e = io::Error::other(Error::invalid_state(
+            "get_buffer() returned an empty buffer",
+        ));
+        self.lp.call_exception_handler(
+            &ExceptionContext::new(message)
+                .with_exception(Box::new(io::Error::new(e.kind(), e.to_string()))),
+        );
+        self.buf.borrow_mut().clear();
+        self.fatal.borrow_mut().get_or_insert(e);
+        if let Some(raw) = self.raw() {
+            raw.abort();
         }
     }
 
@@ -370,6 +394,7 @@ impl ProxyLayer {
             self.set_phase(Phase::Closed);
         }
         self.raw.borrow_mut().take();
+        let exc = exc.or_else(|| self.fatal.borrow_mut().take());
         match self.next.lost(exc) {
             Ok(Called::Panicked(payload)) => std::panic::resume_unwind(payload),
             Ok(_) => {}
@@ -388,29 +413,29 @@ impl ProxyLayer {
 
 /// Hands `data` to a plain protocol, or copies it into a buffered one's buffer piece by piece
 /// (L53), stopping between pieces once `may_go_on` says no, as the socket's reads would stop
-/// after a `pause_reading` or `close` from `buffer_updated`. Returns how much was used.
-fn deliver(p: &mut dyn Protocol, data: &[u8], may_go_on: &dyn Fn() -> bool) -> usize {
+/// after a `pause_reading` or `close` from `buffer_updated`. Returns how much was used, or
+/// `None` for an empty buffer (L51).
+fn deliver(p: &mut dyn Protocol, data: &[u8], may_go_on: &dyn Fn() -> bool) -> Option<usize> {
     let Some(b) = p.as_buffered() else {
         p.data_received(data);
-        return data.len();
+        return Some(data.len());
     };
     let mut used = 0;
     while used < data.len() {
         if used > 0 && !may_go_on() {
-            return used;
+            return Some(used);
         }
         let left = &data[used..];
         let buf = b.get_buffer(left.len());
         let n = buf.len().min(left.len());
         if n == 0 {
-            // An empty buffer: nothing can be delivered (the transport would fail too).
-            return data.len();
+            return None;
         }
         buf[..n].copy_from_slice(&left[..n]);
         b.buffer_updated(n);
         used += n;
     }
-    used
+    Some(used)
 }
 
 impl Protocol for ProxySide {
