@@ -263,7 +263,6 @@ where
     ConcurrentFuture { shared }
 }
 
-/// The loop-side task: polls the user's future unless cancelled, then fills the slot.
 /// The scheduled callback's hold on the result slot until a [`Runner`] takes it over. A
 /// callback dropped without running (the loop closed with it queued) or unwinding out of `f`
 /// completes the slot as it goes, so no `result()` or `.await` waits for ever.
@@ -272,11 +271,18 @@ struct Unstarted<T>(Option<Arc<Shared<T>>>);
 impl<T> Drop for Unstarted<T> {
     fn drop(&mut self) {
         if let Some(s) = self.0.take() {
-            s.complete(Err(Error::loop_closed()));
+            let e = if std::thread::panicking() {
+                // `f` panicked (the loop reports the panic itself): say so, not "closed".
+                Error::invalid_state("the function that makes the future panicked")
+            } else {
+                Error::loop_closed()
+            };
+            s.complete(Err(e));
         }
     }
 }
 
+/// The loop-side task: polls the user's future unless cancelled, then fills the slot.
 struct Runner<Fut: Future> {
     fut: Pin<Box<Fut>>,
     shared: Arc<Shared<Fut::Output>>,
