@@ -104,6 +104,17 @@ fn v2(ver_cmd: u8, fam: u8, body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Gives the loop turns until `cond` holds; at most 10 000 (the caller's assertions then say
+/// what is missing).
+async fn turns_until(mut cond: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if cond() {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+}
+
 #[test]
 fn v1_tcp4_tcp6_and_unknown() {
     asyncio::run(async {
@@ -532,12 +543,7 @@ fn create_server_protocols_hear_nothing_before_the_header() {
         let chunks: Vec<&[u8]> = h.chunks(1).chain([&b"go"[..]]).collect();
         assert_eq!(client(port, &chunks).await, b"ok");
         assert_eq!(client(port, &[b"nope"]).await, b"");
-        for _ in 0..10_000 {
-            if calls.borrow().len() >= 3 {
-                break;
-            }
-            asyncio::yield_now().await;
-        }
+        turns_until(|| calls.borrow().len() >= 3).await;
         assert_eq!(
             calls.borrow()[..3],
             ["made 192.0.2.1:5", "data go", "lost"].map(String::from)
@@ -836,12 +842,7 @@ fn reentrant_connection_made_keeps_the_call_grammar() {
                 .await?;
             let port = util::port_of(&server);
             let answer = client(port, &[b"PROXY UNKNOWN\r\npayload"]).await;
-            for _ in 0..10_000 {
-                if calls.borrow().last().map(String::as_str) == Some("lost") {
-                    break;
-                }
-                asyncio::yield_now().await;
-            }
+            turns_until(|| calls.borrow().last().map(String::as_str) == Some("lost")).await;
             let calls = calls.borrow().clone();
             match act {
                 Act::WriteClose => {
@@ -949,12 +950,7 @@ fn buffered_next_paused_or_closed_mid_segment_gets_no_more_pieces() {
                 .await?;
             let port = util::port_of(&server);
             let answer = client(port, &[b"PROXY UNKNOWN\r\nabcdefghijkl"]).await;
-            for _ in 0..10_000 {
-                if log.borrow().last().map(String::as_str) == Some("lost") {
-                    break;
-                }
-                asyncio::yield_now().await;
-            }
+            turns_until(|| log.borrow().last().map(String::as_str) == Some("lost")).await;
             assert_eq!(answer, b"ok", "{act:?}");
             let log = log.borrow().clone();
             match act {
@@ -1011,12 +1007,7 @@ fn eof_waits_behind_bytes_held_for_a_paused_protocol() {
             .await?;
         let port = util::port_of(&server);
         let answer = client(port, &[b"\r\n"]).await;
-        for _ in 0..10_000 {
-            if calls.borrow().last().map(String::as_str) == Some("lost") {
-                break;
-            }
-            asyncio::yield_now().await;
-        }
+        turns_until(|| calls.borrow().last().map(String::as_str) == Some("lost")).await;
         assert_eq!(
             calls.borrow()[..],
             ["made", "resume", "data [13, 10]", "eof", "lost"].map(String::from)
@@ -1078,12 +1069,7 @@ fn empty_buffer_for_the_bytes_after_the_header_is_a_fatal_error() {
         .await
         .expect("the server ended the connection")?;
         assert_eq!(answer, b"");
-        for _ in 0..10_000 {
-            if calls.borrow().iter().any(|c| c.starts_with("lost")) {
-                break;
-            }
-            asyncio::yield_now().await;
-        }
+        turns_until(|| calls.borrow().iter().any(|c| c.starts_with("lost"))).await;
         assert_eq!(calls.borrow()[..], ["lost true".to_string()]);
         let reports = reports.borrow().clone();
         assert_eq!(reports.len(), 1, "{reports:?}");
