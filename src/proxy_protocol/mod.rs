@@ -37,7 +37,9 @@
 //!  …       …    TLVs to the end: type (1 byte), length (2, big-endian), value
 //! ```
 //! `LOCAL` is a connection the balancer made for itself (a health check): as with v1's
-//! `UNKNOWN`, the receiver accepts it and keeps the real addresses. The TLV types defined by
+//! `UNKNOWN`, the receiver accepts it and keeps the real addresses; what its block holds (a
+//! family we do not know, bytes that are not TLVs) is discarded, not refused, as the spec
+//! says, though a CRC32C it carries must still match. The TLV types defined by
 //! the spec have accessors on [`ProxyHeader`]: ALPN (`0x01`), authority, i.e. the TLS SNI
 //! (`0x02`), a CRC32C of the whole header (`0x03`, checked by [`parse`]), no-op padding
 //! (`0x04`), a unique connection id (`0x05`, at most 128 bytes), TLS details (`0x20`, with

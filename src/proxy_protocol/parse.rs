@@ -219,7 +219,13 @@ fn fam_proto(b: u8) -> Result<(u8, SocketKind), &'static str> {
 /// `h` is exactly the header (16 bytes plus the declared length).
 fn v2_header(h: &[u8]) -> Result<ProxyHeader, &'static str> {
     let command = ver_cmd(h[12])?;
-    let (fam, kind) = fam_proto(h[13])?;
+    let local = command == Command::Local;
+    // LOCAL: the spec has the receiver discard the protocol block, the family included, so a
+    // family or transport it does not know is no reason to refuse a health check.
+    let (fam, kind) = match fam_proto(h[13]) {
+        Err(_) if local => (0, SocketKind::Unspecified),
+        other => other?,
+    };
     let body = &h[16..];
     let need = match fam {
         1 => 12,
@@ -230,10 +236,14 @@ fn v2_header(h: &[u8]) -> Result<ProxyHeader, &'static str> {
     let (addresses, rest) = match body.split_at_checked(need) {
         Some((a, rest)) => (addresses(fam, a), rest),
         // LOCAL: the address block is to be ignored, so a short one does not matter.
-        None if command == Command::Local => (Addresses::Unspecified, &[][..]),
+        None if local => (Addresses::Unspecified, &[][..]),
         None => return Err("length too short for the address family"),
     };
-    let tlvs = tlvs(rest)?;
+    let tlvs = match tlvs(rest) {
+        // LOCAL: a block that does not parse as TLVs is discarded with the rest.
+        Err(_) if local => Vec::new(),
+        other => other?,
+    };
     if let Some(t) = tlvs.iter().find(|t| t.kind == PP2_TYPE_CRC32C) {
         let Ok(carried) = <[u8; 4]>::try_from(&t.value[..]) else {
             return Err("CRC32C value is not 4 bytes");
@@ -392,6 +402,37 @@ mod tests {
         }
     }
 
+    /// The spec's LOCAL: the receiver discards the protocol block, family included, so an
+    /// unknown family or a block that is not TLVs does not refuse a health check; the same
+    /// bytes under PROXY are refused.
+    #[test]
+    fn v2_local_ignores_what_its_block_holds() {
+        let header = |vc: u8, fp: u8, body: &[u8]| {
+            let mut v = V2_SIGNATURE.to_vec();
+            v.extend_from_slice(&[vc, fp]);
+            v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            v.extend_from_slice(body);
+            v
+        };
+        let unknown_family = (0x51, &[0u8; 4][..]);
+        let not_tlvs = (0x11, &[1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2, 0x04, 0x00][..]);
+        for (fp, body) in [unknown_family, not_tlvs] {
+            let local = header(0x20, fp, body);
+            let Parsed::Complete(h, n) = parse(&local) else {
+                panic!("LOCAL {fp:#x}: {:?}", parse(&local))
+            };
+            assert_eq!(n, local.len());
+            assert_eq!(h.command, Command::Local);
+            assert!(h.tlvs.is_empty(), "{:?}", h.tlvs);
+            let proxy = header(0x21, fp, body);
+            assert!(
+                matches!(parse(&proxy), Parsed::Invalid(Invalid::V2(_))),
+                "PROXY {fp:#x}: {:?}",
+                parse(&proxy)
+            );
+        }
+    }
+
     #[test]
     fn v2_rejects() {
         let head = |vc: u8, fp: u8, len: u16| {
@@ -423,7 +464,8 @@ mod tests {
             parse(&head(0x21, 0x11, 0xffff)),
             Parsed::Invalid(Invalid::V2TooLong(16 + 0xffff))
         );
-        let mut bad_tlv = head(0x20, 0x00, 2);
+        // Under PROXY (under LOCAL the block is discarded: `v2_local_ignores_what_its_block_holds`).
+        let mut bad_tlv = head(0x21, 0x00, 2);
         bad_tlv.extend_from_slice(&[1, 0]);
         assert!(matches!(parse(&bad_tlv), Parsed::Invalid(Invalid::V2(_))));
         let mut crc = head(0x20, 0x00, 7);
