@@ -20,7 +20,9 @@
 //!   connection.
 //!
 //! Calls down into `streams::open` (the per-worker server), `net::socket_opts` (binding) and the
-//! event loop's thread-safe handles.
+//! event loop's thread-safe handles. Files: this one (starting the workers, binding, the
+//! group's commands), `shared.rs` (what the workers share with the group across threads: the
+//! running count, errors, waiters, and the desk where asked-for figures wait).
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -28,10 +30,13 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::task::{Poll, Waker};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::thread::{JoinHandle, ThreadId};
 
+mod shared;
+
+use self::shared::{answer, gather, wait_answer, Figures, Shared};
 use super::core::ConnectedCb;
 use super::open::{ClientConnected, StartServer};
 use crate::error::Error;
@@ -430,227 +435,6 @@ fn run_worker(
     })?
 }
 
-/// This thread's worker figures: its server's live connections and its loop's stats (zeros
-/// off a worker).
-fn gather() -> Figures {
-    let loop_stats = crate::event_loop::get_running_loop()
-        .map(|lp| lp.stats())
-        .unwrap_or_default();
-    let connections = with_worker_server(Server::connection_count).unwrap_or(0);
-    (connections, loop_stats)
-}
-
-/// Wakes the threads waiting on the desks when dropped, under their lock (so that a waiter
-/// between its look and its wait cannot miss it).
-struct TellWaiters;
-
-impl Drop for TellWaiters {
-    fn drop(&mut self) {
-        let _desks = desks();
-        DESK_CHANGED.notify_all();
-    }
-}
-
-/// What the workers share with the group: how many still run, their errors, and who waits;
-/// and the name of its desk, where the figures asked of them wait ([`ServerGroup::stats`]).
-struct Shared {
-    state: Mutex<GroupState>,
-    /// The group's desk in [`DESKS`].
-    id: u64,
-}
-
-/// The desks of every group, by group id. One lock and one condition variable for all
-/// groups, so that a worker waiting for another group's figures still sees, and answers,
-/// the requests addressed to it: workers of two groups asking each other's group at the same
-/// moment answer each other instead of each waiting for the other's loop.
-static DESKS: Mutex<Vec<(u64, Desk)>> = Mutex::new(Vec::new());
-
-/// Signalled whenever a request lands in a mailbox, an answer is sent or a worker ends.
-static DESK_CHANGED: Condvar = Condvar::new();
-
-fn desks() -> MutexGuard<'static, Vec<(u64, Desk)>> {
-    DESKS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Worker `index` of group `id` has requests waiting (taken out), if any. Looks only: a desk
-/// is made by its group's `ask`/`finish`, never by an answer (the group may be gone).
-fn take_mail(id: u64, index: usize) -> Vec<mpsc::Sender<Figures>> {
-    let mut all = desks();
-    match all.iter_mut().find(|(g, _)| *g == id) {
-        Some((_, desk)) if index < desk.mail.len() => std::mem::take(&mut desk.mail[index]),
-        _ => Vec::new(),
-    }
-}
-
-/// Whether worker `index` of group `id` has requests waiting (in `all`, locked).
-fn has_mail(all: &[(u64, Desk)], id: u64, index: usize) -> bool {
-    all.iter()
-        .find(|(g, _)| *g == id)
-        .and_then(|(_, desk)| desk.mail.get(index))
-        .is_some_and(|mail| !mail.is_empty())
-}
-
-/// Group `id`'s desk, made on first use.
-fn desk_of(desks: &mut Vec<(u64, Desk)>, id: u64) -> &mut Desk {
-    let at = match desks.iter().position(|(g, _)| *g == id) {
-        Some(at) => at,
-        None => {
-            desks.push((id, Desk::default()));
-            desks.len() - 1
-        }
-    };
-    &mut desks[at].1
-}
-
-/// One worker's figures: its live connections and its loop's stats.
-type Figures = (usize, LoopStats);
-
-/// Requests for figures, by worker. A request waits here, not only as a closure in the
-/// worker's loop queue, so that a worker blocked in `stats()` itself can answer the requests
-/// addressed to it while it waits: two workers asking at the same moment answer each other
-/// instead of each waiting for the other's loop.
-#[derive(Default)]
-struct Desk {
-    /// Pending requests per worker index: each gets one answer (or is dropped unanswered
-    /// when the worker has ended: its receiver then sees zeros).
-    mail: Vec<Vec<mpsc::Sender<Figures>>>,
-    /// Workers whose thread has ended: a request to them gets zeros at once.
-    gone: Vec<bool>,
-}
-
-impl Desk {
-    /// The mailbox and "gone" flag of worker `index`, grown on first use.
-    fn at(&mut self, index: usize) -> (&mut Vec<mpsc::Sender<Figures>>, &mut bool) {
-        if self.mail.len() <= index {
-            self.mail.resize_with(index + 1, Vec::new);
-            self.gone.resize(index + 1, false);
-        }
-        (&mut self.mail[index], &mut self.gone[index])
-    }
-}
-
-#[derive(Default)]
-struct GroupState {
-    /// Worker threads spawned and not yet finished.
-    running: usize,
-    /// Errors of workers that failed, by worker index; taken by `wait_closed` or `start`.
-    errors: Vec<(usize, Error)>,
-    /// `wait_closed` callers, woken when `running` reaches 0.
-    waiters: Vec<Waker>,
-}
-
-/// On worker `index` of group `id`'s thread: answers every request waiting for it, with one
-/// gathering.
-fn answer(id: u64, index: usize) {
-    answer_with(id, index, gather);
-}
-
-/// [`answer`] with the figures from `gather` (tests pass a failing one).
-fn answer_with(id: u64, index: usize, gather: impl FnOnce() -> Figures) {
-    let mail = take_mail(id, index);
-    if mail.is_empty() {
-        return;
-    }
-    // Declared before `mail` is moved in, so dropped after it: however this ends (a panic in
-    // `gather` included), the askers are told once their senders are sent or gone.
-    let _tell = TellWaiters;
-    let mail = mail;
-    let figures = gather();
-    for tx in mail {
-        let _ = tx.send(figures);
-    }
-}
-
-/// Waits for the answer on `rx`. On a worker's thread, answers the requests addressed to
-/// that worker meanwhile (from any group). Zeros when the worker asked ended without
-/// answering.
-fn wait_answer(rx: &mpsc::Receiver<Figures>) -> Figures {
-    let me = WORKER_AT.with(Cell::get);
-    let mut all = desks();
-    loop {
-        match rx.try_recv() {
-            Ok(figures) => return figures,
-            Err(mpsc::TryRecvError::Disconnected) => return Figures::default(),
-            Err(mpsc::TryRecvError::Empty) => {}
-        }
-        if let Some((id, index)) = me {
-            if has_mail(&all, id, index) {
-                drop(all);
-                answer(id, index);
-                all = desks();
-                continue;
-            }
-        }
-        all = DESK_CHANGED
-            .wait(all)
-            .unwrap_or_else(PoisonError::into_inner);
-    }
-}
-
-impl Shared {
-    fn new() -> Shared {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-        Shared {
-            state: Mutex::default(),
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, GroupState> {
-        // A worker's panic is caught before it could poison this lock; be safe anyway.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Leaves a request for worker `index`'s figures; `None` when that worker has ended.
-    fn ask(&self, index: usize) -> Option<mpsc::Receiver<Figures>> {
-        let (tx, rx) = mpsc::channel();
-        let mut all = desks();
-        let (mail, gone) = desk_of(&mut all, self.id).at(index);
-        if *gone {
-            return None;
-        }
-        mail.push(tx);
-        drop(all);
-        // A worker blocked in `stats()` waits on this: it answers at once.
-        DESK_CHANGED.notify_all();
-        Some(rx)
-    }
-
-    /// A worker thread ends: record its error, wake the waiters when it was the last.
-    fn finish(&self, index: usize, error: Option<Error>) {
-        {
-            // Requests it will never answer are dropped: their askers see zeros.
-            let mut all = desks();
-            let (mail, gone) = desk_of(&mut all, self.id).at(index);
-            *gone = true;
-            mail.clear();
-            DESK_CHANGED.notify_all();
-        }
-        let waiters = {
-            let mut state = self.lock();
-            state.running -= 1;
-            if let Some(e) = error {
-                state.errors.push((index, e));
-            }
-            if state.running == 0 {
-                std::mem::take(&mut state.waiters)
-            } else {
-                Vec::new()
-            }
-        }; // lock released before waking
-        for w in waiters {
-            w.wake();
-        }
-    }
-}
-
-impl Drop for Shared {
-    /// The group is gone (its handle and every worker): its desk goes too.
-    fn drop(&mut self) {
-        desks().retain(|(g, _)| *g != self.id);
-    }
-}
-
 /// One started worker, as the group sees it.
 struct WorkerSlot {
     /// Its loop's thread-safe door: the group's commands go through it.
@@ -1022,45 +806,5 @@ impl ServerGroup {
 impl Drop for ServerGroup {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use super::{answer_with, Figures, Shared};
-
-    #[test]
-    fn an_answer_that_fails_still_wakes_its_asker() {
-        // The asker waits on the desk's condition variable; a worker whose gathering panics
-        // drops the request's sender, and must still wake the asker, who then sees zeros.
-        let shared = Arc::new(Shared::new());
-        let rx = shared.ask(0).expect("worker 0 has not ended");
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let asker = shared.clone();
-        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let s = started.clone();
-        std::thread::spawn(move || {
-            s.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = done_tx.send(super::wait_answer(&rx));
-            drop(asker);
-        });
-        // Passes in every order; these only make the old code's hang likely to show: the
-        // asker gets to its wait before the answer fails (bounded loops, no sleep).
-        while !started.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
-        for _ in 0..1000 {
-            std::thread::yield_now();
-        }
-        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            answer_with(shared.id, 0, || panic!("gathering failed"))
-        }));
-        assert!(failed.is_err());
-        // Bounded: without the wake-up the asker waited forever.
-        let got = done_rx.recv_timeout(Duration::from_secs(60));
-        assert_eq!(got.map(|f| f.0), Ok(Figures::default().0));
     }
 }
