@@ -151,17 +151,23 @@ fn test_result_exception_one_cancellation() {
     });
 }
 
+/// Two children stuck on `event`, and the flags their drops set.
+fn two_stuck(event: &Rc<Event>) -> (Vec<BoxFut>, Rc<Cell<bool>>, Rc<Cell<bool>>) {
+    let (d1, d2) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+    let futs: Vec<BoxFut> = vec![
+        Box::pin(stuck(event.clone(), d1.clone())),
+        Box::pin(stuck(event.clone(), d2.clone())),
+    ];
+    (futs, d1, d2)
+}
+
 #[test]
 fn test_cancel_gather_cancels_children() {
     // Cancelling the task that awaits gather cancels every child (CPython's
     // test_cancel_gather_1 shape).
     run(async {
         let event = Rc::new(Event::new());
-        let (d1, d2) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
-        let futs = vec![
-            stuck(event.clone(), d1.clone()),
-            stuck(event.clone(), d2.clone()),
-        ];
+        let (futs, d1, d2) = two_stuck(&event);
         let outer = spawn(gather(futs));
         settle().await;
         assert!(!d1.get() && !d2.get());
@@ -179,22 +185,15 @@ fn test_cancel_gather_before_it_runs_cancels_children() {
     // detached (CPython: cancelling the outer future cancels the children, whenever).
     run(async {
         let event = Rc::new(Event::new());
-        let (d1, d2) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
-        let futs = vec![
-            stuck(event.clone(), d1.clone()),
-            stuck(event.clone(), d2.clone()),
-        ];
+        let (futs, d1, d2) = two_stuck(&event);
         let outer = spawn(gather(futs));
         outer.cancel();
         settle().await;
         assert!(d1.get() && d2.get(), "children cancelled with the gather");
         assert!(outer.await.is_err());
 
-        let (d3, d4) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
-        let unawaited = gather_return_exceptions([
-            stuck(event.clone(), d3.clone()),
-            stuck(event.clone(), d4.clone()),
-        ]);
+        let (futs, d3, d4) = two_stuck(&event);
+        let unawaited = gather_return_exceptions(futs);
         settle().await; // the children run up to their wait
         assert!(!d3.get() && !d4.get());
         drop(unawaited);

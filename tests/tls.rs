@@ -648,15 +648,22 @@ fn t13_t14_t17_16_mib_both_ways_with_drain() {
     });
 }
 
-#[test]
-fn t13_t14_t15_write_flow_control_passes_through_the_layer() {
-    // A TLS peer that completes the handshake, then stops reading until told; its small
-    // receive buffer (no autotuning) keeps what the kernels absorb well below 16 MiB.
+/// A listener whose accepted sockets keep a small (64 KiB) receive buffer, without
+/// autotuning, so a peer that stops reading fills quickly; and its port.
+fn small_window_listener() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     socket2::SockRef::from(&listener)
         .set_recv_buffer_size(64 * 1024)
         .unwrap();
     let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[test]
+fn t13_t14_t15_write_flow_control_passes_through_the_layer() {
+    // A TLS peer that completes the handshake, then stops reading until told; its small
+    // receive buffer (no autotuning) keeps what the kernels absorb well below 16 MiB.
+    let (listener, port) = small_window_listener();
     let (go, wait_go) = std::sync::mpsc::channel::<()>();
     let config = Certs::get().server_config(&[]);
     let peer = std::thread::spawn(move || {
@@ -1732,11 +1739,7 @@ fn slow_starttls_peer() -> (
     std::sync::mpsc::Sender<()>,
     std::thread::JoinHandle<Vec<u8>>,
 ) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    socket2::SockRef::from(&listener)
-        .set_recv_buffer_size(64 * 1024)
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = small_window_listener();
     let (go, wait_go) = std::sync::mpsc::channel::<()>();
     let config = Certs::get().server_config(&[]);
     let peer = std::thread::spawn(move || {

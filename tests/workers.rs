@@ -425,7 +425,7 @@ fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
 // connection keeps its loop, and so its thread, running): refused at once, as joining the
 // current thread is.
 #[test]
-fn wait_closed_on_one_of_the_groups_own_workers_is_refused() {
+fn l108_wait_closed_on_one_of_the_groups_own_workers_is_refused() {
     use std::sync::{mpsc, OnceLock};
 
     let _serial = util::serial();
