@@ -8,6 +8,7 @@
 //! the future itself is built on the loop thread, so it need not be `Send`.
 
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -16,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
 use crate::event_loop::EventLoop;
 
@@ -89,8 +91,9 @@ impl<T> ConcurrentFuture<T> {
     ///
     /// # Errors
     /// [`Error::Timeout`] if `timeout` passes first (the work goes on); [`Error::Cancelled`]
-    /// if it was cancelled; [`Error::InvalidState`] if the result was already taken or the
-    /// loop was closed before the work ran.
+    /// if it was cancelled; [`Error::Panic`] if `f` or its future panicked (the loop reports
+    /// the panic too); [`Error::InvalidState`] if the result was already taken or the loop was
+    /// closed before the work ran.
     ///
     /// # Examples
     ///
@@ -210,7 +213,7 @@ impl<T> Future for ConcurrentFuture<T> {
 ///
 /// # Errors
 /// The returned future holds [`Error::InvalidState`] (`Event loop is closed`) if the loop is
-/// closed.
+/// closed, and [`Error::Panic`] if `f` or the future it made panicked.
 ///
 /// # Examples
 ///
@@ -244,7 +247,16 @@ where
     let unstarted = Unstarted(Some(shared.clone()));
     let scheduled = lp.call_soon_threadsafe(move || {
         let mut unstarted = unstarted;
-        let fut = f();
+        let fut = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(fut) => fut,
+            Err(payload) => {
+                if let Some(s) = unstarted.0.take() {
+                    s.complete(Err(Error::Panic(PanicError::from_payload(&*payload))));
+                }
+                // The loop reports the panic as it reports any callback's.
+                resume_unwind(payload);
+            }
+        };
         // From here the runner reports (its drop says Cancelled if it never finishes).
         let Some(s) = unstarted.0.take() else { return };
         let task = Runner {
@@ -264,20 +276,14 @@ where
 }
 
 /// The scheduled callback's hold on the result slot until a [`Runner`] takes it over. A
-/// callback dropped without running (the loop closed with it queued) or unwinding out of `f`
-/// completes the slot as it goes, so no `result()` or `.await` waits for ever.
+/// callback dropped without running (the loop closed with it queued) completes the slot as
+/// it goes, so no `result()` or `.await` waits for ever.
 struct Unstarted<T>(Option<Arc<Shared<T>>>);
 
 impl<T> Drop for Unstarted<T> {
     fn drop(&mut self) {
         if let Some(s) = self.0.take() {
-            let e = if std::thread::panicking() {
-                // `f` panicked (the loop reports the panic itself): say so, not "closed".
-                Error::invalid_state("the function that makes the future panicked")
-            } else {
-                Error::loop_closed()
-            };
-            s.complete(Err(e));
+            s.complete(Err(Error::loop_closed()));
         }
     }
 }
@@ -302,12 +308,19 @@ impl<Fut: Future> Future for Runner<Fut> {
                 s.runner = Some(cx.waker().clone());
             }
         }
-        match self.fut.as_mut().poll(cx) {
-            Poll::Ready(v) => {
+        match catch_unwind(AssertUnwindSafe(|| self.fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => {
                 self.shared.complete(Ok(v));
                 Poll::Ready(())
             }
-            Poll::Pending => Poll::Pending,
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                // As the future's exception reaches Python's concurrent future: the waiters
+                // get the panic, and the loop still reports it once, as any task's.
+                let panic = PanicError::from_payload(&*payload);
+                self.shared.complete(Err(Error::Panic(panic)));
+                resume_unwind(payload);
+            }
         }
     }
 }
@@ -363,12 +376,15 @@ impl LoopThread {
                     }
                 };
                 let _ = tx.send(Ok(lp.threadsafe()));
-                while !flag.load(Ordering::Acquire) {
-                    lp.run_forever()?;
+                let mut ran = Ok(());
+                while ran.is_ok() && !flag.load(Ordering::Acquire) {
+                    ran = lp.run_forever();
                 }
-                // As asyncio.run does: cancel what is left, let it finish, close.
+                // As asyncio.run does, even after a failed run: cancel what is left, let it
+                // finish, close. The first failure is the one reported.
                 lp.shutdown_tasks();
-                lp.close()
+                let closed = lp.close();
+                ran.and(closed)
             })?;
         let handle = rx
             .recv()
@@ -424,7 +440,9 @@ impl LoopThread {
     /// `Cancelled`), lets them end, closes the loop and joins the thread.
     ///
     /// # Errors
-    /// `InvalidState` if the loop thread panicked; what the loop's close reported.
+    /// `InvalidState` if the loop thread panicked, or if called from code running on this
+    /// loop (the loop then stops when that code returns, and the thread is not joined); what
+    /// the loop's run or close reported.
     ///
     /// # Examples
     ///
@@ -447,6 +465,14 @@ impl LoopThread {
                 lp.stop();
             }
         });
+        if join.thread().id() == std::thread::current().id() {
+            // Stopped (or dropped) by code running on the loop itself: the loop stops once
+            // that code returns and the thread ends on its own. Joining would wait for itself.
+            return Err(Error::invalid_state(
+                "LoopThread stopped from its own loop: the loop stops when the running \
+                 callback returns, but the thread cannot join itself",
+            ));
+        }
         join.join()
             .map_err(|_| Error::invalid_state("the loop thread panicked"))?
     }

@@ -268,3 +268,56 @@ fn cancel_completes_the_future_at_once_even_if_the_loop_is_not_running() {
     assert!(!f.cancel(), "already done");
     lp.close().unwrap();
 }
+
+#[test]
+fn a_panic_in_the_future_or_in_the_function_reaches_the_concurrent_future() {
+    // Python: the coroutine's exception is set on the concurrent future. Here a panic is
+    // `Error::Panic` with its message, and the loop goes on serving other work.
+    let lt = LoopThread::spawn().unwrap();
+    let in_future = lt.run_coroutine_threadsafe(|| async {
+        asyncio::yield_now().await;
+        if std::hint::black_box(true) {
+            panic!("boom in the future");
+        }
+        1u8
+    });
+    match in_future.result(Some(Duration::from_secs(20))) {
+        Err(Error::Panic(p)) => assert_eq!(p.message(), "boom in the future"),
+        other => panic!("expected Error::Panic, got {other:?}"),
+    }
+    let in_function = lt.run_coroutine_threadsafe(|| -> std::future::Ready<u8> {
+        panic!("boom in the function");
+    });
+    match in_function.result(Some(Duration::from_secs(20))) {
+        Err(Error::Panic(p)) => assert_eq!(p.message(), "boom in the function"),
+        other => panic!("expected Error::Panic, got {other:?}"),
+    }
+    let after = lt.run_coroutine_threadsafe(|| async { 2u8 });
+    assert_eq!(after.result(Some(Duration::from_secs(20))).unwrap(), 2);
+    lt.stop().unwrap();
+}
+
+#[test]
+fn a_loop_thread_stopped_from_its_own_loop_stops_without_joining_itself() {
+    // A callback that ends up stopping (or dropping) its own LoopThread: joining would be the
+    // thread waiting for itself. The stop says so, and the loop still stops and shuts down.
+    let lt = LoopThread::spawn().unwrap();
+    let forever = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    let holder = Arc::new(std::sync::Mutex::new(None::<LoopThread>));
+    let door = lt.handle().clone();
+    *holder.lock().unwrap() = Some(lt);
+    let h = holder.clone();
+    let stopped = asyncio::run_coroutine_threadsafe(&door, move || async move {
+        let lt = h.lock().unwrap().take().expect("the loop thread is held");
+        lt.stop()
+    });
+    match stopped.result(Some(Duration::from_secs(20))) {
+        Ok(Err(Error::InvalidState(msg))) => assert!(msg.contains("own loop"), "{msg}"),
+        other => panic!("expected InvalidState from stop, got {other:?}"),
+    }
+    // The loop stopped and cancelled what was left, as a stop from outside does.
+    assert!(matches!(
+        forever.result(Some(Duration::from_secs(20))),
+        Err(Error::Cancelled)
+    ));
+}
