@@ -193,10 +193,16 @@ impl Accepter {
                         return;
                     }
                     _ => {
+                        let next = is_one_connections_failure(&e);
                         server.lp.call_exception_handler(
                             &ExceptionContext::new("Exception in callback accept")
                                 .with_exception(Box::new(e)),
                         );
+                        if next {
+                            // That connection is gone; the ones behind it may be fine, and
+                            // the edge-triggered listener would not say so again.
+                            continue;
+                        }
                         return;
                     }
                 },
@@ -308,6 +314,27 @@ pub(super) fn is_out_of_resources(e: &io::Error) -> bool {
     )
 }
 
+/// An error `accept` passes on from one pending connection (a network error on it, accept(2)
+/// on Linux: "treat them like EAGAIN by retrying"): the listener is fine, so the round goes on
+/// to the next connection after reporting it. Other errors (EBADF, EINVAL, ...) say the
+/// listener itself is broken: the round stops there.
+fn is_one_connections_failure(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::EHOSTUNREACH
+                | libc::ENOPROTOOPT
+                | libc::EOPNOTSUPP
+                | libc::ECONNRESET
+        )
+    )
+}
+
 /// What the loop holds while a listener is registered: its accepter, and the server, so that
 /// a server whose handles are all dropped keeps serving until closed. Python behaves the same:
 /// the loop's accept callback references the server (L107). Deregistering (close) or closing
@@ -326,5 +353,32 @@ impl IoHandler for Armed {
 
     fn loop_closed(&self) {
         drop(self.accepter.listener.borrow_mut().take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_connections_failures_are_told_from_a_broken_listener() {
+        for errno in [
+            libc::EPROTO,
+            libc::EPERM,
+            libc::ENETUNREACH,
+            libc::ECONNRESET,
+        ] {
+            assert!(is_one_connections_failure(&io::Error::from_raw_os_error(
+                errno
+            )));
+        }
+        for errno in [libc::EBADF, libc::EINVAL, libc::ENOTSOCK, libc::EMFILE] {
+            assert!(!is_one_connections_failure(&io::Error::from_raw_os_error(
+                errno
+            )));
+        }
+        assert!(!is_one_connections_failure(&io::Error::other(
+            "not an OS error"
+        )));
     }
 }
