@@ -1265,6 +1265,91 @@ fn episode_child() {
     println!("episode child: ok; {}", logged[0]);
 }
 
+const DUAL_CHILD: &str = "ASYNCIO_TEST_DUAL_CHILD";
+const DUAL_TEST: &str = "l102_d6_a_dual_stack_server_out_of_fds_is_one_episode";
+
+/// D6 for a server with two listening sockets (127.0.0.1 and ::1): running out of
+/// descriptors is one episode of the server, reported once and its end logged once, however
+/// many of its sockets meet it.
+#[test]
+fn l102_d6_a_dual_stack_server_out_of_fds_is_one_episode() {
+    if !have_ipv6() {
+        return;
+    }
+    util::in_child(
+        DUAL_CHILD,
+        DUAL_TEST,
+        "dual-stack child: ok",
+        dual_stack_child,
+    );
+}
+
+fn dual_stack_child() {
+    const FREE: usize = 1;
+    log::set_logger(&LOGGED).unwrap();
+    log::set_max_level(log::LevelFilter::Warn);
+    let lp = EventLoop::new().unwrap();
+    let reports = Rc::new(RefCell::new(Vec::<String>::new()));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            r.borrow_mut().push(ctx.to_string())
+        },
+    ));
+    let made = Rc::new(Cell::new(0));
+    let m = made.clone();
+    let factory = move || {
+        m.set(m.get() + 1);
+        Echo::default()
+    };
+    let server = lp
+        .run_until_complete(
+            lp.create_server(factory, "", 0)
+                .hosts(&["127.0.0.1", "::1"]),
+        )
+        .unwrap()
+        .unwrap();
+    let addrs = inet(&server);
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    // Two clients wait on each socket; one descriptor is free: both sockets meet EMFILE in
+    // the loop's first rounds.
+    let clients: Vec<TcpStream> = addrs
+        .iter()
+        .flat_map(|a| [tcp_client(*a), tcp_client(*a)])
+        .collect();
+    let filler = leave_free_fds(FREE);
+    run_within(&lp, BOUND, || {
+        made.get() == FREE && !reports.borrow().is_empty()
+    });
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(made.get(), FREE);
+    assert_eq!(
+        reports.borrow().len(),
+        1,
+        "D6: one report for the server's episode: {:?}",
+        reports.borrow()
+    );
+    // Descriptors come back: both sockets accept again after their retry, one line says so.
+    drop(filler);
+    run_within(&lp, BOUND, || made.get() == clients.len());
+    let logged = LOGGED.0.lock().unwrap().clone();
+    assert_eq!(
+        logged.len(),
+        1,
+        "one line for the episode's end: {logged:?}"
+    );
+    assert!(
+        logged[0].starts_with("socket.accept() works again on "),
+        "{}",
+        logged[0]
+    );
+    assert_eq!(reports.borrow().len(), 1, "no further report");
+    shut(&lp, &server);
+    println!("dual-stack child: ok; {}", logged[0]);
+}
+
 const RESERVE_CHILD: &str = "ASYNCIO_TEST_RESERVE_CHILD";
 const RESERVE_TEST: &str = "l102_reserve_fd_sheds_waiting_connections_promptly";
 

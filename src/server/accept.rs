@@ -112,12 +112,16 @@ impl Accepter {
         self.state.set(to);
     }
 
-    /// The episode under way, or a new one (reported now, once).
+    /// The episode under way, or a new one: reported now, once, unless another listener of
+    /// the same server is in one already (a dual-stack server runs out of descriptors once,
+    /// not once per socket).
     fn episode(&self, server: &Rc<ServerInner>, e: &io::Error) -> Episode {
         match self.state.get() {
             Accepting::BackingOff(ep) | Accepting::Exhausted(ep) => ep,
             Accepting::Open => {
-                self.report_exhaustion(server, io::Error::new(e.kind(), e.to_string()));
+                if !self.sibling_in_episode(server) {
+                    self.report_exhaustion(server, io::Error::new(e.kind(), e.to_string()));
+                }
                 Episode {
                     since: Instant::now(),
                     retries: 0,
@@ -137,10 +141,27 @@ impl Accepter {
             .unwrap_or_default()
     }
 
-    /// An accept worked: an episode under way ends, with one line saying how it went.
+    /// Whether another listener of `server` is out of descriptors right now.
+    fn sibling_in_episode(&self, server: &ServerInner) -> bool {
+        // The list is only borrowed to add or remove listeners, never across an accept.
+        server.accepters.try_borrow().is_ok_and(|all| {
+            all.iter()
+                .any(|a| !std::ptr::eq(&**a, self) && a.state.get() != Accepting::Open)
+        })
+    }
+
+    /// An accept worked: an episode under way ends, with one line saying how it went (said
+    /// by the server's last listener to leave it).
     fn accepting_again(&self) {
         if let Accepting::Exhausted(ep) | Accepting::BackingOff(ep) = self.state.get() {
             self.set_state(Accepting::Open);
+            if self
+                .server
+                .upgrade()
+                .is_some_and(|s| self.sibling_in_episode(&s))
+            {
+                return;
+            }
             let socket = self.socket_name();
             let took = ep.since.elapsed();
             crate::event_loop::debug::warning!(
