@@ -1,7 +1,7 @@
-//! Running several tasks at once: `gather`, `wait` and `as_completed`.
+//! Running several tasks at once: `gather`, `wait` and `as_completed`; and `shield`.
 //!
-//! Mirrors `gather`, `wait` and `as_completed` in CPython `Lib/asyncio/tasks.py`, over the
-//! crate's [`Task`]. A Python coroutine may raise; its Rust counterpart is a future of
+//! Mirrors `gather`, `wait`, `as_completed` and `shield` in CPython `Lib/asyncio/tasks.py`,
+//! over the crate's [`Task`]. A Python coroutine may raise; its Rust counterpart is a future of
 //! `Result<T, E>`, so these functions read an `Err` output as the task's exception.
 //!
 //! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots; each
@@ -526,5 +526,52 @@ impl<T: 'static> Future for NextCompleted<'_, T> {
             }
             None => Poll::Pending,
         }
+    }
+}
+
+/// Waits for `task` without letting a cancellation of the waiter reach it (Python's
+/// `asyncio.shield`). Await it for the task's outcome, as awaiting the task gives; if the
+/// waiting future is dropped instead (its own task cancelled, a [`timeout`](crate::timeout)
+/// around it expired), the task runs on, and the handle stays with the caller to await again
+/// or to drop (which detaches it). Cancelling the task itself still cancels it: the shield
+/// then gives `Err(Cancelled)`, as in CPython.
+///
+/// Python's shield of a bare coroutine wraps it in a task first: here, [`spawn`] it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let mut slow = asyncio::spawn(async {
+///         asyncio::sleep(Duration::from_millis(20)).await;
+///         "done"
+///     });
+///     // Give up waiting after 1 ms, without cancelling the work...
+///     let waited = asyncio::timeout(Duration::from_millis(1), asyncio::shield(&mut slow)).await;
+///     assert!(matches!(waited, Err(asyncio::Error::Timeout)));
+///     // ...which is still there to await.
+///     assert_eq!(slow.await, Ok("done"));
+/// })
+/// .unwrap();
+/// ```
+// Checklist: L33 (what the shield prevents).
+pub fn shield<T: 'static>(task: &mut Task<T>) -> Shield<'_, T> {
+    Shield { task }
+}
+
+/// The future of [`shield`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Shield<'a, T: 'static> {
+    task: &'a mut Task<T>,
+}
+
+impl<T: 'static> Future for Shield<'_, T> {
+    type Output = Result<T, Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.task.poll_shielded(cx)
     }
 }

@@ -134,7 +134,7 @@
 //! | `sync/locks.rs` | `locks.py`: `Lock`, `Event`, `Condition`, `Semaphore`, `BoundedSemaphore` |
 //! | `sync/queues.rs` | `queues.py`: `Queue`, `PriorityQueue`, `LifoQueue`, `QueueEmpty`, `QueueFull` |
 //! | `future.rs` | `futures.py`: `Future` |
-//! | `compose.rs` | `tasks.py`: `gather`, `wait`, `as_completed` |
+//! | `compose.rs` | `tasks.py`: `gather`, `wait`, `as_completed`, `shield` |
 //! | `taskgroup.rs` | `taskgroups.py`: `TaskGroup` |
 //! | `event_loop/thread_pool.rs` | `base_events.py`: `run_in_executor`; `threads.py`: `to_thread` (the default executor, shared with the resolver) |
 //! | `streams/subprocess.rs`, `event_loop/child_watcher.rs` | `subprocess.py`: `Process`, `create_subprocess_exec`/`_shell`; `base_subprocess.py`: `BaseSubprocessTransport`; `unix_events.py`: `_UnixSubprocessTransport`, `PidfdChildWatcher`, `ThreadedChildWatcher` |
@@ -199,6 +199,7 @@
 //! | `asyncio.gather(*aws, return_exceptions=True)` | `asyncio::gather_return_exceptions(futures).await` → `Vec<Result<T, E>>` |
 //! | `asyncio.wait(tasks, timeout=…, return_when=FIRST_COMPLETED)` | `asyncio::wait(tasks, ReturnWhen::FirstCompleted).timeout(d).await` → `(done, pending)`, two `Vec<Task<_>>` in input order; also `FirstException`, `AllCompleted`; no tasks: `Error::InvalidArgument` |
 //! | `for f in asyncio.as_completed(tasks): await f` | `let mut c = asyncio::as_completed(tasks); while let Some(outcome) = c.next().await { … }` |
+//! | `await asyncio.shield(task)`; `await asyncio.wait_for(asyncio.shield(task), t)` then `await task` | `asyncio::shield(&mut task).await`: a cancelled or timed-out waiter leaves the task running, and the handle stays yours to await again; for a bare coroutine, `spawn` it first |
 //! | `async with asyncio.TaskGroup() as tg: tg.create_task(coro)` | `TaskGroup::run(\|tg\| async move { tg.create_task(fut)?; … }).await`; the first failure cancels the body and the other tasks |
 //! | `ExceptionGroup` (from a `TaskGroup`) | `Error::Group(Vec<Error>)`, every failure in order; a panicking task is `Error::Panic` in it |
 //! | `loop.run_in_executor(None, f)`, `asyncio.to_thread(f)` | `asyncio::run_in_executor(f).await`, `asyncio::to_thread(f).await` → `Result<T, Error>` (a panic in `f` is `Error::Panic`); one bounded pool per process, shared with the resolver |

@@ -157,8 +157,8 @@ pub mod tls;
 pub mod transport;
 
 pub use compose::{
-    as_completed, gather, gather_return_exceptions, wait, AsCompleted, DoneAndPending, Gather,
-    GatherReturnExceptions, NextCompleted, ReturnWhen, Wait,
+    as_completed, gather, gather_return_exceptions, shield, wait, AsCompleted, DoneAndPending,
+    Gather, GatherReturnExceptions, NextCompleted, ReturnWhen, Shield, Wait,
 };
 pub use embed::{run_coroutine_threadsafe, ConcurrentFuture, LoopThread};
 pub use error::{Cancelled, Error, Result};

@@ -118,6 +118,14 @@ impl<T: 'static> Task<T> {
         false
     }
 
+    /// Polls for the outcome as `.await` does, but leaves the handle as if never awaited, so
+    /// that dropping the caller's future does not cancel the task (`shield`).
+    pub(crate) fn poll_shielded(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Cancelled>> {
+        let out = Pin::new(&mut *self).poll(cx);
+        self.awaited = false;
+        out
+    }
+
     /// A `'static` way to cancel this task later without holding the handle.
     pub(crate) fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
