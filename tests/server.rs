@@ -1091,6 +1091,15 @@ fn counting_server(
     lp: &EventLoop,
     reserve_fd: bool,
 ) -> (asyncio::Server, Reports, Rc<Cell<usize>>) {
+    counting_server_on(lp, reserve_fd, &["127.0.0.1"])
+}
+
+/// [`counting_server`] listening on each of `hosts`.
+fn counting_server_on(
+    lp: &EventLoop,
+    reserve_fd: bool,
+    hosts: &[&str],
+) -> (asyncio::Server, Reports, Rc<Cell<usize>>) {
     let reports = Rc::new(RefCell::new(Vec::<String>::new()));
     let r = reports.clone();
     lp.set_exception_handler(Some(
@@ -1106,7 +1115,8 @@ fn counting_server(
     };
     let server = lp
         .run_until_complete(
-            lp.create_server(factory, "127.0.0.1", 0)
+            lp.create_server(factory, "", 0)
+                .hosts(hosts)
                 .reserve_fd(reserve_fd),
         )
         .unwrap()
@@ -1289,26 +1299,7 @@ fn dual_stack_child() {
     log::set_logger(&LOGGED).unwrap();
     log::set_max_level(log::LevelFilter::Warn);
     let lp = EventLoop::new().unwrap();
-    let reports = Rc::new(RefCell::new(Vec::<String>::new()));
-    let r = reports.clone();
-    lp.set_exception_handler(Some(
-        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
-            r.borrow_mut().push(ctx.to_string())
-        },
-    ));
-    let made = Rc::new(Cell::new(0));
-    let m = made.clone();
-    let factory = move || {
-        m.set(m.get() + 1);
-        Echo::default()
-    };
-    let server = lp
-        .run_until_complete(
-            lp.create_server(factory, "", 0)
-                .hosts(&["127.0.0.1", "::1"]),
-        )
-        .unwrap()
-        .unwrap();
+    let (server, reports, made) = counting_server_on(&lp, false, &["127.0.0.1", "::1"]);
     let addrs = inet(&server);
     assert_eq!(addrs.len(), 2, "{addrs:?}");
     // Two clients wait on each socket; one descriptor is free: both sockets meet EMFILE in
