@@ -161,6 +161,7 @@
 //! | `task.cancel()`, `task.done()`, `task.cancelled()` | `cancel()`, `is_done()`, `is_cancelled()` |
 //! | `asyncio.sleep(d)`, `asyncio.sleep(0)` | `asyncio::sleep(d)`, `asyncio::sleep(Duration::ZERO)` or `asyncio::yield_now()` (both give up exactly one iteration) |
 //! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | `asyncio::timeout(d, fut)`; expiry is `Error::Timeout` |
+//! | `async with asyncio.timeout(t) as cm:` with `cm.reschedule(when)`, `cm.when()`, `cm.expired()`; `asyncio.timeout(None)`, `asyncio.timeout_at(when)` | `asyncio::timeout_scope(d, \|cm\| async move { … cm.reschedule(Some(when))?; … }).await`, `cm.reschedule_after(d)`, `cm.when()`, `cm.expired()`; `timeout_scope_at(None, …)`, `timeout_scope_at(Some(when), …)`; a finished or expired scope refuses `reschedule` with `Error::InvalidState`; of nested scopes sharing a deadline the inner one reports it (CPython: the outer) |
 //! | `asyncio.timeout_at(when)` | `asyncio::timeout_at(instant, fut)` |
 //! | `TimeoutError`, `CancelledError` | `Error::Timeout`, `Cancelled` (and `Error::Cancelled`) |
 //! | `ValueError`, `RuntimeError` (wrong state), `NotImplementedError` | `Error::InvalidArgument`, `Error::InvalidState`, `Error::Unsupported` |

@@ -191,7 +191,10 @@ pub use sync::{
     Barrier, BoundedSemaphore, Condition, Event, LifoQueue, Lock, PriorityQueue, Queue, Semaphore,
 };
 pub use taskgroup::TaskGroup;
-pub use time::{sleep, sleep_until, timeout, timeout_at, try_timeout, yield_now, Sleep, YieldNow};
+pub use time::{
+    sleep, sleep_until, timeout, timeout_at, timeout_scope, timeout_scope_at, try_timeout,
+    yield_now, Sleep, Timeout, YieldNow,
+};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, StartTls, TlsContext, TlsError};
 pub use transport::{Address, BufferInfo, ExtraInfo, Transport};

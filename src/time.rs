@@ -1,8 +1,9 @@
-//! Sleeping and deadlines: `sleep`, `sleep_until`, `yield_now`, `timeout`.
+//! Sleeping and deadlines: `sleep`, `sleep_until`, `yield_now`, `timeout`, and
+//! `timeout_scope` with its movable deadline (`Timeout`).
 //!
 //! Mirrors `asyncio.sleep` in CPython `Lib/asyncio/tasks.py` (L27) and `asyncio.timeout` /
 //! `wait_for` in `timeouts.py` / `tasks.py` (L36–L39), with the port's decision D4: `timeout`
-//! polls its future once before looking at the deadline. A sleeping future owns one timer-wheel
+//! (and a scope) polls its future once before looking at the deadline. A sleeping future owns one timer-wheel
 //! entry that holds its waker; it is re-armed in place ([`Sleep::reset`]) and removed on drop,
 //! so cancelling a sleeping task cancels its timer.
 
@@ -338,4 +339,243 @@ pub async fn timeout_at<F: IntoFuture>(deadline: Instant, fut: F) -> Result<F::O
         })
         .await
     }
+}
+
+/// The deadline of a [`timeout_scope`], which the code inside may move (Python 3.11's
+/// `asyncio.Timeout`, the `cm` of `async with asyncio.timeout(delay) as cm`). Clones share
+/// one deadline.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let r = asyncio::timeout_scope(Duration::from_secs(60), |scope| async move {
+///         // Each step done buys 5 ms more; the last one never finishes in time.
+///         for _ in 0..3 {
+///             scope.reschedule_after(Duration::from_millis(5))?;
+///             asyncio::yield_now().await;
+///         }
+///         scope.reschedule_after(Duration::from_millis(5))?;
+///         asyncio::sleep(Duration::from_secs(3600)).await;
+///         Ok::<_, asyncio::Error>(())
+///     })
+///     .await;
+///     assert!(matches!(r, Err(asyncio::Error::Timeout)));
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Timeout(std::rc::Rc<ScopeState>);
+
+/// Where a [`timeout_scope`] is (Python's `_State`, less `CREATED`: a scope runs at once):
+///
+/// ```text
+///   Active ──deadline passed──► Expired
+///     └────body ended, or the scope was dropped──► Finished
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScopePhase {
+    Active,
+    Expired,
+    Finished,
+}
+
+struct ScopeState {
+    /// The deadline; `None`: none (Python's `reschedule(None)`).
+    when: std::cell::Cell<Option<Instant>>,
+    /// `when` changed since the scope last armed its timer.
+    moved: std::cell::Cell<bool>,
+    /// Changed only by [`ScopeState::end`].
+    phase: std::cell::Cell<ScopePhase>,
+    /// The scope's waker, so that a move from outside the body takes effect at once.
+    waker: std::cell::RefCell<Option<std::task::Waker>>,
+}
+
+impl ScopeState {
+    /// The one way out of `Active`; the waker goes, so a late `reschedule` wakes nobody.
+    fn end(&self, to: ScopePhase) {
+        if self.phase.get() == ScopePhase::Active {
+            self.phase.set(to);
+        }
+        let waker = self.waker.borrow_mut().take();
+        drop(waker);
+    }
+}
+
+impl Timeout {
+    /// The deadline, on the loop's clock; `None` if there is none.
+    pub fn when(&self) -> Option<Instant> {
+        self.0.when.get()
+    }
+
+    /// Moves the deadline (Python's `Timeout.reschedule`): `None` removes it; one already
+    /// passed ends the scope at its next turn.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] once the scope has ended: `Cannot change state of expired
+    /// Timeout` (or `finished`), as CPython's `RuntimeError`.
+    pub fn reschedule(&self, when: Option<Instant>) -> Result<(), Error> {
+        match self.0.phase.get() {
+            ScopePhase::Active => {}
+            ScopePhase::Expired => {
+                return Err(Error::invalid_state(
+                    "Cannot change state of expired Timeout",
+                ))
+            }
+            ScopePhase::Finished => {
+                return Err(Error::invalid_state(
+                    "Cannot change state of finished Timeout",
+                ))
+            }
+        }
+        self.0.when.set(when);
+        self.0.moved.set(true);
+        let waker = self.0.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Moves the deadline to `delay` from now on the running loop's clock; `Duration::MAX`
+    /// saturates, as in [`sleep`].
+    ///
+    /// # Errors
+    /// As [`reschedule`](Self::reschedule).
+    pub fn reschedule_after(&self, delay: Duration) -> Result<(), Error> {
+        let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
+        self.reschedule(Some(deadline_after(now, delay)))
+    }
+
+    /// Whether the deadline passed and ended the scope (Python's `Timeout.expired()`).
+    pub fn expired(&self) -> bool {
+        self.0.phase.get() == ScopePhase::Expired
+    }
+}
+
+impl std::fmt::Debug for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timeout")
+            .field("when", &self.when())
+            .field("phase", &self.0.phase.get())
+            .finish()
+    }
+}
+
+/// Ends the scope as `Finished` however its future goes (output, expiry, or a drop).
+struct EndOnDrop(std::rc::Rc<ScopeState>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.end(ScopePhase::Finished);
+    }
+}
+
+/// Runs the future `body` makes, with a deadline `delay` from now that the body (or anyone
+/// holding the [`Timeout`]) may move or remove (Python 3.11's `async with asyncio.timeout(delay)
+/// as cm:` and `cm.reschedule(...)`). As [`timeout`]: the body is polled before the deadline is
+/// checked (D4), and on expiry it is dropped and the result is [`Error::Timeout`].
+/// `Duration::MAX` saturates, as in [`sleep`]; for no deadline at all, see
+/// [`timeout_scope_at`].
+///
+/// # Errors
+/// [`Error::Timeout`] when the deadline passes first.
+///
+/// # Cancel safety
+/// Dropping the returned future drops the body with it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let out = asyncio::timeout_scope(Duration::from_millis(1), |scope| async move {
+///         scope.reschedule(None)?; // no deadline after all
+///         asyncio::sleep(Duration::from_millis(5)).await;
+///         Ok::<_, asyncio::Error>("finished")
+///     })
+///     .await;
+///     assert_eq!(out??, "finished");
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: L36, L39, D4.
+pub fn timeout_scope<B, Fut>(
+    delay: Duration,
+    body: B,
+) -> impl Future<Output = Result<Fut::Output, Error>>
+where
+    B: FnOnce(Timeout) -> Fut,
+    Fut: Future,
+{
+    let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
+    timeout_scope_at(Some(deadline_after(now, delay)), body)
+}
+
+/// [`timeout_scope`] with an absolute deadline on the loop's clock, or none (Python's
+/// `asyncio.timeout_at(when)`; `asyncio.timeout(None)` is `timeout_scope_at(None, ..)`).
+///
+/// # Errors
+/// [`Error::Timeout`] when the deadline passes first.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let r = asyncio::timeout_scope_at(None, |scope| async move {
+///         assert_eq!(scope.when(), None);
+///         scope.reschedule(Some(lp.time()))?; // due now: the scope ends at its next turn
+///         asyncio::sleep(Duration::from_secs(3600)).await;
+///         Ok::<_, asyncio::Error>(())
+///     })
+///     .await;
+///     assert!(matches!(r, Err(asyncio::Error::Timeout)));
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub async fn timeout_scope_at<B, Fut>(when: Option<Instant>, body: B) -> Result<Fut::Output, Error>
+where
+    B: FnOnce(Timeout) -> Fut,
+    Fut: Future,
+{
+    let state = std::rc::Rc::new(ScopeState {
+        when: std::cell::Cell::new(when),
+        moved: std::cell::Cell::new(false),
+        phase: std::cell::Cell::new(ScopePhase::Active),
+        waker: std::cell::RefCell::new(None),
+    });
+    let _end = EndOnDrop(state.clone());
+    let mut fut = pin!(body(Timeout(state.clone())));
+    let mut sleep = when.map(sleep_until);
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        if state.moved.replace(false) {
+            // The old timer goes with the old `Sleep`; the new one is armed just below.
+            sleep = state.when.get().map(sleep_until);
+        }
+        if let Some(s) = &mut sleep {
+            if s.poll_deadline(cx).is_ready() {
+                state.end(ScopePhase::Expired);
+                return Poll::Ready(Err(Error::Timeout));
+            }
+        }
+        let mut w = state.waker.borrow_mut();
+        if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            let old = w.replace(cx.waker().clone());
+            drop(w);
+            drop(old); // after the borrow: a waker's drop may run user code
+        }
+        Poll::Pending
+    })
+    .await
 }

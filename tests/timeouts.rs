@@ -1,0 +1,231 @@
+//! `timeout_scope` / `timeout_scope_at` and their `Timeout` handle: ports of CPython's
+//! `test_asyncio/test_timeouts.py` (Python 3.11's `async with asyncio.timeout(..) as cm`),
+//! named after them. Outcomes never depend on how fast the machine is: a short deadline
+//! always faces a far longer sleep, and a deadline that must not pass is an hour away.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use asyncio::{get_running_loop, sleep, spawn, timeout_scope, timeout_scope_at, Error, Timeout};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Runs `f` on a fresh loop.
+fn run<F: std::future::Future<Output = ()> + 'static>(f: F) {
+    asyncio::run(f).unwrap();
+}
+
+/// Keeps the scope's handle after the scope has ended, as Python's `cm` outlives its block.
+fn keep(slot: &Rc<RefCell<Option<Timeout>>>, t: &Timeout) {
+    *slot.borrow_mut() = Some(t.clone());
+}
+
+#[test]
+fn test_timeout_basic() {
+    run(async {
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let r = timeout_scope(Duration::from_millis(10), |t| async move {
+            keep(&c, &t);
+            sleep(HOUR).await;
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert!(cm.borrow().as_ref().unwrap().expired());
+    });
+}
+
+#[test]
+fn test_timeout_at_basic() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let deadline = lp.time() + Duration::from_millis(10);
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let r = timeout_scope_at(Some(deadline), |t| async move {
+            keep(&c, &t);
+            sleep(HOUR).await;
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        let cm = cm.borrow_mut().take().unwrap();
+        assert!(cm.expired());
+        assert_eq!(cm.when(), Some(deadline));
+    });
+}
+
+#[test]
+fn test_nested_timeouts_the_innermost_passed_deadline_reports() {
+    // Same deadline twice. CPython: the outer scope raises TimeoutError and the inner body
+    // sees CancelledError. Here a scope polls its body before its own deadline (D4), so the
+    // inner scope, polled first, reports the timeout as its output, and the outer one ends
+    // with that output, unexpired.
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let deadline = lp.time() + Duration::from_millis(10);
+        let (outer, inner) = (Rc::new(RefCell::new(None)), Rc::new(RefCell::new(None)));
+        let (o, i) = (outer.clone(), inner.clone());
+        let r = timeout_scope_at(Some(deadline), |t1| async move {
+            keep(&o, &t1);
+            timeout_scope_at(Some(deadline), |t2| async move {
+                keep(&i, &t2);
+                sleep(HOUR).await;
+            })
+            .await
+        })
+        .await;
+        assert!(matches!(r, Ok(Err(Error::Timeout))), "{r:?}");
+        assert!(inner.borrow().as_ref().unwrap().expired());
+        assert!(!outer.borrow().as_ref().unwrap().expired());
+    });
+}
+
+#[test]
+fn test_timeout_not_called() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let r = timeout_scope(HOUR, |t| async move {
+            keep(&c, &t);
+            sleep(Duration::from_millis(1)).await;
+            7
+        })
+        .await;
+        assert_eq!(r.unwrap(), 7);
+        let cm = cm.borrow_mut().take().unwrap();
+        assert!(!cm.expired());
+        assert!(cm.when().unwrap() > lp.time());
+    });
+}
+
+#[test]
+fn test_timeout_disabled_and_at_disabled() {
+    // Python's timeout(None) and timeout_at(None): no deadline at all.
+    run(async {
+        let r = timeout_scope_at(None, |t| async move {
+            sleep(Duration::from_millis(1)).await;
+            (t.when(), t.expired())
+        })
+        .await;
+        assert_eq!(r.unwrap(), (None, false));
+    });
+}
+
+#[test]
+fn test_timeout_zero_d4() {
+    // A zero delay: the body is polled once (D4), then the deadline ends it.
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let t0 = lp.time();
+        let polled = Rc::new(Cell::new(0));
+        let p = polled.clone();
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let r = timeout_scope(Duration::ZERO, |t| async move {
+            keep(&c, &t);
+            p.set(p.get() + 1);
+            sleep(HOUR).await;
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        assert_eq!(polled.get(), 1);
+        let cm = cm.borrow_mut().take().unwrap();
+        assert!(cm.expired());
+        let when = cm.when().unwrap();
+        assert!(t0 <= when && when <= lp.time());
+    });
+}
+
+#[test]
+fn test_reschedule_from_another_task() {
+    // The handle is moved from outside the scope: later, then removed; cancelling the task
+    // that runs the scope then ends it unexpired.
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let deadline1 = lp.time() + HOUR;
+        let deadline2 = deadline1 + HOUR;
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let task = spawn(timeout_scope_at(Some(deadline1), move |t| async move {
+            keep(&c, &t);
+            sleep(HOUR * 5).await;
+        }));
+        asyncio::yield_now().await;
+        let t = cm.borrow().clone().expect("the scope started");
+        assert_eq!(t.when(), Some(deadline1));
+        t.reschedule(Some(deadline2)).unwrap();
+        assert_eq!(t.when(), Some(deadline2));
+        t.reschedule(None).unwrap();
+        assert_eq!(t.when(), None);
+        assert!(task.cancel());
+        assert!(matches!(task.await, Err(asyncio::Cancelled)));
+        assert!(!t.expired());
+        // Ended: moving it now is an error, as CPython's RuntimeError.
+        match t.reschedule(Some(deadline1)) {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Cannot change state of finished Timeout"),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn a_deadline_moved_earlier_from_outside_takes_effect_at_once() {
+    // The scope waits on a far deadline; another task moves it to now: the scope must wake
+    // for it, not wait for its old timer.
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let task = spawn(timeout_scope(HOUR, move |t| async move {
+            keep(&c, &t);
+            sleep(HOUR * 2).await;
+        }));
+        asyncio::yield_now().await;
+        let t = cm.borrow().clone().unwrap();
+        let started = Instant::now();
+        t.reschedule(Some(lp.time())).unwrap();
+        let r = asyncio::timeout(Duration::from_secs(20), task).await;
+        assert!(matches!(r, Ok(Ok(Err(Error::Timeout)))), "{r:?}");
+        assert!(t.expired());
+        assert!(started.elapsed() < Duration::from_secs(20));
+    });
+}
+
+#[test]
+fn test_timeout_finished_and_expired_refuse_reschedule() {
+    run(async {
+        let done = timeout_scope(HOUR, |t| async move { t }).await.unwrap();
+        match done.reschedule_after(Duration::from_millis(20)) {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Cannot change state of finished Timeout"),
+            other => panic!("{other:?}"),
+        }
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let r = timeout_scope(Duration::ZERO, |t| async move {
+            keep(&c, &t);
+            sleep(HOUR).await;
+        })
+        .await;
+        assert!(r.is_err());
+        let expired = cm.borrow_mut().take().unwrap();
+        match expired.reschedule(None) {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Cannot change state of expired Timeout"),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn reschedule_after_duration_max_saturates_instead_of_panicking() {
+    run(async {
+        let r = timeout_scope(Duration::MAX, |t| async move {
+            t.reschedule_after(Duration::MAX).unwrap();
+            let far = t.when().unwrap();
+            far > Instant::now() + Duration::from_secs(365 * 24 * 3600)
+        })
+        .await;
+        assert!(r.unwrap(), "a far deadline stays far");
+    });
+}
