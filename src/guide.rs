@@ -118,7 +118,7 @@
 //! | `time.rs` | `tasks.sleep`, `timeouts.py`, `tasks.wait_for` |
 //! | `protocol.rs` | `protocols.py`; `ProtocolSlot`, the one seam every transport calls its protocol through (the discipline `selector_events.py` and `sslproto.py` keep by hand) |
 //! | `transport/mod.rs` | `transports.py` |
-//! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport` |
+//! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport`; `sendfile.rs`: `_sendfile_native`, `unix_events.py`'s `_sock_sendfile_native` |
 //! | `transport/pipe.rs`, `net/pipe.rs`, `streams/pipe.rs` | `unix_events.py`: `_UnixReadPipeTransport`, `_UnixWritePipeTransport`; `base_events.py`: `connect_read_pipe`, `connect_write_pipe` |
 //! | `transport/flow_control.rs` | `transports._FlowControlMixin` |
 //! | `transport/connecting.rs` | `selector_events.py`: `sock_connect`, `_sock_connect_cb` |
@@ -128,7 +128,7 @@
 //! | `net/happy_eyeballs.rs` | `staggered.py` |
 //! | `server/` | `base_events.py`: `Server`, `create_server`; `selector_events.py`: `_accept_connection`; `unix_events.py`: `create_unix_server` |
 //! | `proxy_protocol/`, `server/proxy_layer.rs` | none: HAProxy's PROXY protocol (the header format; the preamble that reads it before `connection_made`) |
-//! | `streams/` | `streams.py` |
+//! | `streams/` | `streams.py`; `streams/sendfile.rs`: `base_events.py`'s `sendfile`, `_sendfile_fallback` |
 //! | `tls/` | `sslproto.py` |
 //! | `embed.rs` | `tasks.run_coroutine_threadsafe`, `concurrent.futures.Future` |
 //! | `sync/locks.rs` | `locks.py`: `Lock`, `Event`, `Condition`, `Semaphore`, `BoundedSemaphore` |
@@ -185,6 +185,7 @@
 //! | `async for line in reader` | `let mut lines = reader.lines(); while let Some(line) = lines.next_line().await? { … }` |
 //! | `reader.read()` (to EOF) | `reader.read(-1)` or `reader.read_to_end()` |
 //! | `writer.write`, `writelines`, `drain`, `write_eof`, `close`, `wait_closed`, `is_closing`, `get_extra_info` | same names |
+//! | `await loop.sendfile(writer.transport, file, offset, count)` | `writer.sendfile(&file, offset, count).await` → bytes sent: `sendfile(2)` on plain TCP and Unix streams (Linux), blocks read on the executor and written otherwise (TLS, pipes); writes are refused and reading paused while it runs; the file's position ends after the last byte sent. CPython sends nothing for a pipe without `count`; here it sends to the pipe's end |
 //! | `IncompleteReadError`, `LimitOverrunError` | `Error::IncompleteRead { partial, expected }`, `Error::LimitOverrun { consumed, .. }` |
 //! | `readline()` over the limit: `ValueError` | `Error::LimitOverrun { consumed, .. }` (typed, and says how much was discarded) |
 //! | `socket.socketpair()` | `asyncio::socketpair()` |

@@ -18,6 +18,7 @@ mod futures_io;
 mod open;
 mod pipe;
 pub mod reader;
+mod sendfile;
 mod subprocess;
 mod workers;
 mod writer;

@@ -198,6 +198,11 @@ pub(crate) trait TransportImpl {
     /// The read-through waiter leaves (its read ended another way, or was dropped): forget its
     /// waker, and hand an edge it was given and did not use back to the protocol path.
     fn end_through(&self) {}
+    /// The plain socket transport behind this one, for a native sendfile (`StreamWriter::
+    /// sendfile`); others (TLS, PROXY, pipes) answer `None` and the sendfile falls back.
+    fn as_socket(&self) -> Option<&socket::SocketTransport> {
+        None
+    }
 }
 
 /// What a [`TransportImpl::read_through`] came to.
@@ -594,6 +599,11 @@ impl Transport {
         low: Option<usize>,
     ) -> Result<(), Error> {
         self.inner.set_write_buffer_limits(high, low)
+    }
+
+    /// The plain socket transport behind this handle, if it is one.
+    pub(crate) fn as_socket(&self) -> Option<&socket::SocketTransport> {
+        self.inner.as_socket()
     }
 
     /// Bytes queued in the transport, not yet handed to the kernel.

@@ -48,21 +48,26 @@ use crate::slots::SlotKey;
 
 /// A connected stream socket of either family.
 mod read;
+mod sendfile;
 mod stream;
 mod sys;
 mod write;
 
+pub(crate) use sendfile::{SendJob, SendfileError};
 pub(crate) use stream::Socket;
 
 /// The sending side (L73, L74):
 ///
 /// ```text
 ///   Open ──write_eof(), buffer empty──────────────────────────► ShutDown
-///     └───write_eof(), bytes buffered──► EofPending ──drained──►┘   (shutdown(SHUT_WR))
+///    │ └───write_eof(), bytes buffered──► EofPending ──drained──►┘   (shutdown(SHUT_WR))
+///    └──StreamWriter::sendfile──► Sendfile ──done or failed──► Open
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum WriteSide {
     Open,
+    /// A sendfile owns the socket's sending side (`sendfile.rs`): no writes, no `write_eof`.
+    Sendfile,
     /// `write_eof()` was called with bytes buffered: no more writes; shutdown once drained.
     EofPending,
     /// `shutdown(SHUT_WR)` was done (or attempted).
@@ -97,6 +102,8 @@ pub(crate) struct SocketTransport {
     /// Not a state but the last readable event's hint: the peer closed its side, so a short
     /// read does not mean drained; read on to EOF (no further edge will come).
     peer_closed: Cell<bool>,
+    /// A sendfile waiting for the buffer to empty or for room in the socket (`sendfile.rs`).
+    send_waiter: Cell<Option<Waker>>,
     /// A `read_into` waiting to read through (see `read.rs`): the next readable edge wakes it
     /// instead of reading. Set and cleared only by the read-through methods and `release`.
     through: Cell<Option<Waker>>,
@@ -156,6 +163,7 @@ impl SocketTransport {
             flow: RefCell::new(FlowControl::default()),
             write_side: Cell::new(WriteSide::Open),
             peer_closed: Cell::new(false),
+            send_waiter: Cell::new(None),
             through: Cell::new(None),
             readable: Cell::new(false),
             conn_lost_writes: Cell::new(1),
@@ -180,14 +188,27 @@ impl SocketTransport {
         Ok(t)
     }
 
+    /// Why a write (`what`) is refused while the write side is not open.
+    #[cold]
+    fn write_refused(&self, what: &str) -> Error {
+        if self.write_side.get() == WriteSide::Sendfile {
+            // CPython's RuntimeError text.
+            return Error::invalid_state(format!("unable to {what}; sendfile is in progress"));
+        }
+        Error::invalid_state(format!("Cannot call {what}() after write_eof()"))
+    }
+
     /// The one place `write_side` changes: the diagram's edges, checked in debug builds.
     fn set_write_side(&self, to: WriteSide) {
         let from = self.write_side.get();
         debug_assert!(
             matches!(
                 (from, to),
-                (WriteSide::Open, WriteSide::EofPending | WriteSide::ShutDown)
-                    | (WriteSide::EofPending, WriteSide::ShutDown)
+                (
+                    WriteSide::Open,
+                    WriteSide::EofPending | WriteSide::ShutDown | WriteSide::Sendfile
+                ) | (WriteSide::EofPending, WriteSide::ShutDown)
+                    | (WriteSide::Sendfile, WriteSide::Open)
             ),
             "transport {}: write side {from:?} -> {to:?} is not an edge",
             self.id()
@@ -211,6 +232,7 @@ impl LifePath for SocketTransport {
     /// Closes the socket, leaves the loop and the server, drops the protocol.
     fn release(&self) {
         drop(self.through.take());
+        self.wake_sendfile();
         let sock = self.sock.borrow_mut().take();
         if let (Some(mut sock), Some(key)) = (sock, self.key.take()) {
             self.lp().inner.deregister(key, &mut sock);
@@ -227,6 +249,7 @@ impl LifePath for SocketTransport {
     /// The server is going with the loop: it is not told.
     fn forget(&self) {
         drop(self.through.take());
+        drop(self.send_waiter.take());
         let sock = self.sock.borrow_mut().take();
         drop(sock);
         let server = self.server.take();
@@ -263,9 +286,7 @@ impl IoHandler for SocketTransport {
 impl TransportImpl for SocketTransport {
     fn write(&self, data: &[u8]) -> Result<(), Error> {
         if self.write_side.get() != WriteSide::Open {
-            return Err(Error::invalid_state(
-                "Cannot call write() after write_eof()",
-            ));
+            return Err(self.write_refused("write"));
         }
         if data.is_empty() {
             return Ok(());
@@ -280,9 +301,7 @@ impl TransportImpl for SocketTransport {
 
     fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         if self.write_side.get() != WriteSide::Open {
-            return Err(Error::invalid_state(
-                "Cannot call writelines() after write_eof()",
-            ));
+            return Err(self.write_refused("writelines"));
         }
         // L68, 3.13: only an empty list returns before the loss check; chunks that are all
         // empty still count as a dropped write once the connection is lost (L81).
@@ -302,6 +321,9 @@ impl TransportImpl for SocketTransport {
     }
 
     fn write_eof(&self) -> Result<(), Error> {
+        if self.write_side.get() == WriteSide::Sendfile {
+            return Err(self.write_refused("write_eof"));
+        }
         if self.life.state() != State::Open || self.write_side.get() != WriteSide::Open {
             return Ok(());
         }
@@ -421,5 +443,9 @@ impl TransportImpl for SocketTransport {
 
     fn end_through(&self) {
         self.end_read_through();
+    }
+
+    fn as_socket(&self) -> Option<&SocketTransport> {
+        Some(self)
     }
 }

@@ -10,8 +10,8 @@
 //! errors (`syscall()` sets `errno` on failure). Elsewhere, std's calls.
 //!
 //! Also `send_vectored` (`writelines`' one `sendmsg`, with `MSG_NOSIGNAL` where std's `writev`
-//! has no flags) and `unsent`, the `SIOCOUTQ` ioctl behind `BufferInfo::kernel_unsent`. The
-//! only `unsafe` here is those FFI calls.
+//! has no flags), `unsent`, the `SIOCOUTQ` ioctl behind `BufferInfo::kernel_unsent`, and
+//! `sendfile` for `StreamWriter::sendfile`. The only `unsafe` here is those FFI calls.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -65,8 +65,6 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// Bytes in the socket's send queue not yet sent (`ioctl(SIOCOUTQ)`); `None` if the call
-/// fails.
 /// One vectored send, `MSG_NOSIGNAL` like [`send`]: std's `write_vectored` is `writev`, which
 /// raises `SIGPIPE` when the peer has gone (fatal to a host that has not ignored it). At most
 /// `UIO_MAXIOV` slices go in one call, as std caps `writev`; the caller keeps the rest queued.
@@ -95,6 +93,26 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Res
     }
 }
 
+/// `sendfile(out, file, &offset, len)`: bytes sent from `file` at `*offset` (which moves on by
+/// as many), 0 at the file's end. The file's own position is left alone. `sendfile` has no
+/// `MSG_NOSIGNAL`: the caller wraps it in `without_sigpipe`.
+#[cfg(target_os = "linux")]
+pub(crate) fn sendfile(out: RawFd, file: RawFd, offset: &mut u64, len: usize) -> io::Result<usize> {
+    let Ok(mut off) = libc::off_t::try_from(*offset) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    // SAFETY: `off` is a valid, writable `off_t` for the call, which only reads two
+    // descriptors and writes through that one pointer; a bad descriptor only makes it fail.
+    let n = unsafe { libc::sendfile(out, file, &mut off, len) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = off as u64;
+    Ok(n as usize)
+}
+
+/// Bytes in the socket's send queue not yet sent (`ioctl(SIOCOUTQ)`); `None` if the call
+/// fails.
 #[cfg(target_os = "linux")]
 pub(crate) fn unsent(fd: RawFd) -> Option<usize> {
     let mut n: libc::c_int = 0;

@@ -63,6 +63,9 @@ impl WritePath for SocketTransport {
 impl SocketTransport {
     pub(super) fn write_ready(&self) {
         if !self.flush_buffer() {
+            if self.write_side.get() == WriteSide::Sendfile {
+                self.wake_sendfile(); // room in the socket for the next sendfile(2)
+            }
             return;
         }
         match self.life.state() {
@@ -70,7 +73,11 @@ impl SocketTransport {
                 self.life.set_state(State::Lost);
                 self.call_connection_lost(None);
             }
-            State::Open if self.write_side.get() == WriteSide::EofPending => self.do_shutdown(),
+            State::Open => match self.write_side.get() {
+                WriteSide::EofPending => self.do_shutdown(),
+                WriteSide::Sendfile => self.wake_sendfile(), // the buffer it waits for is empty
+                _ => {}
+            },
             _ => {}
         }
     }

@@ -1,0 +1,207 @@
+//! `StreamWriter::sendfile`: a file sent to the stream's peer, by the kernel where it can.
+//!
+//! Mirrors `loop.sendfile(transport, file, offset, count)` in CPython
+//! `Lib/asyncio/base_events.py`, called on a stream's transport (`writer.transport`). Two
+//! paths, as there:
+//! - native: a plain socket transport hands its sending side to `sendfile(2)`
+//!   (`transport/socket/sendfile.rs`): no byte is copied through user space;
+//! - fallback: TLS and other transports, and files `sendfile(2)` cannot serve (pipes, some
+//!   special files): blocks read on the default executor (a read may block, the loop must
+//!   not), each written and drained before the next is read, as CPython's
+//!   `_sendfile_fallback` does with 16 KiB blocks (here 64 KiB).
+//!
+//! Either way the file's position ends after the last byte sent (also after a failure or a
+//! cancellation), and the count sent is the result.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::future::poll_fn;
+use std::io::{Read, Seek, SeekFrom};
+
+use super::StreamWriter;
+use crate::error::Error;
+use crate::transport::socket::{SendJob, SendfileError, SocketTransport};
+
+/// The fallback's block: one read, one write, one drain.
+const FALLBACK_BLOCK: usize = 64 * 1024;
+
+impl StreamWriter {
+    /// Sends `count` bytes of `file` starting at `offset` (`None`: up to its end) to the peer,
+    /// and returns how many were sent (Python's `await loop.sendfile(writer.transport, file,
+    /// offset, count)`). On a plain TCP or Unix stream the kernel copies the file straight to
+    /// the socket (`sendfile(2)`, Linux); over TLS, or from a file that cannot be mapped (a
+    /// pipe), it reads and writes blocks instead. Bytes written before go out first. The
+    /// file's position is left after the last byte sent.
+    ///
+    /// While it runs, writes on this stream fail (`unable to write; sendfile is in
+    /// progress`) and, on the native path, reading is paused (as in CPython); both come back
+    /// when it returns.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if the transport is closing, after `write_eof`, or during
+    /// another sendfile; [`Error::Io`] if sending or reading the file fails, or the connection
+    /// is lost on the way.
+    ///
+    /// # Cancel safety
+    /// Dropping the future stops sending: what was sent stays sent, the file's position says
+    /// how far, and the stream is writable again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// asyncio::run(async {
+    ///     let mut file = tempfile_with(b"a file's worth of bytes")?;
+    ///     let server = asyncio::start_server(
+    ///         |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| async move {
+    ///             let all = reader.read(-1).await?; // to EOF
+    ///             writer.write(&all)?;
+    ///             writer.close();
+    ///             Ok::<_, asyncio::Error>(())
+    ///         },
+    ///         "127.0.0.1",
+    ///         0,
+    ///     )
+    ///     .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     let sent = writer.sendfile(&file, 0, None).await?; // the kernel copies it
+    ///     writer.write_eof()?;
+    ///     assert_eq!(sent, 23);
+    ///     assert_eq!(reader.read(-1).await?, b"a file's worth of bytes");
+    ///     file.write_all(b"!")?; // the position is after what was sent
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    ///
+    /// fn tempfile_with(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    ///     let path = std::env::temp_dir().join(format!("sendfile-doc-{}", std::process::id()));
+    ///     let mut f = std::fs::OpenOptions::new()
+    ///         .read(true)
+    ///         .write(true)
+    ///         .create(true)
+    ///         .truncate(true)
+    ///         .open(&path)?;
+    ///     std::fs::remove_file(&path)?;
+    ///     f.write_all(bytes)?;
+    ///     Ok(f)
+    /// }
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub async fn sendfile(
+        &self,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64, Error> {
+        if self.transport().is_closing() {
+            return Err(Error::invalid_state("Transport is closing"));
+        }
+        let progress = FilePosition {
+            file,
+            offset,
+            sent: Cell::new(0),
+        };
+        let native = match self.transport().as_socket() {
+            Some(sock) => native(sock, &progress, count).await,
+            None => Err(SendfileError::Unavailable),
+        };
+        match native {
+            Ok(()) => {}
+            Err(SendfileError::Unavailable) => self.fallback(&progress, count).await?,
+            Err(SendfileError::Failed(e)) => return Err(e),
+        }
+        Ok(progress.sent.get())
+    }
+
+    /// Reads and writes blocks (CPython's `_sendfile_fallback`).
+    async fn fallback(&self, progress: &FilePosition<'_>, count: Option<u64>) -> Result<(), Error> {
+        // A second descriptor of the same open file (one position), to read on a thread.
+        let mut reader = progress.file.try_clone()?;
+        if progress.offset != 0 {
+            reader.seek(SeekFrom::Start(progress.offset))?;
+        }
+        let mut buf = vec![0u8; FALLBACK_BLOCK];
+        loop {
+            let want = match count {
+                Some(c) => {
+                    let left = c.saturating_sub(progress.sent.get());
+                    usize::try_from(left).map_or(FALLBACK_BLOCK, |l| l.min(FALLBACK_BLOCK))
+                }
+                None => FALLBACK_BLOCK,
+            };
+            if want == 0 {
+                return Ok(());
+            }
+            let (read, back, block) = crate::to_thread(move || {
+                let read = reader.read(&mut buf[..want]);
+                (read, reader, buf)
+            })
+            .await?;
+            (reader, buf) = (back, block);
+            let n = read?;
+            if n == 0 {
+                return Ok(()); // the file's end
+            }
+            self.write(&buf[..n])?;
+            progress.sent.set(progress.sent.get() + n as u64);
+            self.drain().await?;
+        }
+    }
+}
+
+/// The native path: waits for the write buffer to empty, then sends.
+async fn native(
+    sock: &SocketTransport,
+    progress: &FilePosition<'_>,
+    count: Option<u64>,
+) -> Result<(), SendfileError> {
+    let was_reading = sock.begin_sendfile().map_err(SendfileError::Failed)?;
+    let _end = EndSendfile { sock, was_reading };
+    poll_fn(|cx| sock.poll_flushed(cx))
+        .await
+        .map_err(SendfileError::Failed)?;
+    let mut job = SendJob {
+        offset: progress.offset,
+        left: count,
+        sent: 0,
+    };
+    let r = poll_fn(|cx| {
+        let r = sock.poll_sendfile(cx, progress.file, &mut job);
+        progress.sent.set(job.sent);
+        r
+    })
+    .await;
+    r
+}
+
+/// Gives the socket's sending side back, however the native path ends (a drop included).
+struct EndSendfile<'a> {
+    sock: &'a SocketTransport,
+    was_reading: bool,
+}
+
+impl Drop for EndSendfile<'_> {
+    fn drop(&mut self) {
+        self.sock.end_sendfile(self.was_reading);
+    }
+}
+
+/// The file, where the send started, and how far it got: on drop (the end, a failure or a
+/// cancellation) the file's position moves after the last byte sent, as CPython leaves it.
+struct FilePosition<'a> {
+    file: &'a File,
+    offset: u64,
+    sent: Cell<u64>,
+}
+
+impl Drop for FilePosition<'_> {
+    fn drop(&mut self) {
+        let sent = self.sent.get();
+        if sent > 0 {
+            // A file without a position (a pipe) has nothing to move.
+            let _ = (&*self.file).seek(SeekFrom::Start(self.offset.saturating_add(sent)));
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! `StreamWriter::sendfile` (CPython's `loop.sendfile(writer.transport, file, offset, count)`):
+//! the native path over TCP and Unix sockets, the fallback over TLS and from a pipe, the
+//! file's position afterwards, writes refused while it runs, cancellation. Tests modelled on
+//! CPython's `test_asyncio/test_sendfile.py` (`SendfileMixin`), named after what they check.
+
+mod tls_common;
+mod util;
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use asyncio::{Error, Event, StreamReader, StreamWriter};
+use tls_common::Certs;
+use util::port_of;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+fn run<F: std::future::Future + 'static>(fut: F) -> F::Output {
+    util::run_fresh(BOUND, fut)
+}
+
+/// A file of `len` patterned bytes (no two neighbouring KiB alike), already unlinked.
+fn patterned_file(dir: &std::path::Path, len: usize) -> (File, Vec<u8>) {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i % 251) as u8 ^ (i / 1024) as u8)
+        .collect();
+    let path = dir.join("data");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&data).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (f, data)
+}
+
+/// What a server connection read, up to the client's EOF.
+type Received = Rc<RefCell<Vec<u8>>>;
+
+/// A server that keeps what each connection sends until EOF, then sets `done`.
+fn collector(
+    received: &Received,
+    done: &Rc<Event>,
+) -> impl Fn(
+    StreamReader,
+    StreamWriter,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>>>> {
+    let (received, done) = (received.clone(), done.clone());
+    move |reader: StreamReader, writer: StreamWriter| {
+        let (received, done) = (received.clone(), done.clone());
+        Box::pin(async move {
+            let all = reader.read(-1).await?;
+            received.borrow_mut().extend_from_slice(&all);
+            done.set();
+            writer.close();
+            Ok(())
+        })
+    }
+}
+
+fn position(mut f: &File) -> u64 {
+    f.stream_position().unwrap()
+}
+
+#[test]
+fn native_sendfile_sends_the_file_after_what_was_written_and_moves_the_position() {
+    let dir = util::temp_dir("sendfile");
+    let (file, data) = patterned_file(&dir, 3 << 20);
+    run(async move {
+        let (received, done) = (Received::default(), Rc::new(Event::new()));
+        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        writer.write(b"head:")?; // goes first, before the file
+        let sent = writer.sendfile(&file, 0, None).await?;
+        assert_eq!(sent, data.len() as u64);
+        assert_eq!(
+            position(&file),
+            sent,
+            "the position is after the last byte sent"
+        );
+        assert!(writer.transport().is_reading(), "reading is back on");
+        writer.write(b":tail")?; // writable again
+        writer.write_eof()?;
+        done.wait().await;
+        let got = received.borrow();
+        assert_eq!(got.len(), 5 + data.len() + 5);
+        assert!(got.starts_with(b"head:") && got.ends_with(b":tail"));
+        assert!(
+            got[5..5 + data.len()] == data[..],
+            "the file's bytes, in order"
+        );
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn sendfile_with_offset_and_count_sends_that_slice_and_stops_at_the_files_end() {
+    let dir = util::temp_dir("sendfile");
+    let (file, data) = patterned_file(&dir, 100_000);
+    run(async move {
+        let (received, done) = (Received::default(), Rc::new(Event::new()));
+        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        assert_eq!(writer.sendfile(&file, 1_000, Some(5_000)).await?, 5_000);
+        assert_eq!(position(&file), 6_000);
+        // A count past the end sends what there is.
+        assert_eq!(writer.sendfile(&file, 99_990, Some(100)).await?, 10);
+        assert_eq!(position(&file), 100_000);
+        // At the end: nothing to send, and the position is left alone.
+        assert_eq!(writer.sendfile(&file, 100_000, None).await?, 0);
+        writer.write_eof()?;
+        done.wait().await;
+        let mut want = data[1_000..6_000].to_vec();
+        want.extend_from_slice(&data[99_990..]);
+        assert!(*received.borrow() == want);
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn native_sendfile_over_a_unix_socket() {
+    let dir = util::temp_dir("sendfile");
+    let (file, data) = patterned_file(&dir, 200_000);
+    let path = dir.join("sock");
+    run(async move {
+        let (received, done) = (Received::default(), Rc::new(Event::new()));
+        let server = asyncio::start_unix_server(collector(&received, &done), &path).await?;
+        let (_reader, writer) = asyncio::open_unix_connection(&path).await?;
+        assert_eq!(writer.sendfile(&file, 0, None).await?, 200_000);
+        writer.write_eof()?;
+        done.wait().await;
+        assert!(*received.borrow() == data);
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// A blocking peer that accepts one connection and reads nothing until told, then counts
+/// what it reads to EOF.
+fn slow_peer() -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<usize>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (go, wait) = mpsc::channel();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        wait.recv().unwrap();
+        let mut n = 0;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match s.read(&mut buf).unwrap() {
+                0 => return n,
+                k => n += k,
+            }
+        }
+    });
+    (port, go, peer)
+}
+
+/// A sparse file far larger than two loopback socket buffers: a sendfile of it must wait for
+/// the peer.
+fn big_sparse_file(dir: &std::path::Path) -> File {
+    let path = dir.join("sparse");
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    f.set_len(64 << 20).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    f
+}
+
+#[test]
+fn while_sendfile_runs_writes_are_refused_and_reading_is_paused() {
+    let dir = util::temp_dir("sendfile");
+    let file = Rc::new(big_sparse_file(&dir));
+    let (port, go, peer) = slow_peer();
+    run(async move {
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let writer = Rc::new(writer);
+        let (w, f) = (writer.clone(), file.clone());
+        let sending = asyncio::spawn(async move { w.sendfile(&f, 0, None).await });
+        // The peer reads nothing: the send fills both socket buffers and waits.
+        for _ in 0..20 {
+            asyncio::yield_now().await;
+        }
+        assert!(
+            !sending.is_done(),
+            "64 MiB cannot fit in the socket buffers"
+        );
+        match writer.write(b"x") {
+            Err(Error::InvalidState(m)) => {
+                assert_eq!(m, "unable to write; sendfile is in progress")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(writer.write_eof(), Err(Error::InvalidState(_))));
+        assert!(!writer.transport().is_reading(), "paused, as CPython does");
+        match writer.sendfile(&file, 0, Some(1)).await {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "sendfile is in progress"),
+            other => panic!("{other:?}"),
+        }
+        go.send(()).unwrap();
+        let sent = sending.await.unwrap()?;
+        assert_eq!(sent, 64 << 20);
+        assert!(writer.transport().is_reading());
+        writer.write(b"!")?;
+        writer.write_eof()?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(peer.join().unwrap(), (64 << 20) + 1);
+}
+
+#[test]
+fn a_cancelled_sendfile_leaves_the_stream_writable_and_the_position_after_what_went() {
+    let dir = util::temp_dir("sendfile");
+    let file = big_sparse_file(&dir);
+    let (port, go, peer) = slow_peer();
+    let sent = run(async move {
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        // One poll (D4): it sends what the socket buffers take, then waits; the deadline has
+        // passed, so it is dropped there.
+        let r = asyncio::timeout(Duration::ZERO, writer.sendfile(&file, 0, None)).await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        let sent = position(&file);
+        assert!(sent > 0 && sent < 64 << 20, "{sent}");
+        assert!(writer.transport().is_reading());
+        writer.write(b"after")?;
+        writer.write_eof()?;
+        go.send(()).unwrap();
+        Ok::<_, Error>(sent)
+    })
+    .unwrap();
+    assert_eq!(peer.join().unwrap() as u64, sent + 5);
+}
+
+#[test]
+fn over_tls_sendfile_falls_back_to_reads_and_writes() {
+    let dir = util::temp_dir("sendfile");
+    let (file, data) = patterned_file(&dir, 300_000);
+    run(async move {
+        let certs = Certs::get();
+        let (received, done) = (Received::default(), Rc::new(Event::new()));
+        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        assert_eq!(writer.sendfile(&file, 10, Some(250_000)).await?, 250_000);
+        assert_eq!(position(&file), 250_010);
+        writer.write_eof().ok(); // TLS cannot half-close; close instead
+        writer.close();
+        done.wait().await;
+        assert!(received.borrow()[..] == data[10..250_010]);
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn from_a_pipe_sendfile_falls_back_and_reads_to_its_end() {
+    // sendfile(2) cannot read a pipe (ESPIPE/EINVAL): the fallback reads it on a thread.
+    let (pipe_r, mut pipe_w) = util::os_pipe();
+    let payload: Vec<u8> = (0..150_000u32).map(|i| (i % 239) as u8).collect();
+    let to_write = payload.clone();
+    let writer_thread = std::thread::spawn(move || {
+        pipe_w.write_all(&to_write).unwrap();
+    });
+    run(async move {
+        let (received, done) = (Received::default(), Rc::new(Event::new()));
+        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        assert_eq!(writer.sendfile(&pipe_r, 0, None).await?, 150_000);
+        writer.write_eof()?;
+        done.wait().await;
+        assert!(*received.borrow() == payload);
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    writer_thread.join().unwrap();
+}
+
+#[test]
+fn sendfile_on_a_closing_stream_is_refused() {
+    let dir = util::temp_dir("sendfile");
+    let (mut file, _) = patterned_file(&dir, 10);
+    file.seek(SeekFrom::Start(3)).unwrap();
+    run(async move {
+        let (received, done) = (Received::default(), Rc::new(Event::new()));
+        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        writer.close();
+        match writer.sendfile(&file, 0, None).await {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Transport is closing"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(position(&file), 3, "nothing sent, position untouched");
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
