@@ -18,11 +18,13 @@ test:
 bench:
 	$(CARGO) bench --bench timers
 	$(CARGO) bench --bench latency
+	$(CARGO) bench --bench sendfile
 	$(CARGO) bench --bench handshake
 
 bench-quick:
 	$(CARGO) bench --bench timers -- --quick
 	$(CARGO) bench --bench latency -- --quick
+	$(CARGO) bench --bench sendfile -- --quick
 	$(CARGO) bench --bench handshake -- --quick
 
 # Instructions per echoed message under callgrind (benches/instr.rs): deterministic, the figure
