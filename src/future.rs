@@ -39,8 +39,10 @@ enum Outcome<T> {
 
 struct State<T> {
     outcome: Outcome<T>,
-    /// Tasks awaiting a handle: woken when the outcome is set.
-    waiters: Vec<Waker>,
+    /// Tasks awaiting a handle, each with the number of handles waiting under its waker:
+    /// woken when the outcome is set. A handle dropped while waiting takes its count back, so
+    /// tasks that stopped waiting leave nothing behind.
+    waiters: Vec<(Waker, u32)>,
     /// Added and not yet scheduled, in order.
     callbacks: Vec<(CallbackId, DoneCallback<T>)>,
     next_id: u64,
@@ -92,13 +94,45 @@ struct Inner<T> {
 /// ```
 pub struct LoopFuture<T> {
     inner: Rc<Inner<T>>,
+    /// The waker this handle waits under (counted in `waiters`), while it waits.
+    waiting: Option<Waker>,
 }
 
 impl<T> Clone for LoopFuture<T> {
     fn clone(&self) -> Self {
         LoopFuture {
             inner: self.inner.clone(),
+            waiting: None,
         }
+    }
+}
+
+impl<T> LoopFuture<T> {
+    /// Takes this handle's count off its waker's entry (the entry goes at zero).
+    fn stop_waiting(&mut self) {
+        let Some(mine) = self.waiting.take() else {
+            return;
+        };
+        let removed = {
+            let mut state = self.inner.state.borrow_mut();
+            let i = state.waiters.iter().position(|(w, _)| w.will_wake(&mine));
+            match i {
+                Some(i) if state.waiters[i].1 > 1 => {
+                    state.waiters[i].1 -= 1;
+                    None
+                }
+                Some(i) => Some(state.waiters.swap_remove(i)),
+                None => None, // woken already: the outcome took the list
+            }
+        };
+        drop(removed); // after the borrow: a waker's drop may run user code
+        drop(mine);
+    }
+}
+
+impl<T> Drop for LoopFuture<T> {
+    fn drop(&mut self) {
+        self.stop_waiting();
     }
 }
 
@@ -136,6 +170,7 @@ impl LoopHandle {
     // Checklist: L26.
     pub fn create_future<T: 'static>(&self) -> LoopFuture<T> {
         LoopFuture {
+            waiting: None,
             inner: Rc::new(Inner {
                 lp: self.clone(),
                 state: RefCell::new(State {
@@ -208,7 +243,7 @@ impl<T: 'static> LoopFuture<T> {
                 std::mem::take(&mut state.callbacks),
             )
         };
-        for w in waiters {
+        for (w, _) in waiters {
             w.wake();
         }
         self.schedule(callbacks)
@@ -310,20 +345,38 @@ impl<T: 'static> LoopFuture<T> {
 }
 
 /// Awaiting a handle waits for the outcome: the result, the exception, or
-/// `Error::Cancelled`. Dropping the awaiting handle changes nothing.
+/// `Error::Cancelled`. Dropping a handle that waits only withdraws its wait: the future is
+/// not cancelled (other handles may still want it), and nothing of the waiter stays behind.
 impl<T: Clone + 'static> Future for LoopFuture<T> {
     type Output = Result<T, Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.inner.state.borrow_mut();
-        if matches!(state.outcome, Outcome::Pending) {
-            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                state.waiters.push(cx.waker().clone());
-            }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let pending = matches!(self.inner.state.borrow().outcome, Outcome::Pending);
+        if !pending {
+            self.waiting = None; // the outcome took the list, our count with it
+            return Poll::Ready(self.result());
+        }
+        if self
+            .waiting
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
             return Poll::Pending;
         }
-        drop(state);
-        Poll::Ready(self.result())
+        self.stop_waiting(); // polled by another task than before
+        {
+            let mut state = self.inner.state.borrow_mut();
+            match state
+                .waiters
+                .iter_mut()
+                .find(|(w, _)| w.will_wake(cx.waker()))
+            {
+                Some((_, n)) => *n += 1,
+                None => state.waiters.push((cx.waker().clone(), 1)),
+            }
+        }
+        self.waiting = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 
@@ -414,5 +467,62 @@ mod tests {
         c.add_done_callback(|_| {}).unwrap();
         assert!(c.cancel(), "cancelled, though its callback cannot run");
         assert!(c.cancelled());
+    }
+
+    #[test]
+    fn waiters_that_gave_up_leave_nothing_behind() {
+        // A long-lived future awaited with a timeout by many short-lived tasks (a shutdown
+        // signal, say): each waiter that gives up takes its waker back, so the list does not
+        // grow with every task that ever waited.
+        let lp = EventLoop::new().unwrap();
+        let fut = lp.create_future::<u8>();
+        let f = fut.clone();
+        lp.run_until_complete(async move {
+            for _ in 0..100 {
+                let g = f.clone();
+                let t = crate::spawn(async move {
+                    crate::timeout(std::time::Duration::ZERO, g).await.is_err()
+                });
+                assert_eq!(t.await, Ok(true), "timed out");
+            }
+        })
+        .unwrap();
+        assert!(fut.inner.state.borrow().waiters.is_empty());
+    }
+
+    #[test]
+    fn two_handles_in_one_task_share_a_waker_and_one_leaving_keeps_the_other_woken() {
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::task::{Context, Poll};
+        let lp = EventLoop::new().unwrap();
+        let fut = lp.create_future::<u8>();
+        let (mut a, mut b) = (fut.clone(), fut.clone());
+        let woken = std::sync::Arc::new(Counter::default());
+        let waker = std::task::Waker::from(woken.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut a).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut b).poll(&mut cx).is_pending());
+        assert!(
+            Pin::new(&mut b).poll(&mut cx).is_pending(),
+            "a re-poll counts once"
+        );
+        assert_eq!(fut.inner.state.borrow().waiters[0].1, 2);
+        drop(a);
+        assert_eq!(fut.inner.state.borrow().waiters.len(), 1, "b still waits");
+        fut.set_result(9).unwrap();
+        assert_eq!(woken.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(matches!(Pin::new(&mut b).poll(&mut cx), Poll::Ready(Ok(9))));
+        drop(b);
+        assert!(fut.inner.state.borrow().waiters.is_empty());
+    }
+
+    #[derive(Default)]
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
