@@ -96,6 +96,7 @@ fn native_sendfile_sends_the_file_after_what_was_written_and_moves_the_position(
             got[5..5 + data.len()] == data[..],
             "the file's bytes, in order"
         );
+        writer.close();
         server.close();
         Ok::<_, Error>(())
     })
@@ -122,6 +123,7 @@ fn sendfile_with_offset_and_count_sends_that_slice_and_stops_at_the_files_end() 
         let mut want = data[1_000..6_000].to_vec();
         want.extend_from_slice(&data[99_990..]);
         assert!(*received.borrow() == want);
+        writer.close();
         server.close();
         Ok::<_, Error>(())
     })
@@ -141,6 +143,7 @@ fn native_sendfile_over_a_unix_socket() {
         writer.write_eof()?;
         done.wait().await;
         assert!(*received.borrow() == data);
+        writer.close();
         server.close();
         Ok::<_, Error>(())
     })
@@ -221,6 +224,9 @@ fn while_sendfile_runs_writes_are_refused_and_reading_is_paused() {
         assert!(writer.transport().is_reading());
         writer.write(b"!")?;
         writer.write_eof()?;
+        // The byte may wait in the transport's buffer: the close flushes it.
+        writer.close();
+        writer.wait_closed().await?;
         Ok::<_, Error>(())
     })
     .unwrap();
@@ -241,9 +247,11 @@ fn a_cancelled_sendfile_leaves_the_stream_writable_and_the_position_after_what_w
         let sent = position(&file);
         assert!(sent > 0 && sent < 64 << 20, "{sent}");
         assert!(writer.transport().is_reading());
-        writer.write(b"after")?;
+        writer.write(b"after")?; // buffered: the socket is full until the peer reads
         writer.write_eof()?;
         go.send(()).unwrap();
+        writer.close();
+        writer.wait_closed().await?;
         Ok::<_, Error>(sent)
     })
     .unwrap();
@@ -270,6 +278,7 @@ fn over_tls_sendfile_falls_back_to_reads_and_writes() {
         writer.close();
         done.wait().await;
         assert!(received.borrow()[..] == data[10..250_010]);
+        writer.close();
         server.close();
         Ok::<_, Error>(())
     })
@@ -293,6 +302,7 @@ fn from_a_pipe_sendfile_falls_back_and_reads_to_its_end() {
         writer.write_eof()?;
         done.wait().await;
         assert!(*received.borrow() == payload);
+        writer.close();
         server.close();
         Ok::<_, Error>(())
     })
@@ -315,6 +325,7 @@ fn sendfile_on_a_closing_stream_is_refused() {
             other => panic!("{other:?}"),
         }
         assert_eq!(position(&file), 3, "nothing sent, position untouched");
+        writer.close();
         server.close();
         Ok::<_, Error>(())
     })
