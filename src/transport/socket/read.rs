@@ -46,7 +46,7 @@ impl SocketTransport {
                     "transport[{}]: readable, the waiting read_into reads",
                     self.id()
                 );
-                waker.wake();
+                crate::event_loop::executor::waker::wake_in(&self.lp().inner, waker);
                 return;
             }
             // One call through the seam: a buffered protocol gets its read inside it (recv
