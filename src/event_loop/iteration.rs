@@ -203,9 +203,15 @@ impl LoopHandle {
 
     /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
     fn run_io_now(&self, ev: &mio::event::Event, main: &mut dyn FnMut()) {
-        if let Some(ev) = self.inner.io_event(ev) {
-            self.run_runnable(Runnable::Io(ev), main);
+        if self.inner.debug.get() {
+            // Timed as any callback (L23).
+            if let Some(ev) = self.inner.io_event(ev) {
+                self.run_runnable(Runnable::Io(ev), main);
+            }
+            return;
         }
+        let _reset = IoCallback::enter(&self.inner.in_io_callback);
+        self.inner.dispatch_event(ev);
     }
 
     /// D10: runs, once each, the tasks this iteration's I/O callbacks woke. A task that wakes
@@ -309,15 +315,7 @@ impl LoopHandle {
     /// iteration (D10).
     #[inline(always)]
     fn run_io(&self, ev: io::IoEvent) {
-        // Reset however the dispatch ends: handlers catch their protocols' panics, but be sure.
-        struct IoCallback<'a>(&'a Cell<bool>);
-        impl Drop for IoCallback<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.inner.in_io_callback.set(true);
-        let _reset = IoCallback(&self.inner.in_io_callback);
+        let _reset = IoCallback::enter(&self.inner.in_io_callback);
         self.inner.dispatch_io(ev)
     }
 
@@ -349,6 +347,26 @@ impl LoopHandle {
                 main();
             }
         }
+    }
+}
+
+/// Marks the loop as inside an I/O callback (D10: the tasks it wakes run in this iteration)
+/// until dropped, however the dispatch ends: handlers catch their protocols' panics, but be
+/// sure.
+struct IoCallback<'a>(&'a Cell<bool>);
+
+impl<'a> IoCallback<'a> {
+    #[inline(always)]
+    fn enter(flag: &'a Cell<bool>) -> Self {
+        flag.set(true);
+        IoCallback(flag)
+    }
+}
+
+impl Drop for IoCallback<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 
