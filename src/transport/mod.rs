@@ -195,9 +195,12 @@ pub(crate) trait TransportImpl {
     fn read_through(&self, _owner: *const (), _out: &mut [u8], _waker: &Waker) -> Through {
         Through::No
     }
-    /// The read-through waiter leaves (its read ended another way, or was dropped): forget its
-    /// waker, and hand an edge it was given and did not use back to the protocol path.
-    fn end_through(&self) {}
+    /// The read-through waiter leaves (its read ended another way, or was dropped): hand its
+    /// waker back (if no edge took it yet), and an edge it was given and did not use back to
+    /// the protocol path.
+    fn end_through(&self) -> Option<Waker> {
+        None
+    }
 }
 
 /// What a [`TransportImpl::read_through`] came to.

@@ -248,14 +248,15 @@ impl SocketTransport {
         self.through.set(slot);
     }
 
-    /// The read-through waiter leaves: its waker goes, and an edge it took and did not read
-    /// to the end goes back to the protocol path (a `readline` next, or nobody, still gets
-    /// the bytes and the EOF).
-    pub(super) fn end_read_through(&self) {
-        drop(self.through.take());
+    /// The read-through waiter leaves: its waker is handed back (unless an edge took it), and
+    /// an edge it took and did not read to the end goes back to the protocol path (a
+    /// `readline` next, or nobody, still gets the bytes and the EOF).
+    pub(super) fn end_read_through(&self) -> Option<Waker> {
+        let waker = self.through.take();
         if self.readable.replace(false) {
             self.read_later();
         }
+        waker
     }
 
     pub(super) fn sock_read(&self, buf: &mut [u8]) -> io::Result<usize> {
