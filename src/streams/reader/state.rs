@@ -996,11 +996,7 @@ mod tests {
                 "scan offset went back: {last_scan} -> {scan}"
             );
             last_scan = scan;
-            assert_eq!(
-                st.waiter_id(),
-                Some(id),
-                "pending without being the waiter"
-            );
+            assert_eq!(st.waiter_id(), Some(id), "pending without being the waiter");
         }
         let _ = st.feed_eof();
         match st.poll_readuntil(seps, &mut scan, &mut id, noop()) {
