@@ -327,6 +327,7 @@ impl Transport {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: L64, L66, L70, L81.
+    #[inline]
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         self.inner.write(data)
     }
@@ -498,6 +499,7 @@ impl Transport {
 
     /// True from the first `close`, `abort`, failure or EOF-initiated close onwards.
     // Checklist: L78.
+    #[inline]
     pub fn is_closing(&self) -> bool {
         self.inner.is_closing()
     }
