@@ -558,9 +558,11 @@ impl ReaderState {
         };
         match through {
             Through::Read(n) => {
-                // This read used the edge: its wait, if it had begun, is over.
+                // This read used the edge: its wait, if it had begun, is over, and the future
+                // holds no slot (its id goes back to 0, so it has nothing to give up).
                 self.waiter_id = 0;
                 self.waiter_waker = None;
+                *id = 0;
                 Ok(Some(n))
             }
             Through::Wait => {
