@@ -133,8 +133,9 @@ impl LoopInner {
     }
 }
 
-/// Runs one `Runnable::Task`: cancel, or poll once.
-#[inline]
+/// Runs one `Runnable::Task`: cancel, or poll once. Inlined into the loop's run phases: the
+/// work of a run is the one call through the task's vtable.
+#[inline(always)]
 pub(crate) fn run_task(lp: &LoopHandle, key: SlotKey) {
     let inner = &lp.inner;
     let Some(task) = inner.tasks.borrow().get(key).cloned() else {
