@@ -259,6 +259,7 @@ impl SocketTransport {
         waker
     }
 
+    #[inline]
     pub(super) fn sock_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let sock = self.sock.borrow();
         let Some(sock) = sock.as_ref() else {
