@@ -191,6 +191,7 @@ impl SocketTransport {
     /// bytes are another protocol's. EOF is left to the protocol path (`eof_received`, L62:
     /// the read is scheduled), an error fails the transport as `read_ready` would (L61), and
     /// the caller then waits for the reader as usual.
+    #[inline]
     pub(super) fn read_through_into(
         &self,
         owner: *const (),
