@@ -240,6 +240,30 @@ impl LoopInner {
         })
     }
 
+    /// Runs one readiness event straight from the poll's list (the I/O-only iteration's fast
+    /// path): one look-up of its token, where [`io_event`](Self::io_event) and then
+    /// [`dispatch_io`](Self::dispatch_io) looked the slot up twice. A handler (every
+    /// transport) is called here; the other entries go the queued event's way.
+    #[inline]
+    pub(crate) fn dispatch_event(self: &Rc<Self>, ev: &mio::event::Event) {
+        let (index, generation) = key_of(ev.token());
+        let mask = (usize::MAX >> INDEX_BITS) as u32;
+        let (key, handler) = {
+            let io = self.io.borrow();
+            match io.slots.get_masked(index, generation, mask) {
+                None => return,
+                Some((_, Entry::Handler { handler, .. })) => (None, Some(handler.clone())),
+                Some((key, _)) => (Some(key), None),
+            }
+        };
+        let readiness = Readiness::from_event(ev);
+        match (key, handler) {
+            (_, Some(h)) => h.io_ready(readiness),
+            (Some(key), None) => self.dispatch_io(IoEvent { key, readiness }),
+            (None, None) => {}
+        }
+    }
+
     /// Runs one queued readiness event.
     #[inline]
     pub(crate) fn dispatch_io(self: &Rc<Self>, ev: IoEvent) {

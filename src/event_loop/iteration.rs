@@ -55,7 +55,7 @@ impl LoopHandle {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
-        self.poll_timeout(false).map(|t| {
+        self.poll_timeout(false, &mut false).map(|t| {
             let ms = t.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
             Duration::from_millis(ms)
         })
@@ -64,9 +64,10 @@ impl LoopHandle {
     /// The poll timeout of the next iteration (L9): 0 with work ready, else up to the earliest
     /// exact timer deadline (mio rounds it up to its millisecond resolution, once), else none.
     /// `far`: the loop's own poll, which may leave a far timer to the alarm (`alarm.rs`);
-    /// false for `next_timeout`, whose caller may not watch the alarm.
+    /// false for `next_timeout`, whose caller may not watch the alarm. `*quiet` is set when
+    /// nothing is queued and no timer is armed (then the poll waits for I/O alone).
     #[inline(always)]
-    fn poll_timeout(&self, far: bool) -> Option<Duration> {
+    fn poll_timeout(&self, far: bool, quiet: &mut bool) -> Option<Duration> {
         let inner = &*self.inner;
         if !inner.ready.is_empty()
             || inner.stop_requested()
@@ -76,6 +77,7 @@ impl LoopHandle {
             return Some(Duration::ZERO);
         }
         if inner.timers.borrow().is_empty() {
+            *quiet = true;
             return None;
         }
         self.timer_timeout(far)
@@ -111,7 +113,8 @@ impl LoopHandle {
     /// One iteration. `cap` bounds the poll timeout (for `run_once`).
     pub(super) fn iterate(&self, main: &mut dyn FnMut(), cap: Option<Duration>) {
         let inner = &*self.inner;
-        let timeout = self.poll_timeout(true);
+        let mut quiet = false;
+        let timeout = self.poll_timeout(true, &mut quiet);
         let timeout = match (timeout, cap) {
             (Some(t), Some(c)) => Some(t.min(c)),
             (t, None) => t,
@@ -145,7 +148,7 @@ impl LoopHandle {
             if !events.is_empty() {
                 debug::trace!("loop: poll -> {} event(s)", events.iter().count());
             }
-            if self.io_only_iteration(&events) {
+            if self.io_only_iteration(&events, quiet) {
                 // Fast path, same order: the I/O callbacks are this iteration's whole snapshot,
                 // so they run as their events are read, without a trip through the ready queue.
                 // The event list stays borrowed while protocols run: only `iterate` touches it,
@@ -186,9 +189,12 @@ impl LoopHandle {
 
     /// Whether this iteration's snapshot (L3) is exactly these events' I/O callbacks: nothing
     /// queued, nothing from other threads, no timer due. Reads the clock only with timers armed.
-    fn io_only_iteration(&self, events: &mio::Events) -> bool {
+    /// `quiet`: before the poll nothing was queued and no timer armed; the poll ran none of
+    /// our code, so that still holds and is not looked at again (only other threads may have
+    /// brought work since).
+    fn io_only_iteration(&self, events: &mio::Events, quiet: bool) -> bool {
         let inner = &*self.inner;
-        if events.is_empty() || !inner.ready.is_empty() || inner.shared.has_pending() {
+        if events.is_empty() || (!quiet && !inner.ready.is_empty()) || inner.shared.has_pending() {
             return false;
         }
         // The waker's and the alarm's tokens are the two highest: one comparison for both.
@@ -196,16 +202,23 @@ impl LoopHandle {
         if events.iter().any(|ev| ev.token().0 >= ALARM_TOKEN.0) {
             return false;
         }
-        inner.timers.borrow().is_empty()
+        quiet
+            || inner.timers.borrow().is_empty()
             || inner.is_far()
             || inner.next_timer_at.get() > inner.cached_now_ns()
     }
 
     /// Dispatches one readiness event at once (the fast path of `iterate`), as an I/O callback.
     fn run_io_now(&self, ev: &mio::event::Event, main: &mut dyn FnMut()) {
-        if let Some(ev) = self.inner.io_event(ev) {
-            self.run_runnable(Runnable::Io(ev), main);
+        if self.inner.debug.get() {
+            // Timed as any callback (L23).
+            if let Some(ev) = self.inner.io_event(ev) {
+                self.run_runnable(Runnable::Io(ev), main);
+            }
+            return;
         }
+        let _reset = IoCallback::enter(&self.inner.in_io_callback);
+        self.inner.dispatch_event(ev);
     }
 
     /// D10: runs, once each, the tasks this iteration's I/O callbacks woke. A task that wakes
@@ -309,15 +322,7 @@ impl LoopHandle {
     /// iteration (D10).
     #[inline(always)]
     fn run_io(&self, ev: io::IoEvent) {
-        // Reset however the dispatch ends: handlers catch their protocols' panics, but be sure.
-        struct IoCallback<'a>(&'a Cell<bool>);
-        impl Drop for IoCallback<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.inner.in_io_callback.set(true);
-        let _reset = IoCallback(&self.inner.in_io_callback);
+        let _reset = IoCallback::enter(&self.inner.in_io_callback);
         self.inner.dispatch_io(ev)
     }
 
@@ -349,6 +354,26 @@ impl LoopHandle {
                 main();
             }
         }
+    }
+}
+
+/// Marks the loop as inside an I/O callback (D10: the tasks it wakes run in this iteration)
+/// until dropped, however the dispatch ends: handlers catch their protocols' panics, but be
+/// sure.
+struct IoCallback<'a>(&'a Cell<bool>);
+
+impl<'a> IoCallback<'a> {
+    #[inline(always)]
+    fn enter(flag: &'a Cell<bool>) -> Self {
+        flag.set(true);
+        IoCallback(flag)
+    }
+}
+
+impl Drop for IoCallback<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 

@@ -86,10 +86,13 @@ impl From<Woken> for Runnable {
 /// the L3 snapshot. The first entry lives inline, since most iterations wake one task; the
 /// rest go in a `Vec` read from `head` on and emptied once read to the end: a `Vec` push is
 /// cheaper than a `VecDeque` one (no wrap-around), and the list is always drained whole.
-/// Invariants: `head <= rest.len()`; `first` is `None` only if no unread entry is in `rest`,
-/// or while `pop` reads `rest`.
+/// `spilled` says whether `rest` holds unread entries, so that the one-entry case (push
+/// inline, pop inline, test for empty) never borrows `rest`.
+/// Invariants: `head <= rest.len()`; `spilled == (head < rest.len())`; while `spilled`, no
+/// entry goes inline (it would jump the queue).
 pub(crate) struct WokenList {
     first: Cell<Option<Woken>>,
+    spilled: Cell<bool>,
     rest: RefCell<Vec<Woken>>,
     head: Cell<usize>,
 }
@@ -100,6 +103,7 @@ impl Default for WokenList {
     fn default() -> Self {
         WokenList {
             first: Cell::new(None),
+            spilled: Cell::new(false),
             rest: RefCell::new(Vec::with_capacity(64)),
             head: Cell::new(0),
         }
@@ -109,11 +113,11 @@ impl Default for WokenList {
 impl WokenList {
     #[inline(always)]
     pub(crate) fn push(&self, w: Woken) {
-        let mut rest = self.rest.borrow_mut();
-        if self.first.get().is_none() && rest.len() == self.head.get() {
+        if !self.spilled.get() && self.first.get().is_none() {
             self.first.set(Some(w));
         } else {
-            rest.push(w);
+            self.rest.borrow_mut().push(w);
+            self.spilled.set(true);
         }
     }
 
@@ -122,22 +126,26 @@ impl WokenList {
         if let Some(w) = self.first.take() {
             return Some(w);
         }
+        if !self.spilled.get() {
+            return None;
+        }
         let mut rest = self.rest.borrow_mut();
         let head = self.head.get();
-        if let Some(&w) = rest.get(head) {
-            self.head.set(head + 1);
-            return Some(w);
-        }
-        if head != 0 {
+        let w = rest.get(head).copied();
+        if head + 1 >= rest.len() {
+            // Read to the end: empty, ready to be refilled from the front.
             rest.clear();
             self.head.set(0);
+            self.spilled.set(false);
+        } else {
+            self.head.set(head + 1);
         }
-        None
+        w
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.first.get().is_none() && self.rest.borrow().len() == self.head.get()
+        self.first.get().is_none() && !self.spilled.get()
     }
 
     /// Removes `w` wherever it waits, keeping the order of the rest (cold: a run ending).
@@ -158,6 +166,7 @@ impl WokenList {
         self.first.set(None);
         self.rest.borrow_mut().clear();
         self.head.set(0);
+        self.spilled.set(false);
     }
 }
 

@@ -168,9 +168,8 @@ impl StreamCore {
         if !self.reader.would_wait(out) {
             return self.reader.poll_read_into(out, id, waker);
         }
-        self.reader.register_waiter(id, "read", waker)?;
         let owner = self.me.as_ptr().cast::<()>();
-        match self.reader.read_through(owner, out, *id, waker) {
+        match self.reader.read_through(owner, out, id, waker)? {
             Some(n) => {
                 if let Some(dl) = &self.deadlines {
                     dl.activity.touch();

@@ -171,6 +171,7 @@ impl StreamWriter {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: S42.
+    #[inline]
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         self.touch_activity();
         if !trace_enabled() {
@@ -785,6 +786,8 @@ enum DrainStep {
 impl Future for Drain<'_> {
     type Output = Result<(), Error>;
 
+    /// Inlined into the caller: the common drain (nothing to wait for) is a few tests.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if let DrainStep::Start = this.step {

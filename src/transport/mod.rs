@@ -195,9 +195,12 @@ pub(crate) trait TransportImpl {
     fn read_through(&self, _owner: *const (), _out: &mut [u8], _waker: &Waker) -> Through {
         Through::No
     }
-    /// The read-through waiter leaves (its read ended another way, or was dropped): forget its
-    /// waker, and hand an edge it was given and did not use back to the protocol path.
-    fn end_through(&self) {}
+    /// The read-through waiter leaves (its read ended another way, or was dropped): hand its
+    /// waker back (if no edge took it yet), and an edge it was given and did not use back to
+    /// the protocol path.
+    fn end_through(&self) -> Option<Waker> {
+        None
+    }
     /// The plain socket transport behind this one, for a native sendfile (`StreamWriter::
     /// sendfile`); others (TLS, PROXY, pipes) answer `None` and the sendfile falls back.
     fn as_socket(&self) -> Option<&socket::SocketTransport> {
@@ -329,6 +332,7 @@ impl Transport {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: L64, L66, L70, L81.
+    #[inline]
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         self.inner.write(data)
     }
@@ -500,6 +504,7 @@ impl Transport {
 
     /// True from the first `close`, `abort`, failure or EOF-initiated close onwards.
     // Checklist: L78.
+    #[inline]
     pub fn is_closing(&self) -> bool {
         self.inner.is_closing()
     }

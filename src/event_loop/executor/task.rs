@@ -156,8 +156,11 @@ pub(crate) struct TaskCell<T> {
 /// The executor's type-erased view of a task.
 pub(crate) trait RawTask {
     fn header(&self) -> &Header;
-    /// Polls once; true when the task has ended.
-    fn poll_step(&self, cx: &mut Context<'_>) -> bool;
+    /// One queued run on loop `inner` (`run_task`): a scheduled task becomes `Waiting` and is
+    /// polled once with `cx`; one whose cancellation was requested drops its future unpolled.
+    /// A task that ends leaves `inner`'s slab. One call through the vtable per run, the state
+    /// read and changed inside it.
+    fn run(&self, inner: &LoopInner, cx: &mut Context<'_>);
     /// Drops the future without polling it and ends the task as cancelled.
     fn finish_cancelled(&self);
     /// Loop close: drops the future; true if the task was pending and not being cancelled.
@@ -188,6 +191,43 @@ impl<T: 'static> TaskCell<T> {
                 detached: false,
                 retrieved: false,
             }),
+        }
+    }
+
+    /// Polls once; true when the task has ended.
+    #[inline]
+    fn poll_step(&self, cx: &mut Context<'_>) -> bool {
+        let Some(mut fut) = self.take_future() else {
+            return true;
+        };
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+        let cancelled = self.header.cancel_requested();
+        match polled {
+            Ok(Poll::Pending) if !cancelled => {
+                self.future.set(Some(fut));
+                false
+            }
+            Ok(Poll::Pending) => {
+                drop(fut);
+                self.complete(Outcome::Cancelled);
+                true
+            }
+            Ok(Poll::Ready(v)) => {
+                drop(fut);
+                // L30: a task that cancelled itself ends cancelled even if it returned.
+                self.complete(if cancelled {
+                    Outcome::Cancelled
+                } else {
+                    Outcome::Value(v)
+                });
+                true
+            }
+            Err(payload) => {
+                // The future may panic again while dropping; that second panic is contained.
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+                self.complete(Outcome::Panicked(payload));
+                true
+            }
         }
     }
 
@@ -222,38 +262,23 @@ impl<T: 'static> RawTask for TaskCell<T> {
         &self.header
     }
 
-    fn poll_step(&self, cx: &mut Context<'_>) -> bool {
-        let Some(mut fut) = self.take_future() else {
-            return true;
-        };
-        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
-        let cancelled = self.header.cancel_requested();
-        match polled {
-            Ok(Poll::Pending) if !cancelled => {
-                self.future.set(Some(fut));
-                false
+    fn run(&self, inner: &LoopInner, cx: &mut Context<'_>) {
+        match self.header.state() {
+            TaskState::Scheduled => {
+                self.header.set_state(TaskState::Waiting);
+                if self.poll_step(cx) {
+                    let removed = inner.tasks.borrow_mut().remove(self.header.key);
+                    drop(removed);
+                }
             }
-            Ok(Poll::Pending) => {
-                drop(fut);
-                self.complete(Outcome::Cancelled);
-                true
+            TaskState::CancelScheduled => {
+                let removed = inner.tasks.borrow_mut().remove(self.header.key);
+                self.finish_cancelled();
+                drop(removed);
             }
-            Ok(Poll::Ready(v)) => {
-                drop(fut);
-                // L30: a task that cancelled itself ends cancelled even if it returned.
-                self.complete(if cancelled {
-                    Outcome::Cancelled
-                } else {
-                    Outcome::Value(v)
-                });
-                true
-            }
-            Err(payload) => {
-                // The future may panic again while dropping; that second panic is contained.
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
-                self.complete(Outcome::Panicked(payload));
-                true
-            }
+            // Every queued run has its task Scheduled or CancelScheduled; a finished task has
+            // left the slab. Nothing to run.
+            TaskState::Waiting | TaskState::Done => {}
         }
     }
 

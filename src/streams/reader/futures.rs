@@ -41,10 +41,19 @@ impl Claim<'_> {
 }
 
 impl Drop for Claim<'_> {
+    /// Inlined into the caller: a future that ended (every completed read) holds no slot.
+    #[inline]
     fn drop(&mut self) {
-        if self.id == 0 {
-            return;
+        if self.id != 0 {
+            self.give_up_slot();
         }
+    }
+}
+
+impl Claim<'_> {
+    /// A future dropped while waiting gives up the waiter slot (S21).
+    #[inline(never)]
+    fn give_up_slot(&mut self) {
         // A failed borrow would mean a drop from inside the transport's call into the core,
         // which never drops read futures; leaving the slot then only costs one S20 error.
         if let Ok(mut core) = self.reader.core.try_borrow_mut() {

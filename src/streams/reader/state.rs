@@ -62,11 +62,15 @@ pub(crate) struct ReaderState {
     transport: Option<Transport>,
     /// We paused the transport (S14). Invariant: implies `transport.is_some()`.
     paused: bool,
-    /// The one read future waiting for data (S20): its id and waker. Taken when woken. The id
-    /// carries [`THROUGH`] while the future has a read-through parked on the transport (which
-    /// then holds its waker too) until its wait ends (`end_wait`): a flag in a spare bit
-    /// rather than a field, as every word here is paid by every idle connection.
-    waiter: Option<(u64, Waker)>,
+    /// The id of the one read future waiting for data (S20), 0 for none; cleared when woken.
+    /// It carries [`THROUGH`] while the future has a read-through parked on the transport
+    /// (which then holds its waker, not `waiter_waker`) until its wait ends (`end_wait`): a
+    /// flag in a spare bit rather than a field, as every word here is paid by every idle
+    /// connection.
+    waiter_id: u64,
+    /// The waiter's waker. `None` while there is no waiter, while it is parked on the
+    /// transport, or once a readable edge has taken the parked waker to wake it.
+    waiter_waker: Option<Waker>,
     /// The last waiter id handed out. Ids start at 1; 0 marks a future that never waited.
     last_waiter_id: u64,
     /// The least `get_buffer` offers. Invariant: within `MIN_READ_SIZE..=MAX_READ_SIZE`.
@@ -177,7 +181,8 @@ impl ReaderState {
             exception: None,
             transport: None,
             paused: false,
-            waiter: None,
+            waiter_id: 0,
+            waiter_waker: None,
             last_waiter_id: 0,
             read_size: MIN_READ_SIZE,
             small_reads: 0,
@@ -461,19 +466,25 @@ impl ReaderState {
 
     /// The id of the read future waiting, if one is.
     pub(crate) fn waiter_id(&self) -> Option<u64> {
-        self.waiter.as_ref().map(|(id, _)| *id & !THROUGH)
+        (self.waiter_id != 0).then_some(self.waiter_id & !THROUGH)
     }
 
-    /// Detaches the waiter; the caller wakes it.
+    /// Detaches the waiter; the caller wakes the waker (`None` if an edge already woke it).
     #[inline]
     pub(crate) fn wakeup_waiter(&mut self) -> Option<Waker> {
-        self.waiter.take().map(|(_, waker)| waker)
+        if self.waiter_id == 0 {
+            return None;
+        }
+        self.end_parked_through();
+        self.waiter_id = 0;
+        self.waiter_waker.take()
     }
 
     /// Makes the future named `*id` the waiter (giving it an id on its first wait), after S20's
     /// check; resumes a paused transport (S16), or a read needing more than 2 × limit bytes
-    /// would wait forever. A readable edge a read-through left unused goes back to the
-    /// protocol path, which fills this reader's buffer.
+    /// would wait forever. A read-through it had parked ends (its waker comes back here, and
+    /// a readable edge left unused goes back to the protocol path, which fills this reader's
+    /// buffer).
     #[inline]
     pub(super) fn wait_for_data(
         &mut self,
@@ -481,28 +492,12 @@ impl ReaderState {
         func_name: &str,
         waker: &Waker,
     ) -> Result<(), Error> {
-        self.register_waiter(id, func_name, waker)?;
+        self.claim_waiter(id, func_name)?;
         self.end_through();
-        Ok(())
-    }
-
-    /// [`wait_for_data`](Self::wait_for_data) without handing edges back: for the read that
-    /// reads through next.
-    #[inline]
-    pub(crate) fn register_waiter(
-        &mut self,
-        id: &mut u64,
-        func_name: &str,
-        waker: &Waker,
-    ) -> Result<(), Error> {
-        if *id == 0 {
-            self.last_waiter_id += 1;
-            *id = self.last_waiter_id;
-        }
-        match &mut self.waiter {
-            Some((owner, w)) if *owner & !THROUGH == *id => w.clone_from(waker),
-            Some(_) => return Err(another_waiter(func_name)),
-            None => self.waiter = Some((*id, waker.clone())),
+        self.waiter_id = *id;
+        match &mut self.waiter_waker {
+            Some(w) => w.clone_from(waker),
+            None => self.waiter_waker = Some(waker.clone()),
         }
         debug_assert!(!self.eof, "wait_for_data after EOF");
         if self.paused {
@@ -514,75 +509,101 @@ impl ReaderState {
         Ok(())
     }
 
+    /// S20's check for the future named `*id` (giving it an id if it has none): the waiter
+    /// slot must be free or already its own.
+    #[inline]
+    fn claim_waiter(&mut self, id: &mut u64, func_name: &str) -> Result<(), Error> {
+        if *id == 0 {
+            self.last_waiter_id += 1;
+            *id = self.last_waiter_id;
+        } else if self.waiter_id & !THROUGH == *id {
+            return Ok(());
+        }
+        if self.waiter_id != 0 {
+            return Err(another_waiter(func_name));
+        }
+        Ok(())
+    }
+
     /// Whether a `read_into(out)` would wait: nothing buffered, no EOF, no exception.
     #[inline]
     pub(crate) fn would_wait(&self, out: &[u8]) -> bool {
         self.start == self.end && !self.eof && self.exception.is_none() && !out.is_empty()
     }
 
-    /// Read-through for the waiter `id` (registered) on behalf of the protocol at `owner`:
-    /// `Some(n)` bytes read straight into `out`, or `None` to wait (for the transport's next
-    /// edge, or for this buffer). See `SocketTransport::read_through_into`.
+    /// `read_into(out)` for the future named `*id`, its reader empty ([`would_wait`]): one
+    /// read from the socket straight into `out` on behalf of the protocol at `owner`
+    /// (read-through, `SocketTransport::read_through_into`), `Some(n)` bytes; or `None`, and
+    /// the future is the waiter: parked on the transport (which holds its waker and wakes it
+    /// at the next readable edge), or, when the transport will not read through, waiting for
+    /// this reader's buffer as any read does.
+    ///
+    /// The reader keeps only the parked future's id (marked [`THROUGH`]), not a second copy
+    /// of its waker: a wake-up from the reader's side (`feed_eof`, `set_exception`, a
+    /// timeout) takes the waker back from the transport first (`end_parked_through`).
+    ///
+    /// [`would_wait`]: Self::would_wait
     #[inline]
     pub(crate) fn read_through(
         &mut self,
         owner: *const (),
         out: &mut [u8],
-        id: u64,
+        id: &mut u64,
         waker: &Waker,
-    ) -> Option<usize> {
-        let transport = self.transport.as_ref()?;
-        match transport.inner.read_through(owner, out, waker) {
+    ) -> Result<Option<usize>, Error> {
+        self.claim_waiter(id, "read")?;
+        let through = match &self.transport {
+            Some(transport) if !self.paused => transport.inner.read_through(owner, out, waker),
+            _ => Through::No,
+        };
+        match through {
             Through::Read(n) => {
-                // This read used the edge: nothing to hand back when its wait ends.
-                self.mark_through(id, false);
-                Some(n)
+                // This read used the edge: its wait, if it had begun, is over, and the future
+                // holds no slot (its id goes back to 0, so it has nothing to give up).
+                self.waiter_id = 0;
+                self.waiter_waker = None;
+                *id = 0;
+                Ok(Some(n))
             }
             Through::Wait => {
-                self.mark_through(id, true);
-                None
+                self.waiter_id = *id | THROUGH;
+                self.waiter_waker = None; // the transport holds it
+                Ok(None)
             }
             Through::No => {
-                self.end_through();
-                None
+                self.wait_for_data(id, "read", waker)?;
+                Ok(None)
             }
         }
     }
 
-    /// Sets or clears the waiter `id`'s read-through mark.
-    #[inline]
-    fn mark_through(&mut self, id: u64, on: bool) {
-        if let Some((owner, _)) = &mut self.waiter {
-            if *owner & !THROUGH == id {
-                *owner = if on { id | THROUGH } else { id };
-            }
-        }
-    }
-
-    /// Ends a parked read-through, if any (its waker leaves the transport; an unused edge goes
-    /// back to the protocol path). Also clears a waker left parked by a read-through whose
-    /// future was woken another way (`feed_data`) and ended without saying so.
+    /// Ends a parked read-through, if any: the transport gives its waker back (unless an edge
+    /// took it to wake the future already) and an unused edge goes back to the protocol path.
+    /// Also clears a waker left parked by a read-through whose future was woken another way
+    /// and ended without saying so.
     #[inline]
     fn end_through(&mut self) {
-        if let Some((owner, _)) = &mut self.waiter {
-            *owner &= !THROUGH;
-        }
+        let parked = self.waiter_id & THROUGH != 0;
+        self.waiter_id &= !THROUGH;
         if let Some(transport) = &self.transport {
-            transport.inner.end_through();
+            let waker = transport.inner.end_through();
+            if parked {
+                self.waiter_waker = waker;
+            }
         }
     }
 
     /// The waiting read is about to be woken by the reader (`feed_data`, `feed_eof`,
     /// `set_exception`, a zero read timeout), not by the socket: a read-through it parked on
-    /// the transport ends now (the read may be dropped before it looks again). Left parked,
-    /// its waker would take the transport's next readable edge after the read had returned,
-    /// and with no read after it the bytes, the EOF or the reset would stay in the kernel
-    /// (the reader never fed, `at_eof` never true). Not on the per-message path:
-    /// `buffer_updated` cannot meet a parked read-through, since `read_ready` hands its edge
-    /// to that read instead of reading.
+    /// the transport ends now (the read may be dropped before it looks again), and its waker
+    /// comes back to the waiter slot to be woken. Left parked, it would take the transport's
+    /// next readable edge after the read had returned, and with no read after it the bytes,
+    /// the EOF or the reset would stay in the kernel (the reader never fed, `at_eof` never
+    /// true). Not on the per-message path: `buffer_updated` cannot meet a parked
+    /// read-through, since `read_ready` hands its edge to that read instead of reading.
     #[inline]
     pub(crate) fn end_parked_through(&mut self) {
-        if matches!(self.waiter, Some((owner, _)) if owner & THROUGH != 0) {
+        if self.waiter_id & THROUGH != 0 {
             self.end_through();
         }
     }
@@ -591,13 +612,13 @@ impl ReaderState {
     /// ending its read-through if it parked one.
     #[inline]
     pub(crate) fn end_wait(&mut self, id: u64) {
-        if let Some((owner, _)) = self.waiter {
-            if owner & !THROUGH == id {
-                self.waiter = None;
-                if owner & THROUGH != 0 {
-                    self.end_through();
-                }
+        let owner = self.waiter_id;
+        if owner != 0 && owner & !THROUGH == id {
+            if owner & THROUGH != 0 {
+                self.end_through();
             }
+            self.waiter_id = 0;
+            self.waiter_waker = None;
         }
     }
 
@@ -769,7 +790,7 @@ impl fmt::Debug for ReaderState {
             .field("buffered", &self.buffered_len())
             .field("eof", &self.eof)
             .field("limit", &self.limit)
-            .field("waiting", &self.waiter.is_some())
+            .field("waiting", &(self.waiter_id != 0))
             .field("exception", &self.exception)
             .field("transport", &self.transport.is_some())
             .field("paused", &self.paused)
@@ -977,11 +998,7 @@ mod tests {
                 "scan offset went back: {last_scan} -> {scan}"
             );
             last_scan = scan;
-            assert_eq!(
-                st.waiter.as_ref().map(|w| w.0),
-                Some(id),
-                "pending without being the waiter"
-            );
+            assert_eq!(st.waiter_id(), Some(id), "pending without being the waiter");
         }
         let _ = st.feed_eof();
         match st.poll_readuntil(seps, &mut scan, &mut id, noop()) {
@@ -1368,11 +1385,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         st.end_wait(b); // not the owner: no effect
-        assert_eq!(st.waiter.as_ref().map(|x| x.0), Some(a));
+        assert_eq!(st.waiter_id(), Some(a));
         st.end_wait(a);
-        assert!(st.waiter.is_none());
+        assert!(st.waiter_id().is_none());
         assert!(st.poll_readexactly(3, &mut b, w).is_pending());
         assert!(st.feed_data(b"x").is_some(), "the waiter is woken");
-        assert!(st.waiter.is_none(), "woken waiter still in the slot");
+        assert!(st.waiter_id().is_none(), "woken waiter still in the slot");
     }
 }

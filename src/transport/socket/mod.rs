@@ -441,8 +441,8 @@ impl TransportImpl for SocketTransport {
         self.read_through_into(owner, out, waker)
     }
 
-    fn end_through(&self) {
-        self.end_read_through();
+    fn end_through(&self) -> Option<Waker> {
+        self.end_read_through()
     }
 
     fn as_socket(&self) -> Option<&SocketTransport> {

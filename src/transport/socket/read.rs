@@ -46,7 +46,7 @@ impl SocketTransport {
                     "transport[{}]: readable, the waiting read_into reads",
                     self.id()
                 );
-                waker.wake();
+                crate::event_loop::executor::waker::wake_in(&self.lp().inner, waker);
                 return;
             }
             // One call through the seam: a buffered protocol gets its read inside it (recv
@@ -191,6 +191,7 @@ impl SocketTransport {
     /// bytes are another protocol's. EOF is left to the protocol path (`eof_received`, L62:
     /// the read is scheduled), an error fails the transport as `read_ready` would (L61), and
     /// the caller then waits for the reader as usual.
+    #[inline]
     pub(super) fn read_through_into(
         &self,
         owner: *const (),
@@ -248,16 +249,18 @@ impl SocketTransport {
         self.through.set(slot);
     }
 
-    /// The read-through waiter leaves: its waker goes, and an edge it took and did not read
-    /// to the end goes back to the protocol path (a `readline` next, or nobody, still gets
-    /// the bytes and the EOF).
-    pub(super) fn end_read_through(&self) {
-        drop(self.through.take());
+    /// The read-through waiter leaves: its waker is handed back (unless an edge took it), and
+    /// an edge it took and did not read to the end goes back to the protocol path (a
+    /// `readline` next, or nobody, still gets the bytes and the EOF).
+    pub(super) fn end_read_through(&self) -> Option<Waker> {
+        let waker = self.through.take();
         if self.readable.replace(false) {
             self.read_later();
         }
+        waker
     }
 
+    #[inline]
     pub(super) fn sock_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let sock = self.sock.borrow();
         let Some(sock) = sock.as_ref() else {
