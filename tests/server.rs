@@ -748,12 +748,18 @@ fn l107_close_stops_accepting_but_leaves_connections_open() {
         is_refused(TcpStream::connect_timeout(&addr, BOUND)),
         "L107: no longer listening"
     );
-    let got = finish(
+    // The client comes back with the answer: dropped inside the peer thread, its close could
+    // reach the server before the count is read.
+    let (got, client) = finish(
         &lp,
-        peer(&lp, move || roundtrip(&mut client, b"still here")),
+        peer(&lp, move || {
+            let got = roundtrip(&mut client, b"still here");
+            (got, client)
+        }),
     );
     assert_eq!(got, b"still here", "L107: the connection stays open");
     assert_eq!(server.connection_count(), 1);
+    drop(client);
     shut(&lp, &server);
 }
 
