@@ -102,8 +102,6 @@ pub(crate) struct SocketTransport {
     /// Not a state but the last readable event's hint: the peer closed its side, so a short
     /// read does not mean drained; read on to EOF (no further edge will come).
     peer_closed: Cell<bool>,
-    /// A sendfile waiting for the buffer to empty or for room in the socket (`sendfile.rs`).
-    send_waiter: Cell<Option<Waker>>,
     /// A `read_into` waiting to read through (see `read.rs`): the next readable edge wakes it
     /// instead of reading. Set and cleared only by the read-through methods and `release`.
     through: Cell<Option<Waker>>,
@@ -163,7 +161,6 @@ impl SocketTransport {
             flow: RefCell::new(FlowControl::default()),
             write_side: Cell::new(WriteSide::Open),
             peer_closed: Cell::new(false),
-            send_waiter: Cell::new(None),
             through: Cell::new(None),
             readable: Cell::new(false),
             conn_lost_writes: Cell::new(1),
@@ -232,7 +229,9 @@ impl LifePath for SocketTransport {
     /// Closes the socket, leaves the loop and the server, drops the protocol.
     fn release(&self) {
         drop(self.through.take());
-        self.wake_sendfile();
+        if self.write_side.get() == WriteSide::Sendfile {
+            self.wake_sendfile(); // it learns the connection is gone
+        }
         let sock = self.sock.borrow_mut().take();
         if let (Some(mut sock), Some(key)) = (sock, self.key.take()) {
             self.lp().inner.deregister(key, &mut sock);
@@ -249,7 +248,7 @@ impl LifePath for SocketTransport {
     /// The server is going with the loop: it is not told.
     fn forget(&self) {
         drop(self.through.take());
-        drop(self.send_waiter.take());
+        self.forget_sendfile();
         let sock = self.sock.borrow_mut().take();
         drop(sock);
         let server = self.server.take();

@@ -11,13 +11,16 @@
 //! - it starts only once the write buffer is empty (CPython's `_make_empty_waiter`): bytes
 //!   written before go out first, in order;
 //! - it waits for room on the transport's own writable edges: `write_ready` wakes it
-//!   (`wake_sendfile`), and so does the connection's end (`release`);
+//!   (`wake_sendfile`), and so does the connection's end (`release`). Its waker waits in a
+//!   per-thread list, not in the transport: sendfiles are rare, and an idle connection stays
+//!   small (the streams target: under 1 KiB);
 //! - a `sendfile(2)` that fails before any byte went with "not for this file or socket"
 //!   (`EINVAL`, `ESPIPE`, ...) is `Unavailable`: the caller falls back to reading and writing,
 //!   as CPython's `SendfileNotAvailableError` does. Any other failure is the caller's error.
 //!
 //! The stream-level call is `StreamWriter::sendfile` (`streams/sendfile.rs`).
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -32,6 +35,12 @@ const SENDS_PER_POLL: usize = 16;
 
 /// The most Linux sends in one `sendfile(2)` call.
 const MAX_CHUNK: usize = 0x7fff_f000;
+
+thread_local! {
+    /// The sendfiles of this thread's loops waiting for room or for an empty buffer: the
+    /// transport's address and the waker. At most one per transport.
+    static WAITING: RefCell<Vec<(usize, Waker)>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Where a native sendfile is.
 #[derive(Clone, Copy, Debug)]
@@ -81,9 +90,29 @@ impl SocketTransport {
         Ok(was_reading)
     }
 
+    /// This transport's name in [`WAITING`].
+    fn waiting_key(&self) -> usize {
+        std::ptr::from_ref(self).addr()
+    }
+
+    /// Takes this transport's waker out of [`WAITING`], if it is there.
+    fn take_waiter(&self) -> Option<Waker> {
+        let key = self.waiting_key();
+        WAITING.with(|w| {
+            let mut w = w.borrow_mut();
+            let i = w.iter().position(|(k, _)| *k == key)?;
+            Some(w.swap_remove(i).1)
+        })
+    }
+
+    /// The transport is going with its loop: a waiting sendfile is left to its drop.
+    pub(super) fn forget_sendfile(&self) {
+        drop(self.take_waiter());
+    }
+
     /// Gives the sending side back and resumes reading if it was on before.
     pub(crate) fn end_sendfile(&self, was_reading: bool) {
-        drop(self.send_waiter.take());
+        drop(self.take_waiter());
         if self.write_side.get() == WriteSide::Sendfile {
             self.set_write_side(WriteSide::Open);
         }
@@ -94,14 +123,25 @@ impl SocketTransport {
 
     /// A writable edge, or the end of the connection: the sendfile looks again.
     pub(super) fn wake_sendfile(&self) {
-        if let Some(w) = self.send_waiter.take() {
+        if let Some(w) = self.take_waiter() {
             w.wake();
         }
     }
 
     fn wait_for_room(&self, waker: &Waker) {
-        let old = self.send_waiter.replace(Some(waker.clone()));
-        drop(old);
+        let key = self.waiting_key();
+        let old = WAITING.with(|w| {
+            let mut w = w.borrow_mut();
+            match w.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, old)) if old.will_wake(waker) => None,
+                Some((_, old)) => Some(std::mem::replace(old, waker.clone())),
+                None => {
+                    w.push((key, waker.clone()));
+                    None
+                }
+            }
+        });
+        drop(old); // after the borrow: a waker's drop may run user code
     }
 
     /// Ready once the write buffer is empty, or with the error that ended the connection.
