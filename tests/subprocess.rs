@@ -658,3 +658,19 @@ fn test_popen_error_with_stdin_pipe() {
         "the child ran no test body: {stdout}"
     );
 }
+
+// S-subprocess (CPython `Process._feed_stdin`): `communicate(None)` still closes a piped stdin,
+// as CPython's does (it drains and closes stdin whether or not there is input). Left open, a
+// child that reads its input to the end (`cat`) never exits and communicate never returns.
+both!(
+    communicate_without_input_closes_a_stdin_pipe,
+    |w| async move {
+        let proc = cat(w).await?;
+        let done = asyncio::timeout(Duration::from_secs(20), proc.communicate(None)).await;
+        let (out, err) = done.expect("communicate(None) hung with stdin left open")?;
+        assert!(out.is_empty() && err.is_empty());
+        assert_eq!(proc.returncode(), Some(0));
+        assert!(proc.stdin.as_ref().unwrap().is_closing());
+        Ok(())
+    }
+);

@@ -555,8 +555,9 @@ impl Process {
     ///
     /// Feeding and draining run together, so a child that writes a lot before reading its
     /// input does not deadlock. A child that exits without reading all of `input` is no error
-    /// (`BrokenPipe` and `ConnectionReset` on stdin are ignored, as in Python). With no
-    /// `input`, stdin is left open, as in Python.
+    /// (`BrokenPipe` and `ConnectionReset` on stdin are ignored, as in Python). A piped stdin
+    /// is closed once `input` is written, and also with no `input` (Python 3.12+, gh-83925),
+    /// so a child that reads its input to the end sees EOF.
     ///
     /// # Errors
     /// `InvalidArgument` if `input` is given but stdin is not a pipe; a read error of
@@ -585,15 +586,15 @@ impl Process {
     /// ```
     pub async fn communicate(&self, input: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), Error> {
         let feed = async {
-            let Some(input) = input else {
-                return Ok(());
-            };
-            let Some(stdin) = &self.stdin else {
-                return Err(Error::invalid_argument(
+            match (&self.stdin, input) {
+                // 3.12+ (gh-83925): stdin is closed even with no input, as
+                // `subprocess.Popen.communicate` does; a child reading to EOF would hang.
+                (Some(stdin), input) => feed_stdin(stdin, input).await,
+                (None, None) => Ok(()),
+                (None, Some(_)) => Err(Error::invalid_argument(
                     "communicate(input) needs stdin=Stdio::Pipe",
-                ));
-            };
-            feed_stdin(stdin, input).await
+                )),
+            }
         };
         let out = read_all(self.stdout.as_ref());
         let err = read_all(self.stderr.as_ref());
@@ -734,8 +735,8 @@ impl fmt::Debug for Process {
 }
 
 /// `_feed_stdin`: write, drain, close; a child that stopped reading is no error.
-async fn feed_stdin(stdin: &StreamWriter, input: &[u8]) -> Result<(), Error> {
-    let sent = match stdin.write(input) {
+async fn feed_stdin(stdin: &StreamWriter, input: Option<&[u8]>) -> Result<(), Error> {
+    let sent = match input.map_or(Ok(()), |input| stdin.write(input)) {
         Ok(()) => stdin.drain().await,
         Err(e) => Err(e),
     };
