@@ -66,8 +66,12 @@ pub(crate) struct StreamCore {
     pub(crate) resumes: u32,
     /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
     pub(crate) lost_error: Option<SharedError>,
-    /// Tasks waiting in `drain` or `wait_closed`.
-    pub(crate) waiters: Vec<Waker>,
+    /// Tasks waiting in `drain` or `wait_closed`, each under the key of its registration:
+    /// [`ANONYMOUS`] for a drain (one entry per task; a dropped drain leaves it until the
+    /// next resume or the loss), a key of its own for a `wait_closed`, which takes its entry
+    /// back when dropped (a connection may live long, and waits on it be abandoned often).
+    /// Emptied, and every entry woken, by `resume_writing`, `connection_lost` and the timer.
+    pub(super) waiters: Vec<(u64, Waker)>,
     /// Over TLS: EOF closes instead of half-closing (S63).
     pub(crate) over_ssl: bool,
     /// Read, drain and idle timeouts, once one is set (`deadline.rs`); `None` costs nothing.
@@ -99,9 +103,14 @@ impl StreamCore {
     }
 
     fn wake_all(&mut self) {
-        for w in self.waiters.drain(..) {
+        for (_, w) in self.waiters.drain(..) {
             w.wake();
         }
+    }
+
+    /// Takes every waiter out, to be woken by the caller once its borrow of the core ends.
+    pub(crate) fn take_waiters(&mut self) -> impl Iterator<Item = Waker> + '_ {
+        self.waiters.drain(..).map(|(_, w)| w)
     }
 
     /// The write side's state.
@@ -180,11 +189,52 @@ impl StreamCore {
         }
     }
 
+    /// Registers a task waiting in `drain` (or another wait that is never abandoned for long):
+    /// once per task, until the next wake-up of all.
     pub(crate) fn add_waiter(&mut self, w: &Waker) {
-        if !self.waiters.iter().any(|x| x.will_wake(w)) {
-            self.waiters.push(w.clone());
+        // Only anonymous entries count: a `wait_closed`'s may leave with its future.
+        let known = self
+            .waiters
+            .iter()
+            .any(|(key, x)| *key == ANONYMOUS && x.will_wake(w));
+        if !known {
+            self.waiters.push((ANONYMOUS, w.clone()));
         }
     }
+
+    /// Registers (or refreshes) the `wait_closed` whose registration key is `*key`, 0 before
+    /// its first wait.
+    pub(crate) fn add_keyed_waiter(&mut self, key: &mut u64, w: &Waker) {
+        if *key != ANONYMOUS {
+            if let Some((_, x)) = self.waiters.iter_mut().find(|(k, _)| k == key) {
+                if !x.will_wake(w) {
+                    x.clone_from(w);
+                }
+                return;
+            }
+        } else {
+            *key = next_waiter_key();
+        }
+        self.waiters.push((*key, w.clone()));
+    }
+
+    /// Takes back the registration `key` (its future is dropped); nothing if it was woken.
+    pub(crate) fn remove_keyed_waiter(&mut self, key: u64) -> Option<Waker> {
+        let at = self.waiters.iter().position(|(k, _)| *k == key)?;
+        Some(self.waiters.swap_remove(at).1)
+    }
+}
+
+/// The key of a waiter that never takes its entry back (a drain).
+const ANONYMOUS: u64 = 0;
+
+/// A key no other registration of this thread holds (the loop's thread: cores never move).
+fn next_waiter_key() -> u64 {
+    thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(ANONYMOUS) });
+    LAST.with(|last| {
+        last.set(last.get() + 1);
+        last.get()
+    })
 }
 
 impl Protocol for StreamCore {
