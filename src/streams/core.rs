@@ -49,6 +49,18 @@ pub(crate) enum Flow {
     Lost,
 }
 
+/// A server connection's handler, as the unclosed-writer warning needs to know it (S56, S60).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HandlerState {
+    /// A client connection (or a server one whose callback has not run yet).
+    None,
+    /// The callback was given the reader and writer: a writer it drops unclosed warns one
+    /// turn later, unless it failed in that turn (its failure is reported instead).
+    Given,
+    /// It failed (an `Err`, a panic) and was reported; its transport is closed.
+    Failed,
+}
+
 /// The state shared by a connection's transport (as protocol), reader and writer.
 pub(crate) struct StreamCore {
     /// The reader's buffer, EOF flag, stored exception and waiter.
@@ -74,6 +86,9 @@ pub(crate) struct StreamCore {
     pub(super) waiters: Vec<(u64, Waker)>,
     /// Over TLS: EOF closes instead of half-closing (S63).
     pub(crate) over_ssl: bool,
+    /// Server side: where this connection's `client_connected_cb` is (S58, S60, S61).
+    /// Changed only by `connection_made` and [`handler_failed`].
+    pub(crate) handler: HandlerState,
     /// Read, drain and idle timeouts, once one is set (`deadline.rs`); `None` costs nothing.
     pub(crate) deadlines: Option<Box<Deadlines>>,
 }
@@ -97,6 +112,7 @@ impl StreamCore {
                 lost_error: None,
                 waiters: Vec::new(),
                 over_ssl: false,
+                handler: HandlerState::None,
                 deadlines: None,
             })
         })
@@ -252,6 +268,7 @@ impl Protocol for StreamCore {
         // reader; nothing is lost (S58, S59).
         let lp = transport.get_loop();
         let run = move || {
+            core.borrow_mut().handler = HandlerState::Given;
             let reader = StreamReader::from_core(core.clone());
             let writer = StreamWriter::new(transport.clone(), core);
             cb(reader, writer);
@@ -348,8 +365,16 @@ impl BufferedProtocol for StreamCore {
     }
 }
 
-/// Reports a handler's failure and closes its transport (S60, S61, D7).
-pub(crate) fn handler_failed(transport: &Transport, error: Box<dyn std::error::Error>) {
+/// Reports a handler's failure and closes its transport (S60, S61, D7). The report says it
+/// all: the writer the handler dropped on the way out is not also reported as unclosed.
+pub(crate) fn handler_failed(
+    core: &RefCell<StreamCore>,
+    transport: &Transport,
+    error: Box<dyn std::error::Error>,
+) {
+    if let Ok(mut core) = core.try_borrow_mut() {
+        core.handler = HandlerState::Failed;
+    }
     transport.get_loop().call_exception_handler(
         &ExceptionContext::new("Unhandled exception in client_connected_cb")
             .with_exception(error)

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::core::{Flow, StreamCore};
+use super::core::{Flow, HandlerState, StreamCore};
 use super::deadline::Activity;
 use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
@@ -1094,17 +1094,35 @@ impl Drop for StreamWriter {
             crate::event_loop::debug::warning!("loop is closed");
             return;
         }
-        match self.extras.get().and_then(|x| x.created.as_ref()) {
-            Some(bt) => crate::event_loop::debug::warning!(
-                "unclosed <StreamWriter transport={}>, created at:\n{bt}",
-                self.transport.id()
-            ),
-            None => crate::event_loop::debug::warning!(
-                "unclosed <StreamWriter transport={}>",
-                self.transport.id()
-            ),
-        }
+        let id = self.transport.id();
+        let text = match self.extras.get().and_then(|x| x.created.as_ref()) {
+            Some(bt) => format!("unclosed <StreamWriter transport={id}>, created at:\n{bt}"),
+            None => format!("unclosed <StreamWriter transport={id}>"),
+        };
+        let handled = self
+            .core
+            .try_borrow()
+            .is_ok_and(|c| c.handler == HandlerState::Given);
         self.transport.close();
+        if !handled {
+            crate::event_loop::debug::warning!("{text}");
+            return;
+        }
+        // Dropped by a server handler: if the handler failed, it is reported in this turn
+        // (S60, S61), and that report is the one to read; a second, "unclosed", would point
+        // at the wrong culprit. Otherwise the warning comes one turn late.
+        let core = self.core.clone();
+        let warn = move || {
+            let failed = core
+                .try_borrow()
+                .is_ok_and(|c| c.handler == HandlerState::Failed);
+            if !failed {
+                crate::event_loop::debug::warning!("{text}");
+            }
+        };
+        if lp.call_soon(warn).is_err() {
+            crate::event_loop::debug::warning!("unclosed <StreamWriter transport={id}>");
+        }
     }
 }
 
