@@ -674,3 +674,26 @@ both!(
         Ok(())
     }
 );
+
+// CPython's `communicate` gathers its three steps and raises the first exception at once.
+// One step failing (here stdin's drain, under a drain timeout, to a child that never reads
+// and never exits) must end communicate with that error, not leave it waiting for the other
+// steps, whose output never ends while the child waits for the rest of its input.
+both!(
+    communicate_fails_at_once_when_a_step_fails,
+    |w| async move {
+        let proc = sh("exec sleep 600", w)
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .await?;
+        let stdin = proc.stdin.as_ref().unwrap();
+        stdin.set_drain_timeout(Some(Duration::from_millis(20)));
+        let input = vec![b'x'; 4 << 20]; // far more than a pipe holds
+        let done = asyncio::timeout(Duration::from_secs(20), proc.communicate(Some(&input))).await;
+        let got = done.expect("communicate waited on after its stdin failed");
+        assert!(matches!(got, Err(Error::Timeout)), "{got:?}");
+        proc.kill()?;
+        proc.wait().await;
+        Ok(())
+    }
+);

@@ -561,7 +561,9 @@ impl Process {
     ///
     /// # Errors
     /// `InvalidArgument` if `input` is given but stdin is not a pipe; a read error of
-    /// stdout/stderr, or a write error of stdin other than the two above.
+    /// stdout/stderr, or a write error of stdin other than the two above (a drain timeout
+    /// included). The first error ends `communicate` at once, as Python's `gather` raises it;
+    /// output not yet read stays in its reader.
     ///
     /// # Cancel safety
     /// Not cancel safe: bytes already read are lost with the future, and `input` may be
@@ -598,9 +600,7 @@ impl Process {
         };
         let out = read_all(self.stdout.as_ref());
         let err = read_all(self.stderr.as_ref());
-        let (fed, out, err) = join3(feed, out, err).await;
-        fed?;
-        let (out, err) = (out?, err?);
+        let ((), out, err) = try_join3(feed, out, err).await?;
         self.wait().await;
         Ok((out, err))
     }
@@ -763,35 +763,37 @@ async fn read_all(reader: Option<&StreamReader>) -> Result<Vec<u8>, Error> {
     }
 }
 
-/// Polls three futures together until all are done (`gather` without tasks: they borrow).
-async fn join3<A: Future, B: Future, C: Future>(
-    a: A,
-    b: B,
-    c: C,
-) -> (A::Output, B::Output, C::Output) {
+/// Polls three fallible futures together (`gather` without tasks: they borrow) until all
+/// succeed, or until one fails: that error is the result at once, as `gather` raises the
+/// first exception without waiting for the rest. Waiting for them could be for ever (a
+/// child blocked on the input whose feeding failed never ends its output). The others are
+/// dropped: a read loses nothing (our reads are cancel-safe), the feeding stops.
+async fn try_join3<A, B, C>(a: A, b: B, c: C) -> Result<(A::Ok, B::Ok, C::Ok), Error>
+where
+    A: TryFuture,
+    B: TryFuture,
+    C: TryFuture,
+{
     let (mut a, mut b, mut c) = (pin!(a), pin!(b), pin!(c));
     let (mut ra, mut rb, mut rc) = (None, None, None);
     poll_fn(|cx| {
         if ra.is_none() {
-            ra = match a.as_mut().poll(cx) {
-                Poll::Ready(v) => Some(v),
-                Poll::Pending => None,
-            };
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v?);
+            }
         }
         if rb.is_none() {
-            rb = match b.as_mut().poll(cx) {
-                Poll::Ready(v) => Some(v),
-                Poll::Pending => None,
-            };
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v?);
+            }
         }
         if rc.is_none() {
-            rc = match c.as_mut().poll(cx) {
-                Poll::Ready(v) => Some(v),
-                Poll::Pending => None,
-            };
+            if let Poll::Ready(v) = c.as_mut().poll(cx) {
+                rc = Some(v?);
+            }
         }
         match (ra.take(), rb.take(), rc.take()) {
-            (Some(a), Some(b), Some(c)) => Poll::Ready((a, b, c)),
+            (Some(a), Some(b), Some(c)) => Poll::Ready(Ok((a, b, c))),
             (a, b, c) => {
                 (ra, rb, rc) = (a, b, c);
                 Poll::Pending
@@ -799,4 +801,13 @@ async fn join3<A: Future, B: Future, C: Future>(
         }
     })
     .await
+}
+
+/// A future of `Result<_, Error>`, named by its success type.
+trait TryFuture: Future<Output = Result<Self::Ok, Error>> {
+    type Ok;
+}
+
+impl<T, F: Future<Output = Result<T, Error>>> TryFuture for F {
+    type Ok = T;
 }
