@@ -199,3 +199,56 @@ fn socket_writelines_of_empty_chunks_after_loss_are_counted_l68_l81() {
         t.writelines(&[std::io::IoSlice::new(b"")]).unwrap()
     });
 }
+
+/// Held by the tests that count the helper thread's error (see [`SOCKET_WARNINGS`]).
+static HELPER_WARNINGS: Mutex<()> = Mutex::new(());
+
+/// Never silent (issue #14): a helper thread's write error that nobody asked
+/// [`wait_closed`](asyncio::StreamWriter::wait_closed) for is logged once the error and the
+/// writer are both gone, instead of vanishing with them. `/dev/full` cannot be polled, so it is
+/// written through the helper thread, whose write fails with `ENOSPC`.
+#[test]
+fn a_helper_thread_write_error_nobody_awaited_is_logged() {
+    let _one_at_a_time = HELPER_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let before = warnings("No space left on device");
+    util::run_fresh(std::time::Duration::from_secs(20), async {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
+        let writer = asyncio::open_write_pipe(full).await?;
+        writer.write(b"lost to a full device")?;
+        writer.close(); // and dropped, never waited for
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap();
+    // The thread reports as it lets go of the error, which it may do after the loop is gone:
+    // wait for it (bounded), without a sleep.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while warnings("No space left on device") == before && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        warnings("No space left on device"),
+        before + 1,
+        "the helper thread's ENOSPC was never reported: {:?}",
+        LINES.lock().unwrap()
+    );
+}
+
+/// The same error, awaited through `wait_closed`, is the caller's: it is not logged as well.
+#[test]
+fn a_helper_thread_write_error_returned_by_wait_closed_is_not_logged_again() {
+    let _one_at_a_time = HELPER_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let before = warnings("No space left on device");
+    let got = util::run_fresh(std::time::Duration::from_secs(20), async {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
+        let writer = asyncio::open_write_pipe(full).await?;
+        writer.write(b"lost to a full device")?;
+        writer.close();
+        Ok::<_, asyncio::Error>(writer.wait_closed().await)
+    })
+    .unwrap();
+    let e = got.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
+    assert_eq!(warnings("No space left on device"), before);
+}

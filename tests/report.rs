@@ -123,3 +123,72 @@ fn l23_the_trace_reaches_stderr_without_a_logger() {
         }
     }
 }
+
+/// A handler that holds its writer (it writes) and returns without closing it, with
+/// `outcome`; returns once the server closed the connection.
+fn end_one_handler_with_its_writer_open(outcome: Result<(), Error>) {
+    let outcome = std::rc::Rc::new(std::cell::RefCell::new(Some(outcome)));
+    asyncio::run(asyncio::timeout(Duration::from_secs(20), async move {
+        let server = asyncio::start_server(
+            move |_r: StreamReader, w: StreamWriter| {
+                let outcome = outcome.borrow_mut().take().unwrap();
+                async move {
+                    w.write(b"hello")?;
+                    outcome // `w` is dropped here, unclosed
+                }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap();
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        let _ = r.read(-1).await; // the dropped writer closed the connection
+        w.close();
+        let _ = w.wait_closed().await;
+        server.close();
+        server.wait_closed().await;
+    }))
+    .unwrap()
+    .unwrap();
+}
+
+/// S60, S56: a handler that fails is reported once, as a failure; the writer it dropped on
+/// the way out is not reported as well as "unclosed" (which blamed a missing close() for
+/// what was the handler's error). A handler that ends well without closing its writer still
+/// gets the warning.
+#[test]
+fn s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("failed") => {
+            end_one_handler_with_its_writer_open(Err(Error::Timeout));
+            println!("report child: ok");
+        }
+        Ok("unclosed") => {
+            end_one_handler_with_its_writer_open(Ok(()));
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer";
+            let failed = child_stderr(name, "failed", &[]);
+            assert_eq!(
+                failed
+                    .matches("Unhandled exception in client_connected_cb")
+                    .count(),
+                1,
+                "{failed}"
+            );
+            assert!(
+                !failed.contains("unclosed <StreamWriter"),
+                "the failure was also reported as an unclosed writer:\n{failed}"
+            );
+            let unclosed = child_stderr(name, "unclosed", &[]);
+            assert_eq!(
+                unclosed.matches("unclosed <StreamWriter").count(),
+                1,
+                "{unclosed}"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod util;
 use util::port_of;
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::rc::Rc;
@@ -758,4 +759,47 @@ fn buffer_info_follows_a_writer_filling_a_peer_that_does_not_read() {
         Ok::<_, asyncio::Error>(())
     })
     .unwrap();
+}
+
+/// A waker that counts its clones' lives through the `Arc` it is made of: one per task.
+struct TaskWaker;
+
+impl std::task::Wake for TaskWaker {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// S46, D12: a `wait_closed` abandoned while it waits (under a `timeout`, in a `select`, in a
+/// request task that ends) takes its waker back. It stayed in the connection's waiter list
+/// until the connection was lost, holding its task alive: one task's memory per abandoned
+/// wait, for the whole life of a long-lived connection.
+#[test]
+fn s46_an_abandoned_wait_closed_leaves_no_waker_behind() {
+    run(async {
+        let (a, b) = asyncio::socketpair().unwrap();
+        let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let (_peer_reader, peer) = asyncio::open_connection_sock(b).await.unwrap();
+        // Many tasks, each polling a wait_closed once and giving it up.
+        let tasks: Vec<_> = (0..8).map(|_| std::sync::Arc::new(TaskWaker)).collect();
+        for task in &tasks {
+            let waker = std::task::Waker::from(task.clone());
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut wait = Box::pin(writer.wait_closed());
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+            // Polled again with the same task: still one registration.
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+            drop(wait);
+        }
+        for (i, task) in tasks.iter().enumerate() {
+            assert_eq!(
+                std::sync::Arc::strong_count(task),
+                1,
+                "task {i}'s waker outlived its abandoned wait_closed"
+            );
+        }
+        // A wait_closed kept is still woken by the close.
+        let kept = writer.wait_closed();
+        writer.close();
+        kept.await.unwrap();
+        peer.close();
+    });
 }

@@ -658,3 +658,42 @@ fn test_popen_error_with_stdin_pipe() {
         "the child ran no test body: {stdout}"
     );
 }
+
+// S-subprocess (CPython `Process._feed_stdin`): `communicate(None)` still closes a piped stdin,
+// as CPython's does (it drains and closes stdin whether or not there is input). Left open, a
+// child that reads its input to the end (`cat`) never exits and communicate never returns.
+both!(
+    communicate_without_input_closes_a_stdin_pipe,
+    |w| async move {
+        let proc = cat(w).await?;
+        let done = asyncio::timeout(Duration::from_secs(20), proc.communicate(None)).await;
+        let (out, err) = done.expect("communicate(None) hung with stdin left open")?;
+        assert!(out.is_empty() && err.is_empty());
+        assert_eq!(proc.returncode(), Some(0));
+        assert!(proc.stdin.as_ref().unwrap().is_closing());
+        Ok(())
+    }
+);
+
+// CPython's `communicate` gathers its three steps and raises the first exception at once.
+// One step failing (here stdin's drain, under a drain timeout, to a child that never reads
+// and never exits) must end communicate with that error, not leave it waiting for the other
+// steps, whose output never ends while the child waits for the rest of its input.
+both!(
+    communicate_fails_at_once_when_a_step_fails,
+    |w| async move {
+        let proc = sh("exec sleep 600", w)
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .await?;
+        let stdin = proc.stdin.as_ref().unwrap();
+        stdin.set_drain_timeout(Some(Duration::from_millis(20)));
+        let input = vec![b'x'; 4 << 20]; // far more than a pipe holds
+        let done = asyncio::timeout(Duration::from_secs(20), proc.communicate(Some(&input))).await;
+        let got = done.expect("communicate waited on after its stdin failed");
+        assert!(matches!(got, Err(Error::Timeout)), "{got:?}");
+        proc.kill()?;
+        proc.wait().await;
+        Ok(())
+    }
+);

@@ -68,6 +68,12 @@ impl BufferPool {
         }
     }
 
+    /// Ends the hold of a buffer from [`take`](Self::take) that went elsewhere (a reader at
+    /// end of input hands its buffer out with the bytes).
+    pub(crate) fn forget(&self) {
+        self.held.set(self.held.get().saturating_sub(1));
+    }
+
     /// Counts a buffer that a reader had before it knew its loop as taken from here.
     pub(crate) fn adopt(&self) {
         self.held.set(self.held.get() + 1);

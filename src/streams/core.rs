@@ -49,6 +49,18 @@ pub(crate) enum Flow {
     Lost,
 }
 
+/// A server connection's handler, as the unclosed-writer warning needs to know it (S56, S60).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HandlerState {
+    /// A client connection (or a server one whose callback has not run yet).
+    None,
+    /// The callback was given the reader and writer: a writer it drops unclosed warns one
+    /// turn later, unless it failed in that turn (its failure is reported instead).
+    Given,
+    /// It failed (an `Err`, a panic) and was reported; its transport is closed.
+    Failed,
+}
+
 /// The state shared by a connection's transport (as protocol), reader and writer.
 pub(crate) struct StreamCore {
     /// The reader's buffer, EOF flag, stored exception and waiter.
@@ -66,10 +78,17 @@ pub(crate) struct StreamCore {
     pub(crate) resumes: u32,
     /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
     pub(crate) lost_error: Option<SharedError>,
-    /// Tasks waiting in `drain` or `wait_closed`.
-    pub(crate) waiters: Vec<Waker>,
+    /// Tasks waiting in `drain` or `wait_closed`, each under the key of its registration:
+    /// [`ANONYMOUS`] for a drain (one entry per task; a dropped drain leaves it until the
+    /// next resume or the loss), a key of its own for a `wait_closed`, which takes its entry
+    /// back when dropped (a connection may live long, and waits on it be abandoned often).
+    /// Emptied, and every entry woken, by `resume_writing`, `connection_lost` and the timer.
+    pub(super) waiters: Vec<(u64, Waker)>,
     /// Over TLS: EOF closes instead of half-closing (S63).
     pub(crate) over_ssl: bool,
+    /// Server side: where this connection's `client_connected_cb` is (S58, S60, S61).
+    /// Changed only by `connection_made` and [`handler_failed`].
+    pub(crate) handler: HandlerState,
     /// Read, drain and idle timeouts, once one is set (`deadline.rs`); `None` costs nothing.
     pub(crate) deadlines: Option<Box<Deadlines>>,
 }
@@ -93,15 +112,21 @@ impl StreamCore {
                 lost_error: None,
                 waiters: Vec::new(),
                 over_ssl: false,
+                handler: HandlerState::None,
                 deadlines: None,
             })
         })
     }
 
     fn wake_all(&mut self) {
-        for w in self.waiters.drain(..) {
+        for (_, w) in self.waiters.drain(..) {
             w.wake();
         }
+    }
+
+    /// Takes every waiter out, to be woken by the caller once its borrow of the core ends.
+    pub(crate) fn take_waiters(&mut self) -> impl Iterator<Item = Waker> + '_ {
+        self.waiters.drain(..).map(|(_, w)| w)
     }
 
     /// The write side's state.
@@ -180,11 +205,52 @@ impl StreamCore {
         }
     }
 
+    /// Registers a task waiting in `drain` (or another wait that is never abandoned for long):
+    /// once per task, until the next wake-up of all.
     pub(crate) fn add_waiter(&mut self, w: &Waker) {
-        if !self.waiters.iter().any(|x| x.will_wake(w)) {
-            self.waiters.push(w.clone());
+        // Only anonymous entries count: a `wait_closed`'s may leave with its future.
+        let known = self
+            .waiters
+            .iter()
+            .any(|(key, x)| *key == ANONYMOUS && x.will_wake(w));
+        if !known {
+            self.waiters.push((ANONYMOUS, w.clone()));
         }
     }
+
+    /// Registers (or refreshes) the `wait_closed` whose registration key is `*key`, 0 before
+    /// its first wait.
+    pub(crate) fn add_keyed_waiter(&mut self, key: &mut u64, w: &Waker) {
+        if *key != ANONYMOUS {
+            if let Some((_, x)) = self.waiters.iter_mut().find(|(k, _)| k == key) {
+                if !x.will_wake(w) {
+                    x.clone_from(w);
+                }
+                return;
+            }
+        } else {
+            *key = next_waiter_key();
+        }
+        self.waiters.push((*key, w.clone()));
+    }
+
+    /// Takes back the registration `key` (its future is dropped); nothing if it was woken.
+    pub(crate) fn remove_keyed_waiter(&mut self, key: u64) -> Option<Waker> {
+        let at = self.waiters.iter().position(|(k, _)| *k == key)?;
+        Some(self.waiters.swap_remove(at).1)
+    }
+}
+
+/// The key of a waiter that never takes its entry back (a drain).
+const ANONYMOUS: u64 = 0;
+
+/// A key no other registration of this thread holds (the loop's thread: cores never move).
+fn next_waiter_key() -> u64 {
+    thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(ANONYMOUS) });
+    LAST.with(|last| {
+        last.set(last.get() + 1);
+        last.get()
+    })
 }
 
 impl Protocol for StreamCore {
@@ -202,6 +268,7 @@ impl Protocol for StreamCore {
         // reader; nothing is lost (S58, S59).
         let lp = transport.get_loop();
         let run = move || {
+            core.borrow_mut().handler = HandlerState::Given;
             let reader = StreamReader::from_core(core.clone());
             let writer = StreamWriter::new(transport.clone(), core);
             cb(reader, writer);
@@ -298,8 +365,16 @@ impl BufferedProtocol for StreamCore {
     }
 }
 
-/// Reports a handler's failure and closes its transport (S60, S61, D7).
-pub(crate) fn handler_failed(transport: &Transport, error: Box<dyn std::error::Error>) {
+/// Reports a handler's failure and closes its transport (S60, S61, D7). The report says it
+/// all: the writer the handler dropped on the way out is not also reported as unclosed.
+pub(crate) fn handler_failed(
+    core: &RefCell<StreamCore>,
+    transport: &Transport,
+    error: Box<dyn std::error::Error>,
+) {
+    if let Ok(mut core) = core.try_borrow_mut() {
+        core.handler = HandlerState::Failed;
+    }
     transport.get_loop().call_exception_handler(
         &ExceptionContext::new("Unhandled exception in client_connected_cb")
             .with_exception(error)

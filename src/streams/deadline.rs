@@ -463,7 +463,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                 dl.read_ns = None;
                 dl.drain_due = None;
                 wake.extend(core.reader.set_exception(&e));
-                wake.append(&mut core.waiters);
+                wake.extend(core.waiters.drain(..).map(|(_, w)| w));
                 abort = core.reader.transport().cloned();
             } else {
                 later(
@@ -523,7 +523,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                 if now >= due {
                     // Each drain checks its own deadline; those not due wait again.
                     dl.drain_due = None;
-                    wake.append(&mut core.waiters);
+                    wake.extend(core.waiters.drain(..).map(|(_, w)| w));
                 } else {
                     later(due);
                 }

@@ -6,6 +6,7 @@
 //! line: `asyncio::open_connection("127.0.0.1", 8888).await?`. The limit is checked before any
 //! I/O (S1), also for servers (S4, D7).
 
+use std::cell::RefCell;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -358,11 +359,11 @@ where
 {
     fn into_callback(self) -> ConnectedCb {
         Rc::new(move |reader, writer| {
-            let transport = writer.transport().clone();
+            let core = writer.core.clone();
             let fut = Box::pin(self(reader, writer));
             crate::event_loop::executor::spawn(Handler {
                 fut,
-                transport: Some(transport),
+                core: Some(core),
             })
             .detach();
         })
@@ -374,8 +375,16 @@ where
 /// it ends aborts its connection silently (as the Drop of CPython's task would leave it).
 struct Handler<Fut> {
     fut: Pin<Box<Fut>>,
-    /// `Some` until the handler ends.
-    transport: Option<Transport>,
+    /// The connection (its transport is the reader's); `Some` until the handler ends.
+    core: Option<Rc<RefCell<StreamCore>>>,
+}
+
+/// The transport of a connection's core; `None` only if the core is borrowed, which it never
+/// is when a handler ends (the transport's calls into the core never drop tasks).
+fn transport_of(core: &RefCell<StreamCore>) -> Option<Transport> {
+    core.try_borrow()
+        .ok()
+        .and_then(|c| c.reader.transport().cloned())
 }
 
 impl<Fut> Future for Handler<Fut>
@@ -392,9 +401,11 @@ where
             Ok(Poll::Ready(v)) => v.into_error(),
             Err(p) => Some(Box::new(PanicError::from_payload(&*p)) as Box<dyn std::error::Error>),
         };
-        let transport = this.transport.take();
-        if let (Some(e), Some(transport)) = (failure, transport) {
-            handler_failed(&transport, e);
+        let core = this.core.take();
+        if let (Some(e), Some(core)) = (failure, core) {
+            if let Some(transport) = transport_of(&core) {
+                handler_failed(&core, &transport, e);
+            }
         }
         Poll::Ready(())
     }
@@ -402,7 +413,7 @@ where
 
 impl<Fut> Drop for Handler<Fut> {
     fn drop(&mut self) {
-        if let Some(t) = self.transport.take() {
+        if let Some(t) = self.core.take().as_deref().and_then(transport_of) {
             t.abort();
         }
     }
@@ -415,14 +426,15 @@ where
 {
     fn into_callback(self) -> ConnectedCb {
         Rc::new(move |reader, writer| {
-            let transport = writer.transport().clone();
-            match catch_unwind(AssertUnwindSafe(|| self(reader, writer))) {
-                Ok(v) => {
-                    if let Some(e) = v.into_error() {
-                        handler_failed(&transport, e);
-                    }
+            let (core, transport) = (writer.core.clone(), writer.transport().clone());
+            let failure = match catch_unwind(AssertUnwindSafe(|| self(reader, writer))) {
+                Ok(v) => v.into_error(),
+                Err(p) => {
+                    Some(Box::new(PanicError::from_payload(&*p)) as Box<dyn std::error::Error>)
                 }
-                Err(p) => handler_failed(&transport, Box::new(PanicError::from_payload(&*p))),
+            };
+            if let Some(e) = failure {
+                handler_failed(&core, &transport, e);
             }
         })
     }

@@ -18,7 +18,8 @@
 //!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The
 //!   standard output thread ends when the stream is closed and everything written was passed on;
 //!   [`StreamWriter::wait_closed`] returns once that thread has written everything to the
-//!   descriptor and closed it (with its write error, if it had one). A read error of the
+//!   descriptor and closed it (with its write error, if it had one; an error that no
+//!   `wait_closed` took is logged once the stream is gone). A read error of the
 //!   standard input thread (a directory given as input, a failing disk) reaches the reader as
 //!   that error where the pipe would only show an end of file; `EIO`, a terminal whose other
 //!   side has gone, stays an end of file, as CPython's read pipe treats it. For pipes and
@@ -256,8 +257,9 @@ fn pollable(
 /// A helper thread's end: set once it has passed everything on and closed its descriptor, with
 /// its error if it had one. Writing, [`StreamWriter::wait_closed`] waits for it; reading, the
 /// reader's end of input looks at it ([`HelperFed`]).
-#[derive(Default)]
 pub(crate) struct HelperDone {
+    /// The thread, for the report of an error nobody took (`Drop`).
+    name: &'static str,
     state: Mutex<HelperState>,
 }
 
@@ -267,9 +269,19 @@ struct HelperState {
     outcome: Option<Option<io::Error>>,
     /// Every task waiting in `wait_closed` (any number may wait at once, S46), each once.
     waiters: Vec<Waker>,
+    /// The error was handed on (to a `wait_closed`, or to the reader as its exception): the
+    /// caller has it, so dropping it is not losing it.
+    taken: bool,
 }
 
 impl HelperDone {
+    fn new(name: &'static str) -> Arc<HelperDone> {
+        Arc::new(HelperDone {
+            name,
+            state: Mutex::default(),
+        })
+    }
+
     fn finish(&self, result: io::Result<()>) {
         let waiters = {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -281,8 +293,10 @@ impl HelperDone {
 
     /// A copy of the thread's error, if it is done and had one.
     fn error(&self) -> Option<io::Error> {
-        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.outcome.as_ref()?.as_ref().map(copy_error)
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let e = st.outcome.as_ref()?.as_ref().map(copy_error);
+        st.taken |= e.is_some();
+        e
     }
 
     /// Ready once the thread is done: `Err` with (a copy of) its write error.
@@ -290,7 +304,11 @@ impl HelperDone {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &st.outcome {
             Some(err) => Poll::Ready(match err {
-                Some(e) => Err(copy_error(e).into()),
+                Some(e) => {
+                    let e = copy_error(e);
+                    st.taken = true;
+                    Err(e.into())
+                }
                 None => Ok(()),
             }),
             None => {
@@ -299,6 +317,21 @@ impl HelperDone {
                 }
                 Poll::Pending
             }
+        }
+    }
+}
+
+/// Never silent: an error nobody took (no `wait_closed` awaited it, no reader reached the end
+/// of input) is reported as the last of the thread and the stream lets go of it, whichever
+/// that is, on whichever thread (stderr when no logger is installed).
+impl Drop for HelperDone {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let (Some(Some(e)), false) = (&st.outcome, st.taken) {
+            crate::event_loop::debug::error!(
+                "{} helper thread failed and nobody awaited the stream to hear it: {e}",
+                self.name
+            );
         }
     }
 }
@@ -321,9 +354,10 @@ fn via_thread(fd: OwnedFd, direction: Direction) -> Result<(OwnedFd, Arc<HelperD
     match direction {
         Direction::Read => {
             let mut w = w;
-            let done = Arc::new(HelperDone::default());
+            const NAME: &str = "asyncio-stdin";
+            let done = HelperDone::new(NAME);
             let tell = done.clone();
-            builder.name("asyncio-stdin".into()).spawn(move || {
+            builder.name(NAME.into()).spawn(move || {
                 // The stream may go first: then the write fails with EPIPE, not SIGPIPE.
                 block_sigpipe_in_this_thread();
                 let result = match copy(&mut file, &mut w) {
@@ -340,9 +374,10 @@ fn via_thread(fd: OwnedFd, direction: Direction) -> Result<(OwnedFd, Arc<HelperD
         }
         Direction::Write => {
             let mut r = r;
-            let done = Arc::new(HelperDone::default());
+            const NAME: &str = "asyncio-stdout";
+            let done = HelperDone::new(NAME);
             let tell = done.clone();
-            builder.name("asyncio-stdout".into()).spawn(move || {
+            builder.name(NAME.into()).spawn(move || {
                 // Whatever the descriptor is, a gone reader is an error to report, not SIGPIPE.
                 block_sigpipe_in_this_thread();
                 let result = copy(&mut r, &mut file).map_err(Copy::into_error);

@@ -555,12 +555,15 @@ impl Process {
     ///
     /// Feeding and draining run together, so a child that writes a lot before reading its
     /// input does not deadlock. A child that exits without reading all of `input` is no error
-    /// (`BrokenPipe` and `ConnectionReset` on stdin are ignored, as in Python). With no
-    /// `input`, stdin is left open, as in Python.
+    /// (`BrokenPipe` and `ConnectionReset` on stdin are ignored, as in Python). A piped stdin
+    /// is closed once `input` is written, and also with no `input` (Python 3.12+, gh-83925),
+    /// so a child that reads its input to the end sees EOF.
     ///
     /// # Errors
     /// `InvalidArgument` if `input` is given but stdin is not a pipe; a read error of
-    /// stdout/stderr, or a write error of stdin other than the two above.
+    /// stdout/stderr, or a write error of stdin other than the two above (a drain timeout
+    /// included). The first error ends `communicate` at once, as Python's `gather` raises it;
+    /// output not yet read stays in its reader.
     ///
     /// # Cancel safety
     /// Not cancel safe: bytes already read are lost with the future, and `input` may be
@@ -585,21 +588,19 @@ impl Process {
     /// ```
     pub async fn communicate(&self, input: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), Error> {
         let feed = async {
-            let Some(input) = input else {
-                return Ok(());
-            };
-            let Some(stdin) = &self.stdin else {
-                return Err(Error::invalid_argument(
+            match (&self.stdin, input) {
+                // 3.12+ (gh-83925): stdin is closed even with no input, as
+                // `subprocess.Popen.communicate` does; a child reading to EOF would hang.
+                (Some(stdin), input) => feed_stdin(stdin, input).await,
+                (None, None) => Ok(()),
+                (None, Some(_)) => Err(Error::invalid_argument(
                     "communicate(input) needs stdin=Stdio::Pipe",
-                ));
-            };
-            feed_stdin(stdin, input).await
+                )),
+            }
         };
         let out = read_all(self.stdout.as_ref());
         let err = read_all(self.stderr.as_ref());
-        let (fed, out, err) = join3(feed, out, err).await;
-        fed?;
-        let (out, err) = (out?, err?);
+        let ((), out, err) = try_join3(feed, out, err).await?;
         self.wait().await;
         Ok((out, err))
     }
@@ -734,8 +735,8 @@ impl fmt::Debug for Process {
 }
 
 /// `_feed_stdin`: write, drain, close; a child that stopped reading is no error.
-async fn feed_stdin(stdin: &StreamWriter, input: &[u8]) -> Result<(), Error> {
-    let sent = match stdin.write(input) {
+async fn feed_stdin(stdin: &StreamWriter, input: Option<&[u8]>) -> Result<(), Error> {
+    let sent = match input.map_or(Ok(()), |input| stdin.write(input)) {
         Ok(()) => stdin.drain().await,
         Err(e) => Err(e),
     };
@@ -762,35 +763,37 @@ async fn read_all(reader: Option<&StreamReader>) -> Result<Vec<u8>, Error> {
     }
 }
 
-/// Polls three futures together until all are done (`gather` without tasks: they borrow).
-async fn join3<A: Future, B: Future, C: Future>(
-    a: A,
-    b: B,
-    c: C,
-) -> (A::Output, B::Output, C::Output) {
+/// Polls three fallible futures together (`gather` without tasks: they borrow) until all
+/// succeed, or until one fails: that error is the result at once, as `gather` raises the
+/// first exception without waiting for the rest. Waiting for them could be for ever (a
+/// child blocked on the input whose feeding failed never ends its output). The others are
+/// dropped: a read loses nothing (our reads are cancel-safe), the feeding stops.
+async fn try_join3<A, B, C>(a: A, b: B, c: C) -> Result<(A::Ok, B::Ok, C::Ok), Error>
+where
+    A: TryFuture,
+    B: TryFuture,
+    C: TryFuture,
+{
     let (mut a, mut b, mut c) = (pin!(a), pin!(b), pin!(c));
     let (mut ra, mut rb, mut rc) = (None, None, None);
     poll_fn(|cx| {
         if ra.is_none() {
-            ra = match a.as_mut().poll(cx) {
-                Poll::Ready(v) => Some(v),
-                Poll::Pending => None,
-            };
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v?);
+            }
         }
         if rb.is_none() {
-            rb = match b.as_mut().poll(cx) {
-                Poll::Ready(v) => Some(v),
-                Poll::Pending => None,
-            };
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v?);
+            }
         }
         if rc.is_none() {
-            rc = match c.as_mut().poll(cx) {
-                Poll::Ready(v) => Some(v),
-                Poll::Pending => None,
-            };
+            if let Poll::Ready(v) = c.as_mut().poll(cx) {
+                rc = Some(v?);
+            }
         }
         match (ra.take(), rb.take(), rc.take()) {
-            (Some(a), Some(b), Some(c)) => Poll::Ready((a, b, c)),
+            (Some(a), Some(b), Some(c)) => Poll::Ready(Ok((a, b, c))),
             (a, b, c) => {
                 (ra, rb, rc) = (a, b, c);
                 Poll::Pending
@@ -798,4 +801,13 @@ async fn join3<A: Future, B: Future, C: Future>(
         }
     })
     .await
+}
+
+/// A future of `Result<_, Error>`, named by its success type.
+trait TryFuture: Future<Output = Result<Self::Ok, Error>> {
+    type Ok;
+}
+
+impl<T, F: Future<Output = Result<T, Error>>> TryFuture for F {
+    type Ok = T;
 }

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::core::{Flow, StreamCore};
+use super::core::{Flow, HandlerState, StreamCore};
 use super::deadline::Activity;
 use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
@@ -355,15 +355,12 @@ impl StreamWriter {
     /// ```
     // Checklist: S46.
     pub async fn wait_closed(&self) -> Result<(), Error> {
-        let outcome = poll_fn(|cx| {
-            let mut core = self.core.borrow_mut();
-            if let Some(outcome) = core.lost_outcome() {
-                return Poll::Ready(outcome);
-            }
-            core.add_waiter(cx.waker());
-            Poll::Pending
-        })
-        .await;
+        let mut closed = ClosedWait {
+            core: &self.core,
+            key: 0,
+        };
+        let outcome = poll_fn(|cx| closed.poll(cx)).await;
+        drop(closed);
         if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
             poll_fn(|cx| helper.poll_done(cx)).await?;
         }
@@ -467,7 +464,7 @@ impl StreamWriter {
         if timeout.is_none() || core.flow() != Flow::Paused {
             return;
         }
-        let waiting = std::mem::take(&mut core.waiters);
+        let waiting: Vec<_> = core.take_waiters().collect();
         drop(core);
         for w in waiting {
             w.wake();
@@ -740,6 +737,41 @@ impl StreamWriter {
     fn replace_transport(&mut self, transport: Transport) {
         self.core.borrow_mut().over_ssl = true;
         self.transport = transport;
+    }
+}
+
+/// `wait_closed`'s registration among the core's waiters: dropped with the wait (abandoned
+/// under a timeout, in a select, with its task), it takes its waker back, which would
+/// otherwise keep the task alive until the connection is lost (S46, D12).
+struct ClosedWait<'a> {
+    core: &'a RefCell<StreamCore>,
+    /// The registration's key; 0 before the first wait.
+    key: u64,
+}
+
+impl ClosedWait<'_> {
+    fn poll(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+        let mut core = self.core.borrow_mut();
+        if let Some(outcome) = core.lost_outcome() {
+            return Poll::Ready(outcome);
+        }
+        core.add_keyed_waiter(&mut self.key, cx.waker());
+        Poll::Pending
+    }
+}
+
+impl Drop for ClosedWait<'_> {
+    fn drop(&mut self) {
+        if self.key == 0 {
+            return;
+        }
+        // A failed borrow would mean a drop from inside a call into the core, which never
+        // drops a wait_closed; the entry then goes with the next wake-up, as before.
+        let waker = match self.core.try_borrow_mut() {
+            Ok(mut core) => core.remove_keyed_waiter(self.key),
+            Err(_) => None,
+        };
+        drop(waker); // after the borrow: dropping a waker may run its task's code
     }
 }
 
@@ -1062,17 +1094,35 @@ impl Drop for StreamWriter {
             crate::event_loop::debug::warning!("loop is closed");
             return;
         }
-        match self.extras.get().and_then(|x| x.created.as_ref()) {
-            Some(bt) => crate::event_loop::debug::warning!(
-                "unclosed <StreamWriter transport={}>, created at:\n{bt}",
-                self.transport.id()
-            ),
-            None => crate::event_loop::debug::warning!(
-                "unclosed <StreamWriter transport={}>",
-                self.transport.id()
-            ),
-        }
+        let id = self.transport.id();
+        let text = match self.extras.get().and_then(|x| x.created.as_ref()) {
+            Some(bt) => format!("unclosed <StreamWriter transport={id}>, created at:\n{bt}"),
+            None => format!("unclosed <StreamWriter transport={id}>"),
+        };
+        let handled = self
+            .core
+            .try_borrow()
+            .is_ok_and(|c| c.handler == HandlerState::Given);
         self.transport.close();
+        if !handled {
+            crate::event_loop::debug::warning!("{text}");
+            return;
+        }
+        // Dropped by a server handler: if the handler failed, it is reported in this turn
+        // (S60, S61), and that report is the one to read; a second, "unclosed", would point
+        // at the wrong culprit. Otherwise the warning comes one turn late.
+        let core = self.core.clone();
+        let warn = move || {
+            let failed = core
+                .try_borrow()
+                .is_ok_and(|c| c.handler == HandlerState::Failed);
+            if !failed {
+                crate::event_loop::debug::warning!("{text}");
+            }
+        };
+        if lp.call_soon(warn).is_err() {
+            crate::event_loop::debug::warning!("unclosed <StreamWriter transport={id}>");
+        }
     }
 }
 

@@ -452,6 +452,31 @@ impl ReaderState {
         out
     }
 
+    /// Everything buffered, at EOF (`read(-1)`'s end, D1: it waited with the bytes in place;
+    /// the `partial` of `readexactly` and `readuntil`, S34, S38).
+    /// Nothing is appended after EOF, so a buffer too large for the pool, which `consume`
+    /// would keep for later reads, is handed out itself: no copy of a body that may be huge,
+    /// and no memory of its size kept by the reader for the rest of its life.
+    fn take_rest(&mut self) -> Vec<u8> {
+        let len = self.buffered_len();
+        if self.buf.len() <= POOLED_LARGEST {
+            return self.take_front(len);
+        }
+        let mut out = std::mem::take(&mut self.buf);
+        out.truncate(self.end);
+        out.drain(..self.start);
+        if out.capacity() - len > len / 4 {
+            out.shrink_to_fit(); // the buffer grew in doublings: up to half of it is spare
+        }
+        if let Some(lp) = &self.pool {
+            lp.inner.reader_pool.forget(); // the buffer is the caller's now
+        }
+        (self.start, self.end, self.offered) = (0, 0, 0);
+        self.consumed += len as u64;
+        self.maybe_resume_transport();
+        out
+    }
+
     /// S15: a paused reader resumes once at most `limit` bytes are buffered.
     #[inline]
     pub(super) fn maybe_resume_transport(&mut self) {
@@ -637,7 +662,7 @@ impl ReaderState {
         let len = self.buffered_len();
         if n < 0 {
             if self.eof {
-                return Poll::Ready(Ok(self.take_front(len)));
+                return Poll::Ready(Ok(self.take_rest()));
             }
         } else if len > 0 || self.eof {
             return Poll::Ready(Ok(self.take_front(len.min(n.unsigned_abs()))));
@@ -701,7 +726,7 @@ impl ReaderState {
             return Poll::Ready(Ok(self.take_front(n)));
         }
         if self.eof {
-            let partial = self.take_front(len);
+            let partial = self.take_rest();
             return Poll::Ready(Err(Error::IncompleteRead {
                 partial,
                 expected: Some(n),
@@ -748,7 +773,7 @@ impl ReaderState {
         }
         // A complete separator may have come with EOF, hence EOF only after the scan.
         if self.eof {
-            let partial = self.take_front(len);
+            let partial = self.take_rest();
             return Poll::Ready(Err(Error::IncompleteRead {
                 partial,
                 expected: None,
@@ -1343,6 +1368,50 @@ mod tests {
         let n = st.buffered_len();
         let _ = st.feed_eof();
         assert!(matches!(st.poll_read(-1, &mut id, w), Poll::Ready(Ok(v)) if v.len() == n));
+    }
+
+    #[test]
+    fn d1_read_to_eof_hands_out_a_large_buffer_and_keeps_no_memory() {
+        // read(-1) of a large body at EOF: nothing more will come, so the reader must not
+        // keep a buffer the size of the body for the rest of its life (and need not copy it).
+        for (size, how) in [POOLED_LARGEST + 1, 300_000, 3_000_000]
+            .into_iter()
+            .flat_map(|size| ["read", "readexactly", "readline"].map(|how| (size, how)))
+        {
+            let (mut st, _t) = with_transport(usize::MAX / 4);
+            let body: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+            receive(&mut st, &body[..7]);
+            st.consume(7); // a partial front: the bytes do not start at index 0
+            receive(&mut st, &body[7..]);
+            let _ = st.feed_eof();
+            let (mut id, mut scan, w) = (0, 0, noop());
+            let got = match how {
+                "read" => st.poll_read(-1, &mut id, w),
+                "readexactly" => match st.poll_readexactly(size, &mut id, w) {
+                    Poll::Ready(Err(Error::IncompleteRead { partial, .. })) => {
+                        Poll::Ready(Ok(partial))
+                    }
+                    other => other,
+                },
+                _ => st.poll_readline(&mut scan, &mut id, w),
+            };
+            match got {
+                Poll::Ready(Ok(v)) => assert!(v == body[7..], "{how} of {size}: wrong bytes"),
+                other => panic!("{how} of {size}: {other:?}"),
+            }
+            assert!(
+                st.buf.capacity() <= POOLED_LARGEST,
+                "{how} of {size}: the reader kept {} bytes after reading to EOF",
+                st.buf.capacity()
+            );
+            assert!(st.at_eof());
+            let held = st.pool.as_ref().map(|lp| lp.inner.reader_pool.held());
+            assert_eq!(
+                held,
+                Some(0),
+                "{how} of {size}: the pool still counts the buffer"
+            );
+        }
     }
 
     #[test]
