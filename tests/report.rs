@@ -39,14 +39,8 @@ fn fail_one_handler() {
         )
         .await
         .unwrap();
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
         // The server closes the connection after reporting the failure.
-        let _ = r.read(-1).await;
-        w.close();
-        let _ = w.wait_closed().await;
-        server.close();
-        server.wait_closed().await;
+        one_connection_to_its_end(&server).await;
     }))
     .unwrap()
     .unwrap();
@@ -142,13 +136,8 @@ fn end_one_handler_with_its_writer_open(outcome: Result<(), Error>) {
         )
         .await
         .unwrap();
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
-        let _ = r.read(-1).await; // the dropped writer closed the connection
-        w.close();
-        let _ = w.wait_closed().await;
-        server.close();
-        server.wait_closed().await;
+        // The dropped writer closed the connection.
+        one_connection_to_its_end(&server).await;
     }))
     .unwrap()
     .unwrap();
@@ -191,4 +180,15 @@ fn s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer() {
             );
         }
     }
+}
+
+/// Connects to `server`, reads until the server closes the connection, then closes both.
+async fn one_connection_to_its_end(server: &asyncio::Server) {
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+    let _ = r.read(-1).await;
+    w.close();
+    let _ = w.wait_closed().await;
+    server.close();
+    server.wait_closed().await;
 }

@@ -65,6 +65,14 @@ fn collector(
     }
 }
 
+/// A [`collector`] server on 127.0.0.1 and a client stream to it.
+async fn tcp_to_collector() -> Result<(asyncio::Server, Received, Rc<Event>, StreamWriter), Error> {
+    let (received, done) = (Received::default(), Rc::new(Event::new()));
+    let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
+    let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+    Ok((server, received, done, writer))
+}
+
 fn position(mut f: &File) -> u64 {
     f.stream_position().unwrap()
 }
@@ -74,9 +82,7 @@ fn native_sendfile_sends_the_file_after_what_was_written_and_moves_the_position(
     let dir = util::temp_dir("sendfile");
     let (file, data) = patterned_file(&dir, 3 << 20);
     run(async move {
-        let (received, done) = (Received::default(), Rc::new(Event::new()));
-        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        let (server, received, done, writer) = tcp_to_collector().await?;
         writer.write(b"head:")?; // goes first, before the file
         let sent = writer.sendfile(&file, 0, None).await?;
         assert_eq!(sent, data.len() as u64);
@@ -108,9 +114,7 @@ fn sendfile_with_offset_and_count_sends_that_slice_and_stops_at_the_files_end() 
     let dir = util::temp_dir("sendfile");
     let (file, data) = patterned_file(&dir, 100_000);
     run(async move {
-        let (received, done) = (Received::default(), Rc::new(Event::new()));
-        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        let (server, received, done, writer) = tcp_to_collector().await?;
         assert_eq!(writer.sendfile(&file, 1_000, Some(5_000)).await?, 5_000);
         assert_eq!(position(&file), 6_000);
         // A count past the end sends what there is.
@@ -295,9 +299,7 @@ fn from_a_pipe_sendfile_falls_back_and_reads_to_its_end() {
         pipe_w.write_all(&to_write).unwrap();
     });
     run(async move {
-        let (received, done) = (Received::default(), Rc::new(Event::new()));
-        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        let (server, received, done, writer) = tcp_to_collector().await?;
         assert_eq!(writer.sendfile(&pipe_r, 0, None).await?, 150_000);
         writer.write_eof()?;
         done.wait().await;
@@ -316,9 +318,7 @@ fn sendfile_on_a_closing_stream_is_refused() {
     let (mut file, _) = patterned_file(&dir, 10);
     file.seek(SeekFrom::Start(3)).unwrap();
     run(async move {
-        let (received, done) = (Received::default(), Rc::new(Event::new()));
-        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+        let (server, _, _, writer) = tcp_to_collector().await?;
         writer.close();
         match writer.sendfile(&file, 0, None).await {
             Err(Error::InvalidState(m)) => assert_eq!(m, "Transport is closing"),
