@@ -355,12 +355,14 @@ impl StreamWriter {
     /// ```
     // Checklist: S46.
     pub async fn wait_closed(&self) -> Result<(), Error> {
+        // The wait lives in the closure (no second reference to it in this future's state,
+        // which every connection handler that ends in `wait_closed` carries while idle), and
+        // leaves the waiter list when the closure is dropped, at the end of this statement.
         let mut closed = ClosedWait {
             core: &self.core,
             key: 0,
         };
-        let outcome = poll_fn(|cx| closed.poll(cx)).await;
-        drop(closed);
+        let outcome = poll_fn(move |cx| closed.poll(cx)).await;
         if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
             poll_fn(|cx| helper.poll_done(cx)).await?;
         }
