@@ -8,11 +8,17 @@
 //!   std             `std::io::copy(File, TcpStream)` on a blocking thread (std uses
 //!                   `sendfile(2)` itself for this pair on Linux: the floor)
 //! client: a blocking thread that connects, reads to EOF into a 256 KiB buffer and checks the
-//! byte count. A round runs every server once, in rotating order; the table has medians of the
-//! rate (MiB/s, connect to EOF) and of the process's CPU time per GiB (client included, the
-//! same work for every row), with ratios to tokio.
+//! byte count. The server runs on CPU 0 and the client on CPU 1, as the bulk phase of
+//! `benches/latency.rs` (unpinned, the two landing on one CPU or two made rounds bimodal). A
+//! round runs every server once, in rotating order; the table has medians of the rate (MiB/s,
+//! connect to EOF) and of the process's CPU time per GiB (client included, the same work for
+//! every row), with ratios to tokio.
 //!
 //! `cargo bench --bench sendfile [-- --quick]`: 256 MiB x 7 rounds, or 64 MiB x 3.
+
+// Only its CPU pinning is used here; the rest serves the other benches.
+#[allow(dead_code)]
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -111,7 +117,10 @@ fn round(server: Server, path: &std::path::Path, len: u64) -> (f64, f64) {
     let path = path.to_path_buf();
     let cpu0 = cpu_now();
     let start = Instant::now();
-    let thread = std::thread::spawn(move || serve(server, listener, path));
+    let thread = std::thread::spawn(move || {
+        common::pin_current(0).expect("sched_setaffinity");
+        serve(server, listener, path)
+    });
     let mut client = TcpStream::connect(addr).expect("connect");
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0u64;
@@ -136,6 +145,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let ncpu = std::thread::available_parallelism().map_or(0, |n| n.get());
+    common::pin_current(1).expect("sched_setaffinity"); // the client's CPU
     let (len, rounds): (u64, usize) = if quick { (64 << 20, 3) } else { (256 << 20, 7) };
     let path = std::env::temp_dir().join(format!("asyncio-sendfile-bench-{}", std::process::id()));
     {
@@ -184,9 +195,9 @@ fn main() {
             cpu[i] / cpu[t]
         );
     }
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "\nMedians of {rounds} rounds, servers in rotating order; {cpus} CPUs, not pinned. \
+        "\nMedians of {rounds} rounds, servers in rotating order; {ncpu} CPUs, server on CPU 0, \
+         client on CPU 1. \
          CPU time is the whole process's (the client's reads included, the same for every row). \
          Method: `benches/sendfile.rs`."
     );
