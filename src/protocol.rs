@@ -228,14 +228,82 @@ fn schedule_flush<T: 'static>(
     owner: std::rc::Weak<T>,
     slot_of: fn(&T) -> &ProtocolSlot,
 ) {
+    flush_when_free(lp, owner, slot_of, Hold::new());
+}
+
+/// Flushes the queued flow edges on a later turn; while the protocol is still held, again on
+/// later ones, as [`Hold`] spaces them.
+fn flush_when_free<T: 'static>(
+    lp: &crate::event_loop::LoopHandle,
+    owner: std::rc::Weak<T>,
+    slot_of: fn(&T) -> &ProtocolSlot,
+    mut hold: Hold,
+) {
     let lp2 = lp.clone();
-    let _ = lp.call_soon(move || {
+    let delay = hold.delay();
+    let run = move || {
         if let Some(me) = owner.upgrade() {
-            if slot_of(&me).flush() {
-                schedule_flush(&lp2, owner, slot_of);
+            let slot = slot_of(&me);
+            if slot.flush() {
+                hold.still_held(slot.transport_id());
+                flush_when_free(&lp2, owner, slot_of, hold);
             }
         }
-    });
+    };
+    // A closed loop refuses it: the edges go with the transport.
+    match delay {
+        None => drop(lp.call_soon(run)),
+        Some(d) => drop(lp.call_later(d, run)),
+    }
+}
+
+/// A protocol found held elsewhere while its transport waits to call it (a user keeping a
+/// borrow of it across an `.await`, say): since when, and how many turns have found it so.
+/// The first [`Hold::EAGER`] retries run on the next turns, as a short hold needs; later ones
+/// wait 1 ms, doubling up to 64 ms, so a long hold costs a few wake-ups a second instead of a
+/// spinning loop; a hold past [`Hold::WARN_AFTER`] is reported once, since it is most likely
+/// a bug (the transport can deliver nothing meanwhile).
+pub(crate) struct Hold {
+    since: std::time::Instant,
+    tries: u32,
+    warned: bool,
+}
+
+impl Hold {
+    const EAGER: u32 = 8;
+    const MAX_SHIFT: u32 = 6;
+    const WARN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+    pub(crate) fn new() -> Hold {
+        Hold {
+            since: std::time::Instant::now(),
+            tries: 0,
+            warned: false,
+        }
+    }
+
+    /// How long the next retry waits: `None` for the next turn.
+    pub(crate) fn delay(&self) -> Option<std::time::Duration> {
+        let beyond = self.tries.checked_sub(Self::EAGER)?;
+        Some(std::time::Duration::from_millis(
+            1 << beyond.min(Self::MAX_SHIFT),
+        ))
+    }
+
+    /// One more turn found the protocol held; reported once past `WARN_AFTER`.
+    pub(crate) fn still_held(&mut self, id: u64) {
+        self.tries = self.tries.saturating_add(1);
+        if !self.warned && self.since.elapsed() >= Self::WARN_AFTER {
+            self.warned = true;
+            crate::event_loop::debug::warning!(
+                "transport {id}: its protocol has been borrowed elsewhere for {} ms, so the \
+                 transport cannot call it (is a borrow of the protocol's RefCell held across \
+                 an .await?); it retries every {} ms meanwhile",
+                self.since.elapsed().as_millis(),
+                1u32 << Self::MAX_SHIFT
+            );
+        }
+    }
 }
 
 /// What became of one call into the protocol.
@@ -570,5 +638,33 @@ impl ProtocolSlot {
             }
             self.lp.call_exception_handler(&ctx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hold;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_hold_retries_at_once_then_spaced_out_and_warns_once() {
+        let mut hold = Hold::new();
+        for _ in 0..Hold::EAGER {
+            assert_eq!(hold.delay(), None, "the first retries take the next turn");
+            hold.still_held(1);
+        }
+        let mut delays = Vec::new();
+        for _ in 0..9 {
+            delays.push(hold.delay().unwrap().as_millis());
+            hold.still_held(1);
+        }
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 64, 64]);
+        assert!(!hold.warned, "a short hold is not reported");
+        hold.since = Instant::now() - Duration::from_secs(2);
+        hold.still_held(1);
+        assert!(hold.warned, "a hold past a second is reported");
+        hold.tries = u32::MAX;
+        hold.still_held(1); // once only, and no overflow
+        assert_eq!(hold.delay(), Some(Duration::from_millis(64)));
     }
 }

@@ -789,6 +789,46 @@ fn l44_l63_eof_and_connection_lost_wait_for_a_busy_protocol_and_are_never_skippe
 }
 
 #[test]
+fn a_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
+    // A user task keeps the protocol's RefCell across a 300 ms sleep while data arrives. The
+    // transport must wait for it without spinning the loop: retries on the next turns at
+    // first, then spaced out (1 ms doubling to 64 ms). Retried every turn, this loop turned
+    // many thousand times in those 300 ms.
+    let lp = EventLoop::new().unwrap();
+    let (rsock, mut wsock) = asyncio::socketpair().unwrap();
+    let (_t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, rsock))
+        .unwrap()
+        .unwrap();
+    let (p, released) = (proto.clone(), Rc::new(std::cell::Cell::new(false)));
+    let r = released.clone();
+    // Holding the borrow across an await is the point: the bug this keeps cheap.
+    #[allow(clippy::await_holding_refcell_ref)]
+    lp.spawn(async move {
+        let guard = p.borrow_mut();
+        asyncio::sleep(Duration::from_millis(300)).await;
+        drop(guard);
+        r.set(true);
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the task takes the borrow
+    wsock.write_all(b"while held").unwrap();
+    let mut turns = 0;
+    while !released.get() {
+        lp.run_once(Some(BOUND)).unwrap();
+        turns += 1;
+        assert!(turns < 1_000, "the loop spins while the protocol is held");
+    }
+    assert!(turns <= 60, "{turns} loop turns during a 300 ms hold");
+    println!("{turns} loop turns during the 300 ms hold");
+    run_until(&lp, 200, || {
+        proto.try_borrow().is_ok_and(|p| p.data == b"while held")
+    });
+    assert_eq!(proto.borrow().grammar(), ["connection_made", "data"]);
+}
+
+#[test]
 fn l49_flow_edges_wait_for_a_busy_protocol_in_order() {
     let lp = EventLoop::new().unwrap();
     let (rsock, wsock) = asyncio::socketpair().unwrap();

@@ -27,7 +27,7 @@ use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
-use crate::protocol::Called;
+use crate::protocol::{Called, Hold};
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
 /// lets go of at the end; the shared logic comes with it.
@@ -64,6 +64,16 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         }
     }
 
+    /// Runs `f` once the protocol is free again (a call found it held elsewhere): on the next
+    /// turn, and while it is still held then, on later ones ([`Hold`]: spaced out after a
+    /// few turns, and one warning if the hold lasts), so that a protocol held across an
+    /// `.await` does not spin the loop.
+    fn when_free(&self, f: impl FnOnce(&Self) + 'static) {
+        if let Some(me) = self.me().upgrade() {
+            retry_when_free(me, Box::new(f), Hold::new());
+        }
+    }
+
     /// The first queued callback (L45): `connection_made`, put off while the protocol is held
     /// elsewhere (still before any data: reading starts only once it has run).
     fn connection_made(&self) {
@@ -74,7 +84,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         );
         match self.protocol().made(self.handle()) {
             Called::Done(()) | Called::Gone => {}
-            Called::Busy => self.later(|t| t.connection_made()),
+            Called::Busy => self.when_free(|t| t.connection_made()),
             // L55: reported as a failed callback; reading still starts.
             Called::Panicked(payload) => self.report_panic("connection_made", &payload),
         }
@@ -83,7 +93,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     /// The second queued callback: reading starts once `connection_made` has run (L45).
     fn start_reading(&self) {
         if !self.protocol().is_made() && self.life().state() == State::Open {
-            self.later(|t| t.start_reading());
+            self.when_free(|t| t.start_reading()); // connection_made waits for the protocol
             return;
         }
         if self.life().start_reading() {
@@ -169,7 +179,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
             return;
         }
         if self.protocol().is_busy() {
-            self.later(move |t| t.call_connection_lost(exc));
+            self.when_free(move |t| t.call_connection_lost(exc));
             return;
         }
         self.life().set_state(State::Closed);
@@ -198,5 +208,24 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         }
         drop(self.protocol().release());
         self.forget();
+    }
+}
+
+/// [`LifePath::when_free`]'s loop: one retry, and the next one if the protocol is still held.
+fn retry_when_free<T: LifePath>(me: std::rc::Rc<T>, f: Box<dyn FnOnce(&T)>, mut hold: Hold) {
+    let lp = me.protocol().lp().clone();
+    let delay = hold.delay();
+    let run = move || {
+        if me.protocol().is_busy() {
+            hold.still_held(me.protocol().transport_id());
+            retry_when_free(me, f, hold);
+        } else {
+            f(&me);
+        }
+    };
+    // A closed loop refuses the retry: the transport goes with it (`forget`).
+    match delay {
+        None => drop(lp.call_soon(run)),
+        Some(d) => drop(lp.call_later(d, run)),
     }
 }

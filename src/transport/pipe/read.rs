@@ -73,7 +73,7 @@ impl PipeTransport {
                 }
                 Called::Gone => return,
                 Called::Busy => {
-                    self.later(|t| t.read_ready());
+                    self.when_free(|t| t.read_ready());
                     return;
                 }
                 Called::Panicked(payload) => {
@@ -105,7 +105,7 @@ impl PipeTransport {
         self.life.set_reading(Reading::Done);
         match self.protocol.call(|p| p.eof_received()) {
             Called::Done(_) | Called::Gone => self.force_close(None),
-            Called::Busy => self.later(|t| t.on_eof()),
+            Called::Busy => self.when_free(|t| t.on_eof()),
             Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
         }
     }

@@ -65,7 +65,7 @@ impl SocketTransport {
                 Called::Gone => return,
                 Called::Busy => {
                     // Held by someone across a loop turn: read later rather than read and drop.
-                    self.read_later();
+                    self.when_free(|t| t.read_ready());
                     return;
                 }
                 Called::Panicked(payload) => {
@@ -89,7 +89,7 @@ impl SocketTransport {
     /// buffer is known to be empty (or reading must stop).
     pub(super) fn read_into_plain(&self) -> bool {
         if self.protocol.is_busy() {
-            self.read_later();
+            self.when_free(|t| t.read_ready());
             return true;
         }
         let mut buf = self.lp().inner.read_buf.take();
@@ -293,9 +293,7 @@ impl SocketTransport {
             Called::Done(false) | Called::Gone => self.close(),
             Called::Busy => {
                 // eof_received is owed once (L63): on a later turn, with the protocol free.
-                if let Some(me) = self.me.upgrade() {
-                    let _ = self.lp().call_soon(move || me.on_eof());
-                }
+                self.when_free(|t| t.on_eof());
             }
         }
     }
