@@ -3,6 +3,7 @@
 //! file's position afterwards, writes refused while it runs, cancellation. Tests modelled on
 //! CPython's `test_asyncio/test_sendfile.py` (`SendfileMixin`), named after what they check.
 
+#[cfg(feature = "tls")]
 mod tls_common;
 mod util;
 
@@ -14,7 +15,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use asyncio::{Error, Event, StreamReader, StreamWriter};
-use tls_common::Certs;
 use util::port_of;
 
 const BOUND: Duration = Duration::from_secs(20);
@@ -262,12 +262,13 @@ fn a_cancelled_sendfile_leaves_the_stream_writable_and_the_position_after_what_w
     assert_eq!(peer.join().unwrap() as u64, sent + 5);
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn over_tls_sendfile_falls_back_to_reads_and_writes() {
     let dir = util::temp_dir("sendfile");
     let (file, data) = patterned_file(&dir, 300_000);
     run(async move {
-        let certs = Certs::get();
+        let certs = tls_common::Certs::get();
         let (received, done) = (Received::default(), Rc::new(Event::new()));
         let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0)
             .ssl(certs.server_config(&[]))
