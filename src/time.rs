@@ -476,7 +476,7 @@ impl Drop for EndOnDrop {
 /// Runs the future `body` makes, with a deadline `delay` from now that the body (or anyone
 /// holding the [`Timeout`]) may move or remove (Python 3.11's `async with asyncio.timeout(delay)
 /// as cm:` and `cm.reschedule(...)`). As [`timeout`]: the body is polled before the deadline is
-/// checked (D4), and on expiry it is dropped and the result is [`Error::Timeout`].
+/// checked, and on expiry it is dropped and the result is [`Error::Timeout`].
 /// `Duration::MAX` saturates, as in [`sleep`]; for no deadline at all, see
 /// [`timeout_scope_at`].
 ///
