@@ -257,6 +257,43 @@ fn flush_when_free<T: 'static>(
     }
 }
 
+/// Runs `f` on `owner` on a later turn, once the protocol in its slot is free: the next turn
+/// if it is free by then, else later ones as [`Hold`] spaces them (a protocol held across an
+/// `.await` must not spin the loop). Nothing runs if the owner has gone or the loop closed.
+pub(crate) fn when_free<T: 'static>(
+    lp: &crate::event_loop::LoopHandle,
+    owner: std::rc::Weak<T>,
+    slot_of: fn(&T) -> &ProtocolSlot,
+    f: fn(&T),
+) {
+    retry_when_free(lp, owner, slot_of, f, Hold::new());
+}
+
+fn retry_when_free<T: 'static>(
+    lp: &crate::event_loop::LoopHandle,
+    owner: std::rc::Weak<T>,
+    slot_of: fn(&T) -> &ProtocolSlot,
+    f: fn(&T),
+    mut hold: Hold,
+) {
+    let lp2 = lp.clone();
+    let delay = hold.delay();
+    let run = move || {
+        let Some(me) = owner.upgrade() else { return };
+        let slot = slot_of(&me);
+        if slot.is_busy() {
+            hold.still_held(slot.transport_id());
+            retry_when_free(&lp2, owner, slot_of, f, hold);
+        } else {
+            f(&me);
+        }
+    };
+    match delay {
+        None => drop(lp.call_soon(run)),
+        Some(d) => drop(lp.call_later(d, run)),
+    }
+}
+
 /// A protocol found held elsewhere while its transport waits to call it (a user keeping a
 /// borrow of it across an `.await`, say): since when, and how many turns have found it so.
 /// The first [`Hold::EAGER`] retries run on the next turns, as a short hold needs; later ones

@@ -1961,3 +1961,68 @@ fn t33_a_refused_start_tls_leaves_a_paused_transport_paused() {
     assert!(!t.is_reading(), "the caller's pause_reading is undone");
     t.close();
 }
+
+#[test]
+fn a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
+    // As over a plain socket (tests/transport.rs): the TLS layer waits for an app protocol a
+    // user task keeps borrowed across a 300 ms sleep, without spinning the loop, and then
+    // delivers what came meanwhile.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let certs = Certs::get();
+    let server = lp
+        .run_until_complete(
+            asyncio::start_server(
+                |r: StreamReader, w: StreamWriter| async move {
+                    r.readexactly(1).await?; // the client's go-ahead
+                    w.write(b"while held")?;
+                    w.drain().await?;
+                    let _ = r.read(-1).await;
+                    w.close();
+                    Ok::<_, Error>(())
+                },
+                "127.0.0.1",
+                0,
+            )
+            .ssl(certs.server_config(&[])),
+        )
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (t, proto) = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .ssl(certs.client_config(&[]))
+                .server_hostname("localhost")
+                .into_future(),
+        )
+        .unwrap()
+        .unwrap();
+    let (p, released) = (proto.clone(), Rc::new(std::cell::Cell::new(false)));
+    let r = released.clone();
+    #[allow(clippy::await_holding_refcell_ref)]
+    lp.spawn(async move {
+        let guard = p.borrow_mut();
+        asyncio::sleep(Duration::from_millis(300)).await;
+        drop(guard);
+        r.set(true);
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the task takes the borrow
+    t.write(b"g").unwrap();
+    let mut turns = 0;
+    while !released.get() {
+        lp.run_once(Some(Duration::from_secs(10))).unwrap();
+        turns += 1;
+        assert!(
+            turns < 1_000,
+            "the loop spins while the app protocol is held"
+        );
+    }
+    assert!(turns <= 80, "{turns} loop turns during a 300 ms hold");
+    util::run_until(&lp, 200, || {
+        proto.try_borrow().is_ok_and(|p| p.data == b"while held")
+    });
+    t.close();
+    server.close();
+}

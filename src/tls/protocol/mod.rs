@@ -295,6 +295,12 @@ impl TlsProtocol {
         }
     }
 
+    /// Runs the current state's pending step once the app protocol is free again: it was
+    /// found held (by the app itself, or by a user across an `.await`).
+    fn step_when_free(&self) {
+        crate::protocol::when_free(&self.lp, self.me.clone(), |t| &t.app, |t| t.resume_step());
+    }
+
     /// Runs the current state's pending step on the next turn (Python's `resume`).
     fn defer_step(&self) {
         let me = self.me.clone();
@@ -505,12 +511,12 @@ impl TlsProtocol {
                 return;
             };
             if self.app_is_busy() {
-                let me = self.me.clone();
-                let _ = self.lp.call_soon(move || {
-                    if let Some(me) = me.upgrade() {
-                        me.finish_handshake();
-                    }
-                });
+                crate::protocol::when_free(
+                    &self.lp,
+                    self.me.clone(),
+                    |t| &t.app,
+                    |t| t.finish_handshake(),
+                );
                 return;
             }
             self.set_app_state(AppState::ConMade);
@@ -586,9 +592,24 @@ fn cancel(timer: &RefCell<Option<TimerHandle>>) {
 /// The app's connection_lost, on the next turn and never re-entrantly (T5): once, through the
 /// seam, retried while the app is busy; then the layer lets go of the app.
 fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
+    app_connection_lost_when_free(me, exc, crate::protocol::Hold::new());
+}
+
+/// [`app_connection_lost_soon`]'s retries, spaced out while the app is held ([`Hold`]).
+///
+/// [`Hold`]: crate::protocol::Hold
+fn app_connection_lost_when_free(
+    me: Rc<TlsProtocol>,
+    exc: Option<io::Error>,
+    mut hold: crate::protocol::Hold,
+) {
     let lp = me.lp.clone();
-    let _ = lp.call_soon(move || match me.app.lost(exc) {
-        Err(exc) => app_connection_lost_soon(me, exc),
+    let delay = hold.delay();
+    let run = move || match me.app.lost(exc) {
+        Err(exc) => {
+            hold.still_held(me.app.transport_id());
+            app_connection_lost_when_free(me, exc, hold);
+        }
         Ok(called) => {
             if let Called::Panicked(payload) = called {
                 me.lp.call_exception_handler(
@@ -598,7 +619,12 @@ fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
             }
             drop(me.app.release());
         }
-    });
+    };
+    // A closed loop refuses it: the app goes with the layer.
+    match delay {
+        None => drop(lp.call_soon(run)),
+        Some(d) => drop(lp.call_later(d, run)),
+    }
 }
 
 /// The `io::Error` a protocol's `connection_lost` gets for `e`: an OS error keeps its errno;

@@ -43,7 +43,7 @@ impl TlsProtocol {
                 None if self.app().is_none() => return,
                 None => {
                     // Busy: the app called us from a callback of its own.
-                    self.defer_step();
+                    self.step_when_free();
                     return;
                 }
             };
@@ -94,7 +94,7 @@ impl TlsProtocol {
                 None
             }
             AppCall::Busy => {
-                self.defer_step();
+                self.step_when_free();
                 None
             }
             AppCall::Failed => None,
@@ -104,8 +104,8 @@ impl TlsProtocol {
     /// `_do_read__copied`: through our scratch buffer into `data_received`.
     pub(super) fn read_copied(&self) -> Option<ReadEnd> {
         if self.app_is_busy() {
-            // Decrypt nothing the app cannot take now: the step runs again next turn.
-            self.defer_step();
+            // Decrypt nothing the app cannot take now: the step runs again once it is free.
+            self.step_when_free();
             return None;
         }
         let mut scratch = std::mem::take(&mut *self.scratch.borrow_mut());
@@ -136,12 +136,12 @@ impl TlsProtocol {
             return;
         }
         if self.app_is_busy() {
-            let me = self.me.clone();
-            let _ = self.lp.call_soon(move || {
-                if let Some(me) = me.upgrade() {
-                    me.call_eof_received();
-                }
-            });
+            crate::protocol::when_free(
+                &self.lp,
+                self.me.clone(),
+                |t| &t.app,
+                |t| t.call_eof_received(),
+            );
             return;
         }
         self.set_app_state(AppState::Eof);

@@ -61,7 +61,7 @@ impl TlsProtocol {
     /// Delivers what was received, then on to SHUTDOWN; checks for truncation (D9).
     pub(super) fn do_flush(&self) {
         if self.app_is_busy() {
-            self.defer_step();
+            self.step_when_free();
             return;
         }
         self.do_read();
@@ -103,7 +103,7 @@ impl TlsProtocol {
             return;
         }
         if self.app_state.get() == AppState::ConMade && self.app_is_busy() {
-            self.defer_step();
+            self.step_when_free();
             return;
         }
         let done = if self.eof_received.get() {
