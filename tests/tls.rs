@@ -1997,28 +1997,9 @@ fn a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_it
         )
         .unwrap()
         .unwrap();
-    let (p, released) = (proto.clone(), Rc::new(std::cell::Cell::new(false)));
-    let r = released.clone();
-    #[allow(clippy::await_holding_refcell_ref)]
-    lp.spawn(async move {
-        let guard = p.borrow_mut();
-        asyncio::sleep(Duration::from_millis(300)).await;
-        drop(guard);
-        r.set(true);
-    })
-    .unwrap()
-    .detach();
-    lp.run_once(Some(Duration::ZERO)).unwrap(); // the task takes the borrow
-    t.write(b"g").unwrap();
-    let mut turns = 0;
-    while !released.get() {
-        lp.run_once(Some(Duration::from_secs(10))).unwrap();
-        turns += 1;
-        assert!(
-            turns < 1_000,
-            "the loop spins while the app protocol is held"
-        );
-    }
+    let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
+        t.write(b"g").unwrap()
+    });
     assert!(turns <= 80, "{turns} loop turns during a 300 ms hold");
     util::run_until(&lp, 200, || {
         proto.try_borrow().is_ok_and(|p| p.data == b"while held")

@@ -800,26 +800,9 @@ fn a_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data()
         .run_until_complete(lp.connect_socket(Recorder::default, rsock))
         .unwrap()
         .unwrap();
-    let (p, released) = (proto.clone(), Rc::new(std::cell::Cell::new(false)));
-    let r = released.clone();
-    // Holding the borrow across an await is the point: the bug this keeps cheap.
-    #[allow(clippy::await_holding_refcell_ref)]
-    lp.spawn(async move {
-        let guard = p.borrow_mut();
-        asyncio::sleep(Duration::from_millis(300)).await;
-        drop(guard);
-        r.set(true);
-    })
-    .unwrap()
-    .detach();
-    lp.run_once(Some(Duration::ZERO)).unwrap(); // the task takes the borrow
-    wsock.write_all(b"while held").unwrap();
-    let mut turns = 0;
-    while !released.get() {
-        lp.run_once(Some(BOUND)).unwrap();
-        turns += 1;
-        assert!(turns < 1_000, "the loop spins while the protocol is held");
-    }
+    let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
+        wsock.write_all(b"while held").unwrap()
+    });
     assert!(turns <= 60, "{turns} loop turns during a 300 ms hold");
     println!("{turns} loop turns during the 300 ms hold");
     run_until(&lp, 200, || {

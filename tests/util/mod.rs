@@ -411,3 +411,37 @@ pub fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
         "the child did not run the test body"
     );
 }
+
+/// Keeps `proto` borrowed from a task for `hold` (a user holding a protocol across an
+/// `.await`), runs `meanwhile` once the borrow is taken (the peer sends, say), and returns how
+/// many loop turns the hold took. Fails past 1 000 turns: the loop spins.
+#[allow(dead_code)] // not every test binary that has `util` holds a protocol
+pub fn turns_while_held<P: 'static>(
+    lp: &asyncio::EventLoop,
+    proto: &Rc<RefCell<P>>,
+    hold: std::time::Duration,
+    meanwhile: impl FnOnce(),
+) -> usize {
+    let (p, released) = (proto.clone(), Rc::new(std::cell::Cell::new(false)));
+    let r = released.clone();
+    // Holding the borrow across an await is the point: the misuse being tested.
+    #[allow(clippy::await_holding_refcell_ref)]
+    lp.spawn(async move {
+        let guard = p.borrow_mut();
+        asyncio::sleep(hold).await;
+        drop(guard);
+        r.set(true);
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(std::time::Duration::ZERO)).unwrap(); // the task takes the borrow
+    meanwhile();
+    let mut turns = 0;
+    while !released.get() {
+        lp.run_once(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        turns += 1;
+        assert!(turns < 1_000, "the loop spins while the protocol is held");
+    }
+    turns
+}
