@@ -1,16 +1,24 @@
 //! `ReaderState`: one reader's buffer, EOF flag, stored exception, transport flow control and
 //! waiter, as plain `&mut self` methods (the logic of `StreamReader`, which only borrows the
 //! connection's core to call them).
+//!
+//! Files: this one holds the state and its buffer (feeding, lending the tail to the
+//! transport, consuming, flow control); `state/waiter.rs` the one waiter slot and the
+//! read-through; `state/polls.rs` the read operations; `state/search.rs` the separator search.
 
 use std::fmt;
 use std::io;
-use std::task::{ready, Poll, Waker};
+use std::task::Waker;
 
 use crate::constants::MAX_READ_SIZE;
 use crate::error::{Error, SharedError};
 use crate::event_loop::buffer_pool::LARGEST as POOLED_LARGEST;
 use crate::event_loop::LoopHandle;
-use crate::transport::{Through, Transport};
+use crate::transport::Transport;
+
+mod polls;
+mod search;
+mod waiter;
 
 /// The first size `get_buffer` offers, and the floor the read size decays to.
 const MIN_READ_SIZE: usize = 512;
@@ -18,12 +26,6 @@ const MIN_READ_SIZE: usize = 512;
 const DECAY_AFTER: u8 = 8;
 /// After a decay, an empty buffer longer than this many read sizes gives its memory back.
 const SHRINK_RATIO: usize = 4;
-
-/// `LimitOverrunError` texts (S32, S33).
-const FOUND_TOO_LONG: &str = "Separator is found, but chunk is longer than limit";
-const NOT_FOUND_TOO_LONG: &str = "Separator is not found, and chunk exceed the limit";
-/// `readline`'s separator.
-const NEWLINE: &[&[u8]] = &[b"\n"];
 
 // ───────────────────────────── ReaderState: the logic ─────────────────────────────
 
@@ -86,69 +88,6 @@ pub(crate) struct ReaderState {
     /// Length of the tail the last `get_buffer` lent out; 0 when none is outstanding.
     /// Invariant: `buffer_updated(n)` has `n <= offered`.
     offered: usize,
-}
-
-/// The separators' shortest and longest lengths, after S30/S35's checks.
-fn check_separators(seps: &[&[u8]]) -> Result<(usize, usize), Error> {
-    if seps.is_empty() {
-        return Err(Error::invalid_argument(
-            "Separator should contain at least one element",
-        ));
-    }
-    let min = seps.iter().map(|s| s.len()).min().unwrap_or(0);
-    let max = seps.iter().map(|s| s.len()).max().unwrap_or(0);
-    if min == 0 {
-        return Err(Error::invalid_argument(
-            "Separator should be at least one-byte string",
-        ));
-    }
-    Ok((min, max))
-}
-
-/// The first occurrence of `needle` (non-empty) in `hay` starting at `from` or later.
-fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let last_start = hay.len().checked_sub(needle.len())?;
-    let mut i = from;
-    while i <= last_start {
-        i += hay[i..=last_start].iter().position(|&b| b == first)?;
-        if &hay[i + 1..i + needle.len()] == rest {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-/// The separator match in `data` starting at `offset` or later that ends earliest, as
-/// `(start, end)`; on equal ends the shorter separator wins (S35: CPython sorts by length and
-/// keeps the first strictly earlier end). `None` if no separator occurs there.
-pub(crate) fn find_earliest(data: &[u8], offset: usize, seps: &[&[u8]]) -> Option<(usize, usize)> {
-    let mut best: Option<(usize, usize)> = None;
-    for sep in seps {
-        // A later separator can only win by ending no later than the best so far.
-        let bound = best.map_or(data.len(), |(_, end)| end);
-        if let Some(start) = find(&data[..bound], offset, sep) {
-            let end = start + sep.len();
-            let wins = best.is_none_or(|(s, e)| end < e || sep.len() < e - s);
-            if wins {
-                best = Some((start, end));
-            }
-        }
-    }
-    best
-}
-
-/// The waiter id's mark for a parked read-through (ids count up from 1 and never reach it).
-const THROUGH: u64 = 1 << 63;
-
-/// S20's error, out of the read path.
-#[cold]
-#[inline(never)]
-fn another_waiter(func_name: &str) -> Error {
-    Error::invalid_state(format!(
-        "{func_name}() called while another coroutine is already waiting for incoming data"
-    ))
 }
 
 impl Drop for ReaderState {
@@ -487,325 +426,6 @@ impl ReaderState {
                 transport.resume_reading();
             }
         }
-    }
-
-    /// The id of the read future waiting, if one is.
-    pub(crate) fn waiter_id(&self) -> Option<u64> {
-        (self.waiter_id != 0).then_some(self.waiter_id & !THROUGH)
-    }
-
-    /// Detaches the waiter; the caller wakes the waker (`None` if an edge already woke it).
-    #[inline]
-    pub(crate) fn wakeup_waiter(&mut self) -> Option<Waker> {
-        if self.waiter_id == 0 {
-            return None;
-        }
-        self.end_parked_through();
-        self.waiter_id = 0;
-        self.waiter_waker.take()
-    }
-
-    /// Makes the future named `*id` the waiter (giving it an id on its first wait), after S20's
-    /// check; resumes a paused transport (S16), or a read needing more than 2 × limit bytes
-    /// would wait forever. A read-through it had parked ends (its waker comes back here, and
-    /// a readable edge left unused goes back to the protocol path, which fills this reader's
-    /// buffer).
-    #[inline]
-    pub(super) fn wait_for_data(
-        &mut self,
-        id: &mut u64,
-        func_name: &str,
-        waker: &Waker,
-    ) -> Result<(), Error> {
-        self.claim_waiter(id, func_name)?;
-        self.end_through();
-        self.waiter_id = *id;
-        match &mut self.waiter_waker {
-            Some(w) => w.clone_from(waker),
-            None => self.waiter_waker = Some(waker.clone()),
-        }
-        debug_assert!(!self.eof, "wait_for_data after EOF");
-        if self.paused {
-            self.paused = false;
-            if let Some(transport) = &self.transport {
-                transport.resume_reading();
-            }
-        }
-        Ok(())
-    }
-
-    /// S20's check for the future named `*id` (giving it an id if it has none): the waiter
-    /// slot must be free or already its own.
-    #[inline]
-    fn claim_waiter(&mut self, id: &mut u64, func_name: &str) -> Result<(), Error> {
-        if *id == 0 {
-            self.last_waiter_id += 1;
-            *id = self.last_waiter_id;
-        } else if self.waiter_id & !THROUGH == *id {
-            return Ok(());
-        }
-        if self.waiter_id != 0 {
-            return Err(another_waiter(func_name));
-        }
-        Ok(())
-    }
-
-    /// Whether a `read_into(out)` would wait: nothing buffered, no EOF, no exception.
-    #[inline]
-    pub(crate) fn would_wait(&self, out: &[u8]) -> bool {
-        self.start == self.end && !self.eof && self.exception.is_none() && !out.is_empty()
-    }
-
-    /// `read_into(out)` for the future named `*id`, its reader empty ([`would_wait`]): one
-    /// read from the socket straight into `out` on behalf of the protocol at `owner`
-    /// (read-through, `SocketTransport::read_through_into`), `Some(n)` bytes; or `None`, and
-    /// the future is the waiter: parked on the transport (which holds its waker and wakes it
-    /// at the next readable edge), or, when the transport will not read through, waiting for
-    /// this reader's buffer as any read does.
-    ///
-    /// The reader keeps only the parked future's id (marked [`THROUGH`]), not a second copy
-    /// of its waker: a wake-up from the reader's side (`feed_eof`, `set_exception`, a
-    /// timeout) takes the waker back from the transport first (`end_parked_through`).
-    ///
-    /// [`would_wait`]: Self::would_wait
-    #[inline]
-    pub(crate) fn read_through(
-        &mut self,
-        owner: *const (),
-        out: &mut [u8],
-        id: &mut u64,
-        waker: &Waker,
-    ) -> Result<Option<usize>, Error> {
-        self.claim_waiter(id, "read")?;
-        let through = match &self.transport {
-            Some(transport) if !self.paused => transport.inner.read_through(owner, out, waker),
-            _ => Through::No,
-        };
-        match through {
-            Through::Read(n) => {
-                // This read used the edge: its wait, if it had begun, is over, and the future
-                // holds no slot (its id goes back to 0, so it has nothing to give up).
-                self.waiter_id = 0;
-                self.waiter_waker = None;
-                *id = 0;
-                Ok(Some(n))
-            }
-            Through::Wait => {
-                self.waiter_id = *id | THROUGH;
-                self.waiter_waker = None; // the transport holds it
-                Ok(None)
-            }
-            Through::No => {
-                self.wait_for_data(id, "read", waker)?;
-                Ok(None)
-            }
-        }
-    }
-
-    /// Ends a parked read-through, if any: the transport gives its waker back (unless an edge
-    /// took it to wake the future already) and an unused edge goes back to the protocol path.
-    /// Also clears a waker left parked by a read-through whose future was woken another way
-    /// and ended without saying so.
-    #[inline]
-    fn end_through(&mut self) {
-        let parked = self.waiter_id & THROUGH != 0;
-        self.waiter_id &= !THROUGH;
-        if let Some(transport) = &self.transport {
-            let waker = transport.inner.end_through();
-            if parked {
-                self.waiter_waker = waker;
-            }
-        }
-    }
-
-    /// The waiting read is about to be woken by the reader (`feed_data`, `feed_eof`,
-    /// `set_exception`, a zero read timeout), not by the socket: a read-through it parked on
-    /// the transport ends now (the read may be dropped before it looks again), and its waker
-    /// comes back to the waiter slot to be woken. Left parked, it would take the transport's
-    /// next readable edge after the read had returned, and with no read after it the bytes,
-    /// the EOF or the reset would stay in the kernel (the reader never fed, `at_eof` never
-    /// true). Not on the per-message path: `buffer_updated` cannot meet a parked
-    /// read-through, since `read_ready` hands its edge to that read instead of reading.
-    #[inline]
-    pub(crate) fn end_parked_through(&mut self) {
-        if self.waiter_id & THROUGH != 0 {
-            self.end_through();
-        }
-    }
-
-    /// Clears the waiter slot if future `id` holds it (S21: its wait ended or it was dropped),
-    /// ending its read-through if it parked one.
-    #[inline]
-    pub(crate) fn end_wait(&mut self, id: u64) {
-        let owner = self.waiter_id;
-        if owner != 0 && owner & !THROUGH == id {
-            if owner & THROUGH != 0 {
-                self.end_through();
-            }
-            self.waiter_id = 0;
-            self.waiter_waker = None;
-        }
-    }
-
-    /// `read(n)` (S23–S25), cancel-safe for every n (D1): `read(-1)` waits for EOF with the
-    /// bytes in place, then takes them all at once.
-    pub(super) fn poll_read(
-        &mut self,
-        n: isize,
-        id: &mut u64,
-        waker: &Waker,
-    ) -> Poll<Result<Vec<u8>, Error>> {
-        self.check_exception()?;
-        if n == 0 {
-            return Poll::Ready(Ok(Vec::new()));
-        }
-        let len = self.buffered_len();
-        if n < 0 {
-            if self.eof {
-                return Poll::Ready(Ok(self.take_rest()));
-            }
-        } else if len > 0 || self.eof {
-            return Poll::Ready(Ok(self.take_front(len.min(n.unsigned_abs()))));
-        }
-        self.wait_for_data(id, "read", waker)?;
-        Poll::Pending
-    }
-
-    /// `read(out.len())` into `out`: the count copied, 0 at EOF.
-    #[inline]
-    pub(crate) fn poll_read_into(
-        &mut self,
-        out: &mut [u8],
-        id: &mut u64,
-        waker: &Waker,
-    ) -> Poll<Result<usize, Error>> {
-        self.check_exception()?;
-        if out.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let len = self.buffered_len();
-        if len > 0 || self.eof {
-            let n = len.min(out.len());
-            out[..n].copy_from_slice(&self.buffered()[..n]);
-            self.consume(n);
-            return Poll::Ready(Ok(n));
-        }
-        self.wait_for_data(id, "read", waker)?;
-        Poll::Pending
-    }
-
-    /// Bytes ever removed from the front. A copy of the front taken when this count was `c`
-    /// still mirrors the front exactly while the count reads `c` (appending leaves it alone).
-    #[cfg(feature = "futures-io")]
-    pub(crate) fn consumed(&self) -> u64 {
-        self.consumed
-    }
-
-    /// Waits, as `read` does, until a byte is buffered or EOF is reached, and takes nothing:
-    /// futures-io's `poll_fill_buf`, which then looks at [`buffered`](Self::buffered).
-    #[cfg(feature = "futures-io")]
-    pub(crate) fn poll_fill(&mut self, id: &mut u64, waker: &Waker) -> Poll<Result<(), Error>> {
-        self.check_exception()?;
-        if self.start < self.end || self.eof {
-            return Poll::Ready(Ok(()));
-        }
-        self.wait_for_data(id, "read", waker)?;
-        Poll::Pending
-    }
-
-    /// `readexactly(n)` (S37, S38).
-    pub(super) fn poll_readexactly(
-        &mut self,
-        n: usize,
-        id: &mut u64,
-        waker: &Waker,
-    ) -> Poll<Result<Vec<u8>, Error>> {
-        self.check_exception()?;
-        let len = self.buffered_len();
-        if len >= n {
-            return Poll::Ready(Ok(self.take_front(n)));
-        }
-        if self.eof {
-            let partial = self.take_rest();
-            return Poll::Ready(Err(Error::IncompleteRead {
-                partial,
-                expected: Some(n),
-            }));
-        }
-        self.wait_for_data(id, "readexactly", waker)?;
-        Poll::Pending
-    }
-
-    /// `readuntil(seps)` (S30–S36). `scan` is where the scan resumes, counted in
-    /// `self.consumed` coordinates (0 to start): bytes before it hold no separator start, so
-    /// nothing is scanned twice (S31, S36).
-    pub(super) fn poll_readuntil(
-        &mut self,
-        seps: &[&[u8]],
-        scan: &mut u64,
-        id: &mut u64,
-        waker: &Waker,
-    ) -> Poll<Result<Vec<u8>, Error>> {
-        let (min_len, max_len) = check_separators(seps)?;
-        self.check_exception()?;
-        let len = self.buffered_len();
-        let offset =
-            usize::try_from(scan.saturating_sub(self.consumed)).map_or(len, |o| o.min(len));
-        if len - offset >= min_len {
-            if let Some((start, end)) = find_earliest(self.buffered(), offset, seps) {
-                if start > self.limit {
-                    return Poll::Ready(Err(Error::LimitOverrun {
-                        message: FOUND_TOO_LONG,
-                        consumed: start,
-                    }));
-                }
-                return Poll::Ready(Ok(self.take_front(end)));
-            }
-            // No separator can start before `offset` now: the longest would not fit after it.
-            let offset = (len + 1).saturating_sub(max_len);
-            *scan = self.consumed + offset as u64;
-            if offset > self.limit {
-                return Poll::Ready(Err(Error::LimitOverrun {
-                    message: NOT_FOUND_TOO_LONG,
-                    consumed: offset,
-                }));
-            }
-        }
-        // A complete separator may have come with EOF, hence EOF only after the scan.
-        if self.eof {
-            let partial = self.take_rest();
-            return Poll::Ready(Err(Error::IncompleteRead {
-                partial,
-                expected: None,
-            }));
-        }
-        self.wait_for_data(id, "readuntil", waker)?;
-        Poll::Pending
-    }
-
-    /// `readline()` (S27–S29): `readuntil(b"\n")`, with EOF giving the rest and an overrun
-    /// discarding the offending bytes (S28) so that the reader keeps working.
-    pub(super) fn poll_readline(
-        &mut self,
-        scan: &mut u64,
-        id: &mut u64,
-        waker: &Waker,
-    ) -> Poll<Result<Vec<u8>, Error>> {
-        Poll::Ready(
-            match ready!(self.poll_readuntil(NEWLINE, scan, id, waker)) {
-                Err(Error::IncompleteRead { partial, .. }) => Ok(partial),
-                Err(Error::LimitOverrun { message, consumed }) => {
-                    // Found: drop the line with its newline. Not found: drop everything buffered.
-                    let discard = match self.buffered().get(consumed) {
-                        Some(b'\n') => consumed + 1,
-                        _ => self.buffered_len(),
-                    };
-                    self.consume(discard);
-                    Err(Error::LimitOverrun { message, consumed })
-                }
-                other => other,
-            },
-        )
     }
 }
 

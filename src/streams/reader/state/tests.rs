@@ -5,6 +5,9 @@ use std::cell::Cell;
 use std::io::IoSlice;
 use std::rc::Rc;
 
+use std::task::Poll;
+
+use super::search::{find, find_earliest, FOUND_TOO_LONG, NOT_FOUND_TOO_LONG};
 use super::*;
 use crate::constants::DEFAULT_LIMIT;
 use crate::protocol::ProtocolRef;
