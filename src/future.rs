@@ -470,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn waiters_that_gave_up_leave_nothing_behind() {
+    fn d12_waiters_that_gave_up_leave_nothing_behind() {
         // A long-lived future awaited with a timeout by many short-lived tasks (a shutdown
         // signal, say): each waiter that gives up takes its waker back, so the list does not
         // grow with every task that ever waited.

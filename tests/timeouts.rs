@@ -22,7 +22,7 @@ fn keep(slot: &Rc<RefCell<Option<Timeout>>>, t: &Timeout) {
 }
 
 #[test]
-fn test_timeout_basic() {
+fn l39_test_timeout_basic() {
     run(async {
         let cm = Rc::new(RefCell::new(None));
         let c = cm.clone();
@@ -37,7 +37,7 @@ fn test_timeout_basic() {
 }
 
 #[test]
-fn test_timeout_at_basic() {
+fn l39_test_timeout_at_basic() {
     run(async {
         let lp = get_running_loop().unwrap();
         let deadline = lp.time() + Duration::from_millis(10);
@@ -56,7 +56,7 @@ fn test_timeout_at_basic() {
 }
 
 #[test]
-fn test_nested_timeouts_the_innermost_passed_deadline_reports() {
+fn l40_test_nested_timeouts_the_innermost_passed_deadline_reports() {
     // Same deadline twice. CPython: the outer scope raises TimeoutError and the inner body
     // sees CancelledError. Here a scope polls its body before its own deadline (D4), so the
     // inner scope, polled first, reports the timeout as its output, and the outer one ends
@@ -82,7 +82,7 @@ fn test_nested_timeouts_the_innermost_passed_deadline_reports() {
 }
 
 #[test]
-fn test_timeout_not_called() {
+fn l39_test_timeout_not_called() {
     run(async {
         let lp = get_running_loop().unwrap();
         let cm = Rc::new(RefCell::new(None));
@@ -101,7 +101,7 @@ fn test_timeout_not_called() {
 }
 
 #[test]
-fn test_timeout_disabled_and_at_disabled() {
+fn l39_test_timeout_disabled_and_at_disabled() {
     // Python's timeout(None) and timeout_at(None): no deadline at all.
     run(async {
         let r = timeout_scope_at(None, |t| async move {
@@ -114,7 +114,7 @@ fn test_timeout_disabled_and_at_disabled() {
 }
 
 #[test]
-fn test_timeout_zero_d4() {
+fn l39_test_timeout_zero_d4() {
     // A zero delay: the body is polled once (D4), then the deadline ends it.
     run(async {
         let lp = get_running_loop().unwrap();
@@ -139,7 +139,7 @@ fn test_timeout_zero_d4() {
 }
 
 #[test]
-fn test_reschedule_from_another_task() {
+fn l40_test_reschedule_from_another_task() {
     // The handle is moved from outside the scope: later, then removed; cancelling the task
     // that runs the scope then ends it unexpired.
     run(async {
@@ -171,7 +171,7 @@ fn test_reschedule_from_another_task() {
 }
 
 #[test]
-fn a_deadline_moved_earlier_from_outside_takes_effect_at_once() {
+fn l40_a_deadline_moved_earlier_from_outside_takes_effect_at_once() {
     // The scope waits on a far deadline; another task moves it to now: the scope must wake
     // for it, not wait for its old timer.
     run(async {
@@ -194,7 +194,7 @@ fn a_deadline_moved_earlier_from_outside_takes_effect_at_once() {
 }
 
 #[test]
-fn test_timeout_finished_and_expired_refuse_reschedule() {
+fn l40_test_timeout_finished_and_expired_refuse_reschedule() {
     run(async {
         let done = timeout_scope(HOUR, |t| async move { t }).await.unwrap();
         match done.reschedule_after(Duration::from_millis(20)) {
@@ -218,7 +218,7 @@ fn test_timeout_finished_and_expired_refuse_reschedule() {
 }
 
 #[test]
-fn reschedule_after_duration_max_saturates_instead_of_panicking() {
+fn l6_reschedule_after_duration_max_saturates_instead_of_panicking() {
     run(async {
         let r = timeout_scope(Duration::MAX, |t| async move {
             t.reschedule_after(Duration::MAX).unwrap();

@@ -1963,7 +1963,7 @@ fn t33_a_refused_start_tls_leaves_a_paused_transport_paused() {
 }
 
 #[test]
-fn a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
+fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
     // As over a plain socket (tests/transport.rs): the TLS layer waits for an app protocol a
     // user task keeps borrowed across a 300 ms sleep, without spinning the loop, and then
     // delivers what came meanwhile.

@@ -789,7 +789,7 @@ fn l44_l63_eof_and_connection_lost_wait_for_a_busy_protocol_and_are_never_skippe
 }
 
 #[test]
-fn a_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
+fn l44_a_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
     // A user task keeps the protocol's RefCell across a 300 ms sleep while data arrives. The
     // transport must wait for it without spinning the loop: retries on the next turns at
     // first, then spaced out (1 ms doubling to 64 ms). Retried every turn, this loop turned
