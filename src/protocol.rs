@@ -264,16 +264,16 @@ pub(crate) fn when_free<T: 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
     slot_of: fn(&T) -> &ProtocolSlot,
-    f: fn(&T),
+    f: impl FnOnce(&T) + 'static,
 ) {
-    retry_when_free(lp, owner, slot_of, f, Hold::new());
+    retry_when_free(lp, owner, slot_of, Box::new(f), Hold::new());
 }
 
 fn retry_when_free<T: 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
     slot_of: fn(&T) -> &ProtocolSlot,
-    f: fn(&T),
+    f: Box<dyn FnOnce(&T)>,
     mut hold: Hold,
 ) {
     let lp2 = lp.clone();
@@ -288,6 +288,7 @@ fn retry_when_free<T: 'static>(
             f(&me);
         }
     };
+    // A closed loop refuses it: what waited goes with the transport.
     match delay {
         None => drop(lp.call_soon(run)),
         Some(d) => drop(lp.call_later(d, run)),

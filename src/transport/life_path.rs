@@ -27,7 +27,7 @@ use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
-use crate::protocol::{Called, Hold};
+use crate::protocol::Called;
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
 /// lets go of at the end; the shared logic comes with it.
@@ -65,13 +65,11 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     }
 
     /// Runs `f` once the protocol is free again (a call found it held elsewhere): on the next
-    /// turn, and while it is still held then, on later ones ([`Hold`]: spaced out after a
+    /// turn, and while it is still held then, on later ones (`protocol::Hold`: spaced out after a
     /// few turns, and one warning if the hold lasts), so that a protocol held across an
     /// `.await` does not spin the loop.
     fn when_free(&self, f: impl FnOnce(&Self) + 'static) {
-        if let Some(me) = self.me().upgrade() {
-            retry_when_free(me, Box::new(f), Hold::new());
-        }
+        crate::protocol::when_free(self.protocol().lp(), self.me().clone(), Self::protocol, f);
     }
 
     /// The first queued callback (L45): `connection_made`, put off while the protocol is held
@@ -208,24 +206,5 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         }
         drop(self.protocol().release());
         self.forget();
-    }
-}
-
-/// [`LifePath::when_free`]'s loop: one retry, and the next one if the protocol is still held.
-fn retry_when_free<T: LifePath>(me: std::rc::Rc<T>, f: Box<dyn FnOnce(&T)>, mut hold: Hold) {
-    let lp = me.protocol().lp().clone();
-    let delay = hold.delay();
-    let run = move || {
-        if me.protocol().is_busy() {
-            hold.still_held(me.protocol().transport_id());
-            retry_when_free(me, f, hold);
-        } else {
-            f(&me);
-        }
-    };
-    // A closed loop refuses the retry: the transport goes with it (`forget`).
-    match delay {
-        None => drop(lp.call_soon(run)),
-        Some(d) => drop(lp.call_later(d, run)),
     }
 }
