@@ -168,7 +168,7 @@ pub use event_loop::child_watcher::ChildWatcher;
 pub use event_loop::clock::ManualClock;
 pub use event_loop::debug::{set_trace, trace_enabled};
 pub use event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
-pub use event_loop::executor::{spawn, Task};
+pub use event_loop::executor::{all_tasks, current_task, spawn, Task, TaskRef};
 pub use event_loop::handle::{CallbackOutput, Handle, TimerHandle};
 pub use event_loop::thread_pool::{
     executor_max_threads, run_in_executor, set_executor_max_threads, to_thread, RunInExecutor,

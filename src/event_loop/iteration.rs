@@ -301,10 +301,10 @@ impl LoopHandle {
     #[inline(never)]
     fn run_runnable_timed(&self, r: Runnable, main: &mut dyn FnMut()) {
         let name = match &r {
-            Runnable::Callback(cb) => cb.name(),
+            Runnable::Callback(cb) => cb.name().to_string(),
             Runnable::Task(id) => executor::task_name(self, *id),
-            Runnable::Io(_) => "I/O callback",
-            Runnable::Main => "run_until_complete future",
+            Runnable::Io(_) => "I/O callback".to_string(),
+            Runnable::Main => "run_until_complete future".to_string(),
         };
         let start = Instant::now();
         self.run_runnable_inner(r, main);

@@ -228,21 +228,44 @@ impl LoopHandle {
     pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
         let mut fut = pin!(fut.into_future());
         let mut output = None;
+        let mut cancelled = false;
         let waker = executor::main_waker(self.inner.id);
         self.inner.check_closed()?;
         let lp = self.clone();
+        let key = self.inner.book.main_begins();
         let mut main = || {
-            if output.is_some() {
+            if output.is_some() || cancelled {
                 return;
             }
-            let mut cx = Context::from_waker(&waker);
-            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-                output = Some(v);
+            // The main future is a task as in Python (`current_task`, `all_tasks`): a cancel
+            // before this step drops it unpolled; one during the step ends it there (L29, L30).
+            let book = &lp.inner.book;
+            let mut ready = None;
+            if !book.main_cancel_requested() {
+                book.set_current(key);
+                let mut cx = Context::from_waker(&waker);
+                ready = match fut.as_mut().poll(&mut cx) {
+                    Poll::Ready(v) => Some(v),
+                    Poll::Pending => None,
+                };
+                book.set_current(executor::NO_TASK);
+            }
+            cancelled = book.main_cancel_requested();
+            if cancelled || ready.is_some() {
+                output = ready.filter(|_| !cancelled);
+                book.main_ends(cancelled);
                 let stopper = lp.clone();
                 let _ = lp.call_soon(move || stopper.stop());
             }
         };
-        self.run_forever_with(&mut main, true)?;
+        let run = self.run_forever_with(&mut main, true);
+        // However the run ended (stopped early, a panic unwinding through here): the main
+        // future is no longer polled.
+        self.inner.book.main_ends(false);
+        run?;
+        if cancelled {
+            return Err(Error::Cancelled);
+        }
         output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
     }
 
@@ -323,7 +346,7 @@ impl LoopHandle {
             if task.abandon() {
                 self.call_exception_handler(
                     &ExceptionContext::new("Task was destroyed but it is pending!")
-                        .with_detail("task", task.name()),
+                        .with_detail("task", task.header().describe()),
                 );
             }
         }

@@ -112,6 +112,8 @@ pub(crate) struct LoopInner {
     alarm: Option<alarm::Alarm>,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
+    /// The running task, custom task names, the main future (`current_task`, `all_tasks`).
+    pub(crate) book: executor::TaskBook,
     pub(crate) io: RefCell<IoTable>,
     pub(crate) shared: Arc<Shared>,
     /// Running or not, a stop asked for, closed. Changed only by [`LoopInner::set_state`].
@@ -313,6 +315,7 @@ impl EventLoop {
             #[cfg(target_os = "linux")]
             alarm,
             tasks: RefCell::new(Slots::new()),
+            book: executor::TaskBook::new(),
             io: RefCell::new(IoTable::default()),
             shared,
             state: Cell::new(LoopState::Idle),

@@ -76,9 +76,40 @@ impl<T: 'static> Task<T> {
         self.cell.header.is_done()
     }
 
-    /// Whether the task ended cancelled (and its outcome has not been taken yet).
+    /// Whether the task ended cancelled.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.cell.join.borrow().outcome, Some(Outcome::Cancelled))
+        self.cell.header.is_cancelled()
+    }
+
+    /// The task's name (Python's `Task.get_name()`): `Task-<n>` unless
+    /// [`set_name`](Self::set_name) gave it another. Reports about the task show it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let task = asyncio::spawn(async {});
+    ///     assert!(task.name().starts_with("Task-"));
+    ///     task.set_name("No-op"); // Python's create_task(coro, name='No-op'): the body has not started
+    ///     assert_eq!(task.name(), "No-op");
+    ///     task.await.unwrap();
+    /// })
+    /// .unwrap();
+    /// ```
+    // Checklist: L24.
+    pub fn name(&self) -> String {
+        super::introspect::name_of(&self.cell.header)
+    }
+
+    /// Names the task (Python's `Task.set_name()`).
+    pub fn set_name(&self, name: impl Into<String>) {
+        self.task_ref().set_name(name);
+    }
+
+    /// A [`TaskRef`](super::TaskRef) to this task: what [`current_task`](crate::current_task)
+    /// returns inside it, and what [`all_tasks`](crate::all_tasks) lists.
+    pub fn task_ref(&self) -> super::TaskRef {
+        super::TaskRef::of(self.cell.clone())
     }
 
     /// Lets the task run on with nobody awaiting it (the same as dropping an unawaited handle).
@@ -258,9 +289,8 @@ impl<T: 'static> Drop for Task<T> {
 }
 
 impl<T: 'static> fmt::Debug for Task<T> {
+    /// As Python's task repr: `<Task pending name='Task-3' future=my_crate::handler::{{closure}}>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task")
-            .field("name", &self.cell.header.name())
-            .finish()
+        f.write_str(&self.cell.header.describe())
     }
 }

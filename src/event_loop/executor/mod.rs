@@ -9,9 +9,11 @@
 //! It lives under `event_loop` because the loop owns it: the loop's run phase polls tasks and
 //! the tasks schedule themselves on the loop, so as sibling modules the two imported each
 //! other. As a child, the executor uses its parent's queues; the parent calls `run_task`.
-//! Files: `task.rs` (the cell and its states), `join.rs` (`Task<T>`), `waker.rs` (the `RawWaker`
-//! vtable, the one `unsafe` of the executor).
+//! Files: `task.rs` (the cell and its states), `join.rs` (`Task<T>`), `introspect.rs`
+//! (`current_task`, `all_tasks`, names), `waker.rs` (the `RawWaker` vtable, the one `unsafe`
+//! of the executor).
 
+mod introspect;
 mod join;
 mod task;
 pub(crate) mod waker;
@@ -21,6 +23,8 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::task::{Context, Waker};
 
+pub use introspect::{all_tasks, current_task, TaskRef};
+pub(crate) use introspect::{TaskBook, NO_TASK};
 pub(crate) use join::AbortHandle;
 pub use join::Task;
 pub(crate) use task::RawTask;
@@ -144,16 +148,15 @@ pub(crate) fn run_task(lp: &LoopHandle, key: SlotKey) {
     // Our task waker's drop does nothing: not calling it saves a call through the vtable.
     let waker = ManuallyDrop::new(waker::task_waker(inner.id, key.index, key.generation));
     let mut cx = Context::from_waker(&waker);
+    inner.book.set_current(key);
     task.run(inner, &mut cx);
+    inner.book.set_current(introspect::NO_TASK);
 }
 
-/// A task's name (its future's type), for debug-mode reports.
-pub(crate) fn task_name(lp: &LoopHandle, key: SlotKey) -> &'static str {
-    lp.inner
-        .tasks
-        .borrow()
-        .get(key)
-        .map_or("task", |t| t.name())
+/// A task as debug-mode reports show it.
+pub(crate) fn task_name(lp: &LoopHandle, key: SlotKey) -> String {
+    let task = lp.inner.tasks.borrow().get(key).cloned();
+    task.map_or_else(|| "task".to_string(), |t| t.header().describe())
 }
 
 /// The waker of `run_until_complete`'s future on loop `lp`.

@@ -15,7 +15,8 @@
 //!         CancelScheduled ◄───────────────┘
 //!              │ next run: future dropped unpolled (L29), or the running poll returns
 //!              ▼
-//!            Done ◄── poll Ready, poll panics, loop close, a cancelling `Task` drop (L33)
+//!      Done | Cancelled ◄── poll Ready or panics (Done); cancelled, loop close, a cancelling
+//!                           `Task` drop (L33) (Cancelled)
 //! ```
 //! Whoever awaits the outcome is the other half, [`JoinState`]: the outcome, the awaiter's
 //! waker, and whether the handle was dropped (detached, D3), which is independent of where
@@ -56,8 +57,10 @@ pub(crate) enum TaskState {
     /// `cancel()` was called and one run is queued: it drops the future instead of polling it
     /// (or, if the task is being polled, the poll's end does).
     CancelScheduled,
-    /// The outcome is recorded; nothing runs it again.
+    /// Ended with a value or a panic; nothing runs it again.
     Done,
+    /// Ended cancelled; nothing runs it again.
+    Cancelled,
 }
 
 /// Loop-facing fields, the same for every output type.
@@ -66,15 +69,20 @@ pub(crate) struct Header {
     pub(crate) key: SlotKey,
     /// Changed only by [`set_state`](Header::set_state).
     state: Cell<TaskState>,
+    /// A name was given with `set_name`: it waits in the loop's [`TaskBook`] until this drops.
+    /// (With `number`, this fits in the padding after `state`: no task grows.)
+    pub(crate) named: Cell<bool>,
+    /// The `n` of the default name `Task-<n>` (L24).
+    pub(crate) number: u32,
     pub(crate) lp: Weak<LoopInner>,
     /// The future's type name, for reports (a function: one word where a `&str` takes two).
-    name: fn() -> &'static str,
+    type_name: fn() -> &'static str,
 }
 
 impl Header {
     /// The future's type name, for reports.
-    pub(crate) fn name(&self) -> &'static str {
-        (self.name)()
+    pub(crate) fn type_name(&self) -> &'static str {
+        (self.type_name)()
     }
 
     pub(crate) fn state(&self) -> TaskState {
@@ -92,10 +100,10 @@ impl Header {
                 (Waiting, Scheduled)
                     | (Scheduled, Waiting)
                     | (Waiting | Scheduled, CancelScheduled)
-                    | (Waiting | Scheduled | CancelScheduled, Done)
+                    | (Waiting | Scheduled | CancelScheduled, Done | Cancelled)
             ),
             "task {}: {from:?} -> {to:?} is not an edge",
-            (self.name)()
+            self.type_name()
         );
         self.state.set(to);
     }
@@ -120,7 +128,7 @@ impl Header {
                 self.set_state(TaskState::CancelScheduled);
                 false
             }
-            TaskState::CancelScheduled | TaskState::Done => false,
+            TaskState::CancelScheduled | TaskState::Done | TaskState::Cancelled => false,
         }
     }
 
@@ -129,7 +137,21 @@ impl Header {
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.state.get() == TaskState::Done
+        matches!(self.state.get(), TaskState::Done | TaskState::Cancelled)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.state.get() == TaskState::Cancelled
+    }
+}
+
+impl Drop for Header {
+    fn drop(&mut self) {
+        if self.named.get() {
+            if let Some(inner) = self.lp.upgrade() {
+                inner.book.forget_name(self.key);
+            }
+        }
     }
 }
 
@@ -167,7 +189,6 @@ pub(crate) trait RawTask {
     fn abandon(&self) -> bool;
     /// A failure of this task has been taken note of elsewhere: never report it as unobserved.
     fn mark_retrieved(&self);
-    fn name(&self) -> &'static str;
 }
 
 impl<T: 'static> TaskCell<T> {
@@ -175,14 +196,16 @@ impl<T: 'static> TaskCell<T> {
         key: SlotKey,
         lp: Weak<LoopInner>,
         future: Pin<Box<dyn Future<Output = T>>>,
-        name: fn() -> &'static str,
+        type_name: fn() -> &'static str,
     ) -> Self {
         TaskCell {
             header: Header {
                 key,
                 state: Cell::new(TaskState::Scheduled),
+                named: Cell::new(false),
+                number: super::introspect::next_task_number(),
                 lp,
-                name,
+                type_name,
             },
             future: Cell::new(Some(future)),
             join: RefCell::new(JoinState {
@@ -238,7 +261,10 @@ impl<T: 'static> TaskCell<T> {
 
     /// Records the outcome, wakes the awaiting task, reports an unobserved failure (L35).
     pub(crate) fn complete(&self, outcome: Outcome<T>) {
-        self.header.set_state(TaskState::Done);
+        self.header.set_state(match outcome {
+            Outcome::Cancelled => TaskState::Cancelled,
+            _ => TaskState::Done,
+        });
         let (waker, unobserved) = {
             let mut j = self.join.borrow_mut();
             if j.detached {
@@ -278,7 +304,7 @@ impl<T: 'static> RawTask for TaskCell<T> {
             }
             // Every queued run has its task Scheduled or CancelScheduled; a finished task has
             // left the slab. Nothing to run.
-            TaskState::Waiting | TaskState::Done => {}
+            TaskState::Waiting | TaskState::Done | TaskState::Cancelled => {}
         }
     }
 
@@ -303,10 +329,6 @@ impl<T: 'static> RawTask for TaskCell<T> {
     fn mark_retrieved(&self) {
         self.join.borrow_mut().retrieved = true;
     }
-
-    fn name(&self) -> &'static str {
-        (self.header.name)()
-    }
 }
 
 /// Reports a task failure nobody will see otherwise: a panic, or an `Err` output of a common
@@ -323,7 +345,7 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
     };
     let ctx = ExceptionContext::new("Task exception was never retrieved")
         .with_exception(error)
-        .with_detail("task", (header.name)());
+        .with_detail("task", header.describe());
     match header.lp.upgrade() {
         Some(inner) => LoopHandle { inner }.call_exception_handler(&ctx),
         None => crate::event_loop::exception::default_exception_handler(&ctx),

@@ -1,0 +1,464 @@
+//! Which task is running, which tasks are alive, and what they are called.
+//!
+//! Mirrors `asyncio.current_task()`, `asyncio.all_tasks()` and `Task.get_name()`/`set_name()`
+//! in CPython `Lib/asyncio/tasks.py` (L24). Python hands out the `Task` object itself; here a
+//! [`TaskRef`] names a task without owning its output, so any number of them can exist beside
+//! the one [`Task`](super::Task) handle.
+//!
+//! What it costs: the loop notes the running task's key before each task run and clears it
+//! after (two stores per run). A task's number (`Task-<n>`) and a "has a custom name" flag sit
+//! in padding the task header had anyway. Custom names are few, so they live in the loop's
+//! [`TaskBook`], not in every task: a task's header takes its name out when it drops.
+//!
+//! The main future of `run_until_complete` (and so of `asyncio::run`) is a task in Python;
+//! here it is polled on the caller's stack, outside the slab. It still counts: it is the
+//! current task while it is polled, it is in `all_tasks()`, it has a number and a name, and
+//! cancelling it ends the run with [`Error::Cancelled`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::task::{Header, RawTask, TaskState};
+use super::waker::MAIN_INDEX;
+use crate::error::Error;
+use crate::event_loop::{get_running_loop, LoopHandle, LoopInner};
+use crate::slots::SlotKey;
+
+/// The next task's `n` in `Task-<n>`: one count for the whole process, as in CPython.
+static NEXT_NUMBER: AtomicU32 = AtomicU32::new(1);
+
+/// The next number; never 0 (that marks [`NO_TASK`]), also once the count wraps.
+pub(crate) fn next_task_number() -> u32 {
+    loop {
+        let n = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
+        if n != 0 {
+            return n;
+        }
+    }
+}
+
+/// Where the main future of the current (or last) `run_until_complete` is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MainState {
+    Running,
+    /// `cancel()` was called: its next step ends the run cancelled instead of polling.
+    CancelRequested,
+    Done,
+    Cancelled,
+}
+
+/// The loop's record of its tasks beyond the slab: the running one, custom names, the main
+/// future.
+pub(crate) struct TaskBook {
+    /// The task being polled right now (`index == MAIN_INDEX`: the main future), or
+    /// [`NO_TASK`]. (Not an `Option`: one store where that takes two, per task run.)
+    current: Cell<SlotKey>,
+    /// Names given with `set_name`, by task key (the main future's: `MAIN_INDEX` and its
+    /// number).
+    names: RefCell<HashMap<SlotKey, Box<str>>>,
+    /// The main future of the running or last run: its number and state.
+    main: Cell<Option<(u32, MainState)>>,
+}
+
+impl TaskBook {
+    pub(crate) fn new() -> Self {
+        TaskBook {
+            current: Cell::new(NO_TASK),
+            names: RefCell::new(HashMap::new()),
+            main: Cell::new(None),
+        }
+    }
+
+    /// A task run begins (`run_task`) or ends ([`NO_TASK`]).
+    #[inline(always)]
+    pub(crate) fn set_current(&self, key: SlotKey) {
+        self.current.set(key);
+    }
+
+    /// A `run_until_complete` begins: its future gets the next number. The last run's main
+    /// future is forgotten (its refs now say only that it ended), and so is its name.
+    pub(crate) fn main_begins(&self) -> SlotKey {
+        if let Some((last, _)) = self.main.get() {
+            self.forget_name(main_key(last));
+        }
+        let number = next_task_number();
+        self.main.set(Some((number, MainState::Running)));
+        main_key(number)
+    }
+
+    /// Whether `cancel()` was called on the running main future.
+    pub(crate) fn main_cancel_requested(&self) -> bool {
+        matches!(self.main.get(), Some((_, MainState::CancelRequested)))
+    }
+
+    /// The run's main future ended (`cancelled`: by `cancel()`), or the run was left.
+    pub(crate) fn main_ends(&self, cancelled: bool) {
+        self.current.set(NO_TASK);
+        if let Some((number, state)) = self.main.get() {
+            let end = match state {
+                MainState::Running | MainState::CancelRequested if cancelled => {
+                    MainState::Cancelled
+                }
+                MainState::Running | MainState::CancelRequested => MainState::Done,
+                ended => ended,
+            };
+            self.main.set(Some((number, end)));
+        }
+    }
+
+    /// Takes a custom name out (its task's header is dropping).
+    pub(crate) fn forget_name(&self, key: SlotKey) {
+        let name = self.names.borrow_mut().remove(&key);
+        drop(name);
+    }
+
+    /// The main future's state if `number` is the current run's; `None` for an older run.
+    fn main_state(&self, number: u32) -> Option<MainState> {
+        self.main
+            .get()
+            .filter(|&(n, _)| n == number)
+            .map(|(_, state)| state)
+    }
+}
+
+/// No task is being polled: the main future's index with number 0, which no run has
+/// (`next_task_number` skips it).
+pub(crate) const NO_TASK: SlotKey = SlotKey {
+    index: MAIN_INDEX,
+    generation: 0,
+};
+
+fn main_key(number: u32) -> SlotKey {
+    SlotKey {
+        index: MAIN_INDEX,
+        generation: number,
+    }
+}
+
+/// A task of a loop, named without owning its output: what [`current_task`] and
+/// [`all_tasks`] return, and [`Task::task_ref`](super::Task::task_ref) makes. Two refs are
+/// equal when they name the same task, so "every task but me" is a filter.
+///
+/// It keeps the task's record alive (as holding a Python `Task` does), not the task running:
+/// a task ends as it would without it.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let worker = asyncio::spawn(std::future::pending::<()>());
+///     worker.set_name("worker");
+///     let me = asyncio::current_task()?.expect("asyncio::run polls main as a task");
+///     for task in asyncio::all_tasks()? {
+///         if task != me {
+///             println!("cancelling {}", task.name());
+///             task.cancel();
+///         }
+///     }
+///     assert_eq!(worker.await, Err(asyncio::Cancelled));
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TaskRef {
+    lp: Weak<LoopInner>,
+    /// The task's key; for the main future, `MAIN_INDEX` and its number.
+    key: SlotKey,
+    /// `None` for the main future.
+    task: Option<Rc<dyn RawTask>>,
+}
+
+impl TaskRef {
+    pub(crate) fn of(task: Rc<dyn RawTask>) -> TaskRef {
+        let header = task.header();
+        TaskRef {
+            lp: header.lp.clone(),
+            key: header.key,
+            task: Some(task),
+        }
+    }
+
+    fn main(inner: &Rc<LoopInner>, number: u32) -> TaskRef {
+        TaskRef {
+            lp: Rc::downgrade(inner),
+            key: main_key(number),
+            task: None,
+        }
+    }
+
+    /// The task's name (Python's `Task.get_name()`): the one given with
+    /// [`set_name`](Self::set_name), or `Task-<n>`, numbered in creation order across the
+    /// process.
+    pub fn name(&self) -> String {
+        match &self.task {
+            Some(task) => name_of(task.header()),
+            None => self
+                .custom_name()
+                .unwrap_or_else(|| default_name(self.key.generation)),
+        }
+    }
+
+    /// Names the task (Python's `Task.set_name()`). The name shows in [`Debug`] output and in
+    /// the loop's reports about the task.
+    pub fn set_name(&self, name: impl Into<String>) {
+        self.set_name_str(name.into().into_boxed_str());
+    }
+
+    fn set_name_str(&self, name: Box<str>) {
+        let Some(inner) = self.lp.upgrade() else {
+            return; // the loop is gone: nothing reports on this task again
+        };
+        if let Some(task) = &self.task {
+            task.header().named.set(true);
+        }
+        let old = inner.book.names.borrow_mut().insert(self.key, name);
+        drop(old);
+    }
+
+    fn custom_name(&self) -> Option<String> {
+        let inner = self.lp.upgrade()?;
+        let names = inner.book.names.borrow();
+        names.get(&self.key).map(|n| n.to_string())
+    }
+
+    /// Requests cancellation, as [`Task::cancel`](super::Task::cancel) does; false if the
+    /// task has ended. Cancelling the main future ends its run with [`Error::Cancelled`] at
+    /// its next step (at the end of its current poll, if it cancels itself).
+    pub fn cancel(&self) -> bool {
+        let Some(inner) = self.lp.upgrade() else {
+            return false;
+        };
+        match &self.task {
+            Some(task) => {
+                if task.header().is_done() {
+                    return false;
+                }
+                inner.request_cancel(self.key);
+                true
+            }
+            None => match inner.book.main_state(self.key.generation) {
+                Some(MainState::Running) => {
+                    inner
+                        .book
+                        .main
+                        .set(Some((self.key.generation, MainState::CancelRequested)));
+                    inner.schedule_main();
+                    true
+                }
+                Some(MainState::CancelRequested) => true,
+                _ => false,
+            },
+        }
+    }
+
+    /// Whether the task has ended (Python's `Task.done()`).
+    pub fn is_done(&self) -> bool {
+        match &self.task {
+            Some(task) => task.header().is_done(),
+            None => self
+                .main_state()
+                .is_none_or(|s| matches!(s, MainState::Done | MainState::Cancelled)),
+        }
+    }
+
+    /// Whether the task ended cancelled (Python's `Task.cancelled()`).
+    pub fn is_cancelled(&self) -> bool {
+        match &self.task {
+            Some(task) => task.header().is_cancelled(),
+            None => self.main_state() == Some(MainState::Cancelled),
+        }
+    }
+
+    /// The main future's state, while its loop remembers its run.
+    fn main_state(&self) -> Option<MainState> {
+        self.lp.upgrade()?.book.main_state(self.key.generation)
+    }
+
+    fn state_word(&self) -> &'static str {
+        match &self.task {
+            Some(task) => state_word(task.header()),
+            None => match self.main_state() {
+                Some(MainState::Running) => "pending",
+                Some(MainState::CancelRequested) => "cancelling",
+                Some(MainState::Cancelled) => "cancelled",
+                _ => "finished",
+            },
+        }
+    }
+}
+
+impl PartialEq for TaskRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.lp.ptr_eq(&other.lp)
+    }
+}
+
+impl Eq for TaskRef {}
+
+impl Hash for TaskRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    /// As Python's task repr: `<Task pending name='Task-3' future=my_crate::handler::{{closure}}>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let future = match &self.task {
+            Some(task) => task.header().type_name(),
+            None => "run_until_complete future",
+        };
+        let (state, name) = (self.state_word(), self.name());
+        write!(f, "<Task {state} name='{name}' future={future}>")
+    }
+}
+
+fn default_name(number: u32) -> String {
+    format!("Task-{number}")
+}
+
+fn state_word(header: &Header) -> &'static str {
+    match header.state() {
+        TaskState::Waiting | TaskState::Scheduled => "pending",
+        TaskState::CancelScheduled => "cancelling",
+        TaskState::Done => "finished",
+        TaskState::Cancelled => "cancelled",
+    }
+}
+
+/// A spawned task's name: its custom one, else `Task-<n>`.
+pub(crate) fn name_of(header: &Header) -> String {
+    let custom = header.named.get().then(|| header.lp.upgrade()).flatten();
+    let custom = custom.and_then(|inner| {
+        let names = inner.book.names.borrow();
+        names.get(&header.key).map(|n| n.to_string())
+    });
+    custom.unwrap_or_else(|| default_name(header.number))
+}
+
+impl Header {
+    /// The task as the loop's reports show it, in the shape of Python's task repr.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "<Task {} name='{}' future={}>",
+            state_word(self),
+            name_of(self),
+            self.type_name()
+        )
+    }
+}
+
+impl LoopHandle {
+    /// The task this loop is polling right now (Python's `asyncio.current_task(loop)`):
+    /// `None` outside a task, e.g. in a plain callback or when the loop is not running.
+    /// The main future of [`run_until_complete`](Self::run_until_complete) counts as a task.
+    pub fn current_task(&self) -> Option<TaskRef> {
+        let key = self.inner.book.current.get();
+        if key == NO_TASK {
+            return None;
+        }
+        if key.index == MAIN_INDEX {
+            return Some(TaskRef::main(&self.inner, key.generation));
+        }
+        let task = self.inner.tasks.borrow().get(key).cloned()?;
+        Some(TaskRef::of(task))
+    }
+
+    /// The tasks of this loop that have not ended (Python's `asyncio.all_tasks(loop)`): the
+    /// main future of a running `run_until_complete` first, then spawned tasks in no
+    /// particular order.
+    pub fn all_tasks(&self) -> Vec<TaskRef> {
+        let inner = &self.inner;
+        let mut all = Vec::new();
+        if let Some((number, MainState::Running | MainState::CancelRequested)) =
+            inner.book.main.get()
+        {
+            all.push(TaskRef::main(inner, number));
+        }
+        let tasks = inner.tasks.borrow();
+        let live = tasks.values().filter(|t| !t.header().is_done());
+        all.extend(live.map(|t| TaskRef::of(t.clone())));
+        all
+    }
+}
+
+/// The task running now on this thread's loop (Python's `asyncio.current_task()`):
+/// `Ok(None)` in a plain callback.
+///
+/// # Errors
+/// [`Error::InvalidState`] (`no running event loop`) outside a running loop, as Python
+/// raises `RuntimeError`.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let me = asyncio::current_task()?.unwrap();
+///     let child = asyncio::spawn(async { asyncio::current_task().unwrap().unwrap().name() });
+///     child.set_name("child");
+///     assert_eq!(child.await?, "child");
+///     assert!(me.name().starts_with("Task-"));
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// assert!(asyncio::current_task().is_err()); // no running loop
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: L15, L24.
+pub fn current_task() -> Result<Option<TaskRef>, Error> {
+    Ok(get_running_loop()?.current_task())
+}
+
+/// The tasks of this thread's running loop that have not ended (Python's
+/// `asyncio.all_tasks()`), the current one included.
+///
+/// # Errors
+/// [`Error::InvalidState`] (`no running event loop`) outside a running loop.
+// Checklist: L24.
+pub fn all_tasks() -> Result<Vec<TaskRef>, Error> {
+    Ok(get_running_loop()?.all_tasks())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::EventLoop;
+
+    #[test]
+    fn a_custom_name_leaves_the_book_with_its_task() {
+        let lp = EventLoop::new().unwrap();
+        let names = |lp: &EventLoop| lp.inner.book.names.borrow().len();
+        let (kept, forgotten) = lp
+            .run_until_complete(async {
+                let kept = crate::spawn(async {});
+                kept.set_name("kept");
+                let forgotten = crate::spawn(async {});
+                forgotten.set_name("forgotten");
+                crate::current_task().unwrap().unwrap().set_name("main");
+                let forgotten = forgotten.task_ref();
+                (kept, forgotten)
+            })
+            .unwrap();
+        assert_eq!(names(&lp), 3);
+        // Both tasks end; the new run forgets the last run's main future and its name.
+        lp.run_until_complete(crate::yield_now()).unwrap();
+        assert!(kept.is_done() && forgotten.is_done());
+        assert_eq!(names(&lp), 2);
+        assert_eq!(
+            forgotten.name(),
+            "forgotten",
+            "a finished task keeps its name"
+        );
+        drop(forgotten);
+        assert_eq!(
+            names(&lp),
+            1,
+            "the last holder of a task takes its name out"
+        );
+        drop(kept);
+        assert_eq!(names(&lp), 0);
+    }
+}
