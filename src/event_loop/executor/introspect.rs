@@ -418,6 +418,20 @@ pub fn current_task() -> Result<Option<TaskRef>, Error> {
 ///
 /// # Errors
 /// [`Error::InvalidState`] (`no running event loop`) outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let sleeper = asyncio::spawn(asyncio::sleep(std::time::Duration::from_secs(60)));
+///     let names: Vec<String> = asyncio::all_tasks()?.iter().map(|t| t.name()).collect();
+///     assert_eq!(names.len(), 2); // this one (the main future) and the sleeper
+///     assert!(names.contains(&sleeper.name()));
+///     sleeper.cancel();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: L24.
 pub fn all_tasks() -> Result<Vec<TaskRef>, Error> {
     Ok(get_running_loop()?.all_tasks())
