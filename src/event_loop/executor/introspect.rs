@@ -204,7 +204,8 @@ impl TaskRef {
     }
 
     /// Names the task (Python's `Task.set_name()`). The name shows in [`Debug`] output and in
-    /// the loop's reports about the task.
+    /// the loop's reports about the task. Names are kept by the task's loop: once the loop is
+    /// dropped, a task answers with its default name.
     pub fn set_name(&self, name: impl Into<String>) {
         self.set_name_str(name.into().into_boxed_str());
     }
