@@ -16,7 +16,6 @@
 //! cancelling it ends the run with [`Error::Cancelled`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::rc::{Rc, Weak};
@@ -59,7 +58,7 @@ pub(crate) struct TaskBook {
     current: Cell<SlotKey>,
     /// Names given with `set_name`, by task key (the main future's: `MAIN_INDEX` and its
     /// number).
-    names: RefCell<HashMap<SlotKey, Box<str>>>,
+    names: RefCell<Names>,
     /// The main future of the running or last run: its number and state.
     main: Cell<Option<(u32, MainState)>>,
 }
@@ -68,7 +67,7 @@ impl TaskBook {
     pub(crate) fn new() -> Self {
         TaskBook {
             current: Cell::new(NO_TASK),
-            names: RefCell::new(HashMap::new()),
+            names: RefCell::new(Names::default()),
             main: Cell::new(None),
         }
     }
@@ -112,7 +111,7 @@ impl TaskBook {
 
     /// Takes a custom name out (its task's header is dropping).
     pub(crate) fn forget_name(&self, key: SlotKey) {
-        let name = self.names.borrow_mut().remove(&key);
+        let name = self.names.borrow_mut().remove(key);
         drop(name);
     }
 
@@ -131,6 +130,43 @@ pub(crate) const NO_TASK: SlotKey = SlotKey {
     index: MAIN_INDEX,
     generation: 0,
 };
+
+/// Custom names, sorted by key: a `Vec` and a binary search, where a `HashMap` would add its
+/// hasher and tables to every program (12 KiB of a small client's binary).
+#[derive(Default)]
+struct Names(Vec<(SlotKey, Box<str>)>);
+
+impl Names {
+    fn find(&self, key: SlotKey) -> Result<usize, usize> {
+        let order = |k: &SlotKey| (k.index, k.generation);
+        self.0.binary_search_by_key(&order(&key), |(k, _)| order(k))
+    }
+
+    fn get(&self, key: SlotKey) -> Option<&str> {
+        self.find(key).ok().map(|i| &*self.0[i].1)
+    }
+
+    /// Sets `key`'s name; the name it replaces comes back (to drop after the borrow).
+    fn insert(&mut self, key: SlotKey, name: Box<str>) -> Option<Box<str>> {
+        match self.find(key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, name)),
+            Err(i) => {
+                self.0.insert(i, (key, name));
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, key: SlotKey) -> Option<Box<str>> {
+        let i = self.find(key).ok()?;
+        Some(self.0.remove(i).1)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
 
 fn main_key(number: u32) -> SlotKey {
     SlotKey {
@@ -224,7 +260,7 @@ impl TaskRef {
     fn custom_name(&self) -> Option<String> {
         let inner = self.lp.upgrade()?;
         let names = inner.book.names.borrow();
-        names.get(&self.key).map(|n| n.to_string())
+        names.get(self.key).map(str::to_string)
     }
 
     /// Requests cancellation, as [`Task::cancel`](super::Task::cancel) does; false if the
@@ -337,7 +373,7 @@ pub(crate) fn name_of(header: &Header) -> String {
     let custom = header.named.get().then(|| header.lp.upgrade()).flatten();
     let custom = custom.and_then(|inner| {
         let names = inner.book.names.borrow();
-        names.get(&header.key).map(|n| n.to_string())
+        names.get(header.key).map(str::to_string)
     });
     custom.unwrap_or_else(|| default_name(header.number))
 }
