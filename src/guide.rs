@@ -146,6 +146,7 @@
 //! | Python (asyncio) | Rust (`asyncio` crate) |
 //! |---|---|
 //! | `asyncio.run(main())` | `asyncio::run(main())` → `Result<Output, Error>` |
+//! | `with asyncio.Runner(debug=…) as runner: runner.run(main())`, `runner.get_loop()`, `runner.close()` | `let runner = asyncio::Runner::new().debug(..); runner.run(main())?`, `runner.get_loop()?`, `runner.close()?` (dropping the runner closes it too); several runs share one loop, each handles Ctrl-C as `asyncio::run` does; a closed runner refuses with `Error::InvalidState` (`Runner is closed`) |
 //! | `asyncio.get_running_loop()` | `asyncio::get_running_loop()` → `LoopHandle` |
 //! | `asyncio.new_event_loop()` | `EventLoop::new()` (closes on drop) |
 //! | `loop.call_soon(cb)` | `lp.call_soon(f)` → `Handle` |

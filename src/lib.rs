@@ -174,7 +174,7 @@ pub use event_loop::thread_pool::{
     executor_max_threads, run_in_executor, set_executor_max_threads, to_thread, RunInExecutor,
 };
 pub use event_loop::threadsafe::ThreadsafeHandle;
-pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats};
+pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats, Runner};
 pub use future::{CallbackId, LoopFuture};
 pub use net::accepted::ConnectAcceptedSocket;
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};

@@ -1,7 +1,8 @@
 //! Task introspection: `current_task`, `all_tasks`, task names, and the main future as a task.
 //! Ports of CPython test_tasks.py's BaseTaskTests.test_current_task,
 //! test_current_task_with_interleaving_tasks, test_bare_create_named_task,
-//! test_task_repr_name_not_str and BaseCurrentLoopTests (L15, L24).
+//! test_task_repr_name_not_str and BaseCurrentLoopTests (L15, L24). Then `asyncio::Runner`,
+//! the loop that runs main futures one after the other: test_runners.py's RunnerTests (L42).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -243,4 +244,95 @@ fn l35_reports_name_the_task() {
     );
     assert!(seen[1].starts_with("Task was destroyed but it is pending!"));
     assert!(seen[1].contains("name='stuck'"), "{}", seen[1]);
+}
+
+// asyncio.Runner: ports of test_runners.py's RunnerTests (L42).
+
+#[test]
+fn l42_runner_runs_several_futures_on_one_loop_then_closes_it() {
+    // RunnerTests.test_run, plus what a second run may rely on.
+    let runner = asyncio::Runner::new();
+    let lp = runner.get_loop().unwrap();
+    let out = runner.run(async {
+        asyncio::yield_now().await;
+        "done"
+    });
+    assert_eq!(out.unwrap(), "done");
+    // A task left running by the first run is still there for the second.
+    let left = runner
+        .run(async { asyncio::spawn(std::future::pending::<()>()).task_ref() })
+        .unwrap();
+    assert!(!left.is_done());
+    let same = runner
+        .run(async { asyncio::all_tasks().unwrap().contains(&left) })
+        .unwrap();
+    assert!(same, "the second run sees the first run's task");
+    runner.close().unwrap();
+    assert!(
+        left.is_done() && left.is_cancelled(),
+        "close cancels what was left"
+    );
+    assert!(lp.is_closed());
+    let err = runner.get_loop().unwrap_err();
+    assert!(matches!(&err, Error::InvalidState(m) if m == "Runner is closed"));
+}
+
+#[test]
+fn l42_close_is_idempotent_and_a_closed_runner_refuses_to_run() {
+    // RunnerTests.test_explicit_close, test_double_close, test_second_with_block_raises.
+    let ran = Rc::new(Cell::new(0));
+    let runner = asyncio::Runner::new();
+    let r = ran.clone();
+    runner.run(async move { r.set(r.get() + 1) }).unwrap();
+    let lp = runner.get_loop().unwrap();
+    runner.close().unwrap();
+    assert!(lp.is_closed());
+    runner.close().unwrap();
+    let r = ran.clone();
+    let err = runner.run(async move { r.set(r.get() + 1) }).unwrap_err();
+    assert!(matches!(&err, Error::InvalidState(m) if m == "Runner is closed"));
+    assert_eq!(ran.get(), 1);
+    // A runner closed before it made its loop stays usable, as in CPython.
+    let fresh = asyncio::Runner::new();
+    fresh.close().unwrap();
+    assert_eq!(fresh.run(async { 5 }).unwrap(), 5);
+}
+
+#[test]
+fn l42_a_run_inside_a_running_loop_is_refused() {
+    // RunnerTests.test_recursive_run.
+    let runner = Rc::new(asyncio::Runner::new());
+    let inner = runner.clone();
+    let out = runner
+        .run(async move {
+            let err = inner.run(async {}).unwrap_err();
+            assert!(inner.close().is_err(), "its loop is running");
+            err
+        })
+        .unwrap();
+    assert!(matches!(&out,
+        Error::InvalidState(m) if m == "Runner.run() cannot be called from a running event loop"));
+    assert!(asyncio::run(async { asyncio::Runner::new().run(async {}).is_err() }).unwrap());
+}
+
+#[test]
+fn l42_runner_debug_sets_the_loops_debug_mode() {
+    // RunnerTests.test_debug, test_non_debug.
+    let on = asyncio::Runner::new().debug(true);
+    assert!(on.get_loop().unwrap().get_debug());
+    let off = asyncio::Runner::new().debug(false);
+    assert!(!off.get_loop().unwrap().get_debug());
+}
+
+#[test]
+fn l42_dropping_a_runner_closes_its_loop_and_cancels_its_tasks() {
+    let (lp, left) = {
+        let runner = asyncio::Runner::new();
+        let left = runner
+            .run(async { asyncio::spawn(std::future::pending::<()>()).task_ref() })
+            .unwrap();
+        (runner.get_loop().unwrap(), left)
+    };
+    assert!(lp.is_closed());
+    assert!(left.is_cancelled());
 }

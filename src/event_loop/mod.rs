@@ -51,7 +51,7 @@ pub(crate) mod threadsafe;
 mod timers;
 pub(crate) use exception::report_panic;
 use lifecycle::LoopState;
-pub use runner::run;
+pub use runner::{run, Runner};
 pub use stats::LoopStats;
 pub(crate) use timers::{Timer, TimerEntry};
 pub(crate) mod timer_wheel;

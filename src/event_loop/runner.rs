@@ -1,12 +1,14 @@
-//! `asyncio.run` (CPython `Lib/asyncio/runners.py`): a new loop for one future, Ctrl-C as
-//! Python 3.11's `Runner` handles it, every task left cancelled and drained, the loop closed.
-// Checklist: L41.
+//! `asyncio.run` and `asyncio.Runner` (CPython `Lib/asyncio/runners.py`): a loop made on
+//! first use, any number of runs on it, each with Ctrl-C handled as Python 3.11 does, and at
+//! the end every task left cancelled and drained and the loop closed. `run` is one `Runner`
+//! used once.
+// Checklist: L41, L42.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::IntoFuture;
 use std::rc::Rc;
 
-use super::{current_loop, signals, EventLoop};
+use super::{current_loop, signals, EventLoop, LoopHandle};
 use crate::error::Error;
 
 /// Runs `fut` to completion on a new loop, then cancels and drains every task left, and closes
@@ -50,65 +52,195 @@ use crate::error::Error;
 /// after a SIGINT cancelled `fut`.
 // Checklist: L41.
 pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
-    // Only the run itself depends on `F`: set-up and tear-down are compiled once, not once
-    // per future type.
-    let runner = Runner::start()?;
-    let result = runner.lp.run_until_complete(fut);
-    runner.finish(result.is_err())?;
+    if current_loop().is_some() {
+        return Err(Error::invalid_state(
+            "asyncio.run() cannot be called from a running event loop",
+        ));
+    }
+    let runner = Runner::new();
+    let result = runner.run(fut);
+    runner.close()?;
     result
 }
 
-/// [`run`]'s loop and its Ctrl-C state, between [`start`](Runner::start) and
-/// [`finish`](Runner::finish).
-struct Runner {
-    lp: EventLoop,
-    /// Set by the SIGINT handler.
-    interrupted: Rc<Cell<bool>>,
-    /// Whether `run` installed that handler (main thread, default disposition).
-    on_sigint: bool,
+/// A loop for several runs, closed properly at the end (Python 3.11's `asyncio.Runner`).
+/// [`run`] is a `Runner` used once; use this when synchronous code calls into async code more
+/// than once (a test harness, a command-line tool's steps) and the runs should share one loop,
+/// its tasks and connections.
+///
+/// The loop is made on first use. Each [`run`](Self::run) handles Ctrl-C as [`run`] does.
+/// [`close`](Self::close), or dropping the runner, cancels and drains every task left and
+/// closes the loop; a closed runner refuses to run again.
+///
+/// # Examples
+///
+/// ```
+/// let runner = asyncio::Runner::new();
+/// let server = runner.run(asyncio::start_server(|_r, _w| async {}, "127.0.0.1", 0))??;
+/// let port = server.sockets()[0].as_inet().unwrap().port();
+/// // A second run on the same loop: the server is still serving.
+/// let (_reader, writer) = runner.run(asyncio::open_connection("127.0.0.1", port))??;
+/// writer.close();
+/// runner.close()?;
+/// assert!(runner.run(async {}).is_err()); // Runner is closed
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+pub struct Runner {
+    state: RefCell<RunnerState>,
+    /// Applied to the loop when it is made (`Runner(debug=…)`).
+    debug: Option<bool>,
+}
+
+enum RunnerState {
+    Created,
+    Ready(EventLoop),
+    Closed,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner::new()
+    }
 }
 
 impl Runner {
-    #[inline(never)]
-    fn start() -> Result<Runner, Error> {
-        if current_loop().is_some() {
-            return Err(Error::invalid_state(
-                "asyncio.run() cannot be called from a running event loop",
-            ));
+    /// A runner; its loop is made on first use.
+    pub fn new() -> Runner {
+        Runner {
+            state: RefCell::new(RunnerState::Created),
+            debug: None,
+        }
+    }
+
+    /// Debug mode on or off for the loop (Python's `Runner(debug=…)`); by default the loop's
+    /// own default.
+    ///
+    /// ```
+    /// let runner = asyncio::Runner::new().debug(true);
+    /// assert!(runner.get_loop()?.get_debug());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn debug(mut self, on: bool) -> Runner {
+        self.debug = Some(on);
+        self
+    }
+
+    /// The runner's loop, made now if it was not yet (Python's `Runner.get_loop()`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Runner is closed`) after [`close`](Self::close); `Error::Io`
+    /// if the loop cannot be made.
+    pub fn get_loop(&self) -> Result<LoopHandle, Error> {
+        let mut state = self.state.borrow_mut();
+        match &*state {
+            RunnerState::Ready(lp) => return Ok(lp.handle()),
+            RunnerState::Closed => return Err(Error::invalid_state("Runner is closed")),
+            RunnerState::Created => {}
         }
         let lp = EventLoop::new()?;
+        if let Some(on) = self.debug {
+            lp.set_debug(on);
+        }
+        let handle = lp.handle();
+        *state = RunnerState::Ready(lp);
+        Ok(handle)
+    }
+
+    /// Runs `fut` to completion on the runner's loop and returns its output (Python's
+    /// `Runner.run()`). Tasks it leaves running stay on the loop for the next run. The first
+    /// Ctrl-C during the run cancels `fut` and gives [`Error::KeyboardInterrupt`], as
+    /// [`run`] describes; the runner can run again after it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`]: `Runner.run() cannot be called from a running event loop`
+    /// inside a running loop (this runner's included), `Runner is closed` after
+    /// [`close`](Self::close); `Error::Io` if the loop cannot be made;
+    /// [`Error::KeyboardInterrupt`]; [`Error::Cancelled`] if the future was cancelled
+    /// through [`current_task`](crate::current_task).
+    pub fn run<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
+        // Only the run itself depends on `F`: set-up and tear-down are compiled once, not once
+        // per future type.
+        let run = self.begin()?;
+        let result = run.lp.run_until_complete(fut);
+        run.end(result.is_err())?;
+        result
+    }
+
+    #[inline(never)]
+    fn begin(&self) -> Result<OneRun, Error> {
+        if current_loop().is_some() {
+            return Err(Error::invalid_state(
+                "Runner.run() cannot be called from a running event loop",
+            ));
+        }
+        let lp = self.get_loop()?;
         let interrupted = Rc::new(Cell::new(false));
         // CPython's Runner: only on the main thread, and only over the default handler.
         let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
         if on_sigint {
-            let (flag, stopper) = (interrupted.clone(), lp.handle());
+            let (flag, stopper) = (interrupted.clone(), lp.clone());
             lp.add_signal_handler(libc::SIGINT, move || {
                 flag.set(true);
                 stopper.stop(); // `fut` is dropped (cancelled) when run_until_complete returns
             })?;
         }
-        Ok(Runner {
+        Ok(OneRun {
             lp,
             interrupted,
             on_sigint,
         })
     }
 
-    /// Restores SIGINT, drains the tasks, closes the loop; a failed run that SIGINT stopped
-    /// becomes [`Error::KeyboardInterrupt`].
-    #[inline(never)]
-    fn finish(self, failed: bool) -> Result<(), Error> {
-        let Runner {
-            lp,
-            interrupted,
-            on_sigint,
-        } = self;
-        if on_sigint {
-            let _ = lp.remove_signal_handler(libc::SIGINT);
+    /// Cancels every task left and runs the loop until they have ended, then closes the loop
+    /// (Python's `Runner.close()`). Idempotent; a runner whose loop was never made stays
+    /// usable, as in Python.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Cannot close a running event loop`) from inside a run.
+    pub fn close(&self) -> Result<(), Error> {
+        let lp = match &*self.state.borrow() {
+            RunnerState::Ready(lp) => lp.handle(),
+            RunnerState::Created | RunnerState::Closed => return Ok(()),
+        };
+        if lp.is_running() {
+            return Err(Error::invalid_state("Cannot close a running event loop"));
         }
         lp.shutdown_tasks();
         lp.close()?;
-        if failed && interrupted.get() {
+        // Taken out after the shutdown: tasks dropped during it may still ask for the loop.
+        let state = std::mem::replace(&mut *self.state.borrow_mut(), RunnerState::Closed);
+        drop(state);
+        Ok(())
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            crate::event_loop::debug::warning!("asyncio.Runner dropped: {e}");
+        }
+    }
+}
+
+/// One [`Runner::run`]: the loop and its Ctrl-C state, between
+/// [`begin`](Runner::begin) and [`end`](OneRun::end).
+struct OneRun {
+    lp: LoopHandle,
+    /// Set by the SIGINT handler.
+    interrupted: Rc<Cell<bool>>,
+    /// Whether the run installed that handler (main thread, default disposition).
+    on_sigint: bool,
+}
+
+impl OneRun {
+    /// Restores SIGINT; a failed run that SIGINT stopped becomes
+    /// [`Error::KeyboardInterrupt`].
+    #[inline(never)]
+    fn end(self, failed: bool) -> Result<(), Error> {
+        if self.on_sigint {
+            let _ = self.lp.remove_signal_handler(libc::SIGINT);
+        }
+        if failed && self.interrupted.get() {
             return Err(Error::KeyboardInterrupt);
         }
         Ok(())
