@@ -1,0 +1,48 @@
+//! `asyncio::Runner` and Ctrl-C: the first SIGINT during a run ends that run with
+//! `Error::KeyboardInterrupt`, gives SIGINT its default disposition back, and leaves the runner
+//! usable for the next run, as Python 3.11's `Runner.run` does (L42).
+//!
+//! Its own binary without the test harness: the runner installs its SIGINT handler only on the
+//! main thread, which a harness test is not, and the signal goes to the whole process.
+
+use std::time::Duration;
+
+fn disposition_is_default(sig: i32) -> bool {
+    // SAFETY: an all-zero sigaction is valid; a null new action only queries.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL
+    }
+}
+
+fn main() {
+    // A shell's background job (or nohup) hands SIGINT down ignored; the runner then rightly
+    // leaves it alone. This process is ours: give SIGINT its default disposition first.
+    // SAFETY: FFI; setting SIG_DFL installs no handler of ours.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+    let runner = asyncio::Runner::new();
+    let interrupted = runner.run(async {
+        // SAFETY: FFI; the runner's handler for SIGINT is installed, so this does not kill us.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::raise(libc::SIGINT);
+        }
+        asyncio::sleep(Duration::from_secs(60)).await; // the run ends long before
+    });
+    assert!(
+        matches!(interrupted, Err(asyncio::Error::KeyboardInterrupt)),
+        "{interrupted:?}"
+    );
+    assert!(disposition_is_default(libc::SIGINT), "SIGINT default again");
+    assert_eq!(
+        runner.run(async { 42 }).unwrap(),
+        42,
+        "the runner runs again"
+    );
+    runner.close().unwrap();
+    println!("test l42_ctrl_c_ends_one_run_and_the_runner_runs_again ... ok");
+}
