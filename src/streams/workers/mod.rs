@@ -46,6 +46,7 @@ use crate::event_loop::LoopStats;
 use crate::net::socket_opts::{bind_tcp_listener, ListenOptions};
 use crate::server::{ListenSocket, Server};
 use crate::transport::Address;
+use crate::wakers::Withdraw;
 
 /// The most workers one group may have: far above any core count, low enough that a wrong
 /// value fails at once instead of after thousands of threads.
@@ -752,16 +753,20 @@ impl ServerGroup {
                  itself",
             ));
         }
+        // Filed under one key for the whole wait, taken back if the wait is dropped first.
+        let mut wait = Withdraw::new(|key| {
+            let waker = self.shared.lock().waiters.remove(key);
+            drop(waker); // after the lock: dropping a waker may run its task's code
+        });
         poll_fn(|cx| {
             let mut state = self.shared.lock();
             if state.running == 0 {
-                Poll::Ready(())
-            } else {
-                if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    state.waiters.push(cx.waker().clone());
-                }
-                Poll::Pending
+                return Poll::Ready(());
             }
+            let replaced = state.waiters.file(&mut wait.key, cx.waker());
+            drop(state);
+            drop(replaced); // after the lock
+            Poll::Pending
         })
         .await;
         self.join_threads();
