@@ -725,7 +725,7 @@ impl ServerGroup {
     ///
     /// # Errors
     /// What the workers failed with: the one error, or `Error::Group` of several (a panic is
-    /// `Error::Panic`). Each error is returned once, to the first caller after it happened.
+    /// `Error::Panic`), by worker. Every call returns them (each caller gets its own copy).
     /// `Error::InvalidState` at once when called on one of this group's own workers, which
     /// would wait for its own end (as joining the current thread is refused).
     ///
@@ -773,7 +773,7 @@ impl ServerGroup {
         let mut errors: Vec<Error> = {
             let mut state = self.shared.lock();
             state.errors.sort_by_key(|(index, _)| *index);
-            state.errors.drain(..).map(|(_, e)| e).collect()
+            state.errors.iter().map(|(_, e)| e.duplicate()).collect()
         };
         match errors.len() {
             0 => Ok(()),

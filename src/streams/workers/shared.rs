@@ -117,7 +117,8 @@ impl Desk {
 pub(super) struct GroupState {
     /// Worker threads spawned and not yet finished.
     pub(super) running: usize,
-    /// Errors of workers that failed, by worker index; taken by `wait_closed` or `start`.
+    /// Errors of workers that failed, by worker index; kept, so that every `wait_closed`
+    /// reports them (a copy each), and taken by a failed `start`.
     pub(super) errors: Vec<(usize, Error)>,
     /// `wait_closed` calls, woken when `running` reaches 0; each takes its entry back if
     /// dropped first.
