@@ -155,6 +155,7 @@ mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
+mod wakers;
 
 pub use compose::{
     as_completed, gather, gather_return_exceptions, shield, wait, AsCompleted, DoneAndPending,

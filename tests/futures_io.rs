@@ -636,3 +636,77 @@ fn an_abandoned_poll_flush_does_not_date_the_next_one() {
     writer.transport().abort();
     turn(5);
 }
+
+/// The outcome of a futures-io read awaited in a task, once it returns.
+type ReadOutcome = Rc<RefCell<Option<io::Result<usize>>>>;
+
+/// One futures-io read of `reader`: `poll_read`, or `poll_fill_buf` (the bytes' count).
+async fn io_read(reader: &mut StreamReader, fill_buf: bool) -> io::Result<usize> {
+    if fill_buf {
+        AsyncBufReadExt::fill_buf(reader).await.map(|b| b.len())
+    } else {
+        AsyncReadExt::read(reader, &mut [0u8; 8]).await
+    }
+}
+
+/// A futures-io read given up while it waited under the read timeout (its future dropped, as
+/// a select or an outer timeout does) does not date the next read: the next one counts its
+/// timeout from its own first poll. The reader kept the abandoned read's waiter id and date,
+/// so the next read passed for the same wait and failed early.
+// Checklist: S21.
+#[test]
+fn an_abandoned_futures_io_read_does_not_date_the_next_one() {
+    for fill_buf in [false, true] {
+        let clock = asyncio::ManualClock::new();
+        let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+        let ((reader, _w), (_pr, peer)) = lp.run_until_complete(stream_pair()).unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        // Time passes in steps, the stream's timer looking (and dating waits) as it goes.
+        let pass = |ms: u64| {
+            for _ in 0..ms / 25 {
+                clock.advance(Duration::from_millis(25));
+                turns(&lp, 5);
+            }
+        };
+        // A read polled once, pending, and dropped.
+        let (mut reader, pending) = lp
+            .run_until_complete(async move {
+                let mut reader = reader;
+                let once = io_read(&mut reader, fill_buf).now_or_never().is_none();
+                (reader, once)
+            })
+            .unwrap();
+        assert!(pending, "the first read waits");
+        pass(150);
+        // A new read has its own 200 ms.
+        let got: ReadOutcome = Rc::default();
+        let out = got.clone();
+        let task = lp.handle().spawn(async move {
+            let r = io_read(&mut reader, fill_buf).await;
+            *out.borrow_mut() = Some(r);
+            reader
+        });
+        let task = task.unwrap();
+        turns(&lp, 5);
+        pass(175);
+        assert!(
+            got.borrow().is_none(),
+            "fill_buf {fill_buf}: failed early, dated by the abandoned read"
+        );
+        pass(75); // the timer looks every eighth of the timeout: at most 25 ms late
+        let e = got.borrow_mut().take().expect("timed out").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
+        // Nothing lost, and the reader reads on.
+        peer.write(b"late").unwrap();
+        let mut reader = lp.run_until_complete(task).unwrap().unwrap();
+        let n = lp
+            .run_until_complete(async move { io_read(&mut reader, fill_buf).await })
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 4);
+        peer.close();
+        turns(&lp, 5);
+    }
+}

@@ -717,11 +717,9 @@ fn pty() -> (File, File) {
     }
 }
 
-/// S46: `wait_closed` may be awaited by any number of tasks at once. Over a terminal the
-/// writer's helper thread is part of the wait: two tasks both waiting for it must both be
-/// woken when it ends, not only the one that polled last.
-#[test]
-fn wait_closed_of_a_helper_thread_writer_wakes_every_waiting_task_s46() {
+/// A terminal whose buffer is full: `(master, fresh)`, `fresh` a blocking descriptor of its
+/// slave side, so that a helper thread's first write to it blocks until the master is read.
+fn blocked_terminal() -> (File, File) {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let (master, slave) = pty();
@@ -751,6 +749,15 @@ fn wait_closed_of_a_helper_thread_writer_wakes_every_waiting_task_s46() {
         assert!(filled < 64 << 20, "the terminal never filled");
     }
     drop(filler);
+    (master, fresh)
+}
+
+/// S46: `wait_closed` may be awaited by any number of tasks at once. Over a terminal the
+/// writer's helper thread is part of the wait: two tasks both waiting for it must both be
+/// woken when it ends, not only the one that polled last.
+#[test]
+fn wait_closed_of_a_helper_thread_writer_wakes_every_waiting_task_s46() {
+    let (master, fresh) = blocked_terminal();
     let done = asyncio::run(async move {
         let writer = Rc::new(asyncio::open_write_pipe(fresh).await?);
         // Less than a pipe holds, so none of it waits in the transport, which closes at once;
@@ -790,4 +797,33 @@ fn wait_closed_of_a_helper_thread_writer_wakes_every_waiting_task_s46() {
     .unwrap()
     .unwrap();
     assert_eq!(done, 2, "a task waiting in wait_closed was never woken");
+}
+
+/// D12: a `wait_closed` abandoned while it waits for the writer's helper thread takes its
+/// waker back; it stayed with the helper until the thread ended, keeping its task alive.
+#[test]
+fn d12_a_wait_closed_abandoned_in_the_helper_wait_leaves_no_waker() {
+    let (master, fresh) = blocked_terminal();
+    let ended = asyncio::run(async move {
+        let writer = asyncio::open_write_pipe(fresh).await?;
+        writer.write(&[b'y'; 60_000])?; // as above: the helper's write blocks
+        writer.close();
+        let probe = util::Probe::new();
+        {
+            let mut wait = std::pin::pin!(writer.wait_closed());
+            // `close` queued connection_lost (L4): the first poll waits for it, the next one,
+            // after its wake-up, for the helper thread.
+            probe.drive(wait.as_mut(), || probe.woken() > 0).await;
+        }
+        assert_eq!(std::sync::Arc::strong_count(&probe), 1, "waker kept");
+        let mut master = master;
+        let drain =
+            std::thread::spawn(move || while matches!(master.read(&mut [0; 4096]), Ok(1..)) {});
+        let ended = asyncio::timeout(Duration::from_secs(10), writer.wait_closed()).await;
+        drain.join().unwrap(); // it ends at EIO once the helper closed the terminal
+        Ok::<_, asyncio::Error>(ended.is_ok())
+    })
+    .unwrap()
+    .unwrap();
+    assert!(ended, "a later wait_closed still ends");
 }

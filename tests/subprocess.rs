@@ -178,6 +178,49 @@ both!(test_subprocess_communicate_stdout, |w| async move {
     Ok(())
 });
 
+// D12: a `wait` polled once and then dropped (abandoned under a `timeout`, in a select)
+// takes its waker back, both while it waits for the exit and while it then waits for the
+// pipes; the waker used to stay in the watch (or the pipe's core) until the child ended.
+both!(
+    d12_a_wait_abandoned_before_the_exit_leaves_no_waker,
+    |w| async move {
+        let proc = cat(w).await?;
+        let probe = util::Probe::new();
+        for _ in 0..10 {
+            let mut wait = std::pin::pin!(proc.wait());
+            assert!(probe.poll(wait.as_mut()).is_pending(), "cat runs");
+            assert!(probe.poll(wait.as_mut()).is_pending(), "cat runs");
+        }
+        assert_eq!(std::sync::Arc::strong_count(&probe), 1, "waker kept");
+        proc.stdin.as_ref().unwrap().close();
+        assert_eq!(proc.wait().await, 0, "a later wait still ends");
+        Ok(())
+    }
+);
+
+both!(
+    d12_a_wait_abandoned_after_the_exit_leaves_no_waker,
+    |w| async move {
+        // The shell exits at once; its background `cat` keeps stdout open until stdin closes.
+        let proc = sh("exec 3<&0; cat <&3 & exit 0", w)
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .await?;
+        let probe = util::Probe::new();
+        {
+            let mut wait = std::pin::pin!(proc.wait());
+            probe
+                .drive(wait.as_mut(), || proc.returncode().is_some())
+                .await;
+            assert!(probe.poll(wait.as_mut()).is_pending(), "stdout is open");
+        }
+        assert_eq!(std::sync::Arc::strong_count(&probe), 1, "waker kept");
+        proc.stdin.as_ref().unwrap().close();
+        assert_eq!(proc.wait().await, 0, "a later wait still ends");
+        Ok(())
+    }
+);
+
 both!(test_subprocess_repr, |w| async move {
     let proc = sh("exit 0", w).await?;
     assert_eq!(format!("{proc:?}"), format!("<Process {}>", proc.pid()));

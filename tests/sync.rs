@@ -1231,3 +1231,61 @@ fn test_priority_queue_tuples() {
     assert_eq!(q.get_nowait(), Ok((1, "a")));
     assert_eq!(q.get_nowait(), Ok((2, "b")));
 }
+
+/// An item whose ordering looks at its queue (a priority that depends on how busy the queue
+/// is, a log line with its size): the ordering runs with no borrow of the queue held. It ran
+/// inside the queue's `RefCell` borrow, so `qsize()` there panicked with a `BorrowError`.
+/// Called from inside the ordering, `put_nowait` finds the queue full and `get_nowait` empty
+/// (the queue is mid-change), as documented, instead of panicking.
+#[test]
+fn priority_queue_ordering_may_look_at_its_queue() {
+    struct Item {
+        prio: u32,
+        queue: std::rc::Weak<PriorityQueue<Item>>,
+        seen: Rc<RefCell<Vec<usize>>>,
+    }
+    impl Ord for Item {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            if let Some(q) = self.queue.upgrade() {
+                assert_eq!(q.empty(), q.qsize() == 0);
+                assert!(!q.full());
+                assert!(format!("{q:?}").contains("qsize"));
+                let intruder = Item {
+                    prio: 0,
+                    queue: std::rc::Weak::new(),
+                    seen: self.seen.clone(),
+                };
+                assert!(q.put_nowait(intruder).is_err(), "put while ordering");
+                assert!(q.get_nowait().is_err(), "get while ordering");
+                self.seen.borrow_mut().push(q.qsize());
+            }
+            self.prio.cmp(&other.prio)
+        }
+    }
+    impl PartialOrd for Item {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl PartialEq for Item {
+        fn eq(&self, other: &Self) -> bool {
+            self.prio == other.prio
+        }
+    }
+    impl Eq for Item {}
+
+    let q = Rc::new(PriorityQueue::new(10));
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    for prio in [3, 1, 2] {
+        let item = Item {
+            prio,
+            queue: Rc::downgrade(&q),
+            seen: seen.clone(),
+        };
+        q.put_nowait(item).map_err(|_| "full").unwrap();
+    }
+    assert!(!seen.borrow().is_empty(), "the ordering ran");
+    let got: Vec<u32> = (0..3).map(|_| q.get_nowait().unwrap().prio).collect();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!(q.qsize(), 0);
+}

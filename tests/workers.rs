@@ -416,9 +416,33 @@ fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
         other => panic!("expected the stopped worker's error, got {other:?}"),
     }
     assert_no_worker_threads();
-    // Returned once: a second wait sees every worker ended and no error left.
-    asyncio::run(group.wait_closed()).unwrap().unwrap();
+    // Every call reports it: a second wait (another task, a retry) sees the same error. It
+    // used to drain the errors and return `Ok`.
+    match asyncio::run(group.wait_closed()).unwrap() {
+        Err(Error::InvalidState(msg)) => assert!(msg.contains("stopped"), "{msg}"),
+        other => panic!("expected the same error again, got {other:?}"),
+    }
     drop(victim);
+}
+
+/// D12: a `wait_closed` polled and then dropped (abandoned under a `timeout`, in a select)
+/// takes its waker back; each one used to stay with the group until the workers ended.
+// Checklist: D12, S75.
+#[test]
+fn d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
+    let _serial = util::serial();
+    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    let probe = util::Probe::new();
+    for _ in 0..10 {
+        let mut wait = std::pin::pin!(group.wait_closed());
+        assert!(probe.poll(wait.as_mut()).is_pending(), "the group serves");
+        assert!(probe.poll(wait.as_mut()).is_pending(), "the group serves");
+    }
+    assert_eq!(Arc::strong_count(&probe), 1, "waker kept");
+    close_and_wait(&group).unwrap(); // a later wait still ends
+    assert_no_worker_threads();
 }
 
 // A worker's handler awaiting its own group's wait_closed would wait for its own end (its

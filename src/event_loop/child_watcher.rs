@@ -34,6 +34,7 @@ use super::io::{IoHandler, Readiness};
 use super::LoopHandle;
 use crate::error::Error;
 use crate::slots::SlotKey;
+use crate::wakers::KeyedWakers;
 
 /// How a child's exit is learnt (CPython's `PidfdChildWatcher` / `ThreadedChildWatcher`).
 ///
@@ -72,8 +73,9 @@ struct ExitState {
     /// The `returncode`: the exit status, or minus the signal number. `Some` once reaped, and
     /// then the pid must never be signalled again.
     returncode: Option<i32>,
-    /// Tasks waiting for the exit.
-    waiters: Vec<Waker>,
+    /// Tasks waiting for the exit, each wait under its key (it takes its entry back when
+    /// dropped first).
+    waiters: KeyedWakers,
 }
 
 type ExitCell = Arc<Mutex<ExitState>>;
@@ -87,7 +89,7 @@ fn set_exited(cell: &ExitCell, returncode: i32) {
     let waiters = {
         let mut st = lock(cell);
         st.returncode = Some(returncode);
-        std::mem::take(&mut st.waiters)
+        st.waiters.take()
     };
     waiters.into_iter().for_each(Waker::wake);
 }
@@ -147,16 +149,23 @@ impl ChildWatch {
         lock(&self.exit).returncode
     }
 
-    /// Ready with the returncode once the child is reaped.
-    pub(crate) fn poll_exit(&self, cx: &mut Context<'_>) -> Poll<i32> {
+    /// Ready with the returncode once the child is reaped; else files the wait `*key` (see
+    /// `wakers.rs`), which [`withdraw`](Self::withdraw) takes back if it is dropped first.
+    pub(crate) fn poll_exit(&self, key: &mut u64, cx: &mut Context<'_>) -> Poll<i32> {
         let mut st = lock(&self.exit);
         if let Some(rc) = st.returncode {
             return Poll::Ready(rc);
         }
-        if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            st.waiters.push(cx.waker().clone());
-        }
+        let replaced = st.waiters.file(key, cx.waker());
+        drop(st);
+        drop(replaced); // after the lock: dropping a waker may run its task's code
         Poll::Pending
+    }
+
+    /// Takes back the entry of the wait `key`, dropped before the exit.
+    pub(crate) fn withdraw(&self, key: u64) {
+        let waker = lock(&self.exit).waiters.remove(key);
+        drop(waker); // after the lock
     }
 
     /// Sends `sig` unless the child is already reaped: then `Ok(false)` and nothing is sent.

@@ -255,6 +255,23 @@ impl Deadlines {
         false
     }
 
+    /// The futures-io read `id` is polled again without having been woken since it began to
+    /// wait: a new read (the one that waited was dropped) or the same one polled for another
+    /// reason. Its wait counts from this poll on (`read_timed_out` dates it afresh), so an
+    /// abandoned read does not shorten the next one's timeout.
+    #[cfg(feature = "futures-io")]
+    pub(crate) fn restart_read(&mut self, id: u64) {
+        if self.read_waiting == id {
+            self.read_waiting = 0;
+            if matches!(self.read_seen, Some((w, _)) if w == id) {
+                self.read_seen = None;
+            }
+            if self.read_expired == id {
+                self.read_expired = 0;
+            }
+        }
+    }
+
     /// The first wait since the timer stopped looking at reads: it looks again.
     #[cold]
     #[inline(never)]

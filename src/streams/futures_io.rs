@@ -76,6 +76,15 @@ impl ReadSide {
 /// control (a paused transport resumes as the buffer drains). Dropping the caller between polls
 /// loses no byte.
 ///
+/// Under a read timeout ([`set_read_timeout`](StreamReader::set_read_timeout)) a read counts
+/// from its first wait, as the reader's own reads do. With no future of its own to carry that
+/// date, a poll that finds its earlier wait not woken since counts as a new read, timed afresh:
+/// a read dropped while it waited (in a `select`, under an outer timeout) does not shorten the
+/// next one's timeout, while a read polled again before anything woke it (a `select` or `join`
+/// whose other branch woke the task) starts its timeout over too. A read dropped after its
+/// timeout passed but before it saw the failure leaves the failure to the next read. The same
+/// holds for `poll_fill_buf`.
+///
 /// Implemented for the owned reader only: the read methods take `&self`, so a `&StreamReader`
 /// impl would let two tasks poll with one waiter id and steal each other's wake-ups (a reader
 /// allows one waiting read at a time). `&mut StreamReader` works, through futures-io's blanket
@@ -113,6 +122,7 @@ impl AsyncRead for StreamReader {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let mut core = this.core.borrow_mut();
+        restart_unwoken(&mut core, this.io.id);
         let polled = core.poll_read_into(buf, &mut this.io.id, cx.waker());
         if polled.is_pending() && core.read_timed_out(this.io.id) {
             end_wait(&mut core.reader, &mut this.io.id);
@@ -164,6 +174,7 @@ impl AsyncBufRead for StreamReader {
             return Poll::Ready(Err(e.into()));
         }
         if !io.live(core.reader.consumed()) {
+            restart_unwoken(&mut core, io.id);
             let polled = core.reader.poll_fill(&mut io.id, cx.waker());
             if polled.is_pending() && core.read_timed_out(io.id) {
                 end_wait(&mut core.reader, &mut io.id);
@@ -197,6 +208,18 @@ impl AsyncBufRead for StreamReader {
         st.consume(amt); // S15: resumes a paused transport once at most `limit` bytes remain
         io.pos += amt;
         io.at += amt as u64;
+    }
+}
+
+/// A read polled while its wait, begun at an earlier poll, still holds the waiter slot
+/// (nothing woke it since) counts its read timeout from this poll: with no future of its own,
+/// a futures-io read cannot tell a new read after an abandoned one from the same read polled
+/// again, and the abandoned one's date must not shorten the new one's timeout.
+fn restart_unwoken(core: &mut StreamCore, id: u64) {
+    if id != 0 && core.reader.waiter_id() == Some(id) {
+        if let Some(dl) = &mut core.deadlines {
+            dl.restart_read(id);
+        }
     }
 }
 

@@ -48,6 +48,7 @@ use crate::event_loop::signals::block_sigpipe_in_this_thread;
 use crate::protocol::Protocol;
 use crate::transport::pipe::{os_pipe, Direction};
 use crate::transport::Transport;
+use crate::wakers::KeyedWakers;
 
 /// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
 /// pipes, sockets, files and terminals alike (see the module docs for how each is read).
@@ -267,8 +268,9 @@ pub(crate) struct HelperDone {
 struct HelperState {
     /// `Some` once the thread is done: its write error, if any.
     outcome: Option<Option<io::Error>>,
-    /// Every task waiting in `wait_closed` (any number may wait at once, S46), each once.
-    waiters: Vec<Waker>,
+    /// Every `wait_closed` waiting (any number may wait at once, S46), each under its key: a
+    /// wait dropped first takes its entry back ([`HelperDone::withdraw`]).
+    waiters: KeyedWakers,
     /// The error was handed on (to a `wait_closed`, or to the reader as its exception): the
     /// caller has it, so dropping it is not losing it.
     taken: bool,
@@ -286,7 +288,7 @@ impl HelperDone {
         let waiters = {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
             st.outcome = Some(result.err());
-            std::mem::take(&mut st.waiters)
+            st.waiters.take()
         };
         waiters.into_iter().for_each(Waker::wake);
     }
@@ -299,8 +301,10 @@ impl HelperDone {
         e
     }
 
-    /// Ready once the thread is done: `Err` with (a copy of) its write error.
-    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    /// Ready once the thread is done: `Err` with (a copy of) its write error. Else files the
+    /// wait `*key` (see `wakers.rs`), which [`withdraw`](Self::withdraw) takes back if the
+    /// wait is dropped first.
+    pub(crate) fn poll_done(&self, key: &mut u64, cx: &Context<'_>) -> Poll<Result<(), Error>> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &st.outcome {
             Some(err) => Poll::Ready(match err {
@@ -312,12 +316,23 @@ impl HelperDone {
                 None => Ok(()),
             }),
             None => {
-                if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    st.waiters.push(cx.waker().clone());
-                }
+                let replaced = st.waiters.file(key, cx.waker());
+                drop(st);
+                drop(replaced); // after the lock: dropping a waker may run its task's code
                 Poll::Pending
             }
         }
+    }
+
+    /// Takes back the entry of the wait `key`, dropped before the thread ended.
+    pub(crate) fn withdraw(&self, key: u64) {
+        let waker = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .waiters
+            .remove(key);
+        drop(waker); // after the lock
     }
 }
 

@@ -40,6 +40,7 @@ use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
 use crate::event_loop::child_watcher::{start_new_session, ChildWatch, ChildWatcher};
 use crate::transport::pipe::{os_pipe, Direction};
+use crate::wakers::Withdraw;
 
 /// Where a child's standard stream goes (Python's `stdin=`/`stdout=`/`stderr=` values).
 ///
@@ -534,12 +535,25 @@ impl Process {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub async fn wait(&self) -> i32 {
-        let rc = poll_fn(|cx| self.watch.poll_exit(cx)).await;
+        // Each step's registration leaves with the step (or with this future, dropped
+        // mid-wait), so an abandoned wait keeps no waker of its task (D12).
+        let mut exit = Withdraw::new(|key| self.watch.withdraw(key));
+        let rc = poll_fn(|cx| self.watch.poll_exit(&mut exit.key, cx)).await;
+        let mut pipes = Withdraw::new(|key| {
+            for core in &self.pipes {
+                // A failed borrow would be a drop from inside the core, which holds no wait.
+                let waker = core
+                    .try_borrow_mut()
+                    .ok()
+                    .and_then(|mut c| c.remove_keyed_waiter(key));
+                drop(waker); // after the borrow: dropping a waker may run its task's code
+            }
+        });
         poll_fn(|cx| {
             for core in &self.pipes {
                 let mut core = core.borrow_mut();
                 if core.lost_outcome().is_none() {
-                    core.add_waiter(cx.waker());
+                    core.add_keyed_waiter(&mut pipes.key, cx.waker());
                     return Poll::Pending;
                 }
             }

@@ -30,6 +30,7 @@ use crate::protocol::ProtocolRef;
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
+use crate::wakers::Withdraw;
 
 /// The writing half of a stream connection (Python's `asyncio.StreamWriter`).
 ///
@@ -364,7 +365,8 @@ impl StreamWriter {
         };
         let outcome = poll_fn(move |cx| closed.poll(cx)).await;
         if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
-            poll_fn(|cx| helper.poll_done(cx)).await?;
+            let mut done = Withdraw::new(|key| helper.withdraw(key));
+            poll_fn(|cx| helper.poll_done(&mut done.key, cx)).await?;
         }
         outcome
     }

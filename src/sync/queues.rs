@@ -154,8 +154,18 @@ impl<T: Ord> Store<T> for Heap<T> {
 }
 
 /// The queue machinery, whatever the store.
+///
+/// Ground rule: no borrow of `items` lives while code of the items runs (`Ord::cmp` of a
+/// `PriorityQueue`'s items, which may look at the queue): an operation takes the store out
+/// of the cell, works on it, and puts it back ([`Core::with_items`]).
 struct Core<T, S> {
+    /// The items; an empty store stands in while an operation has them out.
     items: RefCell<S>,
+    /// How many items there are, for `qsize`, `empty` and `full` while the store is out.
+    len: Cell<usize>,
+    /// The store is out: a `put_nowait` or `get_nowait` made meanwhile (from an item's
+    /// `Ord`) finds the queue full or empty, as if it were.
+    busy: Cell<bool>,
     maxsize: usize,
     getters: Waiters,
     putters: Waiters,
@@ -171,6 +181,8 @@ impl<T, S: Store<T>> Core<T, S> {
         finished.set();
         Core {
             items: RefCell::new(S::default()),
+            len: Cell::new(0),
+            busy: Cell::new(false),
             maxsize,
             getters: Waiters::default(),
             putters: Waiters::default(),
@@ -181,18 +193,37 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 
     fn qsize(&self) -> usize {
-        self.items.borrow().len()
+        self.len.get()
     }
 
     fn full(&self) -> bool {
         self.maxsize > 0 && self.qsize() >= self.maxsize
     }
 
+    /// Runs `op` on the store taken out of its cell (no borrow held while it runs), then puts
+    /// it back and counts its items, also if `op` panics. Not re-entered: callers check `busy`.
+    fn with_items<R>(&self, op: impl FnOnce(&mut S) -> R) -> R {
+        /// Puts the store back on every exit.
+        struct Back<'a, T, S: Store<T>>(&'a Core<T, S>, S);
+        impl<T, S: Store<T>> Drop for Back<'_, T, S> {
+            fn drop(&mut self) {
+                let Back(core, store) = self;
+                core.len.set(store.len());
+                core.items.replace(std::mem::take(store)); // the stand-in: empty, no item code
+                core.busy.set(false);
+            }
+        }
+        debug_assert!(!self.busy.get(), "queue store taken out twice");
+        self.busy.set(true);
+        let mut back = Back(self, self.items.take());
+        op(&mut back.1)
+    }
+
     fn put_nowait(&self, item: T) -> Result<(), QueueFull<T>> {
-        if self.full() {
+        if self.full() || self.busy.get() {
             return Err(QueueFull(item));
         }
-        self.items.borrow_mut().push(item);
+        self.with_items(|items| items.push(item));
         self.unfinished.set(self.unfinished.get().saturating_add(1));
         self.finished.clear();
         self.getters.notify_pop();
@@ -200,7 +231,10 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 
     fn get_nowait(&self) -> Result<T, QueueEmpty> {
-        let item = self.items.borrow_mut().pop().ok_or(QueueEmpty)?;
+        if self.busy.get() {
+            return Err(QueueEmpty);
+        }
+        let item = self.with_items(|items| items.pop()).ok_or(QueueEmpty)?;
         self.putters.notify_pop();
         Ok(item)
     }
@@ -311,8 +345,13 @@ impl<T> Future for Put<'_, T> {
             return Poll::Pending;
         }
         if let Some(item) = this.item.take() {
-            // Not full: cannot fail.
-            let _ = core.put_nowait(item);
+            // Not full, so it fails only when made from inside the items' ordering: it then
+            // waits, as for a full queue.
+            if let Err(QueueFull(item)) = core.put_nowait(item) {
+                this.item = Some(item);
+                this.key = Some(core.putters().push(cx.waker()));
+                return Poll::Pending;
+            }
         }
         Poll::Ready(())
     }
@@ -490,7 +529,7 @@ macro_rules! queue_type {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name))
                     .field("maxsize", &self.core.maxsize)
-                    .field("qsize", &self.core.items.borrow().len())
+                    .field("qsize", &self.core.qsize())
                     .field("getters", &self.core.getters.len())
                     .field("putters", &self.core.putters.len())
                     .field("unfinished", &self.core.unfinished.get())
@@ -546,6 +585,10 @@ queue_type!(
 queue_type!(
     /// A queue that gives the smallest item first (CPython `asyncio.PriorityQueue`, a
     /// `heapq`); put `(priority, value)` tuples to order by priority.
+    ///
+    /// The items' `Ord` runs while the queue holds no borrow of them, so it may look at the
+    /// queue (`qsize`, `empty`, `full`); a `put_nowait` or `get_nowait` made from inside it
+    /// finds the queue full or empty, since the queue is between two states.
     ///
     /// # Examples
     ///

@@ -445,3 +445,65 @@ pub fn turns_while_held<P: 'static>(
     }
     turns
 }
+
+/// A waker for a wait under test, to see whether the wait still holds it once dropped
+/// (`Arc::strong_count(&probe) == 1`). Wake-ups are passed on to the task last given to
+/// [`Probe::drive`], so a wait can be driven by real events.
+#[derive(Default)]
+pub struct Probe {
+    task: std::sync::Mutex<Option<std::task::Waker>>,
+    woken: AtomicUsize,
+}
+
+impl std::task::Wake for Probe {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.woken.fetch_add(1, Ordering::Relaxed);
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+impl Probe {
+    pub fn new() -> std::sync::Arc<Probe> {
+        std::sync::Arc::default()
+    }
+
+    /// How many times it was woken.
+    pub fn woken(&self) -> usize {
+        self.woken.load(Ordering::Relaxed)
+    }
+
+    /// Polls `fut` once under this probe's waker.
+    pub fn poll<F: std::future::Future>(
+        self: &std::sync::Arc<Self>,
+        fut: std::pin::Pin<&mut F>,
+    ) -> std::task::Poll<F::Output> {
+        let waker = std::task::Waker::from(self.clone());
+        fut.poll(&mut std::task::Context::from_waker(&waker))
+    }
+
+    /// Polls `fut` under this probe's waker on every wake-up of it until `until()` holds after
+    /// a poll; `fut` must stay pending meanwhile.
+    pub async fn drive<F: std::future::Future>(
+        self: &std::sync::Arc<Self>,
+        mut fut: std::pin::Pin<&mut F>,
+        until: impl Fn() -> bool,
+    ) {
+        std::future::poll_fn(|cx| {
+            *self.task.lock().unwrap() = Some(cx.waker().clone());
+            assert!(self.poll(fut.as_mut()).is_pending(), "finished early");
+            if until() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        *self.task.lock().unwrap() = None;
+    }
+}

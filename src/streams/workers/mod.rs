@@ -46,6 +46,7 @@ use crate::event_loop::LoopStats;
 use crate::net::socket_opts::{bind_tcp_listener, ListenOptions};
 use crate::server::{ListenSocket, Server};
 use crate::transport::Address;
+use crate::wakers::Withdraw;
 
 /// The most workers one group may have: far above any core count, low enough that a wrong
 /// value fails at once instead of after thousands of threads.
@@ -724,7 +725,7 @@ impl ServerGroup {
     ///
     /// # Errors
     /// What the workers failed with: the one error, or `Error::Group` of several (a panic is
-    /// `Error::Panic`). Each error is returned once, to the first caller after it happened.
+    /// `Error::Panic`), by worker. Every call returns them (each caller gets its own copy).
     /// `Error::InvalidState` at once when called on one of this group's own workers, which
     /// would wait for its own end (as joining the current thread is refused).
     ///
@@ -752,23 +753,27 @@ impl ServerGroup {
                  itself",
             ));
         }
+        // Filed under one key for the whole wait, taken back if the wait is dropped first.
+        let mut wait = Withdraw::new(|key| {
+            let waker = self.shared.lock().waiters.remove(key);
+            drop(waker); // after the lock: dropping a waker may run its task's code
+        });
         poll_fn(|cx| {
             let mut state = self.shared.lock();
             if state.running == 0 {
-                Poll::Ready(())
-            } else {
-                if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    state.waiters.push(cx.waker().clone());
-                }
-                Poll::Pending
+                return Poll::Ready(());
             }
+            let replaced = state.waiters.file(&mut wait.key, cx.waker());
+            drop(state);
+            drop(replaced); // after the lock
+            Poll::Pending
         })
         .await;
         self.join_threads();
         let mut errors: Vec<Error> = {
             let mut state = self.shared.lock();
             state.errors.sort_by_key(|(index, _)| *index);
-            state.errors.drain(..).map(|(_, e)| e).collect()
+            state.errors.iter().map(|(_, e)| e.duplicate()).collect()
         };
         match errors.len() {
             0 => Ok(()),

@@ -7,12 +7,12 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::task::Waker;
 
 use super::{with_worker_server, WORKER_AT};
 use crate::error::Error;
 use crate::event_loop::LoopStats;
 use crate::server::Server;
+use crate::wakers::KeyedWakers;
 
 /// This thread's worker figures: its server's live connections and its loop's stats (zeros
 /// off a worker).
@@ -117,10 +117,12 @@ impl Desk {
 pub(super) struct GroupState {
     /// Worker threads spawned and not yet finished.
     pub(super) running: usize,
-    /// Errors of workers that failed, by worker index; taken by `wait_closed` or `start`.
+    /// Errors of workers that failed, by worker index; kept, so that every `wait_closed`
+    /// reports them (a copy each), and taken by a failed `start`.
     pub(super) errors: Vec<(usize, Error)>,
-    /// `wait_closed` callers, woken when `running` reaches 0.
-    pub(super) waiters: Vec<Waker>,
+    /// `wait_closed` calls, woken when `running` reaches 0; each takes its entry back if
+    /// dropped first.
+    pub(super) waiters: KeyedWakers,
 }
 
 /// On worker `index` of group `id`'s thread: answers every request waiting for it, with one
@@ -217,7 +219,7 @@ impl Shared {
                 state.errors.push((index, e));
             }
             if state.running == 0 {
-                std::mem::take(&mut state.waiters)
+                state.waiters.take()
             } else {
                 Vec::new()
             }
