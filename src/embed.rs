@@ -23,8 +23,10 @@ use crate::event_loop::EventLoop;
 
 struct Slot<T> {
     result: Option<Result<T, Error>>,
-    /// Wakers of tasks (on any executor) awaiting the `ConcurrentFuture`.
-    waiters: Vec<Waker>,
+    /// The waker of the task (on any executor) awaiting the `ConcurrentFuture`: one handle,
+    /// polled by one task at a time, so one waker, replaced when another polls and taken back
+    /// when the handle is dropped (an abandoned await keeps no task alive, D12).
+    waiter: Option<Waker>,
     /// The waker of the loop-side task, to deliver a cancellation.
     runner: Option<Waker>,
 }
@@ -42,15 +44,17 @@ impl<T> Shared<T> {
             return;
         }
         s.result = Some(r);
-        let waiters = std::mem::take(&mut s.waiters);
+        let waiter = s.waiter.take();
         drop(s);
-        self.wake_all(waiters);
+        self.wake_all(waiter);
     }
 
-    /// After the result is in: blocked `result()` calls and awaiting tasks look again.
-    fn wake_all(&self, waiters: Vec<Waker>) {
+    /// After the result is in: blocked `result()` calls and the awaiting task look again.
+    fn wake_all(&self, waiter: Option<Waker>) {
         self.done.notify_all();
-        waiters.into_iter().for_each(Waker::wake);
+        if let Some(w) = waiter {
+            w.wake();
+        }
     }
 }
 
@@ -150,7 +154,7 @@ impl<T> ConcurrentFuture<T> {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn cancel(&self) -> bool {
-        let (runner, waiters) = {
+        let (runner, waiter) = {
             let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
             if s.result.is_some() {
                 return false;
@@ -160,9 +164,9 @@ impl<T> ConcurrentFuture<T> {
             // to notice (it may not be running, or be driven by the very thread waiting).
             // Under the lock, so the work finishing meanwhile cannot slip a value in.
             s.result = Some(Err(Error::Cancelled));
-            (s.runner.clone(), std::mem::take(&mut s.waiters))
+            (s.runner.clone(), s.waiter.take())
         };
-        self.shared.wake_all(waiters);
+        self.shared.wake_all(waiter);
         if let Some(w) = runner {
             w.wake(); // the loop side drops the work at its next turn
         }
@@ -200,10 +204,22 @@ impl<T> Future for ConcurrentFuture<T> {
             s.result = Some(Err(Error::invalid_state("result already taken")));
             return Poll::Ready(r);
         }
-        if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            s.waiters.push(cx.waker().clone());
-        }
+        let replaced = match &s.waiter {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            _ => s.waiter.replace(cx.waker().clone()),
+        };
+        drop(s);
+        drop(replaced); // after the lock: dropping a waker may run its executor's code
         Poll::Pending
+    }
+}
+
+impl<T> Drop for ConcurrentFuture<T> {
+    fn drop(&mut self) {
+        let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let waiter = s.waiter.take();
+        drop(s);
+        drop(waiter);
     }
 }
 
@@ -238,7 +254,7 @@ where
     let shared = Arc::new(Shared {
         slot: Mutex::new(Slot {
             result: None,
-            waiters: Vec::new(),
+            waiter: None,
             runner: None,
         }),
         done: Condvar::new(),

@@ -2,6 +2,7 @@
 //! `next_timeout`), and on its own thread driven from synchronous code (`LoopThread`,
 //! `run_coroutine_threadsafe`, `ConcurrentFuture`).
 
+use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -320,4 +321,45 @@ fn a_loop_thread_stopped_from_its_own_loop_stops_without_joining_itself() {
         forever.result(Some(Duration::from_secs(20))),
         Err(Error::Cancelled)
     ));
+}
+
+#[test]
+fn d12_an_abandoned_await_of_a_concurrent_future_keeps_no_waker() {
+    // A ConcurrentFuture awaited under a timeout, or in a select, then dropped: the waker of
+    // the task that gave up must not stay with the work until it ends. Polled by a second
+    // task first, the first task's waker goes too (one handle, one awaiter).
+    struct Count;
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {}
+    }
+    let lt = LoopThread::spawn().unwrap();
+    let mut fut = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    let (a, b) = (Arc::new(Count), Arc::new(Count));
+    for probe in [&a, &b] {
+        let waker = std::task::Waker::from(probe.clone());
+        let polled = std::pin::Pin::new(&mut fut).poll(&mut std::task::Context::from_waker(&waker));
+        assert!(polled.is_pending());
+    }
+    assert_eq!(
+        Arc::strong_count(&a),
+        1,
+        "replaced by the second awaiter's waker"
+    );
+    assert_eq!(Arc::strong_count(&b), 2, "kept while the handle lives");
+    assert!(fut.cancel()); // wakes, and so gives up, the second awaiter's waker
+    let mut fut2 = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    let waker = std::task::Waker::from(b.clone());
+    assert!(std::pin::Pin::new(&mut fut2)
+        .poll(&mut std::task::Context::from_waker(&waker))
+        .is_pending());
+    drop(waker);
+    assert_eq!(Arc::strong_count(&b), 2);
+    drop(fut2);
+    assert_eq!(
+        Arc::strong_count(&b),
+        1,
+        "the dropped handle took its waker back"
+    );
+    drop(fut);
+    lt.stop().unwrap();
 }
