@@ -239,6 +239,14 @@ impl From<io::Error> for Error {
     }
 }
 
+/// Whether an error value of any type is a cancellation passed on with `?`: [`Cancelled`],
+/// or [`Error::Cancelled`]. (Python's task ends cancelled when `CancelledError` escapes it,
+/// L32; here the error type is known only at run time.)
+pub(crate) fn is_cancellation<E: 'static>(e: &E) -> bool {
+    let e = e as &dyn std::any::Any;
+    e.is::<Cancelled>() || matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled))
+}
+
 impl From<Cancelled> for Error {
     fn from(_: Cancelled) -> Self {
         Error::Cancelled

@@ -246,6 +246,9 @@ impl TaskGroup {
     /// Starts `fut` as a task of the group (Python's `tg.create_task(coro)`). The handle gives
     /// the task's own outcome; a failure is also the group's. The group waits for the task
     /// whether or not the handle is kept: `detach()` it when you do not need the outcome.
+    /// An `Err(Error::Cancelled)` (the task awaited a cancelled task and passed that on with
+    /// `?`) is a cancellation, not a failure: the group goes on, as Python's does when a
+    /// child ends cancelled.
     ///
     /// # Errors
     /// [`Error::InvalidState`] once the group has finished (`TaskGroup … is finished`) or is
@@ -299,7 +302,14 @@ impl TaskGroup {
                 Ok(Err(e)) => Err(e.into()),
                 Err(p) => Err(Error::Panic(p)),
             };
-            if let Err(e) = &outcome {
+            // A cancellation passed on with `?` (awaiting a cancelled task) ends this task as
+            // cancelled, which is no failure of the group: CPython's `_on_task_done` skips
+            // cancelled tasks (L32).
+            let failure = outcome
+                .as_ref()
+                .err()
+                .filter(|e| !matches!(e, Error::Cancelled));
+            if let Some(e) = failure {
                 // Out of the cancel list first: the failing task is not cancelled itself.
                 if let Some(handle) = member.leave() {
                     // The group has the failure: as CPython's `_on_task_done` retrieves it

@@ -7,6 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::time::Duration;
 
 use asyncio::{Cancelled, Error, EventLoop, ExceptionContext, LoopHandle};
 
@@ -335,4 +336,81 @@ fn l42_dropping_a_runner_closes_its_loop_and_cancels_its_tasks() {
     };
     assert!(lp.is_closed());
     assert!(left.is_cancelled());
+}
+
+// L32: a cancellation passed on with `?` (a task awaiting a cancelled task) ends that task as
+// cancelled in Python: no failure report, no FIRST_EXCEPTION, no TaskGroup abort.
+
+/// A task that awaits `victim` and passes its cancellation on with `?`.
+async fn passes_on(victim: asyncio::Task<()>) -> Result<(), Error> {
+    victim.await?;
+    Ok(())
+}
+
+#[test]
+fn l32_a_passed_on_cancellation_is_not_reported_as_a_failure() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+        log.borrow_mut().push(ctx.to_string())
+    }));
+    lp.run_until_complete(async {
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        let waiter = asyncio::spawn(passes_on(victim));
+        while !waiter.is_done() {
+            asyncio::yield_now().await;
+        }
+        waiter.detach(); // ended with Err(Cancelled), nobody looks: nothing to report
+    })
+    .unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
+#[test]
+fn l32_first_exception_does_not_count_a_passed_on_cancellation() {
+    asyncio::run(async {
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        let waiter = asyncio::spawn(passes_on(victim));
+        // `slow` ends a few iterations after `waiter`: by then a FIRST_EXCEPTION wait that
+        // took the cancellation for an exception has returned.
+        let gate = asyncio::get_running_loop().unwrap().create_future::<()>();
+        let (open, ended) = (gate.clone(), waiter.task_ref());
+        asyncio::spawn(async move {
+            while !ended.is_done() {
+                asyncio::yield_now().await;
+            }
+            for _ in 0..3 {
+                asyncio::yield_now().await;
+            }
+            open.set_result(()).unwrap();
+        })
+        .detach();
+        let slow = asyncio::spawn(gate);
+        let (done, pending) = asyncio::wait([waiter, slow], asyncio::ReturnWhen::FirstException)
+            .await
+            .unwrap();
+        // Python: FIRST_EXCEPTION waits for all when no task raised (a cancelled one did not).
+        assert_eq!((done.len(), pending.len()), (2, 0));
+    })
+    .unwrap();
+}
+
+#[test]
+fn l32_a_task_group_child_passing_on_a_cancellation_does_not_abort_the_group() {
+    let out = asyncio::run(asyncio::TaskGroup::run(|tg| async move {
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        tg.create_task(passes_on(victim))?.detach();
+        let sibling = tg.create_task(async {
+            asyncio::sleep(Duration::from_millis(5)).await;
+            Ok::<_, Error>("finished")
+        })?;
+        Ok::<_, Error>(sibling)
+    }))
+    .unwrap();
+    let sibling = out.expect("the group is not aborted");
+    assert!(sibling.is_done() && !sibling.is_cancelled());
 }

@@ -355,6 +355,11 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
 fn failure_of<T: 'static>(v: &T) -> Option<String> {
     let v = v as &dyn Any;
     if let Some(Err(e)) = v.downcast_ref::<Result<(), crate::error::Error>>() {
+        // A cancellation passed on with `?` ends the task as a cancellation would (L32):
+        // Python reports no cancelled task.
+        if matches!(e, crate::error::Error::Cancelled) {
+            return None;
+        }
         return Some(e.to_string());
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), std::io::Error>>() {
