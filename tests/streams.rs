@@ -138,6 +138,55 @@ fn test_start_unix_server_s5_s3() {
 }
 
 #[test]
+fn l118_unix_paths_as_str_pathbuf_and_non_utf8_bytes() {
+    // SelectorEventLoopUnixSocketTests.test_create_unix_server_pathlib: str, bytes and
+    // path-like all name the socket; here &str, PathBuf and an OsStr of bytes that are not
+    // UTF-8 (which a str cannot hold).
+    use std::os::unix::ffi::OsStrExt;
+    let dir = util::temp_dir("streams-unix-paths");
+    let by_str = dir.join("as-str.sock");
+    let by_str = by_str.to_str().unwrap().to_owned();
+    let by_buf = dir.join("as-pathbuf.sock");
+    let by_bytes = dir.join(std::ffi::OsStr::from_bytes(b"bytes-\xff\xfe.sock"));
+    let paths = (by_str.clone(), by_buf.clone(), by_bytes.clone());
+    run(async move {
+        let (by_str, by_buf, by_bytes) = paths;
+        let servers = [
+            asyncio::start_unix_server(echo_handler, by_str.as_str())
+                .await
+                .unwrap(),
+            asyncio::start_unix_server(echo_handler, by_buf.clone())
+                .await
+                .unwrap(),
+            asyncio::start_unix_server(echo_handler, by_bytes.as_os_str())
+                .await
+                .unwrap(),
+        ];
+        for path in [std::path::PathBuf::from(&by_str), by_buf, by_bytes] {
+            let (reader, writer) = asyncio::open_unix_connection(&path).await.unwrap();
+            writer.write(b"path\n").unwrap();
+            assert_eq!(reader.readline().await.unwrap(), b"path\n");
+            let peer = match writer.get_extra_info("peername") {
+                Some(asyncio::ExtraInfo::Address(asyncio::Address::Unix(a))) => a,
+                other => panic!("peername {other:?}"),
+            };
+            assert_eq!(
+                peer.as_pathname(),
+                Some(path.as_path()),
+                "the same bytes back"
+            );
+            writer.close();
+            writer.wait_closed().await.unwrap();
+        }
+        for server in servers {
+            server.close();
+            server.wait_closed().await;
+        }
+    });
+    assert!(!std::path::Path::new(&by_str).exists() && !by_buf.exists() && !by_bytes.exists());
+}
+
+#[test]
 fn test_open_connection_error_s19_s48_s64() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
