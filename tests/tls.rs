@@ -569,6 +569,9 @@ fn s60_a_handler_failing_after_start_tls_closes_with_close_notify() {
                 move |_r: StreamReader, mut w: StreamWriter| {
                     let k = k.clone();
                     async move {
+                        // The client starts TLS once it has this line: no ClientHello can
+                        // come before our start_tls and be read as plaintext.
+                        w.write(b"ready\n")?;
                         w.start_tls(Certs::get().server_config(&[])).await?;
                         if how.ends_with("writer kept") {
                             *k.borrow_mut() = Some(w); // no unclosed-writer close on the way out
@@ -585,6 +588,7 @@ fn s60_a_handler_failing_after_start_tls_closes_with_close_notify() {
             .await?;
             let port = server.sockets()[0].as_inet().unwrap().port();
             let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            assert_eq!(reader.readline().await?, b"ready\n");
             writer
                 .start_tls(Certs::get().client_config(&[]))
                 .server_hostname("localhost")
