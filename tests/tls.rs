@@ -553,6 +553,62 @@ fn s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
     });
 }
 
+/// S60, D7, D9: a server handler that fails after `StreamWriter::start_tls` (returns an
+/// error or panics, its writer dropped with it or kept elsewhere) ends its connection through
+/// the TLS layer, as `writer.close()` would: the client reads a clean end (close_notify), not
+/// a bare TCP EOF, which is a truncation.
+#[test]
+fn s60_a_handler_failing_after_start_tls_closes_with_close_notify() {
+    for how in ["error", "panic", "error, writer kept", "panic, writer kept"] {
+        run(async move {
+            let lp = asyncio::get_running_loop()?;
+            let reports = util::capture_exceptions(&lp);
+            let kept: Rc<RefCell<Option<StreamWriter>>> = Rc::default();
+            let k = kept.clone();
+            let server = asyncio::start_server(
+                move |_r: StreamReader, mut w: StreamWriter| {
+                    let k = k.clone();
+                    async move {
+                        // The client starts TLS once it has this line: no ClientHello can
+                        // come before our start_tls and be read as plaintext.
+                        w.write(b"ready\n")?;
+                        w.start_tls(Certs::get().server_config(&[])).await?;
+                        if how.ends_with("writer kept") {
+                            *k.borrow_mut() = Some(w); // no unclosed-writer close on the way out
+                        }
+                        if how.starts_with("panic") {
+                            panic!("the handler panics after start_tls");
+                        }
+                        Err::<(), Error>(Error::Io(io::Error::other("the handler fails")))
+                    }
+                },
+                "127.0.0.1",
+                0,
+            )
+            .await?;
+            let port = server.sockets()[0].as_inet().unwrap().port();
+            let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            assert_eq!(reader.readline().await?, b"ready\n");
+            writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .ssl_require_close_notify(true)
+                .await?;
+            let end = reader.read(-1).await;
+            assert!(
+                matches!(end, Ok(ref b) if b.is_empty()),
+                "{how}: the client saw {end:?}, not a clean TLS end"
+            );
+            assert!(writer.transport().close_notify_received(), "{how}");
+            assert_eq!(reports.borrow().len(), 1, "{how}: {:?}", reports.borrow());
+            writer.close();
+            kept.borrow_mut().take();
+            server.close();
+            Ok(())
+        });
+    }
+}
+
 #[test]
 fn t35_start_tls_on_a_closing_transport_fails_at_once() {
     run(async {

@@ -322,15 +322,15 @@ impl ProxyLayer {
         }
     }
 
+    /// The held bytes, then a held EOF, then the swap, on a later turn: the next one if `next`
+    /// is free by then; while it is held elsewhere (a borrow kept across an `.await`), later
+    /// ones spaced out as the socket and TLS layers space theirs (`protocol::when_free`).
     fn retry_later(&self) {
-        let me = self.me.clone();
-        let _ = self.lp.call_soon(move || {
-            if let Some(me) = me.upgrade() {
-                if me.phase.get() == Phase::Relaying {
-                    me.flush_pending();
-                    me.deliver_held_eof();
-                    me.swap();
-                }
+        crate::protocol::when_free(&self.lp, self.me.clone(), next_slot, |me| {
+            if me.phase.get() == Phase::Relaying {
+                me.flush_pending();
+                me.deliver_held_eof();
+                me.swap();
             }
         });
     }
@@ -399,12 +399,12 @@ impl ProxyLayer {
             Ok(Called::Panicked(payload)) => std::panic::resume_unwind(payload),
             Ok(_) => {}
             Err(exc) => {
-                // `next` is held elsewhere: connection_lost is owed once, on a later turn.
-                let me = self.me.upgrade();
-                let _ = self.lp.call_soon(move || {
-                    if let Some(me) = me {
-                        me.connection_lost(exc);
-                    }
+                // `next` is held elsewhere: connection_lost is owed once, when it is free.
+                // The socket transport lets go of this layer now: the retry keeps it alive.
+                let alive = self.me.upgrade();
+                crate::protocol::when_free(&self.lp, self.me.clone(), next_slot, move |me| {
+                    let _alive = alive;
+                    me.connection_lost(exc);
                 });
             }
         }

@@ -30,6 +30,17 @@ use crate::transport::Transport;
 /// What to do with a new connection (`client_connected_cb`, S58).
 pub(crate) type ConnectedCb = Rc<dyn Fn(StreamReader, StreamWriter)>;
 
+/// What a core holds in one part of its life, never both at once (`StreamCore::side`).
+enum Side {
+    /// Server side, until `connection_made` takes it: `client_connected_cb` (S58).
+    OnConnect(ConnectedCb),
+    /// After `StreamWriter::start_tls`: the TLS transport the writer writes through, which
+    /// the protocol also closes through (as CPython 3.13's `_replace_transport` gives the
+    /// protocol the new transport, S53); the reader keeps the raw one (S54).
+    #[cfg(feature = "tls")]
+    Tls(Transport),
+}
+
 /// The write side of a stream, as `FlowControlMixin` in `streams.py` tracks it with `_paused`
 /// and `_connection_lost` (S65, S66):
 ///
@@ -67,10 +78,10 @@ pub(crate) struct StreamCore {
     pub(crate) reader: ReaderState,
     /// This core, to build reader/writer handles inside `connection_made`.
     pub(crate) me: Weak<RefCell<StreamCore>>,
-    /// Server side: the callback, taken when the connection is made. Boxed: one word for the
-    /// connection's whole life instead of two, for a box that lives until `connection_made`.
-    #[allow(clippy::redundant_allocation)]
-    on_connect: Option<Box<ConnectedCb>>,
+    /// The callback until `connection_made` (server side), then the TLS transport once
+    /// `StreamWriter::start_tls` has swapped it in; `None` otherwise and after the loss.
+    /// Boxed: one word for the connection's whole life, for what few connections hold.
+    side: Option<Box<Side>>,
     /// Where the write side is: flowing, paused by the transport, or lost (see [`Flow`]).
     /// Changed only by [`set_flow`](StreamCore::set_flow).
     flow: Flow,
@@ -106,7 +117,7 @@ impl StreamCore {
             RefCell::new(StreamCore {
                 reader,
                 me: me.clone(),
-                on_connect: on_connect.map(Box::new),
+                side: on_connect.map(|cb| Box::new(Side::OnConnect(cb))),
                 flow: Flow::Flowing,
                 resumes: 0,
                 lost_error: None,
@@ -116,6 +127,24 @@ impl StreamCore {
                 deadlines: None,
             })
         })
+    }
+
+    /// After `StreamWriter::start_tls`: the connection goes on over `tls` (S53); a second
+    /// upgrade (TLS in TLS) replaces the first.
+    #[cfg(feature = "tls")]
+    pub(crate) fn upgraded(&mut self, tls: Transport) {
+        self.over_ssl = true;
+        self.side = Some(Box::new(Side::Tls(tls)));
+    }
+
+    /// The transport that closes this connection as its writer would: the TLS transport
+    /// after `start_tls` (a close that sends close_notify), else the reader's.
+    pub(crate) fn transport(&self) -> Option<&Transport> {
+        match self.side.as_deref() {
+            #[cfg(feature = "tls")]
+            Some(Side::Tls(tls)) => Some(tls),
+            _ => self.reader.transport(),
+        }
     }
 
     fn wake_all(&mut self) {
@@ -257,7 +286,7 @@ impl Protocol for StreamCore {
     fn connection_made(&mut self, transport: Transport) {
         self.reader.set_transport(transport.clone());
         self.over_ssl = transport.get_extra_info("sslcontext").is_some();
-        let Some(cb) = self.on_connect.take().map(|b| *b) else {
+        let Some(Side::OnConnect(cb)) = self.side.take().map(|b| *b) else {
             return;
         };
         let Some(core) = self.me.upgrade() else {
@@ -312,7 +341,7 @@ impl Protocol for StreamCore {
                 self.lost_error = dl.idle_error.clone(); // the idle timeout closed it
             }
         }
-        self.on_connect = None;
+        self.side = None;
         self.wake_all();
     }
 

@@ -379,12 +379,12 @@ struct Handler<Fut> {
     core: Option<Rc<RefCell<StreamCore>>>,
 }
 
-/// The transport of a connection's core; `None` only if the core is borrowed, which it never
-/// is when a handler ends (the transport's calls into the core never drop tasks).
+/// The transport of a connection's core, the TLS one after `start_tls` (so a failure closes
+/// with close_notify, as the writer's `close` would); `None` only if the core is borrowed,
+/// which it never is when a handler ends (the transport's calls into the core never drop
+/// tasks).
 fn transport_of(core: &RefCell<StreamCore>) -> Option<Transport> {
-    core.try_borrow()
-        .ok()
-        .and_then(|c| c.reader.transport().cloned())
+    core.try_borrow().ok().and_then(|c| c.transport().cloned())
 }
 
 impl<Fut> Future for Handler<Fut>

@@ -736,10 +736,10 @@ impl StreamWriter {
         }
     }
 
-    /// After start_tls: write through `transport`, and tell the protocol (S53). The reader keeps
-    /// the raw transport for its flow control (S54).
+    /// After start_tls: write through `transport`, and tell the protocol (S53), which closes
+    /// through it too. The reader keeps the raw transport for its flow control (S54).
     fn replace_transport(&mut self, transport: Transport) {
-        self.core.borrow_mut().over_ssl = true;
+        self.core.borrow_mut().upgraded(transport.clone());
         self.transport = transport;
     }
 }

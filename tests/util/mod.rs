@@ -416,7 +416,7 @@ pub fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
 /// `.await`), runs `meanwhile` once the borrow is taken (the peer sends, say), and returns how
 /// many loop turns the hold took. Fails past 1 000 turns: the loop spins.
 #[allow(dead_code)] // not every test binary that has `util` holds a protocol
-pub fn turns_while_held<P: 'static>(
+pub fn turns_while_held<P: ?Sized + 'static>(
     lp: &asyncio::EventLoop,
     proto: &Rc<RefCell<P>>,
     hold: std::time::Duration,

@@ -20,6 +20,8 @@ mod polls;
 mod search;
 mod waiter;
 
+use waiter::TO_EOF;
+
 /// The first size `get_buffer` offers, and the floor the read size decays to.
 const MIN_READ_SIZE: usize = 512;
 /// Consecutive small reads (under a quarter of the read size) after which the read size halves.
@@ -64,10 +66,11 @@ pub(crate) struct ReaderState {
     transport: Option<Transport>,
     /// We paused the transport (S14). Invariant: implies `transport.is_some()`.
     paused: bool,
-    /// The id of the one read future waiting for data (S20), 0 for none; cleared when woken.
+    /// The id of the one read future waiting for data (S20), 0 for none; cleared when woken,
+    /// except for a read to EOF, marked [`TO_EOF`], which bytes wake without ending its wait.
     /// It carries [`THROUGH`] while the future has a read-through parked on the transport
-    /// (which then holds its waker, not `waiter_waker`) until its wait ends (`end_wait`): a
-    /// flag in a spare bit rather than a field, as every word here is paid by every idle
+    /// (which then holds its waker, not `waiter_waker`) until its wait ends (`end_wait`):
+    /// flags in spare bits rather than fields, as every word here is paid by every idle
     /// connection.
     waiter_id: u64,
     /// The waiter's waker. `None` while there is no waiter, while it is parked on the
@@ -327,6 +330,12 @@ impl ReaderState {
     }
 
     /// What `feed_data` does after appending (streams.py order: wake, then pause).
+    ///
+    /// A read to EOF waiting (D1: it keeps the bytes in place until EOF) is woken, keeps its
+    /// slot (its wait is for EOF, not for these bytes) and the transport is not paused:
+    /// CPython's `read(-1)` takes each chunk out of the buffer as it comes (`read(limit)` in
+    /// a loop), so its buffer does not stay past 2 × limit. Paused here, the transport would
+    /// be resumed at the read's next wait (S16): two `epoll_ctl` calls per socket read.
     #[inline]
     pub(super) fn data_appended(&mut self) -> Option<Waker> {
         debug_assert!(
@@ -336,6 +345,10 @@ impl ReaderState {
             self.end,
             self.buf.len()
         );
+        if self.waiter_id & TO_EOF != 0 {
+            // Checklist: S14, S16, S25, D1.
+            return self.waiter_waker.take(); // None once woken: it has yet to look again
+        }
         let waker = self.wakeup_waiter();
         if !self.paused && self.buffered_len() > self.limit.saturating_mul(2) {
             if let Some(transport) = &self.transport {

@@ -26,7 +26,10 @@ impl ReaderState {
             if self.eof {
                 return Poll::Ready(Ok(self.take_rest()));
             }
-        } else if len > 0 || self.eof {
+            self.wait_for_eof(id, waker)?;
+            return Poll::Pending;
+        }
+        if len > 0 || self.eof {
             return Poll::Ready(Ok(self.take_front(len.min(n.unsigned_abs()))));
         }
         self.wait_for_data(id, "read", waker)?;

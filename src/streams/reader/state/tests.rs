@@ -535,18 +535,64 @@ fn s16_readexactly_beyond_twice_limit_does_not_deadlock() {
 
 #[test]
 fn d1_read_to_eof_keeps_the_transport_flowing_and_bytes_in_place() {
+    // Checklist: S14, S25, D1. read(-1) waits with every byte in place (D1), far past
+    // 2 × limit, and the transport keeps reading throughout: CPython's read(-1) takes each
+    // chunk out of the buffer (read(limit) in a loop), so its buffer does not stay above the
+    // limit and its transport is not left paused.
     let (mut st, t) = with_transport(4);
     let (mut id, w) = (0, noop());
     for i in 0..10u8 {
         assert!(st.poll_read(-1, &mut id, w).is_pending());
+        feed(&mut st, &[i; 5]);
         assert!(t.reading.get(), "read(-1) waits with the transport paused");
-        while t.reading.get() {
-            feed(&mut st, &[i]);
-        }
     }
-    let n = st.buffered_len();
     let _ = st.feed_eof();
-    assert!(matches!(st.poll_read(-1, &mut id, w), Poll::Ready(Ok(v)) if v.len() == n));
+    assert!(matches!(st.poll_read(-1, &mut id, w), Poll::Ready(Ok(v)) if v.len() == 50));
+}
+
+#[test]
+fn s14_s16_read_to_eof_does_not_pause_and_resume_the_transport_per_chunk() {
+    // Checklist: S14, S16, S25, D1. Each chunk past 2 × limit paused the transport and the
+    // read's next wait resumed it (S16): two epoll_ctl calls per socket read for as long as
+    // the read lasted. Two chunks per wake-up, as one readable edge may bring: the second
+    // comes after the first woke the read, before it looks again.
+    let (mut st, t) = with_transport(4);
+    let (mut id, w) = (0, noop());
+    assert!(st.poll_read(-1, &mut id, w).is_pending());
+    for i in 0..100u8 {
+        assert!(st.feed_data(&[i; 3]).is_some(), "the waiting read is woken");
+        assert!(st.feed_data(&[i; 3]).is_none(), "it was woken already");
+        receive(&mut st, &[i; 3]);
+        assert!(st.poll_read(-1, &mut id, w).is_pending());
+    }
+    assert_eq!(
+        (t.pauses.get(), t.resumes.get()),
+        (0, 0),
+        "pause/resume transitions while read(-1) waited"
+    );
+    let _ = st.feed_eof();
+    assert!(matches!(st.poll_read(-1, &mut id, w), Poll::Ready(Ok(v)) if v.len() == 900));
+    st.end_wait(id);
+    assert_eq!(st.waiter_id(), None, "the finished read holds no slot");
+}
+
+#[test]
+fn s14_s21_a_dropped_read_to_eof_leaves_flow_control_as_it_was() {
+    // Checklist: S14, S21. Woken by data, then dropped before it looked again: its slot is
+    // free (S20 does not refuse the next read) and the buffer pauses the transport again.
+    let (mut st, t) = with_transport(4);
+    let (mut id, w) = (0, noop());
+    assert!(st.poll_read(-1, &mut id, w).is_pending());
+    feed(&mut st, b"123456789");
+    st.end_wait(id); // what dropping the future does
+    let mut other = 0;
+    assert!(st.poll_readexactly(20, &mut other, w).is_pending());
+    st.end_wait(other);
+    feed(&mut st, b"0");
+    assert!(
+        st.paused && !t.reading.get(),
+        "10 bytes over a limit of 4, nobody reading: not paused"
+    );
 }
 
 #[test]

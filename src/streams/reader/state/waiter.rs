@@ -10,6 +10,12 @@ use crate::transport::Through;
 
 /// The waiter id's mark for a parked read-through (ids count up from 1 and never reach it).
 pub(super) const THROUGH: u64 = 1 << 63;
+/// The waiter id's mark for a read to EOF (`read(-1)`): it wants every byte, so bytes it
+/// waits for never pause the transport, and it keeps its slot when they wake it (see
+/// `data_appended`). Like [`THROUGH`], a spare bit: no field more in every reader.
+pub(super) const TO_EOF: u64 = 1 << 62;
+/// Both marks: what is left of a waiter id without them is the future's own id.
+const MARKS: u64 = THROUGH | TO_EOF;
 
 /// S20's error, out of the read path.
 #[cold]
@@ -23,7 +29,7 @@ fn another_waiter(func_name: &str) -> Error {
 impl ReaderState {
     /// The id of the read future waiting, if one is.
     pub(crate) fn waiter_id(&self) -> Option<u64> {
-        (self.waiter_id != 0).then_some(self.waiter_id & !THROUGH)
+        (self.waiter_id != 0).then_some(self.waiter_id & !MARKS)
     }
 
     /// Detaches the waiter; the caller wakes the waker (`None` if an edge already woke it).
@@ -66,6 +72,19 @@ impl ReaderState {
         Ok(())
     }
 
+    /// `wait_for_data` for a read to EOF (S25, D1): marked [`TO_EOF`], so that the bytes it
+    /// waits for, all of which it will take, neither pause the transport nor end its wait.
+    #[inline]
+    pub(in crate::streams::reader) fn wait_for_eof(
+        &mut self,
+        id: &mut u64,
+        waker: &Waker,
+    ) -> Result<(), Error> {
+        self.wait_for_data(id, "read", waker)?;
+        self.waiter_id |= TO_EOF;
+        Ok(())
+    }
+
     /// S20's check for the future named `*id` (giving it an id if it has none): the waiter
     /// slot must be free or already its own.
     #[inline]
@@ -73,7 +92,7 @@ impl ReaderState {
         if *id == 0 {
             self.last_waiter_id += 1;
             *id = self.last_waiter_id;
-        } else if self.waiter_id & !THROUGH == *id {
+        } else if self.waiter_id & !MARKS == *id {
             return Ok(());
         }
         if self.waiter_id != 0 {
@@ -170,7 +189,7 @@ impl ReaderState {
     #[inline]
     pub(crate) fn end_wait(&mut self, id: u64) {
         let owner = self.waiter_id;
-        if owner != 0 && owner & !THROUGH == id {
+        if owner != 0 && owner & !MARKS == id {
             if owner & THROUGH != 0 {
                 self.end_through();
             }
