@@ -333,10 +333,15 @@ impl Hold {
         self.tries = self.tries.saturating_add(1);
         if !self.warned && self.since.elapsed() >= Self::WARN_AFTER {
             self.warned = true;
+            // The TLS and PROXY layers' slots are made before their transport: no id.
+            let who = match id {
+                0 => "a transport (TLS or PROXY layer)".to_string(),
+                id => format!("transport {id}"),
+            };
             crate::event_loop::debug::warning!(
-                "transport {id}: its protocol has been borrowed elsewhere for {} ms, so the \
-                 transport cannot call it (is a borrow of the protocol's RefCell held across \
-                 an .await?); it retries every {} ms meanwhile",
+                "{who}: its protocol has been borrowed elsewhere for {} ms, so the transport \
+                 cannot call it (is a borrow of the protocol's RefCell held across an \
+                 .await?); it retries every {} ms meanwhile",
                 self.since.elapsed().as_millis(),
                 1u32 << Self::MAX_SHIFT
             );
