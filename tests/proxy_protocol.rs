@@ -1147,6 +1147,34 @@ fn l44_bytes_held_for_a_borrowed_protocol_are_retried_sparingly() {
     server.close();
 }
 
+/// L44: chunks that keep arriving while the protocol is held join the bytes already held:
+/// one retry waits for the protocol, not one per chunk (each spaced out on its own timers).
+#[test]
+fn l44_chunks_arriving_while_the_protocol_is_held_share_one_retry() {
+    use std::io::Write;
+    let (lp, server, client, proto, t, calls) = paused_behind_the_header();
+    let client = Rc::new(RefCell::new(client));
+    let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
+        t.resume_reading();
+        for i in 0..30u64 {
+            let c = client.clone();
+            lp.call_later(Duration::from_millis(5 * i + 5), move || {
+                c.borrow_mut().write_all(b"+").unwrap();
+            })
+            .unwrap();
+        }
+    });
+    // Our 30 timers and the 30 reads they cause take up to 60 turns, the one spaced-out
+    // retry about 15 more (one retry per chunk: over 600).
+    assert!(turns <= 160, "{turns} loop turns during a 300 ms hold");
+    util::run_until(&lp, 200, || {
+        calls.borrow().concat().matches('+').count() == 30
+    });
+    assert!(calls.borrow()[0].starts_with("data hello"));
+    t.close();
+    server.close();
+}
+
 /// L44: connection_lost owed to a protocol that a user task keeps borrowed (the connection
 /// aborted while the PROXY layer still relays) waits without spinning, then comes once.
 #[test]
