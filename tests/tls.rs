@@ -2063,3 +2063,53 @@ fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then
     t.close();
     server.close();
 }
+
+#[test]
+fn l44_t22_records_arriving_while_the_tls_app_protocol_is_held_share_one_retry() {
+    // As in the PROXY layer (tests/proxy_protocol.rs): 30 records arriving one by one while a
+    // user task keeps the app protocol borrowed wait behind one retry, not one retry each.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let certs = Certs::get();
+    let server = lp
+        .run_until_complete(
+            asyncio::start_server(
+                |r: StreamReader, w: StreamWriter| async move {
+                    r.readexactly(1).await?; // the client's go-ahead
+                    for _ in 0..30 {
+                        w.write(b"+")?;
+                        w.drain().await?;
+                        asyncio::sleep(Duration::from_millis(5)).await;
+                    }
+                    let _ = r.read(-1).await;
+                    w.close();
+                    Ok::<_, Error>(())
+                },
+                "127.0.0.1",
+                0,
+            )
+            .ssl(certs.server_config(&[])),
+        )
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (t, proto) = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .ssl(certs.client_config(&[]))
+                .server_hostname("localhost")
+                .into_future(),
+        )
+        .unwrap()
+        .unwrap();
+    let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
+        t.write(b"g").unwrap()
+    });
+    // The server's 30 sleeps and writes and the client's 30 reads take up to about 100
+    // turns, the one spaced-out retry about 15 more (one retry per record: several hundred).
+    assert!(turns <= 200, "{turns} loop turns during a 300 ms hold");
+    util::run_until(&lp, 200, || {
+        proto.try_borrow().is_ok_and(|p| p.data == [b'+'; 30])
+    });
+    t.close();
+    server.close();
+}
