@@ -32,6 +32,13 @@ use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
 use crate::wakers::Withdraw;
 
+/// The end of a helper thread's writing, for `wait_closed`; the wait takes its waker back if
+/// dropped first (`wakers.rs`).
+async fn helper_done(helper: &super::pipe::HelperDone) -> Result<(), Error> {
+    let mut done = Withdraw::new(|key| helper.withdraw(key));
+    poll_fn(|cx| helper.poll_done(&mut done.key, cx)).await
+}
+
 /// The writing half of a stream connection (Python's `asyncio.StreamWriter`).
 ///
 /// Dropping a writer whose transport is still open closes the transport and logs a warning
@@ -365,8 +372,9 @@ impl StreamWriter {
         };
         let outcome = poll_fn(move |cx| closed.poll(cx)).await;
         if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
-            let mut done = Withdraw::new(|key| helper.withdraw(key));
-            poll_fn(|cx| helper.poll_done(&mut done.key, cx)).await?;
+            // Boxed: this rare wait (a writer through a helper thread) keeps its own state,
+            // one pointer in this future's, which every handler carries while idle.
+            Box::pin(helper_done(helper)).await?;
         }
         outcome
     }
