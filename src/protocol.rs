@@ -257,6 +257,26 @@ fn flush_when_free<T: 'static>(
     }
 }
 
+/// [`when_free`] for the owner's delivery step (a socket or pipe read, a TLS step, the PROXY
+/// layer's held bytes), at most one queued per slot: each chunk that arrives while the
+/// protocol is held calls this again, and joins the retry already waiting instead of queueing
+/// (and spacing out) one of its own.
+pub(crate) fn delivery_when_free<T: 'static>(
+    lp: &crate::event_loop::LoopHandle,
+    owner: std::rc::Weak<T>,
+    slot_of: fn(&T) -> &ProtocolSlot,
+    step: fn(&T),
+) {
+    let Some(me) = owner.upgrade() else { return };
+    if slot_of(&me).delivery_queued.replace(true) {
+        return;
+    }
+    when_free(lp, owner, slot_of, move |me| {
+        slot_of(me).delivery_queued.set(false);
+        step(me);
+    });
+}
+
 /// Runs `f` on `owner` on a later turn, once the protocol in its slot is free: the next turn
 /// if it is free by then, else later ones as [`Hold`] spaces them (a protocol held across an
 /// `.await` must not spin the loop). Nothing runs if the owner has gone or the loop closed.
@@ -393,6 +413,8 @@ pub(crate) struct ProtocolSlot {
     phase: std::cell::Cell<Phase>,
     /// A call through this slot is running (edges queue meanwhile).
     in_call: std::cell::Cell<bool>,
+    /// A delivery retry waits for the protocol ([`delivery_when_free`]).
+    delivery_queued: std::cell::Cell<bool>,
     /// Flow edges waiting for the protocol to be free, oldest first.
     pending: std::cell::Cell<Edges>,
     /// Whether the protocol is a `BufferedProtocol` (asked once per protocol, L50).
@@ -459,6 +481,7 @@ impl ProtocolSlot {
             protocol: RefCell::new(Some(protocol)),
             phase: std::cell::Cell::new(Phase::Fresh),
             in_call: std::cell::Cell::new(false),
+            delivery_queued: std::cell::Cell::new(false),
             pending: std::cell::Cell::new(Edges::default()),
             buffered: std::cell::Cell::new(None),
             lp,

@@ -812,6 +812,34 @@ fn l44_a_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_da
 }
 
 #[test]
+fn l44_chunks_arriving_while_the_protocol_is_held_share_one_retry() {
+    // Each chunk that arrives while the protocol is held is a new readable edge: it joins the
+    // retry already waiting instead of starting one of its own.
+    let lp = EventLoop::new().unwrap();
+    let (rsock, wsock) = asyncio::socketpair().unwrap();
+    let (_t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, rsock))
+        .unwrap()
+        .unwrap();
+    let wsock = Rc::new(RefCell::new(wsock));
+    let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
+        for i in 0..30u64 {
+            let w = wsock.clone();
+            lp.call_later(Duration::from_millis(5 * i + 5), move || {
+                w.borrow_mut().write_all(b"+").unwrap();
+            })
+            .unwrap();
+        }
+    });
+    // Our 30 timers and the 30 edges they cause take up to 60 turns, the one spaced-out
+    // retry about 15 more (one retry per chunk: several hundred).
+    assert!(turns <= 160, "{turns} loop turns during a 300 ms hold");
+    run_until(&lp, 200, || {
+        proto.try_borrow().is_ok_and(|p| p.data == [b'+'; 30])
+    });
+}
+
+#[test]
 fn l49_flow_edges_wait_for_a_busy_protocol_in_order() {
     let lp = EventLoop::new().unwrap();
     let (rsock, wsock) = asyncio::socketpair().unwrap();

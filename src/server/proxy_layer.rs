@@ -64,7 +64,6 @@ impl ProxyOptions {
             buf: RefCell::new(Vec::new()),
             paused: Cell::new(false),
             eof_held: Cell::new(false),
-            retry_queued: Cell::new(false),
             fatal: RefCell::new(None),
             timer: RefCell::new(None),
             raw: RefCell::new(None),
@@ -102,9 +101,6 @@ struct ProxyLayer {
     /// The peer's EOF came while `next` was paused or bytes were still held for it: owed to
     /// `next` after them (L62), and the swap waits for it.
     eof_held: Cell<bool>,
-    /// A retry ([`retry_later`](ProxyLayer::retry_later)) is queued: one at a time, however
-    /// many chunks arrive while `next` is held.
-    retry_queued: Cell<bool>,
     /// Why this layer aborted the connection (the protocol's own fault): what `next`'s
     /// `connection_lost` gets, as from the socket transport's fatal error (L80).
     fatal: RefCell<Option<io::Error>>,
@@ -332,11 +328,7 @@ impl ProxyLayer {
     /// One retry at a time: chunks that arrive while it waits join the held bytes it
     /// delivers, instead of each queueing (and spacing out) a retry of its own.
     fn retry_later(&self) {
-        if self.retry_queued.replace(true) {
-            return;
-        }
-        crate::protocol::when_free(&self.lp, self.me.clone(), next_slot, |me| {
-            me.retry_queued.set(false);
+        crate::protocol::delivery_when_free(&self.lp, self.me.clone(), next_slot, |me| {
             if me.phase.get() == Phase::Relaying {
                 me.flush_pending();
                 me.deliver_held_eof();

@@ -72,6 +72,18 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         crate::protocol::when_free(self.protocol().lp(), self.me().clone(), Self::protocol, f);
     }
 
+    /// `read_ready` once the protocol is free again, as [`when_free`](Self::when_free) runs
+    /// it, with one such retry at a time: every readable edge while the protocol is held
+    /// finds the protocol busy, and joins the retry already waiting.
+    fn read_when_free(&self) {
+        crate::protocol::delivery_when_free(
+            self.protocol().lp(),
+            self.me().clone(),
+            Self::protocol,
+            Self::read_ready,
+        );
+    }
+
     /// The first queued callback (L45): `connection_made`, put off while the protocol is held
     /// elsewhere (still before any data: reading starts only once it has run).
     fn connection_made(&self) {

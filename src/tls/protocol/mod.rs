@@ -150,9 +150,6 @@ pub(crate) struct TlsProtocol {
     ssl_writing_paused: Cell<bool>,
     /// The app paused reading (T17): nothing is decrypted or delivered.
     app_reading_paused: Cell<bool>,
-    /// A step waits for the app protocol to be free (`step_when_free`): one at a time,
-    /// however many records arrive meanwhile.
-    step_queued: Cell<bool>,
     /// App write side: marks and whether we called the app's pause_writing (T14); the same
     /// `FlowControl` as the socket transport's, with sslproto's rule (full at `>= high`).
     write_flow: RefCell<FlowControl>,
@@ -213,7 +210,6 @@ impl TlsProtocol {
             eof_received: Cell::new(false),
             ssl_writing_paused: Cell::new(false),
             app_reading_paused: Cell::new(false),
-            step_queued: Cell::new(false),
             write_flow: RefCell::new(FlowControl::new(
                 FLOW_CONTROL_HIGH_WATER_SSL_WRITE,
                 Full::AtHigh,
@@ -301,19 +297,14 @@ impl TlsProtocol {
 
     /// Runs the current state's pending step once the app protocol is free again: it was
     /// found held (by the app itself, or by a user across an `.await`).
-    /// Records that arrive meanwhile join it rather than each queueing a retry of its own.
+    /// One at a time: records that arrive meanwhile join it rather than each queueing a
+    /// retry of its own.
     fn step_when_free(&self) {
-        if self.step_queued.replace(true) {
-            return;
-        }
-        crate::protocol::when_free(
+        crate::protocol::delivery_when_free(
             &self.lp,
             self.me.clone(),
             |t| &t.app,
-            |t| {
-                t.step_queued.set(false);
-                t.resume_step();
-            },
+            |t| t.resume_step(),
         );
     }
 

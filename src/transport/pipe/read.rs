@@ -73,7 +73,7 @@ impl PipeTransport {
                 }
                 Called::Gone => return,
                 Called::Busy => {
-                    self.when_free(|t| t.read_ready());
+                    self.read_when_free();
                     return;
                 }
                 Called::Panicked(payload) => {

@@ -65,7 +65,7 @@ impl SocketTransport {
                 Called::Gone => return,
                 Called::Busy => {
                     // Held by someone across a loop turn: read later rather than read and drop.
-                    self.when_free(|t| t.read_ready());
+                    self.read_when_free();
                     return;
                 }
                 Called::Panicked(payload) => {
@@ -89,7 +89,7 @@ impl SocketTransport {
     /// buffer is known to be empty (or reading must stop).
     pub(super) fn read_into_plain(&self) -> bool {
         if self.protocol.is_busy() {
-            self.when_free(|t| t.read_ready());
+            self.read_when_free();
             return true;
         }
         let mut buf = self.lp().inner.read_buf.take();
