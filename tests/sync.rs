@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -258,6 +258,78 @@ fn test_lock_uncontended_does_not_allocate_a_waiter() {
         drop(g);
     }
     assert_eq!(format!("{lock:?}"), "Lock { locked: false, waiters: 0 }");
+}
+
+thread_local! {
+    /// A waiting future that [`DropsAWaiter`]'s drop drops.
+    static VICTIM: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>> = const { RefCell::new(None) };
+}
+
+/// A waker whose drop drops the future parked in `VICTIM`: user code running inside the
+/// waiter list whenever the list lets go of its last clone.
+struct DropsAWaiter;
+
+impl std::task::Wake for DropsAWaiter {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+impl Drop for DropsAWaiter {
+    fn drop(&mut self) {
+        let victim = VICTIM.with(|v| v.borrow_mut().take());
+        drop(victim);
+    }
+}
+
+/// Parks `victim` (pending on `lock`) where [`DropsAWaiter`] will drop it; returns that waker.
+fn arm_victim(victim: Pin<Box<dyn Future<Output = ()>>>) -> Waker {
+    VICTIM.with(|v| *v.borrow_mut() = Some(victim));
+    Waker::from(std::sync::Arc::new(DropsAWaiter))
+}
+
+#[test]
+fn test_a_waiter_dropped_by_a_waker_drop_does_not_panic() {
+    // STYLE habit 5: a waker's drop is user code. The waiter list dropped the waker of a
+    // cancelled waiter while it was still borrowed, so a waker whose drop drops another waiter
+    // of the same lock panicked (RefCell already borrowed).
+    let lock: &'static Lock = Box::leak(Box::new(Lock::new()));
+    let mut holder = pin!(lock.acquire());
+    assert!(poll_once(&mut holder).is_ready());
+    let mut victim: Pin<Box<dyn Future<Output = ()>>> = Box::pin(lock.acquire());
+    assert!(poll_once(&mut victim).is_pending());
+    let waker = arm_victim(victim);
+    let mut a = Box::pin(lock.acquire());
+    let mut cx = Context::from_waker(&waker);
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    drop(waker); // the list holds the last clone
+    drop(a); // cancelled: its waker drops, and with it the victim
+    assert!(
+        VICTIM.with(|v| v.borrow().is_none()),
+        "the victim was dropped"
+    );
+    assert_eq!(format!("{lock:?}"), "Lock { locked: true, waiters: 0 }");
+}
+
+#[test]
+fn test_a_waiter_repolled_with_a_new_waker_may_drop_another_waiter() {
+    // The same through a re-poll: the waker replaced by a new one dropped under the borrow.
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    let mut victim: Pin<Box<dyn Future<Output = ()>>> = Box::pin(sem.acquire());
+    assert!(poll_once(&mut victim).is_pending());
+    let waker = arm_victim(victim);
+    let mut a = Box::pin(sem.acquire());
+    let mut cx = Context::from_waker(&waker);
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    drop(waker);
+    assert!(poll_once(&mut a).is_pending()); // a new waker replaces the old one
+    assert!(
+        VICTIM.with(|v| v.borrow().is_none()),
+        "the victim was dropped"
+    );
+    sem.release();
+    assert!(
+        poll_once(&mut a).is_ready(),
+        "the victim left the queue: `a` is first"
+    );
 }
 
 // ---- Event -----------------------------------------------------------------------------------
