@@ -72,7 +72,8 @@ struct Inner {
     running: Cell<usize>,
     /// Every failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
-    /// The waker of `run`, woken when a task ends or fails.
+    /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
+    /// returned or was dropped.
     waker: RefCell<Option<Waker>>,
 }
 
@@ -328,6 +329,9 @@ impl Drop for CloseOnDrop {
         if self.0.state.get() != GroupState::Closed {
             self.0.set_state(GroupState::Closed);
         }
+        // `run` is over: its waker must not live on in a `TaskGroup` handle kept after it.
+        let waker = self.0.waker.borrow_mut().take();
+        drop(waker);
     }
 }
 

@@ -734,6 +734,47 @@ fn test_taskgroup_create_task_after_exit_is_an_error() {
     });
 }
 
+/// A waker that only counts its clones (`Arc::strong_count`).
+struct CountedWaker;
+
+impl std::task::Wake for CountedWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+#[test]
+fn test_taskgroup_finished_keeps_no_waker_of_its_runner() {
+    // A group handle kept after `run` returned (as above) kept the runner's last waker alive
+    // in the group's state: a waker held after its future was gone.
+    let counted = Arc::new(CountedWaker);
+    let waker = std::task::Waker::from(counted.clone());
+    let event = Rc::new(Event::new());
+    let kept = Rc::new(std::cell::RefCell::new(None));
+    let (e, k) = (event.clone(), kept.clone());
+    let mut runner = Box::pin(TaskGroup::run(move |g| {
+        *k.borrow_mut() = Some(g);
+        async move {
+            e.wait().await;
+            Ok::<_, Error>(())
+        }
+    }));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(runner.as_mut().poll(&mut cx).is_pending());
+    drop(waker);
+    event.set(); // the event's clone of the waker goes with the wake
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(matches!(
+        runner.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Ok(()))
+    ));
+    drop(runner);
+    assert!(kept.borrow().is_some(), "the group handle outlives run");
+    assert_eq!(
+        Arc::strong_count(&counted),
+        1,
+        "the group still holds the waker"
+    );
+}
+
 #[test]
 fn test_taskgroup_error_display_names_every_failure() {
     let e = Error::Group(vec![bad("one"), Error::Timeout]);
