@@ -162,6 +162,29 @@ fn two_stuck(event: &Rc<Event>) -> (Vec<BoxFut>, Rc<Cell<bool>>, Rc<Cell<bool>>)
 }
 
 #[test]
+fn test_gather_fails_with_the_first_task_to_fail() {
+    // CPython's done callbacks run in completion order, so `gather` raises the exception of
+    // the child that failed first. Here `b` fails one turn before `a`, and `a` fails in the
+    // turn where the gathering task is woken by `b`, before it runs: the gather used to look
+    // at the tasks in input order and returned `a`'s error.
+    run(async {
+        let a: BoxFut = Box::pin(async {
+            yield_now().await;
+            yield_now().await;
+            Err::<u32, _>(bad("a"))
+        });
+        let b: BoxFut = Box::pin(async {
+            yield_now().await;
+            Err::<u32, _>(bad("b"))
+        });
+        match gather(vec![a, b]).await {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "b", "the first to fail"),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
 fn test_cancel_gather_cancels_children() {
     // Cancelling the task that awaits gather cancels every child (CPython's
     // test_cancel_gather_1 shape).
