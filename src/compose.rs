@@ -4,10 +4,12 @@
 //! over the crate's [`Task`]. A Python coroutine may raise; its Rust counterpart is a future of
 //! `Result<T, E>`, so these functions read an `Err` output as the task's exception.
 //!
-//! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots; each
-//! wake-up re-examines every unfinished task (linear in the number of tasks, as CPython's
-//! `wait` re-examines its set). Nothing here borrows anything across a poll of a task, and no
-//! lock of [`EndOrder`] is held while a waker is cloned, woken or dropped.
+//! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots; a
+//! wake-up of `wait` or `gather` re-examines every unfinished task (linear in the number of
+//! tasks, as CPython's `wait` re-examines its set), while `gather` and `as_completed` first take
+//! the tasks in the order they ended (`EndOrder`, CPython's done callbacks). Nothing here
+//! borrows anything across a poll of a task, and no lock of `EndOrder` is held while a waker is
+//! cloned, woken or dropped.
 //! Calls only into the executor (`Task`) and the timer (`Sleep`).
 
 use std::collections::VecDeque;
@@ -564,21 +566,37 @@ where
     I: IntoIterator<Item = Task<T>>,
     T: 'static,
 {
+    let tasks: Vec<Option<Task<T>>> = tasks.into_iter().map(Some).collect();
     AsCompleted {
-        tasks: tasks.into_iter().collect(),
+        left: tasks.len(),
+        order: EndOrder::new(&tasks),
+        tasks,
     }
 }
 
 /// The iterator of [`as_completed`]; call [`next`](AsCompleted::next).
-#[derive(Debug)]
 pub struct AsCompleted<T: 'static> {
-    /// The tasks whose outcome has not been handed out, in input order.
-    tasks: Vec<Task<T>>,
+    /// The tasks by input position. Invariant: `None` once its outcome was handed out.
+    tasks: Vec<Option<Task<T>>>,
+    /// How many tasks are still `Some`.
+    left: usize,
+    /// The order the tasks ended in: the order `next` hands their outcomes out.
+    order: EndOrder,
+}
+
+impl<T: 'static> std::fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tasks: Vec<&Task<T>> = self.tasks.iter().flatten().collect();
+        f.debug_struct("AsCompleted")
+            .field("tasks", &tasks)
+            .finish()
+    }
 }
 
 impl<T: 'static> AsCompleted<T> {
     /// The outcome of the next task to end, `None` when every outcome has been handed out.
-    /// Tasks that ended before this call come in input order.
+    /// Outcomes come in the order the tasks ended (those that had ended when
+    /// [`as_completed`] was called first, in input order), whenever `next` is called.
     ///
     /// # Examples
     ///
@@ -599,12 +617,12 @@ impl<T: 'static> AsCompleted<T> {
 
     /// How many outcomes are still to come.
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.left
     }
 
     /// Whether every outcome has been handed out.
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.left == 0
     }
 }
 
@@ -619,21 +637,25 @@ impl<T: 'static> Future for NextCompleted<'_, T> {
     type Output = Option<Result<T, Cancelled>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let tasks = &mut self.of.tasks;
-        if tasks.is_empty() {
+        let of = &mut *self.of;
+        if of.left == 0 {
             return Poll::Ready(None);
         }
-        match tasks.iter().position(|t| t.poll_done(cx)) {
-            Some(i) => {
-                let mut task = tasks.remove(i);
-                // Done: the handle yields its outcome at once.
-                match Pin::new(&mut task).poll(cx) {
-                    Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
-                    Poll::Pending => unreachable!("a finished task's handle is ready"),
-                }
+        of.order.set_parent(cx.waker());
+        // Every task has its waker filed since `as_completed`: each end is in `order`.
+        while let Some(i) = of.order.next_ended() {
+            let Some(task) = of.tasks[i].as_mut() else {
+                continue;
+            };
+            // Ended: the handle yields its outcome at once.
+            let mut task_cx = Context::from_waker(&of.order.wakers[i]);
+            if let Poll::Ready(outcome) = Pin::new(task).poll(&mut task_cx) {
+                of.tasks[i] = None;
+                of.left -= 1;
+                return Poll::Ready(Some(outcome));
             }
-            None => Poll::Pending,
         }
+        Poll::Pending
     }
 }
 

@@ -432,6 +432,28 @@ fn test_as_completed_reverse_wait() {
 }
 
 #[test]
+fn test_as_completed_tasks_ending_in_one_turn_come_in_the_order_they_end() {
+    // `b` ends a turn before `a`; `a` ends in the turn where the consumer, woken by `b`, runs
+    // after it. CPython's queue of done callbacks yields b then a; ours scanned the tasks in
+    // input order at each wake-up and yielded a first.
+    run(async {
+        let a = spawn(async {
+            yield_now().await;
+            yield_now().await;
+            'a'
+        });
+        let b = spawn(async {
+            yield_now().await;
+            'b'
+        });
+        let mut completed = as_completed([a, b]);
+        assert_eq!(completed.next().await, Some(Ok('b')));
+        assert_eq!(completed.next().await, Some(Ok('a')));
+        assert_eq!(completed.next().await, None);
+    });
+}
+
+#[test]
 fn test_as_completed_cancelled_task() {
     run(async {
         let t = spawn(std::future::pending::<()>());
