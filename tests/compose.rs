@@ -615,6 +615,78 @@ fn test_cancel_children_on_child_error() {
 }
 
 #[test]
+fn test_taskgroup_10() {
+    // The body fails right after starting two tasks: both are cancelled before they run, and
+    // the group fails with the body's error alone.
+    run(async {
+        let handles = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let h = handles.clone();
+        let r = TaskGroup::run(|g| async move {
+            for v in [42, 11] {
+                let t = g.create_task(async move {
+                    yield_now().await;
+                    Ok::<_, Error>(v)
+                })?;
+                h.borrow_mut().push(t);
+            }
+            Err::<(), _>(bad("1 / 0"))
+        })
+        .await;
+        match r {
+            Err(Error::Group(errors)) => {
+                assert!(matches!(&errors[..], [Error::InvalidArgument(m)] if m == "1 / 0"))
+            }
+            other => panic!("{other:?}"),
+        }
+        for t in handles.borrow().iter() {
+            assert!(t.is_cancelled());
+        }
+    });
+}
+
+/// Tries to start a task in its group as it is dropped (a cancelled task's cleanup).
+struct CreateOnDrop(TaskGroup, Rc<Cell<Option<bool>>>);
+
+impl Drop for CreateOnDrop {
+    fn drop(&mut self) {
+        let late = self.0.create_task(async { Ok::<_, Error>(()) });
+        let refused =
+            matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is shutting down");
+        self.1.set(Some(refused));
+    }
+}
+
+#[test]
+fn test_taskgroup_no_create_task_after_failure() {
+    // A task cancelled by a sibling's failure cannot start another task while it goes.
+    run(async {
+        let refused = Rc::new(Cell::new(None));
+        let r2 = refused.clone();
+        let r = TaskGroup::run(|g| async move {
+            g.create_task(async {
+                yield_now().await;
+                Err::<(), _>(bad("1 / 0"))
+            })?
+            .detach();
+            let g2 = g.clone();
+            g.create_task(async move {
+                let _cleanup = CreateOnDrop(g2, r2);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        match r {
+            Err(Error::Group(errors)) => assert_eq!(errors.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(refused.get(), Some(true), "create_task was refused");
+    });
+}
+
+#[test]
 fn test_taskgroup_07() {
     // The body fails while tasks run: they are cancelled and the body's error is reported.
     run(async {

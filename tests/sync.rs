@@ -552,6 +552,61 @@ fn test_wait_for() {
 }
 
 #[test]
+fn test_notify() {
+    // notify(1) wakes the first waiter only; notify(1) then notify(2048) the other two, in
+    // the order they began to wait.
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let result = Rc::new(RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (1..=3)
+            .map(|i| {
+                let (c, r) = (cond.clone(), result.clone());
+                spawn(async move {
+                    let g = c.lock().await;
+                    let _g = g.wait().await;
+                    r.borrow_mut().push(i);
+                    true
+                })
+            })
+            .collect();
+        settle().await;
+        assert!(result.borrow().is_empty());
+        let g = cond.lock().await;
+        g.notify(1);
+        drop(g);
+        settle().await;
+        assert_eq!(*result.borrow(), [1]);
+        let g = cond.lock().await;
+        g.notify(1);
+        g.notify(2048);
+        drop(g);
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        for t in tasks {
+            assert!(t.is_done());
+            assert!(t.await.unwrap());
+        }
+    });
+}
+
+#[test]
+fn test_timeout_in_block() {
+    // A wait that times out inside `async with condition:`. CPython re-takes the lock before
+    // the TimeoutError; here the dropped wait leaves it released and leaves no waiter behind.
+    run(async {
+        let cond = Condition::new();
+        let g = cond.lock().await;
+        let r = asyncio::timeout(std::time::Duration::ZERO, g.wait()).await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        assert_eq!(
+            format!("{cond:?}"),
+            "Condition { locked: false, waiters: 0 }"
+        );
+        let _g = cond.lock().await; // free again
+    });
+}
+
+#[test]
 fn test_notify_all() {
     run(async {
         let cond = Rc::new(Condition::new());
