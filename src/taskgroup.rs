@@ -167,6 +167,10 @@ impl TaskGroup {
     /// body (it is dropped where it waits) and every other task; cancelled tasks are not
     /// failures.
     ///
+    /// # Panics
+    /// A panic in the body itself is not caught: it unwinds out of `run`, and every task of
+    /// the group is cancelled on the way (CPython adds the body's exception to the group).
+    ///
     /// # Cancel safety
     /// Dropping the future (the task around it was cancelled) drops the body and cancels every
     /// task of the group.

@@ -687,6 +687,37 @@ fn test_taskgroup_no_create_task_after_failure() {
 }
 
 #[test]
+fn test_taskgroup_body_panic_unwinds_and_cancels_the_tasks() {
+    // The documented difference: the body's own panic is not put in the group.
+    run(async {
+        let child = Rc::new(Cell::new(false));
+        let c = child.clone();
+        let runner = spawn(TaskGroup::run(|g| async move {
+            g.create_task(async move {
+                let _flag = DropFlag(c);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            yield_now().await;
+            if std::hint::black_box(true) {
+                panic!("the body panics");
+            }
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(runner.is_done() && !runner.is_cancelled(), "run unwound");
+        assert!(child.get(), "the task was cancelled");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut runner = std::pin::pin!(runner);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = runner.as_mut().poll(&mut cx);
+        }));
+        assert!(outcome.is_err(), "the panic resumes in whoever awaits");
+    });
+}
+
+#[test]
 fn test_taskgroup_07() {
     // The body fails while tasks run: they are cancelled and the body's error is reported.
     run(async {
