@@ -4,7 +4,8 @@
 //! over the crate's [`Task`]. A Python coroutine may raise; its Rust counterpart is a future of
 //! `Result<T, E>`, so these functions read an `Err` output as the task's exception.
 //!
-//! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots; a
+//! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots (for
+//! `gather` and `as_completed`, one `EndOrder` waker per task, holding the awaiting task's); a
 //! wake-up of `wait` or `gather` re-examines every unfinished task (linear in the number of
 //! tasks, as CPython's `wait` re-examines its set), while `gather` and `as_completed` first take
 //! the tasks in the order they ended (`EndOrder`, CPython's done callbacks). Nothing here
@@ -125,9 +126,9 @@ impl EndOrder {
 ///
 /// The first failure (an `Err` output, or `Cancelled` converted by `E: From<Cancelled>`
 /// when a task was cancelled from elsewhere) is returned at once and the other tasks are
-/// cancelled; when several tasks fail before the awaiting task runs, the first to fail is
-/// the one returned, as in CPython. This differs from CPython, which leaves them running: here nothing would be
-/// left to await them. A panic in a task resumes in the awaiting task, and the other tasks
+/// cancelled. This differs from CPython, which leaves them running: here nothing would be
+/// left to await them. Of several tasks that fail before the awaiting task runs, the first
+/// to fail is the one returned, as in CPython. A panic in a task resumes in the awaiting task, and the other tasks
 /// are cancelled as the `Gather` is dropped. For Python's `return_exceptions=True` see
 /// [`gather_return_exceptions`].
 ///
