@@ -522,6 +522,65 @@ fn test_wait_cancel_after_notify() {
     });
 }
 
+/// CPython 3.13's `test_cancelled_wakeup` and `test_cancelled_wakeup_relock`: two consumers
+/// wait for `state != 0`; one item is produced and one consumer notified, and that consumer is
+/// cancelled, either before it runs or (`relock`) once it waits for the lock again. The
+/// notification must reach the other consumer, which takes the item.
+fn cancelled_wakeup(relock: bool) {
+    run(async move {
+        let cond = Rc::new(Condition::new());
+        let state = Rc::new(Cell::new(0i32));
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (c, st) = (cond.clone(), state.clone());
+                spawn(async move {
+                    let mut g = c.lock().await;
+                    loop {
+                        g = g.wait_for(|| st.get() != 0).await;
+                        if st.get() < 0 {
+                            return;
+                        }
+                        st.set(st.get() - 1);
+                    }
+                })
+            })
+            .collect();
+        settle().await;
+        let g = cond.lock().await;
+        state.set(state.get() + 1);
+        g.notify(1);
+        if relock {
+            settle().await; // the notified consumer now waits for the lock we hold
+        }
+        consumers[0].cancel();
+        settle().await; // the cancellation lands
+        drop(g);
+        settle().await;
+        let g = cond.lock().await;
+        assert_eq!(
+            state.get(),
+            0,
+            "the item was consumed: the wakeup was not lost"
+        );
+        state.set(-1);
+        g.notify_all();
+        drop(g);
+        let mut consumers = consumers.into_iter();
+        assert!(consumers.next().unwrap().await.is_err(), "cancelled");
+        consumers.next().unwrap().await.unwrap();
+    });
+}
+
+#[test]
+fn test_cancelled_wakeup() {
+    cancelled_wakeup(false);
+}
+
+#[test]
+fn test_cancelled_wakeup_relock() {
+    cancelled_wakeup(true);
+}
+
 #[test]
 fn test_wait_for() {
     run(async {
