@@ -4,14 +4,20 @@
 //! over the crate's [`Task`]. A Python coroutine may raise; its Rust counterpart is a future of
 //! `Result<T, E>`, so these functions read an `Err` output as the task's exception.
 //!
-//! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots; each
-//! wake-up re-examines every unfinished task (linear in the number of tasks, as CPython's
-//! `wait` re-examines its set). Nothing here borrows anything across a poll of a task.
+//! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots (for
+//! `gather` and `as_completed`, one `EndOrder` waker per task, holding the awaiting task's); a
+//! wake-up of `wait` or `gather` re-examines every unfinished task (linear in the number of
+//! tasks, as CPython's `wait` re-examines its set), while `gather` and `as_completed` first take
+//! the tasks in the order they ended (`EndOrder`, CPython's done callbacks). Nothing here
+//! borrows anything across a poll of a task, and no lock of `EndOrder` is held while a waker is
+//! cloned, woken or dropped.
 //! Calls only into the executor (`Task`) and the timer (`Sleep`).
 
+use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::error::{Cancelled, Error};
@@ -33,13 +39,96 @@ where
         .collect()
 }
 
+/// The order in which a set of tasks end, which CPython keeps by running their done callbacks
+/// in that order (`gather` fails with the first failure *in time*). Each task's join slot holds
+/// a waker of its own, filed when the set is made (CPython adds its callbacks in the `gather`
+/// call): woken as the task ends, it notes the task's position, then wakes the awaiting task.
+struct EndOrder {
+    /// Shared with the tasks' wakers.
+    shared: Arc<Ended>,
+    /// The waker filed with each task, by input position.
+    wakers: Vec<Waker>,
+}
+
+/// What the tasks' wakers write. Only the loop's thread touches it (wakers must be `Send`).
+#[derive(Default)]
+struct Ended {
+    /// Positions of the tasks that ended, oldest first, not yet taken by the awaiting future.
+    order: Mutex<VecDeque<usize>>,
+    /// The awaiting task's waker; taken when woken.
+    parent: Mutex<Option<Waker>>,
+}
+
+/// The waker filed with the task at `index`.
+struct EndWaker {
+    index: usize,
+    ended: Arc<Ended>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Wake for EndWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.ended.order).push_back(self.index);
+        let parent = lock(&self.ended.parent).take();
+        if let Some(w) = parent {
+            w.wake();
+        }
+    }
+}
+
+impl EndOrder {
+    /// Files a waker with every task; a task already ended is noted at once, in input order.
+    fn new<T>(tasks: &[Option<Task<T>>]) -> EndOrder {
+        let shared = Arc::new(Ended::default());
+        let wakers: Vec<Waker> = (0..tasks.len())
+            .map(|index| {
+                Waker::from(Arc::new(EndWaker {
+                    index,
+                    ended: shared.clone(),
+                }))
+            })
+            .collect();
+        for (i, task) in tasks.iter().enumerate() {
+            let Some(task) = task else { continue };
+            if task.poll_done(&mut Context::from_waker(&wakers[i])) {
+                lock(&shared.order).push_back(i);
+            }
+        }
+        EndOrder { shared, wakers }
+    }
+
+    /// Remembers whose task to wake at the next end.
+    fn set_parent(&self, waker: &Waker) {
+        let mut parent = lock(&self.shared.parent);
+        let replaced = match &*parent {
+            Some(w) if w.will_wake(waker) => None,
+            _ => parent.replace(waker.clone()),
+        };
+        drop(parent);
+        drop(replaced); // after the lock: a waker's drop may run user code
+    }
+
+    /// The position of the next task that ended, oldest first.
+    fn next_ended(&self) -> Option<usize> {
+        lock(&self.shared.order).pop_front()
+    }
+}
+
 /// Spawns every future as a task and waits for all of them; their results come back in the
 /// order of the input (Python's `asyncio.gather(*aws)`).
 ///
-/// The first failure found (an `Err` output, or `Cancelled` converted by `E: From<Cancelled>`
+/// The first failure (an `Err` output, or `Cancelled` converted by `E: From<Cancelled>`
 /// when a task was cancelled from elsewhere) is returned at once and the other tasks are
 /// cancelled. This differs from CPython, which leaves them running: here nothing would be
-/// left to await them. A panic in a task resumes in the awaiting task, and the other tasks
+/// left to await them. Of several tasks that fail before the awaiting task runs, the first
+/// to fail is the one returned, as in CPython. A panic in a task resumes in the awaiting task, and the other tasks
 /// are cancelled as the `Gather` is dropped. For Python's `return_exceptions=True` see
 /// [`gather_return_exceptions`].
 ///
@@ -78,6 +167,7 @@ where
     let results = tasks.iter().map(|_| None).collect();
     Gather {
         left: tasks.len(),
+        order: EndOrder::new(&tasks),
         tasks,
         results,
         finished: false,
@@ -150,8 +240,31 @@ pub struct Gather<T: 'static, E: 'static> {
     results: Vec<Option<T>>,
     /// How many tasks are still `Some`.
     left: usize,
+    /// The order the tasks ended in: the first failure is the first to fail.
+    order: EndOrder,
     /// The output was returned.
     finished: bool,
+}
+
+impl<T: 'static, E: From<Cancelled> + 'static> Gather<T, E> {
+    /// Polls task `i` with its own waker; the failure, if it ended with one.
+    fn collect(&mut self, i: usize) -> Option<E> {
+        let task = self.tasks[i].as_mut()?;
+        let mut cx = Context::from_waker(&self.order.wakers[i]);
+        let Poll::Ready(outcome) = Pin::new(task).poll(&mut cx) else {
+            return None;
+        };
+        self.tasks[i] = None;
+        self.left -= 1;
+        match outcome {
+            Ok(Ok(v)) => {
+                self.results[i] = Some(v);
+                None
+            }
+            Ok(Err(e)) => Some(e),
+            Err(Cancelled) => Some(E::from(Cancelled)),
+        }
+    }
 }
 
 impl<T: 'static, E: From<Cancelled> + 'static> Future for Gather<T, E> {
@@ -160,19 +273,17 @@ impl<T: 'static, E: From<Cancelled> + 'static> Future for Gather<T, E> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         assert!(!this.finished, "Gather polled after it completed");
+        this.order.set_parent(cx.waker());
+        // The tasks that ended, in the order they ended; then every other task, so that each
+        // handle counts as awaited (a drop of the gather cancels it at once).
+        while let Some(i) = this.order.next_ended() {
+            if let Some(e) = this.collect(i) {
+                return Poll::Ready(Err(this.fail(e)));
+            }
+        }
         for i in 0..this.tasks.len() {
-            let Some(task) = &mut this.tasks[i] else {
-                continue;
-            };
-            let Poll::Ready(outcome) = Pin::new(task).poll(cx) else {
-                continue;
-            };
-            this.tasks[i] = None;
-            this.left -= 1;
-            match outcome {
-                Ok(Ok(v)) => this.results[i] = Some(v),
-                Ok(Err(e)) => return Poll::Ready(Err(this.fail(e))),
-                Err(Cancelled) => return Poll::Ready(Err(this.fail(E::from(Cancelled)))),
+            if let Some(e) = this.collect(i) {
+                return Poll::Ready(Err(this.fail(e)));
             }
         }
         if this.left > 0 {
@@ -456,21 +567,37 @@ where
     I: IntoIterator<Item = Task<T>>,
     T: 'static,
 {
+    let tasks: Vec<Option<Task<T>>> = tasks.into_iter().map(Some).collect();
     AsCompleted {
-        tasks: tasks.into_iter().collect(),
+        left: tasks.len(),
+        order: EndOrder::new(&tasks),
+        tasks,
     }
 }
 
 /// The iterator of [`as_completed`]; call [`next`](AsCompleted::next).
-#[derive(Debug)]
 pub struct AsCompleted<T: 'static> {
-    /// The tasks whose outcome has not been handed out, in input order.
-    tasks: Vec<Task<T>>,
+    /// The tasks by input position. Invariant: `None` once its outcome was handed out.
+    tasks: Vec<Option<Task<T>>>,
+    /// How many tasks are still `Some`.
+    left: usize,
+    /// The order the tasks ended in: the order `next` hands their outcomes out.
+    order: EndOrder,
+}
+
+impl<T: 'static> std::fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tasks: Vec<&Task<T>> = self.tasks.iter().flatten().collect();
+        f.debug_struct("AsCompleted")
+            .field("tasks", &tasks)
+            .finish()
+    }
 }
 
 impl<T: 'static> AsCompleted<T> {
     /// The outcome of the next task to end, `None` when every outcome has been handed out.
-    /// Tasks that ended before this call come in input order.
+    /// Outcomes come in the order the tasks ended (those that had ended when
+    /// [`as_completed`] was called first, in input order), whenever `next` is called.
     ///
     /// # Examples
     ///
@@ -491,12 +618,12 @@ impl<T: 'static> AsCompleted<T> {
 
     /// How many outcomes are still to come.
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.left
     }
 
     /// Whether every outcome has been handed out.
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.left == 0
     }
 }
 
@@ -511,21 +638,25 @@ impl<T: 'static> Future for NextCompleted<'_, T> {
     type Output = Option<Result<T, Cancelled>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let tasks = &mut self.of.tasks;
-        if tasks.is_empty() {
+        let of = &mut *self.of;
+        if of.left == 0 {
             return Poll::Ready(None);
         }
-        match tasks.iter().position(|t| t.poll_done(cx)) {
-            Some(i) => {
-                let mut task = tasks.remove(i);
-                // Done: the handle yields its outcome at once.
-                match Pin::new(&mut task).poll(cx) {
-                    Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
-                    Poll::Pending => unreachable!("a finished task's handle is ready"),
-                }
+        of.order.set_parent(cx.waker());
+        // Every task has its waker filed since `as_completed`: each end is in `order`.
+        while let Some(i) = of.order.next_ended() {
+            let Some(task) = of.tasks[i].as_mut() else {
+                continue;
+            };
+            // Ended: the handle yields its outcome at once.
+            let mut task_cx = Context::from_waker(&of.order.wakers[i]);
+            if let Poll::Ready(outcome) = Pin::new(task).poll(&mut task_cx) {
+                of.tasks[i] = None;
+                of.left -= 1;
+                return Poll::Ready(Some(outcome));
             }
-            None => Poll::Pending,
         }
+        Poll::Pending
     }
 }
 

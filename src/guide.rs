@@ -202,9 +202,9 @@
 //! | `asyncio.gather(*aws)` | `asyncio::gather(futures).await` → `Result<Vec<T>, E>` over futures of `Result<T, E>`, results in input order; the first failure is returned and the other tasks are cancelled (CPython leaves them running) |
 //! | `asyncio.gather(*aws, return_exceptions=True)` | `asyncio::gather_return_exceptions(futures).await` → `Vec<Result<T, E>>` |
 //! | `asyncio.wait(tasks, timeout=…, return_when=FIRST_COMPLETED)` | `asyncio::wait(tasks, ReturnWhen::FirstCompleted).timeout(d).await` → `(done, pending)`, two `Vec<Task<_>>` in input order; also `FirstException`, `AllCompleted`; no tasks: `Error::InvalidArgument` |
-//! | `for f in asyncio.as_completed(tasks): await f` | `let mut c = asyncio::as_completed(tasks); while let Some(outcome) = c.next().await { … }` |
+//! | `for f in asyncio.as_completed(tasks): await f` | `let mut c = asyncio::as_completed(tasks); while let Some(outcome) = c.next().await { … }`, in the order the tasks end; no `timeout=`: wrap `c.next()` in `asyncio::timeout` (it is cancel safe) |
 //! | `await asyncio.shield(task)`; `await asyncio.wait_for(asyncio.shield(task), t)` then `await task` | `asyncio::shield(&mut task).await`: a cancelled or timed-out waiter leaves the task running, and the handle stays yours to await again; for a bare coroutine, `spawn` it first |
-//! | `async with asyncio.TaskGroup() as tg: tg.create_task(coro)` | `TaskGroup::run(\|tg\| async move { tg.create_task(fut)?; … }).await`; the first failure cancels the body and the other tasks |
+//! | `async with asyncio.TaskGroup() as tg: tg.create_task(coro)` | `TaskGroup::run(\|tg\| async move { tg.create_task(fut)?; … }).await`; the first failure cancels the body and the other tasks; a panic in the body itself unwinds out of `run` (the tasks are cancelled), where CPython adds the body's exception to the group |
 //! | `ExceptionGroup` (from a `TaskGroup`) | `Error::Group(Vec<Error>)`, every failure in order; a panicking task is `Error::Panic` in it |
 //! | `loop.run_in_executor(None, f)`, `asyncio.to_thread(f)` | `asyncio::run_in_executor(f).await`, `asyncio::to_thread(f).await` → `Result<T, Error>` (a panic in `f` is `Error::Panic`); one bounded pool per process, shared with the resolver |
 //! | `loop.set_default_executor(ThreadPoolExecutor(max_workers=n))` | `asyncio::set_executor_max_threads(n)` |

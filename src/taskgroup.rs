@@ -72,7 +72,8 @@ struct Inner {
     running: Cell<usize>,
     /// Every failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
-    /// The waker of `run`, woken when a task ends or fails.
+    /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
+    /// returned or was dropped.
     waker: RefCell<Option<Waker>>,
 }
 
@@ -165,6 +166,10 @@ impl TaskGroup {
     /// failed (returned `Err` or panicked: [`Error::Panic`]). The first failure cancels the
     /// body (it is dropped where it waits) and every other task; cancelled tasks are not
     /// failures.
+    ///
+    /// # Panics
+    /// A panic in the body itself is not caught: it unwinds out of `run`, and every task of
+    /// the group is cancelled on the way (CPython adds the body's exception to the group).
     ///
     /// # Cancel safety
     /// Dropping the future (the task around it was cancelled) drops the body and cancels every
@@ -338,6 +343,9 @@ impl Drop for CloseOnDrop {
         if self.0.state.get() != GroupState::Closed {
             self.0.set_state(GroupState::Closed);
         }
+        // `run` is over: its waker must not live on in a `TaskGroup` handle kept after it.
+        let waker = self.0.waker.borrow_mut().take();
+        drop(waker);
     }
 }
 

@@ -162,6 +162,29 @@ fn two_stuck(event: &Rc<Event>) -> (Vec<BoxFut>, Rc<Cell<bool>>, Rc<Cell<bool>>)
 }
 
 #[test]
+fn test_gather_fails_with_the_first_task_to_fail() {
+    // CPython's done callbacks run in completion order, so `gather` raises the exception of
+    // the child that failed first. Here `b` fails one turn before `a`, and `a` fails in the
+    // turn where the gathering task is woken by `b`, before it runs: the gather used to look
+    // at the tasks in input order and returned `a`'s error.
+    run(async {
+        let a: BoxFut = Box::pin(async {
+            yield_now().await;
+            yield_now().await;
+            Err::<u32, _>(bad("a"))
+        });
+        let b: BoxFut = Box::pin(async {
+            yield_now().await;
+            Err::<u32, _>(bad("b"))
+        });
+        match gather(vec![a, b]).await {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "b", "the first to fail"),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
 fn test_cancel_gather_cancels_children() {
     // Cancelling the task that awaits gather cancels every child (CPython's
     // test_cancel_gather_1 shape).
@@ -409,6 +432,28 @@ fn test_as_completed_reverse_wait() {
 }
 
 #[test]
+fn test_as_completed_tasks_ending_in_one_turn_come_in_the_order_they_end() {
+    // `b` ends a turn before `a`; `a` ends in the turn where the consumer, woken by `b`, runs
+    // after it. CPython's queue of done callbacks yields b then a; ours scanned the tasks in
+    // input order at each wake-up and yielded a first.
+    run(async {
+        let a = spawn(async {
+            yield_now().await;
+            yield_now().await;
+            'a'
+        });
+        let b = spawn(async {
+            yield_now().await;
+            'b'
+        });
+        let mut completed = as_completed([a, b]);
+        assert_eq!(completed.next().await, Some(Ok('b')));
+        assert_eq!(completed.next().await, Some(Ok('a')));
+        assert_eq!(completed.next().await, None);
+    });
+}
+
+#[test]
 fn test_as_completed_cancelled_task() {
     run(async {
         let t = spawn(std::future::pending::<()>());
@@ -566,6 +611,109 @@ fn test_cancel_children_on_child_error() {
         .await;
         assert!(matches!(got, Err(Error::Group(ref e)) if e.len() == 1));
         assert!(runner_cancel.get() && t2_cancel.get());
+    });
+}
+
+#[test]
+fn test_taskgroup_10() {
+    // The body fails right after starting two tasks: both are cancelled before they run, and
+    // the group fails with the body's error alone.
+    run(async {
+        let handles = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let h = handles.clone();
+        let r = TaskGroup::run(|g| async move {
+            for v in [42, 11] {
+                let t = g.create_task(async move {
+                    yield_now().await;
+                    Ok::<_, Error>(v)
+                })?;
+                h.borrow_mut().push(t);
+            }
+            Err::<(), _>(bad("1 / 0"))
+        })
+        .await;
+        match r {
+            Err(Error::Group(errors)) => {
+                assert!(matches!(&errors[..], [Error::InvalidArgument(m)] if m == "1 / 0"))
+            }
+            other => panic!("{other:?}"),
+        }
+        for t in handles.borrow().iter() {
+            assert!(t.is_cancelled());
+        }
+    });
+}
+
+/// Tries to start a task in its group as it is dropped (a cancelled task's cleanup).
+struct CreateOnDrop(TaskGroup, Rc<Cell<Option<bool>>>);
+
+impl Drop for CreateOnDrop {
+    fn drop(&mut self) {
+        let late = self.0.create_task(async { Ok::<_, Error>(()) });
+        let refused =
+            matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is shutting down");
+        self.1.set(Some(refused));
+    }
+}
+
+#[test]
+fn test_taskgroup_no_create_task_after_failure() {
+    // A task cancelled by a sibling's failure cannot start another task while it goes.
+    run(async {
+        let refused = Rc::new(Cell::new(None));
+        let r2 = refused.clone();
+        let r = TaskGroup::run(|g| async move {
+            g.create_task(async {
+                yield_now().await;
+                Err::<(), _>(bad("1 / 0"))
+            })?
+            .detach();
+            let g2 = g.clone();
+            g.create_task(async move {
+                let _cleanup = CreateOnDrop(g2, r2);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        match r {
+            Err(Error::Group(errors)) => assert_eq!(errors.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(refused.get(), Some(true), "create_task was refused");
+    });
+}
+
+#[test]
+fn test_taskgroup_body_panic_unwinds_and_cancels_the_tasks() {
+    // The documented difference: the body's own panic is not put in the group.
+    run(async {
+        let child = Rc::new(Cell::new(false));
+        let c = child.clone();
+        let runner = spawn(TaskGroup::run(|g| async move {
+            g.create_task(async move {
+                let _flag = DropFlag(c);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            yield_now().await;
+            if std::hint::black_box(true) {
+                panic!("the body panics");
+            }
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(runner.is_done() && !runner.is_cancelled(), "run unwound");
+        assert!(child.get(), "the task was cancelled");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut runner = std::pin::pin!(runner);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = runner.as_mut().poll(&mut cx);
+        }));
+        assert!(outcome.is_err(), "the panic resumes in whoever awaits");
     });
 }
 
@@ -732,6 +880,47 @@ fn test_taskgroup_create_task_after_exit_is_an_error() {
         let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });
         assert!(matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is finished"));
     });
+}
+
+/// A waker that only counts its clones (`Arc::strong_count`).
+struct CountedWaker;
+
+impl std::task::Wake for CountedWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+#[test]
+fn test_taskgroup_finished_keeps_no_waker_of_its_runner() {
+    // A group handle kept after `run` returned (as above) kept the runner's last waker alive
+    // in the group's state: a waker held after its future was gone.
+    let counted = Arc::new(CountedWaker);
+    let waker = std::task::Waker::from(counted.clone());
+    let event = Rc::new(Event::new());
+    let kept = Rc::new(std::cell::RefCell::new(None));
+    let (e, k) = (event.clone(), kept.clone());
+    let mut runner = Box::pin(TaskGroup::run(move |g| {
+        *k.borrow_mut() = Some(g);
+        async move {
+            e.wait().await;
+            Ok::<_, Error>(())
+        }
+    }));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(runner.as_mut().poll(&mut cx).is_pending());
+    drop(waker);
+    event.set(); // the event's clone of the waker goes with the wake
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(matches!(
+        runner.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Ok(()))
+    ));
+    drop(runner);
+    assert!(kept.borrow().is_some(), "the group handle outlives run");
+    assert_eq!(
+        Arc::strong_count(&counted),
+        1,
+        "the group still holds the waker"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -260,6 +260,78 @@ fn test_lock_uncontended_does_not_allocate_a_waiter() {
     assert_eq!(format!("{lock:?}"), "Lock { locked: false, waiters: 0 }");
 }
 
+thread_local! {
+    /// A waiting future that [`DropsAWaiter`]'s drop drops.
+    static VICTIM: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>> = const { RefCell::new(None) };
+}
+
+/// A waker whose drop drops the future parked in `VICTIM`: user code running inside the
+/// waiter list whenever the list lets go of its last clone.
+struct DropsAWaiter;
+
+impl std::task::Wake for DropsAWaiter {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+impl Drop for DropsAWaiter {
+    fn drop(&mut self) {
+        let victim = VICTIM.with(|v| v.borrow_mut().take());
+        drop(victim);
+    }
+}
+
+/// Parks `victim` (pending on `lock`) where [`DropsAWaiter`] will drop it; returns that waker.
+fn arm_victim(victim: Pin<Box<dyn Future<Output = ()>>>) -> Waker {
+    VICTIM.with(|v| *v.borrow_mut() = Some(victim));
+    Waker::from(std::sync::Arc::new(DropsAWaiter))
+}
+
+#[test]
+fn test_a_waiter_dropped_by_a_waker_drop_does_not_panic() {
+    // STYLE habit 5: a waker's drop is user code. The waiter list dropped the waker of a
+    // cancelled waiter while it was still borrowed, so a waker whose drop drops another waiter
+    // of the same lock panicked (RefCell already borrowed).
+    let lock: &'static Lock = Box::leak(Box::new(Lock::new()));
+    let mut holder = pin!(lock.acquire());
+    assert!(poll_once(&mut holder).is_ready());
+    let mut victim: Pin<Box<dyn Future<Output = ()>>> = Box::pin(lock.acquire());
+    assert!(poll_once(&mut victim).is_pending());
+    let waker = arm_victim(victim);
+    let mut a = Box::pin(lock.acquire());
+    let mut cx = Context::from_waker(&waker);
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    drop(waker); // the list holds the last clone
+    drop(a); // cancelled: its waker drops, and with it the victim
+    assert!(
+        VICTIM.with(|v| v.borrow().is_none()),
+        "the victim was dropped"
+    );
+    assert_eq!(format!("{lock:?}"), "Lock { locked: true, waiters: 0 }");
+}
+
+#[test]
+fn test_a_waiter_repolled_with_a_new_waker_may_drop_another_waiter() {
+    // The same through a re-poll: the waker replaced by a new one dropped under the borrow.
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    let mut victim: Pin<Box<dyn Future<Output = ()>>> = Box::pin(sem.acquire());
+    assert!(poll_once(&mut victim).is_pending());
+    let waker = arm_victim(victim);
+    let mut a = Box::pin(sem.acquire());
+    let mut cx = Context::from_waker(&waker);
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    drop(waker);
+    assert!(poll_once(&mut a).is_pending()); // a new waker replaces the old one
+    assert!(
+        VICTIM.with(|v| v.borrow().is_none()),
+        "the victim was dropped"
+    );
+    sem.release();
+    assert!(
+        poll_once(&mut a).is_ready(),
+        "the victim left the queue: `a` is first"
+    );
+}
+
 // ---- Event -----------------------------------------------------------------------------------
 
 #[test]
@@ -450,6 +522,65 @@ fn test_wait_cancel_after_notify() {
     });
 }
 
+/// CPython 3.13's `test_cancelled_wakeup` and `test_cancelled_wakeup_relock`: two consumers
+/// wait for `state != 0`; one item is produced and one consumer notified, and that consumer is
+/// cancelled, either before it runs or (`relock`) once it waits for the lock again. The
+/// notification must reach the other consumer, which takes the item.
+fn cancelled_wakeup(relock: bool) {
+    run(async move {
+        let cond = Rc::new(Condition::new());
+        let state = Rc::new(Cell::new(0i32));
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (c, st) = (cond.clone(), state.clone());
+                spawn(async move {
+                    let mut g = c.lock().await;
+                    loop {
+                        g = g.wait_for(|| st.get() != 0).await;
+                        if st.get() < 0 {
+                            return;
+                        }
+                        st.set(st.get() - 1);
+                    }
+                })
+            })
+            .collect();
+        settle().await;
+        let g = cond.lock().await;
+        state.set(state.get() + 1);
+        g.notify(1);
+        if relock {
+            settle().await; // the notified consumer now waits for the lock we hold
+        }
+        consumers[0].cancel();
+        settle().await; // the cancellation lands
+        drop(g);
+        settle().await;
+        let g = cond.lock().await;
+        assert_eq!(
+            state.get(),
+            0,
+            "the item was consumed: the wakeup was not lost"
+        );
+        state.set(-1);
+        g.notify_all();
+        drop(g);
+        let mut consumers = consumers.into_iter();
+        assert!(consumers.next().unwrap().await.is_err(), "cancelled");
+        consumers.next().unwrap().await.unwrap();
+    });
+}
+
+#[test]
+fn test_cancelled_wakeup() {
+    cancelled_wakeup(false);
+}
+
+#[test]
+fn test_cancelled_wakeup_relock() {
+    cancelled_wakeup(true);
+}
+
 #[test]
 fn test_wait_for() {
     run(async {
@@ -476,6 +607,61 @@ fn test_wait_for() {
         settle().await;
         assert_eq!(calls.get(), 3);
         t.await.unwrap();
+    });
+}
+
+#[test]
+fn test_notify() {
+    // notify(1) wakes the first waiter only; notify(1) then notify(2048) the other two, in
+    // the order they began to wait.
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let result = Rc::new(RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (1..=3)
+            .map(|i| {
+                let (c, r) = (cond.clone(), result.clone());
+                spawn(async move {
+                    let g = c.lock().await;
+                    let _g = g.wait().await;
+                    r.borrow_mut().push(i);
+                    true
+                })
+            })
+            .collect();
+        settle().await;
+        assert!(result.borrow().is_empty());
+        let g = cond.lock().await;
+        g.notify(1);
+        drop(g);
+        settle().await;
+        assert_eq!(*result.borrow(), [1]);
+        let g = cond.lock().await;
+        g.notify(1);
+        g.notify(2048);
+        drop(g);
+        settle().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        for t in tasks {
+            assert!(t.is_done());
+            assert!(t.await.unwrap());
+        }
+    });
+}
+
+#[test]
+fn test_timeout_in_block() {
+    // A wait that times out inside `async with condition:`. CPython re-takes the lock before
+    // the TimeoutError; here the dropped wait leaves it released and leaves no waiter behind.
+    run(async {
+        let cond = Condition::new();
+        let g = cond.lock().await;
+        let r = asyncio::timeout(std::time::Duration::ZERO, g.wait()).await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        assert_eq!(
+            format!("{cond:?}"),
+            "Condition { locked: false, waiters: 0 }"
+        );
+        let _g = cond.lock().await; // free again
     });
 }
 

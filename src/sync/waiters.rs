@@ -8,6 +8,9 @@
 //!
 //! Nothing here allocates until a task actually has to wait; the slab and the queue keep their
 //! capacity afterwards.
+//!
+//! Ground rule: no borrow of the list is alive while a waker is cloned, woken or dropped. A
+//! waker is user code (its vtable): its drop may drop another waiter of this very list.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -55,9 +58,11 @@ impl Waiters {
 
     /// Queues a new waiter at the back; returns its key.
     pub(crate) fn push(&self, waker: &Waker) -> usize {
+        // Cloned before the borrow: a waker's clone is user code too (its vtable).
+        let waker = Some(waker.clone());
         let mut inner = self.inner.borrow_mut();
         let key = inner.slots.insert(Slot {
-            waker: Some(waker.clone()),
+            waker,
             notified: false,
         });
         inner.order.push_back(key);
@@ -67,18 +72,18 @@ impl Waiters {
     /// Whether waiter `key` has been notified; if not, remembers `waker` for later.
     pub(crate) fn poll(&self, key: usize, waker: &Waker) -> bool {
         let mut inner = self.inner.borrow_mut();
-        match inner.slots.get_mut(key) {
-            Some(slot) if slot.notified => true,
-            Some(slot) => {
-                match &mut slot.waker {
-                    Some(w) if w.will_wake(waker) => {}
-                    w => *w = Some(waker.clone()),
-                }
-                false
-            }
+        let (notified, replaced) = match inner.slots.get_mut(key) {
+            Some(slot) if slot.notified => (true, None),
+            Some(slot) => match &mut slot.waker {
+                Some(w) if w.will_wake(waker) => (false, None),
+                w => (false, w.replace(waker.clone())),
+            },
             // Not reachable: a key lives until its future removes it.
-            None => true,
-        }
+            None => (true, None),
+        };
+        drop(inner);
+        drop(replaced); // after the borrow: a waker's drop may run user code
+        notified
     }
 
     /// Forgets waiter `key`; returns whether it had been notified.
@@ -87,7 +92,11 @@ impl Waiters {
         if let Some(pos) = inner.order.iter().position(|&k| k == key) {
             inner.order.remove(pos);
         }
-        inner.slots.try_remove(key).is_some_and(|s| s.notified)
+        let slot = inner.slots.try_remove(key);
+        drop(inner);
+        // The slot (and the waker in it) drops after the borrow: a waker's drop may run user
+        // code that drops another waiter of this list.
+        slot.is_some_and(|s| s.notified)
     }
 
     /// Notifies the first queued waiter and leaves it queued; nothing when it is already
