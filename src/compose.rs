@@ -128,8 +128,8 @@ impl EndOrder {
 /// when a task was cancelled from elsewhere) is returned at once and the other tasks are
 /// cancelled. This differs from CPython, which leaves them running: here nothing would be
 /// left to await them. Of several tasks that fail before the awaiting task runs, the first
-/// to fail is the one returned, as in CPython. A panic in a task resumes in the awaiting task, and the other tasks
-/// are cancelled as the `Gather` is dropped. For Python's `return_exceptions=True` see
+/// to fail is the one returned, as in CPython. A panic in a task resumes in the awaiting
+/// task, and the other tasks are cancelled as the `Gather` is dropped. For Python's `return_exceptions=True` see
 /// [`gather_return_exceptions`].
 ///
 /// # Cancel safety

@@ -414,3 +414,21 @@ fn l32_a_task_group_child_passing_on_a_cancellation_does_not_abort_the_group() {
     let sibling = out.expect("the group is not aborted");
     assert!(sibling.is_done() && !sibling.is_cancelled());
 }
+
+#[test]
+fn l35_a_task_handle_that_outlives_its_loops_close_awaits_cancelled() {
+    // It panicked with "Task polled after it returned its outcome" (found by helper-45).
+    let lp = EventLoop::new().unwrap();
+    let pending = lp.spawn(std::future::pending::<u8>()).unwrap();
+    let seen = Rc::new(Cell::new(0));
+    let count = seen.clone();
+    lp.set_exception_handler(Some(move |_: &LoopHandle, _: &ExceptionContext| {
+        count.set(count.get() + 1)
+    }));
+    lp.close().unwrap();
+    assert_eq!(seen.get(), 1, "Task was destroyed but it is pending!");
+    assert!(pending.is_done() && pending.is_cancelled());
+    let other = EventLoop::new().unwrap();
+    assert_eq!(other.run_until_complete(pending).unwrap(), Err(Cancelled));
+    assert_eq!(seen.get(), 1, "nothing more reported");
+}

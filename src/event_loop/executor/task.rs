@@ -320,7 +320,8 @@ impl<T: 'static> RawTask for TaskCell<T> {
         let pending = fut.is_some() && !self.header.cancel_requested();
         drop(fut);
         if !self.header.is_done() {
-            self.join.borrow_mut().detached = true;
+            // A handle that outlives the loop awaits `Err(Cancelled)` (L35: a cancellation is
+            // never reported, so nothing is said if nobody awaits it).
             self.complete(Outcome::Cancelled);
         }
         pending
