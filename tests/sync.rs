@@ -1475,3 +1475,53 @@ fn priority_queue_ordering_may_look_at_its_queue() {
     assert_eq!(got, [1, 2, 3]);
     assert_eq!(q.qsize(), 0);
 }
+
+#[test]
+fn event_set_notifies_only_the_waiters_present_at_the_call() {
+    // CPython's Event.set walks the waiters it has at the call. A waker that polls at once
+    // (some executors do) and waits again after a clear() must not be notified by the same
+    // set(): notify_all looped until the list was empty, here 1 000 times (found by
+    // helper-45).
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    type Wait = Pin<Box<dyn Future<Output = ()>>>;
+    thread_local! {
+        // Leaked: the waits kept below borrow it for as long as the thread lives.
+        static EVENT: &'static asyncio::Event = Box::leak(Box::new(asyncio::Event::new()));
+        static WAITS: RefCell<Vec<Wait>> = RefCell::default();
+    }
+    struct Rewaiter(AtomicUsize);
+    impl Wake for Rewaiter {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            if self.0.fetch_add(1, Ordering::Relaxed) >= 1_000 {
+                return;
+            }
+            let waker = Waker::from(self.clone());
+            let ev = EVENT.with(|ev| *ev);
+            ev.clear();
+            let mut wait: Wait = Box::pin(ev.wait());
+            assert!(wait
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            WAITS.with(|w| w.borrow_mut().push(wait));
+        }
+    }
+    let rewaiter = Arc::new(Rewaiter(AtomicUsize::new(0)));
+    Waker::from(rewaiter.clone()).wake_by_ref(); // the first wait
+    rewaiter.0.store(0, Ordering::Relaxed);
+    EVENT.with(|ev| ev.set());
+    assert_eq!(
+        rewaiter.0.load(Ordering::Relaxed),
+        1,
+        "one set(), one wake-up; the wait queued by it waits for the next set()"
+    );
+    WAITS.with(|w| w.borrow_mut().clear());
+}

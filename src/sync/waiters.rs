@@ -156,8 +156,24 @@ impl Waiters {
         true
     }
 
-    /// Pops and notifies every queued waiter (CPython `Event.set`).
+    /// Pops and notifies every waiter queued now (CPython `Event.set`): one that a wake-up
+    /// queues meanwhile (a waker that polls at once, and waits again) waits for the next
+    /// notification, as in CPython, which walks the waiters present at the call.
     pub(crate) fn notify_all(&self) {
-        while self.notify_pop() {}
+        let wakers: Vec<Waker> = {
+            let mut inner = self.inner.borrow_mut();
+            let Inner { slots, order } = &mut *inner;
+            order
+                .drain(..)
+                .filter_map(|key| {
+                    let slot = &mut slots[key];
+                    slot.notified = true;
+                    slot.waker.take()
+                })
+                .collect()
+        };
+        for w in wakers {
+            w.wake();
+        }
     }
 }
