@@ -123,20 +123,27 @@ impl Sleep {
     /// already has), else `Pending` with this task's waker filed in the timer.
     fn poll_deadline(&mut self, cx: &Context<'_>) -> Poll<()> {
         if let Some((lp, key)) = &self.timer {
-            let mut timers = lp.inner.timers.borrow_mut();
-            let (ready, replaced) = match timers.get_mut(*key).map(|t| &mut t.entry) {
-                Some(TimerEntry::Waker(w)) => {
-                    let old = (!w.will_wake(cx.waker()))
-                        .then(|| std::mem::replace(w, cx.waker().clone()));
-                    (false, old)
-                }
-                _ => (true, None),
+            // Wakers are compared under the wheel's borrow, but cloned and dropped outside it:
+            // a waker's clone and drop are its executor's code, which may touch the loop.
+            let filed = match lp.inner.timers.borrow().get(*key).map(|t| &t.entry) {
+                Some(TimerEntry::Waker(w)) => Some(w.will_wake(cx.waker())),
+                _ => None,
             };
-            // The replaced waker is dropped after the wheel's borrow ends: its drop may be
-            // the last reference to something that touches the loop.
-            drop(timers);
-            drop(replaced);
-            if !ready {
+            let pending = match filed {
+                None => false,
+                Some(true) => true,
+                Some(false) => {
+                    let new = cx.waker().clone();
+                    let mut timers = lp.inner.timers.borrow_mut();
+                    let replaced = match timers.get_mut(*key).map(|t| &mut t.entry) {
+                        Some(TimerEntry::Waker(w)) => Some(std::mem::replace(w, new)),
+                        _ => None, // it fired meanwhile (`new` is dropped below)
+                    };
+                    drop(timers);
+                    replaced.is_some()
+                }
+            };
+            if pending {
                 return Poll::Pending;
             }
             self.timer = None;

@@ -229,3 +229,36 @@ fn l6_reschedule_after_duration_max_saturates_instead_of_panicking() {
         assert!(r.unwrap(), "a far deadline stays far");
     });
 }
+
+#[test]
+fn a_sleep_clones_a_new_waker_outside_the_timer_wheels_borrow() {
+    // A waker's clone is its executor's code, and may use the loop (here: it files a timer).
+    // Cloned while the sleep held the wheel's borrow, it panicked with "already borrowed"
+    // (found by helper-45).
+    use std::future::Future;
+    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+    fn clone(data: *const ()) -> RawWaker {
+        let lp = asyncio::get_running_loop().unwrap();
+        lp.call_later(Duration::from_secs(3600), || ())
+            .unwrap()
+            .cancel();
+        RawWaker::new(data, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+
+    asyncio::run(async {
+        let mut sleep = Box::pin(asyncio::sleep(Duration::from_secs(3600)));
+        let first = std::future::poll_fn(|cx| Poll::Ready(sleep.as_mut().poll(cx))).await;
+        assert!(first.is_pending());
+        // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+        #[allow(unsafe_code)]
+        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+        assert!(sleep
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    })
+    .unwrap();
+}

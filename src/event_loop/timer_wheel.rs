@@ -282,8 +282,6 @@ impl<T> Wheel<T> {
     }
 
     /// The value of a live entry; `None` if `key` is stale.
-    // Part of the wheel's contract; the loop does not need it, the tests do.
-    #[cfg(test)]
     pub fn get(&self, key: TimerKey) -> Option<&T> {
         let k = self.live(key)?;
         Some(&self.entries[k as usize].value)
