@@ -2113,3 +2113,51 @@ fn l44_t22_records_arriving_while_the_tls_app_protocol_is_held_share_one_retry()
     t.close();
     server.close();
 }
+
+#[test]
+fn l44_t22_connection_lost_for_a_held_tls_app_protocol_waits_sparingly_and_comes_once() {
+    // The peer closes while a user task keeps the app protocol borrowed across a 300 ms
+    // sleep: the TLS layer's connection_lost waits for it without spinning the loop, then
+    // comes once, last.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let certs = Certs::get();
+    let server = lp
+        .run_until_complete(
+            asyncio::start_server(
+                |r: StreamReader, w: StreamWriter| async move {
+                    r.readexactly(1).await?; // the client's go-ahead: close at once
+                    w.close();
+                    Ok::<_, Error>(())
+                },
+                "127.0.0.1",
+                0,
+            )
+            .ssl(certs.server_config(&[])),
+        )
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (t, proto) = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .ssl(certs.client_config(&[]))
+                .server_hostname("localhost")
+                .into_future(),
+        )
+        .unwrap()
+        .unwrap();
+    let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
+        t.write(b"g").unwrap()
+    });
+    assert!(turns <= 80, "{turns} loop turns during a 300 ms hold");
+    util::run_until(&lp, 200, || proto.try_borrow().is_ok_and(|p| p.lost));
+    let grammar = proto.borrow().grammar();
+    assert_eq!(grammar.first().map(String::as_str), Some("connection_made"));
+    assert!(
+        grammar.last().unwrap().starts_with("connection_lost"),
+        "{grammar:?}"
+    );
+    let lost = grammar.iter().filter(|c| c.starts_with("connection_lost"));
+    assert_eq!(lost.count(), 1, "{grammar:?}");
+    server.close();
+}

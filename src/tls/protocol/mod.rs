@@ -597,41 +597,29 @@ fn cancel(timer: &RefCell<Option<TimerHandle>>) {
 }
 
 /// The app's connection_lost, on the next turn and never re-entrantly (T5): once, through the
-/// seam, retried while the app is busy; then the layer lets go of the app.
+/// seam, retried while the app is busy (`protocol::when_free`, as every layer retries); then
+/// the layer lets go of the app.
 fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
-    app_connection_lost_when_free(me, exc, crate::protocol::Hold::new());
-}
-
-/// [`app_connection_lost_soon`]'s retries, spaced out while the app is held ([`Hold`]).
-///
-/// [`Hold`]: crate::protocol::Hold
-fn app_connection_lost_when_free(
-    me: Rc<TlsProtocol>,
-    exc: Option<io::Error>,
-    mut hold: crate::protocol::Hold,
-) {
-    let lp = me.lp.clone();
-    let delay = hold.delay();
-    let run = move || match me.app.lost(exc) {
-        Err(exc) => {
-            hold.still_held(me.app.transport_id());
-            app_connection_lost_when_free(me, exc, hold);
-        }
-        Ok(called) => {
-            if let Called::Panicked(payload) = called {
-                me.lp.call_exception_handler(
-                    &ExceptionContext::new("Exception in callback connection_lost")
-                        .with_exception(Box::new(PanicError::from_payload(&*payload))),
-                );
+    let (lp, owner) = (me.lp.clone(), Rc::downgrade(&me));
+    // The raw transport may have let go of the layer by now: the retry keeps it alive.
+    crate::protocol::when_free(
+        &lp,
+        owner,
+        |t| &t.app,
+        move |t| match t.app.lost(exc) {
+            // Free when looked at, held again by the call (it cannot be, on one thread): retry.
+            Err(exc) => app_connection_lost_soon(me, exc),
+            Ok(called) => {
+                if let Called::Panicked(payload) = called {
+                    t.lp.call_exception_handler(
+                        &ExceptionContext::new("Exception in callback connection_lost")
+                            .with_exception(Box::new(PanicError::from_payload(&*payload))),
+                    );
+                }
+                drop(t.app.release());
             }
-            drop(me.app.release());
-        }
-    };
-    // A closed loop refuses it: the app goes with the layer.
-    match delay {
-        None => drop(lp.call_soon(run)),
-        Some(d) => drop(lp.call_later(d, run)),
-    }
+        },
+    );
 }
 
 /// The `io::Error` a protocol's `connection_lost` gets for `e`: an OS error keeps its errno;
