@@ -414,3 +414,56 @@ fn l32_a_task_group_child_passing_on_a_cancellation_does_not_abort_the_group() {
     let sibling = out.expect("the group is not aborted");
     assert!(sibling.is_done() && !sibling.is_cancelled());
 }
+
+#[test]
+fn l24_a_panicking_main_future_leaves_no_current_task_and_ends() {
+    // The panic propagates out of run_until_complete (as a BaseException out of Python's
+    // run_until_complete): the main future is no longer polled, so it is neither the current
+    // task of later callbacks nor listed among the live tasks, and its refs say it ended.
+    let lp = EventLoop::new().unwrap();
+    let main_ref = Rc::new(RefCell::new(None));
+    let slot = main_ref.clone();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(async move {
+            *slot.borrow_mut() = asyncio::current_task().unwrap();
+            panic!("main fails");
+        })
+    }));
+    assert!(panicked.is_err());
+    let main = main_ref.borrow_mut().take().unwrap();
+    assert!(main.is_done(), "{main:?}");
+    assert!(!main.cancel(), "a task that ended cannot be cancelled");
+    let seen = Rc::new(RefCell::new(None));
+    let (out, handle) = (seen.clone(), lp.handle());
+    lp.call_soon(move || {
+        *out.borrow_mut() = Some((handle.current_task(), handle.all_tasks()));
+        handle.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    let (current, all) = seen.borrow_mut().take().unwrap();
+    assert_eq!(current, None, "a plain callback runs in no task");
+    assert!(all.is_empty(), "{all:?}");
+}
+
+#[test]
+fn l24_a_refused_nested_run_leaves_the_running_main_future_alone() {
+    // Python's run_until_complete checks the loop is not running before it makes a task of
+    // its argument: the refused call must not replace the running main future's record.
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    lp.run_until_complete(async move {
+        let me = asyncio::current_task().unwrap().unwrap();
+        me.set_name("main");
+        let refused = handle.run_until_complete(async {});
+        assert!(
+            matches!(&refused, Err(Error::InvalidState(m)) if m == "This event loop is already running"),
+            "{refused:?}"
+        );
+        assert!(!me.is_done(), "{me:?}");
+        assert_eq!(me.name(), "main");
+        assert_eq!(asyncio::all_tasks().unwrap(), std::slice::from_ref(&me));
+        assert_eq!(asyncio::current_task().unwrap().unwrap().name(), "main");
+    })
+    .unwrap();
+}

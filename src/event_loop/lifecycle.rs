@@ -118,6 +118,16 @@ impl Drop for MainGuard<'_> {
     }
 }
 
+/// Ends a `run_until_complete` run's main future in the task book when the run ends, by
+/// return or by unwinding: no callback after it runs "in" it, and its refs say it ended.
+struct MainEnds<'a>(&'a LoopInner);
+
+impl Drop for MainEnds<'_> {
+    fn drop(&mut self) {
+        self.0.book.main_ends(false);
+    }
+}
+
 impl LoopHandle {
     /// Asks the loop to return from `run_forever` after the current iteration. Before
     /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
@@ -143,7 +153,8 @@ impl LoopHandle {
         }
     }
 
-    fn enter(&self) -> Result<RunningGuard<'_>, Error> {
+    /// Why a run cannot start now (closed, running, another loop running), if it cannot.
+    fn check_can_run(&self) -> Result<(), Error> {
         self.inner.check_closed()?;
         if self.inner.is_running() {
             return Err(Error::invalid_state("This event loop is already running"));
@@ -153,6 +164,11 @@ impl LoopHandle {
                 "Cannot run the event loop while another loop is running",
             ));
         }
+        Ok(())
+    }
+
+    fn enter(&self) -> Result<RunningGuard<'_>, Error> {
+        self.check_can_run()?;
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
         self.inner.set_state(if self.inner.stop_requested() {
             LoopState::Stopping // L13: stop() before the run: one iteration
@@ -230,9 +246,14 @@ impl LoopHandle {
         let mut output = None;
         let mut cancelled = false;
         let waker = executor::main_waker(self.inner.id);
-        self.inner.check_closed()?;
+        // Before the main future's record is replaced: a refused call (from inside this loop's
+        // run) must leave the running main future's record alone, as Python checks first.
+        self.check_can_run()?;
         let lp = self.clone();
         let key = self.inner.book.main_begins();
+        // However the run ends (stopped early, a panic in the future unwinding through here):
+        // the main future is no longer polled, no longer current, and has ended.
+        let _ended = MainEnds(&self.inner);
         let mut main = || {
             if output.is_some() || cancelled {
                 return;
@@ -258,11 +279,7 @@ impl LoopHandle {
                 let _ = lp.call_soon(move || stopper.stop());
             }
         };
-        let run = self.run_forever_with(&mut main, true);
-        // However the run ended (stopped early, a panic unwinding through here): the main
-        // future is no longer polled.
-        self.inner.book.main_ends(false);
-        run?;
+        self.run_forever_with(&mut main, true)?;
         if cancelled {
             return Err(Error::Cancelled);
         }
