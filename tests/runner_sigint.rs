@@ -43,6 +43,23 @@ fn main() {
         42,
         "the runner runs again"
     );
-    runner.close().unwrap();
     println!("test l42_ctrl_c_ends_one_run_and_the_runner_runs_again ... ok");
+
+    // A panic in the future unwinds through `run`: SIGINT gets its default disposition back
+    // all the same (CPython's `finally`), or Ctrl-C outside a run would be swallowed.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runner.run(async { panic!("main fails") })
+    }));
+    assert!(panicked.is_err());
+    assert!(
+        disposition_is_default(libc::SIGINT),
+        "SIGINT default again after a panicking run"
+    );
+    assert_eq!(
+        runner.run(async { 7 }).unwrap(),
+        7,
+        "and the runner runs again"
+    );
+    runner.close().unwrap();
+    println!("test l42_a_panicking_run_gives_sigint_back ... ok");
 }

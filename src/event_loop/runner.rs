@@ -233,16 +233,27 @@ struct OneRun {
 }
 
 impl OneRun {
-    /// Restores SIGINT; a failed run that SIGINT stopped becomes
+    /// Restores SIGINT (dropping `self`); a failed run that SIGINT stopped becomes
     /// [`Error::KeyboardInterrupt`].
     #[inline(never)]
     fn end(self, failed: bool) -> Result<(), Error> {
-        if self.on_sigint {
-            let _ = self.lp.remove_signal_handler(libc::SIGINT);
-        }
-        if failed && self.interrupted.get() {
+        let interrupted = self.interrupted.get();
+        drop(self);
+        if failed && interrupted {
             return Err(Error::KeyboardInterrupt);
         }
         Ok(())
+    }
+}
+
+impl Drop for OneRun {
+    /// SIGINT gets its default disposition back however the run ends: also when a panic in
+    /// the future unwinds through `Runner::run` (CPython's `finally`). Left installed, the
+    /// handler would swallow Ctrl-C outside any run, and the next run would take it for the
+    /// user's own handler and leave SIGINT alone.
+    fn drop(&mut self) {
+        if self.on_sigint {
+            let _ = self.lp.remove_signal_handler(libc::SIGINT);
+        }
     }
 }
