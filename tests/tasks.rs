@@ -467,3 +467,51 @@ fn l24_a_refused_nested_run_leaves_the_running_main_future_alone() {
     })
     .unwrap();
 }
+
+#[test]
+fn l24_a_cancelled_task_is_current_while_its_future_is_dropped() {
+    // Python's cancelled task runs its cleanup (`finally`) as itself: current_task() is the
+    // task, and all_tasks() still has it. Here the cleanup is the future's Drop, whether the
+    // cancel came while the task waited (its future dropped unpolled) or during its poll.
+    /// Per cleanup: the current task's name, and whether all_tasks() listed it.
+    type Seen = Rc<RefCell<Vec<(Option<String>, bool)>>>;
+    struct Cleanup(Seen);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let me = asyncio::current_task().unwrap();
+            let listed = me
+                .as_ref()
+                .is_some_and(|me| asyncio::all_tasks().unwrap().contains(me));
+            self.0.borrow_mut().push((me.map(|t| t.name()), listed));
+        }
+    }
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    asyncio::run(async move {
+        let cleanup = Cleanup(log.clone());
+        let waiting = asyncio::spawn(async move {
+            let _cleanup = cleanup;
+            std::future::pending::<()>().await;
+        });
+        waiting.set_name("waiting");
+        let cleanup = Cleanup(log);
+        let itself = asyncio::spawn(async move {
+            let _cleanup = cleanup;
+            asyncio::current_task().unwrap().unwrap().cancel();
+            std::future::pending::<()>().await;
+        });
+        itself.set_name("itself");
+        asyncio::yield_now().await; // both start; `itself` ends in its poll
+        assert!(waiting.cancel());
+        assert_eq!(waiting.await, Err(Cancelled));
+        assert_eq!(itself.await, Err(Cancelled));
+    })
+    .unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [
+            (Some("itself".to_string()), true),
+            (Some("waiting".to_string()), true)
+        ]
+    );
+}

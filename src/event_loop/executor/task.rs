@@ -298,8 +298,11 @@ impl<T: 'static> RawTask for TaskCell<T> {
                 }
             }
             TaskState::CancelScheduled => {
-                let removed = inner.tasks.borrow_mut().remove(self.header.key);
+                // The future is dropped while the task is still in the slab: its Drop (the
+                // task's cleanup, Python's `finally`) sees itself as `current_task()` and in
+                // `all_tasks()`, as a task cancelled during its poll does.
                 self.finish_cancelled();
+                let removed = inner.tasks.borrow_mut().remove(self.header.key);
                 drop(removed);
             }
             // Every queued run has its task Scheduled or CancelScheduled; a finished task has
