@@ -515,3 +515,66 @@ fn l24_a_cancelled_task_is_current_while_its_future_is_dropped() {
         ]
     );
 }
+
+/// As `passes_on`, with the error type of many applications: `?` boxes the cancellation.
+async fn passes_on_boxed(victim: asyncio::Task<()>) -> Result<(), Box<dyn std::error::Error>> {
+    victim.await?;
+    Ok(())
+}
+
+#[test]
+fn l32_a_boxed_passed_on_cancellation_is_not_a_failure_either() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+        log.borrow_mut().push(ctx.to_string())
+    }));
+    lp.run_until_complete(async {
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        let reported = asyncio::spawn(passes_on_boxed(victim));
+        while !reported.is_done() {
+            asyncio::yield_now().await;
+        }
+        reported.detach(); // ended with Err(Box(Cancelled)), nobody looks: nothing to report
+
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        let waiter = asyncio::spawn(passes_on_boxed(victim));
+        let slow = asyncio::spawn(async {
+            for _ in 0..5 {
+                asyncio::yield_now().await;
+            }
+            Ok(())
+        });
+        let (done, pending) = asyncio::wait([waiter, slow], asyncio::ReturnWhen::FirstException)
+            .await
+            .unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 0), "no task raised");
+    })
+    .unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
+#[test]
+fn l32_a_task_group_child_passing_on_a_cancellation_as_io_error_does_not_abort_the_group() {
+    // `?` in a function returning io::Result turns Error::Cancelled into an io::Error.
+    async fn passes_on_io(victim: asyncio::Task<()>) -> std::io::Result<()> {
+        victim.await.map_err(Error::from)?;
+        Ok(())
+    }
+    let out = asyncio::run(asyncio::TaskGroup::run(|tg| async move {
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        tg.create_task(passes_on_io(victim))?.detach();
+        let sibling = tg.create_task(async {
+            asyncio::sleep(Duration::from_millis(5)).await;
+            Ok::<_, Error>("finished")
+        })?;
+        Ok::<_, Error>(sibling)
+    }))
+    .unwrap();
+    let sibling = out.expect("the group is not aborted");
+    assert!(sibling.is_done() && !sibling.is_cancelled());
+}

@@ -188,8 +188,8 @@ impl<T: 'static, E: 'static> Task<Result<T, E>> {
     /// Whether the task ended by failing: a panic or an `Err` output (Python's
     /// `not t.cancelled() and t.exception() is not None`). False while it runs and once the
     /// outcome has been taken. An `Err` that is a cancellation passed on with `?`
-    /// ([`Cancelled`], [`Error::Cancelled`](crate::Error::Cancelled)) is not a failure: in
-    /// Python the task ends cancelled (L32).
+    /// ([`Cancelled`], [`Error::Cancelled`](crate::Error::Cancelled), also boxed or in an
+    /// `io::Error`) is not a failure: in Python the task ends cancelled (L32).
     pub(crate) fn failed(&self) -> bool {
         match &self.cell.join.borrow().outcome {
             Some(Outcome::Panicked(_)) => true,

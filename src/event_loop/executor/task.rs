@@ -356,23 +356,23 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
 }
 
 fn failure_of<T: 'static>(v: &T) -> Option<String> {
+    // A cancellation passed on with `?` ends the task as a cancellation would (L32): Python
+    // reports no cancelled task.
+    fn unless_cancelled<E: std::fmt::Display + 'static>(e: &E) -> Option<String> {
+        (!crate::error::is_cancellation(e)).then(|| e.to_string())
+    }
     let v = v as &dyn Any;
     if let Some(Err(e)) = v.downcast_ref::<Result<(), crate::error::Error>>() {
-        // A cancellation passed on with `?` ends the task as a cancellation would (L32):
-        // Python reports no cancelled task.
-        if matches!(e, crate::error::Error::Cancelled) {
-            return None;
-        }
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), std::io::Error>>() {
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), Box<dyn std::error::Error>>>() {
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), Box<dyn std::error::Error + Send + Sync>>>() {
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), String>>() {
         return Some(e.clone());
