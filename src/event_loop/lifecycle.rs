@@ -227,9 +227,16 @@ impl LoopHandle {
     ///
     /// A panic in `fut` propagates to the caller after the loop's running state is reset.
     ///
+    /// `fut` is a task of its own while it runs ([`current_task`](crate::current_task),
+    /// [`all_tasks`](crate::all_tasks)), also when it is a spawned [`Task`](crate::Task)'s
+    /// handle: where Python's `run_until_complete(task)` runs `task` itself as the main task,
+    /// here `all_tasks()` lists the handle's awaiter and the task, and cancelling every task
+    /// but the current one from inside the task cancels the run.
+    ///
     /// # Errors
     /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
-    /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
+    /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first;
+    /// [`Error::Cancelled`] if `fut` was cancelled (through its [`TaskRef`](crate::TaskRef)).
     ///
     /// # Examples
     ///
