@@ -578,3 +578,44 @@ fn l32_a_task_group_child_passing_on_a_cancellation_as_io_error_does_not_abort_t
     let sibling = out.expect("the group is not aborted");
     assert!(sibling.is_done() && !sibling.is_cancelled());
 }
+
+#[test]
+fn l42_close_drains_leftover_tasks_in_the_running_loop_before_closing_it() {
+    // Python's Runner.close runs _cancel_all_tasks on the loop, then closes it: a task left
+    // over ends by cancellation, its cleanup running inside the loop, with no "Task was
+    // destroyed but it is pending!" report (which loop.close alone would give).
+    struct Cleanup(Rc<Cell<Option<bool>>>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            self.0.set(Some(asyncio::get_running_loop().is_ok()));
+        }
+    }
+    let in_loop = Rc::new(Cell::new(None));
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let runner = asyncio::Runner::new();
+    let log = reports.clone();
+    runner.get_loop().unwrap().set_exception_handler(Some(
+        move |_: &LoopHandle, ctx: &ExceptionContext| log.borrow_mut().push(ctx.to_string()),
+    ));
+    let cleanup = Cleanup(in_loop.clone());
+    let left = runner
+        .run(async move {
+            let task = asyncio::spawn(async move {
+                let _cleanup = cleanup;
+                std::future::pending::<()>().await;
+            });
+            let left = task.task_ref();
+            task.detach();
+            left
+        })
+        .unwrap();
+    assert_eq!(in_loop.get(), None, "still pending between runs");
+    runner.close().unwrap();
+    assert_eq!(
+        in_loop.get(),
+        Some(true),
+        "cancelled inside the running loop"
+    );
+    assert!(left.is_cancelled());
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
