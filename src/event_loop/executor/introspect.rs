@@ -308,7 +308,9 @@ impl TaskRef {
         }
     }
 
-    /// Whether the task ended cancelled (Python's `Task.cancelled()`).
+    /// Whether the task ended cancelled (Python's `Task.cancelled()`), as
+    /// [`Task::is_cancelled`](super::Task::is_cancelled) says. For the main future of a
+    /// `run_until_complete`, known until the loop's next run begins; false after that.
     pub fn is_cancelled(&self) -> bool {
         match &self.task {
             Some(task) => task.header().is_cancelled(),
