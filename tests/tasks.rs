@@ -619,3 +619,32 @@ fn l42_close_drains_leftover_tasks_in_the_running_loop_before_closing_it() {
     assert!(left.is_cancelled());
     assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
 }
+
+#[test]
+fn l28_a_cancelled_main_future_is_dropped_in_the_loop_as_the_current_task() {
+    // Python's cancelled main task runs its cleanup (`finally`) in the running loop, as the
+    // current task; here the cleanup is the future's Drop, which may need the loop (spawn a
+    // goodbye, close a transport) and should see itself as current, as spawned tasks do.
+    /// Whether a loop was running, and the current task's name, when the future dropped.
+    type Seen = Rc<RefCell<Option<(bool, Option<String>)>>>;
+    struct Cleanup(Seen);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let running = asyncio::get_running_loop().is_ok();
+            let me = asyncio::current_task().ok().flatten().map(|t| t.name());
+            *self.0.borrow_mut() = Some((running, me));
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(None));
+    let cleanup = Cleanup(seen.clone());
+    let out = lp.run_until_complete(async move {
+        let _cleanup = cleanup;
+        let me = asyncio::current_task().unwrap().unwrap();
+        me.set_name("main");
+        asyncio::spawn(async move { me.cancel() }).detach();
+        std::future::pending::<()>().await;
+    });
+    assert!(matches!(out, Err(Error::Cancelled)), "{out:?}");
+    assert_eq!(*seen.borrow(), Some((true, Some("main".to_string()))));
+}

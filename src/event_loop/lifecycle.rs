@@ -249,7 +249,8 @@ impl LoopHandle {
     /// ```
     // Checklist: L14.
     pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
-        let mut fut = pin!(fut.into_future());
+        // In an `Option`: a cancelled future is dropped in place, inside the loop.
+        let mut fut = pin!(Some(fut.into_future()));
         let mut output = None;
         let mut cancelled = false;
         let waker = executor::main_waker(self.inner.id);
@@ -269,16 +270,23 @@ impl LoopHandle {
             // before this step drops it unpolled; one during the step ends it there (L29, L30).
             let book = &lp.inner.book;
             let mut ready = None;
+            book.set_current(key);
             if !book.main_cancel_requested() {
-                book.set_current(key);
-                let mut cx = Context::from_waker(&waker);
-                ready = match fut.as_mut().poll(&mut cx) {
-                    Poll::Ready(v) => Some(v),
-                    Poll::Pending => None,
-                };
-                book.set_current(executor::NO_TASK);
+                if let Some(fut) = fut.as_mut().as_pin_mut() {
+                    let mut cx = Context::from_waker(&waker);
+                    ready = match fut.poll(&mut cx) {
+                        Poll::Ready(v) => Some(v),
+                        Poll::Pending => None,
+                    };
+                }
             }
             cancelled = book.main_cancel_requested();
+            if cancelled {
+                // Dropped now, in the running loop and as the current task, as a spawned
+                // task's future is: its Drop is the task's cleanup (Python's `finally`).
+                fut.set(None);
+            }
+            book.set_current(executor::NO_TASK);
             if cancelled || ready.is_some() {
                 output = ready.filter(|_| !cancelled);
                 book.main_ends(cancelled);
