@@ -24,8 +24,19 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_DFL);
     }
+    // Python's first Ctrl-C cancels the main task, whose cleanup (`finally`) runs in the loop:
+    // here the future's Drop, which sees the loop still running.
+    struct Cleanup(std::rc::Rc<std::cell::Cell<Option<bool>>>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            self.0.set(Some(asyncio::get_running_loop().is_ok()));
+        }
+    }
+    let in_loop = std::rc::Rc::new(std::cell::Cell::new(None));
+    let cleanup = Cleanup(in_loop.clone());
     let runner = asyncio::Runner::new();
-    let interrupted = runner.run(async {
+    let interrupted = runner.run(async move {
+        let _cleanup = cleanup;
         // SAFETY: FFI; the runner's handler for SIGINT is installed, so this does not kill us.
         #[allow(unsafe_code)]
         unsafe {
@@ -38,6 +49,11 @@ fn main() {
         "{interrupted:?}"
     );
     assert!(disposition_is_default(libc::SIGINT), "SIGINT default again");
+    assert_eq!(
+        in_loop.get(),
+        Some(true),
+        "the future was dropped in the loop"
+    );
     assert_eq!(
         runner.run(async { 42 }).unwrap(),
         42,

@@ -26,12 +26,13 @@ use crate::error::Error;
 ///
 /// As Python 3.11's `asyncio.Runner`: when called on the main thread while SIGINT has its
 /// default disposition (no handler of yours), `run` handles SIGINT through the loop
-/// ([`LoopHandle::add_signal_handler`](crate::LoopHandle::add_signal_handler)). The first SIGINT cancels `fut` (it is dropped at the
-/// end of that loop iteration, so servers it owns close and remove their Unix socket files),
+/// ([`LoopHandle::add_signal_handler`](crate::LoopHandle::add_signal_handler)). The first SIGINT cancels `fut` (it is dropped at its next
+/// step, inside the running loop and as the current task, as Python runs the main task's
+/// `finally`: servers it owns close and remove their Unix socket files),
 /// every remaining task is cancelled and drained, the loop is closed, and `run` returns
 /// [`Error::KeyboardInterrupt`]. The process is not exited behind your back: exit with status
 /// 130 yourself, as a shell expects of a program ended by Ctrl-C. SIGINT gets its default
-/// disposition back as soon as `fut` is gone, so a second Ctrl-C during the shutdown ends the
+/// disposition back when that run returns, right after `fut` is gone, so a second Ctrl-C during the shutdown ends the
 /// process at once (CPython raises `KeyboardInterrupt` then, to the same effect).
 ///
 /// ```no_run
@@ -181,7 +182,11 @@ impl Runner {
             let (flag, stopper) = (interrupted.clone(), lp.clone());
             lp.add_signal_handler(libc::SIGINT, move || {
                 flag.set(true);
-                stopper.stop(); // `fut` is dropped (cancelled) when run_until_complete returns
+                // CPython's `_on_sigint`: the main task is cancelled, so `fut` is dropped at
+                // its next step, in the running loop. Already ended (in this iteration): stop.
+                if !stopper.inner.cancel_main() {
+                    stopper.stop();
+                }
             })?;
         }
         Ok(OneRun {
@@ -233,7 +238,7 @@ struct OneRun {
 }
 
 impl OneRun {
-    /// Restores SIGINT (dropping `self`); a failed run that SIGINT stopped becomes
+    /// Restores SIGINT (dropping `self`); a failed run that SIGINT cancelled becomes
     /// [`Error::KeyboardInterrupt`].
     #[inline(never)]
     fn end(self, failed: bool) -> Result<(), Error> {

@@ -284,15 +284,7 @@ impl TaskRef {
                 true
             }
             None => match inner.book.main_state(self.key.generation) {
-                Some(MainState::Running) => {
-                    inner
-                        .book
-                        .main
-                        .set(Some((self.key.generation, MainState::CancelRequested)));
-                    inner.schedule_main();
-                    true
-                }
-                Some(MainState::CancelRequested) => true,
+                Some(MainState::Running | MainState::CancelRequested) => inner.cancel_main(),
                 _ => false,
             },
         }
@@ -394,6 +386,24 @@ impl Header {
             name_of(self),
             self.type_name()
         )
+    }
+}
+
+impl LoopInner {
+    /// Cancels the main future of the running `run_until_complete` (Python's
+    /// `main_task.cancel()`): its next step drops it and ends the run with
+    /// [`Error::Cancelled`]. False if there is none, or it has ended.
+    pub(crate) fn cancel_main(&self) -> bool {
+        match self.book.main.get() {
+            Some((number, MainState::Running)) => {
+                let cancelling = Some((number, MainState::CancelRequested));
+                self.book.main.set(cancelling);
+                self.schedule_main();
+                true
+            }
+            Some((_, MainState::CancelRequested)) => true,
+            _ => false,
+        }
     }
 }
 
