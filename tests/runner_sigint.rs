@@ -76,6 +76,29 @@ fn main() {
         7,
         "and the runner runs again"
     );
-    runner.close().unwrap();
     println!("test l42_a_panicking_run_gives_sigint_back ... ok");
+
+    // A SIGINT handler the future installs on the loop replaces the runner's; the end of the
+    // run leaves it alone (CPython restores SIGINT only if the runner's handler is still
+    // the one installed).
+    let added = runner.run(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        lp.add_signal_handler(libc::SIGINT, || println!("graceful shutdown"))
+    });
+    added.unwrap().unwrap();
+    assert!(
+        !disposition_is_default(libc::SIGINT),
+        "the loop's own SIGINT handler is kept"
+    );
+    assert!(
+        runner
+            .get_loop()
+            .unwrap()
+            .remove_signal_handler(libc::SIGINT)
+            .unwrap(),
+        "still installed on the loop"
+    );
+    assert!(disposition_is_default(libc::SIGINT));
+    runner.close().unwrap();
+    println!("test l42_a_sigint_handler_of_the_user_survives_the_run ... ok");
 }
