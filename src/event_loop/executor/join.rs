@@ -77,9 +77,9 @@ impl<T: 'static> Task<T> {
     }
 
     /// Whether the task ended cancelled: by [`cancel`](Self::cancel), by the drop of its
-    /// handle while awaited, or by the loop's close. A task that passed a cancellation on as its output
-    /// (`Err(Error::Cancelled)` from `?`) ended with that value: false here, where Python's
-    /// `cancelled()` says true; such an output counts as no failure (reports,
+    /// handle while awaited, or by the loop's close. A task that passed a cancellation on as
+    /// its output (`Err(Error::Cancelled)` from `?`) ended with that value: false here, where
+    /// Python's `cancelled()` says true; such an output counts as no failure (reports,
     /// `ReturnWhen::FirstException`, `TaskGroup`).
     pub fn is_cancelled(&self) -> bool {
         self.cell.header.is_cancelled()
