@@ -239,12 +239,48 @@ impl From<io::Error> for Error {
     }
 }
 
-/// Whether an error value of any type is a cancellation passed on with `?`: [`Cancelled`],
-/// or [`Error::Cancelled`]. (Python's task ends cancelled when `CancelledError` escapes it,
-/// L32; here the error type is known only at run time.)
+/// Whether an error value of any type is a cancellation passed on with `?`: [`Cancelled`] or
+/// [`Error::Cancelled`], also boxed as `Box<dyn Error>` (`+ Send + Sync`) or wrapped in an
+/// `io::Error`, the error types `?` turns them into in application code. (Python's task ends
+/// cancelled when `CancelledError` escapes it, L32; here the error type is known only at run
+/// time.)
 pub(crate) fn is_cancellation<E: 'static>(e: &E) -> bool {
     let e = e as &dyn std::any::Any;
-    e.is::<Cancelled>() || matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled))
+    if let Some(b) = e.downcast_ref::<Box<dyn std::error::Error>>() {
+        return is_cancellation_dyn(&**b);
+    }
+    if let Some(b) = e.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>() {
+        return is_cancellation_dyn(&**b);
+    }
+    if let Some(io) = e.downcast_ref::<io::Error>() {
+        return io_is_cancellation(io);
+    }
+    e.is::<Cancelled>()
+        || e.downcast_ref::<Error>()
+            .is_some_and(Error::is_cancellation)
+}
+
+fn is_cancellation_dyn(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.is::<Cancelled>()
+        || e.downcast_ref::<Error>()
+            .is_some_and(Error::is_cancellation)
+}
+
+/// An `io::Error` made from [`Error::Cancelled`] (`?` in a function returning `io::Result`).
+fn io_is_cancellation(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| is_cancellation_dyn(inner as &(dyn std::error::Error + 'static)))
+}
+
+impl Error {
+    /// [`Error::Cancelled`], or an `Io` error made from one: a cancellation passed on (L32).
+    pub(crate) fn is_cancellation(&self) -> bool {
+        match self {
+            Error::Cancelled => true,
+            Error::Io(e) => io_is_cancellation(e),
+            _ => false,
+        }
+    }
 }
 
 impl From<Cancelled> for Error {
@@ -651,6 +687,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// L32: the shapes `?` gives a cancellation in application code are cancellations; other
+    /// errors, and an `io::Error` about something else, are not.
+    #[test]
+    fn l32_a_cancellation_passed_on_in_any_common_error_type() {
+        assert!(is_cancellation(&Cancelled));
+        assert!(is_cancellation(&Error::Cancelled));
+        let boxed: Box<dyn std::error::Error> = Cancelled.into();
+        assert!(is_cancellation(&boxed));
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Error::Cancelled);
+        assert!(is_cancellation(&boxed));
+        let io: io::Error = Error::Cancelled.into();
+        assert!(is_cancellation(&io));
+        assert!(is_cancellation(&Error::Io(io)));
+        assert!(!is_cancellation(&Error::Timeout));
+        assert!(!is_cancellation(&io::Error::other("cancelled")));
+        let boxed: Box<dyn std::error::Error> = "cancelled".into();
+        assert!(!is_cancellation(&boxed));
+        assert!(!is_cancellation(&String::from("cancelled")));
+    }
 
     /// Python's `strerror`: the OS text without std's ` (os error N)`; a message without an
     /// errno is kept whole, parentheses and all.

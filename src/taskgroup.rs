@@ -310,10 +310,7 @@ impl TaskGroup {
             // A cancellation passed on with `?` (awaiting a cancelled task) ends this task as
             // cancelled, which is no failure of the group: CPython's `_on_task_done` skips
             // cancelled tasks (L32).
-            let failure = outcome
-                .as_ref()
-                .err()
-                .filter(|e| !matches!(e, Error::Cancelled));
+            let failure = outcome.as_ref().err().filter(|e| !e.is_cancellation());
             if let Some(e) = failure {
                 // Out of the cancel list first: the failing task is not cancelled itself.
                 if let Some(handle) = member.leave() {

@@ -24,8 +24,19 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_DFL);
     }
+    // Python's first Ctrl-C cancels the main task, whose cleanup (`finally`) runs in the loop:
+    // here the future's Drop, which sees the loop still running.
+    struct Cleanup(std::rc::Rc<std::cell::Cell<Option<bool>>>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            self.0.set(Some(asyncio::get_running_loop().is_ok()));
+        }
+    }
+    let in_loop = std::rc::Rc::new(std::cell::Cell::new(None));
+    let cleanup = Cleanup(in_loop.clone());
     let runner = asyncio::Runner::new();
-    let interrupted = runner.run(async {
+    let interrupted = runner.run(async move {
+        let _cleanup = cleanup;
         // SAFETY: FFI; the runner's handler for SIGINT is installed, so this does not kill us.
         #[allow(unsafe_code)]
         unsafe {
@@ -39,10 +50,55 @@ fn main() {
     );
     assert!(disposition_is_default(libc::SIGINT), "SIGINT default again");
     assert_eq!(
+        in_loop.get(),
+        Some(true),
+        "the future was dropped in the loop"
+    );
+    assert_eq!(
         runner.run(async { 42 }).unwrap(),
         42,
         "the runner runs again"
     );
-    runner.close().unwrap();
     println!("test l42_ctrl_c_ends_one_run_and_the_runner_runs_again ... ok");
+
+    // A panic in the future unwinds through `run`: SIGINT gets its default disposition back
+    // all the same (CPython's `finally`), or Ctrl-C outside a run would be swallowed.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runner.run(async { panic!("main fails") })
+    }));
+    assert!(panicked.is_err());
+    assert!(
+        disposition_is_default(libc::SIGINT),
+        "SIGINT default again after a panicking run"
+    );
+    assert_eq!(
+        runner.run(async { 7 }).unwrap(),
+        7,
+        "and the runner runs again"
+    );
+    println!("test l42_a_panicking_run_gives_sigint_back ... ok");
+
+    // A SIGINT handler the future installs on the loop replaces the runner's; the end of the
+    // run leaves it alone (CPython restores SIGINT only if the runner's handler is still
+    // the one installed).
+    let added = runner.run(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        lp.add_signal_handler(libc::SIGINT, || println!("graceful shutdown"))
+    });
+    added.unwrap().unwrap();
+    assert!(
+        !disposition_is_default(libc::SIGINT),
+        "the loop's own SIGINT handler is kept"
+    );
+    assert!(
+        runner
+            .get_loop()
+            .unwrap()
+            .remove_signal_handler(libc::SIGINT)
+            .unwrap(),
+        "still installed on the loop"
+    );
+    assert!(disposition_is_default(libc::SIGINT));
+    runner.close().unwrap();
+    println!("test l42_a_sigint_handler_of_the_user_survives_the_run ... ok");
 }

@@ -432,3 +432,237 @@ fn l35_a_task_handle_that_outlives_its_loops_close_awaits_cancelled() {
     assert_eq!(other.run_until_complete(pending).unwrap(), Err(Cancelled));
     assert_eq!(seen.get(), 1, "nothing more reported");
 }
+
+#[test]
+fn l24_a_panicking_main_future_leaves_no_current_task_and_ends() {
+    // The panic propagates out of run_until_complete (as a BaseException out of Python's
+    // run_until_complete): the main future is no longer polled, so it is neither the current
+    // task of later callbacks nor listed among the live tasks, and its refs say it ended.
+    let lp = EventLoop::new().unwrap();
+    let main_ref = Rc::new(RefCell::new(None));
+    let slot = main_ref.clone();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(async move {
+            *slot.borrow_mut() = asyncio::current_task().unwrap();
+            panic!("main fails");
+        })
+    }));
+    assert!(panicked.is_err());
+    let main = main_ref.borrow_mut().take().unwrap();
+    assert!(main.is_done(), "{main:?}");
+    assert!(!main.cancel(), "a task that ended cannot be cancelled");
+    let seen = Rc::new(RefCell::new(None));
+    let (out, handle) = (seen.clone(), lp.handle());
+    lp.call_soon(move || {
+        *out.borrow_mut() = Some((handle.current_task(), handle.all_tasks()));
+        handle.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    let (current, all) = seen.borrow_mut().take().unwrap();
+    assert_eq!(current, None, "a plain callback runs in no task");
+    assert!(all.is_empty(), "{all:?}");
+}
+
+#[test]
+fn l24_a_refused_nested_run_leaves_the_running_main_future_alone() {
+    // Python's run_until_complete checks the loop is not running before it makes a task of
+    // its argument: the refused call must not replace the running main future's record.
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    lp.run_until_complete(async move {
+        let me = asyncio::current_task().unwrap().unwrap();
+        me.set_name("main");
+        let refused = handle.run_until_complete(async {});
+        assert!(
+            matches!(&refused, Err(Error::InvalidState(m)) if m == "This event loop is already running"),
+            "{refused:?}"
+        );
+        assert!(!me.is_done(), "{me:?}");
+        assert_eq!(me.name(), "main");
+        assert_eq!(asyncio::all_tasks().unwrap(), std::slice::from_ref(&me));
+        assert_eq!(asyncio::current_task().unwrap().unwrap().name(), "main");
+    })
+    .unwrap();
+}
+
+#[test]
+fn l24_a_cancelled_task_is_current_while_its_future_is_dropped() {
+    // Python's cancelled task runs its cleanup (`finally`) as itself: current_task() is the
+    // task, and all_tasks() still has it. Here the cleanup is the future's Drop, whether the
+    // cancel came while the task waited (its future dropped unpolled) or during its poll.
+    /// Per cleanup: the current task's name, and whether all_tasks() listed it.
+    type Seen = Rc<RefCell<Vec<(Option<String>, bool)>>>;
+    struct Cleanup(Seen);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let me = asyncio::current_task().unwrap();
+            let listed = me
+                .as_ref()
+                .is_some_and(|me| asyncio::all_tasks().unwrap().contains(me));
+            self.0.borrow_mut().push((me.map(|t| t.name()), listed));
+        }
+    }
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    asyncio::run(async move {
+        let cleanup = Cleanup(log.clone());
+        let waiting = asyncio::spawn(async move {
+            let _cleanup = cleanup;
+            std::future::pending::<()>().await;
+        });
+        waiting.set_name("waiting");
+        let cleanup = Cleanup(log);
+        let itself = asyncio::spawn(async move {
+            let _cleanup = cleanup;
+            asyncio::current_task().unwrap().unwrap().cancel();
+            std::future::pending::<()>().await;
+        });
+        itself.set_name("itself");
+        asyncio::yield_now().await; // both start; `itself` ends in its poll
+        assert!(waiting.cancel());
+        assert_eq!(waiting.await, Err(Cancelled));
+        assert_eq!(itself.await, Err(Cancelled));
+    })
+    .unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [
+            (Some("itself".to_string()), true),
+            (Some("waiting".to_string()), true)
+        ]
+    );
+}
+
+/// As `passes_on`, with the error type of many applications: `?` boxes the cancellation.
+async fn passes_on_boxed(victim: asyncio::Task<()>) -> Result<(), Box<dyn std::error::Error>> {
+    victim.await?;
+    Ok(())
+}
+
+#[test]
+fn l32_a_boxed_passed_on_cancellation_is_not_a_failure_either() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+        log.borrow_mut().push(ctx.to_string())
+    }));
+    lp.run_until_complete(async {
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        let reported = asyncio::spawn(passes_on_boxed(victim));
+        while !reported.is_done() {
+            asyncio::yield_now().await;
+        }
+        reported.detach(); // ended with Err(Box(Cancelled)), nobody looks: nothing to report
+
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        let waiter = asyncio::spawn(passes_on_boxed(victim));
+        let slow = asyncio::spawn(async {
+            for _ in 0..5 {
+                asyncio::yield_now().await;
+            }
+            Ok(())
+        });
+        let (done, pending) = asyncio::wait([waiter, slow], asyncio::ReturnWhen::FirstException)
+            .await
+            .unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 0), "no task raised");
+    })
+    .unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
+#[test]
+fn l32_a_task_group_child_passing_on_a_cancellation_as_io_error_does_not_abort_the_group() {
+    // `?` in a function returning io::Result turns Error::Cancelled into an io::Error.
+    async fn passes_on_io(victim: asyncio::Task<()>) -> std::io::Result<()> {
+        victim.await.map_err(Error::from)?;
+        Ok(())
+    }
+    let out = asyncio::run(asyncio::TaskGroup::run(|tg| async move {
+        let victim = asyncio::spawn(std::future::pending::<()>());
+        victim.cancel();
+        tg.create_task(passes_on_io(victim))?.detach();
+        let sibling = tg.create_task(async {
+            asyncio::sleep(Duration::from_millis(5)).await;
+            Ok::<_, Error>("finished")
+        })?;
+        Ok::<_, Error>(sibling)
+    }))
+    .unwrap();
+    let sibling = out.expect("the group is not aborted");
+    assert!(sibling.is_done() && !sibling.is_cancelled());
+}
+
+#[test]
+fn l42_close_drains_leftover_tasks_in_the_running_loop_before_closing_it() {
+    // Python's Runner.close runs _cancel_all_tasks on the loop, then closes it: a task left
+    // over ends by cancellation, its cleanup running inside the loop, with no "Task was
+    // destroyed but it is pending!" report (which loop.close alone would give).
+    struct Cleanup(Rc<Cell<Option<bool>>>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            self.0.set(Some(asyncio::get_running_loop().is_ok()));
+        }
+    }
+    let in_loop = Rc::new(Cell::new(None));
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let runner = asyncio::Runner::new();
+    let log = reports.clone();
+    runner.get_loop().unwrap().set_exception_handler(Some(
+        move |_: &LoopHandle, ctx: &ExceptionContext| log.borrow_mut().push(ctx.to_string()),
+    ));
+    let cleanup = Cleanup(in_loop.clone());
+    let left = runner
+        .run(async move {
+            let task = asyncio::spawn(async move {
+                let _cleanup = cleanup;
+                std::future::pending::<()>().await;
+            });
+            let left = task.task_ref();
+            task.detach();
+            left
+        })
+        .unwrap();
+    assert_eq!(in_loop.get(), None, "still pending between runs");
+    runner.close().unwrap();
+    assert_eq!(
+        in_loop.get(),
+        Some(true),
+        "cancelled inside the running loop"
+    );
+    assert!(left.is_cancelled());
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+#[test]
+fn l28_a_cancelled_main_future_is_dropped_in_the_loop_as_the_current_task() {
+    // Python's cancelled main task runs its cleanup (`finally`) in the running loop, as the
+    // current task; here the cleanup is the future's Drop, which may need the loop (spawn a
+    // goodbye, close a transport) and should see itself as current, as spawned tasks do.
+    /// Whether a loop was running, and the current task's name, when the future dropped.
+    type Seen = Rc<RefCell<Option<(bool, Option<String>)>>>;
+    struct Cleanup(Seen);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let running = asyncio::get_running_loop().is_ok();
+            let me = asyncio::current_task().ok().flatten().map(|t| t.name());
+            *self.0.borrow_mut() = Some((running, me));
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(None));
+    let cleanup = Cleanup(seen.clone());
+    let out = lp.run_until_complete(async move {
+        let _cleanup = cleanup;
+        let me = asyncio::current_task().unwrap().unwrap();
+        me.set_name("main");
+        asyncio::spawn(async move { me.cancel() }).detach();
+        std::future::pending::<()>().await;
+    });
+    assert!(matches!(out, Err(Error::Cancelled)), "{out:?}");
+    assert_eq!(*seen.borrow(), Some((true, Some("main".to_string()))));
+}

@@ -91,6 +91,21 @@ fn golden_trace_of_one_echo_exchange_and_the_debug_warning() {
         "{lines:?}"
     );
 
+    // ... and a slow task as its repr, formatted after the step (CPython's _format_handle):
+    // the step that ended it shows it finished.
+    let task = lp.spawn(async { slow() }).unwrap();
+    task.set_name("slowpoke");
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let lines = LINES.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("WARN Executing <Task finished name='slowpoke'")
+                && l.ends_with("seconds")
+        ),
+        "{lines:?}"
+    );
+    drop(task);
+
     // Debug mode: an unclosed writer's warning says where the writer was made.
     let lp = asyncio::EventLoop::new().unwrap();
     lp.set_debug(true);

@@ -300,16 +300,21 @@ impl LoopHandle {
     #[cold]
     #[inline(never)]
     fn run_runnable_timed(&self, r: Runnable, main: &mut dyn FnMut()) {
-        let name = match &r {
-            Runnable::Callback(cb) => cb.name().to_string(),
-            Runnable::Task(id) => executor::task_name(self, *id),
-            Runnable::Io(_) => "I/O callback".to_string(),
-            Runnable::Main => "run_until_complete future".to_string(),
+        // Only a slow run is named: a task is kept (one `Rc`) and described after its run, as
+        // CPython's `_format_handle` formats the task after its step; nothing is formatted
+        // for the others.
+        let (name, task) = match &r {
+            Runnable::Callback(cb) => (cb.name(), None),
+            Runnable::Task(id) => ("task", executor::task_of(self, *id)),
+            Runnable::Io(_) => ("I/O callback", None),
+            Runnable::Main => ("run_until_complete future", None),
         };
         let start = Instant::now();
         self.run_runnable_inner(r, main);
         let took = start.elapsed();
         if took >= self.inner.slow_callback_duration.get() {
+            let described = task.map(|t| t.header().describe());
+            let name = described.as_deref().unwrap_or(name);
             crate::event_loop::debug::warning!(
                 "Executing {name} took {}.{:03} seconds",
                 took.as_secs(),

@@ -118,6 +118,16 @@ impl Drop for MainGuard<'_> {
     }
 }
 
+/// Ends a `run_until_complete` run's main future in the task book when the run ends, by
+/// return or by unwinding: no callback after it runs "in" it, and its refs say it ended.
+struct MainEnds<'a>(&'a LoopInner);
+
+impl Drop for MainEnds<'_> {
+    fn drop(&mut self) {
+        self.0.book.main_ends(false);
+    }
+}
+
 impl LoopHandle {
     /// Asks the loop to return from `run_forever` after the current iteration. Before
     /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
@@ -143,7 +153,8 @@ impl LoopHandle {
         }
     }
 
-    fn enter(&self) -> Result<RunningGuard<'_>, Error> {
+    /// Why a run cannot start now (closed, running, another loop running), if it cannot.
+    fn check_can_run(&self) -> Result<(), Error> {
         self.inner.check_closed()?;
         if self.inner.is_running() {
             return Err(Error::invalid_state("This event loop is already running"));
@@ -153,6 +164,11 @@ impl LoopHandle {
                 "Cannot run the event loop while another loop is running",
             ));
         }
+        Ok(())
+    }
+
+    fn enter(&self) -> Result<RunningGuard<'_>, Error> {
+        self.check_can_run()?;
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
         self.inner.set_state(if self.inner.stop_requested() {
             LoopState::Stopping // L13: stop() before the run: one iteration
@@ -211,9 +227,16 @@ impl LoopHandle {
     ///
     /// A panic in `fut` propagates to the caller after the loop's running state is reset.
     ///
+    /// `fut` is a task of its own while it runs ([`current_task`](crate::current_task),
+    /// [`all_tasks`](crate::all_tasks)), also when it is a spawned [`Task`](crate::Task)'s
+    /// handle: where Python's `run_until_complete(task)` runs `task` itself as the main task,
+    /// here `all_tasks()` lists the handle's awaiter and the task, and cancelling every task
+    /// but the current one from inside the task cancels the run.
+    ///
     /// # Errors
     /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
-    /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first.
+    /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first;
+    /// [`Error::Cancelled`] if `fut` was cancelled (through its [`TaskRef`](crate::TaskRef)).
     ///
     /// # Examples
     ///
@@ -226,13 +249,19 @@ impl LoopHandle {
     /// ```
     // Checklist: L14.
     pub fn run_until_complete<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
-        let mut fut = pin!(fut.into_future());
+        // In an `Option`: a cancelled future is dropped in place, inside the loop.
+        let mut fut = pin!(Some(fut.into_future()));
         let mut output = None;
         let mut cancelled = false;
         let waker = executor::main_waker(self.inner.id);
-        self.inner.check_closed()?;
+        // Before the main future's record is replaced: a refused call (from inside this loop's
+        // run) must leave the running main future's record alone, as Python checks first.
+        self.check_can_run()?;
         let lp = self.clone();
         let key = self.inner.book.main_begins();
+        // However the run ends (stopped early, a panic in the future unwinding through here):
+        // the main future is no longer polled, no longer current, and has ended.
+        let _ended = MainEnds(&self.inner);
         let mut main = || {
             if output.is_some() || cancelled {
                 return;
@@ -241,16 +270,23 @@ impl LoopHandle {
             // before this step drops it unpolled; one during the step ends it there (L29, L30).
             let book = &lp.inner.book;
             let mut ready = None;
+            book.set_current(key);
             if !book.main_cancel_requested() {
-                book.set_current(key);
-                let mut cx = Context::from_waker(&waker);
-                ready = match fut.as_mut().poll(&mut cx) {
-                    Poll::Ready(v) => Some(v),
-                    Poll::Pending => None,
-                };
-                book.set_current(executor::NO_TASK);
+                if let Some(fut) = fut.as_mut().as_pin_mut() {
+                    let mut cx = Context::from_waker(&waker);
+                    ready = match fut.poll(&mut cx) {
+                        Poll::Ready(v) => Some(v),
+                        Poll::Pending => None,
+                    };
+                }
             }
             cancelled = book.main_cancel_requested();
+            if cancelled {
+                // Dropped now, in the running loop and as the current task, as a spawned
+                // task's future is: its Drop is the task's cleanup (Python's `finally`).
+                fut.set(None);
+            }
+            book.set_current(executor::NO_TASK);
             if cancelled || ready.is_some() {
                 output = ready.filter(|_| !cancelled);
                 book.main_ends(cancelled);
@@ -258,11 +294,7 @@ impl LoopHandle {
                 let _ = lp.call_soon(move || stopper.stop());
             }
         };
-        let run = self.run_forever_with(&mut main, true);
-        // However the run ended (stopped early, a panic unwinding through here): the main
-        // future is no longer polled.
-        self.inner.book.main_ends(false);
-        run?;
+        self.run_forever_with(&mut main, true)?;
         if cancelled {
             return Err(Error::Cancelled);
         }

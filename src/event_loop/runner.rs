@@ -26,13 +26,16 @@ use crate::error::Error;
 ///
 /// As Python 3.11's `asyncio.Runner`: when called on the main thread while SIGINT has its
 /// default disposition (no handler of yours), `run` handles SIGINT through the loop
-/// ([`LoopHandle::add_signal_handler`](crate::LoopHandle::add_signal_handler)). The first SIGINT cancels `fut` (it is dropped at the
-/// end of that loop iteration, so servers it owns close and remove their Unix socket files),
-/// every remaining task is cancelled and drained, the loop is closed, and `run` returns
-/// [`Error::KeyboardInterrupt`]. The process is not exited behind your back: exit with status
-/// 130 yourself, as a shell expects of a program ended by Ctrl-C. SIGINT gets its default
-/// disposition back as soon as `fut` is gone, so a second Ctrl-C during the shutdown ends the
-/// process at once (CPython raises `KeyboardInterrupt` then, to the same effect).
+/// ([`LoopHandle::add_signal_handler`](crate::LoopHandle::add_signal_handler)); a SIGINT
+/// handler `fut` adds on the loop replaces that one and is left in place. The first SIGINT
+/// cancels `fut` (it is dropped at its next step, inside the running loop and as the current
+/// task, as Python runs the main task's `finally`: servers it owns close and remove their Unix
+/// socket files), every remaining task is cancelled and drained, the loop is closed, and `run`
+/// returns [`Error::KeyboardInterrupt`]. The process is not exited behind your back: exit with
+/// status 130 yourself, as a shell expects of a program ended by Ctrl-C. SIGINT gets its
+/// default disposition back when that run returns, right after `fut` is gone, so a second
+/// Ctrl-C during the shutdown ends the process at once (CPython raises `KeyboardInterrupt`
+/// then, to the same effect).
 ///
 /// ```no_run
 /// fn main() -> std::process::ExitCode {
@@ -177,17 +180,23 @@ impl Runner {
         let interrupted = Rc::new(Cell::new(false));
         // CPython's Runner: only on the main thread, and only over the default handler.
         let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
+        let mut handler = None;
         if on_sigint {
             let (flag, stopper) = (interrupted.clone(), lp.clone());
             lp.add_signal_handler(libc::SIGINT, move || {
                 flag.set(true);
-                stopper.stop(); // `fut` is dropped (cancelled) when run_until_complete returns
+                // CPython's `_on_sigint`: the main task is cancelled, so `fut` is dropped at
+                // its next step, in the running loop. Already ended (in this iteration): stop.
+                if !stopper.inner.cancel_main() {
+                    stopper.stop();
+                }
             })?;
+            handler = lp.signal_handler(libc::SIGINT);
         }
         Ok(OneRun {
             lp,
             interrupted,
-            on_sigint,
+            handler,
         })
     }
 
@@ -228,21 +237,40 @@ struct OneRun {
     lp: LoopHandle,
     /// Set by the SIGINT handler.
     interrupted: Rc<Cell<bool>>,
-    /// Whether the run installed that handler (main thread, default disposition).
-    on_sigint: bool,
+    /// The SIGINT handler the run installed (main thread, default disposition), to remove at
+    /// its end if it is still the one installed.
+    handler: Option<Rc<dyn Fn()>>,
 }
 
 impl OneRun {
-    /// Restores SIGINT; a failed run that SIGINT stopped becomes
+    /// Restores SIGINT (dropping `self`); a failed run that SIGINT cancelled becomes
     /// [`Error::KeyboardInterrupt`].
     #[inline(never)]
     fn end(self, failed: bool) -> Result<(), Error> {
-        if self.on_sigint {
-            let _ = self.lp.remove_signal_handler(libc::SIGINT);
-        }
-        if failed && self.interrupted.get() {
+        let interrupted = self.interrupted.get();
+        drop(self);
+        if failed && interrupted {
             return Err(Error::KeyboardInterrupt);
         }
         Ok(())
+    }
+}
+
+impl Drop for OneRun {
+    /// SIGINT gets its default disposition back however the run ends: also when a panic in
+    /// the future unwinds through `Runner::run` (CPython's `finally`). Left installed, the
+    /// handler would swallow Ctrl-C outside any run, and the next run would take it for the
+    /// user's own handler and leave SIGINT alone.
+    fn drop(&mut self) {
+        // Only while it is ours: a handler the future installed meanwhile (the user's own
+        // graceful shutdown) stays, as CPython restores SIGINT only if `getsignal` still
+        // gives the runner's handler.
+        let Some(ours) = self.handler.take() else {
+            return;
+        };
+        let installed = self.lp.signal_handler(libc::SIGINT);
+        if installed.is_some_and(|h| Rc::ptr_eq(&h, &ours)) {
+            let _ = self.lp.remove_signal_handler(libc::SIGINT);
+        }
     }
 }

@@ -416,6 +416,12 @@ impl LoopHandle {
         Ok(true)
     }
 
+    /// The handler installed for `sig`, if any (to tell whether it is still one's own).
+    pub(crate) fn signal_handler(&self, sig: i32) -> Option<Rc<dyn Fn()>> {
+        let signals = self.inner.signals.borrow();
+        signals.as_ref().and_then(|s| s.handlers.get(&sig).cloned())
+    }
+
     /// Loop close: removes every handler (restoring `SIG_DFL`) and closes the pipe.
     pub(crate) fn close_signals(&self) {
         let sigs: Vec<i32> = match self.inner.signals.borrow().as_ref() {

@@ -241,7 +241,8 @@ impl TaskRef {
 
     /// Names the task (Python's `Task.set_name()`). The name shows in [`Debug`] output and in
     /// the loop's reports about the task. Names are kept by the task's loop: once the loop is
-    /// dropped, a task answers with its default name.
+    /// dropped, a task answers with its default name, and so does the main future of a
+    /// `run_until_complete` once the next run has begun.
     pub fn set_name(&self, name: impl Into<String>) {
         self.set_name_str(name.into().into_boxed_str());
     }
@@ -250,8 +251,12 @@ impl TaskRef {
         let Some(inner) = self.lp.upgrade() else {
             return; // the loop is gone: nothing reports on this task again
         };
-        if let Some(task) = &self.task {
-            task.header().named.set(true);
+        match &self.task {
+            Some(task) => task.header().named.set(true),
+            // An older run's main future: nothing would take its name out again, and nothing
+            // shows it (its refs say only that it ended).
+            None if inner.book.main_state(self.key.generation).is_none() => return,
+            None => {}
         }
         let old = inner.book.names.borrow_mut().insert(self.key, name);
         drop(old);
@@ -279,15 +284,7 @@ impl TaskRef {
                 true
             }
             None => match inner.book.main_state(self.key.generation) {
-                Some(MainState::Running) => {
-                    inner
-                        .book
-                        .main
-                        .set(Some((self.key.generation, MainState::CancelRequested)));
-                    inner.schedule_main();
-                    true
-                }
-                Some(MainState::CancelRequested) => true,
+                Some(MainState::Running | MainState::CancelRequested) => inner.cancel_main(),
                 _ => false,
             },
         }
@@ -303,7 +300,9 @@ impl TaskRef {
         }
     }
 
-    /// Whether the task ended cancelled (Python's `Task.cancelled()`).
+    /// Whether the task ended cancelled (Python's `Task.cancelled()`), as
+    /// [`Task::is_cancelled`](super::Task::is_cancelled) says. For the main future of a
+    /// `run_until_complete`, known until the loop's next run begins; false after that.
     pub fn is_cancelled(&self) -> bool {
         match &self.task {
             Some(task) => task.header().is_cancelled(),
@@ -387,6 +386,24 @@ impl Header {
             name_of(self),
             self.type_name()
         )
+    }
+}
+
+impl LoopInner {
+    /// Cancels the main future of the running `run_until_complete` (Python's
+    /// `main_task.cancel()`): its next step drops it and ends the run with
+    /// [`Error::Cancelled`]. False if there is none, or it has ended.
+    pub(crate) fn cancel_main(&self) -> bool {
+        match self.book.main.get() {
+            Some((number, MainState::Running)) => {
+                let cancelling = Some((number, MainState::CancelRequested));
+                self.book.main.set(cancelling);
+                self.schedule_main();
+                true
+            }
+            Some((_, MainState::CancelRequested)) => true,
+            _ => false,
+        }
     }
 }
 
@@ -511,5 +528,23 @@ mod tests {
         );
         drop(kept);
         assert_eq!(names(&lp), 0);
+    }
+
+    #[test]
+    fn renaming_the_main_future_of_an_older_run_keeps_no_name() {
+        // Only the last run's main future has its name kept (the next run forgets it): a name
+        // given to an older one would stay in the book for the loop's life, one per future.
+        let lp = EventLoop::new().unwrap();
+        let names = |lp: &EventLoop| lp.inner.book.names.borrow().len();
+        let first = lp
+            .run_until_complete(async { crate::current_task().unwrap().unwrap() })
+            .unwrap();
+        lp.run_until_complete(async {}).unwrap();
+        lp.run_until_complete(async {}).unwrap();
+        for n in 0..3 {
+            first.set_name(format!("renamed {n}"));
+        }
+        assert_eq!(names(&lp), 0);
+        assert!(first.name().starts_with("Task-"), "{}", first.name());
     }
 }

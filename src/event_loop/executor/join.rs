@@ -76,7 +76,11 @@ impl<T: 'static> Task<T> {
         self.cell.header.is_done()
     }
 
-    /// Whether the task ended cancelled.
+    /// Whether the task ended cancelled: by [`cancel`](Self::cancel), by the drop of its
+    /// handle while awaited, or by the loop's close. A task that passed a cancellation on as
+    /// its output (`Err(Error::Cancelled)` from `?`) ended with that value: false here, where
+    /// Python's `cancelled()` says true; such an output counts as no failure (reports,
+    /// `ReturnWhen::FirstException`, `TaskGroup`).
     pub fn is_cancelled(&self) -> bool {
         self.cell.header.is_cancelled()
     }
@@ -188,8 +192,8 @@ impl<T: 'static, E: 'static> Task<Result<T, E>> {
     /// Whether the task ended by failing: a panic or an `Err` output (Python's
     /// `not t.cancelled() and t.exception() is not None`). False while it runs and once the
     /// outcome has been taken. An `Err` that is a cancellation passed on with `?`
-    /// ([`Cancelled`], [`Error::Cancelled`](crate::Error::Cancelled)) is not a failure: in
-    /// Python the task ends cancelled (L32).
+    /// ([`Cancelled`], [`Error::Cancelled`](crate::Error::Cancelled), also boxed or in an
+    /// `io::Error`) is not a failure: in Python the task ends cancelled (L32).
     pub(crate) fn failed(&self) -> bool {
         match &self.cell.join.borrow().outcome {
             Some(Outcome::Panicked(_)) => true,

@@ -153,10 +153,9 @@ pub(crate) fn run_task(lp: &LoopHandle, key: SlotKey) {
     inner.book.set_current(introspect::NO_TASK);
 }
 
-/// A task as debug-mode reports show it.
-pub(crate) fn task_name(lp: &LoopHandle, key: SlotKey) -> String {
-    let task = lp.inner.tasks.borrow().get(key).cloned();
-    task.map_or_else(|| "task".to_string(), |t| t.header().describe())
+/// The task under `key`, for a debug-mode report about its run.
+pub(crate) fn task_of(lp: &LoopHandle, key: SlotKey) -> Option<Rc<dyn RawTask>> {
+    lp.inner.tasks.borrow().get(key).cloned()
 }
 
 /// The waker of `run_until_complete`'s future on loop `lp`.

@@ -298,8 +298,11 @@ impl<T: 'static> RawTask for TaskCell<T> {
                 }
             }
             TaskState::CancelScheduled => {
-                let removed = inner.tasks.borrow_mut().remove(self.header.key);
+                // The future is dropped while the task is still in the slab: its Drop (the
+                // task's cleanup, Python's `finally`) sees itself as `current_task()` and in
+                // `all_tasks()`, as a task cancelled during its poll does.
                 self.finish_cancelled();
+                let removed = inner.tasks.borrow_mut().remove(self.header.key);
                 drop(removed);
             }
             // Every queued run has its task Scheduled or CancelScheduled; a finished task has
@@ -354,23 +357,23 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
 }
 
 fn failure_of<T: 'static>(v: &T) -> Option<String> {
+    // A cancellation passed on with `?` ends the task as a cancellation would (L32): Python
+    // reports no cancelled task.
+    fn unless_cancelled<E: std::fmt::Display + 'static>(e: &E) -> Option<String> {
+        (!crate::error::is_cancellation(e)).then(|| e.to_string())
+    }
     let v = v as &dyn Any;
     if let Some(Err(e)) = v.downcast_ref::<Result<(), crate::error::Error>>() {
-        // A cancellation passed on with `?` ends the task as a cancellation would (L32):
-        // Python reports no cancelled task.
-        if matches!(e, crate::error::Error::Cancelled) {
-            return None;
-        }
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), std::io::Error>>() {
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), Box<dyn std::error::Error>>>() {
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), Box<dyn std::error::Error + Send + Sync>>>() {
-        return Some(e.to_string());
+        return unless_cancelled(e);
     }
     if let Some(Err(e)) = v.downcast_ref::<Result<(), String>>() {
         return Some(e.clone());
