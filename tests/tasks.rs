@@ -666,3 +666,79 @@ fn l28_a_cancelled_main_future_is_dropped_in_the_loop_as_the_current_task() {
     assert!(matches!(out, Err(Error::Cancelled)), "{out:?}");
     assert_eq!(*seen.borrow(), Some((true, Some("main".to_string()))));
 }
+
+/// Panics when dropped: a task's cleanup (Python's `finally`) that raises.
+struct PanicsOnDrop;
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("cleanup failed");
+    }
+}
+
+#[test]
+fn l35_a_panic_in_a_task_cleanup_is_its_outcome_and_the_loop_goes_on() {
+    // It unwound out of the loop's run, the task half ended: still current, its awaiter never
+    // woken (found by helper-46). Python: the exception a `finally` raises is the task's.
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+        log.borrow_mut().push(ctx.to_string())
+    }));
+    let out = lp.run_until_complete(async {
+        // Cancelled while it waits: its cleanup panics as its future is dropped.
+        let waiting = asyncio::spawn(async {
+            let _guard = PanicsOnDrop;
+            std::future::pending::<()>().await;
+        });
+        // Returns, then its cleanup panics.
+        let returning = asyncio::spawn(async {
+            let _guard = PanicsOnDrop;
+            7
+        });
+        asyncio::yield_now().await;
+        assert!(waiting.cancel());
+        asyncio::yield_now().await;
+        assert!(
+            waiting.is_done() && !waiting.is_cancelled(),
+            "ended by its panic"
+        );
+        assert!(returning.is_done());
+        waiting.detach();
+        returning.detach();
+        // A cancelled awaited handle, dropped: its cleanup's panic is reported, not raised here.
+        let awaited = asyncio::spawn(async {
+            let _guard = PanicsOnDrop;
+            std::future::pending::<()>().await;
+        });
+        asyncio::yield_now().await; // it starts, and holds its guard
+        let _ = asyncio::timeout(std::time::Duration::ZERO, awaited).await;
+        assert!(asyncio::current_task().unwrap().is_some());
+        "the loop went on"
+    });
+    assert_eq!(out.unwrap(), "the loop went on");
+    assert!(lp.current_task().is_none());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|s| s.starts_with("Task exception was never retrieved")
+                && s.contains("cleanup failed")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn l42_closing_a_runner_inside_another_loops_run_is_refused_and_closes_nothing() {
+    // It reported its tasks as destroyed, closed its loop and returned Ok (found by
+    // helper-46); CPython's close raises from its run_until_complete.
+    let runner = asyncio::Runner::new();
+    let left = runner
+        .run(async { asyncio::spawn(std::future::pending::<()>()).task_ref() })
+        .unwrap();
+    let err = asyncio::run(async { runner.close() }).unwrap().unwrap_err();
+    assert!(matches!(&err, Error::InvalidState(m) if m.contains("another loop is running")));
+    assert!(!left.is_done() && !runner.get_loop().unwrap().is_closed());
+    runner.close().unwrap();
+    assert!(left.is_cancelled());
+}

@@ -205,7 +205,9 @@ impl Runner {
     /// usable, as in Python.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] (`Cannot close a running event loop`) from inside a run.
+    /// [`Error::InvalidState`]: `Cannot close a running event loop` from inside one of its
+    /// runs, `Cannot run the event loop while another loop is running` from inside another
+    /// loop's run (the runner stays open).
     pub fn close(&self) -> Result<(), Error> {
         let lp = match &*self.state.borrow() {
             RunnerState::Ready(lp) => lp.handle(),
@@ -213,6 +215,13 @@ impl Runner {
         };
         if lp.is_running() {
             return Err(Error::invalid_state("Cannot close a running event loop"));
+        }
+        if current_loop().is_some() {
+            // Its tasks cannot be drained from inside another loop's run (CPython's close
+            // raises the same from its run_until_complete): nothing is closed.
+            return Err(Error::invalid_state(
+                "Cannot run the event loop while another loop is running",
+            ));
         }
         lp.shutdown_tasks();
         lp.close()?;

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::task::{report_unobserved, Outcome, TaskRc};
+use super::task::{cancelled_unless_panicked, drop_caught, report_unobserved, Outcome, TaskRc};
 use crate::error::Cancelled;
 
 /// A spawned task (Python's `asyncio.Task`). Await it for `Ok(output)`, or `Err(Cancelled)` if
@@ -179,9 +179,10 @@ impl<T: 'static> Task<T> {
             Some(fut) => {
                 let removed = inner.tasks.borrow_mut().remove(header.key);
                 self.cell.join.borrow_mut().detached = true;
-                drop(fut);
+                // A panic of its cleanup is reported (detached), not unwound into this drop.
+                let panicked = drop_caught(Some(fut));
                 drop(removed);
-                self.cell.complete(Outcome::Cancelled);
+                self.cell.complete(cancelled_unless_panicked(panicked));
             }
             None => inner.request_cancel(header.key),
         }

@@ -231,17 +231,16 @@ impl<T: 'static> TaskCell<T> {
                 false
             }
             Ok(Poll::Pending) => {
-                drop(fut);
-                self.complete(Outcome::Cancelled);
+                self.complete(cancelled_unless_panicked(drop_caught(Some(fut))));
                 true
             }
             Ok(Poll::Ready(v)) => {
-                drop(fut);
-                // L30: a task that cancelled itself ends cancelled even if it returned.
-                self.complete(if cancelled {
-                    Outcome::Cancelled
-                } else {
-                    Outcome::Value(v)
+                // L30: a task that cancelled itself ends cancelled even if it returned; a
+                // panic in its cleanup (the future's Drop) is its outcome either way.
+                self.complete(match drop_caught(Some(fut)) {
+                    Some(payload) => Outcome::Panicked(payload),
+                    None if cancelled => Outcome::Cancelled,
+                    None => Outcome::Value(v),
                 });
                 true
             }
@@ -312,20 +311,20 @@ impl<T: 'static> RawTask for TaskCell<T> {
     }
 
     fn finish_cancelled(&self) {
-        drop(self.take_future());
+        let panicked = drop_caught(self.take_future());
         if !self.header.is_done() {
-            self.complete(Outcome::Cancelled);
+            self.complete(cancelled_unless_panicked(panicked));
         }
     }
 
     fn abandon(&self) -> bool {
         let fut = self.take_future();
         let pending = fut.is_some() && !self.header.cancel_requested();
-        drop(fut);
+        let panicked = drop_caught(fut);
         if !self.header.is_done() {
             // A handle that outlives the loop awaits `Err(Cancelled)` (L35: a cancellation is
             // never reported, so nothing is said if nobody awaits it).
-            self.complete(Outcome::Cancelled);
+            self.complete(cancelled_unless_panicked(panicked));
         }
         pending
     }
@@ -333,6 +332,19 @@ impl<T: 'static> RawTask for TaskCell<T> {
     fn mark_retrieved(&self) {
         self.join.borrow_mut().retrieved = true;
     }
+}
+
+/// Drops a task's future, catching a panic of its `Drop` (the task's cleanup, Python's
+/// `finally`): `Some(payload)` if it panicked. Uncaught, it unwound out of the loop's run with
+/// the task half ended: still the current task, and never completed for its awaiter.
+pub(crate) fn drop_caught<F: ?Sized>(fut: Option<Pin<Box<F>>>) -> Option<Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(move || drop(fut))).err()
+}
+
+/// The outcome of a cancelled task: cancelled, unless its cleanup panicked (as a Python task
+/// whose `finally` raises during its cancellation ends with that exception).
+pub(crate) fn cancelled_unless_panicked<T>(panicked: Option<Box<dyn Any + Send>>) -> Outcome<T> {
+    panicked.map_or(Outcome::Cancelled, Outcome::Panicked)
 }
 
 /// Reports a task failure nobody will see otherwise: a panic, or an `Err` output of a common
