@@ -11,6 +11,17 @@ use std::time::Duration;
 
 use asyncio::{Cancelled, Error, EventLoop, ExceptionContext, LoopHandle};
 
+/// A loop whose exception handler records each report, as the default handler formats it.
+fn recording_loop() -> (EventLoop, Rc<RefCell<Vec<String>>>) {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+        log.borrow_mut().push(ctx.to_string())
+    }));
+    (lp, seen)
+}
+
 #[test]
 fn l15_current_task_outside_a_running_loop() {
     // BaseCurrentLoopTests.test_current_task_no_running_loop(_implicit).
@@ -218,12 +229,7 @@ fn l30_a_main_future_that_cancels_itself_ends_at_its_suspension() {
 
 #[test]
 fn l35_reports_name_the_task() {
-    let lp = EventLoop::new().unwrap();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let log = seen.clone();
-    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
-        log.borrow_mut().push(ctx.to_string())
-    }));
+    let (lp, seen) = recording_loop();
     lp.run_until_complete(async {
         let failing = asyncio::spawn(async { Err::<(), Error>(Error::Timeout) });
         failing.set_name("worker");
@@ -349,12 +355,7 @@ async fn passes_on(victim: asyncio::Task<()>) -> Result<(), Error> {
 
 #[test]
 fn l32_a_passed_on_cancellation_is_not_reported_as_a_failure() {
-    let lp = EventLoop::new().unwrap();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let log = seen.clone();
-    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
-        log.borrow_mut().push(ctx.to_string())
-    }));
+    let (lp, seen) = recording_loop();
     lp.run_until_complete(async {
         let victim = asyncio::spawn(std::future::pending::<()>());
         victim.cancel();
@@ -542,12 +543,7 @@ async fn passes_on_boxed(victim: asyncio::Task<()>) -> Result<(), Box<dyn std::e
 
 #[test]
 fn l32_a_boxed_passed_on_cancellation_is_not_a_failure_either() {
-    let lp = EventLoop::new().unwrap();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let log = seen.clone();
-    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
-        log.borrow_mut().push(ctx.to_string())
-    }));
+    let (lp, seen) = recording_loop();
     lp.run_until_complete(async {
         let victim = asyncio::spawn(std::future::pending::<()>());
         victim.cancel();
@@ -679,12 +675,7 @@ impl Drop for PanicsOnDrop {
 fn l35_a_panic_in_a_task_cleanup_is_its_outcome_and_the_loop_goes_on() {
     // It unwound out of the loop's run, the task half ended: still current, its awaiter never
     // woken (found by helper-46). Python: the exception a `finally` raises is the task's.
-    let lp = EventLoop::new().unwrap();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let log = seen.clone();
-    lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
-        log.borrow_mut().push(ctx.to_string())
-    }));
+    let (lp, seen) = recording_loop();
     let out = lp.run_until_complete(async {
         // Cancelled while it waits: its cleanup panics as its future is dropped.
         let waiting = asyncio::spawn(async {

@@ -2018,28 +2018,20 @@ fn t33_a_refused_start_tls_leaves_a_paused_transport_paused() {
     t.close();
 }
 
-#[test]
-fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
-    // As over a plain socket (tests/transport.rs): the TLS layer waits for an app protocol a
-    // user task keeps borrowed across a 300 ms sleep, without spinning the loop, and then
-    // delivers what came meanwhile.
-    let lp = asyncio::EventLoop::new().unwrap();
+/// A TLS server on `lp` running `handler` per connection, and a `Recorder` client connected
+/// to it over TLS: the set-up of the tests that hold the client's app protocol.
+fn held_app_pair<H, Fut>(
+    lp: &asyncio::EventLoop,
+    handler: H,
+) -> (asyncio::Server, Transport, Rc<RefCell<Recorder>>)
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<(), Error>> + 'static,
+{
     let certs = Certs::get();
     let server = lp
         .run_until_complete(
-            asyncio::start_server(
-                |r: StreamReader, w: StreamWriter| async move {
-                    r.readexactly(1).await?; // the client's go-ahead
-                    w.write(b"while held")?;
-                    w.drain().await?;
-                    let _ = r.read(-1).await;
-                    w.close();
-                    Ok::<_, Error>(())
-                },
-                "127.0.0.1",
-                0,
-            )
-            .ssl(certs.server_config(&[])),
+            asyncio::start_server(handler, "127.0.0.1", 0).ssl(certs.server_config(&[])),
         )
         .unwrap()
         .unwrap();
@@ -2053,6 +2045,23 @@ fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then
         )
         .unwrap()
         .unwrap();
+    (server, t, proto)
+}
+
+#[test]
+fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
+    // As over a plain socket (tests/transport.rs): the TLS layer waits for an app protocol a
+    // user task keeps borrowed across a 300 ms sleep, without spinning the loop, and then
+    // delivers what came meanwhile.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, t, proto) = held_app_pair(&lp, |r: StreamReader, w: StreamWriter| async move {
+        r.readexactly(1).await?; // the client's go-ahead
+        w.write(b"while held")?;
+        w.drain().await?;
+        let _ = r.read(-1).await;
+        w.close();
+        Ok::<_, Error>(())
+    });
     let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
         t.write(b"g").unwrap()
     });
@@ -2069,38 +2078,17 @@ fn l44_t22_records_arriving_while_the_tls_app_protocol_is_held_share_one_retry()
     // As in the PROXY layer (tests/proxy_protocol.rs): 30 records arriving one by one while a
     // user task keeps the app protocol borrowed wait behind one retry, not one retry each.
     let lp = asyncio::EventLoop::new().unwrap();
-    let certs = Certs::get();
-    let server = lp
-        .run_until_complete(
-            asyncio::start_server(
-                |r: StreamReader, w: StreamWriter| async move {
-                    r.readexactly(1).await?; // the client's go-ahead
-                    for _ in 0..30 {
-                        w.write(b"+")?;
-                        w.drain().await?;
-                        asyncio::sleep(Duration::from_millis(5)).await;
-                    }
-                    let _ = r.read(-1).await;
-                    w.close();
-                    Ok::<_, Error>(())
-                },
-                "127.0.0.1",
-                0,
-            )
-            .ssl(certs.server_config(&[])),
-        )
-        .unwrap()
-        .unwrap();
-    let port = server.sockets()[0].as_inet().unwrap().port();
-    let (t, proto) = lp
-        .run_until_complete(
-            lp.create_connection(Recorder::default, "127.0.0.1", port)
-                .ssl(certs.client_config(&[]))
-                .server_hostname("localhost")
-                .into_future(),
-        )
-        .unwrap()
-        .unwrap();
+    let (server, t, proto) = held_app_pair(&lp, |r: StreamReader, w: StreamWriter| async move {
+        r.readexactly(1).await?; // the client's go-ahead
+        for _ in 0..30 {
+            w.write(b"+")?;
+            w.drain().await?;
+            asyncio::sleep(Duration::from_millis(5)).await;
+        }
+        let _ = r.read(-1).await;
+        w.close();
+        Ok::<_, Error>(())
+    });
     let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
         t.write(b"g").unwrap()
     });
@@ -2120,32 +2108,11 @@ fn l44_t22_connection_lost_for_a_held_tls_app_protocol_waits_sparingly_and_comes
     // sleep: the TLS layer's connection_lost waits for it without spinning the loop, then
     // comes once, last.
     let lp = asyncio::EventLoop::new().unwrap();
-    let certs = Certs::get();
-    let server = lp
-        .run_until_complete(
-            asyncio::start_server(
-                |r: StreamReader, w: StreamWriter| async move {
-                    r.readexactly(1).await?; // the client's go-ahead: close at once
-                    w.close();
-                    Ok::<_, Error>(())
-                },
-                "127.0.0.1",
-                0,
-            )
-            .ssl(certs.server_config(&[])),
-        )
-        .unwrap()
-        .unwrap();
-    let port = server.sockets()[0].as_inet().unwrap().port();
-    let (t, proto) = lp
-        .run_until_complete(
-            lp.create_connection(Recorder::default, "127.0.0.1", port)
-                .ssl(certs.client_config(&[]))
-                .server_hostname("localhost")
-                .into_future(),
-        )
-        .unwrap()
-        .unwrap();
+    let (server, t, proto) = held_app_pair(&lp, |r: StreamReader, w: StreamWriter| async move {
+        r.readexactly(1).await?; // the client's go-ahead: close at once
+        w.close();
+        Ok::<_, Error>(())
+    });
     let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
         t.write(b"g").unwrap()
     });
