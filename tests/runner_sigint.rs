@@ -61,6 +61,31 @@ fn main() {
     );
     println!("test l42_ctrl_c_ends_one_run_and_the_runner_runs_again ... ok");
 
+    // SIGINT in the very step where the future completes: the run was reached by it, and
+    // ends with KeyboardInterrupt, as CPython's `_on_sigint` raises it for a done main task.
+    // (It returned the value, found by helper-46; and see below.)
+    let last_step = runner.run(async {
+        // SAFETY: FFI; the runner's handler for SIGINT is installed, so this does not kill us.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::raise(libc::SIGINT);
+        }
+        42
+    });
+    // Its callback, queued for an iteration that never came, ran in the next run and
+    // cancelled that one (Err(Cancelled)).
+    let next = runner.run(async {
+        asyncio::yield_now().await;
+        43
+    });
+    assert!(
+        matches!(last_step, Err(asyncio::Error::KeyboardInterrupt)),
+        "{last_step:?}"
+    );
+    assert!(disposition_is_default(libc::SIGINT), "SIGINT default again");
+    assert_eq!(next.unwrap(), 43, "a late Ctrl-C is not the next run's");
+    println!("test l42_ctrl_c_in_the_last_step_is_not_lost ... ok");
+
     // A panic in the future unwinds through `run`: SIGINT gets its default disposition back
     // all the same (CPython's `finally`), or Ctrl-C outside a run would be swallowed.
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -165,7 +165,7 @@ impl Runner {
         // per future type.
         let run = self.begin()?;
         let result = run.lp.run_until_complete(fut);
-        run.end(result.is_err())?;
+        run.end()?;
         result
     }
 
@@ -178,12 +178,16 @@ impl Runner {
         }
         let lp = self.get_loop()?;
         let interrupted = Rc::new(Cell::new(false));
+        let over = Rc::new(Cell::new(false));
         // CPython's Runner: only on the main thread, and only over the default handler.
         let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
         let mut handler = None;
         if on_sigint {
-            let (flag, stopper) = (interrupted.clone(), lp.clone());
+            let (flag, ended, stopper) = (interrupted.clone(), over.clone(), lp.clone());
             lp.add_signal_handler(libc::SIGINT, move || {
+                if ended.get() {
+                    return; // queued as this run ended: counted there, not a later run's
+                }
                 flag.set(true);
                 // CPython's `_on_sigint`: the main task is cancelled, so `fut` is dropped at
                 // its next step, in the running loop. Already ended (in this iteration): stop.
@@ -196,6 +200,7 @@ impl Runner {
         Ok(OneRun {
             lp,
             interrupted,
+            over,
             handler,
         })
     }
@@ -246,19 +251,35 @@ struct OneRun {
     lp: LoopHandle,
     /// Set by the SIGINT handler.
     interrupted: Rc<Cell<bool>>,
+    /// The run has ended: a callback of its SIGINT handler still queued does nothing.
+    over: Rc<Cell<bool>>,
     /// The SIGINT handler the run installed (main thread, default disposition), to remove at
     /// its end if it is still the one installed.
     handler: Option<Rc<dyn Fn()>>,
 }
 
 impl OneRun {
-    /// Restores SIGINT (dropping `self`); a failed run that SIGINT cancelled becomes
-    /// [`Error::KeyboardInterrupt`].
+    /// Restores SIGINT (dropping `self`); a run that SIGINT reached becomes
+    /// [`Error::KeyboardInterrupt`]: one it cancelled, and also one whose future had just
+    /// completed when the signal's callback ran (CPython's `_on_sigint` raises
+    /// `KeyboardInterrupt` then, the main task being done).
     #[inline(never)]
-    fn end(self, failed: bool) -> Result<(), Error> {
-        let interrupted = self.interrupted.get();
+    fn end(self) -> Result<(), Error> {
+        // A SIGINT can reach the run after its last look at the handlers: its byte still in
+        // the pipe, or its callback queued for an iteration that never came. CPython's
+        // handler runs at once; here the pipe is read now and the handler's deliveries
+        // counted, so a late Ctrl-C is this run's, never the next one's.
+        let ours = self.handler.as_ref().is_some_and(|h| {
+            let installed = self.lp.signal_handler(libc::SIGINT);
+            installed.is_some_and(|i| Rc::ptr_eq(&i, h))
+        });
+        if ours {
+            self.lp.read_signal_pipe_now();
+        }
+        let late = ours && self.lp.signal_deliveries(libc::SIGINT) > 0;
+        let interrupted = self.interrupted.get() || late;
         drop(self);
-        if failed && interrupted {
+        if interrupted {
             return Err(Error::KeyboardInterrupt);
         }
         Ok(())
@@ -271,6 +292,7 @@ impl Drop for OneRun {
     /// handler would swallow Ctrl-C outside any run, and the next run would take it for the
     /// user's own handler and leave SIGINT alone.
     fn drop(&mut self) {
+        self.over.set(true);
         // Only while it is ours: a handler the future installed meanwhile (the user's own
         // graceful shutdown) stays, as CPython restores SIGINT only if `getsignal` still
         // gives the runner's handler.

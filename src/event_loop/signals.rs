@@ -210,34 +210,51 @@ pub(crate) struct Signals {
 /// a list: a `HashMap` would link std's random hasher (getrandom, SipHash) into every program
 /// that calls `run`, for nothing.
 #[derive(Default)]
-struct Handlers(Vec<(i32, Rc<dyn Fn()>)>);
+struct Handlers(Vec<(i32, Handler, u64)>);
+
+/// A signal's callback.
+type Handler = Rc<dyn Fn()>;
 
 impl Handlers {
     fn get(&self, sig: &i32) -> Option<&Rc<dyn Fn()>> {
-        self.0.iter().find(|(s, _)| s == sig).map(|(_, h)| h)
+        self.0.iter().find(|(s, ..)| s == sig).map(|(_, h, _)| h)
     }
 
-    /// Sets `sig`'s callback, replacing (and dropping) any earlier one.
-    /// Sets the handler of `sig`; returns the one it replaces, for the caller to drop once
-    /// its borrow of the signal state has ended.
+    /// Sets the handler of `sig` (its count of deliveries from 0); returns the one it
+    /// replaces, for the caller to drop once its borrow of the signal state has ended.
     #[must_use]
     fn insert(&mut self, sig: i32, handler: Rc<dyn Fn()>) -> Option<Rc<dyn Fn()>> {
-        match self.0.iter_mut().find(|(s, _)| *s == sig) {
-            Some(entry) => Some(std::mem::replace(&mut entry.1, handler)),
+        match self.0.iter_mut().find(|(s, ..)| *s == sig) {
+            Some(entry) => {
+                entry.2 = 0;
+                Some(std::mem::replace(&mut entry.1, handler))
+            }
             None => {
-                self.0.push((sig, handler));
+                self.0.push((sig, handler, 0));
                 None
             }
         }
     }
 
     fn remove(&mut self, sig: &i32) -> Option<Rc<dyn Fn()>> {
-        let i = self.0.iter().position(|(s, _)| s == sig)?;
+        let i = self.0.iter().position(|(s, ..)| s == sig)?;
         Some(self.0.swap_remove(i).1)
     }
 
     fn keys(&self) -> impl Iterator<Item = &i32> {
-        self.0.iter().map(|(s, _)| s)
+        self.0.iter().map(|(s, ..)| s)
+    }
+
+    /// `sig` was read from the pipe: counted for its handler, which is returned to queue.
+    fn deliver(&mut self, sig: i32) -> Option<Rc<dyn Fn()>> {
+        let entry = self.0.iter_mut().find(|(s, ..)| *s == sig)?;
+        entry.2 += 1;
+        Some(entry.1.clone())
+    }
+
+    /// How many times `sig` was read from the pipe since its handler was set.
+    fn deliveries(&self, sig: i32) -> u64 {
+        self.0.iter().find(|(s, ..)| *s == sig).map_or(0, |e| e.2)
     }
 }
 
@@ -252,27 +269,52 @@ impl IoHandler for PipeReader {
         let Some(inner) = self.lp.upgrade() else {
             return;
         };
-        let lp = LoopHandle { inner };
-        let mut buf = [0u8; 64];
-        loop {
-            // SAFETY: `buf` is ours and 64 bytes long; `fd` stays open while registered.
-            let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break; // EAGAIN (drained), EOF or an error: nothing more now
-            }
-            for &sig in &buf[..n as usize] {
-                lp.handle_signal(i32::from(sig));
-            }
-        }
+        LoopHandle { inner }.read_pipe(self.fd);
     }
 }
 
 impl LoopHandle {
+    /// Reads the signal numbers waiting in the pipe (read end `fd`) and queues their handlers.
+    fn read_pipe(&self, fd: RawFd) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: `buf` is ours and 64 bytes long; `fd` stays open while registered.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break; // EAGAIN (drained), EOF or an error: nothing more now
+            }
+            for &sig in &buf[..n as usize] {
+                self.handle_signal(i32::from(sig));
+            }
+        }
+    }
+
+    /// Reads what the signal pipe holds now, outside the loop's I/O phase: the handlers of
+    /// signals that came since the loop last looked are queued, and counted
+    /// ([`signal_deliveries`](Self::signal_deliveries)).
+    pub(crate) fn read_signal_pipe_now(&self) {
+        let fd = self
+            .inner
+            .signals
+            .borrow()
+            .as_ref()
+            .map(|s| s.read.as_raw_fd());
+        if let Some(fd) = fd {
+            self.read_pipe(fd);
+        }
+    }
+
+    /// How many times `sig` has come (read from the pipe) since its handler was set.
+    pub(crate) fn signal_deliveries(&self, sig: i32) -> u64 {
+        let signals = self.inner.signals.borrow();
+        signals.as_ref().map_or(0, |s| s.handlers.deliveries(sig))
+    }
+
     /// CPython's `_handle_signal`: queues the handler for `sig`, if there still is one.
     fn handle_signal(&self, sig: i32) {
         let handler = {
-            let signals = self.inner.signals.borrow();
-            signals.as_ref().and_then(|s| s.handlers.get(&sig).cloned())
+            let mut signals = self.inner.signals.borrow_mut();
+            signals.as_mut().and_then(|s| s.handlers.deliver(sig))
         };
         if let Some(h) = handler {
             let _ = self.call_soon(move || h());
