@@ -131,40 +131,90 @@ pub(crate) const NO_TASK: SlotKey = SlotKey {
     generation: 0,
 };
 
-/// Custom names, sorted by key: a `Vec` and a binary search, where a `HashMap` would add its
-/// hasher and tables to every program (12 KiB of a small client's binary).
+/// Custom names, by task key: a slot-indexed table (constant time, also for servers that
+/// name every connection's task) without a hasher (a `HashMap` added 12 KiB to a small
+/// client's binary, a `BTreeMap` 9).
+///
+/// A slot holds the name of the task in it, or of the last task there that was named. A
+/// named task that ended but is still referred to keeps its name when a new named task takes
+/// its slot: it moves to `moved`, which only such tasks reach.
 #[derive(Default)]
-struct Names(Vec<(SlotKey, Box<str>)>);
+struct Names {
+    /// By slot index: the generation of the task named, and its name.
+    by_slot: Vec<Option<(u32, Box<str>)>>,
+    /// Names of ended tasks whose slot a named task took since.
+    moved: Vec<(SlotKey, Box<str>)>,
+    /// The main future's, keyed by its number.
+    main: Option<(u32, Box<str>)>,
+}
 
 impl Names {
-    fn find(&self, key: SlotKey) -> Result<usize, usize> {
-        let order = |k: &SlotKey| (k.index, k.generation);
-        self.0.binary_search_by_key(&order(&key), |(k, _)| order(k))
-    }
-
     fn get(&self, key: SlotKey) -> Option<&str> {
-        self.find(key).ok().map(|i| &*self.0[i].1)
+        let found = if key.index == MAIN_INDEX {
+            self.main.as_ref().filter(|(n, _)| *n == key.generation)
+        } else {
+            let slot = self
+                .by_slot
+                .get(key.index as usize)
+                .and_then(Option::as_ref);
+            slot.filter(|(g, _)| *g == key.generation)
+        };
+        match found {
+            Some((_, name)) => Some(name),
+            None => self
+                .moved
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, n)| &**n),
+        }
     }
 
-    /// Sets `key`'s name; the name it replaces comes back (to drop after the borrow).
+    /// Sets `key`'s name; what it replaces comes back (to drop after the borrow).
     fn insert(&mut self, key: SlotKey, name: Box<str>) -> Option<Box<str>> {
-        match self.find(key) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, name)),
-            Err(i) => {
-                self.0.insert(i, (key, name));
+        if key.index == MAIN_INDEX {
+            return self
+                .main
+                .replace((key.generation, name))
+                .map(|(_, old)| old);
+        }
+        if let Some(i) = self.moved.iter().position(|(k, _)| *k == key) {
+            return Some(std::mem::replace(&mut self.moved[i].1, name));
+        }
+        let index = key.index as usize;
+        if self.by_slot.len() <= index {
+            self.by_slot.resize_with(index + 1, || None);
+        }
+        match self.by_slot[index].replace((key.generation, name)) {
+            Some((g, old)) if g == key.generation => Some(old),
+            Some((g, old)) => {
+                let earlier = SlotKey {
+                    index: key.index,
+                    generation: g,
+                };
+                self.moved.push((earlier, old));
                 None
             }
+            None => None,
         }
     }
 
     fn remove(&mut self, key: SlotKey) -> Option<Box<str>> {
-        let i = self.find(key).ok()?;
-        Some(self.0.remove(i).1)
+        if key.index == MAIN_INDEX {
+            let main = self.main.take_if(|(n, _)| *n == key.generation)?;
+            return Some(main.1);
+        }
+        let slot = self.by_slot.get_mut(key.index as usize)?;
+        if slot.as_ref().is_some_and(|(g, _)| *g == key.generation) {
+            return slot.take().map(|(_, name)| name);
+        }
+        let i = self.moved.iter().position(|(k, _)| *k == key)?;
+        Some(self.moved.swap_remove(i).1)
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.len()
+        let in_slots = self.by_slot.iter().flatten().count();
+        in_slots + self.moved.len() + usize::from(self.main.is_some())
     }
 }
 
@@ -527,6 +577,49 @@ mod tests {
             "the last holder of a task takes its name out"
         );
         drop(kept);
+        assert_eq!(names(&lp), 0);
+    }
+
+    #[test]
+    fn an_ended_task_keeps_its_name_when_a_named_task_takes_its_slot() {
+        let lp = EventLoop::new().unwrap();
+        let names = |lp: &EventLoop| lp.inner.book.names.borrow().len();
+        let first = lp
+            .run_until_complete(async {
+                let t = crate::spawn(async {});
+                t.set_name("first");
+                let r = t.task_ref();
+                t.await.unwrap();
+                r
+            })
+            .unwrap();
+        let second = lp
+            .run_until_complete(async {
+                let t = crate::spawn(std::future::pending::<()>());
+                t.set_name("second");
+                t.task_ref()
+            })
+            .unwrap();
+        let (a, b) = (first.key, second.key);
+        assert_eq!(a.index, b.index, "the slot was reused");
+        assert_ne!(a.generation, b.generation);
+        assert_eq!(
+            (first.name(), second.name()),
+            ("first".into(), "second".into())
+        );
+        assert_eq!(lp.inner.book.names.borrow().moved.len(), 1);
+        second.set_name("renamed");
+        first.set_name("first again");
+        assert_eq!(
+            (first.name(), second.name()),
+            ("first again".into(), "renamed".into())
+        );
+        assert_eq!(names(&lp), 2);
+        drop(first);
+        assert_eq!(names(&lp), 1, "the moved name left with its task");
+        assert!(second.cancel());
+        lp.run_until_complete(crate::yield_now()).unwrap();
+        drop(second);
         assert_eq!(names(&lp), 0);
     }
 
