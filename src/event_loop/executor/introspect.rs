@@ -283,9 +283,9 @@ impl TaskRef {
     pub fn name(&self) -> String {
         match &self.task {
             Some(task) => name_of(task.header()),
-            None => self
-                .custom_name()
-                .unwrap_or_else(|| default_name(self.key.generation)),
+            None => {
+                custom_name(&self.lp, self.key).unwrap_or_else(|| default_name(self.key.generation))
+            }
         }
     }
 
@@ -310,12 +310,6 @@ impl TaskRef {
         }
         let old = inner.book.names.borrow_mut().insert(self.key, name);
         drop(old);
-    }
-
-    fn custom_name(&self) -> Option<String> {
-        let inner = self.lp.upgrade()?;
-        let names = inner.book.names.borrow();
-        names.get(self.key).map(str::to_string)
     }
 
     /// Requests cancellation, as [`Task::cancel`](super::Task::cancel) does; false if the
@@ -417,14 +411,22 @@ fn state_word(header: &Header) -> &'static str {
     }
 }
 
+/// The name `set_name` gave the task `key` of loop `lp`, while the loop keeps it.
+fn custom_name(lp: &Weak<LoopInner>, key: SlotKey) -> Option<String> {
+    let inner = lp.upgrade()?;
+    let names = inner.book.names.borrow();
+    names.get(key).map(str::to_string)
+}
+
 /// A spawned task's name: its custom one, else `Task-<n>`.
 pub(crate) fn name_of(header: &Header) -> String {
-    let custom = header.named.get().then(|| header.lp.upgrade()).flatten();
-    let custom = custom.and_then(|inner| {
-        let names = inner.book.names.borrow();
-        names.get(header.key).map(str::to_string)
-    });
-    custom.unwrap_or_else(|| default_name(header.number))
+    let custom = header
+        .named
+        .get()
+        .then(|| custom_name(&header.lp, header.key));
+    custom
+        .flatten()
+        .unwrap_or_else(|| default_name(header.number))
 }
 
 impl Header {
