@@ -39,6 +39,20 @@ impl KeyedWakers {
         None
     }
 
+    /// Files `waker` for a wait that never takes its entry back (a drain, woken again soon),
+    /// once per task until the next wake-up of all.
+    pub(crate) fn file_unkeyed(&mut self, waker: &Waker) {
+        let known = self.0.iter().any(|(k, w)| *k == UNFILED && w.will_wake(waker));
+        if !known {
+            self.0.push((UNFILED, waker.clone()));
+        }
+    }
+
+    /// Empties the list in place (its capacity kept), for waking every entry.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Waker> + '_ {
+        self.0.drain(..).map(|(_, w)| w)
+    }
+
     /// Takes back the entry of wait `key`: `None` when it was woken (or never filed).
     pub(crate) fn remove(&mut self, key: u64) -> Option<Waker> {
         let at = self.0.iter().position(|(k, _)| *k == key)?;

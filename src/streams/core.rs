@@ -26,6 +26,7 @@ use crate::error::{Error, SharedError};
 use crate::event_loop::exception::ExceptionContext;
 use crate::protocol::{BufferedProtocol, Protocol};
 use crate::transport::Transport;
+use crate::wakers::KeyedWakers;
 
 /// What to do with a new connection (`client_connected_cb`, S58).
 pub(crate) type ConnectedCb = Rc<dyn Fn(StreamReader, StreamWriter)>;
@@ -90,11 +91,11 @@ pub(crate) struct StreamCore {
     /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
     pub(crate) lost_error: Option<SharedError>,
     /// Tasks waiting in `drain` or `wait_closed`, each under the key of its registration:
-    /// [`ANONYMOUS`] for a drain (one entry per task; a dropped drain leaves it until the
+    /// none for a drain (one entry per task; a dropped drain leaves it until the
     /// next resume or the loss), a key of its own for a `wait_closed`, which takes its entry
     /// back when dropped (a connection may live long, and waits on it be abandoned often).
     /// Emptied, and every entry woken, by `resume_writing`, `connection_lost` and the timer.
-    pub(super) waiters: Vec<(u64, Waker)>,
+    pub(super) waiters: KeyedWakers,
     /// Over TLS: EOF closes instead of half-closing (S63).
     pub(crate) over_ssl: bool,
     /// Server side: where this connection's `client_connected_cb` is (S58, S60, S61).
@@ -121,7 +122,7 @@ impl StreamCore {
                 flow: Flow::Flowing,
                 resumes: 0,
                 lost_error: None,
-                waiters: Vec::new(),
+                waiters: KeyedWakers::default(),
                 over_ssl: false,
                 handler: HandlerState::None,
                 deadlines: None,
@@ -148,14 +149,12 @@ impl StreamCore {
     }
 
     fn wake_all(&mut self) {
-        for (_, w) in self.waiters.drain(..) {
-            w.wake();
-        }
+        self.waiters.drain().for_each(Waker::wake);
     }
 
     /// Takes every waiter out, to be woken by the caller once its borrow of the core ends.
     pub(crate) fn take_waiters(&mut self) -> impl Iterator<Item = Waker> + '_ {
-        self.waiters.drain(..).map(|(_, w)| w)
+        self.waiters.drain()
     }
 
     /// The write side's state.
@@ -237,49 +236,20 @@ impl StreamCore {
     /// Registers a task waiting in `drain` (or another wait that is never abandoned for long):
     /// once per task, until the next wake-up of all.
     pub(crate) fn add_waiter(&mut self, w: &Waker) {
-        // Only anonymous entries count: a `wait_closed`'s may leave with its future.
-        let known = self
-            .waiters
-            .iter()
-            .any(|(key, x)| *key == ANONYMOUS && x.will_wake(w));
-        if !known {
-            self.waiters.push((ANONYMOUS, w.clone()));
-        }
+        self.waiters.file_unkeyed(w);
     }
 
-    /// Registers (or refreshes) the `wait_closed` whose registration key is `*key`, 0 before
-    /// its first wait.
-    pub(crate) fn add_keyed_waiter(&mut self, key: &mut u64, w: &Waker) {
-        if *key != ANONYMOUS {
-            if let Some((_, x)) = self.waiters.iter_mut().find(|(k, _)| k == key) {
-                if !x.will_wake(w) {
-                    x.clone_from(w);
-                }
-                return;
-            }
-        } else {
-            *key = next_waiter_key();
-        }
-        self.waiters.push((*key, w.clone()));
+    /// Registers (or refreshes) the `wait_closed` whose registration key is `*key` (see
+    /// `wakers.rs`); the waker it replaces comes back, to drop after the borrow of the core.
+    #[must_use = "drop the replaced waker once the core's borrow has ended"]
+    pub(crate) fn add_keyed_waiter(&mut self, key: &mut u64, w: &Waker) -> Option<Waker> {
+        self.waiters.file(key, w)
     }
 
     /// Takes back the registration `key` (its future is dropped); nothing if it was woken.
     pub(crate) fn remove_keyed_waiter(&mut self, key: u64) -> Option<Waker> {
-        let at = self.waiters.iter().position(|(k, _)| *k == key)?;
-        Some(self.waiters.swap_remove(at).1)
+        self.waiters.remove(key)
     }
-}
-
-/// The key of a waiter that never takes its entry back (a drain).
-const ANONYMOUS: u64 = 0;
-
-/// A key no other registration of this thread holds (the loop's thread: cores never move).
-fn next_waiter_key() -> u64 {
-    thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(ANONYMOUS) });
-    LAST.with(|last| {
-        last.set(last.get() + 1);
-        last.get()
-    })
 }
 
 impl Protocol for StreamCore {

@@ -480,7 +480,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                 dl.read_ns = None;
                 dl.drain_due = None;
                 wake.extend(core.reader.set_exception(&e));
-                wake.extend(core.waiters.drain(..).map(|(_, w)| w));
+                wake.extend(core.waiters.drain());
                 abort = core.reader.transport().cloned();
             } else {
                 later(
@@ -540,7 +540,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                 if now >= due {
                     // Each drain checks its own deadline; those not due wait again.
                     dl.drain_due = None;
-                    wake.extend(core.waiters.drain(..).map(|(_, w)| w));
+                    wake.extend(core.waiters.drain());
                 } else {
                     later(due);
                 }

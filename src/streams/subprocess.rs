@@ -553,7 +553,9 @@ impl Process {
             for core in &self.pipes {
                 let mut core = core.borrow_mut();
                 if core.lost_outcome().is_none() {
-                    core.add_keyed_waiter(&mut pipes.key, cx.waker());
+                    let replaced = core.add_keyed_waiter(&mut pipes.key, cx.waker());
+                    drop(core);
+                    drop(replaced); // after the borrow, as in `ClosedWait::poll`
                     return Poll::Pending;
                 }
             }

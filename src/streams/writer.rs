@@ -767,7 +767,9 @@ impl ClosedWait<'_> {
         if let Some(outcome) = core.lost_outcome() {
             return Poll::Ready(outcome);
         }
-        core.add_keyed_waiter(&mut self.key, cx.waker());
+        let replaced = core.add_keyed_waiter(&mut self.key, cx.waker());
+        drop(core);
+        drop(replaced); // after the borrow: dropping a waker may run its task's code
         Poll::Pending
     }
 }
