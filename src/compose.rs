@@ -106,13 +106,15 @@ impl EndOrder {
 
     /// Remembers whose task to wake at the next end.
     fn set_parent(&self, waker: &Waker) {
-        let mut parent = lock(&self.shared.parent);
-        let replaced = match &*parent {
-            Some(w) if w.will_wake(waker) => None,
-            _ => parent.replace(waker.clone()),
-        };
-        drop(parent);
-        drop(replaced); // after the lock: a waker's drop may run user code
+        if lock(&self.shared.parent)
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+        {
+            return;
+        }
+        let new = waker.clone(); // outside the lock: a waker's clone may run user code
+        let replaced = lock(&self.shared.parent).replace(new);
+        drop(replaced); // after the lock, for the same reason
     }
 
     /// The position of the next task that ended, oldest first.

@@ -42,7 +42,10 @@ impl KeyedWakers {
     /// Files `waker` for a wait that never takes its entry back (a drain, woken again soon),
     /// once per task until the next wake-up of all.
     pub(crate) fn file_unkeyed(&mut self, waker: &Waker) {
-        let known = self.0.iter().any(|(k, w)| *k == UNFILED && w.will_wake(waker));
+        let known = self
+            .0
+            .iter()
+            .any(|(k, w)| *k == UNFILED && w.will_wake(waker));
         if !known {
             self.0.push((UNFILED, waker.clone()));
         }

@@ -34,6 +34,8 @@ struct Inner {
     /// its place (Lock, Semaphore: CPython leaves the done future in the deque until its task
     /// runs) and is popped when it does not (queues, Condition, Event).
     order: VecDeque<usize>,
+    /// `notify_all`'s wakers between the borrow and the wake-ups, its capacity kept.
+    scratch: Vec<Waker>,
 }
 
 /// A FIFO list of waiting futures, single-threaded.
@@ -71,18 +73,27 @@ impl Waiters {
 
     /// Whether waiter `key` has been notified; if not, remembers `waker` for later.
     pub(crate) fn poll(&self, key: usize, waker: &Waker) -> bool {
-        let mut inner = self.inner.borrow_mut();
-        let (notified, replaced) = match inner.slots.get_mut(key) {
-            Some(slot) if slot.notified => (true, None),
-            Some(slot) => match &mut slot.waker {
-                Some(w) if w.will_wake(waker) => (false, None),
-                w => (false, w.replace(waker.clone())),
-            },
+        let same = match self.inner.borrow().slots.get(key) {
+            Some(slot) if slot.notified => return true,
+            Some(slot) => slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)),
             // Not reachable: a key lives until its future removes it.
-            None => (true, None),
+            None => return true,
+        };
+        if same {
+            return false;
+        }
+        // Cloned outside the borrow (user code, as its drop is); the slot is looked at again.
+        let mut new = Some(waker.clone());
+        let mut inner = self.inner.borrow_mut();
+        let notified = match inner.slots.get_mut(key) {
+            Some(slot) if !slot.notified => {
+                std::mem::swap(&mut slot.waker, &mut new);
+                false
+            }
+            _ => true,
         };
         drop(inner);
-        drop(replaced); // after the borrow: a waker's drop may run user code
+        drop(new); // the replaced waker (or the unused clone), after the borrow
         notified
     }
 
@@ -124,7 +135,7 @@ impl Waiters {
     pub(crate) fn notify_next_unnotified(&self) -> bool {
         let waker = {
             let mut inner = self.inner.borrow_mut();
-            let Inner { slots, order } = &mut *inner;
+            let Inner { slots, order, .. } = &mut *inner;
             let Some(&key) = order.iter().find(|&&k| !slots[k].notified) else {
                 return false;
             };
@@ -160,20 +171,26 @@ impl Waiters {
     /// queues meanwhile (a waker that polls at once, and waits again) waits for the next
     /// notification, as in CPython, which walks the waiters present at the call.
     pub(crate) fn notify_all(&self) {
-        let wakers: Vec<Waker> = {
+        let mut wakers = {
             let mut inner = self.inner.borrow_mut();
-            let Inner { slots, order } = &mut *inner;
-            order
-                .drain(..)
-                .filter_map(|key| {
-                    let slot = &mut slots[key];
-                    slot.notified = true;
-                    slot.waker.take()
-                })
-                .collect()
+            let Inner {
+                slots,
+                order,
+                scratch,
+            } = &mut *inner;
+            let mut wakers = std::mem::take(scratch);
+            wakers.extend(order.drain(..).filter_map(|key| {
+                let slot = &mut slots[key];
+                slot.notified = true;
+                slot.waker.take()
+            }));
+            wakers
         };
-        for w in wakers {
-            w.wake();
+        wakers.drain(..).for_each(Waker::wake);
+        // Given back for the next call (unless a wake-up's own notify_all gave one back first).
+        let mut inner = self.inner.borrow_mut();
+        if inner.scratch.capacity() == 0 {
+            inner.scratch = wakers;
         }
     }
 }
