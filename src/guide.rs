@@ -187,7 +187,7 @@
 //! | `async for line in reader` | `let mut lines = reader.lines(); while let Some(line) = lines.next_line().await? { … }` |
 //! | `reader.read()` (to EOF) | `reader.read(-1)` or `reader.read_to_end()` |
 //! | `writer.write`, `writelines`, `drain`, `write_eof`, `close`, `wait_closed`, `is_closing`, `get_extra_info` | same names |
-//! | `await loop.sendfile(writer.transport, file, offset, count)` | `writer.sendfile(&file, offset, count).await` → bytes sent: `sendfile(2)` on plain TCP and Unix streams (Linux), blocks read on the executor and written otherwise (TLS, pipes); writes are refused and reading paused while it runs; the file's position ends after the last byte sent. CPython sends nothing for a pipe without `count`; here it sends to the pipe's end |
+//! | `await loop.sendfile(writer.transport, file, offset, count)` | `writer.sendfile(&file, offset, count).await` → bytes sent: `sendfile(2)` on plain TCP and Unix streams (Linux), blocks read on the executor and written otherwise (TLS, pipes); writes are refused and reading paused while it runs; the file's position ends after the last byte sent. CPython sends nothing for a pipe without `count`; here it sends to the pipe's end. The fallback too sends from `offset` 0 (CPython's reads from the file's current position) |
 //! | `IncompleteReadError`, `LimitOverrunError` | `Error::IncompleteRead { partial, expected }`, `Error::LimitOverrun { consumed, .. }` |
 //! | `readline()` over the limit: `ValueError` | `Error::LimitOverrun { consumed, .. }` (typed, and says how much was discarded) |
 //! | `socket.socketpair()` | `asyncio::socketpair()` |

@@ -290,6 +290,35 @@ fn over_tls_sendfile_falls_back_to_reads_and_writes() {
     .unwrap();
 }
 
+#[cfg(feature = "tls")]
+#[test]
+fn over_tls_sendfile_from_offset_zero_sends_from_the_files_start() {
+    // The fallback read from wherever the file stood when asked for offset 0 (the native
+    // path sends from byte 0), then set the position to 0 + sent.
+    let dir = util::temp_dir("sendfile");
+    let (mut file, data) = patterned_file(&dir, 1_000);
+    file.seek(std::io::SeekFrom::Start(300)).unwrap();
+    run(async move {
+        let certs = tls_common::Certs::get();
+        let (received, done) = (Received::default(), Rc::new(Event::new()));
+        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        assert_eq!(writer.sendfile(&file, 0, Some(100)).await?, 100);
+        assert_eq!(position(&file), 100);
+        writer.close();
+        done.wait().await;
+        assert!(received.borrow()[..] == data[..100]);
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn from_a_pipe_sendfile_falls_back_and_reads_to_its_end() {
     // sendfile(2) cannot read a pipe (ESPIPE/EINVAL): the fallback reads it on a thread.

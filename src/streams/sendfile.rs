@@ -119,8 +119,12 @@ impl StreamWriter {
     async fn fallback(&self, progress: &FilePosition<'_>, count: Option<u64>) -> Result<(), Error> {
         // A second descriptor of the same open file (one position), to read on a thread.
         let mut reader = progress.file.try_clone()?;
-        if progress.offset != 0 {
-            reader.seek(SeekFrom::Start(progress.offset))?;
+        // From `offset`, as the native path sends, 0 included (CPython's fallback seeks only
+        // for a non-zero offset, and so reads from wherever the file stands); a pipe cannot
+        // seek, and is read from where it is when asked from 0.
+        match reader.seek(SeekFrom::Start(progress.offset)) {
+            Err(e) if progress.offset == 0 && e.raw_os_error() == Some(libc::ESPIPE) => {}
+            r => drop(r?),
         }
         let mut buf = vec![0u8; FALLBACK_BLOCK];
         loop {
