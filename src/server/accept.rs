@@ -221,7 +221,10 @@ impl Accepter {
                         );
                         if next {
                             // That connection is gone; the ones behind it may be fine, and
-                            // the edge-triggered listener would not say so again.
+                            // the edge-triggered listener would not say so again. (CPython
+                            // reports and ends the round: its level-triggered selector asks
+                            // again; accept(2) says to retry.)
+                            // Checklist: L101.
                             continue;
                         }
                         return;
@@ -382,7 +385,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_connections_failures_are_told_from_a_broken_listener() {
+    fn l101_one_connections_failures_are_told_from_a_broken_listener() {
         for errno in [
             libc::EPROTO,
             libc::EPERM,
