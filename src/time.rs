@@ -392,8 +392,6 @@ enum ScopePhase {
 struct ScopeState {
     /// The deadline; `None`: none (Python's `reschedule(None)`).
     when: std::cell::Cell<Option<Instant>>,
-    /// `when` changed since the scope last armed its timer.
-    moved: std::cell::Cell<bool>,
     /// Changed only by [`ScopeState::end`].
     phase: std::cell::Cell<ScopePhase>,
     /// The scope's waker, so that a move from outside the body takes effect at once.
@@ -438,7 +436,6 @@ impl Timeout {
             }
         }
         self.0.when.set(when);
-        self.0.moved.set(true);
         let waker = self.0.waker.borrow_mut().take();
         if let Some(w) = waker {
             w.wake();
@@ -555,7 +552,6 @@ where
 {
     let state = std::rc::Rc::new(ScopeState {
         when: std::cell::Cell::new(when),
-        moved: std::cell::Cell::new(false),
         phase: std::cell::Cell::new(ScopePhase::Active),
         waker: std::cell::RefCell::new(None),
     });
@@ -566,9 +562,12 @@ where
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        if state.moved.replace(false) {
-            // The old timer goes with the old `Sleep`; the new one is armed just below.
-            sleep = state.when.get().map(sleep_until);
+        // A moved deadline re-arms the same timer entry in place.
+        match (&mut sleep, state.when.get()) {
+            (Some(s), Some(when)) if s.deadline() != when => s.reset(when),
+            (None, Some(when)) => sleep = Some(sleep_until(when)),
+            (Some(_), None) => sleep = None,
+            _ => {}
         }
         if let Some(s) = &mut sleep {
             if s.poll_deadline(cx).is_ready() {
@@ -576,11 +575,16 @@ where
                 return Poll::Ready(Err(Error::Timeout));
             }
         }
-        let mut w = state.waker.borrow_mut();
-        if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            let old = w.replace(cx.waker().clone());
-            drop(w);
-            drop(old); // after the borrow: a waker's drop may run user code
+        if !state
+            .waker
+            .borrow()
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            // Cloned and the old one dropped outside the borrow: both may run user code.
+            let new = cx.waker().clone();
+            let old = state.waker.borrow_mut().replace(new);
+            drop(old);
         }
         Poll::Pending
     })
