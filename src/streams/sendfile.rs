@@ -33,9 +33,10 @@ impl StreamWriter {
     /// pipe), it reads and writes blocks instead. Bytes written before go out first. The
     /// file's position is left after the last byte sent.
     ///
-    /// While it runs, writes on this stream fail (`unable to write; sendfile is in
-    /// progress`) and, on the native path, reading is paused (as in CPython); both come back
-    /// when it returns.
+    /// While the kernel copies (the native path), writes on this stream fail (`unable to
+    /// write; sendfile is in progress`) and reading is paused, as in CPython; both come back
+    /// when it returns. The block-by-block path holds neither: a write made meanwhile goes
+    /// out between two blocks.
     ///
     /// # Errors
     /// [`Error::InvalidState`] if the transport is closing, after `write_eof`, or during
