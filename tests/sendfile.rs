@@ -73,6 +73,21 @@ async fn tcp_to_collector() -> Result<(asyncio::Server, Received, Rc<Event>, Str
     Ok((server, received, done, writer))
 }
 
+/// As [`tcp_to_collector`], over TLS.
+#[cfg(feature = "tls")]
+async fn tls_to_collector() -> Result<(asyncio::Server, Received, Rc<Event>, StreamWriter), Error> {
+    let certs = tls_common::Certs::get();
+    let (received, done) = (Received::default(), Rc::new(Event::new()));
+    let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0)
+        .ssl(certs.server_config(&[]))
+        .await?;
+    let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+        .ssl(certs.client_config(&[]))
+        .server_hostname("localhost")
+        .await?;
+    Ok((server, received, done, writer))
+}
+
 fn position(mut f: &File) -> u64 {
     f.stream_position().unwrap()
 }
@@ -268,15 +283,7 @@ fn over_tls_sendfile_falls_back_to_reads_and_writes() {
     let dir = util::temp_dir("sendfile");
     let (file, data) = patterned_file(&dir, 300_000);
     run(async move {
-        let certs = tls_common::Certs::get();
-        let (received, done) = (Received::default(), Rc::new(Event::new()));
-        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0)
-            .ssl(certs.server_config(&[]))
-            .await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
-            .ssl(certs.client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (server, received, done, writer) = tls_to_collector().await?;
         assert_eq!(writer.sendfile(&file, 10, Some(250_000)).await?, 250_000);
         assert_eq!(position(&file), 250_010);
         writer.write_eof().ok(); // TLS cannot half-close; close instead
@@ -299,15 +306,7 @@ fn over_tls_sendfile_from_offset_zero_sends_from_the_files_start() {
     let (mut file, data) = patterned_file(&dir, 1_000);
     file.seek(std::io::SeekFrom::Start(300)).unwrap();
     run(async move {
-        let certs = tls_common::Certs::get();
-        let (received, done) = (Received::default(), Rc::new(Event::new()));
-        let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0)
-            .ssl(certs.server_config(&[]))
-            .await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
-            .ssl(certs.client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (server, received, done, writer) = tls_to_collector().await?;
         assert_eq!(writer.sendfile(&file, 0, Some(100)).await?, 100);
         assert_eq!(position(&file), 100);
         writer.close();
