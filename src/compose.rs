@@ -5,7 +5,9 @@
 //! `Result<T, E>`, so these functions read an `Err` output as the task's exception.
 //!
 //! Ground rules: no waker of ours is stored anywhere but in the tasks' own join slots (for
-//! `gather` and `as_completed`, one `EndOrder` waker per task, holding the awaiting task's); a
+//! `gather` and `as_completed`, one `EndOrder` waker per task, holding the awaiting task's),
+//! and a waiter that stops waiting takes the waker it filed back (`wait` as it returns, a
+//! dropped `shield` or `next()`), as CPython removes its done callbacks; a
 //! wake-up of `wait` or `gather` re-examines every unfinished task (linear in the number of
 //! tasks, as CPython's `wait` re-examines its set), while `gather` and `as_completed` first take
 //! the tasks in the order they ended (`EndOrder`, CPython's done callbacks). Nothing here
@@ -115,6 +117,12 @@ impl EndOrder {
         let new = waker.clone(); // outside the lock: a waker's clone may run user code
         let replaced = lock(&self.shared.parent).replace(new);
         drop(replaced); // after the lock, for the same reason
+    }
+
+    /// Forgets the awaiting task's waker (its wait is over).
+    fn clear_parent(&self) {
+        let parent = lock(&self.shared.parent).take();
+        drop(parent); // after the lock: a waker's drop may run user code
     }
 
     /// The position of the next task that ended, oldest first.
@@ -496,10 +504,17 @@ impl<T: 'static, E: 'static> Wait<T, E> {
         self
     }
 
+    /// The output. The pending tasks go back without this wait's waker in their join slots
+    /// (CPython's `wait` removes its done callbacks as it returns): their later end must not
+    /// wake, nor their slots keep alive, a waiter that has moved on.
     fn split(&mut self) -> DoneAndPending<T, E> {
-        std::mem::take(&mut self.tasks)
+        let (done, pending): DoneAndPending<T, E> = std::mem::take(&mut self.tasks)
             .into_iter()
-            .partition(|t| t.is_done())
+            .partition(|t| t.is_done());
+        for task in &pending {
+            task.unfile_waker();
+        }
+        (done, pending)
     }
 }
 
@@ -636,6 +651,14 @@ pub struct NextCompleted<'a, T: 'static> {
     of: &'a mut AsCompleted<T>,
 }
 
+impl<T: 'static> Drop for NextCompleted<'_, T> {
+    /// A `next()` given up on (under a `timeout`, its task cancelled) takes its waker back:
+    /// the next task to end is noted in the order all the same, for the next `next()`.
+    fn drop(&mut self) {
+        self.of.order.clear_parent();
+    }
+}
+
 impl<T: 'static> Future for NextCompleted<'_, T> {
     type Output = Option<Result<T, Cancelled>>;
 
@@ -699,6 +722,16 @@ pub fn shield<T: 'static>(task: &mut Task<T>) -> Shield<'_, T> {
 #[derive(Debug)]
 pub struct Shield<'a, T: 'static> {
     task: &'a mut Task<T>,
+}
+
+impl<T: 'static> Drop for Shield<'_, T> {
+    /// The waiter gives up and the task runs on: its join slot lets go of the waiter's waker
+    /// (the handle is borrowed for the shield's life, so the slot holds the shield's).
+    fn drop(&mut self) {
+        if !self.task.is_done() {
+            self.task.unfile_waker();
+        }
+    }
 }
 
 impl<T: 'static> Future for Shield<'_, T> {

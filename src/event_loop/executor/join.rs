@@ -153,6 +153,15 @@ impl<T: 'static> Task<T> {
         false
     }
 
+    /// Takes back the waker the last `poll_done` (or pending poll) filed, for a waiter that
+    /// stops waiting with the handle still alive (`wait` handing back pending tasks, a dropped
+    /// `shield`): CPython removes its done callback then. The handle is the only way to file a
+    /// waker, so whatever the slot holds came through it.
+    pub(crate) fn unfile_waker(&self) {
+        let waker = self.cell.join.borrow_mut().waker.take();
+        drop(waker); // after the borrow, as in `poll_done`
+    }
+
     /// Polls for the outcome as `.await` does, but leaves the handle as if never awaited, so
     /// that dropping the caller's future does not cancel the task (`shield`).
     pub(crate) fn poll_shielded(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Cancelled>> {
