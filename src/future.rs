@@ -364,16 +364,19 @@ impl<T: Clone + 'static> Future for LoopFuture<T> {
             return Poll::Pending;
         }
         self.stop_waiting(); // polled by another task than before
-        {
+        let counted = {
             let mut state = self.inner.state.borrow_mut();
-            match state
+            let found = state
                 .waiters
                 .iter_mut()
-                .find(|(w, _)| w.will_wake(cx.waker()))
-            {
-                Some((_, n)) => *n += 1,
-                None => state.waiters.push((cx.waker().clone(), 1)),
-            }
+                .find(|(w, _)| w.will_wake(cx.waker()));
+            found.map(|(_, n)| *n += 1).is_some()
+        };
+        if !counted {
+            // Cloned outside the borrow: a waker's clone is its executor's code, and may look
+            // at this future.
+            let new = cx.waker().clone();
+            self.inner.state.borrow_mut().waiters.push((new, 1));
         }
         self.waiting = Some(cx.waker().clone());
         Poll::Pending

@@ -733,3 +733,43 @@ fn l42_closing_a_runner_inside_another_loops_run_is_refused_and_closes_nothing()
     runner.close().unwrap();
     assert!(left.is_cancelled());
 }
+
+#[test]
+fn a_loop_future_clones_a_new_waker_outside_its_borrow() {
+    // A waker's clone is its executor's code, and may look at the future it waits on. Cloned
+    // while the future held its state's borrow, it panicked with "already borrowed".
+    use std::future::Future;
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+    thread_local! {
+        static WATCHED: RefCell<Option<asyncio::LoopFuture<u8>>> = const { RefCell::new(None) };
+    }
+    fn clone(data: *const ()) -> RawWaker {
+        WATCHED.with(|w| {
+            if let Some(fut) = &*w.borrow() {
+                assert!(!fut.done());
+            }
+        });
+        RawWaker::new(data, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+
+    let lp = EventLoop::new().unwrap();
+    let fut = lp.create_future::<u8>();
+    WATCHED.with(|w| *w.borrow_mut() = Some(fut.clone()));
+    let mut waiting = Box::pin(fut.clone());
+    // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+    #[allow(unsafe_code)]
+    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    assert!(waiting
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    fut.set_result(7).unwrap();
+    assert!(matches!(
+        waiting.as_mut().poll(&mut Context::from_waker(&waker)),
+        std::task::Poll::Ready(Ok(7))
+    ));
+    WATCHED.with(|w| w.borrow_mut().take());
+}
