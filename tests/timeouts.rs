@@ -141,33 +141,55 @@ fn l39_test_timeout_zero_d4() {
 #[test]
 fn l40_test_reschedule_from_another_task() {
     // The handle is moved from outside the scope: later, then removed; cancelling the task
-    // that runs the scope then ends it unexpired.
-    run(async {
-        let lp = get_running_loop().unwrap();
-        let deadline1 = lp.time() + HOUR;
-        let deadline2 = deadline1 + HOUR;
-        let cm = Rc::new(RefCell::new(None));
-        let c = cm.clone();
-        let task = spawn(timeout_scope_at(Some(deadline1), move |t| async move {
+    // that runs the scope then ends it unexpired. On a manual clock, time passes each old
+    // deadline after its move, so a timer left armed at it would expire the scope.
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let turns = |n: usize| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    let deadline1 = lp.time() + HOUR;
+    let deadline2 = deadline1 + HOUR;
+    let cm = Rc::new(RefCell::new(None));
+    let c = cm.clone();
+    let task = lp
+        .spawn(timeout_scope_at(Some(deadline1), move |t| async move {
             keep(&c, &t);
             sleep(HOUR * 5).await;
-        }));
-        asyncio::yield_now().await;
-        let t = cm.borrow().clone().expect("the scope started");
-        assert_eq!(t.when(), Some(deadline1));
-        t.reschedule(Some(deadline2)).unwrap();
-        assert_eq!(t.when(), Some(deadline2));
-        t.reschedule(None).unwrap();
-        assert_eq!(t.when(), None);
-        assert!(task.cancel());
-        assert!(matches!(task.await, Err(asyncio::Cancelled)));
-        assert!(!t.expired());
-        // Ended: moving it now is an error, as CPython's RuntimeError.
-        match t.reschedule(Some(deadline1)) {
-            Err(Error::InvalidState(m)) => assert_eq!(m, "Cannot change state of finished Timeout"),
-            other => panic!("{other:?}"),
-        }
-    });
+        }))
+        .unwrap();
+    turns(2);
+    let t = cm.borrow().clone().expect("the scope started");
+    assert_eq!(t.when(), Some(deadline1));
+    t.reschedule(Some(deadline2)).unwrap();
+    assert_eq!(t.when(), Some(deadline2));
+    clock.advance(HOUR + Duration::from_secs(1)); // past deadline1
+    turns(5);
+    assert!(
+        !task.is_done() && !t.expired(),
+        "expired at the deadline it was moved from"
+    );
+    t.reschedule(None).unwrap();
+    assert_eq!(t.when(), None);
+    clock.advance(HOUR); // past deadline2
+    turns(5);
+    assert!(
+        !task.is_done() && !t.expired(),
+        "expired after its deadline was removed"
+    );
+    assert!(task.cancel());
+    assert!(matches!(
+        lp.run_until_complete(task).unwrap(),
+        Err(asyncio::Cancelled)
+    ));
+    assert!(!t.expired());
+    // Ended: moving it now is an error, as CPython's RuntimeError.
+    match t.reschedule(Some(deadline1)) {
+        Err(Error::InvalidState(m)) => assert_eq!(m, "Cannot change state of finished Timeout"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
