@@ -197,6 +197,41 @@ fn zero_or_too_many_workers_is_invalid_argument() {
     assert_no_worker_threads();
 }
 
+#[test]
+fn a_host_that_does_not_resolve_fails_as_start_server_does() {
+    // The same error as start_server's for the same host: CPython's gaierror text and what was
+    // being resolved, kind NotFound (it was std's own wording before). An empty label fails
+    // inside glibc, with no DNS query.
+    let _serial = util::serial();
+    let err = asyncio::serve_on_threads(2, echo, "no..such.host", 0)
+        .start()
+        .unwrap_err();
+    let single = asyncio::run(async {
+        asyncio::start_server(echo(), "no..such.host", 0)
+            .await
+            .map(|_| ())
+    })
+    .unwrap()
+    .unwrap_err();
+    let Error::Io(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert!(
+        err.to_string().contains("(resolving no..such.host:0)"),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), single.to_string());
+    let err = asyncio::serve_on_threads(2, echo, "a\0b", 0)
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidInput),
+        "{err:?}"
+    );
+    assert_no_worker_threads();
+}
+
 // Checklist: S11 (a limit of 0, refused on each worker).
 #[test]
 fn a_bad_option_fails_start_and_stops_every_worker() {

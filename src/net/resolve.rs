@@ -134,6 +134,16 @@ fn ipaddr_info(host: &str) -> Option<IpAddr> {
     }
 }
 
+/// The addresses of `(host, port)` for a TCP socket, blocking, on the calling thread: a literal
+/// without a system call, a name through `getaddrinfo` (for callers that are not on a loop,
+/// e.g. `serve_on_threads`). Errors as [`resolve`]'s.
+pub(crate) fn resolve_blocking(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    match ipaddr_info(host) {
+        Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
+        None => getaddrinfo(host, port),
+    }
+}
+
 /// What a resolver thread and the awaiting future share.
 #[derive(Default)]
 struct Slot {

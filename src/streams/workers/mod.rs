@@ -26,7 +26,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +43,7 @@ use crate::error::Error;
 use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
 use crate::event_loop::LoopStats;
+use crate::net::resolve::resolve_blocking;
 use crate::net::socket_opts::{bind_tcp_listener, ListenOptions};
 use crate::server::{ListenSocket, Server};
 use crate::transport::Address;
@@ -237,12 +238,17 @@ impl ServeOnThreads {
         } else {
             &self.host
         };
-        let addr = (host, self.port).to_socket_addrs()?.next().ok_or_else(|| {
-            Error::Io(std::io::Error::new(
-                std::io::ErrorKind::AddrNotAvailable,
-                format!("{host} resolved to no address"),
-            ))
-        })?;
+        // The crate's resolver, for the same errors as `start_server`'s (CPython's gaierror
+        // text, what was being resolved).
+        let addr = resolve_blocking(host, self.port)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::AddrNotAvailable,
+                    format!("{host} resolved to no address"),
+                ))
+            })?;
         let (listeners, reuse_port) = bind_listeners(addr, self.workers, self.reuse_port)?;
         let sockets = if reuse_port {
             listeners
