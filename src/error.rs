@@ -34,7 +34,7 @@ use std::io;
 /// |---|---|---|
 /// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed 127.0.0.1:1`, `raw_os_error()` 111) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
 /// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file (`[Errno 2] No such file or directory: '<path>'`); a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text) |
-/// | `Io`, kind `AddrInUse` (`error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
+/// | `Io`, kind `AddrInUse` (`[Errno 98] error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
 /// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls`; after a `start_tls` that timed out, every read, `drain` and `wait_closed` of that stream | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
@@ -52,7 +52,7 @@ use std::io;
 /// Every `Io` error that came from a system call keeps its OS error number: ask
 /// [`Error::raw_os_error`] (Python's `OSError.errno`). It also sees through the messages the
 /// crate writes with the call's context (`[Errno 111] Connect call failed 127.0.0.1:1`,
-/// `error while attempting to bind on address 127.0.0.1:8888: address already in use`,
+/// `[Errno 98] error while attempting to bind on address 127.0.0.1:8888: address already in use`,
 /// `[Errno 2] No such file or directory: '/tmp/app.sock'`), which `io::Error::raw_os_error`
 /// alone does not, and it holds when one failure reaches several waiters: each read after a
 /// reset, `drain` and `wait_closed` get `ECONNRESET` (104 on Linux) with its kind.
@@ -355,7 +355,8 @@ impl Error {
 }
 
 /// A failed system call with the crate's own message (CPython's texts, naming the address or
-/// path), keeping the errno: the payload of an `Io` error made by [`OsError::io`].
+/// path), keeping the errno: the payload of an `Io` error made by [`OsError::io`]. Shown as
+/// Python shows an `OSError(errno, message)`, the errno first.
 /// [`Error::raw_os_error`] sees through it.
 #[derive(Debug, Clone)]
 pub(crate) struct OsError {
@@ -402,9 +403,10 @@ pub(crate) fn strerror(e: &io::Error) -> String {
     }
 }
 
+/// As Python's `str(OSError(errno, message))`: `[Errno 98] error while attempting to bind …`.
 impl fmt::Display for OsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        write!(f, "[Errno {}] {}", self.code, self.message)
     }
 }
 
@@ -723,16 +725,20 @@ mod tests {
     #[test]
     fn errno_survives_an_os_error_rewrap() {
         let os = io::Error::from_raw_os_error(libc::ENOPROTOOPT);
-        let wrapped = OsError::io(
-            &os,
-            format!("reuse_port not supported by socket module: {os}"),
-        );
+        let wrapped = OsError::io(&os, "reuse_port not supported by socket module".into());
         assert_eq!(
             wrapped.raw_os_error(),
             None,
             "std's own accessor does not see it"
         );
         assert_eq!(errno(&wrapped), Some(libc::ENOPROTOOPT));
+        assert_eq!(
+            wrapped.to_string(),
+            format!(
+                "[Errno {}] reuse_port not supported by socket module",
+                libc::ENOPROTOOPT
+            )
+        );
         assert_eq!(errno(&io::Error::other("no errno")), None);
     }
 
@@ -780,7 +786,7 @@ mod tests {
         let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
         let e = Error::Io(OsError::io(
             &refused,
-            "[Errno 111] Connect call failed 127.0.0.1:1".into(),
+            "Connect call failed 127.0.0.1:1".into(),
         ));
         assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);

@@ -394,8 +394,10 @@ fn l99_a_port_in_use_fails_with_addr_in_use_and_pythons_text() {
             assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "L99: errno kept");
             let text = e.to_string();
             assert!(
-                text.starts_with("error while attempting to bind on address")
-                    && text.ends_with("address already in use"),
+                text.starts_with(&format!(
+                    "[Errno {}] error while attempting to bind on address",
+                    libc::EADDRINUSE
+                )) && text.ends_with("address already in use"),
                 "L99 text: {text}"
             );
         }
@@ -1582,7 +1584,11 @@ fn l116_a_regular_file_is_left_alone_and_the_bind_fails() {
             assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
             assert_eq!(
                 e.to_string(),
-                format!("Address '{}' is already in use", path.display())
+                format!(
+                    "[Errno {}] Address '{}' is already in use",
+                    libc::EADDRINUSE,
+                    path.display()
+                )
             );
         }
         other => panic!("L116: {other:?}"),

@@ -575,17 +575,13 @@ pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
 /// A failed Unix connect names its path (`[Errno 2] No such file or directory: '/tmp/x'`),
 /// errno kept.
 fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Error {
-    let text = strerror(e);
-    match e.raw_os_error() {
-        Some(code) => OsError::io(e, format!("[Errno {code}] {text}: '{}'", path.display())),
-        None => io::Error::new(e.kind(), format!("{text}: '{}'", path.display())),
-    }
+    OsError::io(e, format!("{}: '{}'", strerror(e), path.display()))
 }
 
 /// CPython's text (`[Errno 111] Connect call failed ('127.0.0.1', 1)`), errno kept.
 fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
     let text = match e.raw_os_error() {
-        Some(code) => format!("[Errno {code}] Connect call failed {addr}"),
+        Some(_) => format!("Connect call failed {addr}"), // shown `[Errno N] Connect call …`
         None => format!("Connect call failed {addr}: {e}"),
     };
     Error::Io(OsError::io(&e, text))
@@ -838,7 +834,10 @@ mod tests {
     }
 
     fn in_use_text(local: SocketAddr) -> String {
-        format!("error while attempting to bind on address {local}: address already in use")
+        format!(
+            "[Errno {}] error while attempting to bind on address {local}: address already in use",
+            libc::EADDRINUSE
+        )
     }
 
     /// Runs `connect_in_turn` from `locals`, then `first_connected`, as `create_connection`

@@ -49,12 +49,8 @@ pub(crate) fn bind_tcp_listener(addr: &SocketAddr, opts: ListenOptions) -> io::R
     }
     if opts.reuse_port {
         // The errno stays (OsError): serve_on_threads falls back on ENOPROTOOPT.
-        s.set_reuse_port(true).map_err(|e| {
-            OsError::io(
-                &e,
-                format!("reuse_port not supported by socket module: {e}"),
-            )
-        })?;
+        s.set_reuse_port(true)
+            .map_err(|e| OsError::io(&e, "reuse_port not supported by socket module".into()))?;
     }
     if opts.keep_alive {
         s.set_keepalive(true)?;
