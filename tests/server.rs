@@ -479,6 +479,7 @@ fn l94_l100_create_server_cancelled_after_listening_closes_its_sockets() {
     );
 }
 
+// Checklist: S9 (create_server: host/port with sock).
 #[test]
 fn l96_l100_serving_on_a_bound_std_listener() {
     let lp = EventLoop::new().unwrap();
@@ -510,6 +511,7 @@ fn l96_l100_serving_on_a_bound_std_listener() {
     );
 }
 
+// Checklist: S9.
 #[test]
 fn l96_a_second_sock_or_later_hosts_keep_the_host_port_conflict() {
     let lp = EventLoop::new().unwrap();
@@ -1930,6 +1932,7 @@ fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     assert_eq!(lp.stats().io_registrations, 0, "L112: the socket is closed");
 }
 
+// Checklist: S9 (create_unix_server: path with sock).
 #[test]
 fn l114_l120_serving_on_a_bound_unix_listener() {
     let lp = EventLoop::new().unwrap();

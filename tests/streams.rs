@@ -852,3 +852,43 @@ fn s46_an_abandoned_wait_closed_leaves_no_waker_behind() {
         peer.close();
     });
 }
+
+#[test]
+fn s9_start_server_refuses_an_address_together_with_sock_before_binding() {
+    // S9 (streams face of L96/L114): host/port or path with sock= is refused with CPython's
+    // text, before anything is bound or removed. (A bool for ssl, no address at all, and a
+    // sock that is not a stream socket cannot be written in Rust.)
+    let dir = util::temp_dir("s9");
+    let path = dir.join("stale.sock");
+    // A stale socket file: a path server would remove it before binding (L115); a refused
+    // call must not.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let (tcp, unix) = run({
+        let path = path.clone();
+        async move {
+            let noop = |_r: StreamReader, w: StreamWriter| w.close();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let tcp = asyncio::start_server(noop, "127.0.0.1", 0)
+                .sock(listener)
+                .await
+                .map(drop);
+            let listener = std::os::unix::net::UnixListener::bind(path.with_extension("other"));
+            let unix = asyncio::start_unix_server(noop, &path)
+                .sock(listener.unwrap())
+                .await
+                .map(drop);
+            (tcp, unix)
+        }
+    });
+    assert!(
+        matches!(&tcp, Err(Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "S9: {tcp:?}"
+    );
+    assert!(
+        matches!(&unix, Err(Error::InvalidArgument(m))
+            if m == "path and sock can not be specified at the same time"),
+        "S9: {unix:?}"
+    );
+    assert!(path.exists(), "S9: refused before touching the path");
+}

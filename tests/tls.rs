@@ -874,6 +874,55 @@ fn t1_s6_s8_l84_argument_rules_before_any_io() {
 }
 
 #[test]
+fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
+    // S9: a TLS timeout without ssl is refused (the "… is only meaningful with ssl" text), and
+    // with ssl a zero timeout is refused (T1), by start_server, start_unix_server and the
+    // loop's create_unix_server alike, before the socket file exists. (ssl=True is not
+    // writable here: `ssl` takes a `rustls::ServerConfig`.)
+    let dir = util::temp_dir("s9-tls");
+    let path = dir.join("s.sock");
+    run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let e = asyncio::start_unix_server(echo, &path)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = lp
+            .create_unix_server(Recorder::default, &path)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::start_unix_server(echo, &path)
+            .ssl(Certs::get().server_config(&[]))
+            .ssl_shutdown_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout should be a positive number, got 0.0"
+        );
+        assert!(!path.exists(), "S9: refused before binding");
+        Ok(())
+    });
+}
+
+#[test]
 fn t8_failed_handshake_never_reaches_the_protocol() {
     let lp = asyncio::EventLoop::new().unwrap();
     let (server, port) = lp
