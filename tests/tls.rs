@@ -499,7 +499,7 @@ fn t20_close_notify_then_eof_is_clean_even_when_required() {
 }
 
 #[test]
-fn s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
+fn s41_s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
     run(async {
         let certs = Certs::get();
         let server = asyncio::start_server(
@@ -522,13 +522,17 @@ fn s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
         let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
         assert_eq!(reader.readline().await?, b"220 ready\r\n");
         let raw = writer.transport().clone();
+        assert!(
+            raw.get_extra_info("sslcontext").is_none(),
+            "S41: the plain transport first"
+        );
         let tls = writer
             .start_tls(certs.client_config(&[]))
             .server_hostname("localhost")
             .await?;
         assert!(
             writer.transport().ptr_eq(&tls),
-            "S53: the writer writes through TLS"
+            "S41, S53: the writer's transport is now the TLS one, and it writes through it"
         );
         assert!(!raw.ptr_eq(&tls));
         assert!(!writer.can_write_eof(), "T38");
