@@ -892,3 +892,44 @@ fn s9_start_server_refuses_an_address_together_with_sock_before_binding() {
     );
     assert!(path.exists(), "S9: refused before touching the path");
 }
+
+#[test]
+fn s66_a_clean_loss_releases_the_drains_waiting_while_paused() {
+    // FlowControlMixin.connection_lost(None) completes every pending drain waiter with None:
+    // a drain blocked above the high-water mark returns Ok when the connection ends without
+    // an error (here abort(), whose connection_lost carries none). The loss with an error is
+    // tests/faults.rs reset_during_a_blocked_drain_fails_the_drain_s48_s50.
+    let (a, _peer) = asyncio::socketpair().unwrap(); // the peer never reads
+    run(async move {
+        let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let writer = Rc::new(writer);
+        let (_low, high) = writer.transport().get_write_buffer_limits();
+        let chunk = vec![7u8; 64 * 1024];
+        let mut writes = 0;
+        while writer.transport().get_write_buffer_size() <= high {
+            writer.write(&chunk).unwrap();
+            writes += 1;
+            assert!(writes < 4096, "256 MiB written and never paused");
+        }
+        let drains: Vec<_> = (0..2)
+            .map(|_| {
+                let w = writer.clone();
+                asyncio::spawn(async move { w.drain().await })
+            })
+            .collect();
+        asyncio::yield_now().await; // both drains run and wait: writing is paused
+        assert!(drains.iter().all(|d| !d.is_done()), "the drains wait");
+        writer.transport().abort();
+        for d in drains {
+            let out = d.await.unwrap();
+            assert!(out.is_ok(), "S66: a clean loss releases the drain: {out:?}");
+        }
+        let after = writer.drain().await;
+        assert!(
+            matches!(&after, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset
+                && e.to_string() == "Connection lost"),
+            "S50: a later drain: {after:?}"
+        );
+        assert!(writer.wait_closed().await.is_ok(), "S46: a clean close");
+    });
+}
