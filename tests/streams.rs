@@ -933,3 +933,46 @@ fn s66_a_clean_loss_releases_the_drains_waiting_while_paused() {
         assert!(writer.wait_closed().await.is_ok(), "S46: a clean close");
     });
 }
+
+#[test]
+fn s57_the_reader_and_the_closed_waiter_are_shared_with_the_protocol() {
+    // StreamReaderProtocol holds its reader weakly and owns the "closed" future; the port
+    // shares both (Rc), which differs only in when garbage goes away: a reader handle
+    // outlives the protocol's connection_lost with its bytes and EOF, and a writer whose
+    // reader was dropped still closes and waits for the close.
+    run(async {
+        let bye = |_r: StreamReader, w: StreamWriter| async move {
+            w.write(b"bye")?;
+            w.close();
+            w.wait_closed().await
+        };
+        let server = asyncio::start_server(bye, "127.0.0.1", 0).await.unwrap();
+        let port = port_of(&server);
+
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        let mut turns = 0;
+        while util::reader_field(&reader, "eof") != "true" {
+            asyncio::yield_now().await; // the bytes and the EOF arrive; nobody reads yet
+            turns += 1;
+            assert!(turns < 100_000, "no EOF: {reader:?}");
+        }
+        writer.close();
+        writer.wait_closed().await.unwrap(); // connection_lost has run
+        assert_eq!(
+            reader.read(-1).await.unwrap(),
+            b"bye",
+            "S57: the reader outlives the protocol's hold on it"
+        );
+
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        drop(reader);
+        writer.write(b"x").unwrap();
+        writer.close();
+        assert!(
+            writer.wait_closed().await.is_ok(),
+            "S57: the closed waiter is the protocol's, not the reader's"
+        );
+        server.close();
+        server.wait_closed().await;
+    });
+}
