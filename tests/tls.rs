@@ -2181,3 +2181,169 @@ fn l44_t22_connection_lost_for_a_held_tls_app_protocol_waits_sparingly_and_comes
     assert_eq!(lost.count(), 1, "{grammar:?}");
     server.close();
 }
+
+/// A buffered protocol that keeps what it is given: which read path a TLS transport takes
+/// after `set_protocol` (T6).
+#[derive(Default)]
+struct Collect {
+    buf: Vec<u8>,
+    got: Vec<u8>,
+    /// Bytes that came through `data_received`: none expected for a buffered protocol.
+    plain: usize,
+}
+
+impl asyncio::Protocol for Collect {
+    fn data_received(&mut self, data: &[u8]) {
+        self.plain += data.len();
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for Collect {
+    fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+        self.buf.resize(4096, 0);
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.got.extend_from_slice(&self.buf[..n]);
+    }
+}
+
+/// Whether `p` is the protocol `t` calls now.
+fn calls(t: &Transport, p: asyncio::ProtocolRef) -> bool {
+    t.get_protocol().is_some_and(|now| Rc::ptr_eq(&now, &p))
+}
+
+#[test]
+fn t6_one_app_transport_whose_set_protocol_switches_the_app_protocol() {
+    // Ports test_sslproto.py test_set_new_app_protocol over a real connection: the TLS
+    // layer's one app transport is the one connection_made got and create_connection
+    // returned; set_protocol hands later data to the new protocol, plain or buffered (the
+    // read path follows its kind), and get_protocol names it.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    let connect = lp
+        .create_connection(Recorder::default, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, first) = lp
+        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let made_with = first
+        .borrow()
+        .transport
+        .clone()
+        .expect("connection_made ran");
+    assert!(made_with.ptr_eq(&t), "T6: one app transport");
+    assert!(calls(&t, first.clone()), "T6: get_protocol");
+
+    let second = Rc::new(RefCell::new(Recorder::default()));
+    second.borrow_mut().calls.push("connection_made".into()); // it never gets one
+    t.set_protocol(second.clone()).unwrap();
+    assert!(
+        calls(&t, second.clone()),
+        "T6: get_protocol after set_protocol"
+    );
+    t.write(b"to the second\n").unwrap();
+    util::run_until(&lp, 1000, || {
+        second.borrow().data.len() + first.borrow().data.len() == 14
+    });
+
+    let third = Rc::new(RefCell::new(Collect::default()));
+    t.set_protocol(third.clone()).unwrap();
+    assert!(calls(&t, third.clone()));
+    t.write(b"to the third\n").unwrap();
+    util::run_until(&lp, 1000, || {
+        let third = third.borrow();
+        third.got.len() + third.plain == 13
+    });
+    assert_eq!(
+        third.borrow().plain,
+        0,
+        "T6: a buffered protocol is fed through get_buffer"
+    );
+    assert_eq!(third.borrow().got, b"to the third\n");
+    assert_eq!(second.borrow().data, b"to the second\n");
+    assert!(first.borrow().data.is_empty(), "nothing went to the first");
+    t.close();
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+    server.close();
+}
+
+#[test]
+fn t34_after_loop_start_tls_the_old_transport_carries_the_new_one() {
+    // Ports what test_start_tls_client_reg_proto_1 checks of the switch: the plain transport
+    // lives on under the TLS one (its protocol is now the TLS layer, so what arrives is TLS
+    // input), the original protocol gets decrypted data with no second connection_made,
+    // and closing the TLS transport ends the plain one too.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(asyncio::start_server(
+            |reader: StreamReader, mut writer: StreamWriter| async move {
+                writer.write(b"GO\n")?;
+                writer.start_tls(Certs::get().server_config(&[])).await?;
+                let line = reader.readline().await?;
+                writer.write(&line)?;
+                assert_eq!(reader.read(-1).await?, b"", "the client's close_notify");
+                writer.close();
+                writer.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (raw, rec) = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "127.0.0.1", port))
+        .unwrap()
+        .unwrap();
+    util::run_until(&lp, 1000, || rec.borrow().data == b"GO\n");
+    let app: asyncio::ProtocolRef = rec.clone();
+    let upgrade = lp
+        .start_tls(&raw, app.clone(), Certs::get().client_config(&[]), false)
+        .server_hostname("localhost");
+    let tls = lp
+        .run_until_complete(asyncio::timeout(BOUND, upgrade.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(!tls.ptr_eq(&raw));
+    assert!(
+        calls(&tls, app.clone()),
+        "the app protocol is the TLS transport's"
+    );
+    assert!(
+        raw.get_protocol().is_some() && !calls(&raw, app),
+        "T34: the plain transport now feeds the TLS layer"
+    );
+    assert!(!raw.is_closing(), "T34: the plain transport lives on");
+    tls.write(b"ping\n").unwrap();
+    util::run_until(&lp, 1000, || rec.borrow().data == b"GO\nping\n");
+    tls.close();
+    util::run_until(&lp, 1000, || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ],
+        "T34: one connection_made, decrypted data to the same protocol"
+    );
+    util::run_until(&lp, 1000, || raw.get_protocol().is_none());
+    assert!(
+        raw.is_closing(),
+        "T34: closing the TLS transport closed the plain one"
+    );
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+    server.close();
+}
