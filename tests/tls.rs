@@ -2347,3 +2347,102 @@ fn t34_after_loop_start_tls_the_old_transport_carries_the_new_one() {
     util::run_until(&lp, 1000, || server.connection_count() == 0);
     server.close();
 }
+
+/// Yields until `reader` has paused its transport (S14), bounded.
+async fn until_paused(reader: &StreamReader) {
+    for _ in 0..100_000 {
+        if util::reader_field(reader, "paused") == "true" {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+    panic!("the reader never paused: {reader:?}");
+}
+
+/// A server handler that sends `BULK` bytes (after a plain `GO` line and start_tls when
+/// `upgrade`), then waits for the client's end.
+async fn bulk_sender(
+    reader: StreamReader,
+    mut writer: StreamWriter,
+    upgrade: bool,
+) -> Result<(), Error> {
+    if upgrade {
+        writer.write(b"GO\n")?;
+        writer.start_tls(Certs::get().server_config(&[])).await?;
+    }
+    writer.write(&vec![b'b'; BULK])?;
+    writer.drain().await?;
+    reader.read(-1).await?;
+    writer.close();
+    writer.wait_closed().await
+}
+
+const BULK: usize = 256 * 1024;
+
+#[test]
+fn t19_with_ssl_the_reader_pauses_the_tls_transport() {
+    // T19 with T17: a reader over open_connection(ssl) pauses the TLS app transport, whose
+    // is_reading() then says so; reading resumes it.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, false),
+            "127.0.0.1",
+            0,
+        )
+        .ssl(Certs::get().server_config(&[]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .limit(1024)
+            .await?;
+        until_paused(&reader).await;
+        assert!(
+            !writer.transport().is_reading(),
+            "T19: the TLS app transport is the one paused"
+        );
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(writer.transport().is_reading(), "S15: resumed");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
+    // T19 with S54: the reader keeps the transport connection_made gave it, so after
+    // StreamWriter.start_tls its pause stops the raw socket transport, and the TLS
+    // transport's own reading is never paused.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port)
+            .limit(1024)
+            .await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        let raw = writer.transport().clone();
+        let tls = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        until_paused(&reader).await;
+        assert!(!raw.is_reading(), "T19, S54: the raw transport is paused");
+        assert!(tls.is_reading(), "T19, S54: the TLS transport is not");
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(raw.is_reading(), "S15: resumed");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
