@@ -144,6 +144,7 @@ fn reset_during_a_readexactly_beats_the_partial_bytes_s19_s38() {
     assert_eq!(open_fds(), fds, "the socket was not released");
 }
 
+// Checklist: S66 (a loss with an error fails the drain waiting while paused).
 #[test]
 fn reset_during_a_blocked_drain_fails_the_drain_s48_s50() {
     let _serial = util::serial();

@@ -1,5 +1,6 @@
-//! `create_server`, `Server` and the accept loop over real sockets (L96–L110), and Unix-domain
-//! servers and connections (L111–L122). Ports CPython's `test_server.py` and the socket parts
+//! `create_server`, `Server` and the accept loop over real sockets (L96–L110; the same Server
+//! as `start_server` returns, S70–S76), and Unix-domain servers and connections (L111–L122).
+//! Ports CPython's `test_server.py` and the socket parts
 //! of `test_unix_events.py` (see the appendix of `asyncio-semantics.md`).
 //!
 //! Peers are blocking std sockets with 10 s timeouts, driven from helper threads ([`peer`]) that
@@ -9,7 +10,9 @@
 //! that lowering `RLIMIT_NOFILE` cannot starve the other tests.
 //!
 //! Ported: `test_server.py` BaseStartServer.test_start_server_1 (`l100_l104_*`, `l106_*`,
-//! `l109_*`), SelectorStartServerTests.test_start_unix_server_1 (`l105_l114_*`),
+//! `l109_*`, and whole at stream level in `s72_s76_test_start_server_1`),
+//! SelectorStartServerTests.test_start_unix_server_1 (`l105_l114_*`, and whole in
+//! `s70_s72_s76_test_start_unix_server_1`),
 //! TestServer2.test_wait_closed_basic/_race (`l108_*`), test_close_clients/test_abort_clients
 //! (`l110_*`), UnixServerCleanupTests.* (`l119_*`, `l114_l120_*`); `test_unix_events.py`
 //! test_create_unix_server_existing_path_sock (`l115_*`), _existing_path_nonsock (`l116_*`),
@@ -263,6 +266,7 @@ fn l100_l104_start_serving_accepts_at_once_on_a_real_port() {
     assert!(!server.is_serving());
 }
 
+// Checklist: S70 (the repeat call is a no-op).
 #[test]
 fn l100_l105_start_serving_false_refuses_until_started() {
     let lp = EventLoop::new().unwrap();
@@ -477,6 +481,7 @@ fn l94_l100_create_server_cancelled_after_listening_closes_its_sockets() {
     );
 }
 
+// Checklist: S9 (create_server: host/port with sock).
 #[test]
 fn l96_l100_serving_on_a_bound_std_listener() {
     let lp = EventLoop::new().unwrap();
@@ -508,6 +513,7 @@ fn l96_l100_serving_on_a_bound_std_listener() {
     );
 }
 
+// Checklist: S9.
 #[test]
 fn l96_a_second_sock_or_later_hosts_keep_the_host_port_conflict() {
     let lp = EventLoop::new().unwrap();
@@ -856,6 +862,7 @@ fn l108_d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
         .unwrap();
 }
 
+// Checklist: S72 (close() elsewhere ends serve_forever; Ok in the port, issue #14).
 #[test]
 fn l106_serve_forever_ends_ok_after_close_and_after_its_connections() {
     let lp = EventLoop::new().unwrap();
@@ -892,6 +899,7 @@ fn l106_serve_forever_ends_ok_after_close_and_after_its_connections() {
     );
 }
 
+// Checklist: S72.
 #[test]
 fn l106_serve_forever_refuses_a_second_caller_and_a_closed_server() {
     let lp = EventLoop::new().unwrap();
@@ -1000,6 +1008,7 @@ fn l110_abort_clients_drops_the_buffer() {
     );
 }
 
+// Checklist: S76.
 #[test]
 fn l109_scope_closes_the_server_and_waits_for_its_connections() {
     let lp = EventLoop::new().unwrap();
@@ -1036,6 +1045,179 @@ fn l109_scope_closes_the_server_and_waits_for_its_connections() {
     );
     assert_eq!(server.connection_count(), 0, "L108");
     assert_eq!(finish(&lp, client), b"in scope");
+}
+
+// ---- the stream-level Server: start_serving, serve_forever, async with (S70, S72, S76) --------
+
+/// Ports `test_server.py` BaseStartServer.test_start_server_1 (`unix` false) and
+/// SelectorStartServerTests.test_start_unix_server_1 (`unix` true): a `start_server(..,
+/// start_serving=False)` server, served by `serve_forever` inside `async with` (`scope`);
+/// the handler cancels that main task once it has read a line, then answers and closes.
+/// One port difference: a cancelled (dropped) `serve_forever` or scope closes the server but
+/// cannot await `wait_closed` (a drop is synchronous), so the main task ends as soon as it is
+/// cancelled, and the test waits for the connection itself afterwards.
+fn start_server_1(unix: bool) {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("s72-start-server-1");
+    let path = dir.join("s.sock");
+    type Main = Rc<RefCell<Option<asyncio::Task<Result<(), Error>>>>>;
+    let main: Main = Rc::default();
+    let m = main.clone();
+    let serve = move |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| {
+        let m = m.clone();
+        async move {
+            reader.readline().await?;
+            let cancelled = m.borrow().as_ref().map(asyncio::Task::cancel);
+            assert_eq!(cancelled, Some(true), "the main task was running");
+            writer.write(b"1")?;
+            writer.close();
+            writer.wait_closed().await
+        }
+    };
+    let builder = if unix {
+        asyncio::start_unix_server(serve, &path)
+    } else {
+        asyncio::start_server(serve, "127.0.0.1", 0)
+    };
+    let server = lp
+        .run_until_complete(builder.start_serving(false))
+        .unwrap()
+        .unwrap();
+    assert!(!server.is_serving(), "S68: start_serving(false)");
+    let s = server.clone();
+    let task = lp
+        .spawn(s.scope(move |srv| async move {
+            if unix {
+                assert!(!srv.is_serving());
+                srv.start_serving().await?;
+                assert!(srv.is_serving(), "S70: serving once start_serving returns");
+            }
+            srv.serve_forever().await
+        }))
+        .unwrap();
+    *main.borrow_mut() = Some(task);
+    run_within(&lp, BOUND, || server.is_serving());
+    let hello = [vec![b'1'; 1024 * 5], b"\n".to_vec()].concat();
+    let client = if unix {
+        let path = path.to_path_buf();
+        peer(&lp, move || {
+            let mut s = unix_client(&path);
+            s.write_all(&hello).unwrap();
+            let mut one = [0u8; 1];
+            s.read_exact(&mut one).unwrap();
+            one
+        })
+    } else {
+        let addr = first_inet(&server);
+        peer(&lp, move || {
+            let mut s = tcp_client(addr);
+            s.write_all(&hello).unwrap();
+            let mut one = [0u8; 1];
+            s.read_exact(&mut one).unwrap();
+            one
+        })
+    };
+    run_within(&lp, BOUND, || main.borrow().as_ref().unwrap().is_done());
+    assert_eq!(finish(&lp, client), *b"1");
+    let task = main.borrow_mut().take().unwrap();
+    let out = lp.run_until_complete(task).unwrap();
+    assert!(
+        matches!(out, Err(asyncio::Cancelled)),
+        "S72: serve_forever ends with the cancellation: {out:?}"
+    );
+    assert!(
+        server.sockets().is_empty(),
+        "S72, S76: closed on the way out"
+    );
+    assert!(!server.is_serving());
+    let s = server.clone();
+    let again = lp
+        .run_until_complete(async move { s.serve_forever().await })
+        .unwrap();
+    assert!(
+        matches!(&again, Err(Error::InvalidState(m)) if m.contains("is closed")),
+        "S72: {again:?}"
+    );
+    let s = server.clone();
+    lp.run_until_complete(async move { s.wait_closed().await })
+        .unwrap();
+    assert_eq!(server.connection_count(), 0);
+}
+
+#[test]
+fn s72_s76_test_start_server_1() {
+    start_server_1(false);
+}
+
+#[test]
+fn s70_s72_s76_test_start_unix_server_1() {
+    start_server_1(true);
+}
+
+#[test]
+fn s70_start_serving_yields_exactly_once_even_when_already_serving() {
+    // CPython's Server.start_serving is `_start_serving(); await sleep(0)`: the repeat call
+    // skips the listen but still gives up one iteration.
+    let lp = EventLoop::new().unwrap();
+    let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    let server = lp
+        .run_until_complete(asyncio::start_server(noop, "127.0.0.1", 0).start_serving(false))
+        .unwrap()
+        .unwrap();
+    let s = server.clone();
+    let h = lp.handle();
+    let turns = lp
+        .run_until_complete(async move {
+            let mut turns = Vec::new();
+            for _ in 0..2 {
+                let (first, second) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+                let (f, s2, h2) = (first.clone(), second.clone(), h.clone());
+                // `first` is queued before the yield; `second`, queued by `first`, lands behind
+                // the task's own wake-up: one turn runs the one, not the other.
+                h.call_soon(move || {
+                    f.set(true);
+                    h2.call_soon(move || s2.set(true)).unwrap();
+                })
+                .unwrap();
+                s.start_serving().await.unwrap();
+                turns.push((first.get(), second.get(), s.is_serving()));
+            }
+            turns
+        })
+        .unwrap();
+    assert_eq!(
+        turns,
+        [(true, false, true), (true, false, true)],
+        "S70: (one turn passed, not two, serving) for the first and the repeat call"
+    );
+    let listening = TcpStream::connect_timeout(&first_inet(&server), BOUND);
+    assert!(listening.is_ok(), "S70: listening: {listening:?}");
+    shut(&lp, &server);
+}
+
+#[test]
+fn s76_a_cancelled_scope_still_closes_the_server() {
+    // `async with server:` closes on every way out, a cancellation included; the port's
+    // scope does it when its future is dropped.
+    let lp = EventLoop::new().unwrap();
+    let server = tcp_server(&lp, "127.0.0.1");
+    let addr = first_inet(&server);
+    let task = lp
+        .spawn(server.clone().scope(|_srv| std::future::pending::<()>()))
+        .unwrap();
+    spin_a_little(&lp);
+    assert!(server.is_serving(), "the body is still running");
+    assert!(task.cancel());
+    let out = lp.run_until_complete(task).unwrap();
+    assert!(matches!(out, Err(asyncio::Cancelled)), "{out:?}");
+    assert!(
+        !server.is_serving() && server.sockets().is_empty(),
+        "S76: the scope closed the server"
+    );
+    assert!(
+        is_refused(TcpStream::connect_timeout(&addr, BOUND)),
+        "S76: no longer listening"
+    );
 }
 
 // ---- EMFILE (L102, D6): in a child process ------------------------------------------------------
@@ -1756,6 +1938,7 @@ fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     assert_eq!(lp.stats().io_registrations, 0, "L112: the socket is closed");
 }
 
+// Checklist: S9 (create_unix_server: path with sock).
 #[test]
 fn l114_l120_serving_on_a_bound_unix_listener() {
     let lp = EventLoop::new().unwrap();

@@ -852,3 +852,127 @@ fn s46_an_abandoned_wait_closed_leaves_no_waker_behind() {
         peer.close();
     });
 }
+
+#[test]
+fn s9_start_server_refuses_an_address_together_with_sock_before_binding() {
+    // S9 (streams face of L96/L114): host/port or path with sock= is refused with CPython's
+    // text, before anything is bound or removed. (A bool for ssl, no address at all, and a
+    // sock that is not a stream socket cannot be written in Rust.)
+    let dir = util::temp_dir("s9");
+    let path = dir.join("stale.sock");
+    // A stale socket file: a path server would remove it before binding (L115); a refused
+    // call must not.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let (tcp, unix) = run({
+        let path = path.clone();
+        async move {
+            let noop = |_r: StreamReader, w: StreamWriter| w.close();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let tcp = asyncio::start_server(noop, "127.0.0.1", 0)
+                .sock(listener)
+                .await
+                .map(drop);
+            let listener = std::os::unix::net::UnixListener::bind(path.with_extension("other"));
+            let unix = asyncio::start_unix_server(noop, &path)
+                .sock(listener.unwrap())
+                .await
+                .map(drop);
+            (tcp, unix)
+        }
+    });
+    assert!(
+        matches!(&tcp, Err(Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "S9: {tcp:?}"
+    );
+    assert!(
+        matches!(&unix, Err(Error::InvalidArgument(m))
+            if m == "path and sock can not be specified at the same time"),
+        "S9: {unix:?}"
+    );
+    assert!(path.exists(), "S9: refused before touching the path");
+}
+
+#[test]
+fn s66_a_clean_loss_releases_the_drains_waiting_while_paused() {
+    // FlowControlMixin.connection_lost(None) completes every pending drain waiter with None:
+    // a drain blocked above the high-water mark returns Ok when the connection ends without
+    // an error (here abort(), whose connection_lost carries none). The loss with an error is
+    // tests/faults.rs reset_during_a_blocked_drain_fails_the_drain_s48_s50.
+    let (a, _peer) = asyncio::socketpair().unwrap(); // the peer never reads
+    run(async move {
+        let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let writer = Rc::new(writer);
+        let (_low, high) = writer.transport().get_write_buffer_limits();
+        let chunk = vec![7u8; 64 * 1024];
+        let mut writes = 0;
+        while writer.transport().get_write_buffer_size() <= high {
+            writer.write(&chunk).unwrap();
+            writes += 1;
+            assert!(writes < 4096, "256 MiB written and never paused");
+        }
+        let drains: Vec<_> = (0..2)
+            .map(|_| {
+                let w = writer.clone();
+                asyncio::spawn(async move { w.drain().await })
+            })
+            .collect();
+        asyncio::yield_now().await; // both drains run and wait: writing is paused
+        assert!(drains.iter().all(|d| !d.is_done()), "the drains wait");
+        writer.transport().abort();
+        for d in drains {
+            let out = d.await.unwrap();
+            assert!(out.is_ok(), "S66: a clean loss releases the drain: {out:?}");
+        }
+        let after = writer.drain().await;
+        assert!(
+            matches!(&after, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset
+                && e.to_string() == "Connection lost"),
+            "S50: a later drain: {after:?}"
+        );
+        assert!(writer.wait_closed().await.is_ok(), "S46: a clean close");
+    });
+}
+
+#[test]
+fn s57_the_reader_and_the_closed_waiter_are_shared_with_the_protocol() {
+    // StreamReaderProtocol holds its reader weakly and owns the "closed" future; the port
+    // shares both (Rc), which differs only in when garbage goes away: a reader handle
+    // outlives the protocol's connection_lost with its bytes and EOF, and a writer whose
+    // reader was dropped still closes and waits for the close.
+    run(async {
+        let bye = |_r: StreamReader, w: StreamWriter| async move {
+            w.write(b"bye")?;
+            w.close();
+            w.wait_closed().await
+        };
+        let server = asyncio::start_server(bye, "127.0.0.1", 0).await.unwrap();
+        let port = port_of(&server);
+
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        let mut turns = 0;
+        while util::reader_field(&reader, "eof") != "true" {
+            asyncio::yield_now().await; // the bytes and the EOF arrive; nobody reads yet
+            turns += 1;
+            assert!(turns < 100_000, "no EOF: {reader:?}");
+        }
+        writer.close();
+        writer.wait_closed().await.unwrap(); // connection_lost has run
+        assert_eq!(
+            reader.read(-1).await.unwrap(),
+            b"bye",
+            "S57: the reader outlives the protocol's hold on it"
+        );
+
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        drop(reader);
+        writer.write(b"x").unwrap();
+        writer.close();
+        assert!(
+            writer.wait_closed().await.is_ok(),
+            "S57: the closed waiter is the protocol's, not the reader's"
+        );
+        server.close();
+        server.wait_closed().await;
+    });
+}

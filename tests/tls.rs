@@ -499,7 +499,7 @@ fn t20_close_notify_then_eof_is_clean_even_when_required() {
 }
 
 #[test]
-fn s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
+fn s41_s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
     run(async {
         let certs = Certs::get();
         let server = asyncio::start_server(
@@ -522,13 +522,17 @@ fn s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
         let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
         assert_eq!(reader.readline().await?, b"220 ready\r\n");
         let raw = writer.transport().clone();
+        assert!(
+            raw.get_extra_info("sslcontext").is_none(),
+            "S41: the plain transport first"
+        );
         let tls = writer
             .start_tls(certs.client_config(&[]))
             .server_hostname("localhost")
             .await?;
         assert!(
             writer.transport().ptr_eq(&tls),
-            "S53: the writer writes through TLS"
+            "S41, S53: the writer's transport is now the TLS one, and it writes through it"
         );
         assert!(!raw.ptr_eq(&tls));
         assert!(!writer.can_write_eof(), "T38");
@@ -869,6 +873,55 @@ fn t1_s6_s8_l84_argument_rules_before_any_io() {
             e.to_string(),
             "ssl_handshake_timeout is only meaningful with ssl"
         );
+        Ok(())
+    });
+}
+
+#[test]
+fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
+    // S9: a TLS timeout without ssl is refused (the "… is only meaningful with ssl" text), and
+    // with ssl a zero timeout is refused (T1), by start_server, start_unix_server and the
+    // loop's create_unix_server alike, before the socket file exists. (ssl=True is not
+    // writable here: `ssl` takes a `rustls::ServerConfig`.)
+    let dir = util::temp_dir("s9-tls");
+    let path = dir.join("s.sock");
+    run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let e = asyncio::start_unix_server(echo, &path)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = lp
+            .create_unix_server(Recorder::default, &path)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::start_unix_server(echo, &path)
+            .ssl(Certs::get().server_config(&[]))
+            .ssl_shutdown_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout should be a positive number, got 0.0"
+        );
+        assert!(!path.exists(), "S9: refused before binding");
         Ok(())
     });
 }
@@ -2127,4 +2180,357 @@ fn l44_t22_connection_lost_for_a_held_tls_app_protocol_waits_sparingly_and_comes
     let lost = grammar.iter().filter(|c| c.starts_with("connection_lost"));
     assert_eq!(lost.count(), 1, "{grammar:?}");
     server.close();
+}
+
+/// A buffered protocol that keeps what it is given: which read path a TLS transport takes
+/// after `set_protocol` (T6).
+#[derive(Default)]
+struct Collect {
+    buf: Vec<u8>,
+    got: Vec<u8>,
+    /// Bytes that came through `data_received`: none expected for a buffered protocol.
+    plain: usize,
+}
+
+impl asyncio::Protocol for Collect {
+    fn data_received(&mut self, data: &[u8]) {
+        self.plain += data.len();
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for Collect {
+    fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+        self.buf.resize(4096, 0);
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.got.extend_from_slice(&self.buf[..n]);
+    }
+}
+
+/// Whether `p` is the protocol `t` calls now.
+fn calls(t: &Transport, p: asyncio::ProtocolRef) -> bool {
+    t.get_protocol().is_some_and(|now| Rc::ptr_eq(&now, &p))
+}
+
+#[test]
+fn t6_one_app_transport_whose_set_protocol_switches_the_app_protocol() {
+    // Ports test_sslproto.py test_set_new_app_protocol over a real connection: the TLS
+    // layer's one app transport is the one connection_made got and create_connection
+    // returned; set_protocol hands later data to the new protocol, plain or buffered (the
+    // read path follows its kind), and get_protocol names it.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    let connect = lp
+        .create_connection(Recorder::default, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, first) = lp
+        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let made_with = first
+        .borrow()
+        .transport
+        .clone()
+        .expect("connection_made ran");
+    assert!(made_with.ptr_eq(&t), "T6: one app transport");
+    assert!(calls(&t, first.clone()), "T6: get_protocol");
+
+    let second = Rc::new(RefCell::new(Recorder::default()));
+    second.borrow_mut().calls.push("connection_made".into()); // it never gets one
+    t.set_protocol(second.clone()).unwrap();
+    assert!(
+        calls(&t, second.clone()),
+        "T6: get_protocol after set_protocol"
+    );
+    t.write(b"to the second\n").unwrap();
+    util::run_until(&lp, 1000, || {
+        second.borrow().data.len() + first.borrow().data.len() == 14
+    });
+
+    let third = Rc::new(RefCell::new(Collect::default()));
+    t.set_protocol(third.clone()).unwrap();
+    assert!(calls(&t, third.clone()));
+    t.write(b"to the third\n").unwrap();
+    util::run_until(&lp, 1000, || {
+        let third = third.borrow();
+        third.got.len() + third.plain == 13
+    });
+    assert_eq!(
+        third.borrow().plain,
+        0,
+        "T6: a buffered protocol is fed through get_buffer"
+    );
+    assert_eq!(third.borrow().got, b"to the third\n");
+    assert_eq!(second.borrow().data, b"to the second\n");
+    assert!(first.borrow().data.is_empty(), "nothing went to the first");
+    t.close();
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+    server.close();
+}
+
+#[test]
+fn t34_after_loop_start_tls_the_old_transport_carries_the_new_one() {
+    // Ports what test_start_tls_client_reg_proto_1 checks of the switch: the plain transport
+    // lives on under the TLS one (its protocol is now the TLS layer, so what arrives is TLS
+    // input), the original protocol gets decrypted data with no second connection_made,
+    // and closing the TLS transport ends the plain one too.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(asyncio::start_server(
+            |reader: StreamReader, mut writer: StreamWriter| async move {
+                writer.write(b"GO\n")?;
+                writer.start_tls(Certs::get().server_config(&[])).await?;
+                let line = reader.readline().await?;
+                writer.write(&line)?;
+                assert_eq!(reader.read(-1).await?, b"", "the client's close_notify");
+                writer.close();
+                writer.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (raw, rec) = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "127.0.0.1", port))
+        .unwrap()
+        .unwrap();
+    util::run_until(&lp, 1000, || rec.borrow().data == b"GO\n");
+    let app: asyncio::ProtocolRef = rec.clone();
+    let upgrade = lp
+        .start_tls(&raw, app.clone(), Certs::get().client_config(&[]), false)
+        .server_hostname("localhost");
+    let tls = lp
+        .run_until_complete(asyncio::timeout(BOUND, upgrade.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(!tls.ptr_eq(&raw));
+    assert!(
+        calls(&tls, app.clone()),
+        "the app protocol is the TLS transport's"
+    );
+    assert!(
+        raw.get_protocol().is_some() && !calls(&raw, app),
+        "T34: the plain transport now feeds the TLS layer"
+    );
+    assert!(!raw.is_closing(), "T34: the plain transport lives on");
+    tls.write(b"ping\n").unwrap();
+    util::run_until(&lp, 1000, || rec.borrow().data == b"GO\nping\n");
+    tls.close();
+    util::run_until(&lp, 1000, || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ],
+        "T34: one connection_made, decrypted data to the same protocol"
+    );
+    util::run_until(&lp, 1000, || raw.get_protocol().is_none());
+    assert!(
+        raw.is_closing(),
+        "T34: closing the TLS transport closed the plain one"
+    );
+    util::run_until(&lp, 1000, || server.connection_count() == 0);
+    server.close();
+}
+
+/// Yields until `reader` has paused its transport (S14), bounded.
+async fn until_paused(reader: &StreamReader) {
+    for _ in 0..100_000 {
+        if util::reader_field(reader, "paused") == "true" {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+    panic!("the reader never paused: {reader:?}");
+}
+
+/// A server handler that sends `BULK` bytes (after a plain `GO` line and start_tls when
+/// `upgrade`), then waits for the client's end.
+async fn bulk_sender(
+    reader: StreamReader,
+    mut writer: StreamWriter,
+    upgrade: bool,
+) -> Result<(), Error> {
+    if upgrade {
+        writer.write(b"GO\n")?;
+        writer.start_tls(Certs::get().server_config(&[])).await?;
+    }
+    writer.write(&vec![b'b'; BULK])?;
+    writer.drain().await?;
+    reader.read(-1).await?;
+    writer.close();
+    writer.wait_closed().await
+}
+
+const BULK: usize = 256 * 1024;
+
+#[test]
+fn t19_with_ssl_the_reader_pauses_the_tls_transport() {
+    // T19 with T17: a reader over open_connection(ssl) pauses the TLS app transport, whose
+    // is_reading() then says so; reading resumes it.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, false),
+            "127.0.0.1",
+            0,
+        )
+        .ssl(Certs::get().server_config(&[]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .limit(1024)
+            .await?;
+        until_paused(&reader).await;
+        assert!(
+            !writer.transport().is_reading(),
+            "T19: the TLS app transport is the one paused"
+        );
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(writer.transport().is_reading(), "S15: resumed");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
+    // T19 with S54: the reader keeps the transport connection_made gave it, so after
+    // StreamWriter.start_tls its pause stops the raw socket transport, and the TLS
+    // transport's own reading is never paused.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port)
+            .limit(1024)
+            .await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        let raw = writer.transport().clone();
+        let tls = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        until_paused(&reader).await;
+        assert!(!raw.is_reading(), "T19, S54: the raw transport is paused");
+        assert!(tls.is_reading(), "T19, S54: the TLS transport is not");
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(raw.is_reading(), "S15: resumed");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+fn text_of(v: Option<ExtraInfo>) -> Option<String> {
+    match v {
+        Some(ExtraInfo::Text(s)) => Some(s),
+        other => panic!("expected a text value, got {other:?}"),
+    }
+}
+
+#[test]
+fn t40_t41_sslcontext_and_ssl_object_as_the_port_reports_them() {
+    // What the port gives today for Python's SSLContext and SSLObject (the checklist asks
+    // for the TlsContext handle and a public TlsInfo; ExtraInfo carries neither): T40,
+    // 'sslcontext' names the rustls configuration running the connection, client or server,
+    // and is absent without TLS (S58's over-TLS test); T41, 'ssl_object' is a read-only text
+    // snapshot of what the handshake settled (version, cipher, ALPN, SNI, the peer chain's
+    // length) that agrees with the typed accessors and outlives the connection.
+    run(async {
+        let certs = Certs::get();
+        let server_side: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+        let seen = server_side.clone();
+        let server = asyncio::start_server(
+            move |reader: StreamReader, writer: StreamWriter| {
+                let t = writer.transport();
+                seen.borrow_mut().extend([
+                    text_of(t.get_extra_info("sslcontext")),
+                    text_of(t.get_extra_info("ssl_object")),
+                ]);
+                echo(reader, writer)
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(certs.server_config(&[b"h2", b"http/1.1"]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[b"http/1.1"]))
+            .server_hostname("localhost")
+            .await?;
+        let t = writer.transport().clone();
+        assert_eq!(
+            text_of(t.get_extra_info("sslcontext")).as_deref(),
+            Some("rustls::ClientConfig"),
+            "T40"
+        );
+        let snapshot = text_of(t.get_extra_info("ssl_object")).unwrap();
+        let (version, cipher) = (t.tls_version().unwrap(), t.cipher_suite().unwrap());
+        assert!(
+            snapshot.starts_with(&format!("{version} {cipher} ("))
+                && snapshot.contains(" alpn=http/1.1")
+                && snapshot.contains(" server_name=localhost")
+                && snapshot.contains(" peer_certificates=1"),
+            "T41: {snapshot}"
+        );
+        writer.write(b"ping\n")?;
+        assert_eq!(reader.readline().await?, b"ping\n");
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(
+            text_of(t.get_extra_info("ssl_object")).as_deref(),
+            Some(snapshot.as_str()),
+            "T41: the snapshot outlives the connection"
+        );
+        let server_side = server_side.borrow().clone();
+        assert_eq!(
+            server_side[0].as_deref(),
+            Some("rustls::ServerConfig"),
+            "T40"
+        );
+        let theirs = server_side[1].clone().unwrap();
+        assert!(
+            theirs.contains(" alpn=http/1.1")
+                && theirs.contains(" server_name=localhost")
+                && theirs.contains(" peer_certificates=0"),
+            "T41: the server's view: SNI received, no client certificate: {theirs}"
+        );
+        server.close();
+        server.wait_closed().await;
+
+        let (a, b) = asyncio::socketpair()?;
+        let (_r, plain) = asyncio::open_connection_sock(a).await?;
+        assert!(plain.get_extra_info("sslcontext").is_none(), "T40: no TLS");
+        assert!(plain.get_extra_info("ssl_object").is_none(), "T41: no TLS");
+        plain.close();
+        drop(b);
+        Ok(())
+    });
 }

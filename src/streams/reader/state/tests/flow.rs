@@ -1,6 +1,35 @@
-//! Pausing and resuming the transport around the limit (S14-S16, S21, D1).
+//! The reader's transport (S12) and pausing and resuming it around the limit (S14-S16, S21,
+//! D1).
 
 use super::*;
+
+#[test]
+fn s12_a_new_reader_has_no_transport_until_set() {
+    let mut st = ReaderState::new(4).unwrap();
+    assert!(st.transport().is_none(), "S11: no transport yet");
+    let fake = Rc::new(FlowTransport::default());
+    st.set_transport(Transport {
+        inner: fake.clone(),
+    });
+    assert!(st.transport().is_some());
+    feed(&mut st, b"123456789");
+    assert_eq!(
+        fake.pauses.get(),
+        1,
+        "S14 acts on the transport given by S12"
+    );
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "Transport already set")]
+fn s12_a_second_set_transport_is_a_programming_error() {
+    // CPython asserts `self._transport is None`; an assert is a debug_assert here.
+    let (mut st, _t) = with_transport(4);
+    st.set_transport(Transport {
+        inner: Rc::new(FlowTransport::default()),
+    });
+}
 
 #[test]
 fn s14_s15_pause_above_twice_limit_resume_at_limit() {
