@@ -1025,7 +1025,9 @@ fn l109_scope_closes_the_server_and_waits_for_its_connections() {
     let (handle, flag) = (lp.handle(), released.clone());
     let body_server = lp
         .run_until_complete(server.clone().scope(move |srv| async move {
+            let guard = Instant::now() + Duration::from_secs(20); // a hang guard only
             while srv.connection_count() == 0 {
+                assert!(Instant::now() < guard, "the client never connected");
                 asyncio::yield_now().await;
             }
             // Runs once the body has returned and the scope is waiting in wait_closed.
