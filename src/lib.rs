@@ -197,5 +197,5 @@ pub use time::{
     yield_now, Sleep, Timeout, YieldNow,
 };
 #[cfg(feature = "tls")]
-pub use tls::{ClientTls, StartTls, TlsContext, TlsError};
+pub use tls::{ClientTls, StartTls, TlsContext, TlsError, TlsInfo};
 pub use transport::{Address, BufferInfo, ExtraInfo, Transport};

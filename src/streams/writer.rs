@@ -670,6 +670,14 @@ impl StreamWriter {
 
 #[cfg(feature = "tls")]
 impl StreamWriter {
+    /// What the TLS handshake settled on this stream (Python's
+    /// `writer.get_extra_info("ssl_object")`): [`Transport::tls_info`] of the current
+    /// transport, so after [`start_tls`](Self::start_tls) the new session's. `None` on a plain
+    /// stream. See [`TlsInfo`](crate::TlsInfo) for an example.
+    pub fn tls_info(&self) -> Option<crate::TlsInfo> {
+        self.transport().tls_info()
+    }
+
     /// Upgrades the connection to TLS (Python's `StreamWriter.start_tls`): drains,
     /// then runs [`LoopHandle::start_tls`] on this connection's protocol, the side following the
     /// configuration (a `ClientConfig` makes us the client). On success this writer writes

@@ -21,6 +21,7 @@ use rustls::pki_types::ServerName;
 use rustls::{CipherSuite, ClientConfig, ClientConnection, Connection, ServerConfig};
 use rustls::{ProtocolVersion, ServerConnection};
 
+use super::config::TlsContext;
 use crate::error::{Error, TlsError};
 use crate::transport::write_buffer::WriteBuffer;
 
@@ -40,6 +41,8 @@ pub(crate) enum ReadEnd {
 /// One TLS connection in memory.
 pub(crate) struct Engine {
     conn: Connection,
+    /// The configuration the connection was made with (`get_extra_info("sslcontext")`).
+    context: TlsContext,
     /// Ciphertext received and not yet handed to rustls.
     incoming: WriteBuffer,
     /// The first error; returned by every later step.
@@ -60,19 +63,20 @@ impl Engine {
         config: Arc<ClientConfig>,
         name: ServerName<'static>,
     ) -> Result<Engine, Error> {
-        let conn = ClientConnection::new(config, name).map_err(tls_error)?;
-        Ok(Engine::new(conn.into()))
+        let conn = ClientConnection::new(config.clone(), name).map_err(tls_error)?;
+        Ok(Engine::new(conn.into(), TlsContext::Client(config)))
     }
 
     /// A server connection; it waits for the ClientHello.
     pub(crate) fn server(config: Arc<ServerConfig>) -> Result<Engine, Error> {
-        let conn = ServerConnection::new(config).map_err(tls_error)?;
-        Ok(Engine::new(conn.into()))
+        let conn = ServerConnection::new(config.clone()).map_err(tls_error)?;
+        Ok(Engine::new(conn.into(), TlsContext::Server(config)))
     }
 
-    fn new(conn: Connection) -> Engine {
+    fn new(conn: Connection, context: TlsContext) -> Engine {
         Engine {
             conn,
+            context,
             incoming: WriteBuffer::default(),
             error: None,
             close_notify_sent: false,
@@ -261,6 +265,11 @@ impl Engine {
         }
     }
 
+    /// The configuration the connection was made with.
+    pub(crate) fn context(&self) -> &TlsContext {
+        &self.context
+    }
+
     /// What `get_extra_info` reports after the handshake (T31, T41–T43).
     pub(crate) fn info(&self, server_hostname: Option<&str>) -> TlsInfo {
         let suite = self.conn.negotiated_cipher_suite().map(|s| s.suite());
@@ -296,9 +305,53 @@ fn tls_error(e: rustls::Error) -> Error {
     Error::Tls(TlsError::from_rustls(e))
 }
 
-/// What the handshake settled, as `get_extra_info` reports it (the `ssl_object` of T41).
+/// What a TLS handshake settled, read-only: Python's `get_extra_info("ssl_object")`, the
+/// `SSLObject` whose `version()`, `cipher()`, `selected_alpn_protocol()`, `server_hostname`,
+/// `getpeercert(binary_form=True)` and `session_reused` a program reads. A snapshot taken when
+/// the handshake completed; it outlives the connection. Get it with
+/// [`Transport::tls_info`](crate::Transport::tls_info) or
+/// [`StreamWriter::tls_info`](crate::StreamWriter::tls_info).
+///
+/// # Examples
+///
+/// ```
+/// # use asyncio::tls::rustls;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert = made.cert.der().clone();
+/// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+/// # let server_config = rustls::ServerConfig::builder()
+/// #     .with_no_client_auth()
+/// #     .with_single_cert(vec![cert.clone()], key.into())
+/// #     .unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = rustls::ClientConfig::builder()
+/// #     .with_root_certificates(roots)
+/// #     .with_no_client_auth();
+/// asyncio::run(async move {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+///         .ssl(client_config)
+///         .server_hostname("localhost")
+///         .await?;
+///     let info = writer.tls_info().expect("a TLS stream");
+///     assert_eq!(info.version(), "TLSv1.3");
+///     assert!(info.cipher().starts_with("TLS_") && info.cipher_bits() >= 128);
+///     assert_eq!(info.server_hostname(), Some("localhost"));
+///     assert_eq!(info.peer_certificates().len(), 1); // the server's self-signed leaf
+///     assert_eq!(info.selected_alpn_protocol(), None); // none configured
+///     assert!(!info.session_reused()); // a first connection
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: T41 (the ssl_object as a read-only snapshot).
 #[derive(Clone, Debug)]
-pub(crate) struct TlsInfo {
+pub struct TlsInfo {
     /// `"TLSv1.3"` or `"TLSv1.2"`.
     pub(crate) version: &'static str,
     /// OpenSSL's name of the suite (T43), e.g. `TLS_AES_256_GCM_SHA384`.
@@ -314,6 +367,46 @@ pub(crate) struct TlsInfo {
     /// The handshake resumed an earlier session (a TLS 1.3 ticket / PSK or a TLS 1.2 session
     /// id) instead of a full key exchange and certificate check.
     pub(crate) resumed: bool,
+}
+
+impl TlsInfo {
+    /// `"TLSv1.3"` or `"TLSv1.2"` (Python's `SSLObject.version()`).
+    pub fn version(&self) -> &str {
+        self.version
+    }
+
+    /// The cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384` (the name in
+    /// Python's `SSLObject.cipher()`).
+    pub fn cipher(&self) -> &str {
+        &self.cipher
+    }
+
+    /// The bulk cipher's secret bits, e.g. 256 (the bits in Python's `SSLObject.cipher()`).
+    pub fn cipher_bits(&self) -> u32 {
+        self.cipher_bits
+    }
+
+    /// The ALPN protocol agreed, if any (Python's `SSLObject.selected_alpn_protocol()`).
+    pub fn selected_alpn_protocol(&self) -> Option<&[u8]> {
+        self.alpn_protocol.as_deref()
+    }
+
+    /// A client's: the name it sent as SNI and checked; a server's: the SNI the client sent
+    /// (Python's `SSLObject.server_hostname`).
+    pub fn server_hostname(&self) -> Option<&str> {
+        self.server_name.as_deref()
+    }
+
+    /// The peer's certificate chain, DER, leaf first; empty when the peer sent none (Python's
+    /// `getpeercert(binary_form=True)` is the first).
+    pub fn peer_certificates(&self) -> &[Vec<u8>] {
+        &self.peer_certificates
+    }
+
+    /// Whether the handshake resumed an earlier session (Python's `SSLObject.session_reused`).
+    pub fn session_reused(&self) -> bool {
+        self.resumed
+    }
 }
 
 impl std::fmt::Display for TlsInfo {

@@ -124,6 +124,7 @@ pub use config::{
     client_config_with_roots, default_client_config, load_certs, load_private_key, server_config,
     ClientTls, TlsContext,
 };
+pub use engine::TlsInfo;
 /// The rustls version this crate is built against, for building configurations.
 pub use rustls;
 
@@ -250,7 +251,6 @@ impl PreparedClient {
             lp,
             engine,
             app,
-            false,
             self.setup.server_hostname,
             self.options,
             true,
@@ -307,7 +307,7 @@ impl ServerOptions {
             return Ok(app);
         };
         let engine = Engine::server(config.clone())?;
-        let layer = TlsProtocol::new(lp, engine, app, true, None, self.options, true);
+        let layer = TlsProtocol::new(lp, engine, app, None, self.options, true);
         Ok(Rc::new(RefCell::new(RawSide(layer))))
     }
 }
@@ -325,7 +325,7 @@ impl ServerOptions {
             return Ok(None);
         };
         let engine = Engine::server(config.clone())?;
-        let layer = TlsProtocol::new(lp, engine, app, true, None, self.options, true);
+        let layer = TlsProtocol::new(lp, engine, app, None, self.options, true);
         let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
         Ok(Some((raw_side, Handshake::new(&layer))))
     }
@@ -538,7 +538,7 @@ impl StartTls {
             }
         };
         let app = protocol.clone();
-        let layer = TlsProtocol::new(&lp, engine, protocol, server_side, name, options, false);
+        let layer = TlsProtocol::new(&lp, engine, protocol, name, options, false);
         let handshake = Handshake::new(&layer);
         // T33: nothing may reach the layer before its connection_made.
         let was_reading = transport.is_reading();

@@ -12,6 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::io::IoSlice;
 use std::rc::{Rc, Weak};
 
+use super::config::TlsContext;
 use super::engine::TlsInfo;
 use super::protocol::TlsProtocol;
 use crate::error::Error;
@@ -30,8 +31,8 @@ pub(crate) struct TlsTransport {
     info: RefCell<Option<Rc<TlsInfo>>>,
     /// The peer's close_notify was received (D9: a clean end, not a truncation).
     close_notify: Cell<bool>,
-    /// `get_extra_info("sslcontext")`: which rustls configuration type runs the connection.
-    context: &'static str,
+    /// The configuration the connection runs with (`sslcontext`, T40).
+    context: TlsContext,
     /// The raw transport's id, once connected (log naming).
     id: Cell<u64>,
 }
@@ -40,7 +41,7 @@ impl TlsTransport {
     pub(crate) fn new(
         lp: &LoopHandle,
         proto: Weak<TlsProtocol>,
-        context: &'static str,
+        context: TlsContext,
     ) -> Rc<TlsTransport> {
         Rc::new(TlsTransport {
             lp: lp.clone(),
@@ -82,7 +83,11 @@ impl TlsTransport {
         let info = self.info.borrow().clone();
         let text = |s: &str| Some(ExtraInfo::Text(s.to_string()));
         Some(match name {
-            "sslcontext" => text(self.context),
+            // The handle itself: `Transport::tls_context`.
+            "sslcontext" => text(match self.context {
+                TlsContext::Client(_) => "rustls::ClientConfig",
+                TlsContext::Server(_) => "rustls::ServerConfig",
+            }),
             "close_notify_received" => text(if self.close_notify.get() {
                 "true"
             } else {
@@ -220,6 +225,10 @@ impl TransportImpl for TlsTransport {
         )
     }
 
+    fn tls_state(&self) -> Option<(TlsContext, Option<Rc<TlsInfo>>)> {
+        Some((self.context.clone(), self.info.borrow().clone()))
+    }
+
     fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         match self.tls_key(name) {
             Some(v) => v,
@@ -273,6 +282,60 @@ impl Drop for TlsTransport {
 /// Typed forms of the TLS `get_extra_info` keys. On a plain transport they return `None`,
 /// empty or `false`.
 impl Transport {
+    /// What the TLS handshake settled (Python's `get_extra_info("ssl_object")`, read-only):
+    /// `None` on a plain transport or before the handshake. See [`TlsInfo`] for an example.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        self.inner.tls_state()?.1.map(|info| (*info).clone())
+    }
+
+    /// The configuration the TLS connection runs with (Python's
+    /// `get_extra_info("sslcontext")`, the `SSLContext`): the `Arc` given to `ssl(..)`, or the
+    /// default client configuration of `ssl(true)`. `None` on a plain transport.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// use asyncio::tls::TlsContext;
+    ///
+    /// let client_config = Arc::new(
+    ///     rustls::ClientConfig::builder()
+    ///         .with_root_certificates(roots)
+    ///         .with_no_client_auth(),
+    /// );
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config.clone())
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     match writer.transport().tls_context() {
+    ///         Some(TlsContext::Client(c)) => assert!(Arc::ptr_eq(&c, &client_config)),
+    ///         other => panic!("{other:?}"),
+    ///     }
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: T40.
+    pub fn tls_context(&self) -> Option<TlsContext> {
+        self.inner.tls_state().map(|(context, _)| context)
+    }
+
     /// The peer's certificate chain, DER, leaf first (`get_extra_info("peercert_chain")`):
     /// Python's `getpeercert(binary_form=True)` for the leaf, plus the intermediates.
     /// Empty when the peer sent none (a client without a certificate) or before the handshake.

@@ -188,6 +188,11 @@ pub(crate) trait TransportImpl {
     fn proxy_header(&self) -> Option<Rc<crate::ProxyHeader>> {
         None
     }
+    /// The TLS configuration and, once the handshake is done, what it settled (TLS only).
+    #[cfg(feature = "tls")]
+    fn tls_state(&self) -> Option<(crate::tls::TlsContext, Option<Rc<crate::tls::TlsInfo>>)> {
+        None
+    }
     /// Read-through (`SocketTransport::read_through`): a `read_into` whose reader holds no
     /// bytes reads from the socket straight into the caller's memory. `owner` is the protocol
     /// asking (the address of its `RefCell`); only the transport's own protocol may. Other

@@ -173,16 +173,11 @@ impl TlsProtocol {
         lp: &LoopHandle,
         engine: Engine,
         app: ProtocolRef,
-        server_side: bool,
         server_hostname: Option<String>,
         options: TlsOptions,
         call_connection_made: bool,
     ) -> Rc<TlsProtocol> {
-        let context = if server_side {
-            "rustls::ServerConfig"
-        } else {
-            "rustls::ClientConfig"
-        };
+        let context = engine.context().clone();
         let app = ProtocolSlot::new(app, lp.clone(), 0);
         if !call_connection_made {
             app.mark_made();
