@@ -617,6 +617,32 @@ fn l85_a_port_alone_with_sock_is_a_conflict_too() {
     assert!(r.is_ok(), "{:?}", r.map(drop));
 }
 
+// Port of test_create_connection_no_host_port_sock: an empty host is `None` and port 0 is "no
+// port" (as for the conflict above), so ("", 0) without a socket names nothing to connect to.
+// It used to connect to port 0 of both loopbacks and report their refusals.
+#[test]
+fn l85_neither_host_port_nor_sock_is_an_error() {
+    let lp = EventLoop::new().unwrap();
+    let want = "host and port was not specified and no sock specified";
+    let r = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "", 0))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(asyncio::Error::InvalidArgument(m)) if m == want),
+        "create_connection: {:?}",
+        r.map(drop)
+    );
+    let r = lp
+        .run_until_complete(async { asyncio::open_connection("", 0).await })
+        .unwrap();
+    assert!(
+        matches!(&r, Err(asyncio::Error::InvalidArgument(m)) if m == want),
+        "open_connection: {:?}",
+        r.map(drop)
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
 #[test]
 fn l91_happy_eyeballs_reaches_the_address_that_listens() {
     // "localhost" usually resolves to ::1 and 127.0.0.1; only IPv4 listens here.

@@ -439,6 +439,15 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
             Target::Unix { path, connect } => connect(lp.clone(), path).await?,
+            // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
+            Target::Host {
+                host: None,
+                port: 0,
+            } => {
+                return Err(Error::invalid_argument(
+                    "host and port was not specified and no sock specified",
+                ));
+            }
             // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
             Target::Host { host, port } => {
                 let fam = family.family();
