@@ -559,10 +559,13 @@ impl Drop for CloseOnDrop {
 
 /// Waits one `call_soon` turn: queued after the transport's `connection_made` and start of
 /// reading, so it completes once both have run (L45).
+///
+/// # Cancel safety
+/// Dropped, it takes back the waker it filed: the turn wakes nobody.
 pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
     let done = Rc::new(Cell::new(false));
-    let waker: Rc<Cell<Option<Waker>>> = Rc::new(Cell::new(None));
-    let (d, w) = (done.clone(), waker.clone());
+    let waker = TakeOnDrop(Rc::new(Cell::new(None)));
+    let (d, w) = (done.clone(), waker.0.clone());
     lp.call_soon(move || {
         d.set(true);
         if let Some(w) = w.take() {
@@ -573,12 +576,21 @@ pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
         if done.get() {
             Poll::Ready(())
         } else {
-            waker.set(Some(cx.waker().clone()));
+            waker.0.set(Some(cx.waker().clone()));
             Poll::Pending
         }
     })
     .await;
     Ok(())
+}
+
+/// The waker slot of [`wait_connection_made`], emptied when the wait is dropped.
+struct TakeOnDrop(Rc<Cell<Option<Waker>>>);
+
+impl Drop for TakeOnDrop {
+    fn drop(&mut self) {
+        drop(self.0.take());
+    }
 }
 
 /// A failed Unix connect names its path (`[Errno 2] No such file or directory: '/tmp/x'`),
