@@ -1691,6 +1691,27 @@ fn l117_an_abstract_name_serves_and_needs_no_file() {
     );
 }
 
+// L112, L117: an abstract name is every byte after the leading NUL, a NUL among them too, on
+// both sides. The client used to send one byte too few for a name that starts with NUL (mio's
+// address length), so it asked for another name than the server's and was refused.
+#[test]
+fn l112_an_abstract_name_starting_with_nul_reaches_its_server() {
+    use std::os::linux::net::SocketAddrExt;
+    let lp = EventLoop::new().unwrap();
+    let name = format!("\0\0asyncio-test-nul-abstract-{}", std::process::id());
+    let server = unix_server(&lp, Path::new(&name));
+    let (t, _proto) = lp
+        .run_until_complete(lp.create_unix_connection(Recorder::default, &name))
+        .unwrap()
+        .expect("the server listens on this very name");
+    match t.peername() {
+        Some(Address::Unix(a)) => assert_eq!(a.as_abstract_name(), Some(&name.as_bytes()[1..])),
+        other => panic!("{other:?}"),
+    }
+    t.close();
+    shut(&lp, &server);
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython's create_unix_connection says "path and sock …", not "host/port and sock …";

@@ -735,15 +735,18 @@ fn attempt_error(mut failed: Vec<Error>) -> Error {
     }
 }
 
-/// A `SocketAddr` for a Unix path; a leading NUL byte names an abstract socket (L112).
-pub(crate) fn unix_addr(path: &Path) -> io::Result<std::os::unix::net::SocketAddr> {
+/// The address of a Unix path; a leading NUL byte names an abstract socket, all of whose bytes
+/// count, NULs too (L112), as for the server's bind (socket2 reads it the same way).
+pub(crate) fn unix_addr(path: &Path) -> io::Result<socket2::SockAddr> {
     let bytes = path.as_os_str().as_bytes();
-    if let Some(name) = bytes.strip_prefix(b"\0") {
-        use std::os::linux::net::SocketAddrExt;
-        std::os::unix::net::SocketAddr::from_abstract_name(name)
-    } else {
-        std::os::unix::net::SocketAddr::from_pathname(path)
+    if bytes.first() != Some(&0) && bytes.contains(&0) {
+        // The kernel would stop at the NUL and connect to a shorter path.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "paths must not contain interior null bytes",
+        ));
     }
+    socket2::SockAddr::unix(path)
 }
 
 #[cfg(test)]
