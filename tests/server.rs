@@ -1712,6 +1712,27 @@ fn l112_an_abstract_name_starting_with_nul_reaches_its_server() {
     shut(&lp, &server);
 }
 
+// L112: a path with a NUL inside is refused; the kernel would read it up to the NUL and
+// connect to the shorter path, here a listening socket.
+#[test]
+fn l112_a_path_with_an_interior_nul_is_refused_not_cut_short() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l112-nul");
+    let short = dir.join("s");
+    let server = unix_server(&lp, &short);
+    let mut long = short.clone().into_os_string();
+    long.push("\0tail");
+    let r = lp
+        .run_until_complete(lp.create_unix_connection(Recorder::default, &long))
+        .unwrap()
+        .map(drop);
+    assert!(
+        matches!(&r, Err(e) if e.kind() == io::ErrorKind::InvalidInput),
+        "{r:?}"
+    );
+    shut(&lp, &server);
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython's create_unix_connection says "path and sock …", not "host/port and sock …";
