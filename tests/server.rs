@@ -1881,6 +1881,48 @@ fn l117_an_abstract_name_serves_and_needs_no_file() {
     );
 }
 
+// L112, L117: an abstract name is every byte after the leading NUL, a NUL among them too, on
+// both sides. The client used to send one byte too few for a name that starts with NUL (mio's
+// address length), so it asked for another name than the server's and was refused.
+#[test]
+fn l112_an_abstract_name_starting_with_nul_reaches_its_server() {
+    use std::os::linux::net::SocketAddrExt;
+    let lp = EventLoop::new().unwrap();
+    let name = format!("\0\0asyncio-test-nul-abstract-{}", std::process::id());
+    let server = unix_server(&lp, Path::new(&name));
+    let (t, _proto) = lp
+        .run_until_complete(lp.create_unix_connection(Recorder::default, &name))
+        .unwrap()
+        .expect("the server listens on this very name");
+    match t.peername() {
+        Some(Address::Unix(a)) => assert_eq!(a.as_abstract_name(), Some(&name.as_bytes()[1..])),
+        other => panic!("{other:?}"),
+    }
+    t.close();
+    shut(&lp, &server);
+}
+
+// L112: a path with a NUL inside is refused; the kernel would read it up to the NUL and
+// connect to the shorter path, here a listening socket.
+#[test]
+fn l112_a_path_with_an_interior_nul_is_refused_not_cut_short() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l112-nul");
+    let short = dir.join("s");
+    let server = unix_server(&lp, &short);
+    let mut long = short.clone().into_os_string();
+    long.push("\0tail");
+    let r = lp
+        .run_until_complete(lp.create_unix_connection(Recorder::default, &long))
+        .unwrap()
+        .map(drop);
+    assert!(
+        matches!(&r, Err(e) if e.kind() == io::ErrorKind::InvalidInput),
+        "{r:?}"
+    );
+    shut(&lp, &server);
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython's create_unix_connection says "path and sock …", not "host/port and sock …";

@@ -2585,3 +2585,69 @@ fn t40_t41_sslcontext_and_ssl_object_as_the_port_reports_them() {
         Ok(())
     });
 }
+
+// L94, T12, D12-style: a TLS create_connection dropped during its handshake (here: the server
+// accepts but never answers) closes the raw transport and keeps its caller's waker no longer:
+// the close must not wake a task that has stopped waiting. The handshake waiter used to keep
+// the waker and wake it when the closing transport failed the handshake.
+#[test]
+fn t12_a_dropped_tls_create_connection_keeps_and_wakes_no_waker() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let probe = util::Probe::new();
+    let peer: RefCell<Option<std::net::TcpStream>> = RefCell::new(None);
+    let handle = lp.handle();
+    // Polled once per loop turn until the server holds the ClientHello: the client then waits
+    // for the handshake. Bounded: 100 000 turns.
+    let hello_sent = || {
+        if peer.borrow().is_none() {
+            *peer.borrow_mut() = listener.accept().ok().map(|(s, _)| {
+                s.set_nonblocking(true).unwrap(); // peek must not block the loop
+                s
+            });
+        }
+        let mut buf = [0u8; 1];
+        peer.borrow()
+            .as_ref()
+            .is_some_and(|s| s.peek(&mut buf).is_ok_and(|n| n > 0))
+    };
+    let woken_before_drop = lp
+        .run_until_complete(asyncio::timeout(BOUND, async {
+            let conn = handle
+                .create_connection(Recorder::default, "127.0.0.1", port)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost");
+            let mut fut = std::pin::pin!(conn.into_future());
+            let mut turns = 0;
+            std::future::poll_fn(|cx| {
+                assert!(probe.poll(fut.as_mut()).is_pending(), "finished early");
+                turns += 1;
+                assert!(turns < 100_000, "no ClientHello after {turns} turns");
+                if hello_sent() {
+                    return std::task::Poll::Ready(());
+                }
+                cx.waker().wake_by_ref(); // look again next turn
+                std::task::Poll::Pending
+            })
+            .await;
+            probe.woken()
+        }))
+        .unwrap()
+        .expect("the ClientHello arrives");
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(
+        probe.woken(),
+        woken_before_drop,
+        "a dropped connect woke its caller"
+    );
+    assert_eq!(std::sync::Arc::strong_count(&probe), 1, "the waker is kept");
+    assert_eq!(
+        lp.stats().io_registrations,
+        0,
+        "the raw transport is closed"
+    );
+}

@@ -617,6 +617,32 @@ fn l85_a_port_alone_with_sock_is_a_conflict_too() {
     assert!(r.is_ok(), "{:?}", r.map(drop));
 }
 
+// Port of test_create_connection_no_host_port_sock: an empty host is `None` and port 0 is "no
+// port" (as for the conflict above), so ("", 0) without a socket names nothing to connect to.
+// It used to connect to port 0 of both loopbacks and report their refusals.
+#[test]
+fn l85_neither_host_port_nor_sock_is_an_error() {
+    let lp = EventLoop::new().unwrap();
+    let want = "host and port was not specified and no sock specified";
+    let r = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "", 0))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(asyncio::Error::InvalidArgument(m)) if m == want),
+        "create_connection: {:?}",
+        r.map(drop)
+    );
+    let r = lp
+        .run_until_complete(async { asyncio::open_connection("", 0).await })
+        .unwrap();
+    assert!(
+        matches!(&r, Err(asyncio::Error::InvalidArgument(m)) if m == want),
+        "open_connection: {:?}",
+        r.map(drop)
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
 #[test]
 fn l91_happy_eyeballs_reaches_the_address_that_listens() {
     // "localhost" usually resolves to ::1 and 127.0.0.1; only IPv4 listens here.
@@ -937,4 +963,42 @@ fn l44_l83_every_action_from_every_callback_keeps_the_grammar() {
             assert_eq!(lp.stats().io_registrations, 0, "{name} in {callback}");
         }
     }
+}
+
+// L94, D12-style: a create_connection dropped while it waits for connection_made (here under a
+// timeout that fired) closes its transport and keeps its caller's waker no longer: the turn it
+// waited for must not wake a task that has stopped waiting. It used to keep the waker in that
+// turn's callback and wake it there.
+#[test]
+fn l94_a_dropped_create_connection_keeps_and_wakes_no_waker() {
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    let probe = util::Probe::new();
+    let handle = lp.handle();
+    let p = probe.clone();
+    let made = Rc::new(std::cell::Cell::new(false));
+    let m = made.clone();
+    lp.run_until_complete(async move {
+        let rec = Recorder {
+            on_made: Some(Box::new(move |_: &Transport| m.set(true))),
+            ..Default::default()
+        };
+        let conn = handle.connect_socket(move || rec, a);
+        let mut fut = std::pin::pin!(std::future::IntoFuture::into_future(conn));
+        assert!(
+            p.poll(fut.as_mut()).is_pending(),
+            "waits for connection_made"
+        );
+    })
+    .unwrap();
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(made.get(), "connection_made ran");
+    assert_eq!(probe.woken(), 0, "a dropped connect woke its caller");
+    assert_eq!(std::sync::Arc::strong_count(&probe), 1, "the waker is kept");
+    b.set_read_timeout(Some(BOUND)).unwrap();
+    let mut rest = Vec::new();
+    b.read_to_end(&mut rest).unwrap(); // EOF: the transport was closed
+    assert_eq!(lp.stats().io_registrations, 0);
 }

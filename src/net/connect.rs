@@ -439,6 +439,15 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
             Target::Unix { path, connect } => connect(lp.clone(), path).await?,
+            // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
+            Target::Host {
+                host: None,
+                port: 0,
+            } => {
+                return Err(Error::invalid_argument(
+                    "host and port was not specified and no sock specified",
+                ));
+            }
             // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
             Target::Host { host, port } => {
                 let fam = family.family();
@@ -550,10 +559,13 @@ impl Drop for CloseOnDrop {
 
 /// Waits one `call_soon` turn: queued after the transport's `connection_made` and start of
 /// reading, so it completes once both have run (L45).
+///
+/// # Cancel safety
+/// Dropped, it takes back the waker it filed: the turn wakes nobody.
 pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
     let done = Rc::new(Cell::new(false));
-    let waker: Rc<Cell<Option<Waker>>> = Rc::new(Cell::new(None));
-    let (d, w) = (done.clone(), waker.clone());
+    let waker = TakeOnDrop(Rc::new(Cell::new(None)));
+    let (d, w) = (done.clone(), waker.0.clone());
     lp.call_soon(move || {
         d.set(true);
         if let Some(w) = w.take() {
@@ -564,12 +576,21 @@ pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
         if done.get() {
             Poll::Ready(())
         } else {
-            waker.set(Some(cx.waker().clone()));
+            waker.0.set(Some(cx.waker().clone()));
             Poll::Pending
         }
     })
     .await;
     Ok(())
+}
+
+/// The waker slot of [`wait_connection_made`], emptied when the wait is dropped.
+struct TakeOnDrop(Rc<Cell<Option<Waker>>>);
+
+impl Drop for TakeOnDrop {
+    fn drop(&mut self) {
+        drop(self.0.take());
+    }
 }
 
 /// A failed Unix connect names its path (`[Errno 2] No such file or directory: '/tmp/x'`),
@@ -710,15 +731,18 @@ fn attempt_error(mut failed: Vec<Error>) -> Error {
     }
 }
 
-/// A `SocketAddr` for a Unix path; a leading NUL byte names an abstract socket (L112).
-pub(crate) fn unix_addr(path: &Path) -> io::Result<std::os::unix::net::SocketAddr> {
+/// The address of a Unix path; a leading NUL byte names an abstract socket, all of whose bytes
+/// count, NULs too (L112), as for the server's bind (socket2 reads it the same way).
+pub(crate) fn unix_addr(path: &Path) -> io::Result<socket2::SockAddr> {
     let bytes = path.as_os_str().as_bytes();
-    if let Some(name) = bytes.strip_prefix(b"\0") {
-        use std::os::linux::net::SocketAddrExt;
-        std::os::unix::net::SocketAddr::from_abstract_name(name)
-    } else {
-        std::os::unix::net::SocketAddr::from_pathname(path)
+    if bytes.first() != Some(&0) && bytes.contains(&0) {
+        // The kernel would stop at the NUL and connect to a shorter path.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "paths must not contain interior null bytes",
+        ));
     }
+    socket2::SockAddr::unix(path)
 }
 
 #[cfg(test)]

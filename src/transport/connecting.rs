@@ -55,11 +55,17 @@ pub(crate) async fn sock_connect(
 ///
 /// # Cancel safety
 /// Dropping the future closes the socket.
-pub(crate) async fn sock_connect_unix(
-    lp: &LoopHandle,
-    addr: &std::os::unix::net::SocketAddr,
-) -> io::Result<Socket> {
-    let stream = mio::net::UnixStream::connect_addr(addr)?;
+pub(crate) async fn sock_connect_unix(lp: &LoopHandle, addr: &SockAddr) -> io::Result<Socket> {
+    // socket2, not mio's `UnixStream::connect_addr`: mio's address is one byte short for an
+    // abstract name that starts with NUL, so it named another socket.
+    let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(addr) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let stream = mio::net::UnixStream::from_std(sock.into());
     connected(lp, Socket::Unix(stream)).await
 }
 

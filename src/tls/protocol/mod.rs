@@ -86,9 +86,10 @@ impl Waiter {
         }
     }
 
-    /// Waits for the handshake. Cancel safety: dropping it changes nothing here; the caller's
-    /// guard closes the raw transport (T12).
+    /// Waits for the handshake. Cancel safety: dropping it takes back the waker it filed (the
+    /// handshake's end wakes nobody); the caller's guard closes the raw transport (T12).
     pub(crate) async fn wait(&self) -> Result<(), Error> {
+        let _forget = ForgetWaker(&self.waker);
         poll_fn(|cx| {
             let result = self.result.borrow_mut().take();
             match result {
@@ -102,6 +103,17 @@ impl Waiter {
             }
         })
         .await
+    }
+}
+
+/// Empties a [`Waiter`]'s waker slot when its wait ends or is dropped.
+struct ForgetWaker<'a>(&'a RefCell<Option<Waker>>);
+
+impl Drop for ForgetWaker<'_> {
+    fn drop(&mut self) {
+        // Taken under the borrow, dropped after it: a waker's drop may run user code.
+        let waker = self.0.try_borrow_mut().ok().and_then(|mut w| w.take());
+        drop(waker);
     }
 }
 
