@@ -181,7 +181,12 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io(e) => e.fmt(f),
+            // A bare OS error as Python shows an OSError: `[Errno 24] Too many open files`
+            // (std's own text would be `Too many open files (os error 24)`).
+            Error::Io(e) => match e.raw_os_error() {
+                Some(code) => write!(f, "[Errno {code}] {}", strerror(e)),
+                None => e.fmt(f),
+            },
             Error::IncompleteRead { partial, expected } => match expected {
                 Some(n) => write!(
                     f,
@@ -795,6 +800,11 @@ mod tests {
         assert_eq!(again.raw_os_error(), Some(libc::ECONNREFUSED));
         assert_eq!(again.to_string(), e.to_string());
         assert_eq!(Error::Io(refused).raw_os_error(), Some(libc::ECONNREFUSED));
+        // A bare OS error reads as Python's OSError too, errno first.
+        let emfile = Error::Io(io::Error::from_raw_os_error(libc::EMFILE));
+        assert_eq!(emfile.to_string(), "[Errno 24] Too many open files");
+        let plain = Error::Io(io::Error::other("no errno here"));
+        assert_eq!(plain.to_string(), "no errno here");
         assert_eq!(Error::Timeout.raw_os_error(), None);
     }
 
