@@ -3,6 +3,8 @@
 //! test_current_task_with_interleaving_tasks, test_bare_create_named_task,
 //! test_task_repr_name_not_str and BaseCurrentLoopTests (L15, L24). Then `asyncio::Runner`,
 //! the loop that runs main futures one after the other: test_runners.py's RunnerTests (L42).
+//! Last, what awaiting and cancelling promise: `LoopFuture` done-callbacks (L26), cancellation
+//! as a drop (L31, L34), `timeout` around a task (L37) and awaiting a task (L43).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -732,4 +734,75 @@ fn l42_closing_a_runner_inside_another_loops_run_is_refused_and_closes_nothing()
     assert!(!left.is_done() && !runner.get_loop().unwrap().is_closed());
     runner.close().unwrap();
     assert!(left.is_cancelled());
+}
+
+/// What a done-callback saw: the result, the exception's message, or `cancelled`.
+fn outcome_of(f: &asyncio::LoopFuture<u8>) -> String {
+    match f.result() {
+        Ok(v) => v.to_string(),
+        Err(Error::Cancelled) => "cancelled".into(),
+        Err(Error::InvalidArgument(m)) => m.to_string(),
+        Err(e) => format!("unexpected {e}"),
+    }
+}
+
+#[test]
+fn l26_every_completion_schedules_the_callbacks_behind_what_was_queued() {
+    // test_futures.py's test_callbacks_invoked_on_set_result and
+    // test_callbacks_invoked_on_set_exception, and the same for cancel(): completion calls
+    // nothing in place; it appends the done-callbacks to the ready queue with call_soon, in
+    // the order they were added, after a callback queued before it. A second completion is
+    // refused (InvalidStateError).
+    let lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    for how in ["result", "exception", "cancel"] {
+        log.borrow_mut().clear();
+        let fut = lp.create_future::<u8>();
+        for name in ["first", "second", "third"] {
+            let log = log.clone();
+            fut.add_done_callback(move |f| {
+                log.borrow_mut().push(format!("{name} {}", outcome_of(f)))
+            })
+            .unwrap();
+        }
+        let l = log.clone();
+        lp.call_soon(move || l.borrow_mut().push("queued before".into()))
+            .unwrap();
+        match how {
+            "result" => fut.set_result(7).unwrap(),
+            "exception" => fut
+                .set_exception(Error::InvalidArgument("bad".into()))
+                .unwrap(),
+            _ => assert!(fut.cancel()),
+        }
+        assert!(log.borrow().is_empty(), "{how}: a callback ran in place");
+        assert!(
+            matches!(fut.set_result(1), Err(Error::InvalidState(_))),
+            "{how}"
+        );
+        assert!(
+            matches!(
+                fut.set_exception(Error::Timeout),
+                Err(Error::InvalidState(_))
+            ),
+            "{how}"
+        );
+        assert!(!fut.cancel(), "{how}: cancel of a done future");
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        let seen = match how {
+            "result" => "7",
+            "exception" => "bad",
+            _ => "cancelled",
+        };
+        assert_eq!(
+            *log.borrow(),
+            [
+                "queued before".to_string(),
+                format!("first {seen}"),
+                format!("second {seen}"),
+                format!("third {seen}"),
+            ],
+            "{how}"
+        );
+    }
 }
