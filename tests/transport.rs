@@ -938,3 +938,40 @@ fn l44_l83_every_action_from_every_callback_keeps_the_grammar() {
         }
     }
 }
+
+#[test]
+fn l58_test_add_reader_or_writer_transport_fd() {
+    // test_unix_events.py's TestFunctional.test_add_reader_or_writer_transport_fd: while a
+    // transport owns a socket, add_reader, remove_reader, add_writer and remove_writer on its
+    // descriptor are refused ("File descriptor … is used by transport", CPython's
+    // RuntimeError), and the transport keeps working. (A second transport on the same
+    // descriptor cannot be made without unsafe code: `connect_socket` takes the socket.)
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (t, rec) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, a))
+        .unwrap()
+        .unwrap();
+    let Some(asyncio::ExtraInfo::Fd(fd)) = t.get_extra_info("socket") else {
+        panic!("no socket in the extra info")
+    };
+    let refused = |what: &str, r: Result<bool, asyncio::Error>| match r {
+        Err(asyncio::Error::InvalidState(m)) => {
+            assert_eq!(
+                m,
+                format!("File descriptor {fd} is used by transport"),
+                "{what}"
+            )
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    refused("add_reader", lp.add_reader(fd, || ()).map(|_| true));
+    refused("remove_reader", lp.remove_reader(fd));
+    refused("add_writer", lp.add_writer(fd, || ()).map(|_| true));
+    refused("remove_writer", lp.remove_writer(fd));
+    b.write_all(b"still mine").unwrap();
+    run_until(&lp, 10, || rec.borrow().data.len() == 10);
+    assert_eq!(rec.borrow().data, b"still mine");
+    t.close();
+    run_until(&lp, 10, || rec.borrow().lost);
+}
