@@ -975,3 +975,117 @@ fn l58_test_add_reader_or_writer_transport_fd() {
     t.close();
     run_until(&lp, 10, || rec.borrow().lost);
 }
+
+/// A buffered protocol reading through a 1 KiB buffer, so that every read of a backlog is a
+/// full one (no short read ends a read round early); `on_first` acts on the first
+/// buffer_updated.
+struct SmallReads {
+    buf: [u8; 1024],
+    t: Option<Transport>,
+    updates: Rc<std::cell::Cell<usize>>,
+    bytes: Rc<std::cell::Cell<usize>>,
+    lost: Rc<std::cell::Cell<bool>>,
+    on_first: Option<fn(&Transport)>,
+}
+
+impl Protocol for SmallReads {
+    fn connection_made(&mut self, t: Transport) {
+        self.t = Some(t);
+    }
+    fn data_received(&mut self, _: &[u8]) {
+        unreachable!("a buffered protocol gets buffer_updated")
+    }
+    fn connection_lost(&mut self, _: Option<std::io::Error>) {
+        self.lost.set(true);
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for SmallReads {
+    fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.updates.set(self.updates.get() + 1);
+        self.bytes.set(self.bytes.get() + n);
+        if let (Some(act), Some(t)) = (self.on_first.take(), &self.t) {
+            act(t);
+        }
+    }
+}
+
+#[test]
+fn l59_test_pause_resume_reading_a_stop_inside_the_protocol_ends_the_read_round() {
+    // SelectorSocketTransportTests.test_pause_resume_reading, on a real socket with 64 KiB
+    // waiting in the kernel and a protocol reading 1 KiB at a time: an edge-triggered
+    // transport reads on after each call unless it re-checks; once the protocol pauses (or
+    // closes) the transport, no further read comes in that round or later, until
+    // resume_reading, which delivers the rest.
+    type Act = fn(&Transport);
+    let actions: [(&str, Act); 2] = [("pause", |t| t.pause_reading()), ("close", |t| t.close())];
+    for (name, act) in actions {
+        let lp = EventLoop::new().unwrap();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (updates, bytes, lost) = (Rc::default(), Rc::default(), Rc::default());
+        let proto = SmallReads {
+            buf: [0; 1024],
+            t: None,
+            updates: Rc::clone(&updates),
+            bytes: Rc::clone(&bytes),
+            lost: Rc::clone(&lost),
+            on_first: Some(act),
+        };
+        let (t, _) = lp
+            .run_until_complete(lp.connect_socket(move || proto, a))
+            .unwrap()
+            .unwrap();
+        b.write_all(&[9u8; 64 * 1024]).unwrap();
+        run_until(&lp, 100, || updates.get() > 0);
+        for _ in 0..5 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert_eq!(
+            updates.get(),
+            1,
+            "{name}: read on after the protocol stopped it"
+        );
+        if name == "pause" {
+            t.resume_reading();
+            run_until(&lp, 1_000, || bytes.get() == 64 * 1024);
+            t.close();
+        }
+        run_until(&lp, 100, || lost.get());
+    }
+}
+
+#[test]
+fn l59_one_readiness_event_reads_a_bounded_amount_and_continues_later() {
+    // CPython reads once per event and iteration (level-triggered selector); the port reads
+    // until WouldBlock but bounds the reads of one event, so a backlog read 1 KiB at a time
+    // is not all taken in one iteration, and the rest still comes in later ones without any
+    // new readiness (the peer writes nothing more).
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (updates, bytes, lost) = (Rc::default(), Rc::default(), Rc::default());
+    let proto = SmallReads {
+        buf: [0; 1024],
+        t: None,
+        updates: Rc::clone(&updates),
+        bytes: Rc::clone(&bytes),
+        lost: Rc::clone(&lost),
+        on_first: None,
+    };
+    let (t, _) = lp
+        .run_until_complete(lp.connect_socket(move || proto, a))
+        .unwrap()
+        .unwrap();
+    b.write_all(&[9u8; 64 * 1024]).unwrap();
+    run_until(&lp, 100, || updates.get() > 0);
+    let first_round = updates.get();
+    assert!(first_round < 64, "one iteration read all {first_round} KiB");
+    run_until(&lp, 1_000, || bytes.get() == 64 * 1024);
+    t.close();
+    run_until(&lp, 100, || lost.get());
+}
