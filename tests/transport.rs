@@ -1089,3 +1089,40 @@ fn l59_one_readiness_event_reads_a_bounded_amount_and_continues_later() {
     t.close();
     run_until(&lp, 100, || lost.get());
 }
+
+#[test]
+fn l60_test_read_ready_tryagain_a_wouldblock_read_is_ignored() {
+    // SelectorSocketTransportTests.test_read_ready_tryagain, on a real socket: exactly one full
+    // 1 KiB buffer waits, so the read after it (the buffer was filled: more may wait) gets
+    // WouldBlock. That read reports nothing and closes nothing; the next bytes are delivered
+    // at the next readiness. (The EINTR half, test_read_ready_tryagain_interrupted, needs a
+    // socket that fails on demand: not ported; `sock_read` retries an interrupted read.)
+    let lp = EventLoop::new().unwrap();
+    let reports = util::capture_exceptions(&lp);
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (updates, bytes, lost) = (Rc::default(), Rc::default(), Rc::default());
+    let proto = SmallReads {
+        buf: [0; 1024],
+        t: None,
+        updates: Rc::clone(&updates),
+        bytes: Rc::clone(&bytes),
+        lost: Rc::clone(&lost),
+        on_first: None,
+    };
+    let (t, _) = lp
+        .run_until_complete(lp.connect_socket(move || proto, a))
+        .unwrap()
+        .unwrap();
+    b.write_all(&[1u8; 1024]).unwrap();
+    run_until(&lp, 100, || bytes.get() == 1024);
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(!lost.get() && !t.is_closing() && t.is_reading());
+    b.write_all(&[2u8; 10]).unwrap();
+    run_until(&lp, 100, || bytes.get() == 1034);
+    assert_eq!(updates.get(), 2);
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    t.close();
+    run_until(&lp, 100, || lost.get());
+}
