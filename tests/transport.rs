@@ -1126,3 +1126,81 @@ fn l60_test_read_ready_tryagain_a_wouldblock_read_is_ignored() {
     t.close();
     run_until(&lp, 100, || lost.get());
 }
+
+#[test]
+fn l67_write_ready_resumes_first_then_finishes_a_pending_close_or_write_eof() {
+    // The flush order of _write_ready (test_write_ready_closing, test_write_eof_buffer): after
+    // progress the resume check runs (resume_writing, which may write more); only a buffer
+    // that is empty after it completes a pending close (connection_lost(None), last) or a
+    // pending write_eof. Here, with a close pending, resume_writing writes a tail too big for
+    // the kernel to take at once: the peer still gets every byte, the tail last, then EOF.
+    const TAIL: usize = 16 * 1024 * 1024; // more than one send can take
+    for pending in ["close", "write_eof"] {
+        let lp = EventLoop::new().unwrap();
+        let (l, port) = peer_listener();
+        let mut tail_once = pending == "close";
+        let rec = Recorder {
+            on_resume: Some(Box::new(move |t: &Transport| {
+                if std::mem::take(&mut tail_once) {
+                    t.write(&vec![7u8; TAIL]).unwrap(); // accepted while flushing (L76)
+                }
+            })),
+            ..Default::default()
+        };
+        let (t, proto) = connect_recorder(&lp, port, rec);
+        let (mut s, _) = l.accept().unwrap();
+        let big = vec![3u8; 8 * 1024 * 1024];
+        t.write(&big).unwrap();
+        assert!(t.get_write_buffer_size() > 0);
+        if pending == "close" {
+            t.close();
+        } else {
+            t.write_eof().unwrap();
+        }
+        let reader = std::thread::spawn(move || {
+            s.set_read_timeout(Some(BOUND)).unwrap();
+            let mut got = Vec::new();
+            // The socket comes back: the peer stays open, so only our own EOF ends the read.
+            s.read_to_end(&mut got).map(|_| (got, s))
+        });
+        if pending == "close" {
+            run_until(&lp, 100_000, || proto.borrow().lost);
+        } else {
+            run_until(&lp, 100_000, || t.get_write_buffer_size() == 0);
+        }
+        let (got, _peer) = reader.join().unwrap().expect("the peer's read failed");
+        let mut want = big.clone();
+        if pending == "close" {
+            want.resize(big.len() + TAIL, 7);
+        }
+        assert!(
+            got == want,
+            "{pending}: peer got {} B, not {} B",
+            got.len(),
+            want.len()
+        );
+        let p = proto.borrow();
+        let flow: Vec<&str> = p
+            .calls
+            .iter()
+            .map(String::as_str)
+            .filter(|c| c.ends_with("_writing") || c.starts_with("connection_lost"))
+            .collect();
+        if pending == "close" {
+            let (pause, resume) = ("pause_writing", "resume_writing");
+            assert_eq!(
+                flow,
+                [pause, resume, pause, resume, "connection_lost(None)"]
+            );
+        } else {
+            assert_eq!(
+                flow,
+                ["pause_writing", "resume_writing"],
+                "write_eof keeps it open"
+            );
+            drop(p);
+            t.close();
+            run_until(&lp, 100, || proto.borrow().lost);
+        }
+    }
+}
