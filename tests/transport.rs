@@ -4,6 +4,7 @@
 mod util;
 
 use std::cell::RefCell;
+use std::future::IntoFuture;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::rc::Rc;
@@ -1203,4 +1204,39 @@ fn l67_write_ready_resumes_first_then_finishes_a_pending_close_or_write_eof() {
             run_until(&lp, 100, || proto.borrow().lost);
         }
     }
+}
+
+#[test]
+fn l113_a_connected_unix_socket_is_made_non_blocking_owned_and_closed_at_connection_lost() {
+    // create_unix_connection(sock=…) (no upstream test): the port's form is connect_socket
+    // with a connected, blocking UnixStream. A dup of it (one open file, one O_NONBLOCK flag)
+    // shows the flag change; once connection_lost has run the transport has closed the
+    // socket: the peer reads what was written, then EOF, and its own writes fail.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let shared = a.try_clone().unwrap();
+    assert!(!socket2::SockRef::from(&shared).nonblocking().unwrap());
+    // The socket is adopted at the connect's first poll: look then, before the loop reads
+    // from it (a blocking socket would hang the loop at its first read).
+    let connect = lp
+        .spawn(lp.connect_socket(Recorder::default, a).into_future())
+        .unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(
+        socket2::SockRef::from(&shared).nonblocking().unwrap(),
+        "the socket was not made non-blocking"
+    );
+    let (t, proto) = lp.run_until_complete(connect).unwrap().unwrap().unwrap();
+    drop(shared); // else the socket outlives the transport's close
+    b.write_all(b"ping").unwrap();
+    run_until(&lp, 100, || proto.borrow().data == b"ping");
+    t.write(b"pong").unwrap();
+    t.close();
+    run_until(&lp, 100, || proto.borrow().lost);
+    b.set_read_timeout(Some(BOUND)).unwrap();
+    let mut got = Vec::new();
+    b.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"pong");
+    let e = b.write(b"x").unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
 }
