@@ -1594,3 +1594,87 @@ fn l13_l14_a_run_stopped_with_its_main_woken_leaves_no_main_entry() {
         .unwrap();
     assert_eq!(log.get(), ["first", "callback", "second"]);
 }
+
+#[test]
+fn l11_test_time_and_call_at_every_deadline_is_on_the_loops_clock() {
+    // BaseEventLoopTests.test_time_and_call_at: time() is monotonic and a call_at deadline is
+    // on its clock, never early. Then with a ManualClock standing an hour ahead of the
+    // system clock: call_at, call_later, sleep, timeout and timeout_at all read the loop's
+    // clock (a deadline taken from `Instant::now()` would lie in the loop's past and fire
+    // at once), and none fires before the loop's time reaches it.
+    let lp = EventLoop::new().unwrap();
+    let (t0, t1) = (lp.time(), lp.time());
+    assert!(t1 >= t0, "time() went backwards");
+    let when = lp.time() + ms(2);
+    let h = lp.handle();
+    let fired_at = Rc::new(Cell::new(None));
+    let at = fired_at.clone();
+    lp.call_at(when, move || at.set(Some(h.time()))).unwrap();
+    lp.run_until_complete(asyncio::sleep_until(when)).unwrap();
+    for _ in 0..100 {
+        if fired_at.get().is_some() {
+            break;
+        }
+        lp.run_once(Some(ms(5))).unwrap();
+    }
+    assert!(
+        fired_at.get().is_some_and(|t| t >= when),
+        "call_at ran early"
+    );
+
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    clock.advance(Duration::from_secs(3600));
+    let log = Log::default();
+    let start = lp.time();
+    let l = log.clone();
+    lp.call_at(start + ms(5), move || l.push("call_at"))
+        .unwrap();
+    let l = log.clone();
+    lp.call_later(ms(5), move || l.push("call_later")).unwrap();
+    let l = log.clone();
+    lp.spawn(async move {
+        asyncio::sleep(ms(5)).await;
+        l.push("sleep");
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.spawn(async move {
+        let r = asyncio::timeout(ms(5), std::future::pending::<()>()).await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        l.push("timeout");
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.spawn(async move {
+        let r = asyncio::timeout_at(start + ms(5), std::future::pending::<()>()).await;
+        assert!(matches!(r, Err(Error::Timeout)));
+        l.push("timeout_at");
+    })
+    .unwrap()
+    .detach();
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    clock.advance(ms(4));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(
+        log.get().is_empty(),
+        "fired before the loop's time: {:?}",
+        log.get()
+    );
+    clock.advance(ms(1));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let mut seen = log.get();
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["call_at", "call_later", "sleep", "timeout", "timeout_at"]
+    );
+}

@@ -3,6 +3,8 @@
 //! test_current_task_with_interleaving_tasks, test_bare_create_named_task,
 //! test_task_repr_name_not_str and BaseCurrentLoopTests (L15, L24). Then `asyncio::Runner`,
 //! the loop that runs main futures one after the other: test_runners.py's RunnerTests (L42).
+//! Last, what awaiting and cancelling promise: `LoopFuture` done-callbacks (L26), cancellation
+//! as a drop (L31, L34), `timeout` around a task (L37) and awaiting a task (L43).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -772,4 +774,306 @@ fn a_loop_future_clones_a_new_waker_outside_its_borrow() {
         std::task::Poll::Ready(Ok(7))
     ));
     WATCHED.with(|w| w.borrow_mut().take());
+}
+
+/// What a done-callback saw: the result, the exception's message, or `cancelled`.
+fn outcome_of(f: &asyncio::LoopFuture<u8>) -> String {
+    match f.result() {
+        Ok(v) => v.to_string(),
+        Err(Error::Cancelled) => "cancelled".into(),
+        Err(Error::InvalidArgument(m)) => m.to_string(),
+        Err(e) => format!("unexpected {e}"),
+    }
+}
+
+#[test]
+fn l26_every_completion_schedules_the_callbacks_behind_what_was_queued() {
+    // test_futures.py's test_callbacks_invoked_on_set_result and
+    // test_callbacks_invoked_on_set_exception, and the same for cancel(): completion calls
+    // nothing in place; it appends the done-callbacks to the ready queue with call_soon, in
+    // the order they were added, after a callback queued before it. A second completion is
+    // refused (InvalidStateError).
+    let lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    for how in ["result", "exception", "cancel"] {
+        log.borrow_mut().clear();
+        let fut = lp.create_future::<u8>();
+        for name in ["first", "second", "third"] {
+            let log = log.clone();
+            fut.add_done_callback(move |f| {
+                log.borrow_mut().push(format!("{name} {}", outcome_of(f)))
+            })
+            .unwrap();
+        }
+        let l = log.clone();
+        lp.call_soon(move || l.borrow_mut().push("queued before".into()))
+            .unwrap();
+        match how {
+            "result" => fut.set_result(7).unwrap(),
+            "exception" => fut
+                .set_exception(Error::InvalidArgument("bad".into()))
+                .unwrap(),
+            _ => assert!(fut.cancel()),
+        }
+        assert!(log.borrow().is_empty(), "{how}: a callback ran in place");
+        assert!(
+            matches!(fut.set_result(1), Err(Error::InvalidState(_))),
+            "{how}"
+        );
+        assert!(
+            matches!(
+                fut.set_exception(Error::Timeout),
+                Err(Error::InvalidState(_))
+            ),
+            "{how}"
+        );
+        assert!(!fut.cancel(), "{how}: cancel of a done future");
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        let seen = match how {
+            "result" => "7",
+            "exception" => "bad",
+            _ => "cancelled",
+        };
+        assert_eq!(
+            *log.borrow(),
+            [
+                "queued before".to_string(),
+                format!("first {seen}"),
+                format!("second {seen}"),
+                format!("third {seen}"),
+            ],
+            "{how}"
+        );
+    }
+}
+
+/// Runs at most `turns` zero-timeout iterations, stopping once `done()`: a bound on what a
+/// broken cancellation would otherwise leave waiting for ever.
+fn turn_until(lp: &EventLoop, turns: usize, done: impl Fn() -> bool) {
+    for _ in 0..turns {
+        if done() {
+            return;
+        }
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+}
+
+/// Counts its drops: a task's cleanup.
+struct DropFlag(Rc<Cell<u32>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn l31_a_cancellation_cannot_be_caught_cleanup_runs_in_drop() {
+    // CPython's test_cancel_task_catching / test_cancel_task_ignoring (a body that catches
+    // CancelledError and returns a value) have no port: cancelling drops the body, so nothing
+    // after its suspension point runs, the task ends cancelled, and its cleanup is its `Drop`,
+    // run once. The same for a `timeout` that expires around a body (wait_for's
+    // test_wait_for_cancellation_race_condition): no value comes back, only `Err(Timeout)`.
+    let lp = EventLoop::new().unwrap();
+    let (dropped, went_on) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (d, w) = (DropFlag(dropped.clone()), went_on.clone());
+    let task = lp
+        .spawn(async move {
+            let _cleanup = d;
+            std::future::pending::<()>().await;
+            w.set(true);
+            42
+        })
+        .unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the body suspends
+    assert!(task.cancel());
+    turn_until(&lp, 3, || task.is_done());
+    assert!(task.is_done(), "the cancellation was not delivered");
+    assert_eq!(lp.run_until_complete(task).unwrap(), Err(Cancelled));
+    assert_eq!(dropped.get(), 1, "the cleanup ran once");
+    assert!(!went_on.get(), "the body went on after its cancellation");
+
+    let (dropped, went_on) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (d, w, seen) = (DropFlag(dropped.clone()), went_on.clone(), dropped.clone());
+    let out = lp
+        .run_until_complete(async move {
+            let body = async move {
+                let _cleanup = d;
+                asyncio::sleep(Duration::from_secs(3600)).await;
+                w.set(true);
+                42
+            };
+            let r = asyncio::timeout(Duration::ZERO, body).await;
+            (r, seen.get()) // the body is gone by the time timeout returns
+        })
+        .unwrap();
+    assert!(matches!(out, (Err(Error::Timeout), 1)), "{out:?}");
+    assert!(!went_on.get());
+}
+
+#[test]
+fn l34_an_outside_cancel_stays_effective_inside_timeouts() {
+    // Python's timeout() tells its own cancellation from an outside one with cancelling() and
+    // uncancel(); the port has neither, since its timeouts drop the inner future. What must
+    // hold: a Task::cancel() from outside a task that is inside `timeout`, `timeout_scope` or
+    // a nesting of both ends the task cancelled, not timed out and not still running;
+    // repeated cancel() calls are one request.
+    let lp = EventLoop::new().unwrap();
+    let long = Duration::from_secs(3600);
+    for shape in ["timeout", "timeout_scope", "nested"] {
+        let dropped = Rc::new(Cell::new(0));
+        let d = DropFlag(dropped.clone());
+        let body = async move {
+            let _cleanup = d;
+            std::future::pending::<()>().await
+        };
+        let task = match shape {
+            "timeout" => lp.spawn(async move { asyncio::timeout(long, body).await.is_ok() }),
+            "timeout_scope" => {
+                lp.spawn(async move { asyncio::timeout_scope(long, |_| body).await.is_ok() })
+            }
+            _ => lp.spawn(async move {
+                let inner = asyncio::timeout_scope(long, |_| asyncio::timeout(long, body));
+                asyncio::timeout(long, inner).await.is_ok()
+            }),
+        }
+        .unwrap();
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // inside the timeout, suspended
+        assert!(!task.is_done(), "{shape}");
+        assert!(
+            task.cancel() && task.cancel(),
+            "{shape}: cancel() of a live task"
+        );
+        for _ in 0..3 {
+            if task.is_done() {
+                break;
+            }
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert!(
+            task.is_done() && task.is_cancelled(),
+            "{shape}: not cancelled"
+        );
+        assert_eq!(dropped.get(), 1, "{shape}: the body was not dropped once");
+        assert_eq!(
+            lp.run_until_complete(task).unwrap(),
+            Err(Cancelled),
+            "{shape}"
+        );
+    }
+    assert_eq!(lp.stats().timers, 0, "a timeout's timer outlived its task");
+}
+
+#[test]
+fn l37_test_cancel_wait_for_cancels_the_awaited_task() {
+    // test_waitfor.py's test_cancel_wait_for (timeout 60 s) and test_cancel_blocking_wait_for
+    // (no timeout: a plain await of the task): cancelling the waiter with call_soon ends it
+    // cancelled and cancels the task it waited for (Python issue #23219).
+    let lp = EventLoop::new().unwrap();
+    for with_timeout in [true, false] {
+        let blocked = lp.create_future::<()>();
+        let task = lp.spawn(blocked).unwrap();
+        let probe = task.task_ref();
+        let wait = lp
+            .spawn(async move {
+                if with_timeout {
+                    asyncio::timeout(Duration::from_secs(60), task)
+                        .await
+                        .is_ok()
+                } else {
+                    task.await.is_ok()
+                }
+            })
+            .unwrap();
+        let canceller = wait.task_ref();
+        lp.call_soon(move || {
+            canceller.cancel();
+        })
+        .unwrap();
+        assert_eq!(lp.run_until_complete(wait).unwrap(), Err(Cancelled));
+        assert!(
+            probe.is_done() && probe.is_cancelled(),
+            "timeout {with_timeout}"
+        );
+    }
+}
+
+#[test]
+fn l37_a_cancelled_waiter_ends_cancelled_though_the_inner_task_finished_first() {
+    // gh-86296 (3.11's wait_for returned the inner result and swallowed the caller's
+    // cancellation when the inner task finished first): the inner task cancels its waiter
+    // and then finishes, so the waiter is both woken by the inner result and asked to cancel
+    // before it runs again. The port promises the 3.12 outcome: the waiter ends cancelled.
+    // Both orders: the cancel before the inner result, and (through call_soon, queued ahead of
+    // the waiter's wake-up) the inner result before the cancel.
+    let lp = EventLoop::new().unwrap();
+    for (with_timeout, result_first) in [(true, false), (false, false), (true, true), (false, true)]
+    {
+        let slot: Rc<RefCell<Option<asyncio::TaskRef>>> = Rc::default();
+        let waiter_of_inner = slot.clone();
+        let inner = lp
+            .spawn(async move {
+                asyncio::yield_now().await; // the waiter awaits us by now
+                let waiter = waiter_of_inner.borrow_mut().take().unwrap();
+                if result_first {
+                    let lp = asyncio::get_running_loop().unwrap();
+                    lp.call_soon(move || assert!(waiter.cancel())).unwrap();
+                } else {
+                    assert!(waiter.cancel());
+                }
+                1
+            })
+            .unwrap();
+        let probe = inner.task_ref();
+        let waiter = lp
+            .spawn(async move {
+                if with_timeout {
+                    asyncio::timeout(Duration::from_secs(60), inner)
+                        .await
+                        .is_ok()
+                } else {
+                    inner.await.is_ok()
+                }
+            })
+            .unwrap();
+        *slot.borrow_mut() = Some(waiter.task_ref());
+        let case = format!("timeout {with_timeout}, result first {result_first}");
+        turn_until(&lp, 5, || waiter.is_done());
+        assert!(waiter.is_done(), "{case}: the waiter is still waiting");
+        assert_eq!(
+            lp.run_until_complete(waiter).unwrap(),
+            Err(Cancelled),
+            "{case}"
+        );
+        assert!(probe.is_done() && !probe.is_cancelled(), "{case}");
+    }
+}
+
+#[test]
+fn l43_test_task_class_awaiting_a_task_gives_its_outcome() {
+    // test_task_class: run to completion, the task is done and gives its result. Then the
+    // other two outcomes of awaiting a task: an error it returned, and `Cancelled`. (The two
+    // RuntimeError cases, test_task_awaits_on_itself and test_other_loop_future, are not
+    // ported: the port has no error to give there.)
+    let lp = EventLoop::new().unwrap();
+    let ok = lp.spawn(async { "ok" }).unwrap();
+    let probe = ok.task_ref();
+    assert_eq!(lp.run_until_complete(ok).unwrap(), Ok("ok"));
+    assert!(probe.is_done() && !probe.is_cancelled());
+
+    let failing = lp
+        .spawn(async { Err::<(), Error>(Error::Timeout) })
+        .unwrap();
+    let stuck = lp.spawn(std::future::pending::<u8>()).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(stuck.cancel());
+    turn_until(&lp, 3, || stuck.is_done());
+    assert!(failing.is_done() && stuck.is_done());
+    let out = lp
+        .run_until_complete(async move { (failing.await, stuck.await) })
+        .unwrap();
+    assert!(
+        matches!(out, (Ok(Err(Error::Timeout)), Err(Cancelled))),
+        "{out:?}"
+    );
 }

@@ -452,10 +452,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             Target::Host { host, port } => {
                 let fam = family.family();
                 let mut addrs = resolve(host.as_deref(), port, fam, false).await?;
-                let il = il.or(happy_eyeballs.map(|_| 1)).unwrap_or(0);
-                if let (Some(reorder), 1..) = (reorder, il) {
-                    addrs = reorder(addrs, il);
-                }
+                addrs = attempt_order(addrs, il, happy_eyeballs.is_some(), reorder);
                 let locals = match &local_addr {
                     Some((h, p)) => Some(Rc::new(resolve(Some(h), *p, fam, true).await?)),
                     None => None,
@@ -658,6 +655,21 @@ async fn connect_in_turn(
     (None, errors)
 }
 
+/// The order the addresses are tried in (L89): interleaved by `interleave` if given, else by 1
+/// with happy eyeballs, else not at all; 0 keeps the resolver's order. `reorder` is
+/// [`interleave`] when a keyword that may reorder was used (so that others do not link it).
+fn attempt_order(
+    addrs: Vec<SocketAddr>,
+    interleave: Option<usize>,
+    happy_eyeballs: bool,
+    reorder: Option<ReorderFn>,
+) -> Vec<SocketAddr> {
+    match (reorder, interleave.unwrap_or(usize::from(happy_eyeballs))) {
+        (Some(reorder), n @ 1..) => reorder(addrs, n),
+        _ => addrs,
+    }
+}
+
 /// The winner's socket, or the one error for every failed attempt (L92). An attempt that
 /// failed more than once (bind failures, then its connect) reports an `Error::Group` of its
 /// failures (see [`connect_tcp`]): they are combined with the others', flat, as CPython
@@ -778,6 +790,56 @@ mod tests {
 
     fn refused_text(addr: SocketAddr) -> String {
         format!("[Errno {}] Connect call failed {addr}", libc::ECONNREFUSED)
+    }
+
+    struct Nop;
+    impl Protocol for Nop {}
+
+    #[test]
+    fn l89_the_keywords_decide_the_attempt_order() {
+        // BaseEventLoopTests.test_create_connection_happy_eyeballs(_ipv4_only) check that
+        // create_connection hands interleave=1 to the race when only a delay is given; here the
+        // whole rule: no keyword keeps the resolver's order, a delay alone interleaves by 1,
+        // an explicit interleave wins over that default (0: resolver order), and a non-zero
+        // interleave reorders without a delay too.
+        let v6 = |n: u16| SocketAddr::new("::1".parse().unwrap(), n);
+        let v4 = |n: u16| SocketAddr::new("127.0.0.1".parse().unwrap(), n);
+        let resolved = vec![v6(1), v6(2), v6(3), v4(4), v4(5)];
+        let lp = EventLoop::new().unwrap();
+        let order = |b: CreateConnection<Nop>| {
+            assert!(b.conflict.is_none());
+            let he = b.happy_eyeballs.is_some();
+            attempt_order(resolved.clone(), b.interleave, he, b.reorder)
+        };
+        let plain = || lp.create_connection(|| Nop, "localhost", 1);
+        let by_one = vec![v6(1), v4(4), v6(2), v4(5), v6(3)];
+        let by_two = vec![v6(1), v6(2), v4(4), v6(3), v4(5)];
+        let delay = Duration::from_millis(250);
+        let b = plain();
+        assert!(
+            b.happy_eyeballs.is_none() && b.interleave.is_none(),
+            "defaults: None"
+        );
+        assert_eq!(order(b), resolved, "no keyword");
+        assert_eq!(
+            order(plain().happy_eyeballs_delay(delay)),
+            by_one,
+            "a delay alone"
+        );
+        let b = plain().happy_eyeballs_delay(delay).interleave(0);
+        assert_eq!(order(b), resolved, "a delay with interleave 0");
+        let b = plain().interleave(2).happy_eyeballs_delay(delay);
+        assert_eq!(
+            order(b),
+            by_two,
+            "a delay with interleave 2, in either order"
+        );
+        assert_eq!(
+            order(plain().interleave(2)),
+            by_two,
+            "interleave without a delay"
+        );
+        assert_eq!(order(plain().interleave(0)), resolved, "interleave 0");
     }
 
     #[test]
