@@ -1295,6 +1295,211 @@ fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
     assert_loop_empty(&lp);
 }
 
+// ─────────────────── the shutdown exchange (T50, T23) and its neighbours ───────────────────
+
+/// What a peer does once our close_notify came.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Answer {
+    /// Its own close_notify (`unwrap()` on its side), then EOF once we close.
+    CloseNotify,
+    /// A TCP FIN with no close_notify.
+    Eof,
+}
+
+/// A peer over `theirs` that waits for our close_notify, says so on the first channel (waking
+/// `lp`), waits for the test's go on the second, then answers as told and reads until we close.
+fn peer_answering_close_notify(
+    lp: &EventLoop,
+    theirs: UnixStream,
+    answer: Answer,
+) -> (
+    std::thread::JoinHandle<()>,
+    mpsc::Receiver<()>,
+    mpsc::Sender<()>,
+) {
+    let (got, got_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let wake = lp.threadsafe();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        // The handshake may have taken it in already (rustls then reads no more).
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+        got.send(()).unwrap();
+        wake.call_soon_threadsafe(|| ()).unwrap();
+        go_rx.recv_timeout(BOUND).unwrap();
+        match answer {
+            Answer::CloseNotify => {
+                conn.send_close_notify();
+                send_all(sock, conn);
+            }
+            Answer::Eof => sock.shutdown(Shutdown::Write).unwrap(),
+        }
+        tls_common::drain(sock);
+    });
+    (peer, got_rx, go)
+}
+
+/// T50 (`unwrap()` → `send_close_notify` and waiting for the peer's), T22; after CPython's
+/// test_ssl.py test_shutdown_cleanly: close() sends close_notify and the connection stays until
+/// the peer's close_notify comes, then ends cleanly, the peer's close_notify on record.
+#[test]
+fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    assert!(t.is_closing(), "T27: closing from close() on");
+    wait_until(&lp, "our close_notify at the peer", || {
+        got.try_recv().is_ok()
+    });
+    turns(&lp, 5);
+    assert_eq!(
+        rec.borrow().calls,
+        ["connection_made"],
+        "T50: the layer waits for the peer's close_notify"
+    );
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"]
+    );
+    assert!(t.close_notify_received(), "the peer's close_notify came");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T23, the SHUTDOWN half (after CPython's test_ssl.py
+/// test_remote_shutdown_receives_trailing_data, whose peer also ends with a bare EOF): our
+/// close_notify is out and the peer answers with a FIN only: the layer finishes at once, a
+/// clean end, instead of waiting out the shutdown timeout (30 s here, beyond the bound).
+#[test]
+fn eof_while_shutting_down_finishes_at_once_t23() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::Eof);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    wait_until(&lp, "our close_notify at the peer", || {
+        got.try_recv().is_ok()
+    });
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"],
+        "a clean end, not the shutdown timeout's TimedOut"
+    );
+    assert!(!t.close_notify_received(), "the peer sent none");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp); // the shutdown timer went with the connection
+}
+
+/// T23, the FLUSHING half: close() while the app protocol is busy leaves the layer in
+/// FLUSHING (its step waits for the app); a FIN from the peer then finishes the shutdown
+/// without close_notify either way, and once free the app gets eof_received, then
+/// connection_lost(None), as CPython's `_do_shutdown` calls them.
+#[test]
+fn eof_while_flushing_finishes_without_close_notify_t23() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (sent, sent_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        go_rx.recv_timeout(BOUND).unwrap();
+        sock.shutdown(Shutdown::Write).unwrap();
+        sent.send(()).unwrap();
+        // Nothing more from us: no close_notify was sent before the end.
+        let mut rest = Vec::new();
+        sock.read_to_end(&mut rest).unwrap();
+        let mut rest = &rest[..];
+        while !rest.is_empty() {
+            assert!(conn.read_tls(&mut rest).unwrap() > 0);
+            let state = conn.process_new_packets().unwrap();
+            assert!(
+                !state.peer_has_closed(),
+                "T23: no close_notify after the EOF"
+            );
+        }
+    });
+    let (t, p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    {
+        let _busy = p.borrow_mut();
+        t.close();
+        go.send(()).unwrap();
+        // The FIN is in our socket: the layer takes it in while the app is still busy.
+        sent_rx.recv_timeout(BOUND).unwrap();
+        turns(&lp, 5);
+        assert!(!rec.borrow().lost);
+    }
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"]
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T27: `is_closing()` is true once the shutdown has started, here from the peer's
+/// close_notify with no close() of ours, before the connection is lost; and after abort().
+#[test]
+fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (sent, sent_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let wake = lp.threadsafe();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.send_close_notify();
+        send_all(sock, conn);
+        sent.send(()).unwrap();
+        wake.call_soon_threadsafe(|| ()).unwrap();
+        go_rx.recv_timeout(BOUND).unwrap();
+        tls_common::drain(sock);
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    assert!(!t.is_closing());
+    wait_until(&lp, "the peer's close_notify sent", || {
+        sent_rx.try_recv().is_ok()
+    });
+    wait_until(&lp, "eof_received", || {
+        rec.borrow().calls.iter().any(|c| c == "eof_received")
+    });
+    assert!(!rec.borrow().lost, "the raw transport closes a turn later");
+    assert!(t.is_closing(), "T27: the shutdown has started");
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert!(t.is_closing(), "T27: lost");
+    peer.join().unwrap();
+    // abort() on a live connection: closing at once.
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        conn.writer().write_all(b"hi").unwrap(); // after its last handshake record
+        send_all(sock, conn);
+        tls_common::drain(sock);
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    wait_until(&lp, "the peer's hi", || rec.borrow().data == b"hi");
+    t.abort();
+    assert!(t.is_closing(), "T27: after abort()");
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    peer.join().unwrap();
+    assert_loop_empty(&lp);
+}
+
 // ─────────────────────── random record fragmentation ───────────────────────
 
 /// One end of the relay: what it reads goes to the queue towards the other end.
