@@ -66,6 +66,8 @@ fn cert_error(e: &Error) -> Option<&rustls::CertificateError> {
     }
 }
 
+// Checklist: T28 (with T31: the raw transport's keys end with the connection, as
+// test_sslproto.py test_get_extra_info_on_closed_connection).
 #[test]
 fn t7_t31_s44_handshake_both_ways_and_extra_info() {
     run(async {

@@ -348,6 +348,7 @@ fn read_record(s: &mut TcpStream) -> Vec<u8> {
     rec
 }
 
+// Checklist: T28 (the pending handshake's waiter fails with the loss's error).
 #[test]
 fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_t8() {
     // The peer reads our ClientHello, answers with half of a real server flight (made by an
@@ -467,6 +468,8 @@ fn reset_in_the_middle_of_the_handshake_on_a_tls_server_drops_that_connection_t3
     assert_eq!(open_fds(), fds, "a socket was not released");
 }
 
+// Checklist: T28 (connection_lost once, the transport closed, nothing buffered, later writes
+// dropped without an error, no timer left).
 #[test]
 fn reset_in_the_middle_of_a_record_is_connection_reset_and_connection_lost_once_l44_t28() {
     // After the handshake the peer sends one whole record ("x") and the first half of the next

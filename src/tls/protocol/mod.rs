@@ -24,6 +24,8 @@
 
 mod read;
 mod shutdown;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::cell::{Cell, RefCell};
