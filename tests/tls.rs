@@ -1512,15 +1512,45 @@ fn sni_of(t: &Transport) -> Option<String> {
 
 /// `ssl(true)` with `server_hostname("")` (T3, T48): the default context's roots (here our CA,
 /// through `SSL_CERT_FILE`) still verify the chain, but no SNI is sent and no name is checked.
-/// In a child process: the variable is set there, before any thread reads the environment.
+/// And T47: `ssl(true)` offers TLS 1.3 and 1.2 only, and verifies against those roots (our CA
+/// trusted, an unrelated one not). In a child process: the variable is set there, before any
+/// thread reads the environment.
 #[test]
-fn t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only() {
+fn t3_t47_t48_ssl_true_verifies_against_the_roots_and_offers_tls12_tls13_only() {
     util::in_child(
         "ASYNCIO_TEST_DEFAULT_ROOTS_CHILD",
-        "t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only",
+        "t3_t47_t48_ssl_true_verifies_against_the_roots_and_offers_tls12_tls13_only",
         "default-roots child: ok",
         default_roots_child,
     );
+}
+
+/// The versions a ClientHello record offers: its supported_versions extension (TLS 1.3), or
+/// its legacy version when it has none.
+fn offered_versions(record: &[u8]) -> Vec<u16> {
+    assert_eq!(record[0], 0x16, "a handshake record");
+    let hello = &record[5..];
+    assert_eq!(hello[0], 1, "a ClientHello");
+    let u16_at = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    let legacy = u16_at(hello, 4);
+    let mut i = 4 + 2 + 32; // type, length, legacy_version, random
+    i += 1 + hello[i] as usize; // session id
+    i += 2 + u16_at(hello, i) as usize; // cipher suites
+    i += 1 + hello[i] as usize; // compression methods
+    let end = i + 2 + u16_at(hello, i) as usize;
+    i += 2;
+    while i + 4 <= end {
+        let (kind, len) = (u16_at(hello, i), u16_at(hello, i + 2) as usize);
+        if kind == 0x002b {
+            let list = &hello[i + 5..i + 5 + hello[i + 4] as usize];
+            return list
+                .chunks(2)
+                .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                .collect();
+        }
+        i += 4 + len;
+    }
+    vec![legacy]
 }
 
 /// The child of the test above.
@@ -1533,6 +1563,28 @@ fn default_roots_child() {
     let sni: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
     let seen = sni.clone();
     run(async move {
+        // T47: the versions ssl(true) offers, from its ClientHello.
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let grab = asyncio::to_thread(move || {
+            let (mut s, _) = listener.accept()?;
+            s.set_read_timeout(Some(BOUND))?;
+            let mut rec = vec![0u8; 5];
+            io::Read::read_exact(&mut s, &mut rec)?;
+            rec.resize(5 + u16::from_be_bytes([rec[3], rec[4]]) as usize, 0);
+            io::Read::read_exact(&mut s, &mut rec[5..])?;
+            Ok::<_, io::Error>(rec) // then the socket closes: the handshake fails
+        });
+        let attempt = asyncio::open_connection("127.0.0.1", port)
+            .ssl(true)
+            .server_hostname("localhost");
+        let (hello, attempt) = futures_util::future::join(grab, attempt.into_future()).await;
+        assert!(attempt.is_err(), "the peer said nothing");
+        assert_eq!(
+            offered_versions(&hello??),
+            [0x0304, 0x0303],
+            "T47: TLS 1.3 and 1.2, nothing older"
+        );
         let handler = move |reader: StreamReader, writer: StreamWriter| {
             seen.borrow_mut().push(sni_of(writer.transport()));
             echo(reader, writer)
@@ -1555,7 +1607,7 @@ fn default_roots_child() {
             writer.wait_closed().await?;
             Ok::<_, Error>(used)
         };
-        // Controls: the default context trusts our CA, and it checks names.
+        // Controls: the default context trusts our CA (T47: its roots), and it checks names.
         assert_eq!(connect("localhost").await?.as_deref(), Some("localhost"));
         let e = connect("wrong.example")
             .await
