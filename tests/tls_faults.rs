@@ -1462,22 +1462,20 @@ fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
     let _serial = util::serial();
     let lp = EventLoop::new().unwrap();
     let (ours, theirs) = asyncio::socketpair().unwrap();
-    let (sent, sent_rx) = mpsc::channel();
+    let (start, start_rx) = mpsc::channel::<()>();
     let (go, go_rx) = mpsc::channel::<()>();
-    let wake = lp.threadsafe();
     let peer = tls_peer_over(theirs, move |sock, conn| {
+        start_rx.recv_timeout(BOUND).unwrap();
         conn.send_close_notify();
         send_all(sock, conn);
-        sent.send(()).unwrap();
-        wake.call_soon_threadsafe(|| ()).unwrap();
         go_rx.recv_timeout(BOUND).unwrap();
         tls_common::drain(sock);
     });
     let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
     assert!(!t.is_closing());
-    wait_until(&lp, "the peer's close_notify sent", || {
-        sent_rx.try_recv().is_ok()
-    });
+    start.send(()).unwrap();
+    // Returns after the turn that delivered eof_received: the raw transport's close, which
+    // that turn scheduled, has not run yet.
     wait_until(&lp, "eof_received", || {
         rec.borrow().calls.iter().any(|c| c == "eof_received")
     });
