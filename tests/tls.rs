@@ -66,6 +66,8 @@ fn cert_error(e: &Error) -> Option<&rustls::CertificateError> {
     }
 }
 
+// Checklist: T28 (with T31: the raw transport's keys end with the connection, as
+// test_sslproto.py test_get_extra_info_on_closed_connection).
 #[test]
 fn t7_t31_s44_handshake_both_ways_and_extra_info() {
     run(async {
@@ -1563,15 +1565,45 @@ fn sni_of(t: &Transport) -> Option<String> {
 
 /// `ssl(true)` with `server_hostname("")` (T3, T48): the default context's roots (here our CA,
 /// through `SSL_CERT_FILE`) still verify the chain, but no SNI is sent and no name is checked.
-/// In a child process: the variable is set there, before any thread reads the environment.
+/// And T47: `ssl(true)` offers TLS 1.3 and 1.2 only, and verifies against those roots (our CA
+/// trusted, an unrelated one not). In a child process: the variable is set there, before any
+/// thread reads the environment.
 #[test]
-fn t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only() {
+fn t3_t47_t48_ssl_true_verifies_against_the_roots_and_offers_tls12_tls13_only() {
     util::in_child(
         "ASYNCIO_TEST_DEFAULT_ROOTS_CHILD",
-        "t3_t48_empty_server_hostname_with_ssl_true_checks_the_chain_only",
+        "t3_t47_t48_ssl_true_verifies_against_the_roots_and_offers_tls12_tls13_only",
         "default-roots child: ok",
         default_roots_child,
     );
+}
+
+/// The versions a ClientHello record offers: its supported_versions extension (TLS 1.3), or
+/// its legacy version when it has none.
+fn offered_versions(record: &[u8]) -> Vec<u16> {
+    assert_eq!(record[0], 0x16, "a handshake record");
+    let hello = &record[5..];
+    assert_eq!(hello[0], 1, "a ClientHello");
+    let u16_at = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    let legacy = u16_at(hello, 4);
+    let mut i = 4 + 2 + 32; // type, length, legacy_version, random
+    i += 1 + hello[i] as usize; // session id
+    i += 2 + u16_at(hello, i) as usize; // cipher suites
+    i += 1 + hello[i] as usize; // compression methods
+    let end = i + 2 + u16_at(hello, i) as usize;
+    i += 2;
+    while i + 4 <= end {
+        let (kind, len) = (u16_at(hello, i), u16_at(hello, i + 2) as usize);
+        if kind == 0x002b {
+            let list = &hello[i + 5..i + 5 + hello[i + 4] as usize];
+            return list
+                .chunks(2)
+                .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                .collect();
+        }
+        i += 4 + len;
+    }
+    vec![legacy]
 }
 
 /// The child of the test above.
@@ -1584,6 +1616,28 @@ fn default_roots_child() {
     let sni: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
     let seen = sni.clone();
     run(async move {
+        // T47: the versions ssl(true) offers, from its ClientHello.
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let grab = asyncio::to_thread(move || {
+            let (mut s, _) = listener.accept()?;
+            s.set_read_timeout(Some(BOUND))?;
+            let mut rec = vec![0u8; 5];
+            io::Read::read_exact(&mut s, &mut rec)?;
+            rec.resize(5 + u16::from_be_bytes([rec[3], rec[4]]) as usize, 0);
+            io::Read::read_exact(&mut s, &mut rec[5..])?;
+            Ok::<_, io::Error>(rec) // then the socket closes: the handshake fails
+        });
+        let attempt = asyncio::open_connection("127.0.0.1", port)
+            .ssl(true)
+            .server_hostname("localhost");
+        let (hello, attempt) = futures_util::future::join(grab, attempt.into_future()).await;
+        assert!(attempt.is_err(), "the peer said nothing");
+        assert_eq!(
+            offered_versions(&hello??),
+            [0x0304, 0x0303],
+            "T47: TLS 1.3 and 1.2, nothing older"
+        );
         let handler = move |reader: StreamReader, writer: StreamWriter| {
             seen.borrow_mut().push(sni_of(writer.transport()));
             echo(reader, writer)
@@ -1606,7 +1660,7 @@ fn default_roots_child() {
             writer.wait_closed().await?;
             Ok::<_, Error>(used)
         };
-        // Controls: the default context trusts our CA, and it checks names.
+        // Controls: the default context trusts our CA (T47: its roots), and it checks names.
         assert_eq!(connect("localhost").await?.as_deref(), Some("localhost"));
         let e = connect("wrong.example")
             .await
@@ -2650,4 +2704,153 @@ fn t12_a_dropped_tls_create_connection_keeps_and_wakes_no_waker() {
         0,
         "the raw transport is closed"
     );
+}
+
+// ───────────── T12: a pending handshake dropped; T27: a closing carrier ─────────────
+
+/// T12, after CPython's test_ssl.py test_handshake_timeout_handler_leak (the weak reference
+/// becomes "no timer left armed") and the cancel half of test_sslproto.py
+/// test_handshake_timeout: dropping a TLS `create_connection` whose handshake is pending closes
+/// the socket, the handshake timer (60 s) goes with the connection, nothing is reported and the
+/// protocol hears nothing.
+#[test]
+fn t12_dropping_a_pending_tls_create_connection_closes_the_socket_and_its_timer() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let reports = util::capture_exceptions(&lp.handle());
+    let made = Rc::new(RefCell::new(None));
+    let m = made.clone();
+    let connect = lp
+        .create_connection(
+            move || {
+                let rec = Rc::new(RefCell::new(Recorder::default()));
+                *m.borrow_mut() = Some(rec.clone());
+                Forward(rec)
+            },
+            "127.0.0.1",
+            port,
+        )
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let task = lp.spawn(connect.into_future()).unwrap();
+    // The peer takes our ClientHello and says nothing.
+    let mut peer: Option<std::net::TcpStream> = None;
+    let mut hello = Vec::new();
+    turn_until(&lp, "the ClientHello", || {
+        if peer.is_none() {
+            peer = listener.accept().ok().map(|(s, _)| s);
+            if let Some(p) = &peer {
+                p.set_nonblocking(true).unwrap();
+            }
+        }
+        let mut buf = [0u8; 4096];
+        if let Some(Ok(n)) = peer.as_mut().map(|p| io::Read::read(p, &mut buf)) {
+            hello.extend_from_slice(&buf[..n]);
+        }
+        !hello.is_empty()
+    });
+    assert_eq!(hello[0], 0x16, "a handshake record");
+    assert_eq!(lp.stats().timers, 1, "the handshake timer is armed");
+    assert!(task.cancel());
+    let mut peer = peer.unwrap();
+    turn_until(&lp, "the socket closed", || {
+        let mut buf = [0u8; 4096];
+        matches!(io::Read::read(&mut peer, &mut buf), Ok(0))
+    });
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(task.is_cancelled());
+    let s = lp.stats();
+    assert_eq!(s.timers, 0, "T12: no timer left armed: {s:?}");
+    assert_eq!(s.io_registrations, 0, "the socket is released: {s:?}");
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    let rec = made.borrow().clone().expect("the factory ran");
+    assert!(rec.borrow().calls.is_empty(), "{:?}", rec.borrow().calls);
+}
+
+/// T12, T33, after CPython's test_sslproto.py test_start_tls_slow_client_cancel: dropping a
+/// `loop.start_tls` before its scheduled callbacks ran cancels them (the layer never starts its
+/// handshake: not one byte reaches the peer) and closes the raw transport; the app protocol,
+/// connected since before the upgrade, gets its connection_lost; nothing is reported.
+#[test]
+fn t12_t33_dropping_a_pending_start_tls_cancels_its_callbacks_and_closes_the_transport() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let reports = util::capture_exceptions(&lp.handle());
+    let (t, proto) = lp
+        .run_until_complete(asyncio::timeout(
+            BOUND,
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .into_future(),
+        ))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(BOUND)).unwrap();
+    let app: asyncio::ProtocolRef = proto.clone();
+    let mut upgrade = Box::pin(
+        lp.start_tls(&t, app, Certs::get().client_config(&[]), false)
+            .server_hostname("localhost")
+            .into_future(),
+    );
+    // One poll: the layer is in place and its connection_made is scheduled, not yet run.
+    assert!(util::Probe::new().poll(upgrade.as_mut()).is_pending());
+    drop(upgrade);
+    turn_until(&lp, "connection_lost", || proto.borrow().lost);
+    let mut got = Vec::new();
+    io::Read::read_to_end(&mut peer, &mut got).unwrap();
+    assert!(got.is_empty(), "T12: no ClientHello was sent: {got:?}");
+    assert_eq!(
+        proto.borrow().grammar(),
+        ["connection_made", "connection_lost(None)"]
+    );
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let s = lp.stats();
+    assert_eq!((s.timers, s.io_registrations), (0, 0), "{s:?}");
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+/// T27 (gh-118950, which the port follows): a TLS transport whose raw transport is closing is
+/// closing too, at once, before any connection_lost; here the carrier of a `loop.start_tls`
+/// is closed under it.
+#[test]
+fn t27_a_tls_transport_is_closing_as_soon_as_its_raw_transport_is() {
+    run(async {
+        let (server, port, seen) = plain_server(|r, mut w, seen| async move {
+            w.start_tls(Certs::get().server_config(&[])).await?;
+            let got = r.read(-1).await;
+            seen.borrow_mut().push(format!("{got:?}"));
+            w.close();
+            Ok(())
+        })
+        .await?;
+        let lp = asyncio::get_running_loop()?;
+        let (plain, proto) = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .await?;
+        let app: asyncio::ProtocolRef = proto.clone();
+        let tls = lp
+            .start_tls(&plain, app, Certs::get().client_config(&[]), false)
+            .server_hostname("localhost")
+            .await?;
+        assert!(!tls.is_closing());
+        plain.close();
+        assert!(tls.is_closing(), "T27: the raw transport is closing");
+        assert!(!proto.borrow().lost, "before any connection_lost");
+        while !proto.borrow().lost {
+            asyncio::yield_now().await;
+        }
+        assert!(tls.is_closing());
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
 }

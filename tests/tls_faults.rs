@@ -348,6 +348,7 @@ fn read_record(s: &mut TcpStream) -> Vec<u8> {
     rec
 }
 
+// Checklist: T28 (the pending handshake's waiter fails with the loss's error).
 #[test]
 fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_t8() {
     // The peer reads our ClientHello, answers with half of a real server flight (made by an
@@ -467,6 +468,8 @@ fn reset_in_the_middle_of_the_handshake_on_a_tls_server_drops_that_connection_t3
     assert_eq!(open_fds(), fds, "a socket was not released");
 }
 
+// Checklist: T28 (connection_lost once, the transport closed, nothing buffered, later writes
+// dropped without an error, no timer left).
 #[test]
 fn reset_in_the_middle_of_a_record_is_connection_reset_and_connection_lost_once_l44_t28() {
     // After the handshake the peer sends one whole record ("x") and the first half of the next
@@ -1293,6 +1296,418 @@ fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
     peer.join().unwrap();
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     assert_loop_empty(&lp);
+}
+
+// ─────────────────── the shutdown exchange (T50, T23) and its neighbours ───────────────────
+
+/// What a peer does once our close_notify came.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Answer {
+    /// Its own close_notify (`unwrap()` on its side), then EOF once we close.
+    CloseNotify,
+    /// A TCP FIN with no close_notify.
+    Eof,
+}
+
+/// A peer over `theirs` that waits for our close_notify, says so on the first channel (waking
+/// `lp`), waits for the test's go on the second, then answers as told and reads until we close.
+fn peer_answering_close_notify(
+    lp: &EventLoop,
+    theirs: UnixStream,
+    answer: Answer,
+) -> (
+    std::thread::JoinHandle<()>,
+    mpsc::Receiver<()>,
+    mpsc::Sender<()>,
+) {
+    let (got, got_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let wake = lp.threadsafe();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        // The handshake may have taken it in already (rustls then reads no more).
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+        got.send(()).unwrap();
+        wake.call_soon_threadsafe(|| ()).unwrap();
+        go_rx.recv_timeout(BOUND).unwrap();
+        match answer {
+            Answer::CloseNotify => {
+                conn.send_close_notify();
+                send_all(sock, conn);
+            }
+            Answer::Eof => sock.shutdown(Shutdown::Write).unwrap(),
+        }
+        tls_common::drain(sock);
+    });
+    (peer, got_rx, go)
+}
+
+/// T50 (`unwrap()` → `send_close_notify` and waiting for the peer's), T22; after CPython's
+/// test_ssl.py test_shutdown_cleanly: close() sends close_notify and the connection stays until
+/// the peer's close_notify comes, then ends cleanly, the peer's close_notify on record.
+#[test]
+fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    assert!(t.is_closing(), "T27: closing from close() on");
+    wait_until(&lp, "our close_notify at the peer", || {
+        got.try_recv().is_ok()
+    });
+    turns(&lp, 5);
+    assert_eq!(
+        rec.borrow().calls,
+        ["connection_made"],
+        "T50: the layer waits for the peer's close_notify"
+    );
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"]
+    );
+    assert!(t.close_notify_received(), "the peer's close_notify came");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T23, the SHUTDOWN half (after CPython's test_ssl.py
+/// test_remote_shutdown_receives_trailing_data, whose peer also ends with a bare EOF): our
+/// close_notify is out and the peer answers with a FIN only: the layer finishes at once, a
+/// clean end, instead of waiting out the shutdown timeout (30 s here, beyond the bound).
+#[test]
+fn eof_while_shutting_down_finishes_at_once_t23() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::Eof);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    wait_until(&lp, "our close_notify at the peer", || {
+        got.try_recv().is_ok()
+    });
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"],
+        "a clean end, not the shutdown timeout's TimedOut"
+    );
+    assert!(!t.close_notify_received(), "the peer sent none");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp); // the shutdown timer went with the connection
+}
+
+/// T23, the FLUSHING half: close() while the app protocol is busy leaves the layer in
+/// FLUSHING (its step waits for the app); a FIN from the peer then finishes the shutdown
+/// without close_notify either way, and once free the app gets eof_received, then
+/// connection_lost(None), as CPython's `_do_shutdown` calls them.
+#[test]
+fn eof_while_flushing_finishes_without_close_notify_t23() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (sent, sent_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        go_rx.recv_timeout(BOUND).unwrap();
+        sock.shutdown(Shutdown::Write).unwrap();
+        sent.send(()).unwrap();
+        // Nothing more from us: no close_notify was sent before the end.
+        let mut rest = Vec::new();
+        sock.read_to_end(&mut rest).unwrap();
+        let mut rest = &rest[..];
+        while !rest.is_empty() {
+            assert!(conn.read_tls(&mut rest).unwrap() > 0);
+            let state = conn.process_new_packets().unwrap();
+            assert!(
+                !state.peer_has_closed(),
+                "T23: no close_notify after the EOF"
+            );
+        }
+    });
+    let (t, p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    {
+        let _busy = p.borrow_mut();
+        t.close();
+        go.send(()).unwrap();
+        // The FIN is in our socket: the layer takes it in while the app is still busy.
+        sent_rx.recv_timeout(BOUND).unwrap();
+        turns(&lp, 5);
+        assert!(!rec.borrow().lost);
+    }
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"]
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T27: `is_closing()` is true once the shutdown has started, here from the peer's
+/// close_notify with no close() of ours, before the connection is lost; and after abort().
+#[test]
+fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (start, start_rx) = mpsc::channel::<()>();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        start_rx.recv_timeout(BOUND).unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        go_rx.recv_timeout(BOUND).unwrap();
+        tls_common::drain(sock);
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    assert!(!t.is_closing());
+    start.send(()).unwrap();
+    // Returns after the turn that delivered eof_received: the raw transport's close, which
+    // that turn scheduled, has not run yet.
+    wait_until(&lp, "eof_received", || {
+        rec.borrow().calls.iter().any(|c| c == "eof_received")
+    });
+    assert!(!rec.borrow().lost, "the raw transport closes a turn later");
+    assert!(t.is_closing(), "T27: the shutdown has started");
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert!(t.is_closing(), "T27: lost");
+    peer.join().unwrap();
+    // abort() on a live connection: closing at once.
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        conn.writer().write_all(b"hi").unwrap(); // after its last handshake record
+        send_all(sock, conn);
+        tls_common::drain(sock);
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    wait_until(&lp, "the peer's hi", || rec.borrow().data == b"hi");
+    t.abort();
+    assert!(t.is_closing(), "T27: after abort()");
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    peer.join().unwrap();
+    assert_loop_empty(&lp);
+}
+
+// ─────────────────── T16: how plaintext reaches the app; T39: unclosed ───────────────────
+
+/// Reads until our close_notify (or EOF), answers it with the peer's, then reads until we close.
+fn answer_close_notify(sock: &mut UnixStream, conn: &mut rustls::ServerConnection) {
+    while !conn
+        .process_new_packets()
+        .is_ok_and(|s| s.peer_has_closed())
+    {
+        if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
+            return;
+        }
+    }
+    conn.send_close_notify();
+    send_all(sock, conn);
+    tls_common::drain(sock);
+}
+
+/// A peer over `theirs` that sends `parts` as one record each, all in one write, and reports
+/// how many bytes of ciphertext that was (our loop woken), then answers our close_notify.
+fn records_in_one_write(
+    lp: &EventLoop,
+    theirs: UnixStream,
+    parts: Vec<Vec<u8>>,
+) -> (std::thread::JoinHandle<()>, mpsc::Receiver<usize>) {
+    let (sent, sent_rx) = mpsc::channel();
+    let wake = lp.threadsafe();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        let mut wire = Vec::new();
+        for part in &parts {
+            conn.writer().write_all(part).unwrap();
+            while conn.wants_write() {
+                conn.write_tls(&mut wire).unwrap();
+            }
+        }
+        sock.write_all(&wire).unwrap();
+        sent.send(wire.len()).unwrap();
+        wake.call_soon_threadsafe(|| ()).unwrap();
+        answer_close_notify(sock, conn);
+    });
+    (peer, sent_rx)
+}
+
+/// T16 (CPython's `_do_read__copied`): records that arrive together are decrypted in one pass
+/// and reach a plain protocol as one data_received with their concatenation.
+#[test]
+fn records_that_arrive_together_reach_a_plain_protocol_in_one_data_received_t16() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let parts = vec![b"abc".to_vec(), b"def".to_vec(), b"ghi".to_vec()];
+    let (peer, sent_rx) = records_in_one_write(&lp, theirs, parts);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    wait_until(&lp, "the records sent", || sent_rx.try_recv().is_ok());
+    wait_until(&lp, "the data", || rec.borrow().data.len() == 9);
+    assert_eq!(rec.borrow().data, b"abcdefghi");
+    assert_eq!(
+        rec.borrow().calls,
+        ["connection_made", "data_received(9)"],
+        "T16: one data_received for the three records"
+    );
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    peer.join().unwrap();
+    assert_loop_empty(&lp);
+}
+
+/// A buffered protocol lending 7 bytes at a time; it records each size hint.
+#[derive(Default)]
+struct SevenBytes {
+    buf: [u8; 7],
+    got: Vec<u8>,
+    hints: Vec<usize>,
+    updates: usize,
+    lost: bool,
+}
+
+impl Protocol for SevenBytes {
+    fn connection_lost(&mut self, _: Option<io::Error>) {
+        self.lost = true;
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for SevenBytes {
+    fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
+        self.hints.push(size_hint);
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.updates += 1;
+        self.got.extend_from_slice(&self.buf[..n]);
+    }
+}
+
+/// T16 (CPython's `_do_read__buffered`, ported from the buffered half of test_sslproto.py
+/// test_start_tls_client_buf_proto_1): a buffered protocol gets get_buffer with the pending
+/// ciphertext as its hint and buffer_updated(n) for what was decrypted into it; a buffer
+/// smaller than the data is filled again and again until all of it is delivered, in order.
+/// (CPython goes on with the next buffer on the next loop turn; we go on in the same pass.)
+#[test]
+fn a_buffered_protocol_gets_the_pending_ciphertext_as_hint_and_every_byte_t16() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let (peer, sent_rx) = records_in_one_write(
+        &lp,
+        theirs,
+        vec![data[..600].to_vec(), data[600..].to_vec()],
+    );
+    let (t, proto) = run(
+        &lp,
+        lp.create_connection(SevenBytes::default, "", 0)
+            .sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost"),
+    )
+    .expect("the handshake");
+    let mut wire = 0;
+    wait_until(&lp, "the records sent", || match sent_rx.try_recv() {
+        Ok(n) => {
+            wire = n;
+            true
+        }
+        Err(_) => false,
+    });
+    wait_until(&lp, "the data", || proto.borrow().got.len() == data.len());
+    let p = proto.borrow();
+    assert_eq!(p.got, data);
+    assert!(p.updates >= data.len() / 7, "{} updates", p.updates);
+    assert!(
+        p.hints.iter().any(|&h| h >= wire),
+        "T16: the hint is the pending ciphertext ({wire} B): {:?}",
+        p.hints
+    );
+    drop(p);
+    t.close();
+    wait_until(&lp, "connection_lost", || proto.borrow().lost);
+    peer.join().unwrap();
+    assert_loop_empty(&lp);
+}
+
+/// T39 (D8): the "unclosed transport <asyncio._SSLProtocolTransport object>" warning comes from
+/// `Drop`, for a TLS transport nobody closed; a connection that ended (closed, or told
+/// connection_lost when its loop closed) is marked closed and never warns, and neither does
+/// the transport of a `start_tls` that was refused before it began (the caller never had it).
+#[test]
+fn unclosed_warning_only_for_a_tls_transport_nobody_closed_t39() {
+    let _serial = util::serial();
+    capture_log::start();
+    let unclosed = || capture_log::lines("unclosed transport <asyncio._SSLProtocolTransport");
+    let lp = EventLoop::new().unwrap();
+    // Closed: no warning.
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, answer_close_notify);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    drop((t, _p, rec));
+    peer.join().unwrap();
+    assert!(unclosed().is_empty(), "{:?}", unclosed());
+    // A start_tls refused before it began (its protocol is busy): no warning either.
+    let (ours, _theirs) = asyncio::socketpair().unwrap();
+    let (plain, proto) = run(
+        &lp,
+        lp.create_connection(Recorder::default, "", 0).sock(ours),
+    )
+    .unwrap();
+    let app: ProtocolRef = proto.clone();
+    let upgrade = lp.start_tls(&plain, app, Certs::get().client_config(&[]), false);
+    let held = proto.borrow_mut();
+    let r = run(&lp, upgrade);
+    drop(held);
+    assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+    assert!(unclosed().is_empty(), "{:?}", unclosed());
+    plain.close();
+    // Open when the loop closes: the loop tells the layer (connection_lost), which marks its
+    // transport closed: no warning, and no shutdown (no close_notify reaches the peer).
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (ended, ended_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.writer().write_all(b"hi").unwrap(); // after its last handshake record
+        send_all(sock, conn);
+        let mut close_notify = false;
+        loop {
+            match conn.read_tls(sock) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            match conn.process_new_packets() {
+                Ok(state) => close_notify |= state.peer_has_closed(),
+                Err(_) => break,
+            }
+        }
+        ended.send(close_notify).unwrap();
+    });
+    let (t, p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    wait_until(&lp, "the peer's hi", || rec.borrow().data == b"hi");
+    drop(lp);
+    assert!(t.is_closing(), "the loop's close ended the connection");
+    drop((t, p, rec));
+    let close_notify = ended_rx.recv_timeout(BOUND).expect("the socket was closed");
+    assert!(!close_notify, "T39: no shutdown, no close_notify");
+    peer.join().unwrap();
+    assert!(unclosed().is_empty(), "{:?}", unclosed());
 }
 
 // ─────────────────────── random record fragmentation ───────────────────────

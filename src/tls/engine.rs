@@ -466,4 +466,96 @@ mod tests {
         );
         assert_eq!(openssl_name(CipherSuite::TLS_NULL_WITH_NULL_NULL).0, None);
     }
+
+    /// A client and a server engine for `localhost`, their handshake done in memory.
+    fn connected_pair() -> (Engine, Engine) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let cert = made.cert.der().clone();
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+        let server_config = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key.into())
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client_config = ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut client = Engine::client(Arc::new(client_config), name).unwrap();
+        let mut server = Engine::server(Arc::new(server_config)).unwrap();
+        let mut done = (false, false);
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            client.flush(&mut wire);
+            server.feed(&wire);
+            done.1 = server.do_handshake().unwrap();
+            wire.clear();
+            server.flush(&mut wire);
+            client.feed(&wire);
+            done.0 = client.do_handshake().unwrap();
+            if done == (true, true) {
+                return (client, server);
+            }
+        }
+        panic!("no handshake in 10 rounds: {done:?}");
+    }
+
+    /// `data` sealed by `from` as records.
+    fn seal(from: &mut Engine, data: &[u8]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        assert_eq!(from.write(data, &mut wire).unwrap(), data.len());
+        wire
+    }
+
+    /// T46: the engine is the MemoryBIO pair. Fed ciphertext waits in our queue, counted as
+    /// pending, until a read asks for it; a partial record is SSLWantReadError (`WouldBlock`),
+    /// not an error; the peer's close_notify is `read()`'s `b''` (`Closed`); and an error is
+    /// sticky, as rustls' are.
+    #[test]
+    fn t46_the_engine_is_a_memory_bio_pair() {
+        let (mut client, mut server) = connected_pair();
+        // The server's session tickets: taken in, no plaintext.
+        let mut buf = [0u8; 64];
+        assert!(matches!(
+            client.read_into(&mut buf),
+            (0, ReadEnd::WouldBlock)
+        ));
+        let wire = seal(&mut server, b"hello");
+        client.feed(&wire[..3]);
+        assert_eq!(
+            client.pending_ciphertext(),
+            3,
+            "fed, not yet handed to rustls"
+        );
+        assert!(
+            matches!(client.read_into(&mut buf), (0, ReadEnd::WouldBlock)),
+            "a partial record: want read"
+        );
+        client.feed(&wire[3..]);
+        assert_eq!(client.pending_ciphertext(), wire.len() - 3);
+        let (n, end) = client.read_into(&mut buf);
+        assert_eq!(&buf[..n], b"hello");
+        assert!(matches!(end, ReadEnd::WouldBlock), "{end:?}");
+        assert_eq!(client.pending_ciphertext(), 0);
+        // close_notify: read() returns b''.
+        assert!(!server.shutdown().unwrap(), "the server waits for ours");
+        let mut wire = Vec::new();
+        server.flush(&mut wire);
+        client.feed(&wire);
+        assert!(matches!(client.read_into(&mut buf), (0, ReadEnd::Closed)));
+        assert!(client.close_notify_received());
+        // Garbage: an error, and the same error on every later step.
+        let (mut client, _server) = connected_pair();
+        client.feed(&[0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5]);
+        let first = match client.read_into(&mut buf) {
+            (0, ReadEnd::Failed(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        match client.read_into(&mut buf) {
+            (0, ReadEnd::Failed(e)) => assert_eq!(e.to_string(), first, "sticky"),
+            other => panic!("{other:?}"),
+        }
+        assert!(client.shutdown().is_err(), "sticky for every step");
+    }
 }

@@ -270,8 +270,9 @@ impl TransportImpl for TlsTransport {
 
 impl Drop for TlsTransport {
     fn drop(&mut self) {
-        if !self.closed.get() {
-            // T39: warned, not shut down.
+        // T39: warned, not shut down. Only a transport the app was given, which is after the
+        // handshake: a layer dropped before (a start_tls refused before it began) had no user.
+        if !self.closed.get() && self.info.get_mut().is_some() {
             crate::event_loop::debug::warning!(
                 "unclosed transport <asyncio._SSLProtocolTransport object>"
             );

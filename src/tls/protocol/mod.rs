@@ -24,6 +24,8 @@
 
 mod read;
 mod shutdown;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::cell::{Cell, RefCell};
@@ -365,9 +367,10 @@ impl TlsProtocol {
     }
 
     /// Python's `eof_received` (T10, T21, T23). True keeps the raw transport open while a step
-    /// is still owed: the app's reading is paused (T21), or the app was busy and the flush runs
-    /// on a later turn (closing now would drop what it has yet to deliver). The layer closes
-    /// the raw transport itself when its shutdown completes.
+    /// is still owed: the app's reading is paused (T21), or the app was busy and the flush or
+    /// shutdown step runs on a later turn (closing now would drop what it has yet to deliver,
+    /// its eof_received included). The layer closes the raw transport itself when its shutdown
+    /// completes.
     pub(crate) fn eof_received(&self) -> bool {
         self.eof_received.set(true);
         match self.state.get() {
@@ -386,12 +389,19 @@ impl TlsProtocol {
                 self.do_flush();
                 return self.state.get() == SslState::Flushing && self.fatal.borrow().is_none();
             }
-            SslState::Flushing => {
-                self.do_write();
-                self.set_state(SslState::Shutdown);
+            SslState::Flushing | SslState::Shutdown => {
+                // T23: finish without waiting for the peer's close_notify.
+                if self.state.get() == SslState::Flushing {
+                    self.do_write();
+                    self.set_state(SslState::Shutdown);
+                }
                 self.do_shutdown();
+                // A busy app deferred the step: keep the raw transport for it (it closes it),
+                // so the app still gets eof_received before connection_lost.
+                return self.app_state.get() == AppState::ConMade
+                    && self.app_is_busy()
+                    && self.fatal.borrow().is_none();
             }
-            SslState::Shutdown => self.do_shutdown(),
             SslState::Unwrapped => {}
         }
         false
