@@ -742,15 +742,7 @@ fn t13_t14_t15_write_flow_control_passes_through_the_layer() {
         tls_common::drain(&mut tcp);
     });
     let lp = asyncio::EventLoop::new().unwrap();
-    let connect = lp
-        .create_connection(Recorder::default, "127.0.0.1", port)
-        .ssl(Certs::get().client_config(&[]))
-        .server_hostname("localhost");
-    let (t, proto) = lp
-        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, proto) = recorder_over_tls(&lp, port);
     let (low, high) = t.get_write_buffer_limits();
     assert_eq!((low, high), (128 * 1024, 512 * 1024), "T14: the TLS marks");
     t.write(&vec![7u8; 16 << 20]).unwrap();
@@ -1033,15 +1025,7 @@ fn l44_t22_a_busy_app_protocol_gets_every_callback_later_in_order() {
         .run_until_complete(tls_echo_server(&[]))
         .unwrap()
         .unwrap();
-    let connect = lp
-        .create_connection(Recorder::default, "127.0.0.1", port)
-        .ssl(Certs::get().client_config(&[]))
-        .server_hostname("localhost");
-    let (t, proto) = lp
-        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, proto) = recorder_over_tls(&lp, port);
     let p = proto.clone();
     // Holding the borrow across awaits is the point: a user may do it.
     #[allow(clippy::await_holding_refcell_ref)]
@@ -2281,15 +2265,7 @@ fn t6_one_app_transport_whose_set_protocol_switches_the_app_protocol() {
         .run_until_complete(tls_echo_server(&[]))
         .unwrap()
         .unwrap();
-    let connect = lp
-        .create_connection(Recorder::default, "127.0.0.1", port)
-        .ssl(Certs::get().client_config(&[]))
-        .server_hostname("localhost");
-    let (t, first) = lp
-        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, first) = recorder_over_tls(&lp, port);
     let made_with = first
         .borrow()
         .transport
@@ -2844,13 +2820,32 @@ fn t27_a_tls_transport_is_closing_as_soon_as_its_raw_transport_is() {
         plain.close();
         assert!(tls.is_closing(), "T27: the raw transport is closing");
         assert!(!proto.borrow().lost, "before any connection_lost");
-        while !proto.borrow().lost {
+        for _ in 0..1_000 {
+            if proto.borrow().lost {
+                break;
+            }
             asyncio::yield_now().await;
         }
+        assert!(proto.borrow().lost, "connection_lost within 1 000 turns");
         assert!(tls.is_closing());
         handler_done(&seen, 1).await;
         server.close();
         server.wait_closed().await;
         Ok(())
     });
+}
+
+/// A `Recorder` connected over TLS to `port` (our client config, SNI "localhost"), bounded.
+fn recorder_over_tls(
+    lp: &asyncio::EventLoop,
+    port: u16,
+) -> (asyncio::Transport, Rc<RefCell<Recorder>>) {
+    let connect = lp
+        .create_connection(Recorder::default, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap()
 }
