@@ -927,18 +927,9 @@ fn t8_failed_handshake_never_reaches_the_protocol() {
         .run_until_complete(tls_echo_server(&[]))
         .unwrap()
         .unwrap();
-    let made = Rc::new(RefCell::new(None));
-    let m = made.clone();
+    let (factory, made) = forwarding_recorder();
     let connect = lp
-        .create_connection(
-            move || {
-                let rec = Rc::new(RefCell::new(Recorder::default()));
-                *m.borrow_mut() = Some(rec.clone());
-                Forward(rec)
-            },
-            "127.0.0.1",
-            port,
-        )
+        .create_connection(factory, "127.0.0.1", port)
         .ssl(Certs::get().client_config(&[]))
         .server_hostname("wrong.example");
     let r = lp
@@ -2696,18 +2687,9 @@ fn t12_dropping_a_pending_tls_create_connection_closes_the_socket_and_its_timer(
     let port = listener.local_addr().unwrap().port();
     let lp = asyncio::EventLoop::new().unwrap();
     let reports = util::capture_exceptions(&lp.handle());
-    let made = Rc::new(RefCell::new(None));
-    let m = made.clone();
+    let (factory, made) = forwarding_recorder();
     let connect = lp
-        .create_connection(
-            move || {
-                let rec = Rc::new(RefCell::new(Recorder::default()));
-                *m.borrow_mut() = Some(rec.clone());
-                Forward(rec)
-            },
-            "127.0.0.1",
-            port,
-        )
+        .create_connection(factory, "127.0.0.1", port)
         .ssl(Certs::get().client_config(&[]))
         .server_hostname("localhost");
     let task = lp.spawn(connect.into_future()).unwrap();
@@ -2848,4 +2830,21 @@ fn recorder_over_tls(
         .unwrap()
         .unwrap()
         .unwrap()
+}
+
+/// A protocol factory whose protocols forward to a `Recorder`, and where the test finds the
+/// one made.
+#[allow(clippy::type_complexity)]
+fn forwarding_recorder() -> (
+    impl Fn() -> Forward,
+    Rc<RefCell<Option<Rc<RefCell<Recorder>>>>>,
+) {
+    let made = Rc::new(RefCell::new(None));
+    let m = made.clone();
+    let factory = move || {
+        let rec = Rc::new(RefCell::new(Recorder::default()));
+        *m.borrow_mut() = Some(rec.clone());
+        Forward(rec)
+    };
+    (factory, made)
 }

@@ -1053,6 +1053,35 @@ struct SmallReads {
     on_first: Option<fn(&Transport)>,
 }
 
+type Counters = (
+    Rc<std::cell::Cell<usize>>,
+    Rc<std::cell::Cell<usize>>,
+    Rc<std::cell::Cell<bool>>,
+);
+
+/// A `SmallReads` on one end of a Unix socket pair: its transport, the other end, and its
+/// counters (buffer updates, bytes, lost).
+fn small_reads_over_a_pair(
+    lp: &EventLoop,
+    on_first: Option<fn(&Transport)>,
+) -> (Transport, std::os::unix::net::UnixStream, Counters) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let counters: Counters = (Rc::default(), Rc::default(), Rc::default());
+    let proto = SmallReads {
+        buf: [0; 1024],
+        t: None,
+        updates: Rc::clone(&counters.0),
+        bytes: Rc::clone(&counters.1),
+        lost: Rc::clone(&counters.2),
+        on_first,
+    };
+    let (t, _) = lp
+        .run_until_complete(lp.connect_socket(move || proto, a))
+        .unwrap()
+        .unwrap();
+    (t, b, counters)
+}
+
 impl Protocol for SmallReads {
     fn connection_made(&mut self, t: Transport) {
         self.t = Some(t);
@@ -1092,20 +1121,7 @@ fn l59_test_pause_resume_reading_a_stop_inside_the_protocol_ends_the_read_round(
     let actions: [(&str, Act); 2] = [("pause", |t| t.pause_reading()), ("close", |t| t.close())];
     for (name, act) in actions {
         let lp = EventLoop::new().unwrap();
-        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let (updates, bytes, lost) = (Rc::default(), Rc::default(), Rc::default());
-        let proto = SmallReads {
-            buf: [0; 1024],
-            t: None,
-            updates: Rc::clone(&updates),
-            bytes: Rc::clone(&bytes),
-            lost: Rc::clone(&lost),
-            on_first: Some(act),
-        };
-        let (t, _) = lp
-            .run_until_complete(lp.connect_socket(move || proto, a))
-            .unwrap()
-            .unwrap();
+        let (t, mut b, (updates, bytes, lost)) = small_reads_over_a_pair(&lp, Some(act));
         b.write_all(&[9u8; 64 * 1024]).unwrap();
         run_until(&lp, 100, || updates.get() > 0);
         for _ in 0..5 {
@@ -1132,20 +1148,7 @@ fn l59_one_readiness_event_reads_a_bounded_amount_and_continues_later() {
     // is not all taken in one iteration, and the rest still comes in later ones without any
     // new readiness (the peer writes nothing more).
     let lp = EventLoop::new().unwrap();
-    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let (updates, bytes, lost) = (Rc::default(), Rc::default(), Rc::default());
-    let proto = SmallReads {
-        buf: [0; 1024],
-        t: None,
-        updates: Rc::clone(&updates),
-        bytes: Rc::clone(&bytes),
-        lost: Rc::clone(&lost),
-        on_first: None,
-    };
-    let (t, _) = lp
-        .run_until_complete(lp.connect_socket(move || proto, a))
-        .unwrap()
-        .unwrap();
+    let (t, mut b, (updates, bytes, lost)) = small_reads_over_a_pair(&lp, None);
     b.write_all(&[9u8; 64 * 1024]).unwrap();
     run_until(&lp, 100, || updates.get() > 0);
     let first_round = updates.get();
@@ -1164,20 +1167,7 @@ fn l60_test_read_ready_tryagain_a_wouldblock_read_is_ignored() {
     // socket that fails on demand: not ported; `sock_read` retries an interrupted read.)
     let lp = EventLoop::new().unwrap();
     let reports = util::capture_exceptions(&lp);
-    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let (updates, bytes, lost) = (Rc::default(), Rc::default(), Rc::default());
-    let proto = SmallReads {
-        buf: [0; 1024],
-        t: None,
-        updates: Rc::clone(&updates),
-        bytes: Rc::clone(&bytes),
-        lost: Rc::clone(&lost),
-        on_first: None,
-    };
-    let (t, _) = lp
-        .run_until_complete(lp.connect_socket(move || proto, a))
-        .unwrap()
-        .unwrap();
+    let (t, mut b, (updates, bytes, lost)) = small_reads_over_a_pair(&lp, None);
     b.write_all(&[1u8; 1024]).unwrap();
     run_until(&lp, 100, || bytes.get() == 1024);
     for _ in 0..3 {
