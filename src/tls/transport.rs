@@ -286,7 +286,7 @@ impl Transport {
     /// What the TLS handshake settled (Python's `get_extra_info("ssl_object")`, read-only):
     /// `None` on a plain transport or before the handshake. See [`TlsInfo`] for an example.
     pub fn tls_info(&self) -> Option<TlsInfo> {
-        self.inner.tls_state()?.1.map(|info| (*info).clone())
+        self.settled().map(|info| (*info).clone())
     }
 
     /// The configuration the TLS connection runs with (Python's
@@ -378,31 +378,26 @@ impl Transport {
     /// ```
     // Checklist: T42.
     pub fn peer_certificates(&self) -> Vec<Vec<u8>> {
-        match self.get_extra_info("peercert_chain") {
-            Some(ExtraInfo::Bytes(b)) => split_der(&b),
-            _ => Vec::new(),
-        }
+        self.settled()
+            .map(|i| i.peer_certificates.clone())
+            .unwrap_or_default()
     }
 
     /// The negotiated cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384`
     /// (`get_extra_info("cipher")`).
     // Checklist: T43.
     pub fn cipher_suite(&self) -> Option<String> {
-        text(self.get_extra_info("cipher"))
+        self.settled().map(|i| i.cipher.clone())
     }
 
     /// `"TLSv1.3"` or `"TLSv1.2"` (`get_extra_info("version")`).
     pub fn tls_version(&self) -> Option<String> {
-        text(self.get_extra_info("version"))
+        self.settled().map(|i| i.version.to_string())
     }
 
     /// The ALPN protocol agreed, if any (`get_extra_info("alpn_protocol")`).
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        match self.get_extra_info("alpn_protocol") {
-            Some(ExtraInfo::Text(s)) => Some(s.into_bytes()),
-            Some(ExtraInfo::Bytes(b)) => Some(b),
-            _ => None,
-        }
+        self.settled()?.alpn_protocol.clone()
     }
 
     /// Whether the peer's close_notify has been received: after EOF, `false` means the
@@ -500,7 +495,12 @@ impl Transport {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn session_resumed(&self) -> Option<bool> {
-        text(self.get_extra_info("ssl_session_resumed")).map(|s| s == "true")
+        self.settled().map(|i| i.resumed)
+    }
+
+    /// What the handshake settled, shared (the typed accessors read it, not the text forms).
+    fn settled(&self) -> Option<Rc<TlsInfo>> {
+        self.inner.tls_state()?.1
     }
 }
 
@@ -508,49 +508,5 @@ fn text(v: Option<ExtraInfo>) -> Option<String> {
     match v {
         Some(ExtraInfo::Text(s)) => Some(s),
         _ => None,
-    }
-}
-
-/// Splits concatenated DER values (each a tag, a definite length, then the content).
-fn split_der(mut b: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while b.len() >= 2 {
-        let (header, len) = match b[1] {
-            n if n < 0x80 => (2, n as usize),
-            n => {
-                let k = (n & 0x7f) as usize;
-                if k == 0 || k > 4 || b.len() < 2 + k {
-                    break;
-                }
-                let len = b[2..2 + k]
-                    .iter()
-                    .fold(0usize, |a, &x| (a << 8) | x as usize);
-                (2 + k, len)
-            }
-        };
-        let Some(total) = header.checked_add(len).filter(|&t| t <= b.len()) else {
-            break;
-        };
-        out.push(b[..total].to_vec());
-        b = &b[total..];
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_der;
-
-    #[test]
-    fn t42_der_chain_splits_back() {
-        let short = vec![0x30, 0x03, 1, 2, 3];
-        let mut long = vec![0x30, 0x82, 0x01, 0x00];
-        long.extend(std::iter::repeat_n(7u8, 256));
-        let joined = [short.clone(), long.clone()].concat();
-        assert_eq!(split_der(&joined), vec![short, long]);
-        assert!(
-            split_der(&[0x30, 0x05, 1]).is_empty(),
-            "truncated input yields nothing"
-        );
     }
 }
