@@ -183,10 +183,7 @@ impl fmt::Display for Error {
         match self {
             // A bare OS error as Python shows an OSError: `[Errno 24] Too many open files`
             // (std's own text would be `Too many open files (os error 24)`).
-            Error::Io(e) => match e.raw_os_error() {
-                Some(code) => write!(f, "[Errno {code}] {}", strerror(e)),
-                None => e.fmt(f),
-            },
+            Error::Io(e) => fmt_io(e, f),
             Error::IncompleteRead { partial, expected } => match expected {
                 Some(n) => write!(
                     f,
@@ -416,6 +413,34 @@ impl fmt::Display for OsError {
 }
 
 impl std::error::Error for OsError {}
+
+/// An `io::Error` as Python shows an `OSError`: a bare OS error as `[Errno 24] Too many open
+/// files` (std's own text would be `Too many open files (os error 24)`), any other as itself.
+pub(crate) fn fmt_io(e: &io::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e.raw_os_error() {
+        Some(code) => write!(f, "[Errno {code}] {}", strerror(e)),
+        None => fmt::Display::fmt(e, f),
+    }
+}
+
+/// [`fmt_io`] as a value for `format!`: `"{}", OsText(&e)`.
+pub(crate) struct OsText<'a>(pub(crate) &'a io::Error);
+
+impl fmt::Display for OsText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_io(self.0, f)
+    }
+}
+
+/// `e` again, for a second owner (an `io::Error` cannot be cloned: a report to the exception
+/// handler while the transport keeps the original, say): errno kept, a wrapped crate `Error`
+/// or `OsError` copied, anything else as its kind and text.
+pub(crate) fn copy_io(e: &io::Error) -> io::Error {
+    match duplicate_io(e) {
+        Error::Io(copy) => copy,
+        other => io::Error::new(e.kind(), other),
+    }
+}
 
 /// [`Error::duplicate`] for an `io::Error`: errno kept, a wrapped crate `Error` unwrapped.
 fn duplicate_io(e: &io::Error) -> Error {

@@ -176,7 +176,7 @@ fn a_non_reset_os_error_on_a_socket_is_one_warning_l80() {
     let lines = fatal_lines("Fatal read error on socket transport");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
-        lines[0].contains("os error 107"),
+        lines[0].contains("[Errno 107] Transport endpoint is not connected"),
         "ENOTCONN named: {}",
         lines[0]
     );

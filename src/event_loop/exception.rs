@@ -88,7 +88,11 @@ impl fmt::Display for ExceptionContext {
             last = Some((k, i));
         }
         if let Some(e) = &self.exception {
-            write!(f, "\nexception: {e}")?;
+            f.write_str("\nexception: ")?;
+            match e.downcast_ref::<std::io::Error>() {
+                Some(io) => crate::error::fmt_io(io, f)?,
+                None => write!(f, "{e}")?,
+            }
         }
         Ok(())
     }
@@ -277,5 +281,36 @@ mod tests {
             .with_detail("task", "t1")
             .with_detail("a", "x");
         assert_eq!(ctx.to_string(), "m\na: x\nhandle: h1\ntask: t2\ntask: t1");
+    }
+
+    /// An OS error as Python's default handler shows an OSError (its traceback's last line),
+    /// as `Error`'s own text does; other errors as themselves.
+    #[test]
+    fn l20_an_os_error_shows_its_errno_as_python_does() {
+        let os = ExceptionContext::new("socket.accept() out of system resource")
+            .with_exception(Box::new(std::io::Error::from_raw_os_error(libc::EMFILE)));
+        assert_eq!(
+            os.to_string(),
+            "socket.accept() out of system resource\nexception: [Errno 24] Too many open files"
+        );
+        let worded = ExceptionContext::new("m")
+            .with_exception(Box::new(std::io::Error::other("reset by the test")));
+        assert_eq!(worded.to_string(), "m\nexception: reset by the test");
+    }
+
+    /// A report copies the transport's error for the handler: errno and a wrapped crate
+    /// error survive the copy (the EMFILE report lost its errno to a text copy).
+    #[test]
+    fn l20_a_reported_copy_keeps_errno_and_inner_error() {
+        let emfile = crate::error::copy_io(&std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert_eq!(emfile.raw_os_error(), Some(libc::EMFILE));
+        let inner = std::io::Error::other(crate::Error::invalid_state("empty buffer"));
+        let copy = crate::error::copy_io(&inner);
+        assert!(matches!(
+            copy.get_ref()
+                .and_then(|e| e.downcast_ref::<crate::Error>()),
+            Some(crate::Error::InvalidState(_))
+        ));
+        assert_eq!(copy.to_string(), inner.to_string());
     }
 }

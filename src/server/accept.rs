@@ -120,7 +120,7 @@ impl Accepter {
             Accepting::BackingOff(ep) | Accepting::Exhausted(ep) => ep,
             Accepting::Open => {
                 if !self.sibling_in_episode(server) {
-                    self.report_exhaustion(server, io::Error::new(e.kind(), e.to_string()));
+                    self.report_exhaustion(server, crate::error::copy_io(e));
                 }
                 Episode {
                     since: Instant::now(),

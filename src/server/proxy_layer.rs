@@ -312,8 +312,7 @@ impl ProxyLayer {
             "get_buffer() returned an empty buffer",
         ));
         self.lp.call_exception_handler(
-            &ExceptionContext::new(message)
-                .with_exception(Box::new(io::Error::new(e.kind(), e.to_string()))),
+            &ExceptionContext::new(message).with_exception(Box::new(crate::error::copy_io(&e))),
         );
         self.buf.borrow_mut().clear();
         self.fatal.borrow_mut().get_or_insert(e);

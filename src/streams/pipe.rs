@@ -296,7 +296,7 @@ impl HelperDone {
     /// A copy of the thread's error, if it is done and had one.
     fn error(&self) -> Option<io::Error> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let e = st.outcome.as_ref()?.as_ref().map(copy_error);
+        let e = st.outcome.as_ref()?.as_ref().map(crate::error::copy_io);
         st.taken |= e.is_some();
         e
     }
@@ -309,7 +309,7 @@ impl HelperDone {
         match &st.outcome {
             Some(err) => Poll::Ready(match err {
                 Some(e) => {
-                    let e = copy_error(e);
+                    let e = crate::error::copy_io(e);
                     st.taken = true;
                     Err(e.into())
                 }
@@ -348,14 +348,6 @@ impl Drop for HelperDone {
                 self.name
             );
         }
-    }
-}
-
-/// `e` again (an `io::Error` cannot be cloned): its errno, else its kind and text.
-fn copy_error(e: &io::Error) -> io::Error {
-    match e.raw_os_error() {
-        Some(errno) => io::Error::from_raw_os_error(errno),
-        None => io::Error::new(e.kind(), e.to_string()),
     }
 }
 

@@ -25,6 +25,7 @@ use std::io;
 use super::lifecycle::{Life, Reading, State};
 use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
+use crate::error::OsText;
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
 use crate::protocol::Called;
@@ -140,13 +141,17 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         if report {
             self.protocol().lp().call_exception_handler(
                 &ExceptionContext::new(message)
-                    .with_exception(Box::new(io::Error::new(err.kind(), err.to_string())))
+                    .with_exception(Box::new(crate::error::copy_io(&err)))
                     .with_detail("transport", id.to_string()),
             );
         } else if is_ordinary_disconnect(&err) {
-            log::debug!(target: "asyncio", "{} {id}: {message}: {err}", Self::LOG_NAME);
+            log::debug!(target: "asyncio", "{} {id}: {message}: {}", Self::LOG_NAME, OsText(&err));
         } else {
-            crate::event_loop::debug::warning!("{} {id}: {message}: {err}", Self::LOG_NAME);
+            crate::event_loop::debug::warning!(
+                "{} {id}: {message}: {}",
+                Self::LOG_NAME,
+                OsText(&err)
+            );
         }
         self.force_close(Some(err));
     }
