@@ -19,7 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
-use std::task::{Poll, Waker};
+use std::task::Poll;
 
 use crate::error::Error;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
@@ -30,6 +30,7 @@ use crate::transport::life_path::LifePath;
 use crate::transport::listener::Listener;
 use crate::transport::socket::{ConnectionTracker, Socket, SocketTransport};
 use crate::transport::Address;
+use crate::wakers::{KeyedWakers, Withdraw};
 
 mod accept;
 mod create;
@@ -50,8 +51,8 @@ struct ServerInner {
     state: Cell<ServerState>,
     /// Live connections by transport id (L110). Weak: the server does not keep them alive.
     clients: RefCell<HashMap<u64, Weak<SocketTransport>>>,
-    /// `wait_closed` and `serve_forever` waiters (see [`Waiters`]).
-    waiters: RefCell<Waiters>,
+    /// `wait_closed` and `serve_forever` waiters, each under its own key (D12).
+    waiters: RefCell<KeyedWakers>,
     serving_forever: Cell<bool>,
     /// A Unix socket file to unlink on close if it still has this (device, inode) (L119).
     cleanup: RefCell<Option<(PathBuf, u64, u64)>>,
@@ -73,47 +74,6 @@ enum ServerState {
     Serving,
     /// `close` was called: the listeners are closed; nothing starts it again.
     Closed,
-}
-
-/// The tasks waiting in `wait_closed` or `serve_forever`, each under its own key. Invariant:
-/// a key is never reused, so a wait whose waker `wake_all` took files a fresh one.
-#[derive(Default)]
-struct Waiters {
-    next_key: u64,
-    by_key: HashMap<u64, Waker>,
-}
-
-/// One wait's place in [`Waiters`]; dropping it removes the waker still filed there.
-struct WaiterKey<'a> {
-    inner: &'a ServerInner,
-    key: Cell<Option<u64>>,
-}
-
-impl WaiterKey<'_> {
-    fn file(&self, waker: &Waker) {
-        let mut waiters = self.inner.waiters.borrow_mut();
-        if let Some(filed) = self.key.get().and_then(|k| waiters.by_key.get_mut(&k)) {
-            if !filed.will_wake(waker) {
-                let old = std::mem::replace(filed, waker.clone());
-                drop(waiters);
-                drop(old); // after the borrow: dropping a waker may run code
-            }
-            return;
-        }
-        let key = waiters.next_key;
-        waiters.next_key += 1;
-        waiters.by_key.insert(key, waker.clone());
-        self.key.set(Some(key));
-    }
-}
-
-impl Drop for WaiterKey<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            let waker = self.inner.waiters.borrow_mut().by_key.remove(&key);
-            drop(waker); // after the borrow: dropping a waker may run code
-        }
-    }
 }
 
 impl ConnectionTracker for ServerInner {
@@ -144,8 +104,8 @@ impl ServerInner {
     }
 
     pub(super) fn wake_all(&self) {
-        let waiters = std::mem::take(&mut self.waiters.borrow_mut().by_key);
-        for w in waiters.into_values() {
+        let waiters = self.waiters.borrow_mut().take();
+        for w in waiters {
             w.wake();
         }
     }
@@ -154,17 +114,17 @@ impl ServerInner {
     /// waker is filed under one key for the whole wait: polled again it is replaced, not
     /// added, and dropping the wait (a `timeout`, D12) takes it out.
     async fn wait_until(&self, done: impl Fn(&ServerInner) -> bool) {
-        let key = WaiterKey {
-            inner: self,
-            key: Cell::new(None),
-        };
+        let mut wait = Withdraw::new(|key| {
+            let waker = self.waiters.borrow_mut().remove(key);
+            drop(waker); // after the borrow: dropping a waker may run code
+        });
         poll_fn(|cx| {
             if done(self) {
-                Poll::Ready(())
-            } else {
-                key.file(cx.waker());
-                Poll::Pending
+                return Poll::Ready(());
             }
+            let old = self.waiters.borrow_mut().file(&mut wait.key, cx.waker());
+            drop(old);
+            Poll::Pending
         })
         .await
     }
