@@ -206,12 +206,18 @@ both!(
             .stdin(Stdio::Pipe)
             .stdout(Stdio::Pipe)
             .await?;
+        // Up to the exit under a first waker: the threaded watcher wakes it from its thread,
+        // which may still hold it for an instant after the wake-up it gave.
+        let exit = util::Probe::new();
+        {
+            let mut wait = std::pin::pin!(proc.wait());
+            exit.drive(wait.as_mut(), || proc.returncode().is_some())
+                .await;
+        }
+        // The exit known, a wait files its waker only with the stdout pipe.
         let probe = util::Probe::new();
         {
             let mut wait = std::pin::pin!(proc.wait());
-            probe
-                .drive(wait.as_mut(), || proc.returncode().is_some())
-                .await;
             assert!(probe.poll(wait.as_mut()).is_pending(), "stdout is open");
         }
         assert_eq!(std::sync::Arc::strong_count(&probe), 1, "waker kept");
