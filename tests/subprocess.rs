@@ -558,6 +558,30 @@ fn stdio_stdout_is_for_stderr_only_and_limit_zero_is_refused() {
     });
 }
 
+// CPython's test_subprocess ProcessTestCase.test_invalid_env: a variable name with `=` is
+// ValueError("illegal environment variable name"), before anything starts. It used to start
+// the child with `A=B=x` in its environment, which the child reads as `A` set to `B=x`.
+#[test]
+fn env_name_with_an_equals_sign_is_invalid_argument() {
+    util::run_fresh(BOUND, async {
+        let r = create_subprocess_exec("true", [] as [&str; 0])
+            .env("FRUIT=ORANGE", "lemon")
+            .await;
+        match r {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "illegal environment variable name"),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+        // A value may hold `=`.
+        let proc = create_subprocess_shell("printf %s \"$FRUIT\"")
+            .env("FRUIT", "ORANGE=lemon")
+            .stdout(Stdio::Pipe)
+            .await?;
+        assert_eq!(proc.communicate(None).await?.0, b"ORANGE=lemon");
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn communicate_input_without_a_stdin_pipe_is_invalid_argument() {
     util::run_fresh(BOUND, async {
