@@ -240,6 +240,77 @@ fn test_close_by_drop() {
     assert!(is_default(libc::SIGUSR1));
 }
 
+// CPython's test_remove_signal_handler, test_remove_signal_handler_2 and
+// test_add_signal_handler_install_error2/3: the wake-up fd is let go (`set_wakeup_fd(-1)`) when
+// the last handler goes, by a removal or a failed install, and kept while another handler is
+// left. Here that is the loop's signal pipe and its registration: kept, it counted as work
+// left (`run_once` said true, so `while lp.run_once(None)? {}` blocked for ever on a loop with
+// nothing to do) and held two descriptors until the loop closed.
+#[test]
+fn test_remove_signal_handler_releases_the_pipe_with_the_last_handler() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let io = || lp.stats().io_registrations;
+    assert_eq!(io(), 0);
+    lp.add_signal_handler(libc::SIGUSR1, || ()).unwrap();
+    lp.add_signal_handler(libc::SIGUSR2, || ()).unwrap();
+    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    assert_eq!(io(), 1, "kept while SIGUSR2's handler is left");
+    assert!(lp.add_signal_handler(libc::SIGKILL, || ()).is_err());
+    assert_eq!(
+        io(),
+        1,
+        "a failed install keeps the pipe of the other handlers"
+    );
+    assert!(lp.remove_signal_handler(libc::SIGUSR2).unwrap());
+    assert_eq!(io(), 0, "the last removal let the pipe go");
+    assert!(
+        !lp.run_once(Some(Duration::ZERO)).unwrap(),
+        "nothing left to do"
+    );
+    assert!(lp.add_signal_handler(libc::SIGSTOP, || ()).is_err());
+    assert_eq!(io(), 0, "a failed first install leaves no pipe");
+    // A later handler makes a new pipe and works.
+    let stopper = lp.handle();
+    lp.add_signal_handler(libc::SIGUSR1, move || stopper.stop())
+        .unwrap();
+    raise(libc::SIGUSR1);
+    run_until_stopped(&lp);
+    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    assert_eq!(io(), 0);
+    assert!(is_default(libc::SIGUSR1) && is_default(libc::SIGUSR2));
+}
+
+// A replaced handler is dropped once the new one is fully installed: its drop may remove that
+// very signal (here its captures do), and the removal must then undo the whole install. It
+// used to run between the handler table and the disposition: the new handler left the table,
+// then the install went on and set our disposition for a signal with no handler, which no
+// removal and no close ever restored.
+#[test]
+fn a_replaced_handler_whose_drop_removes_the_signal_leaves_the_default_disposition() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    struct RemovesOnDrop(asyncio::LoopHandle);
+    impl Drop for RemovesOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.remove_signal_handler(libc::SIGUSR1);
+        }
+    }
+    let owned = RemovesOnDrop(lp.handle());
+    lp.add_signal_handler(libc::SIGUSR1, move || {
+        let _ = &owned;
+    })
+    .unwrap();
+    lp.add_signal_handler(libc::SIGUSR1, || ()).unwrap();
+    assert!(
+        !lp.remove_signal_handler(libc::SIGUSR1).unwrap(),
+        "the replaced handler's drop removed SIGUSR1's handler"
+    );
+    assert!(is_default(libc::SIGUSR1), "no handler, so SIG_DFL");
+    lp.close().unwrap();
+    assert!(is_default(libc::SIGUSR1), "SIG_DFL after close");
+}
+
 #[test]
 fn handler_panic_goes_to_the_exception_handler() {
     let _serial = util::serial();

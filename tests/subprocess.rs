@@ -206,12 +206,18 @@ both!(
             .stdin(Stdio::Pipe)
             .stdout(Stdio::Pipe)
             .await?;
+        // Up to the exit under a first waker: the threaded watcher wakes it from its thread,
+        // which may still hold it for an instant after the wake-up it gave.
+        let exit = util::Probe::new();
+        {
+            let mut wait = std::pin::pin!(proc.wait());
+            exit.drive(wait.as_mut(), || proc.returncode().is_some())
+                .await;
+        }
+        // The exit known, a wait files its waker only with the stdout pipe.
         let probe = util::Probe::new();
         {
             let mut wait = std::pin::pin!(proc.wait());
-            probe
-                .drive(wait.as_mut(), || proc.returncode().is_some())
-                .await;
             assert!(probe.poll(wait.as_mut()).is_pending(), "stdout is open");
         }
         assert_eq!(std::sync::Arc::strong_count(&probe), 1, "waker kept");
@@ -550,6 +556,30 @@ fn stdio_stdout_is_for_stderr_only_and_limit_zero_is_refused() {
             .await;
         assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
     });
+}
+
+// CPython's test_subprocess ProcessTestCase.test_invalid_env: a variable name with `=` is
+// ValueError("illegal environment variable name"), before anything starts. It used to start
+// the child with `A=B=x` in its environment, which the child reads as `A` set to `B=x`.
+#[test]
+fn env_name_with_an_equals_sign_is_invalid_argument() {
+    util::run_fresh(BOUND, async {
+        let r = create_subprocess_exec("true", [] as [&str; 0])
+            .env("FRUIT=ORANGE", "lemon")
+            .await;
+        match r {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "illegal environment variable name"),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+        // A value may hold `=`.
+        let proc = create_subprocess_shell("printf %s \"$FRUIT\"")
+            .env("FRUIT", "ORANGE=lemon")
+            .stdout(Stdio::Pipe)
+            .await?;
+        assert_eq!(proc.communicate(None).await?.0, b"ORANGE=lemon");
+        Ok::<_, Error>(())
+    })
+    .unwrap();
 }
 
 #[test]

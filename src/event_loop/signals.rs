@@ -13,7 +13,9 @@
 //!
 //! Ground rules: dispositions are process-global, so a signal belongs to the loop that last
 //! added a handler for it (as with CPython's single wake-up fd, the latest loop wins). Removing a
-//! handler, or closing the loop, restores `SIG_DFL` before the pipe is closed. Unlike CPython,
+//! handler, or closing the loop, restores `SIG_DFL` before the pipe is closed; the pipe goes
+//! with the last handler (CPython's `set_wakeup_fd(-1)`), so a loop without handlers holds no
+//! registration for signals. Unlike CPython,
 //! any thread may add handlers: Linux has no main-thread rule for `sigaction`, and the pipe
 //! works whichever thread the kernel interrupts. `asyncio::run` still installs its SIGINT
 //! handler only on the main thread, as CPython's `Runner` does.
@@ -245,6 +247,10 @@ impl Handlers {
         self.0.iter().map(|(s, ..)| s)
     }
 
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// `sig` was read from the pipe: counted for its handler, which is returned to queue.
     fn deliver(&mut self, sig: i32) -> Option<Rc<dyn Fn()>> {
         let entry = self.0.iter_mut().find(|(s, ..)| *s == sig)?;
@@ -400,8 +406,6 @@ impl LoopHandle {
             let replaced = s.handlers.insert(sig, Rc::new(f));
             (s.write.as_raw_fd(), replaced)
         };
-        // Dropped after the borrow: the replaced handler's captures may use the loop on drop.
-        drop(replaced);
         let previous = WAKEUP[sig as usize].swap(write_fd, Ordering::AcqRel);
         if let Err(e) = set_disposition(sig, true) {
             WAKEUP[sig as usize].store(previous, Ordering::Release);
@@ -409,12 +413,16 @@ impl LoopHandle {
                 let mut signals = self.inner.signals.borrow_mut();
                 signals.as_mut().and_then(|s| s.handlers.remove(&sig))
             };
-            drop(removed);
+            self.release_signal_pipe(true);
+            drop((removed, replaced));
             if e.raw_os_error() == Some(libc::EINVAL) {
                 return Err(Error::invalid_state(format!("sig {sig} cannot be caught")));
             }
             return Err(e.into());
         }
+        // Dropped last, outside the borrow and once the install is whole: the replaced
+        // handler's captures may use the loop on drop, even remove this very signal.
+        drop(replaced);
         Ok(())
     }
 
@@ -447,14 +455,19 @@ impl LoopHandle {
         let Some(handler) = removed else {
             return Ok(false);
         };
-        drop(handler);
         // Only if the signal is still ours: a later loop may have taken it over.
-        if WAKEUP[sig as usize]
+        let restored = if WAKEUP[sig as usize]
             .compare_exchange(write_fd, -1, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            set_disposition(sig, false)?;
-        }
+            set_disposition(sig, false)
+        } else {
+            Ok(())
+        };
+        // CPython's `set_wakeup_fd(-1)` once no handler is left.
+        self.release_signal_pipe(true);
+        drop(handler); // last: its captures may use the loop on drop
+        restored?;
         Ok(true)
     }
 
@@ -473,7 +486,19 @@ impl LoopHandle {
         for sig in sigs {
             let _ = self.remove_signal_handler(sig);
         }
-        let signals = self.inner.signals.borrow_mut().take();
+        self.release_signal_pipe(false);
+    }
+
+    /// Deregisters and closes the pipe (`if_unused`: only when no handler is left, so no
+    /// `WAKEUP` slot names it any more).
+    fn release_signal_pipe(&self, if_unused: bool) {
+        let signals = {
+            let mut signals = self.inner.signals.borrow_mut();
+            match signals.as_ref() {
+                Some(s) if if_unused && !s.handlers.is_empty() => None,
+                _ => signals.take(),
+            }
+        };
         if let Some(s) = signals {
             self.inner
                 .deregister(s.key, &mut SourceFd(&s.read.as_raw_fd()));

@@ -26,6 +26,7 @@ use std::fs::{File, OpenOptions};
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::pin::{pin, Pin};
@@ -291,7 +292,8 @@ impl CreateSubprocess {
         self
     }
 
-    /// Sets one environment variable for the child (Python's `env=`, one entry at a time).
+    /// Sets one environment variable for the child (Python's `env=`, one entry at a time). A
+    /// name holding `=` makes the creation fail with `InvalidArgument`, as in Python.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.cmd.env(key, value);
         self
@@ -357,6 +359,14 @@ impl CreateSubprocess {
 
     async fn run(mut self) -> Result<Process, Error> {
         ReaderState::new(self.limit)?; // the limit is checked before anything starts
+                                       // As Popen: the OS would take the first `=` as the end of the name.
+        if self
+            .cmd
+            .get_envs()
+            .any(|(k, _)| k.as_bytes().contains(&b'='))
+        {
+            return Err(Error::invalid_argument("illegal environment variable name"));
+        }
         let lp = crate::event_loop::get_running_loop()?;
         let mut stdin = Ends::open(self.stdin, Which::Stdin, None)?;
         let mut stdout = Ends::open(self.stdout, Which::Stdout, None)?;
@@ -399,7 +409,8 @@ impl IntoFuture for CreateSubprocess {
     /// # Errors
     /// `Error::Io` if the program cannot be started (`NotFound` with its errno when it does
     /// not exist, `PermissionDenied` when it is not executable) or a pipe cannot be made;
-    /// `InvalidArgument` for a zero limit or [`Stdio::Stdout`] given for stdin or stdout;
+    /// `InvalidArgument` for a zero limit, [`Stdio::Stdout`] given for stdin or stdout, or an
+    /// environment variable name with `=`;
     /// `InvalidState` outside a running loop.
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
