@@ -358,8 +358,9 @@ impl CreateSubprocess {
     }
 
     async fn run(mut self) -> Result<Process, Error> {
-        ReaderState::new(self.limit)?; // the limit is checked before anything starts
-                                       // As Popen: the OS would take the first `=` as the end of the name.
+        // The limit and the environment's names are checked before anything starts; a name
+        // with `=` is refused as Popen does (the OS would end the name at the first `=`).
+        ReaderState::new(self.limit)?;
         if self
             .cmd
             .get_envs()
