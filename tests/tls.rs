@@ -815,6 +815,67 @@ fn alpn_negotiated_on_both_sides() {
     });
 }
 
+/// Python's `set_alpn_protocols` refuses a name of 0 or more than 255 bytes ("ALPN protocols
+/// must be 1 to 255 in length"). Here the configuration is rustls', so the rule is checked
+/// where it is used, before any byte is sent: before, an empty name panicked inside rustls as
+/// the ClientHello was built, and a 256-byte one went out with a wrapped length (the server
+/// answered decode_error). A server's list is checked before binding.
+#[test]
+fn alpn_names_outside_1_to_255_bytes_are_refused_before_any_io() {
+    // A listener that never accepts: the TCP connect completes in its backlog, nothing answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let expect = "ALPN protocols must be 1 to 255 in length";
+    run(async move {
+        let certs = Certs::get();
+        for bad in [&b""[..], &[b'a'; 256][..]] {
+            let client = certs.client_config(&[b"h2", bad]);
+            let e = asyncio::open_connection("127.0.0.1", port)
+                .ssl(client.clone())
+                .server_hostname("localhost")
+                .await
+                .expect_err("a bad ALPN name");
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            assert_eq!(e.to_string(), expect);
+            let lp = asyncio::get_running_loop()?;
+            let (plain, protocol) = lp
+                .create_connection(Recorder::default, "127.0.0.1", port)
+                .await?;
+            let e = lp
+                .start_tls(&plain, protocol, client, false)
+                .await
+                .expect_err("a bad ALPN name, start_tls");
+            assert_eq!(e.to_string(), expect);
+            let (plain, protocol) = lp
+                .create_connection(Recorder::default, "127.0.0.1", port)
+                .await?;
+            let e = lp
+                .start_tls(&plain, protocol, certs.server_config(&[bad]), true)
+                .ssl_handshake_timeout(Duration::from_secs(2))
+                .await
+                .expect_err("a bad ALPN name, server-side start_tls");
+            assert_eq!(e.to_string(), expect);
+            let e = asyncio::start_server(echo, "127.0.0.1", 0)
+                .ssl(certs.server_config(&[bad]))
+                .await
+                .expect_err("a bad ALPN name, server");
+            assert_eq!(e.to_string(), expect);
+        }
+        // The limits themselves are fine: 1 and 255 bytes.
+        let (server, port) = tls_echo_server(&[&[b'a'; 255], b"x"]).await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[&[b'a'; 255]]))
+            .await?;
+        assert_eq!(writer.transport().alpn_protocol(), Some(vec![b'a'; 255]));
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+    drop(silent);
+}
+
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {

@@ -825,11 +825,26 @@ pub(crate) struct ClientSetup {
     pub(crate) server_hostname: Option<String>,
 }
 
+/// Python's `set_alpn_protocols` rule: every name 1 to 255 bytes. rustls takes any list and
+/// panics on an empty name as it builds a ClientHello (a longer one goes out with a wrapped
+/// length), so a configuration is checked before it is used.
+pub(crate) fn check_alpn(protocols: &[Vec<u8>]) -> Result<(), Error> {
+    if protocols.iter().any(|p| p.is_empty() || p.len() > 255) {
+        return Err(Error::invalid_argument(
+            "ALPN protocols must be 1 to 255 in length",
+        ));
+    }
+    Ok(())
+}
+
 /// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48).
 pub(crate) fn client_setup(
     ssl: EnabledTls<'_>,
     server_hostname: ServerHostname,
 ) -> Result<ClientSetup, Error> {
+    if let EnabledTls::Config(c) = ssl {
+        check_alpn(&c.alpn_protocols)?;
+    }
     match server_hostname {
         ServerHostname::Name(n) => {
             let name = ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
