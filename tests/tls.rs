@@ -876,6 +876,72 @@ fn alpn_names_outside_1_to_255_bytes_are_refused_before_any_io() {
     drop(silent);
 }
 
+/// A PEM file that cannot be read is the OSError Python raises for it (`load_cert_chain`,
+/// `load_verify_locations`, `create_default_context(cafile=…)`: `FileNotFoundError(2, …)`,
+/// `IsADirectoryError(21, …)`): the errno survives in `raw_os_error()`, and the text leads with
+/// it and names the file. Before, the error was rewrapped with the path and lost its errno.
+#[test]
+fn unreadable_pem_files_keep_their_errno_and_name_the_file() {
+    let dir = util::temp_dir("pem-errno");
+    let missing = dir.join("missing.pem");
+    let certs = Certs::get();
+    let cases: [(&str, Result<(), Error>, &std::path::Path, i32); 6] = [
+        (
+            "load_certs",
+            asyncio::tls::load_certs(&missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "load_private_key",
+            asyncio::tls::load_private_key(&missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "client_config_with_roots",
+            asyncio::tls::client_config_with_roots(&missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "server_config, key",
+            asyncio::tls::server_config(&certs.cert, &missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "load_certs, a directory",
+            asyncio::tls::load_certs(&*dir).map(drop),
+            &dir,
+            libc::EISDIR,
+        ),
+        (
+            "server_config, a directory",
+            asyncio::tls::server_config(&*dir, &certs.key).map(drop),
+            &dir,
+            libc::EISDIR,
+        ),
+    ];
+    for (what, r, path, errno) in cases {
+        let e = r.expect_err(what);
+        assert!(matches!(e, Error::Io(_)), "{what}: {e:?}");
+        assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e:?}");
+        assert_eq!(
+            e.kind(),
+            io::Error::from_raw_os_error(errno).kind(),
+            "{what}"
+        );
+        let text = io::Error::from_raw_os_error(errno).to_string();
+        let strerror = text.split(" (os error").next().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!("[Errno {errno}] {strerror}: '{}'", path.display()),
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {

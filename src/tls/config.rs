@@ -28,7 +28,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use crate::error::{Error, TlsError};
+use crate::error::{strerror, Error, OsError, TlsError};
 
 /// What `ssl=` means on a client: Python's `ssl=False`, `ssl=True` or `ssl=<SSLContext>`.
 ///
@@ -176,9 +176,11 @@ impl From<ServerConfig> for TlsContext {
 fn pem_error(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> Error {
     use rustls::pki_types::pem::Error as Pem;
     match e {
-        Pem::Io(io) => Error::Io(io::Error::new(
-            io.kind(),
-            format!("{}: {io}", path.display()),
+        // Python's OSError for the file: `[Errno 2] No such file or directory: '<path>'`, the
+        // errno kept for `raw_os_error()`.
+        Pem::Io(io) => Error::Io(OsError::io(
+            &io,
+            format!("{}: '{}'", strerror(&io), path.display()),
         )),
         Pem::NoItemsFound => {
             Error::invalid_argument(format!("no {what} found in {}", path.display()))
@@ -193,8 +195,9 @@ fn pem_error(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> Error
 /// [`server_config`], or a CA bundle.
 ///
 /// # Errors
-/// `Error::Io` (kind `NotFound`, the path in the message) if the file cannot be read;
-/// [`Error::InvalidArgument`] if it holds no certificate or bad PEM.
+/// `Error::Io` if the file cannot be read, with the failure's kind and OS error number
+/// ([`Error::raw_os_error`]) and the path in the message (`[Errno 2] No such file or
+/// directory: '<path>'`); [`Error::InvalidArgument`] if it holds no certificate or bad PEM.
 ///
 /// # Examples
 ///
@@ -229,7 +232,7 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 /// Reads the first private key (PKCS#8, PKCS#1 RSA or SEC1 EC) of a PEM file.
 ///
 /// # Errors
-/// `Error::Io` (kind `NotFound`, the path in the message) if the file cannot be read;
+/// `Error::Io` if the file cannot be read, as for [`load_certs`];
 /// [`Error::InvalidArgument`] if it holds no key or bad PEM.
 ///
 /// # Examples
