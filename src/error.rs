@@ -580,12 +580,17 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// A certificate refusal in a sentence that says what is wrong and what to do (issue #14):
+/// A certificate refusal, or a key that does not fit its certificate, in a sentence that says
+/// what is wrong and what to do (issue #14):
 /// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
 /// source. `None` for errors rustls already states plainly.
 #[cfg(feature = "tls")]
 fn plain_words(e: &rustls::Error) -> Option<String> {
     use rustls::CertificateError as C;
+    if let rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) = e {
+        // `server_config` (Python's `load_cert_chain`): OpenSSL's KEY_VALUES_MISMATCH.
+        return Some("key values mismatch: the private key does not belong to the certificate it is loaded with (the first one of the chain file, which must be the server's own certificate, not its CA); give the key made with that certificate".into());
+    }
     let rustls::Error::InvalidCertificate(c) = e else {
         return None;
     };

@@ -942,6 +942,40 @@ fn unreadable_pem_files_keep_their_errno_and_name_the_file() {
     }
 }
 
+/// A key that does not belong to the certificate is refused when the configuration is made,
+/// as Python's `load_cert_chain` does (`[X509: KEY_VALUES_MISMATCH] key values mismatch`), in
+/// words a newcomer can act on; before, the text was rustls' `keys may not be consistent:
+/// KeyMismatch`. The same holds for a chain file that starts with its CA instead of the leaf.
+#[test]
+fn a_key_that_does_not_match_the_certificate_is_refused_in_plain_words() {
+    let certs = Certs::get();
+    let dir = util::temp_dir("key-mismatch");
+    let ca_first = dir.join("ca-first.pem");
+    let chain = std::fs::read_to_string(&certs.ca).unwrap()
+        + &std::fs::read_to_string(&certs.cert).unwrap();
+    std::fs::write(&ca_first, chain).unwrap();
+    for (cert, key) in [(&certs.cert, &certs.client_key), (&ca_first, &certs.key)] {
+        let e = asyncio::tls::server_config(cert, key).expect_err("a key of another certificate");
+        let t = tls_err(&e);
+        assert!(
+            matches!(
+                t.rustls_error(),
+                Some(rustls::Error::InconsistentKeys(
+                    rustls::InconsistentKeys::KeyMismatch
+                ))
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("key values mismatch: "), "{text}");
+        assert!(
+            text.contains("does not belong to the certificate"),
+            "{text}"
+        );
+        assert!(!text.contains("KeyMismatch"), "no rustls jargon: {text}");
+    }
+}
+
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {
