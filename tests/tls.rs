@@ -302,6 +302,13 @@ fn t8_t49_wrong_host_name_refused() {
             "{e:?}"
         );
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        // The names the certificate is for, as a user writes them (before: rustls' Debug forms,
+        // `DnsName("localhost"), IpAddress(127.0.0.1)`).
+        assert_eq!(
+            e.to_string(),
+            "certificate verify failed: the certificate is for localhost, 127.0.0.1, not for \
+             \"example.com\"; connect with one of those names, or set server_hostname to one"
+        );
         server.close();
         server.wait_closed().await;
         Ok(())
