@@ -983,6 +983,56 @@ fn a_key_that_does_not_match_the_certificate_is_refused_in_plain_words() {
     }
 }
 
+/// A password-protected key (PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's traditional
+/// `Proc-Type: 4,ENCRYPTED` form) cannot be used here (Python's `load_cert_chain` would ask
+/// for the password): the error says so and how to decrypt it. Before, the first read "no
+/// private key found" and the second "not a valid PEM file: base64 decode error:
+/// InvalidCharacter(45)".
+#[test]
+fn an_encrypted_private_key_is_named_as_such() {
+    let dir = util::temp_dir("encrypted-key");
+    let body = "MIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n";
+    let pkcs8 = dir.join("pkcs8.pem");
+    std::fs::write(
+        &pkcs8,
+        format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{body}-----END ENCRYPTED PRIVATE KEY-----\n"
+        ),
+    )
+    .unwrap();
+    let traditional = dir.join("traditional.pem");
+    std::fs::write(
+        &traditional,
+        format!(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+             DEK-Info: AES-256-CBC,E7ABC1C3656691E1B4851013642688A7\n\n{body}\
+             -----END RSA PRIVATE KEY-----\n"
+        ),
+    )
+    .unwrap();
+    for path in [&pkcs8, &traditional] {
+        for e in [
+            asyncio::tls::load_private_key(path).map(drop).unwrap_err(),
+            asyncio::tls::server_config(&Certs::get().cert, path)
+                .map(drop)
+                .unwrap_err(),
+        ] {
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "the private key in {0} is encrypted (password-protected), which is not \
+                     supported: decrypt it first, e.g. openssl pkey -in {0} -out key.pem",
+                    path.display()
+                )
+            );
+        }
+    }
+    // A file with no key at all still says that.
+    let e = asyncio::tls::load_private_key(&Certs::get().cert).unwrap_err();
+    assert!(e.to_string().starts_with("no private key found in "), "{e}");
+}
+
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {

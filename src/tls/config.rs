@@ -233,7 +233,8 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 ///
 /// # Errors
 /// `Error::Io` if the file cannot be read, as for [`load_certs`];
-/// [`Error::InvalidArgument`] if it holds no key or bad PEM.
+/// [`Error::InvalidArgument`] if it holds no key, bad PEM, or a password-protected key
+/// (not supported: decrypt it first).
 ///
 /// # Examples
 ///
@@ -252,7 +253,27 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 /// ```
 pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>, Error> {
     let path = path.as_ref();
-    PrivateKeyDer::from_pem_file(path).map_err(|e| pem_error(path, "private key", e))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        rustls::pki_types::pem::Error::Io(_) => pem_error(path, "private key", e),
+        // The PEM reader skips an `ENCRYPTED PRIVATE KEY` and fails on the headers of the
+        // traditional form: neither error would say what is wrong.
+        _ if is_encrypted_key(path) => Error::invalid_argument(format!(
+            "the private key in {0} is encrypted (password-protected), which is not supported: \
+             decrypt it first, e.g. openssl pkey -in {0} -out key.pem",
+            path.display()
+        )),
+        _ => pem_error(path, "private key", e),
+    })
+}
+
+/// Whether the PEM file at `path` holds a password-protected key (PKCS#8's `ENCRYPTED PRIVATE
+/// KEY`, or OpenSSL's traditional `Proc-Type: 4,ENCRYPTED`).
+fn is_encrypted_key(path: &Path) -> bool {
+    let Ok(text) = std::fs::read(path) else {
+        return false;
+    };
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED")
 }
 
 /// A client configuration that trusts exactly the CA certificates of one PEM file (Python's
