@@ -580,8 +580,8 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// A certificate refusal, or a key that does not fit its certificate, in a sentence that says
-/// what is wrong and what to do (issue #14):
+/// A certificate refusal, a key that does not fit its certificate, or a peer that does not
+/// speak TLS, in a sentence that says what is wrong and what to do (issue #14):
 /// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
 /// source. `None` for errors rustls already states plainly.
 #[cfg(feature = "tls")]
@@ -590,6 +590,10 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
     if let rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) = e {
         // `server_config` (Python's `load_cert_chain`): OpenSSL's KEY_VALUES_MISMATCH.
         return Some("key values mismatch: the private key does not belong to the certificate it is loaded with (the first one of the chain file, which must be the server's own certificate, not its CA); give the key made with that certificate".into());
+    }
+    if let rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) = e {
+        // The peer's bytes have no TLS record header: OpenSSL's WRONG_VERSION_NUMBER.
+        return Some("wrong version number: the peer sent bytes that are not TLS; is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)?".into());
     }
     let rustls::Error::InvalidCertificate(c) = e else {
         return None;

@@ -315,6 +315,48 @@ fn t8_t49_wrong_host_name_refused() {
     });
 }
 
+/// A TLS client at a port that speaks plain text (an HTTP server, SMTP before STARTTLS),
+/// the commonest first mistake: Python says `[SSL: WRONG_VERSION_NUMBER] wrong version
+/// number`; ours says that and what it means. Before, the text was rustls' `received corrupt
+/// message of type InvalidContentType`.
+#[test]
+fn t8_a_tls_client_at_a_plain_text_port_is_told_so() {
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut tcp, _) = plain.accept().unwrap();
+        let mut hello = [0u8; 512];
+        let _ = std::io::Read::read(&mut tcp, &mut hello);
+        std::io::Write::write_all(&mut tcp, b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap();
+        tls_common::drain(&mut tcp);
+    });
+    let e = asyncio::run(asyncio::timeout(
+        BOUND,
+        refused(Certs::get().client_config(&[]), port, "localhost"),
+    ))
+    .expect("loop")
+    .expect("bounded");
+    let t = tls_err(&e);
+    assert!(
+        matches!(
+            t.rustls_error(),
+            Some(rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType
+            ))
+        ),
+        "{e:?}"
+    );
+    assert!(!t.is_certificate_error());
+    let text = e.to_string();
+    assert!(text.starts_with("wrong version number: "), "{text}");
+    assert!(text.contains("not TLS"), "{text}");
+    assert!(
+        !text.contains("InvalidContentType"),
+        "no rustls jargon: {text}"
+    );
+    peer.join().unwrap();
+}
+
 #[test]
 fn t8_t49_unknown_ca_refused() {
     run(async {
