@@ -8,10 +8,13 @@
 //! failure is an [`Error`] naming the file or the rule, never a panic.
 //!
 //! Roots of `ssl(true)`, as OpenSSL's default verify paths find them: the PEM bundle named by
-//! `SSL_CERT_FILE`, and the PEM files in the directories of `SSL_CERT_DIR` (colon-separated).
-//! With neither set, the system bundle (`/etc/ssl/certs/ca-certificates.crt` on Debian, or the
-//! Red Hat / SUSE / Alpine equivalents), else every PEM file in `/etc/ssl/certs`. The default
-//! configuration is built once per thread and per value of those two variables.
+//! `SSL_CERT_FILE`, else the system bundle (`/etc/ssl/certs/ca-certificates.crt` on Debian,
+//! or the Red Hat / SUSE / Alpine equivalents); and the PEM files in the directories of
+//! `SSL_CERT_DIR` (colon-separated), so that directory adds to the bundle. With no bundle and
+//! no `SSL_CERT_DIR`, every PEM file in `/etc/ssl/certs`. (OpenSSL also searches that
+//! directory when `SSL_CERT_FILE` is set; here the file then names every root besides
+//! `SSL_CERT_DIR`'s.) The default configuration is built once per thread and per value of
+//! those two variables.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -359,8 +362,8 @@ pub fn server_config(
 }
 
 /// The configuration `ssl(true)` uses, freshly built so you can add to it (ALPN, a
-/// client certificate needs the builder instead): roots from `SSL_CERT_FILE` / `SSL_CERT_DIR`
-/// or the system bundle, host names checked.
+/// client certificate needs the builder instead): roots from `SSL_CERT_FILE` (else the system
+/// bundle) and the directories of `SSL_CERT_DIR`, host names checked.
 ///
 /// # Errors
 /// `Error::Io` if `SSL_CERT_FILE` names a missing file or no CA certificate is found at all.
@@ -392,23 +395,40 @@ const SYSTEM_BUNDLES: [&str; 4] = [
 const SYSTEM_CERT_DIR: &str = "/etc/ssl/certs";
 
 fn system_roots() -> Result<RootCertStore, Error> {
-    let mut roots = RootCertStore::empty();
     let file = std::env::var_os("SSL_CERT_FILE");
-    let dir = std::env::var_os("SSL_CERT_DIR");
-    if let Some(file) = &file {
-        roots.add_parsable_certificates(load_certs(Path::new(file))?);
+    let dirs = std::env::var_os("SSL_CERT_DIR");
+    let bundle = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file());
+    roots_from(
+        file.as_deref().map(Path::new),
+        dirs.as_deref(),
+        bundle,
+        Path::new(SYSTEM_CERT_DIR),
+    )
+}
+
+/// OpenSSL's default verify paths, as Python's `create_default_context` loads them: a file
+/// (`file`, i.e. `SSL_CERT_FILE`, else the system `bundle`) and directories (`dirs`, i.e.
+/// `SSL_CERT_DIR`, else `system_dir`), each variable replacing only its own default. The
+/// system directory is read only when there is no file at all: on the distributions of
+/// [`SYSTEM_BUNDLES`] it holds the bundle's certificates again.
+fn roots_from(
+    file: Option<&Path>,
+    dirs: Option<&std::ffi::OsStr>,
+    bundle: Option<&Path>,
+    system_dir: &Path,
+) -> Result<RootCertStore, Error> {
+    let mut roots = RootCertStore::empty();
+    if let Some(file) = file.or(bundle) {
+        roots.add_parsable_certificates(load_certs(file)?);
     }
-    if let Some(dir) = &dir {
-        for d in std::env::split_paths(dir) {
-            add_pem_dir(&mut roots, &d);
+    match dirs {
+        Some(dirs) => {
+            for d in std::env::split_paths(dirs) {
+                add_pem_dir(&mut roots, &d);
+            }
         }
-    }
-    if file.is_none() && dir.is_none() {
-        if let Some(bundle) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
-            roots.add_parsable_certificates(load_certs(bundle)?);
-        } else {
-            add_pem_dir(&mut roots, Path::new(SYSTEM_CERT_DIR));
-        }
+        None if file.or(bundle).is_none() => add_pem_dir(&mut roots, system_dir),
+        None => {}
     }
     if roots.is_empty() {
         return Err(Error::Io(io::Error::new(
@@ -1227,6 +1247,70 @@ mod tests {
             let r = verifier.verify_server_cert(good.der(), &[], &name, &[], UnixTime::now());
             assert!(r.is_err(), "{:?}: the chain was refused", refusal(0));
         }
+    }
+
+    /// T47: `ssl(true)`'s roots as OpenSSL's default verify paths find them (Python's
+    /// `create_default_context`): `SSL_CERT_FILE` replaces the system bundle, `SSL_CERT_DIR`
+    /// the system directory, each only its own. Before, setting `SSL_CERT_DIR` (to add a
+    /// private CA) dropped the system bundle too, and every public server became an unknown
+    /// issuer. Paths are passed in: no environment is changed.
+    #[test]
+    fn t47_ssl_cert_dir_adds_to_the_system_bundle_and_ssl_cert_file_replaces_it() {
+        let dir = std::env::temp_dir().join(format!("asyncio-tls-roots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (bundle_dir, extra_dir, system_dir) =
+            (dir.join("bundle"), dir.join("extra"), dir.join("system"));
+        for d in [&bundle_dir, &extra_dir, &system_dir] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let ca = |name: &str, at: &Path| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            std::fs::write(at, p.self_signed(&key).unwrap().pem()).unwrap();
+        };
+        let bundle = bundle_dir.join("ca-certificates.crt");
+        ca("system bundle", &bundle);
+        ca("private CA", &extra_dir.join("private.pem"));
+        ca("system directory", &system_dir.join("system.pem"));
+        let own = dir.join("own.pem");
+        ca("own bundle", &own);
+        let subjects = |r: RootCertStore| {
+            let mut names: Vec<String> = r
+                .roots
+                .iter()
+                .map(|a| String::from_utf8_lossy(a.subject.as_ref()).into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let has = |names: &[String], n: &str| names.iter().any(|s| s.ends_with(n));
+        let extra = extra_dir.as_os_str();
+        let system = system_dir.as_path();
+        // SSL_CERT_DIR alone: its CA besides the system bundle.
+        let r = subjects(roots_from(None, Some(extra), Some(&bundle), system).unwrap());
+        assert!(has(&r, "system bundle") && has(&r, "private CA"), "{r:?}");
+        assert_eq!(r.len(), 2, "{r:?}");
+        // SSL_CERT_FILE alone: it replaces the bundle.
+        let r = subjects(roots_from(Some(&own), None, Some(&bundle), system).unwrap());
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(has(&r, "own bundle"), "{r:?}");
+        // Both: the file and the directory.
+        let r = subjects(roots_from(Some(&own), Some(extra), Some(&bundle), system).unwrap());
+        assert!(has(&r, "own bundle") && has(&r, "private CA"), "{r:?}");
+        assert_eq!(r.len(), 2, "{r:?}");
+        // Neither: the bundle; without a bundle, the system directory.
+        let r = subjects(roots_from(None, None, Some(&bundle), system).unwrap());
+        assert!(has(&r, "system bundle") && r.len() == 1, "{r:?}");
+        let r = subjects(roots_from(None, None, None, system).unwrap());
+        assert!(has(&r, "system directory") && r.len() == 1, "{r:?}");
+        // SSL_CERT_DIR replaces the system directory: nothing there and no bundle is an error.
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let e = roots_from(None, Some(empty.as_os_str()), None, system).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
