@@ -599,7 +599,7 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         return None;
     };
     Some(match c {
-        C::UnknownIssuer => "certificate verify failed: the peer's certificate was not issued by an authority this side trusts (unknown issuer); give its CA (for a self-signed certificate, the certificate itself) as the trust anchor, e.g. asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE"
+        C::UnknownIssuer => "certificate verify failed: the peer's certificate was not issued by an authority this side trusts (unknown issuer); give its CA (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE, a server's (checking client certificates) in the roots of its client verifier"
             .into(),
         C::NotValidForNameContext { expected, presented } => {
             // WebPKI lists the subjectAltNames in Debug form: `DnsName("localhost")`,

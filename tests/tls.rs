@@ -1679,7 +1679,14 @@ fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
                 assert!(matches!(e, Error::Tls(_)), "{e:?}");
                 Ok(())
             },
-            |e| assert!(tls_err(e).is_certificate_error(), "{e:?}"),
+            |e| {
+                assert!(tls_err(e).is_certificate_error(), "{e:?}");
+                // The advice fits a server too: its trust anchors for clients are its client
+                // verifier's roots (before, it pointed at client-side helpers only).
+                let text = e.to_string();
+                assert!(text.contains("unknown issuer"), "{text}");
+                assert!(text.contains("roots of its client verifier"), "{text}");
+            },
         )
         .await
     });
