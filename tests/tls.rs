@@ -1075,6 +1075,44 @@ fn an_encrypted_private_key_is_named_as_such() {
     assert!(e.to_string().starts_with("no private key found in "), "{e}");
 }
 
+/// A name rustls cannot take is refused before any I/O, saying why. Python encodes an
+/// internationalized name to its IDNA form itself (`bücher.example` goes out as
+/// `xn--bcher-kva.example`); rustls takes ASCII names only, so the error says which form to
+/// give, also when the name came from the host (S6) rather than from `server_hostname`.
+/// Before, both read only `invalid server_hostname "…"`.
+#[test]
+fn s6_a_server_hostname_rustls_cannot_take_says_why() {
+    run(async {
+        let config = Certs::get().client_config(&[]);
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl(config.clone())
+            .server_hostname("bücher.example")
+            .await
+            .expect_err("not ASCII");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "invalid server_hostname \"bücher.example\": rustls takes ASCII names only; give an \
+             internationalized name in its IDNA (xn--) form"
+        );
+        let e = asyncio::open_connection("bücher.example", 9)
+            .ssl(config.clone())
+            .await
+            .expect_err("not ASCII, from the host");
+        assert!(e.to_string().contains("in its IDNA (xn--) form"), "{e}");
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl(config)
+            .server_hostname("a b")
+            .await
+            .expect_err("no DNS name");
+        assert_eq!(
+            e.to_string(),
+            "invalid server_hostname \"a b\": neither a DNS name nor an IP address"
+        );
+        Ok(())
+    });
+}
+
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {

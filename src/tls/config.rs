@@ -892,7 +892,16 @@ pub(crate) fn client_setup(
     match server_hostname {
         ServerHostname::Name(n) => {
             let name = ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
-                .map_err(|_| Error::invalid_argument(format!("invalid server_hostname {n:?}")))?
+                .map_err(|_| {
+                    let why = if n.is_ascii() {
+                        "neither a DNS name nor an IP address"
+                    } else {
+                        // Python encodes it with the `idna` codec; rustls takes ASCII only.
+                        "rustls takes ASCII names only; give an internationalized name in its \
+                         IDNA (xn--) form"
+                    };
+                    Error::invalid_argument(format!("invalid server_hostname {n:?}: {why}"))
+                })?
                 .to_owned();
             let config = match ssl {
                 EnabledTls::Default => default_config()?,
