@@ -605,27 +605,50 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// A certificate refusal in a sentence that says what is wrong and what to do (issue #14):
+/// A certificate refusal, a key that does not fit its certificate, or a peer that does not
+/// speak TLS, in a sentence that says what is wrong and what to do (issue #14):
 /// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
 /// source. `None` for errors rustls already states plainly.
 #[cfg(feature = "tls")]
 fn plain_words(e: &rustls::Error) -> Option<String> {
     use rustls::CertificateError as C;
+    if let rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) = e {
+        // `server_config` (Python's `load_cert_chain`): OpenSSL's KEY_VALUES_MISMATCH.
+        return Some("key values mismatch: the private key does not belong to the certificate it is loaded with (the first one of the chain file, which must be the server's own certificate, not its CA); give the key made with that certificate".into());
+    }
+    if let rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) = e {
+        // The peer's bytes have no TLS record header: OpenSSL's WRONG_VERSION_NUMBER.
+        return Some("wrong version number: the peer sent bytes that are not TLS; is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)?".into());
+    }
     let rustls::Error::InvalidCertificate(c) = e else {
         return None;
     };
     Some(match c {
-        C::UnknownIssuer => "certificate verify failed: the peer's certificate was not issued by an authority this side trusts (unknown issuer); give its CA (for a self-signed certificate, the certificate itself) as the trust anchor, e.g. asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE"
+        C::UnknownIssuer => "certificate verify failed: the peer's certificate was not issued by an authority this side trusts (unknown issuer); give its CA (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE, a server's (checking client certificates) in the roots of its client verifier"
             .into(),
-        C::NotValidForNameContext { expected, presented } => format!(
-            "certificate verify failed: the certificate is for {}, not for {:?}; connect with one of those names, or set server_hostname to one",
-            if presented.is_empty() {
-                "no name at all (it has no subjectAltName; CN is not used)".to_string()
-            } else {
-                presented.join(", ")
-            },
-            expected.to_str()
-        ),
+        C::NotValidForNameContext { expected, presented } => {
+            // WebPKI lists the subjectAltNames in Debug form: `DnsName("localhost")`,
+            // `IpAddress(127.0.0.1)`; keep the names (other kinds are no host names).
+            let names: Vec<&str> = presented
+                .iter()
+                .filter_map(|p| {
+                    let p = p.as_str();
+                    p.strip_prefix("DnsName(\"")
+                        .and_then(|n| n.strip_suffix("\")"))
+                        .or_else(|| p.strip_prefix("IpAddress(")?.strip_suffix(')'))
+                })
+                .collect();
+            format!(
+                "certificate verify failed: the certificate is for {}, not for {:?}; connect with one of those names, or set server_hostname to one",
+                if names.is_empty() {
+                    "no host name at all (it has no DNS or IP subjectAltName; CN is not used)"
+                        .to_string()
+                } else {
+                    names.join(", ")
+                },
+                expected.to_str()
+            )
+        }
         C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
             .into(),
         C::ExpiredContext { time, not_after } => format!(
@@ -847,6 +870,27 @@ mod tests {
         assert!(e.is_certificate_error());
         let e = TlsError::from_rustls(rustls::Error::DecryptError);
         assert!(e.source().is_none(), "rustls' text already: no repeat");
+        // The names a certificate is for, without WebPKI's Debug forms; no host name at all.
+        let wrong_name = |presented: &[&str]| {
+            TlsError::from_rustls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext {
+                    expected: rustls::pki_types::ServerName::try_from("example.com").unwrap(),
+                    presented: presented.iter().map(|p| p.to_string()).collect(),
+                },
+            ))
+            .to_string()
+        };
+        let e = wrong_name(&[
+            "DnsName(\"*.example.org\")",
+            "IpAddress(::1)",
+            "DirectoryName",
+        ]);
+        assert!(
+            e.contains("is for *.example.org, ::1, not for \"example.com\""),
+            "{e}"
+        );
+        let e = wrong_name(&["UniformResourceIdentifier(\"spiffe://a/b\")"]);
+        assert!(e.contains("is for no host name at all"), "{e}");
     }
 
     /// Issue #13: `Display` and `source()` never print one text twice in a chain.

@@ -302,10 +302,59 @@ fn t8_t49_wrong_host_name_refused() {
             "{e:?}"
         );
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        // The names the certificate is for, as a user writes them (before: rustls' Debug forms,
+        // `DnsName("localhost"), IpAddress(127.0.0.1)`).
+        assert_eq!(
+            e.to_string(),
+            "certificate verify failed: the certificate is for localhost, 127.0.0.1, not for \
+             \"example.com\"; connect with one of those names, or set server_hostname to one"
+        );
         server.close();
         server.wait_closed().await;
         Ok(())
     });
+}
+
+/// A TLS client at a port that speaks plain text (an HTTP server, SMTP before STARTTLS),
+/// the commonest first mistake: Python says `[SSL: WRONG_VERSION_NUMBER] wrong version
+/// number`; ours says that and what it means. Before, the text was rustls' `received corrupt
+/// message of type InvalidContentType`.
+#[test]
+fn t8_a_tls_client_at_a_plain_text_port_is_told_so() {
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut tcp, _) = plain.accept().unwrap();
+        let mut hello = [0u8; 512];
+        let _ = std::io::Read::read(&mut tcp, &mut hello);
+        std::io::Write::write_all(&mut tcp, b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap();
+        tls_common::drain(&mut tcp);
+    });
+    let e = asyncio::run(asyncio::timeout(
+        BOUND,
+        refused(Certs::get().client_config(&[]), port, "localhost"),
+    ))
+    .expect("loop")
+    .expect("bounded");
+    let t = tls_err(&e);
+    assert!(
+        matches!(
+            t.rustls_error(),
+            Some(rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType
+            ))
+        ),
+        "{e:?}"
+    );
+    assert!(!t.is_certificate_error());
+    let text = e.to_string();
+    assert!(text.starts_with("wrong version number: "), "{text}");
+    assert!(text.contains("not TLS"), "{text}");
+    assert!(
+        !text.contains("InvalidContentType"),
+        "no rustls jargon: {text}"
+    );
+    peer.join().unwrap();
 }
 
 #[test]
@@ -811,6 +860,255 @@ fn alpn_negotiated_on_both_sides() {
         assert_eq!(seen.borrow().as_deref(), Some(&b"http/1.1"[..]));
         server.close();
         server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// Python's `set_alpn_protocols` refuses a name of 0 or more than 255 bytes ("ALPN protocols
+/// must be 1 to 255 in length"). Here the configuration is rustls', so the rule is checked
+/// where it is used, before any byte is sent: before, an empty name panicked inside rustls as
+/// the ClientHello was built, and a 256-byte one went out with a wrapped length (the server
+/// answered decode_error). A server's list is checked before binding.
+#[test]
+fn alpn_names_outside_1_to_255_bytes_are_refused_before_any_io() {
+    // A listener that never accepts: the TCP connect completes in its backlog, nothing answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let expect = "ALPN protocols must be 1 to 255 in length";
+    run(async move {
+        let certs = Certs::get();
+        for bad in [&b""[..], &[b'a'; 256][..]] {
+            let client = certs.client_config(&[b"h2", bad]);
+            let e = asyncio::open_connection("127.0.0.1", port)
+                .ssl(client.clone())
+                .server_hostname("localhost")
+                .await
+                .expect_err("a bad ALPN name");
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            assert_eq!(e.to_string(), expect);
+            let lp = asyncio::get_running_loop()?;
+            let (plain, protocol) = lp
+                .create_connection(Recorder::default, "127.0.0.1", port)
+                .await?;
+            let e = lp
+                .start_tls(&plain, protocol, client, false)
+                .await
+                .expect_err("a bad ALPN name, start_tls");
+            assert_eq!(e.to_string(), expect);
+            let (plain, protocol) = lp
+                .create_connection(Recorder::default, "127.0.0.1", port)
+                .await?;
+            let e = lp
+                .start_tls(&plain, protocol, certs.server_config(&[bad]), true)
+                .ssl_handshake_timeout(Duration::from_secs(2))
+                .await
+                .expect_err("a bad ALPN name, server-side start_tls");
+            assert_eq!(e.to_string(), expect);
+            let e = asyncio::start_server(echo, "127.0.0.1", 0)
+                .ssl(certs.server_config(&[bad]))
+                .await
+                .expect_err("a bad ALPN name, server");
+            assert_eq!(e.to_string(), expect);
+        }
+        // The limits themselves are fine: 1 and 255 bytes.
+        let (server, port) = tls_echo_server(&[&[b'a'; 255], b"x"]).await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[&[b'a'; 255]]))
+            .await?;
+        assert_eq!(writer.transport().alpn_protocol(), Some(vec![b'a'; 255]));
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+    drop(silent);
+}
+
+/// A PEM file that cannot be read is the OSError Python raises for it (`load_cert_chain`,
+/// `load_verify_locations`, `create_default_context(cafile=…)`: `FileNotFoundError(2, …)`,
+/// `IsADirectoryError(21, …)`): the errno survives in `raw_os_error()`, and the text leads with
+/// it and names the file. Before, the error was rewrapped with the path and lost its errno.
+#[test]
+fn unreadable_pem_files_keep_their_errno_and_name_the_file() {
+    let dir = util::temp_dir("pem-errno");
+    let missing = dir.join("missing.pem");
+    let certs = Certs::get();
+    let cases: [(&str, Result<(), Error>, &std::path::Path, i32); 6] = [
+        (
+            "load_certs",
+            asyncio::tls::load_certs(&missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "load_private_key",
+            asyncio::tls::load_private_key(&missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "client_config_with_roots",
+            asyncio::tls::client_config_with_roots(&missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "server_config, key",
+            asyncio::tls::server_config(&certs.cert, &missing).map(drop),
+            &missing,
+            libc::ENOENT,
+        ),
+        (
+            "load_certs, a directory",
+            asyncio::tls::load_certs(&*dir).map(drop),
+            &dir,
+            libc::EISDIR,
+        ),
+        (
+            "server_config, a directory",
+            asyncio::tls::server_config(&*dir, &certs.key).map(drop),
+            &dir,
+            libc::EISDIR,
+        ),
+    ];
+    for (what, r, path, errno) in cases {
+        let e = r.expect_err(what);
+        assert!(matches!(e, Error::Io(_)), "{what}: {e:?}");
+        assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e:?}");
+        assert_eq!(
+            e.kind(),
+            io::Error::from_raw_os_error(errno).kind(),
+            "{what}"
+        );
+        let text = io::Error::from_raw_os_error(errno).to_string();
+        let strerror = text.split(" (os error").next().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!("[Errno {errno}] {strerror}: '{}'", path.display()),
+            "{what}"
+        );
+    }
+}
+
+/// A key that does not belong to the certificate is refused when the configuration is made,
+/// as Python's `load_cert_chain` does (`[X509: KEY_VALUES_MISMATCH] key values mismatch`), in
+/// words a newcomer can act on; before, the text was rustls' `keys may not be consistent:
+/// KeyMismatch`. The same holds for a chain file that starts with its CA instead of the leaf.
+#[test]
+fn a_key_that_does_not_match_the_certificate_is_refused_in_plain_words() {
+    let certs = Certs::get();
+    let dir = util::temp_dir("key-mismatch");
+    let ca_first = dir.join("ca-first.pem");
+    let chain = std::fs::read_to_string(&certs.ca).unwrap()
+        + &std::fs::read_to_string(&certs.cert).unwrap();
+    std::fs::write(&ca_first, chain).unwrap();
+    for (cert, key) in [(&certs.cert, &certs.client_key), (&ca_first, &certs.key)] {
+        let e = asyncio::tls::server_config(cert, key).expect_err("a key of another certificate");
+        let t = tls_err(&e);
+        assert!(
+            matches!(
+                t.rustls_error(),
+                Some(rustls::Error::InconsistentKeys(
+                    rustls::InconsistentKeys::KeyMismatch
+                ))
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("key values mismatch: "), "{text}");
+        assert!(
+            text.contains("does not belong to the certificate"),
+            "{text}"
+        );
+        assert!(!text.contains("KeyMismatch"), "no rustls jargon: {text}");
+    }
+}
+
+/// A password-protected key (PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's traditional
+/// `Proc-Type: 4,ENCRYPTED` form) cannot be used here (Python's `load_cert_chain` would ask
+/// for the password): the error says so and how to decrypt it. Before, the first read "no
+/// private key found" and the second "not a valid PEM file: base64 decode error:
+/// InvalidCharacter(45)".
+#[test]
+fn an_encrypted_private_key_is_named_as_such() {
+    let dir = util::temp_dir("encrypted-key");
+    let body = "MIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n";
+    let pkcs8 = dir.join("pkcs8.pem");
+    std::fs::write(
+        &pkcs8,
+        format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{body}-----END ENCRYPTED PRIVATE KEY-----\n"
+        ),
+    )
+    .unwrap();
+    let traditional = dir.join("traditional.pem");
+    std::fs::write(
+        &traditional,
+        format!(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+             DEK-Info: AES-256-CBC,E7ABC1C3656691E1B4851013642688A7\n\n{body}\
+             -----END RSA PRIVATE KEY-----\n"
+        ),
+    )
+    .unwrap();
+    for path in [&pkcs8, &traditional] {
+        for e in [
+            asyncio::tls::load_private_key(path).map(drop).unwrap_err(),
+            asyncio::tls::server_config(&Certs::get().cert, path)
+                .map(drop)
+                .unwrap_err(),
+        ] {
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "the private key in {0} is encrypted (password-protected), which is not \
+                     supported: decrypt it first, e.g. openssl pkey -in {0} -out key.pem",
+                    path.display()
+                )
+            );
+        }
+    }
+    // A file with no key at all still says that.
+    let e = asyncio::tls::load_private_key(&Certs::get().cert).unwrap_err();
+    assert!(e.to_string().starts_with("no private key found in "), "{e}");
+}
+
+/// A name rustls cannot take is refused before any I/O, saying why. Python encodes an
+/// internationalized name to its IDNA form itself (`bücher.example` goes out as
+/// `xn--bcher-kva.example`); rustls takes ASCII names only, so the error says which form to
+/// give, also when the name came from the host (S6) rather than from `server_hostname`.
+/// Before, both read only `invalid server_hostname "…"`.
+#[test]
+fn s6_a_server_hostname_rustls_cannot_take_says_why() {
+    run(async {
+        let config = Certs::get().client_config(&[]);
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl(config.clone())
+            .server_hostname("bücher.example")
+            .await
+            .expect_err("not ASCII");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "invalid server_hostname \"bücher.example\": rustls takes ASCII names only; give an \
+             internationalized name in its IDNA (xn--) form"
+        );
+        let e = asyncio::open_connection("bücher.example", 9)
+            .ssl(config.clone())
+            .await
+            .expect_err("not ASCII, from the host");
+        assert!(e.to_string().contains("in its IDNA (xn--) form"), "{e}");
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl(config)
+            .server_hostname("a b")
+            .await
+            .expect_err("no DNS name");
+        assert_eq!(
+            e.to_string(),
+            "invalid server_hostname \"a b\": neither a DNS name nor an IP address"
+        );
         Ok(())
     });
 }
@@ -1419,7 +1717,14 @@ fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
                 assert!(matches!(e, Error::Tls(_)), "{e:?}");
                 Ok(())
             },
-            |e| assert!(tls_err(e).is_certificate_error(), "{e:?}"),
+            |e| {
+                assert!(tls_err(e).is_certificate_error(), "{e:?}");
+                // The advice fits a server too: its trust anchors for clients are its client
+                // verifier's roots (before, it pointed at client-side helpers only).
+                let text = e.to_string();
+                assert!(text.contains("unknown issuer"), "{text}");
+                assert!(text.contains("roots of its client verifier"), "{text}");
+            },
         )
         .await
     });

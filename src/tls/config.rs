@@ -8,10 +8,13 @@
 //! failure is an [`Error`] naming the file or the rule, never a panic.
 //!
 //! Roots of `ssl(true)`, as OpenSSL's default verify paths find them: the PEM bundle named by
-//! `SSL_CERT_FILE`, and the PEM files in the directories of `SSL_CERT_DIR` (colon-separated).
-//! With neither set, the system bundle (`/etc/ssl/certs/ca-certificates.crt` on Debian, or the
-//! Red Hat / SUSE / Alpine equivalents), else every PEM file in `/etc/ssl/certs`. The default
-//! configuration is built once per thread and per value of those two variables.
+//! `SSL_CERT_FILE`, else the system bundle (`/etc/ssl/certs/ca-certificates.crt` on Debian,
+//! or the Red Hat / SUSE / Alpine equivalents); and the PEM files in the directories of
+//! `SSL_CERT_DIR` (colon-separated), so that directory adds to the bundle. With no bundle and
+//! no `SSL_CERT_DIR`, every PEM file in `/etc/ssl/certs`. (OpenSSL also searches that
+//! directory when `SSL_CERT_FILE` is set; here the file then names every root besides
+//! `SSL_CERT_DIR`'s.) The default configuration is built once per thread and per value of
+//! those two variables.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -28,7 +31,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use crate::error::{Error, TlsError};
+use crate::error::{strerror, Error, OsError, TlsError};
 
 /// What `ssl=` means on a client: Python's `ssl=False`, `ssl=True` or `ssl=<SSLContext>`.
 ///
@@ -176,9 +179,11 @@ impl From<ServerConfig> for TlsContext {
 fn pem_error(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> Error {
     use rustls::pki_types::pem::Error as Pem;
     match e {
-        Pem::Io(io) => Error::Io(io::Error::new(
-            io.kind(),
-            format!("{}: {io}", path.display()),
+        // Python's OSError for the file: `[Errno 2] No such file or directory: '<path>'`, the
+        // errno kept for `raw_os_error()`.
+        Pem::Io(io) => Error::Io(OsError::io(
+            &io,
+            format!("{}: '{}'", strerror(&io), path.display()),
         )),
         Pem::NoItemsFound => {
             Error::invalid_argument(format!("no {what} found in {}", path.display()))
@@ -193,8 +198,9 @@ fn pem_error(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> Error
 /// [`server_config`], or a CA bundle.
 ///
 /// # Errors
-/// `Error::Io` (kind `NotFound`, the path in the message) if the file cannot be read;
-/// [`Error::InvalidArgument`] if it holds no certificate or bad PEM.
+/// `Error::Io` if the file cannot be read, with the failure's kind and OS error number
+/// ([`Error::raw_os_error`]) and the path in the message (`[Errno 2] No such file or
+/// directory: '<path>'`); [`Error::InvalidArgument`] if it holds no certificate or bad PEM.
 ///
 /// # Examples
 ///
@@ -229,8 +235,9 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 /// Reads the first private key (PKCS#8, PKCS#1 RSA or SEC1 EC) of a PEM file.
 ///
 /// # Errors
-/// `Error::Io` (kind `NotFound`, the path in the message) if the file cannot be read;
-/// [`Error::InvalidArgument`] if it holds no key or bad PEM.
+/// `Error::Io` if the file cannot be read, as for [`load_certs`];
+/// [`Error::InvalidArgument`] if it holds no key, bad PEM, or a password-protected key
+/// (not supported: decrypt it first).
 ///
 /// # Examples
 ///
@@ -249,7 +256,27 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 /// ```
 pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>, Error> {
     let path = path.as_ref();
-    PrivateKeyDer::from_pem_file(path).map_err(|e| pem_error(path, "private key", e))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        rustls::pki_types::pem::Error::Io(_) => pem_error(path, "private key", e),
+        // The PEM reader skips an `ENCRYPTED PRIVATE KEY` and fails on the headers of the
+        // traditional form: neither error would say what is wrong.
+        _ if is_encrypted_key(path) => Error::invalid_argument(format!(
+            "the private key in {0} is encrypted (password-protected), which is not supported: \
+             decrypt it first, e.g. openssl pkey -in {0} -out key.pem",
+            path.display()
+        )),
+        _ => pem_error(path, "private key", e),
+    })
+}
+
+/// Whether the PEM file at `path` holds a password-protected key (PKCS#8's `ENCRYPTED PRIVATE
+/// KEY`, or OpenSSL's traditional `Proc-Type: 4,ENCRYPTED`).
+fn is_encrypted_key(path: &Path) -> bool {
+    let Ok(text) = std::fs::read(path) else {
+        return false;
+    };
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED")
 }
 
 /// A client configuration that trusts exactly the CA certificates of one PEM file (Python's
@@ -335,8 +362,8 @@ pub fn server_config(
 }
 
 /// The configuration `ssl(true)` uses, freshly built so you can add to it (ALPN, a
-/// client certificate needs the builder instead): roots from `SSL_CERT_FILE` / `SSL_CERT_DIR`
-/// or the system bundle, host names checked.
+/// client certificate needs the builder instead): roots from `SSL_CERT_FILE` (else the system
+/// bundle) and the directories of `SSL_CERT_DIR`, host names checked.
 ///
 /// # Errors
 /// `Error::Io` if `SSL_CERT_FILE` names a missing file or no CA certificate is found at all.
@@ -368,23 +395,40 @@ const SYSTEM_BUNDLES: [&str; 4] = [
 const SYSTEM_CERT_DIR: &str = "/etc/ssl/certs";
 
 fn system_roots() -> Result<RootCertStore, Error> {
-    let mut roots = RootCertStore::empty();
     let file = std::env::var_os("SSL_CERT_FILE");
-    let dir = std::env::var_os("SSL_CERT_DIR");
-    if let Some(file) = &file {
-        roots.add_parsable_certificates(load_certs(Path::new(file))?);
+    let dirs = std::env::var_os("SSL_CERT_DIR");
+    let bundle = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file());
+    roots_from(
+        file.as_deref().map(Path::new),
+        dirs.as_deref(),
+        bundle,
+        Path::new(SYSTEM_CERT_DIR),
+    )
+}
+
+/// OpenSSL's default verify paths, as Python's `create_default_context` loads them: a file
+/// (`file`, i.e. `SSL_CERT_FILE`, else the system `bundle`) and directories (`dirs`, i.e.
+/// `SSL_CERT_DIR`, else `system_dir`), each variable replacing only its own default. The
+/// system directory is read only when there is no file at all: on the distributions of
+/// [`SYSTEM_BUNDLES`] it holds the bundle's certificates again.
+fn roots_from(
+    file: Option<&Path>,
+    dirs: Option<&std::ffi::OsStr>,
+    bundle: Option<&Path>,
+    system_dir: &Path,
+) -> Result<RootCertStore, Error> {
+    let mut roots = RootCertStore::empty();
+    if let Some(file) = file.or(bundle) {
+        roots.add_parsable_certificates(load_certs(file)?);
     }
-    if let Some(dir) = &dir {
-        for d in std::env::split_paths(dir) {
-            add_pem_dir(&mut roots, &d);
+    match dirs {
+        Some(dirs) => {
+            for d in std::env::split_paths(dirs) {
+                add_pem_dir(&mut roots, &d);
+            }
         }
-    }
-    if file.is_none() && dir.is_none() {
-        if let Some(bundle) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
-            roots.add_parsable_certificates(load_certs(bundle)?);
-        } else {
-            add_pem_dir(&mut roots, Path::new(SYSTEM_CERT_DIR));
-        }
+        None if file.or(bundle).is_none() => add_pem_dir(&mut roots, system_dir),
+        None => {}
     }
     if roots.is_empty() {
         return Err(Error::Io(io::Error::new(
@@ -825,15 +869,39 @@ pub(crate) struct ClientSetup {
     pub(crate) server_hostname: Option<String>,
 }
 
+/// Python's `set_alpn_protocols` rule: every name 1 to 255 bytes. rustls takes any list and
+/// panics on an empty name as it builds a ClientHello (a longer one goes out with a wrapped
+/// length), so a configuration is checked before it is used.
+pub(crate) fn check_alpn(protocols: &[Vec<u8>]) -> Result<(), Error> {
+    if protocols.iter().any(|p| p.is_empty() || p.len() > 255) {
+        return Err(Error::invalid_argument(
+            "ALPN protocols must be 1 to 255 in length",
+        ));
+    }
+    Ok(())
+}
+
 /// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48).
 pub(crate) fn client_setup(
     ssl: EnabledTls<'_>,
     server_hostname: ServerHostname,
 ) -> Result<ClientSetup, Error> {
+    if let EnabledTls::Config(c) = ssl {
+        check_alpn(&c.alpn_protocols)?;
+    }
     match server_hostname {
         ServerHostname::Name(n) => {
             let name = ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
-                .map_err(|_| Error::invalid_argument(format!("invalid server_hostname {n:?}")))?
+                .map_err(|_| {
+                    let why = if n.is_ascii() {
+                        "neither a DNS name nor an IP address"
+                    } else {
+                        // Python encodes it with the `idna` codec; rustls takes ASCII only.
+                        "rustls takes ASCII names only; give an internationalized name in its \
+                         IDNA (xn--) form"
+                    };
+                    Error::invalid_argument(format!("invalid server_hostname {n:?}: {why}"))
+                })?
                 .to_owned();
             let config = match ssl {
                 EnabledTls::Default => default_config()?,
@@ -1188,6 +1256,70 @@ mod tests {
             let r = verifier.verify_server_cert(good.der(), &[], &name, &[], UnixTime::now());
             assert!(r.is_err(), "{:?}: the chain was refused", refusal(0));
         }
+    }
+
+    /// T47: `ssl(true)`'s roots as OpenSSL's default verify paths find them (Python's
+    /// `create_default_context`): `SSL_CERT_FILE` replaces the system bundle, `SSL_CERT_DIR`
+    /// the system directory, each only its own. Before, setting `SSL_CERT_DIR` (to add a
+    /// private CA) dropped the system bundle too, and every public server became an unknown
+    /// issuer. Paths are passed in: no environment is changed.
+    #[test]
+    fn t47_ssl_cert_dir_adds_to_the_system_bundle_and_ssl_cert_file_replaces_it() {
+        let dir = std::env::temp_dir().join(format!("asyncio-tls-roots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (bundle_dir, extra_dir, system_dir) =
+            (dir.join("bundle"), dir.join("extra"), dir.join("system"));
+        for d in [&bundle_dir, &extra_dir, &system_dir] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let ca = |name: &str, at: &Path| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            std::fs::write(at, p.self_signed(&key).unwrap().pem()).unwrap();
+        };
+        let bundle = bundle_dir.join("ca-certificates.crt");
+        ca("system bundle", &bundle);
+        ca("private CA", &extra_dir.join("private.pem"));
+        ca("system directory", &system_dir.join("system.pem"));
+        let own = dir.join("own.pem");
+        ca("own bundle", &own);
+        let subjects = |r: RootCertStore| {
+            let mut names: Vec<String> = r
+                .roots
+                .iter()
+                .map(|a| String::from_utf8_lossy(a.subject.as_ref()).into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let has = |names: &[String], n: &str| names.iter().any(|s| s.ends_with(n));
+        let extra = extra_dir.as_os_str();
+        let system = system_dir.as_path();
+        // SSL_CERT_DIR alone: its CA besides the system bundle.
+        let r = subjects(roots_from(None, Some(extra), Some(&bundle), system).unwrap());
+        assert!(has(&r, "system bundle") && has(&r, "private CA"), "{r:?}");
+        assert_eq!(r.len(), 2, "{r:?}");
+        // SSL_CERT_FILE alone: it replaces the bundle.
+        let r = subjects(roots_from(Some(&own), None, Some(&bundle), system).unwrap());
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(has(&r, "own bundle"), "{r:?}");
+        // Both: the file and the directory.
+        let r = subjects(roots_from(Some(&own), Some(extra), Some(&bundle), system).unwrap());
+        assert!(has(&r, "own bundle") && has(&r, "private CA"), "{r:?}");
+        assert_eq!(r.len(), 2, "{r:?}");
+        // Neither: the bundle; without a bundle, the system directory.
+        let r = subjects(roots_from(None, None, Some(&bundle), system).unwrap());
+        assert!(has(&r, "system bundle") && r.len() == 1, "{r:?}");
+        let r = subjects(roots_from(None, None, None, system).unwrap());
+        assert!(has(&r, "system directory") && r.len() == 1, "{r:?}");
+        // SSL_CERT_DIR replaces the system directory: nothing there and no bundle is an error.
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let e = roots_from(None, Some(empty.as_os_str()), None, system).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -294,8 +294,11 @@ pub(crate) struct ServerOptions {
 impl ServerOptions {
     /// L96, S9, T1: checked before binding.
     pub(crate) fn check(&self) -> Result<(), Error> {
-        match self.ssl {
-            Some(_) => self.options.check(),
+        match &self.ssl {
+            Some(config) => {
+                config::check_alpn(&config.alpn_protocols)?;
+                self.options.check()
+            }
             None => self.options.check_without_ssl(),
         }
     }
@@ -518,7 +521,10 @@ impl StartTls {
             return Err(Error::invalid_state("transport is closing")); // T35
         }
         let (engine, name) = match (context, server_side) {
-            (TlsContext::Server(c), true) => (Engine::server(c)?, None),
+            (TlsContext::Server(c), true) => {
+                config::check_alpn(&c.alpn_protocols)?;
+                (Engine::server(c)?, None)
+            }
             (TlsContext::Client(c), false) => {
                 // Nameless unless told (S55); start_tls links the server half anyway.
                 let name = ServerHostname::new(server_hostname.as_deref().unwrap_or(""));
