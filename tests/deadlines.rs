@@ -610,6 +610,60 @@ fn activity_either_way_keeps_an_idle_connection_open() {
     r.pass_until(ms(100 / 8 + 2), || r.writer.is_closing());
 }
 
+/// Bytes `sendfile` sends are activity, as bytes handed to `write` are: a file sent to a peer
+/// that reads slowly (over several idle periods, bytes moving in each) keeps the connection
+/// open. The native path (`sendfile(2)`) used to count nothing, so the idle timeout aborted a
+/// transfer in full flow.
+#[test]
+fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
+    use std::io::{Read, Write};
+    let dir = util::temp_dir("deadlines");
+    let len = 2 << 20;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let path = dir.join("file");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&data)
+        .unwrap();
+    let file = Rc::new(std::fs::File::open(&path).unwrap());
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let writer = Rc::new(writer);
+    writer.set_idle_timeout(Some(ms(50)));
+    let sent: Slot<Result<u64, Error>> = Rc::default();
+    let (out, w, f) = (sent.clone(), writer.clone(), file.clone());
+    drop(lp.handle().spawn(async move {
+        *out.borrow_mut() = Some(w.sendfile(&f, 0, None).await);
+    }));
+    // The peer takes 8 KiB per millisecond of loop time: the file takes about 250 ms.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8 * 1024];
+    for _ in 0..2_000 {
+        if sent.borrow().is_some() && got.len() == len {
+            break;
+        }
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        match b.read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+        }
+    }
+    let sent = sent.borrow_mut().take().expect("sendfile ended");
+    assert_eq!(sent.unwrap(), len as u64);
+    assert!(got == data, "the peer got {} of {len} bytes", got.len());
+    assert!(!writer.is_closing());
+    writer.close();
+}
+
 #[test]
 fn zero_idle_timeout_closes_at_once() {
     let r = rig();

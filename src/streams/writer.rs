@@ -491,7 +491,8 @@ impl StreamWriter {
 
     /// Closes the connection once no byte has moved in either direction for `timeout`:
     /// neither received from the peer nor handed to [`write`](Self::write) or
-    /// [`writelines`](Self::writelines). `None` (the default) never closes it.
+    /// [`writelines`](Self::writelines), nor sent by [`sendfile`](Self::sendfile). `None` (the
+    /// default) never closes it.
     ///
     /// When it fires, the transport is aborted (its unsent bytes are dropped: a connection
     /// silent that long has a peer that is gone or not reading, and a graceful close could
