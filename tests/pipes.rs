@@ -218,6 +218,35 @@ fn test_write_and_test_write_eof() {
     assert_eq!(drain_thread(r).join().unwrap(), b"data and more");
 }
 
+/// Backpressure you can see (issue #16), on pipes: `reading_paused` says a transport that
+/// reads has stopped. A write pipe never reads, so it is never paused for reading; it used to
+/// report `reading_paused: true`, and each one (every child's stdin) counted in
+/// `LoopStats::reading_paused` as if backpressure held it.
+#[test]
+fn a_write_pipe_is_not_reported_as_paused_for_reading() {
+    let lp = EventLoop::new().unwrap();
+    let (_r, w) = os_pipe();
+    let (writer, _) = write_pipe(&lp, w, Recorder::default());
+    let (r, _w) = os_pipe();
+    let (reader, _) = read_pipe(&lp, r, Recorder::default());
+    assert!(
+        !writer.buffer_info().reading_paused,
+        "{:?}",
+        writer.buffer_info()
+    );
+    assert!(!reader.buffer_info().reading_paused);
+    assert_eq!(lp.handle().stats().reading_paused, 0);
+    // A read pipe paused by its protocol is.
+    reader.pause_reading();
+    assert!(reader.buffer_info().reading_paused);
+    assert_eq!(lp.handle().stats().reading_paused, 1);
+    writer.close();
+    reader.close();
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+}
+
 #[test]
 fn test_write_buffer_past_the_pipe_capacity_pauses_and_resumes_at_the_marks() {
     let lp = EventLoop::new().unwrap();

@@ -236,7 +236,7 @@ impl LifePath for PipeTransport {
 
 impl IoHandler for PipeTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        Some(self.write_info(None, !self.life.is_reading()))
+        Some(self.write_info(None, TransportImpl::reading_paused(self)))
     }
 
     fn io_ready(&self, readiness: Readiness) {
@@ -385,6 +385,11 @@ impl TransportImpl for PipeTransport {
 
     fn writing_paused(&self) -> bool {
         self.flow.borrow().is_paused()
+    }
+
+    /// A write pipe never reads: nothing of it is paused for reading.
+    fn reading_paused(&self) -> bool {
+        self.direction == Direction::Read && !self.life.is_reading()
     }
 }
 
