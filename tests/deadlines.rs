@@ -733,6 +733,33 @@ fn paused_rig(d: Duration) -> Rig {
     r
 }
 
+/// `Duration::ZERO` fails a drain that would wait at once, at its first poll, on any clock.
+/// The drain dates its wait from a fresh clock reading and compared it with the iteration's
+/// older one, so on a clock that moved since the iteration began (a real one, always) the
+/// zero timeout did not count as passed: the drain returned `Pending` and failed an
+/// iteration later, after the stream's timer fired.
+#[test]
+fn a_zero_drain_timeout_fails_a_drain_that_would_wait_at_its_first_poll() {
+    let r = paused_rig(Duration::ZERO);
+    // A near timer: each iteration reads the clock as it begins, for the timers due.
+    let _near = r.lp.handle().call_later(ms(5), || ()).unwrap();
+    let (writer, clock) = (r.writer.clone(), r.clock.clone());
+    let first = r.block_on(async move {
+        // Time passes within this iteration: its clock reading is older than a fresh one.
+        clock.advance(ms(1));
+        let mut drain = std::pin::pin!(writer.drain());
+        std::future::poll_fn(|cx| std::task::Poll::Ready(drain.as_mut().poll(cx))).await
+    });
+    assert!(
+        matches!(first, std::task::Poll::Ready(Err(Error::Timeout))),
+        "{first:?}"
+    );
+    assert!(
+        r.writer.transport().get_write_buffer_size() > 0,
+        "nothing dropped"
+    );
+}
+
 /// Polls `fut` once (it must wait) and drops it: a drain given up, as a `select` does.
 fn poll_once_and_drop<F>(r: &Rig, fut: F) -> bool
 where
