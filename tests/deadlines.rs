@@ -644,10 +644,12 @@ fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
     // The peer takes 8 KiB per millisecond of loop time: the file takes about 250 ms.
     let mut got = Vec::new();
     let mut buf = vec![0u8; 8 * 1024];
+    let mut elapsed = 0;
     for _ in 0..2_000 {
         if sent.borrow().is_some() && got.len() == len {
             break;
         }
+        elapsed += 1;
         clock.advance(ms(1));
         for _ in 0..3 {
             lp.run_once(Some(Duration::ZERO)).unwrap();
@@ -661,6 +663,11 @@ fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
     assert_eq!(sent.unwrap(), len as u64);
     assert!(got == data, "the peer got {} of {len} bytes", got.len());
     assert!(!writer.is_closing());
+    // Else the socket's buffers took the file at once, and this showed nothing.
+    assert!(
+        elapsed > 100,
+        "the transfer took {elapsed} ms, under two idle periods"
+    );
     writer.close();
 }
 
