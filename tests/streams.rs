@@ -810,6 +810,44 @@ fn buffer_info_follows_a_writer_filling_a_peer_that_does_not_read() {
     .unwrap();
 }
 
+/// Backpressure you can see (issue #16): a lost connection has no writing paused. The writer
+/// paused above its high-water mark, then the connection was aborted: `buffer_info` went on
+/// saying `writing_paused` beside an empty buffer, though `drain()` no longer waits (it
+/// fails).
+#[test]
+fn buffer_info_of_a_lost_connection_shows_no_writing_paused() {
+    run(async {
+        let (a, b) = asyncio::socketpair()?;
+        let (_r, writer) = asyncio::open_connection_sock(a).await?;
+        let (_peer_reader, peer) = asyncio::open_connection_sock(b).await?;
+        let chunk = vec![7u8; 64 * 1024];
+        for _ in 0..1000 {
+            if writer.buffer_info().writing_paused {
+                break;
+            }
+            writer.write(&chunk)?;
+            asyncio::yield_now().await;
+        }
+        assert!(
+            writer.buffer_info().writing_paused,
+            "{:?}",
+            writer.buffer_info()
+        );
+        writer.transport().abort();
+        let _ = writer.wait_closed().await;
+        let info = writer.buffer_info();
+        assert_eq!(info.write_buffered, 0, "{info:?}");
+        assert!(!info.writing_paused, "{info:?}");
+        assert!(
+            writer.drain().await.is_err(),
+            "drain fails, it does not wait"
+        );
+        peer.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap();
+}
+
 /// A waker that counts its clones' lives through the `Arc` it is made of: one per task.
 struct TaskWaker;
 

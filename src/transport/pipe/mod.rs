@@ -383,8 +383,10 @@ impl TransportImpl for PipeTransport {
         PipeTransport::id(self)
     }
 
+    /// Not once the connection is lost: its protocol hears no more of writing, and a
+    /// stream's drain fails instead of waiting.
     fn writing_paused(&self) -> bool {
-        self.flow.borrow().is_paused()
+        self.life.state() < State::Lost && self.flow.borrow().is_paused()
     }
 
     /// A write pipe never reads: nothing of it is paused for reading.

@@ -424,8 +424,10 @@ impl TransportImpl for SocketTransport {
         SocketTransport::id(self)
     }
 
+    /// Not once the connection is lost: its protocol hears no more of writing, and a
+    /// stream's drain fails instead of waiting.
     fn writing_paused(&self) -> bool {
-        self.flow.borrow().is_paused()
+        self.life.state() < State::Lost && self.flow.borrow().is_paused()
     }
 
     fn kernel_unsent(&self) -> Option<usize> {
