@@ -279,6 +279,22 @@ fn test_write_buffer_past_the_pipe_capacity_pauses_and_resumes_at_the_marks() {
     );
 }
 
+/// A write pipe paused above its high-water mark and then lost (its reader gone) reports no
+/// writing paused: its protocol hears no more of writing.
+#[test]
+fn a_lost_write_pipe_reports_no_writing_paused() {
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = os_pipe();
+    let (t, proto) = write_pipe(&lp, w, Recorder::default());
+    t.write(&vec![7u8; 1024 * 1024]).unwrap(); // far more than a pipe holds
+    assert!(t.buffer_info().writing_paused, "{:?}", t.buffer_info());
+    drop(r); // the next flush fails with EPIPE: the connection is lost
+    run_until(&lp, 10_000, || proto.borrow().lost);
+    let info = t.buffer_info();
+    assert_eq!(info.write_buffered, 0, "{info:?}");
+    assert!(!info.writing_paused, "{info:?}");
+}
+
 #[test]
 fn test_write_eof_pending_flushes_before_closing() {
     let lp = EventLoop::new().unwrap();
