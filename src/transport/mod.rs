@@ -252,7 +252,8 @@ pub struct BufferInfo {
     pub high_water: usize,
     /// The write buffer's low-water mark.
     pub low_water: usize,
-    /// Bytes the kernel holds unsent (`SIOCOUTQ` on Linux); `None` where the OS does not say.
+    /// Bytes the kernel holds unsent (`SIOCOUTQ` on Linux, for TCP); `None` where the OS does
+    /// not say, and on a Unix socket (its figure there is memory, not bytes).
     pub kernel_unsent: Option<usize>,
     /// The transport is not reading (paused by the protocol, or closing); never set for a
     /// transport that does not read (a write pipe).

@@ -434,7 +434,12 @@ impl TransportImpl for SocketTransport {
         if self.life.state() >= State::Lost {
             return None; // the descriptor may be closed, or reused by now
         }
-        sys::unsent(self.fd)
+        // A Unix socket's SIOCOUTQ is the memory its unread data takes (768 for one byte),
+        // not bytes: there the OS does not say.
+        match self.sock.try_borrow().as_deref() {
+            Ok(Some(Socket::Tcp(_))) => sys::unsent(self.fd),
+            _ => None,
+        }
     }
 
     #[inline]
