@@ -863,6 +863,64 @@ fn a_returned_or_unbounded_drain_leaves_no_timer_armed() {
     assert_eq!(polls.get(), 1, "woken for a cleared drain timeout");
 }
 
+/// A drain dated under a timeout and polled again (its task woken by something else) after
+/// the timeout was cleared waits on undated, and no longer counts among the dated drains. It
+/// used to stay counted for good, so every later drain deadline outlived its drain: the
+/// stream's timer stayed armed after the drain returned, to fire for nothing.
+#[test]
+fn a_drain_polled_after_its_timeout_was_cleared_leaves_no_timer_behind() {
+    let r = paused_rig(Duration::from_secs(3600));
+    // A second branch beside the drain, which the test wakes: the drain is polled again.
+    let poke: Rc<RefCell<(bool, Option<std::task::Waker>)>> = Rc::default();
+    let other = poke.clone();
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move {
+        let other = std::future::poll_fn(move |cx| {
+            let mut o = other.borrow_mut();
+            if o.0 {
+                return std::task::Poll::Ready(());
+            }
+            o.1 = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        });
+        util::join(writer.drain(), other).await.0
+    });
+    r.settle();
+    assert_eq!(r.timers(), 1, "the waiting drain armed its deadline");
+    r.writer.set_drain_timeout(None);
+    let waker = poke.borrow_mut().1.take().expect("the other branch waits");
+    waker.wake(); // the drain is polled with no timeout set
+    r.settle();
+    assert!(drained.borrow().is_none(), "no timeout: the drain waits on");
+    // The peer reads what paused_rig wrote: the drain returns.
+    let peer = r.peer_reader.clone();
+    let read = r.spawn(async move { peer.readexactly(1 << 20).await.map(|b| b.len()) });
+    poke.borrow_mut().0 = true;
+    if let Some(w) = poke.borrow_mut().1.take() {
+        w.wake();
+    }
+    r.until(|| drained.borrow().is_some() && read.borrow().is_some());
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    assert!(matches!(read.borrow_mut().take(), Some(Ok(n)) if n == 1 << 20));
+    // A timeout again, and a drain that waits under it and returns: no timer is left.
+    r.writer.set_drain_timeout(Some(Duration::from_secs(3600)));
+    r.writer.write(&vec![7u8; 1 << 20]).unwrap();
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move { writer.drain().await });
+    r.settle();
+    assert!(drained.borrow().is_none(), "the drain waits");
+    assert_eq!(r.timers(), 1, "the waiting drain armed its deadline");
+    let peer = r.peer_reader.clone();
+    let _read = r.spawn(async move { peer.readexactly(1 << 20).await.map(|b| b.len()) });
+    r.until(|| drained.borrow().is_some());
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    assert_eq!(
+        r.timers(),
+        0,
+        "the timer outlives the drain it was armed for"
+    );
+}
+
 #[test]
 fn a_read_woken_by_bytes_in_the_iteration_of_a_look_still_times_out() {
     // A slow sender: one byte a millisecond towards a readexactly(1000) under a 100 ms read

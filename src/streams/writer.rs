@@ -954,9 +954,12 @@ impl Drain<'_> {
                 self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
                 return Poll::Ready(Err(Error::Timeout));
             }
-        } else {
-            // No timeout now (cleared while waiting): a later one counts from its own call.
-            since = None;
+        } else if since.take().is_some() {
+            // No timeout now (cleared while waiting): a later one counts from its own call,
+            // and this drain leaves the dated ones (their last takes the timer away).
+            if let Some(dl) = &mut core.deadlines {
+                dl.drain_wait_ended();
+            }
         }
         self.step = DrainStep::Waiting { start, since };
         core.add_waiter(cx.waker());
