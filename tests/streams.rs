@@ -842,7 +842,7 @@ fn kernel_unsent_counts_bytes_on_tcp_and_is_none_on_a_unix_socket() {
         assert_eq!(writer.buffer_info().kernel_unsent, Some(0));
         let chunk = vec![7u8; 64 * 1024];
         let mut written = 0;
-        for _ in 0..10_000 {
+        for _ in 0..2_000 {
             let w = writer.buffer_info();
             if w.writing_paused && w.kernel_unsent.is_some_and(|n| n > 0) {
                 break;
