@@ -610,6 +610,67 @@ fn activity_either_way_keeps_an_idle_connection_open() {
     r.pass_until(ms(100 / 8 + 2), || r.writer.is_closing());
 }
 
+/// Bytes `sendfile` sends are activity, as bytes handed to `write` are: a file sent to a peer
+/// that reads slowly (over several idle periods, bytes moving in each) keeps the connection
+/// open. The native path (`sendfile(2)`) used to count nothing, so the idle timeout aborted a
+/// transfer in full flow.
+#[test]
+fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
+    use std::io::{Read, Write};
+    let dir = util::temp_dir("deadlines");
+    let len = 2 << 20;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let path = dir.join("file");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&data)
+        .unwrap();
+    let file = Rc::new(std::fs::File::open(&path).unwrap());
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let writer = Rc::new(writer);
+    writer.set_idle_timeout(Some(ms(50)));
+    let sent: Slot<Result<u64, Error>> = Rc::default();
+    let (out, w, f) = (sent.clone(), writer.clone(), file.clone());
+    drop(lp.handle().spawn(async move {
+        *out.borrow_mut() = Some(w.sendfile(&f, 0, None).await);
+    }));
+    // The peer takes 8 KiB per millisecond of loop time: the file takes about 250 ms.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8 * 1024];
+    let mut elapsed = 0;
+    for _ in 0..2_000 {
+        if sent.borrow().is_some() && got.len() == len {
+            break;
+        }
+        elapsed += 1;
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        match b.read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+        }
+    }
+    let sent = sent.borrow_mut().take().expect("sendfile ended");
+    assert_eq!(sent.unwrap(), len as u64);
+    assert!(got == data, "the peer got {} of {len} bytes", got.len());
+    assert!(!writer.is_closing());
+    // Else the socket's buffers took the file at once, and this showed nothing.
+    assert!(
+        elapsed > 100,
+        "the transfer took {elapsed} ms, under two idle periods"
+    );
+    writer.close();
+}
+
 #[test]
 fn zero_idle_timeout_closes_at_once() {
     let r = rig();
@@ -677,6 +738,33 @@ fn paused_rig(d: Duration) -> Rig {
     r.settle();
     assert_eq!(r.lp.handle().stats().writing_paused, 1);
     r
+}
+
+/// `Duration::ZERO` fails a drain that would wait at once, at its first poll, on any clock.
+/// The drain dates its wait from a fresh clock reading and compared it with the iteration's
+/// older one, so on a clock that moved since the iteration began (a real one, always) the
+/// zero timeout did not count as passed: the drain returned `Pending` and failed an
+/// iteration later, after the stream's timer fired.
+#[test]
+fn a_zero_drain_timeout_fails_a_drain_that_would_wait_at_its_first_poll() {
+    let r = paused_rig(Duration::ZERO);
+    // A near timer: each iteration reads the clock as it begins, for the timers due.
+    let _near = r.lp.handle().call_later(ms(5), || ()).unwrap();
+    let (writer, clock) = (r.writer.clone(), r.clock.clone());
+    let first = r.block_on(async move {
+        // Time passes within this iteration: its clock reading is older than a fresh one.
+        clock.advance(ms(1));
+        let mut drain = std::pin::pin!(writer.drain());
+        std::future::poll_fn(|cx| std::task::Poll::Ready(drain.as_mut().poll(cx))).await
+    });
+    assert!(
+        matches!(first, std::task::Poll::Ready(Err(Error::Timeout))),
+        "{first:?}"
+    );
+    assert!(
+        r.writer.transport().get_write_buffer_size() > 0,
+        "nothing dropped"
+    );
 }
 
 /// Polls `fut` once (it must wait) and drops it: a drain given up, as a `select` does.
@@ -773,6 +861,64 @@ fn a_returned_or_unbounded_drain_leaves_no_timer_armed() {
     r.pass(ms(250));
     assert!(drained.borrow().is_none(), "no timeout: the drain waits on");
     assert_eq!(polls.get(), 1, "woken for a cleared drain timeout");
+}
+
+/// A drain dated under a timeout and polled again (its task woken by something else) after
+/// the timeout was cleared waits on undated, and no longer counts among the dated drains. It
+/// used to stay counted for good, so every later drain deadline outlived its drain: the
+/// stream's timer stayed armed after the drain returned, to fire for nothing.
+#[test]
+fn a_drain_polled_after_its_timeout_was_cleared_leaves_no_timer_behind() {
+    let r = paused_rig(Duration::from_secs(3600));
+    // A second branch beside the drain, which the test wakes: the drain is polled again.
+    let poke: Rc<RefCell<(bool, Option<std::task::Waker>)>> = Rc::default();
+    let other = poke.clone();
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move {
+        let other = std::future::poll_fn(move |cx| {
+            let mut o = other.borrow_mut();
+            if o.0 {
+                return std::task::Poll::Ready(());
+            }
+            o.1 = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        });
+        util::join(writer.drain(), other).await.0
+    });
+    r.settle();
+    assert_eq!(r.timers(), 1, "the waiting drain armed its deadline");
+    r.writer.set_drain_timeout(None);
+    let waker = poke.borrow_mut().1.take().expect("the other branch waits");
+    waker.wake(); // the drain is polled with no timeout set
+    r.settle();
+    assert!(drained.borrow().is_none(), "no timeout: the drain waits on");
+    // The peer reads what paused_rig wrote: the drain returns.
+    let peer = r.peer_reader.clone();
+    let read = r.spawn(async move { peer.readexactly(1 << 20).await.map(|b| b.len()) });
+    poke.borrow_mut().0 = true;
+    if let Some(w) = poke.borrow_mut().1.take() {
+        w.wake();
+    }
+    r.until(|| drained.borrow().is_some() && read.borrow().is_some());
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    assert!(matches!(read.borrow_mut().take(), Some(Ok(n)) if n == 1 << 20));
+    // A timeout again, and a drain that waits under it and returns: no timer is left.
+    r.writer.set_drain_timeout(Some(Duration::from_secs(3600)));
+    r.writer.write(&vec![7u8; 1 << 20]).unwrap();
+    let writer = r.writer.clone();
+    let drained = r.spawn(async move { writer.drain().await });
+    r.settle();
+    assert!(drained.borrow().is_none(), "the drain waits");
+    assert_eq!(r.timers(), 1, "the waiting drain armed its deadline");
+    let peer = r.peer_reader.clone();
+    let _read = r.spawn(async move { peer.readexactly(1 << 20).await.map(|b| b.len()) });
+    r.until(|| drained.borrow().is_some());
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    assert_eq!(
+        r.timers(),
+        0,
+        "the timer outlives the drain it was armed for"
+    );
 }
 
 #[test]

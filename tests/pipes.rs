@@ -218,6 +218,35 @@ fn test_write_and_test_write_eof() {
     assert_eq!(drain_thread(r).join().unwrap(), b"data and more");
 }
 
+/// Backpressure you can see (issue #16), on pipes: `reading_paused` says a transport that
+/// reads has stopped. A write pipe never reads, so it is never paused for reading; it used to
+/// report `reading_paused: true`, and each one (every child's stdin) counted in
+/// `LoopStats::reading_paused` as if backpressure held it.
+#[test]
+fn a_write_pipe_is_not_reported_as_paused_for_reading() {
+    let lp = EventLoop::new().unwrap();
+    let (_r, w) = os_pipe();
+    let (writer, _) = write_pipe(&lp, w, Recorder::default());
+    let (r, _w) = os_pipe();
+    let (reader, _) = read_pipe(&lp, r, Recorder::default());
+    assert!(
+        !writer.buffer_info().reading_paused,
+        "{:?}",
+        writer.buffer_info()
+    );
+    assert!(!reader.buffer_info().reading_paused);
+    assert_eq!(lp.handle().stats().reading_paused, 0);
+    // A read pipe paused by its protocol is.
+    reader.pause_reading();
+    assert!(reader.buffer_info().reading_paused);
+    assert_eq!(lp.handle().stats().reading_paused, 1);
+    writer.close();
+    reader.close();
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+}
+
 #[test]
 fn test_write_buffer_past_the_pipe_capacity_pauses_and_resumes_at_the_marks() {
     let lp = EventLoop::new().unwrap();
@@ -248,6 +277,22 @@ fn test_write_buffer_past_the_pipe_capacity_pauses_and_resumes_at_the_marks() {
             "connection_lost(None)"
         ]
     );
+}
+
+/// A write pipe paused above its high-water mark and then lost (its reader gone) reports no
+/// writing paused: its protocol hears no more of writing.
+#[test]
+fn a_lost_write_pipe_reports_no_writing_paused() {
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = os_pipe();
+    let (t, proto) = write_pipe(&lp, w, Recorder::default());
+    t.write(&vec![7u8; 1024 * 1024]).unwrap(); // far more than a pipe holds
+    assert!(t.buffer_info().writing_paused, "{:?}", t.buffer_info());
+    drop(r); // the next flush fails with EPIPE: the connection is lost
+    run_until(&lp, 10_000, || proto.borrow().lost);
+    let info = t.buffer_info();
+    assert_eq!(info.write_buffered, 0, "{info:?}");
+    assert!(!info.writing_paused, "{info:?}");
 }
 
 #[test]

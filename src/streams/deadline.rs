@@ -299,6 +299,11 @@ impl Deadlines {
         let Some(d) = self.drain else {
             return false;
         };
+        if d.is_zero() {
+            // Zero fails what would wait, now: `since` is a fresh reading and `now()` the
+            // iteration's older one, which compared would put it off to the timer's firing.
+            return true;
+        }
         // A drain dated under an earlier setting counts the new one from its setting.
         let due = since.max(self.drain_set_at).saturating_add(ns(d));
         if self.now() >= due {

@@ -105,7 +105,7 @@ impl StreamWriter {
             sent: Cell::new(0),
         };
         let native = match self.transport().as_socket() {
-            Some(sock) => native(sock, &progress, count).await,
+            Some(sock) => native(sock, &progress, count, &|| self.touch_activity()).await,
             None => Err(SendfileError::Unavailable),
         };
         match native {
@@ -156,11 +156,13 @@ impl StreamWriter {
     }
 }
 
-/// The native path: waits for the write buffer to empty, then sends.
+/// The native path: waits for the write buffer to empty, then sends. `touch` records each
+/// poll's progress as activity for the idle timeout, as `write` does for what it is handed.
 async fn native(
     sock: &SocketTransport,
     progress: &FilePosition<'_>,
     count: Option<u64>,
+    touch: &dyn Fn(),
 ) -> Result<(), SendfileError> {
     let was_reading = sock.begin_sendfile().map_err(SendfileError::Failed)?;
     let _end = EndSendfile { sock, was_reading };
@@ -174,6 +176,9 @@ async fn native(
     };
     let r = poll_fn(|cx| {
         let r = sock.poll_sendfile(cx, progress.file, &mut job);
+        if job.sent != progress.sent.get() {
+            touch();
+        }
         progress.sent.set(job.sent);
         r
     })

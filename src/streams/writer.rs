@@ -491,7 +491,8 @@ impl StreamWriter {
 
     /// Closes the connection once no byte has moved in either direction for `timeout`:
     /// neither received from the peer nor handed to [`write`](Self::write) or
-    /// [`writelines`](Self::writelines). `None` (the default) never closes it.
+    /// [`writelines`](Self::writelines), nor sent by [`sendfile`](Self::sendfile). `None` (the
+    /// default) never closes it.
     ///
     /// When it fires, the transport is aborted (its unsent bytes are dropped: a connection
     /// silent that long has a peer that is gone or not reading, and a graceful close could
@@ -953,9 +954,12 @@ impl Drain<'_> {
                 self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
                 return Poll::Ready(Err(Error::Timeout));
             }
-        } else {
-            // No timeout now (cleared while waiting): a later one counts from its own call.
-            since = None;
+        } else if since.take().is_some() {
+            // No timeout now (cleared while waiting): a later one counts from its own call,
+            // and this drain leaves the dated ones (their last takes the timer away).
+            if let Some(dl) = &mut core.deadlines {
+                dl.drain_wait_ended();
+            }
         }
         self.step = DrainStep::Waiting { start, since };
         core.add_waiter(cx.waker());

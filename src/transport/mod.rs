@@ -180,6 +180,11 @@ pub(crate) trait TransportImpl {
     fn writing_paused(&self) -> bool {
         false
     }
+    /// Reading is paused or over (`BufferInfo::reading_paused`); a transport that never
+    /// reads (a write pipe) says `false`: there is no reading to pause.
+    fn reading_paused(&self) -> bool {
+        !self.is_reading()
+    }
     /// Bytes written to the socket that the kernel has not sent yet, where the OS says.
     fn kernel_unsent(&self) -> Option<usize> {
         None
@@ -247,9 +252,11 @@ pub struct BufferInfo {
     pub high_water: usize,
     /// The write buffer's low-water mark.
     pub low_water: usize,
-    /// Bytes the kernel holds unsent (`SIOCOUTQ` on Linux); `None` where the OS does not say.
+    /// Bytes the kernel holds unsent (`SIOCOUTQ` on Linux, for TCP); `None` where the OS does
+    /// not say, and on a Unix socket (its figure there is memory, not bytes).
     pub kernel_unsent: Option<usize>,
-    /// The transport is not reading (paused by the protocol, or closing).
+    /// The transport is not reading (paused by the protocol, or closing); never set for a
+    /// transport that does not read (a write pipe).
     pub reading_paused: bool,
     /// Bytes the stream reader holds; `None` from a transport (its protocol holds them).
     pub read_buffered: Option<usize>,
@@ -659,7 +666,7 @@ impl Transport {
             high_water,
             low_water,
             kernel_unsent: self.inner.kernel_unsent(),
-            reading_paused: !self.inner.is_reading(),
+            reading_paused: self.inner.reading_paused(),
             read_buffered: None,
         }
     }

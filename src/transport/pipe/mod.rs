@@ -236,7 +236,7 @@ impl LifePath for PipeTransport {
 
 impl IoHandler for PipeTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        Some(self.write_info(None, !self.life.is_reading()))
+        Some(self.write_info(None, TransportImpl::reading_paused(self)))
     }
 
     fn io_ready(&self, readiness: Readiness) {
@@ -383,8 +383,15 @@ impl TransportImpl for PipeTransport {
         PipeTransport::id(self)
     }
 
+    /// Not once the connection is lost: its protocol hears no more of writing, and a
+    /// stream's drain fails instead of waiting.
     fn writing_paused(&self) -> bool {
-        self.flow.borrow().is_paused()
+        self.life.state() < State::Lost && self.flow.borrow().is_paused()
+    }
+
+    /// A write pipe never reads: nothing of it is paused for reading.
+    fn reading_paused(&self) -> bool {
+        self.direction == Direction::Read && !self.life.is_reading()
     }
 }
 

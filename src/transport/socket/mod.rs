@@ -424,15 +424,22 @@ impl TransportImpl for SocketTransport {
         SocketTransport::id(self)
     }
 
+    /// Not once the connection is lost: its protocol hears no more of writing, and a
+    /// stream's drain fails instead of waiting.
     fn writing_paused(&self) -> bool {
-        self.flow.borrow().is_paused()
+        self.life.state() < State::Lost && self.flow.borrow().is_paused()
     }
 
     fn kernel_unsent(&self) -> Option<usize> {
         if self.life.state() >= State::Lost {
             return None; // the descriptor may be closed, or reused by now
         }
-        sys::unsent(self.fd)
+        // A Unix socket's SIOCOUTQ is the memory its unread data takes (768 for one byte),
+        // not bytes: there the OS does not say.
+        match self.sock.try_borrow().as_deref() {
+            Ok(Some(Socket::Tcp(_))) => sys::unsent(self.fd),
+            _ => None,
+        }
     }
 
     #[inline]
