@@ -1678,3 +1678,62 @@ fn l11_test_time_and_call_at_every_deadline_is_on_the_loops_clock() {
         ["call_at", "call_later", "sleep", "timeout", "timeout_at"]
     );
 }
+
+#[test]
+fn l11_l27_a_sleep_or_timeout_made_outside_the_loop_counts_on_the_clock_that_polls_it() {
+    // Python's asyncio.sleep starts its timer when awaited, and asyncio.timeout / wait_for
+    // read the running loop's time: a deadline is always on the loop's clock (L11). Made
+    // outside any running loop (before run_until_complete, or handed to spawn), sleep,
+    // timeout and timeout_scope have no loop clock to read: the delay counts from the first
+    // poll, on the clock of the loop that polls it. With a ManualClock an hour ahead of the
+    // system clock, a deadline taken from `Instant::now()` lies in the loop's past and fires
+    // at once.
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let sleep = asyncio::sleep(ms(5));
+    let timeout = asyncio::timeout(ms(5), std::future::pending::<()>());
+    let scope = asyncio::timeout_scope(ms(5), |_| std::future::pending::<()>());
+    // Time passes between making them and their first poll: it does not count.
+    clock.advance(Duration::from_secs(3600));
+    let log = Log::default();
+    let l = log.clone();
+    lp.spawn(async move {
+        sleep.await;
+        l.push("sleep");
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.spawn(async move {
+        assert!(matches!(timeout.await, Err(Error::Timeout)));
+        l.push("timeout");
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.spawn(async move {
+        assert!(matches!(scope.await, Err(Error::Timeout)));
+        l.push("timeout_scope");
+    })
+    .unwrap()
+    .detach();
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    clock.advance(ms(4));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(
+        log.get().is_empty(),
+        "fired before the loop's time: {:?}",
+        log.get()
+    );
+    clock.advance(ms(1));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let mut seen = log.get();
+    seen.sort();
+    assert_eq!(seen, ["sleep", "timeout", "timeout_scope"]);
+}
