@@ -1339,6 +1339,51 @@ fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
 }
 
 #[test]
+fn l41_run_waits_for_the_executor_jobs_its_loop_started() {
+    // asyncio.run ends with shutdown_default_executor: it runs the loop until every job given
+    // to the default executor has finished, so an abandoned run_in_executor still ends
+    // before run returns. Here the job is released only by a callback that a task cancelled
+    // at shutdown queues: it runs only if the loop still turns after its tasks are gone (a
+    // run that closed at once dropped it, and the job ended without finishing its work).
+    struct ReleaseOnDrop(Option<std::sync::mpsc::Sender<()>>);
+    impl Drop for ReleaseOnDrop {
+        fn drop(&mut self) {
+            let release = self.0.take();
+            let lp = asyncio::get_running_loop().unwrap();
+            lp.call_soon(move || {
+                if let Some(tx) = release {
+                    let _ = tx.send(());
+                }
+            })
+            .unwrap();
+        }
+    }
+    let finished = Arc::new(AtomicUsize::new(0));
+    let f = finished.clone();
+    asyncio::run(async move {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        drop(asyncio::run_in_executor(move || {
+            if gate.recv().is_ok() {
+                f.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let guard = ReleaseOnDrop(Some(release));
+        asyncio::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+        .detach();
+        asyncio::yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "asyncio::run returned before the executor job its loop started had finished"
+    );
+}
+
+#[test]
 fn sleep_reset_rearms_in_place() {
     let clock = ManualClock::new();
     let lp = EventLoop::with_clock(clock.clone()).unwrap();
