@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::event_loop::clock::deadline_after;
 use crate::event_loop::timer_wheel::TimerKey;
-use crate::event_loop::{current_loop, LoopHandle, TimerEntry};
+use crate::event_loop::{current_loop, LoopHandle, LoopInner, TimerEntry};
 
 /// Waits until `delay` has passed on the running loop's clock (Python's `asyncio.sleep(delay)`).
 /// Never fires early, and always gives up control at least once: `sleep(Duration::ZERO)`
@@ -434,6 +434,9 @@ struct ScopeState {
     phase: std::cell::Cell<ScopePhase>,
     /// The scope's waker, so that a move from outside the body takes effect at once.
     waker: std::cell::RefCell<Option<std::task::Waker>>,
+    /// The loop the scope began in (none: it began outside any), whose clock
+    /// [`Timeout::reschedule_after`] reads even while that loop is not running (L11).
+    lp: std::rc::Weak<LoopInner>,
 }
 
 impl ScopeState {
@@ -481,13 +484,17 @@ impl Timeout {
         Ok(())
     }
 
-    /// Moves the deadline to `delay` from now on the running loop's clock; `Duration::MAX`
-    /// saturates, as in [`sleep`].
+    /// Moves the deadline to `delay` from now on the clock of the loop the scope runs in (also
+    /// when called while that loop is not running); `Duration::MAX` saturates, as in
+    /// [`sleep`].
     ///
     /// # Errors
     /// As [`reschedule`](Self::reschedule).
     pub fn reschedule_after(&self, delay: Duration) -> Result<(), Error> {
-        let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
+        let now = match self.0.lp.upgrade() {
+            Some(lp) => lp.clock.now(),
+            None => current_loop().map_or_else(Instant::now, |lp| lp.time()),
+        };
         self.reschedule(Some(deadline_after(now, delay)))
     }
 
@@ -601,14 +608,16 @@ where
     B: FnOnce(Timeout) -> Fut,
     Fut: Future,
 {
+    let lp = current_loop();
     // A delay given outside a running loop counts from here, before the body runs.
-    if let (Some(s), Some(lp)) = (&mut sleep, current_loop()) {
-        s.anchor(&lp);
+    if let (Some(s), Some(lp)) = (&mut sleep, &lp) {
+        s.anchor(lp);
     }
     let state = std::rc::Rc::new(ScopeState {
         when: std::cell::Cell::new(sleep.as_ref().map(Sleep::deadline)),
         phase: std::cell::Cell::new(ScopePhase::Active),
         waker: std::cell::RefCell::new(None),
+        lp: lp.map_or_else(std::rc::Weak::new, |lp| std::rc::Rc::downgrade(&lp.inner)),
     });
     let _end = EndOnDrop(state.clone());
     let mut fut = pin!(body(Timeout(state.clone())));
