@@ -209,8 +209,8 @@ impl Runner {
 
     /// Cancels every task left and runs the loop until they have ended and the
     /// [`run_in_executor`](crate::run_in_executor) jobs started from it have too (at most
-    /// 300 s), then closes the loop (Python's `Runner.close()`). Idempotent; a runner whose loop was never made stays
-    /// usable, as in Python.
+    /// 300 s), then closes the loop (Python's `Runner.close()`). Idempotent; a runner whose
+    /// loop was never made stays usable, as in Python.
     ///
     /// # Errors
     /// [`Error::InvalidState`]: `Cannot close a running event loop` from inside one of its
