@@ -172,8 +172,13 @@ impl Sleep {
             if pending {
                 return Poll::Pending;
             }
+            // Gone from the wheel: it fired, unless its loop was closed with it pending (L16).
+            // Then it never did: it is armed afresh below, on the loop that polls it now.
+            let fired = !lp.is_closed();
             self.timer = None;
-            return Poll::Ready(());
+            if fired {
+                return Poll::Ready(());
+            }
         }
         let lp = current_loop().expect("asyncio::sleep polled outside a running event loop");
         self.anchor(&lp);

@@ -1782,3 +1782,37 @@ fn l11_l27_a_sleep_or_timeout_made_outside_the_loop_counts_on_the_clock_that_pol
     seen.sort();
     assert_eq!(seen, ["sleep", "timeout", "timeout_scope"]);
 }
+
+#[test]
+fn l8_a_sleep_whose_loop_closed_before_it_fired_is_not_over_on_the_next_loop() {
+    // close() drops pending timers unfired (L16). A sleep armed on that loop and awaited
+    // again on another one has not reached its deadline: it must wait there, not find its
+    // timer gone and take that for "fired" (an hour-long sleep ended at once).
+    use std::future::{poll_fn, Future};
+    use std::pin::Pin;
+    use std::task::Poll;
+    let first = EventLoop::new().unwrap();
+    let sleep = first
+        .run_until_complete(async {
+            let mut sleep = asyncio::sleep(Duration::from_secs(3600));
+            poll_fn(|cx| {
+                assert!(Pin::new(&mut sleep).poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            Some(sleep) // handed out of the run still armed (an Option: not awaited here)
+        })
+        .unwrap();
+    first.close().unwrap();
+    let second = EventLoop::new().unwrap();
+    let h = second.handle();
+    let (over, timers) = second
+        .run_until_complete(async move {
+            let mut sleep = sleep.unwrap();
+            let over = poll_fn(|cx| Poll::Ready(Pin::new(&mut sleep).poll(cx).is_ready())).await;
+            (over, h.stats().timers)
+        })
+        .unwrap();
+    assert!(!over, "an hour-long sleep ended when its first loop closed");
+    assert_eq!(timers, 1, "armed on the loop that polls it now");
+}
