@@ -15,13 +15,17 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::event_loop::clock::deadline_after;
 use crate::event_loop::timer_wheel::TimerKey;
-use crate::event_loop::{current_loop, LoopHandle, TimerEntry};
+use crate::event_loop::{current_loop, LoopHandle, LoopInner, TimerEntry};
 
 /// Waits until `delay` has passed on the running loop's clock (Python's `asyncio.sleep(delay)`).
 /// Never fires early, and always gives up control at least once: `sleep(Duration::ZERO)`
 /// (or a deadline already passed) waits exactly one loop iteration, as [`yield_now`] does
 /// and as Python's `asyncio.sleep(0)` does. `Duration::MAX` (any delay beyond about
 /// 34 years) saturates: it sleeps "forever" without overflowing.
+///
+/// Made outside a running loop (before `run_until_complete`, say), it has no loop clock to
+/// read: the delay then counts from its first poll, on the clock of the loop that polls it, as
+/// Python's `asyncio.sleep` starts its timer when awaited.
 ///
 /// # Panics
 /// When polled outside a running loop.
@@ -40,8 +44,15 @@ use crate::event_loop::{current_loop, LoopHandle, TimerEntry};
 /// .unwrap();
 /// ```
 pub fn sleep(delay: Duration) -> Sleep {
-    let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
-    sleep_until(deadline_after(now, delay))
+    match current_loop() {
+        Some(lp) => sleep_until(deadline_after(lp.time(), delay)),
+        None => Sleep {
+            deadline: deadline_after(Instant::now(), delay),
+            delay: Some(delay),
+            timer: None,
+            suspended: false,
+        },
+    }
 }
 
 /// Waits until the loop's clock reaches `deadline`.
@@ -65,6 +76,7 @@ pub fn sleep(delay: Duration) -> Sleep {
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
+        delay: None,
         timer: None,
         suspended: false,
     }
@@ -91,7 +103,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {
+    /// On the loop's clock, once `delay` is `None`.
     deadline: Instant,
+    /// Made outside a running loop: the delay, still to be counted from the first poll on the
+    /// polling loop's clock (`deadline` is only the system clock's estimate until then).
+    delay: Option<Duration>,
     /// The wheel entry and its loop, once armed. Invariant: the entry holds this future's waker.
     timer: Option<(LoopHandle, TimerKey)>,
     /// The first poll has returned `Pending` (every sleep suspends at least once, L27).
@@ -99,7 +115,8 @@ pub struct Sleep {
 }
 
 impl Sleep {
-    /// The deadline on the loop's clock.
+    /// The deadline on the loop's clock. For a sleep made outside a running loop, until its
+    /// first poll: the estimate taken on the system clock when it was made (see [`sleep`]).
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
@@ -109,6 +126,7 @@ impl Sleep {
     /// completed or `deadline` has passed.
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
+        self.delay = None;
         self.suspended = false;
         if let Some((lp, key)) = &self.timer {
             if !lp.inner.reset_timer(*key, deadline) {
@@ -119,6 +137,14 @@ impl Sleep {
 }
 
 impl Sleep {
+    /// Puts the deadline of a sleep made outside a running loop on `lp`'s clock: its delay
+    /// from now (L11). Once; later calls do nothing.
+    fn anchor(&mut self, lp: &LoopHandle) {
+        if let Some(delay) = self.delay.take() {
+            self.deadline = deadline_after(lp.time(), delay);
+        }
+    }
+
     /// The deadline half of a poll: `Ready` once the deadline has passed (at once if it
     /// already has), else `Pending` with this task's waker filed in the timer.
     fn poll_deadline(&mut self, cx: &Context<'_>) -> Poll<()> {
@@ -146,10 +172,16 @@ impl Sleep {
             if pending {
                 return Poll::Pending;
             }
+            // Gone from the wheel: it fired, unless its loop was closed with it pending (L16).
+            // Then it never did: it is armed afresh below, on the loop that polls it now.
+            let fired = !lp.is_closed();
             self.timer = None;
-            return Poll::Ready(());
+            if fired {
+                return Poll::Ready(());
+            }
         }
         let lp = current_loop().expect("asyncio::sleep polled outside a running event loop");
+        self.anchor(&lp);
         if lp.time() >= self.deadline {
             return Poll::Ready(());
         }
@@ -247,7 +279,8 @@ impl Future for YieldNow {
 
 /// Runs `fut` with a deadline `delay` from now (Python's `asyncio.wait_for(fut, delay)` /
 /// `async with asyncio.timeout(delay)`). The deadline is fixed when `timeout` is
-/// called. `fut` is polled before the deadline is checked, so an output ready at that poll
+/// called (made outside a running loop: when first polled, as [`sleep`]). `fut` is polled
+/// before the deadline is checked, so an output ready at that poll
 /// wins even with a zero delay. On expiry `fut` is dropped: a [`Task`](crate::Task) being
 /// awaited is cancelled with it. `Duration::MAX` means no deadline (it saturates, as in
 /// [`sleep`]).
@@ -271,8 +304,7 @@ pub fn timeout<F: IntoFuture>(
     delay: Duration,
     fut: F,
 ) -> impl Future<Output = Result<F::Output, Error>> {
-    let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
-    timeout_at(deadline_after(now, delay), fut)
+    with_deadline(sleep(delay), fut)
 }
 
 /// [`timeout`] for a future that returns a `Result`: the two errors become one, so `?` is
@@ -330,10 +362,21 @@ where
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
-pub async fn timeout_at<F: IntoFuture>(deadline: Instant, fut: F) -> Result<F::Output, Error> {
+pub fn timeout_at<F: IntoFuture>(
+    deadline: Instant,
+    fut: F,
+) -> impl Future<Output = Result<F::Output, Error>> {
+    with_deadline(sleep_until(deadline), fut)
+}
+
+/// [`timeout`] and [`timeout_at`]: `fut` until `sleep` ends.
+async fn with_deadline<F: IntoFuture>(mut sleep: Sleep, fut: F) -> Result<F::Output, Error> {
     {
+        // A delay given outside a running loop counts from here, before `fut` runs.
+        if let Some(lp) = current_loop() {
+            sleep.anchor(&lp);
+        }
         let mut fut = pin!(fut.into_future());
-        let mut sleep = sleep_until(deadline);
         poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Ok(v));
@@ -396,6 +439,9 @@ struct ScopeState {
     phase: std::cell::Cell<ScopePhase>,
     /// The scope's waker, so that a move from outside the body takes effect at once.
     waker: std::cell::RefCell<Option<std::task::Waker>>,
+    /// The loop the scope began in (none: it began outside any), whose clock
+    /// [`Timeout::reschedule_after`] reads even while that loop is not running (L11).
+    lp: std::rc::Weak<LoopInner>,
 }
 
 impl ScopeState {
@@ -443,13 +489,17 @@ impl Timeout {
         Ok(())
     }
 
-    /// Moves the deadline to `delay` from now on the running loop's clock; `Duration::MAX`
-    /// saturates, as in [`sleep`].
+    /// Moves the deadline to `delay` from now on the clock of the loop the scope runs in (also
+    /// when called while that loop is not running); `Duration::MAX` saturates, as in
+    /// [`sleep`].
     ///
     /// # Errors
     /// As [`reschedule`](Self::reschedule).
     pub fn reschedule_after(&self, delay: Duration) -> Result<(), Error> {
-        let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
+        let now = match self.0.lp.upgrade() {
+            Some(lp) => lp.clock.now(),
+            None => current_loop().map_or_else(Instant::now, |lp| lp.time()),
+        };
         self.reschedule(Some(deadline_after(now, delay)))
     }
 
@@ -482,7 +532,8 @@ impl Drop for EndOnDrop {
 /// as cm:` and `cm.reschedule(...)`). As [`timeout`]: the body is polled before the deadline is
 /// checked, and on expiry it is dropped and the result is [`Error::Timeout`].
 /// `Duration::MAX` saturates, as in [`sleep`]; for no deadline at all, see
-/// [`timeout_scope_at`].
+/// [`timeout_scope_at`]. Made outside a running loop, the delay counts from the first poll, as
+/// in [`sleep`].
 ///
 /// # Errors
 /// [`Error::Timeout`] when the deadline passes first.
@@ -516,8 +567,7 @@ where
     B: FnOnce(Timeout) -> Fut,
     Fut: Future,
 {
-    let now = current_loop().map_or_else(Instant::now, |lp| lp.time());
-    timeout_scope_at(Some(deadline_after(now, delay)), body)
+    run_scope(Some(sleep(delay)), body)
 }
 
 /// [`timeout_scope`] with an absolute deadline on the loop's clock, or none (Python's
@@ -545,19 +595,37 @@ where
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
-pub async fn timeout_scope_at<B, Fut>(when: Option<Instant>, body: B) -> Result<Fut::Output, Error>
+pub fn timeout_scope_at<B, Fut>(
+    when: Option<Instant>,
+    body: B,
+) -> impl Future<Output = Result<Fut::Output, Error>>
 where
     B: FnOnce(Timeout) -> Fut,
     Fut: Future,
 {
+    run_scope(when.map(sleep_until), body)
+}
+
+/// [`timeout_scope`] and [`timeout_scope_at`]: the scope, its deadline `sleep`'s (none if
+/// `None`).
+async fn run_scope<B, Fut>(mut sleep: Option<Sleep>, body: B) -> Result<Fut::Output, Error>
+where
+    B: FnOnce(Timeout) -> Fut,
+    Fut: Future,
+{
+    let lp = current_loop();
+    // A delay given outside a running loop counts from here, before the body runs.
+    if let (Some(s), Some(lp)) = (&mut sleep, &lp) {
+        s.anchor(lp);
+    }
     let state = std::rc::Rc::new(ScopeState {
-        when: std::cell::Cell::new(when),
+        when: std::cell::Cell::new(sleep.as_ref().map(Sleep::deadline)),
         phase: std::cell::Cell::new(ScopePhase::Active),
         waker: std::cell::RefCell::new(None),
+        lp: lp.map_or_else(std::rc::Weak::new, |lp| std::rc::Rc::downgrade(&lp.inner)),
     });
     let _end = EndOnDrop(state.clone());
     let mut fut = pin!(body(Timeout(state.clone())));
-    let mut sleep = when.map(sleep_until);
     poll_fn(|cx| {
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
             return Poll::Ready(Ok(v));

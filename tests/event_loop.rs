@@ -1339,6 +1339,51 @@ fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
 }
 
 #[test]
+fn l41_run_waits_for_the_executor_jobs_its_loop_started() {
+    // asyncio.run ends with shutdown_default_executor: it runs the loop until every job given
+    // to the default executor has finished, so an abandoned run_in_executor still ends
+    // before run returns. Here the job is released only by a callback that a task cancelled
+    // at shutdown queues: it runs only if the loop still turns after its tasks are gone (a
+    // run that closed at once dropped it, and the job ended without finishing its work).
+    struct ReleaseOnDrop(Option<std::sync::mpsc::Sender<()>>);
+    impl Drop for ReleaseOnDrop {
+        fn drop(&mut self) {
+            let release = self.0.take();
+            let lp = asyncio::get_running_loop().unwrap();
+            lp.call_soon(move || {
+                if let Some(tx) = release {
+                    let _ = tx.send(());
+                }
+            })
+            .unwrap();
+        }
+    }
+    let finished = Arc::new(AtomicUsize::new(0));
+    let f = finished.clone();
+    asyncio::run(async move {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        drop(asyncio::run_in_executor(move || {
+            if gate.recv().is_ok() {
+                f.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let guard = ReleaseOnDrop(Some(release));
+        asyncio::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+        .detach();
+        asyncio::yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "asyncio::run returned before the executor job its loop started had finished"
+    );
+}
+
+#[test]
 fn sleep_reset_rearms_in_place() {
     let clock = ManualClock::new();
     let lp = EventLoop::with_clock(clock.clone()).unwrap();
@@ -1677,4 +1722,97 @@ fn l11_test_time_and_call_at_every_deadline_is_on_the_loops_clock() {
         seen,
         ["call_at", "call_later", "sleep", "timeout", "timeout_at"]
     );
+}
+
+#[test]
+fn l11_l27_a_sleep_or_timeout_made_outside_the_loop_counts_on_the_clock_that_polls_it() {
+    // Python's asyncio.sleep starts its timer when awaited, and asyncio.timeout / wait_for
+    // read the running loop's time: a deadline is always on the loop's clock (L11). Made
+    // outside any running loop (before run_until_complete, or handed to spawn), sleep,
+    // timeout and timeout_scope have no loop clock to read: the delay counts from the first
+    // poll, on the clock of the loop that polls it. With a ManualClock an hour ahead of the
+    // system clock, a deadline taken from `Instant::now()` lies in the loop's past and fires
+    // at once.
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let sleep = asyncio::sleep(ms(5));
+    let timeout = asyncio::timeout(ms(5), std::future::pending::<()>());
+    let scope = asyncio::timeout_scope(ms(5), |_| std::future::pending::<()>());
+    // Time passes between making them and their first poll: it does not count.
+    clock.advance(Duration::from_secs(3600));
+    let log = Log::default();
+    let l = log.clone();
+    lp.spawn(async move {
+        sleep.await;
+        l.push("sleep");
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.spawn(async move {
+        assert!(matches!(timeout.await, Err(Error::Timeout)));
+        l.push("timeout");
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.spawn(async move {
+        assert!(matches!(scope.await, Err(Error::Timeout)));
+        l.push("timeout_scope");
+    })
+    .unwrap()
+    .detach();
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    clock.advance(ms(4));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(
+        log.get().is_empty(),
+        "fired before the loop's time: {:?}",
+        log.get()
+    );
+    clock.advance(ms(1));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let mut seen = log.get();
+    seen.sort();
+    assert_eq!(seen, ["sleep", "timeout", "timeout_scope"]);
+}
+
+#[test]
+fn l8_a_sleep_whose_loop_closed_before_it_fired_is_not_over_on_the_next_loop() {
+    // close() drops pending timers unfired (L16). A sleep armed on that loop and awaited
+    // again on another one has not reached its deadline: it must wait there, not find its
+    // timer gone and take that for "fired" (an hour-long sleep ended at once).
+    use std::future::{poll_fn, Future};
+    use std::pin::Pin;
+    use std::task::Poll;
+    let first = EventLoop::new().unwrap();
+    let sleep = first
+        .run_until_complete(async {
+            let mut sleep = asyncio::sleep(Duration::from_secs(3600));
+            poll_fn(|cx| {
+                assert!(Pin::new(&mut sleep).poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            Some(sleep) // handed out of the run still armed (an Option: not awaited here)
+        })
+        .unwrap();
+    first.close().unwrap();
+    let second = EventLoop::new().unwrap();
+    let h = second.handle();
+    let (over, timers) = second
+        .run_until_complete(async move {
+            let mut sleep = sleep.unwrap();
+            let over = poll_fn(|cx| Poll::Ready(Pin::new(&mut sleep).poll(cx).is_ready())).await;
+            (over, h.stats().timers)
+        })
+        .unwrap();
+    assert!(!over, "an hour-long sleep ended when its first loop closed");
+    assert_eq!(timers, 1, "armed on the loop that polls it now");
 }

@@ -284,3 +284,49 @@ fn a_sleep_clones_a_new_waker_outside_the_timer_wheels_borrow() {
     })
     .unwrap();
 }
+
+#[test]
+fn l11_l40_reschedule_after_from_outside_the_loop_counts_on_the_scopes_loop_clock() {
+    // Python's cm.reschedule takes a time on the scope's loop's clock. reschedule_after,
+    // called between runs (no loop running), must read that loop's clock, not the system's:
+    // with a ManualClock an hour ahead, a deadline taken from `Instant::now()` lies in the
+    // loop's past and the scope expired at once.
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    clock.advance(HOUR);
+    let cm = Rc::new(RefCell::new(None));
+    let c = cm.clone();
+    let outcome = Rc::new(Cell::new(None));
+    let o = outcome.clone();
+    lp.spawn(async move {
+        let r = timeout_scope(HOUR, move |t| async move {
+            keep(&c, &t);
+            std::future::pending::<()>().await;
+        })
+        .await;
+        o.set(Some(matches!(r, Err(Error::Timeout))));
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let t = cm.borrow().clone().expect("the scope started");
+    t.reschedule_after(Duration::from_millis(5)).unwrap();
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    clock.advance(Duration::from_millis(4));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(
+        outcome.get(),
+        None,
+        "expired before the loop's time reached it"
+    );
+    clock.advance(Duration::from_millis(1));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(outcome.get(), Some(true));
+    assert!(t.expired());
+}

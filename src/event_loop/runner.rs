@@ -7,12 +7,14 @@
 use std::cell::{Cell, RefCell};
 use std::future::IntoFuture;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use super::{current_loop, signals, EventLoop, LoopHandle};
+use super::{clock, current_loop, signals, EventLoop, LoopHandle};
 use crate::error::Error;
 
-/// Runs `fut` to completion on a new loop, then cancels and drains every task left, and closes
-/// the loop (Python's `asyncio.run`).
+/// Runs `fut` to completion on a new loop, then cancels and drains every task left, waits for
+/// the [`run_in_executor`](crate::run_in_executor) jobs started from the loop (at most 300 s,
+/// the loop turning meanwhile), and closes the loop (Python's `asyncio.run`).
 ///
 /// ```
 /// let out = asyncio::run(async {
@@ -205,9 +207,10 @@ impl Runner {
         })
     }
 
-    /// Cancels every task left and runs the loop until they have ended, then closes the loop
-    /// (Python's `Runner.close()`). Idempotent; a runner whose loop was never made stays
-    /// usable, as in Python.
+    /// Cancels every task left and runs the loop until they have ended and the
+    /// [`run_in_executor`](crate::run_in_executor) jobs started from it have too (at most
+    /// 300 s), then closes the loop (Python's `Runner.close()`). Idempotent; a runner whose
+    /// loop was never made stays usable, as in Python.
     ///
     /// # Errors
     /// [`Error::InvalidState`]: `Cannot close a running event loop` from inside one of its
@@ -229,11 +232,40 @@ impl Runner {
             ));
         }
         lp.shutdown_tasks();
+        lp.wait_executor_jobs();
         lp.close()?;
         // Taken out after the shutdown: tasks dropped during it may still ask for the loop.
         let state = std::mem::replace(&mut *self.state.borrow_mut(), RunnerState::Closed);
         drop(state);
         Ok(())
+    }
+}
+
+/// How long a runner's close waits for the default executor's jobs (CPython 3.12+'s
+/// `THREAD_JOIN_TIMEOUT`, given to `shutdown_default_executor`).
+const THREAD_JOIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl LoopHandle {
+    /// Turns the loop until every `run_in_executor` job started from it has ended, for at
+    /// most [`THREAD_JOIN_TIMEOUT`] (Python's `shutdown_default_executor`, L41): callbacks the
+    /// jobs send to the loop meanwhile still run.
+    fn wait_executor_jobs(&self) {
+        let shared = &self.inner.shared;
+        let deadline = clock::deadline_after(Instant::now(), THREAD_JOIN_TIMEOUT);
+        while shared.jobs_left(true) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                crate::event_loop::debug::warning!(
+                    "The executor did not finishing joining its threads within {} seconds.",
+                    THREAD_JOIN_TIMEOUT.as_secs()
+                );
+                break;
+            }
+            if self.run_once(Some(left)).is_err() {
+                break;
+            }
+        }
+        shared.jobs_left(false);
     }
 }
 

@@ -16,8 +16,11 @@
 //!   waker woken off the loop thread travels through the loop's thread-safe door
 //!   (`threadsafe.rs`). A dropped future clears its waker; the job still runs to its end and its
 //!   result is dropped on the helper thread.
+//! - A `run_in_executor` job is counted on the loop it was started from until it ends, so
+//!   that `asyncio::run` can wait for it before closing the loop (Python's
+//!   `shutdown_default_executor`, L41).
 //!
-//! Calls down only into `std`.
+//! Calls down only into `std`, and into the calling loop's thread-safe door to count its jobs.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -29,7 +32,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::event_loop::current_loop;
 use crate::event_loop::exception::PanicError;
+use crate::event_loop::threadsafe::Shared;
 
 /// How long a helper thread waits for work before it exits.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,7 +194,9 @@ struct Slot<T> {
 ///
 /// # Cancel safety
 /// Dropping the future does not stop `f`: a thread cannot be interrupted. `f` runs to its end
-/// and its result is dropped on the helper thread.
+/// and its result is dropped on the helper thread. [`run`](crate::run) (and
+/// [`Runner::close`](crate::Runner::close)) waits for it before closing the loop, as
+/// Python's `asyncio.run` waits for the default executor.
 ///
 /// # Examples
 ///
@@ -214,6 +221,7 @@ where
         waker: None,
     }));
     let theirs = slot.clone();
+    let counted = current_loop().map(|lp| Counted::new(lp.inner.shared.clone()));
     let job = Box::new(move || {
         let result = catch_unwind(AssertUnwindSafe(f))
             .map_err(|p| Error::Panic(PanicError::from_payload(&*p)));
@@ -226,6 +234,8 @@ where
         if let Some(w) = waker {
             w.wake();
         }
+        // Ended only now, its result delivered (dropped unrun, it ends with the box).
+        drop(counted);
     });
     if let Err(e) = submit(job) {
         slot.lock().unwrap_or_else(|e| e.into_inner()).result = Some(Err(Error::Io(e)));
@@ -256,6 +266,22 @@ where
     T: Send + 'static,
 {
     run_in_executor(f)
+}
+
+/// A `run_in_executor` job counted on the loop it was started from, until dropped (L41).
+struct Counted(Arc<Shared>);
+
+impl Counted {
+    fn new(shared: Arc<Shared>) -> Counted {
+        shared.job_started();
+        Counted(shared)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.job_ended();
+    }
 }
 
 /// The future of [`run_in_executor`] and [`to_thread`]: the closure's result.

@@ -9,7 +9,7 @@
 //! order is kept (one FIFO under one lock). Every live loop has a small id in a process-wide
 //! registry, so a task's `Waker`, which must be `Send`, can find its loop from any thread.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::error::Error;
@@ -31,6 +31,11 @@ pub(crate) struct Shared {
     notified: AtomicBool,
     /// Set by `close()`: pushes fail with "Event loop is closed".
     closed: AtomicBool,
+    /// Default-executor jobs (`run_in_executor`) started from this loop and not ended yet:
+    /// `asyncio::run` turns the loop until none is left before it closes it (L41).
+    executor_jobs: AtomicUsize,
+    /// The loop is waiting for `executor_jobs` to reach zero: the job that ends last wakes it.
+    awaiting_jobs: AtomicBool,
     waker: mio::Waker,
 }
 
@@ -40,6 +45,8 @@ impl Shared {
             queue: Mutex::new(Vec::new()),
             notified: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            executor_jobs: AtomicUsize::new(0),
+            awaiting_jobs: AtomicBool::new(false),
             waker,
         }
     }
@@ -76,6 +83,31 @@ impl Shared {
 
     pub(crate) fn has_pending(&self) -> bool {
         self.notified.load(Ordering::Acquire)
+    }
+
+    /// A default-executor job of this loop starts (L41).
+    pub(crate) fn job_started(&self) {
+        self.executor_jobs.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A default-executor job of this loop ended (ran, panicked or was dropped unrun); the
+    /// last one wakes the poll of a loop waiting for it.
+    pub(crate) fn job_ended(&self) {
+        // SeqCst, as in `jobs_left`: either the loop sees the count at zero, or this sees the
+        // loop waiting and wakes it.
+        if self.executor_jobs.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.awaiting_jobs.load(Ordering::SeqCst)
+            && !self.notified.swap(true, Ordering::AcqRel)
+        {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Whether default-executor jobs of this loop are still running; `waiting` says whether
+    /// the loop now waits for them (so the last one must wake it).
+    pub(crate) fn jobs_left(&self, waiting: bool) -> bool {
+        self.awaiting_jobs.store(waiting, Ordering::SeqCst);
+        self.executor_jobs.load(Ordering::SeqCst) > 0
     }
 }
 
