@@ -324,6 +324,13 @@ impl<Fut: Future> Future for Runner<Fut> {
                 s.runner = Some(cx.waker().clone());
             }
         }
+        // A `cancel()` between the check above and the filing found no waker to wake (it
+        // reads `runner` under the lock it sets the flag under): look again now that the
+        // waker is there, or the work would run on, uncancelled, until something else woke it.
+        if self.shared.cancel.load(Ordering::Acquire) {
+            self.shared.complete(Err(Error::Cancelled));
+            return Poll::Ready(());
+        }
         match catch_unwind(AssertUnwindSafe(|| self.fut.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => {
                 self.shared.complete(Ok(v));
