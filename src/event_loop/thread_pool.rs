@@ -97,7 +97,9 @@ pub(crate) fn submit(job: Job) -> std::io::Result<()> {
         {
             Ok(_) => s.threads += 1,
             Err(e) if s.threads == 0 => {
-                s.jobs.pop_back();
+                let job = s.jobs.pop_back();
+                drop(s);
+                drop(job); // after the lock: the closure's drop may submit again
                 return Err(e);
             }
             // Some thread exists: the job waits for it.
