@@ -925,6 +925,60 @@ fn alpn_names_outside_1_to_255_bytes_are_refused_before_any_io() {
     drop(silent);
 }
 
+/// A list of ALPN names whose encoding overflows the ClientHello is refused before any I/O.
+/// Each name may be 1 to 255 bytes, but the ClientHello carries the list, and the extensions
+/// around it, under 16-bit lengths: 257 names of 255 bytes (65,792 bytes encoded) aborted the
+/// process in rustls' encoder (an overflow assertion in a destructor, hit again while
+/// unwinding), and a release build sent a wrapped length. The list may take 32 KiB encoded.
+#[test]
+fn an_alpn_list_too_long_for_a_client_hello_is_refused_before_any_io() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // `n` names of 255 bytes, each with its length byte: 256 * n bytes encoded.
+    let names = |n: u32| -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                let mut name = vec![b'a'; 255];
+                name[..4].copy_from_slice(&i.to_be_bytes());
+                name
+            })
+            .collect()
+    };
+    let config = |names: &[Vec<u8>]| {
+        let names: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+        Certs::get().client_config(&names)
+    };
+    run(async move {
+        let at_the_limit = names(128); // 32,768 bytes encoded
+        let mut over = at_the_limit.clone();
+        over.push(b"x".to_vec()); // 2 bytes more
+        for bad in [names(257), over] {
+            let e = asyncio::open_connection("127.0.0.1", port)
+                .ssl(config(&bad))
+                .server_hostname("localhost")
+                .await
+                .expect_err("an ALPN list too long");
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            assert!(
+                e.to_string().starts_with("ALPN protocol list too long: "),
+                "{e}"
+            );
+        }
+        // At the limit the handshake completes (a server without ALPN ignores the list).
+        let (server, port) = tls_echo_server(&[]).await?;
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(config(&at_the_limit))
+            .await?;
+        assert_eq!(writer.transport().alpn_protocol(), None);
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+    drop(silent);
+}
+
 /// A PEM file that cannot be read is the OSError Python raises for it (`load_cert_chain`,
 /// `load_verify_locations`, `create_default_context(cafile=…)`: `FileNotFoundError(2, …)`,
 /// `IsADirectoryError(21, …)`): the errno survives in `raw_os_error()`, and the text leads with

@@ -869,17 +869,29 @@ pub(crate) struct ClientSetup {
     pub(crate) server_hostname: Option<String>,
 }
 
-/// Python's `set_alpn_protocols` rule: every name 1 to 255 bytes. rustls takes any list and
-/// panics on an empty name as it builds a ClientHello (a longer one goes out with a wrapped
-/// length), so a configuration is checked before it is used.
+/// Python's `set_alpn_protocols` rule: every name 1 to 255 bytes; and the list at most
+/// [`ALPN_LIST_MAX`] bytes encoded. rustls takes any list and panics on an empty name as it
+/// builds a ClientHello (a longer one goes out with a wrapped length), and aborts on a list
+/// over the 16-bit length the ClientHello gives it, so a configuration is checked before use.
 pub(crate) fn check_alpn(protocols: &[Vec<u8>]) -> Result<(), Error> {
     if protocols.iter().any(|p| p.is_empty() || p.len() > 255) {
         return Err(Error::invalid_argument(
             "ALPN protocols must be 1 to 255 in length",
         ));
     }
+    let encoded: usize = protocols.iter().map(|p| 1 + p.len()).sum();
+    if encoded > ALPN_LIST_MAX {
+        return Err(Error::invalid_argument(format!(
+            "ALPN protocol list too long: {encoded} bytes encoded, at most {ALPN_LIST_MAX}"
+        )));
+    }
     Ok(())
 }
+
+/// The most an ALPN list may take in a ClientHello, each name with its length byte: half of
+/// the 16-bit length the extensions share, leaving the others (key shares, SNI, a ticket)
+/// room. A real list takes a few dozen bytes.
+const ALPN_LIST_MAX: usize = 32 * 1024;
 
 /// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48).
 pub(crate) fn client_setup(
