@@ -109,6 +109,7 @@
 
 pub(crate) mod config;
 pub(crate) mod engine;
+pub(crate) mod nameless;
 pub(crate) mod protocol;
 pub(crate) mod transport;
 
