@@ -618,7 +618,7 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
     }
     if let rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) = e {
         // The peer's bytes have no TLS record header: OpenSSL's WRONG_VERSION_NUMBER.
-        return Some("wrong version number: the peer sent bytes that are not TLS; is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)?".into());
+        return Some("wrong version number: the peer sent bytes that are not TLS; a client: is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)? a server: the client did not start TLS (a plain-text client, or one that had not asked for STARTTLS yet)".into());
     }
     let rustls::Error::InvalidCertificate(c) = e else {
         return None;

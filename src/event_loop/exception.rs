@@ -301,7 +301,7 @@ mod tests {
     /// A report copies the transport's error for the handler: errno and a wrapped crate
     /// error survive the copy (the EMFILE report lost its errno to a text copy).
     #[test]
-    fn l20_a_reported_copy_keeps_errno_and_inner_error() {
+    fn l102_l80_a_reported_copy_keeps_errno_and_inner_error() {
         let emfile = crate::error::copy_io(&std::io::Error::from_raw_os_error(libc::EMFILE));
         assert_eq!(emfile.raw_os_error(), Some(libc::EMFILE));
         let inner = std::io::Error::other(crate::Error::invalid_state("empty buffer"));

@@ -219,11 +219,7 @@ impl Engine {
             return Ok(plaintext.len());
         }
         let chunk = &plaintext[..plaintext.len().min(WRITE_CHUNK)];
-        let n = self
-            .conn
-            .writer()
-            .write(chunk)
-            .map_err(|e| Error::Io(io::Error::new(e.kind(), e.to_string())))?;
+        let n = self.conn.writer().write(chunk).map_err(Error::Io)?;
         self.flush(out);
         Ok(n)
     }
