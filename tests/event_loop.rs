@@ -1700,28 +1700,35 @@ fn l11_test_time_and_call_at_every_deadline_is_on_the_loops_clock() {
     })
     .unwrap()
     .detach();
-    for _ in 0..3 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    let seen = fired_at_5_ms(&lp, &clock, &log);
+    assert_eq!(
+        seen,
+        ["call_at", "call_later", "sleep", "timeout", "timeout_at"]
+    );
+}
+
+/// For the L11 tests whose deadlines lie 5 ms ahead on `clock`: turns `lp` a few times at 0,
+/// 4 and 5 ms, checks that nothing fired before 5 ms (never early), and returns what `log`
+/// saw by then, sorted.
+fn fired_at_5_ms(lp: &EventLoop, clock: &ManualClock, log: &Log) -> Vec<String> {
+    let turns = || {
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    turns();
     clock.advance(ms(4));
-    for _ in 0..3 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns();
     assert!(
         log.get().is_empty(),
         "fired before the loop's time: {:?}",
         log.get()
     );
     clock.advance(ms(1));
-    for _ in 0..3 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns();
     let mut seen = log.get();
     seen.sort();
-    assert_eq!(
-        seen,
-        ["call_at", "call_later", "sleep", "timeout", "timeout_at"]
-    );
+    seen
 }
 
 #[test]
@@ -1762,24 +1769,7 @@ fn l11_l27_a_sleep_or_timeout_made_outside_the_loop_counts_on_the_clock_that_pol
     })
     .unwrap()
     .detach();
-    for _ in 0..3 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
-    clock.advance(ms(4));
-    for _ in 0..3 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
-    assert!(
-        log.get().is_empty(),
-        "fired before the loop's time: {:?}",
-        log.get()
-    );
-    clock.advance(ms(1));
-    for _ in 0..3 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
-    let mut seen = log.get();
-    seen.sort();
+    let seen = fired_at_5_ms(&lp, &clock, &log);
     assert_eq!(seen, ["sleep", "timeout", "timeout_scope"]);
 }
 
