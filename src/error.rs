@@ -605,8 +605,8 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// A certificate refusal, a key that does not fit its certificate, or a peer that does not
-/// speak TLS, in a sentence that says what is wrong and what to do (issue #14):
+/// A certificate refusal, a key that does not fit its certificate, a peer that does not speak
+/// TLS, or a handshake the peer refused with an alert, in a sentence that says what is wrong and what to do (issue #14):
 /// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
 /// source. `None` for errors rustls already states plainly.
 #[cfg(feature = "tls")]
@@ -619,6 +619,9 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
     if let rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) = e {
         // The peer's bytes have no TLS record header: OpenSSL's WRONG_VERSION_NUMBER.
         return Some("wrong version number: the peer sent bytes that are not TLS; a client: is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)? a server: the client did not start TLS (a plain-text client, or one that had not asked for STARTTLS yet)".into());
+    }
+    if let rustls::Error::AlertReceived(alert) = e {
+        return peer_alert_words(*alert).map(str::to_string);
     }
     let rustls::Error::InvalidCertificate(c) = e else {
         return None;
@@ -669,6 +672,23 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
             "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost"
                 .into()
         }
+        _ => return None,
+    })
+}
+
+/// The alerts a peer sends most when it refuses a handshake, in OpenSSL's words as Python
+/// shows them (`tlsv1 alert protocol version`), then what they mean for this side and what to
+/// do; rustls says only `received fatal alert: ProtocolVersion`. `None` for the others.
+#[cfg(feature = "tls")]
+fn peer_alert_words(alert: rustls::AlertDescription) -> Option<&'static str> {
+    use rustls::AlertDescription as A;
+    Some(match alert {
+        A::ProtocolVersion => "tlsv1 alert protocol version: the peer accepts none of the TLS versions this side offered (rustls speaks TLS 1.2 and 1.3; check both sides' minimum and maximum versions)",
+        A::HandshakeFailure => "sslv3 alert handshake failure: the peer found nothing in common with this side's offer (cipher suites, key exchange groups or signature schemes); compare both sides' TLS settings",
+        A::NoApplicationProtocol => "tlsv1 alert no application protocol: the peer speaks none of the ALPN protocols this side offered; offer one it supports",
+        A::CertificateRequired => "tlsv13 alert certificate required: the server requires a client certificate and this side sent none; build the client configuration with one (rustls' with_client_auth_cert)",
+        A::UnknownCA => "tlsv1 alert unknown ca: the peer does not trust the authority that issued this side's certificate; give the peer that CA as a trust anchor",
+        A::BadCertificate => "sslv3 alert bad certificate: the peer refused this side's certificate; check that it is a leaf certificate for the name in use, in date, sent with its chain",
         _ => return None,
     })
 }

@@ -1536,8 +1536,81 @@ fn t8_t36_certificate_required_after_the_handshake_is_tls_for_every_waiter() {
                 "{e:?}"
             );
             assert!(!t.is_certificate_error(), "the peer refused us: {e}");
+            assert!(
+                e.to_string()
+                    .starts_with("tlsv13 alert certificate required: the server requires"),
+                "in Python's words, then what to do: {e}"
+            );
             assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         }
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// A handshake the peer refused with an alert says so in OpenSSL's words, as Python shows
+/// them (`tlsv1 alert protocol version`), and what that means for this side; rustls' own text
+/// (`received fatal alert: ProtocolVersion`) stays the source. No ALPN protocol in common, and
+/// no TLS version in common (a TLS 1.2-only server, a TLS 1.3-only client).
+#[test]
+fn t8_a_handshake_the_peer_refused_with_an_alert_is_told_in_plain_words() {
+    run(async {
+        let certs = Certs::get();
+        let refused = |e: &Error, alert, start: &str| {
+            let t = tls_err(e);
+            assert_eq!(
+                t.rustls_error(),
+                Some(&rustls::Error::AlertReceived(alert)),
+                "{e:?}"
+            );
+            assert!(e.to_string().starts_with(start), "{e}");
+            let source = std::error::Error::source(t).map(|s| s.to_string());
+            assert_eq!(
+                source.as_deref(),
+                Some(format!("received fatal alert: {alert:?}").as_str())
+            );
+        };
+        let (server, port) = tls_echo_server(&[b"h2"]).await?;
+        let e = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[b"spdy/1"]))
+            .await
+            .expect_err("no ALPN protocol in common");
+        refused(
+            &e,
+            rustls::AlertDescription::NoApplicationProtocol,
+            "tlsv1 alert no application protocol: the peer speaks none of the ALPN protocols",
+        );
+        server.close();
+        server.wait_closed().await;
+
+        let tls12_only =
+            rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+                .with_no_client_auth()
+                .with_single_cert(
+                    asyncio::tls::load_certs(&certs.cert)?,
+                    asyncio::tls::load_private_key(&certs.key)?,
+                )
+                .unwrap();
+        let server = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(tls12_only)
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(asyncio::tls::load_certs(&certs.ca)?);
+        let tls13_only =
+            rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let e = asyncio::open_connection("127.0.0.1", port)
+            .ssl(tls13_only)
+            .await
+            .expect_err("no TLS version in common");
+        refused(
+            &e,
+            rustls::AlertDescription::ProtocolVersion,
+            "tlsv1 alert protocol version: the peer accepts none of the TLS versions",
+        );
         server.close();
         server.wait_closed().await;
         Ok(())
