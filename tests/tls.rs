@@ -257,7 +257,18 @@ fn t36_client_auth() {
         .await;
         let e = refused.expect_err("a client without a certificate is refused");
         assert!(!tls_err(&e).is_certificate_error(), "{e}");
-        assert!(e.to_string().contains("CertificateRequired"), "{e}");
+        assert_eq!(
+            tls_err(&e).rustls_error(),
+            Some(&rustls::Error::AlertReceived(
+                rustls::AlertDescription::CertificateRequired
+            )),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("tlsv13 alert certificate required: "),
+            "{e}"
+        );
         assert_eq!(
             *calls.borrow(),
             [1],
