@@ -302,6 +302,24 @@ fn t3_t48_empty_server_hostname_with_own_config_to_openssl_s_server() {
     }
 }
 
+/// `openssl s_client` to our server on `port`, trusting `ca`, with `args` after those; stdin
+/// and stdout piped, stderr as given.
+fn s_client(port: u16, ca: &std::path::Path, args: &[&str], stderr: Stdio) -> ChildGuard {
+    ChildGuard(
+        Command::new("openssl")
+            .arg("s_client")
+            .args(["-connect", &format!("127.0.0.1:{port}")])
+            .arg("-CAfile")
+            .arg(ca)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn openssl s_client"),
+    )
+}
+
 #[test]
 fn openssl_s_client_to_our_server() {
     if !have_openssl() {
@@ -313,19 +331,18 @@ fn openssl_s_client_to_our_server() {
             .ssl(certs.server_config(&[]))
             .await?;
         let port = our_tls_server_port(&server);
-        let mut child = ChildGuard(
-            Command::new("openssl")
-                .arg("s_client")
-                .args(["-connect", &format!("127.0.0.1:{port}")])
-                .arg("-CAfile")
-                .arg(&certs.ca)
-                .args(["-verify_return_error", "-verify_hostname", "localhost"])
-                .args(["-servername", "localhost", "-quiet"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn openssl s_client"),
+        let mut child = s_client(
+            port,
+            &certs.ca,
+            &[
+                "-verify_return_error",
+                "-verify_hostname",
+                "localhost",
+                "-servername",
+                "localhost",
+                "-quiet",
+            ],
+            Stdio::piped(),
         );
         let mut stdin = child.0.stdin.take().unwrap();
         stdin.write_all(b"hello from s_client\n").unwrap();
@@ -373,19 +390,18 @@ fn openssl_s_client_sees_close_notify_from_a_handler_failing_after_start_tls() {
         };
         let server = asyncio::start_server(fails_after_start_tls, "127.0.0.1", 0).await?;
         let port = our_tls_server_port(&server);
-        let mut child = ChildGuard(
-            Command::new("openssl")
-                .arg("s_client")
-                .args(["-connect", &format!("127.0.0.1:{port}")])
-                .arg("-CAfile")
-                .arg(&certs.ca)
-                .args(["-servername", "localhost", "-starttls", "smtp"])
-                .args(["-quiet", "-msg"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn openssl s_client"),
+        let mut child = s_client(
+            port,
+            &certs.ca,
+            &[
+                "-servername",
+                "localhost",
+                "-starttls",
+                "smtp",
+                "-quiet",
+                "-msg",
+            ],
+            Stdio::piped(),
         );
         let mut stdin = child.0.stdin.take().unwrap();
         stdin.write_all(b"hello from s_client\n").unwrap();
@@ -813,18 +829,11 @@ fn t45_our_server_refuses_a_renegotiation_from_openssl_s_client() {
             .ssl(certs.server_config(&[]))
             .await?;
         let port = our_tls_server_port(&server);
-        let mut child = ChildGuard(
-            Command::new("openssl")
-                .arg("s_client")
-                .args(["-connect", &format!("127.0.0.1:{port}")])
-                .arg("-CAfile")
-                .arg(&certs.ca)
-                .args(["-servername", "localhost", "-tls1_2", "-msg"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn openssl s_client"),
+        let mut child = s_client(
+            port,
+            &certs.ca,
+            &["-servername", "localhost", "-tls1_2", "-msg"],
+            Stdio::null(),
         );
         let mut stdin = child.0.stdin.take().unwrap();
         let out = child.0.stdout.take().unwrap();
