@@ -922,18 +922,29 @@ fn alpn_names_outside_1_to_255_bytes_are_refused_before_any_io() {
             assert_eq!(e.to_string(), expect);
         }
         // The limits themselves are fine: 1 and 255 bytes.
-        let (server, port) = tls_echo_server(&[&[b'a'; 255], b"x"]).await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(certs.client_config(&[&[b'a'; 255]]))
-            .await?;
-        assert_eq!(writer.transport().alpn_protocol(), Some(vec![b'a'; 255]));
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
+        let alpn = negotiated_alpn(&[&[b'a'; 255], b"x"], certs.client_config(&[&[b'a'; 255]]));
+        assert_eq!(alpn.await?, Some(vec![b'a'; 255]));
         Ok(())
     });
     drop(silent);
+}
+
+/// The ALPN protocol a TLS echo server offering `server_alpn` and a client with `client`
+/// agree on; both closed after.
+async fn negotiated_alpn(
+    server_alpn: &[&[u8]],
+    client: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let (server, port) = tls_echo_server(server_alpn).await?;
+    let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+        .ssl(client)
+        .await?;
+    let alpn = writer.transport().alpn_protocol();
+    writer.close();
+    writer.wait_closed().await?;
+    server.close();
+    server.wait_closed().await;
+    Ok(alpn)
 }
 
 /// A list of ALPN names whose encoding overflows the ClientHello is refused before any I/O.
@@ -976,15 +987,7 @@ fn an_alpn_list_too_long_for_a_client_hello_is_refused_before_any_io() {
             );
         }
         // At the limit the handshake completes (a server without ALPN ignores the list).
-        let (server, port) = tls_echo_server(&[]).await?;
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(config(&at_the_limit))
-            .await?;
-        assert_eq!(writer.transport().alpn_protocol(), None);
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
+        assert_eq!(negotiated_alpn(&[], config(&at_the_limit)).await?, None);
         Ok(())
     });
     drop(silent);
