@@ -1384,6 +1384,64 @@ fn l41_run_waits_for_the_executor_jobs_its_loop_started() {
 }
 
 #[test]
+fn l41_shutdown_default_executor_waits_for_the_jobs_then_refuses_new_ones() {
+    // Python's loop.shutdown_default_executor(): from the call on, run_in_executor raises
+    // 'Executor shutdown has been called' (so does getaddrinfo, which runs there); the call
+    // returns once the jobs already given to the executor have ended.
+    asyncio::run(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let job = asyncio::run_in_executor(move || gate.recv().map(|()| 7));
+        let shutdown = asyncio::spawn(lp.shutdown_default_executor(None));
+        for _ in 0..3 {
+            asyncio::yield_now().await;
+        }
+        assert!(
+            !shutdown.is_done(),
+            "the shutdown ended while a job still ran"
+        );
+        match asyncio::run_in_executor(|| 1).await {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Executor shutdown has been called"),
+            other => panic!("a job was accepted after the shutdown: {other:?}"),
+        }
+        match asyncio::open_connection("localhost", 9).await {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Executor shutdown has been called"),
+            other => panic!("a name lookup was started after the shutdown: {other:?}"),
+        }
+        release.send(()).unwrap();
+        shutdown.await.unwrap();
+        assert_eq!(job.await.unwrap(), Ok(7));
+    })
+    .unwrap();
+}
+
+#[test]
+fn l41_shutdown_default_executor_gives_up_after_its_timeout() {
+    // Python 3.12's timeout: past it the call warns and returns; the job runs on.
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (f, seen) = (finished.clone(), finished.clone());
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    asyncio::run(async move {
+        let lp = asyncio::get_running_loop().unwrap();
+        drop(asyncio::run_in_executor(move || {
+            if gate.recv().is_ok() {
+                f.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        lp.shutdown_default_executor(Some(Duration::ZERO)).await;
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            0,
+            "the job was not still running"
+        );
+        // Released only now, so asyncio::run's own wait (300 s at most) ends at once.
+        release.send(()).unwrap();
+    })
+    .unwrap();
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn sleep_reset_rearms_in_place() {
     let clock = ManualClock::new();
     let lp = EventLoop::with_clock(clock.clone()).unwrap();

@@ -7,9 +7,9 @@
 use std::cell::{Cell, RefCell};
 use std::future::IntoFuture;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{clock, current_loop, signals, EventLoop, LoopHandle};
+use super::{current_loop, signals, EventLoop, LoopHandle};
 use crate::error::Error;
 
 /// Runs `fut` to completion on a new loop, then cancels and drains every task left, waits for
@@ -232,7 +232,11 @@ impl Runner {
             ));
         }
         lp.shutdown_tasks();
-        lp.wait_executor_jobs();
+        let executor = lp.shutdown_default_executor(Some(THREAD_JOIN_TIMEOUT));
+        if let Err(e) = lp.run_until_complete(executor) {
+            // A callback stopped the loop meanwhile: the jobs left lose their callbacks.
+            crate::event_loop::debug::warning!("shutdown_default_executor: {e}");
+        }
         lp.close()?;
         // Taken out after the shutdown: tasks dropped during it may still ask for the loop.
         let state = std::mem::replace(&mut *self.state.borrow_mut(), RunnerState::Closed);
@@ -244,30 +248,6 @@ impl Runner {
 /// How long a runner's close waits for the default executor's jobs (CPython 3.12+'s
 /// `THREAD_JOIN_TIMEOUT`, given to `shutdown_default_executor`).
 const THREAD_JOIN_TIMEOUT: Duration = Duration::from_secs(300);
-
-impl LoopHandle {
-    /// Turns the loop until every `run_in_executor` job started from it has ended, for at
-    /// most [`THREAD_JOIN_TIMEOUT`] (Python's `shutdown_default_executor`, L41): callbacks the
-    /// jobs send to the loop meanwhile still run.
-    fn wait_executor_jobs(&self) {
-        let shared = &self.inner.shared;
-        let deadline = clock::deadline_after(Instant::now(), THREAD_JOIN_TIMEOUT);
-        while shared.jobs_left(true) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                crate::event_loop::debug::warning!(
-                    "The executor did not finishing joining its threads within {} seconds.",
-                    THREAD_JOIN_TIMEOUT.as_secs()
-                );
-                break;
-            }
-            if self.run_once(Some(left)).is_err() {
-                break;
-            }
-        }
-        shared.jobs_left(false);
-    }
-}
 
 impl Drop for Runner {
     fn drop(&mut self) {

@@ -16,9 +16,10 @@
 //!   waker woken off the loop thread travels through the loop's thread-safe door
 //!   (`threadsafe.rs`). A dropped future clears its waker; the job still runs to its end and its
 //!   result is dropped on the helper thread.
-//! - A `run_in_executor` job is counted on the loop it was started from until it ends, so
-//!   that `asyncio::run` can wait for it before closing the loop (Python's
-//!   `shutdown_default_executor`, L41).
+//! - A `run_in_executor` job (and a name lookup of `net/resolve.rs`) is counted on the loop it
+//!   was started from until it ends. `LoopHandle::shutdown_default_executor` waits for that
+//!   count to reach zero, and from its call on the loop starts no more jobs (L41); `asyncio::run`
+//!   calls it before closing the loop. The pool itself is never shut down: other loops use it.
 //!
 //! Calls down only into `std`, and into the calling loop's thread-safe door to count its jobs.
 
@@ -32,9 +33,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::current_loop;
 use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::Shared;
+use crate::event_loop::{current_loop, LoopHandle};
 
 /// How long a helper thread waits for work before it exits.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -223,7 +224,16 @@ where
         waker: None,
     }));
     let theirs = slot.clone();
-    let counted = current_loop().map(|lp| Counted::new(lp.inner.shared.clone()));
+    let counted = match Counted::on_current_loop() {
+        Ok(counted) => counted,
+        Err(e) => {
+            slot.lock().unwrap_or_else(|e| e.into_inner()).result = Some(Err(e));
+            return RunInExecutor {
+                slot,
+                _not_send: PhantomData,
+            };
+        }
+    };
     let job = Box::new(move || {
         let result = catch_unwind(AssertUnwindSafe(f))
             .map_err(|p| Error::Panic(PanicError::from_payload(&*p)));
@@ -270,19 +280,109 @@ where
     run_in_executor(f)
 }
 
-/// A `run_in_executor` job counted on the loop it was started from, until dropped (L41).
-struct Counted(Arc<Shared>);
+/// A default-executor job counted on the loop it was started from, until dropped (L41).
+pub(crate) struct Counted(Arc<Shared>);
 
 impl Counted {
-    fn new(shared: Arc<Shared>) -> Counted {
-        shared.job_started();
-        Counted(shared)
+    /// Counts a job on the running loop, if any. Fails once that loop's
+    /// [`shutdown_default_executor`](LoopHandle::shutdown_default_executor) was called.
+    pub(crate) fn on_current_loop() -> Result<Option<Counted>, Error> {
+        match current_loop() {
+            Some(lp) => {
+                lp.inner.shared.job_started()?;
+                Ok(Some(Counted(lp.inner.shared.clone())))
+            }
+            None => Ok(None),
+        }
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
         self.0.job_ended();
+    }
+}
+
+impl LoopHandle {
+    /// Refuses further default-executor work from this loop, then waits until every
+    /// [`run_in_executor`] job and name lookup started from it has ended (Python's
+    /// `loop.shutdown_default_executor(timeout)`). With a `timeout` that passes first it logs
+    /// a warning and returns; the jobs run on (a thread cannot be interrupted).
+    ///
+    /// Afterwards `run_in_executor` and [`to_thread`] on this loop resolve to
+    /// [`Error::InvalidState`] (`Executor shutdown has been called`), and a connection that
+    /// needs a name lookup fails with it. [`run`](crate::run) and
+    /// [`Runner::close`](crate::Runner::close) call this with a 300 s timeout before closing
+    /// the loop. The executor's threads are shared by every loop of the process and stay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let job = asyncio::run_in_executor(|| 6 * 7);
+    ///     lp.shutdown_default_executor(Some(Duration::from_secs(10))).await;
+    ///     assert_eq!(job.await?, 42); // it had ended: the shutdown waited for it
+    ///     let late = asyncio::run_in_executor(|| 0).await;
+    ///     assert!(matches!(late, Err(asyncio::Error::InvalidState(_))));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })
+    /// .unwrap()
+    /// .unwrap();
+    /// ```
+    pub fn shutdown_default_executor(
+        &self,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = ()> + 'static {
+        let shared = self.inner.shared.clone();
+        shared.shut_executor();
+        let jobs = JobsEnded {
+            shared,
+            filed: None,
+        };
+        async move {
+            let Some(limit) = timeout else {
+                return jobs.await;
+            };
+            if crate::time::timeout(limit, jobs).await.is_err() {
+                crate::event_loop::debug::warning!(
+                    "The executor did not finishing joining its threads within {} seconds.",
+                    limit.as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
+/// Ready once no default-executor job of the loop is left.
+struct JobsEnded {
+    shared: Arc<Shared>,
+    /// The waker filed with the loop, withdrawn on drop.
+    filed: Option<Waker>,
+}
+
+impl Future for JobsEnded {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.shared.jobs_left(cx.waker()) {
+            return Poll::Ready(());
+        }
+        if !matches!(&self.filed, Some(w) if w.will_wake(cx.waker())) {
+            if let Some(old) = self.filed.replace(cx.waker().clone()) {
+                self.shared.forget_jobs_waiter(&old);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for JobsEnded {
+    fn drop(&mut self) {
+        if let Some(w) = self.filed.take() {
+            self.shared.forget_jobs_waiter(&w);
+        }
     }
 }
 
@@ -337,5 +437,41 @@ impl<T> Drop for RunInExecutor<T> {
 impl<T> std::fmt::Debug for RunInExecutor<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunInExecutor").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_loop::EventLoop;
+
+    #[test]
+    fn l41_a_dropped_shutdown_wait_leaves_no_waker_with_the_loop() {
+        let lp = EventLoop::new().unwrap();
+        let handle = lp.handle();
+        let shared = handle.inner.shared.clone();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        lp.run_until_complete(async {
+            drop(run_in_executor(move || {
+                let _ = gate.recv();
+            }));
+            let mut wait = Box::pin(handle.shutdown_default_executor(None));
+            std::future::poll_fn(|cx| {
+                assert!(
+                    wait.as_mut().poll(cx).is_pending(),
+                    "the job is still running"
+                );
+                Poll::Ready(())
+            })
+            .await;
+            assert_eq!(shared.lock_waiters().len(), 1, "the wait filed its waker");
+            drop(wait);
+            assert!(
+                shared.lock_waiters().is_empty(),
+                "the dropped wait left its waker"
+            );
+        })
+        .unwrap();
+        release.send(()).unwrap();
     }
 }

@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::Waker;
 
 use crate::error::Error;
 
@@ -31,11 +32,14 @@ pub(crate) struct Shared {
     notified: AtomicBool,
     /// Set by `close()`: pushes fail with "Event loop is closed".
     closed: AtomicBool,
-    /// Default-executor jobs (`run_in_executor`) started from this loop and not ended yet:
-    /// `asyncio::run` turns the loop until none is left before it closes it (L41).
+    /// Default-executor jobs (`run_in_executor`, name lookups) started from this loop and not
+    /// ended yet: `shutdown_default_executor` waits until none is left (L41).
     executor_jobs: AtomicUsize,
-    /// The loop is waiting for `executor_jobs` to reach zero: the job that ends last wakes it.
-    awaiting_jobs: AtomicBool,
+    /// `shutdown_default_executor` was called: the loop starts no more default-executor jobs.
+    executor_shut: AtomicBool,
+    /// The tasks of `shutdown_default_executor` calls waiting for `executor_jobs` to reach
+    /// zero: the job that ends last wakes them.
+    jobs_waiters: Mutex<Vec<Waker>>,
     waker: mio::Waker,
 }
 
@@ -46,7 +50,8 @@ impl Shared {
             notified: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             executor_jobs: AtomicUsize::new(0),
-            awaiting_jobs: AtomicBool::new(false),
+            executor_shut: AtomicBool::new(false),
+            jobs_waiters: Mutex::new(Vec::new()),
             waker,
         }
     }
@@ -85,29 +90,61 @@ impl Shared {
         self.notified.load(Ordering::Acquire)
     }
 
-    /// A default-executor job of this loop starts (L41).
-    pub(crate) fn job_started(&self) {
+    /// A default-executor job of this loop starts (L41), unless `shutdown_default_executor`
+    /// was called (CPython's `_check_default_executor`).
+    pub(crate) fn job_started(&self) -> Result<(), Error> {
+        if self.executor_shut.load(Ordering::SeqCst) {
+            return Err(Error::invalid_state("Executor shutdown has been called"));
+        }
         self.executor_jobs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
     /// A default-executor job of this loop ended (ran, panicked or was dropped unrun); the
-    /// last one wakes the poll of a loop waiting for it.
+    /// last one wakes the task waiting for them.
     pub(crate) fn job_ended(&self) {
-        // SeqCst, as in `jobs_left`: either the loop sees the count at zero, or this sees the
-        // loop waiting and wakes it.
-        if self.executor_jobs.fetch_sub(1, Ordering::SeqCst) == 1
-            && self.awaiting_jobs.load(Ordering::SeqCst)
-            && !self.notified.swap(true, Ordering::AcqRel)
-        {
-            let _ = self.waker.wake();
+        // SeqCst, as in `jobs_left`: either the waiter sees the count at zero, or this finds
+        // its waker.
+        if self.executor_jobs.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let waiters = std::mem::take(&mut *self.lock_waiters());
+            // Woken with the lock released: from another thread a wake goes through `push`.
+            waiters.into_iter().for_each(Waker::wake);
         }
     }
 
-    /// Whether default-executor jobs of this loop are still running; `waiting` says whether
-    /// the loop now waits for them (so the last one must wake it).
-    pub(crate) fn jobs_left(&self, waiting: bool) -> bool {
-        self.awaiting_jobs.store(waiting, Ordering::SeqCst);
-        self.executor_jobs.load(Ordering::SeqCst) > 0
+    /// Refuses further default-executor jobs from this loop (`shutdown_default_executor`).
+    pub(crate) fn shut_executor(&self) {
+        self.executor_shut.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether default-executor jobs of this loop are still running; if so `waiter` is woken
+    /// when the last one ends (filed before the count is read, so no end is missed).
+    pub(crate) fn jobs_left(&self, waiter: &Waker) -> bool {
+        {
+            let mut waiters = self.lock_waiters();
+            if !waiters.iter().any(|w| w.will_wake(waiter)) {
+                waiters.push(waiter.clone());
+            }
+        }
+        if self.executor_jobs.load(Ordering::SeqCst) > 0 {
+            return true;
+        }
+        self.forget_jobs_waiter(waiter);
+        false
+    }
+
+    /// Withdraws a waker filed by [`jobs_left`](Self::jobs_left) (its wait was dropped).
+    pub(crate) fn forget_jobs_waiter(&self, waiter: &Waker) {
+        let gone = {
+            let mut waiters = self.lock_waiters();
+            let at = waiters.iter().position(|w| w.will_wake(waiter));
+            at.map(|i| waiters.swap_remove(i))
+        };
+        drop(gone); // after the lock
+    }
+
+    pub(crate) fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+        self.jobs_waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

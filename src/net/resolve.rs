@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crate::error::Error;
+use crate::event_loop::thread_pool::Counted;
 
 /// The address family to resolve for: Python's `family=0` (`AF_UNSPEC`), `AF_INET`, `AF_INET6`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,9 +171,16 @@ impl Lookup {
 }
 
 /// Runs `getaddrinfo` for `(host, port)` on a helper thread of the default executor, which
-/// fills `slot` and wakes its waker.
-fn spawn_lookup(host: String, port: u16, slot: Arc<Mutex<Slot>>) -> io::Result<()> {
-    crate::event_loop::thread_pool::submit(Box::new(move || lookup(&host, port, &slot)))
+/// fills `slot` and wakes its waker. The lookup is one of the running loop's executor jobs
+/// (Python's `getaddrinfo` is a `run_in_executor` call), so it fails once that loop's
+/// `shutdown_default_executor` was called, and the shutdown waits for it.
+fn spawn_lookup(host: String, port: u16, slot: Arc<Mutex<Slot>>) -> Result<(), Error> {
+    let counted = Counted::on_current_loop()?;
+    crate::event_loop::thread_pool::submit(Box::new(move || {
+        lookup(&host, port, &slot);
+        drop(counted); // ended only now, its answer delivered
+    }))?;
+    Ok(())
 }
 
 /// One lookup, blocking: the answer goes into `slot`, then its waker is woken.
