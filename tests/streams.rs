@@ -637,6 +637,61 @@ fn test_drain_raises_s48_s49_s50_s66() {
     });
 }
 
+/// S60 (3.12+/3.13, gh-113538): a handler task cancelled part-way closes its transport, as
+/// `transport.close()` does: what the handler wrote and the transport still buffers is sent,
+/// then EOF. It aborted, so the client got the response cut short, then a clean-looking EOF.
+/// A Unix socket keeps the kernel's share small: most of the 4 MiB waits in the transport.
+#[test]
+fn s60_a_cancelled_handler_closes_its_connection_gracefully_keeping_what_it_wrote() {
+    const N: usize = 4 << 20;
+    let dir = util::temp_dir("streams-cancel");
+    let path = dir.join("cancel.sock");
+    run(async move {
+        let seen = util::capture_exceptions(&asyncio::get_running_loop().unwrap());
+        let handler: Rc<RefCell<Option<asyncio::TaskRef>>> = Rc::default();
+        let h = handler.clone();
+        let server = asyncio::start_unix_server(
+            move |_r: StreamReader, w: StreamWriter| {
+                let h = h.clone();
+                async move {
+                    let data: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+                    w.write(&data)?;
+                    assert!(
+                        w.transport().get_write_buffer_size() > 0,
+                        "the test needs bytes left in the transport's buffer"
+                    );
+                    *h.borrow_mut() = asyncio::current_task()?;
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                }
+            },
+            &path,
+        )
+        .await
+        .unwrap();
+        let (reader, writer) = asyncio::open_unix_connection(&path).await.unwrap();
+        for _ in 0..1000 {
+            if handler.borrow().is_some() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        let task = handler.borrow_mut().take().expect("the handler ran");
+        assert!(task.cancel());
+        let got = reader.read(-1).await.unwrap();
+        assert_eq!(got.len(), N, "S60: every byte the handler wrote arrives");
+        assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+        assert!(
+            seen.borrow().is_empty(),
+            "S60: silently: {:?}",
+            seen.borrow()
+        );
+        writer.close();
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
 #[test]
 fn test_unhandled_cancel_s60() {
     // A handler task cancelled (here by asyncio::run's shutdown, L41) closes its transport
