@@ -692,6 +692,46 @@ fn s60_a_cancelled_handler_closes_its_connection_gracefully_keeping_what_it_wrot
     });
 }
 
+/// S60 with L32: a handler that passes a cancellation on with `?` (here from awaiting a task
+/// that was cancelled) ends as a cancelled task does, its connection closed silently, as
+/// CPython's handler task ends cancelled when `CancelledError` escapes it. It was reported to
+/// the exception handler as "Unhandled exception in client_connected_cb".
+#[test]
+fn s60_a_handler_passing_a_cancellation_on_closes_silently_l32() {
+    run(async {
+        let seen = util::capture_exceptions(&asyncio::get_running_loop().unwrap());
+        let server = asyncio::start_server(
+            |_r: StreamReader, w: StreamWriter| async move {
+                let inner = asyncio::spawn(std::future::pending::<()>());
+                inner.cancel();
+                w.write(b"bye")?;
+                inner.await?; // Err(Error::Cancelled), passed on
+                Ok::<_, Error>(())
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        assert_eq!(
+            reader.read(-1).await.unwrap(),
+            b"bye",
+            "closed, not aborted"
+        );
+        assert!(
+            seen.borrow().is_empty(),
+            "S60: silently: {:?}",
+            seen.borrow()
+        );
+        writer.close();
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
 #[test]
 fn test_unhandled_cancel_s60() {
     // A handler task cancelled (here by asyncio::run's shutdown, L41) closes its transport

@@ -405,7 +405,13 @@ where
         let core = this.core.take();
         if let (Some(e), Some(core)) = (failure, core) {
             if let Some(transport) = transport_of(&core) {
-                handler_failed(&core, &transport, e);
+                if crate::error::is_cancellation(&e) {
+                    // Checklist: S60, L32. A cancellation passed on with `?` ends the handler
+                    // as a cancelled task: closed, not reported.
+                    transport.close();
+                } else {
+                    handler_failed(&core, &transport, e);
+                }
             }
         }
         Poll::Ready(())
