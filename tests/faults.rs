@@ -1051,6 +1051,33 @@ fn writes_after_write_eof_or_close_and_drain_after_close_s42_s51_l64_l76() {
     finish(&lp, server);
 }
 
+/// S43/L64/L68: after `write_eof`, `writelines` of no chunk at all is refused like any write
+/// (CPython 3.11 joins the list and `write(b"")` raises; 3.13's `writelines` raises before
+/// looking at the list), as `Transport::writelines` already did; the stream's returned `Ok`.
+#[test]
+fn s43_writelines_of_no_chunk_after_write_eof_is_refused_too_l68() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let (a, b) = asyncio::socketpair().unwrap();
+    run(&lp, async move {
+        let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        writer.write_eof().unwrap();
+        for (what, e) in [
+            ("write", writer.write(b"").unwrap_err()),
+            ("writelines", writer.writelines(&[]).unwrap_err()),
+        ] {
+            assert!(matches!(e, Error::InvalidState(_)), "{what}: {e:?}");
+            assert_eq!(
+                e.to_string(),
+                format!("Cannot call {what}() after write_eof()")
+            );
+        }
+        writer.close();
+        writer.wait_closed().await.unwrap();
+    });
+    drop(b);
+}
+
 #[test]
 fn misuse_streams_of_a_closed_loop_fail_instead_of_hanging() {
     // CPython raises RuntimeError (a future attached to a different loop). Here closing the

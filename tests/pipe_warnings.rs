@@ -200,6 +200,29 @@ fn socket_writelines_of_empty_chunks_after_loss_are_counted_l68_l81() {
     });
 }
 
+/// L68/L81 through a stream: `StreamWriter::writelines` of more chunks than it hands the
+/// transport in one vectored call (64) is still one `writelines`, so after the loss each call
+/// counts as one dropped write and the fifth is the first warned about (it counted one per
+/// 64 chunks, and warned from the third call).
+#[test]
+fn a_stream_writelines_of_many_chunks_after_loss_counts_once_l68_l81() {
+    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let writer = lp
+        .run_until_complete(async move {
+            let (_reader, writer) = asyncio::open_connection_sock(a).await?;
+            writer.close();
+            writer.wait_closed().await?;
+            Ok::<_, asyncio::Error>(writer)
+        })
+        .unwrap()
+        .unwrap();
+    let chunks = [&b"x"[..]; 130];
+    warned_from(5, send_warnings, || writer.writelines(&chunks).unwrap());
+}
+
 /// Held by the tests that count the helper thread's error (see [`SOCKET_WARNINGS`]).
 static HELPER_WARNINGS: Mutex<()> = Mutex::new(());
 

@@ -637,6 +637,101 @@ fn test_drain_raises_s48_s49_s50_s66() {
     });
 }
 
+/// S60 (3.12+/3.13, gh-113538): a handler task cancelled part-way closes its transport, as
+/// `transport.close()` does: what the handler wrote and the transport still buffers is sent,
+/// then EOF. It aborted, so the client got the response cut short, then a clean-looking EOF.
+/// A Unix socket keeps the kernel's share small: most of the 4 MiB waits in the transport.
+#[test]
+fn s60_a_cancelled_handler_closes_its_connection_gracefully_keeping_what_it_wrote() {
+    const N: usize = 4 << 20;
+    let dir = util::temp_dir("streams-cancel");
+    let path = dir.join("cancel.sock");
+    run(async move {
+        let seen = util::capture_exceptions(&asyncio::get_running_loop().unwrap());
+        let handler: Rc<RefCell<Option<asyncio::TaskRef>>> = Rc::default();
+        let h = handler.clone();
+        let server = asyncio::start_unix_server(
+            move |_r: StreamReader, w: StreamWriter| {
+                let h = h.clone();
+                async move {
+                    let data: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+                    w.write(&data)?;
+                    assert!(
+                        w.transport().get_write_buffer_size() > 0,
+                        "the test needs bytes left in the transport's buffer"
+                    );
+                    *h.borrow_mut() = asyncio::current_task()?;
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                }
+            },
+            &path,
+        )
+        .await
+        .unwrap();
+        let (reader, writer) = asyncio::open_unix_connection(&path).await.unwrap();
+        for _ in 0..1000 {
+            if handler.borrow().is_some() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        let task = handler.borrow_mut().take().expect("the handler ran");
+        assert!(task.cancel());
+        let got = reader.read(-1).await.unwrap();
+        assert_eq!(got.len(), N, "S60: every byte the handler wrote arrives");
+        assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+        assert!(
+            seen.borrow().is_empty(),
+            "S60: silently: {:?}",
+            seen.borrow()
+        );
+        writer.close();
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+/// S60 with L32: a handler that passes a cancellation on with `?` (here from awaiting a task
+/// that was cancelled) ends as a cancelled task does, its connection closed silently, as
+/// CPython's handler task ends cancelled when `CancelledError` escapes it. It was reported to
+/// the exception handler as "Unhandled exception in client_connected_cb".
+#[test]
+fn s60_a_handler_passing_a_cancellation_on_closes_silently_l32() {
+    run(async {
+        let seen = util::capture_exceptions(&asyncio::get_running_loop().unwrap());
+        let server = asyncio::start_server(
+            |_r: StreamReader, w: StreamWriter| async move {
+                let inner = asyncio::spawn(std::future::pending::<()>());
+                inner.cancel();
+                w.write(b"bye")?;
+                inner.await?; // Err(Error::Cancelled), passed on
+                Ok::<_, Error>(())
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        assert_eq!(
+            reader.read(-1).await.unwrap(),
+            b"bye",
+            "closed, not aborted"
+        );
+        assert!(
+            seen.borrow().is_empty(),
+            "S60: silently: {:?}",
+            seen.borrow()
+        );
+        writer.close();
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
 #[test]
 fn test_unhandled_cancel_s60() {
     // A handler task cancelled (here by asyncio::run's shutdown, L41) closes its transport

@@ -372,7 +372,8 @@ where
 
 /// An async `client_connected_cb`'s future, run as its connection's task. S60: a failure (an
 /// `Err` or a panic) is reported and closes this connection only; a handler cancelled before
-/// it ends aborts its connection silently (as the Drop of CPython's task would leave it).
+/// it ends closes its connection silently (CPython's done-callback calls `transport.close()`
+/// for a cancelled task): what it wrote is still sent.
 struct Handler<Fut> {
     fut: Pin<Box<Fut>>,
     /// The connection (its transport is the reader's); `Some` until the handler ends.
@@ -404,7 +405,13 @@ where
         let core = this.core.take();
         if let (Some(e), Some(core)) = (failure, core) {
             if let Some(transport) = transport_of(&core) {
-                handler_failed(&core, &transport, e);
+                if crate::error::is_cancellation(&e) {
+                    // Checklist: S60, L32. A cancellation passed on with `?` ends the handler
+                    // as a cancelled task: closed, not reported.
+                    transport.close();
+                } else {
+                    handler_failed(&core, &transport, e);
+                }
             }
         }
         Poll::Ready(())
@@ -414,7 +421,8 @@ where
 impl<Fut> Drop for Handler<Fut> {
     fn drop(&mut self) {
         if let Some(t) = self.core.take().as_deref().and_then(transport_of) {
-            t.abort();
+            // Checklist: S60. A close, not an abort: the bytes the handler wrote still go out.
+            t.close();
         }
     }
 }

@@ -230,14 +230,18 @@ impl StreamWriter {
     pub fn writelines(&self, chunks: &[&[u8]]) -> Result<(), Error> {
         const BATCH: usize = 64;
         self.touch_activity();
-        let mut slices = [IoSlice::new(&[]); BATCH];
-        for group in chunks.chunks(BATCH) {
-            for (slot, c) in slices.iter_mut().zip(group) {
+        // One call to the transport, whatever the count, as Python's one `writelines`: an
+        // empty list after `write_eof` is refused too, and a long one after the loss counts
+        // as one dropped write (L81), not one per batch.
+        if chunks.len() <= BATCH {
+            let mut slices = [IoSlice::new(&[]); BATCH];
+            for (slot, c) in slices.iter_mut().zip(chunks) {
                 *slot = IoSlice::new(c);
             }
-            self.transport.writelines(&slices[..group.len()])?;
+            return self.transport.writelines(&slices[..chunks.len()]);
         }
-        Ok(())
+        let slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+        self.transport.writelines(&slices)
     }
 
     /// Closes the write side after the buffer is flushed; reading goes on.
