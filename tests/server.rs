@@ -18,9 +18,10 @@
 //! test_create_unix_server_existing_path_sock (`l115_*`), _existing_path_nonsock (`l116_*`),
 //! _bind_error (`l116_a_bind_failure_*`), _path_stream_bittype and _path_sock
 //! (`l114_l120_*`), test_create_unix_connection_pathlib (`l112_*`). Not ported:
-//! TestServer2.test_close_race (needs a mocked accept racing close()); the nopath/nosock and
-//! wrong-socket-type ValueErrors (the Rust signatures make them unrepresentable); the ssl ones
-//! (TLS tests). test_create_unix_server_bind_error asks for a read-only directory, which root
+//! TestServer2.test_close_race (needs a mocked accept racing close()); the nopath/nosock
+//! ValueErrors (the Rust signatures make them unrepresentable; the wrong-socket-type one is
+//! not, as a std listener can hold any socket: `l96_a_sock_that_is_not_a_stream_socket_*`);
+//! the ssl ones (TLS tests). test_create_unix_server_bind_error asks for a read-only directory, which root
 //! ignores, so a missing directory provokes the bind failure instead.
 
 mod util;
@@ -545,6 +546,49 @@ fn l96_a_second_sock_or_later_hosts_keep_the_host_port_conflict() {
             if m == "host/port and sock can not be specified at the same time"),
         "L96: {r:?}"
     );
+}
+
+/// A `TcpListener` or `UnixListener` can hold any socket (socket2's `From`, `from_raw_fd`): one
+/// that is not SOCK_STREAM is refused before anything is served, with CPython's ValueError
+/// text. A seqpacket socket used to be served as a byte stream (message boundaries lost),
+/// and a datagram one created a server whose start failed with EOPNOTSUPP.
+// Checklist: L96, L114.
+#[test]
+fn l96_a_sock_that_is_not_a_stream_socket_is_refused() {
+    use socket2::{Domain, Socket, Type};
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l96-seqpacket");
+    let seq = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+    seq.bind(&socket2::SockAddr::unix(dir.join("seq.sock")).unwrap())
+        .unwrap();
+    seq.listen(8).unwrap();
+    let dgram = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+    dgram
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let cases: [(ListenSocketCase, &str); 2] = [
+        (ListenSocketCase::Unix(seq.into()), "SOCK_SEQPACKET"),
+        (ListenSocketCase::Tcp(dgram.into()), "SOCK_DGRAM"),
+    ];
+    for (sock, kind) in cases {
+        // start_serving(false): refused at creation, not only when it starts listening.
+        let builder = lp.create_server(Echo::default, "", 0).start_serving(false);
+        let builder = match sock {
+            ListenSocketCase::Unix(l) => builder.sock(l),
+            ListenSocketCase::Tcp(l) => builder.sock(l),
+        };
+        let r = lp.run_until_complete(builder).unwrap();
+        let want = format!("A Stream Socket was expected, got a {kind} socket");
+        assert!(
+            matches!(&r, Err(Error::InvalidArgument(m)) if *m == want),
+            "L96: {r:?}"
+        );
+    }
+}
+
+enum ListenSocketCase {
+    Unix(UnixListener),
+    Tcp(TcpListener),
 }
 
 #[test]

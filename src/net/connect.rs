@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::happy_eyeballs::{combine_errors, staggered_race, RaceOutcome};
 use super::resolve::{interleave, resolve, Family};
-use super::socket_opts::{bind_error, tcp_socket};
+use super::socket_opts::{bind_error, check_stream, tcp_socket};
 use crate::error::{strerror, Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
@@ -68,11 +68,18 @@ impl From<std::os::unix::net::UnixStream> for StreamSocket {
 }
 
 impl StreamSocket {
-    pub(crate) fn into_socket(self) -> io::Result<Socket> {
-        match self {
-            StreamSocket::Tcp(s) => adopt_tcp(s),
-            StreamSocket::Unix(s) => adopt_unix(s),
-        }
+    /// The socket, non-blocking, once it is known to be a stream socket (L85, L95).
+    pub(crate) fn into_socket(self) -> Result<Socket, Error> {
+        Ok(match self {
+            StreamSocket::Tcp(s) => {
+                check_stream(&s)?;
+                adopt_tcp(s)?
+            }
+            StreamSocket::Unix(s) => {
+                check_stream(&s)?;
+                adopt_unix(s)?
+            }
+        })
     }
 }
 

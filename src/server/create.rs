@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::net::connect::AddressFamily;
 use crate::net::resolve::resolve;
-use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, ListenOptions};
+use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, check_stream, ListenOptions};
 use crate::protocol::{Protocol, ProtocolRef};
 use crate::proxy_protocol::ProxyProtocol;
 
@@ -412,6 +412,7 @@ impl CreateServer {
                 }
             }
             Bind::TcpSock(l) => {
+                check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
                 sockets.push(s);
@@ -432,6 +433,7 @@ impl CreateServer {
                 sockets.push(s);
             }
             Bind::UnixSock(l) => {
+                check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
                 if self.cleanup_socket {
