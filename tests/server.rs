@@ -329,6 +329,41 @@ fn l97_l98_empty_host_binds_ipv4_and_ipv6_separately() {
     shut(&lp, &server);
 }
 
+/// An empty list of hosts is no host at all, not "every interface": CPython 3.13 raises
+/// OSError('could not bind on any address out of []') (3.11 returned a server without
+/// sockets). It used to bind 0.0.0.0 and :: as an empty host does, so a server configured
+/// with no listen address listened on every interface.
+// Checklist: L97, L99.
+#[test]
+fn l97_l99_an_empty_host_list_binds_nothing() {
+    let lp = EventLoop::new().unwrap();
+    let none: [&str; 0] = [];
+    let only_empty = [""];
+    for hosts in [&none[..], &only_empty[..]] {
+        let r = lp
+            .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
+            .unwrap();
+        assert!(
+            matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable),
+            "create_server hosts {hosts:?}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+        let r = lp
+            .run_until_complete(async move {
+                let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+                asyncio::start_server(noop, "127.0.0.1", 0)
+                    .hosts(hosts)
+                    .await
+            })
+            .unwrap();
+        assert!(
+            matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable),
+            "start_server hosts {hosts:?}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+    }
+}
+
 #[test]
 fn l97_a_host_listed_twice_binds_once() {
     let lp = EventLoop::new().unwrap();

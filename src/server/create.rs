@@ -25,7 +25,12 @@ use super::accept::Accepter;
 use super::{Factory, Server, ServerInner, ServerState};
 
 pub(super) enum Bind {
-    Tcp { hosts: Vec<String>, port: u16 },
+    /// `hosts`: `None` for an empty host (every interface, L97), else the hosts to bind,
+    /// possibly none (`hosts(&[])` binds nothing, it does not mean every interface).
+    Tcp {
+        hosts: Option<Vec<String>>,
+        port: u16,
+    },
     TcpSock(std::net::TcpListener),
     Unix(PathBuf),
     UnixSock(std::os::unix::net::UnixListener),
@@ -120,11 +125,7 @@ impl LoopHandle {
         P: Protocol + 'static,
         F: Fn() -> P + 'static,
     {
-        let hosts = if host.is_empty() {
-            Vec::new()
-        } else {
-            vec![host.to_string()]
-        };
+        let hosts = (!host.is_empty()).then(|| vec![host.to_string()]);
         CreateServer::new(self, factory, Bind::Tcp { hosts, port })
     }
 
@@ -177,11 +178,7 @@ impl CreateServer {
         host: &str,
         port: u16,
     ) -> Self {
-        let hosts = if host.is_empty() {
-            Vec::new()
-        } else {
-            vec![host.to_string()]
-        };
+        let hosts = (!host.is_empty()).then(|| vec![host.to_string()]);
         Self::with_factory(lp, factory, Bind::Tcp { hosts, port })
     }
 
@@ -209,7 +206,9 @@ impl CreateServer {
         }
     }
 
-    /// Binds every one of these hosts (Python passes a sequence as `host`).
+    /// Binds every one of these hosts (Python passes a sequence as `host`). An empty list
+    /// binds none, so the server is not created; it does not mean every interface, as an
+    /// empty `host` does.
     // Checklist: L97.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
         let hosts: Vec<String> = hosts
@@ -218,7 +217,7 @@ impl CreateServer {
             .filter(|s| !s.is_empty())
             .collect();
         match &mut self.bind {
-            Bind::Tcp { hosts: h, .. } => *h = hosts,
+            Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
             // After `sock`: hosts as well are the L96 conflict, not silently dropped.
             Bind::TcpSock(_) if !hosts.is_empty() => {
                 self.conflict = self.conflict.or(Some(
@@ -290,7 +289,7 @@ impl CreateServer {
     // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
         let conflict = match &self.bind {
-            Bind::Tcp { hosts, port } if !hosts.is_empty() || *port != 0 => {
+            Bind::Tcp { hosts, port } if hosts.is_some() || *port != 0 => {
                 Some("host/port and sock can not be specified at the same time")
             }
             Bind::Unix(_) => Some("path and sock can not be specified at the same time"),
@@ -385,11 +384,13 @@ impl CreateServer {
         match &self.bind {
             Bind::Tcp { hosts, port } => {
                 let mut addrs: Vec<SocketAddr> = Vec::new();
-                if hosts.is_empty() {
-                    addrs = resolve(None, *port, self.family.family(), true).await?;
-                } else {
-                    for h in hosts {
-                        addrs.extend(resolve(Some(h), *port, self.family.family(), true).await?);
+                match hosts {
+                    None => addrs = resolve(None, *port, self.family.family(), true).await?,
+                    Some(hosts) => {
+                        for h in hosts {
+                            let found = resolve(Some(h), *port, self.family.family(), true);
+                            addrs.extend(found.await?);
+                        }
                     }
                 }
                 let mut seen = std::collections::HashSet::new();
@@ -399,7 +400,7 @@ impl CreateServer {
                         Ok(s) => sockets.push(s),
                         // A disabled family (no IPv6 here) is skipped, as the newest CPython does.
                         Err(e)
-                            if e.kind() == io::ErrorKind::AddrNotAvailable && hosts.is_empty() => {}
+                            if e.kind() == io::ErrorKind::AddrNotAvailable && hosts.is_none() => {}
                         Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
                         Err(e) => return Err(Error::Io(e)),
                     }
