@@ -2002,6 +2002,28 @@ fn l112_a_path_with_an_interior_nul_is_refused_not_cut_short() {
     shut(&lp, &server);
 }
 
+// L112, L116: the server side of the test above. The path was cut at the NUL as well: the
+// server bound the shorter path (after an ERROR log from the stale-socket check, which could
+// not stat the whole one) and left that socket file behind on close (the cleanup could not
+// find it under the name it was given).
+#[test]
+fn l112_l116_a_server_path_with_an_interior_nul_is_refused_not_cut_short() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l116-nul");
+    let short = dir.join("s");
+    let mut long = short.clone().into_os_string();
+    long.push("\0tail");
+    let r = lp
+        .run_until_complete(lp.create_unix_server(Echo::default, &long))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::InvalidInput),
+        "{:?}",
+        r.as_ref().map(Server::sockets)
+    );
+    assert!(!short.exists(), "nothing was bound at the shorter path");
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython's create_unix_connection says "path and sock …", not "host/port and sock …";

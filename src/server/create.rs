@@ -15,7 +15,7 @@ use std::rc::{Rc, Weak};
 use crate::constants::DEFAULT_BACKLOG;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
-use crate::net::connect::AddressFamily;
+use crate::net::connect::{unix_addr, AddressFamily};
 use crate::net::resolve::resolve;
 use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, check_stream, ListenOptions};
 use crate::protocol::{Protocol, ProtocolRef};
@@ -420,11 +420,12 @@ impl CreateServer {
             }
             Bind::Unix(path) => {
                 let abstract_name = path.as_os_str().as_encoded_bytes().first() == Some(&0);
+                // A leading NUL byte is a Linux abstract name (L117); one further in is
+                // refused, as the client's (L112): the kernel would bind a shorter path.
+                let addr = unix_addr(path)?;
                 if !abstract_name {
                     remove_stale_socket(path);
                 }
-                // socket2 reads a leading NUL byte as a Linux abstract name (L117).
-                let addr = socket2::SockAddr::unix(path)?;
                 let s = bind_unix_listener(&addr, path)?;
                 if !abstract_name && self.cleanup_socket {
                     if let Ok(m) = std::fs::metadata(path) {
