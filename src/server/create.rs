@@ -395,21 +395,28 @@ impl CreateServer {
                 }
                 let mut seen = std::collections::HashSet::new();
                 addrs.retain(|a| seen.insert(*a));
+                // The first address skipped as not local: the error if nothing binds.
+                let mut not_local = None;
                 for addr in addrs {
                     match bind_tcp_listener(&addr, opts) {
                         Ok(s) => sockets.push(s),
-                        // A disabled family (no IPv6 here) is skipped, as the newest CPython does.
-                        Err(e)
-                            if e.kind() == io::ErrorKind::AddrNotAvailable && hosts.is_none() => {}
+                        // Not an address of this host, or a disabled family (a `localhost`
+                        // that also names ::1 without IPv6): skipped, for any host, as the
+                        // newest CPython does (L99).
+                        Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {
+                            not_local = not_local.or(Some(e));
+                        }
                         Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
                         Err(e) => return Err(Error::Io(e)),
                     }
                 }
                 if sockets.is_empty() {
-                    return Err(Error::Io(io::Error::new(
-                        io::ErrorKind::AddrNotAvailable,
-                        "could not bind on any address",
-                    )));
+                    return Err(Error::Io(not_local.unwrap_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::AddrNotAvailable,
+                            "could not bind on any address",
+                        )
+                    })));
                 }
             }
             Bind::TcpSock(l) => {
