@@ -2103,6 +2103,53 @@ fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     );
 }
 
+/// An empty path is no path (CPython's `path=None`): without a socket there is nothing to serve
+/// or to reach, CPython's ValueErrors. It used to go to bind(2), where Linux gives an empty
+/// Unix name a random abstract one (a server nobody could find), and to connect(2) (EINVAL).
+// Checklist: L111, L114.
+#[test]
+fn l111_l114_an_empty_unix_path_is_no_path() {
+    let lp = EventLoop::new().unwrap();
+    let no_server = "path was not specified, and no sock specified";
+    let no_client = "no path and sock were specified";
+    let r = lp
+        .run_until_complete(lp.create_unix_server(Echo::default, ""))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == no_server),
+        "create_unix_server: {:?}",
+        r.as_ref().map(Server::sockets)
+    );
+    let r = lp
+        .run_until_complete(async {
+            let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+            asyncio::start_unix_server(noop, "").await
+        })
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == no_server),
+        "start_unix_server: {:?}",
+        r.as_ref().map(Server::sockets)
+    );
+    let r = lp
+        .run_until_complete(lp.create_unix_connection(Recorder::default, ""))
+        .unwrap()
+        .map(drop);
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == no_client),
+        "create_unix_connection: {r:?}"
+    );
+    let r = lp
+        .run_until_complete(async { asyncio::open_unix_connection("").await })
+        .unwrap()
+        .map(drop);
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == no_client),
+        "open_unix_connection: {r:?}"
+    );
+    assert_eq!(lp.stats().io_registrations, 0, "nothing was registered");
+}
+
 #[test]
 fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     let lp = EventLoop::new().unwrap();

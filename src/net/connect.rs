@@ -445,6 +445,10 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         };
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
+            // An empty path is Python's `path=None` with no sock (L111).
+            Target::Unix { path, .. } if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument("no path and sock were specified"));
+            }
             Target::Unix { path, connect } => connect(lp.clone(), path).await?,
             // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
             Target::Host {

@@ -425,6 +425,13 @@ impl CreateServer {
                 s.set_nonblocking(true)?;
                 sockets.push(s);
             }
+            // An empty path is Python's `path=None` (L114), not a name for bind(2) (which
+            // would make up an abstract one on Linux: a server nobody could find).
+            Bind::Unix(path) if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument(
+                    "path was not specified, and no sock specified",
+                ));
+            }
             Bind::Unix(path) => {
                 let abstract_name = path.as_os_str().as_encoded_bytes().first() == Some(&0);
                 // A leading NUL byte is a Linux abstract name (L117); one further in is
