@@ -362,6 +362,21 @@ fn l97_l99_an_empty_host_list_binds_nothing() {
             r.as_ref().map(Server::sockets)
         );
     }
+    // A list given, even an empty one, is a host for the sock= conflict (host=[] is not None).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "", 0)
+                .hosts(&none)
+                .sock(listener),
+        )
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "L96: {:?}",
+        r.as_ref().map(Server::sockets)
+    );
 }
 
 #[test]
