@@ -716,6 +716,53 @@ fn l95_connect_accepted_socket_serves_a_socket_accepted_elsewhere() {
     assert!(t.is_closing());
 }
 
+/// A `TcpStream` or `UnixStream` can hold any socket (socket2's `From`, `from_raw_fd`): one that
+/// is not SOCK_STREAM is refused with CPython's ValueError text before it is used. A seqpacket
+/// pair end used to be adopted and read as a byte stream; a datagram socket failed with
+/// ENOPROTOOPT from setting TCP_NODELAY.
+// Checklist: L85, L95.
+#[test]
+fn l85_l95_a_sock_that_is_not_a_stream_socket_is_refused() {
+    use socket2::{Domain, Socket, Type};
+    let lp = EventLoop::new().unwrap();
+    let refused =
+        |r: Result<(Transport, Rc<RefCell<Recorder>>), asyncio::Error>, kind: &str, what: &str| {
+            let want = format!("A Stream Socket was expected, got a {kind} socket");
+            assert!(
+                matches!(&r, Err(asyncio::Error::InvalidArgument(m)) if *m == want),
+                "{what}: {:?}",
+                r.map(drop)
+            );
+        };
+    let seqpacket = || {
+        let (a, b) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        (std::os::unix::net::UnixStream::from(a), b)
+    };
+    let dgram = || {
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        std::net::TcpStream::from(s)
+    };
+    let (a, _b) = seqpacket();
+    let r = lp.run_until_complete(lp.connect_socket(Recorder::default, a));
+    refused(r.unwrap(), "SOCK_SEQPACKET", "connect_socket");
+    let r = lp.run_until_complete(lp.connect_socket(Recorder::default, dgram()));
+    refused(r.unwrap(), "SOCK_DGRAM", "connect_socket");
+    let (a, _b) = seqpacket();
+    let r = lp.run_until_complete(lp.connect_accepted_socket(Recorder::default, a));
+    refused(r.unwrap(), "SOCK_SEQPACKET", "connect_accepted_socket");
+    let (a, _b) = seqpacket();
+    let r = lp
+        .run_until_complete(async move { asyncio::open_connection_sock(a).await })
+        .unwrap();
+    let want = "A Stream Socket was expected, got a SOCK_SEQPACKET socket";
+    assert!(
+        matches!(&r, Err(asyncio::Error::InvalidArgument(m)) if m == want),
+        "open_connection_sock: {:?}",
+        r.map(drop)
+    );
+    assert_eq!(lp.stats().io_registrations, 0, "nothing was registered");
+}
+
 // Port of test_events.py test_connect_accepted_socket_ssl_timeout_for_plain_socket.
 #[cfg(feature = "tls")]
 #[test]

@@ -76,11 +76,10 @@ impl LoopHandle {
     /// With [`ssl`](ConnectAcceptedSocket::ssl) the TLS handshake is the server's and
     /// completes before the protocol's `connection_made` and the result.
     ///
-    /// A TCP or Unix stream is a stream socket by its type, so Python's "A Stream Socket
-    /// was expected" cannot happen here.
-    ///
     /// # Errors
-    /// `Error::InvalidArgument` for a TLS keyword without `ssl` or a zero TLS timeout;
+    /// `Error::InvalidArgument` for a TLS keyword without `ssl` or a zero TLS timeout, or a
+    /// socket that is not a stream socket (Python's "A Stream Socket was expected": a
+    /// `TcpStream` or `UnixStream` made from another kind of socket);
     /// `Error::Io` if the socket cannot be registered; under TLS, the handshake's error
     /// (the socket is closed).
     ///

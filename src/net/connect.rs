@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::happy_eyeballs::{combine_errors, staggered_race, RaceOutcome};
 use super::resolve::{interleave, resolve, Family};
-use super::socket_opts::{bind_error, tcp_socket};
+use super::socket_opts::{bind_error, check_stream, tcp_socket};
 use crate::error::{strerror, Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
@@ -68,11 +68,18 @@ impl From<std::os::unix::net::UnixStream> for StreamSocket {
 }
 
 impl StreamSocket {
-    pub(crate) fn into_socket(self) -> io::Result<Socket> {
-        match self {
-            StreamSocket::Tcp(s) => adopt_tcp(s),
-            StreamSocket::Unix(s) => adopt_unix(s),
-        }
+    /// The socket, non-blocking, once it is known to be a stream socket (L85, L95).
+    pub(crate) fn into_socket(self) -> Result<Socket, Error> {
+        Ok(match self {
+            StreamSocket::Tcp(s) => {
+                check_stream(&s)?;
+                adopt_tcp(s)?
+            }
+            StreamSocket::Unix(s) => {
+                check_stream(&s)?;
+                adopt_unix(s)?
+            }
+        })
     }
 }
 
@@ -438,6 +445,10 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         };
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
+            // An empty path is Python's `path=None` with no sock (L111).
+            Target::Unix { path, .. } if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument("no path and sock were specified"));
+            }
             Target::Unix { path, connect } => connect(lp.clone(), path).await?,
             // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
             Target::Host {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::error::{strerror, OsError};
+use crate::error::{strerror, Error, OsError};
 
 /// Python's bind error text (L87, L99): errno kept, strerror in lower case.
 pub(crate) fn bind_error(e: io::Error, addr: &dyn std::fmt::Display) -> io::Error {
@@ -20,6 +20,20 @@ pub(crate) fn bind_error(e: io::Error, addr: &dyn std::fmt::Display) -> io::Erro
         &e,
         format!("error while attempting to bind on address {addr}: {text}"),
     )
+}
+
+/// A socket given as `sock=` must be SOCK_STREAM (Python's ValueError, `A Stream Socket was
+/// expected, got …`): the std TCP and Unix types can hold any socket (socket2's `From`,
+/// `from_raw_fd`), and a datagram or seqpacket one would be served as a byte stream.
+// Checklist: L85, L95, L96, L114.
+pub(crate) fn check_stream(sock: &impl std::os::fd::AsFd) -> Result<(), Error> {
+    let ty = socket2::SockRef::from(sock).r#type()?;
+    if ty != Type::STREAM {
+        return Err(Error::invalid_argument(format!(
+            "A Stream Socket was expected, got a {ty:?} socket"
+        )));
+    }
+    Ok(())
 }
 
 /// A non-blocking, close-on-exec TCP socket for `addr`'s family.

@@ -15,9 +15,9 @@ use std::rc::{Rc, Weak};
 use crate::constants::DEFAULT_BACKLOG;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
-use crate::net::connect::AddressFamily;
+use crate::net::connect::{unix_addr, AddressFamily};
 use crate::net::resolve::resolve;
-use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, ListenOptions};
+use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, check_stream, ListenOptions};
 use crate::protocol::{Protocol, ProtocolRef};
 use crate::proxy_protocol::ProxyProtocol;
 
@@ -25,7 +25,12 @@ use super::accept::Accepter;
 use super::{Factory, Server, ServerInner, ServerState};
 
 pub(super) enum Bind {
-    Tcp { hosts: Vec<String>, port: u16 },
+    /// `hosts`: `None` for an empty host (every interface, L97), else the hosts to bind,
+    /// possibly none (`hosts(&[])` binds nothing, it does not mean every interface).
+    Tcp {
+        hosts: Option<Vec<String>>,
+        port: u16,
+    },
     TcpSock(std::net::TcpListener),
     Unix(PathBuf),
     UnixSock(std::os::unix::net::UnixListener),
@@ -120,11 +125,7 @@ impl LoopHandle {
         P: Protocol + 'static,
         F: Fn() -> P + 'static,
     {
-        let hosts = if host.is_empty() {
-            Vec::new()
-        } else {
-            vec![host.to_string()]
-        };
+        let hosts = (!host.is_empty()).then(|| vec![host.to_string()]);
         CreateServer::new(self, factory, Bind::Tcp { hosts, port })
     }
 
@@ -177,11 +178,7 @@ impl CreateServer {
         host: &str,
         port: u16,
     ) -> Self {
-        let hosts = if host.is_empty() {
-            Vec::new()
-        } else {
-            vec![host.to_string()]
-        };
+        let hosts = (!host.is_empty()).then(|| vec![host.to_string()]);
         Self::with_factory(lp, factory, Bind::Tcp { hosts, port })
     }
 
@@ -209,7 +206,9 @@ impl CreateServer {
         }
     }
 
-    /// Binds every one of these hosts (Python passes a sequence as `host`).
+    /// Binds every one of these hosts (Python passes a sequence as `host`). An empty list
+    /// binds none, so the server is not created; it does not mean every interface, as an
+    /// empty `host` does.
     // Checklist: L97.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
         let hosts: Vec<String> = hosts
@@ -218,7 +217,7 @@ impl CreateServer {
             .filter(|s| !s.is_empty())
             .collect();
         match &mut self.bind {
-            Bind::Tcp { hosts: h, .. } => *h = hosts,
+            Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
             // After `sock`: hosts as well are the L96 conflict, not silently dropped.
             Bind::TcpSock(_) if !hosts.is_empty() => {
                 self.conflict = self.conflict.or(Some(
@@ -290,7 +289,7 @@ impl CreateServer {
     // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
         let conflict = match &self.bind {
-            Bind::Tcp { hosts, port } if !hosts.is_empty() || *port != 0 => {
+            Bind::Tcp { hosts, port } if hosts.is_some() || *port != 0 => {
                 Some("host/port and sock can not be specified at the same time")
             }
             Bind::Unix(_) => Some("path and sock can not be specified at the same time"),
@@ -385,44 +384,62 @@ impl CreateServer {
         match &self.bind {
             Bind::Tcp { hosts, port } => {
                 let mut addrs: Vec<SocketAddr> = Vec::new();
-                if hosts.is_empty() {
-                    addrs = resolve(None, *port, self.family.family(), true).await?;
-                } else {
-                    for h in hosts {
-                        addrs.extend(resolve(Some(h), *port, self.family.family(), true).await?);
+                match hosts {
+                    None => addrs = resolve(None, *port, self.family.family(), true).await?,
+                    Some(hosts) => {
+                        for h in hosts {
+                            let found = resolve(Some(h), *port, self.family.family(), true);
+                            addrs.extend(found.await?);
+                        }
                     }
                 }
                 let mut seen = std::collections::HashSet::new();
                 addrs.retain(|a| seen.insert(*a));
+                // The first address skipped as not local: the error if nothing binds.
+                let mut not_local = None;
                 for addr in addrs {
                     match bind_tcp_listener(&addr, opts) {
                         Ok(s) => sockets.push(s),
-                        // A disabled family (no IPv6 here) is skipped, as the newest CPython does.
-                        Err(e)
-                            if e.kind() == io::ErrorKind::AddrNotAvailable && hosts.is_empty() => {}
+                        // Not an address of this host, or a disabled family (a `localhost`
+                        // that also names ::1 without IPv6): skipped, for any host, as the
+                        // newest CPython does (L99).
+                        Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {
+                            not_local = not_local.or(Some(e));
+                        }
                         Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
                         Err(e) => return Err(Error::Io(e)),
                     }
                 }
                 if sockets.is_empty() {
-                    return Err(Error::Io(io::Error::new(
-                        io::ErrorKind::AddrNotAvailable,
-                        "could not bind on any address",
-                    )));
+                    return Err(Error::Io(not_local.unwrap_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::AddrNotAvailable,
+                            "could not bind on any address",
+                        )
+                    })));
                 }
             }
             Bind::TcpSock(l) => {
+                check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
                 sockets.push(s);
             }
+            // An empty path is Python's `path=None` (L114), not a name for bind(2) (which
+            // would make up an abstract one on Linux: a server nobody could find).
+            Bind::Unix(path) if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument(
+                    "path was not specified, and no sock specified",
+                ));
+            }
             Bind::Unix(path) => {
                 let abstract_name = path.as_os_str().as_encoded_bytes().first() == Some(&0);
+                // A leading NUL byte is a Linux abstract name (L117); one further in is
+                // refused, as the client's (L112): the kernel would bind a shorter path.
+                let addr = unix_addr(path)?;
                 if !abstract_name {
                     remove_stale_socket(path);
                 }
-                // socket2 reads a leading NUL byte as a Linux abstract name (L117).
-                let addr = socket2::SockAddr::unix(path)?;
                 let s = bind_unix_listener(&addr, path)?;
                 if !abstract_name && self.cleanup_socket {
                     if let Ok(m) = std::fs::metadata(path) {
@@ -432,6 +449,7 @@ impl CreateServer {
                 sockets.push(s);
             }
             Bind::UnixSock(l) => {
+                check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
                 if self.cleanup_socket {
