@@ -120,6 +120,15 @@ macro_rules! warning {
 }
 pub(crate) use warning;
 
+/// A debug record on the `asyncio` target: through `log` like `log::debug!`, dropped when no
+/// logger is installed, but with the `log` call out of line in [`emit`].
+macro_rules! debug_log {
+    ($($arg:tt)*) => {
+        $crate::event_loop::debug::emit(log::Level::Debug, "asyncio", format_args!($($arg)*))
+    };
+}
+pub(crate) use debug_log;
+
 /// An error on the `asyncio` target (stderr when no logger is installed).
 macro_rules! error {
     ($($arg:tt)*) => {

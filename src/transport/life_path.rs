@@ -148,7 +148,11 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
                 Some(id),
             );
         } else if is_ordinary_disconnect(&err) {
-            log::debug!(target: "asyncio", "{} {id}: {message}: {}", Self::LOG_NAME, OsText(&err));
+            crate::event_loop::debug::debug_log!(
+                "{} {id}: {message}: {}",
+                Self::LOG_NAME,
+                OsText(&err)
+            );
         } else {
             crate::event_loop::debug::warning!(
                 "{} {id}: {message}: {}",
