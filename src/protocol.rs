@@ -362,7 +362,8 @@ impl Hold {
                 "{who}: its protocol has been borrowed elsewhere for {} ms, so the transport \
                  cannot call it (is a borrow of the protocol's RefCell held across an \
                  .await?); it retries every {} ms meanwhile",
-                self.since.elapsed().as_millis(),
+                // As u64: formatting a u128 would link its own printing code for one warning.
+                self.since.elapsed().as_millis() as u64,
                 1u32 << Self::MAX_SHIFT
             );
         }

@@ -477,3 +477,57 @@ fn t5_t14_l44_l83_tls_plain_protocol_acts_from_every_callback() {
 fn t5_t14_l53_l83_tls_buffered_protocol_acts_from_every_callback() {
     all_of(Kind::Tls, true);
 }
+
+/// L55, L80: a protocol callback that panics is reported with the transport it came through:
+/// the context's `transport` key holds the transport's id, for `connection_made` (reported,
+/// the transport goes on) as for `data_received` (reported, then the transport closes).
+#[test]
+fn l55_l80_a_panicking_protocol_is_reported_with_its_transport_id() {
+    struct Panicky {
+        in_made: bool,
+    }
+    impl Protocol for Panicky {
+        fn connection_made(&mut self, _transport: Transport) {
+            if self.in_made {
+                panic!("probe panics in connection_made");
+            }
+        }
+        fn data_received(&mut self, _data: &[u8]) {
+            panic!("probe panics in data_received");
+        }
+    }
+    type Seen = Rc<RefCell<Vec<(String, Vec<(&'static str, String)>)>>>;
+    for in_made in [true, false] {
+        let lp = EventLoop::new().unwrap();
+        let seen: Seen = Rc::default();
+        let s = seen.clone();
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                s.borrow_mut()
+                    .push((ctx.message.clone(), ctx.details.clone()));
+            },
+        ));
+        let (ours, mut peer) = asyncio::socketpair().unwrap();
+        let connect = lp.connect_socket(move || Panicky { in_made }, ours);
+        let (t, _) = lp.run_until_complete(connect).unwrap().unwrap();
+        if !in_made {
+            io::Write::write_all(&mut peer, b"boom").unwrap();
+        }
+        for _ in 0..100 {
+            if !seen.borrow().is_empty() {
+                break;
+            }
+            lp.run_once(Some(Duration::from_millis(100))).unwrap();
+        }
+        let message = if in_made {
+            "Exception in callback connection_made"
+        } else {
+            "Fatal error: protocol.data_received() call failed."
+        };
+        assert_eq!(
+            *seen.borrow(),
+            [(message.to_string(), vec![("transport", t.id().to_string())])]
+        );
+        t.close();
+    }
+}

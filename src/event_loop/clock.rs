@@ -122,10 +122,18 @@ impl Clock {
 
     pub(crate) fn now(&self) -> Instant {
         match &self.manual {
-            // A manual clock moved by `Duration::MAX` stays at the far future, not past it.
-            Some(m) => deadline_after(self.origin, m.elapsed()),
+            Some(m) => self.manual_now(m),
             None => Instant::now(),
         }
+    }
+
+    /// `now` on a manual clock (tests): out of line, so that the real clock's callers do not
+    /// carry a copy of `deadline_after`.
+    #[cold]
+    #[inline(never)]
+    fn manual_now(&self, m: &ManualClock) -> Instant {
+        // A manual clock moved by `Duration::MAX` stays at the far future, not past it.
+        deadline_after(self.origin, m.elapsed())
     }
 
     /// Nanoseconds from the clock's origin to `when`, signed (an `Instant` before the loop

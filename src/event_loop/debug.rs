@@ -80,6 +80,11 @@ pub(crate) fn py_seconds(d: std::time::Duration) -> String {
 /// (Python's logging prints WARNING and above to stderr through its "last resort" handler
 /// when nothing is configured), and the layer trace, which the user asked for; debug and info
 /// records are dropped as `log` would.
+///
+/// Out of line and cold: records are rare (the trace is off by default), and inlined, the
+/// `log` call and the stderr fallback were copied into each of some twenty call sites.
+#[cold]
+#[inline(never)]
 pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_>) {
     if log::max_level() != log::LevelFilter::Off {
         log::log!(target: target, level, "{args}");
@@ -114,6 +119,15 @@ macro_rules! warning {
     };
 }
 pub(crate) use warning;
+
+/// A debug record on the `asyncio` target: through `log` like `log::debug!`, dropped when no
+/// logger is installed, but with the `log` call out of line in [`emit`].
+macro_rules! debug_log {
+    ($($arg:tt)*) => {
+        $crate::event_loop::debug::emit(log::Level::Debug, "asyncio", format_args!($($arg)*))
+    };
+}
+pub(crate) use debug_log;
 
 /// An error on the `asyncio` target (stderr when no logger is installed).
 macro_rules! error {

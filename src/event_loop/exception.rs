@@ -242,6 +242,25 @@ impl LoopHandle {
     }
 }
 
+/// Reports a failed callback through the exception handler: `message`, the error, and the
+/// `transport` key when the failure is a transport's. Out of line: the loop's and the
+/// transports' error paths hand their parts over here instead of each building, and
+/// dropping, a context of its own.
+#[cold]
+#[inline(never)]
+pub(crate) fn report_error(
+    lp: &LoopHandle,
+    message: String,
+    exception: Box<dyn std::error::Error>,
+    transport: Option<u64>,
+) {
+    let mut ctx = ExceptionContext::new(message).with_exception(exception);
+    if let Some(id) = transport {
+        ctx = ctx.with_detail("transport", id.to_string());
+    }
+    lp.call_exception_handler(&ctx);
+}
+
 /// Reports a caught panic through the exception handler.
 pub(crate) fn report_panic(
     lp: &LoopHandle,

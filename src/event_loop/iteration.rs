@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::clock;
-use super::exception::ExceptionContext;
+use super::exception::report_error;
 use super::executor;
 use super::handle::new_callback;
 use super::io::{self, WAKER_TOKEN};
@@ -340,9 +340,11 @@ impl LoopHandle {
                 }
                 match catch_unwind(AssertUnwindSafe(|| cb.run())) {
                     Ok(None) => {}
-                    Ok(Some(err)) => self.call_exception_handler(
-                        &ExceptionContext::new(format!("Exception in callback {}", cb.name()))
-                            .with_exception(err),
+                    Ok(Some(err)) => report_error(
+                        self,
+                        format!("Exception in callback {}", cb.name()),
+                        err,
+                        None,
                     ),
                     Err(payload) => report_panic(
                         self,

@@ -294,7 +294,7 @@ impl EventLoop {
             None
         } else {
             alarm::Alarm::new(&registry)
-                .map_err(|e| log::debug!(target: "asyncio", "no far alarm: {e}"))
+                .map_err(|e| debug::debug_log!("no far alarm: {e}"))
                 .ok()
         };
         let shared = Arc::new(Shared::new(waker));

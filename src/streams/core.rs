@@ -273,7 +273,9 @@ impl Protocol for StreamCore {
             cb(reader, writer);
         };
         if lp.call_soon(run).is_err() {
-            log::debug!(target: "asyncio", "loop closed before client_connected_cb could run");
+            crate::event_loop::debug::debug_log!(
+                "loop closed before client_connected_cb could run"
+            );
         }
     }
 

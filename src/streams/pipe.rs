@@ -300,11 +300,14 @@ impl HelperDone {
         st.taken |= e.is_some();
         e
     }
+}
 
+/// A writer's `wait_closed` waits for the thread through this (see `writer.rs`).
+impl super::writer::HelperWait for HelperDone {
     /// Ready once the thread is done: `Err` with (a copy of) its write error. Else files the
     /// wait `*key` (see `wakers.rs`), which [`withdraw`](Self::withdraw) takes back if the
     /// wait is dropped first.
-    pub(crate) fn poll_done(&self, key: &mut u64, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_done(&self, key: &mut u64, cx: &Context<'_>) -> Poll<Result<(), Error>> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &st.outcome {
             Some(err) => Poll::Ready(match err {
@@ -325,7 +328,7 @@ impl HelperDone {
     }
 
     /// Takes back the entry of the wait `key`, dropped before the thread ended.
-    pub(crate) fn withdraw(&self, key: u64) {
+    fn withdraw(&self, key: u64) {
         let waker = self
             .state
             .lock()

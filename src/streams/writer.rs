@@ -32,9 +32,19 @@ use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
 use crate::wakers::Withdraw;
 
+/// The end of a helper thread's writing (`pipe.rs`), as `wait_closed` sees it. A trait object
+/// in the writer, so that programs that never write through a helper thread (sockets, pipes)
+/// do not link the helper's wait and drop code.
+pub(super) trait HelperWait: Send + Sync {
+    /// Ready once the thread is done (`Err`: its write error); else files the wait `*key`.
+    fn poll_done(&self, key: &mut u64, cx: &Context<'_>) -> Poll<Result<(), Error>>;
+    /// Takes back the entry of the wait `key`, dropped before the thread ended.
+    fn withdraw(&self, key: u64);
+}
+
 /// The end of a helper thread's writing, for `wait_closed`; the wait takes its waker back if
 /// dropped first (`wakers.rs`).
-async fn helper_done(helper: &super::pipe::HelperDone) -> Result<(), Error> {
+async fn helper_done(helper: &dyn HelperWait) -> Result<(), Error> {
     let mut done = Withdraw::new(|key| helper.withdraw(key));
     poll_fn(|cx| helper.poll_done(&mut done.key, cx)).await
 }
@@ -85,7 +95,7 @@ struct Extras {
     created: Option<std::backtrace::Backtrace>,
     /// Writing a regular file or a terminal through a helper thread (`pipe.rs`): that
     /// thread's completion, which `wait_closed` also waits for.
-    helper: Option<std::sync::Arc<super::pipe::HelperDone>>,
+    helper: Option<std::sync::Arc<dyn HelperWait>>,
     /// Where writes record activity for the idle timeout; set by the first
     /// [`set_idle_timeout`](StreamWriter::set_idle_timeout), empty before.
     activity: OnceCell<Rc<Activity>>,
@@ -127,8 +137,8 @@ impl StreamWriter {
         mut self,
         helper: Option<std::sync::Arc<super::pipe::HelperDone>>,
     ) -> Self {
-        if helper.is_some() {
-            self.extras_mut().helper = helper;
+        if let Some(helper) = helper {
+            self.extras_mut().helper = Some(helper);
         }
         self
     }
@@ -378,7 +388,7 @@ impl StreamWriter {
         if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
             // Boxed: this rare wait (a writer through a helper thread) keeps its own state,
             // one pointer in this future's, which every handler carries while idle.
-            Box::pin(helper_done(helper)).await?;
+            Box::pin(helper_done(&**helper)).await?;
         }
         outcome
     }

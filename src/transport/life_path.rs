@@ -27,7 +27,7 @@ use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::error::OsText;
 use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::exception::{report_error, PanicError};
 use crate::protocol::Called;
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
@@ -115,20 +115,22 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     /// A protocol callback outside the grammar's data path panicked: reported as a failed
     /// callback (CPython's "Exception in callback …"); the transport goes on.
     fn report_panic(&self, what: &str, payload: &Box<dyn Any + Send>) {
-        self.protocol().lp().call_exception_handler(
-            &ExceptionContext::new(format!("Exception in callback {what}"))
-                .with_exception(Box::new(PanicError::from_payload(&**payload)))
-                .with_detail("transport", self.protocol().transport_id().to_string()),
+        report_error(
+            self.protocol().lp(),
+            format!("Exception in callback {what}"),
+            Box::new(PanicError::from_payload(&**payload)),
+            Some(self.protocol().transport_id()),
         );
     }
 
     /// A protocol method on the data path panicked: reported, then the transport is closed
     /// with the panic as the error (CPython's `_fatal_error` after a failed protocol call).
     fn protocol_failed(&self, what: &str, payload: Box<dyn Any + Send>) {
-        self.protocol().lp().call_exception_handler(
-            &ExceptionContext::new(format!("Fatal error: protocol.{what}() call failed."))
-                .with_exception(Box::new(PanicError::from_payload(&*payload)))
-                .with_detail("transport", self.protocol().transport_id().to_string()),
+        report_error(
+            self.protocol().lp(),
+            format!("Fatal error: protocol.{what}() call failed."),
+            Box::new(PanicError::from_payload(&*payload)),
+            Some(self.protocol().transport_id()),
         );
         let panic = PanicError::from_payload(&*payload);
         self.force_close(Some(io::Error::other(panic)));
@@ -139,13 +141,18 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     fn fatal_error(&self, err: io::Error, message: &str, report: bool) {
         let id = self.protocol().transport_id();
         if report {
-            self.protocol().lp().call_exception_handler(
-                &ExceptionContext::new(message)
-                    .with_exception(Box::new(crate::error::copy_io(&err)))
-                    .with_detail("transport", id.to_string()),
+            report_error(
+                self.protocol().lp(),
+                message.to_string(),
+                Box::new(crate::error::copy_io(&err)),
+                Some(id),
             );
         } else if is_ordinary_disconnect(&err) {
-            log::debug!(target: "asyncio", "{} {id}: {message}: {}", Self::LOG_NAME, OsText(&err));
+            crate::event_loop::debug::debug_log!(
+                "{} {id}: {message}: {}",
+                Self::LOG_NAME,
+                OsText(&err)
+            );
         } else {
             crate::event_loop::debug::warning!(
                 "{} {id}: {message}: {}",

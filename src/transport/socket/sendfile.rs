@@ -99,7 +99,9 @@ impl SocketTransport {
         std::ptr::from_ref(self).addr()
     }
 
-    /// Takes this transport's waker out of [`WAITING`], if it is there.
+    /// Takes this transport's waker out of [`WAITING`], if it is there. Out of line: only a
+    /// sendfile needs it, and its three callers (the write path's among them) share one copy.
+    #[inline(never)]
     fn take_waiter(&self) -> Option<Waker> {
         let key = self.waiting_key();
         WAITING.with(|w| {
