@@ -3294,3 +3294,42 @@ fn forwarding_recorder() -> (
     };
     (factory, made)
 }
+
+/// D14, T10: start_tls on a stream whose peer has already closed (its EOF read, the plain
+/// transport kept open for the half-close, S63) fails at once with ConnectionReset, as
+/// CPython's does (its resumed socket reads the EOF again, and the TLS layer fails the
+/// handshake). The handshake can never complete; it must not wait for its timeout.
+#[test]
+fn d14_t10_start_tls_after_the_peers_eof_fails_at_once() {
+    run(async {
+        // A STARTTLS server that refuses: one line, then it closes.
+        let (server, port, seen) = plain_server(|_r, w, seen| async move {
+            w.write(b"454 TLS not available\r\n")?;
+            w.close();
+            w.wait_closed().await?;
+            seen.borrow_mut().push("closed".into());
+            Ok(())
+        })
+        .await?;
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        assert_eq!(reader.read(-1).await?, b"454 TLS not available\r\n");
+        assert!(
+            !writer.is_closing(),
+            "S63: a plain stream stays open after EOF"
+        );
+        let e = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            // Far beyond the bound: only the peer's EOF can end this handshake in time.
+            .ssl_handshake_timeout(Duration::from_secs(3600))
+            .await
+            .expect_err("no handshake with a peer that has closed");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
+        let e = fails("wait_closed", writer.wait_closed()).await;
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

@@ -566,8 +566,16 @@ impl StartTls {
         layer.inherit_raw_flow(raw_paused, app_was_raws);
         let (l, t) = (layer.clone(), transport.clone());
         let made = lp.call_soon(move || l.connection_made(t))?;
-        let t = transport.clone();
-        let resume = lp.call_soon(move || t.resume_reading())?;
+        let (l, t) = (layer.clone(), transport.clone());
+        let resume = lp.call_soon(move || {
+            t.resume_reading();
+            // An EOF the transport read before the upgrade (a plain stream stays open after
+            // it, S63) is the layer's too: the peer can send no handshake, so it fails now
+            // (T10), as CPython's resumed socket reads the EOF again, not at its timeout.
+            if t.inner.peer_eof() {
+                l.eof_received();
+            }
+        })?;
         let guard = StartTlsGuard(Some((transport, made, resume)));
         let tls = handshake.wait().await?;
         guard.disarm();
