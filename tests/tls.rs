@@ -3333,3 +3333,41 @@ fn d14_t10_start_tls_after_the_peers_eof_fails_at_once() {
         Ok(())
     });
 }
+
+/// D14: once `StreamWriter::start_tls` has returned its failure, the stream has failed too:
+/// a drain, read or wait_closed made right after it (nothing pending during the upgrade)
+/// fails with the same error. The layer tells the stream a turn or two after the handshake
+/// failed; a drain in between passed (`Ok`) and a read found the stream still open.
+#[test]
+fn d14_t8_every_waiter_fails_right_after_a_failed_start_tls() {
+    run(async {
+        let (server, port, seen) = plain_server(|r, mut w, seen| async move {
+            let e = w.start_tls(Certs::get().server_config(&[])).await.err();
+            seen.borrow_mut().push(format!("{e:?}"));
+            drop(r);
+            Ok(())
+        })
+        .await?;
+        let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let e = writer
+            .start_tls(other)
+            .server_hostname("localhost")
+            .await
+            .expect_err("an unknown issuer is refused");
+        assert!(tls_err(&e).is_certificate_error(), "{e:?}");
+        // First the drain: it must not pass on a connection the failure has ended.
+        let drained = writer.drain().await;
+        assert!(
+            matches!(&drained, Err(e) if tls_err(e).is_certificate_error()),
+            "{drained:?}"
+        );
+        for e in every_waiter_fails(&reader, &writer).await {
+            assert!(tls_err(&e).is_certificate_error(), "{e:?}");
+        }
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

@@ -1094,9 +1094,25 @@ impl StreamStartTls<'_> {
     async fn run(self) -> Result<Transport, Error> {
         let StreamStartTls { writer, upgrade } = self;
         writer.drain().await?; // S53
-        let tls = upgrade.await?;
-        writer.replace_transport(tls.clone());
-        Ok(tls)
+        match upgrade.await {
+            Ok(tls) => {
+                writer.replace_transport(tls.clone());
+                Ok(tls)
+            }
+            Err(e) => {
+                // D14: a handshake that failed has ended the connection, and the layer tells
+                // the stream a turn or two later. Return once it has, so that a drain right
+                // after this fails too rather than pass. Only when the layer took the
+                // transport over: a refusal before that (a closing transport, a bad
+                // argument) leaves the connection as it was.
+                let core = Rc::as_ptr(&writer.core);
+                let ours = writer.transport.get_protocol();
+                if !ours.is_some_and(|p| std::ptr::addr_eq(Rc::as_ptr(&p), core)) {
+                    let _ = writer.wait_closed().await;
+                }
+                Err(e)
+            }
+        }
     }
 }
 
