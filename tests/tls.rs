@@ -3371,3 +3371,46 @@ fn d14_t8_every_waiter_fails_right_after_a_failed_start_tls() {
         Ok(())
     });
 }
+
+/// T22 with S54: after `StreamWriter::start_tls` a reader that stopped at its limit has
+/// paused the raw transport; closing the writer then still shuts down cleanly. The peer's
+/// close_notify comes after the data the reader left unread, so the layer reads on while it
+/// waits for it (as it does when it paused the raw transport itself, T18). It used to wait
+/// for the shutdown timeout and end with TimedOut.
+#[test]
+fn t22_s54_close_after_start_tls_while_the_reader_paused_the_raw_transport() {
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port)
+            .limit(1024)
+            .await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        let raw = writer.transport().clone();
+        writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            // Far beyond the bound: only the peer's close_notify can end this shutdown.
+            .ssl_shutdown_timeout(Duration::from_secs(3600))
+            .await?;
+        until_paused(&reader).await;
+        assert!(
+            !raw.is_reading(),
+            "S54: the reader paused the raw transport"
+        );
+        writer.close();
+        writer.wait_closed().await?;
+        assert!(
+            writer.transport().close_notify_received(),
+            "a clean TLS end"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
