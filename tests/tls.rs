@@ -3414,3 +3414,46 @@ fn t22_s54_close_after_start_tls_while_the_reader_paused_the_raw_transport() {
         Ok(())
     });
 }
+
+/// T14 with S67: `set_write_buffer_limits(0)` over TLS pauses the app only while something
+/// is buffered, as on a plain transport ("pause whenever the buffer becomes non-empty"). With
+/// sslproto's `>= high` rule alone an empty buffer counted as full at high = low = 0, so the
+/// app was paused and resumed on alternate calls, and a drain that met a pause made on an
+/// empty buffer waited forever on a quiet peer (CPython's third drain hangs the same way).
+#[test]
+fn t14_write_buffer_limits_of_zero_over_tls_never_pause_on_an_empty_buffer() {
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| async move {
+                r.read(-1).await?; // reads everything, answers nothing
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(Certs::get().server_config(&[]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        writer.transport().set_write_buffer_limits(Some(0), None)?;
+        assert_eq!(writer.transport().get_write_buffer_limits(), (0, 0));
+        assert!(
+            !writer.buffer_info().writing_paused,
+            "nothing buffered: not paused"
+        );
+        for i in 0..4 {
+            writer.write(b"hi")?;
+            writer.drain().await?; // hung on the second or third
+            assert!(!writer.buffer_info().writing_paused, "write {i}");
+        }
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
