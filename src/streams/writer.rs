@@ -689,8 +689,8 @@ impl StreamWriter {
     /// # Errors
     /// As [`LoopHandle::start_tls`]; the drain's error first. After a failed upgrade the
     /// connection is closed, and every pending and later read, [`drain`](Self::drain) and
-    /// [`wait_closed`](Self::wait_closed) on this stream fails with the same error (CPython
-    /// leaves them pending).
+    /// [`wait_closed`](Self::wait_closed) on this stream fails with the same error, from the
+    /// moment `start_tls` returns it (CPython leaves them pending).
     ///
     /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
     ///

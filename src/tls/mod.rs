@@ -406,7 +406,8 @@ impl LoopHandle {
     /// # Errors
     /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport;
     /// [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
-    /// error ([`Error::Tls`], or `Error::Io` with kind `ConnectionAborted` on timeout), after
+    /// error ([`Error::Tls`], `Error::Io` with kind `ConnectionAborted` on timeout, or with
+    /// kind `ConnectionReset` when the peer closed before or during it), after
     /// which the raw transport is closed and `protocol` gets `connection_lost` with that error
     /// (a timeout included, where CPython tells the protocol nothing).
     ///
