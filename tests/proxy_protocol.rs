@@ -601,6 +601,57 @@ fn tls_starts_after_the_header() {
     .unwrap();
 }
 
+/// D14, T10 behind a PROXY header: a handler's start_tls on a connection whose client has
+/// already sent its EOF fails at once with ConnectionReset, as on a plain socket, instead of
+/// waiting for the handshake timeout (the proxied transport tells the EOF its socket read).
+#[cfg(feature = "tls")]
+#[test]
+fn start_tls_after_the_clients_eof_fails_at_once() {
+    use tls_common::Certs;
+    asyncio::run(async {
+        let outcome: Rc<RefCell<Option<asyncio::Error>>> = Rc::default();
+        let out = outcome.clone();
+        let server = asyncio::start_server(
+            move |r: StreamReader, mut w: StreamWriter| {
+                let out = out.clone();
+                async move {
+                    assert_eq!(r.read(-1).await?, b"STARTTLS\n");
+                    let e = w
+                        .start_tls(Certs::get().server_config(&[]))
+                        // Far beyond the bound: only the client's EOF can end it in time.
+                        .ssl_handshake_timeout(Duration::from_secs(3600))
+                        .await
+                        .expect_err("no handshake with a client that has closed");
+                    *out.borrow_mut() = Some(e);
+                    Ok::<_, asyncio::Error>(())
+                }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .proxy_protocol(ProxyProtocol::Required)
+        .await?;
+        let port = util::port_of(&server);
+        asyncio::timeout(Duration::from_secs(10), async {
+            let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            writer.write(b"PROXY TCP4 192.0.2.1 198.51.100.7 7 443\r\nSTARTTLS\n")?;
+            writer.write_eof()?;
+            while outcome.borrow().is_none() {
+                asyncio::yield_now().await;
+            }
+            writer.close();
+            Ok::<_, asyncio::Error>(())
+        })
+        .await??;
+        let e = outcome.borrow_mut().take().unwrap();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e:?}");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
 fn any_header() -> impl Strategy<Value = ProxyHeader> {
     let inet = (
         any::<bool>(),

@@ -3294,3 +3294,166 @@ fn forwarding_recorder() -> (
     };
     (factory, made)
 }
+
+/// D14, T10: start_tls on a stream whose peer has already closed (its EOF read, the plain
+/// transport kept open for the half-close, S63) fails at once with ConnectionReset, as
+/// CPython's does (its resumed socket reads the EOF again, and the TLS layer fails the
+/// handshake). The handshake can never complete; it must not wait for its timeout.
+#[test]
+fn d14_t10_start_tls_after_the_peers_eof_fails_at_once() {
+    run(async {
+        // A STARTTLS server that refuses: one line, then it closes.
+        let (server, port, seen) = plain_server(|_r, w, seen| async move {
+            w.write(b"454 TLS not available\r\n")?;
+            w.close();
+            w.wait_closed().await?;
+            seen.borrow_mut().push("closed".into());
+            Ok(())
+        })
+        .await?;
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        assert_eq!(reader.read(-1).await?, b"454 TLS not available\r\n");
+        assert!(
+            !writer.is_closing(),
+            "S63: a plain stream stays open after EOF"
+        );
+        let e = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            // Far beyond the bound: only the peer's EOF can end this handshake in time.
+            .ssl_handshake_timeout(Duration::from_secs(3600))
+            .await
+            .expect_err("no handshake with a peer that has closed");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
+        let e = fails("wait_closed", writer.wait_closed()).await;
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// D14: once `StreamWriter::start_tls` has returned its failure, the stream has failed too:
+/// a drain, read or wait_closed made right after it (nothing pending during the upgrade)
+/// fails with the same error. The layer tells the stream a turn or two after the handshake
+/// failed; a drain in between passed (`Ok`) and a read found the stream still open.
+#[test]
+fn d14_t8_every_waiter_fails_right_after_a_failed_start_tls() {
+    run(async {
+        let (server, port, seen) = plain_server(|r, mut w, seen| async move {
+            let e = w.start_tls(Certs::get().server_config(&[])).await.err();
+            seen.borrow_mut().push(format!("{e:?}"));
+            drop(r);
+            Ok(())
+        })
+        .await?;
+        let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let e = writer
+            .start_tls(other)
+            .server_hostname("localhost")
+            .await
+            .expect_err("an unknown issuer is refused");
+        assert!(tls_err(&e).is_certificate_error(), "{e:?}");
+        // First the drain: it must not pass on a connection the failure has ended.
+        let drained = writer.drain().await;
+        assert!(
+            matches!(&drained, Err(e) if tls_err(e).is_certificate_error()),
+            "{drained:?}"
+        );
+        for e in every_waiter_fails(&reader, &writer).await {
+            assert!(tls_err(&e).is_certificate_error(), "{e:?}");
+        }
+        handler_done(&seen, 1).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// T22 with S54: after `StreamWriter::start_tls` a reader that stopped at its limit has
+/// paused the raw transport; closing the writer then still shuts down cleanly. The peer's
+/// close_notify comes after the data the reader left unread, so the layer reads on while it
+/// waits for it (as it does when it paused the raw transport itself, T18). It used to wait
+/// for the shutdown timeout and end with TimedOut.
+#[test]
+fn t22_s54_close_after_start_tls_while_the_reader_paused_the_raw_transport() {
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port)
+            .limit(1024)
+            .await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        let raw = writer.transport().clone();
+        writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            // Far beyond the bound: only the peer's close_notify can end this shutdown.
+            .ssl_shutdown_timeout(Duration::from_secs(3600))
+            .await?;
+        until_paused(&reader).await;
+        assert!(
+            !raw.is_reading(),
+            "S54: the reader paused the raw transport"
+        );
+        writer.close();
+        writer.wait_closed().await?;
+        assert!(
+            writer.transport().close_notify_received(),
+            "a clean TLS end"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// T14 with S67: `set_write_buffer_limits(0)` over TLS pauses the app only while something
+/// is buffered, as on a plain transport ("pause whenever the buffer becomes non-empty"). With
+/// sslproto's `>= high` rule alone an empty buffer counted as full at high = low = 0, so the
+/// app was paused and resumed on alternate calls, and a drain that met a pause made on an
+/// empty buffer waited forever on a quiet peer (CPython's third drain hangs the same way).
+#[test]
+fn t14_write_buffer_limits_of_zero_over_tls_never_pause_on_an_empty_buffer() {
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| async move {
+                r.read(-1).await?; // reads everything, answers nothing
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(Certs::get().server_config(&[]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        writer.transport().set_write_buffer_limits(Some(0), None)?;
+        assert_eq!(writer.transport().get_write_buffer_limits(), (0, 0));
+        assert!(
+            !writer.buffer_info().writing_paused,
+            "nothing buffered: not paused"
+        );
+        for i in 0..4 {
+            writer.write(b"hi")?;
+            writer.drain().await?; // hung on the second or third
+            assert!(!writer.buffer_info().writing_paused, "write {i}");
+        }
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

@@ -580,6 +580,9 @@ impl TransportImpl for ProxiedTransport {
     fn kernel_unsent(&self) -> Option<usize> {
         self.raw.kernel_unsent()
     }
+    fn peer_eof(&self) -> bool {
+        self.raw.peer_eof()
+    }
     fn proxy_header(&self) -> Option<Rc<ProxyHeader>> {
         self.header.clone()
     }

@@ -703,8 +703,8 @@ impl StreamWriter {
     /// # Errors
     /// As [`LoopHandle::start_tls`]; the drain's error first. After a failed upgrade the
     /// connection is closed, and every pending and later read, [`drain`](Self::drain) and
-    /// [`wait_closed`](Self::wait_closed) on this stream fails with the same error (CPython
-    /// leaves them pending).
+    /// [`wait_closed`](Self::wait_closed) on this stream fails with the same error, from the
+    /// moment `start_tls` returns it (CPython leaves them pending).
     ///
     /// [`LoopHandle::start_tls`]: crate::event_loop::LoopHandle::start_tls
     ///
@@ -1108,9 +1108,25 @@ impl StreamStartTls<'_> {
     async fn run(self) -> Result<Transport, Error> {
         let StreamStartTls { writer, upgrade } = self;
         writer.drain().await?; // S53
-        let tls = upgrade.await?;
-        writer.replace_transport(tls.clone());
-        Ok(tls)
+        match upgrade.await {
+            Ok(tls) => {
+                writer.replace_transport(tls.clone());
+                Ok(tls)
+            }
+            Err(e) => {
+                // D14: a handshake that failed has ended the connection, and the layer tells
+                // the stream a turn or two later. Return once it has, so that a drain right
+                // after this fails too rather than pass. Only when the layer took the
+                // transport over: a refusal before that (a closing transport, a bad
+                // argument) leaves the connection as it was.
+                let core = Rc::as_ptr(&writer.core);
+                let ours = writer.transport.get_protocol();
+                if !ours.is_some_and(|p| std::ptr::addr_eq(Rc::as_ptr(&p), core)) {
+                    let _ = writer.wait_closed().await;
+                }
+                Err(e)
+            }
+        }
     }
 }
 

@@ -406,7 +406,8 @@ impl LoopHandle {
     /// # Errors
     /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport;
     /// [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
-    /// error ([`Error::Tls`], or `Error::Io` with kind `ConnectionAborted` on timeout), after
+    /// error ([`Error::Tls`], `Error::Io` with kind `ConnectionAborted` on timeout, or with
+    /// kind `ConnectionReset` when the peer closed before or during it), after
     /// which the raw transport is closed and `protocol` gets `connection_lost` with that error
     /// (a timeout included, where CPython tells the protocol nothing).
     ///
@@ -566,8 +567,16 @@ impl StartTls {
         layer.inherit_raw_flow(raw_paused, app_was_raws);
         let (l, t) = (layer.clone(), transport.clone());
         let made = lp.call_soon(move || l.connection_made(t))?;
-        let t = transport.clone();
-        let resume = lp.call_soon(move || t.resume_reading())?;
+        let (l, t) = (layer.clone(), transport.clone());
+        let resume = lp.call_soon(move || {
+            t.resume_reading();
+            // An EOF the transport read before the upgrade (a plain stream stays open after
+            // it, S63) is the layer's too: the peer can send no handshake, so it fails now
+            // (T10), as CPython's resumed socket reads the EOF again, not at its timeout.
+            if t.inner.peer_eof() {
+                l.eof_received();
+            }
+        })?;
         let guard = StartTlsGuard(Some((transport, made, resume)));
         let tls = handshake.wait().await?;
         guard.disarm();

@@ -104,8 +104,11 @@ impl FlowControl {
     pub(crate) fn should_pause(&mut self, size: usize) -> bool {
         let full = match self.full {
             Full::AboveHigh => size > self.high,
+            // Never at a size that would resume at once (high == low, e.g. both 0: an
+            // empty buffer is not full), or pause and resume alternate on every call and a
+            // drain can wait on an empty buffer.
             #[cfg(any(feature = "tls", test))]
-            Full::AtHigh => size >= self.high,
+            Full::AtHigh => size >= self.high && size > self.low,
         };
         if full && !self.paused {
             self.paused = true;
@@ -189,6 +192,19 @@ mod tests {
         f.set_limits(Some(10), Some(4)).unwrap();
         assert!(f.should_pause(10), "at high is full for the TLS layer");
         assert!(f.should_resume(4));
+        f.set_limits(Some(0), None).unwrap();
+        assert!(
+            !f.should_pause(0),
+            "an empty buffer is not full, even at high = 0"
+        );
+        assert!(f.should_pause(1));
+        assert!(f.should_resume(0));
+        f.set_limits(Some(8), Some(8)).unwrap();
+        assert!(
+            !f.should_pause(8),
+            "high == low: at the mark it would resume at once"
+        );
+        assert!(f.should_pause(9));
         f.set_limits(None, None).unwrap();
         assert_eq!(f.limits(), (128 * 1024, 512 * 1024), "its own defaults");
         assert_eq!(

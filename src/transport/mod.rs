@@ -185,6 +185,11 @@ pub(crate) trait TransportImpl {
     fn reading_paused(&self) -> bool {
         !self.is_reading()
     }
+    /// The peer's EOF was read and the transport is still open (a protocol that kept it for
+    /// a half-close): nothing more will be read from it.
+    fn peer_eof(&self) -> bool {
+        false
+    }
     /// Bytes written to the socket that the kernel has not sent yet, where the OS says.
     fn kernel_unsent(&self) -> Option<usize> {
         None

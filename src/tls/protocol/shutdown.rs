@@ -117,8 +117,13 @@ impl TlsProtocol {
                 self.process_outgoing();
                 // The peer's close_notify comes after whatever it sent before: the socket
                 // must be read even if the app's paused reading had stopped it at the
-                // high-water mark (T18), now that `shutdown` has dropped the queued records.
+                // high-water mark (T18), now that `shutdown` has dropped the queued records,
+                // or a stream reader had paused it itself after StreamWriter::start_tls (S54;
+                // what comes now is discarded, not delivered).
                 self.control_ssl_reading();
+                if let Some(raw) = self.raw().filter(|r| !r.is_reading()) {
+                    raw.resume_reading();
+                }
             }
             Ok(true) => {
                 self.process_outgoing();

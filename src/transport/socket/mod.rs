@@ -430,6 +430,11 @@ impl TransportImpl for SocketTransport {
         self.life.state() < State::Lost && self.flow.borrow().is_paused()
     }
 
+    fn peer_eof(&self) -> bool {
+        // Open with reading over: only EOF ends reading on an open transport.
+        self.life.state() == State::Open && self.life.reading() == Reading::Done
+    }
+
     fn kernel_unsent(&self) -> Option<usize> {
         if self.life.state() >= State::Lost {
             return None; // the descriptor may be closed, or reused by now
