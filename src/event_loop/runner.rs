@@ -7,9 +7,10 @@
 use std::cell::{Cell, RefCell};
 use std::future::IntoFuture;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{current_loop, signals, EventLoop, LoopHandle};
+use super::thread_pool::warn_jobs_left;
+use super::{clock, current_loop, executor, signals, EventLoop, LoopHandle};
 use crate::error::Error;
 
 /// Runs `fut` to completion on a new loop, then cancels and drains every task left, waits for
@@ -232,11 +233,7 @@ impl Runner {
             ));
         }
         lp.shutdown_tasks();
-        let executor = lp.shutdown_default_executor(Some(THREAD_JOIN_TIMEOUT));
-        if let Err(e) = lp.run_until_complete(executor) {
-            // A callback stopped the loop meanwhile: the jobs left lose their callbacks.
-            crate::event_loop::debug::warning!("shutdown_default_executor: {e}");
-        }
+        lp.wait_executor_jobs();
         lp.close()?;
         // Taken out after the shutdown: tasks dropped during it may still ask for the loop.
         let state = std::mem::replace(&mut *self.state.borrow_mut(), RunnerState::Closed);
@@ -248,6 +245,34 @@ impl Runner {
 /// How long a runner's close waits for the default executor's jobs (CPython 3.12+'s
 /// `THREAD_JOIN_TIMEOUT`, given to `shutdown_default_executor`).
 const THREAD_JOIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl LoopHandle {
+    /// What `shutdown_default_executor(Some(THREAD_JOIN_TIMEOUT))` does, for `Runner::close`
+    /// (L41), without a task: refuses new executor jobs, then turns the loop until every job
+    /// started from it has ended (callbacks they send meanwhile still run), for at most
+    /// [`THREAD_JOIN_TIMEOUT`] of real time. Written out rather than run through
+    /// `run_until_complete` and a timeout: every program using `asyncio::run` links this, and
+    /// the task-based form costs it about 8 KiB.
+    fn wait_executor_jobs(&self) {
+        let shared = &self.inner.shared;
+        shared.shut_executor();
+        // The job that ends last wakes it. With no `run_until_complete` under way the main
+        // future's waker only wakes the loop's poll (from another thread) or queues a no-op.
+        let waker = executor::main_waker(self.inner.id);
+        let deadline = clock::deadline_after(Instant::now(), THREAD_JOIN_TIMEOUT);
+        while shared.jobs_left(&waker) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                warn_jobs_left(THREAD_JOIN_TIMEOUT);
+                break;
+            }
+            if self.run_once(Some(left)).is_err() {
+                break;
+            }
+        }
+        shared.forget_jobs_waiter(&waker);
+    }
+}
 
 impl Drop for Runner {
     fn drop(&mut self) {

@@ -346,12 +346,27 @@ impl LoopHandle {
                 return jobs.await;
             };
             if crate::time::timeout(limit, jobs).await.is_err() {
-                crate::event_loop::debug::warning!(
-                    "The executor did not finishing joining its threads within {} seconds.",
-                    limit.as_secs_f64()
-                );
+                warn_jobs_left(limit);
             }
         }
+    }
+}
+
+/// Python's warning when `shutdown_default_executor`'s timeout passes.
+pub(crate) fn warn_jobs_left(limit: Duration) {
+    crate::event_loop::debug::warning!(
+        "The executor did not finishing joining its threads within {} seconds.",
+        seconds_text(limit)
+    );
+}
+
+/// `d` in seconds as Python writes the number given (`300`, `0.5`). Integers only: float
+/// formatting would add some 20 KiB to every program that runs `asyncio::run`.
+fn seconds_text(d: Duration) -> String {
+    let frac = format!("{:09}", d.subsec_nanos());
+    match frac.trim_end_matches('0') {
+        "" => d.as_secs().to_string(),
+        frac => format!("{}.{frac}", d.as_secs()),
     }
 }
 
@@ -444,6 +459,19 @@ impl<T> std::fmt::Debug for RunInExecutor<T> {
 mod tests {
     use super::*;
     use crate::event_loop::EventLoop;
+
+    #[test]
+    fn l41_the_timeout_in_the_warning_reads_as_pythons_number() {
+        let text = |ms| seconds_text(Duration::from_millis(ms));
+        assert_eq!(text(300_000), "300");
+        assert_eq!(text(500), "0.5");
+        assert_eq!(text(1_250), "1.25");
+        assert_eq!(text(0), "0");
+        assert_eq!(
+            seconds_text(Duration::MAX),
+            "18446744073709551615.999999999"
+        );
+    }
 
     #[test]
     fn l41_a_dropped_shutdown_wait_leaves_no_waker_with_the_loop() {

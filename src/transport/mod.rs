@@ -186,7 +186,8 @@ pub(crate) trait TransportImpl {
         !self.is_reading()
     }
     /// The peer's EOF was read and the transport is still open (a protocol that kept it for
-    /// a half-close): nothing more will be read from it.
+    /// a half-close): nothing more will be read from it. Asked by `start_tls` only.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     fn peer_eof(&self) -> bool {
         false
     }
