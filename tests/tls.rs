@@ -2846,6 +2846,24 @@ async fn bulk_sender(
 
 const BULK: usize = 256 * 1024;
 
+/// A plain client of a `bulk_sender(.., true)` server with a reader limit of 1024, once the
+/// server's `GO` line is read: the next step is the client's `start_tls`.
+async fn bulk_client_before_start_tls(
+) -> Result<(asyncio::Server, StreamReader, StreamWriter), Error> {
+    let server = asyncio::start_server(
+        |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
+        "127.0.0.1",
+        0,
+    )
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+        .limit(1024)
+        .await?;
+    assert_eq!(reader.readline().await?, b"GO\n");
+    Ok((server, reader, writer))
+}
+
 #[test]
 fn t19_with_ssl_the_reader_pauses_the_tls_transport() {
     // T19 with T17: a reader over open_connection(ssl) pauses the TLS app transport, whose
@@ -2885,17 +2903,7 @@ fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
     // StreamWriter.start_tls its pause stops the raw socket transport, and the TLS
     // transport's own reading is never paused.
     run(async {
-        let server = asyncio::start_server(
-            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
-            "127.0.0.1",
-            0,
-        )
-        .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port)
-            .limit(1024)
-            .await?;
-        assert_eq!(reader.readline().await?, b"GO\n");
+        let (server, reader, mut writer) = bulk_client_before_start_tls().await?;
         let raw = writer.transport().clone();
         let tls = writer
             .start_tls(Certs::get().client_config(&[]))
@@ -3380,17 +3388,7 @@ fn d14_t8_every_waiter_fails_right_after_a_failed_start_tls() {
 #[test]
 fn t22_s54_close_after_start_tls_while_the_reader_paused_the_raw_transport() {
     run(async {
-        let server = asyncio::start_server(
-            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
-            "127.0.0.1",
-            0,
-        )
-        .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port)
-            .limit(1024)
-            .await?;
-        assert_eq!(reader.readline().await?, b"GO\n");
+        let (server, reader, mut writer) = bulk_client_before_start_tls().await?;
         let raw = writer.transport().clone();
         writer
             .start_tls(Certs::get().client_config(&[]))
