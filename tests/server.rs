@@ -17,11 +17,11 @@
 //! (`l110_*`), UnixServerCleanupTests.* (`l119_*`, `l114_l120_*`); `test_unix_events.py`
 //! test_create_unix_server_existing_path_sock (`l115_*`), _existing_path_nonsock (`l116_*`),
 //! _bind_error (`l116_a_bind_failure_*`), _path_stream_bittype and _path_sock
-//! (`l114_l120_*`), test_create_unix_connection_pathlib (`l112_*`). Not ported:
-//! TestServer2.test_close_race (needs a mocked accept racing close()); the nopath/nosock
-//! ValueErrors (the Rust signatures make them unrepresentable; the wrong-socket-type one is
-//! not, as a std listener can hold any socket: `l96_a_sock_that_is_not_a_stream_socket_*`);
-//! the ssl ones (TLS tests). test_create_unix_server_bind_error asks for a read-only directory, which root
+//! (`l114_l120_*`), test_create_unix_connection_pathlib (`l112_*`), the _nopath_nosock pair
+//! (an empty path is no path: `l111_l114_*`), _path_dgram (a std listener can hold any
+//! socket: `l96_a_sock_that_is_not_a_stream_socket_*`). Not ported:
+//! TestServer2.test_close_race (needs a mocked accept racing close()); the ssl ones (TLS
+//! tests). test_create_unix_server_bind_error asks for a read-only directory, which root
 //! ignores, so a missing directory provokes the bind failure instead.
 
 mod util;
