@@ -2165,6 +2165,47 @@ fn l111_l114_an_empty_unix_path_is_no_path() {
     assert_eq!(lp.stats().io_registrations, 0, "nothing was registered");
 }
 
+/// An empty path is no path, so with a socket it is CPython's `path=None, sock=s`: the socket
+/// is served or adopted. It was refused as "path and sock can not be specified at the same
+/// time", so a Unix entry point could not take a socket at all.
+// Checklist: L111, L114.
+#[test]
+fn l111_l114_an_empty_unix_path_goes_with_a_sock() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l114-empty-sock");
+    let path = dir.join("s.sock");
+    let server = lp
+        .run_until_complete(
+            lp.create_unix_server(Echo::default, "")
+                .sock(UnixListener::bind(&path).unwrap()),
+        )
+        .unwrap()
+        .unwrap();
+    check_unix_echo(&lp, &path);
+    shut(&lp, &server);
+    let listener = UnixListener::bind(&path).unwrap();
+    let server = lp
+        .run_until_complete(async move {
+            let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+            asyncio::start_unix_server(noop, "").sock(listener).await
+        })
+        .unwrap()
+        .unwrap();
+    shut(&lp, &server);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (t, _) = lp
+        .run_until_complete(lp.create_unix_connection(Recorder::default, "").sock(a))
+        .unwrap()
+        .unwrap();
+    t.close();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(async move { asyncio::open_unix_connection("").sock(a).await })
+        .unwrap()
+        .unwrap();
+    writer.close();
+}
+
 #[test]
 fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     let lp = EventLoop::new().unwrap();
