@@ -2165,9 +2165,9 @@ fn l111_l114_an_empty_unix_path_is_no_path() {
     assert_eq!(lp.stats().io_registrations, 0, "nothing was registered");
 }
 
-/// An empty path is no path, so with a socket it is CPython's `path=None, sock=s`: the socket
-/// is served or adopted. It was refused as "path and sock can not be specified at the same
-/// time", so a Unix entry point could not take a socket at all.
+/// An empty path is no path, so with a socket it is CPython's `path=None, sock=s`: a Unix
+/// socket is served or adopted, a TCP one refused with the Unix text. It was refused as "path
+/// and sock can not be specified at the same time", so a Unix entry point took no socket.
 // Checklist: L111, L114.
 #[test]
 fn l111_l114_an_empty_unix_path_goes_with_a_sock() {
@@ -2204,6 +2204,31 @@ fn l111_l114_an_empty_unix_path_goes_with_a_sock() {
         .unwrap()
         .unwrap();
     writer.close();
+    // Only a Unix socket, as CPython's Unix entry points check.
+    let want = "A UNIX Domain Stream Socket was expected, got a TCP socket";
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listening.local_addr().unwrap().port();
+    let tcp = listening.try_clone().unwrap();
+    let r = lp
+        .run_until_complete(lp.create_unix_server(Echo::default, "").sock(tcp))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+        "create_unix_server: {:?}",
+        r.as_ref().map(Server::sockets)
+    );
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_unix_connection(Recorder::default, "")
+                .sock(stream),
+        )
+        .unwrap()
+        .map(drop);
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+        "create_unix_connection: {r:?}"
+    );
 }
 
 #[test]

@@ -290,6 +290,7 @@ impl CreateServer {
     /// given too it is an error.
     // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
+        let sock = sock.into();
         let conflict = match &self.bind {
             Bind::Tcp { hosts, port } if hosts.is_some() || *port != 0 => {
                 Some("host/port and sock can not be specified at the same time")
@@ -298,11 +299,15 @@ impl CreateServer {
             Bind::Unix(p) if !p.as_os_str().is_empty() => {
                 Some("path and sock can not be specified at the same time")
             }
+            // A Unix entry point serves a Unix socket only (L114).
+            Bind::Unix(_) if matches!(sock, ListenSocket::Tcp(_)) => {
+                Some("A UNIX Domain Stream Socket was expected, got a TCP socket")
+            }
             _ => None,
         };
         // Kept once set: a second `sock` finds the first socket, not the host or path.
         self.conflict = self.conflict.or(conflict);
-        self.bind = match sock.into() {
+        self.bind = match sock {
             ListenSocket::Tcp(l) => Bind::TcpSock(l),
             ListenSocket::Unix(l) => Bind::UnixSock(l),
         };
