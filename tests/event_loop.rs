@@ -1409,7 +1409,11 @@ fn l41_shutdown_default_executor_waits_for_the_jobs_then_refuses_new_ones() {
             other => panic!("a name lookup was started after the shutdown: {other:?}"),
         }
         release.send(()).unwrap();
-        shutdown.await.unwrap();
+        // Bounded: a lost wake-up fails here instead of hanging the test.
+        asyncio::timeout(Duration::from_secs(30), shutdown)
+            .await
+            .expect("the last job's end woke the shutdown")
+            .unwrap();
         assert_eq!(job.await.unwrap(), Ok(7));
     })
     .unwrap();
@@ -1428,7 +1432,14 @@ fn l41_shutdown_default_executor_gives_up_after_its_timeout() {
                 f.fetch_add(1, Ordering::SeqCst);
             }
         }));
-        lp.shutdown_default_executor(Some(Duration::ZERO)).await;
+        // Bounded: the job waits for `release`, so a shutdown that ignored its timeout
+        // fails here instead of hanging the test.
+        asyncio::timeout(
+            Duration::from_secs(30),
+            lp.shutdown_default_executor(Some(Duration::ZERO)),
+        )
+        .await
+        .expect("the shutdown gave up at its own timeout");
         assert_eq!(
             seen.load(Ordering::SeqCst),
             0,

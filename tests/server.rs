@@ -17,11 +17,11 @@
 //! (`l110_*`), UnixServerCleanupTests.* (`l119_*`, `l114_l120_*`); `test_unix_events.py`
 //! test_create_unix_server_existing_path_sock (`l115_*`), _existing_path_nonsock (`l116_*`),
 //! _bind_error (`l116_a_bind_failure_*`), _path_stream_bittype and _path_sock
-//! (`l114_l120_*`), test_create_unix_connection_pathlib (`l112_*`). Not ported:
-//! TestServer2.test_close_race (needs a mocked accept racing close()); the nopath/nosock
-//! ValueErrors (the Rust signatures make them unrepresentable; the wrong-socket-type one is
-//! not, as a std listener can hold any socket: `l96_a_sock_that_is_not_a_stream_socket_*`);
-//! the ssl ones (TLS tests). test_create_unix_server_bind_error asks for a read-only directory, which root
+//! (`l114_l120_*`), test_create_unix_connection_pathlib (`l112_*`), the _nopath_nosock pair
+//! (an empty path is no path: `l111_l114_*`), _path_dgram (a std listener can hold any
+//! socket: `l96_a_sock_that_is_not_a_stream_socket_*`). Not ported:
+//! TestServer2.test_close_race (needs a mocked accept racing close()); the ssl ones (TLS
+//! tests). test_create_unix_server_bind_error asks for a read-only directory, which root
 //! ignores, so a missing directory provokes the bind failure instead.
 
 mod util;
@@ -2163,6 +2163,72 @@ fn l111_l114_an_empty_unix_path_is_no_path() {
         "open_unix_connection: {r:?}"
     );
     assert_eq!(lp.stats().io_registrations, 0, "nothing was registered");
+}
+
+/// An empty path is no path, so with a socket it is CPython's `path=None, sock=s`: a Unix
+/// socket is served or adopted, a TCP one refused with the Unix text. It was refused as "path
+/// and sock can not be specified at the same time", so a Unix entry point took no socket.
+// Checklist: L111, L114.
+#[test]
+fn l111_l114_an_empty_unix_path_goes_with_a_sock() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l114-empty-sock");
+    let path = dir.join("s.sock");
+    let server = lp
+        .run_until_complete(
+            lp.create_unix_server(Echo::default, "")
+                .sock(UnixListener::bind(&path).unwrap()),
+        )
+        .unwrap()
+        .unwrap();
+    check_unix_echo(&lp, &path);
+    shut(&lp, &server);
+    let listener = UnixListener::bind(&path).unwrap();
+    let server = lp
+        .run_until_complete(async move {
+            let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+            asyncio::start_unix_server(noop, "").sock(listener).await
+        })
+        .unwrap()
+        .unwrap();
+    shut(&lp, &server);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (t, _) = lp
+        .run_until_complete(lp.create_unix_connection(Recorder::default, "").sock(a))
+        .unwrap()
+        .unwrap();
+    t.close();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(async move { asyncio::open_unix_connection("").sock(a).await })
+        .unwrap()
+        .unwrap();
+    writer.close();
+    // Only a Unix socket, as CPython's Unix entry points check.
+    let want = "A UNIX Domain Stream Socket was expected, got a TCP socket";
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listening.local_addr().unwrap().port();
+    let tcp = listening.try_clone().unwrap();
+    let r = lp
+        .run_until_complete(lp.create_unix_server(Echo::default, "").sock(tcp))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+        "create_unix_server: {:?}",
+        r.as_ref().map(Server::sockets)
+    );
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_unix_connection(Recorder::default, "")
+                .sock(stream),
+        )
+        .unwrap()
+        .map(drop);
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+        "create_unix_connection: {r:?}"
+    );
 }
 
 #[test]

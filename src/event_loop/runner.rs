@@ -260,7 +260,8 @@ impl LoopHandle {
         // future's waker only wakes the loop's poll (from another thread) or queues a no-op.
         let waker = executor::main_waker(self.inner.id);
         let deadline = clock::deadline_after(Instant::now(), THREAD_JOIN_TIMEOUT);
-        while shared.jobs_left(&waker) {
+        let mut key = 0; // this wait's entry among the loop's job waiters (wakers.rs)
+        while shared.jobs_left(&mut key, &waker) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 warn_jobs_left(THREAD_JOIN_TIMEOUT);
@@ -270,7 +271,7 @@ impl LoopHandle {
                 break;
             }
         }
-        shared.forget_jobs_waiter(&waker);
+        shared.forget_jobs_waiter(key);
     }
 }
 

@@ -36,6 +36,7 @@ use crate::error::Error;
 use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::Shared;
 use crate::event_loop::{current_loop, LoopHandle};
+use crate::wakers::UNFILED;
 
 /// How long a helper thread waits for work before it exits.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -339,7 +340,7 @@ impl LoopHandle {
         shared.shut_executor();
         let jobs = JobsEnded {
             shared,
-            filed: None,
+            key: UNFILED,
         };
         async move {
             let Some(limit) = timeout else {
@@ -373,30 +374,27 @@ fn seconds_text(d: Duration) -> String {
 /// Ready once no default-executor job of the loop is left.
 struct JobsEnded {
     shared: Arc<Shared>,
-    /// The waker filed with the loop, withdrawn on drop.
-    filed: Option<Waker>,
+    /// The key of the waker filed with the loop (`wakers.rs`), withdrawn on drop.
+    key: u64,
 }
 
 impl Future for JobsEnded {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.shared.jobs_left(cx.waker()) {
-            return Poll::Ready(());
+        let this = &mut *self;
+        if this.shared.jobs_left(&mut this.key, cx.waker()) {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
         }
-        if !matches!(&self.filed, Some(w) if w.will_wake(cx.waker())) {
-            if let Some(old) = self.filed.replace(cx.waker().clone()) {
-                self.shared.forget_jobs_waiter(&old);
-            }
-        }
-        Poll::Pending
     }
 }
 
 impl Drop for JobsEnded {
     fn drop(&mut self) {
-        if let Some(w) = self.filed.take() {
-            self.shared.forget_jobs_waiter(&w);
+        if self.key != UNFILED {
+            self.shared.forget_jobs_waiter(self.key);
         }
     }
 }
@@ -494,12 +492,45 @@ mod tests {
             .await;
             assert_eq!(shared.lock_waiters().len(), 1, "the wait filed its waker");
             drop(wait);
-            assert!(
-                shared.lock_waiters().is_empty(),
+            assert_eq!(
+                shared.lock_waiters().len(),
+                0,
                 "the dropped wait left its waker"
             );
         })
         .unwrap();
         release.send(()).unwrap();
+    }
+
+    #[test]
+    fn l41_a_dropped_shutdown_wait_leaves_the_waker_of_another_in_its_task() {
+        // Two waits polled by one task hold the same waker: each is filed on its own, so
+        // dropping one leaves the other's, and the last job's end still wakes it.
+        let lp = EventLoop::new().unwrap();
+        let handle = lp.handle();
+        let shared = handle.inner.shared.clone();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        lp.run_until_complete(async move {
+            drop(run_in_executor(move || {
+                let _ = gate.recv();
+            }));
+            let mut first = Box::pin(handle.shutdown_default_executor(None));
+            let mut second = Box::pin(handle.shutdown_default_executor(None));
+            std::future::poll_fn(|cx| {
+                assert!(first.as_mut().poll(cx).is_pending(), "the job still runs");
+                assert!(second.as_mut().poll(cx).is_pending(), "the job still runs");
+                Poll::Ready(())
+            })
+            .await;
+            drop(first);
+            assert_eq!(
+                shared.lock_waiters().len(),
+                1,
+                "the second wait's waker went with the first"
+            );
+            release.send(()).unwrap();
+            second.await;
+        })
+        .unwrap();
     }
 }

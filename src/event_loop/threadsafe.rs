@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::Waker;
 
 use crate::error::Error;
+use crate::wakers::KeyedWakers;
 
 /// Work sent to the loop from another thread.
 pub(crate) enum Remote {
@@ -37,9 +38,9 @@ pub(crate) struct Shared {
     executor_jobs: AtomicUsize,
     /// `shutdown_default_executor` was called: the loop starts no more default-executor jobs.
     executor_shut: AtomicBool,
-    /// The tasks of `shutdown_default_executor` calls waiting for `executor_jobs` to reach
-    /// zero: the job that ends last wakes them.
-    jobs_waiters: Mutex<Vec<Waker>>,
+    /// The `shutdown_default_executor` waits for `executor_jobs` to reach zero, each under
+    /// its own key (two in one task hold the same waker): the job that ends last wakes them.
+    jobs_waiters: Mutex<KeyedWakers>,
     waker: mio::Waker,
 }
 
@@ -51,7 +52,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             executor_jobs: AtomicUsize::new(0),
             executor_shut: AtomicBool::new(false),
-            jobs_waiters: Mutex::new(Vec::new()),
+            jobs_waiters: Mutex::new(KeyedWakers::default()),
             waker,
         }
     }
@@ -106,7 +107,7 @@ impl Shared {
         // SeqCst, as in `jobs_left`: either the waiter sees the count at zero, or this finds
         // its waker.
         if self.executor_jobs.fetch_sub(1, Ordering::SeqCst) == 1 {
-            let waiters = std::mem::take(&mut *self.lock_waiters());
+            let waiters = self.lock_waiters().take();
             // Woken with the lock released: from another thread a wake goes through `push`.
             waiters.into_iter().for_each(Waker::wake);
         }
@@ -117,33 +118,26 @@ impl Shared {
         self.executor_shut.store(true, Ordering::SeqCst);
     }
 
-    /// Whether default-executor jobs of this loop are still running; if so `waiter` is woken
-    /// when the last one ends (filed before the count is read, so no end is missed).
-    pub(crate) fn jobs_left(&self, waiter: &Waker) -> bool {
-        {
-            let mut waiters = self.lock_waiters();
-            if !waiters.iter().any(|w| w.will_wake(waiter)) {
-                waiters.push(waiter.clone());
-            }
-        }
+    /// Whether default-executor jobs of this loop are still running; if so `waiter` is filed
+    /// as the wait `*key` (see `wakers.rs`) and woken when the last one ends (filed before the
+    /// count is read, so no end is missed).
+    pub(crate) fn jobs_left(&self, key: &mut u64, waiter: &Waker) -> bool {
+        let old = self.lock_waiters().file(key, waiter);
+        drop(old); // after the lock
         if self.executor_jobs.load(Ordering::SeqCst) > 0 {
             return true;
         }
-        self.forget_jobs_waiter(waiter);
+        self.forget_jobs_waiter(*key);
         false
     }
 
-    /// Withdraws a waker filed by [`jobs_left`](Self::jobs_left) (its wait was dropped).
-    pub(crate) fn forget_jobs_waiter(&self, waiter: &Waker) {
-        let gone = {
-            let mut waiters = self.lock_waiters();
-            let at = waiters.iter().position(|w| w.will_wake(waiter));
-            at.map(|i| waiters.swap_remove(i))
-        };
+    /// Takes back the entry of the wait `key` (it ended, or was dropped first).
+    pub(crate) fn forget_jobs_waiter(&self, key: u64) {
+        let gone = self.lock_waiters().remove(key);
         drop(gone); // after the lock
     }
 
-    pub(crate) fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+    pub(crate) fn lock_waiters(&self) -> std::sync::MutexGuard<'_, KeyedWakers> {
         self.jobs_waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

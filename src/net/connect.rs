@@ -276,7 +276,9 @@ impl LoopHandle {
     }
 
     /// Connects to the Unix socket at `path` (Python's `loop.create_unix_connection`).
-    /// A path whose first byte is NUL names a Linux abstract socket.
+    /// A path whose first byte is NUL names a Linux abstract socket. An empty path is no
+    /// path (Python's `path=None`): adopt a connected socket with
+    /// [`sock`](CreateConnection::sock), else the call fails with `Error::InvalidArgument`.
     ///
     /// # Examples
     ///
@@ -388,16 +390,24 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// a Unix path too (`path and sock can not be specified at the same time`).
     // Checklist: L85, L111.
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
+        let sock = sock.into();
         // CPython: `host is not None or port is not None`; port 0 is our "no port".
         let conflict = match &self.target {
             Target::Host { host, port } if host.is_some() || *port != 0 => {
                 Some("host/port and sock can not be specified at the same time")
             }
-            Target::Unix { .. } => Some("path and sock can not be specified at the same time"),
-            Target::Host { .. } | Target::Sock(_) => None,
+            // An empty path is no path (L111), as an empty host is no host.
+            Target::Unix { path, .. } if !path.as_os_str().is_empty() => {
+                Some("path and sock can not be specified at the same time")
+            }
+            // A Unix entry point takes a Unix socket only (L111).
+            Target::Unix { .. } if matches!(sock, StreamSocket::Tcp(_)) => {
+                Some("A UNIX Domain Stream Socket was expected, got a TCP socket")
+            }
+            Target::Host { .. } | Target::Unix { .. } | Target::Sock(_) => None,
         };
         self.conflict = self.conflict.or(conflict);
-        self.target = Target::Sock(sock.into());
+        self.target = Target::Sock(sock);
         self
     }
 

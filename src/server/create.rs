@@ -132,7 +132,9 @@ impl LoopHandle {
     /// Listens on the Unix socket `path` (Python's `loop.create_unix_server`): a
     /// stale socket file there is removed first, any other file is left alone (and binding
     /// fails); the file is removed again on close unless replaced meanwhile. A leading NUL
-    /// byte names an abstract socket (nothing to remove).
+    /// byte names an abstract socket (nothing to remove). An empty path is no path (Python's
+    /// `path=None`): serve a bound listener with [`sock`](CreateServer::sock), else the
+    /// creation fails with `Error::InvalidArgument`.
     ///
     /// # Examples
     ///
@@ -288,16 +290,24 @@ impl CreateServer {
     /// given too it is an error.
     // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
+        let sock = sock.into();
         let conflict = match &self.bind {
             Bind::Tcp { hosts, port } if hosts.is_some() || *port != 0 => {
                 Some("host/port and sock can not be specified at the same time")
             }
-            Bind::Unix(_) => Some("path and sock can not be specified at the same time"),
+            // An empty path is no path (L114), as an empty host is no host.
+            Bind::Unix(p) if !p.as_os_str().is_empty() => {
+                Some("path and sock can not be specified at the same time")
+            }
+            // A Unix entry point serves a Unix socket only (L114).
+            Bind::Unix(_) if matches!(sock, ListenSocket::Tcp(_)) => {
+                Some("A UNIX Domain Stream Socket was expected, got a TCP socket")
+            }
             _ => None,
         };
         // Kept once set: a second `sock` finds the first socket, not the host or path.
         self.conflict = self.conflict.or(conflict);
-        self.bind = match sock.into() {
+        self.bind = match sock {
             ListenSocket::Tcp(l) => Bind::TcpSock(l),
             ListenSocket::Unix(l) => Bind::UnixSock(l),
         };
