@@ -367,10 +367,10 @@ pub(crate) struct OsError {
 }
 
 impl OsError {
-    /// An `io::Error` of `e`'s kind with `message`, keeping `e`'s errno if it has one (else a
-    /// plain `io::Error` with the message).
+    /// An `io::Error` of `e`'s kind with `message`, keeping `e`'s errno if it has one, also
+    /// when `e` is itself one of ours (else a plain `io::Error` with the message).
     pub(crate) fn io(e: &io::Error, message: String) -> io::Error {
-        match e.raw_os_error() {
+        match errno(e) {
             Some(code) => io::Error::new(e.kind(), OsError { code, message }),
             None => io::Error::new(e.kind(), message),
         }
@@ -813,6 +813,9 @@ mod tests {
             )
         );
         assert_eq!(errno(&io::Error::other("no errno")), None);
+        // Rewrapped again (a bind error turned into "could not bind on any address"): kept.
+        let twice = OsError::io(&wrapped, "could not bind on any address out of []".into());
+        assert_eq!(errno(&twice), Some(libc::ENOPROTOOPT));
     }
 
     #[test]

@@ -344,7 +344,8 @@ fn l97_l99_an_empty_host_list_binds_nothing() {
             .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
             .unwrap();
         assert!(
-            matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable),
+            matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable
+                && e.to_string() == "could not bind on any address out of []"),
             "create_server hosts {hosts:?}: {:?}",
             r.as_ref().map(Server::sockets)
         );
@@ -501,10 +502,11 @@ fn l99_an_address_no_interface_has_is_skipped_when_another_binds() {
         .unwrap();
     match r {
         Err(e) => {
+            // CPython 3.13's text, with the skipped address's errno kept.
             assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{e}");
             let text = e.to_string();
             assert!(
-                text.contains("error while attempting to bind on address 192.0.2.1:0"),
+                text.ends_with("could not bind on any address out of [192.0.2.1:0]"),
                 "{text}"
             );
         }

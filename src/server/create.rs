@@ -405,10 +405,10 @@ impl CreateServer {
                 }
                 let mut seen = std::collections::HashSet::new();
                 addrs.retain(|a| seen.insert(*a));
-                // The first address skipped as not local: the error if nothing binds.
+                // The first address skipped as not local: its errno is kept if nothing binds.
                 let mut not_local = None;
-                for addr in addrs {
-                    match bind_tcp_listener(&addr, opts) {
+                for addr in &addrs {
+                    match bind_tcp_listener(addr, opts) {
                         Ok(s) => sockets.push(s),
                         // Not an address of this host, or a disabled family (a `localhost`
                         // that also names ::1 without IPv6): skipped, for any host, as the
@@ -421,12 +421,7 @@ impl CreateServer {
                     }
                 }
                 if sockets.is_empty() {
-                    return Err(Error::Io(not_local.unwrap_or_else(|| {
-                        io::Error::new(
-                            io::ErrorKind::AddrNotAvailable,
-                            "could not bind on any address",
-                        )
-                    })));
+                    return Err(Error::Io(bound_none(&addrs, not_local)));
                 }
             }
             Bind::TcpSock(l) => {
@@ -526,6 +521,23 @@ impl CreateServer {
             guard.0 = None;
         }
         Ok(server)
+    }
+}
+
+/// CPython 3.13's error when no address of a TCP server could be bound (L99):
+/// `could not bind on any address out of [...]`, every address tried listed; the errno of the
+/// first one skipped as not local is kept (`EADDRNOTAVAIL`).
+fn bound_none(addrs: &[SocketAddr], not_local: Option<io::Error>) -> io::Error {
+    use std::fmt::Write;
+    let mut text = String::from("could not bind on any address out of [");
+    for (i, addr) in addrs.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(text, "{sep}{addr}");
+    }
+    text.push(']');
+    match not_local {
+        Some(e) => crate::error::OsError::io(&e, text),
+        None => io::Error::new(io::ErrorKind::AddrNotAvailable, text),
     }
 }
 
