@@ -14,8 +14,10 @@ use super::{clock, current_loop, executor, signals, EventLoop, LoopHandle};
 use crate::error::Error;
 
 /// Runs `fut` to completion on a new loop, then cancels and drains every task left, waits for
-/// the [`run_in_executor`](crate::run_in_executor) jobs started from the loop (at most 300 s,
-/// the loop turning meanwhile), and closes the loop (Python's `asyncio.run`).
+/// the [`run_in_executor`](crate::run_in_executor) jobs and name lookups started from the loop
+/// (at most 300 s, the loop turning meanwhile; see
+/// [`shutdown_default_executor`](LoopHandle::shutdown_default_executor)), and closes the loop
+/// (Python's `asyncio.run`).
 ///
 /// ```
 /// let out = asyncio::run(async {
@@ -209,8 +211,8 @@ impl Runner {
     }
 
     /// Cancels every task left and runs the loop until they have ended and the
-    /// [`run_in_executor`](crate::run_in_executor) jobs started from it have too (at most
-    /// 300 s), then closes the loop (Python's `Runner.close()`). Idempotent; a runner whose
+    /// [`run_in_executor`](crate::run_in_executor) jobs and name lookups started from it have
+    /// too (at most 300 s), then closes the loop (Python's `Runner.close()`). Idempotent; a runner whose
     /// loop was never made stays usable, as in Python.
     ///
     /// # Errors
