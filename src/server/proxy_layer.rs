@@ -580,6 +580,7 @@ impl TransportImpl for ProxiedTransport {
     fn kernel_unsent(&self) -> Option<usize> {
         self.raw.kernel_unsent()
     }
+    #[cfg(feature = "tls")]
     fn peer_eof(&self) -> bool {
         self.raw.peer_eof()
     }

@@ -187,7 +187,7 @@ pub(crate) trait TransportImpl {
     }
     /// The peer's EOF was read and the transport is still open (a protocol that kept it for
     /// a half-close): nothing more will be read from it. Asked by `start_tls` only.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    #[cfg(feature = "tls")]
     fn peer_eof(&self) -> bool {
         false
     }

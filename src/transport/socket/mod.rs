@@ -430,6 +430,7 @@ impl TransportImpl for SocketTransport {
         self.life.state() < State::Lost && self.flow.borrow().is_paused()
     }
 
+    #[cfg(feature = "tls")]
     fn peer_eof(&self) -> bool {
         // Open with reading over: only EOF ends reading on an open transport.
         self.life.state() == State::Open && self.life.reading() == Reading::Done
