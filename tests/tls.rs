@@ -1694,6 +1694,19 @@ where
     Ok((server, port, seen))
 }
 
+/// A [`plain_server`] whose handler answers with `start_tls` (server side) and records how
+/// it ended, `None` or the error.
+async fn start_tls_server_recording(
+) -> Result<(asyncio::Server, u16, Rc<RefCell<Vec<String>>>), Error> {
+    plain_server(|r, mut w, seen| async move {
+        let e = w.start_tls(Certs::get().server_config(&[])).await.err();
+        seen.borrow_mut().push(format!("{e:?}"));
+        drop(r);
+        Ok(())
+    })
+    .await
+}
+
 /// Waits (bounded by the test's bound) until the server's handler has recorded `n` entries.
 async fn handler_done(seen: &Rc<RefCell<Vec<String>>>, n: usize) {
     while seen.borrow().len() < n {
@@ -1731,13 +1744,7 @@ async fn client_start_tls_fails(
 #[test]
 fn d14_t8_client_start_tls_refused_certificate_ends_every_waiter() {
     run(async {
-        let (server, port, seen) = plain_server(|r, mut w, seen| async move {
-            let e = w.start_tls(Certs::get().server_config(&[])).await.err();
-            seen.borrow_mut().push(format!("{e:?}"));
-            drop(r);
-            Ok(())
-        })
-        .await?;
+        let (server, port, seen) = start_tls_server_recording().await?;
         let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
         client_start_tls_fails(port, other.into(), None, |e| {
             assert!(tls_err(e).is_certificate_error(), "{e:?}")
@@ -3349,13 +3356,7 @@ fn d14_t10_start_tls_after_the_peers_eof_fails_at_once() {
 #[test]
 fn d14_t8_every_waiter_fails_right_after_a_failed_start_tls() {
     run(async {
-        let (server, port, seen) = plain_server(|r, mut w, seen| async move {
-            let e = w.start_tls(Certs::get().server_config(&[])).await.err();
-            seen.borrow_mut().push(format!("{e:?}"));
-            drop(r);
-            Ok(())
-        })
-        .await?;
+        let (server, port, seen) = start_tls_server_recording().await?;
         let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
         let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
         let e = writer

@@ -212,8 +212,8 @@ impl Runner {
 
     /// Cancels every task left and runs the loop until they have ended and the
     /// [`run_in_executor`](crate::run_in_executor) jobs and name lookups started from it have
-    /// too (at most 300 s), then closes the loop (Python's `Runner.close()`). Idempotent; a runner whose
-    /// loop was never made stays usable, as in Python.
+    /// too (at most 300 s), then closes the loop (Python's `Runner.close()`). Idempotent; a
+    /// runner whose loop was never made stays usable, as in Python.
     ///
     /// # Errors
     /// [`Error::InvalidState`]: `Cannot close a running event loop` from inside one of its
