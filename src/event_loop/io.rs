@@ -328,11 +328,28 @@ impl LoopInner {
                     }
                 };
                 if let Some(interest) = interest {
-                    let _ = self
-                        .registry
-                        .reregister(&mut SourceFd(&fd), token(ev.key), interest);
+                    let _ = self.with_registry(|r| {
+                        r.reregister(&mut SourceFd(&fd), token(ev.key), interest)
+                    });
                 }
             }
+        }
+    }
+
+    /// The epoll descriptor; `-1` once `close()` has released it.
+    pub(crate) fn poll_fd(&self) -> RawFd {
+        self.poll
+            .borrow()
+            .as_ref()
+            .map_or(-1, std::os::fd::AsRawFd::as_raw_fd)
+    }
+
+    /// Runs `op` on the poll's registry. Once `close()` has released the poll (L16) there is
+    /// nothing to register with: `op` is skipped and the loop-closed error returned.
+    fn with_registry<R>(&self, op: impl FnOnce(&mio::Registry) -> io::Result<R>) -> io::Result<R> {
+        match &*self.poll.borrow() {
+            Some(poll) => op(poll.registry()),
+            None => Err(io::Error::other("Event loop is closed")),
         }
     }
 
@@ -346,7 +363,7 @@ impl LoopInner {
     ) -> io::Result<SlotKey> {
         let mut io = self.io.borrow_mut();
         let key = io.slots().insert(Entry::Handler { fd, handler });
-        if let Err(e) = self.registry.register(source, token(key), interest) {
+        if let Err(e) = self.with_registry(|r| r.register(source, token(key), interest)) {
             let removed = io.slots().remove(key);
             drop(io);
             drop(removed); // the handler, after the borrow
@@ -372,7 +389,7 @@ impl LoopInner {
             seen: Readiness::default(),
         };
         let key = io.slots().insert(entry);
-        if let Err(e) = self.registry.register(source, token(key), interest) {
+        if let Err(e) = self.with_registry(|r| r.register(source, token(key), interest)) {
             io.slots().remove(key);
             return Err(e);
         }
@@ -385,7 +402,7 @@ impl LoopInner {
         source: &mut impl Source,
         interest: Interest,
     ) -> io::Result<()> {
-        self.registry.reregister(source, token(key), interest)
+        self.with_registry(|r| r.reregister(source, token(key), interest))
     }
 
     /// Removes a registration; its queued events are dropped (stale key). The returned entry is
@@ -402,7 +419,7 @@ impl LoopInner {
             removed
         };
         if removed.is_some() {
-            let _ = self.registry.deregister(source);
+            let _ = self.with_registry(|r| r.deregister(source));
         }
         drop(removed);
     }
@@ -520,16 +537,15 @@ impl LoopHandle {
         let result = match (interest_before, interest_after) {
             (None, Some(i)) => self
                 .inner
-                .registry
-                .register(&mut SourceFd(&fd), token(key), i),
+                .with_registry(|r| r.register(&mut SourceFd(&fd), token(key), i)),
             (Some(_), Some(i)) => self
                 .inner
-                .registry
-                .reregister(&mut SourceFd(&fd), token(key), i),
+                .with_registry(|r| r.reregister(&mut SourceFd(&fd), token(key), i)),
             (Some(_), None) => {
                 io.fds.remove(&fd);
                 io.slots().remove(key);
-                self.inner.registry.deregister(&mut SourceFd(&fd))
+                self.inner
+                    .with_registry(|r| r.deregister(&mut SourceFd(&fd)))
             }
             (None, None) => Ok(()),
         };

@@ -124,8 +124,7 @@ impl LoopHandle {
             Some(t) if precise_wait::has_sub_ms_part(t) && !inner.clock.is_manual() => {
                 if t < Duration::from_millis(1) {
                     // The last stretch to a timer: wait to the nanosecond, then collect.
-                    let fd = std::os::fd::AsRawFd::as_raw_fd(&*inner.poll.borrow());
-                    precise_wait::wait(fd, t);
+                    precise_wait::wait(inner.poll_fd(), t);
                     Some(Duration::ZERO)
                 } else {
                     // Whole milliseconds only (epoll would round up and wake late): the rest
@@ -138,7 +137,15 @@ impl LoopHandle {
         let mut remote_ready = false;
         {
             let mut events = inner.events.borrow_mut();
-            if let Err(e) = inner.poll.borrow_mut().poll(&mut events, timeout) {
+            // The poll is gone only after `close()`, and a closed loop does not iterate.
+            let polled = match inner.poll.borrow_mut().as_mut() {
+                Some(poll) => poll.poll(&mut events, timeout),
+                None => {
+                    events.clear();
+                    Ok(())
+                }
+            };
+            if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     crate::event_loop::debug::error!("poll failed: {e}");
                 }

@@ -338,7 +338,9 @@ impl LoopHandle {
 
     /// Closes the loop (Python's `loop.close`): queued callbacks and timers are dropped
     /// without running, tasks still pending are dropped with a "Task was destroyed but it is
-    /// pending!" report each, registrations are released. Idempotent.
+    /// pending!" report each, registrations are released, and so are the loop's own
+    /// descriptors (its epoll instance, wake-up eventfd and timer fd: `as_raw_fd` is then
+    /// `-1`). Idempotent.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Cannot close a running event loop`) while running.
@@ -384,6 +386,7 @@ impl LoopHandle {
         }
         self.close_signals();
         inner.take_io();
+        inner.release_descriptors();
         Ok(())
     }
 

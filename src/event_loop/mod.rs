@@ -78,12 +78,12 @@ pub(crate) type ExceptionHandler = Rc<dyn Fn(&LoopHandle, &ExceptionContext)>;
 pub(crate) struct LoopInner {
     /// Index in the process-wide registry; part of every task waker.
     pub(crate) id: LoopId,
-    /// Borrowed only for the duration of one `poll` call.
-    poll: RefCell<mio::Poll>,
+    /// The epoll instance; borrowed only for the duration of one `poll` call or one
+    /// (de)registration (see [`LoopInner::registry`]). `None` once `close()` has released it
+    /// (L16).
+    poll: RefCell<Option<mio::Poll>>,
     /// Reused for every poll.
     events: RefCell<mio::Events>,
-    /// A clone of the poll's registry, so sources can (de)register while `poll` is borrowed.
-    pub(crate) registry: mio::Registry,
     pub(crate) ready: ReadyQueue,
     /// Scheduled timers, filed by the millisecond their exact deadline falls in. Entries leave
     /// the wheel when due or cancelled. Use `insert_timer`/`reset_timer`.
@@ -107,9 +107,10 @@ pub(crate) struct LoopInner {
     /// mode (an alarm left set after far mode ended just rings once, to no effect).
     far_alarm: Cell<Option<i64>>,
     /// The far alarm, made with the loop (so a loop's descriptors do not change while it
-    /// runs); `None` if the system refused one: then the loop never enters far mode.
+    /// runs); `None` if the system refused one (then the loop never enters far mode) and
+    /// after `close()`.
     #[cfg(target_os = "linux")]
-    alarm: Option<alarm::Alarm>,
+    alarm: RefCell<Option<alarm::Alarm>>,
     /// Live tasks; a finished or cancelled task leaves at once.
     pub(crate) tasks: RefCell<Slots<Rc<dyn RawTask>>>,
     /// The running task, custom task names, the main future (`current_task`, `all_tasks`).
@@ -287,13 +288,12 @@ impl EventLoop {
 
     fn build(clock: Clock) -> Result<EventLoop, Error> {
         let poll = mio::Poll::new()?;
-        let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         #[cfg(target_os = "linux")]
         let alarm = if clock.is_manual() {
             None
         } else {
-            alarm::Alarm::new(&registry)
+            alarm::Alarm::new(poll.registry())
                 .map_err(|e| debug::debug_log!("no far alarm: {e}"))
                 .ok()
         };
@@ -301,9 +301,8 @@ impl EventLoop {
         let id = threadsafe::register(&shared)?;
         let inner = LoopInner {
             id,
-            poll: RefCell::new(poll),
+            poll: RefCell::new(Some(poll)),
             events: RefCell::new(mio::Events::with_capacity(1024)),
-            registry,
             ready: ReadyQueue::default(),
             timers: RefCell::new(Wheel::new()),
             timer_seq: Cell::new(0),
@@ -313,7 +312,7 @@ impl EventLoop {
             next_timer_at: Cell::new(i64::MAX),
             far_alarm: Cell::new(None),
             #[cfg(target_os = "linux")]
-            alarm,
+            alarm: RefCell::new(alarm),
             tasks: RefCell::new(Slots::new()),
             book: executor::TaskBook::new(),
             io: RefCell::new(IoTable::default()),
@@ -592,10 +591,11 @@ impl LoopInner {
             let Some(raw) = self.clock.raw_of(at) else {
                 return false;
             };
-            let Some(a) = self.alarm.as_ref() else {
-                return false;
+            let set = match &*self.alarm.borrow() {
+                Some(a) => a.set(raw).is_ok(),
+                None => false,
             };
-            if a.set(raw).is_err() {
+            if !set {
                 return false;
             }
             self.far_alarm.set(Some(at));
@@ -608,12 +608,24 @@ impl LoopInner {
         }
     }
 
+    /// Closes the epoll instance and the far alarm (`close()`, L16; the waker went with
+    /// `Shared::close`). Every registration is gone by then (`take_io`).
+    pub(crate) fn release_descriptors(&self) {
+        let poll = self.poll.borrow_mut().take();
+        drop(poll);
+        #[cfg(target_os = "linux")]
+        {
+            let alarm = self.alarm.borrow_mut().take();
+            drop(alarm);
+        }
+    }
+
     /// The far alarm rang: back to exact timeouts.
     #[cold]
     pub(crate) fn alarm_rang(&self) {
         self.far_alarm.set(None);
         #[cfg(target_os = "linux")]
-        if let Some(a) = self.alarm.as_ref() {
+        if let Some(a) = &*self.alarm.borrow() {
             a.clear();
         }
     }
@@ -628,8 +640,9 @@ impl LoopInner {
 impl std::os::fd::AsRawFd for LoopHandle {
     /// The loop's epoll descriptor: readable whenever the loop has I/O (or a cross-thread
     /// wake-up) to process. Poll it in a host loop, then call `run_once(Some(Duration::ZERO))`.
+    /// `-1` once the loop is closed (`close()` releases it).
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.inner.poll.borrow().as_raw_fd()
+        self.inner.poll_fd()
     }
 }
 

@@ -24,10 +24,17 @@ pub(crate) enum Remote {
     Wake { index: u32, generation: u32 },
 }
 
+/// Pending remote work and the means to wake the loop's poll, under one lock.
+struct Queue {
+    /// Oldest first.
+    items: Vec<Remote>,
+    /// Wakes the poll (an eventfd on Linux); `None` once the loop is closed (L16 releases it).
+    waker: Option<mio::Waker>,
+}
+
 /// The thread-shared part of a loop.
 pub(crate) struct Shared {
-    /// Pending remote work, oldest first.
-    queue: Mutex<Vec<Remote>>,
+    queue: Mutex<Queue>,
     /// True from a push that woke the poll until the loop drains the queue: later pushes skip
     /// the wake syscall.
     notified: AtomicBool,
@@ -41,34 +48,37 @@ pub(crate) struct Shared {
     /// The `shutdown_default_executor` waits for `executor_jobs` to reach zero, each under
     /// its own key (two in one task hold the same waker): the job that ends last wakes them.
     jobs_waiters: Mutex<KeyedWakers>,
-    waker: mio::Waker,
 }
 
 impl Shared {
     pub(crate) fn new(waker: mio::Waker) -> Self {
         Shared {
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue {
+                items: Vec::new(),
+                waker: Some(waker),
+            }),
             notified: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             executor_jobs: AtomicUsize::new(0),
             executor_shut: AtomicBool::new(false),
             jobs_waiters: Mutex::new(KeyedWakers::default()),
-            waker,
         }
     }
 
     pub(crate) fn push(&self, item: Remote) -> Result<(), Error> {
-        {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            // Checked under the lock, so close() cannot miss an item pushed concurrently.
-            if self.closed.load(Ordering::Acquire) {
-                return Err(Error::loop_closed());
-            }
-            q.push(item);
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock, so close() cannot miss an item pushed concurrently, nor take
+        // the waker away while it is being woken.
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::loop_closed());
         }
+        q.items.push(item);
         if !self.notified.swap(true, Ordering::AcqRel) {
-            // A failed wake-up is ignored, as CPython ignores a failed self-pipe write (L21).
-            let _ = self.waker.wake();
+            if let Some(waker) = &q.waker {
+                // A failed wake-up is ignored, as CPython ignores a failed self-pipe write
+                // (L21).
+                let _ = waker.wake();
+            }
         }
         Ok(())
     }
@@ -77,14 +87,18 @@ impl Shared {
     pub(crate) fn drain_into(&self, into: &mut Vec<Remote>) {
         self.notified.store(false, Ordering::Release);
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::swap(&mut *q, into);
+        std::mem::swap(&mut q.items, into);
     }
 
-    /// Refuses further pushes and returns what was queued.
+    /// Refuses further pushes and returns what was queued; the poll's waker is closed (L16).
     pub(crate) fn close(&self) -> Vec<Remote> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        self.closed.store(true, Ordering::Release);
-        std::mem::take(&mut *q)
+        let (items, waker) = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            self.closed.store(true, Ordering::Release);
+            (std::mem::take(&mut q.items), q.waker.take())
+        };
+        drop(waker); // its descriptor, after the lock
+        items
     }
 
     pub(crate) fn has_pending(&self) -> bool {
