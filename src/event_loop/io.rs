@@ -174,6 +174,13 @@ impl Hasher for FdHash {
 const INDEX_BITS: u32 = usize::BITS / 2;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 
+/// The poll is gone only after `close()`, and a closed loop does not iterate: no events.
+#[cold]
+fn closed_poll(events: &mut mio::Events) -> io::Result<()> {
+    events.clear();
+    Ok(())
+}
+
 /// The token reserved for the loop's own `mio::Waker`.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
@@ -333,6 +340,19 @@ impl LoopInner {
                     });
                 }
             }
+        }
+    }
+
+    /// Waits for events (the iteration's poll).
+    #[inline]
+    pub(crate) fn poll_events(
+        &self,
+        events: &mut mio::Events,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<()> {
+        match self.poll.borrow_mut().as_mut() {
+            Some(poll) => poll.poll(events, timeout),
+            None => closed_poll(events),
         }
     }
 

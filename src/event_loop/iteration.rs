@@ -137,15 +137,7 @@ impl LoopHandle {
         let mut remote_ready = false;
         {
             let mut events = inner.events.borrow_mut();
-            // The poll is gone only after `close()`, and a closed loop does not iterate.
-            let polled = match inner.poll.borrow_mut().as_mut() {
-                Some(poll) => poll.poll(&mut events, timeout),
-                None => {
-                    events.clear();
-                    Ok(())
-                }
-            };
-            if let Err(e) = polled {
+            if let Err(e) = inner.poll_events(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     crate::event_loop::debug::error!("poll failed: {e}");
                 }
