@@ -9,6 +9,7 @@
 
 use std::future::{poll_fn, Future, IntoFuture};
 use std::pin::{pin, Pin};
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -155,9 +156,19 @@ impl Sleep {
                 Some(TimerEntry::Waker(w)) => Some(w.will_wake(cx.waker())),
                 _ => None,
             };
-            let pending = match filed {
-                None => false,
-                Some(true) => true,
+            let armed = match filed {
+                None => Armed::Gone,
+                Some(true) => Armed::Pending,
+                // Another waker: another task, or the same future moved to a task of another
+                // loop of this thread. That loop's wheel may never turn again (it is not the
+                // one running), so the timer moves to the loop that polls it now.
+                Some(false)
+                    if current_loop().is_some_and(|cur| !Rc::ptr_eq(&cur.inner, &lp.inner)) =>
+                {
+                    let entry = lp.inner.timers.borrow_mut().remove(*key);
+                    drop(entry);
+                    Armed::Moved
+                }
                 Some(false) => {
                     let new = cx.waker().clone();
                     let mut timers = lp.inner.timers.borrow_mut();
@@ -166,18 +177,26 @@ impl Sleep {
                         _ => None, // it fired meanwhile (`new` is dropped below)
                     };
                     drop(timers);
-                    replaced.is_some()
+                    if replaced.is_some() {
+                        Armed::Pending
+                    } else {
+                        Armed::Gone
+                    }
                 }
             };
-            if pending {
-                return Poll::Pending;
-            }
-            // Gone from the wheel: it fired, unless its loop was closed with it pending (L16).
-            // Then it never did: it is armed afresh below, on the loop that polls it now.
-            let fired = !lp.is_closed();
-            self.timer = None;
-            if fired {
-                return Poll::Ready(());
+            match armed {
+                Armed::Pending => return Poll::Pending,
+                Armed::Moved => self.timer = None,
+                Armed::Gone => {
+                    // Gone from the wheel: it fired, unless its loop was closed with it
+                    // pending (L16). Then it never did: it is armed afresh below, on the loop
+                    // that polls it now.
+                    let fired = !lp.is_closed();
+                    self.timer = None;
+                    if fired {
+                        return Poll::Ready(());
+                    }
+                }
             }
         }
         let lp = current_loop().expect("asyncio::sleep polled outside a running event loop");
@@ -211,6 +230,16 @@ impl Future for Sleep {
         }
         Poll::Pending
     }
+}
+
+/// Where a sleep's timer stands when it is polled again.
+enum Armed {
+    /// Still in the wheel, with this poll's waker.
+    Pending,
+    /// Taken out of another loop's wheel: to be armed on the polling loop.
+    Moved,
+    /// No longer in the wheel.
+    Gone,
 }
 
 impl Drop for Sleep {

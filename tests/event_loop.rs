@@ -1875,3 +1875,56 @@ fn l8_a_sleep_whose_loop_closed_before_it_fired_is_not_over_on_the_next_loop() {
     assert!(!over, "an hour-long sleep ended when its first loop closed");
     assert_eq!(timers, 1, "armed on the loop that polls it now");
 }
+
+#[test]
+fn l8_a_sleep_armed_on_one_loop_and_awaited_on_another_moves_its_timer_there() {
+    // A future armed on a loop that is not running (here: handed out of a finished
+    // run_until_complete, the loop left open) and awaited on another loop of the thread: its
+    // timer must go to the loop that polls it, or the awaiting task waits on a wheel that never
+    // turns. (Python refuses a future of another loop; a sleep has no result to carry that
+    // error, and moving is what awaiting it anew means.)
+    use std::future::{poll_fn, Future};
+    use std::pin::Pin;
+    use std::task::Poll;
+    let first = EventLoop::new().unwrap();
+    let armed = |d| {
+        first
+            .run_until_complete(async move {
+                let mut sleep = asyncio::sleep(d);
+                poll_fn(|cx| {
+                    assert!(Pin::new(&mut sleep).poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+                Some(sleep) // handed out of the run still armed
+            })
+            .unwrap()
+            .unwrap()
+    };
+    let long = armed(Duration::from_secs(3600));
+    assert_eq!(first.stats().timers, 1);
+    let second = EventLoop::new().unwrap();
+    let h = second.handle();
+    let (over, timers) = second
+        .run_until_complete(async move {
+            let mut sleep = long;
+            let over = poll_fn(|cx| Poll::Ready(Pin::new(&mut sleep).poll(cx).is_ready())).await;
+            (over, h.stats().timers)
+        })
+        .unwrap();
+    assert!(!over, "an hour-long sleep is not over on the second loop");
+    assert_eq!(timers, 1, "armed on the loop that polls it now");
+    assert_eq!(
+        first.stats().timers,
+        0,
+        "and gone from the loop it was armed on"
+    );
+    // A short one ends on the second loop while the first stays idle (bounded: without the
+    // move it would wait for the first loop's wheel and the 60 s timeout would end it).
+    let short = armed(ms(1));
+    let done = second.run_until_complete(asyncio::timeout(Duration::from_secs(60), short));
+    assert!(
+        done.unwrap().is_ok(),
+        "the sleep ended on the loop awaiting it"
+    );
+}
