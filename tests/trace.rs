@@ -8,6 +8,8 @@ use std::time::Duration;
 struct Capture;
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Where each record says it comes from: module path, file, line.
+static SITES: Mutex<Vec<(String, String, u32)>> = Mutex::new(Vec::new());
 
 impl log::Log for Capture {
     fn enabled(&self, m: &log::Metadata) -> bool {
@@ -19,6 +21,11 @@ impl log::Log for Capture {
                 .lock()
                 .unwrap()
                 .push(format!("{} {}", r.level(), r.args()));
+            SITES.lock().unwrap().push((
+                r.module_path().unwrap_or("").to_string(),
+                r.file().unwrap_or("").to_string(),
+                r.line().unwrap_or(0),
+            ));
         }
     }
     fn flush(&self) {}
@@ -48,6 +55,18 @@ fn golden_trace_of_one_echo_exchange_and_the_debug_warning() {
     })
     .unwrap();
     asyncio::set_trace(false);
+    // Each record names the code that made it, as `log`'s macros do (not the crate's one
+    // out-of-line emitter in event_loop/debug.rs).
+    for (module, file, line) in SITES.lock().unwrap().drain(..) {
+        assert!(
+            module.starts_with("asyncio::") && module != "asyncio::event_loop::debug",
+            "module path {module:?}"
+        );
+        assert!(
+            file.starts_with("src/") && file != "src/event_loop/debug.rs" && line > 0,
+            "call site {file}:{line}"
+        );
+    }
     let mut echoed = Vec::new();
     b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     b.read_to_end(&mut echoed).unwrap();

@@ -82,12 +82,32 @@ pub(crate) fn py_seconds(d: std::time::Duration) -> String {
 /// records are dropped as `log` would.
 ///
 /// Out of line and cold: records are rare (the trace is off by default), and inlined, the
-/// `log` call and the stderr fallback were copied into each of some twenty call sites.
+/// `log` call and the stderr fallback were copied into each of some twenty call sites. The
+/// record still names its call site (`module`, and the caller's file and line), as `log`'s own
+/// macros would, not this function.
 #[cold]
 #[inline(never)]
-pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_>) {
+#[track_caller]
+pub(crate) fn emit(
+    level: log::Level,
+    target: &str,
+    module: &'static str,
+    args: std::fmt::Arguments<'_>,
+) {
     if log::max_level() != log::LevelFilter::Off {
-        log::log!(target: target, level, "{args}");
+        if level <= log::STATIC_MAX_LEVEL && level <= log::max_level() {
+            let at = std::panic::Location::caller();
+            log::logger().log(
+                &log::Record::builder()
+                    .args(args)
+                    .level(level)
+                    .target(target)
+                    .module_path_static(Some(module))
+                    .file_static(Some(at.file()))
+                    .line(Some(at.line()))
+                    .build(),
+            );
+        }
     } else if level <= log::Level::Warn || target == TRACE_TARGET {
         // `eprintln!` holds stderr's lock for the whole line (no interleaving across
         // threads) and goes where a test harness captures output.
@@ -105,6 +125,7 @@ macro_rules! trace {
             $crate::event_loop::debug::emit(
                 log::Level::Info,
                 $crate::event_loop::debug::TRACE_TARGET,
+                module_path!(),
                 format_args!($($arg)*),
             );
         }
@@ -115,7 +136,12 @@ pub(crate) use trace;
 /// A warning on the `asyncio` target (stderr when no logger is installed).
 macro_rules! warning {
     ($($arg:tt)*) => {
-        $crate::event_loop::debug::emit(log::Level::Warn, "asyncio", format_args!($($arg)*))
+        $crate::event_loop::debug::emit(
+            log::Level::Warn,
+            "asyncio",
+            module_path!(),
+            format_args!($($arg)*),
+        )
     };
 }
 pub(crate) use warning;
@@ -124,7 +150,12 @@ pub(crate) use warning;
 /// logger is installed, but with the `log` call out of line in [`emit`].
 macro_rules! debug_log {
     ($($arg:tt)*) => {
-        $crate::event_loop::debug::emit(log::Level::Debug, "asyncio", format_args!($($arg)*))
+        $crate::event_loop::debug::emit(
+            log::Level::Debug,
+            "asyncio",
+            module_path!(),
+            format_args!($($arg)*),
+        )
     };
 }
 pub(crate) use debug_log;
@@ -132,7 +163,12 @@ pub(crate) use debug_log;
 /// An error on the `asyncio` target (stderr when no logger is installed).
 macro_rules! error {
     ($($arg:tt)*) => {
-        $crate::event_loop::debug::emit(log::Level::Error, "asyncio", format_args!($($arg)*))
+        $crate::event_loop::debug::emit(
+            log::Level::Error,
+            "asyncio",
+            module_path!(),
+            format_args!($($arg)*),
+        )
     };
 }
 pub(crate) use error;
