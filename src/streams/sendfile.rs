@@ -41,8 +41,8 @@ impl StreamWriter {
     /// # Errors
     /// [`Error::InvalidArgument`] for a `count` of `Some(0)` (`count must be a positive
     /// integer (got 0)`; `None` sends to the end); [`Error::InvalidState`] if the transport
-    /// is closing, after `write_eof`, or during another sendfile; [`Error::Io`] if sending or reading the file fails, or the connection
-    /// is lost on the way.
+    /// is closing, after `write_eof`, or during another sendfile; [`Error::Io`] if sending or
+    /// reading the file fails, or the connection is lost on the way.
     ///
     /// # Cancel safety
     /// Dropping the future stops sending: what was sent stays sent, the file's position says

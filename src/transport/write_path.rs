@@ -145,8 +145,8 @@ pub(crate) trait WritePath: Sized + 'static {
     }
 
     /// `write_ready`'s flush (L66, L67): as much of the buffer as the kernel takes, then the
-    /// resume edge (a write pipe's only once the buffer is empty). True when the buffer is now empty, after progress: the caller's cue to
-    /// finish a close or a `write_eof`.
+    /// resume edge (a write pipe's only once the buffer is empty). True when the buffer is now
+    /// empty, after progress: the caller's cue to finish a close or a `write_eof`.
     #[inline]
     fn flush_buffer(&self) -> bool {
         // Most writable edges find nothing queued: that check stays inline in the caller.
