@@ -31,7 +31,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::error::Error;
+use crate::error::{Error, OsError};
 use crate::event_loop::thread_pool::Counted;
 
 /// The address family to resolve for: Python's `family=0` (`AF_UNSPEC`), `AF_INET`, `AF_INET6`.
@@ -64,7 +64,8 @@ impl Family {
 ///
 /// # Errors
 /// - `Error::Io`, kind `NotFound`, when a name cannot be resolved (Python's
-///   `socket.gaierror`): `[Errno -2] Name or service not known (resolving HOST:PORT)`; or the
+///   `socket.gaierror`): `[Errno -2] Name or service not known (resolving HOST:PORT)`, the
+///   `EAI_*` code as its `raw_os_error` (`TimedOut` for `EAI_AGAIN`: see [`gai_error`]); or the
 ///   OS error when the helper thread cannot be started;
 /// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) when nothing of `family`
 ///   is left;
@@ -201,13 +202,12 @@ fn lookup(host: &str, port: u16, slot: &Mutex<Slot>) {
 /// `socket.getaddrinfo(host, port, type=SOCK_STREAM)`).
 ///
 /// # Errors
-/// A failed lookup is `io::ErrorKind::NotFound` (out of memory: `OutOfMemory`; a system error
-/// behind `EAI_SYSTEM`: that errno) with CPython's `socket.gaierror` text plus what was being
-/// resolved: `[Errno -2] Name or service not known (resolving nonexistent.invalid:80)`. A host
-/// with a NUL byte is `InvalidInput`.
+/// A failed lookup is [`gai_error`]'s (a system error behind `EAI_SYSTEM`: that errno), with
+/// CPython's `socket.gaierror` text plus what was being resolved: `[Errno -2] Name or service
+/// not known (resolving nonexistent.invalid:80)`. A host with a NUL byte is `InvalidInput`.
 #[allow(unsafe_code)]
 fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    use std::ffi::{CStr, CString};
+    use std::ffi::CString;
     let bad = |_| io::Error::new(io::ErrorKind::InvalidInput, "host name contains a NUL byte");
     let c_host = CString::new(host).map_err(bad)?;
     let c_port = CString::new(port.to_string()).map_err(bad)?;
@@ -224,17 +224,7 @@ fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
         if rc == libc::EAI_SYSTEM {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
-        let text = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy();
-        let kind = if rc == libc::EAI_MEMORY {
-            io::ErrorKind::OutOfMemory
-        } else {
-            io::ErrorKind::NotFound
-        };
-        return Err(io::Error::new(
-            kind,
-            format!("[Errno {rc}] {text} (resolving {host}:{port})"),
-        ));
+        return Err(gai_error(rc, host, port));
     }
     let mut out = Vec::new();
     let mut cur = list;
@@ -266,6 +256,29 @@ fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     // SAFETY: `list` came from a successful getaddrinfo and is freed once, after its last use.
     unsafe { libc::freeaddrinfo(list) };
     Ok(out)
+}
+
+/// A failed `getaddrinfo` other than `EAI_SYSTEM`, as Python's `socket.gaierror`: the code is
+/// the error's number (`raw_os_error`, Python's `gaierror.errno`), the text `gai_strerror`'s
+/// plus what was being resolved, and the kind says what the caller can do about it.
+#[allow(unsafe_code)]
+fn gai_error(rc: i32, host: &str, port: u16) -> io::Error {
+    // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy();
+    let kind = match rc {
+        // Temporary ("Temporary failure in name resolution": no name server answered in time,
+        // or it failed): may succeed later. Not WouldBlock or Interrupted, which std's I/O
+        // loops retry at once.
+        libc::EAI_AGAIN => io::ErrorKind::TimedOut,
+        // Arguments the resolver refused.
+        libc::EAI_SERVICE | libc::EAI_FAMILY | libc::EAI_SOCKTYPE | libc::EAI_BADFLAGS => {
+            io::ErrorKind::InvalidInput
+        }
+        libc::EAI_MEMORY => io::ErrorKind::OutOfMemory,
+        // EAI_NONAME, EAI_NODATA, EAI_FAIL and the rest: the name has no address.
+        _ => io::ErrorKind::NotFound,
+    };
+    OsError::with_code(kind, rc, format!("{text} (resolving {host}:{port})"))
 }
 
 impl Future for Lookup {
@@ -325,6 +338,7 @@ pub(crate) fn interleave(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::errno;
     use crate::event_loop::{run, EventLoop};
     use crate::time::timeout;
     use std::time::Duration;
@@ -525,9 +539,14 @@ mod tests {
         match got {
             // The resolver hung: the timeout kept the test bounded; nothing else to check.
             Err(Error::Timeout) => {}
+            // No name server answered (no network here): a temporary failure, nothing to check.
+            Ok(Err(Error::Io(e))) if errno(&e) == Some(libc::EAI_AGAIN) => {
+                eprintln!("skipped: nonexistent.invalid needs a name server, none answered: {e}");
+            }
             Ok(Err(Error::Io(e))) => {
                 // Issue #13: matchable, and it says what failed and why.
                 assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+                assert_eq!(errno(&e), Some(libc::EAI_NONAME), "{e}");
                 let text = e.to_string();
                 assert!(text.starts_with("[Errno -"), "{text}");
                 assert!(
@@ -537,6 +556,59 @@ mod tests {
             }
             Ok(other) => panic!("nonexistent.invalid resolved: {other:?}"),
             Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+
+    // Checklist: L86. A name with an empty label is refused by the stub resolver itself,
+    // before any query goes out: EAI_NONAME with no name server asked, so no network needed.
+    #[test]
+    fn l86_a_failed_lookup_keeps_its_gai_code_as_gaierror_errno() {
+        let got = run(timeout(
+            Duration::from_secs(10),
+            resolve(Some("no..such.host"), 80, Family::Any, false),
+        ))
+        .unwrap()
+        .expect("refused without a query, well within 10 s");
+        match got {
+            Err(e @ Error::Io(_)) => {
+                assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+                assert_eq!(e.raw_os_error(), Some(libc::EAI_NONAME), "{e}");
+                assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "[Errno {}] Name or service not known (resolving no..such.host:80)",
+                        libc::EAI_NONAME
+                    )
+                );
+                // A second owner (a report, a shared failure) keeps the code and the kind.
+                let again = e.duplicate();
+                assert_eq!(again.raw_os_error(), Some(libc::EAI_NONAME));
+                assert_eq!(again.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("no..such.host: {other:?}"),
+        }
+    }
+
+    // Checklist: L86. The codes our lookups cannot reach (a numeric port, fixed hints), or not
+    // without a name server (EAI_AGAIN), each with its kind; the code always kept.
+    #[test]
+    fn l86_each_gai_code_has_its_kind() {
+        let cases = [
+            (libc::EAI_NONAME, io::ErrorKind::NotFound),
+            (libc::EAI_FAIL, io::ErrorKind::NotFound),
+            (libc::EAI_AGAIN, io::ErrorKind::TimedOut),
+            (libc::EAI_SERVICE, io::ErrorKind::InvalidInput),
+            (libc::EAI_FAMILY, io::ErrorKind::InvalidInput),
+            (libc::EAI_SOCKTYPE, io::ErrorKind::InvalidInput),
+            (libc::EAI_BADFLAGS, io::ErrorKind::InvalidInput),
+            (libc::EAI_MEMORY, io::ErrorKind::OutOfMemory),
+        ];
+        for (rc, kind) in cases {
+            let e = gai_error(rc, "h", 1);
+            assert_eq!((e.kind(), errno(&e)), (kind, Some(rc)), "{e}");
+            let text = e.to_string();
+            assert!(text.starts_with(&format!("[Errno {rc}] ")), "{text}");
+            assert!(text.ends_with(" (resolving h:1)"), "{text}");
         }
     }
 
