@@ -18,8 +18,10 @@
 //!   starts, and only when a host name needs one. The thread stores its answer
 //!   in a [`Lookup`]'s shared slot and wakes the awaiting task; a task waker woken off the loop
 //!   thread travels through the loop's thread-safe door (`call_soon_threadsafe`'s queue).
-//! - Results are filtered by [`Family`] and deduplicated keeping the resolver's order; an empty
-//!   answer is `OSError('getaddrinfo() returned empty list')`.
+//! - The resolver is asked for the [`Family`] wanted, as CPython asks it: a name without an
+//!   address of that family is the resolver's error (glibc: `[Errno -9] Address family for
+//!   hostname not supported`). Results are deduplicated keeping the resolver's order; an empty
+//!   answer (no resolver gives one) is `OSError('getaddrinfo() returned empty list')`.
 //!
 //! Calls down only into `std` and libc's `getaddrinfo`; the executor is reached through the
 //! `Waker` alone.
@@ -67,8 +69,8 @@ impl Family {
 ///   `socket.gaierror`): `[Errno -2] Name or service not known (resolving HOST:PORT)`, the
 ///   `EAI_*` code as its `raw_os_error` (`TimedOut` for `EAI_AGAIN`: see [`gai_error`]); or the
 ///   OS error when the helper thread cannot be started;
-/// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) when nothing of `family`
-///   is left;
+/// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) should the resolver
+///   answer with nothing of `family` (it fails instead: `EAI_ADDRFAMILY`, kind `InvalidInput`);
 /// - `Error::Io` (`Address family for hostname not supported`, kind `InvalidInput`) for an IP
 ///   literal of the other family, glibc's `EAI_ADDRFAMILY` text.
 ///
@@ -107,7 +109,7 @@ pub(crate) async fn resolve(
         }
         return Ok(vec![addr]);
     } else {
-        Lookup::start(host.to_owned(), port)?.await?
+        Lookup::start(host.to_owned(), port, family)?.await?
     };
     let mut addrs: Vec<SocketAddr> = Vec::with_capacity(found.len());
     for addr in found {
@@ -142,7 +144,7 @@ fn ipaddr_info(host: &str) -> Option<IpAddr> {
 pub(crate) fn resolve_blocking(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     match ipaddr_info(host) {
         Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
-        None => getaddrinfo(host, port),
+        None => getaddrinfo(host, port, Family::Any),
     }
 }
 
@@ -164,9 +166,9 @@ struct Lookup {
 
 impl Lookup {
     /// Hands the lookup of `(host, port)` to a helper thread.
-    fn start(host: String, port: u16) -> Result<Lookup, Error> {
+    fn start(host: String, port: u16, family: Family) -> Result<Lookup, Error> {
         let slot = Arc::new(Mutex::new(Slot::default()));
-        spawn_lookup(host, port, slot.clone())?;
+        spawn_lookup(host, port, family, slot.clone())?;
         Ok(Lookup { slot })
     }
 }
@@ -175,18 +177,23 @@ impl Lookup {
 /// fills `slot` and wakes its waker. The lookup is one of the running loop's executor jobs
 /// (Python's `getaddrinfo` is a `run_in_executor` call), so it fails once that loop's
 /// `shutdown_default_executor` was called, and the shutdown waits for it.
-fn spawn_lookup(host: String, port: u16, slot: Arc<Mutex<Slot>>) -> Result<(), Error> {
+fn spawn_lookup(
+    host: String,
+    port: u16,
+    family: Family,
+    slot: Arc<Mutex<Slot>>,
+) -> Result<(), Error> {
     let counted = Counted::on_current_loop()?;
     crate::event_loop::thread_pool::submit(Box::new(move || {
-        lookup(&host, port, &slot);
+        lookup(&host, port, family, &slot);
         drop(counted); // ended only now, its answer delivered
     }))?;
     Ok(())
 }
 
 /// One lookup, blocking: the answer goes into `slot`, then its waker is woken.
-fn lookup(host: &str, port: u16, slot: &Mutex<Slot>) {
-    let result = getaddrinfo(host, port);
+fn lookup(host: &str, port: u16, family: Family, slot: &Mutex<Slot>) {
+    let result = getaddrinfo(host, port, family);
     let waker = {
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         slot.result = Some(result);
@@ -198,15 +205,15 @@ fn lookup(host: &str, port: u16, slot: &Mutex<Slot>) {
     }
 }
 
-/// The system resolver for a TCP connection to `(host, port)`, blocking (Python's
-/// `socket.getaddrinfo(host, port, type=SOCK_STREAM)`).
+/// The system resolver for a TCP connection to `(host, port)` of `family`, blocking (Python's
+/// `socket.getaddrinfo(host, port, family, type=SOCK_STREAM)`).
 ///
 /// # Errors
 /// A failed lookup is [`gai_error`]'s (a system error behind `EAI_SYSTEM`: that errno), with
 /// CPython's `socket.gaierror` text plus what was being resolved: `[Errno -2] Name or service
 /// not known (resolving nonexistent.invalid:80)`. A host with a NUL byte is `InvalidInput`.
 #[allow(unsafe_code)]
-fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+fn getaddrinfo(host: &str, port: u16, family: Family) -> io::Result<Vec<SocketAddr>> {
     use std::ffi::CString;
     let bad = |_| io::Error::new(io::ErrorKind::InvalidInput, "host name contains a NUL byte");
     let c_host = CString::new(host).map_err(bad)?;
@@ -214,7 +221,13 @@ fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     // SAFETY: an all-zero `addrinfo` is the documented "no hints" value; the fields set below
     // are plain integers.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_family = libc::AF_UNSPEC;
+    // The family goes to the resolver, as CPython passes it: a name with no address of that
+    // family is the resolver's own error (glibc: EAI_ADDRFAMILY), not an empty answer.
+    hints.ai_family = match family {
+        Family::Any => libc::AF_UNSPEC,
+        Family::V4 => libc::AF_INET,
+        Family::V6 => libc::AF_INET6,
+    };
     hints.ai_socktype = libc::SOCK_STREAM;
     let mut list: *mut libc::addrinfo = std::ptr::null_mut();
     // SAFETY: both strings are NUL-terminated and outlive the call; `hints` is initialised;
@@ -258,6 +271,10 @@ fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(out)
 }
 
+/// glibc's "Address family for hostname not supported" (the libc crate has no constant for it).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const EAI_ADDRFAMILY: i32 = -9;
+
 /// A failed `getaddrinfo` other than `EAI_SYSTEM`, as Python's `socket.gaierror`: the code is
 /// the error's number (`raw_os_error`, Python's `gaierror.errno`), the text `gai_strerror`'s
 /// plus what was being resolved, and the kind says what the caller can do about it.
@@ -274,6 +291,9 @@ fn gai_error(rc: i32, host: &str, port: u16) -> io::Error {
         libc::EAI_SERVICE | libc::EAI_FAMILY | libc::EAI_SOCKTYPE | libc::EAI_BADFLAGS => {
             io::ErrorKind::InvalidInput
         }
+        // No address of the family asked for, as an IP literal of the other family is.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        EAI_ADDRFAMILY => io::ErrorKind::InvalidInput,
         libc::EAI_MEMORY => io::ErrorKind::OutOfMemory,
         // EAI_NONAME, EAI_NODATA, EAI_FAIL and the rest: the name has no address.
         _ => io::ErrorKind::NotFound,
@@ -602,6 +622,8 @@ mod tests {
             (libc::EAI_SOCKTYPE, io::ErrorKind::InvalidInput),
             (libc::EAI_BADFLAGS, io::ErrorKind::InvalidInput),
             (libc::EAI_MEMORY, io::ErrorKind::OutOfMemory),
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            (EAI_ADDRFAMILY, io::ErrorKind::InvalidInput),
         ];
         for (rc, kind) in cases {
             let e = gai_error(rc, "h", 1);
@@ -620,7 +642,7 @@ mod tests {
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let theirs = slot.clone();
         crate::event_loop::thread_pool::submit(Box::new(move || {
-            lookup("127.0.0.1", 1, &theirs);
+            lookup("127.0.0.1", 1, Family::Any, &theirs);
             let _ = done_tx.send(());
         }))
         .unwrap();
