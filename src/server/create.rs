@@ -393,16 +393,25 @@ impl CreateServer {
         let mut cleanup = None;
         match &self.bind {
             Bind::Tcp { hosts, port } => {
-                let mut addrs: Vec<SocketAddr> = Vec::new();
-                match hosts {
-                    None => addrs = resolve(None, *port, self.family.family(), true).await?,
-                    Some(hosts) => {
-                        for h in hosts {
-                            let found = resolve(Some(h), *port, self.family.family(), true);
-                            addrs.extend(found.await?);
-                        }
+                let family = self.family.family();
+                let mut addrs: Vec<SocketAddr> = match hosts {
+                    None => resolve(None, *port, family, true).await?,
+                    // One host: resolved here, no task needed.
+                    Some(hosts) if hosts.len() == 1 => {
+                        resolve(Some(&hosts[0]), *port, family, true).await?
                     }
-                }
+                    // Several: every lookup at once, as CPython gathers them (L97); the first
+                    // failure is the error, the others' lookups are abandoned.
+                    Some(hosts) => {
+                        let port = *port;
+                        let found =
+                            crate::gather(hosts.iter().cloned().map(|h| async move {
+                                resolve(Some(&h), port, family, true).await
+                            }))
+                            .await?;
+                        found.into_iter().flatten().collect()
+                    }
+                };
                 let mut seen = std::collections::HashSet::new();
                 addrs.retain(|a| seen.insert(*a));
                 // The first address skipped as not local: its errno is kept if nothing binds.
