@@ -17,7 +17,10 @@ use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::net::connect::{unix_addr, AddressFamily};
 use crate::net::resolve::resolve;
-use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, check_stream, ListenOptions};
+use crate::net::socket_opts::{
+    bind_tcp_listener, bind_unix_listener, check_stream, unix_family_mismatch, ListenOptions,
+    NOT_UNIX_BUT_TCP,
+};
 use crate::protocol::{Protocol, ProtocolRef};
 use crate::proxy_protocol::ProxyProtocol;
 
@@ -299,10 +302,11 @@ impl CreateServer {
             Bind::Unix(p) if !p.as_os_str().is_empty() => {
                 Some("path and sock can not be specified at the same time")
             }
-            // A Unix entry point serves a Unix socket only (L114).
-            Bind::Unix(_) if matches!(sock, ListenSocket::Tcp(_)) => {
-                Some("A UNIX Domain Stream Socket was expected, got a TCP socket")
-            }
+            // A Unix entry point serves a Unix socket only (L114), whatever type holds it.
+            Bind::Unix(_) => match &sock {
+                ListenSocket::Tcp(_) => Some(NOT_UNIX_BUT_TCP),
+                ListenSocket::Unix(l) => unix_family_mismatch(l),
+            },
             _ => None,
         };
         // Kept once set: a second `sock` finds the first socket, not the host or path.
