@@ -33,7 +33,8 @@ use std::io;
 /// | you get | from | when |
 /// |---|---|---|
 /// | `Io`, kind `ConnectionRefused` (`[Errno 111] Connect call failed 127.0.0.1:1`, `raw_os_error()` 111) | `open_connection`, `create_connection` | nothing listens there (every address failed: `Multiple exceptions: …` when they differ) |
-/// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file (`[Errno 2] No such file or directory: '<path>'`); a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text) |
+/// | `Io`, kind `NotFound` | `open_unix_connection`, name resolution | no such socket file (`[Errno 2] No such file or directory: '<path>'`); a host name that does not resolve (`[Errno -2] Name or service not known (resolving HOST:PORT)`, the resolver's `gaierror` text; `raw_os_error()` is the resolver's code, as Python's `gaierror.errno`) |
+/// | `Io`, kind `TimedOut` (`[Errno -3] Temporary failure in name resolution (resolving HOST:PORT)`) | name resolution | no name server answered (in time): may succeed later |
 /// | `Io`, kind `AddrInUse` (`[Errno 98] error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
@@ -374,6 +375,14 @@ impl OsError {
             Some(code) => io::Error::new(e.kind(), OsError { code, message }),
             None => io::Error::new(e.kind(), message),
         }
+    }
+}
+
+impl OsError {
+    /// An `io::Error` of `kind` with the number `code` and `message`, for a code that is not
+    /// an errno: a resolver's `EAI_*` (Python's `gaierror.errno`).
+    pub(crate) fn with_code(kind: io::ErrorKind, code: i32, message: String) -> io::Error {
+        io::Error::new(kind, OsError { code, message })
     }
 }
 

@@ -279,6 +279,51 @@ fn test_write_buffer_past_the_pipe_capacity_pauses_and_resumes_at_the_marks() {
     );
 }
 
+/// CPython's `_UnixWritePipeTransport._write_ready` calls `_maybe_resume_protocol` only once
+/// the buffer is empty: a partial flush that leaves the buffer at or below the low mark does
+/// not resume a write pipe's protocol (a socket's it does, L67/L71).
+#[test]
+fn test__write_ready_partial_resumes_only_once_the_buffer_is_empty() {
+    // SAFETY: sysconf reads a constant of the system; no memory is handed over.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap();
+    let lp = EventLoop::new().unwrap();
+    let (mut r, w) = os_pipe();
+    let (t, proto) = write_pipe(&lp, w, Recorder::default());
+    let chunk: Vec<u8> = (0..=255u8).cycle().take(64 * page * 16).collect();
+    t.write(&chunk).unwrap(); // the pipe takes what it holds, the rest is buffered
+    let buffered = t.get_write_buffer_size();
+    assert!(buffered > 2 * page, "{buffered}");
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("pause_writing")
+    );
+    // The low mark is what stays buffered once the pipe takes two more pages.
+    let low = buffered - 2 * page;
+    t.set_write_buffer_limits(Some(buffered), Some(low))
+        .unwrap();
+    let mut got = vec![0u8; 2 * page];
+    r.read_exact(&mut got).unwrap(); // two full pages out of the full pipe
+    run_until(&lp, 100, || t.get_write_buffer_size() < buffered);
+    let left = t.get_write_buffer_size();
+    assert!(left > 0 && left <= low, "left {left}, low {low}");
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("pause_writing"),
+        "at the low mark, not yet empty: still paused"
+    );
+    let reader = drain_thread(r);
+    run_until(&lp, 10_000, || t.get_write_buffer_size() == 0);
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("resume_writing"),
+        "empty: resumed"
+    );
+    t.close();
+    run_until(&lp, 100, || proto.borrow().lost);
+    got.extend(reader.join().unwrap());
+    assert!(got == chunk);
+}
+
 /// A write pipe paused above its high-water mark and then lost (its reader gone) reports no
 /// writing paused: its protocol hears no more of writing.
 #[test]

@@ -150,3 +150,45 @@ fn l56_the_socket_extra_info_is_gone_once_the_transport_is_closed() {
     assert!(closed.is_none(), "{closed:?}");
     drop(l);
 }
+
+// Checklist: L86. A name whose addresses are all of another family than asked: CPython passes
+// the family to getaddrinfo, whose own gaierror comes back (glibc: `[Errno -9] Address family
+// for hostname not supported`), never `getaddrinfo() returned empty list`. `127.1` is an IPv4
+// address getaddrinfo parses itself (inet_aton's short form, no name server asked) and the
+// crate's literal parser does not, so it goes through the resolver thread, as in CPython.
+#[test]
+fn l86_a_name_with_only_addresses_of_the_other_family_is_the_resolvers_error() {
+    let port = closed_port();
+    let conn = run(async move {
+        asyncio::open_connection("127.1", port)
+            .family(asyncio::AddressFamily::Inet6)
+            .await
+            .map(drop)
+    })
+    .unwrap_err();
+    let serve = run(async {
+        asyncio::start_server(
+            |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close(),
+            "127.1",
+            0,
+        )
+        .family(asyncio::AddressFamily::Inet6)
+        .await
+        .map(drop)
+    })
+    .unwrap_err();
+    for (e, port) in [(conn, port), (serve, 0)] {
+        let text = e.to_string();
+        assert!(!text.contains("returned empty list"), "{text}");
+        if cfg!(all(target_os = "linux", target_env = "gnu")) {
+            assert_eq!(e.raw_os_error(), Some(-9), "{e:?}"); // glibc's EAI_ADDRFAMILY
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e:?}");
+            assert_eq!(
+                text,
+                format!(
+                    "[Errno -9] Address family for hostname not supported (resolving 127.1:{port})"
+                )
+            );
+        }
+    }
+}

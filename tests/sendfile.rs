@@ -360,3 +360,55 @@ fn sendfile_on_a_closing_stream_is_refused() {
     })
     .unwrap();
 }
+
+#[test]
+fn sendfile_with_count_zero_is_refused_as_cpython_refuses_it() {
+    // CPython's `_check_sendfile_params`: `count <= 0` is ValueError('count must be a positive
+    // integer (got 0)'), raised before a byte goes; `None` is the way to say "to the end".
+    let dir = util::temp_dir("sendfile");
+    let (mut file, _) = patterned_file(&dir, 10);
+    file.seek(SeekFrom::Start(3)).unwrap();
+    run(async move {
+        let (server, received, done, writer) = tcp_to_collector().await?;
+        match writer.sendfile(&file, 0, Some(0)).await {
+            Err(Error::InvalidArgument(m)) => {
+                assert_eq!(m, "count must be a positive integer (got 0)")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(position(&file), 3, "nothing sent, position untouched");
+        assert!(writer.transport().is_reading(), "reading untouched");
+        writer.write(b"after")?; // the stream is still writable
+        writer.write_eof()?;
+        done.wait().await;
+        assert_eq!(*received.borrow(), b"after");
+        writer.close();
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn over_tls_sendfile_with_count_zero_is_refused_too() {
+    // CPython's TLS fallback reads `count=0` as "to the end" (it tests `if count:`) while its
+    // native path refuses it; here both paths refuse it, `None` meaning "to the end".
+    let dir = util::temp_dir("sendfile");
+    let (mut file, _) = patterned_file(&dir, 10);
+    file.seek(SeekFrom::Start(3)).unwrap();
+    run(async move {
+        let (server, _received, _done, writer) = tls_to_collector().await?;
+        match writer.sendfile(&file, 0, Some(0)).await {
+            Err(Error::InvalidArgument(m)) => {
+                assert_eq!(m, "count must be a positive integer (got 0)")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(position(&file), 3, "nothing sent, position untouched");
+        writer.close();
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

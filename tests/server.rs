@@ -2233,6 +2233,80 @@ fn l111_l114_an_empty_unix_path_goes_with_a_sock() {
     );
 }
 
+/// A std Unix type can hold a socket of any family (`From<OwnedFd>`, `from_raw_fd`): CPython's
+/// Unix entry points check `sock.family != AF_UNIX` and refuse it with their Unix text; ours
+/// served a TCP listener as a Unix server and adopted a TCP stream as a Unix connection.
+// Checklist: L111, L114.
+#[test]
+fn l111_l114_a_unix_type_around_a_tcp_socket_is_refused_by_the_unix_entry_points() {
+    use std::os::fd::OwnedFd;
+    let lp = EventLoop::new().unwrap();
+    let want = "A UNIX Domain Stream Socket was expected, got a TCP socket";
+    for v6 in [false, true] {
+        let Ok(listening) = TcpListener::bind(if v6 { "[::1]:0" } else { "127.0.0.1:0" }) else {
+            eprintln!("skipped ::1: no IPv6 loopback here");
+            continue;
+        };
+        let addr = listening.local_addr().unwrap();
+        let disguised = UnixListener::from(OwnedFd::from(listening.try_clone().unwrap()));
+        let r = lp
+            .run_until_complete(lp.create_unix_server(Echo::default, "").sock(disguised))
+            .unwrap();
+        assert!(
+            matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+            "create_unix_server {addr}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+        let disguised = UnixListener::from(OwnedFd::from(listening.try_clone().unwrap()));
+        let r = lp
+            .run_until_complete(async move {
+                let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+                asyncio::start_unix_server(noop, "").sock(disguised).await
+            })
+            .unwrap();
+        assert!(
+            matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+            "start_unix_server {addr}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+        let stream = UnixStream::from(OwnedFd::from(TcpStream::connect(addr).unwrap()));
+        let r = lp
+            .run_until_complete(
+                lp.create_unix_connection(Recorder::default, "")
+                    .sock(stream),
+            )
+            .unwrap()
+            .map(drop);
+        assert!(
+            matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+            "create_unix_connection {addr}: {r:?}"
+        );
+        let stream = UnixStream::from(OwnedFd::from(TcpStream::connect(addr).unwrap()));
+        let r = lp
+            .run_until_complete(async move { asyncio::open_unix_connection("").sock(stream).await })
+            .unwrap()
+            .map(drop);
+        assert!(
+            matches!(&r, Err(Error::InvalidArgument(m)) if m == want),
+            "open_unix_connection {addr}: {r:?}"
+        );
+        // The TCP entry points take any stream socket, as CPython's (only the type is checked).
+        let disguised = UnixListener::from(OwnedFd::from(listening.try_clone().unwrap()));
+        let server = lp
+            .run_until_complete(
+                lp.create_server(Echo::default, "", 0)
+                    .start_serving(false)
+                    .sock(disguised),
+            )
+            .unwrap();
+        match server {
+            Ok(server) => shut(&lp, &server),
+            Err(e) => panic!("create_server {addr}: {e:?}"),
+        }
+    }
+    assert_eq!(lp.stats().io_registrations, 0, "nothing left registered");
+}
+
 #[test]
 fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     let lp = EventLoop::new().unwrap();

@@ -165,6 +165,70 @@ fn one_shared_listener_serves_too() {
     assert_no_worker_threads();
 }
 
+/// A group's start on an address something already listens on: `AddrInUse`, errno kept, as
+/// a plain server's bind fails (L99), not a silent join of the listeners there.
+fn assert_addr_in_use(result: Result<ServerGroup, Error>) {
+    match result {
+        Err(e) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e:?}");
+            assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e:?}");
+        }
+        Ok(g) => {
+            let sockets = g.sockets();
+            drop(g);
+            panic!("the group joined the port: {sockets:?}");
+        }
+    }
+}
+
+// Checklist: L98, L99 (SO_REUSEPORT by default does not join another group's port).
+#[test]
+fn a_second_group_on_the_first_groups_port_fails_with_addr_in_use() {
+    let _serial = util::serial();
+    let first = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    assert!(first.reuse_port() || !cfg!(target_os = "linux"));
+    let port = addr_of(&first).port();
+    assert_addr_in_use(asyncio::serve_on_threads(2, echo, "127.0.0.1", port).start());
+    // The first group still has every connection.
+    let mut clients: Vec<TcpStream> = (0..16).map(|_| connect(addr_of(&first))).collect();
+    for c in &mut clients {
+        ping(c, b"mine");
+    }
+    assert_eq!(first.stats().iter().map(|s| s.accepted).sum::<u64>(), 16);
+    drop(clients);
+    // Asked for explicitly, joining is what the caller wants.
+    if first.reuse_port() {
+        let joined = asyncio::serve_on_threads(2, echo, "127.0.0.1", port)
+            .reuse_port(true)
+            .start()
+            .unwrap();
+        assert_eq!(addr_of(&joined).port(), port);
+        close_and_wait(&joined).unwrap();
+    }
+    close_and_wait(&first).unwrap();
+    assert_no_worker_threads();
+}
+
+// Checklist: L99 (a group on a plain server's port fails as a second plain server would).
+#[test]
+fn a_group_on_a_plain_servers_port_fails_with_addr_in_use() {
+    let _serial = util::serial();
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    for reuse_port in [None, Some(true), Some(false)] {
+        let mut group = asyncio::serve_on_threads(2, echo, "127.0.0.1", port);
+        if let Some(on) = reuse_port {
+            group = group.reuse_port(on);
+        }
+        assert_addr_in_use(group.start());
+    }
+    assert_addr_in_use(asyncio::serve_on_threads(1, echo, "127.0.0.1", port).start());
+    drop(plain);
+    assert_no_worker_threads();
+}
+
 #[test]
 fn one_worker_serves_as_start_server_does() {
     let _serial = util::serial();

@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use super::happy_eyeballs::{combine_errors, staggered_race, RaceOutcome};
 use super::resolve::{interleave, resolve, Family};
-use super::socket_opts::{bind_error, check_stream, tcp_socket};
+use super::socket_opts::{
+    bind_error, check_stream, tcp_socket, unix_family_mismatch, NOT_UNIX_BUT_TCP,
+};
 use crate::error::{strerror, Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
@@ -400,11 +402,12 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             Target::Unix { path, .. } if !path.as_os_str().is_empty() => {
                 Some("path and sock can not be specified at the same time")
             }
-            // A Unix entry point takes a Unix socket only (L111).
-            Target::Unix { .. } if matches!(sock, StreamSocket::Tcp(_)) => {
-                Some("A UNIX Domain Stream Socket was expected, got a TCP socket")
-            }
-            Target::Host { .. } | Target::Unix { .. } | Target::Sock(_) => None,
+            // A Unix entry point takes a Unix socket only (L111), whatever type holds it.
+            Target::Unix { .. } => match &sock {
+                StreamSocket::Tcp(_) => Some(NOT_UNIX_BUT_TCP),
+                StreamSocket::Unix(s) => unix_family_mismatch(s),
+            },
+            Target::Host { .. } | Target::Sock(_) => None,
         };
         self.conflict = self.conflict.or(conflict);
         self.target = Target::Sock(sock);

@@ -18,8 +18,10 @@
 //!   starts, and only when a host name needs one. The thread stores its answer
 //!   in a [`Lookup`]'s shared slot and wakes the awaiting task; a task waker woken off the loop
 //!   thread travels through the loop's thread-safe door (`call_soon_threadsafe`'s queue).
-//! - Results are filtered by [`Family`] and deduplicated keeping the resolver's order; an empty
-//!   answer is `OSError('getaddrinfo() returned empty list')`.
+//! - The resolver is asked for the [`Family`] wanted, as CPython asks it: a name without an
+//!   address of that family is the resolver's error (glibc: `[Errno -9] Address family for
+//!   hostname not supported`). Results are deduplicated keeping the resolver's order; an empty
+//!   answer (no resolver gives one) is `OSError('getaddrinfo() returned empty list')`.
 //!
 //! Calls down only into `std` and libc's `getaddrinfo`; the executor is reached through the
 //! `Waker` alone.
@@ -31,7 +33,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::error::Error;
+use crate::error::{Error, OsError};
 use crate::event_loop::thread_pool::Counted;
 
 /// The address family to resolve for: Python's `family=0` (`AF_UNSPEC`), `AF_INET`, `AF_INET6`.
@@ -64,10 +66,11 @@ impl Family {
 ///
 /// # Errors
 /// - `Error::Io`, kind `NotFound`, when a name cannot be resolved (Python's
-///   `socket.gaierror`): `[Errno -2] Name or service not known (resolving HOST:PORT)`; or the
+///   `socket.gaierror`): `[Errno -2] Name or service not known (resolving HOST:PORT)`, the
+///   `EAI_*` code as its `raw_os_error` (`TimedOut` for `EAI_AGAIN`: see [`gai_error`]); or the
 ///   OS error when the helper thread cannot be started;
-/// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) when nothing of `family`
-///   is left;
+/// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) should the resolver
+///   answer with nothing of `family` (it fails instead: `EAI_ADDRFAMILY`, kind `InvalidInput`);
 /// - `Error::Io` (`Address family for hostname not supported`, kind `InvalidInput`) for an IP
 ///   literal of the other family, glibc's `EAI_ADDRFAMILY` text.
 ///
@@ -106,7 +109,7 @@ pub(crate) async fn resolve(
         }
         return Ok(vec![addr]);
     } else {
-        Lookup::start(host.to_owned(), port)?.await?
+        Lookup::start(host.to_owned(), port, family)?.await?
     };
     let mut addrs: Vec<SocketAddr> = Vec::with_capacity(found.len());
     for addr in found {
@@ -141,7 +144,7 @@ fn ipaddr_info(host: &str) -> Option<IpAddr> {
 pub(crate) fn resolve_blocking(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     match ipaddr_info(host) {
         Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
-        None => getaddrinfo(host, port),
+        None => getaddrinfo(host, port, Family::Any),
     }
 }
 
@@ -163,9 +166,9 @@ struct Lookup {
 
 impl Lookup {
     /// Hands the lookup of `(host, port)` to a helper thread.
-    fn start(host: String, port: u16) -> Result<Lookup, Error> {
+    fn start(host: String, port: u16, family: Family) -> Result<Lookup, Error> {
         let slot = Arc::new(Mutex::new(Slot::default()));
-        spawn_lookup(host, port, slot.clone())?;
+        spawn_lookup(host, port, family, slot.clone())?;
         Ok(Lookup { slot })
     }
 }
@@ -174,18 +177,23 @@ impl Lookup {
 /// fills `slot` and wakes its waker. The lookup is one of the running loop's executor jobs
 /// (Python's `getaddrinfo` is a `run_in_executor` call), so it fails once that loop's
 /// `shutdown_default_executor` was called, and the shutdown waits for it.
-fn spawn_lookup(host: String, port: u16, slot: Arc<Mutex<Slot>>) -> Result<(), Error> {
+fn spawn_lookup(
+    host: String,
+    port: u16,
+    family: Family,
+    slot: Arc<Mutex<Slot>>,
+) -> Result<(), Error> {
     let counted = Counted::on_current_loop()?;
     crate::event_loop::thread_pool::submit(Box::new(move || {
-        lookup(&host, port, &slot);
+        lookup(&host, port, family, &slot);
         drop(counted); // ended only now, its answer delivered
     }))?;
     Ok(())
 }
 
 /// One lookup, blocking: the answer goes into `slot`, then its waker is woken.
-fn lookup(host: &str, port: u16, slot: &Mutex<Slot>) {
-    let result = getaddrinfo(host, port);
+fn lookup(host: &str, port: u16, family: Family, slot: &Mutex<Slot>) {
+    let result = getaddrinfo(host, port, family);
     let waker = {
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         slot.result = Some(result);
@@ -197,24 +205,29 @@ fn lookup(host: &str, port: u16, slot: &Mutex<Slot>) {
     }
 }
 
-/// The system resolver for a TCP connection to `(host, port)`, blocking (Python's
-/// `socket.getaddrinfo(host, port, type=SOCK_STREAM)`).
+/// The system resolver for a TCP connection to `(host, port)` of `family`, blocking (Python's
+/// `socket.getaddrinfo(host, port, family, type=SOCK_STREAM)`).
 ///
 /// # Errors
-/// A failed lookup is `io::ErrorKind::NotFound` (out of memory: `OutOfMemory`; a system error
-/// behind `EAI_SYSTEM`: that errno) with CPython's `socket.gaierror` text plus what was being
-/// resolved: `[Errno -2] Name or service not known (resolving nonexistent.invalid:80)`. A host
-/// with a NUL byte is `InvalidInput`.
+/// A failed lookup is [`gai_error`]'s (a system error behind `EAI_SYSTEM`: that errno), with
+/// CPython's `socket.gaierror` text plus what was being resolved: `[Errno -2] Name or service
+/// not known (resolving nonexistent.invalid:80)`. A host with a NUL byte is `InvalidInput`.
 #[allow(unsafe_code)]
-fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    use std::ffi::{CStr, CString};
+fn getaddrinfo(host: &str, port: u16, family: Family) -> io::Result<Vec<SocketAddr>> {
+    use std::ffi::CString;
     let bad = |_| io::Error::new(io::ErrorKind::InvalidInput, "host name contains a NUL byte");
     let c_host = CString::new(host).map_err(bad)?;
     let c_port = CString::new(port.to_string()).map_err(bad)?;
     // SAFETY: an all-zero `addrinfo` is the documented "no hints" value; the fields set below
     // are plain integers.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_family = libc::AF_UNSPEC;
+    // The family goes to the resolver, as CPython passes it: a name with no address of that
+    // family is the resolver's own error (glibc: EAI_ADDRFAMILY), not an empty answer.
+    hints.ai_family = match family {
+        Family::Any => libc::AF_UNSPEC,
+        Family::V4 => libc::AF_INET,
+        Family::V6 => libc::AF_INET6,
+    };
     hints.ai_socktype = libc::SOCK_STREAM;
     let mut list: *mut libc::addrinfo = std::ptr::null_mut();
     // SAFETY: both strings are NUL-terminated and outlive the call; `hints` is initialised;
@@ -224,17 +237,7 @@ fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
         if rc == libc::EAI_SYSTEM {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
-        let text = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy();
-        let kind = if rc == libc::EAI_MEMORY {
-            io::ErrorKind::OutOfMemory
-        } else {
-            io::ErrorKind::NotFound
-        };
-        return Err(io::Error::new(
-            kind,
-            format!("[Errno {rc}] {text} (resolving {host}:{port})"),
-        ));
+        return Err(gai_error(rc, host, port));
     }
     let mut out = Vec::new();
     let mut cur = list;
@@ -266,6 +269,36 @@ fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     // SAFETY: `list` came from a successful getaddrinfo and is freed once, after its last use.
     unsafe { libc::freeaddrinfo(list) };
     Ok(out)
+}
+
+/// glibc's "Address family for hostname not supported" (the libc crate has no constant for it).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const EAI_ADDRFAMILY: i32 = -9;
+
+/// A failed `getaddrinfo` other than `EAI_SYSTEM`, as Python's `socket.gaierror`: the code is
+/// the error's number (`raw_os_error`, Python's `gaierror.errno`), the text `gai_strerror`'s
+/// plus what was being resolved, and the kind says what the caller can do about it.
+#[allow(unsafe_code)]
+fn gai_error(rc: i32, host: &str, port: u16) -> io::Error {
+    // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy();
+    let kind = match rc {
+        // Temporary ("Temporary failure in name resolution": no name server answered in time,
+        // or it failed): may succeed later. Not WouldBlock or Interrupted, which std's I/O
+        // loops retry at once.
+        libc::EAI_AGAIN => io::ErrorKind::TimedOut,
+        // Arguments the resolver refused.
+        libc::EAI_SERVICE | libc::EAI_FAMILY | libc::EAI_SOCKTYPE | libc::EAI_BADFLAGS => {
+            io::ErrorKind::InvalidInput
+        }
+        // No address of the family asked for, as an IP literal of the other family is.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        EAI_ADDRFAMILY => io::ErrorKind::InvalidInput,
+        libc::EAI_MEMORY => io::ErrorKind::OutOfMemory,
+        // EAI_NONAME, EAI_NODATA, EAI_FAIL and the rest: the name has no address.
+        _ => io::ErrorKind::NotFound,
+    };
+    OsError::with_code(kind, rc, format!("{text} (resolving {host}:{port})"))
 }
 
 impl Future for Lookup {
@@ -325,6 +358,7 @@ pub(crate) fn interleave(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::errno;
     use crate::event_loop::{run, EventLoop};
     use crate::time::timeout;
     use std::time::Duration;
@@ -525,9 +559,14 @@ mod tests {
         match got {
             // The resolver hung: the timeout kept the test bounded; nothing else to check.
             Err(Error::Timeout) => {}
+            // No name server answered (no network here): a temporary failure, nothing to check.
+            Ok(Err(Error::Io(e))) if errno(&e) == Some(libc::EAI_AGAIN) => {
+                eprintln!("skipped: nonexistent.invalid needs a name server, none answered: {e}");
+            }
             Ok(Err(Error::Io(e))) => {
                 // Issue #13: matchable, and it says what failed and why.
                 assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+                assert_eq!(errno(&e), Some(libc::EAI_NONAME), "{e}");
                 let text = e.to_string();
                 assert!(text.starts_with("[Errno -"), "{text}");
                 assert!(
@@ -540,6 +579,61 @@ mod tests {
         }
     }
 
+    // Checklist: L86. A name with an empty label is refused by the stub resolver itself,
+    // before any query goes out: EAI_NONAME with no name server asked, so no network needed.
+    #[test]
+    fn l86_a_failed_lookup_keeps_its_gai_code_as_gaierror_errno() {
+        let got = run(timeout(
+            Duration::from_secs(10),
+            resolve(Some("no..such.host"), 80, Family::Any, false),
+        ))
+        .unwrap()
+        .expect("refused without a query, well within 10 s");
+        match got {
+            Err(e @ Error::Io(_)) => {
+                assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+                assert_eq!(e.raw_os_error(), Some(libc::EAI_NONAME), "{e}");
+                assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "[Errno {}] Name or service not known (resolving no..such.host:80)",
+                        libc::EAI_NONAME
+                    )
+                );
+                // A second owner (a report, a shared failure) keeps the code and the kind.
+                let again = e.duplicate();
+                assert_eq!(again.raw_os_error(), Some(libc::EAI_NONAME));
+                assert_eq!(again.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("no..such.host: {other:?}"),
+        }
+    }
+
+    // Checklist: L86. The codes our lookups cannot reach (a numeric port, fixed hints), or not
+    // without a name server (EAI_AGAIN), each with its kind; the code always kept.
+    #[test]
+    fn l86_each_gai_code_has_its_kind() {
+        let cases = [
+            (libc::EAI_NONAME, io::ErrorKind::NotFound),
+            (libc::EAI_FAIL, io::ErrorKind::NotFound),
+            (libc::EAI_AGAIN, io::ErrorKind::TimedOut),
+            (libc::EAI_SERVICE, io::ErrorKind::InvalidInput),
+            (libc::EAI_FAMILY, io::ErrorKind::InvalidInput),
+            (libc::EAI_SOCKTYPE, io::ErrorKind::InvalidInput),
+            (libc::EAI_BADFLAGS, io::ErrorKind::InvalidInput),
+            (libc::EAI_MEMORY, io::ErrorKind::OutOfMemory),
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            (EAI_ADDRFAMILY, io::ErrorKind::InvalidInput),
+        ];
+        for (rc, kind) in cases {
+            let e = gai_error(rc, "h", 1);
+            assert_eq!((e.kind(), errno(&e)), (kind, Some(rc)), "{e}");
+            let text = e.to_string();
+            assert!(text.starts_with(&format!("[Errno {rc}] ")), "{text}");
+            assert!(text.ends_with(" (resolving h:1)"), "{text}");
+        }
+    }
+
     #[test]
     fn l86_dropping_a_lookup_abandons_it_even_after_the_loop_is_gone() {
         let slot = Arc::new(Mutex::new(Slot::default()));
@@ -548,7 +642,7 @@ mod tests {
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let theirs = slot.clone();
         crate::event_loop::thread_pool::submit(Box::new(move || {
-            lookup("127.0.0.1", 1, &theirs);
+            lookup("127.0.0.1", 1, Family::Any, &theirs);
             let _ = done_tx.send(());
         }))
         .unwrap();

@@ -36,6 +36,27 @@ pub(crate) fn check_stream(sock: &impl std::os::fd::AsFd) -> Result<(), Error> {
     Ok(())
 }
 
+/// What a Unix entry point says of a socket given as `sock=` that is not `AF_UNIX` (CPython's
+/// `sock.family != socket.AF_UNIX` check, ValueError `A UNIX Domain Stream Socket was
+/// expected, got …`): the std Unix types can hold a socket of any family (`From<OwnedFd>`).
+/// `None` for a Unix socket, or when the family cannot be read (not a socket: the type check
+/// then fails with the OS error).
+// Checklist: L111, L114.
+pub(crate) fn unix_family_mismatch(sock: &impl std::os::fd::AsFd) -> Option<&'static str> {
+    let family = i32::from(socket2::SockRef::from(sock).local_addr().ok()?.family());
+    if family == libc::AF_UNIX {
+        None
+    } else if family == libc::AF_INET || family == libc::AF_INET6 {
+        Some(NOT_UNIX_BUT_TCP)
+    } else {
+        Some("A UNIX Domain Stream Socket was expected, got a socket of another family")
+    }
+}
+
+/// A Unix entry point's refusal of a TCP socket (L111, L114).
+pub(crate) const NOT_UNIX_BUT_TCP: &str =
+    "A UNIX Domain Stream Socket was expected, got a TCP socket";
+
 /// A non-blocking, close-on-exec TCP socket for `addr`'s family.
 pub(crate) fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
     let s = Socket::new(

@@ -17,7 +17,10 @@ use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::net::connect::{unix_addr, AddressFamily};
 use crate::net::resolve::resolve;
-use crate::net::socket_opts::{bind_tcp_listener, bind_unix_listener, check_stream, ListenOptions};
+use crate::net::socket_opts::{
+    bind_tcp_listener, bind_unix_listener, check_stream, unix_family_mismatch, ListenOptions,
+    NOT_UNIX_BUT_TCP,
+};
 use crate::protocol::{Protocol, ProtocolRef};
 use crate::proxy_protocol::ProxyProtocol;
 
@@ -299,10 +302,11 @@ impl CreateServer {
             Bind::Unix(p) if !p.as_os_str().is_empty() => {
                 Some("path and sock can not be specified at the same time")
             }
-            // A Unix entry point serves a Unix socket only (L114).
-            Bind::Unix(_) if matches!(sock, ListenSocket::Tcp(_)) => {
-                Some("A UNIX Domain Stream Socket was expected, got a TCP socket")
-            }
+            // A Unix entry point serves a Unix socket only (L114), whatever type holds it.
+            Bind::Unix(_) => match &sock {
+                ListenSocket::Tcp(_) => Some(NOT_UNIX_BUT_TCP),
+                ListenSocket::Unix(l) => unix_family_mismatch(l),
+            },
             _ => None,
         };
         // Kept once set: a second `sock` finds the first socket, not the host or path.
@@ -393,16 +397,25 @@ impl CreateServer {
         let mut cleanup = None;
         match &self.bind {
             Bind::Tcp { hosts, port } => {
-                let mut addrs: Vec<SocketAddr> = Vec::new();
-                match hosts {
-                    None => addrs = resolve(None, *port, self.family.family(), true).await?,
-                    Some(hosts) => {
-                        for h in hosts {
-                            let found = resolve(Some(h), *port, self.family.family(), true);
-                            addrs.extend(found.await?);
-                        }
+                let family = self.family.family();
+                let mut addrs: Vec<SocketAddr> = match hosts {
+                    None => resolve(None, *port, family, true).await?,
+                    // One host: resolved here, no task needed.
+                    Some(hosts) if hosts.len() == 1 => {
+                        resolve(Some(&hosts[0]), *port, family, true).await?
                     }
-                }
+                    // Several: every lookup at once, as CPython gathers them (L97); the first
+                    // failure is the error, the others' lookups are abandoned.
+                    Some(hosts) => {
+                        let port = *port;
+                        let found =
+                            crate::gather(hosts.iter().cloned().map(|h| async move {
+                                resolve(Some(&h), port, family, true).await
+                            }))
+                            .await?;
+                        found.into_iter().flatten().collect()
+                    }
+                };
                 let mut seen = std::collections::HashSet::new();
                 addrs.retain(|a| seen.insert(*a));
                 // The first address skipped as not local: its errno is kept if nothing binds.

@@ -39,9 +39,10 @@ impl StreamWriter {
     /// out between two blocks.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] if the transport is closing, after `write_eof`, or during
-    /// another sendfile; [`Error::Io`] if sending or reading the file fails, or the connection
-    /// is lost on the way.
+    /// [`Error::InvalidArgument`] for a `count` of `Some(0)` (`count must be a positive
+    /// integer (got 0)`; `None` sends to the end); [`Error::InvalidState`] if the transport
+    /// is closing, after `write_eof`, or during another sendfile; [`Error::Io`] if sending or
+    /// reading the file fails, or the connection is lost on the way.
     ///
     /// # Cancel safety
     /// Dropping the future stops sending: what was sent stays sent, the file's position says
@@ -98,6 +99,13 @@ impl StreamWriter {
     ) -> Result<u64, Error> {
         if self.transport().is_closing() {
             return Err(Error::invalid_state("Transport is closing"));
+        }
+        // CPython's `_check_sendfile_params` refuses a count of 0 (its native path does; its
+        // TLS fallback reads 0 as "to the end"): refused on every path here, `None` says that.
+        if count == Some(0) {
+            return Err(Error::invalid_argument(
+                "count must be a positive integer (got 0)",
+            ));
         }
         let progress = FilePosition {
             file,

@@ -52,6 +52,11 @@ pub(crate) trait WritePath: Sized + 'static {
 
     /// Runs `f` on the descriptor, or returns `None` once it is closed.
     fn with_out<R>(&self, f: impl FnOnce(&Self::Out) -> R) -> Option<R>;
+    /// Whether a flush resumes the protocol only once the buffer is empty (a write pipe:
+    /// CPython's `_UnixWritePipeTransport._write_ready`) rather than after any progress that
+    /// brings it to the low mark (a socket: `_SelectorSocketTransport._write_ready`, L67).
+    const RESUME_ONLY_WHEN_EMPTY: bool = false;
+
     /// One non-blocking write of `data`.
     fn send(out: &Self::Out, data: &[u8]) -> io::Result<usize>;
     /// One non-blocking vectored write of `chunks`.
@@ -140,8 +145,8 @@ pub(crate) trait WritePath: Sized + 'static {
     }
 
     /// `write_ready`'s flush (L66, L67): as much of the buffer as the kernel takes, then the
-    /// resume edge. True when the buffer is now empty, after progress: the caller's cue to
-    /// finish a close or a `write_eof`.
+    /// resume edge (a write pipe's only once the buffer is empty). True when the buffer is now
+    /// empty, after progress: the caller's cue to finish a close or a `write_eof`.
     #[inline]
     fn flush_buffer(&self) -> bool {
         // Most writable edges find nothing queued: that check stays inline in the caller.
@@ -165,7 +170,9 @@ pub(crate) trait WritePath: Sized + 'static {
             }
             Some(Ok(_)) => {}
         }
-        self.maybe_resume_protocol();
+        if !Self::RESUME_ONLY_WHEN_EMPTY || self.buffer().borrow().is_empty() {
+            self.maybe_resume_protocol();
+        }
         self.buffer().borrow().is_empty()
     }
 

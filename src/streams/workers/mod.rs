@@ -11,9 +11,11 @@
 //!   threads. The callback factory is called once on each worker thread, inside its loop;
 //! - on Linux each worker has its own `SO_REUSEPORT` listener on the same address (the first
 //!   is bound, its port read back when port 0 was asked, the others bound to that port), and
-//!   the kernel spreads new connections by a hash of their addresses. Where `SO_REUSEPORT` is
-//!   missing or refused, every worker accepts from a duplicate of one shared listener (each is
-//!   woken for each connection; one of them wins it);
+//!   the kernel spreads new connections by a hash of their addresses. An address something
+//!   listens on already fails as a plain bind would (a probe bound first), unless
+//!   `reuse_port(true)` was asked for: then the group joins what is there. Where
+//!   `SO_REUSEPORT` is missing or refused, every worker accepts from a duplicate of one shared
+//!   listener (each is woken for each connection; one of them wins it);
 //! - a worker that fails or panics is reported (the `log` crate, or stderr with no logger) and
 //!   its error comes back from [`ServerGroup::wait_closed`]; none is lost silently;
 //! - nothing here runs per message: the only added cost is one relaxed atomic add per accepted
@@ -125,6 +127,7 @@ where
         host: host.to_string(),
         port,
         reuse_port: true,
+        join_port: false,
         configure: None,
     }
 }
@@ -152,6 +155,8 @@ pub struct ServeOnThreads {
     port: u16,
     /// Try one `SO_REUSEPORT` listener per worker (default); off: one shared listener.
     reuse_port: bool,
+    /// `reuse_port(true)` was asked for: the group may join listeners already on its port.
+    join_port: bool,
     /// Applied on each worker thread to its `StartServer`.
     configure: Option<Configure>,
 }
@@ -193,6 +198,12 @@ impl ServeOnThreads {
     /// One `SO_REUSEPORT` listener per worker (`true`, the default, where the OS has it), or
     /// one listener shared by every worker (`false`).
     ///
+    /// By default the address must be free, as for a plain server: if anything listens there
+    /// (another group included), `start` fails with `AddrInUse`. Asked for explicitly,
+    /// `reuse_port(true)` lets the group join `SO_REUSEPORT` listeners of the same user already
+    /// on that address, as Python's `reuse_port=True` does; the kernel then spreads the
+    /// connections over all of them.
+    ///
     /// # Examples
     ///
     /// ```
@@ -205,6 +216,7 @@ impl ServeOnThreads {
     /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
+        self.join_port = on;
         self
     }
 
@@ -249,7 +261,8 @@ impl ServeOnThreads {
                     format!("{host} resolved to no address"),
                 ))
             })?;
-        let (listeners, reuse_port) = bind_listeners(addr, self.workers, self.reuse_port)?;
+        let (listeners, reuse_port) =
+            bind_listeners(addr, self.workers, self.reuse_port, self.join_port)?;
         let sockets = if reuse_port {
             listeners
                 .iter()
@@ -307,11 +320,12 @@ impl ServeOnThreads {
 
 /// Binds `n` listeners on `addr`: one per worker with `SO_REUSEPORT` when `reuse_port` and the
 /// OS allows it, else one (duplicated for each worker). Returns them and whether they are
-/// separate.
+/// separate. Unless `join`, an address something listens on already fails as a plain bind.
 fn bind_listeners(
     addr: SocketAddr,
     n: usize,
     reuse_port: bool,
+    join: bool,
 ) -> Result<(Vec<TcpListener>, bool), Error> {
     let opts = |reuse_port| ListenOptions {
         reuse_address: true,
@@ -319,6 +333,14 @@ fn bind_listeners(
         keep_alive: false,
     };
     if reuse_port && n > 1 {
+        if !join && addr.port() != 0 {
+            // SO_REUSEPORT would join any listener of this user on the port (a second group,
+            // another process) and take part of its connections. A probe bound as a plain
+            // server binds (SO_REUSEADDR only) fails as that server would, with its errno;
+            // it is closed before the group binds, so something that binds in between can
+            // still be joined (a small window). Port 0 needs none: the OS picks a free port.
+            drop(bind_tcp_listener(&addr, opts(false))?);
+        }
         match bind_tcp_listener(&addr, opts(true)) {
             Ok(first) => {
                 // Port 0: the others take the port the OS gave the first.

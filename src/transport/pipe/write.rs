@@ -22,6 +22,8 @@ impl WritePath for PipeTransport {
     type Out = Sender;
     const DROPPED_WRITE_WARNING: &'static str =
         "pipe closed by peer or os.write(pipe, data) raised exception.";
+    // CPython's `_UnixWritePipeTransport._write_ready` resumes only after a full flush.
+    const RESUME_ONLY_WHEN_EMPTY: bool = true;
 
     fn buffer(&self) -> &RefCell<WriteBuffer> {
         &self.buffer
