@@ -752,6 +752,25 @@ proptest! {
             prop_assert_eq!(parse(&bytes[..i]), Parsed::Incomplete);
         }
     }
+
+    /// Where a header is cut must not change the answer: whatever bytes follow the v2
+    /// signature (LOCAL or PROXY, any family byte, any block), if the whole header parses, every
+    /// shorter prefix of it is Incomplete, not Invalid (split at every byte, spec section 2.2:
+    /// a LOCAL header's family is ignored, so it cannot be refused from the family byte alone).
+    #[test]
+    fn a_header_that_parses_whole_is_incomplete_at_every_cut(
+        local in any::<bool>(),
+        fam in any::<u8>(),
+        body in proptest::collection::vec(any::<u8>(), 0..60),
+    ) {
+        let whole = v2(if local { 0x20 } else { 0x21 }, fam, &body);
+        if let Parsed::Complete(_, used) = parse(&whole) {
+            prop_assert_eq!(used, whole.len());
+            for i in 0..whole.len() {
+                prop_assert_eq!(parse(&whole[..i]), Parsed::Incomplete, "cut at {}", i);
+            }
+        }
+    }
 }
 
 /// A real HAProxy in front of our server: `send-proxy-v2` (with CRC32C and a unique id) on

@@ -165,16 +165,15 @@ fn parse_v2(buf: &[u8]) -> Parsed {
         return Parsed::Invalid(Invalid::NotProxy);
     }
     if buf.len() < 16 {
-        // Reject a bad version or family as early as the byte is there.
-        if let Some(&vc) = buf.get(12) {
-            if let Err(what) = ver_cmd(vc) {
-                return Parsed::Invalid(Invalid::V2(what));
-            }
-        }
-        if let Some(&fp) = buf.get(13) {
-            if let Err(what) = fam_proto(fp) {
-                return Parsed::Invalid(Invalid::V2(what));
-            }
+        // Reject a bad version or family as early as the byte is there; a LOCAL header's
+        // family is ignored (see `v2_header`), so it is no reason to refuse one.
+        let local = match buf.get(12).map(|&vc| ver_cmd(vc)) {
+            Some(Err(what)) => return Parsed::Invalid(Invalid::V2(what)),
+            Some(Ok(command)) => command == Command::Local,
+            None => false,
+        };
+        if let Some(Err(what)) = buf.get(13).filter(|_| !local).map(|&fp| fam_proto(fp)) {
+            return Parsed::Invalid(Invalid::V2(what));
         }
         return Parsed::Incomplete;
     }
