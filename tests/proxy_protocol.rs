@@ -1333,17 +1333,18 @@ fn l55_a_panicking_connection_made_behind_the_header_is_reported_and_reading_goe
     }
 }
 
-/// A `data_received` that panics on bytes the layer held for a paused protocol (delivered
-/// after `resume_reading`, from a later turn) is the protocol's fatal error, as on a server
-/// without PROXY: reported once as a failed `data_received`, and the connection ends with the
+/// A `data_received` (or a buffered protocol's `buffer_updated`) that panics on bytes the
+/// layer held for a paused protocol (delivered after `resume_reading`, from a later turn) is
+/// the protocol's fatal error, as on a server without PROXY: reported once with the socket
+/// transport's words (naming the method that panicked), and the connection ends with the
 /// panic as `connection_lost`'s error. The layer let the panic out into that turn's callback,
 /// where the loop reported it as a stray callback's and the connection went on.
 #[test]
 fn a_panicking_data_received_on_held_bytes_ends_the_connection() {
-    use asyncio::{Protocol, Transport};
+    use asyncio::{BufferedProtocol, Protocol, Transport};
     use std::io::Write;
     type Made = Rc<RefCell<Option<Transport>>>;
-    struct P(Rc<RefCell<Vec<String>>>, Made);
+    struct P(Rc<RefCell<Vec<String>>>, Made, Option<[u8; 8]>);
     impl Protocol for P {
         fn connection_made(&mut self, t: Transport) {
             t.pause_reading();
@@ -1357,32 +1358,52 @@ fn a_panicking_data_received_on_held_bytes_ends_the_connection() {
                 .borrow_mut()
                 .push(format!("lost {:?}", exc.map(|e| e.kind())));
         }
+        fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+            self.2.is_some().then_some(self)
+        }
+    }
+    impl BufferedProtocol for P {
+        fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+            self.2.as_mut().unwrap()
+        }
+        fn buffer_updated(&mut self, _: usize) {
+            panic!("buffer_updated failed");
+        }
     }
     let off = (ProxyProtocol::Off, &b""[..]);
-    for (mode, header) in [off, (ProxyProtocol::Required, b"PROXY UNKNOWN\r\n")] {
-        let (lp, reports) = loop_recording_reports();
-        let (calls, made): (Rc<RefCell<Vec<String>>>, Made) = Default::default();
-        let (c, m) = (calls.clone(), made.clone());
-        let server = lp
-            .run_until_complete(
-                lp.create_server(move || P(c.clone(), m.clone()), "127.0.0.1", 0)
-                    .proxy_protocol(mode),
-            )
-            .unwrap()
-            .unwrap();
-        let port = util::port_of(&server);
-        let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        client.write_all(&[header, b"hello"].concat()).unwrap();
-        run_until_or_idle(&lp, || made.borrow().is_some());
-        // Behind the header the bytes after it are held by then (they came in one segment).
-        made.borrow().as_ref().unwrap().resume_reading();
-        run_until_or_idle(&lp, || !calls.borrow().is_empty());
-        assert_eq!(calls.borrow()[..], ["lost Some(Other)"], "{mode:?}");
-        assert_eq!(
-            reports.borrow()[..],
-            ["Fatal error: protocol.data_received() call failed."],
-            "{mode:?}"
-        );
-        server.close();
+    for buffered in [false, true] {
+        for (mode, header) in [off, (ProxyProtocol::Required, b"PROXY UNKNOWN\r\n")] {
+            let (lp, reports) = loop_recording_reports();
+            let (calls, made): (Rc<RefCell<Vec<String>>>, Made) = Default::default();
+            let (c, m) = (calls.clone(), made.clone());
+            let buf = buffered.then_some([0; 8]);
+            let server = lp
+                .run_until_complete(
+                    lp.create_server(move || P(c.clone(), m.clone(), buf), "127.0.0.1", 0)
+                        .proxy_protocol(mode),
+                )
+                .unwrap()
+                .unwrap();
+            let port = util::port_of(&server);
+            let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            client.write_all(&[header, b"hello"].concat()).unwrap();
+            run_until_or_idle(&lp, || made.borrow().is_some());
+            // Behind the header the bytes after it are held by then (they came in one segment).
+            made.borrow().as_ref().unwrap().resume_reading();
+            run_until_or_idle(&lp, || !calls.borrow().is_empty());
+            let what = if buffered {
+                "buffer_updated"
+            } else {
+                "data_received"
+            };
+            let case = format!("{mode:?}, buffered: {buffered}");
+            assert_eq!(calls.borrow()[..], ["lost Some(Other)"], "{case}");
+            assert_eq!(
+                reports.borrow()[..],
+                [format!("Fatal error: protocol.{what}() call failed.")],
+                "{case}"
+            );
+            server.close();
+        }
     }
 }

@@ -287,7 +287,11 @@ impl ProxyLayer {
     }
 
     fn deliver_now(&self, data: &[u8]) {
-        match self.next.call(|p| deliver(p, data, &|| self.may_deliver())) {
+        let calling = Cell::new("data_received");
+        match self
+            .next
+            .call(|p| deliver(p, data, &|| self.may_deliver(), &calling))
+        {
             Called::Done(None) => self.empty_buffer(),
             Called::Done(Some(used)) if used < data.len() => {
                 // Paused or closed between two pieces: the rest waits in front (for
@@ -298,7 +302,7 @@ impl ProxyLayer {
                 buf.extend_from_slice(&later);
             }
             Called::Done(_) | Called::Gone => {}
-            Called::Panicked(payload) => self.protocol_failed("data_received", payload),
+            Called::Panicked(payload) => self.protocol_failed(calling.get(), payload),
             Called::Busy => {
                 // Held elsewhere across a turn: keep the bytes, in front, and retry.
                 let mut buf = self.buf.borrow_mut();
@@ -454,8 +458,14 @@ impl ProxyLayer {
 /// Hands `data` to a plain protocol, or copies it into a buffered one's buffer piece by piece
 /// (L53), stopping between pieces once `may_go_on` says no, as the socket's reads would stop
 /// after a `pause_reading` or `close` from `buffer_updated`. Returns how much was used, or
-/// `None` for an empty buffer (L51).
-fn deliver(p: &mut dyn Protocol, data: &[u8], may_go_on: &dyn Fn() -> bool) -> Option<usize> {
+/// `None` for an empty buffer (L51). `calling` names the protocol method running (what a
+/// panic is reported as).
+fn deliver(
+    p: &mut dyn Protocol,
+    data: &[u8],
+    may_go_on: &dyn Fn() -> bool,
+    calling: &Cell<&'static str>,
+) -> Option<usize> {
     let Some(b) = p.as_buffered() else {
         p.data_received(data);
         return Some(data.len());
@@ -466,12 +476,14 @@ fn deliver(p: &mut dyn Protocol, data: &[u8], may_go_on: &dyn Fn() -> bool) -> O
             return Some(used);
         }
         let left = &data[used..];
+        calling.set("get_buffer");
         let buf = b.get_buffer(left.len());
         let n = buf.len().min(left.len());
         if n == 0 {
             return None;
         }
         buf[..n].copy_from_slice(&left[..n]);
+        calling.set("buffer_updated");
         b.buffer_updated(n);
         used += n;
     }
