@@ -101,8 +101,7 @@ fn parse_v1(buf: &[u8]) -> Parsed {
 /// `line` is everything before the LF.
 fn v1_line(line: &[u8]) -> Result<ProxyHeader, &'static str> {
     let line = line.strip_suffix(b"\r").ok_or("no CR before the LF")?;
-    let line = std::str::from_utf8(line).map_err(|_| "not ASCII")?;
-    let rest = line.strip_prefix("PROXY ").ok_or("no PROXY signature")?;
+    let rest = line.strip_prefix(b"PROXY ").ok_or("no PROXY signature")?;
     let unknown = ProxyHeader {
         version: Version::V1,
         command: Command::Proxy,
@@ -110,10 +109,12 @@ fn v1_line(line: &[u8]) -> Result<ProxyHeader, &'static str> {
         addresses: Addresses::Unspecified,
         tlvs: Vec::new(),
     };
-    // UNKNOWN: anything may follow up to the CRLF, and is ignored.
-    if rest == "UNKNOWN" || rest.starts_with("UNKNOWN ") {
+    // UNKNOWN: anything may follow up to the CRLF, and is ignored (bytes that are not text
+    // included: the spec has the receiver ignore them, not read them).
+    if rest == b"UNKNOWN" || rest.starts_with(b"UNKNOWN ") {
         return Ok(unknown);
     }
+    let rest = std::str::from_utf8(rest).map_err(|_| "not ASCII")?;
     let mut parts = rest.split(' ');
     let fam = parts.next().ok_or("no family")?;
     let v4 = match fam {
@@ -165,16 +166,15 @@ fn parse_v2(buf: &[u8]) -> Parsed {
         return Parsed::Invalid(Invalid::NotProxy);
     }
     if buf.len() < 16 {
-        // Reject a bad version or family as early as the byte is there.
-        if let Some(&vc) = buf.get(12) {
-            if let Err(what) = ver_cmd(vc) {
-                return Parsed::Invalid(Invalid::V2(what));
-            }
-        }
-        if let Some(&fp) = buf.get(13) {
-            if let Err(what) = fam_proto(fp) {
-                return Parsed::Invalid(Invalid::V2(what));
-            }
+        // Reject a bad version or family as early as the byte is there; a LOCAL header's
+        // family is ignored (see `v2_header`), so it is no reason to refuse one.
+        let local = match buf.get(12).map(|&vc| ver_cmd(vc)) {
+            Some(Err(what)) => return Parsed::Invalid(Invalid::V2(what)),
+            Some(Ok(command)) => command == Command::Local,
+            None => false,
+        };
+        if let Some(Err(what)) = buf.get(13).filter(|_| !local).map(|&fp| fam_proto(fp)) {
+            return Parsed::Invalid(Invalid::V2(what));
         }
         return Parsed::Incomplete;
     }
@@ -383,6 +383,21 @@ mod tests {
                 String::from_utf8_lossy(bad),
                 parse(bad)
             );
+        }
+        // Spec 2.1: after UNKNOWN the receiver ignores anything up to the CRLF, text or not.
+        for unknown in [
+            &b"PROXY UNKNOWN\r\n"[..],
+            b"PROXY UNKNOWN ffff::1 ffff::2 65535 65535\r\n",
+            b"PROXY UNKNOWN \xff\xfe\x00\r\n",
+        ] {
+            let Parsed::Complete(h, n) = parse(unknown) else {
+                panic!(
+                    "{:?}: {:?}",
+                    String::from_utf8_lossy(unknown),
+                    parse(unknown)
+                )
+            };
+            assert_eq!((n, h.addresses), (unknown.len(), Addresses::Unspecified));
         }
         let long = [b"PROXY UNKNOWN ".as_slice(), &[b'x'; 100]].concat();
         assert_eq!(parse(&long), Parsed::Invalid(Invalid::V1TooLong));

@@ -19,13 +19,14 @@
 //! `peername`/`sockname` are the header's addresses; the socket's stay as `proxy_peername` /
 //! `proxy_sockname`. With the feature off nothing here is built: the accept path is unchanged.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::exception::ExceptionContext;
+use crate::event_loop::exception::{report_error, ExceptionContext, PanicError};
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::{deliver_flow, Called, FlowEdge, Protocol, ProtocolRef, ProtocolSlot};
@@ -217,7 +218,10 @@ impl ProxyLayer {
             layer: self.me.clone(),
         });
         match self.next.made(Transport { inner: facade }) {
-            Called::Panicked(payload) => std::panic::resume_unwind(payload),
+            // L55, as the socket transport has it: reported, and the connection goes on.
+            Called::Panicked(payload) => {
+                self.report_panic("Exception in callback connection_made", payload)
+            }
             Called::Done(()) => {}
             // A fresh protocol held elsewhere (or none): it can never be connected.
             Called::Gone | Called::Busy => {
@@ -246,6 +250,9 @@ impl ProxyLayer {
         let (Some(raw), Some(next)) = (self.raw(), self.next.get()) else {
             return;
         };
+        if raw.is_closing() {
+            return; // its connection_lost comes through us, with our `fatal` error if any
+        }
         if raw.inner.set_protocol(next).is_ok() {
             self.set_phase(Phase::Swapped);
         }
@@ -280,7 +287,11 @@ impl ProxyLayer {
     }
 
     fn deliver_now(&self, data: &[u8]) {
-        match self.next.call(|p| deliver(p, data, &|| self.may_deliver())) {
+        let calling = Cell::new("data_received");
+        match self
+            .next
+            .call(|p| deliver(p, data, &|| self.may_deliver(), &calling))
+        {
             Called::Done(None) => self.empty_buffer(),
             Called::Done(Some(used)) if used < data.len() => {
                 // Paused or closed between two pieces: the rest waits in front (for
@@ -291,7 +302,7 @@ impl ProxyLayer {
                 buf.extend_from_slice(&later);
             }
             Called::Done(_) | Called::Gone => {}
-            Called::Panicked(payload) => std::panic::resume_unwind(payload),
+            Called::Panicked(payload) => self.protocol_failed(calling.get(), payload),
             Called::Busy => {
                 // Held elsewhere across a turn: keep the bytes, in front, and retry.
                 let mut buf = self.buf.borrow_mut();
@@ -301,6 +312,31 @@ impl ProxyLayer {
                 drop(buf);
                 self.retry_later();
             }
+        }
+    }
+
+    /// A panic of `next`'s, reported here whichever turn it ran in (from the socket's read or
+    /// from one of our retries), with the socket transport's words (L55).
+    fn report_panic(&self, message: &str, payload: Box<dyn Any + Send>) {
+        let id = self.raw().map(|r| r.id());
+        let panic = PanicError::from_payload(&*payload);
+        report_error(&self.lp, message.to_string(), Box::new(panic), id);
+    }
+
+    /// `next` panicked on the data path: its fatal error, as the socket transport's read makes
+    /// it (reported, and `connection_lost` gets the panic), whichever turn it ran in.
+    fn protocol_failed(&self, what: &str, payload: Box<dyn Any + Send>) {
+        let panic = PanicError::from_payload(&*payload);
+        self.report_panic(
+            &format!("Fatal error: protocol.{what}() call failed."),
+            payload,
+        );
+        self.buf.borrow_mut().clear();
+        self.fatal
+            .borrow_mut()
+            .get_or_insert(io::Error::other(panic));
+        if let Some(raw) = self.raw() {
+            raw.abort();
         }
     }
 
@@ -369,7 +405,10 @@ impl ProxyLayer {
     fn next_eof(&self) -> bool {
         match self.next.call(|p| p.eof_received()) {
             Called::Done(keep) => keep,
-            Called::Panicked(payload) => std::panic::resume_unwind(payload),
+            Called::Panicked(payload) => {
+                self.protocol_failed("eof_received", payload);
+                false
+            }
             Called::Gone | Called::Busy => false,
         }
     }
@@ -394,10 +433,14 @@ impl ProxyLayer {
         if self.phase.get() != Phase::Closed {
             self.set_phase(Phase::Closed);
         }
-        self.raw.borrow_mut().take();
+        let id = self.raw.borrow_mut().take().map(|r| r.id());
         let exc = exc.or_else(|| self.fatal.borrow_mut().take());
         match self.next.lost(exc) {
-            Ok(Called::Panicked(payload)) => std::panic::resume_unwind(payload),
+            Ok(Called::Panicked(payload)) => {
+                let panic = Box::new(PanicError::from_payload(&*payload));
+                let message = "Exception in callback connection_lost".to_string();
+                report_error(&self.lp, message, panic, id);
+            }
             Ok(_) => {}
             Err(exc) => {
                 // `next` is held elsewhere: connection_lost is owed once, when it is free.
@@ -415,8 +458,14 @@ impl ProxyLayer {
 /// Hands `data` to a plain protocol, or copies it into a buffered one's buffer piece by piece
 /// (L53), stopping between pieces once `may_go_on` says no, as the socket's reads would stop
 /// after a `pause_reading` or `close` from `buffer_updated`. Returns how much was used, or
-/// `None` for an empty buffer (L51).
-fn deliver(p: &mut dyn Protocol, data: &[u8], may_go_on: &dyn Fn() -> bool) -> Option<usize> {
+/// `None` for an empty buffer (L51). `calling` names the protocol method running (what a
+/// panic is reported as).
+fn deliver(
+    p: &mut dyn Protocol,
+    data: &[u8],
+    may_go_on: &dyn Fn() -> bool,
+    calling: &Cell<&'static str>,
+) -> Option<usize> {
     let Some(b) = p.as_buffered() else {
         p.data_received(data);
         return Some(data.len());
@@ -427,12 +476,14 @@ fn deliver(p: &mut dyn Protocol, data: &[u8], may_go_on: &dyn Fn() -> bool) -> O
             return Some(used);
         }
         let left = &data[used..];
+        calling.set("get_buffer");
         let buf = b.get_buffer(left.len());
         let n = buf.len().min(left.len());
         if n == 0 {
             return None;
         }
         buf[..n].copy_from_slice(&left[..n]);
+        calling.set("buffer_updated");
         b.buffer_updated(n);
         used += n;
     }
