@@ -793,8 +793,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    /// `Error`'s Debug is written out to be compiled once; it prints what `#[derive(Debug)]`
-    /// printed, variant by variant, in both the plain and the alternate (`{:#?}`) form.
+    /// `Error`'s Debug (and `PanicError`'s, inside `Panic`) is written out to be compiled once;
+    /// it prints what `#[derive(Debug)]` printed, variant by variant, in both the plain and the
+    /// alternate (`{:#?}`) form.
     #[test]
     fn debug_prints_what_the_derive_printed() {
         let panic = crate::PanicError::from_payload(&"boom");
