@@ -416,6 +416,15 @@ pub(crate) fn errno(e: &io::Error) -> Option<i32> {
     })
 }
 
+/// `x.to_string()`, compiled once for the cold paths that describe an error or a context: a
+/// `to_string` in a codegen unit brings that unit its own copy of `String`'s formatting glue
+/// (about 450 B each).
+#[cold]
+#[inline(never)]
+pub(crate) fn text_of(x: &dyn fmt::Display) -> String {
+    x.to_string()
+}
+
 /// The OS's text for `e` without std's ` (os error N)` suffix (Python's `strerror`); `e`'s own
 /// text when it carries no errno.
 pub(crate) fn strerror(e: &io::Error) -> String {

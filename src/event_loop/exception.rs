@@ -246,7 +246,7 @@ impl LoopHandle {
             default_exception_handler(
                 &ExceptionContext::new("Unhandled error in exception handler")
                     .with_exception(Box::new(panic))
-                    .with_detail("context", ctx.to_string()),
+                    .with_detail("context", crate::error::text_of(ctx)),
             );
         }
     }
