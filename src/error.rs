@@ -80,7 +80,6 @@ use std::io;
 /// .unwrap();
 /// ```
 // Checklist: S19, S50, S51, S28.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system error, kind preserved (`OSError`).
@@ -175,6 +174,37 @@ impl Error {
             Error::Panic(_) | Error::Group(_) => io::ErrorKind::Other,
             #[cfg(feature = "tls")]
             Error::Tls(_) => io::ErrorKind::InvalidData,
+        }
+    }
+}
+
+// Written out, with the derive's exact output: a derived `fmt` is `#[inline]`, so every codegen
+// unit that prints an `Error` (a `Box<dyn Error>` returned from `main`, an `unwrap`) carried its
+// own copy of it and of the variant names. This one is compiled once.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => f.debug_tuple("Io").field(e).finish(),
+            Error::IncompleteRead { partial, expected } => f
+                .debug_struct("IncompleteRead")
+                .field("partial", partial)
+                .field("expected", expected)
+                .finish(),
+            Error::LimitOverrun { message, consumed } => f
+                .debug_struct("LimitOverrun")
+                .field("message", message)
+                .field("consumed", consumed)
+                .finish(),
+            Error::Timeout => f.write_str("Timeout"),
+            Error::Cancelled => f.write_str("Cancelled"),
+            Error::InvalidArgument(m) => f.debug_tuple("InvalidArgument").field(m).finish(),
+            Error::InvalidState(m) => f.debug_tuple("InvalidState").field(m).finish(),
+            Error::Unsupported(m) => f.debug_tuple("Unsupported").field(m).finish(),
+            Error::KeyboardInterrupt => f.write_str("KeyboardInterrupt"),
+            Error::Panic(p) => f.debug_tuple("Panic").field(p).finish(),
+            Error::Group(errors) => f.debug_tuple("Group").field(errors).finish(),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => f.debug_tuple("Tls").field(e).finish(),
         }
     }
 }
@@ -393,6 +423,15 @@ pub(crate) fn errno(e: &io::Error) -> Option<i32> {
             .and_then(|i| i.downcast_ref::<OsError>())
             .map(|o| o.code)
     })
+}
+
+/// `x.to_string()`, compiled once for the cold paths that describe an error or a context: a
+/// `to_string` in a codegen unit brings that unit its own copy of `String`'s formatting glue
+/// (about 450 B each).
+#[cold]
+#[inline(never)]
+pub(crate) fn text_of(x: &dyn fmt::Display) -> String {
+    x.to_string()
 }
 
 /// The OS's text for `e` without std's ` (os error N)` suffix (Python's `strerror`); `e`'s own
@@ -771,6 +810,72 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Error`'s Debug (and `PanicError`'s, inside `Panic`) is written out to be compiled once;
+    /// it prints what `#[derive(Debug)]` printed, variant by variant, in both the plain and the
+    /// alternate (`{:#?}`) form.
+    #[test]
+    fn debug_prints_what_the_derive_printed() {
+        let panic = crate::PanicError::from_payload(&"boom");
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::Io(io::ErrorKind::TimedOut.into()),
+                "Io(Kind(TimedOut))",
+            ),
+            (
+                Error::IncompleteRead {
+                    partial: b"ab".to_vec(),
+                    expected: Some(5),
+                },
+                "IncompleteRead { partial: [97, 98], expected: Some(5) }",
+            ),
+            (
+                Error::LimitOverrun {
+                    message: "m",
+                    consumed: 3,
+                },
+                "LimitOverrun { message: \"m\", consumed: 3 }",
+            ),
+            (Error::Timeout, "Timeout"),
+            (Error::Cancelled, "Cancelled"),
+            (Error::InvalidArgument("a".into()), "InvalidArgument(\"a\")"),
+            (Error::InvalidState("s".into()), "InvalidState(\"s\")"),
+            (Error::Unsupported("u".into()), "Unsupported(\"u\")"),
+            (Error::KeyboardInterrupt, "KeyboardInterrupt"),
+            (
+                Error::Panic(panic),
+                "Panic(PanicError { message: \"boom\" })",
+            ),
+            (
+                Error::Group(vec![Error::Timeout, Error::Cancelled]),
+                "Group([Timeout, Cancelled])",
+            ),
+        ];
+        for (e, want) in &cases {
+            assert_eq!(format!("{e:?}"), *want);
+        }
+        let e = Error::IncompleteRead {
+            partial: b"a".to_vec(),
+            expected: None,
+        };
+        assert_eq!(
+            format!("{e:#?}"),
+            "IncompleteRead {\n    partial: [\n        97,\n    ],\n    expected: None,\n}"
+        );
+        let e = Error::Group(vec![Error::InvalidState("s".into())]);
+        assert_eq!(
+            format!("{e:#?}"),
+            "Group(\n    [\n        InvalidState(\n            \"s\",\n        ),\n    ],\n)"
+        );
+        #[cfg(feature = "tls")]
+        {
+            let tls = TlsError::truncated();
+            assert_eq!(
+                format!("{:?}", Error::Tls(tls.clone())),
+                format!("Tls({tls:?})")
+            );
+        }
+    }
 
     /// L32: the shapes `?` gives a cancellation in application code are cancellations; other
     /// errors, and an `io::Error` about something else, are not.

@@ -694,16 +694,14 @@ impl ProtocolSlot {
                 FlowEdge::Pause => "pause_writing",
                 FlowEdge::Resume => "resume_writing",
             };
-            let mut ctx = crate::event_loop::exception::ExceptionContext::new(format!(
-                "protocol.{what}() failed"
-            ))
-            .with_exception(Box::new(
-                crate::event_loop::exception::PanicError::from_payload(&*payload),
-            ));
-            if self.transport_id != 0 {
-                ctx = ctx.with_detail("transport", self.transport_id.to_string());
-            }
-            self.lp.call_exception_handler(&ctx);
+            crate::event_loop::exception::report_error(
+                &self.lp,
+                format!("protocol.{what}() failed"),
+                Box::new(crate::event_loop::exception::PanicError::from_payload(
+                    &*payload,
+                )),
+                (self.transport_id != 0).then_some(self.transport_id),
+            );
         }
     }
 }

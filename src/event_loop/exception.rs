@@ -116,9 +116,19 @@ impl fmt::Display for ExceptionContext {
 /// })
 /// .unwrap();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PanicError {
     message: String,
+}
+
+// Written out, with the derive's output (`PanicError { message: "boom" }`), for the reason
+// `Error`'s is: a derived `fmt` is inlined into every codegen unit that prints one.
+impl fmt::Debug for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicError")
+            .field("message", &self.message)
+            .finish()
+    }
 }
 
 impl PanicError {
@@ -236,7 +246,7 @@ impl LoopHandle {
             default_exception_handler(
                 &ExceptionContext::new("Unhandled error in exception handler")
                     .with_exception(Box::new(panic))
-                    .with_detail("context", ctx.to_string()),
+                    .with_detail("context", crate::error::text_of(ctx)),
             );
         }
     }

@@ -182,13 +182,13 @@ pub(crate) fn combine_errors(mut errors: Vec<Error>) -> Error {
             "create_connection failed",
         ));
     };
-    let model = first.to_string();
+    let model = crate::error::text_of(first);
     let mut kind = Some(first.kind());
     let mut message = String::from("Multiple exceptions: ");
     message.push_str(&model);
     let mut same_text = true;
     for e in &errors[1..] {
-        let text = e.to_string();
+        let text = crate::error::text_of(e);
         same_text &= text == model;
         if kind != Some(e.kind()) {
             kind = None;
