@@ -237,12 +237,14 @@ pub trait Protocol {
     fn pause_writing(&mut self) {}
 
     /// The transport's write buffer fell to its low-water mark or below.
+    ///
     /// Shown in the example of [`pause_writing`](Self::pause_writing).
     // Checklist: L70.
     fn resume_writing(&mut self) {}
 
     /// `Some(self)` for a [`BufferedProtocol`]: the transport then calls `get_buffer` /
     /// `buffer_updated` instead of `data_received`.
+    ///
     /// Shown in the example on [`BufferedProtocol`].
     // Checklist: L50, L52.
     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {

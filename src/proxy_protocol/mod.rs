@@ -248,6 +248,7 @@ pub enum Addresses {
 /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
 /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
 /// # header.version = pp::Version::V2;
+/// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
 /// header.tlvs.push(Tlv { kind: 0xE0, value: b"vpc-1234".to_vec() });
 /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
 /// assert_eq!(got.tlvs, [Tlv { kind: 0xE0, value: b"vpc-1234".to_vec() }]);
@@ -273,6 +274,7 @@ pub struct Tlv {
 /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
 /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
 /// # header.version = pp::Version::V2;
+/// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
 /// let sub = |kind, value: &str| Tlv { kind, value: value.as_bytes().to_vec() };
 /// let info = SslInfo {
 ///     client: PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN,
@@ -356,24 +358,28 @@ impl SslInfo {
     }
 
     /// The client certificate's Common Name (`PP2_SUBTYPE_SSL_CN`).
+    ///
     /// Used in the example on [`SslInfo`].
     pub fn cn(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_CN)
     }
 
     /// The cipher (`PP2_SUBTYPE_SSL_CIPHER`).
+    ///
     /// Used in the example on [`SslInfo`].
     pub fn cipher(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_CIPHER)
     }
 
     /// The certificate's signature algorithm (`PP2_SUBTYPE_SSL_SIG_ALG`).
+    ///
     /// Used in the example on [`SslInfo`].
     pub fn sig_alg(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_SIG_ALG)
     }
 
     /// The certificate's key algorithm (`PP2_SUBTYPE_SSL_KEY_ALG`).
+    ///
     /// Used in the example on [`SslInfo`].
     pub fn key_alg(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_KEY_ALG)
@@ -449,6 +455,7 @@ impl ProxyHeader {
     /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
     /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
     /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"example.com".to_vec() });
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"second.example".to_vec() });
     /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
@@ -471,6 +478,7 @@ impl ProxyHeader {
     /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
     /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
     /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_ALPN, value: b"http/1.1".to_vec() });
     /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
     /// assert_eq!(got.alpn(), Some(&b"http/1.1"[..]));
@@ -488,6 +496,7 @@ impl ProxyHeader {
     /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
     /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
     /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"api.example.com".to_vec() });
     /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
     /// assert_eq!(got.authority(), Some("api.example.com"));
@@ -507,6 +516,7 @@ impl ProxyHeader {
     /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
     /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
     /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_UNIQUE_ID, value: vec![0x9f, 0x00, 0x17] });
     /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
     /// assert_eq!(got.unique_id(), Some(&[0x9f, 0x00, 0x17][..]));
@@ -524,6 +534,7 @@ impl ProxyHeader {
     /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
     /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
     /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// assert_eq!(header.netns(), None);
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_NETNS, value: b"tenant-7".to_vec() });
     /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
@@ -545,6 +556,7 @@ impl ProxyHeader {
     /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
     /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
     /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_CRC32C, value: vec![0; 4] }); // filled in by to_bytes
     /// let mut bytes = header.to_bytes();
     /// let Parsed::Complete(got, _) = parse(&bytes) else { panic!() };
@@ -568,6 +580,7 @@ impl ProxyHeader {
     /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
     /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
     /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// let info = SslInfo { client: PP2_CLIENT_SSL, verify: 0, tlvs: vec![] };
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_SSL, value: info.to_bytes() });
     /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };

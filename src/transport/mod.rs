@@ -58,6 +58,7 @@ pub enum Address {
 
 impl Address {
     /// The IP address and port, for TCP.
+    ///
     /// Shown in the example on [`Address`].
     pub fn as_inet(&self) -> Option<std::net::SocketAddr> {
         match self {
@@ -465,6 +466,7 @@ impl Transport {
     }
 
     /// Whether [`write_eof`](Self::write_eof) is supported (true for TCP and Unix).
+    ///
     /// Shown in the example of [`write_eof`](Self::write_eof).
     // Checklist: L74.
     pub fn can_write_eof(&self) -> bool {
