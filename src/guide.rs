@@ -51,7 +51,7 @@
 //!    that fills less than the space offered means the kernel buffer is empty, so there is no
 //!    extra `recv` just to hear `EAGAIN` (the syscall budget of an echo is poll, read, write).
 //! 3. **The protocol** (`streams/core.rs`, CPython's `StreamReaderProtocol`) commits the bytes.
-//! 4. **The reader** (`streams/reader.rs`) wakes the task waiting in `read_into`/`readline`.
+//! 4. **The reader** (`streams/reader/`) wakes the task waiting in `read_into`/`readline`.
 //!    Waking a task records its key: no allocation, no lock. Because an I/O callback woke it,
 //!    the task runs later in this same iteration (a deliberate difference; asyncio would poll once more
 //!    first), sees its data and returns it: an echo costs one poll, one read, one write.
@@ -87,6 +87,32 @@
 //!    └──╱────────────────────╲───────────────────────────╲──────► time
 //!        writes faster than      the peer reads; the kernel takes the buffer
 //!        the peer reads          back down, drain() returns
+//! ```
+//!
+//! The same edges seen from a stream: one write far above the high mark leaves the writer
+//! paused, and [`drain`](crate::StreamWriter::drain) returns once the peer has read enough for
+//! the transport's buffer to fall to the low mark.
+//!
+//! ```
+//! asyncio::run(async {
+//!     let (a, b) = asyncio::socketpair()?;
+//!     let (_, writer) = asyncio::open_connection_sock(a).await?;
+//!     let (peer, _peer_writer) = asyncio::open_connection_sock(b).await?;
+//!     writer.write(&vec![0; 1 << 20])?; // far more than the kernel takes at once
+//!     let info = writer.buffer_info();
+//!     assert!(info.writing_paused && info.write_buffered > info.high_water);
+//!     // The marks are the transport's, one layer down:
+//!     let marks = writer.transport().get_write_buffer_limits();
+//!     assert_eq!(marks, (info.low_water, info.high_water));
+//!
+//!     let reading = asyncio::spawn(async move { peer.readexactly(1 << 20).await });
+//!     writer.drain().await?; // waits for resume_writing
+//!     assert!(writer.buffer_info().write_buffered <= info.low_water);
+//!     reading.await??;
+//!     writer.close();
+//!     Ok::<_, asyncio::Error>(())
+//! })??;
+//! # Ok::<_, asyncio::Error>(())
 //! ```
 //!
 //! On the read side the [`StreamReader`](crate::StreamReader) pauses the transport when it

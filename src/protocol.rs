@@ -65,11 +65,71 @@ use crate::transport::Transport;
 /// ```
 pub trait Protocol {
     /// The connection is up; keep `transport` to write. Called once, first.
+    /// # Examples
+    ///
+    /// A server that speaks first greets each client from here.
+    ///
+    /// ```
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// #[derive(Default)]
+    /// struct Greeter;
+    /// impl Protocol for Greeter {
+    ///     fn connection_made(&mut self, transport: Transport) {
+    ///         let _ = transport.write(b"220 ready\r\n");
+    ///     }
+    /// }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// let server = lp.create_server(Greeter::default, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// assert_eq!(reader.readline().await?, b"220 ready\r\n");
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     fn connection_made(&mut self, transport: Transport) {
         let _ = transport;
     }
 
     /// Some bytes arrived: never empty, at most 256 KiB; boundaries carry no meaning.
+    /// # Examples
+    ///
+    /// Two writes of the peer may arrive as one call or as several: a protocol that wants lines
+    /// finds them itself.
+    ///
+    /// ```
+    /// use asyncio::Protocol;
+    ///
+    /// #[derive(Default)]
+    /// struct Lines { pending: Vec<u8>, count: usize }
+    /// impl Protocol for Lines {
+    ///     fn data_received(&mut self, data: &[u8]) {
+    ///         self.pending.extend_from_slice(data);
+    ///         while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+    ///             self.pending.drain(..=end);
+    ///             self.count += 1;
+    ///         }
+    ///     }
+    /// }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// let (_transport, lines) = lp.connect_socket(Lines::default, a).await?;
+    /// # let (_, peer) = asyncio::open_connection_sock(b).await?;
+    /// peer.write(b"one\ntw")?;
+    /// peer.write(b"o\nthree")?;
+    /// for _ in 0..10_000 {
+    ///     if lines.borrow().count == 2 { break }
+    ///     asyncio::yield_now().await; // the loop reads and calls data_received
+    /// }
+    /// assert_eq!(lines.borrow().count, 2); // "three" waits for its newline
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L46.
     fn data_received(&mut self, data: &[u8]) {
         let _ = data;
@@ -77,6 +137,38 @@ pub trait Protocol {
 
     /// The peer closed its writing side. Return `true` to keep the transport open for writing
     /// (half-close: you close it later); `false` closes it. Called at most once.
+    /// # Examples
+    ///
+    /// A server that answers only once the client has said everything (the client half-closes):
+    ///
+    /// ```
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// #[derive(Default)]
+    /// struct Count { transport: Option<Transport>, total: usize }
+    /// impl Protocol for Count {
+    ///     fn connection_made(&mut self, t: Transport) { self.transport = Some(t) }
+    ///     fn data_received(&mut self, data: &[u8]) { self.total += data.len() }
+    ///     fn eof_received(&mut self) -> bool {
+    ///         let t = self.transport.as_ref().unwrap();
+    ///         let _ = t.write(format!("{} bytes\n", self.total).as_bytes());
+    ///         t.close(); // closing is ours now: here, once the reply is flushed
+    ///         true
+    ///     }
+    /// }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let server = lp.create_server(Count::default, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// writer.write(b"12345")?;
+    /// writer.write_eof()?; // "that is all"; the client can still read
+    /// assert_eq!(reader.read(-1).await?, b"5 bytes\n");
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L47.
     fn eof_received(&mut self) -> bool {
         false
@@ -84,21 +176,76 @@ pub trait Protocol {
 
     /// The connection is gone: `None` after EOF, `close()` or `abort()`, the error after a
     /// failure. Called once, last.
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// #[derive(Default)]
+    /// struct Watch { lost: Option<Option<io::Error>> }
+    /// impl asyncio::Protocol for Watch {
+    ///     fn connection_lost(&mut self, exc: Option<io::Error>) {
+    ///         self.lost = Some(exc);
+    ///     }
+    /// }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// let (a, b) = asyncio::socketpair()?;
+    /// let (_transport, watch) = lp.connect_socket(Watch::default, a).await?;
+    /// drop(b); // the peer goes away cleanly: EOF, the transport closes
+    /// for _ in 0..10_000 {
+    ///     if watch.borrow().lost.is_some() { break }
+    ///     asyncio::yield_now().await;
+    /// }
+    /// assert!(matches!(watch.borrow().lost, Some(None))); // no error
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L48.
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         let _ = exc;
     }
 
     /// The transport's write buffer rose above its high-water mark.
+    /// # Examples
+    ///
+    /// A producer stops between `pause_writing` and `resume_writing`, so its buffer stays bounded
+    /// however slow the peer is.
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Producer { paused: bool }
+    /// impl asyncio::Protocol for Producer {
+    ///     fn pause_writing(&mut self) { self.paused = true }
+    ///     fn resume_writing(&mut self) { self.paused = false }
+    /// }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// let (transport, producer) = lp.connect_socket(Producer::default, a).await?;
+    /// # let (peer, _peer_writer) = asyncio::open_connection_sock(b).await?;
+    /// transport.write(&vec![0; 1 << 20])?; // far above the 64 KiB high-water mark
+    /// assert!(producer.borrow().paused); // stop producing
+    /// peer.readexactly(1 << 20).await?; // the peer catches up: the buffer drains
+    /// assert!(!producer.borrow().paused); // go on
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L70.
     fn pause_writing(&mut self) {}
 
     /// The transport's write buffer fell to its low-water mark or below.
+    ///
+    /// Shown in the example of [`pause_writing`](Self::pause_writing).
     // Checklist: L70.
     fn resume_writing(&mut self) {}
 
     /// `Some(self)` for a [`BufferedProtocol`]: the transport then calls `get_buffer` /
     /// `buffer_updated` instead of `data_received`.
+    ///
+    /// Shown in the example on [`BufferedProtocol`].
     // Checklist: L50, L52.
     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
         None
@@ -152,10 +299,44 @@ pub trait Protocol {
 pub trait BufferedProtocol: Protocol {
     /// A buffer to read into. `size_hint` is a suggested minimum (0: any size). An empty buffer
     /// is an error that ends the connection.
+    /// # Examples
+    ///
+    /// Collect a short message straight into a fixed array, however the peer splits it:
+    /// `get_buffer` offers the room left.
+    ///
+    /// ```
+    /// use asyncio::{BufferedProtocol, Protocol};
+    ///
+    /// #[derive(Default)]
+    /// struct Message { buf: [u8; 32], filled: usize }
+    /// impl Protocol for Message {
+    ///     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> { Some(self) }
+    /// }
+    /// impl BufferedProtocol for Message {
+    ///     fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+    ///         &mut self.buf[self.filled..]
+    ///     }
+    ///     fn buffer_updated(&mut self, n: usize) { self.filled += n }
+    /// }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// let (_transport, msg) = lp.connect_socket(Message::default, a).await?;
+    /// # let (_, peer) = asyncio::open_connection_sock(b).await?;
+    /// peer.write(b"hello, ")?;
+    /// peer.write(b"world")?;
+    /// # for _ in 0..10_000 { if msg.borrow().filled == 12 { break } asyncio::yield_now().await }
+    /// let msg = msg.borrow();
+    /// assert_eq!(&msg.buf[..msg.filled], b"hello, world");
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L51.
     fn get_buffer(&mut self, size_hint: usize) -> &mut [u8];
 
     /// `n` (> 0) bytes were written at the start of the last buffer from `get_buffer`.
+    /// Shown in the example of [`get_buffer`](Self::get_buffer).
     fn buffer_updated(&mut self, n: usize);
 }
 

@@ -20,8 +20,11 @@
 //! Files: this one (the loop's state, construction, `call_soon`), `lifecycle.rs` (run, stop,
 //! close), `runner.rs` (`asyncio.run`), `stats.rs`, `iteration.rs` (one iteration, steps 1-5),
 //! `timers.rs` (`call_later` / `call_at`, exact deadlines), `clock.rs`, `precise_wait.rs`,
-//! `ready.rs`, `io.rs`, `handle.rs`, `timer_wheel.rs`, `threadsafe.rs`, `exception.rs` (the
-//! context and the handler), `debug.rs`, `executor/`.
+//! `ready.rs`, `io.rs`, `handle.rs`, `timer_wheel.rs`, `alarm.rs` (a `timerfd` for far
+//! timers), `threadsafe.rs`, `exception.rs` (the context and the handler), `debug.rs`,
+//! `executor/`, `buffer_pool.rs` (idle readers' buffers), `thread_pool.rs`
+//! (`run_in_executor`), `signals.rs` (`add_signal_handler`), `child_watcher.rs` (subprocess
+//! exits).
 //!
 //! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
 //! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
@@ -511,11 +514,46 @@ impl LoopHandle {
     }
 
     /// Whether debug mode is on.
+    /// # Examples
+    ///
+    /// Code running on the loop can ask, to do costlier checks only in debug mode.
+    ///
+    /// ```
+    /// let runner = asyncio::Runner::new().debug(true);
+    /// let on = runner.run(async { asyncio::get_running_loop().map(|lp| lp.get_debug()) })?;
+    /// assert!(on?);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn get_debug(&self) -> bool {
         self.inner.debug.get()
     }
 
     /// The threshold of the slow-callback warning (Python's `loop.slow_callback_duration`).
+    /// # Examples
+    ///
+    /// In debug mode, a callback that blocks the loop for longer is reported through `log`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use std::sync::Mutex;
+    /// # static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    /// # struct Capture;
+    /// # impl log::Log for Capture {
+    /// #     fn enabled(&self, _: &log::Metadata) -> bool { true }
+    /// #     fn log(&self, r: &log::Record) { WARNINGS.lock().unwrap().push(r.args().to_string()) }
+    /// #     fn flush(&self) {}
+    /// # }
+    /// # log::set_logger(&Capture).unwrap();
+    /// # log::set_max_level(log::LevelFilter::Warn);
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.set_debug(true);
+    /// lp.set_slow_callback_duration(Duration::from_millis(5));
+    /// lp.call_soon(|| std::thread::sleep(Duration::from_millis(20)))?; // blocks the loop
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// let warnings = WARNINGS.lock().unwrap();
+    /// assert!(warnings.iter().any(|w| w.starts_with("Executing") && w.contains(" took ")));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn set_slow_callback_duration(&self, d: Duration) {
         self.inner.slow_callback_duration.set(d);
     }
@@ -528,6 +566,19 @@ impl LoopHandle {
     }
 
     /// Whether [`close`](Self::close) has been called.
+    /// # Examples
+    ///
+    /// A handle can outlive its loop; dropping the [`EventLoop`] closes it.
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// assert!(!handle.is_closed());
+    /// drop(lp);
+    /// assert!(handle.is_closed());
+    /// assert!(handle.call_soon(|| ()).is_err()); // nothing runs on a closed loop
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L16.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()

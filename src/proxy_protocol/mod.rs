@@ -143,6 +143,16 @@ pub enum ProxyProtocol {
 }
 
 /// Which version of the protocol a header used.
+/// # Examples
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Parsed, Version};
+///
+/// let Parsed::Complete(h, _) = parse(b"PROXY UNKNOWN\r\n") else { panic!() };
+/// assert_eq!(h.version, Version::V1);
+/// let Parsed::Complete(h, _) = parse(b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00") else { panic!() };
+/// assert_eq!(h.version, Version::V2);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
     /// The text line.
@@ -152,6 +162,19 @@ pub enum Version {
 }
 
 /// What the balancer says the connection is.
+/// # Examples
+///
+/// A v2 `LOCAL` header, as a balancer sends on its health checks: the server keeps the
+/// socket's own addresses.
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Command, Parsed};
+///
+/// let local = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00"; // version 2, command 0
+/// let Parsed::Complete(h, _) = parse(local) else { panic!() };
+/// assert_eq!(h.command, Command::Local);
+/// assert!(h.source().is_none());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     /// A relayed client connection: the addresses are the client's.
@@ -162,6 +185,16 @@ pub enum Command {
 }
 
 /// The transport the client used (v2's low nibble of byte 13; v1 says TCP or nothing).
+/// # Examples
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Parsed, SocketKind};
+///
+/// let Parsed::Complete(h, _) = parse(b"PROXY TCP6 ::1 ::1 1000 80\r\n") else { panic!() };
+/// assert_eq!(h.kind, SocketKind::Stream);
+/// let Parsed::Complete(h, _) = parse(b"PROXY UNKNOWN\r\n") else { panic!() };
+/// assert_eq!(h.kind, SocketKind::Unspecified);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketKind {
     /// Not said (v1 `UNKNOWN`, v2 `UNSPEC`).
@@ -173,6 +206,17 @@ pub enum SocketKind {
 }
 
 /// The client connection's two ends, as the header carries them.
+/// # Examples
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Addresses, Parsed};
+///
+/// let line = b"PROXY TCP6 2001:db8::1 2001:db8::2 56324 443\r\n";
+/// let Parsed::Complete(h, _) = parse(line) else { panic!() };
+/// let Addresses::Inet { source, destination } = h.addresses else { panic!() };
+/// assert_eq!(source.to_string(), "[2001:db8::1]:56324");
+/// assert_eq!(destination.port(), 443);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Addresses {
     /// None given (v1 `UNKNOWN`, v2 `UNSPEC` or `LOCAL`): use the socket's own.
@@ -194,6 +238,21 @@ pub enum Addresses {
 }
 
 /// One v2 type-length-value field, as received.
+/// # Examples
+///
+/// A type this crate has no accessor for (here a vendor's `0xE0`) arrives raw, in order.
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Parsed, Tlv};
+/// # use asyncio::proxy_protocol as pp;
+/// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+/// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+/// # header.version = pp::Version::V2;
+/// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+/// header.tlvs.push(Tlv { kind: 0xE0, value: b"vpc-1234".to_vec() });
+/// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+/// assert_eq!(got.tlvs, [Tlv { kind: 0xE0, value: b"vpc-1234".to_vec() }]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tlv {
     /// The type byte (`PP2_TYPE_*`).
@@ -203,6 +262,37 @@ pub struct Tlv {
 }
 
 /// The TLS details of a v2 `PP2_TYPE_SSL` field: how the client reached the balancer.
+/// # Examples
+///
+/// What a balancer that ended the client's TLS reports, and how a server reads it back. The
+/// string accessors ([`version`](Self::version), [`cn`](Self::cn), [`cipher`](Self::cipher),
+/// [`sig_alg`](Self::sig_alg), [`key_alg`](Self::key_alg)) each find one sub-TLV.
+///
+/// ```
+/// use asyncio::proxy_protocol::*;
+/// # use asyncio::proxy_protocol as pp;
+/// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+/// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+/// # header.version = pp::Version::V2;
+/// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+/// let sub = |kind, value: &str| Tlv { kind, value: value.as_bytes().to_vec() };
+/// let info = SslInfo {
+///     client: PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN,
+///     verify: 0,
+///     tlvs: vec![
+///         sub(PP2_SUBTYPE_SSL_VERSION, "TLSv1.3"),
+///         sub(PP2_SUBTYPE_SSL_CN, "alice"),
+///         sub(PP2_SUBTYPE_SSL_CIPHER, "TLS_AES_128_GCM_SHA256"),
+///     ],
+/// };
+/// header.tlvs.push(Tlv { kind: PP2_TYPE_SSL, value: info.to_bytes() });
+/// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+/// let ssl = got.ssl().expect("an SSL TLV");
+/// assert!(ssl.client_ssl() && ssl.client_cert_verified());
+/// assert_eq!((ssl.version(), ssl.cn()), (Some("TLSv1.3"), Some("alice")));
+/// assert_eq!(ssl.cipher(), Some("TLS_AES_128_GCM_SHA256"));
+/// assert_eq!(ssl.sig_alg(), None); // not sent
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SslInfo {
     /// Bit field: [`PP2_CLIENT_SSL`], [`PP2_CLIENT_CERT_CONN`], [`PP2_CLIENT_CERT_SESS`].
@@ -220,41 +310,94 @@ impl SslInfo {
     }
 
     /// The client used TLS.
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, PP2_CLIENT_SSL};
+    ///
+    /// let plain = SslInfo { client: 0, verify: 0, tlvs: vec![] };
+    /// assert!(!plain.client_ssl());
+    /// let tls = SslInfo { client: PP2_CLIENT_SSL, ..plain };
+    /// assert!(tls.client_ssl());
+    /// ```
     pub fn client_ssl(&self) -> bool {
         self.client & PP2_CLIENT_SSL != 0
     }
 
     /// The client presented a certificate (on this connection) and it was verified.
+    /// # Examples
+    ///
+    /// `verify` is the balancer's verdict; a certificate it did not verify does not count.
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, PP2_CLIENT_CERT_CONN, PP2_CLIENT_SSL};
+    ///
+    /// let client = PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN;
+    /// let verified = SslInfo { client, verify: 0, tlvs: vec![] };
+    /// assert!(verified.client_cert_verified());
+    /// let rejected = SslInfo { verify: 1, ..verified };
+    /// assert!(!rejected.client_cert_verified());
+    /// ```
     pub fn client_cert_verified(&self) -> bool {
         self.client & PP2_CLIENT_CERT_CONN != 0 && self.verify == 0
     }
 
     /// The TLS version (`PP2_SUBTYPE_SSL_VERSION`), e.g. `TLSv1.3`.
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, Tlv, PP2_SUBTYPE_SSL_VERSION};
+    ///
+    /// let v = Tlv { kind: PP2_SUBTYPE_SSL_VERSION, value: b"TLSv1.2".to_vec() };
+    /// let info = SslInfo { client: 1, verify: 0, tlvs: vec![v] };
+    /// assert_eq!(info.version(), Some("TLSv1.2"));
+    /// assert_eq!(info.cn(), None); // no client certificate name was sent
+    /// ```
     pub fn version(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_VERSION)
     }
 
     /// The client certificate's Common Name (`PP2_SUBTYPE_SSL_CN`).
+    ///
+    /// Used in the example on [`SslInfo`].
     pub fn cn(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_CN)
     }
 
     /// The cipher (`PP2_SUBTYPE_SSL_CIPHER`).
+    ///
+    /// Used in the example on [`SslInfo`].
     pub fn cipher(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_CIPHER)
     }
 
     /// The certificate's signature algorithm (`PP2_SUBTYPE_SSL_SIG_ALG`).
+    ///
+    /// Used in the example on [`SslInfo`].
     pub fn sig_alg(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_SIG_ALG)
     }
 
     /// The certificate's key algorithm (`PP2_SUBTYPE_SSL_KEY_ALG`).
+    ///
+    /// Used in the example on [`SslInfo`].
     pub fn key_alg(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_KEY_ALG)
     }
 
     /// The field's value as the spec lays it out (client byte, verify, sub-TLVs).
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, Tlv, PP2_CLIENT_SSL, PP2_SUBTYPE_SSL_VERSION};
+    ///
+    /// let v = Tlv { kind: PP2_SUBTYPE_SSL_VERSION, value: b"TLSv1.3".to_vec() };
+    /// let info = SslInfo { client: PP2_CLIENT_SSL, verify: 0, tlvs: vec![v] };
+    /// let bytes = info.to_bytes();
+    /// assert_eq!(bytes[..5], [PP2_CLIENT_SSL, 0, 0, 0, 0]); // client, then verify (big-endian)
+    /// assert_eq!(bytes[5..8], [PP2_SUBTYPE_SSL_VERSION, 0, 7]); // type, length, then the value
+    /// assert_eq!(&bytes[8..], b"TLSv1.3");
+    /// ```
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = vec![self.client];
         v.extend_from_slice(&self.verify.to_be_bytes());
@@ -304,6 +447,21 @@ pub struct ProxyHeader {
 
 impl ProxyHeader {
     /// The value of the first TLV of type `kind`.
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed, Tlv, PP2_TYPE_AUTHORITY};
+    /// # use asyncio::proxy_protocol as pp;
+    /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+    /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"example.com".to_vec() });
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"second.example".to_vec() });
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// assert_eq!(got.tlv(PP2_TYPE_AUTHORITY), Some(&b"example.com"[..])); // the first one
+    /// assert_eq!(got.tlv(0xE0), None);
+    /// ```
     pub fn tlv(&self, kind: u8) -> Option<&[u8]> {
         self.tlvs
             .iter()
@@ -312,32 +470,122 @@ impl ProxyHeader {
     }
 
     /// `PP2_TYPE_ALPN`: the protocol the client negotiated, e.g. `h2`.
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed, Tlv, PP2_TYPE_ALPN};
+    /// # use asyncio::proxy_protocol as pp;
+    /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+    /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_ALPN, value: b"http/1.1".to_vec() });
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// assert_eq!(got.alpn(), Some(&b"http/1.1"[..]));
+    /// ```
     pub fn alpn(&self) -> Option<&[u8]> {
         self.tlv(PP2_TYPE_ALPN)
     }
 
     /// `PP2_TYPE_AUTHORITY`: the host name the client asked for (SNI), if UTF-8.
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed, Tlv, PP2_TYPE_AUTHORITY};
+    /// # use asyncio::proxy_protocol as pp;
+    /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+    /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"api.example.com".to_vec() });
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// assert_eq!(got.authority(), Some("api.example.com"));
+    /// ```
     pub fn authority(&self) -> Option<&str> {
         std::str::from_utf8(self.tlv(PP2_TYPE_AUTHORITY)?).ok()
     }
 
     /// `PP2_TYPE_UNIQUE_ID`: the balancer's id for the client connection.
+    /// # Examples
+    ///
+    /// The id is opaque bytes (at most 128): log it to match the balancer's own logs.
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed, Tlv, PP2_TYPE_UNIQUE_ID};
+    /// # use asyncio::proxy_protocol as pp;
+    /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+    /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_UNIQUE_ID, value: vec![0x9f, 0x00, 0x17] });
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// assert_eq!(got.unique_id(), Some(&[0x9f, 0x00, 0x17][..]));
+    /// ```
     pub fn unique_id(&self) -> Option<&[u8]> {
         self.tlv(PP2_TYPE_UNIQUE_ID)
     }
 
     /// `PP2_TYPE_NETNS`: the network namespace name, if UTF-8.
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed, Tlv, PP2_TYPE_NETNS};
+    /// # use asyncio::proxy_protocol as pp;
+    /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+    /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+    /// assert_eq!(header.netns(), None);
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_NETNS, value: b"tenant-7".to_vec() });
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// assert_eq!(got.netns(), Some("tenant-7"));
+    /// ```
     pub fn netns(&self) -> Option<&str> {
         std::str::from_utf8(self.tlv(PP2_TYPE_NETNS)?).ok()
     }
 
     /// `PP2_TYPE_CRC32C`: the checksum the header carried ([`parse`] has checked it).
+    /// # Examples
+    ///
+    /// A sender asks for a checksum with a zero placeholder; a header changed on the way is
+    /// refused.
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed, Tlv, PP2_TYPE_CRC32C};
+    /// # use asyncio::proxy_protocol as pp;
+    /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+    /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_CRC32C, value: vec![0; 4] }); // filled in by to_bytes
+    /// let mut bytes = header.to_bytes();
+    /// let Parsed::Complete(got, _) = parse(&bytes) else { panic!() };
+    /// assert!(got.crc32c().is_some_and(|crc| crc != 0));
+    /// bytes[17] ^= 1; // one bit of the source address flipped
+    /// assert!(matches!(parse(&bytes), Parsed::Invalid(_)));
+    /// ```
     pub fn crc32c(&self) -> Option<u32> {
         let v: [u8; 4] = self.tlv(PP2_TYPE_CRC32C)?.try_into().ok()?;
         Some(u32::from_be_bytes(v))
     }
 
     /// `PP2_TYPE_SSL`: TLS details; `None` if absent or not laid out as the spec says.
+    /// # Examples
+    ///
+    /// More in [`SslInfo`].
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed, SslInfo, Tlv, PP2_CLIENT_SSL, PP2_TYPE_SSL};
+    /// # use asyncio::proxy_protocol as pp;
+    /// # let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// # let pp::Parsed::Complete(mut header, _) = pp::parse(v1) else { panic!() };
+    /// # header.version = pp::Version::V2;
+    /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
+    /// let info = SslInfo { client: PP2_CLIENT_SSL, verify: 0, tlvs: vec![] };
+    /// header.tlvs.push(Tlv { kind: PP2_TYPE_SSL, value: info.to_bytes() });
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// assert_eq!(got.ssl(), Some(info));
+    /// ```
     pub fn ssl(&self) -> Option<SslInfo> {
         let v = self.tlv(PP2_TYPE_SSL)?;
         if v.len() < 5 {
@@ -353,11 +601,38 @@ impl ProxyHeader {
 
     /// Whether the addresses replace the socket's: a `PROXY` command with Internet or Unix
     /// addresses. `LOCAL`, `UNKNOWN` and `UNSPEC` keep the socket's own (as the spec says).
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed};
+    ///
+    /// let line = b"PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\n";
+    /// let Parsed::Complete(relayed, _) = parse(line) else { panic!() };
+    /// assert!(relayed.relays_addresses());
+    /// let Parsed::Complete(unknown, _) = parse(b"PROXY UNKNOWN\r\n") else { panic!() };
+    /// assert!(!unknown.relays_addresses()); // keep peername as the socket says
+    /// ```
     pub fn relays_addresses(&self) -> bool {
         self.command == Command::Proxy && self.addresses != Addresses::Unspecified
     }
 
     /// The client's address, if the header relays one.
+    /// # Examples
+    ///
+    /// A v2 header can relay Unix socket paths too (NUL-padded to 108 bytes each).
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed};
+    ///
+    /// let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x31\x00\xd8".to_vec(); // PROXY, UNIX STREAM, 216
+    /// for path in [&b"/run/client.sock"[..], b"/run/app.sock"] {
+    ///     let mut field = [0u8; 108];
+    ///     field[..path.len()].copy_from_slice(path);
+    ///     v2.extend_from_slice(&field);
+    /// }
+    /// let Parsed::Complete(h, _) = parse(&v2) else { panic!() };
+    /// assert_eq!(h.source().unwrap().to_string(), "/run/client.sock");
+    /// ```
     pub fn source(&self) -> Option<Address> {
         match &self.addresses {
             Addresses::Inet { source, .. } if self.relays_addresses() => {
@@ -369,6 +644,16 @@ impl ProxyHeader {
     }
 
     /// The address the client connected to, if the header relays one.
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{parse, Parsed};
+    ///
+    /// let line = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+    /// let Parsed::Complete(h, _) = parse(line) else { panic!() };
+    /// let front = h.destination().and_then(|a| a.as_inet()).unwrap();
+    /// assert_eq!(front.to_string(), "198.51.100.7:443"); // the balancer's public address
+    /// ```
     pub fn destination(&self) -> Option<Address> {
         match &self.addresses {
             Addresses::Inet { destination, .. } if self.relays_addresses() => {
@@ -384,6 +669,25 @@ impl ProxyHeader {
     /// The header as a balancer would send it: v1 writes `TCP4`/`TCP6` for Internet
     /// addresses and `UNKNOWN` otherwise (no TLVs); v2 writes every field, TLVs as given
     /// (add a [`PP2_TYPE_CRC32C`] TLV of four zero bytes to have it filled in).
+    /// # Examples
+    ///
+    /// A client (or a test) speaking for a balancer writes this before its own bytes.
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{Addresses, Command, ProxyHeader, SocketKind, Version};
+    ///
+    /// let header = ProxyHeader {
+    ///     version: Version::V1,
+    ///     command: Command::Proxy,
+    ///     kind: SocketKind::Stream,
+    ///     addresses: Addresses::Inet {
+    ///         source: "192.0.2.1:56324".parse().unwrap(),
+    ///         destination: "198.51.100.7:443".parse().unwrap(),
+    ///     },
+    ///     tlvs: vec![],
+    /// };
+    /// assert_eq!(header.to_bytes(), b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n");
+    /// ```
     pub fn to_bytes(&self) -> Vec<u8> {
         match self.version {
             Version::V1 => self.to_v1(),

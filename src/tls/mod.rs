@@ -481,6 +481,50 @@ impl LoopHandle {
 impl StartTls {
     /// The name to send as SNI and to check (client side only, never derived). `""` is the
     /// same as no name: no SNI, the chain verified, no name checked.
+    /// # Examples
+    ///
+    /// The certificate is for `localhost`; asking for another name fails the handshake.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl asyncio::Protocol for Quiet {}
+    /// # asyncio::run(async move {
+    /// #   let upgrade = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #       let config = server_config.clone();
+    /// #       async move {
+    /// #           w.start_tls(config).await?;
+    /// #           w.wait_closed().await
+    /// #       }
+    /// #   };
+    /// #   let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
+    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    /// #   let lp = asyncio::get_running_loop()?;
+    /// let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+    /// let result = lp
+    ///     .start_tls(&plain, protocol, client_config, false)
+    ///     .server_hostname("example.com")
+    ///     .await;
+    /// let Err(asyncio::Error::Tls(e)) = result else { panic!("the name must not match") };
+    /// assert!(e.is_certificate_error());
+    /// #   server.close();
+    /// #   Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S55.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.server_hostname = Some(name.to_string());
@@ -488,6 +532,51 @@ impl StartTls {
     }
 
     /// How long the handshake may take (default 60 s).
+    /// # Examples
+    ///
+    /// A peer that never answers the handshake (here a server that does not speak TLS at all)
+    /// is given up on after the timeout.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl asyncio::Protocol for Quiet {}
+    /// use std::time::Duration;
+    /// # asyncio::run(async move {
+    /// # let silent = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     let _ = r.read(-1).await; // reads the ClientHello, answers nothing
+    /// #     w.close();
+    /// #     Ok::<_, asyncio::Error>(())
+    /// # };
+    /// # let server = asyncio::start_server(silent, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let lp = asyncio::get_running_loop()?;
+    /// let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+    /// let result = lp
+    ///     .start_tls(&plain, protocol, client_config, false)
+    ///     .server_hostname("localhost")
+    ///     .ssl_handshake_timeout(Duration::from_millis(100))
+    ///     .await;
+    /// let Err(asyncio::Error::Io(e)) = result else { panic!("a timeout") };
+    /// assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted);
+    /// #   server.close();
+    /// #   Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.options.handshake_timeout = Some(timeout);
@@ -495,6 +584,60 @@ impl StartTls {
     }
 
     /// How long the close_notify exchange may take (default 30 s).
+    /// # Examples
+    ///
+    /// `close()` on the TLS transport sends close_notify and waits for the peer's, at most this
+    /// long, before the protocol's `connection_lost`.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::{io, time::Duration};
+    ///
+    /// #[derive(Default)]
+    /// struct Watch { lost: Option<Option<io::Error>> }
+    /// impl asyncio::Protocol for Watch {
+    ///     fn connection_lost(&mut self, exc: Option<io::Error>) { self.lost = Some(exc) }
+    /// }
+    /// # asyncio::run(async move {
+    /// #   let upgrade = move |_r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #       let config = server_config.clone();
+    /// #       async move {
+    /// #           w.start_tls(config).await?;
+    /// #           w.wait_closed().await
+    /// #       }
+    /// #   };
+    /// #   let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
+    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    /// #   let lp = asyncio::get_running_loop()?;
+    /// let (plain, watch) = lp.create_connection(Watch::default, "127.0.0.1", port).await?;
+    /// let tls = lp
+    ///     .start_tls(&plain, watch.clone(), client_config, false)
+    ///     .server_hostname("localhost")
+    ///     .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///     .await?;
+    /// tls.close();
+    /// for _ in 0..10_000 {
+    ///     if watch.borrow().lost.is_some() { break }
+    ///     asyncio::yield_now().await;
+    /// }
+    /// assert!(matches!(watch.borrow().lost, Some(None))); // the peer answered in time
+    /// #   server.close();
+    /// #   Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.options.shutdown_timeout = Some(timeout);
@@ -502,6 +645,62 @@ impl StartTls {
     }
 
     /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF.
+    /// # Examples
+    ///
+    /// A peer that drops the connection without close_notify (here one that aborts) could be an
+    /// attacker cutting a response short; with this set, the protocol hears of it as an error.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::io;
+    ///
+    /// #[derive(Default)]
+    /// struct Watch { lost: Option<Option<io::Error>> }
+    /// impl asyncio::Protocol for Watch {
+    ///     fn connection_lost(&mut self, exc: Option<io::Error>) { self.lost = Some(exc) }
+    /// }
+    /// # asyncio::run(async move {
+    /// #   let upgrade = move |r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #       let config = server_config.clone();
+    /// #       async move {
+    /// #           w.start_tls(config).await?;
+    /// #           let _ = r.read(1).await; // the client's cue
+    /// #           w.transport().abort(); // no close_notify
+    /// #           Ok::<_, asyncio::Error>(())
+    /// #       }
+    /// #   };
+    /// #   let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
+    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    /// #   let lp = asyncio::get_running_loop()?;
+    /// let (plain, watch) = lp.create_connection(Watch::default, "127.0.0.1", port).await?;
+    /// let tls = lp
+    ///     .start_tls(&plain, watch.clone(), client_config, false)
+    ///     .server_hostname("localhost")
+    ///     .ssl_require_close_notify(true)
+    ///     .await?;
+    /// tls.write(b"!")?; // the server aborts now
+    /// for _ in 0..10_000 {
+    ///     if watch.borrow().lost.is_some() { break }
+    ///     asyncio::yield_now().await;
+    /// }
+    /// assert!(matches!(watch.borrow().lost, Some(Some(_)))); // not a clean EOF
+    /// #   server.close();
+    /// #   Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.options.require_close_notify = on;

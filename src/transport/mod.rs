@@ -2,13 +2,16 @@
 //!
 //! Mirrors `BaseTransport`, `ReadTransport`, `WriteTransport` and `Transport` in CPython
 //! `Lib/asyncio/transports.py`. [`Transport`] is a cheap, cloneable handle (`!Send`) to one
-//! connection's transport: today the socket transport (`socket.rs`); later the TLS transport
-//! over it. Every method is safe to call from inside a protocol callback.
+//! connection's transport: the socket transport (`socket/`), a pipe transport (`pipe/`), the
+//! TLS transport over a socket (`crate::tls`), or the PROXY layer's (`server/proxy_layer.rs`).
+//! Every method is safe to call from inside a protocol callback.
 //!
-//! Files: `socket.rs` (`_SelectorSocketTransport`), `write_buffer.rs` (its buffer),
-//! `flow_control.rs` (`_FlowControlMixin`'s water marks), `pipe.rs` (`_UnixReadPipeTransport`,
-//! `_UnixWritePipeTransport`); the sockets transports are made from:
-//! `connecting.rs` (`sock_connect`) and `listener.rs` (`listen`, `accept`).
+//! Files: `socket/` (`_SelectorSocketTransport`), `pipe/` (`_UnixReadPipeTransport`,
+//! `_UnixWritePipeTransport`), what those two share: `write_path.rs` and `write_buffer.rs`
+//! (`write`, `_write_ready` and the buffer), `flow_control.rs` (`_FlowControlMixin`'s water
+//! marks), `lifecycle.rs` and `life_path.rs` (their states, `_fatal_error`, `_force_close`);
+//! the socket transports are made from `connecting.rs` (`sock_connect`) and `listener.rs`
+//! (`listen`, `accept`).
 // Checklist: L83.
 
 pub(crate) mod connecting;
@@ -55,6 +58,8 @@ pub enum Address {
 
 impl Address {
     /// The IP address and port, for TCP.
+    ///
+    /// Shown in the example on [`Address`].
     pub fn as_inet(&self) -> Option<std::net::SocketAddr> {
         match self {
             Address::Inet(a) => Some(*a),
@@ -245,6 +250,28 @@ pub(crate) enum Through {
 /// buffer (`kernel_unsent`), then the network. The path of a byte you read: the kernel, then
 /// the reader's buffer (`read_buffered`; above twice the reader's limit the transport stops
 /// reading, `reading_paused`, until the reader is down to the limit).
+/// # Examples
+///
+/// The read side, seen from a stream: bytes wait in the reader until a read takes them.
+///
+/// ```
+/// # asyncio::run(async {
+/// # let (a, b) = asyncio::socketpair()?;
+/// let (reader, writer) = asyncio::open_connection_sock(a).await?;
+/// # let (_, peer) = asyncio::open_connection_sock(b).await?;
+/// peer.write(b"ping\n")?;
+/// for _ in 0..10_000 {
+///     if writer.buffer_info().read_buffered == Some(5) { break }
+///     asyncio::yield_now().await; // let the loop read the socket
+/// }
+/// assert_eq!(writer.buffer_info().read_buffered, Some(5));
+/// assert_eq!(reader.readline().await?, b"ping\n");
+/// assert_eq!(writer.buffer_info().read_buffered, Some(0));
+/// assert!(!writer.buffer_info().reading_paused);
+/// # Ok::<_, asyncio::Error>(())
+/// # })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 ///
 /// [`StreamWriter::buffer_info`]: crate::StreamWriter::buffer_info
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -439,6 +466,8 @@ impl Transport {
     }
 
     /// Whether [`write_eof`](Self::write_eof) is supported (true for TCP and Unix).
+    ///
+    /// Shown in the example of [`write_eof`](Self::write_eof).
     // Checklist: L74.
     pub fn can_write_eof(&self) -> bool {
         self.inner.can_write_eof()
@@ -521,6 +550,40 @@ impl Transport {
     }
 
     /// True from the first `close`, `abort`, failure or EOF-initiated close onwards.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// peer_transport.close(); // the peer hangs up
+    /// for _ in 0..10_000 {
+    ///     if transport.is_closing() { break }
+    ///     asyncio::yield_now().await;
+    /// }
+    /// // Our protocol's eof_received said `false` (the default): the transport closes itself.
+    /// assert!(transport.is_closing());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L78.
     #[inline]
     pub fn is_closing(&self) -> bool {
@@ -567,12 +630,78 @@ impl Transport {
     }
 
     /// Delivers data again after [`pause_reading`](Self::pause_reading). Idempotent.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// transport.pause_reading();
+    /// peer_transport.write(b"held")?;
+    /// for _ in 0..10 {
+    ///     asyncio::yield_now().await; // the bytes wait in the kernel meanwhile
+    /// }
+    /// assert!(mine.borrow().0.is_empty());
+    /// transport.resume_reading();
+    /// wait_for(&mine, 4).await;
+    /// assert_eq!(mine.borrow().0, b"held");
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L79.
     pub fn resume_reading(&self) {
         self.inner.resume_reading()
     }
 
     /// Not closing and not paused.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// assert!(transport.is_reading());
+    /// transport.close();
+    /// assert!(!transport.is_reading()); // a closing transport reads no more
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L79.
     pub fn is_reading(&self) -> bool {
         self.inner.is_reading()
@@ -630,12 +759,74 @@ impl Transport {
     }
 
     /// Bytes queued in the transport, not yet handed to the kernel.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// peer_transport.pause_reading(); // a slow peer: the kernel's buffers fill up
+    /// transport.write(&vec![7; 8 << 20])?; // more than the kernel takes at once
+    /// let queued = transport.get_write_buffer_size();
+    /// assert!(queued > 0 && queued < 8 << 20);
+    /// peer_transport.resume_reading();
+    /// wait_for(&peer, 8 << 20).await;
+    /// assert_eq!(transport.get_write_buffer_size(), 0);
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L72.
     pub fn get_write_buffer_size(&self) -> usize {
         self.inner.get_write_buffer_size()
     }
 
     /// The water marks as `(low, high)`, Python's order.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// assert_eq!(transport.get_write_buffer_limits(), (16 * 1024, 64 * 1024)); // the defaults
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L69.
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
         self.inner.get_write_buffer_limits()
@@ -761,6 +952,25 @@ impl Transport {
     }
 
     /// The peer's address (`get_extra_info("peername")`).
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl asyncio::Protocol for Quiet {}
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let server = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
+    /// # let server_addr = server.sockets()[0].as_inet().unwrap();
+    /// # let port = server_addr.port();
+    /// let (transport, _) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+    /// let peer = transport.peername().and_then(|a| a.as_inet());
+    /// assert_eq!(peer, Some(server_addr));
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn peername(&self) -> Option<Address> {
         match self.get_extra_info("peername") {
             Some(ExtraInfo::Address(a)) => Some(a),
@@ -769,6 +979,26 @@ impl Transport {
     }
 
     /// The local address (`get_extra_info("sockname")`).
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl asyncio::Protocol for Quiet {}
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let server = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
+    /// # let server_addr = server.sockets()[0].as_inet().unwrap();
+    /// # let port = server_addr.port();
+    /// let (transport, _) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
+    /// let local = transport.sockname().and_then(|a| a.as_inet()).unwrap();
+    /// assert!(local.ip().is_loopback());
+    /// assert_ne!(local.port(), 0); // the port the OS picked for us
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn sockname(&self) -> Option<Address> {
         match self.get_extra_info("sockname") {
             Some(ExtraInfo::Address(a)) => Some(a),
@@ -821,21 +1051,145 @@ impl Transport {
     }
 
     /// The current protocol; `None` once the connection is lost.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// assert!(transport.get_protocol().is_some());
+    /// transport.abort();
+    /// for _ in 0..10_000 {
+    ///     if transport.get_protocol().is_none() { break }
+    ///     asyncio::yield_now().await; // connection_lost runs on a later turn
+    /// }
+    /// assert!(transport.get_protocol().is_none());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn get_protocol(&self) -> Option<ProtocolRef> {
         self.inner.get_protocol()
     }
 
     /// The loop the transport runs on.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// // From a protocol callback, where only the transport is at hand:
+    /// let t = transport.clone();
+    /// transport.get_loop().call_soon(move || t.close())?;
+    /// asyncio::yield_now().await;
+    /// assert!(transport.is_closing());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn get_loop(&self) -> LoopHandle {
         self.inner.get_loop()
     }
 
     /// A number naming this connection in logs and traces.
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// assert_ne!(transport.id(), peer_transport.id());
+    /// assert_eq!(transport.clone().id(), transport.id()); // clones are the same connection
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn id(&self) -> u64 {
         self.inner.id()
     }
 
     /// Same transport?
+    /// # Examples
+    ///
+    /// ```
+    /// # #[derive(Default)]
+    /// # struct Sink(Vec<u8>);
+    /// # impl asyncio::Protocol for Sink {
+    /// #     fn data_received(&mut self, data: &[u8]) {
+    /// #         self.0.extend_from_slice(data)
+    /// #     }
+    /// # }
+    /// # /// Lets the loop turn until `peer` holds `n` bytes (bounded).
+    /// # async fn wait_for(peer: &std::rc::Rc<std::cell::RefCell<Sink>>, n: usize) {
+    /// #     for _ in 0..10_000 {
+    /// #         if peer.borrow().0.len() >= n { return }
+    /// #         asyncio::yield_now().await;
+    /// #     }
+    /// #     panic!("no data");
+    /// # }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (transport, mine) = lp.connect_socket(Sink::default, a).await?;
+    /// # let (peer_transport, peer) = lp.connect_socket(Sink::default, b).await?;
+    /// assert!(transport.ptr_eq(&transport.clone()));
+    /// assert!(!transport.ptr_eq(&peer_transport));
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ptr_eq(&self, other: &Transport) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
     }

@@ -12,8 +12,9 @@
 //! Layout: `ReaderState` holds all the logic as plain `&mut self` methods and lives in the
 //! connection's `StreamCore`; [`StreamReader`] is the public handle, and each of its read
 //! methods returns a named future that borrows the core for one `poll` at a time.
-//! Files: `state.rs` (`ReaderState` and its tests), `futures.rs` (the read futures), this
-//! file (the handle).
+//! Files: `state.rs` and `state/` (`ReaderState`: the read operations, the waiter slot and
+//! read-through, separator search; and its tests), `futures.rs` (the read futures), this file
+//! (the handle).
 //!
 //! Ground rules:
 //! - Bytes leave the buffer only when a read future returns `Ready`. A future dropped while
@@ -151,6 +152,22 @@ impl StreamReader {
     }
 
     /// The limit given at construction.
+    /// # Examples
+    ///
+    /// A line (or `readuntil` chunk) longer than the limit is refused instead of buffered without
+    /// bound.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let reader = asyncio::StreamReader::with_limit(8)?;
+    ///     assert_eq!(reader.limit(), 8);
+    ///     reader.feed_data(b"longer than eight bytes\n");
+    ///     let result = reader.readline().await;
+    ///     assert!(matches!(result, Err(asyncio::Error::LimitOverrun { .. })));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn limit(&self) -> usize {
         self.core.borrow().reader.limit()
     }
@@ -484,6 +501,23 @@ impl StreamReader {
     }
 
     /// The read timeout set by [`set_read_timeout`](Self::set_read_timeout).
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// # let (a, _b) = asyncio::socketpair()?;
+    /// # let (reader, _writer) = asyncio::open_connection_sock(a).await?;
+    /// assert_eq!(reader.read_timeout(), None); // the default: reads wait as long as it takes
+    /// reader.set_read_timeout(Some(Duration::from_secs(30)))?;
+    /// assert_eq!(reader.read_timeout(), Some(Duration::from_secs(30)));
+    /// reader.set_read_timeout(None)?; // and back
+    /// assert_eq!(reader.read_timeout(), None);
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn read_timeout(&self) -> Option<Duration> {
         let core = self.core.borrow();
         core.deadlines.as_ref().and_then(|d| d.read_timeout())
