@@ -179,6 +179,7 @@ pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats, Ru
 pub use future::{CallbackId, LoopFuture};
 pub use net::accepted::ConnectAcceptedSocket;
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
+pub use net::datagram::{CreateDatagramEndpoint, DatagramSocket};
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
 pub use proxy_protocol::{ProxyHeader, ProxyProtocol};
 pub use server::{CreateServer, ListenSocket, Server};
@@ -198,4 +199,6 @@ pub use time::{
 };
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, StartTls, TlsContext, TlsError, TlsInfo};
-pub use transport::{Address, BufferInfo, ExtraInfo, Transport};
+pub use transport::{
+    Address, BufferInfo, DatagramProtocol, DatagramTransport, ExtraInfo, Transport,
+};
