@@ -871,3 +871,57 @@ fn interop_python_client_our_server() {
         Ok(())
     });
 }
+
+/// A protocol a user holds across an `.await`: the datagrams wait in the kernel (the loop does
+/// not spin), and once it is free every one arrives, once, in order, more than one event's
+/// share of them included.
+#[test]
+fn a_held_protocol_gets_every_datagram_once_it_is_free() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let h = lp.handle();
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let (t, p) = lp
+        .run_until_complete(async move { h.create_datagram_endpoint(Rec::default).sock(a).await })
+        .unwrap()
+        .unwrap();
+    let turns = util::turns_while_held(&lp, &p, Duration::from_millis(50), || {
+        for i in 0..40u8 {
+            b.send(&[i]).unwrap();
+        }
+    });
+    assert!(turns < 1_000);
+    // Each turn finds datagrams already waiting; the bound is on turns, short ones.
+    for _ in 0..1_000 {
+        if p.borrow().got.len() >= 40 {
+            break;
+        }
+        lp.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    let got: Vec<u8> = p.borrow().got.iter().map(|g| g.0[0]).collect();
+    assert_eq!(got, (0..40).collect::<Vec<u8>>(), "each once, in order");
+    t.close();
+    util::run_until(&lp, 100, || p.borrow().lost());
+    assert_grammar(&p.borrow().calls);
+}
+
+/// The loop closing under an open endpoint: the protocol is told
+/// (`connection_lost(Other: Event loop is closed)`), as the stream transports do, and the
+/// socket is closed.
+#[test]
+fn the_loop_closing_tells_an_open_endpoint() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let h = lp.handle();
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let (t, p) = lp
+        .run_until_complete(async move { h.create_datagram_endpoint(Rec::default).sock(a).await })
+        .unwrap()
+        .unwrap();
+    lp.close().unwrap();
+    assert_eq!(p.borrow().calls, ["made", "lost(Some(Other))"]);
+    assert!(t.get_extra_info("socket").is_none());
+    assert_eq!(
+        b.send(b"anyone?").unwrap_err().kind(),
+        io::ErrorKind::ConnectionRefused,
+        "our end is closed"
+    );
+}

@@ -106,11 +106,17 @@ struct Queued {
 }
 
 pub(crate) struct DatagramSocketTransport {
+    /// This transport, for queued callbacks and `DatagramTransport` handles.
     me: Weak<DatagramSocketTransport>,
-    /// The socket; `None` once released.
+    /// The socket; `None` once released (or the loop closed).
     sock: RefCell<Option<DgramSock>>,
+    /// The registration in the loop; `None` once deregistered.
     key: Cell<Option<SlotKey>>,
+    /// The protocol, called only through this slot; it also keeps the loop and the id.
     protocol: DatagramSlot,
+    /// A `read_ready` waits for the protocol to be free: the readable edges that find it held
+    /// meanwhile join that one retry instead of queueing their own.
+    read_queued: Cell<bool>,
     /// `State` and `Reading`, changed only through their guarded setters. Reading is never
     /// paused (a datagram transport has no `pause_reading`): `NotStarted → Active → Done`.
     life: Life,
@@ -118,6 +124,7 @@ pub(crate) struct DatagramSocketTransport {
     buffer: RefCell<VecDeque<Queued>>,
     /// The bytes in `buffer` (CPython's `_buffer_size`, `get_write_buffer_size()`).
     buffer_size: Cell<usize>,
+    /// The water marks and whether the protocol is paused (`_FlowControlMixin`).
     flow: RefCell<FlowControl>,
     /// CPython's `_conn_lost`: 1 once the transport is lost, plus one per dropped `sendto`;
     /// the warning comes from `LOG_THRESHOLD_FOR_CONNLOST_WRITES` on.
@@ -127,6 +134,7 @@ pub(crate) struct DatagramSocketTransport {
     /// `getpeername()` at creation (CPython's `_extra['peername']`): when set, `send`, not
     /// `sendto`, is used.
     peername: Option<Address>,
+    /// The socket's descriptor, for `get_extra_info("socket")` (valid while `sock` is set).
     fd: RawFd,
 }
 
@@ -165,6 +173,7 @@ impl DatagramSocketTransport {
             sock: RefCell::new(None),
             key: Cell::new(None),
             protocol: DatagramSlot::new(protocol, lp.clone(), id),
+            read_queued: Cell::new(false),
             life: Life::new(Reading::NotStarted),
             buffer: RefCell::new(VecDeque::new()),
             buffer_size: Cell::new(0),
@@ -198,13 +207,6 @@ impl DatagramSocketTransport {
         }
     }
 
-    /// Runs `f` on a later turn, if the transport is still alive and the loop still runs.
-    fn later(&self, f: impl FnOnce(&Self) + 'static) {
-        if let Some(me) = self.me.upgrade() {
-            let _ = self.lp().call_soon(move || f(&me));
-        }
-    }
-
     /// Runs `f` once the protocol is free (the next turn, or later ones spaced out as
     /// `protocol::Hold` says while a user holds it).
     fn when_free(&self, f: impl FnOnce(&Self) + 'static) {
@@ -229,6 +231,8 @@ impl DatagramSocketTransport {
     }
 }
 
+/// `protocol::when_free` for this transport (that one is written for `ProtocolSlot`): the
+/// same `Hold` spacing.
 fn retry_when_free(
     lp: &LoopHandle,
     owner: Weak<DatagramSocketTransport>,
