@@ -98,7 +98,8 @@
 //!  streams     StreamReader  StreamWriter  StreamReaderProtocol  Server      (streams.py)
 //!  tls         TlsProtocol below, TlsTransport above, rustls in memory      (sslproto.py)
 //!  transport   socket transport: write buffer, water marks, pause/resume   (selector_events.py)
-//!  protocol    Protocol / BufferedProtocol callbacks                        (protocols.py)
+//!              datagram transport: sendto, a queue of whole datagrams
+//!  protocol    Protocol / BufferedProtocol / DatagramProtocol callbacks     (protocols.py)
 //!  event loop  mio poll + ready queue + timer wheel + executor              (base_events.py)
 //! ```
 //!
@@ -109,7 +110,9 @@
 //! - [Python names, Rust names](guide#python-names-rust-names): the asyncio call you know
 //!   and its spelling here.
 //! - Modules: [`streams`] (the high-level API), [`protocol`] and [`transport`] (callbacks and
-//!   the transport handle), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
+//!   the transport handle; UDP and Unix datagrams through
+//!   [`LoopHandle::create_datagram_endpoint`], [`DatagramProtocol`] and
+//!   [`DatagramTransport`]), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
 //!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`]; at the root,
 //!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], [`LoopThread`] for
 //!   driving a loop from synchronous code, and [`serve_on_threads`] for a server across cores
