@@ -147,6 +147,7 @@
 //! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport`; `sendfile.rs`: `_sendfile_native`, `unix_events.py`'s `_sock_sendfile_native` |
 //! | `transport/pipe.rs`, `net/pipe.rs`, `streams/pipe.rs` | `unix_events.py`: `_UnixReadPipeTransport`, `_UnixWritePipeTransport`; `base_events.py`: `connect_read_pipe`, `connect_write_pipe` |
 //! | `transport/flow_control.rs` | `transports._FlowControlMixin` |
+//! | `transport/datagram/`, `net/datagram.rs` | `selector_events.py`: `_SelectorDatagramTransport`; `protocols.py`: `DatagramProtocol`; `base_events.py`: `create_datagram_endpoint` |
 //! | `transport/connecting.rs` | `selector_events.py`: `sock_connect`, `_sock_connect_cb` |
 //! | `transport/listener.rs` | `selector_events.py`: `_start_serving`, `_accept_connection` (the socket half) |
 //! | `net/connect.rs`, `net/resolve.rs` | `base_events.py`: `create_connection`, `_ensure_resolved` |
@@ -201,6 +202,8 @@
 //! | `loop.create_connection(factory, sock=sock)`, `loop.connect_accepted_socket(factory, sock, ssl=…)` | `lp.connect_socket(factory, sock).await`; `lp.connect_accepted_socket(factory, sock).ssl(server_config).await` (the server side, TLS handshake included) → `(Transport, Rc<RefCell<P>>)`; `sock` a `std::net::TcpStream` or `UnixStream`, owned by the transport |
 //! | `loop.connect_read_pipe(factory, pipe)`, `loop.connect_write_pipe(factory, pipe)` | `lp.connect_read_pipe(factory, fd).await`, `lp.connect_write_pipe(factory, fd).await` → `(Transport, Rc<RefCell<P>>)`; `fd` any `Into<OwnedFd>` (a `std::io::PipeReader`/`PipeWriter`, a `File`), owned by the transport; a broken pipe is `connection_lost(Some(BrokenPipe))` |
 //! | `connect_read_pipe(lambda: StreamReaderProtocol(reader), sys.stdin)` (and `sys.stdout`) | `asyncio::stdin().await` → `StreamReader`, `asyncio::stdout().await` → `StreamWriter` (fd 0/1 duplicated; files, `/dev/null` and terminals through a helper thread); any descriptor: `asyncio::open_read_pipe(fd)`, `open_write_pipe(fd)` |
+//! | `loop.create_datagram_endpoint(factory, local_addr=, remote_addr=, …, sock=)` | `lp.create_datagram_endpoint(factory).local_addr(host, port).remote_addr(host, port).await` → `(DatagramTransport, Rc<RefCell<P>>)`; `family=AF_UNIX` with paths: `.local_path(p)`, `.remote_path(p)` |
+//! | `DatagramProtocol`, `DatagramTransport.sendto(data, addr=None)` | the same names: `datagram_received(&[u8], Address)`, `error_received(io::Error)`; `sendto(&data, Some(&addr))` |
 //! | `Protocol`, `BufferedProtocol` | traits of the same names (`&mut self` methods; a buffered protocol returns `Some(self)` from `as_buffered`) |
 //! | `transport.write`, `writelines`, `write_eof`, `close`, `abort`, `pause_reading`, `resume_reading`, `set_write_buffer_limits`, `get_write_buffer_size`, `get_extra_info` | same names on `Transport` |
 //! | `Server.close()`, `wait_closed()`, `serve_forever()`, `start_serving()`, `close_clients()`, `abort_clients()`, `sockets` | same names; `async with server` is `server.scope(\|srv\| async {..})` |

@@ -98,7 +98,8 @@
 //!  streams     StreamReader  StreamWriter  StreamReaderProtocol  Server      (streams.py)
 //!  tls         TlsProtocol below, TlsTransport above, rustls in memory      (sslproto.py)
 //!  transport   socket transport: write buffer, water marks, pause/resume   (selector_events.py)
-//!  protocol    Protocol / BufferedProtocol callbacks                        (protocols.py)
+//!              datagram transport: sendto, a queue of whole datagrams
+//!  protocol    Protocol / BufferedProtocol / DatagramProtocol callbacks     (protocols.py)
 //!  event loop  mio poll + ready queue + timer wheel + executor              (base_events.py)
 //! ```
 //!
@@ -109,7 +110,9 @@
 //! - [Python names, Rust names](guide#python-names-rust-names): the asyncio call you know
 //!   and its spelling here.
 //! - Modules: [`streams`] (the high-level API), [`protocol`] and [`transport`] (callbacks and
-//!   the transport handle), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
+//!   the transport handle; UDP and Unix datagrams through
+//!   [`LoopHandle::create_datagram_endpoint`], [`DatagramProtocol`] and
+//!   [`DatagramTransport`]), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
 //!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`]; at the root,
 //!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], [`LoopThread`] for
 //!   driving a loop from synchronous code, and [`serve_on_threads`] for a server across cores
@@ -179,6 +182,7 @@ pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats, Ru
 pub use future::{CallbackId, LoopFuture};
 pub use net::accepted::ConnectAcceptedSocket;
 pub use net::connect::{socketpair, AddressFamily, CreateConnection, StreamSocket};
+pub use net::datagram::{CreateDatagramEndpoint, DatagramSocket};
 pub use protocol::{BufferedProtocol, Protocol, ProtocolRef};
 pub use proxy_protocol::{ProxyHeader, ProxyProtocol};
 pub use server::{CreateServer, ListenSocket, Server};
@@ -198,4 +202,6 @@ pub use time::{
 };
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, StartTls, TlsContext, TlsError, TlsInfo};
-pub use transport::{Address, BufferInfo, ExtraInfo, Transport};
+pub use transport::{
+    Address, BufferInfo, DatagramProtocol, DatagramTransport, ExtraInfo, Transport,
+};

@@ -614,13 +614,13 @@ pub(crate) struct ProtocolSlot {
 /// resume), so the oldest edge and the count say everything. A repeated edge adds nothing
 /// (pausing a paused protocol again would break the alternation the protocol relies on).
 #[derive(Clone, Copy, Debug, Default)]
-struct Edges {
+pub(crate) struct Edges {
     oldest: Option<FlowEdge>,
     len: u32,
 }
 
 impl Edges {
-    fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.len == 0
     }
 
@@ -633,7 +633,7 @@ impl Edges {
         })
     }
 
-    fn push(&mut self, edge: FlowEdge) {
+    pub(crate) fn push(&mut self, edge: FlowEdge) {
         if self.newest() == Some(edge) {
             return;
         }
@@ -643,7 +643,7 @@ impl Edges {
         self.len += 1;
     }
 
-    fn pop(&mut self) -> Option<FlowEdge> {
+    pub(crate) fn pop(&mut self) -> Option<FlowEdge> {
         let oldest = self.oldest?;
         self.len -= 1;
         self.oldest = (self.len > 0).then(|| oldest.opposite());

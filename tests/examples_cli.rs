@@ -41,6 +41,8 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
         &["--cafile", "ca.pem", "--port=8x"],
         "--port",
     ),
+    ("udp_echo_client", &["--port", "abc"], "--port"),
+    ("udp_echo_server", &["--port", "70000"], "--port"),
     ("unix_echo_client", &["--unix"], "--unix"),
     ("wait_for_data", &["extra"], "'extra'"),
 ];
@@ -457,6 +459,27 @@ fn protocol_echo_pair_prints_what_python_prints() {
             "Data received: 'Hello World!'",
             "Send: 'Hello World!'",
             "Close the client socket",
+        ]
+    );
+}
+
+#[test]
+fn udp_echo_pair_prints_what_python_prints() {
+    let server = ServerChild::start("udp_echo_server", &["--port", "0"]);
+    assert_eq!(server.line(), "Starting UDP server");
+    let port = server.serving_port();
+    let r = run("udp_echo_client", &["--port", &port]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "Send: Hello World!\nReceived: Hello World!\nClose the socket\nConnection closed\n"
+    );
+    let lines: Vec<String> = (0..2).map(|_| mask_peer_port(&server.line())).collect();
+    assert_eq!(
+        lines,
+        [
+            "Received 'Hello World!' from ('127.0.0.1', N)",
+            "Send 'Hello World!' to ('127.0.0.1', N)",
         ]
     );
 }

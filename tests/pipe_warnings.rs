@@ -139,6 +139,31 @@ fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
     warned_from(5, send_warnings, || t.write(b"late").unwrap());
 }
 
+/// Datagrams: CPython's `_SelectorDatagramTransport.sendto` keeps the socket's count (the
+/// close counts the loss), so the fifth `sendto` after a close is the first warned about; an
+/// empty one returns before the count.
+#[test]
+fn datagram_sendto_after_close_is_warned_from_the_fifth() {
+    #[derive(Default)]
+    struct Quiet;
+    impl asyncio::DatagramProtocol for Quiet {}
+    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    let h = lp.handle();
+    let (t, _) = lp
+        .run_until_complete(async move { h.create_datagram_endpoint(Quiet::default).sock(a).await })
+        .unwrap()
+        .unwrap();
+    t.close();
+    run_until(&lp, 100, || t.get_protocol().is_none());
+    for _ in 0..10 {
+        t.sendto(b"", None).unwrap();
+    }
+    warned_from(5, send_warnings, || t.sendto(b"late", None).unwrap());
+}
+
 /// The warnings (and errors) logged so far that mention `text`.
 fn fatal_lines(text: &str) -> Vec<String> {
     LINES

@@ -237,6 +237,17 @@ impl LoopInner {
         }
     }
 
+    /// Queues a readable event for `key`, as if the poll had reported one: for a handler that
+    /// stopped reading before the kernel said `WouldBlock` (its fair share of one event), since
+    /// edge-triggered no new event may come for what is left. A ready-queue entry, so no
+    /// callback is allocated; a stale key is dropped when it runs.
+    pub(crate) fn queue_readable(&self, key: SlotKey) {
+        self.ready.push(super::ready::Runnable::Io(IoEvent {
+            key,
+            readiness: Readiness(Readiness::READABLE),
+        }));
+    }
+
     /// The readiness event for a live registration; `None` for a stale token.
     #[inline]
     pub(crate) fn io_event(&self, ev: &mio::event::Event) -> Option<IoEvent> {

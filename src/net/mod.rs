@@ -8,6 +8,7 @@
 
 pub(crate) mod accepted;
 pub(crate) mod connect;
+pub(crate) mod datagram;
 pub(crate) mod happy_eyeballs;
 pub(crate) mod pipe;
 pub(crate) mod resolve;

@@ -15,6 +15,7 @@
 // Checklist: L83.
 
 pub(crate) mod connecting;
+pub(crate) mod datagram;
 pub(crate) mod flow_control;
 pub(crate) mod life_path;
 pub(crate) mod lifecycle;
@@ -33,6 +34,9 @@ use std::task::Waker;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
+
+pub use datagram::protocol::DatagramProtocol;
+pub use datagram::DatagramTransport;
 
 /// A socket address of either family a stream transport can have.
 ///

@@ -1,0 +1,546 @@
+//! `loop.create_datagram_endpoint`: resolve the local and remote addresses, make a datagram
+//! socket (bound, connected, with the asked options), wrap it in a datagram transport, wait for
+//! `connection_made`.
+//!
+//! Mirrors `BaseEventLoop.create_datagram_endpoint` in CPython `Lib/asyncio/base_events.py`
+//! (3.11): with `sock`, only that socket (no other keyword); with neither address, an unbound
+//! socket of the given family; with Unix paths (Python's `family=AF_UNIX` and `str`
+//! addresses), a stale socket file at the local path is removed first; with host/port pairs,
+//! each is resolved for datagrams, the answers are paired by family (the last address of a
+//! family wins, as in CPython's dict), and the first family whose socket can be made, bound and
+//! connected wins; if none can, the first error is returned. Python 3.11 has no
+//! `reuse_address` keyword (3.8–3.10 refused `reuse_address=True`): neither have we.
+//!
+//! Ground rules: sockets are made with `socket2` (no mio here) and closed on every error path
+//! by their `Drop`; a UDP connect does not wait, so it is the plain `connect(2)`.
+
+use std::cell::RefCell;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use super::connect::{wait_connection_made, AddressFamily};
+use super::resolve::resolve;
+use crate::error::Error;
+use crate::event_loop::LoopHandle;
+use crate::transport::datagram::{remove_stale_socket, DatagramSocketTransport};
+use crate::transport::{Address, DatagramProtocol, DatagramTransport};
+
+/// A datagram socket to adopt (`create_datagram_endpoint(sock=…)`): UDP or Unix datagram.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::DatagramSocket;
+///
+/// let udp: DatagramSocket = std::net::UdpSocket::bind("127.0.0.1:0")?.into();
+/// let (a, _b) = std::os::unix::net::UnixDatagram::pair()?;
+/// let unix: DatagramSocket = a.into();
+/// assert!(matches!((udp, unix), (DatagramSocket::Udp(_), DatagramSocket::Unix(_))));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub enum DatagramSocket {
+    /// A UDP socket, bound or not, connected or not.
+    Udp(std::net::UdpSocket),
+    /// A Unix datagram socket (e.g. one of `UnixDatagram::pair()`).
+    Unix(std::os::unix::net::UnixDatagram),
+}
+
+impl From<std::net::UdpSocket> for DatagramSocket {
+    fn from(s: std::net::UdpSocket) -> Self {
+        DatagramSocket::Udp(s)
+    }
+}
+
+impl From<std::os::unix::net::UnixDatagram> for DatagramSocket {
+    fn from(s: std::os::unix::net::UnixDatagram) -> Self {
+        DatagramSocket::Unix(s)
+    }
+}
+
+/// A local or remote address as given.
+#[derive(Clone, Debug)]
+enum Endpoint {
+    Inet(String, u16),
+    Unix(PathBuf),
+}
+
+impl Endpoint {
+    /// As Python prints the keyword's value: `('127.0.0.1', 0)`, `'/tmp/s'`.
+    fn python(&self) -> String {
+        match self {
+            Endpoint::Inet(h, p) => format!("('{h}', {p})"),
+            Endpoint::Unix(p) => format!("'{}'", p.display()),
+        }
+    }
+}
+
+/// The pending result of [`LoopHandle::create_datagram_endpoint`]: set keywords with the
+/// builder methods, then `.await` it for `(DatagramTransport, Rc<RefCell<P>>)`.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl asyncio::DatagramProtocol for Quiet {}
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let (server, _) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+///     let port = server.sockname().and_then(|a| a.as_inet()).unwrap().port();
+///     let (client, _) = lp
+///         .create_datagram_endpoint(Quiet::default)
+///         .remote_addr("127.0.0.1", port) // keywords are methods
+///         .await?;
+///     assert_eq!(client.peername().and_then(|a| a.as_inet()).map(|a| a.port()), Some(port));
+///     client.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[must_use = "a datagram endpoint builder does nothing until awaited"]
+pub struct CreateDatagramEndpoint<P> {
+    lp: LoopHandle,
+    factory: Box<dyn FnOnce() -> P>,
+    local: Option<Endpoint>,
+    remote: Option<Endpoint>,
+    family: AddressFamily,
+    /// `proto=`: 0 for the family's default.
+    proto: i32,
+    reuse_port: bool,
+    allow_broadcast: bool,
+    sock: Option<DatagramSocket>,
+}
+
+impl LoopHandle {
+    /// Makes a UDP (or Unix datagram) endpoint and runs a protocol made by `factory` on it
+    /// (Python's `loop.create_datagram_endpoint`). Keywords are builder methods:
+    /// [`local_addr`](CreateDatagramEndpoint::local_addr),
+    /// [`remote_addr`](CreateDatagramEndpoint::remote_addr),
+    /// [`local_path`](CreateDatagramEndpoint::local_path),
+    /// [`remote_path`](CreateDatagramEndpoint::remote_path),
+    /// [`family`](CreateDatagramEndpoint::family), [`proto`](CreateDatagramEndpoint::proto),
+    /// [`reuse_port`](CreateDatagramEndpoint::reuse_port),
+    /// [`allow_broadcast`](CreateDatagramEndpoint::allow_broadcast),
+    /// [`sock`](CreateDatagramEndpoint::sock). The result arrives after `connection_made`.
+    ///
+    /// # Errors
+    /// `Error::InvalidArgument` for what CPython refuses with `ValueError`: `unexpected
+    /// address family` (no address, no family, no socket), `A UDP Socket was expected, got …`,
+    /// `socket modifier keyword arguments can not be used when sock is specified. (…)`, `can
+    /// not get address information` (no family has both addresses); `Error::Io` for a failed
+    /// lookup, socket, bind or connect (the first family's error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::DatagramProtocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (t, _protocol) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+    ///     t.close();
+    ///     let refused = lp.create_datagram_endpoint(Quiet::default).await;
+    ///     assert_eq!(refused.err().unwrap().to_string(), "unexpected address family");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn create_datagram_endpoint<P, F>(&self, factory: F) -> CreateDatagramEndpoint<P>
+    where
+        P: DatagramProtocol + 'static,
+        F: FnOnce() -> P + 'static,
+    {
+        CreateDatagramEndpoint {
+            lp: self.clone(),
+            factory: Box::new(factory),
+            local: None,
+            remote: None,
+            family: AddressFamily::Unspecified,
+            proto: 0,
+            reuse_port: false,
+            allow_broadcast: false,
+            sock: None,
+        }
+    }
+}
+
+impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
+    /// Binds to this host and port (resolved for datagrams; `""` is any address).
+    pub fn local_addr(mut self, host: &str, port: u16) -> Self {
+        self.local = Some(Endpoint::Inet(host.to_string(), port));
+        self
+    }
+
+    /// Connects to this host and port: `sendto` then takes no other address, and
+    /// `error_received` hears of ICMP errors.
+    pub fn remote_addr(mut self, host: &str, port: u16) -> Self {
+        self.remote = Some(Endpoint::Inet(host.to_string(), port));
+        self
+    }
+
+    /// A Unix datagram socket bound to this path (Python's `family=AF_UNIX` with
+    /// `local_addr=path`); a stale socket file there is removed first.
+    pub fn local_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.local = Some(Endpoint::Unix(path.into()));
+        self
+    }
+
+    /// A Unix datagram socket connected to this path (`family=AF_UNIX`, `remote_addr=path`).
+    pub fn remote_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.remote = Some(Endpoint::Unix(path.into()));
+        self
+    }
+
+    /// Resolves for (or, with no address, makes a socket of) this family only.
+    pub fn family(mut self, family: AddressFamily) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// The protocol number for `socket()` (0, the default, for the family's own).
+    pub fn proto(mut self, proto: i32) -> Self {
+        self.proto = proto;
+        self
+    }
+
+    /// Sets `SO_REUSEPORT`: several endpoints may bind the same address and port.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Sets `SO_BROADCAST`. With a remote address the socket is then not connected; the
+    /// remote address is still the only one `sendto` takes.
+    pub fn allow_broadcast(mut self, on: bool) -> Self {
+        self.allow_broadcast = on;
+        self
+    }
+
+    /// Adopts a datagram socket instead of making one; no other keyword may be set.
+    pub fn sock(mut self, sock: impl Into<DatagramSocket>) -> Self {
+        self.sock = Some(sock.into());
+        self
+    }
+
+    async fn run(self) -> Result<(DatagramTransport, Rc<RefCell<P>>), Error> {
+        let lp = self.lp.clone();
+        let factory = self.factory;
+        let (sock, unix, r_addr) = match self.sock {
+            Some(sock) => {
+                let problems = modifier_problems(
+                    &self.local,
+                    &self.remote,
+                    self.family,
+                    self.proto,
+                    self.reuse_port,
+                    self.allow_broadcast,
+                );
+                adopt(sock, problems)?
+            }
+            None => {
+                let opts = Opts {
+                    proto: self.proto,
+                    reuse_port: self.reuse_port,
+                    allow_broadcast: self.allow_broadcast,
+                };
+                make_socket(self.local, self.remote, self.family, opts).await?
+            }
+        };
+        let proto = Rc::new(RefCell::new(factory()));
+        let t = DatagramSocketTransport::create(&lp, sock, unix, proto.clone(), r_addr)?;
+        let transport = DatagramTransport { inner: t };
+        // Aborted if we are dropped before connection_made has run.
+        let guard = AbortOnDrop(Some(transport));
+        wait_connection_made(&lp).await?;
+        let transport = guard.disarm();
+        Ok((transport, proto))
+    }
+}
+
+impl<P: DatagramProtocol + 'static> IntoFuture for CreateDatagramEndpoint<P> {
+    type Output = Result<(DatagramTransport, Rc<RefCell<P>>), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Aborts a datagram transport unless disarmed.
+struct AbortOnDrop(Option<DatagramTransport>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) -> DatagramTransport {
+        self.0.take().expect("disarmed once")
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.abort();
+        }
+    }
+}
+
+/// The keywords set alongside `sock`, as CPython lists them in its refusal.
+fn modifier_problems(
+    local: &Option<Endpoint>,
+    remote: &Option<Endpoint>,
+    family: AddressFamily,
+    proto: i32,
+    reuse_port: bool,
+    allow_broadcast: bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(l) = local {
+        problems.push(format!("local_addr={}", l.python()));
+    }
+    if let Some(r) = remote {
+        problems.push(format!("remote_addr={}", r.python()));
+    }
+    let fam = match (family, local.as_ref().or(remote.as_ref())) {
+        // A path stands for Python's family=AF_UNIX, already listed with its address.
+        (_, Some(Endpoint::Unix(_))) | (AddressFamily::Unspecified, _) => None,
+        (AddressFamily::Inet, _) => Some(libc::AF_INET),
+        (AddressFamily::Inet6, _) => Some(libc::AF_INET6),
+    };
+    if let Some(f) = fam {
+        problems.push(format!("family={f}"));
+    }
+    if proto != 0 {
+        problems.push(format!("proto={proto}"));
+    }
+    if reuse_port {
+        problems.push("reuse_port=True".into());
+    }
+    if allow_broadcast {
+        problems.push("allow_broadcast=True".into());
+    }
+    problems
+}
+
+/// `sock=`: a datagram socket and nothing else.
+fn adopt(
+    sock: DatagramSocket,
+    problems: Vec<String>,
+) -> Result<(Socket, bool, Option<Address>), Error> {
+    let (fd, unix) = match sock {
+        DatagramSocket::Udp(s) => (OwnedFd::from(s), false),
+        DatagramSocket::Unix(s) => (OwnedFd::from(s), true),
+    };
+    let sock = Socket::from(fd);
+    let ty = sock.r#type()?;
+    if ty != Type::DGRAM {
+        return Err(Error::invalid_argument(format!(
+            "A UDP Socket was expected, got a {ty:?} socket"
+        )));
+    }
+    if !problems.is_empty() {
+        return Err(Error::invalid_argument(format!(
+            "socket modifier keyword arguments can not be used when sock is specified. ({})",
+            problems.join(", ")
+        )));
+    }
+    Ok((sock, unix, None))
+}
+
+/// The socket options of `create_datagram_endpoint`.
+#[derive(Clone, Copy)]
+struct Opts {
+    proto: i32,
+    reuse_port: bool,
+    allow_broadcast: bool,
+}
+
+impl Opts {
+    /// A datagram socket of `domain` with the options set (before any bind).
+    fn socket(self, domain: Domain) -> std::io::Result<Socket> {
+        let proto = (self.proto != 0).then(|| socket2::Protocol::from(self.proto));
+        let s = Socket::new(domain, Type::DGRAM, proto)?;
+        if self.reuse_port {
+            s.set_reuse_port(true)?;
+        }
+        if self.allow_broadcast {
+            s.set_broadcast(true)?;
+        }
+        s.set_nonblocking(true)?;
+        Ok(s)
+    }
+}
+
+/// No `sock=`: make one, bound and connected as asked.
+async fn make_socket(
+    local: Option<Endpoint>,
+    remote: Option<Endpoint>,
+    family: AddressFamily,
+    opts: Opts,
+) -> Result<(Socket, bool, Option<Address>), Error> {
+    let any_unix =
+        matches!(local, Some(Endpoint::Unix(_))) || matches!(remote, Some(Endpoint::Unix(_)));
+    let any_inet =
+        matches!(local, Some(Endpoint::Inet(..))) || matches!(remote, Some(Endpoint::Inet(..)));
+    if any_unix && any_inet {
+        // Python: family=AF_UNIX wants `str` addresses, an Internet family 2-tuples.
+        return Err(Error::invalid_argument("string is expected"));
+    }
+    if any_unix {
+        if family != AddressFamily::Unspecified {
+            return Err(Error::invalid_argument("2-tuple is expected"));
+        }
+        let path_of = |e: Option<Endpoint>| match e {
+            Some(Endpoint::Unix(p)) => Some(p),
+            _ => None,
+        };
+        return unix_socket(path_of(local), path_of(remote), opts);
+    }
+    let inet = |e: &Option<Endpoint>| match e {
+        Some(Endpoint::Inet(h, p)) => Some((h.clone(), *p)),
+        _ => None,
+    };
+    let (local, remote) = (inet(&local), inet(&remote));
+    if local.is_none() && remote.is_none() {
+        let domain = match family {
+            AddressFamily::Unspecified => {
+                return Err(Error::invalid_argument("unexpected address family"))
+            }
+            AddressFamily::Inet => Domain::IPV4,
+            AddressFamily::Inet6 => Domain::IPV6,
+        };
+        return Ok((opts.socket(domain)?, false, None));
+    }
+    let fam = family.family();
+    let locals = match &local {
+        Some((h, p)) => resolve(Some(h), *p, fam, true).await?,
+        None => Vec::new(),
+    };
+    let remotes = match &remote {
+        Some((h, p)) => resolve(Some(h), *p, fam, false).await?,
+        None => Vec::new(),
+    };
+    let pairs = pair_by_family(&locals, &remotes, local.is_some(), remote.is_some());
+    if pairs.is_empty() {
+        return Err(Error::invalid_argument("can not get address information"));
+    }
+    let mut first_error = None;
+    for (l, r) in pairs {
+        let family_of = l.or(r).expect("a pair has an address");
+        match inet_socket(family_of, l, r, opts) {
+            Ok(made) => return Ok(made),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.expect("one attempt per pair").into())
+}
+
+/// CPython's `addr_infos` dict: per family, in order of first appearance, the last local and
+/// the last remote address of that family; only families with every address asked for.
+fn pair_by_family(
+    locals: &[SocketAddr],
+    remotes: &[SocketAddr],
+    want_local: bool,
+    want_remote: bool,
+) -> Vec<(Option<SocketAddr>, Option<SocketAddr>)> {
+    let mut pairs: Vec<(bool, Option<SocketAddr>, Option<SocketAddr>)> = Vec::new();
+    for (is_remote, addrs) in [(false, locals), (true, remotes)] {
+        for a in addrs {
+            let i = match pairs.iter().position(|p| p.0 == a.is_ipv6()) {
+                Some(i) => i,
+                None => {
+                    pairs.push((a.is_ipv6(), None, None));
+                    pairs.len() - 1
+                }
+            };
+            if is_remote {
+                pairs[i].2 = Some(*a);
+            } else {
+                pairs[i].1 = Some(*a);
+            }
+        }
+    }
+    pairs
+        .into_iter()
+        .filter(|(_, l, r)| (l.is_some() || !want_local) && (r.is_some() || !want_remote))
+        .map(|(_, l, r)| (l, r))
+        .collect()
+}
+
+/// One family's attempt: socket, options, bind, connect (unless broadcasting).
+fn inet_socket(
+    family_of: SocketAddr,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    opts: Opts,
+) -> std::io::Result<(Socket, bool, Option<Address>)> {
+    let s = opts.socket(Domain::for_address(family_of))?;
+    if let Some(l) = local {
+        s.bind(&l.into())?;
+    }
+    if let Some(r) = remote {
+        if !opts.allow_broadcast {
+            s.connect(&r.into())?;
+        }
+    }
+    Ok((s, false, remote.map(Address::Inet)))
+}
+
+/// The Unix datagram socket: the stale file removed, bound and connected as asked.
+fn unix_socket(
+    local: Option<PathBuf>,
+    remote: Option<PathBuf>,
+    opts: Opts,
+) -> Result<(Socket, bool, Option<Address>), Error> {
+    let s = opts.socket(Domain::UNIX)?;
+    if let Some(l) = &local {
+        if l.as_os_str().as_encoded_bytes().first() != Some(&0) {
+            remove_stale_socket(l);
+        }
+        s.bind(&SockAddr::unix(l)?)?;
+    }
+    let mut r_addr = None;
+    if let Some(r) = &remote {
+        if !opts.allow_broadcast {
+            s.connect(&SockAddr::unix(r)?)?;
+        }
+        let addr = std::os::unix::net::SocketAddr::from_pathname(r)?;
+        r_addr = Some(Address::Unix(addr));
+    }
+    Ok((s, true, r_addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pair_by_family;
+    use std::net::SocketAddr;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn pairs_keep_first_appearance_order_the_last_address_and_only_complete_families() {
+        let locals = [a("127.0.0.1:1"), a("[::1]:1"), a("127.0.0.2:1")];
+        let remotes = [a("[::1]:2")];
+        let pairs = pair_by_family(&locals, &remotes, true, true);
+        assert_eq!(pairs, [(Some(a("[::1]:1")), Some(a("[::1]:2")))]);
+        let pairs = pair_by_family(&locals, &[], true, false);
+        assert_eq!(
+            pairs,
+            [(Some(a("127.0.0.2:1")), None), (Some(a("[::1]:1")), None)]
+        );
+        assert!(pair_by_family(&[a("127.0.0.1:1")], &remotes, true, true).is_empty());
+    }
+}

@@ -1,0 +1,391 @@
+//! A datagram transport's life and traffic: `connection_made` and the start of reading,
+//! `read_ready` (receive), `sendto`/`sendto_ready` (send and the queue), the water-mark edges,
+//! `close`, `force_close` and `call_connection_lost`.
+//!
+//! Mirrors `_SelectorDatagramTransport._read_ready`, `sendto`, `_sendto_ready` and the
+//! `_SelectorTransport` methods it inherits (`close`, `_force_close`, `_call_connection_lost`)
+//! in CPython `Lib/asyncio/selector_events.py`, plus `_FlowControlMixin`'s
+//! `_maybe_pause_protocol`/`_maybe_resume_protocol`. No borrow of the transport is held across
+//! a protocol call: every call may re-enter with `sendto`, `close` or `abort`.
+
+use std::io;
+use std::path::Path;
+
+use super::{Address, DatagramSocketTransport, DgramSock, Queued, READS_PER_EVENT};
+use crate::constants::{LOG_THRESHOLD_FOR_CONNLOST_WRITES, MAX_READ_SIZE};
+use crate::error::Error;
+use crate::event_loop::debug::trace;
+use crate::event_loop::exception::{report_error, PanicError};
+use crate::protocol::{Called, FlowEdge};
+use crate::transport::lifecycle::{Reading, State};
+
+/// Where one send goes.
+#[derive(Clone, Copy)]
+enum Dest<'a> {
+    /// The connected peer: `send`.
+    Peer,
+    /// `sendto` this address.
+    To(&'a Address),
+}
+
+impl DgramSock {
+    /// One `recvfrom` into `buf` (`EINTR` retried).
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Address)> {
+        loop {
+            let r = match self {
+                DgramSock::Udp(s) => s.recv_from(buf).map(|(n, a)| (n, Address::Inet(a))),
+                DgramSock::Unix(s) => s.recv_from(buf).map(|(n, a)| (n, Address::Unix(a))),
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// One `send` or `sendto` of a whole datagram (`EINTR` retried).
+    fn send(&self, data: &[u8], dest: Dest<'_>) -> io::Result<usize> {
+        loop {
+            let r = match (self, dest) {
+                (DgramSock::Udp(s), Dest::Peer) => s.send(data),
+                (DgramSock::Unix(s), Dest::Peer) => s.send(data),
+                (DgramSock::Udp(s), Dest::To(Address::Inet(a))) => s.send_to(data, *a),
+                (DgramSock::Unix(s), Dest::To(Address::Unix(a))) => match a.as_pathname() {
+                    Some(p) => s.send_to(data, p),
+                    None => return Err(io::ErrorKind::InvalidInput.into()),
+                },
+                // An address of the other family: the kernel's answer for it.
+                (DgramSock::Udp(_), Dest::To(Address::Unix(_)))
+                | (DgramSock::Unix(_), Dest::To(Address::Inet(_))) => {
+                    return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+                }
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+/// Whether two addresses are the same (CPython compares the tuples or the path strings).
+fn same_address(a: &Address, b: &Address) -> bool {
+    match (a, b) {
+        (Address::Inet(a), Address::Inet(b)) => a == b,
+        (Address::Unix(a), Address::Unix(b)) => match (a.as_pathname(), b.as_pathname()) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+impl DatagramSocketTransport {
+    /// The first queued callback: `connection_made`, put off while the protocol is held.
+    pub(super) fn connection_made(&self) {
+        trace!("protocol[{}]: connection_made (datagram)", self.id());
+        match self.protocol.made(self.handle()) {
+            Called::Done(()) | Called::Gone => {}
+            Called::Busy => self.when_free(|t| t.connection_made()),
+            Called::Panicked(payload) => self.report_panic("connection_made", &*payload),
+        }
+    }
+
+    /// The second queued callback: reading starts once `connection_made` has run.
+    pub(super) fn start_reading(&self) {
+        if !self.protocol.is_made() && self.life.state() == State::Open {
+            self.when_free(|t| t.start_reading());
+            return;
+        }
+        if self.life.start_reading() {
+            self.read_ready();
+        }
+    }
+
+    /// A protocol callback panicked: reported as a failed callback (CPython's "Exception in
+    /// callback …": the exception leaves `_read_ready` for the loop's handler); the transport
+    /// goes on.
+    fn report_panic(&self, what: &str, payload: &(dyn std::any::Any + Send)) {
+        report_error(
+            self.lp(),
+            format!("Exception in callback {what}"),
+            Box::new(PanicError::from_payload(payload)),
+            Some(self.id()),
+        );
+    }
+
+    /// Receives while readable: one `datagram_received` per datagram, an OS error to
+    /// `error_received`; at most `READS_PER_EVENT`, then the rest on a later turn.
+    pub(super) fn read_ready(&self) {
+        for _ in 0..READS_PER_EVENT {
+            if !self.life.may_read() {
+                return;
+            }
+            if self.protocol.is_busy() {
+                // Held elsewhere: the datagrams wait in the kernel until it is free.
+                if !self.read_queued.replace(true) {
+                    self.when_free(|t| {
+                        t.read_queued.set(false);
+                        t.read_ready();
+                    });
+                }
+                return;
+            }
+            let mut buf = self.lp().inner.read_buf.take();
+            if buf.len() < MAX_READ_SIZE {
+                buf.resize(MAX_READ_SIZE, 0);
+            }
+            let got = match self.sock.borrow().as_ref() {
+                Some(sock) => sock.recv_from(&mut buf),
+                None => Err(io::ErrorKind::NotConnected.into()),
+            };
+            let called = match got {
+                Ok((n, addr)) => {
+                    trace!("protocol[{}]: datagram_received({n})", self.id());
+                    self.protocol.call(|p| p.datagram_received(&buf[..n], addr))
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.lp().inner.read_buf.set(buf);
+                    return; // drained: wait for the next edge
+                }
+                Err(e) => {
+                    self.lp().inner.read_buf.set(buf);
+                    self.error_received(e);
+                    continue;
+                }
+            };
+            self.lp().inner.read_buf.set(buf);
+            if let Called::Panicked(payload) = called {
+                self.report_panic("datagram_received", &*payload);
+            }
+        }
+        // A fair share read: the rest on a later turn, as a queued readable event (a busy
+        // endpoint in steady state hits this often, and it allocates nothing).
+        if let Some(key) = self.key.get() {
+            self.lp().inner.queue_readable(key);
+        }
+    }
+
+    /// `error_received(exc)`: now if the protocol is free, else once it is.
+    pub(super) fn error_received(&self, exc: io::Error) {
+        trace!("protocol[{}]: error_received({:?})", self.id(), exc.kind());
+        if self.protocol.is_busy() {
+            self.when_free(move |t| t.error_received(exc));
+            return;
+        }
+        if let Called::Panicked(payload) = self.protocol.call(|p| p.error_received(exc)) {
+            self.report_panic("error_received", &*payload);
+        }
+    }
+
+    /// `DatagramTransport::sendto`.
+    pub(super) fn sendto(&self, data: &[u8], addr: Option<&Address>) -> Result<(), Error> {
+        if data.is_empty() {
+            return Ok(()); // CPython 3.11: nothing is sent
+        }
+        let addr = match (&self.address, addr) {
+            (Some(fixed), Some(a)) if !same_address(fixed, a) => {
+                return Err(Error::invalid_argument(format!(
+                    "Invalid address: must be None or {fixed}"
+                )));
+            }
+            (Some(fixed), _) => Some(fixed),
+            (None, a) => a,
+        };
+        if self.peername.is_none() && addr.is_none() {
+            return Err(Error::invalid_argument(
+                "no address given for an unconnected datagram transport",
+            ));
+        }
+        if let Some(Address::Unix(a)) = addr {
+            if a.as_pathname().is_none() {
+                return Err(Error::invalid_argument(
+                    "an unnamed or abstract Unix address cannot be sent to",
+                ));
+            }
+        }
+        if self.life.state() >= State::Lost {
+            // CPython counts (and warns about) these on a connected endpoint only; an
+            // unconnected one would try the closed socket. Both are dropped here.
+            let n = self.conn_lost.get();
+            if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+                crate::event_loop::debug::warning!("socket.send() raised exception.");
+            }
+            self.conn_lost.set(n.saturating_add(1));
+            return Ok(());
+        }
+        if self.buffer.borrow().is_empty() {
+            let dest = match addr {
+                Some(a) if self.peername.is_none() => Dest::To(a),
+                _ => Dest::Peer,
+            };
+            let sent = match self.sock.borrow().as_ref() {
+                Some(sock) => sock.send(data, dest),
+                None => Ok(data.len()),
+            };
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    self.error_received(e);
+                    return Ok(());
+                }
+            }
+        }
+        self.buffer.borrow_mut().push_back(Queued {
+            data: data.into(),
+            addr: addr.cloned(),
+        });
+        self.buffer_size.set(self.buffer_size.get() + data.len());
+        self.maybe_pause_protocol();
+        Ok(())
+    }
+
+    /// The socket is writable with datagrams queued: send them in order until the kernel
+    /// refuses one; a failed one is dropped and reported to `error_received`.
+    pub(super) fn sendto_ready(&self) {
+        loop {
+            let Some(q) = self.buffer.borrow_mut().pop_front() else {
+                break;
+            };
+            self.buffer_size.set(self.buffer_size.get() - q.data.len());
+            let dest = match &q.addr {
+                Some(a) if self.peername.is_none() => Dest::To(a),
+                _ => Dest::Peer,
+            };
+            let sent = match self.sock.borrow().as_ref() {
+                Some(sock) => sock.send(&q.data, dest),
+                None => return,
+            };
+            match sent {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.buffer_size.set(self.buffer_size.get() + q.data.len());
+                    self.buffer.borrow_mut().push_front(q); // again at the next edge
+                    break;
+                }
+                Err(e) => {
+                    // CPython returns here and its level-triggered writer calls again;
+                    // edge-triggered, we go on with the next datagram ourselves.
+                    self.error_received(e);
+                    if self.life.state() >= State::Lost {
+                        return;
+                    }
+                }
+            }
+        }
+        self.maybe_resume_protocol(); // may queue more
+        if self.buffer.borrow().is_empty() && self.life.state() == State::Closing {
+            self.life.set_state(State::Lost);
+            self.conn_lost.set(self.conn_lost.get().saturating_add(1));
+            self.call_connection_lost(None);
+        }
+    }
+
+    /// `pause_writing` once the queue is above the high mark.
+    pub(super) fn maybe_pause_protocol(&self) {
+        let size = self.buffer_size.get();
+        if self.flow.borrow_mut().should_pause(size) {
+            trace!("transport[{}]: pause_writing ({size} B queued)", self.id());
+            self.deliver_flow(FlowEdge::Pause);
+        }
+    }
+
+    /// `resume_writing` once the queue is at or below the low mark.
+    fn maybe_resume_protocol(&self) {
+        let size = self.buffer_size.get();
+        if self.flow.borrow_mut().should_resume(size) {
+            trace!("transport[{}]: resume_writing ({size} B queued)", self.id());
+            self.deliver_flow(FlowEdge::Resume);
+        }
+    }
+
+    /// Delivers a flow edge through the slot; while the protocol is held outside our calls,
+    /// on a later turn once it is free.
+    fn deliver_flow(&self, edge: FlowEdge) {
+        if self.protocol.flow(edge) {
+            self.when_free(|t| {
+                let _ = t.protocol.flush();
+            });
+        }
+    }
+
+    /// `close()`: no more receiving; `connection_lost(None)` once the queue is sent.
+    pub(super) fn close(&self) {
+        if self.life.state() != State::Open {
+            return;
+        }
+        self.life.set_reading(Reading::Done);
+        if self.buffer.borrow().is_empty() {
+            self.life.set_state(State::Lost);
+            self.conn_lost.set(1);
+            self.queue_connection_lost(None);
+        } else {
+            self.life.set_state(State::Closing);
+        }
+    }
+
+    /// `abort()` and the error path: drops the queue, queues `connection_lost(exc)` once.
+    pub(super) fn force_close(&self, exc: Option<io::Error>) {
+        if self.life.state() >= State::Lost {
+            return;
+        }
+        self.buffer.borrow_mut().clear();
+        self.buffer_size.set(0);
+        self.life.set_reading(Reading::Done);
+        self.life.set_state(State::Lost);
+        self.conn_lost.set(1);
+        self.queue_connection_lost(exc);
+    }
+
+    fn queue_connection_lost(&self, exc: Option<io::Error>) {
+        if let Some(me) = self.me.upgrade() {
+            if self
+                .lp()
+                .call_soon(move || me.call_connection_lost(exc))
+                .is_err()
+            {
+                self.release();
+            }
+        }
+    }
+
+    /// `connection_lost(exc)` exactly once, then `release`; later if the protocol is held.
+    fn call_connection_lost(&self, exc: Option<io::Error>) {
+        if self.life.state() == State::Closed {
+            return;
+        }
+        if self.protocol.is_busy() {
+            self.when_free(move |t| t.call_connection_lost(exc));
+            return;
+        }
+        self.life.set_state(State::Closed);
+        trace!("protocol[{}]: connection_lost (datagram)", self.id());
+        if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
+            self.report_panic("connection_lost", &*payload);
+        }
+        self.release();
+    }
+}
+
+/// Removes a stale Unix socket file at `path` before binding (CPython's check in
+/// `create_datagram_endpoint`): only a socket, and a failure to look is logged, not fatal.
+pub(crate) fn remove_stale_socket(path: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            if let Err(e) = std::fs::remove_file(path) {
+                log::error!(
+                    "Unable to check or remove stale UNIX socket {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => log::error!(
+            "Unable to check or remove stale UNIX socket {}: {e}",
+            path.display()
+        ),
+    }
+}
