@@ -82,7 +82,7 @@ pub(crate) struct LoopInner {
     /// Index in the process-wide registry; part of every task waker.
     pub(crate) id: LoopId,
     /// The epoll instance; borrowed only for the duration of one `poll` call or one
-    /// (de)registration (see [`LoopInner::registry`]). `None` once `close()` has released it
+    /// (de)registration (see [`LoopInner::with_registry`]). `None` once `close()` has released it
     /// (L16).
     poll: RefCell<Option<mio::Poll>>,
     /// Reused for every poll.
