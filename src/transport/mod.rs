@@ -250,6 +250,7 @@ pub(crate) enum Through {
 /// buffer (`kernel_unsent`), then the network. The path of a byte you read: the kernel, then
 /// the reader's buffer (`read_buffered`; above twice the reader's limit the transport stops
 /// reading, `reading_paused`, until the reader is down to the limit).
+///
 /// # Examples
 ///
 /// The read side, seen from a stream: bytes wait in the reader until a read takes them.
@@ -550,6 +551,7 @@ impl Transport {
     }
 
     /// True from the first `close`, `abort`, failure or EOF-initiated close onwards.
+    ///
     /// # Examples
     ///
     /// ```
@@ -630,6 +632,7 @@ impl Transport {
     }
 
     /// Delivers data again after [`pause_reading`](Self::pause_reading). Idempotent.
+    ///
     /// # Examples
     ///
     /// ```
@@ -672,6 +675,7 @@ impl Transport {
     }
 
     /// Not closing and not paused.
+    ///
     /// # Examples
     ///
     /// ```
@@ -759,6 +763,7 @@ impl Transport {
     }
 
     /// Bytes queued in the transport, not yet handed to the kernel.
+    ///
     /// # Examples
     ///
     /// ```
@@ -799,6 +804,7 @@ impl Transport {
     }
 
     /// The water marks as `(low, high)`, Python's order.
+    ///
     /// # Examples
     ///
     /// ```
@@ -952,6 +958,7 @@ impl Transport {
     }
 
     /// The peer's address (`get_extra_info("peername")`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -979,6 +986,7 @@ impl Transport {
     }
 
     /// The local address (`get_extra_info("sockname")`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -1051,6 +1059,7 @@ impl Transport {
     }
 
     /// The current protocol; `None` once the connection is lost.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1090,6 +1099,7 @@ impl Transport {
     }
 
     /// The loop the transport runs on.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1127,6 +1137,7 @@ impl Transport {
     }
 
     /// A number naming this connection in logs and traces.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1161,6 +1172,7 @@ impl Transport {
     }
 
     /// Same transport?
+    ///
     /// # Examples
     ///
     /// ```
