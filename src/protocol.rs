@@ -65,6 +65,7 @@ use crate::transport::Transport;
 /// ```
 pub trait Protocol {
     /// The connection is up; keep `transport` to write. Called once, first.
+    ///
     /// # Examples
     ///
     /// A server that speaks first greets each client from here.
@@ -95,6 +96,7 @@ pub trait Protocol {
     }
 
     /// Some bytes arrived: never empty, at most 256 KiB; boundaries carry no meaning.
+    ///
     /// # Examples
     ///
     /// Two writes of the peer may arrive as one call or as several: a protocol that wants lines
@@ -137,6 +139,7 @@ pub trait Protocol {
 
     /// The peer closed its writing side. Return `true` to keep the transport open for writing
     /// (half-close: you close it later); `false` closes it. Called at most once.
+    ///
     /// # Examples
     ///
     /// A server that answers only once the client has said everything (the client half-closes):
@@ -176,6 +179,7 @@ pub trait Protocol {
 
     /// The connection is gone: `None` after EOF, `close()` or `abort()`, the error after a
     /// failure. Called once, last.
+    ///
     /// # Examples
     ///
     /// ```
@@ -208,6 +212,7 @@ pub trait Protocol {
     }
 
     /// The transport's write buffer rose above its high-water mark.
+    ///
     /// # Examples
     ///
     /// A producer stops between `pause_writing` and `resume_writing`, so its buffer stays bounded
@@ -299,6 +304,7 @@ pub trait Protocol {
 pub trait BufferedProtocol: Protocol {
     /// A buffer to read into. `size_hint` is a suggested minimum (0: any size). An empty buffer
     /// is an error that ends the connection.
+    ///
     /// # Examples
     ///
     /// Collect a short message straight into a fixed array, however the peer splits it:

@@ -1407,3 +1407,68 @@ fn a_panicking_data_received_on_held_bytes_ends_the_connection() {
         }
     }
 }
+
+/// L55 behind the header, on the retry: a `connection_lost` owed to a protocol held elsewhere
+/// (a borrow kept across an `.await`), while the layer is still in the path (reading paused,
+/// bytes held), is delivered once it is free; if it then panics, the
+/// report names the transport as the socket transport's does (and as the layer's own first
+/// attempt does). The retry ran after the layer had let go of the socket transport, so its
+/// report had no `transport` key.
+#[test]
+fn l55_a_panicking_connection_lost_delivered_late_names_its_transport() {
+    use asyncio::{Protocol, Transport};
+    use std::io::Write;
+    type Made = Rc<RefCell<Option<Transport>>>;
+    /// Each report's message and its `transport` key.
+    type Reports = Rc<RefCell<Vec<(String, Option<String>)>>>;
+    struct P(Made);
+    impl Protocol for P {
+        fn connection_made(&mut self, t: Transport) {
+            t.pause_reading(); // bytes held: the layer stays in the path (no swap)
+            *self.0.borrow_mut() = Some(t);
+        }
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            panic!("connection_lost failed");
+        }
+    }
+    let off = (ProxyProtocol::Off, &b""[..]);
+    for (mode, header) in [off, (ProxyProtocol::Required, b"PROXY UNKNOWN\r\n")] {
+        let lp = asyncio::EventLoop::new().unwrap();
+        let reports: Reports = Default::default();
+        let r = reports.clone();
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                let transport = ctx.details.iter().find(|(k, _)| *k == "transport");
+                let transport = transport.map(|(_, v)| v.clone());
+                r.borrow_mut().push((ctx.message.clone(), transport));
+            },
+        ));
+        let made: Made = Default::default();
+        let m = made.clone();
+        let server = lp
+            .run_until_complete(
+                lp.create_server(move || P(m.clone()), "127.0.0.1", 0)
+                    .proxy_protocol(mode),
+            )
+            .unwrap()
+            .unwrap();
+        let mut client =
+            std::net::TcpStream::connect(("127.0.0.1", util::port_of(&server))).unwrap();
+        client.write_all(&[header, b"hello"].concat()).unwrap();
+        util::run_until(&lp, 200, || made.borrow().is_some());
+        let t = made.borrow().clone().unwrap();
+        let proto = t.get_protocol().unwrap();
+        util::turns_while_held(&lp, &proto, Duration::from_millis(20), || t.abort());
+        run_until_or_idle(&lp, || !reports.borrow().is_empty());
+        let id = t.id().to_string();
+        assert_eq!(
+            reports.borrow()[..],
+            [(
+                "Exception in callback connection_lost".to_string(),
+                Some(id)
+            )],
+            "{mode:?}"
+        );
+        server.close();
+    }
+}

@@ -192,3 +192,33 @@ fn l86_a_name_with_only_addresses_of_the_other_family_is_the_resolvers_error() {
         }
     }
 }
+
+// Checklist: L86. An IP literal of the other family than asked is what CPython makes of it:
+// `_ipaddr_info` leaves it to getaddrinfo, whose gaierror (glibc: `[Errno -9] Address family
+// for hostname not supported`, errno -9) is the same as for a name with no address of that
+// family (the test above). The two paths must not differ in text, kind or code.
+#[test]
+fn l86_an_ip_literal_of_the_other_family_is_the_same_gaierror_as_a_name() {
+    let port = closed_port();
+    let conn = |host: &'static str| {
+        run(async move {
+            asyncio::open_connection(host, port)
+                .family(asyncio::AddressFamily::Inet6)
+                .await
+                .map(drop)
+        })
+        .unwrap_err()
+    };
+    let (literal, name) = (conn("127.0.0.1"), conn("127.1"));
+    assert_eq!(literal.kind(), ErrorKind::InvalidInput, "{literal:?}");
+    assert_eq!(literal.kind(), name.kind(), "{literal:?} vs {name:?}");
+    assert_eq!(literal.raw_os_error(), name.raw_os_error(), "{literal:?}");
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert_eq!(
+            literal.to_string(),
+            format!(
+                "[Errno -9] Address family for hostname not supported (resolving 127.0.0.1:{port})"
+            )
+        );
+    }
+}

@@ -380,6 +380,33 @@ fn l97_l99_an_empty_host_list_binds_nothing() {
     );
 }
 
+// Checklist: L97. Several hosts are looked up at once inside the server's own future, not in
+// tasks of whatever loop runs (`asyncio::spawn` panics where none does): a create_server
+// awaited by another executor, or polled by hand as here, binds its literal hosts as it binds
+// one.
+#[test]
+fn l97_several_hosts_are_resolved_without_tasks_of_the_running_loop() {
+    use std::future::{Future, IntoFuture};
+    use std::task::{Context, Poll, Waker};
+    let lp = EventLoop::new().unwrap();
+    for hosts in [&["127.0.0.1"][..], &["127.0.0.1", "127.0.0.2"]] {
+        let fut = lp
+            .create_server(Echo::default, "", 0)
+            .hosts(hosts)
+            .start_serving(false)
+            .into_future();
+        let mut fut = std::pin::pin!(fut);
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        }));
+        let Ok(Poll::Ready(Ok(server))) = polled else {
+            panic!("{hosts:?}: not bound at the first poll outside a running loop");
+        };
+        assert_eq!(inet(&server).len(), hosts.len(), "{hosts:?}");
+        shut(&lp, &server);
+    }
+}
+
 #[test]
 fn l97_a_host_listed_twice_binds_once() {
     let lp = EventLoop::new().unwrap();

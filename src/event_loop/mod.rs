@@ -82,7 +82,7 @@ pub(crate) struct LoopInner {
     /// Index in the process-wide registry; part of every task waker.
     pub(crate) id: LoopId,
     /// The epoll instance; borrowed only for the duration of one `poll` call or one
-    /// (de)registration (see [`LoopInner::registry`]). `None` once `close()` has released it
+    /// (de)registration (see [`LoopInner::with_registry`]). `None` once `close()` has released it
     /// (L16).
     poll: RefCell<Option<mio::Poll>>,
     /// Reused for every poll.
@@ -514,6 +514,7 @@ impl LoopHandle {
     }
 
     /// Whether debug mode is on.
+    ///
     /// # Examples
     ///
     /// Code running on the loop can ask, to do costlier checks only in debug mode.
@@ -529,6 +530,7 @@ impl LoopHandle {
     }
 
     /// The threshold of the slow-callback warning (Python's `loop.slow_callback_duration`).
+    ///
     /// # Examples
     ///
     /// In debug mode, a callback that blocks the loop for longer is reported through `log`.
@@ -566,6 +568,7 @@ impl LoopHandle {
     }
 
     /// Whether [`close`](Self::close) has been called.
+    ///
     /// # Examples
     ///
     /// A handle can outlive its loop; dropping the [`EventLoop`] closes it.

@@ -71,8 +71,9 @@ impl Family {
 ///   OS error when the helper thread cannot be started;
 /// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) should the resolver
 ///   answer with nothing of `family` (it fails instead: `EAI_ADDRFAMILY`, kind `InvalidInput`);
-/// - `Error::Io` (`Address family for hostname not supported`, kind `InvalidInput`) for an IP
-///   literal of the other family, glibc's `EAI_ADDRFAMILY` text.
+/// - `Error::Io` (`[Errno -9] Address family for hostname not supported (resolving
+///   HOST:PORT)`, kind `InvalidInput`) for an IP literal of the other family: the same error
+///   as for a name with no address of that family (glibc's `EAI_ADDRFAMILY`).
 ///
 /// # Cancel safety
 /// Dropping the future abandons a lookup in progress: its thread runs `getaddrinfo` to the end
@@ -102,10 +103,7 @@ pub(crate) async fn resolve(
     } else if let Some(ip) = ipaddr_info(host) {
         let addr = SocketAddr::new(ip, port);
         if !family.admits(&addr) {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "Address family for hostname not supported",
-            )));
+            return Err(Error::Io(literal_of_other_family(host, port)));
         }
         return Ok(vec![addr]);
     } else {
@@ -274,6 +272,22 @@ fn getaddrinfo(host: &str, port: u16, family: Family) -> io::Result<Vec<SocketAd
 /// glibc's "Address family for hostname not supported" (the libc crate has no constant for it).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const EAI_ADDRFAMILY: i32 = -9;
+
+/// An IP literal of another family than asked: CPython's `_ipaddr_info` leaves it to
+/// getaddrinfo, so it is the resolver's error, as for a name with no address of that family.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn literal_of_other_family(host: &str, port: u16) -> io::Error {
+    gai_error(EAI_ADDRFAMILY, host, port)
+}
+
+/// An IP literal of another family than asked (glibc's text; other resolvers' codes differ).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn literal_of_other_family(host: &str, port: u16) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("Address family for hostname not supported (resolving {host}:{port})"),
+    )
+}
 
 /// A failed `getaddrinfo` other than `EAI_SYSTEM`, as Python's `socket.gaierror`: the code is
 /// the error's number (`raw_os_error`, Python's `gaierror.errno`), the text `gai_strerror`'s
@@ -494,7 +508,13 @@ mod tests {
         };
         let err = got.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-        assert_eq!(err.to_string(), "Address family for hostname not supported");
+        let text = err.to_string();
+        assert!(
+            text.ends_with("Address family for hostname not supported (resolving ::1:1)"),
+            "{text}"
+        );
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert_eq!(err.raw_os_error(), Some(EAI_ADDRFAMILY), "{text}");
     }
 
     #[test]

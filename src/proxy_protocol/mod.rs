@@ -143,6 +143,7 @@ pub enum ProxyProtocol {
 }
 
 /// Which version of the protocol a header used.
+///
 /// # Examples
 ///
 /// ```
@@ -162,6 +163,7 @@ pub enum Version {
 }
 
 /// What the balancer says the connection is.
+///
 /// # Examples
 ///
 /// A v2 `LOCAL` header, as a balancer sends on its health checks: the server keeps the
@@ -185,6 +187,7 @@ pub enum Command {
 }
 
 /// The transport the client used (v2's low nibble of byte 13; v1 says TCP or nothing).
+///
 /// # Examples
 ///
 /// ```
@@ -206,6 +209,7 @@ pub enum SocketKind {
 }
 
 /// The client connection's two ends, as the header carries them.
+///
 /// # Examples
 ///
 /// ```
@@ -238,6 +242,7 @@ pub enum Addresses {
 }
 
 /// One v2 type-length-value field, as received.
+///
 /// # Examples
 ///
 /// A type this crate has no accessor for (here a vendor's `0xE0`) arrives raw, in order.
@@ -262,6 +267,7 @@ pub struct Tlv {
 }
 
 /// The TLS details of a v2 `PP2_TYPE_SSL` field: how the client reached the balancer.
+///
 /// # Examples
 ///
 /// What a balancer that ended the client's TLS reports, and how a server reads it back. The
@@ -310,6 +316,7 @@ impl SslInfo {
     }
 
     /// The client used TLS.
+    ///
     /// # Examples
     ///
     /// ```
@@ -325,6 +332,7 @@ impl SslInfo {
     }
 
     /// The client presented a certificate (on this connection) and it was verified.
+    ///
     /// # Examples
     ///
     /// `verify` is the balancer's verdict; a certificate it did not verify does not count.
@@ -343,6 +351,7 @@ impl SslInfo {
     }
 
     /// The TLS version (`PP2_SUBTYPE_SSL_VERSION`), e.g. `TLSv1.3`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -386,6 +395,7 @@ impl SslInfo {
     }
 
     /// The field's value as the spec lays it out (client byte, verify, sub-TLVs).
+    ///
     /// # Examples
     ///
     /// ```
@@ -447,6 +457,7 @@ pub struct ProxyHeader {
 
 impl ProxyHeader {
     /// The value of the first TLV of type `kind`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -470,6 +481,7 @@ impl ProxyHeader {
     }
 
     /// `PP2_TYPE_ALPN`: the protocol the client negotiated, e.g. `h2`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -488,6 +500,7 @@ impl ProxyHeader {
     }
 
     /// `PP2_TYPE_AUTHORITY`: the host name the client asked for (SNI), if UTF-8.
+    ///
     /// # Examples
     ///
     /// ```
@@ -506,6 +519,7 @@ impl ProxyHeader {
     }
 
     /// `PP2_TYPE_UNIQUE_ID`: the balancer's id for the client connection.
+    ///
     /// # Examples
     ///
     /// The id is opaque bytes (at most 128): log it to match the balancer's own logs.
@@ -526,6 +540,7 @@ impl ProxyHeader {
     }
 
     /// `PP2_TYPE_NETNS`: the network namespace name, if UTF-8.
+    ///
     /// # Examples
     ///
     /// ```
@@ -545,6 +560,7 @@ impl ProxyHeader {
     }
 
     /// `PP2_TYPE_CRC32C`: the checksum the header carried ([`parse`] has checked it).
+    ///
     /// # Examples
     ///
     /// A sender asks for a checksum with a zero placeholder; a header changed on the way is
@@ -570,6 +586,7 @@ impl ProxyHeader {
     }
 
     /// `PP2_TYPE_SSL`: TLS details; `None` if absent or not laid out as the spec says.
+    ///
     /// # Examples
     ///
     /// More in [`SslInfo`].
@@ -601,6 +618,7 @@ impl ProxyHeader {
 
     /// Whether the addresses replace the socket's: a `PROXY` command with Internet or Unix
     /// addresses. `LOCAL`, `UNKNOWN` and `UNSPEC` keep the socket's own (as the spec says).
+    ///
     /// # Examples
     ///
     /// ```
@@ -617,6 +635,7 @@ impl ProxyHeader {
     }
 
     /// The client's address, if the header relays one.
+    ///
     /// # Examples
     ///
     /// A v2 header can relay Unix socket paths too (NUL-padded to 108 bytes each).
@@ -644,6 +663,7 @@ impl ProxyHeader {
     }
 
     /// The address the client connected to, if the header relays one.
+    ///
     /// # Examples
     ///
     /// ```
@@ -669,6 +689,7 @@ impl ProxyHeader {
     /// The header as a balancer would send it: v1 writes `TCP4`/`TCP6` for Internet
     /// addresses and `UNKNOWN` otherwise (no TLVs); v2 writes every field, TLVs as given
     /// (add a [`PP2_TYPE_CRC32C`] TLV of four zero bytes to have it filled in).
+    ///
     /// # Examples
     ///
     /// A client (or a test) speaking for a balancer writes this before its own bytes.

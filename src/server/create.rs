@@ -400,21 +400,13 @@ impl CreateServer {
                 let family = self.family.family();
                 let mut addrs: Vec<SocketAddr> = match hosts {
                     None => resolve(None, *port, family, true).await?,
-                    // One host: resolved here, no task needed.
+                    // One host: awaited in place.
                     Some(hosts) if hosts.len() == 1 => {
                         resolve(Some(&hosts[0]), *port, family, true).await?
                     }
                     // Several: every lookup at once, as CPython gathers them (L97); the first
                     // failure is the error, the others' lookups are abandoned.
-                    Some(hosts) => {
-                        let port = *port;
-                        let found =
-                            crate::gather(hosts.iter().cloned().map(|h| async move {
-                                resolve(Some(&h), port, family, true).await
-                            }))
-                            .await?;
-                        found.into_iter().flatten().collect()
-                    }
+                    Some(hosts) => resolve_all(hosts, *port, family).await?,
                 };
                 let mut seen = std::collections::HashSet::new();
                 addrs.retain(|a| seen.insert(*a));
@@ -607,6 +599,39 @@ impl CreateServer {
         self.tls.options.require_close_notify = on;
         self
     }
+}
+
+/// Every host's addresses, in the hosts' order, the lookups running at once (CPython's
+/// `gather` of one `getaddrinfo` per host, L97). Polled together inside this one future, not
+/// as tasks: those would need a running loop (and be that loop's, not the server's). The
+/// first failure is the error; dropping the future abandons the lookups still running.
+async fn resolve_all(
+    hosts: &[String],
+    port: u16,
+    family: crate::net::resolve::Family,
+) -> Result<Vec<SocketAddr>, Error> {
+    let mut lookups: Vec<_> = hosts
+        .iter()
+        .map(|h| Some(Box::pin(resolve(Some(h), port, family, true))))
+        .collect();
+    let mut found = vec![Vec::new(); hosts.len()];
+    std::future::poll_fn(|cx| {
+        for (lookup, addrs) in lookups.iter_mut().zip(&mut found) {
+            if let Some(pending) = lookup {
+                if let std::task::Poll::Ready(got) = pending.as_mut().poll(cx) {
+                    *addrs = got?;
+                    *lookup = None;
+                }
+            }
+        }
+        if lookups.iter().all(Option::is_none) {
+            std::task::Poll::Ready(Ok::<_, Error>(()))
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await?;
+    Ok(found.concat())
 }
 
 impl IntoFuture for CreateServer {

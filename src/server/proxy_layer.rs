@@ -435,6 +435,12 @@ impl ProxyLayer {
         }
         let id = self.raw.borrow_mut().take().map(|r| r.id());
         let exc = exc.or_else(|| self.fatal.borrow_mut().take());
+        self.next_lost(exc, id);
+    }
+
+    /// `next`'s connection_lost; a panic in it is reported naming the socket transport `id`
+    /// (L55), also from a retry, which runs after we have let go of that transport.
+    fn next_lost(&self, exc: Option<io::Error>, id: Option<u64>) {
         match self.next.lost(exc) {
             Ok(Called::Panicked(payload)) => {
                 let panic = Box::new(PanicError::from_payload(&*payload));
@@ -448,7 +454,7 @@ impl ProxyLayer {
                 let alive = self.me.upgrade();
                 crate::protocol::when_free(&self.lp, self.me.clone(), next_slot, move |me| {
                     let _alive = alive;
-                    me.connection_lost(exc);
+                    me.next_lost(exc, id);
                 });
             }
         }

@@ -481,6 +481,7 @@ impl LoopHandle {
 impl StartTls {
     /// The name to send as SNI and to check (client side only, never derived). `""` is the
     /// same as no name: no SNI, the chain verified, no name checked.
+    ///
     /// # Examples
     ///
     /// The certificate is for `localhost`; asking for another name fails the handshake.
@@ -532,6 +533,7 @@ impl StartTls {
     }
 
     /// How long the handshake may take (default 60 s).
+    ///
     /// # Examples
     ///
     /// A peer that never answers the handshake (here a server that does not speak TLS at all)
@@ -584,6 +586,7 @@ impl StartTls {
     }
 
     /// How long the close_notify exchange may take (default 30 s).
+    ///
     /// # Examples
     ///
     /// `close()` on the TLS transport sends close_notify and waits for the peer's, at most this
@@ -645,6 +648,7 @@ impl StartTls {
     }
 
     /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF.
+    ///
     /// # Examples
     ///
     /// A peer that drops the connection without close_notify (here one that aborts) could be an

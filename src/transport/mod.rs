@@ -254,6 +254,7 @@ pub(crate) enum Through {
 /// buffer (`kernel_unsent`), then the network. The path of a byte you read: the kernel, then
 /// the reader's buffer (`read_buffered`; above twice the reader's limit the transport stops
 /// reading, `reading_paused`, until the reader is down to the limit).
+///
 /// # Examples
 ///
 /// The read side, seen from a stream: bytes wait in the reader until a read takes them.
@@ -554,6 +555,7 @@ impl Transport {
     }
 
     /// True from the first `close`, `abort`, failure or EOF-initiated close onwards.
+    ///
     /// # Examples
     ///
     /// ```
@@ -634,6 +636,7 @@ impl Transport {
     }
 
     /// Delivers data again after [`pause_reading`](Self::pause_reading). Idempotent.
+    ///
     /// # Examples
     ///
     /// ```
@@ -676,6 +679,7 @@ impl Transport {
     }
 
     /// Not closing and not paused.
+    ///
     /// # Examples
     ///
     /// ```
@@ -763,6 +767,7 @@ impl Transport {
     }
 
     /// Bytes queued in the transport, not yet handed to the kernel.
+    ///
     /// # Examples
     ///
     /// ```
@@ -803,6 +808,7 @@ impl Transport {
     }
 
     /// The water marks as `(low, high)`, Python's order.
+    ///
     /// # Examples
     ///
     /// ```
@@ -956,6 +962,7 @@ impl Transport {
     }
 
     /// The peer's address (`get_extra_info("peername")`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -983,6 +990,7 @@ impl Transport {
     }
 
     /// The local address (`get_extra_info("sockname")`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -1055,6 +1063,7 @@ impl Transport {
     }
 
     /// The current protocol; `None` once the connection is lost.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1094,6 +1103,7 @@ impl Transport {
     }
 
     /// The loop the transport runs on.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1131,6 +1141,7 @@ impl Transport {
     }
 
     /// A number naming this connection in logs and traces.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1165,6 +1176,7 @@ impl Transport {
     }
 
     /// Same transport?
+    ///
     /// # Examples
     ///
     /// ```

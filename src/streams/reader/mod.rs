@@ -152,6 +152,7 @@ impl StreamReader {
     }
 
     /// The limit given at construction.
+    ///
     /// # Examples
     ///
     /// A line (or `readuntil` chunk) longer than the limit is refused instead of buffered without
@@ -501,6 +502,7 @@ impl StreamReader {
     }
 
     /// The read timeout set by [`set_read_timeout`](Self::set_read_timeout).
+    ///
     /// # Examples
     ///
     /// ```
