@@ -1877,7 +1877,7 @@ fn l8_a_sleep_whose_loop_closed_before_it_fired_is_not_over_on_the_next_loop() {
 }
 
 #[test]
-fn l8_a_sleep_armed_on_one_loop_and_awaited_on_another_moves_its_timer_there() {
+fn l27_a_sleep_armed_on_one_loop_and_awaited_on_another_moves_its_timer_there() {
     // A future armed on a loop that is not running (here: handed out of a finished
     // run_until_complete, the loop left open) and awaited on another loop of the thread: its
     // timer must go to the loop that polls it, or the awaiting task waits on a wheel that never
