@@ -29,7 +29,9 @@ struct Queue {
     /// Oldest first.
     items: Vec<Remote>,
     /// Wakes the poll (an eventfd on Linux); `None` once the loop is closed (L16 releases it).
-    waker: Option<mio::Waker>,
+    /// Shared so a pusher can wake it after letting go of the lock: the descriptor lives until
+    /// the last such wake is done.
+    waker: Option<Arc<mio::Waker>>,
 }
 
 /// The thread-shared part of a loop.
@@ -55,7 +57,7 @@ impl Shared {
         Shared {
             queue: Mutex::new(Queue {
                 items: Vec::new(),
-                waker: Some(waker),
+                waker: Some(Arc::new(waker)),
             }),
             notified: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -66,19 +68,25 @@ impl Shared {
     }
 
     pub(crate) fn push(&self, item: Remote) -> Result<(), Error> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        // Checked under the lock, so close() cannot miss an item pushed concurrently, nor take
-        // the waker away while it is being woken.
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::loop_closed());
-        }
-        q.items.push(item);
-        if !self.notified.swap(true, Ordering::AcqRel) {
-            if let Some(waker) = &q.waker {
-                // A failed wake-up is ignored, as CPython ignores a failed self-pipe write
-                // (L21).
-                let _ = waker.wake();
+        let waker = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            // Checked under the lock, so close() cannot miss an item pushed concurrently.
+            if self.closed.load(Ordering::Acquire) {
+                return Err(Error::loop_closed());
             }
+            q.items.push(item);
+            if self.notified.swap(true, Ordering::AcqRel) {
+                None
+            } else {
+                q.waker.clone()
+            }
+        };
+        // The wake-up syscall outside the lock, so neither the loop's drain nor other pushers
+        // wait on it; a close() meanwhile has taken the loop's handle, and this one keeps the
+        // descriptor open until the write is done. A failed wake-up is ignored, as CPython
+        // ignores a failed self-pipe write (L21).
+        if let Some(waker) = waker {
+            let _ = waker.wake();
         }
         Ok(())
     }
