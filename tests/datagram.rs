@@ -582,6 +582,66 @@ fn sock_is_adopted_and_modifiers_are_refused() {
     });
 }
 
+/// `sock=` takes the family from the socket, not from the wrapper it came in: a Unix datagram
+/// descriptor passed as a `UdpSocket` (any descriptor converts) still hears its datagrams with
+/// Unix addresses, and replies; a datagram socket of another family is refused.
+#[test]
+fn sock_family_comes_from_the_socket_not_the_wrapper() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let (a, b) = UnixDatagram::pair()?;
+        let as_udp = std::net::UdpSocket::from(std::os::fd::OwnedFd::from(a));
+        let (t, p) = lp
+            .create_datagram_endpoint(Rec::default)
+            .sock(as_udp)
+            .await?;
+        b.send(b"unix inside")?;
+        until(&p, |r| !r.got.is_empty() || !r.errors.is_empty()).await;
+        assert_eq!(p.borrow().errors, [], "{:?}", p.borrow().calls);
+        assert!(matches!(p.borrow().got[0].1, Address::Unix(_)));
+        t.sendto(b"back", None)?;
+        b.set_read_timeout(Some(LIMIT))?; // bounded, should the reply never come
+        let mut buf = [0; 16];
+        let n = b.recv(&mut buf)?;
+        assert_eq!(&buf[..n], b"back");
+        t.close();
+
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let port = udp.local_addr()?.port();
+        let as_unix = UnixDatagram::from(std::os::fd::OwnedFd::from(udp));
+        let (t, p) = lp
+            .create_datagram_endpoint(Rec::default)
+            .sock(as_unix)
+            .await?;
+        std::net::UdpSocket::bind("127.0.0.1:0")?.send_to(b"inet inside", ("127.0.0.1", port))?;
+        until(&p, |r| !r.got.is_empty() || !r.errors.is_empty()).await;
+        assert_eq!(p.borrow().errors, [], "{:?}", p.borrow().calls);
+        assert!(matches!(p.borrow().got[0].1, Address::Inet(_)));
+        t.close();
+
+        // A netlink datagram socket (no privilege needed): not an address we can speak.
+        let netlink = socket2::Socket::new(
+            socket2::Domain::from(libc::AF_NETLINK),
+            socket2::Type::DGRAM,
+            None,
+        )?;
+        let fake = UnixDatagram::from(std::os::fd::OwnedFd::from(netlink));
+        let err = lp
+            .create_datagram_endpoint(Rec::default)
+            .sock(fake)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::InvalidArgument(_)));
+        assert!(
+            err.to_string()
+                .starts_with("A UDP or Unix datagram socket was expected, got"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
 /// The builder's own refusals (CPython test_base_events
 /// `test_create_datagram_endpoint_wrong_sock`, `..._no_addrinfo`, `..._addr_error`).
 #[test]
