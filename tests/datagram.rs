@@ -642,6 +642,28 @@ fn sock_family_comes_from_the_socket_not_the_wrapper() {
     });
 }
 
+/// A connected endpoint sends to its peer whatever address it is given (CPython uses `send`
+/// once there is a peername): an echo over a socketpair, replying to the unnamed address the
+/// datagram came from, works.
+#[test]
+fn a_connected_unix_endpoint_echoes_to_its_unnamed_peer() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let (a, b) = UnixDatagram::pair()?;
+        let (t, p) = lp.create_datagram_endpoint(Rec::echo).sock(a).await?;
+        b.send(b"ping")?;
+        until(&p, |r| !r.got.is_empty()).await;
+        assert!(matches!(&p.borrow().got[0].1, Address::Unix(a) if a.is_unnamed()));
+        b.set_nonblocking(true)?;
+        let mut buf = [0; 16];
+        let n = b.recv(&mut buf)?; // sent from inside datagram_received, already there
+        assert_eq!(&buf[..n], b"ping");
+        t.close();
+        until(&p, Rec::lost).await;
+        Ok(())
+    });
+}
+
 /// The builder's own refusals (CPython test_base_events
 /// `test_create_datagram_endpoint_wrong_sock`, `..._no_addrinfo`, `..._addr_error`).
 #[test]

@@ -197,7 +197,9 @@ impl DatagramSocketTransport {
                 "no address given for an unconnected datagram transport",
             ));
         }
-        if let Some(Address::Unix(a)) = addr {
+        // A connected socket sends to its peer whatever `addr` says (CPython's `send`), so an
+        // unnamed address (a socketpair peer's, say) is a problem only when it is the target.
+        if let (None, Some(Address::Unix(a))) = (&self.peername, addr) {
             if a.as_pathname().is_none() {
                 return Err(Error::invalid_argument(
                     "an unnamed or abstract Unix address cannot be sent to",
