@@ -739,6 +739,48 @@ fn unix_path_endpoints_echo() {
     });
 }
 
+/// Abstract Unix names (Linux; CPython takes them as `str`/`bytes` starting with a NUL): an
+/// endpoint bound to one, a client connected to one with `remote_path`, and a reply from the
+/// server to the client's abstract name.
+#[cfg(target_os = "linux")]
+#[test]
+fn abstract_unix_names_as_local_remote_and_reply_addresses() {
+    use std::os::linux::net::SocketAddrExt;
+    run_clean(async {
+        let tag = format!("asyncio-dgram-test-{}", std::process::id());
+        let server_name = format!("\0{tag}-server");
+        let lp = asyncio::get_running_loop()?;
+        let (server, sp) = lp
+            .create_datagram_endpoint(Rec::echo)
+            .local_path(&server_name)
+            .await?;
+        let (client, cp) = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path(format!("\0{tag}-client"))
+            .remote_path(&server_name)
+            .await?;
+        client.sendto(b"abstract", None)?;
+        until(&cp, |r| !r.got.is_empty()).await;
+        assert_eq!(cp.borrow().got[0].0, b"abstract");
+        let from = sp.borrow().got[0].1.clone();
+        let client_name = format!("{tag}-client");
+        assert!(
+            matches!(&from, Address::Unix(a) if a.as_abstract_name() == Some(client_name.as_bytes()))
+        );
+        // The same abstract name is the remote address; another is refused.
+        let same = std::os::unix::net::SocketAddr::from_abstract_name(format!("{tag}-server"))?;
+        client.sendto(b"again", Some(&Address::Unix(same)))?;
+        until(&cp, |r| r.got.len() == 2).await;
+        let other = std::os::unix::net::SocketAddr::from_abstract_name(format!("{tag}-other"))?;
+        assert!(client.sendto(b"x", Some(&Address::Unix(other))).is_err());
+        client.close();
+        server.close();
+        until(&sp, Rec::lost).await;
+        until(&cp, Rec::lost).await;
+        Ok(())
+    });
+}
+
 /// A panicking `datagram_received` is reported, and the endpoint goes on receiving (CPython:
 /// the exception leaves `_read_ready` for the loop's handler; the transport stays open).
 #[test]

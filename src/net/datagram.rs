@@ -528,10 +528,19 @@ fn unix_socket(
         if !opts.allow_broadcast {
             s.connect(&SockAddr::unix(r)?)?;
         }
-        let addr = std::os::unix::net::SocketAddr::from_pathname(r)?;
-        r_addr = Some(Address::Unix(addr));
+        r_addr = Some(Address::Unix(unix_address(r)?));
     }
     Ok((s, true, r_addr))
+}
+
+/// A Unix path as an address: a leading NUL byte makes it an abstract name (Linux).
+fn unix_address(path: &std::path::Path) -> std::io::Result<std::os::unix::net::SocketAddr> {
+    #[cfg(target_os = "linux")]
+    if let Some(name) = path.as_os_str().as_encoded_bytes().strip_prefix(&[0]) {
+        use std::os::linux::net::SocketAddrExt;
+        return std::os::unix::net::SocketAddr::from_abstract_name(name);
+    }
+    std::os::unix::net::SocketAddr::from_pathname(path)
 }
 
 #[cfg(test)]
