@@ -19,7 +19,7 @@
 //! high-water mark. An `OSError` goes to `error_received` (that datagram is dropped).
 //!
 //! Files: `mod.rs` (the transport, the [`DatagramTransport`] handle, the loop's events),
-//! `protocol.rs` (`DatagramProtocol` and the slot), `io.rs` (receive, send, close).
+//! `protocol.rs` (`DatagramProtocol` and the slot), `io_path.rs` (receive, send, close).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
