@@ -582,6 +582,88 @@ fn sock_is_adopted_and_modifiers_are_refused() {
     });
 }
 
+/// `sock=` takes the family from the socket, not from the wrapper it came in: a Unix datagram
+/// descriptor passed as a `UdpSocket` (any descriptor converts) still hears its datagrams with
+/// Unix addresses, and replies; a datagram socket of another family is refused.
+#[test]
+fn sock_family_comes_from_the_socket_not_the_wrapper() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let (a, b) = UnixDatagram::pair()?;
+        let as_udp = std::net::UdpSocket::from(std::os::fd::OwnedFd::from(a));
+        let (t, p) = lp
+            .create_datagram_endpoint(Rec::default)
+            .sock(as_udp)
+            .await?;
+        b.send(b"unix inside")?;
+        until(&p, |r| !r.got.is_empty() || !r.errors.is_empty()).await;
+        assert_eq!(p.borrow().errors, [], "{:?}", p.borrow().calls);
+        assert!(matches!(p.borrow().got[0].1, Address::Unix(_)));
+        t.sendto(b"back", None)?;
+        b.set_read_timeout(Some(LIMIT))?; // bounded, should the reply never come
+        let mut buf = [0; 16];
+        let n = b.recv(&mut buf)?;
+        assert_eq!(&buf[..n], b"back");
+        t.close();
+
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let port = udp.local_addr()?.port();
+        let as_unix = UnixDatagram::from(std::os::fd::OwnedFd::from(udp));
+        let (t, p) = lp
+            .create_datagram_endpoint(Rec::default)
+            .sock(as_unix)
+            .await?;
+        std::net::UdpSocket::bind("127.0.0.1:0")?.send_to(b"inet inside", ("127.0.0.1", port))?;
+        until(&p, |r| !r.got.is_empty() || !r.errors.is_empty()).await;
+        assert_eq!(p.borrow().errors, [], "{:?}", p.borrow().calls);
+        assert!(matches!(p.borrow().got[0].1, Address::Inet(_)));
+        t.close();
+
+        // A netlink datagram socket (no privilege needed): not an address we can speak.
+        let netlink = socket2::Socket::new(
+            socket2::Domain::from(libc::AF_NETLINK),
+            socket2::Type::DGRAM,
+            None,
+        )?;
+        let fake = UnixDatagram::from(std::os::fd::OwnedFd::from(netlink));
+        let err = lp
+            .create_datagram_endpoint(Rec::default)
+            .sock(fake)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::InvalidArgument(_)));
+        assert!(
+            err.to_string()
+                .starts_with("A UDP or Unix datagram socket was expected, got"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+/// A connected endpoint sends to its peer whatever address it is given (CPython uses `send`
+/// once there is a peername): an echo over a socketpair, replying to the unnamed address the
+/// datagram came from, works.
+#[test]
+fn a_connected_unix_endpoint_echoes_to_its_unnamed_peer() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let (a, b) = UnixDatagram::pair()?;
+        let (t, p) = lp.create_datagram_endpoint(Rec::echo).sock(a).await?;
+        b.send(b"ping")?;
+        until(&p, |r| !r.got.is_empty()).await;
+        assert!(matches!(&p.borrow().got[0].1, Address::Unix(a) if a.is_unnamed()));
+        b.set_nonblocking(true)?;
+        let mut buf = [0; 16];
+        let n = b.recv(&mut buf)?; // sent from inside datagram_received, already there
+        assert_eq!(&buf[..n], b"ping");
+        t.close();
+        until(&p, Rec::lost).await;
+        Ok(())
+    });
+}
+
 /// The builder's own refusals (CPython test_base_events
 /// `test_create_datagram_endpoint_wrong_sock`, `..._no_addrinfo`, `..._addr_error`).
 #[test]
@@ -649,6 +731,48 @@ fn unix_path_endpoints_echo() {
                 .to_string(),
             format!("Invalid address: must be None or {}", server_path.display())
         );
+        client.close();
+        server.close();
+        until(&sp, Rec::lost).await;
+        until(&cp, Rec::lost).await;
+        Ok(())
+    });
+}
+
+/// Abstract Unix names (Linux; CPython takes them as `str`/`bytes` starting with a NUL): an
+/// endpoint bound to one, a client connected to one with `remote_path`, and a reply from the
+/// server to the client's abstract name.
+#[cfg(target_os = "linux")]
+#[test]
+fn abstract_unix_names_as_local_remote_and_reply_addresses() {
+    use std::os::linux::net::SocketAddrExt;
+    run_clean(async {
+        let tag = format!("asyncio-dgram-test-{}", std::process::id());
+        let server_name = format!("\0{tag}-server");
+        let lp = asyncio::get_running_loop()?;
+        let (server, sp) = lp
+            .create_datagram_endpoint(Rec::echo)
+            .local_path(&server_name)
+            .await?;
+        let (client, cp) = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path(format!("\0{tag}-client"))
+            .remote_path(&server_name)
+            .await?;
+        client.sendto(b"abstract", None)?;
+        until(&cp, |r| !r.got.is_empty()).await;
+        assert_eq!(cp.borrow().got[0].0, b"abstract");
+        let from = sp.borrow().got[0].1.clone();
+        let client_name = format!("{tag}-client");
+        assert!(
+            matches!(&from, Address::Unix(a) if a.as_abstract_name() == Some(client_name.as_bytes()))
+        );
+        // The same abstract name is the remote address; another is refused.
+        let same = std::os::unix::net::SocketAddr::from_abstract_name(format!("{tag}-server"))?;
+        client.sendto(b"again", Some(&Address::Unix(same)))?;
+        until(&cp, |r| r.got.len() == 2).await;
+        let other = std::os::unix::net::SocketAddr::from_abstract_name(format!("{tag}-other"))?;
+        assert!(client.sendto(b"x", Some(&Address::Unix(other))).is_err());
         client.close();
         server.close();
         until(&sp, Rec::lost).await;

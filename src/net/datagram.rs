@@ -32,6 +32,7 @@ use crate::transport::datagram::{remove_stale_socket, DatagramSocketTransport};
 use crate::transport::{Address, DatagramProtocol, DatagramTransport};
 
 /// A datagram socket to adopt (`create_datagram_endpoint(sock=…)`): UDP or Unix datagram.
+/// The socket's own family decides, not the variant it comes in.
 ///
 /// # Examples
 ///
@@ -336,9 +337,11 @@ fn adopt(
     sock: DatagramSocket,
     problems: Vec<String>,
 ) -> Result<(Socket, bool, Option<Address>), Error> {
-    let (fd, unix) = match sock {
-        DatagramSocket::Udp(s) => (OwnedFd::from(s), false),
-        DatagramSocket::Unix(s) => (OwnedFd::from(s), true),
+    // The wrapper type is only how the socket came in (any descriptor converts into either):
+    // the socket's own family says how to read its addresses.
+    let fd = match sock {
+        DatagramSocket::Udp(s) => OwnedFd::from(s),
+        DatagramSocket::Unix(s) => OwnedFd::from(s),
     };
     let sock = Socket::from(fd);
     let ty = sock.r#type()?;
@@ -347,6 +350,16 @@ fn adopt(
             "A UDP Socket was expected, got a {ty:?} socket"
         )));
     }
+    let unix = match sock.domain()? {
+        Domain::UNIX => true,
+        Domain::IPV4 | Domain::IPV6 => false,
+        // CPython takes any datagram socket, but its addresses are beyond `Address`.
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "A UDP or Unix datagram socket was expected, got a {other:?} socket"
+            )))
+        }
+    };
     if !problems.is_empty() {
         return Err(Error::invalid_argument(format!(
             "socket modifier keyword arguments can not be used when sock is specified. ({})",
@@ -515,10 +528,19 @@ fn unix_socket(
         if !opts.allow_broadcast {
             s.connect(&SockAddr::unix(r)?)?;
         }
-        let addr = std::os::unix::net::SocketAddr::from_pathname(r)?;
-        r_addr = Some(Address::Unix(addr));
+        r_addr = Some(Address::Unix(unix_address(r)?));
     }
     Ok((s, true, r_addr))
+}
+
+/// A Unix path as an address: a leading NUL byte makes it an abstract name (Linux).
+fn unix_address(path: &std::path::Path) -> std::io::Result<std::os::unix::net::SocketAddr> {
+    #[cfg(target_os = "linux")]
+    if let Some(name) = path.as_os_str().as_encoded_bytes().strip_prefix(&[0]) {
+        use std::os::linux::net::SocketAddrExt;
+        return std::os::unix::net::SocketAddr::from_abstract_name(name);
+    }
+    std::os::unix::net::SocketAddr::from_pathname(path)
 }
 
 #[cfg(test)]

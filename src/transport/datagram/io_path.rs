@@ -52,7 +52,7 @@ impl DgramSock {
                 (DgramSock::Udp(s), Dest::To(Address::Inet(a))) => s.send_to(data, *a),
                 (DgramSock::Unix(s), Dest::To(Address::Unix(a))) => match a.as_pathname() {
                     Some(p) => s.send_to(data, p),
-                    None => return Err(io::ErrorKind::InvalidInput.into()),
+                    None => send_to_abstract(s, data, a),
                 },
                 // An address of the other family: the kernel's answer for it.
                 (DgramSock::Udp(_), Dest::To(Address::Unix(_)))
@@ -68,14 +68,58 @@ impl DgramSock {
     }
 }
 
-/// Whether two addresses are the same (CPython compares the tuples or the path strings).
+/// `sendto` an abstract Unix name (Linux): std's `UnixDatagram::send_to` takes paths only.
+#[cfg(target_os = "linux")]
+fn send_to_abstract(
+    s: &mio::net::UnixDatagram,
+    data: &[u8],
+    a: &std::os::unix::net::SocketAddr,
+) -> io::Result<usize> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    let Some(name) = a.as_abstract_name() else {
+        return Err(io::ErrorKind::InvalidInput.into()); // unnamed
+    };
+    let mut path = Vec::with_capacity(name.len() + 1);
+    path.push(0);
+    path.extend_from_slice(name);
+    let to = socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&path))?;
+    socket2::SockRef::from(s).send_to(data, &to)
+}
+
+/// No abstract names off Linux: only an unnamed address gets here.
+#[cfg(not(target_os = "linux"))]
+fn send_to_abstract(
+    _: &mio::net::UnixDatagram,
+    _: &[u8],
+    _: &std::os::unix::net::SocketAddr,
+) -> io::Result<usize> {
+    Err(io::ErrorKind::InvalidInput.into())
+}
+
+/// A Unix address's name: the path, or (Linux) the abstract name; `None` when unnamed.
+fn unix_name(a: &std::os::unix::net::SocketAddr) -> Option<(bool, &[u8])> {
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(p) = a.as_pathname() {
+        return Some((false, p.as_os_str().as_bytes()));
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        a.as_abstract_name().map(|n| (true, n))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Whether two addresses are the same (CPython compares the tuples, the path strings or the
+/// abstract names' bytes).
 fn same_address(a: &Address, b: &Address) -> bool {
     match (a, b) {
         (Address::Inet(a), Address::Inet(b)) => a == b,
-        (Address::Unix(a), Address::Unix(b)) => match (a.as_pathname(), b.as_pathname()) {
-            (Some(a), Some(b)) => a == b,
-            _ => false,
-        },
+        (Address::Unix(a), Address::Unix(b)) => {
+            unix_name(a).is_some_and(|n| Some(n) == unix_name(b))
+        }
         _ => false,
     }
 }
@@ -197,10 +241,12 @@ impl DatagramSocketTransport {
                 "no address given for an unconnected datagram transport",
             ));
         }
-        if let Some(Address::Unix(a)) = addr {
-            if a.as_pathname().is_none() {
+        // A connected socket sends to its peer whatever `addr` says (CPython's `send`), so an
+        // unnamed address (a socketpair peer's, say) is a problem only when it is the target.
+        if let (None, Some(Address::Unix(a))) = (&self.peername, addr) {
+            if unix_name(a).is_none() {
                 return Err(Error::invalid_argument(
-                    "an unnamed or abstract Unix address cannot be sent to",
+                    "an unnamed Unix address cannot be sent to",
                 ));
             }
         }

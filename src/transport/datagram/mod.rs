@@ -19,7 +19,7 @@
 //! high-water mark. An `OSError` goes to `error_received` (that datagram is dropped).
 //!
 //! Files: `mod.rs` (the transport, the [`DatagramTransport`] handle, the loop's events),
-//! `protocol.rs` (`DatagramProtocol` and the slot), `io.rs` (receive, send, close).
+//! `protocol.rs` (`DatagramProtocol` and the slot), `io_path.rs` (receive, send, close).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -337,8 +337,8 @@ impl DatagramTransport {
     /// # Errors
     /// [`Error::InvalidArgument`]: `Invalid address: must be None or ADDR` on a connected
     /// endpoint given another address; `no address given for an unconnected datagram
-    /// transport` when `addr` is `None` and there is no peer; `an unnamed or abstract Unix
-    /// address cannot be sent to` for such a Unix address.
+    /// transport` when `addr` is `None` and there is no peer; `an unnamed Unix address cannot
+    /// be sent to` when an unconnected endpoint is given one.
     ///
     /// # Examples
     ///
