@@ -1049,3 +1049,25 @@ fn the_loop_closing_tells_an_open_endpoint() {
         "our end is closed"
     );
 }
+
+/// An empty path is no address (Python's `local_addr=''` / `remote_addr=''` are falsy in
+/// `create_datagram_endpoint`): the socket is neither bound (Linux would autobind an abstract
+/// name) nor connected.
+#[test]
+fn an_empty_unix_path_is_no_address() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let (t, _p) = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path("")
+            .remote_path("")
+            .await?;
+        match t.sockname() {
+            Some(Address::Unix(a)) => assert!(a.is_unnamed(), "bound to {a:?}"),
+            other => panic!("a Unix endpoint, got {other:?}"),
+        }
+        assert!(t.peername().is_none(), "not connected");
+        t.close();
+        Ok(())
+    });
+}

@@ -517,6 +517,10 @@ fn unix_socket(
     opts: Opts,
 ) -> Result<(Socket, bool, Option<Address>), Error> {
     let s = opts.socket(Domain::UNIX)?;
+    // An empty path is no address, as Python's `''` is falsy there: not bound (Linux would
+    // autobind an abstract name) and not connected.
+    let local = local.filter(|p| !p.as_os_str().is_empty());
+    let remote = remote.filter(|p| !p.as_os_str().is_empty());
     if let Some(l) = &local {
         if l.as_os_str().as_encoded_bytes().first() != Some(&0) {
             remove_stale_socket(l);
