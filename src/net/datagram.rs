@@ -191,13 +191,15 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     }
 
     /// A Unix datagram socket bound to this path (Python's `family=AF_UNIX` with
-    /// `local_addr=path`); a stale socket file there is removed first.
+    /// `local_addr=path`); a stale socket file there is removed first. An empty path is no
+    /// address: the socket stays unbound (Python's `''`).
     pub fn local_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.local = Some(Endpoint::Unix(path.into()));
         self
     }
 
-    /// A Unix datagram socket connected to this path (`family=AF_UNIX`, `remote_addr=path`).
+    /// A Unix datagram socket connected to this path (`family=AF_UNIX`, `remote_addr=path`);
+    /// an empty path is no address (not connected).
     pub fn remote_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.remote = Some(Endpoint::Unix(path.into()));
         self
