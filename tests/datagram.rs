@@ -521,6 +521,20 @@ fn reuse_port_lets_two_endpoints_share_a_port() {
     });
 }
 
+/// `create_datagram_endpoint` on the running loop refuses `sock` with `InvalidArgument` whose
+/// text starts with `text`.
+async fn sock_refused(sock: impl Into<asyncio::DatagramSocket>, text: &str) {
+    let lp = asyncio::get_running_loop().unwrap();
+    let err = lp
+        .create_datagram_endpoint(Rec::default)
+        .sock(sock)
+        .await
+        .err()
+        .expect("refused");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    assert!(err.to_string().starts_with(text), "{err}");
+}
+
 /// `sock=` adoption: the socket is used as it is; the refusals of CPython test_base_events
 /// `test_create_datagram_endpoint_sock_sockopts` and `..._wrong_sock`.
 #[test]
@@ -566,18 +580,7 @@ fn sock_is_adopted_and_modifiers_are_refused() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let tcp = std::net::TcpStream::connect(listener.local_addr()?)?;
         let fake = std::net::UdpSocket::from(std::os::fd::OwnedFd::from(tcp));
-        let err = lp
-            .create_datagram_endpoint(Rec::default)
-            .sock(fake)
-            .await
-            .err()
-            .unwrap();
-        assert!(matches!(err, Error::InvalidArgument(_)));
-        assert!(
-            err.to_string()
-                .starts_with("A UDP Socket was expected, got"),
-            "{err}"
-        );
+        sock_refused(fake, "A UDP Socket was expected, got").await;
         Ok(())
     });
 }
@@ -626,18 +629,7 @@ fn sock_family_comes_from_the_socket_not_the_wrapper() {
             None,
         )?;
         let fake = UnixDatagram::from(std::os::fd::OwnedFd::from(netlink));
-        let err = lp
-            .create_datagram_endpoint(Rec::default)
-            .sock(fake)
-            .await
-            .err()
-            .unwrap();
-        assert!(matches!(err, Error::InvalidArgument(_)));
-        assert!(
-            err.to_string()
-                .starts_with("A UDP or Unix datagram socket was expected, got"),
-            "{err}"
-        );
+        sock_refused(fake, "A UDP or Unix datagram socket was expected, got").await;
         Ok(())
     });
 }
