@@ -458,6 +458,80 @@ fn sendto_after_close_is_dropped() {
     });
 }
 
+/// The same on an unconnected endpoint: CPython drops and counts only on a connected one; an
+/// unconnected one would still send on the socket until `connection_lost` closes it, and
+/// fail after. Ours drops both, and nothing reaches the peer.
+#[test]
+fn sendto_after_close_is_dropped_unconnected_too() {
+    run_clean(async {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        peer.set_nonblocking(true)?;
+        let to = Address::Inet(peer.local_addr()?);
+        let lp = asyncio::get_running_loop()?;
+        let (t, p) = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_addr("127.0.0.1", 0)
+            .await?;
+        assert!(t.peername().is_none(), "unconnected");
+        t.close();
+        t.sendto(b"late", Some(&to))?;
+        until(&p, Rec::lost).await;
+        t.sendto(b"later", Some(&to))?;
+        let mut buf = [0; 16];
+        // Loopback delivers at once: a datagram sent would be there now.
+        let got = peer.recv(&mut buf).map(|n| buf[..n].to_vec());
+        assert_eq!(
+            got.map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock),
+            "nothing sent after close"
+        );
+        assert_eq!(p.borrow().calls, ["made", "lost(None)"]);
+        Ok(())
+    });
+}
+
+/// A queued datagram the kernel refuses goes to `error_received` and the queue goes on: the
+/// next one is sent in the same flush, and `close` then completes. CPython returns after
+/// `error_received` and lets its level-triggered writer call again; edge-triggered, waiting
+/// for another writable edge would leave the rest queued for good.
+#[test]
+fn a_failed_queued_datagram_does_not_stall_the_queue() {
+    run_clean(async {
+        let dir = util::temp_dir("dgram-stall");
+        let recv_path = dir.join("r.sock");
+        let r = UnixDatagram::bind(&recv_path)?;
+        r.set_nonblocking(true)?;
+        let to_r = Address::Unix(std::os::unix::net::SocketAddr::from_pathname(&recv_path)?);
+        let nobody = Address::Unix(std::os::unix::net::SocketAddr::from_pathname(
+            dir.join("nobody.sock"),
+        )?);
+        let a = UnixDatagram::unbound()?;
+        socket2::SockRef::from(&a).set_send_buffer_size(4096)?;
+        let lp = asyncio::get_running_loop()?;
+        let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+        assert!(t.peername().is_none(), "unconnected");
+        for i in 0..1000 {
+            if t.get_write_buffer_size() > 0 {
+                break;
+            }
+            t.sendto(&[i as u8; 1024], Some(&to_r))?;
+        }
+        assert_eq!(t.get_write_buffer_size(), 1024, "one datagram queued");
+        t.sendto(&[0xEE; 1024], Some(&nobody))?; // fails when flushed
+        t.sendto(&[0xFF; 1024], Some(&to_r))?;
+        assert_eq!(t.get_write_buffer_size(), 3 * 1024);
+        drain(&r); // room again: a writable edge flushes the queue
+        until(&p, |r| !r.errors.is_empty()).await;
+        assert_eq!(p.borrow().errors, [io::ErrorKind::NotFound]);
+        assert_eq!(t.get_write_buffer_size(), 0, "the rest was sent");
+        assert_eq!(drain(&r).last(), Some(&0xFF));
+        t.close();
+        until(&p, Rec::lost).await;
+        assert_grammar(&p.borrow().calls);
+        Ok(())
+    });
+}
+
 /// `allow_broadcast` sets `SO_BROADCAST`: without it the kernel refuses a send to the limited
 /// broadcast address (`EACCES`, to `error_received`); with it, it does not.
 #[test]

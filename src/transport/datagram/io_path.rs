@@ -251,8 +251,9 @@ impl DatagramSocketTransport {
             }
         }
         if self.life.state() >= State::Lost {
-            // CPython counts (and warns about) these on a connected endpoint only; an
-            // unconnected one would try the closed socket. Both are dropped here.
+            // Differs from CPython: it drops and counts these on a connected endpoint only;
+            // an unconnected one still sends until `connection_lost` closes the socket, then
+            // fails inside `_fatal_error`. Sending after close is an accident: both drop.
             let n = self.conn_lost.get();
             if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
                 crate::event_loop::debug::warning!("socket.send() raised exception.");
@@ -311,8 +312,9 @@ impl DatagramSocketTransport {
                     break;
                 }
                 Err(e) => {
-                    // CPython returns here and its level-triggered writer calls again;
-                    // edge-triggered, we go on with the next datagram ourselves.
+                    // Differs from CPython: it returns here and its level-triggered writer
+                    // calls again; edge-triggered, no new edge would come and the rest would
+                    // stay queued (and a `close` never finish), so go on with the next one.
                     self.error_received(e);
                     if self.life.state() >= State::Lost {
                         return;
