@@ -1137,3 +1137,41 @@ fn an_empty_unix_path_is_no_address() {
         Ok(())
     });
 }
+
+/// `sockname()` (`get_extra_info("sockname")`) still answers once the transport is closed
+/// and its socket gone, as CPython's `_extra['sockname']` does: an inet and a Unix path.
+#[test]
+fn sockname_outlives_the_socket() {
+    run_clean(async {
+        let dir = util::temp_dir("dgram-sockname");
+        let path = dir.join("s.sock");
+        let lp = asyncio::get_running_loop()?;
+        let (inet, ip) = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_addr("127.0.0.1", 0)
+            .await?;
+        let (unix, up) = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path(&path)
+            .await?;
+        let port = port_of(&inet);
+        inet.close();
+        unix.abort();
+        until(&ip, Rec::lost).await;
+        until(&up, Rec::lost).await;
+        assert!(
+            inet.get_extra_info("socket").is_none(),
+            "the socket is gone"
+        );
+        assert_eq!(port_of(&inet), port);
+        match inet.get_extra_info("sockname") {
+            Some(asyncio::ExtraInfo::Address(Address::Inet(a))) => assert_eq!(a.port(), port),
+            other => panic!("{other:?}"),
+        }
+        match unix.sockname() {
+            Some(Address::Unix(a)) => assert_eq!(a.as_pathname(), Some(path.as_path())),
+            other => panic!("{other:?}"),
+        }
+        Ok(())
+    });
+}

@@ -21,7 +21,7 @@
 //! Files: `mod.rs` (the transport, the [`DatagramTransport`] handle, the loop's events),
 //! `protocol.rs` (`DatagramProtocol` and the slot), `io_path.rs` (receive, send, close).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -136,6 +136,9 @@ pub(crate) struct DatagramSocketTransport {
     peername: Option<Address>,
     /// The socket's descriptor, for `get_extra_info("socket")` (valid while `sock` is set).
     fd: RawFd,
+    /// `getsockname()` as the socket was closed, for `sockname()` after: boxed, 8 bytes
+    /// while open (an `Address` is 120).
+    closed_sockname: OnceCell<Box<Address>>,
 }
 
 impl DatagramSocketTransport {
@@ -182,6 +185,7 @@ impl DatagramSocketTransport {
             address,
             peername,
             fd,
+            closed_sockname: OnceCell::new(),
         });
         // Both directions at once, edge-triggered: a writable edge with nothing queued costs
         // one ignored event, and saves a reregister per queued datagram.
@@ -218,9 +222,18 @@ impl DatagramSocketTransport {
         );
     }
 
+    /// Takes the socket out, keeping its address for `sockname()`.
+    fn take_sock(&self) -> Option<DgramSock> {
+        let sock = self.sock.borrow_mut().take();
+        if let Some(a) = sock.as_ref().and_then(DgramSock::local_addr) {
+            let _ = self.closed_sockname.set(Box::new(a));
+        }
+        sock
+    }
+
     /// Leaves the loop, closes the socket, drops the protocol.
     fn release(&self) {
-        let sock = self.sock.borrow_mut().take();
+        let sock = self.take_sock();
         if let (Some(mut sock), Some(key)) = (sock, self.key.take()) {
             self.lp()
                 .inner
@@ -277,7 +290,7 @@ impl IoHandler for DatagramSocketTransport {
             let _ = self.protocol.lost(Some(exc));
         }
         drop(self.protocol.release());
-        drop(self.sock.borrow_mut().take());
+        drop(self.take_sock());
     }
 
     fn buffer_info(&self) -> Option<super::BufferInfo> {
@@ -412,17 +425,18 @@ impl DatagramTransport {
         self.inner.life.state() != State::Open
     }
 
-    /// The local address (`get_extra_info("sockname")`); `None` once closed.
+    /// The local address (`get_extra_info("sockname")`); once closed, the one it had.
     ///
     /// # Examples
     ///
     /// See [`DatagramTransport`].
     pub fn sockname(&self) -> Option<Address> {
-        self.inner
-            .sock
-            .borrow()
-            .as_ref()
-            .and_then(DgramSock::local_addr)
+        // Differs from CPython: read live while open (CPython keeps the creation-time value, so
+        // an unbound socket's port stays 0 after its first send binds it), kept after close.
+        match self.inner.sock.borrow().as_ref() {
+            Some(sock) => sock.local_addr(),
+            None => self.inner.closed_sockname.get().map(|a| (**a).clone()),
+        }
     }
 
     /// The connected peer (`get_extra_info("peername")`); `None` for an unconnected endpoint.
