@@ -739,7 +739,7 @@ proptest! {
 
     #[test]
     fn encode_then_parse_round_trips(header in any_header(), tail in proptest::collection::vec(any::<u8>(), 0..20)) {
-        let bytes = header.to_bytes();
+        let bytes = header.to_bytes().unwrap();
         let with_tail = [&bytes[..], &tail].concat();
         match parse(&with_tail) {
             Parsed::Complete(back, used) => {
@@ -1470,5 +1470,105 @@ fn l55_a_panicking_connection_lost_delivered_late_names_its_transport() {
             "{mode:?}"
         );
         server.close();
+    }
+}
+
+/// A v2 header as long as the length field allows (16 + 65,535 bytes): a TLS TLV carrying a
+/// whole DER client certificate (sub-TLV 0x28, as ghostunnel and go-proxyproto send it) is a
+/// real header, not an attack. Sent in 4 KiB pieces, it is accepted, and the bytes after it
+/// are the client's.
+#[test]
+fn v2_header_of_the_largest_declarable_length_split_across_reads() {
+    let tlv = |b: &mut Vec<u8>, kind: u8, value: &[u8]| {
+        b.push(kind);
+        b.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        b.extend_from_slice(value);
+    };
+    let mut body = vec![10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0x00, 0x50];
+    let mut ssl = vec![0x03, 0, 0, 0, 0];
+    tlv(&mut ssl, 0x22, b"client.example");
+    let cert: Vec<u8> = (0..65_535 - body.len() - 3 - ssl.len() - 3)
+        .map(|i| (i * 7) as u8)
+        .collect();
+    tlv(&mut ssl, 0x28, &cert);
+    tlv(&mut body, 0x20, &ssl);
+    assert_eq!(body.len(), 65_535);
+    let header = v2(0x21, 0x11, &body);
+    let mut chunks: Vec<&[u8]> = header.chunks(4096).collect();
+    chunks.push(b"after");
+
+    asyncio::run(async {
+        let log = Log::default();
+        let (server, port) = proxy_server(ProxyProtocol::Required, &log).await?;
+        assert_eq!(client(port, &chunks).await, b"ok");
+        let seen = log.borrow().clone();
+        assert_eq!(seen[0].peer, "10.0.0.1:12345");
+        assert_eq!(seen[0].data, b"after");
+        let ssl = seen[0].header.as_ref().unwrap().ssl().unwrap();
+        assert_eq!(ssl.cn(), Some("client.example"));
+        let got = ssl
+            .tlvs
+            .iter()
+            .find(|t| t.kind == 0x28)
+            .expect("the certificate");
+        assert!(got.value == cert, "the certificate arrives whole");
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+/// The encoder refuses what a v2 header cannot hold instead of writing one that says
+/// something else: a Unix path over 108 bytes (it was cut short), addresses and TLVs over
+/// 65,535 bytes (the length and the body were cut short). At the limits it round-trips.
+#[test]
+fn encoder_refuses_what_a_v2_header_cannot_hold() {
+    let unix = |n: usize| ProxyHeader {
+        version: Version::V2,
+        command: Command::Proxy,
+        kind: SocketKind::Stream,
+        addresses: Addresses::Unix {
+            source: vec![b'a'; n],
+            destination: b"/run/app.sock".to_vec(),
+        },
+        tlvs: Vec::new(),
+    };
+    let fits = unix(108).to_bytes().expect("108 bytes fill the field");
+    assert_eq!(parse(&fits), Parsed::Complete(unix(108), fits.len()));
+    match unix(109).to_bytes() {
+        Err(asyncio::Error::InvalidArgument(msg)) => {
+            assert_eq!(msg, "PROXY v2 Unix address of 109 bytes (at most 108)")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // INET addresses take 12 bytes and a TLV's type and length 3: 65,520 bytes of value fill
+    // the body exactly.
+    let with_tlv = |n: usize| ProxyHeader {
+        addresses: Addresses::Inet {
+            source: "192.0.2.1:1".parse().unwrap(),
+            destination: "192.0.2.2:2".parse().unwrap(),
+        },
+        tlvs: vec![Tlv {
+            kind: 0xE0,
+            value: vec![0x5a; n],
+        }],
+        ..unix(0)
+    };
+    let fits = with_tlv(65_520).to_bytes().expect("the largest body");
+    assert_eq!(fits.len(), 16 + 65_535);
+    assert_eq!(parse(&fits), Parsed::Complete(with_tlv(65_520), fits.len()));
+    for n in [65_521, 65_536, 70_000] {
+        match with_tlv(n).to_bytes() {
+            Err(asyncio::Error::InvalidArgument(msg)) => assert_eq!(
+                msg,
+                format!(
+                    "PROXY v2 address block and TLVs of {} bytes (at most 65535)",
+                    n + 15
+                )
+            ),
+            other => panic!("{n}: {other:?}"),
+        }
     }
 }

@@ -71,6 +71,7 @@ mod parse;
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::error::Error;
 use crate::transport::Address;
 
 pub use parse::{parse, Invalid, Parsed};
@@ -81,11 +82,11 @@ pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
 pub const V1_SIGNATURE: [u8; 6] = *b"PROXY ";
 /// The longest v1 line, CRLF included (the spec's limit).
 pub const MAX_V1_LEN: usize = 107;
-/// The longest v2 header this crate accepts, signature included: room for every address
-/// family and a generous set of TLVs (TLS details with a long certificate name, a 128-byte
-/// unique id). The format allows up to 16 + 65,535 bytes; a peer sending more than this is
-/// refused instead of being buffered.
-pub const MAX_V2_LEN: usize = 4096;
+/// The longest v2 header, signature included: 16 bytes and the most the 16-bit length field
+/// can declare. Every header the format can express is accepted (a TLS TLV may carry a whole
+/// DER client certificate); the declared length is known after 16 bytes, so a connection
+/// still reading its header holds at most this much (64 KiB, a stream's default read limit).
+pub const MAX_V2_LEN: usize = 16 + 65_535;
 
 /// TLV type: the ALPN protocol the client negotiated with the balancer.
 pub const PP2_TYPE_ALPN: u8 = 0x01;
@@ -255,7 +256,7 @@ pub enum Addresses {
 /// # header.version = pp::Version::V2;
 /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
 /// header.tlvs.push(Tlv { kind: 0xE0, value: b"vpc-1234".to_vec() });
-/// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+/// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
 /// assert_eq!(got.tlvs, [Tlv { kind: 0xE0, value: b"vpc-1234".to_vec() }]);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -292,7 +293,7 @@ pub struct Tlv {
 ///     ],
 /// };
 /// header.tlvs.push(Tlv { kind: PP2_TYPE_SSL, value: info.to_bytes() });
-/// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+/// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
 /// let ssl = got.ssl().expect("an SSL TLV");
 /// assert!(ssl.client_ssl() && ssl.client_cert_verified());
 /// assert_eq!((ssl.version(), ssl.cn()), (Some("TLSv1.3"), Some("alice")));
@@ -394,7 +395,9 @@ impl SslInfo {
         self.sub(PP2_SUBTYPE_SSL_KEY_ALG)
     }
 
-    /// The field's value as the spec lays it out (client byte, verify, sub-TLVs).
+    /// The field's value as the spec lays it out (client byte, verify, sub-TLVs). A sub-TLV
+    /// over 65,535 bytes cannot be written: the value then comes out too long for a TLV, and
+    /// [`ProxyHeader::to_bytes`] refuses the header that carries it.
     ///
     /// # Examples
     ///
@@ -436,7 +439,7 @@ impl SslInfo {
 ///     },
 ///     tlvs: vec![Tlv { kind: PP2_TYPE_ALPN, value: b"h2".to_vec() }],
 /// };
-/// let bytes = header.to_bytes();
+/// let bytes = header.to_bytes().unwrap();
 /// let Parsed::Complete(back, used) = parse(&bytes) else { panic!() };
 /// assert_eq!((back, used), (header.clone(), bytes.len()));
 /// assert_eq!(header.alpn(), Some(&b"h2"[..]));
@@ -469,7 +472,7 @@ impl ProxyHeader {
     /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"example.com".to_vec() });
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"second.example".to_vec() });
-    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
     /// assert_eq!(got.tlv(PP2_TYPE_AUTHORITY), Some(&b"example.com"[..])); // the first one
     /// assert_eq!(got.tlv(0xE0), None);
     /// ```
@@ -492,7 +495,7 @@ impl ProxyHeader {
     /// # header.version = pp::Version::V2;
     /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_ALPN, value: b"http/1.1".to_vec() });
-    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
     /// assert_eq!(got.alpn(), Some(&b"http/1.1"[..]));
     /// ```
     pub fn alpn(&self) -> Option<&[u8]> {
@@ -511,7 +514,7 @@ impl ProxyHeader {
     /// # header.version = pp::Version::V2;
     /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_AUTHORITY, value: b"api.example.com".to_vec() });
-    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
     /// assert_eq!(got.authority(), Some("api.example.com"));
     /// ```
     pub fn authority(&self) -> Option<&str> {
@@ -532,7 +535,7 @@ impl ProxyHeader {
     /// # header.version = pp::Version::V2;
     /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_UNIQUE_ID, value: vec![0x9f, 0x00, 0x17] });
-    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
     /// assert_eq!(got.unique_id(), Some(&[0x9f, 0x00, 0x17][..]));
     /// ```
     pub fn unique_id(&self) -> Option<&[u8]> {
@@ -552,7 +555,7 @@ impl ProxyHeader {
     /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// assert_eq!(header.netns(), None);
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_NETNS, value: b"tenant-7".to_vec() });
-    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
     /// assert_eq!(got.netns(), Some("tenant-7"));
     /// ```
     pub fn netns(&self) -> Option<&str> {
@@ -574,7 +577,7 @@ impl ProxyHeader {
     /// # header.version = pp::Version::V2;
     /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_CRC32C, value: vec![0; 4] }); // filled in by to_bytes
-    /// let mut bytes = header.to_bytes();
+    /// let mut bytes = header.to_bytes().unwrap();
     /// let Parsed::Complete(got, _) = parse(&bytes) else { panic!() };
     /// assert!(got.crc32c().is_some_and(|crc| crc != 0));
     /// bytes[17] ^= 1; // one bit of the source address flipped
@@ -600,7 +603,7 @@ impl ProxyHeader {
     /// // `header`: a v2 header relaying 192.0.2.1:56324 -> 198.51.100.7:443, no TLVs yet
     /// let info = SslInfo { client: PP2_CLIENT_SSL, verify: 0, tlvs: vec![] };
     /// header.tlvs.push(Tlv { kind: PP2_TYPE_SSL, value: info.to_bytes() });
-    /// let Parsed::Complete(got, _) = parse(&header.to_bytes()) else { panic!() };
+    /// let Parsed::Complete(got, _) = parse(&header.to_bytes().unwrap()) else { panic!() };
     /// assert_eq!(got.ssl(), Some(info));
     /// ```
     pub fn ssl(&self) -> Option<SslInfo> {
@@ -690,6 +693,12 @@ impl ProxyHeader {
     /// addresses and `UNKNOWN` otherwise (no TLVs); v2 writes every field, TLVs as given
     /// (add a [`PP2_TYPE_CRC32C`] TLV of four zero bytes to have it filled in).
     ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when a v2 header cannot hold what it is given, rather than
+    /// a header that says something else: a Unix path over 108 bytes, or addresses and TLVs
+    /// over the 65,535 bytes the length field can declare.
+    ///
     /// # Examples
     ///
     /// A client (or a test) speaking for a balancer writes this before its own bytes.
@@ -707,11 +716,13 @@ impl ProxyHeader {
     ///     },
     ///     tlvs: vec![],
     /// };
-    /// assert_eq!(header.to_bytes(), b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n");
+    /// let line = header.to_bytes()?;
+    /// assert_eq!(line, b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n");
+    /// # Ok::<_, asyncio::Error>(())
     /// ```
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         match self.version {
-            Version::V1 => self.to_v1(),
+            Version::V1 => Ok(self.to_v1()),
             Version::V2 => self.to_v2(),
         }
     }
@@ -739,7 +750,7 @@ impl ProxyHeader {
         line.into_bytes()
     }
 
-    fn to_v2(&self) -> Vec<u8> {
+    fn to_v2(&self) -> Result<Vec<u8>, Error> {
         let mut v = V2_SIGNATURE.to_vec();
         v.push(match self.command {
             Command::Local => 0x20,
@@ -778,8 +789,10 @@ impl ProxyHeader {
             } => {
                 for p in [source, destination] {
                     let mut field = [0u8; 108];
-                    let n = p.len().min(108);
-                    field[..n].copy_from_slice(&p[..n]);
+                    field
+                        .get_mut(..p.len())
+                        .ok_or_else(|| too_long("Unix address", p.len(), 108))?
+                        .copy_from_slice(p);
                     body.extend_from_slice(&field);
                 }
                 3
@@ -787,17 +800,24 @@ impl ProxyHeader {
         };
         v.push(fam << 4 | proto);
         let crc_at = encode_tlvs_find_crc(&self.tlvs, &mut body);
-        let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
+        // One TLV over 65,535 bytes makes the body longer than that too.
+        let len = u16::try_from(body.len())
+            .map_err(|_| too_long("address block and TLVs", body.len(), 65_535))?;
         v.extend_from_slice(&len.to_be_bytes());
         let start = v.len();
-        v.extend_from_slice(&body[..usize::from(len)]);
+        v.extend_from_slice(&body);
         if let Some(at) = crc_at.map(|at| start + at).filter(|at| at + 4 <= v.len()) {
             v[at..at + 4].fill(0);
             let crc = parse::crc32c(&v);
             v[at..at + 4].copy_from_slice(&crc.to_be_bytes());
         }
-        v
+        Ok(v)
     }
+}
+
+#[cold]
+fn too_long(what: &str, n: usize, max: usize) -> Error {
+    Error::invalid_argument(format!("PROXY v2 {what} of {n} bytes (at most {max})"))
 }
 
 fn to_v6(ip: IpAddr) -> std::net::Ipv6Addr {
@@ -811,17 +831,19 @@ fn encode_tlvs(tlvs: &[Tlv], out: &mut Vec<u8>) {
     encode_tlvs_find_crc(tlvs, out);
 }
 
-/// Appends the TLVs; returns where the first 4-byte CRC32C value sits in `out`.
+/// Appends the TLVs; returns where the first 4-byte CRC32C value sits in `out`. A value over
+/// 65,535 bytes is written whole (its length field cannot say so): the result is then too
+/// long for a header, which `to_v2` refuses with the true size.
 fn encode_tlvs_find_crc(tlvs: &[Tlv], out: &mut Vec<u8>) -> Option<usize> {
     let mut crc_at = None;
     for t in tlvs {
         let len = u16::try_from(t.value.len()).unwrap_or(u16::MAX);
         out.push(t.kind);
         out.extend_from_slice(&len.to_be_bytes());
-        if t.kind == PP2_TYPE_CRC32C && len == 4 && crc_at.is_none() {
+        if t.kind == PP2_TYPE_CRC32C && t.value.len() == 4 && crc_at.is_none() {
             crc_at = Some(out.len());
         }
-        out.extend_from_slice(&t.value[..usize::from(len)]);
+        out.extend_from_slice(&t.value);
     }
     crc_at
 }

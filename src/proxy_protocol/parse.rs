@@ -33,6 +33,8 @@ pub enum Invalid {
     /// A v1 line that breaks the grammar; says which part.
     V1(&'static str),
     /// A v2 header longer than [`MAX_V2_LEN`](super::MAX_V2_LEN) (its declared length).
+    /// Not produced since that limit is the most the format can declare; kept so that code
+    /// matching on it still builds.
     V2TooLong(usize),
     /// A v2 header that breaks the format; says which part.
     V2(&'static str),
@@ -178,10 +180,8 @@ fn parse_v2(buf: &[u8]) -> Parsed {
         }
         return Parsed::Incomplete;
     }
+    // At most `MAX_V2_LEN`: every length the field can declare is taken.
     let total = 16 + usize::from(u16::from_be_bytes([buf[14], buf[15]]));
-    if total > MAX_V2_LEN {
-        return Parsed::Invalid(Invalid::V2TooLong(total));
-    }
     if buf.len() < total {
         return Parsed::Incomplete;
     }
@@ -475,10 +475,8 @@ mod tests {
             parse(&head(0x21, 0x13, 0)),
             Parsed::Invalid(Invalid::V2(_))
         ));
-        assert_eq!(
-            parse(&head(0x21, 0x11, 0xffff)),
-            Parsed::Invalid(Invalid::V2TooLong(16 + 0xffff))
-        );
+        // The most the length field can declare is taken: the rest is awaited.
+        assert_eq!(parse(&head(0x21, 0x11, 0xffff)), Parsed::Incomplete);
         // Under PROXY (under LOCAL the block is discarded: `v2_local_ignores_what_its_block_holds`).
         let mut bad_tlv = head(0x21, 0x00, 2);
         bad_tlv.extend_from_slice(&[1, 0]);
