@@ -475,7 +475,8 @@ fn wait_closed_from_another_loop_thread_and_the_group_is_send_sync() {
 
 /// A worker that ends with an error after it started serving (here its loop is stopped under
 /// it) does not take the group down silently: the other worker goes on until closed, the
-/// group's figures still list the ended one, and `wait_closed` returns its error.
+/// group's figures still list the ended one, `workers()` and (with a listener each)
+/// `sockets()` no longer count it, and `wait_closed` returns its error.
 // Checklist: S75 (group only: the error a worker ended with).
 #[test]
 fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
@@ -508,8 +509,19 @@ fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
     stopped_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("a worker read the stop");
+    // Its thread ends after the stop: looked at again (yielding, bounded by 10 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while group.workers() != 1 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(group.workers(), 1, "the ended worker no longer counts");
+    // The survivor's own listener (`SO_REUSEPORT`), or the shared one it still holds; the
+    // ended worker closed its copy with its loop, so a new connection reaches the survivor.
+    assert_eq!(group.sockets().len(), 1, "{:?}", group.sockets());
+    ping(&mut connect(addr_of(&group)), b"still served");
     assert_eq!(group.stats().len(), 2, "an ended worker is still listed");
     let err = close_and_wait(&group).unwrap_err();
+    assert_eq!(group.workers(), 0);
     match &err {
         Error::InvalidState(msg) => assert!(msg.contains("stopped"), "{msg}"),
         other => panic!("expected the stopped worker's error, got {other:?}"),

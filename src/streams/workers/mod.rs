@@ -491,7 +491,7 @@ struct WorkerSlot {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerStats {
-    /// The worker's index, 0 to `workers() - 1`.
+    /// The worker's index, from 0 (every started worker, an ended one too).
     pub worker: usize,
     /// Connections its callback was called for since it started.
     pub accepted: u64,
@@ -557,7 +557,9 @@ impl ServerGroup {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many workers serve.
+    /// How many workers are running: those started, less those whose thread has ended (one
+    /// that failed, or that finished after [`close`](Self::close) once its connections
+    /// ended). [`stats`](Self::stats) still lists every started one.
     ///
     /// # Examples
     ///
@@ -565,10 +567,13 @@ impl ServerGroup {
     /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     /// let group = asyncio::serve_on_threads(3, noop, "127.0.0.1", 0).start()?;
     /// assert_eq!(group.workers(), 3);
+    /// group.close();
+    /// asyncio::run(group.wait_closed())??;
+    /// assert_eq!(group.workers(), 0);
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn workers(&self) -> usize {
-        self.slots.len()
+        self.shared.lock().running
     }
 
     /// Whether each worker has its own `SO_REUSEPORT` listener: false with one worker (a plain
@@ -588,8 +593,9 @@ impl ServerGroup {
         self.reuse_port
     }
 
-    /// The listening addresses: one per worker with `SO_REUSEPORT` (all the same), one when
-    /// the workers share a listener; empty after [`close`](Self::close).
+    /// The listening addresses: one per running worker with `SO_REUSEPORT` (all the same; a
+    /// worker that has ended took its listener with it), one while any worker runs when they
+    /// share a listener; empty after [`close`](Self::close).
     ///
     /// # Examples
     ///
@@ -604,10 +610,22 @@ impl ServerGroup {
     /// ```
     pub fn sockets(&self) -> Vec<Address> {
         if self.closed.load(Ordering::Acquire) {
-            Vec::new()
-        } else {
-            self.sockets.clone()
+            return Vec::new();
         }
+        let state = self.shared.lock();
+        if !self.reuse_port {
+            return match state.running {
+                0 => Vec::new(),
+                _ => self.sockets.clone(),
+            };
+        }
+        let live = |(i, _): &(usize, &Address)| !state.ended.contains(i);
+        self.sockets
+            .iter()
+            .enumerate()
+            .filter(live)
+            .map(|(_, a)| a.clone())
+            .collect()
     }
 
     /// Runs `f` on each worker's loop (in place when called from that worker's own thread).

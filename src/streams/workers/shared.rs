@@ -117,6 +117,8 @@ impl Desk {
 pub(super) struct GroupState {
     /// Worker threads spawned and not yet finished.
     pub(super) running: usize,
+    /// Workers whose thread has finished (failed, or done after `close`), by index.
+    pub(super) ended: Vec<usize>,
     /// Errors of workers that failed, by worker index; kept, so that every `wait_closed`
     /// reports them (a copy each), and taken by a failed `start`.
     pub(super) errors: Vec<(usize, Error)>,
@@ -215,6 +217,7 @@ impl Shared {
         let waiters = {
             let mut state = self.lock();
             state.running -= 1;
+            state.ended.push(index);
             if let Some(e) = error {
                 state.errors.push((index, e));
             }
