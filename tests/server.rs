@@ -2334,6 +2334,59 @@ fn l111_l114_a_unix_type_around_a_tcp_socket_is_refused_by_the_unix_entry_points
     assert_eq!(lp.stats().io_registrations, 0, "nothing left registered");
 }
 
+/// CPython's Unix entry points refuse any socket that is not `AF_UNIX` and `SOCK_STREAM` with
+/// their Unix text (`sock.family != AF_UNIX or sock.type != SOCK_STREAM`): a Unix datagram
+/// socket got the generic "A Stream Socket was expected" text, and a UDP socket was called a
+/// TCP one. Each is named for what it is, whichever std type holds it.
+// Checklist: L111, L114.
+#[test]
+fn l111_l114_the_unix_entry_points_name_what_they_were_given() {
+    use socket2::{Domain, Socket, Type};
+    use std::os::fd::OwnedFd;
+    let lp = EventLoop::new().unwrap();
+    let text = |what: &str| format!("A UNIX Domain Stream Socket was expected, got {what}");
+    let udp = || OwnedFd::from(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    let unix = |ty| OwnedFd::from(Socket::new(Domain::UNIX, ty, None).unwrap());
+    let cases = [
+        (udp(), udp(), text("a UDP socket")),
+        (
+            unix(Type::DGRAM),
+            unix(Type::DGRAM),
+            text("a Unix datagram socket"),
+        ),
+        (
+            unix(Type::SEQPACKET),
+            unix(Type::SEQPACKET),
+            text("a Unix socket of another type"),
+        ),
+    ];
+    for (a, b, want) in cases {
+        let (a2, b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+        let server = |sock: asyncio::ListenSocket| {
+            lp.run_until_complete(lp.create_unix_server(Echo::default, "").sock(sock))
+                .unwrap()
+                .map(drop)
+        };
+        let connect = |sock: asyncio::StreamSocket| {
+            lp.run_until_complete(lp.create_unix_connection(Recorder::default, "").sock(sock))
+                .unwrap()
+                .map(drop)
+        };
+        let got = [
+            server(UnixListener::from(a).into()),
+            server(TcpListener::from(a2).into()),
+            connect(UnixStream::from(b).into()),
+            connect(TcpStream::from(b2).into()),
+        ];
+        for (i, r) in got.iter().enumerate() {
+            assert!(
+                matches!(r, Err(Error::InvalidArgument(m)) if *m == want),
+                "{want}, case {i}: {r:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn l112_connecting_to_a_missing_path_or_a_dead_socket_fails_typed() {
     let lp = EventLoop::new().unwrap();

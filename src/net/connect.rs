@@ -23,9 +23,7 @@ use std::time::Duration;
 
 use super::happy_eyeballs::{combine_errors, staggered_race, RaceOutcome};
 use super::resolve::{interleave, resolve, Family};
-use super::socket_opts::{
-    bind_error, check_stream, tcp_socket, unix_family_mismatch, NOT_UNIX_BUT_TCP,
-};
+use super::socket_opts::{bind_error, check_stream, tcp_socket, unix_stream_mismatch};
 use crate::error::{strerror, Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
@@ -402,10 +400,10 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             Target::Unix { path, .. } if !path.as_os_str().is_empty() => {
                 Some("path and sock can not be specified at the same time")
             }
-            // A Unix entry point takes a Unix socket only (L111), whatever type holds it.
+            // A Unix entry point takes a Unix stream socket only (L111), whatever type holds it.
             Target::Unix { .. } => match &sock {
-                StreamSocket::Tcp(_) => Some(NOT_UNIX_BUT_TCP),
-                StreamSocket::Unix(s) => unix_family_mismatch(s),
+                StreamSocket::Tcp(s) => unix_stream_mismatch(s),
+                StreamSocket::Unix(s) => unix_stream_mismatch(s),
             },
             Target::Host { .. } | Target::Sock(_) => None,
         };

@@ -36,26 +36,32 @@ pub(crate) fn check_stream(sock: &impl std::os::fd::AsFd) -> Result<(), Error> {
     Ok(())
 }
 
-/// What a Unix entry point says of a socket given as `sock=` that is not `AF_UNIX` (CPython's
-/// `sock.family != socket.AF_UNIX` check, ValueError `A UNIX Domain Stream Socket was
-/// expected, got …`): the std Unix types can hold a socket of any family (`From<OwnedFd>`).
-/// `None` for a Unix socket, or when the family cannot be read (not a socket: the type check
+/// What a Unix entry point says of a socket given as `sock=` that is not a Unix stream socket
+/// (CPython's `create_unix_connection`/`create_unix_server` check `sock.family != AF_UNIX or
+/// sock.type != SOCK_STREAM`, ValueError `A UNIX Domain Stream Socket was expected, got …`):
+/// the std Unix types can hold a socket of any family and type (`From<OwnedFd>`), and a TCP
+/// one any type. CPython ends with the socket's repr; ours names its family and type. `None`
+/// for a Unix stream socket, or when the socket cannot be read (not a socket: the type check
 /// then fails with the OS error).
 // Checklist: L111, L114.
-pub(crate) fn unix_family_mismatch(sock: &impl std::os::fd::AsFd) -> Option<&'static str> {
-    let family = i32::from(socket2::SockRef::from(sock).local_addr().ok()?.family());
-    if family == libc::AF_UNIX {
-        None
-    } else if family == libc::AF_INET || family == libc::AF_INET6 {
-        Some(NOT_UNIX_BUT_TCP)
-    } else {
-        Some("A UNIX Domain Stream Socket was expected, got a socket of another family")
-    }
+pub(crate) fn unix_stream_mismatch(sock: &impl std::os::fd::AsFd) -> Option<&'static str> {
+    let sock = socket2::SockRef::from(sock);
+    let family = i32::from(sock.local_addr().ok()?.family());
+    let ty = sock.r#type().ok()?;
+    let inet = family == libc::AF_INET || family == libc::AF_INET6;
+    Some(match (family, ty) {
+        (libc::AF_UNIX, Type::STREAM) => return None,
+        (libc::AF_UNIX, Type::DGRAM) => {
+            "A UNIX Domain Stream Socket was expected, got a Unix datagram socket"
+        }
+        (libc::AF_UNIX, _) => {
+            "A UNIX Domain Stream Socket was expected, got a Unix socket of another type"
+        }
+        (_, Type::STREAM) if inet => "A UNIX Domain Stream Socket was expected, got a TCP socket",
+        (_, Type::DGRAM) if inet => "A UNIX Domain Stream Socket was expected, got a UDP socket",
+        _ => "A UNIX Domain Stream Socket was expected, got a socket of another family",
+    })
 }
-
-/// A Unix entry point's refusal of a TCP socket (L111, L114).
-pub(crate) const NOT_UNIX_BUT_TCP: &str =
-    "A UNIX Domain Stream Socket was expected, got a TCP socket";
 
 /// A non-blocking, close-on-exec TCP socket for `addr`'s family.
 pub(crate) fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {

@@ -18,8 +18,7 @@ use crate::event_loop::LoopHandle;
 use crate::net::connect::{unix_addr, AddressFamily};
 use crate::net::resolve::resolve;
 use crate::net::socket_opts::{
-    bind_tcp_listener, bind_unix_listener, check_stream, unix_family_mismatch, ListenOptions,
-    NOT_UNIX_BUT_TCP,
+    bind_tcp_listener, bind_unix_listener, check_stream, unix_stream_mismatch, ListenOptions,
 };
 use crate::protocol::{Protocol, ProtocolRef};
 use crate::proxy_protocol::ProxyProtocol;
@@ -302,10 +301,10 @@ impl CreateServer {
             Bind::Unix(p) if !p.as_os_str().is_empty() => {
                 Some("path and sock can not be specified at the same time")
             }
-            // A Unix entry point serves a Unix socket only (L114), whatever type holds it.
+            // A Unix entry point serves a Unix stream socket only (L114), whatever type holds it.
             Bind::Unix(_) => match &sock {
-                ListenSocket::Tcp(_) => Some(NOT_UNIX_BUT_TCP),
-                ListenSocket::Unix(l) => unix_family_mismatch(l),
+                ListenSocket::Tcp(l) => unix_stream_mismatch(l),
+                ListenSocket::Unix(l) => unix_stream_mismatch(l),
             },
             _ => None,
         };
