@@ -1928,3 +1928,26 @@ fn l27_a_sleep_armed_on_one_loop_and_awaited_on_another_moves_its_timer_there() 
         "the sleep ended on the loop awaiting it"
     );
 }
+
+/// `loop.slow_callback_duration` is read as well as written (Python's attribute): the default
+/// threshold, then what was set, seen through any handle on the loop.
+// Checklist: L23.
+#[test]
+fn l23_slow_callback_duration_reads_back_what_was_set() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    assert_eq!(
+        lp.slow_callback_duration(),
+        asyncio::constants::SLOW_CALLBACK_DURATION
+    );
+    lp.set_slow_callback_duration(Duration::from_micros(2500));
+    let seen = lp
+        .run_until_complete(async {
+            let running = asyncio::get_running_loop().unwrap();
+            let before = running.slow_callback_duration();
+            running.set_slow_callback_duration(Duration::ZERO);
+            before
+        })
+        .unwrap();
+    assert_eq!(seen, Duration::from_micros(2500));
+    assert_eq!(lp.slow_callback_duration(), Duration::ZERO);
+}

@@ -560,6 +560,27 @@ impl LoopHandle {
         self.inner.slow_callback_duration.set(d);
     }
 
+    /// The threshold of the slow-callback warning, as Python reads
+    /// `loop.slow_callback_duration`: [`SLOW_CALLBACK_DURATION`] (100 ms) until
+    /// [`set_slow_callback_duration`](Self::set_slow_callback_duration) changes it.
+    ///
+    /// [`SLOW_CALLBACK_DURATION`]: crate::constants::SLOW_CALLBACK_DURATION
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert_eq!(lp.slow_callback_duration(), Duration::from_millis(100));
+    /// lp.set_slow_callback_duration(Duration::from_millis(5));
+    /// assert_eq!(lp.slow_callback_duration(), Duration::from_millis(5));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.inner.slow_callback_duration.get()
+    }
+
     /// A new connection id for this loop's traces.
     pub(crate) fn next_conn_id(&self) -> u64 {
         let id = self.inner.next_conn_id.get();
