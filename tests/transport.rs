@@ -1341,3 +1341,35 @@ fn l113_a_connected_unix_socket_is_made_non_blocking_owned_and_closed_at_connect
     let e = b.write(b"x").unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
 }
+
+/// `Address` equality, as Python compares the addresses it returns: Internet by value (IPv6
+/// flow info and scope id included, as in its 4-tuples), Unix by path or abstract name, two
+/// unnamed ones equal (Python's two empty names), the families never equal to each other.
+#[test]
+fn addresses_compare_as_python_compares_them() {
+    use asyncio::Address;
+    use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};
+    let inet = |s: &str| Address::Inet(s.parse().unwrap());
+    let path = |p: &str| Address::Unix(UnixAddr::from_pathname(p).unwrap());
+    assert_eq!(inet("127.0.0.1:80"), inet("127.0.0.1:80"));
+    assert_ne!(inet("127.0.0.1:80"), inet("127.0.0.1:81"));
+    assert_ne!(inet("127.0.0.1:80"), inet("[::ffff:127.0.0.1]:80"));
+    assert_ne!(inet("[fe80::1%1]:80"), inet("[fe80::1%2]:80"));
+    assert_eq!(path("/tmp/a.sock"), path("/tmp/a.sock"));
+    assert_ne!(path("/tmp/a.sock"), path("/tmp/b.sock"));
+    let (x, y) = UnixDatagram::pair().unwrap();
+    let unnamed = || Address::Unix(x.local_addr().unwrap());
+    assert_eq!(unnamed(), Address::Unix(y.local_addr().unwrap()));
+    assert_ne!(unnamed(), path("/tmp/a.sock"));
+    assert_ne!(path("/tmp/a.sock"), unnamed());
+    assert_ne!(unnamed(), inet("0.0.0.0:0"));
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        let abs = |n: &[u8]| Address::Unix(UnixAddr::from_abstract_name(n).unwrap());
+        assert_eq!(abs(b"name"), abs(b"name"));
+        assert_ne!(abs(b"name"), abs(b"other"));
+        assert_ne!(abs(b"name"), path("name"), "a path is not an abstract name");
+        assert_ne!(abs(b"name"), unnamed());
+    }
+}

@@ -72,6 +72,56 @@ impl Address {
     }
 }
 
+/// Equality as Python compares the addresses it hands out: Internet ones by value (IP, port,
+/// and for IPv6 the flow info and scope id, as Python's 4-tuples), Unix ones by path or by
+/// abstract name (a path and an abstract name are never equal, even with the same bytes).
+/// Two unnamed Unix addresses (a socketpair's ends, an unbound socket) are equal, as Python's
+/// two empty names are, though they need not be the same socket. An Internet and a Unix
+/// address are never equal.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::Address;
+/// use std::os::unix::net::{SocketAddr, UnixDatagram};
+///
+/// let a = Address::Inet("127.0.0.1:8888".parse().unwrap());
+/// assert_eq!(a, Address::Inet("127.0.0.1:8888".parse().unwrap()));
+/// assert_ne!(a, Address::Inet("127.0.0.1:8889".parse().unwrap()));
+/// let path = Address::Unix(SocketAddr::from_pathname("/tmp/s.sock").unwrap());
+/// assert_eq!(path, Address::Unix(SocketAddr::from_pathname("/tmp/s.sock").unwrap()));
+/// let (x, y) = UnixDatagram::pair().unwrap();
+/// let (x, y) = (Address::Unix(x.local_addr().unwrap()), Address::Unix(y.local_addr().unwrap()));
+/// assert_eq!(x, y); // both unnamed
+/// assert_ne!(x, path);
+/// ```
+impl PartialEq for Address {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Address::Inet(a), Address::Inet(b)) => a == b,
+            (Address::Unix(a), Address::Unix(b)) => unix_name(a) == unix_name(b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Address {}
+
+/// A Unix address's name: `(abstract, bytes)`; `None` when unnamed.
+pub(crate) fn unix_name(a: &std::os::unix::net::SocketAddr) -> Option<(bool, &[u8])> {
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(p) = a.as_pathname() {
+        return Some((false, p.as_os_str().as_bytes()));
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        a.as_abstract_name().map(|n| (true, n))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -18,6 +18,7 @@ use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{report_error, PanicError};
 use crate::protocol::{Called, FlowEdge};
 use crate::transport::lifecycle::{Reading, State};
+use crate::transport::unix_name;
 
 /// Where one send goes.
 #[derive(Clone, Copy)]
@@ -95,33 +96,6 @@ fn send_to_abstract(
     _: &std::os::unix::net::SocketAddr,
 ) -> io::Result<usize> {
     Err(io::ErrorKind::InvalidInput.into())
-}
-
-/// A Unix address's name: the path, or (Linux) the abstract name; `None` when unnamed.
-fn unix_name(a: &std::os::unix::net::SocketAddr) -> Option<(bool, &[u8])> {
-    use std::os::unix::ffi::OsStrExt;
-    if let Some(p) = a.as_pathname() {
-        return Some((false, p.as_os_str().as_bytes()));
-    }
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::linux::net::SocketAddrExt;
-        a.as_abstract_name().map(|n| (true, n))
-    }
-    #[cfg(not(target_os = "linux"))]
-    None
-}
-
-/// Whether two addresses are the same (CPython compares the tuples, the path strings or the
-/// abstract names' bytes).
-fn same_address(a: &Address, b: &Address) -> bool {
-    match (a, b) {
-        (Address::Inet(a), Address::Inet(b)) => a == b,
-        (Address::Unix(a), Address::Unix(b)) => {
-            unix_name(a).is_some_and(|n| Some(n) == unix_name(b))
-        }
-        _ => false,
-    }
 }
 
 impl DatagramSocketTransport {
@@ -228,7 +202,8 @@ impl DatagramSocketTransport {
             return Ok(()); // CPython 3.11: nothing is sent
         }
         let addr = match (&self.address, addr) {
-            (Some(fixed), Some(a)) if !same_address(fixed, a) => {
+            // `fixed` is named (a remote address), so `Address`'s equality is CPython's.
+            (Some(fixed), Some(a)) if fixed != a => {
                 return Err(Error::invalid_argument(format!(
                     "Invalid address: must be None or {fixed}"
                 )));
