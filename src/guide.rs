@@ -142,7 +142,7 @@
 //! | `event_loop/clock.rs`, `event_loop/precise_wait.rs` | `BaseEventLoop.time`, `_clock_resolution`; the poll timeout of `_run_once` |
 //! | `event_loop/executor/` | `tasks.py` (`Task`, `create_task`), `futures.py` |
 //! | `time.rs` | `tasks.sleep`, `timeouts.py`, `tasks.wait_for` |
-//! | `protocol.rs` | `protocols.py`; `ProtocolSlot`, the one seam every transport calls its protocol through (the discipline `selector_events.py` and `sslproto.py` keep by hand) |
+//! | `protocol.rs` | `protocols.py`; `ProtocolSlot`, the one seam every transport (stream or datagram) calls its protocol through (the discipline `selector_events.py` and `sslproto.py` keep by hand) |
 //! | `transport/mod.rs` | `transports.py` |
 //! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport`; `sendfile.rs`: `_sendfile_native`, `unix_events.py`'s `_sock_sendfile_native` |
 //! | `transport/pipe.rs`, `net/pipe.rs`, `streams/pipe.rs` | `unix_events.py`: `_UnixReadPipeTransport`, `_UnixWritePipeTransport`; `base_events.py`: `connect_read_pipe`, `connect_write_pipe` |

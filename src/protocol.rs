@@ -16,6 +16,10 @@
 //! A `pause_writing`/`resume_writing` that a `write` made from inside one of your own
 //! callbacks triggers is delivered as soon as that callback returns, since your protocol is
 //! borrowed at that moment; made from anywhere else, it is delivered at once.
+//!
+//! Inside the crate these rules are kept in one place: every transport, stream (socket, pipe,
+//! TLS, PROXY layer) or datagram, calls its protocol only through one slot type, the seam at
+//! the end of this file, so [`DatagramProtocol`] callbacks follow them too.
 // Checklist: L44, L49, L83.
 
 use std::cell::RefCell;
@@ -23,6 +27,8 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+use crate::transport::datagram::protocol::DatagramProtocol;
+use crate::transport::datagram::DatagramTransport;
 use crate::transport::Transport;
 
 /// A stream protocol (Python's `asyncio.Protocol`, with `BaseProtocol`'s methods).
@@ -364,11 +370,51 @@ pub trait BufferedProtocol: Protocol {
 pub type ProtocolRef = Rc<RefCell<dyn Protocol>>;
 
 /// Whether the protocol is borrowed right now (one of its callbacks is running).
-pub(crate) fn is_busy(p: &ProtocolRef) -> bool {
+fn is_busy<P: ?Sized>(p: &Rc<RefCell<P>>) -> bool {
     p.try_borrow_mut().is_err()
 }
 
 // ─────────────── The seam: every transport calls its protocol through a ProtocolSlot ───────────────
+
+/// The calls a [`ProtocolSlot`] makes into its protocol by itself (flow edges, the last
+/// call); everything else comes from the transport through [`ProtocolSlot::call`]. One impl
+/// per protocol kind: stream protocols (`dyn Protocol`) and datagram protocols
+/// (`dyn DatagramProtocol`), so both kinds pass through the same seam.
+pub(crate) trait SlotProtocol {
+    fn pause_writing(&mut self);
+    fn resume_writing(&mut self);
+    fn connection_lost(&mut self, exc: Option<io::Error>);
+}
+
+impl SlotProtocol for dyn Protocol {
+    #[inline]
+    fn pause_writing(&mut self) {
+        Protocol::pause_writing(self);
+    }
+    #[inline]
+    fn resume_writing(&mut self) {
+        Protocol::resume_writing(self);
+    }
+    #[inline]
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        Protocol::connection_lost(self, exc);
+    }
+}
+
+impl SlotProtocol for dyn DatagramProtocol {
+    #[inline]
+    fn pause_writing(&mut self) {
+        DatagramProtocol::pause_writing(self);
+    }
+    #[inline]
+    fn resume_writing(&mut self) {
+        DatagramProtocol::resume_writing(self);
+    }
+    #[inline]
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        DatagramProtocol::connection_lost(self, exc);
+    }
+}
 
 /// A pause/resume edge of the write side (L49), in the order the transport produced it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -398,10 +444,10 @@ impl FlowEdge {
 /// Delivers `edge` through the slot `slot_of(owner)`, and while it stays queued because the
 /// protocol is held elsewhere, flushes again on each later turn (L49). For transports that
 /// own a `ProtocolSlot` and a `Weak` to themselves.
-pub(crate) fn deliver_flow<T: 'static>(
+pub(crate) fn deliver_flow<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: &std::rc::Weak<T>,
-    slot_of: fn(&T) -> &ProtocolSlot,
+    slot_of: fn(&T) -> &ProtocolSlot<P>,
     edge: FlowEdge,
 ) {
     let Some(me) = owner.upgrade() else { return };
@@ -410,20 +456,20 @@ pub(crate) fn deliver_flow<T: 'static>(
     }
 }
 
-fn schedule_flush<T: 'static>(
+fn schedule_flush<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
-    slot_of: fn(&T) -> &ProtocolSlot,
+    slot_of: fn(&T) -> &ProtocolSlot<P>,
 ) {
     flush_when_free(lp, owner, slot_of, Hold::new());
 }
 
 /// Flushes the queued flow edges on a later turn; while the protocol is still held, again on
 /// later ones, as [`Hold`] spaces them.
-fn flush_when_free<T: 'static>(
+fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
-    slot_of: fn(&T) -> &ProtocolSlot,
+    slot_of: fn(&T) -> &ProtocolSlot<P>,
     mut hold: Hold,
 ) {
     let lp2 = lp.clone();
@@ -448,10 +494,10 @@ fn flush_when_free<T: 'static>(
 /// layer's held bytes), at most one queued per slot: each chunk that arrives while the
 /// protocol is held calls this again, and joins the retry already waiting instead of queueing
 /// (and spacing out) one of its own.
-pub(crate) fn delivery_when_free<T: 'static>(
+pub(crate) fn delivery_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
-    slot_of: fn(&T) -> &ProtocolSlot,
+    slot_of: fn(&T) -> &ProtocolSlot<P>,
     step: fn(&T),
 ) {
     let Some(me) = owner.upgrade() else { return };
@@ -467,19 +513,19 @@ pub(crate) fn delivery_when_free<T: 'static>(
 /// Runs `f` on `owner` on a later turn, once the protocol in its slot is free: the next turn
 /// if it is free by then, else later ones as [`Hold`] spaces them (a protocol held across an
 /// `.await` must not spin the loop). Nothing runs if the owner has gone or the loop closed.
-pub(crate) fn when_free<T: 'static>(
+pub(crate) fn when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
-    slot_of: fn(&T) -> &ProtocolSlot,
+    slot_of: fn(&T) -> &ProtocolSlot<P>,
     f: impl FnOnce(&T) + 'static,
 ) {
     retry_when_free(lp, owner, slot_of, Box::new(f), Hold::new());
 }
 
-fn retry_when_free<T: 'static>(
+fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
-    slot_of: fn(&T) -> &ProtocolSlot,
+    slot_of: fn(&T) -> &ProtocolSlot<P>,
     f: Box<dyn FnOnce(&T)>,
     mut hold: Hold,
 ) {
@@ -580,7 +626,11 @@ enum Phase {
     Lost,
 }
 
-/// The one door from a transport (socket, TLS app side, any later one) to its protocol.
+/// The one door from a transport (socket, pipe, TLS app side, PROXY layer, datagram
+/// endpoint) to its protocol: `P` is the protocol kind, `dyn Protocol` for the stream
+/// transports, `dyn DatagramProtocol` for the datagram ones. The rules below hold for both;
+/// what only one kind has (`connection_made`'s transport, `set_protocol`, `BufferedProtocol`)
+/// lives in the `impl` for that kind.
 ///
 /// Mirrors the discipline `selector_events.py` and `sslproto.py` keep by hand around every
 /// `self._protocol.x()` call. Ground rules:
@@ -596,8 +646,8 @@ enum Phase {
 /// - `connection_made` first and once, `connection_lost` exactly once and last (L44):
 ///   [`made`](ProtocolSlot::made) and [`lost`](ProtocolSlot::lost) move the phase; a call after
 ///   `lost` reaches nobody; a busy `lost` hands its argument back to be retried, never dropped.
-pub(crate) struct ProtocolSlot {
-    protocol: RefCell<Option<ProtocolRef>>,
+pub(crate) struct ProtocolSlot<P: ?Sized + SlotProtocol = dyn Protocol> {
+    protocol: RefCell<Option<Rc<RefCell<P>>>>,
     phase: std::cell::Cell<Phase>,
     /// A call through this slot is running (edges queue meanwhile).
     in_call: std::cell::Cell<bool>,
@@ -605,10 +655,11 @@ pub(crate) struct ProtocolSlot {
     delivery_queued: std::cell::Cell<bool>,
     /// Flow edges waiting for the protocol to be free, oldest first.
     pending: std::cell::Cell<Edges>,
-    /// Whether the protocol is a `BufferedProtocol` (asked once per protocol, L50).
+    /// Whether the protocol is a `BufferedProtocol` (asked once per protocol, L50); stream
+    /// protocols only.
     buffered: std::cell::Cell<Option<bool>>,
-    /// The protocol's address (of its `RefCell`), for [`holds`](Self::holds); null once
-    /// released. Only compared, never dereferenced.
+    /// The protocol's address (of its `RefCell`), for [`holds`](ProtocolSlot::holds); null
+    /// once released. Only compared, never dereferenced.
     addr: std::cell::Cell<*const ()>,
     /// For reports of a panicking pause/resume_writing.
     lp: crate::event_loop::LoopHandle,
@@ -657,10 +708,10 @@ impl Edges {
     }
 }
 
-impl ProtocolSlot {
+impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     /// A slot for `protocol`; `transport_id` (0: none) names the transport in reports.
     pub(crate) fn new(
-        protocol: ProtocolRef,
+        protocol: Rc<RefCell<P>>,
         lp: crate::event_loop::LoopHandle,
         transport_id: u64,
     ) -> Self {
@@ -690,7 +741,7 @@ impl ProtocolSlot {
     }
 
     /// The protocol (`get_protocol`); `None` once released.
-    pub(crate) fn get(&self) -> Option<ProtocolRef> {
+    pub(crate) fn get(&self) -> Option<Rc<RefCell<P>>> {
         self.protocol.borrow().clone()
     }
 
@@ -706,15 +757,146 @@ impl ProtocolSlot {
         self.transport_id
     }
 
+    /// Whether the protocol is borrowed right now (one of its callbacks is running).
+    pub(crate) fn is_busy(&self) -> bool {
+        self.protocol.borrow().as_ref().is_some_and(is_busy)
+    }
+
+    /// Whether `connection_made` ran and `connection_lost` did not.
+    pub(crate) fn is_made(&self) -> bool {
+        self.phase.get() == Phase::Made
+    }
+
+    /// Lets go of the protocol (the transport is done with it): later calls reach nobody.
+    pub(crate) fn release(&self) -> Option<Rc<RefCell<P>>> {
+        self.pending.take();
+        self.addr.set(std::ptr::null());
+        if self.phase.get() != Phase::Lost {
+            self.set_phase(Phase::Lost);
+        }
+        self.protocol.borrow_mut().take()
+    }
+
+    /// One call into the protocol: borrowed for `f` only, a panic caught, edges queued
+    /// meanwhile delivered when it returns.
+    #[inline]
+    pub(crate) fn call<R>(&self, f: impl FnOnce(&mut P) -> R) -> Called<R> {
+        let Some(proto) = self.get() else {
+            return Called::Gone;
+        };
+        let Ok(mut p) = proto.try_borrow_mut() else {
+            return Called::Busy;
+        };
+        let outer = self.in_call.replace(true);
+        let r = catch_unwind(AssertUnwindSafe(|| f(&mut *p)));
+        drop(p);
+        self.in_call.set(outer);
+        if !outer && !self.pending.get().is_empty() {
+            // Still held elsewhere after this call: the transport's scheduled flush retries.
+            let _ = self.flush();
+        }
+        match r {
+            Ok(v) => Called::Done(v),
+            Err(payload) => Called::Panicked(payload),
+        }
+    }
+
+    /// `connection_made`, first and once (L44, L45), as `f` makes it (the transport handle
+    /// differs by kind: [`made`](ProtocolSlot::made)).
+    fn made_with(&self, f: impl FnOnce(&mut P)) -> Called<()> {
+        debug_assert_eq!(self.phase.get(), Phase::Fresh, "connection_made twice");
+        if self.phase.get() != Phase::Fresh {
+            return Called::Gone;
+        }
+        if self.is_busy() {
+            return Called::Busy;
+        }
+        // Made before the call, so that edges queued during it are delivered after it.
+        self.set_phase(Phase::Made);
+        self.call(f)
+    }
+
+    /// `connection_lost(exc)`, exactly once and last (L44, L48): edges still queued go first.
+    /// `Err(exc)` if the protocol is busy: the caller retries later with it.
+    pub(crate) fn lost(&self, exc: Option<io::Error>) -> Result<Called<()>, Option<io::Error>> {
+        match self.phase.get() {
+            Phase::Lost => return Ok(Called::Gone),
+            Phase::Fresh => {
+                // Never made (closed before connection_made could run): a protocol hears
+                // nothing at all rather than a connection_lost without its connection_made.
+                self.set_phase(Phase::Lost);
+                return Ok(Called::Gone);
+            }
+            Phase::Made => {}
+        }
+        if self.is_busy() {
+            return Err(exc);
+        }
+        let _ = self.flush();
+        self.set_phase(Phase::Lost);
+        Ok(self.call(|p| SlotProtocol::connection_lost(p, exc)))
+    }
+
+    /// A water-mark edge (L49, L70): delivered now if the protocol is free, else queued for
+    /// when the running call returns. True if nothing will deliver it by itself (the protocol
+    /// is held outside any call of ours): the transport then schedules [`flush`]
+    /// (Self::flush) for a later turn.
+    pub(crate) fn flow(&self, edge: FlowEdge) -> bool {
+        if self.phase.get() == Phase::Lost {
+            return false;
+        }
+        let mut pending = self.pending.get();
+        if pending.is_empty() && !self.in_call.get() && !self.is_busy() {
+            self.deliver(edge);
+            return false;
+        }
+        pending.push(edge);
+        self.pending.set(pending);
+        !self.in_call.get()
+    }
+
+    /// Delivers queued edges while the protocol is free (after `connection_made`). True if
+    /// some are still queued (the protocol is held elsewhere): schedule another flush.
+    pub(crate) fn flush(&self) -> bool {
+        while self.phase.get() == Phase::Made && !self.is_busy() {
+            let mut pending = self.pending.get();
+            let Some(edge) = pending.pop() else { break };
+            self.pending.set(pending);
+            self.deliver(edge);
+        }
+        !self.pending.get().is_empty() && self.phase.get() != Phase::Lost
+    }
+
+    fn deliver(&self, edge: FlowEdge) {
+        let r = self.call(|p| match edge {
+            FlowEdge::Pause => SlotProtocol::pause_writing(p),
+            FlowEdge::Resume => SlotProtocol::resume_writing(p),
+        });
+        if let Called::Panicked(payload) = r {
+            // L49/T14: reported, and the connection goes on.
+            let what = match edge {
+                FlowEdge::Pause => "pause_writing",
+                FlowEdge::Resume => "resume_writing",
+            };
+            crate::event_loop::exception::report_error(
+                &self.lp,
+                format!("protocol.{what}() failed"),
+                Box::new(crate::event_loop::exception::PanicError::from_payload(
+                    &*payload,
+                )),
+                (self.transport_id != 0).then_some(self.transport_id),
+            );
+        }
+    }
+}
+
+/// What only a stream transport's slot does: hand over a [`Transport`], swap the protocol,
+/// read through a `BufferedProtocol`.
+impl ProtocolSlot<dyn Protocol> {
     /// Whether the protocol is the one at `owner` (the address of its `RefCell`).
     #[inline]
     pub(crate) fn holds(&self, owner: *const ()) -> bool {
         std::ptr::eq(self.addr.get(), owner)
-    }
-
-    /// Whether the protocol is borrowed right now (one of its callbacks is running).
-    pub(crate) fn is_busy(&self) -> bool {
-        self.protocol.borrow().as_ref().is_some_and(is_busy)
     }
 
     /// Records that the protocol already had its `connection_made` from an earlier transport
@@ -722,11 +904,6 @@ impl ProtocolSlot {
     #[cfg(feature = "tls")]
     pub(crate) fn mark_made(&self) {
         self.set_phase(Phase::Made);
-    }
-
-    /// Whether `connection_made` ran and `connection_lost` did not.
-    pub(crate) fn is_made(&self) -> bool {
-        self.phase.get() == Phase::Made
     }
 
     /// `set_protocol` (L56): the next calls go to `protocol`.
@@ -771,125 +948,17 @@ impl ProtocolSlot {
         Some(b)
     }
 
-    /// Lets go of the protocol (the transport is done with it): later calls reach nobody.
-    pub(crate) fn release(&self) -> Option<ProtocolRef> {
-        self.pending.take();
-        self.addr.set(std::ptr::null());
-        if self.phase.get() != Phase::Lost {
-            self.set_phase(Phase::Lost);
-        }
-        self.protocol.borrow_mut().take()
-    }
-
-    /// One call into the protocol: borrowed for `f` only, a panic caught, edges queued
-    /// meanwhile delivered when it returns.
-    #[inline]
-    pub(crate) fn call<R>(&self, f: impl FnOnce(&mut dyn Protocol) -> R) -> Called<R> {
-        let Some(proto) = self.get() else {
-            return Called::Gone;
-        };
-        let Ok(mut p) = proto.try_borrow_mut() else {
-            return Called::Busy;
-        };
-        let outer = self.in_call.replace(true);
-        let r = catch_unwind(AssertUnwindSafe(|| f(&mut *p)));
-        drop(p);
-        self.in_call.set(outer);
-        if !outer && !self.pending.get().is_empty() {
-            // Still held elsewhere after this call: the transport's scheduled flush retries.
-            let _ = self.flush();
-        }
-        match r {
-            Ok(v) => Called::Done(v),
-            Err(payload) => Called::Panicked(payload),
-        }
-    }
-
     /// `connection_made(transport)`, first and once (L44, L45).
     pub(crate) fn made(&self, transport: Transport) -> Called<()> {
-        debug_assert_eq!(self.phase.get(), Phase::Fresh, "connection_made twice");
-        if self.phase.get() != Phase::Fresh {
-            return Called::Gone;
-        }
-        if self.is_busy() {
-            return Called::Busy;
-        }
-        // Made before the call, so that edges queued during it are delivered after it.
-        self.set_phase(Phase::Made);
-        self.call(|p| p.connection_made(transport))
+        self.made_with(|p| p.connection_made(transport))
     }
+}
 
-    /// `connection_lost(exc)`, exactly once and last (L44, L48): edges still queued go first.
-    /// `Err(exc)` if the protocol is busy: the caller retries later with it.
-    pub(crate) fn lost(&self, exc: Option<io::Error>) -> Result<Called<()>, Option<io::Error>> {
-        match self.phase.get() {
-            Phase::Lost => return Ok(Called::Gone),
-            Phase::Fresh => {
-                // Never made (closed before connection_made could run): a protocol hears
-                // nothing at all rather than a connection_lost without its connection_made.
-                self.set_phase(Phase::Lost);
-                return Ok(Called::Gone);
-            }
-            Phase::Made => {}
-        }
-        if self.is_busy() {
-            return Err(exc);
-        }
-        let _ = self.flush();
-        self.set_phase(Phase::Lost);
-        Ok(self.call(|p| p.connection_lost(exc)))
-    }
-
-    /// A water-mark edge (L49, L70): delivered now if the protocol is free, else queued for
-    /// when the running call returns. True if nothing will deliver it by itself (the protocol
-    /// is held outside any call of ours): the transport then schedules [`flush`]
-    /// (Self::flush) for a later turn.
-    pub(crate) fn flow(&self, edge: FlowEdge) -> bool {
-        if self.phase.get() == Phase::Lost {
-            return false;
-        }
-        let mut pending = self.pending.get();
-        if pending.is_empty() && !self.in_call.get() && !self.is_busy() {
-            self.deliver(edge);
-            return false;
-        }
-        pending.push(edge);
-        self.pending.set(pending);
-        !self.in_call.get()
-    }
-
-    /// Delivers queued edges while the protocol is free (after `connection_made`). True if
-    /// some are still queued (the protocol is held elsewhere): schedule another flush.
-    pub(crate) fn flush(&self) -> bool {
-        while self.phase.get() == Phase::Made && !self.is_busy() {
-            let mut pending = self.pending.get();
-            let Some(edge) = pending.pop() else { break };
-            self.pending.set(pending);
-            self.deliver(edge);
-        }
-        !self.pending.get().is_empty() && self.phase.get() != Phase::Lost
-    }
-
-    fn deliver(&self, edge: FlowEdge) {
-        let r = self.call(|p| match edge {
-            FlowEdge::Pause => p.pause_writing(),
-            FlowEdge::Resume => p.resume_writing(),
-        });
-        if let Called::Panicked(payload) = r {
-            // L49/T14: reported, and the connection goes on.
-            let what = match edge {
-                FlowEdge::Pause => "pause_writing",
-                FlowEdge::Resume => "resume_writing",
-            };
-            crate::event_loop::exception::report_error(
-                &self.lp,
-                format!("protocol.{what}() failed"),
-                Box::new(crate::event_loop::exception::PanicError::from_payload(
-                    &*payload,
-                )),
-                (self.transport_id != 0).then_some(self.transport_id),
-            );
-        }
+/// What only a datagram transport's slot does: hand over a [`DatagramTransport`].
+impl ProtocolSlot<dyn DatagramProtocol> {
+    /// `connection_made(transport)`, first and once.
+    pub(crate) fn made(&self, transport: DatagramTransport) -> Called<()> {
+        self.made_with(|p| p.connection_made(transport))
     }
 }
 

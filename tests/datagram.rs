@@ -388,6 +388,46 @@ fn flow_control_pauses_above_high_and_resumes_at_low() {
     });
 }
 
+/// A pause and a resume made while a user holds the protocol (its `RefCell` borrowed across
+/// loop turns, outside any callback): each waits, and arrives once, in order, as soon as the
+/// borrow ends (the stream transports' rule, L49: the seam retries the flush, spaced out).
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the borrow across awaits is the point
+fn flow_edges_made_while_the_protocol_is_held_arrive_once_it_is_free() {
+    run_clean(async {
+        let (a, b) = stuck_pair()?;
+        let lp = asyncio::get_running_loop()?;
+        let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+        t.set_write_buffer_limits(Some(8 * 1024), Some(2 * 1024))?;
+        let held = p.borrow_mut();
+        fill(&t, 8 * 1024 + 1)?; // crosses the high mark: the pause waits
+        for _ in 0..20 {
+            asyncio::yield_now().await; // the retries find it held
+        }
+        assert_eq!(held.calls, ["made"], "nothing reaches a held protocol");
+        drop(held);
+        until(&p, |r| r.calls.len() > 1).await;
+        assert_eq!(p.borrow().calls, ["made", "pause"]);
+        let held = p.borrow_mut();
+        for _ in 0..10_000 {
+            if t.get_write_buffer_size() <= 2 * 1024 {
+                break;
+            }
+            drain(&b); // room in the kernel: a writable edge sends the queue
+            asyncio::yield_now().await;
+        }
+        assert!(t.get_write_buffer_size() <= 2 * 1024, "the queue drained");
+        assert_eq!(held.calls, ["made", "pause"], "the resume waits too");
+        drop(held);
+        until(&p, |r| r.calls.len() > 2).await;
+        assert_eq!(p.borrow().calls, ["made", "pause", "resume"]);
+        t.abort(); // a datagram may still be queued: close would wait for the peer to read
+        until(&p, Rec::lost).await;
+        assert_grammar(&p.borrow().calls);
+        Ok(())
+    });
+}
+
 /// `close` with datagrams queued: they are all sent first, then `connection_lost(None)`
 /// (CPython `_sendto_ready`: `if self._closing: self._call_connection_lost(None)`).
 #[test]

@@ -117,6 +117,25 @@ fn test__read_ready_eof_even_when_the_protocol_asks_to_stay_open() {
 }
 
 #[test]
+fn l44_a_read_pipe_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
+    // As the socket transport's test of the same name (tests/transport.rs): a user task keeps
+    // the protocol's RefCell across a 300 ms sleep while bytes arrive on the pipe. The pipe
+    // transport waits through the seam's spaced-out retry (protocol::Hold), one at a time
+    // however many edges come; retried on every turn, the loop spun through the whole hold.
+    let lp = EventLoop::new().unwrap();
+    let (r, mut w) = os_pipe();
+    let (_t, proto) = read_pipe(&lp, r, Recorder::default());
+    let turns = util::turns_while_held(&lp, &proto, Duration::from_millis(300), || {
+        w.write_all(b"while held").unwrap()
+    });
+    assert!(turns <= 60, "{turns} loop turns during a 300 ms hold");
+    run_until(&lp, 200, || {
+        proto.try_borrow().is_ok_and(|p| p.data == b"while held")
+    });
+    assert_eq!(proto.borrow().grammar(), ["connection_made", "data"]);
+}
+
+#[test]
 fn test_pause_reading_and_resume_reading() {
     let lp = EventLoop::new().unwrap();
     let (r, mut w) = os_pipe();

@@ -287,7 +287,7 @@ impl TlsProtocol {
     /// One call into the app protocol, with the borrow held for that call only. A panic is
     /// reported as `what` and ends the connection (T30).
     fn call_app<R>(&self, what: &str, f: impl FnOnce(&mut dyn Protocol) -> R) -> AppCall<R> {
-        self.app_outcome(what, self.app.call(f))
+        self.app_outcome(what, self.app.call(|p| f(p)))
     }
 
     /// What the seam's answer means here: a panic ends the connection (T30).

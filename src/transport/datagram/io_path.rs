@@ -140,13 +140,14 @@ impl DatagramSocketTransport {
                 return;
             }
             if self.protocol.is_busy() {
-                // Held elsewhere: the datagrams wait in the kernel until it is free.
-                if !self.read_queued.replace(true) {
-                    self.when_free(|t| {
-                        t.read_queued.set(false);
-                        t.read_ready();
-                    });
-                }
+                // Held elsewhere: the datagrams wait in the kernel until it is free; the
+                // readable edges that find it held meanwhile join this one retry.
+                crate::protocol::delivery_when_free(
+                    self.lp(),
+                    self.me.clone(),
+                    Self::slot,
+                    Self::read_ready,
+                );
                 return;
             }
             let mut buf = self.lp().inner.read_buf.take();
@@ -326,11 +327,7 @@ impl DatagramSocketTransport {
     /// Delivers a flow edge through the slot; while the protocol is held outside our calls,
     /// on a later turn once it is free.
     fn deliver_flow(&self, edge: FlowEdge) {
-        if self.protocol.flow(edge) {
-            self.when_free(|t| {
-                let _ = t.protocol.flush();
-            });
-        }
+        crate::protocol::deliver_flow(self.lp(), &self.me, Self::slot, edge);
     }
 
     /// `close()`: no more receiving; `connection_lost(None)` once the queue is sent.

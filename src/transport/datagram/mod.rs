@@ -2,7 +2,8 @@
 //!
 //! Mirrors `_SelectorDatagramTransport` in CPython `Lib/asyncio/selector_events.py` (with
 //! `DatagramTransport` from `transports.py`). Ground rules, as for the stream transports: the
-//! protocol is called only through its [`DatagramSlot`], `connection_made` first (from a queued
+//! protocol is called only through its `ProtocolSlot` (`protocol.rs`, the one seam every
+//! transport calls its protocol through), `connection_made` first (from a queued
 //! callback, and reading starts only after it), `connection_lost` exactly once and last, from a
 //! queued callback (or from the send path once a closing transport's queue drains); no
 //! `RefCell` borrow of the transport is held while the protocol runs. The states are the
@@ -19,7 +20,7 @@
 //! high-water mark. An `OSError` goes to `error_received` (that datagram is dropped).
 //!
 //! Files: `mod.rs` (the transport, the [`DatagramTransport`] handle, the loop's events),
-//! `protocol.rs` (`DatagramProtocol` and the slot), `io_path.rs` (receive, send, close).
+//! `protocol.rs` (`DatagramProtocol`), `io_path.rs` (receive, send, close).
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
@@ -38,9 +39,10 @@ use super::{Address, ExtraInfo};
 use crate::error::Error;
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
+use crate::protocol::ProtocolSlot;
 use crate::slots::SlotKey;
 pub(crate) use io_path::remove_stale_socket;
-use protocol::{DatagramProtocol, DatagramProtocolRef, DatagramSlot};
+use protocol::{DatagramProtocol, DatagramProtocolRef};
 
 /// How many datagrams one readiness event may receive before yielding to the rest of the loop.
 const READS_PER_EVENT: usize = 16;
@@ -113,10 +115,7 @@ pub(crate) struct DatagramSocketTransport {
     /// The registration in the loop; `None` once deregistered.
     key: Cell<Option<SlotKey>>,
     /// The protocol, called only through this slot; it also keeps the loop and the id.
-    protocol: DatagramSlot,
-    /// A `read_ready` waits for the protocol to be free: the readable edges that find it held
-    /// meanwhile join that one retry instead of queueing their own.
-    read_queued: Cell<bool>,
+    protocol: ProtocolSlot<dyn DatagramProtocol>,
     /// `State` and `Reading`, changed only through their guarded setters. Reading is never
     /// paused (a datagram transport has no `pause_reading`): `NotStarted → Active → Done`.
     life: Life,
@@ -175,8 +174,7 @@ impl DatagramSocketTransport {
             me: me.clone(),
             sock: RefCell::new(None),
             key: Cell::new(None),
-            protocol: DatagramSlot::new(protocol, lp.clone(), id),
-            read_queued: Cell::new(false),
+            protocol: ProtocolSlot::new(protocol, lp.clone(), id),
             life: Life::new(Reading::NotStarted),
             buffer: RefCell::new(VecDeque::new()),
             buffer_size: Cell::new(0),
@@ -211,15 +209,15 @@ impl DatagramSocketTransport {
         }
     }
 
+    /// The slot, as `protocol::when_free` and its siblings take it.
+    fn slot(&self) -> &ProtocolSlot<dyn DatagramProtocol> {
+        &self.protocol
+    }
+
     /// Runs `f` once the protocol is free (the next turn, or later ones spaced out as
     /// `protocol::Hold` says while a user holds it).
     fn when_free(&self, f: impl FnOnce(&Self) + 'static) {
-        retry_when_free(
-            self.lp(),
-            self.me.clone(),
-            Box::new(f),
-            crate::protocol::Hold::new(),
-        );
+        crate::protocol::when_free(self.lp(), self.me.clone(), Self::slot, f);
     }
 
     /// Takes the socket out, keeping its address for `sockname()`.
@@ -241,32 +239,6 @@ impl DatagramSocketTransport {
             drop(sock);
         }
         drop(self.protocol.release());
-    }
-}
-
-/// `protocol::when_free` for this transport (that one is written for `ProtocolSlot`): the
-/// same `Hold` spacing.
-fn retry_when_free(
-    lp: &LoopHandle,
-    owner: Weak<DatagramSocketTransport>,
-    f: Box<dyn FnOnce(&DatagramSocketTransport)>,
-    mut hold: crate::protocol::Hold,
-) {
-    let lp2 = lp.clone();
-    let delay = hold.delay();
-    let run = move || {
-        let Some(me) = owner.upgrade() else { return };
-        if me.protocol.is_busy() {
-            hold.still_held(me.id());
-            retry_when_free(&lp2, owner, f, hold);
-        } else {
-            f(&me);
-        }
-    };
-    // A closed loop refuses it: what waited goes with the transport.
-    match delay {
-        None => drop(lp.call_soon(run)),
-        Some(d) => drop(lp.call_later(d, run)),
     }
 }
 

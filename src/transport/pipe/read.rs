@@ -19,7 +19,9 @@ impl PipeTransport {
                 return;
             }
             if self.protocol.is_busy() {
-                self.later(|t| t.read_ready());
+                // Held elsewhere: one spaced-out retry through the seam, as the socket's
+                // (retried on every turn, a held protocol spun the loop).
+                self.read_when_free();
                 return;
             }
             // One read, inside one call through the seam: into a buffered protocol's own
