@@ -165,7 +165,9 @@ impl TaskGroup {
     /// [`Error::Group`] with every failure, oldest first, if the body returned `Err` or a task
     /// failed (returned `Err` or panicked: [`Error::Panic`]). The first failure cancels the
     /// body (it is dropped where it waits) and every other task; cancelled tasks are not
-    /// failures.
+    /// failures. A body that passes a cancellation on (`Err(Error::Cancelled)` from `?` on a
+    /// cancelled task) cancels every task too, and the group returns that error unless a task
+    /// failed, as Python's `async with` re-raises the body's `CancelledError`.
     ///
     /// # Panics
     /// A panic in the body itself is not caught: it unwinds out of `run`, and every task of
@@ -217,6 +219,9 @@ impl TaskGroup {
         };
         let mut body = Some(Box::pin(body(tg)));
         let mut output = None;
+        // The body passed a cancellation on (`?` on a cancelled task): no failure, but the
+        // group ends with it (CPython re-raises the body's CancelledError, L32).
+        let mut cancelled = None;
         std::future::poll_fn(|cx| {
             if let Some(b) = body.as_mut() {
                 if inner.state.get() != GroupState::Open {
@@ -224,9 +229,14 @@ impl TaskGroup {
                     body = None;
                 } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
                     body = None;
-                    match r {
+                    match r.map_err(Into::into) {
                         Ok(v) => output = Some(v),
-                        Err(e) => inner.fail(e.into()),
+                        Err(e) if e.is_cancellation() => {
+                            // Checklist: L32. The other tasks are cancelled, not failed.
+                            inner.abort();
+                            cancelled = Some(e);
+                        }
+                        Err(e) => inner.fail(e),
                     }
                 }
             }
@@ -242,8 +252,9 @@ impl TaskGroup {
         .await;
         drop(body);
         let errors = std::mem::take(&mut *inner.errors.borrow_mut());
-        match output {
-            Some(v) if errors.is_empty() => Ok(v),
+        match (output, cancelled) {
+            (Some(v), _) if errors.is_empty() => Ok(v),
+            (_, Some(e)) if errors.is_empty() => Err(e),
             _ => Err(Error::Group(errors)),
         }
     }

@@ -868,6 +868,43 @@ fn test_taskgroup_cancel_parent_cancels_children() {
 }
 
 #[test]
+fn test_taskgroup_body_passing_on_a_cancellation_ends_the_group_cancelled_l32() {
+    // The body awaits a child cancelled from elsewhere and passes the cancellation on with
+    // `?`. CPython: the body raises CancelledError, `__aexit__` cancels the other children and
+    // re-raises the CancelledError (no ExceptionGroup, as no child failed), so the task around
+    // the group ends cancelled. Here: the group's error is that cancellation, not a failure.
+    run(async {
+        let sibling = Rc::new(Cell::new(false));
+        let s = sibling.clone();
+        let out = TaskGroup::run(|g| async move {
+            let victim = g.create_task(async {
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?;
+            g.create_task(async move {
+                let _flag = DropFlag(s);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            yield_now().await;
+            victim.cancel();
+            victim.await??;
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert!(
+            sibling.get(),
+            "the other child is cancelled before the group ends"
+        );
+        match out {
+            Err(Error::Cancelled) => {}
+            other => panic!("expected the body's cancellation, got {other:?}"),
+        }
+    });
+}
+
+#[test]
 fn test_taskgroup_create_task_after_exit_is_an_error() {
     run(async {
         let mut kept = None;
