@@ -45,7 +45,8 @@ pub struct Task<T: 'static> {
 impl<T: 'static> Task<T> {
     /// Requests cancellation (Python's `Task.cancel()`): at the task's next turn its future
     /// is dropped without being polled and the task ends with `Err(Cancelled)`. Returns false if
-    /// the task has already ended. A task cancelling itself ends when its current poll
+    /// the task has already ended; a failure it ended with then counts as seen, so dropping the
+    /// handle does not report it. A task cancelling itself ends when its current poll
     /// returns.
     ///
     /// # Examples
@@ -63,6 +64,8 @@ impl<T: 'static> Task<T> {
     // Checklist: L28, L30.
     pub fn cancel(&self) -> bool {
         if self.cell.header.is_done() {
+            // As Python's cancel() of a finished task: its failure counts as seen (L35).
+            self.cell.join.borrow_mut().retrieved = true;
             return false;
         }
         if let Some(inner) = self.cell.header.lp.upgrade() {
