@@ -1525,3 +1525,293 @@ fn event_set_notifies_only_the_waiters_present_at_the_call() {
     );
     WAITS.with(|w| w.borrow_mut().clear());
 }
+
+// ---- Lock and Semaphore against CPython's algorithm ------------------------------------------
+
+/// Random interleavings of acquire, release, a waiter's turn and a waiter's cancellation,
+/// run on the real primitive and on a model of CPython 3.11's `locks.py` (a deque of
+/// futures; `_wake_up_first`, `_wake_up_next`; the `except CancelledError` paths). One
+/// difference is modelled: a dropped Rust future leaves the deque at once, where Python's
+/// cancelled future leaves it when its task next runs. After every step the two must agree on
+/// `value()` / `locked()` and on which waiters are through.
+mod against_cpython {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed};
+    use std::collections::VecDeque;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A new `acquire()`, polled once.
+        Acquire,
+        /// `release()` (on a bounded semaphore it may be refused).
+        Release,
+        /// The task of the n-th live waiter (mod their count) runs: its future is polled.
+        Turn(usize),
+        /// The n-th live waiter is cancelled: its future is dropped.
+        Cancel(usize),
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            3 => Just(Op::Acquire),
+            2 => Just(Op::Release),
+            3 => (0usize..8).prop_map(Op::Turn),
+            2 => (0usize..8).prop_map(Op::Cancel),
+        ];
+        prop::collection::vec(op, 1..80)
+    }
+
+    /// A waiter's future: `done` once CPython would have called `set_result` on it.
+    struct PyFut {
+        id: usize,
+        done: bool,
+    }
+
+    /// CPython 3.11 `Semaphore` / `BoundedSemaphore`.
+    struct PySem {
+        value: usize,
+        bound: Option<usize>,
+        waiters: VecDeque<PyFut>,
+    }
+
+    impl PySem {
+        fn locked(&self) -> bool {
+            self.value == 0 || !self.waiters.is_empty()
+        }
+        fn wake_up_next(&mut self) {
+            if let Some(f) = self.waiters.iter_mut().find(|f| !f.done) {
+                self.value -= 1;
+                f.done = true;
+            }
+        }
+        /// `acquire()` up to its first suspension: true if it returned at once.
+        fn acquire(&mut self, id: usize) -> bool {
+            if !self.locked() {
+                self.value -= 1;
+                return true;
+            }
+            self.waiters.push_back(PyFut { id, done: false });
+            false
+        }
+        fn release(&mut self) -> bool {
+            if self.bound.is_some_and(|b| self.value >= b) {
+                return false; // ValueError
+            }
+            self.value += 1;
+            self.wake_up_next();
+            true
+        }
+        fn position(&self, id: usize) -> usize {
+            self.waiters.iter().position(|f| f.id == id).unwrap()
+        }
+        /// The waiter's task runs: true if its acquire() returns.
+        fn turn(&mut self, id: usize) -> bool {
+            let at = self.position(id);
+            if !self.waiters[at].done {
+                return false;
+            }
+            self.waiters.remove(at);
+            if self.value > 0 {
+                self.wake_up_next();
+            }
+            true
+        }
+        fn cancel(&mut self, id: usize) {
+            let at = self.position(id);
+            let fut = self.waiters.remove(at).unwrap();
+            if fut.done {
+                self.value += 1;
+                self.wake_up_next();
+            }
+        }
+    }
+
+    /// CPython 3.11 `Lock`.
+    struct PyLock {
+        locked: bool,
+        waiters: VecDeque<PyFut>,
+    }
+
+    impl PyLock {
+        fn wake_up_first(&mut self) {
+            if let Some(f) = self.waiters.front_mut() {
+                f.done = true;
+            }
+        }
+        fn acquire(&mut self, id: usize) -> bool {
+            if !self.locked && self.waiters.is_empty() {
+                self.locked = true;
+                return true;
+            }
+            self.waiters.push_back(PyFut { id, done: false });
+            false
+        }
+        fn release(&mut self) -> bool {
+            if !self.locked {
+                return false; // RuntimeError('Lock is not acquired.')
+            }
+            self.locked = false;
+            self.wake_up_first();
+            true
+        }
+        fn position(&self, id: usize) -> usize {
+            self.waiters.iter().position(|f| f.id == id).unwrap()
+        }
+        fn turn(&mut self, id: usize) -> bool {
+            let at = self.position(id);
+            if !self.waiters[at].done {
+                return false;
+            }
+            self.waiters.remove(at);
+            self.locked = true;
+            true
+        }
+        fn cancel(&mut self, id: usize) {
+            let at = self.position(id);
+            self.waiters.remove(at);
+            if !self.locked {
+                self.wake_up_first();
+            }
+        }
+    }
+
+    type Waiting<'a> = Vec<(usize, Pin<Box<dyn Future<Output = ()> + 'a>>)>;
+
+    fn poll_ready(fut: &mut Pin<Box<dyn Future<Output = ()> + '_>>) -> bool {
+        fut.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    }
+
+    fn check_semaphore(initial: usize, bounded: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+        let plain = Semaphore::new(initial);
+        let bound = BoundedSemaphore::new(initial);
+        let mut model = PySem {
+            value: initial,
+            bound: bounded.then_some(initial),
+            waiters: VecDeque::new(),
+        };
+        let mut live: Waiting<'_> = Vec::new();
+        for (id, op) in ops.iter().enumerate() {
+            match op {
+                Op::Acquire => {
+                    let mut fut: Pin<Box<dyn Future<Output = ()>>> = if bounded {
+                        Box::pin(bound.acquire())
+                    } else {
+                        Box::pin(plain.acquire())
+                    };
+                    let now = poll_ready(&mut fut);
+                    prop_assert_eq!(now, model.acquire(id), "acquire #{} at once", id);
+                    if !now {
+                        live.push((id, fut));
+                    }
+                }
+                Op::Release => {
+                    let ok = if bounded {
+                        bound.release().is_ok()
+                    } else {
+                        plain.release();
+                        true
+                    };
+                    prop_assert_eq!(ok, model.release(), "release #{}", id);
+                }
+                Op::Turn(n) if !live.is_empty() => {
+                    let at = n % live.len();
+                    let through = poll_ready(&mut live[at].1);
+                    prop_assert_eq!(through, model.turn(live[at].0), "turn of #{}", live[at].0);
+                    if through {
+                        drop(live.remove(at));
+                    }
+                }
+                Op::Cancel(n) if !live.is_empty() => {
+                    let (wid, fut) = live.remove(n % live.len());
+                    drop(fut);
+                    model.cancel(wid);
+                }
+                Op::Turn(_) | Op::Cancel(_) => {}
+            }
+            let (value, locked) = if bounded {
+                (bound.value(), bound.locked())
+            } else {
+                (plain.value(), plain.locked())
+            };
+            prop_assert_eq!(value, model.value, "value after step {} {:?}", id, op);
+            prop_assert_eq!(locked, model.locked(), "locked after step {} {:?}", id, op);
+        }
+        Ok(())
+    }
+
+    fn check_lock(ops: &[Op]) -> Result<(), TestCaseError> {
+        let lock = Lock::new();
+        let mut model = PyLock {
+            locked: false,
+            waiters: VecDeque::new(),
+        };
+        let mut live: Waiting<'_> = Vec::new();
+        for (id, op) in ops.iter().enumerate() {
+            match op {
+                Op::Acquire => {
+                    let mut fut: Pin<Box<dyn Future<Output = ()>>> = Box::pin(lock.acquire());
+                    let now = poll_ready(&mut fut);
+                    prop_assert_eq!(now, model.acquire(id), "acquire #{} at once", id);
+                    if !now {
+                        live.push((id, fut));
+                    }
+                }
+                Op::Release => {
+                    prop_assert_eq!(lock.release().is_ok(), model.release(), "release #{}", id);
+                }
+                Op::Turn(n) if !live.is_empty() => {
+                    let at = n % live.len();
+                    let through = poll_ready(&mut live[at].1);
+                    prop_assert_eq!(through, model.turn(live[at].0), "turn of #{}", live[at].0);
+                    if through {
+                        drop(live.remove(at));
+                    }
+                }
+                Op::Cancel(n) if !live.is_empty() => {
+                    let (wid, fut) = live.remove(n % live.len());
+                    drop(fut);
+                    model.cancel(wid);
+                }
+                Op::Turn(_) | Op::Cancel(_) => {}
+            }
+            prop_assert_eq!(
+                lock.locked(),
+                model.locked,
+                "locked after step {} {:?}",
+                id,
+                op
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(Config {
+            cases: 512,
+            rng_seed: RngSeed::Fixed(0x5e_4a_f0),
+            failure_persistence: None,
+            ..Config::default()
+        })]
+
+        #[test]
+        fn semaphore_follows_cpython_under_any_interleaving(initial in 0usize..4, ops in ops()) {
+            check_semaphore(initial, false, &ops)?;
+        }
+
+        #[test]
+        fn bounded_semaphore_follows_cpython_under_any_interleaving(
+            initial in 0usize..4,
+            ops in ops(),
+        ) {
+            check_semaphore(initial, true, &ops)?;
+        }
+
+        #[test]
+        fn lock_follows_cpython_under_any_interleaving(ops in ops()) {
+            check_lock(&ops)?;
+        }
+    }
+}
