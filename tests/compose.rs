@@ -185,6 +185,36 @@ fn test_gather_fails_with_the_first_task_to_fail() {
 }
 
 #[test]
+fn test_gather_a_later_failure_is_not_reported_as_never_retrieved() {
+    // Both children fail in one turn; gather returns the first failure. CPython's
+    // `_done_callback` calls `fut.exception()` on every child that ends after the outer
+    // future is done, so the second failure is never logged as "exception was never
+    // retrieved". Here gather's cancel() of the finished child marks it so (L28, L35).
+    run(async {
+        let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+        let r = reports.clone();
+        asyncio::get_running_loop()
+            .unwrap()
+            .set_exception_handler(Some(
+                move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                    r.borrow_mut().push(ctx.message.clone());
+                },
+            ));
+        // `Result<(), Error>` outputs: the kind a report names.
+        let failing = |what: &'static str| async move {
+            yield_now().await;
+            Err::<(), _>(bad(what))
+        };
+        match gather([failing("a"), failing("b")]).await {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "a"),
+            other => panic!("{other:?}"),
+        }
+        settle().await;
+        assert_eq!(*reports.borrow(), Vec::<String>::new());
+    });
+}
+
+#[test]
 fn test_cancel_gather_cancels_children() {
     // Cancelling the task that awaits gather cancels every child (CPython's
     // test_cancel_gather_1 shape).
