@@ -98,20 +98,33 @@ impl Inner {
     /// Records a failure; the first one cancels every running task (Python's `_abort`).
     fn fail(&self, e: Error) {
         self.errors.borrow_mut().push(e);
-        self.abort();
+        self.abort(false);
         self.wake();
     }
 
-    fn abort(&self) {
-        if self.state.get() != GroupState::Open {
-            return;
+    /// Cancels every running task: at its next turn, as Python's `_abort`, while `run` waits
+    /// for them; `at_once` (their futures dropped now) when `run` is going away and cannot
+    /// wait, so that none outlives it, as none outlives Python's `async with`.
+    fn abort(&self, at_once: bool) {
+        let first = self.state.get() == GroupState::Open;
+        if first {
+            self.set_state(GroupState::Aborting);
         }
-        self.set_state(GroupState::Aborting);
-        // No task can join from here on (`create_task` refuses), so no key is reused while a
-        // member whose entry this empties is still to leave.
-        let handles: Vec<AbortHandle> = self.tasks.borrow_mut().drain().collect();
-        for h in handles {
-            h.cancel();
+        if at_once {
+            // No task can join from here on (`create_task` refuses), so no key is reused while
+            // a member whose entry this empties is still to leave.
+            let handles: Vec<AbortHandle> = self.tasks.borrow_mut().drain().collect();
+            for h in handles {
+                h.cancel_at_once();
+            }
+        } else if first {
+            // The entries stay until their tasks leave: a later `at_once` still finds those
+            // whose cancellation has not landed yet.
+            let handles: Vec<AbortHandle> =
+                self.tasks.borrow().iter().map(|(_, h)| h.clone()).collect();
+            for h in handles {
+                h.cancel();
+            }
         }
     }
 }
@@ -174,8 +187,9 @@ impl TaskGroup {
     /// the group is cancelled on the way (CPython adds the body's exception to the group).
     ///
     /// # Cancel safety
-    /// Dropping the future (the task around it was cancelled) drops the body and cancels every
-    /// task of the group.
+    /// Dropping the future (the task around it was cancelled, a timeout around it expired)
+    /// drops the body and then the futures of every task of the group, at once: no task
+    /// outlives the group, as none outlives Python's `async with` (which waits for them).
     ///
     /// # Examples
     ///
@@ -233,7 +247,7 @@ impl TaskGroup {
                         Ok(v) => output = Some(v),
                         Err(e) if e.is_cancellation() => {
                             // Checklist: L32. The other tasks are cancelled, not failed.
-                            inner.abort();
+                            inner.abort(false);
                             cancelled = Some(e);
                         }
                         Err(e) => inner.fail(e),
@@ -347,7 +361,8 @@ struct CloseOnDrop(Rc<Inner>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        // Checklist: L33 (a cancelled waiter leaves nothing running).
+        self.0.abort(true);
         if self.0.state.get() != GroupState::Closed {
             self.0.set_state(GroupState::Closed);
         }

@@ -935,6 +935,85 @@ fn test_taskgroup_body_passing_on_a_cancellation_ends_the_group_cancelled_l32() 
 }
 
 #[test]
+fn test_taskgroup_cut_short_by_a_timeout_has_ended_its_tasks_when_it_returns() {
+    // CPython: a timeout cancels the task inside `async with TaskGroup()`; `__aexit__` then
+    // cancels every child and waits for them before the TimeoutError comes out, so the code
+    // after the timeout never sees a child still running (L33, L36: a cancelled wait leaves
+    // nothing running). Here the group's future is dropped: its tasks must be gone by the
+    // time `timeout` returns, as a `Task` awaited under a timeout is.
+    run(async {
+        let child = Rc::new(Cell::new(false));
+        let c = child.clone();
+        let kept = Rc::new(std::cell::RefCell::new(None));
+        let k = kept.clone();
+        let lp = asyncio::get_running_loop().unwrap();
+        let out = asyncio::timeout_scope_at(None, |scope| {
+            TaskGroup::run(move |g| async move {
+                let task = g.create_task(async move {
+                    let _flag = DropFlag(c);
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?;
+                *k.borrow_mut() = Some(task.task_ref());
+                task.detach();
+                settle().await; // the task runs up to its wait
+                scope.reschedule(Some(lp.time()))?; // due now: expires at its next turn
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })
+        })
+        .await;
+        assert!(matches!(out, Err(Error::Timeout)), "{out:?}");
+        let task = kept.borrow_mut().take().unwrap();
+        assert!(child.get(), "the task's future is dropped");
+        assert!(task.is_done() && task.is_cancelled());
+    });
+}
+
+#[test]
+fn test_taskgroup_dropped_while_its_cancellations_are_in_flight_ends_its_tasks() {
+    // A task fails and the group cancels the other (landing at that task's next turn); the
+    // group's future is dropped before it lands. The other task must not outlive the group
+    // all the same (as above; CPython's `__aexit__` waits for it).
+    run(async {
+        let (failed, dropped) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let (f, d) = (failed.clone(), dropped.clone());
+        let mut group = Box::pin(TaskGroup::run(move |g| async move {
+            g.create_task(async move {
+                yield_now().await;
+                f.set(true);
+                Err::<(), _>(bad("failed"))
+            })?
+            .detach();
+            let flag = DropFlag(d);
+            g.create_task(async move {
+                let _flag = flag;
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        }));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(group.as_mut().poll(&mut cx).is_pending()); // the body starts both tasks
+        for _ in 0..10 {
+            if failed.get() {
+                break;
+            }
+            yield_now().await;
+        }
+        assert!(failed.get());
+        assert!(!dropped.get(), "the cancellation has not landed yet");
+        drop(group);
+        assert!(
+            dropped.get(),
+            "the other task's future is dropped with the group"
+        );
+    });
+}
+
+#[test]
 fn test_taskgroup_create_task_after_exit_is_an_error() {
     run(async {
         let mut kept = None;
