@@ -10,7 +10,7 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use asyncio::sync::{QueueEmpty, QueueFull};
+use asyncio::sync::{Get, Put, QueueEmpty, QueueFull};
 use asyncio::{
     spawn, yield_now, BoundedSemaphore, Condition, Error, Event, LifoQueue, Lock, PriorityQueue,
     Queue, Semaphore,
@@ -1812,6 +1812,241 @@ mod against_cpython {
         #[test]
         fn lock_follows_cpython_under_any_interleaving(ops in ops()) {
             check_lock(&ops)?;
+        }
+    }
+}
+
+// ---- Queue against CPython's algorithm -------------------------------------------------------
+
+/// As `against_cpython` above, for `Queue`: random interleavings of put, get, put_nowait,
+/// get_nowait, a waiter's turn and a waiter's cancellation, on the real queue and on a model
+/// of CPython 3.11's `queues.py` (`_putters` / `_getters` deques, `_wakeup_next`, the
+/// `while self.full()` / `while self.empty()` loops, the cancellation paths); a dropped
+/// Rust future leaves its deque at once. Both must agree on every outcome and on `qsize()`.
+mod queue_against_cpython {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed};
+    use std::collections::VecDeque;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put,
+        Get,
+        PutNowait,
+        GetNowait,
+        /// The task of the n-th live waiter (mod their count) runs.
+        Turn(usize),
+        /// The n-th live waiter is cancelled.
+        Cancel(usize),
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            3 => Just(Op::Put),
+            3 => Just(Op::Get),
+            1 => Just(Op::PutNowait),
+            1 => Just(Op::GetNowait),
+            4 => (0usize..8).prop_map(Op::Turn),
+            2 => (0usize..8).prop_map(Op::Cancel),
+        ];
+        prop::collection::vec(op, 1..80)
+    }
+
+    /// A waiting `put(item)` (Some) or `get()` (None), and whether its future is done.
+    struct PyWaiter {
+        id: usize,
+        item: Option<usize>,
+        done: bool,
+    }
+
+    struct PyQueue {
+        maxsize: usize,
+        items: VecDeque<usize>,
+        putters: VecDeque<usize>,
+        getters: VecDeque<usize>,
+        waiters: Vec<PyWaiter>,
+    }
+
+    impl PyQueue {
+        fn full(&self) -> bool {
+            self.maxsize > 0 && self.items.len() >= self.maxsize
+        }
+        fn waiter(&mut self, id: usize) -> &mut PyWaiter {
+            self.waiters.iter_mut().find(|w| w.id == id).unwrap()
+        }
+        /// `_wakeup_next`: every future left in a deque is pending here.
+        fn wakeup_next(&mut self, getters: bool) {
+            let next = if getters {
+                self.getters.pop_front()
+            } else {
+                self.putters.pop_front()
+            };
+            if let Some(id) = next {
+                self.waiter(id).done = true;
+            }
+        }
+        fn put_nowait(&mut self, item: usize) -> bool {
+            if self.full() {
+                return false;
+            }
+            self.items.push_back(item);
+            self.wakeup_next(true);
+            true
+        }
+        fn get_nowait(&mut self) -> Option<usize> {
+            let item = self.items.pop_front()?;
+            self.wakeup_next(false);
+            Some(item)
+        }
+        /// One step of `put` / `get` for waiter `id` (new or woken): `Some(outcome)` when it
+        /// returns (`None` item for a put), `None` when it waits (again).
+        fn step(&mut self, id: usize, item: Option<usize>) -> Option<Option<usize>> {
+            match item {
+                Some(item) => {
+                    if self.full() {
+                        self.putters.push_back(id);
+                        return None;
+                    }
+                    assert!(self.put_nowait(item));
+                    Some(None)
+                }
+                None => {
+                    if self.items.is_empty() {
+                        self.getters.push_back(id);
+                        return None;
+                    }
+                    Some(self.get_nowait())
+                }
+            }
+        }
+        fn start(&mut self, id: usize, item: Option<usize>) -> Option<Option<usize>> {
+            let out = self.step(id, item);
+            if out.is_none() {
+                self.waiters.push(PyWaiter {
+                    id,
+                    item,
+                    done: false,
+                });
+            }
+            out
+        }
+        fn turn(&mut self, id: usize) -> Option<Option<usize>> {
+            let w = self.waiter(id);
+            if !w.done {
+                return None;
+            }
+            w.done = false;
+            let item = w.item;
+            let out = self.step(id, item);
+            if out.is_some() {
+                self.waiters.retain(|w| w.id != id);
+            }
+            out
+        }
+        fn cancel(&mut self, id: usize) {
+            let at = self.waiters.iter().position(|w| w.id == id).unwrap();
+            let w = self.waiters.remove(at);
+            let putter = w.item.is_some();
+            let deque = if putter {
+                &mut self.putters
+            } else {
+                &mut self.getters
+            };
+            deque.retain(|&k| k != id);
+            if putter && w.done && !self.full() {
+                self.wakeup_next(false);
+            }
+            if !putter && w.done && !self.items.is_empty() {
+                self.wakeup_next(true);
+            }
+        }
+    }
+
+    enum Live<'a> {
+        Put(Put<'a, usize>),
+        Get(Get<'a, usize>),
+    }
+
+    impl Live<'_> {
+        fn poll(&mut self) -> Option<Option<usize>> {
+            let mut cx = Context::from_waker(Waker::noop());
+            match self {
+                Live::Put(p) => match Pin::new(p).poll(&mut cx) {
+                    Poll::Ready(()) => Some(None),
+                    Poll::Pending => None,
+                },
+                Live::Get(g) => match Pin::new(g).poll(&mut cx) {
+                    Poll::Ready(item) => Some(Some(item)),
+                    Poll::Pending => None,
+                },
+            }
+        }
+    }
+
+    fn check(maxsize: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+        let q: Queue<usize> = Queue::new(maxsize);
+        let mut model = PyQueue {
+            maxsize,
+            items: VecDeque::new(),
+            putters: VecDeque::new(),
+            getters: VecDeque::new(),
+            waiters: Vec::new(),
+        };
+        let mut live: Vec<(usize, Live<'_>)> = Vec::new();
+        for (id, op) in ops.iter().enumerate() {
+            match op {
+                Op::Put | Op::Get => {
+                    let (mut fut, item) = match op {
+                        Op::Put => (Live::Put(q.put(id)), Some(id)),
+                        _ => (Live::Get(q.get()), None),
+                    };
+                    let out = fut.poll();
+                    prop_assert_eq!(out, model.start(id, item), "{:?} #{}", op, id);
+                    if out.is_none() {
+                        live.push((id, fut));
+                    }
+                }
+                Op::PutNowait => {
+                    let ok = q.put_nowait(id).is_ok();
+                    prop_assert_eq!(ok, model.put_nowait(id), "put_nowait #{}", id);
+                }
+                Op::GetNowait => {
+                    let got = q.get_nowait().ok();
+                    prop_assert_eq!(got, model.get_nowait(), "get_nowait #{}", id);
+                }
+                Op::Turn(n) if !live.is_empty() => {
+                    let at = n % live.len();
+                    let wid = live[at].0;
+                    let out = live[at].1.poll();
+                    prop_assert_eq!(out, model.turn(wid), "turn of #{}", wid);
+                    if out.is_some() {
+                        drop(live.remove(at));
+                    }
+                }
+                Op::Cancel(n) if !live.is_empty() => {
+                    let (wid, fut) = live.remove(n % live.len());
+                    drop(fut);
+                    model.cancel(wid);
+                }
+                Op::Turn(_) | Op::Cancel(_) => {}
+            }
+            prop_assert_eq!(q.qsize(), model.items.len(), "qsize after {} {:?}", id, op);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(Config {
+            cases: 512,
+            rng_seed: RngSeed::Fixed(0x90_e0_e5),
+            failure_persistence: None,
+            ..Config::default()
+        })]
+
+        #[test]
+        fn queue_follows_cpython_under_any_interleaving(maxsize in 0usize..4, ops in ops()) {
+            check(maxsize, &ops)?;
         }
     }
 }
