@@ -98,20 +98,33 @@ impl Inner {
     /// Records a failure; the first one cancels every running task (Python's `_abort`).
     fn fail(&self, e: Error) {
         self.errors.borrow_mut().push(e);
-        self.abort();
+        self.abort(false);
         self.wake();
     }
 
-    fn abort(&self) {
-        if self.state.get() != GroupState::Open {
-            return;
+    /// Cancels every running task: at its next turn, as Python's `_abort`, while `run` waits
+    /// for them; `at_once` (their futures dropped now) when `run` is going away and cannot
+    /// wait, so that none outlives it, as none outlives Python's `async with`.
+    fn abort(&self, at_once: bool) {
+        let first = self.state.get() == GroupState::Open;
+        if first {
+            self.set_state(GroupState::Aborting);
         }
-        self.set_state(GroupState::Aborting);
-        // No task can join from here on (`create_task` refuses), so no key is reused while a
-        // member whose entry this empties is still to leave.
-        let handles: Vec<AbortHandle> = self.tasks.borrow_mut().drain().collect();
-        for h in handles {
-            h.cancel();
+        if at_once {
+            // No task can join from here on (`create_task` refuses), so no key is reused while
+            // a member whose entry this empties is still to leave.
+            let handles: Vec<AbortHandle> = self.tasks.borrow_mut().drain().collect();
+            for h in handles {
+                h.cancel_at_once();
+            }
+        } else if first {
+            // The entries stay until their tasks leave: a later `at_once` still finds those
+            // whose cancellation has not landed yet.
+            let handles: Vec<AbortHandle> =
+                self.tasks.borrow().iter().map(|(_, h)| h.clone()).collect();
+            for h in handles {
+                h.cancel();
+            }
         }
     }
 }
@@ -165,15 +178,18 @@ impl TaskGroup {
     /// [`Error::Group`] with every failure, oldest first, if the body returned `Err` or a task
     /// failed (returned `Err` or panicked: [`Error::Panic`]). The first failure cancels the
     /// body (it is dropped where it waits) and every other task; cancelled tasks are not
-    /// failures.
+    /// failures. A body that passes a cancellation on (`Err(Error::Cancelled)` from `?` on a
+    /// cancelled task) cancels every task too, and the group returns that error unless a task
+    /// failed, as Python's `async with` re-raises the body's `CancelledError`.
     ///
     /// # Panics
     /// A panic in the body itself is not caught: it unwinds out of `run`, and every task of
     /// the group is cancelled on the way (CPython adds the body's exception to the group).
     ///
     /// # Cancel safety
-    /// Dropping the future (the task around it was cancelled) drops the body and cancels every
-    /// task of the group.
+    /// Dropping the future (the task around it was cancelled, a timeout around it expired)
+    /// drops the body and then the futures of every task of the group, at once: no task
+    /// outlives the group, as none outlives Python's `async with` (which waits for them).
     ///
     /// # Examples
     ///
@@ -217,6 +233,9 @@ impl TaskGroup {
         };
         let mut body = Some(Box::pin(body(tg)));
         let mut output = None;
+        // The body passed a cancellation on (`?` on a cancelled task): no failure, but the
+        // group ends with it (CPython re-raises the body's CancelledError, L32).
+        let mut cancelled = None;
         std::future::poll_fn(|cx| {
             if let Some(b) = body.as_mut() {
                 if inner.state.get() != GroupState::Open {
@@ -224,9 +243,14 @@ impl TaskGroup {
                     body = None;
                 } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
                     body = None;
-                    match r {
+                    match r.map_err(Into::into) {
                         Ok(v) => output = Some(v),
-                        Err(e) => inner.fail(e.into()),
+                        Err(e) if e.is_cancellation() => {
+                            // Checklist: L32. The other tasks are cancelled, not failed.
+                            inner.abort(false);
+                            cancelled = Some(e);
+                        }
+                        Err(e) => inner.fail(e),
                     }
                 }
             }
@@ -242,8 +266,9 @@ impl TaskGroup {
         .await;
         drop(body);
         let errors = std::mem::take(&mut *inner.errors.borrow_mut());
-        match output {
-            Some(v) if errors.is_empty() => Ok(v),
+        match (output, cancelled) {
+            (Some(v), _) if errors.is_empty() => Ok(v),
+            (_, Some(e)) if errors.is_empty() => Err(e),
             _ => Err(Error::Group(errors)),
         }
     }
@@ -336,7 +361,8 @@ struct CloseOnDrop(Rc<Inner>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        // Checklist: L33 (a cancelled waiter leaves nothing running).
+        self.0.abort(true);
         if self.0.state.get() != GroupState::Closed {
             self.0.set_state(GroupState::Closed);
         }

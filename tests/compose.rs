@@ -185,6 +185,36 @@ fn test_gather_fails_with_the_first_task_to_fail() {
 }
 
 #[test]
+fn test_gather_a_later_failure_is_not_reported_as_never_retrieved() {
+    // Both children fail in one turn; gather returns the first failure. CPython's
+    // `_done_callback` calls `fut.exception()` on every child that ends after the outer
+    // future is done, so the second failure is never logged as "exception was never
+    // retrieved". Here gather's cancel() of the finished child marks it so (L28, L35).
+    run(async {
+        let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+        let r = reports.clone();
+        asyncio::get_running_loop()
+            .unwrap()
+            .set_exception_handler(Some(
+                move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                    r.borrow_mut().push(ctx.message.clone());
+                },
+            ));
+        // `Result<(), Error>` outputs: the kind a report names.
+        let failing = |what: &'static str| async move {
+            yield_now().await;
+            Err::<(), _>(bad(what))
+        };
+        match gather([failing("a"), failing("b")]).await {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "a"),
+            other => panic!("{other:?}"),
+        }
+        settle().await;
+        assert_eq!(*reports.borrow(), Vec::<String>::new());
+    });
+}
+
+#[test]
 fn test_cancel_gather_cancels_children() {
     // Cancelling the task that awaits gather cancels every child (CPython's
     // test_cancel_gather_1 shape).
@@ -864,6 +894,122 @@ fn test_taskgroup_cancel_parent_cancels_children() {
         settle().await;
         assert!(child.get());
         assert!(runner.await.is_err());
+    });
+}
+
+#[test]
+fn test_taskgroup_body_passing_on_a_cancellation_ends_the_group_cancelled_l32() {
+    // The body awaits a child cancelled from elsewhere and passes the cancellation on with
+    // `?`. CPython: the body raises CancelledError, `__aexit__` cancels the other children and
+    // re-raises the CancelledError (no ExceptionGroup, as no child failed), so the task around
+    // the group ends cancelled. Here: the group's error is that cancellation, not a failure.
+    run(async {
+        let sibling = Rc::new(Cell::new(false));
+        let s = sibling.clone();
+        let out = TaskGroup::run(|g| async move {
+            let victim = g.create_task(async {
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?;
+            g.create_task(async move {
+                let _flag = DropFlag(s);
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            yield_now().await;
+            victim.cancel();
+            victim.await??;
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert!(
+            sibling.get(),
+            "the other child is cancelled before the group ends"
+        );
+        match out {
+            Err(Error::Cancelled) => {}
+            other => panic!("expected the body's cancellation, got {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn test_taskgroup_cut_short_by_a_timeout_has_ended_its_tasks_when_it_returns() {
+    // CPython: a timeout cancels the task inside `async with TaskGroup()`; `__aexit__` then
+    // cancels every child and waits for them before the TimeoutError comes out, so the code
+    // after the timeout never sees a child still running (L33, L36: a cancelled wait leaves
+    // nothing running). Here the group's future is dropped: its tasks must be gone by the
+    // time `timeout` returns, as a `Task` awaited under a timeout is.
+    run(async {
+        let child = Rc::new(Cell::new(false));
+        let c = child.clone();
+        let kept = Rc::new(std::cell::RefCell::new(None));
+        let k = kept.clone();
+        let lp = asyncio::get_running_loop().unwrap();
+        let out = asyncio::timeout_scope_at(None, |scope| {
+            TaskGroup::run(move |g| async move {
+                let task = g.create_task(async move {
+                    let _flag = DropFlag(c);
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?;
+                *k.borrow_mut() = Some(task.task_ref());
+                task.detach();
+                settle().await; // the task runs up to its wait
+                scope.reschedule(Some(lp.time()))?; // due now: expires at its next turn
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })
+        })
+        .await;
+        assert!(matches!(out, Err(Error::Timeout)), "{out:?}");
+        let task = kept.borrow_mut().take().unwrap();
+        assert!(child.get(), "the task's future is dropped");
+        assert!(task.is_done() && task.is_cancelled());
+    });
+}
+
+#[test]
+fn test_taskgroup_dropped_while_its_cancellations_are_in_flight_ends_its_tasks() {
+    // A task fails and the group cancels the other (landing at that task's next turn); the
+    // group's future is dropped before it lands. The other task must not outlive the group
+    // all the same (as above; CPython's `__aexit__` waits for it).
+    run(async {
+        let (failed, dropped) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let (f, d) = (failed.clone(), dropped.clone());
+        let mut group = Box::pin(TaskGroup::run(move |g| async move {
+            g.create_task(async move {
+                yield_now().await;
+                f.set(true);
+                Err::<(), _>(bad("failed"))
+            })?
+            .detach();
+            let flag = DropFlag(d);
+            g.create_task(async move {
+                let _flag = flag;
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        }));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(group.as_mut().poll(&mut cx).is_pending()); // the body starts both tasks
+        for _ in 0..10 {
+            if failed.get() {
+                break;
+            }
+            yield_now().await;
+        }
+        assert!(failed.get());
+        assert!(!dropped.get(), "the cancellation has not landed yet");
+        drop(group);
+        assert!(
+            dropped.get(),
+            "the other task's future is dropped with the group"
+        );
     });
 }
 

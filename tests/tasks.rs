@@ -255,6 +255,27 @@ fn l35_reports_name_the_task() {
     assert!(seen[1].contains("name='stuck'"), "{}", seen[1]);
 }
 
+#[test]
+fn l28_test_tb_logger_not_called_after_cancel() {
+    // BaseTaskTests.test_tb_logger_not_called_after_cancel: cancel() on a task that has
+    // already failed returns false and marks its exception retrieved, so dropping the handle
+    // reports nothing (L35). Through the handle and through a `TaskRef`.
+    let (lp, seen) = recording_loop();
+    lp.run_until_complete(async {
+        let by_handle = asyncio::spawn(async { Err::<(), Error>(Error::Timeout) });
+        let by_ref = asyncio::spawn(async { Err::<(), Error>(Error::Timeout) });
+        while !(by_handle.is_done() && by_ref.is_done()) {
+            asyncio::yield_now().await;
+        }
+        assert!(!by_handle.cancel());
+        assert!(!by_ref.task_ref().cancel());
+        drop(by_handle);
+        drop(by_ref);
+    })
+    .unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
 // asyncio.Runner: ports of test_runners.py's RunnerTests (L42).
 
 #[test]

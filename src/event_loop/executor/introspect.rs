@@ -313,8 +313,9 @@ impl TaskRef {
     }
 
     /// Requests cancellation, as [`Task::cancel`](super::Task::cancel) does; false if the
-    /// task has ended. Cancelling the main future ends its run with [`Error::Cancelled`] at
-    /// its next step (at the end of its current poll, if it cancels itself).
+    /// task has ended (and its failure then counts as seen). Cancelling the main future ends
+    /// its run with [`Error::Cancelled`] at its next step (at the end of its current poll, if
+    /// it cancels itself).
     pub fn cancel(&self) -> bool {
         let Some(inner) = self.lp.upgrade() else {
             return false;
@@ -322,6 +323,8 @@ impl TaskRef {
         match &self.task {
             Some(task) => {
                 if task.header().is_done() {
+                    // Its failure counts as seen, as through the handle (L35).
+                    task.mark_retrieved();
                     return false;
                 }
                 inner.request_cancel(self.key);

@@ -45,7 +45,8 @@ pub struct Task<T: 'static> {
 impl<T: 'static> Task<T> {
     /// Requests cancellation (Python's `Task.cancel()`): at the task's next turn its future
     /// is dropped without being polled and the task ends with `Err(Cancelled)`. Returns false if
-    /// the task has already ended. A task cancelling itself ends when its current poll
+    /// the task has already ended; a failure it ended with then counts as seen, so dropping the
+    /// handle does not report it. A task cancelling itself ends when its current poll
     /// returns.
     ///
     /// # Examples
@@ -63,6 +64,8 @@ impl<T: 'static> Task<T> {
     // Checklist: L28, L30.
     pub fn cancel(&self) -> bool {
         if self.cell.header.is_done() {
+            // As Python's cancel() of a finished task: its failure counts as seen (L35).
+            self.cell.join.borrow_mut().retrieved = true;
             return false;
         }
         if let Some(inner) = self.cell.header.lp.upgrade() {
@@ -214,6 +217,7 @@ impl<T: 'static, E: 'static> Task<Result<T, E>> {
 }
 
 /// Cancels a task by slab key: a no-op once the task has ended (the key is stale).
+#[derive(Clone)]
 pub(crate) struct AbortHandle {
     lp: std::rc::Weak<crate::event_loop::LoopInner>,
     key: crate::slots::SlotKey,
@@ -223,6 +227,26 @@ impl AbortHandle {
     /// `Task::cancel` without the handle.
     pub(crate) fn cancel(&self) {
         if let Some(inner) = self.lp.upgrade() {
+            inner.request_cancel(self.key);
+        }
+    }
+
+    /// Cancels now, as dropping an awaited [`Task`] does (L33): the future is dropped at once
+    /// and the task ends cancelled; if it is the task being polled, it ends when its poll
+    /// returns. For a waiter that cannot wait for the cancellation to land (a dropped
+    /// `TaskGroup`, whose Python counterpart waits for its cancelled tasks).
+    pub(crate) fn cancel_at_once(&self) {
+        let Some(inner) = self.lp.upgrade() else {
+            return;
+        };
+        let task = inner.tasks.borrow().get(self.key).cloned();
+        let Some(task) = task else {
+            return; // ended: the key is stale
+        };
+        if task.cancel_at_once() {
+            let removed = inner.tasks.borrow_mut().remove(self.key);
+            drop(removed);
+        } else {
             inner.request_cancel(self.key);
         }
     }

@@ -189,6 +189,9 @@ pub(crate) trait RawTask {
     fn abandon(&self) -> bool;
     /// A failure of this task has been taken note of elsewhere: never report it as unobserved.
     fn mark_retrieved(&self);
+    /// Drops the future now and ends the task as cancelled; false (nothing done) while the
+    /// future is out being polled.
+    fn cancel_at_once(&self) -> bool;
 }
 
 impl<T: 'static> TaskCell<T> {
@@ -331,6 +334,17 @@ impl<T: 'static> RawTask for TaskCell<T> {
 
     fn mark_retrieved(&self) {
         self.join.borrow_mut().retrieved = true;
+    }
+
+    fn cancel_at_once(&self) -> bool {
+        let Some(fut) = self.take_future() else {
+            return false;
+        };
+        let panicked = drop_caught(Some(fut));
+        if !self.header.is_done() {
+            self.complete(cancelled_unless_panicked(panicked));
+        }
+        true
     }
 }
 
