@@ -261,6 +261,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => e.source(),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => e.source(),
             _ => None,
         }
     }
@@ -1017,6 +1019,16 @@ mod tests {
         assert!(e.to_string().contains("unknown issuer"), "{e}");
         assert!(e.source().unwrap().to_string().contains("UnknownIssuer"));
         assert!(e.is_certificate_error());
+        // Also as the crate's `Error` (what `?` gives a caller, and `anyhow`'s `{:#}` walks).
+        let whole = Error::Tls(e.clone());
+        assert_eq!(whole.to_string(), e.to_string());
+        let source = whole.source().map(|s| s.to_string());
+        assert!(
+            source
+                .as_deref()
+                .is_some_and(|s| s.contains("UnknownIssuer")),
+            "{source:?}"
+        );
         let e = TlsError::from_rustls(rustls::Error::DecryptError);
         assert!(e.source().is_none(), "rustls' text already: no repeat");
         // The names a certificate is for, without WebPKI's Debug forms; no host name at all.
