@@ -38,7 +38,7 @@ use std::io;
 /// | `Io`, kind `AddrInUse` (`[Errno 98] error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
-/// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls`; after a `start_tls` that timed out, every read, `drain` and `wait_closed` of that stream | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
+/// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls`; after a `start_tls` that timed out, every read, `drain` and `wait_closed` of that stream | the TLS handshake timed out (`ssl_handshake_timeout`) or this side's connection was closed during it (a peer that closes during it gives kind `ConnectionReset`, `the peer closed the connection during the TLS handshake`: often a server that does not speak TLS on that port) |
 /// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
 /// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes |
