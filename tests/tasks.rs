@@ -252,7 +252,13 @@ fn l35_reports_name_the_task() {
         seen[0]
     );
     assert!(seen[1].starts_with("Task was destroyed but it is pending!"));
-    assert!(seen[1].contains("name='stuck'"), "{}", seen[1]);
+    // Described as it was when destroyed, as Python's `<Task pending name='stuck' coro=…>`
+    // (before: `<Task cancelled …`, what dropping it then made of it).
+    assert!(
+        seen[1].contains("task: <Task pending name='stuck' future="),
+        "{}",
+        seen[1]
+    );
 }
 
 // asyncio.Runner: ports of test_runners.py's RunnerTests (L42).
