@@ -691,16 +691,18 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
                         .or_else(|| p.strip_prefix("IpAddress(")?.strip_suffix(')'))
                 })
                 .collect();
-            format!(
-                "certificate verify failed: the certificate is for {}, not for {:?}; connect with one of those names, or set server_hostname to one",
-                if names.is_empty() {
-                    "no host name at all (it has no DNS or IP subjectAltName; CN is not used)"
-                        .to_string()
-                } else {
+            let expected = expected.to_str();
+            if names.is_empty() {
+                // No name to connect with: the certificate itself must change.
+                format!(
+                    "certificate verify failed: the certificate is for no host name at all (it has no DNS or IP subjectAltName; CN is not used), not for {expected:?}; make it again with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+                )
+            } else {
+                format!(
+                    "certificate verify failed: the certificate is for {}, not for {expected:?}; connect with one of those names, or set server_hostname to one",
                     names.join(", ")
-                },
-                expected.to_str()
-            )
+                )
+            }
         }
         C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
             .into(),
@@ -1050,8 +1052,15 @@ mod tests {
             e.contains("is for *.example.org, ::1, not for \"example.com\""),
             "{e}"
         );
+        // No name to connect with: the advice is to remake the certificate (before: "connect
+        // with one of those names", of which there were none).
         let e = wrong_name(&["UniformResourceIdentifier(\"spiffe://a/b\")"]);
-        assert!(e.contains("is for no host name at all"), "{e}");
+        assert_eq!(
+            e,
+            "certificate verify failed: the certificate is for no host name at all (it has no \
+             DNS or IP subjectAltName; CN is not used), not for \"example.com\"; make it again \
+             with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+        );
     }
 
     /// Issue #13: `Display` and `source()` never print one text twice in a chain.
