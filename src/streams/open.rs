@@ -242,6 +242,58 @@ impl OpenConnection {
     /// TLS (Python's `ssl=`): `true` for the default verifying context (system roots or
     /// `SSL_CERT_FILE`/`SSL_CERT_DIR`, host name checked), or a `rustls::ClientConfig`. The
     /// handshake completes before this resolves.
+    ///
+    /// A server with a certificate of its own making (self-signed, or from a private CA) is
+    /// refused by `ssl(true)` with an [`Error::Tls`] that
+    /// [`is_certificate_error`](crate::TlsError::is_certificate_error) and says what to do;
+    /// trust that certificate (or its CA) with
+    /// [`client_config_with_roots`](crate::tls::client_config_with_roots), Python's
+    /// `ssl.create_default_context(cafile=…)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-ssl-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// // cert.pem / key.pem: a self-signed certificate for localhost.
+    /// let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// asyncio::run(async move {
+    ///     let tls = asyncio::tls::server_config(&cert, &key)?;
+    ///     let hello = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hello, "127.0.0.1", 0).ssl(tls).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///
+    ///     // No system authority issued it: refused, with a text that says what to do.
+    ///     let refused = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(true)
+    ///         .server_hostname("localhost")
+    ///         .await;
+    ///     match refused {
+    ///         Err(asyncio::Error::Tls(e)) => {
+    ///             assert!(e.is_certificate_error());
+    ///             assert!(e.to_string().starts_with("certificate verify failed: "), "{e}");
+    ///         }
+    ///         Err(e) => println!("{e}"), // no system CA bundle on this machine
+    ///         Ok(_) => unreachable!("a self-signed certificate is not trusted by default"),
+    ///     }
+    ///
+    ///     // Trusting the certificate itself (Python's `cafile=`) lets the handshake through.
+    ///     let trusted = asyncio::tls::client_config_with_roots(&cert)?;
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(trusted)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl(self, ssl: impl Into<crate::tls::ClientTls>) -> Self {
         let ssl = ssl.into();
         self.option(move |c| c.ssl(ssl))
