@@ -71,6 +71,14 @@ pub struct OpenConnection {
 /// [`happy_eyeballs_delay`](OpenConnection::happy_eyeballs_delay),
 /// [`interleave`](OpenConnection::interleave).
 ///
+/// # Errors
+///
+/// [`Error::Io`], errno kept ([`Error::raw_os_error`]), in Python's words: kind
+/// `ConnectionRefused` when nothing listens there (`[Errno 111] Connect call failed
+/// 127.0.0.1:8888`); kind `NotFound` for a host name that does not resolve (`[Errno -2] Name
+/// or service not known (resolving HOST:PORT)`); with `ssl(..)`, an `Error::Tls` for a
+/// refused handshake. The [`Error`] docs list the rest.
+///
 /// ```
 /// asyncio::run(async {
 ///     let server = asyncio::start_server(
@@ -535,6 +543,12 @@ pub struct StartServer {
 /// (Python's `asyncio.start_server`). The callback may be an `async` function
 /// (spawned as a task) or a plain one; an error or panic in it is reported and closes that
 /// connection only. An empty `host` listens on every interface.
+///
+/// # Errors
+///
+/// [`Error::Io`], errno kept: kind `AddrInUse` when the port is taken (`[Errno 98] error
+/// while attempting to bind on address 127.0.0.1:8888: address already in use`; port 0 lets
+/// the OS pick a free one); kind `NotFound` for a host name that does not resolve.
 ///
 /// # Examples
 ///
