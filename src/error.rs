@@ -670,6 +670,17 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         // The peer's bytes have no TLS record header: OpenSSL's WRONG_VERSION_NUMBER.
         return Some("wrong version number: the peer sent bytes that are not TLS; a client: is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)? a server: the client did not start TLS (a plain-text client, or one that had not asked for STARTTLS yet)".into());
     }
+    if let rustls::Error::InappropriateHandshakeMessage {
+        expect_types,
+        got_type: rustls::HandshakeType::ClientHello,
+    } = e
+    {
+        // A client waiting for the ServerHello got a ClientHello: its own, sent back by a
+        // plain-text echo. OpenSSL's UNEXPECTED_MESSAGE.
+        if expect_types.contains(&rustls::HandshakeType::ServerHello) {
+            return Some("unexpected message: the peer answered with a ClientHello, as a plain-text echo server does with this side's own; that port does not speak TLS (connect without ssl, or to the port that does)".into());
+        }
+    }
     if let rustls::Error::AlertReceived(alert) = e {
         return peer_alert_words(*alert).map(str::to_string);
     }

@@ -368,6 +368,39 @@ fn t8_a_tls_client_at_a_plain_text_port_is_told_so() {
     peer.join().unwrap();
 }
 
+/// T8: a TLS client at a plain-text echo server (the streams docs' echo, a newcomer's first
+/// server) gets its own ClientHello back. Python says `[SSL: UNEXPECTED_MESSAGE] unexpected
+/// message`; rustls said `received unexpected handshake message: got ClientHello when
+/// expecting ServerHello or HelloRetryRequest`. Ours says what that means and what to do.
+#[test]
+fn t8_a_tls_client_at_a_plain_text_echo_server_is_told_so() {
+    run(async {
+        let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = refused(Certs::get().client_config(&[]), port, "localhost").await;
+        let t = tls_err(&e);
+        assert!(
+            matches!(
+                t.rustls_error(),
+                Some(rustls::Error::InappropriateHandshakeMessage {
+                    got_type: rustls::HandshakeType::ClientHello,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "unexpected message: the peer answered with a ClientHello, as a plain-text echo \
+             server does with this side's own; that port does not speak TLS (connect without \
+             ssl, or to the port that does)"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
 #[test]
 fn t8_t49_unknown_ca_refused() {
     run(async {
