@@ -740,7 +740,7 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
             "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA); {ANOTHER_CERT_OF_THAT_NAME}"
         ),
         C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
-            "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost"
+            "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
                 .into()
         }
         _ => return None,
