@@ -736,6 +736,7 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         C::BadSignature => format!(
             "certificate verify failed: the peer's certificate was not signed by the key of the certificate this side trusts under its issuer's name (bad signature); {ANOTHER_CERT_OF_THAT_NAME}"
         ),
+        C::UnsupportedSignatureAlgorithmContext { .. } => "certificate verify failed: the certificate is signed with an algorithm rustls does not accept (an old one such as SHA-1 or MD5, or one its ring provider lacks such as ECDSA P-521); make it again with RSA or ECDSA P-256 and SHA-256".into(),
         C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => format!(
             "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA); {ANOTHER_CERT_OF_THAT_NAME}"
         ),
@@ -1063,6 +1064,20 @@ mod tests {
             e.contains("is for *.example.org, ::1, not for \"example.com\""),
             "{e}"
         );
+        // A signature algorithm rustls refuses (SHA-1): in words, not the two lists of OIDs.
+        let e = TlsError::from_rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id: vec![6, 9, 42, 134, 72, 134, 247, 13, 1, 1, 5],
+                supported_algorithms: Vec::new(),
+            },
+        ));
+        assert_eq!(
+            e.to_string(),
+            "certificate verify failed: the certificate is signed with an algorithm rustls does \
+             not accept (an old one such as SHA-1 or MD5, or one its ring provider lacks such as \
+             ECDSA P-521); make it again with RSA or ECDSA P-256 and SHA-256"
+        );
+        assert!(e.is_certificate_error());
         // No name to connect with: the advice is to remake the certificate (before: "connect
         // with one of those names", of which there were none).
         let e = wrong_name(&["UniformResourceIdentifier(\"spiffe://a/b\")"]);
