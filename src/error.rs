@@ -38,7 +38,7 @@ use std::io;
 /// | `Io`, kind `AddrInUse` (`[Errno 98] error while attempting to bind on address …`) | `start_server`, `create_server`, `local_addr` | the address is taken (Unix: `Address '<path>' is already in use`) |
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
-/// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls`; after a `start_tls` that timed out, every read, `drain` and `wait_closed` of that stream | the TLS handshake timed out (`ssl_handshake_timeout`) or the connection ended during it |
+/// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls`; after a `start_tls` that timed out, every read, `drain` and `wait_closed` of that stream | the TLS handshake timed out (`ssl_handshake_timeout`) or this side's connection was closed during it (a peer that closes during it gives kind `ConnectionReset`, `the peer closed the connection during the TLS handshake`: often a server that does not speak TLS on that port) |
 /// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
 /// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes |
@@ -48,7 +48,7 @@ use std::io;
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil`, [`BoundedSemaphore::release`](crate::BoundedSemaphore::release), `task_done` on the queues | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
 /// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `unable to write; sendfile is in progress`, `start_tls` on a closing transport; [`Lock::release`](crate::Lock::release) of an unlocked lock (`Lock is not acquired.`), [`Condition::notify`](crate::Condition::notify) without the lock (`cannot notify on un-acquired lock`), a [`Barrier`](crate::Barrier) wait that failed (`BrokenBarrierError`, converted) |
 /// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |
-/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS, and on a stream whose `start_tls` failed (every waiter gets the failure, none waits forever) | certificate refused (unknown CA, wrong name, expired, a CA used as a leaf: the text says what is wrong and what to do, rustls' error is the `source()`), protocol error, an alert (e.g. the server's `certificate_required` to a client without a certificate, which may arrive after the client's handshake is done), a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
+/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS, and on a stream whose `start_tls` failed (every waiter gets the failure, none waits forever) | certificate refused (unknown CA, wrong name, expired, a CA used as a leaf, a trusted certificate of the issuer's name with another key: the text says what is wrong and what to do, rustls' error is the `source()`), protocol error, an alert (e.g. the server's `certificate_required` to a client without a certificate, which may arrive after the client's handshake is done), a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
 ///
 /// Every `Io` error that came from a system call keeps its OS error number: ask
 /// [`Error::raw_os_error`] (Python's `OSError.errno`). It also sees through the messages the
@@ -261,6 +261,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => e.source(),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => e.source(),
             _ => None,
         }
     }
@@ -668,6 +670,17 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         // The peer's bytes have no TLS record header: OpenSSL's WRONG_VERSION_NUMBER.
         return Some("wrong version number: the peer sent bytes that are not TLS; a client: is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)? a server: the client did not start TLS (a plain-text client, or one that had not asked for STARTTLS yet)".into());
     }
+    if let rustls::Error::InappropriateHandshakeMessage {
+        expect_types,
+        got_type: rustls::HandshakeType::ClientHello,
+    } = e
+    {
+        // A client waiting for the ServerHello got a ClientHello: its own, sent back by a
+        // plain-text echo. OpenSSL's UNEXPECTED_MESSAGE.
+        if expect_types.contains(&rustls::HandshakeType::ServerHello) {
+            return Some("unexpected message: the peer answered with a ClientHello, as a plain-text echo server does with this side's own; that port does not speak TLS (connect without ssl, or to the port that does)".into());
+        }
+    }
     if let rustls::Error::AlertReceived(alert) = e {
         return peer_alert_words(*alert).map(str::to_string);
     }
@@ -689,16 +702,18 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
                         .or_else(|| p.strip_prefix("IpAddress(")?.strip_suffix(')'))
                 })
                 .collect();
-            format!(
-                "certificate verify failed: the certificate is for {}, not for {:?}; connect with one of those names, or set server_hostname to one",
-                if names.is_empty() {
-                    "no host name at all (it has no DNS or IP subjectAltName; CN is not used)"
-                        .to_string()
-                } else {
+            let expected = expected.to_str();
+            if names.is_empty() {
+                // No name to connect with: the certificate itself must change.
+                format!(
+                    "certificate verify failed: the certificate is for no host name at all (it has no DNS or IP subjectAltName; CN is not used), not for {expected:?}; make it again with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+                )
+            } else {
+                format!(
+                    "certificate verify failed: the certificate is for {}, not for {expected:?}; connect with one of those names, or set server_hostname to one",
                     names.join(", ")
-                },
-                expected.to_str()
-            )
+                )
+            }
         }
         C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
             .into(),
@@ -716,13 +731,26 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         C::NotValidYet => {
             "certificate verify failed: the certificate is not valid yet; check the clocks".into()
         }
+        // A trust anchor carries the issuer's name but not its key: WebPKI checked the
+        // signature with it and failed. Python (OpenSSL) says `self-signed certificate`.
+        C::BadSignature => format!(
+            "certificate verify failed: the peer's certificate was not signed by the key of the certificate this side trusts under its issuer's name (bad signature); {ANOTHER_CERT_OF_THAT_NAME}"
+        ),
+        C::UnsupportedSignatureAlgorithmContext { .. } => "certificate verify failed: the certificate is signed with an algorithm rustls does not accept (an old one such as SHA-1 or MD5, or one its ring provider lacks such as ECDSA P-521); make it again with RSA or ECDSA P-256 and SHA-256".into(),
+        C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => format!(
+            "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA); {ANOTHER_CERT_OF_THAT_NAME}"
+        ),
         C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
-            "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost"
+            "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
                 .into()
         }
         _ => return None,
     })
 }
+
+/// What to do when a trusted certificate has the issuer's name but another key.
+#[cfg(feature = "tls")]
+const ANOTHER_CERT_OF_THAT_NAME: &str = "the trusted one is another certificate of the same name: an old copy of a certificate made again since, or an unrelated one (a system store may hold a `CN=localhost` of its own, e.g. Debian's ssl-cert-snakeoil); give the issuer's current certificate (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE";
 
 /// The alerts a peer sends most when it refuses a handshake, in OpenSSL's words as Python
 /// shows them (`tlsv1 alert protocol version`), then what they mean for this side and what to
@@ -1005,6 +1033,16 @@ mod tests {
         assert!(e.to_string().contains("unknown issuer"), "{e}");
         assert!(e.source().unwrap().to_string().contains("UnknownIssuer"));
         assert!(e.is_certificate_error());
+        // Also as the crate's `Error` (what `?` gives a caller, and `anyhow`'s `{:#}` walks).
+        let whole = Error::Tls(e.clone());
+        assert_eq!(whole.to_string(), e.to_string());
+        let source = whole.source().map(|s| s.to_string());
+        assert!(
+            source
+                .as_deref()
+                .is_some_and(|s| s.contains("UnknownIssuer")),
+            "{source:?}"
+        );
         let e = TlsError::from_rustls(rustls::Error::DecryptError);
         assert!(e.source().is_none(), "rustls' text already: no repeat");
         // The names a certificate is for, without WebPKI's Debug forms; no host name at all.
@@ -1026,8 +1064,29 @@ mod tests {
             e.contains("is for *.example.org, ::1, not for \"example.com\""),
             "{e}"
         );
+        // A signature algorithm rustls refuses (SHA-1): in words, not the two lists of OIDs.
+        let e = TlsError::from_rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id: vec![6, 9, 42, 134, 72, 134, 247, 13, 1, 1, 5],
+                supported_algorithms: Vec::new(),
+            },
+        ));
+        assert_eq!(
+            e.to_string(),
+            "certificate verify failed: the certificate is signed with an algorithm rustls does \
+             not accept (an old one such as SHA-1 or MD5, or one its ring provider lacks such as \
+             ECDSA P-521); make it again with RSA or ECDSA P-256 and SHA-256"
+        );
+        assert!(e.is_certificate_error());
+        // No name to connect with: the advice is to remake the certificate (before: "connect
+        // with one of those names", of which there were none).
         let e = wrong_name(&["UniformResourceIdentifier(\"spiffe://a/b\")"]);
-        assert!(e.contains("is for no host name at all"), "{e}");
+        assert_eq!(
+            e,
+            "certificate verify failed: the certificate is for no host name at all (it has no \
+             DNS or IP subjectAltName; CN is not used), not for \"example.com\"; make it again \
+             with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+        );
     }
 
     /// Issue #13: `Display` and `source()` never print one text twice in a chain.

@@ -199,7 +199,10 @@ impl Sleep {
                 }
             }
         }
-        let lp = current_loop().expect("asyncio::sleep polled outside a running event loop");
+        let lp = current_loop().expect(
+            "asyncio::sleep polled outside a running event loop (await it in code that \
+             asyncio::run runs; another runtime's executor cannot drive it)",
+        );
         self.anchor(&lp);
         if lp.time() >= self.deadline {
             return Poll::Ready(());

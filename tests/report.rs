@@ -192,3 +192,52 @@ async fn one_connection_to_its_end(server: &asyncio::Server) {
     server.close();
     server.wait_closed().await;
 }
+
+/// S56: a client that only reads and binds its writer to `_`, as Python's `reader, _ = await
+/// asyncio.open_connection(...)` does, has it dropped at once in Rust: the connection closes
+/// before the first read, which sees EOF. The warning keeps Python's `unclosed <StreamWriter
+/// …>` and then says what dropping did and what to do (before: Python's words alone).
+#[test]
+fn s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("underscore") => {
+            asyncio::run(asyncio::timeout(Duration::from_secs(20), async {
+                let banner = |_r: StreamReader, w: StreamWriter| async move {
+                    w.write(b"220 welcome\n")?;
+                    w.close();
+                    w.wait_closed().await
+                };
+                let server = asyncio::start_server(banner, "127.0.0.1", 0).await.unwrap();
+                let port = server.sockets()[0].as_inet().unwrap().port();
+                let (reader, _) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+                let _ = reader.read(-1).await;
+                server.close();
+                server.wait_closed().await;
+            }))
+            .unwrap()
+            .unwrap();
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed";
+            let stderr = child_stderr(name, "underscore", &[]);
+            let warnings: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("unclosed <StreamWriter"))
+                .collect();
+            assert_eq!(warnings.len(), 1, "{stderr}");
+            let hint = " (dropped while open, which closes the connection: keep the writer as \
+                        long as the connection is in use, `let (reader, _writer)` rather than \
+                        `let (reader, _)`, and close() it when done)";
+            let id = warnings[0]
+                .strip_prefix("unclosed <StreamWriter transport=")
+                .and_then(|rest| rest.strip_suffix(hint))
+                .and_then(|rest| rest.strip_suffix('>'));
+            assert!(
+                id.is_some_and(|id| id.parse::<u64>().is_ok()),
+                "{}",
+                warnings[0]
+            );
+        }
+    }
+}

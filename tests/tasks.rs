@@ -252,7 +252,13 @@ fn l35_reports_name_the_task() {
         seen[0]
     );
     assert!(seen[1].starts_with("Task was destroyed but it is pending!"));
-    assert!(seen[1].contains("name='stuck'"), "{}", seen[1]);
+    // Described as it was when destroyed, as Python's `<Task pending name='stuck' coro=…>`
+    // (before: `<Task cancelled …`, what dropping it then made of it).
+    assert!(
+        seen[1].contains("task: <Task pending name='stuck' future="),
+        "{}",
+        seen[1]
+    );
 }
 
 #[test]
@@ -1096,4 +1102,38 @@ where
     .unwrap();
     let sibling = out.expect("the group is not aborted");
     assert!(sibling.is_done() && !sibling.is_cancelled());
+}
+
+/// The text a panic carried, as `panic!` with a format or `expect` leaves it.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("")
+}
+
+/// L24: `spawn` and a polled `sleep` outside a running loop panic, as documented, with
+/// Python's `no running event loop` and then where to call them instead (the commonest
+/// first mistakes: spawning in `main` before `asyncio::run`, awaiting our sleep under another
+/// runtime). Before, the texts stopped at Python's words.
+#[test]
+fn l24_spawn_and_sleep_outside_a_running_loop_say_where_to_call_them() {
+    let spawned = std::panic::catch_unwind(|| drop(asyncio::spawn(async {}))).unwrap_err();
+    assert_eq!(
+        panic_text(&*spawned),
+        "asyncio::spawn: no running event loop (spawn from code that asyncio::run runs, or \
+         onto a loop that is not running with LoopHandle::spawn)"
+    );
+    let slept = std::panic::catch_unwind(|| {
+        let mut sleep = std::pin::pin!(asyncio::sleep(Duration::from_secs(1)));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = std::future::Future::poll(sleep.as_mut(), &mut cx);
+    })
+    .unwrap_err();
+    assert_eq!(
+        panic_text(&*slept),
+        "asyncio::sleep polled outside a running event loop (await it in code that \
+         asyncio::run runs; another runtime's executor cannot drive it)"
+    );
 }

@@ -368,6 +368,39 @@ fn t8_a_tls_client_at_a_plain_text_port_is_told_so() {
     peer.join().unwrap();
 }
 
+/// T8: a TLS client at a plain-text echo server (the streams docs' echo, a newcomer's first
+/// server) gets its own ClientHello back. Python says `[SSL: UNEXPECTED_MESSAGE] unexpected
+/// message`; rustls said `received unexpected handshake message: got ClientHello when
+/// expecting ServerHello or HelloRetryRequest`. Ours says what that means and what to do.
+#[test]
+fn t8_a_tls_client_at_a_plain_text_echo_server_is_told_so() {
+    run(async {
+        let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = refused(Certs::get().client_config(&[]), port, "localhost").await;
+        let t = tls_err(&e);
+        assert!(
+            matches!(
+                t.rustls_error(),
+                Some(rustls::Error::InappropriateHandshakeMessage {
+                    got_type: rustls::HandshakeType::ClientHello,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "unexpected message: the peer answered with a ClientHello, as a plain-text echo \
+             server does with this side's own; that port does not speak TLS (connect without \
+             ssl, or to the port that does)"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
 #[test]
 fn t8_t49_unknown_ca_refused() {
     run(async {
@@ -386,6 +419,75 @@ fn t8_t49_unknown_ca_refused() {
         server.wait_closed().await;
         Ok(())
     });
+}
+
+/// T8/T49: a trusted certificate with the issuer's name and another key (a CA file copied
+/// before the certificate was made again; a system store's own `CN=localhost`, as Debian's
+/// ssl-cert-snakeoil). rustls said only `invalid peer certificate: BadSignature`, or with a key
+/// of another kind `UnsupportedSignatureAlgorithmForPublicKeyContext { signature_algorithm_id:
+/// [6, 8, 42, …] … }`; Python says `certificate verify failed: self-signed certificate`. Ours
+/// says what is wrong and what to do, rustls' words kept as the source.
+#[test]
+fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_plain_words() {
+    let certs = Certs::get();
+    let cases = [
+        (
+            "stale-ca-same-kind.pem",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            "was not signed by the key of the certificate this side trusts under its issuer's \
+             name (bad signature)",
+        ),
+        (
+            "stale-ca-other-kind.pem",
+            &rcgen::PKCS_ED25519,
+            "is signed with a kind of key other than that of the certificate this side trusts \
+             under its issuer's name (e.g. ECDSA against RSA)",
+        ),
+    ];
+    for (file, alg, says) in cases {
+        // The test CA's name ("asyncio test CA", the leaf's issuer), a fresh key.
+        let key = rcgen::KeyPair::generate_for(alg).unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "asyncio test CA");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let stale = certs.dir.join(file);
+        std::fs::write(&stale, p.self_signed(&key).unwrap().pem()).unwrap();
+        run(async move {
+            let (server, port) = tls_echo_server(&[]).await?;
+            let client = asyncio::tls::client_config_with_roots(&stale)?;
+            let e = refused(client.into(), port, "localhost").await;
+            assert!(tls_err(&e).is_certificate_error(), "{e}");
+            assert!(
+                matches!(
+                    cert_error(&e),
+                    Some(
+                        rustls::CertificateError::BadSignature
+                            | rustls::CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                    )
+                ),
+                "{e:?}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!(
+                    "certificate verify failed: the peer's certificate {says}; "
+                )),
+                "{file}: {text}"
+            );
+            assert!(
+                text.contains("another certificate of the same name"),
+                "{text}"
+            );
+            assert!(text.contains("client_config_with_roots(ca_file)"), "{text}");
+            for jargon in ["BadSignature", "UnsupportedSignatureAlgorithm", "[6, 8"] {
+                assert!(!text.contains(jargon), "no rustls jargon: {text}");
+            }
+            server.close();
+            server.wait_closed().await;
+            Ok(())
+        });
+    }
 }
 
 #[test]

@@ -377,10 +377,12 @@ impl LoopHandle {
         // Dropped with no borrow held: their Drop may call back into the loop.
         drop((remote, ready, timers));
         for task in tasks {
+            // Described while still pending: `abandon` completes it as cancelled.
+            let described = task.header().describe();
             if task.abandon() {
                 self.call_exception_handler(
                     &ExceptionContext::new("Task was destroyed but it is pending!")
-                        .with_detail("task", task.header().describe()),
+                        .with_detail("task", described),
                 );
             }
         }

@@ -71,6 +71,14 @@ pub struct OpenConnection {
 /// [`happy_eyeballs_delay`](OpenConnection::happy_eyeballs_delay),
 /// [`interleave`](OpenConnection::interleave).
 ///
+/// # Errors
+///
+/// [`Error::Io`], errno kept ([`Error::raw_os_error`]), in Python's words: kind
+/// `ConnectionRefused` when nothing listens there (`[Errno 111] Connect call failed
+/// 127.0.0.1:8888`); kind `NotFound` for a host name that does not resolve (`[Errno -2] Name
+/// or service not known (resolving HOST:PORT)`); with `ssl(..)`, an `Error::Tls` for a
+/// refused handshake. The [`Error`] docs list the rest.
+///
 /// ```
 /// asyncio::run(async {
 ///     let server = asyncio::start_server(
@@ -242,6 +250,58 @@ impl OpenConnection {
     /// TLS (Python's `ssl=`): `true` for the default verifying context (system roots or
     /// `SSL_CERT_FILE`/`SSL_CERT_DIR`, host name checked), or a `rustls::ClientConfig`. The
     /// handshake completes before this resolves.
+    ///
+    /// A server with a certificate of its own making (self-signed, or from a private CA) is
+    /// refused by `ssl(true)` with an [`Error::Tls`] that
+    /// [`is_certificate_error`](crate::TlsError::is_certificate_error) and says what to do;
+    /// trust that certificate (or its CA) with
+    /// [`client_config_with_roots`](crate::tls::client_config_with_roots), Python's
+    /// `ssl.create_default_context(cafile=…)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-ssl-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// // cert.pem / key.pem: a self-signed certificate for localhost.
+    /// let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// asyncio::run(async move {
+    ///     let tls = asyncio::tls::server_config(&cert, &key)?;
+    ///     let hello = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hello, "127.0.0.1", 0).ssl(tls).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///
+    ///     // No system authority issued it: refused, with a text that says what to do.
+    ///     let refused = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(true)
+    ///         .server_hostname("localhost")
+    ///         .await;
+    ///     match refused {
+    ///         Err(asyncio::Error::Tls(e)) => {
+    ///             assert!(e.is_certificate_error());
+    ///             assert!(e.to_string().starts_with("certificate verify failed: "), "{e}");
+    ///         }
+    ///         Err(e) => println!("{e}"), // no system CA bundle on this machine
+    ///         Ok(_) => unreachable!("a self-signed certificate is not trusted by default"),
+    ///     }
+    ///
+    ///     // Trusting the certificate itself (Python's `cafile=`) lets the handshake through.
+    ///     let trusted = asyncio::tls::client_config_with_roots(&cert)?;
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(trusted)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl(self, ssl: impl Into<crate::tls::ClientTls>) -> Self {
         let ssl = ssl.into();
         self.option(move |c| c.ssl(ssl))
@@ -483,6 +543,12 @@ pub struct StartServer {
 /// (Python's `asyncio.start_server`). The callback may be an `async` function
 /// (spawned as a task) or a plain one; an error or panic in it is reported and closes that
 /// connection only. An empty `host` listens on every interface.
+///
+/// # Errors
+///
+/// [`Error::Io`], errno kept: kind `AddrInUse` when the port is taken (`[Errno 98] error
+/// while attempting to bind on address 127.0.0.1:8888: address already in use`; port 0 lets
+/// the OS pick a free one); kind `NotFound` for a host name that does not resolve.
 ///
 /// # Examples
 ///

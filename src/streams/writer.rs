@@ -53,7 +53,9 @@ async fn helper_done(helper: &dyn HelperWait) -> Result<(), Error> {
 ///
 /// Dropping a writer whose transport is still open closes the transport and logs a warning
 /// (Python 3.13): call [`close`](Self::close) (and [`wait_closed`](Self::wait_closed)) when
-/// done.
+/// done. Keep it bound while the connection is in use, even to only read: `let (reader, _) =
+/// open_connection(..).await?` drops it at once (where Python's `reader, _ = …` keeps it), and
+/// the reader then sees EOF; write `let (reader, _writer) = …`.
 ///
 /// With the `futures-io` feature (off by default) the writer, and `&StreamWriter`, are also
 /// `futures_io::AsyncWrite`: `poll_write` is `drain` then `write`, `poll_flush` is `drain`,
@@ -1152,8 +1154,10 @@ impl Drop for StreamWriter {
         }
         let id = self.transport.id();
         let text = match self.extras.get().and_then(|x| x.created.as_ref()) {
-            Some(bt) => format!("unclosed <StreamWriter transport={id}>, created at:\n{bt}"),
-            None => format!("unclosed <StreamWriter transport={id}>"),
+            Some(bt) => {
+                format!("unclosed <StreamWriter transport={id}>{DROPPED_OPEN}, created at:\n{bt}")
+            }
+            None => format!("unclosed <StreamWriter transport={id}>{DROPPED_OPEN}"),
         };
         let handled = self
             .core
@@ -1177,10 +1181,19 @@ impl Drop for StreamWriter {
             }
         };
         if lp.call_soon(warn).is_err() {
-            crate::event_loop::debug::warning!("unclosed <StreamWriter transport={id}>");
+            crate::event_loop::debug::warning!(
+                "unclosed <StreamWriter transport={id}>{DROPPED_OPEN}"
+            );
         }
     }
 }
+
+/// After Python's `unclosed <StreamWriter …>`, what dropping did and what to do: in Rust a
+/// writer bound to `_` is dropped at once, so a client that only reads (`let (reader, _) =
+/// …`) had its connection closed before the first read, which then saw EOF.
+const DROPPED_OPEN: &str = " (dropped while open, which closes the connection: keep the writer \
+     as long as the connection is in use, `let (reader, _writer)` rather than `let (reader, _)`, \
+     and close() it when done)";
 
 impl std::fmt::Debug for StreamWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -57,7 +57,10 @@ where
 {
     match get_running_loop().and_then(|lp| lp.spawn(fut)) {
         Ok(task) => task,
-        Err(e) => panic!("asyncio::spawn: {e}"),
+        Err(e) => panic!(
+            "asyncio::spawn: {e} (spawn from code that asyncio::run runs, or onto a loop that is \
+             not running with LoopHandle::spawn)"
+        ),
     }
 }
 

@@ -270,7 +270,9 @@ impl StreamReader {
     /// - [`Error::LimitOverrun`] when the line, newline excluded, is longer than the limit.
     ///   The offending bytes are discarded first, so the reader keeps working: the line
     ///   and its newline if the newline was buffered, else everything buffered (the rest of the
-    ///   line then comes back as the next "line"). Python raises `ValueError` here.
+    ///   line then comes back as the next "line"). Python raises `ValueError` here. For
+    ///   longer lines, raise the limit: [`open_connection(..).limit(n)`](crate::OpenConnection::limit),
+    ///   [`start_server(..).limit(n)`](crate::StartServer::limit).
     /// - The stored exception; [`Error::InvalidState`] with the name `readuntil` if
     ///   another read is waiting.
     ///
@@ -310,7 +312,9 @@ impl StreamReader {
     /// - The stored exception.
     /// - [`Error::LimitOverrun`] when no separator lies within the limit: `Separator is not
     ///   found, and chunk exceed the limit` or `Separator is found, but chunk is longer
-    ///   than limit`. The buffer is left intact.
+    ///   than limit`. The buffer is left intact. The limit is [`limit`](Self::limit), set with
+    ///   `.limit(n)` on [`open_connection`](crate::open_connection) and
+    ///   [`start_server`](crate::start_server).
     /// - [`Error::IncompleteRead`] with `expected: None` at EOF without a separator; `partial`
     ///   holds every byte that was buffered, and the buffer is then empty.
     /// - [`Error::InvalidState`] if it must wait while another read is waiting.
