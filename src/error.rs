@@ -5,6 +5,8 @@
 //! (`OSError`, `ValueError`, `RuntimeError`, `NotImplementedError`). The mapping is the one in
 //! `asyncio-semantics.md`, "How Python maps to Rust here". Display texts keep CPython's wording.
 
+#[cfg(feature = "tls")]
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -595,7 +597,7 @@ enum TlsCause {
 impl TlsError {
     pub(crate) fn from_rustls(e: rustls::Error) -> Self {
         TlsError {
-            message: plain_words(&e).unwrap_or_else(|| e.to_string()),
+            message: plain_words(&e).map_or_else(|| e.to_string(), Cow::into_owned),
             cause: std::sync::Arc::new(TlsCause::Rustls(e)),
         }
     }
@@ -656,9 +658,11 @@ impl std::error::Error for TlsError {
 /// A certificate refusal, a key that does not fit its certificate, a peer that does not speak
 /// TLS, or a handshake the peer refused with an alert, in a sentence that says what is wrong and what to do (issue #14):
 /// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
-/// source. `None` for errors rustls already states plainly.
+/// source. `None` for errors rustls already states plainly. The fixed sentences are borrowed:
+/// the one `into_owned` in `from_rustls` copies whichever it is, where an owned `String` per
+/// sentence put an allocation and a copy inline in every arm.
 #[cfg(feature = "tls")]
-fn plain_words(e: &rustls::Error) -> Option<String> {
+fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
     use rustls::CertificateError as C;
     if let rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) = e {
         // `server_config` (Python's `load_cert_chain`): OpenSSL's KEY_VALUES_MISMATCH.
@@ -669,7 +673,7 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         return Some("wrong version number: the peer sent bytes that are not TLS; a client: is that port plain text (e.g. HTTP rather than HTTPS), or a protocol that starts TLS later (STARTTLS: connect without ssl, then start_tls)? a server: the client did not start TLS (a plain-text client, or one that had not asked for STARTTLS yet)".into());
     }
     if let rustls::Error::AlertReceived(alert) = e {
-        return peer_alert_words(*alert).map(str::to_string);
+        return peer_alert_words(*alert).map(Cow::Borrowed);
     }
     let rustls::Error::InvalidCertificate(c) = e else {
         return None;
@@ -699,6 +703,7 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
                 },
                 expected.to_str()
             )
+            .into()
         }
         C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
             .into(),
@@ -706,13 +711,15 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
             "certificate verify failed: the certificate expired on {} (it is now {}); renew it",
             utc(not_after.as_secs()),
             utc(time.as_secs())
-        ),
+        )
+        .into(),
         C::Expired => "certificate verify failed: the certificate has expired; renew it".into(),
         C::NotValidYetContext { time, not_before } => format!(
             "certificate verify failed: the certificate is valid only from {} (it is now {}); check the clocks",
             utc(not_before.as_secs()),
             utc(time.as_secs())
-        ),
+        )
+        .into(),
         C::NotValidYet => {
             "certificate verify failed: the certificate is not valid yet; check the clocks".into()
         }
@@ -742,7 +749,9 @@ fn peer_alert_words(alert: rustls::AlertDescription) -> Option<&'static str> {
 }
 
 /// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no dependency).
+/// Out of line: [`plain_words`] has four calls, each a six-argument `format!` inlined.
 #[cfg(feature = "tls")]
+#[inline(never)]
 fn utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
