@@ -5,6 +5,8 @@
 //! (`OSError`, `ValueError`, `RuntimeError`, `NotImplementedError`). The mapping is the one in
 //! `asyncio-semantics.md`, "How Python maps to Rust here". Display texts keep CPython's wording.
 
+#[cfg(feature = "tls")]
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -597,7 +599,7 @@ enum TlsCause {
 impl TlsError {
     pub(crate) fn from_rustls(e: rustls::Error) -> Self {
         TlsError {
-            message: plain_words(&e).unwrap_or_else(|| e.to_string()),
+            message: plain_words(&e).map_or_else(|| e.to_string(), Cow::into_owned),
             cause: std::sync::Arc::new(TlsCause::Rustls(e)),
         }
     }
@@ -658,9 +660,11 @@ impl std::error::Error for TlsError {
 /// A certificate refusal, a key that does not fit its certificate, a peer that does not speak
 /// TLS, or a handshake the peer refused with an alert, in a sentence that says what is wrong and what to do (issue #14):
 /// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
-/// source. `None` for errors rustls already states plainly.
+/// source. `None` for errors rustls already states plainly. The fixed sentences are borrowed:
+/// the one `into_owned` in `from_rustls` copies whichever it is, where an owned `String` per
+/// sentence put an allocation and a copy inline in every arm.
 #[cfg(feature = "tls")]
-fn plain_words(e: &rustls::Error) -> Option<String> {
+fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
     use rustls::CertificateError as C;
     if let rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) = e {
         // `server_config` (Python's `load_cert_chain`): OpenSSL's KEY_VALUES_MISMATCH.
@@ -682,7 +686,7 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         }
     }
     if let rustls::Error::AlertReceived(alert) = e {
-        return peer_alert_words(*alert).map(str::to_string);
+        return peer_alert_words(*alert).map(Cow::Borrowed);
     }
     let rustls::Error::InvalidCertificate(c) = e else {
         return None;
@@ -708,11 +712,13 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
                 format!(
                     "certificate verify failed: the certificate is for no host name at all (it has no DNS or IP subjectAltName; CN is not used), not for {expected:?}; make it again with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
                 )
+                .into()
             } else {
                 format!(
                     "certificate verify failed: the certificate is for {}, not for {expected:?}; connect with one of those names, or set server_hostname to one",
                     names.join(", ")
                 )
+                .into()
             }
         }
         C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
@@ -721,13 +727,15 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
             "certificate verify failed: the certificate expired on {} (it is now {}); renew it",
             utc(not_after.as_secs()),
             utc(time.as_secs())
-        ),
+        )
+        .into(),
         C::Expired => "certificate verify failed: the certificate has expired; renew it".into(),
         C::NotValidYetContext { time, not_before } => format!(
             "certificate verify failed: the certificate is valid only from {} (it is now {}); check the clocks",
             utc(not_before.as_secs()),
             utc(time.as_secs())
-        ),
+        )
+        .into(),
         C::NotValidYet => {
             "certificate verify failed: the certificate is not valid yet; check the clocks".into()
         }
@@ -735,11 +743,13 @@ fn plain_words(e: &rustls::Error) -> Option<String> {
         // signature with it and failed. Python (OpenSSL) says `self-signed certificate`.
         C::BadSignature => format!(
             "certificate verify failed: the peer's certificate was not signed by the key of the certificate this side trusts under its issuer's name (bad signature); {ANOTHER_CERT_OF_THAT_NAME}"
-        ),
+        )
+        .into(),
         C::UnsupportedSignatureAlgorithmContext { .. } => "certificate verify failed: the certificate is signed with an algorithm rustls does not accept (an old one such as SHA-1 or MD5, or one its ring provider lacks such as ECDSA P-521); make it again with RSA or ECDSA P-256 and SHA-256".into(),
         C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => format!(
             "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA); {ANOTHER_CERT_OF_THAT_NAME}"
-        ),
+        )
+        .into(),
         C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
             "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
                 .into()
@@ -770,7 +780,9 @@ fn peer_alert_words(alert: rustls::AlertDescription) -> Option<&'static str> {
 }
 
 /// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no dependency).
+/// Out of line: [`plain_words`] has four calls, each a six-argument `format!` inlined.
 #[cfg(feature = "tls")]
+#[inline(never)]
 fn utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;

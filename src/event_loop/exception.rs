@@ -242,14 +242,30 @@ impl LoopHandle {
             return;
         };
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(self, ctx))) {
-            let panic = PanicError::from_payload(&*payload);
-            default_exception_handler(
-                &ExceptionContext::new("Unhandled error in exception handler")
-                    .with_exception(Box::new(panic))
-                    .with_detail("context", crate::error::text_of(ctx)),
-            );
+            handler_panicked(ctx, &*payload);
         }
     }
+}
+
+/// The default handler's report of a custom handler that panicked on `ctx`. A free function,
+/// cold and out of line: the `LoopHandle` methods are compiled with the loop's own code, which
+/// then needed no copy of a context's drop glue for this rare path.
+#[cold]
+#[inline(never)]
+fn handler_panicked(ctx: &ExceptionContext, payload: &(dyn Any + Send)) {
+    default_exception_handler(
+        &ExceptionContext::new("Unhandled error in exception handler")
+            .with_exception(Box::new(PanicError::from_payload(payload)))
+            .with_detail("context", crate::error::text_of(ctx)),
+    );
+}
+
+/// Reports `message` with one `key: value` detail and no exception (a task destroyed while
+/// pending when the loop closes). Cold and out of line, as [`handler_panicked`].
+#[cold]
+#[inline(never)]
+pub(crate) fn report_detail(lp: &LoopHandle, message: &str, key: &'static str, value: String) {
+    lp.call_exception_handler(&ExceptionContext::new(message).with_detail(key, value));
 }
 
 /// Reports a failed callback through the exception handler: `message`, the error, and the

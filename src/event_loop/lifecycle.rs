@@ -13,7 +13,7 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::exception::ExceptionContext;
+use super::exception;
 use super::{current_loop, executor, iteration, ready, LoopHandle, LoopInner, CURRENT, NOW_UNSET};
 use crate::error::Error;
 
@@ -380,9 +380,11 @@ impl LoopHandle {
             // Described while still pending: `abandon` completes it as cancelled.
             let described = task.header().describe();
             if task.abandon() {
-                self.call_exception_handler(
-                    &ExceptionContext::new("Task was destroyed but it is pending!")
-                        .with_detail("task", described),
+                exception::report_detail(
+                    self,
+                    "Task was destroyed but it is pending!",
+                    "task",
+                    described,
                 );
             }
         }

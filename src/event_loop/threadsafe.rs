@@ -67,12 +67,15 @@ impl Shared {
         }
     }
 
-    pub(crate) fn push(&self, item: Remote) -> Result<(), Error> {
+    /// Queues `item` for the loop; false, with `item` dropped, once the loop is closed. A bare
+    /// flag rather than the `Error` (made by the caller that reports it): the task waker, which
+    /// ignores the refusal, then links no `Error` drop of its own.
+    pub(crate) fn push(&self, item: Remote) -> bool {
         let waker = {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             // Checked under the lock, so close() cannot miss an item pushed concurrently.
             if self.closed.load(Ordering::Acquire) {
-                return Err(Error::loop_closed());
+                return false;
             }
             q.items.push(item);
             if self.notified.swap(true, Ordering::AcqRel) {
@@ -88,7 +91,7 @@ impl Shared {
         if let Some(waker) = waker {
             let _ = waker.wake();
         }
-        Ok(())
+        true
     }
 
     /// Moves every pending item into `into` (whose capacity is reused).
@@ -201,7 +204,11 @@ impl ThreadsafeHandle {
                 return lp.call_soon(f).map(drop);
             }
         }
-        self.shared.push(Remote::Call(Box::new(f)))
+        if self.shared.push(Remote::Call(Box::new(f))) {
+            Ok(())
+        } else {
+            Err(Error::loop_closed())
+        }
     }
 
     /// Whether the loop has been closed.

@@ -58,7 +58,14 @@ impl LoopHandle {
         F: FnOnce() -> R + 'static,
         R: CallbackOutput + 'static,
     {
-        self.call_at(clock::deadline_after(self.time(), delay), f)
+        self.schedule_callback(self.deadline_in(delay), new_callback(f))
+    }
+
+    /// The loop time `delay` from now, saturating (`clock::deadline_after`). Out of line:
+    /// inlined, the clock read was copied into every closure type's `call_later`.
+    #[inline(never)]
+    fn deadline_in(&self, delay: Duration) -> Instant {
+        clock::deadline_after(self.time(), delay)
     }
 
     /// Schedules `f` at the absolute loop time `when` (Python's `loop.call_at`). A time in the

@@ -60,7 +60,7 @@ fn wake_by_ref(data: *const ()) {
     if !wake_on_current(lp, index, generation) {
         if let Some(shared) = threadsafe::lookup(lp) {
             // A closed loop refuses the push; its tasks are gone, so there is nothing to wake.
-            let _ = shared.push(Remote::Wake { index, generation });
+            shared.push(Remote::Wake { index, generation });
         }
     }
 }
