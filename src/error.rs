@@ -118,7 +118,7 @@ pub enum Error {
     /// Code run for us panicked (an exception escaping a function): a closure given to
     /// [`run_in_executor`](crate::run_in_executor), or a task of a
     /// [`TaskGroup`](crate::TaskGroup).
-    Panic(crate::PanicError),
+    Panic(crate::event_loop::exception::PanicError),
     /// Several failures reported together (`ExceptionGroup`): those of a
     /// [`TaskGroup`](crate::TaskGroup)'s tasks and body, in the order they happened. Never empty.
     Group(Vec<Error>),

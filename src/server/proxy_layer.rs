@@ -600,7 +600,7 @@ impl TransportImpl for ProxiedTransport {
         self.raw.get_write_buffer_limits()
     }
     fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
-        let relayed = |addr: Option<crate::Address>| match addr {
+        let relayed = |addr: Option<crate::transport::Address>| match addr {
             Some(a) => Some(ExtraInfo::Address(a)),
             None => self.raw.get_extra_info(name),
         };

@@ -192,7 +192,7 @@ impl StreamCore {
     }
 
     /// The deadlines, made on first use on `lp`.
-    pub(crate) fn deadlines_on(&mut self, lp: &crate::LoopHandle) -> &mut Deadlines {
+    pub(crate) fn deadlines_on(&mut self, lp: &crate::event_loop::LoopHandle) -> &mut Deadlines {
         self.deadlines
             .get_or_insert_with(|| Deadlines::new(lp.inner.clone()))
     }

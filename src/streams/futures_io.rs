@@ -126,7 +126,7 @@ impl AsyncRead for StreamReader {
         let polled = core.poll_read_into(buf, &mut this.io.id, cx.waker());
         if polled.is_pending() && core.read_timed_out(this.io.id) {
             end_wait(&mut core.reader, &mut this.io.id);
-            return Poll::Ready(Err(crate::Error::Timeout.into()));
+            return Poll::Ready(Err(crate::error::Error::Timeout.into()));
         }
         let out = ready!(polled);
         end_wait(&mut core.reader, &mut this.io.id);
@@ -178,7 +178,7 @@ impl AsyncBufRead for StreamReader {
             let polled = core.reader.poll_fill(&mut io.id, cx.waker());
             if polled.is_pending() && core.read_timed_out(io.id) {
                 end_wait(&mut core.reader, &mut io.id);
-                return Poll::Ready(Err(crate::Error::Timeout.into()));
+                return Poll::Ready(Err(crate::error::Error::Timeout.into()));
             }
             let st = &mut core.reader;
             let filled = ready!(polled);
@@ -252,7 +252,7 @@ fn poll_drain(core: &RefCell<StreamCore>, cx: &Context<'_>) -> Poll<io::Result<(
                 // The drain timeout (`set_drain_timeout`), dated from this wait's first poll.
                 if let Some(dl) = &mut core.deadlines {
                     if dl.io_drain_timed_out(&core.me) {
-                        return Poll::Ready(Err(crate::Error::Timeout.into()));
+                        return Poll::Ready(Err(crate::error::Error::Timeout.into()));
                     }
                 }
                 core.add_waiter(cx.waker());

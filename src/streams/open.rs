@@ -711,7 +711,7 @@ impl StartServer {
     /// })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    pub fn proxy_protocol(self, mode: crate::ProxyProtocol) -> Self {
+    pub fn proxy_protocol(self, mode: crate::proxy_protocol::ProxyProtocol) -> Self {
         self.option(move |s| s.proxy_protocol(mode))
     }
 

@@ -705,7 +705,7 @@ impl Process {
     /// Wraps the parent's pipe ends in streams.
     async fn connect_pipes(
         &mut self,
-        lp: &crate::LoopHandle,
+        lp: &crate::event_loop::LoopHandle,
         limit: usize,
         stdin: Ends,
         stdout: Ends,

@@ -680,7 +680,7 @@ impl StreamWriter {
     /// })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    pub fn proxy_header(&self) -> Option<std::rc::Rc<crate::ProxyHeader>> {
+    pub fn proxy_header(&self) -> Option<std::rc::Rc<crate::proxy_protocol::ProxyHeader>> {
         self.transport.proxy_header()
     }
 }
@@ -691,7 +691,7 @@ impl StreamWriter {
     /// `writer.get_extra_info("ssl_object")`): [`Transport::tls_info`] of the current
     /// transport, so after [`start_tls`](Self::start_tls) the new session's. `None` on a plain
     /// stream. See [`TlsInfo`](crate::TlsInfo) for an example.
-    pub fn tls_info(&self) -> Option<crate::TlsInfo> {
+    pub fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
         self.transport().tls_info()
     }
 

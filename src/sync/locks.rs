@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::waiters::Waiters;
-use crate::Error;
+use crate::error::Error;
 
 // ---- Lock ------------------------------------------------------------------------------------
 

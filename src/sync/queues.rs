@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use super::locks::{Event, EventWait};
 use super::waiters::Waiters;
-use crate::Error;
+use crate::error::Error;
 
 /// `get_nowait` on an empty queue (CPython `asyncio.QueueEmpty`).
 ///

@@ -263,7 +263,7 @@ impl TransportImpl for TlsTransport {
         self.proto()?.kernel_unsent()
     }
 
-    fn proxy_header(&self) -> Option<std::rc::Rc<crate::ProxyHeader>> {
+    fn proxy_header(&self) -> Option<std::rc::Rc<crate::proxy_protocol::ProxyHeader>> {
         self.proto()?.raw()?.proxy_header()
     }
 }

@@ -255,7 +255,7 @@ pub(crate) trait TransportImpl {
         None
     }
     /// The PROXY header the connection started with (servers with `proxy_protocol`).
-    fn proxy_header(&self) -> Option<Rc<crate::ProxyHeader>> {
+    fn proxy_header(&self) -> Option<Rc<crate::proxy_protocol::ProxyHeader>> {
         None
     }
     /// The TLS configuration and, once the handshake is done, what it settled (TLS only).
@@ -968,7 +968,7 @@ impl Transport {
     /// })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    pub fn proxy_header(&self) -> Option<Rc<crate::ProxyHeader>> {
+    pub fn proxy_header(&self) -> Option<Rc<crate::proxy_protocol::ProxyHeader>> {
         self.inner.proxy_header()
     }
 

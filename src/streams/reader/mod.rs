@@ -484,7 +484,7 @@ impl StreamReader {
         }
         let lp = match core.reader.transport() {
             Some(t) => t.get_loop(),
-            None => crate::get_running_loop()?,
+            None => crate::event_loop::get_running_loop()?,
         };
         let me = core.me.clone();
         let waiting = core.reader.waiter_id();
