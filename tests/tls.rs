@@ -471,7 +471,8 @@ fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_p
             let text = e.to_string();
             assert!(
                 text.starts_with(&format!(
-                    "certificate verify failed: the peer's certificate {says}; "
+                    "certificate verify failed: the peer's certificate {says}, or the peer \
+                     signed the handshake with a key"
                 )),
                 "{file}: {text}"
             );
@@ -483,6 +484,60 @@ fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_p
             for jargon in ["BadSignature", "UnsupportedSignatureAlgorithm", "[6, 8"] {
                 assert!(!text.contains(jargon), "no rustls jargon: {text}");
             }
+            server.close();
+            server.wait_closed().await;
+            Ok(())
+        });
+    }
+}
+
+/// T8: rustls gives the same two certificate errors when the chain checks out but the peer's
+/// handshake signature (CertificateVerify) does not: its private key is not its certificate's
+/// (a server whose certificate resolver pairs them by hand; a broken or intercepting peer).
+/// The text must not send that case to re-make the trust anchor alone: it names both causes.
+#[test]
+fn t8_a_handshake_signed_with_a_key_not_the_certificates_names_that_cause_too() {
+    let certs = Certs::get();
+    for alg in [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ED25519] {
+        // The test leaf (ECDSA P-256, issued by the trusted test CA), served with a fresh key.
+        let chain = asyncio::tls::load_certs(&certs.cert).unwrap();
+        let wrong = rcgen::KeyPair::generate_for(alg).unwrap();
+        let der = rustls::pki_types::PrivatePkcs8KeyDer::from(wrong.serialize_der());
+        let key = rustls::crypto::ring::default_provider()
+            .key_provider
+            .load_private_key(der.into())
+            .unwrap();
+        let paired = rustls::sign::CertifiedKey::new(chain, key);
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_cert_resolver(std::sync::Arc::new(rustls::sign::SingleCertAndKey::from(
+                paired,
+            )));
+        run(async move {
+            let server = asyncio::start_server(echo, "127.0.0.1", 0)
+                .ssl(config)
+                .await?;
+            let port = server.sockets()[0].as_inet().unwrap().port();
+            let e = refused(certs.client_config(&[]), port, "localhost").await;
+            assert!(
+                matches!(
+                    cert_error(&e),
+                    Some(
+                        rustls::CertificateError::BadSignature
+                            | rustls::CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                    )
+                ),
+                "{e:?}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.contains("or the peer signed the handshake with a key"),
+                "{alg:?}: {text}"
+            );
+            assert!(
+                text.contains("its private key does not belong to its certificate"),
+                "{text}"
+            );
             server.close();
             server.wait_closed().await;
             Ok(())
