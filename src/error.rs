@@ -680,9 +680,10 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
     } = e
     {
         // A client waiting for the ServerHello got a ClientHello: its own, sent back by a
-        // plain-text echo. OpenSSL's UNEXPECTED_MESSAGE.
+        // plain-text echo, or the peer's, a TLS client too (both ends of a start_tls given
+        // client configurations). The error cannot tell which. OpenSSL's UNEXPECTED_MESSAGE.
         if expect_types.contains(&rustls::HandshakeType::ServerHello) {
-            return Some("unexpected message: the peer answered with a ClientHello, as a plain-text echo server does with this side's own; that port does not speak TLS (connect without ssl, or to the port that does)".into());
+            return Some("unexpected message: the peer answered with a ClientHello: either a plain-text echo server sent this side's own back (that port does not speak TLS: connect without ssl, or to the port that does), or the peer is a TLS client too (one side must be the server: with start_tls, the side that accepted the connection gives a server configuration)".into());
         }
     }
     if let rustls::Error::AlertReceived(alert) = e {

@@ -372,6 +372,41 @@ fn t8_a_tls_client_at_a_plain_text_port_is_told_so() {
 /// server) gets its own ClientHello back. Python says `[SSL: UNEXPECTED_MESSAGE] unexpected
 /// message`; rustls said `received unexpected handshake message: got ClientHello when
 /// expecting ServerHello or HelloRetryRequest`. Ours says what that means and what to do.
+/// T8: the same rustls error (a ClientHello where the ServerHello should be) comes from a peer
+/// that is a TLS client too: here a STARTTLS-style server handler upgrades with a client
+/// configuration. Its port does speak TLS, so the text must not say only that it does not.
+#[test]
+fn t8_a_peer_that_is_a_tls_client_too_is_not_called_plain_text() {
+    run(async {
+        let both_clients = |_r: StreamReader, mut w: StreamWriter| async move {
+            // The accepting side starting TLS as a client (a server configuration belongs here).
+            let _ = w
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .await;
+            Ok::<_, Error>(())
+        };
+        let server = asyncio::start_server(both_clients, "127.0.0.1", 0).await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = refused(Certs::get().client_config(&[]), port, "localhost").await;
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InappropriateHandshakeMessage {
+                    got_type: rustls::HandshakeType::ClientHello,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.contains("or the peer is a TLS client too"), "{text}");
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
 #[test]
 fn t8_a_tls_client_at_a_plain_text_echo_server_is_told_so() {
     run(async {
@@ -391,9 +426,11 @@ fn t8_a_tls_client_at_a_plain_text_echo_server_is_told_so() {
         );
         assert_eq!(
             e.to_string(),
-            "unexpected message: the peer answered with a ClientHello, as a plain-text echo \
-             server does with this side's own; that port does not speak TLS (connect without \
-             ssl, or to the port that does)"
+            "unexpected message: the peer answered with a ClientHello: either a plain-text echo \
+             server sent this side's own back (that port does not speak TLS: connect without \
+             ssl, or to the port that does), or the peer is a TLS client too (one side must be \
+             the server: with start_tls, the side that accepted the connection gives a server \
+             configuration)"
         );
         server.close();
         server.wait_closed().await;
