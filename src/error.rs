@@ -764,7 +764,7 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
 
 /// What to do when a trusted certificate has the issuer's name but another key.
 #[cfg(feature = "tls")]
-const ANOTHER_CERT_OF_THAT_NAME: &str = "the trusted one is another certificate of the same name: an old copy of a certificate made again since, or an unrelated one (a system store may hold a `CN=localhost` of its own, e.g. Debian's ssl-cert-snakeoil); give the issuer's current certificate (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE";
+const ANOTHER_CERT_OF_THAT_NAME: &str = "the trusted one is another certificate of the same name: an old copy of a certificate made again since, or an unrelated one (a system store may hold a `CN=localhost` of its own, e.g. Debian's ssl-cert-snakeoil); give the issuer's current certificate (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE, a server's (checking client certificates) in the roots of its client verifier";
 
 /// What to do when the peer's handshake signature does not fit its (verified) certificate.
 #[cfg(feature = "tls")]

@@ -2072,6 +2072,54 @@ fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
     });
 }
 
+/// T8: a server checking client certificates against a stale copy of their CA (the issuer's
+/// name, another key) is told where its trust anchors for clients go, as for an unknown
+/// issuer: the roots of its client verifier, not only the client-side helpers.
+#[test]
+fn t8_a_server_trusting_a_stale_client_ca_is_told_where_its_roots_go() {
+    // The test CA's name ("asyncio test CA", the client certificate's issuer), a fresh key.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "asyncio test CA");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let stale = Certs::get().dir.join("stale-client-ca.pem");
+    std::fs::write(&stale, p.self_signed(&key).unwrap().pem()).unwrap();
+    run(async move {
+        server_side(
+            server_config_trusting_clients_of(&stale),
+            None,
+            async |port| {
+                let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+                // TLS 1.3: our side may finish first; the server's alert follows.
+                let r = match writer
+                    .start_tls(Certs::get().client_config_with_cert())
+                    .server_hostname("localhost")
+                    .await
+                {
+                    Ok(_) => reader.read(-1).await.map(drop),
+                    Err(e) => Err(e),
+                };
+                r.expect_err("the server refuses our certificate");
+                Ok(())
+            },
+            |e| {
+                assert!(
+                    matches!(cert_error(e), Some(rustls::CertificateError::BadSignature)),
+                    "{e:?}"
+                );
+                let text = e.to_string();
+                assert!(
+                    text.contains("another certificate of the same name"),
+                    "{text}"
+                );
+                assert!(text.contains("roots of its client verifier"), "{text}");
+            },
+        )
+        .await
+    });
+}
+
 #[test]
 fn d14_t9_server_start_tls_timeout_ends_every_waiter() {
     run(async {
