@@ -50,7 +50,7 @@ use std::io;
 /// | `InvalidArgument` | builders, `set_write_buffer_limits`, `readuntil`, [`BoundedSemaphore::release`](crate::BoundedSemaphore::release), `task_done` on the queues | a bad limit (`Limit cannot be <= 0`), water marks (`high (H) must be >= low (L) must be >= 0`), an empty separator, `host/port and sock …`, `server_hostname is only meaningful with ssl`, a bad fd |
 /// | `InvalidState` | loop, tasks, reader, writer | `Event loop is closed`, `This event loop is already running`, `Cannot run the event loop while another loop is running`, `no running event loop`, `Event loop stopped before Future completed.`, `… called while another coroutine is already waiting for incoming data`, `Cannot call write() after write_eof()`, `unable to write; sendfile is in progress`, `start_tls` on a closing transport; [`Lock::release`](crate::Lock::release) of an unlocked lock (`Lock is not acquired.`), [`Condition::notify`](crate::Condition::notify) without the lock (`cannot notify on un-acquired lock`), a [`Barrier`](crate::Barrier) wait that failed (`BrokenBarrierError`, converted) |
 /// | `Unsupported` | `write_eof` over TLS | TLS cannot half-close |
-/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS, and on a stream whose `start_tls` failed (every waiter gets the failure, none waits forever) | certificate refused (unknown CA, wrong name, expired, a CA used as a leaf, a trusted certificate of the issuer's name with another key: the text says what is wrong and what to do, rustls' error is the `source()`), protocol error, an alert (e.g. the server's `certificate_required` to a client without a certificate, which may arrive after the client's handshake is done), a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
+/// | `Tls` | TLS handshakes and `start_tls`; stream reads, `drain` and `wait_closed` over TLS, and on a stream whose `start_tls` failed (every waiter gets the failure, none waits forever) | certificate refused (unknown CA, wrong name, expired, a CA used as a leaf, a trusted certificate of the issuer's name with another key or a peer whose key is not its certificate's: the text says what is wrong and what to do, rustls' error is the `source()`), protocol error, an alert (e.g. the server's `certificate_required` to a client without a certificate, which may arrive after the client's handshake is done), a corrupted record after the handshake, truncation when `ssl_require_close_notify(true)` |
 ///
 /// Every `Io` error that came from a system call keeps its OS error number: ask
 /// [`Error::raw_os_error`] (Python's `OSError.errno`). It also sees through the messages the
@@ -680,9 +680,10 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
     } = e
     {
         // A client waiting for the ServerHello got a ClientHello: its own, sent back by a
-        // plain-text echo. OpenSSL's UNEXPECTED_MESSAGE.
+        // plain-text echo, or the peer's, a TLS client too (both ends of a start_tls given
+        // client configurations). The error cannot tell which. OpenSSL's UNEXPECTED_MESSAGE.
         if expect_types.contains(&rustls::HandshakeType::ServerHello) {
-            return Some("unexpected message: the peer answered with a ClientHello, as a plain-text echo server does with this side's own; that port does not speak TLS (connect without ssl, or to the port that does)".into());
+            return Some("unexpected message: the peer answered with a ClientHello: either a plain-text echo server sent this side's own back (that port does not speak TLS: connect without ssl, or to the port that does), or the peer is a TLS client too (one side must be the server: with start_tls, the side that accepted the connection gives a server configuration)".into());
         }
     }
     if let rustls::Error::AlertReceived(alert) = e {
@@ -739,15 +740,18 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
         C::NotValidYet => {
             "certificate verify failed: the certificate is not valid yet; check the clocks".into()
         }
-        // A trust anchor carries the issuer's name but not its key: WebPKI checked the
-        // signature with it and failed. Python (OpenSSL) says `self-signed certificate`.
+        // Either a trust anchor carries the issuer's name but not its key: WebPKI checked the
+        // certificate's signature with it and failed (Python, i.e. OpenSSL, says `self-signed
+        // certificate`); or the chain checked out and the handshake's own signature
+        // (CertificateVerify, or TLS 1.2's key exchange) did not: rustls names both alike.
         C::BadSignature => format!(
-            "certificate verify failed: the peer's certificate was not signed by the key of the certificate this side trusts under its issuer's name (bad signature); {ANOTHER_CERT_OF_THAT_NAME}"
+            "certificate verify failed: the peer's certificate was not signed by the key of the certificate this side trusts under its issuer's name (bad signature), or the peer signed the handshake with a key that is not its certificate's; if the first, {ANOTHER_CERT_OF_THAT_NAME}; if the second, {KEY_NOT_OF_ITS_CERT}"
         )
         .into(),
         C::UnsupportedSignatureAlgorithmContext { .. } => "certificate verify failed: the certificate is signed with an algorithm rustls does not accept (an old one such as SHA-1 or MD5, or one its ring provider lacks such as ECDSA P-521); make it again with RSA or ECDSA P-256 and SHA-256".into(),
+        // The same two causes, with keys of different kinds.
         C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => format!(
-            "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA); {ANOTHER_CERT_OF_THAT_NAME}"
+            "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA), or the peer signed the handshake with a key of another kind than its certificate's; if the first, {ANOTHER_CERT_OF_THAT_NAME}; if the second, {KEY_NOT_OF_ITS_CERT}"
         )
         .into(),
         C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
@@ -760,7 +764,11 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
 
 /// What to do when a trusted certificate has the issuer's name but another key.
 #[cfg(feature = "tls")]
-const ANOTHER_CERT_OF_THAT_NAME: &str = "the trusted one is another certificate of the same name: an old copy of a certificate made again since, or an unrelated one (a system store may hold a `CN=localhost` of its own, e.g. Debian's ssl-cert-snakeoil); give the issuer's current certificate (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE";
+const ANOTHER_CERT_OF_THAT_NAME: &str = "the trusted one is another certificate of the same name: an old copy of a certificate made again since, or an unrelated one (a system store may hold a `CN=localhost` of its own, e.g. Debian's ssl-cert-snakeoil); give the issuer's current certificate (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE, a server's (checking client certificates) in the roots of its client verifier";
+
+/// What to do when the peer's handshake signature does not fit its (verified) certificate.
+#[cfg(feature = "tls")]
+const KEY_NOT_OF_ITS_CERT: &str = "its private key does not belong to its certificate: the peer must be given the key made with that certificate";
 
 /// The alerts a peer sends most when it refuses a handshake, in OpenSSL's words as Python
 /// shows them (`tlsv1 alert protocol version`), then what they mean for this side and what to

@@ -372,6 +372,41 @@ fn t8_a_tls_client_at_a_plain_text_port_is_told_so() {
 /// server) gets its own ClientHello back. Python says `[SSL: UNEXPECTED_MESSAGE] unexpected
 /// message`; rustls said `received unexpected handshake message: got ClientHello when
 /// expecting ServerHello or HelloRetryRequest`. Ours says what that means and what to do.
+/// T8: the same rustls error (a ClientHello where the ServerHello should be) comes from a peer
+/// that is a TLS client too: here a STARTTLS-style server handler upgrades with a client
+/// configuration. Its port does speak TLS, so the text must not say only that it does not.
+#[test]
+fn t8_a_peer_that_is_a_tls_client_too_is_not_called_plain_text() {
+    run(async {
+        let both_clients = |_r: StreamReader, mut w: StreamWriter| async move {
+            // The accepting side starting TLS as a client (a server configuration belongs here).
+            let _ = w
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .await;
+            Ok::<_, Error>(())
+        };
+        let server = asyncio::start_server(both_clients, "127.0.0.1", 0).await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = refused(Certs::get().client_config(&[]), port, "localhost").await;
+        assert!(
+            matches!(
+                tls_err(&e).rustls_error(),
+                Some(rustls::Error::InappropriateHandshakeMessage {
+                    got_type: rustls::HandshakeType::ClientHello,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.contains("or the peer is a TLS client too"), "{text}");
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
 #[test]
 fn t8_a_tls_client_at_a_plain_text_echo_server_is_told_so() {
     run(async {
@@ -391,9 +426,11 @@ fn t8_a_tls_client_at_a_plain_text_echo_server_is_told_so() {
         );
         assert_eq!(
             e.to_string(),
-            "unexpected message: the peer answered with a ClientHello, as a plain-text echo \
-             server does with this side's own; that port does not speak TLS (connect without \
-             ssl, or to the port that does)"
+            "unexpected message: the peer answered with a ClientHello: either a plain-text echo \
+             server sent this side's own back (that port does not speak TLS: connect without \
+             ssl, or to the port that does), or the peer is a TLS client too (one side must be \
+             the server: with start_tls, the side that accepted the connection gives a server \
+             configuration)"
         );
         server.close();
         server.wait_closed().await;
@@ -471,7 +508,8 @@ fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_p
             let text = e.to_string();
             assert!(
                 text.starts_with(&format!(
-                    "certificate verify failed: the peer's certificate {says}; "
+                    "certificate verify failed: the peer's certificate {says}, or the peer \
+                     signed the handshake with a key"
                 )),
                 "{file}: {text}"
             );
@@ -483,6 +521,60 @@ fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_p
             for jargon in ["BadSignature", "UnsupportedSignatureAlgorithm", "[6, 8"] {
                 assert!(!text.contains(jargon), "no rustls jargon: {text}");
             }
+            server.close();
+            server.wait_closed().await;
+            Ok(())
+        });
+    }
+}
+
+/// T8: rustls gives the same two certificate errors when the chain checks out but the peer's
+/// handshake signature (CertificateVerify) does not: its private key is not its certificate's
+/// (a server whose certificate resolver pairs them by hand; a broken or intercepting peer).
+/// The text must not send that case to re-make the trust anchor alone: it names both causes.
+#[test]
+fn t8_a_handshake_signed_with_a_key_not_the_certificates_names_that_cause_too() {
+    let certs = Certs::get();
+    for alg in [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ED25519] {
+        // The test leaf (ECDSA P-256, issued by the trusted test CA), served with a fresh key.
+        let chain = asyncio::tls::load_certs(&certs.cert).unwrap();
+        let wrong = rcgen::KeyPair::generate_for(alg).unwrap();
+        let der = rustls::pki_types::PrivatePkcs8KeyDer::from(wrong.serialize_der());
+        let key = rustls::crypto::ring::default_provider()
+            .key_provider
+            .load_private_key(der.into())
+            .unwrap();
+        let paired = rustls::sign::CertifiedKey::new(chain, key);
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_cert_resolver(std::sync::Arc::new(rustls::sign::SingleCertAndKey::from(
+                paired,
+            )));
+        run(async move {
+            let server = asyncio::start_server(echo, "127.0.0.1", 0)
+                .ssl(config)
+                .await?;
+            let port = server.sockets()[0].as_inet().unwrap().port();
+            let e = refused(certs.client_config(&[]), port, "localhost").await;
+            assert!(
+                matches!(
+                    cert_error(&e),
+                    Some(
+                        rustls::CertificateError::BadSignature
+                            | rustls::CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                    )
+                ),
+                "{e:?}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.contains("or the peer signed the handshake with a key"),
+                "{alg:?}: {text}"
+            );
+            assert!(
+                text.contains("its private key does not belong to its certificate"),
+                "{text}"
+            );
             server.close();
             server.wait_closed().await;
             Ok(())
@@ -1973,6 +2065,54 @@ fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
                 // verifier's roots (before, it pointed at client-side helpers only).
                 let text = e.to_string();
                 assert!(text.contains("unknown issuer"), "{text}");
+                assert!(text.contains("roots of its client verifier"), "{text}");
+            },
+        )
+        .await
+    });
+}
+
+/// T8: a server checking client certificates against a stale copy of their CA (the issuer's
+/// name, another key) is told where its trust anchors for clients go, as for an unknown
+/// issuer: the roots of its client verifier, not only the client-side helpers.
+#[test]
+fn t8_a_server_trusting_a_stale_client_ca_is_told_where_its_roots_go() {
+    // The test CA's name ("asyncio test CA", the client certificate's issuer), a fresh key.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "asyncio test CA");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let stale = Certs::get().dir.join("stale-client-ca.pem");
+    std::fs::write(&stale, p.self_signed(&key).unwrap().pem()).unwrap();
+    run(async move {
+        server_side(
+            server_config_trusting_clients_of(&stale),
+            None,
+            async |port| {
+                let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+                // TLS 1.3: our side may finish first; the server's alert follows.
+                let r = match writer
+                    .start_tls(Certs::get().client_config_with_cert())
+                    .server_hostname("localhost")
+                    .await
+                {
+                    Ok(_) => reader.read(-1).await.map(drop),
+                    Err(e) => Err(e),
+                };
+                r.expect_err("the server refuses our certificate");
+                Ok(())
+            },
+            |e| {
+                assert!(
+                    matches!(cert_error(e), Some(rustls::CertificateError::BadSignature)),
+                    "{e:?}"
+                );
+                let text = e.to_string();
+                assert!(
+                    text.contains("another certificate of the same name"),
+                    "{text}"
+                );
                 assert!(text.contains("roots of its client verifier"), "{text}");
             },
         )

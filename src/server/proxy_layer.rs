@@ -94,8 +94,10 @@ struct ProxyLayer {
     options: ProxyOptions,
     /// Only `set_phase` assigns it.
     phase: Cell<Phase>,
-    /// Reading: the header bytes so far (never more than the parser's limits, since it says
-    /// Invalid past them). Relaying: bytes for `next` that found it busy.
+    /// Reading: the header bytes so far, fewer than the parser's limits (107 bytes for v1;
+    /// for v2 what its length field declared, at most `MAX_V2_LEN`), by which it answers
+    /// Complete or Invalid; only bytes received are held, whatever the declared length.
+    /// Relaying: bytes for `next` that found it busy.
     buf: RefCell<Vec<u8>>,
     /// `next` paused reading through the facade (before the swap): bytes are held.
     paused: Cell<bool>,
