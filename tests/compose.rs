@@ -1118,6 +1118,59 @@ fn test_taskgroup_dropped_drops_task_futures_whose_drop_cancels_and_spawns_tasks
     });
 }
 
+/// Counts the polls of the future it wraps.
+struct CountPolls<F>(std::pin::Pin<Box<F>>, Rc<Cell<u32>>);
+
+impl<F: Future> Future for CountPolls<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.1.set(self.1.get() + 1);
+        self.0.as_mut().poll(cx)
+    }
+}
+
+#[test]
+fn test_taskgroup_dropped_inside_a_poll_does_not_wake_the_task_that_dropped_it() {
+    // A timeout expiring around `run` drops it inside the poll of the task around both; the
+    // group's tasks, dropped at once there, leave the group, and a leaving task wakes `run`'s
+    // waker. Once `run` is dropped nobody waits on that waker: waking it would poll the task
+    // around it again for nothing.
+    run(async {
+        let polls = Rc::new(Cell::new(0));
+        let polls_when_done = Rc::new(Cell::new(None));
+        let (p, done) = (polls.clone(), polls_when_done.clone());
+        let task = spawn(CountPolls(
+            Box::pin(async move {
+                let out = asyncio::timeout(
+                    Duration::ZERO,
+                    TaskGroup::run(|g| async move {
+                        g.create_task(async {
+                            std::future::pending::<()>().await;
+                            Ok::<_, Error>(())
+                        })?
+                        .detach();
+                        std::future::pending::<()>().await;
+                        Ok::<_, Error>(())
+                    }),
+                )
+                .await;
+                assert!(matches!(out, Err(Error::Timeout)), "{out:?}");
+                done.set(Some(p.get()));
+                std::future::pending::<()>().await; // nothing wakes this
+            }),
+            polls.clone(),
+        ));
+        settle().await;
+        let when_done = polls_when_done.get().expect("the timeout expired");
+        assert_eq!(polls.get(), when_done, "polled again after the group went");
+        assert!(task.cancel());
+    });
+}
+
 #[test]
 fn test_taskgroup_create_task_after_exit_is_an_error() {
     run(async {
