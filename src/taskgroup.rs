@@ -361,14 +361,16 @@ struct CloseOnDrop(Rc<Inner>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
+        // `run` is over: its waker must not live on in a `TaskGroup` handle kept after it, nor
+        // be woken by the tasks dropped below (that would poll the task around `run` again
+        // for nothing, when `run` was dropped inside that task's poll).
+        let waker = self.0.waker.borrow_mut().take();
+        drop(waker);
         // Checklist: L33 (a cancelled waiter leaves nothing running).
         self.0.abort(true);
         if self.0.state.get() != GroupState::Closed {
             self.0.set_state(GroupState::Closed);
         }
-        // `run` is over: its waker must not live on in a `TaskGroup` handle kept after it.
-        let waker = self.0.waker.borrow_mut().take();
-        drop(waker);
     }
 }
 

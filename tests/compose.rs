@@ -1014,6 +1014,164 @@ fn test_taskgroup_dropped_while_its_cancellations_are_in_flight_ends_its_tasks()
 }
 
 #[test]
+fn test_taskgroup_dropped_from_inside_one_of_its_tasks_ends_that_task_when_its_poll_returns() {
+    // L33: the group's run future is dropped while one of its own tasks is being polled (that
+    // task drops the awaited handle of the task running the group). The tasks not being polled
+    // are dropped at once, inside that drop; the one being polled cannot be, and must end
+    // cancelled when its poll returns rather than run on with no group around it.
+    run(async {
+        // The handle of the task that runs the group, for one of the group's tasks to drop.
+        type GroupTask = asyncio::Task<Result<(), Error>>;
+        let outer = Rc::new(std::cell::RefCell::new(None::<GroupTask>));
+        let (sibling_dropped, seen_in_poll) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(None)));
+        let dropper = Rc::new(std::cell::RefCell::new(None));
+        let (o, sd, seen, dr) = (
+            outer.clone(),
+            sibling_dropped.clone(),
+            seen_in_poll.clone(),
+            dropper.clone(),
+        );
+        let running = spawn(TaskGroup::run(move |g| async move {
+            let flag = DropFlag(sd.clone());
+            g.create_task(async move {
+                let _flag = flag;
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            let task = g.create_task(async move {
+                yield_now().await; // the task running the group is waiting by now
+                let mut handle = Box::pin(o.borrow_mut().take().expect("the group's task"));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                assert!(handle.as_mut().poll(&mut cx).is_pending()); // awaited: a drop cancels
+                drop(handle); // the group's run future is dropped here, inside this poll
+                seen.set(Some(sd.get()));
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?;
+            *dr.borrow_mut() = Some(task.task_ref());
+            task.detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        }));
+        let group_task = running.task_ref();
+        *outer.borrow_mut() = Some(running);
+        settle().await;
+        assert_eq!(
+            seen_in_poll.get(),
+            Some(true),
+            "the other task went at once"
+        );
+        assert!(group_task.is_done());
+        let dropper = dropper.borrow_mut().take().expect("started");
+        assert!(
+            dropper.is_done() && dropper.is_cancelled(),
+            "the task that dropped the group ends when its poll returns"
+        );
+    });
+}
+
+/// Drops, in its own `Drop`, the awaited handle of a task outside the group (which cancels
+/// that task at once) and spawns a task.
+struct DropsMore(Option<asyncio::Task<()>>, Rc<Cell<bool>>);
+
+impl Drop for DropsMore {
+    fn drop(&mut self) {
+        if let Some(mut other) = self.0.take() {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(std::pin::Pin::new(&mut other).poll(&mut cx).is_pending());
+            drop(other);
+        }
+        let ran = self.1.clone();
+        spawn(async move { ran.set(true) }).detach();
+    }
+}
+
+#[test]
+fn test_taskgroup_dropped_drops_task_futures_whose_drop_cancels_and_spawns_tasks() {
+    // A task future dropped at once by a dropped group runs its `Drop` inside the group's:
+    // there it may cancel another task at once and spawn a new one, both of which change the
+    // loop's task list (no borrow of it may be held around that `Drop`).
+    run(async {
+        let spawned_ran = Rc::new(Cell::new(false));
+        let other = spawn(std::future::pending::<()>());
+        let other_ref = other.task_ref();
+        let more = DropsMore(Some(other), spawned_ran.clone());
+        let out = asyncio::timeout(
+            Duration::ZERO,
+            TaskGroup::run(move |g| async move {
+                g.create_task(async move {
+                    let _more = more;
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?
+                .detach();
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            }),
+        )
+        .await;
+        assert!(matches!(out, Err(Error::Timeout)), "{out:?}");
+        assert!(other_ref.is_done() && other_ref.is_cancelled());
+        settle().await;
+        assert!(spawned_ran.get(), "the task spawned in the Drop runs");
+    });
+}
+
+/// Counts the polls of the future it wraps.
+struct CountPolls<F>(std::pin::Pin<Box<F>>, Rc<Cell<u32>>);
+
+impl<F: Future> Future for CountPolls<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.1.set(self.1.get() + 1);
+        self.0.as_mut().poll(cx)
+    }
+}
+
+#[test]
+fn test_taskgroup_dropped_inside_a_poll_does_not_wake_the_task_that_dropped_it() {
+    // A timeout expiring around `run` drops it inside the poll of the task around both; the
+    // group's tasks, dropped at once there, leave the group, and a leaving task wakes `run`'s
+    // waker. Once `run` is dropped nobody waits on that waker: waking it would poll the task
+    // around it again for nothing.
+    run(async {
+        let polls = Rc::new(Cell::new(0));
+        let polls_when_done = Rc::new(Cell::new(None));
+        let (p, done) = (polls.clone(), polls_when_done.clone());
+        let task = spawn(CountPolls(
+            Box::pin(async move {
+                let out = asyncio::timeout(
+                    Duration::ZERO,
+                    TaskGroup::run(|g| async move {
+                        g.create_task(async {
+                            std::future::pending::<()>().await;
+                            Ok::<_, Error>(())
+                        })?
+                        .detach();
+                        std::future::pending::<()>().await;
+                        Ok::<_, Error>(())
+                    }),
+                )
+                .await;
+                assert!(matches!(out, Err(Error::Timeout)), "{out:?}");
+                done.set(Some(p.get()));
+                std::future::pending::<()>().await; // nothing wakes this
+            }),
+            polls.clone(),
+        ));
+        settle().await;
+        let when_done = polls_when_done.get().expect("the timeout expired");
+        assert_eq!(polls.get(), when_done, "polled again after the group went");
+        assert!(task.cancel());
+    });
+}
+
+#[test]
 fn test_taskgroup_create_task_after_exit_is_an_error() {
     run(async {
         let mut kept = None;

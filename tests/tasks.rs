@@ -270,9 +270,13 @@ fn l28_test_tb_logger_not_called_after_cancel() {
     lp.run_until_complete(async {
         let by_handle = asyncio::spawn(async { Err::<(), Error>(Error::Timeout) });
         let by_ref = asyncio::spawn(async { Err::<(), Error>(Error::Timeout) });
-        while !(by_handle.is_done() && by_ref.is_done()) {
+        for _ in 0..100 {
+            if by_handle.is_done() && by_ref.is_done() {
+                break;
+            }
             asyncio::yield_now().await;
         }
+        assert!(by_handle.is_done() && by_ref.is_done(), "both have failed");
         assert!(!by_handle.cancel());
         assert!(!by_ref.task_ref().cancel());
         drop(by_handle);

@@ -190,7 +190,8 @@ pub(crate) trait RawTask {
     /// A failure of this task has been taken note of elsewhere: never report it as unobserved.
     fn mark_retrieved(&self);
     /// Drops the future now and ends the task as cancelled; false (nothing done) while the
-    /// future is out being polled.
+    /// future is out of its cell (being polled, or being dropped by another cancellation) or
+    /// once the task has ended.
     fn cancel_at_once(&self) -> bool;
 }
 
