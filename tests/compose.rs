@@ -184,6 +184,20 @@ fn test_gather_fails_with_the_first_task_to_fail() {
     });
 }
 
+/// Installs an exception handler on the running loop that records each report's message.
+fn record_reports() -> Rc<std::cell::RefCell<Vec<String>>> {
+    let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let r = reports.clone();
+    asyncio::get_running_loop()
+        .unwrap()
+        .set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                r.borrow_mut().push(ctx.message.clone());
+            },
+        ));
+    reports
+}
+
 #[test]
 fn test_gather_a_later_failure_is_not_reported_as_never_retrieved() {
     // Both children fail in one turn; gather returns the first failure. CPython's
@@ -191,15 +205,7 @@ fn test_gather_a_later_failure_is_not_reported_as_never_retrieved() {
     // future is done, so the second failure is never logged as "exception was never
     // retrieved". Here gather's cancel() of the finished child marks it so (L28, L35).
     run(async {
-        let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
-        let r = reports.clone();
-        asyncio::get_running_loop()
-            .unwrap()
-            .set_exception_handler(Some(
-                move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
-                    r.borrow_mut().push(ctx.message.clone());
-                },
-            ));
+        let reports = record_reports();
         // `Result<(), Error>` outputs: the kind a report names.
         let failing = |what: &'static str| async move {
             yield_now().await;
@@ -836,15 +842,7 @@ fn test_taskgroup_failure_is_retrieved_by_the_group_not_reported_as_never_retrie
     // a failed task of a group is never also logged as "Task exception was never retrieved",
     // whether its handle was detached or dropped.
     run(async {
-        let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
-        let r = reports.clone();
-        asyncio::get_running_loop()
-            .unwrap()
-            .set_exception_handler(Some(
-                move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
-                    r.borrow_mut().push(ctx.message.clone());
-                },
-            ));
+        let reports = record_reports();
         // The handle detached, dropped while the task runs, or kept (returned by the body,
         // so dropped unawaited once the group has failed).
         for how in ["detach", "drop", "keep"] {
