@@ -556,6 +556,66 @@ fn l24_a_cancelled_task_is_current_while_its_future_is_dropped() {
     );
 }
 
+#[test]
+fn l33_a_task_cancelled_at_once_is_current_while_its_future_is_dropped() {
+    // As above, for the cancellations that drop a task's future at once, outside a run of its
+    // own: the drop of a handle being awaited (its awaiting task cancelled, a timeout around
+    // it expired: test_cancel_awaited_task, test_wait_for_timeout), and a dropped TaskGroup's
+    // tasks. CPython runs each child's `finally` inside the child.
+    type Seen = Rc<RefCell<Vec<(Option<String>, bool)>>>;
+    struct Cleanup(Seen);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let me = asyncio::current_task().unwrap();
+            let listed = me
+                .as_ref()
+                .is_some_and(|me| asyncio::all_tasks().unwrap().contains(me));
+            self.0.borrow_mut().push((me.map(|t| t.name()), listed));
+        }
+    }
+    async fn stuck(cleanup: Cleanup) -> Result<(), Error> {
+        let _cleanup = cleanup;
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+    let seen: Seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    asyncio::run(async move {
+        // A timeout expires around an awaited task.
+        let child = asyncio::spawn(stuck(Cleanup(log.clone())));
+        child.set_name("timed out");
+        let waited = asyncio::timeout(Duration::ZERO, child).await;
+        assert!(matches!(waited, Err(Error::Timeout)), "{waited:?}");
+        // The task awaiting a task is cancelled.
+        let child = asyncio::spawn(stuck(Cleanup(log.clone())));
+        child.set_name("awaited");
+        let parent = asyncio::spawn(child); // a task whose future awaits the handle
+        parent.set_name("parent");
+        asyncio::yield_now().await; // the parent awaits the child
+        assert!(parent.cancel());
+        assert!(matches!(parent.await, Err(Cancelled)));
+        // A TaskGroup's run is dropped with its task running.
+        let member = Rc::new(RefCell::new(None));
+        let named = member.clone();
+        let log = log.clone();
+        let group = asyncio::TaskGroup::run(move |tg| async move {
+            let t = tg.create_task(stuck(Cleanup(log)))?;
+            t.set_name("member");
+            *named.borrow_mut() = Some(t);
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        });
+        let waited = asyncio::timeout(Duration::ZERO, group).await;
+        assert!(matches!(waited, Err(Error::Timeout)), "{waited:?}");
+        let member = member.borrow_mut().take().unwrap();
+        assert!(matches!(member.await, Err(Cancelled)));
+    })
+    .unwrap();
+    let names = ["timed out", "awaited", "member"];
+    let expected: Vec<_> = names.map(|n| (Some(n.to_string()), true)).into();
+    assert_eq!(*seen.borrow(), expected);
+}
+
 /// As `passes_on`, with the error type of many applications: `?` boxes the cancellation.
 async fn passes_on_boxed(victim: asyncio::Task<()>) -> Result<(), Box<dyn std::error::Error>> {
     victim.await?;

@@ -78,6 +78,17 @@ impl TaskBook {
         self.current.set(key);
     }
 
+    /// Runs `f` with task `key` as the current task, then gives the current task back: for
+    /// the drop of a task's future outside its own run (a cancellation at once, L33), so that
+    /// its cleanup sees itself, as a Python task runs its `finally` as itself. `f` must not
+    /// unwind (the drops pass through `drop_caught`).
+    pub(crate) fn as_current<R>(&self, key: SlotKey, f: impl FnOnce() -> R) -> R {
+        let before = self.current.replace(key);
+        let out = f();
+        self.current.set(before);
+        out
+    }
+
     /// A `run_until_complete` begins: its future gets the next number. The last run's main
     /// future is forgotten (its refs now say only that it ended), and so is its name.
     pub(crate) fn main_begins(&self) -> SlotKey {

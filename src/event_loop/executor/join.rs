@@ -19,7 +19,8 @@ use crate::error::Cancelled;
 ///
 /// # Cancel safety
 /// Dropping the handle before awaiting it detaches the task: it keeps running. Dropping it while
-/// it is being awaited (after a `Pending` poll) cancels the task and drops its future at once.
+/// it is being awaited (after a `Pending` poll) cancels the task and drops its future at once;
+/// that drop (the task's cleanup) runs with the task as [`current_task`](crate::current_task).
 ///
 /// # Examples
 ///
@@ -189,10 +190,12 @@ impl<T: 'static> Task<T> {
         };
         match self.cell.take_future() {
             Some(fut) => {
-                let removed = inner.tasks.borrow_mut().remove(header.key);
                 self.cell.join.borrow_mut().detached = true;
                 // A panic of its cleanup is reported (detached), not unwound into this drop.
-                let panicked = drop_caught(Some(fut));
+                // Checklist: L33. The cleanup runs as the task itself, still in the slab
+                // (`current_task()`, `all_tasks()`), as a Python task runs its `finally`.
+                let panicked = inner.book.as_current(header.key, || drop_caught(Some(fut)));
+                let removed = inner.tasks.borrow_mut().remove(header.key);
                 drop(removed);
                 self.cell.complete(cancelled_unless_panicked(panicked));
             }
@@ -243,7 +246,7 @@ impl AbortHandle {
         let Some(task) = task else {
             return; // ended: the key is stale
         };
-        if task.cancel_at_once() {
+        if task.cancel_at_once(&inner) {
             let removed = inner.tasks.borrow_mut().remove(self.key);
             drop(removed);
         } else {

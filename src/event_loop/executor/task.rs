@@ -189,10 +189,10 @@ pub(crate) trait RawTask {
     fn abandon(&self) -> bool;
     /// A failure of this task has been taken note of elsewhere: never report it as unobserved.
     fn mark_retrieved(&self);
-    /// Drops the future now and ends the task as cancelled; false (nothing done) while the
-    /// future is out of its cell (being polled, or being dropped by another cancellation) or
-    /// once the task has ended.
-    fn cancel_at_once(&self) -> bool;
+    /// Drops the future now, with this task as `inner`'s current task, and ends the task as
+    /// cancelled; false (nothing done) while the future is out of its cell (being polled, or
+    /// being dropped by another cancellation) or once the task has ended.
+    fn cancel_at_once(&self, inner: &LoopInner) -> bool;
 }
 
 impl<T: 'static> TaskCell<T> {
@@ -337,11 +337,14 @@ impl<T: 'static> RawTask for TaskCell<T> {
         self.join.borrow_mut().retrieved = true;
     }
 
-    fn cancel_at_once(&self) -> bool {
+    fn cancel_at_once(&self, inner: &LoopInner) -> bool {
         let Some(fut) = self.take_future() else {
             return false;
         };
-        let panicked = drop_caught(Some(fut));
+        // Checklist: L33. Its cleanup runs as itself, as in a run of its own (`run`).
+        let panicked = inner
+            .book
+            .as_current(self.header.key, || drop_caught(Some(fut)));
         if !self.header.is_done() {
             self.complete(cancelled_unless_panicked(panicked));
         }
