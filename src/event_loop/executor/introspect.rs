@@ -328,16 +328,19 @@ impl TaskRef {
     /// its run with [`Error::Cancelled`] at its next step (at the end of its current poll, if
     /// it cancels itself).
     pub fn cancel(&self) -> bool {
+        if let Some(task) = &self.task {
+            if task.header().is_done() {
+                // Its failure counts as seen, as through the handle (L35); also once the loop
+                // is gone, as its handle may outlive it and report on its drop.
+                task.mark_retrieved();
+                return false;
+            }
+        }
         let Some(inner) = self.lp.upgrade() else {
             return false;
         };
         match &self.task {
-            Some(task) => {
-                if task.header().is_done() {
-                    // Its failure counts as seen, as through the handle (L35).
-                    task.mark_retrieved();
-                    return false;
-                }
+            Some(_) => {
                 inner.request_cancel(self.key);
                 true
             }
@@ -637,6 +640,22 @@ mod tests {
         lp.run_until_complete(crate::yield_now()).unwrap();
         drop(second);
         assert_eq!(names(&lp), 0);
+    }
+
+    #[test]
+    fn l28_cancel_through_a_ref_marks_a_failure_retrieved_after_its_loop_is_gone() {
+        // As `Task::cancel`: cancelling a task that failed counts its failure as seen, so the
+        // drop of its handle reports nothing (L35), also once the loop has been dropped.
+        let lp = EventLoop::new().unwrap();
+        let task = lp
+            .spawn(async { Err::<(), _>("failed".to_string()) })
+            .unwrap();
+        let task_ref = task.task_ref();
+        lp.run_until_complete(crate::yield_now()).unwrap();
+        assert!(task.is_done());
+        drop(lp);
+        assert!(!task_ref.cancel(), "the task has ended");
+        assert!(task.cell.join.borrow().retrieved);
     }
 
     #[test]
