@@ -314,8 +314,9 @@ impl Future for YieldNow {
 /// called (made outside a running loop: when first polled, as [`sleep`]). `fut` is polled
 /// before the deadline is checked, so an output ready at that poll
 /// wins even with a zero delay. On expiry `fut` is dropped: a [`Task`](crate::Task) being
-/// awaited is cancelled with it. `Duration::MAX` means no deadline (it saturates, as in
-/// [`sleep`]).
+/// awaited is cancelled with it (a `&mut Task` is only a borrow: that task is cancelled when
+/// its handle is dropped, see [`Task`](crate::Task)'s cancel safety). `Duration::MAX` means
+/// no deadline (it saturates, as in [`sleep`]).
 ///
 /// ```
 /// use std::time::Duration;

@@ -1066,6 +1066,57 @@ fn l37_test_cancel_wait_for_cancels_the_awaited_task() {
 }
 
 #[test]
+fn l36_a_task_awaited_through_mut_under_an_expired_timeout_is_cancelled_when_its_handle_drops() {
+    // test_waitfor.py's test_wait_for: an expired wait_for(task, t) cancels the task. A
+    // borrowed handle cannot be cancelled at expiry (dropping a `&mut` runs nothing): the task
+    // runs on, the handle can still be awaited, and dropping it cancels the task then, as an
+    // abandoned wait_for would have; `detach()` lets it run (as `shield` would have).
+    let lp = EventLoop::new().unwrap();
+    for then in ["await", "drop", "detach"] {
+        let dropped = Rc::new(Cell::new(0));
+        let d = DropFlag(dropped.clone());
+        let gate = lp.create_future::<u8>();
+        let g = gate.clone();
+        let mut task = lp
+            .spawn(async move {
+                let _cleanup = d;
+                g.await
+            })
+            .unwrap();
+        let probe = task.task_ref();
+        let waited = lp
+            .run_until_complete(async { asyncio::timeout(Duration::ZERO, &mut task).await })
+            .unwrap();
+        assert!(matches!(waited, Err(Error::Timeout)), "{then}: {waited:?}");
+        assert!(
+            !probe.is_done(),
+            "{then}: the task runs on after the expiry"
+        );
+        match then {
+            "await" => {
+                gate.set_result(5).unwrap();
+                let out = lp.run_until_complete(task).unwrap();
+                assert!(matches!(out, Ok(Ok(5))), "{then}: {out:?}");
+                assert!(!probe.is_cancelled());
+            }
+            "drop" => {
+                drop(task);
+                assert!(probe.is_done() && probe.is_cancelled(), "{then}");
+            }
+            _ => {
+                task.detach();
+                lp.run_until_complete(asyncio::yield_now()).unwrap();
+                assert!(!probe.is_done(), "{then}: detached, it runs on");
+                gate.set_result(5).unwrap();
+                turn_until(&lp, 3, || probe.is_done());
+                assert!(probe.is_done() && !probe.is_cancelled(), "{then}");
+            }
+        }
+        assert_eq!(dropped.get(), 1, "{then}: the cleanup ran once");
+    }
+}
+
+#[test]
 fn l37_a_cancelled_waiter_ends_cancelled_though_the_inner_task_finished_first() {
     // gh-86296 (3.11's wait_for returned the inner result and swallowed the caller's
     // cancellation when the inner task finished first): the inner task cancels its waiter

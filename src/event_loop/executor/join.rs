@@ -22,6 +22,14 @@ use crate::error::Cancelled;
 /// it is being awaited (after a `Pending` poll) cancels the task and drops its future at once;
 /// that drop (the task's cleanup) runs with the task as [`current_task`](crate::current_task).
 ///
+/// A handle awaited through `&mut` (`timeout(d, &mut task)`) counts as awaited from its first
+/// `Pending` poll until it gives its outcome, also once that wait is given up (the timeout
+/// expired): dropping a borrow runs no code, so the task runs on while you hold the handle,
+/// which you may await again, and dropping the handle cancels it then (Python's expired
+/// `wait_for(task, t)` cancels it at once). To stop waiting and let the task run on, wait
+/// through [`shield`](crate::shield) (`timeout(d, shield(&mut task))`) or
+/// [`detach`](Self::detach) the handle.
+///
 /// # Examples
 ///
 /// ```
@@ -299,6 +307,9 @@ impl<T: 'static> Future for Task<T> {
                 };
                 drop(j);
                 drop(replaced); // after the borrow, as in `poll_done`
+                                // Differs from CPython: an expired `wait_for(task, t)` cancels the task at
+                                // once. A wait through `&mut` that is given up leaves no trace here, so the
+                                // handle stays awaited and its later drop cancels (documented on `Task`).
                 self.awaited = true;
                 Poll::Pending
             }
