@@ -686,7 +686,8 @@ impl<T: 'static> Future for NextCompleted<'_, T> {
 }
 
 /// Waits for `task` without letting a cancellation of the waiter reach it (Python's
-/// `asyncio.shield`). Await it for the task's outcome, as awaiting the task gives; if the
+/// `asyncio.shield`). Await it for the task's outcome, as awaiting the task gives (the outcome
+/// is then taken: awaiting the handle again gives `Err(Cancelled)`); if the
 /// waiting future is dropped instead (its own task cancelled, a [`timeout`](crate::timeout)
 /// around it expired), the task runs on, and the handle stays with the caller to await again
 /// or to drop (which detaches it). Cancelling the task itself still cancels it: the shield

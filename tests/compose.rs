@@ -1431,6 +1431,24 @@ fn test_shield_under_a_timeout_keeps_the_task_for_a_later_await() {
     });
 }
 
+#[test]
+fn l43_a_handle_awaited_again_after_it_gave_its_outcome_gives_cancelled_not_a_panic() {
+    // A Python task gives its result to every await. A handle hands its output out once: a
+    // handle awaited again after `shield(&mut t)` or `(&mut t).await` returned (each a use the
+    // type system allows) gives `Err(Cancelled)` at once, every time.
+    run(async {
+        let mut t = ok_task(42);
+        assert!(matches!(asyncio::shield(&mut t).await, Ok(Ok(42))));
+        assert!(t.is_done() && !t.is_cancelled());
+        assert!(matches!((&mut t).await, Err(asyncio::Cancelled)));
+        assert!(matches!(
+            asyncio::shield(&mut t).await,
+            Err(asyncio::Cancelled)
+        ));
+        assert!(matches!(t.await, Err(asyncio::Cancelled)));
+    });
+}
+
 // ---- a waiter that stops waiting takes its waker back (CPython removes its done callbacks) ----
 
 /// A waker whose clones `Arc::strong_count` counts, and a `Context` over it.

@@ -22,6 +22,9 @@ use crate::error::Cancelled;
 /// it is being awaited (after a `Pending` poll) cancels the task and drops its future at once;
 /// that drop (the task's cleanup) runs with the task as [`current_task`](crate::current_task).
 ///
+/// The outcome is handed out once: a handle awaited again after it gave it (through `&mut`,
+/// as [`shield`](crate::shield) takes it) gives `Err(Cancelled)` at once.
+///
 /// A handle awaited through `&mut` (`timeout(d, &mut task)`) counts as awaited from its first
 /// `Pending` poll until it gives its outcome, also once that wait is given up (the timeout
 /// expired): dropping a borrow runs no code, so the task runs on while you hold the handle,
@@ -296,11 +299,11 @@ impl<T: 'static> Future for Task<T> {
                 self.awaited = false;
                 std::panic::resume_unwind(p)
             }
+            // Differs from CPython: a Python task gives its result to every await; the output
+            // here is moved out once, so a handle polled again after that (through `&mut`)
+            // has nothing to give but `Err(Cancelled)` (documented on `Task`).
+            None if self.cell.header.is_done() => Poll::Ready(Err(Cancelled)),
             None => {
-                assert!(
-                    !self.cell.header.is_done(),
-                    "Task polled after it returned its outcome"
-                );
                 let replaced = match &j.waker {
                     Some(w) if w.will_wake(cx.waker()) => None,
                     _ => j.waker.replace(cx.waker().clone()),
