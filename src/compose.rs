@@ -23,6 +23,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::error::{Cancelled, Error};
+use crate::event_loop::exception::PanicError;
 use crate::event_loop::executor::{spawn, Task};
 use crate::time::{sleep, Sleep};
 
@@ -186,7 +187,9 @@ where
 
 /// Like [`gather`], but every task runs to its end and each outcome comes back in place,
 /// `Ok` or `Err` (Python's `asyncio.gather(*aws, return_exceptions=True)`). A task cancelled
-/// from elsewhere gives `Err(E::from(Cancelled))`.
+/// from elsewhere gives `Err(E::from(Cancelled))`; a task that panicked gives
+/// `Err(E::from(PanicError))` ([`Error::Panic`] for `E` = [`Error`]), as Python returns even
+/// a `BaseException` in place: the panic does not resume in the awaiting task.
 ///
 /// # Cancel safety
 /// Dropping the future cancels every task it still waits for.
@@ -218,7 +221,7 @@ where
     I::Item: IntoFuture<Output = Result<T, E>>,
     <I::Item as IntoFuture>::IntoFuture: 'static,
     T: 'static,
-    E: From<Cancelled> + 'static,
+    E: From<Cancelled> + From<PanicError> + 'static,
 {
     let tasks = spawn_all(futures);
     let results = tasks.iter().map(|_| None).collect();
@@ -366,7 +369,9 @@ pub struct GatherReturnExceptions<T: 'static, E: 'static> {
     finished: bool,
 }
 
-impl<T: 'static, E: From<Cancelled> + 'static> Future for GatherReturnExceptions<T, E> {
+impl<T: 'static, E: From<Cancelled> + From<PanicError> + 'static> Future
+    for GatherReturnExceptions<T, E>
+{
     type Output = Vec<Result<T, E>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -379,10 +384,14 @@ impl<T: 'static, E: From<Cancelled> + 'static> Future for GatherReturnExceptions
             let Some(task) = &mut this.tasks[i] else {
                 continue;
             };
-            if let Poll::Ready(outcome) = Pin::new(task).poll(cx) {
+            if let Poll::Ready(outcome) = task.poll_caught(cx) {
                 this.tasks[i] = None;
                 this.left -= 1;
-                this.results[i] = Some(outcome.unwrap_or_else(|c| Err(E::from(c))));
+                this.results[i] = Some(match outcome {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(c)) => Err(E::from(c)),
+                    Err(p) => Err(E::from(p)),
+                });
             }
         }
         if this.left > 0 {

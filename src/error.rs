@@ -326,6 +326,12 @@ impl From<Cancelled> for Error {
     }
 }
 
+impl From<crate::event_loop::exception::PanicError> for Error {
+    fn from(p: crate::event_loop::exception::PanicError) -> Self {
+        Error::Panic(p)
+    }
+}
+
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e {

@@ -119,6 +119,34 @@ fn test_return_exceptions() {
 }
 
 #[test]
+fn test_return_exceptions_returns_a_panic_in_place() {
+    // gather(return_exceptions=True) returns even a BaseException in its child's place and
+    // lets every other child run to its end. A panicking child is `E::from(PanicError)` in
+    // its place (`Error::Panic`), as a TaskGroup counts it; it does not unwind into the
+    // awaiting task, which would cancel the other children as the gather drops.
+    run(async {
+        let event = Rc::new(Event::new());
+        let dropped = Rc::new(Cell::new(false));
+        let opener = event.clone();
+        let futs: Vec<BoxFut> = vec![
+            Box::pin(async { panic!("child boom") }),
+            Box::pin(stuck(event.clone(), dropped.clone())),
+            Box::pin(async move {
+                settle().await; // after the panic
+                opener.set();
+                Ok(2)
+            }),
+        ];
+        let all = gather_return_exceptions(futs).await;
+        match &all[..] {
+            [Err(Error::Panic(p)), Ok(0), Ok(2)] => assert_eq!(p.message(), "child boom"),
+            other => panic!("{other:?}"),
+        }
+        assert!(dropped.get(), "the stuck child ran to its end");
+    });
+}
+
+#[test]
 fn test_one_cancellation() {
     // A child whose awaited task was cancelled fails with Cancelled; gather reports it.
     run(async {

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 
 use super::task::{cancelled_unless_panicked, drop_caught, report_unobserved, Outcome, TaskRc};
 use crate::error::Cancelled;
+use crate::event_loop::exception::PanicError;
 
 /// A spawned task (Python's `asyncio.Task`). Await it for `Ok(output)`, or `Err(Cancelled)` if
 /// it was cancelled. A panic inside the task resumes in whoever awaits the handle; if nobody
@@ -278,44 +279,57 @@ impl AbortHandle {
     }
 }
 
+impl<T: 'static> Task<T> {
+    /// Polls for the outcome as `.await` does, a panic of the task included.
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        let mut j = self.cell.join.borrow_mut();
+        if let Some(outcome) = j.outcome.take() {
+            drop(j);
+            self.awaited = false;
+            return Poll::Ready(outcome);
+        }
+        if self.cell.header.is_done() {
+            // Differs from CPython: a Python task gives its result to every await; the output
+            // here is moved out once, so a handle polled again after that (through `&mut`)
+            // has nothing to give but `Err(Cancelled)` (documented on `Task`).
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        let replaced = match &j.waker {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            _ => j.waker.replace(cx.waker().clone()),
+        };
+        drop(j);
+        drop(replaced); // after the borrow, as in `poll_done`
+                        // Differs from CPython: an expired `wait_for(task, t)` cancels the task at once. A
+                        // wait through `&mut` that is given up leaves no trace here, so the handle stays
+                        // awaited and its later drop cancels (documented on `Task`).
+        self.awaited = true;
+        Poll::Pending
+    }
+
+    /// Polls for the outcome as `.await` does, but a panic of the task comes back as its
+    /// [`PanicError`] instead of resuming in the caller (`gather_return_exceptions`).
+    pub(crate) fn poll_caught(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Result<T, Cancelled>, PanicError>> {
+        self.poll_outcome(cx).map(|outcome| match outcome {
+            Outcome::Value(v) => Ok(Ok(v)),
+            Outcome::Cancelled => Ok(Err(Cancelled)),
+            Outcome::Panicked(p) => Err(PanicError::from_payload(&*p)),
+        })
+    }
+}
+
 impl<T: 'static> Future for Task<T> {
     type Output = Result<T, Cancelled>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut j = self.cell.join.borrow_mut();
-        match j.outcome.take() {
-            Some(Outcome::Value(v)) => {
-                drop(j);
-                self.awaited = false;
-                Poll::Ready(Ok(v))
-            }
-            Some(Outcome::Cancelled) => {
-                drop(j);
-                self.awaited = false;
-                Poll::Ready(Err(Cancelled))
-            }
-            Some(Outcome::Panicked(p)) => {
-                drop(j);
-                self.awaited = false;
-                std::panic::resume_unwind(p)
-            }
-            // Differs from CPython: a Python task gives its result to every await; the output
-            // here is moved out once, so a handle polled again after that (through `&mut`)
-            // has nothing to give but `Err(Cancelled)` (documented on `Task`).
-            None if self.cell.header.is_done() => Poll::Ready(Err(Cancelled)),
-            None => {
-                let replaced = match &j.waker {
-                    Some(w) if w.will_wake(cx.waker()) => None,
-                    _ => j.waker.replace(cx.waker().clone()),
-                };
-                drop(j);
-                drop(replaced); // after the borrow, as in `poll_done`
-                                // Differs from CPython: an expired `wait_for(task, t)` cancels the task at
-                                // once. A wait through `&mut` that is given up leaves no trace here, so the
-                                // handle stays awaited and its later drop cancels (documented on `Task`).
-                self.awaited = true;
-                Poll::Pending
-            }
+        match self.poll_outcome(cx) {
+            Poll::Ready(Outcome::Value(v)) => Poll::Ready(Ok(v)),
+            Poll::Ready(Outcome::Cancelled) => Poll::Ready(Err(Cancelled)),
+            Poll::Ready(Outcome::Panicked(p)) => std::panic::resume_unwind(p),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
