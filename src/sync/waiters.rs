@@ -1,22 +1,27 @@
 //! The FIFO waiter list every primitive in this module shares: CPython's
-//! `collections.deque` of futures, rebuilt as a slab of wakers plus a queue of slab keys.
+//! `collections.deque` of futures, rebuilt as a slab of wakers linked in arrival order.
 //!
 //! A waiting future registers once ([`Waiters::push`]) and keeps its key; the owner wakes
 //! waiters by marking them *notified* (CPython's `fut.set_result(..)`). The waiting future sees
 //! the mark on its next poll, or, when it is dropped first (our cancellation), learns from
 //! [`Waiters::remove`] that it had been notified, so it can pass the wakeup on.
 //!
-//! Nothing here allocates until a task actually has to wait; the slab and the queue keep their
-//! capacity afterwards.
+//! The arrival order is a doubly linked list through the slab's slots (by key), so that a
+//! waiter dropped anywhere in the line leaves in constant time: CPython's `deque.remove` scans,
+//! and so did a queue of keys here, which made many cancelled waiters cost quadratic time.
+//! Nothing here allocates until a task actually has to wait; the slab keeps its capacity
+//! afterwards.
 //!
 //! Ground rule: no borrow of the list is alive while a waker is cloned, woken or dropped. A
 //! waker is user code (its vtable): its drop may drop another waiter of this very list.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::task::Waker;
 
 use slab::Slab;
+
+/// No slot: the end of the list.
+const NIL: usize = usize::MAX;
 
 /// One waiting future.
 struct Slot {
@@ -24,18 +29,75 @@ struct Slot {
     waker: Option<Waker>,
     /// Woken by the owner (CPython: the future is done).
     notified: bool,
+    /// In the arrival-order list. A notified waiter stays in it when the primitive wants it
+    /// to keep its place (Lock, Semaphore: CPython leaves the done future in the deque until
+    /// its task runs) and is unlinked when it does not (queues, Condition, Event); its slot
+    /// stays until its future removes it.
+    queued: bool,
+    /// The neighbours in the list, by key (`NIL` at either end); meaningful while `queued`.
+    prev: usize,
+    next: usize,
 }
 
-#[derive(Default)]
 struct Inner {
-    /// Every registered waiter, notified or not, by key.
+    /// Every registered waiter, queued or not, by key.
     slots: Slab<Slot>,
-    /// Keys in arrival order. A notified waiter stays here when the primitive wants it to keep
-    /// its place (Lock, Semaphore: CPython leaves the done future in the deque until its task
-    /// runs) and is popped when it does not (queues, Condition, Event).
-    order: VecDeque<usize>,
+    /// The oldest and newest queued waiters (`NIL`: none).
+    head: usize,
+    tail: usize,
+    /// How many waiters are queued.
+    len: usize,
     /// `notify_all`'s wakers between the borrow and the wake-ups, its capacity kept.
     scratch: Vec<Waker>,
+    /// List entries touched while unlinking, for the test of removal's cost.
+    #[cfg(test)]
+    visited: usize,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            slots: Slab::new(),
+            head: NIL,
+            tail: NIL,
+            len: 0,
+            scratch: Vec::new(),
+            #[cfg(test)]
+            visited: 0,
+        }
+    }
+}
+
+impl Inner {
+    /// Takes queued waiter `key` out of the list, its neighbours joined up.
+    fn unlink(&mut self, key: usize) {
+        let (prev, next) = {
+            let slot = &mut self.slots[key];
+            debug_assert!(slot.queued, "waiter {key} unlinked twice");
+            slot.queued = false;
+            (slot.prev, slot.next)
+        };
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n].prev = prev,
+        }
+        self.len -= 1;
+        #[cfg(test)]
+        {
+            self.visited += 1;
+        }
+    }
+
+    /// Marks waiter `key` notified; its waker, to wake after the borrow.
+    fn notify(&mut self, key: usize) -> Option<Waker> {
+        let slot = &mut self.slots[key];
+        slot.notified = true;
+        slot.waker.take()
+    }
 }
 
 /// A FIFO list of waiting futures, single-threaded.
@@ -50,12 +112,12 @@ pub(crate) struct Waiters {
 impl Waiters {
     /// Whether any waiter is queued (notified-and-kept ones count).
     pub(crate) fn is_empty(&self) -> bool {
-        self.inner.borrow().order.is_empty()
+        self.inner.borrow().len == 0
     }
 
     /// How many waiters are queued.
     pub(crate) fn len(&self) -> usize {
-        self.inner.borrow().order.len()
+        self.inner.borrow().len
     }
 
     /// Queues a new waiter at the back; returns its key.
@@ -63,11 +125,20 @@ impl Waiters {
         // Cloned before the borrow: a waker's clone is user code too (its vtable).
         let waker = Some(waker.clone());
         let mut inner = self.inner.borrow_mut();
+        let tail = inner.tail;
         let key = inner.slots.insert(Slot {
             waker,
             notified: false,
+            queued: true,
+            prev: tail,
+            next: NIL,
         });
-        inner.order.push_back(key);
+        match tail {
+            NIL => inner.head = key,
+            t => inner.slots[t].next = key,
+        }
+        inner.tail = key;
+        inner.len += 1;
         key
     }
 
@@ -97,11 +168,11 @@ impl Waiters {
         notified
     }
 
-    /// Forgets waiter `key`; returns whether it had been notified.
+    /// Forgets waiter `key`, in constant time; returns whether it had been notified.
     pub(crate) fn remove(&self, key: usize) -> bool {
         let mut inner = self.inner.borrow_mut();
-        if let Some(pos) = inner.order.iter().position(|&k| k == key) {
-            inner.order.remove(pos);
+        if inner.slots.get(key).is_some_and(|slot| slot.queued) {
+            inner.unlink(key);
         }
         let slot = inner.slots.try_remove(key);
         drop(inner);
@@ -115,15 +186,11 @@ impl Waiters {
     pub(crate) fn notify_first(&self) {
         let waker = {
             let mut inner = self.inner.borrow_mut();
-            let Some(&key) = inner.order.front() else {
-                return;
-            };
-            let slot = &mut inner.slots[key];
-            if slot.notified {
+            let key = inner.head;
+            if key == NIL || inner.slots[key].notified {
                 return;
             }
-            slot.notified = true;
-            slot.waker.take()
+            inner.notify(key)
         };
         if let Some(w) = waker {
             w.wake();
@@ -135,13 +202,14 @@ impl Waiters {
     pub(crate) fn notify_next_unnotified(&self) -> bool {
         let waker = {
             let mut inner = self.inner.borrow_mut();
-            let Inner { slots, order, .. } = &mut *inner;
-            let Some(&key) = order.iter().find(|&&k| !slots[k].notified) else {
+            let mut key = inner.head;
+            while key != NIL && inner.slots[key].notified {
+                key = inner.slots[key].next;
+            }
+            if key == NIL {
                 return false;
-            };
-            let slot = &mut slots[key];
-            slot.notified = true;
-            slot.waker.take()
+            }
+            inner.notify(key)
         };
         if let Some(w) = waker {
             w.wake();
@@ -154,12 +222,12 @@ impl Waiters {
     pub(crate) fn notify_pop(&self) -> bool {
         let waker = {
             let mut inner = self.inner.borrow_mut();
-            let Some(key) = inner.order.pop_front() else {
+            let key = inner.head;
+            if key == NIL {
                 return false;
-            };
-            let slot = &mut inner.slots[key];
-            slot.notified = true;
-            slot.waker.take()
+            }
+            inner.unlink(key);
+            inner.notify(key)
         };
         if let Some(w) = waker {
             w.wake();
@@ -173,17 +241,17 @@ impl Waiters {
     pub(crate) fn notify_all(&self) {
         let mut wakers = {
             let mut inner = self.inner.borrow_mut();
-            let Inner {
-                slots,
-                order,
-                scratch,
-            } = &mut *inner;
-            let mut wakers = std::mem::take(scratch);
-            wakers.extend(order.drain(..).filter_map(|key| {
-                let slot = &mut slots[key];
+            let mut wakers = std::mem::take(&mut inner.scratch);
+            let mut key = std::mem::replace(&mut inner.head, NIL);
+            inner.tail = NIL;
+            inner.len = 0;
+            while key != NIL {
+                let slot = &mut inner.slots[key];
+                slot.queued = false;
+                key = slot.next;
+                wakers.extend(slot.waker.take());
                 slot.notified = true;
-                slot.waker.take()
-            }));
+            }
             wakers
         };
         wakers.drain(..).for_each(Waker::wake);
@@ -191,6 +259,88 @@ impl Waiters {
         let mut inner = self.inner.borrow_mut();
         if inner.scratch.capacity() == 0 {
             inner.scratch = wakers;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// The queued keys front to back, checked against the walk back to front.
+    fn order(waiters: &Waiters) -> Vec<usize> {
+        let inner = waiters.inner.borrow();
+        let (mut forward, mut backward) = (Vec::new(), Vec::new());
+        let mut key = inner.head;
+        while key != NIL {
+            forward.push(key);
+            key = inner.slots[key].next;
+        }
+        let mut key = inner.tail;
+        while key != NIL {
+            backward.push(key);
+            key = inner.slots[key].prev;
+        }
+        backward.reverse();
+        assert_eq!(forward, backward, "the links disagree");
+        assert_eq!(forward.len(), inner.len);
+        forward
+    }
+
+    #[test]
+    fn removal_anywhere_keeps_the_others_in_arrival_order() {
+        let waiters = Waiters::default();
+        let waker = Waker::noop();
+        let k: Vec<usize> = (0..5).map(|_| waiters.push(waker)).collect();
+        waiters.remove(k[2]);
+        waiters.remove(k[0]);
+        waiters.remove(k[4]);
+        let late = waiters.push(waker);
+        assert_eq!(order(&waiters), [k[1], k[3], late]);
+        assert!(waiters.notify_pop()); // k[1] leaves the line, notified
+        assert!(waiters.remove(k[1]));
+        waiters.notify_first(); // k[3] notified, kept in line
+        assert!(waiters.notify_next_unnotified()); // then `late`
+        assert!(!waiters.notify_next_unnotified());
+        assert_eq!(order(&waiters), [k[3], late]);
+        waiters.notify_all();
+        assert_eq!(order(&waiters), []);
+        assert!(waiters.remove(k[3]) && waiters.remove(late));
+        assert!(waiters.is_empty());
+    }
+
+    #[test]
+    fn removing_dropped_waiters_takes_constant_steps_each() {
+        // A thousand waiters cancelled, newest first (the worst order for a scan from the
+        // front), then oldest first, then every other one: each removal touches a bounded
+        // number of list entries, so many cancellations cost linear, not quadratic, work.
+        const N: usize = 1000;
+        let waiters = Waiters::default();
+        let waker = Waker::noop();
+        for pattern in ["newest first", "oldest first", "every other"] {
+            let keys: Vec<usize> = (0..N).map(|_| waiters.push(waker)).collect();
+            waiters.inner.borrow_mut().visited = 0;
+            let order: Vec<usize> = match pattern {
+                "newest first" => keys.iter().rev().copied().collect(),
+                "oldest first" => keys.clone(),
+                _ => keys
+                    .iter()
+                    .step_by(2)
+                    .chain(keys.iter().skip(1).step_by(2))
+                    .copied()
+                    .collect(),
+            };
+            for (i, key) in order.into_iter().enumerate() {
+                assert!(!waiters.remove(key), "{pattern}: never notified");
+                assert_eq!(waiters.len(), N - i - 1, "{pattern}");
+            }
+            let visited = waiters.inner.borrow().visited;
+            assert!(
+                visited <= 2 * N,
+                "{pattern}: {visited} list entries visited for {N} removals"
+            );
+            assert!(waiters.is_empty());
         }
     }
 }
