@@ -154,18 +154,83 @@ impl Drop for Member {
     }
 }
 
-/// Polls a future, turning a panic into `Err(Error::Panic)`.
-struct CatchPanic<F>(Pin<Box<F>>);
+/// A group task's future: the caller's future, run with its membership. A panic of the
+/// future (polled, or dropped after it ended) and an `Err` output are the task's failure,
+/// handed to the group; so is a panic of its drop while it is cancelled (its cleanup, Python's
+/// `finally`), which then stays the task's own outcome as well.
+struct GroupTask<F> {
+    /// `None` once it ended (or was dropped).
+    fut: Option<Pin<Box<F>>>,
+    member: Member,
+}
 
-impl<F: Future> Future for CatchPanic<F> {
-    type Output = Result<F::Output, PanicError>;
+impl<F> GroupTask<F> {
+    /// The task failed with `e`: out of the cancel list first (the failing task is not
+    /// cancelled by the abort it starts), its failure marked as seen (as CPython's
+    /// `_on_task_done` retrieves it with `task.exception()`, it is never also reported as
+    /// unobserved), then the group's.
+    fn fail(&mut self, e: Error) {
+        if let Some(handle) = self.member.leave() {
+            handle.mark_retrieved();
+        }
+        self.member.group.fail(e);
+    }
+}
+
+impl<F, T, E> Future for GroupTask<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<Error>,
+{
+    type Output = Result<T, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(PanicError::from_payload(&*p))),
+        // Nothing in it is pinned (the future is boxed).
+        let this = &mut *self;
+        let Some(fut) = this.fut.as_mut() else {
+            return Poll::Pending; // ended: its task never polls it again
+        };
+        let outcome = match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(r)) => match catch_unwind(AssertUnwindSafe(|| this.fut = None)) {
+                Ok(()) => r.map_err(Into::into),
+                Err(p) => Err(Error::Panic(PanicError::from_payload(&*p))),
+            },
+            Err(p) => {
+                // The future may panic again while dropping; that second panic is contained.
+                let _ = catch_unwind(AssertUnwindSafe(|| this.fut = None));
+                Err(Error::Panic(PanicError::from_payload(&*p)))
+            }
+        };
+        // A cancellation passed on with `?` (awaiting a cancelled task) ends this task as
+        // cancelled, which is no failure of the group: CPython's `_on_task_done` skips
+        // cancelled tasks (L32).
+        if let Some(e) = outcome.as_ref().err().filter(|e| !e.is_cancellation()) {
+            this.fail(e.duplicate());
+        }
+        Poll::Ready(outcome)
+    }
+}
+
+impl<F> Drop for GroupTask<F> {
+    fn drop(&mut self) {
+        let Some(fut) = self.fut.take() else {
+            return;
+        };
+        // Cancelled: its future is dropped before it ended.
+        let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(fut))) else {
+            return;
+        };
+        // Its cleanup panicked (test_taskgroup_08: a child whose `finally` raises while the
+        // group cancels it fails the group). Differs from CPython: a group whose `run` was
+        // dropped returns nothing; it emptied its cancel list, so `leave` finds no entry and
+        // the failure is not marked as seen: the panic is left to the task alone (reported
+        // if nobody awaits it).
+        self.fail(Error::Panic(PanicError::from_payload(&*p)));
+        // The task's own outcome, as for any task whose cleanup panics; not while another
+        // panic unwinds (that would abort).
+        if !std::thread::panicking() {
+            std::panic::resume_unwind(p);
         }
     }
 }
@@ -178,9 +243,11 @@ impl TaskGroup {
     /// [`Error::Group`] with every failure, oldest first, if the body returned `Err` or a task
     /// failed (returned `Err` or panicked: [`Error::Panic`]). The first failure cancels the
     /// body (it is dropped where it waits) and every other task; cancelled tasks are not
-    /// failures. A body that passes a cancellation on (`Err(Error::Cancelled)` from `?` on a
-    /// cancelled task) cancels every task too, and the group returns that error unless a task
-    /// failed, as Python's `async with` re-raises the body's `CancelledError`.
+    /// failures, unless a task's cleanup (its future's `Drop`) panics as it is cancelled:
+    /// that panic is a failure of the group, as Python's group counts a child whose
+    /// `finally` raises. A body that passes a cancellation on (`Err(Error::Cancelled)` from
+    /// `?` on a cancelled task) cancels every task too, and the group returns that error
+    /// unless a task failed, as Python's `async with` re-raises the body's `CancelledError`.
     ///
     /// # Panics
     /// A panic in the body itself is not caught: it unwinds out of `run`, and every task of
@@ -190,6 +257,8 @@ impl TaskGroup {
     /// Dropping the future (the task around it was cancelled, a timeout around it expired)
     /// drops the body and then the futures of every task of the group, at once: no task
     /// outlives the group, as none outlives Python's `async with` (which waits for them).
+    /// Nothing is returned then, so a task whose cleanup panics keeps that panic as its own
+    /// outcome (reported if nobody awaits it), where Python's group would raise it.
     ///
     /// # Examples
     ///
@@ -325,27 +394,9 @@ impl TaskGroup {
             key: Some(key),
         };
         self.inner.running.set(self.inner.running.get() + 1);
-        let task = spawn(async move {
-            let mut member = member;
-            let outcome = match CatchPanic(Box::pin(fut)).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(e.into()),
-                Err(p) => Err(Error::Panic(p)),
-            };
-            // A cancellation passed on with `?` (awaiting a cancelled task) ends this task as
-            // cancelled, which is no failure of the group: CPython's `_on_task_done` skips
-            // cancelled tasks (L32).
-            let failure = outcome.as_ref().err().filter(|e| !e.is_cancellation());
-            if let Some(e) = failure {
-                // Out of the cancel list first: the failing task is not cancelled itself.
-                if let Some(handle) = member.leave() {
-                    // The group has the failure: as CPython's `_on_task_done` retrieves it
-                    // with `task.exception()`, it is never also reported as unobserved.
-                    handle.mark_retrieved();
-                }
-                member.group.fail(e.duplicate());
-            }
-            outcome
+        let task = spawn(GroupTask {
+            fut: Some(Box::pin(fut)),
+            member,
         });
         let inserted = self.inner.tasks.borrow_mut().insert(task.abort_handle());
         debug_assert_eq!(

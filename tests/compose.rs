@@ -781,6 +781,110 @@ fn test_taskgroup_body_panic_unwinds_and_cancels_the_tasks() {
     });
 }
 
+/// Panics when dropped: a task whose cleanup (Python's `finally`) raises.
+struct PanicOnDrop(&'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("{}", self.0);
+        }
+    }
+}
+
+/// A group task stuck until cancelled, whose cleanup panics with `what`.
+async fn stuck_panicking_on_cancel(what: &'static str) -> Result<(), Error> {
+    let _cleanup = PanicOnDrop(what);
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+#[test]
+fn test_taskgroup_08_a_cleanup_that_panics_while_cancelled_is_a_failure() {
+    // test_taskgroup_08: children whose `finally` raises while the group cancels them end
+    // with that exception, and the group counts it. Here: a sibling's failure cancels them,
+    // or one is cancelled through its own handle (CPython: a child cancelled by someone else
+    // whose finally raises fails the group as any failing child does). The panic is the
+    // task's outcome too, seen by the group: never reported as unobserved.
+    run(async {
+        let reports = record_reports();
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(stuck_panicking_on_cancel("cleanup 1"))?
+                .detach();
+            g.create_task(stuck_panicking_on_cancel("cleanup 2"))?
+                .detach();
+            g.create_task(async {
+                settle().await;
+                Err::<(), _>(bad("first"))
+            })?
+            .detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        })
+        .await;
+        let messages: Vec<String> = match got {
+            Err(Error::Group(errors)) => errors.iter().map(|e| e.to_string()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(messages[0], "first");
+        assert!(
+            messages[1..].iter().all(|m| m.contains("cleanup")),
+            "{messages:?}"
+        );
+
+        let kept = Rc::new(Cell::new(None));
+        let k = kept.clone();
+        let got = TaskGroup::run(|g| async move {
+            let victim = g.create_task(stuck_panicking_on_cancel("cleanup 3"))?;
+            g.create_task(stuck_panicking_on_cancel("cleanup 4"))?
+                .detach();
+            settle().await;
+            assert!(victim.cancel());
+            k.set(Some(victim));
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        })
+        .await;
+        let messages: Vec<String> = match got {
+            Err(Error::Group(errors)) => errors.iter().map(|e| e.to_string()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("cleanup 3"), "{messages:?}");
+        assert!(messages[1].contains("cleanup 4"), "{messages:?}");
+        let victim = kept.take().unwrap();
+        assert!(
+            victim.is_done() && !victim.is_cancelled(),
+            "it ended with its panic"
+        );
+        drop(victim);
+        settle().await;
+        assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    });
+}
+
+#[test]
+fn test_taskgroup_08_a_dropped_group_leaves_a_cleanup_panic_to_its_task() {
+    // The port's difference: a `run` that is dropped (its task cancelled, as in
+    // test_taskgroup_08) returns nothing, so it cannot raise the group; a child whose cleanup
+    // panics then ends with that panic as its own outcome, reported if nobody awaits it.
+    run(async {
+        let reports = record_reports();
+        let runner = spawn(TaskGroup::run(|g| async move {
+            g.create_task(stuck_panicking_on_cancel("cleanup 5"))?
+                .detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(runner.cancel());
+        assert!(matches!(runner.await, Err(asyncio::Cancelled)));
+        let reports = reports.borrow();
+        assert_eq!(reports.as_slice(), ["Task exception was never retrieved"]);
+    });
+}
+
 #[test]
 fn test_taskgroup_07() {
     // The body fails while tasks run: they are cancelled and the body's error is reported.
