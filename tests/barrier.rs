@@ -259,7 +259,7 @@ fn reset_fails_the_parties_inside() {
         let b2 = b.clone();
         spawn(async move { b2.reset() }).detach();
         let outcomes = all(waiting).await;
-        assert_eq!(outcomes, vec![Err(BrokenBarrierError); N - 1]);
+        assert_eq!(outcomes, vec![Err(BrokenBarrierError::AbortOrReset); N - 1]);
         assert_eq!(b.n_waiting(), 0);
         assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
         assert!(!b.broken());
@@ -334,7 +334,7 @@ fn abort_breaks_it_for_every_party_until_reset() {
                 };
                 match outcome {
                     Some(Ok(_)) => passed.set(passed.get() + 1),
-                    Some(Err(BrokenBarrierError)) => broken.set(broken.get() + 1),
+                    Some(Err(_)) => broken.set(broken.get() + 1),
                     None => {}
                 }
                 // Everyone out, one resets, everyone meets again on the repaired barrier.
@@ -361,11 +361,52 @@ fn a_broken_barrier_fails_at_the_door_and_converts_to_invalid_state() {
         let b = Barrier::new(2).unwrap();
         b.abort();
         let e = b.wait().await.unwrap_err();
-        assert_eq!(e, BrokenBarrierError);
+        assert_eq!(e, BrokenBarrierError::Aborted);
         let e: Error = e.into();
         assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
         b.reset();
         assert!(!b.broken());
         assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn broken_barrier_errors_carry_cpython_s_two_texts() {
+    // locks.py Barrier: a party arriving at a broken barrier gets "Barrier aborted"
+    // (`_block`); one inside when the barrier is aborted or reset gets "Abort or reset of
+    // barrier" (`_wait`). Both texts survive the conversion to Error::InvalidState.
+    run(async {
+        let b = Rc::new(Barrier::new(2).unwrap());
+        b.abort();
+        let at_the_door = b.wait().await.unwrap_err();
+        assert_eq!(at_the_door.to_string(), "Barrier aborted");
+        let e: Error = at_the_door.into();
+        assert!(
+            matches!(&e, Error::InvalidState(m) if m == "Barrier aborted"),
+            "{e:?}"
+        );
+        b.reset();
+        for breaks in ["abort", "reset"] {
+            let inside = {
+                let b = b.clone();
+                spawn(async move { b.wait().await })
+            };
+            yield_now().await; // the party is inside, waiting for the second
+            assert_eq!(b.n_waiting(), 1, "{breaks}");
+            if breaks == "abort" {
+                b.abort();
+            } else {
+                b.reset();
+            }
+            let e = inside.await.unwrap().unwrap_err();
+            assert_eq!(e.to_string(), "Abort or reset of barrier", "{breaks}");
+            let e: Error = e.into();
+            assert!(
+                matches!(&e, Error::InvalidState(m) if m == "Abort or reset of barrier"),
+                "{breaks}: {e:?}"
+            );
+            b.reset();
+            yield_now().await;
+        }
     });
 }

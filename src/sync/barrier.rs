@@ -53,9 +53,10 @@ impl State {
     }
 }
 
-/// A wait on a [`Barrier`] failed: the barrier was aborted or reset while the party waited, or
-/// is broken (CPython `asyncio.BrokenBarrierError`). Converts to [`Error::InvalidState`], as
-/// Python's is a `RuntimeError`.
+/// A wait on a [`Barrier`] failed: the barrier was broken when the party arrived, or was
+/// aborted or reset while the party waited inside (CPython `asyncio.BrokenBarrierError`, with
+/// its two texts). Converts to [`Error::InvalidState`] with the same text, as Python's is a
+/// `RuntimeError`.
 ///
 /// # Examples
 ///
@@ -65,18 +66,28 @@ impl State {
 /// asyncio::run(async {
 ///     let barrier = Barrier::new(2)?;
 ///     barrier.abort();
-///     assert_eq!(barrier.wait().await, Err(BrokenBarrierError));
+///     assert_eq!(barrier.wait().await, Err(BrokenBarrierError::Aborted));
+///     assert_eq!(BrokenBarrierError::Aborted.to_string(), "Barrier aborted");
 ///     Ok::<_, asyncio::Error>(())
 /// })
 /// .unwrap()
 /// .unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BrokenBarrierError;
+pub enum BrokenBarrierError {
+    /// The barrier was broken ([`Barrier::abort`]) when the party arrived: `Barrier aborted`.
+    Aborted,
+    /// The barrier was aborted or reset while the party waited inside: `Abort or reset of
+    /// barrier`.
+    AbortOrReset,
+}
 
 impl fmt::Display for BrokenBarrierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the barrier was aborted or reset")
+        f.write_str(match self {
+            BrokenBarrierError::Aborted => "Barrier aborted",
+            BrokenBarrierError::AbortOrReset => "Abort or reset of barrier",
+        })
     }
 }
 
@@ -364,9 +375,10 @@ impl Future for BarrierWait<'_> {
         let this = self.get_mut();
         let b = this.barrier;
         match (this.step, b.state.get()) {
-            (Step::Done, _) => Poll::Ready(Err(BrokenBarrierError)), // polled after its end
+            // Polled after its end: it has nothing more to give.
+            (Step::Done, _) => Poll::Ready(Err(BrokenBarrierError::AbortOrReset)),
             (Step::AtTheDoor, State::Draining | State::Resetting) => this.park(cx),
-            (Step::AtTheDoor, State::Broken) => this.finish(Err(BrokenBarrierError)),
+            (Step::AtTheDoor, State::Broken) => this.finish(Err(BrokenBarrierError::Aborted)),
             (Step::AtTheDoor, State::Filling) => {
                 let index = b.count.get();
                 b.count.set(index + 1);
@@ -382,7 +394,7 @@ impl Future for BarrierWait<'_> {
             (Step::Inside(_), State::Filling) => this.park(cx),
             (Step::Inside(index), State::Draining) => this.finish(Ok(index)),
             (Step::Inside(_), State::Resetting | State::Broken) => {
-                this.finish(Err(BrokenBarrierError))
+                this.finish(Err(BrokenBarrierError::AbortOrReset))
             }
         }
     }
@@ -391,7 +403,7 @@ impl Future for BarrierWait<'_> {
 impl Drop for BarrierWait<'_> {
     fn drop(&mut self) {
         if self.step != Step::Done {
-            let _ = self.finish(Err(BrokenBarrierError));
+            let _ = self.finish(Err(BrokenBarrierError::AbortOrReset));
         }
     }
 }
