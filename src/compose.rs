@@ -234,6 +234,8 @@ where
 }
 
 /// The future of [`gather`]: `Ok` with every result in input order, or the first failure.
+/// The output is handed out once: awaited again (through `&mut`), it gives
+/// `Err(E::from(Cancelled))`.
 ///
 /// # Examples
 ///
@@ -285,7 +287,11 @@ impl<T: 'static, E: From<Cancelled> + 'static> Future for Gather<T, E> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        assert!(!this.finished, "Gather polled after it completed");
+        if this.finished {
+            // Polled again (through `&mut`) after its output: nothing is left to give, as for
+            // a Task handle.
+            return Poll::Ready(Err(E::from(Cancelled)));
+        }
         this.order.set_parent(cx.waker());
         // The tasks that ended, in the order they ended; then every other task, so that each
         // handle counts as awaited (a drop of the gather cancels it at once).
@@ -345,7 +351,8 @@ impl<T: 'static, E: 'static> Drop for GatherReturnExceptions<T, E> {
     }
 }
 
-/// The future of [`gather_return_exceptions`]: every outcome in input order.
+/// The future of [`gather_return_exceptions`]: every outcome in input order. The outcomes are
+/// handed out once: awaited again (through `&mut`), it gives an empty `Vec`.
 ///
 /// # Examples
 ///
@@ -376,10 +383,10 @@ impl<T: 'static, E: From<Cancelled> + From<PanicError> + 'static> Future
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        assert!(
-            !this.finished,
-            "GatherReturnExceptions polled after it completed"
-        );
+        if this.finished {
+            // Polled again (through `&mut`) after its output: nothing is left to give.
+            return Poll::Ready(Vec::new());
+        }
         for i in 0..this.tasks.len() {
             let Some(task) = &mut this.tasks[i] else {
                 continue;

@@ -147,6 +147,25 @@ fn test_return_exceptions_returns_a_panic_in_place() {
 }
 
 #[test]
+fn a_gather_awaited_again_after_its_output_gives_no_panic() {
+    // Both gathers are Unpin, so `(&mut g).await` twice is a use the type system allows. Their
+    // output is handed out once, as a Task's is: again, `gather` gives `Err(Cancelled)` (as a
+    // Task handle does) and `gather_return_exceptions` an empty Vec, every time.
+    run(async {
+        let mut g = gather([async { Ok::<_, Error>(1) }]);
+        assert_eq!((&mut g).await.unwrap(), [1]);
+        for _ in 0..2 {
+            assert!(matches!((&mut g).await, Err(Error::Cancelled)));
+        }
+        let mut g = gather_return_exceptions([async { Ok::<_, Error>(1) }]);
+        assert!(matches!((&mut g).await[..], [Ok(1)]));
+        for _ in 0..2 {
+            assert!((&mut g).await.is_empty());
+        }
+    });
+}
+
+#[test]
 fn test_one_cancellation() {
     // A child whose awaited task was cancelled fails with Cancelled; gather reports it.
     run(async {
