@@ -154,6 +154,8 @@ struct Slot {
     /// The waker of the last poll that found no answer; cleared when the future is dropped so
     /// an abandoned lookup wakes nobody.
     waker: Option<Waker>,
+    /// Set when the future is dropped: a job still queued then skips `getaddrinfo`.
+    abandoned: bool,
 }
 
 /// A name lookup running on its own thread; the future resolves to the thread's answer.
@@ -189,8 +191,13 @@ fn spawn_lookup(
     Ok(())
 }
 
-/// One lookup, blocking: the answer goes into `slot`, then its waker is woken.
+/// One lookup, blocking: the answer goes into `slot`, then its waker is woken. A lookup whose
+/// future was dropped before its job started does nothing, as CPython cancels the executor
+/// future of a cancelled `getaddrinfo` that is still queued (Checklist: L86, L94).
 fn lookup(host: &str, port: u16, family: Family, slot: &Mutex<Slot>) {
+    if slot.lock().unwrap_or_else(|p| p.into_inner()).abandoned {
+        return;
+    }
     let result = getaddrinfo(host, port, family);
     let waker = {
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -334,6 +341,7 @@ impl Future for Lookup {
 impl Drop for Lookup {
     fn drop(&mut self) {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.abandoned = true;
         let waker = slot.waker.take();
         drop(slot);
         drop(waker);
@@ -652,6 +660,20 @@ mod tests {
             assert!(text.starts_with(&format!("[Errno {rc}] ")), "{text}");
             assert!(text.ends_with(" (resolving h:1)"), "{text}");
         }
+    }
+
+    // Checklist: L86, L94. An open cancelled while its lookup waits in the executor's queue
+    // (every thread busy) must not resolve later: CPython cancels the queued executor future,
+    // so `getaddrinfo` never runs and `shutdown_default_executor` does not wait for it. The job
+    // is run here by hand, after the drop, as the queue would run it.
+    #[test]
+    fn l86_l94_a_lookup_dropped_before_its_job_starts_does_not_resolve() {
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        drop(Lookup { slot: slot.clone() });
+        lookup("localhost", 1, Family::Any, &slot);
+        let slot = slot.lock().unwrap();
+        assert!(slot.result.is_none(), "an abandoned lookup ran getaddrinfo");
+        assert!(slot.waker.is_none());
     }
 
     #[test]
