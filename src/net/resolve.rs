@@ -107,7 +107,14 @@ pub(crate) async fn resolve(
         }
         return Ok(vec![addr]);
     } else {
-        Lookup::start(host.to_owned(), port, family)?.await?
+        // A bracketed IPv6 literal with a zone (`[fe80::1%eth0]`) goes to the resolver without
+        // its brackets, which getaddrinfo does not take; `[::1]` is accepted inline above.
+        let name = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .filter(|h| h.contains(':'))
+            .unwrap_or(host);
+        Lookup::start(name.to_owned(), port, family)?.await?
     };
     let mut addrs: Vec<SocketAddr> = Vec::with_capacity(found.len());
     for addr in found {
@@ -547,6 +554,27 @@ mod tests {
             };
             assert_eq!(got.unwrap(), want, "{host:?} {family:?} passive={passive}");
         }
+    }
+
+    // Checklist: L86. Brackets are accepted around an IPv6 literal, so around a zoned one too:
+    // it reaches getaddrinfo without them (a numeric zone: parsed by the stub, no query), and
+    // resolves as the bare form does, scope id kept. It used to fail with EAI_NONAME.
+    #[test]
+    fn l86_a_bracketed_ipv6_literal_with_a_zone_resolves_as_the_bare_one() {
+        let get = |host: &'static str| {
+            run(timeout(
+                Duration::from_secs(10),
+                resolve(Some(host), 80, Family::Any, false),
+            ))
+            .unwrap()
+            .expect("a numeric literal resolves without a query, well within 10 s")
+        };
+        let bare = get("fe80::1%1").expect("fe80::1%1 resolves");
+        let want: SocketAddr =
+            std::net::SocketAddrV6::new("fe80::1".parse().unwrap(), 80, 0, 1).into();
+        assert_eq!(bare, [want]);
+        let bracketed = get("[fe80::1%1]").expect("[fe80::1%1] resolves");
+        assert_eq!(bracketed, bare);
     }
 
     #[test]
