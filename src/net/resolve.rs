@@ -107,14 +107,7 @@ pub(crate) async fn resolve(
         }
         return Ok(vec![addr]);
     } else {
-        // A bracketed IPv6 literal with a zone (`[fe80::1%eth0]`) goes to the resolver without
-        // its brackets, which getaddrinfo does not take; `[::1]` is accepted inline above.
-        let name = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .filter(|h| h.contains(':'))
-            .unwrap_or(host);
-        Lookup::start(name.to_owned(), port, family)?.await?
+        Lookup::start(unbracketed(host).to_owned(), port, family)?.await?
     };
     let mut addrs: Vec<SocketAddr> = Vec::with_capacity(found.len());
     for addr in found {
@@ -143,13 +136,23 @@ fn ipaddr_info(host: &str) -> Option<IpAddr> {
     }
 }
 
+/// The name to hand to getaddrinfo: a bracketed IPv6 form (`[fe80::1%eth0]`, a zoned literal,
+/// as `[::1]` is accepted by [`ipaddr_info`]) without its brackets, which getaddrinfo does not
+/// take; anything else as it is.
+fn unbracketed(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .filter(|h| h.contains(':'))
+        .unwrap_or(host)
+}
+
 /// The addresses of `(host, port)` for a TCP socket, blocking, on the calling thread: a literal
 /// without a system call, a name through `getaddrinfo` (for callers that are not on a loop,
 /// e.g. `serve_on_threads`). Errors as [`resolve`]'s.
 pub(crate) fn resolve_blocking(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     match ipaddr_info(host) {
         Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
-        None => getaddrinfo(host, port, Family::Any),
+        None => getaddrinfo(unbracketed(host), port, Family::Any),
     }
 }
 
@@ -575,6 +578,14 @@ mod tests {
         assert_eq!(bare, [want]);
         let bracketed = get("[fe80::1%1]").expect("[fe80::1%1] resolves");
         assert_eq!(bracketed, bare);
+        // The blocking form (`serve_on_threads`) reads hosts the same way.
+        let blocking = resolve_blocking("[fe80::1%1]", 80).expect("[fe80::1%1] resolves");
+        assert_eq!(blocking, bare);
+        assert_eq!(
+            unbracketed("[localhost]"),
+            "[localhost]",
+            "only an IPv6 form"
+        );
     }
 
     #[test]
