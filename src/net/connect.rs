@@ -225,6 +225,9 @@ pub struct CreateConnection<P> {
     target: Target,
     /// Set when `sock` was given along with a host/port or path: the L85/L111 error text.
     conflict: Option<&'static str>,
+    /// Made by a Unix entry point, which takes none of the TCP keywords (L111), also once
+    /// `sock` has replaced its path.
+    unix_entry: bool,
     local_addr: Option<(String, u16)>,
     family: AddressFamily,
     /// `happy_eyeballs_delay`, and the race that runs it (see [`RaceFn`]).
@@ -279,6 +282,9 @@ impl LoopHandle {
     /// A path whose first byte is NUL names a Linux abstract socket. An empty path is no
     /// path (Python's `path=None`): adopt a connected socket with
     /// [`sock`](CreateConnection::sock), else the call fails with `Error::InvalidArgument`.
+    /// The TCP keywords ([`local_addr`](CreateConnection::local_addr),
+    /// [`family`](CreateConnection::family), [`happy_eyeballs_delay`](CreateConnection::happy_eyeballs_delay),
+    /// [`interleave`](CreateConnection::interleave)) are refused with `Error::InvalidArgument`.
     ///
     /// # Examples
     ///
@@ -360,6 +366,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         CreateConnection {
             lp: lp.clone(),
             factory: Box::new(factory),
+            unix_entry: matches!(target, Target::Unix { .. }),
             target,
             conflict: None,
             local_addr: None,
@@ -436,6 +443,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             factory,
             target,
             conflict,
+            unix_entry,
             local_addr,
             family,
             happy_eyeballs,
@@ -446,6 +454,19 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         } = self;
         if let Some(conflict) = conflict {
             return Err(Error::invalid_argument(conflict));
+        }
+        // Checklist: L111, S3. CPython's create_unix_connection has none of these keywords (a
+        // TypeError); ignored, the connect would go ahead without the bind or family asked for.
+        let tcp_only = [
+            ("local_addr", local_addr.is_some()),
+            ("family", family != AddressFamily::Unspecified),
+            ("happy_eyeballs_delay", happy_eyeballs.is_some()),
+            ("interleave", il.is_some()),
+        ];
+        if let Some((name, _)) = tcp_only.iter().find(|(_, set)| unix_entry && *set) {
+            return Err(Error::invalid_argument(format!(
+                "create_unix_connection() got an unexpected keyword argument '{name}'"
+            )));
         }
         // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
         #[cfg(feature = "tls")]
