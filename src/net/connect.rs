@@ -414,6 +414,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             },
             Target::Host { .. } | Target::Sock(_) => None,
         };
+        // Differs from CPython: after any of these errors the socket is closed, with the builder
+        // that owns it; CPython's caller still holds its (open) socket object.
         self.conflict = self.conflict.or(conflict);
         self.target = Target::Sock(sock);
         self
@@ -1018,6 +1020,58 @@ mod tests {
             )
         );
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "the kind they share");
+    }
+
+    // Ports of EventLoopTestsMixin.test_create_connection_local_addr_skip_different_family and
+    // test_create_connection_local_addr_nomatch_family (CPython issue 86508): a local address
+    // of the other family is skipped, not tried (no bind error for it), and an attempt with no
+    // local address of its family fails with its own error, not the bind error of another.
+    #[test]
+    fn l87_local_addresses_of_the_other_family_are_skipped() {
+        let (_keep, refused) = refusing("127.0.0.1").unwrap();
+        let v6_local: SocketAddr = "[::1]:0".parse().unwrap();
+        let v4_local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let Err(e) = connect_from(vec![refused], vec![v6_local, v4_local]) else {
+            panic!("nothing listens, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            refused_text(refused),
+            "only the connect failed"
+        );
+        assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+    }
+
+    #[test]
+    fn l87_no_local_address_of_the_family_is_its_own_error() {
+        let (_keep, refused) = refusing("127.0.0.1").unwrap();
+        let v6_local: SocketAddr = "[::1]:0".parse().unwrap();
+        let Err(e) = connect_from(vec![refused], vec![v6_local]) else {
+            panic!("no IPv4 local address, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            "no matching local address with family=AF_INET found"
+        );
+        assert_eq!(
+            e.raw_os_error(),
+            None,
+            "CPython's OSError has no errno here"
+        );
+        // With an IPv6 attempt that binds and is refused first: both are reported.
+        let Some((_keep6, refused6)) = refusing("::1") else {
+            return;
+        };
+        let Err(e) = connect_from(vec![refused6, refused], vec![v6_local]) else {
+            panic!("nothing listens, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Multiple exceptions: {}, no matching local address with family=AF_INET found",
+                refused_text(refused6)
+            )
+        );
     }
 
     #[test]
