@@ -107,7 +107,121 @@ fn main() {
     );
     lp.close().unwrap();
     assert_eq!(descriptors(), expected);
+
+    happy_eyeballs_losers_and_cancelled_connects_close_their_sockets(&descriptors);
     println!("loop_descriptors: ok");
+}
+
+/// Checklist: L91, L94. A connect in flight is owned by its attempt: the happy-eyeballs attempt
+/// that loses while still connecting, and every attempt of a `create_connection` dropped under
+/// a timeout, close their sockets then, not when the loop closes. `::1` never answers here (its
+/// listener's queue is full); `127.0.0.1` listens on the same port.
+#[cfg(target_os = "linux")]
+fn happy_eyeballs_losers_and_cancelled_connects_close_their_sockets(
+    descriptors: &dyn Fn() -> std::collections::BTreeMap<i32, String>,
+) {
+    use socket2::{Domain, Socket, Type};
+    use std::net::SocketAddr;
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    let v6: SocketAddr = "[::1]:0".parse().unwrap();
+    let stuck = Socket::new(Domain::IPV6, Type::STREAM, None).unwrap();
+    stuck.set_only_v6(true).unwrap();
+    if let Err(e) = stuck.bind(&v6.into()) {
+        println!("loop_descriptors: happy eyeballs case skipped: cannot bind {v6}: {e}");
+        return;
+    }
+    stuck.listen(0).unwrap();
+    let v6 = stuck.local_addr().unwrap().as_socket().unwrap();
+    let port = v6.port();
+    let Ok(v4) = std::net::TcpListener::bind(("127.0.0.1", port)) else {
+        println!("loop_descriptors: happy eyeballs case skipped: 127.0.0.1:{port} is taken");
+        return;
+    };
+    // One connection fills the queue of a listener with backlog 0 (never accepted); wait until
+    // it is established, bounded, so that later connects to ::1 stay in progress.
+    let filler = Socket::new(Domain::IPV6, Type::STREAM, None).unwrap();
+    filler.set_nonblocking(true).unwrap();
+    let _ = filler.connect(&v6.into());
+    let mut pfd = libc::pollfd {
+        fd: filler.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let ready = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+    assert_eq!(
+        ready, 1,
+        "the filler connection was not established within 10 s"
+    );
+    assert_eq!(filler.take_error().unwrap().map(|e| e.to_string()), None);
+
+    /// A protocol that only listens.
+    struct Quiet;
+    impl asyncio::Protocol for Quiet {}
+
+    let lp = asyncio::EventLoop::new().unwrap();
+    let before = descriptors();
+    // No host: the loopbacks, ::1 first. The IPv4 attempt starts 20 ms later and wins while
+    // the IPv6 one is still connecting.
+    let (transport, _protocol) = lp
+        .run_until_complete(async move {
+            let lp = asyncio::get_running_loop()?;
+            lp.create_connection(|| Quiet, "", port)
+                .happy_eyeballs_delay(Duration::from_millis(20))
+                .await
+        })
+        .unwrap()
+        .unwrap();
+    let peer = transport.peername().and_then(|p| p.as_inet());
+    assert_eq!(peer, Some(v4.local_addr().unwrap()), "IPv4 wins");
+    let added: Vec<String> = descriptors()
+        .into_iter()
+        .filter(|(fd, t)| before.get(fd) != Some(t))
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(
+        added.len(),
+        1,
+        "only the winner's socket is open: {added:?}"
+    );
+    transport.close();
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(
+        descriptors(),
+        before,
+        "the winner's socket closed with its transport"
+    );
+
+    // Cancelled while every attempt is connecting, with and without happy eyeballs.
+    for delay in [None, Some(Duration::ZERO)] {
+        let out = lp
+            .run_until_complete(async move {
+                let lp = asyncio::get_running_loop()?;
+                let mut c = lp.create_connection(|| Quiet, "::1", port);
+                if let Some(delay) = delay {
+                    c = c.happy_eyeballs_delay(delay);
+                }
+                asyncio::timeout(Duration::from_millis(50), c).await
+            })
+            .unwrap();
+        assert!(
+            matches!(out, Err(asyncio::Error::Timeout)),
+            "{delay:?}: {:?}",
+            out.map(drop)
+        );
+        assert_eq!(
+            descriptors(),
+            before,
+            "{delay:?}: a cancelled connect left its socket"
+        );
+        assert_eq!(lp.stats().io_registrations, 0, "{delay:?}");
+    }
+    lp.close().unwrap();
+    drop((stuck, filler, v4));
 }
 
 #[cfg(not(target_os = "linux"))]

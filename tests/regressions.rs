@@ -222,3 +222,80 @@ fn l86_an_ip_literal_of_the_other_family_is_the_same_gaierror_as_a_name() {
         );
     }
 }
+
+// Checklist: L111, S3. create_unix_connection (and open_unix_connection, which forwards its
+// keywords to it) takes none of create_connection's TCP keywords: CPython raises TypeError
+// ("unexpected keyword argument"), before any I/O. Ours shares the builder, and used to ignore
+// them: the connect went ahead without the bind or the family asked for.
+#[test]
+fn l111_s3_the_unix_entry_points_refuse_the_tcp_keywords() {
+    let dir = util::temp_dir("unix-tcp-keywords");
+    let path = dir.join("s.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let want = |name: &str| {
+        format!("create_unix_connection() got an unexpected keyword argument '{name}'")
+    };
+    type Setter = fn(asyncio::OpenConnection) -> asyncio::OpenConnection;
+    let cases: [(&str, Setter); 4] = [
+        ("local_addr", |c| c.local_addr("127.0.0.1", 0)),
+        ("family", |c| c.family(asyncio::AddressFamily::Inet)),
+        ("happy_eyeballs_delay", |c| {
+            c.happy_eyeballs_delay(Duration::from_millis(250))
+        }),
+        ("interleave", |c| c.interleave(1)),
+    ];
+    for (name, set) in cases {
+        let p = path.clone();
+        let e = run(async move { set(asyncio::open_unix_connection(&p)).await.map(drop) });
+        match e {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, want(name)),
+            other => panic!("open_unix_connection with {name}: {:?}", other.map(drop)),
+        }
+    }
+    // The loop method, and a socket given in place of the path: the same rule.
+    let p = path.clone();
+    let e = run(async move {
+        let lp = asyncio::get_running_loop()?;
+        lp.create_unix_connection(|| Quiet, &p)
+            .family(asyncio::AddressFamily::Inet6)
+            .await
+            .map(drop)
+    });
+    assert!(
+        matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("family")),
+        "{e:?}"
+    );
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let e = run(async move {
+        asyncio::open_unix_connection("")
+            .sock(a)
+            .local_addr("127.0.0.1", 0)
+            .await
+            .map(drop)
+    });
+    assert!(
+        matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("local_addr")),
+        "{e:?}"
+    );
+    // Refused before any I/O: the listener never saw a connection.
+    let accepted = listener.accept().map(drop);
+    assert_eq!(
+        accepted.map_err(|e| e.kind()),
+        Err(ErrorKind::WouldBlock),
+        "a refused call connected"
+    );
+    // The TCP entry point with a socket ignores local_addr, as CPython's create_connection does.
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let ok = run(async move {
+        let (_r, w) = asyncio::open_connection_sock(a)
+            .local_addr("127.0.0.1", 0)
+            .await?;
+        w.close();
+        Ok::<_, Error>(())
+    });
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+struct Quiet;
+impl asyncio::Protocol for Quiet {}

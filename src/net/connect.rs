@@ -225,6 +225,9 @@ pub struct CreateConnection<P> {
     target: Target,
     /// Set when `sock` was given along with a host/port or path: the L85/L111 error text.
     conflict: Option<&'static str>,
+    /// Made by a Unix entry point, which takes none of the TCP keywords (L111), also once
+    /// `sock` has replaced its path.
+    unix_entry: bool,
     local_addr: Option<(String, u16)>,
     family: AddressFamily,
     /// `happy_eyeballs_delay`, and the race that runs it (see [`RaceFn`]).
@@ -279,6 +282,9 @@ impl LoopHandle {
     /// A path whose first byte is NUL names a Linux abstract socket. An empty path is no
     /// path (Python's `path=None`): adopt a connected socket with
     /// [`sock`](CreateConnection::sock), else the call fails with `Error::InvalidArgument`.
+    /// The TCP keywords ([`local_addr`](CreateConnection::local_addr),
+    /// [`family`](CreateConnection::family), [`happy_eyeballs_delay`](CreateConnection::happy_eyeballs_delay),
+    /// [`interleave`](CreateConnection::interleave)) are refused with `Error::InvalidArgument`.
     ///
     /// # Examples
     ///
@@ -360,6 +366,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         CreateConnection {
             lp: lp.clone(),
             factory: Box::new(factory),
+            unix_entry: matches!(target, Target::Unix { .. }),
             target,
             conflict: None,
             local_addr: None,
@@ -407,6 +414,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             },
             Target::Host { .. } | Target::Sock(_) => None,
         };
+        // Differs from CPython: after any of these errors the socket is closed, with the builder
+        // that owns it; CPython's caller still holds its (open) socket object.
         self.conflict = self.conflict.or(conflict);
         self.target = Target::Sock(sock);
         self
@@ -436,6 +445,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             factory,
             target,
             conflict,
+            unix_entry,
             local_addr,
             family,
             happy_eyeballs,
@@ -446,6 +456,19 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         } = self;
         if let Some(conflict) = conflict {
             return Err(Error::invalid_argument(conflict));
+        }
+        // Checklist: L111, S3. CPython's create_unix_connection has none of these keywords (a
+        // TypeError); ignored, the connect would go ahead without the bind or family asked for.
+        let tcp_only = [
+            ("local_addr", local_addr.is_some()),
+            ("family", family != AddressFamily::Unspecified),
+            ("happy_eyeballs_delay", happy_eyeballs.is_some()),
+            ("interleave", il.is_some()),
+        ];
+        if let Some((name, _)) = tcp_only.iter().find(|(_, set)| unix_entry && *set) {
+            return Err(Error::invalid_argument(format!(
+                "create_unix_connection() got an unexpected keyword argument '{name}'"
+            )));
         }
         // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
         #[cfg(feature = "tls")]
@@ -997,6 +1020,58 @@ mod tests {
             )
         );
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "the kind they share");
+    }
+
+    // Ports of EventLoopTestsMixin.test_create_connection_local_addr_skip_different_family and
+    // test_create_connection_local_addr_nomatch_family (CPython issue 86508): a local address
+    // of the other family is skipped, not tried (no bind error for it), and an attempt with no
+    // local address of its family fails with its own error, not the bind error of another.
+    #[test]
+    fn l87_local_addresses_of_the_other_family_are_skipped() {
+        let (_keep, refused) = refusing("127.0.0.1").unwrap();
+        let v6_local: SocketAddr = "[::1]:0".parse().unwrap();
+        let v4_local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let Err(e) = connect_from(vec![refused], vec![v6_local, v4_local]) else {
+            panic!("nothing listens, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            refused_text(refused),
+            "only the connect failed"
+        );
+        assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+    }
+
+    #[test]
+    fn l87_no_local_address_of_the_family_is_its_own_error() {
+        let (_keep, refused) = refusing("127.0.0.1").unwrap();
+        let v6_local: SocketAddr = "[::1]:0".parse().unwrap();
+        let Err(e) = connect_from(vec![refused], vec![v6_local]) else {
+            panic!("no IPv4 local address, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            "no matching local address with family=AF_INET found"
+        );
+        assert_eq!(
+            e.raw_os_error(),
+            None,
+            "CPython's OSError has no errno here"
+        );
+        // With an IPv6 attempt that binds and is refused first: both are reported.
+        let Some((_keep6, refused6)) = refusing("::1") else {
+            return;
+        };
+        let Err(e) = connect_from(vec![refused6, refused], vec![v6_local]) else {
+            panic!("nothing listens, yet a connect succeeded");
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Multiple exceptions: {}, no matching local address with family=AF_INET found",
+                refused_text(refused6)
+            )
+        );
     }
 
     #[test]

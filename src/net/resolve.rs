@@ -107,7 +107,7 @@ pub(crate) async fn resolve(
         }
         return Ok(vec![addr]);
     } else {
-        Lookup::start(host.to_owned(), port, family)?.await?
+        Lookup::start(unbracketed(host).to_owned(), port, family)?.await?
     };
     let mut addrs: Vec<SocketAddr> = Vec::with_capacity(found.len());
     for addr in found {
@@ -136,13 +136,23 @@ fn ipaddr_info(host: &str) -> Option<IpAddr> {
     }
 }
 
+/// The name to hand to getaddrinfo: a bracketed IPv6 form (`[fe80::1%eth0]`, a zoned literal,
+/// as `[::1]` is accepted by [`ipaddr_info`]) without its brackets, which getaddrinfo does not
+/// take; anything else as it is.
+fn unbracketed(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .filter(|h| h.contains(':'))
+        .unwrap_or(host)
+}
+
 /// The addresses of `(host, port)` for a TCP socket, blocking, on the calling thread: a literal
 /// without a system call, a name through `getaddrinfo` (for callers that are not on a loop,
 /// e.g. `serve_on_threads`). Errors as [`resolve`]'s.
 pub(crate) fn resolve_blocking(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     match ipaddr_info(host) {
         Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
-        None => getaddrinfo(host, port, Family::Any),
+        None => getaddrinfo(unbracketed(host), port, Family::Any),
     }
 }
 
@@ -154,6 +164,8 @@ struct Slot {
     /// The waker of the last poll that found no answer; cleared when the future is dropped so
     /// an abandoned lookup wakes nobody.
     waker: Option<Waker>,
+    /// Set when the future is dropped: a job still queued then skips `getaddrinfo`.
+    abandoned: bool,
 }
 
 /// A name lookup running on its own thread; the future resolves to the thread's answer.
@@ -189,8 +201,13 @@ fn spawn_lookup(
     Ok(())
 }
 
-/// One lookup, blocking: the answer goes into `slot`, then its waker is woken.
+/// One lookup, blocking: the answer goes into `slot`, then its waker is woken. A lookup whose
+/// future was dropped before its job started does nothing, as CPython cancels the executor
+/// future of a cancelled `getaddrinfo` that is still queued (Checklist: L86, L94).
 fn lookup(host: &str, port: u16, family: Family, slot: &Mutex<Slot>) {
+    if slot.lock().unwrap_or_else(|p| p.into_inner()).abandoned {
+        return;
+    }
     let result = getaddrinfo(host, port, family);
     let waker = {
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -334,6 +351,7 @@ impl Future for Lookup {
 impl Drop for Lookup {
     fn drop(&mut self) {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.abandoned = true;
         let waker = slot.waker.take();
         drop(slot);
         drop(waker);
@@ -541,6 +559,35 @@ mod tests {
         }
     }
 
+    // Checklist: L86. Brackets are accepted around an IPv6 literal, so around a zoned one too:
+    // it reaches getaddrinfo without them (a numeric zone: parsed by the stub, no query), and
+    // resolves as the bare form does, scope id kept. It used to fail with EAI_NONAME.
+    #[test]
+    fn l86_a_bracketed_ipv6_literal_with_a_zone_resolves_as_the_bare_one() {
+        let get = |host: &'static str| {
+            run(timeout(
+                Duration::from_secs(10),
+                resolve(Some(host), 80, Family::Any, false),
+            ))
+            .unwrap()
+            .expect("a numeric literal resolves without a query, well within 10 s")
+        };
+        let bare = get("fe80::1%1").expect("fe80::1%1 resolves");
+        let want: SocketAddr =
+            std::net::SocketAddrV6::new("fe80::1".parse().unwrap(), 80, 0, 1).into();
+        assert_eq!(bare, [want]);
+        let bracketed = get("[fe80::1%1]").expect("[fe80::1%1] resolves");
+        assert_eq!(bracketed, bare);
+        // The blocking form (`serve_on_threads`) reads hosts the same way.
+        let blocking = resolve_blocking("[fe80::1%1]", 80).expect("[fe80::1%1] resolves");
+        assert_eq!(blocking, bare);
+        assert_eq!(
+            unbracketed("[localhost]"),
+            "[localhost]",
+            "only an IPv6 form"
+        );
+    }
+
     #[test]
     fn l86_localhost_resolves_through_the_helper_thread() {
         let got = run(timeout(
@@ -652,6 +699,20 @@ mod tests {
             assert!(text.starts_with(&format!("[Errno {rc}] ")), "{text}");
             assert!(text.ends_with(" (resolving h:1)"), "{text}");
         }
+    }
+
+    // Checklist: L86, L94. An open cancelled while its lookup waits in the executor's queue
+    // (every thread busy) must not resolve later: CPython cancels the queued executor future,
+    // so `getaddrinfo` never runs and `shutdown_default_executor` does not wait for it. The job
+    // is run here by hand, after the drop, as the queue would run it.
+    #[test]
+    fn l86_l94_a_lookup_dropped_before_its_job_starts_does_not_resolve() {
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        drop(Lookup { slot: slot.clone() });
+        lookup("localhost", 1, Family::Any, &slot);
+        let slot = slot.lock().unwrap();
+        assert!(slot.result.is_none(), "an abandoned lookup ran getaddrinfo");
+        assert!(slot.waker.is_none());
     }
 
     #[test]

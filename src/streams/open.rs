@@ -114,6 +114,8 @@ pub fn open_connection(host: &str, port: u16) -> OpenConnection {
 }
 
 /// Connects to the Unix socket at `path` (Python's `asyncio.open_unix_connection`).
+/// The TCP keywords (`local_addr`, `family`, `happy_eyeballs_delay`, `interleave`) are
+/// refused with [`Error::InvalidArgument`] when awaited.
 ///
 /// # Examples
 ///
