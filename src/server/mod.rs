@@ -135,8 +135,14 @@ impl ServerInner {
         }
     }
 
-    /// Python's `_accept_connection2`: protocol, transport, attach (L103).
-    pub(super) fn new_connection(self: &Rc<Self>, sock: Socket, peer: Option<Address>) {
+    /// Python's `_accept_connection2`: protocol, transport, attach (L103). `sockname`: the
+    /// connection's own address when its listener's says it (else the transport asks).
+    pub(super) fn new_connection(
+        self: &Rc<Self>,
+        sock: Socket,
+        peer: Option<Address>,
+        sockname: Option<Address>,
+    ) {
         // The factory is user code run from the accept round: a panic must not unwind through
         // the loop, and the accepted socket is closed (dropped) rather than leaked (L103).
         let protocol = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
@@ -162,7 +168,8 @@ impl ServerInner {
         // The PROXY header comes first on the wire, before any TLS record.
         let protocol = self.proxy.wrap(&self.lp, protocol);
         let tracker = self.clone() as Rc<dyn ConnectionTracker>;
-        match SocketTransport::create(&self.lp, sock, protocol, peer, Some(tracker)) {
+        let names = (sockname, peer);
+        match SocketTransport::create_named(&self.lp, sock, protocol, names, Some(tracker)) {
             Ok(t) => {
                 self.clients
                     .borrow_mut()

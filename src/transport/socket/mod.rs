@@ -142,13 +142,26 @@ impl SocketTransport {
         peername: Option<Address>,
         server: Option<Rc<dyn ConnectionTracker>>,
     ) -> Result<Rc<SocketTransport>, Error> {
+        Self::create_named(lp, sock, protocol, (None, peername), server)
+    }
+
+    /// [`create`](Self::create) with the socket's own address too, when the caller knows it
+    /// (`(sockname, peername)`): each one given is not asked of the kernel (`getsockname`,
+    /// `getpeername`), each one missing is (L56).
+    pub(crate) fn create_named(
+        lp: &LoopHandle,
+        sock: Socket,
+        protocol: ProtocolRef,
+        (sockname, peername): (Option<Address>, Option<Address>),
+        server: Option<Rc<dyn ConnectionTracker>>,
+    ) -> Result<Rc<SocketTransport>, Error> {
         lp.inner.check_closed()?;
         if let Socket::Tcp(s) = &sock {
             // L57 / D7: TCP_NODELAY on every TCP stream.
             s.set_nodelay(true)?;
         }
         let fd = sock.as_raw_fd();
-        let sockname = sock.local_addr();
+        let sockname = sockname.or_else(|| sock.local_addr());
         let peername = peername.or_else(|| sock.peer_addr());
         let id = lp.next_conn_id();
         let t = Rc::new_cyclic(|me| SocketTransport {
