@@ -7,11 +7,15 @@
 //! per cent drowns in the noise of a shared VM.
 //!
 //! Run: `make bench-instr` (`cargo bench --bench instr [-- --quick] [--only streams,mio,…]
-//! [--deadlines] [--conns N]`; `--deadlines`: our streams server sets a read and an idle
-//! timeout on each connection, never reached, to weigh deadlines that do not fire; `--conns
-//! 64`: 64 connections, each round a message written on every one and then every echo read,
-//! the load of the throughput phase of `make bench`, where one loop iteration serves many
-//! messages and its fixed costs are shared),
+//! [--deadlines] [--conns N] [--connections]`; `--deadlines`: our streams server sets a read
+//! and an idle timeout on each connection, never reached, to weigh deadlines that do not fire;
+//! `--conns 64`: 64 connections, each round a message written on every one and then every
+//! echo read, the load of the throughput phase of `make bench`, where one loop iteration
+//! serves many messages and its fixed costs are shared; `--connections`: instructions per
+//! connection instead of per message, the load of the connection-rate phase made sequential:
+//! `N1` = 200 and `N2` = 1 200 connections one after the other (`--quick`: 100 and 300), each
+//! a connect, one 64 B echo, the client's half close and the server's close, so that
+//! accepting, setting up, tearing down and the one echo are what the difference counts),
 //! about 5 s once built. `ASYNCIO_INSTR_KEEP=<dir>` keeps the callgrind files there
 //! (`<server>-<rounds>.callgrind`) for `callgrind_annotate`, to see where the instructions go. Prints a Markdown table, instructions per message with ratios to tokio
 //! current_thread (×ct) and to raw mio (×mio); `make bench` puts the same table in
@@ -100,9 +104,19 @@ fn main() {
     } else {
         n
     };
-    match instr::measure(&kinds, n, conns) {
+    let (n, load, title) = if args.iter().any(|a| a == "--connections") {
+        let n = if quick {
+            instr::N_CONNS_QUICK
+        } else {
+            instr::N_CONNS
+        };
+        (n, instr::Load::Connections, "connection served")
+    } else {
+        (n, instr::Load::Messages { conns }, "echoed message")
+    };
+    match instr::measure(&kinds, n, load) {
         Ok(run) => println!(
-            "\n## Instructions per echoed message (callgrind)\n\n{}\nWall time: {:.1} s.",
+            "\n## Instructions per {title} (callgrind)\n\n{}\nWall time: {:.1} s.",
             report::instr_table(&run),
             start.elapsed().as_secs_f64()
         ),

@@ -461,7 +461,7 @@ fn main() {
 
     // Instructions per message under callgrind (method: benches/instr.rs).
     let instr = want("instr").then(|| {
-        let res = instr::measure(&live, cfg.instr_n, 1);
+        let res = instr::measure(&live, cfg.instr_n, instr::Load::Messages { conns: 1 });
         if let Err(why) = &res {
             eprintln!("[instr] skipped: {why}");
         }

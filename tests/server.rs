@@ -267,6 +267,63 @@ fn l100_l104_start_serving_accepts_at_once_on_a_real_port() {
     assert!(!server.is_serving());
 }
 
+// Checklist: L56, L103. An accepted connection's sockname is its own local address, the one
+// its peer connected to: the listener's address when that is a single one (127.0.0.1, ::1, a
+// Unix path), the connection's destination under a wildcard listener (0.0.0.0: never the
+// wildcard itself); and it is still there after connection_lost.
+#[test]
+fn l56_l103_an_accepted_connections_sockname_is_its_own_address() {
+    let lp = EventLoop::new().unwrap();
+    let mut hosts = vec!["127.0.0.1", "0.0.0.0"];
+    if have_ipv6() {
+        hosts.push("::1");
+    }
+    for host in hosts {
+        let seen = Seen::default();
+        let server = lp
+            .run_until_complete(lp.create_server(seen.factory(), host, 0))
+            .unwrap()
+            .unwrap();
+        let port = first_inet(&server).port();
+        let target: SocketAddr = match host {
+            "::1" => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+            _ => SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        let client = tcp_client(target);
+        let want = client.peer_addr().unwrap();
+        run_within(&lp, BOUND, || seen.len() == 1);
+        let t = seen.get(0);
+        assert_eq!(t.sockname().and_then(|a| a.as_inet()), Some(want), "{host}");
+        assert_eq!(
+            t.peername().and_then(|a| a.as_inet()),
+            Some(client.local_addr().unwrap()),
+            "{host}"
+        );
+        drop(client); // EOF: Echo closes, connection_lost runs
+        run_within(&lp, BOUND, || server.connection_count() == 0);
+        assert_eq!(
+            t.sockname().and_then(|a| a.as_inet()),
+            Some(want),
+            "{host}: kept after connection_lost"
+        );
+        shut(&lp, &server);
+    }
+    let dir = temp_dir("server-sockname");
+    let path = dir.join("s.sock");
+    let seen = Seen::default();
+    let server = lp
+        .run_until_complete(lp.create_unix_server(seen.factory(), &path))
+        .unwrap()
+        .unwrap();
+    let client = unix_client(&path);
+    run_within(&lp, BOUND, || seen.len() == 1);
+    let name = seen.get(0).sockname();
+    let name = name.as_ref().and_then(unix_name);
+    assert_eq!(name.as_deref(), Some(path.as_path()), "a Unix connection");
+    drop(client);
+    shut(&lp, &server);
+}
+
 // Checklist: S70 (the repeat call is a no-op).
 #[test]
 fn l100_l105_start_serving_false_refuses_until_started() {

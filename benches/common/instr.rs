@@ -5,7 +5,9 @@
 //! One count is one run: a fresh server child under callgrind, `conns` connections doing `n`
 //! rounds of 64 B (a message written on every connection, then every echo read), a half close
 //! answered by the server's close, stdin EOF, exit, and callgrind's total from its output
-//! file. Two counts (`n.0` and `n.1` rounds) make one figure.
+//! file. Two counts (`n.0` and `n.1` rounds) make one figure. With [`Load::Connections`] a run
+//! is `n` connections instead, one after the other, each a connect, one 64 B echo, a half
+//! close and the server's close: the figure is then instructions per connection.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -33,6 +35,27 @@ pub const N: (u64, u64) = (2_000, 12_000);
 /// few instructions that do differ between runs weigh more.
 pub const N_QUICK: (u64, u64) = (1_000, 3_000);
 
+/// Connections of the short and of the long run with [`Load::Connections`] (`instr
+/// --connections` only: `latency.rs` counts messages).
+#[allow(dead_code)]
+pub const N_CONNS: (u64, u64) = (200, 1_200);
+/// The same for `--quick`.
+#[allow(dead_code)]
+pub const N_CONNS_QUICK: (u64, u64) = (100, 300);
+
+/// What a run repeats, `n` times: the unit of the figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    /// `conns` connections open for the whole run, `n` rounds of one 64 B message on each:
+    /// instructions per echoed message.
+    Messages { conns: usize },
+    /// `n` connections one after the other, each a connect, one 64 B echo, a half close and
+    /// the server's close: instructions per connection served (accept, set-up, the echo,
+    /// teardown). `instr --connections` only.
+    #[allow(dead_code)]
+    Connections,
+}
+
 /// How long a child under callgrind may take to exit and write its counts.
 const EXIT_LIMIT: Duration = Duration::from_secs(30);
 
@@ -46,21 +69,24 @@ pub struct Count {
 pub struct Instr {
     /// `valgrind --version`, for the report.
     pub valgrind: String,
-    /// Rounds of the short and of the long run. Invariant: `n.0 < n.1`.
+    /// Rounds (or connections) of the short and of the long run. Invariant: `n.0 < n.1`.
     pub n: (u64, u64),
-    /// Connections, each with one message in flight per round (1: ping-pong).
-    pub conns: usize,
+    pub load: Load,
     pub counts: Vec<Count>,
 }
 
 impl Instr {
-    /// Instructions per echoed message from one server's two totals: their difference over
-    /// the difference of the messages echoed.
+    /// Instructions per echoed message (per connection with [`Load::Connections`]) from one
+    /// server's two totals: their difference over the difference of the units served.
     pub fn per_msg(&self, (short, long): (u64, u64)) -> f64 {
-        (long - short) as f64 / ((self.n.1 - self.n.0) * self.conns as u64) as f64
+        let per_round = match self.load {
+            Load::Messages { conns } => conns as u64,
+            Load::Connections => 1,
+        };
+        (long - short) as f64 / ((self.n.1 - self.n.0) * per_round) as f64
     }
 
-    /// Instructions per echoed message of `kind`; `None` if it was not counted or failed.
+    /// Instructions per unit of `kind`; `None` if it was not counted or failed.
     pub fn of(&self, kind: Kind) -> Option<f64> {
         let c = self.counts.iter().find(|c| c.kind == kind)?;
         Some(self.per_msg(*c.ir.as_ref().ok()?))
@@ -79,36 +105,45 @@ pub fn probe() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Counts each of `kinds` that is in [`KINDS`], one at a time, with `n.0` and `n.1` rounds on
-/// `conns` connections, printing each server's figure to stderr as it comes. `Err`: valgrind
-/// cannot run here.
-pub fn measure(kinds: &[Kind], n: (u64, u64), conns: usize) -> Result<Instr, String> {
+/// Counts each of `kinds` that is in [`KINDS`], one at a time, with `n.0` and `n.1` rounds
+/// (or connections) of `load`, printing each server's figure to stderr as it comes. `Err`:
+/// valgrind cannot run here.
+pub fn measure(kinds: &[Kind], n: (u64, u64), load: Load) -> Result<Instr, String> {
     assert!(
         n.0 < n.1,
         "the long run ({}) must be longer than the short ({})",
         n.1,
         n.0
     );
+    let load = match load {
+        Load::Messages { conns } => Load::Messages {
+            conns: conns.max(1),
+        },
+        l => l,
+    };
     let mut instr = Instr {
         valgrind: probe()?,
         n,
-        conns: conns.max(1),
+        load,
         counts: Vec::new(),
     };
     let dir = TempDir::new().map_err(|e| format!("temp dir: {e}"))?;
     for &kind in kinds.iter().filter(|k| KINDS.contains(k)) {
-        let conns = instr.conns;
-        let ir = total(kind, n.0, conns, &dir.0).and_then(|short| {
-            let long = total(kind, n.1, conns, &dir.0)?;
+        let ir = total(kind, n.0, load, &dir.0).and_then(|short| {
+            let long = total(kind, n.1, load, &dir.0)?;
             if long > short {
                 Ok((short, long))
             } else {
                 Err(format!("Ir {long} at {} rounds ≤ {short} at {}", n.1, n.0))
             }
         });
+        let unit = match load {
+            Load::Messages { .. } => "msg",
+            Load::Connections => "conn",
+        };
         let msg = match ir {
             Ok(ir) => format!(
-                "{:.1} instructions/msg (Ir {} → {})",
+                "{:.1} instructions/{unit} (Ir {} → {})",
                 instr.per_msg(ir),
                 ir.0,
                 ir.1
@@ -121,12 +156,16 @@ pub fn measure(kinds: &[Kind], n: (u64, u64), conns: usize) -> Result<Instr, Str
     Ok(instr)
 }
 
-/// Instructions callgrind counted in one run of `kind` serving `n` rounds on `conns`
-/// connections, from start to exit, all of the server's threads.
-fn total(kind: Kind, n: u64, conns: usize, dir: &Path) -> Result<u64, String> {
+/// Instructions callgrind counted in one run of `kind` serving `n` rounds (or connections) of
+/// `load`, from start to exit, all of the server's threads.
+fn total(kind: Kind, n: u64, load: Load, dir: &Path) -> Result<u64, String> {
     let out = dir.join(format!("{}-{n}.callgrind", kind.id()));
     let srv = ServerProc::spawn_callgrind(kind, &out).map_err(|e| format!("valgrind: {e}"))?;
-    super::catch(|| rounds(srv.port, n, conns))?.map_err(|e| format!("client: {e}"))?;
+    let run = || match load {
+        Load::Messages { conns } => rounds(srv.port, n, conns),
+        Load::Connections => connections(srv.port, n),
+    };
+    super::catch(run)?.map_err(|e| format!("client: {e}"))?;
     srv.stop(EXIT_LIMIT).map_err(|e| format!("exit: {e}"))?;
     read_total(&out)
 }
@@ -156,6 +195,23 @@ fn rounds(port: u16, n: u64, conns: usize) -> io::Result<()> {
         s.shutdown(Shutdown::Write)?;
         if s.read(&mut [0u8; 1])? != 0 {
             return Err(io::Error::other("data after the last echo"));
+        }
+    }
+    Ok(())
+}
+
+/// `n` connections one after the other: connect, one 64 B round trip, half close, and wait
+/// for the server's close, so that the server has served each one to the end before the
+/// next arrives (the same work in every run, whatever the timing).
+fn connections(port: u16, n: u64) -> io::Result<()> {
+    for _ in 0..n {
+        let mut s = loadgen::connect(port)?;
+        let (out, mut back) = ([0x5au8; loadgen::MSG], [0u8; loadgen::MSG]);
+        s.write_all(&out)?;
+        s.read_exact(&mut back)?;
+        s.shutdown(Shutdown::Write)?;
+        if s.read(&mut [0u8; 1])? != 0 {
+            return Err(io::Error::other("data after the echo"));
         }
     }
     Ok(())

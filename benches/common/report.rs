@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::instr::Instr;
+use super::instr::{Instr, Load};
 use super::loadgen::{Lat, QS};
 use super::servers::Kind;
 
@@ -340,17 +340,33 @@ pub fn markdown(
 pub fn instr_table(instr: &Instr) -> String {
     let (ct, mio) = (instr.of(Kind::TokioCt), instr.of(Kind::MioRaw));
     let (n1, n2) = instr.n;
-    let (unit, load) = match instr.conns {
-        1 => ("round trips".to_string(), "one connection".to_string()),
-        c => (
-            "rounds".to_string(),
-            format!("{c} connections, one message each per round"),
+    // Column unit, the load in words, the figure's unit, units in the difference, and what
+    // cancels out in it.
+    let (unit, load, per, units, cancelled) = match instr.load {
+        Load::Messages { conns } => (
+            if conns == 1 { "round trips" } else { "rounds" },
+            match conns {
+                1 => "one connection".to_string(),
+                c => format!("{c} connections, one message each per round"),
+            },
+            "msg",
+            (n2 - n1) * conns as u64,
+            "64 B message echoed; start-up, set-up and exit cancel out",
+        ),
+        Load::Connections => (
+            "connections",
+            "connections one after the other, each a connect, one 64 B echo, the client's \
+             half close and the server's close"
+                .to_string(),
+            "conn",
+            n2 - n1,
+            "connection served; start-up and exit cancel out",
         ),
     };
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "| server | instructions/msg | ×ct | ×mio | Ir, {n1} {unit} | Ir, {n2} {unit} |\n\
+        "| server | instructions/{per} | ×ct | ×mio | Ir, {n1} {unit} | Ir, {n2} {unit} |\n\
          |---|---|---|---|---|---|"
     );
     for c in &instr.counts {
@@ -372,10 +388,9 @@ pub fn instr_table(instr: &Instr) -> String {
     let _ = writeln!(
         o,
         "\n{}, `--tool=callgrind`, one fresh server per run, {load}: (Ir({n2}) − Ir({n1})) / {}, \
-         the server's user-space instructions (all threads) per 64 B message echoed; start-up, \
-         set-up and exit cancel out. Method: `benches/instr.rs`.",
-        instr.valgrind,
-        (n2 - n1) * instr.conns as u64
+         the server's user-space instructions (all threads) per {cancelled}. Method: \
+         `benches/instr.rs`.",
+        instr.valgrind, units
     );
     o
 }

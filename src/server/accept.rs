@@ -196,13 +196,15 @@ impl Accepter {
         }
         for _ in 0..server.backlog.max(1) {
             let accepted = match self.listener.borrow().as_ref() {
-                Some(l) => l.accept(),
+                Some(l) => l
+                    .accept()
+                    .map(|(sock, peer)| (sock, peer, l.accepted_sockname().cloned())),
                 None => return,
             };
             match accepted {
-                Ok((sock, peer)) => {
+                Ok((sock, peer, sockname)) => {
                     self.accepting_again();
-                    server.new_connection(sock, peer)
+                    server.new_connection(sock, peer, sockname)
                 }
                 Err(e) => match e.kind() {
                     io::ErrorKind::WouldBlock => return,

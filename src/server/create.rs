@@ -498,7 +498,7 @@ impl CreateServer {
                 backlog: self.backlog,
                 reserve_fd: self.reserve_fd,
                 state: Cell::new(ServerState::Bound),
-                clients: RefCell::new(HashMap::new()),
+                clients: RefCell::new(HashMap::default()),
                 waiters: RefCell::default(),
                 serving_forever: Cell::new(false),
                 cleanup: RefCell::new(cleanup),

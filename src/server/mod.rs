@@ -14,6 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
+use std::hash::BuildHasherDefault;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,6 +24,7 @@ use std::task::Poll;
 
 use crate::error::Error;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::io::FdHash;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
 use crate::time::yield_now;
@@ -50,7 +52,9 @@ struct ServerInner {
     reserve_fd: bool,
     state: Cell<ServerState>,
     /// Live connections by transport id (L110). Weak: the server does not keep them alive.
-    clients: RefCell<HashMap<u64, Weak<SocketTransport>>>,
+    /// Hashed with one multiplication, not std's SipHash (about 190 instructions per
+    /// connection for the insert and the remove): the ids are the loop's own counter.
+    clients: RefCell<HashMap<u64, Weak<SocketTransport>, BuildHasherDefault<FdHash>>>,
     /// `wait_closed` and `serve_forever` waiters, each under its own key (D12).
     waiters: RefCell<KeyedWakers>,
     serving_forever: Cell<bool>,
@@ -135,8 +139,14 @@ impl ServerInner {
         }
     }
 
-    /// Python's `_accept_connection2`: protocol, transport, attach (L103).
-    pub(super) fn new_connection(self: &Rc<Self>, sock: Socket, peer: Option<Address>) {
+    /// Python's `_accept_connection2`: protocol, transport, attach (L103). `sockname`: the
+    /// connection's own address when its listener's says it (else the transport asks).
+    pub(super) fn new_connection(
+        self: &Rc<Self>,
+        sock: Socket,
+        peer: Option<Address>,
+        sockname: Option<Address>,
+    ) {
         // The factory is user code run from the accept round: a panic must not unwind through
         // the loop, and the accepted socket is closed (dropped) rather than leaked (L103).
         let protocol = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
@@ -162,7 +172,8 @@ impl ServerInner {
         // The PROXY header comes first on the wire, before any TLS record.
         let protocol = self.proxy.wrap(&self.lp, protocol);
         let tracker = self.clone() as Rc<dyn ConnectionTracker>;
-        match SocketTransport::create(&self.lp, sock, protocol, peer, Some(tracker)) {
+        let names = (sockname, peer);
+        match SocketTransport::create_named(&self.lp, sock, protocol, names, Some(tracker)) {
             Ok(t) => {
                 self.clients
                     .borrow_mut()

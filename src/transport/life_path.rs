@@ -107,9 +107,16 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
             self.when_free(|t| t.start_reading()); // connection_made waits for the protocol
             return;
         }
-        if self.life().start_reading() {
+        if self.life().start_reading() && self.must_look_at_start() {
             self.read_ready();
         }
+    }
+
+    /// Whether the start of reading must look for data itself: bytes (or an EOF) may already
+    /// be there with no event left to announce them. True unless the transport knows better
+    /// (the socket transport, registered before the start was queued, does).
+    fn must_look_at_start(&self) -> bool {
+        true
     }
 
     /// A protocol callback outside the grammar's data path panicked: reported as a failed

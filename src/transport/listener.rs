@@ -26,8 +26,9 @@ use crate::event_loop::io::IoHandler;
 use crate::event_loop::LoopHandle;
 use crate::slots::SlotKey;
 
-/// A listening socket of either family.
-pub(crate) struct Listener(Kind);
+/// A listening socket of either family, and the address it listens on (read once, at
+/// `listen`: it does not change while the socket is open).
+pub(crate) struct Listener(Kind, Option<Address>);
 
 enum Kind {
     Tcp(mio::net::TcpListener),
@@ -42,11 +43,16 @@ impl Listener {
     /// `listen`'s error, or the `SO_DOMAIN` query's; the socket is closed then.
     pub(crate) fn listen(sock: socket2::Socket, backlog: u32) -> io::Result<Listener> {
         sock.listen(backlog.min(i32::MAX as u32) as i32)?;
-        Ok(Listener(if sock.domain()? == socket2::Domain::UNIX {
+        let kind = if sock.domain()? == socket2::Domain::UNIX {
             Kind::Unix(mio::net::UnixListener::from_std(sock.into()))
         } else {
             Kind::Tcp(mio::net::TcpListener::from_std(sock.into()))
-        }))
+        };
+        let address = match &kind {
+            Kind::Tcp(l) => l.local_addr().ok().map(Address::Inet),
+            Kind::Unix(l) => l.local_addr().ok().map(Address::Unix),
+        };
+        Ok(Listener(kind, address))
     }
 
     /// One connection from the backlog, non-blocking, with the peer's address (L103).
@@ -67,9 +73,23 @@ impl Listener {
 
     /// The address the socket listens on (`Server.sockets`, L104).
     pub(crate) fn address(&self) -> Option<Address> {
-        match &self.0 {
-            Kind::Tcp(l) => l.local_addr().ok().map(Address::Inet),
-            Kind::Unix(l) => l.local_addr().ok().map(Address::Unix),
+        self.1.clone()
+    }
+
+    /// The local address of every connection accepted here, when the listener's own address
+    /// says it, so that the transport need not ask `getsockname` once per connection (L56):
+    /// a TCP listener bound to one address accepts only connections to that address and
+    /// port; a Unix connection's name is its listener's on Linux (the kernel shares the bound
+    /// name with every accepted socket, and only a bound socket can listen). `None` for a
+    /// wildcard address (0.0.0.0, `::`: each connection has its own destination) and
+    /// elsewhere.
+    pub(crate) fn accepted_sockname(&self) -> Option<&Address> {
+        match self.1.as_ref()? {
+            // `to_canonical`: a v4-mapped 0.0.0.0 is a wildcard too.
+            a @ Address::Inet(inet) if !inet.ip().to_canonical().is_unspecified() => Some(a),
+            #[cfg(target_os = "linux")]
+            a @ Address::Unix(_) => Some(a),
+            _ => None,
         }
     }
 

@@ -51,6 +51,8 @@ mod read;
 mod sendfile;
 mod stream;
 mod sys;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub(crate) use sendfile::{SendJob, SendfileError};
@@ -105,6 +107,9 @@ pub(crate) struct SocketTransport {
     /// A `read_into` waiting to read through (see `read.rs`): the next readable edge wakes it
     /// instead of reading. Set and cleared only by the read-through methods and `release`.
     through: Cell<Option<Waker>>,
+    /// A readable event came before reading started and was passed over: the start of
+    /// reading must look (`must_look_at_start`).
+    early_edge: Cell<bool>,
     /// An edge went to the read-through waiter, and no read since came up short: the kernel
     /// may hold bytes that no new edge will announce, so the next read-through reads at once
     /// (and one that leaves hands this back to the protocol path, `end_through`).
@@ -142,13 +147,26 @@ impl SocketTransport {
         peername: Option<Address>,
         server: Option<Rc<dyn ConnectionTracker>>,
     ) -> Result<Rc<SocketTransport>, Error> {
+        Self::create_named(lp, sock, protocol, (None, peername), server)
+    }
+
+    /// [`create`](Self::create) with the socket's own address too, when the caller knows it
+    /// (`(sockname, peername)`): each one given is not asked of the kernel (`getsockname`,
+    /// `getpeername`), each one missing is (L56).
+    pub(crate) fn create_named(
+        lp: &LoopHandle,
+        sock: Socket,
+        protocol: ProtocolRef,
+        (sockname, peername): (Option<Address>, Option<Address>),
+        server: Option<Rc<dyn ConnectionTracker>>,
+    ) -> Result<Rc<SocketTransport>, Error> {
         lp.inner.check_closed()?;
         if let Socket::Tcp(s) = &sock {
             // L57 / D7: TCP_NODELAY on every TCP stream.
             s.set_nodelay(true)?;
         }
         let fd = sock.as_raw_fd();
-        let sockname = sock.local_addr();
+        let sockname = sockname.or_else(|| sock.local_addr());
         let peername = peername.or_else(|| sock.peer_addr());
         let id = lp.next_conn_id();
         let t = Rc::new_cyclic(|me| SocketTransport {
@@ -162,6 +180,7 @@ impl SocketTransport {
             write_side: Cell::new(WriteSide::Open),
             peer_closed: Cell::new(false),
             through: Cell::new(None),
+            early_edge: Cell::new(false),
             readable: Cell::new(false),
             conn_lost_writes: Cell::new(1),
             fd,
@@ -183,6 +202,14 @@ impl SocketTransport {
         let start = t.clone();
         lp.call_soon(move || start.start_reading())?;
         Ok(t)
+    }
+
+    /// A readable event before reading started: the start of reading reads its bytes, and
+    /// its EOF too (`must_look_at_start`).
+    #[cold]
+    fn passed_over(&self, readiness: Readiness) {
+        self.early_edge.set(true);
+        self.peer_closed.set(readiness.is_read_closed());
     }
 
     /// Why a write (`what`) is refused while the write side is not open.
@@ -224,6 +251,18 @@ impl LifePath for SocketTransport {
 
     fn read_ready(&self) {
         SocketTransport::read_ready(self);
+    }
+
+    /// Registered for readable events at creation, before the start of reading was queued:
+    /// bytes already there, or arriving later, make an event that a later poll reports, and
+    /// `io_ready` reads it once reading is active (an event polled in the iteration that
+    /// starts reading is dispatched after the start: it was queued after it). Only an event
+    /// passed over before the start (`early_edge`: the start waited for a busy protocol)
+    /// leaves the start to look. Otherwise the start's read would find what the event is
+    /// about to read, and that event's read would end in `WouldBlock`: one `recv` more per
+    /// connection.
+    fn must_look_at_start(&self) -> bool {
+        self.early_edge.get()
     }
 
     /// Closes the socket, leaves the loop and the server, drops the protocol.
@@ -271,6 +310,8 @@ impl IoHandler for SocketTransport {
             // would never be seen (no further edge comes).
             self.peer_closed.set(readiness.is_read_closed());
             self.read_ready();
+        } else if readiness.is_readable() && self.life.reading() == Reading::NotStarted {
+            self.passed_over(readiness);
         }
         if readiness.is_writable() && self.life.state() < State::Lost {
             self.write_ready();
