@@ -324,7 +324,7 @@ impl CreateServer {
     /// first bytes are not a signature is served as is, those bytes included.
     ///
     /// The header is read and checked before the protocol's `connection_made` (and before
-    /// the TLS handshake with [`ssl`](Self::ssl): balancers send it in the clear). Then
+    /// the TLS handshake with `ssl`: balancers send it in the clear). Then
     /// `get_extra_info("peername")`/`("sockname")` are the client's addresses from the
     /// header, `"proxy_peername"`/`"proxy_sockname"` the balancer's connection, and
     /// [`Transport::proxy_header`](crate::Transport::proxy_header) the whole header (v2
