@@ -202,7 +202,8 @@ impl DatagramSocketTransport {
         if data.is_empty() {
             return Ok(()); // CPython 3.11: nothing is sent
         }
-        let addr = match (&self.address, addr) {
+        let fixed = self.address.get();
+        let addr = match (&fixed, addr) {
             // `fixed` is named (a remote address), so `Address`'s equality is CPython's.
             (Some(fixed), Some(a)) if fixed != a => {
                 return Err(Error::invalid_argument(format!(
@@ -212,14 +213,15 @@ impl DatagramSocketTransport {
             (Some(fixed), _) => Some(fixed),
             (None, a) => a,
         };
-        if self.peername.is_none() && addr.is_none() {
+        let connected = self.peername.is_some();
+        if !connected && addr.is_none() {
             return Err(Error::invalid_argument(
                 "no address given for an unconnected datagram transport",
             ));
         }
         // A connected socket sends to its peer whatever `addr` says (CPython's `send`), so an
         // unnamed address (a socketpair peer's, say) is a problem only when it is the target.
-        if let (None, Some(Address::Unix(a))) = (&self.peername, addr) {
+        if let (false, Some(Address::Unix(a))) = (connected, addr) {
             if unix_name(a).is_none() {
                 return Err(Error::invalid_argument(
                     "an unnamed Unix address cannot be sent to",
@@ -239,7 +241,7 @@ impl DatagramSocketTransport {
         }
         if self.buffer.borrow().is_empty() {
             let dest = match addr {
-                Some(a) if self.peername.is_none() => Dest::To(a),
+                Some(a) if !connected => Dest::To(a),
                 _ => Dest::Peer,
             };
             let sent = match self.sock.borrow().as_ref() {
@@ -273,7 +275,7 @@ impl DatagramSocketTransport {
             };
             self.buffer_size.set(self.buffer_size.get() - q.data.len());
             let dest = match &q.addr {
-                Some(a) if self.peername.is_none() => Dest::To(a),
+                Some(a) if !self.peername.is_some() => Dest::To(a),
                 _ => Dest::Peer,
             };
             let sent = match self.sock.borrow().as_ref() {
