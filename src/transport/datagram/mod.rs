@@ -445,6 +445,9 @@ impl DatagramTransport {
         match name {
             "sockname" => self.sockname().map(ExtraInfo::Address),
             "peername" => self.peername().map(ExtraInfo::Address),
+            // Differs from CPython: it returns the closed socket object (`fileno()` -1); a
+            // closed descriptor's number may already name another file, so `None`, as the
+            // stream transports answer after close.
             "socket" => self
                 .inner
                 .sock
