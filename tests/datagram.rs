@@ -1215,3 +1215,49 @@ fn sockname_outlives_the_socket() {
         Ok(())
     });
 }
+
+/// Send errors met while the protocol is held elsewhere (a borrow kept across an `.await`)
+/// reach `error_received` in order once it is free, through one pending delivery: one queued
+/// retry per error made a chain of retries per error, each spacing itself out on its own.
+/// CPython calls `error_received` at once (`_sendto_ready`/`sendto`); a held `RefCell` cannot.
+/// Port 0 is the kernel's `EINVAL`, a Unix address on a UDP socket our `EAFNOSUPPORT`.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the borrow across an await is the point
+fn errors_met_while_the_protocol_is_held_wait_in_one_delivery_in_order() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let (t, p) = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_addr("127.0.0.1", 0)
+            .await?;
+        until(&p, |r| !r.calls.is_empty()).await;
+        let port0 = Address::Inet("127.0.0.1:0".parse().unwrap());
+        let unix = Address::Unix(std::os::unix::net::SocketAddr::from_pathname(
+            "/nonexistent/asyncio-test",
+        )?);
+        let held = p.borrow_mut();
+        let ready = lp.stats().ready;
+        for i in 0..10 {
+            t.sendto(b"x", Some(if i % 2 == 0 { &port0 } else { &unix }))?;
+        }
+        assert!(
+            lp.stats().ready <= ready + 1,
+            "{} callbacks queued for 10 errors",
+            lp.stats().ready - ready
+        );
+        asyncio::yield_now().await;
+        drop(held);
+        until(&p, |r| r.errors.len() >= 10).await;
+        let want: Vec<_> = (0..10)
+            .map(|i| match i % 2 {
+                0 => io::ErrorKind::InvalidInput,
+                _ => io::Error::from_raw_os_error(libc::EAFNOSUPPORT).kind(),
+            })
+            .collect();
+        assert_eq!(p.borrow().errors, want);
+        t.close();
+        until(&p, Rec::lost).await;
+        assert_grammar(&p.borrow().calls);
+        Ok(())
+    });
+}
