@@ -376,6 +376,11 @@ impl CreateServer {
 
     /// How long a connection may take to send its whole PROXY header (default 5 s; any
     /// duration, `Duration::MAX` meaning no limit in practice).
+    ///
+    /// This is also what bounds a slow sender's memory: a v2 header may declare up to
+    /// 64 KiB (`proxy_protocol::MAX_V2_LEN`), and one sent in small pieces is held as it
+    /// comes, up to about 128 KiB of buffer per connection with the buffer's growth, until
+    /// it is complete or this timeout closes the connection.
     pub fn proxy_protocol_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.proxy.timeout = timeout;
         self
