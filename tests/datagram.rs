@@ -277,11 +277,7 @@ fn connected_endpoint_refuses_another_address() {
 #[test]
 fn unconnected_endpoint_needs_an_address() {
     run_clean(async {
-        let lp = asyncio::get_running_loop()?;
-        let (t, _p) = lp
-            .create_datagram_endpoint(Rec::default)
-            .local_addr("127.0.0.1", 0)
-            .await?;
+        let (t, _p) = local_endpoint().await?;
         let err = t.sendto(b"x", None).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
         t.close();
@@ -324,6 +320,22 @@ fn stuck_pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
     Ok((a, b))
 }
 
+/// An endpoint on one end of a [`stuck_pair`], recording its calls; the other end to drain.
+async fn stuck_endpoint() -> Result<(DatagramTransport, Shared, UnixDatagram), Error> {
+    let (a, b) = stuck_pair()?;
+    let lp = asyncio::get_running_loop()?;
+    let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+    Ok((t, p, b))
+}
+
+/// An unconnected endpoint on 127.0.0.1 (a port from the OS), recording its calls.
+async fn local_endpoint() -> Result<(DatagramTransport, Shared), Error> {
+    let lp = asyncio::get_running_loop()?;
+    lp.create_datagram_endpoint(Rec::default)
+        .local_addr("127.0.0.1", 0)
+        .await
+}
+
 /// Sends 1 KiB datagrams until `n` bytes are queued in the transport.
 fn fill(t: &DatagramTransport, n: usize) -> Result<usize, Error> {
     for sent in 0..100_000 {
@@ -352,9 +364,7 @@ fn drain(b: &UnixDatagram) -> Vec<u8> {
 #[test]
 fn flow_control_pauses_above_high_and_resumes_at_low() {
     run_clean(async {
-        let (a, b) = stuck_pair()?;
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+        let (t, p, b) = stuck_endpoint().await?;
         t.set_write_buffer_limits(Some(8 * 1024), Some(2 * 1024))?;
         assert_eq!(t.get_write_buffer_limits(), (2 * 1024, 8 * 1024));
         let sent = fill(&t, 8 * 1024 + 1)?;
@@ -395,9 +405,7 @@ fn flow_control_pauses_above_high_and_resumes_at_low() {
 #[allow(clippy::await_holding_refcell_ref)] // holding the borrow across awaits is the point
 fn flow_edges_made_while_the_protocol_is_held_arrive_once_it_is_free() {
     run_clean(async {
-        let (a, b) = stuck_pair()?;
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+        let (t, p, b) = stuck_endpoint().await?;
         t.set_write_buffer_limits(Some(8 * 1024), Some(2 * 1024))?;
         let held = p.borrow_mut();
         fill(&t, 8 * 1024 + 1)?; // crosses the high mark: the pause waits
@@ -433,9 +441,7 @@ fn flow_edges_made_while_the_protocol_is_held_arrive_once_it_is_free() {
 #[test]
 fn close_flushes_the_queue_then_connection_lost() {
     run_clean(async {
-        let (a, b) = stuck_pair()?;
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+        let (t, p, b) = stuck_endpoint().await?;
         let sent = fill(&t, 3 * 1024)?;
         t.close();
         assert!(t.is_closing());
@@ -464,9 +470,7 @@ fn close_flushes_the_queue_then_connection_lost() {
 #[test]
 fn abort_drops_the_queue() {
     run_clean(async {
-        let (a, b) = stuck_pair()?;
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+        let (t, p, b) = stuck_endpoint().await?;
         let sent = fill(&t, 3 * 1024)?;
         let in_kernel = sent - t.get_write_buffer_size() / 1024;
         t.abort();
@@ -507,11 +511,7 @@ fn sendto_after_close_is_dropped_unconnected_too() {
         let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
         peer.set_nonblocking(true)?;
         let to = Address::Inet(peer.local_addr()?);
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp
-            .create_datagram_endpoint(Rec::default)
-            .local_addr("127.0.0.1", 0)
-            .await?;
+        let (t, p) = local_endpoint().await?;
         assert!(t.peername().is_none(), "unconnected");
         t.close();
         t.sendto(b"late", Some(&to))?;
@@ -1185,11 +1185,8 @@ fn sockname_outlives_the_socket() {
     run_clean(async {
         let dir = util::temp_dir("dgram-sockname");
         let path = dir.join("s.sock");
+        let (inet, ip) = local_endpoint().await?;
         let lp = asyncio::get_running_loop()?;
-        let (inet, ip) = lp
-            .create_datagram_endpoint(Rec::default)
-            .local_addr("127.0.0.1", 0)
-            .await?;
         let (unix, up) = lp
             .create_datagram_endpoint(Rec::default)
             .local_path(&path)
@@ -1212,6 +1209,49 @@ fn sockname_outlives_the_socket() {
             Some(Address::Unix(a)) => assert_eq!(a.as_pathname(), Some(path.as_path())),
             other => panic!("{other:?}"),
         }
+        Ok(())
+    });
+}
+
+/// Send errors met while the protocol is held elsewhere (a borrow kept across an `.await`)
+/// reach `error_received` in order once it is free, through one pending delivery: one queued
+/// retry per error made a chain of retries per error, each spacing itself out on its own.
+/// CPython calls `error_received` at once (`_sendto_ready`/`sendto`); a held `RefCell` cannot.
+/// Port 0 is the kernel's `EINVAL`, a Unix address on a UDP socket our `EAFNOSUPPORT`.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the borrow across an await is the point
+fn errors_met_while_the_protocol_is_held_wait_in_one_delivery_in_order() {
+    run_clean(async {
+        let (t, p) = local_endpoint().await?;
+        let lp = asyncio::get_running_loop()?;
+        until(&p, |r| !r.calls.is_empty()).await;
+        let port0 = Address::Inet("127.0.0.1:0".parse().unwrap());
+        let unix = Address::Unix(std::os::unix::net::SocketAddr::from_pathname(
+            "/nonexistent/asyncio-test",
+        )?);
+        let held = p.borrow_mut();
+        let ready = lp.stats().ready;
+        for i in 0..10 {
+            t.sendto(b"x", Some(if i % 2 == 0 { &port0 } else { &unix }))?;
+        }
+        assert!(
+            lp.stats().ready <= ready + 1,
+            "{} callbacks queued for 10 errors",
+            lp.stats().ready - ready
+        );
+        asyncio::yield_now().await;
+        drop(held);
+        until(&p, |r| r.errors.len() >= 10).await;
+        let want: Vec<_> = (0..10)
+            .map(|i| match i % 2 {
+                0 => io::ErrorKind::InvalidInput,
+                _ => io::Error::from_raw_os_error(libc::EAFNOSUPPORT).kind(),
+            })
+            .collect();
+        assert_eq!(p.borrow().errors, want);
+        t.close();
+        until(&p, Rec::lost).await;
+        assert_grammar(&p.borrow().calls);
         Ok(())
     });
 }

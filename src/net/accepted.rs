@@ -73,7 +73,7 @@ impl LoopHandle {
     /// server side of the connection (Python's `loop.connect_accepted_socket`): for servers
     /// whose accepting is not asyncio's (a socket handed over by another process or thread,
     /// a listener of your own). The transport owns the socket; there is no [`Server`].
-    /// With [`ssl`](ConnectAcceptedSocket::ssl) the TLS handshake is the server's and
+    /// With `ssl` (the `tls` feature) the TLS handshake is the server's and
     /// completes before the protocol's `connection_made` and the result.
     ///
     /// # Errors

@@ -44,7 +44,8 @@
 //! (`0x02`), a CRC32C of the whole header (`0x03`, checked by [`parse`]), no-op padding
 //! (`0x04`), a unique connection id (`0x05`, at most 128 bytes), TLS details (`0x20`, with
 //! sub-TLVs for version `0x21`, client certificate CN `0x22`, cipher `0x23`, signature
-//! algorithm `0x24` and key algorithm `0x25`: [`SslInfo`]) and a network namespace (`0x30`).
+//! algorithm `0x24`, key algorithm `0x25`, key exchange group `0x26`, signature scheme `0x27`
+//! and the client certificate in DER `0x28`: [`SslInfo`]) and a network namespace (`0x30`).
 //! Unknown types are kept, raw, in [`ProxyHeader::tlvs`].
 //!
 //! ## Parsing
@@ -110,6 +111,13 @@ pub const PP2_SUBTYPE_SSL_CIPHER: u8 = 0x23;
 pub const PP2_SUBTYPE_SSL_SIG_ALG: u8 = 0x24;
 /// SSL sub-TLV: the certificate's key algorithm.
 pub const PP2_SUBTYPE_SSL_KEY_ALG: u8 = 0x25;
+/// SSL sub-TLV: the key exchange group of the TLS connection, e.g. `X25519`.
+pub const PP2_SUBTYPE_SSL_GROUP: u8 = 0x26;
+/// SSL sub-TLV: the signature scheme the server used in the handshake, e.g.
+/// `rsa_pss_rsae_sha256`.
+pub const PP2_SUBTYPE_SSL_SIG_SCHEME: u8 = 0x27;
+/// SSL sub-TLV: the client certificate, DER-encoded (binary, not text).
+pub const PP2_SUBTYPE_SSL_CLIENT_CERT: u8 = 0x28;
 /// TLV type: the network namespace the connection was accepted in.
 pub const PP2_TYPE_NETNS: u8 = 0x30;
 
@@ -393,6 +401,53 @@ impl SslInfo {
     /// Used in the example on [`SslInfo`].
     pub fn key_alg(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_KEY_ALG)
+    }
+
+    /// The key exchange group (`PP2_SUBTYPE_SSL_GROUP`), e.g. `X25519`.
+    ///
+    /// Used in the example on [`client_cert`](Self::client_cert).
+    pub fn group(&self) -> Option<&str> {
+        self.sub(PP2_SUBTYPE_SSL_GROUP)
+    }
+
+    /// The handshake's signature scheme (`PP2_SUBTYPE_SSL_SIG_SCHEME`).
+    ///
+    /// Used in the example on [`client_cert`](Self::client_cert).
+    pub fn sig_scheme(&self) -> Option<&str> {
+        self.sub(PP2_SUBTYPE_SSL_SIG_SCHEME)
+    }
+
+    /// The client certificate's DER bytes (`PP2_SUBTYPE_SSL_CLIENT_CERT`), as sent: binary,
+    /// so not UTF-8 checked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{
+    ///     SslInfo, Tlv, PP2_CLIENT_SSL, PP2_SUBTYPE_SSL_CLIENT_CERT, PP2_SUBTYPE_SSL_GROUP,
+    ///     PP2_SUBTYPE_SSL_SIG_SCHEME,
+    /// };
+    ///
+    /// let sub = |kind, value: &[u8]| Tlv { kind, value: value.to_vec() };
+    /// let info = SslInfo {
+    ///     client: PP2_CLIENT_SSL,
+    ///     verify: 0,
+    ///     tlvs: vec![
+    ///         sub(PP2_SUBTYPE_SSL_GROUP, b"X25519"),
+    ///         sub(PP2_SUBTYPE_SSL_SIG_SCHEME, b"ecdsa_secp256r1_sha256"),
+    ///         sub(PP2_SUBTYPE_SSL_CLIENT_CERT, &[0x30, 0x82, 0xff]),
+    ///     ],
+    /// };
+    /// assert_eq!(info.group(), Some("X25519"));
+    /// assert_eq!(info.sig_scheme(), Some("ecdsa_secp256r1_sha256"));
+    /// assert_eq!(info.client_cert(), Some(&[0x30, 0x82, 0xff][..]));
+    /// ```
+    pub fn client_cert(&self) -> Option<&[u8]> {
+        let t = self
+            .tlvs
+            .iter()
+            .find(|t| t.kind == PP2_SUBTYPE_SSL_CLIENT_CERT)?;
+        Some(&t.value)
     }
 
     /// The field's value as the spec lays it out (client byte, verify, sub-TLVs). A sub-TLV

@@ -6,8 +6,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::{
-    Addresses, Command, ProxyHeader, SocketKind, Tlv, Version, MAX_V1_LEN, MAX_V2_LEN,
-    PP2_TYPE_CRC32C, V1_SIGNATURE, V2_SIGNATURE,
+    Addresses, Command, ProxyHeader, SocketKind, Tlv, Version, MAX_V1_LEN, PP2_TYPE_CRC32C,
+    V1_SIGNATURE, V2_SIGNATURE,
 };
 
 /// What [`parse`] made of the bytes so far.
@@ -32,10 +32,6 @@ pub enum Invalid {
     V1TooLong,
     /// A v1 line that breaks the grammar; says which part.
     V1(&'static str),
-    /// A v2 header longer than [`MAX_V2_LEN`](super::MAX_V2_LEN) (its declared length).
-    /// Not produced since that limit is the most the format can declare; kept so that code
-    /// matching on it still builds.
-    V2TooLong(usize),
     /// A v2 header that breaks the format; says which part.
     V2(&'static str),
 }
@@ -46,9 +42,6 @@ impl fmt::Display for Invalid {
             Invalid::NotProxy => f.write_str("no PROXY protocol signature"),
             Invalid::V1TooLong => write!(f, "PROXY v1 line longer than {MAX_V1_LEN} bytes"),
             Invalid::V1(what) => write!(f, "malformed PROXY v1 line: {what}"),
-            Invalid::V2TooLong(n) => {
-                write!(f, "PROXY v2 header of {n} bytes (at most {MAX_V2_LEN})")
-            }
             Invalid::V2(what) => write!(f, "malformed PROXY v2 header: {what}"),
         }
     }

@@ -324,7 +324,7 @@ impl CreateServer {
     /// first bytes are not a signature is served as is, those bytes included.
     ///
     /// The header is read and checked before the protocol's `connection_made` (and before
-    /// the TLS handshake with [`ssl`](Self::ssl): balancers send it in the clear). Then
+    /// the TLS handshake with `ssl`: balancers send it in the clear). Then
     /// `get_extra_info("peername")`/`("sockname")` are the client's addresses from the
     /// header, `"proxy_peername"`/`"proxy_sockname"` the balancer's connection, and
     /// [`Transport::proxy_header`](crate::Transport::proxy_header) the whole header (v2
@@ -376,6 +376,11 @@ impl CreateServer {
 
     /// How long a connection may take to send its whole PROXY header (default 5 s; any
     /// duration, `Duration::MAX` meaning no limit in practice).
+    ///
+    /// This is also what bounds a slow sender's memory: a v2 header may declare up to
+    /// 64 KiB (`proxy_protocol::MAX_V2_LEN`), and one sent in small pieces is held as it
+    /// comes, up to about 128 KiB of buffer per connection with the buffer's growth, until
+    /// it is complete or this timeout closes the connection.
     pub fn proxy_protocol_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.proxy.timeout = timeout;
         self

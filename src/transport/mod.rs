@@ -153,6 +153,10 @@ impl StoredAddress {
             StoredAddress::Unix(a) => Some(Address::Unix((**a).clone())),
         }
     }
+
+    pub(crate) fn is_some(&self) -> bool {
+        !matches!(self, StoredAddress::None)
+    }
 }
 
 impl From<Option<Address>> for StoredAddress {

@@ -142,12 +142,7 @@ impl DatagramSocketTransport {
             if self.protocol.is_busy() {
                 // Held elsewhere: the datagrams wait in the kernel until it is free; the
                 // readable edges that find it held meanwhile join this one retry.
-                crate::protocol::delivery_when_free(
-                    self.lp(),
-                    self.me.clone(),
-                    Self::slot,
-                    Self::read_ready,
-                );
+                self.deliver_when_free();
                 return;
             }
             let mut buf = self.lp().inner.read_buf.take();
@@ -185,15 +180,46 @@ impl DatagramSocketTransport {
         }
     }
 
-    /// `error_received(exc)`: now if the protocol is free, else once it is.
+    /// `error_received(exc)`: now if the protocol is free and no earlier error waits; else
+    /// behind the waiting ones, all delivered in order by the one pending delivery.
     pub(super) fn error_received(&self, exc: io::Error) {
         trace!("protocol[{}]: error_received({:?})", self.id(), exc.kind());
-        if self.protocol.is_busy() {
-            self.when_free(move |t| t.error_received(exc));
+        let mut waiting = self.errors.take();
+        let now = waiting.is_empty() && !self.protocol.is_busy();
+        if !now {
+            waiting.push(exc);
+            self.errors.set(waiting);
+            self.deliver_when_free();
             return;
         }
         if let Called::Panicked(payload) = self.protocol.call(|p| p.error_received(exc)) {
             self.report_panic("error_received", &*payload);
+        }
+    }
+
+    /// The slot's one pending delivery (joined by every error and readable edge that finds
+    /// the protocol held): the waiting errors, then the waiting datagrams.
+    fn deliver_when_free(&self) {
+        crate::protocol::delivery_when_free(self.lp(), self.me.clone(), Self::slot, |t| {
+            t.deliver_errors();
+            t.read_ready();
+        });
+    }
+
+    /// Delivers the errors that waited for the protocol, oldest first.
+    fn deliver_errors(&self) {
+        let mut waiting = self.errors.take().into_iter();
+        while let Some(exc) = waiting.next() {
+            if self.protocol.is_busy() {
+                let mut rest: Vec<io::Error> = std::iter::once(exc).chain(waiting).collect();
+                rest.extend(self.errors.take()); // any newer ones after
+                self.errors.set(rest);
+                self.deliver_when_free();
+                return;
+            }
+            if let Called::Panicked(payload) = self.protocol.call(|p| p.error_received(exc)) {
+                self.report_panic("error_received", &*payload);
+            }
         }
     }
 
@@ -202,7 +228,8 @@ impl DatagramSocketTransport {
         if data.is_empty() {
             return Ok(()); // CPython 3.11: nothing is sent
         }
-        let addr = match (&self.address, addr) {
+        let fixed = self.address.get();
+        let addr = match (&fixed, addr) {
             // `fixed` is named (a remote address), so `Address`'s equality is CPython's.
             (Some(fixed), Some(a)) if fixed != a => {
                 return Err(Error::invalid_argument(format!(
@@ -212,14 +239,15 @@ impl DatagramSocketTransport {
             (Some(fixed), _) => Some(fixed),
             (None, a) => a,
         };
-        if self.peername.is_none() && addr.is_none() {
+        let connected = self.peername.is_some();
+        if !connected && addr.is_none() {
             return Err(Error::invalid_argument(
                 "no address given for an unconnected datagram transport",
             ));
         }
         // A connected socket sends to its peer whatever `addr` says (CPython's `send`), so an
         // unnamed address (a socketpair peer's, say) is a problem only when it is the target.
-        if let (None, Some(Address::Unix(a))) = (&self.peername, addr) {
+        if let (false, Some(Address::Unix(a))) = (connected, addr) {
             if unix_name(a).is_none() {
                 return Err(Error::invalid_argument(
                     "an unnamed Unix address cannot be sent to",
@@ -239,7 +267,7 @@ impl DatagramSocketTransport {
         }
         if self.buffer.borrow().is_empty() {
             let dest = match addr {
-                Some(a) if self.peername.is_none() => Dest::To(a),
+                Some(a) if !connected => Dest::To(a),
                 _ => Dest::Peer,
             };
             let sent = match self.sock.borrow().as_ref() {
@@ -273,7 +301,7 @@ impl DatagramSocketTransport {
             };
             self.buffer_size.set(self.buffer_size.get() - q.data.len());
             let dest = match &q.addr {
-                Some(a) if self.peername.is_none() => Dest::To(a),
+                Some(a) if !self.peername.is_some() => Dest::To(a),
                 _ => Dest::Peer,
             };
             let sent = match self.sock.borrow().as_ref() {
@@ -379,6 +407,7 @@ impl DatagramSocketTransport {
             self.when_free(move |t| t.call_connection_lost(exc));
             return;
         }
+        self.deliver_errors(); // what waited for the protocol comes before the end
         self.life.set_state(State::Closed);
         trace!("protocol[{}]: connection_lost (datagram)", self.id());
         if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {

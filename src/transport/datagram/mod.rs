@@ -35,7 +35,7 @@ use mio::Interest;
 
 use super::flow_control::FlowControl;
 use super::lifecycle::{Life, Reading, State};
-use super::{Address, ExtraInfo};
+use super::{Address, ExtraInfo, StoredAddress};
 use crate::error::Error;
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
@@ -129,12 +129,16 @@ pub(crate) struct DatagramSocketTransport {
     /// the warning comes from `LOG_THRESHOLD_FOR_CONNLOST_WRITES` on.
     conn_lost: Cell<u32>,
     /// The address given as `remote_addr` (CPython's `_address`): `sendto` accepts only it.
-    address: Option<Address>,
+    /// Stored compact (32 bytes, a Unix name boxed) as the socket transport stores its names.
+    address: StoredAddress,
     /// `getpeername()` at creation (CPython's `_extra['peername']`): when set, `send`, not
     /// `sendto`, is used.
-    peername: Option<Address>,
+    peername: StoredAddress,
     /// The socket's descriptor, for `get_extra_info("socket")` (valid while `sock` is set).
     fd: RawFd,
+    /// Errors for `error_received` that found the protocol held, oldest first; the slot's
+    /// one pending delivery takes them (`io_path.rs`).
+    errors: Cell<Vec<io::Error>>,
     /// `getsockname()` as the socket was closed, for `sockname()` after: boxed, 8 bytes
     /// while open (an `Address` is 120).
     closed_sockname: OnceCell<Box<Address>>,
@@ -180,9 +184,10 @@ impl DatagramSocketTransport {
             buffer_size: Cell::new(0),
             flow: RefCell::new(FlowControl::default()),
             conn_lost: Cell::new(0),
-            address,
-            peername,
+            address: address.into(),
+            peername: peername.into(),
             fd,
+            errors: Cell::new(Vec::new()),
             closed_sockname: OnceCell::new(),
         });
         // Both directions at once, edge-triggered: a writable edge with nothing queued costs
@@ -417,7 +422,7 @@ impl DatagramTransport {
     ///
     /// See [`sendto`](Self::sendto); `peername()` there is the remote address.
     pub fn peername(&self) -> Option<Address> {
-        self.inner.peername.clone()
+        self.inner.peername.get()
     }
 
     /// Python's `get_extra_info(name)`: `"sockname"`, `"peername"` (addresses) and `"socket"`
@@ -444,6 +449,9 @@ impl DatagramTransport {
         match name {
             "sockname" => self.sockname().map(ExtraInfo::Address),
             "peername" => self.peername().map(ExtraInfo::Address),
+            // Differs from CPython: it returns the closed socket object (`fileno()` -1); a
+            // closed descriptor's number may already name another file, so `None`, as the
+            // stream transports answer after close.
             "socket" => self
                 .inner
                 .sock
@@ -527,5 +535,18 @@ impl DatagramTransport {
     /// ```
     pub fn get_protocol(&self) -> Option<Rc<RefCell<dyn DatagramProtocol>>> {
         self.inner.protocol.get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An idle endpoint's transport stays compact: its two addresses are stored as the socket
+    /// transport stores its names (two `Option<Address>` were 240 bytes; the whole was 456,
+    /// 280 with them compact, 304 with the queue of errors waiting for the protocol).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_idle_datagram_transport_stays_compact() {
+        let size = std::mem::size_of::<super::DatagramSocketTransport>();
+        assert!(size <= 304, "DatagramSocketTransport is {size} bytes");
     }
 }
