@@ -26,6 +26,24 @@ enum Buffered {
     Empty,
 }
 
+/// Where a plain read lands in the loop's shared buffer: a cache-line boundary. The buffer is
+/// a 256 KiB allocation, which glibc serves from `mmap` 16 bytes past a page boundary; the
+/// kernel's copy into (recv) and out of (the echo's send) memory at that offset measured ~60 %
+/// slower per byte on AMD EPYC than at a 64-byte boundary (bulk echo on the Protocol layer,
+/// 1.0-1.3 s of server CPU per GiB against 0.5-0.65 s).
+const READ_ALIGN: usize = 64;
+
+/// The first index of `buf` at a `READ_ALIGN` boundary (0 if the platform will not say).
+#[inline]
+fn aligned_start(buf: &[u8]) -> usize {
+    let at = buf.as_ptr().align_offset(READ_ALIGN);
+    if at < READ_ALIGN {
+        at
+    } else {
+        0
+    }
+}
+
 /// Which read path a protocol takes.
 enum Path {
     Plain,
@@ -93,10 +111,11 @@ impl SocketTransport {
             return true;
         }
         let mut buf = self.lp().inner.read_buf.take();
-        if buf.len() < MAX_READ_SIZE {
-            buf.resize(MAX_READ_SIZE, 0);
+        if buf.len() < MAX_READ_SIZE + READ_ALIGN {
+            buf.resize(MAX_READ_SIZE + READ_ALIGN, 0);
         }
-        let result = self.sock_read(&mut buf);
+        let at = aligned_start(&buf);
+        let result = self.sock_read(&mut buf[at..at + MAX_READ_SIZE]);
         let drained = match result {
             Ok(0) => {
                 self.lp().inner.read_buf.set(buf);
@@ -106,7 +125,7 @@ impl SocketTransport {
             Ok(n) => {
                 trace!("transport[{}]: recv {n} B", self.id());
                 trace!("protocol[{}]: data_received({n})", self.id());
-                match self.protocol.call(|p| p.data_received(&buf[..n])) {
+                match self.protocol.call(|p| p.data_received(&buf[at..at + n])) {
                     Called::Done(()) | Called::Gone => {}
                     Called::Panicked(payload) => {
                         self.lp().inner.read_buf.set(buf);
@@ -115,7 +134,7 @@ impl SocketTransport {
                     }
                     Called::Busy => unreachable!("checked not busy before the read"),
                 }
-                n < buf.len() && !self.peer_closed.get()
+                n < MAX_READ_SIZE && !self.peer_closed.get()
             }
             Err(e) => {
                 self.lp().inner.read_buf.set(buf);
