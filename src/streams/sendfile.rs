@@ -101,6 +101,9 @@ impl StreamWriter {
         if self.transport().is_closing() {
             return Err(Error::invalid_state("Transport is closing"));
         }
+        // Differs from CPython: its text-mode file and negative offset errors cannot happen (a
+        // `File` is bytes, the offset a `u64`); and a transport with no `_sendfile_compatible`
+        // (a write pipe) raises RuntimeError there, where here it takes the fallback.
         // CPython's `_check_sendfile_params` refuses a count of 0 (its native path does; its
         // TLS fallback reads 0 as "to the end"): refused on every path here, `None` says that.
         if count == Some(0) {
