@@ -412,3 +412,42 @@ fn over_tls_sendfile_with_count_zero_is_refused_too() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_cancelled_fallback_sendfile_leaves_no_read_behind_to_move_the_position() {
+    // The fallback reads the file on the default executor. A read still queued (or running)
+    // when the sendfile is dropped runs anyway: it must not move the file's position after the
+    // drop set it (CPython's `_sendfile_fallback` leaves it at `offset` when nothing went).
+    // Alone in a child: one executor thread for the whole process.
+    const TEST: &str = "a_cancelled_fallback_sendfile_leaves_no_read_behind_to_move_the_position";
+    util::in_child(
+        "ASYNCIO_TEST_FALLBACK_CANCEL",
+        TEST,
+        "fallback-cancel-ok",
+        || {
+            asyncio::set_executor_max_threads(1).unwrap();
+            let dir = util::temp_dir("sendfile");
+            let (mut file, _) = patterned_file(&dir, 10_000);
+            file.seek(SeekFrom::Start(7)).unwrap();
+            let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let pos = run(async move {
+                // A write pipe stream: not a socket transport, so the fallback path.
+                let writer = asyncio::open_write_pipe(ours).await?;
+                let (gate, held) = mpsc::channel::<()>();
+                let busy = asyncio::to_thread(move || held.recv().unwrap());
+                // One poll: the first block's read is queued behind `busy`; then dropped.
+                let r = asyncio::timeout(Duration::ZERO, writer.sendfile(&file, 100, None)).await;
+                assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+                assert_eq!(position(&file), 100, "nothing sent: at the offset");
+                gate.send(()).unwrap();
+                busy.await?;
+                asyncio::to_thread(|| ()).await?; // FIFO, one thread: the queued read has run
+                writer.close();
+                Ok::<_, Error>(position(&file))
+            })
+            .unwrap();
+            assert_eq!(pos, 100, "a read left behind moved the position");
+            println!("fallback-cancel-ok");
+        },
+    );
+}

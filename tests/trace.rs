@@ -139,4 +139,27 @@ fn golden_trace_of_one_echo_exchange_and_the_debug_warning() {
             .any(|l| l.starts_with("WARN unclosed <StreamWriter") && l.contains("created at:")),
         "{lines:?}"
     );
+
+    // A reader over a regular file (fed by the helper thread's pipe) takes the bytes into its
+    // own buffer, as a reader over a pipe does: no copy through data_received.
+    let dir = std::env::temp_dir().join(format!("asyncio-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("input");
+    std::fs::write(&path, b"from a file\n").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    LINES.lock().unwrap().clear();
+    asyncio::set_trace(true);
+    let got = asyncio::run(async move {
+        let reader = asyncio::open_read_pipe(file).await.unwrap();
+        reader.read(-1).await.unwrap()
+    })
+    .unwrap();
+    asyncio::set_trace(false);
+    assert_eq!(got, b"from a file\n");
+    let lines = LINES.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("buffer_updated(12)")),
+        "{lines:?}"
+    );
 }

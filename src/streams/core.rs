@@ -40,6 +40,9 @@ enum Side {
     /// protocol the new transport, S53); the reader keeps the raw one (S54).
     #[cfg(feature = "tls")]
     Tls(Transport),
+    /// A reader fed by a helper thread's pipe (`pipe.rs`): at the end of input, the thread's
+    /// read error, which the pipe cannot carry, becomes the reader's exception.
+    Helper(std::sync::Arc<super::pipe::HelperDone>),
 }
 
 /// The write side of a stream, as `FlowControlMixin` in `streams.py` tracks it with `_paused`
@@ -128,6 +131,11 @@ impl StreamCore {
                 deadlines: None,
             })
         })
+    }
+
+    /// A reader over a helper thread's pipe: its end of input looks at `done` first.
+    pub(super) fn fed_by_helper(&mut self, done: std::sync::Arc<super::pipe::HelperDone>) {
+        self.side = Some(Box::new(Side::Helper(done)));
     }
 
     /// After `StreamWriter::start_tls`: the connection goes on over `tls` (S53); a second
@@ -256,6 +264,9 @@ impl Protocol for StreamCore {
     fn connection_made(&mut self, transport: Transport) {
         self.reader.set_transport(transport.clone());
         self.over_ssl = transport.get_extra_info("sslcontext").is_some();
+        if !matches!(self.side.as_deref(), Some(Side::OnConnect(_))) {
+            return; // nothing to hand over, and a helper's stays for the end of input
+        }
         let Some(Side::OnConnect(cb)) = self.side.take().map(|b| *b) else {
             return;
         };
@@ -290,6 +301,11 @@ impl Protocol for StreamCore {
     }
 
     fn eof_received(&mut self) -> bool {
+        if let Some(Side::Helper(done)) = self.side.as_deref() {
+            if let Some(w) = done.error().and_then(|e| self.reader.set_exception(&e)) {
+                w.wake();
+            }
+        }
         if let Some(w) = self.reader.feed_eof() {
             w.wake();
         }

@@ -45,9 +45,7 @@ use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
 use crate::event_loop::signals::block_sigpipe_in_this_thread;
-use crate::protocol::Protocol;
 use crate::transport::pipe::{os_pipe, Direction};
-use crate::transport::Transport;
 use crate::wakers::KeyedWakers;
 
 /// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
@@ -145,53 +143,20 @@ pub async fn open_read_pipe(fd: impl Into<OwnedFd>) -> Result<StreamReader, Erro
     Ok(StreamReader::from_core(core))
 }
 
-/// The reader over a helper thread's pipe: the stream's protocol, told of the thread's read
-/// error at the end of input ([`HelperFed`]).
+/// The reader over a helper thread's pipe: the stream's own core as the protocol (buffered:
+/// the pipe is read straight into the reader's buffer), told of the thread's read error at the
+/// end of input. The thread records the error before it closes the pipe, so it is there when
+/// the end of input arrives.
 async fn read_via(
     lp: &crate::event_loop::LoopHandle,
     fd: OwnedFd,
     core: Rc<RefCell<StreamCore>>,
     done: Arc<HelperDone>,
 ) -> Result<StreamReader, Error> {
-    let fed = Rc::new(RefCell::new(HelperFed {
-        core: core.clone(),
-        done,
-    }));
-    lp.connect_pipe_rc(fd, Direction::Read, fed).await?;
+    core.borrow_mut().fed_by_helper(done);
+    lp.connect_pipe_rc(fd, Direction::Read, core.clone())
+        .await?;
     Ok(StreamReader::from_core(core))
-}
-
-/// The protocol of a reader fed by the standard input thread: the stream's own, except at the
-/// end of input, where a read error of the thread (which its pipe cannot carry) becomes the
-/// reader's exception. The thread records the error before it closes the pipe, so it is there
-/// when the end of input arrives.
-struct HelperFed {
-    core: Rc<RefCell<StreamCore>>,
-    done: Arc<HelperDone>,
-}
-
-impl Protocol for HelperFed {
-    fn connection_made(&mut self, transport: Transport) {
-        self.core.borrow_mut().connection_made(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        self.core.borrow_mut().data_received(data);
-    }
-
-    fn eof_received(&mut self) -> bool {
-        if let Some(e) = self.done.error() {
-            let waker = self.core.borrow_mut().reader.set_exception(&e);
-            if let Some(w) = waker {
-                w.wake();
-            }
-        }
-        self.core.borrow_mut().eof_received()
-    }
-
-    fn connection_lost(&mut self, exc: Option<io::Error>) {
-        self.core.borrow_mut().connection_lost(exc);
-    }
 }
 
 /// A [`StreamWriter`] to any writable descriptor: a pipe or socket directly, a regular
@@ -257,7 +222,7 @@ fn pollable(
 
 /// A helper thread's end: set once it has passed everything on and closed its descriptor, with
 /// its error if it had one. Writing, [`StreamWriter::wait_closed`] waits for it; reading, the
-/// reader's end of input looks at it ([`HelperFed`]).
+/// reader's end of input looks at it (`StreamCore::fed_by_helper`).
 pub(crate) struct HelperDone {
     /// The thread, for the report of an error nobody took (`Drop`).
     name: &'static str,
@@ -294,7 +259,7 @@ impl HelperDone {
     }
 
     /// A copy of the thread's error, if it is done and had one.
-    fn error(&self) -> Option<io::Error> {
+    pub(super) fn error(&self) -> Option<io::Error> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let e = st.outcome.as_ref()?.as_ref().map(crate::error::copy_io);
         st.taken |= e.is_some();

@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::future::poll_fn;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 
 use super::StreamWriter;
 use crate::error::Error;
@@ -100,6 +101,9 @@ impl StreamWriter {
         if self.transport().is_closing() {
             return Err(Error::invalid_state("Transport is closing"));
         }
+        // Differs from CPython: its text-mode file and negative offset errors cannot happen (a
+        // `File` is bytes, the offset a `u64`); and a transport with no `_sendfile_compatible`
+        // (a write pipe) raises RuntimeError there, where here it takes the fallback.
         // CPython's `_check_sendfile_params` refuses a count of 0 (its native path does; its
         // TLS fallback reads 0 as "to the end"): refused on every path here, `None` says that.
         if count == Some(0) {
@@ -126,15 +130,15 @@ impl StreamWriter {
 
     /// Reads and writes blocks (CPython's `_sendfile_fallback`).
     async fn fallback(&self, progress: &FilePosition<'_>, count: Option<u64>) -> Result<(), Error> {
-        // A second descriptor of the same open file (one position), to read on a thread.
+        // A second descriptor of the same open file, to read on a thread. At `offset`, as the
+        // native path sends, 0 included (CPython's fallback seeks only for a non-zero offset,
+        // and so reads from wherever the file stands); a pipe cannot seek, and is read from
+        // where it is when asked from 0.
         let mut reader = progress.file.try_clone()?;
-        // From `offset`, as the native path sends, 0 included (CPython's fallback seeks only
-        // for a non-zero offset, and so reads from wherever the file stands); a pipe cannot
-        // seek, and is read from where it is when asked from 0.
-        match reader.seek(SeekFrom::Start(progress.offset)) {
-            Err(e) if progress.offset == 0 && e.raw_os_error() == Some(libc::ESPIPE) => {}
-            r => drop(r?),
-        }
+        let seekable = match reader.seek(SeekFrom::Start(progress.offset)) {
+            Err(e) if progress.offset == 0 && e.raw_os_error() == Some(libc::ESPIPE) => false,
+            r => r.map(|_| true)?,
+        };
         let mut buf = vec![0u8; FALLBACK_BLOCK];
         loop {
             let want = match count {
@@ -147,8 +151,16 @@ impl StreamWriter {
             if want == 0 {
                 return Ok(());
             }
+            // A file is read at its offset (`pread`), leaving the shared position alone: a
+            // read still queued or running when this future is dropped runs anyway, and
+            // must not move the position `FilePosition` sets.
+            let at = progress.offset.saturating_add(progress.sent.get());
             let (read, back, block) = crate::to_thread(move || {
-                let read = reader.read(&mut buf[..want]);
+                let read = if seekable {
+                    reader.read_at(&mut buf[..want], at)
+                } else {
+                    reader.read(&mut buf[..want])
+                };
                 (read, reader, buf)
             })
             .await?;
