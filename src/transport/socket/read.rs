@@ -207,8 +207,8 @@ impl SocketTransport {
     ///
     /// Only the transport's own protocol may ask (`owner`), and only while reading is active:
     /// paused, it is the protocol's flow control; swapped (`set_protocol`, `start_tls`), the
-    /// bytes are another protocol's. EOF is left to the protocol path (`eof_received`, L62:
-    /// the read is scheduled), an error fails the transport as `read_ready` would (L61), and
+    /// bytes are another protocol's. EOF is handed to the protocol path (`eof_received` on
+    /// a later turn, L62), an error fails the transport as `read_ready` would (L61), and
     /// the caller then waits for the reader as usual.
     #[inline]
     pub(super) fn read_through_into(
@@ -243,10 +243,15 @@ impl SocketTransport {
                 Through::Wait
             }
             Ok(_) => {
-                // EOF stays in the socket: the protocol path reads it again, in order, and
-                // calls eof_received (L62).
+                // EOF: eof_received on a later turn, never from inside this read (L62), and
+                // without reading the EOF again. A transport paused, closed or already at EOF
+                // by then skips it: a resume looks once and sees the EOF again.
                 self.readable.set(false);
-                self.read_later();
+                self.later(|t| {
+                    if t.life.may_read() {
+                        t.on_eof();
+                    }
+                });
                 Through::No
             }
             Err(e) => {
