@@ -53,6 +53,14 @@ async fn stuck(event: Rc<Event>, dropped: Rc<Cell<bool>>) -> Result<u32, Error> 
 /// Futures of different bodies in one `Vec`, as `gather(*coros)` mixes coroutines.
 type BoxFut = std::pin::Pin<Box<dyn Future<Output = Result<u32, Error>>>>;
 
+/// The texts of a TaskGroup's errors; panics on any other outcome.
+fn group_messages(got: Result<(), Error>) -> Vec<String> {
+    match got {
+        Err(Error::Group(errors)) => errors.iter().map(|e| e.to_string()).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn bad(what: &str) -> Error {
     Error::InvalidArgument(what.to_string())
 }
@@ -841,10 +849,7 @@ fn test_taskgroup_08_a_cleanup_that_panics_while_cancelled_is_a_failure() {
             Ok::<_, Error>(())
         })
         .await;
-        let messages: Vec<String> = match got {
-            Err(Error::Group(errors)) => errors.iter().map(|e| e.to_string()).collect(),
-            other => panic!("{other:?}"),
-        };
+        let messages = group_messages(got);
         assert_eq!(messages.len(), 3, "{messages:?}");
         assert_eq!(messages[0], "first");
         assert!(
@@ -865,10 +870,7 @@ fn test_taskgroup_08_a_cleanup_that_panics_while_cancelled_is_a_failure() {
             Ok::<_, Error>(())
         })
         .await;
-        let messages: Vec<String> = match got {
-            Err(Error::Group(errors)) => errors.iter().map(|e| e.to_string()).collect(),
-            other => panic!("{other:?}"),
-        };
+        let messages = group_messages(got);
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(messages[0].contains("cleanup 3"), "{messages:?}");
         assert!(messages[1].contains("cleanup 4"), "{messages:?}");

@@ -508,23 +508,28 @@ fn l24_a_refused_nested_run_leaves_the_running_main_future_alone() {
     .unwrap();
 }
 
+/// What each [`Cleanup`] saw as it was dropped: the current task's name, and whether
+/// all_tasks() listed it.
+type Seen = Rc<RefCell<Vec<(Option<String>, bool)>>>;
+
+/// A task future's cleanup (Python's `finally`): records what it sees when dropped.
+struct Cleanup(Seen);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let me = asyncio::current_task().unwrap();
+        let listed = me
+            .as_ref()
+            .is_some_and(|me| asyncio::all_tasks().unwrap().contains(me));
+        self.0.borrow_mut().push((me.map(|t| t.name()), listed));
+    }
+}
+
 #[test]
 fn l24_a_cancelled_task_is_current_while_its_future_is_dropped() {
     // Python's cancelled task runs its cleanup (`finally`) as itself: current_task() is the
     // task, and all_tasks() still has it. Here the cleanup is the future's Drop, whether the
     // cancel came while the task waited (its future dropped unpolled) or during its poll.
-    /// Per cleanup: the current task's name, and whether all_tasks() listed it.
-    type Seen = Rc<RefCell<Vec<(Option<String>, bool)>>>;
-    struct Cleanup(Seen);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let me = asyncio::current_task().unwrap();
-            let listed = me
-                .as_ref()
-                .is_some_and(|me| asyncio::all_tasks().unwrap().contains(me));
-            self.0.borrow_mut().push((me.map(|t| t.name()), listed));
-        }
-    }
     let seen = Rc::new(RefCell::new(Vec::new()));
     let log = seen.clone();
     asyncio::run(async move {
@@ -562,17 +567,6 @@ fn l33_a_task_cancelled_at_once_is_current_while_its_future_is_dropped() {
     // own: the drop of a handle being awaited (its awaiting task cancelled, a timeout around
     // it expired: test_cancel_awaited_task, test_wait_for_timeout), and a dropped TaskGroup's
     // tasks. CPython runs each child's `finally` inside the child.
-    type Seen = Rc<RefCell<Vec<(Option<String>, bool)>>>;
-    struct Cleanup(Seen);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let me = asyncio::current_task().unwrap();
-            let listed = me
-                .as_ref()
-                .is_some_and(|me| asyncio::all_tasks().unwrap().contains(me));
-            self.0.borrow_mut().push((me.map(|t| t.name()), listed));
-        }
-    }
     async fn stuck(cleanup: Cleanup) -> Result<(), Error> {
         let _cleanup = cleanup;
         std::future::pending::<()>().await;
