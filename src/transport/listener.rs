@@ -28,11 +28,42 @@ use crate::slots::SlotKey;
 
 /// A listening socket of either family, and the address it listens on (read once, at
 /// `listen`: it does not change while the socket is open).
-pub(crate) struct Listener(Kind, Option<Address>);
+pub(crate) struct Listener(Kind, Option<Address>, Names);
+
+/// What the listener's address says of its connections' local addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// Every accepted connection's local address is the listener's (`accepted_sockname`).
+    Listeners,
+    /// Each connection has its own: ask the kernel per connection.
+    Own,
+}
 
 enum Kind {
     Tcp(mio::net::TcpListener),
     Unix(mio::net::UnixListener),
+}
+
+/// Whether `sock` was set up for transparent proxying (Linux `IP_TRANSPARENT`, set by a
+/// caller passing its own socket): its connections' local addresses are their original
+/// destinations, not the listener's. True also when the kernel will not say.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn transparent(sock: &socket2::Socket) -> bool {
+    match sock.domain() {
+        Ok(socket2::Domain::UNIX) => false,
+        Ok(socket2::Domain::IPV4) => sock.ip_transparent_v4().unwrap_or(true),
+        // A v6 socket also takes the v4 option (for v4-mapped connections).
+        Ok(_) => {
+            sock.ip_transparent_v6().unwrap_or(true) || sock.ip_transparent_v4().unwrap_or(true)
+        }
+        Err(_) => true,
+    }
+}
+
+/// Elsewhere: a TCP listener's connections are asked (BSD's `IP_BINDANY` works alike).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn transparent(sock: &socket2::Socket) -> bool {
+    !matches!(sock.domain(), Ok(socket2::Domain::UNIX))
 }
 
 impl Listener {
@@ -43,6 +74,11 @@ impl Listener {
     /// `listen`'s error, or the `SO_DOMAIN` query's; the socket is closed then.
     pub(crate) fn listen(sock: socket2::Socket, backlog: u32) -> io::Result<Listener> {
         sock.listen(backlog.min(i32::MAX as u32) as i32)?;
+        let names = if transparent(&sock) {
+            Names::Own
+        } else {
+            Names::Listeners
+        };
         let kind = if sock.domain()? == socket2::Domain::UNIX {
             Kind::Unix(mio::net::UnixListener::from_std(sock.into()))
         } else {
@@ -52,7 +88,7 @@ impl Listener {
             Kind::Tcp(l) => l.local_addr().ok().map(Address::Inet),
             Kind::Unix(l) => l.local_addr().ok().map(Address::Unix),
         };
-        Ok(Listener(kind, address))
+        Ok(Listener(kind, address, names))
     }
 
     /// One connection from the backlog, non-blocking, with the peer's address (L103).
@@ -81,9 +117,13 @@ impl Listener {
     /// a TCP listener bound to one address accepts only connections to that address and
     /// port; a Unix connection's name is its listener's on Linux (the kernel shares the bound
     /// name with every accepted socket, and only a bound socket can listen). `None` for a
-    /// wildcard address (0.0.0.0, `::`: each connection has its own destination) and
-    /// elsewhere.
+    /// wildcard address (0.0.0.0, `::`: each connection has its own destination), for a
+    /// transparent-proxy listener (`IP_TRANSPARENT`: it accepts connections to any address
+    /// the firewall sends it) and elsewhere.
     pub(crate) fn accepted_sockname(&self) -> Option<&Address> {
+        if self.2 == Names::Own {
+            return None;
+        }
         match self.1.as_ref()? {
             // `to_canonical`: a v4-mapped 0.0.0.0 is a wildcard too.
             a @ Address::Inet(inet) if !inet.ip().to_canonical().is_unspecified() => Some(a),
@@ -130,6 +170,44 @@ impl AsRawFd for Listener {
         match &self.0 {
             Kind::Tcp(l) => l.as_raw_fd(),
             Kind::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use super::Listener;
+    use socket2::{Domain, Socket, Type};
+    use std::net::SocketAddr;
+
+    fn listening(domain: Domain, at: &str, transparent: bool) -> Option<Listener> {
+        let sock = Socket::new(domain, Type::STREAM, None).unwrap();
+        if transparent {
+            if let Err(e) = sock.set_ip_transparent_v4(true) {
+                eprintln!("skipped: setting IP_TRANSPARENT needs CAP_NET_ADMIN ({e})");
+                return None;
+            }
+        }
+        sock.bind(&at.parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        Some(Listener::listen(sock, 8).unwrap())
+    }
+
+    // Checklist: L56. A listener bound to one address names its connections' local address,
+    // unless it is a transparent proxy's (IP_TRANSPARENT, a socket passed in with `sock`): its
+    // connections keep their original destinations, which only the kernel knows.
+    #[test]
+    fn l56_a_transparent_listener_leaves_each_connections_sockname_to_the_kernel() {
+        let plain = listening(Domain::IPV4, "127.0.0.1:0", false).unwrap();
+        assert!(plain.accepted_sockname().is_some());
+        let wildcard = listening(Domain::IPV4, "0.0.0.0:0", false).unwrap();
+        assert!(wildcard.accepted_sockname().is_none());
+        let Some(v4) = listening(Domain::IPV4, "127.0.0.1:0", true) else {
+            return;
+        };
+        assert!(v4.accepted_sockname().is_none());
+        if let Some(v6) = listening(Domain::IPV6, "[::1]:0", true) {
+            assert!(v6.accepted_sockname().is_none());
         }
     }
 }
