@@ -313,7 +313,11 @@ impl SocketTransport {
         self.life.set_reading(Reading::Done);
         match self.protocol.call(|p| p.eof_received()) {
             Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
-            Called::Done(true) => self.reregister(Interest::WRITABLE),
+            // The write side stays open. The registration stays as it is: after the FIN no
+            // byte can arrive, so readable interest costs nothing, and a re-registration
+            // would cost an epoll_ctl and (edge-triggered) an EPOLLOUT wake-up per connection.
+            // Later events find reading done and read nothing (`io_ready`).
+            Called::Done(true) => {}
             Called::Done(false) | Called::Gone => self.close(),
             Called::Busy => {
                 // eof_received is owed once (L63): on a later turn, with the protocol free.
