@@ -280,6 +280,19 @@ fn t36_client_auth() {
     });
 }
 
+/// A stale copy of the test CA: its name ("asyncio test CA"), a fresh `alg` key; written to
+/// `file` in the test certificates' directory, whose path comes back.
+fn stale_test_ca(file: &str, alg: &'static rcgen::SignatureAlgorithm) -> std::path::PathBuf {
+    let key = rcgen::KeyPair::generate_for(alg).unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "asyncio test CA");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let stale = Certs::get().dir.join(file);
+    std::fs::write(&stale, p.self_signed(&key).unwrap().pem()).unwrap();
+    stale
+}
+
 /// T8: the certificate error rustls gives for a signature that does not verify (a stale
 /// trust anchor, or a handshake signed with a key that is not the certificate's).
 fn assert_signature_refused(e: &Error) {
@@ -481,7 +494,6 @@ fn t8_t49_unknown_ca_refused() {
 /// says what is wrong and what to do, rustls' words kept as the source.
 #[test]
 fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_plain_words() {
-    let certs = Certs::get();
     let cases = [
         (
             "stale-ca-same-kind.pem",
@@ -497,14 +509,8 @@ fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_p
         ),
     ];
     for (file, alg, says) in cases {
-        // The test CA's name ("asyncio test CA", the leaf's issuer), a fresh key.
-        let key = rcgen::KeyPair::generate_for(alg).unwrap();
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name
-            .push(rcgen::DnType::CommonName, "asyncio test CA");
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let stale = certs.dir.join(file);
-        std::fs::write(&stale, p.self_signed(&key).unwrap().pem()).unwrap();
+        // The test CA's name (the leaf's issuer), a fresh key.
+        let stale = stale_test_ca(file, alg);
         run(async move {
             let (server, port) = tls_echo_server(&[]).await?;
             let client = asyncio::tls::client_config_with_roots(&stale)?;
@@ -2034,6 +2040,23 @@ async fn server_side(
     Ok(())
 }
 
+/// Connects to `port`, upgrades with the test client certificate, and reads to the end: the
+/// outcome of the upgrade or, if our side finished first (TLS 1.3), of the read that meets
+/// the server's alert. `Err` from the outer `Result`: the plain connection failed.
+async fn start_tls_with_client_cert(port: u16) -> Result<Result<(), Error>, Error> {
+    let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    Ok(
+        match writer
+            .start_tls(Certs::get().client_config_with_cert())
+            .server_hostname("localhost")
+            .await
+        {
+            Ok(_) => reader.read(-1).await.map(drop),
+            Err(e) => Err(e),
+        },
+    )
+}
+
 #[test]
 fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
     run(async {
@@ -2042,16 +2065,7 @@ fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
             strict,
             None,
             async |port| {
-                let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
-                // TLS 1.3: our side may finish first; the server's alert follows.
-                let r = match writer
-                    .start_tls(Certs::get().client_config_with_cert())
-                    .server_hostname("localhost")
-                    .await
-                {
-                    Ok(_) => reader.read(-1).await.map(drop),
-                    Err(e) => Err(e),
-                };
+                let r = start_tls_with_client_cert(port).await?;
                 let e = r.expect_err("the server refuses our certificate");
                 assert!(matches!(e, Error::Tls(_)), "{e:?}");
                 Ok(())
@@ -2074,29 +2088,14 @@ fn d14_t8_server_start_tls_refused_client_certificate_ends_every_waiter() {
 /// issuer: the roots of its client verifier, not only the client-side helpers.
 #[test]
 fn t8_a_server_trusting_a_stale_client_ca_is_told_where_its_roots_go() {
-    // The test CA's name ("asyncio test CA", the client certificate's issuer), a fresh key.
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "asyncio test CA");
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let stale = Certs::get().dir.join("stale-client-ca.pem");
-    std::fs::write(&stale, p.self_signed(&key).unwrap().pem()).unwrap();
+    // The test CA's name (the client certificate's issuer), a fresh key.
+    let stale = stale_test_ca("stale-client-ca.pem", &rcgen::PKCS_ECDSA_P256_SHA256);
     run(async move {
         server_side(
             server_config_trusting_clients_of(&stale),
             None,
             async |port| {
-                let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
-                // TLS 1.3: our side may finish first; the server's alert follows.
-                let r = match writer
-                    .start_tls(Certs::get().client_config_with_cert())
-                    .server_hostname("localhost")
-                    .await
-                {
-                    Ok(_) => reader.read(-1).await.map(drop),
-                    Err(e) => Err(e),
-                };
+                let r = start_tls_with_client_cert(port).await?;
                 r.expect_err("the server refuses our certificate");
                 Ok(())
             },
