@@ -784,7 +784,7 @@ fn peer_alert_words(alert: rustls::AlertDescription) -> Option<&'static str> {
     use rustls::AlertDescription as A;
     Some(match alert {
         A::ProtocolVersion => "tlsv1 alert protocol version: the peer accepts none of the TLS versions this side offered (rustls speaks TLS 1.2 and 1.3; check both sides' minimum and maximum versions)",
-        A::HandshakeFailure => "sslv3 alert handshake failure: the peer found nothing in common with this side's offer (cipher suites, key exchange groups or signature schemes); compare both sides' TLS settings",
+        A::HandshakeFailure => "sslv3 alert handshake failure: the peer refused the handshake: it found nothing in common with this side's offer (cipher suites, key exchange groups or signature schemes), or, in TLS 1.2, it requires a client certificate and this side sent none; compare both sides' TLS settings",
         A::NoApplicationProtocol => "tlsv1 alert no application protocol: the peer speaks none of the ALPN protocols this side offered; offer one it supports",
         A::CertificateRequired => "tlsv13 alert certificate required: the server requires a client certificate and this side sent none; build the client configuration with one (rustls' with_client_auth_cert)",
         A::UnknownCA => "tlsv1 alert unknown ca: the peer does not trust the authority that issued this side's certificate; give the peer that CA as a trust anchor",

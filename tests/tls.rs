@@ -1763,7 +1763,8 @@ fn t8_t36_certificate_required_after_the_handshake_is_tls_for_every_waiter() {
 /// A handshake the peer refused with an alert says so in OpenSSL's words, as Python shows
 /// them (`tlsv1 alert protocol version`), and what that means for this side; rustls' own text
 /// (`received fatal alert: ProtocolVersion`) stays the source. No ALPN protocol in common, and
-/// no TLS version in common (a TLS 1.2-only server, a TLS 1.3-only client).
+/// no TLS version in common (a TLS 1.2-only server, a TLS 1.3-only client), no cipher suite in
+/// common.
 #[test]
 fn t8_a_handshake_the_peer_refused_with_an_alert_is_told_in_plain_words() {
     run(async {
@@ -1821,6 +1822,49 @@ fn t8_a_handshake_the_peer_refused_with_an_alert_is_told_in_plain_words() {
             &e,
             rustls::AlertDescription::ProtocolVersion,
             "tlsv1 alert protocol version: the peer accepts none of the TLS versions",
+        );
+        server.close();
+        server.wait_closed().await;
+
+        // No cipher suite in common: one suite each, not the same.
+        let only = |suite| {
+            std::sync::Arc::new(rustls::crypto::CryptoProvider {
+                cipher_suites: vec![suite],
+                ..rustls::crypto::ring::default_provider()
+            })
+        };
+        use rustls::crypto::ring::cipher_suite::{
+            TLS13_AES_128_GCM_SHA256, TLS13_CHACHA20_POLY1305_SHA256,
+        };
+        let aes_only = rustls::ServerConfig::builder_with_provider(only(TLS13_AES_128_GCM_SHA256))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                asyncio::tls::load_certs(&certs.cert)?,
+                asyncio::tls::load_private_key(&certs.key)?,
+            )
+            .unwrap();
+        let server = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(aes_only)
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(asyncio::tls::load_certs(&certs.ca)?);
+        let chacha_only =
+            rustls::ClientConfig::builder_with_provider(only(TLS13_CHACHA20_POLY1305_SHA256))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let e = asyncio::open_connection("127.0.0.1", port)
+            .ssl(chacha_only)
+            .await
+            .expect_err("no cipher suite in common");
+        refused(
+            &e,
+            rustls::AlertDescription::HandshakeFailure,
+            "sslv3 alert handshake failure: the peer refused the handshake: it found nothing in common",
         );
         server.close();
         server.wait_closed().await;

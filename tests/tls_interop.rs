@@ -228,6 +228,37 @@ fn our_client_to_openssl_s_server_tls12() {
     );
 }
 
+/// OpenSSL refuses a TLS 1.2 client that sends no certificate where one is required with
+/// `handshake_failure` (TLS 1.3 has `certificate_required` for it): the error says that this
+/// can be the cause, in Python's words first.
+#[test]
+fn t8_handshake_failure_from_openssl_for_a_missing_client_certificate_names_that_cause() {
+    if !have_openssl() {
+        return;
+    }
+    let ca = Certs::get().ca.clone();
+    let ca = ca.to_str().expect("a UTF-8 temp path");
+    let (_guard, port) = s_server(&["-tls1_2", "-Verify", "1", "-CAfile", ca]);
+    run(async move {
+        let e = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await
+            .expect_err("no client certificate");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("sslv3 alert handshake failure: the peer refused the handshake"),
+            "{text}"
+        );
+        assert!(
+            text.contains("in TLS 1.2, it requires a client certificate"),
+            "{text}"
+        );
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        Ok(())
+    });
+}
+
 /// Session resumption against `openssl s_server` (issue #16): a second connection made with
 /// the same client configuration resumes its session, in TLS 1.3 (a ticket, PSK) and TLS 1.2,
 /// and `session_resumed()` says so.
