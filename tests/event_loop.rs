@@ -241,6 +241,37 @@ fn d10_l3_a_task_woken_by_a_callback_still_waits_for_the_next_iteration() {
     assert_eq!(log.get(), ["task"]);
 }
 
+/// A sleep's timer is a timer like `call_at`'s (L3 kept, D10): in CPython it sets the sleep's
+/// future, whose done-callback schedules the task's step for the next iteration. So a
+/// callback due at the same time, even one scheduled after the sleep, runs first, and the task
+/// resumes one iteration later and sees what it did.
+#[test]
+fn d10_l3_a_task_woken_by_its_sleep_runs_the_iteration_after_the_timers_due_with_it() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let log = Log::default();
+    let deadline = lp.time() + ms(5);
+    let l = log.clone();
+    lp.spawn(async move {
+        asyncio::sleep_until(deadline).await;
+        l.push("task");
+    })
+    .unwrap()
+    .detach();
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the sleep is armed
+    let l = log.clone();
+    lp.call_at(deadline, move || l.push("timer")).unwrap();
+    clock.advance(ms(5));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(
+        log.get(),
+        ["timer"],
+        "the task waits for the next iteration"
+    );
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(log.get(), ["timer", "task"]);
+}
+
 #[test]
 fn d10_a_stream_read_completes_in_the_iteration_its_bytes_arrive() {
     // The streams hot path: readable event -> transport reads into the reader -> the waiting

@@ -330,3 +330,38 @@ fn l11_l40_reschedule_after_from_outside_the_loop_counts_on_the_scopes_loop_cloc
     assert_eq!(outcome.get(), Some(true));
     assert!(t.expired());
 }
+
+/// CPython's `test_wait_for_race_condition`, and the simultaneous case it names: a result and
+/// the deadline due at the same instant. The deadline's timer was armed first, so it runs
+/// first in that loop turn, then the result is set; the waiting task, polled once after both,
+/// looks at its future before the deadline (D4): the result wins, as in 3.11 and in one of
+/// 3.12's legal orders.
+#[test]
+fn l38_test_wait_for_race_condition_a_result_due_with_the_deadline_wins() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        // The port: the result comes well before the deadline.
+        let fut = lp.create_future::<&str>();
+        let f = fut.clone();
+        lp.call_later(Duration::from_millis(1), move || {
+            let _ = f.set_result("ok");
+        })
+        .unwrap();
+        assert_eq!(asyncio::timeout(HOUR, fut).await.unwrap().unwrap(), "ok");
+
+        // Same instant: the timeout's sleep is armed when the task first polls it, before
+        // the `call_at` below, which runs one turn later than that poll.
+        let deadline = lp.time() + Duration::from_millis(5);
+        let fut = lp.create_future::<&str>();
+        let (f, l) = (fut.clone(), lp.clone());
+        lp.call_soon(move || {
+            l.call_at(deadline, move || {
+                let _ = f.set_result("ok");
+            })
+            .unwrap();
+        })
+        .unwrap();
+        let r = asyncio::timeout_at(deadline, fut).await;
+        assert_eq!(r.unwrap().unwrap(), "ok", "the result, not Error::Timeout");
+    });
+}

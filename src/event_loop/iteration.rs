@@ -277,7 +277,7 @@ impl LoopHandle {
         for (_, _, Timer { entry, .. }) in due.drain(..) {
             match entry {
                 TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),
-                TimerEntry::Waker(w) => w.wake(),
+                TimerEntry::Waker(w) => inner.ready.push(Runnable::Wake(w)),
             }
         }
         inner.expired.set(due);
@@ -306,6 +306,7 @@ impl LoopHandle {
             Runnable::Callback(cb) => (cb.name(), None),
             Runnable::Task(id) => ("task", executor::task_of(self, *id)),
             Runnable::Io(_) => ("I/O callback", None),
+            Runnable::Wake(_) => ("timer wake-up", None),
             Runnable::Main => ("run_until_complete future", None),
         };
         let start = Instant::now();
@@ -355,6 +356,7 @@ impl LoopHandle {
             }
             Runnable::Task(id) => executor::run_task(self, id),
             Runnable::Io(ev) => self.run_io(ev),
+            Runnable::Wake(w) => w.wake(),
             Runnable::Main => {
                 self.inner.main_scheduled.set(false);
                 main();

@@ -10,7 +10,9 @@
 //!    with nothing queued, no thread-safe work and no timer due, the events' I/O
 //!    callbacks are the whole snapshot and run as they are read (steps 2-4 in one);
 //! 2. queue one `Runnable::Io` per readiness event, and drain the thread-safe queue;
-//! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO;
+//! 3. move due timers to the ready queue, in deadline order, equal deadlines FIFO; a sleep's
+//!    timer, run there, wakes its task, which runs in the next iteration (as the task step
+//!    that CPython's sleep-future callback schedules);
 //! 4. run exactly as many ready entries as the queue held now;
 //! 5. run, once each, the tasks that step 4's I/O callbacks woke: a read's bytes reach
 //!    the task awaiting them in the iteration that received them, with no poll in between.

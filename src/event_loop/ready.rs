@@ -22,6 +22,9 @@ pub(crate) enum Runnable {
     Callback(Rc<dyn Callback>),
     /// Poll this task once.
     Task(SlotKey),
+    /// A due timer of a sleeping future: wakes it, so the task it wakes runs in the next
+    /// iteration, as the task step that Python's sleep-future callback schedules (L3, D10).
+    Wake(std::task::Waker),
     /// Readiness for one registered I/O source.
     Io(IoEvent),
     /// Poll the future of `run_until_complete`, which lives on its caller's stack.

@@ -25,7 +25,7 @@ pub(crate) struct Timer {
 pub(crate) enum TimerEntry {
     /// A `call_later`/`call_at` callback: moved to the ready queue.
     Callback(Rc<dyn Callback>),
-    /// A sleeping future: woken.
+    /// A sleeping future: woken from the ready queue (`Runnable::Wake`), in its turn.
     Waker(Waker),
 }
 
