@@ -1167,3 +1167,219 @@ fn s57_the_reader_and_the_closed_waiter_are_shared_with_the_protocol() {
         server.wait_closed().await;
     });
 }
+
+/// Records the turn in which its `connection_made` ran: the reference for a stream server's
+/// connection accepted in the same turn.
+struct TurnOfMade {
+    turn: Rc<Cell<u32>>,
+    made_at: Rc<Cell<Option<u32>>>,
+}
+
+impl asyncio::Protocol for TurnOfMade {
+    fn connection_made(&mut self, t: asyncio::Transport) {
+        self.made_at.set(Some(self.turn.get()));
+        t.close();
+    }
+}
+
+#[test]
+fn s58_an_async_handler_takes_its_first_step_one_turn_after_connection_made() {
+    // CPython's connection_made calls the callback and `create_task`s its coroutine: the
+    // handler's first step runs in the next turn. A Protocol server's connection that is
+    // accepted in the same turn as the stream server's (both clients connect before the loop
+    // polls) marks the turn of connection_made; the turns are counted by the test, one per
+    // run_once.
+    let lp = EventLoop::new().unwrap();
+    let turn = Rc::new(Cell::new(0u32));
+    let (made_at, first_step_at) = (Rc::new(Cell::new(None)), Rc::new(Cell::new(None)));
+    let (t, m) = (turn.clone(), made_at.clone());
+    let reference = lp
+        .run_until_complete(lp.create_server(
+            move || TurnOfMade {
+                turn: t.clone(),
+                made_at: m.clone(),
+            },
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap()
+        .unwrap();
+    let (t, f) = (turn.clone(), first_step_at.clone());
+    let handler = move |_r: StreamReader, w: StreamWriter| {
+        let (t, f) = (t.clone(), f.clone());
+        async move {
+            f.set(Some(t.get()));
+            w.close();
+        }
+    };
+    let server = lp
+        .run_until_complete(asyncio::start_server(handler, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let a = std::net::TcpStream::connect(("127.0.0.1", port_of(&reference))).unwrap();
+    let b = std::net::TcpStream::connect(("127.0.0.1", port_of(&server))).unwrap();
+    util::run_until(&lp, 100, || {
+        turn.set(turn.get() + 1);
+        first_step_at.get().is_some()
+    });
+    let made = made_at.get().expect("the reference connection was made");
+    assert_eq!(
+        first_step_at.get(),
+        Some(made + 1),
+        "S58: the handler's first step comes one turn after connection_made (made in turn {made})"
+    );
+    drop((a, b));
+    reference.close();
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
+}
+
+#[test]
+fn s59_bytes_and_eof_sent_before_the_handler_starts_wait_in_its_reader() {
+    // The client's bytes and EOF are all in the server's socket before the accept: the
+    // handler, async or plain, reads all of them (nothing read before its start is lost).
+    let lp = EventLoop::new().unwrap();
+    let got = util::Log::default();
+    let g = got.clone();
+    let reads = move |r: StreamReader, w: StreamWriter| {
+        let g = g.clone();
+        async move {
+            g.push(String::from_utf8_lossy(&r.read(-1).await?));
+            w.close();
+            Ok::<_, Error>(())
+        }
+    };
+    let g = got.clone();
+    let plain = move |r: StreamReader, w: StreamWriter| {
+        let g = g.clone();
+        asyncio::spawn(async move {
+            g.push(String::from_utf8_lossy(&r.read(-1).await.unwrap()));
+            w.close();
+        })
+        .detach();
+    };
+    let servers = [
+        lp.run_until_complete(asyncio::start_server(reads, "127.0.0.1", 0)),
+        lp.run_until_complete(asyncio::start_server(plain, "127.0.0.1", 0)),
+    ]
+    .map(|s| s.unwrap().unwrap());
+    let mut clients = Vec::new();
+    for s in &servers {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port_of(s))).unwrap();
+        c.write_all(b"early").unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        clients.push(c);
+    }
+    util::run_until(&lp, 100, || got.len() == 2);
+    assert_eq!(got.get(), ["early", "early"], "S59");
+    for s in &servers {
+        s.close();
+        lp.run_until_complete(s.wait_closed()).unwrap();
+    }
+}
+
+#[test]
+fn s60_a_connection_aborted_before_its_handler_starts_still_reaches_the_handler() {
+    // The connection is aborted after the accept and before connection_made has run: the
+    // handler still starts, one turn after connection_made, and its reader sees the end.
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let got = util::Log::default();
+    let g = got.clone();
+    let handler = move |r: StreamReader, w: StreamWriter| {
+        let g = g.clone();
+        async move {
+            g.push(format!("{:?} closing={}", r.read(-1).await, w.is_closing()));
+        }
+    };
+    let server = lp
+        .run_until_complete(asyncio::start_server(handler, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let c = std::net::TcpStream::connect(("127.0.0.1", port_of(&server))).unwrap();
+    util::run_until(&lp, 100, || server.connection_count() == 1);
+    server.abort_clients(); // connection_lost is queued behind connection_made
+    util::run_until(&lp, 100, || got.len() == 1);
+    assert_eq!(got.get(), ["Ok([]) closing=true"]);
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    drop(c);
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
+}
+
+#[test]
+fn s60_a_handler_task_dropped_with_its_loop_before_its_first_step_closes_its_connection() {
+    // The loop closes between connection_made and the handler's first step: the task is
+    // dropped, reported as pending (as CPython reports a task destroyed pending), and its
+    // connection closed; the handler never ran.
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let handler = move |_r: StreamReader, _w: StreamWriter| {
+        r.set(true);
+        async {}
+    };
+    let server = lp
+        .run_until_complete(asyncio::start_server(handler, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port_of(&server))).unwrap();
+    let tasks = lp.stats().tasks;
+    util::run_until(&lp, 100, || lp.stats().tasks > tasks);
+    assert!(
+        !ran.get(),
+        "the handler runs in the turn after connection_made"
+    );
+    lp.close().unwrap();
+    assert!(!ran.get());
+    assert!(
+        seen.borrow()
+            .iter()
+            .any(|s| s.starts_with("Task was destroyed but it is pending!")),
+        "{:?}",
+        seen.borrow()
+    );
+    c.set_read_timeout(Some(BOUND)).unwrap();
+    let mut rest = Vec::new();
+    assert!(
+        matches!(c.read_to_end(&mut rest), Ok(0) | Err(_)),
+        "the connection is closed"
+    );
+}
+
+#[test]
+fn s60_s61_a_callback_panicking_before_it_returns_its_future_is_reported_and_closes() {
+    // The async callback's own code, before its future exists, runs in the handler's task:
+    // a panic there is the handler's failure (reported, connection closed), not the loop's.
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    #[allow(unreachable_code)]
+    let handler = |_r: StreamReader, _w: StreamWriter| {
+        if true {
+            panic!("before the future");
+        }
+        async {}
+    };
+    lp.run_until_complete(asyncio::timeout(BOUND, async {
+        let server = asyncio::start_server(handler, "127.0.0.1", 0)
+            .await
+            .unwrap();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+            .await
+            .unwrap();
+        assert_eq!(reader.read(-1).await.unwrap(), b"", "the server closed");
+        writer.close();
+        server.close();
+        server.wait_closed().await;
+    }))
+    .unwrap()
+    .unwrap();
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Unhandled exception in client_connected_cb")
+            && seen[0].ends_with("panicked: before the future"),
+        "{seen:?}"
+    );
+}

@@ -28,8 +28,22 @@ use crate::protocol::{BufferedProtocol, Protocol};
 use crate::transport::Transport;
 use crate::wakers::KeyedWakers;
 
-/// What to do with a new connection (`client_connected_cb`, S58).
-pub(crate) type ConnectedCb = Rc<dyn Fn(StreamReader, StreamWriter)>;
+/// What to do with a new connection (`client_connected_cb`, S58), by the kind of callback:
+/// the two start at different times, as in CPython's `StreamReaderProtocol.connection_made`.
+#[derive(Clone)]
+pub(crate) enum ConnectedCb {
+    /// A plain function, called one turn after `connection_made`: it reads and writes through
+    /// the core, which the transport borrows while `connection_made` runs.
+    Plain(Rc<dyn Fn(StreamReader, StreamWriter)>),
+    /// An async function: this spawns the task that builds the reader and writer, calls the
+    /// function and drives its future (`open.rs`). Called from `connection_made` itself, as
+    /// CPython's `create_task` is, so the task's first step runs in the next turn; it runs
+    /// no user code (the function is called by the task's first step).
+    Async(Rc<SpawnHandler>),
+}
+
+/// Spawns a connection's handler task on the transport's loop; fails only on a closed loop.
+pub(crate) type SpawnHandler = dyn Fn(Rc<RefCell<StreamCore>>, Transport) -> Result<(), Error>;
 
 /// What a core holds in one part of its life, never both at once (`StreamCore::side`).
 enum Side {
@@ -273,17 +287,24 @@ impl Protocol for StreamCore {
         let Some(core) = self.me.upgrade() else {
             return;
         };
-        // The core is borrowed by the transport right now, so the callback runs one turn
-        // later (its reads and writes borrow the core). Bytes that arrive first wait in the
-        // reader; nothing is lost (S58, S59).
-        let lp = transport.get_loop();
-        let run = move || {
-            core.borrow_mut().handler = HandlerState::Given;
-            let reader = StreamReader::from_core(core.clone());
-            let writer = StreamWriter::new(transport.clone(), core);
-            cb(reader, writer);
+        let started = match cb {
+            // Its task starts in the next turn, as CPython's does (S58); bytes and an EOF that
+            // arrive first wait in the reader (S59).
+            ConnectedCb::Async(spawn) => spawn(core, transport),
+            // The core is borrowed by the transport right now, so the callback runs one turn
+            // later (its reads and writes borrow the core). Bytes that arrive first wait in
+            // the reader; nothing is lost (S58, S59).
+            ConnectedCb::Plain(cb) => transport
+                .get_loop()
+                .call_soon(move || {
+                    core.borrow_mut().handler = HandlerState::Given;
+                    let reader = StreamReader::from_core(core.clone());
+                    let writer = StreamWriter::new(transport, core);
+                    cb(reader, writer);
+                })
+                .map(drop),
         };
-        if lp.call_soon(run).is_err() {
+        if started.is_err() {
             crate::event_loop::debug::debug_log!(
                 "loop closed before client_connected_cb could run"
             );

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::core::{handler_failed, ConnectedCb, StreamCore};
+use super::core::{handler_failed, ConnectedCb, HandlerState, StreamCore};
 use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
@@ -410,6 +410,9 @@ pub struct PlainCallback<R>(PhantomData<R>);
 /// ```
 pub trait ClientConnected<M>: 'static {
     #[doc(hidden)]
+    // The callback in the form the server calls: a type of the crate's own, so the method
+    // cannot be used outside it (nor the trait implemented).
+    #[allow(private_interfaces)]
     fn into_callback(self) -> ConnectedCb;
 }
 
@@ -419,16 +422,48 @@ where
     Fut: Future + 'static,
     Fut::Output: CallbackOutput,
 {
+    #[allow(private_interfaces)]
     fn into_callback(self) -> ConnectedCb {
-        Rc::new(move |reader, writer| {
-            let core = writer.core.clone();
-            let fut = Box::pin(self(reader, writer));
-            crate::event_loop::executor::spawn(Handler {
-                fut,
-                core: Some(core),
-            })
-            .detach();
-        })
+        let cb = Rc::new(self);
+        ConnectedCb::Async(Rc::new(move |core, transport| {
+            let lp = transport.get_loop();
+            lp.spawn(handle_connection(cb.clone(), core, transport))
+                .map(crate::Task::detach)
+        }))
+    }
+}
+
+/// The task of one connection with an async `client_connected_cb`, spawned by
+/// `connection_made`: its first step gives the callback the reader and writer, calls it (the
+/// function may run code before it returns its future: that code reads and writes too, so it
+/// runs here, not inside `connection_made`), then drives its future through [`Handler`]. The
+/// callback's future lives inside the task's own, pinned in place: one allocation per task.
+fn handle_connection<F, Fut>(
+    cb: Rc<F>,
+    core: Rc<RefCell<StreamCore>>,
+    transport: Transport,
+) -> impl Future<Output = ()>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: CallbackOutput,
+{
+    // Made now, not at the first step: a task dropped before it ever ran (the loop closed)
+    // closes its connection too, as a cancelled one does (S60).
+    let mut owner = Owner(Some(core.clone()));
+    async move {
+        core.borrow_mut().handler = HandlerState::Given;
+        let reader = StreamReader::from_core(core.clone());
+        let writer = StreamWriter::new(transport, core);
+        let fut = match catch_unwind(AssertUnwindSafe(|| cb(reader, writer))) {
+            Ok(fut) => fut,
+            Err(p) => {
+                owner.ended(Some(Box::new(PanicError::from_payload(&*p))));
+                return;
+            }
+        };
+        let fut = std::pin::pin!(fut);
+        Handler { fut, owner }.await;
     }
 }
 
@@ -436,10 +471,35 @@ where
 /// `Err` or a panic) is reported and closes this connection only; a handler cancelled before
 /// it ends closes its connection silently (CPython's done-callback calls `transport.close()`
 /// for a cancelled task): what it wrote is still sent.
-struct Handler<Fut> {
-    fut: Pin<Box<Fut>>,
-    /// The connection (its transport is the reader's); `Some` until the handler ends.
-    core: Option<Rc<RefCell<StreamCore>>>,
+struct Handler<'a, Fut> {
+    /// The callback's future, pinned in the task's own future (`handle_connection`).
+    fut: Pin<&'a mut Fut>,
+    /// The connection, to report on and close when the future ends or is dropped.
+    owner: Owner,
+}
+
+/// The connection of a handler task (its transport is the reader's); `Some` until the handler
+/// ends. Dropped before then (the task cancelled, or dropped with its loop), it closes the
+/// connection.
+struct Owner(Option<Rc<RefCell<StreamCore>>>);
+
+impl Owner {
+    /// The handler ended, with `failure` if it failed: a failure is reported and closes the
+    /// connection, a cancellation only closes it (S60).
+    fn ended(&mut self, failure: Option<Box<dyn std::error::Error>>) {
+        let core = self.0.take();
+        if let (Some(e), Some(core)) = (failure, core) {
+            if let Some(transport) = transport_of(&core) {
+                if crate::error::is_cancellation(&e) {
+                    // Checklist: S60, L32. A cancellation passed on with `?` ends the handler
+                    // as a cancelled task: closed, not reported.
+                    transport.close();
+                } else {
+                    handler_failed(&core, &transport, e);
+                }
+            }
+        }
+    }
 }
 
 /// The transport of a connection's core, the TLS one after `start_tls` (so a failure closes
@@ -450,7 +510,7 @@ fn transport_of(core: &RefCell<StreamCore>) -> Option<Transport> {
     core.try_borrow().ok().and_then(|c| c.transport().cloned())
 }
 
-impl<Fut> Future for Handler<Fut>
+impl<Fut> Future for Handler<'_, Fut>
 where
     Fut: Future,
     Fut::Output: CallbackOutput,
@@ -464,25 +524,14 @@ where
             Ok(Poll::Ready(v)) => v.into_error(),
             Err(p) => Some(Box::new(PanicError::from_payload(&*p)) as Box<dyn std::error::Error>),
         };
-        let core = this.core.take();
-        if let (Some(e), Some(core)) = (failure, core) {
-            if let Some(transport) = transport_of(&core) {
-                if crate::error::is_cancellation(&e) {
-                    // Checklist: S60, L32. A cancellation passed on with `?` ends the handler
-                    // as a cancelled task: closed, not reported.
-                    transport.close();
-                } else {
-                    handler_failed(&core, &transport, e);
-                }
-            }
-        }
+        this.owner.ended(failure);
         Poll::Ready(())
     }
 }
 
-impl<Fut> Drop for Handler<Fut> {
+impl Drop for Owner {
     fn drop(&mut self) {
-        if let Some(t) = self.core.take().as_deref().and_then(transport_of) {
+        if let Some(t) = self.0.take().as_deref().and_then(transport_of) {
             // Checklist: S60. A close, not an abort: the bytes the handler wrote still go out.
             t.close();
         }
@@ -494,8 +543,9 @@ where
     F: Fn(StreamReader, StreamWriter) -> R + 'static,
     R: CallbackOutput + 'static,
 {
+    #[allow(private_interfaces)]
     fn into_callback(self) -> ConnectedCb {
-        Rc::new(move |reader, writer| {
+        ConnectedCb::Plain(Rc::new(move |reader, writer| {
             let (core, transport) = (writer.core.clone(), writer.transport().clone());
             let failure = match catch_unwind(AssertUnwindSafe(|| self(reader, writer))) {
                 Ok(v) => v.into_error(),
@@ -506,7 +556,7 @@ where
             if let Some(e) = failure {
                 handler_failed(&core, &transport, e);
             }
-        })
+        }))
     }
 }
 

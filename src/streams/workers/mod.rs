@@ -444,11 +444,19 @@ fn run_worker(
 ) -> Result<(), Error> {
     crate::run(async move {
         let handle = crate::get_running_loop()?.threadsafe();
-        let cb = make_cb();
-        let counted: ConnectedCb = Rc::new(move |reader, writer| {
-            accepted.fetch_add(1, Ordering::Relaxed);
-            cb(reader, writer)
-        });
+        // A plain callback counts as it is called; an async one as its task is spawned, in
+        // `connection_made` (its first step, which calls it, comes one turn later).
+        let counted = match make_cb() {
+            ConnectedCb::Plain(cb) => ConnectedCb::Plain(Rc::new(move |reader, writer| {
+                accepted.fetch_add(1, Ordering::Relaxed);
+                cb(reader, writer)
+            })),
+            ConnectedCb::Async(spawn) => ConnectedCb::Async(Rc::new(move |core, transport| {
+                spawn(core, transport)?;
+                accepted.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })),
+        };
         let mut start = StartServer::on_listener(counted, ListenSocket::Tcp(listener));
         if let Some(configure) = &configure {
             start = configure(start);
