@@ -1051,6 +1051,66 @@ fn l94_a_dropped_create_connection_keeps_and_wakes_no_waker() {
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
+// L94: a create_connection dropped after connection_made ran, before it returned, closes its
+// transport as CPython's `except: transport.close()` does: what connection_made wrote is still
+// sent, then EOF. It used to abort it: the bytes still queued were dropped.
+#[test]
+fn l94_a_create_connection_dropped_after_connection_made_sends_what_it_wrote() {
+    const SENT: usize = 8 << 20;
+    let lp = EventLoop::new().unwrap();
+    let (listener, port) = peer_listener();
+    let (start_reading, wait_to_read) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept()?;
+        // No byte is read before the connect is dropped, so the kernel cannot take all that
+        // connection_made wrote: the transport holds the rest.
+        wait_to_read
+            .recv_timeout(BOUND)
+            .map_err(std::io::Error::other)?;
+        s.set_read_timeout(Some(BOUND))?;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).map(|_| got.len())
+    });
+    // The transport, and what it still held once connection_made had written.
+    let made: Rc<RefCell<Option<(Transport, usize)>>> = Rc::default();
+    let m = made.clone();
+    let rec = Recorder {
+        on_made: Some(Box::new(move |t: &Transport| {
+            t.write(&vec![7u8; SENT]).unwrap();
+            *m.borrow_mut() = Some((t.clone(), t.get_write_buffer_size()));
+        })),
+        ..Default::default()
+    };
+    let probe = util::Probe::new();
+    let handle = lp.handle();
+    lp.run_until_complete(async {
+        let conn = handle.create_connection(move || rec, "127.0.0.1", port);
+        let mut fut = std::pin::pin!(conn.into_future());
+        // Dropped once connection_made has run, before the turn it waited for reaches it.
+        probe
+            .poll_each_turn(fut.as_mut(), || made.borrow().is_some())
+            .await;
+    })
+    .unwrap();
+    let (t, queued) = made.borrow_mut().take().unwrap();
+    assert!(
+        queued > 0,
+        "the kernel took all {SENT} bytes: nothing was left to lose"
+    );
+    assert!(
+        t.is_closing(),
+        "the dropped connect left its transport open"
+    );
+    start_reading.send(()).unwrap();
+    run_until(&lp, 10_000, || lp.stats().io_registrations == 0);
+    let got = peer.join().unwrap().map_err(|e| e.kind());
+    assert_eq!(
+        got,
+        Ok(SENT),
+        "the peer got what connection_made wrote, then EOF"
+    );
+}
+
 #[test]
 fn l58_test_add_reader_or_writer_transport_fd() {
     // test_unix_events.py's TestFunctional.test_add_reader_or_writer_transport_fd: while a

@@ -121,9 +121,7 @@ impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
         #[cfg(feature = "tls")]
         if let Some((lower, handshake)) = tls.wrap_awaited(&lp, proto.clone())? {
             let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
-            let guard = CloseOnDrop(Some(raw.handle()));
-            let transport = handshake.wait().await?;
-            guard.disarm();
+            let transport = handshake.wait_over(raw.handle()).await?;
             return Ok((transport, proto));
         }
         let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;

@@ -515,9 +515,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             // T7: the app's connection_made runs after the handshake, and we return after it.
             let (lower, handshake) = tls.wrap(&lp, proto.clone())?;
             let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
-            let guard = CloseOnDrop(Some(raw.handle()));
-            let transport = handshake.wait().await?;
-            guard.disarm();
+            let transport = handshake.wait_over(raw.handle()).await?;
             return Ok((transport, proto));
         }
         let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
@@ -582,7 +580,9 @@ impl<P: Protocol + 'static> IntoFuture for CreateConnection<P> {
     }
 }
 
-/// Closes a transport unless disarmed.
+/// Closes a transport unless disarmed: Python's `except: transport.close()` around the
+/// waiter of `_create_connection_transport` (L94). A close, not an abort: what the protocol
+/// wrote in `connection_made` is still sent, then EOF.
 pub(crate) struct CloseOnDrop(pub(crate) Option<Transport>);
 
 impl CloseOnDrop {
@@ -594,7 +594,7 @@ impl CloseOnDrop {
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         if let Some(t) = self.0.take() {
-            t.abort();
+            t.close();
         }
     }
 }

@@ -506,4 +506,26 @@ impl Probe {
         .await;
         *self.task.lock().unwrap() = None;
     }
+
+    /// Polls `fut` under this probe's waker once a loop turn until `until()` holds, which is
+    /// asked before each poll: `fut` is not polled again once it does, so it never sees that
+    /// turn (a test then drops it there). `fut` must stay pending meanwhile. Bounded.
+    pub async fn poll_each_turn<F: std::future::Future>(
+        self: &std::sync::Arc<Self>,
+        mut fut: std::pin::Pin<&mut F>,
+        until: impl Fn() -> bool,
+    ) {
+        let mut turns = 0;
+        std::future::poll_fn(|cx| {
+            if until() {
+                return std::task::Poll::Ready(());
+            }
+            assert!(self.poll(fut.as_mut()).is_pending(), "finished early");
+            turns += 1;
+            assert!(turns < 100_000, "not there after {turns} turns");
+            cx.waker().wake_by_ref(); // look again next turn
+            std::task::Poll::Pending
+        })
+        .await;
+    }
 }
