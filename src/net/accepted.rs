@@ -14,7 +14,7 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::rc::Rc;
 
-use super::connect::{wait_connection_made, CloseOnDrop, StreamSocket};
+use super::connect::{wait_connection_made, StreamSocket};
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
@@ -125,9 +125,8 @@ impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
             return Ok((transport, proto));
         }
         let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
-        let guard = CloseOnDrop(Some(transport.handle()));
-        wait_connection_made(&lp).await?;
-        Ok((guard.disarm(), proto))
+        let transport = wait_connection_made(&lp, transport.handle(), Transport::close).await?;
+        Ok((transport, proto))
     }
 }
 
