@@ -35,7 +35,7 @@ use mio::Interest;
 
 use super::flow_control::FlowControl;
 use super::lifecycle::{Life, Reading, State};
-use super::{Address, ExtraInfo, StoredAddress};
+use super::{register_and_start, Address, ExtraInfo, StoredAddress};
 use crate::error::Error;
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
@@ -192,18 +192,15 @@ impl DatagramSocketTransport {
         });
         // Both directions at once, edge-triggered: a writable edge with nothing queued costs
         // one ignored event, and saves a reregister per queued datagram.
-        let key = lp.inner.register_handler(
-            &mut DynSource(sock.source()),
-            fd,
-            Interest::READABLE | Interest::WRITABLE,
-            t.clone() as Rc<dyn IoHandler>,
+        let key = register_and_start(
+            lp,
+            &t,
+            (sock.source(), fd, Interest::READABLE | Interest::WRITABLE),
+            Self::connection_made,
+            Some(Self::start_reading),
         )?;
         t.key.set(Some(key));
         *t.sock.borrow_mut() = Some(sock);
-        let made = t.clone();
-        lp.call_soon(move || made.connection_made())?;
-        let start = t.clone();
-        lp.call_soon(move || start.start_reading())?;
         Ok(t)
     }
 
