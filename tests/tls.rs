@@ -3418,30 +3418,12 @@ fn t12_a_tls_create_connection_dropped_after_connection_made_sends_what_it_wrote
         tcp.flush().map_err(|e| e.to_string())?;
         Ok(got)
     });
-    let made: Rc<RefCell<Option<Transport>>> = Rc::default();
-    let m = made.clone();
-    let rec = Recorder {
-        on_made: Some(Box::new(move |t: &Transport| {
-            t.write(&vec![7u8; SENT]).unwrap();
-            *m.borrow_mut() = Some(t.clone());
-        })),
-        ..Default::default()
-    };
-    let probe = util::Probe::new();
-    let handle = lp.handle();
-    lp.run_until_complete(async {
-        let conn = handle
-            .create_connection(move || rec, "127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost");
-        let mut fut = std::pin::pin!(conn.into_future());
-        // Dropped once connection_made has run, before its result reaches it.
-        probe
-            .poll_each_turn(fut.as_mut(), || made.borrow().is_some())
-            .await;
-    })
-    .unwrap();
-    let t = made.borrow_mut().take().unwrap();
+    let (rec, made) = Recorder::writing_on_made(SENT);
+    let conn = lp
+        .create_connection(move || rec, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, _) = util::drop_once_made(&lp, conn, &made);
     assert!(
         t.is_closing(),
         "the dropped connect left its transport open"

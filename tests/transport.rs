@@ -1071,28 +1071,9 @@ fn l94_a_create_connection_dropped_after_connection_made_sends_what_it_wrote() {
         let mut got = Vec::new();
         s.read_to_end(&mut got).map(|_| got.len())
     });
-    // The transport, and what it still held once connection_made had written.
-    let made: Rc<RefCell<Option<(Transport, usize)>>> = Rc::default();
-    let m = made.clone();
-    let rec = Recorder {
-        on_made: Some(Box::new(move |t: &Transport| {
-            t.write(&vec![7u8; SENT]).unwrap();
-            *m.borrow_mut() = Some((t.clone(), t.get_write_buffer_size()));
-        })),
-        ..Default::default()
-    };
-    let probe = util::Probe::new();
-    let handle = lp.handle();
-    lp.run_until_complete(async {
-        let conn = handle.create_connection(move || rec, "127.0.0.1", port);
-        let mut fut = std::pin::pin!(conn.into_future());
-        // Dropped once connection_made has run, before the turn it waited for reaches it.
-        probe
-            .poll_each_turn(fut.as_mut(), || made.borrow().is_some())
-            .await;
-    })
-    .unwrap();
-    let (t, queued) = made.borrow_mut().take().unwrap();
+    let (rec, made) = Recorder::writing_on_made(SENT);
+    let conn = lp.create_connection(move || rec, "127.0.0.1", port);
+    let (t, queued) = util::drop_once_made(&lp, conn, &made);
     assert!(
         queued > 0,
         "the kernel took all {SENT} bytes: nothing was left to lose"

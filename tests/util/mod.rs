@@ -202,6 +202,46 @@ impl Protocol for Recorder {
     }
 }
 
+/// What a [`Recorder::writing_on_made`] saw: its transport, and the bytes that transport still
+/// held once `connection_made` had written (`None` until then).
+pub type MadeAndQueued = Rc<RefCell<Option<(Transport, usize)>>>;
+
+impl Recorder {
+    /// A recorder whose `connection_made` writes `n` bytes (7s) and notes what stayed queued.
+    pub fn writing_on_made(n: usize) -> (Recorder, MadeAndQueued) {
+        let made: MadeAndQueued = Rc::default();
+        let m = made.clone();
+        let rec = Recorder {
+            on_made: Some(Box::new(move |t: &Transport| {
+                t.write(&vec![7u8; n]).unwrap();
+                *m.borrow_mut() = Some((t.clone(), t.get_write_buffer_size()));
+            })),
+            ..Default::default()
+        };
+        (rec, made)
+    }
+}
+
+/// Runs `lp`, polling `conn`'s future once a turn under a probe's waker, until the recorder
+/// behind `made` has had its `connection_made`; the future is then dropped without another
+/// poll, so it never sees the turn it waited for. Returns what the recorder saw.
+pub fn drop_once_made(
+    lp: &asyncio::EventLoop,
+    conn: impl std::future::IntoFuture,
+    made: &MadeAndQueued,
+) -> (Transport, usize) {
+    let probe = Probe::new();
+    lp.run_until_complete(async {
+        let mut fut = std::pin::pin!(conn.into_future());
+        probe
+            .poll_each_turn(fut.as_mut(), || made.borrow().is_some())
+            .await;
+    })
+    .unwrap();
+    let seen = made.borrow_mut().take();
+    seen.expect("connection_made ran")
+}
+
 /// Runs the loop until `cond` holds, at most `max_iterations` iterations of at most 10 s each.
 pub fn run_until(lp: &asyncio::EventLoop, max_iterations: usize, mut cond: impl FnMut() -> bool) {
     for _ in 0..max_iterations {
