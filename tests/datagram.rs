@@ -358,6 +358,52 @@ fn drain(b: &UnixDatagram) -> Vec<u8> {
     firsts
 }
 
+/// L94 as CPython's create_datagram_endpoint keeps it (`except: transport.close()`): an
+/// endpoint creation dropped after connection_made ran, before it returned, closes the
+/// transport, so the datagrams connection_made queued still go out. It used to abort it: the
+/// queue was dropped.
+#[test]
+fn a_create_datagram_endpoint_dropped_after_connection_made_sends_what_it_queued() {
+    /// Queues 8 KiB of datagrams in connection_made (the peer does not read yet).
+    struct FillOnMade(Rc<std::cell::Cell<Option<usize>>>);
+    impl DatagramProtocol for FillOnMade {
+        fn connection_made(&mut self, t: DatagramTransport) {
+            self.0.set(Some(fill(&t, 8 * 1024).expect("sendto")));
+        }
+    }
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (a, b) = stuck_pair().unwrap();
+    let sent: Rc<std::cell::Cell<Option<usize>>> = Rc::default();
+    let s = sent.clone();
+    let probe = util::Probe::new();
+    let handle = lp.handle();
+    lp.run_until_complete(async {
+        let make = handle
+            .create_datagram_endpoint(move || FillOnMade(s))
+            .sock(a);
+        let mut fut = std::pin::pin!(std::future::IntoFuture::into_future(make));
+        // Dropped once connection_made has run, before the turn it waited for reaches it.
+        probe
+            .poll_each_turn(fut.as_mut(), || sent.get().is_some())
+            .await;
+    })
+    .unwrap();
+    let sent = sent.get().unwrap();
+    // The peer reads; the closing transport flushes into the room that makes. Bounded.
+    let mut got = drain(&b);
+    for _ in 0..1_000 {
+        if lp.stats().io_registrations == 0 {
+            break;
+        }
+        lp.run_once(Some(LIMIT)).unwrap();
+        got.extend(drain(&b));
+    }
+    got.extend(drain(&b));
+    assert_eq!(lp.stats().io_registrations, 0, "the transport closed");
+    let want: Vec<u8> = (0..sent).map(|i| i as u8).collect();
+    assert_eq!(got, want, "every queued datagram arrived, in order");
+}
+
 /// Flow control: queued datagrams pause the protocol above the high-water mark and resume it
 /// at the low one; nothing is lost or reordered (CPython `_maybe_pause_protocol`,
 /// `_sendto_ready`, SelectorDatagramTransportTests `test_sendto_buffer*`).

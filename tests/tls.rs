@@ -3416,6 +3416,72 @@ fn t12_a_dropped_tls_create_connection_keeps_and_wakes_no_waker() {
     );
 }
 
+// L94, T12: a TLS create_connection dropped after its handshake, once the app's connection_made
+// ran and wrote, before it returned, closes the app transport as CPython's
+// `except: transport.close()` does: what the app wrote is sent, then close_notify. It used to
+// abort the raw transport: what was still queued was dropped, and no close_notify was sent.
+#[test]
+fn t12_a_tls_create_connection_dropped_after_connection_made_sends_what_it_wrote() {
+    use std::io::{Read, Write};
+    const SENT: usize = 8 << 20;
+    let lp = asyncio::EventLoop::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (start_reading, wait_to_read) = std::sync::mpsc::channel::<()>();
+    // A blocking rustls server: the handshake, then (once told) plaintext until close_notify,
+    // answered with its own. Returns the bytes it got.
+    let peer = std::thread::spawn(move || -> Result<usize, String> {
+        let (mut tcp, _) = listener.accept().map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(BOUND))
+            .map_err(|e| e.to_string())?;
+        let config = Certs::get().server_config(&[]);
+        let mut conn = rustls::ServerConnection::new(config).map_err(|e| e.to_string())?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        }
+        wait_to_read
+            .recv_timeout(BOUND)
+            .map_err(|e| e.to_string())?;
+        let mut got = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match conn.reader().read(&mut buf) {
+                Ok(0) => break, // close_notify
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let (read, _) = conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+                    if read == 0 {
+                        return Err(format!("EOF without close_notify after {got} bytes"));
+                    }
+                }
+                Err(e) => return Err(format!("{e} after {got} bytes")),
+            }
+        }
+        conn.send_close_notify();
+        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        tcp.flush().map_err(|e| e.to_string())?;
+        Ok(got)
+    });
+    let (rec, made) = Recorder::writing_on_made(SENT);
+    let conn = lp
+        .create_connection(move || rec, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, _) = util::drop_once_made(&lp, conn, &made);
+    assert!(
+        t.is_closing(),
+        "the dropped connect left its transport open"
+    );
+    start_reading.send(()).unwrap();
+    util::run_until(&lp, 10_000, || lp.stats().io_registrations == 0);
+    let got = peer.join().unwrap();
+    assert_eq!(
+        got,
+        Ok(SENT),
+        "the peer got what connection_made wrote, then close_notify"
+    );
+}
+
 // ───────────── T12: a pending handshake dropped; T27: a closing carrier ─────────────
 
 /// T12, after CPython's test_ssl.py test_handshake_timeout_handler_leak (the weak reference

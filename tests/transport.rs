@@ -1051,6 +1051,83 @@ fn l94_a_dropped_create_connection_keeps_and_wakes_no_waker() {
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
+// L94: a create_connection dropped after connection_made ran, before it returned, closes its
+// transport as CPython's `except: transport.close()` does: what connection_made wrote is still
+// sent, then EOF. It used to abort it: the bytes still queued were dropped. By host and port,
+// by Unix path and with `sock=`: one path after the socket is had.
+#[test]
+fn l94_a_create_connection_dropped_after_connection_made_sends_what_it_wrote() {
+    let (listener, port) = peer_listener();
+    dropped_connect_sends_what_it_wrote(
+        move || {
+            let s = listener.accept()?.0;
+            s.set_read_timeout(Some(BOUND))?;
+            Ok(Box::new(s))
+        },
+        |lp, rec| lp.create_connection(move || rec, "127.0.0.1", port),
+    );
+    let dir = util::temp_dir("l94-dropped");
+    let path = dir.join("s.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    dropped_connect_sends_what_it_wrote(
+        move || {
+            let s = listener.accept()?.0;
+            s.set_read_timeout(Some(BOUND))?;
+            Ok(Box::new(s))
+        },
+        |lp, rec| lp.create_unix_connection(move || rec, &path),
+    );
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    b.set_read_timeout(Some(BOUND)).unwrap();
+    dropped_connect_sends_what_it_wrote(
+        move || Ok(Box::new(b)),
+        |lp, rec| lp.connect_socket(move || rec, a),
+    );
+}
+
+/// The peer end a test reads from, on its own thread.
+type PeerEnd = Box<dyn Read + Send>;
+
+/// Connects with `connect` and a recorder that writes 8 MiB in connection_made, drops the
+/// connect once that ran, then reads at the peer (`peer()` gives its end, reads bounded) to
+/// EOF: it must get all 8 MiB. The peer reads nothing before the drop, so the transport holds
+/// part of it then.
+fn dropped_connect_sends_what_it_wrote<C: IntoFuture>(
+    peer: impl FnOnce() -> std::io::Result<PeerEnd> + Send + 'static,
+    connect: impl FnOnce(&EventLoop, Recorder) -> C,
+) {
+    const SENT: usize = 8 << 20;
+    let lp = EventLoop::new().unwrap();
+    let (start_reading, wait_to_read) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let mut s = peer()?;
+        wait_to_read
+            .recv_timeout(BOUND)
+            .map_err(std::io::Error::other)?;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).map(|_| got.len())
+    });
+    let (rec, made) = Recorder::writing_on_made(SENT);
+    let conn = connect(&lp, rec);
+    let (t, queued) = util::drop_once_made(&lp, conn, &made);
+    assert!(
+        queued > 0,
+        "the kernel took all {SENT} bytes: nothing was left to lose"
+    );
+    assert!(
+        t.is_closing(),
+        "the dropped connect left its transport open"
+    );
+    start_reading.send(()).unwrap();
+    run_until(&lp, 10_000, || lp.stats().io_registrations == 0);
+    let got = peer.join().unwrap().map_err(|e| e.kind());
+    assert_eq!(
+        got,
+        Ok(SENT),
+        "the peer got what connection_made wrote, then EOF"
+    );
+}
+
 #[test]
 fn l58_test_add_reader_or_writer_transport_fd() {
     // test_unix_events.py's TestFunctional.test_add_reader_or_writer_transport_fd: while a

@@ -14,7 +14,7 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::rc::Rc;
 
-use super::connect::{wait_connection_made, CloseOnDrop, StreamSocket};
+use super::connect::{wait_connection_made, StreamSocket};
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
@@ -121,15 +121,12 @@ impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
         #[cfg(feature = "tls")]
         if let Some((lower, handshake)) = tls.wrap_awaited(&lp, proto.clone())? {
             let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
-            let guard = CloseOnDrop(Some(raw.handle()));
-            let transport = handshake.wait().await?;
-            guard.disarm();
+            let transport = handshake.wait_over(raw.handle()).await?;
             return Ok((transport, proto));
         }
         let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
-        let guard = CloseOnDrop(Some(transport.handle()));
-        wait_connection_made(&lp).await?;
-        Ok((guard.disarm(), proto))
+        let transport = wait_connection_made(&lp, transport.handle(), Transport::close).await?;
+        Ok((transport, proto))
     }
 }
 

@@ -515,17 +515,12 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             // T7: the app's connection_made runs after the handshake, and we return after it.
             let (lower, handshake) = tls.wrap(&lp, proto.clone())?;
             let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
-            let guard = CloseOnDrop(Some(raw.handle()));
-            let transport = handshake.wait().await?;
-            guard.disarm();
+            let transport = handshake.wait_over(raw.handle()).await?;
             return Ok((transport, proto));
         }
         let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
-        // Close the transport if we are dropped before connection_made has run (L94).
-        let guard = CloseOnDrop(Some(transport.handle()));
-        wait_connection_made(&lp).await?;
-        let handle = guard.disarm();
-        Ok((handle, proto))
+        let transport = wait_connection_made(&lp, transport.handle(), Transport::close).await?;
+        Ok((transport, proto))
     }
 }
 
@@ -582,19 +577,37 @@ impl<P: Protocol + 'static> IntoFuture for CreateConnection<P> {
     }
 }
 
-/// Closes a transport unless disarmed.
-pub(crate) struct CloseOnDrop(pub(crate) Option<Transport>);
-
-impl CloseOnDrop {
-    pub(crate) fn disarm(mut self) -> Transport {
-        self.0.take().expect("disarmed once")
-    }
+/// Python's `try: await waiter; except: transport.close(); raise` where the waiter is a new
+/// transport's `connection_made` (`_create_connection_transport`, `create_datagram_endpoint`,
+/// the pipe connects): hands `transport` back once the `connection_made` and start of reading
+/// its constructor queued have run (L45, L94).
+///
+/// # Cancel safety
+/// Dropped before then, it closes the transport with `close`: a close, not an abort, so what
+/// the protocol wrote in `connection_made` is still sent.
+pub(crate) async fn wait_connection_made<T>(
+    lp: &LoopHandle,
+    transport: T,
+    close: fn(&T),
+) -> Result<T, Error> {
+    let mut guard = CloseOnDrop {
+        transport: Some(transport),
+        close,
+    };
+    next_turn(lp).await?;
+    Ok(guard.transport.take().expect("armed until here"))
 }
 
-impl Drop for CloseOnDrop {
+/// Closes `transport` with `close` unless it was taken (see [`wait_connection_made`]).
+struct CloseOnDrop<T> {
+    transport: Option<T>,
+    close: fn(&T),
+}
+
+impl<T> Drop for CloseOnDrop<T> {
     fn drop(&mut self) {
-        if let Some(t) = self.0.take() {
-            t.abort();
+        if let Some(t) = self.transport.take() {
+            (self.close)(&t);
         }
     }
 }
@@ -604,7 +617,7 @@ impl Drop for CloseOnDrop {
 ///
 /// # Cancel safety
 /// Dropped, it takes back the waker it filed: the turn wakes nobody.
-pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
+async fn next_turn(lp: &LoopHandle) -> Result<(), Error> {
     let done = Rc::new(Cell::new(false));
     let waker = TakeOnDrop(Rc::new(Cell::new(None)));
     let (d, w) = (done.clone(), waker.0.clone());
@@ -626,7 +639,7 @@ pub(crate) async fn wait_connection_made(lp: &LoopHandle) -> Result<(), Error> {
     Ok(())
 }
 
-/// The waker slot of [`wait_connection_made`], emptied when the wait is dropped.
+/// The waker slot of [`next_turn`], emptied when the wait is dropped.
 struct TakeOnDrop(Rc<Cell<Option<Waker>>>);
 
 impl Drop for TakeOnDrop {

@@ -263,10 +263,7 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
         let proto = Rc::new(RefCell::new(factory()));
         let t = DatagramSocketTransport::create(&lp, sock, unix, proto.clone(), r_addr)?;
         let transport = DatagramTransport { inner: t };
-        // Aborted if we are dropped before connection_made has run.
-        let guard = AbortOnDrop(Some(transport));
-        wait_connection_made(&lp).await?;
-        let transport = guard.disarm();
+        let transport = wait_connection_made(&lp, transport, DatagramTransport::close).await?;
         Ok((transport, proto))
     }
 }
@@ -277,23 +274,6 @@ impl<P: DatagramProtocol + 'static> IntoFuture for CreateDatagramEndpoint<P> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
-    }
-}
-
-/// Aborts a datagram transport unless disarmed.
-struct AbortOnDrop(Option<DatagramTransport>);
-
-impl AbortOnDrop {
-    fn disarm(mut self) -> DatagramTransport {
-        self.0.take().expect("disarmed once")
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(t) = self.0.take() {
-            t.abort();
-        }
     }
 }
 

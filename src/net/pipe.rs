@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use super::connect::{wait_connection_made, CloseOnDrop};
+use super::connect::wait_connection_made;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
@@ -148,9 +148,6 @@ impl LoopHandle {
         proto: Rc<RefCell<P>>,
     ) -> Result<Transport, Error> {
         let t = PipeTransport::create(self, pipe, direction, proto)?;
-        // Close the transport if we are dropped before connection_made has run.
-        let guard = CloseOnDrop(Some(t.handle()));
-        wait_connection_made(self).await?;
-        Ok(guard.disarm())
+        wait_connection_made(self, t.handle(), Transport::close).await
     }
 }

@@ -283,6 +283,46 @@ impl Handshake {
         self.waiter.wait().await?;
         Ok(self.transport)
     }
+
+    /// [`wait`](Self::wait) for a layer its caller put over the new socket transport `raw`
+    /// (create_connection, connect_accepted_socket).
+    ///
+    /// # Cancel safety
+    /// Dropped, it ends the connection as CPython's `except: transport.close()` around the
+    /// waiter does. Once the handshake is done (the app's `connection_made` has run, and may
+    /// have written), the app transport closes: what the app wrote is sent, then close_notify.
+    /// Before that, or after a failed handshake, the raw transport is aborted, as CPython's
+    /// close of a layer still in its handshake aborts it.
+    // Checklist: L94, T12.
+    pub(crate) async fn wait_over(self, raw: Transport) -> Result<Transport, Error> {
+        let guard = EndOnDrop(Some((self.waiter.clone(), self.transport.clone(), raw)));
+        let transport = self.wait().await?;
+        guard.disarm();
+        Ok(transport)
+    }
+}
+
+/// Ends the connection of a handshake whose [`Handshake::wait_over`] was dropped: the
+/// waiter, the app transport and the raw one. Empty once disarmed.
+struct EndOnDrop(Option<(Rc<protocol::Waiter>, Transport, Transport)>);
+
+impl EndOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        let Some((waiter, app, raw)) = self.0.take() else {
+            return;
+        };
+        if waiter.succeeded() {
+            app.close();
+        } else {
+            raw.abort();
+        }
+    }
 }
 
 /// The server-side TLS keywords of `create_server` / `start_server`.

@@ -60,11 +60,7 @@ pub(crate) async fn sock_connect_unix(lp: &LoopHandle, addr: &SockAddr) -> io::R
     // abstract name that starts with NUL, so it named another socket.
     let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
     sock.set_nonblocking(true)?;
-    match sock.connect(addr) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
+    start_connect(&sock, addr)?;
     let stream = mio::net::UnixStream::from_std(sock.into());
     connected(lp, Socket::Unix(stream)).await
 }
@@ -81,13 +77,26 @@ pub(crate) fn adopt_unix(sock: std::os::unix::net::UnixStream) -> io::Result<Soc
     Ok(Socket::Unix(mio::net::UnixStream::from_std(sock)))
 }
 
-/// Starts a non-blocking connect; `Ok` also when it is in progress (`EINPROGRESS`).
+/// Starts a non-blocking connect; `Ok` also when it goes on in the background.
 fn start_connect(s: &socket2::Socket, addr: &SockAddr) -> io::Result<()> {
-    match s.connect(addr) {
-        Ok(()) => Ok(()),
+    connect_started(s.connect(addr), addr.domain())
+}
+
+/// What a non-blocking `connect` on a `domain` socket answered, read as CPython's
+/// `_sock_connect` reads it: `Ok` when connected or under way, so that writability decides.
+/// Under way: `EINPROGRESS`; `EINTR`, since POSIX lets an interrupted connect go on
+/// asynchronously (CPython waits after `InterruptedError` as after `BlockingIOError`); and,
+/// but for a Unix socket, `EAGAIN`. A Unix socket's `EAGAIN` is the listener's full backlog:
+/// nothing is under way, and no writable edge would ever tell.
+// Checklist: L93.
+fn connect_started(result: io::Result<()>, domain: socket2::Domain) -> io::Result<()> {
+    match result {
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-        Err(e) => Err(e),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && domain != socket2::Domain::UNIX => {
+            Ok(())
+        }
+        other => other,
     }
 }
 
@@ -161,5 +170,48 @@ impl Drop for Registration<'_> {
         if let Some(mut sock) = self.sock.take() {
             self.lp.inner.deregister(self.key, &mut sock);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use socket2::Domain;
+
+    use super::connect_started;
+
+    fn errno(code: i32) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(code))
+    }
+
+    /// L93: an interrupted connect goes on, for TCP and Unix sockets alike (it used to be
+    /// reported as the connect's error).
+    #[test]
+    fn l93_eintr_is_a_connect_under_way() {
+        for domain in [Domain::IPV4, Domain::IPV6, Domain::UNIX] {
+            assert!(
+                connect_started(errno(libc::EINTR), domain).is_ok(),
+                "{domain:?}"
+            );
+            assert!(
+                connect_started(errno(libc::EINPROGRESS), domain).is_ok(),
+                "{domain:?}"
+            );
+            assert!(connect_started(Ok(()), domain).is_ok(), "{domain:?}");
+            let refused = connect_started(errno(libc::ECONNREFUSED), domain);
+            assert_eq!(
+                refused.map_err(|e| e.raw_os_error()),
+                Err(Some(libc::ECONNREFUSED))
+            );
+        }
+    }
+
+    /// `EAGAIN` waits on a TCP socket; on a Unix socket it is the full backlog, an error.
+    #[test]
+    fn l93_eagain_waits_but_for_a_unix_socket() {
+        assert!(connect_started(errno(libc::EAGAIN), Domain::IPV4).is_ok());
+        let full = connect_started(errno(libc::EAGAIN), Domain::UNIX);
+        assert_eq!(full.map_err(|e| e.raw_os_error()), Err(Some(libc::EAGAIN)));
     }
 }

@@ -32,11 +32,35 @@ use std::rc::Rc;
 use std::task::Waker;
 
 use crate::error::Error;
+use crate::event_loop::io::IoHandler;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
+use crate::slots::SlotKey;
 
 pub use datagram::protocol::DatagramProtocol;
 pub use datagram::DatagramTransport;
+
+/// The end of every transport's constructor (CPython's transport `__init__`): registers
+/// `source` (descriptor `fd`) for `interest` with `t` as its handler, then queues `t`'s
+/// `connection_made` and, when given, its start of reading, in that order (L45). Returns the
+/// registration, for `t` to keep.
+pub(crate) fn register_and_start<T: IoHandler + 'static>(
+    lp: &LoopHandle,
+    t: &Rc<T>,
+    (source, fd, interest): (&mut dyn mio::event::Source, RawFd, mio::Interest),
+    connection_made: fn(&T),
+    start_reading: Option<fn(&T)>,
+) -> Result<SlotKey, Error> {
+    let handler = t.clone() as Rc<dyn IoHandler>;
+    let key = lp.inner.register_handler(source, fd, interest, handler)?;
+    let made = t.clone();
+    lp.call_soon(move || connection_made(&made))?;
+    if let Some(start) = start_reading {
+        let t = t.clone();
+        lp.call_soon(move || start(&t))?;
+    }
+    Ok(key)
+}
 
 /// A socket address of either family a stream transport can have.
 ///

@@ -202,6 +202,46 @@ impl Protocol for Recorder {
     }
 }
 
+/// What a [`Recorder::writing_on_made`] saw: its transport, and the bytes that transport still
+/// held once `connection_made` had written (`None` until then).
+pub type MadeAndQueued = Rc<RefCell<Option<(Transport, usize)>>>;
+
+impl Recorder {
+    /// A recorder whose `connection_made` writes `n` bytes (7s) and notes what stayed queued.
+    pub fn writing_on_made(n: usize) -> (Recorder, MadeAndQueued) {
+        let made: MadeAndQueued = Rc::default();
+        let m = made.clone();
+        let rec = Recorder {
+            on_made: Some(Box::new(move |t: &Transport| {
+                t.write(&vec![7u8; n]).unwrap();
+                *m.borrow_mut() = Some((t.clone(), t.get_write_buffer_size()));
+            })),
+            ..Default::default()
+        };
+        (rec, made)
+    }
+}
+
+/// Runs `lp`, polling `conn`'s future once a turn under a probe's waker, until the recorder
+/// behind `made` has had its `connection_made`; the future is then dropped without another
+/// poll, so it never sees the turn it waited for. Returns what the recorder saw.
+pub fn drop_once_made(
+    lp: &asyncio::EventLoop,
+    conn: impl std::future::IntoFuture,
+    made: &MadeAndQueued,
+) -> (Transport, usize) {
+    let probe = Probe::new();
+    lp.run_until_complete(async {
+        let mut fut = std::pin::pin!(conn.into_future());
+        probe
+            .poll_each_turn(fut.as_mut(), || made.borrow().is_some())
+            .await;
+    })
+    .unwrap();
+    let seen = made.borrow_mut().take();
+    seen.expect("connection_made ran")
+}
+
 /// Runs the loop until `cond` holds, at most `max_iterations` iterations of at most 10 s each.
 pub fn run_until(lp: &asyncio::EventLoop, max_iterations: usize, mut cond: impl FnMut() -> bool) {
     for _ in 0..max_iterations {
@@ -505,5 +545,27 @@ impl Probe {
         })
         .await;
         *self.task.lock().unwrap() = None;
+    }
+
+    /// Polls `fut` under this probe's waker once a loop turn until `until()` holds, which is
+    /// asked before each poll: `fut` is not polled again once it does, so it never sees that
+    /// turn (a test then drops it there). `fut` must stay pending meanwhile. Bounded.
+    pub async fn poll_each_turn<F: std::future::Future>(
+        self: &std::sync::Arc<Self>,
+        mut fut: std::pin::Pin<&mut F>,
+        until: impl Fn() -> bool,
+    ) {
+        let mut turns = 0;
+        std::future::poll_fn(|cx| {
+            if until() {
+                return std::task::Poll::Ready(());
+            }
+            assert!(self.poll(fut.as_mut()).is_pending(), "finished early");
+            turns += 1;
+            assert!(turns < 100_000, "not there after {turns} turns");
+            cx.waker().wake_by_ref(); // look again next turn
+            std::task::Poll::Pending
+        })
+        .await;
     }
 }

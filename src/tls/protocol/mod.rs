@@ -88,8 +88,14 @@ impl Waiter {
         }
     }
 
+    /// The handshake succeeded and nobody has taken the outcome yet: the app's
+    /// `connection_made` has run (T7).
+    pub(crate) fn succeeded(&self) -> bool {
+        matches!(*self.result.borrow(), Some(Ok(())))
+    }
+
     /// Waits for the handshake. Cancel safety: dropping it takes back the waker it filed (the
-    /// handshake's end wakes nobody); the caller's guard closes the raw transport (T12).
+    /// handshake's end wakes nobody); the caller's guard ends the connection (T12).
     pub(crate) async fn wait(&self) -> Result<(), Error> {
         let _forget = ForgetWaker(&self.waker);
         poll_fn(|cx| {

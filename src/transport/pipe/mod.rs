@@ -45,7 +45,7 @@ use super::life_path::LifePath;
 use super::lifecycle::{Life, Reading, State};
 use super::write_buffer::WriteBuffer;
 use super::write_path::WritePath;
-use super::{ExtraInfo, TransportImpl};
+use super::{register_and_start, ExtraInfo, TransportImpl};
 use crate::error::Error;
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
@@ -182,24 +182,19 @@ impl PipeTransport {
             peer_closed: Cell::new(false),
             fd: raw,
         });
-        let interest = match direction {
-            Direction::Read => Interest::READABLE,
-            Direction::Write => Interest::WRITABLE,
+        let (interest, start_reading): (_, Option<fn(&Self)>) = match direction {
+            Direction::Read => (Interest::READABLE, Some(Self::start_reading)),
+            Direction::Write => (Interest::WRITABLE, None),
         };
-        let key = lp.inner.register_handler(
-            &mut DynSource(end.source()),
-            raw,
-            interest,
-            t.clone() as Rc<dyn IoHandler>,
+        let key = register_and_start(
+            lp,
+            &t,
+            (end.source(), raw, interest),
+            Self::connection_made,
+            start_reading,
         )?;
         t.key.set(Some(key));
         *t.end.borrow_mut() = Some(end);
-        let made = t.clone();
-        lp.call_soon(move || made.connection_made())?;
-        if direction == Direction::Read {
-            let start = t.clone();
-            lp.call_soon(move || start.start_reading())?;
-        }
         Ok(t)
     }
 }

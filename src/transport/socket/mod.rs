@@ -39,7 +39,7 @@ use super::life_path::LifePath;
 use super::lifecycle::{Life, Reading, State};
 use super::write_buffer::WriteBuffer;
 use super::write_path::WritePath;
-use super::{Address, ExtraInfo, StoredAddress, Through, TransportImpl};
+use super::{register_and_start, Address, ExtraInfo, StoredAddress, Through, TransportImpl};
 use crate::error::Error;
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
@@ -189,18 +189,15 @@ impl SocketTransport {
             server: Cell::new(server),
         });
         let mut sock = sock;
-        let key = lp.inner.register_handler(
-            &mut sock,
-            fd,
-            Interest::READABLE | Interest::WRITABLE,
-            t.clone() as Rc<dyn IoHandler>,
+        let key = register_and_start(
+            lp,
+            &t,
+            (&mut sock, fd, Interest::READABLE | Interest::WRITABLE),
+            Self::connection_made,
+            Some(Self::start_reading),
         )?;
         t.key.set(Some(key));
         *t.sock.borrow_mut() = Some(sock);
-        let made = t.clone();
-        lp.call_soon(move || made.connection_made())?;
-        let start = t.clone();
-        lp.call_soon(move || start.start_reading())?;
         Ok(t)
     }
 
