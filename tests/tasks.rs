@@ -1111,6 +1111,36 @@ fn l36_a_task_awaited_through_mut_under_an_expired_timeout_is_cancelled_when_its
 }
 
 #[test]
+fn l33_a_cleanup_that_closes_the_loop_as_its_awaited_handle_drops_ends_the_task_once() {
+    // A handle awaited through `&mut` and dropped outside the run cancels its task there and
+    // then, its cleanup running with the task still in the loop's slab (so that it sees
+    // itself). A cleanup that closes the (idle) loop abandons that very task, which ends it
+    // as cancelled; the drop must not end it a second time.
+    struct CloseLoop(LoopHandle);
+    impl Drop for CloseLoop {
+        fn drop(&mut self) {
+            self.0.close().unwrap();
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let cleanup = CloseLoop(lp.handle());
+    let mut task = lp
+        .spawn(async move {
+            let _cleanup = cleanup;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    let probe = task.task_ref();
+    let waited = lp
+        .run_until_complete(async { asyncio::timeout(Duration::ZERO, &mut task).await })
+        .unwrap();
+    assert!(matches!(waited, Err(Error::Timeout)), "{waited:?}");
+    drop(task); // awaited: the drop cancels it, and its cleanup closes the loop
+    assert!(lp.is_closed());
+    assert!(probe.is_done() && probe.is_cancelled());
+}
+
+#[test]
 fn l37_a_cancelled_waiter_ends_cancelled_though_the_inner_task_finished_first() {
     // gh-86296 (3.11's wait_for returned the inner result and swallowed the caller's
     // cancellation when the inner task finished first): the inner task cancels its waiter

@@ -209,7 +209,12 @@ impl<T: 'static> Task<T> {
                 let panicked = inner.book.as_current(header.key, || drop_caught(Some(fut)));
                 let removed = inner.tasks.borrow_mut().remove(header.key);
                 drop(removed);
-                self.cell.complete(cancelled_unless_panicked(panicked));
+                // The cleanup may have ended the task already: it closed the loop (not
+                // running: the handle can be dropped outside a run), which abandons every
+                // task in the slab, this one included.
+                if !header.is_done() {
+                    self.cell.complete(cancelled_unless_panicked(panicked));
+                }
             }
             None => inner.request_cancel(header.key),
         }
