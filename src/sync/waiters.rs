@@ -489,10 +489,10 @@ mod tests {
 
         fn check(ops: &[Op]) -> Result<(), TestCaseError> {
             let waiters = Waiters::default();
-            // The model: the queue (by index into `live`) and every live waiter.
+            // The model: every live waiter, and the queue of their keys, front first.
             let mut live: Vec<Live> = Vec::new();
-            let mut queue: VecDeque<usize> = VecDeque::new(); // keys, front first
-                                                              // Every waker ever handed in, with the wake-ups it must have had.
+            let mut queue: VecDeque<usize> = VecDeque::new();
+            // Every waker replaced or let go, with the wake-ups it must have had.
             let mut retired: Vec<(Arc<Count>, usize)> = Vec::new();
             let find = |live: &[Live], key: usize| live.iter().position(|w| w.key == key);
             for (step, op) in ops.iter().enumerate() {

@@ -305,9 +305,10 @@ impl<T: 'static> Task<T> {
         };
         drop(j);
         drop(replaced); // after the borrow, as in `poll_done`
-                        // Differs from CPython: an expired `wait_for(task, t)` cancels the task at once. A
-                        // wait through `&mut` that is given up leaves no trace here, so the handle stays
-                        // awaited and its later drop cancels (documented on `Task`).
+
+        // Differs from CPython: an expired `wait_for(task, t)` cancels the task at once. A wait
+        // through `&mut` that is given up leaves no trace here, so the handle stays awaited and
+        // its later drop cancels (documented on `Task`).
         self.awaited = true;
         Poll::Pending
     }
