@@ -886,6 +886,70 @@ fn test_taskgroup_08_a_cleanup_that_panics_while_cancelled_is_a_failure() {
 }
 
 #[test]
+fn test_taskgroup_08_a_member_cancelled_at_once_whose_cleanup_panics_fails_the_group_once() {
+    // The body awaits a member under a timeout; at expiry the awaited handle is dropped, which
+    // drops the member's future at once (L33). Its cleanup panics: the group fails with that
+    // panic, which it has seen, so it is not also reported as never retrieved. (The group
+    // marks it seen through the task's entry in the loop, which the task keeps until its
+    // cleanup has run.)
+    run(async {
+        let reports = record_reports();
+        let got = TaskGroup::run(|g| async move {
+            let member = g.create_task(stuck_panicking_on_cancel("cleanup 6"))?;
+            settle().await;
+            let waited = asyncio::timeout(Duration::ZERO, member).await;
+            assert!(matches!(waited, Err(Error::Timeout)), "{waited:?}");
+            Ok::<_, Error>(())
+        })
+        .await;
+        let messages = group_messages(got);
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains("cleanup 6"), "{messages:?}");
+        settle().await;
+        assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    });
+}
+
+#[test]
+fn taskgroup_a_future_that_panics_as_it_drops_after_its_output_fails_the_group() {
+    // A hand-written future may panic in its Drop after it returned its output (an async
+    // block cannot: its locals drop before it returns). The task ends with that panic, and
+    // it is the group's failure like a panic in its poll; seen by the group, it is not also
+    // reported as never retrieved.
+    struct DoneThenPanics {
+        _cleanup: PanicOnDrop,
+    }
+    impl std::future::Future for DoneThenPanics {
+        type Output = Result<u8, Error>;
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Self::Output> {
+            std::task::Poll::Ready(Ok(7))
+        }
+    }
+    run(async {
+        let reports = record_reports();
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(DoneThenPanics {
+                _cleanup: PanicOnDrop("dropped after its output"),
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        let messages = group_messages(got);
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(
+            messages[0].contains("dropped after its output"),
+            "{messages:?}"
+        );
+        settle().await;
+        assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    });
+}
+
+#[test]
 fn test_taskgroup_08_a_dropped_group_leaves_a_cleanup_panic_to_its_task() {
     // The port's difference: a `run` that is dropped (its task cancelled, as in
     // test_taskgroup_08) returns nothing, so it cannot raise the group; a child whose cleanup

@@ -1111,6 +1111,36 @@ fn l36_a_task_awaited_through_mut_under_an_expired_timeout_is_cancelled_when_its
 }
 
 #[test]
+fn l33_a_cleanup_that_closes_the_loop_as_its_awaited_handle_drops_ends_the_task_once() {
+    // A handle awaited through `&mut` and dropped outside the run cancels its task there and
+    // then, its cleanup running with the task still in the loop's slab (so that it sees
+    // itself). A cleanup that closes the (idle) loop abandons that very task, which ends it
+    // as cancelled; the drop must not end it a second time.
+    struct CloseLoop(LoopHandle);
+    impl Drop for CloseLoop {
+        fn drop(&mut self) {
+            self.0.close().unwrap();
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let cleanup = CloseLoop(lp.handle());
+    let mut task = lp
+        .spawn(async move {
+            let _cleanup = cleanup;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    let probe = task.task_ref();
+    let waited = lp
+        .run_until_complete(async { asyncio::timeout(Duration::ZERO, &mut task).await })
+        .unwrap();
+    assert!(matches!(waited, Err(Error::Timeout)), "{waited:?}");
+    drop(task); // awaited: the drop cancels it, and its cleanup closes the loop
+    assert!(lp.is_closed());
+    assert!(probe.is_done() && probe.is_cancelled());
+}
+
+#[test]
 fn l37_a_cancelled_waiter_ends_cancelled_though_the_inner_task_finished_first() {
     // gh-86296 (3.11's wait_for returned the inner result and swallowed the caller's
     // cancellation when the inner task finished first): the inner task cancels its waiter
@@ -1245,4 +1275,136 @@ fn l24_spawn_and_sleep_outside_a_running_loop_say_where_to_call_them() {
         "asyncio::sleep polled outside a running event loop (await it in code that \
          asyncio::run runs; another runtime's executor cannot drive it)"
     );
+}
+
+#[test]
+fn l33_a_cleanup_run_at_once_as_its_task_may_spawn_cancel_or_panic() {
+    // A handle dropped while awaited (the timeout around it expires) drops the task's future
+    // at once, as that task, inside the awaiting task's poll. What the cleanup does lands as
+    // in the task's own run: a task it spawns runs as itself later; cancelling itself changes
+    // nothing more; cancelling the awaiting task ends that one at the end of its poll; a panic
+    // is the task's outcome (reported, nobody awaits it). The awaiting task is current again
+    // afterwards in each case.
+    #[derive(Clone, Copy, Debug)]
+    enum Does {
+        Spawns,
+        CancelsItself,
+        CancelsTheWaiter,
+        Panics,
+    }
+    type Log = Rc<RefCell<Vec<String>>>;
+    struct Act(Does, Log, Rc<RefCell<Option<asyncio::TaskRef>>>);
+    impl Drop for Act {
+        fn drop(&mut self) {
+            let me = asyncio::current_task().unwrap().unwrap();
+            self.1
+                .borrow_mut()
+                .push(format!("cleanup as {}", me.name()));
+            match self.0 {
+                Does::Spawns => {
+                    let log = self.1.clone();
+                    let spawned = asyncio::spawn(async move {
+                        let me = asyncio::current_task().unwrap().unwrap();
+                        log.borrow_mut()
+                            .push(format!("spawned runs as {}", me.name()));
+                    });
+                    spawned.set_name("spawned");
+                    spawned.detach();
+                }
+                Does::CancelsItself => {
+                    let cancelled = me.cancel();
+                    self.1.borrow_mut().push(format!("self cancel {cancelled}"));
+                }
+                Does::CancelsTheWaiter => {
+                    let waiter = self.2.borrow().clone().unwrap();
+                    let cancelled = waiter.cancel();
+                    self.1
+                        .borrow_mut()
+                        .push(format!("waiter cancel {cancelled}"));
+                }
+                Does::Panics => panic!("cleanup boom"),
+            }
+        }
+    }
+    let dos = [
+        Does::Spawns,
+        Does::CancelsItself,
+        Does::CancelsTheWaiter,
+        Does::Panics,
+    ];
+    for does in dos {
+        let (lp, reports) = recording_loop();
+        let log: Log = Rc::new(RefCell::new(Vec::new()));
+        let waiter_ref = Rc::new(RefCell::new(None));
+        let act = Act(does, log.clone(), waiter_ref.clone());
+        let l2 = log.clone();
+        let waited = lp
+            .run_until_complete(async move {
+                let child = asyncio::spawn(async move {
+                    let _act = act;
+                    std::future::pending::<()>().await;
+                });
+                child.set_name("child");
+                let waiter = asyncio::spawn(async move {
+                    *waiter_ref.borrow_mut() = asyncio::current_task().unwrap();
+                    let r = asyncio::timeout(Duration::ZERO, child).await;
+                    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+                    let me = asyncio::current_task().unwrap().unwrap();
+                    l2.borrow_mut().push(format!("then {} runs on", me.name()));
+                    asyncio::yield_now().await;
+                    l2.borrow_mut().push("its next step".into());
+                });
+                waiter.set_name("waiter");
+                let waited = waiter.await;
+                for _ in 0..3 {
+                    asyncio::yield_now().await;
+                }
+                assert_eq!(asyncio::all_tasks().unwrap().len(), 1, "{does:?}");
+                waited
+            })
+            .unwrap();
+        let (expected, ends): (&[&str], _) = match does {
+            Does::Spawns => (
+                &[
+                    "cleanup as child",
+                    "then waiter runs on",
+                    "spawned runs as spawned",
+                    "its next step",
+                ],
+                Ok(()),
+            ),
+            Does::CancelsItself => (
+                &[
+                    "cleanup as child",
+                    "self cancel true",
+                    "then waiter runs on",
+                    "its next step",
+                ],
+                Ok(()),
+            ),
+            Does::CancelsTheWaiter => (
+                &[
+                    "cleanup as child",
+                    "waiter cancel true",
+                    "then waiter runs on",
+                ],
+                Err(Cancelled),
+            ),
+            Does::Panics => (
+                &["cleanup as child", "then waiter runs on", "its next step"],
+                Ok(()),
+            ),
+        };
+        assert_eq!(*log.borrow(), expected, "{does:?}");
+        assert_eq!(waited, ends, "{does:?}");
+        let reports = reports.borrow();
+        match does {
+            Does::Panics => {
+                assert_eq!(reports.len(), 1, "{reports:?}");
+                assert!(reports[0].contains("cleanup boom"), "{reports:?}");
+                assert!(reports[0].contains("name='child'"), "{reports:?}");
+            }
+            _ => assert!(reports.is_empty(), "{does:?}: {reports:?}"),
+        }
+    }
 }

@@ -49,9 +49,6 @@ struct Inner {
     len: usize,
     /// `notify_all`'s wakers between the borrow and the wake-ups, its capacity kept.
     scratch: Vec<Waker>,
-    /// List entries touched while unlinking, for the test of removal's cost.
-    #[cfg(test)]
-    visited: usize,
 }
 
 impl Default for Inner {
@@ -62,8 +59,6 @@ impl Default for Inner {
             tail: NIL,
             len: 0,
             scratch: Vec::new(),
-            #[cfg(test)]
-            visited: 0,
         }
     }
 }
@@ -86,10 +81,6 @@ impl Inner {
             n => self.slots[n].prev = prev,
         }
         self.len -= 1;
-        #[cfg(test)]
-        {
-            self.visited += 1;
-        }
     }
 
     /// Marks waiter `key` notified; its waker, to wake after the borrow.
@@ -310,37 +301,323 @@ mod tests {
         assert!(waiters.is_empty());
     }
 
-    #[test]
-    fn removing_dropped_waiters_takes_constant_steps_each() {
-        // A thousand waiters cancelled, newest first (the worst order for a scan from the
-        // front), then oldest first, then every other one: each removal touches a bounded
-        // number of list entries, so many cancellations cost linear, not quadratic, work.
-        const N: usize = 1000;
-        let waiters = Waiters::default();
-        let waker = Waker::noop();
-        for pattern in ["newest first", "oldest first", "every other"] {
-            let keys: Vec<usize> = (0..N).map(|_| waiters.push(waker)).collect();
-            waiters.inner.borrow_mut().visited = 0;
-            let order: Vec<usize> = match pattern {
-                "newest first" => keys.iter().rev().copied().collect(),
-                "oldest first" => keys.clone(),
-                _ => keys
-                    .iter()
-                    .step_by(2)
-                    .chain(keys.iter().skip(1).step_by(2))
-                    .copied()
-                    .collect(),
-            };
-            for (i, key) in order.into_iter().enumerate() {
-                assert!(!waiters.remove(key), "{pattern}: never notified");
-                assert_eq!(waiters.len(), N - i - 1, "{pattern}");
+    // ---- re-entrancy: a waker's wake or drop reaches into the same list ---------------------
+
+    thread_local! {
+        /// The list the wakers below reach into, and what each `remove` they made returned.
+        static LIST: RefCell<(Option<std::rc::Rc<Waiters>>, Vec<bool>)> =
+            const { RefCell::new((None, Vec::new())) };
+    }
+
+    /// What a [`Reenter`] waker does to the thread's list.
+    #[derive(Clone, Copy)]
+    enum Act {
+        Nothing,
+        Remove(usize),
+        Push,
+    }
+
+    fn act(what: Act) {
+        // Not at the thread's end (a failed test left its list behind): nothing to act on.
+        let Ok(Some(list)) = LIST.try_with(|l| l.borrow().0.clone()) else {
+            return;
+        };
+        match what {
+            Act::Nothing => {}
+            Act::Remove(key) => {
+                let notified = list.remove(key);
+                LIST.with(|l| l.borrow_mut().1.push(notified));
             }
-            let visited = waiters.inner.borrow().visited;
-            assert!(
-                visited <= 2 * N,
-                "{pattern}: {visited} list entries visited for {N} removals"
-            );
-            assert!(waiters.is_empty());
+            Act::Push => drop(list.push(Waker::noop())),
+        }
+    }
+
+    /// A waker that acts on the list when woken, or when its last clone is dropped.
+    struct Reenter {
+        on_wake: Act,
+        on_drop: Act,
+    }
+
+    impl std::task::Wake for Reenter {
+        fn wake(self: std::sync::Arc<Self>) {
+            act(self.on_wake);
+        }
+    }
+
+    impl Drop for Reenter {
+        fn drop(&mut self) {
+            act(self.on_drop);
+        }
+    }
+
+    fn reenter(on_wake: Act, on_drop: Act) -> Waker {
+        Waker::from(std::sync::Arc::new(Reenter { on_wake, on_drop }))
+    }
+
+    /// A fresh list for the wakers to reach; what their removals returned, once done.
+    fn with_list(f: impl FnOnce(&Waiters)) -> Vec<bool> {
+        let list = std::rc::Rc::new(Waiters::default());
+        LIST.with(|l| *l.borrow_mut() = (Some(list.clone()), Vec::new()));
+        f(&list);
+        LIST.with(|l| std::mem::take(&mut *l.borrow_mut())).1
+    }
+
+    #[test]
+    fn a_wake_up_may_drop_another_waiter_or_queue_a_new_one() {
+        // notify_all: the first waiter's wake-up drops the second (notified in the same call)
+        // and the second's queues a new waiter, which waits for the next notification. A fresh
+        // slab hands out keys 0, 1, 2...
+        let removed = with_list(|list| {
+            let a = list.push(&reenter(Act::Remove(1), Act::Nothing));
+            let b = list.push(&reenter(Act::Push, Act::Nothing));
+            assert_eq!((a, b), (0, 1));
+            list.notify_all();
+            let late = order(list);
+            assert_eq!(late.len(), 1, "the waiter queued by a wake-up waits");
+            assert!(!list.inner.borrow().slots[late[0]].notified);
+            assert!(list.remove(a));
+            list.remove(late[0]);
+            assert!(list.inner.borrow().slots.is_empty());
+        });
+        // The second had been notified before the first's wake-up dropped it.
+        assert_eq!(removed, [true]);
+        // notify_pop: the wake-up drops the next waiter in line, not notified.
+        let removed = with_list(|list| {
+            let a = list.push(&reenter(Act::Remove(1), Act::Nothing));
+            let b = list.push(Waker::noop());
+            let c = list.push(Waker::noop());
+            assert_eq!((a, b, c), (0, 1, 2));
+            assert!(list.notify_pop());
+            assert_eq!(order(list), [c]);
+            assert!(list.remove(a) && !list.remove(c));
+        });
+        assert_eq!(removed, [false]);
+    }
+
+    #[test]
+    fn a_dropped_waker_may_drop_another_waiter() {
+        // The last clone of a waker is dropped by `remove` (the slot goes) and by `poll` (a
+        // new waker replaces it): both after the list's borrow ends.
+        let removed = with_list(|list| {
+            let a = list.push(&reenter(Act::Nothing, Act::Remove(1)));
+            let b = list.push(Waker::noop());
+            let c = list.push(&reenter(Act::Nothing, Act::Remove(3)));
+            let d = list.push(Waker::noop());
+            assert_eq!((a, b, c, d), (0, 1, 2, 3));
+            assert!(!list.remove(a)); // drops b too
+            assert_eq!(order(list), [c, d]);
+            assert!(!list.poll(c, Waker::noop())); // the replaced waker drops d
+            assert_eq!(order(list), [c]);
+            list.remove(c);
+        });
+        assert_eq!(removed, [false, false]);
+    }
+
+    // ---- the list against a model ----------------------------------------------------------
+
+    /// Counts the wake-ups of one waker and, through its `Arc`, tells whether any clone of
+    /// it is still held.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn counter() -> std::sync::Arc<Count> {
+        std::sync::Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)))
+    }
+
+    fn wakes(c: &std::sync::Arc<Count>) -> usize {
+        c.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+        use std::collections::VecDeque;
+        use std::sync::Arc;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Push,
+            /// The n-th live waiter (mod their count) is dropped.
+            Remove(usize),
+            /// The n-th live waiter is polled, with its last waker or a new one.
+            Poll(usize, bool),
+            NotifyFirst,
+            NotifyNextUnnotified,
+            NotifyPop,
+            NotifyAll,
+        }
+
+        fn ops() -> impl Strategy<Value = Vec<Op>> {
+            let op = prop_oneof![
+                4 => Just(Op::Push),
+                3 => (0usize..8).prop_map(Op::Remove),
+                3 => (0usize..8, any::<bool>()).prop_map(|(n, new)| Op::Poll(n, new)),
+                1 => Just(Op::NotifyFirst),
+                1 => Just(Op::NotifyNextUnnotified),
+                1 => Just(Op::NotifyPop),
+                1 => Just(Op::NotifyAll),
+            ];
+            prop::collection::vec(op, 1..100)
+        }
+
+        /// A registered waiter as the model sees it.
+        struct Live {
+            key: usize,
+            notified: bool,
+            /// The waker of its last poll (kept after a notification used it), and the
+            /// wake-ups it must have had.
+            waker: Option<Arc<Count>>,
+            expected: usize,
+        }
+
+        /// What notifying a waiter does in the model: marked, its waker woken once.
+        fn notify(w: &mut Live) {
+            if !w.notified {
+                w.notified = true;
+                w.expected += 1;
+            }
+        }
+
+        fn check(ops: &[Op]) -> Result<(), TestCaseError> {
+            let waiters = Waiters::default();
+            // The model: every live waiter, and the queue of their keys, front first.
+            let mut live: Vec<Live> = Vec::new();
+            let mut queue: VecDeque<usize> = VecDeque::new();
+            // Every waker replaced or let go, with the wake-ups it must have had.
+            let mut retired: Vec<(Arc<Count>, usize)> = Vec::new();
+            let find = |live: &[Live], key: usize| live.iter().position(|w| w.key == key);
+            for (step, op) in ops.iter().enumerate() {
+                match *op {
+                    Op::Push => {
+                        let c = counter();
+                        let key = waiters.push(&Waker::from(c.clone()));
+                        prop_assert!(find(&live, key).is_none(), "{step}: key {key} in use");
+                        live.push(Live {
+                            key,
+                            notified: false,
+                            waker: Some(c),
+                            expected: 0,
+                        });
+                        queue.push_back(key);
+                    }
+                    Op::Remove(n) if !live.is_empty() => {
+                        let w = live.remove(n % live.len());
+                        queue.retain(|&k| k != w.key);
+                        prop_assert_eq!(waiters.remove(w.key), w.notified, "{}: remove", step);
+                        if let Some(c) = w.waker {
+                            retired.push((c, w.expected));
+                        }
+                    }
+                    Op::Poll(n, new) if !live.is_empty() => {
+                        let i = n % live.len();
+                        let w = &mut live[i];
+                        let c = match (&w.waker, new) {
+                            (Some(c), false) => c.clone(),
+                            _ => counter(),
+                        };
+                        let notified = waiters.poll(w.key, &Waker::from(c.clone()));
+                        prop_assert_eq!(notified, w.notified, "{}: poll", step);
+                        if !notified && !w.waker.as_ref().is_some_and(|old| Arc::ptr_eq(old, &c)) {
+                            if let Some(old) = w.waker.replace(c) {
+                                retired.push((old, w.expected));
+                            }
+                            w.expected = 0;
+                        }
+                    }
+                    Op::NotifyFirst => {
+                        if let Some(&key) = queue.front() {
+                            let i = find(&live, key).unwrap();
+                            notify(&mut live[i]);
+                        }
+                        waiters.notify_first();
+                    }
+                    Op::NotifyNextUnnotified => {
+                        let next = queue
+                            .iter()
+                            .map(|&k| find(&live, k).unwrap())
+                            .find(|&i| !live[i].notified);
+                        if let Some(i) = next {
+                            notify(&mut live[i]);
+                        }
+                        prop_assert_eq!(waiters.notify_next_unnotified(), next.is_some());
+                    }
+                    Op::NotifyPop => {
+                        let front = queue.pop_front();
+                        if let Some(key) = front {
+                            let i = find(&live, key).unwrap();
+                            notify(&mut live[i]);
+                        }
+                        prop_assert_eq!(waiters.notify_pop(), front.is_some());
+                    }
+                    Op::NotifyAll => {
+                        for key in queue.drain(..) {
+                            let i = find(&live, key).unwrap();
+                            notify(&mut live[i]);
+                        }
+                        waiters.notify_all();
+                    }
+                    Op::Remove(_) | Op::Poll(..) => {}
+                }
+                // The list: order, both link directions, length, and each slot's flags.
+                let keys: Vec<usize> = queue.iter().copied().collect();
+                prop_assert_eq!(
+                    order(&waiters),
+                    keys.clone(),
+                    "{}: order after {:?}",
+                    step,
+                    op
+                );
+                prop_assert_eq!(waiters.len(), keys.len());
+                prop_assert_eq!(waiters.is_empty(), keys.is_empty());
+                let inner = waiters.inner.borrow();
+                prop_assert_eq!(inner.slots.len(), live.len(), "{}: slots", step);
+                for w in &live {
+                    let slot = &inner.slots[w.key];
+                    prop_assert_eq!(slot.queued, keys.contains(&w.key), "{}: queued", step);
+                    prop_assert_eq!(slot.notified, w.notified, "{}: notified", step);
+                    // A notification takes the waker: the slot holds one exactly until then.
+                    prop_assert_eq!(slot.waker.is_some(), !w.notified, "{}: waker", step);
+                    if let Some(c) = &w.waker {
+                        prop_assert_eq!(wakes(c), w.expected, "{}: wakes of {}", step, w.key);
+                    }
+                }
+                drop(inner);
+                for (c, expected) in &retired {
+                    prop_assert_eq!(wakes(c), *expected, "{}: a replaced waker was woken", step);
+                }
+            }
+            // Every waiter leaves; no clone of any waker is kept by the list.
+            for w in live.drain(..) {
+                waiters.remove(w.key);
+                retired.extend(w.waker.map(|c| (c, w.expected)));
+            }
+            for (c, _) in &retired {
+                prop_assert_eq!(Arc::strong_count(c), 1, "the list kept a waker");
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(Config {
+                cases: 1024,
+                rng_seed: RngSeed::Fixed(0x003a_17e5),
+                failure_persistence: None,
+                ..Config::default()
+            })]
+
+            #[test]
+            fn the_list_follows_a_deque_of_waiters(ops in ops()) {
+                check(&ops)?;
+            }
         }
     }
 }

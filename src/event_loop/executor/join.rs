@@ -209,7 +209,12 @@ impl<T: 'static> Task<T> {
                 let panicked = inner.book.as_current(header.key, || drop_caught(Some(fut)));
                 let removed = inner.tasks.borrow_mut().remove(header.key);
                 drop(removed);
-                self.cell.complete(cancelled_unless_panicked(panicked));
+                // The cleanup may have ended the task already: it closed the loop (not
+                // running: the handle can be dropped outside a run), which abandons every
+                // task in the slab, this one included.
+                if !header.is_done() {
+                    self.cell.complete(cancelled_unless_panicked(panicked));
+                }
             }
             None => inner.request_cancel(header.key),
         }
@@ -300,9 +305,10 @@ impl<T: 'static> Task<T> {
         };
         drop(j);
         drop(replaced); // after the borrow, as in `poll_done`
-                        // Differs from CPython: an expired `wait_for(task, t)` cancels the task at once. A
-                        // wait through `&mut` that is given up leaves no trace here, so the handle stays
-                        // awaited and its later drop cancels (documented on `Task`).
+
+        // Differs from CPython: an expired `wait_for(task, t)` cancels the task at once. A wait
+        // through `&mut` that is given up leaves no trace here, so the handle stays awaited and
+        // its later drop cancels (documented on `Task`).
         self.awaited = true;
         Poll::Pending
     }
