@@ -79,23 +79,20 @@ pub(crate) fn adopt_unix(sock: std::os::unix::net::UnixStream) -> io::Result<Soc
 
 /// Starts a non-blocking connect; `Ok` also when it goes on in the background.
 fn start_connect(s: &socket2::Socket, addr: &SockAddr) -> io::Result<()> {
-    connect_started(s.connect(addr), addr.domain())
+    connect_started(s.connect(addr))
 }
 
-/// What a non-blocking `connect` on a `domain` socket answered, read as CPython's
-/// `_sock_connect` reads it: `Ok` when connected or under way, so that writability decides.
-/// Under way: `EINPROGRESS`; `EINTR`, since POSIX lets an interrupted connect go on
-/// asynchronously (CPython waits after `InterruptedError` as after `BlockingIOError`); and,
-/// but for a Unix socket, `EAGAIN`. A Unix socket's `EAGAIN` is the listener's full backlog:
-/// nothing is under way, and no writable edge would ever tell.
+/// What a non-blocking `connect` answered, read as CPython's `_sock_connect` reads it: `Ok`
+/// when connected or under way, so that writability decides. Under way: `EINPROGRESS`; and
+/// `EINTR`, since POSIX lets an interrupted connect go on asynchronously (CPython waits after
+/// `InterruptedError` as after `BlockingIOError`). Not `EAGAIN`, where CPython waits too:
+/// nothing is under way then (a Unix socket's listener has a full backlog; a TCP socket found
+/// no free local port or route, connect(2)), so no writable edge would ever end the wait.
 // Checklist: L93.
-fn connect_started(result: io::Result<()>, domain: socket2::Domain) -> io::Result<()> {
+fn connect_started(result: io::Result<()>) -> io::Result<()> {
     match result {
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock && domain != socket2::Domain::UNIX => {
-            Ok(())
-        }
         other => other,
     }
 }
@@ -177,8 +174,6 @@ impl Drop for Registration<'_> {
 mod tests {
     use std::io;
 
-    use socket2::Domain;
-
     use super::connect_started;
 
     fn errno(code: i32) -> io::Result<()> {
@@ -189,29 +184,22 @@ mod tests {
     /// reported as the connect's error).
     #[test]
     fn l93_eintr_is_a_connect_under_way() {
-        for domain in [Domain::IPV4, Domain::IPV6, Domain::UNIX] {
-            assert!(
-                connect_started(errno(libc::EINTR), domain).is_ok(),
-                "{domain:?}"
-            );
-            assert!(
-                connect_started(errno(libc::EINPROGRESS), domain).is_ok(),
-                "{domain:?}"
-            );
-            assert!(connect_started(Ok(()), domain).is_ok(), "{domain:?}");
-            let refused = connect_started(errno(libc::ECONNREFUSED), domain);
-            assert_eq!(
-                refused.map_err(|e| e.raw_os_error()),
-                Err(Some(libc::ECONNREFUSED))
-            );
-        }
+        assert!(connect_started(errno(libc::EINTR)).is_ok());
+        assert!(connect_started(errno(libc::EINPROGRESS)).is_ok());
+        assert!(connect_started(Ok(())).is_ok());
+        let refused = connect_started(errno(libc::ECONNREFUSED));
+        assert_eq!(
+            refused.map_err(|e| e.raw_os_error()),
+            Err(Some(libc::ECONNREFUSED))
+        );
     }
 
-    /// `EAGAIN` waits on a TCP socket; on a Unix socket it is the full backlog, an error.
+    /// `EAGAIN` starts nothing, for a TCP socket (no free local port or route) as for a Unix
+    /// one (the listener's full backlog): an error with its errno, not a wait that no
+    /// writable edge would end (a TCP socket's used to wait forever).
     #[test]
-    fn l93_eagain_waits_but_for_a_unix_socket() {
-        assert!(connect_started(errno(libc::EAGAIN), Domain::IPV4).is_ok());
-        let full = connect_started(errno(libc::EAGAIN), Domain::UNIX);
-        assert_eq!(full.map_err(|e| e.raw_os_error()), Err(Some(libc::EAGAIN)));
+    fn l93_eagain_is_an_error_with_its_errno() {
+        let e = connect_started(errno(libc::EAGAIN));
+        assert_eq!(e.map_err(|e| e.raw_os_error()), Err(Some(libc::EAGAIN)));
     }
 }
