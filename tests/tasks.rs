@@ -1194,9 +1194,9 @@ fn l37_a_cancelled_waiter_ends_cancelled_though_the_inner_task_finished_first() 
 #[test]
 fn l43_test_task_class_awaiting_a_task_gives_its_outcome() {
     // test_task_class: run to completion, the task is done and gives its result. Then the
-    // other two outcomes of awaiting a task: an error it returned, and `Cancelled`. (The two
-    // RuntimeError cases, test_task_awaits_on_itself and test_other_loop_future, are not
-    // ported: the port has no error to give there.)
+    // other two outcomes of awaiting a task: an error it returned, and `Cancelled`. (Of the
+    // two RuntimeError cases, test_task_awaits_on_itself is a panic of the task, below;
+    // test_other_loop_future is not ported: the port has no error to give there.)
     let lp = EventLoop::new().unwrap();
     let ok = lp.spawn(async { "ok" }).unwrap();
     let probe = ok.task_ref();
@@ -1407,4 +1407,30 @@ fn l33_a_cleanup_run_at_once_as_its_task_may_spawn_cancel_or_panic() {
             _ => assert!(reports.is_empty(), "{does:?}: {reports:?}"),
         }
     }
+}
+
+/// CPython's test_task_awaits_on_itself: a task awaiting its own handle fails with "Task
+/// cannot await on itself" (a RuntimeError there, a panic of the task here) instead of
+/// waiting forever; nobody retrieves it, so the loop reports it.
+#[test]
+fn l43_test_task_awaits_on_itself_fails_the_task() {
+    let (lp, log) = recording_loop();
+    let slot: Rc<RefCell<Option<asyncio::Task<()>>>> = Rc::default();
+    let s = slot.clone();
+    let task = lp
+        .spawn(async move {
+            let me = s.borrow_mut().take().expect("the handle was put here");
+            let _ = me.await;
+        })
+        .unwrap();
+    let probe = task.task_ref();
+    *slot.borrow_mut() = Some(task);
+    turn_until(&lp, 3, || probe.is_done());
+    assert!(!probe.is_cancelled());
+    let log = log.borrow();
+    assert!(
+        log.iter()
+            .any(|m| m.contains("Task cannot await on itself")),
+        "{log:?}"
+    );
 }

@@ -78,6 +78,11 @@ impl TaskBook {
         self.current.set(key);
     }
 
+    /// The task being polled right now, or [`NO_TASK`].
+    pub(crate) fn current(&self) -> SlotKey {
+        self.current.get()
+    }
+
     /// Runs `f` with task `key` as the current task, then gives the current task back: for
     /// the drop of a task's future outside its own run (a cancellation at once, L33), so that
     /// its cleanup sees itself, as a Python task runs its `finally` as itself. `f` must not

@@ -21,7 +21,14 @@ use crate::event_loop::exception::PanicError;
 /// # Cancel safety
 /// Dropping the handle before awaiting it detaches the task: it keeps running. Dropping it while
 /// it is being awaited (after a `Pending` poll) cancels the task and drops its future at once;
-/// that drop (the task's cleanup) runs with the task as [`current_task`](crate::current_task).
+/// that drop (the task's cleanup) runs with the task as its loop's current task
+/// ([`LoopHandle::current_task`](crate::LoopHandle::current_task); also
+/// [`current_task`](crate::current_task) while that loop runs).
+///
+/// # Panics
+/// Awaited by its own task (the handle reached it through an `Rc` or a channel), it panics
+/// with "Task cannot await on itself", which fails that task, as Python's `RuntimeError` does,
+/// instead of waiting forever.
 ///
 /// The outcome is handed out once: a handle awaited again after it gave it (through `&mut`,
 /// as [`shield`](crate::shield) takes it) gives `Err(Cancelled)` at once.
@@ -306,11 +313,26 @@ impl<T: 'static> Task<T> {
         drop(j);
         drop(replaced); // after the borrow, as in `poll_done`
 
+        if !self.awaited {
+            self.refuse_awaiting_itself();
+        }
         // Differs from CPython: an expired `wait_for(task, t)` cancels the task at once. A wait
         // through `&mut` that is given up leaves no trace here, so the handle stays awaited and
         // its later drop cancels (documented on `Task`).
         self.awaited = true;
         Poll::Pending
+    }
+
+    /// CPython's `RuntimeError("Task cannot await on itself")`: a task awaiting its own
+    /// handle (through an `Rc` or a channel) would wait forever. As a panic, it fails that
+    /// task, as the exception fails the Python task. Checked at a wait's first pending poll.
+    // Checklist: L43.
+    fn refuse_awaiting_itself(&self) {
+        let header = &self.cell.header;
+        let current = header.lp.upgrade().map(|inner| inner.book.current());
+        if current == Some(header.key) {
+            panic!("Task cannot await on itself: {}", header.describe());
+        }
     }
 
     /// Polls for the outcome as `.await` does, but a panic of the task comes back as its
