@@ -42,6 +42,8 @@ struct Rec {
     calls: Vec<String>,
     got: Vec<(Vec<u8>, Address)>,
     errors: Vec<io::ErrorKind>,
+    /// Datagrams handed over off a 64-byte boundary.
+    misaligned: usize,
     on_datagram: Option<Act>,
     on_made: Option<Act>,
     waker: Option<Waker>,
@@ -92,6 +94,7 @@ impl DatagramProtocol for Rec {
     }
     fn datagram_received(&mut self, data: &[u8], addr: Address) {
         self.calls.push(format!("datagram({})", data.len()));
+        self.misaligned += usize::from(data.as_ptr().align_offset(64) != 0);
         self.got.push((data.to_vec(), addr.clone()));
         self.wake();
         self.act(self.on_datagram, data, &addr);
@@ -810,6 +813,44 @@ fn a_connected_unix_endpoint_echoes_to_its_unnamed_peer() {
         let mut buf = [0; 16];
         let n = b.recv(&mut buf)?; // sent from inside datagram_received, already there
         assert_eq!(&buf[..n], b"ping");
+        t.close();
+        until(&p, Rec::lost).await;
+        Ok(())
+    });
+}
+
+/// A datagram is received at a 64-byte boundary of the loop's shared read buffer, as a plain
+/// socket read is (tests/transport.rs `l46_plain_reads_land_on_a_cache_line_boundary`), not at
+/// the 16-byte offset where a `malloc` of 256 KiB starts: every read into that buffer goes
+/// through the one window.
+#[test]
+fn datagrams_land_on_a_cache_line_boundary() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let (a, b) = UnixDatagram::pair()?;
+        let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
+        let sizes = [1, 63, 64, 65, 1500, 9000, 64 * 1024];
+        for (i, &n) in sizes.iter().enumerate() {
+            b.send(&vec![i as u8; n])?;
+        }
+        until(&p, |r| r.got.len() == sizes.len()).await;
+        {
+            let r = p.borrow();
+            let got: Vec<usize> = r.got.iter().map(|(d, _)| d.len()).collect();
+            assert_eq!(got, sizes, "each datagram whole, in order");
+            let same = |(i, (d, _)): (usize, &(Vec<u8>, Address))| d.iter().all(|&x| x == i as u8);
+            assert!(
+                r.got.iter().enumerate().all(same),
+                "each datagram's own bytes"
+            );
+            assert_eq!(
+                r.misaligned,
+                0,
+                "{} of {} datagrams off a 64-byte boundary",
+                r.misaligned,
+                sizes.len()
+            );
+        }
         t.close();
         until(&p, Rec::lost).await;
         Ok(())

@@ -98,6 +98,45 @@ fn test__read_ready_data_then_eof_then_connection_lost() {
     assert!(t.is_closing());
 }
 
+/// L46: a plain protocol's pipe reads land on a 64-byte boundary of the loop's shared buffer,
+/// as its socket reads do (tests/transport.rs `l46_plain_reads_land_on_a_cache_line_boundary`),
+/// not at the 16-byte offset where a `malloc` of 256 KiB starts: every read into that buffer
+/// goes through the one window.
+#[test]
+fn l46_pipe_reads_land_on_a_cache_line_boundary() {
+    let lp = EventLoop::new().unwrap();
+    let (r, mut w) = os_pipe();
+    let misaligned = Rc::new(std::cell::Cell::new(0usize));
+    let seen = misaligned.clone();
+    let rec = Recorder {
+        on_data: Some(Box::new(move |_, data| {
+            seen.set(seen.get() + usize::from(data.as_ptr().align_offset(64) != 0));
+        })),
+        ..Recorder::default()
+    };
+    let (t, proto) = read_pipe(&lp, r, rec);
+    let data: Vec<u8> = (0..600 * 1024).map(|i| (i % 251) as u8).collect();
+    let expect = data.clone();
+    let writer = std::thread::spawn(move || {
+        for chunk in data.chunks(40 * 1024 + 7) {
+            w.write_all(chunk).unwrap();
+        }
+    });
+    run_until(&lp, 100_000, || proto.borrow().data.len() >= expect.len());
+    writer.join().unwrap();
+    let p = proto.borrow();
+    assert!(p.data == expect, "bytes arrive once and in order");
+    let calls = p.calls.len() - 1;
+    assert_eq!(
+        misaligned.get(),
+        0,
+        "{} of {calls} data_received slices off a 64-byte boundary",
+        misaligned.get()
+    );
+    drop(p);
+    t.abort();
+}
+
 #[test]
 fn test__read_ready_eof_even_when_the_protocol_asks_to_stay_open() {
     // CPython ignores eof_received's answer on a read pipe: there is nothing to keep open.

@@ -941,6 +941,45 @@ fn test_acquire_fifo_order_3() {
     });
 }
 
+/// Waiters woken but not yet run, with cancellations among them: each unit goes where
+/// CPython's goes. The expected values are what CPython 3.11.7 printed for the same steps
+/// (`Semaphore(0)`, eight waiters, three releases, waiter 1 (woken) and waiter 4 (not yet)
+/// cancelled, one more release, then three more).
+#[test]
+fn test_semaphore_units_skip_woken_waiters_not_yet_run() {
+    run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let ts: Vec<_> = (0..8)
+            .map(|i| {
+                let (s, g) = (sem.clone(), got.clone());
+                spawn(async move {
+                    s.acquire().await;
+                    g.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        settle().await;
+        for _ in 0..3 {
+            sem.release(); // waiters 0, 1, 2 woken; none has run yet
+        }
+        ts[1].cancel(); // woken: its unit passes on (to 3) when the cancellation lands
+        ts[4].cancel(); // not woken: nothing to pass on
+        sem.release(); // to the first waiter not yet woken: 3 now, so 5 after the passing
+        assert_eq!(format!("{sem:?}"), "Semaphore { value: 0, waiters: 8 }");
+        settle().await;
+        assert_eq!(*got.borrow(), [0, 2, 3, 5]);
+        assert!(ts[1].is_cancelled() && ts[4].is_cancelled());
+        assert_eq!(format!("{sem:?}"), "Semaphore { value: 0, waiters: 2 }");
+        for _ in 0..3 {
+            sem.release();
+        }
+        settle().await;
+        assert_eq!(*got.borrow(), [0, 2, 3, 5, 6, 7]);
+        assert_eq!((sem.value(), sem.locked()), (1, false));
+    });
+}
+
 #[test]
 fn test_bounded_semaphore_release_not_acquired() {
     let sem = BoundedSemaphore::new(1);

@@ -24,9 +24,9 @@
 //! `timers.rs` (`call_later` / `call_at`, exact deadlines), `clock.rs`, `precise_wait.rs`,
 //! `ready.rs`, `io.rs`, `handle.rs`, `timer_wheel.rs`, `alarm.rs` (a `timerfd` for far
 //! timers), `threadsafe.rs`, `exception.rs` (the context and the handler), `debug.rs`,
-//! `executor/`, `buffer_pool.rs` (idle readers' buffers), `thread_pool.rs`
-//! (`run_in_executor`), `signals.rs` (`add_signal_handler`), `child_watcher.rs` (subprocess
-//! exits).
+//! `executor/`, `buffer_pool.rs` (idle readers' buffers), `read_buf.rs` (the shared read
+//! buffer's aligned window), `thread_pool.rs` (`run_in_executor`), `signals.rs`
+//! (`add_signal_handler`), `child_watcher.rs` (subprocess exits).
 //!
 //! Ground rules: single-threaded; state lives in `Cell`/`RefCell` and no borrow is held while a
 //! callback, a task poll, a waker or a `Drop` of user values runs (STYLE habit 5). The only
@@ -47,6 +47,7 @@ pub(crate) mod io;
 mod iteration;
 mod lifecycle;
 mod precise_wait;
+pub(crate) mod read_buf;
 pub(crate) mod ready;
 mod runner;
 pub(crate) mod signals;
@@ -143,8 +144,9 @@ pub(crate) struct LoopInner {
     slow_callback_duration: Cell<Duration>,
     /// Connection ids handed to transports, per loop so traces are stable.
     next_conn_id: Cell<u64>,
-    /// The read buffer of every plain-`Protocol` transport of this loop (256 KiB, made on first
-    /// use). Taken out for one read + `data_received`, then put back.
+    /// The read buffer of every plain-`Protocol` transport of this loop (256 KiB and a cache
+    /// line, made on first use). Taken out for one read + `data_received`, then put back;
+    /// reads land in its [`read_window`](read_buf::read_window), never at its start.
     pub(crate) read_buf: Cell<Vec<u8>>,
     /// Stream readers' spare buffers: an emptied reader buffer waits here for the next read.
     pub(crate) reader_pool: buffer_pool::BufferPool,

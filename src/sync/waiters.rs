@@ -12,6 +12,13 @@
 //! Nothing here allocates until a task actually has to wait; the slab keeps its capacity
 //! afterwards.
 //!
+//! The queued waiters already notified always come first in the list: a notification that
+//! leaves its waiter queued goes to the first one not yet notified (the others take waiters
+//! out of the list), and a new waiter joins at the back, unnotified. So the first unnotified
+//! waiter is a cursor kept as the list changes, and `notify_next_unnotified` (Semaphore) takes
+//! constant time where CPython's `_wake_up_next` walks past every waiter woken but not yet
+//! run.
+//!
 //! Ground rule: no borrow of the list is alive while a waker is cloned, woken or dropped. A
 //! waker is user code (its vtable): its drop may drop another waiter of this very list.
 
@@ -45,10 +52,16 @@ struct Inner {
     /// The oldest and newest queued waiters (`NIL`: none).
     head: usize,
     tail: usize,
+    /// The first queued waiter not yet notified (`NIL`: none). Invariant: every queued waiter
+    /// before it is notified and every one from it on is not.
+    unnotified: usize,
     /// How many waiters are queued.
     len: usize,
     /// `notify_all`'s wakers between the borrow and the wake-ups, its capacity kept.
     scratch: Vec<Waker>,
+    /// List entries touched while unlinking or notifying, for the tests of their cost.
+    #[cfg(test)]
+    visited: usize,
 }
 
 impl Default for Inner {
@@ -57,8 +70,11 @@ impl Default for Inner {
             slots: Slab::new(),
             head: NIL,
             tail: NIL,
+            unnotified: NIL,
             len: 0,
             scratch: Vec::new(),
+            #[cfg(test)]
+            visited: 0,
         }
     }
 }
@@ -72,6 +88,9 @@ impl Inner {
             slot.queued = false;
             (slot.prev, slot.next)
         };
+        if self.unnotified == key {
+            self.unnotified = next; // unnotified too, as everything after the cursor
+        }
         match prev {
             NIL => self.head = next,
             p => self.slots[p].next = next,
@@ -81,11 +100,27 @@ impl Inner {
             n => self.slots[n].prev = prev,
         }
         self.len -= 1;
+        #[cfg(test)]
+        {
+            self.visited += 1;
+        }
     }
 
-    /// Marks waiter `key` notified; its waker, to wake after the borrow.
+    /// Marks waiter `key` notified; its waker, to wake after the borrow. A queued `key` must
+    /// be the cursor: notified, it joins the notified front of the list.
     fn notify(&mut self, key: usize) -> Option<Waker> {
         let slot = &mut self.slots[key];
+        if slot.queued {
+            debug_assert_eq!(
+                self.unnotified, key,
+                "queued waiter {key} notified out of turn"
+            );
+            self.unnotified = slot.next;
+            #[cfg(test)]
+            {
+                self.visited += 1;
+            }
+        }
         slot.notified = true;
         slot.waker.take()
     }
@@ -129,6 +164,9 @@ impl Waiters {
             t => inner.slots[t].next = key,
         }
         inner.tail = key;
+        if inner.unnotified == NIL {
+            inner.unnotified = key; // all before it are notified
+        }
         inner.len += 1;
         key
     }
@@ -189,14 +227,12 @@ impl Waiters {
     }
 
     /// Notifies the first queued waiter not yet notified and leaves it queued; returns whether
-    /// there was one (CPython `Semaphore._wake_up_next`).
+    /// there was one (CPython `Semaphore._wake_up_next`, which walks the deque to find it;
+    /// here it is the cursor).
     pub(crate) fn notify_next_unnotified(&self) -> bool {
         let waker = {
             let mut inner = self.inner.borrow_mut();
-            let mut key = inner.head;
-            while key != NIL && inner.slots[key].notified {
-                key = inner.slots[key].next;
-            }
+            let key = inner.unnotified;
             if key == NIL {
                 return false;
             }
@@ -235,6 +271,7 @@ impl Waiters {
             let mut wakers = std::mem::take(&mut inner.scratch);
             let mut key = std::mem::replace(&mut inner.head, NIL);
             inner.tail = NIL;
+            inner.unnotified = NIL;
             inner.len = 0;
             while key != NIL {
                 let slot = &mut inner.slots[key];
@@ -276,6 +313,14 @@ mod tests {
         backward.reverse();
         assert_eq!(forward, backward, "the links disagree");
         assert_eq!(forward.len(), inner.len);
+        let first = forward.iter().position(|&k| !inner.slots[k].notified);
+        let cursor = first.map_or(NIL, |i| forward[i]);
+        assert_eq!(inner.unnotified, cursor, "cursor off in {forward:?}");
+        let rest = &forward[first.unwrap_or(forward.len())..];
+        assert!(
+            rest.iter().all(|&k| !inner.slots[k].notified),
+            "a notified waiter behind the first unnotified one in {forward:?}"
+        );
         forward
     }
 
@@ -299,6 +344,28 @@ mod tests {
         assert_eq!(order(&waiters), []);
         assert!(waiters.remove(k[3]) && waiters.remove(late));
         assert!(waiters.is_empty());
+    }
+
+    #[test]
+    fn notifying_past_many_notified_waiters_takes_constant_steps_each() {
+        // A semaphore released N times while its N waiters have been woken but not yet run
+        // (all still queued, notified ones first): each notification finds the next waiter in
+        // a bounded number of steps, not by walking past the ones notified before it.
+        const N: usize = 1000;
+        let waiters = Waiters::default();
+        let waker = Waker::noop();
+        let keys: Vec<usize> = (0..N).map(|_| waiters.push(waker)).collect();
+        waiters.inner.borrow_mut().visited = 0;
+        for _ in 0..N {
+            assert!(waiters.notify_next_unnotified());
+        }
+        assert!(!waiters.notify_next_unnotified(), "all {N} notified");
+        let visited = waiters.inner.borrow().visited;
+        assert!(
+            visited <= 2 * N,
+            "{visited} list entries visited for {N} notifications"
+        );
+        assert_eq!(order(&waiters), keys, "notified waiters keep their places");
     }
 
     // ---- re-entrancy: a waker's wake or drop reaches into the same list ---------------------

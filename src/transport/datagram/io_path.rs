@@ -12,10 +12,11 @@ use std::io;
 use std::path::Path;
 
 use super::{Address, DatagramSocketTransport, DgramSock, Queued, READS_PER_EVENT};
-use crate::constants::{LOG_THRESHOLD_FOR_CONNLOST_WRITES, MAX_READ_SIZE};
+use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{report_error, PanicError};
+use crate::event_loop::read_buf::read_window;
 use crate::protocol::{Called, FlowEdge};
 use crate::transport::lifecycle::{Reading, State};
 use crate::transport::unix_name;
@@ -146,17 +147,17 @@ impl DatagramSocketTransport {
                 return;
             }
             let mut buf = self.lp().inner.read_buf.take();
-            if buf.len() < MAX_READ_SIZE {
-                buf.resize(MAX_READ_SIZE, 0);
-            }
+            let window = read_window(&mut buf);
+            let at = window.start;
             let got = match self.sock.borrow().as_ref() {
-                Some(sock) => sock.recv_from(&mut buf),
+                Some(sock) => sock.recv_from(&mut buf[window]),
                 None => Err(io::ErrorKind::NotConnected.into()),
             };
             let called = match got {
                 Ok((n, addr)) => {
                     trace!("protocol[{}]: datagram_received({n})", self.id());
-                    self.protocol.call(|p| p.datagram_received(&buf[..n], addr))
+                    let datagram = &buf[at..at + n];
+                    self.protocol.call(|p| p.datagram_received(datagram, addr))
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.lp().inner.read_buf.set(buf);

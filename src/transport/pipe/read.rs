@@ -6,9 +6,9 @@ use std::io::{self, Read};
 use mio::unix::pipe::Receiver;
 
 use super::{End, PipeTransport, Reading, READS_PER_EVENT};
-use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
+use crate::event_loop::read_buf::read_window;
 use crate::protocol::Called;
 use crate::transport::life_path::LifePath;
 
@@ -27,9 +27,7 @@ impl PipeTransport {
             // One read, inside one call through the seam: into a buffered protocol's own
             // memory, or into the loop's shared buffer for a plain one.
             let mut shared = self.lp().inner.read_buf.take();
-            if shared.len() < MAX_READ_SIZE {
-                shared.resize(MAX_READ_SIZE, 0);
-            }
+            let window = read_window(&mut shared);
             let outcome = self.protocol.call(|p| match p.as_buffered() {
                 Some(b) => {
                     let buf = b.get_buffer(0);
@@ -46,11 +44,12 @@ impl PipeTransport {
                     Ok((n, offered))
                 }
                 None => {
-                    let n = self.read_into(&mut shared)?;
+                    let (at, offered) = (window.start, window.len());
+                    let n = self.read_into(&mut shared[window])?;
                     if n > 0 {
-                        p.data_received(&shared[..n]);
+                        p.data_received(&shared[at..at + n]);
                     }
-                    Ok((n, shared.len()))
+                    Ok((n, offered))
                 }
             });
             self.lp().inner.read_buf.set(shared);

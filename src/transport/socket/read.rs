@@ -13,6 +13,7 @@ use super::{Reading, SocketTransport, READS_PER_EVENT};
 use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
+use crate::event_loop::read_buf::read_window;
 use crate::protocol::{BufferedProtocol, Called};
 use crate::transport::life_path::LifePath;
 use crate::transport::{Through, TransportImpl};
@@ -24,24 +25,6 @@ enum Buffered {
     Failed(io::Error),
     Panicked(&'static str, Box<dyn std::any::Any + Send>),
     Empty,
-}
-
-/// Where a plain read lands in the loop's shared buffer: a cache-line boundary. The buffer is
-/// a 256 KiB allocation, which glibc serves from `mmap` 16 bytes past a page boundary; the
-/// kernel's copy into (recv) and out of (the echo's send) memory at that offset measured ~60 %
-/// slower per byte on AMD EPYC than at a 64-byte boundary (bulk echo on the Protocol layer,
-/// 1.0-1.3 s of server CPU per GiB against 0.5-0.65 s).
-const READ_ALIGN: usize = 64;
-
-/// The first index of `buf` at a `READ_ALIGN` boundary (0 if the platform will not say).
-#[inline]
-fn aligned_start(buf: &[u8]) -> usize {
-    let at = buf.as_ptr().align_offset(READ_ALIGN);
-    if at < READ_ALIGN {
-        at
-    } else {
-        0
-    }
 }
 
 /// Which read path a protocol takes.
@@ -111,11 +94,9 @@ impl SocketTransport {
             return true;
         }
         let mut buf = self.lp().inner.read_buf.take();
-        if buf.len() < MAX_READ_SIZE + READ_ALIGN {
-            buf.resize(MAX_READ_SIZE + READ_ALIGN, 0);
-        }
-        let at = aligned_start(&buf);
-        let result = self.sock_read(&mut buf[at..at + MAX_READ_SIZE]);
+        let window = read_window(&mut buf);
+        let at = window.start;
+        let result = self.sock_read(&mut buf[window]);
         let drained = match result {
             Ok(0) => {
                 self.lp().inner.read_buf.set(buf);
