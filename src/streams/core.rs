@@ -138,6 +138,12 @@ impl StreamCore {
         self.side = Some(Box::new(Side::Helper(done)));
     }
 
+    /// Whether a helper thread feeds this reader ([`fed_by_helper`](Self::fed_by_helper)),
+    /// until the connection is lost.
+    pub(super) fn is_fed_by_helper(&self) -> bool {
+        matches!(self.side.as_deref(), Some(Side::Helper(_)))
+    }
+
     /// After `StreamWriter::start_tls`: the connection goes on over `tls` (S53); a second
     /// upgrade (TLS in TLS) replaces the first.
     #[cfg(feature = "tls")]

@@ -14,7 +14,8 @@
 //!   regular files (and `/dev/null`) with `EPERM`, and a terminal is better left blocking (it
 //!   is shared with the shell). For those, a thread copies between the descriptor (blocking)
 //!   and one end of a new pipe, and the stream uses the pipe's other end. The standard input
-//!   thread ends at end of file, or when the stream is gone and it next has data to pass on;
+//!   thread ends at end of file, or when the stream is gone (its reader dropped, which closes
+//!   the pipe, or its loop closed) and it next has data to pass on;
 //!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The
 //!   standard output thread ends when the stream is closed and everything written was passed on;
 //!   [`StreamWriter::wait_closed`] returns once that thread has written everything to the

@@ -649,6 +649,22 @@ impl StreamReader {
     }
 }
 
+/// A reader fed by a helper thread (`open_read_pipe` over a regular file or a terminal,
+/// `stdin`) is its stream's only handle: dropped, it closes the stream's pipe, so that the
+/// thread ends at its next write instead of blocking on a full pipe until the loop closes.
+/// Any other reader leaves its transport to the writer or the owner of the transport.
+impl Drop for StreamReader {
+    fn drop(&mut self) {
+        let transport = match self.core.try_borrow() {
+            Ok(core) if core.is_fed_by_helper() => core.transport().cloned(),
+            _ => None,
+        };
+        if let Some(t) = transport {
+            t.close(); // after the borrow: close may call back into the core
+        }
+    }
+}
+
 impl fmt::Debug for StreamReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.core.try_borrow() {
