@@ -986,3 +986,35 @@ fn a_dropped_helper_fed_reader_ends_its_thread_while_the_loop_runs() {
         a_dropped_helper_fed_reader_child,
     );
 }
+
+/// A reader over a plain pipe is its stream's only handle too: dropped while the loop runs,
+/// it closes the stream, and the pipe's writer hears that its reader is gone (it used to stay
+/// registered, and the writer blocked once the pipe was full, until the loop closed).
+#[test]
+fn a_dropped_pipe_reader_closes_its_stream_while_the_loop_runs() {
+    let (r, mut w) = os_pipe();
+    asyncio::run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let reader = asyncio::open_read_pipe(r).await?;
+        w.write_all(b"xy")?;
+        assert_eq!(reader.readexactly(1).await?, b"x"); // mid-stream
+        assert_eq!(lp.stats().io_registrations, 1);
+        drop(reader);
+        for _ in 0..100 {
+            if lp.stats().io_registrations == 0 {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(
+            lp.stats().io_registrations,
+            0,
+            "the pipe's transport is gone"
+        );
+        let e = w.write(b"z").expect_err("no reader is left");
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}

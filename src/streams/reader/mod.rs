@@ -649,14 +649,16 @@ impl StreamReader {
     }
 }
 
-/// A reader fed by a helper thread (`open_read_pipe` over a regular file or a terminal,
-/// `stdin`) is its stream's only handle: dropped, it closes the stream's pipe, so that the
-/// thread ends at its next write instead of blocking on a full pipe until the loop closes.
-/// Any other reader leaves its transport to the writer or the owner of the transport.
+/// The reader of a read pipe's stream (`open_read_pipe`, `stdin`) is its only handle: dropped,
+/// it closes the stream, rather than leave it (paused once over the limit) until the loop
+/// closes, with the pipe's writer (a helper thread, over a file or a terminal) blocked on it.
+/// Differs from CPython, whose protocol holds its reader weakly and reads on, discarding, to
+/// the end of input (a transport left paused closes only when collected). Any other reader
+/// leaves its transport to its writer (or whoever made the transport).
 impl Drop for StreamReader {
     fn drop(&mut self) {
         let transport = match self.core.try_borrow() {
-            Ok(core) if core.is_fed_by_helper() => core.transport().cloned(),
+            Ok(core) if core.is_read_pipe() => core.transport().cloned(),
             _ => None,
         };
         if let Some(t) = transport {
