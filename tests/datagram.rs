@@ -1342,3 +1342,50 @@ fn errors_met_while_the_protocol_is_held_wait_in_one_delivery_in_order() {
         Ok(())
     });
 }
+
+/// Errors that waited for a held protocol are delivered before datagrams that arrive once it
+/// is free: they were met first (CPython would have called `error_received` then, during the
+/// `sendto`). Once the protocol is free, a readable edge used to deliver the new datagrams at
+/// once, ahead of the errors still waiting for their retry (on a timer after a long hold).
+/// Both families, and a short hold (the retry on the next turn) as well as a long one.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the borrow across an await is the point
+fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
+    let mut hosts = vec!["127.0.0.1"];
+    if have_ipv6() {
+        hosts.push("::1");
+    } else {
+        println!("skipped ::1: no IPv6 on this host");
+    }
+    for host in hosts {
+        for turns in [1, 20] {
+            run_clean(async move {
+                let lp = asyncio::get_running_loop()?;
+                let (t, p) = lp
+                    .create_datagram_endpoint(Rec::default)
+                    .local_addr(host, 0)
+                    .await?;
+                until(&p, |r| !r.calls.is_empty()).await;
+                let port0 = Address::Inet(std::net::SocketAddr::new(host.parse().unwrap(), 0));
+                let peer = std::net::UdpSocket::bind((host, 0))?;
+                let held = p.borrow_mut();
+                t.sendto(b"x", Some(&port0))?; // EINVAL: waits for the protocol
+                for _ in 0..turns {
+                    asyncio::yield_now().await;
+                }
+                drop(held);
+                peer.send_to(b"later", (host, port_of(&t)))?;
+                until(&p, |r| !r.errors.is_empty() && !r.got.is_empty()).await;
+                assert_eq!(
+                    p.borrow().calls,
+                    ["made", "error(InvalidInput)", "datagram(5)"],
+                    "{host}, held {turns} turns"
+                );
+                t.close();
+                until(&p, Rec::lost).await;
+                assert_grammar(&p.borrow().calls);
+                Ok(())
+            });
+        }
+    }
+}

@@ -76,8 +76,9 @@ impl Family {
 ///   as for a name with no address of that family (glibc's `EAI_ADDRFAMILY`).
 ///
 /// # Cancel safety
-/// Dropping the future abandons a lookup in progress: its thread runs `getaddrinfo` to the end
-/// and its answer is discarded, whether or not the loop is still alive.
+/// Dropping the future abandons the lookup, whether or not the loop is still alive: one still
+/// queued for an executor thread never runs `getaddrinfo`; one in progress runs to the end and
+/// its answer is discarded.
 pub(crate) async fn resolve(
     host: Option<&str>,
     port: u16,

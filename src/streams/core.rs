@@ -54,9 +54,11 @@ enum Side {
     /// protocol the new transport, S53); the reader keeps the raw one (S54).
     #[cfg(feature = "tls")]
     Tls(Transport),
-    /// A reader fed by a helper thread's pipe (`pipe.rs`): at the end of input, the thread's
-    /// read error, which the pipe cannot carry, becomes the reader's exception.
-    Helper(std::sync::Arc<super::pipe::HelperDone>),
+    /// A read pipe's stream (`pipe.rs`: `open_read_pipe`, `stdin`), whose reader is its only
+    /// handle and closes it when dropped. `Some` when a helper thread feeds the pipe: at the
+    /// end of input, the thread's read error, which the pipe cannot carry, becomes the
+    /// reader's exception.
+    ReadPipe(Option<std::sync::Arc<super::pipe::HelperDone>>),
 }
 
 /// The write side of a stream, as `FlowControlMixin` in `streams.py` tracks it with `_paused`
@@ -147,9 +149,16 @@ impl StreamCore {
         })
     }
 
-    /// A reader over a helper thread's pipe: its end of input looks at `done` first.
-    pub(super) fn fed_by_helper(&mut self, done: std::sync::Arc<super::pipe::HelperDone>) {
-        self.side = Some(Box::new(Side::Helper(done)));
+    /// A read pipe's stream: its reader closes it when dropped; `helper`, the thread that
+    /// feeds the pipe, if one does: the end of input looks at it first.
+    pub(super) fn read_pipe(&mut self, helper: Option<std::sync::Arc<super::pipe::HelperDone>>) {
+        self.side = Some(Box::new(Side::ReadPipe(helper)));
+    }
+
+    /// Whether this is a read pipe's stream ([`read_pipe`](Self::read_pipe)), until the
+    /// connection is lost.
+    pub(super) fn is_read_pipe(&self) -> bool {
+        matches!(self.side.as_deref(), Some(Side::ReadPipe(_)))
     }
 
     /// After `StreamWriter::start_tls`: the connection goes on over `tls` (S53); a second
@@ -322,7 +331,7 @@ impl Protocol for StreamCore {
     }
 
     fn eof_received(&mut self) -> bool {
-        if let Some(Side::Helper(done)) = self.side.as_deref() {
+        if let Some(Side::ReadPipe(Some(done))) = self.side.as_deref() {
             if let Some(w) = done.error().and_then(|e| self.reader.set_exception(&e)) {
                 w.wake();
             }

@@ -14,7 +14,8 @@
 //!   regular files (and `/dev/null`) with `EPERM`, and a terminal is better left blocking (it
 //!   is shared with the shell). For those, a thread copies between the descriptor (blocking)
 //!   and one end of a new pipe, and the stream uses the pipe's other end. The standard input
-//!   thread ends at end of file, or when the stream is gone and it next has data to pass on;
+//!   thread ends at end of file, or when the stream is gone (its reader dropped, which closes
+//!   the pipe, or its loop closed) and it next has data to pass on;
 //!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The
 //!   standard output thread ends when the stream is closed and everything written was passed on;
 //!   [`StreamWriter::wait_closed`] returns once that thread has written everything to the
@@ -50,6 +51,7 @@ use crate::wakers::KeyedWakers;
 
 /// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
 /// pipes, sockets, files and terminals alike (see the module docs for how each is read).
+/// Dropping the reader closes the stream: the duplicate, never fd 0.
 ///
 /// # Errors
 /// `Error::Io` if fd 0 cannot be duplicated (it is closed) or a helper thread cannot start;
@@ -102,7 +104,7 @@ pub async fn stdout() -> Result<StreamWriter, Error> {
 
 /// A [`StreamReader`] over any readable descriptor: a pipe or socket directly, a regular
 /// file, `/dev/null` or a terminal through a helper thread (see the module docs). Takes
-/// ownership of `fd`.
+/// ownership of `fd`; dropping the reader closes the stream (and so `fd`).
 ///
 /// # Errors
 /// `Error::Io` if a helper thread cannot start; `InvalidState` outside a running loop.
@@ -132,6 +134,7 @@ pub async fn open_read_pipe(fd: impl Into<OwnedFd>) -> Result<StreamReader, Erro
         return read_via(&lp, fd, core, done).await;
     }
     let spare = fd.try_clone()?;
+    core.borrow_mut().read_pipe(None);
     match lp.connect_pipe_rc(fd, Direction::Read, core.clone()).await {
         Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM) => {
             let (fd, done) = via_thread(spare, Direction::Read)?;
@@ -153,7 +156,7 @@ async fn read_via(
     core: Rc<RefCell<StreamCore>>,
     done: Arc<HelperDone>,
 ) -> Result<StreamReader, Error> {
-    core.borrow_mut().fed_by_helper(done);
+    core.borrow_mut().read_pipe(Some(done));
     lp.connect_pipe_rc(fd, Direction::Read, core.clone())
         .await?;
     Ok(StreamReader::from_core(core))
@@ -222,7 +225,7 @@ fn pollable(
 
 /// A helper thread's end: set once it has passed everything on and closed its descriptor, with
 /// its error if it had one. Writing, [`StreamWriter::wait_closed`] waits for it; reading, the
-/// reader's end of input looks at it (`StreamCore::fed_by_helper`).
+/// reader's end of input looks at it (`StreamCore::read_pipe`).
 pub(crate) struct HelperDone {
     /// The thread, for the report of an error nobody took (`Drop`).
     name: &'static str,

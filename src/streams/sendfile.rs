@@ -32,7 +32,8 @@ impl StreamWriter {
     /// offset, count)`). On a plain TCP or Unix stream the kernel copies the file straight to
     /// the socket (`sendfile(2)`, Linux); over TLS, or from a file that cannot be mapped (a
     /// pipe), it reads and writes blocks instead. Bytes written before go out first. The
-    /// file's position is left after the last byte sent.
+    /// file's position is left after the last byte sent; when none was, at `offset` on the
+    /// block-by-block path (it seeks there first) and where it was on the kernel's.
     ///
     /// While the kernel copies (the native path), writes on this stream fail (`unable to
     /// write; sendfile is in progress`) and reading is paused, as in CPython; both come back

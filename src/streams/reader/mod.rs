@@ -649,6 +649,24 @@ impl StreamReader {
     }
 }
 
+/// The reader of a read pipe's stream (`open_read_pipe`, `stdin`) is its only handle: dropped,
+/// it closes the stream, rather than leave it (paused once over the limit) until the loop
+/// closes, with the pipe's writer (a helper thread, over a file or a terminal) blocked on it.
+/// Differs from CPython, whose protocol holds its reader weakly and reads on, discarding, to
+/// the end of input (a transport left paused closes only when collected). Any other reader
+/// leaves its transport to its writer (or whoever made the transport).
+impl Drop for StreamReader {
+    fn drop(&mut self) {
+        let transport = match self.core.try_borrow() {
+            Ok(core) if core.is_read_pipe() => core.transport().cloned(),
+            _ => None,
+        };
+        if let Some(t) = transport {
+            t.close(); // after the borrow: close may call back into the core
+        }
+    }
+}
+
 impl fmt::Debug for StreamReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.core.try_borrow() {

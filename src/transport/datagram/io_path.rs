@@ -136,6 +136,11 @@ impl DatagramSocketTransport {
     /// Receives while readable: one `datagram_received` per datagram, an OS error to
     /// `error_received`; at most `READS_PER_EVENT`, then the rest on a later turn.
     pub(super) fn read_ready(&self) {
+        // Errors met while the protocol was held were met before these datagrams: they go
+        // first, also when this edge comes ahead of their pending delivery.
+        if self.life.may_read() && !self.protocol.is_busy() {
+            self.deliver_errors();
+        }
         for _ in 0..READS_PER_EVENT {
             if !self.life.may_read() {
                 return;
@@ -209,7 +214,11 @@ impl DatagramSocketTransport {
 
     /// Delivers the errors that waited for the protocol, oldest first.
     fn deliver_errors(&self) {
-        let mut waiting = self.errors.take().into_iter();
+        let waiting = self.errors.take();
+        if waiting.is_empty() {
+            return; // the usual case, every read: nothing allocated, nothing freed
+        }
+        let mut waiting = waiting.into_iter();
         while let Some(exc) = waiting.next() {
             if self.protocol.is_busy() {
                 let mut rest: Vec<io::Error> = std::iter::once(exc).chain(waiting).collect();
