@@ -3,7 +3,8 @@
 //! reading into the reader's buffer. These tests pin what must not change with it: no byte
 //! lost or reordered when a read-through ends another way (a shorter buffer, a `readline`
 //! next, a drop after the wake-up), no read while reading is paused, EOF and a reset reported
-//! as on the protocol path (S17, S18, S19, S63, L61, L62).
+//! as on the protocol path (S17, S18, S19, S63, L61, L62). A read that meets the EOF itself
+//! returns it in that poll; the protocol still hears it on a later turn.
 //!
 //! Peers are blocking std sockets the test writes to itself, after the read is known to wait:
 //! no thread, no sleep. Every wait is bounded.
@@ -176,6 +177,87 @@ fn eof_met_by_a_read_through_half_closes_as_on_the_protocol_path_s63_l62() {
     let mut got = Vec::new();
     peer2.read_to_end(&mut got).unwrap();
     assert_eq!(got, b"back");
+}
+
+/// The read was woken by the readable edge of the peer's EOF (`flag`): the poll that reads
+/// it must return it. Before, the read handed the EOF to the transport, which fed it to
+/// the reader a turn later, and the read returned only in the turn after that.
+#[test]
+fn a_read_into_that_meets_the_eof_returns_it_in_the_same_poll_s17_l62() {
+    let (a, peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let transport = writer.transport();
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut buf = [0u8; 64];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            assert!(poll_with(read.as_mut(), &waker).is_pending()); // parked on the transport
+            peer.shutdown(Shutdown::Write).unwrap();
+            turn_until(&flag).await; // the edge woke the read, which has not read yet
+            assert!(!reader.at_eof());
+            match poll_with(read.as_mut(), &waker) {
+                Poll::Ready(Ok(0)) => {}
+                other => panic!("the poll that read the EOF returned {other:?}"),
+            }
+        }
+        assert!(reader.at_eof(), "at EOF as the read returns");
+        // The protocol hears it on a later turn, never inside the read (L62) ...
+        assert!(transport.is_reading(), "eof_received ran inside the read");
+        for _ in 0..100 {
+            if !transport.is_reading() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        // ... and its answer decides as on the protocol path: a plain socket stays open for
+        // writing (S63).
+        assert!(!transport.is_reading(), "eof_received never came");
+        assert!(!writer.is_closing());
+        assert!(reader.at_eof());
+        assert_eq!(reader.read_into(&mut buf).await.unwrap(), 0);
+        drop(peer);
+    });
+}
+
+/// Between the read that met the EOF and the turn that tells the protocol, reading is paused
+/// and resumed: the resume's look delivers `eof_received`, without reading the socket into
+/// a reader already at EOF.
+#[test]
+fn an_eof_met_by_a_read_through_is_told_after_a_pause_and_resume_l62_s63() {
+    let (a, peer) = asyncio::socketpair().unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let transport = writer.transport();
+        let mut buf = [0u8; 64];
+        {
+            let mut read = pin!(reader.read_into(&mut buf));
+            must_wait(read.as_mut()).await;
+            peer.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(read.await.unwrap(), 0);
+        }
+        // Still in the turn that read the EOF.
+        transport.pause_reading();
+        for _ in 0..3 {
+            asyncio::yield_now().await; // the queued look finds reading paused
+        }
+        assert!(!transport.is_reading() && !writer.is_closing());
+        transport.resume_reading(); // looks once, on a later turn: the EOF is owed
+        for _ in 0..100 {
+            if !transport.is_reading() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert!(!transport.is_reading(), "eof_received never came");
+        assert!(reader.at_eof());
+        assert!(!writer.is_closing(), "S63: the write side stays open");
+        writer.write(b"still open").unwrap();
+        writer.close();
+        writer.wait_closed().await.unwrap();
+        drop(peer);
+    });
 }
 
 #[test]

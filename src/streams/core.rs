@@ -255,7 +255,8 @@ impl StreamCore {
         let owner = self.me.as_ptr().cast::<()>();
         match self.reader.read_through(owner, out, id, waker)? {
             Some(n) => {
-                if let Some(dl) = &self.deadlines {
+                // Bytes are activity; the EOF, as on the protocol path, is not.
+                if let (Some(dl), true) = (&self.deadlines, n > 0) {
                     dl.activity.touch();
                 }
                 std::task::Poll::Ready(Ok(n))

@@ -319,8 +319,11 @@ pub(crate) enum Through {
     /// Nothing to read yet: the transport wakes the waker at the next readable edge, without
     /// reading, and the read tries again.
     Wait,
-    /// Not through this transport now (another protocol, reading paused or over, EOF or an
-    /// error to be met by the protocol path): wait for the reader's buffer as usual.
+    /// The read met the peer's EOF: the caller's reader is at EOF at once, and the read
+    /// returns it. The transport still tells its protocol (`eof_received`) on a later turn.
+    Eof,
+    /// Not through this transport now (another protocol, reading paused or over, an error
+    /// met by the read, which failed the transport): wait for the reader's buffer as usual.
     No,
 }
 

@@ -179,9 +179,14 @@ impl ReaderState {
         self.data_appended()
     }
 
-    /// Records EOF and wakes the waiting read (S17). Idempotent.
+    /// Records EOF and wakes the waiting read (S17). Idempotent: once at EOF, no read waits,
+    /// and a second EOF (the transport's `eof_received` after a read-through met the EOF,
+    /// or `connection_lost` after `eof_received`) changes nothing and wakes no one.
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn feed_eof(&mut self) -> Option<Waker> {
+        if self.eof {
+            return None;
+        }
         self.eof = true;
         self.end_parked_through();
         self.wakeup_waiter()

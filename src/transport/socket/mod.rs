@@ -114,6 +114,11 @@ pub(crate) struct SocketTransport {
     /// may hold bytes that no new edge will announce, so the next read-through reads at once
     /// (and one that leaves hands this back to the protocol path, `end_through`).
     readable: Cell<bool>,
+    /// A read-through met the peer's EOF and the protocol has not been told yet: the next
+    /// `read_ready` (the callback that read queued, or an earlier event or resume) delivers
+    /// `eof_received`, without reading again into a reader already at EOF. Cleared by
+    /// `on_eof`.
+    eof_read: Cell<bool>,
     /// CPython's `_conn_lost` (L81): 1 once the connection is lost (`close`/`_force_close`
     /// count the loss itself), then one more per dropped write, so the fifth dropped write is
     /// the first warned about. Read only once the state is `Lost`, so it starts at 1.
@@ -182,6 +187,7 @@ impl SocketTransport {
             through: Cell::new(None),
             early_edge: Cell::new(false),
             readable: Cell::new(false),
+            eof_read: Cell::new(false),
             conn_lost_writes: Cell::new(1),
             fd,
             sockname: sockname.into(),

@@ -55,6 +55,13 @@ impl SocketTransport {
             // called with the bytes.
             let path = match self.protocol.is_buffered() {
                 Some(false) => Called::Done(Path::Plain),
+                // A read-through met the EOF already (only a stream's reader reads through,
+                // a buffered protocol): the protocol hears it without a read into a reader
+                // already at EOF. A plain protocol swapped in since reads the EOF again.
+                _ if self.eof_read.get() => {
+                    self.on_eof();
+                    return;
+                }
                 _ => self.protocol.call(|p| match p.as_buffered() {
                     Some(b) => Path::Buffered(self.read_buffered(b)),
                     None => Path::Plain,
@@ -188,9 +195,11 @@ impl SocketTransport {
     ///
     /// Only the transport's own protocol may ask (`owner`), and only while reading is active:
     /// paused, it is the protocol's flow control; swapped (`set_protocol`, `start_tls`), the
-    /// bytes are another protocol's. EOF is handed to the protocol path (`eof_received` on
-    /// a later turn, L62), an error fails the transport as `read_ready` would (L61), and
-    /// the caller then waits for the reader as usual.
+    /// bytes are another protocol's. EOF is the caller's at once ([`Through::Eof`]: its
+    /// reader is at EOF and the read returns it in the same poll), and the protocol's on a
+    /// later turn (`eof_received`, never from inside the read, L62). An error fails the
+    /// transport as `read_ready` would (L61), and the caller then waits for the reader as
+    /// usual.
     #[inline]
     pub(super) fn read_through_into(
         &self,
@@ -224,16 +233,15 @@ impl SocketTransport {
                 Through::Wait
             }
             Ok(_) => {
-                // EOF: eof_received on a later turn, never from inside this read (L62), and
-                // without reading the EOF again. A transport paused, closed or already at EOF
-                // by then skips it: a resume looks once and sees the EOF again.
+                // EOF: the read returns it now, the protocol hears it on a later turn, never
+                // from inside this read (L62), and nobody reads it again (`eof_read`). A
+                // transport paused, closed or already at EOF by then skips the callback: a
+                // resume looks once and delivers it.
+                trace!("transport[{}]: recv EOF into read_into", self.id());
                 self.readable.set(false);
-                self.later(|t| {
-                    if t.life.may_read() {
-                        t.on_eof();
-                    }
-                });
-                Through::No
+                self.eof_read.set(true);
+                self.later(|t| t.read_ready());
+                Through::Eof
             }
             Err(e) => {
                 // An error is reported once by the kernel: fail here, as read_ready would (L61;
@@ -292,6 +300,7 @@ impl SocketTransport {
         trace!("transport[{}]: recv EOF", self.id());
         trace!("protocol[{}]: eof_received", self.id());
         self.life.set_reading(Reading::Done);
+        self.eof_read.set(false);
         match self.protocol.call(|p| p.eof_received()) {
             Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
             // The write side stays open. The registration stays as it is: after the FIN no

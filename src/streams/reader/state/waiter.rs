@@ -109,10 +109,11 @@ impl ReaderState {
 
     /// `read_into(out)` for the future named `*id`, its reader empty ([`would_wait`]): one
     /// read from the socket straight into `out` on behalf of the protocol at `owner`
-    /// (read-through, `SocketTransport::read_through_into`), `Some(n)` bytes; or `None`, and
-    /// the future is the waiter: parked on the transport (which holds its waker and wakes it
-    /// at the next readable edge), or, when the transport will not read through, waiting for
-    /// this reader's buffer as any read does.
+    /// (read-through, `SocketTransport::read_through_into`), `Some(n)` bytes (`Some(0)`: the
+    /// read met EOF, and this reader is at EOF now); or `None`, and the future is the waiter:
+    /// parked on the transport (which holds its waker and wakes it at the next readable
+    /// edge), or, when the transport will not read through, waiting for this reader's buffer
+    /// as any read does.
     ///
     /// The reader keeps only the parked future's id (marked [`THROUGH`]), not a second copy
     /// of its waker: a wake-up from the reader's side (`feed_eof`, `set_exception`, a
@@ -140,6 +141,18 @@ impl ReaderState {
                 self.waiter_waker = None;
                 *id = 0;
                 Ok(Some(n))
+            }
+            Through::Eof => {
+                // The read met the EOF: this reader is at EOF now (it is empty, so `at_eof`
+                // is true from here on), as `feed_eof` would make it, with no one to wake:
+                // the one waiter is this read, which returns it. The transport's
+                // `eof_received` on a later turn feeds it again, which changes nothing.
+                // Checklist: S17, L62.
+                self.eof = true;
+                self.waiter_id = 0;
+                self.waiter_waker = None;
+                *id = 0;
+                Ok(Some(0))
             }
             Through::Wait => {
                 self.waiter_id = *id | THROUGH;

@@ -18,7 +18,7 @@ use super::search::{find, find_earliest, FOUND_TOO_LONG, NOT_FOUND_TOO_LONG};
 use super::*;
 use crate::constants::DEFAULT_LIMIT;
 use crate::protocol::ProtocolRef;
-use crate::transport::{ExtraInfo, TransportImpl};
+use crate::transport::{ExtraInfo, Through, TransportImpl};
 
 /// A transport double that only counts pause/resume calls (S14–S16).
 #[derive(Default)]
@@ -26,6 +26,8 @@ struct FlowTransport {
     reading: Cell<bool>,
     pauses: Cell<u32>,
     resumes: Cell<u32>,
+    /// What a read-through asked of it answers (`Through::No` until a test sets it).
+    through: Cell<Option<Through>>,
 }
 
 impl TransportImpl for FlowTransport {
@@ -82,6 +84,9 @@ impl TransportImpl for FlowTransport {
     }
     fn id(&self) -> u64 {
         0
+    }
+    fn read_through(&self, _owner: *const (), _out: &mut [u8], _waker: &Waker) -> Through {
+        self.through.get().unwrap_or(Through::No)
     }
 }
 
