@@ -381,23 +381,12 @@ fn is_busy<P: ?Sized>(p: &Rc<RefCell<P>>) -> bool {
 /// per protocol kind: stream protocols (`dyn Protocol`) and datagram protocols
 /// (`dyn DatagramProtocol`), so both kinds pass through the same seam.
 pub(crate) trait SlotProtocol {
-    /// The protocol's address as the slot keeps it: for a stream protocol, whose slot is
-    /// asked [`holds`](ProtocolSlot::holds); nothing for a datagram protocol (its slot is 8
-    /// bytes smaller for it).
-    type Addr;
-    fn addr_of(protocol: &Rc<RefCell<Self>>) -> Self::Addr;
     fn pause_writing(&mut self);
     fn resume_writing(&mut self);
     fn connection_lost(&mut self, exc: Option<io::Error>);
 }
 
 impl SlotProtocol for dyn Protocol {
-    /// The address of the protocol's `RefCell`: only compared, never dereferenced, and
-    /// meaningless once the protocol is released (`Lost`).
-    type Addr = std::cell::Cell<*const ()>;
-    fn addr_of(protocol: &Rc<RefCell<Self>>) -> Self::Addr {
-        std::cell::Cell::new(Rc::as_ptr(protocol).cast::<()>())
-    }
     #[inline]
     fn pause_writing(&mut self) {
         Protocol::pause_writing(self);
@@ -413,8 +402,6 @@ impl SlotProtocol for dyn Protocol {
 }
 
 impl SlotProtocol for dyn DatagramProtocol {
-    type Addr = ();
-    fn addr_of(_: &Rc<RefCell<Self>>) {}
     #[inline]
     fn pause_writing(&mut self) {
         DatagramProtocol::pause_writing(self);
@@ -669,10 +656,11 @@ pub(crate) struct ProtocolSlot<P: ?Sized + SlotProtocol = dyn Protocol> {
     /// Flow edges waiting for the protocol to be free, oldest first.
     pending: std::cell::Cell<Edges>,
     /// Whether the protocol is a `BufferedProtocol` (asked once per protocol, L50); stream
-    /// protocols only (the byte sits in padding).
+    /// protocols only.
     buffered: std::cell::Cell<Option<bool>>,
-    /// The protocol's address, kept where the kind needs it ([`SlotProtocol::Addr`]).
-    addr: P::Addr,
+    /// The protocol's address (of its `RefCell`), for [`holds`](ProtocolSlot::holds); null
+    /// once released. Only compared, never dereferenced.
+    addr: std::cell::Cell<*const ()>,
     /// For reports of a panicking pause/resume_writing.
     lp: crate::event_loop::LoopHandle,
     /// The transport's id, in those reports (0: no detail).
@@ -728,7 +716,7 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
         transport_id: u64,
     ) -> Self {
         ProtocolSlot {
-            addr: P::addr_of(&protocol),
+            addr: std::cell::Cell::new(Rc::as_ptr(&protocol).cast::<()>()),
             protocol: RefCell::new(Some(protocol)),
             phase: std::cell::Cell::new(Phase::Fresh),
             in_call: std::cell::Cell::new(false),
@@ -782,6 +770,7 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     /// Lets go of the protocol (the transport is done with it): later calls reach nobody.
     pub(crate) fn release(&self) -> Option<Rc<RefCell<P>>> {
         self.pending.take();
+        self.addr.set(std::ptr::null());
         if self.phase.get() != Phase::Lost {
             self.set_phase(Phase::Lost);
         }
@@ -904,11 +893,10 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
 /// What only a stream transport's slot does: hand over a [`Transport`], swap the protocol,
 /// read through a `BufferedProtocol`.
 impl ProtocolSlot<dyn Protocol> {
-    /// Whether the protocol is still held, and is the one at `owner` (the address of its
-    /// `RefCell`).
+    /// Whether the protocol is the one at `owner` (the address of its `RefCell`).
     #[inline]
     pub(crate) fn holds(&self, owner: *const ()) -> bool {
-        self.phase.get() != Phase::Lost && std::ptr::eq(self.addr.get(), owner)
+        std::ptr::eq(self.addr.get(), owner)
     }
 
     /// Records that the protocol already had its `connection_made` from an earlier transport
@@ -999,20 +987,5 @@ mod tests {
         hold.tries = u32::MAX;
         hold.still_held(1); // once only, and no overflow
         assert_eq!(hold.delay(), Some(Duration::from_millis(64)));
-    }
-
-    /// Only a stream slot is asked `holds`, so only it keeps the protocol's address: a
-    /// datagram slot is 8 bytes smaller (both were 64 bytes while each kept it).
-    #[test]
-    #[cfg(target_pointer_width = "64")]
-    fn a_datagram_slot_keeps_no_protocol_address() {
-        use std::mem::size_of;
-        let stream = size_of::<super::ProtocolSlot<dyn super::Protocol>>();
-        let datagram = size_of::<super::ProtocolSlot<dyn crate::DatagramProtocol>>();
-        assert_eq!(
-            (stream, datagram),
-            (64, 56),
-            "slot sizes (stream, datagram)"
-        );
     }
 }
