@@ -3482,6 +3482,97 @@ fn t12_a_tls_create_connection_dropped_after_connection_made_sends_what_it_wrote
     );
 }
 
+// L95, L94, T12: connect_accepted_socket over TLS (the server side) dropped once the app's
+// connection_made has run and written, before it returned, ends as CPython's
+// `except: transport.close()` around its waiter does: the app transport closes, so the peer
+// gets what connection_made wrote, then close_notify. Over 127.0.0.1 and ::1.
+#[test]
+fn t37_l94_a_tls_connect_accepted_socket_dropped_after_connection_made_sends_what_it_wrote() {
+    for host in ["127.0.0.1", "::1"] {
+        accepted_tls_dropped_after_connection_made(host);
+    }
+}
+
+fn accepted_tls_dropped_after_connection_made(host: &str) {
+    use std::io::{Read, Write};
+    const SENT: usize = 8 << 20;
+    let lp = asyncio::EventLoop::new().unwrap();
+    let listener = TcpListener::bind((host, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (start_reading, wait_to_read) = std::sync::mpsc::channel::<()>();
+    // A blocking rustls client: the handshake, then (once told) plaintext until close_notify,
+    // answered with its own. Returns the bytes it got.
+    let peer = std::thread::spawn(move || -> Result<usize, String> {
+        let mut tcp = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(BOUND))
+            .map_err(|e| e.to_string())?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let config = Certs::get().client_config(&[]);
+        let mut conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        }
+        wait_to_read
+            .recv_timeout(BOUND)
+            .map_err(|e| e.to_string())?;
+        let mut got = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match conn.reader().read(&mut buf) {
+                Ok(0) => break, // close_notify
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let (read, _) = conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+                    if read == 0 {
+                        return Err(format!("EOF without close_notify after {got} bytes"));
+                    }
+                }
+                Err(e) => return Err(format!("{e} after {got} bytes")),
+            }
+        }
+        conn.send_close_notify();
+        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        tcp.flush().map_err(|e| e.to_string())?;
+        Ok(got)
+    });
+    let (accepted, _) = listener.accept().unwrap();
+    let made: Rc<RefCell<Option<Transport>>> = Rc::default();
+    let m = made.clone();
+    let rec = Recorder {
+        on_made: Some(Box::new(move |t: &Transport| {
+            t.write(&vec![7u8; SENT]).unwrap();
+            *m.borrow_mut() = Some(t.clone());
+        })),
+        ..Default::default()
+    };
+    let probe = util::Probe::new();
+    let handle = lp.handle();
+    lp.run_until_complete(async {
+        let serve = handle
+            .connect_accepted_socket(move || rec, accepted)
+            .ssl(Certs::get().server_config(&[]));
+        let mut fut = std::pin::pin!(serve.into_future());
+        // Dropped once connection_made has run, before its result reaches it.
+        probe
+            .poll_each_turn(fut.as_mut(), || made.borrow().is_some())
+            .await;
+    })
+    .unwrap();
+    let t = made.borrow_mut().take().unwrap();
+    assert!(
+        t.is_closing(),
+        "{host}: the dropped call left its transport open"
+    );
+    start_reading.send(()).unwrap();
+    util::run_until(&lp, 10_000, || lp.stats().io_registrations == 0);
+    let got = peer.join().unwrap();
+    assert_eq!(
+        got,
+        Ok(SENT),
+        "{host}: the peer got what connection_made wrote, then close_notify"
+    );
+}
+
 // ───────────── T12: a pending handshake dropped; T27: a closing carrier ─────────────
 
 /// T12, after CPython's test_ssl.py test_handshake_timeout_handler_leak (the weak reference
