@@ -454,11 +454,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             #[cfg(feature = "tls")]
             tls,
         } = self;
-        if let Some(conflict) = conflict {
-            return Err(Error::invalid_argument(conflict));
-        }
         // Checklist: L111, S3. CPython's create_unix_connection has none of these keywords (a
         // TypeError); ignored, the connect would go ahead without the bind or family asked for.
+        // Python refuses the call before its body runs, so this comes before the conflicts.
         let tcp_only = [
             ("local_addr", local_addr.is_some()),
             ("family", family != AddressFamily::Unspecified),
@@ -469,6 +467,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             return Err(Error::invalid_argument(format!(
                 "create_unix_connection() got an unexpected keyword argument '{name}'"
             )));
+        }
+        if let Some(conflict) = conflict {
+            return Err(Error::invalid_argument(conflict));
         }
         // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
         #[cfg(feature = "tls")]
