@@ -1389,3 +1389,53 @@ fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
         }
     }
 }
+
+/// While the protocol is held, at most 1024 errors wait for it; the later ones are dropped.
+/// CPython calls error_received during the failing sendto, so nothing waits there; here the
+/// queue used to grow by one error per failing sendto for as long as the hold lasted (a
+/// borrow kept across awaits, a sender that is never told). Both families.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the borrow across an await is the point
+fn the_errors_waiting_for_a_held_protocol_are_bounded() {
+    const BOUND: usize = 1024;
+    let mut hosts = vec!["127.0.0.1"];
+    if have_ipv6() {
+        hosts.push("::1");
+    } else {
+        println!("skipped ::1: no IPv6 on this host");
+    }
+    for host in hosts {
+        run_clean(async move {
+            let lp = asyncio::get_running_loop()?;
+            let (t, p) = lp
+                .create_datagram_endpoint(Rec::default)
+                .local_addr(host, 0)
+                .await?;
+            until(&p, |r| !r.calls.is_empty()).await;
+            let port0 = Address::Inet(std::net::SocketAddr::new(host.parse().unwrap(), 0));
+            let peer = std::net::UdpSocket::bind((host, 0))?;
+            let held = p.borrow_mut();
+            for _ in 0..3 * BOUND {
+                t.sendto(b"x", Some(&port0))?; // EINVAL: waits for the protocol
+            }
+            asyncio::yield_now().await;
+            drop(held);
+            // A datagram after them: once it is in, every waiting error has been delivered.
+            peer.send_to(b"later", (host, port_of(&t)))?;
+            until(&p, |r| !r.got.is_empty()).await;
+            let errors = p.borrow().errors.len();
+            assert_eq!(errors, BOUND, "{host}: errors delivered after the hold");
+            assert_eq!(
+                p.borrow().calls.last().map(String::as_str),
+                Some("datagram(5)")
+            );
+            // Free again, the protocol hears every error at once.
+            t.sendto(b"x", Some(&port0))?;
+            assert_eq!(p.borrow().errors.len(), BOUND + 1, "{host}: after the hold");
+            t.close();
+            until(&p, Rec::lost).await;
+            assert_grammar(&p.borrow().calls);
+            Ok(())
+        });
+    }
+}
