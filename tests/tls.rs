@@ -1434,6 +1434,36 @@ fn t1_s6_s8_l84_argument_rules_before_any_io() {
     });
 }
 
+// S8, L111: the Unix entry points ask for server_hostname with ssl also when given a socket
+// in place of a path (CPython's create_unix_connection: "you have to pass server_hostname when
+// using ssl", whatever it connects). Ours used to answer with create_connection's rule for a
+// socket ("You must set server_hostname when using ssl without a host").
+#[test]
+fn s8_a_unix_entry_given_a_sock_asks_for_server_hostname_with_ssl() {
+    run(async {
+        let certs = Certs::get();
+        let want = "you have to pass server_hostname when using ssl";
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection("")
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S8 with sock");
+        assert_eq!(e.to_string(), want);
+        let (a, _b) = asyncio::socketpair()?;
+        let lp = asyncio::get_running_loop()?;
+        let e = lp
+            .create_unix_connection(Recorder::default, "")
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .map(drop)
+            .expect_err("S8 with sock, the loop method");
+        assert_eq!(e.to_string(), want);
+        Ok(())
+    });
+}
+
 #[test]
 fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
     // S9: a TLS timeout without ssl is refused (the "… is only meaningful with ssl" text), and

@@ -475,7 +475,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         #[cfg(feature = "tls")]
         let tls = match &target {
             Target::Host { host, .. } => tls.prepare(host.as_deref(), false)?,
-            Target::Sock(_) => tls.prepare(None, false)?,
+            // A Unix entry's rule also once `sock` replaced its path (CPython's
+            // create_unix_connection asks for server_hostname whatever it connects).
+            Target::Sock(_) => tls.prepare(None, unix_entry)?,
             Target::Unix { .. } => tls.prepare(None, true)?,
         };
         let sock = match target {
