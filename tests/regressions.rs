@@ -324,7 +324,10 @@ fn l111_s3_a_tcp_keyword_is_refused_before_the_path_and_sock_conflict() {
     );
     // A TCP socket (over ::1 and 127.0.0.1) where a Unix one is expected, on the loop method.
     for host in ["::1", "127.0.0.1"] {
-        let listener = std::net::TcpListener::bind((host, 0)).unwrap();
+        let Ok(listener) = std::net::TcpListener::bind((host, 0)) else {
+            println!("skipped {host}: cannot bind");
+            continue;
+        };
         let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let e = run(async move {
             let lp = asyncio::get_running_loop()?;
