@@ -218,6 +218,13 @@ fn connect_unix(
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
+///
+/// # Cancel safety
+/// Dropped before its result, it leaks nothing: a socket still connecting is closed; a
+/// transport already made is closed as Python's `except: transport.close()` closes it, so
+/// what the protocol wrote in `connection_made` is still sent, then EOF. Over TLS, once the
+/// handshake is done (the protocol's `connection_made` has run) the same close flushes and
+/// sends close_notify; before that the connection is aborted.
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct CreateConnection<P> {
     lp: LoopHandle,
