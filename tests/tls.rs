@@ -1464,6 +1464,61 @@ fn s8_a_unix_entry_given_a_sock_asks_for_server_hostname_with_ssl() {
     });
 }
 
+// L111, S6, S8, L84: CPython's create_unix_connection checks its TLS keywords before its path
+// and sock, so with both given the TLS keyword's error comes first; a zero timeout it checks
+// later (in SSLProtocol), after them. Ours reported the path-and-sock conflict first.
+#[test]
+fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
+    run(async {
+        let certs = Certs::get();
+        let lp = asyncio::get_running_loop()?;
+        let path = "/nonexistent/sock";
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .server_hostname("x")
+            .await
+            .expect_err("S6");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let (a, _b) = asyncio::socketpair()?;
+        let e = lp
+            .create_unix_connection(Recorder::default, path)
+            .sock(a)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("L84");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S8");
+        assert_eq!(
+            e.to_string(),
+            "you have to pass server_hostname when using ssl"
+        );
+        // A zero timeout is CPython's later check: the conflict comes first.
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_handshake_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1 after L111");
+        assert_eq!(
+            e.to_string(),
+            "path and sock can not be specified at the same time"
+        );
+        Ok(())
+    });
+}
+
 #[test]
 fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
     // S9: a TLS timeout without ssl is refused (the "… is only meaningful with ssl" text), and

@@ -475,6 +475,13 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                 "create_unix_connection() got an unexpected keyword argument '{name}'"
             )));
         }
+        // Checklist: L111. CPython's create_unix_connection checks its TLS keywords before its
+        // path and sock (create_connection too, but there a host given with `sock`, gone from
+        // `target` now, would name the server: its conflict stays first).
+        #[cfg(feature = "tls")]
+        if unix_entry {
+            tls.check_unix_keywords()?;
+        }
         if let Some(conflict) = conflict {
             return Err(Error::invalid_argument(conflict));
         }
