@@ -297,5 +297,52 @@ fn l111_s3_the_unix_entry_points_refuse_the_tcp_keywords() {
     assert!(ok.is_ok(), "{ok:?}");
 }
 
+// Checklist: L111, S3. A TCP keyword given to a Unix entry point is refused before the
+// conflicts of its arguments (a path and a socket, a socket of the wrong kind): Python refuses
+// the call itself (TypeError) before its body can raise the ValueError. Ours reported the
+// conflict first.
+#[test]
+fn l111_s3_a_tcp_keyword_is_refused_before_the_path_and_sock_conflict() {
+    let dir = util::temp_dir("unix-keyword-first");
+    let path = dir.join("s.sock");
+    let want = |name: &str| {
+        format!("create_unix_connection() got an unexpected keyword argument '{name}'")
+    };
+    // A path and a socket.
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let p = path.clone();
+    let e = run(async move {
+        asyncio::open_unix_connection(&p)
+            .sock(a)
+            .local_addr("127.0.0.1", 0)
+            .await
+            .map(drop)
+    });
+    assert!(
+        matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("local_addr")),
+        "{e:?}"
+    );
+    // A TCP socket (over ::1 and 127.0.0.1) where a Unix one is expected, on the loop method.
+    for host in ["::1", "127.0.0.1"] {
+        let Ok(listener) = std::net::TcpListener::bind((host, 0)) else {
+            println!("skipped {host}: cannot bind");
+            continue;
+        };
+        let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let e = run(async move {
+            let lp = asyncio::get_running_loop()?;
+            lp.create_unix_connection(|| Quiet, "")
+                .sock(tcp)
+                .family(asyncio::AddressFamily::Inet)
+                .await
+                .map(drop)
+        });
+        assert!(
+            matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("family")),
+            "{host}: {e:?}"
+        );
+    }
+}
+
 struct Quiet;
 impl asyncio::Protocol for Quiet {}

@@ -1434,6 +1434,91 @@ fn t1_s6_s8_l84_argument_rules_before_any_io() {
     });
 }
 
+// S8, L111: the Unix entry points ask for server_hostname with ssl also when given a socket
+// in place of a path (CPython's create_unix_connection: "you have to pass server_hostname when
+// using ssl", whatever it connects). Ours used to answer with create_connection's rule for a
+// socket ("You must set server_hostname when using ssl without a host").
+#[test]
+fn s8_a_unix_entry_given_a_sock_asks_for_server_hostname_with_ssl() {
+    run(async {
+        let certs = Certs::get();
+        let want = "you have to pass server_hostname when using ssl";
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection("")
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S8 with sock");
+        assert_eq!(e.to_string(), want);
+        let (a, _b) = asyncio::socketpair()?;
+        let lp = asyncio::get_running_loop()?;
+        let e = lp
+            .create_unix_connection(Recorder::default, "")
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .map(drop)
+            .expect_err("S8 with sock, the loop method");
+        assert_eq!(e.to_string(), want);
+        Ok(())
+    });
+}
+
+// L111, S6, S8, L84: CPython's create_unix_connection checks its TLS keywords before its path
+// and sock, so with both given the TLS keyword's error comes first; a zero timeout it checks
+// later (in SSLProtocol), after them. Ours reported the path-and-sock conflict first.
+#[test]
+fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
+    run(async {
+        let certs = Certs::get();
+        let lp = asyncio::get_running_loop()?;
+        let path = "/nonexistent/sock";
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .server_hostname("x")
+            .await
+            .expect_err("S6");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let (a, _b) = asyncio::socketpair()?;
+        let e = lp
+            .create_unix_connection(Recorder::default, path)
+            .sock(a)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("L84");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S8");
+        assert_eq!(
+            e.to_string(),
+            "you have to pass server_hostname when using ssl"
+        );
+        // A zero timeout is CPython's later check: the conflict comes first.
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_handshake_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1 after L111");
+        assert_eq!(
+            e.to_string(),
+            "path and sock can not be specified at the same time"
+        );
+        Ok(())
+    });
+}
+
 #[test]
 fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
     // S9: a TLS timeout without ssl is refused (the "… is only meaningful with ssl" text), and
@@ -3479,6 +3564,111 @@ fn t12_a_tls_create_connection_dropped_after_connection_made_sends_what_it_wrote
         got,
         Ok(SENT),
         "the peer got what connection_made wrote, then close_notify"
+    );
+}
+
+// L95, L94, T12: connect_accepted_socket over TLS (the server side) dropped once the app's
+// connection_made has run and written, before it returned, ends as CPython's
+// `except: transport.close()` around its waiter does: the app transport closes, so the peer
+// gets what connection_made wrote, then close_notify. Over 127.0.0.1 and ::1.
+#[test]
+fn t37_l94_a_tls_connect_accepted_socket_dropped_after_connection_made_sends_what_it_wrote() {
+    for host in ["127.0.0.1", "::1"] {
+        accepted_tls_dropped_after_connection_made(host);
+    }
+}
+
+/// A connected pair of TCP streams on `host`: ours (accepted), the peer's. `None` where `host`
+/// cannot be bound (no IPv6).
+fn accepted_pair(host: &str) -> Option<(std::net::TcpStream, std::net::TcpStream)> {
+    let listener = match TcpListener::bind((host, 0)) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("skipped {host}: {e}");
+            return None;
+        }
+    };
+    let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    Some((accepted, peer))
+}
+
+fn accepted_tls_dropped_after_connection_made(host: &str) {
+    use std::io::{Read, Write};
+    const SENT: usize = 8 << 20;
+    let Some((accepted, mut tcp)) = accepted_pair(host) else {
+        return;
+    };
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (start_reading, wait_to_read) = std::sync::mpsc::channel::<()>();
+    // A blocking rustls client: the handshake, then (once told) plaintext until close_notify,
+    // answered with its own. Returns the bytes it got.
+    let peer = std::thread::spawn(move || -> Result<usize, String> {
+        tcp.set_read_timeout(Some(BOUND))
+            .map_err(|e| e.to_string())?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let config = Certs::get().client_config(&[]);
+        let mut conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        }
+        wait_to_read
+            .recv_timeout(BOUND)
+            .map_err(|e| e.to_string())?;
+        let mut got = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match conn.reader().read(&mut buf) {
+                Ok(0) => break, // close_notify
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let (read, _) = conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+                    if read == 0 {
+                        return Err(format!("EOF without close_notify after {got} bytes"));
+                    }
+                }
+                Err(e) => return Err(format!("{e} after {got} bytes")),
+            }
+        }
+        conn.send_close_notify();
+        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        tcp.flush().map_err(|e| e.to_string())?;
+        Ok(got)
+    });
+    let made: Rc<RefCell<Option<Transport>>> = Rc::default();
+    let m = made.clone();
+    let rec = Recorder {
+        on_made: Some(Box::new(move |t: &Transport| {
+            t.write(&vec![7u8; SENT]).unwrap();
+            *m.borrow_mut() = Some(t.clone());
+        })),
+        ..Default::default()
+    };
+    let probe = util::Probe::new();
+    let handle = lp.handle();
+    lp.run_until_complete(async {
+        let serve = handle
+            .connect_accepted_socket(move || rec, accepted)
+            .ssl(Certs::get().server_config(&[]));
+        let mut fut = std::pin::pin!(serve.into_future());
+        // Dropped once connection_made has run, before its result reaches it.
+        probe
+            .poll_each_turn(fut.as_mut(), || made.borrow().is_some())
+            .await;
+    })
+    .unwrap();
+    let t = made.borrow_mut().take().unwrap();
+    assert!(
+        t.is_closing(),
+        "{host}: the dropped call left its transport open"
+    );
+    start_reading.send(()).unwrap();
+    util::run_until(&lp, 10_000, || lp.stats().io_registrations == 0);
+    let got = peer.join().unwrap();
+    assert_eq!(
+        got,
+        Ok(SENT),
+        "{host}: the peer got what connection_made wrote, then close_notify"
     );
 }
 

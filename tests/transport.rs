@@ -1053,8 +1053,8 @@ fn l94_a_dropped_create_connection_keeps_and_wakes_no_waker() {
 
 // L94: a create_connection dropped after connection_made ran, before it returned, closes its
 // transport as CPython's `except: transport.close()` does: what connection_made wrote is still
-// sent, then EOF. It used to abort it: the bytes still queued were dropped. By host and port,
-// by Unix path and with `sock=`: one path after the socket is had.
+// sent, then EOF. It used to abort it: the bytes still queued were dropped. By host and port
+// (127.0.0.1 and ::1), by Unix path and with `sock=`: one path after the socket is had.
 #[test]
 fn l94_a_create_connection_dropped_after_connection_made_sends_what_it_wrote() {
     let (listener, port) = peer_listener();
@@ -1066,6 +1066,20 @@ fn l94_a_create_connection_dropped_after_connection_made_sends_what_it_wrote() {
         },
         |lp, rec| lp.create_connection(move || rec, "127.0.0.1", port),
     );
+    match TcpListener::bind("[::1]:0") {
+        Ok(listener) => {
+            let port = listener.local_addr().unwrap().port();
+            dropped_connect_sends_what_it_wrote(
+                move || {
+                    let s = listener.accept()?.0;
+                    s.set_read_timeout(Some(BOUND))?;
+                    Ok(Box::new(s))
+                },
+                |lp, rec| lp.create_connection(move || rec, "::1", port),
+            );
+        }
+        Err(e) => println!("skipped ::1: {e}"),
+    }
     let dir = util::temp_dir("l94-dropped");
     let path = dir.join("s.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();

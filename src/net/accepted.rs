@@ -58,6 +58,13 @@ use crate::transport::Transport;
 /// })??;
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
+///
+/// # Cancel safety
+/// Dropped before its result, it leaks nothing: the socket, or the transport made on it, is
+/// closed as Python's `except: transport.close()` closes it, so what the protocol wrote in
+/// `connection_made` is still sent, then EOF. With `ssl`, once the handshake is done (the
+/// protocol's `connection_made` has run) the same close flushes and sends close_notify;
+/// before that the connection is aborted.
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct ConnectAcceptedSocket<P> {
     lp: LoopHandle,

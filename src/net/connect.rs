@@ -218,6 +218,13 @@ fn connect_unix(
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
+///
+/// # Cancel safety
+/// Dropped before its result, it leaks nothing: a socket still connecting is closed; a
+/// transport already made is closed as Python's `except: transport.close()` closes it, so
+/// what the protocol wrote in `connection_made` is still sent, then EOF. Over TLS, once the
+/// handshake is done (the protocol's `connection_made` has run) the same close flushes and
+/// sends close_notify; before that the connection is aborted.
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct CreateConnection<P> {
     lp: LoopHandle,
@@ -454,11 +461,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             #[cfg(feature = "tls")]
             tls,
         } = self;
-        if let Some(conflict) = conflict {
-            return Err(Error::invalid_argument(conflict));
-        }
         // Checklist: L111, S3. CPython's create_unix_connection has none of these keywords (a
         // TypeError); ignored, the connect would go ahead without the bind or family asked for.
+        // Python refuses the call before its body runs, so this comes before the conflicts.
         let tcp_only = [
             ("local_addr", local_addr.is_some()),
             ("family", family != AddressFamily::Unspecified),
@@ -470,11 +475,23 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                 "create_unix_connection() got an unexpected keyword argument '{name}'"
             )));
         }
+        // Checklist: L111. CPython's create_unix_connection checks its TLS keywords before its
+        // path and sock (create_connection too, but there a host given with `sock`, gone from
+        // `target` now, would name the server: its conflict stays first).
+        #[cfg(feature = "tls")]
+        if unix_entry {
+            tls.check_unix_keywords()?;
+        }
+        if let Some(conflict) = conflict {
+            return Err(Error::invalid_argument(conflict));
+        }
         // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
         #[cfg(feature = "tls")]
         let tls = match &target {
             Target::Host { host, .. } => tls.prepare(host.as_deref(), false)?,
-            Target::Sock(_) => tls.prepare(None, false)?,
+            // A Unix entry's rule also once `sock` replaced its path (CPython's
+            // create_unix_connection asks for server_hostname whatever it connects).
+            Target::Sock(_) => tls.prepare(None, unix_entry)?,
             Target::Unix { .. } => tls.prepare(None, true)?,
         };
         let sock = match target {

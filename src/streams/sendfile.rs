@@ -11,7 +11,10 @@
 //!   `_sendfile_fallback` does with 16 KiB blocks (here 64 KiB).
 //!
 //! Either way the file's position ends after the last byte sent (also after a failure or a
-//! cancellation), and the count sent is the result.
+//! cancellation), and the count sent is the result. When no byte was sent, the block-by-block
+//! path leaves it at `offset` (it seeks there first), the kernel's where it was, as in
+//! CPython (its fallback seeks to a non-zero `offset` first; its native path moves the
+//! position only once a byte was sent).
 
 use std::cell::Cell;
 use std::fs::File;

@@ -215,12 +215,7 @@ impl ClientOptions {
         unix: bool,
     ) -> Result<Option<PreparedClient>, Error> {
         let Some(ssl) = self.ssl.enabled() else {
-            if self.server_hostname.is_some() {
-                return Err(Error::invalid_argument(
-                    "server_hostname is only meaningful with ssl",
-                ));
-            }
-            self.options.check_without_ssl()?;
+            self.refuse_without_ssl()?;
             return Ok(None);
         };
         let name = resolve_server_hostname(self.server_hostname.as_ref(), host, unix)?;
@@ -230,6 +225,28 @@ impl ClientOptions {
             setup,
             options: self.options,
         }))
+    }
+
+    /// The keyword rules CPython's `create_unix_connection` applies first, before it looks at
+    /// `path` and `sock`: a TLS keyword without `ssl`, `ssl` without `server_hostname`.
+    /// [`prepare`](Self::prepare) applies them again, then what CPython checks later (a zero
+    /// timeout, in `SSLProtocol`).
+    // Checklist: S6, S8, L84, L111.
+    pub(crate) fn check_unix_keywords(&self) -> Result<(), Error> {
+        match self.ssl.enabled() {
+            None => self.refuse_without_ssl(),
+            Some(_) => resolve_server_hostname(self.server_hostname.as_ref(), None, true).map(drop),
+        }
+    }
+
+    /// A client TLS keyword given without `ssl`.
+    fn refuse_without_ssl(&self) -> Result<(), Error> {
+        if self.server_hostname.is_some() {
+            return Err(Error::invalid_argument(
+                "server_hostname is only meaningful with ssl",
+            ));
+        }
+        self.options.check_without_ssl()
     }
 }
 

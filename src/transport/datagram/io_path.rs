@@ -11,7 +11,9 @@
 use std::io;
 use std::path::Path;
 
-use super::{Address, DatagramSocketTransport, DgramSock, Queued, READS_PER_EVENT};
+use super::{
+    Address, DatagramSocketTransport, DgramSock, Queued, MAX_WAITING_ERRORS, READS_PER_EVENT,
+};
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
@@ -28,6 +30,22 @@ enum Dest<'a> {
     Peer,
     /// `sendto` this address.
     To(&'a Address),
+}
+
+/// Queues `exc` behind the errors waiting for a held protocol, unless [`MAX_WAITING_ERRORS`]
+/// wait already: then it is dropped. The push that fills the queue warns, once per fill.
+fn push_bounded(waiting: &mut Vec<io::Error>, exc: io::Error, id: u64) {
+    if waiting.len() >= MAX_WAITING_ERRORS {
+        trace!("transport[{id}]: error_received({:?}) dropped", exc.kind());
+        return;
+    }
+    waiting.push(exc);
+    if waiting.len() == MAX_WAITING_ERRORS {
+        crate::event_loop::debug::warning!(
+            "transport[{id}]: {MAX_WAITING_ERRORS} errors wait for a held protocol; \
+             error_received() will not hear later ones until it is free"
+        );
+    }
 }
 
 impl DgramSock {
@@ -187,13 +205,14 @@ impl DatagramSocketTransport {
     }
 
     /// `error_received(exc)`: now if the protocol is free and no earlier error waits; else
-    /// behind the waiting ones, all delivered in order by the one pending delivery.
+    /// behind the waiting ones, all delivered in order by the one pending delivery (dropped
+    /// past [`MAX_WAITING_ERRORS`]).
     pub(super) fn error_received(&self, exc: io::Error) {
         trace!("protocol[{}]: error_received({:?})", self.id(), exc.kind());
         let mut waiting = self.errors.take();
         let now = waiting.is_empty() && !self.protocol.is_busy();
         if !now {
-            waiting.push(exc);
+            push_bounded(&mut waiting, exc, self.id());
             self.errors.set(waiting);
             self.deliver_when_free();
             return;
@@ -222,7 +241,9 @@ impl DatagramSocketTransport {
         while let Some(exc) = waiting.next() {
             if self.protocol.is_busy() {
                 let mut rest: Vec<io::Error> = std::iter::once(exc).chain(waiting).collect();
-                rest.extend(self.errors.take()); // any newer ones after
+                for newer in self.errors.take() {
+                    push_bounded(&mut rest, newer, self.id());
+                }
                 self.errors.set(rest);
                 self.deliver_when_free();
                 return;

@@ -47,6 +47,14 @@ use protocol::{DatagramProtocol, DatagramProtocolRef};
 /// How many datagrams one readiness event may receive before yielding to the rest of the loop.
 const READS_PER_EVENT: usize = 16;
 
+/// How many errors may wait for a held protocol (`errors`). CPython calls `error_received`
+/// during the `sendto` that failed, so nothing waits there; here a protocol held elsewhere
+/// (a borrow kept across an await, a long callback) while `sendto` keeps failing would grow
+/// the queue without end, and no flow-control edge tells the sender. Past the bound the
+/// newest are dropped, with a warning as the queue fills: a protocol that has yet to hear the
+/// first thousand learns little from the next ones.
+const MAX_WAITING_ERRORS: usize = 1024;
+
 /// The socket, by family.
 pub(crate) enum DgramSock {
     Udp(mio::net::UdpSocket),
@@ -138,7 +146,8 @@ pub(crate) struct DatagramSocketTransport {
     fd: RawFd,
     /// Errors for `error_received` that found the protocol held, oldest first; the slot's
     /// one pending delivery takes them, or the next `read_ready` that finds the protocol free
-    /// (before its datagrams), or `connection_lost` (before it) (`io_path.rs`).
+    /// (before its datagrams), or `connection_lost` (before it) (`io_path.rs`). Invariant: at
+    /// most [`MAX_WAITING_ERRORS`].
     errors: Cell<Vec<io::Error>>,
     /// `getsockname()` as the socket was closed, for `sockname()` after: boxed, 8 bytes
     /// while open (an `Address` is 120).

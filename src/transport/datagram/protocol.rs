@@ -89,6 +89,10 @@ pub trait DatagramProtocol {
 
     /// A send or receive failed (Python's `OSError`): say, `ConnectionRefused` after an ICMP
     /// port unreachable on a connected socket. The transport stays open.
+    ///
+    /// An error met while the protocol is in use (borrowed elsewhere, or inside one of its
+    /// own callbacks) is delivered once it is free, in order, before later datagrams; at most
+    /// 1024 wait so, and later ones are dropped (with a logged warning).
     fn error_received(&mut self, exc: io::Error) {
         let _ = exc;
     }
