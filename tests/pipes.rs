@@ -1029,8 +1029,23 @@ fn a_dropped_helper_fed_reader_ends_its_thread_while_the_loop_runs() {
 /// A reader over a plain pipe is its stream's only handle too: dropped while the loop runs,
 /// it closes the stream, and the pipe's writer hears that its reader is gone (it used to stay
 /// registered, and the writer blocked once the pipe was full, until the loop closed).
+///
+/// In a child process of its own: a child another test of this binary forks meanwhile holds a
+/// copy of the pipe's read end until it execs, and the write below then succeeds (seen once
+/// under load).
 #[test]
 fn a_dropped_pipe_reader_closes_its_stream_while_the_loop_runs() {
+    util::in_child(
+        PIPE_DROP_CHILD,
+        "a_dropped_pipe_reader_closes_its_stream_while_the_loop_runs",
+        "pipe drop child: ok",
+        a_dropped_pipe_reader_child,
+    );
+}
+
+const PIPE_DROP_CHILD: &str = "ASYNCIO_TEST_PIPE_DROP_CHILD";
+
+fn a_dropped_pipe_reader_child() {
     let (r, mut w) = os_pipe();
     asyncio::run(async move {
         let lp = asyncio::get_running_loop()?;
@@ -1052,6 +1067,7 @@ fn a_dropped_pipe_reader_closes_its_stream_while_the_loop_runs() {
         );
         let e = w.write(b"z").expect_err("no reader is left");
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        println!("pipe drop child: ok");
         Ok::<_, asyncio::Error>(())
     })
     .unwrap()
