@@ -5,7 +5,9 @@
 //! `wait_for` in `timeouts.py` / `tasks.py` (L36–L39), with the port's decision D4: `timeout`
 //! (and a scope) polls its future once before looking at the deadline. A sleeping future owns one timer-wheel
 //! entry that holds its waker; it is re-armed in place ([`Sleep::reset`]) and removed on drop,
-//! so cancelling a sleeping task cancels its timer.
+//! so cancelling a sleeping task cancels its timer. A scope's deadline is a callback timer
+//! instead (`ScopeAlarm`, CPython's `_timeout_handler`): the scope expires in the deadline's
+//! turn, not when its task next runs.
 
 use std::future::{poll_fn, Future, IntoFuture};
 use std::pin::{pin, Pin};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::event_loop::clock::deadline_after;
+use crate::event_loop::handle::Callback;
 use crate::event_loop::timer_wheel::TimerKey;
 use crate::event_loop::{current_loop, LoopHandle, LoopInner, TimerEntry};
 
@@ -551,6 +554,99 @@ impl std::fmt::Debug for Timeout {
     }
 }
 
+/// Python's `Timeout._timeout_handler`: the scope's timer, a callback run in its turn of the
+/// ready queue. The scope expires there, as CPython's `_on_timeout` cancels the task there:
+/// callbacks due after it see `expired()` and can no longer `reschedule`. Waking the scope's
+/// task instead (a sleep) would expire it only at the task's next step, one iteration later.
+struct ScopeAlarm {
+    scope: std::rc::Weak<ScopeState>,
+    /// The deadline it is filed for: a scope whose deadline moved later since (by a callback
+    /// that ran first, before the scope's task could re-arm it) does not expire.
+    at: std::cell::Cell<Instant>,
+    /// Set when the scope takes it back (its deadline moved, the scope ended): a run already
+    /// queued is then skipped, as a cancelled handle's.
+    cancelled: std::cell::Cell<bool>,
+}
+
+impl Callback for ScopeAlarm {
+    fn run(&self) -> Option<Box<dyn std::error::Error>> {
+        let scope = self.scope.upgrade()?;
+        let due = scope.when.get().is_some_and(|when| when <= self.at.get());
+        if due && scope.phase.get() == ScopePhase::Active {
+            let waker = scope.waker.borrow_mut().take();
+            scope.end(ScopePhase::Expired);
+            if let Some(w) = waker {
+                w.wake(); // after the borrow: a waker is user code
+            }
+        }
+        None
+    }
+
+    fn cancel(&self) {
+        self.cancelled.set(true);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancelled.get()
+    }
+
+    fn name(&self) -> &'static str {
+        "Timeout._on_timeout"
+    }
+}
+
+/// A scope's alarm in the timer wheel of the loop that polls it: re-armed in place while it
+/// waits there, cancelled when the deadline moves after it left the wheel or the scope ends.
+#[derive(Default)]
+struct ScopeTimer(Option<(LoopHandle, TimerKey, Rc<ScopeAlarm>)>);
+
+impl ScopeTimer {
+    /// Whether the alarm is filed for `when` on `lp`: in its wheel, or queued to run (and
+    /// then expire the scope, as it runs only once its deadline has passed).
+    fn filed(&self, lp: &LoopHandle, when: Instant) -> bool {
+        self.0.as_ref().is_some_and(|(armed, _, alarm)| {
+            alarm.at.get() == when && Rc::ptr_eq(&armed.inner, &lp.inner) && !lp.is_closed()
+        })
+    }
+
+    /// Files `scope`'s alarm for `when` on `lp`, in place if it is still in that loop's wheel.
+    fn arm(&mut self, lp: &LoopHandle, when: Instant, scope: &Rc<ScopeState>) {
+        if self.filed(lp, when) {
+            return;
+        }
+        if let Some((armed, key, alarm)) = &self.0 {
+            let same_loop = Rc::ptr_eq(&armed.inner, &lp.inner) && !lp.is_closed();
+            if same_loop && lp.inner.reset_timer(*key, when) {
+                alarm.at.set(when);
+                return;
+            }
+        }
+        self.disarm();
+        let alarm = Rc::new(ScopeAlarm {
+            scope: Rc::downgrade(scope),
+            at: std::cell::Cell::new(when),
+            cancelled: std::cell::Cell::new(false),
+        });
+        let key = lp
+            .inner
+            .insert_timer(when, TimerEntry::Callback(alarm.clone()));
+        self.0 = Some((lp.clone(), key, alarm));
+    }
+
+    fn disarm(&mut self) {
+        if let Some((lp, key, alarm)) = self.0.take() {
+            alarm.cancel();
+            lp.inner.remove_timer(key);
+        }
+    }
+}
+
+impl Drop for ScopeTimer {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
 /// Ends the scope as `Finished` however its future goes (output, expiry, or a drop).
 struct EndOnDrop(std::rc::Rc<ScopeState>);
 
@@ -658,23 +754,39 @@ where
         lp: lp.map_or_else(std::rc::Weak::new, |lp| std::rc::Rc::downgrade(&lp.inner)),
     });
     let _end = EndOnDrop(state.clone());
+    let mut timer = ScopeTimer::default();
     let mut fut = pin!(body(Timeout(state.clone())));
     poll_fn(|cx| {
+        // Filed before the body runs, as CPython files its handle on entering the scope: a
+        // callback the body schedules for the same deadline runs after the alarm.
+        if let (Some(when), Some(lp)) = (state.when.get(), current_loop()) {
+            let fresh = state.phase.get() == ScopePhase::Active && !timer.filed(&lp, when);
+            if fresh && lp.time() < when {
+                timer.arm(&lp, when, &state);
+            }
+        }
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        // A moved deadline re-arms the same timer entry in place.
-        match (&mut sleep, state.when.get()) {
-            (Some(s), Some(when)) if s.deadline() != when => s.reset(when),
-            (None, Some(when)) => sleep = Some(sleep_until(when)),
-            (Some(_), None) => sleep = None,
-            _ => {}
+        // The alarm ran (`ScopeAlarm`), and the body, polled first (D4), has not ended.
+        if state.phase.get() == ScopePhase::Expired {
+            return Poll::Ready(Err(Error::Timeout));
         }
-        if let Some(s) = &mut sleep {
-            if s.poll_deadline(cx).is_ready() {
+        let lp = current_loop().expect(
+            "asyncio::timeout_scope polled outside a running event loop (await it in code \
+             that asyncio::run runs; another runtime's executor cannot drive it)",
+        );
+        match state.when.get() {
+            None => timer.disarm(),
+            // The alarm will expire the scope in its turn (no clock read on this path).
+            Some(when) if timer.filed(&lp, when) => {}
+            // D4: a deadline already passed fails at once, after that one poll of the body.
+            Some(when) if lp.time() >= when => {
+                timer.disarm();
                 state.end(ScopePhase::Expired);
                 return Poll::Ready(Err(Error::Timeout));
             }
+            Some(when) => timer.arm(&lp, when, &state),
         }
         if !state
             .waker

@@ -772,3 +772,26 @@ both!(
         Ok(())
     }
 );
+
+// A stdout reader taken out and dropped closes its pipe: the child, writing far more than a
+// pipe and the reader's limit hold, gets SIGPIPE instead of blocking forever, and `wait`
+// returns. Left open, the pipe paused over the limit and `wait` never returned.
+both!(
+    a_dropped_stdout_reader_closes_its_pipe_so_the_child_can_end,
+    |w| async move {
+        let mut proc = create_subprocess_exec("head", ["-c", "16777216", "/dev/zero"])
+            .stdout(Stdio::Pipe)
+            .limit(1024)
+            .child_watcher(w)
+            .await?;
+        let stdout = proc.stdout.take().unwrap();
+        assert_eq!(stdout.read(1).await?, b"\0");
+        drop(stdout);
+        // The bound only turns the old hang into a failure.
+        let rc = asyncio::timeout(Duration::from_secs(10), proc.wait()).await;
+        let rc = rc.expect("the child was left blocked on its stdout");
+        // Killed by SIGPIPE, or exited with an error on EPIPE had it ignored the signal.
+        assert!(rc == -libc::SIGPIPE || rc == 1, "returncode {rc}");
+        Ok(())
+    }
+);

@@ -57,10 +57,10 @@ fn l39_test_timeout_at_basic() {
 
 #[test]
 fn l40_test_nested_timeouts_the_innermost_passed_deadline_reports() {
-    // Same deadline twice. CPython: the outer scope raises TimeoutError and the inner body
-    // sees CancelledError. Here a scope polls its body before its own deadline (D4), so the
-    // inner scope, polled first, reports the timeout as its output, and the outer one ends
-    // with that output, unexpired.
+    // Same deadline twice. CPython: both timers run, both scopes are expired, the outer
+    // scope raises TimeoutError and the inner body sees CancelledError. Here both expire too,
+    // but a scope polls its body before its own expiry (D4), so the inner scope, polled
+    // first, reports the timeout as its output, and the outer one ends with that output.
     run(async {
         let lp = get_running_loop().unwrap();
         let deadline = lp.time() + Duration::from_millis(10);
@@ -77,7 +77,7 @@ fn l40_test_nested_timeouts_the_innermost_passed_deadline_reports() {
         .await;
         assert!(matches!(r, Ok(Err(Error::Timeout))), "{r:?}");
         assert!(inner.borrow().as_ref().unwrap().expired());
-        assert!(!outer.borrow().as_ref().unwrap().expired());
+        assert!(outer.borrow().as_ref().unwrap().expired());
     });
 }
 
@@ -363,5 +363,38 @@ fn l38_test_wait_for_race_condition_a_result_due_with_the_deadline_wins() {
         .unwrap();
         let r = asyncio::timeout_at(deadline, fut).await;
         assert_eq!(r.unwrap().unwrap(), "ok", "the result, not Error::Timeout");
+    });
+}
+
+/// CPython 3.11's `Timeout._on_timeout` runs in the deadline's turn: a callback due at the
+/// same deadline and scheduled after the scope began runs after it, and sees the scope
+/// expiring (`expired()`, `reschedule` refused: "Cannot change state of expiring Timeout").
+/// The scope's deadline once woke its task instead, which runs one iteration later: that
+/// callback saw it active and could move the deadline away.
+#[test]
+fn l40_a_callback_due_with_the_deadline_after_the_scope_sees_it_expired() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let seen = Rc::new(RefCell::new(None));
+        let s = seen.clone();
+        let fut = lp.create_future::<()>();
+        let l = lp.clone();
+        let r = timeout_scope(Duration::from_millis(5), move |scope| async move {
+            let when = scope.when().unwrap();
+            l.call_at(when, move || {
+                let moved = scope.reschedule(Some(when + HOUR));
+                *s.borrow_mut() = Some((scope.expired(), moved.is_err()));
+            })
+            .unwrap();
+            fut.await
+        });
+        // The bound only turns a rescued scope into a failure.
+        let r = asyncio::timeout(Duration::from_secs(10), r).await;
+        assert_eq!(
+            *seen.borrow(),
+            Some((true, true)),
+            "expired, reschedule refused"
+        );
+        assert!(matches!(r, Ok(Err(Error::Timeout))), "{r:?}");
     });
 }

@@ -54,7 +54,8 @@ enum Side {
     /// protocol the new transport, S53); the reader keeps the raw one (S54).
     #[cfg(feature = "tls")]
     Tls(Transport),
-    /// A read pipe's stream (`pipe.rs`: `open_read_pipe`, `stdin`), whose reader is its only
+    /// A read pipe's stream (`pipe.rs`: `open_read_pipe`, `stdin`; a child's stdout or stderr,
+    /// `subprocess.rs`), whose reader is its only
     /// handle and closes it when dropped. `Some` when a helper thread feeds the pipe: at the
     /// end of input, the thread's read error, which the pipe cannot carry, becomes the
     /// reader's exception.

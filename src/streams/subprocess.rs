@@ -424,7 +424,9 @@ impl IntoFuture for CreateSubprocess {
 /// The streams are public fields, as Python's attributes are: `Some` for each
 /// [`Stdio::Pipe`]. Being fields, they can be borrowed apart (read stdout while writing
 /// stdin) or moved out with `Option::take` into other tasks; [`communicate`](Self::communicate)
-/// uses whatever is still there.
+/// uses whatever is still there. A stdout or stderr reader, dropped, closes its pipe (a
+/// child still writing to it then gets `EPIPE` or `SIGPIPE`), as a dropped writer closes
+/// stdin; CPython's protocol keeps reading a pipe whose reader the caller let go.
 ///
 /// **Dropping a `Process`** neither kills nor waits for the child (as `std::process::Child`
 /// and CPython's `Process` object): the pipes still held in its fields are closed, and the
@@ -721,6 +723,10 @@ impl Process {
         for (ends, is_stderr) in [(stdout, false), (stderr, true)] {
             if let Some(fd) = ends.parent {
                 let core = StreamCore::new(ReaderState::new(limit)?);
+                // Its reader is its only handle: dropped (taken out of the field first, or
+                // with this `Process`), it closes the pipe, so a child still writing gets
+                // EPIPE instead of blocking on a pipe nobody reads and `wait` can return.
+                core.borrow_mut().read_pipe(None);
                 lp.connect_pipe_rc(fd, Direction::Read, core.clone())
                     .await?;
                 self.pipes.push(core.clone());

@@ -649,11 +649,12 @@ impl StreamReader {
     }
 }
 
-/// The reader of a read pipe's stream (`open_read_pipe`, `stdin`) is its only handle: dropped,
-/// it closes the stream, rather than leave it (paused once over the limit) until the loop
-/// closes, with the pipe's writer (a helper thread, over a file or a terminal) blocked on it.
-/// Differs from CPython, whose protocol holds its reader weakly and reads on, discarding, to
-/// the end of input (a transport left paused closes only when collected). Any other reader
+/// The reader of a read pipe's stream (`open_read_pipe`, `stdin`, a child's stdout or stderr)
+/// is its only handle: dropped, it closes the stream, rather than leave it (paused once over
+/// the limit) until the loop closes, with the pipe's writer (a helper thread over a file or a
+/// terminal, or a child process) blocked on it. Differs from CPython, whose protocol holds its
+/// reader (weakly for a pipe, strongly for a subprocess) and reads on to the end of input or
+/// until paused (a transport left paused closes only when collected). Any other reader
 /// leaves its transport to its writer (or whoever made the transport).
 impl Drop for StreamReader {
     fn drop(&mut self) {
