@@ -189,6 +189,17 @@ fn have_ipv6() -> bool {
     std::net::UdpSocket::bind("[::1]:0").is_ok()
 }
 
+/// 127.0.0.1, and ::1 where IPv6 can be bound (else a printed skip).
+fn loopbacks() -> Vec<&'static str> {
+    let mut hosts = vec!["127.0.0.1"];
+    if have_ipv6() {
+        hosts.push("::1");
+    } else {
+        println!("skipped ::1: no IPv6 on this host");
+    }
+    hosts
+}
+
 /// An echo server on `host` and a client connected to it: datagrams go there and back, in
 /// order, each whole; both grammars hold (CPython test_events `test_create_datagram_endpoint`).
 async fn echo_round_trip(host: &'static str) -> Result<(), Error> {
@@ -1408,13 +1419,7 @@ fn errors_met_while_the_protocol_is_held_wait_in_one_delivery_in_order() {
 #[test]
 #[allow(clippy::await_holding_refcell_ref)] // holding the borrow across an await is the point
 fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
-    let mut hosts = vec!["127.0.0.1"];
-    if have_ipv6() {
-        hosts.push("::1");
-    } else {
-        println!("skipped ::1: no IPv6 on this host");
-    }
-    for host in hosts {
+    for host in loopbacks() {
         for turns in [1, 20] {
             run_clean(async move {
                 let lp = asyncio::get_running_loop()?;
@@ -1455,13 +1460,7 @@ fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
 #[allow(clippy::await_holding_refcell_ref)] // holding the borrow across an await is the point
 fn the_errors_waiting_for_a_held_protocol_are_bounded() {
     const BOUND: usize = 1024;
-    let mut hosts = vec!["127.0.0.1"];
-    if have_ipv6() {
-        hosts.push("::1");
-    } else {
-        println!("skipped ::1: no IPv6 on this host");
-    }
-    for host in hosts {
+    for host in loopbacks() {
         run_clean(async move {
             let lp = asyncio::get_running_loop()?;
             let (t, p) = lp

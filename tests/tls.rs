@@ -3507,7 +3507,6 @@ fn t12_a_dropped_tls_create_connection_keeps_and_wakes_no_waker() {
 // abort the raw transport: what was still queued was dropped, and no close_notify was sent.
 #[test]
 fn t12_a_tls_create_connection_dropped_after_connection_made_sends_what_it_wrote() {
-    use std::io::{Read, Write};
     const SENT: usize = 8 << 20;
     let lp = asyncio::EventLoop::new().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -3521,31 +3520,7 @@ fn t12_a_tls_create_connection_dropped_after_connection_made_sends_what_it_wrote
             .map_err(|e| e.to_string())?;
         let config = Certs::get().server_config(&[]);
         let mut conn = rustls::ServerConnection::new(config).map_err(|e| e.to_string())?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
-        }
-        wait_to_read
-            .recv_timeout(BOUND)
-            .map_err(|e| e.to_string())?;
-        let mut got = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match conn.reader().read(&mut buf) {
-                Ok(0) => break, // close_notify
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let (read, _) = conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
-                    if read == 0 {
-                        return Err(format!("EOF without close_notify after {got} bytes"));
-                    }
-                }
-                Err(e) => return Err(format!("{e} after {got} bytes")),
-            }
-        }
-        conn.send_close_notify();
-        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
-        tcp.flush().map_err(|e| e.to_string())?;
-        Ok(got)
+        plaintext_until_close_notify(&mut conn, &mut tcp, &wait_to_read)
     });
     let (rec, made) = Recorder::writing_on_made(SENT);
     let conn = lp
@@ -3594,7 +3569,6 @@ fn accepted_pair(host: &str) -> Option<(std::net::TcpStream, std::net::TcpStream
 }
 
 fn accepted_tls_dropped_after_connection_made(host: &str) {
-    use std::io::{Read, Write};
     const SENT: usize = 8 << 20;
     let Some((accepted, mut tcp)) = accepted_pair(host) else {
         return;
@@ -3609,31 +3583,7 @@ fn accepted_tls_dropped_after_connection_made(host: &str) {
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let config = Certs::get().client_config(&[]);
         let mut conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
-        }
-        wait_to_read
-            .recv_timeout(BOUND)
-            .map_err(|e| e.to_string())?;
-        let mut got = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match conn.reader().read(&mut buf) {
-                Ok(0) => break, // close_notify
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let (read, _) = conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
-                    if read == 0 {
-                        return Err(format!("EOF without close_notify after {got} bytes"));
-                    }
-                }
-                Err(e) => return Err(format!("{e} after {got} bytes")),
-            }
-        }
-        conn.send_close_notify();
-        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
-        tcp.flush().map_err(|e| e.to_string())?;
-        Ok(got)
+        plaintext_until_close_notify(&mut conn, &mut tcp, &wait_to_read)
     });
     let made: Rc<RefCell<Option<Transport>>> = Rc::default();
     let m = made.clone();
@@ -3993,4 +3943,40 @@ fn t14_write_buffer_limits_of_zero_over_tls_never_pause_on_an_empty_buffer() {
         server.wait_closed().await;
         Ok(())
     });
+}
+
+/// A blocking rustls peer's side after its `conn` is set up over `tcp`: the handshake, then
+/// (once told through `wait_to_read`) plaintext until close_notify, answered with its own.
+/// The bytes it got, or what went wrong and after how many bytes.
+fn plaintext_until_close_notify<D>(
+    conn: &mut rustls::ConnectionCommon<D>,
+    tcp: &mut std::net::TcpStream,
+    wait_to_read: &std::sync::mpsc::Receiver<()>,
+) -> Result<usize, String> {
+    use std::io::{Read, Write};
+    while conn.is_handshaking() {
+        conn.complete_io(tcp).map_err(|e| e.to_string())?;
+    }
+    wait_to_read
+        .recv_timeout(BOUND)
+        .map_err(|e| e.to_string())?;
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match conn.reader().read(&mut buf) {
+            Ok(0) => break, // close_notify
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let (read, _) = conn.complete_io(tcp).map_err(|e| e.to_string())?;
+                if read == 0 {
+                    return Err(format!("EOF without close_notify after {got} bytes"));
+                }
+            }
+            Err(e) => return Err(format!("{e} after {got} bytes")),
+        }
+    }
+    conn.send_close_notify();
+    conn.complete_io(tcp).map_err(|e| e.to_string())?;
+    tcp.flush().map_err(|e| e.to_string())?;
+    Ok(got)
 }
