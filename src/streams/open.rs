@@ -431,7 +431,7 @@ where
             // closed) closes its connection too, as a cancelled one does (S60).
             let owner = Owner(Some(core));
             lp.spawn(Handler {
-                start: Some((cb.clone(), transport)),
+                start: Some(cb.clone()),
                 fut: None,
                 owner,
             })
@@ -452,8 +452,9 @@ where
 /// it cost 27 instructions per echoed message (callgrind), a box costs one allocation per
 /// connection.
 struct Handler<F, Fut> {
-    /// Until the first step: the callback and the connection's transport.
-    start: Option<(Rc<F>, Transport)>,
+    /// Until the first step: the callback. (The connection's transport is its core's: not
+    /// kept here too, as this lives as long as the connection.)
+    start: Option<Rc<F>>,
     /// The callback's future, from the first step on (`None` if the callback panicked).
     fut: Option<Pin<Box<Fut>>>,
     /// The connection, to report on and close when the future ends or is dropped.
@@ -502,9 +503,12 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if let Some((cb, transport)) = this.start.take() {
+        if let Some(cb) = this.start.take() {
             let Some(core) = this.owner.0.clone() else {
                 return Poll::Ready(());
+            };
+            let Some(transport) = transport_of(&core) else {
+                return Poll::Ready(()); // never: connection_made gave the core its transport
             };
             core.borrow_mut().handler = HandlerState::Given;
             let reader = StreamReader::from_core(core.clone());
