@@ -458,12 +458,14 @@ pub struct Timeout(std::rc::Rc<ScopeState>);
 /// Where a [`timeout_scope`] is (Python's `_State`, less `CREATED`: a scope runs at once):
 ///
 /// ```text
-///   Active ──deadline passed──► Expired
+///   Active ──deadline passed──► Expiring ──scope ended──► Expired
 ///     └────body ended, or the scope was dropped──► Finished
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ScopePhase {
     Active,
+    /// The deadline passed; the scope has not ended yet (its task runs next).
+    Expiring,
     Expired,
     Finished,
 }
@@ -481,11 +483,15 @@ struct ScopeState {
 }
 
 impl ScopeState {
-    /// The one way out of `Active`; the waker goes, so a late `reschedule` wakes nobody.
+    /// The one way out of `Active` (to `Expiring` or `Finished`) and of `Expiring` (to
+    /// `Expired`, as the scope ends); the waker goes, so a late `reschedule` wakes nobody.
     fn end(&self, to: ScopePhase) {
-        if self.phase.get() == ScopePhase::Active {
-            self.phase.set(to);
-        }
+        let next = match (self.phase.get(), to) {
+            (ScopePhase::Active, to) => to,
+            (ScopePhase::Expiring, ScopePhase::Finished) => ScopePhase::Expired,
+            (now, _) => now,
+        };
+        self.phase.set(next);
         let waker = self.waker.borrow_mut().take();
         drop(waker);
     }
@@ -501,11 +507,17 @@ impl Timeout {
     /// passed ends the scope at its next turn.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] once the scope has ended: `Cannot change state of expired
-    /// Timeout` (or `finished`), as CPython's `RuntimeError`.
+    /// [`Error::InvalidState`] once the deadline has passed or the scope has ended: `Cannot
+    /// change state of expiring Timeout` (the deadline passed, the scope not ended yet), then
+    /// `expired`, or `finished`, as CPython's `RuntimeError`.
     pub fn reschedule(&self, when: Option<Instant>) -> Result<(), Error> {
         match self.0.phase.get() {
             ScopePhase::Active => {}
+            ScopePhase::Expiring => {
+                return Err(Error::invalid_state(
+                    "Cannot change state of expiring Timeout",
+                ))
+            }
             ScopePhase::Expired => {
                 return Err(Error::invalid_state(
                     "Cannot change state of expired Timeout",
@@ -541,7 +553,10 @@ impl Timeout {
 
     /// Whether the deadline passed and ended the scope (Python's `Timeout.expired()`).
     pub fn expired(&self) -> bool {
-        self.0.phase.get() == ScopePhase::Expired
+        matches!(
+            self.0.phase.get(),
+            ScopePhase::Expiring | ScopePhase::Expired
+        )
     }
 }
 
@@ -574,7 +589,7 @@ impl Callback for ScopeAlarm {
         let due = scope.when.get().is_some_and(|when| when <= self.at.get());
         if due && scope.phase.get() == ScopePhase::Active {
             let waker = scope.waker.borrow_mut().take();
-            scope.end(ScopePhase::Expired);
+            scope.end(ScopePhase::Expiring);
             if let Some(w) = waker {
                 w.wake(); // after the borrow: a waker is user code
             }
@@ -769,7 +784,7 @@ where
             return Poll::Ready(Ok(v));
         }
         // The alarm ran (`ScopeAlarm`), and the body, polled first (D4), has not ended.
-        if state.phase.get() == ScopePhase::Expired {
+        if state.phase.get() == ScopePhase::Expiring {
             return Poll::Ready(Err(Error::Timeout));
         }
         let lp = current_loop().expect(
@@ -783,7 +798,7 @@ where
             // D4: a deadline already passed fails at once, after that one poll of the body.
             Some(when) if lp.time() >= when => {
                 timer.disarm();
-                state.end(ScopePhase::Expired);
+                state.end(ScopePhase::Expiring);
                 return Poll::Ready(Err(Error::Timeout));
             }
             Some(when) => timer.arm(&lp, when, &state),

@@ -597,7 +597,9 @@ impl<P: Protocol + 'static> IntoFuture for CreateConnection<P> {
 /// Python's `try: await waiter; except: transport.close(); raise` where the waiter is a new
 /// transport's `connection_made` (`_create_connection_transport`, `create_datagram_endpoint`,
 /// the pipe connects): hands `transport` back once the `connection_made` and start of reading
-/// its constructor queued have run (L45, L94).
+/// its constructor queued have had their turn (L45, L94): run, or put off while the protocol
+/// is held elsewhere (a borrow kept across an await), in which case they run once it is free,
+/// after this returns.
 ///
 /// # Cancel safety
 /// Dropped before then, it closes the transport with `close`: a close, not an abort, so what
@@ -630,7 +632,7 @@ impl<T> Drop for CloseOnDrop<T> {
 }
 
 /// Waits one `call_soon` turn: queued after the transport's `connection_made` and start of
-/// reading, so it completes once both have run (L45).
+/// reading, so it completes once both have had their turn (L45; a held protocol puts them off).
 ///
 /// # Cancel safety
 /// Dropped, it takes back the waker it filed: the turn wakes nobody.
