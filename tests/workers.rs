@@ -731,3 +731,37 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
         assert!(Arc::into_inner(group).is_some());
     }
 }
+
+// Checklist: L98 (reuse_port=True sets SO_REUSEPORT whatever the number of sockets).
+#[test]
+fn one_worker_with_reuse_port_asked_for_joins_and_can_be_joined() {
+    let _serial = util::serial();
+    let first = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap();
+    if !first.reuse_port() {
+        return; // no SO_REUSEPORT here: nothing to join
+    }
+    let port = addr_of(&first).port();
+    // One worker asked to join a SO_REUSEPORT port joins it, as two would.
+    let one = asyncio::serve_on_threads(1, echo, "127.0.0.1", port)
+        .reuse_port(true)
+        .start()
+        .expect("one worker with reuse_port(true) joins the port");
+    assert_eq!(addr_of(&one).port(), port);
+    close_and_wait(&one).unwrap();
+    close_and_wait(&first).unwrap();
+    // And a lone worker asked for reuse_port(true) leaves its port open to joiners.
+    let lone = asyncio::serve_on_threads(1, echo, "127.0.0.1", 0)
+        .reuse_port(true)
+        .start()
+        .unwrap();
+    let port = addr_of(&lone).port();
+    let joined = asyncio::serve_on_threads(2, echo, "127.0.0.1", port)
+        .reuse_port(true)
+        .start()
+        .expect("a group joins a lone worker that asked for reuse_port(true)");
+    close_and_wait(&joined).unwrap();
+    close_and_wait(&lone).unwrap();
+    assert_no_worker_threads();
+}

@@ -332,7 +332,9 @@ fn bind_listeners(
         reuse_port,
         keep_alive: false,
     };
-    if reuse_port && n > 1 {
+    // One worker needs SO_REUSEPORT only when asked for: to join listeners there, and to be
+    // joined later (Python's reuse_port=True sets it on every socket, however many).
+    if reuse_port && (n > 1 || join) {
         if !join && addr.port() != 0 {
             // SO_REUSEPORT would join any listener of this user on the port (a second group,
             // another process) and take part of its connections. A probe bound as a plain
@@ -584,8 +586,8 @@ impl ServerGroup {
         self.shared.lock().running
     }
 
-    /// Whether each worker has its own `SO_REUSEPORT` listener: false with one worker (a plain
-    /// listener) and where the workers share one.
+    /// Whether each worker has its own `SO_REUSEPORT` listener: false where the workers share
+    /// one, and with one worker unless `reuse_port(true)` was asked for (a plain listener).
     ///
     /// # Examples
     ///
