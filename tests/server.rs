@@ -366,6 +366,41 @@ fn l100_l105_start_serving_false_refuses_until_started() {
     );
 }
 
+// Checklist: L105. A start whose `listen` fails says so once and leaves the server closed:
+// never "serving" with nothing listening, nor a later start that reports success.
+#[test]
+fn l105_a_start_serving_that_fails_leaves_the_server_closed_not_serving() {
+    let lp = EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "127.0.0.1", 0)
+                .start_serving(false),
+        )
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    // A rival bound (SO_REUSEADDR, as ours) to the same port listens first: ours cannot.
+    let rival = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    rival.set_reuse_address(true).unwrap();
+    rival.bind(&addr.into()).unwrap();
+    rival.listen(8).unwrap();
+    let s = server.clone();
+    let (first, second) = lp
+        .run_until_complete(async move { (s.start_serving().await, s.start_serving().await) })
+        .unwrap();
+    let err = first.expect_err("listen on a port another socket listens on");
+    assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE), "{err:?}");
+    assert!(!server.is_serving(), "serving after a failed start");
+    assert!(server.sockets().is_empty(), "{:?}", server.sockets());
+    assert!(
+        matches!(second, Err(Error::InvalidState(_))),
+        "a later start said: {second:?}"
+    );
+    let s = server.clone();
+    lp.run_until_complete(async move { s.wait_closed().await })
+        .unwrap();
+}
+
 #[test]
 fn l97_l98_empty_host_binds_ipv4_and_ipv6_separately() {
     let lp = EventLoop::new().unwrap();

@@ -342,7 +342,13 @@ impl Server {
         }
         let accepters = inner.accepters.borrow().clone();
         for a in accepters {
-            a.start(&inner.lp, inner.backlog)?;
+            if let Err(e) = a.start(&inner.lp, inner.backlog) {
+                // A socket that failed to listen is gone and the ones before it may listen:
+                // closed, the server says what it is, and a later start fails instead of
+                // reporting success with nothing (or part of it) listening.
+                self.close();
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -350,7 +356,7 @@ impl Server {
     /// Starts listening if not yet, then yields one iteration. Idempotent.
     ///
     /// # Errors
-    /// `InvalidState` on a closed server; `Io` if `listen` fails.
+    /// `InvalidState` on a closed server; `Io` if `listen` fails, which closes the server.
     ///
     /// # Examples
     ///
@@ -507,7 +513,8 @@ impl Server {
     /// server (without waiting).
     ///
     /// # Errors
-    /// `InvalidState` if the server is closed or another `serve_forever` is running.
+    /// `InvalidState` if the server is closed or another `serve_forever` is running; `Io` if
+    /// `listen` fails (the server is closed then).
     ///
     /// # Examples
     ///
