@@ -551,7 +551,8 @@ impl Timeout {
         self.reschedule(Some(deadline_after(now, delay)))
     }
 
-    /// Whether the deadline passed and ended the scope (Python's `Timeout.expired()`).
+    /// Whether the deadline passed while the scope ran (Python's `Timeout.expired()`): true
+    /// from the turn it passed on, both before the scope has ended and after.
     pub fn expired(&self) -> bool {
         matches!(
             self.0.phase.get(),

@@ -182,6 +182,68 @@ fn s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer() {
     }
 }
 
+/// S60: a handler task cancelled while it holds its writer closes its connection silently,
+/// as CPython's done-callback does: no "unclosed" warning for the writer the cancellation
+/// dropped (the handler did nothing wrong). The writer was dropped before the task closed the
+/// connection, and warned.
+#[test]
+fn s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("cancelled") => {
+            asyncio::run(asyncio::timeout(Duration::from_secs(20), async {
+                let handler: std::rc::Rc<std::cell::RefCell<Option<asyncio::TaskRef>>> =
+                    std::rc::Rc::default();
+                let h = handler.clone();
+                let server = asyncio::start_server(
+                    move |_r: StreamReader, w: StreamWriter| {
+                        let h = h.clone();
+                        async move {
+                            w.write(b"hello")?;
+                            *h.borrow_mut() = asyncio::current_task()?;
+                            std::future::pending::<()>().await;
+                            Ok::<_, Error>(())
+                        }
+                    },
+                    "127.0.0.1",
+                    0,
+                )
+                .await
+                .unwrap();
+                let port = server.sockets()[0].as_inet().unwrap().port();
+                let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+                for _ in 0..1000 {
+                    if handler.borrow().is_some() {
+                        break;
+                    }
+                    asyncio::yield_now().await;
+                }
+                let task = handler.borrow_mut().take().expect("the handler ran");
+                assert!(task.cancel());
+                assert_eq!(r.read(-1).await.unwrap(), b"hello");
+                // The writer's warning would come a turn after its drop.
+                for _ in 0..5 {
+                    asyncio::yield_now().await;
+                }
+                w.close();
+                let _ = w.wait_closed().await;
+                server.close();
+                server.wait_closed().await;
+            }))
+            .unwrap()
+            .unwrap();
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer";
+            let stderr = child_stderr(name, "cancelled", &[]);
+            assert!(
+                !stderr.contains("unclosed <StreamWriter"),
+                "a cancelled handler's writer was reported as unclosed:\n{stderr}"
+            );
+        }
+    }
+}
+
 /// Connects to `server`, reads until the server closes the connection, then closes both.
 async fn one_connection_to_its_end(server: &asyncio::Server) {
     let port = server.sockets()[0].as_inet().unwrap().port();
