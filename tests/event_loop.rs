@@ -4,7 +4,7 @@
 
 mod util;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -1366,6 +1366,46 @@ fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
     assert!(
         dropped.get(),
         "L41: hanging tasks are cancelled at shutdown"
+    );
+}
+
+#[test]
+fn l41_a_panicking_main_still_drains_the_tasks_in_the_running_loop_and_closes_it() {
+    // CPython's asyncio.run shuts down in a `finally`: also when main raised, the tasks left
+    // are cancelled and run to their end in the loop, then the loop is closed. Here the panic
+    // unwinds through `run`, and the runner's drop does that shutdown on the way.
+    struct SeesTheLoop(Rc<Cell<Option<bool>>>);
+    impl Drop for SeesTheLoop {
+        fn drop(&mut self) {
+            self.0.set(Some(asyncio::get_running_loop().is_ok()));
+        }
+    }
+    let ended_in_loop = Rc::new(Cell::new(None));
+    let guard = SeesTheLoop(ended_in_loop.clone());
+    let lp_seen = Rc::new(RefCell::new(None));
+    let lp_slot = lp_seen.clone();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        asyncio::run(async move {
+            *lp_slot.borrow_mut() = Some(asyncio::get_running_loop().unwrap());
+            asyncio::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            })
+            .detach();
+            asyncio::yield_now().await;
+            panic!("main fails");
+        })
+    }));
+    assert!(panicked.is_err(), "the panic reaches run's caller");
+    assert_eq!(
+        ended_in_loop.get(),
+        Some(true),
+        "L41: the leftover task was cancelled and ended inside the running loop"
+    );
+    let lp = lp_seen.borrow_mut().take().unwrap();
+    assert!(
+        lp.is_closed(),
+        "L41: the loop is closed after a failed main too"
     );
 }
 
