@@ -1410,6 +1410,46 @@ fn l41_a_panicking_main_still_drains_the_tasks_in_the_running_loop_and_closes_it
 }
 
 #[test]
+fn l41_callbacks_queued_by_a_cancelled_tasks_cleanup_run_before_the_loop_closes() {
+    // CPython's asyncio.run turns the loop on after the cancelled tasks end (gather's
+    // callbacks, then the async-generator and executor shutdowns), so what a task's `finally`
+    // queued with call_soon runs before loop.close(), and so does what that queued in turn.
+    // Here a cleanup queues one callback that queues another; no executor job keeps the loop
+    // turning.
+    struct QueuesOnDrop(Rc<Cell<u32>>);
+    impl Drop for QueuesOnDrop {
+        fn drop(&mut self) {
+            let (first, lp) = (self.0.clone(), asyncio::get_running_loop().unwrap());
+            let again = lp.clone();
+            lp.call_soon(move || {
+                first.set(first.get() + 1);
+                let second = first.clone();
+                again
+                    .call_soon(move || second.set(second.get() + 1))
+                    .unwrap();
+            })
+            .unwrap();
+        }
+    }
+    let ran = Rc::new(Cell::new(0));
+    let guard = QueuesOnDrop(ran.clone());
+    asyncio::run(async move {
+        asyncio::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+        .detach();
+        asyncio::yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(
+        ran.get(),
+        2,
+        "L41: the cleanup's callbacks were dropped unrun by the close"
+    );
+}
+
+#[test]
 fn l41_run_waits_for_the_executor_jobs_its_loop_started() {
     // asyncio.run ends with shutdown_default_executor: it runs the loop until every job given
     // to the default executor has finished, so an abandoned run_in_executor still ends
