@@ -4,7 +4,7 @@
 
 mod util;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -1366,6 +1366,86 @@ fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
     assert!(
         dropped.get(),
         "L41: hanging tasks are cancelled at shutdown"
+    );
+}
+
+#[test]
+fn l41_a_panicking_main_still_drains_the_tasks_in_the_running_loop_and_closes_it() {
+    // CPython's asyncio.run shuts down in a `finally`: also when main raised, the tasks left
+    // are cancelled and run to their end in the loop, then the loop is closed. Here the panic
+    // unwinds through `run`, and the runner's drop does that shutdown on the way.
+    struct SeesTheLoop(Rc<Cell<Option<bool>>>);
+    impl Drop for SeesTheLoop {
+        fn drop(&mut self) {
+            self.0.set(Some(asyncio::get_running_loop().is_ok()));
+        }
+    }
+    let ended_in_loop = Rc::new(Cell::new(None));
+    let guard = SeesTheLoop(ended_in_loop.clone());
+    let lp_seen = Rc::new(RefCell::new(None));
+    let lp_slot = lp_seen.clone();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        asyncio::run(async move {
+            *lp_slot.borrow_mut() = Some(asyncio::get_running_loop().unwrap());
+            asyncio::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            })
+            .detach();
+            asyncio::yield_now().await;
+            panic!("main fails");
+        })
+    }));
+    assert!(panicked.is_err(), "the panic reaches run's caller");
+    assert_eq!(
+        ended_in_loop.get(),
+        Some(true),
+        "L41: the leftover task was cancelled and ended inside the running loop"
+    );
+    let lp = lp_seen.borrow_mut().take().unwrap();
+    assert!(
+        lp.is_closed(),
+        "L41: the loop is closed after a failed main too"
+    );
+}
+
+#[test]
+fn l41_callbacks_queued_by_a_cancelled_tasks_cleanup_run_before_the_loop_closes() {
+    // CPython's asyncio.run turns the loop on after the cancelled tasks end (gather's
+    // callbacks, then the async-generator and executor shutdowns), so what a task's `finally`
+    // queued with call_soon runs before loop.close(), and so does what that queued in turn.
+    // Here a cleanup queues one callback that queues another; no executor job keeps the loop
+    // turning.
+    struct QueuesOnDrop(Rc<Cell<u32>>);
+    impl Drop for QueuesOnDrop {
+        fn drop(&mut self) {
+            let (first, lp) = (self.0.clone(), asyncio::get_running_loop().unwrap());
+            let again = lp.clone();
+            lp.call_soon(move || {
+                first.set(first.get() + 1);
+                let second = first.clone();
+                again
+                    .call_soon(move || second.set(second.get() + 1))
+                    .unwrap();
+            })
+            .unwrap();
+        }
+    }
+    let ran = Rc::new(Cell::new(0));
+    let guard = QueuesOnDrop(ran.clone());
+    asyncio::run(async move {
+        asyncio::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+        .detach();
+        asyncio::yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(
+        ran.get(),
+        2,
+        "L41: the cleanup's callbacks were dropped unrun by the close"
     );
 }
 

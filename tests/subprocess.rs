@@ -795,3 +795,38 @@ both!(
         Ok(())
     }
 );
+
+const REAPED_ELSEWHERE: &str = "ASYNCIO_TEST_REAPED_ELSEWHERE_CHILD";
+
+/// With `SIGCHLD` ignored the kernel reaps children itself, so the watcher's `waitpid` gets
+/// `ECHILD`: the returncode is 255, and the warning says so.
+fn reaped_elsewhere_child() {
+    // SAFETY: the process is this test's alone (`in_child`); `SIG_IGN` is a valid disposition.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    for w in [ChildWatcher::Pidfd, ChildWatcher::Threaded] {
+        util::run_fresh(BOUND, async move {
+            let proc = ready_child(w).await?;
+            proc.kill()?;
+            assert_eq!(proc.wait().await, 255, "{w:?}");
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    println!("reaped elsewhere child: ok");
+}
+
+// Checklist issue #14 (never silent): CPython logs "Unknown child process pid N, will report
+// returncode 255" at WARNING, which reaches stderr with logging unconfigured.
+#[test]
+fn child_reaped_by_someone_else_is_255_and_warned_on_stderr_with_no_logger() {
+    let err = util::in_child_stderr(
+        REAPED_ELSEWHERE,
+        "child_reaped_by_someone_else_is_255_and_warned_on_stderr_with_no_logger",
+        "reaped elsewhere child: ok",
+        reaped_elsewhere_child,
+    );
+    if std::env::var_os(REAPED_ELSEWHERE).is_none() {
+        let warned = err.matches("Unknown child process pid").count();
+        assert_eq!(warned, 2, "one warning per watcher, on stderr: {err:?}");
+    }
+}

@@ -216,7 +216,7 @@ impl Drop for KillGuard {
         if let Some(watch) = self.0.take() {
             log::debug!(target: "asyncio", "subprocess creation did not finish: killing child {}", watch.pid);
             if let Err(e) = watch.send_signal(libc::SIGKILL) {
-                log::warn!(target: "asyncio", "killing child {}: {e}", watch.pid);
+                crate::event_loop::debug::warning!("killing child {}: {e}", watch.pid);
             }
         }
     }
@@ -276,7 +276,9 @@ fn reap(pid: libc::pid_t, flags: libc::c_int) -> Option<i32> {
         if err.kind() == io::ErrorKind::Interrupted {
             continue;
         }
-        log::warn!(target: "asyncio", "Unknown child process pid {pid}, will report returncode 255 ({err})");
+        crate::event_loop::debug::warning!(
+            "Unknown child process pid {pid}, will report returncode 255 ({err})"
+        );
         return Some(255);
     }
 }
@@ -415,7 +417,7 @@ impl IoHandler for PidfdWatch {
         if !try_reap(self.pid, &self.exit) {
             // The loop goes before the child: a thread reaps it, so it never stays a zombie.
             if let Err(e) = spawn_waiter(self.pid, self.exit.clone()) {
-                log::warn!(target: "asyncio", "child {} may stay a zombie: {e}", self.pid);
+                crate::event_loop::debug::warning!("child {} may stay a zombie: {e}", self.pid);
             }
         }
     }

@@ -395,12 +395,15 @@ impl LoopHandle {
     }
 
     /// Cancels every task and runs the loop until all of them have ended (L41's
-    /// `_cancel_all_tasks`). Bounded: tasks that spawn new tasks while being dropped get at most
+    /// `_cancel_all_tasks`), and until the callbacks their cleanups queued have run: CPython
+    /// turns the loop on after the tasks end (gather's callbacks, then the async-generator and
+    /// executor shutdowns), so a `call_soon` from a cancelled task's `finally` runs before the
+    /// close. Bounded: tasks that spawn tasks, or callbacks that queue callbacks, get at most
     /// 100 rounds.
     pub(crate) fn shutdown_tasks(&self) {
         for _ in 0..100 {
             let keys = self.inner.tasks.borrow().keys();
-            if keys.is_empty() {
+            if keys.is_empty() && self.inner.ready.is_empty() {
                 return;
             }
             for key in keys {

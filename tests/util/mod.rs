@@ -433,9 +433,14 @@ pub fn os_pipe() -> (std::fs::File, std::fs::File) {
 /// `RLIMIT_NOFILE`, an environment variable) cannot reach the other tests. The parent checks
 /// that the child succeeded and printed `ok_line`.
 pub fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
+    let _ = in_child_stderr(marker, test, ok_line, body);
+}
+
+/// [`in_child`], returning what the child wrote to stderr (empty in the child itself).
+pub fn in_child_stderr(marker: &str, test: &str, ok_line: &str, body: fn()) -> String {
     if std::env::var_os(marker).is_some() {
         body();
-        return;
+        return String::new();
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
@@ -450,6 +455,7 @@ pub fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
         stdout.contains(ok_line),
         "the child did not run the test body"
     );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Keeps `proto` borrowed from a task for `hold` (a user holding a protocol across an
