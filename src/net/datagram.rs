@@ -28,7 +28,8 @@ use super::connect::{wait_connection_made, AddressFamily};
 use super::resolve::resolve;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
-use crate::transport::datagram::{remove_stale_socket, DatagramSocketTransport};
+use crate::net::socket_opts::remove_stale_socket;
+use crate::transport::datagram::DatagramSocketTransport;
 use crate::transport::{Address, DatagramProtocol, DatagramTransport};
 
 /// A datagram socket to adopt (`create_datagram_endpoint(sock=…)`): UDP or Unix datagram.

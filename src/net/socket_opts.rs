@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -120,4 +121,29 @@ pub(crate) fn bind_unix_listener(addr: &SockAddr, shown: &Path) -> io::Result<So
         }
     })?;
     Ok(s)
+}
+
+/// Removes a socket file left at `path` by a previous run before a bind there (CPython's check
+/// in `create_unix_server` and `create_datagram_endpoint`); leaves anything else alone. A
+/// failure to look or remove is reported (visible with no logger), not fatal.
+// Checklist: L115.
+pub(crate) fn remove_stale_socket(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            if let Err(e) = std::fs::remove_file(path) {
+                crate::event_loop::debug::error!(
+                    "Unable to check or remove stale UNIX socket {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            crate::event_loop::debug::error!(
+                "Unable to check or remove stale UNIX socket {}: {e}",
+                path.display()
+            );
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -452,7 +452,7 @@ impl CreateServer {
                 // refused, as the client's (L112): the kernel would bind a shorter path.
                 let addr = unix_addr(path)?;
                 if !abstract_name {
-                    remove_stale_socket(path);
+                    crate::net::socket_opts::remove_stale_socket(path);
                 }
                 let s = bind_unix_listener(&addr, path)?;
                 if !abstract_name && self.cleanup_socket {
@@ -547,28 +547,6 @@ fn bound_none(addrs: &[SocketAddr], not_local: Option<io::Error>) -> io::Error {
     match not_local {
         Some(e) => crate::error::OsError::io(&e, text),
         None => io::Error::new(io::ErrorKind::AddrNotAvailable, text),
-    }
-}
-
-/// L115: remove a socket file left by a previous run; leave anything else alone.
-pub(super) fn remove_stale_socket(path: &Path) {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_socket() => {
-            if let Err(e) = std::fs::remove_file(path) {
-                crate::event_loop::debug::error!(
-                    "Unable to check or remove stale UNIX socket {}: {e}",
-                    path.display()
-                );
-            }
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            crate::event_loop::debug::error!(
-                "Unable to check or remove stale UNIX socket {}: {e}",
-                path.display()
-            );
-        }
     }
 }
 

@@ -9,7 +9,6 @@
 //! a protocol call: every call may re-enter with `sendto`, `close` or `abort`.
 
 use std::io;
-use std::path::Path;
 
 use super::{
     Address, DatagramSocketTransport, DgramSock, Queued, MAX_WAITING_ERRORS, READS_PER_EVENT,
@@ -445,27 +444,5 @@ impl DatagramSocketTransport {
             self.report_panic("connection_lost", &*payload);
         }
         self.release();
-    }
-}
-
-/// Removes a stale Unix socket file at `path` before binding (CPython's check in
-/// `create_datagram_endpoint`): only a socket, and a failure to look is logged, not fatal.
-pub(crate) fn remove_stale_socket(path: &Path) {
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::metadata(path) {
-        Ok(m) if m.file_type().is_socket() => {
-            if let Err(e) = std::fs::remove_file(path) {
-                log::error!(
-                    "Unable to check or remove stale UNIX socket {}: {e}",
-                    path.display()
-                );
-            }
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => log::error!(
-            "Unable to check or remove stale UNIX socket {}: {e}",
-            path.display()
-        ),
     }
 }

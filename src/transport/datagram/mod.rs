@@ -41,7 +41,6 @@ use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolSlot;
 use crate::slots::SlotKey;
-pub(crate) use io_path::remove_stale_socket;
 use protocol::{DatagramProtocol, DatagramProtocolRef};
 
 /// How many datagrams one readiness event may receive before yielding to the rest of the loop.
