@@ -31,8 +31,9 @@ use crate::slots::SlotKey;
 /// the caller) to `addr` and resolves once the connection is established.
 ///
 /// # Errors
-/// The connect's error (`ECONNREFUSED`, `ENETUNREACH`, …), from `connect` itself or from
-/// `SO_ERROR` once the socket turns writable; an error of the loop's registry.
+/// The connect's error (`ECONNREFUSED`, `ENETUNREACH`, `EAGAIN` when no local port or route
+/// was free, …), from `connect` itself or from `SO_ERROR` once the socket turns writable; an
+/// error of the loop's registry.
 ///
 /// # Cancel safety
 /// Dropping the future closes the socket.
