@@ -1882,34 +1882,15 @@ fn t8_a_handshake_the_peer_refused_with_an_alert_is_told_in_plain_words() {
         server.wait_closed().await;
 
         let tls12_only =
-            rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
-                .with_no_client_auth()
-                .with_single_cert(
-                    asyncio::tls::load_certs(&certs.cert)?,
-                    asyncio::tls::load_private_key(&certs.key)?,
-                )
-                .unwrap();
-        let server = asyncio::start_server(echo, "127.0.0.1", 0)
-            .ssl(tls12_only)
-            .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(asyncio::tls::load_certs(&certs.ca)?);
+            rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12]);
         let tls13_only =
-            rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        let e = asyncio::open_connection("127.0.0.1", port)
-            .ssl(tls13_only)
-            .await
-            .expect_err("no TLS version in common");
+            rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13]);
+        let e = refused_by(tls12_only, tls13_only).await?;
         refused(
             &e,
             rustls::AlertDescription::ProtocolVersion,
             "tlsv1 alert protocol version: the peer accepts none of the TLS versions",
         );
-        server.close();
-        server.wait_closed().await;
 
         // No cipher suite in common: one suite each, not the same.
         let only = |suite| {
@@ -1923,38 +1904,49 @@ fn t8_a_handshake_the_peer_refused_with_an_alert_is_told_in_plain_words() {
         };
         let aes_only = rustls::ServerConfig::builder_with_provider(only(TLS13_AES_128_GCM_SHA256))
             .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                asyncio::tls::load_certs(&certs.cert)?,
-                asyncio::tls::load_private_key(&certs.key)?,
-            )
             .unwrap();
-        let server = asyncio::start_server(echo, "127.0.0.1", 0)
-            .ssl(aes_only)
-            .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(asyncio::tls::load_certs(&certs.ca)?);
         let chacha_only =
             rustls::ClientConfig::builder_with_provider(only(TLS13_CHACHA20_POLY1305_SHA256))
                 .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        let e = asyncio::open_connection("127.0.0.1", port)
-            .ssl(chacha_only)
-            .await
-            .expect_err("no cipher suite in common");
+                .unwrap();
+        let e = refused_by(aes_only, chacha_only).await?;
         refused(
             &e,
             rustls::AlertDescription::HandshakeFailure,
             "sslv3 alert handshake failure: the peer refused the handshake: it found nothing in common",
         );
-        server.close();
-        server.wait_closed().await;
         Ok(())
     });
+}
+
+/// Our echo server with `server` (the test certificate), our client with `client` (the test
+/// CA): the connect's error, which must come.
+async fn refused_by(
+    server: rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier>,
+    client: rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>,
+) -> Result<Error, Error> {
+    let certs = Certs::get();
+    let server = server
+        .with_no_client_auth()
+        .with_single_cert(
+            asyncio::tls::load_certs(&certs.cert)?,
+            asyncio::tls::load_private_key(&certs.key)?,
+        )
+        .unwrap();
+    let server = asyncio::start_server(echo, "127.0.0.1", 0)
+        .ssl(server)
+        .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(asyncio::tls::load_certs(&certs.ca)?);
+    let client = client.with_root_certificates(roots).with_no_client_auth();
+    let e = asyncio::open_connection("127.0.0.1", port)
+        .ssl(client)
+        .await
+        .expect_err("the handshake must fail");
+    server.close();
+    server.wait_closed().await;
+    Ok(e)
 }
 
 #[test]
