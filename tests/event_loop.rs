@@ -2062,3 +2062,40 @@ fn l23_slow_callback_duration_reads_back_what_was_set() {
     assert_eq!(seen, Duration::from_micros(2500));
     assert_eq!(lp.slow_callback_duration(), Duration::ZERO);
 }
+
+#[test]
+fn l41_a_task_failing_as_run_cancels_it_is_reported_as_a_shutdown_failure() {
+    // CPython's asyncio.run cancels the tasks left and reports each that ends with an
+    // exception as 'unhandled exception during asyncio.run() shutdown' (_cancel_all_tasks),
+    // not as an exception never retrieved.
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("cleanup fails");
+        }
+    }
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let s = seen.clone();
+    asyncio::run(async move {
+        let lp = asyncio::get_running_loop().unwrap();
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                s.borrow_mut().push(ctx.to_string());
+            },
+        ));
+        asyncio::spawn(async move {
+            let _cleanup = PanicsOnDrop;
+            std::future::pending::<()>().await;
+        })
+        .detach();
+        asyncio::yield_now().await;
+    })
+    .unwrap();
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("unhandled exception during asyncio.run() shutdown"),
+        "{seen:?}"
+    );
+    assert!(seen[0].contains("cleanup fails"), "{seen:?}");
+}

@@ -61,6 +61,9 @@ pub(crate) struct TaskBook {
     names: RefCell<Names>,
     /// The main future of the running or last run: its number and state.
     main: Cell<Option<(u32, MainState)>>,
+    /// The loop is cancelling what is left before it closes (`asyncio.run`'s
+    /// `_cancel_all_tasks`): a failure reported now says so.
+    shutting_down: Cell<bool>,
 }
 
 impl TaskBook {
@@ -69,6 +72,7 @@ impl TaskBook {
             current: Cell::new(NO_TASK),
             names: RefCell::new(Names::default()),
             main: Cell::new(None),
+            shutting_down: Cell::new(false),
         }
     }
 
@@ -76,6 +80,15 @@ impl TaskBook {
     #[inline(always)]
     pub(crate) fn set_current(&self, key: SlotKey) {
         self.current.set(key);
+    }
+
+    /// Whether the loop is cancelling what is left before it closes.
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutting_down.get()
+    }
+
+    pub(crate) fn set_shutting_down(&self, on: bool) {
+        self.shutting_down.set(on);
     }
 
     /// The task being polled right now, or [`NO_TASK`].

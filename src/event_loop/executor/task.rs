@@ -377,11 +377,20 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
             None => return,
         },
     };
-    let ctx = ExceptionContext::new("Task exception was never retrieved")
+    let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
+    // Checklist: L41. A task that fails as `asyncio.run` cancels what is left is reported as
+    // CPython's `_cancel_all_tasks` reports it.
+    let message = match &lp {
+        Some(lp) if lp.inner.book.shutting_down() => {
+            "unhandled exception during asyncio.run() shutdown"
+        }
+        _ => "Task exception was never retrieved",
+    };
+    let ctx = ExceptionContext::new(message)
         .with_exception(error)
         .with_detail("task", header.describe());
-    match header.lp.upgrade() {
-        Some(inner) => LoopHandle { inner }.call_exception_handler(&ctx),
+    match lp {
+        Some(lp) => lp.call_exception_handler(&ctx),
         None => crate::event_loop::exception::default_exception_handler(&ctx),
     }
 }
