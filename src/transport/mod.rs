@@ -181,6 +181,19 @@ impl StoredAddress {
     pub(crate) fn is_some(&self) -> bool {
         !matches!(self, StoredAddress::None)
     }
+
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, StoredAddress::None)
+    }
+
+    /// Whether this is `a`, by [`Address`]'s equality, without a copy of the stored one.
+    pub(crate) fn holds(&self, a: &Address) -> bool {
+        match (self, a) {
+            (StoredAddress::Inet(s), Address::Inet(b)) => s == b,
+            (StoredAddress::Unix(s), Address::Unix(b)) => unix_name(s) == unix_name(b),
+            _ => false,
+        }
+    }
 }
 
 impl From<Option<Address>> for StoredAddress {

@@ -258,18 +258,27 @@ impl DatagramSocketTransport {
         if data.is_empty() {
             return Ok(()); // CPython 3.11: nothing is sent
         }
-        let fixed = self.address.get();
-        let addr = match (&fixed, addr) {
-            // `fixed` is named (a remote address), so `Address`'s equality is CPython's.
-            (Some(fixed), Some(a)) if fixed != a => {
+        // The fixed address is named (a remote address), so `holds` compares as CPython.
+        if let Some(a) = addr {
+            if self.address.is_some() && !self.address.holds(a) {
+                let fixed = self
+                    .address
+                    .get()
+                    .map(|f| f.to_string())
+                    .unwrap_or_default();
                 return Err(Error::invalid_argument(format!(
                     "Invalid address: must be None or {fixed}"
                 )));
             }
-            (Some(fixed), _) => Some(fixed),
-            (None, a) => a,
-        };
+        }
         let connected = self.peername.is_some();
+        // Only an unconnected socket sends to an address: then the fixed one stands in for
+        // none given (no copy of it per send on a connected socket).
+        let fixed = match addr {
+            None if !connected => self.address.get(),
+            _ => None,
+        };
+        let addr = addr.or(fixed.as_ref());
         if !connected && addr.is_none() {
             return Err(Error::invalid_argument(
                 "no address given for an unconnected datagram transport",
@@ -331,7 +340,7 @@ impl DatagramSocketTransport {
             };
             self.buffer_size.set(self.buffer_size.get() - q.data.len());
             let dest = match &q.addr {
-                Some(a) if !self.peername.is_some() => Dest::To(a),
+                Some(a) if self.peername.is_none() => Dest::To(a),
                 _ => Dest::Peer,
             };
             let sent = match self.sock.borrow().as_ref() {
