@@ -1369,6 +1369,16 @@ fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
     );
 }
 
+/// Spawns a detached task that holds `guard` and waits forever: what `asyncio::run` finds
+/// left when its main future ends, so its shutdown cancels it and drops `guard` (L41).
+fn leave_a_task_holding<G: 'static>(guard: G) {
+    asyncio::spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    })
+    .detach();
+}
+
 #[test]
 fn l41_a_panicking_main_still_drains_the_tasks_in_the_running_loop_and_closes_it() {
     // CPython's asyncio.run shuts down in a `finally`: also when main raised, the tasks left
@@ -1387,11 +1397,7 @@ fn l41_a_panicking_main_still_drains_the_tasks_in_the_running_loop_and_closes_it
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         asyncio::run(async move {
             *lp_slot.borrow_mut() = Some(asyncio::get_running_loop().unwrap());
-            asyncio::spawn(async move {
-                let _guard = guard;
-                std::future::pending::<()>().await;
-            })
-            .detach();
+            leave_a_task_holding(guard);
             asyncio::yield_now().await;
             panic!("main fails");
         })
@@ -1434,11 +1440,7 @@ fn l41_callbacks_queued_by_a_cancelled_tasks_cleanup_run_before_the_loop_closes(
     let ran = Rc::new(Cell::new(0));
     let guard = QueuesOnDrop(ran.clone());
     asyncio::run(async move {
-        asyncio::spawn(async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        })
-        .detach();
+        leave_a_task_holding(guard);
         asyncio::yield_now().await;
     })
     .unwrap();
@@ -1479,11 +1481,7 @@ fn l41_run_waits_for_the_executor_jobs_its_loop_started() {
             }
         }));
         let guard = ReleaseOnDrop(Some(release));
-        asyncio::spawn(async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        })
-        .detach();
+        leave_a_task_holding(guard);
         asyncio::yield_now().await;
     })
     .unwrap();
@@ -2083,11 +2081,7 @@ fn l41_a_task_failing_as_run_cancels_it_is_reported_as_a_shutdown_failure() {
                 s.borrow_mut().push(ctx.to_string());
             },
         ));
-        asyncio::spawn(async move {
-            let _cleanup = PanicsOnDrop;
-            std::future::pending::<()>().await;
-        })
-        .detach();
+        leave_a_task_holding(PanicsOnDrop);
         asyncio::yield_now().await;
     })
     .unwrap();
