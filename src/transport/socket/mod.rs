@@ -76,6 +76,34 @@ pub(crate) enum WriteSide {
     ShutDown,
 }
 
+/// What the transport knows of the kernel's receive side beyond what the next readable edge
+/// will say (edge-triggered: an edge already taken is not announced again):
+///
+/// ```text
+///   Quiet ──edge before reading started──► PassedOver ──start of reading, or a resume,
+///                                                       looks──► Quiet
+///   Quiet ──edge handed to a waiting read_into──► Through ──short read, WouldBlock,
+///                                                  │          error, or read_into leaves──► Quiet
+///                                                  └──read_into met the EOF──► EofUntold
+///   Through ──a further edge──► Through;  EofUntold ──eof_received delivered──► Quiet
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum RecvSide {
+    /// Nothing owed: new bytes come with a new edge.
+    Quiet,
+    /// A readable edge came before reading started and was passed over: the start of
+    /// reading must look (`must_look_at_start`).
+    PassedOver,
+    /// An edge went to the read-through waiter, and no read since came up short: the kernel
+    /// may hold bytes that no new edge will announce, so the next read-through reads at once
+    /// (and one that leaves hands this back to the protocol path, `end_read_through`).
+    Through,
+    /// A read-through met the peer's EOF and the protocol has not been told: the next
+    /// `read_ready` delivers `eof_received` without reading again into a reader already at
+    /// EOF (`on_eof` ends it).
+    EofUntold,
+}
+
 /// Told when a server's connection ends (Python's `Server._detach`).
 pub(crate) trait ConnectionTracker {
     fn detach(&self, id: u64);
@@ -107,18 +135,9 @@ pub(crate) struct SocketTransport {
     /// A `read_into` waiting to read through (see `read.rs`): the next readable edge wakes it
     /// instead of reading. Set and cleared only by the read-through methods and `release`.
     through: Cell<Option<Waker>>,
-    /// A readable event came before reading started and was passed over: the start of
-    /// reading must look (`must_look_at_start`).
-    early_edge: Cell<bool>,
-    /// An edge went to the read-through waiter, and no read since came up short: the kernel
-    /// may hold bytes that no new edge will announce, so the next read-through reads at once
-    /// (and one that leaves hands this back to the protocol path, `end_through`).
-    readable: Cell<bool>,
-    /// A read-through met the peer's EOF and the protocol has not been told yet: the next
-    /// `read_ready` (the callback that read queued, or an earlier event or resume) delivers
-    /// `eof_received`, without reading again into a reader already at EOF. Cleared by
-    /// `on_eof`.
-    eof_read: Cell<bool>,
+    /// What the kernel's receive side holds that no edge will announce. Changed only by
+    /// `set_recv_side`.
+    recv_side: Cell<RecvSide>,
     /// CPython's `_conn_lost` (L81): 1 once the connection is lost (`close`/`_force_close`
     /// count the loss itself), then one more per dropped write, so the fifth dropped write is
     /// the first warned about. Read only once the state is `Lost`, so it starts at 1.
@@ -185,9 +204,7 @@ impl SocketTransport {
             write_side: Cell::new(WriteSide::Open),
             peer_closed: Cell::new(false),
             through: Cell::new(None),
-            early_edge: Cell::new(false),
-            readable: Cell::new(false),
-            eof_read: Cell::new(false),
+            recv_side: Cell::new(RecvSide::Quiet),
             conn_lost_writes: Cell::new(1),
             fd,
             sockname: sockname.into(),
@@ -211,7 +228,9 @@ impl SocketTransport {
     /// its EOF too (`must_look_at_start`).
     #[cold]
     fn passed_over(&self, readiness: Readiness) {
-        self.early_edge.set(true);
+        if self.recv_side.get() == RecvSide::Quiet {
+            self.set_recv_side(RecvSide::PassedOver);
+        }
         self.peer_closed.set(readiness.is_read_closed());
     }
 
@@ -223,6 +242,26 @@ impl SocketTransport {
             return Error::invalid_state(format!("unable to {what}; sendfile is in progress"));
         }
         Error::invalid_state(format!("Cannot call {what}() after write_eof()"))
+    }
+
+    /// The one place `recv_side` changes: the diagram's edges, checked in debug builds.
+    #[inline]
+    pub(super) fn set_recv_side(&self, to: RecvSide) {
+        let from = self.recv_side.get();
+        debug_assert!(
+            matches!(
+                (from, to),
+                (RecvSide::Quiet, RecvSide::PassedOver | RecvSide::Through)
+                    | (RecvSide::PassedOver, RecvSide::Quiet)
+                    | (RecvSide::Through, RecvSide::Quiet | RecvSide::EofUntold)
+                    // A further edge while one is owed: still owed.
+                    | (RecvSide::Through, RecvSide::Through)
+                    | (RecvSide::EofUntold, RecvSide::Quiet)
+            ),
+            "transport {}: receive side {from:?} -> {to:?} is not an edge",
+            self.id()
+        );
+        self.recv_side.set(to);
     }
 
     /// The one place `write_side` changes: the diagram's edges, checked in debug builds.
@@ -260,12 +299,16 @@ impl LifePath for SocketTransport {
     /// bytes already there, or arriving later, make an event that a later poll reports, and
     /// `io_ready` reads it once reading is active (an event polled in the iteration that
     /// starts reading is dispatched after the start: it was queued after it). Only an event
-    /// passed over before the start (`early_edge`: the start waited for a busy protocol)
+    /// passed over before the start (`PassedOver`: the start waited for a busy protocol)
     /// leaves the start to look. Otherwise the start's read would find what the event is
     /// about to read, and that event's read would end in `WouldBlock`: one `recv` more per
     /// connection.
     fn must_look_at_start(&self) -> bool {
-        self.early_edge.get()
+        let passed_over = self.recv_side.get() == RecvSide::PassedOver;
+        if passed_over {
+            self.set_recv_side(RecvSide::Quiet);
+        }
+        passed_over
     }
 
     /// Closes the socket, leaves the loop and the server, drops the protocol.
@@ -418,7 +461,11 @@ impl TransportImpl for SocketTransport {
             return;
         }
         self.reregister(Interest::READABLE | Interest::WRITABLE);
-        // The readable edge may have come and gone while paused: look once.
+        // The readable edge may have come and gone while paused (or before a start that
+        // found the side paused): look once.
+        if self.recv_side.get() == RecvSide::PassedOver {
+            self.set_recv_side(RecvSide::Quiet);
+        }
         self.later(|t| t.read_ready());
     }
 

@@ -9,7 +9,7 @@ use std::task::Waker;
 
 use mio::Interest;
 
-use super::{Reading, SocketTransport, READS_PER_EVENT};
+use super::{Reading, RecvSide, SocketTransport, READS_PER_EVENT};
 use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
@@ -42,7 +42,7 @@ impl SocketTransport {
             if let Some(waker) = self.through.take() {
                 // A read_into waits with memory of its own and an empty reader: its poll
                 // reads (read_through_into); the protocol is not called.
-                self.readable.set(true);
+                self.set_recv_side(RecvSide::Through);
                 trace!(
                     "transport[{}]: readable, the waiting read_into reads",
                     self.id()
@@ -58,7 +58,7 @@ impl SocketTransport {
                 // A read-through met the EOF already (only a stream's reader reads through,
                 // a buffered protocol): the protocol hears it without a read into a reader
                 // already at EOF. A plain protocol swapped in since reads the EOF again.
-                _ if self.eof_read.get() => {
+                _ if self.recv_side.get() == RecvSide::EofUntold => {
                     self.on_eof();
                     return;
                 }
@@ -210,7 +210,7 @@ impl SocketTransport {
         if !self.life.may_read() || !self.protocol.holds(owner) {
             return Through::No;
         }
-        if !self.readable.get() {
+        if self.recv_side.get() != RecvSide::Through {
             self.park_through(waker);
             return Through::Wait;
         }
@@ -219,7 +219,7 @@ impl SocketTransport {
                 // A short read drained the kernel buffer, unless the peer closed (then read
                 // on to EOF: no further edge comes).
                 if n < out.len() && !self.peer_closed.get() {
-                    self.readable.set(false);
+                    self.set_recv_side(RecvSide::Quiet);
                 }
                 trace!(
                     "transport[{}]: recv {n} B into read_into's buffer",
@@ -228,25 +228,24 @@ impl SocketTransport {
                 Through::Read(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.readable.set(false);
+                self.set_recv_side(RecvSide::Quiet);
                 self.park_through(waker);
                 Through::Wait
             }
             Ok(_) => {
                 // EOF: the read returns it now, the protocol hears it on a later turn, never
-                // from inside this read (L62), and nobody reads it again (`eof_read`). A
+                // from inside this read (L62), and nobody reads it again (`EofUntold`). A
                 // transport paused, closed or already at EOF by then skips the callback: a
                 // resume looks once and delivers it.
                 trace!("transport[{}]: recv EOF into read_into", self.id());
-                self.readable.set(false);
-                self.eof_read.set(true);
+                self.set_recv_side(RecvSide::EofUntold);
                 self.later(|t| t.read_ready());
                 Through::Eof
             }
             Err(e) => {
                 // An error is reported once by the kernel: fail here, as read_ready would (L61;
                 // connection_lost is queued, never called from inside this read).
-                self.readable.set(false);
+                self.set_recv_side(RecvSide::Quiet);
                 self.read_error(e);
                 Through::No
             }
@@ -267,7 +266,8 @@ impl SocketTransport {
     /// `readline` next, or nobody, still gets the bytes and the EOF).
     pub(super) fn end_read_through(&self) -> Option<Waker> {
         let waker = self.through.take();
-        if self.readable.replace(false) {
+        if self.recv_side.get() == RecvSide::Through {
+            self.set_recv_side(RecvSide::Quiet);
             self.read_later();
         }
         waker
@@ -300,7 +300,9 @@ impl SocketTransport {
         trace!("transport[{}]: recv EOF", self.id());
         trace!("protocol[{}]: eof_received", self.id());
         self.life.set_reading(Reading::Done);
-        self.eof_read.set(false);
+        if self.recv_side.get() == RecvSide::EofUntold {
+            self.set_recv_side(RecvSide::Quiet);
+        }
         match self.protocol.call(|p| p.eof_received()) {
             Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
             // The write side stays open. The registration stays as it is: after the FIN no
