@@ -585,6 +585,44 @@ fn test_async_writer_api_s46() {
     });
 }
 
+/// CPython's `test_async_writer_api_exception_after_close`: an HTTP/1.0 exchange read to the
+/// server's EOF, then `close()`, a `write` and a `drain`: the write is dropped without an
+/// error (S42), the drain yields once, in which the close completes (nothing was buffered), and
+/// fails with `ConnectionResetError('Connection lost')` (S49, S51); nothing is reported.
+#[test]
+fn test_async_writer_api_exception_after_close_s42_s49_s51() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // `run_test_server`'s answer to a GET: a status line, headers, the body, then close.
+    let httpd = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        assert_eq!(request, b"GET / HTTP/1.0\r\n\r\n");
+        s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nTest message")
+            .unwrap();
+    });
+    run(async move {
+        let seen = util::capture_exceptions(&asyncio::get_running_loop().unwrap());
+        let (rd, wr) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        wr.write(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(rd.readline().await.unwrap(), b"HTTP/1.0 200 OK\r\n");
+        let data = rd.read(-1).await.unwrap();
+        assert!(data.ends_with(b"\r\n\r\nTest message"), "{data:?}");
+        wr.close();
+        wr.write(b"data").unwrap(); // S42: dropped, no error
+        let e = wr.drain().await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "S51: {e}");
+        assert_eq!(e.to_string(), "Connection lost");
+        assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    });
+    httpd.join().unwrap();
+}
+
 #[test]
 fn test_eof_feed_when_closing_writer_s17_s46_s64() {
     run(async {
