@@ -585,6 +585,93 @@ fn test_async_writer_api_s46() {
     });
 }
 
+/// CPython's `test_async_writer_api_exception_after_close`: an HTTP/1.0 exchange read to the
+/// server's EOF, then `close()`, a `write` and a `drain`: the write is dropped without an
+/// error (S42), the drain yields once, in which the close completes (nothing was buffered), and
+/// fails with `ConnectionResetError('Connection lost')` (S49, S51); nothing is reported.
+#[test]
+fn test_async_writer_api_exception_after_close_s42_s49_s51() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // `run_test_server`'s answer to a GET: a status line, headers, the body, then close.
+    let httpd = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        assert_eq!(request, b"GET / HTTP/1.0\r\n\r\n");
+        s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nTest message")
+            .unwrap();
+    });
+    run(async move {
+        let seen = util::capture_exceptions(&asyncio::get_running_loop().unwrap());
+        let (rd, wr) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        wr.write(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(rd.readline().await.unwrap(), b"HTTP/1.0 200 OK\r\n");
+        let data = rd.read(-1).await.unwrap();
+        assert!(data.ends_with(b"\r\n\r\nTest message"), "{data:?}");
+        wr.close();
+        wr.write(b"data").unwrap(); // S42: dropped, no error
+        let e = wr.drain().await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "S51: {e}");
+        assert_eq!(e.to_string(), "Connection lost");
+        assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    });
+    httpd.join().unwrap();
+}
+
+/// S49, S51: on a closing transport `drain` yields exactly one turn (CPython's `sleep(0)`):
+/// a callback queued before it has run when it returns, one queued by that callback has not.
+/// With bytes still being flushed (the peer does not read) and writing not paused, it then
+/// returns normally; once the connection is lost, it fails with `Connection lost`.
+#[test]
+fn s49_s51_drain_on_a_closing_transport_yields_exactly_one_turn() {
+    run(async {
+        let (a, b) = asyncio::socketpair().unwrap();
+        let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let (_peer_reader, peer) = asyncio::open_connection_sock(b).await.unwrap();
+        peer.transport().pause_reading(); // our bytes stay in our buffer
+        writer
+            .transport()
+            .set_write_buffer_limits(Some(usize::MAX), None)
+            .unwrap(); // never paused: drain has nothing to wait for but the close
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            if writer.transport().get_write_buffer_size() > 0 {
+                break;
+            }
+            writer.write(&chunk).unwrap();
+        }
+        assert!(
+            writer.transport().get_write_buffer_size() > 0,
+            "the kernel took 64 MiB"
+        );
+        writer.close();
+        assert!(writer.is_closing());
+        let lp = asyncio::get_running_loop().unwrap();
+        let turns = Rc::new(Cell::new(0));
+        let (t, l) = (turns.clone(), lp.clone());
+        lp.call_soon(move || {
+            t.set(1);
+            l.call_soon(move || t.set(2)).unwrap();
+        })
+        .unwrap();
+        writer.drain().await.unwrap(); // still flushing: S51 returns normally
+        assert_eq!(turns.get(), 1, "drain took one turn, not {}", turns.get());
+        writer.transport().abort();
+        let e = writer.drain().await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Connection lost",
+            "S51 once the connection is lost"
+        );
+        peer.close();
+    });
+}
+
 #[test]
 fn test_eof_feed_when_closing_writer_s17_s46_s64() {
     run(async {
