@@ -777,7 +777,8 @@ impl ServerGroup {
     }
 
     /// Waits until every worker thread has ended (each worker ends once it is closed and its
-    /// connections have ended, as [`Server::wait_closed`]), and joins them.
+    /// connections have ended, as [`Server::wait_closed`]), and joins them. Several calls at
+    /// once (from tasks or threads) each return only once every thread has been joined.
     ///
     /// # Errors
     /// What the workers failed with: the one error, or `Error::Group` of several (a panic is
@@ -839,20 +840,23 @@ impl ServerGroup {
     }
 
     /// Joins the worker threads that have ended or are about to (never this very thread).
+    ///
+    /// The lock is held across the joins: a second caller (another `wait_closed`, the drop)
+    /// waits for the first one's joins to end instead of finding the handles taken and
+    /// returning while a worker thread still runs. No worker takes this lock (a worker's
+    /// `wait_closed` on its own group is refused, and the one thread skipped here is the
+    /// caller's own), so it cannot wait for a thread that waits for it.
     fn join_threads(&self) {
         let here = std::thread::current().id();
-        let threads: Vec<JoinHandle<()>> = {
-            let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
-            threads
-                .iter_mut()
-                .filter(|t| t.as_ref().is_some_and(|t| t.thread().id() != here))
-                .filter_map(Option::take)
-                .collect()
-        };
-        for t in threads {
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        let ending = threads
+            .iter_mut()
+            .filter(|t| t.as_ref().is_some_and(|t| t.thread().id() != here));
+        for t in ending.filter_map(Option::take) {
             // The body catches panics: a join error cannot carry anything not already reported.
             let _ = t.join();
         }
+        drop(threads);
     }
 
     /// Closes every worker's server and connections, then joins every thread (a failed start,
