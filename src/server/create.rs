@@ -266,7 +266,9 @@ impl CreateServer {
     /// libuv's answer to running out of descriptors (off by default): keep one spare fd open;
     /// when `accept` fails with EMFILE/ENFILE, close the spare, accept the waiting connection
     /// and close it at once (its client gets a prompt close instead of hanging in the backlog),
-    /// then reopen the spare. Reported once per episode, like the default back-off.
+    /// then reopen the spare. Reported once per episode, like the default back-off. A spare
+    /// that could not be reopened (another thread took the descriptor first) is opened again
+    /// once descriptors are free, in time for the next episode.
     // Checklist: D6.
     pub fn reserve_fd(mut self, on: bool) -> Self {
         self.reserve_fd = on;
