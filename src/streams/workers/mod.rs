@@ -14,8 +14,9 @@
 //!   the kernel spreads new connections by a hash of their addresses. An address something
 //!   listens on already fails as a plain bind would (a probe bound first), unless
 //!   `reuse_port(true)` was asked for: then the group joins what is there. Where
-//!   `SO_REUSEPORT` is missing or refused, every worker accepts from a duplicate of one shared
-//!   listener (each is woken for each connection; one of them wins it);
+//!   `SO_REUSEPORT` is missing or refused (for any worker: all or none), every worker accepts
+//!   from a duplicate of one shared listener without it (each is woken for each connection;
+//!   one of them wins it), and [`ServerGroup::reuse_port`] says false;
 //! - a worker that fails or panics is reported (the `log` crate, or stderr with no logger) and
 //!   its error comes back from [`ServerGroup::wait_closed`]; none is lost silently;
 //! - nothing here runs per message: the only added cost is one relaxed atomic add per accepted
