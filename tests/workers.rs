@@ -796,6 +796,47 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
     }
 }
 
+// Checklist: L97 (every address of the host is served, as start_server serves them). Where
+// `localhost` names 127.0.0.1 and ::1, the group is reached over both; the group used to bind
+// the first address only. Skipped where ::1 cannot be bound or the hosts file names only one
+// (the same rule with both addresses given is unit-tested in src/streams/workers/mod.rs).
+#[test]
+fn l97_localhost_is_served_on_127_0_0_1_and_on_1() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+    let _serial = util::serial();
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        println!("skipped: ::1 cannot be bound here ({e})");
+        return;
+    }
+    let names: Vec<IpAddr> = ("localhost", 0)
+        .to_socket_addrs()
+        .map(|a| a.map(|a| a.ip()).collect())
+        .unwrap_or_default();
+    let want = [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
+    if !want.iter().all(|ip| names.contains(ip)) {
+        println!("skipped: localhost resolves to {names:?} here, not to both 127.0.0.1 and ::1");
+        return;
+    }
+    let group = asyncio::serve_on_threads(2, echo, "localhost", 0)
+        .start()
+        .unwrap();
+    let bound: Vec<SocketAddr> = group
+        .sockets()
+        .iter()
+        .map(|a| a.as_inet().unwrap())
+        .collect();
+    for ip in want {
+        let at = bound.iter().find(|a| a.ip() == ip);
+        let at = at.unwrap_or_else(|| panic!("{ip} not served: {bound:?}"));
+        ping(&mut connect(*at), b"both");
+    }
+    close_and_wait(&group).unwrap();
+    assert_no_worker_threads();
+}
+
 // Checklist: L98 (reuse_port=True sets SO_REUSEPORT whatever the number of sockets).
 #[test]
 fn one_worker_with_reuse_port_asked_for_joins_and_can_be_joined() {

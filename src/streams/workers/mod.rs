@@ -9,14 +9,16 @@
 //! - a worker's connections, tasks and callback live and die on its thread; only the group's
 //!   commands (through each loop's thread-safe queue), start-up results and figures cross
 //!   threads. The callback factory is called once on each worker thread, inside its loop;
-//! - on Linux each worker has its own `SO_REUSEPORT` listener on the same address (the first
-//!   is bound, its port read back when port 0 was asked, the others bound to that port), and
+//! - the host's every address is served, as `start_server` serves them ("localhost": 127.0.0.1
+//!   and ::1); one the host lacks is skipped, as there;
+//! - on Linux each worker has its own `SO_REUSEPORT` listener on each address (the first is
+//!   bound, its port read back when port 0 was asked, the others bound to that port), and
 //!   the kernel spreads new connections by a hash of their addresses. An address something
 //!   listens on already fails as a plain bind would (a probe bound first), unless
 //!   `reuse_port(true)` was asked for: then the group joins what is there. Where
 //!   `SO_REUSEPORT` is missing or refused (for any worker: all or none), every worker accepts
-//!   from a duplicate of one shared listener without it (each is woken for each connection;
-//!   one of them wins it), and [`ServerGroup::reuse_port`] says false;
+//!   from duplicates of one shared listener per address, without it (each is woken for each
+//!   connection; one of them wins it), and [`ServerGroup::reuse_port`] says false;
 //! - a worker that fails or panics is reported (the `log` crate, or stderr with no logger) and
 //!   its error comes back from [`ServerGroup::wait_closed`]; none is lost silently;
 //! - nothing here runs per message: the only added cost is one relaxed atomic add per accepted
@@ -29,7 +31,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,7 +51,7 @@ use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
 use crate::event_loop::LoopStats;
 use crate::net::resolve::resolve_blocking;
-use crate::server::{ListenSocket, Server};
+use crate::server::Server;
 use crate::transport::Address;
 use crate::wakers::Withdraw;
 
@@ -87,8 +89,10 @@ fn with_worker_server<R>(f: impl FnOnce(&Server) -> R) -> Option<R> {
 /// `proxy_protocol`, …) with [`ServeOnThreads::configure`]; start with
 /// [`ServeOnThreads::start`].
 ///
-/// `host` is resolved on the calling thread and the first address is used (an empty host
-/// means `0.0.0.0`); port 0 lets the OS choose one port, shared by every worker.
+/// `host` is resolved on the calling thread and every address it resolves to is served, as
+/// [`start_server`](crate::start_server) serves them ("localhost": 127.0.0.1 and ::1, an
+/// address this host lacks skipped); an empty host means `0.0.0.0`. Port 0 lets the OS
+/// choose a port for each address, shared by every worker.
 ///
 /// # Examples
 ///
@@ -176,7 +180,7 @@ impl std::fmt::Debug for ServeOnThreads {
 
 impl ServeOnThreads {
     /// Sets the other [`StartServer`] keywords: `configure` is called on each worker thread
-    /// with that worker's builder, which already serves the group's listener (so leave
+    /// with that worker's builder, which already serves the group's listeners (so leave
     /// `sock`, `hosts`, `family` and `reuse_*` alone: binding is the group's).
     ///
     /// # Examples
@@ -197,8 +201,8 @@ impl ServeOnThreads {
         self
     }
 
-    /// One `SO_REUSEPORT` listener per worker (`true`, the default, where the OS has it), or
-    /// one listener shared by every worker (`false`).
+    /// One `SO_REUSEPORT` listener per worker and address (`true`, the default, where the OS
+    /// has it), or one listener per address shared by every worker (`false`).
     ///
     /// By default the address must be free, as for a plain server: if anything listens there
     /// (another group included), `start` fails with `AddrInUse`. Asked for explicitly,
@@ -254,39 +258,47 @@ impl ServeOnThreads {
         };
         // The crate's resolver, for the same errors as `start_server`'s (CPython's gaierror
         // text, what was being resolved).
-        let addr = resolve_blocking(host, self.port)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| {
-                Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::AddrNotAvailable,
-                    format!("{host} resolved to no address"),
-                ))
-            })?;
-        let (listeners, reuse_port) =
-            bind_listeners(addr, self.workers, self.reuse_port, self.join_port)?;
-        let sockets = if reuse_port {
-            listeners
-                .iter()
-                .map(TcpListener::local_addr)
-                .collect::<Result<_, _>>()?
-        } else {
-            vec![listeners[0].local_addr()?]
-        };
+        let mut addrs = resolve_blocking(host, self.port)?;
+        let mut seen = std::collections::HashSet::new();
+        addrs.retain(|a| seen.insert(*a));
+        if addrs.is_empty() {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{host} resolved to no address"),
+            )));
+        }
+        self.start_on(&addrs)
+    }
+
+    /// [`start`](Self::start) once the host has resolved to `addrs` (none repeated).
+    fn start_on(self, addrs: &[SocketAddr]) -> Result<ServerGroup, Error> {
+        let bound = bind_listeners(addrs, self.workers, self.reuse_port, self.join_port)?;
+        let reuse_port = bound.separate;
+        // Separate listeners: every one, each under its worker; shared: worker 0's (the
+        // originals), listed while any worker runs.
+        let mut sockets = Vec::new();
+        for (worker, listeners) in bound.per_worker.iter().enumerate() {
+            for l in listeners {
+                sockets.push((worker, Address::Inet(l.local_addr()?)));
+            }
+            if !reuse_port {
+                break;
+            }
+        }
         let shared = Arc::new(Shared::new());
         let mut group = ServerGroup {
             slots: Vec::with_capacity(self.workers),
             threads: Mutex::new(Vec::with_capacity(self.workers)),
             shared,
-            sockets: sockets.into_iter().map(Address::Inet).collect(),
+            sockets,
             reuse_port,
             closed: AtomicBool::new(false),
         };
         // Spawn every worker, then wait for each: they start in parallel.
         let mut failures = Vec::new();
         let mut pending = Vec::with_capacity(self.workers);
-        for (index, listener) in listeners.into_iter().enumerate() {
-            match spawn_worker(index, listener, &self, &group.shared) {
+        for (index, listeners) in bound.per_worker.into_iter().enumerate() {
+            match spawn_worker(index, listeners, &self, &group.shared) {
                 Ok((join, started, accepted)) => {
                     group.threads_mut().push(Some(join));
                     pending.push((started, accepted));
@@ -325,11 +337,11 @@ impl ServeOnThreads {
 /// (`Shared::finish`).
 type Started = mpsc::Receiver<(ThreadsafeHandle, ThreadId)>;
 
-/// Spawns worker `index` on `listener`; returns its thread, the channel it reports its start
+/// Spawns worker `index` on `listeners` (one per address); returns its thread, the channel it reports its start
 /// on, and its accepted-connections counter.
 fn spawn_worker(
     index: usize,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     spec: &ServeOnThreads,
     shared: &Arc<Shared>,
 ) -> Result<(JoinHandle<()>, Started, Arc<AtomicU64>), Error> {
@@ -345,7 +357,7 @@ fn spawn_worker(
             move || {
                 WORKER_AT.with(|w| w.set(Some((shared.id, index))));
                 let serving = Cell::new(false);
-                let run = || run_worker(listener, make_cb, configure, counter, tx, &serving);
+                let run = || run_worker(listeners, make_cb, configure, counter, tx, &serving);
                 let error = match catch_unwind(AssertUnwindSafe(run)) {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) => Some(e),
@@ -371,7 +383,7 @@ fn spawn_worker(
 /// A worker thread's life, as a program's `main` would have it: `asyncio::run` (off the main
 /// thread it installs no SIGINT handler) over the callback and the server; serve until closed.
 fn run_worker(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     make_cb: MakeCb,
     configure: Option<Configure>,
     accepted: Arc<AtomicU64>,
@@ -393,7 +405,7 @@ fn run_worker(
                 Ok(())
             })),
         };
-        let mut start = StartServer::on_listener(counted, ListenSocket::Tcp(listener));
+        let mut start = StartServer::on_listeners(counted, listeners);
         if let Some(configure) = &configure {
             start = configure(start);
         }
@@ -476,8 +488,9 @@ pub struct ServerGroup {
     /// Their threads, by index; `None` once joined.
     threads: Mutex<Vec<Option<JoinHandle<()>>>>,
     shared: Arc<Shared>,
-    /// The listeners' addresses: one per worker, or one when they share a listener.
-    sockets: Vec<Address>,
+    /// The listeners' addresses, each with its worker: one per worker and address, or one
+    /// per address (under worker 0) when they share listeners.
+    sockets: Vec<(usize, Address)>,
     /// Whether each worker has its own `SO_REUSEPORT` listener.
     reuse_port: bool,
     /// Set by `close`: `sockets()` is empty from then on.
@@ -537,9 +550,10 @@ impl ServerGroup {
         self.reuse_port
     }
 
-    /// The listening addresses: one per running worker with `SO_REUSEPORT` (all the same; a
-    /// worker that has ended took its listener with it), one while any worker runs when they
-    /// share a listener; empty after [`close`](Self::close).
+    /// The listening addresses: for each address the host resolved to and that could be
+    /// bound, one per running worker with `SO_REUSEPORT` (all the same; a worker that has
+    /// ended took its listeners with it), by worker; one while any worker runs when they
+    /// share listeners; empty after [`close`](Self::close).
     ///
     /// # Examples
     ///
@@ -557,17 +571,13 @@ impl ServerGroup {
             return Vec::new();
         }
         let state = self.shared.lock();
-        if !self.reuse_port {
-            return match state.running {
-                0 => Vec::new(),
-                _ => self.sockets.clone(),
-            };
-        }
-        let live = |(i, _): &(usize, &Address)| !state.ended.contains(i);
+        let live = |worker: &usize| match self.reuse_port {
+            true => !state.ended.contains(worker),
+            false => state.running > 0,
+        };
         self.sockets
             .iter()
-            .enumerate()
-            .filter(live)
+            .filter(|(worker, _)| live(worker))
             .map(|(_, a)| a.clone())
             .collect()
     }
@@ -805,5 +815,65 @@ impl ServerGroup {
 impl Drop for ServerGroup {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use crate::{StreamReader, StreamWriter};
+
+    /// One byte each way through the group at `addr`.
+    fn reaches(addr: SocketAddr) {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"x").unwrap();
+        let mut back = [0u8; 1];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"x", "{addr}");
+    }
+
+    // Checklist: L97 (every address a host resolves to is served, as start_server does), L98.
+    // A host that resolves to 127.0.0.1 and ::1 (`localhost` where the hosts file says so:
+    // tests/workers.rs tries the name itself) is served on both, with separate and with
+    // shared listeners; only the first address used to be.
+    #[test]
+    fn l97_every_resolved_address_is_served_by_every_worker() {
+        if let Err(e) = TcpListener::bind("[::1]:0") {
+            println!("skipped: ::1 cannot be bound here ({e})");
+            return;
+        }
+        let addrs: [SocketAddr; 2] = ["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+        let echo = || {
+            |r: StreamReader, w: StreamWriter| async move {
+                w.write(&r.read(1).await?)?;
+                w.drain().await
+            }
+        };
+        for reuse_port in [true, false] {
+            let group = super::serve_on_threads(2, echo, "unused", 0)
+                .reuse_port(reuse_port)
+                .start_on(&addrs)
+                .unwrap();
+            assert_eq!(group.reuse_port(), reuse_port);
+            let bound: Vec<SocketAddr> = group
+                .sockets()
+                .iter()
+                .map(|a| a.as_inet().unwrap())
+                .collect();
+            // Separate: a listener per worker and address; shared: one per address.
+            assert_eq!(bound.len(), if reuse_port { 4 } else { 2 }, "{bound:?}");
+            for want in &addrs {
+                let at: Vec<_> = bound.iter().filter(|a| a.ip() == want.ip()).collect();
+                assert!(!at.is_empty(), "{} not served: {bound:?}", want.ip());
+                assert!(at.iter().all(|a| a.port() == at[0].port()), "{bound:?}");
+                reaches(*at[0]);
+            }
+            group.close();
+            crate::run(group.wait_closed()).unwrap().unwrap();
+        }
     }
 }
