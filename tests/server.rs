@@ -1921,6 +1921,115 @@ fn shed_rounds_child() {
     println!("shed rounds child: ok");
 }
 
+const SPARE_AGAIN_CHILD: &str = "ASYNCIO_TEST_SPARE_AGAIN_CHILD";
+const SPARE_AGAIN_TEST: &str = "l102_reserve_fd_a_lost_spare_is_back_for_the_next_episode";
+
+/// D6 with `reserve_fd`: the spare descriptor can be lost in an episode (freed to accept with,
+/// and its slot taken before it could be reopened). Once descriptors are available again it
+/// is reopened, so the next episode sheds waiting connections as the first did; it used to
+/// stay lost, and the next episode's clients waited in the backlog.
+#[test]
+fn l102_reserve_fd_a_lost_spare_is_back_for_the_next_episode() {
+    util::in_child(
+        SPARE_AGAIN_CHILD,
+        SPARE_AGAIN_TEST,
+        "spare again child: ok",
+        spare_again_child,
+    );
+}
+
+/// This process's descriptors open on `/dev/null`.
+fn dev_null_fds() -> Vec<u64> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            (target == Path::new("/dev/null")).then_some(())?;
+            e.file_name().to_str()?.parse().ok()
+        })
+        .collect()
+}
+
+/// Whether descriptor `fd` is open on `/dev/null` (no descriptor needed to look).
+fn is_dev_null(fd: u64) -> bool {
+    std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|t| t == Path::new("/dev/null"))
+}
+
+/// Connects the socket made beforehand (connecting takes no new descriptor).
+fn connect_made(sock: socket2::Socket, addr: SocketAddr) -> TcpStream {
+    sock.connect_timeout(&addr.into(), BOUND).unwrap();
+    timeouts(TcpStream::from(sock), TcpStream::set_read_timeout)
+}
+
+/// A client the server shed: EOF or a reset, at once (the server closed it already). The
+/// read's bound is below `finish`'s, so that a client left waiting fails here, by name.
+fn assert_shed(lp: &EventLoop, mut c: TcpStream, which: &str) {
+    c.set_read_timeout(Some(BOUND / 2)).unwrap();
+    let which = which.to_string();
+    finish(
+        lp,
+        peer(lp, move || {
+            let mut buf = [0u8; 1];
+            match c.read(&mut buf) {
+                Ok(0) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+                other => panic!("{which} was not shed: {other:?}"),
+            }
+        }),
+    );
+}
+
+fn spare_again_child() {
+    let lp = EventLoop::new().unwrap();
+    let before = dev_null_fds();
+    let (server, reports, made) = counting_server(&lp, true);
+    let spare: Vec<u64> = dev_null_fds()
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .collect();
+    assert_eq!(spare.len(), 1, "one spare descriptor: {spare:?}");
+    let spare = spare[0];
+    let addr = first_inet(&server);
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable `rlimit` for the call to fill.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    // The clients' sockets are made now: once the limit bites, connecting takes no descriptor.
+    let mut socks: Vec<socket2::Socket> = (0..3)
+        .map(|_| socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap())
+        .collect();
+
+    // Episode 1: no descriptor free; the first client is shed with the spare.
+    let filler = leave_free_fds(0);
+    let first = connect_made(socks.remove(0), addr);
+    run_within(&lp, BOUND, || !reports.borrow().is_empty());
+    assert_shed(&lp, first, "the first episode's client");
+    assert!(is_dev_null(spare), "the spare is back after shedding");
+    // The spare is lost: with the limit at its number, once freed it cannot be reopened (as
+    // when another thread takes the slot first). The episode goes on, backing off.
+    set_fd_limit(spare);
+    let waiting = connect_made(socks.remove(0), addr);
+    run_within(&lp, BOUND, || !is_dev_null(spare));
+    assert_eq!(made.get(), 0);
+    // Descriptors come back: the retry accepts the waiting client, the episode ends.
+    set_fd_limit(lim.rlim_cur);
+    drop(filler);
+    run_within(&lp, BOUND, || made.get() == 1);
+    assert_eq!(reports.borrow().len(), 1, "one episode so far");
+
+    // Episode 2: out of descriptors again; the next client is shed at once, as in the first.
+    let _filler = leave_free_fds(0);
+    let second = connect_made(socks.remove(0), addr);
+    run_within(&lp, BOUND, || reports.borrow().len() == 2);
+    assert_shed(&lp, second, "the second episode's client");
+    assert_eq!(made.get(), 1, "the shed client got no protocol");
+    drop(waiting);
+    println!("spare again child: ok");
+}
+
 // ---- Unix sockets (L111–L122) -------------------------------------------------------------------
 
 fn unix_server(lp: &EventLoop, path: &Path) -> Server {

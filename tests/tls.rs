@@ -1519,6 +1519,67 @@ fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
     });
 }
 
+// L85, S6, L84: CPython's create_connection checks server_hostname, ssl without a host and
+// the TLS timeouts without ssl before "host/port and sock can not be specified at the same
+// time"; a host given with `sock` still names the server for the ssl rule (so with ssl and
+// that host the conflict is the error); a zero timeout is checked later (in SSLProtocol).
+// Ours reported the conflict first.
+#[test]
+fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
+    run(async {
+        let certs = Certs::get();
+        let lp = asyncio::get_running_loop()?;
+        let conflict = "host/port and sock can not be specified at the same time";
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .sock(a)
+            .server_hostname("x")
+            .await
+            .expect_err("S6");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let (a, _b) = asyncio::socketpair()?;
+        let e = lp
+            .create_connection(Recorder::default, "127.0.0.1", 9)
+            .sock(a)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("L84");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        // A port and no host: nothing names the server.
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("", 9)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S6/S7");
+        assert_eq!(
+            e.to_string(),
+            "You must set server_hostname when using ssl without a host"
+        );
+        // The host names the server: the TLS keywords pass, the conflict is the error.
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("localhost", 9)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("L85");
+        assert_eq!(e.to_string(), conflict);
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("localhost", 9)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .ssl_handshake_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1 after L85");
+        assert_eq!(e.to_string(), conflict);
+        Ok(())
+    });
+}
+
 #[test]
 fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
     // S9: a TLS timeout without ssl is refused (the "… is only meaningful with ssl" text), and

@@ -556,6 +556,70 @@ fn d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
     assert_no_worker_threads();
 }
 
+/// What a worker thread still does after it has told the group it ended: the destructor of
+/// a thread-local its callback factory touched. It holds the thread's end until a waiter
+/// returns early, bounded by one second (the bound only lets the old code's failure show).
+struct HoldsTheThreadsEnd;
+
+/// Set by [`HoldsTheThreadsEnd`]'s drop once it lets the thread end.
+static THREAD_ENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Whether a `wait_closed` has returned, and the signal that one has.
+static RETURNED: (Mutex<bool>, std::sync::Condvar) = (Mutex::new(false), std::sync::Condvar::new());
+
+impl Drop for HoldsTheThreadsEnd {
+    fn drop(&mut self) {
+        let (returned, signal) = &RETURNED;
+        let guard = returned.lock().unwrap();
+        let second = Duration::from_secs(1);
+        let _ = signal.wait_timeout_while(guard, second, |r| !*r).unwrap();
+        THREAD_ENDED.store(true, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static HOLD: HoldsTheThreadsEnd = const { HoldsTheThreadsEnd };
+}
+
+// Two wait_closed calls at once both return after every worker thread has ended: the second
+// used to return while the first was still joining the threads (it found none left to join).
+// Checklist: S75 (the group's wait_closed).
+#[test]
+fn two_wait_closed_calls_at_once_both_return_after_every_worker_has_ended() {
+    let _serial = util::serial();
+    let make = || {
+        HOLD.with(|_| ()); // the worker thread's end now waits for its destructor
+        echo()
+    };
+    let group = Arc::new(
+        asyncio::serve_on_threads(1, make, "127.0.0.1", 0)
+            .start()
+            .unwrap(),
+    );
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let group = group.clone();
+            std::thread::spawn(move || {
+                let result = asyncio::run(group.wait_closed());
+                let ended = THREAD_ENDED.load(Ordering::SeqCst);
+                let (returned, signal) = &RETURNED;
+                *returned.lock().unwrap() = true;
+                signal.notify_all();
+                (result, ended)
+            })
+        })
+        .collect();
+    group.close();
+    for waiter in waiters {
+        let (result, ended) = waiter.join().unwrap();
+        result.unwrap().unwrap();
+        assert!(
+            ended,
+            "a wait_closed returned before the worker thread had ended"
+        );
+    }
+    assert_no_worker_threads();
+}
+
 // A worker's handler awaiting its own group's wait_closed would wait for its own end (its
 // connection keeps its loop, and so its thread, running): refused at once, as joining the
 // current thread is.
@@ -730,6 +794,47 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
     for group in groups {
         assert!(Arc::into_inner(group).is_some());
     }
+}
+
+// Checklist: L97 (every address of the host is served, as start_server serves them). Where
+// `localhost` names 127.0.0.1 and ::1, the group is reached over both; the group used to bind
+// the first address only. Skipped where ::1 cannot be bound or the hosts file names only one
+// (the same rule with both addresses given is unit-tested in src/streams/workers/mod.rs).
+#[test]
+fn l97_localhost_is_served_on_127_0_0_1_and_on_1() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+    let _serial = util::serial();
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        println!("skipped: ::1 cannot be bound here ({e})");
+        return;
+    }
+    let names: Vec<IpAddr> = ("localhost", 0)
+        .to_socket_addrs()
+        .map(|a| a.map(|a| a.ip()).collect())
+        .unwrap_or_default();
+    let want = [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
+    if !want.iter().all(|ip| names.contains(ip)) {
+        println!("skipped: localhost resolves to {names:?} here, not to both 127.0.0.1 and ::1");
+        return;
+    }
+    let group = asyncio::serve_on_threads(2, echo, "localhost", 0)
+        .start()
+        .unwrap();
+    let bound: Vec<SocketAddr> = group
+        .sockets()
+        .iter()
+        .map(|a| a.as_inet().unwrap())
+        .collect();
+    for ip in want {
+        let at = bound.iter().find(|a| a.ip() == ip);
+        let at = at.unwrap_or_else(|| panic!("{ip} not served: {bound:?}"));
+        ping(&mut connect(*at), b"both");
+    }
+    close_and_wait(&group).unwrap();
+    assert_no_worker_threads();
 }
 
 // Checklist: L98 (reuse_port=True sets SO_REUSEPORT whatever the number of sockets).

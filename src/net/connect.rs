@@ -232,6 +232,10 @@ pub struct CreateConnection<P> {
     target: Target,
     /// Set when `sock` was given along with a host/port or path: the L85/L111 error text.
     conflict: Option<&'static str>,
+    /// The host a later `sock` replaced: it still names the server for the TLS keyword
+    /// rules, which CPython checks before that conflict.
+    #[cfg(feature = "tls")]
+    replaced_host: Option<String>,
     /// Made by a Unix entry point, which takes none of the TCP keywords (L111), also once
     /// `sock` has replaced its path.
     unix_entry: bool,
@@ -376,6 +380,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             unix_entry: matches!(target, Target::Unix { .. }),
             target,
             conflict: None,
+            #[cfg(feature = "tls")]
+            replaced_host: None,
             local_addr: None,
             family: AddressFamily::Unspecified,
             happy_eyeballs: None,
@@ -424,6 +430,10 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         // Differs from CPython: after any of these errors the socket is closed, with the builder
         // that owns it; CPython's caller still holds its (open) socket object.
         self.conflict = self.conflict.or(conflict);
+        #[cfg(feature = "tls")]
+        if let Target::Host { host: Some(h), .. } = &self.target {
+            self.replaced_host = Some(h.clone());
+        }
         self.target = Target::Sock(sock);
         self
     }
@@ -452,6 +462,8 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             factory,
             target,
             conflict,
+            #[cfg(feature = "tls")]
+            replaced_host,
             unix_entry,
             local_addr,
             family,
@@ -475,12 +487,16 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                 "create_unix_connection() got an unexpected keyword argument '{name}'"
             )));
         }
-        // Checklist: L111. CPython's create_unix_connection checks its TLS keywords before its
-        // path and sock (create_connection too, but there a host given with `sock`, gone from
-        // `target` now, would name the server: its conflict stays first).
+        // Checklist: L85, L111. CPython's create_connection and create_unix_connection check
+        // their TLS keywords before host/port (or path) and sock; a host that `sock` replaced
+        // still names the server there.
         #[cfg(feature = "tls")]
-        if unix_entry {
-            tls.check_unix_keywords()?;
+        {
+            let host = match &target {
+                Target::Host { host, .. } => host.as_deref(),
+                _ => replaced_host.as_deref(),
+            };
+            tls.check_keywords(host, unix_entry)?;
         }
         if let Some(conflict) = conflict {
             return Err(Error::invalid_argument(conflict));

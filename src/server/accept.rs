@@ -31,6 +31,8 @@ pub(super) struct Accepter {
     /// The listener's loop registration ([`Listener::register`]): `Some` while serving.
     pub(super) key: Cell<Option<SlotKey>>,
     /// With `reserve_fd`: the spare descriptor (`/dev/null`), opened when serving starts.
+    /// `None` while serving only when an episode lost it (freed to accept with, its slot
+    /// taken before it could be reopened): [`restore_spare`](Self::restore_spare) reopens it.
     pub(super) spare: RefCell<Option<std::fs::File>>,
     /// Accepting normally, or in an out-of-descriptors episode. Changed only by `set_state`.
     pub(super) state: Cell<Accepting>,
@@ -155,6 +157,7 @@ impl Accepter {
     fn accepting_again(&self) {
         if let Accepting::Exhausted(ep) | Accepting::BackingOff(ep) = self.state.get() {
             self.set_state(Accepting::Open);
+            self.restore_spare();
             if self
                 .server
                 .upgrade()
@@ -193,6 +196,11 @@ impl Accepter {
         };
         if matches!(self.state.get(), Accepting::BackingOff(_)) || self.key.get().is_none() {
             return;
+        }
+        if self.state.get() != Accepting::Open {
+            // A round in an episode: the spare, if lost, comes back before any connection
+            // takes the descriptor it needs.
+            self.restore_spare();
         }
         for _ in 0..server.backlog.max(1) {
             let accepted = match self.listener.borrow().as_ref() {
@@ -290,6 +298,15 @@ impl Accepter {
             }
         }
         true
+    }
+
+    /// Reopens the spare if an episode lost it (with `reserve_fd`; a no-op otherwise). Called
+    /// only in an episode and at its end, never per accept: at most one `open` per round.
+    fn restore_spare(&self) {
+        let lost = self.spare.borrow().is_none() && self.key.get().is_some();
+        if lost && self.server.upgrade().is_some_and(|s| s.reserve_fd) {
+            *self.spare.borrow_mut() = std::fs::File::open("/dev/null").ok();
+        }
     }
 
     fn report_exhaustion(&self, server: &Rc<ServerInner>, e: io::Error) {

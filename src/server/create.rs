@@ -33,7 +33,8 @@ pub(super) enum Bind {
         hosts: Option<Vec<String>>,
         port: u16,
     },
-    TcpSock(std::net::TcpListener),
+    /// `sock`: one bound listener; a server group's worker gives one per address it serves.
+    TcpSocks(Vec<std::net::TcpListener>),
     Unix(PathBuf),
     UnixSock(std::os::unix::net::UnixListener),
 }
@@ -223,7 +224,7 @@ impl CreateServer {
         match &mut self.bind {
             Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
             // After `sock`: hosts as well are the L96 conflict, not silently dropped.
-            Bind::TcpSock(_) if !hosts.is_empty() => {
+            Bind::TcpSocks(_) if !hosts.is_empty() => {
                 self.conflict = self.conflict.or(Some(
                     "host/port and sock can not be specified at the same time",
                 ));
@@ -266,7 +267,9 @@ impl CreateServer {
     /// libuv's answer to running out of descriptors (off by default): keep one spare fd open;
     /// when `accept` fails with EMFILE/ENFILE, close the spare, accept the waiting connection
     /// and close it at once (its client gets a prompt close instead of hanging in the backlog),
-    /// then reopen the spare. Reported once per episode, like the default back-off.
+    /// then reopen the spare. Reported once per episode, like the default back-off. A spare
+    /// that could not be reopened (another thread took the descriptor first) is opened again
+    /// once descriptors are free, in time for the next episode.
     // Checklist: D6.
     pub fn reserve_fd(mut self, on: bool) -> Self {
         self.reserve_fd = on;
@@ -311,9 +314,27 @@ impl CreateServer {
         // Kept once set: a second `sock` finds the first socket, not the host or path.
         self.conflict = self.conflict.or(conflict);
         self.bind = match sock {
-            ListenSocket::Tcp(l) => Bind::TcpSock(l),
+            ListenSocket::Tcp(l) => Bind::TcpSocks(vec![l]),
             ListenSocket::Unix(l) => Bind::UnixSock(l),
         };
+        self
+    }
+
+    /// Serves on these bound TCP listeners, one per address: what a server group's worker
+    /// starts with (its builder has no host, port or socket of its own, so nothing to
+    /// conflict with).
+    pub(crate) fn tcp_socks(mut self, listeners: Vec<std::net::TcpListener>) -> Self {
+        debug_assert!(
+            matches!(
+                &self.bind,
+                Bind::Tcp {
+                    hosts: None,
+                    port: 0
+                }
+            ),
+            "tcp_socks on a builder that binds already"
+        );
+        self.bind = Bind::TcpSocks(listeners);
         self
     }
 
@@ -433,11 +454,13 @@ impl CreateServer {
                     return Err(Error::Io(bound_none(&addrs, not_local)));
                 }
             }
-            Bind::TcpSock(l) => {
-                check_stream(l)?;
-                let s = socket2::Socket::from(l.try_clone()?);
-                s.set_nonblocking(true)?;
-                sockets.push(s);
+            Bind::TcpSocks(listeners) => {
+                for l in listeners {
+                    check_stream(l)?;
+                    let s = socket2::Socket::from(l.try_clone()?);
+                    s.set_nonblocking(true)?;
+                    sockets.push(s);
+                }
             }
             // An empty path is Python's `path=None` (L114), not a name for bind(2) (which
             // would make up an abstract one on Linux: a server nobody could find).
@@ -536,7 +559,7 @@ impl CreateServer {
 /// CPython 3.13's error when no address of a TCP server could be bound (L99):
 /// `could not bind on any address out of [...]`, every address tried listed; the errno of the
 /// first one skipped as not local is kept (`EADDRNOTAVAIL`).
-fn bound_none(addrs: &[SocketAddr], not_local: Option<io::Error>) -> io::Error {
+pub(crate) fn bound_none(addrs: &[SocketAddr], not_local: Option<io::Error>) -> io::Error {
     use std::fmt::Write;
     let mut text = String::from("could not bind on any address out of [");
     for (i, addr) in addrs.iter().enumerate() {

@@ -39,6 +39,7 @@ mod create;
 mod proxy_layer;
 
 use accept::Accepter;
+pub(crate) use create::bound_none;
 pub use create::{CreateServer, ListenSocket};
 
 type Factory = Rc<dyn Fn() -> ProtocolRef>;

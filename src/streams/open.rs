@@ -802,16 +802,17 @@ impl StartServer {
 }
 
 impl StartServer {
-    /// A builder serving the bound listener `sock` with an already erased callback: what each
-    /// worker of a [`ServerGroup`](crate::ServerGroup) starts on its own thread.
-    pub(crate) fn on_listener(cb: ConnectedCb, sock: ListenSocket) -> StartServer {
+    /// A builder serving the bound `listeners` (one per address) with an already erased
+    /// callback: what each worker of a [`ServerGroup`](crate::ServerGroup) starts on its own
+    /// thread.
+    pub(crate) fn on_listeners(cb: ConnectedCb, listeners: Vec<std::net::TcpListener>) -> Self {
         StartServer {
             cb,
             listen: Listen::Host(String::new(), 0),
             limit: DEFAULT_LIMIT,
             options: Vec::new(),
         }
-        .sock(sock)
+        .option(move |s| s.tcp_socks(listeners))
     }
 }
 

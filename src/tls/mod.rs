@@ -227,15 +227,16 @@ impl ClientOptions {
         }))
     }
 
-    /// The keyword rules CPython's `create_unix_connection` applies first, before it looks at
-    /// `path` and `sock`: a TLS keyword without `ssl`, `ssl` without `server_hostname`.
-    /// [`prepare`](Self::prepare) applies them again, then what CPython checks later (a zero
-    /// timeout, in `SSLProtocol`).
-    // Checklist: S6, S8, L84, L111.
-    pub(crate) fn check_unix_keywords(&self) -> Result<(), Error> {
+    /// The keyword rules CPython's `create_connection` and `create_unix_connection` apply
+    /// first, before they look at host/port (or `path`) and `sock`: a TLS keyword without
+    /// `ssl`, `ssl` with nothing to name the server (`host` is the host given, also one that
+    /// `sock` replaced). [`prepare`](Self::prepare) applies them again, then what CPython
+    /// checks later (a zero timeout, in `SSLProtocol`).
+    // Checklist: S6, S8, L84, L85, L111.
+    pub(crate) fn check_keywords(&self, host: Option<&str>, unix: bool) -> Result<(), Error> {
         match self.ssl.enabled() {
             None => self.refuse_without_ssl(),
-            Some(_) => resolve_server_hostname(self.server_hostname.as_ref(), None, true).map(drop),
+            Some(_) => resolve_server_hostname(self.server_hostname.as_ref(), host, unix).map(drop),
         }
     }
 

@@ -9,21 +9,24 @@
 //! - a worker's connections, tasks and callback live and die on its thread; only the group's
 //!   commands (through each loop's thread-safe queue), start-up results and figures cross
 //!   threads. The callback factory is called once on each worker thread, inside its loop;
-//! - on Linux each worker has its own `SO_REUSEPORT` listener on the same address (the first
-//!   is bound, its port read back when port 0 was asked, the others bound to that port), and
+//! - the host's every address is served, as `start_server` serves them ("localhost": 127.0.0.1
+//!   and ::1); one the host lacks is skipped, as there;
+//! - on Linux each worker has its own `SO_REUSEPORT` listener on each address (the first is
+//!   bound, its port read back when port 0 was asked, the others bound to that port), and
 //!   the kernel spreads new connections by a hash of their addresses. An address something
 //!   listens on already fails as a plain bind would (a probe bound first), unless
 //!   `reuse_port(true)` was asked for: then the group joins what is there. Where
-//!   `SO_REUSEPORT` is missing or refused, every worker accepts from a duplicate of one shared
-//!   listener (each is woken for each connection; one of them wins it);
+//!   `SO_REUSEPORT` is missing or refused (for any worker: all or none), every worker accepts
+//!   from duplicates of one shared listener per address, without it (each is woken for each
+//!   connection; one of them wins it), and [`ServerGroup::reuse_port`] says false;
 //! - a worker that fails or panics is reported (the `log` crate, or stderr with no logger) and
 //!   its error comes back from [`ServerGroup::wait_closed`]; none is lost silently;
 //! - nothing here runs per message: the only added cost is one relaxed atomic add per accepted
 //!   connection.
 //!
 //! Calls down into `streams::open` (the per-worker server), `net::socket_opts` (binding) and the
-//! event loop's thread-safe handles. Files: this one (starting the workers, binding, the
-//! group's commands), `shared.rs` (what the workers share with the group across threads: the
+//! event loop's thread-safe handles. Files: this one (starting the workers, the group's
+//! commands), `bind.rs` (binding the listeners), `shared.rs` (what the workers share with the group across threads: the
 //! running count, errors, waiters, and the desk where asked-for figures wait).
 
 use std::cell::{Cell, RefCell};
@@ -36,8 +39,10 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::thread::{JoinHandle, ThreadId};
 
+mod bind;
 mod shared;
 
+use self::bind::bind_listeners;
 use self::shared::{answer, gather, wait_answer, Figures, Shared};
 use super::core::ConnectedCb;
 use super::open::{ClientConnected, StartServer};
@@ -46,8 +51,7 @@ use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
 use crate::event_loop::LoopStats;
 use crate::net::resolve::resolve_blocking;
-use crate::net::socket_opts::{bind_tcp_listener, ListenOptions};
-use crate::server::{ListenSocket, Server};
+use crate::server::Server;
 use crate::transport::Address;
 use crate::wakers::Withdraw;
 
@@ -85,8 +89,10 @@ fn with_worker_server<R>(f: impl FnOnce(&Server) -> R) -> Option<R> {
 /// `proxy_protocol`, …) with [`ServeOnThreads::configure`]; start with
 /// [`ServeOnThreads::start`].
 ///
-/// `host` is resolved on the calling thread and the first address is used (an empty host
-/// means `0.0.0.0`); port 0 lets the OS choose one port, shared by every worker.
+/// `host` is resolved on the calling thread and every address it resolves to is served, as
+/// [`start_server`](crate::start_server) serves them ("localhost": 127.0.0.1 and ::1, an
+/// address this host lacks skipped); an empty host means `0.0.0.0`. Port 0 lets the OS
+/// choose a port for each address, shared by every worker.
 ///
 /// # Examples
 ///
@@ -174,7 +180,7 @@ impl std::fmt::Debug for ServeOnThreads {
 
 impl ServeOnThreads {
     /// Sets the other [`StartServer`] keywords: `configure` is called on each worker thread
-    /// with that worker's builder, which already serves the group's listener (so leave
+    /// with that worker's builder, which already serves the group's listeners (so leave
     /// `sock`, `hosts`, `family` and `reuse_*` alone: binding is the group's).
     ///
     /// # Examples
@@ -195,8 +201,8 @@ impl ServeOnThreads {
         self
     }
 
-    /// One `SO_REUSEPORT` listener per worker (`true`, the default, where the OS has it), or
-    /// one listener shared by every worker (`false`).
+    /// One `SO_REUSEPORT` listener per worker and address (`true`, the default, where the OS
+    /// has it), or one listener per address shared by every worker (`false`).
     ///
     /// By default the address must be free, as for a plain server: if anything listens there
     /// (another group included), `start` fails with `AddrInUse`. Asked for explicitly,
@@ -252,39 +258,47 @@ impl ServeOnThreads {
         };
         // The crate's resolver, for the same errors as `start_server`'s (CPython's gaierror
         // text, what was being resolved).
-        let addr = resolve_blocking(host, self.port)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| {
-                Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::AddrNotAvailable,
-                    format!("{host} resolved to no address"),
-                ))
-            })?;
-        let (listeners, reuse_port) =
-            bind_listeners(addr, self.workers, self.reuse_port, self.join_port)?;
-        let sockets = if reuse_port {
-            listeners
-                .iter()
-                .map(TcpListener::local_addr)
-                .collect::<Result<_, _>>()?
-        } else {
-            vec![listeners[0].local_addr()?]
-        };
+        let mut addrs = resolve_blocking(host, self.port)?;
+        let mut seen = std::collections::HashSet::new();
+        addrs.retain(|a| seen.insert(*a));
+        if addrs.is_empty() {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{host} resolved to no address"),
+            )));
+        }
+        self.start_on(&addrs)
+    }
+
+    /// [`start`](Self::start) once the host has resolved to `addrs` (none repeated).
+    fn start_on(self, addrs: &[SocketAddr]) -> Result<ServerGroup, Error> {
+        let bound = bind_listeners(addrs, self.workers, self.reuse_port, self.join_port)?;
+        let reuse_port = bound.separate;
+        // Separate listeners: every one, each under its worker; shared: worker 0's (the
+        // originals), listed while any worker runs.
+        let mut sockets = Vec::new();
+        for (worker, listeners) in bound.per_worker.iter().enumerate() {
+            for l in listeners {
+                sockets.push((worker, Address::Inet(l.local_addr()?)));
+            }
+            if !reuse_port {
+                break;
+            }
+        }
         let shared = Arc::new(Shared::new());
         let mut group = ServerGroup {
             slots: Vec::with_capacity(self.workers),
             threads: Mutex::new(Vec::with_capacity(self.workers)),
             shared,
-            sockets: sockets.into_iter().map(Address::Inet).collect(),
+            sockets,
             reuse_port,
             closed: AtomicBool::new(false),
         };
         // Spawn every worker, then wait for each: they start in parallel.
         let mut failures = Vec::new();
         let mut pending = Vec::with_capacity(self.workers);
-        for (index, listener) in listeners.into_iter().enumerate() {
-            match spawn_worker(index, listener, &self, &group.shared) {
+        for (index, listeners) in bound.per_worker.into_iter().enumerate() {
+            match spawn_worker(index, listeners, &self, &group.shared) {
                 Ok((join, started, accepted)) => {
                     group.threads_mut().push(Some(join));
                     pending.push((started, accepted));
@@ -318,84 +332,16 @@ impl ServeOnThreads {
     }
 }
 
-/// Binds `n` listeners on `addr`: one per worker with `SO_REUSEPORT` when `reuse_port` and the
-/// OS allows it, else one (duplicated for each worker). Returns them and whether they are
-/// separate. Unless `join`, an address something listens on already fails as a plain bind.
-fn bind_listeners(
-    addr: SocketAddr,
-    n: usize,
-    reuse_port: bool,
-    join: bool,
-) -> Result<(Vec<TcpListener>, bool), Error> {
-    let opts = |reuse_port| ListenOptions {
-        reuse_address: true,
-        reuse_port,
-        keep_alive: false,
-    };
-    // One worker needs SO_REUSEPORT only when asked for: to join listeners there, and to be
-    // joined later (Python's reuse_port=True sets it on every socket, however many).
-    if reuse_port && (n > 1 || join) {
-        if !join && addr.port() != 0 {
-            // SO_REUSEPORT would join any listener of this user on the port (a second group,
-            // another process) and take part of its connections. A probe bound as a plain
-            // server binds (SO_REUSEADDR only) fails as that server would, with its errno;
-            // it is closed before the group binds, so something that binds in between can
-            // still be joined (a small window). Port 0 needs none: the OS picks a free port.
-            drop(bind_tcp_listener(&addr, opts(false))?);
-        }
-        match bind_tcp_listener(&addr, opts(true)) {
-            Ok(first) => {
-                // Port 0: the others take the port the OS gave the first.
-                let bound = first
-                    .local_addr()?
-                    .as_socket()
-                    .ok_or_else(|| Error::invalid_state("a TCP listener without an address"))?;
-                let mut listeners = vec![TcpListener::from(first)];
-                for _ in 1..n {
-                    match bind_tcp_listener(&bound, opts(true)) {
-                        Ok(s) => listeners.push(TcpListener::from(s)),
-                        Err(e) => {
-                            log::debug!(target: "asyncio", "SO_REUSEPORT refused ({e}): one listener shared by the workers");
-                            listeners.truncate(1);
-                            return share(listeners.pop().expect("the first listener"), n);
-                        }
-                    }
-                }
-                return Ok((listeners, true));
-            }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::Unsupported
-                    || crate::error::errno(&e) == Some(libc::ENOPROTOOPT) =>
-            {
-                log::debug!(target: "asyncio", "no SO_REUSEPORT here ({e}): one listener shared by the workers");
-            }
-            Err(e) => return Err(Error::Io(e)),
-        }
-    }
-    let first = TcpListener::from(bind_tcp_listener(&addr, opts(false))?);
-    share(first, n)
-}
-
-/// `n` handles on one listener: the workers share its accept queue.
-fn share(first: TcpListener, n: usize) -> Result<(Vec<TcpListener>, bool), Error> {
-    let mut listeners = Vec::with_capacity(n);
-    for _ in 1..n {
-        listeners.push(first.try_clone()?);
-    }
-    listeners.insert(0, first);
-    Ok((listeners, false))
-}
-
 /// A worker's word that it serves: its loop's thread-safe handle and its thread. A worker
 /// that fails to start sends nothing; its error goes where every worker's error goes
 /// (`Shared::finish`).
 type Started = mpsc::Receiver<(ThreadsafeHandle, ThreadId)>;
 
-/// Spawns worker `index` on `listener`; returns its thread, the channel it reports its start
+/// Spawns worker `index` on `listeners` (one per address); returns its thread, the channel it reports its start
 /// on, and its accepted-connections counter.
 fn spawn_worker(
     index: usize,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     spec: &ServeOnThreads,
     shared: &Arc<Shared>,
 ) -> Result<(JoinHandle<()>, Started, Arc<AtomicU64>), Error> {
@@ -411,7 +357,7 @@ fn spawn_worker(
             move || {
                 WORKER_AT.with(|w| w.set(Some((shared.id, index))));
                 let serving = Cell::new(false);
-                let run = || run_worker(listener, make_cb, configure, counter, tx, &serving);
+                let run = || run_worker(listeners, make_cb, configure, counter, tx, &serving);
                 let error = match catch_unwind(AssertUnwindSafe(run)) {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) => Some(e),
@@ -437,7 +383,7 @@ fn spawn_worker(
 /// A worker thread's life, as a program's `main` would have it: `asyncio::run` (off the main
 /// thread it installs no SIGINT handler) over the callback and the server; serve until closed.
 fn run_worker(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     make_cb: MakeCb,
     configure: Option<Configure>,
     accepted: Arc<AtomicU64>,
@@ -459,7 +405,7 @@ fn run_worker(
                 Ok(())
             })),
         };
-        let mut start = StartServer::on_listener(counted, ListenSocket::Tcp(listener));
+        let mut start = StartServer::on_listeners(counted, listeners);
         if let Some(configure) = &configure {
             start = configure(start);
         }
@@ -542,8 +488,9 @@ pub struct ServerGroup {
     /// Their threads, by index; `None` once joined.
     threads: Mutex<Vec<Option<JoinHandle<()>>>>,
     shared: Arc<Shared>,
-    /// The listeners' addresses: one per worker, or one when they share a listener.
-    sockets: Vec<Address>,
+    /// The listeners' addresses, each with its worker: one per worker and address, or one
+    /// per address (under worker 0) when they share listeners.
+    sockets: Vec<(usize, Address)>,
     /// Whether each worker has its own `SO_REUSEPORT` listener.
     reuse_port: bool,
     /// Set by `close`: `sockets()` is empty from then on.
@@ -603,9 +550,10 @@ impl ServerGroup {
         self.reuse_port
     }
 
-    /// The listening addresses: one per running worker with `SO_REUSEPORT` (all the same; a
-    /// worker that has ended took its listener with it), one while any worker runs when they
-    /// share a listener; empty after [`close`](Self::close).
+    /// The listening addresses: for each address the host resolved to and that could be
+    /// bound, one per running worker with `SO_REUSEPORT` (all the same; a worker that has
+    /// ended took its listeners with it), by worker; one while any worker runs when they
+    /// share listeners; empty after [`close`](Self::close).
     ///
     /// # Examples
     ///
@@ -623,17 +571,13 @@ impl ServerGroup {
             return Vec::new();
         }
         let state = self.shared.lock();
-        if !self.reuse_port {
-            return match state.running {
-                0 => Vec::new(),
-                _ => self.sockets.clone(),
-            };
-        }
-        let live = |(i, _): &(usize, &Address)| !state.ended.contains(i);
+        let live = |worker: &usize| match self.reuse_port {
+            true => !state.ended.contains(worker),
+            false => state.running > 0,
+        };
         self.sockets
             .iter()
-            .enumerate()
-            .filter(live)
+            .filter(|(worker, _)| live(worker))
             .map(|(_, a)| a.clone())
             .collect()
     }
@@ -777,7 +721,8 @@ impl ServerGroup {
     }
 
     /// Waits until every worker thread has ended (each worker ends once it is closed and its
-    /// connections have ended, as [`Server::wait_closed`]), and joins them.
+    /// connections have ended, as [`Server::wait_closed`]), and joins them. Several calls at
+    /// once (from tasks or threads) each return only once every thread has been joined.
     ///
     /// # Errors
     /// What the workers failed with: the one error, or `Error::Group` of several (a panic is
@@ -839,20 +784,23 @@ impl ServerGroup {
     }
 
     /// Joins the worker threads that have ended or are about to (never this very thread).
+    ///
+    /// The lock is held across the joins: a second caller (another `wait_closed`, the drop)
+    /// waits for the first one's joins to end instead of finding the handles taken and
+    /// returning while a worker thread still runs. No worker takes this lock (a worker's
+    /// `wait_closed` on its own group is refused, and the one thread skipped here is the
+    /// caller's own), so it cannot wait for a thread that waits for it.
     fn join_threads(&self) {
         let here = std::thread::current().id();
-        let threads: Vec<JoinHandle<()>> = {
-            let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
-            threads
-                .iter_mut()
-                .filter(|t| t.as_ref().is_some_and(|t| t.thread().id() != here))
-                .filter_map(Option::take)
-                .collect()
-        };
-        for t in threads {
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        let ending = threads
+            .iter_mut()
+            .filter(|t| t.as_ref().is_some_and(|t| t.thread().id() != here));
+        for t in ending.filter_map(Option::take) {
             // The body catches panics: a join error cannot carry anything not already reported.
             let _ = t.join();
         }
+        drop(threads);
     }
 
     /// Closes every worker's server and connections, then joins every thread (a failed start,
@@ -867,5 +815,65 @@ impl ServerGroup {
 impl Drop for ServerGroup {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use crate::{StreamReader, StreamWriter};
+
+    /// One byte each way through the group at `addr`.
+    fn reaches(addr: SocketAddr) {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"x").unwrap();
+        let mut back = [0u8; 1];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"x", "{addr}");
+    }
+
+    // Checklist: L97 (every address a host resolves to is served, as start_server does), L98.
+    // A host that resolves to 127.0.0.1 and ::1 (`localhost` where the hosts file says so:
+    // tests/workers.rs tries the name itself) is served on both, with separate and with
+    // shared listeners; only the first address used to be.
+    #[test]
+    fn l97_every_resolved_address_is_served_by_every_worker() {
+        if let Err(e) = TcpListener::bind("[::1]:0") {
+            println!("skipped: ::1 cannot be bound here ({e})");
+            return;
+        }
+        let addrs: [SocketAddr; 2] = ["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+        let echo = || {
+            |r: StreamReader, w: StreamWriter| async move {
+                w.write(&r.read(1).await?)?;
+                w.drain().await
+            }
+        };
+        for reuse_port in [true, false] {
+            let group = super::serve_on_threads(2, echo, "unused", 0)
+                .reuse_port(reuse_port)
+                .start_on(&addrs)
+                .unwrap();
+            assert_eq!(group.reuse_port(), reuse_port);
+            let bound: Vec<SocketAddr> = group
+                .sockets()
+                .iter()
+                .map(|a| a.as_inet().unwrap())
+                .collect();
+            // Separate: a listener per worker and address; shared: one per address.
+            assert_eq!(bound.len(), if reuse_port { 4 } else { 2 }, "{bound:?}");
+            for want in &addrs {
+                let at: Vec<_> = bound.iter().filter(|a| a.ip() == want.ip()).collect();
+                assert!(!at.is_empty(), "{} not served: {bound:?}", want.ip());
+                assert!(at.iter().all(|a| a.port() == at[0].port()), "{bound:?}");
+                reaches(*at[0]);
+            }
+            group.close();
+            crate::run(group.wait_closed()).unwrap().unwrap();
+        }
     }
 }
