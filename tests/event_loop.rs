@@ -1494,7 +1494,7 @@ fn l41_run_waits_for_the_executor_jobs_its_loop_started() {
 
 #[test]
 fn l41_shutdown_default_executor_waits_for_the_jobs_then_refuses_new_ones() {
-    // Python's loop.shutdown_default_executor(): from the call on, run_in_executor raises
+    // Python's loop.shutdown_default_executor(): once it runs, run_in_executor raises
     // 'Executor shutdown has been called' (so does getaddrinfo, which runs there); the call
     // returns once the jobs already given to the executor have ended.
     asyncio::run(async {
@@ -1524,6 +1524,31 @@ fn l41_shutdown_default_executor_waits_for_the_jobs_then_refuses_new_ones() {
             .expect("the last job's end woke the shutdown")
             .unwrap();
         assert_eq!(job.await.unwrap(), Ok(7));
+    })
+    .unwrap();
+}
+
+#[test]
+fn l41_shutdown_default_executor_refuses_jobs_from_its_first_poll_not_its_call() {
+    // CPython's shutdown_default_executor is a coroutine: calling it runs nothing, and
+    // _executor_shutdown_called is set only when it is first stepped. A job given to the
+    // executor between the call and the first await is accepted, runs, and is waited for.
+    asyncio::run(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        let shutdown = lp.shutdown_default_executor(None);
+        let job = asyncio::run_in_executor(|| 7);
+        // Bounded: a lost wake-up fails here instead of hanging the test.
+        asyncio::timeout(Duration::from_secs(30), shutdown)
+            .await
+            .expect("the shutdown saw the job end");
+        match job.await {
+            Ok(v) => assert_eq!(v, 7),
+            Err(e) => panic!("a job submitted before the shutdown's first poll failed: {e:?}"),
+        }
+        match asyncio::run_in_executor(|| 1).await {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Executor shutdown has been called"),
+            other => panic!("a job was accepted after the shutdown ran: {other:?}"),
+        }
     })
     .unwrap();
 }
