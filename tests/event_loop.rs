@@ -770,6 +770,45 @@ fn l18_a_panicking_or_failing_callback_does_not_stop_the_loop() {
 }
 
 #[test]
+fn l18_a_foreign_waker_that_panics_as_its_sleep_ends_is_reported_and_the_loop_goes_on() {
+    // A sleep polled with another executor's waker files that waker in the loop's timer; the
+    // loop wakes it in the timer's turn. Its panic is reported as a callback's is, and the
+    // loop carries on (it once unwound out of run_until_complete).
+    use std::future::Future;
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        panic!("foreign waker failed");
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let out = lp.run_until_complete(async {
+        let mut first = Box::pin(asyncio::sleep(ms(1)));
+        // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+        #[allow(unsafe_code)]
+        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+        assert!(first
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        // Due after the first: its turn comes once the foreign waker has been woken.
+        asyncio::sleep(ms(20)).await;
+        "went on"
+    });
+    assert_eq!(out.unwrap(), "went on");
+    assert_eq!(
+        *seen.borrow(),
+        ["Exception in callback timer wake-up | panicked: foreign waker failed"]
+    );
+}
+
+#[test]
 fn l19_a_panicking_exception_handler_falls_back_to_the_default() {
     let lp = EventLoop::new().unwrap();
     lp.set_exception_handler(Some(
