@@ -74,6 +74,7 @@ impl State {
 /// .unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BrokenBarrierError {
     /// The barrier was broken ([`Barrier::abort`]) when the party arrived: `Barrier aborted`.
     Aborted,
