@@ -835,8 +835,15 @@ where
     let _end = EndOnDrop(state.clone());
     let mut fut = pin!(body(Timeout(state.clone())));
     let filed = |lp: &LoopHandle, when| state.timer.borrow().filed(lp, when);
-    let arm = |lp: &LoopHandle, when| drop(state.timer.borrow_mut().arm(lp, when, &state));
-    let disarm = || drop(state.timer.borrow_mut().disarm());
+    // What they take out is dropped after the borrow (a `let` ends the `RefMut` at its `;`).
+    let arm = |lp: &LoopHandle, when| {
+        let old = state.timer.borrow_mut().arm(lp, when, &state);
+        drop(old);
+    };
+    let disarm = || {
+        let old = state.timer.borrow_mut().disarm();
+        drop(old);
+    };
     poll_fn(|cx| {
         // Filed before the body runs, as CPython files its handle on entering the scope: a
         // callback the body schedules for the same deadline runs after the alarm.
