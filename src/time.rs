@@ -603,6 +603,17 @@ struct ScopeAlarm {
     cancelled: std::cell::Cell<bool>,
 }
 
+impl ScopeAlarm {
+    /// A fresh alarm for `scope`, filed for `when`.
+    fn new(scope: &Rc<ScopeState>, when: Instant) -> Rc<ScopeAlarm> {
+        Rc::new(ScopeAlarm {
+            scope: Rc::downgrade(scope),
+            at: std::cell::Cell::new(when),
+            cancelled: std::cell::Cell::new(false),
+        })
+    }
+}
+
 impl Callback for ScopeAlarm {
     fn run(&self) -> Option<Box<dyn std::error::Error>> {
         let scope = self.scope.upgrade()?;
@@ -669,11 +680,7 @@ impl ScopeTimer {
             }
         }
         let old = self.disarm();
-        let alarm = Rc::new(ScopeAlarm {
-            scope: Rc::downgrade(scope),
-            at: std::cell::Cell::new(when),
-            cancelled: std::cell::Cell::new(false),
-        });
+        let alarm = ScopeAlarm::new(scope, when);
         let key = lp
             .inner
             .insert_timer(when, TimerEntry::Callback(alarm.clone()));
@@ -695,11 +702,7 @@ impl ScopeTimer {
             Some(when) if lp.time() < when => self.file(lp, when, scope),
             Some(when) => {
                 let old = self.disarm();
-                let alarm = Rc::new(ScopeAlarm {
-                    scope: Rc::downgrade(scope),
-                    at: std::cell::Cell::new(when),
-                    cancelled: std::cell::Cell::new(false),
-                });
+                let alarm = ScopeAlarm::new(scope, when);
                 if lp.push_callback(alarm.clone()).is_ok() {
                     self.0 = Some((lp.clone(), None, alarm));
                 }
