@@ -1,5 +1,6 @@
 //! Compile-time proofs that loop-bound objects stay on their loop's thread (issue #8, STYLE
-//! "Take" from async-executor). Only built for doctests (`#[cfg(doctest)]` in `lib.rs`).
+//! "Take" from async-executor), and that the error enums users match on stay open to new
+//! variants (at the end). Only built for doctests (`#[cfg(doctest)]` in `lib.rs`).
 //!
 //! These are the thread-crossing doors; they are `Send`:
 //!
@@ -125,4 +126,28 @@
 //! ```compile_fail,E0277
 //! let rc = std::rc::Rc::new(1);
 //! let _ = asyncio::run_in_executor(move || *rc);
+//! ```
+//!
+//! Error enums users match on are `#[non_exhaustive]`, as `Error` is: a match needs a `_` arm,
+//! so a new variant is not a breaking change.
+//!
+//! ```
+//! use asyncio::sync::BrokenBarrierError;
+//! fn text(e: BrokenBarrierError) -> &'static str {
+//!     match e {
+//!         BrokenBarrierError::Aborted => "at the door",
+//!         _ => "inside",
+//!     }
+//! }
+//! assert_eq!(text(BrokenBarrierError::AbortOrReset), "inside");
+//! ```
+//!
+//! ```compile_fail,E0004
+//! use asyncio::sync::BrokenBarrierError;
+//! fn text(e: BrokenBarrierError) -> &'static str {
+//!     match e {
+//!         BrokenBarrierError::Aborted => "at the door",
+//!         BrokenBarrierError::AbortOrReset => "inside",
+//!     }
+//! }
 //! ```

@@ -475,11 +475,16 @@ struct ScopeState {
     when: std::cell::Cell<Option<Instant>>,
     /// Changed only by [`ScopeState::end`].
     phase: std::cell::Cell<ScopePhase>,
-    /// The scope's waker, so that a move from outside the body takes effect at once.
+    /// The scope's waker: the alarm wakes the scope's task with it, and so does a
+    /// [`Timeout::reschedule`] that finds no loop to file the alarm with (the poll files it).
     waker: std::cell::RefCell<Option<std::task::Waker>>,
     /// The loop the scope began in (none: it began outside any), whose clock
     /// [`Timeout::reschedule_after`] reads even while that loop is not running (L11).
     lp: std::rc::Weak<LoopInner>,
+    /// The alarm filed for `when` (CPython's `_timeout_handler`): filed by the scope's first
+    /// poll, re-filed at once by [`Timeout::reschedule`], taken back when the scope ends.
+    /// Borrowed only inside `ScopeTimer`'s calls, which run no user code.
+    timer: std::cell::RefCell<ScopeTimer>,
 }
 
 impl ScopeState {
@@ -504,7 +509,9 @@ impl Timeout {
     }
 
     /// Moves the deadline (Python's `Timeout.reschedule`): `None` removes it; one already
-    /// passed ends the scope at its next turn.
+    /// passed ends the scope at the loop's next turn. The scope's timer is re-filed at once,
+    /// as a newly scheduled one: of the callbacks due at the same deadline, those scheduled
+    /// before this call run before the scope expires, those scheduled after it run after.
     ///
     /// # Errors
     /// [`Error::InvalidState`] once the deadline has passed or the scope has ended: `Cannot
@@ -530,9 +537,21 @@ impl Timeout {
             }
         }
         self.0.when.set(when);
-        let waker = self.0.waker.borrow_mut().take();
-        if let Some(w) = waker {
-            w.wake();
+        let lp = self.0.lp.upgrade().map(|inner| LoopHandle { inner });
+        let refiled = match lp.or_else(current_loop) {
+            Some(lp) if !lp.is_closed() => {
+                let old = self.0.timer.borrow_mut().refile(&lp, when, &self.0);
+                drop(old); // after the borrow
+                true
+            }
+            _ => false,
+        };
+        if !refiled {
+            // No loop to file it with: the scope's next poll files it.
+            let waker = self.0.waker.borrow_mut().take();
+            if let Some(w) = waker {
+                w.wake();
+            }
         }
         Ok(())
     }
@@ -584,6 +603,17 @@ struct ScopeAlarm {
     cancelled: std::cell::Cell<bool>,
 }
 
+impl ScopeAlarm {
+    /// A fresh alarm for `scope`, filed for `when`.
+    fn new(scope: &Rc<ScopeState>, when: Instant) -> Rc<ScopeAlarm> {
+        Rc::new(ScopeAlarm {
+            scope: Rc::downgrade(scope),
+            at: std::cell::Cell::new(when),
+            cancelled: std::cell::Cell::new(false),
+        })
+    }
+}
+
 impl Callback for ScopeAlarm {
     fn run(&self) -> Option<Box<dyn std::error::Error>> {
         let scope = self.scope.upgrade()?;
@@ -611,10 +641,14 @@ impl Callback for ScopeAlarm {
     }
 }
 
-/// A scope's alarm in the timer wheel of the loop that polls it: re-armed in place while it
-/// waits there, cancelled when the deadline moves after it left the wheel or the scope ends.
+/// A scope's alarm in the timer wheel of the loop that polls it (key `Some`), or queued with
+/// `call_soon` for a deadline already passed (key `None`): re-armed in place while it waits
+/// in the wheel, cancelled when the deadline moves after it left the wheel or the scope ends.
 #[derive(Default)]
-struct ScopeTimer(Option<(LoopHandle, TimerKey, Rc<ScopeAlarm>)>);
+struct ScopeTimer(Option<(LoopHandle, Option<TimerKey>, Rc<ScopeAlarm>)>);
+
+/// What a `ScopeTimer` call took out, to be dropped once the scope's `RefCell` is released.
+type Unfiled = Option<(LoopHandle, Option<TimerKey>, Rc<ScopeAlarm>)>;
 
 impl ScopeTimer {
     /// Whether the alarm is filed for `when` on `lp`: in its wheel, or queued to run (and
@@ -625,49 +659,80 @@ impl ScopeTimer {
         })
     }
 
-    /// Files `scope`'s alarm for `when` on `lp`, in place if it is still in that loop's wheel.
-    fn arm(&mut self, lp: &LoopHandle, when: Instant, scope: &Rc<ScopeState>) {
+    /// Files `scope`'s alarm for `when` on `lp` unless it is filed so already.
+    #[must_use]
+    fn arm(&mut self, lp: &LoopHandle, when: Instant, scope: &Rc<ScopeState>) -> Unfiled {
         if self.filed(lp, when) {
-            return;
+            return None;
         }
-        if let Some((armed, key, alarm)) = &self.0 {
+        self.file(lp, when, scope)
+    }
+
+    /// Files `scope`'s alarm for `when` on `lp` as newly scheduled, in place if it is still
+    /// in that loop's wheel.
+    #[must_use]
+    fn file(&mut self, lp: &LoopHandle, when: Instant, scope: &Rc<ScopeState>) -> Unfiled {
+        if let Some((armed, Some(key), alarm)) = &self.0 {
             let same_loop = Rc::ptr_eq(&armed.inner, &lp.inner) && !lp.is_closed();
             if same_loop && lp.inner.reset_timer(*key, when) {
                 alarm.at.set(when);
-                return;
+                return None;
             }
         }
-        self.disarm();
-        let alarm = Rc::new(ScopeAlarm {
-            scope: Rc::downgrade(scope),
-            at: std::cell::Cell::new(when),
-            cancelled: std::cell::Cell::new(false),
-        });
+        let old = self.disarm();
+        let alarm = ScopeAlarm::new(scope, when);
         let key = lp
             .inner
             .insert_timer(when, TimerEntry::Callback(alarm.clone()));
-        self.0 = Some((lp.clone(), key, alarm));
+        self.0 = Some((lp.clone(), Some(key), alarm));
+        old
     }
 
-    fn disarm(&mut self) {
-        if let Some((lp, key, alarm)) = self.0.take() {
-            alarm.cancel();
-            lp.inner.remove_timer(key);
+    /// [`Timeout::reschedule`]: CPython cancels the handle and makes a new one at once, with
+    /// `call_at` for a future deadline and `call_soon` for one already passed.
+    #[must_use]
+    fn refile(
+        &mut self,
+        lp: &LoopHandle,
+        when: Option<Instant>,
+        scope: &Rc<ScopeState>,
+    ) -> Unfiled {
+        match when {
+            None => self.disarm(),
+            Some(when) if lp.time() < when => self.file(lp, when, scope),
+            Some(when) => {
+                let old = self.disarm();
+                let alarm = ScopeAlarm::new(scope, when);
+                if lp.push_callback(alarm.clone()).is_ok() {
+                    self.0 = Some((lp.clone(), None, alarm));
+                }
+                old
+            }
         }
     }
-}
 
-impl Drop for ScopeTimer {
-    fn drop(&mut self) {
-        self.disarm();
+    /// Takes the alarm back (a queued run is skipped); returns it to drop outside the borrow.
+    #[must_use]
+    fn disarm(&mut self) -> Unfiled {
+        let old = self.0.take();
+        if let Some((lp, key, alarm)) = &old {
+            alarm.cancel();
+            if let Some(key) = key {
+                lp.inner.remove_timer(*key);
+            }
+        }
+        old
     }
 }
 
-/// Ends the scope as `Finished` however its future goes (output, expiry, or a drop).
+/// Ends the scope as `Finished` however its future goes (output, expiry, or a drop), and takes
+/// its alarm back.
 struct EndOnDrop(std::rc::Rc<ScopeState>);
 
 impl Drop for EndOnDrop {
     fn drop(&mut self) {
+        let old = self.0.timer.borrow_mut().disarm();
+        drop(old);
         self.0.end(ScopePhase::Finished);
     }
 }
@@ -768,17 +833,27 @@ where
         phase: std::cell::Cell::new(ScopePhase::Active),
         waker: std::cell::RefCell::new(None),
         lp: lp.map_or_else(std::rc::Weak::new, |lp| std::rc::Rc::downgrade(&lp.inner)),
+        timer: std::cell::RefCell::new(ScopeTimer::default()),
     });
     let _end = EndOnDrop(state.clone());
-    let mut timer = ScopeTimer::default();
     let mut fut = pin!(body(Timeout(state.clone())));
+    let filed = |lp: &LoopHandle, when| state.timer.borrow().filed(lp, when);
+    // What they take out is dropped after the borrow (a `let` ends the `RefMut` at its `;`).
+    let arm = |lp: &LoopHandle, when| {
+        let old = state.timer.borrow_mut().arm(lp, when, &state);
+        drop(old);
+    };
+    let disarm = || {
+        let old = state.timer.borrow_mut().disarm();
+        drop(old);
+    };
     poll_fn(|cx| {
         // Filed before the body runs, as CPython files its handle on entering the scope: a
         // callback the body schedules for the same deadline runs after the alarm.
         if let (Some(when), Some(lp)) = (state.when.get(), current_loop()) {
-            let fresh = state.phase.get() == ScopePhase::Active && !timer.filed(&lp, when);
+            let fresh = state.phase.get() == ScopePhase::Active && !filed(&lp, when);
             if fresh && lp.time() < when {
-                timer.arm(&lp, when, &state);
+                arm(&lp, when);
             }
         }
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
@@ -793,16 +868,16 @@ where
              that asyncio::run runs; another runtime's executor cannot drive it)",
         );
         match state.when.get() {
-            None => timer.disarm(),
+            None => disarm(),
             // The alarm will expire the scope in its turn (no clock read on this path).
-            Some(when) if timer.filed(&lp, when) => {}
+            Some(when) if filed(&lp, when) => {}
             // D4: a deadline already passed fails at once, after that one poll of the body.
             Some(when) if lp.time() >= when => {
-                timer.disarm();
+                disarm();
                 state.end(ScopePhase::Expiring);
                 return Poll::Ready(Err(Error::Timeout));
             }
-            Some(when) => timer.arm(&lp, when, &state),
+            Some(when) => arm(&lp, when),
         }
         if !state
             .waker

@@ -235,6 +235,39 @@ fn a_dropped_wait_leaves_the_barrier() {
     });
 }
 
+#[test]
+fn a_wait_polled_again_after_its_end_gives_the_same_output() {
+    // Rust's futures may be polled after they complete; ours answers with what it gave,
+    // never hangs and never changes the barrier: a party through, one refused at the door,
+    // one failed inside. (A re-poll once gave AbortOrReset to all three.)
+    run(async {
+        let alone = Barrier::new(1).unwrap();
+        let mut through = Box::pin(alone.wait());
+        assert_eq!(futures_poll_once(through.as_mut()), Some(Ok(0)));
+        assert_eq!(futures_poll_once(through.as_mut()), Some(Ok(0)));
+        assert_eq!(format!("{alone:?}"), "Barrier [filling, waiters:0/1]");
+
+        let b = Barrier::new(2).unwrap();
+        let mut inside = Box::pin(b.wait());
+        assert!(futures_poll_once(inside.as_mut()).is_none());
+        b.abort();
+        let mut at_the_door = Box::pin(b.wait());
+        for _ in 0..2 {
+            assert_eq!(
+                futures_poll_once(at_the_door.as_mut()),
+                Some(Err(BrokenBarrierError::Aborted))
+            );
+            assert_eq!(
+                futures_poll_once(inside.as_mut()),
+                Some(Err(BrokenBarrierError::AbortOrReset))
+            );
+        }
+        assert_eq!(format!("{b:?}"), "Barrier [broken]");
+        b.reset();
+        assert_eq!(format!("{b:?}"), "Barrier [filling, waiters:0/2]");
+    });
+}
+
 /// Polls `f` once with a waker that does nothing; `Some` if it completed.
 fn futures_poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());

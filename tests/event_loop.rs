@@ -770,6 +770,45 @@ fn l18_a_panicking_or_failing_callback_does_not_stop_the_loop() {
 }
 
 #[test]
+fn l18_a_foreign_waker_that_panics_as_its_sleep_ends_is_reported_and_the_loop_goes_on() {
+    // A sleep polled with another executor's waker files that waker in the loop's timer; the
+    // loop wakes it in the timer's turn. Its panic is reported as a callback's is, and the
+    // loop carries on (it once unwound out of run_until_complete).
+    use std::future::Future;
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        panic!("foreign waker failed");
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let out = lp.run_until_complete(async {
+        let mut first = Box::pin(asyncio::sleep(ms(1)));
+        // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+        #[allow(unsafe_code)]
+        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+        assert!(first
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        // Due after the first: its turn comes once the foreign waker has been woken.
+        asyncio::sleep(ms(20)).await;
+        "went on"
+    });
+    assert_eq!(out.unwrap(), "went on");
+    assert_eq!(
+        *seen.borrow(),
+        ["Exception in callback timer wake-up | panicked: foreign waker failed"]
+    );
+}
+
+#[test]
 fn l19_a_panicking_exception_handler_falls_back_to_the_default() {
     let lp = EventLoop::new().unwrap();
     lp.set_exception_handler(Some(
@@ -1494,7 +1533,7 @@ fn l41_run_waits_for_the_executor_jobs_its_loop_started() {
 
 #[test]
 fn l41_shutdown_default_executor_waits_for_the_jobs_then_refuses_new_ones() {
-    // Python's loop.shutdown_default_executor(): from the call on, run_in_executor raises
+    // Python's loop.shutdown_default_executor(): once it runs, run_in_executor raises
     // 'Executor shutdown has been called' (so does getaddrinfo, which runs there); the call
     // returns once the jobs already given to the executor have ended.
     asyncio::run(async {
@@ -1524,6 +1563,31 @@ fn l41_shutdown_default_executor_waits_for_the_jobs_then_refuses_new_ones() {
             .expect("the last job's end woke the shutdown")
             .unwrap();
         assert_eq!(job.await.unwrap(), Ok(7));
+    })
+    .unwrap();
+}
+
+#[test]
+fn l41_shutdown_default_executor_refuses_jobs_from_its_first_poll_not_its_call() {
+    // CPython's shutdown_default_executor is a coroutine: calling it runs nothing, and
+    // _executor_shutdown_called is set only when it is first stepped. A job given to the
+    // executor between the call and the first await is accepted, runs, and is waited for.
+    asyncio::run(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        let shutdown = lp.shutdown_default_executor(None);
+        let job = asyncio::run_in_executor(|| 7);
+        // Bounded: a lost wake-up fails here instead of hanging the test.
+        asyncio::timeout(Duration::from_secs(30), shutdown)
+            .await
+            .expect("the shutdown saw the job end");
+        match job.await {
+            Ok(v) => assert_eq!(v, 7),
+            Err(e) => panic!("a job submitted before the shutdown's first poll failed: {e:?}"),
+        }
+        match asyncio::run_in_executor(|| 1).await {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "Executor shutdown has been called"),
+            other => panic!("a job was accepted after the shutdown ran: {other:?}"),
+        }
     })
     .unwrap();
 }

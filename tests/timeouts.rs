@@ -400,3 +400,66 @@ fn l40_a_callback_due_with_the_deadline_after_the_scope_sees_it_expired() {
         assert!(matches!(r, Ok(Err(Error::Timeout))), "{r:?}");
     });
 }
+
+/// CPython 3.11's `Timeout.reschedule` cancels the scope's timer handle and files a new one at
+/// once: a callback scheduled right after the move, for the same deadline, runs after the
+/// scope's `_on_timeout` and sees it expiring. The move was once filed only when the scope's
+/// poll ended, after that callback, which then ran first and saw the scope still active.
+#[test]
+fn l40_reschedule_files_the_new_deadline_at_once_before_later_callbacks_due_with_it() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let seen = Rc::new(Cell::new(None));
+        let s = seen.clone();
+        let fut = lp.create_future::<()>();
+        let l = lp.clone();
+        let r = timeout_scope(HOUR, move |scope| async move {
+            let when = l.time() + Duration::from_millis(5);
+            scope.reschedule(Some(when)).unwrap();
+            l.call_at(when, move || s.set(Some(scope.expired())))
+                .unwrap();
+            fut.await
+        });
+        // The bound only turns a scope that never expired into a failure.
+        let r = asyncio::timeout(Duration::from_secs(10), r).await;
+        assert_eq!(
+            seen.get(),
+            Some(true),
+            "the callback filed after the move ran before the scope's alarm"
+        );
+        assert!(matches!(r, Ok(Err(Error::Timeout))), "{r:?}");
+    });
+}
+
+/// A deadline moved into the past from a callback: CPython queues `_on_timeout` with
+/// `call_soon`, so a callback queued after the move sees the scope expiring, and one queued
+/// before it does not.
+#[test]
+fn l40_reschedule_to_a_past_deadline_queues_the_expiry_behind_earlier_callbacks() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let task = spawn(timeout_scope(HOUR, move |t| async move {
+            keep(&c, &t);
+            sleep(HOUR * 2).await;
+        }));
+        asyncio::yield_now().await;
+        let t = cm.borrow().clone().unwrap();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let (s, t2, l) = (seen.clone(), t.clone(), lp.clone());
+        lp.call_soon(move || {
+            let (s1, t1) = (s.clone(), t2.clone());
+            l.call_soon(move || s1.borrow_mut().push(("before", t1.expired())))
+                .unwrap();
+            t2.reschedule(Some(l.time())).unwrap();
+            let t3 = t2.clone();
+            l.call_soon(move || s.borrow_mut().push(("after", t3.expired())))
+                .unwrap();
+        })
+        .unwrap();
+        let r = asyncio::timeout(Duration::from_secs(10), task).await;
+        assert!(matches!(r, Ok(Ok(Err(Error::Timeout)))), "{r:?}");
+        assert_eq!(*seen.borrow(), [("before", false), ("after", true)]);
+    });
+}

@@ -356,7 +356,13 @@ impl LoopHandle {
             }
             Runnable::Task(id) => executor::run_task(self, id),
             Runnable::Io(ev) => self.run_io(ev),
-            Runnable::Wake(w) => w.wake(),
+            // A sleep polled with another executor's waker files that waker here: its wake
+            // is foreign code, and its panic is reported as a callback's is (L18).
+            Runnable::Wake(w) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| w.wake())) {
+                    report_panic(self, "Exception in callback timer wake-up", payload, &[]);
+                }
+            }
             Runnable::Main => {
                 self.inner.main_scheduled.set(false);
                 main();

@@ -425,7 +425,10 @@ impl LoopHandle {
 
     /// `call_soon` past the boxing, once for every closure type: on a closed loop the boxed
     /// closure is dropped here, unrun, as it would have been unboxed.
-    fn push_callback(&self, callback: Rc<dyn handle::Callback>) -> Result<Handle, Error> {
+    pub(crate) fn push_callback(
+        &self,
+        callback: Rc<dyn handle::Callback>,
+    ) -> Result<Handle, Error> {
         self.inner.check_closed()?;
         self.inner.ready.push(Runnable::Callback(callback.clone()));
         Ok(Handle { callback })

@@ -13,7 +13,8 @@
 //!
 //! Ground rules: dispositions are process-global, so a signal belongs to the loop that last
 //! added a handler for it (as with CPython's single wake-up fd, the latest loop wins). Removing a
-//! handler, or closing the loop, restores `SIG_DFL` before the pipe is closed; the pipe goes
+//! handler, or closing the loop, restores `SIG_DFL` before the pipe is closed, and the pipe is
+//! closed only once no handler running on another thread may still write to it; it goes
 //! with the last handler (CPython's `set_wakeup_fd(-1)`), so a loop without handlers holds no
 //! registration for signals. Unlike CPython,
 //! any thread may add handlers: Linux has no main-thread rule for `sigaction`, and the pipe
@@ -31,7 +32,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use mio::unix::SourceFd;
 use mio::Interest;
@@ -45,27 +46,46 @@ use crate::slots::SlotKey;
 pub(crate) const NSIG: i32 = 65;
 
 /// Per signal, the write end of the pipe of the loop handling it; -1 when none does.
-/// Read by the signal handler, so only atomics.
+/// Read by the signal handler, so only atomics. Every access is `SeqCst`: see [`IN_FLIGHT`].
 static WAKEUP: [AtomicI32; NSIG as usize] = [const { AtomicI32::new(-1) }; NSIG as usize];
 
+/// How many `on_signal` calls, on any thread, are between reading a `WAKEUP` slot and their
+/// last use of the descriptor read. A loop closes its pipe only once this is 0 after it
+/// emptied its slots (`wait_for_writers`); otherwise a handler running on another thread
+/// could write to the closed descriptor, or to whatever file reused its number, or, with the
+/// read end closed first, raise SIGPIPE. Dekker's pattern, hence `SeqCst` throughout: the
+/// handler counts itself and then loads the slot; the remover empties the slot and then reads
+/// the count. Either the remover sees the handler counted, or the handler sees the slot empty.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
 /// The C-level handler: writes the signal number to the owning loop's pipe. Async-signal-safe:
-/// an atomic load, `write(2)`, and `errno` saved and restored.
+/// atomics, `write(2)`, and `errno` saved and restored.
 extern "C" fn on_signal(sig: libc::c_int) {
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    write_wakeup(sig);
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// `on_signal`'s body, between its count in [`IN_FLIGHT`] and its release.
+fn write_wakeup(sig: libc::c_int) {
     let Some(slot) = usize::try_from(sig).ok().and_then(|i| WAKEUP.get(i)) else {
         return;
     };
-    let fd = slot.load(Ordering::Acquire);
+    let fd = slot.load(Ordering::SeqCst);
     if fd < 0 {
         return;
     }
+    #[cfg(test)]
+    tests::hook::pause(sig);
     // SAFETY: `__errno_location` returns this thread's errno, valid for the thread's life.
     let errno = unsafe { *libc::__errno_location() };
     let byte = sig as u8;
-    // SAFETY: `byte` lives on this stack for the call; `write` is async-signal-safe. A full pipe
-    // (EAGAIN) drops the byte: the loop has that signal's wake-up pending already or soon.
-    unsafe {
-        libc::write(fd, (&byte as *const u8).cast(), 1);
-    }
+    // SAFETY: `byte` lives on this stack for the call; `write` is async-signal-safe. `fd` is
+    // open: its pipe closes only after `wait_for_writers` saw this call's count released. A
+    // full pipe (EAGAIN) drops the byte: the loop has that signal's wake-up pending already.
+    let _wrote = unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    #[cfg(test)]
+    tests::hook::wrote(sig, _wrote);
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
 }
@@ -406,9 +426,9 @@ impl LoopHandle {
             let replaced = s.handlers.insert(sig, Rc::new(f));
             (s.write.as_raw_fd(), replaced)
         };
-        let previous = WAKEUP[sig as usize].swap(write_fd, Ordering::AcqRel);
+        let previous = WAKEUP[sig as usize].swap(write_fd, Ordering::SeqCst);
         if let Err(e) = set_disposition(sig, true) {
-            WAKEUP[sig as usize].store(previous, Ordering::Release);
+            WAKEUP[sig as usize].store(previous, Ordering::SeqCst);
             let removed = {
                 let mut signals = self.inner.signals.borrow_mut();
                 signals.as_mut().and_then(|s| s.handlers.remove(&sig))
@@ -457,7 +477,7 @@ impl LoopHandle {
         };
         // Only if the signal is still ours: a later loop may have taken it over.
         let restored = if WAKEUP[sig as usize]
-            .compare_exchange(write_fd, -1, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(write_fd, -1, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
             set_disposition(sig, false)
@@ -502,7 +522,118 @@ impl LoopHandle {
         if let Some(s) = signals {
             self.inner
                 .deregister(s.key, &mut SourceFd(&s.read.as_raw_fd()));
-            drop(s); // closes both ends, after every WAKEUP slot stopped naming them
+            // No WAKEUP slot names `s.write` any more; a handler that read one before it was
+            // emptied may still be about to write to it.
+            wait_for_writers();
+            drop(s); // closes both ends
         }
+    }
+}
+
+/// Returns once no `on_signal` that may have read a `WAKEUP` slot before the caller emptied
+/// it is still running (see [`IN_FLIGHT`]). Called only when a pipe is about to close, so
+/// rarely, and it rarely waits: an `on_signal` is a few instructions and one non-blocking
+/// `write`, and nothing stops it half-way except its thread being stopped from outside
+/// (a debugger). Interrupting the caller's own thread cannot deadlock it: that handler runs to
+/// its end before the caller resumes.
+fn wait_for_writers() {
+    while IN_FLIGHT.load(Ordering::SeqCst) != 0 {
+        #[cfg(test)]
+        tests::hook::waiting();
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_loop::EventLoop;
+    use std::sync::atomic::{AtomicBool, AtomicIsize};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// Test-only stops inside `on_signal` and `wait_for_writers`, to hold a handler between
+    /// reading its descriptor and writing to it. Only the signal in `SIG` stops.
+    pub(super) mod hook {
+        use super::*;
+
+        pub(crate) static SIG: AtomicI32 = AtomicI32::new(0);
+        /// Set by the handler once it holds the descriptor and stops.
+        pub(crate) static HOLDING: AtomicBool = AtomicBool::new(false);
+        /// Set by the test to let the handler write.
+        pub(crate) static GO: AtomicBool = AtomicBool::new(false);
+        /// What the handler's `write` returned (-2 before it wrote).
+        pub(crate) static WROTE: AtomicIsize = AtomicIsize::new(-2);
+        /// Set when a pipe's close found a handler still running.
+        pub(crate) static WAITED: AtomicBool = AtomicBool::new(false);
+
+        pub(crate) fn pause(sig: i32) {
+            if SIG.load(Ordering::SeqCst) == sig {
+                HOLDING.store(true, Ordering::SeqCst);
+                while !GO.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+
+        pub(crate) fn wrote(sig: i32, n: isize) {
+            if SIG.load(Ordering::SeqCst) == sig {
+                WROTE.store(n, Ordering::SeqCst);
+            }
+        }
+
+        pub(crate) fn waiting() {
+            WAITED.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Spins until `done` holds, for at most 10 s; whether it held.
+    fn within_10s(done: impl Fn() -> bool) -> bool {
+        let end = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            if Instant::now() > end {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+
+    // Checklist: L16. A handler on another thread that read the pipe's descriptor before
+    // remove_signal_handler emptied its slot writes to that pipe, still open, and not to a
+    // closed descriptor (whose number another thread may have reused meanwhile).
+    #[test]
+    fn a_handler_holding_the_pipe_while_its_signal_is_removed_writes_to_the_open_pipe() {
+        let sig = libc::SIGRTMIN() + 5; // used by no other test of this crate
+        let lp = EventLoop::new().unwrap();
+        lp.add_signal_handler(sig, || {}).unwrap();
+        hook::SIG.store(sig, Ordering::SeqCst);
+        // raise() directs the signal to the calling thread: its handler runs there.
+        // SAFETY: raising a signal we installed a handler for.
+        let raiser = std::thread::spawn(move || unsafe { libc::raise(sig) });
+        assert!(
+            within_10s(|| hook::HOLDING.load(Ordering::SeqCst)),
+            "the handler never ran"
+        );
+        let removed = Arc::new(AtomicBool::new(false));
+        let seen = removed.clone();
+        // Lets the handler write once the removal waits for it, or has returned without.
+        let releaser = std::thread::spawn(move || {
+            let waited =
+                within_10s(|| hook::WAITED.load(Ordering::SeqCst) || seen.load(Ordering::SeqCst));
+            hook::GO.store(true, Ordering::SeqCst);
+            waited
+        });
+        assert!(lp.remove_signal_handler(sig).unwrap());
+        removed.store(true, Ordering::SeqCst);
+        assert!(releaser.join().unwrap(), "the releaser timed out");
+        assert_eq!(raiser.join().unwrap(), 0);
+        hook::SIG.store(0, Ordering::SeqCst);
+        assert_eq!(
+            hook::WROTE.load(Ordering::SeqCst),
+            1,
+            "the handler wrote to a closed descriptor: the pipe closed under it"
+        );
+        assert!(hook::WAITED.load(Ordering::SeqCst));
     }
 }

@@ -18,8 +18,9 @@
 //!   result is dropped on the helper thread.
 //! - A `run_in_executor` job (and a name lookup of `net/resolve.rs`) is counted on the loop it
 //!   was started from until it ends. `LoopHandle::shutdown_default_executor` waits for that
-//!   count to reach zero, and from its call on the loop starts no more jobs (L41); `asyncio::run`
-//!   calls it before closing the loop. The pool itself is never shut down: other loops use it.
+//!   count to reach zero, and from its first poll on the loop starts no more jobs (L41);
+//!   `asyncio::run` calls it before closing the loop. The pool itself is never shut down: other
+//!   loops use it.
 //!
 //! Calls down only into `std`, and into the calling loop's thread-safe door to count its jobs.
 
@@ -286,7 +287,8 @@ pub(crate) struct Counted(Arc<Shared>);
 
 impl Counted {
     /// Counts a job on the running loop, if any. Fails once that loop's
-    /// [`shutdown_default_executor`](LoopHandle::shutdown_default_executor) was called.
+    /// [`shutdown_default_executor`](LoopHandle::shutdown_default_executor) has started
+    /// (been first polled).
     pub(crate) fn on_current_loop() -> Result<Option<Counted>, Error> {
         match current_loop() {
             Some(lp) => {
@@ -310,9 +312,11 @@ impl LoopHandle {
     /// `loop.shutdown_default_executor(timeout)`). With a `timeout` that passes first it logs
     /// a warning and returns; the jobs run on (a thread cannot be interrupted).
     ///
-    /// Afterwards `run_in_executor` and [`to_thread`] on this loop resolve to
-    /// [`Error::InvalidState`] (`Executor shutdown has been called`), and a connection that
-    /// needs a name lookup fails with it. [`run`](crate::run) and
+    /// Like Python's coroutine, the returned future does nothing until it is first polled
+    /// (awaited, or run as a task): jobs submitted between the call and that poll are
+    /// accepted and waited for. From that poll on, `run_in_executor` and [`to_thread`] on
+    /// this loop resolve to [`Error::InvalidState`] (`Executor shutdown has been called`),
+    /// and a connection that needs a name lookup fails with it. [`run`](crate::run) and
     /// [`Runner::close`](crate::Runner::close) call this with a 300 s timeout before closing
     /// the loop. The executor's threads are shared by every loop of the process and stay.
     ///
@@ -337,12 +341,14 @@ impl LoopHandle {
         timeout: Option<Duration>,
     ) -> impl Future<Output = ()> + 'static {
         let shared = self.inner.shared.clone();
-        shared.shut_executor();
-        let jobs = JobsEnded {
-            shared,
-            key: UNFILED,
-        };
         async move {
+            // Refused from the first poll, not from the call: CPython's method is a coroutine,
+            // whose body (and its `_executor_shutdown_called = True`) starts when driven.
+            shared.shut_executor();
+            let jobs = JobsEnded {
+                shared,
+                key: UNFILED,
+            };
             let Some(limit) = timeout else {
                 return jobs.await;
             };

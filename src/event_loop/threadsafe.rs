@@ -45,7 +45,7 @@ pub(crate) struct Shared {
     /// Default-executor jobs (`run_in_executor`, name lookups) started from this loop and not
     /// ended yet: `shutdown_default_executor` waits until none is left (L41).
     executor_jobs: AtomicUsize,
-    /// `shutdown_default_executor` was called: the loop starts no more default-executor jobs.
+    /// `shutdown_default_executor` has started: the loop starts no more default-executor jobs.
     executor_shut: AtomicBool,
     /// The `shutdown_default_executor` waits for `executor_jobs` to reach zero, each under
     /// its own key (two in one task hold the same waker): the job that ends last wakes them.
@@ -117,7 +117,7 @@ impl Shared {
     }
 
     /// A default-executor job of this loop starts (L41), unless `shutdown_default_executor`
-    /// was called (CPython's `_check_default_executor`).
+    /// has started (CPython's `_check_default_executor`).
     pub(crate) fn job_started(&self) -> Result<(), Error> {
         if self.executor_shut.load(Ordering::SeqCst) {
             return Err(Error::invalid_state("Executor shutdown has been called"));

@@ -187,7 +187,7 @@ impl Lookup {
 /// Runs `getaddrinfo` for `(host, port)` on a helper thread of the default executor, which
 /// fills `slot` and wakes its waker. The lookup is one of the running loop's executor jobs
 /// (Python's `getaddrinfo` is a `run_in_executor` call), so it fails once that loop's
-/// `shutdown_default_executor` was called, and the shutdown waits for it.
+/// `shutdown_default_executor` has started, and the shutdown waits for it.
 fn spawn_lookup(
     host: String,
     port: u16,

@@ -74,6 +74,7 @@ impl State {
 /// .unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BrokenBarrierError {
     /// The barrier was broken ([`Barrier::abort`]) when the party arrived: `Barrier aborted`.
     Aborted,
@@ -322,8 +323,8 @@ enum Step {
     AtTheDoor,
     /// Counted, with this arrival index: waits for the filling to end (`_wait`).
     Inside(usize),
-    /// Returned its output.
-    Done,
+    /// Returned this output, which a poll after the end returns again.
+    Done(Result<usize, BrokenBarrierError>),
 }
 
 /// The future of [`Barrier::wait`]: the arrival index, or [`BrokenBarrierError`].
@@ -360,7 +361,7 @@ impl BarrierWait<'_> {
             self.barrier.waiters.remove(key);
         }
         let was_inside = matches!(self.step, Step::Inside(_));
-        self.step = Step::Done;
+        self.step = Step::Done(out);
         if was_inside {
             self.barrier.leave();
         }
@@ -375,8 +376,8 @@ impl Future for BarrierWait<'_> {
         let this = self.get_mut();
         let b = this.barrier;
         match (this.step, b.state.get()) {
-            // Polled after its end: it has nothing more to give.
-            (Step::Done, _) => Poll::Ready(Err(BrokenBarrierError::AbortOrReset)),
+            // Polled after its end: the same output again (the party has left; nothing moves).
+            (Step::Done(out), _) => Poll::Ready(out),
             (Step::AtTheDoor, State::Draining | State::Resetting) => this.park(cx),
             (Step::AtTheDoor, State::Broken) => this.finish(Err(BrokenBarrierError::Aborted)),
             (Step::AtTheDoor, State::Filling) => {
@@ -402,7 +403,7 @@ impl Future for BarrierWait<'_> {
 
 impl Drop for BarrierWait<'_> {
     fn drop(&mut self) {
-        if self.step != Step::Done {
+        if !matches!(self.step, Step::Done(_)) {
             let _ = self.finish(Err(BrokenBarrierError::AbortOrReset));
         }
     }
