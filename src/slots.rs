@@ -113,6 +113,9 @@ impl<T> Slots<T> {
     }
 
     /// Removes and returns the value; `None` for a stale key.
+    // Out of line: once per registration or task, never per message; inlined, the slab's
+    // removal was copied into each register, deregister and task-end path.
+    #[inline(never)]
     pub(crate) fn remove(&mut self, key: SlotKey) -> Option<T> {
         if !self.live(key) {
             return None;

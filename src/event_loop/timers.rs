@@ -158,6 +158,9 @@ impl LoopInner {
 impl LoopInner {
     /// Takes a pending timer out of the wheel (dropping its entry after the borrow ends);
     /// nothing if it already fired or the wheel is in use.
+    // Out of line: a cancel is no hot path, and inlined, the wheel's unlinking was copied into
+    // each owner of a timer that can be cancelled (0.7 KiB of the echo client).
+    #[inline(never)]
     pub(crate) fn remove_timer(&self, key: TimerKey) {
         let entry = match self.timers.try_borrow_mut() {
             Ok(mut timers) => timers.remove(key),

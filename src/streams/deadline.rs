@@ -335,6 +335,9 @@ impl Deadlines {
 
     /// A `Drain` whose wait was dated returned or was dropped: once no dated drain waits,
     /// no drain deadline is left, and the timer goes if nothing else needs it.
+    // Out of line: only a writer with a drain timeout gets here; inlined, it was copied into
+    // each of the four places a `Drain` ends (0.7 KiB of the echo client).
+    #[inline(never)]
     pub(crate) fn drain_wait_ended(&mut self) {
         self.drains_dated = self.drains_dated.saturating_sub(1);
         self.release_drain_due();

@@ -269,7 +269,7 @@ impl IoHandler for DatagramSocketTransport {
     fn loop_closed(&self) {
         let was = self.life.loop_closed();
         if was < State::Closed {
-            let exc = io::Error::other("Event loop is closed");
+            let exc = crate::error::loop_closed_io();
             let _ = self.protocol.lost(Some(exc));
         }
         drop(self.protocol.release());
