@@ -3972,3 +3972,53 @@ fn plaintext_until_close_notify<D>(
     tcp.flush().map_err(|e| e.to_string())?;
     Ok(got)
 }
+
+#[test]
+fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_paused() {
+    // S54 with S14: the reader's pause acts on the raw transport, before the upgrade and
+    // after it. A reader that had paused it (plaintext over its limit, still unread) when
+    // start_tls ran must find it paused again once the handshake is done; else the peer's
+    // TLS data pours into a reader that believes it has stopped it.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, mut w: StreamWriter| async move {
+                w.write(b"GO\n0123456789abcdef")?; // 16 bytes beyond the line
+                w.start_tls(Certs::get().server_config(&[])).await?;
+                w.write(&vec![b'b'; BULK])?;
+                w.drain().await?;
+                r.read(-1).await?;
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).limit(4).await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        assert_eq!(
+            util::reader_field(&reader, "paused"),
+            "true",
+            "16 bytes > 2 x 4"
+        );
+        let raw = writer.transport().clone();
+        writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        assert!(
+            !raw.is_reading(),
+            "S14, S54: the reader is paused, so is the raw transport ({} bytes buffered)",
+            util::reader_buffered(&reader)
+        );
+        assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(raw.is_reading(), "S15: resumed");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
