@@ -4022,3 +4022,49 @@ fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_pause
         Ok(())
     });
 }
+
+#[test]
+fn d14_start_tls_after_write_eof_fails_at_once_instead_of_at_the_handshake_timeout() {
+    // The layer cannot send its ClientHello through a transport whose write side is shut
+    // (the socket transport refuses the write): that is the handshake's failure, typed and at
+    // once, not a silent wait for the peer until the handshake timeout (D14, T8).
+    run(async {
+        // A server that takes the client's EOF and keeps its side open until the test is
+        // done (a half-close is no reason to close): nothing from it ends the handshake.
+        let done = Rc::new(std::cell::Cell::new(false));
+        let d = done.clone();
+        let server = asyncio::start_server(
+            move |r: StreamReader, w: StreamWriter| {
+                let done = d.clone();
+                async move {
+                    assert_eq!(r.read(-1).await?, b"");
+                    while !done.get() {
+                        asyncio::yield_now().await;
+                    }
+                    w.close();
+                    Ok::<_, Error>(())
+                }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        writer.write_eof()?;
+        let upgrade = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_handshake_timeout(Duration::from_secs(3600));
+        let e = fails("start_tls after write_eof", upgrade.into_future()).await;
+        assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+        assert!(e.to_string().contains("write_eof"), "{e}");
+        for later in every_waiter_fails(&reader, &writer).await {
+            assert!(matches!(later, Error::InvalidState(_)), "{later:?}");
+        }
+        done.set(true);
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
