@@ -1377,6 +1377,44 @@ fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
     assert_loop_empty(&lp);
 }
 
+/// T11: once closed, the TLS transport takes writes without an error and drops them; the
+/// sixth dropped write, and every one after it, logs 'SSL connection is closed' (CPython's
+/// `_write_appdata` warns once its drop counter, which the connection's loss also bumps,
+/// has reached 5), after the connection is lost too, as on a plain socket (S42).
+#[test]
+fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
+    let _serial = util::serial();
+    capture_log::start();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    let warned = || capture_log::lines("SSL connection is closed").len();
+    t.close();
+    for _ in 0..5 {
+        t.write(b"late").unwrap();
+    }
+    assert_eq!(warned(), 0, "five drops pass quietly");
+    t.write(b"late").unwrap();
+    assert_eq!(warned(), 1, "the sixth is warned about");
+    wait_until(&lp, "our close_notify at the peer", || {
+        got.try_recv().is_ok()
+    });
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    turns(&lp, 5);
+    t.write(b"late").unwrap();
+    assert_eq!(
+        warned(),
+        2,
+        "and so is each one after the connection is lost"
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
 /// T23, the SHUTDOWN half (after CPython's test_ssl.py
 /// test_remote_shutdown_receives_trailing_data, whose peer also ends with a bare EOF): our
 /// close_notify is out and the peer answers with a FIN only: the layer finishes at once, a
