@@ -1948,3 +1948,61 @@ mod fragmentation {
         }
     }
 }
+
+/// T20 with T15: the peer's close_notify comes while the raw transport has paused the layer
+/// (megabytes of ours unsent): every byte we wrote still goes out, then our close_notify,
+/// and only then does the raw transport close (a peer may read on after its close_notify).
+#[test]
+fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (got_tx, got_rx) = mpsc::channel::<(usize, bool)>();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        go_rx.recv_timeout(BOUND).unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        // Reads on: (plaintext bytes, whether our close_notify came).
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        let closed = loop {
+            if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
+                break false;
+            }
+            let Ok(state) = conn.process_new_packets() else {
+                break false;
+            };
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                total += n;
+            }
+            if state.peer_has_closed() {
+                break true;
+            }
+        };
+        got_tx.send((total, closed)).unwrap();
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    const SENT: usize = 8 << 20;
+    t.write(&vec![b'x'; SENT]).unwrap();
+    assert!(
+        t.get_write_buffer_size() > 0,
+        "T15: the layer holds ciphertext"
+    );
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"]
+    );
+    let (got, closed) = got_rx.recv_timeout(BOUND).unwrap();
+    assert_eq!(
+        got, SENT,
+        "every byte written before the peer's close_notify"
+    );
+    assert!(closed, "then our close_notify");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
