@@ -4033,3 +4033,99 @@ fn plaintext_until_close_notify<D>(
     tcp.flush().map_err(|e| e.to_string())?;
     Ok(got)
 }
+
+#[test]
+fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_paused() {
+    // S54 with S14: the reader's pause acts on the raw transport, before the upgrade and
+    // after it. A reader that had paused it (plaintext over its limit, still unread) when
+    // start_tls ran must find it paused again once the handshake is done; else the peer's
+    // TLS data pours into a reader that believes it has stopped it.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, mut w: StreamWriter| async move {
+                w.write(b"GO\n0123456789abcdef")?; // 16 bytes beyond the line
+                w.start_tls(Certs::get().server_config(&[])).await?;
+                w.write(&vec![b'b'; BULK])?;
+                w.drain().await?;
+                r.read(-1).await?;
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).limit(4).await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        assert_eq!(
+            util::reader_field(&reader, "paused"),
+            "true",
+            "16 bytes > 2 x 4"
+        );
+        let raw = writer.transport().clone();
+        writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        assert!(
+            !raw.is_reading(),
+            "S14, S54: the reader is paused, so is the raw transport ({} bytes buffered)",
+            util::reader_buffered(&reader)
+        );
+        assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(raw.is_reading(), "S15: resumed");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn d14_start_tls_after_write_eof_fails_at_once_instead_of_at_the_handshake_timeout() {
+    // The layer cannot send its ClientHello through a transport whose write side is shut
+    // (the socket transport refuses the write): that is the handshake's failure, typed and at
+    // once, not a silent wait for the peer until the handshake timeout (D14, T8).
+    run(async {
+        // A server that takes the client's EOF and keeps its side open until the test is
+        // done (a half-close is no reason to close): nothing from it ends the handshake.
+        let done = Rc::new(std::cell::Cell::new(false));
+        let d = done.clone();
+        let server = asyncio::start_server(
+            move |r: StreamReader, w: StreamWriter| {
+                let done = d.clone();
+                async move {
+                    assert_eq!(r.read(-1).await?, b"");
+                    while !done.get() {
+                        asyncio::yield_now().await;
+                    }
+                    w.close();
+                    Ok::<_, Error>(())
+                }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        writer.write_eof()?;
+        let upgrade = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_handshake_timeout(Duration::from_secs(3600));
+        let e = fails("start_tls after write_eof", upgrade.into_future()).await;
+        assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+        assert!(e.to_string().contains("write_eof"), "{e}");
+        for later in every_waiter_fails(&reader, &writer).await {
+            assert!(matches!(later, Error::InvalidState(_)), "{later:?}");
+        }
+        done.set(true);
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

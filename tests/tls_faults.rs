@@ -1377,6 +1377,44 @@ fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
     assert_loop_empty(&lp);
 }
 
+/// T11: once closed, the TLS transport takes writes without an error and drops them; the
+/// sixth dropped write, and every one after it, logs 'SSL connection is closed' (CPython's
+/// `_write_appdata` warns once its drop counter, which the connection's loss also bumps,
+/// has reached 5), after the connection is lost too, as on a plain socket (S42).
+#[test]
+fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
+    let _serial = util::serial();
+    capture_log::start();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    let warned = || capture_log::lines("SSL connection is closed").len();
+    t.close();
+    for _ in 0..5 {
+        t.write(b"late").unwrap();
+    }
+    assert_eq!(warned(), 0, "five drops pass quietly");
+    t.write(b"late").unwrap();
+    assert_eq!(warned(), 1, "the sixth is warned about");
+    wait_until(&lp, "our close_notify at the peer", || {
+        got.try_recv().is_ok()
+    });
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    turns(&lp, 5);
+    t.write(b"late").unwrap();
+    assert_eq!(
+        warned(),
+        2,
+        "and so is each one after the connection is lost"
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
 /// T23, the SHUTDOWN half (after CPython's test_ssl.py
 /// test_remote_shutdown_receives_trailing_data, whose peer also ends with a bare EOF): our
 /// close_notify is out and the peer answers with a FIN only: the layer finishes at once, a
@@ -1909,4 +1947,62 @@ mod fragmentation {
             prop_assert!(pieces > 2, "the relay cut the stream: {pieces} pieces");
         }
     }
+}
+
+/// T20 with T15: the peer's close_notify comes while the raw transport has paused the layer
+/// (megabytes of ours unsent): every byte we wrote still goes out, then our close_notify,
+/// and only then does the raw transport close (a peer may read on after its close_notify).
+#[test]
+fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (got_tx, got_rx) = mpsc::channel::<(usize, bool)>();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        go_rx.recv_timeout(BOUND).unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        // Reads on: (plaintext bytes, whether our close_notify came).
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        let closed = loop {
+            if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
+                break false;
+            }
+            let Ok(state) = conn.process_new_packets() else {
+                break false;
+            };
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                total += n;
+            }
+            if state.peer_has_closed() {
+                break true;
+            }
+        };
+        got_tx.send((total, closed)).unwrap();
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    const SENT: usize = 8 << 20;
+    t.write(&vec![b'x'; SENT]).unwrap();
+    assert!(
+        t.get_write_buffer_size() > 0,
+        "T15: the layer holds ciphertext"
+    );
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "eof_received", "connection_lost(None)"]
+    );
+    let (got, closed) = got_rx.recv_timeout(BOUND).unwrap();
+    assert_eq!(
+        got, SENT,
+        "every byte written before the peer's close_notify"
+    );
+    assert!(closed, "then our close_notify");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
 }

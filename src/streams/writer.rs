@@ -771,8 +771,13 @@ impl StreamWriter {
 
     /// After start_tls: write through `transport`, and tell the protocol (S53), which closes
     /// through it too. The reader keeps the raw transport for its flow control (S54).
+    /// A reader that had paused the raw transport keeps it paused (S14): the upgrade resumed
+    /// it for the handshake.
     fn replace_transport(&mut self, transport: Transport) {
-        self.core.borrow_mut().upgraded(transport.clone());
+        let mut core = self.core.borrow_mut();
+        core.upgraded(transport.clone());
+        core.reader.keep_paused();
+        drop(core);
         self.transport = transport;
     }
 }

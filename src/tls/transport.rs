@@ -15,6 +15,7 @@ use std::rc::{Rc, Weak};
 use super::config::TlsContext;
 use super::engine::TlsInfo;
 use super::protocol::TlsProtocol;
+use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
@@ -35,6 +36,10 @@ pub(crate) struct TlsTransport {
     context: TlsContext,
     /// The raw transport's id, once connected (log naming).
     id: Cell<u64>,
+    /// Writes dropped so far (T11), counted here from the connection's loss on, when the layer
+    /// may be gone: the layer's count then, bumped by each later write. `None` while the
+    /// layer counts them.
+    lost_writes: Cell<Option<usize>>,
 }
 
 impl TlsTransport {
@@ -51,6 +56,7 @@ impl TlsTransport {
             close_notify: Cell::new(false),
             context,
             id: Cell::new(0),
+            lost_writes: Cell::new(None),
         })
     }
 
@@ -64,6 +70,26 @@ impl TlsTransport {
 
     pub(crate) fn mark_closed(&self) {
         self.closed.set(true);
+    }
+
+    /// The connection is lost; `dropped` writes (the loss included) were counted so far.
+    pub(crate) fn mark_lost(&self, dropped: usize) {
+        self.closed.set(true);
+        self.lost_writes.set(Some(dropped));
+    }
+
+    /// A write after the loss (T11): dropped, and warned about once the count has reached 5,
+    /// as the layer would (`TlsProtocol::write_appdata`), which may be gone by now. `false`
+    /// while the layer takes the writes.
+    fn dropped_after_loss(&self) -> bool {
+        let Some(n) = self.lost_writes.get() else {
+            return false;
+        };
+        if n >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+            crate::event_loop::debug::warning!("SSL connection is closed");
+        }
+        self.lost_writes.set(Some(n + 1));
+        true
     }
 
     /// `close()` or `abort()` was called, or the connection is lost.
@@ -126,7 +152,7 @@ impl TlsTransport {
 
 impl TransportImpl for TlsTransport {
     fn write(&self, data: &[u8]) -> Result<(), Error> {
-        if data.is_empty() {
+        if data.is_empty() || self.dropped_after_loss() {
             return Ok(());
         }
         if let Some(p) = self.proto() {
@@ -136,15 +162,16 @@ impl TransportImpl for TlsTransport {
     }
 
     fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+        if chunks.iter().all(|c| c.is_empty()) || self.dropped_after_loss() {
+            return Ok(());
+        }
         if let Some(p) = self.proto() {
             let chunks: Vec<&[u8]> = chunks
                 .iter()
                 .map(|c| &**c)
                 .filter(|c| !c.is_empty())
                 .collect();
-            if !chunks.is_empty() {
-                p.write_appdata(&chunks);
-            }
+            p.write_appdata(&chunks);
         }
         Ok(())
     }

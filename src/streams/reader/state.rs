@@ -152,6 +152,17 @@ impl ReaderState {
         self.transport.as_ref()
     }
 
+    /// After `StreamWriter::start_tls`: the upgrade resumed the transport this reader had
+    /// paused (the handshake reads through it), so a reader still paused pauses it again;
+    /// else the peer's data would pour in past the limit until the reader next resumes.
+    // Checklist: S14, S54, T33.
+    #[cfg(feature = "tls")]
+    pub(crate) fn keep_paused(&self) {
+        if let Some(transport) = self.transport.as_ref().filter(|_| self.paused) {
+            transport.pause_reading();
+        }
+    }
+
     /// Gives the reader its transport, for S14–S16 (S12: once, from `connection_made`).
     pub(crate) fn set_transport(&mut self, transport: Transport) {
         debug_assert!(self.transport.is_none(), "Transport already set");

@@ -424,7 +424,7 @@ impl TlsProtocol {
         self.conn_lost.set(self.conn_lost.get() + 1);
         let app_transport = self.app_transport.borrow_mut().take();
         if let Some(t) = &app_transport {
-            t.mark_closed();
+            t.mark_lost(self.conn_lost.get()); // it counts later writes (T11)
         }
         // An app already connected hears of the loss whatever the state: under start_tls a
         // handshake that times out ends the app's connection too, so no read, drain or

@@ -93,12 +93,21 @@ impl TlsProtocol {
         let Some(raw) = self.raw() else { return };
         let mut out = std::mem::take(&mut *self.outgoing.borrow_mut());
         // May re-enter pause_writing (a flag); no borrow is held here.
-        let _ = raw.write(&out);
+        let written = raw.write(&out);
         out.clear();
         out.shrink_to(KEEP_OUTGOING);
         let mut slot = self.outgoing.borrow_mut();
         if slot.is_empty() {
             *slot = out; // keep the capacity
+        }
+        drop(slot);
+        // The transport refuses writes (its write_eof() was called, or a sendfile runs on it):
+        // TLS cannot go on without them. Dropping the records quietly would leave a handshake
+        // waiting for its timeout, and the peer waiting for data that never comes.
+        if let Err(e) = written {
+            if self.fatal.borrow().is_none() {
+                self.fatal_error(e, "Fatal error on SSL protocol");
+            }
         }
     }
 
