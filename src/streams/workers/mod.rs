@@ -10,7 +10,7 @@
 //!   commands (through each loop's thread-safe queue), start-up results and figures cross
 //!   threads. The callback factory is called once on each worker thread, inside its loop;
 //! - the host's every address is served, as `start_server` serves them ("localhost": 127.0.0.1
-//!   and ::1); one the host lacks is skipped, as there;
+//!   and ::1; an empty host: 0.0.0.0 and ::); one the host lacks is skipped, as there;
 //! - on Linux each worker has its own `SO_REUSEPORT` listener on each address (the first is
 //!   bound, its port read back when port 0 was asked, the others bound to that port), and
 //!   the kernel spreads new connections by a hash of their addresses. An address something
@@ -91,8 +91,9 @@ fn with_worker_server<R>(f: impl FnOnce(&Server) -> R) -> Option<R> {
 ///
 /// `host` is resolved on the calling thread and every address it resolves to is served, as
 /// [`start_server`](crate::start_server) serves them ("localhost": 127.0.0.1 and ::1, an
-/// address this host lacks skipped); an empty host means `0.0.0.0`. Port 0 lets the OS
-/// choose a port for each address, shared by every worker.
+/// address this host lacks skipped); an empty host means every interface, `0.0.0.0` and
+/// `::` (one of a family this host lacks skipped). Port 0 lets the OS choose a port for each
+/// address, shared by every worker.
 ///
 /// # Examples
 ///
@@ -251,20 +252,15 @@ impl ServeOnThreads {
                 self.workers
             )));
         }
-        let host = if self.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            &self.host
-        };
-        // The crate's resolver, for the same errors as `start_server`'s (CPython's gaierror
-        // text, what was being resolved).
-        let mut addrs = resolve_blocking(host, self.port)?;
+        // The crate's resolver, for the same addresses and errors as `start_server`'s (an
+        // empty host is every interface of both families; CPython's gaierror text).
+        let mut addrs = resolve_blocking(&self.host, self.port)?;
         let mut seen = std::collections::HashSet::new();
         addrs.retain(|a| seen.insert(*a));
         if addrs.is_empty() {
             return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::AddrNotAvailable,
-                format!("{host} resolved to no address"),
+                format!("{} resolved to no address", self.host),
             )));
         }
         self.start_on(&addrs)
