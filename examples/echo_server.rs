@@ -47,7 +47,7 @@ static CLI: Cli = Cli {
         Flag::value(
             "workers",
             "N",
-            "serve on N threads (TCP): a loop and an SO_REUSEPORT listener each",
+            "serve on N threads (TCP): a loop each, with an SO_REUSEPORT listener per address",
         )
         .default("1"),
         Flag::value(
@@ -117,7 +117,7 @@ type TlsConfig = std::sync::Arc<asyncio::tls::rustls::ServerConfig>;
 #[cfg(not(feature = "tls"))]
 type TlsConfig = std::convert::Infallible;
 
-/// `--workers N` (N > 1): N threads, each a loop serving `echo` on its own listener. This
+/// `--workers N` (N > 1): N threads, each a loop serving `echo` on its own listeners. This
 /// future waits for the workers to end; cancelled (SIGINT / SIGTERM on the main loop), it
 /// drops the group, which closes every worker, aborts its connections and joins its thread.
 async fn serve_on_threads(
