@@ -10,9 +10,10 @@
 //! `Connection from PEER`, the client's address the header carries. With `--idle-timeout` a
 //! connection silent both ways that long is closed (the writer's `set_idle_timeout`). With
 //! `--workers N` (TCP only) it serves on N threads, each running its own loop with its own
-//! `SO_REUSEPORT` listener on the one port (`asyncio::serve_on_threads`); the main thread's
+//! `SO_REUSEPORT` listener on each address (`asyncio::serve_on_threads`); the main thread's
 //! loop only waits for SIGINT / SIGTERM, then closes the workers and joins them. Prints
-//! `Serving on ADDR` once listening.
+//! `Serving on ADDR, ...` once listening, every address listened on (`--host ''` is every
+//! interface: `0.0.0.0:P, [::]:Q`), as Python's docs example prints its server's sockets.
 
 mod common;
 
@@ -46,7 +47,7 @@ static CLI: Cli = Cli {
         Flag::value(
             "workers",
             "N",
-            "serve on N threads (TCP): a loop and an SO_REUSEPORT listener each",
+            "serve on N threads (TCP): a loop each, with an SO_REUSEPORT listener per address",
         )
         .default("1"),
         Flag::value(
@@ -116,7 +117,7 @@ type TlsConfig = std::sync::Arc<asyncio::tls::rustls::ServerConfig>;
 #[cfg(not(feature = "tls"))]
 type TlsConfig = std::convert::Infallible;
 
-/// `--workers N` (N > 1): N threads, each a loop serving `echo` on its own listener. This
+/// `--workers N` (N > 1): N threads, each a loop serving `echo` on its own listeners. This
 /// future waits for the workers to end; cancelled (SIGINT / SIGTERM on the main loop), it
 /// drops the group, which closes every worker, aborts its connections and joins its thread.
 async fn serve_on_threads(
@@ -156,8 +157,15 @@ async fn serve_on_threads(
     }
     .configure(configure)
     .start()?;
-    let addrs: Vec<String> = group.sockets().iter().map(|a| a.to_string()).collect();
-    println!("Serving on {} ({workers} workers)", addrs[0]);
+    // Every address listened on, as the one-loop server prints them: each worker has a
+    // listener on each (or shares one), so an address is named once, in the order bound.
+    let mut addrs: Vec<String> = Vec::new();
+    for a in group.sockets().iter().map(|a| a.to_string()) {
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
+    println!("Serving on {} ({workers} workers)", addrs.join(", "));
     std::io::stdout().flush()?;
     Ok(group.wait_closed().await?)
 }

@@ -3,8 +3,8 @@
 //!
 //! The server runs on this thread (streams layer and Protocol layer in turn); a blocking std
 //! client on another thread does a warm-up, notes the allocation counter, does 10 000
-//! ping-pongs of 64 B, and notes it again. std's blocking read/write allocate nothing, so the
-//! difference is the server's.
+//! ping-pongs of 64 B, and notes it again, three times; the fewest count. std's blocking
+//! read/write allocate nothing, so the difference is the server's.
 
 mod util;
 
@@ -45,8 +45,8 @@ static GLOBAL: Counting = Counting;
 const WARMUP: usize = 2_000;
 const MEASURED: usize = 10_000;
 
-/// Runs the ping-pong client against `port` on a thread; returns allocations during the
-/// measured window.
+/// Runs the ping-pong client against `port` on a thread; returns the allocations of the
+/// measured window that had fewest (of three).
 fn measure(lp: &EventLoop, port: u16) -> usize {
     let (tx, rx) = std::sync::mpsc::channel();
     let client = std::thread::spawn(move || {
@@ -62,12 +62,19 @@ fn measure(lp: &EventLoop, port: u16) -> usize {
         for _ in 0..WARMUP {
             round(&mut s);
         }
-        let before = ALLOCATIONS.load(Relaxed);
-        for _ in 0..MEASURED {
-            round(&mut s);
+        // The fewest of three windows, as for the datagram echo: a one-off allocation inside
+        // one (the loop's ready queue reaching a new high-water mark under an interleaving the
+        // warm-up did not see, or the harness starting the next test's thread while this one
+        // measures) is no per-message cost, which would show in every window.
+        let mut best = usize::MAX;
+        for _ in 0..3 {
+            let before = ALLOCATIONS.load(Relaxed);
+            for _ in 0..MEASURED {
+                round(&mut s);
+            }
+            best = best.min(ALLOCATIONS.load(Relaxed) - before);
         }
-        let after = ALLOCATIONS.load(Relaxed);
-        tx.send(after - before).unwrap();
+        tx.send(best).unwrap();
         s // closed when joined
     });
     let mut result = None;

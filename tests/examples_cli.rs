@@ -597,6 +597,42 @@ fn echo_server_on_two_workers_echoes_every_connection() {
     }
 }
 
+/// `echo_server --host '' --workers 2` names every address it listens on, as the one-loop
+/// server (and Python's docs example) does: 0.0.0.0 and ::, each once, each echoing. It used
+/// to name the first only. Skipped where ::1 cannot be bound.
+#[test]
+fn echo_server_on_workers_prints_every_listening_address() {
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, SocketAddr};
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        println!("skipped: ::1 cannot be bound here ({e})");
+        return;
+    }
+    let args = ["--host", "", "--port", "0", "--workers", "2"];
+    let server = ServerChild::start("echo_server", &args);
+    let first = server.line();
+    let addrs: Vec<SocketAddr> = first
+        .strip_prefix("Serving on ")
+        .and_then(|rest| rest.strip_suffix(" (2 workers)"))
+        .map(|list| list.split(", ").map(|a| a.parse().unwrap()).collect())
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    assert_eq!(
+        ips,
+        ["0.0.0.0".parse::<IpAddr>().unwrap(), "::".parse().unwrap()],
+        "{first}"
+    );
+    for (addr, loopback) in addrs.iter().zip(["127.0.0.1", "::1"]) {
+        let to = SocketAddr::new(loopback.parse().unwrap(), addr.port());
+        let mut sock = std::net::TcpStream::connect(to).unwrap();
+        sock.set_read_timeout(Some(BOUND)).unwrap();
+        sock.write_all(b"both").unwrap();
+        let mut echoed = [0u8; 4];
+        sock.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, b"both", "{to}");
+    }
+}
+
 #[test]
 fn echo_server_behind_a_proxy_prints_the_header_peer() {
     use std::io::{Read, Write};

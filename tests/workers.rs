@@ -837,6 +837,48 @@ fn l97_localhost_is_served_on_127_0_0_1_and_on_1() {
     assert_no_worker_threads();
 }
 
+// Checklist: L97 (None or '' is every interface: the wildcard of each family, 0.0.0.0 and ::),
+// as start_server binds it. The group used to bind 0.0.0.0 alone, so ::1 found no listener.
+// With separate and with shared listeners; skipped where ::1 cannot be bound.
+#[test]
+fn l97_an_empty_host_is_served_on_every_interface_ipv6_too() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let _serial = util::serial();
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        println!("skipped: ::1 cannot be bound here ({e})");
+        return;
+    }
+    for reuse_port in [true, false] {
+        let group = asyncio::serve_on_threads(2, echo, "", 0)
+            .reuse_port(reuse_port)
+            .start()
+            .unwrap();
+        let bound: Vec<SocketAddr> = group
+            .sockets()
+            .iter()
+            .map(|a| a.as_inet().unwrap())
+            .collect();
+        let per_address = if group.reuse_port() { 2 } else { 1 };
+        assert_eq!(bound.len(), 2 * per_address, "{bound:?}");
+        for (wildcard, loopback) in [
+            (
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ),
+            (
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ),
+        ] {
+            let at = bound.iter().find(|a| a.ip() == wildcard);
+            let at = at.unwrap_or_else(|| panic!("{wildcard} not bound: {bound:?}"));
+            ping(&mut connect(SocketAddr::new(loopback, at.port())), b"any");
+        }
+        close_and_wait(&group).unwrap();
+    }
+    assert_no_worker_threads();
+}
+
 // Checklist: L98 (reuse_port=True sets SO_REUSEPORT whatever the number of sockets).
 #[test]
 fn one_worker_with_reuse_port_asked_for_joins_and_can_be_joined() {

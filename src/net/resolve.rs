@@ -87,20 +87,7 @@ pub(crate) async fn resolve(
 ) -> Result<Vec<SocketAddr>, Error> {
     let host = host.unwrap_or("");
     let found = if host.is_empty() {
-        let (v4, v6) = if passive {
-            (Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED)
-        } else {
-            (Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST)
-        };
-        let (v4, v6) = (
-            SocketAddr::new(v4.into(), port),
-            SocketAddr::new(v6.into(), port),
-        );
-        if passive {
-            vec![v4, v6]
-        } else {
-            vec![v6, v4]
-        }
+        empty_host(port, passive)
     } else if let Some(ip) = ipaddr_info(host) {
         let addr = SocketAddr::new(ip, port);
         if !family.admits(&addr) {
@@ -125,6 +112,25 @@ pub(crate) async fn resolve(
     Ok(addrs)
 }
 
+/// What `getaddrinfo(NULL, port)` gives, in glibc's order: with `passive` (a server's) the
+/// wildcards `0.0.0.0` then `::`, every interface of both families; else the loopbacks `::1`
+/// then `127.0.0.1`.
+fn empty_host(port: u16, passive: bool) -> Vec<SocketAddr> {
+    if passive {
+        let (v4, v6) = (Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED);
+        vec![
+            SocketAddr::new(v4.into(), port),
+            SocketAddr::new(v6.into(), port),
+        ]
+    } else {
+        let (v4, v6) = (Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST);
+        vec![
+            SocketAddr::new(v6.into(), port),
+            SocketAddr::new(v4.into(), port),
+        ]
+    }
+}
+
 /// The IP address `host` spells, if it is a literal (Python's `_ipaddr_info`): dotted-quad IPv4
 /// or IPv6, the latter optionally in brackets. A `%zone` suffix makes it a name (`None`).
 fn ipaddr_info(host: &str) -> Option<IpAddr> {
@@ -147,10 +153,14 @@ fn unbracketed(host: &str) -> &str {
         .unwrap_or(host)
 }
 
-/// The addresses of `(host, port)` for a TCP socket, blocking, on the calling thread: a literal
-/// without a system call, a name through `getaddrinfo` (for callers that are not on a loop,
-/// e.g. `serve_on_threads`). Errors as [`resolve`]'s.
+/// The addresses to bind a TCP server on for `(host, port)`, blocking, on the calling thread
+/// (for servers not started on a loop: `serve_on_threads`): an empty host is every interface
+/// (`0.0.0.0` and `::`, as [`resolve`] with `passive`), a literal needs no system call, a name
+/// goes through `getaddrinfo`. Errors as [`resolve`]'s.
 pub(crate) fn resolve_blocking(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    if host.is_empty() {
+        return Ok(empty_host(port, true));
+    }
     match ipaddr_info(host) {
         Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
         None => getaddrinfo(unbracketed(host), port, Family::Any),

@@ -10,7 +10,7 @@
 //!   commands (through each loop's thread-safe queue), start-up results and figures cross
 //!   threads. The callback factory is called once on each worker thread, inside its loop;
 //! - the host's every address is served, as `start_server` serves them ("localhost": 127.0.0.1
-//!   and ::1); one the host lacks is skipped, as there;
+//!   and ::1; an empty host: 0.0.0.0 and ::); one the host lacks is skipped, as there;
 //! - on Linux each worker has its own `SO_REUSEPORT` listener on each address (the first is
 //!   bound, its port read back when port 0 was asked, the others bound to that port), and
 //!   the kernel spreads new connections by a hash of their addresses. An address something
@@ -91,8 +91,9 @@ fn with_worker_server<R>(f: impl FnOnce(&Server) -> R) -> Option<R> {
 ///
 /// `host` is resolved on the calling thread and every address it resolves to is served, as
 /// [`start_server`](crate::start_server) serves them ("localhost": 127.0.0.1 and ::1, an
-/// address this host lacks skipped); an empty host means `0.0.0.0`. Port 0 lets the OS
-/// choose a port for each address, shared by every worker.
+/// address this host lacks skipped); an empty host means every interface, `0.0.0.0` and
+/// `::` (one of a family this host lacks skipped). Port 0 lets the OS choose a port for each
+/// address, shared by every worker.
 ///
 /// # Examples
 ///
@@ -159,9 +160,11 @@ pub struct ServeOnThreads {
     make_cb: MakeCb,
     host: String,
     port: u16,
-    /// Try one `SO_REUSEPORT` listener per worker (default); off: one shared listener.
+    /// Try one `SO_REUSEPORT` listener per worker and address (default); off: one listener
+    /// per address, shared.
     reuse_port: bool,
-    /// `reuse_port(true)` was asked for: the group may join listeners already on its port.
+    /// `reuse_port(true)` was asked for: the group may join listeners already on its
+    /// addresses.
     join_port: bool,
     /// Applied on each worker thread to its `StartServer`.
     configure: Option<Configure>,
@@ -204,11 +207,11 @@ impl ServeOnThreads {
     /// One `SO_REUSEPORT` listener per worker and address (`true`, the default, where the OS
     /// has it), or one listener per address shared by every worker (`false`).
     ///
-    /// By default the address must be free, as for a plain server: if anything listens there
-    /// (another group included), `start` fails with `AddrInUse`. Asked for explicitly,
+    /// By default each address must be free, as for a plain server: if anything listens on
+    /// one (another group included), `start` fails with `AddrInUse`. Asked for explicitly,
     /// `reuse_port(true)` lets the group join `SO_REUSEPORT` listeners of the same user already
-    /// on that address, as Python's `reuse_port=True` does; the kernel then spreads the
-    /// connections over all of them.
+    /// on its addresses, as Python's `reuse_port=True` does; the kernel then spreads each
+    /// address's connections over all of its listeners.
     ///
     /// # Examples
     ///
@@ -216,7 +219,7 @@ impl ServeOnThreads {
     /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).reuse_port(false).start()?;
     /// assert!(!group.reuse_port());
-    /// assert_eq!(group.sockets().len(), 1); // one listener, accepted from by both workers
+    /// assert_eq!(group.sockets().len(), 1); // one address: one listener, both workers on it
     /// drop(group);
     /// # Ok::<_, asyncio::Error>(())
     /// ```
@@ -251,20 +254,15 @@ impl ServeOnThreads {
                 self.workers
             )));
         }
-        let host = if self.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            &self.host
-        };
-        // The crate's resolver, for the same errors as `start_server`'s (CPython's gaierror
-        // text, what was being resolved).
-        let mut addrs = resolve_blocking(host, self.port)?;
+        // The crate's resolver, for the same addresses and errors as `start_server`'s (an
+        // empty host is every interface of both families; CPython's gaierror text).
+        let mut addrs = resolve_blocking(&self.host, self.port)?;
         let mut seen = std::collections::HashSet::new();
         addrs.retain(|a| seen.insert(*a));
         if addrs.is_empty() {
             return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::AddrNotAvailable,
-                format!("{host} resolved to no address"),
+                format!("{} resolved to no address", self.host),
             )));
         }
         self.start_on(&addrs)
@@ -457,7 +455,7 @@ pub struct WorkerStats {
     pub loop_stats: LoopStats,
 }
 
-/// Worker threads each serving the same address on their own loop, from
+/// Worker threads each serving the same addresses on their own loop, from
 /// [`serve_on_threads`]: close and wait for them as one server. `Send + Sync`: any thread may
 /// hold it.
 ///
@@ -491,7 +489,7 @@ pub struct ServerGroup {
     /// The listeners' addresses, each with its worker: one per worker and address, or one
     /// per address (under worker 0) when they share listeners.
     sockets: Vec<(usize, Address)>,
-    /// Whether each worker has its own `SO_REUSEPORT` listener.
+    /// Whether each worker has its own `SO_REUSEPORT` listener on each address.
     reuse_port: bool,
     /// Set by `close`: `sockets()` is empty from then on.
     closed: AtomicBool,
@@ -533,8 +531,9 @@ impl ServerGroup {
         self.shared.lock().running
     }
 
-    /// Whether each worker has its own `SO_REUSEPORT` listener: false where the workers share
-    /// one, and with one worker unless `reuse_port(true)` was asked for (a plain listener).
+    /// Whether each worker has its own `SO_REUSEPORT` listener on each address: false where
+    /// the workers share one listener per address, and with one worker unless
+    /// `reuse_port(true)` was asked for (plain listeners).
     ///
     /// # Examples
     ///
@@ -552,8 +551,8 @@ impl ServerGroup {
 
     /// The listening addresses: for each address the host resolved to and that could be
     /// bound, one per running worker with `SO_REUSEPORT` (all the same; a worker that has
-    /// ended took its listeners with it), by worker; one while any worker runs when they
-    /// share listeners; empty after [`close`](Self::close).
+    /// ended took its listeners with it), by worker; one per address while any worker runs
+    /// when they share listeners; empty after [`close`](Self::close).
     ///
     /// # Examples
     ///
@@ -561,7 +560,7 @@ impl ServerGroup {
     /// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     /// let group = asyncio::serve_on_threads(2, noop, "127.0.0.1", 0).start()?;
     /// let addrs: Vec<_> = group.sockets().iter().map(|a| a.as_inet().unwrap()).collect();
-    /// assert!(addrs.iter().all(|a| a == &addrs[0])); // one port for every worker
+    /// assert!(addrs.iter().all(|a| a == &addrs[0])); // one address: one port, every worker
     /// group.close();
     /// assert!(group.sockets().is_empty());
     /// # Ok::<_, asyncio::Error>(())
