@@ -1333,6 +1333,43 @@ fn an_empty_unix_path_is_no_address() {
     });
 }
 
+/// A Unix path with a NUL inside is refused, as the stream side refuses it (L112): the kernel
+/// reads a path up to its first NUL, so the endpoint was bound to the shorter path (after an
+/// ERROR log from the stale-socket check, which could not look at the whole one), and a
+/// remote path was connected to the shorter one before the address check failed.
+#[test]
+fn a_unix_path_with_an_interior_nul_is_refused_not_cut_short() {
+    run_clean(async {
+        let dir = util::temp_dir("dgram-nul");
+        let short = dir.join("s");
+        let mut long = short.clone().into_os_string();
+        long.push("\0tail");
+        let lp = asyncio::get_running_loop()?;
+        let local = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path(&long)
+            .await;
+        assert!(
+            matches!(&local, Err(Error::Io(e)) if e.kind() == io::ErrorKind::InvalidInput),
+            "bound to {:?}",
+            local.map(|(t, _)| t.sockname())
+        );
+        assert!(!short.exists(), "nothing was bound at the shorter path");
+        let receiver = UnixDatagram::bind(&short)?;
+        receiver.set_nonblocking(true)?;
+        let remote = lp
+            .create_datagram_endpoint(Rec::default)
+            .remote_path(&long)
+            .await;
+        assert!(
+            matches!(&remote, Err(Error::Io(e)) if e.kind() == io::ErrorKind::InvalidInput),
+            "connected to {:?}",
+            remote.map(|(t, _)| t.peername())
+        );
+        Ok(())
+    });
+}
+
 /// `sockname()` (`get_extra_info("sockname")`) still answers once the transport is closed
 /// and its socket gone, as CPython's `_extra['sockname']` does: an inet and a Unix path.
 #[test]
