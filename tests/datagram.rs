@@ -957,6 +957,32 @@ fn builder_refusals() {
     });
 }
 
+/// A remote address the socket cannot connect to fails the call with the OS error, errno
+/// kept (CPython test_base_events `test_create_datagram_endpoint_connect_err`): the limited
+/// broadcast address without `allow_broadcast` (`EACCES`; `ENETUNREACH` with no route).
+#[test]
+fn a_failed_connect_is_the_error_with_its_errno() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let r = lp
+            .create_datagram_endpoint(Rec::default)
+            .remote_addr("255.255.255.255", 9)
+            .await;
+        let Err(Error::Io(e)) = r else {
+            panic!(
+                "expected the connect's error, got {:?}",
+                r.map(|(t, _)| t.peername())
+            );
+        };
+        let code = e.raw_os_error();
+        assert!(
+            code == Some(libc::EACCES) || code == Some(libc::ENETUNREACH),
+            "{e}"
+        );
+        Ok(())
+    });
+}
+
 /// Unix datagram endpoints on paths: a server bound to a path, a client bound and connected;
 /// the stale socket file a dead server left is removed before the bind (CPython
 /// `test_create_datagram_endpoint_existing_sock_unix`-like behaviour of the `AF_UNIX` branch).

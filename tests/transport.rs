@@ -585,6 +585,26 @@ fn l85_sock_and_host_conflict_and_l87_local_addr() {
     assert_eq!(s.peer_addr().unwrap().port(), local_port);
 }
 
+// Port of EventLoopTestsMixin.test_create_connection_local_addr_in_use: binding the server's
+// own address fails, and that one failure is the error, unchanged: errno EADDRINUSE kept, the
+// address named, no socket left registered.
+#[test]
+fn l87_l92_a_local_addr_in_use_is_the_error_with_its_errno() {
+    let lp = EventLoop::new().unwrap();
+    let (_l, port) = peer_listener();
+    let r = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .local_addr("127.0.0.1", port),
+        )
+        .unwrap();
+    let e = r.err().expect("bound the listener's own address");
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e}");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
 #[test]
 fn l85_a_port_alone_with_sock_is_a_conflict_too() {
     // CPython: `host is not None or port is not None` with sock= is a ValueError; here an
