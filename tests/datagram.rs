@@ -957,6 +957,32 @@ fn builder_refusals() {
     });
 }
 
+/// A remote address the socket cannot connect to fails the call with the OS error, errno
+/// kept (CPython test_base_events `test_create_datagram_endpoint_connect_err`): the limited
+/// broadcast address without `allow_broadcast` (`EACCES`; `ENETUNREACH` with no route).
+#[test]
+fn a_failed_connect_is_the_error_with_its_errno() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let r = lp
+            .create_datagram_endpoint(Rec::default)
+            .remote_addr("255.255.255.255", 9)
+            .await;
+        let Err(Error::Io(e)) = r else {
+            panic!(
+                "expected the connect's error, got {:?}",
+                r.map(|(t, _)| t.peername())
+            );
+        };
+        let code = e.raw_os_error();
+        assert!(
+            code == Some(libc::EACCES) || code == Some(libc::ENETUNREACH),
+            "{e}"
+        );
+        Ok(())
+    });
+}
+
 /// Unix datagram endpoints on paths: a server bound to a path, a client bound and connected;
 /// the stale socket file a dead server left is removed before the bind (CPython
 /// `test_create_datagram_endpoint_existing_sock_unix`-like behaviour of the `AF_UNIX` branch).
@@ -1329,6 +1355,43 @@ fn an_empty_unix_path_is_no_address() {
         }
         assert!(t.peername().is_none(), "not connected");
         t.close();
+        Ok(())
+    });
+}
+
+/// A Unix path with a NUL inside is refused, as the stream side refuses it (L112): the kernel
+/// reads a path up to its first NUL, so the endpoint was bound to the shorter path (after an
+/// ERROR log from the stale-socket check, which could not look at the whole one), and a
+/// remote path was connected to the shorter one before the address check failed.
+#[test]
+fn a_unix_path_with_an_interior_nul_is_refused_not_cut_short() {
+    run_clean(async {
+        let dir = util::temp_dir("dgram-nul");
+        let short = dir.join("s");
+        let mut long = short.clone().into_os_string();
+        long.push("\0tail");
+        let lp = asyncio::get_running_loop()?;
+        let local = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path(&long)
+            .await;
+        assert!(
+            matches!(&local, Err(Error::Io(e)) if e.kind() == io::ErrorKind::InvalidInput),
+            "bound to {:?}",
+            local.map(|(t, _)| t.sockname())
+        );
+        assert!(!short.exists(), "nothing was bound at the shorter path");
+        let receiver = UnixDatagram::bind(&short)?;
+        receiver.set_nonblocking(true)?;
+        let remote = lp
+            .create_datagram_endpoint(Rec::default)
+            .remote_path(&long)
+            .await;
+        assert!(
+            matches!(&remote, Err(Error::Io(e)) if e.kind() == io::ErrorKind::InvalidInput),
+            "connected to {:?}",
+            remote.map(|(t, _)| t.peername())
+        );
         Ok(())
     });
 }

@@ -109,6 +109,7 @@ fn main() {
     assert_eq!(descriptors(), expected);
 
     happy_eyeballs_losers_and_cancelled_connects_close_their_sockets(&descriptors);
+    failed_connects_and_endpoints_close_their_sockets(&descriptors);
     println!("loop_descriptors: ok");
 }
 
@@ -222,6 +223,97 @@ fn happy_eyeballs_losers_and_cancelled_connects_close_their_sockets(
     }
     lp.close().unwrap();
     drop((stuck, filler, v4));
+}
+
+/// Checklist: L87, L88, L92, L112. Every way a connect or an endpoint can fail closes the
+/// socket it made (or was given) before the error comes back: a refused connect, with and
+/// without happy eyeballs; a local address in use; a UDP bind or connect the OS refuses; a
+/// missing Unix path; a socket of the wrong type given as `sock`.
+#[cfg(target_os = "linux")]
+fn failed_connects_and_endpoints_close_their_sockets(
+    descriptors: &dyn Fn() -> std::collections::BTreeMap<i32, String>,
+) {
+    use std::time::Duration;
+
+    struct Quiet;
+    impl asyncio::Protocol for Quiet {}
+    struct QuietDatagrams;
+    impl asyncio::DatagramProtocol for QuietDatagrams {}
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = listener.local_addr().unwrap().port();
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = refusing.local_addr().unwrap().port();
+    drop(refusing);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp_taken = udp.local_addr().unwrap().port();
+    let missing = std::env::temp_dir().join(format!("asyncio-fd-{}-missing", std::process::id()));
+
+    let lp = asyncio::EventLoop::new().unwrap();
+    let before = descriptors();
+    let failures: Vec<(&str, Result<(), asyncio::Error>)> = lp
+        .run_until_complete(async move {
+            let lp = asyncio::get_running_loop().unwrap();
+            let drop_ok = |r: Result<(asyncio::Transport, _), asyncio::Error>| r.map(drop);
+            let drop_dgram =
+                |r: Result<(asyncio::DatagramTransport, _), asyncio::Error>| r.map(drop);
+            let wrong_type = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let wrong_type = std::net::TcpStream::from(std::os::fd::OwnedFd::from(wrong_type));
+            vec![
+                (
+                    "refused",
+                    drop_ok(lp.create_connection(|| Quiet, "127.0.0.1", refused).await),
+                ),
+                (
+                    "refused, happy eyeballs",
+                    drop_ok(
+                        lp.create_connection(|| Quiet, "127.0.0.1", refused)
+                            .happy_eyeballs_delay(Duration::from_millis(250))
+                            .await,
+                    ),
+                ),
+                (
+                    "local address in use",
+                    drop_ok(
+                        lp.create_connection(|| Quiet, "127.0.0.1", taken)
+                            .local_addr("127.0.0.1", taken)
+                            .await,
+                    ),
+                ),
+                (
+                    "UDP bind in use",
+                    drop_dgram(
+                        lp.create_datagram_endpoint(|| QuietDatagrams)
+                            .local_addr("127.0.0.1", udp_taken)
+                            .await,
+                    ),
+                ),
+                (
+                    "UDP connect refused",
+                    drop_dgram(
+                        lp.create_datagram_endpoint(|| QuietDatagrams)
+                            .remote_addr("255.255.255.255", 9)
+                            .await,
+                    ),
+                ),
+                (
+                    "missing Unix path",
+                    drop_ok(lp.create_unix_connection(|| Quiet, &missing).await),
+                ),
+                (
+                    "a datagram socket as sock",
+                    drop_ok(lp.connect_socket(|| Quiet, wrong_type).await),
+                ),
+            ]
+        })
+        .unwrap();
+    for (what, r) in &failures {
+        assert!(r.is_err(), "{what}: succeeded");
+    }
+    assert_eq!(descriptors(), before, "a failed connect left a socket open");
+    assert_eq!(lp.stats().io_registrations, 0);
+    lp.close().unwrap();
+    drop((listener, udp));
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -585,6 +585,26 @@ fn l85_sock_and_host_conflict_and_l87_local_addr() {
     assert_eq!(s.peer_addr().unwrap().port(), local_port);
 }
 
+// Port of EventLoopTestsMixin.test_create_connection_local_addr_in_use: binding the server's
+// own address fails, and that one failure is the error, unchanged: errno EADDRINUSE kept, the
+// address named, no socket left registered.
+#[test]
+fn l87_l92_a_local_addr_in_use_is_the_error_with_its_errno() {
+    let lp = EventLoop::new().unwrap();
+    let (_l, port) = peer_listener();
+    let r = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .local_addr("127.0.0.1", port),
+        )
+        .unwrap();
+    let e = r.err().expect("bound the listener's own address");
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e}");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
 #[test]
 fn l85_a_port_alone_with_sock_is_a_conflict_too() {
     // CPython: `host is not None or port is not None` with sock= is a ValueError; here an
@@ -761,6 +781,48 @@ fn l85_l95_a_sock_that_is_not_a_stream_socket_is_refused() {
         r.map(drop)
     );
     assert_eq!(lp.stats().io_registrations, 0, "nothing was registered");
+}
+
+/// A `TcpStream` or `UnixStream` given as a socket may hold one of the other family (any
+/// descriptor converts into either): the socket's own family decides how it is served, as it
+/// does for datagram endpoints. A Unix stream inside a `TcpStream` was refused with EOPNOTSUPP
+/// (setting TCP_NODELAY on it); a TCP stream inside a `UnixStream` ran without TCP_NODELAY and
+/// with neither sockname nor peername.
+// Checklist: L85, L95, L57.
+#[test]
+fn l85_l95_the_socket_family_decides_not_the_wrapper() {
+    use std::os::fd::OwnedFd;
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    let as_tcp = std::net::TcpStream::from(OwnedFd::from(a));
+    let r = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, as_tcp))
+        .unwrap();
+    let (t, proto) = r.expect("a Unix stream in a TcpStream is served");
+    b.write_all(b"unix inside").unwrap();
+    run_until(&lp, 100, || proto.borrow().data == b"unix inside");
+    assert!(
+        matches!(t.peername(), Some(asyncio::Address::Unix(_))),
+        "{:?}",
+        t.peername()
+    );
+    t.close();
+
+    let (l, port) = peer_listener();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_accepted, _) = l.accept().unwrap();
+    let as_unix = std::os::unix::net::UnixStream::from(OwnedFd::from(client));
+    let r = lp
+        .run_until_complete(lp.connect_accepted_socket(Recorder::default, as_unix))
+        .unwrap();
+    let (t, _proto) = r.expect("a TCP stream in a UnixStream is served");
+    let peer = t.peername().and_then(|a| a.as_inet());
+    assert_eq!(peer.map(|a| a.port()), Some(port));
+    let Some(asyncio::ExtraInfo::Fd(fd)) = t.get_extra_info("socket") else {
+        panic!("no socket")
+    };
+    assert!(unsafe_free_sockref(fd), "TCP_NODELAY set (L57)");
+    t.close();
 }
 
 // Port of test_events.py test_connect_accepted_socket_ssl_timeout_for_plain_socket.

@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -68,17 +69,25 @@ impl From<std::os::unix::net::UnixStream> for StreamSocket {
 }
 
 impl StreamSocket {
-    /// The socket, non-blocking, once it is known to be a stream socket (L85, L95).
+    /// The socket, non-blocking, once it is known to be a stream socket (L85, L95). Its own
+    /// family decides how it is served, not the std type it came in (any descriptor converts
+    /// into either): a Unix stream as Unix, a TCP one as TCP (with TCP_NODELAY, L57); a socket
+    /// of another family as the type it came in.
     pub(crate) fn into_socket(self) -> Result<Socket, Error> {
-        Ok(match self {
-            StreamSocket::Tcp(s) => {
-                check_stream(&s)?;
-                adopt_tcp(s)?
-            }
-            StreamSocket::Unix(s) => {
-                check_stream(&s)?;
-                adopt_unix(s)?
-            }
+        let (fd, came_as_unix) = match self {
+            StreamSocket::Tcp(s) => (OwnedFd::from(s), false),
+            StreamSocket::Unix(s) => (OwnedFd::from(s), true),
+        };
+        check_stream(&fd)?;
+        let unix = match socket2::SockRef::from(&fd).domain()? {
+            socket2::Domain::UNIX => true,
+            socket2::Domain::IPV4 | socket2::Domain::IPV6 => false,
+            _ => came_as_unix,
+        };
+        Ok(if unix {
+            adopt_unix(fd.into())?
+        } else {
+            adopt_tcp(fd.into())?
         })
     }
 }

@@ -22,9 +22,9 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, Socket, Type};
 
-use super::connect::{wait_connection_made, AddressFamily};
+use super::connect::{unix_addr, wait_connection_made, AddressFamily};
 use super::resolve::resolve;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
@@ -509,18 +509,28 @@ fn unix_socket(
     // autobind an abstract name) and not connected.
     let local = local.filter(|p| !p.as_os_str().is_empty());
     let remote = remote.filter(|p| !p.as_os_str().is_empty());
-    if let Some(l) = &local {
+    // Both addresses checked before anything is touched: a path with a NUL inside is refused
+    // (`unix_addr`), as the kernel would bind or connect the path cut at that NUL.
+    let local = match local {
+        Some(l) => Some((unix_addr(&l)?, l)),
+        None => None,
+    };
+    let remote = match remote {
+        Some(r) => Some((unix_addr(&r)?, unix_address(&r)?)),
+        None => None,
+    };
+    if let Some((addr, l)) = &local {
         if l.as_os_str().as_encoded_bytes().first() != Some(&0) {
             remove_stale_socket(l);
         }
-        s.bind(&SockAddr::unix(l)?)?;
+        s.bind(addr)?;
     }
     let mut r_addr = None;
-    if let Some(r) = &remote {
+    if let Some((addr, address)) = remote {
         if !opts.allow_broadcast {
-            s.connect(&SockAddr::unix(r)?)?;
+            s.connect(&addr)?;
         }
-        r_addr = Some(Address::Unix(unix_address(r)?));
+        r_addr = Some(Address::Unix(address));
     }
     Ok((s, true, r_addr))
 }
