@@ -4183,3 +4183,65 @@ fn d14_t29_a_raw_transport_refusing_a_large_write_after_the_handshake_is_reporte
         Ok(())
     });
 }
+
+#[test]
+fn s54_s14_a_reader_resumed_during_stream_start_tls_is_not_paused_again_and_reads_on() {
+    // S54 with S14/S15: the reader had paused the raw transport, and another task reads the
+    // plaintext it held while the handshake runs (resuming it, S15), then waits in read_into
+    // on the emptied reader. The upgrade must not pause the transport again (the reader is
+    // no longer paused), and the read, which cannot read the socket straight through (its
+    // bytes are the TLS layer's now), gets the decrypted data.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, mut w: StreamWriter| async move {
+                w.write(b"GO\n0123456789abcdef")?; // 16 bytes beyond the line
+                w.start_tls(Certs::get().server_config(&[])).await?;
+                w.write(&vec![b'b'; BULK])?;
+                w.drain().await?;
+                r.read(-1).await?;
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).limit(4).await?;
+        let reader = Rc::new(reader);
+        assert_eq!(reader.readline().await?, b"GO\n");
+        assert_eq!(util::reader_field(&reader, "paused"), "true", "16 > 2 x 4");
+        let raw = writer.transport().clone();
+        let (r, upgraded) = (reader.clone(), Rc::new(std::cell::Cell::new(false)));
+        let up = upgraded.clone();
+        let other = asyncio::spawn(async move {
+            // First polled once start_tls is waiting for its handshake.
+            let held = r.readexactly(16).await?;
+            assert!(!up.get(), "read while the handshake runs");
+            let mut buf = vec![0u8; 1024];
+            let first = r.read_into(&mut buf).await?;
+            Ok::<_, Error>((held, buf[..first].to_vec()))
+        });
+        writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        upgraded.set(true);
+        let (held, first) = other.await.expect("task")?;
+        assert_eq!(held, b"0123456789abcdef");
+        assert!(
+            !first.is_empty() && first.iter().all(|&b| b == b'b'),
+            "{first:?}"
+        );
+        assert_eq!(
+            reader.readexactly(BULK - first.len()).await?.len(),
+            BULK - first.len()
+        );
+        assert!(raw.is_reading(), "S15: reading");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
