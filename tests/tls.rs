@@ -4088,20 +4088,21 @@ fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_pause
 fn d14_start_tls_after_write_eof_fails_at_once_instead_of_at_the_handshake_timeout() {
     // The layer cannot send its ClientHello through a transport whose write side is shut
     // (the socket transport refuses the write): that is the handshake's failure, typed and at
-    // once, not a silent wait for the peer until the handshake timeout (D14, T8).
+    // once, not a silent wait for the peer until the handshake timeout (D14, T8). A read
+    // already waiting fails with it too, and the misuse is reported once (T29), not at every
+    // refused write.
     run(async {
+        let reports = util::capture_exceptions(&asyncio::get_running_loop()?);
         // A server that takes the client's EOF and keeps its side open until the test is
         // done (a half-close is no reason to close): nothing from it ends the handshake.
-        let done = Rc::new(std::cell::Cell::new(false));
+        let done = Rc::new(asyncio::Event::new());
         let d = done.clone();
         let server = asyncio::start_server(
             move |r: StreamReader, w: StreamWriter| {
                 let done = d.clone();
                 async move {
                     assert_eq!(r.read(-1).await?, b"");
-                    while !done.get() {
-                        asyncio::yield_now().await;
-                    }
+                    done.wait().await;
                     w.close();
                     Ok::<_, Error>(())
                 }
@@ -4112,6 +4113,10 @@ fn d14_start_tls_after_write_eof_fails_at_once_instead_of_at_the_handshake_timeo
         .await?;
         let port = server.sockets()[0].as_inet().unwrap().port();
         let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let reader = Rc::new(reader);
+        let r = reader.clone();
+        let pending = asyncio::spawn(async move { r.read(10).await });
+        asyncio::yield_now().await; // the read is waiting
         writer.write_eof()?;
         let upgrade = writer
             .start_tls(Certs::get().client_config(&[]))
@@ -4120,10 +4125,121 @@ fn d14_start_tls_after_write_eof_fails_at_once_instead_of_at_the_handshake_timeo
         let e = fails("start_tls after write_eof", upgrade.into_future()).await;
         assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
         assert!(e.to_string().contains("write_eof"), "{e}");
+        let waiting = fails("the read waiting", async { pending.await.expect("task") }).await;
+        assert!(matches!(waiting, Error::InvalidState(_)), "{waiting:?}");
         for later in every_waiter_fails(&reader, &writer).await {
             assert!(matches!(later, Error::InvalidState(_)), "{later:?}");
         }
-        done.set(true);
+        let reports = reports.borrow().clone();
+        assert_eq!(reports.len(), 1, "T29: reported once: {reports:?}");
+        assert!(reports[0].contains("write_eof"), "{reports:?}");
+        done.set();
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn d14_t29_a_raw_transport_refusing_a_large_write_after_the_handshake_is_reported_once() {
+    // After the upgrade someone shuts the raw transport's write side (its write_eof()): the
+    // next large write is encrypted and handed down in many pieces, all refused. The first
+    // refusal is the connection's fatal error, reported once (T29); the rest add nothing.
+    run(async {
+        let reports = util::capture_exceptions(&asyncio::get_running_loop()?);
+        let done = Rc::new(asyncio::Event::new());
+        let d = done.clone();
+        let server = asyncio::start_server(
+            move |_r: StreamReader, mut w: StreamWriter| {
+                let done = d.clone();
+                async move {
+                    w.start_tls(Certs::get().server_config(&[])).await?;
+                    done.wait().await;
+                    w.close();
+                    Ok::<_, Error>(())
+                }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let raw = writer.transport().clone();
+        writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        raw.write_eof()?;
+        writer.write(&vec![b'x'; 1 << 20])?; // taken: the refusal is the layer's to report
+        for later in every_waiter_fails(&reader, &writer).await {
+            assert!(matches!(later, Error::InvalidState(_)), "{later:?}");
+        }
+        let reports = reports.borrow().clone();
+        assert_eq!(reports.len(), 1, "T29: reported once: {reports:?}");
+        done.set();
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn s54_s14_a_reader_resumed_during_stream_start_tls_is_not_paused_again_and_reads_on() {
+    // S54 with S14/S15: the reader had paused the raw transport, and another task reads the
+    // plaintext it held while the handshake runs (resuming it, S15), then waits in read_into
+    // on the emptied reader. The upgrade must not pause the transport again (the reader is
+    // no longer paused), and the read, which cannot read the socket straight through (its
+    // bytes are the TLS layer's now), gets the decrypted data.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, mut w: StreamWriter| async move {
+                w.write(b"GO\n0123456789abcdef")?; // 16 bytes beyond the line
+                w.start_tls(Certs::get().server_config(&[])).await?;
+                w.write(&vec![b'b'; BULK])?;
+                w.drain().await?;
+                r.read(-1).await?;
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).limit(4).await?;
+        let reader = Rc::new(reader);
+        assert_eq!(reader.readline().await?, b"GO\n");
+        assert_eq!(util::reader_field(&reader, "paused"), "true", "16 > 2 x 4");
+        let raw = writer.transport().clone();
+        let (r, upgraded) = (reader.clone(), Rc::new(std::cell::Cell::new(false)));
+        let up = upgraded.clone();
+        let other = asyncio::spawn(async move {
+            // First polled once start_tls is waiting for its handshake.
+            let held = r.readexactly(16).await?;
+            assert!(!up.get(), "read while the handshake runs");
+            let mut buf = vec![0u8; 1024];
+            let first = r.read_into(&mut buf).await?;
+            Ok::<_, Error>((held, buf[..first].to_vec()))
+        });
+        writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        upgraded.set(true);
+        let (held, first) = other.await.expect("task")?;
+        assert_eq!(held, b"0123456789abcdef");
+        assert!(
+            !first.is_empty() && first.iter().all(|&b| b == b'b'),
+            "{first:?}"
+        );
+        assert_eq!(
+            reader.readexactly(BULK - first.len()).await?.len(),
+            BULK - first.len()
+        );
+        assert!(raw.is_reading(), "S15: reading");
+        writer.close();
+        writer.wait_closed().await?;
         server.close();
         server.wait_closed().await;
         Ok(())

@@ -170,7 +170,8 @@ impl StreamWriter {
 
     /// Hands `data` to the transport: sent at once if possible, else buffered. Never
     /// waits; follow with [`drain`](Self::drain) to respect backpressure. After the connection
-    /// is lost the data is dropped silently.
+    /// is lost the data is dropped without an error (warned about once a few have been, as
+    /// [`Transport::write`] says).
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).

@@ -440,7 +440,9 @@ impl Transport {
     /// Sends `data`: at once if nothing is queued, else after what is. Never blocks;
     /// what the kernel does not take is copied into the write buffer, and the protocol is
     /// paused above the high-water mark. Empty data is a no-op. After the connection is
-    /// lost, data is dropped silently.
+    /// lost, data is dropped without an error; once a few writes have been dropped, as in
+    /// CPython, each one logs a warning (`socket.send() raised exception.` on a socket,
+    /// `SSL connection is closed` over TLS).
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Cannot call write() after write_eof()`) after [`write_eof`](Self::write_eof).

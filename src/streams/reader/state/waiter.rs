@@ -170,9 +170,11 @@ impl ReaderState {
     /// took it to wake the future already) and an unused edge goes back to the protocol path.
     /// Also clears a waker left parked by a read-through whose future was woken another way
     /// and ended without saying so.
-    // Out of line: only a read-through that parked gets here. Inlined, it was copied into each
-    // of eight callers (0.6 KiB of the echo client), and the streams echo cost 11 instructions
-    // more per message (`cargo bench --bench instr`).
+    // Out of line, though not cold: `wait_for_data` calls it at every wait (each `read` or
+    // `readline` that finds the buffer empty), to hand back an edge a read-through left
+    // unused; only a parked read-through's end comes through `end_parked_through`. Inlined,
+    // it was copied into each of eight callers (0.6 KiB of the echo client), and the streams
+    // echo (`read_into`) cost 11 instructions more per message (`cargo bench --bench instr`).
     #[inline(never)]
     fn end_through(&mut self) {
         let parked = self.waiter_id & THROUGH != 0;
