@@ -4034,6 +4034,36 @@ fn plaintext_until_close_notify<D>(
     Ok(got)
 }
 
+/// A server that sends a line and 16 bytes more, then upgrades and sends `BULK` bytes over
+/// TLS; a client with limit 4 that read the line, so its reader holds 16 bytes > 2 x 4 and
+/// has paused the raw transport (S14), before its own `start_tls`.
+async fn a_reader_paused_before_start_tls(
+) -> Result<(asyncio::Server, StreamReader, StreamWriter), Error> {
+    let server = asyncio::start_server(
+        |r: StreamReader, mut w: StreamWriter| async move {
+            w.write(b"GO\n0123456789abcdef")?; // 16 bytes beyond the line
+            w.start_tls(Certs::get().server_config(&[])).await?;
+            w.write(&vec![b'b'; BULK])?;
+            w.drain().await?;
+            r.read(-1).await?;
+            w.close();
+            w.wait_closed().await
+        },
+        "127.0.0.1",
+        0,
+    )
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port).limit(4).await?;
+    assert_eq!(reader.readline().await?, b"GO\n");
+    assert_eq!(
+        util::reader_field(&reader, "paused"),
+        "true",
+        "16 bytes > 2 x 4"
+    );
+    Ok((server, reader, writer))
+}
+
 #[test]
 fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_paused() {
     // S54 with S14: the reader's pause acts on the raw transport, before the upgrade and
@@ -4041,28 +4071,7 @@ fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_pause
     // start_tls ran must find it paused again once the handshake is done; else the peer's
     // TLS data pours into a reader that believes it has stopped it.
     run(async {
-        let server = asyncio::start_server(
-            |r: StreamReader, mut w: StreamWriter| async move {
-                w.write(b"GO\n0123456789abcdef")?; // 16 bytes beyond the line
-                w.start_tls(Certs::get().server_config(&[])).await?;
-                w.write(&vec![b'b'; BULK])?;
-                w.drain().await?;
-                r.read(-1).await?;
-                w.close();
-                w.wait_closed().await
-            },
-            "127.0.0.1",
-            0,
-        )
-        .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).limit(4).await?;
-        assert_eq!(reader.readline().await?, b"GO\n");
-        assert_eq!(
-            util::reader_field(&reader, "paused"),
-            "true",
-            "16 bytes > 2 x 4"
-        );
+        let (server, reader, mut writer) = a_reader_paused_before_start_tls().await?;
         let raw = writer.transport().clone();
         writer
             .start_tls(Certs::get().client_config(&[]))
@@ -4192,25 +4201,8 @@ fn s54_s14_a_reader_resumed_during_stream_start_tls_is_not_paused_again_and_read
     // no longer paused), and the read, which cannot read the socket straight through (its
     // bytes are the TLS layer's now), gets the decrypted data.
     run(async {
-        let server = asyncio::start_server(
-            |r: StreamReader, mut w: StreamWriter| async move {
-                w.write(b"GO\n0123456789abcdef")?; // 16 bytes beyond the line
-                w.start_tls(Certs::get().server_config(&[])).await?;
-                w.write(&vec![b'b'; BULK])?;
-                w.drain().await?;
-                r.read(-1).await?;
-                w.close();
-                w.wait_closed().await
-            },
-            "127.0.0.1",
-            0,
-        )
-        .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).limit(4).await?;
+        let (server, reader, mut writer) = a_reader_paused_before_start_tls().await?;
         let reader = Rc::new(reader);
-        assert_eq!(reader.readline().await?, b"GO\n");
-        assert_eq!(util::reader_field(&reader, "paused"), "true", "16 > 2 x 4");
         let raw = writer.transport().clone();
         let (r, upgraded) = (reader.clone(), Rc::new(std::cell::Cell::new(false)));
         let up = upgraded.clone();
