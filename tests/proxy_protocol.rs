@@ -508,6 +508,42 @@ fn huge_timeouts_are_accepted() {
 }
 
 #[test]
+fn a_zero_timeout_is_refused_before_serving_as_tls_timeouts_are_t1() {
+    // A zero header timer races the first read: an `Optional` server could serve a proxied
+    // client as a direct one. Refused like a zero ssl_handshake_timeout (T1), when awaited,
+    // before anything is bound; the smallest positive duration is fine.
+    asyncio::run(async {
+        let dir = util::temp_dir("proxy-zero");
+        let path = dir.join("s.sock");
+        let expected = "proxy_protocol_timeout should be a positive number, got 0.0";
+        for mode in [ProxyProtocol::Required, ProxyProtocol::Optional] {
+            let e = asyncio::start_server(recorder(&Log::default()), "127.0.0.1", 0)
+                .proxy_protocol(mode)
+                .proxy_protocol_timeout(Duration::ZERO)
+                .await
+                .expect_err("a zero timeout");
+            assert!(matches!(e, asyncio::Error::InvalidArgument(_)), "{e:?}");
+            assert_eq!(e.to_string(), expected);
+            let e = asyncio::start_unix_server(recorder(&Log::default()), &path)
+                .proxy_protocol(mode)
+                .proxy_protocol_timeout(Duration::ZERO)
+                .await
+                .expect_err("a zero timeout");
+            assert_eq!(e.to_string(), expected);
+            assert!(!path.exists(), "refused before binding");
+        }
+        let server = asyncio::start_server(recorder(&Log::default()), "127.0.0.1", 0)
+            .proxy_protocol(ProxyProtocol::Optional)
+            .proxy_protocol_timeout(Duration::from_nanos(1))
+            .await?;
+        server.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
 fn create_server_protocols_hear_nothing_before_the_header() {
     use asyncio::{Protocol, Transport};
     #[derive(Default)]

@@ -23,12 +23,12 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use asyncio::tls::rustls;
 use asyncio::{Error, EventLoop, Protocol, ProtocolRef, StreamReader, StreamWriter, Transport};
-use tls_common::{blocking_tls_client, client_hello, read_plaintext, seal, Certs};
+use tls_common::{blocking_tls_client, client_hello, hello_of, read_plaintext, seal, Certs};
 use util::{open_fds, Recorder};
 
 /// Upper bound of every wait in this file.
@@ -965,6 +965,139 @@ fn eof_without_close_notify_is_an_error_when_the_server_requires_it_d9() {
     server.close();
     run(&lp, server.wait_closed());
     assert_loop_empty(&lp);
+}
+
+// ───────────────────── close_notify during the handshake ─────────────────────
+
+/// A warning-level close_notify alert record in plaintext: `15 03 03 00 02 01 00`.
+const CLOSE_NOTIFY: [u8; 7] = [0x15, 3, 3, 0, 2, 1, 0];
+
+/// The opening words of the close_notify-during-the-handshake error (OpenSSL's, as Python's
+/// `ssl.SSLZeroReturnError` gives them).
+const CLOSED_DURING_HANDSHAKE: &str = "TLS/SSL connection has been closed (EOF)";
+
+/// What a raw peer read after sending its last bytes, until our side closed.
+fn rest_of(mut s: TcpStream) -> String {
+    s.set_read_timeout(Some(BOUND)).unwrap();
+    let mut got = Vec::new();
+    let end = match s.read_to_end(&mut got) {
+        Ok(_) => "EOF".to_string(),
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    format!("{} B, then {end}", got.len())
+}
+
+// Checklist: T8, T10 (a handshake the peer ended fails at once, typed, not by the timeout).
+#[test]
+fn a_server_that_answers_the_client_hello_with_close_notify_fails_the_connect_at_once_t8() {
+    // rustls lets a warning-level close_notify pass while the version is not settled yet, so
+    // the handshake used to wait for the whole ssl_handshake_timeout; OpenSSL (so CPython)
+    // fails it at once with SSLZeroReturnError. With a 60 s timeout, only the close can end
+    // this connect within the test's bound.
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let fds = open_fds();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let hello = read_record(&mut s);
+        assert_eq!(hello[0], 0x16, "a handshake record first");
+        s.write_all(&CLOSE_NOTIFY).unwrap();
+        rest_of(s) // the socket stays open until our side closes it
+    });
+    let made = Rc::new(Cell::new(false));
+    let m = made.clone();
+    let r = run(
+        &lp,
+        lp.create_connection(
+            move || {
+                m.set(true);
+                Forward(Rc::default())
+            },
+            "127.0.0.1",
+            port,
+        )
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost")
+        .ssl_handshake_timeout(Duration::from_secs(60)),
+    );
+    let e = r.err().expect("the handshake cannot complete");
+    let peer_saw = peer.join().unwrap();
+    assert!(matches!(e, Error::Tls(_)), "{}", describe(&e));
+    assert!(
+        e.to_string().starts_with(CLOSED_DURING_HANDSHAKE),
+        "the close, not the timeout: {}",
+        describe(&e)
+    );
+    assert!(made.get(), "the factory ran");
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+    assert_eq!(open_fds(), fds, "the socket was not released");
+    println!("client: {} | peer: {peer_saw}", describe(&e));
+}
+
+// Checklist: T8, T36 (the handshake fails at once; the handler never runs).
+#[test]
+fn a_client_hello_then_close_notify_fails_that_handshake_at_once_t8_t36() {
+    // The client's ClientHello and a plaintext close_notify in one write, for a TLS 1.2 and a
+    // TLS 1.3 offer: rustls ignores a warning once TLS 1.2 is chosen (so the server waited
+    // for the 60 s timeout) and refuses it in TLS 1.3. Both end at once, with one error.
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    capture_log::start();
+    let fds = open_fds();
+    let (server, ended) = tls_server(&lp, |b| b.ssl_handshake_timeout(Duration::from_secs(60)));
+    let upgrade = StartTlsServer::start(&lp); // start_tls' default timeout: 60 s
+    let tls12 = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let hellos = [
+        ("TLS 1.2", hello_of(Arc::new(tls12))),
+        ("TLS 1.3", client_hello()),
+    ];
+    for (i, (version, hello)) in hellos.iter().enumerate() {
+        for srv in [&server, &upgrade.server] {
+            let mut s = TcpStream::connect(("127.0.0.1", port_of(srv))).unwrap();
+            wait_until(&lp, "the accept", || srv.connection_count() == 1);
+            s.write_all(&[&hello[..], &CLOSE_NOTIFY].concat()).unwrap();
+            let peer = std::thread::spawn(move || rest_of(s));
+            wait_until(&lp, "the connection to go", || srv.connection_count() == 0);
+            // Our side closed the socket: the peer reads to its end.
+            println!("{version}: client saw {}", peer.join().unwrap());
+        }
+        wait_until(&lp, "the start_tls outcome", || {
+            upgrade.outcomes.len() == i + 1
+        });
+        let outcome = upgrade.outcomes.get()[i].clone();
+        assert!(
+            outcome.starts_with(&format!("tls InvalidData: {CLOSED_DURING_HANDSHAKE}")),
+            "{version}: the close, typed: {outcome}"
+        );
+        println!("{version}: start_tls: {outcome}");
+    }
+    let failures = handshake_failures();
+    assert_eq!(failures.len(), 4, "two servers, two offers: {failures:?}");
+    for f in &failures {
+        assert!(
+            f.starts_with(&format!("SSL handshake failed: {CLOSED_DURING_HANDSHAKE}")),
+            "{f}"
+        );
+    }
+    assert!(ended.get().is_empty(), "T36: the handler never ran");
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    server.close();
+    upgrade.server.close();
+    run(&lp, async {
+        server.wait_closed().await;
+        upgrade.server.wait_closed().await;
+    });
+    drop(upgrade);
+    assert_loop_empty(&lp);
+    assert_eq!(open_fds(), fds, "a socket was not released");
 }
 
 // ─────────────────────────────── stalls ───────────────────────────────

@@ -396,7 +396,10 @@ impl CreateServer {
     }
 
     /// How long a connection may take to send its whole PROXY header (default 5 s; any
-    /// duration, `Duration::MAX` meaning no limit in practice).
+    /// positive duration, `Duration::MAX` meaning no limit in practice). Zero is refused when
+    /// the server is awaited: [`Error::InvalidArgument`]
+    /// (`proxy_protocol_timeout should be a positive number, got 0.0`), as a zero
+    /// `ssl_handshake_timeout` is.
     ///
     /// This is also what bounds a slow sender's memory: a v2 header may declare up to
     /// 64 KiB (`proxy_protocol::MAX_V2_LEN`), and one sent in small pieces is held as it
@@ -413,6 +416,7 @@ impl CreateServer {
         }
         #[cfg(feature = "tls")]
         self.tls.check()?;
+        self.proxy.check()?;
         let opts = ListenOptions {
             reuse_address: self.reuse_address,
             reuse_port: self.reuse_port,

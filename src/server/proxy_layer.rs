@@ -52,6 +52,18 @@ impl Default for ProxyOptions {
 }
 
 impl ProxyOptions {
+    /// The header timeout must be positive, as TLS timeouts must (`ssl_handshake_timeout`): a
+    /// zero timer would race the first read, and an `Optional` server could then serve a
+    /// proxied client as a direct one, its header taken for data.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.timeout.is_zero() {
+            return Err(Error::invalid_argument(
+                "proxy_protocol_timeout should be a positive number, got 0.0",
+            ));
+        }
+        Ok(())
+    }
+
     /// `next` behind a preamble, or `next` itself when the feature is off.
     pub(crate) fn wrap(&self, lp: &LoopHandle, next: ProtocolRef) -> ProtocolRef {
         if self.mode == ProxyProtocol::Off {

@@ -12,7 +12,10 @@
 //! - errors are sticky, as in rustls: after the first, every step returns it again;
 //! - `read_tls` is never called with an empty source, so rustls never sees a TCP EOF and never
 //!   reports a ragged EOF: the protocol decides what a missing close_notify means (D9, T49);
-//! - the SSLObject's "want read" is [`ReadEnd::WouldBlock`], its `b''` is [`ReadEnd::Closed`].
+//! - the SSLObject's "want read" is [`ReadEnd::WouldBlock`], its `b''` is [`ReadEnd::Closed`];
+//! - a close_notify during the handshake ends it, as in OpenSSL: rustls lets a warning-level
+//!   one pass until the TLS version is settled (and through a TLS 1.2 handshake), so the
+//!   handshake's records are watched for it here ([`CloseWatch`]).
 
 use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
@@ -51,6 +54,52 @@ pub(crate) struct Engine {
     close_notify_sent: bool,
     /// The peer's close_notify has been processed.
     close_notify_received: bool,
+    /// Watches the records fed during the handshake for a plaintext close_notify; `None`
+    /// once the handshake is complete (nothing is scanned after it).
+    close_watch: Option<CloseWatch>,
+}
+
+/// Finds a plaintext close_notify alert record (`15 03 0x 00 02 <level> 00`) in the
+/// ciphertext stream, whose records it follows header by header across [`Engine::feed`]
+/// calls. Only the handshake needs it: an encrypted alert is never 2 bytes long (TLS 1.2
+/// adds a tag, TLS 1.3 hides the type), so a 2-byte alert record is a plaintext one.
+#[derive(Default)]
+struct CloseWatch {
+    /// The current record's 5-byte header, then (for a 2-byte alert) its level and
+    /// description. Invariant: `filled <= 7`.
+    head: [u8; 7],
+    /// How many bytes of `head` are known.
+    filled: usize,
+    /// Bytes of the current record's body still to pass over (its header already read).
+    skip: usize,
+    /// A close_notify went by, at any level.
+    seen: bool,
+}
+
+impl CloseWatch {
+    fn scan(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.seen {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len());
+                (self.skip, data) = (self.skip - n, &data[n..]);
+                continue;
+            }
+            let want = if self.filled < 5 { 5 } else { 7 };
+            let n = (want - self.filled).min(data.len());
+            self.head[self.filled..self.filled + n].copy_from_slice(&data[..n]);
+            (self.filled, data) = (self.filled + n, &data[n..]);
+            if self.filled < want {
+                return; // the rest of the header comes with the next feed
+            }
+            let len = usize::from(u16::from_be_bytes([self.head[3], self.head[4]]));
+            if self.filled == 5 && self.head[0] == 0x15 && len == 2 {
+                continue; // a plaintext alert: read its level and description
+            }
+            self.seen = self.filled == 7 && self.head[6] == 0; // close_notify is 0
+            self.skip = if self.filled == 5 { len } else { 0 };
+            self.filled = 0;
+        }
+    }
 }
 
 /// Largest plaintext slice encrypted per [`Engine::write`] call: rustls' own outgoing buffer
@@ -81,11 +130,15 @@ impl Engine {
             error: None,
             close_notify_sent: false,
             close_notify_received: false,
+            close_watch: Some(CloseWatch::default()),
         }
     }
 
     /// Queues ciphertext from the socket (`MemoryBIO.write`).
     pub(crate) fn feed(&mut self, ciphertext: &[u8]) {
+        if let Some(watch) = &mut self.close_watch {
+            watch.scan(ciphertext);
+        }
         self.incoming.push(ciphertext);
     }
 
@@ -161,14 +214,23 @@ impl Engine {
 
     /// `SSLObject.do_handshake()`: processes queued ciphertext; `Ok(true)` once the handshake
     /// is complete, `Ok(false)` while it needs more from the peer. Records that follow the
-    /// handshake stay queued for [`read_into`](Self::read_into).
+    /// handshake stay queued for [`read_into`](Self::read_into). A close_notify among the
+    /// handshake's records fails it once every record before it is processed (OpenSSL's
+    /// `SSL_ERROR_ZERO_RETURN`, Python's `SSLZeroReturnError`) with the error rustls itself
+    /// gives where it refuses one (a TLS 1.3 warning, any fatal one).
     pub(crate) fn do_handshake(&mut self) -> Result<bool, Error> {
         loop {
             self.check()?;
             if !self.conn.is_handshaking() {
+                self.close_watch = None;
                 return Ok(true);
             }
             if !self.pump()? {
+                if self.close_watch.as_ref().is_some_and(|w| w.seen) {
+                    let closed =
+                        rustls::Error::AlertReceived(rustls::AlertDescription::CloseNotify);
+                    return Err(self.fail(TlsError::from_rustls(closed)));
+                }
                 return Ok(false);
             }
         }
@@ -495,6 +557,37 @@ mod tests {
             }
         }
         panic!("no handshake in 10 rounds: {done:?}");
+    }
+
+    /// The watch finds a close_notify (at either level) wherever the stream is split, after
+    /// other records, and nothing else: another alert, a longer (encrypted) alert record, or
+    /// a close_notify's bytes inside another record's body.
+    #[test]
+    fn close_watch_finds_a_plaintext_close_notify_across_any_split() {
+        let hello = [0x16, 3, 1, 0, 4, 0x15, 3, 3, 0];
+        let warning = [0x15, 3, 3, 0, 2, 1, 0];
+        let fatal = [0x15, 3, 3, 0, 2, 2, 0];
+        let other_alert = [0x15, 3, 3, 0, 2, 1, 90];
+        let mut sealed = vec![0x15, 3, 3, 0, 26];
+        sealed.extend([0u8; 26]);
+        let cases: [(Vec<u8>, bool); 5] = [
+            ([&hello[..], &warning].concat(), true),
+            ([&hello[..], &fatal].concat(), true),
+            ([&hello[..], &other_alert, &warning].concat(), true),
+            ([&hello[..], &other_alert].concat(), false),
+            ([&hello[..], &sealed].concat(), false),
+        ];
+        for (stream, close) in &cases {
+            for a in 0..=stream.len() {
+                for b in a..=stream.len() {
+                    let mut w = CloseWatch::default();
+                    for part in [&stream[..a], &stream[a..b], &stream[b..]] {
+                        w.scan(part);
+                    }
+                    assert_eq!(w.seen, *close, "{stream:02x?} split at {a}, {b}");
+                }
+            }
+        }
     }
 
     /// `data` sealed by `from` as records.

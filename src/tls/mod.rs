@@ -465,7 +465,8 @@ impl LoopHandle {
     /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport;
     /// [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
     /// error ([`Error::Tls`], `Error::Io` with kind `ConnectionAborted` on timeout, or with
-    /// kind `ConnectionReset` when the peer closed before or during it), after
+    /// kind `ConnectionReset` when the peer closed the TCP connection before or during it;
+    /// its close_notify during it is an [`Error::Tls`]), after
     /// which the raw transport is closed and `protocol` gets `connection_lost` with that error
     /// (a timeout included, where CPython tells the protocol nothing).
     ///

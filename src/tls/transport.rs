@@ -219,6 +219,10 @@ impl TransportImpl for TlsTransport {
     }
 
     fn is_reading(&self) -> bool {
+        // Deliberately not CPython's answer: its `_SSLProtocolTransport.is_reading` reports
+        // the app's pause flag alone (True after close() and after the loss), where its socket
+        // transport, like every transport of ours, says "not closing and not paused"
+        // (`Transport::is_reading`'s contract, L79). Paused or not is the flag (T17).
         self.proto().is_some_and(|p| p.is_reading()) && !self.closed.get()
     }
 
@@ -271,6 +275,9 @@ impl TransportImpl for TlsTransport {
     }
 
     fn get_protocol(&self) -> Option<ProtocolRef> {
+        // None once the connection is lost: the layer lets go of the app protocol then (as
+        // CPython's `SSLProtocol.connection_lost` drops `_app_protocol`, and as our socket
+        // transport drops its own, L82), so a closed connection keeps no protocol alive.
         self.proto()?.app_protocol()
     }
 

@@ -242,11 +242,12 @@ pub fn drain(tcp: &mut impl Read) {
 /// The first flight of a rustls client for `localhost` (its ClientHello record), captured in
 /// memory with `write_tls` into a `Vec`: no socket involved.
 pub fn client_hello() -> Vec<u8> {
-    let mut conn = rustls::ClientConnection::new(
-        Certs::get().client_config(&[]),
-        "localhost".try_into().unwrap(),
-    )
-    .unwrap();
+    hello_of(Certs::get().client_config(&[]))
+}
+
+/// The first flight of a rustls client of `config` for `localhost`, captured in memory.
+pub fn hello_of(config: Arc<ClientConfig>) -> Vec<u8> {
+    let mut conn = rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
     let mut out = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut out).unwrap();
