@@ -28,6 +28,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{SocketTransport, State, WriteSide};
 use crate::error::Error;
+use crate::event_loop::executor::waker::wake_in;
 use crate::transport::TransportImpl;
 
 /// `sendfile(2)` calls per poll before giving the rest of the loop a turn (as reads, L59).
@@ -127,10 +128,12 @@ impl SocketTransport {
         }
     }
 
-    /// A writable edge, or the end of the connection: the sendfile looks again.
+    /// A writable edge, or the end of the connection: the sendfile looks again. Its waker
+    /// may be another executor's (a sendfile polled by hand): woken from inside the I/O
+    /// dispatch, its panic is reported as a callback's (`wake_in`).
     pub(super) fn wake_sendfile(&self) {
         if let Some(w) = self.take_waiter() {
-            w.wake();
+            wake_in(self.lp(), w, "sendfile wake-up");
         }
     }
 
