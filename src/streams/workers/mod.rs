@@ -485,7 +485,8 @@ pub struct WorkerStats {
 pub struct ServerGroup {
     /// The started workers, by index.
     slots: Vec<WorkerSlot>,
-    /// Their threads, by index; `None` once joined.
+    /// Their threads, by index; `None` once joined. Locked across the joins (`join_threads`),
+    /// so a worker thread must never wait for this lock (its own `wait_closed` is refused).
     threads: Mutex<Vec<Option<JoinHandle<()>>>>,
     shared: Arc<Shared>,
     /// The listeners' addresses, each with its worker: one per worker and address, or one
@@ -551,9 +552,9 @@ impl ServerGroup {
     }
 
     /// The listening addresses: for each address the host resolved to and that could be
-    /// bound, one per running worker with `SO_REUSEPORT` (all the same; a worker that has
-    /// ended took its listeners with it), by worker; one while any worker runs when they
-    /// share listeners; empty after [`close`](Self::close).
+    /// bound, one per running worker with `SO_REUSEPORT` (every worker's the same; a worker
+    /// that has ended took its listeners with it), listed by worker; one per address while
+    /// any worker runs when they share listeners; empty after [`close`](Self::close).
     ///
     /// # Examples
     ///
