@@ -870,3 +870,39 @@ fn one_worker_with_reuse_port_asked_for_joins_and_can_be_joined() {
     close_and_wait(&lone).unwrap();
     assert_no_worker_threads();
 }
+
+// Checklist: L97 ('' is None: the wildcard of every family, as start_server binds it). An
+// empty host is served on 0.0.0.0 and on ::, each reached over its loopback; the group used
+// to bind 0.0.0.0 only, so IPv6 clients found nobody. Skipped where :: cannot be bound.
+#[test]
+fn l97_an_empty_host_is_served_on_the_wildcard_of_both_families() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let _serial = util::serial();
+    if let Err(e) = std::net::TcpListener::bind("[::]:0") {
+        println!("skipped: :: cannot be bound here ({e})");
+        return;
+    }
+    for reuse_port in [true, false] {
+        let group = asyncio::serve_on_threads(2, echo, "", 0)
+            .reuse_port(reuse_port)
+            .start()
+            .unwrap();
+        let bound: Vec<SocketAddr> = group
+            .sockets()
+            .iter()
+            .map(|a| a.as_inet().unwrap())
+            .collect();
+        let pairs = [
+            (Ipv4Addr::UNSPECIFIED.into(), Ipv4Addr::LOCALHOST.into()),
+            (Ipv6Addr::UNSPECIFIED.into(), Ipv6Addr::LOCALHOST.into()),
+        ];
+        for (wildcard, loopback) in pairs {
+            let wildcard: IpAddr = wildcard;
+            let at = bound.iter().find(|a| a.ip() == wildcard);
+            let at = at.unwrap_or_else(|| panic!("{wildcard} not served: {bound:?}"));
+            ping(&mut connect(SocketAddr::new(loopback, at.port())), b"any");
+        }
+        close_and_wait(&group).unwrap();
+    }
+    assert_no_worker_threads();
+}

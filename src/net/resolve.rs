@@ -86,21 +86,14 @@ pub(crate) async fn resolve(
     passive: bool,
 ) -> Result<Vec<SocketAddr>, Error> {
     let host = host.unwrap_or("");
-    let found = if host.is_empty() {
-        let (v4, v6) = if passive {
-            (Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED)
-        } else {
-            (Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST)
-        };
-        let (v4, v6) = (
-            SocketAddr::new(v4.into(), port),
-            SocketAddr::new(v6.into(), port),
-        );
-        if passive {
-            vec![v4, v6]
-        } else {
-            vec![v6, v4]
-        }
+    let found = if host.is_empty() && passive {
+        wildcards(port)
+    } else if host.is_empty() {
+        let loopback = |ip: IpAddr| SocketAddr::new(ip, port);
+        vec![
+            loopback(Ipv6Addr::LOCALHOST.into()),
+            loopback(Ipv4Addr::LOCALHOST.into()),
+        ]
     } else if let Some(ip) = ipaddr_info(host) {
         let addr = SocketAddr::new(ip, port);
         if !family.admits(&addr) {
@@ -145,6 +138,16 @@ fn unbracketed(host: &str) -> &str {
         .and_then(|h| h.strip_suffix(']'))
         .filter(|h| h.contains(':'))
         .unwrap_or(host)
+}
+
+/// What a passive lookup of no host answers (a server's `host=None` or `''`): the wildcard
+/// address of each family, IPv4 first, as glibc's `getaddrinfo` orders them.
+// Checklist: L97.
+pub(crate) fn wildcards(port: u16) -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port),
+        SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
+    ]
 }
 
 /// The addresses of `(host, port)` for a TCP socket, blocking, on the calling thread: a literal

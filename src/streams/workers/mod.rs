@@ -50,7 +50,7 @@ use crate::error::Error;
 use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
 use crate::event_loop::LoopStats;
-use crate::net::resolve::resolve_blocking;
+use crate::net::resolve::{resolve_blocking, wildcards};
 use crate::server::Server;
 use crate::transport::Address;
 use crate::wakers::Withdraw;
@@ -91,8 +91,9 @@ fn with_worker_server<R>(f: impl FnOnce(&Server) -> R) -> Option<R> {
 ///
 /// `host` is resolved on the calling thread and every address it resolves to is served, as
 /// [`start_server`](crate::start_server) serves them ("localhost": 127.0.0.1 and ::1, an
-/// address this host lacks skipped); an empty host means `0.0.0.0`. Port 0 lets the OS
-/// choose a port for each address, shared by every worker.
+/// address this host lacks skipped); an empty host means every family's wildcard, `0.0.0.0`
+/// and `::`, as there. Port 0 lets the OS choose a port for each address, shared by every
+/// worker.
 ///
 /// # Examples
 ///
@@ -251,14 +252,14 @@ impl ServeOnThreads {
                 self.workers
             )));
         }
-        let host = if self.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            &self.host
-        };
+        let host = &self.host;
         // The crate's resolver, for the same errors as `start_server`'s (CPython's gaierror
-        // text, what was being resolved).
-        let mut addrs = resolve_blocking(host, self.port)?;
+        // text, what was being resolved). An empty host is Python's None: the wildcard of every
+        // family, as `start_server` binds it (L97).
+        let mut addrs = match host.is_empty() {
+            true => wildcards(self.port),
+            false => resolve_blocking(host, self.port)?,
+        };
         let mut seen = std::collections::HashSet::new();
         addrs.retain(|a| seen.insert(*a));
         if addrs.is_empty() {
