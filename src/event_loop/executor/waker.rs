@@ -84,16 +84,18 @@ pub(crate) fn wake_in(lp: &LoopHandle, waker: Waker, what: &'static str) {
             return;
         }
     }
-    wake_foreign(lp, waker, what);
+    wake_caught(lp, waker, what);
 }
 
-/// Another executor's waker (a future polled by hand inside a task), woken from inside the
-/// loop's I/O dispatch: foreign code, so its panic is reported as a callback's is (`what`
-/// names it) and the loop goes on, instead of unwinding out of the loop's run.
+/// Wakes `waker`, which may be another executor's (a future polled by hand inside a task),
+/// from code the loop runs outside any callback's catch (I/O dispatch, a transport's
+/// release): foreign code, so its panic is reported as a callback's is (`what` names it) and
+/// the loop goes on, instead of unwinding out of the loop's run. An own task's waker is
+/// woken as `waker.wake()` wakes it.
 // Checklist: L18.
 #[cold]
 #[inline(never)]
-fn wake_foreign(lp: &LoopHandle, waker: Waker, what: &'static str) {
+pub(crate) fn wake_caught(lp: &LoopHandle, waker: Waker, what: &'static str) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
         report_panic(lp, &format!("Exception in callback {what}"), payload, &[]);
     }
