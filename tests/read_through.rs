@@ -616,3 +616,48 @@ fn mixed_reads_some_dropped_over_a_socket_lose_nothing_d1_s22_s17() {
         );
     }
 }
+
+/// Another executor's waker that panics when woken.
+struct Panicky;
+
+impl Wake for Panicky {
+    fn wake(self: Arc<Self>) {
+        panic!("foreign waker failed");
+    }
+}
+
+// Checklist: L18. A read_into polled by hand with another executor's waker parks that waker
+// on the transport; the readable edge wakes it from inside the I/O dispatch. Its panic is
+// reported as a callback's is and the loop goes on (it used to unwind out of
+// run_until_complete), as the timer's wake-up of such a waker does.
+#[test]
+fn l18_a_foreign_waker_that_panics_as_its_read_through_is_woken_is_reported_and_the_loop_goes_on() {
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let s = seen.clone();
+    let out = lp.run_until_complete(async move {
+        let (reader, _writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let waker = Waker::from(Arc::new(Panicky));
+        let mut buf = [0u8; 8];
+        let n = {
+            let mut read = pin!(reader.read_into(&mut buf));
+            assert!(poll_with(read.as_mut(), &waker).is_pending()); // parked with it
+            peer.write_all(b"x").unwrap();
+            for _ in 0..10_000 {
+                if !s.borrow().is_empty() {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            // The edge was handed to the read: polled by its task now, it reads the byte.
+            read.await.unwrap()
+        };
+        (n, buf[0])
+    });
+    assert_eq!(out.unwrap(), (1, b'x'));
+    assert_eq!(
+        *seen.borrow(),
+        ["Exception in callback read_into wake-up | panicked: foreign waker failed"]
+    );
+}

@@ -451,3 +451,53 @@ fn a_cancelled_fallback_sendfile_leaves_no_read_behind_to_move_the_position() {
         },
     );
 }
+
+/// Another executor's waker that panics when woken.
+struct Panicky;
+
+impl std::task::Wake for Panicky {
+    fn wake(self: std::sync::Arc<Self>) {
+        panic!("foreign waker failed");
+    }
+}
+
+// Checklist: L18. A sendfile polled by hand with another executor's waker leaves that waker
+// waiting for room; the transport's writable edge wakes it from inside the I/O dispatch. Its
+// panic is reported as a callback's is and the loop goes on (it used to unwind out of
+// run_until_complete), as the timer's wake-up of such a waker does.
+#[test]
+fn l18_a_foreign_waker_that_panics_as_its_sendfile_is_woken_is_reported_and_the_loop_goes_on() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    let dir = util::temp_dir("sendfile");
+    let (file, _) = patterned_file(&dir, 16 << 20);
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    peer.set_nonblocking(true).unwrap();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let s = seen.clone();
+    lp.run_until_complete(async move {
+        let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        let waker = Waker::from(std::sync::Arc::new(Panicky));
+        let mut send = Box::pin(writer.sendfile(&file, 0, None));
+        let polled = send.as_mut().poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending(), "16 MiB went into the socket at once");
+        // Room again: the writable edge wakes the sendfile's (foreign) waker.
+        let mut buf = vec![0u8; 1 << 16];
+        for _ in 0..10_000 {
+            if !s.borrow().is_empty() {
+                break;
+            }
+            while peer.read(&mut buf).is_ok_and(|n| n > 0) {}
+            asyncio::yield_now().await;
+        }
+        drop(send); // cancelled: what it sent stays sent
+        writer.close();
+    })
+    .unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        ["Exception in callback sendfile wake-up | panicked: foreign waker failed"]
+    );
+}

@@ -13,10 +13,12 @@
 //! their data pointer.
 #![allow(unsafe_code)]
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
+use crate::event_loop::exception::report_panic;
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
-use crate::event_loop::{wake_on_current, LoopInner};
+use crate::event_loop::{wake_on_current, LoopHandle};
 
 pub(crate) const INDEX_BITS: u32 = usize::BITS / 2;
 pub(crate) const GEN_BITS: u32 = usize::BITS - INDEX_BITS - LOOP_ID_BITS;
@@ -67,22 +69,36 @@ fn wake_by_ref(data: *const ()) {
 
 fn drop(_: *const ()) {}
 
-/// Wakes `waker` from inside loop `inner`'s own run (a readiness callback of that loop):
-/// when it is one of `inner`'s task wakers, the task is queued straight on `inner`, without
+/// Wakes `waker` from inside loop `lp`'s own run (a readiness callback of that loop):
+/// when it is one of `lp`'s task wakers, the task is queued straight on `lp`, without
 /// the vtable call, the thread-local look-up of the running loop and the no-op drop that
 /// `waker.wake()` costs; any other waker is woken as usual. Same effect either way.
 #[inline]
-pub(crate) fn wake_in(inner: &LoopInner, waker: Waker) {
+pub(crate) fn wake_in(lp: &LoopHandle, waker: Waker, what: &'static str) {
     if std::ptr::eq(waker.vtable(), &VTABLE) {
-        let (lp, index, generation) = decode(waker.data().addr());
-        if lp == inner.id {
-            inner.schedule_task(index, generation);
+        let (id, index, generation) = decode(waker.data().addr());
+        if id == lp.inner.id {
+            lp.inner.schedule_task(index, generation);
             // Our drop does nothing: skip its call.
             std::mem::forget(waker);
             return;
         }
     }
-    waker.wake();
+    wake_caught(lp, waker, what);
+}
+
+/// Wakes `waker`, which may be another executor's (a future polled by hand inside a task),
+/// from code the loop runs outside any callback's catch (I/O dispatch, a transport's
+/// release): foreign code, so its panic is reported as a callback's is (`what` names it) and
+/// the loop goes on, instead of unwinding out of the loop's run. An own task's waker is
+/// woken as `waker.wake()` wakes it.
+// Checklist: L18.
+#[cold]
+#[inline(never)]
+pub(crate) fn wake_caught(lp: &LoopHandle, waker: Waker, what: &'static str) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+        report_panic(lp, &format!("Exception in callback {what}"), payload, &[]);
+    }
 }
 
 /// The waker of task `index`/`generation` on loop `lp`.

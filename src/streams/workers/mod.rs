@@ -483,7 +483,8 @@ pub struct WorkerStats {
 pub struct ServerGroup {
     /// The started workers, by index.
     slots: Vec<WorkerSlot>,
-    /// Their threads, by index; `None` once joined.
+    /// Their threads, by index; `None` once joined. Locked across the joins (`join_threads`),
+    /// so a worker thread must never wait for this lock (its own `wait_closed` is refused).
     threads: Mutex<Vec<Option<JoinHandle<()>>>>,
     shared: Arc<Shared>,
     /// The listeners' addresses, each with its worker: one per worker and address, or one

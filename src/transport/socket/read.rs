@@ -47,7 +47,7 @@ impl SocketTransport {
                     "transport[{}]: readable, the waiting read_into reads",
                     self.id()
                 );
-                crate::event_loop::executor::waker::wake_in(&self.lp().inner, waker);
+                crate::event_loop::executor::waker::wake_in(self.lp(), waker, "read_into wake-up");
                 return;
             }
             // One call through the seam: a buffered protocol gets its read inside it (recv

@@ -28,6 +28,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{SocketTransport, State, WriteSide};
 use crate::error::Error;
+use crate::event_loop::executor::waker::wake_caught;
 use crate::transport::TransportImpl;
 
 /// `sendfile(2)` calls per poll before giving the rest of the loop a turn (as reads, L59).
@@ -127,10 +128,13 @@ impl SocketTransport {
         }
     }
 
-    /// A writable edge, or the end of the connection: the sendfile looks again.
+    /// A writable edge, or the end of the connection: the sendfile looks again. Its waker
+    /// may be another executor's (a sendfile polled by hand), whose panic is reported as a
+    /// callback's (`wake_caught`). Not `wake_in`'s direct queueing: `release` also runs
+    /// while the loop is not running (closing), where `wake()` takes the thread-safe way.
     pub(super) fn wake_sendfile(&self) {
         if let Some(w) = self.take_waiter() {
-            w.wake();
+            wake_caught(self.lp(), w, "sendfile wake-up");
         }
     }
 
