@@ -401,7 +401,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         }
     }
 
-    /// Binds the socket to this local address before connecting.
+    /// Binds the socket to this local address before connecting. An empty host is a name
+    /// that does not resolve (`Error::Io`, kind `NotFound`), as in Python: say `0.0.0.0` or
+    /// `::` for any address.
     // Checklist: L87.
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local_addr = Some((host.to_string(), port));

@@ -190,7 +190,8 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     }
 
     /// Connects to this host and port: `sendto` then takes no other address, and
-    /// `error_received` hears of ICMP errors.
+    /// `error_received` hears of ICMP errors. An empty host is a name that does not resolve
+    /// (`Error::Io`, kind `NotFound`), as in Python.
     pub fn remote_addr(mut self, host: &str, port: u16) -> Self {
         self.remote = Some(Endpoint::Inet(host.to_string(), port));
         self
@@ -423,7 +424,12 @@ async fn make_socket(
     }
     let fam = family.family();
     let locals = match &local {
-        Some((h, p)) => resolve(Some(h), *p, fam, true).await?,
+        // `""` is any address here, as `local_addr` documents (CPython's getaddrinfo refuses
+        // it); a remote `""` is refused, as in CPython.
+        Some((h, p)) => {
+            let host = (!h.is_empty()).then_some(h.as_str());
+            resolve(host, *p, fam, true).await?
+        }
         None => Vec::new(),
     };
     let remotes = match &remote {
