@@ -694,9 +694,9 @@ impl Drop for TakeOnDrop {
     }
 }
 
-/// A failed Unix connect names its path (`[Errno 2] No such file or directory: '/tmp/x'`),
-/// errno kept.
-fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Error {
+/// A failed Unix connect (or a datagram socket's bind or connect) names its path
+/// (`[Errno 2] No such file or directory: '/tmp/x'`), errno kept.
+pub(crate) fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Error {
     OsError::io(e, format!("{}: '{}'", strerror(e), path.display()))
 }
 

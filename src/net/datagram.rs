@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 use socket2::{Domain, Socket, Type};
 
-use super::connect::{unix_addr, wait_connection_made, AddressFamily};
+use super::connect::{unix_addr, unix_path_error, wait_connection_made, AddressFamily};
 use super::resolve::resolve;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
@@ -522,19 +522,19 @@ fn unix_socket(
         None => None,
     };
     let remote = match remote {
-        Some(r) => Some((unix_addr(&r)?, unix_address(&r)?)),
+        Some(r) => Some((unix_addr(&r)?, unix_address(&r)?, r)),
         None => None,
     };
     if let Some((addr, l)) = &local {
         if l.as_os_str().as_encoded_bytes().first() != Some(&0) {
             remove_stale_socket(l);
         }
-        s.bind(addr)?;
+        s.bind(addr).map_err(|e| unix_path_error(&e, l))?;
     }
     let mut r_addr = None;
-    if let Some((addr, address)) = remote {
+    if let Some((addr, address, r)) = remote {
         if !opts.allow_broadcast {
-            s.connect(&addr)?;
+            s.connect(&addr).map_err(|e| unix_path_error(&e, &r))?;
         }
         r_addr = Some(Address::Unix(address));
     }
