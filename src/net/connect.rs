@@ -72,7 +72,7 @@ impl StreamSocket {
     /// The socket, non-blocking, once it is known to be a stream socket (L85, L95). Its own
     /// family decides how it is served, not the std type it came in (any descriptor converts
     /// into either): a Unix stream as Unix, a TCP one as TCP (with TCP_NODELAY, L57); a socket
-    /// of another family as the type it came in.
+    /// of another family as the type it came in (never with TCP_NODELAY).
     pub(crate) fn into_socket(self) -> Result<Socket, Error> {
         let (fd, came_as_unix) = match self {
             StreamSocket::Tcp(s) => (OwnedFd::from(s), false),
