@@ -1558,3 +1558,46 @@ fn the_errors_waiting_for_a_held_protocol_are_bounded() {
         });
     }
 }
+
+/// A failed bind or connect of a Unix datagram endpoint names its path, errno kept, as the
+/// stream side's `open_unix_connection` does (`[Errno 2] No such file or directory:
+/// '<path>'`). It used to say only `No such file or directory (os error 2)`.
+#[test]
+fn a_failed_unix_bind_or_connect_names_its_path_errno_kept() {
+    run_clean(async {
+        let dir = util::temp_dir("dgram-enoent");
+        let lp = asyncio::get_running_loop()?;
+        // A directory that does not exist: the bind fails with ENOENT.
+        let local = dir.join("missing").join("s");
+        let bound = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path(&local)
+            .await;
+        // Nothing bound there: the connect fails with ENOENT too.
+        let remote = dir.join("nobody");
+        let connected = lp
+            .create_datagram_endpoint(Rec::default)
+            .remote_path(&remote)
+            .await;
+        for (r, path) in [(bound, &local), (connected, &remote)] {
+            let Err(e) = r else {
+                panic!(
+                    "{} is no usable address, yet the call succeeded",
+                    path.display()
+                );
+            };
+            assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e:?}");
+            let Error::Io(io_err) = &e else {
+                panic!("an I/O error, got {e:?}");
+            };
+            assert_eq!(io_err.kind(), io::ErrorKind::NotFound, "{e:?}");
+            let text = e.to_string();
+            assert!(
+                text.ends_with(&format!(": '{}'", path.display())),
+                "the path is not named: {text}"
+            );
+            assert!(text.starts_with("[Errno 2] "), "{text}");
+        }
+        Ok(())
+    });
+}

@@ -346,3 +346,61 @@ fn l111_s3_a_tcp_keyword_is_refused_before_the_path_and_sock_conflict() {
 
 struct Quiet;
 impl asyncio::Protocol for Quiet {}
+
+struct QuietDatagrams;
+impl asyncio::DatagramProtocol for QuietDatagrams {}
+
+// Checklist: L86, L87. An empty host is "every interface" only to a server (CPython
+// create_server's `host == ''`) and, as documented, to a datagram endpoint's local_addr. On the
+// connecting side CPython passes '' to getaddrinfo, which refuses it (`[Errno -2] Name or
+// service not known`): a connection's local_addr and a datagram endpoint's remote_addr fail
+// with that resolver error, before any socket. They used to bind the wildcard address and
+// connect to the loopback address.
+#[test]
+fn l87_an_empty_host_on_the_connecting_side_is_the_resolvers_no_name_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let local = run(async move {
+        asyncio::open_connection("127.0.0.1", port)
+            .local_addr("", 0)
+            .await
+            .map(drop)
+    })
+    .unwrap_err();
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp = peer.local_addr().unwrap().port();
+    let remote = run(async move {
+        let lp = asyncio::get_running_loop()?;
+        lp.create_datagram_endpoint(|| QuietDatagrams)
+            .remote_addr("", udp)
+            .await
+            .map(|(t, _)| t.close())
+    })
+    .unwrap_err();
+    for (e, port) in [(local, 0), (remote, udp)] {
+        assert!(matches!(e, Error::Io(_)), "{e:?}");
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e:?}");
+        assert_eq!(e.raw_os_error(), Some(libc::EAI_NONAME), "{e:?}");
+        let text = e.to_string();
+        assert!(text.ends_with(&format!("(resolving :{port})")), "{text}");
+        if cfg!(all(target_os = "linux", target_env = "gnu")) {
+            let want = format!("[Errno -2] Name or service not known (resolving :{port})");
+            assert_eq!(text, want);
+        }
+    }
+    // A datagram endpoint's local "" stays any address, as its docs say.
+    let bound = run(async {
+        let lp = asyncio::get_running_loop()?;
+        let (t, _) = lp
+            .create_datagram_endpoint(|| QuietDatagrams)
+            .local_addr("", 0)
+            .family(asyncio::AddressFamily::Inet)
+            .await?;
+        let addr = t.sockname().and_then(|a| a.as_inet());
+        t.close();
+        Ok::<_, Error>(addr)
+    })
+    .unwrap();
+    let ip = bound.expect("an inet address").ip();
+    assert!(ip.is_unspecified(), "{ip}");
+}

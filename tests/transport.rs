@@ -825,6 +825,38 @@ fn l85_l95_the_socket_family_decides_not_the_wrapper() {
     t.close();
 }
 
+/// A stream socket of a family neither inet nor Unix, given in a `TcpStream`, is served as
+/// CPython serves it: without TCP_NODELAY, which `_set_nodelay` sets on AF_INET and AF_INET6
+/// only. Setting it failed the call (ENOPROTOOPT on AF_VSOCK). An AF_VSOCK stream socket is
+/// the one such family an unprivileged test can make (`socketpair` refuses every family but
+/// AF_UNIX); it stays unconnected (no vsock loopback is assumed), as CPython takes it too.
+// Checklist: L57, L85, L95.
+#[test]
+fn l57_l95_a_stream_of_another_family_is_served_without_tcp_nodelay() {
+    use socket2::{Domain, Socket, Type};
+    use std::os::fd::OwnedFd;
+    let vsock = match Socket::new(Domain::VSOCK, Type::STREAM, None) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("skipped: no AF_VSOCK stream socket here ({e})");
+            return;
+        }
+    };
+    let as_tcp = std::net::TcpStream::from(OwnedFd::from(vsock));
+    let lp = EventLoop::new().unwrap();
+    let r = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, as_tcp))
+        .unwrap();
+    let (t, proto) = r.expect("an AF_VSOCK stream in a TcpStream is served");
+    assert!(t.sockname().and_then(|a| a.as_inet()).is_none());
+    t.close();
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().calls,
+        ["connection_made", "connection_lost(None)"]
+    );
+}
+
 // Port of test_events.py test_connect_accepted_socket_ssl_timeout_for_plain_socket.
 #[cfg(feature = "tls")]
 #[test]

@@ -72,7 +72,7 @@ impl StreamSocket {
     /// The socket, non-blocking, once it is known to be a stream socket (L85, L95). Its own
     /// family decides how it is served, not the std type it came in (any descriptor converts
     /// into either): a Unix stream as Unix, a TCP one as TCP (with TCP_NODELAY, L57); a socket
-    /// of another family as the type it came in.
+    /// of another family as the type it came in (never with TCP_NODELAY).
     pub(crate) fn into_socket(self) -> Result<Socket, Error> {
         let (fd, came_as_unix) = match self {
             StreamSocket::Tcp(s) => (OwnedFd::from(s), false),
@@ -401,7 +401,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         }
     }
 
-    /// Binds the socket to this local address before connecting.
+    /// Binds the socket to this local address before connecting. An empty host is a name
+    /// that does not resolve (`Error::Io`, kind `NotFound`), as in Python: say `0.0.0.0` or
+    /// `::` for any address.
     // Checklist: L87.
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local_addr = Some((host.to_string(), port));
@@ -692,9 +694,9 @@ impl Drop for TakeOnDrop {
     }
 }
 
-/// A failed Unix connect names its path (`[Errno 2] No such file or directory: '/tmp/x'`),
-/// errno kept.
-fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Error {
+/// A failed Unix connect (or a datagram socket's bind or connect) names its path
+/// (`[Errno 2] No such file or directory: '/tmp/x'`), errno kept.
+pub(crate) fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Error {
     OsError::io(e, format!("{}: '{}'", strerror(e), path.display()))
 }
 

@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 use socket2::{Domain, Socket, Type};
 
-use super::connect::{unix_addr, wait_connection_made, AddressFamily};
+use super::connect::{unix_addr, unix_path_error, wait_connection_made, AddressFamily};
 use super::resolve::resolve;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
@@ -190,7 +190,8 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     }
 
     /// Connects to this host and port: `sendto` then takes no other address, and
-    /// `error_received` hears of ICMP errors.
+    /// `error_received` hears of ICMP errors. An empty host is a name that does not resolve
+    /// (`Error::Io`, kind `NotFound`), as in Python.
     pub fn remote_addr(mut self, host: &str, port: u16) -> Self {
         self.remote = Some(Endpoint::Inet(host.to_string(), port));
         self
@@ -423,7 +424,12 @@ async fn make_socket(
     }
     let fam = family.family();
     let locals = match &local {
-        Some((h, p)) => resolve(Some(h), *p, fam, true).await?,
+        // `""` is any address here, as `local_addr` documents (CPython's getaddrinfo refuses
+        // it); a remote `""` is refused, as in CPython.
+        Some((h, p)) => {
+            let host = (!h.is_empty()).then_some(h.as_str());
+            resolve(host, *p, fam, true).await?
+        }
         None => Vec::new(),
     };
     let remotes = match &remote {
@@ -516,19 +522,19 @@ fn unix_socket(
         None => None,
     };
     let remote = match remote {
-        Some(r) => Some((unix_addr(&r)?, unix_address(&r)?)),
+        Some(r) => Some((unix_addr(&r)?, unix_address(&r)?, r)),
         None => None,
     };
     if let Some((addr, l)) = &local {
         if l.as_os_str().as_encoded_bytes().first() != Some(&0) {
             remove_stale_socket(l);
         }
-        s.bind(addr)?;
+        s.bind(addr).map_err(|e| unix_path_error(&e, l))?;
     }
     let mut r_addr = None;
-    if let Some((addr, address)) = remote {
+    if let Some((addr, address, r)) = remote {
         if !opts.allow_broadcast {
-            s.connect(&addr)?;
+            s.connect(&addr).map_err(|e| unix_path_error(&e, &r))?;
         }
         r_addr = Some(Address::Unix(address));
     }

@@ -8,9 +8,11 @@
 //! - An IPv4 or IPv6 literal (`127.0.0.1`, `::1`, `[::1]`; no `%zone`) never leaves the calling
 //!   poll: no thread, no system call. A zoned literal (`fe80::1%eth0`) goes to the resolver, as
 //!   CPython hands it to `getaddrinfo` (Linux's `inet_pton` rejects zones).
-//! - An empty host (`None` or `""`) is `getaddrinfo(NULL, port)`: with `passive` (servers) the
-//!   wildcards `0.0.0.0` then `::`, otherwise the loopbacks `::1` then `127.0.0.1`, in the order
-//!   glibc's `getaddrinfo` gives them, filtered by family.
+//! - No host (`None`) is `getaddrinfo(NULL, port)`: with `passive` (servers) the wildcards
+//!   `0.0.0.0` then `::`, otherwise the loopbacks `::1` then `127.0.0.1`, in the order glibc's
+//!   `getaddrinfo` gives them, filtered by family. An empty name (`Some("")`) is what
+//!   `getaddrinfo("", port)` answers, at once: `EAI_NONAME`. A caller for which `""` means
+//!   every interface (a server's host, a datagram endpoint's local address) passes `None`.
 //! - Anything else is a name: a helper thread of the default executor
 //!   (`event_loop/thread_pool.rs`, shared with `run_in_executor`) runs the system `getaddrinfo`
 //!   (through libc, to keep its error code and text), as CPython runs `socket.getaddrinfo` in
@@ -61,14 +63,16 @@ impl Family {
 
 /// Resolves `(host, port)` to socket addresses (Python's `loop._ensure_resolved`, L86).
 ///
-/// `passive` asks for addresses to bind a server on (`AI_PASSIVE`); it only matters for an empty
-/// host. The answer keeps the resolver's order, filtered by `family`, without duplicates.
+/// `passive` asks for addresses to bind a server on (`AI_PASSIVE`); it only matters for no
+/// host (`None`). The answer keeps the resolver's order, filtered by `family`, without
+/// duplicates.
 ///
 /// # Errors
 /// - `Error::Io`, kind `NotFound`, when a name cannot be resolved (Python's
 ///   `socket.gaierror`): `[Errno -2] Name or service not known (resolving HOST:PORT)`, the
 ///   `EAI_*` code as its `raw_os_error` (`TimedOut` for `EAI_AGAIN`: see [`gai_error`]); or the
-///   OS error when the helper thread cannot be started;
+///   OS error when the helper thread cannot be started. The empty name `""` is such a name, as
+///   for CPython's `getaddrinfo('', port)`, whatever `passive` says;
 /// - `Error::Io` (`getaddrinfo() returned empty list`, kind `NotFound`) should the resolver
 ///   answer with nothing of `family` (it fails instead: `EAI_ADDRFAMILY`, kind `InvalidInput`);
 /// - `Error::Io` (`[Errno -9] Address family for hostname not supported (resolving
@@ -85,17 +89,20 @@ pub(crate) async fn resolve(
     family: Family,
     passive: bool,
 ) -> Result<Vec<SocketAddr>, Error> {
-    let host = host.unwrap_or("");
-    let found = if host.is_empty() {
-        empty_host(port, passive)
-    } else if let Some(ip) = ipaddr_info(host) {
-        let addr = SocketAddr::new(ip, port);
-        if !family.admits(&addr) {
-            return Err(Error::Io(literal_of_other_family(host, port)));
-        }
-        return Ok(vec![addr]);
-    } else {
-        Lookup::start(unbracketed(host).to_owned(), port, family)?.await?
+    let found = match host {
+        None => empty_host(port, passive),
+        // getaddrinfo's answer for "", known without asking it: no thread for it.
+        Some("") => return Err(Error::Io(gai_error(libc::EAI_NONAME, "", port))),
+        Some(host) => match ipaddr_info(host) {
+            Some(ip) => {
+                let addr = SocketAddr::new(ip, port);
+                if !family.admits(&addr) {
+                    return Err(Error::Io(literal_of_other_family(host, port)));
+                }
+                return Ok(vec![addr]);
+            }
+            None => Lookup::start(unbracketed(host).to_owned(), port, family)?.await?,
+        },
     };
     let mut addrs: Vec<SocketAddr> = Vec::with_capacity(found.len());
     for addr in found {
@@ -547,11 +554,11 @@ mod tests {
     }
 
     #[test]
-    fn l86_empty_host_is_wildcard_for_servers_and_loopback_for_clients() {
+    fn l86_no_host_is_wildcard_for_servers_and_loopback_for_clients() {
         let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
         let cases: [(Option<&str>, Family, bool, Vec<SocketAddr>); 6] = [
             (None, Family::Any, true, vec![sa("0.0.0.0:9"), sa("[::]:9")]),
-            (Some(""), Family::V4, true, vec![sa("0.0.0.0:9")]),
+            (None, Family::V4, true, vec![sa("0.0.0.0:9")]),
             (None, Family::V6, true, vec![sa("[::]:9")]),
             (
                 None,
@@ -559,14 +566,33 @@ mod tests {
                 false,
                 vec![sa("[::1]:9"), sa("127.0.0.1:9")],
             ),
-            (Some(""), Family::V4, false, vec![sa("127.0.0.1:9")]),
+            (None, Family::V4, false, vec![sa("127.0.0.1:9")]),
             (None, Family::V6, false, vec![sa("[::1]:9")]),
         ];
         for (host, family, passive, want) in cases {
             let Poll::Ready(got) = poll_once(resolve(host, 9, family, passive)) else {
-                panic!("an empty host needs no thread");
+                panic!("no host needs no thread");
             };
             assert_eq!(got.unwrap(), want, "{host:?} {family:?} passive={passive}");
+        }
+    }
+
+    // Checklist: L86, L87. The empty name is not "no host": CPython hands '' to getaddrinfo,
+    // which fails (`[Errno -2] Name or service not known`), passive or not. It used to be
+    // taken as no host: the wildcards or the loopbacks.
+    #[test]
+    fn l86_the_empty_name_is_getaddrinfos_no_name_error_at_once() {
+        for passive in [false, true] {
+            for family in [Family::Any, Family::V4, Family::V6] {
+                let Poll::Ready(got) = poll_once(resolve(Some(""), 9, family, passive)) else {
+                    panic!("the empty name needs no thread");
+                };
+                let err = got.unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+                assert_eq!(err.raw_os_error(), Some(libc::EAI_NONAME), "{err}");
+                let text = err.to_string();
+                assert!(text.ends_with("(resolving :9)"), "{text}");
+            }
         }
     }
 

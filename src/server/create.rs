@@ -439,24 +439,7 @@ impl CreateServer {
                 };
                 let mut seen = std::collections::HashSet::new();
                 addrs.retain(|a| seen.insert(*a));
-                // The first address skipped as not local: its errno is kept if nothing binds.
-                let mut not_local = None;
-                for addr in &addrs {
-                    match bind_tcp_listener(addr, opts) {
-                        Ok(s) => sockets.push(s),
-                        // Not an address of this host, or a disabled family (a `localhost`
-                        // that also names ::1 without IPv6): skipped, for any host, as the
-                        // newest CPython does (L99).
-                        Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {
-                            not_local = not_local.or(Some(e));
-                        }
-                        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
-                        Err(e) => return Err(Error::Io(e)),
-                    }
-                }
-                if sockets.is_empty() {
-                    return Err(Error::Io(bound_none(&addrs, not_local)));
-                }
+                sockets = bind_each(&addrs, |addr| bind_tcp_listener(addr, opts))?;
             }
             Bind::TcpSocks(listeners) => {
                 for l in listeners {
@@ -560,9 +543,39 @@ impl CreateServer {
     }
 }
 
+/// One listener on each of `addrs`, in their order, each bound by `bind` (CPython
+/// create_server's loop over its addresses; `serve_on_threads` binds its shared listeners so
+/// too). An address that is [`not_this_hosts`] is skipped, for any host, as the newest CPython
+/// does (L99); when none binds, the error is [`bound_none`]'s, with the errno of the first one
+/// skipped. Any other refusal is the error.
+pub(crate) fn bind_each(
+    addrs: &[SocketAddr],
+    mut bind: impl FnMut(&SocketAddr) -> io::Result<socket2::Socket>,
+) -> Result<Vec<socket2::Socket>, Error> {
+    let mut sockets = Vec::with_capacity(addrs.len());
+    let mut not_local = None;
+    for addr in addrs {
+        match bind(addr) {
+            Ok(s) => sockets.push(s),
+            Err(e) if not_this_hosts(&e) => not_local = not_local.or(Some(e)),
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+    if sockets.is_empty() {
+        return Err(Error::Io(bound_none(addrs, not_local)));
+    }
+    Ok(sockets)
+}
+
+/// A bind refused because the address is not one of this host's (`EADDRNOTAVAIL`), or is of
+/// a family it lacks (`EAFNOSUPPORT`: a `localhost` that also names ::1 without IPv6).
+pub(crate) fn not_this_hosts(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(libc::EAFNOSUPPORT)
+}
+
 /// CPython 3.13's error when no address of a TCP server could be bound (L99):
 /// `could not bind on any address out of [...]`, every address tried listed; the errno of the
-/// first one skipped as not local is kept (`EADDRNOTAVAIL`).
+/// first one skipped as not this host's is kept (`EADDRNOTAVAIL` or `EAFNOSUPPORT`).
 pub(crate) fn bound_none(addrs: &[SocketAddr], not_local: Option<io::Error>) -> io::Error {
     use std::fmt::Write;
     let mut text = String::from("could not bind on any address out of [");
@@ -686,5 +699,67 @@ impl From<std::net::TcpListener> for ListenSocket {
 impl From<std::os::unix::net::UnixListener> for ListenSocket {
     fn from(l: std::os::unix::net::UnixListener) -> Self {
         ListenSocket::Unix(l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::errno;
+
+    /// Binds `addrs` with a double that refuses the i-th address with `refusals[i]` (0: binds
+    /// 127.0.0.1, port 0, for real).
+    fn bind_scripted(refusals: &[i32]) -> Result<Vec<socket2::Socket>, Error> {
+        let addrs: Vec<SocketAddr> = (0..refusals.len())
+            .map(|i| SocketAddr::from(([192, 0, 2, i as u8 + 1], 80)))
+            .collect();
+        let mut next = refusals.iter();
+        bind_each(&addrs, |_| match next.next() {
+            Some(&0) | None => {
+                let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+                let opts = ListenOptions {
+                    reuse_address: true,
+                    reuse_port: false,
+                    keep_alive: false,
+                };
+                bind_tcp_listener(&any, opts)
+            }
+            Some(&code) => Err(io::Error::from_raw_os_error(code)),
+        })
+    }
+
+    fn io_err(r: Result<Vec<socket2::Socket>, Error>) -> io::Error {
+        match r {
+            Err(Error::Io(e)) => e,
+            Err(other) => panic!("an I/O error, got {other:?}"),
+            Ok(s) => panic!("{} listeners bound", s.len()),
+        }
+    }
+
+    // Checklist: L99. A family the host lacks (EAFNOSUPPORT) is skipped as an address not of
+    // this host is, and its errno kept for the error when nothing binds. create_server used
+    // to drop it: the error then had no errno, kind AddrNotAvailable (serve_on_threads kept
+    // it; both bind through here now).
+    #[test]
+    fn l99_a_skipped_family_keeps_its_errno_when_nothing_binds() {
+        let (afno, notavail) = (libc::EAFNOSUPPORT, libc::EADDRNOTAVAIL);
+        let e = io_err(bind_scripted(&[afno, notavail]));
+        assert_eq!(errno(&e), Some(afno), "{e}");
+        let kind = io::Error::from_raw_os_error(afno).kind();
+        assert_eq!(e.kind(), kind, "{e}");
+        let text = e.to_string();
+        let want = "could not bind on any address out of [192.0.2.1:80, 192.0.2.2:80]";
+        assert!(text.ends_with(want), "{text}");
+        let e = io_err(bind_scripted(&[afno]));
+        assert_eq!(errno(&e), Some(afno), "{e}");
+        // The first skipped one's errno, whichever it is.
+        let e = io_err(bind_scripted(&[notavail, afno]));
+        assert_eq!(errno(&e), Some(notavail), "{e}");
+        assert_eq!(e.kind(), io::ErrorKind::AddrNotAvailable, "{e}");
+        // Skipped, not fatal: the next address binds.
+        assert_eq!(bind_scripted(&[afno, 0]).unwrap().len(), 1);
+        // Any other refusal is the error, the addresses after it not tried.
+        let e = io_err(bind_scripted(&[libc::EADDRINUSE, 0]));
+        assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e}");
     }
 }

@@ -39,7 +39,7 @@ mod create;
 mod proxy_layer;
 
 use accept::Accepter;
-pub(crate) use create::bound_none;
+pub(crate) use create::{bind_each, bound_none, not_this_hosts};
 pub use create::{CreateServer, ListenSocket};
 
 type Factory = Rc<dyn Fn() -> ProtocolRef>;

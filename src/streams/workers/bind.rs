@@ -10,7 +10,7 @@ use socket2::Socket;
 
 use crate::error::Error;
 use crate::net::socket_opts::{bind_tcp_listener, ListenOptions};
-use crate::server::bound_none;
+use crate::server::{bound_none, not_this_hosts};
 
 /// How one listener is bound: [`bind_tcp_listener`] in the program; the tests script
 /// refusals with a double.
@@ -46,12 +46,6 @@ fn opts(reuse_port: bool) -> ListenOptions {
         reuse_port,
         keep_alive: false,
     }
-}
-
-/// Not an address of this host, or a disabled family (a `localhost` that also names ::1
-/// without IPv6): skipped (L99), as `start_server` does.
-fn skipped(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(libc::EAFNOSUPPORT)
 }
 
 /// [`bind_listeners`], each listener bound by `bind`.
@@ -105,7 +99,7 @@ fn bind_separate(
             // still be joined (a small window). Port 0 needs none: the OS picks a free port.
             match bind(addr, opts(false)) {
                 Ok(probe) => drop(probe),
-                Err(e) if skipped(&e) => {
+                Err(e) if not_this_hosts(&e) => {
                     not_local = not_local.or(Some(e));
                     continue;
                 }
@@ -114,7 +108,7 @@ fn bind_separate(
         }
         let first = match bind(addr, opts(true)) {
             Ok(first) => first,
-            Err(e) if skipped(&e) => {
+            Err(e) if not_this_hosts(&e) => {
                 not_local = not_local.or(Some(e));
                 continue;
             }
@@ -152,21 +146,10 @@ fn bind_separate(
     Ok(Some(per_worker))
 }
 
-/// One plain listener on each of `addrs` (the shared ones).
+/// One plain listener on each of `addrs` (the shared ones), skipping as `start_server` does.
 fn bind_each(addrs: &[SocketAddr], bind: Bind<'_>) -> Result<Vec<TcpListener>, Error> {
-    let mut listeners = Vec::with_capacity(addrs.len());
-    let mut not_local = None;
-    for addr in addrs {
-        match bind(addr, opts(false)) {
-            Ok(s) => listeners.push(TcpListener::from(s)),
-            Err(e) if skipped(&e) => not_local = not_local.or(Some(e)),
-            Err(e) => return Err(Error::Io(e)),
-        }
-    }
-    if listeners.is_empty() {
-        return Err(Error::Io(bound_none(addrs, not_local)));
-    }
-    Ok(listeners)
+    let sockets = crate::server::bind_each(addrs, |addr| bind(addr, opts(false)))?;
+    Ok(sockets.into_iter().map(TcpListener::from).collect())
 }
 
 #[cfg(test)]

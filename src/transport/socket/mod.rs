@@ -185,12 +185,15 @@ impl SocketTransport {
         server: Option<Rc<dyn ConnectionTracker>>,
     ) -> Result<Rc<SocketTransport>, Error> {
         lp.inner.check_closed()?;
-        if let Socket::Tcp(s) = &sock {
-            // L57 / D7: TCP_NODELAY on every TCP stream.
-            s.set_nodelay(true)?;
-        }
         let fd = sock.as_raw_fd();
         let sockname = sockname.or_else(|| sock.local_addr());
+        // L57 / D7: TCP_NODELAY on every TCP stream, and only there: an inet address says the
+        // family, with no syscall of its own. A stream of another family adopted in a
+        // `TcpStream` (`sock=`) has none (CPython's `_set_nodelay` skips it: the option would
+        // fail there).
+        if let (Socket::Tcp(s), Some(Address::Inet(_))) = (&sock, &sockname) {
+            s.set_nodelay(true)?;
+        }
         let peername = peername.or_else(|| sock.peer_addr());
         let id = lp.next_conn_id();
         let t = Rc::new_cyclic(|me| SocketTransport {
