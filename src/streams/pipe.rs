@@ -12,9 +12,9 @@
 //!   only the copy; the process keeps its fd 0/1.
 //! - **Descriptors the loop cannot poll fall back to a helper thread.** A pipe transport
 //!   takes no regular file or directory, epoll refuses `/dev/null` with `EPERM`, and a
-//!   terminal is better left blocking (it
-//!   is shared with the shell). For those, a thread copies between the descriptor (blocking)
-//!   and one end of a new pipe, and the stream uses the pipe's other end. The standard input
+//!   terminal is better left blocking (it is shared with the shell). For those, a thread
+//!   copies between the descriptor (blocking) and one end of a new pipe, and the stream uses
+//!   the pipe's other end. The standard input
 //!   thread ends at end of file, or when the stream is gone (its reader dropped, which closes
 //!   the pipe, or its loop closed) and it next has data to pass on;
 //!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The

@@ -157,7 +157,7 @@ impl PipeTransport {
         lp.inner.check_closed()?;
         let file = File::from(fd);
         if !is_pipe_like(&file)? {
-            // CPython's ValueError, in its words; the descriptor is closed with `fd`, its
+            // CPython's ValueError, in its words; the descriptor closes as `file` drops, its
             // open file description (which a duplicate may share) left as it was.
             return Err(Error::invalid_argument(match direction {
                 Direction::Read => "Pipe transport is for pipes/sockets/character devices only",
@@ -405,7 +405,7 @@ impl TransportImpl for PipeTransport {
     }
 }
 
-/// Whether `fd` is a pipe, a socket or a character device: what a pipe transport takes.
+/// Whether `file` is a pipe, a socket or a character device: what a pipe transport takes.
 /// Anything else (a regular file, a directory, a block device) is always "ready" to the
 /// kernel, which epoll refuses.
 pub(crate) fn is_pipe_like(file: &File) -> io::Result<bool> {
