@@ -242,7 +242,7 @@
 //! | `asyncio.subprocess.PIPE`, `DEVNULL`, `STDOUT`, `None`, a file or fd | `Stdio::Pipe`, `Stdio::DevNull`, `Stdio::Stdout` (stderr only), `Stdio::Inherit` (the default), `Stdio::Fd(fd)` |
 //! | `proc.stdin`, `proc.stdout`, `proc.stderr` | public fields: `Option<StreamWriter>`, `Option<StreamReader>` (`take()` one to move it into a task) |
 //! | `proc.pid`, `proc.returncode` | `proc.pid()`, `proc.returncode()` → `Option<i32>` (minus the signal number if killed by one) |
-//! | `await proc.wait()`, `await proc.communicate(input)` | `proc.wait().await` → `i32` (after the exit and the stdout/stderr pipes' close), `proc.communicate(Some(input)).await` → `(stdout, stderr)` bytes, fed and drained together |
-//! | `proc.send_signal(sig)`, `terminate()`, `kill()` | same names; after the exit nothing is sent, and once `wait` could return they fail with `ESRCH` (`ProcessLookupError`) |
+//! | `await proc.wait()`, `await proc.communicate(input)` | `proc.wait().await` → `i32` (at the exit, as CPython since gh-119710; 3.11 to 3.14 also wait for the stdout/stderr pipes' close), `proc.communicate(Some(input)).await` → `(stdout, stderr)` bytes, fed and drained together |
+//! | `proc.send_signal(sig)`, `terminate()`, `kill()` | same names; after the exit nothing is sent, and once the stdout/stderr pipes are closed too they fail with `ESRCH` (`ProcessLookupError`) |
 //! | `PidfdChildWatcher`, `ThreadedChildWatcher` | `ChildWatcher::Pidfd`, `ChildWatcher::Threaded`; the default `ChildWatcher::Auto` takes a pidfd where the kernel has one (Linux >= 5.3), a thread per child elsewhere; never a `SIGCHLD` handler; `.child_watcher(w)` on the builder |
 // Checklist: L3, D10, L65, S14, S15.

@@ -300,3 +300,69 @@ fn a_helper_thread_write_error_returned_by_wait_closed_is_not_logged_again() {
     assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
     assert_eq!(warnings("No space left on device"), before);
 }
+
+/// A new pseudo-terminal: `(master, slave)`, neither our controlling terminal.
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: plain calls with valid flags; each descriptor returned is checked, then owned
+    // by exactly one `File`. `ptsname_r` writes into our own buffer.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(
+            master >= 0,
+            "posix_openpt: {}",
+            std::io::Error::last_os_error()
+        );
+        let master = std::fs::File::from_raw_fd(master);
+        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
+        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(
+            libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()),
+            0
+        );
+        let slave = libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        assert!(
+            slave >= 0,
+            "open slave: {}",
+            std::io::Error::last_os_error()
+        );
+        (master, std::fs::File::from_raw_fd(slave))
+    }
+}
+
+/// CPython's `test_read_pty_output` and `_UnixReadPipeTransport._fatal_error`: a read pipe
+/// over a terminal's master side ends with `EIO` once the other side has closed. That is how a
+/// terminal session ends, so CPython is quiet about it (a debug line in debug mode only): the
+/// protocol gets `connection_lost(EIO)`, nothing is reported and nothing is logged.
+#[test]
+fn a_pty_whose_other_side_closed_ends_the_read_pipe_quietly() {
+    use std::io::Write;
+    install();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let (master, mut slave) = pty();
+    let h = lp.handle();
+    let (_t, proto) = lp
+        .run_until_complete(async move { h.connect_read_pipe(Recorder::default, master).await })
+        .unwrap()
+        .unwrap();
+    slave.write_all(b"1").unwrap();
+    run_until(&lp, 1000, || proto.borrow().data.len() == 1);
+    slave.write_all(b"2345").unwrap();
+    run_until(&lp, 1000, || proto.borrow().data.len() == 5);
+    drop(slave);
+    run_until(&lp, 1000, || proto.borrow().lost);
+    assert_eq!(proto.borrow().data, b"12345");
+    let last = proto.borrow().calls.last().cloned().unwrap_or_default();
+    assert!(
+        last.starts_with("connection_lost(") && last != "connection_lost(None)",
+        "the EIO reaches connection_lost: {last}"
+    );
+    assert!(seen.borrow().is_empty(), "reported: {:?}", seen.borrow());
+    let lines = fatal_lines("Fatal read error on pipe transport");
+    assert!(lines.is_empty(), "logged as a warning: {lines:?}");
+}

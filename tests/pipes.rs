@@ -234,22 +234,61 @@ fn read_pipe_refuses_the_write_side_methods() {
     run_until(&lp, 100, || proto.borrow().lost);
 }
 
+/// Whether `O_NONBLOCK` is set on the open file description behind `fd`.
+fn nonblocking(fd: &impl std::os::fd::AsRawFd) -> bool {
+    // SAFETY: plain syscall on a descriptor the caller keeps open.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    assert!(flags >= 0, "fcntl: {}", io::Error::last_os_error());
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// CPython's `_UnixReadPipeTransport.__init__` / `_UnixWritePipeTransport.__init__`: a
+/// descriptor that is no pipe, socket or character device (a regular file, a directory) is
+/// a ValueError, raised before the descriptor is touched. Here `InvalidArgument` with the
+/// same words, and the open file description (shared with `keep`, a duplicate) is left
+/// blocking. It was epoll's `EPERM`, after the description had been made non-blocking.
 #[test]
-fn read_pipe_refuses_a_regular_file_with_the_os_error() {
+fn a_pipe_transport_refuses_a_regular_file_or_a_directory_untouched() {
     let lp = EventLoop::new().unwrap();
     let dir = util::temp_dir("pipes-file"); // removed when the test ends
     let path = dir.join("f");
     std::fs::write(&path, b"x").unwrap();
-    let f = std::fs::File::open(&path).unwrap();
     let h = lp.handle();
-    let got = lp
-        .run_until_complete(async move { h.connect_read_pipe(Recorder::default, f).await })
-        .unwrap();
-    match got {
-        Err(asyncio::Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::EPERM)),
-        Err(e) => panic!("{e:?}"),
-        Ok(_) => panic!("a regular file is not pollable"),
+    let cases = [
+        (File::open(&path).unwrap(), Direction::Read),
+        (
+            File::options().append(true).open(&path).unwrap(),
+            Direction::Write,
+        ),
+        (File::open(&*dir).unwrap(), Direction::Read),
+    ];
+    for (f, direction) in cases {
+        let keep = f.try_clone().unwrap();
+        let h = h.clone();
+        let got = lp
+            .run_until_complete(async move {
+                match direction {
+                    Direction::Read => h.connect_read_pipe(Recorder::default, f).await,
+                    Direction::Write => h.connect_write_pipe(Recorder::default, f).await,
+                }
+            })
+            .unwrap();
+        match got {
+            Err(asyncio::Error::InvalidArgument(m)) => assert!(
+                m.starts_with("Pipe transport is") && m.contains("character devices"),
+                "{direction:?}: {m}"
+            ),
+            Err(e) => panic!("{direction:?}: {e:?}"),
+            Ok(_) => panic!("{direction:?}: a regular file or directory is no pipe"),
+        }
+        assert!(!nonblocking(&keep), "{direction:?}: made non-blocking");
     }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Direction {
+    Read,
+    Write,
 }
 
 // ---- write side (UnixWritePipeTransportTests) ----------------------------------------------
@@ -544,7 +583,7 @@ fn open_read_pipe_reads_a_regular_file_through_the_helper_thread() {
 
 #[test]
 fn a_read_error_of_the_helper_thread_reaches_the_reader_not_an_eof() {
-    // A directory as input: epoll refuses it (EPERM), the helper thread's read fails with
+    // A directory as input: no pipe transport takes it, the helper thread's read fails with
     // EISDIR, and its pipe alone could only show an end of file.
     let dir = util::temp_dir("pipes-dir");
     let d = std::fs::File::open(&*dir).unwrap();

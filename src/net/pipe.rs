@@ -29,8 +29,10 @@ impl LoopHandle {
     /// descriptor while open.
     ///
     /// # Errors
-    /// The OS error if the descriptor cannot be polled: a regular file (`EPERM` from epoll)
-    /// or `/dev/null` ([`crate::stdin`] falls back to a helper thread for those);
+    /// `InvalidArgument` for a descriptor that is no pipe, socket or character device (a
+    /// regular file, a directory: Python's ValueError), before anything is done to it; the
+    /// OS error if it cannot be polled (`/dev/null`: `EPERM` from epoll;
+    /// [`crate::open_read_pipe`] falls back to a helper thread for all of those);
     /// `InvalidState` if the loop is closed.
     ///
     /// # Examples
@@ -94,8 +96,9 @@ impl LoopHandle {
     /// reading methods do nothing (`is_reading()` is false).
     ///
     /// # Errors
-    /// The OS error if the descriptor cannot be polled (a regular file: `EPERM`);
-    /// `InvalidState` if the loop is closed.
+    /// `InvalidArgument` for a descriptor that is no pipe, socket or character device (a
+    /// regular file: Python's ValueError), before anything is done to it; the OS error if it
+    /// cannot be polled (`/dev/null`: `EPERM`); `InvalidState` if the loop is closed.
     ///
     /// # Examples
     ///

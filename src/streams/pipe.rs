@@ -10,10 +10,11 @@
 //!   transport, so closing the transport closes fd 0 for the rest of the process. Here
 //!   `stdin()`/`stdout()` `dup` fd 0/1 first (close-on-exec), so closing the stream closes
 //!   only the copy; the process keeps its fd 0/1.
-//! - **Descriptors the loop cannot poll fall back to a helper thread.** epoll refuses
-//!   regular files (and `/dev/null`) with `EPERM`, and a terminal is better left blocking (it
-//!   is shared with the shell). For those, a thread copies between the descriptor (blocking)
-//!   and one end of a new pipe, and the stream uses the pipe's other end. The standard input
+//! - **Descriptors the loop cannot poll fall back to a helper thread.** A pipe transport
+//!   takes no regular file or directory, epoll refuses `/dev/null` with `EPERM`, and a
+//!   terminal is better left blocking (it is shared with the shell). For those, a thread
+//!   copies between the descriptor (blocking) and one end of a new pipe, and the stream uses
+//!   the pipe's other end. The standard input
 //!   thread ends at end of file, or when the stream is gone (its reader dropped, which closes
 //!   the pipe, or its loop closed) and it next has data to pass on;
 //!   blocked reading a terminal, it lives until the process exits (it holds nothing else). The
@@ -46,7 +47,7 @@ use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
 use crate::event_loop::signals::block_sigpipe_in_this_thread;
-use crate::transport::pipe::{os_pipe, Direction};
+use crate::transport::pipe::{is_pipe_like, os_pipe, Direction};
 use crate::wakers::KeyedWakers;
 
 /// A [`StreamReader`] over the process's standard input (fd 0, duplicated first), for
@@ -214,8 +215,10 @@ fn pollable(
     direction: Direction,
 ) -> Result<(OwnedFd, Option<Arc<HelperDone>>), Error> {
     let file = File::from(fd);
-    let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-    if regular || file.is_terminal() {
+    // A regular file, a directory: no pipe transport takes them (an fstat that fails leaves
+    // the descriptor to the transport, which reports it).
+    let pipe_like = is_pipe_like(&file).unwrap_or(true);
+    if !pipe_like || file.is_terminal() {
         let (fd, done) = via_thread(OwnedFd::from(file), direction)?;
         Ok((fd, Some(done)))
     } else {

@@ -463,8 +463,9 @@ pub struct Process {
     pid: u32,
     /// Knows the returncode once the child is reaped; signals it until then.
     watch: ChildWatch,
-    /// The stdout/stderr pipes' cores (even once moved out of the fields): [`wait`](Self::wait)
-    /// returns when each has seen `connection_lost`, as CPython's transport does.
+    /// The stdout/stderr pipes' cores (even once moved out of the fields): once the child is
+    /// reaped and each has seen `connection_lost`, CPython's transport is finished, and
+    /// [`send_signal`](Self::send_signal) says `ESRCH`.
     pipes: Vec<Rc<RefCell<StreamCore>>>,
 }
 
@@ -526,13 +527,13 @@ impl Process {
         self.watch.kind()
     }
 
-    /// Waits for the child to exit and for its stdout and stderr pipes to be closed, then
-    /// returns the returncode (Python's `wait()`).
+    /// Waits for the child to exit, then returns the returncode (Python's `wait()`).
     ///
-    /// As in Python, with [`Stdio::Pipe`] for stdout or stderr this waits until everything
-    /// the child wrote has been read or the reader paused: a child writing more than twice
-    /// the limit to a pipe nobody reads never gets there. Use
-    /// [`communicate`](Self::communicate) then.
+    /// It returns at the exit, as `subprocess.Popen.wait` does and asyncio's since CPython
+    /// gh-119710: not only once the stdout and stderr pipes are closed too, as CPython 3.11
+    /// to 3.14 do, where a grandchild that keeps a pipe open (a daemon started by a shell)
+    /// makes `wait()` hang. What the child wrote stays in its pipe for the readers; to read
+    /// everything and then wait, use [`communicate`](Self::communicate).
     ///
     /// # Cancel safety
     /// Dropping it loses nothing; it may be awaited again, by any number of tasks.
@@ -549,34 +550,10 @@ impl Process {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub async fn wait(&self) -> i32 {
-        // Each step's registration leaves with the step (or with this future, dropped
-        // mid-wait), so an abandoned wait keeps no waker of its task (D12).
+        // The registration leaves with this future if it is dropped mid-wait, so an abandoned
+        // wait keeps no waker of its task (D12).
         let mut exit = Withdraw::new(|key| self.watch.withdraw(key));
-        let rc = poll_fn(|cx| self.watch.poll_exit(&mut exit.key, cx)).await;
-        let mut pipes = Withdraw::new(|key| {
-            for core in &self.pipes {
-                // A failed borrow would be a drop from inside the core, which holds no wait.
-                let waker = core
-                    .try_borrow_mut()
-                    .ok()
-                    .and_then(|mut c| c.remove_keyed_waiter(key));
-                drop(waker); // after the borrow: dropping a waker may run its task's code
-            }
-        });
-        poll_fn(|cx| {
-            for core in &self.pipes {
-                let mut core = core.borrow_mut();
-                if core.lost_outcome().is_none() {
-                    let replaced = core.add_keyed_waiter(&mut pipes.key, cx.waker());
-                    drop(core);
-                    drop(replaced); // after the borrow, as in `ClosedWait::poll`
-                    return Poll::Pending;
-                }
-            }
-            Poll::Ready(())
-        })
-        .await;
-        rc
+        poll_fn(|cx| self.watch.poll_exit(&mut exit.key, cx)).await
     }
 
     /// Writes `input` (if any) to stdin and closes it, while reading stdout and stderr to
@@ -638,8 +615,9 @@ impl Process {
     /// Sends signal `sig` to the child (Python's `send_signal(signal)`).
     ///
     /// After the child has exited it sends nothing (its pid may belong to another process by
-    /// then) and, as in CPython, returns `Ok` until [`wait`](Self::wait) could return, and the
-    /// `ESRCH` error (Python's `ProcessLookupError`) from then on.
+    /// then) and, as in CPython, returns `Ok` while its stdout or stderr pipe is still open,
+    /// and the `ESRCH` error (Python's `ProcessLookupError`) once they are closed too
+    /// (CPython's transport is finished then).
     ///
     /// # Errors
     /// `Error::Io`: `ESRCH` as above, or `EINVAL` for an invalid signal number.

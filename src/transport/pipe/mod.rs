@@ -30,8 +30,10 @@
 //! `Transport` methods), `read.rs` (the read side), `write.rs` (the write side).
 
 use std::cell::{Cell, RefCell};
+use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
 use std::rc::{Rc, Weak};
 
 mod read;
@@ -143,8 +145,9 @@ impl PipeTransport {
     }
 
     /// Wraps `fd` (made non-blocking here), registers it, and queues `connection_made` (and,
-    /// for reading, the start of reading). Fails with the OS error when the descriptor cannot
-    /// be polled (a regular file: `EPERM` from epoll).
+    /// for reading, the start of reading). Fails with `InvalidArgument` for a descriptor that
+    /// is no pipe, socket or character device (before it is touched), and with the OS error
+    /// when it cannot be polled (`/dev/null`: `EPERM` from epoll).
     pub(crate) fn create(
         lp: &LoopHandle,
         fd: OwnedFd,
@@ -152,6 +155,18 @@ impl PipeTransport {
         protocol: ProtocolRef,
     ) -> Result<Rc<PipeTransport>, Error> {
         lp.inner.check_closed()?;
+        let file = File::from(fd);
+        if !is_pipe_like(&file)? {
+            // CPython's ValueError, in its words; the descriptor closes as `file` drops, its
+            // open file description (which a duplicate may share) left as it was.
+            return Err(Error::invalid_argument(match direction {
+                Direction::Read => "Pipe transport is for pipes/sockets/character devices only",
+                Direction::Write => {
+                    "Pipe transport is only for pipes, sockets and character devices"
+                }
+            }));
+        }
+        let fd = OwnedFd::from(file);
         let mut end = match direction {
             Direction::Read => {
                 let r = Receiver::from(fd);
@@ -388,6 +403,14 @@ impl TransportImpl for PipeTransport {
     fn reading_paused(&self) -> bool {
         self.direction == Direction::Read && !self.life.is_reading()
     }
+}
+
+/// Whether `file` is a pipe, a socket or a character device: what a pipe transport takes.
+/// Anything else (a regular file, a directory, a block device) is always "ready" to the
+/// kernel, which epoll refuses.
+pub(crate) fn is_pipe_like(file: &File) -> io::Result<bool> {
+    let kind = file.metadata()?.file_type();
+    Ok(kind.is_fifo() || kind.is_socket() || kind.is_char_device())
 }
 
 /// A new pipe, close-on-exec, both ends blocking: `(read end, write end)`.
