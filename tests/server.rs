@@ -430,8 +430,8 @@ fn l97_l98_empty_host_binds_ipv4_and_ipv6_separately() {
 fn l97_l99_an_empty_host_list_binds_nothing() {
     let lp = EventLoop::new().unwrap();
     let none: [&str; 0] = [];
-    let only_empty = [""];
-    for hosts in [&none[..], &only_empty[..]] {
+    {
+        let hosts = &none[..];
         let r = lp
             .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
             .unwrap();
@@ -462,6 +462,59 @@ fn l97_l99_an_empty_host_list_binds_nothing() {
             lp.create_server(Echo::default, "", 0)
                 .hosts(&none)
                 .sock(listener),
+        )
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "L96: {:?}",
+        r.as_ref().map(Server::sockets)
+    );
+}
+
+/// An empty name inside a host list is a name the resolver refuses (CPython 3.11:
+/// `start_server(host=['', '127.0.0.1'])` and `host=['']` raise `gaierror(-2, 'Name or service
+/// not known')`); only a lone empty host means every interface. It used to be dropped from the
+/// list, so `['', '127.0.0.1']` served 127.0.0.1 alone and `['']` bound nothing.
+// Checklist: L97.
+#[test]
+fn l97_an_empty_name_in_a_host_list_is_the_resolvers_no_name_error() {
+    let lp = EventLoop::new().unwrap();
+    let no_name = |r: &Result<Server, Error>| {
+        matches!(r, Err(e @ Error::Io(io)) if io.kind() == io::ErrorKind::NotFound
+            && e.raw_os_error() == Some(-2)
+            && io.to_string().starts_with("[Errno -2] Name or service not known"))
+    };
+    for hosts in [&["", "127.0.0.1"][..], &["127.0.0.1", ""][..], &[""][..]] {
+        let r = lp
+            .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
+            .unwrap();
+        assert!(
+            no_name(&r),
+            "create_server hosts {hosts:?}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+        let r = lp
+            .run_until_complete(async move {
+                let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+                asyncio::start_server(noop, "127.0.0.1", 0)
+                    .hosts(hosts)
+                    .await
+            })
+            .unwrap();
+        assert!(
+            no_name(&r),
+            "start_server hosts {hosts:?}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+    }
+    // With sock=, a list holding "" is a host given: the host/port conflict, as for Python.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "", 0)
+                .sock(listener)
+                .hosts(&[""]),
         )
         .unwrap();
     assert!(
