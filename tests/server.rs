@@ -430,8 +430,8 @@ fn l97_l98_empty_host_binds_ipv4_and_ipv6_separately() {
 fn l97_l99_an_empty_host_list_binds_nothing() {
     let lp = EventLoop::new().unwrap();
     let none: [&str; 0] = [];
-    let only_empty = [""];
-    for hosts in [&none[..], &only_empty[..]] {
+    {
+        let hosts = &none[..];
         let r = lp
             .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
             .unwrap();
@@ -470,6 +470,137 @@ fn l97_l99_an_empty_host_list_binds_nothing() {
         "L96: {:?}",
         r.as_ref().map(Server::sockets)
     );
+}
+
+/// An empty name inside a host list is a name the resolver refuses (CPython 3.11:
+/// `start_server(host=['', '127.0.0.1'])` and `host=['']` raise `gaierror(-2, 'Name or service
+/// not known')`); only a lone empty host means every interface. It used to be dropped from the
+/// list, so `['', '127.0.0.1']` served 127.0.0.1 alone and `['']` bound nothing.
+// Checklist: L97.
+#[test]
+fn l97_an_empty_name_in_a_host_list_is_the_resolvers_no_name_error() {
+    let lp = EventLoop::new().unwrap();
+    let no_name = |r: &Result<Server, Error>| {
+        matches!(r, Err(e @ Error::Io(io)) if io.kind() == io::ErrorKind::NotFound
+            && e.raw_os_error() == Some(-2)
+            && io.to_string().starts_with("[Errno -2] Name or service not known"))
+    };
+    for hosts in [&["", "127.0.0.1"][..], &["127.0.0.1", ""][..], &[""][..]] {
+        let r = lp
+            .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
+            .unwrap();
+        assert!(
+            no_name(&r),
+            "create_server hosts {hosts:?}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+        let r = lp
+            .run_until_complete(async move {
+                let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+                asyncio::start_server(noop, "127.0.0.1", 0)
+                    .hosts(hosts)
+                    .await
+            })
+            .unwrap();
+        assert!(
+            no_name(&r),
+            "start_server hosts {hosts:?}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+    }
+    // With sock=, a list holding "" is a host given: the host/port conflict, as for Python.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let r = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "", 0)
+                .sock(listener)
+                .hosts(&[""]),
+        )
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "host/port and sock can not be specified at the same time"),
+        "L96: {:?}",
+        r.as_ref().map(Server::sockets)
+    );
+}
+
+/// A listening socket of another family than inet and Unix, given as `sock` (CPython takes any
+/// stream socket there): here AF_VSOCK, which an unprivileged process can create. The server
+/// starts, names no wrong (inet) address for it, and closes cleanly. Where vsock_loopback is
+/// loaded, a connection to it is served too (mio's accept used to close such a connection and
+/// fail: see listener.rs's l103 test, which shows it with a Unix listener on every machine).
+// Checklist: L100, L103.
+#[test]
+fn l100_l103_a_vsock_listener_given_as_sock_is_served() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    use std::os::fd::OwnedFd;
+    let vsock_listener = || -> Option<(TcpListener, u32)> {
+        let sock = match Socket::new(Domain::VSOCK, Type::STREAM, None) {
+            Ok(s) => s,
+            Err(e) => {
+                println!("skipped: no AF_VSOCK stream socket here ({e})");
+                return None;
+            }
+        };
+        let any = SockAddr::vsock(libc::VMADDR_CID_ANY, libc::VMADDR_PORT_ANY);
+        if let Err(e) = sock.bind(&any) {
+            println!("skipped: AF_VSOCK bind refused here ({e})");
+            return None;
+        }
+        let port = sock.local_addr().ok()?.as_vsock_address()?.1;
+        Some((TcpListener::from(OwnedFd::from(sock)), port))
+    };
+    let Some((listener, port)) = vsock_listener() else {
+        return;
+    };
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let server = lp
+        .run_until_complete(lp.create_server(Echo::default, "", 0).sock(listener))
+        .unwrap()
+        .expect("a vsock listener is served");
+    assert!(server.is_serving());
+    assert!(
+        server.sockets().iter().all(|a| a.as_inet().is_none()),
+        "no inet address for a vsock listener: {:?}",
+        server.sockets()
+    );
+    if std::path::Path::new("/sys/module/vsock_loopback").exists() {
+        let client = std::thread::spawn(move || -> io::Result<Vec<u8>> {
+            let c = Socket::new(Domain::VSOCK, Type::STREAM, None)?;
+            c.connect(&SockAddr::vsock(libc::VMADDR_CID_LOCAL, port))?;
+            c.set_read_timeout(Some(Duration::from_secs(10)))?;
+            let mut c = std::net::TcpStream::from(OwnedFd::from(c));
+            c.write_all(b"ping")?;
+            let mut got = [0; 4];
+            c.read_exact(&mut got)?;
+            Ok(got.to_vec())
+        });
+        // The client's socket closes as its thread ends: an event that wakes the loop.
+        util::run_until(&lp, 100, || client.is_finished());
+        let echoed = client.join().unwrap().expect("the echo over vsock");
+        assert_eq!(echoed, b"ping");
+    } else {
+        println!("accept half skipped: no vsock_loopback module here");
+    }
+    shut(&lp, &server);
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+
+    // The same through start_server.
+    let Some((listener, _)) = vsock_listener() else {
+        return;
+    };
+    let server = lp
+        .run_until_complete(async move {
+            let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+            asyncio::start_server(noop, "", 0).sock(listener).await
+        })
+        .unwrap()
+        .expect("start_server(sock=vsock)");
+    assert!(server.is_serving());
+    shut(&lp, &server);
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
 }
 
 // Checklist: L97. Several hosts are looked up at once inside the server's own future, not in

@@ -1548,6 +1548,46 @@ fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
     assert_loop_empty(&lp);
 }
 
+/// T11: an empty `writelines` after close counts toward the warning too, in the layer and
+/// after the loss alike: CPython's `_SSLProtocolTransport.writelines` hands its list to
+/// `_write_appdata` as it is, which counts every call once closed (only `write(b"")` returns
+/// before it). Empty lists of both shapes (no chunk, empty chunks) used to be skipped.
+#[test]
+fn empty_writelines_after_close_count_toward_the_warning_t11() {
+    use std::io::IoSlice;
+    let _serial = util::serial();
+    capture_log::start();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    let warned = || capture_log::lines("SSL connection is closed").len();
+    let empty = [IoSlice::new(b""), IoSlice::new(b"")];
+    t.close();
+    for _ in 0..3 {
+        t.writelines(&empty).unwrap();
+    }
+    for _ in 0..2 {
+        t.writelines(&[]).unwrap();
+    }
+    t.write(b"").unwrap(); // write(b"") is not a write: not counted
+    assert_eq!(warned(), 0, "five drops pass quietly");
+    t.writelines(&empty).unwrap();
+    assert_eq!(warned(), 1, "the sixth is warned about");
+    wait_until(&lp, "our close_notify at the peer", || {
+        got.try_recv().is_ok()
+    });
+    go.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    turns(&lp, 5);
+    t.writelines(&[]).unwrap();
+    assert_eq!(warned(), 2, "and after the connection is lost");
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
 /// T23, the SHUTDOWN half (after CPython's test_ssl.py
 /// test_remote_shutdown_receives_trailing_data, whose peer also ends with a bare EOF): our
 /// close_notify is out and the peer answers with a FIN only: the layer finishes at once, a

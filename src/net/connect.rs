@@ -288,7 +288,32 @@ impl LoopHandle {
     ///     assert!(transport.is_closing());
     /// }).unwrap();
     /// ```
-    // Checklist: L84, L94.
+    ///
+    /// An empty `host` is no host, the way this API spells Python's `host=None`: the loopback
+    /// addresses that `getaddrinfo(NULL, port)` gives, `::1` then `127.0.0.1`, tried in turn.
+    /// CPython's `create_connection(f, '', port)` instead asks the resolver for the name `''`,
+    /// which refuses it (`gaierror`, `[Errno -2] Name or service not known`). An empty `host`
+    /// with port 0 and no [`sock`](CreateConnection::sock) is nothing to connect to:
+    /// `Error::InvalidArgument`.
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    /// asyncio::run(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     // No host: the loopback addresses, here the IPv4 one that listens.
+    ///     let (transport, _quiet) = lp.create_connection(Quiet::default, "", port).await?;
+    ///     assert!(transport.peername().unwrap().as_inet().unwrap().ip().is_loopback());
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })
+    /// .unwrap()
+    /// .unwrap();
+    /// ```
+    // Checklist: L84, L94. L85: "" with port 0 and no sock.
     pub fn create_connection<P, F>(&self, factory: F, host: &str, port: u16) -> CreateConnection<P>
     where
         P: Protocol + 'static,

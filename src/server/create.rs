@@ -213,14 +213,12 @@ impl CreateServer {
 
     /// Binds every one of these hosts (Python passes a sequence as `host`). An empty list
     /// binds none, so the server is not created; it does not mean every interface, as an
-    /// empty `host` does.
-    // Checklist: L97.
+    /// empty `host` does. Nor does an empty name inside the list: the server is not created,
+    /// with the resolver's error for it (`NotFound`, `[Errno -2] Name or service not known`),
+    /// as CPython's `getaddrinfo('')` refuses it.
+    // Checklist: L97. Only a lone host "" (Python's '' or None) is every interface.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
-        let hosts: Vec<String> = hosts
-            .iter()
-            .map(|s| s.as_ref().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let hosts: Vec<String> = hosts.iter().map(|s| s.as_ref().to_string()).collect();
         match &mut self.bind {
             Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
             // After `sock`: hosts as well are the L96 conflict, not silently dropped.

@@ -79,6 +79,31 @@ pub struct OpenConnection {
 /// or service not known (resolving HOST:PORT)`); with `ssl(..)`, an `Error::Tls` for a
 /// refused handshake. The [`Error`] docs list the rest.
 ///
+/// # No host
+///
+/// An empty `host` is no host, the way this API spells Python's `host=None`: the loopback
+/// addresses that `getaddrinfo(NULL, port)` gives, `::1` then `127.0.0.1`, tried in turn.
+/// CPython's `open_connection('', port)` instead asks the resolver for the name `''`, which
+/// refuses it (`gaierror`, `[Errno -2] Name or service not known`). An empty `host` with port
+/// 0 and no [`sock`](OpenConnection::sock) is nothing to connect to: `Error::InvalidArgument`.
+///
+/// ```
+/// asyncio::run(async {
+///     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+///     let port = listener.local_addr()?.port();
+///     // No host: the loopback addresses, here the IPv4 one that listens.
+///     let (_reader, writer) = asyncio::open_connection("", port).await?;
+///     let peer = writer.peername().unwrap();
+///     assert!(peer.as_inet().unwrap().ip().is_loopback());
+///     writer.close();
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+///
+/// A round trip:
+///
 /// ```
 /// asyncio::run(async {
 ///     let server = asyncio::start_server(

@@ -88,7 +88,7 @@ impl TlsTransport {
         if n >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
             crate::event_loop::debug::warning!("SSL connection is closed");
         }
-        self.lost_writes.set(Some(n + 1));
+        self.lost_writes.set(Some(n.saturating_add(1)));
         true
     }
 
@@ -162,7 +162,9 @@ impl TransportImpl for TlsTransport {
     }
 
     fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
-        if chunks.iter().all(|c| c.is_empty()) || self.dropped_after_loss() {
+        // Unlike `write(b"")`, every `writelines` reaches the layer, empty or not, and is
+        // counted once dropped: CPython's passes its list to `_write_appdata` as it is.
+        if self.dropped_after_loss() {
             return Ok(());
         }
         if let Some(p) = self.proto() {

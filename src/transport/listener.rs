@@ -7,10 +7,11 @@
 //! D6, `reserve_fd`, attaching connections to their server) is `server/accept.rs`'s, which
 //! calls this file and never mio.
 //!
-//! Ground rules: a [`Listener`] is a TCP or Unix listening socket whose mio type stays inside
-//! this file; its registration is edge-triggered and readable only, so the caller accepts until
-//! `WouldBlock` or comes back on its own (no new event arrives for connections already
-//! queued). Accepted sockets come out non-blocking and close-on-exec, ready for a socket
+//! Ground rules: a [`Listener`] is a TCP or Unix listening socket (or a stream one of another
+//! family, such as AF_VSOCK, served as a TCP one with no addresses) whose mio type stays
+//! inside this file; its registration is edge-triggered and readable only, so the caller
+//! accepts until `WouldBlock` or comes back on its own (no new event arrives for connections
+//! already queued). Accepted sockets come out non-blocking and close-on-exec, ready for a socket
 //! transport. Calls down only into `event_loop::io`. With `event_loop`, `transport` is the only
 //! module that touches mio (DESIGN.md).
 
@@ -42,6 +43,9 @@ enum Names {
 enum Kind {
     Tcp(mio::net::TcpListener),
     Unix(mio::net::UnixListener),
+    /// A stream listener of another family (`AF_VSOCK`, ...), served as a TCP one is, with no
+    /// address: std and mio read only inet ones.
+    Other(mio::net::TcpListener),
 }
 
 /// Whether `sock` was set up for transparent proxying (Linux `IP_TRANSPARENT`, set by a
@@ -79,19 +83,23 @@ impl Listener {
         } else {
             Names::Listeners
         };
-        let kind = if sock.domain()? == socket2::Domain::UNIX {
-            Kind::Unix(mio::net::UnixListener::from_std(sock.into()))
-        } else {
-            Kind::Tcp(mio::net::TcpListener::from_std(sock.into()))
+        let kind = match sock.domain()? {
+            socket2::Domain::UNIX => Kind::Unix(mio::net::UnixListener::from_std(sock.into())),
+            socket2::Domain::IPV4 | socket2::Domain::IPV6 => {
+                Kind::Tcp(mio::net::TcpListener::from_std(sock.into()))
+            }
+            _ => Kind::Other(mio::net::TcpListener::from_std(sock.into())),
         };
         let address = match &kind {
             Kind::Tcp(l) => l.local_addr().ok().map(Address::Inet),
             Kind::Unix(l) => l.local_addr().ok().map(Address::Unix),
+            Kind::Other(_) => None,
         };
         Ok(Listener(kind, address, names))
     }
 
-    /// One connection from the backlog, non-blocking, with the peer's address (L103).
+    /// One connection from the backlog, non-blocking, with the peer's address (L103); none
+    /// for a family other than inet and Unix.
     ///
     /// # Errors
     /// `WouldBlock` when the backlog is empty; `accept`'s other errors as they come (EMFILE
@@ -104,6 +112,14 @@ impl Listener {
             Kind::Unix(l) => l
                 .accept()
                 .map(|(s, a)| (Socket::Unix(s), Some(Address::Unix(a)))),
+            // Not mio's accept: it reads the peer's address as inet, and for any other family
+            // closes the connection it has just accepted and fails with InvalidInput.
+            Kind::Other(l) => {
+                let (sock, _peer) = socket2::SockRef::from(l).accept()?; // close-on-exec
+                sock.set_nonblocking(true)?;
+                let stream = mio::net::TcpStream::from_std(sock.into());
+                Ok((Socket::Tcp(stream), None))
+            }
         }
     }
 
@@ -145,9 +161,10 @@ impl Listener {
     ) -> io::Result<SlotKey> {
         let fd = self.as_raw_fd();
         match &mut self.0 {
-            Kind::Tcp(l) => lp
-                .inner
-                .register_handler(l, fd, Interest::READABLE, handler),
+            Kind::Tcp(l) | Kind::Other(l) => {
+                lp.inner
+                    .register_handler(l, fd, Interest::READABLE, handler)
+            }
             Kind::Unix(l) => lp
                 .inner
                 .register_handler(l, fd, Interest::READABLE, handler),
@@ -159,7 +176,7 @@ impl Listener {
     /// (the loop closed meanwhile) is ignored.
     pub(crate) fn deregister(&mut self, lp: &LoopHandle, key: SlotKey) {
         match &mut self.0 {
-            Kind::Tcp(l) => lp.inner.deregister(key, l),
+            Kind::Tcp(l) | Kind::Other(l) => lp.inner.deregister(key, l),
             Kind::Unix(l) => lp.inner.deregister(key, l),
         }
     }
@@ -168,7 +185,7 @@ impl Listener {
 impl AsRawFd for Listener {
     fn as_raw_fd(&self) -> RawFd {
         match &self.0 {
-            Kind::Tcp(l) => l.as_raw_fd(),
+            Kind::Tcp(l) | Kind::Other(l) => l.as_raw_fd(),
             Kind::Unix(l) => l.as_raw_fd(),
         }
     }
@@ -176,7 +193,7 @@ impl AsRawFd for Listener {
 
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 mod tests {
-    use super::Listener;
+    use super::{Kind, Listener, Names};
     use socket2::{Domain, Socket, Type};
     use std::net::SocketAddr;
 
@@ -209,5 +226,59 @@ mod tests {
         if let Some(v6) = listening(Domain::IPV6, "[::1]:0", true) {
             assert!(v6.accepted_sockname().is_none());
         }
+    }
+
+    // Checklist: L101, L103. A listener of a family neither inet nor Unix (AF_VSOCK, given with
+    // `sock`) accepts with no peer address. mio's accept reads the address as inet: for any
+    // other family it closed the connection it had just accepted and failed with
+    // InvalidInput, so no such connection was ever served. No such family connects locally on
+    // every machine (vsock needs vsock_loopback), so a Unix listener stands in for one here.
+    #[test]
+    fn l103_a_listener_of_another_family_serves_its_connections_with_no_address() {
+        use std::io::{ErrorKind, Read};
+        use std::os::fd::{AsRawFd, OwnedFd};
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener, UnixStream};
+        let name = format!("asyncio-l103-other-family-{}", std::process::id());
+        let addr = UnixAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let std_listener = UnixListener::bind_addr(&addr).unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let as_tcp = std::net::TcpListener::from(OwnedFd::from(std_listener));
+        let listener = mio::net::TcpListener::from_std(as_tcp);
+
+        // What accepting used to do: the connection is lost.
+        let mut first = UnixStream::connect_addr(&addr).unwrap();
+        let e = listener.accept().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert_eq!(
+            first.read(&mut [0; 1]).unwrap(),
+            0,
+            "closed by mio's accept"
+        );
+
+        let other = Listener(Kind::Other(listener), None, Names::Own);
+        let _second = UnixStream::connect_addr(&addr).unwrap();
+        let (sock, peer) = other.accept().unwrap();
+        assert!(peer.is_none(), "no address rather than a wrong one");
+        let fd = sock.as_raw_fd();
+        // SAFETY: fcntl's F_GETFL and F_GETFD read the flags of a descriptor `sock` owns and
+        // keeps open here; no memory is passed.
+        #[allow(unsafe_code)]
+        let (status, fd_flags) = unsafe {
+            (
+                libc::fcntl(fd, libc::F_GETFL),
+                libc::fcntl(fd, libc::F_GETFD),
+            )
+        };
+        assert_eq!(status & libc::O_NONBLOCK, libc::O_NONBLOCK, "non-blocking");
+        assert_eq!(
+            fd_flags & libc::FD_CLOEXEC,
+            libc::FD_CLOEXEC,
+            "close-on-exec"
+        );
+        let Err(e) = other.accept() else {
+            panic!("the backlog is empty")
+        };
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
     }
 }

@@ -421,7 +421,7 @@ impl TlsProtocol {
         self.backlog.borrow_mut().clear();
         self.outgoing.borrow_mut().clear();
         self.engine.borrow_mut().clear();
-        self.conn_lost.set(self.conn_lost.get() + 1);
+        self.conn_lost.set(self.conn_lost.get().saturating_add(1));
         let app_transport = self.app_transport.borrow_mut().take();
         if let Some(t) = &app_transport {
             t.mark_lost(self.conn_lost.get()); // it counts later writes (T11)

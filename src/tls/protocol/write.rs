@@ -20,8 +20,11 @@ impl TlsProtocol {
             if self.conn_lost.get() >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
                 crate::event_loop::debug::warning!("SSL connection is closed");
             }
-            self.conn_lost.set(self.conn_lost.get() + 1);
+            self.conn_lost.set(self.conn_lost.get().saturating_add(1));
             return;
+        }
+        if chunks.is_empty() {
+            return; // an empty writelines: nothing to send
         }
         if self.state.get() == SslState::Wrapped && self.backlog.borrow().is_empty() {
             for c in chunks {
