@@ -796,6 +796,17 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
     }
 }
 
+/// Whether ::1 can be bound here; prints the reason a test skips when not.
+fn loopback_v6_bindable() -> bool {
+    match std::net::TcpListener::bind("[::1]:0") {
+        Ok(_) => true,
+        Err(e) => {
+            println!("skipped: ::1 cannot be bound here ({e})");
+            false
+        }
+    }
+}
+
 // Checklist: L97 (every address of the host is served, as start_server serves them). Where
 // `localhost` names 127.0.0.1 and ::1, the group is reached over both; the group used to bind
 // the first address only. Skipped where ::1 cannot be bound or the hosts file names only one
@@ -804,8 +815,7 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
 fn l97_localhost_is_served_on_127_0_0_1_and_on_1() {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
     let _serial = util::serial();
-    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
-        println!("skipped: ::1 cannot be bound here ({e})");
+    if !loopback_v6_bindable() {
         return;
     }
     let names: Vec<IpAddr> = ("localhost", 0)
@@ -844,8 +854,7 @@ fn l97_localhost_is_served_on_127_0_0_1_and_on_1() {
 fn l97_an_empty_host_is_served_on_every_interface_ipv6_too() {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     let _serial = util::serial();
-    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
-        println!("skipped: ::1 cannot be bound here ({e})");
+    if !loopback_v6_bindable() {
         return;
     }
     for reuse_port in [true, false] {
