@@ -404,3 +404,51 @@ fn l87_an_empty_host_on_the_connecting_side_is_the_resolvers_no_name_error() {
     let ip = bound.expect("an inet address").ip();
     assert!(ip.is_unspecified(), "{ip}");
 }
+
+/// Another executor's waker that panics when woken.
+struct Panicky;
+
+impl std::task::Wake for Panicky {
+    fn wake(self: std::sync::Arc<Self>) {
+        panic!("foreign waker failed");
+    }
+}
+
+// Checklist: L18, L88. An open_connection polled by hand with another executor's waker parks
+// that waker on the connecting socket's registration; the writable edge wakes it from inside
+// the I/O dispatch. Its panic is reported as a callback's is and the loop goes on, as the
+// read-through's and the sendfile's wake-ups of such a waker are (it used to unwind out of
+// run_until_complete).
+#[test]
+fn l18_a_foreign_waker_that_panics_as_its_connect_is_woken_is_reported_and_the_loop_goes_on() {
+    use std::future::{Future, IntoFuture};
+    use std::task::{Context, Waker};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let s = seen.clone();
+    let out = lp.run_until_complete(async move {
+        let waker = Waker::from(std::sync::Arc::new(Panicky));
+        let mut connect = std::pin::pin!(asyncio::open_connection("127.0.0.1", port).into_future());
+        let first = connect.as_mut().poll(&mut Context::from_waker(&waker));
+        assert!(
+            first.is_pending(),
+            "the connect did not wait for its writable edge"
+        );
+        for _ in 0..10_000 {
+            if !s.borrow().is_empty() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        // Polled by its task now, the connect finds the socket connected.
+        connect.await.map(drop)
+    });
+    out.unwrap()
+        .expect("the connect, polled by its task, succeeds");
+    assert_eq!(
+        *seen.borrow(),
+        ["Exception in callback I/O readiness wake-up | panicked: foreign waker failed"]
+    );
+}

@@ -25,6 +25,7 @@ use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
+use super::executor::waker::wake_in;
 use super::{report_panic, LoopHandle, LoopInner};
 use crate::error::Error;
 use crate::slots::{SlotKey, Slots};
@@ -324,8 +325,15 @@ impl LoopInner {
         };
         match call {
             Call::Handler(h) => h.io_ready(ev.readiness),
+            // A waker may be another executor's (a connect polled by hand): its panic is
+            // reported as a callback's and the loop goes on (L18), as the read-through's.
             Call::Wake(r, w) => {
-                r.into_iter().chain(w).for_each(Waker::wake);
+                let lp = LoopHandle {
+                    inner: self.clone(),
+                };
+                for waker in r.into_iter().chain(w) {
+                    wake_in(&lp, waker, "I/O readiness wake-up");
+                }
             }
             Call::Fd(reader, writer, fd) => {
                 let lp = LoopHandle {
