@@ -3,7 +3,7 @@
 # if there are any. They belong in `//` comments and private items, not in rustdoc.
 # Run after `make doc`: bash scripts/check_doc_ids.sh
 set -u
-cd "$(dirname "$0")/../target/doc/asyncio" || { echo "run make doc first" >&2; exit 2; }
+cd "$(dirname "$0")/.." && cd "${CARGO_TARGET_DIR:-target}/doc/asyncio" || { echo "run make doc first" >&2; exit 2; }
 found=0
 while read -r f; do
   grep -q 'http-equiv="refresh"' "$f" && continue # redirect pages carry no docs

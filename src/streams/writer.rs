@@ -174,7 +174,8 @@ impl StreamWriter {
     /// [`Transport::write`] says).
     ///
     /// # Errors
-    /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof).
+    /// [`Error::InvalidState`] after [`write_eof`](Self::write_eof), and while a
+    /// [`sendfile`](Self::sendfile) is sending (`unable to write; sendfile is in progress`).
     ///
     /// # Examples
     ///
@@ -260,7 +261,8 @@ impl StreamWriter {
     /// Closes the write side after the buffer is flushed; reading goes on.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] over TLS; `Error::Io` if `shutdown` fails.
+    /// [`Error::Unsupported`] over TLS; `Error::Io` if `shutdown` fails;
+    /// [`Error::InvalidState`] while a [`sendfile`](Self::sendfile) is sending.
     ///
     /// # Examples
     ///
@@ -402,7 +404,10 @@ impl StreamWriter {
     ///
     /// # Errors
     /// The reader's stored exception, if any; `ConnectionReset` (`Connection lost`) once
-    /// the connection is lost.
+    /// the connection is lost. A drain that waited while writing was paused ends with the
+    /// error the connection was then lost with (`Ok` if it was lost without one, as Python's
+    /// waiter). [`Error::Timeout`] once a drain timeout
+    /// ([`set_drain_timeout`](Self::set_drain_timeout)) has passed; the buffered bytes stay.
     ///
     /// # Cancel safety
     /// Dropping it loses nothing.
