@@ -538,6 +538,29 @@ fn stdio_stdout_is_for_stderr_only_and_limit_zero_is_refused() {
     });
 }
 
+// Popen refuses a NUL byte in the program, an argument, the environment or the working
+// directory with ValueError("embedded null byte"), before anything starts (the OS would end
+// the string at the NUL): InvalidArgument here, not std's spawn error `Io(InvalidInput)`.
+#[test]
+fn a_nul_byte_anywhere_in_the_command_is_invalid_argument() {
+    util::run_fresh(BOUND, async {
+        let cases = [
+            create_subprocess_exec("tr\0ue", [] as [&str; 0]),
+            create_subprocess_exec("true", ["a\0b"]),
+            create_subprocess_shell("true \0"),
+            create_subprocess_exec("true", [] as [&str; 0]).env("A\0B", "x"),
+            create_subprocess_exec("true", [] as [&str; 0]).env("A", "x\0y"),
+            create_subprocess_exec("true", [] as [&str; 0]).cwd("/tm\0p"),
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            match case.await {
+                Err(Error::InvalidArgument(m)) => assert_eq!(m, "embedded null byte", "case {i}"),
+                other => panic!("case {i}: expected InvalidArgument, got {other:?}"),
+            }
+        }
+    });
+}
+
 // CPython's test_subprocess ProcessTestCase.test_invalid_env: a variable name with `=` is
 // ValueError("illegal environment variable name"), before anything starts. It used to start
 // the child with `A=B=x` in its environment, which the child reads as `A` set to `B=x`.

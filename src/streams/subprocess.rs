@@ -182,9 +182,14 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    let program = program.as_ref();
+    let mut nul = has_nul(program);
     let mut cmd = Command::new(program);
-    cmd.args(args);
-    CreateSubprocess::new(cmd)
+    for arg in args {
+        nul |= has_nul(arg.as_ref());
+        cmd.arg(arg);
+    }
+    CreateSubprocess::new(cmd, nul)
 }
 
 /// Runs `cmd` through `/bin/sh -c` (Python's `asyncio.create_subprocess_shell(cmd, …)`). As in
@@ -203,8 +208,8 @@ where
 /// ```
 pub fn create_subprocess_shell(cmd: impl AsRef<OsStr>) -> CreateSubprocess {
     let mut c = Command::new("/bin/sh");
-    c.arg("-c").arg(cmd);
-    CreateSubprocess::new(c)
+    c.arg("-c").arg(cmd.as_ref());
+    CreateSubprocess::new(c, has_nul(cmd.as_ref()))
 }
 
 /// The builder [`create_subprocess_exec`] and [`create_subprocess_shell`] return: Python's
@@ -244,10 +249,18 @@ pub struct CreateSubprocess {
     watcher: ChildWatcher,
     /// `setsid()` in the child (`start_new_session`).
     new_session: bool,
+    /// The program, an argument or the working directory holds a NUL byte, which no C string
+    /// can carry. Noted as they are given: `Command` keeps a placeholder in their place.
+    nul: bool,
+}
+
+/// Whether `s` holds a NUL byte.
+fn has_nul(s: &OsStr) -> bool {
+    s.as_bytes().contains(&0)
 }
 
 impl CreateSubprocess {
-    fn new(cmd: Command) -> Self {
+    fn new(cmd: Command, nul: bool) -> Self {
         CreateSubprocess {
             cmd,
             stdin: Stdio::Inherit,
@@ -256,6 +269,7 @@ impl CreateSubprocess {
             limit: DEFAULT_LIMIT,
             watcher: ChildWatcher::Auto,
             new_session: false,
+            nul,
         }
     }
 
@@ -288,6 +302,7 @@ impl CreateSubprocess {
 
     /// The child's working directory (Python's `cwd=`).
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
+        self.nul |= has_nul(dir.as_ref().as_os_str());
         self.cmd.current_dir(dir);
         self
     }
@@ -367,6 +382,12 @@ impl CreateSubprocess {
             .any(|(k, _)| k.as_bytes().contains(&b'='))
         {
             return Err(Error::invalid_argument("illegal environment variable name"));
+        }
+        let env_nul = |(k, v): (&OsStr, Option<&OsStr>)| has_nul(k) || v.is_some_and(has_nul);
+        if self.nul || self.cmd.get_envs().any(env_nul) {
+            // Popen's ValueError: the OS would end the string at the NUL (std refuses it at
+            // spawn as an `Io(InvalidInput)`; refused here, typed, before anything starts).
+            return Err(Error::invalid_argument("embedded null byte"));
         }
         let lp = crate::event_loop::get_running_loop()?;
         let mut stdin = Ends::open(self.stdin, Which::Stdin, None)?;
