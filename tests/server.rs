@@ -456,20 +456,26 @@ fn l97_l99_an_empty_host_list_binds_nothing() {
         );
     }
     // A list given, even an empty one, is a host for the sock= conflict (host=[] is not None).
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let r = lp
-        .run_until_complete(
-            lp.create_server(Echo::default, "", 0)
-                .hosts(&none)
-                .sock(listener),
-        )
-        .unwrap();
-    assert!(
-        matches!(&r, Err(Error::InvalidArgument(m))
-            if m == "host/port and sock can not be specified at the same time"),
-        "L96: {:?}",
-        r.as_ref().map(Server::sockets)
-    );
+    assert_host_list_conflicts_with_sock(&lp, &none);
+}
+
+/// `hosts` with a socket given (in either order) is the host/port-and-sock conflict (L96).
+fn assert_host_list_conflicts_with_sock(lp: &EventLoop, hosts: &[&str]) {
+    for hosts_first in [true, false] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let builder = lp.create_server(Echo::default, "", 0);
+        let builder = match hosts_first {
+            true => builder.hosts(hosts).sock(listener),
+            false => builder.sock(listener).hosts(hosts),
+        };
+        let r = lp.run_until_complete(builder).unwrap();
+        assert!(
+            matches!(&r, Err(Error::InvalidArgument(m))
+                if m == "host/port and sock can not be specified at the same time"),
+            "L96, hosts {hosts:?} given first: {hosts_first}: {:?}",
+            r.as_ref().map(Server::sockets)
+        );
+    }
 }
 
 /// An empty name inside a host list is a name the resolver refuses (CPython 3.11:
@@ -509,20 +515,7 @@ fn l97_an_empty_name_in_a_host_list_is_the_resolvers_no_name_error() {
         );
     }
     // With sock=, a list holding "" is a host given: the host/port conflict, as for Python.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let r = lp
-        .run_until_complete(
-            lp.create_server(Echo::default, "", 0)
-                .sock(listener)
-                .hosts(&[""]),
-        )
-        .unwrap();
-    assert!(
-        matches!(&r, Err(Error::InvalidArgument(m))
-            if m == "host/port and sock can not be specified at the same time"),
-        "L96: {:?}",
-        r.as_ref().map(Server::sockets)
-    );
+    assert_host_list_conflicts_with_sock(&lp, &[""]);
 }
 
 /// A listening socket of another family than inet and Unix, given as `sock` (CPython takes any

@@ -221,8 +221,10 @@ impl CreateServer {
         let hosts: Vec<String> = hosts.iter().map(|s| s.as_ref().to_string()).collect();
         match &mut self.bind {
             Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
-            // After `sock`: hosts as well are the L96 conflict, not silently dropped.
-            Bind::TcpSocks(_) if !hosts.is_empty() => {
+            // After `sock`: hosts as well are the L96 conflict, not silently dropped; a list
+            // given, even an empty one, is a host (Python's host=[] is not None), as it is
+            // when `sock` comes second.
+            Bind::TcpSocks(_) => {
                 self.conflict = self.conflict.or(Some(
                     "host/port and sock can not be specified at the same time",
                 ));
