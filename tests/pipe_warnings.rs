@@ -366,3 +366,30 @@ fn a_pty_whose_other_side_closed_ends_the_read_pipe_quietly() {
     let lines = fatal_lines("Fatal read error on pipe transport");
     assert!(lines.is_empty(), "logged as a warning: {lines:?}");
 }
+
+/// The write side's counterpart, CPython's `_UnixWritePipeTransport._fatal_error`: a write
+/// pipe over a terminal whose other side closed ends at its next write, with `EIO`. That is
+/// how a session ends too: the protocol gets `connection_lost(EIO)`, nothing is reported and
+/// nothing is logged as a warning.
+#[test]
+fn a_write_to_a_pty_whose_other_side_closed_ends_the_write_pipe_quietly() {
+    install();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let (master, slave) = pty();
+    let (t, proto) = write_pipe(&lp, slave);
+    drop(master);
+    t.write(b"after the hang-up").unwrap(); // EIO on the fast path
+    run_until(&lp, 100, || proto.borrow().lost);
+    let eio = std::io::Error::from_raw_os_error(libc::EIO).kind();
+    assert_eq!(
+        proto.borrow().grammar(),
+        [
+            "connection_made".to_string(),
+            format!("connection_lost({eio:?})")
+        ]
+    );
+    assert!(seen.borrow().is_empty(), "reported: {:?}", seen.borrow());
+    let lines = fatal_lines("Fatal write error on pipe transport");
+    assert!(lines.is_empty(), "logged as a warning: {lines:?}");
+}

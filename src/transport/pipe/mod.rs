@@ -48,7 +48,8 @@ use super::lifecycle::{Life, Reading, State};
 use super::write_buffer::WriteBuffer;
 use super::write_path::WritePath;
 use super::{register_and_start, ExtraInfo, TransportImpl};
-use crate::error::Error;
+use crate::error::{Error, OsText};
+use crate::event_loop::debug::debug_log;
 use crate::event_loop::io::{IoHandler, Readiness};
 use crate::event_loop::LoopHandle;
 use crate::protocol::{ProtocolRef, ProtocolSlot};
@@ -142,6 +143,14 @@ impl PipeTransport {
     #[inline]
     pub(crate) fn lp(&self) -> &LoopHandle {
         self.protocol.lp()
+    }
+
+    /// `EIO`, a terminal whose other side closed: how a session ends, so CPython's
+    /// `_fatal_error` is quiet about it (a debug line). The protocol still hears the error;
+    /// `fatal_error` would warn of any other OS error.
+    fn terminal_hung_up(&self, err: io::Error, doing: &str) {
+        debug_log!("pipe transport {}: {doing}: {}", self.id(), OsText(&err));
+        self.force_close(Some(err));
     }
 
     /// Wraps `fd` (made non-blocking here), registers it, and queues `connection_made` (and,

@@ -6,8 +6,8 @@ use std::io::{self, Read};
 use mio::unix::pipe::Receiver;
 
 use super::{End, PipeTransport, Reading, READS_PER_EVENT};
-use crate::error::{Error, OsText};
-use crate::event_loop::debug::{debug_log, trace};
+use crate::error::Error;
+use crate::event_loop::debug::trace;
 use crate::event_loop::read_buf::read_window;
 use crate::protocol::Called;
 use crate::transport::life_path::LifePath;
@@ -66,15 +66,7 @@ impl PipeTransport {
                 }
                 Called::Done(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Called::Done(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
-                    // A terminal whose other side closed: how a session ends, so CPython's
-                    // `_fatal_error` is quiet about it (a debug line); the protocol still
-                    // hears the error. `fatal_error` would warn about any other OS error.
-                    debug_log!(
-                        "pipe transport {}: Fatal read error on pipe transport: {}",
-                        self.id(),
-                        OsText(&e)
-                    );
-                    self.force_close(Some(e));
+                    self.terminal_hung_up(e, "Fatal read error on pipe transport");
                     return;
                 }
                 Called::Done(Err(e)) => {

@@ -71,7 +71,12 @@ impl WritePath for PipeTransport {
             let lost = &self.conn_lost_writes;
             lost.set(lost.get().saturating_add(1));
         }
-        self.fatal_error(err, "Fatal write error on pipe transport", false);
+        const DOING: &str = "Fatal write error on pipe transport";
+        if err.raw_os_error() == Some(libc::EIO) {
+            self.terminal_hung_up(err, DOING);
+        } else {
+            self.fatal_error(err, DOING, false);
+        }
     }
 }
 
