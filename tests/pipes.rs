@@ -939,6 +939,68 @@ fn blocked_terminal() -> (File, File) {
     (master, fresh)
 }
 
+/// Whether `poll(2)` reports a hang-up on `f` now (zero timeout).
+fn hung_up(f: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: f.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd` for a descriptor `f` keeps open; zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(n >= 0, "poll: {}", io::Error::last_os_error());
+    pfd.revents & libc::POLLHUP != 0
+}
+
+/// CPython's `_UnixWritePipeTransport` watches the write end of a pipe or a socket for its
+/// reader going away (`_read_ready`: a close, `BrokenPipeError` with bytes buffered), but not
+/// a character device's: a terminal that hangs up (its master side closed) is heard of when a
+/// write fails, with `EIO`. With nothing buffered, the transport stays open through the
+/// hang-up and the next write ends it with `connection_lost(EIO)`; with bytes buffered, the
+/// flush the hang-up wakes fails with `EIO` too.
+#[test]
+fn a_write_pipe_over_a_terminal_that_hangs_up_ends_with_the_write_s_eio() {
+    let lp = EventLoop::new().unwrap();
+    let eio = format!(
+        "connection_lost({:?})",
+        io::Error::from_raw_os_error(libc::EIO).kind()
+    );
+    // Nothing buffered: the hang-up alone closes nothing.
+    let (master, slave) = pty();
+    let probe = slave.try_clone().unwrap();
+    let (t, proto) = write_pipe(&lp, slave, Recorder::default());
+    t.write(b"before").unwrap(); // the terminal takes it
+    assert_eq!(t.get_write_buffer_size(), 0);
+    drop(master);
+    assert!(hung_up(&probe), "the kernel reports the hang-up at once");
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // the hang-up's event, then anything queued
+    }
+    assert_eq!(
+        proto.borrow().grammar(),
+        ["connection_made"],
+        "closed at the hang-up, before any write failed"
+    );
+    assert!(!t.is_closing());
+    t.write(b"after").unwrap(); // fails with EIO on the fast path
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(proto.borrow().grammar(), ["connection_made", eio.as_str()]);
+    // Bytes buffered: the flush fails with EIO.
+    let (master, fresh) = blocked_terminal();
+    let (t, proto) = write_pipe(&lp, fresh, Recorder::default());
+    t.write(b"waits").unwrap();
+    assert_eq!(
+        t.get_write_buffer_size(),
+        5,
+        "the full terminal takes none of it"
+    );
+    drop(master);
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(proto.borrow().grammar(), ["connection_made", eio.as_str()]);
+    assert_eq!(t.get_write_buffer_size(), 0);
+}
+
 /// S46: `wait_closed` may be awaited by any number of tasks at once. Over a terminal the
 /// writer's helper thread is part of the wait: two tasks both waiting for it must both be
 /// woken when it ends, not only the one that polled last.

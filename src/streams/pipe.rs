@@ -217,7 +217,9 @@ fn pollable(
     let file = File::from(fd);
     // A regular file, a directory: no pipe transport takes them (an fstat that fails leaves
     // the descriptor to the transport, which reports it).
-    let pipe_like = is_pipe_like(&file).unwrap_or(true);
+    let pipe_like = file
+        .metadata()
+        .map_or(true, |m| is_pipe_like(&m.file_type()));
     if !pipe_like || file.is_terminal() {
         let (fd, done) = via_thread(OwnedFd::from(file), direction)?;
         Ok((fd, Some(done)))

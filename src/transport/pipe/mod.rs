@@ -19,7 +19,9 @@
 //! keeps its default action (`signals::without_sigpipe`), and the protocol gets
 //! `connection_lost(BrokenPipe)`; the kernel also reports an error event on our end, which
 //! CPython watches with a reader: with bytes buffered it is `connection_lost(BrokenPipe)`,
-//! with none a plain close.
+//! with none a plain close. CPython sets that reader on a pipe's or a socket's end only, not
+//! on a character device's: a terminal that hangs up is heard of when a write fails (`EIO`),
+//! so nothing buffered, the hang-up alone closes nothing.
 //!
 //! The state enums (`lifecycle.rs`), the write path (`write_path.rs`: fast path, flush, water
 //! marks) and the ends of its life (`life_path.rs`: `connection_made`, the error funnel,
@@ -102,6 +104,9 @@ pub(crate) struct PipeTransport {
     /// The last readable event said the writer is gone (EPOLLHUP): a short read then does not
     /// mean drained, since no further edge will come; read on to EOF.
     peer_closed: Cell<bool>,
+    /// A write end that closes when its reader goes (a pipe's or a socket's; CPython's reader
+    /// on the write end). A character device's does not: a write's error tells.
+    watches_reader: bool,
     fd: RawFd,
 }
 
@@ -165,7 +170,8 @@ impl PipeTransport {
     ) -> Result<Rc<PipeTransport>, Error> {
         lp.inner.check_closed()?;
         let file = File::from(fd);
-        if !is_pipe_like(&file)? {
+        let kind = file.metadata()?.file_type();
+        if !is_pipe_like(&kind) {
             // CPython's ValueError, in its words; the descriptor closes as `file` drops, its
             // open file description (which a duplicate may share) left as it was.
             return Err(Error::invalid_argument(match direction {
@@ -204,6 +210,7 @@ impl PipeTransport {
             flow: RefCell::new(FlowControl::default()),
             conn_lost_writes: Cell::new(0),
             peer_closed: Cell::new(false),
+            watches_reader: direction == Direction::Write && (kind.is_fifo() || kind.is_socket()),
             fd: raw,
         });
         let (interest, start_reading): (_, Option<fn(&Self)>) = match direction {
@@ -276,7 +283,10 @@ impl IoHandler for PipeTransport {
                     self.write_ready();
                 }
                 // The reading end is gone (CPython's `_read_ready` on a write pipe).
-                if readiness.is_write_closed() && self.life.state() < State::Lost {
+                if self.watches_reader
+                    && readiness.is_write_closed()
+                    && self.life.state() < State::Lost
+                {
                     if self.buffer.borrow().is_empty() {
                         self.force_close(None);
                     } else {
@@ -414,12 +424,11 @@ impl TransportImpl for PipeTransport {
     }
 }
 
-/// Whether `file` is a pipe, a socket or a character device: what a pipe transport takes.
+/// Whether `kind` is a pipe, a socket or a character device: what a pipe transport takes.
 /// Anything else (a regular file, a directory, a block device) is always "ready" to the
 /// kernel, which epoll refuses.
-pub(crate) fn is_pipe_like(file: &File) -> io::Result<bool> {
-    let kind = file.metadata()?.file_type();
-    Ok(kind.is_fifo() || kind.is_socket() || kind.is_char_device())
+pub(crate) fn is_pipe_like(kind: &std::fs::FileType) -> bool {
+    kind.is_fifo() || kind.is_socket() || kind.is_char_device()
 }
 
 /// A new pipe, close-on-exec, both ends blocking: `(read end, write end)`.
