@@ -61,7 +61,8 @@ pub enum ChildWatcher {
     #[default]
     Auto,
     /// A pidfd polled by the loop; creating the process fails with the OS error where
-    /// `pidfd_open` does.
+    /// `pidfd_open` does, except for a child someone else already reaped (`SIGCHLD`
+    /// ignored): it is reported with returncode 255 and a warning, and never signalled.
     Pidfd,
     /// A helper thread per child blocked in `waitid` (CPython's `ThreadedChildWatcher`).
     Threaded,
@@ -130,7 +131,12 @@ impl ChildWatch {
                 ChildWatcher::Threaded
             }
             ChildWatcher::Pidfd => {
-                PidfdWatch::register(lp, pid, exit.clone())?;
+                match PidfdWatch::register(lp, pid, exit.clone()) {
+                    Err(Error::Io(e)) if e.raw_os_error() == Some(libc::ESRCH) => {
+                        reaped_elsewhere(pid, exit);
+                    }
+                    other => other?,
+                }
                 ChildWatcher::Pidfd
             }
             ChildWatcher::Auto => match PidfdWatch::register(lp, pid, exit.clone()) {
@@ -245,6 +251,17 @@ fn abandon(pid: libc::pid_t) {
     // SAFETY: plain syscall; `pid` is our child, not yet reaped.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     reap(pid, 0);
+}
+
+/// `pidfd_open`'s `ESRCH`: no process has `pid` any more (a zombie would still have it), so
+/// our child was reaped by someone else (`SIGCHLD` ignored, a stray `waitpid`). The pid is
+/// free for any new process: never signal it (as `abandon` would). Reported as CPython's
+/// `PidfdChildWatcher` reports a status already read: returncode 255, with a warning.
+fn reaped_elsewhere(pid: libc::pid_t, exit: &ExitCell) {
+    crate::event_loop::debug::warning!(
+        "child process pid {pid} exit status already read: will report returncode 255"
+    );
+    set_exited(exit, 255);
 }
 
 /// `WIFSIGNALED` → minus the signal number, else the exit status (Python's `returncode`).
@@ -437,4 +454,33 @@ fn force_thread() -> bool {
 #[doc(hidden)]
 pub fn simulate_no_pidfd(on: bool) {
     FORCE_THREAD.with(|f| f.set(on));
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::EventLoop;
+
+    // A child reaped by someone else before its watch starts (here the test's own waitpid;
+    // in life `SIGCHLD` ignored): with the pidfd demanded, `pidfd_open` fails with `ESRCH`.
+    // The watch reports returncode 255 and its pid, perhaps another process's by now, is
+    // never signalled; it was killed (`abandon`) and creation failed with ESRCH.
+    #[test]
+    fn a_pidfd_watch_of_a_child_reaped_elsewhere_reports_255_and_signals_nothing() {
+        let lp = EventLoop::new().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap(); // reaped here: the pid is free for anyone
+        let watch = match ChildWatch::start(&lp.handle(), pid, ChildWatcher::Pidfd) {
+            Ok(w) => w,
+            Err(e) => panic!("a child reaped elsewhere failed its watch: {e:?}"),
+        };
+        assert_eq!(watch.returncode(), Some(255));
+        assert_eq!(watch.kind(), ChildWatcher::Pidfd);
+        assert!(
+            !watch.send_signal(libc::SIGKILL).unwrap(),
+            "a signal was sent"
+        );
+        drop(watch.kill_guard()); // sends nothing either: the child counts as reaped
+    }
 }
