@@ -25,8 +25,8 @@
 //! to a reader that has gone from raising `SIGPIPE`, and [`block_sigpipe_in_this_thread`], the
 //! same for the blocking writes of our helper threads.
 //!
-//! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`, and the
-//! signal-mask calls (`pthread_sigmask`, `sigpending`, `sigtimedwait`).
+//! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`,
+//! `pthread_atfork`, and the signal-mask calls (`pthread_sigmask`, `sigpending`, `sigtimedwait`).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -56,14 +56,45 @@ static WAKEUP: [AtomicI32; NSIG as usize] = [const { AtomicI32::new(-1) }; NSIG 
 /// read end closed first, raise SIGPIPE. Dekker's pattern, hence `SeqCst` throughout: the
 /// handler counts itself and then loads the slot; the remover empties the slot and then reads
 /// the count. Either the remover sees the handler counted, or the handler sees the slot empty.
+/// A forked child starts it at 0 again (`reset_after_fork`): the threads whose calls it
+/// counted did not come along, and would never release them.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether `reset_after_fork` is registered with `pthread_atfork` (done once, on the first
+/// disposition set to `on_signal`; retried if it failed).
+static AT_FORK: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+
+/// `pthread_atfork`'s child hook: the child has only the thread that forked, so no call
+/// counted in [`IN_FLIGHT`] is still running, except one this very thread was inside when
+/// a signal handler forked; that one runs to its end before the child's own code resumes
+/// (hence the saturating release in `on_signal`).
+extern "C" fn reset_after_fork() {
+    IN_FLIGHT.store(0, Ordering::SeqCst);
+}
+
+/// Registers [`reset_after_fork`] once per process.
+fn reset_in_forked_children() -> io::Result<()> {
+    let mut registered = AT_FORK.lock().unwrap_or_else(|p| p.into_inner());
+    if !*registered {
+        // SAFETY: FFI; the hook is an `extern "C"` function that only stores to an atomic,
+        // which is all a child of a multi-threaded process may do before `exec`.
+        let r = unsafe { libc::pthread_atfork(None, None, Some(reset_after_fork)) };
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+        *registered = true;
+    }
+    Ok(())
+}
 
 /// The C-level handler: writes the signal number to the owning loop's pipe. Async-signal-safe:
 /// atomics, `write(2)`, and `errno` saved and restored.
 extern "C" fn on_signal(sig: libc::c_int) {
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
     write_wakeup(sig);
-    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    // Never below 0, which a child's reset could otherwise bring about (`reset_after_fork`).
+    // Lock-free, so async-signal-safe.
+    let _ = IN_FLIGHT.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
 }
 
 /// `on_signal`'s body, between its count in [`IN_FLIGHT`] and its release.
@@ -96,6 +127,7 @@ fn set_disposition(sig: i32, ours: bool) -> io::Result<()> {
     // SAFETY: an all-zero `sigaction` is a valid value (empty mask, no flags, SIG_DFL).
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     if ours {
+        reset_in_forked_children()?;
         action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         action.sa_flags = libc::SA_RESTART;
     } else {
@@ -585,6 +617,20 @@ mod tests {
         pub(crate) fn waiting() {
             WAITED.store(true, Ordering::SeqCst);
         }
+
+        /// Held by each test that uses the hook: its statics are shared.
+        pub(crate) static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+        /// Takes the hook and sets it to stop `sig`, with the flags cleared.
+        pub(crate) fn take(sig: i32) -> std::sync::MutexGuard<'static, ()> {
+            let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+            for flag in [&HOLDING, &GO, &WAITED] {
+                flag.store(false, Ordering::SeqCst);
+            }
+            WROTE.store(-2, Ordering::SeqCst);
+            SIG.store(sig, Ordering::SeqCst);
+            guard
+        }
     }
 
     /// Spins until `done` holds, for at most 10 s; whether it held.
@@ -607,7 +653,7 @@ mod tests {
         let sig = libc::SIGRTMIN() + 5; // used by no other test of this crate
         let lp = EventLoop::new().unwrap();
         lp.add_signal_handler(sig, || {}).unwrap();
-        hook::SIG.store(sig, Ordering::SeqCst);
+        let _hook = hook::take(sig);
         // raise() directs the signal to the calling thread: its handler runs there.
         // SAFETY: raising a signal we installed a handler for.
         let raiser = std::thread::spawn(move || unsafe { libc::raise(sig) });
@@ -635,5 +681,60 @@ mod tests {
             "the handler wrote to a closed descriptor: the pipe closed under it"
         );
         assert!(hook::WAITED.load(Ordering::SeqCst));
+    }
+
+    // A process forked while another thread is inside `on_signal` inherits its count in
+    // IN_FLIGHT, but not the thread that would release it: a child that went on running our
+    // code and closed a signal pipe spun in `wait_for_writers` for ever. The child here only
+    // waits for writers, then exits; the parent gives it 10 s.
+    #[test]
+    fn a_child_forked_while_a_handler_runs_on_another_thread_does_not_wait_for_it() {
+        let sig = libc::SIGRTMIN() + 6; // used by no other test of this crate
+        let lp = EventLoop::new().unwrap();
+        lp.add_signal_handler(sig, || {}).unwrap();
+        let _hook = hook::take(sig);
+        // SAFETY: raising a signal we installed a handler for.
+        let raiser = std::thread::spawn(move || unsafe { libc::raise(sig) });
+        assert!(
+            within_10s(|| hook::HOLDING.load(Ordering::SeqCst)),
+            "the handler never ran"
+        );
+        // SAFETY: the child calls only `wait_for_writers` (atomics and `sched_yield`) and
+        // `_exit`: nothing that takes a lock another thread may have held at the fork.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            wait_for_writers();
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(0) };
+        }
+        assert!(pid > 0, "fork: {}", io::Error::last_os_error());
+        // SAFETY: plain syscall; the descriptor is owned by `pidfd` below.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        assert!(raw >= 0, "pidfd_open: {}", io::Error::last_os_error());
+        // SAFETY: `raw` is a fresh descriptor nothing else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+        let mut pfd = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`; bounded by its timeout.
+        let exited = unsafe { libc::poll(&mut pfd, 1, 10_000) } == 1;
+        if !exited {
+            // SAFETY: `pid` is our child, not yet reaped: no other process has its pid.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer; `pid` is our child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        hook::GO.store(true, Ordering::SeqCst);
+        assert_eq!(raiser.join().unwrap(), 0);
+        hook::SIG.store(0, Ordering::SeqCst);
+        assert!(
+            exited,
+            "the child spun in wait_for_writers for a handler left in the parent"
+        );
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        assert!(lp.remove_signal_handler(sig).unwrap());
     }
 }
