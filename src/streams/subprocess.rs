@@ -648,9 +648,10 @@ impl Process {
     /// ```
     /// asyncio::run(async {
     ///     let proc = asyncio::create_subprocess_exec("sleep", ["60"]).await?;
-    ///     const SIGHUP: i32 = 1; // or libc::SIGHUP
-    ///     proc.send_signal(SIGHUP)?;
-    ///     assert_eq!(proc.wait().await, -SIGHUP);
+    ///     // A signal `sleep` neither handles nor ignores ends it. (Not SIGHUP: a signal the
+    ///     // parent ignores, as under `nohup`, stays ignored in the child.)
+    ///     proc.send_signal(libc::SIGUSR1)?;
+    ///     assert_eq!(proc.wait().await, -libc::SIGUSR1); // minus the signal that ended it
     ///     Ok::<_, asyncio::Error>(())
     /// })??;
     /// # Ok::<_, asyncio::Error>(())
