@@ -773,6 +773,43 @@ fn test__read_ready_error_is_reported_unless_eio() {
     );
 }
 
+/// CPython's `_UnixReadPipeTransport` reads on any event its selector reports, and epoll's
+/// error-only event (EPOLLERR without EPOLLIN) is one: the read fails and the error is fatal,
+/// reported. Here the "pipe" is a connected UDP socket whose datagram met a closed port: the
+/// ICMP error sets the socket's error, which polls as EPOLLERR alone (nothing to read).
+#[test]
+fn test__read_ready_on_an_error_only_event_is_a_fatal_read_error() {
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = closed.local_addr().unwrap();
+    drop(closed);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(to).unwrap();
+    let sender = sock.try_clone().unwrap();
+    let (_t, proto) = read_pipe(&lp, OwnedFd::from(sock), Recorder::default());
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the first read: nothing yet
+    assert_eq!(proto.borrow().calls, ["connection_made"]);
+    sender.send(b"to nobody").unwrap(); // ECONNREFUSED comes back as the socket's error
+                                        // Bounded: 10 s in all, not 10 s a turn, should the event be ignored.
+    for _ in 0..200 {
+        if proto.borrow().lost {
+            break;
+        }
+        lp.run_once(Some(Duration::from_millis(50))).unwrap();
+    }
+    assert_eq!(
+        proto.borrow().grammar(),
+        ["connection_made", "connection_lost(ConnectionRefused)"]
+    );
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Fatal read error on pipe transport | "),
+        "{seen:?}"
+    );
+}
+
 const SIGPIPE_CHILD: &str = "ASYNCIO_TEST_PIPE_SIGPIPE_CHILD";
 
 /// The child's half of the next test: `SIGPIPE` back at its default action (a C host, a
