@@ -464,7 +464,8 @@ mod tests {
     // A child reaped by someone else before its watch starts (here the test's own waitpid;
     // in life `SIGCHLD` ignored): with the pidfd demanded, `pidfd_open` fails with `ESRCH`.
     // The watch reports returncode 255 and its pid, perhaps another process's by now, is
-    // never signalled; it was killed (`abandon`) and creation failed with ESRCH.
+    // never signalled. (The pid was sent SIGKILL by `abandon`, and the start failed with
+    // ESRCH.)
     #[test]
     fn a_pidfd_watch_of_a_child_reaped_elsewhere_reports_255_and_signals_nothing() {
         let lp = EventLoop::new().unwrap();
