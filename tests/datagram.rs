@@ -33,6 +33,8 @@ enum Act {
     Close,
     Abort,
     Panic,
+    /// A `sendto` the kernel refuses at once (to port 0: `EINVAL`).
+    SendFailing,
 }
 
 /// Records every callback, in order, and wakes the test waiting on it.
@@ -73,6 +75,13 @@ impl Rec {
             Act::Close => t.close(),
             Act::Abort => t.abort(),
             Act::Panic => panic!("a bug in datagram_received"),
+            Act::SendFailing => {
+                let ip = addr.as_inet().expect("an inet peer").ip();
+                let port0 = Address::Inet(std::net::SocketAddr::new(ip, 0));
+                t.sendto(b"x", Some(&port0))
+                    .expect("queued for error_received");
+                self.on_datagram = None; // once
+            }
         }
     }
 
@@ -1512,6 +1521,47 @@ fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
                 Ok(())
             });
         }
+    }
+}
+
+/// A `sendto` that fails inside `datagram_received` reports its error before the next
+/// datagram, as CPython's `sendto` calls `error_received` before it returns. The error waits
+/// for the callback to end; it used to wait for the rest of the burst too (the read loop went
+/// on to the datagrams already queued in the kernel, 16 per edge, before the pending
+/// delivery ran): `made, datagram(1), datagram(2), datagram(3), error(InvalidInput)`.
+#[test]
+fn an_error_from_a_sendto_inside_datagram_received_comes_before_the_next_datagram() {
+    for host in loopbacks() {
+        run_clean(async move {
+            let lp = asyncio::get_running_loop()?;
+            let (t, p) = lp
+                .create_datagram_endpoint(|| Rec {
+                    on_datagram: Some(Act::SendFailing),
+                    ..Rec::default()
+                })
+                .local_addr(host, 0)
+                .await?;
+            let peer = std::net::UdpSocket::bind((host, 0))?;
+            for n in 1..=3 {
+                peer.send_to(&vec![0; n], (host, port_of(&t)))?; // one burst: all queued
+            }
+            until(&p, |r| r.got.len() == 3 && !r.errors.is_empty()).await;
+            assert_eq!(
+                p.borrow().calls,
+                [
+                    "made",
+                    "datagram(1)",
+                    "error(InvalidInput)",
+                    "datagram(2)",
+                    "datagram(3)"
+                ],
+                "{host}"
+            );
+            t.close();
+            until(&p, Rec::lost).await;
+            assert_grammar(&p.borrow().calls);
+            Ok(())
+        });
     }
 }
 

@@ -153,14 +153,20 @@ impl DatagramSocketTransport {
     /// Receives while readable: one `datagram_received` per datagram, an OS error to
     /// `error_received`; at most `READS_PER_EVENT`, then the rest on a later turn.
     pub(super) fn read_ready(&self) {
-        // Errors met while the protocol was held were met before these datagrams: they go
-        // first, also when this edge comes ahead of their pending delivery.
-        if self.life.may_read() && !self.protocol.is_busy() {
-            self.deliver_errors();
-        }
         for _ in 0..READS_PER_EVENT {
             if !self.life.may_read() {
                 return;
+            }
+            // Errors met while the protocol was held were met before the next datagram: they
+            // go first, also when this edge comes ahead of their pending delivery. Checked
+            // before each datagram, not once per edge: a `sendto` failing inside the last
+            // `datagram_received` left its error here (CPython reports it inside that
+            // `sendto`), and it must not wait behind the rest of the burst.
+            if !self.protocol.is_busy() {
+                self.deliver_errors();
+                if !self.life.may_read() {
+                    return; // `error_received` closed the transport
+                }
             }
             if self.protocol.is_busy() {
                 // Held elsewhere: the datagrams wait in the kernel until it is free; the
