@@ -118,6 +118,45 @@ fn l23_the_trace_reaches_stderr_without_a_logger() {
     }
 }
 
+/// L19 (BaseEventLoopTests.test_set_exc_handler_broken): a custom handler that panics is
+/// reported by the default handler as `Unhandled error in exception handler`, with the
+/// handler's panic as the exception and the context it was given, and the loop goes on.
+#[test]
+fn l19_a_panicking_handler_is_reported_by_the_default_one_with_its_context() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("broken handler") => {
+            let lp = asyncio::EventLoop::new().unwrap();
+            lp.set_exception_handler(Some(
+                |_: &asyncio::LoopHandle, _: &asyncio::ExceptionContext| panic!("handler broke"),
+            ));
+            lp.call_soon::<_, ()>(|| panic!("callback broke")).unwrap();
+            let h = lp.handle();
+            lp.call_soon(move || h.stop()).unwrap();
+            lp.run_forever().unwrap();
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "l19_a_panicking_handler_is_reported_by_the_default_one_with_its_context";
+            let err = child_stderr(name, "broken handler", &[]);
+            let at = err
+                .find("Unhandled error in exception handler\n")
+                .unwrap_or_else(|| panic!("no report of the broken handler:\n{err}"));
+            let report: Vec<&str> = err[at..].lines().take(3).collect();
+            assert!(
+                report[1].starts_with("context: Exception in callback "),
+                "{report:?}"
+            );
+            // The context's own lines follow its message, then the handler's panic.
+            let rest = &err[at..];
+            assert!(
+                rest.contains("exception: panicked: callback broke"),
+                "{err}"
+            );
+            assert!(rest.contains("exception: panicked: handler broke"), "{err}");
+        }
+    }
+}
+
 /// Makes this process's stderr a socket whose peer is gone: every write to it fails with
 /// `EPIPE` (Rust ignores `SIGPIPE`), as for a daemon whose log reader has gone.
 fn break_stderr() {
