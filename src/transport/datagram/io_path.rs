@@ -88,6 +88,8 @@ impl DgramSock {
 }
 
 /// `sendto` an abstract Unix name (Linux): std's `UnixDatagram::send_to` takes paths only.
+/// The name is spelt for `socket2` (a leading NUL, then the name) on the stack: this runs once
+/// per datagram.
 #[cfg(target_os = "linux")]
 fn send_to_abstract(
     s: &mio::net::UnixDatagram,
@@ -99,10 +101,14 @@ fn send_to_abstract(
     let Some(name) = a.as_abstract_name() else {
         return Err(io::ErrorKind::InvalidInput.into()); // unnamed
     };
-    let mut path = Vec::with_capacity(name.len() + 1);
-    path.push(0);
-    path.extend_from_slice(name);
-    let to = socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&path))?;
+    // `sun_path` is 108 bytes: a name the kernel gave or took fits with its NUL.
+    let mut spelt = [0u8; 108];
+    let Some(dst) = spelt.get_mut(1..=name.len()) else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    dst.copy_from_slice(name);
+    let path = std::ffi::OsStr::from_bytes(&spelt[..=name.len()]);
+    let to = socket2::SockAddr::unix(path)?;
     socket2::SockRef::from(s).send_to(data, &to)
 }
 
