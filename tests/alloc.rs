@@ -209,6 +209,59 @@ fn steady_state_datagram_echo_allocates_nothing() {
     server.close();
 }
 
+/// A `sendto` to an abstract Unix name (Linux) allocates nothing either: the name is spelt
+/// out for the kernel on the stack. It took one `Vec` per datagram, so an echo server on
+/// abstract names allocated once per reply.
+#[test]
+#[cfg(target_os = "linux")]
+fn sendto_an_abstract_unix_name_allocates_nothing() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    #[derive(Default)]
+    struct Quiet;
+    impl asyncio::DatagramProtocol for Quiet {}
+
+    let _serial = util::serial();
+    let name = format!("asyncio-alloc-{}", std::process::id());
+    let to = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let receiver = UnixDatagram::bind_addr(&to).unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    let (t, _) = lp
+        .run_until_complete(async move {
+            let sock = UnixDatagram::unbound().unwrap();
+            h.create_datagram_endpoint(Quiet::default).sock(sock).await
+        })
+        .unwrap()
+        .unwrap();
+    let to = asyncio::Address::Unix(to);
+    let mut buf = [0u8; 64];
+    let mut round = || {
+        t.sendto(&[7u8; 64], Some(&to)).unwrap();
+        assert_eq!(receiver.recv(&mut buf).unwrap(), 64);
+    };
+    for _ in 0..WARMUP {
+        round();
+    }
+    let mut best = usize::MAX;
+    for _ in 0..3 {
+        let before = ALLOCATIONS.load(Relaxed);
+        for _ in 0..MEASURED {
+            round();
+        }
+        best = best.min(ALLOCATIONS.load(Relaxed) - before);
+    }
+    assert_eq!(
+        best, 0,
+        "{best} allocations in {MEASURED} sendto calls to an abstract name"
+    );
+    assert_eq!(t.get_write_buffer_size(), 0, "each datagram went at once");
+    t.abort();
+}
+
 /// An uncontended acquire/release, permit, event wait, put/get and task_done/join allocate
 /// nothing: a waiter slot is only taken by a task that has to wait (asyncio::sync).
 #[test]

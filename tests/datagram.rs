@@ -33,6 +33,8 @@ enum Act {
     Close,
     Abort,
     Panic,
+    /// A `sendto` the kernel refuses at once (to port 0: `EINVAL`).
+    SendFailing,
 }
 
 /// Records every callback, in order, and wakes the test waiting on it.
@@ -42,6 +44,8 @@ struct Rec {
     calls: Vec<String>,
     got: Vec<(Vec<u8>, Address)>,
     errors: Vec<io::ErrorKind>,
+    /// The OS error number of each `error_received`, in order.
+    errnos: Vec<Option<i32>>,
     /// Datagrams handed over off a 64-byte boundary.
     misaligned: usize,
     on_datagram: Option<Act>,
@@ -73,6 +77,13 @@ impl Rec {
             Act::Close => t.close(),
             Act::Abort => t.abort(),
             Act::Panic => panic!("a bug in datagram_received"),
+            Act::SendFailing => {
+                let ip = addr.as_inet().expect("an inet peer").ip();
+                let port0 = Address::Inet(std::net::SocketAddr::new(ip, 0));
+                t.sendto(b"x", Some(&port0))
+                    .expect("queued for error_received");
+                self.on_datagram = None; // once
+            }
         }
     }
 
@@ -102,6 +113,7 @@ impl DatagramProtocol for Rec {
     fn error_received(&mut self, exc: io::Error) {
         self.calls.push(format!("error({:?})", exc.kind()));
         self.errors.push(exc.kind());
+        self.errnos.push(exc.raw_os_error());
         self.wake();
     }
     fn connection_lost(&mut self, exc: Option<io::Error>) {
@@ -490,6 +502,61 @@ fn flow_edges_made_while_the_protocol_is_held_arrive_once_it_is_free() {
         until(&p, |r| r.calls.len() > 2).await;
         assert_eq!(p.borrow().calls, ["made", "pause", "resume"]);
         t.abort(); // a datagram may still be queued: close would wait for the peer to read
+        until(&p, Rec::lost).await;
+        assert_grammar(&p.borrow().calls);
+        Ok(())
+    });
+}
+
+/// A datagram too long for the socket (`EMSGSIZE`) goes to `error_received`, errno kept, and
+/// is not fatal: the transport stays open and the next datagram is sent (CPython
+/// `_SelectorDatagramTransport.sendto` and `_sendto_ready`: `OSError` →
+/// `protocol.error_received`; SelectorDatagramTransportTests `test_sendto_error_received`).
+/// Sent at once (UDP, past the 64 KiB datagram limit) and from the queue (a Unix datagram
+/// longer than the send buffer, queued behind one the kernel could not take yet).
+#[test]
+fn a_datagram_too_long_is_error_received_not_fatal_at_once_or_queued() {
+    for host in loopbacks() {
+        run_clean(async move {
+            let lp = asyncio::get_running_loop()?;
+            let (t, p) = lp
+                .create_datagram_endpoint(Rec::default)
+                .local_addr(host, 0)
+                .await?;
+            let peer = std::net::UdpSocket::bind((host, 0))?;
+            let to = Address::Inet(peer.local_addr()?);
+            t.sendto(&[1; 70_000], Some(&to))?;
+            assert_eq!(p.borrow().errnos, [Some(libc::EMSGSIZE)], "{host}");
+            assert!(!t.is_closing(), "{host}: not fatal");
+            t.sendto(b"after", Some(&to))?;
+            let mut buf = [0; 16];
+            assert_eq!(peer.recv(&mut buf)?, 5, "{host}: the next datagram went");
+            t.close();
+            until(&p, Rec::lost).await;
+            let calls = p.borrow().calls.clone();
+            assert_eq!(calls.len(), 3, "{host}: {calls:?}");
+            assert!(calls[1].starts_with("error("), "{host}: {calls:?}");
+            assert_eq!(calls[2], "lost(None)", "{host}");
+            Ok(())
+        });
+    }
+    run_clean(async {
+        let (t, p, b) = stuck_endpoint().await?;
+        let sent = fill(&t, 1)?;
+        t.sendto(&[0xEE; 64 * 1024], None)?; // queued: longer than the send buffer
+        t.sendto(&[sent as u8; 1024], None)?;
+        assert_eq!(t.get_write_buffer_size(), 1024 + 64 * 1024 + 1024);
+        let mut firsts = Vec::new();
+        while t.get_write_buffer_size() > 0 {
+            firsts.extend(drain(&b));
+            asyncio::yield_now().await;
+        }
+        firsts.extend(drain(&b));
+        assert_eq!(p.borrow().errnos, [Some(libc::EMSGSIZE)]);
+        assert!(!t.is_closing(), "not fatal");
+        let want: Vec<u8> = (0..=sent).map(|i| i as u8).collect();
+        assert_eq!(firsts, want, "every other datagram, in order");
+        t.close();
         until(&p, Rec::lost).await;
         assert_grammar(&p.borrow().calls);
         Ok(())
@@ -1512,6 +1579,47 @@ fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
                 Ok(())
             });
         }
+    }
+}
+
+/// A `sendto` that fails inside `datagram_received` reports its error before the next
+/// datagram, as CPython's `sendto` calls `error_received` before it returns. The error waits
+/// for the callback to end; it used to wait for the rest of the burst too (the read loop went
+/// on to the datagrams already queued in the kernel, 16 per edge, before the pending
+/// delivery ran): `made, datagram(1), datagram(2), datagram(3), error(InvalidInput)`.
+#[test]
+fn an_error_from_a_sendto_inside_datagram_received_comes_before_the_next_datagram() {
+    for host in loopbacks() {
+        run_clean(async move {
+            let lp = asyncio::get_running_loop()?;
+            let (t, p) = lp
+                .create_datagram_endpoint(|| Rec {
+                    on_datagram: Some(Act::SendFailing),
+                    ..Rec::default()
+                })
+                .local_addr(host, 0)
+                .await?;
+            let peer = std::net::UdpSocket::bind((host, 0))?;
+            for n in 1..=3 {
+                peer.send_to(&vec![0; n], (host, port_of(&t)))?; // one burst: all queued
+            }
+            until(&p, |r| r.got.len() == 3 && !r.errors.is_empty()).await;
+            assert_eq!(
+                p.borrow().calls,
+                [
+                    "made",
+                    "datagram(1)",
+                    "error(InvalidInput)",
+                    "datagram(2)",
+                    "datagram(3)"
+                ],
+                "{host}"
+            );
+            t.close();
+            until(&p, Rec::lost).await;
+            assert_grammar(&p.borrow().calls);
+            Ok(())
+        });
     }
 }
 

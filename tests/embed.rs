@@ -220,6 +220,41 @@ fn l9_next_timeout_is_whole_milliseconds_rounded_up() {
     );
 }
 
+/// What a host loop reads between turns, at each edge: `next_timeout` is zero for a due timer,
+/// at most MAXIMUM_SELECT_TIMEOUT (86 400 s) for a `Duration::MAX` one (L9), and `None` once
+/// the only timer is cancelled (L10: a cancelled timer sets no timeout); `run_once` is
+/// refused from inside a turn (L12) and after `close` (L16), when `next_timeout` is `None`.
+#[test]
+fn l9_l10_l12_l16_next_timeout_and_run_once_at_their_edges() {
+    let lp = EventLoop::new().unwrap();
+    let far = lp.call_later(Duration::MAX, || ()).unwrap();
+    let t = lp.next_timeout().expect("a timer is pending");
+    assert!(
+        t > Duration::from_secs(3600) && t <= Duration::from_secs(86_400),
+        "{t:?}"
+    );
+    far.cancel();
+    assert_eq!(lp.next_timeout(), None, "a cancelled timer sets no timeout");
+    lp.call_later(Duration::ZERO, || ()).unwrap();
+    assert_eq!(lp.next_timeout(), Some(Duration::ZERO), "due now");
+    let h = lp.handle();
+    let refused = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let r = refused.clone();
+    lp.call_soon(move || *r.borrow_mut() = Some(h.run_once(Some(Duration::ZERO))))
+        .unwrap();
+    assert!(lp.run_once(Some(Duration::ZERO)).is_ok());
+    match refused.borrow_mut().take() {
+        Some(Err(Error::InvalidState(m))) => assert_eq!(m, "This event loop is already running"),
+        other => panic!("run_once inside a turn: {other:?}"),
+    }
+    lp.close().unwrap();
+    match lp.run_once(Some(Duration::ZERO)) {
+        Err(Error::InvalidState(m)) => assert_eq!(m, "Event loop is closed"),
+        other => panic!("run_once after close: {other:?}"),
+    }
+    assert_eq!(lp.next_timeout(), None);
+}
+
 #[test]
 fn result_with_duration_max_timeout_waits_instead_of_panicking() {
     // `Duration::MAX` means "no deadline": `Instant::now() + Duration::MAX` must not overflow.

@@ -118,6 +118,77 @@ fn l23_the_trace_reaches_stderr_without_a_logger() {
     }
 }
 
+/// L19 (BaseEventLoopTests.test_set_exc_handler_broken): a custom handler that panics is
+/// reported by the default handler as `Unhandled error in exception handler`, with the
+/// handler's panic as the exception and the context it was given, and the loop goes on.
+#[test]
+fn l19_a_panicking_handler_is_reported_by_the_default_one_with_its_context() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("broken handler") => {
+            let lp = asyncio::EventLoop::new().unwrap();
+            lp.set_exception_handler(Some(
+                |_: &asyncio::LoopHandle, _: &asyncio::ExceptionContext| panic!("handler broke"),
+            ));
+            lp.call_soon::<_, ()>(|| panic!("callback broke")).unwrap();
+            let h = lp.handle();
+            lp.call_soon(move || h.stop()).unwrap();
+            lp.run_forever().unwrap();
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "l19_a_panicking_handler_is_reported_by_the_default_one_with_its_context";
+            let err = child_stderr(name, "broken handler", &[]);
+            let at = err
+                .find("Unhandled error in exception handler\n")
+                .unwrap_or_else(|| panic!("no report of the broken handler:\n{err}"));
+            let report: Vec<&str> = err[at..].lines().take(3).collect();
+            assert!(
+                report[1].starts_with("context: Exception in callback "),
+                "{report:?}"
+            );
+            // The context's own lines follow its message, then the handler's panic.
+            let rest = &err[at..];
+            assert!(
+                rest.contains("exception: panicked: callback broke"),
+                "{err}"
+            );
+            assert!(rest.contains("exception: panicked: handler broke"), "{err}");
+        }
+    }
+}
+
+/// Makes this process's stderr a socket whose peer is gone: every write to it fails with
+/// `EPIPE` (Rust ignores `SIGPIPE`), as for a daemon whose log reader has gone.
+fn break_stderr() {
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    use std::os::fd::AsRawFd;
+    // SAFETY: both descriptors are open (`writer` is owned here, 2 is stderr); `dup2` only
+    // replaces descriptor 2, which no Rust object owns.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::dup2(writer.as_raw_fd(), 2) };
+    assert_eq!(r, 2, "dup2: {}", std::io::Error::last_os_error());
+}
+
+/// A record the crate cannot write to stderr is lost, not a panic: the default exception
+/// handler, a warning and the layer trace write there with no logger installed, and `EPIPE`
+/// from a stderr whose reader has gone made `eprintln!` panic inside the loop.
+#[test]
+fn l20_a_stderr_nobody_reads_loses_the_record_and_panics_nowhere() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("broken") => {
+            break_stderr();
+            asyncio::default_exception_handler(&asyncio::ExceptionContext::new("lost"));
+            fail_one_handler(); // the loop's own report, and trace lines, to a broken stderr
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "l20_a_stderr_nobody_reads_loses_the_record_and_panics_nowhere";
+            child_stderr(name, "broken", &[("ASYNCIO_TRACE", "1")]);
+        }
+    }
+}
+
 /// A handler that holds its writer (it writes) and returns without closing it, with
 /// `outcome`; returns once the server closed the connection.
 fn end_one_handler_with_its_writer_open(outcome: Result<(), Error>) {

@@ -104,9 +104,12 @@ pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_
             );
         }
     } else if level <= log::Level::Warn || target == TRACE_TARGET {
-        // `eprintln!` holds stderr's lock for the whole line (no interleaving across
-        // threads) and goes where a test harness captures output.
-        eprintln!("{args}");
+        // One locked write per line (no interleaving across threads). Not `eprintln!`: it
+        // panics when stderr fails (`EPIPE` once a log reader has gone), and a record nobody
+        // can read is lost, as Python's last-resort handler loses it, not a panic inside the
+        // loop. (The price: a test harness does not capture these lines.)
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "{args}");
     }
 }
 

@@ -74,7 +74,9 @@ impl ReadSide {
 /// Each `poll_read` is one poll of [`read_into`](StreamReader::read_into), with its semantics:
 /// `Ok(0)` at EOF, the stored exception as an `io::Error` of its kind, and the limit's flow
 /// control (a paused transport resumes as the buffer drains). Dropping the caller between polls
-/// loses no byte.
+/// loses no byte. The two kinds futures-io forbids a poll to return, `Interrupted` and
+/// `WouldBlock` (a cancellation passed on as an `io::Error` is `Interrupted`), come out as
+/// `Other` with the original error inside, here and from every trait below.
 ///
 /// Under a read timeout ([`set_read_timeout`](StreamReader::set_read_timeout)) a read counts
 /// from its first wait, as the reader's own reads do. With no future of its own to carry that
@@ -130,7 +132,7 @@ impl AsyncRead for StreamReader {
         }
         let out = ready!(polled);
         end_wait(&mut core.reader, &mut this.io.id);
-        Poll::Ready(out.map_err(io::Error::from))
+        Poll::Ready(out.map_err(|e| io_contract(e.into())))
     }
 }
 
@@ -147,7 +149,8 @@ impl AsyncRead for StreamReader {
 /// the reader alone (the next `poll_fill_buf` copies afresh).
 ///
 /// # Errors
-/// The stored exception as an `io::Error` of its kind, even with a copy still lent.
+/// The stored exception as an `io::Error` of its kind (`Other` for `Interrupted` and
+/// `WouldBlock`, as for [`AsyncRead`]), even with a copy still lent.
 ///
 /// ```
 /// use futures_util::io::AsyncBufReadExt;
@@ -171,7 +174,7 @@ impl AsyncBufRead for StreamReader {
         let StreamReader { core, io, .. } = self.get_mut();
         let mut core = core.borrow_mut();
         if let Some(e) = core.reader.exception() {
-            return Poll::Ready(Err(e.into()));
+            return Poll::Ready(Err(io_contract(e.into())));
         }
         if !io.live(core.reader.consumed()) {
             restart_unwoken(&mut core, io.id);
@@ -183,7 +186,9 @@ impl AsyncBufRead for StreamReader {
             let st = &mut core.reader;
             let filled = ready!(polled);
             end_wait(st, &mut io.id);
-            filled?;
+            if let Err(e) = filled {
+                return Poll::Ready(Err(io_contract(e.into())));
+            }
             let front = st.buffered();
             let n = front.len().min(STAGE_MAX);
             io.staged.clear();
@@ -208,6 +213,28 @@ impl AsyncBufRead for StreamReader {
         st.consume(amt); // S15: resumes a paused transport once at most `limit` bytes remain
         io.pos += amt;
         io.at += amt as u64;
+    }
+}
+
+/// futures-io forbids `Interrupted` and `WouldBlock` from every poll (a caller may retry the
+/// first at once and wait on the second, and a sticky exception would spin it): an error of
+/// those kinds (a cancellation passed on as an `io::Error`, `EINTR`/`EAGAIN` given to
+/// `set_exception`) leaves as kind `Other`, the original inside. A crate [`Error`] inside goes
+/// in as itself, so a cancellation still reads as one (`is_cancellation`); an OS error keeps its
+/// errno in the inner `io::Error`. Only errors pass here: nothing on the data path.
+///
+/// [`Error`]: crate::error::Error
+#[cold]
+fn io_contract(e: io::Error) -> io::Error {
+    if !matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+    ) {
+        return e;
+    }
+    match e.downcast::<crate::error::Error>() {
+        Ok(inner) => io::Error::other(inner),
+        Err(e) => io::Error::other(e),
     }
 }
 
@@ -313,7 +340,7 @@ impl StreamWriter {
 }
 
 /// `AsyncWrite` for `$ty`, through the writer's `*_io` methods (the owned writer and a shared
-/// reference behave the same).
+/// reference behave the same), each error through [`io_contract`].
 macro_rules! async_write_for {
     ($(#[$attr:meta])* $ty:ty) => {
         $(#[$attr])*
@@ -323,7 +350,7 @@ macro_rules! async_write_for {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.poll_write_io(cx, buf)
+                self.poll_write_io(cx, buf).map_err(io_contract)
             }
 
             fn poll_write_vectored(
@@ -331,15 +358,15 @@ macro_rules! async_write_for {
                 cx: &mut Context<'_>,
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                self.poll_write_vectored_io(cx, bufs)
+                self.poll_write_vectored_io(cx, bufs).map_err(io_contract)
             }
 
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                poll_drain(&self.core, cx)
+                poll_drain(&self.core, cx).map_err(io_contract)
             }
 
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.poll_close_io(cx)
+                self.poll_close_io(cx).map_err(io_contract)
             }
         }
     };
@@ -372,6 +399,8 @@ async_write_for!(
     /// The reader's stored exception, then `ConnectionReset` (`Connection lost`) once the
     /// connection is lost; a write after `poll_close` fails with kind `Other` (`Cannot call
     /// write() after write_eof()`). `poll_close` on a lost connection returns how it was lost.
+    /// An error of kind `Interrupted` or `WouldBlock`, which futures-io forbids, comes out as
+    /// `Other` with the original inside.
     ///
     /// ```
     /// use futures_util::io::{AsyncReadExt, AsyncWriteExt};

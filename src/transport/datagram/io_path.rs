@@ -88,6 +88,8 @@ impl DgramSock {
 }
 
 /// `sendto` an abstract Unix name (Linux): std's `UnixDatagram::send_to` takes paths only.
+/// The name is spelt for `socket2` (a leading NUL, then the name) on the stack: this runs once
+/// per datagram.
 #[cfg(target_os = "linux")]
 fn send_to_abstract(
     s: &mio::net::UnixDatagram,
@@ -99,10 +101,14 @@ fn send_to_abstract(
     let Some(name) = a.as_abstract_name() else {
         return Err(io::ErrorKind::InvalidInput.into()); // unnamed
     };
-    let mut path = Vec::with_capacity(name.len() + 1);
-    path.push(0);
-    path.extend_from_slice(name);
-    let to = socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&path))?;
+    // `sun_path` is 108 bytes: a name the kernel gave or took fits with its NUL.
+    let mut spelt = [0u8; 108];
+    let Some(dst) = spelt.get_mut(1..=name.len()) else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    dst.copy_from_slice(name);
+    let path = std::ffi::OsStr::from_bytes(&spelt[..=name.len()]);
+    let to = socket2::SockAddr::unix(path)?;
     socket2::SockRef::from(s).send_to(data, &to)
 }
 
@@ -153,14 +159,20 @@ impl DatagramSocketTransport {
     /// Receives while readable: one `datagram_received` per datagram, an OS error to
     /// `error_received`; at most `READS_PER_EVENT`, then the rest on a later turn.
     pub(super) fn read_ready(&self) {
-        // Errors met while the protocol was held were met before these datagrams: they go
-        // first, also when this edge comes ahead of their pending delivery.
-        if self.life.may_read() && !self.protocol.is_busy() {
-            self.deliver_errors();
-        }
         for _ in 0..READS_PER_EVENT {
             if !self.life.may_read() {
                 return;
+            }
+            // Errors met while the protocol was held were met before the next datagram: they
+            // go first, also when this edge comes ahead of their pending delivery. Checked
+            // before each datagram, not once per edge: a `sendto` failing inside the last
+            // `datagram_received` left its error here (CPython reports it inside that
+            // `sendto`), and it must not wait behind the rest of the burst.
+            if !self.protocol.is_busy() {
+                self.deliver_errors();
+                if !self.life.may_read() {
+                    return; // `error_received` closed the transport
+                }
             }
             if self.protocol.is_busy() {
                 // Held elsewhere: the datagrams wait in the kernel until it is free; the

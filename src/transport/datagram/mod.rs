@@ -144,8 +144,8 @@ pub(crate) struct DatagramSocketTransport {
     /// The socket's descriptor, for `get_extra_info("socket")` (valid while `sock` is set).
     fd: RawFd,
     /// Errors for `error_received` that found the protocol held, oldest first; the slot's
-    /// one pending delivery takes them, or the next `read_ready` that finds the protocol free
-    /// (before its datagrams), or `connection_lost` (before it) (`io_path.rs`). Invariant: at
+    /// one pending delivery takes them, or `read_ready` as it finds the protocol free (before
+    /// its next datagram), or `connection_lost` (before it) (`io_path.rs`). Invariant: at
     /// most [`MAX_WAITING_ERRORS`].
     errors: Cell<Vec<io::Error>>,
     /// `getsockname()` as the socket was closed, for `sockname()` after: boxed, 8 bytes
