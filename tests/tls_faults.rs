@@ -1329,6 +1329,67 @@ fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeou
     println!("dropped {waited:?} after close() (timeout 200 ms)");
 }
 
+// Checklist: T25, T23 (no hang: the shutdown timeout also bounds the raw transport's close).
+#[test]
+fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_timeout_t25() {
+    // The peer's close_notify (or its EOF, T23) completes our shutdown at once, and the raw
+    // transport's close() then waits for its buffer to drain. The peer reads no more, so
+    // that close never ended: the shutdown timer was cancelled before it, as CPython's is
+    // (and the EOF path never had one), and connection_lost (so wait_closed) never came.
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let fds = open_fds();
+    for close_notify in [true, false] {
+        let (ours, theirs) = asyncio::socketpair().unwrap();
+        let (start, start_rx) = mpsc::channel::<()>();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let peer = tls_peer_over(theirs, move |sock, conn| {
+            start_rx.recv_timeout(BOUND).unwrap();
+            if close_notify {
+                conn.send_close_notify();
+                send_all(sock, conn);
+            } else {
+                sock.shutdown(Shutdown::Write).unwrap();
+            }
+            go_rx.recv_timeout(BOUND).unwrap(); // reads nothing until the test is done
+        });
+        let rec = Rc::new(RefCell::new(Recorder::default()));
+        let r = rec.clone();
+        let (t, _p) = run(
+            &lp,
+            lp.create_connection(move || Forward(r.clone()), "", 0)
+                .sock(ours)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .ssl_shutdown_timeout(Duration::from_millis(200)),
+        )
+        .expect("the handshake");
+        t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
+        let begin = Instant::now();
+        start.send(()).unwrap();
+        wait_until(&lp, "connection_lost", || rec.borrow().lost);
+        let waited = begin.elapsed();
+        go.send(()).unwrap();
+        peer.join().unwrap();
+        let calls = rec.borrow().calls.clone();
+        assert_eq!(
+            calls.last().map(String::as_str),
+            Some("connection_lost(TimedOut)"),
+            "close_notify {close_notify}: {calls:?}"
+        );
+        assert!(
+            waited >= Duration::from_millis(200),
+            "never early: {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(5), "not much late: {waited:?}");
+        println!("close_notify {close_notify}: dropped after {waited:?} (timeout 200 ms)");
+    }
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+    assert_eq!(open_fds(), fds, "a socket was not released");
+}
+
 // ─────────────────── paused reading and the end of the connection ───────────────────
 
 /// A rustls server on `sock` (one end of a socketpair), on a thread: the handshake, then
