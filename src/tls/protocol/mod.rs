@@ -77,10 +77,21 @@ enum AppState {
 pub(crate) struct Waiter {
     result: RefCell<Option<Result<(), Error>>>,
     waker: RefCell<Option<Waker>>,
+    /// Runs once as the handshake succeeds, before the waker (start_tls' caller's step that
+    /// cannot wait for its task to run).
+    on_success: RefCell<Option<Box<dyn FnOnce()>>>,
 }
 
 impl Waiter {
+    pub(crate) fn on_success(&self, f: Box<dyn FnOnce()>) {
+        *self.on_success.borrow_mut() = Some(f);
+    }
+
     fn complete(&self, r: Result<(), Error>) {
+        let on_success = self.on_success.borrow_mut().take();
+        if let Some(f) = on_success.filter(|_| r.is_ok()) {
+            f(); // no borrow held: it may call into the transport
+        }
         *self.result.borrow_mut() = Some(r);
         let w = self.waker.borrow_mut().take();
         if let Some(w) = w {
