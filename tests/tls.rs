@@ -4360,3 +4360,89 @@ fn s54_s14_a_reader_resumed_during_stream_start_tls_is_not_paused_again_and_read
         Ok(())
     });
 }
+
+/// Another executor's waker that panics when woken.
+struct Panicky;
+
+impl std::task::Wake for Panicky {
+    fn wake(self: std::sync::Arc<Self>) {
+        panic!("foreign waker failed");
+    }
+}
+
+/// Polls `fut` once with `waker`.
+fn poll_with<F: std::future::Future + ?Sized>(
+    fut: std::pin::Pin<&mut F>,
+    waker: &std::task::Waker,
+) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(waker))
+}
+
+/// Lets the loop turn until `seen` holds a report (bounded).
+async fn until_reported(seen: &RefCell<Vec<String>>) {
+    for _ in 0..10_000 {
+        if !seen.borrow().is_empty() {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+}
+
+// Checklist: L18. Another executor's waker on a read over TLS (the layer delivers the
+// plaintext, the stream protocol wakes the read) and on start_tls' handshake (the layer wakes
+// it as the handshake ends): its panic is the waker owner's failure, reported as a
+// callback's, and the connection lives on. Inside the layer's calls it used to be the
+// protocol's failure ("Fatal error on SSL protocol" for the read, the raw transport's
+// "data_received() call failed" for the handshake), which ended the connection.
+#[test]
+fn l18_a_foreign_waker_that_panics_as_a_tls_read_or_handshake_ends_is_reported_and_the_connection_lives(
+) {
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let seen = util::capture_exceptions(&lp);
+        let (server, port) = tls_echo_server(&[]).await?;
+        let waker = std::task::Waker::from(std::sync::Arc::new(Panicky));
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        let echoed = {
+            let mut read = std::pin::pin!(reader.read(8));
+            assert!(poll_with(read.as_mut(), &waker).is_pending()); // parked with it
+            writer.write(b"x")?;
+            until_reported(&seen).await;
+            read.await?
+        };
+        assert_eq!(echoed, b"x");
+        writer.write(b"y")?;
+        assert_eq!(reader.read(8).await?, b"y", "still connected");
+        assert_eq!(
+            std::mem::take(&mut *seen.borrow_mut()),
+            ["Exception in callback stream reader wake-up | panicked: foreign waker failed"]
+        );
+        writer.close();
+        writer.wait_closed().await?;
+        // The handshake's waiter: a plain connection, upgraded by start_tls polled by hand.
+        let (plain, protocol) = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .await?;
+        let tls = {
+            let mut upgrade = std::pin::pin!(lp
+                .start_tls(&plain, protocol, Certs::get().client_config(&[]), false)
+                .server_hostname("localhost")
+                .into_future());
+            assert!(poll_with(upgrade.as_mut(), &waker).is_pending());
+            until_reported(&seen).await;
+            upgrade.await?
+        };
+        assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
+        assert_eq!(
+            *seen.borrow(),
+            ["Exception in callback TLS handshake wake-up | panicked: foreign waker failed"]
+        );
+        tls.close();
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
