@@ -4144,6 +4144,79 @@ fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_pause
 }
 
 #[test]
+fn s54_s14_a_paused_reader_stops_the_raw_transport_as_the_stream_start_tls_handshake_ends() {
+    // S54 with S14: the reader had paused the raw transport before start_tls (as a server),
+    // and the peer sends its Finished and 1 MiB of data in one go. What came in the read
+    // that ended the handshake is delivered; the raw transport then stops. It used to stay
+    // reading until the start_tls task ran, which took in the whole MiB (up to 16 reads of
+    // 256 KiB in the same read event) into a reader that believed it had stopped it. The
+    // peer runs in memory on this thread: everything it sends is in the socket before the
+    // loop looks.
+    run(async {
+        use std::io::Write;
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair()?;
+        socket2::SockRef::from(&theirs).set_send_buffer_size(4 << 20)?;
+        let (reader, mut writer) = asyncio::open_connection_sock(ours).limit(4).await?;
+        theirs.write_all(b"0123456789abcdef")?;
+        for _ in 0..1000 {
+            if util::reader_field(&reader, "paused") == "true" {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(util::reader_field(&reader, "paused"), "true", "16 > 2 x 4");
+        let mut client = rustls::ClientConnection::new(
+            Certs::get().client_config(&[]),
+            "localhost".try_into().unwrap(),
+        )
+        .unwrap();
+        client.set_buffer_limit(None);
+        while client.wants_write() {
+            client.write_tls(&mut theirs)?;
+        }
+        let raw = writer.transport().clone();
+        let upgrade = asyncio::spawn(async move {
+            writer.start_tls(Certs::get().server_config(&[])).await?;
+            Ok::<_, Error>(writer)
+        });
+        theirs.set_nonblocking(true)?;
+        for _ in 0..10_000 {
+            if !client.is_handshaking() {
+                break;
+            }
+            asyncio::yield_now().await;
+            match client.read_tls(&mut theirs) {
+                Ok(_) => drop(client.process_new_packets().unwrap()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        assert!(!client.is_handshaking(), "the server's flight came");
+        let bulk = 1 << 20;
+        client.writer().write_all(&vec![b'b'; bulk])?;
+        let mut flight = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut flight)?;
+        }
+        theirs.set_nonblocking(false)?;
+        theirs.write_all(&flight)?; // its Finished, then the data: all in our socket now
+        let writer = upgrade.await.expect("task")?;
+        let held = util::reader_buffered(&reader);
+        assert!(
+            held <= 16 + asyncio::constants::MAX_READ_SIZE,
+            "S14, S54: one read's worth at most, not the whole {bulk}: {held} bytes"
+        );
+        assert!(!raw.is_reading(), "S14, S54: still paused");
+        assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
+        assert_eq!(reader.readexactly(bulk).await?.len(), bulk);
+        writer.close();
+        drop(theirs);
+        let _ = writer.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
 fn d14_start_tls_after_write_eof_fails_at_once_instead_of_at_the_handshake_timeout() {
     // The layer cannot send its ClientHello through a transport whose write side is shut
     // (the socket transport refuses the write): that is the handshake's failure, typed and at
@@ -4282,6 +4355,92 @@ fn s54_s14_a_reader_resumed_during_stream_start_tls_is_not_paused_again_and_read
         assert!(raw.is_reading(), "S15: reading");
         writer.close();
         writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// Another executor's waker that panics when woken.
+struct Panicky;
+
+impl std::task::Wake for Panicky {
+    fn wake(self: std::sync::Arc<Self>) {
+        panic!("foreign waker failed");
+    }
+}
+
+/// Polls `fut` once with `waker`.
+fn poll_with<F: std::future::Future + ?Sized>(
+    fut: std::pin::Pin<&mut F>,
+    waker: &std::task::Waker,
+) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(waker))
+}
+
+/// Lets the loop turn until `seen` holds a report (bounded).
+async fn until_reported(seen: &RefCell<Vec<String>>) {
+    for _ in 0..10_000 {
+        if !seen.borrow().is_empty() {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+}
+
+// Checklist: L18. Another executor's waker on a read over TLS (the layer delivers the
+// plaintext, the stream protocol wakes the read) and on start_tls' handshake (the layer wakes
+// it as the handshake ends): its panic is the waker owner's failure, reported as a
+// callback's, and the connection lives on. Inside the layer's calls it used to be the
+// protocol's failure ("Fatal error on SSL protocol" for the read, the raw transport's
+// "data_received() call failed" for the handshake), which ended the connection.
+#[test]
+fn l18_a_foreign_waker_that_panics_as_a_tls_read_or_handshake_ends_is_reported_and_the_connection_lives(
+) {
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let seen = util::capture_exceptions(&lp);
+        let (server, port) = tls_echo_server(&[]).await?;
+        let waker = std::task::Waker::from(std::sync::Arc::new(Panicky));
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        let echoed = {
+            let mut read = std::pin::pin!(reader.read(8));
+            assert!(poll_with(read.as_mut(), &waker).is_pending()); // parked with it
+            writer.write(b"x")?;
+            until_reported(&seen).await;
+            read.await?
+        };
+        assert_eq!(echoed, b"x");
+        writer.write(b"y")?;
+        assert_eq!(reader.read(8).await?, b"y", "still connected");
+        assert_eq!(
+            std::mem::take(&mut *seen.borrow_mut()),
+            ["Exception in callback stream reader wake-up | panicked: foreign waker failed"]
+        );
+        writer.close();
+        writer.wait_closed().await?;
+        // The handshake's waiter: a plain connection, upgraded by start_tls polled by hand.
+        let (plain, protocol) = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .await?;
+        let tls = {
+            let mut upgrade = std::pin::pin!(lp
+                .start_tls(&plain, protocol, Certs::get().client_config(&[]), false)
+                .server_hostname("localhost")
+                .into_future());
+            assert!(poll_with(upgrade.as_mut(), &waker).is_pending());
+            until_reported(&seen).await;
+            upgrade.await?
+        };
+        assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
+        assert_eq!(
+            *seen.borrow(),
+            ["Exception in callback TLS handshake wake-up | panicked: foreign waker failed"]
+        );
+        tls.close();
         server.close();
         server.wait_closed().await;
         Ok(())

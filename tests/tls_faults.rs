@@ -1100,6 +1100,107 @@ fn a_client_hello_then_close_notify_fails_that_handshake_at_once_t8_t36() {
     assert_eq!(open_fds(), fds, "a socket was not released");
 }
 
+// Checklist: T8, T10 (an encrypted close_notify ends a TLS 1.2 handshake at once, typed).
+#[test]
+fn a_tls12_server_that_sends_an_encrypted_close_notify_for_its_finished_fails_the_connect_t8() {
+    // After its ChangeCipherSpec the peer's records are encrypted, so the close_notify it
+    // sends instead of its Finished hides its level and description; rustls lets a warning
+    // one pass, and the connect used to wait for the whole ssl_handshake_timeout. OpenSSL
+    // (so CPython) fails it at once, as a plaintext one (the test above).
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let fds = open_fds();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let peer = std::thread::spawn(move || close_notify_for_finished(theirs));
+    let r = run(
+        &lp,
+        lp.create_connection(|| Forward(Rc::default()), "", 0)
+            .sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_handshake_timeout(Duration::from_secs(60)),
+    );
+    let e = r.err().expect("the handshake cannot complete");
+    peer.join().unwrap();
+    assert!(matches!(e, Error::Tls(_)), "{}", describe(&e));
+    assert!(
+        e.to_string().starts_with(CLOSED_DURING_HANDSHAKE),
+        "the close, not the timeout: {}",
+        describe(&e)
+    );
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+    assert_eq!(open_fds(), fds, "the socket was not released");
+}
+
+/// A TLS 1.2 server over `sock` that answers the client's last flight with its
+/// ChangeCipherSpec and then, instead of its Finished, a close_notify: the first record under
+/// the new keys (sequence number 0), sealed with the keys the handshake agreed (extracted
+/// from rustls, which has no way to send it there itself). Reads until our side closes.
+fn close_notify_for_finished(mut sock: UnixStream) {
+    use rustls::crypto::cipher::{OutboundChunks, OutboundPlainMessage};
+    use rustls::{ConnectionTrafficSecrets as Keys, SupportedCipherSuite};
+    sock.set_read_timeout(Some(BOUND)).unwrap();
+    let certs = Certs::get();
+    let mut config =
+        rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+            .with_no_client_auth()
+            .with_single_cert(
+                asyncio::tls::load_certs(&certs.cert).unwrap(),
+                asyncio::tls::load_private_key(&certs.key).unwrap(),
+            )
+            .unwrap();
+    config.enable_secret_extraction = true;
+    let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+    while conn.is_handshaking() {
+        assert!(
+            conn.read_tls(&mut sock).unwrap() > 0,
+            "EOF in the handshake"
+        );
+        conn.process_new_packets().unwrap();
+        if conn.is_handshaking() {
+            send_all(&mut sock, &mut conn);
+        }
+    }
+    let mut last = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut last).unwrap();
+    }
+    let mut at = 0; // the end of the ChangeCipherSpec record
+    while last[at] != 0x14 {
+        at += 5 + usize::from(u16::from_be_bytes([last[at + 3], last[at + 4]]));
+    }
+    at += 6;
+    let Some(SupportedCipherSuite::Tls12(suite)) = conn.negotiated_cipher_suite() else {
+        panic!("TLS 1.2 was negotiated");
+    };
+    let (Keys::Aes128Gcm { key, iv }
+    | Keys::Aes256Gcm { key, iv }
+    | Keys::Chacha20Poly1305 { key, iv }) = conn.dangerous_extract_secrets().unwrap().tx.1
+    else {
+        panic!("a known AEAD");
+    };
+    let fixed = suite.aead_alg.key_block_shape().fixed_iv_len;
+    let (fixed_iv, explicit) = iv.as_ref().split_at(fixed);
+    let alert = suite
+        .aead_alg
+        .encrypter(key, fixed_iv, explicit)
+        .encrypt(
+            OutboundPlainMessage {
+                typ: rustls::ContentType::Alert,
+                version: rustls::ProtocolVersion::TLSv1_2,
+                payload: OutboundChunks::Single(&[1, 0]), // warning, close_notify
+            },
+            0,
+        )
+        .unwrap()
+        .encode();
+    assert_ne!(alert.len(), CLOSE_NOTIFY.len(), "sealed, not plaintext");
+    sock.write_all(&[&last[..at], &alert].concat()).unwrap();
+    tls_common::drain(&mut sock);
+}
+
 // ─────────────────────────────── stalls ───────────────────────────────
 
 #[test]
@@ -1226,6 +1327,67 @@ fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeou
     assert_loop_empty(&lp);
     assert_eq!(open_fds(), fds, "a socket was not released");
     println!("dropped {waited:?} after close() (timeout 200 ms)");
+}
+
+// Checklist: T25, T23 (no hang: the shutdown timeout also bounds the raw transport's close).
+#[test]
+fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_timeout_t25() {
+    // The peer's close_notify (or its EOF, T23) completes our shutdown at once, and the raw
+    // transport's close() then waits for its buffer to drain. The peer reads no more, so
+    // that close never ended: the shutdown timer was cancelled before it, as CPython's is
+    // (and the EOF path never had one), and connection_lost (so wait_closed) never came.
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let fds = open_fds();
+    for close_notify in [true, false] {
+        let (ours, theirs) = asyncio::socketpair().unwrap();
+        let (start, start_rx) = mpsc::channel::<()>();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let peer = tls_peer_over(theirs, move |sock, conn| {
+            start_rx.recv_timeout(BOUND).unwrap();
+            if close_notify {
+                conn.send_close_notify();
+                send_all(sock, conn);
+            } else {
+                sock.shutdown(Shutdown::Write).unwrap();
+            }
+            go_rx.recv_timeout(BOUND).unwrap(); // reads nothing until the test is done
+        });
+        let rec = Rc::new(RefCell::new(Recorder::default()));
+        let r = rec.clone();
+        let (t, _p) = run(
+            &lp,
+            lp.create_connection(move || Forward(r.clone()), "", 0)
+                .sock(ours)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .ssl_shutdown_timeout(Duration::from_millis(200)),
+        )
+        .expect("the handshake");
+        t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
+        let begin = Instant::now();
+        start.send(()).unwrap();
+        wait_until(&lp, "connection_lost", || rec.borrow().lost);
+        let waited = begin.elapsed();
+        go.send(()).unwrap();
+        peer.join().unwrap();
+        let calls = rec.borrow().calls.clone();
+        assert_eq!(
+            calls.last().map(String::as_str),
+            Some("connection_lost(TimedOut)"),
+            "close_notify {close_notify}: {calls:?}"
+        );
+        assert!(
+            waited >= Duration::from_millis(200),
+            "never early: {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(5), "not much late: {waited:?}");
+        println!("close_notify {close_notify}: dropped after {waited:?} (timeout 200 ms)");
+    }
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+    assert_eq!(open_fds(), fds, "a socket was not released");
 }
 
 // ─────────────────── paused reading and the end of the connection ───────────────────

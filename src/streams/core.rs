@@ -12,7 +12,10 @@
 //! borrow it only inside their own methods and their futures' polls, never across an `.await`
 //! or a call into the transport that could call back (`write` can call `pause_writing`: the
 //! writer never holds the core while writing). Wakers are woken after the state changed; our
-//! task wakers only queue the task, so waking with the core borrowed is safe.
+//! task wakers only queue the task, so waking with the core borrowed is safe. Another
+//! executor's waker (a future polled by hand inside a task) is foreign code: its panic is its
+//! owner's failure, reported as a callback's (L18), not this protocol's, which would end the
+//! connection (CPython's loop reports a done-callback that raises and the connection lives).
 
 use std::cell::RefCell;
 use std::io;
@@ -24,6 +27,8 @@ use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::error::{Error, SharedError};
 use crate::event_loop::exception::ExceptionContext;
+use crate::event_loop::executor::waker::{is_task_waker, wake_caught};
+use crate::event_loop::LoopHandle;
 use crate::protocol::{BufferedProtocol, Protocol};
 use crate::transport::Transport;
 use crate::wakers::KeyedWakers;
@@ -180,8 +185,18 @@ impl StreamCore {
         }
     }
 
+    /// Wakes every drain and wait_closed (write flow changes, connection_lost).
     fn wake_all(&mut self) {
-        self.waiters.drain().for_each(Waker::wake);
+        let lp = self.reader.lp();
+        for w in self.waiters.drain() {
+            wake_released(lp, w, "stream writer wake-up");
+        }
+    }
+
+    /// Wakes the read that data, an EOF or the loss released.
+    #[inline]
+    fn wake_reader(&self, w: Waker) {
+        wake_released(self.reader.lp(), w, "stream reader wake-up");
     }
 
     /// Takes every waiter out, to be woken by the caller once its borrow of the core ends.
@@ -328,18 +343,18 @@ impl Protocol for StreamCore {
             dl.activity.touch();
         }
         if let Some(w) = self.reader.feed_data(data) {
-            w.wake();
+            self.wake_reader(w);
         }
     }
 
     fn eof_received(&mut self) -> bool {
         if let Some(Side::ReadPipe(Some(done))) = self.side.as_deref() {
             if let Some(w) = done.error().and_then(|e| self.reader.set_exception(&e)) {
-                w.wake();
+                self.wake_reader(w);
             }
         }
         if let Some(w) = self.reader.feed_eof() {
-            w.wake();
+            self.wake_reader(w);
         }
         // S63: half-close on plain sockets; over TLS the TLS layer closes after EOF.
         !self.over_ssl
@@ -351,7 +366,7 @@ impl Protocol for StreamCore {
             Some(e) => self.reader.set_exception(e),
         };
         if let Some(w) = w {
-            w.wake();
+            self.wake_reader(w);
         }
         self.set_flow(Flow::Lost);
         self.lost_error = exc.as_ref().map(SharedError::from_io);
@@ -409,8 +424,30 @@ impl BufferedProtocol for StreamCore {
             );
         }
         if let Some(w) = w {
-            w.wake();
+            self.wake_reader(w);
         }
+    }
+}
+
+/// Wakes a task a protocol callback released, from inside that callback. Our task wakers only
+/// queue the task; another executor's is foreign code, whose panic is caught and reported as
+/// a callback's on `lp` (L18) rather than unwinding into the transport's call, which would
+/// fail the connection.
+#[inline]
+fn wake_released(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
+    if is_task_waker(&w) {
+        w.wake();
+    } else {
+        wake_foreign(lp, w, what);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_foreign(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
+    match lp {
+        Some(lp) => wake_caught(lp, w, what),
+        None => w.wake(), // a reader fed by hand: no callback of a transport to protect
     }
 }
 

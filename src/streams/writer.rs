@@ -765,10 +765,21 @@ impl StreamWriter {
         let context = ssl.into();
         let server_side = matches!(context, TlsContext::Server(_));
         let protocol = self.core.clone() as ProtocolRef;
-        let upgrade =
-            self.transport
-                .get_loop()
-                .start_tls(&self.transport, protocol, context, server_side);
+        // A reader that had paused the raw transport keeps it paused (S14): the upgrade
+        // resumed it for the handshake, and re-pausing it only once this task runs would let
+        // the rest of the read event that ended the handshake pour into the reader.
+        let core = Rc::downgrade(&self.core);
+        let upgrade = self
+            .transport
+            .get_loop()
+            .start_tls(&self.transport, protocol, context, server_side)
+            .on_handshake(move || {
+                if let Some(core) = core.upgrade() {
+                    if let Ok(core) = core.try_borrow() {
+                        core.reader.keep_paused();
+                    }
+                }
+            });
         StreamStartTls {
             writer: self,
             upgrade,
@@ -776,14 +787,10 @@ impl StreamWriter {
     }
 
     /// After start_tls: write through `transport`, and tell the protocol (S53), which closes
-    /// through it too. The reader keeps the raw transport for its flow control (S54).
-    /// A reader that had paused the raw transport keeps it paused (S14): the upgrade resumed
-    /// it for the handshake.
+    /// through it too. The reader keeps the raw transport for its flow control (S54); a
+    /// paused one paused it again as the handshake ended (`start_tls`).
     fn replace_transport(&mut self, transport: Transport) {
-        let mut core = self.core.borrow_mut();
-        core.upgraded(transport.clone());
-        core.reader.keep_paused();
-        drop(core);
+        self.core.borrow_mut().upgraded(transport.clone());
         self.transport = transport;
     }
 }

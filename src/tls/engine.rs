@@ -14,8 +14,8 @@
 //!   reports a ragged EOF: the protocol decides what a missing close_notify means (D9, T49);
 //! - the SSLObject's "want read" is [`ReadEnd::WouldBlock`], its `b''` is [`ReadEnd::Closed`];
 //! - a close_notify during the handshake ends it, as in OpenSSL: rustls lets a warning-level
-//!   one pass until the TLS version is settled (and through a TLS 1.2 handshake), so the
-//!   handshake's records are watched for it here ([`CloseWatch`]).
+//!   one pass until the TLS version is settled (and through a TLS 1.2 handshake, plaintext or
+//!   encrypted), so the handshake's records are watched for it here ([`CloseWatch`]).
 
 use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
@@ -59,10 +59,14 @@ pub(crate) struct Engine {
     close_watch: Option<CloseWatch>,
 }
 
-/// Finds a plaintext close_notify alert record (`15 03 0x 00 02 <level> 00`) in the
-/// ciphertext stream, whose records it follows header by header across [`Engine::feed`]
-/// calls. Only the handshake needs it: an encrypted alert is never 2 bytes long (TLS 1.2
-/// adds a tag, TLS 1.3 hides the type), so a 2-byte alert record is a plaintext one.
+/// Finds a close_notify among the handshake's records, following the ciphertext stream header
+/// by header across [`Engine::feed`] calls. Only the handshake needs it. A plaintext alert
+/// record is 2 bytes long (`15 03 0x 00 02 <level> <description>`), and close_notify is
+/// description 0. An encrypted one is longer (its AEAD nonce and tag) and can only be a TLS
+/// 1.2 alert after the peer's ChangeCipherSpec (TLS 1.3 hides the type): its level and
+/// description are sealed, but rustls fails the handshake on a fatal one and lets a warning
+/// pass, and a warning that ends a peer's handshake flight is its close_notify (user_canceled
+/// must be followed by one), so any encrypted alert counts as one.
 #[derive(Default)]
 struct CloseWatch {
     /// The current record's 5-byte header, then (for a 2-byte alert) its level and
@@ -92,10 +96,12 @@ impl CloseWatch {
                 return; // the rest of the header comes with the next feed
             }
             let len = usize::from(u16::from_be_bytes([self.head[3], self.head[4]]));
-            if self.filled == 5 && self.head[0] == 0x15 && len == 2 {
+            let alert = self.head[0] == 0x15;
+            if self.filled == 5 && alert && len == 2 {
                 continue; // a plaintext alert: read its level and description
             }
-            self.seen = self.filled == 7 && self.head[6] == 0; // close_notify is 0
+            // A plaintext close_notify, or a sealed (TLS 1.2) alert.
+            self.seen = alert && (self.filled == 5 || self.head[6] == 0);
             self.skip = if self.filled == 5 { len } else { 0 };
             self.filled = 0;
         }
@@ -559,23 +565,28 @@ mod tests {
         panic!("no handshake in 10 rounds: {done:?}");
     }
 
-    /// The watch finds a close_notify (at either level) wherever the stream is split, after
-    /// other records, and nothing else: another alert, a longer (encrypted) alert record, or
-    /// a close_notify's bytes inside another record's body.
+    /// The watch finds a close_notify (at either level) or a sealed TLS 1.2 alert (whose
+    /// description it cannot read) wherever the stream is split, after other records, and
+    /// nothing else: another plaintext alert, an application-data record as long as a sealed
+    /// alert, or a close_notify's bytes inside another record's body.
     #[test]
-    fn close_watch_finds_a_plaintext_close_notify_across_any_split() {
+    fn close_watch_finds_a_close_notify_across_any_split() {
         let hello = [0x16, 3, 1, 0, 4, 0x15, 3, 3, 0];
         let warning = [0x15, 3, 3, 0, 2, 1, 0];
         let fatal = [0x15, 3, 3, 0, 2, 2, 0];
         let other_alert = [0x15, 3, 3, 0, 2, 1, 90];
         let mut sealed = vec![0x15, 3, 3, 0, 26];
         sealed.extend([0u8; 26]);
-        let cases: [(Vec<u8>, bool); 5] = [
+        let mut data = sealed.clone();
+        data[0] = 0x17;
+        let cases: [(Vec<u8>, bool); 7] = [
             ([&hello[..], &warning].concat(), true),
             ([&hello[..], &fatal].concat(), true),
             ([&hello[..], &other_alert, &warning].concat(), true),
             ([&hello[..], &other_alert].concat(), false),
-            ([&hello[..], &sealed].concat(), false),
+            ([&hello[..], &sealed].concat(), true),
+            ([&hello[..], &data, &other_alert, &sealed].concat(), true),
+            ([&hello[..], &data, &other_alert].concat(), false),
         ];
         for (stream, close) in &cases {
             for a in 0..=stream.len() {

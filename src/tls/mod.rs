@@ -448,6 +448,9 @@ pub struct StartTls {
     server_side: bool,
     server_hostname: Option<String>,
     options: TlsOptions,
+    /// Runs as the handshake succeeds, before the waiter wakes (see
+    /// [`on_handshake`](Self::on_handshake)).
+    on_handshake: Option<Box<dyn FnOnce()>>,
 }
 
 impl LoopHandle {
@@ -533,6 +536,7 @@ impl LoopHandle {
             server_side,
             server_hostname: None,
             options: TlsOptions::default(),
+            on_handshake: None,
         }
     }
 }
@@ -770,6 +774,14 @@ impl StartTls {
         self
     }
 
+    /// `f` runs as the handshake succeeds, inside the read that ended it and before the
+    /// awaiting task wakes: StreamWriter::start_tls re-pauses a paused reader's transport
+    /// there, so no read goes by in between (S14, S54).
+    pub(crate) fn on_handshake(mut self, f: impl FnOnce() + 'static) -> Self {
+        self.on_handshake = Some(Box::new(f));
+        self
+    }
+
     async fn run(self) -> Result<Transport, Error> {
         let StartTls {
             lp,
@@ -779,6 +791,7 @@ impl StartTls {
             server_side,
             server_hostname,
             options,
+            on_handshake,
         } = self;
         options.check()?;
         if transport.is_closing() {
@@ -810,6 +823,9 @@ impl StartTls {
         let app = protocol.clone();
         let layer = TlsProtocol::new(&lp, engine, protocol, name, options, false);
         let handshake = Handshake::new(&layer);
+        if let (Some(f), Some(waiter)) = (on_handshake, layer.waiter()) {
+            waiter.on_success(f);
+        }
         // T33: nothing may reach the layer before its connection_made.
         let was_reading = transport.is_reading();
         transport.pause_reading();

@@ -87,6 +87,13 @@ pub(crate) fn wake_in(lp: &LoopHandle, waker: Waker, what: &'static str) {
     wake_caught(lp, waker, what);
 }
 
+/// Whether `waker` is one of our task wakers (whose wake-up only queues the task and never
+/// panics), not another executor's.
+#[inline]
+pub(crate) fn is_task_waker(waker: &Waker) -> bool {
+    std::ptr::eq(waker.vtable(), &VTABLE)
+}
+
 /// Wakes `waker`, which may be another executor's (a future polled by hand inside a task),
 /// from code the loop runs outside any callback's catch (I/O dispatch, a transport's
 /// release): foreign code, so its panic is reported as a callback's is (`what` names it) and

@@ -163,6 +163,11 @@ impl ReaderState {
         }
     }
 
+    /// The loop of the reader's transport; `None` for a reader fed by hand.
+    pub(crate) fn lp(&self) -> Option<&LoopHandle> {
+        self.pool.as_ref()
+    }
+
     /// Gives the reader its transport, for S14–S16 (S12: once, from `connection_made`).
     pub(crate) fn set_transport(&mut self, transport: Transport) {
         debug_assert!(self.transport.is_none(), "Transport already set");

@@ -40,6 +40,7 @@ use super::transport::TlsTransport;
 use super::{TlsOptions, FLOW_CONTROL_HIGH_WATER_SSL_READ, FLOW_CONTROL_HIGH_WATER_SSL_WRITE};
 use crate::error::Error;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::executor::waker::wake_caught;
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::{Called, Protocol, ProtocolRef, ProtocolSlot};
@@ -77,14 +78,28 @@ enum AppState {
 pub(crate) struct Waiter {
     result: RefCell<Option<Result<(), Error>>>,
     waker: RefCell<Option<Waker>>,
+    /// Runs once as the handshake succeeds, before the waker (start_tls' caller's step that
+    /// cannot wait for its task to run).
+    on_success: RefCell<Option<Box<dyn FnOnce()>>>,
 }
 
 impl Waiter {
-    fn complete(&self, r: Result<(), Error>) {
+    pub(crate) fn on_success(&self, f: Box<dyn FnOnce()>) {
+        *self.on_success.borrow_mut() = Some(f);
+    }
+
+    /// Sets the outcome and wakes the waiting task. The waker may be another executor's (a
+    /// future polled by hand): its panic is reported as a callback's on `lp`, not the
+    /// layer's, which would end the connection (L18).
+    fn complete(&self, lp: &LoopHandle, r: Result<(), Error>) {
+        let on_success = self.on_success.borrow_mut().take();
+        if let Some(f) = on_success.filter(|_| r.is_ok()) {
+            f(); // no borrow held: it may call into the transport
+        }
         *self.result.borrow_mut() = Some(r);
         let w = self.waker.borrow_mut().take();
         if let Some(w) = w {
-            w.wake();
+            wake_caught(lp, w, "TLS handshake wake-up");
         }
     }
 
@@ -565,7 +580,7 @@ impl TlsProtocol {
     fn wakeup_waiter(&self, exc: Option<Error>) {
         let waiter = self.waiter.borrow_mut().take();
         if let Some(w) = waiter {
-            w.complete(exc.map_or(Ok(()), Err));
+            w.complete(&self.lp, exc.map_or(Ok(()), Err));
         }
     }
 

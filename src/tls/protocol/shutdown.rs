@@ -39,6 +39,15 @@ impl TlsProtocol {
             return;
         }
         self.set_state(SslState::Flushing);
+        self.arm_shutdown_timer();
+        self.do_flush();
+    }
+
+    /// Starts the shutdown timeout (T25) unless it runs already.
+    fn arm_shutdown_timer(&self) {
+        if self.shutdown_timer.borrow().is_some() {
+            return;
+        }
         let me = self.me.clone();
         let timer = self
             .lp
@@ -48,7 +57,6 @@ impl TlsProtocol {
                 }
             });
         *self.shutdown_timer.borrow_mut() = timer.ok();
-        self.do_flush();
     }
 
     pub(super) fn check_shutdown_timeout(&self) {
@@ -134,12 +142,20 @@ impl TlsProtocol {
         }
     }
 
+    /// Python's `_on_shutdown_complete`. After a clean shutdown the raw transport's close()
+    /// still flushes its buffer, which a peer that reads no more never lets end: the shutdown
+    /// timeout stays armed until connection_lost (the state stays SHUTDOWN, so it aborts the
+    /// raw transport), and is armed here if an EOF started the shutdown without one. CPython
+    /// cancels it first, and its close() then waits for such a peer forever.
     pub(super) fn on_shutdown_complete(&self, exc: Option<Error>) {
-        cancel(&self.shutdown_timer);
         match exc {
-            Some(e) => self.fatal_error(e, "SSL shutdown failed"),
+            Some(e) => {
+                cancel(&self.shutdown_timer);
+                self.fatal_error(e, "SSL shutdown failed");
+            }
             None => {
                 if let Some(raw) = self.raw() {
+                    self.arm_shutdown_timer();
                     let _ = self.lp.call_soon(move || raw.close());
                 }
             }
