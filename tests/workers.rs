@@ -63,6 +63,18 @@ fn addr_of(group: &ServerGroup) -> SocketAddr {
     group.sockets()[0].as_inet().expect("a TCP listener")
 }
 
+/// Every listening address of the group, each a TCP one.
+fn inet_sockets(group: &ServerGroup) -> Vec<SocketAddr> {
+    let sockets = group.sockets();
+    sockets.iter().map(|a| a.as_inet().unwrap()).collect()
+}
+
+/// The first of `bound` on `ip`; fails, naming them, when none is.
+fn bound_on(bound: &[SocketAddr], ip: std::net::IpAddr) -> SocketAddr {
+    let at = bound.iter().find(|a| a.ip() == ip);
+    *at.unwrap_or_else(|| panic!("{ip} not bound: {bound:?}"))
+}
+
 /// Threads of this process named after a worker (`asyncio-worker-N`, cut to 15 bytes).
 fn worker_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -104,7 +116,7 @@ fn two_workers_share_one_port_and_serve_every_connection() {
     if group.reuse_port() {
         assert_eq!(sockets.len(), 2, "one listener per worker");
     }
-    let ports: Vec<_> = sockets.iter().map(|a| a.as_inet().unwrap()).collect();
+    let ports = inet_sockets(&group);
     assert!(
         ports.iter().all(|a| a == &ports[0]),
         "one port: {sockets:?}"
@@ -833,15 +845,9 @@ fn l97_localhost_is_served_on_127_0_0_1_and_on_1() {
     let group = asyncio::serve_on_threads(2, echo, "localhost", 0)
         .start()
         .unwrap();
-    let bound: Vec<SocketAddr> = group
-        .sockets()
-        .iter()
-        .map(|a| a.as_inet().unwrap())
-        .collect();
+    let bound = inet_sockets(&group);
     for ip in want {
-        let at = bound.iter().find(|a| a.ip() == ip);
-        let at = at.unwrap_or_else(|| panic!("{ip} not served: {bound:?}"));
-        ping(&mut connect(*at), b"both");
+        ping(&mut connect(bound_on(&bound, ip)), b"both");
     }
     close_and_wait(&group).unwrap();
     assert_no_worker_threads();
@@ -862,11 +868,7 @@ fn l97_an_empty_host_is_served_on_every_interface_ipv6_too() {
             .reuse_port(reuse_port)
             .start()
             .unwrap();
-        let bound: Vec<SocketAddr> = group
-            .sockets()
-            .iter()
-            .map(|a| a.as_inet().unwrap())
-            .collect();
+        let bound = inet_sockets(&group);
         let per_address = if group.reuse_port() { 2 } else { 1 };
         assert_eq!(bound.len(), 2 * per_address, "{bound:?}");
         for (wildcard, loopback) in [
@@ -879,9 +881,8 @@ fn l97_an_empty_host_is_served_on_every_interface_ipv6_too() {
                 IpAddr::V6(Ipv6Addr::LOCALHOST),
             ),
         ] {
-            let at = bound.iter().find(|a| a.ip() == wildcard);
-            let at = at.unwrap_or_else(|| panic!("{wildcard} not bound: {bound:?}"));
-            ping(&mut connect(SocketAddr::new(loopback, at.port())), b"any");
+            let port = bound_on(&bound, wildcard).port();
+            ping(&mut connect(SocketAddr::new(loopback, port)), b"any");
         }
         close_and_wait(&group).unwrap();
     }
