@@ -15,9 +15,9 @@ mod util;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use asyncio::{Error, ServerGroup, StreamReader, StreamWriter};
 
@@ -569,27 +569,61 @@ fn d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
 }
 
 /// What a worker thread still does after it has told the group it ended: the destructor of
-/// a thread-local its callback factory touched. It holds the thread's end until a waiter
-/// returns early, bounded by one second (the bound only lets the old code's failure show).
+/// a thread-local its callback factory touched. It holds the thread's end until the test has
+/// its answer: a waiter has returned (too early: the failure), or both waiters sleep on the
+/// thread's end (see [`both_wait_on_the_threads_end`]). Bounded by one second, waited out
+/// only where neither comes (a /proc that does not show where threads sleep): a bound on a
+/// failure, never the wait of a passing run.
 struct HoldsTheThreadsEnd;
 
 /// Set by [`HoldsTheThreadsEnd`]'s drop once it lets the thread end.
-static THREAD_ENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-/// Whether a `wait_closed` has returned, and the signal that one has.
-static RETURNED: (Mutex<bool>, std::sync::Condvar) = (Mutex::new(false), std::sync::Condvar::new());
+static THREAD_ENDED: AtomicBool = AtomicBool::new(false);
+/// Set by a waiter once its `wait_closed` has returned (after it has read `THREAD_ENDED`).
+static RETURNED: AtomicBool = AtomicBool::new(false);
+/// The waiters' thread ids, each filed before its `wait_closed`.
+static WAITERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 impl Drop for HoldsTheThreadsEnd {
     fn drop(&mut self) {
-        let (returned, signal) = &RETURNED;
-        let guard = returned.lock().unwrap();
-        let second = Duration::from_secs(1);
-        let _ = signal.wait_timeout_while(guard, second, |r| !*r).unwrap();
+        let bound = Instant::now() + Duration::from_secs(1);
+        while !RETURNED.load(Ordering::SeqCst) && Instant::now() < bound {
+            if both_wait_on_the_threads_end() {
+                break;
+            }
+            std::thread::park_timeout(Duration::from_millis(1)); // between two looks
+        }
         THREAD_ENDED.store(true, Ordering::SeqCst);
     }
 }
 
 thread_local! {
     static HOLD: HoldsTheThreadsEnd = const { HoldsTheThreadsEnd };
+}
+
+/// This thread's id (`gettid`), from the `/proc/thread-self` link (`PID/task/TID`).
+fn thread_id() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// Whether thread `tid` of this process sleeps in a futex wait (a lock or a join): its
+/// `wchan` names the kernel function it sleeps in, and is `0` while it runs or may run.
+fn asleep_in_futex(tid: u32) -> bool {
+    let wchan = std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan"));
+    wchan.is_ok_and(|w| w.contains("futex"))
+}
+
+/// Whether both waiters sleep on the worker thread's end: one in its join, the other on the
+/// lock the first holds across that join. Read first, second, first: before the second waiter
+/// has chosen between waiting and returning, the two cannot both sleep in a futex (one held
+/// up on a lock the other holds is woken as the other lets go, before the other can sleep in
+/// its join).
+fn both_wait_on_the_threads_end() -> bool {
+    let waiters = WAITERS.lock().unwrap().clone();
+    let [first, second] = waiters[..] else {
+        return false;
+    };
+    asleep_in_futex(first) && asleep_in_futex(second) && asleep_in_futex(first)
 }
 
 // Two wait_closed calls at once both return after every worker thread has ended: the second
@@ -611,11 +645,10 @@ fn two_wait_closed_calls_at_once_both_return_after_every_worker_has_ended() {
         .map(|_| {
             let group = group.clone();
             std::thread::spawn(move || {
+                WAITERS.lock().unwrap().extend(thread_id());
                 let result = asyncio::run(group.wait_closed());
                 let ended = THREAD_ENDED.load(Ordering::SeqCst);
-                let (returned, signal) = &RETURNED;
-                *returned.lock().unwrap() = true;
-                signal.notify_all();
+                RETURNED.store(true, Ordering::SeqCst);
                 (result, ended)
             })
         })
