@@ -150,33 +150,32 @@ fn l97_l98_empty_host_binds_ipv4_and_ipv6_separately() {
 fn l97_l99_an_empty_host_list_binds_nothing() {
     let lp = EventLoop::new().unwrap();
     let none: [&str; 0] = [];
-    {
-        let hosts = &none[..];
-        let r = lp
-            .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
-            .unwrap();
+    for (call, r) in servers_on_hosts(&lp, &none) {
         assert!(
             matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable
                 && e.to_string() == "could not bind on any address out of []"),
-            "create_server hosts {hosts:?}: {:?}",
-            r.as_ref().map(Server::sockets)
-        );
-        let r = lp
-            .run_until_complete(async move {
-                let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
-                asyncio::start_server(noop, "127.0.0.1", 0)
-                    .hosts(hosts)
-                    .await
-            })
-            .unwrap();
-        assert!(
-            matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable),
-            "start_server hosts {hosts:?}: {:?}",
+            "{call} hosts []: {:?}",
             r.as_ref().map(Server::sockets)
         );
     }
     // A list given, even an empty one, is a host for the sock= conflict (host=[] is not None).
     assert_host_list_conflicts_with_sock(&lp, &none);
+}
+
+/// A server on `hosts` from each entry point, named: `create_server` (a protocol server, host
+/// "") and `start_server` (a streams server, host 127.0.0.1); the list stands for the host.
+fn servers_on_hosts(lp: &EventLoop, hosts: &[&str]) -> [(&'static str, Result<Server, Error>); 2] {
+    let created = lp.run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts));
+    let started = lp.run_until_complete(async move {
+        let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+        asyncio::start_server(noop, "127.0.0.1", 0)
+            .hosts(hosts)
+            .await
+    });
+    [
+        ("create_server", created.unwrap()),
+        ("start_server", started.unwrap()),
+    ]
 }
 
 /// `hosts` with a socket given (in either order) is the host/port-and-sock conflict (L96).
@@ -212,27 +211,13 @@ fn l97_an_empty_name_in_a_host_list_is_the_resolvers_no_name_error() {
             && io.to_string().starts_with("[Errno -2] Name or service not known"))
     };
     for hosts in [&["", "127.0.0.1"][..], &["127.0.0.1", ""][..], &[""][..]] {
-        let r = lp
-            .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
-            .unwrap();
-        assert!(
-            no_name(&r),
-            "create_server hosts {hosts:?}: {:?}",
-            r.as_ref().map(Server::sockets)
-        );
-        let r = lp
-            .run_until_complete(async move {
-                let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
-                asyncio::start_server(noop, "127.0.0.1", 0)
-                    .hosts(hosts)
-                    .await
-            })
-            .unwrap();
-        assert!(
-            no_name(&r),
-            "start_server hosts {hosts:?}: {:?}",
-            r.as_ref().map(Server::sockets)
-        );
+        for (call, r) in servers_on_hosts(&lp, hosts) {
+            assert!(
+                no_name(&r),
+                "{call} hosts {hosts:?}: {:?}",
+                r.as_ref().map(Server::sockets)
+            );
+        }
     }
     // With sock=, a list holding "" is a host given: the host/port conflict, as for Python.
     assert_host_list_conflicts_with_sock(&lp, &[""]);
