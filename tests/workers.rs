@@ -709,36 +709,52 @@ fn l108_wait_closed_on_one_of_the_groups_own_workers_is_refused() {
     assert!(Arc::into_inner(group).is_some());
 }
 
+/// Where worker callbacks meet: how many have arrived, and the signal that one has.
+type Meeting = Arc<(Mutex<usize>, std::sync::Condvar)>;
+
+/// Arrives at `meeting` and holds this thread, and so its worker's loop, until `parties` have
+/// arrived. Bounded by 20 s, after which it goes on (the test's own bounds then fail).
+fn meet(meeting: &Meeting, parties: usize) {
+    let (count, changed) = &**meeting;
+    let mut n = count.lock().unwrap();
+    *n += 1;
+    changed.notify_all();
+    let wait = changed.wait_timeout_while(n, Duration::from_secs(20), |n| *n < parties);
+    drop(wait.unwrap());
+}
+
+/// The two answers the workers send, each within 30 s; fails with what came instead.
+fn two_answers<T: std::fmt::Debug>(rx: &std::sync::mpsc::Receiver<T>) -> [T; 2] {
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    let second = rx.recv_timeout(Duration::from_secs(30));
+    match (first, second) {
+        (Ok(a), Ok(b)) => [a, b],
+        other => panic!("a worker never answered (deadlock?): {other:?}"),
+    }
+}
+
 // Two workers ask for the group's figures from inside their callbacks at the same moment:
 // each answers the other's request while it waits for its own (no deadlock), and both see
 // both workers. Bounded: every wait has a timeout, and on failure the group is left undropped
 // (its callbacks hold it) so that no join can hang the test.
 #[test]
 fn workers_asking_for_stats_at_once_answer_each_other() {
-    use std::sync::{mpsc, Condvar, OnceLock};
-    use std::thread::ThreadId;
+    use std::sync::{mpsc, OnceLock};
 
     let _serial = util::serial();
     let group: Arc<OnceLock<ServerGroup>> = Arc::new(OnceLock::new());
-    let inside: Arc<(Mutex<Vec<ThreadId>>, Condvar)> = Arc::default();
+    let inside = Meeting::default();
     let (tx, rx) = mpsc::channel::<Vec<asyncio::WorkerStats>>();
     let make_cb = {
         let (group, inside) = (group.clone(), inside.clone());
         move || {
             let (group, inside, tx) = (group.clone(), inside.clone(), tx.clone());
+            let first = std::cell::Cell::new(true);
             move |_r: StreamReader, w: StreamWriter| {
-                let me = std::thread::current().id();
-                let (set, changed) = &*inside;
-                let mut seen = set.lock().unwrap();
-                if !seen.contains(&me) {
+                if first.replace(false) {
                     // The first connection on this worker: hold its loop until the other
                     // worker is inside a callback too, then both ask at once.
-                    seen.push(me);
-                    changed.notify_all();
-                    let (seen, _) = changed
-                        .wait_timeout_while(seen, Duration::from_secs(20), |s| s.len() < 2)
-                        .unwrap();
-                    drop(seen);
+                    meet(&inside, 2);
                     let stats = group.get().expect("the group has started").stats();
                     let _ = tx.send(stats);
                 }
@@ -754,13 +770,7 @@ fn workers_asking_for_stats_at_once_answer_each_other() {
     // With SO_REUSEPORT the kernel hashes each connection to a worker: 32 connections all on
     // one of two workers has odds of 2^-31.
     let clients: Vec<TcpStream> = (0..32).map(|_| connect(addr)).collect();
-    let first = rx.recv_timeout(Duration::from_secs(30));
-    let second = rx.recv_timeout(Duration::from_secs(30));
-    let (first, second) = match (first, second) {
-        (Ok(a), Ok(b)) => (a, b),
-        other => panic!("a worker never answered (deadlock?): {other:?}"),
-    };
-    for stats in [&first, &second] {
+    for stats in &two_answers(&rx) {
         assert_eq!(stats.len(), 2, "{stats:?}");
         assert!(
             stats.iter().all(|s| s.accepted >= 1),
@@ -779,11 +789,11 @@ fn workers_asking_for_stats_at_once_answer_each_other() {
 // the test above.
 #[test]
 fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
-    use std::sync::{mpsc, Condvar, OnceLock};
+    use std::sync::{mpsc, OnceLock};
 
     let _serial = util::serial();
     let groups: [Arc<OnceLock<ServerGroup>>; 2] = Default::default();
-    let inside: Arc<(Mutex<usize>, Condvar)> = Arc::default();
+    let inside = Meeting::default();
     let (tx, rx) = mpsc::channel::<(usize, Vec<asyncio::WorkerStats>)>();
     let make_cb = |mine: usize| {
         let (other, inside, tx) = (groups[1 - mine].clone(), inside.clone(), tx.clone());
@@ -794,14 +804,7 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
                 if first.replace(false) {
                     // Hold this loop until the other group's worker is inside a callback
                     // too, then both ask at once.
-                    let (count, changed) = &*inside;
-                    let mut n = count.lock().unwrap();
-                    *n += 1;
-                    changed.notify_all();
-                    let (n, _) = changed
-                        .wait_timeout_while(n, Duration::from_secs(20), |n| *n < 2)
-                        .unwrap();
-                    drop(n);
+                    meet(&inside, 2);
                     let stats = other.get().expect("both groups have started").stats();
                     let _ = tx.send((mine, stats));
                 }
@@ -818,13 +821,7 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
         assert!(slot.set(group).is_ok());
     }
     let clients: Vec<TcpStream> = addrs.iter().map(|&a| connect(a)).collect();
-    let first = rx.recv_timeout(Duration::from_secs(30));
-    let second = rx.recv_timeout(Duration::from_secs(30));
-    let (first, second) = match (first, second) {
-        (Ok(a), Ok(b)) => (a, b),
-        other => panic!("a worker never answered (deadlock?): {other:?}"),
-    };
-    for (mine, stats) in [&first, &second] {
+    for (mine, stats) in &two_answers(&rx) {
         assert_eq!(stats.len(), 1, "{stats:?}");
         assert_eq!(
             stats[0].accepted, 1,
