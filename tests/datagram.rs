@@ -362,6 +362,23 @@ async fn local_endpoint() -> Result<(DatagramTransport, Shared), Error> {
         .await
 }
 
+/// For the held-protocol tests: an endpoint on `host` whose `connection_made` has run, the
+/// port-0 address of its family (a send there fails with `EINVAL`, an error for
+/// `error_received`), and a std socket on `host` to send the endpoint datagrams from.
+async fn endpoint_with_failing_target(
+    host: &'static str,
+) -> Result<(DatagramTransport, Shared, Address, std::net::UdpSocket), Error> {
+    let lp = asyncio::get_running_loop()?;
+    let (t, p) = lp
+        .create_datagram_endpoint(Rec::default)
+        .local_addr(host, 0)
+        .await?;
+    until(&p, |r| !r.calls.is_empty()).await;
+    let port0 = Address::Inet(std::net::SocketAddr::new(host.parse().unwrap(), 0));
+    let peer = std::net::UdpSocket::bind((host, 0))?;
+    Ok((t, p, port0, peer))
+}
+
 /// Sends 1 KiB datagrams until `n` bytes are queued in the transport.
 fn fill(t: &DatagramTransport, n: usize) -> Result<usize, Error> {
     for sent in 0..100_000 {
@@ -1552,14 +1569,7 @@ fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
     for host in loopbacks() {
         for turns in [1, 20] {
             run_clean(async move {
-                let lp = asyncio::get_running_loop()?;
-                let (t, p) = lp
-                    .create_datagram_endpoint(Rec::default)
-                    .local_addr(host, 0)
-                    .await?;
-                until(&p, |r| !r.calls.is_empty()).await;
-                let port0 = Address::Inet(std::net::SocketAddr::new(host.parse().unwrap(), 0));
-                let peer = std::net::UdpSocket::bind((host, 0))?;
+                let (t, p, port0, peer) = endpoint_with_failing_target(host).await?;
                 let held = p.borrow_mut();
                 t.sendto(b"x", Some(&port0))?; // EINVAL: waits for the protocol
                 for _ in 0..turns {
@@ -1633,14 +1643,7 @@ fn the_errors_waiting_for_a_held_protocol_are_bounded() {
     const BOUND: usize = 1024;
     for host in loopbacks() {
         run_clean(async move {
-            let lp = asyncio::get_running_loop()?;
-            let (t, p) = lp
-                .create_datagram_endpoint(Rec::default)
-                .local_addr(host, 0)
-                .await?;
-            until(&p, |r| !r.calls.is_empty()).await;
-            let port0 = Address::Inet(std::net::SocketAddr::new(host.parse().unwrap(), 0));
-            let peer = std::net::UdpSocket::bind((host, 0))?;
+            let (t, p, port0, peer) = endpoint_with_failing_target(host).await?;
             let held = p.borrow_mut();
             for _ in 0..3 * BOUND {
                 t.sendto(b"x", Some(&port0))?; // EINVAL: waits for the protocol

@@ -223,6 +223,16 @@ fn l86_an_ip_literal_of_the_other_family_is_the_same_gaierror_as_a_name() {
     }
 }
 
+/// `r` is the Unix entry points' refusal of TCP keyword `name`: CPython's TypeError text.
+/// `call` says which call it was, for the failure message.
+fn assert_unexpected_keyword(r: &Result<(), Error>, name: &str, call: &str) {
+    let want = format!("create_unix_connection() got an unexpected keyword argument '{name}'");
+    assert!(
+        matches!(r, Err(Error::InvalidArgument(m)) if *m == want),
+        "{call} with {name}: {r:?}"
+    );
+}
+
 // Checklist: L111, S3. create_unix_connection (and open_unix_connection, which forwards its
 // keywords to it) takes none of create_connection's TCP keywords: CPython raises TypeError
 // ("unexpected keyword argument"), before any I/O. Ours shares the builder, and used to ignore
@@ -233,9 +243,6 @@ fn l111_s3_the_unix_entry_points_refuse_the_tcp_keywords() {
     let path = dir.join("s.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     listener.set_nonblocking(true).unwrap();
-    let want = |name: &str| {
-        format!("create_unix_connection() got an unexpected keyword argument '{name}'")
-    };
     type Setter = fn(asyncio::OpenConnection) -> asyncio::OpenConnection;
     let cases: [(&str, Setter); 4] = [
         ("local_addr", |c| c.local_addr("127.0.0.1", 0)),
@@ -248,10 +255,7 @@ fn l111_s3_the_unix_entry_points_refuse_the_tcp_keywords() {
     for (name, set) in cases {
         let p = path.clone();
         let e = run(async move { set(asyncio::open_unix_connection(&p)).await.map(drop) });
-        match e {
-            Err(Error::InvalidArgument(m)) => assert_eq!(m, want(name)),
-            other => panic!("open_unix_connection with {name}: {:?}", other.map(drop)),
-        }
+        assert_unexpected_keyword(&e, name, "open_unix_connection");
     }
     // The loop method, and a socket given in place of the path: the same rule.
     let p = path.clone();
@@ -262,10 +266,7 @@ fn l111_s3_the_unix_entry_points_refuse_the_tcp_keywords() {
             .await
             .map(drop)
     });
-    assert!(
-        matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("family")),
-        "{e:?}"
-    );
+    assert_unexpected_keyword(&e, "family", "create_unix_connection");
     let (a, _b) = asyncio::socketpair().unwrap();
     let e = run(async move {
         asyncio::open_unix_connection("")
@@ -274,10 +275,7 @@ fn l111_s3_the_unix_entry_points_refuse_the_tcp_keywords() {
             .await
             .map(drop)
     });
-    assert!(
-        matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("local_addr")),
-        "{e:?}"
-    );
+    assert_unexpected_keyword(&e, "local_addr", "open_unix_connection(sock)");
     // Refused before any I/O: the listener never saw a connection.
     let accepted = listener.accept().map(drop);
     assert_eq!(
@@ -305,9 +303,6 @@ fn l111_s3_the_unix_entry_points_refuse_the_tcp_keywords() {
 fn l111_s3_a_tcp_keyword_is_refused_before_the_path_and_sock_conflict() {
     let dir = util::temp_dir("unix-keyword-first");
     let path = dir.join("s.sock");
-    let want = |name: &str| {
-        format!("create_unix_connection() got an unexpected keyword argument '{name}'")
-    };
     // A path and a socket.
     let (a, _b) = asyncio::socketpair().unwrap();
     let p = path.clone();
@@ -318,10 +313,7 @@ fn l111_s3_a_tcp_keyword_is_refused_before_the_path_and_sock_conflict() {
             .await
             .map(drop)
     });
-    assert!(
-        matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("local_addr")),
-        "{e:?}"
-    );
+    assert_unexpected_keyword(&e, "local_addr", "open_unix_connection(path, sock)");
     // A TCP socket (over ::1 and 127.0.0.1) where a Unix one is expected, on the loop method.
     for host in ["::1", "127.0.0.1"] {
         let Ok(listener) = std::net::TcpListener::bind((host, 0)) else {
@@ -337,9 +329,10 @@ fn l111_s3_a_tcp_keyword_is_refused_before_the_path_and_sock_conflict() {
                 .await
                 .map(drop)
         });
-        assert!(
-            matches!(&e, Err(Error::InvalidArgument(m)) if *m == want("family")),
-            "{host}: {e:?}"
+        assert_unexpected_keyword(
+            &e,
+            "family",
+            &format!("create_unix_connection(TCP sock over {host})"),
         );
     }
 }

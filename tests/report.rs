@@ -29,21 +29,12 @@ fn child_stderr(name: &str, mode: &str, env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A failing handler behind one connection, on a fresh loop; returns once it was reported.
+/// A failing handler behind one connection, on a fresh loop; returns once it was reported
+/// (the server closes the connection after reporting the failure).
 fn fail_one_handler() {
-    asyncio::run(asyncio::timeout(Duration::from_secs(20), async {
-        let server = asyncio::start_server(
-            |_r: StreamReader, _w: StreamWriter| async { Err::<(), _>(Error::Timeout) },
-            "127.0.0.1",
-            0,
-        )
-        .await
-        .unwrap();
-        // The server closes the connection after reporting the failure.
-        one_connection_to_its_end(&server).await;
-    }))
-    .unwrap()
-    .unwrap();
+    serve_one_connection(|_r: StreamReader, _w: StreamWriter| async {
+        Err::<(), _>(Error::Timeout)
+    });
 }
 
 struct Capture(Mutex<Vec<String>>);
@@ -193,25 +184,14 @@ fn l20_a_stderr_nobody_reads_loses_the_record_and_panics_nowhere() {
 /// `outcome`; returns once the server closed the connection.
 fn end_one_handler_with_its_writer_open(outcome: Result<(), Error>) {
     let outcome = std::rc::Rc::new(std::cell::RefCell::new(Some(outcome)));
-    asyncio::run(asyncio::timeout(Duration::from_secs(20), async move {
-        let server = asyncio::start_server(
-            move |_r: StreamReader, w: StreamWriter| {
-                let outcome = outcome.borrow_mut().take().unwrap();
-                async move {
-                    w.write(b"hello")?;
-                    outcome // `w` is dropped here, unclosed
-                }
-            },
-            "127.0.0.1",
-            0,
-        )
-        .await
-        .unwrap();
-        // The dropped writer closed the connection.
-        one_connection_to_its_end(&server).await;
-    }))
-    .unwrap()
-    .unwrap();
+    // The dropped writer closes the connection.
+    serve_one_connection(move |_r: StreamReader, w: StreamWriter| {
+        let outcome = outcome.borrow_mut().take().unwrap();
+        async move {
+            w.write(b"hello")?;
+            outcome // `w` is dropped here, unclosed
+        }
+    });
 }
 
 /// S60, S56: a handler that fails is reported once, as a failure; the writer it dropped on
@@ -315,15 +295,23 @@ fn s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer() {
     }
 }
 
-/// Connects to `server`, reads until the server closes the connection, then closes both.
-async fn one_connection_to_its_end(server: &asyncio::Server) {
-    let port = server.sockets()[0].as_inet().unwrap().port();
-    let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
-    let _ = r.read(-1).await;
-    w.close();
-    let _ = w.wait_closed().await;
-    server.close();
-    server.wait_closed().await;
+/// On a fresh loop, bounded: serves `handler` on 127.0.0.1, connects once, reads until the
+/// server closes the connection, then closes both.
+fn serve_one_connection<M>(handler: impl asyncio::streams::ClientConnected<M>) {
+    asyncio::run(asyncio::timeout(Duration::from_secs(20), async move {
+        let server = asyncio::start_server(handler, "127.0.0.1", 0)
+            .await
+            .unwrap();
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+        let _ = r.read(-1).await;
+        w.close();
+        let _ = w.wait_closed().await;
+        server.close();
+        server.wait_closed().await;
+    }))
+    .unwrap()
+    .unwrap();
 }
 
 /// S56: a client that only reads and binds its writer to `_`, as Python's `reader, _ = await

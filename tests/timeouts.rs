@@ -21,6 +21,34 @@ fn keep(slot: &Rc<RefCell<Option<Timeout>>>, t: &Timeout) {
     *slot.borrow_mut() = Some(t.clone());
 }
 
+/// A task running a scope of an hour around a sleep of two, and the scope's handle once the
+/// task has begun: for moving the deadline from outside the scope.
+async fn an_hour_scope_in_a_task() -> (asyncio::Task<Result<(), Error>>, Timeout) {
+    let cm = Rc::new(RefCell::new(None));
+    let c = cm.clone();
+    let task = spawn(timeout_scope(HOUR, move |t| async move {
+        keep(&c, &t);
+        sleep(HOUR * 2).await;
+    }));
+    asyncio::yield_now().await;
+    let t = cm.borrow().clone().unwrap();
+    (task, t)
+}
+
+/// Runs a scope of `delay` whose body hands its handle to `arm`, then waits for ever; returns
+/// how the scope ended, bounded by 10 s (the bound only turns a scope that never expires into
+/// a failure).
+async fn arm_a_waiting_scope(
+    delay: Duration,
+    arm: impl FnOnce(Timeout) + 'static,
+) -> Result<Result<(), Error>, Error> {
+    let scope = timeout_scope(delay, |t| async move {
+        arm(t);
+        std::future::pending::<()>().await
+    });
+    asyncio::timeout(Duration::from_secs(10), scope).await
+}
+
 #[test]
 fn l39_test_timeout_basic() {
     run(async {
@@ -198,14 +226,7 @@ fn l40_a_deadline_moved_earlier_from_outside_takes_effect_at_once() {
     // for it, not wait for its old timer.
     run(async {
         let lp = get_running_loop().unwrap();
-        let cm = Rc::new(RefCell::new(None));
-        let c = cm.clone();
-        let task = spawn(timeout_scope(HOUR, move |t| async move {
-            keep(&c, &t);
-            sleep(HOUR * 2).await;
-        }));
-        asyncio::yield_now().await;
-        let t = cm.borrow().clone().unwrap();
+        let (task, t) = an_hour_scope_in_a_task().await;
         let started = Instant::now();
         t.reschedule(Some(lp.time())).unwrap();
         let r = asyncio::timeout(Duration::from_secs(20), task).await;
@@ -377,21 +398,17 @@ fn l40_a_callback_due_with_the_deadline_after_the_scope_sees_it_expired() {
         let lp = get_running_loop().unwrap();
         let seen = Rc::new(RefCell::new(None));
         let s = seen.clone();
-        let fut = lp.create_future::<()>();
-        let l = lp.clone();
-        let r = timeout_scope(Duration::from_millis(5), move |scope| async move {
+        let r = arm_a_waiting_scope(Duration::from_millis(5), move |scope| {
             let when = scope.when().unwrap();
-            l.call_at(when, move || {
+            lp.call_at(when, move || {
                 let moved = scope.reschedule(Some(when + HOUR));
                 let refused = matches!(&moved, Err(Error::InvalidState(m))
                     if m == "Cannot change state of expiring Timeout");
                 *s.borrow_mut() = Some((scope.expired(), refused));
             })
             .unwrap();
-            fut.await
-        });
-        // The bound only turns a rescued scope into a failure.
-        let r = asyncio::timeout(Duration::from_secs(10), r).await;
+        })
+        .await;
         assert_eq!(
             *seen.borrow(),
             Some((true, true)),
@@ -411,17 +428,13 @@ fn l40_reschedule_files_the_new_deadline_at_once_before_later_callbacks_due_with
         let lp = get_running_loop().unwrap();
         let seen = Rc::new(Cell::new(None));
         let s = seen.clone();
-        let fut = lp.create_future::<()>();
-        let l = lp.clone();
-        let r = timeout_scope(HOUR, move |scope| async move {
-            let when = l.time() + Duration::from_millis(5);
+        let r = arm_a_waiting_scope(HOUR, move |scope| {
+            let when = lp.time() + Duration::from_millis(5);
             scope.reschedule(Some(when)).unwrap();
-            l.call_at(when, move || s.set(Some(scope.expired())))
+            lp.call_at(when, move || s.set(Some(scope.expired())))
                 .unwrap();
-            fut.await
-        });
-        // The bound only turns a scope that never expired into a failure.
-        let r = asyncio::timeout(Duration::from_secs(10), r).await;
+        })
+        .await;
         assert_eq!(
             seen.get(),
             Some(true),
@@ -438,14 +451,7 @@ fn l40_reschedule_files_the_new_deadline_at_once_before_later_callbacks_due_with
 fn l40_reschedule_to_a_past_deadline_queues_the_expiry_behind_earlier_callbacks() {
     run(async {
         let lp = get_running_loop().unwrap();
-        let cm = Rc::new(RefCell::new(None));
-        let c = cm.clone();
-        let task = spawn(timeout_scope(HOUR, move |t| async move {
-            keep(&c, &t);
-            sleep(HOUR * 2).await;
-        }));
-        asyncio::yield_now().await;
-        let t = cm.borrow().clone().unwrap();
+        let (task, t) = an_hour_scope_in_a_task().await;
         let seen = Rc::new(RefCell::new(Vec::new()));
         let (s, t2, l) = (seen.clone(), t.clone(), lp.clone());
         lp.call_soon(move || {

@@ -15,9 +15,9 @@ mod util;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use asyncio::{Error, ServerGroup, StreamReader, StreamWriter};
 
@@ -63,6 +63,18 @@ fn addr_of(group: &ServerGroup) -> SocketAddr {
     group.sockets()[0].as_inet().expect("a TCP listener")
 }
 
+/// Every listening address of the group, each a TCP one.
+fn inet_sockets(group: &ServerGroup) -> Vec<SocketAddr> {
+    let sockets = group.sockets();
+    sockets.iter().map(|a| a.as_inet().unwrap()).collect()
+}
+
+/// The first of `bound` on `ip`; fails, naming them, when none is.
+fn bound_on(bound: &[SocketAddr], ip: std::net::IpAddr) -> SocketAddr {
+    let at = bound.iter().find(|a| a.ip() == ip);
+    *at.unwrap_or_else(|| panic!("{ip} not bound: {bound:?}"))
+}
+
 /// Threads of this process named after a worker (`asyncio-worker-N`, cut to 15 bytes).
 fn worker_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -104,7 +116,7 @@ fn two_workers_share_one_port_and_serve_every_connection() {
     if group.reuse_port() {
         assert_eq!(sockets.len(), 2, "one listener per worker");
     }
-    let ports: Vec<_> = sockets.iter().map(|a| a.as_inet().unwrap()).collect();
+    let ports = inet_sockets(&group);
     assert!(
         ports.iter().all(|a| a == &ports[0]),
         "one port: {sockets:?}"
@@ -557,27 +569,61 @@ fn d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
 }
 
 /// What a worker thread still does after it has told the group it ended: the destructor of
-/// a thread-local its callback factory touched. It holds the thread's end until a waiter
-/// returns early, bounded by one second (the bound only lets the old code's failure show).
+/// a thread-local its callback factory touched. It holds the thread's end until the test has
+/// its answer: a waiter has returned (too early: the failure), or both waiters sleep on the
+/// thread's end (see [`both_wait_on_the_threads_end`]). Bounded by one second, waited out
+/// only where neither comes (a /proc that does not show where threads sleep): a bound on a
+/// failure, never the wait of a passing run.
 struct HoldsTheThreadsEnd;
 
 /// Set by [`HoldsTheThreadsEnd`]'s drop once it lets the thread end.
-static THREAD_ENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-/// Whether a `wait_closed` has returned, and the signal that one has.
-static RETURNED: (Mutex<bool>, std::sync::Condvar) = (Mutex::new(false), std::sync::Condvar::new());
+static THREAD_ENDED: AtomicBool = AtomicBool::new(false);
+/// Set by a waiter once its `wait_closed` has returned (after it has read `THREAD_ENDED`).
+static RETURNED: AtomicBool = AtomicBool::new(false);
+/// The waiters' thread ids, each filed before its `wait_closed`.
+static WAITERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 impl Drop for HoldsTheThreadsEnd {
     fn drop(&mut self) {
-        let (returned, signal) = &RETURNED;
-        let guard = returned.lock().unwrap();
-        let second = Duration::from_secs(1);
-        let _ = signal.wait_timeout_while(guard, second, |r| !*r).unwrap();
+        let bound = Instant::now() + Duration::from_secs(1);
+        while !RETURNED.load(Ordering::SeqCst) && Instant::now() < bound {
+            if both_wait_on_the_threads_end() {
+                break;
+            }
+            std::thread::park_timeout(Duration::from_millis(1)); // between two looks
+        }
         THREAD_ENDED.store(true, Ordering::SeqCst);
     }
 }
 
 thread_local! {
     static HOLD: HoldsTheThreadsEnd = const { HoldsTheThreadsEnd };
+}
+
+/// This thread's id (`gettid`), from the `/proc/thread-self` link (`PID/task/TID`).
+fn thread_id() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// Whether thread `tid` of this process sleeps in a futex wait (a lock or a join): its
+/// `wchan` names the kernel function it sleeps in, and is `0` while it runs or may run.
+fn asleep_in_futex(tid: u32) -> bool {
+    let wchan = std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan"));
+    wchan.is_ok_and(|w| w.contains("futex"))
+}
+
+/// Whether both waiters sleep on the worker thread's end: one in its join, the other on the
+/// lock the first holds across that join. Read first, second, first: before the second waiter
+/// has chosen between waiting and returning, the two cannot both sleep in a futex (one held
+/// up on a lock the other holds is woken as the other lets go, before the other can sleep in
+/// its join).
+fn both_wait_on_the_threads_end() -> bool {
+    let waiters = WAITERS.lock().unwrap().clone();
+    let [first, second] = waiters[..] else {
+        return false;
+    };
+    asleep_in_futex(first) && asleep_in_futex(second) && asleep_in_futex(first)
 }
 
 // Two wait_closed calls at once both return after every worker thread has ended: the second
@@ -599,11 +645,10 @@ fn two_wait_closed_calls_at_once_both_return_after_every_worker_has_ended() {
         .map(|_| {
             let group = group.clone();
             std::thread::spawn(move || {
+                WAITERS.lock().unwrap().extend(thread_id());
                 let result = asyncio::run(group.wait_closed());
                 let ended = THREAD_ENDED.load(Ordering::SeqCst);
-                let (returned, signal) = &RETURNED;
-                *returned.lock().unwrap() = true;
-                signal.notify_all();
+                RETURNED.store(true, Ordering::SeqCst);
                 (result, ended)
             })
         })
@@ -664,36 +709,52 @@ fn l108_wait_closed_on_one_of_the_groups_own_workers_is_refused() {
     assert!(Arc::into_inner(group).is_some());
 }
 
+/// Where worker callbacks meet: how many have arrived, and the signal that one has.
+type Meeting = Arc<(Mutex<usize>, std::sync::Condvar)>;
+
+/// Arrives at `meeting` and holds this thread, and so its worker's loop, until `parties` have
+/// arrived. Bounded by 20 s, after which it goes on (the test's own bounds then fail).
+fn meet(meeting: &Meeting, parties: usize) {
+    let (count, changed) = &**meeting;
+    let mut n = count.lock().unwrap();
+    *n += 1;
+    changed.notify_all();
+    let wait = changed.wait_timeout_while(n, Duration::from_secs(20), |n| *n < parties);
+    drop(wait.unwrap());
+}
+
+/// The two answers the workers send, each within 30 s; fails with what came instead.
+fn two_answers<T: std::fmt::Debug>(rx: &std::sync::mpsc::Receiver<T>) -> [T; 2] {
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    let second = rx.recv_timeout(Duration::from_secs(30));
+    match (first, second) {
+        (Ok(a), Ok(b)) => [a, b],
+        other => panic!("a worker never answered (deadlock?): {other:?}"),
+    }
+}
+
 // Two workers ask for the group's figures from inside their callbacks at the same moment:
 // each answers the other's request while it waits for its own (no deadlock), and both see
 // both workers. Bounded: every wait has a timeout, and on failure the group is left undropped
 // (its callbacks hold it) so that no join can hang the test.
 #[test]
 fn workers_asking_for_stats_at_once_answer_each_other() {
-    use std::sync::{mpsc, Condvar, OnceLock};
-    use std::thread::ThreadId;
+    use std::sync::{mpsc, OnceLock};
 
     let _serial = util::serial();
     let group: Arc<OnceLock<ServerGroup>> = Arc::new(OnceLock::new());
-    let inside: Arc<(Mutex<Vec<ThreadId>>, Condvar)> = Arc::default();
+    let inside = Meeting::default();
     let (tx, rx) = mpsc::channel::<Vec<asyncio::WorkerStats>>();
     let make_cb = {
         let (group, inside) = (group.clone(), inside.clone());
         move || {
             let (group, inside, tx) = (group.clone(), inside.clone(), tx.clone());
+            let first = std::cell::Cell::new(true);
             move |_r: StreamReader, w: StreamWriter| {
-                let me = std::thread::current().id();
-                let (set, changed) = &*inside;
-                let mut seen = set.lock().unwrap();
-                if !seen.contains(&me) {
+                if first.replace(false) {
                     // The first connection on this worker: hold its loop until the other
                     // worker is inside a callback too, then both ask at once.
-                    seen.push(me);
-                    changed.notify_all();
-                    let (seen, _) = changed
-                        .wait_timeout_while(seen, Duration::from_secs(20), |s| s.len() < 2)
-                        .unwrap();
-                    drop(seen);
+                    meet(&inside, 2);
                     let stats = group.get().expect("the group has started").stats();
                     let _ = tx.send(stats);
                 }
@@ -709,13 +770,7 @@ fn workers_asking_for_stats_at_once_answer_each_other() {
     // With SO_REUSEPORT the kernel hashes each connection to a worker: 32 connections all on
     // one of two workers has odds of 2^-31.
     let clients: Vec<TcpStream> = (0..32).map(|_| connect(addr)).collect();
-    let first = rx.recv_timeout(Duration::from_secs(30));
-    let second = rx.recv_timeout(Duration::from_secs(30));
-    let (first, second) = match (first, second) {
-        (Ok(a), Ok(b)) => (a, b),
-        other => panic!("a worker never answered (deadlock?): {other:?}"),
-    };
-    for stats in [&first, &second] {
+    for stats in &two_answers(&rx) {
         assert_eq!(stats.len(), 2, "{stats:?}");
         assert!(
             stats.iter().all(|s| s.accepted >= 1),
@@ -734,11 +789,11 @@ fn workers_asking_for_stats_at_once_answer_each_other() {
 // the test above.
 #[test]
 fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
-    use std::sync::{mpsc, Condvar, OnceLock};
+    use std::sync::{mpsc, OnceLock};
 
     let _serial = util::serial();
     let groups: [Arc<OnceLock<ServerGroup>>; 2] = Default::default();
-    let inside: Arc<(Mutex<usize>, Condvar)> = Arc::default();
+    let inside = Meeting::default();
     let (tx, rx) = mpsc::channel::<(usize, Vec<asyncio::WorkerStats>)>();
     let make_cb = |mine: usize| {
         let (other, inside, tx) = (groups[1 - mine].clone(), inside.clone(), tx.clone());
@@ -749,14 +804,7 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
                 if first.replace(false) {
                     // Hold this loop until the other group's worker is inside a callback
                     // too, then both ask at once.
-                    let (count, changed) = &*inside;
-                    let mut n = count.lock().unwrap();
-                    *n += 1;
-                    changed.notify_all();
-                    let (n, _) = changed
-                        .wait_timeout_while(n, Duration::from_secs(20), |n| *n < 2)
-                        .unwrap();
-                    drop(n);
+                    meet(&inside, 2);
                     let stats = other.get().expect("both groups have started").stats();
                     let _ = tx.send((mine, stats));
                 }
@@ -773,13 +821,7 @@ fn workers_of_two_groups_asking_each_other_at_once_answer_each_other() {
         assert!(slot.set(group).is_ok());
     }
     let clients: Vec<TcpStream> = addrs.iter().map(|&a| connect(a)).collect();
-    let first = rx.recv_timeout(Duration::from_secs(30));
-    let second = rx.recv_timeout(Duration::from_secs(30));
-    let (first, second) = match (first, second) {
-        (Ok(a), Ok(b)) => (a, b),
-        other => panic!("a worker never answered (deadlock?): {other:?}"),
-    };
-    for (mine, stats) in [&first, &second] {
+    for (mine, stats) in &two_answers(&rx) {
         assert_eq!(stats.len(), 1, "{stats:?}");
         assert_eq!(
             stats[0].accepted, 1,
@@ -833,15 +875,9 @@ fn l97_localhost_is_served_on_127_0_0_1_and_on_1() {
     let group = asyncio::serve_on_threads(2, echo, "localhost", 0)
         .start()
         .unwrap();
-    let bound: Vec<SocketAddr> = group
-        .sockets()
-        .iter()
-        .map(|a| a.as_inet().unwrap())
-        .collect();
+    let bound = inet_sockets(&group);
     for ip in want {
-        let at = bound.iter().find(|a| a.ip() == ip);
-        let at = at.unwrap_or_else(|| panic!("{ip} not served: {bound:?}"));
-        ping(&mut connect(*at), b"both");
+        ping(&mut connect(bound_on(&bound, ip)), b"both");
     }
     close_and_wait(&group).unwrap();
     assert_no_worker_threads();
@@ -862,11 +898,7 @@ fn l97_an_empty_host_is_served_on_every_interface_ipv6_too() {
             .reuse_port(reuse_port)
             .start()
             .unwrap();
-        let bound: Vec<SocketAddr> = group
-            .sockets()
-            .iter()
-            .map(|a| a.as_inet().unwrap())
-            .collect();
+        let bound = inet_sockets(&group);
         let per_address = if group.reuse_port() { 2 } else { 1 };
         assert_eq!(bound.len(), 2 * per_address, "{bound:?}");
         for (wildcard, loopback) in [
@@ -879,9 +911,8 @@ fn l97_an_empty_host_is_served_on_every_interface_ipv6_too() {
                 IpAddr::V6(Ipv6Addr::LOCALHOST),
             ),
         ] {
-            let at = bound.iter().find(|a| a.ip() == wildcard);
-            let at = at.unwrap_or_else(|| panic!("{wildcard} not bound: {bound:?}"));
-            ping(&mut connect(SocketAddr::new(loopback, at.port())), b"any");
+            let port = bound_on(&bound, wildcard).port();
+            ping(&mut connect(SocketAddr::new(loopback, port)), b"any");
         }
         close_and_wait(&group).unwrap();
     }
