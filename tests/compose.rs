@@ -970,6 +970,60 @@ fn test_taskgroup_08_a_dropped_group_leaves_a_cleanup_panic_to_its_task() {
     });
 }
 
+/// Installs an exception handler on the running loop that records each report as
+/// `message: exception`.
+fn record_reports_with_exceptions() -> Rc<std::cell::RefCell<Vec<String>>> {
+    let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let r = reports.clone();
+    asyncio::get_running_loop()
+        .unwrap()
+        .set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                let exception = ctx.exception.as_ref().map(|e| e.to_string());
+                r.borrow_mut().push(format!(
+                    "{}: {}",
+                    ctx.message,
+                    exception.unwrap_or_default()
+                ));
+            },
+        ));
+    reports
+}
+
+#[test]
+fn test_taskgroup_13_14_nested_groups_failing_in_one_turn_lose_no_failure() {
+    // Between test_taskgroup_13 and _14: a child of the outer group and a child of the inner
+    // group (the outer body's) fail in the same turn. CPython's inner `__aexit__` raises its
+    // group though the outer group cancelled it, and the outer group holds both failures. The
+    // outer group drops its body here, the inner `run` with it, which can no longer return
+    // what it collected: the inner failure is reported through the loop's exception handler
+    // instead of vanishing (it was marked seen as the inner group took it, so nothing else
+    // reports it).
+    run(async {
+        let reports = record_reports_with_exceptions();
+        let failing = |what: &'static str| async move {
+            settle().await;
+            Err::<(), _>(bad(what))
+        };
+        let got = TaskGroup::run(|g1| async move {
+            g1.create_task(failing("outer"))?.detach();
+            TaskGroup::run(|g2| async move {
+                g2.create_task(failing("inner"))?.detach();
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })
+            .await
+        })
+        .await;
+        assert_eq!(group_messages(got), ["outer"]);
+        settle().await;
+        assert_eq!(
+            reports.borrow().as_slice(),
+            ["unhandled errors in a TaskGroup: unhandled errors in a TaskGroup (1 sub-exception); inner"]
+        );
+    });
+}
+
 #[test]
 fn test_taskgroup_07() {
     // The body fails while tasks run: they are cancelled and the body's error is reported.
