@@ -465,6 +465,50 @@ fn test_wait_with_timeout() {
     });
 }
 
+#[test]
+fn test_wait_concurrent_complete() {
+    // A task ending on the timeout's own deadline is done, the other pending: on a manual
+    // clock, `a`'s timer was filed before the wait's (its task ran first), so `a` ends in the
+    // turn the timeout passes, before the wait looks.
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let turns = |n: usize| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    let ms = Duration::from_millis;
+    let sleeper = |name: &'static str, d: Duration| async move {
+        asyncio::sleep(d).await;
+        Ok::<_, Error>(name)
+    };
+    let a = lp.spawn(sleeper("a", ms(100))).unwrap();
+    let b = lp.spawn(sleeper("b", ms(150))).unwrap();
+    let waiting = lp
+        .spawn(async move {
+            wait([b, a], ReturnWhen::AllCompleted)
+                .timeout(ms(100))
+                .await
+        })
+        .unwrap();
+    turns(3);
+    assert!(!waiting.is_done());
+    clock.advance(ms(100));
+    turns(3);
+    assert!(waiting.is_done(), "the timeout passed");
+    let (done, pending) = lp.run_until_complete(waiting).unwrap().unwrap().unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        lp.run_until_complete(done.into_iter().next().unwrap())
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+        "a"
+    );
+    assert_eq!(pending.len(), 1);
+    assert!(!pending[0].is_done());
+}
+
 // ---- as_completed (test_tasks.py) ----
 
 #[test]
@@ -1021,6 +1065,129 @@ fn test_taskgroup_13_14_nested_groups_failing_in_one_turn_lose_no_failure() {
             reports.borrow().as_slice(),
             ["unhandled errors in a TaskGroup: unhandled errors in a TaskGroup (1 sub-exception); inner"]
         );
+    });
+}
+
+/// Fails with `bad(what)` after `turns` loop turns (CPython's `crash_after(t)`).
+async fn crash_after(turns: usize, what: &'static str) -> Result<(), Error> {
+    for _ in 0..turns {
+        yield_now().await;
+    }
+    Err(bad(what))
+}
+
+#[test]
+fn test_taskgroup_13() {
+    // The outer group's task fails while the inner group (its body) waits for a task of its
+    // own: the inner group is cancelled with the body and only the outer failure is raised.
+    run(async {
+        let got = TaskGroup::run(|g1| async move {
+            g1.create_task(crash_after(2, "outer"))?.detach();
+            TaskGroup::run(|g2| async move {
+                g2.create_task(crash_after(1000, "inner"))?.detach();
+                Ok::<_, Error>(())
+            })
+            .await
+        })
+        .await;
+        assert_eq!(group_messages(got), ["outer"]);
+    });
+}
+
+#[test]
+fn test_taskgroup_14() {
+    // The inner group's task fails first: the inner group raises its group, which becomes
+    // the outer body's failure; the outer task is cancelled.
+    run(async {
+        let got = TaskGroup::run(|g1| async move {
+            g1.create_task(crash_after(1000, "outer"))?.detach();
+            TaskGroup::run(|g2| async move {
+                g2.create_task(crash_after(2, "inner"))?.detach();
+                Ok::<_, Error>(())
+            })
+            .await
+        })
+        .await;
+        match got {
+            Err(Error::Group(errors)) => match &errors[..] {
+                [Error::Group(inner)] => {
+                    assert!(matches!(&inner[..], [Error::InvalidArgument(m)] if m == "inner"))
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn test_taskgroup_24() {
+    // A task starts more tasks of its group after the body has ended: the group waits for
+    // them too.
+    run(async {
+        let ended = Rc::new(Cell::new(0));
+        let e = ended.clone();
+        TaskGroup::run(|g| async move {
+            let g2 = g.clone();
+            g.create_task(async move {
+                settle().await;
+                for turns in [1, 2] {
+                    let e = e.clone();
+                    g2.create_task(async move {
+                        for _ in 0..turns {
+                            yield_now().await;
+                        }
+                        e.set(e.get() + 1);
+                        Ok::<_, Error>(())
+                    })?
+                    .detach();
+                }
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(ended.get(), 2);
+    });
+}
+
+/// CPython's `hydra`: counts itself, then starts two more of its kind in the group.
+fn hydra(g: TaskGroup, heads: Rc<Cell<usize>>) -> BoxUnit {
+    Box::pin(async move {
+        heads.set(heads.get() + 1);
+        yield_now().await;
+        g.create_task(hydra(g.clone(), heads.clone()))?.detach();
+        g.create_task(hydra(g.clone(), heads))?.detach();
+        Ok(())
+    })
+}
+
+type BoxUnit = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+#[test]
+fn test_taskgroup_25() {
+    // Tasks keep starting tasks until another fails: every one still running is cancelled
+    // (none fails starting a task into a group that is shutting down), and the group raises
+    // the one failure.
+    run(async {
+        let heads = Rc::new(Cell::new(0));
+        let h = heads.clone();
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(hydra(g.clone(), h.clone()))?.detach();
+            g.create_task(async move {
+                while h.get() < 10 {
+                    yield_now().await;
+                }
+                Err::<(), _>(bad("1 / 0"))
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert_eq!(group_messages(got), ["1 / 0"]);
+        assert!(heads.get() >= 10);
     });
 }
 
