@@ -440,9 +440,17 @@ impl Drop for CloseOnDrop {
 // Checklist: L35 (a failure nobody can see is reported once).
 #[cold]
 fn report_unreturned(errors: Vec<Error>) {
-    let ctx = ExceptionContext::new("unhandled errors in a TaskGroup")
-        .with_exception(Box::new(Error::Group(errors)));
-    match current_loop() {
+    let lp = current_loop();
+    // Checklist: L41. Dropped as `asyncio::run` cancels what is left: reported as CPython's
+    // shutdown reports the group's ExceptionGroup ending that task.
+    let message = match &lp {
+        Some(lp) if lp.inner.book.shutting_down() => {
+            "unhandled exception during asyncio.run() shutdown"
+        }
+        _ => "unhandled errors in a TaskGroup",
+    };
+    let ctx = ExceptionContext::new(message).with_exception(Box::new(Error::Group(errors)));
+    match lp {
         Some(lp) => lp.call_exception_handler(&ctx),
         None => default_exception_handler(&ctx),
     }

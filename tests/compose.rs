@@ -1068,6 +1068,30 @@ fn test_taskgroup_13_14_nested_groups_failing_in_one_turn_lose_no_failure() {
     });
 }
 
+#[test]
+fn l41_a_group_cancelled_at_shutdown_reports_what_it_collected_as_the_shutdown_does() {
+    // A group whose body failed is still waiting for its cancelled task when `asyncio::run`
+    // ends: the shutdown cancels the task around the group, whose `run` is dropped. CPython's
+    // group raises its ExceptionGroup there, which the shutdown reports as 'unhandled
+    // exception during asyncio.run() shutdown'; the dropped group reports the same.
+    let reports = asyncio::run(async {
+        let reports = record_reports_with_exceptions();
+        spawn(TaskGroup::run(|g| async move {
+            g.create_task(std::future::pending::<Result<(), Error>>())?
+                .detach();
+            Err::<(), _>(bad("body"))
+        }))
+        .detach();
+        yield_now().await; // the body fails; its task's cancellation lands next turn
+        reports
+    })
+    .unwrap();
+    assert_eq!(
+        reports.borrow().as_slice(),
+        ["unhandled exception during asyncio.run() shutdown: unhandled errors in a TaskGroup (1 sub-exception); body"]
+    );
+}
+
 /// Fails with `bad(what)` after `turns` loop turns (CPython's `crash_after(t)`).
 async fn crash_after(turns: usize, what: &'static str) -> Result<(), Error> {
     for _ in 0..turns {
