@@ -617,6 +617,36 @@ fn test_as_completed_next_is_cancel_safe() {
     });
 }
 
+#[test]
+fn test_as_completed_goes_on_after_a_task_panic_is_caught() {
+    // A task's panic resumes in the `next()` that hands its outcome out. Caught there (as a
+    // Python loop over as_completed catches the exception a future raises), the iterator
+    // still counts that task as handed out and gives the others: it neither waits for it
+    // again nor hangs.
+    use futures_util::FutureExt;
+    run(async {
+        let boom = spawn(async {
+            yield_now().await;
+            if true {
+                panic!("boom");
+            }
+            1
+        });
+        let fine = spawn(async {
+            settle().await;
+            2
+        });
+        let mut completed = as_completed([boom, fine]);
+        let caught = std::panic::AssertUnwindSafe(completed.next())
+            .catch_unwind()
+            .await;
+        assert!(caught.is_err(), "the panic resumes in next()");
+        assert_eq!(completed.len(), 1, "the panicked task was handed out");
+        assert_eq!(completed.next().await, Some(Ok(2)));
+        assert_eq!(completed.next().await, None);
+    });
+}
+
 // ---- TaskGroup (test_taskgroups.py) ----
 
 #[test]
