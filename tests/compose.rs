@@ -809,6 +809,58 @@ fn test_taskgroup_10() {
     });
 }
 
+#[test]
+fn test_taskgroup_09() {
+    // As test_taskgroup_10, but the body fails once its two tasks have started: both end
+    // cancelled, and the group raises the body's failure alone.
+    run(async {
+        let handles = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let h = handles.clone();
+        let r = TaskGroup::run(|g| async move {
+            for v in [42, 11] {
+                let t = g.create_task(async move {
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(v)
+                })?;
+                h.borrow_mut().push(t);
+            }
+            settle().await;
+            Err::<(), _>(bad("1 / 0"))
+        })
+        .await;
+        assert_eq!(group_messages(r), ["1 / 0"]);
+        for t in handles.borrow().iter() {
+            assert!(t.is_cancelled());
+        }
+    });
+}
+
+#[test]
+fn test_taskgroup_22() {
+    // The body has ended and the group waits for its tasks when the task around it is
+    // cancelled: the tasks are cancelled and the runner ends cancelled.
+    run(async {
+        let dropped = [Rc::new(Cell::new(false)), Rc::new(Cell::new(false))];
+        let flags = dropped.clone();
+        let runner = spawn(TaskGroup::run(|g| async move {
+            for flag in flags {
+                g.create_task(async move {
+                    let _flag = DropFlag(flag);
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?
+                .detach();
+            }
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(!runner.is_done(), "the group waits for its tasks");
+        assert!(runner.cancel());
+        assert!(matches!(runner.await, Err(asyncio::Cancelled)));
+        assert!(dropped.iter().all(|d| d.get()));
+    });
+}
+
 /// Tries to start a task in its group as it is dropped (a cancelled task's cleanup).
 struct CreateOnDrop(TaskGroup, Rc<Cell<Option<bool>>>);
 
