@@ -630,7 +630,9 @@ impl<T: 'static> std::fmt::Debug for AsCompleted<T> {
 impl<T: 'static> AsCompleted<T> {
     /// The outcome of the next task to end, `None` when every outcome has been handed out.
     /// Outcomes come in the order the tasks ended (those that had ended when
-    /// [`as_completed`] was called first, in input order), whenever `next` is called.
+    /// [`as_completed`] was called first, in input order), whenever `next` is called. A task's
+    /// panic resumes in the `next()` that hands its outcome out, and that task counts as
+    /// handed out: caught there, the iterator goes on with the others.
     ///
     /// # Examples
     ///
@@ -686,16 +688,21 @@ impl<T: 'static> Future for NextCompleted<'_, T> {
         of.order.set_parent(cx.waker());
         // Every task has its waker filed since `as_completed`: each end is in `order`.
         while let Some(i) = of.order.next_ended() {
-            let Some(task) = of.tasks[i].as_mut() else {
+            // Handed out before its outcome is taken: a panic of the task resumes in this
+            // poll, and a caller that catches it goes on with the other tasks (the index has
+            // left `order`; counted in, the task would be waited for forever).
+            let Some(mut task) = of.tasks[i].take() else {
                 continue;
             };
+            of.left -= 1;
             // Ended: the handle yields its outcome at once.
             let mut task_cx = Context::from_waker(&of.order.wakers[i]);
-            if let Poll::Ready(outcome) = Pin::new(task).poll(&mut task_cx) {
-                of.tasks[i] = None;
-                of.left -= 1;
+            if let Poll::Ready(outcome) = Pin::new(&mut task).poll(&mut task_cx) {
                 return Poll::Ready(Some(outcome));
             }
+            // Not reached (an ended task is ready): keep it, as before the poll.
+            of.tasks[i] = Some(task);
+            of.left += 1;
         }
         Poll::Pending
     }

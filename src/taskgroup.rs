@@ -21,7 +21,8 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use crate::error::Error;
-use crate::event_loop::exception::PanicError;
+use crate::event_loop::current_loop;
+use crate::event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
 use crate::event_loop::executor::{spawn, AbortHandle, Task};
 
 /// A group of tasks (Python's `asyncio.TaskGroup`). Get one from [`TaskGroup::run`]; it is a
@@ -257,8 +258,10 @@ impl TaskGroup {
     /// Dropping the future (the task around it was cancelled, a timeout around it expired)
     /// drops the body and then the futures of every task of the group, at once: no task
     /// outlives the group, as none outlives Python's `async with` (which waits for them).
-    /// Nothing is returned then, so a task whose cleanup panics keeps that panic as its own
-    /// outcome (reported if nobody awaits it), where Python's group would raise it.
+    /// Nothing is returned then: the failures the group had collected before the drop are
+    /// reported through the loop's exception handler (`unhandled errors in a TaskGroup`), and a
+    /// task whose cleanup panics as it is dropped keeps that panic as its own outcome
+    /// (reported if nobody awaits it), where Python's group would raise them all.
     ///
     /// # Examples
     ///
@@ -417,11 +420,39 @@ impl Drop for CloseOnDrop {
         // for nothing, when `run` was dropped inside that task's poll).
         let waker = self.0.waker.borrow_mut().take();
         drop(waker);
+        // What `run` collected and could not return: it was dropped (CPython's group raises
+        // them even when cancelled). Taken before the tasks go: a cleanup panic as they are
+        // dropped below stays its task's own outcome, reported by that task.
+        let unreturned = std::mem::take(&mut *self.0.errors.borrow_mut());
         // Checklist: L33 (a cancelled waiter leaves nothing running).
         self.0.abort(true);
         if self.0.state.get() != GroupState::Closed {
             self.0.set_state(GroupState::Closed);
         }
+        if !unreturned.is_empty() {
+            report_unreturned(unreturned);
+        }
+    }
+}
+
+/// Reports the failures of a group whose `run` was dropped before it could return them: they
+/// were marked seen as the group took them, so nothing else reports them.
+// Checklist: L35 (a failure nobody can see is reported once).
+#[cold]
+fn report_unreturned(errors: Vec<Error>) {
+    let lp = current_loop();
+    // Checklist: L41. Dropped as `asyncio::run` cancels what is left: reported as CPython's
+    // shutdown reports the group's ExceptionGroup ending that task.
+    let message = match &lp {
+        Some(lp) if lp.inner.book.shutting_down() => {
+            "unhandled exception during asyncio.run() shutdown"
+        }
+        _ => "unhandled errors in a TaskGroup",
+    };
+    let ctx = ExceptionContext::new(message).with_exception(Box::new(Error::Group(errors)));
+    match lp {
+        Some(lp) => lp.call_exception_handler(&ctx),
+        None => default_exception_handler(&ctx),
     }
 }
 

@@ -465,6 +465,50 @@ fn test_wait_with_timeout() {
     });
 }
 
+#[test]
+fn test_wait_concurrent_complete() {
+    // A task ending on the timeout's own deadline is done, the other pending: on a manual
+    // clock, `a`'s timer was filed before the wait's (its task ran first), so `a` ends in the
+    // turn the timeout passes, before the wait looks.
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let turns = |n: usize| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    let ms = Duration::from_millis;
+    let sleeper = |name: &'static str, d: Duration| async move {
+        asyncio::sleep(d).await;
+        Ok::<_, Error>(name)
+    };
+    let a = lp.spawn(sleeper("a", ms(100))).unwrap();
+    let b = lp.spawn(sleeper("b", ms(150))).unwrap();
+    let waiting = lp
+        .spawn(async move {
+            wait([b, a], ReturnWhen::AllCompleted)
+                .timeout(ms(100))
+                .await
+        })
+        .unwrap();
+    turns(3);
+    assert!(!waiting.is_done());
+    clock.advance(ms(100));
+    turns(3);
+    assert!(waiting.is_done(), "the timeout passed");
+    let (done, pending) = lp.run_until_complete(waiting).unwrap().unwrap().unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        lp.run_until_complete(done.into_iter().next().unwrap())
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+        "a"
+    );
+    assert_eq!(pending.len(), 1);
+    assert!(!pending[0].is_done());
+}
+
 // ---- as_completed (test_tasks.py) ----
 
 #[test]
@@ -570,6 +614,36 @@ fn test_as_completed_next_is_cancel_safe() {
             .is_err());
         event.set();
         assert_eq!(completed.next().await, Some(Ok(5)));
+    });
+}
+
+#[test]
+fn test_as_completed_goes_on_after_a_task_panic_is_caught() {
+    // A task's panic resumes in the `next()` that hands its outcome out. Caught there (as a
+    // Python loop over as_completed catches the exception a future raises), the iterator
+    // still counts that task as handed out and gives the others: it neither waits for it
+    // again nor hangs.
+    use futures_util::FutureExt;
+    run(async {
+        let boom = spawn(async {
+            yield_now().await;
+            if true {
+                panic!("boom");
+            }
+            1
+        });
+        let fine = spawn(async {
+            settle().await;
+            2
+        });
+        let mut completed = as_completed([boom, fine]);
+        let caught = std::panic::AssertUnwindSafe(completed.next())
+            .catch_unwind()
+            .await;
+        assert!(caught.is_err(), "the panic resumes in next()");
+        assert_eq!(completed.len(), 1, "the panicked task was handed out");
+        assert_eq!(completed.next().await, Some(Ok(2)));
+        assert_eq!(completed.next().await, None);
     });
 }
 
@@ -732,6 +806,58 @@ fn test_taskgroup_10() {
         for t in handles.borrow().iter() {
             assert!(t.is_cancelled());
         }
+    });
+}
+
+#[test]
+fn test_taskgroup_09() {
+    // As test_taskgroup_10, but the body fails once its two tasks have started: both end
+    // cancelled, and the group raises the body's failure alone.
+    run(async {
+        let handles = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let h = handles.clone();
+        let r = TaskGroup::run(|g| async move {
+            for v in [42, 11] {
+                let t = g.create_task(async move {
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(v)
+                })?;
+                h.borrow_mut().push(t);
+            }
+            settle().await;
+            Err::<(), _>(bad("1 / 0"))
+        })
+        .await;
+        assert_eq!(group_messages(r), ["1 / 0"]);
+        for t in handles.borrow().iter() {
+            assert!(t.is_cancelled());
+        }
+    });
+}
+
+#[test]
+fn test_taskgroup_22() {
+    // The body has ended and the group waits for its tasks when the task around it is
+    // cancelled: the tasks are cancelled and the runner ends cancelled.
+    run(async {
+        let dropped = [Rc::new(Cell::new(false)), Rc::new(Cell::new(false))];
+        let flags = dropped.clone();
+        let runner = spawn(TaskGroup::run(|g| async move {
+            for flag in flags {
+                g.create_task(async move {
+                    let _flag = DropFlag(flag);
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?
+                .detach();
+            }
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(!runner.is_done(), "the group waits for its tasks");
+        assert!(runner.cancel());
+        assert!(matches!(runner.await, Err(asyncio::Cancelled)));
+        assert!(dropped.iter().all(|d| d.get()));
     });
 }
 
@@ -967,6 +1093,207 @@ fn test_taskgroup_08_a_dropped_group_leaves_a_cleanup_panic_to_its_task() {
         assert!(matches!(runner.await, Err(asyncio::Cancelled)));
         let reports = reports.borrow();
         assert_eq!(reports.as_slice(), ["Task exception was never retrieved"]);
+    });
+}
+
+/// Installs an exception handler on the running loop that records each report as
+/// `message: exception`.
+fn record_reports_with_exceptions() -> Rc<std::cell::RefCell<Vec<String>>> {
+    let reports = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let r = reports.clone();
+    asyncio::get_running_loop()
+        .unwrap()
+        .set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                let exception = ctx.exception.as_ref().map(|e| e.to_string());
+                r.borrow_mut().push(format!(
+                    "{}: {}",
+                    ctx.message,
+                    exception.unwrap_or_default()
+                ));
+            },
+        ));
+    reports
+}
+
+#[test]
+fn test_taskgroup_13_14_nested_groups_failing_in_one_turn_lose_no_failure() {
+    // Between test_taskgroup_13 and _14: a child of the outer group and a child of the inner
+    // group (the outer body's) fail in the same turn. CPython's inner `__aexit__` raises its
+    // group though the outer group cancelled it, and the outer group holds both failures. The
+    // outer group drops its body here, the inner `run` with it, which can no longer return
+    // what it collected: the inner failure is reported through the loop's exception handler
+    // instead of vanishing (it was marked seen as the inner group took it, so nothing else
+    // reports it).
+    run(async {
+        let reports = record_reports_with_exceptions();
+        let failing = |what: &'static str| async move {
+            settle().await;
+            Err::<(), _>(bad(what))
+        };
+        let got = TaskGroup::run(|g1| async move {
+            g1.create_task(failing("outer"))?.detach();
+            TaskGroup::run(|g2| async move {
+                g2.create_task(failing("inner"))?.detach();
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })
+            .await
+        })
+        .await;
+        assert_eq!(group_messages(got), ["outer"]);
+        settle().await;
+        assert_eq!(
+            reports.borrow().as_slice(),
+            ["unhandled errors in a TaskGroup: unhandled errors in a TaskGroup (1 sub-exception); inner"]
+        );
+    });
+}
+
+#[test]
+fn l41_a_group_cancelled_at_shutdown_reports_what_it_collected_as_the_shutdown_does() {
+    // A group whose body failed is still waiting for its cancelled task when `asyncio::run`
+    // ends: the shutdown cancels the task around the group, whose `run` is dropped. CPython's
+    // group raises its ExceptionGroup there, which the shutdown reports as 'unhandled
+    // exception during asyncio.run() shutdown'; the dropped group reports the same.
+    let reports = asyncio::run(async {
+        let reports = record_reports_with_exceptions();
+        spawn(TaskGroup::run(|g| async move {
+            g.create_task(std::future::pending::<Result<(), Error>>())?
+                .detach();
+            Err::<(), _>(bad("body"))
+        }))
+        .detach();
+        yield_now().await; // the body fails; its task's cancellation lands next turn
+        reports
+    })
+    .unwrap();
+    assert_eq!(
+        reports.borrow().as_slice(),
+        ["unhandled exception during asyncio.run() shutdown: unhandled errors in a TaskGroup (1 sub-exception); body"]
+    );
+}
+
+/// Fails with `bad(what)` after `turns` loop turns (CPython's `crash_after(t)`).
+async fn crash_after(turns: usize, what: &'static str) -> Result<(), Error> {
+    for _ in 0..turns {
+        yield_now().await;
+    }
+    Err(bad(what))
+}
+
+#[test]
+fn test_taskgroup_13() {
+    // The outer group's task fails while the inner group (its body) waits for a task of its
+    // own: the inner group is cancelled with the body and only the outer failure is raised.
+    run(async {
+        let got = TaskGroup::run(|g1| async move {
+            g1.create_task(crash_after(2, "outer"))?.detach();
+            TaskGroup::run(|g2| async move {
+                g2.create_task(crash_after(1000, "inner"))?.detach();
+                Ok::<_, Error>(())
+            })
+            .await
+        })
+        .await;
+        assert_eq!(group_messages(got), ["outer"]);
+    });
+}
+
+#[test]
+fn test_taskgroup_14() {
+    // The inner group's task fails first: the inner group raises its group, which becomes
+    // the outer body's failure; the outer task is cancelled.
+    run(async {
+        let got = TaskGroup::run(|g1| async move {
+            g1.create_task(crash_after(1000, "outer"))?.detach();
+            TaskGroup::run(|g2| async move {
+                g2.create_task(crash_after(2, "inner"))?.detach();
+                Ok::<_, Error>(())
+            })
+            .await
+        })
+        .await;
+        match got {
+            Err(Error::Group(errors)) => match &errors[..] {
+                [Error::Group(inner)] => {
+                    assert!(matches!(&inner[..], [Error::InvalidArgument(m)] if m == "inner"))
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn test_taskgroup_24() {
+    // A task starts more tasks of its group after the body has ended: the group waits for
+    // them too.
+    run(async {
+        let ended = Rc::new(Cell::new(0));
+        let e = ended.clone();
+        TaskGroup::run(|g| async move {
+            let g2 = g.clone();
+            g.create_task(async move {
+                settle().await;
+                for turns in [1, 2] {
+                    let e = e.clone();
+                    g2.create_task(async move {
+                        for _ in 0..turns {
+                            yield_now().await;
+                        }
+                        e.set(e.get() + 1);
+                        Ok::<_, Error>(())
+                    })?
+                    .detach();
+                }
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(ended.get(), 2);
+    });
+}
+
+/// CPython's `hydra`: counts itself, then starts two more of its kind in the group.
+fn hydra(g: TaskGroup, heads: Rc<Cell<usize>>) -> BoxUnit {
+    Box::pin(async move {
+        heads.set(heads.get() + 1);
+        yield_now().await;
+        g.create_task(hydra(g.clone(), heads.clone()))?.detach();
+        g.create_task(hydra(g.clone(), heads))?.detach();
+        Ok(())
+    })
+}
+
+type BoxUnit = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+#[test]
+fn test_taskgroup_25() {
+    // Tasks keep starting tasks until another fails: every one still running is cancelled
+    // (none fails starting a task into a group that is shutting down), and the group raises
+    // the one failure.
+    run(async {
+        let heads = Rc::new(Cell::new(0));
+        let h = heads.clone();
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(hydra(g.clone(), h.clone()))?.detach();
+            g.create_task(async move {
+                while h.get() < 10 {
+                    yield_now().await;
+                }
+                Err::<(), _>(bad("1 / 0"))
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert_eq!(group_messages(got), ["1 / 0"]);
+        assert!(heads.get() >= 10);
     });
 }
 
