@@ -104,13 +104,37 @@ pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_
             );
         }
     } else if level <= log::Level::Warn || target == TRACE_TARGET {
-        // One locked write per line (no interleaving across threads). Not `eprintln!`: it
-        // panics when stderr fails (`EPIPE` once a log reader has gone), and a record nobody
-        // can read is lost, as Python's last-resort handler loses it, not a panic inside the
-        // loop. (The price: a test harness does not capture these lines.)
-        use std::io::Write;
+        to_stderr(args);
+    }
+}
+
+/// One record, one line on stderr, never a panic. `eprintln!` holds stderr's lock for the
+/// line (no interleaving across threads) and goes where a test harness captures output, but
+/// it panics when the write fails (`EPIPE` once whoever read our stderr has gone); a record
+/// nobody can read is lost instead, as Python's last-resort handler loses it. So a stderr the
+/// kernel already reports broken gets a plain write whose error is dropped, and a write that
+/// fails after the check anyway has its panic caught where panics unwind.
+fn to_stderr(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if cfg!(panic = "unwind") && !stderr_broken() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eprintln!("{args}")));
+    } else {
         let _ = writeln!(std::io::stderr().lock(), "{args}");
     }
+}
+
+/// Whether a write to stderr would fail at once: its reader has gone (`POLLERR`, a pipe),
+/// its peer or terminal hung up (`POLLHUP`). One `poll` that does not wait; records are rare.
+#[allow(unsafe_code)]
+fn stderr_broken() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDERR_FILENO,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd` for the length of the call; a timeout of 0 never blocks.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready == 1 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 /// The `log` target of the layer trace.
