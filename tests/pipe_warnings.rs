@@ -130,6 +130,28 @@ fn a_failed_pipe_write_counts_so_the_fifth_dropped_write_warns_l81() {
     warned_from(5, dropped_warnings, || t.write(b"late").unwrap());
 }
 
+/// The same over a terminal, whose failed write is a flush: CPython watches a write pipe's
+/// reader only on a pipe or a socket, so over a terminal that hangs up nothing closes the
+/// transport before its `_write_ready` fails with `EIO`, and that counts the failed write too
+/// (`_conn_lost += 1`): the fifth dropped write is the first warned about.
+#[test]
+fn a_failed_flush_to_a_terminal_counts_so_the_fifth_dropped_write_warns_l81() {
+    let _one_at_a_time = PIPE_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (master, slave) = pty();
+    let (t, proto) = write_pipe(&lp, slave);
+    let mut written = 0usize;
+    while t.get_write_buffer_size() == 0 {
+        t.write(&[b'x'; 1024]).unwrap(); // nobody reads the master: the terminal fills
+        written += 1024;
+        assert!(written < 64 << 20, "the terminal never filled");
+    }
+    drop(master);
+    run_until(&lp, 100, || proto.borrow().lost); // the flush fails with EIO
+    warned_from(5, dropped_warnings, || t.write(b"late").unwrap());
+}
+
 #[test]
 fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
     let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
