@@ -130,6 +130,28 @@ fn a_failed_pipe_write_counts_so_the_fifth_dropped_write_warns_l81() {
     warned_from(5, dropped_warnings, || t.write(b"late").unwrap());
 }
 
+/// The same over a terminal, whose failed write is a flush: CPython watches a write pipe's
+/// reader only on a pipe or a socket, so over a terminal that hangs up nothing closes the
+/// transport before its `_write_ready` fails with `EIO`, and that counts the failed write too
+/// (`_conn_lost += 1`): the fifth dropped write is the first warned about.
+#[test]
+fn a_failed_flush_to_a_terminal_counts_so_the_fifth_dropped_write_warns_l81() {
+    let _one_at_a_time = PIPE_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (master, slave) = pty();
+    let (t, proto) = write_pipe(&lp, slave);
+    let mut written = 0usize;
+    while t.get_write_buffer_size() == 0 {
+        t.write(&[b'x'; 1024]).unwrap(); // nobody reads the master: the terminal fills
+        written += 1024;
+        assert!(written < 64 << 20, "the terminal never filled");
+    }
+    drop(master);
+    run_until(&lp, 100, || proto.borrow().lost); // the flush fails with EIO
+    warned_from(5, dropped_warnings, || t.write(b"late").unwrap());
+}
+
 #[test]
 fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
     let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
@@ -299,6 +321,57 @@ fn a_helper_thread_write_error_returned_by_wait_closed_is_not_logged_again() {
     let e = got.unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
     assert_eq!(warnings("No space left on device"), before);
+}
+
+/// Whether a thread named `name` runs in this process (`/proc/self/task/*/comm`).
+fn a_thread_named(name: &str) -> bool {
+    std::fs::read_dir("/proc/self/task").unwrap().any(|task| {
+        let comm = task.unwrap().path().join("comm");
+        std::fs::read_to_string(comm).is_ok_and(|c| c.trim_end() == name)
+    })
+}
+
+/// A stream writer over a terminal writes through a helper thread. Its write failing with
+/// `EIO`, the terminal hung up, is how a session ends: quiet, as the write pipe transport's
+/// own `EIO` (CPython's `_UnixWritePipeTransport._fatal_error` logs no `OSError`), even when
+/// nobody awaited `wait_closed`, which still returns it. It was logged as an error.
+#[test]
+fn a_helper_thread_write_to_a_hung_up_terminal_is_not_logged() {
+    let _one_at_a_time = HELPER_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let before = warnings("helper thread failed");
+    for await_it in [false, true] {
+        let (master, slave) = pty();
+        let got = util::run_fresh(std::time::Duration::from_secs(20), async move {
+            let writer = asyncio::open_write_pipe(slave).await?;
+            drop(master); // hung up: the helper's next write fails with EIO
+            writer.write(b"after the hang-up")?;
+            writer.close();
+            if !await_it {
+                return Ok::<_, asyncio::Error>(None);
+            }
+            Ok(Some(writer.wait_closed().await))
+        })
+        .unwrap();
+        if let Some(got) = got {
+            let e = got.unwrap_err();
+            let eio = std::io::Error::from_raw_os_error(libc::EIO).kind();
+            assert_eq!(e.kind(), eio, "{e}");
+        }
+        // The helper thread reports as it ends, perhaps after the loop is gone: wait for its
+        // end (bounded), without a sleep.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while a_thread_named("asyncio-stdout") && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert!(!a_thread_named("asyncio-stdout"), "the helper never ended");
+        assert_eq!(
+            warnings("helper thread failed"),
+            before,
+            "logged: {:?}",
+            LINES.lock().unwrap()
+        );
+    }
 }
 
 /// A new pseudo-terminal: `(master, slave)`, neither our controlling terminal.

@@ -32,7 +32,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 use mio::unix::SourceFd;
 use mio::Interest;
@@ -60,9 +60,11 @@ static WAKEUP: [AtomicI32; NSIG as usize] = [const { AtomicI32::new(-1) }; NSIG 
 /// counted did not come along, and would never release them.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether `reset_after_fork` is registered with `pthread_atfork` (done once, on the first
-/// disposition set to `on_signal`; retried if it failed).
-static AT_FORK: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+/// Whether `reset_after_fork` is registered with `pthread_atfork` (done on the first
+/// disposition set to `on_signal`; retried if it failed). An atomic, not a lock: a child
+/// forked while another thread held a lock here would inherit it held, and its own first
+/// handler would wait for it for ever.
+static AT_FORK: AtomicBool = AtomicBool::new(false);
 
 /// `pthread_atfork`'s child hook: the child has only the thread that forked, so no call
 /// counted in [`IN_FLIGHT`] is still running, except one this very thread was inside when
@@ -72,18 +74,22 @@ extern "C" fn reset_after_fork() {
     IN_FLIGHT.store(0, Ordering::SeqCst);
 }
 
-/// Registers [`reset_after_fork`] once per process.
+/// Registers [`reset_after_fork`] once per process. Threads installing their first handlers
+/// at the same moment may each register it: the hook only stores 0, so running it twice in a
+/// child is running it once.
 fn reset_in_forked_children() -> io::Result<()> {
-    let mut registered = AT_FORK.lock().unwrap_or_else(|p| p.into_inner());
-    if !*registered {
-        // SAFETY: FFI; the hook is an `extern "C"` function that only stores to an atomic,
-        // which is all a child of a multi-threaded process may do before `exec`.
-        let r = unsafe { libc::pthread_atfork(None, None, Some(reset_after_fork)) };
-        if r != 0 {
-            return Err(io::Error::from_raw_os_error(r));
-        }
-        *registered = true;
+    #[cfg(test)]
+    tests::hook::registering();
+    if AT_FORK.load(Ordering::SeqCst) {
+        return Ok(());
     }
+    // SAFETY: FFI; the hook is an `extern "C"` function that only stores to an atomic,
+    // which is all a child of a multi-threaded process may do before `exec`.
+    let r = unsafe { libc::pthread_atfork(None, None, Some(reset_after_fork)) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    AT_FORK.store(true, Ordering::SeqCst);
     Ok(())
 }
 
@@ -580,7 +586,7 @@ fn wait_for_writers() {
 mod tests {
     use super::*;
     use crate::event_loop::EventLoop;
-    use std::sync::atomic::{AtomicBool, AtomicIsize};
+    use std::sync::atomic::AtomicIsize;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -616,6 +622,24 @@ mod tests {
 
         pub(crate) fn waiting() {
             WAITED.store(true, Ordering::SeqCst);
+        }
+
+        /// The thread (`gettid`) that stops in `reset_in_forked_children`; 0 for none. A
+        /// forked child has a thread id of its own: it never stops there.
+        pub(crate) static REGISTERING_TID: AtomicI32 = AtomicI32::new(0);
+        /// Set by that thread once it stops; the test sets `REGISTERING_GO` to let it on.
+        pub(crate) static REGISTERING: AtomicBool = AtomicBool::new(false);
+        pub(crate) static REGISTERING_GO: AtomicBool = AtomicBool::new(false);
+
+        pub(crate) fn registering() {
+            // SAFETY: `gettid` has no preconditions.
+            let tid = unsafe { libc::gettid() };
+            if REGISTERING_TID.load(Ordering::SeqCst) == tid {
+                REGISTERING.store(true, Ordering::SeqCst);
+                while !REGISTERING_GO.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+            }
         }
 
         /// Held by each test that uses the hook: its statics are shared.
@@ -707,6 +731,21 @@ mod tests {
             // SAFETY: ends the child at once, running nothing of the parent's.
             unsafe { libc::_exit(0) };
         }
+        let (exited, status) = reap_within_10s(pid);
+        hook::GO.store(true, Ordering::SeqCst);
+        assert_eq!(raiser.join().unwrap(), 0);
+        hook::SIG.store(0, Ordering::SeqCst);
+        assert!(
+            exited,
+            "the child spun in wait_for_writers for a handler left in the parent"
+        );
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        assert!(lp.remove_signal_handler(sig).unwrap());
+    }
+
+    /// Reaps `pid`, our forked child, giving it 10 s to exit before it is killed: whether it
+    /// exited within them, and its wait status.
+    fn reap_within_10s(pid: libc::pid_t) -> (bool, libc::c_int) {
         assert!(pid > 0, "fork: {}", io::Error::last_os_error());
         // SAFETY: plain syscall; the descriptor is owned by `pidfd` below.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -727,14 +766,44 @@ mod tests {
         let mut status = 0;
         // SAFETY: `status` is a valid out-pointer; `pid` is our child.
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        hook::GO.store(true, Ordering::SeqCst);
-        assert_eq!(raiser.join().unwrap(), 0);
-        hook::SIG.store(0, Ordering::SeqCst);
+        (exited, status)
+    }
+
+    // A process forked while another thread was registering the fork hook (its first signal
+    // handler, `asyncio::run`'s SIGINT on the main thread) inherited the registration's lock
+    // held, with no thread to release it: the child's own first `add_signal_handler` (its
+    // `asyncio::run`) blocked for ever. The child here installs one disposition, then exits;
+    // the parent gives it 10 s.
+    #[test]
+    fn a_child_forked_while_another_thread_registers_the_fork_hook_can_install_a_handler() {
+        let sig = libc::SIGRTMIN() + 7; // used by no other test of this crate
+        hook::REGISTERING.store(false, Ordering::SeqCst);
+        hook::REGISTERING_GO.store(false, Ordering::SeqCst);
+        let registrar = std::thread::spawn(|| {
+            // SAFETY: `gettid` has no preconditions.
+            hook::REGISTERING_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+            reset_in_forked_children()
+        });
+        assert!(
+            within_10s(|| hook::REGISTERING.load(Ordering::SeqCst)),
+            "the registration never ran"
+        );
+        // SAFETY: the child calls only `set_disposition` (an atomic, `pthread_atfork`, whose
+        // lock the C library resets in a child, and `sigaction`) and `_exit`.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = i32::from(set_disposition(sig, true).is_err());
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(code) };
+        }
+        let (exited, status) = reap_within_10s(pid);
+        hook::REGISTERING_GO.store(true, Ordering::SeqCst);
+        hook::REGISTERING_TID.store(0, Ordering::SeqCst);
+        registrar.join().unwrap().unwrap();
         assert!(
             exited,
-            "the child spun in wait_for_writers for a handler left in the parent"
+            "the child blocked on a lock held by a thread left in the parent"
         );
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        assert!(lp.remove_signal_handler(sig).unwrap());
     }
 }

@@ -21,7 +21,8 @@
 //!   standard output thread ends when the stream is closed and everything written was passed on;
 //!   [`StreamWriter::wait_closed`] returns once that thread has written everything to the
 //!   descriptor and closed it (with its write error, if it had one; an error that no
-//!   `wait_closed` took is logged once the stream is gone). A read error of the
+//!   `wait_closed` took is logged once the stream is gone, except `EIO`, a terminal that hung
+//!   up, which ends a session quietly). A read error of the
 //!   standard input thread (a directory given as input, a failing disk) reaches the reader as
 //!   that error where the pipe would only show an end of file; `EIO`, a terminal whose other
 //!   side has gone, stays an end of file, as CPython's read pipe treats it. For pipes and
@@ -314,11 +315,15 @@ impl super::writer::HelperWait for HelperDone {
 
 /// Never silent: an error nobody took (no `wait_closed` awaited it, no reader reached the end
 /// of input) is reported as the last of the thread and the stream lets go of it, whichever
-/// that is, on whichever thread (stderr when no logger is installed).
+/// that is, on whichever thread (stderr when no logger is installed). Except `EIO`, a terminal
+/// that hung up: how a session ends, as quiet as the pipe transport's own `EIO`.
 impl Drop for HelperDone {
     fn drop(&mut self) {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         if let (Some(Some(e)), false) = (&st.outcome, st.taken) {
+            if e.raw_os_error() == Some(libc::EIO) {
+                return;
+            }
             crate::event_loop::debug::error!(
                 "{} helper thread failed and nobody awaited the stream to hear it: {e}",
                 self.name

@@ -64,10 +64,12 @@ impl WritePath for PipeTransport {
 
     fn write_failed(&self, err: io::Error) {
         // CPython's `write` counts the failed write itself (`_conn_lost += 1`) before its
-        // `_fatal_error` (L81). Only `write`'s fast path fails with nothing buffered; a failed
-        // flush is left uncounted, as CPython's reader callback (`_read_ready`, the reader
-        // gone) closes the pipe before its `_write_ready` could count one.
-        if self.buffer.borrow().is_empty() {
+        // `_fatal_error` (L81), and so does its `_write_ready`, a failed flush. Only `write`'s
+        // fast path fails with nothing buffered. Over a pipe or a socket a failed flush is left
+        // uncounted: it fails once the reader has gone, and CPython's reader callback
+        // (`_read_ready`) closes the pipe before its `_write_ready` could count one. Over a
+        // terminal no reader callback runs, so its flush fails and counts.
+        if self.buffer.borrow().is_empty() || !self.watches_reader {
             let lost = &self.conn_lost_writes;
             lost.set(lost.get().saturating_add(1));
         }
