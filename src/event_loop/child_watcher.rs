@@ -15,13 +15,17 @@
 //!   `ThreadedChildWatcher` uses `call_soon_threadsafe`. The thread holds nothing but the pid
 //!   and the shared exit cell; it ends when the child does.
 //!
-//! Ground rules: a pid is signalled only while the child is known not to be reaped (a zombie
-//! keeps its pid, so it cannot have been reused): the exit cell's lock is held from the check
-//! to the `kill`, and reaping takes the same lock. Once registered, a child is reaped whatever
+//! Ground rules: a child is signalled through a pidfd, never by pid (a pid is free for any new
+//! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
+//! watch's own descriptor, else one opened for the signal and checked to name our unreaped
+//! child; `kill(2)` only where the kernel has no `pidfd_open`. A signal finding the child gone
+//! (`ESRCH`) sends nothing, as CPython's `Popen.send_signal` ignores `ProcessLookupError`. The
+//! exit cell's lock is held from the returncode check to the send, and reaping takes the same
+//! lock, which keeps the `kill(2)` fallback safe. Once registered, a child is reaped whatever
 //! happens to its `Process`: the pidfd registration stays with the loop until the child exits,
 //! and if the loop closes first the child is handed to a reaper thread. This file is the only
-//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open` (and `setsid` in a starting child); it
-//! touches mio only through the loop's `register_handler`.
+//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and `setsid` in
+//! a starting child); it touches mio only through the loop's `register_handler`.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -101,6 +105,9 @@ pub(crate) struct ChildWatch {
     exit: ExitCell,
     /// Which way was taken, for `Debug` and tests.
     kind: ChildWatcher,
+    /// The loop's pidfd registration while it lasts (the pidfd way): signals go through its
+    /// descriptor. Dangling for the thread way, and once the child is reaped or the loop closed.
+    pidfd: Weak<PidfdWatch>,
 }
 
 impl ChildWatch {
@@ -108,46 +115,49 @@ impl ChildWatch {
     pub(crate) fn start(lp: &LoopHandle, pid: u32, how: ChildWatcher) -> Result<Self, Error> {
         let pid = libc::pid_t::try_from(pid)
             .map_err(|_| Error::invalid_argument(format!("pid {pid} out of range")))?;
-        let exit = ExitCell::default();
-        let kind = match Self::start_kind(lp, pid, how, &exit) {
-            Ok(kind) => kind,
-            Err(e) => {
-                abandon(pid);
-                return Err(e);
-            }
+        let mut watch = ChildWatch {
+            pid,
+            exit: ExitCell::default(),
+            kind: how,
+            pidfd: Weak::new(),
         };
-        Ok(ChildWatch { pid, exit, kind })
+        if let Err(e) = watch.start_kind(lp, how) {
+            abandon(pid);
+            return Err(e);
+        }
+        Ok(watch)
     }
 
-    fn start_kind(
-        lp: &LoopHandle,
-        pid: libc::pid_t,
-        how: ChildWatcher,
-        exit: &ExitCell,
-    ) -> Result<ChildWatcher, Error> {
-        Ok(match how {
+    fn start_kind(&mut self, lp: &LoopHandle, how: ChildWatcher) -> Result<(), Error> {
+        let (pid, exit) = (self.pid, &self.exit);
+        self.kind = match how {
             ChildWatcher::Threaded => {
                 spawn_waiter(pid, exit.clone())?;
                 ChildWatcher::Threaded
             }
             ChildWatcher::Pidfd => {
                 match PidfdWatch::register(lp, pid, exit.clone()) {
+                    Ok(watch) => self.pidfd = watch,
                     Err(Error::Io(e)) if e.raw_os_error() == Some(libc::ESRCH) => {
                         reaped_elsewhere(pid, exit);
                     }
-                    other => other?,
+                    Err(e) => return Err(e),
                 }
                 ChildWatcher::Pidfd
             }
             ChildWatcher::Auto => match PidfdWatch::register(lp, pid, exit.clone()) {
-                Ok(()) => ChildWatcher::Pidfd,
+                Ok(watch) => {
+                    self.pidfd = watch;
+                    ChildWatcher::Pidfd
+                }
                 Err(e) => {
                     log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
                     spawn_waiter(pid, exit.clone())?;
                     ChildWatcher::Threaded
                 }
             },
-        })
+        };
+        Ok(())
     }
 
     /// The returncode once the child is reaped.
@@ -174,20 +184,19 @@ impl ChildWatch {
         drop(waker); // after the lock
     }
 
-    /// Sends `sig` unless the child is already reaped: then `Ok(false)` and nothing is sent.
+    /// Sends `sig` unless the child is known to be reaped or turns out to be gone (reaped by
+    /// someone else): then `Ok(false)` and nothing is sent, to the child or any other process.
     pub(crate) fn send_signal(&self, sig: i32) -> io::Result<bool> {
-        let st = lock(&self.exit); // held to the kill: reaping waits for it
+        let st = lock(&self.exit); // held to the send: our own reaping waits for it
         if st.returncode.is_some() {
             return Ok(false);
         }
-        // SAFETY: plain syscall; `self.pid` is our unreaped child (checked under the lock
-        // reaping takes), so it names that process and no other.
-        let r = unsafe { libc::kill(self.pid, sig) };
+        let sent = match self.pidfd.upgrade() {
+            Some(watch) => pidfd_send_signal(&watch.pidfd, sig),
+            None => signal_child(self.pid, sig),
+        };
         drop(st);
-        if r == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(true)
+        sent
     }
 
     pub(crate) fn kind(&self) -> ChildWatcher {
@@ -201,6 +210,7 @@ impl ChildWatch {
             pid: self.pid,
             exit: self.exit.clone(),
             kind: self.kind,
+            pidfd: self.pidfd.clone(),
         }))
     }
 }
@@ -262,6 +272,109 @@ fn reaped_elsewhere(pid: libc::pid_t, exit: &ExitCell) {
         "child process pid {pid} exit status already read: will report returncode 255"
     );
     set_exited(exit, 255);
+}
+
+/// `pidfd_open(pid)`: a descriptor naming the process that has `pid` now (close-on-exec).
+#[cfg(target_os = "linux")]
+fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    if force_thread() {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = libc::c_int::try_from(fd).map_err(io::Error::other)?;
+    // SAFETY: `fd` was just returned by pidfd_open and is owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_open(_pid: libc::pid_t) -> io::Result<OwnedFd> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Sends `sig` to the process `pidfd` names, which no other process can ever be: `Ok(false)`
+/// when it is gone (`ESRCH`: reaped, by us or by someone else).
+#[cfg(target_os = "linux")]
+fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<bool> {
+    // SAFETY: plain syscall: a descriptor we hold open, the signal, a null `siginfo_t` (the
+    // kernel fills in what `kill(2)` would) and no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    sent_or_gone(r)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_send_signal(_pidfd: &OwnedFd, _sig: i32) -> io::Result<bool> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS)) // no pidfd is ever opened there
+}
+
+/// A signal call's result: sent, or (`ESRCH`) nobody there any more, or the error.
+fn sent_or_gone(r: libc::c_long) -> io::Result<bool> {
+    if r == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ESRCH) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Signals our child `pid` with no pidfd in hand: opens one for this signal. A pid nobody
+/// has (`ESRCH`) or that names a process other than our unreaped child (the pid was reused
+/// after someone else reaped ours) is not signalled: `Ok(false)`. Only where the kernel has no
+/// `pidfd_open` (`ENOSYS`) is the pid signalled; the caller holds the exit cell's lock then.
+fn signal_child(pid: libc::pid_t, sig: i32) -> io::Result<bool> {
+    match pidfd_open(pid) {
+        Ok(pidfd) if is_our_child(&pidfd) => pidfd_send_signal(&pidfd, sig),
+        Ok(_) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            // SAFETY: plain syscall; with no pidfd in the kernel, the caller's lock (reaping
+            // waits for it) and an unreaped child are what keep the pid ours.
+            let r = unsafe { libc::kill(pid, sig) };
+            sent_or_gone(r.into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `pidfd` names a child of ours not yet reaped: `waitid(P_PIDFD, WNOWAIT | WNOHANG)`
+/// answers `ECHILD` for any other process, and reaps nothing. A kernel without `P_PIDFD`
+/// (5.3: `EINVAL`) cannot tell: yes, as the pid was ours when the pidfd was opened but for
+/// the reuse this check is for.
+#[cfg(target_os = "linux")]
+fn is_our_child(pidfd: &OwnedFd) -> bool {
+    let id = libc::id_t::try_from(pidfd.as_raw_fd()).unwrap_or_default();
+    loop {
+        // SAFETY: an all-zero `siginfo_t` is a valid out-value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
+        // SAFETY: `info` is a valid out-pointer for the call.
+        let r = unsafe { libc::waitid(libc::P_PIDFD, id, &mut info, flags) };
+        let err = io::Error::last_os_error();
+        match (r, err.raw_os_error()) {
+            (0, _) => return true,
+            (_, Some(libc::EINTR)) => continue,
+            (_, Some(libc::ECHILD)) => return false,
+            _ => return true,
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_our_child(_pidfd: &OwnedFd) -> bool {
+    true
 }
 
 /// `WIFSIGNALED` → minus the signal number, else the exit status (Python's `returncode`).
@@ -357,30 +470,10 @@ struct PidfdWatch {
 }
 
 impl PidfdWatch {
-    #[cfg(target_os = "linux")]
-    fn open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-        // SAFETY: plain syscall with integer arguments.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = libc::c_int::try_from(fd).map_err(io::Error::other)?;
-        // SAFETY: `fd` was just returned by pidfd_open (close-on-exec by default) and is
-        // owned by nothing else.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn open(_pid: libc::pid_t) -> io::Result<OwnedFd> {
-        Err(io::Error::from_raw_os_error(libc::ENOSYS))
-    }
-
-    fn register(lp: &LoopHandle, pid: libc::pid_t, exit: ExitCell) -> Result<(), Error> {
+    /// Registers a pidfd for `pid`; the watch lives in the loop's io table until released.
+    fn register(lp: &LoopHandle, pid: libc::pid_t, exit: ExitCell) -> Result<Weak<Self>, Error> {
         lp.inner.check_closed()?;
-        if force_thread() {
-            return Err(io::Error::from_raw_os_error(libc::ENOSYS).into());
-        }
-        let pidfd = Self::open(pid)?;
+        let pidfd = pidfd_open(pid)?;
         let raw = pidfd.as_raw_fd();
         let watch = Rc::new_cyclic(|me| PidfdWatch {
             lp: lp.clone(),
@@ -402,7 +495,7 @@ impl PidfdWatch {
         if try_reap(pid, &watch.exit) {
             watch.release();
         }
-        Ok(())
+        Ok(Rc::downgrade(&watch))
     }
 
     /// Leaves the loop (the pidfd closes when the io table drops its handle).
@@ -483,5 +576,92 @@ mod tests {
             "a signal was sent"
         );
         drop(watch.kill_guard()); // sends nothing either: the child counts as reaped
+    }
+
+    /// A thread-way watch of `pid` whose thread has not reaped the child (none was started).
+    fn threaded_watch_of(pid: u32) -> ChildWatch {
+        ChildWatch {
+            pid: libc::pid_t::try_from(pid).unwrap(),
+            exit: ExitCell::default(),
+            kind: ChildWatcher::Threaded,
+            pidfd: Weak::new(),
+        }
+    }
+
+    fn exit_signal(status: std::process::ExitStatus) -> Option<i32> {
+        std::os::unix::process::ExitStatusExt::signal(&status)
+    }
+
+    // The pidfd way signals through the watch's own pidfd. The test reaps the child itself (a
+    // stray `waitpid`) while the watch, whose loop never turns, still takes it for running:
+    // the signal finds the child gone and sends nothing, `Ok(false)`, as CPython's
+    // `send_signal` ignores `ProcessLookupError`. (Before: `kill(pid)`, which answered
+    // `Err(ESRCH)`, and would have signalled whoever had the pid by then.)
+    #[test]
+    fn a_pidfd_watch_sends_through_its_pidfd_and_nothing_once_the_child_is_reaped_elsewhere() {
+        let lp = EventLoop::new().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let watch = ChildWatch::start(&lp.handle(), child.id(), ChildWatcher::Pidfd).unwrap();
+        assert_eq!(watch.kind(), ChildWatcher::Pidfd);
+        assert!(watch.send_signal(libc::SIGKILL).unwrap(), "nothing sent");
+        assert_eq!(exit_signal(child.wait().unwrap()), Some(libc::SIGKILL));
+        assert_eq!(watch.returncode(), None, "the loop turned");
+        match watch.send_signal(0) {
+            Ok(sent) => assert!(!sent, "a signal was sent to a reaped child"),
+            Err(e) => panic!("signalling a child reaped elsewhere failed: {e}"),
+        }
+    }
+
+    // The thread way holds no pidfd: it opens one for the signal. A child reaped elsewhere
+    // (`ESRCH` from `pidfd_open`) gets nothing: `Ok(false)`. (Before: `kill(pid)`, `Err(ESRCH)`.)
+    #[test]
+    fn a_threaded_watch_sends_nothing_to_a_child_reaped_elsewhere() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        match threaded_watch_of(child.id()).send_signal(0) {
+            Ok(sent) => assert!(!sent, "a signal was sent to a reaped child"),
+            Err(e) => panic!("signalling a child reaped elsewhere failed: {e}"),
+        }
+    }
+
+    // Our child reaped elsewhere and its pid taken by a process that is not our child: our
+    // parent stands for that process. The pidfd opened for the signal names a non-child
+    // (`waitid(P_PIDFD)`: `ECHILD`), so nothing is sent. (Before: `kill(pid, 0)` reached it,
+    // `Ok(true)`; signal 0 so that the old code harms nobody.)
+    #[test]
+    fn a_threaded_watch_never_signals_a_pid_that_names_another_process() {
+        let watch = threaded_watch_of(std::os::unix::process::parent_id());
+        assert!(
+            !watch.send_signal(0).unwrap(),
+            "a process that is not our child was signalled"
+        );
+    }
+
+    // The thread way's signal reaches a running child, through the pidfd it opens and, with
+    // no pidfd in the kernel, by `kill(2)`; a reaped one gets nothing either way. (Before,
+    // the reaped one gave `Err(ESRCH)`.)
+    #[test]
+    fn a_threaded_watch_signals_its_running_child_with_or_without_pidfd() {
+        for no_pidfd in [false, true] {
+            simulate_no_pidfd(no_pidfd);
+            let mut child = std::process::Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .unwrap();
+            let watch = threaded_watch_of(child.id());
+            let sent = watch.send_signal(libc::SIGKILL);
+            let status = child.wait().unwrap();
+            let after = watch.send_signal(0);
+            simulate_no_pidfd(false);
+            assert!(sent.unwrap(), "nothing sent (no pidfd: {no_pidfd})");
+            assert_eq!(exit_signal(status), Some(libc::SIGKILL));
+            match after {
+                Ok(sent) => assert!(!sent, "a reaped child was signalled (no pidfd: {no_pidfd})"),
+                Err(e) => panic!("signalling a reaped child failed (no pidfd: {no_pidfd}): {e}"),
+            }
+        }
     }
 }
