@@ -85,6 +85,9 @@ struct ExitState {
 
 type ExitCell = Arc<Mutex<ExitState>>;
 
+/// A watch that could not start: the error, and the child's pidfd if one was opened.
+type Failed = (Error, Option<OwnedFd>);
+
 fn lock(cell: &ExitCell) -> MutexGuard<'_, ExitState> {
     cell.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -121,27 +124,30 @@ impl ChildWatch {
             kind: how,
             pidfd: Weak::new(),
         };
-        if let Err(e) = watch.start_kind(lp, how) {
-            abandon(pid);
+        if let Err((e, pidfd)) = watch.start_kind(lp, how) {
+            abandon(pid, pidfd.as_ref());
             return Err(e);
         }
         Ok(watch)
     }
 
-    fn start_kind(&mut self, lp: &LoopHandle, how: ChildWatcher) -> Result<(), Error> {
+    /// Takes the way `how` asks for; on failure hands back the pidfd if one was opened, for
+    /// [`abandon`] to signal through.
+    fn start_kind(&mut self, lp: &LoopHandle, how: ChildWatcher) -> Result<(), Failed> {
         let (pid, exit) = (self.pid, &self.exit);
+        let thread = |pidfd| spawn_waiter(pid, exit.clone()).map_err(|e| (e.into(), pidfd));
         self.kind = match how {
             ChildWatcher::Threaded => {
-                spawn_waiter(pid, exit.clone())?;
+                thread(None)?;
                 ChildWatcher::Threaded
             }
             ChildWatcher::Pidfd => {
                 match PidfdWatch::register(lp, pid, exit.clone()) {
                     Ok(watch) => self.pidfd = watch,
-                    Err(Error::Io(e)) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    Err((Error::Io(e), _)) if e.raw_os_error() == Some(libc::ESRCH) => {
                         reaped_elsewhere(pid, exit);
                     }
-                    Err(e) => return Err(e),
+                    Err(failed) => return Err(failed),
                 }
                 ChildWatcher::Pidfd
             }
@@ -150,9 +156,9 @@ impl ChildWatch {
                     self.pidfd = watch;
                     ChildWatcher::Pidfd
                 }
-                Err(e) => {
+                Err((e, pidfd)) => {
                     log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
-                    spawn_waiter(pid, exit.clone())?;
+                    thread(pidfd)?;
                     ChildWatcher::Threaded
                 }
             },
@@ -256,11 +262,23 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 
 /// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and
 /// reaped at once, so that it neither runs on unseen nor stays a zombie. SIGKILL ends it
-/// promptly, so the blocking `waitpid` is short.
-fn abandon(pid: libc::pid_t) {
-    // SAFETY: plain syscall; `pid` is our child, not yet reaped.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    reap(pid, 0);
+/// promptly, so the blocking `waitpid` is short. Killed through `pidfd` when one is in hand,
+/// else as [`ChildWatch::send_signal`] does; a child found gone (reaped elsewhere: its pid
+/// may be another process's) is neither signalled nor waited for. One that cannot be
+/// signalled safely (no pidfd to be had: `EMFILE`) is left running, with a warning, rather
+/// than killed by pid.
+fn abandon(pid: libc::pid_t, pidfd: Option<&OwnedFd>) {
+    let killed = match pidfd {
+        Some(pidfd) => pidfd_send_signal(pidfd, libc::SIGKILL),
+        None => signal_child(pid, libc::SIGKILL),
+    };
+    match killed {
+        Ok(true) => drop(reap(pid, 0)),
+        Ok(false) => log::debug!(target: "asyncio", "abandoned child {pid} was already reaped"),
+        Err(e) => crate::event_loop::debug::warning!(
+            "child {pid} cannot be killed without a pidfd ({e}): left running"
+        ),
+    }
 }
 
 /// `pidfd_open`'s `ESRCH`: no process has `pid` any more (a zombie would still have it), so
@@ -471,9 +489,10 @@ struct PidfdWatch {
 
 impl PidfdWatch {
     /// Registers a pidfd for `pid`; the watch lives in the loop's io table until released.
-    fn register(lp: &LoopHandle, pid: libc::pid_t, exit: ExitCell) -> Result<Weak<Self>, Error> {
-        lp.inner.check_closed()?;
-        let pidfd = pidfd_open(pid)?;
+    /// On failure, hands back the pidfd if it was opened.
+    fn register(lp: &LoopHandle, pid: libc::pid_t, exit: ExitCell) -> Result<Weak<Self>, Failed> {
+        lp.inner.check_closed().map_err(|e| (e, None))?;
+        let pidfd = pidfd_open(pid).map_err(|e| (e.into(), None))?;
         let raw = pidfd.as_raw_fd();
         let watch = Rc::new_cyclic(|me| PidfdWatch {
             lp: lp.clone(),
@@ -483,12 +502,17 @@ impl PidfdWatch {
             exit,
             key: std::cell::Cell::new(None),
         });
-        let key = lp.inner.register_handler(
+        let registered = lp.inner.register_handler(
             &mut mio::unix::SourceFd(&raw),
             raw,
             mio::Interest::READABLE,
             watch.clone() as Rc<dyn IoHandler>,
-        )?;
+        );
+        let key = match registered {
+            Ok(key) => key,
+            // The io table dropped its handle: ours is the only one left.
+            Err(e) => return Err((e.into(), Rc::try_unwrap(watch).ok().map(|w| w.pidfd))),
+        };
         watch.key.set(Some(key));
         // The child may have exited before the registration: the pidfd is readable already,
         // and an edge-triggered poll reports it anyway; the check is for other selectors.
@@ -590,6 +614,50 @@ mod tests {
 
     fn exit_signal(status: std::process::ExitStatus) -> Option<i32> {
         std::os::unix::process::ExitStatusExt::signal(&status)
+    }
+
+    // A start that fails with a pidfd in hand kills through it: `abandon` gets that pidfd,
+    // for a child the test has reaped, and a pid now some other child's (`sleep`, standing
+    // for a reused pid). The pidfd finds its child gone: nothing is killed or waited for, and
+    // `sleep` runs on. (Before: `abandon(pid)` killed `sleep` by pid and reaped it.)
+    #[test]
+    fn abandon_kills_through_the_pidfd_in_hand_never_by_pid() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = pidfd_open(libc::pid_t::try_from(gone.id()).unwrap()).unwrap();
+        gone.wait().unwrap();
+        let mut other = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        abandon(libc::pid_t::try_from(other.id()).unwrap(), Some(&pidfd));
+        let still = other.try_wait();
+        drop(other.kill());
+        drop(other.wait());
+        assert!(
+            matches!(still, Ok(None)),
+            "the pid's process was killed or reaped: {still:?}"
+        );
+    }
+
+    // A pidfd watch demanded on a closed loop fails, and its child, running, is killed and
+    // reaped at once (through a pidfd opened for it; before, by pid: no visible difference).
+    #[test]
+    fn a_watch_that_cannot_start_kills_and_reaps_its_child() {
+        let lp = EventLoop::new().unwrap();
+        lp.close().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let r = ChildWatch::start(&lp.handle(), child.id(), ChildWatcher::Pidfd);
+        assert!(r.is_err(), "a watch started on a closed loop");
+        let after = child.try_wait();
+        if after.is_ok() {
+            drop(child.kill());
+            drop(child.wait());
+        }
+        let echild = after.map_err(|e| e.raw_os_error());
+        assert_eq!(echild, Err(Some(libc::ECHILD)), "the child was not reaped");
     }
 
     // The pidfd way signals through the watch's own pidfd. The test reaps the child itself (a
