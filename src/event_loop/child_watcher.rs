@@ -18,10 +18,11 @@
 //! Ground rules: a child is signalled through a pidfd, never by pid (a pid is free for any new
 //! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
 //! watch's own descriptor, else one opened for the signal and checked to name our unreaped
-//! child; `kill(2)` only where the kernel has no `pidfd_open`. A signal finding the child gone
-//! (`ESRCH`) sends nothing, as CPython's `Popen.send_signal` ignores `ProcessLookupError`. The
-//! exit cell's lock is held from the returncode check to the send, and reaping takes the same
-//! lock, which keeps the `kill(2)` fallback safe. Once registered, a child is reaped whatever
+//! child; `kill(2)` only where the kernel has no `pidfd_open`, to a pid `waitid(WNOWAIT)` has
+//! just seen to be our unreaped child. A signal finding the child gone (`ESRCH`) sends
+//! nothing, as CPython's `Popen.send_signal` ignores `ProcessLookupError`. The exit cell's
+//! lock is held from the returncode check to the send, and reaping takes the same lock, so our
+//! own reaping never races the `kill(2)` fallback. Once registered, a child is reaped whatever
 //! happens to its `Process`: the pidfd registration stays with the loop until the child exits,
 //! and if the loop closes first the child is handed to a reaper thread. This file is the only
 //! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and `setsid` in
@@ -351,15 +352,21 @@ fn sent_or_gone(r: libc::c_long) -> io::Result<bool> {
 /// Signals our child `pid` with no pidfd in hand: opens one for this signal. A pid nobody
 /// has (`ESRCH`) or that names a process other than our unreaped child (the pid was reused
 /// after someone else reaped ours) is not signalled: `Ok(false)`. Only where the kernel has no
-/// `pidfd_open` (`ENOSYS`) is the pid signalled; the caller holds the exit cell's lock then.
+/// `pidfd_open` (`ENOSYS`) is the pid signalled, once it is seen to be our unreaped child;
+/// our own reaping cannot run between that check and the `kill` (`send_signal` holds the exit
+/// cell's lock; `abandon` runs before any reaper starts), only someone else's could.
 fn signal_child(pid: libc::pid_t, sig: i32) -> io::Result<bool> {
     match pidfd_open(pid) {
         Ok(pidfd) if is_our_child(&pidfd) => pidfd_send_signal(&pidfd, sig),
         Ok(_) => Ok(false),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-            // SAFETY: plain syscall; with no pidfd in the kernel, the caller's lock (reaping
-            // waits for it) and an unreaped child are what keep the pid ours.
+            let id = libc::id_t::try_from(pid).unwrap_or_default();
+            if !still_ours(libc::P_PID, id) {
+                return Ok(false);
+            }
+            // SAFETY: plain syscall; `pid` was just seen to be our unreaped child, and a
+            // zombie keeps its pid: see above for what could still free it.
             let r = unsafe { libc::kill(pid, sig) };
             sent_or_gone(r.into())
         }
@@ -367,19 +374,30 @@ fn signal_child(pid: libc::pid_t, sig: i32) -> io::Result<bool> {
     }
 }
 
-/// Whether `pidfd` names a child of ours not yet reaped: `waitid(P_PIDFD, WNOWAIT | WNOHANG)`
-/// answers `ECHILD` for any other process, and reaps nothing. A kernel without `P_PIDFD`
-/// (5.3: `EINVAL`) cannot tell: yes, as the pid was ours when the pidfd was opened but for
-/// the reuse this check is for.
+/// Whether `pidfd` names a child of ours not yet reaped (see [`still_ours`]). A kernel
+/// without `P_PIDFD` (5.3: `EINVAL`) cannot tell: yes, as the pid was ours when the pidfd was
+/// opened but for the reuse this check is for.
 #[cfg(target_os = "linux")]
 fn is_our_child(pidfd: &OwnedFd) -> bool {
     let id = libc::id_t::try_from(pidfd.as_raw_fd()).unwrap_or_default();
+    still_ours(libc::P_PIDFD, id)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_our_child(_pidfd: &OwnedFd) -> bool {
+    true // never called: no pidfd is opened there
+}
+
+/// Whether the process `(idtype, id)` names is a child of ours not yet reaped:
+/// `waitid(WEXITED | WNOWAIT | WNOHANG)` answers `ECHILD` for any other process, and reaps
+/// nothing. Any other error cannot tell: yes.
+fn still_ours(idtype: libc::idtype_t, id: libc::id_t) -> bool {
     loop {
         // SAFETY: an all-zero `siginfo_t` is a valid out-value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
         // SAFETY: `info` is a valid out-pointer for the call.
-        let r = unsafe { libc::waitid(libc::P_PIDFD, id, &mut info, flags) };
+        let r = unsafe { libc::waitid(idtype, id, &mut info, flags) };
         let err = io::Error::last_os_error();
         match (r, err.raw_os_error()) {
             (0, _) => return true,
@@ -388,11 +406,6 @@ fn is_our_child(pidfd: &OwnedFd) -> bool {
             _ => return true,
         }
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn is_our_child(_pidfd: &OwnedFd) -> bool {
-    true
 }
 
 /// `WIFSIGNALED` → minus the signal number, else the exit status (Python's `returncode`).
@@ -704,6 +717,20 @@ mod tests {
         let watch = threaded_watch_of(std::os::unix::process::parent_id());
         assert!(
             !watch.send_signal(0).unwrap(),
+            "a process that is not our child was signalled"
+        );
+    }
+
+    // Without pidfds in the kernel the pid is signalled only once `waitid(P_PID, WNOWAIT)`
+    // sees our unreaped child there: our parent, standing for a process that took the pid of
+    // a child reaped elsewhere, gets nothing. (Before: `kill(pid, 0)` reached it, `Ok(true)`.)
+    #[test]
+    fn without_pidfd_a_pid_that_names_another_process_is_not_signalled() {
+        simulate_no_pidfd(true);
+        let sent = threaded_watch_of(std::os::unix::process::parent_id()).send_signal(0);
+        simulate_no_pidfd(false);
+        assert!(
+            !sent.unwrap(),
             "a process that is not our child was signalled"
         );
     }
