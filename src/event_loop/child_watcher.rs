@@ -580,7 +580,8 @@ fn force_thread() -> bool {
 }
 
 /// Makes [`ChildWatcher::Auto`] on this thread behave as if the kernel had no pidfd (and
-/// [`ChildWatcher::Pidfd`] fail with `ENOSYS`): the fallback path, for tests.
+/// [`ChildWatcher::Pidfd`] fail with `ENOSYS`, and signals sent on this thread to a child
+/// watched by a thread go by `kill(2)`): the fallback paths, for tests.
 #[doc(hidden)]
 pub fn simulate_no_pidfd(on: bool) {
     FORCE_THREAD.with(|f| f.set(on));
