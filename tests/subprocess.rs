@@ -833,3 +833,68 @@ fn child_reaped_by_someone_else_is_255_and_warned_on_stderr_with_no_logger() {
         assert_eq!(warned, 2, "one warning per watcher, on stderr: {err:?}");
     }
 }
+
+const SIGNAL_AFTER_AUTO_REAP: &str = "ASYNCIO_TEST_SIGNAL_AFTER_AUTO_REAP_CHILD";
+
+/// Waits (bounded) until the process `pidfd` names has exited.
+fn wait_pidfd_readable(pidfd: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is one valid `pollfd` for the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, 20_000) };
+    assert_eq!(n, 1, "the child did not exit within 20 s");
+}
+
+/// With `SIGCHLD` ignored the kernel reaps a child the moment it exits, and its pid is free
+/// for any new process. Here the child has exited (our own pidfd for it says so) while the
+/// loop has not turned, so the watch still takes it for running: `send_signal` sends nothing
+/// and answers `Ok`, as CPython's does (its `kill` raising `ProcessLookupError` is ignored);
+/// its stdout pipe is not yet seen closed. The pidfd way used to `kill(pid)` and fail with
+/// `ESRCH`, and would have signalled whoever had the pid by then.
+fn signal_after_auto_reap_child() {
+    // SAFETY: the process is this test's alone (`in_child`); `SIG_IGN` is a valid disposition.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    for w in [ChildWatcher::Pidfd, ChildWatcher::Threaded] {
+        util::run_fresh(BOUND, async move {
+            let (hold, keep) = os_pipe(); // the child waits until `keep` closes
+            let proc = sh("read x", w)
+                .stdin(Stdio::Fd(hold.into()))
+                .stdout(Stdio::Pipe)
+                .await?;
+            let pid = libc::pid_t::try_from(proc.pid()).unwrap();
+            // SAFETY: plain syscall; the returned descriptor is owned by `pidfd` below.
+            let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            assert!(raw >= 0, "pidfd_open: {}", io::Error::last_os_error());
+            // SAFETY: `raw` is a fresh descriptor nothing else owns.
+            let pidfd = unsafe {
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32)
+            };
+            drop(keep); // EOF on the child's stdin: it exits, and the kernel reaps it
+            wait_pidfd_readable(&pidfd);
+            let r = proc.send_signal(libc::SIGUSR1);
+            assert!(
+                r.is_ok(),
+                "{w:?}: signalling a child reaped by the kernel: {r:?}"
+            );
+            assert_eq!(proc.wait().await, 255, "{w:?}");
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    println!("signal after auto reap child: ok");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_child_reaped_by_the_kernel_is_not_signalled_and_send_signal_is_ok() {
+    util::in_child(
+        SIGNAL_AFTER_AUTO_REAP,
+        "a_child_reaped_by_the_kernel_is_not_signalled_and_send_signal_is_ok",
+        "signal after auto reap child: ok",
+        signal_after_auto_reap_child,
+    );
+}

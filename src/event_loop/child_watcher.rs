@@ -15,13 +15,18 @@
 //!   `ThreadedChildWatcher` uses `call_soon_threadsafe`. The thread holds nothing but the pid
 //!   and the shared exit cell; it ends when the child does.
 //!
-//! Ground rules: a pid is signalled only while the child is known not to be reaped (a zombie
-//! keeps its pid, so it cannot have been reused): the exit cell's lock is held from the check
-//! to the `kill`, and reaping takes the same lock. Once registered, a child is reaped whatever
+//! Ground rules: a child is signalled through a pidfd, never by pid (a pid is free for any new
+//! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
+//! watch's own descriptor, else one opened for the signal and checked to name our unreaped
+//! child; `kill(2)` only where the kernel has no `pidfd_open`, to a pid `waitid(WNOWAIT)` has
+//! just seen to be our unreaped child. A signal finding the child gone (`ESRCH`) sends
+//! nothing, as CPython's `Popen.send_signal` ignores `ProcessLookupError`. The exit cell's
+//! lock is held from the returncode check to the send, and reaping takes the same lock, so our
+//! own reaping never races the `kill(2)` fallback. Once registered, a child is reaped whatever
 //! happens to its `Process`: the pidfd registration stays with the loop until the child exits,
 //! and if the loop closes first the child is handed to a reaper thread. This file is the only
-//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open` (and `setsid` in a starting child); it
-//! touches mio only through the loop's `register_handler`.
+//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and `setsid` in
+//! a starting child); it touches mio only through the loop's `register_handler`.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -81,6 +86,9 @@ struct ExitState {
 
 type ExitCell = Arc<Mutex<ExitState>>;
 
+/// A watch that could not start: the error, and the child's pidfd if one was opened.
+type Failed = (Error, Option<OwnedFd>);
+
 fn lock(cell: &ExitCell) -> MutexGuard<'_, ExitState> {
     cell.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -101,6 +109,9 @@ pub(crate) struct ChildWatch {
     exit: ExitCell,
     /// Which way was taken, for `Debug` and tests.
     kind: ChildWatcher,
+    /// The loop's pidfd registration while it lasts (the pidfd way): signals go through its
+    /// descriptor. Dangling for the thread way, and once the child is reaped or the loop closed.
+    pidfd: Weak<PidfdWatch>,
 }
 
 impl ChildWatch {
@@ -108,46 +119,52 @@ impl ChildWatch {
     pub(crate) fn start(lp: &LoopHandle, pid: u32, how: ChildWatcher) -> Result<Self, Error> {
         let pid = libc::pid_t::try_from(pid)
             .map_err(|_| Error::invalid_argument(format!("pid {pid} out of range")))?;
-        let exit = ExitCell::default();
-        let kind = match Self::start_kind(lp, pid, how, &exit) {
-            Ok(kind) => kind,
-            Err(e) => {
-                abandon(pid);
-                return Err(e);
-            }
+        let mut watch = ChildWatch {
+            pid,
+            exit: ExitCell::default(),
+            kind: how,
+            pidfd: Weak::new(),
         };
-        Ok(ChildWatch { pid, exit, kind })
+        if let Err((e, pidfd)) = watch.start_kind(lp, how) {
+            abandon(pid, pidfd.as_ref());
+            return Err(e);
+        }
+        Ok(watch)
     }
 
-    fn start_kind(
-        lp: &LoopHandle,
-        pid: libc::pid_t,
-        how: ChildWatcher,
-        exit: &ExitCell,
-    ) -> Result<ChildWatcher, Error> {
-        Ok(match how {
+    /// Takes the way `how` asks for; on failure hands back the pidfd if one was opened, for
+    /// [`abandon`] to signal through.
+    fn start_kind(&mut self, lp: &LoopHandle, how: ChildWatcher) -> Result<(), Failed> {
+        let (pid, exit) = (self.pid, &self.exit);
+        let thread = |pidfd| spawn_waiter(pid, exit.clone()).map_err(|e| (e.into(), pidfd));
+        self.kind = match how {
             ChildWatcher::Threaded => {
-                spawn_waiter(pid, exit.clone())?;
+                thread(None)?;
                 ChildWatcher::Threaded
             }
             ChildWatcher::Pidfd => {
                 match PidfdWatch::register(lp, pid, exit.clone()) {
-                    Err(Error::Io(e)) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    Ok(watch) => self.pidfd = watch,
+                    Err((Error::Io(e), _)) if e.raw_os_error() == Some(libc::ESRCH) => {
                         reaped_elsewhere(pid, exit);
                     }
-                    other => other?,
+                    Err(failed) => return Err(failed),
                 }
                 ChildWatcher::Pidfd
             }
             ChildWatcher::Auto => match PidfdWatch::register(lp, pid, exit.clone()) {
-                Ok(()) => ChildWatcher::Pidfd,
-                Err(e) => {
+                Ok(watch) => {
+                    self.pidfd = watch;
+                    ChildWatcher::Pidfd
+                }
+                Err((e, pidfd)) => {
                     log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
-                    spawn_waiter(pid, exit.clone())?;
+                    thread(pidfd)?;
                     ChildWatcher::Threaded
                 }
             },
-        })
+        };
+        Ok(())
     }
 
     /// The returncode once the child is reaped.
@@ -174,20 +191,19 @@ impl ChildWatch {
         drop(waker); // after the lock
     }
 
-    /// Sends `sig` unless the child is already reaped: then `Ok(false)` and nothing is sent.
+    /// Sends `sig` unless the child is known to be reaped or turns out to be gone (reaped by
+    /// someone else): then `Ok(false)` and nothing is sent, to the child or any other process.
     pub(crate) fn send_signal(&self, sig: i32) -> io::Result<bool> {
-        let st = lock(&self.exit); // held to the kill: reaping waits for it
+        let st = lock(&self.exit); // held to the send: our own reaping waits for it
         if st.returncode.is_some() {
             return Ok(false);
         }
-        // SAFETY: plain syscall; `self.pid` is our unreaped child (checked under the lock
-        // reaping takes), so it names that process and no other.
-        let r = unsafe { libc::kill(self.pid, sig) };
+        let sent = match self.pidfd.upgrade() {
+            Some(watch) => pidfd_send_signal(&watch.pidfd, sig),
+            None => signal_child(self.pid, sig),
+        };
         drop(st);
-        if r == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(true)
+        sent
     }
 
     pub(crate) fn kind(&self) -> ChildWatcher {
@@ -201,6 +217,7 @@ impl ChildWatch {
             pid: self.pid,
             exit: self.exit.clone(),
             kind: self.kind,
+            pidfd: self.pidfd.clone(),
         }))
     }
 }
@@ -246,11 +263,23 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 
 /// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and
 /// reaped at once, so that it neither runs on unseen nor stays a zombie. SIGKILL ends it
-/// promptly, so the blocking `waitpid` is short.
-fn abandon(pid: libc::pid_t) {
-    // SAFETY: plain syscall; `pid` is our child, not yet reaped.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    reap(pid, 0);
+/// promptly, so the blocking `waitpid` is short. Killed through `pidfd` when one is in hand,
+/// else as [`ChildWatch::send_signal`] does; a child found gone (reaped elsewhere: its pid
+/// may be another process's) is neither signalled nor waited for. One that cannot be
+/// signalled safely (no pidfd to be had: `EMFILE`) is left running, with a warning, rather
+/// than killed by pid.
+fn abandon(pid: libc::pid_t, pidfd: Option<&OwnedFd>) {
+    let killed = match pidfd {
+        Some(pidfd) => pidfd_send_signal(pidfd, libc::SIGKILL),
+        None => signal_child(pid, libc::SIGKILL),
+    };
+    match killed {
+        Ok(true) => drop(reap(pid, 0)),
+        Ok(false) => log::debug!(target: "asyncio", "abandoned child {pid} was already reaped"),
+        Err(e) => crate::event_loop::debug::warning!(
+            "child {pid} cannot be killed without a pidfd ({e}): left running"
+        ),
+    }
 }
 
 /// `pidfd_open`'s `ESRCH`: no process has `pid` any more (a zombie would still have it), so
@@ -262,6 +291,121 @@ fn reaped_elsewhere(pid: libc::pid_t, exit: &ExitCell) {
         "child process pid {pid} exit status already read: will report returncode 255"
     );
     set_exited(exit, 255);
+}
+
+/// `pidfd_open(pid)`: a descriptor naming the process that has `pid` now (close-on-exec).
+#[cfg(target_os = "linux")]
+fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    if force_thread() {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = libc::c_int::try_from(fd).map_err(io::Error::other)?;
+    // SAFETY: `fd` was just returned by pidfd_open and is owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_open(_pid: libc::pid_t) -> io::Result<OwnedFd> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Sends `sig` to the process `pidfd` names, which no other process can ever be: `Ok(false)`
+/// when it is gone (`ESRCH`: reaped, by us or by someone else).
+#[cfg(target_os = "linux")]
+fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<bool> {
+    // SAFETY: plain syscall: a descriptor we hold open, the signal, a null `siginfo_t` (the
+    // kernel fills in what `kill(2)` would) and no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    sent_or_gone(r)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_send_signal(_pidfd: &OwnedFd, _sig: i32) -> io::Result<bool> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS)) // no pidfd is ever opened there
+}
+
+/// A signal call's result: sent, or (`ESRCH`) nobody there any more, or the error.
+fn sent_or_gone(r: libc::c_long) -> io::Result<bool> {
+    if r == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ESRCH) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Signals our child `pid` with no pidfd in hand: opens one for this signal. A pid nobody
+/// has (`ESRCH`) or that names a process other than our unreaped child (the pid was reused
+/// after someone else reaped ours) is not signalled: `Ok(false)`. Only where the kernel has no
+/// `pidfd_open` (`ENOSYS`) is the pid signalled, once it is seen to be our unreaped child;
+/// our own reaping cannot run between that check and the `kill` (`send_signal` holds the exit
+/// cell's lock; `abandon` runs before any reaper starts), only someone else's could.
+fn signal_child(pid: libc::pid_t, sig: i32) -> io::Result<bool> {
+    match pidfd_open(pid) {
+        Ok(pidfd) if is_our_child(&pidfd) => pidfd_send_signal(&pidfd, sig),
+        Ok(_) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let id = libc::id_t::try_from(pid).unwrap_or_default();
+            if !still_ours(libc::P_PID, id) {
+                return Ok(false);
+            }
+            // SAFETY: plain syscall; `pid` was just seen to be our unreaped child, and a
+            // zombie keeps its pid: see above for what could still free it.
+            let r = unsafe { libc::kill(pid, sig) };
+            sent_or_gone(r.into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `pidfd` names a child of ours not yet reaped (see [`still_ours`]). A kernel
+/// without `P_PIDFD` (5.3: `EINVAL`) cannot tell: yes, as the pid was ours when the pidfd was
+/// opened but for the reuse this check is for.
+#[cfg(target_os = "linux")]
+fn is_our_child(pidfd: &OwnedFd) -> bool {
+    let id = libc::id_t::try_from(pidfd.as_raw_fd()).unwrap_or_default();
+    still_ours(libc::P_PIDFD, id)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_our_child(_pidfd: &OwnedFd) -> bool {
+    true // never called: no pidfd is opened there
+}
+
+/// Whether the process `(idtype, id)` names is a child of ours not yet reaped:
+/// `waitid(WEXITED | WNOWAIT | WNOHANG)` answers `ECHILD` for any other process, and reaps
+/// nothing. Any other error cannot tell: yes.
+fn still_ours(idtype: libc::idtype_t, id: libc::id_t) -> bool {
+    loop {
+        // SAFETY: an all-zero `siginfo_t` is a valid out-value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
+        // SAFETY: `info` is a valid out-pointer for the call.
+        let r = unsafe { libc::waitid(idtype, id, &mut info, flags) };
+        let err = io::Error::last_os_error();
+        match (r, err.raw_os_error()) {
+            (0, _) => return true,
+            (_, Some(libc::EINTR)) => continue,
+            (_, Some(libc::ECHILD)) => return false,
+            _ => return true,
+        }
+    }
 }
 
 /// `WIFSIGNALED` → minus the signal number, else the exit status (Python's `returncode`).
@@ -357,30 +501,11 @@ struct PidfdWatch {
 }
 
 impl PidfdWatch {
-    #[cfg(target_os = "linux")]
-    fn open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-        // SAFETY: plain syscall with integer arguments.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = libc::c_int::try_from(fd).map_err(io::Error::other)?;
-        // SAFETY: `fd` was just returned by pidfd_open (close-on-exec by default) and is
-        // owned by nothing else.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn open(_pid: libc::pid_t) -> io::Result<OwnedFd> {
-        Err(io::Error::from_raw_os_error(libc::ENOSYS))
-    }
-
-    fn register(lp: &LoopHandle, pid: libc::pid_t, exit: ExitCell) -> Result<(), Error> {
-        lp.inner.check_closed()?;
-        if force_thread() {
-            return Err(io::Error::from_raw_os_error(libc::ENOSYS).into());
-        }
-        let pidfd = Self::open(pid)?;
+    /// Registers a pidfd for `pid`; the watch lives in the loop's io table until released.
+    /// On failure, hands back the pidfd if it was opened.
+    fn register(lp: &LoopHandle, pid: libc::pid_t, exit: ExitCell) -> Result<Weak<Self>, Failed> {
+        lp.inner.check_closed().map_err(|e| (e, None))?;
+        let pidfd = pidfd_open(pid).map_err(|e| (e.into(), None))?;
         let raw = pidfd.as_raw_fd();
         let watch = Rc::new_cyclic(|me| PidfdWatch {
             lp: lp.clone(),
@@ -390,19 +515,24 @@ impl PidfdWatch {
             exit,
             key: std::cell::Cell::new(None),
         });
-        let key = lp.inner.register_handler(
+        let registered = lp.inner.register_handler(
             &mut mio::unix::SourceFd(&raw),
             raw,
             mio::Interest::READABLE,
             watch.clone() as Rc<dyn IoHandler>,
-        )?;
+        );
+        let key = match registered {
+            Ok(key) => key,
+            // The io table dropped its handle: ours is the only one left.
+            Err(e) => return Err((e.into(), Rc::try_unwrap(watch).ok().map(|w| w.pidfd))),
+        };
         watch.key.set(Some(key));
         // The child may have exited before the registration: the pidfd is readable already,
         // and an edge-triggered poll reports it anyway; the check is for other selectors.
         if try_reap(pid, &watch.exit) {
             watch.release();
         }
-        Ok(())
+        Ok(Rc::downgrade(&watch))
     }
 
     /// Leaves the loop (the pidfd closes when the io table drops its handle).
@@ -450,7 +580,8 @@ fn force_thread() -> bool {
 }
 
 /// Makes [`ChildWatcher::Auto`] on this thread behave as if the kernel had no pidfd (and
-/// [`ChildWatcher::Pidfd`] fail with `ENOSYS`): the fallback path, for tests.
+/// [`ChildWatcher::Pidfd`] fail with `ENOSYS`, and signals sent on this thread to a child
+/// watched by a thread go by `kill(2)`): the fallback paths, for tests.
 #[doc(hidden)]
 pub fn simulate_no_pidfd(on: bool) {
     FORCE_THREAD.with(|f| f.set(on));
@@ -483,5 +614,150 @@ mod tests {
             "a signal was sent"
         );
         drop(watch.kill_guard()); // sends nothing either: the child counts as reaped
+    }
+
+    /// A thread-way watch of `pid` whose thread has not reaped the child (none was started).
+    fn threaded_watch_of(pid: u32) -> ChildWatch {
+        ChildWatch {
+            pid: libc::pid_t::try_from(pid).unwrap(),
+            exit: ExitCell::default(),
+            kind: ChildWatcher::Threaded,
+            pidfd: Weak::new(),
+        }
+    }
+
+    fn exit_signal(status: std::process::ExitStatus) -> Option<i32> {
+        std::os::unix::process::ExitStatusExt::signal(&status)
+    }
+
+    // A start that fails with a pidfd in hand kills through it: `abandon` gets that pidfd,
+    // for a child the test has reaped, and a pid now some other child's (`sleep`, standing
+    // for a reused pid). The pidfd finds its child gone: nothing is killed or waited for, and
+    // `sleep` runs on. (Before: `abandon(pid)` killed `sleep` by pid and reaped it.)
+    #[test]
+    fn abandon_kills_through_the_pidfd_in_hand_never_by_pid() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = pidfd_open(libc::pid_t::try_from(gone.id()).unwrap()).unwrap();
+        gone.wait().unwrap();
+        let mut other = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        abandon(libc::pid_t::try_from(other.id()).unwrap(), Some(&pidfd));
+        let still = other.try_wait();
+        drop(other.kill());
+        drop(other.wait());
+        assert!(
+            matches!(still, Ok(None)),
+            "the pid's process was killed or reaped: {still:?}"
+        );
+    }
+
+    // A pidfd watch demanded on a closed loop fails, and its child, running, is killed and
+    // reaped at once (through a pidfd opened for it; before, by pid: no visible difference).
+    #[test]
+    fn a_watch_that_cannot_start_kills_and_reaps_its_child() {
+        let lp = EventLoop::new().unwrap();
+        lp.close().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let r = ChildWatch::start(&lp.handle(), child.id(), ChildWatcher::Pidfd);
+        assert!(r.is_err(), "a watch started on a closed loop");
+        let after = child.try_wait();
+        if after.is_ok() {
+            drop(child.kill());
+            drop(child.wait());
+        }
+        let echild = after.map_err(|e| e.raw_os_error());
+        assert_eq!(echild, Err(Some(libc::ECHILD)), "the child was not reaped");
+    }
+
+    // The pidfd way signals through the watch's own pidfd. The test reaps the child itself (a
+    // stray `waitpid`) while the watch, whose loop never turns, still takes it for running:
+    // the signal finds the child gone and sends nothing, `Ok(false)`, as CPython's
+    // `send_signal` ignores `ProcessLookupError`. (Before: `kill(pid)`, which answered
+    // `Err(ESRCH)`, and would have signalled whoever had the pid by then.)
+    #[test]
+    fn a_pidfd_watch_sends_through_its_pidfd_and_nothing_once_the_child_is_reaped_elsewhere() {
+        let lp = EventLoop::new().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let watch = ChildWatch::start(&lp.handle(), child.id(), ChildWatcher::Pidfd).unwrap();
+        assert_eq!(watch.kind(), ChildWatcher::Pidfd);
+        assert!(watch.send_signal(libc::SIGKILL).unwrap(), "nothing sent");
+        assert_eq!(exit_signal(child.wait().unwrap()), Some(libc::SIGKILL));
+        assert_eq!(watch.returncode(), None, "the loop turned");
+        match watch.send_signal(0) {
+            Ok(sent) => assert!(!sent, "a signal was sent to a reaped child"),
+            Err(e) => panic!("signalling a child reaped elsewhere failed: {e}"),
+        }
+    }
+
+    // The thread way holds no pidfd: it opens one for the signal. A child reaped elsewhere
+    // (`ESRCH` from `pidfd_open`) gets nothing: `Ok(false)`. (Before: `kill(pid)`, `Err(ESRCH)`.)
+    #[test]
+    fn a_threaded_watch_sends_nothing_to_a_child_reaped_elsewhere() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        match threaded_watch_of(child.id()).send_signal(0) {
+            Ok(sent) => assert!(!sent, "a signal was sent to a reaped child"),
+            Err(e) => panic!("signalling a child reaped elsewhere failed: {e}"),
+        }
+    }
+
+    // Our child reaped elsewhere and its pid taken by a process that is not our child: our
+    // parent stands for that process. The pidfd opened for the signal names a non-child
+    // (`waitid(P_PIDFD)`: `ECHILD`), so nothing is sent. (Before: `kill(pid, 0)` reached it,
+    // `Ok(true)`; signal 0 so that the old code harms nobody.)
+    #[test]
+    fn a_threaded_watch_never_signals_a_pid_that_names_another_process() {
+        let watch = threaded_watch_of(std::os::unix::process::parent_id());
+        assert!(
+            !watch.send_signal(0).unwrap(),
+            "a process that is not our child was signalled"
+        );
+    }
+
+    // Without pidfds in the kernel the pid is signalled only once `waitid(P_PID, WNOWAIT)`
+    // sees our unreaped child there: our parent, standing for a process that took the pid of
+    // a child reaped elsewhere, gets nothing. (Before: `kill(pid, 0)` reached it, `Ok(true)`.)
+    #[test]
+    fn without_pidfd_a_pid_that_names_another_process_is_not_signalled() {
+        simulate_no_pidfd(true);
+        let sent = threaded_watch_of(std::os::unix::process::parent_id()).send_signal(0);
+        simulate_no_pidfd(false);
+        assert!(
+            !sent.unwrap(),
+            "a process that is not our child was signalled"
+        );
+    }
+
+    // The thread way's signal reaches a running child, through the pidfd it opens and, with
+    // no pidfd in the kernel, by `kill(2)`; a reaped one gets nothing either way. (Before,
+    // the reaped one gave `Err(ESRCH)`.)
+    #[test]
+    fn a_threaded_watch_signals_its_running_child_with_or_without_pidfd() {
+        for no_pidfd in [false, true] {
+            simulate_no_pidfd(no_pidfd);
+            let mut child = std::process::Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .unwrap();
+            let watch = threaded_watch_of(child.id());
+            let sent = watch.send_signal(libc::SIGKILL);
+            let status = child.wait().unwrap();
+            let after = watch.send_signal(0);
+            simulate_no_pidfd(false);
+            assert!(sent.unwrap(), "nothing sent (no pidfd: {no_pidfd})");
+            assert_eq!(exit_signal(status), Some(libc::SIGKILL));
+            match after {
+                Ok(sent) => assert!(!sent, "a reaped child was signalled (no pidfd: {no_pidfd})"),
+                Err(e) => panic!("signalling a reaped child failed (no pidfd: {no_pidfd}): {e}"),
+            }
+        }
     }
 }

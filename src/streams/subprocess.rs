@@ -635,8 +635,9 @@ impl Process {
 
     /// Sends signal `sig` to the child (Python's `send_signal(signal)`).
     ///
-    /// After the child has exited it sends nothing (its pid may belong to another process by
-    /// then) and, as in CPython, returns `Ok` while its stdout or stderr pipe is still open,
+    /// The signal goes through a pidfd where the kernel has one, so it reaches the child and
+    /// never another process. After the child has exited, even before the exit is noticed, it
+    /// sends nothing (its pid may belong to another process by then) and, as in CPython, returns `Ok` while its stdout or stderr pipe is still open,
     /// and the `ESRCH` error (Python's `ProcessLookupError`) once they are closed too
     /// (CPython's transport is finished then).
     ///
