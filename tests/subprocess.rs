@@ -888,6 +888,68 @@ fn signal_after_auto_reap_child() {
     println!("signal after auto reap child: ok");
 }
 
+const KILL_WITHOUT_DESCRIPTORS: &str = "ASYNCIO_TEST_KILL_WITHOUT_DESCRIPTORS_CHILD";
+
+/// In a child process (its descriptor limit is lowered): a thread-watched child is killed
+/// while no descriptor is left for the pidfd `send_signal` would open.
+fn kill_without_descriptors_child() {
+    util::run_fresh(BOUND, async {
+        let (hold, keep) = os_pipe(); // the child waits until `keep` closes
+        let proc = sh("read x", ChildWatcher::Threaded)
+            .stdin(Stdio::Fd(hold.into()))
+            .await?;
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid out-pointer; the process is this test's alone.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        let full = libc::rlimit {
+            rlim_cur: highest + 1,
+            ..lim
+        };
+        // SAFETY: as above; lowering the soft limit only.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &full) }, 0);
+        let mut gaps = Vec::new(); // every free number below the limit taken too
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            gaps.push(f);
+            assert!(gaps.len() as u64 <= highest, "the limit does not hold");
+        }
+        let killed = proc.kill();
+        drop(gaps);
+        // SAFETY: as above; the old limit back.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+        assert!(
+            matches!(killed, Ok(())),
+            "kill with no descriptor left: {killed:?}"
+        );
+        assert_eq!(proc.wait().await, -libc::SIGKILL);
+        drop(keep);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    println!("kill without descriptors child: ok");
+}
+
+// A kill must work when descriptors run out (a server at its limit stopping its children):
+// with no descriptor for the pidfd that makes the signal safe against a reused pid, the pid
+// is signalled once it is seen to be our unreaped child, as where the kernel has no pidfds.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_thread_watched_child_is_killed_when_no_descriptor_is_left() {
+    util::in_child(
+        KILL_WITHOUT_DESCRIPTORS,
+        "a_thread_watched_child_is_killed_when_no_descriptor_is_left",
+        "kill without descriptors child: ok",
+        kill_without_descriptors_child,
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_child_reaped_by_the_kernel_is_not_signalled_and_send_signal_is_ok() {

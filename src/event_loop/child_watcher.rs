@@ -265,9 +265,8 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 /// reaped at once, so that it neither runs on unseen nor stays a zombie. SIGKILL ends it
 /// promptly, so the blocking `waitpid` is short. Killed through `pidfd` when one is in hand,
 /// else as [`ChildWatch::send_signal`] does; a child found gone (reaped elsewhere: its pid
-/// may be another process's) is neither signalled nor waited for. One that cannot be
-/// signalled safely (no pidfd to be had: `EMFILE`) is left running, with a warning, rather
-/// than killed by pid.
+/// may be another process's) is neither signalled nor waited for; one the kill fails for is
+/// left running, with a warning.
 fn abandon(pid: libc::pid_t, pidfd: Option<&OwnedFd>) {
     let killed = match pidfd {
         Some(pidfd) => pidfd_send_signal(pidfd, libc::SIGKILL),
@@ -276,9 +275,9 @@ fn abandon(pid: libc::pid_t, pidfd: Option<&OwnedFd>) {
     match killed {
         Ok(true) => drop(reap(pid, 0)),
         Ok(false) => log::debug!(target: "asyncio", "abandoned child {pid} was already reaped"),
-        Err(e) => crate::event_loop::debug::warning!(
-            "child {pid} cannot be killed without a pidfd ({e}): left running"
-        ),
+        Err(e) => {
+            crate::event_loop::debug::warning!("child {pid} cannot be killed ({e}): left running")
+        }
     }
 }
 
@@ -351,16 +350,18 @@ fn sent_or_gone(r: libc::c_long) -> io::Result<bool> {
 
 /// Signals our child `pid` with no pidfd in hand: opens one for this signal. A pid nobody
 /// has (`ESRCH`) or that names a process other than our unreaped child (the pid was reused
-/// after someone else reaped ours) is not signalled: `Ok(false)`. Only where the kernel has no
-/// `pidfd_open` (`ENOSYS`) is the pid signalled, once it is seen to be our unreaped child;
-/// our own reaping cannot run between that check and the `kill` (`send_signal` holds the exit
-/// cell's lock; `abandon` runs before any reaper starts), only someone else's could.
+/// after someone else reaped ours) is not signalled: `Ok(false)`. Only where no pidfd can be
+/// had (a kernel without `pidfd_open`, `ENOSYS`; no descriptor left, `EMFILE`: a kill must
+/// still work when descriptors run out) is the pid signalled, once it is seen to be our
+/// unreaped child; our own reaping cannot run between that check and the `kill`
+/// (`send_signal` holds the exit cell's lock; `abandon` runs before any reaper starts), only
+/// someone else's could.
 fn signal_child(pid: libc::pid_t, sig: i32) -> io::Result<bool> {
     match pidfd_open(pid) {
         Ok(pidfd) if is_our_child(&pidfd) => pidfd_send_signal(&pidfd, sig),
         Ok(_) => Ok(false),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+        Err(_) => {
             let id = libc::id_t::try_from(pid).unwrap_or_default();
             if !still_ours(libc::P_PID, id) {
                 return Ok(false);
@@ -370,7 +371,6 @@ fn signal_child(pid: libc::pid_t, sig: i32) -> io::Result<bool> {
             let r = unsafe { libc::kill(pid, sig) };
             sent_or_gone(r.into())
         }
-        Err(e) => Err(e),
     }
 }
 
