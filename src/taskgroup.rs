@@ -71,6 +71,9 @@ struct Inner {
     tasks: RefCell<Slab<AbortHandle>>,
     /// Tasks whose future has not ended or been dropped yet.
     running: Cell<usize>,
+    /// The body has returned or been dropped (CPython's `_exiting`): with `running` at 0, the
+    /// group is finished even before `run` has been polled again to return.
+    exiting: Cell<bool>,
     /// Every failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
     /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
@@ -296,6 +299,7 @@ impl TaskGroup {
             state: Cell::new(GroupState::Open),
             tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
+            exiting: Cell::new(false),
             errors: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
         });
@@ -313,8 +317,10 @@ impl TaskGroup {
                 if inner.state.get() != GroupState::Open {
                     // A task failed: cancel the body where it waits.
                     body = None;
+                    inner.exiting.set(true);
                 } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
                     body = None;
+                    inner.exiting.set(true);
                     match r.map_err(Into::into) {
                         Ok(v) => output = Some(v),
                         Err(e) if e.is_cancellation() => {
@@ -384,10 +390,15 @@ impl TaskGroup {
         T: 'static,
         E: Into<Error> + 'static,
     {
-        match self.inner.state.get() {
-            GroupState::Open => {}
-            GroupState::Aborting => return Err(Error::invalid_state("TaskGroup is shutting down")),
-            GroupState::Closed => return Err(Error::invalid_state("TaskGroup is finished")),
+        // As CPython's `create_task`: finished once the body is over and no task is left,
+        // though `run` has not returned yet (its last task just ended); then shutting down.
+        let state = self.inner.state.get();
+        let idle = self.inner.exiting.get() && self.inner.running.get() == 0;
+        if state == GroupState::Closed || idle {
+            return Err(Error::invalid_state("TaskGroup is finished"));
+        }
+        if state == GroupState::Aborting {
+            return Err(Error::invalid_state("TaskGroup is shutting down"));
         }
         // The key the entry pushed below will take: nothing inserts in between (`spawn` only
         // queues the task).
