@@ -15,15 +15,15 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
 use crate::error::Error;
-use crate::event_loop::current_loop;
 use crate::event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
 use crate::event_loop::executor::{spawn, AbortHandle, Task};
+use crate::event_loop::{current_loop, LoopHandle, LoopInner};
 
 /// A group of tasks (Python's `asyncio.TaskGroup`). Get one from [`TaskGroup::run`]; it is a
 /// cheap handle to clone into the tasks that start more tasks.
@@ -79,6 +79,10 @@ struct Inner {
     /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
     /// returned or was dropped.
     waker: RefCell<Option<Waker>>,
+    /// The loop `run` started on (CPython's `_loop`), to report what a dropped `run` could not
+    /// return to that loop's handler even when it is dropped outside a run (as the loop
+    /// closes). Weak: a group kept in a task must not keep its loop alive.
+    lp: Weak<LoopInner>,
 }
 
 impl Inner {
@@ -302,6 +306,7 @@ impl TaskGroup {
             exiting: Cell::new(false),
             errors: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
+            lp: current_loop().map_or_else(Weak::new, |lp| Rc::downgrade(&lp.inner)),
         });
         let _close = CloseOnDrop(inner.clone());
         let tg = TaskGroup {
@@ -441,7 +446,7 @@ impl Drop for CloseOnDrop {
             self.0.set_state(GroupState::Closed);
         }
         if !unreturned.is_empty() {
-            report_unreturned(unreturned);
+            report_unreturned(&self.0.lp, unreturned);
         }
     }
 }
@@ -450,8 +455,8 @@ impl Drop for CloseOnDrop {
 /// were marked seen as the group took them, so nothing else reports them.
 // Checklist: L35 (a failure nobody can see is reported once).
 #[cold]
-fn report_unreturned(errors: Vec<Error>) {
-    let lp = current_loop();
+fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
+    let lp = lp.upgrade().map(|inner| LoopHandle { inner });
     // Checklist: L41. Dropped as `asyncio::run` cancels what is left: reported as CPython's
     // shutdown reports the group's ExceptionGroup ending that task.
     let message = match &lp {
