@@ -123,7 +123,7 @@ impl Lock {
     pub fn acquire(&self) -> Acquire<'_> {
         Acquire {
             lock: self,
-            key: None,
+            step: AcquireStep::Start,
         }
     }
 
@@ -161,6 +161,10 @@ impl std::fmt::Debug for Lock {
 
 /// The future of [`Lock::acquire`]; ready when the caller holds the lock.
 ///
+/// It takes the lock once: polled again after it was ready (outside the `Future` contract),
+/// it stays pending for ever and touches neither the lock nor its waiters, as a fused future
+/// does. Giving the lock a second time would let two holders in.
+///
 /// # Examples
 ///
 /// ```
@@ -175,8 +179,18 @@ impl std::fmt::Debug for Lock {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Acquire<'a> {
     lock: &'a Lock,
-    /// Our slot in the waiter list while we wait.
-    key: Option<usize>,
+    step: AcquireStep,
+}
+
+/// Where an [`Acquire`] is: `Start → Done`, or `Start → Waiting → Done`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AcquireStep {
+    /// Not queued.
+    Start,
+    /// Queued as this waiter.
+    Waiting(usize),
+    /// Gave the lock to its caller.
+    Done,
 }
 
 impl Future for Acquire<'_> {
@@ -185,32 +199,36 @@ impl Future for Acquire<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let lock = this.lock;
-        match this.key {
-            None => {
+        match this.step {
+            AcquireStep::Start => {
                 // Free and nobody queued (dropped waiters have left the list already).
                 if !lock.locked.get() && lock.waiters.is_empty() {
                     lock.locked.set(true);
+                    this.step = AcquireStep::Done;
                     return Poll::Ready(());
                 }
-                this.key = Some(lock.waiters.push(cx.waker()));
+                this.step = AcquireStep::Waiting(lock.waiters.push(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
+            AcquireStep::Waiting(key) => {
                 if !lock.waiters.poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
                 lock.waiters.remove(key);
-                this.key = None;
+                this.step = AcquireStep::Done;
                 lock.locked.set(true);
                 Poll::Ready(())
             }
+            // Polled after it gave the lock: see the type's docs.
+            AcquireStep::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let AcquireStep::Waiting(key) = self.step {
+            self.step = AcquireStep::Done;
             self.lock.waiters.remove(key);
             // Cancelled: if the lock is free, the wakeup we may have had goes to the next one.
             if !self.lock.locked.get() {
@@ -742,6 +760,10 @@ enum WaitState<'a> {
 
 /// The future of [`ConditionGuard::wait`].
 ///
+/// It gives the guard back once: polled again after it was ready (outside the `Future`
+/// contract), it stays pending for ever and touches neither the condition nor its lock, as a
+/// fused future does.
+///
 /// # Examples
 ///
 /// ```
@@ -788,6 +810,7 @@ impl<'a> Future for ConditionWait<'a> {
                     this.state = WaitState::Done;
                     return Poll::Ready(ConditionGuard { cond });
                 }
+                // Polled after it gave the guard back: see the type's docs.
                 WaitState::Done => return Poll::Pending,
             }
         }
