@@ -2168,3 +2168,20 @@ fn a_condition_wait_polled_after_it_gave_the_guard_stays_pending() {
         assert!(!cond.locked(), "the lock was not taken again");
     });
 }
+
+#[test]
+fn a_semaphore_acquire_polled_after_it_took_a_unit_stays_pending_and_takes_nothing() {
+    let sem = Semaphore::new(2);
+    let mut acquire = sem.acquire();
+    assert_eq!(poll_once(&mut acquire), Poll::Ready(()));
+    assert_eq!(poll_once(&mut acquire), Poll::Pending);
+    drop(acquire);
+    assert_eq!(sem.value(), 1, "one unit taken, not two");
+    let bounded = BoundedSemaphore::new(1);
+    let mut acquire = bounded.acquire();
+    assert_eq!(poll_once(&mut acquire), Poll::Ready(()));
+    bounded.release().unwrap();
+    assert_eq!(poll_once(&mut acquire), Poll::Pending);
+    drop(acquire);
+    assert_eq!(bounded.value(), 1);
+}

@@ -182,14 +182,14 @@ pub struct Acquire<'a> {
     step: AcquireStep,
 }
 
-/// Where an [`Acquire`] is: `Start → Done`, or `Start → Waiting → Done`.
+/// Where an [`Acquire`] or a [`SemaphoreAcquire`] is: `Start → Done`, or `Start → Waiting → Done`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AcquireStep {
     /// Not queued.
     Start,
     /// Queued as this waiter.
     Waiting(usize),
-    /// Gave the lock to its caller.
+    /// Gave the lock (or the unit) to its caller.
     Done,
 }
 
@@ -949,7 +949,7 @@ impl Semaphore {
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire {
             core: &self.core,
-            key: None,
+            step: AcquireStep::Start,
         }
     }
 
@@ -1064,7 +1064,7 @@ impl BoundedSemaphore {
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire {
             core: &self.core,
-            key: None,
+            step: AcquireStep::Start,
         }
     }
 
@@ -1129,6 +1129,9 @@ impl std::fmt::Debug for BoundedSemaphore {
 
 /// The future of [`Semaphore::acquire`] and [`BoundedSemaphore::acquire`].
 ///
+/// It takes one unit: polled again after it was ready (outside the `Future` contract), it
+/// stays pending for ever and takes nothing, as a fused future does (as [`Acquire`]).
+///
 /// # Examples
 ///
 /// ```
@@ -1142,7 +1145,7 @@ impl std::fmt::Debug for BoundedSemaphore {
 #[must_use = "futures do nothing unless awaited"]
 pub struct SemaphoreAcquire<'a> {
     core: &'a SemCore,
-    key: Option<usize>,
+    step: AcquireStep,
 }
 
 impl Future for SemaphoreAcquire<'_> {
@@ -1151,32 +1154,36 @@ impl Future for SemaphoreAcquire<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let core = this.core;
-        match this.key {
-            None => {
+        match this.step {
+            AcquireStep::Start => {
                 if !core.locked() {
                     core.value.set(core.value.get() - 1);
+                    this.step = AcquireStep::Done;
                     return Poll::Ready(());
                 }
-                this.key = Some(core.waiters.push(cx.waker()));
+                this.step = AcquireStep::Waiting(core.waiters.push(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
+            AcquireStep::Waiting(key) => {
                 if !core.waiters.poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
                 // The unit was handed to us when we were woken.
                 core.waiters.remove(key);
-                this.key = None;
+                this.step = AcquireStep::Done;
                 core.wake_up_next();
                 Poll::Ready(())
             }
+            // Polled after it took its unit: see the type's docs.
+            AcquireStep::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for SemaphoreAcquire<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let AcquireStep::Waiting(key) = self.step {
+            self.step = AcquireStep::Done;
             if self.core.waiters.remove(key) {
                 // Woken, then cancelled: the unit we were handed goes to the next waiter.
                 self.core.release();
