@@ -179,10 +179,12 @@ impl std::fmt::Debug for Lock {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Acquire<'a> {
     lock: &'a Lock,
+    /// Our slot in the waiter list while we wait (`Waiting`); `Done` once it gave the lock.
     step: AcquireStep,
 }
 
-/// Where an [`Acquire`] or a [`SemaphoreAcquire`] is: `Start → Done`, or `Start → Waiting → Done`.
+/// Where an [`Acquire`] or a [`SemaphoreAcquire`] is: `Start → Done`, or
+/// `Start → Waiting → Done`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AcquireStep {
     /// Not queued.
@@ -1145,6 +1147,7 @@ impl std::fmt::Debug for BoundedSemaphore {
 #[must_use = "futures do nothing unless awaited"]
 pub struct SemaphoreAcquire<'a> {
     core: &'a SemCore,
+    /// Our slot in the waiter list while we wait (`Waiting`); `Done` once it gave its unit.
     step: AcquireStep,
 }
 

@@ -297,6 +297,7 @@ pub struct Put<'a, T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Get<'a, T> {
     core: &'a dyn CoreDyn<T>,
+    /// Our place among the getters while we wait (`Waiting`); `Done` once it gave its item.
     step: GetStep,
 }
 
