@@ -15,15 +15,15 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
 use crate::error::Error;
-use crate::event_loop::current_loop;
 use crate::event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
 use crate::event_loop::executor::{spawn, AbortHandle, Task};
+use crate::event_loop::{current_loop, LoopHandle, LoopInner};
 
 /// A group of tasks (Python's `asyncio.TaskGroup`). Get one from [`TaskGroup::run`]; it is a
 /// cheap handle to clone into the tasks that start more tasks.
@@ -71,11 +71,18 @@ struct Inner {
     tasks: RefCell<Slab<AbortHandle>>,
     /// Tasks whose future has not ended or been dropped yet.
     running: Cell<usize>,
+    /// The body has returned or been dropped (CPython's `_exiting`): with `running` at 0, the
+    /// group is finished even before `run` has been polled again to return.
+    exiting: Cell<bool>,
     /// Every failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
     /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
     /// returned or was dropped.
     waker: RefCell<Option<Waker>>,
+    /// The loop `run` started on (CPython's `_loop`), to report what a dropped `run` could not
+    /// return to that loop's handler even when it is dropped outside a run (as the loop
+    /// closes). Weak: a group kept in a task must not keep its loop alive.
+    lp: Weak<LoopInner>,
 }
 
 impl Inner {
@@ -296,8 +303,10 @@ impl TaskGroup {
             state: Cell::new(GroupState::Open),
             tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
+            exiting: Cell::new(false),
             errors: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
+            lp: current_loop().map_or_else(Weak::new, |lp| Rc::downgrade(&lp.inner)),
         });
         let _close = CloseOnDrop(inner.clone());
         let tg = TaskGroup {
@@ -313,8 +322,10 @@ impl TaskGroup {
                 if inner.state.get() != GroupState::Open {
                     // A task failed: cancel the body where it waits.
                     body = None;
+                    inner.exiting.set(true);
                 } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
                     body = None;
+                    inner.exiting.set(true);
                     match r.map_err(Into::into) {
                         Ok(v) => output = Some(v),
                         Err(e) if e.is_cancellation() => {
@@ -384,10 +395,15 @@ impl TaskGroup {
         T: 'static,
         E: Into<Error> + 'static,
     {
-        match self.inner.state.get() {
-            GroupState::Open => {}
-            GroupState::Aborting => return Err(Error::invalid_state("TaskGroup is shutting down")),
-            GroupState::Closed => return Err(Error::invalid_state("TaskGroup is finished")),
+        // As CPython's `create_task`: finished once the body is over and no task is left,
+        // though `run` has not returned yet (its last task just ended); then shutting down.
+        let state = self.inner.state.get();
+        let idle = self.inner.exiting.get() && self.inner.running.get() == 0;
+        if state == GroupState::Closed || idle {
+            return Err(Error::invalid_state("TaskGroup is finished"));
+        }
+        if state == GroupState::Aborting {
+            return Err(Error::invalid_state("TaskGroup is shutting down"));
         }
         // The key the entry pushed below will take: nothing inserts in between (`spawn` only
         // queues the task).
@@ -430,7 +446,7 @@ impl Drop for CloseOnDrop {
             self.0.set_state(GroupState::Closed);
         }
         if !unreturned.is_empty() {
-            report_unreturned(unreturned);
+            report_unreturned(&self.0.lp, unreturned);
         }
     }
 }
@@ -439,8 +455,8 @@ impl Drop for CloseOnDrop {
 /// were marked seen as the group took them, so nothing else reports them.
 // Checklist: L35 (a failure nobody can see is reported once).
 #[cold]
-fn report_unreturned(errors: Vec<Error>) {
-    let lp = current_loop();
+fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
+    let lp = lp.upgrade().map(|inner| LoopHandle { inner });
     // Checklist: L41. Dropped as `asyncio::run` cancels what is left: reported as CPython's
     // shutdown reports the group's ExceptionGroup ending that task.
     let message = match &lp {

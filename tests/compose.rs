@@ -1728,6 +1728,46 @@ fn test_taskgroup_create_task_after_exit_is_an_error() {
     });
 }
 
+#[test]
+fn test_taskgroup_create_task_once_the_last_task_ended_before_run_returns_is_an_error() {
+    // CPython's create_task refuses once the group is exiting with no task left, before
+    // `__aexit__` has resumed: here a task woken by the last child as it ends runs before
+    // `run` is polled again to return.
+    run(async {
+        let go = Rc::new(Event::new());
+        let late = Rc::new(Cell::new(None));
+        let (go2, late2) = (go.clone(), late.clone());
+        TaskGroup::run(|g| {
+            let g2 = g.clone();
+            spawn(async move {
+                go2.wait().await;
+                let r = g2.create_task(async { Ok::<_, Error>(()) });
+                late2.set(Some(
+                    matches!(r, Err(Error::InvalidState(m)) if m == "TaskGroup is finished"),
+                ));
+            })
+            .detach();
+            async move {
+                g.create_task(async move {
+                    yield_now().await;
+                    go.set(); // the waiting task is queued before `run`
+                    Ok::<_, Error>(())
+                })?
+                .detach();
+                Ok::<_, Error>(())
+            }
+        })
+        .await
+        .unwrap();
+        settle().await;
+        assert_eq!(
+            late.get(),
+            Some(true),
+            "create_task was refused as finished"
+        );
+    });
+}
+
 /// A waker that only counts its clones (`Arc::strong_count`).
 struct CountedWaker;
 

@@ -1712,3 +1712,20 @@ fn a_failed_unix_bind_or_connect_names_its_path_errno_kept() {
         Ok(())
     });
 }
+
+/// The loop closing under an endpoint with datagrams queued: nothing is sent after it, so the
+/// queue is let go then (not with the last handle), and its size says 0.
+#[test]
+fn the_loop_closing_frees_what_an_endpoint_could_not_send() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let h = lp.handle();
+    let (a, _b) = UnixDatagram::pair().unwrap(); // `_b` never reads
+    let (t, p) = lp
+        .run_until_complete(async move { h.create_datagram_endpoint(Rec::default).sock(a).await })
+        .unwrap()
+        .unwrap();
+    fill(&t, 4096).unwrap();
+    lp.close().unwrap();
+    assert_eq!(p.borrow().calls, ["made", "lost(Some(Other))"]);
+    assert_eq!(t.get_write_buffer_size(), 0, "the queue was let go");
+}

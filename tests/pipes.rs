@@ -1213,3 +1213,16 @@ fn a_dropped_pipe_reader_child() {
     .unwrap()
     .unwrap();
 }
+
+#[test]
+fn the_loop_closing_frees_what_a_write_pipe_could_not_send() {
+    // Nothing is sent after the loop closed: the queued bytes go then, not with the last handle.
+    let lp = EventLoop::new().unwrap();
+    let (_r, w) = os_pipe(); // never read
+    let (t, proto) = write_pipe(&lp, w, Recorder::default());
+    t.write(&vec![5u8; 1024 * 1024]).unwrap(); // more than a pipe holds
+    assert!(t.get_write_buffer_size() > 0);
+    lp.close().unwrap();
+    assert!(proto.borrow().lost);
+    assert_eq!(t.get_write_buffer_size(), 0, "the unsent bytes were let go");
+}

@@ -1434,3 +1434,34 @@ fn l43_test_task_awaits_on_itself_fails_the_task() {
         "{log:?}"
     );
 }
+
+#[test]
+fn l35_a_group_dropped_as_its_loop_closes_reports_to_that_loops_handler() {
+    // A task failed, then the run stopped before the group's `run` could return that failure:
+    // `close()` drops `run` outside any run, and the failure goes to the group's loop's
+    // handler, not to the default one (CPython's group keeps `_loop`).
+    let (lp, seen) = recording_loop();
+    let stopped = lp.run_until_complete(async {
+        asyncio::spawn(asyncio::TaskGroup::run(|tg| async move {
+            tg.create_task(async move {
+                // This run ends with the turn in which the group's `run` is woken.
+                asyncio::get_running_loop().unwrap().stop();
+                Err::<(), _>(Error::InvalidArgument("bad".into()))
+            })?
+            .detach();
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        }))
+        .detach();
+        std::future::pending::<()>().await;
+    });
+    assert!(stopped.is_err(), "the run was stopped");
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    lp.close().unwrap();
+    let seen = seen.borrow();
+    assert!(
+        seen.iter()
+            .any(|r| r.starts_with("unhandled errors in a TaskGroup")),
+        "{seen:?}"
+    );
+}

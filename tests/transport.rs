@@ -1615,3 +1615,17 @@ fn l46_plain_reads_land_on_a_cache_line_boundary() {
     );
     t.abort();
 }
+
+#[test]
+fn the_loop_closing_frees_what_a_socket_transport_could_not_send() {
+    // Nothing is sent after the loop closed: the queued bytes go then, not with the last handle.
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, proto) = connect_recorder(&lp, port, Recorder::default());
+    let (_s, _) = l.accept().unwrap(); // never read
+    t.write(&vec![3u8; 8 * 1024 * 1024]).unwrap();
+    assert!(t.get_write_buffer_size() > 0);
+    lp.close().unwrap();
+    assert!(proto.borrow().lost);
+    assert_eq!(t.get_write_buffer_size(), 0, "the unsent bytes were let go");
+}

@@ -74,6 +74,20 @@ pub(crate) fn py_seconds(d: std::time::Duration) -> String {
     format!("{}.{frac}", d.as_secs())
 }
 
+/// A duration in seconds with three decimals, rounded to the nearest millisecond, as Python's
+/// `'%.3f' % seconds` prints it (the slow-callback warning: `took 0.124 seconds` for 123.6 ms,
+/// where cutting at the millisecond said 0.123), with integer arithmetic only (as
+/// `py_seconds`). A duration exactly halfway between two milliseconds rounds up; Python's
+/// float of it rounds by its binary value, either way.
+pub(crate) struct Seconds3(pub(crate) std::time::Duration);
+
+impl std::fmt::Display for Seconds3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = (self.0.as_nanos() + 500_000) / 1_000_000; // u128: no overflow
+        write!(f, "{}.{:03}", ms / 1000, ms % 1000)
+    }
+}
+
 /// Where the crate's records go (issue #14: never silent). With a `log` backend installed
 /// (`log::max_level()` above `Off`, as every backend sets it), through `log` on `target`, as
 /// before. With none, straight to stderr, one line per record: warnings and errors always
@@ -193,8 +207,31 @@ pub(crate) use error;
 
 #[cfg(test)]
 mod tests {
-    use super::py_seconds;
+    use super::{py_seconds, Seconds3};
     use std::time::Duration;
+
+    #[test]
+    fn slow_callback_seconds_round_as_python_percent_3f() {
+        // Each as Python prints `'%.3f' % (nanos / 1e9)`.
+        let cases = [
+            (123_000_000, "0.123"),
+            (123_600_000, "0.124"),
+            (123_400_000, "0.123"),
+            (1_999_600_000, "2.000"),
+            (499_999, "0.000"),
+            (60_000_000_000, "60.000"),
+        ];
+        for (nanos, text) in cases {
+            assert_eq!(
+                Seconds3(Duration::from_nanos(nanos)).to_string(),
+                text,
+                "{nanos} ns"
+            );
+        }
+        // No overflow at the end of the range (u128 arithmetic).
+        let max = Seconds3(Duration::MAX).to_string();
+        assert_eq!(max, "18446744073709551616.000");
+    }
 
     #[test]
     fn seconds_print_like_python_floats() {

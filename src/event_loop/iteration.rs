@@ -316,9 +316,8 @@ impl LoopHandle {
             let described = task.map(|t| t.header().describe());
             let name = described.as_deref().unwrap_or(name);
             crate::event_loop::debug::warning!(
-                "Executing {name} took {}.{:03} seconds",
-                took.as_secs(),
-                took.subsec_millis()
+                "Executing {name} took {} seconds",
+                crate::event_loop::debug::Seconds3(took)
             );
         }
     }

@@ -123,7 +123,7 @@ impl Lock {
     pub fn acquire(&self) -> Acquire<'_> {
         Acquire {
             lock: self,
-            key: None,
+            step: AcquireStep::Start,
         }
     }
 
@@ -161,6 +161,10 @@ impl std::fmt::Debug for Lock {
 
 /// The future of [`Lock::acquire`]; ready when the caller holds the lock.
 ///
+/// It takes the lock once: polled again after it was ready (outside the `Future` contract),
+/// it stays pending for ever and touches neither the lock nor its waiters, as a fused future
+/// does. Giving the lock a second time would let two holders in.
+///
 /// # Examples
 ///
 /// ```
@@ -175,8 +179,20 @@ impl std::fmt::Debug for Lock {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Acquire<'a> {
     lock: &'a Lock,
-    /// Our slot in the waiter list while we wait.
-    key: Option<usize>,
+    /// Our slot in the waiter list while we wait (`Waiting`); `Done` once it gave the lock.
+    step: AcquireStep,
+}
+
+/// Where an [`Acquire`] or a [`SemaphoreAcquire`] is: `Start → Done`, or
+/// `Start → Waiting → Done`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AcquireStep {
+    /// Not queued.
+    Start,
+    /// Queued as this waiter.
+    Waiting(usize),
+    /// Gave the lock (or the unit) to its caller.
+    Done,
 }
 
 impl Future for Acquire<'_> {
@@ -185,32 +201,36 @@ impl Future for Acquire<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let lock = this.lock;
-        match this.key {
-            None => {
+        match this.step {
+            AcquireStep::Start => {
                 // Free and nobody queued (dropped waiters have left the list already).
                 if !lock.locked.get() && lock.waiters.is_empty() {
                     lock.locked.set(true);
+                    this.step = AcquireStep::Done;
                     return Poll::Ready(());
                 }
-                this.key = Some(lock.waiters.push(cx.waker()));
+                this.step = AcquireStep::Waiting(lock.waiters.push(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
+            AcquireStep::Waiting(key) => {
                 if !lock.waiters.poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
                 lock.waiters.remove(key);
-                this.key = None;
+                this.step = AcquireStep::Done;
                 lock.locked.set(true);
                 Poll::Ready(())
             }
+            // Polled after it gave the lock: see the type's docs.
+            AcquireStep::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let AcquireStep::Waiting(key) = self.step {
+            self.step = AcquireStep::Done;
             self.lock.waiters.remove(key);
             // Cancelled: if the lock is free, the wakeup we may have had goes to the next one.
             if !self.lock.locked.get() {
@@ -742,6 +762,10 @@ enum WaitState<'a> {
 
 /// The future of [`ConditionGuard::wait`].
 ///
+/// It gives the guard back once: polled again after it was ready (outside the `Future`
+/// contract), it stays pending for ever and touches neither the condition nor its lock, as a
+/// fused future does.
+///
 /// # Examples
 ///
 /// ```
@@ -788,6 +812,7 @@ impl<'a> Future for ConditionWait<'a> {
                     this.state = WaitState::Done;
                     return Poll::Ready(ConditionGuard { cond });
                 }
+                // Polled after it gave the guard back: see the type's docs.
                 WaitState::Done => return Poll::Pending,
             }
         }
@@ -926,7 +951,7 @@ impl Semaphore {
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire {
             core: &self.core,
-            key: None,
+            step: AcquireStep::Start,
         }
     }
 
@@ -1041,7 +1066,7 @@ impl BoundedSemaphore {
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire {
             core: &self.core,
-            key: None,
+            step: AcquireStep::Start,
         }
     }
 
@@ -1106,6 +1131,9 @@ impl std::fmt::Debug for BoundedSemaphore {
 
 /// The future of [`Semaphore::acquire`] and [`BoundedSemaphore::acquire`].
 ///
+/// It takes one unit: polled again after it was ready (outside the `Future` contract), it
+/// stays pending for ever and takes nothing, as a fused future does (as [`Acquire`]).
+///
 /// # Examples
 ///
 /// ```
@@ -1119,7 +1147,8 @@ impl std::fmt::Debug for BoundedSemaphore {
 #[must_use = "futures do nothing unless awaited"]
 pub struct SemaphoreAcquire<'a> {
     core: &'a SemCore,
-    key: Option<usize>,
+    /// Our slot in the waiter list while we wait (`Waiting`); `Done` once it gave its unit.
+    step: AcquireStep,
 }
 
 impl Future for SemaphoreAcquire<'_> {
@@ -1128,32 +1157,36 @@ impl Future for SemaphoreAcquire<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let core = this.core;
-        match this.key {
-            None => {
+        match this.step {
+            AcquireStep::Start => {
                 if !core.locked() {
                     core.value.set(core.value.get() - 1);
+                    this.step = AcquireStep::Done;
                     return Poll::Ready(());
                 }
-                this.key = Some(core.waiters.push(cx.waker()));
+                this.step = AcquireStep::Waiting(core.waiters.push(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
+            AcquireStep::Waiting(key) => {
                 if !core.waiters.poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
                 // The unit was handed to us when we were woken.
                 core.waiters.remove(key);
-                this.key = None;
+                this.step = AcquireStep::Done;
                 core.wake_up_next();
                 Poll::Ready(())
             }
+            // Polled after it took its unit: see the type's docs.
+            AcquireStep::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for SemaphoreAcquire<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let AcquireStep::Waiting(key) = self.step {
+            self.step = AcquireStep::Done;
             if self.core.waiters.remove(key) {
                 // Woken, then cancelled: the unit we were handed goes to the next waiter.
                 self.core.release();

@@ -254,6 +254,10 @@ impl<T, S: Store<T>> Core<T, S> {
 
 /// The future of `put` on any of the queues: ready once the item is in.
 ///
+/// It puts its item once: polled again after it was ready (outside the `Future` contract), it
+/// is ready again at once and touches nothing, as [`BarrierWait`](crate::sync::BarrierWait)
+/// gives its output again.
+///
 /// # Examples
 ///
 /// ```
@@ -268,11 +272,16 @@ impl<T, S: Store<T>> Core<T, S> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Put<'a, T> {
     core: &'a dyn CoreDyn<T>,
+    /// The item to put. Invariant: `None` once it is in (and only then).
     item: Option<T>,
+    /// Our place among the putters while we wait.
     key: Option<usize>,
 }
 
 /// The future of `get` on any of the queues: ready with the next item.
+///
+/// It takes one item: polled again after it was ready (outside the `Future` contract), it
+/// stays pending for ever and takes nothing, as a fused future does.
 ///
 /// # Examples
 ///
@@ -288,7 +297,20 @@ pub struct Put<'a, T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Get<'a, T> {
     core: &'a dyn CoreDyn<T>,
-    key: Option<usize>,
+    /// Our place among the getters while we wait (`Waiting`); `Done` once it gave its item.
+    step: GetStep,
+}
+
+/// Where a [`Get`] is: `Start → Done`, or `Start → Waiting → Start` (woken, it looks again)
+/// `→ … → Done`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GetStep {
+    /// Not queued.
+    Start,
+    /// Queued as this getter.
+    Waiting(usize),
+    /// Gave its item.
+    Done,
 }
 
 /// The queue operations the `Put` and `Get` futures need, without naming the store.
@@ -332,6 +354,10 @@ impl<T> Future for Put<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let core = this.core;
+        if this.item.is_none() {
+            // Polled after its item went in: see the type's docs.
+            return Poll::Ready(());
+        }
         if let Some(key) = this.key {
             if !core.putters().poll(key, cx.waker()) {
                 return Poll::Pending;
@@ -373,17 +399,25 @@ impl<T> Future for Get<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
         let core = this.core;
-        if let Some(key) = this.key {
-            if !core.getters().poll(key, cx.waker()) {
-                return Poll::Pending;
+        match this.step {
+            GetStep::Start => {}
+            GetStep::Waiting(key) => {
+                if !core.getters().poll(key, cx.waker()) {
+                    return Poll::Pending;
+                }
+                core.getters().remove(key);
+                this.step = GetStep::Start;
             }
-            core.getters().remove(key);
-            this.key = None;
+            // Polled after it gave its item: see the type's docs.
+            GetStep::Done => return Poll::Pending,
         }
         match core.get_nowait() {
-            Ok(item) => Poll::Ready(item),
+            Ok(item) => {
+                this.step = GetStep::Done;
+                Poll::Ready(item)
+            }
             Err(QueueEmpty) => {
-                this.key = Some(core.getters().push(cx.waker()));
+                this.step = GetStep::Waiting(core.getters().push(cx.waker()));
                 Poll::Pending
             }
         }
@@ -392,7 +426,8 @@ impl<T> Future for Get<'_, T> {
 
 impl<T> Drop for Get<'_, T> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let GetStep::Waiting(key) = self.step {
+            self.step = GetStep::Done;
             if self.core.getters().remove(key) && !self.core.empty() {
                 self.core.getters().notify_pop();
             }
@@ -494,7 +529,7 @@ macro_rules! queue_type {
                 "    assert_eq!(q.get().await, ", $first, ");\n",
                 "})\n.unwrap();\n```")]
             pub fn get(&self) -> Get<'_, T> {
-                Get { core: &self.core, key: None }
+                Get { core: &self.core, step: GetStep::Start }
             }
 
             #[doc = concat!("Marks one item taken earlier as processed, for [`join`](Self::join).\n\n",

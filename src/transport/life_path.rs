@@ -228,9 +228,13 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     /// The loop closed under the transport (`IoHandler::loop_closed`): nothing will run on it
     /// again, so a protocol not yet told is told now (a stream reader or writer used afterwards
     /// fails instead of waiting forever; a busy one cannot be told later: there is no later),
-    /// then everything is let go.
+    /// then everything is let go, the unsent bytes first.
     fn on_loop_closed(&self) {
         let was = self.life().loop_closed();
+        // Nothing queued can be sent any more: let the memory go now rather than with the
+        // last handle, and `get_write_buffer_size()` says 0, as after CPython's `_force_close`.
+        let unsent = std::mem::take(&mut *self.buffer().borrow_mut());
+        drop(unsent);
         if was < State::Closed {
             let exc = crate::error::loop_closed_io();
             let _ = self.protocol().lost(Some(exc));

@@ -341,10 +341,10 @@ impl TaskRef {
         drop(old);
     }
 
-    /// Requests cancellation, as [`Task::cancel`](super::Task::cancel) does; false if the
-    /// task has ended (and its failure then counts as seen). Cancelling the main future ends
-    /// its run with [`Error::Cancelled`] at its next step (at the end of its current poll, if
-    /// it cancels itself).
+    /// Requests cancellation, as [`Task::cancel`](super::Task::cancel) does; false only if the
+    /// task has ended (and its failure then counts as seen), as Python's `Task.cancel()`.
+    /// Cancelling the main future ends its run with [`Error::Cancelled`] at its next step (at
+    /// the end of its current poll, if it cancels itself).
     pub fn cancel(&self) -> bool {
         if let Some(task) = &self.task {
             if task.header().is_done() {
@@ -353,19 +353,20 @@ impl TaskRef {
                 task.mark_retrieved();
                 return false;
             }
+            // Not done: true, as through the handle, also with the loop gone (the request
+            // then goes nowhere, as Python's `_must_cancel` on a loop that never runs again).
+            if let Some(inner) = self.lp.upgrade() {
+                inner.request_cancel(self.key);
+            }
+            return true;
         }
+        // The main future: with its loop gone it counts as done (`is_done`), so false.
         let Some(inner) = self.lp.upgrade() else {
             return false;
         };
-        match &self.task {
-            Some(_) => {
-                inner.request_cancel(self.key);
-                true
-            }
-            None => match inner.book.main_state(self.key.generation) {
-                Some(MainState::Running | MainState::CancelRequested) => inner.cancel_main(),
-                _ => false,
-            },
+        match inner.book.main_state(self.key.generation) {
+            Some(MainState::Running | MainState::CancelRequested) => inner.cancel_main(),
+            _ => false,
         }
     }
 
@@ -581,6 +582,29 @@ pub fn all_tasks() -> Result<Vec<TaskRef>, Error> {
 #[cfg(test)]
 mod tests {
     use crate::EventLoop;
+
+    #[test]
+    fn l28_both_cancels_say_true_for_a_task_not_done_whose_loop_is_gone() {
+        // Python's `Task.cancel()` returns False only for a done task. A task outliving its
+        // loop unfinished is made here by hand: every public way to drop a loop closes it,
+        // which ends its tasks.
+        use super::super::task::TaskCell;
+        use std::rc::{Rc, Weak};
+        let key = crate::slots::SlotKey {
+            index: 0,
+            generation: 1,
+        };
+        let future = Box::pin(std::future::pending::<()>());
+        let cell = Rc::new(TaskCell::new(key, Weak::new(), future, || "pending"));
+        let task = super::super::Task {
+            cell: cell.clone(),
+            awaited: false,
+        };
+        let task_ref = super::TaskRef::of(cell);
+        assert!(!task.is_done() && !task_ref.is_done());
+        assert!(task.cancel(), "through the handle");
+        assert!(task_ref.cancel(), "through a TaskRef");
+    }
 
     #[test]
     fn a_custom_name_leaves_the_book_with_its_task() {

@@ -268,6 +268,11 @@ impl IoHandler for DatagramSocketTransport {
 
     fn loop_closed(&self) {
         let was = self.life.loop_closed();
+        // Nothing queued can be sent any more: freed now, not with the last handle (as the
+        // stream transports do).
+        let unsent = std::mem::take(&mut *self.buffer.borrow_mut());
+        self.buffer_size.set(0);
+        drop(unsent);
         if was < State::Closed {
             let exc = crate::error::loop_closed_io();
             let _ = self.protocol.lost(Some(exc));
