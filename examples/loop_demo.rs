@@ -1,7 +1,7 @@
 //! The event loop at work, before the streams exist: timers fire in deadline order, tasks join,
 //! a callback arrives from another thread.
 //!
-//! Run: `cargo run --example loop_demo` (this is `make demo` until the echo pair lands).
+//! Run: `cargo run --example loop_demo`.
 //! Python equivalent: `loop.call_later`, `asyncio.create_task`, `asyncio.gather`,
 //! `loop.call_soon_threadsafe`.
 

@@ -131,7 +131,8 @@
 //!
 //! | ours | CPython `Lib/asyncio/` |
 //! |---|---|
-//! | `event_loop/mod.rs` | `base_events.py`: `BaseEventLoop._run_once`, `run_forever`, `run_until_complete`, `close`; `runners.py`: `asyncio.run` |
+//! | `event_loop/mod.rs`, `event_loop/iteration.rs`, `event_loop/lifecycle.rs`, `event_loop/timers.rs` | `base_events.py`: `BaseEventLoop`, its `_run_once` (`iteration.rs`), `run_forever`, `run_until_complete`, `stop`, `close` (`lifecycle.rs`), `call_later`, `call_at` (`timers.rs`) |
+//! | `event_loop/runner.rs` | `runners.py`: `asyncio.run`, `Runner` |
 //! | `event_loop/ready.rs` | `BaseEventLoop._ready` |
 //! | `event_loop/handle.rs` | `events.py`: `Handle`, `TimerHandle` |
 //! | `event_loop/timer_wheel.rs` | `BaseEventLoop._scheduled` (a heap there, a wheel here) |
@@ -145,7 +146,7 @@
 //! | `protocol.rs` | `protocols.py`; `ProtocolSlot`, the one seam every transport (stream or datagram) calls its protocol through (the discipline `selector_events.py` and `sslproto.py` keep by hand) |
 //! | `transport/mod.rs` | `transports.py` |
 //! | `transport/socket/` | `selector_events.py`: `_SelectorTransport`, `_SelectorSocketTransport`; `sendfile.rs`: `_sendfile_native`, `unix_events.py`'s `_sock_sendfile_native` |
-//! | `transport/pipe.rs`, `net/pipe.rs`, `streams/pipe.rs` | `unix_events.py`: `_UnixReadPipeTransport`, `_UnixWritePipeTransport`; `base_events.py`: `connect_read_pipe`, `connect_write_pipe` |
+//! | `transport/pipe/`, `net/pipe.rs`, `streams/pipe.rs` | `unix_events.py`: `_UnixReadPipeTransport`, `_UnixWritePipeTransport`; `base_events.py`: `connect_read_pipe`, `connect_write_pipe` |
 //! | `transport/flow_control.rs` | `transports._FlowControlMixin` |
 //! | `transport/datagram/`, `net/datagram.rs` | `selector_events.py`: `_SelectorDatagramTransport`; `protocols.py`: `DatagramProtocol`; `base_events.py`: `create_datagram_endpoint` |
 //! | `transport/connecting.rs` | `selector_events.py`: `sock_connect`, `_sock_connect_cb` |

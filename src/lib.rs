@@ -113,10 +113,12 @@
 //!   the transport handle; UDP and Unix datagrams through
 //!   [`LoopHandle::create_datagram_endpoint`], [`DatagramProtocol`] and
 //!   [`DatagramTransport`]), [`event_loop`] ([`EventLoop`], [`LoopHandle`]: callbacks, timers,
-//!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`]; at the root,
-//!   tasks and time ([`spawn`], [`sleep`], [`timeout`]), [`Error`], [`LoopThread`] for
-//!   driving a loop from synchronous code, and [`serve_on_threads`] for a server across cores
-//!   (one loop per thread, one [`ServerGroup`]).
+//!   raw descriptors), `tls` (feature `tls`, on by default), [`constants`], [`sync`]
+//!   ([`Lock`], [`Event`], [`Queue`], …); at the root, [`run`] and [`Runner`], tasks and time
+//!   ([`spawn`], [`TaskGroup`], [`gather`], [`sleep`], [`timeout`], [`timeout_scope`]),
+//!   [`Error`], [`LoopThread`] for driving a loop from synchronous code, and
+//!   [`serve_on_threads`] for a server across cores (one loop per thread, one
+//!   [`ServerGroup`]).
 //!
 //! ## Features
 //!

@@ -572,6 +572,30 @@ impl Timeout {
 
     /// Whether the deadline passed while the scope ran (Python's `Timeout.expired()`): true
     /// from the turn it passed on, both before the scope has ended and after.
+    ///
+    /// # Examples
+    ///
+    /// Keep a clone of the scope to ask it afterwards (Python's `if cm.expired():` after the
+    /// `async with` block): here the body's own timeout, not the scope's, ends it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    ///     let mut outer = None;
+    ///     let r = asyncio::timeout_scope(Duration::from_secs(60), |scope| {
+    ///         outer = Some(scope.clone());
+    ///         async move {
+    ///             let inner = Duration::from_millis(1);
+    ///             asyncio::timeout(inner, asyncio::sleep(Duration::from_secs(60))).await
+    ///         }
+    ///     })
+    ///     .await;
+    ///     assert!(matches!(r, Ok(Err(asyncio::Error::Timeout))), "{r:?}");
+    ///     assert!(!outer.unwrap().expired(), "the 60 s scope did not expire");
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn expired(&self) -> bool {
         matches!(
             self.0.phase.get(),

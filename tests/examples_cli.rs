@@ -707,5 +707,7 @@ fn subprocess_exec_prints_the_date_python_printed() {
     assert!(time.len() >= 8, "{date:?}");
     let r = run("subprocess_exec", &["--python", "/nonexistent/python"]);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
-    assert!(r.stderr.starts_with("subprocess_exec: "), "{}", r.stderr);
+    // The missing program is named, as Python's FileNotFoundError names it.
+    let missing = "subprocess_exec: [Errno 2] No such file or directory: '/nonexistent/python'\n";
+    assert_eq!(r.stderr, missing);
 }

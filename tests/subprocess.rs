@@ -511,12 +511,29 @@ both!(test_wait_even_if_pipe_is_open, |w| async move {
 fn program_not_found_is_io_not_found_with_errno() {
     util::run_fresh(BOUND, async {
         match create_subprocess_exec("/nonexistent/zzz-no-such-program", ["x"]).await {
-            Err(Error::Io(e)) => {
-                assert_eq!(e.kind(), io::ErrorKind::NotFound);
+            Err(e @ Error::Io(_)) => {
                 assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+                // Python's text names the program: a newcomer sees which one is missing.
+                let text =
+                    "[Errno 2] No such file or directory: '/nonexistent/zzz-no-such-program'";
+                assert_eq!(e.to_string(), text);
+                let Error::Io(e) = e else { unreachable!() };
+                assert_eq!(e.kind(), io::ErrorKind::NotFound);
             }
             other => panic!("expected Io(NotFound), got {other:?}"),
         }
+        // A missing working directory is what gets named (Python's too).
+        let r = create_subprocess_exec("true", [] as [&str; 0])
+            .cwd("/nonexistent/zzz-no-such-dir")
+            .await;
+        let Err(e) = r else {
+            panic!("a missing cwd is an error")
+        };
+        assert_eq!(
+            e.to_string(),
+            "[Errno 2] No such file or directory: '/nonexistent/zzz-no-such-dir'"
+        );
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
     });
 }
 

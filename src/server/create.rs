@@ -291,8 +291,9 @@ impl CreateServer {
         self
     }
 
-    /// Serves on an already bound socket instead of binding. With a host or path
-    /// given too it is an error.
+    /// Serves on an already bound socket instead of binding: give `""` and port 0 (or an
+    /// empty path) to `create_server`; with a host, port or path given too it is an error.
+    /// [`StartServer::sock`](crate::StartServer::sock) has an example.
     // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
         let sock = sock.into();

@@ -759,7 +759,24 @@ impl StartServer {
         self.option(move |s| s.start_serving(on))
     }
 
-    /// Serve on an already bound socket.
+    /// Serve on a listening socket you made (Python's `start_server(cb, sock=…)`) instead of
+    /// binding: give `""` and port 0 as host and port, since a host or port given too is an
+    /// error (`host/port and sock can not be specified at the same time`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(bye, "", 0).sock(listener).await?;
+    ///     assert_eq!(server.sockets()[0].as_inet(), Some(addr));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn sock(self, sock: impl Into<ListenSocket>) -> Self {
         let sock = sock.into();
         self.option(move |s| s.sock(sock))

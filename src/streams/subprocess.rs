@@ -38,7 +38,7 @@ use super::core::StreamCore;
 use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
-use crate::error::Error;
+use crate::error::{strerror, Error, OsError};
 use crate::event_loop::child_watcher::{start_new_session, ChildWatch, ChildWatcher};
 use crate::transport::pipe::{os_pipe, Direction};
 use crate::wakers::Withdraw;
@@ -400,7 +400,7 @@ impl CreateSubprocess {
         if self.new_session {
             start_new_session(&mut self.cmd);
         }
-        let child = self.cmd.spawn()?; // program not found: Io(NotFound), errno kept
+        let child = self.cmd.spawn().map_err(|e| spawn_error(&e, &self.cmd))?;
         let pid = child.id();
         drop(self.cmd); // closes the child's ends in the parent
         drop(child); // nothing else in it: the pipes are ours, reaping is the watch's
@@ -424,13 +424,28 @@ impl CreateSubprocess {
     }
 }
 
+/// A spawn that failed names what it could not use, as Python's `FileNotFoundError: [Errno 2]
+/// No such file or directory: 'prog'`: the working directory when that is missing, else the
+/// program; the kind and errno are kept.
+#[cold]
+fn spawn_error(e: &io::Error, cmd: &Command) -> Error {
+    let named = match cmd.get_current_dir() {
+        Some(dir) if !dir.is_dir() => dir,
+        _ => Path::new(cmd.get_program()),
+    };
+    let text = format!("{}: '{}'", strerror(e), named.display());
+    Error::Io(OsError::io(e, text))
+}
+
 impl IntoFuture for CreateSubprocess {
     type Output = Result<Process, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
 
     /// # Errors
-    /// `Error::Io` if the program cannot be started (`NotFound` with its errno when it does
-    /// not exist, `PermissionDenied` when it is not executable) or a pipe cannot be made;
+    /// `Error::Io` if the program cannot be started (`NotFound` when it or the working
+    /// directory does not exist, `PermissionDenied` when it is not executable; the text names
+    /// which, `[Errno 2] No such file or directory: 'prog'`, and [`Error::raw_os_error`] gives
+    /// the errno) or a pipe cannot be made;
     /// `InvalidArgument` for a zero limit, [`Stdio::Stdout`] given for stdin or stdout, or an
     /// environment variable name with `=`;
     /// `InvalidState` outside a running loop.
