@@ -28,9 +28,9 @@ use super::deadline::Deadlines;
 use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::error::{Error, SharedError};
-use crate::event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
-use crate::event_loop::executor::waker::{is_task_waker, wake_caught};
-use crate::event_loop::{current_loop, LoopHandle};
+use crate::event_loop::exception::ExceptionContext;
+use crate::event_loop::executor::waker::{is_task_waker, wake_soon};
+use crate::event_loop::LoopHandle;
 use crate::protocol::{BufferedProtocol, Protocol};
 use crate::transport::Transport;
 use crate::wakers::KeyedWakers;
@@ -446,49 +446,13 @@ fn wake_released(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
 
 /// Foreign code may call back into this stream (or drop what holds it), and the caller has
 /// the core borrowed for the protocol call that released the waker: it is woken from a
-/// callback of its own, on the next turn, with no borrow alive.
+/// callback of its own, on the next turn, with no borrow alive ([`wake_soon`]).
 #[cold]
 #[inline(never)]
 fn wake_foreign(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
     match lp {
-        Some(lp) if !lp.is_closed() => {
-            let queued = QueuedWake(Some(w), what);
-            let queued = lp.call_soon(move || drop(queued));
-            debug_assert!(
-                queued.is_ok(),
-                "an open loop refused a callback: {queued:?}"
-            );
-        }
-        Some(lp) => wake_caught(lp, w, what), // a closed loop runs nothing more: now or never
+        Some(lp) => wake_soon(lp, w, what),
         None => w.wake(), // a reader fed by hand: no callback of a transport to protect
-    }
-}
-
-/// A foreign waker queued by [`wake_foreign`], woken as its callback is dropped: after it
-/// ran, or unrun when the loop closes first (close drops its queue with no borrow held), so
-/// the wake-up is late at worst, never lost. The running loop is looked up then: a handle
-/// kept here would hold the loop from its own ready queue.
-struct QueuedWake(Option<Waker>, &'static str);
-
-impl Drop for QueuedWake {
-    fn drop(&mut self) {
-        if let Some(w) = self.0.take() {
-            match current_loop() {
-                Some(lp) => wake_caught(&lp, w, self.1),
-                // Dropped by the loop's close (no loop runs): a panic must not unwind out of
-                // close, so it goes to the default handler.
-                None => {
-                    let woken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake()));
-                    if let Err(payload) = woken {
-                        let e = PanicError::from_payload(&*payload);
-                        let message = format!("Exception in callback {}", self.1);
-                        default_exception_handler(
-                            &ExceptionContext::new(message).with_exception(Box::new(e)),
-                        );
-                    }
-                }
-            }
-        }
     }
 }
 
