@@ -266,9 +266,11 @@ impl TaskGroup {
     /// drops the body and then the futures of every task of the group, at once: no task
     /// outlives the group, as none outlives Python's `async with` (which waits for them).
     /// Nothing is returned then: the failures the group had collected before the drop are
-    /// reported through the loop's exception handler (`unhandled errors in a TaskGroup`), and a
-    /// task whose cleanup panics as it is dropped keeps that panic as its own outcome
-    /// (reported if nobody awaits it), where Python's group would raise them all.
+    /// reported through the loop's exception handler (`unhandled errors in a TaskGroup`; as
+    /// [`run`](crate::run) shuts down, `unhandled exception during asyncio.run() shutdown`, as
+    /// it reports a task that fails then), and a task whose cleanup panics as it is dropped
+    /// keeps that panic as its own outcome (reported if nobody awaits it), where Python's group
+    /// would raise them all.
     ///
     /// # Examples
     ///

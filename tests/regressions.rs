@@ -445,3 +445,124 @@ fn l18_a_foreign_waker_that_panics_as_its_connect_is_woken_is_reported_and_the_l
         ["Exception in callback I/O readiness wake-up | panicked: foreign waker failed"]
     );
 }
+
+/// The writer a [`LooksAtTheStream`] waker looks through, and what it saw there.
+mod looked_at {
+    use std::cell::{Cell, RefCell};
+
+    thread_local! {
+        pub static WRITER: RefCell<Option<asyncio::StreamWriter>> = const { RefCell::new(None) };
+        pub static SAW: Cell<Option<Option<usize>>> = const { Cell::new(None) };
+    }
+}
+
+/// Another executor's waker that, as it is woken, reads the stream's buffer size through
+/// the writer filed in [`looked_at::WRITER`] (a waker may call into the stream that woke it).
+struct LooksAtTheStream;
+
+impl std::task::Wake for LooksAtTheStream {
+    fn wake(self: std::sync::Arc<Self>) {
+        looked_at::WRITER.with(|w| {
+            if let Some(w) = w.borrow().as_ref() {
+                looked_at::SAW.set(Some(w.buffer_info().read_buffered));
+            }
+        });
+    }
+}
+
+// Checklist: L18. A read polled by hand with another executor's waker is woken by the
+// stream's data_received; that waker is foreign code and may call back into the stream. It
+// ran with the stream's state borrowed (inside the protocol call), so its call panicked
+// ('already mutably borrowed'), reported as the waker's failure, and it never saw the bytes.
+#[test]
+fn l18_a_foreign_waker_woken_by_the_stream_may_call_into_that_stream() {
+    use std::future::Future;
+    use std::io::Write;
+    use std::task::{Context, Waker};
+
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let s = seen.clone();
+    let got = lp.run_until_complete(async move {
+        let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+        looked_at::WRITER.with(|w| *w.borrow_mut() = Some(writer));
+        let mut read = std::pin::pin!(reader.read(8));
+        let waker = Waker::from(std::sync::Arc::new(LooksAtTheStream));
+        let polled = read.as_mut().poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending(), "the read waits, its waker parked");
+        peer.write_all(b"x").unwrap();
+        for _ in 0..10_000 {
+            if looked_at::SAW.get().is_some() || !s.borrow().is_empty() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        let got = read.await;
+        drop(looked_at::WRITER.with(|w| w.borrow_mut().take()));
+        got
+    });
+    assert_eq!(*seen.borrow(), Vec::<String>::new());
+    assert_eq!(
+        looked_at::SAW.get(),
+        Some(Some(1)),
+        "the waker saw the byte"
+    );
+    assert_eq!(got.unwrap().unwrap(), b"x");
+}
+
+/// Another executor's waker that only records that it was woken.
+#[derive(Default)]
+struct Woken(std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Woken {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// On a fresh loop: parks `waker` on a read, lets one byte in, turns the loop until the byte
+/// is buffered (the protocol released the waker then, and queued its wake-up), then closes
+/// the loop before another turn; returns what `close` said.
+fn close_with_a_foreign_wake_up_queued(waker: std::task::Waker) -> Result<(), asyncio::Error> {
+    use std::future::Future;
+    use std::io::Write;
+
+    let (a, mut peer) = asyncio::socketpair().unwrap();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let mut read = std::pin::pin!(reader.read(8));
+    let polled = read
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&waker));
+    assert!(polled.is_pending(), "the read waits, its waker parked");
+    peer.write_all(b"x").unwrap();
+    for _ in 0..100 {
+        lp.run_once(Some(Duration::from_secs(10))).unwrap();
+        if util::reader_buffered(&reader) > 0 {
+            break;
+        }
+    }
+    assert_eq!(util::reader_buffered(&reader), 1, "the byte arrived");
+    let closed = lp.close();
+    drop((read, writer));
+    closed
+}
+
+// Checklist: L18, L16. The foreign wake-up the stream queues for after its protocol call is
+// not lost when the loop is closed before it runs (an embedder's one run_once, then close):
+// it happens as the queued callback is dropped, and a panic there stays out of close.
+#[test]
+fn l18_a_foreign_wake_up_queued_by_the_stream_happens_even_if_the_loop_closes_first() {
+    let woken = std::sync::Arc::new(Woken::default());
+    close_with_a_foreign_wake_up_queued(std::task::Waker::from(woken.clone())).unwrap();
+    assert!(
+        woken.0.load(std::sync::atomic::Ordering::SeqCst),
+        "the foreign waker was woken"
+    );
+    let panicky = std::task::Waker::from(std::sync::Arc::new(Panicky));
+    close_with_a_foreign_wake_up_queued(panicky).unwrap();
+}

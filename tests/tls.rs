@@ -4150,12 +4150,15 @@ fn s54_s14_a_paused_reader_stops_the_raw_transport_as_the_stream_start_tls_hands
     // that ended the handshake is delivered; the raw transport then stops. It used to stay
     // reading until the start_tls task ran, which took in the whole MiB (up to 16 reads of
     // 256 KiB in the same read event) into a reader that believed it had stopped it. The
-    // peer runs in memory on this thread: everything it sends is in the socket before the
-    // loop looks.
+    // peer runs in memory on this thread: what the socket holds of its flight (more than one
+    // read's worth) is in it before the loop looks; a thread sends the rest once the
+    // assertions are made. The buffer asked for is what a stock kernel grants
+    // (net.core.wmem_max, 212 992 bytes, which the kernel doubles): where a larger one was
+    // capped, a blocking write of the whole MiB on the loop's own thread never ended.
     run(async {
         use std::io::Write;
         let (ours, mut theirs) = std::os::unix::net::UnixStream::pair()?;
-        socket2::SockRef::from(&theirs).set_send_buffer_size(4 << 20)?;
+        socket2::SockRef::from(&theirs).set_send_buffer_size(212_992)?;
         let (reader, mut writer) = asyncio::open_connection_sock(ours).limit(4).await?;
         theirs.write_all(b"0123456789abcdef")?;
         for _ in 0..1000 {
@@ -4198,17 +4201,34 @@ fn s54_s14_a_paused_reader_stops_the_raw_transport_as_the_stream_start_tls_hands
         while client.wants_write() {
             client.write_tls(&mut flight)?;
         }
+        // Its Finished, then as much of the data as the socket takes.
+        let mut sent = 0;
+        while sent < flight.len() {
+            match theirs.write(&flight[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let one_read = asyncio::constants::MAX_READ_SIZE;
+        assert!(
+            sent >= one_read + (64 << 10),
+            "the socket holds more than one read's worth: {sent} bytes"
+        );
+        let rest = flight.split_off(sent);
         theirs.set_nonblocking(false)?;
-        theirs.write_all(&flight)?; // its Finished, then the data: all in our socket now
         let writer = upgrade.await.expect("task")?;
         let held = util::reader_buffered(&reader);
         assert!(
-            held <= 16 + asyncio::constants::MAX_READ_SIZE,
-            "S14, S54: one read's worth at most, not the whole {bulk}: {held} bytes"
+            held <= 16 + one_read,
+            "S14, S54: one read's worth at most, not the {sent} bytes sent: {held} bytes"
         );
         assert!(!raw.is_reading(), "S14, S54: still paused");
+        // The rest of the flight goes in as the reader makes room.
+        let feeder = std::thread::spawn(move || theirs.write_all(&rest).map(|()| theirs));
         assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
         assert_eq!(reader.readexactly(bulk).await?.len(), bulk);
+        let theirs = feeder.join().expect("the feeder thread")?;
         writer.close();
         drop(theirs);
         let _ = writer.wait_closed().await;

@@ -580,7 +580,7 @@ struct HoldsTheThreadsEnd;
 static THREAD_ENDED: AtomicBool = AtomicBool::new(false);
 /// Set by a waiter once its `wait_closed` has returned (after it has read `THREAD_ENDED`).
 static RETURNED: AtomicBool = AtomicBool::new(false);
-/// The waiters' thread ids, each filed before its `wait_closed`.
+/// The waiters' thread ids, each filed on its loop just before its `wait_closed`.
 static WAITERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 impl Drop for HoldsTheThreadsEnd {
@@ -645,18 +645,23 @@ fn two_wait_closed_calls_at_once_both_return_after_every_worker_has_ended() {
         .map(|_| {
             let group = group.clone();
             std::thread::spawn(move || {
-                WAITERS.lock().unwrap().extend(thread_id());
-                let result = asyncio::run(group.wait_closed());
-                let ended = THREAD_ENDED.load(Ordering::SeqCst);
-                RETURNED.store(true, Ordering::SeqCst);
-                (result, ended)
+                asyncio::run(async move {
+                    // Filed and read inside the loop, right around wait_closed: a futex
+                    // sleep of the loop's set-up or teardown (none is known) can neither
+                    // pass for the wait nor let the thread end before `ended` is read.
+                    WAITERS.lock().unwrap().extend(thread_id());
+                    let result = group.wait_closed().await;
+                    let ended = THREAD_ENDED.load(Ordering::SeqCst);
+                    RETURNED.store(true, Ordering::SeqCst);
+                    (result, ended)
+                })
             })
         })
         .collect();
     group.close();
     for waiter in waiters {
-        let (result, ended) = waiter.join().unwrap();
-        result.unwrap().unwrap();
+        let (result, ended) = waiter.join().unwrap().unwrap();
+        result.unwrap();
         assert!(
             ended,
             "a wait_closed returned before the worker thread had ended"

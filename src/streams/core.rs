@@ -13,9 +13,11 @@
 //! or a call into the transport that could call back (`write` can call `pause_writing`: the
 //! writer never holds the core while writing). Wakers are woken after the state changed; our
 //! task wakers only queue the task, so waking with the core borrowed is safe. Another
-//! executor's waker (a future polled by hand inside a task) is foreign code: its panic is its
-//! owner's failure, reported as a callback's (L18), not this protocol's, which would end the
-//! connection (CPython's loop reports a done-callback that raises and the connection lives).
+//! executor's waker (a future polled by hand inside a task) is foreign code: it is woken from
+//! a callback of its own on the next turn, with the core free (it may call back into the
+//! stream), and its panic is its owner's failure, reported as a callback's (L18), not this
+//! protocol's, which would end the connection (CPython's loop reports a done-callback that
+//! raises and the connection lives).
 
 use std::cell::RefCell;
 use std::io;
@@ -27,7 +29,7 @@ use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::error::{Error, SharedError};
 use crate::event_loop::exception::ExceptionContext;
-use crate::event_loop::executor::waker::{is_task_waker, wake_caught};
+use crate::event_loop::executor::waker::{is_task_waker, wake_soon};
 use crate::event_loop::LoopHandle;
 use crate::protocol::{BufferedProtocol, Protocol};
 use crate::transport::Transport;
@@ -430,9 +432,9 @@ impl BufferedProtocol for StreamCore {
 }
 
 /// Wakes a task a protocol callback released, from inside that callback. Our task wakers only
-/// queue the task; another executor's is foreign code, whose panic is caught and reported as
-/// a callback's on `lp` (L18) rather than unwinding into the transport's call, which would
-/// fail the connection.
+/// queue the task; another executor's is foreign code, woken by [`wake_foreign`]: its panic is
+/// caught and reported as a callback's on `lp` (L18) rather than unwinding into the
+/// transport's call, which would fail the connection.
 #[inline]
 fn wake_released(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
     if is_task_waker(&w) {
@@ -442,11 +444,14 @@ fn wake_released(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
     }
 }
 
+/// Foreign code may call back into this stream (or drop what holds it), and the caller has
+/// the core borrowed for the protocol call that released the waker: it is woken from a
+/// callback of its own, on the next turn, with no borrow alive ([`wake_soon`]).
 #[cold]
 #[inline(never)]
 fn wake_foreign(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
     match lp {
-        Some(lp) => wake_caught(lp, w, what),
+        Some(lp) => wake_soon(lp, w, what),
         None => w.wake(), // a reader fed by hand: no callback of a transport to protect
     }
 }

@@ -16,7 +16,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
-use crate::event_loop::exception::report_panic;
+use crate::event_loop::exception::{
+    default_exception_handler, report_panic, ExceptionContext, PanicError,
+};
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
 use crate::event_loop::{wake_on_current, LoopHandle};
 
@@ -105,6 +107,53 @@ pub(crate) fn is_task_waker(waker: &Waker) -> bool {
 pub(crate) fn wake_caught(lp: &LoopHandle, waker: Waker, what: &'static str) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
         report_panic(lp, &format!("Exception in callback {what}"), payload, &[]);
+    }
+}
+
+/// Wakes `waker` (another executor's) from a callback of its own on `lp`, for a caller that
+/// holds a borrow its code could run into (a protocol call): woken as that callback is
+/// dropped, after it ran or unrun when the loop closes first (close drops its queue with no
+/// borrow held), so the wake-up is late at worst, never lost. A panic is reported as
+/// [`wake_caught`] reports it. A closed loop runs nothing more: woken at once then.
+#[cold]
+#[inline(never)]
+pub(crate) fn wake_soon(lp: &LoopHandle, waker: Waker, what: &'static str) {
+    if lp.is_closed() {
+        wake_caught(lp, waker, what);
+        return;
+    }
+    let queued = QueuedWake(Some(waker), what);
+    let queued = lp.call_soon(move || std::mem::drop(queued));
+    debug_assert!(
+        queued.is_ok(),
+        "an open loop refused a callback: {queued:?}"
+    );
+}
+
+/// A waker queued by [`wake_soon`], woken as it is dropped. The running loop is looked up
+/// then: a handle kept here would hold the loop from its own ready queue.
+struct QueuedWake(Option<Waker>, &'static str);
+
+impl Drop for QueuedWake {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take() {
+            match crate::event_loop::current_loop() {
+                Some(lp) => wake_caught(&lp, w, self.1),
+                None => wake_unrun(w, self.1),
+            }
+        }
+    }
+}
+
+/// Wakes a [`QueuedWake`] dropped by the loop's close (no loop runs): a panic must not unwind
+/// out of close, so it goes to the default handler.
+#[cold]
+#[inline(never)]
+fn wake_unrun(w: Waker, what: &'static str) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| w.wake())) {
+        let e = PanicError::from_payload(&*payload);
+        let ctx = ExceptionContext::new(format!("Exception in callback {what}"));
+        default_exception_handler(&ctx.with_exception(Box::new(e)));
     }
 }
 
