@@ -19,8 +19,11 @@
 //! keeps its default action (`signals::without_sigpipe`), and the protocol gets
 //! `connection_lost(BrokenPipe)`; the kernel also reports an error event on our end, which
 //! CPython watches with a reader: with bytes buffered it is `connection_lost(BrokenPipe)`,
-//! with none a plain close. On a socket's end that reader also fires when the peer sends or
-//! shuts down its write side (the end turns readable), and closes the transport the same way.
+//! with none a plain close. On a socket's end CPython's reader also fires when the peer sends
+//! or shuts down its write side (the end turns readable); that is not followed here: a socket
+//! goes both ways, and its end is often read by another transport too (stdin and stdout on one
+//! socket under a supervisor), whose bytes and EOF those are (python/asyncio#369). A socket's
+//! end closes at its hang-up, or when a write fails.
 //! CPython sets that reader on a pipe's or a socket's end only, not
 //! on a character device's: a terminal that hangs up is heard of when a write fails (`EIO`),
 //! so nothing buffered, the hang-up alone closes nothing.
@@ -109,10 +112,6 @@ pub(crate) struct PipeTransport {
     /// A write end that closes when its reader goes (a pipe's or a socket's; CPython's reader
     /// on the write end). A character device's does not: a write's error tells.
     watches_reader: bool,
-    /// A write end that is a socket, watched for readability as CPython's reader watches it:
-    /// the peer sending, shutting down its write side or closing all close the transport.
-    /// (A pipe's write end never turns readable: only its error event tells.)
-    watches_readable: bool,
     fd: RawFd,
 }
 
@@ -217,14 +216,10 @@ impl PipeTransport {
             conn_lost_writes: Cell::new(0),
             peer_closed: Cell::new(false),
             watches_reader: direction == Direction::Write && (kind.is_fifo() || kind.is_socket()),
-            watches_readable: direction == Direction::Write && kind.is_socket(),
             fd: raw,
         });
         let (interest, start_reading): (_, Option<fn(&Self)>) = match direction {
             Direction::Read => (Interest::READABLE, Some(Self::start_reading)),
-            Direction::Write if t.watches_readable => {
-                (Interest::WRITABLE | Interest::READABLE, None)
-            }
             Direction::Write => (Interest::WRITABLE, None),
         };
         let key = register_and_start(
@@ -289,21 +284,19 @@ impl IoHandler for PipeTransport {
                 }
             }
             Direction::Write => {
-                // The reading end is gone, or a socket's peer sent or shut down (CPython's
-                // `_read_ready` on a write pipe). Before the flush, as CPython's selector
-                // runs the reader before the writer, whose handle the close cancels.
-                let gone = readiness.is_write_closed()
-                    || (self.watches_readable && readiness.is_readable());
-                if self.watches_reader && gone {
+                if readiness.is_writable() {
+                    self.write_ready();
+                }
+                // The reading end is gone (CPython's `_read_ready` on a write pipe).
+                if self.watches_reader
+                    && readiness.is_write_closed()
+                    && self.life.state() < State::Lost
+                {
                     if self.buffer.borrow().is_empty() {
                         self.force_close(None);
                     } else {
                         self.force_close(Some(io::ErrorKind::BrokenPipe.into()));
                     }
-                    return;
-                }
-                if readiness.is_writable() {
-                    self.write_ready();
                 }
             }
         }
