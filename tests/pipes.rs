@@ -502,6 +502,47 @@ fn test__read_ready_reader_gone_with_nothing_buffered_closes() {
     );
 }
 
+/// A write pipe over one end of a bidirectional socket, read through another transport as
+/// well (stdin and stdout on one socket, as under inetd or a socket-activating supervisor):
+/// the peer's bytes and its half-close are the reader's, and leave the writer open, so the
+/// answer still goes out. (CPython's reader on a socket's write end would close the writer
+/// at the first byte: python/asyncio#369; a terminal's end is exempt there for that reason.)
+/// The peer closing altogether still closes the writer with nothing buffered.
+#[test]
+fn a_write_pipe_sharing_a_socket_with_a_reader_outlives_the_peer_s_data_and_half_close() {
+    use std::net::Shutdown;
+    use std::os::unix::net::UnixStream;
+    let lp = EventLoop::new().unwrap();
+    let (ours, mut peer) = UnixStream::pair().unwrap();
+    let (_rt, reader) = read_pipe(
+        &lp,
+        ours.try_clone().unwrap(),
+        Recorder {
+            keep_open_on_eof: true,
+            ..Default::default()
+        },
+    );
+    let (wt, writer) = write_pipe(&lp, ours, Recorder::default());
+    peer.write_all(b"request").unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    run_until(&lp, 100, || reader.borrow().lost);
+    assert_eq!(reader.borrow().data, b"request");
+    assert_eq!(writer.borrow().grammar(), ["connection_made"]);
+    assert!(!wt.is_closing(), "the writer closed at the peer's bytes");
+    wt.write(b"answer").unwrap();
+    let mut got = [0u8; 6];
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"answer");
+    drop(peer);
+    run_until(&lp, 100, || writer.borrow().lost);
+    assert_eq!(
+        writer.borrow().grammar(),
+        ["connection_made", "connection_lost(None)"]
+    );
+}
+
 #[test]
 fn test_abort() {
     let lp = EventLoop::new().unwrap();

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::future::IntoFuture;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
+use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -1628,4 +1629,181 @@ fn the_loop_closing_frees_what_a_socket_transport_could_not_send() {
     lp.close().unwrap();
     assert!(proto.borrow().lost);
     assert_eq!(t.get_write_buffer_size(), 0, "the unsent bytes were let go");
+}
+
+/// The socket transport over a connected Unix pair: `(transport, protocol, peer end)`.
+fn unix_pair(lp: &EventLoop, rec: Recorder) -> (Transport, Rc<RefCell<Recorder>>, UnixStream) {
+    let (ours, peer) = UnixStream::pair().unwrap();
+    let (t, p) = lp
+        .run_until_complete(lp.connect_socket(move || rec, ours))
+        .unwrap()
+        .unwrap();
+    (t, p, peer)
+}
+
+/// L62, L75, L79 (SelectorSocketTransportTests.test_pause_resume_reading): bytes and the
+/// peer's EOF that arrive while reading is paused are delivered, EOF included, once reading
+/// resumes (edge-triggered: no edge is left for them); closed while paused instead, the
+/// transport still ends with `connection_lost(None)`, delivering neither, and a resume or
+/// pause of the closing transport is a no-op.
+#[test]
+fn l62_l75_l79_data_and_eof_that_came_while_paused_after_a_resume_or_a_close() {
+    let lp = EventLoop::new().unwrap();
+    for close in [false, true] {
+        let (t, p, mut peer) = unix_pair(&lp, Recorder::default());
+        t.pause_reading();
+        peer.write_all(b"hello").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert_eq!(
+            p.borrow().grammar(),
+            ["connection_made"],
+            "read while paused"
+        );
+        if close {
+            t.close();
+            t.resume_reading();
+            assert!(!t.is_reading(), "L79: a closing transport does not resume");
+            t.pause_reading();
+        } else {
+            t.resume_reading();
+        }
+        run_until(&lp, 20, || p.borrow().lost);
+        let want: &[&str] = if close {
+            &["connection_made", "connection_lost(None)"]
+        } else {
+            &[
+                "connection_made",
+                "data",
+                "eof_received",
+                "connection_lost(None)",
+            ]
+        };
+        assert_eq!(p.borrow().grammar(), want, "close: {close}");
+    }
+}
+
+/// L56, L64, L73 (SelectorSocketTransportTests.test_write_eof_after_close,
+/// test_write_eof_buffer): `write_eof` with bytes buffered, again, and after `abort` is a
+/// no-op, never an error; any write after it, even an empty one, is refused; `abort` drops
+/// the buffer; `sockname` and `peername` outlive the connection, `socket` does not.
+#[test]
+fn l56_l64_l73_write_eof_twice_and_after_abort_with_bytes_buffered() {
+    let lp = EventLoop::new().unwrap();
+    let (t, p, _peer) = unix_pair(&lp, Recorder::default());
+    t.write(&vec![1u8; 4 << 20]).unwrap(); // more than the socket buffers hold
+    assert!(t.get_write_buffer_size() > 0);
+    t.write_eof().unwrap();
+    t.write_eof().unwrap();
+    assert!(matches!(t.write(b""), Err(asyncio::Error::InvalidState(_))));
+    assert!(matches!(
+        t.writelines(&[]),
+        Err(asyncio::Error::InvalidState(_))
+    ));
+    t.abort();
+    assert_eq!(t.get_write_buffer_size(), 0, "L77: abort drops the buffer");
+    t.write_eof().unwrap();
+    run_until(&lp, 20, || p.borrow().lost);
+    assert_eq!(
+        p.borrow().grammar(),
+        ["connection_made", "pause_writing", "connection_lost(None)"]
+    );
+    assert!(t.get_extra_info("socket").is_none());
+    assert!(t.sockname().is_some() && t.peername().is_some());
+}
+
+/// A buffered protocol that lends one byte at a time and can fail in `get_buffer` or
+/// `buffer_updated` once it holds `fail_at` bytes.
+struct OneByte {
+    got: Vec<u8>,
+    buf: [u8; 1],
+    calls: Vec<String>,
+    fail_in: &'static str,
+    fail_at: usize,
+}
+
+impl Protocol for OneByte {
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.calls.push("eof_received".into());
+        false
+    }
+    fn connection_lost(&mut self, e: Option<std::io::Error>) {
+        self.calls
+            .push(format!("connection_lost({:?})", e.map(|e| e.kind())));
+    }
+}
+
+impl asyncio::BufferedProtocol for OneByte {
+    fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+        assert!(
+            self.got.len() <= self.fail_at,
+            "L51: read on after a failure"
+        );
+        if self.fail_in == "get_buffer" && self.got.len() == self.fail_at {
+            panic!("get_buffer fails");
+        }
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.got.extend_from_slice(&self.buf[..n]);
+        if self.fail_in == "buffer_updated" && self.got.len() == self.fail_at {
+            panic!("buffer_updated fails");
+        }
+    }
+}
+
+/// L50, L51, L59 (SelectorSocketTransportBufferedProtocolTests.test_get_buffer_error,
+/// test_buffer_updated_error, test_read_ready_eof): a one-byte buffer still gets every byte
+/// and the EOF that came with them; a panic in `get_buffer` or `buffer_updated` is reported
+/// as 'Fatal error: protocol.<method>() call failed.' and ends the connection with the error,
+/// reading nothing more.
+#[test]
+fn l50_l51_l59_a_one_byte_buffer_and_a_failing_get_buffer_or_buffer_updated() {
+    for fail_in in ["", "get_buffer", "buffer_updated"] {
+        let lp = EventLoop::new().unwrap();
+        let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+        let s = seen.clone();
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                s.borrow_mut().push(ctx.message.clone());
+            },
+        ));
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        peer.write_all(&[7u8; 100]).unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        let proto = move || OneByte {
+            got: Vec::new(),
+            buf: [0],
+            calls: Vec::new(),
+            fail_in,
+            fail_at: if fail_in.is_empty() { usize::MAX } else { 3 },
+        };
+        let (t, p) = lp
+            .run_until_complete(lp.connect_socket(proto, ours))
+            .unwrap()
+            .unwrap();
+        run_until(&lp, 50, || {
+            p.borrow()
+                .calls
+                .last()
+                .is_some_and(|c| c.starts_with("connection_lost"))
+        });
+        let p = p.borrow();
+        assert!(t.is_closing());
+        if fail_in.is_empty() {
+            assert_eq!(p.got.len(), 100);
+            assert_eq!(p.calls, ["eof_received", "connection_lost(None)"]);
+            assert!(seen.borrow().is_empty());
+        } else {
+            assert_eq!(p.got.len(), 3, "{fail_in}");
+            assert_eq!(p.calls, ["connection_lost(Some(Other))"], "{fail_in}");
+            let message = format!("Fatal error: protocol.{fail_in}() call failed.");
+            assert_eq!(*seen.borrow(), [message]);
+        }
+    }
 }

@@ -19,7 +19,12 @@
 //! keeps its default action (`signals::without_sigpipe`), and the protocol gets
 //! `connection_lost(BrokenPipe)`; the kernel also reports an error event on our end, which
 //! CPython watches with a reader: with bytes buffered it is `connection_lost(BrokenPipe)`,
-//! with none a plain close. CPython sets that reader on a pipe's or a socket's end only, not
+//! with none a plain close. On a socket's end CPython's reader also fires when the peer sends
+//! or shuts down its write side (the end turns readable); that is not followed here: a socket
+//! goes both ways, and its end is often read by another transport too (stdin and stdout on one
+//! socket under a supervisor), whose bytes and EOF those are (python/asyncio#369). A socket's
+//! end closes at its hang-up, or when a write fails.
+//! CPython sets that reader on a pipe's or a socket's end only, not
 //! on a character device's: a terminal that hangs up is heard of when a write fails (`EIO`),
 //! so nothing buffered, the hang-up alone closes nothing.
 //!
