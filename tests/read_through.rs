@@ -17,10 +17,10 @@ use std::net::{Shutdown, TcpListener};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::time::Duration;
 
-use util::reader_buffered;
+use util::{poll_with, reader_buffered, Panicky};
 
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -45,11 +45,6 @@ impl Flag {
     fn is_set(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
-}
-
-/// Polls `fut` once with `waker`.
-fn poll_with<F: Future + ?Sized>(fut: std::pin::Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
 }
 
 /// Polls `fut` once with the task's own waker: it must wait.
@@ -614,15 +609,6 @@ fn mixed_reads_some_dropped_over_a_socket_lose_nothing_d1_s22_s17() {
             got == data,
             "seed {seed}, limit {limit}: bytes reordered or changed"
         );
-    }
-}
-
-/// Another executor's waker that panics when woken.
-struct Panicky;
-
-impl Wake for Panicky {
-    fn wake(self: Arc<Self>) {
-        panic!("foreign waker failed");
     }
 }
 

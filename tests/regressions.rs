@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use asyncio::Error;
+use util::Panicky;
 
 /// Runs `fut` on a fresh loop, bounded.
 fn run<F: std::future::IntoFuture + 'static>(fut: F) -> F::Output {
@@ -396,15 +397,6 @@ fn l87_an_empty_host_on_the_connecting_side_is_the_resolvers_no_name_error() {
     .unwrap();
     let ip = bound.expect("an inet address").ip();
     assert!(ip.is_unspecified(), "{ip}");
-}
-
-/// Another executor's waker that panics when woken.
-struct Panicky;
-
-impl std::task::Wake for Panicky {
-    fn wake(self: std::sync::Arc<Self>) {
-        panic!("foreign waker failed");
-    }
 }
 
 // Checklist: L18, L88. An open_connection polled by hand with another executor's waker parks

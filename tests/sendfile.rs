@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use asyncio::{Error, Event, StreamReader, StreamWriter};
-use util::port_of;
+use util::{port_of, Panicky};
 
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -450,15 +450,6 @@ fn a_cancelled_fallback_sendfile_leaves_no_read_behind_to_move_the_position() {
             println!("fallback-cancel-ok");
         },
     );
-}
-
-/// Another executor's waker that panics when woken.
-struct Panicky;
-
-impl std::task::Wake for Panicky {
-    fn wake(self: std::sync::Arc<Self>) {
-        panic!("foreign waker failed");
-    }
 }
 
 // Checklist: L18. A sendfile polled by hand with another executor's waker leaves that waker

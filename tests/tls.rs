@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::{blocking_tls_peer, Certs, PeerScript};
-use util::Recorder;
+use util::{poll_with, Panicky, Recorder};
 
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -4379,23 +4379,6 @@ fn s54_s14_a_reader_resumed_during_stream_start_tls_is_not_paused_again_and_read
         server.wait_closed().await;
         Ok(())
     });
-}
-
-/// Another executor's waker that panics when woken.
-struct Panicky;
-
-impl std::task::Wake for Panicky {
-    fn wake(self: std::sync::Arc<Self>) {
-        panic!("foreign waker failed");
-    }
-}
-
-/// Polls `fut` once with `waker`.
-fn poll_with<F: std::future::Future + ?Sized>(
-    fut: std::pin::Pin<&mut F>,
-    waker: &std::task::Waker,
-) -> std::task::Poll<F::Output> {
-    fut.poll(&mut std::task::Context::from_waker(waker))
 }
 
 /// Lets the loop turn until `seen` holds a report (bounded).

@@ -492,6 +492,24 @@ pub fn turns_while_held<P: ?Sized + 'static>(
     turns
 }
 
+/// Another executor's waker that panics when woken: a test parks it on a wait to pin that
+/// the panic of a foreign wake-up is reported as a callback's is and the loop goes on.
+pub struct Panicky;
+
+impl std::task::Wake for Panicky {
+    fn wake(self: std::sync::Arc<Self>) {
+        panic!("foreign waker failed");
+    }
+}
+
+/// Polls `fut` once with `waker` (a foreign executor's poll).
+pub fn poll_with<F: std::future::Future + ?Sized>(
+    fut: std::pin::Pin<&mut F>,
+    waker: &std::task::Waker,
+) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(waker))
+}
+
 /// A waker for a wait under test, to see whether the wait still holds it once dropped
 /// (`Arc::strong_count(&probe) == 1`). Wake-ups are passed on to the task last given to
 /// [`Probe::drive`], so a wait can be driven by real events.
