@@ -490,15 +490,12 @@ fn l99_l100_a_listen_failure_closes_the_sockets_already_listening() {
         Err(Error::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "{e}"),
         other => panic!("listen on 0.0.0.0:{port} should fail: {other:?}"),
     }
-    assert_eq!(
-        lp.stats().io_registrations,
-        0,
-        "the failed server left a listener"
-    );
     let first: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
-    assert!(
-        is_refused(TcpStream::connect_timeout(&first, BOUND)),
-        "the socket that did listen is closed"
+    assert_nothing_listening(
+        &lp,
+        first,
+        "the failed server left a listener",
+        "the socket that did listen is closed",
     );
 }
 
@@ -516,14 +513,22 @@ fn l94_l100_create_server_cancelled_after_listening_closes_its_sockets() {
         .unwrap();
     assert!(matches!(got, Err(Error::Timeout)), "{got:?}");
     spin_a_little(&lp);
-    assert_eq!(
-        lp.stats().io_registrations,
-        0,
-        "the dropped server left a listener"
+    assert_nothing_listening(
+        &lp,
+        addr,
+        "the dropped server left a listener",
+        "the listening socket is closed",
     );
+}
+
+/// Asserts that nothing is left of a server the test never got: no registration on `lp`
+/// (message `left`), and `addr` refuses a connection (message `closed`).
+#[track_caller]
+fn assert_nothing_listening(lp: &EventLoop, addr: SocketAddr, left: &str, closed: &str) {
+    assert_eq!(lp.stats().io_registrations, 0, "{left}");
     assert!(
         is_refused(TcpStream::connect_timeout(&addr, BOUND)),
-        "the listening socket is closed"
+        "{closed}"
     );
 }
 
