@@ -6,8 +6,9 @@
 //!
 //! - **pidfd** (Linux >= 5.3, the default where it works): `pidfd_open(pid)` gives a
 //!   descriptor that polls readable once the child has exited. It is registered with the
-//!   loop's poll like any transport; on readiness the child is reaped with
-//!   `waitpid(pid, WNOHANG)` on the loop thread and the waiters are woken.
+//!   loop's poll like any transport; on readiness the child is reaped through the pidfd,
+//!   `waitid(P_PIDFD, WNOHANG)` (by pid on a kernel older than 5.4), on the loop thread and
+//!   the waiters are woken.
 //! - **thread** (the fallback when `pidfd_open` fails: `ENOSYS`, an old kernel, another
 //!   Unix; or when asked for): a helper thread per child blocks in `waitid(pid, WNOWAIT)`
 //!   until the child exits, then reaps it under the watch's lock and wakes the waiting task,
@@ -19,14 +20,16 @@
 //! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
 //! watch's own descriptor, else one opened for the signal and checked to name our unreaped
 //! child; `kill(2)` only where the kernel has no `pidfd_open`, to a pid `waitid(WNOWAIT)` has
-//! just seen to be our unreaped child. A signal finding the child gone (`ESRCH`) sends
-//! nothing, as CPython's `Popen.send_signal` ignores `ProcessLookupError`. The exit cell's
-//! lock is held from the returncode check to the send, and reaping takes the same lock, so our
-//! own reaping never races the `kill(2)` fallback. Once registered, a child is reaped whatever
-//! happens to its `Process`: the pidfd registration stays with the loop until the child exits,
-//! and if the loop closes first the child is handed to a reaper thread. This file is the only
-//! one that calls `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and `setsid` in
-//! a starting child); it touches mio only through the loop's `register_handler`.
+//! just seen to be our unreaped child. Likewise a child is reaped through the pidfd held for
+//! it: `waitpid(pid)` would take whichever child of ours has the pid by then. A signal
+//! finding the child gone (`ESRCH`) sends nothing, as CPython's `Popen.send_signal` ignores
+//! `ProcessLookupError`. The exit cell's lock is held from the returncode check to the send,
+//! and reaping takes the same lock, so our own reaping never races the `kill(2)` fallback.
+//! Once registered, a child is reaped whatever happens to its `Process`: the pidfd
+//! registration stays with the loop until the child exits, and if the loop closes first the
+//! child is handed to a reaper thread. This file is the only one that calls
+//! `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and `setsid` in a starting
+//! child); it touches mio only through the loop's `register_handler`.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -263,17 +266,17 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 
 /// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and
 /// reaped at once, so that it neither runs on unseen nor stays a zombie. SIGKILL ends it
-/// promptly, so the blocking `waitpid` is short. Killed through `pidfd` when one is in hand,
-/// else as [`ChildWatch::send_signal`] does; a child found gone (reaped elsewhere: its pid
-/// may be another process's) is neither signalled nor waited for; one the kill fails for is
-/// left running, with a warning.
+/// promptly, so the blocking reap is short. Killed and reaped through `pidfd` when one is in
+/// hand, else as [`ChildWatch::send_signal`] does and by pid; a child found gone (reaped
+/// elsewhere: its pid may be another process's) is neither signalled nor waited for; one the
+/// kill fails for is left running, with a warning.
 fn abandon(pid: libc::pid_t, pidfd: Option<&OwnedFd>) {
     let killed = match pidfd {
         Some(pidfd) => pidfd_send_signal(pidfd, libc::SIGKILL),
         None => signal_child(pid, libc::SIGKILL),
     };
     match killed {
-        Ok(true) => drop(reap(pid, 0)),
+        Ok(true) => drop(reap(pid, pidfd, 0)),
         Ok(false) => log::debug!(target: "asyncio", "abandoned child {pid} was already reaped"),
         Err(e) => {
             crate::event_loop::debug::warning!("child {pid} cannot be killed ({e}): left running")
@@ -419,39 +422,86 @@ fn returncode_of(status: libc::c_int) -> i32 {
     }
 }
 
-/// `waitpid(pid, flags)`, retried on `EINTR`: `Some(returncode)` once reaped, `None` while it
-/// runs (`WNOHANG`). `ECHILD` (someone else reaped it, e.g. `SIGCHLD` set to `SIG_IGN`) counts
-/// as exit status 255, as CPython's watchers log and report it.
-fn reap(pid: libc::pid_t, flags: libc::c_int) -> Option<i32> {
+/// Reaps our child `pid`, through `pidfd` when one is held, retried on `EINTR`:
+/// `Some(returncode)` once reaped, `None` while it runs (`flags` has `WNOHANG`). The pidfd
+/// reaps only the process it names, where `waitpid(pid)` would take any child of ours that
+/// has the pid by then (ours reaped elsewhere, the pid reused); a kernel without `P_PIDFD` for
+/// `waitid` (before 5.4: `EINVAL`) falls back to the pid. `ECHILD` (someone else reaped it,
+/// e.g. `SIGCHLD` set to `SIG_IGN`) counts as exit status 255, as CPython's watchers log and
+/// report it.
+fn reap(pid: libc::pid_t, pidfd: Option<&OwnedFd>, flags: libc::c_int) -> Option<i32> {
+    let mut pidfd = pidfd;
     loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `status` is a valid out-pointer for the call.
-        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
-        if r == pid {
-            return Some(returncode_of(status));
+        let reaped = match pidfd {
+            Some(fd) => reap_pidfd(fd, flags),
+            None => reap_pid(pid, flags),
+        };
+        let err = match reaped {
+            Ok(rc) => return rc,
+            Err(e) => e,
+        };
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EINVAL) if pidfd.is_some() => pidfd = None,
+            _ => {
+                crate::event_loop::debug::warning!(
+                    "Unknown child process pid {pid}, will report returncode 255 ({err})"
+                );
+                return Some(255);
+            }
         }
-        if r == 0 {
-            return None;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        crate::event_loop::debug::warning!(
-            "Unknown child process pid {pid}, will report returncode 255 ({err})"
-        );
-        return Some(255);
     }
 }
 
-/// Reaps `pid` under the cell's lock if it has exited (`WNOHANG`); true once reaped.
-fn try_reap(pid: libc::pid_t, exit: &ExitCell) -> bool {
+/// One `waitpid(pid, flags)`.
+fn reap_pid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<i32>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `status` is a valid out-pointer for the call.
+    let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+    match r {
+        0 => Ok(None),
+        r if r == pid => Ok(Some(returncode_of(status))),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// One `waitid(P_PIDFD, pidfd, WEXITED | flags)`: the returncode from the `siginfo_t`.
+#[cfg(target_os = "linux")]
+fn reap_pidfd(pidfd: &OwnedFd, flags: libc::c_int) -> io::Result<Option<i32>> {
+    let id = libc::id_t::try_from(pidfd.as_raw_fd()).unwrap_or_default();
+    // SAFETY: an all-zero `siginfo_t` is a valid out-value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid out-pointer for the call.
+    let r = unsafe { libc::waitid(libc::P_PIDFD, id, &mut info, libc::WEXITED | flags) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a successful `waitid` either filled in the child fields of `info` or, with
+    // `WNOHANG` and the child running, left it zeroed (`si_pid` 0).
+    let (child, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if child == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match info.si_code {
+        libc::CLD_KILLED | libc::CLD_DUMPED => -status,
+        _ => status, // CLD_EXITED: the exit status
+    }))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reap_pidfd(_pidfd: &OwnedFd, _flags: libc::c_int) -> io::Result<Option<i32>> {
+    Err(io::Error::from_raw_os_error(libc::EINVAL)) // never called: no pidfd is opened there
+}
+
+/// Reaps `pid` (through `pidfd` if held, see [`reap`]) under the cell's lock if it has
+/// exited (`WNOHANG`); true once reaped.
+fn try_reap(pid: libc::pid_t, pidfd: Option<&OwnedFd>, exit: &ExitCell) -> bool {
     let rc = {
         let st = lock(exit);
         if st.returncode.is_some() {
             return true;
         }
-        let Some(rc) = reap(pid, libc::WNOHANG) else {
+        let Some(rc) = reap(pid, pidfd, libc::WNOHANG) else {
             return false;
         };
         drop(st);
@@ -468,7 +518,7 @@ fn spawn_waiter(pid: libc::pid_t, exit: ExitCell) -> io::Result<()> {
         .spawn(move || {
             wait_exited(pid);
             // Exited and not reaped: a WNOHANG reap now succeeds.
-            while !try_reap(pid, &exit) {
+            while !try_reap(pid, None, &exit) {
                 wait_exited(pid);
             }
         })
@@ -529,7 +579,7 @@ impl PidfdWatch {
         watch.key.set(Some(key));
         // The child may have exited before the registration: the pidfd is readable already,
         // and an edge-triggered poll reports it anyway; the check is for other selectors.
-        if try_reap(pid, &watch.exit) {
+        if try_reap(pid, Some(&watch.pidfd), &watch.exit) {
             watch.release();
         }
         Ok(Rc::downgrade(&watch))
@@ -548,7 +598,7 @@ impl PidfdWatch {
 
 impl IoHandler for PidfdWatch {
     fn io_ready(&self, readiness: Readiness) {
-        if !readiness.is_readable() || !try_reap(self.pid, &self.exit) {
+        if !readiness.is_readable() || !try_reap(self.pid, Some(&self.pidfd), &self.exit) {
             return;
         }
         // Deregister from a fresh callback: the io table dispatches us right now.
@@ -561,7 +611,7 @@ impl IoHandler for PidfdWatch {
 
     fn loop_closed(&self) {
         self.key.set(None);
-        if !try_reap(self.pid, &self.exit) {
+        if !try_reap(self.pid, Some(&self.pidfd), &self.exit) {
             // The loop goes before the child: a thread reaps it, so it never stays a zombie.
             if let Err(e) = spawn_waiter(self.pid, self.exit.clone()) {
                 crate::event_loop::debug::warning!("child {} may stay a zombie: {e}", self.pid);
@@ -759,5 +809,82 @@ mod tests {
                 Err(e) => panic!("signalling a reaped child failed (no pidfd: {no_pidfd}): {e}"),
             }
         }
+    }
+
+    fn pid_of(child: &std::process::Child) -> libc::pid_t {
+        libc::pid_t::try_from(child.id()).unwrap()
+    }
+
+    // The pidfd way reaps through its pidfd, never by pid. Child A, whose pidfd the watch
+    // holds, is reaped by the test (a stray `waitpid`); child B, exited and not reaped, has
+    // the watch's pid (standing for A's pid reused by another child of ours). Neither the
+    // readiness nor the loop's closing may take B's status: the watch reports 255 (`ECHILD`,
+    // as CPython reports a status already read) and B is left for its owner to reap.
+    // (Before: `waitpid(pid)` reaped B and reported its exit status 7; checked by reverting.)
+    #[test]
+    fn a_pidfd_watch_reaps_through_its_pidfd_never_another_child_with_its_pid() {
+        let lp = EventLoop::new().unwrap();
+        let mut a = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = pidfd_open(pid_of(&a)).unwrap();
+        a.wait().unwrap();
+        for via_loop_closed in [false, true] {
+            let mut b = std::process::Command::new("sh")
+                .args(["-c", "exit 7"])
+                .spawn()
+                .unwrap();
+            wait_exited(pid_of(&b)); // exited, still a zombie
+            let watch = Rc::new_cyclic(|me| PidfdWatch {
+                lp: lp.handle(),
+                me: me.clone(),
+                pid: pid_of(&b),
+                pidfd: pidfd.try_clone().unwrap(),
+                exit: ExitCell::default(),
+                key: std::cell::Cell::new(None),
+            });
+            if via_loop_closed {
+                watch.loop_closed();
+            } else {
+                watch.io_ready(Readiness::readable());
+            }
+            let rc = lock(&watch.exit).returncode;
+            let b_status = b.try_wait().map_err(|e| e.raw_os_error());
+            let b_code = b_status.map(|s| s.and_then(|s| s.code()));
+            assert_eq!(
+                b_code,
+                Ok(Some(7)),
+                "another child's status was taken (via loop_closed: {via_loop_closed})"
+            );
+            assert_eq!(rc, Some(255), "via loop_closed: {via_loop_closed}");
+        }
+    }
+
+    // The returncodes the pidfd way reads from `waitid`'s `siginfo_t`: the exit status of a
+    // child that exited (reaped as the watch registers), minus the signal number of one
+    // killed (reaped on readiness). No visible difference from the `waitpid` status before.
+    #[test]
+    #[allow(clippy::zombie_processes)] // the watch reaps both: a wait here would be a stray one
+    fn a_pidfd_watch_reports_exit_status_and_minus_the_signal() {
+        let lp = EventLoop::new().unwrap();
+        let exited = std::process::Command::new("sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .unwrap();
+        wait_exited(pid_of(&exited));
+        let watch = ChildWatch::start(&lp.handle(), exited.id(), ChildWatcher::Pidfd).unwrap();
+        assert_eq!(watch.returncode(), Some(3));
+
+        let killed = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let watch = ChildWatch::start(&lp.handle(), killed.id(), ChildWatcher::Pidfd).unwrap();
+        assert!(watch.send_signal(libc::SIGKILL).unwrap(), "nothing sent");
+        wait_exited(pid_of(&killed));
+        assert_eq!(watch.returncode(), None, "reaped before its readiness");
+        let Some(pidfd_watch) = watch.pidfd.upgrade() else {
+            panic!("the pidfd watch left the loop before the child was reaped");
+        };
+        pidfd_watch.io_ready(Readiness::readable());
+        assert_eq!(watch.returncode(), Some(-libc::SIGKILL));
     }
 }

@@ -61,6 +61,12 @@ impl Readiness {
         Readiness(b)
     }
 
+    /// A plain readable event, for tests that drive a handler by hand.
+    #[cfg(test)]
+    pub(crate) fn readable() -> Self {
+        Readiness(Self::READABLE)
+    }
+
     /// Worth a read attempt: data, EOF or an error to collect.
     pub(crate) fn is_readable(self) -> bool {
         self.0 & (Self::READABLE | Self::READ_CLOSED | Self::ERROR) != 0
