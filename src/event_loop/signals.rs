@@ -657,6 +657,29 @@ mod tests {
         }
     }
 
+    /// A loop with a handler for `sig`, and that handler running on another thread, held by
+    /// the test hook (taken: the guard) inside `on_signal` until `hook::GO`: `(loop, guard,
+    /// the raising thread)`.
+    fn a_handler_held_on_another_thread(
+        sig: i32,
+    ) -> (
+        EventLoop,
+        std::sync::MutexGuard<'static, ()>,
+        std::thread::JoinHandle<libc::c_int>,
+    ) {
+        let lp = EventLoop::new().unwrap();
+        lp.add_signal_handler(sig, || {}).unwrap();
+        let hook = hook::take(sig);
+        // raise() directs the signal to the calling thread: its handler runs there.
+        // SAFETY: raising a signal we installed a handler for.
+        let raiser = std::thread::spawn(move || unsafe { libc::raise(sig) });
+        assert!(
+            within_10s(|| hook::HOLDING.load(Ordering::SeqCst)),
+            "the handler never ran"
+        );
+        (lp, hook, raiser)
+    }
+
     /// Spins until `done` holds, for at most 10 s; whether it held.
     fn within_10s(done: impl Fn() -> bool) -> bool {
         let end = Instant::now() + Duration::from_secs(10);
@@ -675,16 +698,7 @@ mod tests {
     #[test]
     fn a_handler_holding_the_pipe_while_its_signal_is_removed_writes_to_the_open_pipe() {
         let sig = libc::SIGRTMIN() + 5; // used by no other test of this crate
-        let lp = EventLoop::new().unwrap();
-        lp.add_signal_handler(sig, || {}).unwrap();
-        let _hook = hook::take(sig);
-        // raise() directs the signal to the calling thread: its handler runs there.
-        // SAFETY: raising a signal we installed a handler for.
-        let raiser = std::thread::spawn(move || unsafe { libc::raise(sig) });
-        assert!(
-            within_10s(|| hook::HOLDING.load(Ordering::SeqCst)),
-            "the handler never ran"
-        );
+        let (lp, _hook, raiser) = a_handler_held_on_another_thread(sig);
         let removed = Arc::new(AtomicBool::new(false));
         let seen = removed.clone();
         // Lets the handler write once the removal waits for it, or has returned without.
@@ -714,15 +728,7 @@ mod tests {
     #[test]
     fn a_child_forked_while_a_handler_runs_on_another_thread_does_not_wait_for_it() {
         let sig = libc::SIGRTMIN() + 6; // used by no other test of this crate
-        let lp = EventLoop::new().unwrap();
-        lp.add_signal_handler(sig, || {}).unwrap();
-        let _hook = hook::take(sig);
-        // SAFETY: raising a signal we installed a handler for.
-        let raiser = std::thread::spawn(move || unsafe { libc::raise(sig) });
-        assert!(
-            within_10s(|| hook::HOLDING.load(Ordering::SeqCst)),
-            "the handler never ran"
-        );
+        let (lp, _hook, raiser) = a_handler_held_on_another_thread(sig);
         // SAFETY: the child calls only `wait_for_writers` (atomics and `sched_yield`) and
         // `_exit`: nothing that takes a lock another thread may have held at the fork.
         let pid = unsafe { libc::fork() };
