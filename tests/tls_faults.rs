@@ -1390,6 +1390,95 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
     assert_eq!(open_fds(), fds, "a socket was not released");
 }
 
+// Checklist: T25 (the timeout bounds a close nobody reads, not a slow reader).
+#[test]
+fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25() {
+    // After the peer's close_notify our shutdown is complete and only the raw transport's
+    // close() is left, flushing 4 MiB. The peer reads on, slowly: each timeout that finds
+    // fewer bytes left than when it was armed arms it again, so the peer gets every byte and
+    // the connection ends cleanly. (Before, the first timeout aborted it: TimedOut.) The
+    // manual clock moves only when the test says: no wall-clock race.
+    let _serial = util::serial();
+    let clock = asyncio::ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (start, start_rx) = mpsc::channel::<()>();
+    let (more, more_rx) = mpsc::channel::<usize>(); // read this many more bytes
+    let (read, read_rx) = mpsc::channel::<usize>(); // read so far
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        start_rx.recv_timeout(BOUND).unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        let mut total: usize = 0;
+        let mut buf = vec![0u8; 64 << 10];
+        while let Ok(n) = more_rx.recv_timeout(BOUND) {
+            let goal = total.saturating_add(n);
+            while total < goal {
+                match sock.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => total += k,
+                }
+            }
+            read.send(total).unwrap();
+        }
+    });
+    let rec = Rc::new(RefCell::new(Recorder::default()));
+    let r = rec.clone();
+    let (t, _p) = run(
+        &lp,
+        lp.create_connection(move || Forward(r.clone()), "", 0)
+            .sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_shutdown_timeout(Duration::from_millis(200)),
+    )
+    .expect("the handshake");
+    t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
+    start.send(()).unwrap();
+    wait_until(&lp, "the peer's close_notify", || {
+        rec.borrow().calls.iter().any(|c| c == "eof_received")
+    });
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    // Two timeouts, each after the peer read 1 MiB more (more than the socket pair holds,
+    // so our buffer went down).
+    for round in 1..=2 {
+        more.send(1 << 20).unwrap();
+        let mut got = 0;
+        wait_until(&lp, "the peer's reading", || {
+            if let Ok(n) = read_rx.try_recv() {
+                got = n;
+            }
+            got >= round << 20
+        });
+        clock.advance(Duration::from_millis(250));
+        for _ in 0..5 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert!(
+            !rec.borrow().lost,
+            "round {round}: dropped while the peer read on: {:?}",
+            rec.borrow().calls
+        );
+    }
+    more.send(usize::MAX).unwrap(); // the rest, to our EOF
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    let total = read_rx.recv_timeout(BOUND).unwrap();
+    drop(more); // the peer's last wait ends
+    peer.join().unwrap();
+    let calls = rec.borrow().calls.clone();
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "{calls:?}"
+    );
+    assert!(total > 4 << 20, "the peer got every byte: {total}");
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
 // ─────────────────── paused reading and the end of the connection ───────────────────
 
 /// A rustls server on `sock` (one end of a socketpair), on a thread: the handshake, then

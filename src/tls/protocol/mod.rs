@@ -192,6 +192,9 @@ pub(crate) struct TlsProtocol {
     read_flow: RefCell<FlowControl>,
     handshake_timer: RefCell<Option<TimerHandle>>,
     shutdown_timer: RefCell<Option<TimerHandle>>,
+    /// After a clean shutdown: the raw transport's unsent bytes when the shutdown timeout was
+    /// last armed (a close() still flushing them to the peer; see `flush_went_on`).
+    shutdown_flush_left: Cell<Option<usize>>,
     /// Why we force-closed the raw transport; reported by its connection_lost.
     fatal: RefCell<Option<Error>>,
 }
@@ -250,6 +253,7 @@ impl TlsProtocol {
             )),
             handshake_timer: RefCell::new(None),
             shutdown_timer: RefCell::new(None),
+            shutdown_flush_left: Cell::new(None),
             fatal: RefCell::new(None),
         })
     }

@@ -60,10 +60,38 @@ impl TlsProtocol {
     }
 
     pub(super) fn check_shutdown_timeout(&self) {
-        if matches!(self.state.get(), SslState::Flushing | SslState::Shutdown) {
+        if matches!(self.state.get(), SslState::Flushing | SslState::Shutdown)
+            && !self.flush_went_on()
+        {
             let e = io::Error::new(io::ErrorKind::TimedOut, "SSL shutdown timed out");
             self.fatal_error(Error::Io(e), "SSL shutdown timed out");
         }
+    }
+
+    /// After a clean shutdown only the raw transport's close() is left, flushing what the peer
+    /// has not read yet (fed what we still hold). A peer that still reads is no hang: while
+    /// those bytes went down since the timeout was armed, it is armed again (a slow reader of
+    /// a large last answer gets it all, as in CPython, which runs no timer then); a peer that
+    /// read nothing for a whole timeout is dropped. Whether it was re-armed.
+    fn flush_went_on(&self) -> bool {
+        let Some(before) = self.shutdown_flush_left.get() else {
+            return false;
+        };
+        let left = self.unsent();
+        if left >= before {
+            return false;
+        }
+        self.shutdown_flush_left.set(Some(left));
+        *self.shutdown_timer.borrow_mut() = None; // the one that fired
+        self.arm_shutdown_timer();
+        true
+    }
+
+    /// What is still to reach the peer: the ciphertext and plaintext we hold, and the raw
+    /// transport's buffer.
+    fn unsent(&self) -> usize {
+        let raw = self.raw().map_or(0, |r| r.get_write_buffer_size());
+        self.write_buffer_size() + raw
     }
 
     /// Delivers what was received, then on to SHUTDOWN; checks for truncation (D9).
@@ -145,8 +173,9 @@ impl TlsProtocol {
     /// Python's `_on_shutdown_complete`. After a clean shutdown the raw transport's close()
     /// still flushes its buffer, which a peer that reads no more never lets end: the shutdown
     /// timeout stays armed until connection_lost (the state stays SHUTDOWN, so it aborts the
-    /// raw transport), and is armed here if an EOF started the shutdown without one. CPython
-    /// cancels it first, and its close() then waits for such a peer forever.
+    /// raw transport unless the peer went on reading: `flush_went_on`), and is armed here if
+    /// an EOF started the shutdown without one. CPython cancels it first, and its close() then
+    /// waits for such a peer forever.
     pub(super) fn on_shutdown_complete(&self, exc: Option<Error>) {
         match exc {
             Some(e) => {
@@ -155,6 +184,7 @@ impl TlsProtocol {
             }
             None => {
                 if let Some(raw) = self.raw() {
+                    self.shutdown_flush_left.set(Some(self.unsent()));
                     self.arm_shutdown_timer();
                     let _ = self.lp.call_soon(move || raw.close());
                 }
