@@ -1,0 +1,254 @@
+//! Unit tests of the child watcher (Linux: pidfds).
+
+use super::process::pidfd_open;
+use super::watchers::{wait_exited, PidfdWatch};
+use super::*;
+use crate::event_loop::io::{IoHandler, Readiness};
+use crate::EventLoop;
+use std::rc::Rc;
+
+// A child reaped by someone else before its watch starts (here the test's own waitpid;
+// in life `SIGCHLD` ignored): with the pidfd demanded, `pidfd_open` fails with `ESRCH`.
+// The watch reports returncode 255 and its pid, perhaps another process's by now, is
+// never signalled. (The pid was sent SIGKILL by `abandon`, and the start failed with
+// ESRCH.)
+#[test]
+fn a_pidfd_watch_of_a_child_reaped_elsewhere_reports_255_and_signals_nothing() {
+    let lp = EventLoop::new().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap(); // reaped here: the pid is free for anyone
+    let watch = match ChildWatch::start(&lp.handle(), pid, ChildWatcher::Pidfd) {
+        Ok(w) => w,
+        Err(e) => panic!("a child reaped elsewhere failed its watch: {e:?}"),
+    };
+    assert_eq!(watch.returncode(), Some(255));
+    assert_eq!(watch.kind(), ChildWatcher::Pidfd);
+    assert!(
+        !watch.send_signal(libc::SIGKILL).unwrap(),
+        "a signal was sent"
+    );
+    drop(watch.kill_guard()); // sends nothing either: the child counts as reaped
+}
+
+/// A thread-way watch of `pid` whose thread has not reaped the child (none was started).
+fn threaded_watch_of(pid: u32) -> ChildWatch {
+    ChildWatch {
+        pid: libc::pid_t::try_from(pid).unwrap(),
+        exit: ExitCell::default(),
+        kind: ChildWatcher::Threaded,
+        pidfd: Weak::new(),
+    }
+}
+
+fn exit_signal(status: std::process::ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&status)
+}
+
+// A start that fails with a pidfd in hand kills through it: `abandon` gets that pidfd,
+// for a child the test has reaped, and a pid now some other child's (`sleep`, standing
+// for a reused pid). The pidfd finds its child gone: nothing is killed or waited for, and
+// `sleep` runs on. (Before: `abandon(pid)` killed `sleep` by pid and reaped it.)
+#[test]
+fn abandon_kills_through_the_pidfd_in_hand_never_by_pid() {
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pidfd = pidfd_open(libc::pid_t::try_from(gone.id()).unwrap()).unwrap();
+    gone.wait().unwrap();
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    abandon(libc::pid_t::try_from(other.id()).unwrap(), Some(&pidfd));
+    let still = other.try_wait();
+    drop(other.kill());
+    drop(other.wait());
+    assert!(
+        matches!(still, Ok(None)),
+        "the pid's process was killed or reaped: {still:?}"
+    );
+}
+
+// A pidfd watch demanded on a closed loop fails, and its child, running, is killed and
+// reaped at once (through a pidfd opened for it; before, by pid: no visible difference).
+#[test]
+fn a_watch_that_cannot_start_kills_and_reaps_its_child() {
+    let lp = EventLoop::new().unwrap();
+    lp.close().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let r = ChildWatch::start(&lp.handle(), child.id(), ChildWatcher::Pidfd);
+    assert!(r.is_err(), "a watch started on a closed loop");
+    let after = child.try_wait();
+    if after.is_ok() {
+        drop(child.kill());
+        drop(child.wait());
+    }
+    let echild = after.map_err(|e| e.raw_os_error());
+    assert_eq!(echild, Err(Some(libc::ECHILD)), "the child was not reaped");
+}
+
+// The pidfd way signals through the watch's own pidfd. The test reaps the child itself (a
+// stray `waitpid`) while the watch, whose loop never turns, still takes it for running:
+// the signal finds the child gone and sends nothing, `Ok(false)`, as CPython's
+// `send_signal` ignores `ProcessLookupError`. (Before: `kill(pid)`, which answered
+// `Err(ESRCH)`, and would have signalled whoever had the pid by then.)
+#[test]
+fn a_pidfd_watch_sends_through_its_pidfd_and_nothing_once_the_child_is_reaped_elsewhere() {
+    let lp = EventLoop::new().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let watch = ChildWatch::start(&lp.handle(), child.id(), ChildWatcher::Pidfd).unwrap();
+    assert_eq!(watch.kind(), ChildWatcher::Pidfd);
+    assert!(watch.send_signal(libc::SIGKILL).unwrap(), "nothing sent");
+    assert_eq!(exit_signal(child.wait().unwrap()), Some(libc::SIGKILL));
+    assert_eq!(watch.returncode(), None, "the loop turned");
+    match watch.send_signal(0) {
+        Ok(sent) => assert!(!sent, "a signal was sent to a reaped child"),
+        Err(e) => panic!("signalling a child reaped elsewhere failed: {e}"),
+    }
+}
+
+// The thread way holds no pidfd: it opens one for the signal. A child reaped elsewhere
+// (`ESRCH` from `pidfd_open`) gets nothing: `Ok(false)`. (Before: `kill(pid)`, `Err(ESRCH)`.)
+#[test]
+fn a_threaded_watch_sends_nothing_to_a_child_reaped_elsewhere() {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    match threaded_watch_of(child.id()).send_signal(0) {
+        Ok(sent) => assert!(!sent, "a signal was sent to a reaped child"),
+        Err(e) => panic!("signalling a child reaped elsewhere failed: {e}"),
+    }
+}
+
+// Our child reaped elsewhere and its pid taken by a process that is not our child: our
+// parent stands for that process. The pidfd opened for the signal names a non-child
+// (`waitid(P_PIDFD)`: `ECHILD`), so nothing is sent. (Before: `kill(pid, 0)` reached it,
+// `Ok(true)`; signal 0 so that the old code harms nobody.)
+#[test]
+fn a_threaded_watch_never_signals_a_pid_that_names_another_process() {
+    let watch = threaded_watch_of(std::os::unix::process::parent_id());
+    assert!(
+        !watch.send_signal(0).unwrap(),
+        "a process that is not our child was signalled"
+    );
+}
+
+// Without pidfds in the kernel the pid is signalled only once `waitid(P_PID, WNOWAIT)`
+// sees our unreaped child there: our parent, standing for a process that took the pid of
+// a child reaped elsewhere, gets nothing. (Before: `kill(pid, 0)` reached it, `Ok(true)`.)
+#[test]
+fn without_pidfd_a_pid_that_names_another_process_is_not_signalled() {
+    simulate_no_pidfd(true);
+    let sent = threaded_watch_of(std::os::unix::process::parent_id()).send_signal(0);
+    simulate_no_pidfd(false);
+    assert!(
+        !sent.unwrap(),
+        "a process that is not our child was signalled"
+    );
+}
+
+// The thread way's signal reaches a running child, through the pidfd it opens and, with
+// no pidfd in the kernel, by `kill(2)`; a reaped one gets nothing either way. (Before,
+// the reaped one gave `Err(ESRCH)`.)
+#[test]
+fn a_threaded_watch_signals_its_running_child_with_or_without_pidfd() {
+    for no_pidfd in [false, true] {
+        simulate_no_pidfd(no_pidfd);
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let watch = threaded_watch_of(child.id());
+        let sent = watch.send_signal(libc::SIGKILL);
+        let status = child.wait().unwrap();
+        let after = watch.send_signal(0);
+        simulate_no_pidfd(false);
+        assert!(sent.unwrap(), "nothing sent (no pidfd: {no_pidfd})");
+        assert_eq!(exit_signal(status), Some(libc::SIGKILL));
+        match after {
+            Ok(sent) => assert!(!sent, "a reaped child was signalled (no pidfd: {no_pidfd})"),
+            Err(e) => panic!("signalling a reaped child failed (no pidfd: {no_pidfd}): {e}"),
+        }
+    }
+}
+
+fn pid_of(child: &std::process::Child) -> libc::pid_t {
+    libc::pid_t::try_from(child.id()).unwrap()
+}
+
+// The pidfd way reaps through its pidfd, never by pid. Child A, whose pidfd the watch
+// holds, is reaped by the test (a stray `waitpid`); child B, exited and not reaped, has
+// the watch's pid (standing for A's pid reused by another child of ours). Neither the
+// readiness nor the loop's closing may take B's status: the watch reports 255 (`ECHILD`,
+// as CPython reports a status already read) and B is left for its owner to reap.
+// (Before: `waitpid(pid)` reaped B and reported its exit status 7; checked by reverting.)
+#[test]
+fn a_pidfd_watch_reaps_through_its_pidfd_never_another_child_with_its_pid() {
+    let lp = EventLoop::new().unwrap();
+    let mut a = std::process::Command::new("true").spawn().unwrap();
+    let pidfd = pidfd_open(pid_of(&a)).unwrap();
+    a.wait().unwrap();
+    for via_loop_closed in [false, true] {
+        let mut b = std::process::Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .unwrap();
+        wait_exited(pid_of(&b)); // exited, still a zombie
+        let watch = Rc::new_cyclic(|me| PidfdWatch {
+            lp: lp.handle(),
+            me: me.clone(),
+            pid: pid_of(&b),
+            pidfd: pidfd.try_clone().unwrap(),
+            exit: ExitCell::default(),
+            key: std::cell::Cell::new(None),
+        });
+        if via_loop_closed {
+            watch.loop_closed();
+        } else {
+            watch.io_ready(Readiness::readable());
+        }
+        let rc = lock(&watch.exit).returncode;
+        let b_status = b.try_wait().map_err(|e| e.raw_os_error());
+        let b_code = b_status.map(|s| s.and_then(|s| s.code()));
+        assert_eq!(
+            b_code,
+            Ok(Some(7)),
+            "another child's status was taken (via loop_closed: {via_loop_closed})"
+        );
+        assert_eq!(rc, Some(255), "via loop_closed: {via_loop_closed}");
+    }
+}
+
+// The returncodes the pidfd way reads from `waitid`'s `siginfo_t`: the exit status of a
+// child that exited (reaped as the watch registers), minus the signal number of one
+// killed (reaped on readiness). No visible difference from the `waitpid` status before.
+#[test]
+#[allow(clippy::zombie_processes)] // the watch reaps both: a wait here would be a stray one
+fn a_pidfd_watch_reports_exit_status_and_minus_the_signal() {
+    let lp = EventLoop::new().unwrap();
+    let exited = std::process::Command::new("sh")
+        .args(["-c", "exit 3"])
+        .spawn()
+        .unwrap();
+    wait_exited(pid_of(&exited));
+    let watch = ChildWatch::start(&lp.handle(), exited.id(), ChildWatcher::Pidfd).unwrap();
+    assert_eq!(watch.returncode(), Some(3));
+
+    let killed = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let watch = ChildWatch::start(&lp.handle(), killed.id(), ChildWatcher::Pidfd).unwrap();
+    assert!(watch.send_signal(libc::SIGKILL).unwrap(), "nothing sent");
+    wait_exited(pid_of(&killed));
+    assert_eq!(watch.returncode(), None, "reaped before its readiness");
+    let Some(pidfd_watch) = watch.pidfd.upgrade() else {
+        panic!("the pidfd watch left the loop before the child was reaped");
+    };
+    pidfd_watch.io_ready(Readiness::readable());
+    assert_eq!(watch.returncode(), Some(-libc::SIGKILL));
+}
