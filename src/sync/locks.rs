@@ -20,7 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::waiters::Waiters;
+use super::waiters::{WaitStep, Waiters};
 use crate::error::Error;
 
 // ---- Lock ------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ impl Lock {
     pub fn acquire(&self) -> Acquire<'_> {
         Acquire {
             lock: self,
-            step: AcquireStep::Start,
+            step: WaitStep::Start,
         }
     }
 
@@ -180,19 +180,7 @@ impl std::fmt::Debug for Lock {
 pub struct Acquire<'a> {
     lock: &'a Lock,
     /// Our slot in the waiter list while we wait (`Waiting`); `Done` once it gave the lock.
-    step: AcquireStep,
-}
-
-/// Where an [`Acquire`] or a [`SemaphoreAcquire`] is: `Start → Done`, or
-/// `Start → Waiting → Done`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AcquireStep {
-    /// Not queued.
-    Start,
-    /// Queued as this waiter.
-    Waiting(usize),
-    /// Gave the lock (or the unit) to its caller.
-    Done,
+    step: WaitStep,
 }
 
 impl Future for Acquire<'_> {
@@ -202,35 +190,35 @@ impl Future for Acquire<'_> {
         let this = self.get_mut();
         let lock = this.lock;
         match this.step {
-            AcquireStep::Start => {
+            WaitStep::Start => {
                 // Free and nobody queued (dropped waiters have left the list already).
                 if !lock.locked.get() && lock.waiters.is_empty() {
                     lock.locked.set(true);
-                    this.step = AcquireStep::Done;
+                    this.step = WaitStep::Done;
                     return Poll::Ready(());
                 }
-                this.step = AcquireStep::Waiting(lock.waiters.push(cx.waker()));
+                this.step = WaitStep::Waiting(lock.waiters.push(cx.waker()));
                 Poll::Pending
             }
-            AcquireStep::Waiting(key) => {
+            WaitStep::Waiting(key) => {
                 if !lock.waiters.poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
                 lock.waiters.remove(key);
-                this.step = AcquireStep::Done;
+                this.step = WaitStep::Done;
                 lock.locked.set(true);
                 Poll::Ready(())
             }
             // Polled after it gave the lock: see the type's docs.
-            AcquireStep::Done => Poll::Pending,
+            WaitStep::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        if let AcquireStep::Waiting(key) = self.step {
-            self.step = AcquireStep::Done;
+        if let WaitStep::Waiting(key) = self.step {
+            self.step = WaitStep::Done;
             self.lock.waiters.remove(key);
             // Cancelled: if the lock is free, the wakeup we may have had goes to the next one.
             if !self.lock.locked.get() {
@@ -951,7 +939,7 @@ impl Semaphore {
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire {
             core: &self.core,
-            step: AcquireStep::Start,
+            step: WaitStep::Start,
         }
     }
 
@@ -1066,7 +1054,7 @@ impl BoundedSemaphore {
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire {
             core: &self.core,
-            step: AcquireStep::Start,
+            step: WaitStep::Start,
         }
     }
 
@@ -1148,7 +1136,7 @@ impl std::fmt::Debug for BoundedSemaphore {
 pub struct SemaphoreAcquire<'a> {
     core: &'a SemCore,
     /// Our slot in the waiter list while we wait (`Waiting`); `Done` once it gave its unit.
-    step: AcquireStep,
+    step: WaitStep,
 }
 
 impl Future for SemaphoreAcquire<'_> {
@@ -1158,35 +1146,35 @@ impl Future for SemaphoreAcquire<'_> {
         let this = self.get_mut();
         let core = this.core;
         match this.step {
-            AcquireStep::Start => {
+            WaitStep::Start => {
                 if !core.locked() {
                     core.value.set(core.value.get() - 1);
-                    this.step = AcquireStep::Done;
+                    this.step = WaitStep::Done;
                     return Poll::Ready(());
                 }
-                this.step = AcquireStep::Waiting(core.waiters.push(cx.waker()));
+                this.step = WaitStep::Waiting(core.waiters.push(cx.waker()));
                 Poll::Pending
             }
-            AcquireStep::Waiting(key) => {
+            WaitStep::Waiting(key) => {
                 if !core.waiters.poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
                 // The unit was handed to us when we were woken.
                 core.waiters.remove(key);
-                this.step = AcquireStep::Done;
+                this.step = WaitStep::Done;
                 core.wake_up_next();
                 Poll::Ready(())
             }
             // Polled after it took its unit: see the type's docs.
-            AcquireStep::Done => Poll::Pending,
+            WaitStep::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for SemaphoreAcquire<'_> {
     fn drop(&mut self) {
-        if let AcquireStep::Waiting(key) = self.step {
-            self.step = AcquireStep::Done;
+        if let WaitStep::Waiting(key) = self.step {
+            self.step = WaitStep::Done;
             if self.core.waiters.remove(key) {
                 // Woken, then cancelled: the unit we were handed goes to the next waiter.
                 self.core.release();

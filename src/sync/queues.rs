@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::locks::{Event, EventWait};
-use super::waiters::Waiters;
+use super::waiters::{WaitStep, Waiters};
 use crate::error::Error;
 
 /// `get_nowait` on an empty queue (CPython `asyncio.QueueEmpty`).
@@ -298,19 +298,7 @@ pub struct Put<'a, T> {
 pub struct Get<'a, T> {
     core: &'a dyn CoreDyn<T>,
     /// Our place among the getters while we wait (`Waiting`); `Done` once it gave its item.
-    step: GetStep,
-}
-
-/// Where a [`Get`] is: `Start → Done`, or `Start → Waiting → Start` (woken, it looks again)
-/// `→ … → Done`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum GetStep {
-    /// Not queued.
-    Start,
-    /// Queued as this getter.
-    Waiting(usize),
-    /// Gave its item.
-    Done,
+    step: WaitStep,
 }
 
 /// The queue operations the `Put` and `Get` futures need, without naming the store.
@@ -400,24 +388,24 @@ impl<T> Future for Get<'_, T> {
         let this = self.get_mut();
         let core = this.core;
         match this.step {
-            GetStep::Start => {}
-            GetStep::Waiting(key) => {
+            WaitStep::Start => {}
+            WaitStep::Waiting(key) => {
                 if !core.getters().poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
                 core.getters().remove(key);
-                this.step = GetStep::Start;
+                this.step = WaitStep::Start;
             }
             // Polled after it gave its item: see the type's docs.
-            GetStep::Done => return Poll::Pending,
+            WaitStep::Done => return Poll::Pending,
         }
         match core.get_nowait() {
             Ok(item) => {
-                this.step = GetStep::Done;
+                this.step = WaitStep::Done;
                 Poll::Ready(item)
             }
             Err(QueueEmpty) => {
-                this.step = GetStep::Waiting(core.getters().push(cx.waker()));
+                this.step = WaitStep::Waiting(core.getters().push(cx.waker()));
                 Poll::Pending
             }
         }
@@ -426,8 +414,8 @@ impl<T> Future for Get<'_, T> {
 
 impl<T> Drop for Get<'_, T> {
     fn drop(&mut self) {
-        if let GetStep::Waiting(key) = self.step {
-            self.step = GetStep::Done;
+        if let WaitStep::Waiting(key) = self.step {
+            self.step = WaitStep::Done;
             if self.core.getters().remove(key) && !self.core.empty() {
                 self.core.getters().notify_pop();
             }
@@ -529,7 +517,7 @@ macro_rules! queue_type {
                 "    assert_eq!(q.get().await, ", $first, ");\n",
                 "})\n.unwrap();\n```")]
             pub fn get(&self) -> Get<'_, T> {
-                Get { core: &self.core, step: GetStep::Start }
+                Get { core: &self.core, step: WaitStep::Start }
             }
 
             #[doc = concat!("Marks one item taken earlier as processed, for [`join`](Self::join).\n\n",

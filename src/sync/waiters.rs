@@ -126,6 +126,20 @@ impl Inner {
     }
 }
 
+/// Where a future that may wait in a [`Waiters`] line is: `Start → Done`, or `Start →
+/// Waiting → Done` (a lock's or a semaphore's acquire; a queue's `Get`, woken, looks again
+/// from `Start`). `Done` once it gave its output: polled again it stays pending and takes
+/// nothing (see each future's docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitStep {
+    /// Not queued.
+    Start,
+    /// Queued under this key.
+    Waiting(usize),
+    /// Gave its output to its caller.
+    Done,
+}
+
 /// A FIFO list of waiting futures, single-threaded.
 #[derive(Default)]
 pub(crate) struct Waiters {
