@@ -263,6 +263,25 @@ struct StartTlsServer {
     apps: Rc<RefCell<Vec<Rc<RefCell<Recorder>>>>>,
 }
 
+/// Closes a `tls_server` and a [`StartTlsServer`] and waits for both, then checks that
+/// nothing is left on the loop and every descriptor of the test (`fds` at its start) went.
+fn close_both_and_check(
+    lp: &EventLoop,
+    server: asyncio::Server,
+    upgrade: StartTlsServer,
+    fds: usize,
+) {
+    server.close();
+    upgrade.server.close();
+    run(lp, async {
+        server.wait_closed().await;
+        upgrade.server.wait_closed().await;
+    });
+    drop(upgrade);
+    assert_loop_empty(lp);
+    assert_eq!(open_fds(), fds, "a socket was not released");
+}
+
 struct UpgradeAtOnce {
     outcomes: util::Log,
     apps: Rc<RefCell<Vec<Rc<RefCell<Recorder>>>>>,
@@ -457,15 +476,7 @@ fn reset_in_the_middle_of_the_handshake_on_a_tls_server_drops_that_connection_t3
         "no panic, nothing reported: {:?}",
         seen.borrow()
     );
-    server.close();
-    upgrade.server.close();
-    run(&lp, async {
-        server.wait_closed().await;
-        upgrade.server.wait_closed().await;
-    });
-    drop(upgrade);
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    close_both_and_check(&lp, server, upgrade, fds);
 }
 
 // Checklist: T28 (connection_lost once, the transport closed, nothing buffered, later writes
@@ -1089,15 +1100,7 @@ fn a_client_hello_then_close_notify_fails_that_handshake_at_once_t8_t36() {
     }
     assert!(ended.get().is_empty(), "T36: the handler never ran");
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    server.close();
-    upgrade.server.close();
-    run(&lp, async {
-        server.wait_closed().await;
-        upgrade.server.wait_closed().await;
-    });
-    drop(upgrade);
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    close_both_and_check(&lp, server, upgrade, fds);
 }
 
 // Checklist: T8, T10 (an encrypted close_notify ends a TLS 1.2 handshake at once, typed).
