@@ -698,3 +698,71 @@ fn l18_a_foreign_waker_that_panics_as_its_buffered_read_is_woken_is_reported_and
         ["Exception in callback stream reader wake-up | panicked: foreign waker failed"]
     );
 }
+
+/// A protocol that records its calls by name.
+#[derive(Default)]
+struct Calls(Vec<&'static str>);
+
+impl asyncio::Protocol for Calls {
+    fn data_received(&mut self, _: &[u8]) {
+        self.0.push("data_received");
+    }
+    fn eof_received(&mut self) -> bool {
+        self.0.push("eof_received");
+        true
+    }
+    fn connection_lost(&mut self, _: Option<std::io::Error>) {
+        self.0.push("connection_lost");
+    }
+}
+
+/// An EOF met by a read-through is owed to the protocol on a later turn; a protocol swapped
+/// in and held elsewhere then (a borrow kept across an `.await`) gets it once free. If the
+/// transport is aborted (or closed) meanwhile, nothing but `connection_lost` may follow, as
+/// after CPython's `_force_close` (the reader is removed: no `eof_received`). Before: the
+/// `eof_received` put off for the busy protocol ran after the abort, ahead of
+/// `connection_lost` (checked by reverting the fix).
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the protocol across turns: the misuse tested
+fn an_eof_owed_to_a_held_protocol_is_not_told_after_abort_l44_l62() {
+    for close in [false, true] {
+        let (a, peer) = asyncio::socketpair().unwrap();
+        let calls = run(async move {
+            let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+            let transport = writer.transport().clone();
+            let mut buf = [0u8; 64];
+            {
+                let mut read = pin!(reader.read_into(&mut buf));
+                must_wait(read.as_mut()).await;
+                peer.shutdown(Shutdown::Write).unwrap();
+                assert_eq!(read.await.unwrap(), 0);
+            }
+            // Still in the turn that read the EOF: the protocol hears it on a later one.
+            let calls = std::rc::Rc::new(std::cell::RefCell::new(Calls::default()));
+            transport.set_protocol(calls.clone()).unwrap();
+            let held = calls.borrow_mut();
+            for _ in 0..3 {
+                asyncio::yield_now().await; // the owed eof_received finds the protocol held
+            }
+            if close {
+                transport.close();
+            } else {
+                transport.abort();
+            }
+            drop(held);
+            for _ in 0..10_000 {
+                if transport.get_protocol().is_none() {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            for _ in 0..5 {
+                asyncio::yield_now().await; // anything still queued runs
+            }
+            drop(peer);
+            let calls = calls.borrow().0.clone();
+            calls
+        });
+        assert_eq!(calls, ["connection_lost"], "close: {close}");
+    }
+}

@@ -681,3 +681,47 @@ fn l122_a_socketpair_end_adopted_by_connect_socket() {
     theirs.read_to_end(&mut got).unwrap();
     assert_eq!(got, b"yo");
 }
+
+/// L93: a Unix listener whose backlog is full (it never accepts) answers `connect` with
+/// `EAGAIN`: nothing is under way, so `open_unix_connection` fails at once with that errno
+/// and the path, where a wait for writability would end only by chance. (CPython 3.11 waits
+/// after `BlockingIOError`; the unconnected socket reports writable at once, `SO_ERROR` is 0,
+/// and it hands out a stream whose first read fails with `EINVAL`.)
+#[test]
+fn l93_a_unix_listener_with_a_full_backlog_fails_the_connect_with_eagain() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let dir = temp_dir("server-unix-full-backlog");
+    let path = dir.join("full.sock");
+    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+    listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+    listener.listen(1).unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..64 {
+        let s = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        match s.connect(&SockAddr::unix(&path).unwrap()) {
+            Ok(()) => queued.push(s),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+            Err(e) => panic!("filling the backlog: {e}"),
+        }
+    }
+    assert!(
+        !queued.is_empty() && queued.len() < 64,
+        "backlog never filled"
+    );
+    let lp = EventLoop::new().unwrap();
+    let p = path.clone();
+    let got = lp
+        .run_until_complete(asyncio::timeout(BOUND, async move {
+            asyncio::open_unix_connection(&p).await.map(drop)
+        }))
+        .unwrap();
+    let err = match got {
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => panic!("connected to a listener whose backlog is full"),
+        Err(e) => panic!("the connect waited for a writable edge ({e:?})"),
+    };
+    assert_eq!(err.raw_os_error(), Some(libc::EAGAIN), "{err}");
+    assert!(err.to_string().contains("full.sock"), "{err}");
+    assert_eq!(lp.stats().io_registrations, 0, "the socket is closed");
+}

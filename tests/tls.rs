@@ -4144,6 +4144,56 @@ fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_pause
 }
 
 #[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn s54_s14_a_paused_reader_whose_protocol_is_held_as_the_handshake_ends_pauses_once_free() {
+    // S54 with S14, the re-pause's borrow: the stream's protocol, taken with get_protocol()
+    // before the upgrade, held across turns as the handshake ends (no call of ours holds
+    // it then). The re-pause waits for the borrow to end instead of being skipped, which
+    // left the raw transport reading for a reader that believed it had stopped it.
+    run(async {
+        let (server, reader, mut writer) = a_reader_paused_before_start_tls().await?;
+        let raw = writer.transport().clone();
+        let proto = raw.get_protocol().expect("the stream's protocol");
+        let probe = util::Probe::new();
+        let tls = {
+            let mut upgrade = std::pin::pin!(writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .into_future());
+            assert!(probe.poll(upgrade.as_mut()).is_pending());
+            let swapped = raw.get_protocol().expect("a protocol");
+            assert!(!Rc::ptr_eq(&swapped, &proto), "the handshake did not start");
+            let held = proto.borrow_mut();
+            for _ in 0..10_000 {
+                if probe.woken() > 0 {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            assert!(probe.woken() > 0, "the handshake never ended");
+            drop(held); // the handshake's hook ran (before the wake-up) and found it held
+            for _ in 0..3 {
+                asyncio::yield_now().await;
+            }
+            assert!(
+                !raw.is_reading(),
+                "S14, S54: the reader is paused, the raw transport reads on ({} bytes held)",
+                util::reader_buffered(&reader)
+            );
+            upgrade.await?
+        };
+        assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
+        assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
 fn s54_s14_a_paused_reader_stops_the_raw_transport_as_the_stream_start_tls_handshake_ends() {
     // S54 with S14: the reader had paused the raw transport before start_tls (as a server),
     // and the peer sends its Finished and 1 MiB of data in one go. What came in the read

@@ -1807,3 +1807,84 @@ fn l50_l51_l59_a_one_byte_buffer_and_a_failing_get_buffer_or_buffer_updated() {
         }
     }
 }
+
+/// Bytes and the FIN in one read burst, and `close()` or `abort()` from `data_received`:
+/// nothing but `connection_lost` follows, no `eof_received` (CPython's `close` and
+/// `_force_close` remove the reader; L44, L62, L83). Pins today's behaviour: the burst looks
+/// at the transport's state before every read.
+#[test]
+fn l44_l83_close_or_abort_from_data_received_before_the_fin_gets_no_eof_received() {
+    for action in ["close", "abort"] {
+        let lp = EventLoop::new().unwrap();
+        let (l, port) = peer_listener();
+        let rec = Recorder {
+            on_data: Some(Box::new(move |t: &Transport, _: &[u8]| match action {
+                "close" => t.close(),
+                _ => t.abort(),
+            })),
+            ..Default::default()
+        };
+        let (_t, proto) = connect_recorder(&lp, port, rec);
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"x").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        run_until(&lp, 1_000, || proto.borrow().lost);
+        assert_eq!(
+            proto.borrow().grammar(),
+            ["connection_made", "data", "connection_lost(None)"],
+            "{action}"
+        );
+    }
+}
+
+/// A paused protocol is never left paused below the low mark for good. The buffer's size
+/// moves only by `write` (which checks the pause), by a flush that makes progress (which
+/// checks the resume) and by the close that empties it; a flush the kernel takes nothing of
+/// (`WouldBlock`, or a `send` of 0) leaves it as the last check saw it. Only raised marks
+/// leave a paused protocol at or below low, and, as in CPython, they do not resume it by
+/// themselves (L71): the next flush with progress does. (CPython also checks after a `send`
+/// of 0, which a stream socket never answers for a non-empty buffer.)
+#[test]
+fn l67_l71_raised_marks_leave_the_protocol_paused_until_a_flush_makes_progress() {
+    let lp = EventLoop::new().unwrap();
+    let (l, port) = peer_listener();
+    let (t, proto) = connect_recorder(&lp, port, Recorder::default());
+    let (mut s, _) = l.accept().unwrap();
+    fill_until_paused(&t);
+    let paused = || {
+        proto
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| *c == "pause_writing")
+            .count()
+    };
+    let resumed = || proto.borrow().calls.iter().any(|c| c == "resume_writing");
+    run_until(&lp, 100, || paused() == 1);
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // writable edges, if any, find no room
+    }
+    let size = t.get_write_buffer_size();
+    t.set_write_buffer_limits(Some(4 * size), Some(2 * size))
+        .unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(
+        !resumed(),
+        "L71: raised marks resumed the protocol by themselves"
+    );
+    s.set_nonblocking(true).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    for _ in 0..10_000 {
+        if resumed() {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(n) => assert!(n > 0, "EOF before the resume"),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("peer read: {e}"),
+        }
+        lp.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert!(resumed(), "the protocol stayed paused below the low mark");
+    assert_eq!(paused(), 1);
+}

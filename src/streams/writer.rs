@@ -26,7 +26,7 @@ use super::deadline::Activity;
 use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
-use crate::protocol::ProtocolRef;
+use crate::protocol::{Hold, ProtocolRef};
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
@@ -769,17 +769,11 @@ impl StreamWriter {
         // resumed it for the handshake, and re-pausing it only once this task runs would let
         // the rest of the read event that ended the handshake pour into the reader.
         let core = Rc::downgrade(&self.core);
-        let upgrade = self
-            .transport
-            .get_loop()
+        let lp = self.transport.get_loop();
+        let id = self.transport.id();
+        let upgrade = lp
             .start_tls(&self.transport, protocol, context, server_side)
-            .on_handshake(move || {
-                if let Some(core) = core.upgrade() {
-                    if let Ok(core) = core.try_borrow() {
-                        core.reader.keep_paused();
-                    }
-                }
-            });
+            .on_handshake(move || keep_paused_when_free(lp, id, core, Hold::new()));
         StreamStartTls {
             writer: self,
             upgrade,
@@ -792,6 +786,36 @@ impl StreamWriter {
     fn replace_transport(&mut self, transport: Transport) {
         self.core.borrow_mut().upgraded(transport.clone());
         self.transport = transport;
+    }
+}
+
+/// start_tls' handshake hook: a paused reader pauses the raw transport again, now or, while
+/// the core is borrowed, once it is free. The loop holds no borrow of the core as the hook
+/// runs (the raw transport's protocol is the TLS layer by then, and the layer calls the core
+/// only after its waiter), so a borrow here is a user's: the stream's protocol, taken with
+/// `get_protocol()` before the upgrade, held across an `.await`. Skipping the pause then
+/// would leave the transport reading for a reader that believes it stopped it; the retry
+/// waits as a busy transport waits for its protocol (`Hold`: next turns, then spaced out).
+#[cfg(feature = "tls")]
+fn keep_paused_when_free(
+    lp: crate::LoopHandle,
+    id: u64,
+    core: std::rc::Weak<RefCell<StreamCore>>,
+    mut hold: Hold,
+) {
+    let Some(strong) = core.upgrade() else { return };
+    if let Ok(core) = strong.try_borrow() {
+        core.reader.keep_paused();
+        return;
+    }
+    hold.still_held(id);
+    let delay = hold.delay();
+    let again = lp.clone();
+    let retry = move || keep_paused_when_free(again, id, core, hold);
+    // A closed loop refuses it: the transport is gone with it.
+    match delay {
+        None => drop(lp.call_soon(retry)),
+        Some(d) => drop(lp.call_later(d, retry)),
     }
 }
 

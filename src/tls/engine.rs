@@ -66,7 +66,9 @@ pub(crate) struct Engine {
 /// 1.2 alert after the peer's ChangeCipherSpec (TLS 1.3 hides the type): its level and
 /// description are sealed, but rustls fails the handshake on a fatal one and lets a warning
 /// pass, and a warning that ends a peer's handshake flight is its close_notify (user_canceled
-/// must be followed by one), so any encrypted alert counts as one.
+/// must be followed by one), so any encrypted alert counts as one, once its whole record has
+/// gone by: rustls reads a fatal one only whole, and a part of it must not pass for a
+/// close_notify.
 #[derive(Default)]
 struct CloseWatch {
     /// The current record's 5-byte header, then (for a 2-byte alert) its level and
@@ -76,6 +78,8 @@ struct CloseWatch {
     filled: usize,
     /// Bytes of the current record's body still to pass over (its header already read).
     skip: usize,
+    /// The record being passed over is a sealed alert: it counts once `skip` reaches 0.
+    sealed_alert: bool,
     /// A close_notify went by, at any level.
     seen: bool,
 }
@@ -86,6 +90,7 @@ impl CloseWatch {
             if self.skip > 0 {
                 let n = self.skip.min(data.len());
                 (self.skip, data) = (self.skip - n, &data[n..]);
+                self.seen = self.sealed_alert && self.skip == 0;
                 continue;
             }
             let want = if self.filled < 5 { 5 } else { 7 };
@@ -100,9 +105,11 @@ impl CloseWatch {
             if self.filled == 5 && alert && len == 2 {
                 continue; // a plaintext alert: read its level and description
             }
-            // A plaintext close_notify, or a sealed (TLS 1.2) alert.
-            self.seen = alert && (self.filled == 5 || self.head[6] == 0);
+            // A plaintext close_notify, or a sealed (TLS 1.2) alert once its body went by.
+            let sealed = alert && self.filled == 5;
             self.skip = if self.filled == 5 { len } else { 0 };
+            self.seen = (alert && self.filled == 7 && self.head[6] == 0) || (sealed && len == 0);
+            self.sealed_alert = sealed;
             self.filled = 0;
         }
     }
@@ -579,7 +586,7 @@ mod tests {
         sealed.extend([0u8; 26]);
         let mut data = sealed.clone();
         data[0] = 0x17;
-        let cases: [(Vec<u8>, bool); 7] = [
+        let cases: [(Vec<u8>, bool); 9] = [
             ([&hello[..], &warning].concat(), true),
             ([&hello[..], &fatal].concat(), true),
             ([&hello[..], &other_alert, &warning].concat(), true),
@@ -587,6 +594,9 @@ mod tests {
             ([&hello[..], &sealed].concat(), true),
             ([&hello[..], &data, &other_alert, &sealed].concat(), true),
             ([&hello[..], &data, &other_alert].concat(), false),
+            // A sealed alert short of its last byte: not yet (it may be a fatal one).
+            ([&hello[..], &sealed[..sealed.len() - 1]].concat(), false),
+            ([&hello[..], &data, &sealed[..6]].concat(), false),
         ];
         for (stream, close) in &cases {
             for a in 0..=stream.len() {
@@ -597,6 +607,116 @@ mod tests {
                     }
                     assert_eq!(w.seen, *close, "{stream:02x?} split at {a}, {b}");
                 }
+            }
+        }
+    }
+
+    /// A rustls TLS 1.2 server driven by hand against our client engine, up to its last
+    /// flight; then, in place of its Finished, an alert at `level` (1 warning, 2 fatal) and
+    /// `description`, sealed under the agreed keys as the first record under them. Returns
+    /// the client and the server's bytes: the flight up to its ChangeCipherSpec, the sealed
+    /// alert.
+    fn client_and_sealed_alert(level: u8, description: u8) -> (Engine, Vec<u8>, Vec<u8>) {
+        use rustls::crypto::cipher::{OutboundChunks, OutboundPlainMessage};
+        use rustls::{ConnectionTrafficSecrets as Keys, SupportedCipherSuite};
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let cert = made.cert.der().clone();
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+        let mut server_config =
+            ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.clone()], key.into())
+                .unwrap();
+        server_config.enable_secret_extraction = true;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client_config = ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut client = Engine::client(Arc::new(client_config), name).unwrap();
+        let mut server = ServerConnection::new(Arc::new(server_config)).unwrap();
+        let mut wire = Vec::new();
+        for _ in 0..10 {
+            wire.clear();
+            client.flush(&mut wire);
+            server.read_tls(&mut &wire[..]).unwrap();
+            server.process_new_packets().unwrap();
+            wire.clear();
+            while server.wants_write() {
+                server.write_tls(&mut wire).unwrap();
+            }
+            if !server.is_handshaking() {
+                break;
+            }
+            client.feed(&wire);
+            assert!(
+                !client.do_handshake().unwrap(),
+                "done before the last flight"
+            );
+        }
+        assert!(!server.is_handshaking(), "no handshake in 10 rounds");
+        let mut at = 0; // the end of the ChangeCipherSpec record
+        while wire[at] != 0x14 {
+            at += 5 + usize::from(u16::from_be_bytes([wire[at + 3], wire[at + 4]]));
+        }
+        wire.truncate(at + 6);
+        let Some(SupportedCipherSuite::Tls12(suite)) = server.negotiated_cipher_suite() else {
+            panic!("TLS 1.2 was negotiated");
+        };
+        let (Keys::Aes128Gcm { key, iv }
+        | Keys::Aes256Gcm { key, iv }
+        | Keys::Chacha20Poly1305 { key, iv }) = server.dangerous_extract_secrets().unwrap().tx.1
+        else {
+            panic!("a known AEAD");
+        };
+        let fixed = suite.aead_alg.key_block_shape().fixed_iv_len;
+        let (fixed_iv, explicit) = iv.as_ref().split_at(fixed);
+        let alert = suite
+            .aead_alg
+            .encrypter(key, fixed_iv, explicit)
+            .encrypt(
+                OutboundPlainMessage {
+                    typ: rustls::ContentType::Alert,
+                    version: ProtocolVersion::TLSv1_2,
+                    payload: OutboundChunks::Single(&[level, description]),
+                },
+                0,
+            )
+            .unwrap()
+            .encode();
+        (client, wire, alert)
+    }
+
+    /// T8, T10: a sealed TLS 1.2 alert in place of the server's Finished, split across two
+    /// feeds anywhere: a fatal one fails the handshake as that alert once whole, never as
+    /// a close_notify; a close_notify (warning) fails it as the close once whole. Before, the
+    /// watch counted a sealed alert as a close_notify from its header on: a fatal one split
+    /// after its header failed the handshake as a close (checked by reverting the fix).
+    #[test]
+    fn a_sealed_tls12_alert_split_across_feeds_counts_only_once_whole() {
+        let handshake_failure = 40;
+        for (level, description) in [(2, handshake_failure), (1, 0)] {
+            let alert_len = client_and_sealed_alert(level, description).2.len();
+            for split in [0, 1, 4, 5, 6, alert_len / 2, alert_len - 1] {
+                let (mut client, flight, alert) = client_and_sealed_alert(level, description);
+                client.feed(&[&flight[..], &alert[..split]].concat());
+                let first = client.do_handshake().map_err(|e| e.to_string());
+                assert_eq!(
+                    first,
+                    Ok(false),
+                    "alert {level}/{description} split at {split}"
+                );
+                client.feed(&alert[split..]);
+                let e = match client.do_handshake() {
+                    Err(e) => e.to_string(),
+                    Ok(done) => panic!("the handshake went on ({done}) after the alert"),
+                };
+                let expected = match level {
+                    2 => "alert handshake failure",
+                    _ => "TLS/SSL connection has been closed (EOF)",
+                };
+                assert!(e.contains(expected), "split at {split}: {e}");
             }
         }
     }

@@ -163,6 +163,9 @@ pub(crate) trait WritePath: Sized + 'static {
                 .flush_with(|b| Self::send(out, b))
         });
         match result {
+            // Nothing taken (`WouldBlock`, or a `send` of 0): the size is what the last check
+            // saw, so no resume can be due (raised marks wait for progress, L71), and the
+            // buffer is not empty (it was not on entry).
             None | Some(Ok(0)) => return false,
             Some(Err(e)) => {
                 self.write_failed(e);

@@ -13,8 +13,10 @@
 //!   Unix; or when asked for): a helper thread per child blocks in `waitid(pid, WNOWAIT)`
 //!   until the child exits, then reaps it under the watch's lock and wakes the waiting task,
 //!   whose waker reaches the loop through the threadsafe queue, as CPython's
-//!   `ThreadedChildWatcher` uses `call_soon_threadsafe`. The thread holds nothing but the pid
-//!   and the shared exit cell; it ends when the child does.
+//!   `ThreadedChildWatcher` uses `call_soon_threadsafe`. The thread holds nothing but the pid,
+//!   the shared exit cell and, for a child handed over by a pidfd watch whose loop closed, a
+//!   duplicate of its pidfd, through which it then waits and reaps; it ends when the child
+//!   does.
 //!
 //! Ground rules: a child is signalled through a pidfd, never by pid (a pid is free for any new
 //! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
@@ -151,7 +153,9 @@ impl ChildWatch {
     /// [`abandon`] to signal through.
     fn start_kind(&mut self, lp: &LoopHandle, how: ChildWatcher) -> Result<(), Failed> {
         let (pid, exit) = (self.pid, &self.exit);
-        let thread = |pidfd| spawn_waiter(pid, exit.clone()).map_err(|e| (e.into(), pidfd));
+        let thread = |pidfd: Option<OwnedFd>| {
+            spawn_waiter(pid, pidfd.as_ref(), exit.clone()).map_err(|e| (e.into(), pidfd))
+        };
         self.kind = match how {
             ChildWatcher::Threaded => {
                 thread(None)?;

@@ -197,7 +197,7 @@ fn a_pidfd_watch_reaps_through_its_pidfd_never_another_child_with_its_pid() {
             .args(["-c", "exit 7"])
             .spawn()
             .unwrap();
-        wait_exited(pid_of(&b)); // exited, still a zombie
+        wait_exited(pid_of(&b), &mut None); // exited, still a zombie
         let watch = Rc::new_cyclic(|me| PidfdWatch {
             lp: lp.handle(),
             me: me.clone(),
@@ -234,7 +234,7 @@ fn a_pidfd_watch_reports_exit_status_and_minus_the_signal() {
         .args(["-c", "exit 3"])
         .spawn()
         .unwrap();
-    wait_exited(pid_of(&exited));
+    wait_exited(pid_of(&exited), &mut None);
     let watch = ChildWatch::start(&lp.handle(), exited.id(), ChildWatcher::Pidfd).unwrap();
     assert_eq!(watch.returncode(), Some(3));
 
@@ -244,11 +244,84 @@ fn a_pidfd_watch_reports_exit_status_and_minus_the_signal() {
         .unwrap();
     let watch = ChildWatch::start(&lp.handle(), killed.id(), ChildWatcher::Pidfd).unwrap();
     assert!(watch.send_signal(libc::SIGKILL).unwrap(), "nothing sent");
-    wait_exited(pid_of(&killed));
+    wait_exited(pid_of(&killed), &mut None);
     assert_eq!(watch.returncode(), None, "reaped before its readiness");
     let Some(pidfd_watch) = watch.pidfd.upgrade() else {
         panic!("the pidfd watch left the loop before the child was reaped");
     };
     pidfd_watch.io_ready(Readiness::readable());
     assert_eq!(watch.returncode(), Some(-libc::SIGKILL));
+}
+
+/// Waits (bounded) until `watch` has a returncode: a waker that signals a channel.
+fn returncode_within(watch: &ChildWatch, limit: std::time::Duration) -> Option<i32> {
+    struct Send(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+    impl std::task::Wake for Send {
+        fn wake(self: std::sync::Arc<Self>) {
+            let _gone = self.0.lock().unwrap().send(()); // the test may have given up
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waker = std::task::Waker::from(std::sync::Arc::new(Send(std::sync::Mutex::new(tx))));
+    let mut key = 0;
+    if let Poll::Ready(rc) = watch.poll_exit(&mut key, &mut Context::from_waker(&waker)) {
+        return Some(rc);
+    }
+    let _woken_or_timed_out = rx.recv_timeout(limit);
+    watch.returncode()
+}
+
+// A pidfd watch whose loop closes before its child exits hands the child to a reaper
+// thread, which waits and reaps through a duplicate of the watch's pidfd, never by pid.
+// The watch holds the pidfd of child A (running) and the pid of child B (exited, not
+// reaped: standing for A's pid reused by another child of ours). After the loop closes, A
+// is killed: the thread reports A's -SIGKILL and leaves B's status to its owner. (Before:
+// the thread waited for and reaped B by pid, reporting B's exit status 7, and A stayed a
+// zombie; checked by reverting.)
+#[test]
+#[allow(clippy::zombie_processes)] // A is reaped by the watch's thread
+fn a_pidfd_watch_at_loop_close_hands_its_pidfd_to_the_reaper_thread() {
+    let lp = EventLoop::new().unwrap();
+    let mut a = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let mut b = std::process::Command::new("sh")
+        .args(["-c", "exit 7"])
+        .spawn()
+        .unwrap();
+    wait_exited(pid_of(&b), &mut None); // exited, still a zombie
+    let pidfd = pidfd_open(pid_of(&a)).unwrap();
+    let exit = ExitCell::default();
+    let pidfd_watch = Rc::new_cyclic(|me| PidfdWatch {
+        lp: lp.handle(),
+        me: me.clone(),
+        pid: pid_of(&b),
+        pidfd: pidfd.try_clone().unwrap(),
+        exit: exit.clone(),
+        key: std::cell::Cell::new(None),
+    });
+    let watch = ChildWatch {
+        pid: pid_of(&b),
+        exit,
+        kind: ChildWatcher::Pidfd,
+        pidfd: Rc::downgrade(&pidfd_watch),
+    };
+    pidfd_watch.loop_closed();
+    drop(pidfd_watch); // as the io table drops it: the watch's own pidfd closes
+    let sent = process::pidfd_send_signal(&pidfd, libc::SIGKILL);
+    let rc = returncode_within(&watch, std::time::Duration::from_secs(10));
+    let b_code = b.try_wait().map_err(|e| e.raw_os_error());
+    let b_code = b_code.map(|s| s.and_then(|s| s.code()));
+    if rc != Some(-libc::SIGKILL) {
+        drop(a.kill());
+        drop(a.wait());
+    }
+    assert!(sent.unwrap(), "A was not running when killed");
+    assert_eq!(
+        rc,
+        Some(-libc::SIGKILL),
+        "the thread did not report A's kill"
+    );
+    assert_eq!(b_code, Ok(Some(7)), "another child's status was taken");
 }

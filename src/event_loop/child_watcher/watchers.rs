@@ -31,29 +31,47 @@ fn try_reap(pid: libc::pid_t, pidfd: Option<&OwnedFd>, exit: &ExitCell) -> bool 
 }
 
 /// The thread way: wait without reaping, then reap under the lock (see the ground rules).
-pub(super) fn spawn_waiter(pid: libc::pid_t, exit: ExitCell) -> io::Result<()> {
+/// Given a pidfd for the child, the thread waits and reaps through a duplicate of it, so
+/// that it never takes another child that has the pid by then; by pid where none is given
+/// or the duplicate cannot be had (no descriptor left).
+pub(super) fn spawn_waiter(
+    pid: libc::pid_t,
+    pidfd: Option<&OwnedFd>,
+    exit: ExitCell,
+) -> io::Result<()> {
+    let pidfd = pidfd.and_then(|fd| fd.try_clone().ok());
     std::thread::Builder::new()
         .name(format!("asyncio-waitpid-{pid}"))
         .spawn(move || {
-            wait_exited(pid);
+            let mut pidfd = pidfd;
+            wait_exited(pid, &mut pidfd);
             // Exited and not reaped: a WNOHANG reap now succeeds.
-            while !try_reap(pid, None, &exit) {
-                wait_exited(pid);
+            while !try_reap(pid, pidfd.as_ref(), &exit) {
+                wait_exited(pid, &mut pidfd);
             }
         })
         .map(drop)
 }
 
-/// Blocks until `pid` has exited, leaving it a zombie (`WNOWAIT`).
-pub(super) fn wait_exited(pid: libc::pid_t) {
+/// Blocks until the child has exited, leaving it a zombie (`WNOWAIT`): through `pidfd` if
+/// given, else by pid. A kernel without `P_PIDFD` for `waitid` (before 5.4: `EINVAL`) drops
+/// the pidfd, and the wait and the reap after it go by pid, as [`reap`] does.
+pub(super) fn wait_exited(pid: libc::pid_t, pidfd: &mut Option<OwnedFd>) {
     loop {
+        let (idtype, id) = match pidfd {
+            Some(fd) => (libc::P_PIDFD, fd.as_raw_fd()),
+            None => (libc::P_PID, pid),
+        };
+        let id = libc::id_t::try_from(id).unwrap_or_default();
         // SAFETY: an all-zero `siginfo_t` is a valid out-value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let id = libc::id_t::try_from(pid).unwrap_or_default();
         // SAFETY: `info` is a valid out-pointer for the call.
-        let r = unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) };
-        if r == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return; // exited, or ECHILD: the reap that follows reports it
+        let r = unsafe { libc::waitid(idtype, id, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        match (r, io::Error::last_os_error().raw_os_error()) {
+            (0, _) => return,
+            (_, Some(libc::EINTR)) => continue,
+            (_, Some(libc::EINVAL)) if pidfd.is_some() => *pidfd = None,
+            _ => return, // ECHILD: the reap that follows reports it
         }
     }
 }
@@ -135,8 +153,9 @@ impl IoHandler for PidfdWatch {
     fn loop_closed(&self) {
         self.key.set(None);
         if !try_reap(self.pid, Some(&self.pidfd), &self.exit) {
-            // The loop goes before the child: a thread reaps it, so it never stays a zombie.
-            if let Err(e) = spawn_waiter(self.pid, self.exit.clone()) {
+            // The loop goes before the child: a thread reaps it, so it never stays a zombie,
+            // through a duplicate of our pidfd (ours closes as the io table drops us).
+            if let Err(e) = spawn_waiter(self.pid, Some(&self.pidfd), self.exit.clone()) {
                 crate::event_loop::debug::warning!("child {} may stay a zombie: {e}", self.pid);
             }
         }

@@ -16,6 +16,7 @@ use crate::event_loop::debug::trace;
 use crate::event_loop::read_buf::read_window;
 use crate::protocol::{BufferedProtocol, Called};
 use crate::transport::life_path::LifePath;
+use crate::transport::lifecycle::State;
 use crate::transport::{Through, TransportImpl};
 
 /// What one buffered read came to (inside the protocol call; acted on after it).
@@ -312,8 +313,16 @@ impl SocketTransport {
             Called::Done(true) => {}
             Called::Done(false) | Called::Gone => self.close(),
             Called::Busy => {
-                // eof_received is owed once (L63): on a later turn, with the protocol free.
-                self.when_free(|t| t.on_eof());
+                // eof_received is owed once (L63): on a later turn, with the protocol free,
+                // unless the transport was closed or aborted meanwhile: then, as after
+                // CPython's `_force_close` (its reader removed), only connection_lost follows.
+                // Reached from the read-through EOF only: the other callers just read with
+                // the protocol free.
+                self.when_free(|t| {
+                    if t.life.state() == State::Open {
+                        t.on_eof();
+                    }
+                });
             }
         }
     }
