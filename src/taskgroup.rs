@@ -71,9 +71,6 @@ struct Inner {
     tasks: RefCell<Slab<AbortHandle>>,
     /// Tasks whose future has not ended or been dropped yet.
     running: Cell<usize>,
-    /// The body has returned or been dropped (CPython's `_exiting`): with `running` at 0, the
-    /// group is finished even before `run` has been polled again to return.
-    exiting: Cell<bool>,
     /// Every failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
     /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
@@ -305,7 +302,6 @@ impl TaskGroup {
             state: Cell::new(GroupState::Open),
             tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
-            exiting: Cell::new(false),
             errors: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
             lp: current_loop().map_or_else(Weak::new, |lp| Rc::downgrade(&lp.inner)),
@@ -324,10 +320,8 @@ impl TaskGroup {
                 if inner.state.get() != GroupState::Open {
                     // A task failed: cancel the body where it waits.
                     body = None;
-                    inner.exiting.set(true);
                 } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
                     body = None;
-                    inner.exiting.set(true);
                     match r.map_err(Into::into) {
                         Ok(v) => output = Some(v),
                         Err(e) if e.is_cancellation() => {
@@ -397,15 +391,13 @@ impl TaskGroup {
         T: 'static,
         E: Into<Error> + 'static,
     {
-        // As CPython's `create_task`: finished once the body is over and no task is left,
-        // though `run` has not returned yet (its last task just ended); then shutting down.
-        let state = self.inner.state.get();
-        let idle = self.inner.exiting.get() && self.inner.running.get() == 0;
-        if state == GroupState::Closed || idle {
-            return Err(Error::invalid_state("TaskGroup is finished"));
-        }
-        if state == GroupState::Aborting {
-            return Err(Error::invalid_state("TaskGroup is shutting down"));
+        // Finished only once `run` has returned, not when the last task ends: CPython's
+        // group leaves a task in its set until that task's done callback, so a task the last
+        // one woke as it ended may still add one, and `__aexit__` waits for it (as `run` does).
+        match self.inner.state.get() {
+            GroupState::Open => {}
+            GroupState::Aborting => return Err(Error::invalid_state("TaskGroup is shutting down")),
+            GroupState::Closed => return Err(Error::invalid_state("TaskGroup is finished")),
         }
         // The key the entry pushed below will take: nothing inserts in between (`spawn` only
         // queues the task).

@@ -21,7 +21,11 @@ fn child_stderr(name: &str, mode: &str, env: &[(&str, &str)]) -> String {
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "child failed: {stdout}");
+    assert!(
+        out.status.success(),
+        "child failed ({}): {stdout}",
+        out.status
+    );
     assert!(
         stdout.contains("report child: ok"),
         "child did not run: {stdout}"
@@ -177,6 +181,49 @@ fn l20_a_stderr_nobody_reads_loses_the_record_and_panics_nowhere() {
             let name = "l20_a_stderr_nobody_reads_loses_the_record_and_panics_nowhere";
             child_stderr(name, "broken", &[("ASYNCIO_TRACE", "1")]);
         }
+    }
+}
+
+/// Makes this process's stderr a socket whose peer lives on but has shut its reading down:
+/// `poll` finds it writable, with no error or hang-up, and every write to it fails with
+/// `EPIPE` (as when the reader goes between a check and the write).
+fn half_break_stderr() {
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    reader.shutdown(std::net::Shutdown::Read).unwrap();
+    std::mem::forget(reader); // alive for the whole child
+    use std::os::fd::AsRawFd;
+    // SAFETY: as in `break_stderr`.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::dup2(writer.as_raw_fd(), 2) };
+    assert_eq!(r, 2, "dup2: {}", std::io::Error::last_os_error());
+}
+
+/// As above in a host that keeps `SIGPIPE` at its default action (a C program or a cdylib
+/// embedding the loop; Rust's `main` ignores it): a record for a stderr whose reader has gone
+/// is lost, and the process lives on, whether `poll` reports the stderr broken (the peer
+/// gone) or not (the peer shut its reading down). A write to that stderr raised `SIGPIPE`
+/// and killed it.
+#[test]
+fn l20_a_stderr_nobody_reads_raises_no_sigpipe_in_a_host_that_keeps_its_default() {
+    let mode = std::env::var(CHILD);
+    if let Ok(mode @ ("gone, SIGPIPE default" | "shut, SIGPIPE default")) = mode.as_deref() {
+        // SAFETY: restores the default action of SIGPIPE for this child process only.
+        #[allow(unsafe_code)]
+        let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        assert_ne!(old, libc::SIG_ERR);
+        if mode.starts_with("gone") {
+            break_stderr();
+        } else {
+            half_break_stderr();
+        }
+        asyncio::default_exception_handler(&asyncio::ExceptionContext::new("lost"));
+        fail_one_handler(); // the loop's own report, and trace lines, to a broken stderr
+        println!("report child: ok");
+        return;
+    }
+    let name = "l20_a_stderr_nobody_reads_raises_no_sigpipe_in_a_host_that_keeps_its_default";
+    for mode in ["gone, SIGPIPE default", "shut, SIGPIPE default"] {
+        child_stderr(name, mode, &[("ASYNCIO_TRACE", "1")]);
     }
 }
 

@@ -1482,6 +1482,85 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
     assert_loop_empty(&lp);
 }
 
+// Checklist: T25 (the flush after a clean shutdown gets a whole timeout to make progress).
+#[test]
+fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
+    // Our close() starts the shutdown with 4 MiB unsent, and the timeout with it; the peer's
+    // close_notify completes the shutdown only 190 ms into the 200 ms timeout, and the raw
+    // transport's close() is left flushing. A timeout only 10 ms later must not count as
+    // "the peer read nothing for a whole timeout": the flush is measured from its own start.
+    // (Before, the timer our close() armed fired at 200 ms and found nothing read since
+    // 190 ms: TimedOut.) The manual clock moves only when the test says: no wall-clock race.
+    let _serial = util::serial();
+    let clock = asyncio::ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (start, start_rx) = mpsc::channel::<()>();
+    let (more, more_rx) = mpsc::channel::<()>(); // read to EOF
+    let (read, read_rx) = mpsc::channel::<usize>(); // read in all
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        start_rx.recv_timeout(BOUND).unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        more_rx.recv_timeout(BOUND).unwrap();
+        let mut total: usize = 0;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            match sock.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => total += k,
+            }
+        }
+        read.send(total).unwrap();
+    });
+    let rec = Rc::new(RefCell::new(Recorder::default()));
+    let r = rec.clone();
+    let (t, _p) = run(
+        &lp,
+        lp.create_connection(move || Forward(r.clone()), "", 0)
+            .sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_shutdown_timeout(Duration::from_millis(200)),
+    )
+    .expect("the handshake");
+    t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
+    t.close(); // the shutdown starts, and its timeout
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    clock.advance(Duration::from_millis(190));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    start.send(()).unwrap();
+    wait_until(&lp, "the peer's close_notify", || t.close_notify_received());
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    clock.advance(Duration::from_millis(20)); // 210 ms since close(), 20 ms of flushing
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(
+        !rec.borrow().lost,
+        "dropped 20 ms into the flush: {:?}",
+        rec.borrow().calls
+    );
+    more.send(()).unwrap();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    let total = read_rx.recv_timeout(BOUND).unwrap();
+    peer.join().unwrap();
+    let calls = rec.borrow().calls.clone();
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "{calls:?}"
+    );
+    assert!(total > 4 << 20, "the peer got every byte: {total}");
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
 // ─────────────────── paused reading and the end of the connection ───────────────────
 
 /// A rustls server on `sock` (one end of a socketpair), on a thread: the handshake, then

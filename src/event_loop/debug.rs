@@ -122,18 +122,29 @@ pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_
     }
 }
 
-/// One record, one line on stderr, never a panic. `eprintln!` holds stderr's lock for the
-/// line (no interleaving across threads) and goes where a test harness captures output, but
-/// it panics when the write fails (`EPIPE` once whoever read our stderr has gone); a record
-/// nobody can read is lost instead, as Python's last-resort handler loses it. So a stderr the
-/// kernel already reports broken gets a plain write whose error is dropped, and a write that
-/// fails after the check anyway has its panic caught where panics unwind.
+/// One record, one line on stderr, never a panic nor a `SIGPIPE`. `eprintln!` holds stderr's
+/// lock for the line (no interleaving across threads) and goes where a test harness captures
+/// output, but it panics when the write fails (`EPIPE` once whoever read our stderr has
+/// gone); a record nobody can read is lost instead, as Python's last-resort handler loses
+/// it. So a stderr the kernel already reports broken is not written to at all (the write
+/// would raise `SIGPIPE`, fatal to a host that keeps its default action, as a pipe
+/// transport's would: `without_sigpipe`), and a write that fails after the check anyway has
+/// its panic caught where panics unwind, and the `SIGPIPE` it may have raised taken.
 fn to_stderr(args: std::fmt::Arguments<'_>) {
+    use crate::event_loop::signals::without_sigpipe;
     use std::io::Write;
-    if cfg!(panic = "unwind") && !stderr_broken() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eprintln!("{args}")));
+    if stderr_broken() {
+        return;
+    }
+    if cfg!(panic = "unwind") {
+        let _ = without_sigpipe(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eprintln!("{args}")))
+                // Which error it was is not told: taken as `EPIPE`, so that a `SIGPIPE` the
+                // write raised is consumed (a harmless zero-timeout wait if none is pending).
+                .map_err(|_| std::io::Error::from_raw_os_error(libc::EPIPE))
+        });
     } else {
-        let _ = writeln!(std::io::stderr().lock(), "{args}");
+        let _ = without_sigpipe(|| writeln!(std::io::stderr().lock(), "{args}"));
     }
 }
 

@@ -173,9 +173,10 @@ impl TlsProtocol {
     /// Python's `_on_shutdown_complete`. After a clean shutdown the raw transport's close()
     /// still flushes its buffer, which a peer that reads no more never lets end: the shutdown
     /// timeout stays armed until connection_lost (the state stays SHUTDOWN, so it aborts the
-    /// raw transport unless the peer went on reading: `flush_went_on`), and is armed here if
-    /// an EOF started the shutdown without one. CPython cancels it first, and its close() then
-    /// waits for such a peer forever.
+    /// raw transport unless the peer went on reading: `flush_went_on`), armed afresh here (so
+    /// the flush gets a whole timeout of its own, however late the shutdown completed, and an
+    /// EOF that started the shutdown without one gets one). CPython cancels it, and its close()
+    /// then waits for such a peer forever.
     pub(super) fn on_shutdown_complete(&self, exc: Option<Error>) {
         match exc {
             Some(e) => {
@@ -184,8 +185,16 @@ impl TlsProtocol {
             }
             None => {
                 if let Some(raw) = self.raw() {
-                    self.shutdown_flush_left.set(Some(self.unsent()));
-                    self.arm_shutdown_timer();
+                    // The flush gets a whole timeout from its own start, with the count it
+                    // starts from: the timer our close() armed may be about to fire, before the
+                    // peer had a chance to read anything of it. Once only: bytes the raw
+                    // transport reads before its close() runs come back here, and must not
+                    // push the deadline on.
+                    if self.shutdown_flush_left.get().is_none() {
+                        cancel(&self.shutdown_timer);
+                        self.shutdown_flush_left.set(Some(self.unsent()));
+                        self.arm_shutdown_timer();
+                    }
                     let _ = self.lp.call_soon(move || raw.close());
                 }
             }
