@@ -908,6 +908,56 @@ fn l26_every_completion_schedules_the_callbacks_behind_what_was_queued() {
     }
 }
 
+#[test]
+fn l25_l26_awaiting_tasks_and_done_callbacks_resume_in_the_order_they_were_added() {
+    // CPython: a task awaiting a future is one of that future's done-callbacks (its
+    // `Task.__wakeup`, added as it begins to wait), so completion schedules the callbacks and
+    // the waiting tasks together, in the order they were added: here cb1, task1, cb2, task2,
+    // cb3 (what CPython 3.11 prints for the same program), whether the result is set from
+    // outside the loop or from a callback it runs.
+    for from_callback in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let log = Rc::new(RefCell::new(Vec::<&str>::new()));
+        let fut = lp.create_future::<u8>();
+        let callback = |name: &'static str| {
+            let log = log.clone();
+            fut.add_done_callback(move |_| log.borrow_mut().push(name))
+                .unwrap();
+        };
+        let waiter = |name: &'static str| {
+            let (f, log) = (fut.clone(), log.clone());
+            let task = lp
+                .spawn(async move {
+                    f.await.unwrap();
+                    log.borrow_mut().push(name);
+                })
+                .unwrap();
+            lp.run_once(Some(Duration::ZERO)).unwrap(); // it begins to wait
+            task
+        };
+        callback("cb1");
+        let t1 = waiter("task1");
+        callback("cb2");
+        let t2 = waiter("task2");
+        callback("cb3");
+        if from_callback {
+            let f = fut.clone();
+            lp.call_soon(move || f.set_result(1)).unwrap();
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        } else {
+            fut.set_result(1).unwrap();
+        }
+        assert!(log.borrow().is_empty(), "nothing runs in set_result (L4)");
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(
+            *log.borrow(),
+            ["cb1", "task1", "cb2", "task2", "cb3"],
+            "set from a callback: {from_callback}"
+        );
+        assert!(t1.is_done() && t2.is_done());
+    }
+}
+
 /// Runs at most `turns` zero-timeout iterations, stopping once `done()`: a bound on what a
 /// broken cancellation would otherwise leave waiting for ever.
 fn turn_until(lp: &EventLoop, turns: usize, done: impl Fn() -> bool) {
