@@ -1161,6 +1161,50 @@ fn l36_a_task_awaited_through_mut_under_an_expired_timeout_is_cancelled_when_its
 }
 
 #[test]
+fn l33_l35_a_task_whose_awaiter_lets_go_during_its_own_poll_still_reports_its_panic() {
+    // B waits on A's handle through a zero timeout, then drops that handle: A is cancelled at
+    // once (L33), and A's future, dropped, drops B's handle, which A was awaiting. B is the
+    // task being polled, so it is cancelled at the end of its poll; nobody holds its handle
+    // any more, so a panic that ends that poll must be reported (L35), as for any task whose
+    // handle was dropped.
+    let (lp, seen) = recording_loop();
+    let b_handle: Rc<RefCell<Option<asyncio::Task<()>>>> = Rc::default();
+    let a_handle: Rc<RefCell<Option<asyncio::Task<()>>>> = Rc::default();
+    let slot = b_handle.clone();
+    let a = lp
+        .spawn(async move {
+            let b = slot.borrow_mut().take().unwrap();
+            let _ = b.await;
+        })
+        .unwrap();
+    let slot = a_handle.clone();
+    let b = lp
+        .spawn(async move {
+            asyncio::yield_now().await; // A begins to await this task
+            let mut a = slot.borrow_mut().take().unwrap();
+            let waited = asyncio::timeout(Duration::ZERO, &mut a).await;
+            assert!(matches!(waited, Err(Error::Timeout)));
+            drop(a); // awaited: cancels A at once, and A drops this task's handle
+            panic!("B failed after its awaiter let go");
+        })
+        .unwrap();
+    let b_ref = b.task_ref();
+    *b_handle.borrow_mut() = Some(b);
+    *a_handle.borrow_mut() = Some(a);
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(b_ref.is_done());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved")
+            && seen[0].contains("B failed after its awaiter let go"),
+        "{seen:?}"
+    );
+}
+
+#[test]
 fn l33_a_cleanup_that_closes_the_loop_as_its_awaited_handle_drops_ends_the_task_once() {
     // A handle awaited through `&mut` and dropped outside the run cancels its task there and
     // then, its cleanup running with the task still in the loop's slab (so that it sees
