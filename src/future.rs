@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::Error;
+use crate::event_loop::executor::waker::wake_in;
 use crate::event_loop::LoopHandle;
 
 /// A done-callback: called once with the future, from the loop.
@@ -39,13 +40,24 @@ enum Outcome<T> {
 
 struct State<T> {
     outcome: Outcome<T>,
-    /// Tasks awaiting a handle, each with the number of handles waiting under its waker:
-    /// woken when the outcome is set. A handle dropped while waiting takes its count back, so
-    /// tasks that stopped waiting leave nothing behind.
-    waiters: Vec<(Waker, u32)>,
+    /// Tasks awaiting a handle, in the order they began to wait: woken when the outcome is
+    /// set. A handle dropped while waiting takes its count back, so tasks that stopped waiting
+    /// leave nothing behind.
+    waiters: Vec<Waiter>,
     /// Added and not yet scheduled, in order.
     callbacks: Vec<(CallbackId, DoneCallback<T>)>,
+    /// The next callback id, and the next waiter's place in the order: one count for both, so
+    /// that completion can wake and schedule them in the order they were added (L26).
     next_id: u64,
+}
+
+/// A task awaiting a [`LoopFuture`] (CPython adds its `Task.__wakeup` as a done-callback).
+struct Waiter {
+    waker: Waker,
+    /// How many handles wait under `waker`. Invariant: at least 1.
+    handles: u32,
+    /// When it began to wait, on the count of `State::next_id`.
+    added: u64,
 }
 
 struct Inner<T> {
@@ -115,13 +127,14 @@ impl<T> LoopFuture<T> {
         };
         let removed = {
             let mut state = self.inner.state.borrow_mut();
-            let i = state.waiters.iter().position(|(w, _)| w.will_wake(&mine));
+            let i = state.waiters.iter().position(|w| w.waker.will_wake(&mine));
             match i {
-                Some(i) if state.waiters[i].1 > 1 => {
-                    state.waiters[i].1 -= 1;
+                Some(i) if state.waiters[i].handles > 1 => {
+                    state.waiters[i].handles -= 1;
                     None
                 }
-                Some(i) => Some(state.waiters.swap_remove(i)),
+                // `remove`, not `swap_remove`: the others keep their order.
+                Some(i) => Some(state.waiters.remove(i)),
                 None => None, // woken already: the outcome took the list
             }
         };
@@ -243,19 +256,31 @@ impl<T: 'static> LoopFuture<T> {
                 std::mem::take(&mut state.callbacks),
             )
         };
-        for (w, _) in waiters {
-            w.wake();
+        // L25, L26: a waiting task is one of the done-callbacks in CPython (its
+        // `Task.__wakeup`), so tasks and callbacks go on the ready queue together, in the order
+        // they were added. Our task's waker is queued in place, also while the loop is not
+        // running (its `wake` would go through the thread-safe queue, behind every callback).
+        let lp = &self.inner.lp;
+        let mut waiters = waiters.into_iter().peekable();
+        let mut scheduled = Ok(());
+        for (id, cb) in callbacks {
+            while let Some(w) = waiters.next_if(|w| w.added < id.0) {
+                wake_in(lp, w.waker, "LoopFuture wake-up");
+            }
+            if scheduled.is_ok() {
+                scheduled = self.schedule(cb);
+            }
         }
-        self.schedule(callbacks)
+        for w in waiters {
+            wake_in(lp, w.waker, "LoopFuture wake-up");
+        }
+        scheduled
     }
 
-    /// Schedules `callbacks` with `call_soon`, in order (L26).
-    fn schedule(&self, callbacks: Vec<(CallbackId, DoneCallback<T>)>) -> Result<(), Error> {
-        for (_, cb) in callbacks {
-            let me = self.clone();
-            self.inner.lp.call_soon(move || cb(&me))?;
-        }
-        Ok(())
+    /// Schedules one done-callback with `call_soon` (L26).
+    fn schedule(&self, cb: DoneCallback<T>) -> Result<(), Error> {
+        let me = self.clone();
+        self.inner.lp.call_soon(move || cb(&me)).map(drop)
     }
 
     /// The result, if the future is done with one.
@@ -326,7 +351,7 @@ impl<T: 'static> LoopFuture<T> {
             return Ok(id);
         }
         drop(state);
-        self.schedule(vec![(id, Box::new(callback))])?;
+        self.schedule(Box::new(callback))?;
         Ok(id)
     }
 
@@ -369,14 +394,21 @@ impl<T: Clone + 'static> Future for LoopFuture<T> {
             let found = state
                 .waiters
                 .iter_mut()
-                .find(|(w, _)| w.will_wake(cx.waker()));
-            found.map(|(_, n)| *n += 1).is_some()
+                .find(|w| w.waker.will_wake(cx.waker()));
+            found.map(|w| w.handles += 1).is_some()
         };
         if !counted {
             // Cloned outside the borrow: a waker's clone is its executor's code, and may look
             // at this future.
-            let new = cx.waker().clone();
-            self.inner.state.borrow_mut().waiters.push((new, 1));
+            let waker = cx.waker().clone();
+            let mut state = self.inner.state.borrow_mut();
+            let added = state.next_id;
+            state.next_id += 1;
+            state.waiters.push(Waiter {
+                waker,
+                handles: 1,
+                added,
+            });
         }
         self.waiting = Some(cx.waker().clone());
         Poll::Pending
@@ -510,7 +542,7 @@ mod tests {
             Pin::new(&mut b).poll(&mut cx).is_pending(),
             "a re-poll counts once"
         );
-        assert_eq!(fut.inner.state.borrow().waiters[0].1, 2);
+        assert_eq!(fut.inner.state.borrow().waiters[0].handles, 2);
         drop(a);
         assert_eq!(fut.inner.state.borrow().waiters.len(), 1, "b still waits");
         fut.set_result(9).unwrap();

@@ -809,6 +809,49 @@ fn l18_a_foreign_waker_that_panics_as_its_sleep_ends_is_reported_and_the_loop_go
 }
 
 #[test]
+fn l18_a_foreign_waker_that_panics_as_the_task_it_awaits_ends_is_reported_and_the_loop_goes_on() {
+    // A task handle polled with another executor's waker files that waker in the task's join
+    // slot; the task's end wakes it. Its panic is reported as a callback's is, the loop carries
+    // on, and the task's outcome is still there for the handle.
+    use std::future::Future;
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        panic!("foreign waker failed");
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let out = lp.run_until_complete(async {
+        let mut task = asyncio::spawn(async {
+            asyncio::yield_now().await;
+            5
+        });
+        // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+        #[allow(unsafe_code)]
+        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+        assert!(std::pin::Pin::new(&mut task)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        for _ in 0..3 {
+            asyncio::yield_now().await; // the task ends meanwhile
+        }
+        assert!(task.is_done());
+        task.await
+    });
+    assert_eq!(out.unwrap(), Ok(5));
+    assert_eq!(
+        *seen.borrow(),
+        ["Exception in callback task wake-up | panicked: foreign waker failed"]
+    );
+}
+
+#[test]
 fn l19_a_panicking_exception_handler_falls_back_to_the_default() {
     let lp = EventLoop::new().unwrap();
     lp.set_exception_handler(Some(

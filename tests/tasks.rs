@@ -908,6 +908,56 @@ fn l26_every_completion_schedules_the_callbacks_behind_what_was_queued() {
     }
 }
 
+#[test]
+fn l25_l26_awaiting_tasks_and_done_callbacks_resume_in_the_order_they_were_added() {
+    // CPython: a task awaiting a future is one of that future's done-callbacks (its
+    // `Task.__wakeup`, added as it begins to wait), so completion schedules the callbacks and
+    // the waiting tasks together, in the order they were added: here cb1, task1, cb2, task2,
+    // cb3 (what CPython 3.11 prints for the same program), whether the result is set from
+    // outside the loop or from a callback it runs.
+    for from_callback in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let log = Rc::new(RefCell::new(Vec::<&str>::new()));
+        let fut = lp.create_future::<u8>();
+        let callback = |name: &'static str| {
+            let log = log.clone();
+            fut.add_done_callback(move |_| log.borrow_mut().push(name))
+                .unwrap();
+        };
+        let waiter = |name: &'static str| {
+            let (f, log) = (fut.clone(), log.clone());
+            let task = lp
+                .spawn(async move {
+                    f.await.unwrap();
+                    log.borrow_mut().push(name);
+                })
+                .unwrap();
+            lp.run_once(Some(Duration::ZERO)).unwrap(); // it begins to wait
+            task
+        };
+        callback("cb1");
+        let t1 = waiter("task1");
+        callback("cb2");
+        let t2 = waiter("task2");
+        callback("cb3");
+        if from_callback {
+            let f = fut.clone();
+            lp.call_soon(move || f.set_result(1)).unwrap();
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        } else {
+            fut.set_result(1).unwrap();
+        }
+        assert!(log.borrow().is_empty(), "nothing runs in set_result (L4)");
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(
+            *log.borrow(),
+            ["cb1", "task1", "cb2", "task2", "cb3"],
+            "set from a callback: {from_callback}"
+        );
+        assert!(t1.is_done() && t2.is_done());
+    }
+}
+
 /// Runs at most `turns` zero-timeout iterations, stopping once `done()`: a bound on what a
 /// broken cancellation would otherwise leave waiting for ever.
 fn turn_until(lp: &EventLoop, turns: usize, done: impl Fn() -> bool) {
@@ -1108,6 +1158,50 @@ fn l36_a_task_awaited_through_mut_under_an_expired_timeout_is_cancelled_when_its
         }
         assert_eq!(dropped.get(), 1, "{then}: the cleanup ran once");
     }
+}
+
+#[test]
+fn l33_l35_a_task_whose_awaiter_lets_go_during_its_own_poll_still_reports_its_panic() {
+    // B waits on A's handle through a zero timeout, then drops that handle: A is cancelled at
+    // once (L33), and A's future, dropped, drops B's handle, which A was awaiting. B is the
+    // task being polled, so it is cancelled at the end of its poll; nobody holds its handle
+    // any more, so a panic that ends that poll must be reported (L35), as for any task whose
+    // handle was dropped.
+    let (lp, seen) = recording_loop();
+    let b_handle: Rc<RefCell<Option<asyncio::Task<()>>>> = Rc::default();
+    let a_handle: Rc<RefCell<Option<asyncio::Task<()>>>> = Rc::default();
+    let slot = b_handle.clone();
+    let a = lp
+        .spawn(async move {
+            let b = slot.borrow_mut().take().unwrap();
+            let _ = b.await;
+        })
+        .unwrap();
+    let slot = a_handle.clone();
+    let b = lp
+        .spawn(async move {
+            asyncio::yield_now().await; // A begins to await this task
+            let mut a = slot.borrow_mut().take().unwrap();
+            let waited = asyncio::timeout(Duration::ZERO, &mut a).await;
+            assert!(matches!(waited, Err(Error::Timeout)));
+            drop(a); // awaited: cancels A at once, and A drops this task's handle
+            panic!("B failed after its awaiter let go");
+        })
+        .unwrap();
+    let b_ref = b.task_ref();
+    *b_handle.borrow_mut() = Some(b);
+    *a_handle.borrow_mut() = Some(a);
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(b_ref.is_done());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved")
+            && seen[0].contains("B failed after its awaiter let go"),
+        "{seen:?}"
+    );
 }
 
 #[test]

@@ -49,6 +49,18 @@ async fn arm_a_waiting_scope(
     asyncio::timeout(Duration::from_secs(10), scope).await
 }
 
+/// Runs `lp` one zero-timeout turn at a time until `task` ends, at most `turns` turns: a
+/// scope that never expires on the manual clock fails the test instead of spinning.
+fn turn_until_done<T>(lp: &asyncio::EventLoop, task: &asyncio::Task<T>, turns: usize) {
+    for _ in 0..turns {
+        if task.is_done() {
+            return;
+        }
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(task.is_done(), "not done after {turns} turns");
+}
+
 #[test]
 fn l39_test_timeout_basic() {
     run(async {
@@ -468,4 +480,135 @@ fn l40_reschedule_to_a_past_deadline_queues_the_expiry_behind_earlier_callbacks(
         assert!(matches!(r, Ok(Ok(Err(Error::Timeout)))), "{r:?}");
         assert_eq!(*seen.borrow(), [("before", false), ("after", true)]);
     });
+}
+
+#[test]
+fn l40_test_nested_timeouts_loop_busy() {
+    // Both deadlines (10 ms inside 100 ms) pass while the body blocks the loop (the manual
+    // clock jumps by 100 ms), and both alarms run in the same turn. As in CPython 3.11's
+    // test: the inner scope reports its timeout to the outer body, whose next wait (10 s) is
+    // cut short by the outer deadline, without the loop's time moving any further.
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let t0 = lp.time();
+    let (outer, inner) = (Rc::new(RefCell::new(None)), Rc::new(RefCell::new(None)));
+    let (o, i) = (outer.clone(), inner.clone());
+    let inner_saw = Rc::new(RefCell::new(None));
+    let saw = inner_saw.clone();
+    let task = lp
+        .spawn(timeout_scope(Duration::from_millis(100), move |t1| {
+            keep(&o, &t1);
+            async move {
+                let r = timeout_scope(Duration::from_millis(10), |t2| {
+                    keep(&i, &t2);
+                    async move {
+                        clock.advance(Duration::from_millis(100)); // time.sleep(0.1)
+                        sleep(Duration::from_secs(1)).await;
+                    }
+                })
+                .await;
+                *saw.borrow_mut() = Some(r);
+                sleep(Duration::from_secs(10)).await; // cut short by the outer deadline
+            }
+        }))
+        .unwrap();
+    turn_until_done(&lp, &task, 10);
+    let r = lp.run_until_complete(task).unwrap().unwrap();
+    assert!(matches!(r, Err(Error::Timeout)), "outer: {r:?}");
+    assert!(
+        matches!(*inner_saw.borrow(), Some(Err(Error::Timeout))),
+        "inner: {:?}",
+        inner_saw.borrow()
+    );
+    assert!(inner.borrow().as_ref().unwrap().expired());
+    assert!(outer.borrow().as_ref().unwrap().expired());
+    assert_eq!(lp.time() - t0, Duration::from_millis(100));
+}
+
+#[test]
+fn l40_test_nested_timeouts_concurrent() {
+    // The outer deadline (2 ms) passes while the body blocks for 10 ms, the inner one (100 ms)
+    // does not: the outer scope times out, and the inner one ends with it, unexpired (CPython:
+    // the cancellation passes through the inner `timeout`, which does not convert it).
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let (outer, inner) = (Rc::new(RefCell::new(None)), Rc::new(RefCell::new(None)));
+    let (o, i) = (outer.clone(), inner.clone());
+    let task = lp
+        .spawn(timeout_scope(Duration::from_millis(2), move |t1| {
+            keep(&o, &t1);
+            timeout_scope(Duration::from_millis(100), move |t2| {
+                keep(&i, &t2);
+                async move {
+                    clock.advance(Duration::from_millis(10)); // time.sleep(0.01)
+                    sleep(Duration::from_secs(1)).await;
+                }
+            })
+        }))
+        .unwrap();
+    turn_until_done(&lp, &task, 10);
+    let r = lp.run_until_complete(task).unwrap();
+    assert!(matches!(r, Ok(Err(Error::Timeout))), "{r:?}");
+    assert!(outer.borrow().as_ref().unwrap().expired());
+    assert!(!inner.borrow().as_ref().unwrap().expired());
+}
+
+#[test]
+fn l39_test_timeout_zero_sleep_zero_and_in_the_past_sleep_zero() {
+    // `timeout(0)` and `timeout(-11)` around `sleep(0)`: the body gives up control once, and
+    // the scope, whose deadline has passed, times out; `when()` is the deadline it was given.
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let t0 = lp.time();
+        let past = t0.checked_sub(Duration::from_secs(11)).unwrap_or(t0);
+        for when in [t0, past] {
+            let cm = Rc::new(RefCell::new(None));
+            let c = cm.clone();
+            let r = timeout_scope_at(Some(when), |t| async move {
+                keep(&c, &t);
+                asyncio::yield_now().await;
+            })
+            .await;
+            assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+            let cm = cm.borrow_mut().take().unwrap();
+            assert!(cm.expired());
+            assert_eq!(cm.when(), Some(when));
+        }
+    });
+}
+
+#[test]
+fn l39_test_outer_task_is_not_cancelled() {
+    // A task whose scope times out goes on and ends normally: it is not left cancelled.
+    run(async {
+        let task = spawn(async {
+            let r = timeout_scope(Duration::from_millis(1), |_| sleep(HOUR)).await;
+            assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+            "went on"
+        });
+        let probe = task.task_ref();
+        let out = asyncio::timeout(Duration::from_secs(10), task).await;
+        assert!(matches!(out, Ok(Ok("went on"))), "{out:?}");
+        assert!(probe.is_done() && !probe.is_cancelled());
+    });
+}
+
+#[test]
+fn l40_test_foreign_cancel_doesnt_timeout_if_not_expired() {
+    // Cancelling the task inside a scope whose deadline is far: the task ends cancelled, and
+    // the scope did not expire.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let cm = Rc::new(RefCell::new(None));
+    let c = cm.clone();
+    let task = lp
+        .spawn(timeout_scope(HOUR, move |t| {
+            keep(&c, &t);
+            sleep(HOUR)
+        }))
+        .unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(task.cancel());
+    turn_until_done(&lp, &task, 3);
+    assert!(task.is_cancelled());
+    assert!(!cm.borrow().as_ref().unwrap().expired());
 }

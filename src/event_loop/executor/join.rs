@@ -223,7 +223,19 @@ impl<T: 'static> Task<T> {
                     self.cell.complete(cancelled_unless_panicked(panicked));
                 }
             }
-            None => inner.request_cancel(header.key),
+            None => {
+                // Out of its cell: the task is being polled (its poll let go of the task that
+                // awaited this handle), or its future is being dropped by another
+                // cancellation. It ends when that is over, and nobody will take its outcome:
+                // detached, so a failure it ends with is reported (L35).
+                let waker = {
+                    let mut j = self.cell.join.borrow_mut();
+                    j.detached = true;
+                    j.waker.take()
+                };
+                drop(waker); // after the borrow, as in `poll_done`
+                inner.request_cancel(header.key);
+            }
         }
     }
 }

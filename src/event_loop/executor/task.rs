@@ -278,7 +278,7 @@ impl<T: 'static> TaskCell<T> {
             }
         };
         if let Some(w) = waker {
-            w.wake();
+            wake_awaiter(&self.header, w);
         }
         if let Some(outcome) = unobserved {
             report_unobserved(&self.header, outcome);
@@ -349,6 +349,27 @@ impl<T: 'static> RawTask for TaskCell<T> {
             self.complete(cancelled_unless_panicked(panicked));
         }
         true
+    }
+}
+
+/// Wakes whoever awaits the task's handle: our task waker at once; another executor's waker
+/// (the handle polled from outside our tasks) caught, its panic reported as a callback's is
+/// (L18), as a sleep's foreign waker is. Uncaught, it unwound out of the loop's run.
+#[inline]
+fn wake_awaiter(header: &Header, w: Waker) {
+    if super::waker::is_task_waker(&w) {
+        w.wake();
+    } else {
+        wake_foreign(header, w);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_foreign(header: &Header, w: Waker) {
+    match header.lp.upgrade() {
+        Some(inner) => super::waker::wake_caught(&LoopHandle { inner }, w, "task wake-up"),
+        None => w.wake(),
     }
 }
 
