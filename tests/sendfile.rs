@@ -492,3 +492,44 @@ fn l18_a_foreign_waker_that_panics_as_its_sendfile_is_woken_is_reported_and_the_
         ["Exception in callback sendfile wake-up | panicked: foreign waker failed"]
     );
 }
+
+#[test]
+fn a_fallback_sendfile_stops_at_a_close_and_counts_only_what_it_handed_over() {
+    // CPython's `_sendfile_fallback` checks the transport before each block (its protocol's
+    // `drain` raises ConnectionError once it is closing). Writes to a closing transport are
+    // dropped without an error (L76), so a fallback that went on counted blocks nobody sent
+    // and left the file's position after them.
+    let dir = util::temp_dir("sendfile");
+    let (file, data) = patterned_file(&dir, 4 << 20);
+    let file = Rc::new(file);
+    run(async move {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        // A write pipe stream: not a socket transport, so the fallback path.
+        let writer = Rc::new(asyncio::open_write_pipe(ours).await?);
+        let (peer, peer_writer) = asyncio::open_connection_sock(theirs).await?;
+        let (w, f) = (writer.clone(), file.clone());
+        let sending = asyncio::spawn(async move { w.sendfile(&f, 0, None).await });
+        let mut got = peer.read(64 * 1024).await?;
+        assert!(!got.is_empty());
+        writer.close();
+        let outcome = sending.await.unwrap();
+        got.extend_from_slice(&peer.read(-1).await?);
+        match outcome {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(got.len() < data.len(), "the close stopped it");
+        assert!(
+            got[..] == data[..got.len()],
+            "the file's first bytes, in order"
+        );
+        assert_eq!(
+            position(&file),
+            got.len() as u64,
+            "the position is after the last byte handed to the transport"
+        );
+        peer_writer.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
