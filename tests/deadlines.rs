@@ -967,3 +967,72 @@ fn a_read_woken_by_bytes_in_the_iteration_of_a_look_still_times_out() {
         );
     }
 }
+
+/// Bytes leaving the write buffer are activity too: one large `write` that a slow peer takes
+/// over several idle periods (bytes moving in each) keeps the connection open while it
+/// drains. Only bytes handed to `write` counted, so the idle timeout aborted a drain in full
+/// flow, saying no byte had moved.
+#[test]
+fn a_large_write_a_slow_peer_drains_over_several_idle_periods_keeps_the_connection_open() {
+    use std::io::Read;
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let writer = Rc::new(writer);
+    writer.set_idle_timeout(Some(ms(50)));
+    let len = 2 << 20;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let drained: Slot<Result<(), Error>> = Rc::default();
+    let (out, w, d) = (drained.clone(), writer.clone(), data.clone());
+    drop(lp.handle().spawn(async move {
+        w.write(&d)?; // one write: the rest is the transport's to flush
+        let r = w.drain().await;
+        *out.borrow_mut() = Some(r);
+        Ok::<_, Error>(())
+    }));
+    // The peer takes 8 KiB per millisecond of loop time: about 250 ms for the whole.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8 * 1024];
+    let mut elapsed = 0;
+    while got.len() < len && elapsed < 2_000 && !writer.is_closing() {
+        elapsed += 1;
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        match b.read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+        }
+    }
+    assert!(
+        !writer.is_closing(),
+        "closed after {elapsed} ms with {} of {len} bytes read",
+        got.len()
+    );
+    assert!(got == data, "the peer got {} of {len} bytes", got.len());
+    assert!(elapsed > 100, "took {elapsed} ms, under two idle periods");
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    // Then silence: closed once the idle timeout has passed.
+    let mut silent = 0;
+    while !writer.is_closing() && silent < 50 + 50 / 8 + 2 {
+        silent += 1;
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    }
+    assert!(
+        writer.is_closing(),
+        "still open after {silent} ms of silence"
+    );
+    assert!(silent >= 50, "closed after {silent} ms of silence");
+}

@@ -530,6 +530,19 @@ impl TransportImpl for SocketTransport {
         self.life.state() == State::Open && self.life.reading() == Reading::Done
     }
 
+    fn unsent_mark(&self) -> usize {
+        let buffered = self.buffer.borrow().len();
+        if self.life.state() >= State::Lost {
+            return buffered; // the descriptor may be closed, or reused by now
+        }
+        // Any socket's send queue: a Unix socket's figure is memory, which falls as well.
+        let queued = match self.sock.try_borrow().as_deref() {
+            Ok(Some(_)) => sys::unsent(self.fd).unwrap_or(0),
+            _ => 0,
+        };
+        buffered.saturating_add(queued)
+    }
+
     fn kernel_unsent(&self) -> Option<usize> {
         if self.life.state() >= State::Lost {
             return None; // the descriptor may be closed, or reused by now
