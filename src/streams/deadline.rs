@@ -23,8 +23,8 @@
 //! - Bytes that leave the write buffers are activity too, seen by the looks, not per message:
 //!   each look of the idle timeout compares what waits to go out (the write buffers and the
 //!   kernel's send queue) with the last look's figure; less, with no write between, means
-//!   the peer took some. A large write that a slow peer reads over
-//!   several timeouts is a transfer in flow, not an idle connection.
+//!   the peer took some. A large write that a slow peer reads over several timeouts is a
+//!   transfer in flow, not an idle connection.
 //! - Looks and `set_idle_timeout` read the clock afresh (once per look): what they date may
 //!   have happened in this iteration after the loop's own reading, and an older date would
 //!   end a timeout early.
@@ -220,17 +220,20 @@ impl Deadlines {
     }
 
     /// Sets the idle timeout, counted from now (setting it is activity of a kind: a
-    /// connection is not reaped for the silence before anyone asked).
+    /// connection is not reaped for the silence before anyone asked). `unsent`: what waits
+    /// to go out now (`unsent_out`), when the timeout starts; `None` keeps the last look's.
     pub(crate) fn set_idle_timeout(
         &mut self,
         d: Option<Duration>,
-        unsent: usize,
+        unsent: Option<usize>,
         me: &Weak<RefCell<StreamCore>>,
     ) {
         self.idle = d;
         if let Some(d) = d {
             self.activity.active.set(false);
-            self.unsent_seen = unsent;
+            if let Some(unsent) = unsent {
+                self.unsent_seen = unsent; // else the last look's figure stands
+            }
             // A fresh reading: the iteration's may be older by what ran before in it, and
             // counting from there would end the idle period that much early.
             self.last_active = self.fresh_now();

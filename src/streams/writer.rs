@@ -567,7 +567,13 @@ impl StreamWriter {
         }
         let me = core.me.clone();
         // What waits to go out now: the baseline against which the timer sees bytes leave.
-        let unsent = super::deadline::unsent_out(core.reader.transport());
+        // Taken only when the timeout starts: re-set (as some do per message) it keeps the
+        // last look's, and costs no system call.
+        let running = core
+            .deadlines
+            .as_ref()
+            .is_some_and(|d| d.idle_timeout().is_some());
+        let unsent = (!running).then(|| super::deadline::unsent_out(core.reader.transport()));
         let dl = core.deadlines_on(&self.transport.get_loop());
         let activity = dl.activity.clone();
         let _ = self.extras.get_or_init(Box::default).activity.set(activity);
