@@ -533,3 +533,48 @@ fn a_fallback_sendfile_stops_at_a_close_and_counts_only_what_it_handed_over() {
     })
     .unwrap();
 }
+
+/// CPython's `test_sendfile_close_peer_in_the_middle_of_receiving`: the peer reads 1 KiB and
+/// closes (its unread bytes make that a reset). The sendfile fails with the connection error,
+/// its errno kept, having sent at least that KiB and not the whole file; the position says
+/// how far it got. Reading, paused while the kernel copied, is back on: the reader hears the
+/// end of the connection. (CPython's test also finds the transport closing: its plain protocol
+/// closes at EOF, where a stream keeps a half-closed connection open, as here.)
+#[test]
+fn a_peer_that_closes_mid_sendfile_fails_it_with_its_errno_and_the_position_says_how_far() {
+    let dir = util::temp_dir("sendfile");
+    let file = big_sparse_file(&dir);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let mut kib = [0u8; 1024];
+        s.read_exact(&mut kib).unwrap();
+        // Dropped with bytes unread: the kernel answers the sender with a reset.
+    });
+    run(async move {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        match writer.sendfile(&file, 0, None).await {
+            Err(Error::Io(e)) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) && e.raw_os_error().is_some(),
+                "{e:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let at = position(&file);
+        assert!((1024..64 << 20).contains(&at), "position {at}");
+        assert!(writer.transport().is_reading(), "reading is back on");
+        match reader.read(-1).await {
+            Ok(rest) => assert!(rest.is_empty(), "{} bytes", rest.len()),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e:?}"),
+        }
+        writer.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    peer.join().unwrap();
+}
