@@ -3,6 +3,8 @@
 //! test moves the clock, so every assertion is about order and outcome, never elapsed time.
 //! Each test drives its loop with bounded `run_once` calls.
 
+#[cfg(feature = "tls")]
+mod tls_common;
 mod util;
 
 use std::cell::RefCell;
@@ -1035,4 +1037,74 @@ fn a_large_write_a_slow_peer_drains_over_several_idle_periods_keeps_the_connecti
         "still open after {silent} ms of silence"
     );
     assert!(silent >= 50, "closed after {silent} ms of silence");
+}
+
+/// As above after `start_tls` on both ends: the bytes wait as TLS records in the raw transport
+/// and the kernel, and leave from there while the peer reads.
+#[cfg(feature = "tls")]
+#[test]
+fn over_tls_a_large_write_a_slow_peer_drains_keeps_the_connection_open() {
+    use std::cell::Cell;
+    use std::future::IntoFuture;
+    let certs = tls_common::Certs::get();
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let ((_reader, writer), (peer_reader, peer_writer)) = lp
+        .run_until_complete(async move {
+            let (a, b) = asyncio::socketpair()?;
+            let (reader, mut writer) = asyncio::open_connection_sock(a).await?;
+            let (peer_reader, mut peer_writer) = asyncio::open_connection_sock(b).await?;
+            let client = writer
+                .start_tls(certs.client_config(&[]))
+                .server_hostname("localhost");
+            let server = peer_writer.start_tls(certs.server_config(&[]));
+            let (c, s) = util::join(client.into_future(), server.into_future()).await;
+            c?;
+            s?;
+            Ok::<_, Error>(((reader, writer), (peer_reader, peer_writer)))
+        })
+        .unwrap()
+        .unwrap();
+    let writer = Rc::new(writer);
+    writer.set_idle_timeout(Some(ms(50)));
+    let len = 2 << 20;
+    writer.write(&vec![5u8; len]).unwrap();
+    // The peer reads up to 8 KiB per millisecond of loop time.
+    let (budget, total) = (Rc::new(Cell::new(0usize)), Rc::new(Cell::new(0usize)));
+    let (b, t) = (budget.clone(), total.clone());
+    drop(lp.handle().spawn(async move {
+        loop {
+            if b.get() == 0 {
+                asyncio::yield_now().await;
+                continue;
+            }
+            let got = peer_reader.read(b.get() as isize).await?;
+            if got.is_empty() {
+                return Ok::<_, Error>(());
+            }
+            b.set(b.get() - got.len());
+            t.set(t.get() + got.len());
+        }
+    }));
+    let mut elapsed = 0;
+    while total.get() < len && elapsed < 2_000 && !writer.is_closing() {
+        elapsed += 1;
+        budget.set(8 * 1024);
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    }
+    assert!(
+        !writer.is_closing(),
+        "closed after {elapsed} ms with {} of {len} bytes read",
+        total.get()
+    );
+    assert_eq!(total.get(), len);
+    assert!(elapsed > 100, "took {elapsed} ms, under two idle periods");
+    writer.transport().abort();
+    peer_writer.transport().abort();
+    for _ in 0..20 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
 }
