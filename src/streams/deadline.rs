@@ -485,7 +485,6 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
         let core = &mut *guard;
         let lost = core.is_lost();
         let waiter = core.reader.waiter_id();
-        let unsent = unsent_out(core.reader.transport());
         let Some(dl) = core.deadlines.as_mut() else {
             return;
         };
@@ -503,6 +502,8 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
             let d = ns(d);
             // Bytes handed over since the last look, or fewer waiting to go out (the peer
             // took some: a large write drained by a slow reader is a transfer in flow).
+            // Measured only here: the read and drain looks need no system call.
+            let unsent = unsent_out(core.reader.transport());
             let drained = unsent < dl.unsent_seen;
             dl.unsent_seen = unsent;
             if dl.activity.active.replace(false) || drained {
