@@ -3,6 +3,8 @@
 //! test moves the clock, so every assertion is about order and outcome, never elapsed time.
 //! Each test drives its loop with bounded `run_once` calls.
 
+#[cfg(feature = "tls")]
+mod tls_common;
 mod util;
 
 use std::cell::RefCell;
@@ -965,5 +967,144 @@ fn a_read_woken_by_bytes_in_the_iteration_of_a_look_still_times_out() {
             sent,
             "{idle:?}/{stop}: bytes lost"
         );
+    }
+}
+
+/// Bytes leaving the write buffer are activity too: one large `write` that a slow peer takes
+/// over several idle periods (bytes moving in each) keeps the connection open while it
+/// drains. Only bytes handed to `write` counted, so the idle timeout aborted a drain in full
+/// flow, saying no byte had moved.
+#[test]
+fn a_large_write_a_slow_peer_drains_over_several_idle_periods_keeps_the_connection_open() {
+    use std::io::Read;
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let writer = Rc::new(writer);
+    writer.set_idle_timeout(Some(ms(50)));
+    let len = 2 << 20;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let drained: Slot<Result<(), Error>> = Rc::default();
+    let (out, w, d) = (drained.clone(), writer.clone(), data.clone());
+    drop(lp.handle().spawn(async move {
+        w.write(&d)?; // one write: the rest is the transport's to flush
+        let r = w.drain().await;
+        *out.borrow_mut() = Some(r);
+        Ok::<_, Error>(())
+    }));
+    // The peer takes 8 KiB per millisecond of loop time: about 250 ms for the whole.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8 * 1024];
+    let mut elapsed = 0;
+    while got.len() < len && elapsed < 2_000 && !writer.is_closing() {
+        elapsed += 1;
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        match b.read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+        }
+    }
+    assert!(
+        !writer.is_closing(),
+        "closed after {elapsed} ms with {} of {len} bytes read",
+        got.len()
+    );
+    assert!(got == data, "the peer got {} of {len} bytes", got.len());
+    assert!(elapsed > 100, "took {elapsed} ms, under two idle periods");
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(matches!(drained.borrow_mut().take(), Some(Ok(()))));
+    // Then silence: closed once the idle timeout has passed.
+    let mut silent = 0;
+    while !writer.is_closing() && silent < 50 + 50 / 8 + 2 {
+        silent += 1;
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    }
+    assert!(
+        writer.is_closing(),
+        "still open after {silent} ms of silence"
+    );
+    assert!(silent >= 50, "closed after {silent} ms of silence");
+}
+
+/// As above after `start_tls` on both ends: the bytes wait as TLS records in the raw transport
+/// and the kernel, and leave from there while the peer reads.
+#[cfg(feature = "tls")]
+#[test]
+fn over_tls_a_large_write_a_slow_peer_drains_keeps_the_connection_open() {
+    use std::cell::Cell;
+    use std::future::IntoFuture;
+    let certs = tls_common::Certs::get();
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let ((_reader, writer), (peer_reader, peer_writer)) = lp
+        .run_until_complete(async move {
+            let (a, b) = asyncio::socketpair()?;
+            let (reader, mut writer) = asyncio::open_connection_sock(a).await?;
+            let (peer_reader, mut peer_writer) = asyncio::open_connection_sock(b).await?;
+            let client = writer
+                .start_tls(certs.client_config(&[]))
+                .server_hostname("localhost");
+            let server = peer_writer.start_tls(certs.server_config(&[]));
+            let (c, s) = util::join(client.into_future(), server.into_future()).await;
+            c?;
+            s?;
+            Ok::<_, Error>(((reader, writer), (peer_reader, peer_writer)))
+        })
+        .unwrap()
+        .unwrap();
+    let writer = Rc::new(writer);
+    writer.set_idle_timeout(Some(ms(50)));
+    let len = 2 << 20;
+    writer.write(&vec![5u8; len]).unwrap();
+    // The peer reads up to 8 KiB per millisecond of loop time.
+    let (budget, total) = (Rc::new(Cell::new(0usize)), Rc::new(Cell::new(0usize)));
+    let (b, t) = (budget.clone(), total.clone());
+    drop(lp.handle().spawn(async move {
+        loop {
+            if b.get() == 0 {
+                asyncio::yield_now().await;
+                continue;
+            }
+            let got = peer_reader.read(b.get() as isize).await?;
+            if got.is_empty() {
+                return Ok::<_, Error>(());
+            }
+            b.set(b.get() - got.len());
+            t.set(t.get() + got.len());
+        }
+    }));
+    let mut elapsed = 0;
+    while total.get() < len && elapsed < 2_000 && !writer.is_closing() {
+        elapsed += 1;
+        budget.set(8 * 1024);
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    }
+    assert!(
+        !writer.is_closing(),
+        "closed after {elapsed} ms with {} of {len} bytes read",
+        total.get()
+    );
+    assert_eq!(total.get(), len);
+    assert!(elapsed > 100, "took {elapsed} ms, under two idle periods");
+    writer.transport().abort();
+    peer_writer.transport().abort();
+    for _ in 0..20 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
     }
 }

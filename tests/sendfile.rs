@@ -492,3 +492,89 @@ fn l18_a_foreign_waker_that_panics_as_its_sendfile_is_woken_is_reported_and_the_
         ["Exception in callback sendfile wake-up | panicked: foreign waker failed"]
     );
 }
+
+#[test]
+fn a_fallback_sendfile_stops_at_a_close_and_counts_only_what_it_handed_over() {
+    // CPython's `_sendfile_fallback` checks the transport before each block (its protocol's
+    // `drain` raises ConnectionError once it is closing). Writes to a closing transport are
+    // dropped without an error (L76), so a fallback that went on counted blocks nobody sent
+    // and left the file's position after them.
+    let dir = util::temp_dir("sendfile");
+    let (file, data) = patterned_file(&dir, 4 << 20);
+    let file = Rc::new(file);
+    run(async move {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        // A write pipe stream: not a socket transport, so the fallback path.
+        let writer = Rc::new(asyncio::open_write_pipe(ours).await?);
+        let (peer, peer_writer) = asyncio::open_connection_sock(theirs).await?;
+        let (w, f) = (writer.clone(), file.clone());
+        let sending = asyncio::spawn(async move { w.sendfile(&f, 0, None).await });
+        let mut got = peer.read(64 * 1024).await?;
+        assert!(!got.is_empty());
+        writer.close();
+        let outcome = sending.await.unwrap();
+        got.extend_from_slice(&peer.read(-1).await?);
+        match outcome {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(got.len() < data.len(), "the close stopped it");
+        assert!(
+            got[..] == data[..got.len()],
+            "the file's first bytes, in order"
+        );
+        assert_eq!(
+            position(&file),
+            got.len() as u64,
+            "the position is after the last byte handed to the transport"
+        );
+        peer_writer.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// CPython's `test_sendfile_close_peer_in_the_middle_of_receiving`: the peer reads 1 KiB and
+/// closes (its unread bytes make that a reset). The sendfile fails with the connection error,
+/// its errno kept, having sent at least that KiB and not the whole file; the position says
+/// how far it got. Reading, paused while the kernel copied, is back on: the reader hears the
+/// end of the connection. (CPython's test also finds the transport closing: its plain protocol
+/// closes at EOF, where a stream keeps a half-closed connection open, as here.)
+#[test]
+fn a_peer_that_closes_mid_sendfile_fails_it_with_its_errno_and_the_position_says_how_far() {
+    let dir = util::temp_dir("sendfile");
+    let file = big_sparse_file(&dir);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let mut kib = [0u8; 1024];
+        s.read_exact(&mut kib).unwrap();
+        // Dropped with bytes unread: the kernel answers the sender with a reset.
+    });
+    run(async move {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        match writer.sendfile(&file, 0, None).await {
+            Err(Error::Io(e)) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) && e.raw_os_error().is_some(),
+                "{e:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let at = position(&file);
+        assert!((1024..64 << 20).contains(&at), "position {at}");
+        assert!(writer.transport().is_reading(), "reading is back on");
+        match reader.read(-1).await {
+            Ok(rest) => assert!(rest.is_empty(), "{} bytes", rest.len()),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e:?}"),
+        }
+        writer.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    peer.join().unwrap();
+}

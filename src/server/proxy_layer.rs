@@ -651,6 +651,9 @@ impl TransportImpl for ProxiedTransport {
     fn kernel_unsent(&self) -> Option<usize> {
         self.raw.kernel_unsent()
     }
+    fn unsent_mark(&self) -> usize {
+        self.raw.unsent_mark()
+    }
     #[cfg(feature = "tls")]
     fn peer_eof(&self) -> bool {
         self.raw.peer_eof()

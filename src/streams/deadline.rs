@@ -20,6 +20,11 @@
 //!   no clock per iteration either (`event_loop/alarm.rs`).
 //!   Recording the loop's time per message instead (one clock read per iteration, the poll
 //!   timeout computed per iteration) cost 12 % more instructions per echoed message.
+//! - Bytes that leave the write buffers are activity too, seen by the looks, not per message:
+//!   each look of the idle timeout compares what waits to go out (the write buffers and the
+//!   kernel's send queue) with the last look's figure; less, with no write between, means
+//!   the peer took some. A large write that a slow peer reads over several timeouts is a
+//!   transfer in flow, not an idle connection.
 //! - Looks and `set_idle_timeout` read the clock afresh (once per look): what they date may
 //!   have happened in this iteration after the loop's own reading, and an older date would
 //!   end a timeout early.
@@ -121,6 +126,10 @@ pub(crate) struct Deadlines {
     pub(crate) activity: Rc<Activity>,
     /// An instant no earlier than the last activity the timer knows of.
     last_active: i64,
+    /// The bytes written but not yet taken by the peer (the transport's write buffer and what
+    /// the kernel holds unsent) at the timer's last look, for the idle timeout: fewer at the
+    /// next look, with no write between, means bytes went out, which is activity.
+    unsent_seen: usize,
     /// The armed wheel entry and its deadline (nanoseconds on the loop's clock).
     timer: Option<(TimerKey, i64)>,
     /// The idle timeout fired: the error every waiter and later call gets.
@@ -136,6 +145,7 @@ impl Deadlines {
         Box::new(Deadlines {
             activity: Rc::default(),
             last_active: lp.cached_now_ns(),
+            unsent_seen: 0,
             lp,
             read: None,
             read_ns: None,
@@ -210,11 +220,20 @@ impl Deadlines {
     }
 
     /// Sets the idle timeout, counted from now (setting it is activity of a kind: a
-    /// connection is not reaped for the silence before anyone asked).
-    pub(crate) fn set_idle_timeout(&mut self, d: Option<Duration>, me: &Weak<RefCell<StreamCore>>) {
+    /// connection is not reaped for the silence before anyone asked). `unsent`: what waits
+    /// to go out now (`unsent_out`), when the timeout starts; `None` keeps the last look's.
+    pub(crate) fn set_idle_timeout(
+        &mut self,
+        d: Option<Duration>,
+        unsent: Option<usize>,
+        me: &Weak<RefCell<StreamCore>>,
+    ) {
         self.idle = d;
         if let Some(d) = d {
             self.activity.active.set(false);
+            if let Some(unsent) = unsent {
+                self.unsent_seen = unsent; // else the last look's figure stands
+            }
             // A fresh reading: the iteration's may be older by what ran before in it, and
             // counting from there would end the idle period that much early.
             self.last_active = self.fresh_now();
@@ -446,6 +465,13 @@ fn idle_error(d: Duration) -> io::Error {
     )
 }
 
+/// What was written to the connection and the peer has not taken yet, as a figure that falls
+/// when it takes some (`Transport::unsent_mark`). Read once per look of the idle timeout,
+/// never per message.
+pub(crate) fn unsent_out(transport: Option<&crate::transport::Transport>) -> usize {
+    transport.map_or(0, crate::transport::Transport::unsent_mark)
+}
+
 /// The timer came due: date what happened since it last looked, fail what is overdue, and
 /// re-arm for the next look.
 fn fire(me: &Weak<RefCell<StreamCore>>) {
@@ -474,7 +500,13 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
         let mut later = |at: i64| next = Some(next.map_or(at, |n: i64| n.min(at)));
         if let Some(d) = dl.idle {
             let d = ns(d);
-            if dl.activity.active.replace(false) {
+            // Bytes handed over since the last look, or fewer waiting to go out (the peer
+            // took some: a large write drained by a slow reader is a transfer in flow).
+            // Measured only here: the read and drain looks need no system call.
+            let unsent = unsent_out(core.reader.transport());
+            let drained = unsent < dl.unsent_seen;
+            dl.unsent_seen = unsent;
+            if dl.activity.active.replace(false) || drained {
                 dl.last_active = now; // bytes moved since the last look: no earlier than them
             }
             if now.saturating_sub(dl.last_active) >= d {

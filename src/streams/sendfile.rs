@@ -24,7 +24,7 @@ use std::os::unix::fs::FileExt;
 
 use super::StreamWriter;
 use crate::error::Error;
-use crate::transport::socket::{SendJob, SendfileError, SocketTransport};
+use crate::transport::socket::{closed_during_sendfile, SendJob, SendfileError, SocketTransport};
 
 /// The fallback's block: one read, one write, one drain.
 const FALLBACK_BLOCK: usize = 64 * 1024;
@@ -47,7 +47,9 @@ impl StreamWriter {
     /// [`Error::InvalidArgument`] for a `count` of `Some(0)` (`count must be a positive
     /// integer (got 0)`; `None` sends to the end); [`Error::InvalidState`] if the transport
     /// is closing, after `write_eof`, or during another sendfile; [`Error::Io`] if sending or
-    /// reading the file fails, or the connection is lost on the way.
+    /// reading the file fails, or the connection is closed or lost on the way (a
+    /// close stops it before the next block or `sendfile(2)` call; what was sent stays
+    /// counted in the file's position).
     ///
     /// # Cancel safety
     /// Dropping the future stops sending: what was sent stays sent, the file's position says
@@ -172,6 +174,13 @@ impl StreamWriter {
             let n = read?;
             if n == 0 {
                 return Ok(()); // the file's end
+            }
+            // Closed while the block was read: stop, as CPython's fallback does (its
+            // `drain` before each write raises then). A write to a closing transport is
+            // dropped without an error (L76), and counting it would put the file's
+            // position after bytes nobody sent.
+            if self.transport().is_closing() {
+                return Err(closed_during_sendfile());
             }
             self.write(&buf[..n])?;
             progress.sent.set(progress.sent.get() + n as u64);

@@ -513,8 +513,10 @@ impl StreamWriter {
 
     /// Closes the connection once no byte has moved in either direction for `timeout`:
     /// neither received from the peer nor handed to [`write`](Self::write) or
-    /// [`writelines`](Self::writelines), nor sent by [`sendfile`](Self::sendfile). `None` (the
-    /// default) never closes it.
+    /// [`writelines`](Self::writelines), nor sent by [`sendfile`](Self::sendfile), nor taken
+    /// by the peer from what was written before (a large write that a slow peer reads over
+    /// several periods keeps the connection open while it drains). `None` (the default)
+    /// never closes it.
     ///
     /// When it fires, the transport is aborted (its unsent bytes are dropped: a connection
     /// silent that long has a peer that is gone or not reading, and a graceful close could
@@ -564,10 +566,18 @@ impl StreamWriter {
             return; // nothing left to close
         }
         let me = core.me.clone();
+        // What waits to go out now: the baseline against which the timer sees bytes leave.
+        // Taken only when the timeout starts: re-set (as some do per message) it keeps the
+        // last look's, and costs no system call.
+        let running = core
+            .deadlines
+            .as_ref()
+            .is_some_and(|d| d.idle_timeout().is_some());
+        let unsent = (!running).then(|| super::deadline::unsent_out(core.reader.transport()));
         let dl = core.deadlines_on(&self.transport.get_loop());
         let activity = dl.activity.clone();
         let _ = self.extras.get_or_init(Box::default).activity.set(activity);
-        dl.set_idle_timeout(timeout, &me);
+        dl.set_idle_timeout(timeout, unsent, &me);
     }
 
     /// The idle timeout set by [`set_idle_timeout`](Self::set_idle_timeout); `None` again

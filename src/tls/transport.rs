@@ -299,6 +299,10 @@ impl TransportImpl for TlsTransport {
         self.proto()?.kernel_unsent()
     }
 
+    fn unsent_mark(&self) -> usize {
+        self.proto().map_or(0, |p| p.unsent_mark())
+    }
+
     fn proxy_header(&self) -> Option<std::rc::Rc<crate::proxy_protocol::ProxyHeader>> {
         self.proto()?.raw()?.proxy_header()
     }

@@ -295,6 +295,13 @@ pub(crate) trait TransportImpl {
     fn kernel_unsent(&self) -> Option<usize> {
         None
     }
+    /// A figure that falls as the peer takes what was written: the write buffers of every
+    /// layer and the kernel's send queue (on a Unix socket its memory, not bytes). Compared
+    /// between two looks of the idle timeout, never reported.
+    fn unsent_mark(&self) -> usize {
+        self.get_write_buffer_size()
+            .saturating_add(self.kernel_unsent().unwrap_or(0))
+    }
     /// The PROXY header the connection started with (servers with `proxy_protocol`).
     fn proxy_header(&self) -> Option<Rc<crate::proxy_protocol::ProxyHeader>> {
         None
@@ -972,6 +979,12 @@ impl Transport {
             reading_paused: self.inner.reading_paused(),
             read_buffered: None,
         }
+    }
+
+    /// What this connection's peer has yet to take, as a figure that falls as it takes
+    /// some (`TransportImpl::unsent_mark`): for the idle timeout's looks.
+    pub(crate) fn unsent_mark(&self) -> usize {
+        self.inner.unsent_mark()
     }
 
     /// The PROXY protocol header this connection started with: on a server made with

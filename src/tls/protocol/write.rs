@@ -141,6 +141,12 @@ impl TlsProtocol {
         self.raw()?.buffer_info().kernel_unsent
     }
 
+    /// `TransportImpl::unsent_mark`: ours and the raw transport's.
+    pub(crate) fn unsent_mark(&self) -> usize {
+        let raw = self.raw().map_or(0, |t| t.unsent_mark());
+        self.write_buffer_size().saturating_add(raw)
+    }
+
     pub(crate) fn write_buffer_limits(&self) -> (usize, usize) {
         self.write_flow.borrow().limits()
     }

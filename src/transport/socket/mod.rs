@@ -55,7 +55,7 @@ mod sys;
 mod tests;
 mod write;
 
-pub(crate) use sendfile::{SendJob, SendfileError};
+pub(crate) use sendfile::{closed_during_sendfile, SendJob, SendfileError};
 pub(crate) use stream::Socket;
 
 /// The sending side (L73, L74):
@@ -528,6 +528,19 @@ impl TransportImpl for SocketTransport {
     fn peer_eof(&self) -> bool {
         // Open with reading over: only EOF ends reading on an open transport.
         self.life.state() == State::Open && self.life.reading() == Reading::Done
+    }
+
+    fn unsent_mark(&self) -> usize {
+        let buffered = self.buffer.borrow().len();
+        if self.life.state() >= State::Lost {
+            return buffered; // the descriptor may be closed, or reused by now
+        }
+        // Any socket's send queue: a Unix socket's figure is memory, which falls as well.
+        let queued = match self.sock.try_borrow().as_deref() {
+            Ok(Some(_)) => sys::unsent(self.fd).unwrap_or(0),
+            _ => 0,
+        };
+        buffered.saturating_add(queued)
     }
 
     fn kernel_unsent(&self) -> Option<usize> {

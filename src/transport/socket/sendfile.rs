@@ -238,8 +238,9 @@ fn not_for_this_file(e: &io::Error) -> bool {
     )
 }
 
+/// The error of a sendfile whose transport closed under it, on either path.
 #[cold]
-fn closed_during_sendfile() -> Error {
+pub(crate) fn closed_during_sendfile() -> Error {
     Error::Io(io::Error::new(
         io::ErrorKind::BrokenPipe,
         "the transport was closed during sendfile",
