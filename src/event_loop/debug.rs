@@ -129,13 +129,17 @@ pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_
 /// line (no interleaving across threads) and goes where a test harness captures output, but
 /// it panics when the write fails (`EPIPE` once whoever read our stderr has gone); a record
 /// nobody can read is lost instead, as Python's last-resort handler loses it. So a stderr the
-/// kernel already reports broken gets a plain write whose error is dropped, and a write that
-/// fails after the check anyway has its panic caught where panics unwind.
+/// kernel already reports broken gets no write (it would fail), and a write that fails after
+/// the check anyway has its panic caught where panics unwind (where they abort, a plain
+/// write whose error is dropped).
 fn to_stderr(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    if cfg!(panic = "unwind") && !stderr_broken() {
+    if stderr_broken() {
+        return;
+    }
+    if cfg!(panic = "unwind") {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eprintln!("{args}")));
     } else {
+        use std::io::Write;
         let _ = writeln!(std::io::stderr().lock(), "{args}");
     }
 }
