@@ -309,7 +309,11 @@ impl EventLoop {
         };
         let shared = Arc::new(Shared::new(waker));
         let id = threadsafe::register(&shared)?;
-        let inner = LoopInner {
+        // Written straight into its allocation (`new_cyclic` allocates, then calls this):
+        // `Rc::new` would build it on the stack first, and the allocation's unwinding path,
+        // which an out-of-memory abort never takes, compiled a whole second copy of the
+        // loop's drop (1.3 KB). The weak handle is not used.
+        let inner = Rc::new_cyclic(|_| LoopInner {
             id,
             poll: RefCell::new(Some(poll)),
             events: RefCell::new(mio::Events::with_capacity(1024)),
@@ -340,12 +344,10 @@ impl EventLoop {
             debug: Cell::new(debug::env_flag("ASYNCIO_DEBUG")),
             slow_callback_duration: Cell::new(crate::constants::SLOW_CALLBACK_DURATION),
             next_conn_id: Cell::new(1),
-        };
+        });
         debug::trace_from_env();
         Ok(EventLoop {
-            handle: LoopHandle {
-                inner: Rc::new(inner),
-            },
+            handle: LoopHandle { inner },
         })
     }
 
