@@ -307,12 +307,12 @@ impl EventLoop {
                 .map_err(|e| debug::debug_log!("no far alarm: {e}"))
                 .ok()
         };
-        let shared = Arc::new(Shared::new(waker));
+        // Both written straight into their allocations (`new_cyclic` allocates, then calls
+        // the closure): `Rc::new`/`Arc::new` would build each on the stack first, and the
+        // allocation's unwinding path, which an out-of-memory abort never takes, compiled a
+        // second copy of its drop (1.3 KB for the loop's). The weak handles are not used.
+        let shared = Arc::new_cyclic(|_| Shared::new(waker));
         let id = threadsafe::register(&shared)?;
-        // Written straight into its allocation (`new_cyclic` allocates, then calls this):
-        // `Rc::new` would build it on the stack first, and the allocation's unwinding path,
-        // which an out-of-memory abort never takes, compiled a whole second copy of the
-        // loop's drop (1.3 KB). The weak handle is not used.
         let inner = Rc::new_cyclic(|_| LoopInner {
             id,
             poll: RefCell::new(Some(poll)),
