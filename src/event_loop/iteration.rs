@@ -230,6 +230,9 @@ impl LoopHandle {
         }
     }
 
+    // Out of line: only work from other threads comes this way, and inlined (with the drop
+    // of what it drains) it lengthened `iterate`'s own path by 5 instructions per message.
+    #[inline(never)]
     fn drain_remote(&self) {
         let inner = &*self.inner;
         let mut items = inner.remote.take();

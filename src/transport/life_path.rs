@@ -65,6 +65,13 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         }
     }
 
+    /// [`read_ready`](Self::read_ready) on a later turn, as [`later`](Self::later) runs it
+    /// (a fair share read, a resume, an EOF a `read_into` returned): one callback type for
+    /// every such call, not a closure of its own at each.
+    fn read_later(&self) {
+        self.later(Self::read_ready);
+    }
+
     /// Runs `f` once the protocol is free again (a call found it held elsewhere): on the next
     /// turn, and while it is still held then, on later ones (`protocol::Hold`: spaced out after a
     /// few turns, and one warning if the hold lasts), so that a protocol held across an

@@ -13,12 +13,15 @@
 //! their data pointer.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use crate::event_loop::exception::{
     default_exception_handler, report_panic, ExceptionContext, PanicError,
 };
+use crate::event_loop::handle::Callback;
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
 use crate::event_loop::{wake_on_current, LoopHandle};
 
@@ -111,8 +114,8 @@ pub(crate) fn wake_caught(lp: &LoopHandle, waker: Waker, what: &'static str) {
 }
 
 /// Wakes `waker` (another executor's) from a callback of its own on `lp`, for a caller that
-/// holds a borrow its code could run into (a protocol call): woken as that callback is
-/// dropped, after it ran or unrun when the loop closes first (close drops its queue with no
+/// holds a borrow its code could run into (a protocol call): woken when that callback runs,
+/// or as it is dropped unrun when the loop closes first (close drops its queue with no
 /// borrow held), so the wake-up is late at worst, never lost. A panic is reported as
 /// [`wake_caught`] reports it. A closed loop runs nothing more: woken at once then.
 #[cold]
@@ -122,25 +125,52 @@ pub(crate) fn wake_soon(lp: &LoopHandle, waker: Waker, what: &'static str) {
         wake_caught(lp, waker, what);
         return;
     }
-    let queued = QueuedWake(Some(waker), what);
-    let queued = lp.call_soon(move || std::mem::drop(queued));
+    let queued = QueuedWake {
+        waker: Cell::new(Some(waker)),
+        what,
+    };
+    let queued = lp.push_callback(Rc::new(queued));
     debug_assert!(
         queued.is_ok(),
         "an open loop refused a callback: {queued:?}"
     );
 }
 
-/// A waker queued by [`wake_soon`], woken as it is dropped. The running loop is looked up
-/// then: a handle kept here would hold the loop from its own ready queue.
-struct QueuedWake(Option<Waker>, &'static str);
+/// The callback [`wake_soon`] queues: its own [`Callback`] rather than a closure given to
+/// `call_soon`, which would compile a callback cell for this one closure. Its run wakes the
+/// waker, and the loop reports a panic there as any callback's, under `what`; its handle is
+/// dropped at once, so nothing cancels it.
+struct QueuedWake {
+    /// The waker until it is woken. Invariant: taken only by `run` or `drop`.
+    waker: Cell<Option<Waker>>,
+    /// Names the wake-up in a panic's report (`Exception in callback <what>`).
+    what: &'static str,
+}
+
+impl Callback for QueuedWake {
+    fn run(&self) -> Option<Box<dyn std::error::Error>> {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+        None
+    }
+
+    fn cancel(&self) {}
+
+    fn cancelled(&self) -> bool {
+        false
+    }
+
+    fn name(&self) -> &'static str {
+        self.what
+    }
+}
 
 impl Drop for QueuedWake {
+    /// Dropped unrun by the loop's close: woken now.
     fn drop(&mut self) {
-        if let Some(w) = self.0.take() {
-            match crate::event_loop::current_loop() {
-                Some(lp) => wake_caught(&lp, w, self.1),
-                None => wake_unrun(w, self.1),
-            }
+        if let Some(w) = self.waker.take() {
+            wake_unrun(w, self.what);
         }
     }
 }

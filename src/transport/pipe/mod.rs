@@ -365,7 +365,7 @@ impl TransportImpl for PipeTransport {
 
     fn resume_reading(&self) {
         if self.life.resume_reading() {
-            self.later(|t| t.read_ready());
+            self.read_later();
         }
     }
 

@@ -85,7 +85,7 @@ impl PipeTransport {
                 }
             }
         }
-        self.later(|t| t.read_ready());
+        self.read_later();
     }
 
     pub(super) fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {

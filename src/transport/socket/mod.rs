@@ -469,7 +469,7 @@ impl TransportImpl for SocketTransport {
         if self.recv_side.get() == RecvSide::PassedOver {
             self.set_recv_side(RecvSide::Quiet);
         }
-        self.later(|t| t.read_ready());
+        self.read_later();
     }
 
     fn is_reading(&self) -> bool {

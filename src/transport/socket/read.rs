@@ -90,10 +90,6 @@ impl SocketTransport {
         self.read_later();
     }
 
-    fn read_later(&self) {
-        self.later(|t| t.read_ready());
-    }
-
     /// One read for a plain protocol, through the loop's shared buffer. True when the kernel
     /// buffer is known to be empty (or reading must stop).
     pub(super) fn read_into_plain(&self) -> bool {
@@ -240,7 +236,7 @@ impl SocketTransport {
                 // resume looks once and delivers it.
                 trace!("transport[{}]: recv EOF into read_into", self.id());
                 self.set_recv_side(RecvSide::EofUntold);
-                self.later(|t| t.read_ready());
+                self.read_later();
                 Through::Eof
             }
             Err(e) => {
