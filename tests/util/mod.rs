@@ -257,6 +257,20 @@ pub fn run_until(lp: &asyncio::EventLoop, max_iterations: usize, mut cond: impl 
     );
 }
 
+/// Runs at most `turns` loop iterations that wait for nothing (a zero timeout) until `cond`
+/// holds. For what is already within the loop's reach (bytes queued on a socket pair before
+/// the call, a callback scheduled): a broken implementation fails at once, where
+/// [`run_until`] would wait up to 10 s an iteration for an event that never comes.
+pub fn run_turns_until(lp: &asyncio::EventLoop, turns: usize, mut cond: impl FnMut() -> bool) {
+    for _ in 0..turns {
+        if cond() {
+            return;
+        }
+        lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+    }
+    assert!(cond(), "condition not reached within {turns} turns");
+}
+
 /// Echo protocol: writes back what it gets; closes on EOF.
 #[derive(Default)]
 pub struct Echo {
