@@ -1378,17 +1378,9 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
             }
             go_rx.recv_timeout(BOUND).unwrap(); // reads nothing until the test is done
         });
-        let rec = Rc::new(RefCell::new(Recorder::default()));
-        let r = rec.clone();
-        let (t, _p) = run(
-            &lp,
-            lp.create_connection(move || Forward(r.clone()), "", 0)
-                .sock(ours)
-                .ssl(Certs::get().client_config(&[]))
-                .server_hostname("localhost")
-                .ssl_shutdown_timeout(Duration::from_millis(200)),
-        )
-        .expect("the handshake");
+        let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
+            c.ssl_shutdown_timeout(Duration::from_millis(200))
+        });
         t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
         start.send(()).unwrap();
         wait_until(&lp, "the peer's end", || {
@@ -1451,25 +1443,15 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
             read.send(total).unwrap();
         }
     });
-    let rec = Rc::new(RefCell::new(Recorder::default()));
-    let r = rec.clone();
-    let (t, _p) = run(
-        &lp,
-        lp.create_connection(move || Forward(r.clone()), "", 0)
-            .sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .ssl_shutdown_timeout(Duration::from_millis(200)),
-    )
-    .expect("the handshake");
+    let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
+        c.ssl_shutdown_timeout(Duration::from_millis(200))
+    });
     t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
     start.send(()).unwrap();
     wait_until(&lp, "the peer's close_notify", || {
         rec.borrow().calls.iter().any(|c| c == "eof_received")
     });
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     // Two timeouts, each after the peer read 1 MiB more (more than the socket pair holds,
     // so our buffer went down).
     for round in 1..=2 {
@@ -1482,9 +1464,7 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
             got >= round << 20
         });
         clock.advance(Duration::from_millis(250));
-        for _ in 0..5 {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
+        turns(&lp, 5);
         assert!(
             !rec.borrow().lost,
             "round {round}: dropped while the peer read on: {:?}",
@@ -1539,33 +1519,19 @@ fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
         }
         read.send(total).unwrap();
     });
-    let rec = Rc::new(RefCell::new(Recorder::default()));
-    let r = rec.clone();
-    let (t, _p) = run(
-        &lp,
-        lp.create_connection(move || Forward(r.clone()), "", 0)
-            .sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .ssl_shutdown_timeout(Duration::from_millis(200)),
-    )
-    .expect("the handshake");
+    let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
+        c.ssl_shutdown_timeout(Duration::from_millis(200))
+    });
     t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
     t.close(); // the shutdown starts, and its timeout
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     clock.advance(Duration::from_millis(190));
     lp.run_once(Some(Duration::ZERO)).unwrap();
     start.send(()).unwrap();
     wait_until(&lp, "the peer's close_notify", || t.close_notify_received());
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     clock.advance(Duration::from_millis(20)); // 210 ms since close(), 20 ms of flushing
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     assert!(
         !rec.borrow().lost,
         "dropped 20 ms into the flush: {:?}",
@@ -1619,14 +1585,26 @@ fn tls_client_over(
     sock: UnixStream,
     rec: Recorder,
 ) -> (Transport, Rc<RefCell<Forward>>, Rc<RefCell<Recorder>>) {
+    tls_client_over_with(lp, sock, rec, |c| c)
+}
+
+/// [`tls_client_over`], with `configure` applied to the connection's builder (a timeout).
+fn tls_client_over_with(
+    lp: &EventLoop,
+    sock: UnixStream,
+    rec: Recorder,
+    configure: impl FnOnce(asyncio::CreateConnection<Forward>) -> asyncio::CreateConnection<Forward>,
+) -> (Transport, Rc<RefCell<Forward>>, Rc<RefCell<Recorder>>) {
     let rec = Rc::new(RefCell::new(rec));
     let r = rec.clone();
     let (t, p) = run(
         lp,
-        lp.create_connection(move || Forward(r.clone()), "", 0)
-            .sock(sock)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost"),
+        configure(
+            lp.create_connection(move || Forward(r.clone()), "", 0)
+                .sock(sock)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost"),
+        ),
     )
     .expect("the handshake");
     (t, p, rec)
