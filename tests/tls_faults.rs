@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use asyncio::tls::rustls;
 use asyncio::{Error, EventLoop, Protocol, ProtocolRef, StreamReader, StreamWriter, Transport};
 use tls_common::{blocking_tls_client, client_hello, hello_of, read_plaintext, seal, Certs};
-use util::{open_fds, Recorder};
+use util::{open_fds, Forward, Recorder};
 
 /// Upper bound of every wait in this file.
 const BOUND: Duration = Duration::from_secs(20);
@@ -338,24 +338,6 @@ impl StartTlsServer {
 }
 
 // ─────────────────────────────── resets ───────────────────────────────
-
-/// A forwarding protocol, so a test keeps the recorder a `create_connection` factory made.
-struct Forward(Rc<RefCell<Recorder>>);
-
-impl Protocol for Forward {
-    fn connection_made(&mut self, t: Transport) {
-        self.0.borrow_mut().connection_made(t)
-    }
-    fn data_received(&mut self, d: &[u8]) {
-        self.0.borrow_mut().data_received(d)
-    }
-    fn eof_received(&mut self) -> bool {
-        self.0.borrow_mut().eof_received()
-    }
-    fn connection_lost(&mut self, e: Option<io::Error>) {
-        self.0.borrow_mut().connection_lost(e)
-    }
-}
 
 /// Reads one TLS record (header and body) from `s`.
 fn read_record(s: &mut TcpStream) -> Vec<u8> {

@@ -202,6 +202,25 @@ impl Protocol for Recorder {
     }
 }
 
+/// A protocol that forwards its calls to a shared [`Recorder`], so a test keeps the recorder
+/// a connection's protocol factory made and looks at it afterwards.
+pub struct Forward(pub Rc<RefCell<Recorder>>);
+
+impl Protocol for Forward {
+    fn connection_made(&mut self, t: Transport) {
+        self.0.borrow_mut().connection_made(t)
+    }
+    fn data_received(&mut self, d: &[u8]) {
+        self.0.borrow_mut().data_received(d)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.0.borrow_mut().eof_received()
+    }
+    fn connection_lost(&mut self, e: Option<io::Error>) {
+        self.0.borrow_mut().connection_lost(e)
+    }
+}
+
 /// What a [`Recorder::writing_on_made`] saw: its transport, and the bytes that transport still
 /// held once `connection_made` had written (`None` until then).
 pub type MadeAndQueued = Rc<RefCell<Option<(Transport, usize)>>>;
