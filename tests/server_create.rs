@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use asyncio::{Error, EventLoop, Server};
 use server_common::{
-    check_tcp_echo, first_inet, have_ipv6, inet, is_refused, shut, spin_a_little, tcp_server, BOUND,
+    check_tcp_echo, first_inet, have_ipv6, inet, is_refused, shut, spin_a_little, tcp_server,
+    tcp_server_not_serving, BOUND,
 };
 use util::{capture_exceptions, temp_dir, Echo};
 
@@ -48,13 +49,7 @@ fn l100_l104_start_serving_accepts_at_once_on_a_real_port() {
 #[test]
 fn l100_l105_start_serving_false_refuses_until_started() {
     let lp = EventLoop::new().unwrap();
-    let server = lp
-        .run_until_complete(
-            lp.create_server(Echo::default, "127.0.0.1", 0)
-                .start_serving(false),
-        )
-        .unwrap()
-        .unwrap();
+    let server = tcp_server_not_serving(&lp);
     assert!(!server.is_serving());
     let addr = first_inet(&server);
     assert_ne!(
@@ -91,13 +86,7 @@ fn l100_l105_start_serving_false_refuses_until_started() {
 #[test]
 fn l105_a_start_serving_that_fails_leaves_the_server_closed_not_serving() {
     let lp = EventLoop::new().unwrap();
-    let server = lp
-        .run_until_complete(
-            lp.create_server(Echo::default, "127.0.0.1", 0)
-                .start_serving(false),
-        )
-        .unwrap()
-        .unwrap();
+    let server = tcp_server_not_serving(&lp);
     let addr = first_inet(&server);
     // A rival bound (SO_REUSEADDR, as ours) to the same port listens first: ours cannot.
     let rival = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -139,6 +128,12 @@ fn l97_l98_empty_host_binds_ipv4_and_ipv6_separately() {
         check_tcp_echo(&lp, loopback6);
     }
     shut(&lp, &server);
+}
+
+/// L96: refused as CPython refuses a server given both a host/port and a socket.
+fn is_host_port_and_sock(r: &Result<Server, Error>) -> bool {
+    matches!(r, Err(Error::InvalidArgument(m))
+        if m == "host/port and sock can not be specified at the same time")
 }
 
 /// An empty list of hosts is no host at all, not "every interface": CPython 3.13 raises
@@ -189,8 +184,7 @@ fn assert_host_list_conflicts_with_sock(lp: &EventLoop, hosts: &[&str]) {
         };
         let r = lp.run_until_complete(builder).unwrap();
         assert!(
-            matches!(&r, Err(Error::InvalidArgument(m))
-                if m == "host/port and sock can not be specified at the same time"),
+            is_host_port_and_sock(&r),
             "L96, hosts {hosts:?} given first: {hosts_first}: {:?}",
             r.as_ref().map(Server::sockets)
         );
@@ -557,11 +551,7 @@ fn l96_l100_serving_on_a_bound_std_listener() {
                 .sock(listener),
         )
         .unwrap();
-    assert!(
-        matches!(&both, Err(Error::InvalidArgument(m))
-            if m == "host/port and sock can not be specified at the same time"),
-        "L96: {both:?}"
-    );
+    assert!(is_host_port_and_sock(&both), "L96: {both:?}");
 }
 
 // Checklist: S9.
@@ -577,11 +567,7 @@ fn l96_a_second_sock_or_later_hosts_keep_the_host_port_conflict() {
                 .sock(second),
         )
         .unwrap();
-    assert!(
-        matches!(&r, Err(Error::InvalidArgument(m))
-            if m == "host/port and sock can not be specified at the same time"),
-        "L96: {r:?}"
-    );
+    assert!(is_host_port_and_sock(&r), "L96: {r:?}");
     // Hosts given after the socket are a conflict too, not dropped.
     let sock = TcpListener::bind("127.0.0.1:0").unwrap();
     let r = lp
@@ -591,11 +577,7 @@ fn l96_a_second_sock_or_later_hosts_keep_the_host_port_conflict() {
                 .hosts(&["127.0.0.1"]),
         )
         .unwrap();
-    assert!(
-        matches!(&r, Err(Error::InvalidArgument(m))
-            if m == "host/port and sock can not be specified at the same time"),
-        "L96: {r:?}"
-    );
+    assert!(is_host_port_and_sock(&r), "L96: {r:?}");
 }
 
 /// A `TcpListener` or `UnixListener` can hold any socket (socket2's `From`, `from_raw_fd`): one

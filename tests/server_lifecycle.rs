@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use asyncio::{Error, EventLoop, Protocol, Server, Transport};
 use server_common::{
     check_tcp_echo, finish, first_inet, is_refused, peer, roundtrip, run_within, shut,
-    spin_a_little, tcp_client, tcp_server, unix_client, Seen, BOUND,
+    spin_a_little, tcp_client, tcp_server, tcp_server_not_serving, unix_client, Seen, BOUND,
 };
-use util::{temp_dir, Echo};
+use util::temp_dir;
 
 // ---- close, wait_closed, serve_forever, clients, scope (L106–L110) ------------------------------
 
@@ -168,13 +168,7 @@ fn l108_d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
 #[test]
 fn l106_serve_forever_ends_ok_after_close_and_after_its_connections() {
     let lp = EventLoop::new().unwrap();
-    let server = lp
-        .run_until_complete(
-            lp.create_server(Echo::default, "127.0.0.1", 0)
-                .start_serving(false),
-        )
-        .unwrap()
-        .unwrap();
+    let server = tcp_server_not_serving(&lp);
     let s = server.clone();
     let forever = lp.spawn(async move { s.serve_forever().await }).unwrap();
     lp.run_once(Some(Duration::ZERO)).unwrap();

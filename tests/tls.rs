@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::{blocking_tls_peer, Certs, PeerScript};
-use util::{poll_with, Panicky, Recorder};
+use util::{poll_with, Forward, Panicky, Recorder};
 
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -1653,24 +1653,6 @@ fn t8_failed_handshake_never_reaches_the_protocol() {
     let rec = made.borrow().clone().expect("factory ran");
     assert!(rec.borrow().calls.is_empty(), "{:?}", rec.borrow().calls);
     server.close();
-}
-
-/// A protocol that forwards to a shared [`Recorder`], so a test can look at it afterwards.
-struct Forward(Rc<RefCell<Recorder>>);
-
-impl asyncio::Protocol for Forward {
-    fn connection_made(&mut self, t: Transport) {
-        self.0.borrow_mut().connection_made(t)
-    }
-    fn data_received(&mut self, d: &[u8]) {
-        self.0.borrow_mut().data_received(d)
-    }
-    fn eof_received(&mut self) -> bool {
-        self.0.borrow_mut().eof_received()
-    }
-    fn connection_lost(&mut self, e: Option<io::Error>) {
-        self.0.borrow_mut().connection_lost(e)
-    }
 }
 
 #[test]

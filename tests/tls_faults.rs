@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use asyncio::tls::rustls;
 use asyncio::{Error, EventLoop, Protocol, ProtocolRef, StreamReader, StreamWriter, Transport};
 use tls_common::{blocking_tls_client, client_hello, hello_of, read_plaintext, seal, Certs};
-use util::{open_fds, Recorder};
+use util::{open_fds, Forward, Recorder};
 
 /// Upper bound of every wait in this file.
 const BOUND: Duration = Duration::from_secs(20);
@@ -338,24 +338,6 @@ impl StartTlsServer {
 }
 
 // ─────────────────────────────── resets ───────────────────────────────
-
-/// A forwarding protocol, so a test keeps the recorder a `create_connection` factory made.
-struct Forward(Rc<RefCell<Recorder>>);
-
-impl Protocol for Forward {
-    fn connection_made(&mut self, t: Transport) {
-        self.0.borrow_mut().connection_made(t)
-    }
-    fn data_received(&mut self, d: &[u8]) {
-        self.0.borrow_mut().data_received(d)
-    }
-    fn eof_received(&mut self) -> bool {
-        self.0.borrow_mut().eof_received()
-    }
-    fn connection_lost(&mut self, e: Option<io::Error>) {
-        self.0.borrow_mut().connection_lost(e)
-    }
-}
 
 /// Reads one TLS record (header and body) from `s`.
 fn read_record(s: &mut TcpStream) -> Vec<u8> {
@@ -1208,26 +1190,32 @@ fn close_notify_for_finished(mut sock: UnixStream) {
 
 #[test]
 fn a_silent_client_is_dropped_after_the_handshake_timeout_t9_t36() {
+    // The manual clock moves only when the test says: the silent client is still there at
+    // 199 ms and gone at 200 ms, whatever the machine's load (no wall-clock bound).
     let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+    let clock = asyncio::ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
     let seen = util::capture_exceptions(&lp);
     capture_log::start();
     let fds = open_fds();
     let (server, ended) = tls_server(&lp, |b| b.ssl_handshake_timeout(Duration::from_millis(200)));
     let port = port_of(&server);
     let steady = GoodClient::connect(&lp, port);
-    let start = Instant::now();
+    steady.echo(&lp, b"served first\n"); // the server's side of its handshake is done too
     let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
     wait_until(&lp, "the accept", || server.connection_count() == 2);
-    wait_until(&lp, "the silent client to go", || {
+    turns(&lp, 5); // its connection_made, which arms the handshake timer
+    clock.advance(Duration::from_millis(199));
+    turns(&lp, 5);
+    assert_eq!(
+        server.connection_count(),
+        2,
+        "T9: dropped before the timeout"
+    );
+    clock.advance(Duration::from_millis(1));
+    wait_until(&lp, "the silent client to go at 200 ms", || {
         server.connection_count() == 1
     });
-    let waited = start.elapsed();
-    assert!(
-        waited >= Duration::from_millis(200),
-        "never early: {waited:?}"
-    );
-    assert!(waited < Duration::from_secs(5), "not much late: {waited:?}");
     silent.set_read_timeout(Some(BOUND)).unwrap();
     let mut buf = [0u8; 64];
     assert_eq!(silent.read(&mut buf).unwrap(), 0, "the server closed it");
@@ -1254,29 +1242,28 @@ fn a_silent_client_is_dropped_after_the_handshake_timeout_t9_t36() {
     run(&lp, server.wait_closed());
     assert_loop_empty(&lp);
     assert_eq!(open_fds(), fds, "a socket was not released");
-    println!("dropped after {waited:?} (timeout 200 ms)");
 }
 
 #[test]
 fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeout_t25() {
+    // The manual clock moves only when the test says: the handler is still waiting at
+    // 199 ms after its close() and has its TimedOut at 200 ms (no wall-clock bound).
     let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+    let clock = asyncio::ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
     let seen = util::capture_exceptions(&lp);
     let fds = open_fds();
-    let waited = Rc::new(Cell::new(None));
     let result = util::Log::default();
-    let (w, res) = (waited.clone(), result.clone());
+    let res = result.clone();
     let server = run(
         &lp,
         asyncio::start_server(
             move |_reader: StreamReader, writer: StreamWriter| {
-                let (w, res) = (w.clone(), res.clone());
+                let res = res.clone();
                 async move {
                     writer.write(b"bye\n")?;
-                    let start = Instant::now();
                     writer.close(); // close_notify, then wait for the client's
                     let r = writer.wait_closed().await;
-                    w.set(Some(start.elapsed()));
                     res.push(match &r {
                         Ok(()) => "ok".to_string(),
                         Err(e) => describe(e),
@@ -1304,11 +1291,31 @@ fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeou
         let end = tcp.read_to_end(&mut rest).map_err(|e| e.kind());
         (end, rest.len())
     });
-    wait_until(&lp, "the handler's end", || result.len() == 1);
+    // The client has our close_notify: close() ran, and the shutdown timer with it.
+    let mut told = None;
+    wait_until(&lp, "the server's close_notify at the client", || {
+        told = rx.try_recv().ok();
+        told.is_some()
+    });
+    turns(&lp, 5);
+    clock.advance(Duration::from_millis(199));
+    turns(&lp, 5);
+    assert_eq!(
+        result.get(),
+        Vec::<String>::new(),
+        "T25: ended before the timeout"
+    );
+    assert_eq!(
+        server.connection_count(),
+        1,
+        "T25: dropped before the timeout"
+    );
+    clock.advance(Duration::from_millis(1));
+    wait_until(&lp, "the handler's end at 200 ms", || result.len() == 1);
     wait_until(&lp, "the connection to go", || {
         server.connection_count() == 0
     });
-    let (got, close_notify) = rx.recv_timeout(BOUND).unwrap();
+    let (got, close_notify) = told.unwrap();
     assert_eq!(got.as_deref(), Ok(&b"bye\n"[..]));
     assert!(close_notify, "T22: the server sent close_notify");
     let (end, rest) = peer.join().unwrap();
@@ -1318,18 +1325,11 @@ fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeou
         result[0].starts_with("io TimedOut") && result[0].contains("SSL shutdown timed out"),
         "T25: {result:?}"
     );
-    let waited = waited.get().unwrap();
-    assert!(
-        waited >= Duration::from_millis(200),
-        "never early: {waited:?}"
-    );
-    assert!(waited < Duration::from_secs(5), "not much late: {waited:?}");
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     server.close();
     run(&lp, server.wait_closed());
     assert_loop_empty(&lp);
     assert_eq!(open_fds(), fds, "a socket was not released");
-    println!("dropped {waited:?} after close() (timeout 200 ms)");
 }
 
 // Checklist: T25, T23 (no hang: the shutdown timeout also bounds the raw transport's close).
@@ -1339,8 +1339,11 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
     // transport's close() then waits for its buffer to drain. The peer reads no more, so
     // that close never ended: the shutdown timer was cancelled before it, as CPython's is
     // (and the EOF path never had one), and connection_lost (so wait_closed) never came.
+    // The manual clock moves only when the test says: the connection is still there at
+    // 199 ms after the peer's end and lost at 200 ms (no wall-clock bound).
     let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+    let clock = asyncio::ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
     let seen = util::capture_exceptions(&lp);
     let fds = open_fds();
     for close_notify in [true, false] {
@@ -1357,22 +1360,24 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
             }
             go_rx.recv_timeout(BOUND).unwrap(); // reads nothing until the test is done
         });
-        let rec = Rc::new(RefCell::new(Recorder::default()));
-        let r = rec.clone();
-        let (t, _p) = run(
-            &lp,
-            lp.create_connection(move || Forward(r.clone()), "", 0)
-                .sock(ours)
-                .ssl(Certs::get().client_config(&[]))
-                .server_hostname("localhost")
-                .ssl_shutdown_timeout(Duration::from_millis(200)),
-        )
-        .expect("the handshake");
+        let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
+            c.ssl_shutdown_timeout(Duration::from_millis(200))
+        });
         t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
-        let begin = Instant::now();
         start.send(()).unwrap();
-        wait_until(&lp, "connection_lost", || rec.borrow().lost);
-        let waited = begin.elapsed();
+        wait_until(&lp, "the peer's end", || {
+            rec.borrow().calls.iter().any(|c| c == "eof_received")
+        });
+        turns(&lp, 5);
+        clock.advance(Duration::from_millis(199));
+        turns(&lp, 5);
+        assert!(
+            !rec.borrow().lost,
+            "close_notify {close_notify}: dropped before the timeout: {:?}",
+            rec.borrow().calls
+        );
+        clock.advance(Duration::from_millis(1));
+        wait_until(&lp, "connection_lost at 200 ms", || rec.borrow().lost);
         go.send(()).unwrap();
         peer.join().unwrap();
         let calls = rec.borrow().calls.clone();
@@ -1381,12 +1386,6 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
             Some("connection_lost(TimedOut)"),
             "close_notify {close_notify}: {calls:?}"
         );
-        assert!(
-            waited >= Duration::from_millis(200),
-            "never early: {waited:?}"
-        );
-        assert!(waited < Duration::from_secs(5), "not much late: {waited:?}");
-        println!("close_notify {close_notify}: dropped after {waited:?} (timeout 200 ms)");
     }
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     assert_loop_empty(&lp);
@@ -1426,25 +1425,15 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
             read.send(total).unwrap();
         }
     });
-    let rec = Rc::new(RefCell::new(Recorder::default()));
-    let r = rec.clone();
-    let (t, _p) = run(
-        &lp,
-        lp.create_connection(move || Forward(r.clone()), "", 0)
-            .sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .ssl_shutdown_timeout(Duration::from_millis(200)),
-    )
-    .expect("the handshake");
+    let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
+        c.ssl_shutdown_timeout(Duration::from_millis(200))
+    });
     t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
     start.send(()).unwrap();
     wait_until(&lp, "the peer's close_notify", || {
         rec.borrow().calls.iter().any(|c| c == "eof_received")
     });
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     // Two timeouts, each after the peer read 1 MiB more (more than the socket pair holds,
     // so our buffer went down).
     for round in 1..=2 {
@@ -1457,9 +1446,7 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
             got >= round << 20
         });
         clock.advance(Duration::from_millis(250));
-        for _ in 0..5 {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
+        turns(&lp, 5);
         assert!(
             !rec.borrow().lost,
             "round {round}: dropped while the peer read on: {:?}",
@@ -1514,33 +1501,19 @@ fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
         }
         read.send(total).unwrap();
     });
-    let rec = Rc::new(RefCell::new(Recorder::default()));
-    let r = rec.clone();
-    let (t, _p) = run(
-        &lp,
-        lp.create_connection(move || Forward(r.clone()), "", 0)
-            .sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .ssl_shutdown_timeout(Duration::from_millis(200)),
-    )
-    .expect("the handshake");
+    let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
+        c.ssl_shutdown_timeout(Duration::from_millis(200))
+    });
     t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
     t.close(); // the shutdown starts, and its timeout
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     clock.advance(Duration::from_millis(190));
     lp.run_once(Some(Duration::ZERO)).unwrap();
     start.send(()).unwrap();
     wait_until(&lp, "the peer's close_notify", || t.close_notify_received());
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     clock.advance(Duration::from_millis(20)); // 210 ms since close(), 20 ms of flushing
-    for _ in 0..5 {
-        lp.run_once(Some(Duration::ZERO)).unwrap();
-    }
+    turns(&lp, 5);
     assert!(
         !rec.borrow().lost,
         "dropped 20 ms into the flush: {:?}",
@@ -1594,14 +1567,26 @@ fn tls_client_over(
     sock: UnixStream,
     rec: Recorder,
 ) -> (Transport, Rc<RefCell<Forward>>, Rc<RefCell<Recorder>>) {
+    tls_client_over_with(lp, sock, rec, |c| c)
+}
+
+/// [`tls_client_over`], with `configure` applied to the connection's builder (a timeout).
+fn tls_client_over_with(
+    lp: &EventLoop,
+    sock: UnixStream,
+    rec: Recorder,
+    configure: impl FnOnce(asyncio::CreateConnection<Forward>) -> asyncio::CreateConnection<Forward>,
+) -> (Transport, Rc<RefCell<Forward>>, Rc<RefCell<Recorder>>) {
     let rec = Rc::new(RefCell::new(rec));
     let r = rec.clone();
     let (t, p) = run(
         lp,
-        lp.create_connection(move || Forward(r.clone()), "", 0)
-            .sock(sock)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost"),
+        configure(
+            lp.create_connection(move || Forward(r.clone()), "", 0)
+                .sock(sock)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost"),
+        ),
     )
     .expect("the handshake");
     (t, p, rec)

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{EventLoop, Protocol, Transport};
-use util::{run_until, Echo, Recorder};
+use util::{run_turns_until, run_until, Echo, Recorder};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -1670,7 +1670,7 @@ fn l62_l75_l79_data_and_eof_that_came_while_paused_after_a_resume_or_a_close() {
         } else {
             t.resume_reading();
         }
-        run_until(&lp, 20, || p.borrow().lost);
+        run_turns_until(&lp, 20, || p.borrow().lost);
         let want: &[&str] = if close {
             &["connection_made", "connection_lost(None)"]
         } else {
@@ -1705,7 +1705,7 @@ fn l56_l64_l73_write_eof_twice_and_after_abort_with_bytes_buffered() {
     t.abort();
     assert_eq!(t.get_write_buffer_size(), 0, "L77: abort drops the buffer");
     t.write_eof().unwrap();
-    run_until(&lp, 20, || p.borrow().lost);
+    run_turns_until(&lp, 20, || p.borrow().lost);
     assert_eq!(
         p.borrow().grammar(),
         ["connection_made", "pause_writing", "connection_lost(None)"]
@@ -1787,7 +1787,7 @@ fn l50_l51_l59_a_one_byte_buffer_and_a_failing_get_buffer_or_buffer_updated() {
             .run_until_complete(lp.connect_socket(proto, ours))
             .unwrap()
             .unwrap();
-        run_until(&lp, 50, || {
+        run_turns_until(&lp, 50, || {
             p.borrow()
                 .calls
                 .last()

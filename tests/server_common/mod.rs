@@ -149,6 +149,17 @@ pub fn tcp_server(lp: &EventLoop, host: &str) -> Server {
         .unwrap()
 }
 
+/// An echo server on 127.0.0.1, port 0, created with `start_serving(false)`: bound, listening
+/// on nothing yet.
+pub fn tcp_server_not_serving(lp: &EventLoop) -> Server {
+    lp.run_until_complete(
+        lp.create_server(Echo::default, "127.0.0.1", 0)
+            .start_serving(false),
+    )
+    .unwrap()
+    .unwrap()
+}
+
 pub fn inet(server: &Server) -> Vec<SocketAddr> {
     server
         .sockets()

@@ -202,6 +202,25 @@ impl Protocol for Recorder {
     }
 }
 
+/// A protocol that forwards its calls to a shared [`Recorder`], so a test keeps the recorder
+/// a connection's protocol factory made and looks at it afterwards.
+pub struct Forward(pub Rc<RefCell<Recorder>>);
+
+impl Protocol for Forward {
+    fn connection_made(&mut self, t: Transport) {
+        self.0.borrow_mut().connection_made(t)
+    }
+    fn data_received(&mut self, d: &[u8]) {
+        self.0.borrow_mut().data_received(d)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.0.borrow_mut().eof_received()
+    }
+    fn connection_lost(&mut self, e: Option<io::Error>) {
+        self.0.borrow_mut().connection_lost(e)
+    }
+}
+
 /// What a [`Recorder::writing_on_made`] saw: its transport, and the bytes that transport still
 /// held once `connection_made` had written (`None` until then).
 pub type MadeAndQueued = Rc<RefCell<Option<(Transport, usize)>>>;
@@ -255,6 +274,20 @@ pub fn run_until(lp: &asyncio::EventLoop, max_iterations: usize, mut cond: impl 
         cond(),
         "condition not reached within {max_iterations} iterations"
     );
+}
+
+/// Runs at most `turns` loop iterations that wait for nothing (a zero timeout) until `cond`
+/// holds. For what is already within the loop's reach (bytes queued on a socket pair before
+/// the call, a callback scheduled): a broken implementation fails at once, where
+/// [`run_until`] would wait up to 10 s an iteration for an event that never comes.
+pub fn run_turns_until(lp: &asyncio::EventLoop, turns: usize, mut cond: impl FnMut() -> bool) {
+    for _ in 0..turns {
+        if cond() {
+            return;
+        }
+        lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+    }
+    assert!(cond(), "condition not reached within {turns} turns");
 }
 
 /// Echo protocol: writes back what it gets; closes on EOF.

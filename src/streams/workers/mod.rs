@@ -838,7 +838,7 @@ mod tests {
 
     // Checklist: L97 (every address a host resolves to is served, as start_server does), L98.
     // A host that resolves to 127.0.0.1 and ::1 (`localhost` where the hosts file says so:
-    // tests/workers.rs tries the name itself) is served on both, with separate and with
+    // tests/workers_start.rs tries the name itself) is served on both, with separate and with
     // shared listeners; only the first address used to be.
     #[test]
     fn l97_every_resolved_address_is_served_by_every_worker() {
