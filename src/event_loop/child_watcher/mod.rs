@@ -20,8 +20,9 @@
 //!
 //! Ground rules: a child is signalled through a pidfd, never by pid (a pid is free for any new
 //! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
-//! watch's own descriptor, else one opened for the signal and checked to name our unreaped
-//! child; `kill(2)` only where the kernel has no `pidfd_open`, to a pid `waitid(WNOWAIT)` has
+//! watch's own descriptor, else the reaper thread's (a child handed over at loop close), else
+//! one opened for the signal and checked to name our unreaped child (a child of ours, not
+//! necessarily this one: only a thread-way watch without a pidfd comes to that); `kill(2)` only where the kernel has no `pidfd_open`, to a pid `waitid(WNOWAIT)` has
 //! just seen to be our unreaped child. Likewise a child is reaped through the pidfd held for
 //! it: `waitpid(pid)` would take whichever child of ours has the pid by then. A signal
 //! finding the child gone (`ESRCH`) sends nothing, as CPython's `Popen.send_signal` ignores
@@ -99,6 +100,9 @@ struct ExitState {
     /// Tasks waiting for the exit, each wait under its key (it takes its entry back when
     /// dropped first).
     waiters: KeyedWakers,
+    /// The reaper thread's pidfd for the child, where it has one: signals go through it once
+    /// no pidfd watch is left (its loop closed). `None` once reaped.
+    pidfd: Option<Arc<OwnedFd>>,
 }
 
 type ExitCell = Arc<Mutex<ExitState>>;
@@ -115,6 +119,7 @@ fn set_exited(cell: &ExitCell, returncode: i32) {
     let waiters = {
         let mut st = lock(cell);
         st.returncode = Some(returncode);
+        st.pidfd = None; // never signalled again
         st.waiters.take()
     };
     waiters.into_iter().for_each(Waker::wake);
@@ -127,7 +132,8 @@ pub(crate) struct ChildWatch {
     /// Which way was taken, for `Debug` and tests.
     kind: ChildWatcher,
     /// The loop's pidfd registration while it lasts (the pidfd way): signals go through its
-    /// descriptor. Dangling for the thread way, and once the child is reaped or the loop closed.
+    /// descriptor. Dangling for the thread way, and once the child is reaped or the loop
+    /// closed (then through the reaper thread's pidfd, kept in the exit cell).
     pidfd: Weak<PidfdWatch>,
 }
 
@@ -217,9 +223,10 @@ impl ChildWatch {
         if st.returncode.is_some() {
             return Ok(false);
         }
-        let sent = match self.pidfd.upgrade() {
-            Some(watch) => pidfd_send_signal(&watch.pidfd, sig),
-            None => signal_child(self.pid, sig),
+        let sent = match (self.pidfd.upgrade(), &st.pidfd) {
+            (Some(watch), _) => pidfd_send_signal(&watch.pidfd, sig),
+            (None, Some(pidfd)) => pidfd_send_signal(pidfd, sig),
+            (None, None) => signal_child(self.pid, sig),
         };
         drop(st);
         sent
