@@ -80,7 +80,8 @@ use watchers::{spawn_waiter, PidfdWatch};
 #[non_exhaustive]
 pub enum ChildWatcher {
     /// A pidfd polled by the loop where the kernel offers one (Linux >= 5.3), else a helper
-    /// thread per child.
+    /// thread per child. A child someone else already reaped is reported as with
+    /// [`Pidfd`](Self::Pidfd).
     #[default]
     Auto,
     /// A pidfd polled by the loop; creating the process fails with the OS error where
@@ -167,27 +168,26 @@ impl ChildWatch {
                 thread(None)?;
                 ChildWatcher::Threaded
             }
-            ChildWatcher::Pidfd => {
+            ChildWatcher::Pidfd | ChildWatcher::Auto => {
                 match PidfdWatch::register(lp, pid, exit.clone()) {
-                    Ok(watch) => self.pidfd = watch,
+                    Ok(watch) => {
+                        self.pidfd = watch;
+                        ChildWatcher::Pidfd
+                    }
+                    // No process has the pid (a zombie would): ours was reaped elsewhere, and
+                    // a thread waiting by pid would take whichever child of ours has it next.
                     Err((Error::Io(e), _)) if e.raw_os_error() == Some(libc::ESRCH) => {
                         reaped_elsewhere(pid, exit);
+                        ChildWatcher::Pidfd
                     }
-                    Err(failed) => return Err(failed),
+                    Err(failed) if how == ChildWatcher::Pidfd => return Err(failed),
+                    Err((e, pidfd)) => {
+                        log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
+                        thread(pidfd)?;
+                        ChildWatcher::Threaded
+                    }
                 }
-                ChildWatcher::Pidfd
             }
-            ChildWatcher::Auto => match PidfdWatch::register(lp, pid, exit.clone()) {
-                Ok(watch) => {
-                    self.pidfd = watch;
-                    ChildWatcher::Pidfd
-                }
-                Err((e, pidfd)) => {
-                    log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
-                    thread(pidfd)?;
-                    ChildWatcher::Threaded
-                }
-            },
         };
         Ok(())
     }

@@ -372,3 +372,26 @@ fn after_its_loop_closed_a_pidfd_watch_signals_through_the_reaper_threads_pidfd(
     assert!(b_running, "another child with the pid was signalled");
     assert_eq!(rc, Some(-libc::SIGKILL), "A was not killed");
 }
+
+// The default way, a child reaped by someone else before its watch starts: `pidfd_open`
+// answers `ESRCH`, so no process has the pid (a zombie would). It is reported at once
+// with returncode 255, as with the pidfd demanded, and not handed to a reaper thread,
+// which would wait for and reap by pid whichever child of ours takes the pid next.
+#[test]
+fn an_auto_watch_of_a_child_reaped_elsewhere_reports_255_and_starts_no_thread() {
+    let lp = EventLoop::new().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap(); // reaped here: the pid is free for anyone
+    let watch = ChildWatch::start(&lp.handle(), pid, ChildWatcher::Auto).unwrap();
+    assert_eq!(
+        watch.kind(),
+        ChildWatcher::Pidfd,
+        "handed to a thread that waits by pid"
+    );
+    assert_eq!(watch.returncode(), Some(255));
+    assert!(
+        !watch.send_signal(libc::SIGKILL).unwrap(),
+        "a signal was sent"
+    );
+}
