@@ -14,9 +14,10 @@
 //!   until the child exits, then reaps it under the watch's lock and wakes the waiting task,
 //!   whose waker reaches the loop through the threadsafe queue, as CPython's
 //!   `ThreadedChildWatcher` uses `call_soon_threadsafe`. The thread holds nothing but the pid,
-//!   the shared exit cell and, for a child handed over by a pidfd watch whose loop closed, a
-//!   duplicate of its pidfd, through which it then waits and reaps; it ends when the child
-//!   does.
+//!   the shared exit cell and, where a pidfd was opened for the child (a pidfd watch whose
+//!   loop closed, a registration that failed), a duplicate of it, through which it then
+//!   waits and reaps, and which the exit cell shares for signals; it ends when the child
+//!   does. The thread way asked for holds no pidfd: it waits and reaps by pid, as CPython's.
 //!
 //! Ground rules: a child is signalled through a pidfd, never by pid (a pid is free for any new
 //! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
