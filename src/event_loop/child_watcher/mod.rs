@@ -14,14 +14,16 @@
 //!   until the child exits, then reaps it under the watch's lock and wakes the waiting task,
 //!   whose waker reaches the loop through the threadsafe queue, as CPython's
 //!   `ThreadedChildWatcher` uses `call_soon_threadsafe`. The thread holds nothing but the pid,
-//!   the shared exit cell and, for a child handed over by a pidfd watch whose loop closed, a
-//!   duplicate of its pidfd, through which it then waits and reaps; it ends when the child
-//!   does.
+//!   the shared exit cell and, where a pidfd was opened for the child (a pidfd watch whose
+//!   loop closed, a registration that failed), a duplicate of it, through which it then
+//!   waits and reaps, and which the exit cell shares for signals; it ends when the child
+//!   does. The thread way asked for holds no pidfd: it waits and reaps by pid, as CPython's.
 //!
 //! Ground rules: a child is signalled through a pidfd, never by pid (a pid is free for any new
 //! process once someone reaps the child: `SIGCHLD` ignored, a stray `waitpid(-1)`): the pidfd
-//! watch's own descriptor, else one opened for the signal and checked to name our unreaped
-//! child; `kill(2)` only where the kernel has no `pidfd_open`, to a pid `waitid(WNOWAIT)` has
+//! watch's own descriptor, else the reaper thread's (a child handed over at loop close), else
+//! one opened for the signal and checked to name our unreaped child (a child of ours, not
+//! necessarily this one: only a thread-way watch without a pidfd comes to that); `kill(2)` only where the kernel has no `pidfd_open`, to a pid `waitid(WNOWAIT)` has
 //! just seen to be our unreaped child. Likewise a child is reaped through the pidfd held for
 //! it: `waitpid(pid)` would take whichever child of ours has the pid by then. A signal
 //! finding the child gone (`ESRCH`) sends nothing, as CPython's `Popen.send_signal` ignores
@@ -79,7 +81,8 @@ use watchers::{spawn_waiter, PidfdWatch};
 #[non_exhaustive]
 pub enum ChildWatcher {
     /// A pidfd polled by the loop where the kernel offers one (Linux >= 5.3), else a helper
-    /// thread per child.
+    /// thread per child. A child someone else already reaped is reported as with
+    /// [`Pidfd`](Self::Pidfd).
     #[default]
     Auto,
     /// A pidfd polled by the loop; creating the process fails with the OS error where
@@ -99,6 +102,9 @@ struct ExitState {
     /// Tasks waiting for the exit, each wait under its key (it takes its entry back when
     /// dropped first).
     waiters: KeyedWakers,
+    /// The reaper thread's pidfd for the child, where it has one: signals go through it once
+    /// no pidfd watch is left (its loop closed). `None` once reaped.
+    pidfd: Option<Arc<OwnedFd>>,
 }
 
 type ExitCell = Arc<Mutex<ExitState>>;
@@ -115,6 +121,7 @@ fn set_exited(cell: &ExitCell, returncode: i32) {
     let waiters = {
         let mut st = lock(cell);
         st.returncode = Some(returncode);
+        st.pidfd = None; // never signalled again
         st.waiters.take()
     };
     waiters.into_iter().for_each(Waker::wake);
@@ -127,7 +134,8 @@ pub(crate) struct ChildWatch {
     /// Which way was taken, for `Debug` and tests.
     kind: ChildWatcher,
     /// The loop's pidfd registration while it lasts (the pidfd way): signals go through its
-    /// descriptor. Dangling for the thread way, and once the child is reaped or the loop closed.
+    /// descriptor. Dangling for the thread way, and once the child is reaped or the loop
+    /// closed (then through the reaper thread's pidfd, kept in the exit cell).
     pidfd: Weak<PidfdWatch>,
 }
 
@@ -161,27 +169,26 @@ impl ChildWatch {
                 thread(None)?;
                 ChildWatcher::Threaded
             }
-            ChildWatcher::Pidfd => {
+            ChildWatcher::Pidfd | ChildWatcher::Auto => {
                 match PidfdWatch::register(lp, pid, exit.clone()) {
-                    Ok(watch) => self.pidfd = watch,
+                    Ok(watch) => {
+                        self.pidfd = watch;
+                        ChildWatcher::Pidfd
+                    }
+                    // No process has the pid (a zombie would): ours was reaped elsewhere, and
+                    // a thread waiting by pid would take whichever child of ours has it next.
                     Err((Error::Io(e), _)) if e.raw_os_error() == Some(libc::ESRCH) => {
                         reaped_elsewhere(pid, exit);
+                        ChildWatcher::Pidfd
                     }
-                    Err(failed) => return Err(failed),
+                    Err(failed) if how == ChildWatcher::Pidfd => return Err(failed),
+                    Err((e, pidfd)) => {
+                        log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
+                        thread(pidfd)?;
+                        ChildWatcher::Threaded
+                    }
                 }
-                ChildWatcher::Pidfd
             }
-            ChildWatcher::Auto => match PidfdWatch::register(lp, pid, exit.clone()) {
-                Ok(watch) => {
-                    self.pidfd = watch;
-                    ChildWatcher::Pidfd
-                }
-                Err((e, pidfd)) => {
-                    log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
-                    thread(pidfd)?;
-                    ChildWatcher::Threaded
-                }
-            },
         };
         Ok(())
     }
@@ -217,9 +224,10 @@ impl ChildWatch {
         if st.returncode.is_some() {
             return Ok(false);
         }
-        let sent = match self.pidfd.upgrade() {
-            Some(watch) => pidfd_send_signal(&watch.pidfd, sig),
-            None => signal_child(self.pid, sig),
+        let sent = match (self.pidfd.upgrade(), &st.pidfd) {
+            (Some(watch), _) => pidfd_send_signal(&watch.pidfd, sig),
+            (None, Some(pidfd)) => pidfd_send_signal(pidfd, sig),
+            (None, None) => signal_child(self.pid, sig),
         };
         drop(st);
         sent

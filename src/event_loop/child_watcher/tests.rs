@@ -325,3 +325,73 @@ fn a_pidfd_watch_at_loop_close_hands_its_pidfd_to_the_reaper_thread() {
     );
     assert_eq!(b_code, Ok(Some(7)), "another child's status was taken");
 }
+
+// After its loop closed, a pidfd watch's child is signalled through the pidfd its reaper
+// thread holds, never by pid: the watch holds the pidfd of child A (running) and the pid
+// of child B (running: standing for A's pid reused by another child of ours once A was
+// reaped elsewhere). A signal sent after the loop closed reaches A and leaves B alone.
+#[test]
+#[allow(clippy::zombie_processes)] // A is reaped by the watch's thread
+fn after_its_loop_closed_a_pidfd_watch_signals_through_the_reaper_threads_pidfd() {
+    let lp = EventLoop::new().unwrap();
+    let mut a = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let mut b = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let exit = ExitCell::default();
+    let pidfd_watch = Rc::new_cyclic(|me| PidfdWatch {
+        lp: lp.handle(),
+        me: me.clone(),
+        pid: pid_of(&b),
+        pidfd: pidfd_open(pid_of(&a)).unwrap(),
+        exit: exit.clone(),
+        key: std::cell::Cell::new(None),
+    });
+    let watch = ChildWatch {
+        pid: pid_of(&b),
+        exit,
+        kind: ChildWatcher::Pidfd,
+        pidfd: Rc::downgrade(&pidfd_watch),
+    };
+    pidfd_watch.loop_closed();
+    drop(pidfd_watch); // as the io table drops it
+    let sent = watch.send_signal(libc::SIGKILL);
+    let rc = returncode_within(&watch, std::time::Duration::from_secs(10));
+    let b_running = matches!(b.try_wait(), Ok(None));
+    drop(b.kill());
+    drop(b.wait());
+    if rc != Some(-libc::SIGKILL) {
+        drop(a.kill());
+        drop(a.wait());
+    }
+    assert!(sent.unwrap(), "nothing was sent");
+    assert!(b_running, "another child with the pid was signalled");
+    assert_eq!(rc, Some(-libc::SIGKILL), "A was not killed");
+}
+
+// The default way, a child reaped by someone else before its watch starts: `pidfd_open`
+// answers `ESRCH`, so no process has the pid (a zombie would). It is reported at once
+// with returncode 255, as with the pidfd demanded, and not handed to a reaper thread,
+// which would wait for and reap by pid whichever child of ours takes the pid next.
+#[test]
+fn an_auto_watch_of_a_child_reaped_elsewhere_reports_255_and_starts_no_thread() {
+    let lp = EventLoop::new().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap(); // reaped here: the pid is free for anyone
+    let watch = ChildWatch::start(&lp.handle(), pid, ChildWatcher::Auto).unwrap();
+    assert_eq!(
+        watch.kind(),
+        ChildWatcher::Pidfd,
+        "handed to a thread that waits by pid"
+    );
+    assert_eq!(watch.returncode(), Some(255));
+    assert!(
+        !watch.send_signal(libc::SIGKILL).unwrap(),
+        "a signal was sent"
+    );
+}

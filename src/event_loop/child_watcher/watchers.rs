@@ -5,6 +5,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use super::process::{pidfd_open, reap};
 use super::{lock, set_exited, ExitCell, Failed};
@@ -33,20 +34,24 @@ fn try_reap(pid: libc::pid_t, pidfd: Option<&OwnedFd>, exit: &ExitCell) -> bool 
 /// The thread way: wait without reaping, then reap under the lock (see the ground rules).
 /// Given a pidfd for the child, the thread waits and reaps through a duplicate of it, so
 /// that it never takes another child that has the pid by then; by pid where none is given
-/// or the duplicate cannot be had (no descriptor left).
+/// or the duplicate cannot be had (no descriptor left). Signals then go through it too (it
+/// is kept in the exit cell until the child is reaped).
 pub(super) fn spawn_waiter(
     pid: libc::pid_t,
     pidfd: Option<&OwnedFd>,
     exit: ExitCell,
 ) -> io::Result<()> {
-    let pidfd = pidfd.and_then(|fd| fd.try_clone().ok());
+    let pidfd = pidfd.and_then(|fd| fd.try_clone().ok()).map(Arc::new);
+    // Signals go through it too from now on (the watch's own pidfd may close before the
+    // child exits).
+    lock(&exit).pidfd.clone_from(&pidfd);
     std::thread::Builder::new()
         .name(format!("asyncio-waitpid-{pid}"))
         .spawn(move || {
             let mut pidfd = pidfd;
             wait_exited(pid, &mut pidfd);
             // Exited and not reaped: a WNOHANG reap now succeeds.
-            while !try_reap(pid, pidfd.as_ref(), &exit) {
+            while !try_reap(pid, pidfd.as_deref(), &exit) {
                 wait_exited(pid, &mut pidfd);
             }
         })
@@ -56,7 +61,7 @@ pub(super) fn spawn_waiter(
 /// Blocks until the child has exited, leaving it a zombie (`WNOWAIT`): through `pidfd` if
 /// given, else by pid. A kernel without `P_PIDFD` for `waitid` (before 5.4: `EINVAL`) drops
 /// the pidfd, and the wait and the reap after it go by pid, as [`reap`] does.
-pub(super) fn wait_exited(pid: libc::pid_t, pidfd: &mut Option<OwnedFd>) {
+pub(super) fn wait_exited(pid: libc::pid_t, pidfd: &mut Option<Arc<OwnedFd>>) {
     loop {
         let (idtype, id) = match pidfd {
             Some(fd) => (libc::P_PIDFD, fd.as_raw_fd()),
