@@ -76,22 +76,43 @@ struct CloseWatch {
     head: [u8; 7],
     /// How many bytes of `head` are known.
     filled: usize,
-    /// Bytes of the current record's body still to pass over (its header already read).
-    skip: usize,
-    /// The record being passed over is a sealed alert: it counts once `skip` reaches 0.
-    sealed_alert: bool,
-    /// A close_notify went by, at any level.
-    seen: bool,
+    /// Where the scan stands between two records' headers.
+    at: WatchAt,
+}
+
+/// [`CloseWatch`]'s place in the record stream.
+#[derive(Default, Clone, Copy, PartialEq, Debug)]
+enum WatchAt {
+    /// In a record's header (`filled` bytes of it known).
+    #[default]
+    Header,
+    /// Passing over `left` more bytes of a record's body; a sealed alert's counts as a
+    /// close_notify once its last byte has gone by.
+    Body { left: usize, sealed_alert: bool },
+    /// A close_notify went by, at any level: the scan is over.
+    Seen,
 }
 
 impl CloseWatch {
+    fn seen(&self) -> bool {
+        self.at == WatchAt::Seen
+    }
+
     fn scan(&mut self, mut data: &[u8]) {
-        while !data.is_empty() && !self.seen {
-            if self.skip > 0 {
-                let n = self.skip.min(data.len());
-                (self.skip, data) = (self.skip - n, &data[n..]);
-                self.seen = self.sealed_alert && self.skip == 0;
-                continue;
+        while !data.is_empty() {
+            match self.at {
+                WatchAt::Seen => return,
+                WatchAt::Body { left, sealed_alert } => {
+                    let n = left.min(data.len());
+                    data = &data[n..];
+                    self.at = match (left - n, sealed_alert) {
+                        (0, true) => WatchAt::Seen,
+                        (0, false) => WatchAt::Header,
+                        (left, _) => WatchAt::Body { left, sealed_alert },
+                    };
+                    continue;
+                }
+                WatchAt::Header => {}
             }
             let want = if self.filled < 5 { 5 } else { 7 };
             let n = (want - self.filled).min(data.len());
@@ -105,11 +126,13 @@ impl CloseWatch {
             if self.filled == 5 && alert && len == 2 {
                 continue; // a plaintext alert: read its level and description
             }
-            // A plaintext close_notify, or a sealed (TLS 1.2) alert once its body went by.
-            let sealed = alert && self.filled == 5;
-            self.skip = if self.filled == 5 { len } else { 0 };
-            self.seen = (alert && self.filled == 7 && self.head[6] == 0) || (sealed && len == 0);
-            self.sealed_alert = sealed;
+            // A plaintext close_notify now, a sealed (TLS 1.2) alert once its body went by.
+            self.at = match (self.filled, alert, len) {
+                (7, ..) if self.head[6] == 0 => WatchAt::Seen,
+                (7, ..) | (_, false, 0) => WatchAt::Header,
+                (_, true, 0) => WatchAt::Seen,
+                (_, sealed_alert, left) => WatchAt::Body { left, sealed_alert },
+            };
             self.filled = 0;
         }
     }
@@ -239,7 +262,7 @@ impl Engine {
                 return Ok(true);
             }
             if !self.pump()? {
-                if self.close_watch.as_ref().is_some_and(|w| w.seen) {
+                if self.close_watch.as_ref().is_some_and(CloseWatch::seen) {
                     let closed =
                         rustls::Error::AlertReceived(rustls::AlertDescription::CloseNotify);
                     return Err(self.fail(TlsError::from_rustls(closed)));
@@ -605,7 +628,7 @@ mod tests {
                     for part in [&stream[..a], &stream[a..b], &stream[b..]] {
                         w.scan(part);
                     }
-                    assert_eq!(w.seen, *close, "{stream:02x?} split at {a}, {b}");
+                    assert_eq!(w.seen(), *close, "{stream:02x?} split at {a}, {b}");
                 }
             }
         }
