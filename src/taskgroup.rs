@@ -52,13 +52,15 @@ pub struct TaskGroup {
     inner: Rc<Inner>,
 }
 
-/// `Open → Aborting → Closed` or `Open → Closed`: `Aborting` once a failure cancelled the
-/// rest; `Closed` once `run` has returned.
+/// `Open → Aborting → Closed { aborted: true }` or `Open → Closed { aborted: false }`:
+/// `Aborting` once a failure or a cancellation cancelled the rest (Python's `_aborting`);
+/// `Closed` once `run` has returned or was dropped, remembering whether it had aborted (Python's
+/// flag stays set, and the group's description says `cancelling` for ever after).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GroupState {
     Open,
     Aborting,
-    Closed,
+    Closed { aborted: bool },
 }
 
 struct Inner {
@@ -89,10 +91,13 @@ impl Inner {
     fn set_state(&self, to: GroupState) {
         use GroupState::*;
         let from = self.state.get();
-        debug_assert!(
-            matches!((from, to), (Open, Aborting) | (Open | Aborting, Closed)),
-            "TaskGroup state {from:?} -> {to:?} is not an edge"
+        let edge = matches!(
+            (from, to),
+            (Open, Aborting)
+                | (Open, Closed { aborted: false })
+                | (Aborting, Closed { aborted: true })
         );
+        debug_assert!(edge, "TaskGroup state {from:?} -> {to:?} is not an edge");
         self.state.set(to);
     }
 
@@ -366,8 +371,10 @@ impl TaskGroup {
     /// child ends cancelled.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] once the group has finished (`TaskGroup … is finished`) or is
-    /// shutting down after a failure (`TaskGroup … is shutting down`); `fut` is dropped.
+    /// [`Error::InvalidState`] once the group has finished (`TaskGroup <TaskGroup entered> is
+    /// finished`) or is shutting down after a failure (`TaskGroup <TaskGroup tasks=1 errors=1
+    /// cancelling> is shutting down`), the group described by its `Debug` as in Python's
+    /// texts; `fut` is dropped.
     ///
     /// # Panics
     /// Outside a running loop, as [`spawn`] does.
@@ -399,13 +406,18 @@ impl TaskGroup {
     {
         // As CPython's `create_task`: finished once the body is over and no task is left,
         // though `run` has not returned yet (its last task just ended); then shutting down.
+        // The texts name the group as CPython's do, by its description (`Debug`).
         let state = self.inner.state.get();
         let idle = self.inner.exiting.get() && self.inner.running.get() == 0;
-        if state == GroupState::Closed || idle {
-            return Err(Error::invalid_state("TaskGroup is finished"));
+        if matches!(state, GroupState::Closed { .. }) || idle {
+            return Err(Error::invalid_state(format!(
+                "TaskGroup {self:?} is finished"
+            )));
         }
         if state == GroupState::Aborting {
-            return Err(Error::invalid_state("TaskGroup is shutting down"));
+            return Err(Error::invalid_state(format!(
+                "TaskGroup {self:?} is shutting down"
+            )));
         }
         // The key the entry pushed below will take: nothing inserts in between (`spawn` only
         // queues the task).
@@ -442,10 +454,16 @@ impl Drop for CloseOnDrop {
         // them even when cancelled). Taken before the tasks go: a cleanup panic as they are
         // dropped below stays its task's own outcome, reported by that task.
         let unreturned = std::mem::take(&mut *self.0.errors.borrow_mut());
-        // Checklist: L33 (a cancelled waiter leaves nothing running).
-        self.0.abort(true);
-        if self.0.state.get() != GroupState::Closed {
-            self.0.set_state(GroupState::Closed);
+        // Checklist: L33 (a cancelled waiter leaves nothing running). A group that ended on
+        // its own (the body returned `Ok`, no task left) closes without aborting; one dropped
+        // while it waited aborts, as CPython's `__aexit__` does when its wait is cancelled.
+        let state = self.0.state.get();
+        let ended = self.0.exiting.get() && self.0.running.get() == 0;
+        if state == GroupState::Open && ended {
+            self.0.set_state(GroupState::Closed { aborted: false });
+        } else if !matches!(state, GroupState::Closed { .. }) {
+            self.0.abort(true);
+            self.0.set_state(GroupState::Closed { aborted: true });
         }
         if !unreturned.is_empty() {
             report_unreturned(&self.0.lp, unreturned);
@@ -475,10 +493,24 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
 }
 
 impl std::fmt::Debug for TaskGroup {
+    /// As Python's repr: `<TaskGroup tasks=2 errors=1 cancelling>`; `tasks` counts the tasks
+    /// still running, `errors` the failures collected and not yet returned by `run`, then
+    /// `cancelling` once the group has aborted (for good), else `entered`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskGroup")
-            .field("state", &self.inner.state.get())
-            .field("running", &self.inner.running.get())
-            .finish()
+        let inner = &self.inner;
+        f.write_str("<TaskGroup")?;
+        let tasks = inner.tasks.borrow().len();
+        if tasks > 0 {
+            write!(f, " tasks={tasks}")?;
+        }
+        let errors = inner.errors.borrow().len();
+        if errors > 0 {
+            write!(f, " errors={errors}")?;
+        }
+        let aborted = matches!(
+            inner.state.get(),
+            GroupState::Aborting | GroupState::Closed { aborted: true }
+        );
+        f.write_str(if aborted { " cancelling>" } else { " entered>" })
     }
 }

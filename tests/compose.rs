@@ -867,8 +867,9 @@ struct CreateOnDrop(TaskGroup, Rc<Cell<Option<bool>>>);
 impl Drop for CreateOnDrop {
     fn drop(&mut self) {
         let late = self.0.create_task(async { Ok::<_, Error>(()) });
-        let refused =
-            matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is shutting down");
+        // As CPython's text, the group described as its repr (the failed task has left it).
+        let text = "TaskGroup <TaskGroup tasks=1 errors=1 cancelling> is shutting down";
+        let refused = matches!(late, Err(Error::InvalidState(m)) if m == text);
         self.1.set(Some(refused));
     }
 }
@@ -1724,7 +1725,51 @@ fn test_taskgroup_create_task_after_exit_is_an_error() {
         .await
         .unwrap();
         let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });
-        assert!(matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is finished"));
+        let text = "TaskGroup <TaskGroup entered> is finished"; // CPython's text
+        assert!(
+            matches!(&late, Err(Error::InvalidState(m)) if m == text),
+            "{late:?}"
+        );
+    });
+}
+
+#[test]
+fn test_taskgroup_create_task_after_a_failed_exit_names_the_group_cancelling() {
+    // CPython's group stays `_aborting` after it failed: `<TaskGroup cancelling>`.
+    run(async {
+        let mut kept = None;
+        let r = TaskGroup::run(|g| {
+            kept = Some(g.clone());
+            async move {
+                g.create_task(async { Err::<(), _>(bad("1 / 0")) })?
+                    .detach();
+                Ok::<_, Error>(())
+            }
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Group(_))), "{r:?}");
+        let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });
+        let text = "TaskGroup <TaskGroup cancelling> is finished";
+        assert!(
+            matches!(&late, Err(Error::InvalidState(m)) if m == text),
+            "{late:?}"
+        );
+    });
+}
+
+#[test]
+fn test_taskgroup_debug_is_pythons_repr() {
+    run(async {
+        TaskGroup::run(|g| async move {
+            assert_eq!(format!("{g:?}"), "<TaskGroup entered>");
+            let t = g.create_task(async { Ok::<_, Error>(()) })?;
+            assert_eq!(format!("{g:?}"), "<TaskGroup tasks=1 entered>");
+            t.await.unwrap()?;
+            assert_eq!(format!("{g:?}"), "<TaskGroup entered>");
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
     });
 }
 
@@ -1742,9 +1787,8 @@ fn test_taskgroup_create_task_once_the_last_task_ended_before_run_returns_is_an_
             spawn(async move {
                 go2.wait().await;
                 let r = g2.create_task(async { Ok::<_, Error>(()) });
-                late2.set(Some(
-                    matches!(r, Err(Error::InvalidState(m)) if m == "TaskGroup is finished"),
-                ));
+                let text = "TaskGroup <TaskGroup entered> is finished";
+                late2.set(Some(matches!(r, Err(Error::InvalidState(m)) if m == text)));
             })
             .detach();
             async move {
