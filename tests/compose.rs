@@ -158,19 +158,62 @@ fn test_return_exceptions_returns_a_panic_in_place() {
 fn a_gather_awaited_again_after_its_output_gives_no_panic() {
     // Both gathers are Unpin, so `(&mut g).await` twice is a use the type system allows. Their
     // output is handed out once, as a Task's is: again, `gather` gives `Err(Cancelled)` (as a
-    // Task handle does) and `gather_return_exceptions` an empty Vec, every time.
+    // Task handle does) and `gather_return_exceptions` `Err(Cancelled)` in every place (what
+    // each task's handle gives then), every time.
     run(async {
         let mut g = gather([async { Ok::<_, Error>(1) }]);
         assert_eq!((&mut g).await.unwrap(), [1]);
         for _ in 0..2 {
             assert!(matches!((&mut g).await, Err(Error::Cancelled)));
         }
-        let mut g = gather_return_exceptions([async { Ok::<_, Error>(1) }]);
-        assert!(matches!((&mut g).await[..], [Ok(1)]));
+        let two = [1, 2].map(|x| async move { Ok::<_, Error>(x) });
+        let mut g = gather_return_exceptions(two);
+        assert!(matches!((&mut g).await[..], [Ok(1), Ok(2)]));
         for _ in 0..2 {
-            assert!((&mut g).await.is_empty());
+            let again = (&mut g).await;
+            assert!(
+                matches!(again[..], [Err(Error::Cancelled), Err(Error::Cancelled)]),
+                "{again:?}"
+            );
         }
     });
+}
+
+#[test]
+fn a_gather_polled_again_after_it_resumed_a_panic_gives_cancelled_and_cancels_the_rest() {
+    // As a Task handle polled again after it resumed its task's panic: the panic was the
+    // output, handed out once. The stuck child is cancelled then, not left running.
+    run(async {
+        let event = Rc::new(Event::new());
+        let dropped = Rc::new(Cell::new(false));
+        let futs: Vec<BoxFut> = vec![
+            Box::pin(async { panic!("child boom") }),
+            Box::pin(stuck(event.clone(), dropped.clone())),
+        ];
+        let mut g = gather(futs);
+        let caught = std::panic::AssertUnwindSafe(async { (&mut g).await });
+        let first = catch_unwind_of(caught).await;
+        assert!(
+            first.is_err(),
+            "the child's panic resumed in the awaiting task"
+        );
+        assert!(matches!((&mut g).await, Err(Error::Cancelled)));
+        settle().await;
+        assert!(dropped.get(), "the stuck child was cancelled");
+    });
+}
+
+/// Polls `fut` to its end, catching a panic of any poll.
+async fn catch_unwind_of<F: Future>(fut: F) -> std::thread::Result<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(p) => std::task::Poll::Ready(Err(p)),
+        }
+    })
+    .await
 }
 
 #[test]
