@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::clock;
-use super::exception::report_error;
+use super::exception::{report_callback_failed, PanicError};
 use super::executor;
 use super::handle::new_callback;
 use super::io::{self, WAKER_TOKEN};
@@ -339,18 +339,11 @@ impl LoopHandle {
                 }
                 match catch_unwind(AssertUnwindSafe(|| cb.run())) {
                     Ok(None) => {}
-                    Ok(Some(err)) => report_error(
-                        self,
-                        format!("Exception in callback {}", cb.name()),
-                        err,
-                        None,
-                    ),
-                    Err(payload) => report_panic(
-                        self,
-                        &format!("Exception in callback {}", cb.name()),
-                        payload,
-                        &[],
-                    ),
+                    Ok(Some(err)) => report_callback_failed(self, &*cb, err),
+                    Err(payload) => {
+                        let panic = PanicError::from_payload(&*payload);
+                        report_callback_failed(self, &*cb, Box::new(panic));
+                    }
                 }
             }
             Runnable::Task(id) => executor::run_task(self, id),
