@@ -234,8 +234,9 @@ where
 }
 
 /// The future of [`gather`]: `Ok` with every result in input order, or the first failure.
-/// The output is handed out once: awaited again (through `&mut`), it gives
-/// `Err(E::from(Cancelled))`.
+/// The output is handed out once, as a [`Task`]'s is: awaited again (through `&mut`), it gives
+/// `Err(E::from(Cancelled))`, also after a poll that resumed a task's panic (that panic was
+/// its output; the tasks still running are cancelled then).
 ///
 /// # Examples
 ///
@@ -352,7 +353,8 @@ impl<T: 'static, E: 'static> Drop for GatherReturnExceptions<T, E> {
 }
 
 /// The future of [`gather_return_exceptions`]: every outcome in input order. The outcomes are
-/// handed out once: awaited again (through `&mut`), it gives an empty `Vec`.
+/// handed out once, each as its [`Task`]'s is: awaited again (through `&mut`), it gives
+/// `Err(E::from(Cancelled))` in every place, still one outcome per input.
 ///
 /// # Examples
 ///
@@ -384,8 +386,10 @@ impl<T: 'static, E: From<Cancelled> + From<PanicError> + 'static> Future
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if this.finished {
-            // Polled again (through `&mut`) after its output: nothing is left to give.
-            return Poll::Ready(Vec::new());
+            // Polled again (through `&mut`) after its output: what each task's handle gives
+            // then, in every place (`tasks` keeps its length, every entry `None`).
+            let again = this.tasks.iter().map(|_| Err(E::from(Cancelled)));
+            return Poll::Ready(again.collect());
         }
         for i in 0..this.tasks.len() {
             let Some(task) = &mut this.tasks[i] else {

@@ -52,13 +52,15 @@ pub struct TaskGroup {
     inner: Rc<Inner>,
 }
 
-/// `Open → Aborting → Closed` or `Open → Closed`: `Aborting` once a failure cancelled the
-/// rest; `Closed` once `run` has returned.
+/// `Open → Aborting → Closed { aborted: true }` or `Open → Closed { aborted: false }`:
+/// `Aborting` once a failure or a cancellation cancelled the rest (Python's `_aborting`);
+/// `Closed` once `run` has returned or was dropped, remembering whether it had aborted (Python's
+/// flag stays set, and the group's description says `cancelling` for ever after).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GroupState {
     Open,
     Aborting,
-    Closed,
+    Closed { aborted: bool },
 }
 
 struct Inner {
@@ -86,10 +88,13 @@ impl Inner {
     fn set_state(&self, to: GroupState) {
         use GroupState::*;
         let from = self.state.get();
-        debug_assert!(
-            matches!((from, to), (Open, Aborting) | (Open | Aborting, Closed)),
-            "TaskGroup state {from:?} -> {to:?} is not an edge"
+        let edge = matches!(
+            (from, to),
+            (Open, Aborting)
+                | (Open, Closed { aborted: false })
+                | (Aborting, Closed { aborted: true })
         );
+        debug_assert!(edge, "TaskGroup state {from:?} -> {to:?} is not an edge");
         self.state.set(to);
     }
 
@@ -343,6 +348,10 @@ impl TaskGroup {
             Poll::Pending
         })
         .await;
+        if inner.state.get() == GroupState::Open {
+            // Ended on its own: the body is over and no task is left.
+            inner.set_state(GroupState::Closed { aborted: false });
+        }
         drop(body);
         let errors = std::mem::take(&mut *inner.errors.borrow_mut());
         match (output, cancelled) {
@@ -360,8 +369,10 @@ impl TaskGroup {
     /// child ends cancelled.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] once the group has finished (`TaskGroup … is finished`) or is
-    /// shutting down after a failure (`TaskGroup … is shutting down`); `fut` is dropped.
+    /// [`Error::InvalidState`] once the group has finished (`TaskGroup <TaskGroup entered> is
+    /// finished`) or is shutting down after a failure (`TaskGroup <TaskGroup tasks=1 errors=1
+    /// cancelling> is shutting down`), the group described by its `Debug` as in Python's
+    /// texts; `fut` is dropped.
     ///
     /// # Panics
     /// Outside a running loop, as [`spawn`] does.
@@ -394,10 +405,17 @@ impl TaskGroup {
         // Finished only once `run` has returned, not when the last task ends: CPython's
         // group leaves a task in its set until that task's done callback, so a task the last
         // one woke as it ended may still add one, and `__aexit__` waits for it (as `run` does).
+        // The texts name the group as CPython's do, by its description (`Debug`).
         match self.inner.state.get() {
             GroupState::Open => {}
-            GroupState::Aborting => return Err(Error::invalid_state("TaskGroup is shutting down")),
-            GroupState::Closed => return Err(Error::invalid_state("TaskGroup is finished")),
+            GroupState::Aborting => {
+                return Err(Error::invalid_state(format!(
+                    "TaskGroup {self:?} is shutting down"
+                )))
+            }
+            GroupState::Closed { .. } => {
+                return Err(Error::invalid_state(format!("TaskGroup {self:?} is finished")))
+            }
         }
         // The key the entry pushed below will take: nothing inserts in between (`spawn` only
         // queues the task).
@@ -434,10 +452,13 @@ impl Drop for CloseOnDrop {
         // them even when cancelled). Taken before the tasks go: a cleanup panic as they are
         // dropped below stays its task's own outcome, reported by that task.
         let unreturned = std::mem::take(&mut *self.0.errors.borrow_mut());
-        // Checklist: L33 (a cancelled waiter leaves nothing running).
-        self.0.abort(true);
-        if self.0.state.get() != GroupState::Closed {
-            self.0.set_state(GroupState::Closed);
+        // Checklist: L33 (a cancelled waiter leaves nothing running). A group that ended on
+        // its own (the body returned `Ok`, no task left) was closed without aborting by `run`;
+        // one dropped while it waited aborts, as CPython's `__aexit__` does when its wait is
+        // cancelled.
+        if !matches!(self.0.state.get(), GroupState::Closed { .. }) {
+            self.0.abort(true);
+            self.0.set_state(GroupState::Closed { aborted: true });
         }
         if !unreturned.is_empty() {
             report_unreturned(&self.0.lp, unreturned);
@@ -467,10 +488,24 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
 }
 
 impl std::fmt::Debug for TaskGroup {
+    /// As Python's repr: `<TaskGroup tasks=2 errors=1 cancelling>`; `tasks` counts the tasks
+    /// still running, `errors` the failures collected and not yet returned by `run`, then
+    /// `cancelling` once the group has aborted (for good), else `entered`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskGroup")
-            .field("state", &self.inner.state.get())
-            .field("running", &self.inner.running.get())
-            .finish()
+        let inner = &self.inner;
+        f.write_str("<TaskGroup")?;
+        let tasks = inner.tasks.borrow().len();
+        if tasks > 0 {
+            write!(f, " tasks={tasks}")?;
+        }
+        let errors = inner.errors.borrow().len();
+        if errors > 0 {
+            write!(f, " errors={errors}")?;
+        }
+        let aborted = matches!(
+            inner.state.get(),
+            GroupState::Aborting | GroupState::Closed { aborted: true }
+        );
+        f.write_str(if aborted { " cancelling>" } else { " entered>" })
     }
 }

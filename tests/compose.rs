@@ -158,19 +158,62 @@ fn test_return_exceptions_returns_a_panic_in_place() {
 fn a_gather_awaited_again_after_its_output_gives_no_panic() {
     // Both gathers are Unpin, so `(&mut g).await` twice is a use the type system allows. Their
     // output is handed out once, as a Task's is: again, `gather` gives `Err(Cancelled)` (as a
-    // Task handle does) and `gather_return_exceptions` an empty Vec, every time.
+    // Task handle does) and `gather_return_exceptions` `Err(Cancelled)` in every place (what
+    // each task's handle gives then), every time.
     run(async {
         let mut g = gather([async { Ok::<_, Error>(1) }]);
         assert_eq!((&mut g).await.unwrap(), [1]);
         for _ in 0..2 {
             assert!(matches!((&mut g).await, Err(Error::Cancelled)));
         }
-        let mut g = gather_return_exceptions([async { Ok::<_, Error>(1) }]);
-        assert!(matches!((&mut g).await[..], [Ok(1)]));
+        let two = [1, 2].map(|x| async move { Ok::<_, Error>(x) });
+        let mut g = gather_return_exceptions(two);
+        assert!(matches!((&mut g).await[..], [Ok(1), Ok(2)]));
         for _ in 0..2 {
-            assert!((&mut g).await.is_empty());
+            let again = (&mut g).await;
+            assert!(
+                matches!(again[..], [Err(Error::Cancelled), Err(Error::Cancelled)]),
+                "{again:?}"
+            );
         }
     });
+}
+
+#[test]
+fn a_gather_polled_again_after_it_resumed_a_panic_gives_cancelled_and_cancels_the_rest() {
+    // As a Task handle polled again after it resumed its task's panic: the panic was the
+    // output, handed out once. The stuck child is cancelled then, not left running.
+    run(async {
+        let event = Rc::new(Event::new());
+        let dropped = Rc::new(Cell::new(false));
+        let futs: Vec<BoxFut> = vec![
+            Box::pin(async { panic!("child boom") }),
+            Box::pin(stuck(event.clone(), dropped.clone())),
+        ];
+        let mut g = gather(futs);
+        let caught = std::panic::AssertUnwindSafe(async { (&mut g).await });
+        let first = catch_unwind_of(caught).await;
+        assert!(
+            first.is_err(),
+            "the child's panic resumed in the awaiting task"
+        );
+        assert!(matches!((&mut g).await, Err(Error::Cancelled)));
+        settle().await;
+        assert!(dropped.get(), "the stuck child was cancelled");
+    });
+}
+
+/// Polls `fut` to its end, catching a panic of any poll.
+async fn catch_unwind_of<F: Future>(fut: F) -> std::thread::Result<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(p) => std::task::Poll::Ready(Err(p)),
+        }
+    })
+    .await
 }
 
 #[test]
@@ -867,8 +910,9 @@ struct CreateOnDrop(TaskGroup, Rc<Cell<Option<bool>>>);
 impl Drop for CreateOnDrop {
     fn drop(&mut self) {
         let late = self.0.create_task(async { Ok::<_, Error>(()) });
-        let refused =
-            matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is shutting down");
+        // As CPython's text, the group described as its repr (the failed task has left it).
+        let text = "TaskGroup <TaskGroup tasks=1 errors=1 cancelling> is shutting down";
+        let refused = matches!(late, Err(Error::InvalidState(m)) if m == text);
         self.1.set(Some(refused));
     }
 }
@@ -1724,7 +1768,51 @@ fn test_taskgroup_create_task_after_exit_is_an_error() {
         .await
         .unwrap();
         let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });
-        assert!(matches!(late, Err(Error::InvalidState(m)) if m == "TaskGroup is finished"));
+        let text = "TaskGroup <TaskGroup entered> is finished"; // CPython's text
+        assert!(
+            matches!(&late, Err(Error::InvalidState(m)) if m == text),
+            "{late:?}"
+        );
+    });
+}
+
+#[test]
+fn test_taskgroup_create_task_after_a_failed_exit_names_the_group_cancelling() {
+    // CPython's group stays `_aborting` after it failed: `<TaskGroup cancelling>`.
+    run(async {
+        let mut kept = None;
+        let r = TaskGroup::run(|g| {
+            kept = Some(g.clone());
+            async move {
+                g.create_task(async { Err::<(), _>(bad("1 / 0")) })?
+                    .detach();
+                Ok::<_, Error>(())
+            }
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Group(_))), "{r:?}");
+        let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });
+        let text = "TaskGroup <TaskGroup cancelling> is finished";
+        assert!(
+            matches!(&late, Err(Error::InvalidState(m)) if m == text),
+            "{late:?}"
+        );
+    });
+}
+
+#[test]
+fn test_taskgroup_debug_is_pythons_repr() {
+    run(async {
+        TaskGroup::run(|g| async move {
+            assert_eq!(format!("{g:?}"), "<TaskGroup entered>");
+            let t = g.create_task(async { Ok::<_, Error>(()) })?;
+            assert_eq!(format!("{g:?}"), "<TaskGroup tasks=1 entered>");
+            t.await.unwrap()?;
+            assert_eq!(format!("{g:?}"), "<TaskGroup entered>");
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
     });
 }
 

@@ -255,6 +255,56 @@ fn l9_l10_l12_l16_next_timeout_and_run_once_at_their_edges() {
     assert_eq!(lp.next_timeout(), None);
 }
 
+/// CPython's `_run_once` never clears `_stopping`: a `stop()` asked before a `run_once`, or by
+/// a callback inside one, is still pending for the next `run_forever`, which then does
+/// exactly one iteration (L13). Meanwhile it does not make a host spin: `next_timeout` still
+/// says the host may block.
+#[test]
+fn l13_a_stop_pending_across_run_once_ends_the_next_run_forever_after_one_iteration() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// Counts iterations until stopped; stops the loop itself after 50 (a bound, not a
+    /// result: a lost stop would otherwise run for ever).
+    fn tick(lp: asyncio::LoopHandle, count: Rc<Cell<u32>>) {
+        count.set(count.get() + 1);
+        if count.get() == 50 {
+            return lp.stop();
+        }
+        let lp2 = lp.clone();
+        lp.call_soon(move || tick(lp2, count)).unwrap();
+    }
+    for stopped_during_run_once in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        if stopped_during_run_once {
+            let h = lp.handle();
+            lp.call_soon(move || h.stop()).unwrap();
+        } else {
+            lp.stop();
+        }
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(lp.next_timeout(), None, "nothing to do: the host may block");
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // still pending after another turn
+        let count = Rc::new(Cell::new(0));
+        let (h, c) = (lp.handle(), count.clone());
+        lp.call_soon(move || tick(h, c)).unwrap();
+        lp.run_forever().unwrap();
+        assert_eq!(
+            count.get(),
+            1,
+            "stop {} run_once: run_forever did one iteration",
+            if stopped_during_run_once {
+                "during"
+            } else {
+                "before"
+            }
+        );
+        // Used up by that run: the next one runs the queued tick on until it stops the loop.
+        lp.run_forever().unwrap();
+        assert_eq!(count.get(), 50);
+    }
+}
+
 #[test]
 fn result_with_duration_max_timeout_waits_instead_of_panicking() {
     // `Duration::MAX` means "no deadline": `Instant::now() + Duration::MAX` must not overflow.

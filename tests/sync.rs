@@ -2185,3 +2185,24 @@ fn a_semaphore_acquire_polled_after_it_took_a_unit_stays_pending_and_takes_nothi
     drop(acquire);
     assert_eq!(bounded.value(), 1);
 }
+
+#[test]
+fn an_event_wait_polled_after_it_saw_the_flag_is_ready_again_and_queues_nothing() {
+    // Ready at once (the flag was set), then the event cleared: still ready, no waiter.
+    let ev = Event::new();
+    ev.set();
+    let mut wait = ev.wait();
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()));
+    ev.clear();
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()), "ready again");
+    assert_eq!(format!("{ev:?}"), "Event { set: false, waiters: 0 }");
+    drop(wait);
+    // Woken as a waiter, then the event cleared: the same.
+    let mut wait = ev.wait();
+    assert_eq!(poll_once(&mut wait), Poll::Pending);
+    ev.set();
+    ev.clear();
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()), "woken by the set");
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()), "ready again");
+    assert_eq!(format!("{ev:?}"), "Event { set: false, waiters: 0 }");
+}

@@ -70,7 +70,7 @@ impl LoopHandle {
     fn poll_timeout(&self, far: bool, quiet: &mut bool) -> Option<Duration> {
         let inner = &*self.inner;
         if !inner.ready.is_empty()
-            || inner.stop_requested()
+            || inner.stopping()
             || inner.shared.has_pending()
             || !inner.io_woken.is_empty()
         {

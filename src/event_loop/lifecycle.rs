@@ -21,10 +21,12 @@ use crate::error::Error;
 ///
 /// ```text
 ///   Idle ──stop()──► IdleStopRequested          (L13: the next run does one iteration)
-///    │ run                 │ run
+///    │ run                 │ run_forever
 ///    ▼                     ▼
 ///   Running ──stop()──► Stopping                 (the run ends after this iteration)
 ///    └────── the run ends ─┴──► Idle
+///   IdleStopRequested ──run_once──► Idle         (set aside: the turn runs as Running, and
+///                                                 its end goes back to IdleStopRequested)
 ///   Idle / IdleStopRequested ──close()──► Closed (final; a running loop refuses close)
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +49,7 @@ impl LoopState {
             || matches!(
                 (self, to),
                 (Idle, IdleStopRequested | Running | Closed)
-                    | (IdleStopRequested, Stopping | Closed)
+                    | (IdleStopRequested, Stopping | Closed | Idle)
                     | (Running, Stopping | Idle)
                     | (Stopping, Idle)
             )
@@ -78,6 +80,14 @@ impl LoopInner {
     #[inline]
     pub(crate) fn stop_requested(&self) -> bool {
         self.state.get() as u8 >= LoopState::IdleStopRequested as u8
+    }
+
+    /// This run ends after the current iteration: what makes the poll not wait. A stop
+    /// pending while idle does not count: the iteration of a `run_once` does not end a run,
+    /// and a host asking `next_timeout` may block.
+    #[inline]
+    pub(crate) fn stopping(&self) -> bool {
+        self.state.get() == LoopState::Stopping
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -130,7 +140,9 @@ impl Drop for MainEnds<'_> {
 
 impl LoopHandle {
     /// Asks the loop to return from `run_forever` after the current iteration. Before
-    /// `run_forever`, makes its next run do exactly one iteration. Repeated calls are one stop.
+    /// `run_forever`, makes its next run (`run_forever` or `run_until_complete`) do exactly
+    /// one iteration; [`run_once`](Self::run_once) leaves it pending. Repeated calls are one
+    /// stop.
     ///
     /// # Examples
     ///
@@ -169,13 +181,18 @@ impl LoopHandle {
 
     fn enter(&self) -> Result<RunningGuard<'_>, Error> {
         self.check_can_run()?;
+        Ok(self.start())
+    }
+
+    /// Marks the loop running on this thread; [`enter`](Self::enter) past its checks.
+    fn start(&self) -> RunningGuard<'_> {
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
         self.inner.set_state(if self.inner.stop_requested() {
             LoopState::Stopping // L13: stop() before the run: one iteration
         } else {
             LoopState::Running
         });
-        Ok(RunningGuard { inner: &self.inner })
+        RunningGuard { inner: &self.inner }
     }
 
     /// Runs iterations until [`stop`](Self::stop) is called (Python's `loop.run_forever`).
@@ -307,6 +324,11 @@ impl LoopHandle {
     /// [`as_raw_fd`](Self::as_raw_fd) and [`next_timeout`](Self::next_timeout));
     /// `run_forever` is this in a loop.
     ///
+    /// A [`stop`](Self::stop) asked before this call, or by a callback during it, stays
+    /// pending for the next `run_forever`, as CPython's `_run_once` leaves `_stopping` set;
+    /// it does not shorten this call's poll (nor make [`next_timeout`](Self::next_timeout)
+    /// zero), which would make a host that drives the loop only by `run_once` spin.
+    ///
     /// # Errors
     /// As for [`run_forever`](Self::run_forever).
     ///
@@ -324,12 +346,23 @@ impl LoopHandle {
     /// ```
     // Checklist: L2.
     pub fn run_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        {
-            let _guard = self.enter()?;
+        self.check_can_run()?;
+        // Checklist: L13. A pending stop is set aside for this turn and put back after it,
+        // with one asked during it.
+        let inner = &self.inner;
+        let pending = inner.state.get() == LoopState::IdleStopRequested;
+        if pending {
+            inner.set_state(LoopState::Idle);
+        }
+        let stopped = {
+            let _guard = self.start();
             self.iterate(&mut || {}, timeout);
+            inner.stopping()
+        };
+        if pending || stopped {
+            inner.set_state(LoopState::IdleStopRequested);
         }
         // What stats() counts, without its transport totals (this runs once per turn).
-        let inner = &self.inner;
         Ok(!inner.ready.is_empty()
             || !inner.timers.borrow().is_empty()
             || inner.tasks.borrow().len() > 0
@@ -438,6 +471,7 @@ mod tests {
                 (Idle, IdleStopRequested),
                 (Running, Idle),
                 (Running, Stopping),
+                (IdleStopRequested, Idle),
                 (IdleStopRequested, Closed),
                 (IdleStopRequested, Stopping),
                 (Stopping, Idle),

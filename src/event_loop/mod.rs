@@ -5,7 +5,7 @@
 //! `run_until_complete`, `stop`, `close`, `call_soon`, `call_later`, `call_at`) and
 //! `asyncio.run` from `runners.py`. One iteration ([`run_once`](LoopHandle::run_once)):
 //!
-//! 1. poll: timeout 0 if anything is ready or a stop is pending, else until the earliest exact
+//! 1. poll: timeout 0 if anything is ready or the run is stopping, else until the earliest exact
 //!    timer deadline (whole milliseconds through epoll, the rest with `ppoll`), else forever;
 //!    with nothing queued, no thread-safe work and no timer due, the events' I/O
 //!    callbacks are the whole snapshot and run as they are read (steps 2-4 in one);

@@ -435,11 +435,16 @@ pub struct PlainCallback<R>(PhantomData<R>);
 /// ```
 pub trait ClientConnected<M>: 'static {
     #[doc(hidden)]
-    // The callback in the form the server calls: a type of the crate's own, so the method
-    // cannot be used outside it (nor the trait implemented).
-    #[allow(private_interfaces)]
-    fn into_callback(self) -> ConnectedCb;
+    fn into_callback(self) -> ServerCallback;
 }
+
+/// The callback in the form the server calls, as [`ClientConnected`] gives it. Public in
+/// name only: declared in this private module and never re-exported, nothing outside the
+/// crate can name it, so nobody else can implement the trait (its method's signature names
+/// this type), and its field is private, so a caller of the hidden method gets nothing it can
+/// use. (The crate's own `ConnectedCb` there would be a private type in a public interface.)
+#[doc(hidden)]
+pub struct ServerCallback(pub(super) ConnectedCb);
 
 impl<F, Fut> ClientConnected<AsyncCallback<Fut>> for F
 where
@@ -447,10 +452,9 @@ where
     Fut: Future + 'static,
     Fut::Output: CallbackOutput,
 {
-    #[allow(private_interfaces)]
-    fn into_callback(self) -> ConnectedCb {
+    fn into_callback(self) -> ServerCallback {
         let cb = Rc::new(self);
-        ConnectedCb::Async(Rc::new(move |core, transport| {
+        ServerCallback(ConnectedCb::Async(Rc::new(move |core, transport| {
             let lp = transport.get_loop();
             // Made now, not at the first step: a task dropped before it ever ran (the loop
             // closed) closes its connection too, as a cancelled one does (S60).
@@ -461,7 +465,7 @@ where
                 fut: None,
             })
             .map(crate::Task::detach)
-        }))
+        })))
     }
 }
 
@@ -577,9 +581,8 @@ where
     F: Fn(StreamReader, StreamWriter) -> R + 'static,
     R: CallbackOutput + 'static,
 {
-    #[allow(private_interfaces)]
-    fn into_callback(self) -> ConnectedCb {
-        ConnectedCb::Plain(Rc::new(move |reader, writer| {
+    fn into_callback(self) -> ServerCallback {
+        ServerCallback(ConnectedCb::Plain(Rc::new(move |reader, writer| {
             let (core, transport) = (writer.core.clone(), writer.transport().clone());
             let failure = match catch_unwind(AssertUnwindSafe(|| self(reader, writer))) {
                 Ok(v) => v.into_error(),
@@ -590,7 +593,7 @@ where
             if let Some(e) = failure {
                 handler_failed(&core, &transport, e);
             }
-        }))
+        })))
     }
 }
 
@@ -667,7 +670,7 @@ pub fn start_server<M, C: ClientConnected<M>>(
     port: u16,
 ) -> StartServer {
     StartServer {
-        cb: client_connected_cb.into_callback(),
+        cb: client_connected_cb.into_callback().0,
         listen: Listen::Host(host.to_string(), port),
         limit: DEFAULT_LIMIT,
         options: Vec::new(),
@@ -697,7 +700,7 @@ pub fn start_unix_server<M, C: ClientConnected<M>>(
     path: impl AsRef<Path>,
 ) -> StartServer {
     StartServer {
-        cb: client_connected_cb.into_callback(),
+        cb: client_connected_cb.into_callback().0,
         listen: Listen::Unix(path.as_ref().to_path_buf()),
         limit: DEFAULT_LIMIT,
         options: Vec::new(),

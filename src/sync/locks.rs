@@ -381,7 +381,7 @@ impl Event {
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
             event: self,
-            key: None,
+            step: WaitStep::Start,
         }
     }
 }
@@ -397,6 +397,11 @@ impl std::fmt::Debug for Event {
 
 /// The future of [`Event::wait`].
 ///
+/// It sees the flag set once: polled again after it was ready (outside the `Future`
+/// contract), it is ready again at once and touches neither the flag nor the waiters, even if
+/// the event was cleared since, as a done Python future awaited again gives its result again
+/// (and as [`Put`](crate::sync::Put) does).
+///
 /// # Examples
 ///
 /// ```
@@ -411,7 +416,8 @@ impl std::fmt::Debug for Event {
 #[must_use = "futures do nothing unless awaited"]
 pub struct EventWait<'a> {
     event: &'a Event,
-    key: Option<usize>,
+    /// Our slot in the waiter list while we wait (`Waiting`); `Done` once it was ready.
+    step: WaitStep,
 }
 
 impl Future for EventWait<'_> {
@@ -419,28 +425,34 @@ impl Future for EventWait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        match this.key {
-            None if this.event.value.get() => Poll::Ready(()),
-            None => {
-                this.key = Some(this.event.waiters.push(cx.waker()));
+        let event = this.event;
+        match this.step {
+            WaitStep::Start => {
+                if event.value.get() {
+                    this.step = WaitStep::Done;
+                    return Poll::Ready(());
+                }
+                this.step = WaitStep::Waiting(event.waiters.push(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
-                if this.event.waiters.poll(key, cx.waker()) {
-                    this.event.waiters.remove(key);
-                    this.key = None;
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
+            WaitStep::Waiting(key) => {
+                if !event.waiters.poll(key, cx.waker()) {
+                    return Poll::Pending;
                 }
+                event.waiters.remove(key);
+                this.step = WaitStep::Done;
+                Poll::Ready(())
             }
+            // Polled after it was ready: see the type's docs.
+            WaitStep::Done => Poll::Ready(()),
         }
     }
 }
 
 impl Drop for EventWait<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let WaitStep::Waiting(key) = self.step {
+            self.step = WaitStep::Done;
             self.event.waiters.remove(key);
         }
     }

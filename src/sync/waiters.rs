@@ -128,8 +128,9 @@ impl Inner {
 
 /// Where a future that may wait in a [`Waiters`] line is: `Start → Done`, or `Start →
 /// Waiting → Done` (a lock's or a semaphore's acquire; a queue's `Get`, woken, looks again
-/// from `Start`). `Done` once it gave its output: polled again it stays pending and takes
-/// nothing (see each future's docs).
+/// from `Start`; an event's wait). `Done` once it gave its output: polled again it takes
+/// nothing, and stays pending (an output that took something) or is ready again (an event's
+/// wait, which took nothing); see each future's docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WaitStep {
     /// Not queued.

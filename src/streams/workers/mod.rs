@@ -130,7 +130,7 @@ where
 {
     ServeOnThreads {
         workers,
-        make_cb: Arc::new(move || make_cb().into_callback()),
+        make_cb: Arc::new(move || make_cb().into_callback().0),
         host: host.to_string(),
         port,
         reuse_port: true,
