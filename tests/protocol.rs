@@ -483,6 +483,8 @@ fn t5_t14_l53_l83_tls_buffered_protocol_acts_from_every_callback() {
 /// the transport goes on) as for `data_received` (reported, then the transport closes).
 #[test]
 fn l55_l80_a_panicking_protocol_is_reported_with_its_transport_id() {
+    // CPython: SelectorTransportTests.test_fatal_error_custom_exception (a non-OS error is
+    // reported with the transport).
     struct Panicky {
         in_made: bool,
     }
