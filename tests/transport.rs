@@ -2104,7 +2104,9 @@ fn read_on_thread(peer: UnixStream, want: usize) -> std::thread::JoinHandle<Vec<
 }
 
 /// L65, L67, L72. CPython: SelectorSocketTransportTests.test_write_tryagain,
-/// test_write_partial, test_write_ready_partial, test_write_ready_tryagain. A write the kernel
+/// test_write_partial, test_write_ready_partial, test_write_ready_tryagain, and (3.12+)
+/// test_write_sendmsg_full, test_write_sendmsg_partial, test_write_sendmsg_half_buffer (a
+/// flush of several queued chunks goes on across their boundaries, in order). A write the kernel
 /// refuses (EAGAIN) is buffered whole; a later write is appended behind it (never sent ahead);
 /// a flush while the kernel is still full keeps everything; the flush after the peer reads
 /// sends the rest, in order, partially at first, and leaves nothing buffered.
@@ -2204,4 +2206,62 @@ fn l67_l80_test_write_ready_exception() {
         "{last}"
     );
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
+/// L68. CPython (3.12+): SelectorSocketTransportTests.test_writelines_send_full,
+/// test_writelines_sendmsg_full, test_writelines_send_partial, test_writelines_sendmsg_partial.
+/// writelines on an idle transport sends at once, in one vectored call where it can: all of it
+/// when the kernel takes it (nothing left buffered), else the unsent rest is buffered and
+/// flushed later, in order across the chunk boundaries.
+#[test]
+fn l68_test_writelines_send_full_and_partial() {
+    use std::io::IoSlice;
+    let lp = EventLoop::new().unwrap();
+    let (t, _proto, peer) = unix_pair(&lp, Recorder::default());
+    t.writelines(&[IoSlice::new(b"data1"), IoSlice::new(b"data2")])
+        .unwrap();
+    assert_eq!(t.get_write_buffer_size(), 0, "full: nothing buffered");
+    let mut got = [0u8; 10];
+    (&peer).read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"data1data2");
+
+    let a = vec![1u8; 3 * 1024 * 1024];
+    let b: Vec<u8> = (0..1024 * 1024u32).map(|i| i as u8).collect();
+    t.writelines(&[IoSlice::new(&a), IoSlice::new(b"|"), IoSlice::new(&b)])
+        .unwrap();
+    let left = t.get_write_buffer_size();
+    assert!(left > 0 && left < a.len() + 1 + b.len(), "partial: {left}");
+    let reader = read_on_thread(peer, a.len() + 1 + b.len());
+    run_until(&lp, 100_000, || t.get_write_buffer_size() == 0);
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..a.len()], &a[..]);
+    assert_eq!(got[a.len()], b'|');
+    assert_eq!(&got[a.len() + 1..], &b[..]);
+    t.close();
+}
+
+/// L75. CPython: SelectorSocketTransportTests.test_transport_close_remove_writer. close() with
+/// nothing buffered stops watching the socket, and connection_lost(None) follows from the loop,
+/// not from inside close().
+#[test]
+fn l75_test_transport_close_remove_writer() {
+    let lp = EventLoop::new().unwrap();
+    let before = lp.stats().io_registrations;
+    let (t, proto, _peer) = unix_pair(&lp, Recorder::default());
+    assert_eq!(lp.stats().io_registrations, before + 1);
+    t.close();
+    assert!(
+        !proto.borrow().lost,
+        "connection_lost is scheduled, not called"
+    );
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().calls.last().unwrap(),
+        "connection_lost(None)"
+    );
+    assert_eq!(
+        lp.stats().io_registrations,
+        before,
+        "the socket is no longer watched"
+    );
 }
