@@ -2265,3 +2265,107 @@ fn l75_test_transport_close_remove_writer() {
         "the socket is no longer watched"
     );
 }
+
+/// L49, L69, L70, L71. CPython: TransportTests.test_flowcontrol_mixin_set_write_limits. With
+/// 512 bytes buffered: high 0 with low 1 is refused with CPython's text; (1024, 128) leaves the
+/// protocol running; lowering high to 256 pauses it at once, inside set_write_buffer_limits.
+/// get_write_buffer_limits answers (low, high).
+#[test]
+fn l69_l70_l71_test_flowcontrol_mixin_set_write_limits() {
+    let lp = EventLoop::new().unwrap();
+    let (ours, _peer) = UnixStream::pair().unwrap();
+    fill_kernel(&ours);
+    let (t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, ours))
+        .unwrap()
+        .unwrap();
+    t.write(&[5u8; 512]).unwrap();
+    assert_eq!(t.get_write_buffer_size(), 512);
+    let paused = || proto.borrow().calls.iter().any(|c| c == "pause_writing");
+    assert!(!paused());
+    match t.set_write_buffer_limits(Some(0), Some(1)) {
+        Err(asyncio::Error::InvalidArgument(m)) => {
+            assert_eq!(m, "high (0) must be >= low (1) must be >= 0")
+        }
+        other => panic!("{other:?}"),
+    }
+    t.set_write_buffer_limits(Some(1024), Some(128)).unwrap();
+    assert!(!paused());
+    assert_eq!(t.get_write_buffer_limits(), (128, 1024));
+    t.set_write_buffer_limits(Some(256), Some(128)).unwrap();
+    assert!(paused(), "lowering high below the size pauses at once");
+    assert_eq!(t.get_write_buffer_limits(), (128, 256));
+    t.abort();
+}
+
+/// L44, L50. CPython: BaseTestBufferedProtocol.test_buffered_proto_create_connection. A
+/// buffered client reading through a 100-byte buffer gets a stream server's 9 KiB whole,
+/// answers one byte, and the server's close ends it with connection_lost(None).
+#[test]
+fn l44_l50_test_buffered_proto_create_connection() {
+    struct ReceiveStuff {
+        buffer: Vec<u8>,
+        data: Vec<u8>,
+        noise: Vec<u8>,
+        transport: Option<Transport>,
+        lost: Rc<RefCell<Option<String>>>,
+    }
+    impl Protocol for ReceiveStuff {
+        fn connection_made(&mut self, t: Transport) {
+            self.transport = Some(t);
+        }
+        fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+            *self.lost.borrow_mut() = Some(format!("{:?}", exc.map(|e| e.kind())));
+        }
+        fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+            Some(self)
+        }
+    }
+    impl asyncio::BufferedProtocol for ReceiveStuff {
+        fn get_buffer(&mut self, _hint: usize) -> &mut [u8] {
+            self.buffer = vec![0; 100];
+            &mut self.buffer
+        }
+        fn buffer_updated(&mut self, n: usize) {
+            self.data.extend_from_slice(&self.buffer[..n]);
+            if self.data == self.noise {
+                self.transport.as_ref().unwrap().write(b"1").unwrap();
+            }
+        }
+    }
+    let noise: Vec<u8> = b"12345678+".repeat(1024);
+    let lp = EventLoop::new().unwrap();
+    let n = noise.clone();
+    let handler = move |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| {
+        let n = n.clone();
+        async move {
+            writer.write(&n)?;
+            reader.readexactly(1).await?;
+            writer.close();
+            writer.wait_closed().await
+        }
+    };
+    let server = lp
+        .run_until_complete(asyncio::start_server(handler, "127.0.0.1", 0).into_future())
+        .unwrap()
+        .unwrap();
+    let port = util::port_of(&server);
+    let lost = Rc::new(RefCell::new(None));
+    let (l, want) = (lost.clone(), noise.clone());
+    let factory = move || ReceiveStuff {
+        buffer: Vec::new(),
+        data: Vec::new(),
+        noise: want.clone(),
+        transport: None,
+        lost: l.clone(),
+    };
+    let (_t, p) = lp
+        .run_until_complete(lp.create_connection(factory, "127.0.0.1", port))
+        .unwrap()
+        .unwrap();
+    run_until(&lp, 10_000, || lost.borrow().is_some());
+    assert_eq!(lost.borrow().as_deref(), Some("None"));
+    assert_eq!(p.borrow().data, noise);
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
+}
