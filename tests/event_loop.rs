@@ -683,6 +683,8 @@ fn l16_l35_close_drops_callbacks_and_reports_pending_tasks() {
 
 #[test]
 fn l17_add_reader_is_level_triggered_and_removable() {
+    // CPython: BaseSelectorEventLoopTests.test_process_events_read (a read event queues the
+    // reader).
     let lp = EventLoop::new().unwrap();
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     a.set_nonblocking(true).unwrap();
@@ -715,6 +717,8 @@ fn l17_add_reader_is_level_triggered_and_removable() {
 
 #[test]
 fn l17_add_writer_and_reader_share_one_fd() {
+    // CPython: BaseSelectorEventLoopTests.test_process_events_write (a write event queues the
+    // writer).
     let lp = EventLoop::new().unwrap();
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     let fd = a.as_raw_fd();
@@ -744,6 +748,163 @@ fn l17_add_writer_and_reader_share_one_fd() {
         got.contains(&"w".to_string()) && got.contains(&"r".to_string()),
         "{got:?}"
     );
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+/// A callback that counts its calls and whose captures report being dropped.
+fn counting_cb(calls: &Rc<Cell<u32>>, dropped: &Rc<Cell<bool>>) -> impl Fn() + 'static {
+    struct SetOnDrop(Rc<Cell<bool>>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let (c, guard) = (calls.clone(), SetOnDrop(dropped.clone()));
+    move || {
+        let _keep = &guard;
+        c.set(c.get() + 1);
+    }
+}
+
+/// Runs `lp` for one iteration that certainly polls (a zero-delay timer stops it).
+fn run_one_poll(lp: &EventLoop) {
+    let h = lp.handle();
+    lp.call_later(Duration::ZERO, move || h.stop()).unwrap();
+    lp.run_forever().unwrap();
+}
+
+#[test]
+fn l17_test_add_reader_existing() {
+    // CPython: BaseSelectorEventLoopTests.test_add_reader_existing. Adding a reader again
+    // replaces the first (cancelled: its captures are released at once), on one registration.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (old_calls, old_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (new_calls, new_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    lp.add_reader(fd, counting_cb(&old_calls, &old_dropped))
+        .unwrap();
+    lp.add_reader(fd, counting_cb(&new_calls, &new_dropped))
+        .unwrap();
+    assert!(old_dropped.get(), "the replaced reader is released at once");
+    assert_eq!(lp.stats().io_registrations, 1);
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((old_calls.get(), new_calls.get()), (0, 1));
+    assert!(lp.remove_reader(fd).unwrap());
+    assert!(new_dropped.get());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_add_reader_existing_writer() {
+    // CPython: BaseSelectorEventLoopTests.test_add_reader_existing_writer. A reader added to an
+    // fd with a writer joins its registration; the writer stays.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (w_calls, w_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    lp.add_writer(fd, counting_cb(&w_calls, &w_dropped))
+        .unwrap();
+    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
+        .unwrap();
+    assert!(!w_dropped.get() && !r_dropped.get());
+    assert_eq!(lp.stats().io_registrations, 1);
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w_calls.get()), (1, 1));
+    assert!(lp.remove_reader(fd).unwrap() && lp.remove_writer(fd).unwrap());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_remove_reader_read_write() {
+    // CPython: BaseSelectorEventLoopTests.test_remove_reader_read_write. Removing the reader of
+    // an fd with both keeps the writer registered and called.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (w_calls, w_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
+        .unwrap();
+    lp.add_writer(fd, counting_cb(&w_calls, &w_dropped))
+        .unwrap();
+    assert!(lp.remove_reader(fd).unwrap());
+    assert!(r_dropped.get() && !w_dropped.get());
+    assert_eq!(
+        lp.stats().io_registrations,
+        1,
+        "the writer keeps the registration"
+    );
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w_calls.get()), (0, 1));
+    assert!(!lp.remove_reader(fd).unwrap());
+    assert!(lp.remove_writer(fd).unwrap());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_remove_reader_and_writer_unknown() {
+    // CPython: BaseSelectorEventLoopTests.test_remove_reader_unknown,
+    // BaseSelectorEventLoopTests.test_remove_writer_unknown. An fd never registered: False.
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    assert!(!lp.remove_reader(a.as_raw_fd()).unwrap());
+    assert!(!lp.remove_writer(a.as_raw_fd()).unwrap());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_add_writer_existing() {
+    // CPython: BaseSelectorEventLoopTests.test_add_writer_existing. A writer added to an fd with
+    // a reader joins its registration; adding a writer again replaces (and releases) the first.
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (w1_calls, w1_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (w2_calls, w2_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
+        .unwrap();
+    lp.add_writer(fd, counting_cb(&w1_calls, &w1_dropped))
+        .unwrap();
+    lp.add_writer(fd, counting_cb(&w2_calls, &w2_dropped))
+        .unwrap();
+    assert!(w1_dropped.get() && !w2_dropped.get() && !r_dropped.get());
+    assert_eq!(lp.stats().io_registrations, 1);
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w1_calls.get(), w2_calls.get()), (0, 0, 1));
+    assert!(lp.remove_writer(fd).unwrap() && lp.remove_reader(fd).unwrap());
+}
+
+#[test]
+fn l17_test_remove_writer_read_write() {
+    // CPython: BaseSelectorEventLoopTests.test_remove_writer_read_write. Removing the writer of
+    // an fd with both keeps the reader registered and called.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (w_calls, w_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
+        .unwrap();
+    lp.add_writer(fd, counting_cb(&w_calls, &w_dropped))
+        .unwrap();
+    assert!(lp.remove_writer(fd).unwrap());
+    assert!(w_dropped.get() && !r_dropped.get());
+    assert_eq!(
+        lp.stats().io_registrations,
+        1,
+        "the reader keeps the registration"
+    );
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w_calls.get()), (1, 0));
+    assert!(!lp.remove_writer(fd).unwrap());
+    assert!(lp.remove_reader(fd).unwrap());
     assert_eq!(lp.stats().io_registrations, 0);
 }
 

@@ -154,11 +154,39 @@ fn a_failed_flush_to_a_terminal_counts_so_the_fifth_dropped_write_warns_l81() {
 
 #[test]
 fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
+    // CPython: SelectorSocketTransportTests.test_write_closing.
     let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
     install();
     let lp = EventLoop::new().unwrap();
     let (t, _peer) = lost_socket(&lp);
     warned_from(5, send_warnings, || t.write(b"late").unwrap());
+}
+
+/// L65, L81. CPython: SelectorSocketTransportTests.test_write_exception. A socket write that
+/// fails (EPIPE: the peer is gone) is fatal, with the error to connection_lost; the writes
+/// after it are dropped, never sent nor raised, and from the fifth each is warned about (the
+/// failed write itself is not counted: `_force_close` counts the loss).
+#[test]
+fn test_write_exception_a_failed_socket_write_then_the_fifth_dropped_write_warns_l81() {
+    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    let lp = EventLoop::new().unwrap();
+    let (a, b) = asyncio::socketpair().unwrap();
+    let h = lp.handle();
+    let (t, proto) = lp
+        .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
+        .unwrap()
+        .unwrap();
+    drop(b);
+    t.write(b"data").unwrap(); // EPIPE on the fast path
+    assert_eq!(t.get_write_buffer_size(), 0, "the failed data is dropped");
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("connection_lost(BrokenPipe)")
+    );
+    warned_from(5, send_warnings, || t.write(b"data").unwrap());
+    assert_eq!(t.get_write_buffer_size(), 0);
 }
 
 /// Datagrams: CPython's `_SelectorDatagramTransport.sendto` keeps the socket's count (the

@@ -483,6 +483,8 @@ fn t5_t14_l53_l83_tls_buffered_protocol_acts_from_every_callback() {
 /// the transport goes on) as for `data_received` (reported, then the transport closes).
 #[test]
 fn l55_l80_a_panicking_protocol_is_reported_with_its_transport_id() {
+    // CPython: SelectorTransportTests.test_fatal_error_custom_exception (a non-OS error is
+    // reported with the transport).
     struct Panicky {
         in_made: bool,
     }
@@ -530,4 +532,29 @@ fn l55_l80_a_panicking_protocol_is_reported_with_its_transport_id() {
         );
         t.close();
     }
+}
+
+/// L44. CPython: ProtocolsAbsTests.test_base_protocol. A protocol that overrides nothing is
+/// valid: every default method is a no-op, eof_received asks for a close (false), and it is
+/// not a buffered protocol.
+#[test]
+fn l44_test_base_protocol_defaults_are_no_ops() {
+    struct Nothing;
+    impl Protocol for Nothing {}
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (t, _) = lp
+        .run_until_complete(lp.connect_socket(|| Nothing, a))
+        .unwrap()
+        .unwrap();
+    let mut p = Nothing;
+    p.connection_made(t.clone());
+    p.data_received(b"ignored");
+    assert!(!p.eof_received());
+    p.pause_writing();
+    p.resume_writing();
+    p.connection_lost(Some(io::Error::other("ignored")));
+    p.connection_lost(None);
+    assert!(p.as_buffered().is_none());
+    t.close();
 }

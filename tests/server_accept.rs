@@ -254,3 +254,41 @@ fn l103_a_panicking_factory_is_reported_and_its_socket_closed() {
     assert_eq!(reports.borrow().len(), 1);
     shut(&lp, &server);
 }
+
+// Checklist: L101. CPython: BaseSelectorEventLoopTests.test_accept_connection_multiple. One
+// readiness event accepts `backlog` connections in one round, no more; the round then hands
+// over to the next loop turn, which takes the rest.
+#[test]
+fn l101_test_accept_connection_multiple() {
+    const BACKLOG: usize = 3;
+    let lp = EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "127.0.0.1", 0)
+                .backlog(BACKLOG as u32),
+        )
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    // The kernel's queue holds backlog + 1; all are queued before the loop looks.
+    let _clients: Vec<TcpStream> = (0..=BACKLOG).map(|_| tcp_client(addr)).collect();
+    let one_turn = || {
+        let h = lp.handle();
+        lp.call_later(std::time::Duration::ZERO, move || h.stop())
+            .unwrap();
+        lp.run_forever().unwrap();
+    };
+    one_turn();
+    assert_eq!(
+        server.connection_count(),
+        BACKLOG,
+        "one round: backlog accepts"
+    );
+    one_turn();
+    assert_eq!(
+        server.connection_count(),
+        BACKLOG + 1,
+        "the next turn takes the rest"
+    );
+    shut(&lp, &server);
+}

@@ -112,6 +112,7 @@ fn l115_a_stale_socket_file_is_replaced() {
 
 #[test]
 fn l116_a_regular_file_is_left_alone_and_the_bind_fails() {
+    // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_server_existing_path_nonsock.
     let lp = EventLoop::new().unwrap();
     let dir = temp_dir("server-file");
     let path = dir.join("not-a-socket");
@@ -158,6 +159,8 @@ fn l116_a_bind_failure_in_a_missing_directory_is_returned() {
 
 #[test]
 fn l119_the_socket_file_is_removed_on_close_unless_cleanup_is_off() {
+    // CPython: UnixServerCleanupTests.test_unix_server_addr_cleanup,
+    // UnixServerCleanupTests.test_unix_server_cleanup_prevented.
     let lp = EventLoop::new().unwrap();
     let dir = temp_dir("server-cleanup");
     let path = dir.join("a.sock");
@@ -186,6 +189,8 @@ fn l119_the_socket_file_is_removed_on_close_unless_cleanup_is_off() {
 
 #[test]
 fn l119_a_replaced_or_vanished_file_is_left_as_it_is() {
+    // CPython: UnixServerCleanupTests.test_unix_server_cleanup_replaced,
+    // UnixServerCleanupTests.test_unix_server_cleanup_gone.
     let lp = EventLoop::new().unwrap();
     let dir = temp_dir("server-replaced");
     let path = dir.join("r.sock");
@@ -303,6 +308,7 @@ fn l112_l116_a_server_path_with_an_interior_nul_is_refused_not_cut_short() {
 
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
+    // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_connection_path_sock.
     // CPython's create_unix_connection says "path and sock …", not "host/port and sock …";
     // a later sock() does not clear the conflict either.
     let lp = EventLoop::new().unwrap();
@@ -341,6 +347,8 @@ fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
 // Checklist: L111, L114.
 #[test]
 fn l111_l114_an_empty_unix_path_is_no_path() {
+    // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_server_nopath_nosock,
+    // SelectorEventLoopUnixSocketTests.test_create_unix_connection_nopath_nosock.
     let lp = EventLoop::new().unwrap();
     let no_server = "path was not specified, and no sock specified";
     let no_client = "no path and sock were specified";
@@ -454,6 +462,8 @@ fn l111_l114_an_empty_unix_path_goes_with_a_sock() {
 // Checklist: L111, L114.
 #[test]
 fn l111_l114_a_unix_type_around_a_tcp_socket_is_refused_by_the_unix_entry_points() {
+    // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_server_path_inetsock,
+    // SelectorEventLoopUnixSocketTests.test_create_unix_connection_path_inetsock.
     use std::os::fd::OwnedFd;
     let lp = EventLoop::new().unwrap();
     let want = "A UNIX Domain Stream Socket was expected, got a TCP socket";
@@ -724,4 +734,30 @@ fn l93_a_unix_listener_with_a_full_backlog_fails_the_connect_with_eagain() {
     assert_eq!(err.raw_os_error(), Some(libc::EAGAIN), "{err}");
     assert!(err.to_string().contains("full.sock"), "{err}");
     assert_eq!(lp.stats().io_registrations, 0, "the socket is closed");
+}
+
+// Checklist: L114, L119, L120. CPython: SelectorEventLoopUnixSocketTests.
+// test_create_unix_server_path_stream_bittype, UnixServerCleanupTests.
+// test_unix_server_sock_cleanup. A bound Unix stream socket created with SOCK_NONBLOCK |
+// SOCK_CLOEXEC in its type is still a stream socket: served, closed, and its file removed.
+#[test]
+fn l114_l120_test_create_unix_server_path_stream_bittype() {
+    use socket2::{Domain, Socket, Type};
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("server-bittype");
+    let path = dir.join("bits.sock");
+    let sock = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None).unwrap();
+    sock.bind(&socket2::SockAddr::unix(&path).unwrap()).unwrap();
+    let listener = UnixListener::from(std::os::fd::OwnedFd::from(sock));
+    let server = lp
+        .run_until_complete(lp.create_unix_server(Echo::default, "").sock(listener))
+        .unwrap()
+        .unwrap();
+    check_unix_echo(&lp, &path);
+    shut(&lp, &server);
+    assert!(
+        !path.exists(),
+        "the sock= variant is cleaned up like a path"
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
 }

@@ -1464,6 +1464,61 @@ fn s8_a_unix_entry_given_a_sock_asks_for_server_hostname_with_ssl() {
     });
 }
 
+// L111, L114: the loop's own Unix methods check their TLS keywords as CPython's do, before any
+// I/O (the path is os.devnull or a name that does not exist).
+// CPython: SelectorEventLoopUnixSocketTests.test_create_unix_connection_nossl_serverhost,
+// SelectorEventLoopUnixSocketTests.test_create_unix_connection_ssl_noserverhost,
+// SelectorEventLoopUnixSocketTests.test_create_unix_connection_ssl_timeout_with_plain_sock,
+// SelectorEventLoopUnixSocketTests.test_create_unix_server_ssl_timeout_with_plain_sock.
+#[test]
+fn l111_l114_test_create_unix_connection_and_server_tls_keywords() {
+    let dir = util::temp_dir("l111-tls-keywords");
+    let spam = dir.join("spam");
+    run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let e = lp
+            .create_unix_connection(Recorder::default, "/dev/null")
+            .server_hostname("spam")
+            .await
+            .map(drop)
+            .expect_err("nossl_serverhost");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let e = lp
+            .create_unix_connection(Recorder::default, "/dev/null")
+            .ssl(true)
+            .await
+            .map(drop)
+            .expect_err("ssl_noserverhost");
+        assert_eq!(
+            e.to_string(),
+            "you have to pass server_hostname when using ssl"
+        );
+        let e = lp
+            .create_unix_connection(Recorder::default, &spam)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("connection ssl_timeout_with_plain_sock");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        let e = lp
+            .create_unix_server(Recorder::default, &spam)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("server ssl_timeout_with_plain_sock");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        assert!(!spam.exists(), "refused before binding");
+        assert_eq!(lp.stats().io_registrations, 0);
+        Ok(())
+    });
+}
+
 // L111, S6, S8, L84: CPython's create_unix_connection checks its TLS keywords before its path
 // and sock, so with both given the TLS keyword's error comes first; a zero timeout it checks
 // later (in SSLProtocol), after them. Ours reported the path-and-sock conflict first.

@@ -30,6 +30,8 @@ fn connect_recorder(lp: &EventLoop, port: u16, r: Recorder) -> (Transport, Rc<Re
 
 #[test]
 fn l44_l45_l48_echo_roundtrip_keeps_the_call_grammar() {
+    // CPython: SelectorSocketTransportTests.test_ctor_with_waiter (create_connection returns
+    // only once connection_made has run).
     let lp = EventLoop::new().unwrap();
     let server = lp
         .run_until_complete(lp.create_server(Echo::default, "127.0.0.1", 0))
@@ -86,6 +88,7 @@ fn l56_extra_info_peername_sockname_socket() {
 
 #[test]
 fn l47_l62_l73_half_close_both_ways() {
+    // CPython: SelectorSocketTransportTests.test_read_ready_eof_keep_open.
     let lp = EventLoop::new().unwrap();
     let (l, port) = peer_listener();
     let peer = std::thread::spawn(move || {
@@ -225,6 +228,7 @@ fn l69_l70_l71_water_marks_against_a_peer_that_does_not_read() {
 
 #[test]
 fn l79_pause_reading_blocks_the_peer_and_resume_delivers_everything() {
+    // CPython: SelectorSocketTransportTests.test_pause_reading_connection_made.
     let lp = EventLoop::new().unwrap();
     let (l, port) = peer_listener();
     let rec = Recorder {
@@ -266,6 +270,7 @@ fn l79_pause_reading_blocks_the_peer_and_resume_delivers_everything() {
 
 #[test]
 fn l61_l80_peer_reset_is_connection_lost_with_the_error() {
+    // CPython: SelectorSocketTransportTests.test_read_ready_conn_reset.
     let lp = EventLoop::new().unwrap();
     let (l, port) = peer_listener();
     let (_t, proto) = connect_recorder(&lp, port, Recorder::default());
@@ -283,6 +288,8 @@ fn l61_l80_peer_reset_is_connection_lost_with_the_error() {
 
 #[test]
 fn l75_close_flushes_before_connection_lost_and_l77_abort_does_not() {
+    // CPython: SelectorTransportTests.test_close_write_buffer (no connection_lost while the
+    // buffer flushes).
     for abort in [false, true] {
         let lp = EventLoop::new().unwrap();
         let (l, port) = peer_listener();
@@ -465,6 +472,7 @@ impl asyncio::BufferedProtocol for Buffered {
 
 #[test]
 fn l50_l51_buffered_protocol_reads_into_its_own_memory() {
+    // CPython: SelectorSocketTransportBufferedProtocolTests.test_get_buffer_zerosized.
     for empty in [false, true] {
         let lp = EventLoop::new().unwrap();
         let seen = util::capture_exceptions(&lp);
@@ -526,6 +534,7 @@ fn l52_set_protocol_swaps_later_callbacks() {
 
 #[test]
 fn l54_a_panicking_data_received_is_fatal_for_that_connection_only() {
+    // CPython: SelectorSocketTransportTests.test_data_received_error.
     struct Bomb;
     impl Protocol for Bomb {
         fn data_received(&mut self, _: &[u8]) {
@@ -1887,4 +1896,476 @@ fn l67_l71_raised_marks_leave_the_protocol_paused_until_a_flush_makes_progress()
     }
     assert!(resumed(), "the protocol stayed paused below the low mark");
     assert_eq!(paused(), 1);
+}
+
+/// A buffered protocol for the CPython ports below: records its calls (`connection_lost` with
+/// the error kind), can keep the transport open on EOF or panic in `eof_received`.
+#[derive(Default)]
+struct BufProbe {
+    buf: Vec<u8>,
+    got: Vec<u8>,
+    calls: Vec<String>,
+    keep_open: bool,
+    panic_on_eof: bool,
+}
+
+impl Protocol for BufProbe {
+    fn connection_made(&mut self, _t: Transport) {
+        self.buf = vec![0; 64];
+        self.calls.push("connection_made".into());
+    }
+    fn eof_received(&mut self) -> bool {
+        self.calls.push("eof_received".into());
+        assert!(!self.panic_on_eof, "eof_received bug");
+        self.keep_open
+    }
+    fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+        self.calls.push(match exc {
+            None => "connection_lost(None)".into(),
+            Some(e) => format!("connection_lost({:?})", e.kind()),
+        });
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for BufProbe {
+    fn get_buffer(&mut self, _hint: usize) -> &mut [u8] {
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        let chunk = self.buf[..n].to_vec();
+        self.got.extend(chunk);
+        self.calls.push("buffer_updated".into());
+    }
+}
+
+fn buffered_pair(lp: &EventLoop, p: BufProbe) -> (Transport, Rc<RefCell<BufProbe>>, UnixStream) {
+    let (ours, peer) = UnixStream::pair().unwrap();
+    let (t, p) = lp
+        .run_until_complete(lp.connect_socket(move || p, ours))
+        .unwrap()
+        .unwrap();
+    (t, p, peer)
+}
+
+fn lost_of(calls: &[String]) -> bool {
+    calls.iter().any(|c| c.starts_with("connection_lost"))
+}
+
+/// L54, L80. CPython: SelectorSocketTransportTests.test_read_eof_received_error,
+/// SelectorSocketTransportBufferedProtocolTests.test_read_eof_received_error. A failing
+/// eof_received is a fatal error with its own message; connection_lost follows, with an error.
+#[test]
+fn l54_test_read_eof_received_error_plain_and_buffered() {
+    const WANT: &str = "Fatal error: protocol.eof_received() call failed.";
+    for buffered in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let seen = util::capture_exceptions(&lp);
+        let calls: Box<dyn Fn() -> Vec<String>>;
+        let (t, peer) = if buffered {
+            let probe = BufProbe {
+                panic_on_eof: true,
+                ..Default::default()
+            };
+            let (t, p, peer) = buffered_pair(&lp, probe);
+            calls = Box::new(move || p.borrow().calls.clone());
+            (t, peer)
+        } else {
+            let rec = Recorder {
+                on_eof: Some(Box::new(|_: &Transport| panic!("eof_received bug"))),
+                ..Default::default()
+            };
+            let (t, p, peer) = unix_pair(&lp, rec);
+            calls = Box::new(move || p.borrow().calls.clone());
+            (t, peer)
+        };
+        peer.shutdown(Shutdown::Write).unwrap();
+        run_until(&lp, 100, || lost_of(&calls()));
+        let got = calls();
+        assert_eq!(got.len(), 3, "buffered {buffered}: {got:?}");
+        assert_eq!(got[..2], ["connection_made", "eof_received"]);
+        assert_ne!(
+            got[2], "connection_lost(None)",
+            "buffered {buffered}: an error"
+        );
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 1, "buffered {buffered}: {seen:?}");
+        assert!(seen[0].starts_with(WANT), "buffered {buffered}: {seen:?}");
+        assert!(t.is_closing());
+    }
+}
+
+/// L47, L62. CPython: SelectorSocketTransportBufferedProtocolTests.
+/// test_read_ready_eof_keep_open. A buffered protocol whose eof_received returns true keeps
+/// the transport open for writing, with reading stopped; close() then ends it cleanly.
+#[test]
+fn l47_test_buffered_read_ready_eof_keep_open() {
+    let lp = EventLoop::new().unwrap();
+    let probe = BufProbe {
+        keep_open: true,
+        ..Default::default()
+    };
+    let (t, p, mut peer) = buffered_pair(&lp, probe);
+    peer.write_all(b"last words").unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    run_until(&lp, 100, || {
+        p.borrow().calls.iter().any(|c| c == "eof_received")
+    });
+    assert!(!t.is_closing(), "kept open");
+    assert!(!t.is_reading(), "reading stopped");
+    assert_eq!(p.borrow().got, b"last words");
+    t.write(b"reply").unwrap();
+    t.close();
+    run_until(&lp, 100, || lost_of(&p.borrow().calls));
+    peer.set_read_timeout(Some(BOUND)).unwrap();
+    let mut back = Vec::new();
+    peer.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"reply");
+    assert_eq!(p.borrow().calls.last().unwrap(), "connection_lost(None)");
+}
+
+/// L48, L61. CPython: SelectorSocketTransportBufferedProtocolTests.test_read_ready_conn_reset.
+/// A reset under a buffered protocol: connection_lost(ConnectionReset), no eof_received,
+/// nothing reported.
+#[test]
+fn l61_test_buffered_read_ready_conn_reset() {
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (l, port) = peer_listener();
+    let (_t, p) = lp
+        .run_until_complete(lp.create_connection(BufProbe::default, "127.0.0.1", port))
+        .unwrap()
+        .unwrap();
+    let (s, _) = l.accept().unwrap();
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(s); // RST
+    run_until(&lp, 100, || lost_of(&p.borrow().calls));
+    assert_eq!(
+        p.borrow().calls,
+        ["connection_made", "connection_lost(ConnectionReset)"]
+    );
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
+/// L52. CPython: SelectorSocketTransportBufferedProtocolTests.test_proto_type_switch.
+/// set_protocol re-selects the read path from the new protocol's kind: plain to buffered
+/// reads through get_buffer/buffer_updated, and back to plain through data_received.
+#[test]
+fn l52_test_proto_type_switch() {
+    let lp = EventLoop::new().unwrap();
+    let (t, plain, mut peer) = unix_pair(&lp, Recorder::default());
+    let buffered = Rc::new(RefCell::new(BufProbe {
+        buf: vec![0; 64],
+        ..Default::default()
+    }));
+    t.set_protocol(buffered.clone()).unwrap();
+    peer.write_all(b"to the buffered one").unwrap();
+    run_until(&lp, 100, || !buffered.borrow().got.is_empty());
+    assert_eq!(buffered.borrow().got, b"to the buffered one");
+    assert!(plain.borrow().data.is_empty());
+    let back = Rc::new(RefCell::new(Recorder::default()));
+    back.borrow_mut().calls.push("connection_made".into()); // it never gets connection_made
+    t.set_protocol(back.clone()).unwrap();
+    peer.write_all(b"to the plain one").unwrap();
+    run_until(&lp, 100, || !back.borrow().data.is_empty());
+    assert_eq!(back.borrow().data, b"to the plain one");
+    assert_eq!(buffered.borrow().got, b"to the buffered one");
+    t.close();
+}
+
+/// Writes to `s` (non-blocking) until the kernel takes no more; returns how many bytes it took.
+fn fill_kernel(s: &UnixStream) -> usize {
+    s.set_nonblocking(true).unwrap();
+    let chunk = [7u8; 16 * 1024];
+    let mut total = 0;
+    for _ in 0..100_000 {
+        match (&*s).write(&chunk) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("filling the socket: {e}"),
+        }
+    }
+    panic!("the socket never filled");
+}
+
+/// Reads `want` bytes from `peer` on a helper thread (bounded by a timeout).
+fn read_on_thread(peer: UnixStream, want: usize) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut peer = peer;
+        peer.set_read_timeout(Some(BOUND)).unwrap();
+        let mut got = vec![0; want];
+        peer.read_exact(&mut got).unwrap();
+        got
+    })
+}
+
+/// L65, L67, L72. CPython: SelectorSocketTransportTests.test_write_tryagain,
+/// test_write_partial, test_write_ready_partial, test_write_ready_tryagain, and (3.12+)
+/// test_write_sendmsg_full, test_write_sendmsg_partial, test_write_sendmsg_half_buffer (a
+/// flush of several queued chunks goes on across their boundaries, in order). A write the kernel
+/// refuses (EAGAIN) is buffered whole; a later write is appended behind it (never sent ahead);
+/// a flush while the kernel is still full keeps everything; the flush after the peer reads
+/// sends the rest, in order, partially at first, and leaves nothing buffered.
+#[test]
+fn l65_l67_test_write_tryagain_partial_and_write_ready_partial() {
+    let lp = EventLoop::new().unwrap();
+    let (ours, peer) = UnixStream::pair().unwrap();
+    let prefilled = fill_kernel(&ours);
+    let (t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, ours))
+        .unwrap()
+        .unwrap();
+    t.write(b"data").unwrap();
+    assert_eq!(t.get_write_buffer_size(), 4, "EAGAIN: all of it buffered");
+    let big = vec![9u8; 1024 * 1024];
+    t.write(&big).unwrap();
+    assert_eq!(
+        t.get_write_buffer_size(),
+        4 + big.len(),
+        "appended, not sent ahead"
+    );
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(
+        t.get_write_buffer_size(),
+        4 + big.len(),
+        "the kernel is still full: nothing left the buffer"
+    );
+    let reader = read_on_thread(peer, prefilled + 4 + big.len());
+    run_until(&lp, 100_000, || t.get_write_buffer_size() == 0);
+    let got = reader.join().unwrap();
+    assert!(got[..prefilled].iter().all(|&b| b == 7));
+    assert_eq!(&got[prefilled..prefilled + 4], b"data");
+    assert!(got[prefilled + 4..].iter().all(|&b| b == 9));
+    assert!(!proto.borrow().lost);
+    t.close();
+}
+
+/// L65, L72. CPython: SelectorSocketTransportTests.test_write_partial. A write larger than the
+/// kernel takes leaves exactly the unsent rest buffered; the peer gets all of it.
+#[test]
+fn l65_l72_test_write_partial() {
+    let lp = EventLoop::new().unwrap();
+    let (t, _proto, peer) = unix_pair(&lp, Recorder::default());
+    let probe = peer.try_clone().unwrap();
+    let big: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| i as u8).collect();
+    t.write(&big).unwrap();
+    let left = t.get_write_buffer_size();
+    assert!(left > 0 && left < big.len(), "partial: {left}");
+    // What the kernel took is what the peer can read now.
+    probe.set_nonblocking(true).unwrap();
+    let mut taken = Vec::new();
+    let mut chunk = vec![0; 64 * 1024];
+    for _ in 0..100_000 {
+        match (&probe).read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => taken.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        taken.len() + left,
+        big.len(),
+        "the buffer holds exactly the unsent rest"
+    );
+    probe.set_nonblocking(false).unwrap();
+    let reader = read_on_thread(peer, left);
+    run_until(&lp, 100_000, || t.get_write_buffer_size() == 0);
+    taken.extend(reader.join().unwrap());
+    assert_eq!(taken, big);
+    t.close();
+}
+
+/// L67, L80. CPython: SelectorSocketTransportTests.test_write_ready_exception. A flush that
+/// fails (the peer went away with data buffered) drops the buffer and ends the connection with
+/// the error, unreported (an OS error).
+#[test]
+fn l67_l80_test_write_ready_exception() {
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, peer) = UnixStream::pair().unwrap();
+    fill_kernel(&ours);
+    let (t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, ours))
+        .unwrap()
+        .unwrap();
+    t.write(b"stuck").unwrap();
+    assert_eq!(t.get_write_buffer_size(), 5);
+    drop(peer);
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(t.get_write_buffer_size(), 0, "the buffer is dropped");
+    let last = proto.borrow().calls.last().unwrap().clone();
+    assert!(
+        last == "connection_lost(BrokenPipe)" || last == "connection_lost(ConnectionReset)",
+        "{last}"
+    );
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
+/// L68. CPython (3.12+): SelectorSocketTransportTests.test_writelines_send_full,
+/// test_writelines_sendmsg_full, test_writelines_send_partial, test_writelines_sendmsg_partial.
+/// writelines on an idle transport sends at once, in one vectored call where it can: all of it
+/// when the kernel takes it (nothing left buffered), else the unsent rest is buffered and
+/// flushed later, in order across the chunk boundaries.
+#[test]
+fn l68_test_writelines_send_full_and_partial() {
+    use std::io::IoSlice;
+    let lp = EventLoop::new().unwrap();
+    let (t, _proto, peer) = unix_pair(&lp, Recorder::default());
+    t.writelines(&[IoSlice::new(b"data1"), IoSlice::new(b"data2")])
+        .unwrap();
+    assert_eq!(t.get_write_buffer_size(), 0, "full: nothing buffered");
+    let mut got = [0u8; 10];
+    (&peer).read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"data1data2");
+
+    let a = vec![1u8; 3 * 1024 * 1024];
+    let b: Vec<u8> = (0..1024 * 1024u32).map(|i| i as u8).collect();
+    t.writelines(&[IoSlice::new(&a), IoSlice::new(b"|"), IoSlice::new(&b)])
+        .unwrap();
+    let left = t.get_write_buffer_size();
+    assert!(left > 0 && left < a.len() + 1 + b.len(), "partial: {left}");
+    let reader = read_on_thread(peer, a.len() + 1 + b.len());
+    run_until(&lp, 100_000, || t.get_write_buffer_size() == 0);
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..a.len()], &a[..]);
+    assert_eq!(got[a.len()], b'|');
+    assert_eq!(&got[a.len() + 1..], &b[..]);
+    t.close();
+}
+
+/// L75. CPython: SelectorSocketTransportTests.test_transport_close_remove_writer. close() with
+/// nothing buffered stops watching the socket, and connection_lost(None) follows from the loop,
+/// not from inside close().
+#[test]
+fn l75_test_transport_close_remove_writer() {
+    let lp = EventLoop::new().unwrap();
+    let before = lp.stats().io_registrations;
+    let (t, proto, _peer) = unix_pair(&lp, Recorder::default());
+    assert_eq!(lp.stats().io_registrations, before + 1);
+    t.close();
+    assert!(
+        !proto.borrow().lost,
+        "connection_lost is scheduled, not called"
+    );
+    run_until(&lp, 100, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().calls.last().unwrap(),
+        "connection_lost(None)"
+    );
+    assert_eq!(
+        lp.stats().io_registrations,
+        before,
+        "the socket is no longer watched"
+    );
+}
+
+/// L49, L69, L70, L71. CPython: TransportTests.test_flowcontrol_mixin_set_write_limits. With
+/// 512 bytes buffered: high 0 with low 1 is refused with CPython's text; (1024, 128) leaves the
+/// protocol running; lowering high to 256 pauses it at once, inside set_write_buffer_limits.
+/// get_write_buffer_limits answers (low, high).
+#[test]
+fn l69_l70_l71_test_flowcontrol_mixin_set_write_limits() {
+    let lp = EventLoop::new().unwrap();
+    let (ours, _peer) = UnixStream::pair().unwrap();
+    fill_kernel(&ours);
+    let (t, proto) = lp
+        .run_until_complete(lp.connect_socket(Recorder::default, ours))
+        .unwrap()
+        .unwrap();
+    t.write(&[5u8; 512]).unwrap();
+    assert_eq!(t.get_write_buffer_size(), 512);
+    let paused = || proto.borrow().calls.iter().any(|c| c == "pause_writing");
+    assert!(!paused());
+    match t.set_write_buffer_limits(Some(0), Some(1)) {
+        Err(asyncio::Error::InvalidArgument(m)) => {
+            assert_eq!(m, "high (0) must be >= low (1) must be >= 0")
+        }
+        other => panic!("{other:?}"),
+    }
+    t.set_write_buffer_limits(Some(1024), Some(128)).unwrap();
+    assert!(!paused());
+    assert_eq!(t.get_write_buffer_limits(), (128, 1024));
+    t.set_write_buffer_limits(Some(256), Some(128)).unwrap();
+    assert!(paused(), "lowering high below the size pauses at once");
+    assert_eq!(t.get_write_buffer_limits(), (128, 256));
+    t.abort();
+}
+
+/// L44, L50. CPython: BaseTestBufferedProtocol.test_buffered_proto_create_connection. A
+/// buffered client reading through a 100-byte buffer gets a stream server's 9 KiB whole,
+/// answers one byte, and the server's close ends it with connection_lost(None).
+#[test]
+fn l44_l50_test_buffered_proto_create_connection() {
+    struct ReceiveStuff {
+        buffer: Vec<u8>,
+        data: Vec<u8>,
+        noise: Vec<u8>,
+        transport: Option<Transport>,
+        lost: Rc<RefCell<Option<String>>>,
+    }
+    impl Protocol for ReceiveStuff {
+        fn connection_made(&mut self, t: Transport) {
+            self.transport = Some(t);
+        }
+        fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+            *self.lost.borrow_mut() = Some(format!("{:?}", exc.map(|e| e.kind())));
+        }
+        fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+            Some(self)
+        }
+    }
+    impl asyncio::BufferedProtocol for ReceiveStuff {
+        fn get_buffer(&mut self, _hint: usize) -> &mut [u8] {
+            self.buffer = vec![0; 100];
+            &mut self.buffer
+        }
+        fn buffer_updated(&mut self, n: usize) {
+            self.data.extend_from_slice(&self.buffer[..n]);
+            if self.data == self.noise {
+                self.transport.as_ref().unwrap().write(b"1").unwrap();
+            }
+        }
+    }
+    let noise: Vec<u8> = b"12345678+".repeat(1024);
+    let lp = EventLoop::new().unwrap();
+    let n = noise.clone();
+    let handler = move |reader: asyncio::StreamReader, writer: asyncio::StreamWriter| {
+        let n = n.clone();
+        async move {
+            writer.write(&n)?;
+            reader.readexactly(1).await?;
+            writer.close();
+            writer.wait_closed().await
+        }
+    };
+    let server = lp
+        .run_until_complete(asyncio::start_server(handler, "127.0.0.1", 0).into_future())
+        .unwrap()
+        .unwrap();
+    let port = util::port_of(&server);
+    let lost = Rc::new(RefCell::new(None));
+    let (l, want) = (lost.clone(), noise.clone());
+    let factory = move || ReceiveStuff {
+        buffer: Vec::new(),
+        data: Vec::new(),
+        noise: want.clone(),
+        transport: None,
+        lost: l.clone(),
+    };
+    let (_t, p) = lp
+        .run_until_complete(lp.create_connection(factory, "127.0.0.1", port))
+        .unwrap()
+        .unwrap();
+    run_until(&lp, 10_000, || lost.borrow().is_some());
+    assert_eq!(lost.borrow().as_deref(), Some("None"));
+    assert_eq!(p.borrow().data, noise);
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
 }
