@@ -539,6 +539,7 @@ fn l10_cancelling_a_timer_from_inside_another_callback() {
     );
 }
 
+// CPython: EventLoopTestsMixin.test_close_running_event_loop
 #[test]
 fn l12_run_forever_refuses_reentry_and_a_second_loop() {
     let lp = EventLoop::new().unwrap();
@@ -640,6 +641,38 @@ fn l14_stopped_before_the_future_completed() {
     assert_eq!(e.to_string(), "Event loop stopped before Future completed.");
 }
 
+// CPython: EventLoopTestsMixin.test_run_until_complete_nesting
+#[test]
+fn l12_l15_test_run_until_complete_nesting() {
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    let e = lp
+        .run_until_complete(async move {
+            assert!(h.is_running());
+            h.run_until_complete(asyncio::yield_now()).unwrap_err()
+        })
+        .unwrap();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    assert_eq!(e.to_string(), "This event loop is already running");
+    assert!(!lp.is_running());
+}
+
+// CPython: EventLoopTestsMixin.test_run_until_complete_stopped
+#[test]
+fn l14_test_run_until_complete_stopped() {
+    // stop() from inside the future itself, which then waits on a timer.
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    let e = lp
+        .run_until_complete(async move {
+            h.stop();
+            asyncio::sleep(Duration::from_secs(3600)).await;
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "Event loop stopped before Future completed.");
+    assert!(!lp.is_running());
+}
+
 #[test]
 fn l15_get_running_loop_inside_and_outside() {
     assert_eq!(
@@ -679,6 +712,31 @@ fn l16_l35_close_drops_callbacks_and_reports_pending_tasks() {
     assert!(dropped.get(), "close() drops pending tasks' futures");
     assert_eq!(seen.borrow().len(), 1, "{:?}", seen.borrow());
     assert!(seen.borrow()[0].starts_with("Task was destroyed but it is pending!"));
+}
+
+// CPython: EventLoopTestsMixin.test_remove_fds_after_closing
+#[test]
+fn l16_test_remove_fds_after_closing() {
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    lp.add_reader(r.as_raw_fd(), || ()).unwrap();
+    lp.add_writer(w.as_raw_fd(), || ()).unwrap();
+    lp.close().unwrap();
+    assert!(!lp.remove_reader(r.as_raw_fd()).unwrap());
+    assert!(!lp.remove_writer(w.as_raw_fd()).unwrap());
+}
+
+// CPython: EventLoopTestsMixin.test_add_fds_after_closing
+#[test]
+fn l16_test_add_fds_after_closing() {
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    lp.close().unwrap();
+    let e = lp.add_reader(r.as_raw_fd(), || ()).unwrap_err();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    let e = lp.add_writer(w.as_raw_fd(), || ()).unwrap_err();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    assert_eq!(e.to_string(), "Event loop is closed");
 }
 
 #[test]
@@ -747,6 +805,75 @@ fn l17_add_writer_and_reader_share_one_fd() {
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
+// CPython: EventLoopTestsMixin.test_reader_callback
+#[test]
+fn l17_test_reader_callback() {
+    use std::io::Read;
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    r.set_nonblocking(true).unwrap();
+    let fd = r.as_raw_fd();
+    let read = Rc::new(RefCell::new(Vec::new()));
+    let removed = Rc::new(Cell::new(None));
+    let (got, rm, h) = (read.clone(), removed.clone(), lp.handle());
+    let r = RefCell::new(Some(r));
+    lp.add_reader(fd, move || {
+        let mut buf = [0u8; 1024];
+        let n = match r.borrow_mut().as_mut().map(|s| s.read(&mut buf)) {
+            Some(Ok(n)) => n,
+            // Spurious readiness is allowed: try again next time.
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            other => panic!("unexpected read result {other:?}"),
+        };
+        if n > 0 {
+            got.borrow_mut().extend_from_slice(&buf[..n]);
+        } else {
+            rm.set(Some(h.remove_reader(fd).unwrap()));
+            r.borrow_mut().take();
+        }
+    })
+    .unwrap();
+    let w = Rc::new(RefCell::new(Some(w)));
+    let w1 = w.clone();
+    lp.call_soon(move || w1.borrow_mut().as_mut().unwrap().write_all(b"abc").unwrap())
+        .unwrap();
+    util::run_until(&lp, 10, || read.borrow().len() >= 3);
+    let w1 = w.clone();
+    lp.call_soon(move || w1.borrow_mut().as_mut().unwrap().write_all(b"def").unwrap())
+        .unwrap();
+    util::run_until(&lp, 10, || read.borrow().len() >= 6);
+    let w1 = w.clone();
+    lp.call_soon(move || drop(w1.borrow_mut().take())).unwrap();
+    util::run_until(&lp, 10, || removed.get().is_some());
+    assert_eq!(&read.borrow()[..], b"abcdef");
+    assert_eq!(removed.get(), Some(true), "remove_reader found the reader");
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+// CPython: EventLoopTestsMixin.test_writer_callback
+#[test]
+fn l17_test_writer_callback() {
+    use std::io::Read;
+    let lp = EventLoop::new().unwrap();
+    let (mut r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    w.set_nonblocking(true).unwrap();
+    let fd = w.as_raw_fd();
+    let h = lp.handle();
+    lp.add_writer(fd, move || {
+        (&w).write_all(&[b'x'; 1024]).unwrap();
+        h.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert!(lp.remove_writer(fd).unwrap());
+    assert!(!lp.remove_writer(fd).unwrap());
+    // Removing the writer dropped the callback and with it the socket: EOF after the data.
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    assert_eq!(got, [b'x'; 1024]);
+}
+
+// CPython: HandleTests.test_callback_with_exception
 #[test]
 fn l18_a_panicking_or_failing_callback_does_not_stop_the_loop() {
     let lp = EventLoop::new().unwrap();
@@ -955,6 +1082,7 @@ fn l21_a_foreign_thread_wakes_a_blocked_poll() {
     t2.join().unwrap();
 }
 
+// CPython: EventLoopTestsMixin.test_call_soon_threadsafe_same_thread
 #[test]
 fn l22_threadsafe_on_the_loop_thread_is_call_soon() {
     let lp = EventLoop::new().unwrap();
