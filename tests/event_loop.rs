@@ -685,6 +685,7 @@ fn l15_get_running_loop_inside_and_outside() {
     assert!(inside.unwrap().unwrap());
 }
 
+// CPython: BaseTaskTests.test_log_destroyed_pending_task (a pending task is destroyed when its loop closes, D8)
 #[test]
 fn l16_l35_close_drops_callbacks_and_reports_pending_tasks() {
     let lp = EventLoop::new().unwrap();
@@ -1349,6 +1350,7 @@ fn a_refused_nested_run_until_complete_queues_nothing() {
     assert!(woken.get());
 }
 
+// CPython: BaseTaskTests.test_sleep_cancel
 #[test]
 fn l27_l28_cancelling_a_sleeping_task_cancels_its_timer() {
     let lp = EventLoop::new().unwrap();
@@ -1382,6 +1384,7 @@ fn l28_cancel_on_a_finished_task_returns_false() {
     .unwrap();
 }
 
+// CPython: BaseTaskTests.test_cancel_with_message_before_starting_task (without the message)
 #[test]
 fn l29_a_task_cancelled_before_its_first_step_never_runs() {
     asyncio::run(async {
@@ -1421,6 +1424,7 @@ fn l30_a_task_that_cancels_itself_ends_cancelled() {
     .unwrap();
 }
 
+// CPython: BaseTaskTests.test_yield_future_passes_cancel
 #[test]
 fn l33_cancelling_a_task_cancels_the_task_it_awaits() {
     asyncio::run(async {
