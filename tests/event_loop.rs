@@ -1554,6 +1554,7 @@ fn d4_l38_a_result_ready_at_the_first_poll_wins_over_a_zero_deadline() {
     .unwrap();
 }
 
+// CPython: RunTests.test_asyncio_run_cancels_hanging_tasks
 #[test]
 fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
     let dropped = Rc::new(Cell::new(false));
@@ -1581,6 +1582,58 @@ fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
         dropped.get(),
         "L41: hanging tasks are cancelled at shutdown"
     );
+}
+
+// CPython: RunTests.test_asyncio_run_return
+#[test]
+fn l41_test_asyncio_run_return() {
+    let out = asyncio::run(async {
+        asyncio::yield_now().await;
+        42
+    });
+    assert_eq!(out.unwrap(), 42);
+}
+
+// CPython: RunTests.test_asyncio_run_raises
+#[test]
+fn l41_test_asyncio_run_raises() {
+    // Python's raised exception is the main future's `Err` here: run hands it back as is.
+    let out = asyncio::run(async {
+        asyncio::yield_now().await;
+        Err::<(), _>(std::io::Error::other("spam"))
+    });
+    assert_eq!(out.unwrap().unwrap_err().to_string(), "spam");
+}
+
+// CPython: RunTests.test_asyncio_run_debug
+#[test]
+fn l23_l41_test_asyncio_run_debug() {
+    // Without the environment-variable cases: the default, then each explicit setting.
+    async fn main(expected: bool) {
+        let lp = asyncio::get_running_loop().unwrap();
+        assert_eq!(lp.get_debug(), expected);
+    }
+    asyncio::run(main(false)).unwrap();
+    asyncio::Runner::new()
+        .debug(false)
+        .run(main(false))
+        .unwrap();
+    asyncio::Runner::new().debug(true).run(main(true)).unwrap();
+}
+
+// CPython: RunTests.test_asyncio_run_from_running_loop
+#[test]
+fn l41_test_asyncio_run_from_running_loop() {
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let inner = asyncio::run(async move { asyncio::run(async move { r.set(true) }).unwrap_err() });
+    let e = inner.unwrap();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("cannot be called from a running"),
+        "{e}"
+    );
+    assert!(!ran.get(), "the refused future never ran");
 }
 
 /// Spawns a detached task that holds `guard` and waits forever: what `asyncio::run` finds
