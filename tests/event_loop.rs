@@ -323,6 +323,7 @@ fn l3_callbacks_queued_during_a_run_wait_for_the_next_iteration() {
     }
 }
 
+// CPython: BaseEventLoopTests.test__add_callback_cancelled_handle
 #[test]
 fn l5_cancel_is_idempotent_and_releases_the_capture() {
     let lp = EventLoop::new().unwrap();
@@ -397,6 +398,7 @@ fn l7_deadlines_within_one_millisecond_fire_in_deadline_order() {
     assert_eq!(log.get(), ["early", "early-too", "late"]);
 }
 
+// CPython: BaseEventLoopTests.test_call_later_negative_delays
 #[test]
 fn l7_past_deadlines_fire_in_deadline_order_right_after_the_loop_starts() {
     let lp = EventLoop::new().unwrap();
@@ -505,6 +507,7 @@ fn l8_tiny_sleeps_do_not_spin() {
     }
 }
 
+// CPython: BaseEventLoopTests.test__run_once_cancelled_event_cleanup (no firing, bounded storage)
 #[test]
 fn l10_cancelled_timers_never_fire_and_leave_the_wheel() {
     let clock = ManualClock::new();
@@ -540,6 +543,7 @@ fn l10_cancelling_a_timer_from_inside_another_callback() {
 }
 
 // CPython: EventLoopTestsMixin.test_close_running_event_loop
+// CPython: RunningLoopTests.test_running_loop_within_a_loop
 #[test]
 fn l12_run_forever_refuses_reentry_and_a_second_loop() {
     let lp = EventLoop::new().unwrap();
@@ -608,6 +612,118 @@ fn l13_stop_before_run_forever_means_exactly_one_iteration() {
     lp.stop();
     lp.run_forever().unwrap();
     assert_eq!(count.get(), 1);
+}
+
+// CPython: BaseEventLoopTests.test__add_callback_handle
+#[test]
+fn l1_l5_test_add_callback_handle() {
+    // A handle added with call_soon goes to the ready queue, never among the timers.
+    let lp = EventLoop::new().unwrap();
+    let h = lp.call_soon(|| ()).unwrap();
+    let stats = lp.stats();
+    assert_eq!((stats.ready, stats.timers), (1, 0));
+    assert!(!h.cancelled());
+}
+
+// CPython: BaseEventLoopTests.test__run_once_schedule_handle
+#[test]
+fn l2_l3_test_run_once_schedule_handle() {
+    // A timer due before the iteration runs in it; what it schedules with call_soon waits in
+    // the ready queue for the next iteration.
+    let lp = EventLoop::new().unwrap();
+    let processed = Rc::new(Cell::new(false));
+    let later_ran = Rc::new(Cell::new(false));
+    let (p, r, h) = (processed.clone(), later_ran.clone(), lp.handle());
+    let past = lp
+        .time()
+        .checked_sub(Duration::from_secs(1))
+        .unwrap_or(lp.time());
+    lp.call_at(past, move || {
+        p.set(true);
+        let r = r.clone();
+        h.call_soon(move || r.set(true)).unwrap();
+    })
+    .unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(processed.get());
+    assert!(!later_ran.get());
+    assert_eq!(lp.stats().ready, 1);
+    assert_eq!(lp.stats().timers, 0);
+}
+
+// CPython: BaseEventLoopTests.test_set_exc_handler_custom
+#[test]
+fn l19_test_set_exc_handler_custom() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    assert!(!lp.has_exception_handler());
+    let seen = capture_exceptions(&lp);
+    assert!(lp.has_exception_handler());
+    lp.call_soon::<_, ()>(|| panic!("zero_error")).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    {
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].starts_with("Exception in callback"), "{seen:?}");
+        assert!(seen[0].ends_with("panicked: zero_error"), "{seen:?}");
+    }
+    // Back to the default handler: the custom one is not called any more.
+    lp.set_exception_handler(None::<fn(&asyncio::LoopHandle, &asyncio::ExceptionContext)>);
+    assert!(!lp.has_exception_handler());
+    lp.call_soon::<_, ()>(|| panic!("zero_error")).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(seen.borrow().len(), 1);
+}
+
+// CPython: BaseEventLoopTests.test_single_selecter_event_callback_after_stopping
+#[test]
+fn l5_l13_test_single_selecter_event_callback_after_stopping() {
+    // Python issue #25593: an I/O callback must not run twice for one event because the loop
+    // was stopped. One readiness event; the callback cancels itself (removes the reader).
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let calls = Rc::new(Cell::new(0));
+    let (c, h) = (calls.clone(), lp.handle());
+    lp.add_reader(fd, move || {
+        c.set(c.get() + 1);
+        let h2 = h.clone();
+        h.call_soon(move || {
+            h2.remove_reader(fd).unwrap();
+        })
+        .unwrap();
+    })
+    .unwrap();
+    b.write_all(b"x").unwrap();
+    for _ in 1..3 {
+        let h = lp.handle();
+        lp.call_soon(move || h.stop()).unwrap();
+        lp.run_forever().unwrap();
+        assert_eq!(calls.get(), 1);
+    }
+    drop(a);
+}
+
+// CPython: BaseEventLoopTests.test_run_forever_pre_stopped
+#[test]
+fn l9_l13_test_run_forever_pre_stopped() {
+    // stop() before run_forever: one iteration that polls with timeout 0, even with a timer
+    // an hour away. The loop runs on its own thread so that a blocking poll fails the test
+    // after 10 s instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let lp = EventLoop::new().unwrap();
+        lp.call_later(Duration::from_secs(3600), || ()).unwrap();
+        lp.stop();
+        lp.run_forever().unwrap();
+        tx.send(lp.is_running()).unwrap();
+    });
+    let running = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(
+        running,
+        Ok(false),
+        "the pre-stopped run blocked in its poll"
+    );
 }
 
 #[test]
