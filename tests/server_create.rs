@@ -751,3 +751,29 @@ fn l97_l98_test_create_server_dual_stack() {
     check_tcp_echo(&lp, format!("[::1]:{port}").parse().unwrap());
     shut(&lp, &server);
 }
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_ipv6
+#[test]
+fn l97_l99_test_create_server_ipv6() {
+    // start_server on `::1`, port 0: at least one socket; skipped, as CPython, where `::1`
+    // cannot be bound (EADDRNOTAVAIL).
+    let lp = EventLoop::new().unwrap();
+    let r = lp
+        .run_until_complete(async {
+            asyncio::start_server(
+                |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close(),
+                "::1",
+                0,
+            )
+            .await
+        })
+        .unwrap();
+    let server = match r {
+        Ok(server) => server,
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable => return,
+        Err(e) => panic!("{e:?}"),
+    };
+    assert!(!server.sockets().is_empty());
+    assert!(inet(&server).iter().all(|a| a.is_ipv6()));
+    shut(&lp, &server);
+}
