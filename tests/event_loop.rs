@@ -323,6 +323,7 @@ fn l3_callbacks_queued_during_a_run_wait_for_the_next_iteration() {
     }
 }
 
+// CPython: BaseEventLoopTests.test__add_callback_cancelled_handle
 #[test]
 fn l5_cancel_is_idempotent_and_releases_the_capture() {
     let lp = EventLoop::new().unwrap();
@@ -397,6 +398,7 @@ fn l7_deadlines_within_one_millisecond_fire_in_deadline_order() {
     assert_eq!(log.get(), ["early", "early-too", "late"]);
 }
 
+// CPython: BaseEventLoopTests.test_call_later_negative_delays
 #[test]
 fn l7_past_deadlines_fire_in_deadline_order_right_after_the_loop_starts() {
     let lp = EventLoop::new().unwrap();
@@ -505,6 +507,7 @@ fn l8_tiny_sleeps_do_not_spin() {
     }
 }
 
+// CPython: BaseEventLoopTests.test__run_once_cancelled_event_cleanup (no firing, bounded storage)
 #[test]
 fn l10_cancelled_timers_never_fire_and_leave_the_wheel() {
     let clock = ManualClock::new();
@@ -539,6 +542,8 @@ fn l10_cancelling_a_timer_from_inside_another_callback() {
     );
 }
 
+// CPython: EventLoopTestsMixin.test_close_running_event_loop
+// CPython: RunningLoopTests.test_running_loop_within_a_loop
 #[test]
 fn l12_run_forever_refuses_reentry_and_a_second_loop() {
     let lp = EventLoop::new().unwrap();
@@ -609,6 +614,118 @@ fn l13_stop_before_run_forever_means_exactly_one_iteration() {
     assert_eq!(count.get(), 1);
 }
 
+// CPython: BaseEventLoopTests.test__add_callback_handle
+#[test]
+fn l1_l5_test_add_callback_handle() {
+    // A handle added with call_soon goes to the ready queue, never among the timers.
+    let lp = EventLoop::new().unwrap();
+    let h = lp.call_soon(|| ()).unwrap();
+    let stats = lp.stats();
+    assert_eq!((stats.ready, stats.timers), (1, 0));
+    assert!(!h.cancelled());
+}
+
+// CPython: BaseEventLoopTests.test__run_once_schedule_handle
+#[test]
+fn l2_l3_test_run_once_schedule_handle() {
+    // A timer due before the iteration runs in it; what it schedules with call_soon waits in
+    // the ready queue for the next iteration.
+    let lp = EventLoop::new().unwrap();
+    let processed = Rc::new(Cell::new(false));
+    let later_ran = Rc::new(Cell::new(false));
+    let (p, r, h) = (processed.clone(), later_ran.clone(), lp.handle());
+    let past = lp
+        .time()
+        .checked_sub(Duration::from_secs(1))
+        .unwrap_or(lp.time());
+    lp.call_at(past, move || {
+        p.set(true);
+        let r = r.clone();
+        h.call_soon(move || r.set(true)).unwrap();
+    })
+    .unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(processed.get());
+    assert!(!later_ran.get());
+    assert_eq!(lp.stats().ready, 1);
+    assert_eq!(lp.stats().timers, 0);
+}
+
+// CPython: BaseEventLoopTests.test_set_exc_handler_custom
+#[test]
+fn l19_test_set_exc_handler_custom() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    assert!(!lp.has_exception_handler());
+    let seen = capture_exceptions(&lp);
+    assert!(lp.has_exception_handler());
+    lp.call_soon::<_, ()>(|| panic!("zero_error")).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    {
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].starts_with("Exception in callback"), "{seen:?}");
+        assert!(seen[0].ends_with("panicked: zero_error"), "{seen:?}");
+    }
+    // Back to the default handler: the custom one is not called any more.
+    lp.set_exception_handler(None::<fn(&asyncio::LoopHandle, &asyncio::ExceptionContext)>);
+    assert!(!lp.has_exception_handler());
+    lp.call_soon::<_, ()>(|| panic!("zero_error")).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(seen.borrow().len(), 1);
+}
+
+// CPython: BaseEventLoopTests.test_single_selecter_event_callback_after_stopping
+#[test]
+fn l5_l13_test_single_selecter_event_callback_after_stopping() {
+    // Python issue #25593: an I/O callback must not run twice for one event because the loop
+    // was stopped. One readiness event; the callback cancels itself (removes the reader).
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let calls = Rc::new(Cell::new(0));
+    let (c, h) = (calls.clone(), lp.handle());
+    lp.add_reader(fd, move || {
+        c.set(c.get() + 1);
+        let h2 = h.clone();
+        h.call_soon(move || {
+            h2.remove_reader(fd).unwrap();
+        })
+        .unwrap();
+    })
+    .unwrap();
+    b.write_all(b"x").unwrap();
+    for _ in 1..3 {
+        let h = lp.handle();
+        lp.call_soon(move || h.stop()).unwrap();
+        lp.run_forever().unwrap();
+        assert_eq!(calls.get(), 1);
+    }
+    drop(a);
+}
+
+// CPython: BaseEventLoopTests.test_run_forever_pre_stopped
+#[test]
+fn l9_l13_test_run_forever_pre_stopped() {
+    // stop() before run_forever: one iteration that polls with timeout 0, even with a timer
+    // an hour away. The loop runs on its own thread so that a blocking poll fails the test
+    // after 10 s instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let lp = EventLoop::new().unwrap();
+        lp.call_later(Duration::from_secs(3600), || ()).unwrap();
+        lp.stop();
+        lp.run_forever().unwrap();
+        tx.send(lp.is_running()).unwrap();
+    });
+    let running = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(
+        running,
+        Ok(false),
+        "the pre-stopped run blocked in its poll"
+    );
+}
+
 #[test]
 fn l14_run_until_complete_returns_the_output_and_runs_one_more_iteration() {
     let lp = EventLoop::new().unwrap();
@@ -640,6 +757,38 @@ fn l14_stopped_before_the_future_completed() {
     assert_eq!(e.to_string(), "Event loop stopped before Future completed.");
 }
 
+// CPython: EventLoopTestsMixin.test_run_until_complete_nesting
+#[test]
+fn l12_l15_test_run_until_complete_nesting() {
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    let e = lp
+        .run_until_complete(async move {
+            assert!(h.is_running());
+            h.run_until_complete(asyncio::yield_now()).unwrap_err()
+        })
+        .unwrap();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    assert_eq!(e.to_string(), "This event loop is already running");
+    assert!(!lp.is_running());
+}
+
+// CPython: EventLoopTestsMixin.test_run_until_complete_stopped
+#[test]
+fn l14_test_run_until_complete_stopped() {
+    // stop() from inside the future itself, which then waits on a timer.
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    let e = lp
+        .run_until_complete(async move {
+            h.stop();
+            asyncio::sleep(Duration::from_secs(3600)).await;
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "Event loop stopped before Future completed.");
+    assert!(!lp.is_running());
+}
+
 #[test]
 fn l15_get_running_loop_inside_and_outside() {
     assert_eq!(
@@ -652,6 +801,7 @@ fn l15_get_running_loop_inside_and_outside() {
     assert!(inside.unwrap().unwrap());
 }
 
+// CPython: BaseTaskTests.test_log_destroyed_pending_task (a pending task is destroyed when its loop closes, D8)
 #[test]
 fn l16_l35_close_drops_callbacks_and_reports_pending_tasks() {
     let lp = EventLoop::new().unwrap();
@@ -679,6 +829,31 @@ fn l16_l35_close_drops_callbacks_and_reports_pending_tasks() {
     assert!(dropped.get(), "close() drops pending tasks' futures");
     assert_eq!(seen.borrow().len(), 1, "{:?}", seen.borrow());
     assert!(seen.borrow()[0].starts_with("Task was destroyed but it is pending!"));
+}
+
+// CPython: EventLoopTestsMixin.test_remove_fds_after_closing
+#[test]
+fn l16_test_remove_fds_after_closing() {
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    lp.add_reader(r.as_raw_fd(), || ()).unwrap();
+    lp.add_writer(w.as_raw_fd(), || ()).unwrap();
+    lp.close().unwrap();
+    assert!(!lp.remove_reader(r.as_raw_fd()).unwrap());
+    assert!(!lp.remove_writer(w.as_raw_fd()).unwrap());
+}
+
+// CPython: EventLoopTestsMixin.test_add_fds_after_closing
+#[test]
+fn l16_test_add_fds_after_closing() {
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    lp.close().unwrap();
+    let e = lp.add_reader(r.as_raw_fd(), || ()).unwrap_err();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    let e = lp.add_writer(w.as_raw_fd(), || ()).unwrap_err();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    assert_eq!(e.to_string(), "Event loop is closed");
 }
 
 #[test]
@@ -908,6 +1083,75 @@ fn l17_test_remove_writer_read_write() {
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
+// CPython: EventLoopTestsMixin.test_reader_callback
+#[test]
+fn l17_test_reader_callback() {
+    use std::io::Read;
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    r.set_nonblocking(true).unwrap();
+    let fd = r.as_raw_fd();
+    let read = Rc::new(RefCell::new(Vec::new()));
+    let removed = Rc::new(Cell::new(None));
+    let (got, rm, h) = (read.clone(), removed.clone(), lp.handle());
+    let r = RefCell::new(Some(r));
+    lp.add_reader(fd, move || {
+        let mut buf = [0u8; 1024];
+        let n = match r.borrow_mut().as_mut().map(|s| s.read(&mut buf)) {
+            Some(Ok(n)) => n,
+            // Spurious readiness is allowed: try again next time.
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            other => panic!("unexpected read result {other:?}"),
+        };
+        if n > 0 {
+            got.borrow_mut().extend_from_slice(&buf[..n]);
+        } else {
+            rm.set(Some(h.remove_reader(fd).unwrap()));
+            r.borrow_mut().take();
+        }
+    })
+    .unwrap();
+    let w = Rc::new(RefCell::new(Some(w)));
+    let w1 = w.clone();
+    lp.call_soon(move || w1.borrow_mut().as_mut().unwrap().write_all(b"abc").unwrap())
+        .unwrap();
+    util::run_until(&lp, 10, || read.borrow().len() >= 3);
+    let w1 = w.clone();
+    lp.call_soon(move || w1.borrow_mut().as_mut().unwrap().write_all(b"def").unwrap())
+        .unwrap();
+    util::run_until(&lp, 10, || read.borrow().len() >= 6);
+    let w1 = w.clone();
+    lp.call_soon(move || drop(w1.borrow_mut().take())).unwrap();
+    util::run_until(&lp, 10, || removed.get().is_some());
+    assert_eq!(&read.borrow()[..], b"abcdef");
+    assert_eq!(removed.get(), Some(true), "remove_reader found the reader");
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+// CPython: EventLoopTestsMixin.test_writer_callback
+#[test]
+fn l17_test_writer_callback() {
+    use std::io::Read;
+    let lp = EventLoop::new().unwrap();
+    let (mut r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    w.set_nonblocking(true).unwrap();
+    let fd = w.as_raw_fd();
+    let h = lp.handle();
+    lp.add_writer(fd, move || {
+        (&w).write_all(&[b'x'; 1024]).unwrap();
+        h.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert!(lp.remove_writer(fd).unwrap());
+    assert!(!lp.remove_writer(fd).unwrap());
+    // Removing the writer dropped the callback and with it the socket: EOF after the data.
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    assert_eq!(got, [b'x'; 1024]);
+}
+
+// CPython: HandleTests.test_callback_with_exception
 #[test]
 fn l18_a_panicking_or_failing_callback_does_not_stop_the_loop() {
     let lp = EventLoop::new().unwrap();
@@ -1116,6 +1360,7 @@ fn l21_a_foreign_thread_wakes_a_blocked_poll() {
     t2.join().unwrap();
 }
 
+// CPython: EventLoopTestsMixin.test_call_soon_threadsafe_same_thread
 #[test]
 fn l22_threadsafe_on_the_loop_thread_is_call_soon() {
     let lp = EventLoop::new().unwrap();
@@ -1382,6 +1627,7 @@ fn a_refused_nested_run_until_complete_queues_nothing() {
     assert!(woken.get());
 }
 
+// CPython: BaseTaskTests.test_sleep_cancel
 #[test]
 fn l27_l28_cancelling_a_sleeping_task_cancels_its_timer() {
     let lp = EventLoop::new().unwrap();
@@ -1415,6 +1661,7 @@ fn l28_cancel_on_a_finished_task_returns_false() {
     .unwrap();
 }
 
+// CPython: BaseTaskTests.test_cancel_with_message_before_starting_task (without the message)
 #[test]
 fn l29_a_task_cancelled_before_its_first_step_never_runs() {
     asyncio::run(async {
@@ -1454,6 +1701,7 @@ fn l30_a_task_that_cancels_itself_ends_cancelled() {
     .unwrap();
 }
 
+// CPython: BaseTaskTests.test_yield_future_passes_cancel
 #[test]
 fn l33_cancelling_a_task_cancels_the_task_it_awaits() {
     asyncio::run(async {
@@ -1583,6 +1831,7 @@ fn d4_l38_a_result_ready_at_the_first_poll_wins_over_a_zero_deadline() {
     .unwrap();
 }
 
+// CPython: RunTests.test_asyncio_run_cancels_hanging_tasks
 #[test]
 fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
     let dropped = Rc::new(Cell::new(false));
@@ -1610,6 +1859,58 @@ fn l41_run_cancels_leftover_tasks_and_refuses_nesting() {
         dropped.get(),
         "L41: hanging tasks are cancelled at shutdown"
     );
+}
+
+// CPython: RunTests.test_asyncio_run_return
+#[test]
+fn l41_test_asyncio_run_return() {
+    let out = asyncio::run(async {
+        asyncio::yield_now().await;
+        42
+    });
+    assert_eq!(out.unwrap(), 42);
+}
+
+// CPython: RunTests.test_asyncio_run_raises
+#[test]
+fn l41_test_asyncio_run_raises() {
+    // Python's raised exception is the main future's `Err` here: run hands it back as is.
+    let out = asyncio::run(async {
+        asyncio::yield_now().await;
+        Err::<(), _>(std::io::Error::other("spam"))
+    });
+    assert_eq!(out.unwrap().unwrap_err().to_string(), "spam");
+}
+
+// CPython: RunTests.test_asyncio_run_debug
+#[test]
+fn l23_l41_test_asyncio_run_debug() {
+    // Without the environment-variable cases: the default, then each explicit setting.
+    async fn main(expected: bool) {
+        let lp = asyncio::get_running_loop().unwrap();
+        assert_eq!(lp.get_debug(), expected);
+    }
+    asyncio::run(main(false)).unwrap();
+    asyncio::Runner::new()
+        .debug(false)
+        .run(main(false))
+        .unwrap();
+    asyncio::Runner::new().debug(true).run(main(true)).unwrap();
+}
+
+// CPython: RunTests.test_asyncio_run_from_running_loop
+#[test]
+fn l41_test_asyncio_run_from_running_loop() {
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let inner = asyncio::run(async move { asyncio::run(async move { r.set(true) }).unwrap_err() });
+    let e = inner.unwrap();
+    assert!(matches!(e, Error::InvalidState(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("cannot be called from a running"),
+        "{e}"
+    );
+    assert!(!ran.get(), "the refused future never ran");
 }
 
 /// Spawns a detached task that holds `guard` and waits forever: what `asyncio::run` finds

@@ -113,6 +113,7 @@ fn main() {
     println!("loop_descriptors: ok");
 }
 
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_timeout
 /// Checklist: L91, L94. A connect in flight is owned by its attempt: the happy-eyeballs attempt
 /// that loses while still connecting, and every attempt of a `create_connection` dropped under
 /// a timeout, close their sockets then, not when the loop closes. `::1` never answers here (its

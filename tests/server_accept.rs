@@ -292,3 +292,26 @@ fn l101_test_accept_connection_multiple() {
     );
     shut(&lp, &server);
 }
+
+// CPython: BaseEventLoopWithSelectorTests.test_accept_connection_retry
+#[test]
+fn l101_test_accept_connection_retry() {
+    // Each accept round ends at EAGAIN once the queue is empty: quietly (no report), with the
+    // listener still registered, so a later connection is accepted as well.
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let server = lp
+        .run_until_complete(lp.create_server(Echo::default, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    let _first = tcp_client(addr);
+    run_within(&lp, BOUND, || server.connection_count() == 1);
+    for _ in 0..3 {
+        lp.run_once(Some(std::time::Duration::ZERO)).unwrap(); // nothing more to accept
+    }
+    let _second = tcp_client(addr);
+    run_within(&lp, BOUND, || server.connection_count() == 2);
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    shut(&lp, &server);
+}

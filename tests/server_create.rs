@@ -110,6 +110,7 @@ fn l105_a_start_serving_that_fails_leaves_the_server_closed_not_serving() {
         .unwrap();
 }
 
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_empty_host
 #[test]
 fn l97_l98_empty_host_binds_ipv4_and_ipv6_separately() {
     let lp = EventLoop::new().unwrap();
@@ -379,6 +380,8 @@ fn l98_reuse_port_lets_two_servers_share_a_port() {
     shut(&lp, &second);
 }
 
+// CPython: EventLoopTestsMixin.test_create_server_addr_in_use
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_cant_bind
 #[test]
 fn l99_a_port_in_use_fails_with_addr_in_use_and_pythons_text() {
     let lp = EventLoop::new().unwrap();
@@ -527,6 +530,8 @@ fn assert_nothing_listening(lp: &EventLoop, addr: SocketAddr, left: &str, closed
 }
 
 // Checklist: S9 (create_server: host/port with sock).
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_host_port_sock
+// CPython: EventLoopTestsMixin.test_create_server_sock
 #[test]
 fn l96_l100_serving_on_a_bound_std_listener() {
     let lp = EventLoop::new().unwrap();
@@ -585,6 +590,7 @@ fn l96_a_second_sock_or_later_hosts_keep_the_host_port_conflict() {
 /// text. A seqpacket socket used to be served as a byte stream (message boundaries lost),
 /// and a datagram one created a server whose start failed with EOPNOTSUPP.
 // Checklist: L96, L114.
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_wrong_sock
 #[test]
 fn l96_a_sock_that_is_not_a_stream_socket_is_refused() {
     use socket2::{Domain, Socket, Type};
@@ -621,4 +627,153 @@ fn l96_a_sock_that_is_not_a_stream_socket_is_refused() {
 enum ListenSocketCase {
     Unix(UnixListener),
     Tcp(TcpListener),
+}
+
+/// Serves `hosts` (port 0) and returns the set of addresses the server listens on.
+fn hosts_served(lp: &EventLoop, hosts: &[&str]) -> std::collections::BTreeSet<String> {
+    let server = lp
+        .run_until_complete(lp.create_server(Echo::default, "", 0).hosts(hosts))
+        .unwrap()
+        .unwrap();
+    let served = inet(&server).iter().map(|a| a.ip().to_string()).collect();
+    for addr in inet(&server) {
+        check_tcp_echo(lp, addr);
+    }
+    shut(lp, &server);
+    served
+}
+
+// CPython: EventLoopTestsMixin.test_create_server_multiple_hosts_ipv4
+#[test]
+fn l97_test_create_server_multiple_hosts_ipv4() {
+    // Real loopback addresses in place of the mocked ones; the one listed twice binds once.
+    let lp = EventLoop::new().unwrap();
+    let served = hosts_served(&lp, &["127.0.0.1", "127.0.0.2", "127.0.0.1"]);
+    assert_eq!(
+        served.into_iter().collect::<Vec<_>>(),
+        ["127.0.0.1", "127.0.0.2"]
+    );
+}
+
+// CPython: EventLoopTestsMixin.test_create_server_multiple_hosts_ipv6
+#[test]
+fn l97_test_create_server_multiple_hosts_ipv6() {
+    // `::1` and the IPv6 wildcard stand for the mocked `::1` and `::2` (a host has one IPv6
+    // loopback address).
+    if !have_ipv6() {
+        return;
+    }
+    let lp = EventLoop::new().unwrap();
+    let served = hosts_served(&lp, &["::1", "::", "::1"]);
+    assert_eq!(served.into_iter().collect::<Vec<_>>(), ["::", "::1"]);
+}
+
+/// Whether the server's one socket has SO_REUSEPORT: a second socket that sets it binds the
+/// same address only if the first has it too.
+fn shares_its_port(addr: SocketAddr) -> bool {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.set_reuse_port(true).unwrap();
+    s.bind(&addr.into()).is_ok()
+}
+
+// CPython: EventLoopTestsMixin.test_create_server_reuse_port
+#[test]
+fn l98_test_create_server_reuse_port() {
+    let lp = EventLoop::new().unwrap();
+    for reuse in [false, true] {
+        let server = lp
+            .run_until_complete(
+                lp.create_server(Echo::default, "127.0.0.1", 0)
+                    .reuse_port(reuse),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(inet(&server).len(), 1);
+        assert_eq!(
+            shares_its_port(first_inet(&server)),
+            reuse,
+            "reuse_port({reuse})"
+        );
+        shut(&lp, &server);
+    }
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_stream_bittype
+#[test]
+fn l100_test_create_server_stream_bittype() {
+    // A listening socket made with SOCK_STREAM | SOCK_NONBLOCK is a stream socket.
+    use socket2::{Domain, Socket, Type};
+    let lp = EventLoop::new().unwrap();
+    let s = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    s.listen(8).unwrap();
+    let server = lp
+        .run_until_complete(
+            lp.create_server(Echo::default, "", 0)
+                .sock(TcpListener::from(s)),
+        )
+        .unwrap()
+        .unwrap();
+    check_tcp_echo(&lp, first_inet(&server));
+    shut(&lp, &server);
+}
+
+// CPython: EventLoopTestsMixin.test_create_server_dual_stack
+#[test]
+fn l97_l98_test_create_server_dual_stack() {
+    // No host and one port: an IPv4 and an IPv6 socket on that port, each reachable by its
+    // own loopback. The port is one found free a moment before, so, as CPython, up to five
+    // tries when another process took it meanwhile.
+    if !have_ipv6() {
+        return;
+    }
+    let lp = EventLoop::new().unwrap();
+    let mut tries = 0;
+    let (server, port) = loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        match lp
+            .run_until_complete(lp.create_server(Echo::default, "", port))
+            .unwrap()
+        {
+            Ok(server) => break (server, port),
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrInUse && tries < 5 => tries += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert!(inet(&server).iter().all(|a| a.port() == port));
+    check_tcp_echo(&lp, SocketAddr::from(([127, 0, 0, 1], port)));
+    check_tcp_echo(&lp, format!("[::1]:{port}").parse().unwrap());
+    shut(&lp, &server);
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_ipv6
+#[test]
+fn l97_l99_test_create_server_ipv6() {
+    // start_server on `::1`, port 0: at least one socket; skipped, as CPython, where `::1`
+    // cannot be bound (EADDRNOTAVAIL).
+    let lp = EventLoop::new().unwrap();
+    let r = lp
+        .run_until_complete(async {
+            asyncio::start_server(
+                |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close(),
+                "::1",
+                0,
+            )
+            .await
+        })
+        .unwrap();
+    let server = match r {
+        Ok(server) => server,
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrNotAvailable => return,
+        Err(e) => panic!("{e:?}"),
+    };
+    assert!(!server.sockets().is_empty());
+    assert!(inet(&server).iter().all(|a| a.is_ipv6()));
+    shut(&lp, &server);
 }

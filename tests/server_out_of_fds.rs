@@ -24,6 +24,7 @@ use util::{capture_exceptions, Echo};
 const EMFILE_CHILD: &str = "ASYNCIO_TEST_EMFILE_CHILD";
 const EMFILE_TEST: &str = "l102_d6_accept_out_of_fds_reports_once_backs_off_and_resumes";
 
+// CPython: BaseEventLoopWithSelectorTests.test_accept_connection_exception
 #[test]
 fn l102_d6_accept_out_of_fds_reports_once_backs_off_and_resumes() {
     util::in_child(EMFILE_CHILD, EMFILE_TEST, "emfile child: ok", emfile_child);

@@ -761,3 +761,23 @@ fn l114_l120_test_create_unix_server_path_stream_bittype() {
     );
     assert_eq!(lp.stats().io_registrations, 0);
 }
+
+// CPython: EventLoopTestsMixin.test_create_unix_server_path_socket_error
+#[test]
+fn l114_test_create_unix_server_path_socket_error() {
+    // A path and a socket together: refused before anything is bound, and no file is made.
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("l114-path-sock");
+    let sock = UnixListener::bind(dir.join("given.sock")).unwrap();
+    let path = dir.join("test.sock");
+    let r = lp
+        .run_until_complete(lp.create_unix_server(Echo::default, &path).sock(sock))
+        .unwrap();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument(m))
+            if m == "path and sock can not be specified at the same time"),
+        "L114: {:?}",
+        r.map(drop)
+    );
+    assert!(!path.exists());
+}

@@ -140,6 +140,7 @@ fn l39_test_timeout_not_called() {
     });
 }
 
+// CPython: TimeoutTests.test_timeout_at_disabled
 #[test]
 fn l39_test_timeout_disabled_and_at_disabled() {
     // Python's timeout(None) and timeout_at(None): no deadline at all.
@@ -553,6 +554,7 @@ fn l40_test_nested_timeouts_concurrent() {
     assert!(!inner.borrow().as_ref().unwrap().expired());
 }
 
+// CPython: TimeoutTests.test_timeout_in_the_past_sleep_zero
 #[test]
 fn l39_test_timeout_zero_sleep_zero_and_in_the_past_sleep_zero() {
     // `timeout(0)` and `timeout(-11)` around `sleep(0)`: the body gives up control once, and
@@ -611,4 +613,181 @@ fn l40_test_foreign_cancel_doesnt_timeout_if_not_expired() {
     turn_until_done(&lp, &task, 3);
     assert!(task.is_cancelled());
     assert!(!cm.borrow().as_ref().unwrap().expired());
+}
+
+// CPython: TimeoutTests.test_foreign_exception_passed
+#[test]
+fn l40_test_foreign_exception_passed() {
+    // A body that fails with its own error inside a scope that has not expired: the error is
+    // the body's output, and the scope stays unexpired.
+    run(async {
+        let cm = Rc::new(RefCell::new(None));
+        let c = cm.clone();
+        let r = timeout_scope(Duration::from_millis(10), move |t| async move {
+            keep(&c, &t);
+            Err::<(), _>(std::io::Error::from(std::io::ErrorKind::NotFound))
+        })
+        .await;
+        let e = r.unwrap().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert!(!cm.borrow().as_ref().unwrap().expired());
+    });
+}
+
+// CPython: TimeoutTests.test_timeout_without_task
+#[test]
+fn l39_test_timeout_without_task() {
+    // A scope polled where no loop runs cannot keep its deadline: it says so (CPython's
+    // RuntimeError "Timeout should be used inside a task") instead of never expiring. Python's
+    // second half (reschedule before entering) cannot be written: the handle exists only
+    // inside the scope.
+    let scope = std::panic::catch_unwind(|| {
+        let mut scope = std::pin::pin!(timeout_scope(Duration::from_millis(10), |_| {
+            std::future::pending::<()>()
+        }));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = std::future::Future::poll(scope.as_mut(), &mut cx);
+    })
+    .unwrap_err();
+    let text = scope
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| scope.downcast_ref::<String>().cloned())
+        .unwrap();
+    assert!(text.contains("outside a running event loop"), "{text}");
+}
+
+// Ports of test_waitfor.py's AsyncioWaitForTest: `wait_for(aw, t)` is `timeout(t, aw)`, and
+// a Python task is a `Task` handle (awaiting it under a deadline cancels it on expiry).
+
+/// Sets its flag when dropped: the `finally` of a Python coroutine.
+struct Finally(Rc<Cell<bool>>);
+
+impl Drop for Finally {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+// CPython: AsyncioWaitForTest.test_wait_for_timeout_less_then_0_or_0_future_done
+#[test]
+fn l36_test_wait_for_timeout_less_then_0_or_0_future_done() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let fut = lp.create_future::<&str>();
+        fut.set_result("done").unwrap();
+        let ret = asyncio::timeout(Duration::ZERO, fut.clone()).await;
+        assert_eq!(ret.unwrap().unwrap(), "done");
+        assert!(fut.done());
+    });
+}
+
+// CPython: AsyncioWaitForTest.test_wait_for_timeout_less_then_0_or_0
+#[test]
+fn l33_l36_test_wait_for_timeout_less_then_0_or_0() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        for past in [Duration::ZERO, Duration::from_secs(1)] {
+            let foo_running = Rc::new(Cell::new(None));
+            let started = lp.create_future::<()>();
+            let (running, s) = (foo_running.clone(), started.clone());
+            let fut = spawn(async move {
+                running.set(Some(true));
+                s.set_result(()).unwrap();
+                let _stop = StopOnDrop(running);
+                sleep(Duration::from_secs(10)).await;
+                "done"
+            });
+            let probe = fut.task_ref();
+            started.await.unwrap();
+            let deadline = lp.time().checked_sub(past).unwrap_or(lp.time());
+            let r = asyncio::timeout_at(deadline, fut).await;
+            assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+            assert!(probe.is_done());
+            assert!(probe.is_cancelled(), "cancelled by the timeout");
+            assert_eq!(foo_running.get(), Some(false));
+        }
+    });
+}
+
+/// Sets `Some(false)` when dropped: `foo_running = False` in a `finally`.
+struct StopOnDrop(Rc<Cell<Option<bool>>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.set(Some(false));
+    }
+}
+
+// CPython: AsyncioWaitForTest.test_wait_for_blocking
+#[test]
+fn l36_test_wait_for_blocking() {
+    // Python's timeout=None: no deadline, which is `Duration::MAX` here.
+    run(async {
+        let res = asyncio::timeout(Duration::MAX, async { "done" }).await;
+        assert_eq!(res.unwrap(), "done");
+    });
+}
+
+// CPython: AsyncioWaitForTest.test_wait_for_waits_for_task_cancellation
+#[test]
+fn l33_l36_test_wait_for_waits_for_task_cancellation() {
+    // The task's cleanup has run by the time the timeout returns. (Python chains the
+    // CancelledError as the TimeoutError's context; `Error::Timeout` carries no cause.)
+    run(async {
+        let task_done = Rc::new(Cell::new(false));
+        let d = Finally(task_done.clone());
+        let inner_task = spawn(async move {
+            let _finally = d;
+            sleep(Duration::from_secs(10)).await;
+        });
+        let r = asyncio::timeout(Duration::from_millis(1), inner_task).await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert!(task_done.get());
+    });
+}
+
+// CPython: AsyncioWaitForTest.test_wait_for_waits_for_task_cancellation_w_timeout_0
+#[test]
+fn l33_l36_test_wait_for_waits_for_task_cancellation_w_timeout_0() {
+    run(async {
+        let task_done = Rc::new(Cell::new(false));
+        let d = Finally(task_done.clone());
+        let foo = async move {
+            let inner_task = spawn(async move {
+                let _finally = d;
+                sleep(Duration::from_secs(10)).await;
+            });
+            sleep(Duration::from_millis(1)).await;
+            asyncio::timeout(Duration::ZERO, inner_task).await
+        };
+        let r = foo.await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert!(task_done.get());
+    });
+}
+
+// CPython: AsyncioWaitForTest.test_wait_for_issue86296
+#[test]
+fn l37_test_wait_for_issue86296() {
+    // The inner task finishes in one turn, before the waiter is cancelled: the waiter still
+    // ends cancelled and never reaches its end (3.12's behaviour; 3.11 swallowed the cancel).
+    run(async {
+        let inner_task = spawn(async { "done" });
+        let inner = inner_task.task_ref();
+        let reached_end = Rc::new(Cell::new(false));
+        let r = reached_end.clone();
+        let task = spawn(async move {
+            let out = asyncio::timeout(Duration::from_secs(100), inner_task).await;
+            assert_eq!(out.unwrap().unwrap(), "done");
+            sleep(Duration::from_secs(1)).await;
+            r.set(true);
+        });
+        assert!(!task.is_done());
+        asyncio::yield_now().await; // run the task
+        assert!(task.cancel());
+        assert!(matches!(task.await, Err(asyncio::Cancelled)));
+        assert!(inner.is_done() && !inner.is_cancelled());
+        assert!(!reached_end.get());
+    });
 }

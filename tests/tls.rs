@@ -1378,6 +1378,7 @@ fn s6_a_server_hostname_rustls_cannot_take_says_why() {
     });
 }
 
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_ssl_timeout_for_plain_socket
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {
@@ -1633,6 +1634,178 @@ fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
         assert_eq!(e.to_string(), conflict);
         Ok(())
     });
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_no_ssl_server_hostname_errors
+#[test]
+fn l84_test_create_connection_no_ssl_server_hostname_errors() {
+    // Without ssl a server_hostname is refused, an empty one too (Python's '' is not None).
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        for name in ["", "python.org"] {
+            let e = lp
+                .create_connection(Recorder::default, "127.0.0.1", 9)
+                .server_hostname(name)
+                .await
+                .map(drop)
+                .expect_err("L84");
+            assert!(matches!(e, Error::InvalidArgument(_)), "{name:?}: {e:?}");
+            assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        }
+        Ok(())
+    });
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_ssl_server_hostname_errors
+#[test]
+fn l84_test_create_connection_ssl_server_hostname_errors() {
+    // With ssl and no host (Python's '' and None are both "" here), or a socket and no host,
+    // nothing names the server.
+    run(async {
+        let certs = Certs::get();
+        let lp = asyncio::get_running_loop()?;
+        let want = "You must set server_hostname when using ssl without a host";
+        let e = lp
+            .create_connection(Recorder::default, "", 80)
+            .ssl(certs.client_config(&[]))
+            .await
+            .map(drop)
+            .expect_err("no host");
+        assert_eq!(e.to_string(), want);
+        let (a, _b) = asyncio::socketpair()?;
+        let e = lp
+            .create_connection(Recorder::default, "", 0)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .map(drop)
+            .expect_err("sock, no host");
+        assert_eq!(e.to_string(), want);
+        assert_eq!(lp.stats().io_registrations, 0);
+        Ok(())
+    });
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_ssl_timeout_for_plain_socket
+#[test]
+fn l84_test_create_connection_ssl_timeout_for_plain_socket() {
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let e = lp
+            .create_connection(Recorder::default, "127.0.0.1", 9)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("L84");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        Ok(())
+    });
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_ssl_server_hostname_default
+#[test]
+fn l84_test_create_connection_ssl_server_hostname_default() {
+    // With ssl and no server_hostname the host is the name checked: the leaf is for
+    // `localhost` and `127.0.0.1`, so connecting as "localhost" passes and the address,
+    // given as a host name it is not, fails.
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let (_server, port) = tls_echo_server(&[]).await?;
+        let (t, _p) = lp
+            .create_connection(Recorder::default, "localhost", port)
+            .ssl(Certs::get().client_config(&[]))
+            .await?;
+        t.close();
+        let e = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("python.org")
+            .await
+            .map(drop)
+            .expect_err("the name given replaces the host");
+        assert!(cert_error(&e).is_some(), "{e:?}");
+        Ok(())
+    });
+}
+
+/// Answers one request line with a response whose body is `Test message`, then closes: the
+/// `run_test_server` of CPython's stream tests, over TLS.
+async fn http_like(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    reader.readline().await?;
+    writer.write(b"HTTP/1.0 200 OK\r\n\r\nTest message")?;
+    writer.close();
+    writer.wait_closed().await
+}
+
+/// CPython's `_basetest_open_connection_no_loop_ssl`: a request, the whole response up to
+/// EOF, and no report to the loop's exception handler.
+async fn get_test_message(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    writer.write(b"GET / HTTP/1.0\r\n\r\n")?;
+    let data = reader.read(-1).await?;
+    assert!(data.ends_with(b"\r\n\r\nTest message"), "{data:?}");
+    writer.close();
+    writer.wait_closed().await
+}
+
+// CPython: test_streams.StreamTests.test_open_connection_no_loop_ssl
+#[test]
+fn s1_t2_t38_test_open_connection_no_loop_ssl() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    run(async move {
+        let lp = asyncio::get_running_loop()?;
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                s.borrow_mut().push(ctx.message.clone())
+            },
+        ));
+        let server = asyncio::start_server(http_like, "127.0.0.1", 0)
+            .ssl(Certs::get().server_config(&[]))
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .await?;
+        get_test_message(reader, writer).await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+}
+
+// CPython: test_streams.StreamTests.test_open_unix_connection_no_loop_ssl
+#[test]
+fn s3_s8_t3_test_open_unix_connection_no_loop_ssl() {
+    // Over a Unix socket with server_hostname '' (no name to check, as Python's '').
+    let dir = util::temp_dir("s3-no-loop-ssl");
+    let path = dir.join("s.sock");
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    run(async move {
+        let lp = asyncio::get_running_loop()?;
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                s.borrow_mut().push(ctx.message.clone())
+            },
+        ));
+        let server = asyncio::start_unix_server(http_like, &path)
+            .ssl(Certs::get().server_config(&[]))
+            .await?;
+        let (reader, writer) = asyncio::open_unix_connection(&path)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("")
+            .await?;
+        get_test_message(reader, writer).await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
 }
 
 #[test]

@@ -554,6 +554,7 @@ fn l54_a_panicking_data_received_is_fatal_for_that_connection_only() {
     assert!(seen.borrow()[0].starts_with("Fatal error: protocol.data_received() call failed."));
 }
 
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_connect_err
 #[test]
 fn l93_refused_connection_is_a_typed_error() {
     let lp = EventLoop::new().unwrap();
@@ -568,6 +569,107 @@ fn l93_refused_connection_is_a_typed_error() {
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
+/// A listener on `[::1]:0`, or `None` where this host has no IPv6 loopback.
+fn v6_listener() -> Option<(TcpListener, u16)> {
+    let l = TcpListener::bind("[::1]:0").ok()?;
+    let port = l.local_addr().unwrap().port();
+    Some((l, port))
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_ip_addr
+#[test]
+fn l86_test_create_connection_ip_addr() {
+    // IP literals of either family connect straight to that address, as a stream socket of
+    // the literal's family.
+    let lp = EventLoop::new().unwrap();
+    let (l4, p4) = peer_listener();
+    let mut cases = vec![("127.0.0.1", p4, l4)];
+    if let Some((l6, p6)) = v6_listener() {
+        cases.push(("::1", p6, l6));
+    }
+    for (host, port, listener) in cases {
+        let (t, _p) = lp
+            .run_until_complete(lp.create_connection(Recorder::default, host, port))
+            .unwrap()
+            .unwrap();
+        let peer = t.peername().unwrap();
+        let peer = peer.as_inet().unwrap();
+        assert_eq!(peer.ip().to_string(), host);
+        assert_eq!(peer.port(), port);
+        let (s, _) = listener.accept().unwrap();
+        assert_eq!(
+            s.peer_addr().unwrap(),
+            t.sockname().unwrap().as_inet().unwrap()
+        );
+        t.close();
+    }
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_ipv6_scope
+#[test]
+fn l86_test_create_connection_ipv6_scope() {
+    // A literal with a '%zone' goes through getaddrinfo, which gives the address its scope
+    // id; here `::1%1` (interface 1, the loopback) reaches a listener on `::1`.
+    let Some((listener, port)) = v6_listener() else {
+        return; // no IPv6 loopback on this host
+    };
+    let lp = EventLoop::new().unwrap();
+    let (t, _p) = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "::1%1", port))
+        .unwrap()
+        .unwrap();
+    let peer = t.peername().unwrap();
+    let peer = peer.as_inet().unwrap();
+    assert!(peer.is_ipv6(), "{peer}");
+    assert_eq!(peer.port(), port);
+    listener.accept().unwrap();
+    t.close();
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_no_local_addr
+#[test]
+fn l87_test_create_connection_no_local_addr() {
+    // No local address of the remote address's family: CPython's OSError, and nothing left
+    // registered. (CPython's mock resolves local_addr to nothing; a local address of the
+    // other family is the way to reach the same rule with a real resolver.)
+    let lp = EventLoop::new().unwrap();
+    let (_l, port) = peer_listener();
+    let r = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .local_addr("::1", 0),
+        )
+        .unwrap();
+    let e = r
+        .err()
+        .expect("an IPv4 remote with only an IPv6 local address");
+    assert!(matches!(e, asyncio::Error::Io(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "no matching local address with family=AF_INET found"
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+// CPython: BaseEventLoopTests.test_create_connection_happy_eyeballs_ipv4_only
+#[test]
+fn l89_l91_test_create_connection_happy_eyeballs_ipv4_only() {
+    // A happy-eyeballs delay with IPv4 addresses only connects as without one.
+    let lp = EventLoop::new().unwrap();
+    let (listener, port) = peer_listener();
+    let (t, _p) = lp
+        .run_until_complete(
+            lp.create_connection(Recorder::default, "127.0.0.1", port)
+                .happy_eyeballs_delay(Duration::from_millis(250)),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.peername().unwrap().as_inet().unwrap().port(), port);
+    listener.accept().unwrap();
+    t.close();
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_host_port_sock
 #[test]
 fn l85_sock_and_host_conflict_and_l87_local_addr() {
     let lp = EventLoop::new().unwrap();
@@ -751,6 +853,7 @@ fn l95_connect_accepted_socket_serves_a_socket_accepted_elsewhere() {
 /// pair end used to be adopted and read as a byte stream; a datagram socket failed with
 /// ENOPROTOOPT from setting TCP_NODELAY.
 // Checklist: L85, L95.
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_wrong_sock
 #[test]
 fn l85_l95_a_sock_that_is_not_a_stream_socket_is_refused() {
     use socket2::{Domain, Socket, Type};

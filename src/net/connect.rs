@@ -1008,6 +1008,8 @@ mod tests {
         assert_eq!(sock.peer_addr().unwrap().as_inet(), Some(good));
     }
 
+    // CPython: BaseEventLoopWithSelectorTests.test_create_connection_multiple
+    // CPython: BaseEventLoopWithSelectorTests.test_create_connection_multiple_errors
     #[test]
     fn l92_every_address_failing_gives_multiple_exceptions() {
         let (_k1, a) = refusing("127.0.0.1").unwrap();
@@ -1066,6 +1068,7 @@ mod tests {
         .unwrap()
     }
 
+    // CPython: BaseEventLoopWithSelectorTests.test_create_connection_multiple_errors_local_addr
     #[test]
     fn l87_l92_a_bind_failure_before_a_bind_that_works_is_kept() {
         // CPython's _connect_sock records every bind failure, also when a later local address
