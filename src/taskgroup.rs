@@ -414,7 +414,9 @@ impl TaskGroup {
                 )))
             }
             GroupState::Closed { .. } => {
-                return Err(Error::invalid_state(format!("TaskGroup {self:?} is finished")))
+                return Err(Error::invalid_state(format!(
+                    "TaskGroup {self:?} is finished"
+                )))
             }
         }
         // The key the entry pushed below will take: nothing inserts in between (`spawn` only
