@@ -692,6 +692,47 @@ fn an_abandoned_poll_flush_does_not_date_the_next_one() {
     turn(5);
 }
 
+/// A `poll_flush` given up while it waited, with writing never resumed afterwards, does not
+/// date the next one either: a later flush counts its drain timeout from its own first poll,
+/// as a futures-io read does after an abandoned read. (It used to inherit the abandoned
+/// flush's start and fail 50 ms into its own 200.)
+#[test]
+fn a_poll_flush_abandoned_while_paused_does_not_date_the_next_one() {
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let ((_r, writer), _peer) = lp.run_until_complete(stream_pair()).unwrap();
+    let writer = Rc::new(writer);
+    writer.set_drain_timeout(Some(Duration::from_millis(200)));
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    let turn = |n: usize| turns(&lp, n);
+    // A flush polled once, pending, and dropped; the peer never reads.
+    writer.write(&vec![7u8; 16 << 20]).unwrap();
+    let w = writer.clone();
+    let pending = lp
+        .run_until_complete(async move {
+            poll_fn(|cx| Poll::Ready(Pin::new(&mut &*w).poll_flush(cx).is_pending())).await
+        })
+        .unwrap();
+    assert!(pending, "the first flush waits");
+    clock.advance(Duration::from_millis(150));
+    turn(20);
+    // A new flush, still paused: it has its own 200 ms.
+    let flushed = flush_in_a_task(&lp, &writer);
+    turn(20);
+    clock.advance(Duration::from_millis(199));
+    turn(20);
+    assert!(
+        flushed.borrow().is_none(),
+        "failed early: dated by the abandoned flush"
+    );
+    clock.advance(Duration::from_millis(1));
+    turn(20);
+    timed_out_losing_nothing(&lp, &writer, &flushed);
+}
+
 /// The outcome of a futures-io read awaited in a task, once it returns.
 type ReadOutcome = Rc<RefCell<Option<io::Result<usize>>>>;
 

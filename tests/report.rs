@@ -184,6 +184,63 @@ fn l20_a_stderr_nobody_reads_loses_the_record_and_panics_nowhere() {
     }
 }
 
+/// A stderr whose writes fail where `poll` cannot tell (`/dev/full`: `ENOSPC`, as on a full
+/// disk) costs the process's panic hook at most one call, not one per record: the first
+/// failed `eprintln!` panics (caught), and later records skip it. A hook that aborts, or
+/// reports each crash to a service, fired for every log record.
+#[test]
+fn l20_a_stderr_that_fails_unseen_runs_the_panic_hook_at_most_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static HOOKS: AtomicUsize = AtomicUsize::new(0);
+    match std::env::var(CHILD).as_deref() {
+        Ok("full") => {
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            use std::os::fd::AsRawFd;
+            // SAFETY: as in `break_stderr`.
+            #[allow(unsafe_code)]
+            let r = unsafe { libc::dup2(full.as_raw_fd(), 2) };
+            assert_eq!(r, 2, "dup2: {}", std::io::Error::last_os_error());
+            std::panic::set_hook(Box::new(|_| {
+                HOOKS.fetch_add(1, Ordering::Relaxed);
+            }));
+            for _ in 0..20 {
+                asyncio::default_exception_handler(&asyncio::ExceptionContext::new("lost"));
+            }
+            fail_one_handler(); // the loop's own report, and trace lines
+            let _ = std::panic::take_hook();
+            println!("hooks: {}", HOOKS.load(Ordering::Relaxed));
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "l20_a_stderr_that_fails_unseen_runs_the_panic_hook_at_most_once";
+            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+            cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+                .env(CHILD, "full")
+                .env("ASYNCIO_TRACE", "1");
+            let out = cmd.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "child failed ({}): {stdout}",
+                out.status
+            );
+            assert!(
+                stdout.contains("report child: ok"),
+                "child did not run: {stdout}"
+            );
+            let hooks: usize = stdout
+                .lines()
+                .find_map(|l| l.split("hooks: ").nth(1))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no count: {stdout}"));
+            assert!(hooks <= 1, "the panic hook ran {hooks} times");
+        }
+    }
+}
+
 /// Makes this process's stderr a socket whose peer lives on but has shut its reading down:
 /// `poll` finds it writable, with no error or hang-up, and every write to it fails with
 /// `EPIPE` (as when the reader goes between a check and the write).

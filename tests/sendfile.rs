@@ -578,3 +578,66 @@ fn a_peer_that_closes_mid_sendfile_fails_it_with_its_errno_and_the_position_says
     .unwrap();
     peer.join().unwrap();
 }
+
+#[test]
+fn a_fallback_sendfile_gives_a_paused_writer_no_block_until_it_resumes() {
+    // CPython's `_sendfile_fallback` drains before each write: a writer already above its
+    // high-water mark gets nothing more buffered until it resumes. Ours wrote each block, then
+    // drained, so a paused writer took one more block (up to 64 KiB) at once.
+    // Alone in a child: one executor thread for the whole process (its FIFO says when the
+    // fallback's first read has run).
+    const TEST: &str = "a_fallback_sendfile_gives_a_paused_writer_no_block_until_it_resumes";
+    util::in_child(
+        "ASYNCIO_TEST_FALLBACK_PAUSED",
+        TEST,
+        "fallback-paused-ok",
+        || {
+            asyncio::set_executor_max_threads(1).unwrap();
+            let dir = util::temp_dir("sendfile");
+            let (file, data) = patterned_file(&dir, 200_000);
+            let file = Rc::new(file);
+            run(async move {
+                let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+                // A write pipe stream: not a socket transport, so the fallback path.
+                let writer = Rc::new(asyncio::open_write_pipe(ours).await?);
+                let mut peer = theirs; // read by hand, later: nothing moves until then
+                peer.set_nonblocking(true)?;
+                let before = vec![9u8; 4 << 20];
+                writer.write(&before)?; // far above the high-water mark: paused
+                asyncio::yield_now().await;
+                let buffered = writer.transport().get_write_buffer_size();
+                assert!(buffered > 64 * 1024, "paused: {buffered}");
+                let (w, f) = (writer.clone(), file.clone());
+                let sending = asyncio::spawn(async move { w.sendfile(&f, 0, None).await });
+                asyncio::yield_now().await; // the sendfile queues its first read
+                asyncio::to_thread(|| ()).await?; // FIFO, one thread: that read has run
+                for _ in 0..10 {
+                    asyncio::yield_now().await;
+                }
+                assert_eq!(
+                    writer.transport().get_write_buffer_size(),
+                    buffered,
+                    "a block was buffered on a paused writer"
+                );
+                // The peer reads: writing resumes and the file follows what was written.
+                let (mut got, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+                for _ in 0..100_000 {
+                    if got.len() == before.len() + data.len() {
+                        break;
+                    }
+                    while let Ok(n @ 1..) = peer.read(&mut buf) {
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    asyncio::yield_now().await;
+                }
+                assert_eq!(sending.await.unwrap()?, data.len() as u64);
+                assert!(got[..before.len()] == before[..]);
+                assert!(got[before.len()..] == data[..], "the file, in order");
+                writer.close();
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+            println!("fallback-paused-ok");
+        },
+    );
+}

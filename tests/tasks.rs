@@ -1828,3 +1828,29 @@ fn l25_test_step_result_future() {
     assert!(t.is_done());
     assert_eq!(lp.run_until_complete(t).unwrap(), Ok(()));
 }
+
+/// L25: a task woken on the loop's own thread between two runs (an `Event` set between two
+/// `run_until_complete` calls) is queued as CPython's `call_soon(__wakeup)` queues it: its
+/// step runs before a callback queued after the wake-up. CPython 3.11 prints
+/// `['task', 'cb']` for the same program. The wake-up went through the thread-safe queue,
+/// which the next iteration reads after the ready callbacks: `cb` ran first.
+#[test]
+fn l25_a_task_woken_while_its_loop_is_not_running_runs_in_call_soon_order() {
+    let lp = EventLoop::new().unwrap();
+    let ev = Rc::new(asyncio::Event::new());
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let (e, o) = (ev.clone(), order.clone());
+    let task = lp
+        .spawn(async move {
+            e.wait().await;
+            o.borrow_mut().push("task");
+        })
+        .unwrap();
+    lp.run_until_complete(asyncio::yield_now()).unwrap();
+    assert!(order.borrow().is_empty(), "the task waits");
+    ev.set(); // the loop is not running
+    let o = order.clone();
+    lp.call_soon(move || o.borrow_mut().push("cb")).unwrap();
+    lp.run_until_complete(task).unwrap().unwrap();
+    assert_eq!(*order.borrow(), ["task", "cb"], "CPython's order");
+}

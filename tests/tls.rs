@@ -4404,6 +4404,54 @@ fn s54_s14_a_paused_reader_whose_protocol_is_held_as_the_handshake_ends_pauses_o
 }
 
 #[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn s53_stream_start_tls_resumed_while_the_streams_protocol_is_held_does_not_panic() {
+    // S53: the stream's protocol, taken with get_protocol() before the upgrade, is still
+    // held when the start_tls future resumes after the handshake. Telling the protocol about
+    // the new transport took the borrow and panicked (`already borrowed`); it now waits for
+    // the borrow to end, the writer writing through the TLS transport at once.
+    run(async {
+        let (server, reader, mut writer) = a_reader_paused_before_start_tls().await?;
+        let raw = writer.transport().clone();
+        let proto = raw.get_protocol().expect("the stream's protocol");
+        let probe = util::Probe::new();
+        let tls = {
+            let mut upgrade = std::pin::pin!(writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .into_future());
+            assert!(probe.poll(upgrade.as_mut()).is_pending());
+            let held = proto.borrow_mut();
+            for _ in 0..10_000 {
+                if probe.woken() > 0 {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            assert!(probe.woken() > 0, "the handshake never ended");
+            let tls = match probe.poll(upgrade.as_mut()) {
+                std::task::Poll::Ready(r) => r?,
+                std::task::Poll::Pending => panic!("the upgrade waits on the held protocol"),
+            };
+            for _ in 0..3 {
+                asyncio::yield_now().await;
+            }
+            drop(held);
+            tls
+        };
+        assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
+        assert!(writer.tls_info().is_some(), "the writer writes through TLS");
+        assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
 fn s54_s14_a_paused_reader_stops_the_raw_transport_as_the_stream_start_tls_handshake_ends() {
     // S54 with S14: the reader had paused the raw transport before start_tls (as a server),
     // and the peer sends its Finished and 1 MiB of data in one go. What came in the read

@@ -132,19 +132,29 @@ pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_
 /// it. So a stderr the kernel already reports broken is not written to at all (the write
 /// would raise `SIGPIPE`, fatal to a host that keeps its default action, as a pipe
 /// transport's would: `without_sigpipe`), and a write that fails after the check anyway has
-/// its panic caught where panics unwind, and the `SIGPIPE` it may have raised taken.
+/// its panic caught where panics unwind, and the `SIGPIPE` it may have raised taken. That
+/// panic runs the process's panic hook first (a hook may abort, or report each crash to a
+/// service), so after one, the records go through a plain write whose error is dropped: a
+/// stderr that fails where `poll` cannot see it (`/dev/full`, a full disk or non-blocking
+/// pipe) costs the hook one call, not one per record.
 fn to_stderr(args: std::fmt::Arguments<'_>) {
     use crate::event_loop::signals::without_sigpipe;
     use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// An `eprintln!` panicked: stderr failed once, and may again.
+    static EPRINTLN_FAILED: AtomicBool = AtomicBool::new(false);
     if stderr_broken() {
         return;
     }
-    if cfg!(panic = "unwind") {
+    if cfg!(panic = "unwind") && !EPRINTLN_FAILED.load(Ordering::Relaxed) {
         let _ = without_sigpipe(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eprintln!("{args}")))
                 // Which error it was is not told: taken as `EPIPE`, so that a `SIGPIPE` the
                 // write raised is consumed (a harmless zero-timeout wait if none is pending).
-                .map_err(|_| std::io::Error::from_raw_os_error(libc::EPIPE))
+                .map_err(|_| {
+                    EPRINTLN_FAILED.store(true, Ordering::Relaxed);
+                    std::io::Error::from_raw_os_error(libc::EPIPE)
+                })
         });
     } else {
         let _ = without_sigpipe(|| writeln!(std::io::stderr().lock(), "{args}"));

@@ -158,6 +158,39 @@ pub(crate) struct LoopInner {
 thread_local! {
     /// The loop running on this thread, if any (L15).
     static CURRENT: RefCell<Option<LoopHandle>> = const { RefCell::new(None) };
+    /// The loops made on this thread, running or not (dead entries pruned as loops are
+    /// made): where a wake-up between two runs finds its loop without the thread-safe door.
+    static HERE: RefCell<Vec<std::rc::Weak<LoopInner>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Wakes task `index`/`generation` of loop `id` if that loop lives on this thread but is not
+/// running (a wake-up between two runs, an `Event` set between two `run_until_complete`
+/// calls): queued on its ready queue as CPython's `call_soon(__wakeup)` queues it, so its step
+/// runs before callbacks queued after the wake-up; through the thread-safe door it ran after
+/// all of them. False otherwise (another thread's loop, a closed one, its tasks borrowed),
+/// and the caller goes through the door. Off the hot path: a running loop is `CURRENT`.
+// Checklist: L25.
+#[cold]
+#[inline(never)]
+pub(crate) fn wake_idle_here(id: LoopId, index: u32, generation: u32) -> bool {
+    HERE.try_with(|here| {
+        let Ok(here) = here.try_borrow() else {
+            return false;
+        };
+        let Some(inner) = here
+            .iter()
+            .filter_map(std::rc::Weak::upgrade)
+            .find(|i| i.id == id)
+        else {
+            return false;
+        };
+        if inner.is_closed() || inner.tasks.try_borrow_mut().is_err() {
+            return false;
+        }
+        inner.schedule_task(index, generation);
+        true
+    })
+    .unwrap_or(false)
 }
 
 /// The loop running on this thread, without an error.
@@ -344,6 +377,12 @@ impl EventLoop {
             debug: Cell::new(debug::env_flag("ASYNCIO_DEBUG")),
             slow_callback_duration: Cell::new(crate::constants::SLOW_CALLBACK_DURATION),
             next_conn_id: Cell::new(1),
+        });
+        let _ = HERE.try_with(|here| {
+            if let Ok(mut here) = here.try_borrow_mut() {
+                here.retain(|w| w.strong_count() > 0);
+                here.push(Rc::downgrade(&inner));
+            }
         });
         debug::trace_from_env();
         Ok(EventLoop {

@@ -122,6 +122,11 @@ pub(crate) struct Deadlines {
     /// connection). `None` when none waits, and after a resume (which ends every wait).
     #[cfg(feature = "futures-io")]
     io_drain_since: Option<i64>,
+    /// The timer woke the drains since the futures-io drain last returned `Pending`: its next
+    /// poll is the same wait. Unwoken, that poll may be a new drain after an abandoned one,
+    /// and counts afresh (as an unwoken futures-io read does).
+    #[cfg(feature = "futures-io")]
+    io_drain_woken: bool,
     /// Bytes moved since the timer last looked, for the idle timeout.
     pub(crate) activity: Rc<Activity>,
     /// An instant no earlier than the last activity the timer knows of.
@@ -160,6 +165,8 @@ impl Deadlines {
             drains_dated: 0,
             #[cfg(feature = "futures-io")]
             io_drain_since: None,
+            #[cfg(feature = "futures-io")]
+            io_drain_woken: false,
             timer: None,
             idle_error: None,
             fire,
@@ -385,16 +392,20 @@ impl Deadlines {
     }
 
     /// A futures-io drain is about to return `Pending`: true if it has waited past the drain
-    /// timeout since its first `Pending` (then the next one starts afresh).
+    /// timeout since its first `Pending` (then the next one starts afresh). A poll that nothing
+    /// woke since the last `Pending` counts afresh too: with no future of its own to carry the
+    /// date, a drain cannot tell a new `poll_write` after an abandoned one from the same one
+    /// polled again, and the abandoned one's date must not shorten the new one's timeout.
     #[cfg(feature = "futures-io")]
     pub(crate) fn io_drain_timed_out(&mut self, me: &Weak<RefCell<StreamCore>>) -> bool {
         if self.drain.is_none() {
             self.io_drain_since = None;
             return false;
         }
+        let woken = std::mem::replace(&mut self.io_drain_woken, false);
         let began = match self.io_drain_since {
-            Some(t) => t,
-            None => {
+            Some(t) if woken => t,
+            _ => {
                 let t = self.fresh_now();
                 self.io_drain_since = Some(t);
                 t
@@ -580,6 +591,10 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                 if now >= due {
                     // Each drain checks its own deadline; those not due wait again.
                     dl.drain_due = None;
+                    #[cfg(feature = "futures-io")]
+                    {
+                        dl.io_drain_woken = true;
+                    }
                     wake.extend(core.waiters.drain());
                 } else {
                     later(due);

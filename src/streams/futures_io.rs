@@ -261,8 +261,8 @@ fn end_wait(st: &mut super::reader::ReaderState, id: &mut u64) {
 /// `drain` without its one-turn yield (S48–S52): the reader's exception first, a lost
 /// connection as `ConnectionReset`, and a wait while the transport is above its high-water mark.
 /// Flow state decides, so a writer paused again before this task ran waits again, which is the
-/// backpressure `poll_write` wants. The one thing kept between polls is when the wait began,
-/// for the drain timeout (`Error::Timeout` as `io::ErrorKind::TimedOut`, nothing lost).
+/// backpressure `poll_write` wants. The one thing kept between polls is when the wait began
+/// (unless nothing woke it since: see `io_drain_timed_out`), for the drain timeout (`Error::Timeout` as `io::ErrorKind::TimedOut`, nothing lost).
 fn poll_drain(core: &RefCell<StreamCore>, cx: &Context<'_>) -> Poll<io::Result<()>> {
     let mut guard = core.borrow_mut();
     let core = &mut *guard;
@@ -391,6 +391,11 @@ async_write_for!(
     ///   [`close`](StreamWriter::close) when done reading. Over TLS, which cannot half-close, it
     ///   calls `close` and waits for the connection to be lost, as
     ///   [`wait_closed`](StreamWriter::wait_closed) does.
+    ///
+    /// Under a drain timeout ([`set_drain_timeout`](StreamWriter::set_drain_timeout)) a wait
+    /// counts from its first `Pending`. As for reads, a poll that finds nothing woke the writer
+    /// since its last `Pending` counts as a new wait, timed afresh: a `poll_write` dropped while
+    /// it waited does not shorten the next one's timeout.
     ///
     /// The writer's own `write(data)` and `close()` shadow the extension trait's methods of those
     /// names: call the latter as `AsyncWriteExt::close(&mut writer)`.

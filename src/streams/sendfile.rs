@@ -7,8 +7,9 @@
 //!   (`transport/socket/sendfile.rs`): no byte is copied through user space;
 //! - fallback: TLS and other transports, and files `sendfile(2)` cannot serve (pipes, some
 //!   special files): blocks read on the default executor (a read may block, the loop must
-//!   not), each written and drained before the next is read, as CPython's
-//!   `_sendfile_fallback` does with 16 KiB blocks (here 64 KiB).
+//!   not), each written once the writer has room (a drain before each write, so a paused
+//!   writer gets no block until it resumes), as CPython's `_sendfile_fallback` does with
+//!   16 KiB blocks (here 64 KiB). The last block is handed over, not waited for.
 //!
 //! Either way the file's position ends after the last byte sent (also after a failure or a
 //! cancellation), and the count sent is the result. When no byte was sent, the block-by-block
@@ -26,7 +27,7 @@ use super::StreamWriter;
 use crate::error::Error;
 use crate::transport::socket::{closed_during_sendfile, SendJob, SendfileError, SocketTransport};
 
-/// The fallback's block: one read, one write, one drain.
+/// The fallback's block: one read, one drain, one write.
 const FALLBACK_BLOCK: usize = 64 * 1024;
 
 impl StreamWriter {
@@ -36,7 +37,9 @@ impl StreamWriter {
     /// the socket (`sendfile(2)`, Linux); over TLS, or from a file that cannot be mapped (a
     /// pipe), it reads and writes blocks instead. Bytes written before go out first. The
     /// file's position is left after the last byte sent; when none was, at `offset` on the
-    /// block-by-block path (it seeks there first) and where it was on the kernel's.
+    /// block-by-block path (it seeks there first) and where it was on the kernel's. The
+    /// block-by-block path returns once its last block is handed to the transport (as a
+    /// [`write`](Self::write) does); [`drain`](Self::drain) to wait for room after it.
     ///
     /// While the kernel copies (the native path), writes on this stream fail (`unable to
     /// write; sendfile is in progress`) and reading is paused, as in CPython; both come back
@@ -182,9 +185,15 @@ impl StreamWriter {
             if self.transport().is_closing() {
                 return Err(closed_during_sendfile());
             }
+            // Room first, then the block, in CPython's order: a writer already above its
+            // high-water mark gets nothing more buffered until it resumes. (The last block
+            // is not waited for: it goes out as any write's bytes do.)
+            self.drain().await?;
+            if self.transport().is_closing() {
+                return Err(closed_during_sendfile()); // closed while room was awaited
+            }
             self.write(&buf[..n])?;
             progress.sent.set(progress.sent.get() + n as u64);
-            self.drain().await?;
         }
     }
 }

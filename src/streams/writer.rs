@@ -792,10 +792,41 @@ impl StreamWriter {
 
     /// After start_tls: write through `transport`, and tell the protocol (S53), which closes
     /// through it too. The reader keeps the raw transport for its flow control (S54); a
-    /// paused one paused it again as the handshake ended (`start_tls`).
+    /// paused one paused it again as the handshake ended (`start_tls`). The protocol may be
+    /// held by a user (see `keep_paused_when_free`): it is told once free; the writer
+    /// writes through `transport` at once.
     fn replace_transport(&mut self, transport: Transport) {
-        self.core.borrow_mut().upgraded(transport.clone());
+        let (lp, id) = (self.transport.get_loop(), self.transport.id());
+        let core = Rc::downgrade(&self.core);
+        upgraded_when_free(lp, id, core, transport.clone(), Hold::new());
         self.transport = transport;
+    }
+}
+
+/// start_tls' end: the stream's protocol learns its TLS transport, now or, while a user
+/// holds it borrowed, once it is free (retried as `keep_paused_when_free` retries). Not in
+/// the future: a start_tls dropped while it waited would leave the protocol untold.
+#[cfg(feature = "tls")]
+fn upgraded_when_free(
+    lp: crate::LoopHandle,
+    id: u64,
+    core: std::rc::Weak<RefCell<StreamCore>>,
+    tls: Transport,
+    mut hold: Hold,
+) {
+    let Some(strong) = core.upgrade() else { return };
+    if let Ok(mut core) = strong.try_borrow_mut() {
+        core.upgraded(tls);
+        return;
+    }
+    hold.still_held(id);
+    let delay = hold.delay();
+    let again = lp.clone();
+    let retry = move || upgraded_when_free(again, id, core, tls, hold);
+    // A closed loop refuses it: the transport is gone with it.
+    match delay {
+        None => drop(lp.call_soon(retry)),
+        Some(d) => drop(lp.call_later(d, retry)),
     }
 }
 

@@ -5,6 +5,7 @@
 //! (L25). The data word packs `loop id | task generation | task slot index`
 //! ([`LOOP_ID_BITS`], [`GEN_BITS`], [`INDEX_BITS`]: 16/16/32 on 64-bit targets). Waking:
 //! - on the loop's own thread while it runs: push `Runnable::Task` on the ready queue (no lock);
+//! - on its thread while it does not run: the same push, the loop found among this thread's;
 //! - anywhere else: look the loop up in the registry and push through its thread-safe queue.
 //!
 //! A stale waker (task finished, slot reused, generation equal modulo 2^16) causes at most one
@@ -23,7 +24,7 @@ use crate::event_loop::exception::{
 };
 use crate::event_loop::handle::Callback;
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
-use crate::event_loop::{wake_on_current, LoopHandle};
+use crate::event_loop::{wake_idle_here, wake_on_current, LoopHandle};
 
 pub(crate) const INDEX_BITS: u32 = usize::BITS / 2;
 pub(crate) const GEN_BITS: u32 = usize::BITS - INDEX_BITS - LOOP_ID_BITS;
@@ -64,7 +65,7 @@ fn wake(data: *const ()) {
 
 fn wake_by_ref(data: *const ()) {
     let (lp, index, generation) = decode(data.addr());
-    if !wake_on_current(lp, index, generation) {
+    if !wake_on_current(lp, index, generation) && !wake_idle_here(lp, index, generation) {
         if let Some(shared) = threadsafe::lookup(lp) {
             // A closed loop refuses the push; its tasks are gone, so there is nothing to wake.
             shared.push(Remote::Wake { index, generation });
