@@ -260,6 +260,8 @@ impl<T: 'static> LoopFuture<T> {
         // `Task.__wakeup`), so tasks and callbacks go on the ready queue together, in the order
         // they were added. Our task's waker is queued in place, also while the loop is not
         // running (its `wake` would go through the thread-safe queue, behind every callback).
+        // Set from a transport's I/O callback (a protocol's `data_received`), the tasks run in
+        // this iteration and the callbacks in the next (D10), so the tasks come first there.
         let lp = &self.inner.lp;
         let mut waiters = waiters.into_iter().peekable();
         let mut scheduled = Ok(());
