@@ -1175,6 +1175,47 @@ fn l18_a_panicking_or_failing_callback_does_not_stop_the_loop() {
 }
 
 #[test]
+fn l18_a_failing_callback_is_reported_with_its_handle() {
+    // CPython's context for a failing Handle: {message, exception, handle}; the default
+    // handler prints `handle: <Handle cb() at file:line>` (we have no source location).
+    fn boom() {
+        panic!("boom");
+    }
+    fn bad() -> Result<(), std::io::Error> {
+        Err(std::io::Error::other("bad"))
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            s.borrow_mut().push((ctx.details.clone(), ctx.to_string()));
+        },
+    ));
+    let first = lp.call_soon(boom).unwrap();
+    assert_eq!(
+        format!("{first:?}"),
+        format!("<Handle {}()>", std::any::type_name_of_val(&boom))
+    );
+    lp.call_soon(bad).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for ((details, shown), name) in seen.iter().zip(["boom", "bad"]) {
+        let handle = format!(
+            "<Handle event_loop::l18_a_failing_callback_is_reported_with_its_handle::{name}()>"
+        );
+        assert_eq!(details, &[("handle", handle.clone())]);
+        assert!(
+            shown.contains(&format!("\nhandle: {handle}\nexception: ")),
+            "{shown}"
+        );
+    }
+    first.cancel();
+    assert_eq!(format!("{first:?}"), "<Handle cancelled>");
+}
+
+#[test]
 fn l18_a_foreign_waker_that_panics_as_its_sleep_ends_is_reported_and_the_loop_goes_on() {
     // A sleep polled with another executor's waker files that waker in the loop's timer; the
     // loop wakes it in the timer's turn. Its panic is reported as a callback's is, and the

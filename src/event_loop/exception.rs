@@ -8,6 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+use super::handle::{Callback, Described};
 use super::{ExceptionHandler, LoopHandle};
 use std::any::Any;
 use std::fmt;
@@ -284,6 +285,24 @@ pub(crate) fn report_error(
     if let Some(id) = transport {
         ctx = ctx.with_detail("transport", id.to_string());
     }
+    lp.call_exception_handler(&ctx);
+}
+
+/// Reports a callback of the ready queue that panicked or returned `Err`, as CPython's
+/// `Handle._run` does: `Exception in callback <name>`, the error, and the `handle` key
+/// describing the handle (`<Handle name()>`) for a handler to read and the default one to
+/// print.
+// Checklist: L18.
+#[cold]
+#[inline(never)]
+pub(crate) fn report_callback_failed(
+    lp: &LoopHandle,
+    cb: &dyn Callback,
+    exception: Box<dyn std::error::Error>,
+) {
+    let ctx = ExceptionContext::new(format!("Exception in callback {}", cb.name()))
+        .with_exception(exception)
+        .with_detail("handle", Described(cb).to_string());
     lp.call_exception_handler(&ctx);
 }
 

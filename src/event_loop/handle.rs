@@ -144,11 +144,25 @@ impl Handle {
 }
 
 impl fmt::Debug for Handle {
+    /// As Python's handle repr: `<Handle my_crate::tick()>`, `<Handle cancelled>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
-            .field("callback", &self.callback.name())
-            .field("cancelled", &self.cancelled())
-            .finish()
+        write!(f, "{}", Described(&*self.callback))
+    }
+}
+
+/// A callback described as Python's `Handle` repr describes it: `<Handle my_crate::tick()>`
+/// (the closure's type name where CPython names the function and its arguments, without
+/// CPython's source location), or `<Handle cancelled>` once cancelled (the closure is gone, as
+/// CPython's handle drops its callback). Formatted only for a `Debug`, a failure report (the
+/// context's `handle` key) or a slow-callback warning.
+pub(crate) struct Described<'a>(pub(crate) &'a dyn Callback);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.cancelled() {
+            return f.write_str("<Handle cancelled>");
+        }
+        write!(f, "<Handle {}()>", self.0.name())
     }
 }
 

@@ -11,9 +11,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::clock;
-use super::exception::report_error;
+use super::exception::{report_callback_failed, PanicError};
 use super::executor;
-use super::handle::new_callback;
+use super::handle::{new_callback, Described};
 use super::io::{self, WAKER_TOKEN};
 use super::timer_wheel::{TimerKey, Wheel};
 
@@ -305,18 +305,24 @@ impl LoopHandle {
         // Only a slow run is named: a task is kept (one `Rc`) and described after its run, as
         // CPython's `_format_handle` formats the task after its step; nothing is formatted
         // for the others.
-        let (name, task) = match &r {
-            Runnable::Callback(cb) => (cb.name(), None),
-            Runnable::Task(id) => ("task", executor::task_of(self, *id)),
-            Runnable::Io(_) => ("I/O callback", None),
-            Runnable::Wake(_) => ("timer wake-up", None),
-            Runnable::Main => ("run_until_complete future", None),
+        // A callback is described as its handle is, also formatted after its run, as CPython's
+        // `Executing <Handle tick() at …> took …`.
+        let (name, task, callback) = match &r {
+            Runnable::Callback(cb) => ("", None, Some(cb.clone())),
+            Runnable::Task(id) => ("task", executor::task_of(self, *id), None),
+            Runnable::Io(_) => ("I/O callback", None, None),
+            Runnable::Wake(_) => ("timer wake-up", None, None),
+            Runnable::Main => ("run_until_complete future", None, None),
         };
         let start = Instant::now();
         self.run_runnable_inner(r, main);
         let took = start.elapsed();
         if took >= self.inner.slow_callback_duration.get() {
-            let described = task.map(|t| t.header().describe());
+            let described = match (task, callback) {
+                (Some(t), _) => Some(t.header().describe()),
+                (_, Some(cb)) => Some(Described(&*cb).to_string()),
+                _ => None,
+            };
             let name = described.as_deref().unwrap_or(name);
             crate::event_loop::debug::warning!(
                 "Executing {name} took {} seconds",
@@ -342,18 +348,11 @@ impl LoopHandle {
                 }
                 match catch_unwind(AssertUnwindSafe(|| cb.run())) {
                     Ok(None) => {}
-                    Ok(Some(err)) => report_error(
-                        self,
-                        format!("Exception in callback {}", cb.name()),
-                        err,
-                        None,
-                    ),
-                    Err(payload) => report_panic(
-                        self,
-                        &format!("Exception in callback {}", cb.name()),
-                        payload,
-                        &[],
-                    ),
+                    Ok(Some(err)) => report_callback_failed(self, &*cb, err),
+                    Err(payload) => {
+                        let panic = PanicError::from_payload(&*payload);
+                        report_callback_failed(self, &*cb, Box::new(panic));
+                    }
                 }
             }
             Runnable::Task(id) => executor::run_task(self, id),

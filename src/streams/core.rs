@@ -268,7 +268,7 @@ impl StreamCore {
         waker: &Waker,
     ) -> std::task::Poll<Result<usize, Error>> {
         if !self.reader.would_wait(out) {
-            return self.reader.poll_read_into(out, id, waker);
+            return self.read_buffered_into(out, id, waker);
         }
         let owner = self.me.as_ptr().cast::<()>();
         match self.reader.read_through(owner, out, id, waker)? {
@@ -281,6 +281,24 @@ impl StreamCore {
             }
             None => std::task::Poll::Pending,
         }
+    }
+
+    /// `read_into(out)` served from the reader's buffer (or its EOF or exception): the
+    /// reader's own read, kept out of `poll_read_into`, whose inlined body is the per-message
+    /// read-through.
+    // Out of line so that the hot read-through path is the same code whatever the compiler
+    // decides about this one: inlined, it and its error paths shared `ReadInto::poll` with
+    // the read-through, and the register allocation of the whole moved with unrelated edits
+    // elsewhere in the crate (`cargo bench --bench instr`: 1027 or 1032 instructions per
+    // message, depending on changes to code not on the path; out of line, 1020-1021).
+    #[inline(never)]
+    fn read_buffered_into(
+        &mut self,
+        out: &mut [u8],
+        id: &mut u64,
+        waker: &Waker,
+    ) -> std::task::Poll<Result<usize, Error>> {
+        self.reader.poll_read_into(out, id, waker)
     }
 
     /// Registers a task waiting in `drain` (or another wait that is never abandoned for long):

@@ -143,15 +143,7 @@ impl ReaderState {
                 Ok(Some(n))
             }
             Through::Eof => {
-                // The read met the EOF: this reader is at EOF now (it is empty, so `at_eof`
-                // is true from here on), as `feed_eof` would make it, with no one to wake:
-                // the one waiter is this read, which returns it. The transport's
-                // `eof_received` on a later turn feeds it again, which changes nothing.
-                // Checklist: S17, L62.
-                self.eof = true;
-                self.waiter_id = 0;
-                self.waiter_waker = None;
-                *id = 0;
+                self.through_met_eof(id);
                 Ok(Some(0))
             }
             Through::Wait => {
@@ -160,10 +152,36 @@ impl ReaderState {
                 Ok(None)
             }
             Through::No => {
-                self.wait_for_data(id, "read", waker)?;
+                self.wait_instead_of_through(id, waker)?;
                 Ok(None)
             }
         }
+    }
+
+    // The two arms of `read_through` that are not the per-message path are out of line
+    // (the EOF once per connection, cold; a transport that will not read through, its own
+    // path): inlined into `ReadInto::poll`, they made the register allocation of the hot
+    // arms move with unrelated edits elsewhere in the crate.
+
+    /// The read-through met the EOF: this reader is at EOF now (it is empty, so `at_eof` is
+    /// true from here on), as `feed_eof` would make it, with no one to wake: the one waiter
+    /// is this read, which returns it. The transport's `eof_received` on a later turn feeds
+    /// it again, which changes nothing.
+    // Checklist: S17, L62.
+    #[cold]
+    #[inline(never)]
+    fn through_met_eof(&mut self, id: &mut u64) {
+        self.eof = true;
+        self.waiter_id = 0;
+        self.waiter_waker = None;
+        *id = 0;
+    }
+
+    /// The transport will not read through (paused, or not a socket that can): the read
+    /// waits for this reader's buffer as any read does.
+    #[inline(never)]
+    fn wait_instead_of_through(&mut self, id: &mut u64, waker: &Waker) -> Result<(), Error> {
+        self.wait_for_data(id, "read", waker)
     }
 
     /// Ends a parked read-through, if any: the transport gives its waker back (unless an edge
