@@ -644,6 +644,65 @@ fn t9_handshake_timeout_fires_on_a_silent_peer() {
     holder.join().unwrap();
 }
 
+/// T9, T29; CPython: BaseStartTLS.test_create_connection_ssl_slow_handshake,
+/// TestSSL.test_create_connection_ssl_slow_handshake. open_connection with an empty
+/// server_hostname to a peer that reads and never answers: ConnectionAborted with the
+/// "taking longer" text, and nothing reaches the exception handler.
+#[test]
+fn t9_test_create_connection_ssl_slow_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        tls_common::drain(&mut s);
+    });
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let seen = util::capture_exceptions(&lp);
+        let Err(e) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("")
+            .ssl_handshake_timeout(Duration::from_millis(100))
+            .await
+        else {
+            panic!("the handshake cannot complete")
+        };
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "T9: {e}");
+        assert!(
+            e.to_string().starts_with("SSL handshake is taking longer"),
+            "{e}"
+        );
+        assert!(seen.borrow().is_empty(), "T29: {:?}", seen.borrow());
+        Ok(())
+    });
+    holder.join().unwrap();
+}
+
+/// T8, T49; CPython: BaseStartTLS.test_create_connection_ssl_failed_certificate,
+/// TestSSL.test_create_connection_ssl_failed_certificate. A verifying client with an empty
+/// server_hostname (no name check) still checks the chain: a server whose CA it does not
+/// trust fails open_connection with the certificate error.
+#[test]
+fn t8_t49_test_create_connection_ssl_failed_certificate() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
+        let e = refused(other.into(), port, "").await;
+        assert!(tls_err(&e).is_certificate_error(), "{e}");
+        assert!(
+            matches!(
+                cert_error(&e),
+                Some(rustls::CertificateError::UnknownIssuer)
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
 #[test]
 fn t36_t9_server_handshake_timeout_closes_a_silent_client() {
     run(async {
@@ -1378,6 +1437,8 @@ fn s6_a_server_hostname_rustls_cannot_take_says_why() {
     });
 }
 
+// CPython: SslProtoHandshakeTests.test_handshake_timeout_zero (a zero handshake timeout is
+// refused; test_handshake_timeout_negative cannot be written: a `Duration` is never negative).
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {
@@ -2081,6 +2142,55 @@ fn t30_corrupted_record_is_tls_for_every_waiter() {
                 "{e:?}"
             );
         }
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+/// T30, S48; CPython: BaseStartTLS.test_start_tls_client_corrupted_ssl,
+/// TestSSL.test_start_tls_client_corrupted_ssl. A line each way over TLS, then the peer writes
+/// bytes that are no record under the connection: the next readline raises the TLS error, and
+/// close() after it is harmless.
+#[test]
+fn t30_test_start_tls_client_corrupted_ssl() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Certs::get().server_config(&[]);
+    let peer = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        conn.writer().write_all(b"A\n").unwrap();
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        let mut b = [0u8; 1];
+        while !matches!(conn.reader().read(&mut b), Ok(1)) {
+            assert!(conn.read_tls(&mut tcp).unwrap() > 0, "EOF before B");
+            conn.process_new_packets().unwrap();
+        }
+        assert_eq!(&b, b"B");
+        tcp.write_all(b"please corrupt the SSL connection").unwrap();
+        tls_common::drain(&mut tcp);
+    });
+    run(async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("")
+            .await?;
+        assert_eq!(reader.readline().await?, b"A\n");
+        writer.write(b"B")?;
+        let e = reader.readline().await.expect_err("the corrupted record");
+        assert!(tls_err(&e).rustls_error().is_some(), "T30: {e:?}");
+        writer.close();
+        writer
+            .wait_closed()
+            .await
+            .expect_err("T30: wait_closed raises it too");
         Ok(())
     });
     peer.join().unwrap();

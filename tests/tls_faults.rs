@@ -413,6 +413,56 @@ fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_
     );
 }
 
+/// T10, T5; CPython: SslProtoHandshakeTests.test_eof_received_waiter,
+/// TestSSL.test_ssl_handshake_connection_lost. The peer reads our ClientHello and closes (a
+/// FIN, not a reset): the pending create_connection fails with a bare ConnectionReset, and the
+/// protocol gets neither connection_made nor connection_lost; nothing is reported.
+#[test]
+fn eof_after_the_client_hello_fails_the_connect_with_connection_reset_t10() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let fds = open_fds();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let hello = read_record(&mut s);
+        assert_eq!(hello[0], 0x16, "a handshake record");
+        drop(s);
+    });
+    let made = Rc::new(RefCell::new(None));
+    let m = made.clone();
+    let r = run(
+        &lp,
+        lp.create_connection(
+            move || {
+                let rec = Rc::new(RefCell::new(Recorder::default()));
+                *m.borrow_mut() = Some(rec.clone());
+                Forward(rec)
+            },
+            "127.0.0.1",
+            port,
+        )
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname(""),
+    );
+    peer.join().unwrap();
+    let e = r.err().expect("the handshake cannot complete");
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{}", describe(&e));
+    assert!(matches!(e, Error::Io(_)), "{}", describe(&e));
+    let rec = made.borrow().clone().expect("the factory ran");
+    assert!(
+        rec.borrow().calls.is_empty(),
+        "T5: no connection_lost without connection_made: {:?}",
+        rec.borrow().calls
+    );
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+    assert_eq!(open_fds(), fds, "the socket was not released");
+}
+
 #[test]
 fn reset_in_the_middle_of_the_handshake_on_a_tls_server_drops_that_connection_t36_d14() {
     // Half a ClientHello, then RST: the `.ssl()` server drops the connection without calling
@@ -1832,6 +1882,7 @@ fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
 /// sixth dropped write, and every one after it, logs 'SSL connection is closed' (CPython's
 /// `_write_appdata` warns once its drop counter, which the connection's loss also bumps,
 /// has reached 5), after the connection is lost too, as on a plain socket (S42).
+// CPython: SslProtoHandshakeTests.test_write_after_closing
 #[test]
 fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
     let _serial = util::serial();
@@ -2027,6 +2078,83 @@ fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
     assert!(t.is_closing(), "T27: after abort()");
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     peer.join().unwrap();
+    assert_loop_empty(&lp);
+}
+
+/// T28, T11; CPython: SslProtoHandshakeTests.test_data_received_after_closing. Records that
+/// arrive after close() (the peer's last data, sent after it got our close_notify) raise
+/// nothing: the shutdown ends cleanly with the peer's close_notify, nothing is reported.
+#[test]
+fn data_received_after_closing_raises_nothing_t28() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+        conn.writer().write_all(b"late data").unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        tls_common::drain(sock);
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    let grammar = rec.borrow().grammar();
+    assert_eq!(grammar.first().map(String::as_str), Some("connection_made"));
+    assert_eq!(
+        grammar.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "{grammar:?}"
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T27, S49, S50 (gh-118950, which the port follows); CPython:
+/// SslProtoHandshakeTests.test_connection_lost_when_busy. The raw socket fails a write (the
+/// peer is gone: EPIPE): the TLS stream's write is accepted, and a drain after it raises
+/// ConnectionReset instead of the writes vanishing silently.
+#[test]
+fn a_raw_write_error_under_a_tls_stream_fails_the_next_drain_t27() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (gone, gone_rx) = mpsc::channel::<()>();
+    let peer = tls_peer_over(theirs, move |sock, _conn| {
+        sock.shutdown(Shutdown::Both).unwrap();
+        gone.send(()).unwrap();
+    });
+    let (reader, writer) = run(
+        &lp,
+        asyncio::open_connection_sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost"),
+    )
+    .expect("the handshake");
+    peer.join().unwrap();
+    gone_rx.recv_timeout(BOUND).unwrap();
+    let data = b"An interesting message";
+    let outcome = run(&lp, async {
+        for round in 0..100 {
+            writer.write(data)?;
+            if let Err(e) = writer.drain().await {
+                return Ok((round, e));
+            }
+        }
+        Err(Error::InvalidState("every drain succeeded".into()))
+    });
+    let (round, e) = outcome.expect("a drain fails");
+    assert!(
+        round <= 1,
+        "the first or second drain fails, not round {round}"
+    );
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{}", describe(&e));
+    assert!(writer.is_closing());
+    drop((reader, writer));
     assert_loop_empty(&lp);
 }
 
