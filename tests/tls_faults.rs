@@ -2158,6 +2158,150 @@ fn a_raw_write_error_under_a_tls_stream_fails_the_next_drain_t27() {
     assert_loop_empty(&lp);
 }
 
+/// T13, T14, T15, T22; CPython: TestSSL.test_flush_before_shutdown. 4 MiB written while the
+/// peer reads nothing (the raw transport pauses the layer), then close(): every byte still
+/// reaches the peer, then our close_notify; the peer then closes without answering, which
+/// ends our shutdown cleanly (T23), and the reader sees EOF.
+#[test]
+fn flush_before_shutdown_sends_every_byte_then_close_notify_t13_t22() {
+    const CHUNK: usize = 128 * 1024;
+    const SIZE: usize = 32;
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (got_tx, got_rx) = mpsc::channel::<(usize, bool)>();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        go_rx.recv_timeout(BOUND).unwrap();
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        let closed = loop {
+            if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
+                break false;
+            }
+            let Ok(state) = conn.process_new_packets() else {
+                break false;
+            };
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                total += n;
+            }
+            if state.peer_has_closed() {
+                break true;
+            }
+        };
+        got_tx.send((total, closed)).unwrap();
+        // Returns: the socket closes with no close_notify of the peer's.
+    });
+    let (reader, writer) = run(
+        &lp,
+        asyncio::open_connection_sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost"),
+    )
+    .expect("the handshake");
+    for _ in 0..SIZE {
+        writer.write(&[b'x'; CHUNK]).unwrap();
+    }
+    writer.close();
+    go.send(()).unwrap();
+    run(&lp, writer.wait_closed()).expect("a clean end");
+    let (got, closed) = got_rx.recv_timeout(BOUND).unwrap();
+    assert_eq!(got, CHUNK * SIZE, "every byte written before close()");
+    assert!(closed, "then our close_notify");
+    match run(&lp, reader.read(-1)) {
+        Ok(rest) => assert!(rest.is_empty(), "{} B", rest.len()),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{}", describe(&e)),
+    }
+    peer.join().unwrap();
+    drop((reader, writer));
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T25, T28; CPython: TestSSL.test_shutdown_timeout_handler_leak, adapted: instead of the
+/// weak reference, no timer is left armed. The peer reads our close_notify and closes without
+/// answering; close() then ends the connection and its shutdown timer with it.
+#[test]
+fn close_to_a_peer_that_closes_without_answering_leaves_no_timer_t25() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    drop(t);
+    assert_loop_empty(&lp);
+}
+
+/// T17, T21, T25; CPython: TestSSL.test_shutdown_timeout_handler_not_set. The app pauses
+/// reading after "hello"; the peer's "extra bytes" and its EOF (no close_notify) arrive while
+/// it is paused. resume_reading delivers them, the EOF is a clean end (D9) and no shutdown
+/// timer is armed for it: connection_lost(None), nothing left on the loop.
+#[test]
+fn extra_bytes_and_eof_while_paused_arrive_on_resume_with_no_shutdown_timer_t21_t25() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (eof, eof_rx) = mpsc::channel::<()>();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.writer().write_all(b"hello").unwrap();
+        send_all(sock, conn);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while got.len() < 5 {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before world");
+            conn.process_new_packets().unwrap();
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(got, b"world");
+        conn.writer().write_all(b"extra bytes").unwrap();
+        send_all(sock, conn);
+        sock.shutdown(Shutdown::Write).unwrap();
+        eof.send(()).unwrap();
+        tls_common::drain(sock);
+    });
+    let rec = Recorder {
+        on_data: Some(Box::new(|t: &Transport, d: &[u8]| {
+            if d == b"hello" {
+                t.write(b"world").unwrap();
+                t.pause_reading();
+            }
+        })),
+        ..Recorder::default()
+    };
+    let (t, _p, rec) = tls_client_over(&lp, ours, rec);
+    wait_until(&lp, "the peer's EOF", || eof_rx.try_recv().is_ok());
+    turns(&lp, 5);
+    assert_eq!(rec.borrow().data, b"hello", "T17: nothing while paused");
+    assert!(!rec.borrow().lost);
+    t.resume_reading();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(rec.borrow().data, b"helloextra bytes");
+    assert_eq!(
+        rec.borrow().calls.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "D9: {:?}",
+        rec.borrow().calls
+    );
+    t.close();
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    drop(t);
+    assert_loop_empty(&lp);
+}
+
 // ─────────────────── T16: how plaintext reaches the app; T39: unclosed ───────────────────
 
 /// Reads until our close_notify (or EOF), answers it with the peer's, then reads until we close.
@@ -2571,6 +2715,7 @@ mod fragmentation {
 /// T20 with T15: the peer's close_notify comes while the raw transport has paused the layer
 /// (megabytes of ours unsent): every byte we wrote still goes out, then our close_notify,
 /// and only then does the raw transport close (a peer may read on after its close_notify).
+// CPython: TestSSL.test_remote_shutdown_receives_trailing_data_on_slow_socket (gh-115514)
 #[test]
 fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15() {
     let _serial = util::serial();
