@@ -2302,6 +2302,60 @@ fn extra_bytes_and_eof_while_paused_arrive_on_resume_with_no_shutdown_timer_t21_
     assert_loop_empty(&lp);
 }
 
+/// T7, T21; CPython: BaseStartTLS/TestSSL.test_create_connection_memory_leak, without its
+/// weak-reference check (D8: nothing is left on the loop instead). The peer says "O", reads
+/// 100 KiB, then sends its close_notify and waits for ours: connection_made exactly once,
+/// "O", eof_received, and after close() connection_lost(None) with nothing left behind.
+#[test]
+fn create_connection_memory_leak_connection_made_once_and_nothing_left_t7_t21() {
+    const SIZE: usize = 100 * 1024;
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        conn.writer().write_all(b"O").unwrap();
+        send_all(sock, conn);
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        while total < SIZE {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before the hello");
+            conn.process_new_packets().unwrap();
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                total += n;
+            }
+        }
+        assert_eq!(total, SIZE);
+        // unwrap(): our close_notify, then wait for the peer's.
+        conn.send_close_notify();
+        send_all(sock, conn);
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    wait_until(&lp, "the peer's O", || rec.borrow().data == b"O");
+    t.write(&vec![b'1'; SIZE]).unwrap();
+    wait_until(&lp, "eof_received", || {
+        rec.borrow().calls.iter().any(|c| c == "eof_received")
+    });
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ]
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    drop(t);
+    assert_loop_empty(&lp);
+}
+
 // ─────────────────── T16: how plaintext reaches the app; T39: unclosed ───────────────────
 
 /// Reads until our close_notify (or EOF), answers it with the peer's, then reads until we close.
