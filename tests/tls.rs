@@ -2519,6 +2519,121 @@ fn t3_test_create_connection_ssl_1() {
     }
 }
 
+/// A server protocol that, as CPython's test ServerProtocol, pauses reading in connection_made
+/// and starts a second TLS session (server side) over the TLS transport it was given; the
+/// inner transport lands in `inner`, and everything is forwarded to a [`Recorder`].
+struct StartsTls {
+    rec: Rc<RefCell<Recorder>>,
+    inner: Rc<RefCell<Option<Result<Transport, Error>>>>,
+}
+
+impl asyncio::Protocol for StartsTls {
+    fn connection_made(&mut self, t: Transport) {
+        t.pause_reading();
+        self.rec.borrow_mut().connection_made(t.clone());
+        let inner = self.inner.clone();
+        drop(asyncio::spawn(async move {
+            let lp = asyncio::get_running_loop().expect("the loop");
+            let app = t.get_protocol().expect("this protocol");
+            let r = lp
+                .start_tls(&t, app, Certs::get().server_config(&[]), true)
+                .await;
+            *inner.borrow_mut() = Some(r);
+        }));
+    }
+    fn data_received(&mut self, d: &[u8]) {
+        self.rec.borrow_mut().data_received(d)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.rec.borrow_mut().eof_received()
+    }
+    fn connection_lost(&mut self, e: Option<io::Error>) {
+        self.rec.borrow_mut().connection_lost(e)
+    }
+}
+
+/// T32, T36; CPython: TestSSL.test_create_server_ssl_over_ssl (one client here). A TLS server
+/// whose protocol runs loop.start_tls over each accepted TLS transport from connection_made,
+/// reading paused meanwhile; a blocking client runs TLS in TLS: A then OK, B then SPAM.
+#[test]
+fn t32_t36_test_create_server_ssl_over_ssl() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let rec = Rc::new(RefCell::new(Recorder::default()));
+    let inner: Rc<RefCell<Option<Result<Transport, Error>>>> = Rc::default();
+    let (r, i) = (rec.clone(), inner.clone());
+    let server = lp
+        .run_until_complete(
+            lp.create_server(
+                move || StartsTls {
+                    rec: r.clone(),
+                    inner: i.clone(),
+                },
+                "127.0.0.1",
+                0,
+            )
+            .ssl(Certs::get().server_config(&[]))
+            .into_future(),
+        )
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let client = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (tcp, conn) = tls_common::blocking_tls_client(port);
+        let mut outer = rustls::StreamOwned::new(conn, tcp);
+        let mut conn2 = rustls::ClientConnection::new(
+            Certs::get().client_config(&[]),
+            "localhost".try_into().unwrap(),
+        )
+        .unwrap();
+        while conn2.is_handshaking() {
+            conn2.complete_io(&mut outer).unwrap();
+        }
+        let mut s = rustls::StreamOwned::new(conn2, outer);
+        s.write_all(&A_DATA).unwrap();
+        let mut ok = [0u8; 2];
+        s.read_exact(&mut ok).unwrap();
+        assert_eq!(&ok, b"OK");
+        s.write_all(&B_DATA).unwrap();
+        let mut spam = [0u8; 4];
+        s.read_exact(&mut spam).unwrap();
+        assert_eq!(&spam, b"SPAM");
+    });
+    util::run_until(&lp, 100_000, || rec.borrow().data.len() >= A_DATA.len());
+    let t = match inner.borrow_mut().take() {
+        Some(Ok(t)) => t,
+        other => panic!("the inner handshake: {other:?}"),
+    };
+    assert_eq!(rec.borrow().data, A_DATA);
+    t.write(b"OK").unwrap();
+    util::run_until(&lp, 100_000, || {
+        rec.borrow().data.len() >= A_DATA.len() + B_DATA.len()
+    });
+    assert_eq!(rec.borrow().data[A_DATA.len()..], B_DATA);
+    for part in [&b"SP"[..], b"A", b"M"] {
+        t.write(part).unwrap();
+    }
+    t.close();
+    util::run_until(&lp, 100_000, || rec.borrow().lost);
+    client.join().unwrap();
+    assert_eq!(
+        rec.borrow().calls.first().map(String::as_str),
+        Some("connection_made")
+    );
+    assert_eq!(
+        rec.borrow()
+            .calls
+            .iter()
+            .filter(|c| *c == "connection_made")
+            .count(),
+        1
+    );
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
+}
+
 /// A plain server whose handler runs `then` on each connection; its result is kept.
 async fn plain_server<F, Fut>(
     then: F,
