@@ -644,6 +644,65 @@ fn t9_handshake_timeout_fires_on_a_silent_peer() {
     holder.join().unwrap();
 }
 
+/// T9, T29; CPython: BaseStartTLS.test_create_connection_ssl_slow_handshake,
+/// TestSSL.test_create_connection_ssl_slow_handshake. open_connection with an empty
+/// server_hostname to a peer that reads and never answers: ConnectionAborted with the
+/// "taking longer" text, and nothing reaches the exception handler.
+#[test]
+fn t9_test_create_connection_ssl_slow_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        tls_common::drain(&mut s);
+    });
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let seen = util::capture_exceptions(&lp);
+        let Err(e) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("")
+            .ssl_handshake_timeout(Duration::from_millis(100))
+            .await
+        else {
+            panic!("the handshake cannot complete")
+        };
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "T9: {e}");
+        assert!(
+            e.to_string().starts_with("SSL handshake is taking longer"),
+            "{e}"
+        );
+        assert!(seen.borrow().is_empty(), "T29: {:?}", seen.borrow());
+        Ok(())
+    });
+    holder.join().unwrap();
+}
+
+/// T8, T49; CPython: BaseStartTLS.test_create_connection_ssl_failed_certificate,
+/// TestSSL.test_create_connection_ssl_failed_certificate. A verifying client with an empty
+/// server_hostname (no name check) still checks the chain: a server whose CA it does not
+/// trust fails open_connection with the certificate error.
+#[test]
+fn t8_t49_test_create_connection_ssl_failed_certificate() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let other = asyncio::tls::client_config_with_roots(&Certs::get().other_ca)?;
+        let e = refused(other.into(), port, "").await;
+        assert!(tls_err(&e).is_certificate_error(), "{e}");
+        assert!(
+            matches!(
+                cert_error(&e),
+                Some(rustls::CertificateError::UnknownIssuer)
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
 #[test]
 fn t36_t9_server_handshake_timeout_closes_a_silent_client() {
     run(async {
@@ -1379,6 +1438,8 @@ fn s6_a_server_hostname_rustls_cannot_take_says_why() {
 }
 
 // CPython: BaseEventLoopWithSelectorTests.test_create_server_ssl_timeout_for_plain_socket
+// CPython: SslProtoHandshakeTests.test_handshake_timeout_zero (a zero handshake timeout is
+// refused; test_handshake_timeout_negative cannot be written: a `Duration` is never negative).
 #[test]
 fn t1_s6_s8_l84_argument_rules_before_any_io() {
     run(async {
@@ -1925,6 +1986,184 @@ fn t32_tls_in_tls_through_loop_start_tls() {
     });
 }
 
+/// T32, T33, T34; CPython: BaseStartTLS.test_start_tls_server_1, TestSSL.test_start_tls_server_1.
+/// A server protocol writes 100 KiB of plain text, then upgrades with loop.start_tls (server
+/// side) in the same step; the client reads the plain text, starts TLS, sends 100 KiB and its
+/// close_notify and waits for ours. The protocol gets every byte once, no second
+/// connection_made, eof_received then connection_lost(None); a close() after that is harmless.
+#[test]
+fn t33_t34_test_start_tls_server_1() {
+    const SIZE: usize = 100 * 1024;
+    let lp = asyncio::EventLoop::new().unwrap();
+    let rec = Rc::new(RefCell::new(Recorder::default()));
+    let r = rec.clone();
+    let server = lp
+        .run_until_complete(lp.create_server(move || Forward(r.clone()), "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let client = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut plain = vec![0u8; SIZE];
+        tcp.read_exact(&mut plain).unwrap();
+        assert!(plain.iter().all(|&b| b == b'1'), "the plain hello");
+        let mut conn = rustls::ClientConnection::new(
+            Certs::get().client_config(&[]),
+            "localhost".try_into().unwrap(),
+        )
+        .unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        for chunk in [b'1'; SIZE].chunks(16 * 1024) {
+            conn.writer().write_all(chunk).unwrap();
+            while conn.wants_write() {
+                conn.write_tls(&mut tcp).unwrap();
+            }
+        }
+        conn.send_close_notify();
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        // unwrap(): wait for the server's close_notify.
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(
+                conn.read_tls(&mut tcp).unwrap() > 0,
+                "EOF before close_notify"
+            );
+        }
+    });
+    util::run_until(&lp, 1000, || rec.borrow().transport.is_some());
+    let tr = rec.borrow().transport.clone().unwrap();
+    // The write and the upgrade in one step, as CPython's main(): the client answers the
+    // plain text with its ClientHello, which must find the TLS layer in place.
+    let upgrade = async {
+        tr.write(&[b'1'; SIZE])?;
+        assert!(rec.borrow().data.is_empty());
+        let app = tr.get_protocol().expect("the server protocol");
+        lp.start_tls(&tr, app, Certs::get().server_config(&[]), true)
+            .await
+    };
+    let new_tr = lp
+        .run_until_complete(asyncio::timeout(BOUND, upgrade))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    util::run_until(&lp, 1000, || rec.borrow().lost);
+    assert_eq!(rec.borrow().data.len(), SIZE);
+    assert!(rec.borrow().data.iter().all(|&b| b == b'1'));
+    assert_eq!(
+        rec.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ],
+        "T34: one connection_made, decrypted data to the same protocol"
+    );
+    new_tr.close();
+    client.join().unwrap();
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
+}
+
+/// A TLS connection to a TLS server whose handler says GO and starts a second TLS session
+/// inside it; the client's protocol (a [`Recorder`]) carries on as the inner session's app
+/// protocol, as after a STARTTLS: (server, outer TLS transport, inner TLS transport, recorder).
+async fn ssl_over_ssl(
+) -> Result<(asyncio::Server, Transport, Transport, Rc<RefCell<Recorder>>), Error> {
+    let certs = Certs::get();
+    let server = asyncio::start_server(
+        |reader: StreamReader, mut writer: StreamWriter| async move {
+            writer.write(b"GO\n")?;
+            if writer
+                .start_tls(Certs::get().server_config(&[]))
+                .await
+                .is_ok()
+            {
+                let _ = reader.read(-1).await;
+            }
+            writer.close();
+            let _ = writer.wait_closed().await;
+            Ok::<(), Error>(())
+        },
+        "127.0.0.1",
+        0,
+    )
+    .ssl(certs.server_config(&[]))
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let lp = asyncio::get_running_loop()?;
+    let (outer, rec) = lp
+        .create_connection(Recorder::default, "127.0.0.1", port)
+        .ssl(certs.client_config(&[]))
+        .server_hostname("localhost")
+        .await?;
+    // The peer's go-ahead first, as any STARTTLS: a ClientHello sent before the server's
+    // start_tls would stay in its reader as plain text (S41).
+    for _ in 0..1_000 {
+        if rec.borrow().data == b"GO\n" {
+            break;
+        }
+        asyncio::yield_now().await;
+    }
+    assert_eq!(
+        rec.borrow().data,
+        b"GO\n",
+        "the go-ahead within 1 000 turns"
+    );
+    let inner = lp
+        .start_tls(&outer, rec.clone(), certs.client_config(&[]), false)
+        .server_hostname("localhost")
+        .await?;
+    Ok((server, outer, inner, rec))
+}
+
+/// T26, T32 (gh-113214, later 3.12 and 3.13); CPython:
+/// SslProtoHandshakeTests.test_close_during_ssl_over_ssl. TLS in TLS: closing the outer TLS
+/// transport (whose protocol is the inner TLS layer), or aborting the inner one (which
+/// force-closes the outer one carrying no error), reports nothing; the app protocol gets
+/// connection_lost once.
+#[test]
+fn t26_t32_test_close_during_ssl_over_ssl() {
+    for abort_inner in [false, true] {
+        let lp = asyncio::EventLoop::new().unwrap();
+        let seen = util::capture_exceptions(&lp);
+        let (server, outer, inner, rec) = lp
+            .run_until_complete(asyncio::timeout(BOUND, ssl_over_ssl()))
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if abort_inner {
+            inner.abort();
+            assert!(inner.is_closing(), "T27: after abort()");
+        } else {
+            outer.close();
+            assert!(inner.is_closing(), "T27: the outer transport is closing");
+        }
+        util::run_until(&lp, 1000, || rec.borrow().lost);
+        if abort_inner {
+            assert_eq!(
+                rec.borrow().grammar(),
+                ["connection_made", "data", "connection_lost(None)"],
+                "T26: GO, then the loss, no eof_received"
+            );
+        }
+        assert_eq!(
+            rec.borrow().calls.last().map(String::as_str),
+            Some("connection_lost(None)")
+        );
+        assert!(outer.is_closing());
+        util::run_until(&lp, 1000, || server.connection_count() == 0);
+        assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+        server.close();
+        lp.run_until_complete(server.wait_closed()).unwrap();
+    }
+}
+
 /// Issue #12, the seam on the TLS side: the app protocol is held by a task across turns
 /// while its data, EOF and connection_lost arrive; each comes afterwards, once, in order
 /// (L44, T22), and no decrypted byte is lost.
@@ -2257,6 +2496,315 @@ fn t30_corrupted_record_is_tls_for_every_waiter() {
         Ok(())
     });
     peer.join().unwrap();
+}
+
+/// T30, S48; CPython: BaseStartTLS.test_start_tls_client_corrupted_ssl,
+/// TestSSL.test_start_tls_client_corrupted_ssl. A line each way over TLS, then the peer writes
+/// bytes that are no record under the connection: the next readline raises the TLS error, and
+/// close() after it is harmless.
+#[test]
+fn t30_test_start_tls_client_corrupted_ssl() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Certs::get().server_config(&[]);
+    let peer = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        conn.writer().write_all(b"A\n").unwrap();
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        let mut b = [0u8; 1];
+        while !matches!(conn.reader().read(&mut b), Ok(1)) {
+            assert!(conn.read_tls(&mut tcp).unwrap() > 0, "EOF before B");
+            conn.process_new_packets().unwrap();
+        }
+        assert_eq!(&b, b"B");
+        tcp.write_all(b"please corrupt the SSL connection").unwrap();
+        tls_common::drain(&mut tcp);
+    });
+    run(async {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("")
+            .await?;
+        assert_eq!(reader.readline().await?, b"A\n");
+        writer.write(b"B")?;
+        let e = reader.readline().await.expect_err("the corrupted record");
+        assert!(tls_err(&e).rustls_error().is_some(), "T30: {e:?}");
+        writer.close();
+        writer
+            .wait_closed()
+            .await
+            .expect_err("T30: wait_closed raises it too");
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+/// The data of the create_server/create_connection exchanges: CPython's 1 KiB ×
+/// BUF_MULTIPLIER with its macOS multiplier (64), to keep 25 debug-build connections quick.
+static A_DATA: [u8; 64 * 1024] = [b'A'; 64 * 1024];
+static B_DATA: [u8; 64 * 1024] = [b'B'; 64 * 1024];
+
+/// S4, S43, T22, T36; CPython: TestSSL.test_create_server_ssl_1. 25 blocking TLS clients to a
+/// start_server(ssl) whose handler reads A, says OK, reads B and answers with writelines
+/// ("SP", "A", "M"), drains and closes: every client gets OK and SPAM, every handler finishes.
+#[test]
+fn t36_test_create_server_ssl_1() {
+    const TOTAL: usize = 25;
+    let lp = asyncio::EventLoop::new().unwrap();
+    let done = Rc::new(std::cell::Cell::new(0usize));
+    let d = done.clone();
+    let handler = move |reader: StreamReader, writer: StreamWriter| {
+        let d = d.clone();
+        async move {
+            assert_eq!(reader.readexactly(A_DATA.len()).await?, A_DATA);
+            writer.write(b"OK")?;
+            assert_eq!(reader.readexactly(B_DATA.len()).await?, B_DATA);
+            writer.writelines(&[b"SP", b"A", b"M"])?;
+            writer.drain().await?;
+            writer.close();
+            d.set(d.get() + 1);
+            Ok::<(), Error>(())
+        }
+    };
+    let server = lp
+        .run_until_complete(
+            asyncio::start_server(handler, "127.0.0.1", 0)
+                .ssl(Certs::get().server_config(&[]))
+                .ssl_handshake_timeout(BOUND)
+                .into_future(),
+        )
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let clients: Vec<_> = (0..TOTAL)
+        .map(|_| {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let (tcp, conn) = tls_common::blocking_tls_client(port);
+                let mut s = rustls::StreamOwned::new(conn, tcp);
+                s.write_all(&A_DATA).unwrap();
+                let mut ok = [0u8; 2];
+                s.read_exact(&mut ok).unwrap();
+                assert_eq!(&ok, b"OK");
+                s.write_all(&B_DATA).unwrap();
+                let mut spam = [0u8; 4];
+                s.read_exact(&mut spam).unwrap();
+                assert_eq!(&spam, b"SPAM");
+            })
+        })
+        .collect();
+    util::run_until(&lp, 100_000, || done.get() == TOTAL);
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert_eq!(done.get(), TOTAL);
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
+}
+
+/// S1, S6, S7, T3; CPython: TestSSL.test_create_connection_ssl_1. 25 concurrent
+/// open_connection clients (by address, then by socket) with an empty server_hostname to a
+/// blocking TLS server: A then OK, B then SPAM, close; every client completes.
+#[test]
+fn t3_test_create_connection_ssl_1() {
+    const TOTAL: usize = 25;
+    for by_sock in [false, true] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let config = Certs::get().server_config(&[]);
+        let server = std::thread::spawn(move || {
+            let peers: Vec<_> = (0..TOTAL)
+                .map(|_| {
+                    let (tcp, _) = listener.accept().unwrap();
+                    let config = config.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        tcp.set_read_timeout(Some(BOUND)).unwrap();
+                        let conn = rustls::ServerConnection::new(config).unwrap();
+                        let mut s = rustls::StreamOwned::new(conn, tcp);
+                        let mut a = vec![0u8; A_DATA.len()];
+                        s.read_exact(&mut a).unwrap();
+                        assert_eq!(a, A_DATA);
+                        s.write_all(b"OK").unwrap();
+                        let mut b = vec![0u8; B_DATA.len()];
+                        s.read_exact(&mut b).unwrap();
+                        assert_eq!(b, B_DATA);
+                        s.write_all(b"SPAM").unwrap();
+                        s.flush().unwrap();
+                    })
+                })
+                .collect();
+            for p in peers {
+                p.join().unwrap();
+            }
+        });
+        let count = run(async move {
+            let done = Rc::new(std::cell::Cell::new(0usize));
+            let mut tasks = Vec::new();
+            for _ in 0..TOTAL {
+                let done = done.clone();
+                tasks.push(asyncio::spawn(async move {
+                    let (reader, writer) = if by_sock {
+                        let sock = std::net::TcpStream::connect(("127.0.0.1", port))?;
+                        asyncio::open_connection_sock(sock)
+                            .ssl(Certs::get().client_config(&[]))
+                            .server_hostname("")
+                            .await?
+                    } else {
+                        asyncio::open_connection("127.0.0.1", port)
+                            .ssl(Certs::get().client_config(&[]))
+                            .server_hostname("")
+                            .ssl_handshake_timeout(BOUND)
+                            .await?
+                    };
+                    writer.write(&A_DATA)?;
+                    assert_eq!(reader.readexactly(2).await?, b"OK");
+                    writer.write(&B_DATA)?;
+                    assert_eq!(reader.readexactly(4).await?, b"SPAM");
+                    done.set(done.get() + 1);
+                    writer.close();
+                    match writer.wait_closed().await {
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                            ) => {}
+                        other => other?,
+                    }
+                    Ok::<(), Error>(())
+                }));
+            }
+            for t in tasks {
+                t.await??;
+            }
+            Ok(done.get())
+        });
+        assert_eq!(count, TOTAL, "by_sock {by_sock}");
+        server.join().unwrap();
+    }
+}
+
+/// A server protocol that, as CPython's test ServerProtocol, pauses reading in connection_made
+/// and starts a second TLS session (server side) over the TLS transport it was given; the
+/// inner transport lands in `inner`, and everything is forwarded to a [`Recorder`].
+struct StartsTls {
+    rec: Rc<RefCell<Recorder>>,
+    inner: Rc<RefCell<Option<Result<Transport, Error>>>>,
+}
+
+impl asyncio::Protocol for StartsTls {
+    fn connection_made(&mut self, t: Transport) {
+        t.pause_reading();
+        self.rec.borrow_mut().connection_made(t.clone());
+        let inner = self.inner.clone();
+        drop(asyncio::spawn(async move {
+            let lp = asyncio::get_running_loop().expect("the loop");
+            let app = t.get_protocol().expect("this protocol");
+            let r = lp
+                .start_tls(&t, app, Certs::get().server_config(&[]), true)
+                .await;
+            *inner.borrow_mut() = Some(r);
+        }));
+    }
+    fn data_received(&mut self, d: &[u8]) {
+        self.rec.borrow_mut().data_received(d)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.rec.borrow_mut().eof_received()
+    }
+    fn connection_lost(&mut self, e: Option<io::Error>) {
+        self.rec.borrow_mut().connection_lost(e)
+    }
+}
+
+/// T32, T36; CPython: TestSSL.test_create_server_ssl_over_ssl (one client here). A TLS server
+/// whose protocol runs loop.start_tls over each accepted TLS transport from connection_made,
+/// reading paused meanwhile; a blocking client runs TLS in TLS: A then OK, B then SPAM.
+#[test]
+fn t32_t36_test_create_server_ssl_over_ssl() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let rec = Rc::new(RefCell::new(Recorder::default()));
+    let inner: Rc<RefCell<Option<Result<Transport, Error>>>> = Rc::default();
+    let (r, i) = (rec.clone(), inner.clone());
+    let server = lp
+        .run_until_complete(
+            lp.create_server(
+                move || StartsTls {
+                    rec: r.clone(),
+                    inner: i.clone(),
+                },
+                "127.0.0.1",
+                0,
+            )
+            .ssl(Certs::get().server_config(&[]))
+            .into_future(),
+        )
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let client = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (tcp, conn) = tls_common::blocking_tls_client(port);
+        let mut outer = rustls::StreamOwned::new(conn, tcp);
+        let mut conn2 = rustls::ClientConnection::new(
+            Certs::get().client_config(&[]),
+            "localhost".try_into().unwrap(),
+        )
+        .unwrap();
+        while conn2.is_handshaking() {
+            conn2.complete_io(&mut outer).unwrap();
+        }
+        let mut s = rustls::StreamOwned::new(conn2, outer);
+        s.write_all(&A_DATA).unwrap();
+        let mut ok = [0u8; 2];
+        s.read_exact(&mut ok).unwrap();
+        assert_eq!(&ok, b"OK");
+        s.write_all(&B_DATA).unwrap();
+        let mut spam = [0u8; 4];
+        s.read_exact(&mut spam).unwrap();
+        assert_eq!(&spam, b"SPAM");
+    });
+    util::run_until(&lp, 100_000, || rec.borrow().data.len() >= A_DATA.len());
+    let t = match inner.borrow_mut().take() {
+        Some(Ok(t)) => t,
+        other => panic!("the inner handshake: {other:?}"),
+    };
+    assert_eq!(rec.borrow().data, A_DATA);
+    t.write(b"OK").unwrap();
+    util::run_until(&lp, 100_000, || {
+        rec.borrow().data.len() >= A_DATA.len() + B_DATA.len()
+    });
+    assert_eq!(rec.borrow().data[A_DATA.len()..], B_DATA);
+    for part in [&b"SP"[..], b"A", b"M"] {
+        t.write(part).unwrap();
+    }
+    t.close();
+    util::run_until(&lp, 100_000, || rec.borrow().lost);
+    client.join().unwrap();
+    assert_eq!(
+        rec.borrow().calls.first().map(String::as_str),
+        Some("connection_made")
+    );
+    assert_eq!(
+        rec.borrow()
+            .calls
+            .iter()
+            .filter(|c| *c == "connection_made")
+            .count(),
+        1
+    );
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
 }
 
 /// A plain server whose handler runs `then` on each connection; its result is kept.

@@ -413,6 +413,56 @@ fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_
     );
 }
 
+/// T10, T5; CPython: SslProtoHandshakeTests.test_eof_received_waiter,
+/// TestSSL.test_ssl_handshake_connection_lost. The peer reads our ClientHello and closes (a
+/// FIN, not a reset): the pending create_connection fails with a bare ConnectionReset, and the
+/// protocol gets neither connection_made nor connection_lost; nothing is reported.
+#[test]
+fn eof_after_the_client_hello_fails_the_connect_with_connection_reset_t10() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let fds = open_fds();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let hello = read_record(&mut s);
+        assert_eq!(hello[0], 0x16, "a handshake record");
+        drop(s);
+    });
+    let made = Rc::new(RefCell::new(None));
+    let m = made.clone();
+    let r = run(
+        &lp,
+        lp.create_connection(
+            move || {
+                let rec = Rc::new(RefCell::new(Recorder::default()));
+                *m.borrow_mut() = Some(rec.clone());
+                Forward(rec)
+            },
+            "127.0.0.1",
+            port,
+        )
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname(""),
+    );
+    peer.join().unwrap();
+    let e = r.err().expect("the handshake cannot complete");
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{}", describe(&e));
+    assert!(matches!(e, Error::Io(_)), "{}", describe(&e));
+    let rec = made.borrow().clone().expect("the factory ran");
+    assert!(
+        rec.borrow().calls.is_empty(),
+        "T5: no connection_lost without connection_made: {:?}",
+        rec.borrow().calls
+    );
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+    assert_eq!(open_fds(), fds, "the socket was not released");
+}
+
 #[test]
 fn reset_in_the_middle_of_the_handshake_on_a_tls_server_drops_that_connection_t36_d14() {
     // Half a ClientHello, then RST: the `.ssl()` server drops the connection without calling
@@ -1832,6 +1882,7 @@ fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
 /// sixth dropped write, and every one after it, logs 'SSL connection is closed' (CPython's
 /// `_write_appdata` warns once its drop counter, which the connection's loss also bumps,
 /// has reached 5), after the connection is lost too, as on a plain socket (S42).
+// CPython: SslProtoHandshakeTests.test_write_after_closing
 #[test]
 fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
     let _serial = util::serial();
@@ -2027,6 +2078,281 @@ fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
     assert!(t.is_closing(), "T27: after abort()");
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     peer.join().unwrap();
+    assert_loop_empty(&lp);
+}
+
+/// T28, T11; CPython: SslProtoHandshakeTests.test_data_received_after_closing. Records that
+/// arrive after close() (the peer's last data, sent after it got our close_notify) raise
+/// nothing: the shutdown ends cleanly with the peer's close_notify, nothing is reported.
+#[test]
+fn data_received_after_closing_raises_nothing_t28() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+        conn.writer().write_all(b"late data").unwrap();
+        conn.send_close_notify();
+        send_all(sock, conn);
+        tls_common::drain(sock);
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    let grammar = rec.borrow().grammar();
+    assert_eq!(grammar.first().map(String::as_str), Some("connection_made"));
+    assert_eq!(
+        grammar.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "{grammar:?}"
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T27, S49, S50 (gh-118950, which the port follows); CPython:
+/// SslProtoHandshakeTests.test_connection_lost_when_busy. The raw socket fails a write (the
+/// peer is gone: EPIPE): the TLS stream's write is accepted, and a drain after it raises
+/// ConnectionReset instead of the writes vanishing silently.
+#[test]
+fn a_raw_write_error_under_a_tls_stream_fails_the_next_drain_t27() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (gone, gone_rx) = mpsc::channel::<()>();
+    let peer = tls_peer_over(theirs, move |sock, _conn| {
+        sock.shutdown(Shutdown::Both).unwrap();
+        gone.send(()).unwrap();
+    });
+    let (reader, writer) = run(
+        &lp,
+        asyncio::open_connection_sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost"),
+    )
+    .expect("the handshake");
+    peer.join().unwrap();
+    gone_rx.recv_timeout(BOUND).unwrap();
+    let data = b"An interesting message";
+    let outcome = run(&lp, async {
+        for round in 0..100 {
+            writer.write(data)?;
+            if let Err(e) = writer.drain().await {
+                return Ok((round, e));
+            }
+        }
+        Err(Error::InvalidState("every drain succeeded".into()))
+    });
+    let (round, e) = outcome.expect("a drain fails");
+    assert!(
+        round <= 1,
+        "the first or second drain fails, not round {round}"
+    );
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{}", describe(&e));
+    assert!(writer.is_closing());
+    drop((reader, writer));
+    assert_loop_empty(&lp);
+}
+
+/// T13, T14, T15, T22; CPython: TestSSL.test_flush_before_shutdown. 4 MiB written while the
+/// peer reads nothing (the raw transport pauses the layer), then close(): every byte still
+/// reaches the peer, then our close_notify; the peer then closes without answering, which
+/// ends our shutdown cleanly (T23), and the reader sees EOF.
+#[test]
+fn flush_before_shutdown_sends_every_byte_then_close_notify_t13_t22() {
+    const CHUNK: usize = 128 * 1024;
+    const SIZE: usize = 32;
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (got_tx, got_rx) = mpsc::channel::<(usize, bool)>();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        go_rx.recv_timeout(BOUND).unwrap();
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        let closed = loop {
+            if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
+                break false;
+            }
+            let Ok(state) = conn.process_new_packets() else {
+                break false;
+            };
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                total += n;
+            }
+            if state.peer_has_closed() {
+                break true;
+            }
+        };
+        got_tx.send((total, closed)).unwrap();
+        // Returns: the socket closes with no close_notify of the peer's.
+    });
+    let (reader, writer) = run(
+        &lp,
+        asyncio::open_connection_sock(ours)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost"),
+    )
+    .expect("the handshake");
+    for _ in 0..SIZE {
+        writer.write(&[b'x'; CHUNK]).unwrap();
+    }
+    writer.close();
+    go.send(()).unwrap();
+    run(&lp, writer.wait_closed()).expect("a clean end");
+    let (got, closed) = got_rx.recv_timeout(BOUND).unwrap();
+    assert_eq!(got, CHUNK * SIZE, "every byte written before close()");
+    assert!(closed, "then our close_notify");
+    match run(&lp, reader.read(-1)) {
+        Ok(rest) => assert!(rest.is_empty(), "{} B", rest.len()),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{}", describe(&e)),
+    }
+    peer.join().unwrap();
+    drop((reader, writer));
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(&lp);
+}
+
+/// T25, T28; CPython: TestSSL.test_shutdown_timeout_handler_leak, adapted: instead of the
+/// weak reference, no timer is left armed. The peer reads our close_notify and closes without
+/// answering; close() then ends the connection and its shutdown timer with it.
+#[test]
+fn close_to_a_peer_that_closes_without_answering_leaves_no_timer_t25() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    drop(t);
+    assert_loop_empty(&lp);
+}
+
+/// T17, T21, T25; CPython: TestSSL.test_shutdown_timeout_handler_not_set. The app pauses
+/// reading after "hello"; the peer's "extra bytes" and its EOF (no close_notify) arrive while
+/// it is paused. resume_reading delivers them, the EOF is a clean end (D9) and no shutdown
+/// timer is armed for it: connection_lost(None), nothing left on the loop.
+#[test]
+fn extra_bytes_and_eof_while_paused_arrive_on_resume_with_no_shutdown_timer_t21_t25() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (eof, eof_rx) = mpsc::channel::<()>();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.writer().write_all(b"hello").unwrap();
+        send_all(sock, conn);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while got.len() < 5 {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before world");
+            conn.process_new_packets().unwrap();
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(got, b"world");
+        conn.writer().write_all(b"extra bytes").unwrap();
+        send_all(sock, conn);
+        sock.shutdown(Shutdown::Write).unwrap();
+        eof.send(()).unwrap();
+        tls_common::drain(sock);
+    });
+    let rec = Recorder {
+        on_data: Some(Box::new(|t: &Transport, d: &[u8]| {
+            if d == b"hello" {
+                t.write(b"world").unwrap();
+                t.pause_reading();
+            }
+        })),
+        ..Recorder::default()
+    };
+    let (t, _p, rec) = tls_client_over(&lp, ours, rec);
+    wait_until(&lp, "the peer's EOF", || eof_rx.try_recv().is_ok());
+    turns(&lp, 5);
+    assert_eq!(rec.borrow().data, b"hello", "T17: nothing while paused");
+    assert!(!rec.borrow().lost);
+    t.resume_reading();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(rec.borrow().data, b"helloextra bytes");
+    assert_eq!(
+        rec.borrow().calls.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "D9: {:?}",
+        rec.borrow().calls
+    );
+    t.close();
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    drop(t);
+    assert_loop_empty(&lp);
+}
+
+/// T7, T21; CPython: BaseStartTLS/TestSSL.test_create_connection_memory_leak, without its
+/// weak-reference check (D8: nothing is left on the loop instead). The peer says "O", reads
+/// 100 KiB, then sends its close_notify and waits for ours: connection_made exactly once,
+/// "O", eof_received, and after close() connection_lost(None) with nothing left behind.
+#[test]
+fn create_connection_memory_leak_connection_made_once_and_nothing_left_t7_t21() {
+    const SIZE: usize = 100 * 1024;
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = tls_peer_over(theirs, |sock, conn| {
+        conn.writer().write_all(b"O").unwrap();
+        send_all(sock, conn);
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        while total < SIZE {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before the hello");
+            conn.process_new_packets().unwrap();
+            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+                total += n;
+            }
+        }
+        assert_eq!(total, SIZE);
+        // unwrap(): our close_notify, then wait for the peer's.
+        conn.send_close_notify();
+        send_all(sock, conn);
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+    });
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    wait_until(&lp, "the peer's O", || rec.borrow().data == b"O");
+    t.write(&vec![b'1'; SIZE]).unwrap();
+    wait_until(&lp, "eof_received", || {
+        rec.borrow().calls.iter().any(|c| c == "eof_received")
+    });
+    t.close();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ]
+    );
+    peer.join().unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    drop(t);
     assert_loop_empty(&lp);
 }
 
@@ -2443,6 +2769,7 @@ mod fragmentation {
 /// T20 with T15: the peer's close_notify comes while the raw transport has paused the layer
 /// (megabytes of ours unsent): every byte we wrote still goes out, then our close_notify,
 /// and only then does the raw transport close (a peer may read on after its close_notify).
+// CPython: TestSSL.test_remote_shutdown_receives_trailing_data_on_slow_socket (gh-115514)
 #[test]
 fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15() {
     let _serial = util::serial();
