@@ -146,8 +146,9 @@ fn to_stderr(args: std::fmt::Arguments<'_>) {
     if stderr_broken() {
         return;
     }
-    if cfg!(panic = "unwind") && !EPRINTLN_FAILED.load(Ordering::Relaxed) {
-        let _ = without_sigpipe(|| {
+    // One closure for both ways (one copy of `without_sigpipe`'s code in the binary).
+    let _ = without_sigpipe(|| {
+        if cfg!(panic = "unwind") && !EPRINTLN_FAILED.load(Ordering::Relaxed) {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eprintln!("{args}")))
                 // Which error it was is not told: taken as `EPIPE`, so that a `SIGPIPE` the
                 // write raised is consumed (a harmless zero-timeout wait if none is pending).
@@ -155,10 +156,10 @@ fn to_stderr(args: std::fmt::Arguments<'_>) {
                     EPRINTLN_FAILED.store(true, Ordering::Relaxed);
                     std::io::Error::from_raw_os_error(libc::EPIPE)
                 })
-        });
-    } else {
-        let _ = without_sigpipe(|| writeln!(std::io::stderr().lock(), "{args}"));
-    }
+        } else {
+            writeln!(std::io::stderr().lock(), "{args}")
+        }
+    });
 }
 
 /// Whether a write to stderr would fail at once: its reader has gone (`POLLERR`, a pipe),
