@@ -1108,3 +1108,34 @@ fn over_tls_a_large_write_a_slow_peer_drains_keeps_the_connection_open() {
         lp.run_once(Some(Duration::ZERO)).unwrap();
     }
 }
+
+// A read timeout that comes due while the user holds the stream's protocol borrowed (taken
+// with get_protocol(), held across loop turns) is enforced once the borrow ends. (Before: the
+// timer's callback panicked on the borrow, 'already borrowed', reported as a callback failure,
+// and no timer looked at the stream again: the read waited for ever; checked by reverting.)
+#[test]
+fn a_read_timeout_due_while_the_protocol_is_held_fails_the_read_once_it_is_free() {
+    let r = rig();
+    r.reader.set_read_timeout(Some(ms(100))).unwrap();
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.read(100).await });
+    r.until(|| r.timers() == 1); // the read waits, its deadline armed
+    let protocol = r
+        .writer
+        .transport()
+        .get_protocol()
+        .expect("the stream's protocol");
+    let held = protocol.borrow_mut();
+    r.pass(ms(150));
+    assert!(
+        read.borrow().is_none(),
+        "failed while the protocol was held"
+    );
+    drop(held);
+    // The wait is dated by the first look the borrow allowed: a whole timeout from there.
+    r.pass_until(ms(200), || read.borrow().is_some());
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+}

@@ -49,6 +49,7 @@ use crate::event_loop::handle::new_callback;
 use crate::event_loop::timer_wheel::TimerKey;
 use crate::event_loop::LoopInner;
 use crate::event_loop::TimerEntry;
+use crate::protocol::Hold;
 
 /// A timeout as nanoseconds on the loop's clock; `Duration::MAX` and other huge values
 /// saturate at [`FAR_FUTURE`] (about 34 years), so no sum overflows.
@@ -492,7 +493,13 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
     let mut wake = Vec::new();
     let mut abort = None;
     {
-        let mut guard = core.borrow_mut();
+        let Ok(mut guard) = core.try_borrow_mut() else {
+            // A user holds the stream's protocol (`get_protocol()`, borrowed across an
+            // `.await`): look again once it is free, as a transport waits for a held
+            // protocol; the timeouts stay enforced.
+            look_when_free(me.clone(), Hold::new());
+            return;
+        };
         let core = &mut *guard;
         let lost = core.is_lost();
         let waiter = core.reader.waiter_id();
@@ -611,6 +618,36 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
     if let Some(transport) = abort {
         log::debug!(target: "asyncio", "connection {}: idle timeout, aborted", transport.id());
         transport.abort();
+    }
+}
+
+/// `fire` again once the stream core is no longer borrowed: next turns, then spaced out, with
+/// one warning after a while (`Hold`).
+#[cold]
+#[inline(never)]
+fn look_when_free(me: Weak<RefCell<StreamCore>>, mut hold: Hold) {
+    let Some(lp) = crate::event_loop::current_loop() else {
+        return;
+    };
+    let Some(core) = me.upgrade() else { return };
+    if core.try_borrow_mut().is_ok() {
+        drop(core);
+        fire(&me);
+        return;
+    }
+    let id = core
+        .try_borrow()
+        .ok()
+        .and_then(|c| c.reader.transport().map(crate::transport::Transport::id))
+        .unwrap_or(0);
+    drop(core);
+    hold.still_held(id);
+    let delay = hold.delay();
+    let retry = move || look_when_free(me, hold);
+    // A closed loop refuses it: the stream's timers went with it.
+    match delay {
+        None => drop(lp.call_soon(retry)),
+        Some(d) => drop(lp.call_later(d, retry)),
     }
 }
 
