@@ -75,6 +75,26 @@ fn idle_writer_to_a_raw_peer(
     (clock, lp, writer, reader, b)
 }
 
+/// One millisecond of a slow raw peer: the clock moves on, the loop turns, and `b` reads
+/// into `got` what has arrived, at most `buf`'s length.
+fn a_slow_peers_millisecond(
+    clock: &ManualClock,
+    lp: &EventLoop,
+    b: &mut std::os::unix::net::UnixStream,
+    buf: &mut [u8],
+    got: &mut Vec<u8>,
+) {
+    use std::io::Read;
+    clock.advance(ms(1));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    match b.read(buf) {
+        Ok(n) => got.extend_from_slice(&buf[..n]),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+    }
+}
+
 /// Where a spawned operation's outcome lands.
 type Slot<T> = Rc<RefCell<Option<T>>>;
 
@@ -643,7 +663,7 @@ fn activity_either_way_keeps_an_idle_connection_open() {
 /// transfer in full flow.
 #[test]
 fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let dir = util::temp_dir("deadlines");
     let len = 2 << 20;
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -668,14 +688,7 @@ fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
             break;
         }
         elapsed += 1;
-        clock.advance(ms(1));
-        for _ in 0..3 {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
-        match b.read(&mut buf) {
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
-        }
+        a_slow_peers_millisecond(&clock, &lp, &mut b, &mut buf, &mut got);
     }
     let sent = sent.borrow_mut().take().expect("sendfile ended");
     assert_eq!(sent.unwrap(), len as u64);
@@ -992,7 +1005,6 @@ fn a_read_woken_by_bytes_in_the_iteration_of_a_look_still_times_out() {
 /// flow, saying no byte had moved.
 #[test]
 fn a_large_write_a_slow_peer_drains_over_several_idle_periods_keeps_the_connection_open() {
-    use std::io::Read;
     let (clock, lp, writer, _reader, mut b) = idle_writer_to_a_raw_peer(ms(50));
     let len = 2 << 20;
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -1010,14 +1022,7 @@ fn a_large_write_a_slow_peer_drains_over_several_idle_periods_keeps_the_connecti
     let mut elapsed = 0;
     while got.len() < len && elapsed < 2_000 && !writer.is_closing() {
         elapsed += 1;
-        clock.advance(ms(1));
-        for _ in 0..3 {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
-        match b.read(&mut buf) {
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
-        }
+        a_slow_peers_millisecond(&clock, &lp, &mut b, &mut buf, &mut got);
     }
     assert!(
         !writer.is_closing(),
