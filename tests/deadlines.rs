@@ -50,6 +50,51 @@ fn rig() -> Rig {
     }
 }
 
+/// A loop on a manual clock and a stream writer (shared) with `idle` as its idle timeout,
+/// over a socketpair whose other end stays a plain non-blocking socket:
+/// `(clock, loop, writer, its reader, the raw peer)`.
+fn idle_writer_to_a_raw_peer(
+    idle: Duration,
+) -> (
+    ManualClock,
+    EventLoop,
+    Rc<StreamWriter>,
+    StreamReader,
+    std::os::unix::net::UnixStream,
+) {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, b) = asyncio::socketpair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let writer = Rc::new(writer);
+    writer.set_idle_timeout(Some(idle));
+    (clock, lp, writer, reader, b)
+}
+
+/// One millisecond of a slow raw peer: the clock moves on, the loop turns, and `b` reads
+/// into `got` what has arrived, at most `buf`'s length.
+fn a_slow_peers_millisecond(
+    clock: &ManualClock,
+    lp: &EventLoop,
+    b: &mut std::os::unix::net::UnixStream,
+    buf: &mut [u8],
+    got: &mut Vec<u8>,
+) {
+    use std::io::Read;
+    clock.advance(ms(1));
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    match b.read(buf) {
+        Ok(n) => got.extend_from_slice(&buf[..n]),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+    }
+}
+
 /// Where a spawned operation's outcome lands.
 type Slot<T> = Rc<RefCell<Option<T>>>;
 
@@ -618,7 +663,7 @@ fn activity_either_way_keeps_an_idle_connection_open() {
 /// transfer in full flow.
 #[test]
 fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let dir = util::temp_dir("deadlines");
     let len = 2 << 20;
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -628,16 +673,7 @@ fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
         .write_all(&data)
         .unwrap();
     let file = Rc::new(std::fs::File::open(&path).unwrap());
-    let clock = ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let (a, mut b) = asyncio::socketpair().unwrap();
-    b.set_nonblocking(true).unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
-    let writer = Rc::new(writer);
-    writer.set_idle_timeout(Some(ms(50)));
+    let (clock, lp, writer, _reader, mut b) = idle_writer_to_a_raw_peer(ms(50));
     let sent: Slot<Result<u64, Error>> = Rc::default();
     let (out, w, f) = (sent.clone(), writer.clone(), file.clone());
     drop(lp.handle().spawn(async move {
@@ -652,14 +688,7 @@ fn bytes_sent_by_sendfile_keep_an_idle_connection_open() {
             break;
         }
         elapsed += 1;
-        clock.advance(ms(1));
-        for _ in 0..3 {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
-        match b.read(&mut buf) {
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
-        }
+        a_slow_peers_millisecond(&clock, &lp, &mut b, &mut buf, &mut got);
     }
     let sent = sent.borrow_mut().take().expect("sendfile ended");
     assert_eq!(sent.unwrap(), len as u64);
@@ -976,17 +1005,7 @@ fn a_read_woken_by_bytes_in_the_iteration_of_a_look_still_times_out() {
 /// flow, saying no byte had moved.
 #[test]
 fn a_large_write_a_slow_peer_drains_over_several_idle_periods_keeps_the_connection_open() {
-    use std::io::Read;
-    let clock = ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let (a, mut b) = asyncio::socketpair().unwrap();
-    b.set_nonblocking(true).unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
-    let writer = Rc::new(writer);
-    writer.set_idle_timeout(Some(ms(50)));
+    let (clock, lp, writer, _reader, mut b) = idle_writer_to_a_raw_peer(ms(50));
     let len = 2 << 20;
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let drained: Slot<Result<(), Error>> = Rc::default();
@@ -1003,14 +1022,7 @@ fn a_large_write_a_slow_peer_drains_over_several_idle_periods_keeps_the_connecti
     let mut elapsed = 0;
     while got.len() < len && elapsed < 2_000 && !writer.is_closing() {
         elapsed += 1;
-        clock.advance(ms(1));
-        for _ in 0..3 {
-            lp.run_once(Some(Duration::ZERO)).unwrap();
-        }
-        match b.read(&mut buf) {
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
-        }
+        a_slow_peers_millisecond(&clock, &lp, &mut b, &mut buf, &mut got);
     }
     assert!(
         !writer.is_closing(),

@@ -6,7 +6,8 @@ mod util;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -948,6 +949,25 @@ fn run_one_poll(lp: &EventLoop) {
     lp.run_forever().unwrap();
 }
 
+/// A call counter and a dropped flag for `counting_cb`.
+type Counter = (Rc<Cell<u32>>, Rc<Cell<bool>>);
+
+fn counter() -> Counter {
+    (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)))
+}
+
+/// A fresh loop with a counting reader, then a counting writer, on one end of a socket pair:
+/// `(loop, fd, that end, the other end, reader counter, writer counter)`.
+fn reader_and_writer() -> (EventLoop, RawFd, UnixStream, UnixStream, Counter, Counter) {
+    let lp = EventLoop::new().unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (r, w) = (counter(), counter());
+    lp.add_reader(fd, counting_cb(&r.0, &r.1)).unwrap();
+    lp.add_writer(fd, counting_cb(&w.0, &w.1)).unwrap();
+    (lp, fd, a, b, r, w)
+}
+
 #[test]
 fn l17_test_add_reader_existing() {
     // CPython: BaseSelectorEventLoopTests.test_add_reader_existing. Adding a reader again
@@ -955,8 +975,8 @@ fn l17_test_add_reader_existing() {
     let lp = EventLoop::new().unwrap();
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     let fd = a.as_raw_fd();
-    let (old_calls, old_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    let (new_calls, new_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (old_calls, old_dropped) = counter();
+    let (new_calls, new_dropped) = counter();
     lp.add_reader(fd, counting_cb(&old_calls, &old_dropped))
         .unwrap();
     lp.add_reader(fd, counting_cb(&new_calls, &new_dropped))
@@ -978,8 +998,8 @@ fn l17_test_add_reader_existing_writer() {
     let lp = EventLoop::new().unwrap();
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     let fd = a.as_raw_fd();
-    let (w_calls, w_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (w_calls, w_dropped) = counter();
+    let (r_calls, r_dropped) = counter();
     lp.add_writer(fd, counting_cb(&w_calls, &w_dropped))
         .unwrap();
     lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
@@ -997,15 +1017,7 @@ fn l17_test_add_reader_existing_writer() {
 fn l17_test_remove_reader_read_write() {
     // CPython: BaseSelectorEventLoopTests.test_remove_reader_read_write. Removing the reader of
     // an fd with both keeps the writer registered and called.
-    let lp = EventLoop::new().unwrap();
-    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let fd = a.as_raw_fd();
-    let (w_calls, w_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
-        .unwrap();
-    lp.add_writer(fd, counting_cb(&w_calls, &w_dropped))
-        .unwrap();
+    let (lp, fd, _a, mut b, (r_calls, r_dropped), (w_calls, w_dropped)) = reader_and_writer();
     assert!(lp.remove_reader(fd).unwrap());
     assert!(r_dropped.get() && !w_dropped.get());
     assert_eq!(
@@ -1039,9 +1051,9 @@ fn l17_test_add_writer_existing() {
     let lp = EventLoop::new().unwrap();
     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     let fd = a.as_raw_fd();
-    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    let (w1_calls, w1_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    let (w2_calls, w2_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (r_calls, r_dropped) = counter();
+    let (w1_calls, w1_dropped) = counter();
+    let (w2_calls, w2_dropped) = counter();
     lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
         .unwrap();
     lp.add_writer(fd, counting_cb(&w1_calls, &w1_dropped))
@@ -1059,15 +1071,7 @@ fn l17_test_add_writer_existing() {
 fn l17_test_remove_writer_read_write() {
     // CPython: BaseSelectorEventLoopTests.test_remove_writer_read_write. Removing the writer of
     // an fd with both keeps the reader registered and called.
-    let lp = EventLoop::new().unwrap();
-    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let fd = a.as_raw_fd();
-    let (w_calls, w_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    let (r_calls, r_dropped) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
-        .unwrap();
-    lp.add_writer(fd, counting_cb(&w_calls, &w_dropped))
-        .unwrap();
+    let (lp, fd, _a, mut b, (r_calls, r_dropped), (w_calls, w_dropped)) = reader_and_writer();
     assert!(lp.remove_writer(fd).unwrap());
     assert!(w_dropped.get() && !r_dropped.get());
     assert_eq!(

@@ -555,6 +555,30 @@ fn timed_out_losing_nothing(lp: &asyncio::EventLoop, writer: &StreamWriter, flus
     turns(lp, 5);
 }
 
+/// A loop on a manual clock and a stream pair on it, whose writer (shared, for flush tasks)
+/// pauses above 64 KiB and gives a drain up after `drain_timeout`:
+/// `(clock, loop, writer, its reader, the peer's ends)`.
+fn pausing_writer(
+    drain_timeout: Duration,
+) -> (
+    asyncio::ManualClock,
+    asyncio::EventLoop,
+    Rc<StreamWriter>,
+    StreamReader,
+    (StreamReader, StreamWriter),
+) {
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let ((r, writer), peer) = lp.run_until_complete(stream_pair()).unwrap();
+    let writer = Rc::new(writer);
+    writer.set_drain_timeout(Some(drain_timeout));
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    (clock, lp, writer, r, peer)
+}
+
 /// `n` loop iterations that do not wait.
 fn turns(lp: &asyncio::EventLoop, n: usize) {
     for _ in 0..n {
@@ -566,15 +590,7 @@ fn turns(lp: &asyncio::EventLoop, n: usize) {
 /// wait's first poll; on a manual clock, so the deadline passes exactly when the test says.
 #[test]
 fn the_drain_timeout_bounds_poll_flush_with_a_peer_that_does_not_read() {
-    let clock = asyncio::ManualClock::new();
-    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
-    let ((_r, writer), _peer) = lp.run_until_complete(stream_pair()).unwrap();
-    let writer = Rc::new(writer);
-    writer.set_drain_timeout(Some(Duration::from_millis(200)));
-    writer
-        .transport()
-        .set_write_buffer_limits(Some(64 * 1024), None)
-        .unwrap();
+    let (clock, lp, writer, _r, _peer) = pausing_writer(Duration::from_millis(200));
     writer.write(&vec![7u8; 16 << 20]).unwrap(); // far above the high-water mark
     let flushed = flush_in_a_task(&lp, &writer);
     let turn = |n: usize| turns(&lp, n);
@@ -597,15 +613,7 @@ fn the_drain_timeout_bounds_poll_flush_with_a_peer_that_does_not_read() {
 /// call, as for `drain`: not from the flush's first poll (then it would fail at once).
 #[test]
 fn a_shorter_drain_timeout_set_while_poll_flush_waits_counts_from_the_call() {
-    let clock = asyncio::ManualClock::new();
-    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
-    let ((_r, writer), _peer) = lp.run_until_complete(stream_pair()).unwrap();
-    let writer = Rc::new(writer);
-    writer.set_drain_timeout(Some(Duration::from_secs(3600)));
-    writer
-        .transport()
-        .set_write_buffer_limits(Some(64 * 1024), None)
-        .unwrap();
+    let (clock, lp, writer, _r, _peer) = pausing_writer(Duration::from_secs(3600));
     writer.write(&vec![7u8; 16 << 20]).unwrap(); // far above the high-water mark
     let flushed = flush_in_a_task(&lp, &writer);
     let turn = |n: usize| turns(&lp, n);
@@ -635,15 +643,9 @@ fn a_shorter_drain_timeout_set_while_poll_flush_waits_counts_from_the_call() {
 /// its own first poll (it used to inherit the abandoned one's and fail at once).
 #[test]
 fn an_abandoned_poll_flush_does_not_date_the_next_one() {
-    let clock = asyncio::ManualClock::new();
-    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
-    let ((_r, writer), (peer_reader, _peer_writer)) = lp.run_until_complete(stream_pair()).unwrap();
-    let (writer, peer_reader) = (Rc::new(writer), Rc::new(peer_reader));
-    writer.set_drain_timeout(Some(Duration::from_millis(200)));
-    writer
-        .transport()
-        .set_write_buffer_limits(Some(64 * 1024), None)
-        .unwrap();
+    let (clock, lp, writer, _r, (peer_reader, _peer_writer)) =
+        pausing_writer(Duration::from_millis(200));
+    let peer_reader = Rc::new(peer_reader);
     let turn = |n: usize| turns(&lp, n);
     // A flush polled once, pending, and dropped.
     writer.write(&vec![7u8; 4 << 20]).unwrap();
@@ -698,15 +700,7 @@ fn an_abandoned_poll_flush_does_not_date_the_next_one() {
 /// flush's start and fail 50 ms into its own 200.)
 #[test]
 fn a_poll_flush_abandoned_while_paused_does_not_date_the_next_one() {
-    let clock = asyncio::ManualClock::new();
-    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
-    let ((_r, writer), _peer) = lp.run_until_complete(stream_pair()).unwrap();
-    let writer = Rc::new(writer);
-    writer.set_drain_timeout(Some(Duration::from_millis(200)));
-    writer
-        .transport()
-        .set_write_buffer_limits(Some(64 * 1024), None)
-        .unwrap();
+    let (clock, lp, writer, _r, _peer) = pausing_writer(Duration::from_millis(200));
     let turn = |n: usize| turns(&lp, n);
     // A flush polled once, pending, and dropped; the peer never reads.
     writer.write(&vec![7u8; 16 << 20]).unwrap();

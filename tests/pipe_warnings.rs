@@ -6,7 +6,7 @@
 
 mod util;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use asyncio::EventLoop;
 use util::{os_pipe, run_until, Recorder};
@@ -43,15 +43,28 @@ fn write_pipe(
         .unwrap()
 }
 
-/// A socket transport on `lp` over one end of a socketpair, closed and lost (nothing was
-/// buffered); the other end is returned to keep it open.
-fn lost_socket(lp: &EventLoop) -> (asyncio::Transport, std::os::unix::net::UnixStream) {
+/// A socket transport on `lp` over one end of a socketpair, its protocol a [`Recorder`], and
+/// the other end.
+fn socket_transport(
+    lp: &EventLoop,
+) -> (
+    asyncio::Transport,
+    std::rc::Rc<std::cell::RefCell<Recorder>>,
+    std::os::unix::net::UnixStream,
+) {
     let (a, b) = asyncio::socketpair().unwrap();
     let h = lp.handle();
     let (t, proto) = lp
         .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
         .unwrap()
         .unwrap();
+    (t, proto, b)
+}
+
+/// A socket transport on `lp` over one end of a socketpair, closed and lost (nothing was
+/// buffered); the other end is returned to keep it open.
+fn lost_socket(lp: &EventLoop) -> (asyncio::Transport, std::os::unix::net::UnixStream) {
+    let (t, proto, b) = socket_transport(lp);
     t.close();
     run_until(lp, 100, || proto.borrow().lost);
     (t, b)
@@ -94,14 +107,21 @@ fn install() {
     log::set_max_level(log::LevelFilter::Warn);
 }
 
+/// Takes `lock` (one test at a time counts the warnings it guards; a panicked holder's poison
+/// is ignored) and installs the logger.
+fn counting(lock: &'static Mutex<()>) -> MutexGuard<'static, ()> {
+    let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    install();
+    guard
+}
+
 /// Held by the tests that count the pipe's warning, which they share (see
 /// [`SOCKET_WARNINGS`]).
 static PIPE_WARNINGS: Mutex<()> = Mutex::new(());
 
 #[test]
 fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_not_l81() {
-    let _one_at_a_time = PIPE_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&PIPE_WARNINGS);
     let lp = EventLoop::new().unwrap();
     let (_r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w);
@@ -119,8 +139,7 @@ fn writes_after_close_are_counted_and_warned_from_the_sixth_and_empty_ones_are_n
 /// is the first warned about, one earlier than after a `close()`.
 #[test]
 fn a_failed_pipe_write_counts_so_the_fifth_dropped_write_warns_l81() {
-    let _one_at_a_time = PIPE_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&PIPE_WARNINGS);
     let lp = EventLoop::new().unwrap();
     let (r, w) = os_pipe();
     let (t, proto) = write_pipe(&lp, w);
@@ -136,8 +155,7 @@ fn a_failed_pipe_write_counts_so_the_fifth_dropped_write_warns_l81() {
 /// (`_conn_lost += 1`): the fifth dropped write is the first warned about.
 #[test]
 fn a_failed_flush_to_a_terminal_counts_so_the_fifth_dropped_write_warns_l81() {
-    let _one_at_a_time = PIPE_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&PIPE_WARNINGS);
     let lp = EventLoop::new().unwrap();
     let (master, slave) = pty();
     let (t, proto) = write_pipe(&lp, slave);
@@ -155,8 +173,7 @@ fn a_failed_flush_to_a_terminal_counts_so_the_fifth_dropped_write_warns_l81() {
 #[test]
 fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
     // CPython: SelectorSocketTransportTests.test_write_closing.
-    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&SOCKET_WARNINGS);
     let lp = EventLoop::new().unwrap();
     let (t, _peer) = lost_socket(&lp);
     warned_from(5, send_warnings, || t.write(b"late").unwrap());
@@ -168,15 +185,9 @@ fn socket_writes_after_close_are_warned_from_the_fifth_l81() {
 /// failed write itself is not counted: `_force_close` counts the loss).
 #[test]
 fn test_write_exception_a_failed_socket_write_then_the_fifth_dropped_write_warns_l81() {
-    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&SOCKET_WARNINGS);
     let lp = EventLoop::new().unwrap();
-    let (a, b) = asyncio::socketpair().unwrap();
-    let h = lp.handle();
-    let (t, proto) = lp
-        .run_until_complete(async move { h.connect_socket(Recorder::default, a).await })
-        .unwrap()
-        .unwrap();
+    let (t, proto, b) = socket_transport(&lp);
     drop(b);
     t.write(b"data").unwrap(); // EPIPE on the fast path
     assert_eq!(t.get_write_buffer_size(), 0, "the failed data is dropped");
@@ -197,8 +208,7 @@ fn datagram_sendto_after_close_is_warned_from_the_fifth() {
     #[derive(Default)]
     struct Quiet;
     impl asyncio::DatagramProtocol for Quiet {}
-    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&SOCKET_WARNINGS);
     let lp = EventLoop::new().unwrap();
     let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
     let h = lp.handle();
@@ -262,8 +272,7 @@ fn a_non_reset_os_error_on_a_socket_is_one_warning_l80() {
 /// empty list); `write(b"")` and `writelines([])` return before the count.
 #[test]
 fn socket_writelines_of_empty_chunks_after_loss_are_counted_l68_l81() {
-    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&SOCKET_WARNINGS);
     let lp = EventLoop::new().unwrap();
     let (t, _peer) = lost_socket(&lp);
     for _ in 0..10 {
@@ -281,8 +290,7 @@ fn socket_writelines_of_empty_chunks_after_loss_are_counted_l68_l81() {
 /// 64 chunks, and warned from the third call).
 #[test]
 fn a_stream_writelines_of_many_chunks_after_loss_counts_once_l68_l81() {
-    let _one_at_a_time = SOCKET_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&SOCKET_WARNINGS);
     let lp = EventLoop::new().unwrap();
     let (a, _peer) = asyncio::socketpair().unwrap();
     let writer = lp
@@ -307,8 +315,7 @@ static HELPER_WARNINGS: Mutex<()> = Mutex::new(());
 /// written through the helper thread, whose write fails with `ENOSPC`.
 #[test]
 fn a_helper_thread_write_error_nobody_awaited_is_logged() {
-    let _one_at_a_time = HELPER_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&HELPER_WARNINGS);
     let before = warnings("No space left on device");
     util::run_fresh(std::time::Duration::from_secs(20), async {
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
@@ -335,8 +342,7 @@ fn a_helper_thread_write_error_nobody_awaited_is_logged() {
 /// The same error, awaited through `wait_closed`, is the caller's: it is not logged as well.
 #[test]
 fn a_helper_thread_write_error_returned_by_wait_closed_is_not_logged_again() {
-    let _one_at_a_time = HELPER_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&HELPER_WARNINGS);
     let before = warnings("No space left on device");
     let got = util::run_fresh(std::time::Duration::from_secs(20), async {
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
@@ -365,8 +371,7 @@ fn a_thread_named(name: &str) -> bool {
 /// nobody awaited `wait_closed`, which still returns it. It was logged as an error.
 #[test]
 fn a_helper_thread_write_to_a_hung_up_terminal_is_not_logged() {
-    let _one_at_a_time = HELPER_WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    install();
+    let _one_at_a_time = counting(&HELPER_WARNINGS);
     let before = warnings("helper thread failed");
     for await_it in [false, true] {
         let (master, slave) = pty();

@@ -1629,12 +1629,10 @@ fn l28_test_cancel_yield() {
     assert!(!t.cancel());
 }
 
-// CPython: BaseTaskTests.test_cancel_inner_future
-#[test]
-fn l32_test_cancel_inner_future() {
-    // The awaited future cancelled by someone else: the await gives `Error::Cancelled`; here
-    // the task ends with that as its value (`is_cancelled()` false, see its docs).
-    let lp = EventLoop::new().unwrap();
+/// A future on `lp` and a task that awaits it, then returns 12 (or the await's error).
+fn a_task_awaiting_a_future(
+    lp: &EventLoop,
+) -> (asyncio::LoopFuture<u32>, asyncio::Task<Result<u32, Error>>) {
     let f = lp.create_future::<u32>();
     let f2 = f.clone();
     let t = lp
@@ -1643,6 +1641,16 @@ fn l32_test_cancel_inner_future() {
             Ok::<u32, Error>(12)
         })
         .unwrap();
+    (f, t)
+}
+
+// CPython: BaseTaskTests.test_cancel_inner_future
+#[test]
+fn l32_test_cancel_inner_future() {
+    // The awaited future cancelled by someone else: the await gives `Error::Cancelled`; here
+    // the task ends with that as its value (`is_cancelled()` false, see its docs).
+    let lp = EventLoop::new().unwrap();
+    let (f, t) = a_task_awaiting_a_future(&lp);
     run_briefly(&lp); // start the task
     assert!(f.cancel());
     let out = lp.run_until_complete(t).unwrap();
@@ -1654,14 +1662,7 @@ fn l32_test_cancel_inner_future() {
 #[test]
 fn l32_test_cancel_both_task_and_inner_future() {
     let lp = EventLoop::new().unwrap();
-    let f = lp.create_future::<u32>();
-    let f2 = f.clone();
-    let t = lp
-        .spawn(async move {
-            f2.await?;
-            Ok::<u32, Error>(12)
-        })
-        .unwrap();
+    let (f, t) = a_task_awaiting_a_future(&lp);
     let probe = t.task_ref();
     run_briefly(&lp);
     assert!(f.cancel());

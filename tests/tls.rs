@@ -4872,6 +4872,32 @@ async fn a_reader_paused_before_start_tls(
     Ok((server, reader, writer))
 }
 
+/// Yields, at most 10,000 times, until `probe` has been woken.
+async fn yield_until_woken(probe: &util::Probe) {
+    for _ in 0..10_000 {
+        if probe.woken() > 0 {
+            break;
+        }
+        asyncio::yield_now().await;
+    }
+}
+
+/// The end of an [`a_reader_paused_before_start_tls`] test: the reader gets the 16 bytes and
+/// the server's bulk, then the writer and the server close.
+async fn read_the_rest_and_close(
+    server: asyncio::Server,
+    reader: &StreamReader,
+    writer: &StreamWriter,
+) -> Result<(), Error> {
+    assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
+    assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+    writer.close();
+    writer.wait_closed().await?;
+    server.close();
+    server.wait_closed().await;
+    Ok(())
+}
+
 #[test]
 fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_paused() {
     // S54 with S14: the reader's pause acts on the raw transport, before the upgrade and
@@ -4922,12 +4948,7 @@ fn s54_s14_a_paused_reader_whose_protocol_is_held_as_the_handshake_ends_pauses_o
             let swapped = raw.get_protocol().expect("a protocol");
             assert!(!Rc::ptr_eq(&swapped, &proto), "the handshake did not start");
             let held = proto.borrow_mut();
-            for _ in 0..10_000 {
-                if probe.woken() > 0 {
-                    break;
-                }
-                asyncio::yield_now().await;
-            }
+            yield_until_woken(&probe).await;
             assert!(probe.woken() > 0, "the handshake never ended");
             drop(held); // the handshake's hook ran (before the wake-up) and found it held
             for _ in 0..3 {
@@ -4941,13 +4962,7 @@ fn s54_s14_a_paused_reader_whose_protocol_is_held_as_the_handshake_ends_pauses_o
             upgrade.await?
         };
         assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
-        assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
-        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        read_the_rest_and_close(server, &reader, &writer).await
     });
 }
 
@@ -4970,12 +4985,7 @@ fn s53_stream_start_tls_resumed_while_the_streams_protocol_is_held_does_not_pani
                 .into_future());
             assert!(probe.poll(upgrade.as_mut()).is_pending());
             let held = proto.borrow_mut();
-            for _ in 0..10_000 {
-                if probe.woken() > 0 {
-                    break;
-                }
-                asyncio::yield_now().await;
-            }
+            yield_until_woken(&probe).await;
             assert!(probe.woken() > 0, "the handshake never ended");
             let tls = match probe.poll(upgrade.as_mut()) {
                 std::task::Poll::Ready(r) => r?,
@@ -4989,13 +4999,7 @@ fn s53_stream_start_tls_resumed_while_the_streams_protocol_is_held_does_not_pani
         };
         assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
         assert!(writer.tls_info().is_some(), "the writer writes through TLS");
-        assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
-        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        read_the_rest_and_close(server, &reader, &writer).await
     });
 }
 

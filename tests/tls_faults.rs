@@ -1442,6 +1442,54 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
     assert_eq!(open_fds(), fds, "a socket was not released");
 }
 
+/// A loop on a manual clock, its exception log, and a socketpair: `(clock, loop, seen, ours,
+/// theirs)`.
+fn manual_loop_and_socketpair() -> (
+    asyncio::ManualClock,
+    EventLoop,
+    Rc<RefCell<Vec<String>>>,
+    UnixStream,
+    UnixStream,
+) {
+    let clock = asyncio::ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    (clock, lp, seen, ours, theirs)
+}
+
+/// A TLS client over `ours` with a 200 ms shutdown timeout and 4 MiB written: far more than
+/// the socket buffers hold.
+fn client_with_4_mib_to_flush(
+    lp: &EventLoop,
+    ours: UnixStream,
+) -> (Transport, Rc<RefCell<Forward>>, Rc<RefCell<Recorder>>) {
+    let (t, p, rec) = tls_client_over_with(lp, ours, Recorder::default(), |c| {
+        c.ssl_shutdown_timeout(Duration::from_millis(200))
+    });
+    t.write(&vec![b'x'; 4 << 20]).unwrap();
+    (t, p, rec)
+}
+
+/// The end of a T25 flush: lost cleanly, the peer got every byte (`total` of the 4 MiB),
+/// nothing reported, nothing left on the loop.
+fn assert_clean_end_with_every_byte(
+    lp: &EventLoop,
+    rec: &Rc<RefCell<Recorder>>,
+    seen: &Rc<RefCell<Vec<String>>>,
+    total: usize,
+) {
+    let calls = rec.borrow().calls.clone();
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("connection_lost(None)"),
+        "{calls:?}"
+    );
+    assert!(total > 4 << 20, "the peer got every byte: {total}");
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    assert_loop_empty(lp);
+}
+
 // Checklist: T25 (the timeout bounds a close nobody reads, not a slow reader).
 #[test]
 fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25() {
@@ -1451,10 +1499,7 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
     // the connection ends cleanly. (Before, the first timeout aborted it: TimedOut.) The
     // manual clock moves only when the test says: no wall-clock race.
     let _serial = util::serial();
-    let clock = asyncio::ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (clock, lp, seen, ours, theirs) = manual_loop_and_socketpair();
     let (start, start_rx) = mpsc::channel::<()>();
     let (more, more_rx) = mpsc::channel::<usize>(); // read this many more bytes
     let (read, read_rx) = mpsc::channel::<usize>(); // read so far
@@ -1475,10 +1520,7 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
             read.send(total).unwrap();
         }
     });
-    let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
-        c.ssl_shutdown_timeout(Duration::from_millis(200))
-    });
-    t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
+    let (_t, _p, rec) = client_with_4_mib_to_flush(&lp, ours);
     start.send(()).unwrap();
     wait_until(&lp, "the peer's close_notify", || {
         rec.borrow().calls.iter().any(|c| c == "eof_received")
@@ -1508,15 +1550,7 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
     let total = read_rx.recv_timeout(BOUND).unwrap();
     drop(more); // the peer's last wait ends
     peer.join().unwrap();
-    let calls = rec.borrow().calls.clone();
-    assert_eq!(
-        calls.last().map(String::as_str),
-        Some("connection_lost(None)"),
-        "{calls:?}"
-    );
-    assert!(total > 4 << 20, "the peer got every byte: {total}");
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    assert_clean_end_with_every_byte(&lp, &rec, &seen, total);
 }
 
 // Checklist: T25 (the flush after a clean shutdown gets a whole timeout to make progress).
@@ -1529,10 +1563,7 @@ fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
     // (Before, the timer our close() armed fired at 200 ms and found nothing read since
     // 190 ms: TimedOut.) The manual clock moves only when the test says: no wall-clock race.
     let _serial = util::serial();
-    let clock = asyncio::ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (clock, lp, seen, ours, theirs) = manual_loop_and_socketpair();
     let (start, start_rx) = mpsc::channel::<()>();
     let (more, more_rx) = mpsc::channel::<()>(); // read to EOF
     let (read, read_rx) = mpsc::channel::<usize>(); // read in all
@@ -1551,10 +1582,7 @@ fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
         }
         read.send(total).unwrap();
     });
-    let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |c| {
-        c.ssl_shutdown_timeout(Duration::from_millis(200))
-    });
-    t.write(&vec![b'x'; 4 << 20]).unwrap(); // far more than the socket buffers hold
+    let (t, _p, rec) = client_with_4_mib_to_flush(&lp, ours);
     t.close(); // the shutdown starts, and its timeout
     turns(&lp, 5);
     clock.advance(Duration::from_millis(190));
@@ -1573,15 +1601,7 @@ fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     let total = read_rx.recv_timeout(BOUND).unwrap();
     peer.join().unwrap();
-    let calls = rec.borrow().calls.clone();
-    assert_eq!(
-        calls.last().map(String::as_str),
-        Some("connection_lost(None)"),
-        "{calls:?}"
-    );
-    assert!(total > 4 << 20, "the peer got every byte: {total}");
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    assert_clean_end_with_every_byte(&lp, &rec, &seen, total);
 }
 
 // ─────────────────── paused reading and the end of the connection ───────────────────

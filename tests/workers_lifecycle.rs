@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use asyncio::{Error, ServerGroup, StreamReader, StreamWriter};
 use workers_common::{
     addr_of, assert_ended, assert_no_worker_threads, close_and_wait, connect, echo, ping,
+    two_echo_workers,
 };
 
 // Checklist: S60 (reported to the loop's exception handler, its connection closed).
@@ -114,9 +115,7 @@ fn close_stops_listening_and_leaves_connections_open() {
 #[test]
 fn close_clients_ends_held_connections_and_wait_closed_returns() {
     let _serial = util::serial();
-    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
-        .start()
-        .unwrap();
+    let group = two_echo_workers();
     let mut clients: Vec<TcpStream> = (0..8).map(|_| connect(addr_of(&group))).collect();
     for c in &mut clients {
         ping(c, b"held");
@@ -135,9 +134,7 @@ fn close_clients_ends_held_connections_and_wait_closed_returns() {
 #[test]
 fn dropping_the_group_aborts_connections_and_joins_the_threads() {
     let _serial = util::serial();
-    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
-        .start()
-        .unwrap();
+    let group = two_echo_workers();
     let mut held = connect(addr_of(&group));
     ping(&mut held, b"held");
     drop(group);
@@ -150,11 +147,7 @@ fn dropping_the_group_aborts_connections_and_joins_the_threads() {
 fn wait_closed_from_another_loop_thread_and_the_group_is_send_sync() {
     fn send_sync<T: Send + Sync>(_: &T) {}
     let _serial = util::serial();
-    let group = Arc::new(
-        asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
-            .start()
-            .unwrap(),
-    );
+    let group = Arc::new(two_echo_workers());
     send_sync(&*group);
     let lt = asyncio::LoopThread::spawn().unwrap();
     let waiter = group.clone();
@@ -234,9 +227,7 @@ fn a_worker_that_fails_while_serving_is_surfaced_by_wait_closed() {
 #[test]
 fn d12_abandoned_wait_closed_calls_leave_no_waker_behind() {
     let _serial = util::serial();
-    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
-        .start()
-        .unwrap();
+    let group = two_echo_workers();
     let probe = util::Probe::new();
     for _ in 0..10 {
         let mut wait = std::pin::pin!(group.wait_closed());

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use asyncio::{Error, ServerGroup};
 use workers_common::{
     addr_of, assert_no_worker_threads, bound_on, close_and_wait, connect, echo, inet_sockets, ping,
-    worker_threads,
+    two_echo_workers, worker_threads,
 };
 
 // Checklist: L98 (a SO_REUSEPORT listener each), S69 (`sockets`, empty after close), S75
@@ -33,9 +33,7 @@ use workers_common::{
 #[test]
 fn two_workers_share_one_port_and_serve_every_connection() {
     let _serial = util::serial();
-    let group = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
-        .start()
-        .unwrap();
+    let group = two_echo_workers();
     assert_eq!(group.workers(), 2);
     let sockets = group.sockets();
     if group.reuse_port() {
@@ -122,9 +120,7 @@ fn assert_addr_in_use(result: Result<ServerGroup, Error>) {
 #[test]
 fn a_second_group_on_the_first_groups_port_fails_with_addr_in_use() {
     let _serial = util::serial();
-    let first = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
-        .start()
-        .unwrap();
+    let first = two_echo_workers();
     assert!(first.reuse_port() || !cfg!(target_os = "linux"));
     let port = addr_of(&first).port();
     assert_addr_in_use(asyncio::serve_on_threads(2, echo, "127.0.0.1", port).start());
@@ -356,9 +352,7 @@ fn l97_an_empty_host_is_served_on_every_interface_ipv6_too() {
 #[test]
 fn one_worker_with_reuse_port_asked_for_joins_and_can_be_joined() {
     let _serial = util::serial();
-    let first = asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
-        .start()
-        .unwrap();
+    let first = two_echo_workers();
     if !first.reuse_port() {
         return; // no SO_REUSEPORT here: nothing to join
     }

@@ -561,22 +561,33 @@ mod tests {
         assert_eq!(openssl_name(CipherSuite::TLS_NULL_WITH_NULL_NULL).0, None);
     }
 
-    /// A client and a server engine for `localhost`, their handshake done in memory.
-    fn connected_pair() -> (Engine, Engine) {
+    /// A self-signed certificate for `localhost`, its key, and a client engine for
+    /// `localhost` that trusts it.
+    fn localhost_cert_and_client() -> (
+        rustls::pki_types::CertificateDer<'static>,
+        rustls::pki_types::PrivatePkcs8KeyDer<'static>,
+        Engine,
+    ) {
         let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let cert = made.cert.der().clone();
         let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
-        let server_config = ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.clone()], key.into())
-            .unwrap();
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert).unwrap();
+        roots.add(cert.clone()).unwrap();
         let client_config = ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();
         let name = ServerName::try_from("localhost").unwrap();
-        let mut client = Engine::client(Arc::new(client_config), name).unwrap();
+        let client = Engine::client(Arc::new(client_config), name).unwrap();
+        (cert, key, client)
+    }
+
+    /// A client and a server engine for `localhost`, their handshake done in memory.
+    fn connected_pair() -> (Engine, Engine) {
+        let (cert, key, mut client) = localhost_cert_and_client();
+        let server_config = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key.into())
+            .unwrap();
         let mut server = Engine::server(Arc::new(server_config)).unwrap();
         let mut done = (false, false);
         for _ in 0..10 {
@@ -642,22 +653,13 @@ mod tests {
     fn client_and_sealed_alert(level: u8, description: u8) -> (Engine, Vec<u8>, Vec<u8>) {
         use rustls::crypto::cipher::{OutboundChunks, OutboundPlainMessage};
         use rustls::{ConnectionTrafficSecrets as Keys, SupportedCipherSuite};
-        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let cert = made.cert.der().clone();
-        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+        let (cert, key, mut client) = localhost_cert_and_client();
         let mut server_config =
             ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
                 .with_no_client_auth()
-                .with_single_cert(vec![cert.clone()], key.into())
+                .with_single_cert(vec![cert], key.into())
                 .unwrap();
         server_config.enable_secret_extraction = true;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert).unwrap();
-        let client_config = ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from("localhost").unwrap();
-        let mut client = Engine::client(Arc::new(client_config), name).unwrap();
         let mut server = ServerConnection::new(Arc::new(server_config)).unwrap();
         let mut wire = Vec::new();
         for _ in 0..10 {

@@ -93,3 +93,10 @@ pub fn close_and_wait(group: &ServerGroup) -> Result<(), Error> {
     group.close();
     asyncio::run(group.wait_closed())?
 }
+
+/// A group of two workers serving [`echo`] on 127.0.0.1, on a port the system picks.
+pub fn two_echo_workers() -> ServerGroup {
+    asyncio::serve_on_threads(2, echo, "127.0.0.1", 0)
+        .start()
+        .unwrap()
+}

@@ -198,14 +198,12 @@ fn a_pidfd_watch_reaps_through_its_pidfd_never_another_child_with_its_pid() {
             .spawn()
             .unwrap();
         wait_exited(pid_of(&b), &mut None); // exited, still a zombie
-        let watch = Rc::new_cyclic(|me| PidfdWatch {
-            lp: lp.handle(),
-            me: me.clone(),
-            pid: pid_of(&b),
-            pidfd: pidfd.try_clone().unwrap(),
-            exit: ExitCell::default(),
-            key: std::cell::Cell::new(None),
-        });
+        let watch = pidfd_watch(
+            &lp,
+            pid_of(&b),
+            pidfd.try_clone().unwrap(),
+            ExitCell::default(),
+        );
         if via_loop_closed {
             watch.loop_closed();
         } else {
@@ -253,6 +251,43 @@ fn a_pidfd_watch_reports_exit_status_and_minus_the_signal() {
     assert_eq!(watch.returncode(), Some(-libc::SIGKILL));
 }
 
+/// A pidfd watch on `lp` of `pid` through `pidfd`, reporting to `exit`.
+fn pidfd_watch(
+    lp: &EventLoop,
+    pid: libc::pid_t,
+    pidfd: std::os::fd::OwnedFd,
+    exit: ExitCell,
+) -> Rc<PidfdWatch> {
+    Rc::new_cyclic(|me| PidfdWatch {
+        lp: lp.handle(),
+        me: me.clone(),
+        pid,
+        pidfd,
+        exit,
+        key: std::cell::Cell::new(None),
+    })
+}
+
+/// The watch of `pid` after its pidfd watch (through `pidfd`) saw the loop close and was
+/// dropped, as the io table drops it: its own pidfd is closed, the reaper thread holds one.
+fn watch_after_its_loop_closed(
+    lp: &EventLoop,
+    pid: libc::pid_t,
+    pidfd: std::os::fd::OwnedFd,
+) -> ChildWatch {
+    let exit = ExitCell::default();
+    let pidfd_watch = pidfd_watch(lp, pid, pidfd, exit.clone());
+    let watch = ChildWatch {
+        pid,
+        exit,
+        kind: ChildWatcher::Pidfd,
+        pidfd: Rc::downgrade(&pidfd_watch),
+    };
+    pidfd_watch.loop_closed();
+    drop(pidfd_watch);
+    watch
+}
+
 /// Waits (bounded) until `watch` has a returncode: a waker that signals a channel.
 fn returncode_within(watch: &ChildWatch, limit: std::time::Duration) -> Option<i32> {
     struct Send(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
@@ -292,23 +327,7 @@ fn a_pidfd_watch_at_loop_close_hands_its_pidfd_to_the_reaper_thread() {
         .unwrap();
     wait_exited(pid_of(&b), &mut None); // exited, still a zombie
     let pidfd = pidfd_open(pid_of(&a)).unwrap();
-    let exit = ExitCell::default();
-    let pidfd_watch = Rc::new_cyclic(|me| PidfdWatch {
-        lp: lp.handle(),
-        me: me.clone(),
-        pid: pid_of(&b),
-        pidfd: pidfd.try_clone().unwrap(),
-        exit: exit.clone(),
-        key: std::cell::Cell::new(None),
-    });
-    let watch = ChildWatch {
-        pid: pid_of(&b),
-        exit,
-        kind: ChildWatcher::Pidfd,
-        pidfd: Rc::downgrade(&pidfd_watch),
-    };
-    pidfd_watch.loop_closed();
-    drop(pidfd_watch); // as the io table drops it: the watch's own pidfd closes
+    let watch = watch_after_its_loop_closed(&lp, pid_of(&b), pidfd.try_clone().unwrap());
     let sent = process::pidfd_send_signal(&pidfd, libc::SIGKILL);
     let rc = returncode_within(&watch, std::time::Duration::from_secs(10));
     let b_code = b.try_wait().map_err(|e| e.raw_os_error());
@@ -342,23 +361,7 @@ fn after_its_loop_closed_a_pidfd_watch_signals_through_the_reaper_threads_pidfd(
         .arg("60")
         .spawn()
         .unwrap();
-    let exit = ExitCell::default();
-    let pidfd_watch = Rc::new_cyclic(|me| PidfdWatch {
-        lp: lp.handle(),
-        me: me.clone(),
-        pid: pid_of(&b),
-        pidfd: pidfd_open(pid_of(&a)).unwrap(),
-        exit: exit.clone(),
-        key: std::cell::Cell::new(None),
-    });
-    let watch = ChildWatch {
-        pid: pid_of(&b),
-        exit,
-        kind: ChildWatcher::Pidfd,
-        pidfd: Rc::downgrade(&pidfd_watch),
-    };
-    pidfd_watch.loop_closed();
-    drop(pidfd_watch); // as the io table drops it
+    let watch = watch_after_its_loop_closed(&lp, pid_of(&b), pidfd_open(pid_of(&a)).unwrap());
     let sent = watch.send_signal(libc::SIGKILL);
     let rc = returncode_within(&watch, std::time::Duration::from_secs(10));
     let b_running = matches!(b.try_wait(), Ok(None));
