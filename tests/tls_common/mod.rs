@@ -1,7 +1,7 @@
-//! TLS test fixtures shared by `tests/tls.rs` and `tests/tls_interop.rs`: certificates made at
-//! test time with rcgen (a CA, a leaf for localhost/127.0.0.1, an expired leaf, a client
-//! certificate, an unrelated CA), written as PEM files to a temp dir, and a blocking rustls
-//! peer on a helper thread for misbehaving-peer tests.
+//! TLS test fixtures shared by the tests that speak TLS (`tests/tls_*.rs` and others):
+//! certificates made at test time with rcgen (a CA, a leaf for localhost/127.0.0.1, an expired
+//! leaf, a client certificate, an unrelated CA), written as PEM files to a temp dir, and a
+//! blocking rustls peer on a helper thread for misbehaving-peer tests.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};

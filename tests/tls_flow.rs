@@ -1,0 +1,264 @@
+//! TLS over a live stream (issue #5, Part T): start_tls mid-stream and its side rules, a handler
+//! failing after it, and flow control (16 MiB both ways, write pauses through the layer).
+//! Certificates are made at test time (`tls_common`).
+//! Every wait is bounded by `asyncio::timeout`.
+#![cfg(feature = "tls")]
+
+mod tls_common;
+mod tls_helpers;
+mod util;
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+
+use asyncio::tls::rustls;
+use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter};
+use tls_common::Certs;
+use tls_helpers::{echo, recorder_over_tls, run, small_window_listener, tls_echo_server, BOUND};
+use util::Recorder;
+
+/// S60, D7, D9: a server handler that fails after `StreamWriter::start_tls` (returns an
+/// error or panics, its writer dropped with it or kept elsewhere) ends its connection through
+/// the TLS layer, as `writer.close()` would: the client reads a clean end (close_notify), not
+/// a bare TCP EOF, which is a truncation.
+#[test]
+fn s60_a_handler_failing_after_start_tls_closes_with_close_notify() {
+    for how in ["error", "panic", "error, writer kept", "panic, writer kept"] {
+        run(async move {
+            let lp = asyncio::get_running_loop()?;
+            let reports = util::capture_exceptions(&lp);
+            let kept: Rc<RefCell<Option<StreamWriter>>> = Rc::default();
+            let k = kept.clone();
+            let server = asyncio::start_server(
+                move |_r: StreamReader, mut w: StreamWriter| {
+                    let k = k.clone();
+                    async move {
+                        // The client starts TLS once it has this line: no ClientHello can
+                        // come before our start_tls and be read as plaintext.
+                        w.write(b"ready\n")?;
+                        w.start_tls(Certs::get().server_config(&[])).await?;
+                        if how.ends_with("writer kept") {
+                            *k.borrow_mut() = Some(w); // no unclosed-writer close on the way out
+                        }
+                        if how.starts_with("panic") {
+                            panic!("the handler panics after start_tls");
+                        }
+                        Err::<(), Error>(Error::Io(io::Error::other("the handler fails")))
+                    }
+                },
+                "127.0.0.1",
+                0,
+            )
+            .await?;
+            let port = server.sockets()[0].as_inet().unwrap().port();
+            let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            assert_eq!(reader.readline().await?, b"ready\n");
+            writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .ssl_require_close_notify(true)
+                .await?;
+            let end = reader.read(-1).await;
+            assert!(
+                matches!(end, Ok(ref b) if b.is_empty()),
+                "{how}: the client saw {end:?}, not a clean TLS end"
+            );
+            assert!(writer.transport().close_notify_received(), "{how}");
+            assert_eq!(reports.borrow().len(), 1, "{how}: {:?}", reports.borrow());
+            writer.close();
+            kept.borrow_mut().take();
+            server.close();
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn t35_start_tls_on_a_closing_transport_fails_at_once() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        writer.close();
+        let e = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .await
+            .expect_err("T35");
+        // Draining a closed writer may already report the loss (S49); either way, no hang.
+        assert!(
+            matches!(&e, Error::InvalidState(m) if m == "transport is closing")
+                || e.kind() == io::ErrorKind::ConnectionReset,
+            "{e:?}"
+        );
+        let lp = asyncio::get_running_loop()?;
+        let t = writer.transport().clone();
+        let p: asyncio::ProtocolRef = Rc::new(RefCell::new(Recorder::default()));
+        let e = lp
+            .start_tls(&t, p, Certs::get().client_config(&[]), false)
+            .await
+            .expect_err("T35");
+        assert!(
+            matches!(&e, Error::InvalidState(m) if m == "transport is closing"),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t32_start_tls_side_must_match_the_configuration() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let lp = asyncio::get_running_loop()?;
+        let (t, _p) = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .await?;
+        let p: asyncio::ProtocolRef = Rc::new(RefCell::new(Recorder::default()));
+        let e = lp
+            .start_tls(&t, p, Certs::get().client_config(&[]), true)
+            .await
+            .expect_err("T2: server side needs a ServerConfig");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        t.close();
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t13_t14_t17_16_mib_both_ways_with_drain() {
+    const TOTAL: usize = 16 << 20;
+    fn byte(i: usize) -> u8 {
+        (i % 251) as u8
+    }
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        let writer = Rc::new(writer);
+        let w = writer.clone();
+        let sending = asyncio::spawn(async move {
+            let chunk: Vec<u8> = (0..TOTAL).map(byte).collect();
+            for part in chunk.chunks(256 * 1024) {
+                w.write(part)?;
+                w.drain().await?;
+            }
+            Ok::<_, Error>(())
+        });
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        while got < TOTAL {
+            let n = reader.read_into(&mut buf).await?;
+            assert!(n > 0, "EOF after {got} bytes");
+            for (k, &b) in buf[..n].iter().enumerate() {
+                assert_eq!(b, byte(got + k), "byte {} differs", got + k);
+            }
+            got += n;
+        }
+        sending.await.expect("not cancelled")?;
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+#[test]
+fn t13_t14_t15_write_flow_control_passes_through_the_layer() {
+    // A TLS peer that completes the handshake, then stops reading until told; its small
+    // receive buffer (no autotuning) keeps what the kernels absorb well below 16 MiB.
+    let (listener, port) = small_window_listener();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let config = Certs::get().server_config(&[]);
+    let peer = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        let _ = wait_go.recv_timeout(BOUND);
+        tls_common::drain(&mut tcp);
+    });
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (t, proto) = recorder_over_tls(&lp, port);
+    let (low, high) = t.get_write_buffer_limits();
+    assert_eq!((low, high), (128 * 1024, 512 * 1024), "T14: the TLS marks");
+    t.write(&vec![7u8; 16 << 20]).unwrap();
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("pause_writing"),
+        "T14, T15: the raw transport paused us, our buffer passed the high mark"
+    );
+    assert!(
+        t.get_write_buffer_size() >= high,
+        "T13: held ciphertext counts: {}",
+        t.get_write_buffer_size()
+    );
+    go.send(()).unwrap();
+    util::run_until(&lp, 100_000, || {
+        proto.borrow().calls.iter().any(|c| c == "resume_writing")
+    });
+    assert!(
+        t.get_write_buffer_size() <= low,
+        "T14: resumed at the low mark"
+    );
+    t.abort();
+    util::run_until(&lp, 1000, || proto.borrow().lost);
+    assert_eq!(
+        proto.borrow().grammar(),
+        [
+            "connection_made",
+            "pause_writing",
+            "resume_writing",
+            "connection_lost(None)"
+        ],
+        "T26: abort gives connection_lost(None)"
+    );
+    peer.join().unwrap();
+}
+
+#[test]
+fn alpn_negotiated_on_both_sides() {
+    run(async {
+        let certs = Certs::get();
+        let seen = Rc::new(RefCell::new(None));
+        let s = seen.clone();
+        let server = asyncio::start_server(
+            move |reader: StreamReader, writer: StreamWriter| {
+                *s.borrow_mut() = writer.transport().alpn_protocol();
+                async move { echo(reader, writer).await }
+            },
+            "127.0.0.1",
+            0,
+        )
+        .ssl(certs.server_config(&[b"h2", b"http/1.1"]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+            .ssl(certs.client_config(&[b"http/1.1"]))
+            .await?;
+        assert_eq!(
+            writer.transport().alpn_protocol().as_deref(),
+            Some(&b"http/1.1"[..])
+        );
+        assert!(
+            matches!(writer.get_extra_info("alpn_protocol"), Some(ExtraInfo::Text(a)) if a == "http/1.1")
+        );
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(seen.borrow().as_deref(), Some(&b"http/1.1"[..]));
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

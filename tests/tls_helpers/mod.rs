@@ -1,0 +1,250 @@
+//! Helpers the tests/tls_*.rs files share: a bounded run, the echo server, the error
+//! accessors, start_tls servers and clients, bulk senders, recorders over TLS.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::future::IntoFuture;
+use std::net::TcpListener;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::tls_common::Certs;
+use crate::util;
+use crate::util::{Forward, Recorder};
+use asyncio::tls::rustls;
+use asyncio::{Error, StreamReader, StreamWriter};
+
+pub const BOUND: Duration = Duration::from_secs(20);
+
+/// Runs `fut` on a fresh loop, bounded.
+pub fn run<T>(fut: impl std::future::Future<Output = Result<T, Error>>) -> T {
+    asyncio::run(asyncio::timeout(BOUND, fut))
+        .expect("loop")
+        .expect("bounded wait expired")
+        .expect("test body")
+}
+
+/// Echoes until EOF, then closes (the streams docs' echo, over TLS).
+pub async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read_into(&mut buf).await?;
+        if n == 0 {
+            break; // EOF: the client is done
+        }
+        writer.write(&buf[..n])?;
+        writer.drain().await?;
+    }
+    writer.close();
+    writer.wait_closed().await
+}
+
+pub async fn tls_echo_server(alpn: &[&[u8]]) -> Result<(asyncio::Server, u16), Error> {
+    let server = asyncio::start_server(echo, "127.0.0.1", 0)
+        .ssl(Certs::get().server_config(alpn))
+        .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    Ok((server, port))
+}
+
+pub fn tls_err(e: &Error) -> &asyncio::TlsError {
+    match e {
+        Error::Tls(t) => t,
+        other => panic!("expected Error::Tls, got {other:?}"),
+    }
+}
+
+/// The certificate check that refused the handshake, if that is what failed.
+pub fn cert_error(e: &Error) -> Option<&rustls::CertificateError> {
+    match tls_err(e).rustls_error() {
+        Some(rustls::Error::InvalidCertificate(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// A stale copy of the test CA: its name ("asyncio test CA"), a fresh `alg` key; written to
+/// `file` in the test certificates' directory, whose path comes back.
+pub fn stale_test_ca(file: &str, alg: &'static rcgen::SignatureAlgorithm) -> std::path::PathBuf {
+    let key = rcgen::KeyPair::generate_for(alg).unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "asyncio test CA");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let stale = Certs::get().dir.join(file);
+    std::fs::write(&stale, p.self_signed(&key).unwrap().pem()).unwrap();
+    stale
+}
+
+/// A listener whose accepted sockets keep a small (64 KiB) receive buffer, without
+/// autotuning, so a peer that stops reading fills quickly; and its port.
+pub fn small_window_listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+// ───────────── issue 17: typed failures after the handshake, no hang after start_tls ─────────────
+
+/// `fut`'s error, or a panic naming `what` if it succeeds or never ends (bounded).
+pub async fn fails<T: std::fmt::Debug>(
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, Error>>,
+) -> Error {
+    match asyncio::timeout(Duration::from_secs(10), fut).await {
+        Err(Error::Timeout) => panic!("{what} never completes"),
+        Err(e) => panic!("{what}: the bound failed: {e:?}"),
+        Ok(Ok(v)) => panic!("{what} succeeded: {v:?}"),
+        Ok(Err(e)) => e,
+    }
+}
+
+/// Every read, drain and wait_closed after a failure ends with an error; returns them.
+pub async fn every_waiter_fails(reader: &StreamReader, writer: &StreamWriter) -> Vec<Error> {
+    vec![
+        fails("read", reader.read(-1)).await,
+        fails("readline", reader.readline()).await,
+        fails("drain", writer.drain()).await,
+        fails("wait_closed", writer.wait_closed()).await,
+        fails("a second wait_closed", writer.wait_closed()).await,
+    ]
+}
+
+/// A plain server whose handler runs `then` on each connection; its result is kept.
+pub async fn plain_server<F, Fut>(
+    then: F,
+) -> Result<(asyncio::Server, u16, Rc<RefCell<Vec<String>>>), Error>
+where
+    F: Fn(StreamReader, StreamWriter, Rc<RefCell<Vec<String>>>) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<(), Error>> + 'static,
+{
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let then = Rc::new(then);
+    let server = asyncio::start_server(
+        move |r: StreamReader, w: StreamWriter| {
+            let (s, then) = (s.clone(), then.clone());
+            async move { then(r, w, s).await }
+        },
+        "127.0.0.1",
+        0,
+    )
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    Ok((server, port, seen))
+}
+
+/// A [`plain_server`] whose handler answers with `start_tls` (server side) and records how
+/// it ended, `None` or the error.
+pub async fn start_tls_server_recording(
+) -> Result<(asyncio::Server, u16, Rc<RefCell<Vec<String>>>), Error> {
+    plain_server(|r, mut w, seen| async move {
+        let e = w.start_tls(Certs::get().server_config(&[])).await.err();
+        seen.borrow_mut().push(format!("{e:?}"));
+        drop(r);
+        Ok(())
+    })
+    .await
+}
+
+/// Waits (bounded by the test's bound) until the server's handler has recorded `n` entries.
+pub async fn handler_done(seen: &Rc<RefCell<Vec<String>>>, n: usize) {
+    while seen.borrow().len() < n {
+        asyncio::yield_now().await;
+    }
+}
+
+/// Runs loop turns until `cond`, for at most [`BOUND`] in all.
+pub fn turn_until(lp: &asyncio::EventLoop, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + BOUND;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not reached within {BOUND:?}"
+        );
+        lp.run_once(Some(Duration::from_millis(100))).unwrap();
+    }
+}
+
+/// Yields until `reader` has paused its transport (S14), bounded.
+pub async fn until_paused(reader: &StreamReader) {
+    for _ in 0..100_000 {
+        if util::reader_field(reader, "paused") == "true" {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+    panic!("the reader never paused: {reader:?}");
+}
+
+/// A server handler that sends `BULK` bytes (after a plain `GO` line and start_tls when
+/// `upgrade`), then waits for the client's end.
+pub async fn bulk_sender(
+    reader: StreamReader,
+    mut writer: StreamWriter,
+    upgrade: bool,
+) -> Result<(), Error> {
+    if upgrade {
+        writer.write(b"GO\n")?;
+        writer.start_tls(Certs::get().server_config(&[])).await?;
+    }
+    writer.write(&vec![b'b'; BULK])?;
+    writer.drain().await?;
+    reader.read(-1).await?;
+    writer.close();
+    writer.wait_closed().await
+}
+
+pub const BULK: usize = 256 * 1024;
+
+/// A plain client of a `bulk_sender(.., true)` server with a reader limit of 1024, once the
+/// server's `GO` line is read: the next step is the client's `start_tls`.
+pub async fn bulk_client_before_start_tls(
+) -> Result<(asyncio::Server, StreamReader, StreamWriter), Error> {
+    let server = asyncio::start_server(
+        |r: StreamReader, w: StreamWriter| bulk_sender(r, w, true),
+        "127.0.0.1",
+        0,
+    )
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+        .limit(1024)
+        .await?;
+    assert_eq!(reader.readline().await?, b"GO\n");
+    Ok((server, reader, writer))
+}
+
+/// A `Recorder` connected over TLS to `port` (our client config, SNI "localhost"), bounded.
+pub fn recorder_over_tls(
+    lp: &asyncio::EventLoop,
+    port: u16,
+) -> (asyncio::Transport, Rc<RefCell<Recorder>>) {
+    let connect = lp
+        .create_connection(Recorder::default, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+/// A protocol factory whose protocols forward to a `Recorder`, and where the test finds the
+/// one made.
+#[allow(clippy::type_complexity)]
+pub fn forwarding_recorder() -> (
+    impl Fn() -> Forward,
+    Rc<RefCell<Option<Rc<RefCell<Recorder>>>>>,
+) {
+    let made = Rc::new(RefCell::new(None));
+    let m = made.clone();
+    let factory = move || {
+        let rec = Rc::new(RefCell::new(Recorder::default()));
+        *m.borrow_mut() = Some(rec.clone());
+        Forward(rec)
+    };
+    (factory, made)
+}

@@ -1,0 +1,422 @@
+//! Whom TLS trusts and names (issue #5, Part T): server_hostname("") with your own configuration,
+//! ssl(true) against the roots, SNI, session resumption, and connect_accepted_socket over TLS.
+//! Certificates are made at test time (`tls_common`).
+//! Every wait is bounded by `asyncio::timeout`.
+#![cfg(feature = "tls")]
+
+mod tls_common;
+mod tls_helpers;
+mod util;
+
+use std::cell::RefCell;
+use std::future::IntoFuture;
+use std::io;
+use std::net::TcpListener;
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::tls::rustls;
+use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
+use tls_common::Certs;
+use tls_helpers::{cert_error, echo, plain_server, run, tls_echo_server, tls_err, BOUND};
+use util::Recorder;
+
+// ───────────── issue 17: server_hostname("") with your own client configuration ─────────────
+
+/// Connects with `config` and `server_hostname("")`; the handshake's result.
+async fn nameless(config: std::sync::Arc<rustls::ClientConfig>, port: u16) -> Result<(), Error> {
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+        .ssl(config)
+        .server_hostname("")
+        .await?;
+    assert!(
+        writer
+            .transport()
+            .get_extra_info("server_hostname")
+            .is_none(),
+        "no name was used"
+    );
+    writer.write(b"ping\n")?;
+    assert_eq!(reader.readline().await?, b"ping\n");
+    writer.close();
+    writer.wait_closed().await
+}
+
+#[test]
+fn t3_t48_empty_server_hostname_with_own_config_checks_the_chain_only() {
+    run(async {
+        let certs = Certs::get();
+        // A server whose certificate names neither the placeholder nor anything we pass.
+        let (server, port) = tls_echo_server(&[]).await?;
+        nameless(certs.client_config(&[]), port).await?;
+        // The chain is still checked: an unknown CA is refused …
+        let other = asyncio::tls::client_config_with_roots(&certs.other_ca)?;
+        let e = nameless(other.into(), port).await.expect_err("unknown CA");
+        assert!(
+            matches!(
+                cert_error(&e),
+                Some(rustls::CertificateError::UnknownIssuer)
+            ),
+            "{e:?}"
+        );
+        assert!(tls_err(&e).is_certificate_error());
+        server.close();
+        server.wait_closed().await;
+        // … and so is an expired certificate.
+        let expired = asyncio::tls::server_config(&certs.expired_cert, &certs.expired_key)?;
+        let server = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(expired)
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let e = nameless(certs.client_config(&[]), port)
+            .await
+            .expect_err("expired");
+        assert!(
+            matches!(
+                cert_error(&e),
+                Some(
+                    rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. }
+                )
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// `get_extra_info("server_hostname")`: the name a client used, the SNI a server received.
+fn sni_of(t: &Transport) -> Option<String> {
+    match t.get_extra_info("server_hostname") {
+        Some(ExtraInfo::Text(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// `ssl(true)` with `server_hostname("")` (T3, T48): the default context's roots (here our CA,
+/// through `SSL_CERT_FILE`) still verify the chain, but no SNI is sent and no name is checked.
+/// And T47: `ssl(true)` offers TLS 1.3 and 1.2 only, and verifies against those roots (our CA
+/// trusted, an unrelated one not). In a child process: the variable is set there, before any
+/// thread reads the environment.
+#[test]
+fn t3_t47_t48_ssl_true_verifies_against_the_roots_and_offers_tls12_tls13_only() {
+    util::in_child(
+        "ASYNCIO_TEST_DEFAULT_ROOTS_CHILD",
+        "t3_t47_t48_ssl_true_verifies_against_the_roots_and_offers_tls12_tls13_only",
+        "default-roots child: ok",
+        default_roots_child,
+    );
+}
+
+/// The versions a ClientHello record offers: its supported_versions extension (TLS 1.3), or
+/// its legacy version when it has none.
+fn offered_versions(record: &[u8]) -> Vec<u16> {
+    assert_eq!(record[0], 0x16, "a handshake record");
+    let hello = &record[5..];
+    assert_eq!(hello[0], 1, "a ClientHello");
+    let u16_at = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    let legacy = u16_at(hello, 4);
+    let mut i = 4 + 2 + 32; // type, length, legacy_version, random
+    i += 1 + hello[i] as usize; // session id
+    i += 2 + u16_at(hello, i) as usize; // cipher suites
+    i += 1 + hello[i] as usize; // compression methods
+    let end = i + 2 + u16_at(hello, i) as usize;
+    i += 2;
+    while i + 4 <= end {
+        let (kind, len) = (u16_at(hello, i), u16_at(hello, i + 2) as usize);
+        if kind == 0x002b {
+            let list = &hello[i + 5..i + 5 + hello[i + 4] as usize];
+            return list
+                .chunks(2)
+                .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                .collect();
+        }
+        i += 4 + len;
+    }
+    vec![legacy]
+}
+
+/// The child of the test above.
+fn default_roots_child() {
+    let certs = Certs::get();
+    // One test thread in this process (`--test-threads=1`, this test only): nothing reads the
+    // environment while it changes.
+    std::env::set_var("SSL_CERT_FILE", &certs.ca);
+    std::env::remove_var("SSL_CERT_DIR");
+    let sni: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+    let seen = sni.clone();
+    run(async move {
+        // T47: the versions ssl(true) offers, from its ClientHello.
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let grab = asyncio::to_thread(move || {
+            let (mut s, _) = listener.accept()?;
+            s.set_read_timeout(Some(BOUND))?;
+            let mut rec = vec![0u8; 5];
+            io::Read::read_exact(&mut s, &mut rec)?;
+            rec.resize(5 + u16::from_be_bytes([rec[3], rec[4]]) as usize, 0);
+            io::Read::read_exact(&mut s, &mut rec[5..])?;
+            Ok::<_, io::Error>(rec) // then the socket closes: the handshake fails
+        });
+        let attempt = asyncio::open_connection("127.0.0.1", port)
+            .ssl(true)
+            .server_hostname("localhost");
+        let (hello, attempt) = futures_util::future::join(grab, attempt.into_future()).await;
+        assert!(attempt.is_err(), "the peer said nothing");
+        assert_eq!(
+            offered_versions(&hello??),
+            [0x0304, 0x0303],
+            "T47: TLS 1.3 and 1.2, nothing older"
+        );
+        let handler = move |reader: StreamReader, writer: StreamWriter| {
+            seen.borrow_mut().push(sni_of(writer.transport()));
+            echo(reader, writer)
+        };
+        // The certificate names localhost and 127.0.0.1, never the placeholder a nameless
+        // client verifies against.
+        let server = asyncio::start_server(handler, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let connect = |name: &'static str| async move {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(true)
+                .server_hostname(name)
+                .await?;
+            let used = sni_of(writer.transport());
+            writer.write(b"ping\n")?;
+            assert_eq!(reader.readline().await?, b"ping\n");
+            writer.close();
+            writer.wait_closed().await?;
+            Ok::<_, Error>(used)
+        };
+        // Controls: the default context trusts our CA (T47: its roots), and it checks names.
+        assert_eq!(connect("localhost").await?.as_deref(), Some("localhost"));
+        let e = connect("wrong.example")
+            .await
+            .expect_err("T2: the name is checked");
+        assert!(
+            matches!(
+                cert_error(&e),
+                Some(
+                    rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. }
+                )
+            ),
+            "{e:?}"
+        );
+        // T3: "" connects, with no name on either side.
+        assert_eq!(connect("").await?, None, "the client used no name");
+        // T48: the chain is still verified: under roots that do not hold our CA, "" fails.
+        std::env::set_var("SSL_CERT_FILE", &certs.other_ca);
+        let e = connect("").await.expect_err("T48: unknown CA");
+        assert!(
+            matches!(
+                cert_error(&e),
+                Some(rustls::CertificateError::UnknownIssuer)
+            ),
+            "{e:?}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+    // SNI as the server saw it: the named connections (the refused one included) sent one, the
+    // nameless one did not; the last handshake failed before the handler ran.
+    assert_eq!(
+        *sni.borrow(),
+        [Some("localhost".to_string()), None],
+        "server-side SNI per connection that reached the handler"
+    );
+    println!("default-roots child: ok");
+}
+
+#[test]
+fn t3_s55_start_tls_without_a_name_with_own_config_checks_the_chain_only() {
+    run(async {
+        let (server, port) = plain_server(|r, mut w, seen| async move {
+            let up = w.start_tls(Certs::get().server_config(&[])).await;
+            seen.borrow_mut()
+                .push(format!("{:?}", up.as_ref().map(drop)));
+            if up.is_ok() {
+                let line = r.readline().await?;
+                w.write(&line)?;
+                w.close();
+                w.wait_closed().await?;
+            }
+            Ok(())
+        })
+        .await
+        .map(|(s, p, _)| (s, p))?;
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        // No server_hostname: loop.start_tls never derives one (S55), and the chain is checked.
+        writer.start_tls(Certs::get().client_config(&[])).await?;
+        writer.write(b"upgraded\n")?;
+        assert_eq!(reader.readline().await?, b"upgraded\n");
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// Session resumption between our client and our server (issue #16): the second connection
+/// with the same client configuration resumes, both ends report it, and a connection with
+/// another configuration (another session cache) does a full handshake.
+#[test]
+fn d13_our_client_resumes_its_session_with_our_server() {
+    let certs = Certs::get();
+    let server_side: Rc<RefCell<Vec<Option<bool>>>> = Rc::default();
+    let seen = server_side.clone();
+    let resumed = run(async move {
+        let handler = move |reader: StreamReader, writer: StreamWriter| {
+            seen.borrow_mut().push(writer.transport().session_resumed());
+            echo(reader, writer)
+        };
+        let server = asyncio::start_server(handler, "127.0.0.1", 0)
+            .ssl(certs.server_config(&[]))
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let shared = certs.client_config(&[]);
+        let mut resumed = Vec::new();
+        for config in [shared.clone(), shared, certs.client_config(&[])] {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(config)
+                .server_hostname("localhost")
+                .await?;
+            writer.write(b"ping\n")?;
+            assert_eq!(reader.readline().await?, b"ping\n"); // the ticket came before it
+            resumed.push(writer.transport().session_resumed());
+            writer.close();
+            writer.wait_closed().await?;
+        }
+        server.close();
+        server.wait_closed().await;
+        Ok(resumed)
+    });
+    assert_eq!(
+        resumed,
+        [Some(false), Some(true), Some(false)],
+        "client side"
+    );
+    assert_eq!(
+        *server_side.borrow(),
+        [Some(false), Some(true), Some(false)],
+        "server side"
+    );
+}
+
+/// A plain transport has no TLS session to speak of.
+#[test]
+fn session_resumed_is_none_without_tls() {
+    run(async {
+        let (a, b) = asyncio::socketpair()?;
+        let (_r, w) = asyncio::open_connection_sock(a).await?;
+        let (_r2, w2) = asyncio::open_connection_sock(b).await?;
+        assert_eq!(w.transport().session_resumed(), None);
+        w.close();
+        w2.close();
+        Ok(())
+    });
+}
+
+/// Answers each piece of data with "roger" (test_events.py's MyProto in
+/// test_connect_accepted_socket).
+fn roger() -> Recorder {
+    Recorder {
+        on_data: Some(Box::new(|t: &Transport, _: &[u8]| {
+            t.write(b"roger").unwrap()
+        })),
+        ..Default::default()
+    }
+}
+
+// Port of test_events.py test_connect_accepted_socket with server_ssl: the server side of
+// TLS on a socket our own listener accepted; the result comes after the handshake and the
+// protocol's connection_made.
+#[test]
+fn t37_l95_connect_accepted_socket_serves_tls() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let client = asyncio::spawn(async move {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .await?;
+            writer.write(b"test data")?;
+            let answer = reader.readexactly(5).await?;
+            writer.close();
+            Ok::<_, Error>(answer)
+        });
+        let (accepted, _) = asyncio::to_thread(move || listener.accept()).await??;
+        let lp = asyncio::get_running_loop()?;
+        let (transport, proto) = lp
+            .connect_accepted_socket(roger, accepted)
+            .ssl(Certs::get().server_config(&[]))
+            .await?;
+        assert_eq!(proto.borrow().calls[0], "connection_made");
+        assert!(
+            transport.get_extra_info("peercert").is_none(),
+            "no client certificate asked"
+        );
+        assert!(transport.get_extra_info("cipher").is_some(), "TLS is on");
+        assert!(
+            matches!(transport.get_extra_info("server_hostname"), Some(ExtraInfo::Text(n)) if n == "localhost"),
+            "the SNI the client sent"
+        );
+        assert_eq!(client.await.expect("client task")?, b"roger");
+        assert_eq!(proto.borrow().data, b"test data");
+        transport.close();
+        Ok(())
+    });
+}
+
+// T37 with a client that never speaks TLS: the handshake times out, the call fails, and the
+// protocol never hears of the connection.
+#[test]
+fn t37_t9_connect_accepted_socket_handshake_failure_is_the_error() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let silent = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        let (accepted, _) = listener.accept()?;
+        let made = Rc::new(RefCell::new(false));
+        let m = made.clone();
+        let lp = asyncio::get_running_loop()?;
+        let r = lp
+            .connect_accepted_socket(
+                move || {
+                    *m.borrow_mut() = true;
+                    Recorder::default()
+                },
+                accepted,
+            )
+            .ssl(Certs::get().server_config(&[]))
+            .ssl_handshake_timeout(Duration::from_millis(50))
+            .await;
+        let e = r.err().expect("the handshake failed");
+        // T9: Python's ConnectionAbortedError("SSL handshake is taking longer than …").
+        assert!(
+            matches!(&e, Error::Io(io) if io.kind() == io::ErrorKind::ConnectionAborted),
+            "{e:?}"
+        );
+        assert!(
+            *made.borrow(),
+            "the protocol was made (Python makes it first)"
+        );
+        // The socket was closed: the silent client reads EOF (or a reset).
+        let silent = asyncio::to_thread(move || {
+            let mut s = silent;
+            s.set_read_timeout(Some(BOUND))?;
+            let mut buf = [0u8; 1];
+            std::io::Read::read(&mut s, &mut buf)
+        })
+        .await?;
+        assert!(matches!(silent, Ok(0)) || silent.is_err(), "{silent:?}");
+        Ok(())
+    });
+}
