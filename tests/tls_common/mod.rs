@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -231,13 +232,84 @@ pub fn blocking_tls_peer(script: PeerScript) -> (u16, std::thread::JoinHandle<()
     (port, h)
 }
 
+/// How long a blocking peer waits for a read before it gives up.
+const PEER_BOUND: Duration = Duration::from_secs(20);
+
+/// A rustls server (the test certificate) on a helper thread for one connection to
+/// `127.0.0.1:<port>`: the handshake, its last flight sent, then `then`, whose result the
+/// thread returns. Returns the port and the thread.
+pub fn tls_peer<T: Send + 'static>(
+    then: impl FnOnce(&mut TcpStream, &mut rustls::ServerConnection) -> T + Send + 'static,
+) -> (u16, std::thread::JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (port, tls_peer_on(listener, then))
+}
+
+/// [`tls_peer`] for the first connection `listener` accepts.
+pub fn tls_peer_on<T: Send + 'static>(
+    listener: TcpListener,
+    then: impl FnOnce(&mut TcpStream, &mut rustls::ServerConnection) -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let config = Certs::get().server_config(&[]);
+    std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(PEER_BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        send_all(&mut tcp, &mut conn);
+        then(&mut tcp, &mut conn)
+    })
+}
+
+/// A rustls server on `sock` (one end of a socketpair), on a thread: the handshake, then
+/// `then`. Writes to a socketpair are in the other end's receive queue when they return, so
+/// what `then` sent before signalling is there for the loop to take, in a known number of turns.
+pub fn tls_peer_over<T: Send + 'static>(
+    mut sock: UnixStream,
+    then: impl FnOnce(&mut UnixStream, &mut rustls::ServerConnection) -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        sock.set_read_timeout(Some(PEER_BOUND)).unwrap();
+        let mut conn = rustls::ServerConnection::new(Certs::get().server_config(&[])).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).unwrap();
+        }
+        then(&mut sock, &mut conn)
+    })
+}
+
+/// Sends everything `conn` has queued (data, close_notify) to `sock`.
+pub fn send_all(sock: &mut impl Write, conn: &mut rustls::ServerConnection) {
+    while conn.wants_write() {
+        conn.write_tls(sock).unwrap();
+    }
+}
+
+/// Reads until our close_notify (or EOF), answers it with the peer's, then reads until we close.
+pub fn answer_close_notify<S: Read + Write>(sock: &mut S, conn: &mut rustls::ServerConnection) {
+    while !conn
+        .process_new_packets()
+        .is_ok_and(|s| s.peer_has_closed())
+    {
+        if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
+            return;
+        }
+    }
+    conn.send_close_notify();
+    send_all(sock, conn);
+    drain(sock);
+}
+
 /// Reads and discards until EOF or an error.
 pub fn drain(tcp: &mut impl Read) {
     let mut buf = [0u8; 4096];
     while matches!(tcp.read(&mut buf), Ok(n) if n > 0) {}
 }
 
-// ---- issue #8 (tests/tls_faults.rs): raw rustls clients and captured flights ----
+// ---- issue #8 (tests/tls_faults_*.rs): raw rustls clients and captured flights ----
 
 /// The first flight of a rustls client for `localhost` (its ClientHello record), captured in
 /// memory with `write_tls` into a `Vec`: no socket involved.

@@ -2,6 +2,8 @@
 //! accessors, start_tls servers and clients, bulk senders, recorders over TLS.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::cell::RefCell;
 use std::future::IntoFuture;
 use std::net::TcpListener;
