@@ -15,8 +15,8 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 
-use asyncio::{Error, EventLoop, Transport};
-use tls_common::{send_all, tls_peer_over, Certs};
+use asyncio::{Error, Transport};
+use tls_common::{read_until_close_notify, send_all, tls_peer_over};
 use tls_helpers::faults::*;
 use util::Recorder;
 
@@ -40,9 +40,7 @@ fn last_words_then_eof(
 
 #[test]
 fn close_after_the_peers_eof_while_reading_is_paused_ends_the_connection_t21_t22() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (peer, sent_rx) = last_words_then_eof(theirs, b"never read");
     let pause = Recorder {
@@ -67,15 +65,12 @@ fn close_after_the_peers_eof_while_reading_is_paused_ends_the_connection_t21_t22
     );
     assert!(rec.borrow().data.is_empty(), "T17: nothing after close");
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 #[test]
 fn close_while_the_read_side_is_paused_at_its_high_water_mark_shuts_down_cleanly_t18_t22() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let wake = lp.threadsafe();
     // More ciphertext than the read-side high-water mark (256 KiB): with the app's reading
@@ -130,15 +125,12 @@ fn close_while_the_read_side_is_paused_at_its_high_water_mark_shuts_down_cleanly
         "T22: close_notify both ways, not the shutdown timeout: {calls:?}"
     );
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 #[test]
 fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (peer, sent_rx) = last_words_then_eof(theirs, b"last words");
     let (_t, p, rec) = tls_client_over(&lp, ours, Recorder::default());
@@ -166,8 +158,7 @@ fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
     );
     drop(r);
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T27, S49, S50 (gh-118950, which the port follows); CPython:
@@ -176,21 +167,14 @@ fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
 /// ConnectionReset instead of the writes vanishing silently.
 #[test]
 fn a_raw_write_error_under_a_tls_stream_fails_the_next_drain_t27() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (gone, gone_rx) = mpsc::channel::<()>();
     let peer = tls_peer_over(theirs, move |sock, _conn| {
         sock.shutdown(Shutdown::Both).unwrap();
         gone.send(()).unwrap();
     });
-    let (reader, writer) = run(
-        &lp,
-        asyncio::open_connection_sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost"),
-    )
-    .expect("the handshake");
+    let (reader, writer) = tls_streams_over(&lp, ours);
     peer.join().unwrap();
     gone_rx.recv_timeout(BOUND).unwrap();
     let data = b"An interesting message";
@@ -211,7 +195,7 @@ fn a_raw_write_error_under_a_tls_stream_fails_the_next_drain_t27() {
     assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{}", describe(&e));
     assert!(writer.is_closing());
     drop((reader, writer));
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T13, T14, T15, T22; CPython: TestSSL.test_flush_before_shutdown. 4 MiB written while the
@@ -222,40 +206,16 @@ fn a_raw_write_error_under_a_tls_stream_fails_the_next_drain_t27() {
 fn flush_before_shutdown_sends_every_byte_then_close_notify_t13_t22() {
     const CHUNK: usize = 128 * 1024;
     const SIZE: usize = 32;
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (go, go_rx) = mpsc::channel::<()>();
     let (got_tx, got_rx) = mpsc::channel::<(usize, bool)>();
     let peer = tls_peer_over(theirs, move |sock, conn| {
         go_rx.recv_timeout(BOUND).unwrap();
-        let mut total = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        let closed = loop {
-            if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
-                break false;
-            }
-            let Ok(state) = conn.process_new_packets() else {
-                break false;
-            };
-            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
-                total += n;
-            }
-            if state.peer_has_closed() {
-                break true;
-            }
-        };
-        got_tx.send((total, closed)).unwrap();
+        got_tx.send(read_until_close_notify(sock, conn)).unwrap();
         // Returns: the socket closes with no close_notify of the peer's.
     });
-    let (reader, writer) = run(
-        &lp,
-        asyncio::open_connection_sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost"),
-    )
-    .expect("the handshake");
+    let (reader, writer) = tls_streams_over(&lp, ours);
     for _ in 0..SIZE {
         writer.write(&[b'x'; CHUNK]).unwrap();
     }
@@ -271,8 +231,7 @@ fn flush_before_shutdown_sends_every_byte_then_close_notify_t13_t22() {
     }
     peer.join().unwrap();
     drop((reader, writer));
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T17, T21, T25; CPython: TestSSL.test_shutdown_timeout_handler_not_set. The app pauses
@@ -281,9 +240,7 @@ fn flush_before_shutdown_sends_every_byte_then_close_notify_t13_t22() {
 /// timer is armed for it: connection_lost(None), nothing left on the loop.
 #[test]
 fn extra_bytes_and_eof_while_paused_arrive_on_resume_with_no_shutdown_timer_t21_t25() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (eof, eof_rx) = mpsc::channel::<()>();
     let peer = tls_peer_over(theirs, move |sock, conn| {
@@ -330,9 +287,8 @@ fn extra_bytes_and_eof_while_paused_arrive_on_resume_with_no_shutdown_timer_t21_
     );
     t.close();
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     drop(t);
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T7, T21; CPython: BaseStartTLS/TestSSL.test_create_connection_memory_leak, without its
@@ -342,9 +298,7 @@ fn extra_bytes_and_eof_while_paused_arrive_on_resume_with_no_shutdown_timer_t21_
 #[test]
 fn create_connection_memory_leak_connection_made_once_and_nothing_left_t7_t21() {
     const SIZE: usize = 100 * 1024;
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let peer = tls_peer_over(theirs, |sock, conn| {
         conn.writer().write_all(b"O").unwrap();
@@ -384,9 +338,8 @@ fn create_connection_memory_leak_connection_made_once_and_nothing_left_t7_t21() 
         ]
     );
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     drop(t);
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T20 with T15: the peer's close_notify comes while the raw transport has paused the layer
@@ -395,9 +348,7 @@ fn create_connection_memory_leak_connection_made_once_and_nothing_left_t7_t21() 
 // CPython: TestSSL.test_remote_shutdown_receives_trailing_data_on_slow_socket (gh-115514)
 #[test]
 fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (go, go_rx) = mpsc::channel::<()>();
     let (got_tx, got_rx) = mpsc::channel::<(usize, bool)>();
@@ -406,23 +357,7 @@ fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15
         conn.send_close_notify();
         send_all(sock, conn);
         // Reads on: (plaintext bytes, whether our close_notify came).
-        let mut total = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        let closed = loop {
-            if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
-                break false;
-            }
-            let Ok(state) = conn.process_new_packets() else {
-                break false;
-            };
-            while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
-                total += n;
-            }
-            if state.peer_has_closed() {
-                break true;
-            }
-        };
-        got_tx.send((total, closed)).unwrap();
+        got_tx.send(read_until_close_notify(sock, conn)).unwrap();
     });
     let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
     const SENT: usize = 8 << 20;
@@ -444,6 +379,5 @@ fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15
     );
     assert!(closed, "then our close_notify");
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }

@@ -13,10 +13,9 @@ mod util;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use asyncio::EventLoop;
 use tls_common::{blocking_tls_client, client_hello, read_plaintext, seal};
 use tls_helpers::faults::*;
-use util::{open_fds, port_of};
+use util::port_of;
 
 /// What a misbehaving client sends to a TLS server.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,12 +114,9 @@ impl Garbage {
 
 #[test]
 fn garbage_to_a_tls_server_fails_that_connection_and_the_server_keeps_serving_t29_d9() {
-    let _serial = util::serial();
     let hello = client_hello();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     capture_log::start();
-    let fds = open_fds();
     let (server, ended) = tls_server(&lp, |b| b);
     let port = port_of(&server);
     // Connected before the garbage and kept through every case (concurrent service).
@@ -204,14 +200,13 @@ fn garbage_to_a_tls_server_fails_that_connection_and_the_server_keeps_serving_t2
         handshake_failures()
     );
     assert!(
-        seen.borrow().is_empty(),
+        lp.seen.borrow().is_empty(),
         "no panic, nothing reported: {:?}",
-        seen.borrow()
+        lp.seen.borrow()
     );
     server.close();
     run(&lp, server.wait_closed());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    lp.assert_released();
     for line in report {
         println!("{line}");
     }
@@ -222,11 +217,8 @@ fn garbage_during_the_handshake_is_a_typed_error_t29_t49() {
     // The same handshake-time garbage against the server side of `start_tls`, whose future
     // returns the error: `Error::Tls` for bytes that are not TLS, `ConnectionReset` for an EOF
     // in the middle of a ClientHello (as CPython's `eof_received` during the handshake).
-    let _serial = util::serial();
     let hello = client_hello();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
+    let lp = TestLoop::new();
     let upgrade = StartTlsServer::start(&lp);
     let port = port_of(&upgrade.server);
     let cases = [
@@ -258,19 +250,15 @@ fn garbage_during_the_handshake_is_a_typed_error_t29_t49() {
     wait_until(&lp, "the good client to go", || {
         upgrade.server.connection_count() == 0
     });
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     upgrade.server.close();
     run(&lp, upgrade.server.wait_closed());
     drop(upgrade);
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    lp.assert_released();
 }
 
 #[test]
 fn eof_without_close_notify_is_an_error_when_the_server_requires_it_d9() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (server, ended) = tls_server(&lp, |b| b.ssl_require_close_notify(true));
     let port = port_of(&server);
     let peer = Garbage::EofWithoutCloseNotify.play(port, Vec::new());
@@ -285,8 +273,7 @@ fn eof_without_close_notify_is_an_error_when_the_server_requires_it_d9() {
         "D9: a truncation error: {ended:?}"
     );
     println!("server: {} | client: {peer_saw}", ended[0]);
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     server.close();
     run(&lp, server.wait_closed());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }

@@ -11,19 +11,20 @@ mod tls_common;
 mod tls_helpers;
 mod util;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use asyncio::tls::rustls;
-use asyncio::{Error, EventLoop};
-use tls_common::{client_hello, hello_of, send_all, Certs};
+use asyncio::Error;
+use tls_common::{client_hello, hello_of, raw_peer, send_all, Certs};
 use tls_helpers::faults::*;
-use util::{open_fds, port_of, Forward, Recorder};
+use tls_helpers::forwarding_recorder;
+use util::{port_of, Forward};
 
 /// Reads one TLS record (header and body) from `s`.
 fn read_record(s: &mut TcpStream) -> Vec<u8> {
@@ -40,17 +41,10 @@ fn read_record(s: &mut TcpStream) -> Vec<u8> {
 fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_t8() {
     // The peer reads our ClientHello, answers with half of a real server flight (made by an
     // in-memory rustls server from that very ClientHello), then resets.
-    let _serial = util::serial();
     let certs = Certs::get();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
+    let lp = TestLoop::new();
     let config = certs.server_config(&[]);
-    let peer = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(BOUND)).unwrap();
+    let (port, peer) = raw_peer(move |mut s| {
         let hello = read_record(&mut s);
         let mut conn = rustls::ServerConnection::new(config).unwrap();
         conn.read_tls(&mut &hello[..]).unwrap();
@@ -64,21 +58,12 @@ fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_
         reset(s);
         flight.len()
     });
-    let made = Rc::new(RefCell::new(None));
-    let m = made.clone();
+    let (factory, made) = forwarding_recorder();
     let r = run(
         &lp,
-        lp.create_connection(
-            move || {
-                let rec = Rc::new(RefCell::new(Recorder::default()));
-                *m.borrow_mut() = Some(rec.clone());
-                Forward(rec)
-            },
-            "127.0.0.1",
-            port,
-        )
-        .ssl(certs.client_config(&[]))
-        .server_hostname("localhost"),
+        lp.create_connection(factory, "127.0.0.1", port)
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost"),
     );
     let flight = peer.join().unwrap();
     let e = r.err().expect("the handshake cannot complete");
@@ -90,9 +75,7 @@ fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_
         "T8: nothing reaches the protocol of a failed handshake: {:?}",
         rec.borrow().calls
     );
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "the socket was not released");
+    lp.assert_released();
     println!(
         "reset after {} of {flight} B of the server flight",
         flight / 2
@@ -105,34 +88,18 @@ fn reset_in_the_middle_of_the_handshake_fails_the_connect_with_connection_reset_
 /// protocol gets neither connection_made nor connection_lost; nothing is reported.
 #[test]
 fn eof_after_the_client_hello_fails_the_connect_with_connection_reset_t10() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let peer = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(BOUND)).unwrap();
+    let lp = TestLoop::new();
+    let (port, peer) = raw_peer(move |mut s| {
         let hello = read_record(&mut s);
         assert_eq!(hello[0], 0x16, "a handshake record");
         drop(s);
     });
-    let made = Rc::new(RefCell::new(None));
-    let m = made.clone();
+    let (factory, made) = forwarding_recorder();
     let r = run(
         &lp,
-        lp.create_connection(
-            move || {
-                let rec = Rc::new(RefCell::new(Recorder::default()));
-                *m.borrow_mut() = Some(rec.clone());
-                Forward(rec)
-            },
-            "127.0.0.1",
-            port,
-        )
-        .ssl(Certs::get().client_config(&[]))
-        .server_hostname(""),
+        lp.create_connection(factory, "127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname(""),
     );
     peer.join().unwrap();
     let e = r.err().expect("the handshake cannot complete");
@@ -144,21 +111,16 @@ fn eof_after_the_client_hello_fails_the_connect_with_connection_reset_t10() {
         "T5: no connection_lost without connection_made: {:?}",
         rec.borrow().calls
     );
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "the socket was not released");
+    lp.assert_released();
 }
 
 #[test]
 fn reset_in_the_middle_of_the_handshake_on_a_tls_server_drops_that_connection_t36_d14() {
     // Half a ClientHello, then RST: the `.ssl()` server drops the connection without calling
     // the handler; the `start_tls` server returns the typed error.
-    let _serial = util::serial();
     let hello = client_hello();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     capture_log::start();
-    let fds = open_fds();
     let (server, ended) = tls_server(&lp, |b| b);
     let port = port_of(&server);
     let upgrade = StartTlsServer::start(&lp);
@@ -190,11 +152,11 @@ fn reset_in_the_middle_of_the_handshake_on_a_tls_server_drops_that_connection_t3
         handshake_failures()
     );
     assert!(
-        seen.borrow().is_empty(),
+        lp.seen.borrow().is_empty(),
         "no panic, nothing reported: {:?}",
-        seen.borrow()
+        lp.seen.borrow()
     );
-    close_both_and_check(&lp, server, upgrade, fds);
+    close_both_and_check(&lp, server, upgrade);
 }
 
 // ───────────────────── close_notify during the handshake ─────────────────────
@@ -224,15 +186,8 @@ fn a_server_that_answers_the_client_hello_with_close_notify_fails_the_connect_at
     // the handshake used to wait for the whole ssl_handshake_timeout; OpenSSL (so CPython)
     // fails it at once with SSLZeroReturnError. With a 60 s timeout, only the close can end
     // this connect within the test's bound.
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let peer = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(BOUND)).unwrap();
+    let lp = TestLoop::new();
+    let (port, peer) = raw_peer(move |mut s| {
         let hello = read_record(&mut s);
         assert_eq!(hello[0], 0x16, "a handshake record first");
         s.write_all(&CLOSE_NOTIFY).unwrap();
@@ -263,9 +218,7 @@ fn a_server_that_answers_the_client_hello_with_close_notify_fails_the_connect_at
         describe(&e)
     );
     assert!(made.get(), "the factory ran");
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "the socket was not released");
+    lp.assert_released();
     println!("client: {} | peer: {peer_saw}", describe(&e));
 }
 
@@ -275,11 +228,8 @@ fn a_client_hello_then_close_notify_fails_that_handshake_at_once_t8_t36() {
     // The client's ClientHello and a plaintext close_notify in one write, for a TLS 1.2 and a
     // TLS 1.3 offer: rustls ignores a warning once TLS 1.2 is chosen (so the server waited
     // for the 60 s timeout) and refuses it in TLS 1.3. Both end at once, with one error.
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     capture_log::start();
-    let fds = open_fds();
     let (server, ended) = tls_server(&lp, |b| b.ssl_handshake_timeout(Duration::from_secs(60)));
     let upgrade = StartTlsServer::start(&lp); // start_tls' default timeout: 60 s
     let tls12 = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
@@ -318,8 +268,7 @@ fn a_client_hello_then_close_notify_fails_that_handshake_at_once_t8_t36() {
         );
     }
     assert!(ended.get().is_empty(), "T36: the handler never ran");
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    close_both_and_check(&lp, server, upgrade, fds);
+    close_both_and_check(&lp, server, upgrade);
 }
 
 // Checklist: T8, T10 (an encrypted close_notify ends a TLS 1.2 handshake at once, typed).
@@ -329,10 +278,7 @@ fn a_tls12_server_that_sends_an_encrypted_close_notify_for_its_finished_fails_th
     // sends instead of its Finished hides its level and description; rustls lets a warning
     // one pass, and the connect used to wait for the whole ssl_handshake_timeout. OpenSSL
     // (so CPython) fails it at once, as a plaintext one (the test above).
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
+    let lp = TestLoop::new();
     let (ours, theirs) = UnixStream::pair().unwrap();
     let peer = std::thread::spawn(move || close_notify_for_finished(theirs));
     let r = run(
@@ -351,9 +297,7 @@ fn a_tls12_server_that_sends_an_encrypted_close_notify_for_its_finished_fails_th
         "the close, not the timeout: {}",
         describe(&e)
     );
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "the socket was not released");
+    lp.assert_released();
 }
 
 /// A TLS 1.2 server over `sock` that answers the client's last flight with its

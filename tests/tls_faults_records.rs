@@ -13,19 +13,16 @@ mod util;
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::time::Duration;
 
-use asyncio::tls::rustls;
 use asyncio::{EventLoop, Protocol, Transport};
 use tls_common::{
-    answer_close_notify, blocking_tls_client, read_plaintext, seal, tls_peer_over, Certs,
+    answer_close_notify, blocking_tls_client, read_plaintext, seal, tls_peer, tls_peer_over, Certs,
 };
 use tls_helpers::faults::*;
-use util::{open_fds, port_of, Recorder};
+use util::{port_of, Recorder};
 
 // Checklist: T28 (connection_lost once, the transport closed, nothing buffered, later writes
 // dropped without an error, no timer left).
@@ -33,24 +30,9 @@ use util::{open_fds, port_of, Recorder};
 fn reset_in_the_middle_of_a_record_is_connection_reset_and_connection_lost_once_l44_t28() {
     // After the handshake the peer sends one whole record ("x") and the first half of the next
     // in one segment; once "x" arrived we answer, and the peer resets.
-    let _serial = util::serial();
     let certs = Certs::get();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let config = certs.server_config(&[]);
-    let peer = std::thread::spawn(move || {
-        let (mut tcp, _) = l.accept().unwrap();
-        tcp.set_read_timeout(Some(BOUND)).unwrap();
-        let mut conn = rustls::ServerConnection::new(config).unwrap();
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).unwrap();
-        }
-        while conn.wants_write() {
-            conn.write_tls(&mut tcp).unwrap();
-        }
+    let lp = TestLoop::new();
+    let (port, peer) = tls_peer(|mut tcp, mut conn| {
         let mut seal = |data: &[u8]| {
             conn.writer().write_all(data).unwrap();
             let mut out = Vec::new();
@@ -79,9 +61,7 @@ fn reset_in_the_middle_of_a_record_is_connection_reset_and_connection_lost_once_
     )
     .unwrap();
     wait_until(&lp, "connection_lost", || proto.borrow().lost);
-    for _ in 0..10 {
-        lp.run_once(Some(Duration::ZERO)).unwrap(); // room for a second connection_lost
-    }
+    turns(&lp, 10); // room for a second connection_lost
     peer.join().unwrap();
     let p = proto.borrow();
     assert_eq!(
@@ -105,35 +85,22 @@ fn reset_in_the_middle_of_a_record_is_connection_reset_and_connection_lost_once_
     );
     t.write(b"late").unwrap(); // T11: dropped silently
     assert!(
-        seen.borrow().is_empty(),
+        lp.seen.borrow().is_empty(),
         "OS errors are quiet: {:?}",
-        seen.borrow()
+        lp.seen.borrow()
     );
     drop(p);
     drop((t, proto));
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "the socket was not released");
+    lp.assert_released();
 }
 
 #[test]
 fn corrupted_record_reaches_connection_lost_once_with_the_tls_error_t29_t30() {
     // The protocol-level view of a bad record: connection_lost(InvalidData) once, carrying the
     // crate's TLS error, after the data that came before it.
-    let _serial = util::serial();
     let certs = Certs::get();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let config = certs.server_config(&[]);
-    let peer = std::thread::spawn(move || {
-        let (mut tcp, _) = l.accept().unwrap();
-        tcp.set_read_timeout(Some(BOUND)).unwrap();
-        let mut conn = rustls::ServerConnection::new(config).unwrap();
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).unwrap();
-        }
+    let lp = TestLoop::new();
+    let (port, peer) = tls_peer(|mut tcp, mut conn| {
         conn.writer().write_all(b"good").unwrap();
         conn.writer().write_all(b"bad!").unwrap(); // two records
         let mut wire = Vec::new();
@@ -177,9 +144,7 @@ fn corrupted_record_reaches_connection_lost_once_with_the_tls_error_t29_t30() {
     )
     .unwrap();
     wait_until(&lp, "connection_lost", || proto.borrow().lost);
-    for _ in 0..10 {
-        lp.run_once(Some(Duration::ZERO)).unwrap(); // room for a second connection_lost
-    }
+    turns(&lp, 10); // room for a second connection_lost
     let alert = peer.join().unwrap();
     let p = proto.borrow();
     assert_eq!(
@@ -205,22 +170,18 @@ fn corrupted_record_reaches_connection_lost_once_with_the_tls_error_t29_t30() {
     );
     assert!(t.is_closing());
     assert!(
-        seen.borrow().is_empty(),
+        lp.seen.borrow().is_empty(),
         "TLS errors are quiet: {:?}",
-        seen.borrow()
+        lp.seen.borrow()
     );
     drop(p);
     drop((t, proto));
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "the socket was not released");
+    lp.assert_released();
 }
 
 #[test]
 fn reset_in_the_middle_of_a_record_on_a_tls_server_fails_the_handlers_read_s19() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
+    let lp = TestLoop::new();
     let (server, ended) = tls_server(&lp, |b| b);
     let port = port_of(&server);
     let peer = std::thread::spawn(move || {
@@ -244,11 +205,9 @@ fn reset_in_the_middle_of_a_record_on_a_tls_server_fails_the_handlers_read_s19()
         ended[0].starts_with("io ConnectionReset"),
         "a typed reset: {ended:?}"
     );
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     server.close();
     run(&lp, server.wait_closed());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    lp.assert_released();
 }
 
 /// A peer over `theirs` that sends `parts` as one record each, all in one write, and reports
@@ -280,8 +239,7 @@ fn records_in_one_write(
 /// and reach a plain protocol as one data_received with their concatenation.
 #[test]
 fn records_that_arrive_together_reach_a_plain_protocol_in_one_data_received_t16() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let parts = vec![b"abc".to_vec(), b"def".to_vec(), b"ghi".to_vec()];
     let (peer, sent_rx) = records_in_one_write(&lp, theirs, parts);
@@ -297,7 +255,7 @@ fn records_that_arrive_together_reach_a_plain_protocol_in_one_data_received_t16(
     t.close();
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     peer.join().unwrap();
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// A buffered protocol lending 7 bytes at a time; it records each size hint.
@@ -337,8 +295,7 @@ impl asyncio::BufferedProtocol for SevenBytes {
 /// (CPython goes on with the next buffer on the next loop turn; we go on in the same pass.)
 #[test]
 fn a_buffered_protocol_gets_the_pending_ciphertext_as_hint_and_every_byte_t16() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
     let (peer, sent_rx) = records_in_one_write(
@@ -375,5 +332,5 @@ fn a_buffered_protocol_gets_the_pending_ciphertext_as_hint_and_every_byte_t16() 
     t.close();
     wait_until(&lp, "connection_lost", || proto.borrow().lost);
     peer.join().unwrap();
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }

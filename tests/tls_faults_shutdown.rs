@@ -30,38 +30,58 @@ enum Answer {
     Eof,
 }
 
-/// A peer over `theirs` that waits for our close_notify, says so on the first channel (waking
-/// `lp`), waits for the test's go on the second, then answers as told and reads until we close.
-fn peer_answering_close_notify(
-    lp: &EventLoop,
-    theirs: UnixStream,
-    answer: Answer,
-) -> (
-    std::thread::JoinHandle<()>,
-    mpsc::Receiver<()>,
-    mpsc::Sender<()>,
-) {
-    let (got, got_rx) = mpsc::channel();
-    let (go, go_rx) = mpsc::channel::<()>();
-    let wake = lp.threadsafe();
-    let peer = tls_peer_over(theirs, move |sock, conn| {
-        // The handshake may have taken it in already (rustls then reads no more).
-        while !conn.process_new_packets().unwrap().peer_has_closed() {
-            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
-        }
-        got.send(()).unwrap();
-        wake.call_soon_threadsafe(|| ()).unwrap();
-        go_rx.recv_timeout(BOUND).unwrap();
-        match answer {
-            Answer::CloseNotify => {
-                conn.send_close_notify();
-                send_all(sock, conn);
+/// A peer over a socketpair that waits for our close_notify, tells the test (waking its
+/// loop), waits for the test's go, then answers as told and reads until we close.
+struct AnsweringPeer {
+    thread: std::thread::JoinHandle<()>,
+    got: mpsc::Receiver<()>,
+    go: mpsc::Sender<()>,
+}
+
+impl AnsweringPeer {
+    fn over(lp: &EventLoop, theirs: UnixStream, answer: Answer) -> AnsweringPeer {
+        let (got, got_rx) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let wake = lp.threadsafe();
+        let thread = tls_peer_over(theirs, move |sock, conn| {
+            // The handshake may have taken it in already (rustls then reads no more).
+            while !conn.process_new_packets().unwrap().peer_has_closed() {
+                assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
             }
-            Answer::Eof => sock.shutdown(Shutdown::Write).unwrap(),
+            got.send(()).unwrap();
+            wake.call_soon_threadsafe(|| ()).unwrap();
+            go_rx.recv_timeout(BOUND).unwrap();
+            match answer {
+                Answer::CloseNotify => {
+                    conn.send_close_notify();
+                    send_all(sock, conn);
+                }
+                Answer::Eof => sock.shutdown(Shutdown::Write).unwrap(),
+            }
+            tls_common::drain(sock);
+        });
+        AnsweringPeer {
+            thread,
+            got: got_rx,
+            go,
         }
-        tls_common::drain(sock);
-    });
-    (peer, got_rx, go)
+    }
+
+    /// Drives `lp` until our close_notify is at the peer.
+    fn wait_for_our_close_notify(&self, lp: &EventLoop) {
+        wait_until(lp, "our close_notify at the peer", || {
+            self.got.try_recv().is_ok()
+        });
+    }
+
+    /// Lets the peer answer.
+    fn answer(&self) {
+        self.go.send(()).unwrap();
+    }
+
+    fn join(self) {
+        self.thread.join().unwrap();
+    }
 }
 
 /// T50 (`unwrap()` → `send_close_notify` and waiting for the peer's), T22; after CPython's
@@ -69,33 +89,28 @@ fn peer_answering_close_notify(
 /// the peer's close_notify comes, then ends cleanly, the peer's close_notify on record.
 #[test]
 fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
-    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let peer = AnsweringPeer::over(&lp, theirs, Answer::CloseNotify);
     let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
     t.close();
     assert!(t.is_closing(), "T27: closing from close() on");
-    wait_until(&lp, "our close_notify at the peer", || {
-        got.try_recv().is_ok()
-    });
+    peer.wait_for_our_close_notify(&lp);
     turns(&lp, 5);
     assert_eq!(
         rec.borrow().calls,
         ["connection_made"],
         "T50: the layer waits for the peer's close_notify"
     );
-    go.send(()).unwrap();
+    peer.answer();
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     assert_eq!(
         rec.borrow().grammar(),
         ["connection_made", "eof_received", "connection_lost(None)"]
     );
     assert!(t.close_notify_received(), "the peer's close_notify came");
-    peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    peer.join();
+    lp.assert_clean();
 }
 
 /// T11: once closed, the TLS transport takes writes without an error and drops them; the
@@ -105,12 +120,10 @@ fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
 // CPython: SslProtoHandshakeTests.test_write_after_closing
 #[test]
 fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
-    let _serial = util::serial();
     capture_log::start();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
-    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let peer = AnsweringPeer::over(&lp, theirs, Answer::CloseNotify);
     let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
     let warned = || capture_log::lines("SSL connection is closed").len();
     t.close();
@@ -120,10 +133,8 @@ fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
     assert_eq!(warned(), 0, "five drops pass quietly");
     t.write(b"late").unwrap();
     assert_eq!(warned(), 1, "the sixth is warned about");
-    wait_until(&lp, "our close_notify at the peer", || {
-        got.try_recv().is_ok()
-    });
-    go.send(()).unwrap();
+    peer.wait_for_our_close_notify(&lp);
+    peer.answer();
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     turns(&lp, 5);
     t.write(b"late").unwrap();
@@ -132,9 +143,8 @@ fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
         2,
         "and so is each one after the connection is lost"
     );
-    peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    peer.join();
+    lp.assert_clean();
 }
 
 /// T11: an empty `writelines` after close counts toward the warning too, in the layer and
@@ -144,12 +154,10 @@ fn writes_after_close_are_dropped_and_warned_about_from_the_sixth_on_t11() {
 #[test]
 fn empty_writelines_after_close_count_toward_the_warning_t11() {
     use std::io::IoSlice;
-    let _serial = util::serial();
     capture_log::start();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
-    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::CloseNotify);
+    let peer = AnsweringPeer::over(&lp, theirs, Answer::CloseNotify);
     let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
     let warned = || capture_log::lines("SSL connection is closed").len();
     let empty = [IoSlice::new(b""), IoSlice::new(b"")];
@@ -164,17 +172,14 @@ fn empty_writelines_after_close_count_toward_the_warning_t11() {
     assert_eq!(warned(), 0, "five drops pass quietly");
     t.writelines(&empty).unwrap();
     assert_eq!(warned(), 1, "the sixth is warned about");
-    wait_until(&lp, "our close_notify at the peer", || {
-        got.try_recv().is_ok()
-    });
-    go.send(()).unwrap();
+    peer.wait_for_our_close_notify(&lp);
+    peer.answer();
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     turns(&lp, 5);
     t.writelines(&[]).unwrap();
     assert_eq!(warned(), 2, "and after the connection is lost");
-    peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    peer.join();
+    lp.assert_clean();
 }
 
 /// T23, the SHUTDOWN half (after CPython's test_ssl.py
@@ -183,17 +188,13 @@ fn empty_writelines_after_close_count_toward_the_warning_t11() {
 /// clean end, instead of waiting out the shutdown timeout (30 s here, beyond the bound).
 #[test]
 fn eof_while_shutting_down_finishes_at_once_t23() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
-    let (peer, got, go) = peer_answering_close_notify(&lp, theirs, Answer::Eof);
+    let peer = AnsweringPeer::over(&lp, theirs, Answer::Eof);
     let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
     t.close();
-    wait_until(&lp, "our close_notify at the peer", || {
-        got.try_recv().is_ok()
-    });
-    go.send(()).unwrap();
+    peer.wait_for_our_close_notify(&lp);
+    peer.answer();
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     assert_eq!(
         rec.borrow().grammar(),
@@ -201,9 +202,8 @@ fn eof_while_shutting_down_finishes_at_once_t23() {
         "a clean end, not the shutdown timeout's TimedOut"
     );
     assert!(!t.close_notify_received(), "the peer sent none");
-    peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp); // the shutdown timer went with the connection
+    peer.join();
+    lp.assert_clean(); // the shutdown timer went with the connection
 }
 
 /// T23, the FLUSHING half: close() while the app protocol is busy leaves the layer in
@@ -212,9 +212,7 @@ fn eof_while_shutting_down_finishes_at_once_t23() {
 /// connection_lost(None), as CPython's `_do_shutdown` calls them.
 #[test]
 fn eof_while_flushing_finishes_without_close_notify_t23() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (go, go_rx) = mpsc::channel::<()>();
     let (sent, sent_rx) = mpsc::channel();
@@ -251,16 +249,14 @@ fn eof_while_flushing_finishes_without_close_notify_t23() {
         ["connection_made", "eof_received", "connection_lost(None)"]
     );
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T27: `is_closing()` is true once the shutdown has started, here from the peer's
 /// close_notify with no close() of ours, before the connection is lost; and after abort().
 #[test]
 fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let (start, start_rx) = mpsc::channel::<()>();
     let (go, go_rx) = mpsc::channel::<()>();
@@ -298,7 +294,7 @@ fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
     assert!(t.is_closing(), "T27: after abort()");
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     peer.join().unwrap();
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T28, T11; CPython: SslProtoHandshakeTests.test_data_received_after_closing. Records that
@@ -306,9 +302,7 @@ fn is_closing_once_the_peers_close_notify_starts_the_shutdown_t27() {
 /// nothing: the shutdown ends cleanly with the peer's close_notify, nothing is reported.
 #[test]
 fn data_received_after_closing_raises_nothing_t28() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let peer = tls_peer_over(theirs, |sock, conn| {
         while !conn.process_new_packets().unwrap().peer_has_closed() {
@@ -330,8 +324,7 @@ fn data_received_after_closing_raises_nothing_t28() {
         "{grammar:?}"
     );
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T25, T28; CPython: TestSSL.test_shutdown_timeout_handler_leak, adapted: instead of the
@@ -339,9 +332,7 @@ fn data_received_after_closing_raises_nothing_t28() {
 /// answering; close() then ends the connection and its shutdown timer with it.
 #[test]
 fn close_to_a_peer_that_closes_without_answering_leaves_no_timer_t25() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::new();
     let (ours, theirs) = asyncio::socketpair().unwrap();
     let peer = tls_peer_over(theirs, |sock, conn| {
         while !conn.process_new_packets().unwrap().peer_has_closed() {
@@ -352,9 +343,8 @@ fn close_to_a_peer_that_closes_without_answering_leaves_no_timer_t25() {
     t.close();
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     peer.join().unwrap();
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     drop(t);
-    assert_loop_empty(&lp);
+    lp.assert_clean();
 }
 
 /// T39 (D8): the "unclosed transport <asyncio._SSLProtocolTransport object>" warning comes from

@@ -21,18 +21,15 @@ use std::time::Duration;
 use asyncio::{Error, EventLoop, StreamReader, StreamWriter, Transport};
 use tls_common::{blocking_tls_client, read_plaintext, send_all, tls_peer_over, Certs};
 use tls_helpers::faults::*;
-use util::{open_fds, port_of, Forward, Recorder};
+use util::{port_of, Forward, Recorder};
 
 #[test]
 fn a_silent_client_is_dropped_after_the_handshake_timeout_t9_t36() {
     // The manual clock moves only when the test says: the silent client is still there at
     // 199 ms and gone at 200 ms, whatever the machine's load (no wall-clock bound).
-    let _serial = util::serial();
     let clock = asyncio::ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let seen = util::capture_exceptions(&lp);
+    let lp = TestLoop::with_clock(&clock);
     capture_log::start();
-    let fds = open_fds();
     let (server, ended) = tls_server(&lp, |b| b.ssl_handshake_timeout(Duration::from_millis(200)));
     let port = port_of(&server);
     let steady = GoodClient::connect(&lp, port);
@@ -72,22 +69,17 @@ fn a_silent_client_is_dropped_after_the_handshake_timeout_t9_t36() {
         ["eof close_notify=true"],
         "only the good client's handler ran"
     );
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     server.close();
     run(&lp, server.wait_closed());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    lp.assert_released();
 }
 
 #[test]
 fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeout_t25() {
     // The manual clock moves only when the test says: the handler is still waiting at
     // 199 ms after its close() and has its TimedOut at 200 ms (no wall-clock bound).
-    let _serial = util::serial();
     let clock = asyncio::ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
+    let lp = TestLoop::with_clock(&clock);
     let result = util::Log::default();
     let res = result.clone();
     let server = run(
@@ -160,11 +152,9 @@ fn a_client_that_never_answers_close_notify_is_dropped_after_the_shutdown_timeou
         result[0].starts_with("io TimedOut") && result[0].contains("SSL shutdown timed out"),
         "T25: {result:?}"
     );
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     server.close();
     run(&lp, server.wait_closed());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    lp.assert_released();
 }
 
 // Checklist: T25, T23 (no hang: the shutdown timeout also bounds the raw transport's close).
@@ -176,11 +166,8 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
     // (and the EOF path never had one), and connection_lost (so wait_closed) never came.
     // The manual clock moves only when the test says: the connection is still there at
     // 199 ms after the peer's end and lost at 200 ms (no wall-clock bound).
-    let _serial = util::serial();
     let clock = asyncio::ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let fds = open_fds();
+    let lp = TestLoop::with_clock(&clock);
     for close_notify in [true, false] {
         let (ours, theirs) = asyncio::socketpair().unwrap();
         let (start, start_rx) = mpsc::channel::<()>();
@@ -222,25 +209,7 @@ fn a_peer_that_ends_its_side_and_stops_reading_is_dropped_after_the_shutdown_tim
             "close_notify {close_notify}: {calls:?}"
         );
     }
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(&lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
-}
-
-/// A loop on a manual clock, its exception log, and a socketpair: `(clock, loop, seen, ours,
-/// theirs)`.
-fn manual_loop_and_socketpair() -> (
-    asyncio::ManualClock,
-    EventLoop,
-    Rc<RefCell<Vec<String>>>,
-    UnixStream,
-    UnixStream,
-) {
-    let clock = asyncio::ManualClock::new();
-    let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let seen = util::capture_exceptions(&lp);
-    let (ours, theirs) = asyncio::socketpair().unwrap();
-    (clock, lp, seen, ours, theirs)
+    lp.assert_released();
 }
 
 /// A TLS client over `ours` with a 200 ms shutdown timeout and 4 MiB written: far more than
@@ -258,12 +227,7 @@ fn client_with_4_mib_to_flush(
 
 /// The end of a T25 flush: lost cleanly, the peer got every byte (`total` of the 4 MiB),
 /// nothing reported, nothing left on the loop.
-fn assert_clean_end_with_every_byte(
-    lp: &EventLoop,
-    rec: &Rc<RefCell<Recorder>>,
-    seen: &Rc<RefCell<Vec<String>>>,
-    total: usize,
-) {
+fn assert_clean_end_with_every_byte(lp: &TestLoop, rec: &Rc<RefCell<Recorder>>, total: usize) {
     let calls = rec.borrow().calls.clone();
     assert_eq!(
         calls.last().map(String::as_str),
@@ -271,8 +235,7 @@ fn assert_clean_end_with_every_byte(
         "{calls:?}"
     );
     assert!(total > 4 << 20, "the peer got every byte: {total}");
-    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_loop_empty(lp);
+    lp.assert_clean();
 }
 
 // Checklist: T25 (the timeout bounds a close nobody reads, not a slow reader).
@@ -283,8 +246,9 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
     // fewer bytes left than when it was armed arms it again, so the peer gets every byte and
     // the connection ends cleanly. (Before, the first timeout aborted it: TimedOut.) The
     // manual clock moves only when the test says: no wall-clock race.
-    let _serial = util::serial();
-    let (clock, lp, seen, ours, theirs) = manual_loop_and_socketpair();
+    let clock = asyncio::ManualClock::new();
+    let lp = TestLoop::with_clock(&clock);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
     let (start, start_rx) = mpsc::channel::<()>();
     let (more, more_rx) = mpsc::channel::<usize>(); // read this many more bytes
     let (read, read_rx) = mpsc::channel::<usize>(); // read so far
@@ -335,7 +299,7 @@ fn a_peer_still_reading_our_last_bytes_after_its_close_notify_gets_them_all_t25(
     let total = read_rx.recv_timeout(BOUND).unwrap();
     drop(more); // the peer's last wait ends
     peer.join().unwrap();
-    assert_clean_end_with_every_byte(&lp, &rec, &seen, total);
+    assert_clean_end_with_every_byte(&lp, &rec, total);
 }
 
 // Checklist: T25 (the flush after a clean shutdown gets a whole timeout to make progress).
@@ -347,8 +311,9 @@ fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
     // "the peer read nothing for a whole timeout": the flush is measured from its own start.
     // (Before, the timer our close() armed fired at 200 ms and found nothing read since
     // 190 ms: TimedOut.) The manual clock moves only when the test says: no wall-clock race.
-    let _serial = util::serial();
-    let (clock, lp, seen, ours, theirs) = manual_loop_and_socketpair();
+    let clock = asyncio::ManualClock::new();
+    let lp = TestLoop::with_clock(&clock);
+    let (ours, theirs) = asyncio::socketpair().unwrap();
     let (start, start_rx) = mpsc::channel::<()>();
     let (more, more_rx) = mpsc::channel::<()>(); // read to EOF
     let (read, read_rx) = mpsc::channel::<usize>(); // read in all
@@ -386,5 +351,5 @@ fn a_shutdown_completed_late_gives_the_flush_a_whole_timeout_t25() {
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
     let total = read_rx.recv_timeout(BOUND).unwrap();
     peer.join().unwrap();
-    assert_clean_end_with_every_byte(&lp, &rec, &seen, total);
+    assert_clean_end_with_every_byte(&lp, &rec, total);
 }

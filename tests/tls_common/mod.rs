@@ -235,11 +235,27 @@ pub fn blocking_tls_peer(script: PeerScript) -> (u16, std::thread::JoinHandle<()
 /// How long a blocking peer waits for a read before it gives up.
 const PEER_BOUND: Duration = Duration::from_secs(20);
 
+/// A plain TCP peer on a helper thread for one connection to `127.0.0.1:<port>`: `then` gets
+/// the accepted socket (its reads time out after 20 s), and the thread returns its result.
+/// Returns the port and the thread.
+pub fn raw_peer<T: Send + 'static>(
+    then: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (u16, std::thread::JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(PEER_BOUND)).unwrap();
+        then(tcp)
+    });
+    (port, peer)
+}
+
 /// A rustls server (the test certificate) on a helper thread for one connection to
-/// `127.0.0.1:<port>`: the handshake, its last flight sent, then `then`, whose result the
-/// thread returns. Returns the port and the thread.
+/// `127.0.0.1:<port>`: the handshake, its last flight sent, then `then` with the socket and
+/// the connection, whose result the thread returns. Returns the port and the thread.
 pub fn tls_peer<T: Send + 'static>(
-    then: impl FnOnce(&mut TcpStream, &mut rustls::ServerConnection) -> T + Send + 'static,
+    then: impl FnOnce(TcpStream, rustls::ServerConnection) -> T + Send + 'static,
 ) -> (u16, std::thread::JoinHandle<T>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -249,7 +265,7 @@ pub fn tls_peer<T: Send + 'static>(
 /// [`tls_peer`] for the first connection `listener` accepts.
 pub fn tls_peer_on<T: Send + 'static>(
     listener: TcpListener,
-    then: impl FnOnce(&mut TcpStream, &mut rustls::ServerConnection) -> T + Send + 'static,
+    then: impl FnOnce(TcpStream, rustls::ServerConnection) -> T + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
     let config = Certs::get().server_config(&[]);
     std::thread::spawn(move || {
@@ -260,7 +276,7 @@ pub fn tls_peer_on<T: Send + 'static>(
             conn.complete_io(&mut tcp).unwrap();
         }
         send_all(&mut tcp, &mut conn);
-        then(&mut tcp, &mut conn)
+        then(tcp, conn)
     })
 }
 
@@ -301,6 +317,30 @@ pub fn answer_close_notify<S: Read + Write>(sock: &mut S, conn: &mut rustls::Ser
     conn.send_close_notify();
     send_all(sock, conn);
     drain(sock);
+}
+
+/// Reads the plaintext that comes until our close_notify, EOF or an error: how many bytes, and
+/// whether our close_notify came.
+pub fn read_until_close_notify<S: Read>(
+    sock: &mut S,
+    conn: &mut rustls::ServerConnection,
+) -> (usize, bool) {
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if !matches!(conn.read_tls(sock), Ok(n) if n > 0) {
+            return (total, false);
+        }
+        let Ok(state) = conn.process_new_packets() else {
+            return (total, false);
+        };
+        while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+            total += n;
+        }
+        if state.peer_has_closed() {
+            return (total, true);
+        }
+    }
 }
 
 /// Reads and discards until EOF or an error.

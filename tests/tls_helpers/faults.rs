@@ -25,6 +25,61 @@ use asyncio::{Error, EventLoop, Protocol, ProtocolRef, StreamReader, StreamWrite
 
 pub use super::BOUND;
 
+/// The loop of one fault test and what the test checks at its end. Made first thing in the
+/// test: it holds `util::serial()` (the binary's tests then run one at a time, so the
+/// descriptor count is the test's own), captures the loop's exception reports in `seen`, and
+/// counts the open descriptors once the loop exists. Derefs to its [`EventLoop`].
+pub struct TestLoop {
+    lp: EventLoop,
+    /// What reached the exception handler, one `message | exception` a report.
+    pub seen: Rc<RefCell<Vec<String>>>,
+    fds: usize,
+    /// Dropped after `lp` (fields drop in order): the loop's descriptors are gone first.
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl TestLoop {
+    pub fn new() -> TestLoop {
+        let serial = util::serial();
+        TestLoop::around(EventLoop::new().unwrap(), serial)
+    }
+
+    /// A loop on `clock`: time moves only when the test advances it.
+    pub fn with_clock(clock: &asyncio::ManualClock) -> TestLoop {
+        let serial = util::serial();
+        TestLoop::around(EventLoop::with_clock(clock.clone()).unwrap(), serial)
+    }
+
+    fn around(lp: EventLoop, serial: std::sync::MutexGuard<'static, ()>) -> TestLoop {
+        let seen = util::capture_exceptions(&lp);
+        TestLoop {
+            lp,
+            seen,
+            fds: open_fds(),
+            _serial: serial,
+        }
+    }
+
+    /// The end of a test: nothing reached the exception handler, nothing is left on the loop.
+    pub fn assert_clean(&self) {
+        assert!(self.seen.borrow().is_empty(), "{:?}", self.seen.borrow());
+        assert_loop_empty(&self.lp);
+    }
+
+    /// [`TestLoop::assert_clean`], and every descriptor opened since the start is closed.
+    pub fn assert_released(&self) {
+        self.assert_clean();
+        assert_eq!(open_fds(), self.fds, "a socket was not released");
+    }
+}
+
+impl std::ops::Deref for TestLoop {
+    type Target = EventLoop;
+    fn deref(&self) -> &EventLoop {
+        &self.lp
+    }
+}
+
 /// Runs `fut` on `lp` under [`BOUND`].
 pub fn run<F: std::future::IntoFuture>(lp: &EventLoop, fut: F) -> F::Output {
     lp.run_until_complete(asyncio::timeout(BOUND, fut.into_future()))
@@ -249,13 +304,9 @@ pub struct StartTlsServer {
 }
 
 /// Closes a `tls_server` and a [`StartTlsServer`] and waits for both, then checks that
-/// nothing is left on the loop and every descriptor of the test (`fds` at its start) went.
-pub fn close_both_and_check(
-    lp: &EventLoop,
-    server: asyncio::Server,
-    upgrade: StartTlsServer,
-    fds: usize,
-) {
+/// nothing is left on the loop and every descriptor of the test went
+/// ([`TestLoop::assert_released`]).
+pub fn close_both_and_check(lp: &TestLoop, server: asyncio::Server, upgrade: StartTlsServer) {
     server.close();
     upgrade.server.close();
     run(lp, async {
@@ -263,8 +314,7 @@ pub fn close_both_and_check(
         upgrade.server.wait_closed().await;
     });
     drop(upgrade);
-    assert_loop_empty(lp);
-    assert_eq!(open_fds(), fds, "a socket was not released");
+    lp.assert_released();
 }
 
 struct UpgradeAtOnce {
@@ -351,6 +401,17 @@ pub fn tls_client_over_with(
     )
     .expect("the handshake");
     (t, p, rec)
+}
+
+/// Our TLS client over `sock` as a stream pair, the handshake done.
+pub fn tls_streams_over(lp: &EventLoop, sock: UnixStream) -> (StreamReader, StreamWriter) {
+    run(
+        lp,
+        asyncio::open_connection_sock(sock)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost"),
+    )
+    .expect("the handshake")
 }
 
 /// A few turns with nothing to wait for: the loop takes in what already sits in its sockets.
