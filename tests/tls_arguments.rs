@@ -19,7 +19,9 @@ use std::time::Duration;
 use asyncio::tls::rustls;
 use asyncio::{Error, StreamReader, StreamWriter};
 use tls_common::Certs;
-use tls_helpers::{cert_error, echo, forwarding_recorder, run, tls_echo_server, tls_err, BOUND};
+use tls_helpers::{
+    cert_error, close_both, echo, forwarding_recorder, run, tls_echo_server, tls_err, BOUND,
+};
 use util::Recorder;
 
 /// Python's `set_alpn_protocols` refuses a name of 0 or more than 255 bytes ("ALPN protocols
@@ -869,10 +871,6 @@ fn t32_tls_in_tls_through_loop_start_tls() {
             .await?;
         writer.write(b"inner\n")?;
         assert_eq!(reader.readline().await?, b"inner\n");
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }

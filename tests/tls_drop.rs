@@ -20,9 +20,9 @@ use asyncio::tls::rustls;
 use asyncio::{Error, StreamReader, StreamWriter};
 use tls_common::Certs;
 use tls_helpers::{
-    bulk_client_before_start_tls, every_waiter_fails, fails, forwarding_recorder, handler_done,
-    plain_server, run, start_tls_server_recording, tls_echo_server, tls_err, turn_until,
-    until_paused, BOUND, BULK,
+    bulk_client_before_start_tls, close_both, every_waiter_fails, fails, forwarding_recorder,
+    handler_done, plain_server, run, start_tls_server_recording, tls_echo_server, tls_err,
+    turn_until, until_paused, BOUND, BULK,
 };
 use util::{poll_with, Panicky, Recorder};
 
@@ -309,11 +309,7 @@ fn t14_write_buffer_limits_of_zero_over_tls_never_pause_on_an_empty_buffer() {
             writer.drain().await?; // hung on the second or third
             assert!(!writer.buffer_info().writing_paused, "write {i}");
         }
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }
 
@@ -366,11 +362,7 @@ async fn read_the_rest_and_close(
 ) -> Result<(), Error> {
     assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
     assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
-    writer.close();
-    writer.wait_closed().await?;
-    server.close();
-    server.wait_closed().await;
-    Ok(())
+    close_both(writer, server).await
 }
 
 #[test]
@@ -394,11 +386,7 @@ fn s54_s14_a_reader_paused_before_stream_start_tls_keeps_the_raw_transport_pause
         assert_eq!(reader.readexactly(16).await?, b"0123456789abcdef");
         assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
         assert!(raw.is_reading(), "S15: resumed");
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }
 
@@ -708,11 +696,7 @@ fn s54_s14_a_reader_resumed_during_stream_start_tls_is_not_paused_again_and_read
             BULK - first.len()
         );
         assert!(raw.is_reading(), "S15: reading");
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }
 

@@ -12,10 +12,11 @@ use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
 
-use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter};
-use tls_common::Certs;
-use tls_helpers::{echo, recorder_over_tls, run, small_window_listener, tls_echo_server, BOUND};
+use tls_common::{tls_peer_on, Certs};
+use tls_helpers::{
+    close_both, echo, recorder_over_tls, run, small_window_listener, tls_echo_server, BOUND,
+};
 use util::Recorder;
 
 /// S60, D7, D9: a server handler that fails after `StreamWriter::start_tls` (returns an
@@ -161,11 +162,7 @@ fn t13_t14_t17_16_mib_both_ways_with_drain() {
             got += n;
         }
         sending.await.expect("not cancelled")?;
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }
 
@@ -175,17 +172,7 @@ fn t13_t14_t15_write_flow_control_passes_through_the_layer() {
     // receive buffer (no autotuning) keeps what the kernels absorb well below 16 MiB.
     let (listener, port) = small_window_listener();
     let (go, wait_go) = std::sync::mpsc::channel::<()>();
-    let config = Certs::get().server_config(&[]);
-    let peer = std::thread::spawn(move || {
-        let (mut tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(BOUND)).unwrap();
-        let mut conn = rustls::ServerConnection::new(config).unwrap();
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).unwrap();
-        }
-        while conn.wants_write() {
-            conn.write_tls(&mut tcp).unwrap();
-        }
+    let peer = tls_peer_on(listener, move |mut tcp, _conn| {
         let _ = wait_go.recv_timeout(BOUND);
         tls_common::drain(&mut tcp);
     });

@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
-use tls_common::{blocking_tls_peer, Certs, PeerScript};
-use tls_helpers::{cert_error, echo, run, stale_test_ca, tls_echo_server, tls_err, BOUND};
+use tls_common::{blocking_tls_peer, raw_peer, Certs, PeerScript};
+use tls_helpers::{
+    cert_error, close_both, echo, run, stale_test_ca, tls_echo_server, tls_err, BOUND,
+};
 use util::Recorder;
 
 // Checklist: T28 (with T31: the raw transport's keys end with the connection, as
@@ -558,11 +560,7 @@ fn t8_t49_expired_certificate_refused() {
 #[test]
 fn t9_handshake_timeout_fires_on_a_silent_peer() {
     // A plain TCP listener that accepts and never answers.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let holder = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(BOUND)).unwrap();
+    let (port, holder) = raw_peer(move |mut s| {
         tls_common::drain(&mut s);
     });
     run(async {
@@ -593,11 +591,7 @@ fn t9_handshake_timeout_fires_on_a_silent_peer() {
 /// "taking longer" text, and nothing reaches the exception handler.
 #[test]
 fn t9_test_create_connection_ssl_slow_handshake() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let holder = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(BOUND)).unwrap();
+    let (port, holder) = raw_peer(move |mut s| {
         tls_common::drain(&mut s);
     });
     run(async {
@@ -810,10 +804,6 @@ fn s41_s53_s54_start_tls_mid_stream_keeps_buffered_plaintext() {
         writer.write(b"over tls\r\n")?;
         assert_eq!(reader.readline().await?, b"over tls\r\n");
         assert_eq!(reader.read(-1).await?, b"");
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }

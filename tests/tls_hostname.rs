@@ -18,7 +18,9 @@ use std::time::Duration;
 use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
-use tls_helpers::{cert_error, echo, plain_server, run, tls_echo_server, tls_err, BOUND};
+use tls_helpers::{
+    cert_error, close_both, echo, plain_server, run, tls_echo_server, tls_err, BOUND,
+};
 use util::Recorder;
 
 // ───────────── issue 17: server_hostname("") with your own client configuration ─────────────
@@ -255,11 +257,7 @@ fn t3_s55_start_tls_without_a_name_with_own_config_checks_the_chain_only() {
         writer.start_tls(Certs::get().client_config(&[])).await?;
         writer.write(b"upgraded\n")?;
         assert_eq!(reader.readline().await?, b"upgraded\n");
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }
 

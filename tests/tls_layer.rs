@@ -20,8 +20,8 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
-    bulk_client_before_start_tls, bulk_sender, echo, recorder_over_tls, run, small_window_listener,
-    tls_echo_server, turn_until, until_paused, BOUND, BULK,
+    bulk_client_before_start_tls, bulk_sender, close_both, echo, recorder_over_tls, run,
+    small_window_listener, tls_echo_server, turn_until, until_paused, BOUND, BULK,
 };
 use util::Recorder;
 
@@ -594,11 +594,7 @@ fn t19_with_ssl_the_reader_pauses_the_tls_transport() {
         );
         assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
         assert!(writer.transport().is_reading(), "S15: resumed");
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }
 
@@ -619,11 +615,7 @@ fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
         assert!(tls.is_reading(), "T19, S54: the TLS transport is not");
         assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
         assert!(raw.is_reading(), "S15: resumed");
-        writer.close();
-        writer.wait_closed().await?;
-        server.close();
-        server.wait_closed().await;
-        Ok(())
+        close_both(&writer, server).await
     });
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use asyncio::tls::rustls;
 use asyncio::{Error, StreamReader, StreamWriter, Transport};
-use tls_common::Certs;
+use tls_common::{tls_peer, Certs};
 use tls_helpers::{
     cert_error, echo, every_waiter_fails, fails, handler_done, plain_server, recorder_over_tls,
     run, stale_test_ca, start_tls_server_recording, tls_echo_server, tls_err, BOUND,
@@ -474,20 +474,8 @@ async fn refused_by(
 
 #[test]
 fn t30_corrupted_record_is_tls_for_every_waiter() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = Certs::get().server_config(&[]);
-    let peer = std::thread::spawn(move || {
+    let (port, peer) = tls_peer(move |mut tcp, _conn| {
         use std::io::Write;
-        let (mut tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(BOUND)).unwrap();
-        let mut conn = rustls::ServerConnection::new(config).unwrap();
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).unwrap();
-        }
-        while conn.wants_write() {
-            conn.write_tls(&mut tcp).unwrap();
-        }
         tcp.write_all(&[0x17, 0x03, 0x03, 0x00, 0x20]).unwrap();
         tcp.write_all(&[0x55; 0x20]).unwrap();
         tls_common::drain(&mut tcp);
@@ -517,17 +505,8 @@ fn t30_corrupted_record_is_tls_for_every_waiter() {
 /// close() after it is harmless.
 #[test]
 fn t30_test_start_tls_client_corrupted_ssl() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = Certs::get().server_config(&[]);
-    let peer = std::thread::spawn(move || {
+    let (port, peer) = tls_peer(move |mut tcp, mut conn| {
         use std::io::{Read, Write};
-        let (mut tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(BOUND)).unwrap();
-        let mut conn = rustls::ServerConnection::new(config).unwrap();
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).unwrap();
-        }
         conn.writer().write_all(b"A\n").unwrap();
         while conn.wants_write() {
             conn.write_tls(&mut tcp).unwrap();

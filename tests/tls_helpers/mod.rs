@@ -41,6 +41,16 @@ pub async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), Erro
     writer.wait_closed().await
 }
 
+/// The end of a client test: the client's writer closes (its TLS shutdown waited for), then
+/// the server.
+pub async fn close_both(writer: &StreamWriter, server: asyncio::Server) -> Result<(), Error> {
+    writer.close();
+    writer.wait_closed().await?;
+    server.close();
+    server.wait_closed().await;
+    Ok(())
+}
+
 pub async fn tls_echo_server(alpn: &[&[u8]]) -> Result<(asyncio::Server, u16), Error> {
     let server = asyncio::start_server(echo, "127.0.0.1", 0)
         .ssl(Certs::get().server_config(alpn))
