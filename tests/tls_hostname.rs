@@ -19,7 +19,8 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
-    cert_error, close_both, echo, plain_server, run, tls_echo_server, tls_err, BOUND,
+    cert_error, close_both, echo, expired_tls_echo_server, is_expired, plain_server, run,
+    tls_echo_server, tls_err, BOUND,
 };
 use util::Recorder;
 
@@ -65,24 +66,11 @@ fn t3_t48_empty_server_hostname_with_own_config_checks_the_chain_only() {
         server.close();
         server.wait_closed().await;
         // … and so is an expired certificate.
-        let expired = asyncio::tls::server_config(&certs.expired_cert, &certs.expired_key)?;
-        let server = asyncio::start_server(echo, "127.0.0.1", 0)
-            .ssl(expired)
-            .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (server, port) = expired_tls_echo_server().await?;
         let e = nameless(certs.client_config(&[]), port)
             .await
             .expect_err("expired");
-        assert!(
-            matches!(
-                cert_error(&e),
-                Some(
-                    rustls::CertificateError::Expired
-                        | rustls::CertificateError::ExpiredContext { .. }
-                )
-            ),
-            "{e:?}"
-        );
+        assert!(is_expired(&e), "{e:?}");
         server.close();
         server.wait_closed().await;
         Ok(())

@@ -59,6 +59,25 @@ pub async fn tls_echo_server(alpn: &[&[u8]]) -> Result<(asyncio::Server, u16), E
     Ok((server, port))
 }
 
+/// A TLS echo server that presents the expired certificate, and its port.
+pub async fn expired_tls_echo_server() -> Result<(asyncio::Server, u16), Error> {
+    let certs = Certs::get();
+    let expired = asyncio::tls::server_config(&certs.expired_cert, &certs.expired_key)?;
+    let server = asyncio::start_server(echo, "127.0.0.1", 0)
+        .ssl(expired)
+        .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    Ok((server, port))
+}
+
+/// Whether the certificate check refused an expired certificate (rustls says it two ways).
+pub fn is_expired(e: &Error) -> bool {
+    matches!(
+        cert_error(e),
+        Some(rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. })
+    )
+}
+
 pub fn tls_err(e: &Error) -> &asyncio::TlsError {
     match e {
         Error::Tls(t) => t,
