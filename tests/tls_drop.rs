@@ -21,8 +21,8 @@ use asyncio::{Error, StreamReader, StreamWriter};
 use tls_common::Certs;
 use tls_helpers::{
     bulk_client_before_start_tls, close_both, every_waiter_fails, fails, forwarding_recorder,
-    handler_done, plain_server, run, start_tls_server_recording, tls_echo_server, tls_err,
-    turn_until, until_paused, BOUND, BULK,
+    handler_done, open_tls, plain_server, run, start_tls_server_recording, tls_echo_server,
+    tls_err, turn_until, until_paused, BOUND, BULK,
 };
 use util::{poll_with, Panicky, Recorder};
 
@@ -294,10 +294,7 @@ fn t14_write_buffer_limits_of_zero_over_tls_never_pause_on_an_empty_buffer() {
         .ssl(Certs::get().server_config(&[]))
         .await?;
         let port = server.sockets()[0].as_inet().unwrap().port();
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (_reader, writer) = open_tls(port).await?;
         writer.transport().set_write_buffer_limits(Some(0), None)?;
         assert_eq!(writer.transport().get_write_buffer_limits(), (0, 0));
         assert!(
@@ -724,10 +721,7 @@ fn l18_a_foreign_waker_that_panics_as_a_tls_read_or_handshake_ends_is_reported_a
         let seen = util::capture_exceptions(&lp);
         let (server, port) = tls_echo_server(&[]).await?;
         let waker = std::task::Waker::from(std::sync::Arc::new(Panicky));
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (reader, writer) = open_tls(port).await?;
         let echoed = {
             let mut read = std::pin::pin!(reader.read(8));
             assert!(poll_with(read.as_mut(), &waker).is_pending()); // parked with it

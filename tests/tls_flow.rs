@@ -15,7 +15,8 @@ use std::rc::Rc;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter};
 use tls_common::{tls_peer_on, Certs};
 use tls_helpers::{
-    close_both, echo, recorder_over_tls, run, small_window_listener, tls_echo_server, BOUND,
+    close_both, echo, open_tls, recorder_over_tls, run, small_window_listener, tls_echo_server,
+    BOUND,
 };
 use util::Recorder;
 
@@ -137,10 +138,7 @@ fn t13_t14_t17_16_mib_both_ways_with_drain() {
     }
     run(async {
         let (server, port) = tls_echo_server(&[]).await?;
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (reader, writer) = open_tls(port).await?;
         let writer = Rc::new(writer);
         let w = writer.clone();
         let sending = asyncio::spawn(async move {

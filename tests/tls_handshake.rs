@@ -20,8 +20,8 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::{blocking_tls_peer, raw_peer, Certs, PeerScript};
 use tls_helpers::{
-    cert_error, close_both, echo, expired_tls_echo_server, is_expired, run, stale_test_ca,
-    tls_echo_server, tls_err, BOUND,
+    cert_error, close_both, echo, expired_tls_echo_server, is_expired, open_tls, run,
+    stale_test_ca, tls_echo_server, tls_err, BOUND,
 };
 use util::Recorder;
 
@@ -653,9 +653,7 @@ fn t36_t9_server_handshake_timeout_closes_a_silent_client() {
 fn t25_shutdown_timeout_fires_on_a_peer_that_ignores_close_notify() {
     let (port, peer) = blocking_tls_peer(PeerScript::IgnoreCloseNotify);
     run(async {
-        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
+        let (_reader, writer) = open_tls(port)
             .ssl_shutdown_timeout(Duration::from_millis(200))
             .await?;
         let start = Instant::now();
@@ -676,10 +674,7 @@ fn t25_shutdown_timeout_fires_on_a_peer_that_ignores_close_notify() {
 fn d9_t21_eof_without_close_notify_is_a_clean_eof_by_default() {
     let (port, peer) = blocking_tls_peer(PeerScript::TruncateAfterHello);
     run(async {
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (reader, writer) = open_tls(port).await?;
         assert_eq!(
             reader.read(-1).await?,
             b"hello",
@@ -699,11 +694,7 @@ fn d9_t21_eof_without_close_notify_is_a_clean_eof_by_default() {
 fn d9_truncation_is_an_error_when_required() {
     let (port, peer) = blocking_tls_peer(PeerScript::TruncateAfterHello);
     run(async {
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .ssl_require_close_notify(true)
-            .await?;
+        let (reader, writer) = open_tls(port).ssl_require_close_notify(true).await?;
         let e = reader.read(-1).await.expect_err("D9: truncation reported");
         assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
         assert!(e.to_string().contains("close_notify"), "{e}");
@@ -717,11 +708,7 @@ fn d9_truncation_is_an_error_when_required() {
 fn t20_close_notify_then_eof_is_clean_even_when_required() {
     let (port, peer) = blocking_tls_peer(PeerScript::CleanAfterHello);
     run(async {
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .ssl_require_close_notify(true)
-            .await?;
+        let (reader, writer) = open_tls(port).ssl_require_close_notify(true).await?;
         assert_eq!(reader.read(-1).await?, b"hello");
         assert!(writer.transport().close_notify_received());
         writer.wait_closed().await?;

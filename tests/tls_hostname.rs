@@ -19,7 +19,7 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
-    cert_error, close_both, echo, expired_tls_echo_server, is_expired, plain_server, run,
+    cert_error, close_both, echo, expired_tls_echo_server, is_expired, open_tls, plain_server, run,
     tls_echo_server, tls_err, BOUND,
 };
 use util::Recorder;
@@ -329,10 +329,7 @@ fn t37_l95_connect_accepted_socket_serves_tls() {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let client = asyncio::spawn(async move {
-            let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-                .ssl(Certs::get().client_config(&[]))
-                .server_hostname("localhost")
-                .await?;
+            let (reader, writer) = open_tls(port).await?;
             writer.write(b"test data")?;
             let answer = reader.readexactly(5).await?;
             writer.close();

@@ -20,7 +20,7 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
-    bulk_client_before_start_tls, bulk_sender, close_both, echo, recorder_over_tls, run,
+    bulk_client_before_start_tls, bulk_sender, close_both, echo, open_tls, recorder_over_tls, run,
     small_window_listener, tls_echo_server, turn_until, until_paused, BOUND, BULK,
 };
 use util::Recorder;
@@ -582,11 +582,7 @@ fn t19_with_ssl_the_reader_pauses_the_tls_transport() {
         .ssl(Certs::get().server_config(&[]))
         .await?;
         let port = server.sockets()[0].as_inet().unwrap().port();
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .limit(1024)
-            .await?;
+        let (reader, writer) = open_tls(port).limit(1024).await?;
         until_paused(&reader).await;
         assert!(
             !writer.transport().is_reading(),

@@ -20,8 +20,9 @@ use asyncio::tls::rustls;
 use asyncio::{Error, StreamReader, StreamWriter, Transport};
 use tls_common::{tls_peer, Certs};
 use tls_helpers::{
-    cert_error, echo, every_waiter_fails, fails, handler_done, plain_server, recorder_over_tls,
-    run, stale_test_ca, start_tls_server_recording, tls_echo_server, tls_err, BOUND,
+    cert_error, echo, every_waiter_fails, fails, handler_done, open_tls, plain_server,
+    recorder_over_tls, run, stale_test_ca, start_tls_server_recording, tls_echo_server, tls_err,
+    BOUND,
 };
 use util::{Forward, Recorder};
 
@@ -481,10 +482,7 @@ fn t30_corrupted_record_is_tls_for_every_waiter() {
         tls_common::drain(&mut tcp);
     });
     run(async {
-        let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (reader, writer) = open_tls(port).await?;
         for e in every_waiter_fails(&reader, &writer).await {
             assert!(
                 matches!(

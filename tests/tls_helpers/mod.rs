@@ -59,6 +59,14 @@ pub async fn tls_echo_server(alpn: &[&[u8]]) -> Result<(asyncio::Server, u16), E
     Ok((server, port))
 }
 
+/// A stream connection over TLS to `127.0.0.1:port` with our client config and SNI
+/// "localhost", not yet awaited (a test may add to it).
+pub fn open_tls(port: u16) -> asyncio::OpenConnection {
+    asyncio::open_connection("127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost")
+}
+
 /// A TLS echo server that presents the expired certificate, and its port.
 pub async fn expired_tls_echo_server() -> Result<(asyncio::Server, u16), Error> {
     let certs = Certs::get();
