@@ -21,8 +21,8 @@ use asyncio::{Error, StreamReader, StreamWriter};
 use tls_common::Certs;
 use tls_helpers::{
     bulk_client_before_start_tls, close_both, every_waiter_fails, fails, forwarding_recorder,
-    handler_done, open_tls, plain_server, run, start_tls_server_recording, tls_echo_server,
-    tls_err, turn_until, until_paused, BOUND, BULK,
+    handler_done, open_tls, plain_recorder, plain_server, run, start_tls_server_recording,
+    tls_echo_server, tls_err, turn_until, until_paused, BOUND, BULK,
 };
 use util::{poll_with, Panicky, Recorder};
 
@@ -92,15 +92,7 @@ fn t12_t33_dropping_a_pending_start_tls_cancels_its_callbacks_and_closes_the_tra
     let port = listener.local_addr().unwrap().port();
     let lp = asyncio::EventLoop::new().unwrap();
     let reports = util::capture_exceptions(&lp.handle());
-    let (t, proto) = lp
-        .run_until_complete(asyncio::timeout(
-            BOUND,
-            lp.create_connection(Recorder::default, "127.0.0.1", port)
-                .into_future(),
-        ))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, proto) = plain_recorder(&lp, port);
     let (mut peer, _) = listener.accept().unwrap();
     peer.set_read_timeout(Some(BOUND)).unwrap();
     let app: asyncio::ProtocolRef = proto.clone();

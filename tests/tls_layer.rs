@@ -20,8 +20,9 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
-    bulk_client_before_start_tls, bulk_sender, close_both, echo, open_tls, recorder_over_tls, run,
-    small_window_listener, tls_echo_server, turn_until, until_paused, BOUND, BULK,
+    bulk_client_before_start_tls, bulk_sender, close_both, echo, open_tls, plain_recorder,
+    recorder_over_tls, run, small_window_listener, tls_echo_server, turn_until, until_paused,
+    BOUND, BULK,
 };
 use util::Recorder;
 
@@ -97,15 +98,7 @@ fn start_tls_over_paused_writing(hold: bool) {
     let (port, go, peer) = slow_starttls_peer();
     let lp = asyncio::EventLoop::new().unwrap();
     let reports = util::capture_exceptions(&lp.handle());
-    let (t, proto) = lp
-        .run_until_complete(asyncio::timeout(
-            BOUND,
-            lp.create_connection(Recorder::default, "127.0.0.1", port)
-                .into_future(),
-        ))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, proto) = plain_recorder(&lp, port);
     let app: asyncio::ProtocolRef = proto.clone();
     let upgrade = lp
         .start_tls(&t, app, Certs::get().client_config(&[]), false)
@@ -226,15 +219,7 @@ fn t33_a_refused_start_tls_leaves_a_paused_transport_paused() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let lp = asyncio::EventLoop::new().unwrap();
-    let (t, proto) = lp
-        .run_until_complete(asyncio::timeout(
-            BOUND,
-            lp.create_connection(Recorder::default, "127.0.0.1", port)
-                .into_future(),
-        ))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, proto) = plain_recorder(&lp, port);
     let (_peer, _) = listener.accept().unwrap();
     t.pause_reading();
     let app: asyncio::ProtocolRef = proto.clone();

@@ -256,6 +256,18 @@ pub async fn bulk_client_before_start_tls(
     Ok((server, reader, writer))
 }
 
+/// A `Recorder` connected in plain TCP to `port`, bounded: the plain side of a start_tls test.
+pub fn plain_recorder(
+    lp: &asyncio::EventLoop,
+    port: u16,
+) -> (asyncio::Transport, Rc<RefCell<Recorder>>) {
+    let connect = lp.create_connection(Recorder::default, "127.0.0.1", port);
+    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
 /// A `Recorder` connected over TLS to `port` (our client config, SNI "localhost"), bounded.
 pub fn recorder_over_tls(
     lp: &asyncio::EventLoop,
