@@ -20,7 +20,8 @@ use asyncio::tls::rustls;
 use asyncio::{Error, StreamReader, StreamWriter};
 use tls_common::Certs;
 use tls_helpers::{
-    cert_error, close_both, echo, forwarding_recorder, run, tls_echo_server, tls_err, BOUND,
+    cert_error, close_both, echo, forwarding_recorder, loop_and_tls_echo_server, run,
+    tls_echo_server, tls_err, BOUND,
 };
 use util::Recorder;
 
@@ -813,11 +814,7 @@ fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
 
 #[test]
 fn t8_failed_handshake_never_reaches_the_protocol() {
-    let lp = asyncio::EventLoop::new().unwrap();
-    let (server, port) = lp
-        .run_until_complete(tls_echo_server(&[]))
-        .unwrap()
-        .unwrap();
+    let (lp, server, port) = loop_and_tls_echo_server();
     let (factory, made) = forwarding_recorder();
     let connect = lp
         .create_connection(factory, "127.0.0.1", port)

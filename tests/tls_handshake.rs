@@ -20,8 +20,8 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::{blocking_tls_peer, raw_peer, Certs, PeerScript};
 use tls_helpers::{
-    cert_error, close_both, echo, expired_tls_echo_server, is_expired, open_tls, run,
-    stale_test_ca, tls_echo_server, tls_err, BOUND,
+    cert_error, close_both, echo, expired_tls_echo_server, is_expired, loop_and_tls_echo_server,
+    open_tls, run, stale_test_ca, tls_echo_server, tls_err, BOUND,
 };
 use util::Recorder;
 
@@ -123,11 +123,7 @@ fn t7_t31_s44_handshake_both_ways_and_extra_info() {
 
 #[test]
 fn t7_t22_plain_protocol_over_tls_keeps_the_grammar_when_closing_from_a_callback() {
-    let lp = asyncio::EventLoop::new().unwrap();
-    let (server, port) = lp
-        .run_until_complete(tls_echo_server(&[]))
-        .unwrap()
-        .unwrap();
+    let (lp, server, port) = loop_and_tls_echo_server();
     let rec = Recorder {
         on_made: Some(Box::new(|t: &Transport| t.write(b"ping").unwrap())),
         // Re-entrancy: write, then close twice, from inside data_received.

@@ -20,9 +20,9 @@ use asyncio::tls::rustls;
 use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
-    bulk_client_before_start_tls, bulk_sender, close_both, echo, open_tls, plain_recorder,
-    recorder_over_tls, run, small_window_listener, tls_echo_server, turn_until, until_paused,
-    BOUND, BULK,
+    bulk_client_before_start_tls, bulk_sender, close_both, echo, loop_and_tls_echo_server,
+    open_tls, plain_recorder, recorder_over_tls, run, small_window_listener, tls_echo_server,
+    turn_until, until_paused, BOUND, BULK,
 };
 use util::Recorder;
 
@@ -386,11 +386,7 @@ fn t6_one_app_transport_whose_set_protocol_switches_the_app_protocol() {
     // layer's one app transport is the one connection_made got and create_connection
     // returned; set_protocol hands later data to the new protocol, plain or buffered (the
     // read path follows its kind), and get_protocol names it.
-    let lp = asyncio::EventLoop::new().unwrap();
-    let (server, port) = lp
-        .run_until_complete(tls_echo_server(&[]))
-        .unwrap()
-        .unwrap();
+    let (lp, server, port) = loop_and_tls_echo_server();
     let (t, first) = recorder_over_tls(&lp, port);
     let made_with = first
         .borrow()

@@ -20,9 +20,9 @@ use asyncio::tls::rustls;
 use asyncio::{Error, StreamReader, StreamWriter, Transport};
 use tls_common::{tls_peer, Certs};
 use tls_helpers::{
-    cert_error, echo, every_waiter_fails, fails, handler_done, open_tls, plain_server,
-    recorder_over_tls, run, stale_test_ca, start_tls_server_recording, tls_echo_server, tls_err,
-    BOUND,
+    cert_error, echo, every_waiter_fails, fails, handler_done, loop_and_tls_echo_server, open_tls,
+    plain_server, recorder_over_tls, run, stale_test_ca, start_tls_server_recording,
+    tls_echo_server, tls_err, BOUND,
 };
 use util::{Forward, Recorder};
 
@@ -209,11 +209,7 @@ fn t26_t32_test_close_during_ssl_over_ssl() {
 /// (L44, T22), and no decrypted byte is lost.
 #[test]
 fn l44_t22_a_busy_app_protocol_gets_every_callback_later_in_order() {
-    let lp = asyncio::EventLoop::new().unwrap();
-    let (server, port) = lp
-        .run_until_complete(tls_echo_server(&[]))
-        .unwrap()
-        .unwrap();
+    let (lp, server, port) = loop_and_tls_echo_server();
     let (t, proto) = recorder_over_tls(&lp, port);
     let p = proto.clone();
     // Holding the borrow across awaits is the point: a user may do it.
@@ -267,11 +263,7 @@ fn l44_l83_every_action_from_every_callback_keeps_the_grammar_over_tls() {
         ("abort", |t| t.abort()),
         ("pause_reading", |t| t.pause_reading()),
     ];
-    let lp = asyncio::EventLoop::new().unwrap();
-    let (server, port) = lp
-        .run_until_complete(tls_echo_server(&[]))
-        .unwrap()
-        .unwrap();
+    let (lp, server, port) = loop_and_tls_echo_server();
     for (name, act) in actions {
         for callback in ["connection_made", "data_received"] {
             let mut rec = Recorder::default();

@@ -67,6 +67,17 @@ pub fn open_tls(port: u16) -> asyncio::OpenConnection {
         .server_hostname("localhost")
 }
 
+/// A fresh loop with a TLS echo server on it (no ALPN) and its port, for a test that drives
+/// the loop by hand.
+pub fn loop_and_tls_echo_server() -> (asyncio::EventLoop, asyncio::Server, u16) {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    (lp, server, port)
+}
+
 /// A TLS echo server that presents the expired certificate, and its port.
 pub async fn expired_tls_echo_server() -> Result<(asyncio::Server, u16), Error> {
     let certs = Certs::get();
