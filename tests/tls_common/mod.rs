@@ -1,7 +1,8 @@
 //! TLS test fixtures shared by the tests that speak TLS (`tests/tls_*.rs` and others):
 //! certificates made at test time with rcgen (a CA, a leaf for localhost/127.0.0.1, an expired
-//! leaf, a client certificate, an unrelated CA), written as PEM files to a temp dir, and a
-//! blocking rustls peer on a helper thread for misbehaving-peer tests.
+//! leaf, a client certificate, an unrelated CA), written as PEM files to a temp dir, and
+//! blocking peers on helper threads for misbehaving-peer tests: scripted, plain TCP
+//! (`raw_peer`), or a rustls server over TCP or a socketpair (`tls_peer`, `tls_peer_over`).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};

@@ -5,8 +5,9 @@
 //! message from the test (a byte on the socket, or the loop state the test waited for), and
 //! the loop is driven until a condition of its own state holds ([`wait_until`]).
 //!
-//! Every test holds `util::serial()`: several compare the process's open descriptors before
-//! and after, which only works if no other test of the binary opens descriptors meanwhile.
+//! Every test holds `util::serial()` (its [`TestLoop`] does): several compare the process's
+//! open descriptors before and after, which only works if no other test of the binary opens
+//! descriptors meanwhile.
 //! The server side's handshake failures are only logged (at debug, as CPython's
 //! `_fatal_error` does for SSL errors), so the tests capture the crate's log records per thread
 //! ([`capture_log`]); the typed error of the same failures is checked through `start_tls` on

@@ -1,5 +1,8 @@
-//! Helpers the tests/tls_*.rs files share: a bounded run, the echo server, the error
-//! accessors, start_tls servers and clients, bulk senders, recorders over TLS.
+//! Helpers the tests/tls_*.rs files share: a bounded run, the echo servers (and a loop with
+//! one), the TLS client (`open_tls`) and the end of a client test (`close_both`), the error
+//! accessors, start_tls servers and clients, bulk senders, recorders plain and over TLS.
+//! `faults` holds what the loop-driven tests/tls_faults_*.rs add: `TestLoop` and its end
+//! checks, bounded turns, log capture, recording servers.
 #![allow(dead_code)]
 
 pub mod faults;
