@@ -209,7 +209,7 @@ pub enum Command {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketKind {
-    /// Not said (v1 `UNKNOWN`, v2 `UNSPEC`).
+    /// Not said (v1 `UNKNOWN`, v2 `UNSPEC`): the addresses, if any, are not relayed.
     Unspecified,
     /// A stream: TCP, or a Unix stream socket.
     Stream,
@@ -675,7 +675,9 @@ impl ProxyHeader {
     }
 
     /// Whether the addresses replace the socket's: a `PROXY` command with Internet or Unix
-    /// addresses. `LOCAL`, `UNKNOWN` and `UNSPEC` keep the socket's own (as the spec says).
+    /// addresses over a stated transport. `LOCAL`, `UNKNOWN`, the `UNSPEC` family and the
+    /// `UNSPEC` transport keep the socket's own (as the spec says: the receiver should ignore
+    /// the address block of a connection whose transport is not said).
     ///
     /// # Examples
     ///
@@ -689,7 +691,9 @@ impl ProxyHeader {
     /// assert!(!unknown.relays_addresses()); // keep peername as the socket says
     /// ```
     pub fn relays_addresses(&self) -> bool {
-        self.command == Command::Proxy && self.addresses != Addresses::Unspecified
+        self.command == Command::Proxy
+            && self.kind != SocketKind::Unspecified
+            && self.addresses != Addresses::Unspecified
     }
 
     /// The client's address, if the header relays one.

@@ -441,6 +441,31 @@ mod tests {
         }
     }
 
+    /// The spec's UNSPEC transport (low nibble of byte 13): "the receiver should ignore address
+    /// information", as for the UNSPEC family; the socket's own addresses stay. A stated
+    /// transport over the same address block relays it.
+    #[test]
+    fn v2_unspec_transport_relays_no_addresses() {
+        let inet = [1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2];
+        let mut unix = [0u8; 216];
+        unix[0] = b'/';
+        unix[108] = b'/';
+        for (fam, body) in [(0x10, &inet[..]), (0x20, &[1u8; 36][..]), (0x30, &unix[..])] {
+            for (proto, relays) in [(0, false), (1, true), (2, true)] {
+                let mut v = V2_SIGNATURE.to_vec();
+                v.extend_from_slice(&[0x21, fam | proto]);
+                v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+                v.extend_from_slice(body);
+                let Parsed::Complete(h, _) = parse(&v) else {
+                    panic!("{:#x}: {:?}", fam | proto, parse(&v))
+                };
+                assert_eq!(h.relays_addresses(), relays, "{:#x}", fam | proto);
+                assert_eq!(h.source().is_some(), relays, "{:#x}", fam | proto);
+                assert_eq!(h.destination().is_some(), relays, "{:#x}", fam | proto);
+            }
+        }
+    }
+
     #[test]
     fn v2_rejects() {
         let head = |vc: u8, fp: u8, len: u16| {
