@@ -749,7 +749,8 @@ impl ProxyHeader {
     }
 
     /// The header as a balancer would send it: v1 writes `TCP4`/`TCP6` for Internet
-    /// addresses and `UNKNOWN` otherwise (no TLVs); v2 writes every field, TLVs as given
+    /// addresses it relays ([`relays_addresses`](Self::relays_addresses)) and `UNKNOWN`
+    /// otherwise (no TLVs); v2 writes every field, TLVs as given
     /// (add a [`PP2_TYPE_CRC32C`] TLV of four zero bytes to have it filled in).
     ///
     /// # Errors
@@ -794,7 +795,7 @@ impl ProxyHeader {
                     destination,
                 },
                 Command::Proxy,
-            ) if source.is_ipv4() == destination.is_ipv4() => {
+            ) if source.is_ipv4() == destination.is_ipv4() && self.relays_addresses() => {
                 let fam = if source.is_ipv4() { "TCP4" } else { "TCP6" };
                 format!(
                     "PROXY {fam} {} {} {} {}\r\n",

@@ -464,6 +464,12 @@ mod tests {
                 assert_eq!(h.destination().is_some(), relays, "{:#x}", fam | proto);
             }
         }
+        // Written as v1, such a header says UNKNOWN: TCP4 would relay what v2 did not.
+        let Parsed::Complete(mut h, _) = parse(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n") else {
+            panic!()
+        };
+        h.kind = SocketKind::Unspecified;
+        assert_eq!(h.to_bytes().unwrap(), b"PROXY UNKNOWN\r\n");
     }
 
     #[test]
