@@ -241,7 +241,8 @@ pub enum Addresses {
         /// The address the client connected to (the balancer's front).
         destination: SocketAddr,
     },
-    /// Unix socket paths, trailing NUL padding removed (a leading NUL is an abstract name).
+    /// Unix socket addresses: a path up to its first NUL, or (leading NUL) an abstract name
+    /// with its trailing NUL padding removed.
     Unix {
         /// The client's path.
         source: Vec<u8>,
