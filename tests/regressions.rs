@@ -558,3 +558,52 @@ fn l18_a_foreign_wake_up_queued_by_the_stream_happens_even_if_the_loop_closes_fi
     let panicky = std::task::Waker::from(std::sync::Arc::new(Panicky));
     close_with_a_foreign_wake_up_queued(panicky).unwrap();
 }
+
+/// A reader and a writer on one descriptor, both ready in the same poll: the reader runs first
+/// (L2) and removes, or replaces, the writer. CPython's `remove_writer`/`add_writer` cancel the
+/// writer's handle, already queued, so it does not run; the new writer waits for the next
+/// readiness. Here the writer taken before the reader ran was called anyway: a callback called
+/// after `remove_writer` had returned `true` (a writer whose fd its reader just closed).
+#[test]
+fn l17_a_writer_removed_or_replaced_by_its_fds_reader_in_the_same_event_does_not_run() {
+    use std::cell::RefCell;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::rc::Rc;
+
+    for replace in [false, true] {
+        let (mut peer, end) = std::os::unix::net::UnixStream::pair().unwrap();
+        peer.write_all(b"x").unwrap(); // readable, and writable: both in one event
+        let lp = asyncio::EventLoop::new().unwrap();
+        let fd = end.as_raw_fd();
+        let ran = Rc::new(RefCell::new(Vec::<&str>::new()));
+        let (log, h) = (ran.clone(), lp.handle());
+        lp.add_reader(fd, move || {
+            log.borrow_mut().push("reader");
+            if replace {
+                let log = log.clone();
+                h.add_writer(fd, move || log.borrow_mut().push("new writer"))
+                    .unwrap();
+            } else {
+                assert!(h.remove_writer(fd).unwrap());
+                h.remove_reader(fd).unwrap(); // one event only
+            }
+        })
+        .unwrap();
+        let log = ran.clone();
+        lp.add_writer(fd, move || log.borrow_mut().push("old writer"))
+            .unwrap();
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(*ran.borrow(), ["reader"], "replace: {replace}");
+        if replace {
+            lp.remove_reader(fd).unwrap();
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+            assert_eq!(
+                *ran.borrow(),
+                ["reader", "new writer"],
+                "the new writer, next poll"
+            );
+            lp.remove_writer(fd).unwrap();
+        }
+    }
+}

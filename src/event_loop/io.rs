@@ -345,11 +345,20 @@ impl LoopInner {
                 let lp = LoopHandle {
                     inner: self.clone(),
                 };
-                for cb in reader.into_iter().chain(writer) {
+                let run = |cb: FdCallback| {
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb()));
                     if let Err(payload) = result {
                         report_panic(&lp, "Exception in fd callback", payload, &[("fd", fd)]);
                     }
+                };
+                if let Some(cb) = reader {
+                    run(cb);
+                }
+                // Checklist: L17. The reader may have removed or replaced the writer, which
+                // CPython's `remove_writer`/`add_writer` cancel before its handle runs: the
+                // writer runs only if it is still the one registered.
+                if let Some(cb) = writer.filter(|cb| self.fd_writer_is(ev.key, cb)) {
+                    run(cb);
                 }
                 // Level-triggered like Python: re-arm so a still-ready fd reports again.
                 let interest = {
@@ -366,6 +375,12 @@ impl LoopInner {
                 }
             }
         }
+    }
+
+    /// Whether `cb` is still the writer registered under `key`.
+    fn fd_writer_is(&self, key: SlotKey, cb: &FdCallback) -> bool {
+        let mut io = self.io.borrow_mut();
+        matches!(io.slots().get(key), Some(Entry::Fd { writer: Some(w), .. }) if Rc::ptr_eq(w, cb))
     }
 
     /// Waits for events (the iteration's poll).

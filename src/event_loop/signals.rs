@@ -246,14 +246,26 @@ pub(crate) fn is_main_thread() -> bool {
     unsafe { libc::gettid() == libc::getpid() }
 }
 
-/// CPython's `_check_signal`: the number must lie in `range(1, NSIG)`.
+/// CPython's `_check_signal` (3.8 on): the number must be one of `signal.valid_signals()`,
+/// i.e. in `range(1, NSIG)` and in the C library's full signal set, which leaves out the
+/// signals it reserves for itself (glibc's 32 and 33). Those are `ValueError`s in CPython, as
+/// numbers out of range are; SIGKILL and SIGSTOP are valid, and fail later as uncatchable.
 fn check_signal(sig: i32) -> Result<(), Error> {
-    if !(1..NSIG).contains(&sig) {
+    if !(1..NSIG).contains(&sig) || !in_full_set(sig) {
         return Err(Error::invalid_argument(format!(
-            "sig {sig} out of range(1, {NSIG})"
+            "invalid signal number {sig}"
         )));
     }
     Ok(())
+}
+
+/// Whether `sig` is in the set `sigfillset` makes (CPython's `valid_signals`).
+fn in_full_set(sig: i32) -> bool {
+    // SAFETY: an all-zero `sigset_t` is a valid value for `sigfillset` to initialise.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `all` is ours and initialised by `sigfillset` before `sigismember` reads it;
+    // `sig` is in `1..NSIG`, a number `sigismember` accepts.
+    unsafe { libc::sigfillset(&mut all) == 0 && libc::sigismember(&all, sig) == 1 }
 }
 
 /// A loop's signal state: its pipe, its registration, its handlers.
@@ -427,9 +439,10 @@ impl LoopHandle {
     /// `signal.set_wakeup_fd`; Linux does not).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] (`sig 0 out of range(1, 65)`) for a number that is no
-    /// signal; [`Error::InvalidState`] (`sig 9 cannot be caught`) for SIGKILL, SIGSTOP and the
-    /// signals the C library reserves; `Event loop is closed` after [`close`](Self::close);
+    /// [`Error::InvalidArgument`] (`invalid signal number 0`) for a number that is no signal
+    /// or one the C library reserves for itself (glibc's 32 and 33);
+    /// [`Error::InvalidState`] (`sig 9 cannot be caught`) for SIGKILL and SIGSTOP;
+    /// `Event loop is closed` after [`close`](Self::close);
     /// `Error::Io` if the OS refuses the pipe.
     ///
     /// # Examples

@@ -209,7 +209,7 @@ pub enum Command {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketKind {
-    /// Not said (v1 `UNKNOWN`, v2 `UNSPEC`).
+    /// Not said (v1 `UNKNOWN`, v2 `UNSPEC`): the addresses, if any, are not relayed.
     Unspecified,
     /// A stream: TCP, or a Unix stream socket.
     Stream,
@@ -241,7 +241,8 @@ pub enum Addresses {
         /// The address the client connected to (the balancer's front).
         destination: SocketAddr,
     },
-    /// Unix socket paths, trailing NUL padding removed (a leading NUL is an abstract name).
+    /// Unix socket addresses: a path up to its first NUL, or (leading NUL) an abstract name
+    /// with its trailing NUL padding removed.
     Unix {
         /// The client's path.
         source: Vec<u8>,
@@ -675,7 +676,9 @@ impl ProxyHeader {
     }
 
     /// Whether the addresses replace the socket's: a `PROXY` command with Internet or Unix
-    /// addresses. `LOCAL`, `UNKNOWN` and `UNSPEC` keep the socket's own (as the spec says).
+    /// addresses over a stated transport. `LOCAL`, `UNKNOWN`, the `UNSPEC` family and the
+    /// `UNSPEC` transport keep the socket's own (as the spec says: the receiver should ignore
+    /// the address block of a connection whose transport is not said).
     ///
     /// # Examples
     ///
@@ -689,7 +692,9 @@ impl ProxyHeader {
     /// assert!(!unknown.relays_addresses()); // keep peername as the socket says
     /// ```
     pub fn relays_addresses(&self) -> bool {
-        self.command == Command::Proxy && self.addresses != Addresses::Unspecified
+        self.command == Command::Proxy
+            && self.kind != SocketKind::Unspecified
+            && self.addresses != Addresses::Unspecified
     }
 
     /// The client's address, if the header relays one.
@@ -745,7 +750,8 @@ impl ProxyHeader {
     }
 
     /// The header as a balancer would send it: v1 writes `TCP4`/`TCP6` for Internet
-    /// addresses and `UNKNOWN` otherwise (no TLVs); v2 writes every field, TLVs as given
+    /// addresses it relays ([`relays_addresses`](Self::relays_addresses)) and `UNKNOWN`
+    /// otherwise (no TLVs); v2 writes every field, TLVs as given
     /// (add a [`PP2_TYPE_CRC32C`] TLV of four zero bytes to have it filled in).
     ///
     /// # Errors
@@ -790,7 +796,7 @@ impl ProxyHeader {
                     destination,
                 },
                 Command::Proxy,
-            ) if source.is_ipv4() == destination.is_ipv4() => {
+            ) if source.is_ipv4() == destination.is_ipv4() && self.relays_addresses() => {
                 let fam = if source.is_ipv4() { "TCP4" } else { "TCP6" };
                 format!(
                     "PROXY {fam} {} {} {} {}\r\n",

@@ -280,8 +280,14 @@ fn addresses(fam: u8, a: &[u8]) -> Addresses {
             }
         }
         3 => {
+            // Each field is a copied `sun_path`. A pathname ends at its first NUL (senders copy
+            // all 108 bytes, and what follows the terminator may be anything); an abstract name
+            // (leading NUL) has no terminator, so only its NUL padding is trimmed.
             let path = |p: &[u8]| {
-                let end = p.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                let end = match p.first() {
+                    Some(0) => p.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1),
+                    _ => p.iter().position(|&b| b == 0).unwrap_or(p.len()),
+                };
                 p[..end].to_vec()
             };
             Addresses::Unix {
@@ -439,6 +445,64 @@ mod tests {
                 parse(&proxy)
             );
         }
+    }
+
+    /// The spec's UNSPEC transport (low nibble of byte 13): "the receiver should ignore address
+    /// information", as for the UNSPEC family; the socket's own addresses stay. A stated
+    /// transport over the same address block relays it.
+    #[test]
+    fn v2_unspec_transport_relays_no_addresses() {
+        let inet = [1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2];
+        let mut unix = [0u8; 216];
+        unix[0] = b'/';
+        unix[108] = b'/';
+        for (fam, body) in [(0x10, &inet[..]), (0x20, &[1u8; 36][..]), (0x30, &unix[..])] {
+            for (proto, relays) in [(0, false), (1, true), (2, true)] {
+                let mut v = V2_SIGNATURE.to_vec();
+                v.extend_from_slice(&[0x21, fam | proto]);
+                v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+                v.extend_from_slice(body);
+                let Parsed::Complete(h, _) = parse(&v) else {
+                    panic!("{:#x}: {:?}", fam | proto, parse(&v))
+                };
+                assert_eq!(h.relays_addresses(), relays, "{:#x}", fam | proto);
+                assert_eq!(h.source().is_some(), relays, "{:#x}", fam | proto);
+                assert_eq!(h.destination().is_some(), relays, "{:#x}", fam | proto);
+            }
+        }
+        // Written as v1, such a header says UNKNOWN: TCP4 would relay what v2 did not.
+        let Parsed::Complete(mut h, _) = parse(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n") else {
+            panic!()
+        };
+        h.kind = SocketKind::Unspecified;
+        assert_eq!(h.to_bytes().unwrap(), b"PROXY UNKNOWN\r\n");
+    }
+
+    /// A pathname ends at its first NUL, whatever the sender left after it in the 108 bytes
+    /// (a `sun_path` copied whole); an abstract name keeps its inner bytes, padding trimmed.
+    #[test]
+    fn v2_unix_pathname_ends_at_its_first_nul() {
+        let mut body = [0u8; 216];
+        body[..11].copy_from_slice(b"/run/a.sock");
+        body[12..20].copy_from_slice(b"leftover"); // after the terminator at 11
+        body[109..113].copy_from_slice(b"a\0bc"); // destination: abstract "\0a\0bc"
+        let mut v = V2_SIGNATURE.to_vec();
+        v.extend_from_slice(&[0x21, 0x31, 0, 216]);
+        v.extend_from_slice(&body);
+        let Parsed::Complete(h, _) = parse(&v) else {
+            panic!("{:?}", parse(&v))
+        };
+        let Addresses::Unix {
+            source,
+            destination,
+        } = &h.addresses
+        else {
+            panic!("{:?}", h.addresses)
+        };
+        assert_eq!(source, b"/run/a.sock");
+        assert_eq!(destination, b"\0a\0bc");
+        let peer = h.source().expect("a pathname address");
+        assert_eq!(peer.to_string(), "/run/a.sock");
     }
 
     #[test]
