@@ -556,3 +556,28 @@ fn a_loop_closing_with_nothing_left_to_send_warns_of_nothing() {
     .unwrap();
     assert_eq!(unsent_warnings(), before);
 }
+
+fn loop_closed_write_warnings() -> usize {
+    warnings("write after its event loop closed, dropped")
+}
+
+/// The newcomer's stream kept past its `run`: a write to it returns `Ok` (every dropped write
+/// does, L81) and the bytes go nowhere. The first such write is warned about at once, saying
+/// why; later ones follow the L81 count. Before, the first five were silent.
+#[test]
+fn a_write_after_the_loop_closed_is_warned_about_at_the_first() {
+    let _g = counting(&SOCKET_WARNINGS);
+    let before = loop_closed_write_warnings();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = asyncio::run(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    writer.write(b"late").unwrap(); // Ok, and dropped
+    assert_eq!(loop_closed_write_warnings(), before + 1);
+    writer.write(b"later").unwrap();
+    assert_eq!(
+        loop_closed_write_warnings(),
+        before + 1,
+        "once per transport"
+    );
+}

@@ -254,6 +254,9 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
             );
         }
         drop(unsent);
+        // The dropped-write count starts again: a write from now on has no CPython
+        // counterpart (its loop is closed), and `dropped_write` warns at the first (0).
+        self.conn_lost_writes().set(0);
         if was < State::Closed {
             let exc = crate::error::loop_closed_io();
             let _ = self.protocol().lost(Some(exc));
