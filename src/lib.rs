@@ -181,8 +181,8 @@
 //! - Everything async runs inside [`run`] (or a [`Runner`], or a loop you drive).
 //!   [`spawn`] outside a running loop panics (`no running event loop`); a stream or server
 //!   kept after its `run` returned belongs to a closed loop: reads fail with
-//!   `Event loop is closed` and writes are dropped. For several runs on one loop, use
-//!   [`Runner`].
+//!   `Event loop is closed (…)` and writes are dropped, with a warning at the first. For
+//!   several runs on one loop, use [`Runner`].
 //! - [`StreamWriter::write`] never waits: it buffers what the socket does not take. Without
 //!   [`drain`](StreamWriter::drain), a fast writer's buffer grows without bound; with it,
 //!   the writer waits whenever the buffer went above its high-water mark, until the peer
