@@ -151,3 +151,30 @@
 //!     }
 //! }
 //! ```
+//!
+//! A server callback takes the reader and writer by value and returns `()`, `Result<(), E>`
+//! or a future of either; anything else is refused at the `start_server` call, with a note
+//! saying so (`#[diagnostic::on_unimplemented]` on `ClientConnected`; the text itself was
+//! checked by hand, rustdoc pins only the error code).
+//!
+//! ```compile_fail,E0277
+//! use asyncio::{StreamReader, StreamWriter};
+//! async fn by_reference(_r: &StreamReader, _w: &StreamWriter) {}
+//! let _ = asyncio::start_server(by_reference, "127.0.0.1", 0);
+//! ```
+//!
+//! ```compile_fail,E0277
+//! use asyncio::{StreamReader, StreamWriter};
+//! async fn returns_a_count(r: StreamReader, _w: StreamWriter) -> asyncio::Result<usize> {
+//!     Ok(r.read(100).await?.len())
+//! }
+//! let _ = asyncio::start_server(returns_a_count, "127.0.0.1", 0);
+//! ```
+//!
+//! ```
+//! use asyncio::{StreamReader, StreamWriter};
+//! async fn fine(r: StreamReader, w: StreamWriter) -> asyncio::Result<()> {
+//!     w.write(&r.read(100).await?)
+//! }
+//! let _ = asyncio::start_server(fine, "127.0.0.1", 0);
+//! ```

@@ -41,7 +41,7 @@ use std::io;
 /// | `Io`, kind `ConnectionReset` or `BrokenPipe` | reads, `drain`, `wait_closed` | the peer reset the connection; every later read repeats it |
 /// | `Io`, kind `ConnectionReset` (`Connection lost`) | `drain` | after the connection is gone |
 /// | `Io`, kind `ConnectionAborted` | `open_connection(..).ssl(..)`, `start_tls`; after a `start_tls` that timed out, every read, `drain` and `wait_closed` of that stream | the TLS handshake timed out (`ssl_handshake_timeout`) or this side's connection was closed during it (a peer that closes during it gives kind `ConnectionReset`, `the peer closed the connection during the TLS handshake`: often a server that does not speak TLS on that port) |
-/// | `Io`, message `Event loop is closed` | stream reads and `wait_closed` | the connection's loop was closed under it |
+/// | `Io`, message `Event loop is closed (the loop this connection was made on: …)` | stream reads and `wait_closed` | the connection's loop was closed under it: the stream outlived the [`run`](crate::run) that opened it |
 /// | `IncompleteRead` | `readexactly`, `readuntil` | EOF came first; `partial` holds what there was |
 /// | `LimitOverrun` | `readuntil`, `readuntil_any`, `readline` | no separator within the limit; `readuntil` leaves the buffer intact, `readline` discards the offending bytes |
 /// | `Timeout` | [`timeout`](crate::timeout), `ConcurrentFuture::result`; stream reads and `drain` with a read or drain timeout set (`StreamReader::set_read_timeout`, `StreamWriter::set_drain_timeout`) | the deadline passed first; a stream read or drain that timed out took nothing and the stream stays usable |
@@ -187,8 +187,15 @@ impl Error {
 #[cold]
 #[inline(never)]
 pub(crate) fn loop_closed_io() -> io::Error {
-    io::Error::other("Event loop is closed")
+    io::Error::other(LOOP_CLOSED_IO)
 }
+
+/// Python's `Event loop is closed`, then why a stream meets it: CPython cannot even await a
+/// stream of a closed loop (its future belongs to another loop), so its text never says; a
+/// newcomer here has usually kept a stream past the `asyncio::run` that opened it.
+const LOOP_CLOSED_IO: &str = "Event loop is closed (the loop this connection was made on: \
+     asyncio::run closes its loop as it returns, so a stream cannot be used after its run; keep \
+     the work inside the run, or use a Runner for several runs on one loop)";
 
 // Written out, with the derive's exact output: a derived `fmt` is `#[inline]`, so every codegen
 // unit that prints an `Error` (a `Box<dyn Error>` returned from `main`, an `unwrap`) carried its

@@ -90,6 +90,113 @@
 //! # Ok::<_, asyncio::Error>(())
 //! ```
 //!
+//! ## First programs: what to know
+//!
+//! **`run` and the two `?`.** [`run`] returns `Result<T, Error>` where `T` is your future's
+//! output, usually itself a `Result`: the outer error is the loop's (it could not start, or
+//! Ctrl-C ended the run), the inner one your code's, hence `??`. An `async` block cannot name
+//! its error type, so its last line says it: `Ok::<_, asyncio::Error>(())` (a bare `Ok(())`
+//! is rustc's "type annotations needed"). [`Error`] converts into [`std::io::Error`] (its
+//! kind kept), so `main` may return `std::io::Result<()>`; Rust then prints a failure with
+//! `Debug` (`Error: Custom { kind: ConnectionRefused, .. }`): print `{e}` yourself for
+//! Python's one line, `[Errno 111] Connect call failed 127.0.0.1:1`.
+//!
+//! **A read with a deadline, a readline loop.** Stream reads are cancel safe: a read that
+//! times out loses nothing, and the next one gets the bytes. [`try_timeout`] bounds one call
+//! and folds its two errors into one; [`StreamReader::set_read_timeout`] bounds every read of
+//! that stream; [`StreamReader::lines`] is Python's `async for line in reader`.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     asyncio::run(async {
+//! #       let (a, b) = asyncio::socketpair()?;
+//! #       let (reader, _writer) = asyncio::open_connection_sock(a).await?;
+//! #       let (_, peer) = asyncio::open_connection_sock(b).await?;
+//!         // `reader` is one end of a connection; the peer sends one line, then waits.
+//!         peer.write(b"first\n")?;
+//!         let line = asyncio::try_timeout(Duration::from_secs(5), reader.readline()).await?;
+//!         assert_eq!(line, b"first\n");
+//!         let late = asyncio::try_timeout(Duration::from_millis(10), reader.readline()).await;
+//!         assert!(matches!(late, Err(asyncio::Error::Timeout)));
+//!
+//!         peer.write(b"second\nthird\n")?;
+//!         peer.close(); // EOF after these two lines
+//!         let mut lines = reader.lines();
+//!         while let Some(line) = lines.next_line().await? {
+//!             print!("{}", String::from_utf8_lossy(&line));
+//!         }
+//!         Ok::<_, asyncio::Error>(())
+//!     })??;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! **A server that runs until Ctrl-C.** Inside [`run`], the first Ctrl-C cancels your future
+//! (the server closes), and `run` returns [`Error::KeyboardInterrupt`]; the process is not
+//! exited for you. Exit with status 130, as shells expect (`no_run`: it serves until you
+//! press Ctrl-C):
+//!
+//! ```no_run
+//! use asyncio::{StreamReader, StreamWriter};
+//! use std::process::ExitCode;
+//!
+//! async fn echo(reader: StreamReader, writer: StreamWriter) -> asyncio::Result<()> {
+//!     let mut lines = reader.lines();
+//!     while let Some(line) = lines.next_line().await? {
+//!         writer.write(&line)?;
+//!         writer.drain().await?;
+//!     }
+//!     writer.close();
+//!     writer.wait_closed().await
+//! }
+//!
+//! async fn serve() -> asyncio::Result<()> {
+//!     let server = asyncio::start_server(echo, "127.0.0.1", 8888).await?;
+//!     println!("Serving on {:?}", server.sockets());
+//!     server.serve_forever().await
+//! }
+//!
+//! fn main() -> ExitCode {
+//!     match asyncio::run(serve()) {
+//!         Err(asyncio::Error::KeyboardInterrupt) => {
+//!             eprintln!("Interrupted, server closed");
+//!             ExitCode::from(130)
+//!         }
+//!         Err(e) | Ok(Err(e)) => {
+//!             eprintln!("echo: {e}");
+//!             ExitCode::FAILURE
+//!         }
+//!         Ok(Ok(())) => ExitCode::SUCCESS,
+//!     }
+//! }
+//! ```
+//!
+//! **The usual slips.**
+//!
+//! - A future not awaited does nothing: `writer.drain();` or `asyncio::sleep(d);` alone
+//!   draws rustc's "unused … that must be used" warning; `let _ = …` silences it, and the
+//!   work still does not happen.
+//! - Everything async runs inside [`run`] (or a [`Runner`], or a loop you drive).
+//!   [`spawn`] outside a running loop panics (`no running event loop`); a stream or server
+//!   kept after its `run` returned belongs to a closed loop: reads fail with
+//!   `Event loop is closed (…)` and writes are dropped, with a warning at the first. For
+//!   several runs on one loop, use [`Runner`].
+//! - [`StreamWriter::write`] never waits: it buffers what the socket does not take. Without
+//!   [`drain`](StreamWriter::drain), a fast writer's buffer grows without bound; with it,
+//!   the writer waits whenever the buffer went above its high-water mark, until the peer
+//!   has taken enough.
+//! - [`close`](StreamWriter::close) starts the close; bytes still buffered are sent only while
+//!   the loop runs. End with [`wait_closed`](StreamWriter::wait_closed): a run that returns
+//!   first drops them (the peer sees a clean EOF after a prefix), with a warning on stderr.
+//! - The limit of [`readline`](StreamReader::readline) and
+//!   [`readuntil`](StreamReader::readuntil) (64 KiB) is the longest line accepted, not a
+//!   read size: set it with `.limit(n)` on [`open_connection`] or [`start_server`].
+//! - TLS: rustls refuses what Python's `ssl` lets through (a self-signed CA certificate used
+//!   as the server's own, no subjectAltName); the error says what is wrong and how to make a
+//!   certificate that works (see the `tls` module, feature `tls`).
+//!
 //! ## The layers
 //!
 //! Bottom to top, as in CPython's `Lib/asyncio`; each calls only the one below it:

@@ -330,6 +330,29 @@ impl Future for YieldNow {
 /// }).unwrap();
 /// ```
 ///
+/// Around a stream read, the result is a `Result` in a `Result`: the outer error is the
+/// deadline's, the inner the read's, hence `??` ([`try_timeout`] folds them into one). The
+/// stream reads are cancel safe, so a read that timed out loses nothing: the next read gets
+/// the bytes. To bound every read of a stream, set
+/// [`StreamReader::set_read_timeout`](crate::StreamReader::set_read_timeout) once instead.
+///
+/// ```
+/// use std::time::Duration;
+/// asyncio::run(async {
+/// #   let (a, b) = asyncio::socketpair()?;
+/// #   let (reader, _writer) = asyncio::open_connection_sock(a).await?;
+/// #   let (_, peer) = asyncio::open_connection_sock(b).await?;
+///     peer.write(b"no newline yet")?;
+///     let r = asyncio::timeout(Duration::from_millis(10), reader.readline()).await;
+///     assert!(matches!(r, Err(asyncio::Error::Timeout)));
+///     peer.write(b"\n")?;
+///     let line = asyncio::timeout(Duration::from_secs(5), reader.readline()).await??;
+///     assert_eq!(line, b"no newline yet\n"); // nothing was lost
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+///
 /// # Errors
 /// [`Error::Timeout`] when the deadline passes first.
 ///

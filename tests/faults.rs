@@ -1101,6 +1101,33 @@ fn misuse_streams_of_a_closed_loop_fail_instead_of_hanging() {
     .unwrap();
 }
 
+/// The newcomer's version: a stream returned out of one `asyncio::run` and read in another.
+/// The read fails (Python's `Event loop is closed`) and says why: the stream's loop closed
+/// when its run returned. Before, the text was Python's alone.
+#[test]
+fn misuse_a_stream_kept_past_its_run_says_its_loop_closed_with_the_run() {
+    let (a, b) = asyncio::socketpair().unwrap();
+    let (reader, _writer) = asyncio::run(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let read =
+        asyncio::run(
+            async move { asyncio::timeout(Duration::from_secs(5), reader.read(10)).await },
+        );
+    let e = match read {
+        Ok(Ok(Err(e))) => e,
+        other => panic!("the read did not fail: {other:?}"),
+    };
+    assert!(matches!(e, asyncio::Error::Io(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(text.starts_with("Event loop is closed (the loop this connection was made on: asyncio::run closes its loop as it returns"), "{text}");
+    assert!(
+        text.contains("use a Runner for several runs on one loop"),
+        "{text}"
+    );
+    drop(b);
+}
+
 const SIGPIPE_CHILD: &str = "ASYNCIO_TEST_SIGPIPE_CHILD";
 
 /// The child's half of the next test: `SIGPIPE` back at its default action (as in a C host

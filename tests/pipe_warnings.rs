@@ -499,3 +499,85 @@ fn a_write_to_a_pty_whose_other_side_closed_ends_the_write_pipe_quietly() {
     let lines = fatal_lines("Fatal write error on pipe transport");
     assert!(lines.is_empty(), "logged as a warning: {lines:?}");
 }
+
+/// Held by the tests that count the loop-closed warning (see [`SOCKET_WARNINGS`]).
+static UNSENT_WARNINGS: Mutex<()> = Mutex::new(());
+
+fn unsent_warnings() -> usize {
+    warnings("the event loop closed with")
+}
+
+/// A newcomer's `writer.close()` without `wait_closed()` as the last thing in `run`: the loop
+/// closes with bytes still buffered, and the peer sees a clean EOF after a prefix. CPython
+/// drops them silently; we say so once, naming the count and the fix. Before, nothing was
+/// printed at all.
+#[test]
+fn bytes_still_buffered_when_the_loop_closes_are_warned_about_once() {
+    let _g = counting(&UNSENT_WARNINGS);
+    let before = unsent_warnings();
+    let (a, peer) = asyncio::socketpair().unwrap();
+    asyncio::run(async move {
+        let (_reader, writer) = asyncio::open_connection_sock(a).await?;
+        writer.write(&vec![b'x'; 8 << 20])?; // far more than the socket buffers take
+        assert!(
+            writer.buffer_info().write_buffered > 0,
+            "nothing left buffered"
+        );
+        writer.close(); // and no wait_closed(): the run ends with the bytes queued
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+    drop(peer);
+    assert_eq!(unsent_warnings(), before + 1, "{:?}", LINES.lock().unwrap());
+    let lines = LINES.lock().unwrap();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("the event loop closed with"));
+    let line = line.unwrap();
+    assert!(line.contains("bytes still to send, dropped"), "{line}");
+    assert!(line.contains("wait_closed()"), "{line}");
+}
+
+/// The same run with everything sent (a few bytes the kernel takes at once) warns of nothing.
+#[test]
+fn a_loop_closing_with_nothing_left_to_send_warns_of_nothing() {
+    let _g = counting(&UNSENT_WARNINGS);
+    let before = unsent_warnings();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    asyncio::run(async move {
+        let (_reader, writer) = asyncio::open_connection_sock(a).await?;
+        writer.write(b"fits")?;
+        writer.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(unsent_warnings(), before);
+}
+
+fn loop_closed_write_warnings() -> usize {
+    warnings("write after its event loop closed, dropped")
+}
+
+/// The newcomer's stream kept past its `run`: a write to it returns `Ok` (every dropped write
+/// does, L81) and the bytes go nowhere. The first such write is warned about at once, saying
+/// why; later ones follow the L81 count. Before, the first five were silent.
+#[test]
+fn a_write_after_the_loop_closed_is_warned_about_at_the_first() {
+    let _g = counting(&SOCKET_WARNINGS);
+    let before = loop_closed_write_warnings();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = asyncio::run(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    writer.write(b"late").unwrap(); // Ok, and dropped
+    assert_eq!(loop_closed_write_warnings(), before + 1);
+    writer.write(b"later").unwrap();
+    assert_eq!(
+        loop_closed_write_warnings(),
+        before + 1,
+        "once per transport"
+    );
+}

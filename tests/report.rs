@@ -467,6 +467,49 @@ fn s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed() {
     }
 }
 
+/// S56 for a server: a newcomer's `|reader: StreamReader, _writer: StreamWriter| async move
+/// { .. }` whose block never names the writer does not capture it, so it is dropped as the
+/// closure returns and the connection closes before the block's first read. The warning says
+/// so for a callback's writer (before: the client-side hint, `let (reader, _writer)`, which is
+/// what this code already wrote).
+#[test]
+fn s56_a_server_callback_that_never_uses_its_writer_is_told_why() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("callback") => {
+            let seen = std::rc::Rc::new(std::cell::RefCell::new(None));
+            let put = seen.clone();
+            serve_one_connection(move |r: StreamReader, _writer: StreamWriter| {
+                let put = put.clone();
+                async move {
+                    *put.borrow_mut() = Some(r.read(100).await?);
+                    Ok::<_, Error>(())
+                }
+            });
+            assert_eq!(seen.borrow().as_deref(), Some(&b""[..]), "EOF at once");
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "s56_a_server_callback_that_never_uses_its_writer_is_told_why";
+            let stderr = child_stderr(name, "callback", &[]);
+            let warnings: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("unclosed <StreamWriter"))
+                .collect();
+            assert_eq!(warnings.len(), 1, "{stderr}");
+            assert!(
+                warnings[0].ends_with(
+                    "> (dropped while open, which closes the connection: a server callback \
+                     keeps its writer only while its future holds it, and in `|reader, writer| \
+                     async move { .. }` a block that never uses `writer` drops it at once, \
+                     before the first read; use it, and close() it when done)"
+                ),
+                "{}",
+                warnings[0]
+            );
+        }
+    }
+}
+
 // CPython: BaseEventLoopTests.test_default_exc_handler_callback
 #[test]
 fn l18_l20_test_default_exc_handler_callback() {

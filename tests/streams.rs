@@ -1435,6 +1435,54 @@ fn s60_a_handler_task_dropped_with_its_loop_before_its_first_step_closes_its_con
     );
 }
 
+/// S60: a failed handler's report names its client, so a server's log says whose
+/// connection failed (`peername: 127.0.0.1:PORT`), not only the transport's number. Before,
+/// the report held `transport` and `exception` only.
+#[test]
+fn s60_a_failed_handler_report_names_the_client() {
+    let lp = EventLoop::new().unwrap();
+    let details: Rc<RefCell<Vec<(&'static str, String)>>> = Rc::default();
+    let d = details.clone();
+    lp.handle().set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            d.borrow_mut().extend(ctx.details.iter().cloned());
+        },
+    ));
+    let handler = |r: StreamReader, w: StreamWriter| async move {
+        let _writer = w; // held: the connection stays open until the failure closes it
+        r.readexactly(100).await?; // the client sends less, then its EOF
+        Ok::<_, Error>(())
+    };
+    let client = lp
+        .run_until_complete(asyncio::timeout(BOUND, async {
+            let server = asyncio::start_server(handler, "127.0.0.1", 0)
+                .await
+                .unwrap();
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+                .await
+                .unwrap();
+            writer.write(b"short").unwrap();
+            writer.write_eof().unwrap();
+            assert_eq!(reader.read(-1).await.unwrap(), b"", "the server closed");
+            let client = writer.sockname().unwrap().to_string();
+            writer.close();
+            server.close();
+            server.wait_closed().await;
+            client
+        }))
+        .unwrap()
+        .unwrap();
+    let details = details.borrow();
+    assert!(
+        details.contains(&("peername", client.clone())),
+        "{client}: {details:?}"
+    );
+    assert!(
+        details.iter().any(|(k, _)| *k == "transport"),
+        "{details:?}"
+    );
+}
+
 #[test]
 fn s60_s61_a_callback_panicking_before_it_returns_its_future_is_reported_and_closes() {
     // The async callback's own code, before its future exists, runs in the handler's task:

@@ -484,10 +484,15 @@ pub(crate) fn handler_failed(
     if let Ok(mut core) = core.try_borrow_mut() {
         core.handler = HandlerState::Failed;
     }
-    transport.get_loop().call_exception_handler(
-        &ExceptionContext::new("Unhandled exception in client_connected_cb")
-            .with_exception(error)
-            .with_detail("transport", transport.id().to_string()),
-    );
+    let mut ctx = ExceptionContext::new("Unhandled exception in client_connected_cb")
+        .with_exception(error)
+        .with_detail("transport", transport.id().to_string());
+    // Which client it was: CPython's transport repr says only its fd and state. An unnamed
+    // Unix peer (the usual case) has nothing to say.
+    let peer = transport.peername().map(|a| a.to_string());
+    if let Some(peer) = peer.filter(|p| !p.is_empty()) {
+        ctx = ctx.with_detail("peername", peer);
+    }
+    transport.get_loop().call_exception_handler(&ctx);
     transport.close();
 }

@@ -411,6 +411,12 @@ pub struct PlainCallback<R>(PhantomData<R>);
 /// (spawned as a task) or a plain value; either may be `()` or a `Result` whose `Err` is
 /// reported. `M` is inferred; you never name it.
 ///
+/// A closure needs its parameter types written out, `|reader: StreamReader, writer:
+/// StreamWriter|`: the compiler cannot infer them through this trait (without them it asks
+/// for "type annotations needed" at the first method call on `reader`). The reader and
+/// writer come by value, not as references: the callback owns them and may move them into
+/// tasks.
+///
 /// # Examples
 ///
 /// ```
@@ -433,6 +439,14 @@ pub struct PlainCallback<R>(PhantomData<R>);
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a server's `client_connected_cb`",
+    label = "a server callback takes `(StreamReader, StreamWriter)` by value",
+    note = "the callback takes `(StreamReader, StreamWriter)` by value and returns `()`, \
+            `Result<(), E>`, or a future of either (an `async fn` or a closure returning \
+            `async move {{ .. }}`): `asyncio::Result<()>` is the usual choice",
+    note = "a closure needs its parameter types: `|reader: StreamReader, writer: StreamWriter|`"
+)]
 pub trait ClientConnected<M>: 'static {
     #[doc(hidden)]
     fn into_callback(self) -> ServerCallback;

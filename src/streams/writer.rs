@@ -1236,16 +1236,19 @@ impl Drop for StreamWriter {
             return;
         }
         let id = self.transport.id();
-        let text = match self.extras.get().and_then(|x| x.created.as_ref()) {
-            Some(bt) => {
-                format!("unclosed <StreamWriter transport={id}>{DROPPED_OPEN}, created at:\n{bt}")
-            }
-            None => format!("unclosed <StreamWriter transport={id}>{DROPPED_OPEN}"),
-        };
         let handled = self
             .core
             .try_borrow()
             .is_ok_and(|c| c.handler == HandlerState::Given);
+        let hint = if handled {
+            DROPPED_BY_HANDLER
+        } else {
+            DROPPED_OPEN
+        };
+        let text = match self.extras.get().and_then(|x| x.created.as_ref()) {
+            Some(bt) => format!("unclosed <StreamWriter transport={id}>{hint}, created at:\n{bt}"),
+            None => format!("unclosed <StreamWriter transport={id}>{hint}"),
+        };
         self.transport.close();
         if !handled {
             crate::event_loop::debug::warning!("{text}");
@@ -1265,7 +1268,7 @@ impl Drop for StreamWriter {
         };
         if lp.call_soon(warn).is_err() {
             crate::event_loop::debug::warning!(
-                "unclosed <StreamWriter transport={id}>{DROPPED_OPEN}"
+                "unclosed <StreamWriter transport={id}>{DROPPED_BY_HANDLER}"
             );
         }
     }
@@ -1277,6 +1280,15 @@ impl Drop for StreamWriter {
 const DROPPED_OPEN: &str = " (dropped while open, which closes the connection: keep the writer \
      as long as the connection is in use, `let (reader, _writer)` rather than `let (reader, _)`, \
      and close() it when done)";
+
+/// [`DROPPED_OPEN`] for the writer a server gave its `client_connected_cb`, where the usual
+/// cause differs: a closure `|reader, _writer| async move { .. }` whose block never names the
+/// writer does not capture it, so it is dropped when the closure returns, before the block's
+/// first read (which then sees EOF, the client a reset or EOF).
+const DROPPED_BY_HANDLER: &str = " (dropped while open, which closes the connection: a server \
+     callback keeps its writer only while its future holds it, and in `|reader, writer| async \
+     move { .. }` a block that never uses `writer` drops it at once, before the first read; use \
+     it, and close() it when done)";
 
 impl std::fmt::Debug for StreamWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

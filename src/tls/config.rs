@@ -182,9 +182,7 @@ fn pem_error(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> Error
             &io,
             format!("{}: '{}'", strerror(&io), path.display()),
         )),
-        Pem::NoItemsFound => {
-            Error::invalid_argument(format!("no {what} found in {}", path.display()))
-        }
+        Pem::NoItemsFound => none_found(path, what),
         other => {
             Error::invalid_argument(format!("{}: not a valid PEM file: {other}", path.display()))
         }
@@ -221,10 +219,7 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| pem_error(path, "certificate", e))?;
     if certs.is_empty() {
-        return Err(Error::invalid_argument(format!(
-            "no certificate found in {}",
-            path.display()
-        )));
+        return Err(none_found(path, "certificate"));
     }
     Ok(certs)
 }
@@ -266,14 +261,46 @@ pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>
     })
 }
 
-/// Whether the PEM file at `path` holds a password-protected key (PKCS#8's `ENCRYPTED PRIVATE
-/// KEY`, or OpenSSL's traditional `Proc-Type: 4,ENCRYPTED`).
-fn is_encrypted_key(path: &Path) -> bool {
+/// `no {what} found in <path>`, and, when the file holds the other kind of PEM item (a key
+/// where a certificate was wanted, or the reverse), which one and where it goes: the two
+/// files swapped, or the key given as a CA file, is the usual cause.
+fn none_found(path: &Path, what: &str) -> Error {
+    let (other, found) = if what == "certificate" {
+        (&b"PRIVATE KEY-----"[..], "a private key")
+    } else {
+        (&b"-----BEGIN CERTIFICATE-----"[..], "a certificate")
+    };
+    let hint = if pem_holds(path, &[other]) {
+        format!(
+            "; it holds {found}: were the certificate and key files swapped? \
+             (server_config takes the certificate chain first, then the key)"
+        )
+    } else {
+        String::new()
+    };
+    Error::invalid_argument(format!("no {what} found in {}{hint}", path.display()))
+}
+
+/// Whether the file at `path` holds any of `needles` (false if it cannot be read).
+fn pem_holds(path: &Path, needles: &[&[u8]]) -> bool {
     let Ok(text) = std::fs::read(path) else {
         return false;
     };
-    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
-    has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED")
+    needles
+        .iter()
+        .any(|needle| text.windows(needle.len()).any(|w| w == *needle))
+}
+
+/// Whether the PEM file at `path` holds a password-protected key (PKCS#8's `ENCRYPTED PRIVATE
+/// KEY`, or OpenSSL's traditional `Proc-Type: 4,ENCRYPTED`).
+fn is_encrypted_key(path: &Path) -> bool {
+    pem_holds(
+        path,
+        &[
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----",
+            b"Proc-Type: 4,ENCRYPTED",
+        ],
+    )
 }
 
 /// A client configuration that trusts exactly the CA certificates of one PEM file (Python's
@@ -708,6 +735,35 @@ mod tests {
         assert!(e.to_string().contains("no certificate found"), "{e}");
         let e = load_private_key(&empty).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A newcomer's swapped arguments (`server_config(key, cert)`) or a key given as the CA
+    /// file: the error says which kind of item the file does hold, and where it goes.
+    #[test]
+    fn a_swapped_cert_and_key_are_named() {
+        let dir = std::env::temp_dir().join(format!("asyncio-tls-swap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+        let e = server_config(&key, &cert).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(text.starts_with("no certificate found in "), "{text}");
+        assert!(text.contains("it holds a private key"), "{text}");
+        assert!(
+            text.contains("certificate chain first, then the key"),
+            "{text}"
+        );
+        let e = client_config_with_roots(&key).unwrap_err();
+        assert!(e.to_string().contains("it holds a private key"), "{e}");
+        let e = load_private_key(&cert).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(text.starts_with("no private key found in "), "{text}");
+        assert!(text.contains("it holds a certificate"), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -241,7 +241,22 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         // Nothing queued can be sent any more: let the memory go now rather than with the
         // last handle, and `get_write_buffer_size()` says 0, as after CPython's `_force_close`.
         let unsent = std::mem::take(&mut *self.buffer().borrow_mut());
+        if !unsent.is_empty() {
+            // Silent in CPython; here the usual cause is a `close()` not followed by
+            // `wait_closed()` before `run` returned, and the peer sees a clean EOF after a
+            // prefix: say so once, at the one place the bytes are lost.
+            crate::event_loop::debug::warning!(
+                "{} {}: the event loop closed with {} bytes still to send, dropped \
+                 (await the writer's drain() or wait_closed() before the run ends)",
+                Self::LOG_NAME,
+                self.protocol().transport_id(),
+                unsent.len()
+            );
+        }
         drop(unsent);
+        // The dropped-write count starts again: a write from now on has no CPython
+        // counterpart (its loop is closed), and `dropped_write` warns at the first (0).
+        self.conn_lost_writes().set(0);
         if was < State::Closed {
             let exc = crate::error::loop_closed_io();
             let _ = self.protocol().lost(Some(exc));

@@ -78,12 +78,21 @@ pub(crate) trait WritePath: Sized + 'static {
     }
 
     /// A write after the connection was lost: dropped and counted, with a warning past the
-    /// threshold (L81).
+    /// threshold (L81). When the loop closed under the transport (a stream kept past the
+    /// `run` that opened it, a state CPython cannot reach; `on_loop_closed` set the count to
+    /// 0), the first one is warned about already, saying why: the write returns `Ok` as every
+    /// dropped write does, and the bytes would otherwise vanish without a word.
     fn dropped_write(&self) {
         let count = self.conn_lost_writes();
         let n = count.get();
         if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
             crate::event_loop::debug::warning!("{}", Self::DROPPED_WRITE_WARNING);
+        } else if n == 0 && self.protocol().lp().is_closed() {
+            crate::event_loop::debug::warning!(
+                "transport {}: write after its event loop closed, dropped (asyncio::run closes \
+                 its loop as it returns: keep the stream's work inside the run, or use a Runner)",
+                self.transport_id()
+            );
         }
         count.set(n.saturating_add(1));
     }

@@ -277,7 +277,9 @@ impl StreamReader {
     ///   another read is waiting.
     ///
     /// # Cancel safety
-    /// Cancel-safe: nothing is removed before the future completes.
+    /// Cancel-safe: nothing is removed before the future completes, so a readline wrapped
+    /// in [`timeout`](crate::timeout) that expires loses nothing
+    /// ([`set_read_timeout`](Self::set_read_timeout) bounds every read of the stream instead).
     ///
     /// # Examples
     ///
