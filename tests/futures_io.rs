@@ -727,6 +727,37 @@ fn a_poll_flush_abandoned_while_paused_does_not_date_the_next_one() {
     timed_out_losing_nothing(&lp, &writer, &flushed);
 }
 
+/// As above, with the abandoned flush's own deadline passing before the next flush: the
+/// timer's wake-up for it (nobody polls it then) is not taken by a later flush for the same
+/// wait. (That later flush failed at once, dated by the abandoned one.)
+#[test]
+fn a_poll_flush_abandoned_past_its_deadline_does_not_date_the_next_one() {
+    let (clock, lp, writer, _r, _peer) = pausing_writer(Duration::from_millis(200));
+    let turn = |n: usize| turns(&lp, n);
+    writer.write(&vec![7u8; 16 << 20]).unwrap();
+    let w = writer.clone();
+    let pending = lp
+        .run_until_complete(async move {
+            poll_fn(|cx| Poll::Ready(Pin::new(&mut &*w).poll_flush(cx).is_pending())).await
+        })
+        .unwrap();
+    assert!(pending, "the first flush waits");
+    clock.advance(Duration::from_millis(250)); // its deadline passes: the timer wakes it
+    turn(20);
+    let flushed = flush_in_a_task(&lp, &writer);
+    turn(20);
+    assert!(
+        flushed.borrow().is_none(),
+        "failed at once: dated by the abandoned flush"
+    );
+    clock.advance(Duration::from_millis(199));
+    turn(20);
+    assert!(flushed.borrow().is_none(), "failed early");
+    clock.advance(Duration::from_millis(1));
+    turn(20);
+    timed_out_losing_nothing(&lp, &writer, &flushed);
+}
+
 /// The outcome of a futures-io read awaited in a task, once it returns.
 type ReadOutcome = Rc<RefCell<Option<io::Result<usize>>>>;
 

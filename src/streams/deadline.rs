@@ -123,9 +123,11 @@ pub(crate) struct Deadlines {
     /// connection). `None` when none waits, and after a resume (which ends every wait).
     #[cfg(feature = "futures-io")]
     io_drain_since: Option<i64>,
-    /// The timer woke the drains since the futures-io drain last returned `Pending`: its next
-    /// poll is the same wait. Unwoken, that poll may be a new drain after an abandoned one,
-    /// and counts afresh (as an unwoken futures-io read does).
+    /// The timer woke the drains since the futures-io drain last returned `Pending`, and the
+    /// loop's next step has not yet passed: the poll that wake-up causes is the same wait.
+    /// Any other poll may be a new drain after an abandoned one, and counts afresh (as an
+    /// unwoken futures-io read does). Cleared by that poll, or after the woken tasks' steps
+    /// (`io_drain_unclaimed`): a drain abandoned before its deadline passed is not polled then.
     #[cfg(feature = "futures-io")]
     io_drain_woken: bool,
     /// Bytes moved since the timer last looked, for the idle timeout.
@@ -420,6 +422,17 @@ impl Deadlines {
         out
     }
 
+    /// The tasks the timer woke for the drains have had their step, and none polled the
+    /// futures-io drain: it was abandoned (dropped while it waited), and whatever polls next
+    /// is a new drain, timed afresh.
+    #[cfg(feature = "futures-io")]
+    fn io_drain_unclaimed(&mut self) {
+        if std::mem::replace(&mut self.io_drain_woken, false) {
+            self.io_drain_since = None;
+            self.release_drain_due();
+        }
+    }
+
     /// The futures-io drain returned (flowing again, lost, failed): no wait to date.
     #[cfg(feature = "futures-io")]
     pub(crate) fn io_drain_done(&mut self) {
@@ -492,6 +505,9 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
     };
     let mut wake = Vec::new();
     let mut abort = None;
+    // The futures-io drain waits, and the timer wakes it: see `io_drain_woken`.
+    #[cfg(feature = "futures-io")]
+    let mut io_drain_woken = false;
     {
         let Ok(mut guard) = core.try_borrow_mut() else {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
@@ -600,7 +616,8 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                     dl.drain_due = None;
                     #[cfg(feature = "futures-io")]
                     {
-                        dl.io_drain_woken = true;
+                        io_drain_woken = dl.io_drain_since.is_some();
+                        dl.io_drain_woken = io_drain_woken;
                     }
                     wake.extend(core.waiters.drain());
                 } else {
@@ -615,10 +632,38 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
     for w in wake {
         w.wake();
     }
+    #[cfg(feature = "futures-io")]
+    if io_drain_woken {
+        forget_unclaimed_drain_wake(me);
+    }
     if let Some(transport) = abort {
         log::debug!(target: "asyncio", "connection {}: idle timeout, aborted", transport.id());
         transport.abort();
     }
+}
+
+/// The futures-io drain's wake-up holds for the steps of the tasks just woken, not beyond: a
+/// callback queued after them (on the ready queue, in order) clears it if no poll took it.
+#[cfg(feature = "futures-io")]
+#[cold]
+#[inline(never)]
+fn forget_unclaimed_drain_wake(me: &Weak<RefCell<StreamCore>>) {
+    // The timer's own loop: it runs.
+    let Some(lp) = crate::event_loop::current_loop() else {
+        return;
+    };
+    let me = me.clone();
+    // A closed loop refuses it: nothing will poll the drain again.
+    drop(lp.call_soon(move || {
+        let Some(core) = me.upgrade() else { return };
+        // Held by a user (`get_protocol()`): the wake-up stays, as before this check.
+        let Ok(mut core) = core.try_borrow_mut() else {
+            return;
+        };
+        if let Some(dl) = core.deadlines.as_mut() {
+            dl.io_drain_unclaimed();
+        }
+    }));
 }
 
 /// `fire` again once the stream core is no longer borrowed: next turns, then spaced out, with

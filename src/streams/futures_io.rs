@@ -395,7 +395,9 @@ async_write_for!(
     /// Under a drain timeout ([`set_drain_timeout`](StreamWriter::set_drain_timeout)) a wait
     /// counts from its first `Pending`. As for reads, a poll that finds nothing woke the writer
     /// since its last `Pending` counts as a new wait, timed afresh: a `poll_write` dropped while
-    /// it waited does not shorten the next one's timeout.
+    /// it waited does not shorten the next one's timeout. (A wake-up by the timeout's timer
+    /// counts for the woken task's next step only: a drain dropped before its deadline passed
+    /// dates no later one either.)
     ///
     /// The writer's own `write(data)` and `close()` shadow the extension trait's methods of those
     /// names: call the latter as `AsyncWriteExt::close(&mut writer)`.
