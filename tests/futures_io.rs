@@ -831,3 +831,55 @@ fn an_abandoned_futures_io_read_does_not_date_the_next_one() {
         turns(&lp, 5);
     }
 }
+
+/// As above, with the abandoned read left past its own deadline: the timer fails it and
+/// wakes its task, which no longer polls it. The next read, under the same reader, is a new
+/// one with its own timeout. (It failed at once, taken for the expired read.)
+// Checklist: S21.
+#[test]
+fn a_futures_io_read_abandoned_past_its_deadline_does_not_fail_the_next_one() {
+    for fill_buf in [false, true] {
+        let clock = asyncio::ManualClock::new();
+        let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+        let ((reader, _w), (_pr, peer)) = lp.run_until_complete(stream_pair()).unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let pass = |ms: u64| {
+            for _ in 0..ms / 25 {
+                clock.advance(Duration::from_millis(25));
+                turns(&lp, 5);
+            }
+        };
+        let (mut reader, pending) = lp
+            .run_until_complete(async move {
+                let mut reader = reader;
+                let once = io_read(&mut reader, fill_buf).now_or_never().is_none();
+                (reader, once)
+            })
+            .unwrap();
+        assert!(pending, "the first read waits");
+        pass(300); // past its deadline: the timer fails it, and nobody polls it
+        let got: ReadOutcome = Rc::default();
+        let out = got.clone();
+        let task = lp.handle().spawn(async move {
+            let r = io_read(&mut reader, fill_buf).await;
+            *out.borrow_mut() = Some(r);
+            reader
+        });
+        let task = task.unwrap();
+        turns(&lp, 5);
+        assert!(
+            got.borrow().is_none(),
+            "fill_buf {fill_buf}: failed at once, taken for the abandoned read"
+        );
+        pass(175);
+        assert!(got.borrow().is_none(), "fill_buf {fill_buf}: failed early");
+        pass(75); // the timer looks every eighth of the timeout: at most 25 ms late
+        let e = got.borrow_mut().take().expect("timed out").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
+        drop(lp.run_until_complete(task).unwrap().unwrap());
+        peer.close();
+        turns(&lp, 5);
+    }
+}
