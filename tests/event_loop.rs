@@ -1424,6 +1424,41 @@ fn l22_threadsafe_on_the_loop_thread_is_call_soon() {
     assert_eq!(*log.lock().unwrap(), ["hello", "world"]);
 }
 
+/// Between two runs too: a thread-safe call made on the loop's thread, then a task woken
+/// there, then a `call_soon`, run in that order, as CPython 3.11 runs
+/// `loop.call_soon_threadsafe(ts); event.set(); loop.call_soon(cb)` (`['ts', 'task', 'cb']`).
+/// (The call went through the door, read after the ready queue: `task, cb, ts`.)
+// Checklist: L22, L25.
+#[test]
+fn l22_threadsafe_on_the_idle_loop_thread_is_call_soon_in_order_with_wake_ups() {
+    let lp = EventLoop::new().unwrap();
+    let ev = Rc::new(asyncio::Event::new());
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (e, l) = (ev.clone(), log.clone());
+    let task = lp
+        .spawn(async move {
+            e.wait().await;
+            l.lock().unwrap().push("task");
+        })
+        .unwrap();
+    lp.run_until_complete(asyncio::yield_now()).unwrap();
+    let l = log.clone();
+    let door = lp.threadsafe();
+    door.call_soon_threadsafe(move || l.lock().unwrap().push("ts"))
+        .unwrap();
+    ev.set(); // the loop is not running
+    let l = log.clone();
+    lp.call_soon(move || l.lock().unwrap().push("cb")).unwrap();
+    lp.run_until_complete(task).unwrap().unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["ts", "task", "cb"],
+        "CPython's order"
+    );
+    lp.close().unwrap();
+    assert!(door.call_soon_threadsafe(|| ()).is_err(), "closed: refused");
+}
+
 #[test]
 fn l24_spawn_starts_at_the_next_run_phase_and_nested_spawns_work() {
     let out = asyncio::run(async {

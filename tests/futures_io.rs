@@ -727,6 +727,37 @@ fn a_poll_flush_abandoned_while_paused_does_not_date_the_next_one() {
     timed_out_losing_nothing(&lp, &writer, &flushed);
 }
 
+/// As above, with the abandoned flush's own deadline passing before the next flush: the
+/// timer's wake-up for it (nobody polls it then) is not taken by a later flush for the same
+/// wait. (That later flush failed at once, dated by the abandoned one.)
+#[test]
+fn a_poll_flush_abandoned_past_its_deadline_does_not_date_the_next_one() {
+    let (clock, lp, writer, _r, _peer) = pausing_writer(Duration::from_millis(200));
+    let turn = |n: usize| turns(&lp, n);
+    writer.write(&vec![7u8; 16 << 20]).unwrap();
+    let w = writer.clone();
+    let pending = lp
+        .run_until_complete(async move {
+            poll_fn(|cx| Poll::Ready(Pin::new(&mut &*w).poll_flush(cx).is_pending())).await
+        })
+        .unwrap();
+    assert!(pending, "the first flush waits");
+    clock.advance(Duration::from_millis(250)); // its deadline passes: the timer wakes it
+    turn(20);
+    let flushed = flush_in_a_task(&lp, &writer);
+    turn(20);
+    assert!(
+        flushed.borrow().is_none(),
+        "failed at once: dated by the abandoned flush"
+    );
+    clock.advance(Duration::from_millis(199));
+    turn(20);
+    assert!(flushed.borrow().is_none(), "failed early");
+    clock.advance(Duration::from_millis(1));
+    turn(20);
+    timed_out_losing_nothing(&lp, &writer, &flushed);
+}
+
 /// The outcome of a futures-io read awaited in a task, once it returns.
 type ReadOutcome = Rc<RefCell<Option<io::Result<usize>>>>;
 
@@ -796,6 +827,58 @@ fn an_abandoned_futures_io_read_does_not_date_the_next_one() {
             .unwrap()
             .unwrap();
         assert_eq!(n, 4);
+        peer.close();
+        turns(&lp, 5);
+    }
+}
+
+/// As above, with the abandoned read left past its own deadline: the timer fails it and
+/// wakes its task, which no longer polls it. The next read, under the same reader, is a new
+/// one with its own timeout. (It failed at once, taken for the expired read.)
+// Checklist: S21.
+#[test]
+fn a_futures_io_read_abandoned_past_its_deadline_does_not_fail_the_next_one() {
+    for fill_buf in [false, true] {
+        let clock = asyncio::ManualClock::new();
+        let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+        let ((reader, _w), (_pr, peer)) = lp.run_until_complete(stream_pair()).unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let pass = |ms: u64| {
+            for _ in 0..ms / 25 {
+                clock.advance(Duration::from_millis(25));
+                turns(&lp, 5);
+            }
+        };
+        let (mut reader, pending) = lp
+            .run_until_complete(async move {
+                let mut reader = reader;
+                let once = io_read(&mut reader, fill_buf).now_or_never().is_none();
+                (reader, once)
+            })
+            .unwrap();
+        assert!(pending, "the first read waits");
+        pass(300); // past its deadline: the timer fails it, and nobody polls it
+        let got: ReadOutcome = Rc::default();
+        let out = got.clone();
+        let task = lp.handle().spawn(async move {
+            let r = io_read(&mut reader, fill_buf).await;
+            *out.borrow_mut() = Some(r);
+            reader
+        });
+        let task = task.unwrap();
+        turns(&lp, 5);
+        assert!(
+            got.borrow().is_none(),
+            "fill_buf {fill_buf}: failed at once, taken for the abandoned read"
+        );
+        pass(175);
+        assert!(got.borrow().is_none(), "fill_buf {fill_buf}: failed early");
+        pass(75); // the timer looks every eighth of the timeout: at most 25 ms late
+        let e = got.borrow_mut().take().expect("timed out").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e:?}");
+        drop(lp.run_until_complete(task).unwrap().unwrap());
         peer.close();
         turns(&lp, 5);
     }

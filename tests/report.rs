@@ -611,3 +611,46 @@ fn l23_test_log_slow_callbacks() {
         }
     }
 }
+
+/// An error whose `Display` panics: formatting it is the report's job, not the caller's.
+#[derive(Debug)]
+struct DisplayPanics;
+
+impl std::fmt::Display for DisplayPanics {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display of the callback's error broke")
+    }
+}
+
+impl std::error::Error for DisplayPanics {}
+
+/// A callback's error whose `Display` panics costs its report, every time: the loop reports
+/// the next failure too, and runs on (as Python's logging survives a failing `__str__`). The
+/// first such panic sends later records to the plain write (as a failed `eprintln!` does);
+/// a second one there unwound out of the loop's report, through `run_forever`.
+#[test]
+fn l20_a_panicking_display_in_a_report_never_unwinds_out_of_the_loop() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("display") => {
+            std::panic::set_hook(Box::new(|_| {})); // the three panics are expected
+            let lp = asyncio::EventLoop::new().unwrap();
+            for _ in 0..3 {
+                lp.call_soon(|| Err::<(), _>(DisplayPanics)).unwrap();
+            }
+            lp.call_soon(|| Err::<(), _>("the last failure")).unwrap();
+            let h = lp.handle();
+            lp.call_soon(move || h.stop()).unwrap();
+            lp.run_forever().unwrap();
+            let _ = std::panic::take_hook();
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "l20_a_panicking_display_in_a_report_never_unwinds_out_of_the_loop";
+            let err = child_stderr(name, "display", &[]);
+            assert!(
+                err.contains("the last failure"),
+                "reported after them:\n{err}"
+            );
+        }
+    }
+}

@@ -146,19 +146,28 @@ fn to_stderr(args: std::fmt::Arguments<'_>) {
     if stderr_broken() {
         return;
     }
-    // One closure for both ways (one copy of `without_sigpipe`'s code in the binary).
+    // One closure for both ways (one copy of `without_sigpipe`'s code in the binary), and
+    // both under `catch_unwind`: formatting the record runs the caller's `Display` impls (an
+    // error a callback returned), and one that panics must cost this record, not unwind out
+    // of the loop's report, whichever way it is written.
     let _ = without_sigpipe(|| {
-        if cfg!(panic = "unwind") && !EPRINTLN_FAILED.load(Ordering::Relaxed) {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eprintln!("{args}")))
-                // Which error it was is not told: taken as `EPIPE`, so that a `SIGPIPE` the
-                // write raised is consumed (a harmless zero-timeout wait if none is pending).
-                .map_err(|_| {
-                    EPRINTLN_FAILED.store(true, Ordering::Relaxed);
-                    std::io::Error::from_raw_os_error(libc::EPIPE)
-                })
-        } else {
-            writeln!(std::io::stderr().lock(), "{args}")
-        }
+        let print = || {
+            if cfg!(panic = "unwind") && !EPRINTLN_FAILED.load(Ordering::Relaxed) {
+                eprintln!("{args}");
+                Ok(())
+            } else {
+                writeln!(std::io::stderr().lock(), "{args}")
+            }
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(print))
+            // Which error it was is not told: taken as `EPIPE`, so that a `SIGPIPE` the write
+            // raised is consumed (a harmless zero-timeout wait if none is pending). A panic
+            // that was a `Display`'s, not the write's, also moves later records to the plain
+            // write: they then leave the test harness' capture, and nothing else changes.
+            .unwrap_or_else(|_| {
+                EPRINTLN_FAILED.store(true, Ordering::Relaxed);
+                Err(std::io::Error::from_raw_os_error(libc::EPIPE))
+            })
     });
 }
 

@@ -173,24 +173,30 @@ thread_local! {
 #[cold]
 #[inline(never)]
 pub(crate) fn wake_idle_here(id: LoopId, index: u32, generation: u32) -> bool {
+    let Some(inner) = loop_here(id) else {
+        return false;
+    };
+    if inner.is_closed() || inner.tasks.try_borrow_mut().is_err() {
+        return false;
+    }
+    inner.schedule_task(index, generation);
+    true
+}
+
+/// Loop `id`, if it was made on this thread (running or not) and is still alive.
+#[cold]
+#[inline(never)]
+pub(crate) fn loop_here(id: LoopId) -> Option<Rc<LoopInner>> {
     HERE.try_with(|here| {
-        let Ok(here) = here.try_borrow() else {
-            return false;
-        };
-        let Some(inner) = here
+        let here = here.try_borrow().ok()?;
+        let found = here
             .iter()
             .filter_map(std::rc::Weak::upgrade)
-            .find(|i| i.id == id)
-        else {
-            return false;
-        };
-        if inner.is_closed() || inner.tasks.try_borrow_mut().is_err() {
-            return false;
-        }
-        inner.schedule_task(index, generation);
-        true
+            .find(|i| i.id == id);
+        found
     })
-    .unwrap_or(false)
+    .ok()
+    .flatten()
 }
 
 /// The loop running on this thread, without an error.

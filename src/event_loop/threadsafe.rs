@@ -190,7 +190,8 @@ pub struct ThreadsafeHandle {
 impl ThreadsafeHandle {
     /// Schedules `f` on the loop from any thread and wakes its poll (Python's
     /// `loop.call_soon_threadsafe`). Calls from one thread run in the order they were made;
-    /// made on the loop's own thread while it runs, this is `call_soon`.
+    /// made on the loop's own thread (running or between two runs), this is `call_soon`, in
+    /// order with the callbacks and task wake-ups queued there, as in CPython.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) once the loop is closed.
@@ -199,10 +200,10 @@ impl ThreadsafeHandle {
     where
         F: FnOnce() + Send + 'static,
     {
-        if let Some(lp) = super::current_loop() {
-            if lp.inner.id == self.id {
-                return lp.call_soon(f).map(drop);
-            }
+        // Checklist: L25. On the loop's own thread the door would queue `f` behind what the
+        // ready queue holds, after a task woken there since (`wake_idle_here`).
+        if let Some(inner) = super::loop_here(self.id) {
+            return super::LoopHandle { inner }.call_soon(f).map(drop);
         }
         if self.shared.push(Remote::Call(Box::new(f))) {
             Ok(())

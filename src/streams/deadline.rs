@@ -111,6 +111,11 @@ pub(crate) struct Deadlines {
     read_seen: Option<(u64, i64)>,
     /// The timer found this read past its timeout: its next poll fails it.
     read_expired: u64,
+    /// The timer set `read_expired` in its last look, and the loop's next step (where the
+    /// read it woke, or that bytes woke, is polled) has not passed yet. Past it, a futures-io
+    /// read polled under that id is a new read after an abandoned one (`read_expiry_stale`).
+    #[cfg(feature = "futures-io")]
+    read_expiry_fresh: bool,
     /// The earliest deadline of a drain waiting under the drain timeout, until the timer
     /// wakes the drains to check their own, or the last dated drain stops waiting.
     drain_due: Option<i64>,
@@ -123,9 +128,11 @@ pub(crate) struct Deadlines {
     /// connection). `None` when none waits, and after a resume (which ends every wait).
     #[cfg(feature = "futures-io")]
     io_drain_since: Option<i64>,
-    /// The timer woke the drains since the futures-io drain last returned `Pending`: its next
-    /// poll is the same wait. Unwoken, that poll may be a new drain after an abandoned one,
-    /// and counts afresh (as an unwoken futures-io read does).
+    /// The timer woke the drains since the futures-io drain last returned `Pending`, and the
+    /// loop's next step has not yet passed: the poll that wake-up causes is the same wait.
+    /// Any other poll may be a new drain after an abandoned one, and counts afresh (as an
+    /// unwoken futures-io read does). Cleared by that poll, or after the woken tasks' steps
+    /// (`wakes_unclaimed`): a drain abandoned before its deadline passed is not polled then.
     #[cfg(feature = "futures-io")]
     io_drain_woken: bool,
     /// Bytes moved since the timer last looked, for the idle timeout.
@@ -162,6 +169,8 @@ impl Deadlines {
             read_looks: ReadLooks::Off,
             read_seen: None,
             read_expired: 0,
+            #[cfg(feature = "futures-io")]
+            read_expiry_fresh: false,
             drain_due: None,
             drains_dated: 0,
             #[cfg(feature = "futures-io")]
@@ -299,6 +308,14 @@ impl Deadlines {
         }
     }
 
+    /// The futures-io read `id` was found past its timeout and woken, and the step that
+    /// wake-up caused is over without it being polled: it was abandoned, and a poll under
+    /// `id` now is a new read (`restart_read`), not the expired one.
+    #[cfg(feature = "futures-io")]
+    pub(crate) fn read_expiry_stale(&self, id: u64) -> bool {
+        self.read_expired == id && !self.read_expiry_fresh
+    }
+
     /// The first wait since the timer stopped looking at reads: it looks again.
     #[cold]
     #[inline(never)]
@@ -420,6 +437,18 @@ impl Deadlines {
         out
     }
 
+    /// The tasks the timer woke have had their step: a futures-io drain or read that none
+    /// polled was abandoned (dropped while it waited), and whatever polls next is a new one,
+    /// timed afresh.
+    #[cfg(feature = "futures-io")]
+    fn wakes_unclaimed(&mut self) {
+        self.read_expiry_fresh = false;
+        if std::mem::replace(&mut self.io_drain_woken, false) {
+            self.io_drain_since = None;
+            self.release_drain_due();
+        }
+    }
+
     /// The futures-io drain returned (flowing again, lost, failed): no wait to date.
     #[cfg(feature = "futures-io")]
     pub(crate) fn io_drain_done(&mut self) {
@@ -492,6 +521,10 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
     };
     let mut wake = Vec::new();
     let mut abort = None;
+    // The look woke the futures-io drain or failed a read: see `io_drain_woken` and
+    // `read_expiry_fresh`.
+    #[cfg(feature = "futures-io")]
+    let mut io_woken = false;
     {
         let Ok(mut guard) = core.try_borrow_mut() else {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
@@ -572,6 +605,11 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                         };
                         if now.saturating_sub(since) >= d {
                             dl.read_expired = w;
+                            #[cfg(feature = "futures-io")]
+                            {
+                                dl.read_expiry_fresh = true;
+                                io_woken = true;
+                            }
                             dl.read_seen = None;
                             // The read sees it when polled, and fails. Woken by us, not
                             // by the socket: a read-through it parked ends first (it may be
@@ -600,7 +638,8 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
                     dl.drain_due = None;
                     #[cfg(feature = "futures-io")]
                     {
-                        dl.io_drain_woken = true;
+                        dl.io_drain_woken = dl.io_drain_since.is_some();
+                        io_woken |= dl.io_drain_woken;
                     }
                     wake.extend(core.waiters.drain());
                 } else {
@@ -615,10 +654,39 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
     for w in wake {
         w.wake();
     }
+    #[cfg(feature = "futures-io")]
+    if io_woken {
+        forget_unclaimed_wakes(me);
+    }
     if let Some(transport) = abort {
         log::debug!(target: "asyncio", "connection {}: idle timeout, aborted", transport.id());
         transport.abort();
     }
+}
+
+/// A look's wake-up of the futures-io drain, or its failing of a read, holds for the steps of
+/// the tasks just woken, not beyond: a callback queued after them (on the ready queue, in
+/// order) ends it, whether or not a poll took it.
+#[cfg(feature = "futures-io")]
+#[cold]
+#[inline(never)]
+fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>) {
+    // The timer's own loop: it runs.
+    let Some(lp) = crate::event_loop::current_loop() else {
+        return;
+    };
+    let me = me.clone();
+    // A closed loop refuses it: nothing will poll the drain again.
+    drop(lp.call_soon(move || {
+        let Some(core) = me.upgrade() else { return };
+        // Held by a user (`get_protocol()`): the wake-up stays, as before this check.
+        let Ok(mut core) = core.try_borrow_mut() else {
+            return;
+        };
+        if let Some(dl) = core.deadlines.as_mut() {
+            dl.wakes_unclaimed();
+        }
+    }));
 }
 
 /// `fire` again once the stream core is no longer borrowed: next turns, then spaced out, with

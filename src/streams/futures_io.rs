@@ -241,10 +241,15 @@ fn io_contract(e: io::Error) -> io::Error {
 /// A read polled while its wait, begun at an earlier poll, still holds the waiter slot
 /// (nothing woke it since) counts its read timeout from this poll: with no future of its own,
 /// a futures-io read cannot tell a new read after an abandoned one from the same read polled
-/// again, and the abandoned one's date must not shorten the new one's timeout.
+/// again, and the abandoned one's date must not shorten the new one's timeout. So does one
+/// the timer failed (and woke) if the step that wake-up caused passed without polling it.
 fn restart_unwoken(core: &mut StreamCore, id: u64) {
-    if id != 0 && core.reader.waiter_id() == Some(id) {
-        if let Some(dl) = &mut core.deadlines {
+    if id == 0 {
+        return;
+    }
+    let unwoken = core.reader.waiter_id() == Some(id);
+    if let Some(dl) = &mut core.deadlines {
+        if unwoken || dl.read_expiry_stale(id) {
             dl.restart_read(id);
         }
     }
@@ -395,7 +400,9 @@ async_write_for!(
     /// Under a drain timeout ([`set_drain_timeout`](StreamWriter::set_drain_timeout)) a wait
     /// counts from its first `Pending`. As for reads, a poll that finds nothing woke the writer
     /// since its last `Pending` counts as a new wait, timed afresh: a `poll_write` dropped while
-    /// it waited does not shorten the next one's timeout.
+    /// it waited does not shorten the next one's timeout. (A wake-up by the timeout's timer
+    /// counts for the woken task's next step only: a drain dropped before its deadline passed
+    /// dates no later one either.)
     ///
     /// The writer's own `write(data)` and `close()` shadow the extension trait's methods of those
     /// names: call the latter as `AsyncWriteExt::close(&mut writer)`.
