@@ -483,11 +483,7 @@ fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
             }
         }
     };
-    // A closed loop refuses it: the edges go with the transport.
-    match delay {
-        None => drop(lp.call_soon(run)),
-        Some(d) => drop(lp.call_later(d, run)),
-    }
+    queue_retry(lp, delay, run);
 }
 
 /// [`when_free`] for the owner's delivery step (a socket or pipe read, a TLS step, the PROXY
@@ -541,11 +537,7 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
             f(&me);
         }
     };
-    // A closed loop refuses it: what waited goes with the transport.
-    match delay {
-        None => drop(lp.call_soon(run)),
-        Some(d) => drop(lp.call_later(d, run)),
-    }
+    queue_retry(lp, delay, run);
 }
 
 /// A protocol found held elsewhere while its transport waits to call it (a user keeping a
@@ -646,8 +638,19 @@ pub(crate) fn when_cell_free<T, F>(
     hold.still_held(id);
     let delay = hold.delay();
     let again = lp.clone();
-    let retry = move || when_cell_free(again, id, cell, need, act, hold);
-    // A closed loop refuses it: what waited goes with the loop's transports and timers.
+    queue_retry(&lp, delay, move || {
+        when_cell_free(again, id, cell, need, act, hold)
+    });
+}
+
+/// Queues `retry` for the next turn, or for after `delay`: a [`Hold`]'s
+/// [`delay`](Hold::delay), read before `retry` took the hold. A closed loop refuses it: what
+/// waited goes with the loop's transports and timers.
+fn queue_retry(
+    lp: &crate::event_loop::LoopHandle,
+    delay: Option<std::time::Duration>,
+    retry: impl FnOnce() + 'static,
+) {
     match delay {
         None => drop(lp.call_soon(retry)),
         Some(d) => drop(lp.call_later(d, retry)),
