@@ -350,7 +350,7 @@ impl From<crate::event_loop::exception::PanicError> for Error {
 /// either a number or a message, not both, and the number is what programs test; the crate's
 /// context (the address or path) stays in this `Error`'s Display, to print before `?`. Any
 /// other `Io` error (a resolver's failure, whose code is not an errno, included) passes as it
-/// is; every other variant goes inside one of [`Error::kind`]'s kind.
+/// is; any other variant travels inside an `io::Error` of its [`Error::kind`].
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e {

@@ -623,6 +623,8 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
 
 /// `fire` again once the stream core is no longer borrowed: next turns, then spaced out, with
 /// one warning after a while (`Hold`).
+#[cold]
+#[inline(never)]
 fn look_when_free(me: &Weak<RefCell<StreamCore>>, core: &RefCell<StreamCore>) {
     let Some(lp) = crate::event_loop::current_loop() else {
         return;
