@@ -483,11 +483,7 @@ fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
             }
         }
     };
-    // A closed loop refuses it: the edges go with the transport.
-    match delay {
-        None => drop(lp.call_soon(run)),
-        Some(d) => drop(lp.call_later(d, run)),
-    }
+    queue_retry(lp, delay, run);
 }
 
 /// [`when_free`] for the owner's delivery step (a socket or pipe read, a TLS step, the PROXY
@@ -541,11 +537,7 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
             f(&me);
         }
     };
-    // A closed loop refuses it: what waited goes with the transport.
-    match delay {
-        None => drop(lp.call_soon(run)),
-        Some(d) => drop(lp.call_later(d, run)),
-    }
+    queue_retry(lp, delay, run);
 }
 
 /// A protocol found held elsewhere while its transport waits to call it (a user keeping a
@@ -600,6 +592,68 @@ impl Hold {
                 1u32 << Self::MAX_SHIFT
             );
         }
+    }
+}
+
+/// The borrow a [`when_cell_free`] action needs of its cell.
+#[derive(Clone, Copy)]
+pub(crate) enum Need {
+    /// A shared borrow suffices: the cell may be borrowed elsewhere, but not mutably.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))] // start_tls' re-pause only
+    Shared,
+    /// The exclusive borrow: no other borrow of the cell may be alive.
+    Exclusive,
+}
+
+/// Runs `act` on `cell` now if the borrow it needs is free, else on a later turn once it is:
+/// the next turns, then as [`Hold`] spaces them, with one warning naming transport `id`. For
+/// a protocol the loop must reach outside its transport's slot (the stream core, told of its
+/// TLS transport or looked at by its timeouts), which a user may hold borrowed across an
+/// `.await` (taken with `get_protocol()`). `act` gets the cell with no borrow alive and the
+/// one it needs free to take: it borrows for itself, and may release before calling out.
+/// Nothing runs if the cell has gone or the loop closed. Cold: only a held protocol gets here.
+#[cold]
+#[inline(never)]
+pub(crate) fn when_cell_free<T, F>(
+    lp: crate::event_loop::LoopHandle,
+    id: u64,
+    cell: std::rc::Weak<RefCell<T>>,
+    need: Need,
+    act: F,
+    mut hold: Hold,
+) where
+    T: 'static,
+    F: FnOnce(&RefCell<T>) + 'static,
+{
+    let Some(strong) = cell.upgrade() else { return };
+    let free = match need {
+        Need::Shared => strong.try_borrow().is_ok(),
+        Need::Exclusive => strong.try_borrow_mut().is_ok(),
+    };
+    if free {
+        act(&strong);
+        return;
+    }
+    drop(strong);
+    hold.still_held(id);
+    let delay = hold.delay();
+    let again = lp.clone();
+    queue_retry(&lp, delay, move || {
+        when_cell_free(again, id, cell, need, act, hold)
+    });
+}
+
+/// Queues `retry` for the next turn, or for after `delay`: a [`Hold`]'s
+/// [`delay`](Hold::delay), read before `retry` took the hold. A closed loop refuses it: what
+/// waited goes with the loop's transports and timers.
+fn queue_retry(
+    lp: &crate::event_loop::LoopHandle,
+    delay: Option<std::time::Duration>,
+    retry: impl FnOnce() + 'static,
+) {
+    match delay {
+        None => drop(lp.call_soon(retry)),
+        Some(d) => drop(lp.call_later(d, retry)),
     }
 }
 

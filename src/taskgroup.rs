@@ -52,13 +52,16 @@ pub struct TaskGroup {
     inner: Rc<Inner>,
 }
 
-/// `Open → Aborting → Closed { aborted: true }` or `Open → Closed { aborted: false }`:
-/// `Aborting` once a failure or a cancellation cancelled the rest (Python's `_aborting`);
-/// `Closed` once `run` has returned or was dropped, remembering whether it had aborted (Python's
-/// flag stays set, and the group's description says `cancelling` for ever after).
+/// `Open → (Failing →) Aborting → Closed { aborted: true }` or `Open → Closed { aborted:
+/// false }`: `Failing` from a task's failure until the group learns of it on a later turn
+/// (Python's `_on_task_done`, a done callback queued as the task fails); `Aborting` once a
+/// failure or a cancellation cancelled the rest (Python's `_aborting`); `Closed` once `run`
+/// has returned or was dropped, remembering whether it had aborted (Python's flag stays set,
+/// and the group's description says `cancelling` for ever after).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GroupState {
     Open,
+    Failing,
     Aborting,
     Closed { aborted: bool },
 }
@@ -90,7 +93,8 @@ impl Inner {
         let from = self.state.get();
         let edge = matches!(
             (from, to),
-            (Open, Aborting)
+            (Open, Failing | Aborting)
+                | (Failing, Aborting)
                 | (Open, Closed { aborted: false })
                 | (Aborting, Closed { aborted: true })
         );
@@ -105,18 +109,45 @@ impl Inner {
         }
     }
 
-    /// Records a failure; the first one cancels every running task (Python's `_abort`).
+    /// Records a failure of the body; the first failure cancels every running task at once
+    /// (Python's `__aexit__` calls `_abort` as the body's exception reaches it).
     fn fail(&self, e: Error) {
         self.errors.borrow_mut().push(e);
         self.abort(false);
         self.wake();
     }
 
+    /// Records a task's failure. The group learns of it on a later turn, from a callback
+    /// queued now, behind whatever the failing step woke, as CPython's done callback
+    /// (`_on_task_done`) is queued behind it: those tasks run first with the group not yet
+    /// aborting, so a `create_task` of theirs is accepted, and the abort then cancels that
+    /// task before its first step. Without a loop to queue on, the group aborts now.
+    fn task_failed(self: &Rc<Self>, e: Error) {
+        self.errors.borrow_mut().push(e);
+        if self.state.get() != GroupState::Open {
+            return; // learnt already, or already aborting
+        }
+        let group = self.clone();
+        let learn = move || {
+            if group.state.get() == GroupState::Failing {
+                group.abort(false);
+                group.wake();
+            }
+        };
+        let lp = self.lp.upgrade().map(|inner| LoopHandle { inner });
+        if let Some(Ok(_)) = lp.map(|lp| lp.call_soon(learn)) {
+            self.set_state(GroupState::Failing);
+        } else {
+            self.abort(false);
+            self.wake();
+        }
+    }
+
     /// Cancels every running task: at its next turn, as Python's `_abort`, while `run` waits
     /// for them; `at_once` (their futures dropped now) when `run` is going away and cannot
     /// wait, so that none outlives it, as none outlives Python's `async with`.
     fn abort(&self, at_once: bool) {
-        let first = self.state.get() == GroupState::Open;
+        let first = matches!(self.state.get(), GroupState::Open | GroupState::Failing);
         if first {
             self.set_state(GroupState::Aborting);
         }
@@ -183,7 +214,7 @@ impl<F> GroupTask<F> {
         if let Some(handle) = self.member.leave() {
             handle.mark_retrieved();
         }
-        self.member.group.fail(e);
+        self.member.group.task_failed(e);
     }
 }
 
@@ -322,7 +353,7 @@ impl TaskGroup {
         let mut cancelled = None;
         std::future::poll_fn(|cx| {
             if let Some(b) = body.as_mut() {
-                if inner.state.get() != GroupState::Open {
+                if inner.state.get() == GroupState::Aborting {
                     // A task failed: cancel the body where it waits.
                     body = None;
                 } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
@@ -338,8 +369,14 @@ impl TaskGroup {
                     }
                 }
             }
-            if inner.running.get() == 0 && (body.is_none() || inner.state.get() != GroupState::Open)
-            {
+            // Done once no task runs and the body is over, or cut short by the abort; not
+            // while a failure waits to be learnt (its abort may cancel a task started since).
+            let settled = match inner.state.get() {
+                GroupState::Open => body.is_none(),
+                GroupState::Failing => false,
+                GroupState::Aborting | GroupState::Closed { .. } => true,
+            };
+            if inner.running.get() == 0 && settled {
                 return Poll::Ready(());
             }
             // The replaced waker drops after the borrow: its drop may run user code.
@@ -372,7 +409,10 @@ impl TaskGroup {
     /// [`Error::InvalidState`] once the group has finished (`TaskGroup <TaskGroup entered> is
     /// finished`) or is shutting down after a failure (`TaskGroup <TaskGroup tasks=1 errors=1
     /// cancelling> is shutting down`), the group described by its `Debug` as in Python's
-    /// texts; `fut` is dropped.
+    /// texts; `fut` is dropped. A group learns of a task's failure a turn later, as Python's
+    /// does (in a done callback): a task the failing one woke in its last step runs first, and
+    /// its `create_task` is accepted; the new task is then cancelled before its first step,
+    /// which is no failure of the group.
     ///
     /// # Panics
     /// Outside a running loop, as [`spawn`] does.
@@ -407,7 +447,8 @@ impl TaskGroup {
         // one woke as it ended may still add one, and `__aexit__` waits for it (as `run` does).
         // The texts name the group as CPython's do, by its description (`Debug`).
         match self.inner.state.get() {
-            GroupState::Open => {}
+            // Failing: the group has not learnt of the failure yet (see `task_failed`).
+            GroupState::Open | GroupState::Failing => {}
             GroupState::Aborting => {
                 return Err(Error::invalid_state(format!(
                     "TaskGroup {self:?} is shutting down"

@@ -1861,6 +1861,65 @@ fn test_taskgroup_create_task_woken_by_the_last_task_as_it_ends_is_accepted_and_
     });
 }
 
+#[test]
+fn test_taskgroup_create_task_woken_by_a_child_failing_in_its_last_step_is_accepted_then_cancelled()
+{
+    // CPython 3.11 learns of a child's failure in the child's done callback, queued as it
+    // fails: a task that child woke in the same step runs first, while the group is not yet
+    // aborting, so its create_task is accepted; the abort then cancels the new task before
+    // its first step, and the group raises the one failure. python3 (3.11.7), the same shape
+    // (a group task waiting on an Event; a child that sets it and raises):
+    //   create_task accepted: main.<locals>.child, done=False
+    //   group raised: ExceptionGroup('unhandled errors in a TaskGroup', [ValueError('boom')])
+    //   new task after the group: cancelled=True
+    // (the child never logged its first step). Ours refused it ('is shutting down'), or
+    // rather cancelled the woken task before it could ask.
+    run(async {
+        let go = Rc::new(Event::new());
+        let made = Rc::new(Cell::new(None));
+        let first_step = Rc::new(Cell::new(false));
+        let (go2, made2, step2) = (go.clone(), made.clone(), first_step.clone());
+        let got = TaskGroup::run(|g| async move {
+            let g2 = g.clone();
+            g.create_task(async move {
+                go2.wait().await;
+                let t = g2.create_task(async move {
+                    step2.set(true);
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?;
+                made2.set(Some(t));
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            yield_now().await; // the waiter now waits on the event
+            g.create_task(async move {
+                go.set(); // wakes the waiter, then fails in the same step
+                Err::<(), _>(bad("boom"))
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert_eq!(
+            group_messages(got),
+            ["boom"],
+            "its cancellation is no failure"
+        );
+        let t = made.take().expect("create_task was accepted");
+        assert!(
+            t.is_done(),
+            "run returned before the task it accepted ended"
+        );
+        assert!(matches!(t.await, Err(asyncio::Cancelled)), "cancelled");
+        assert!(
+            !first_step.get(),
+            "cancelled before its first step, as in CPython"
+        );
+    });
+}
+
 /// A waker that only counts its clones (`Arc::strong_count`).
 struct CountedWaker;
 

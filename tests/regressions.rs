@@ -131,6 +131,64 @@ fn l87_a_failed_connect_error_is_the_same_for_every_waiter_and_chain() {
     assert_eq!(back.raw_os_error(), Some(libc::ECONNREFUSED));
 }
 
+// An OS error the crate wrote a message for (naming the address or path) keeps its errno
+// through `?` into an io::Error: std's own raw_os_error() reads it, and the kind fits. The
+// io::Error had our message and raw_os_error() None (checked by reverting src/error.rs). A
+// resolver's code is no errno: that error passes as it is, text and all.
+#[test]
+fn l87_l99_l111_an_os_error_with_our_message_keeps_its_errno_as_an_io_error() {
+    let as_io = |e: Error| -> std::io::Error { e.into() };
+    let port = closed_port();
+    let refused = run(async move { asyncio::open_connection("127.0.0.1", port).await.map(drop) })
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("Connect call failed"),
+        "{refused}"
+    );
+    let io = as_io(refused);
+    assert_eq!(io.raw_os_error(), Some(libc::ECONNREFUSED), "{io:?}");
+    assert_eq!(io.kind(), ErrorKind::ConnectionRefused);
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let in_use = run(async move {
+        let cb = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| async {};
+        asyncio::start_server(cb, "127.0.0.1", port).await.map(drop)
+    })
+    .unwrap_err();
+    assert!(
+        in_use.to_string().contains("attempting to bind"),
+        "{in_use}"
+    );
+    let io = as_io(in_use);
+    assert_eq!(io.raw_os_error(), Some(libc::EADDRINUSE), "{io:?}");
+    assert_eq!(io.kind(), ErrorKind::AddrInUse);
+
+    let dir = util::temp_dir("regress-errno");
+    let missing = dir.join("missing.sock");
+    let m = missing.clone();
+    let absent = run(async move { asyncio::open_unix_connection(&m).await.map(drop) }).unwrap_err();
+    assert!(absent.to_string().contains("missing.sock"), "{absent}");
+    let io = as_io(absent);
+    assert_eq!(io.raw_os_error(), Some(libc::ENOENT), "{io:?}");
+    assert_eq!(io.kind(), ErrorKind::NotFound);
+
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        let no_family = run(async move {
+            asyncio::open_connection("127.1", port)
+                .family(asyncio::AddressFamily::Inet6)
+                .await
+                .map(drop)
+        })
+        .unwrap_err();
+        assert_eq!(no_family.raw_os_error(), Some(-9), "{no_family:?}"); // EAI_ADDRFAMILY
+        let io = as_io(no_family);
+        assert_eq!(io.raw_os_error(), None, "{io:?}");
+        assert_eq!(io.kind(), ErrorKind::InvalidInput);
+        assert!(io.to_string().contains("(resolving 127.1:"), "{io}");
+    }
+}
+
 #[test]
 fn l56_the_socket_extra_info_is_gone_once_the_transport_is_closed() {
     // CPython's socket.fileno() is -1 after close; ours returned the closed descriptor's

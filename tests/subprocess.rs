@@ -537,6 +537,44 @@ fn program_not_found_is_io_not_found_with_errno() {
     });
 }
 
+// A spawn that fails for a reason other than its program (setpgid or setsid in the child:
+// EPERM) does not name the program, as Python 3.11 does not: create_subprocess_exec(
+// "/bin/true", process_group=2**31-1), and process_group=0 with start_new_session=True, each
+// raise `PermissionError: [Errno 1] Operation not permitted` (filename None). An exec that
+// cannot use its program (EACCES) still names it. (Before: "[Errno 1] Operation not permitted:
+// 'true'", blaming the program; checked by reverting src/streams/subprocess.rs.)
+#[test]
+fn a_spawn_failure_not_about_the_program_does_not_name_it() {
+    util::run_fresh(BOUND, async {
+        let no_such_group = create_subprocess_exec("true", [] as [&str; 0]).process_group(i32::MAX);
+        let leader_then_session = create_subprocess_exec("true", [] as [&str; 0])
+            .process_group(0)
+            .start_new_session(true);
+        for (what, create) in [
+            ("no such group", no_such_group),
+            ("a leader then setsid", leader_then_session),
+        ] {
+            let Err(e) = create.await else {
+                panic!("{what}: started")
+            };
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{what}: {e:?}");
+            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{what}");
+            assert_eq!(e.to_string(), "[Errno 1] Operation not permitted", "{what}");
+        }
+        let dir = util::temp_dir("subprocess-noexec");
+        let script = dir.join("not-executable");
+        std::fs::write(&script, "#!/bin/sh\n")?;
+        let Err(e) = create_subprocess_exec(&script, [] as [&str; 0]).await else {
+            panic!("a file without the x bit started")
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e:?}");
+        let named = format!("[Errno 13] Permission denied: '{}'", script.display());
+        assert_eq!(e.to_string(), named);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn stdio_stdout_is_for_stderr_only_and_limit_zero_is_refused() {
     util::run_fresh(BOUND, async {

@@ -49,7 +49,7 @@ use crate::event_loop::handle::new_callback;
 use crate::event_loop::timer_wheel::TimerKey;
 use crate::event_loop::LoopInner;
 use crate::event_loop::TimerEntry;
-use crate::protocol::Hold;
+use crate::protocol::{when_cell_free, Hold, Need};
 
 /// A timeout as nanoseconds on the loop's clock; `Duration::MAX` and other huge values
 /// saturate at [`FAR_FUTURE`] (about 34 years), so no sum overflows.
@@ -530,7 +530,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
             // `.await`): look again once it is free, as a transport waits for a held
             // protocol; the timeouts stay enforced.
-            look_when_free(me.clone(), Hold::new());
+            look_when_free(me, &core);
             return;
         };
         let core = &mut *guard;
@@ -693,30 +693,19 @@ fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>) {
 /// one warning after a while (`Hold`).
 #[cold]
 #[inline(never)]
-fn look_when_free(me: Weak<RefCell<StreamCore>>, mut hold: Hold) {
+fn look_when_free(me: &Weak<RefCell<StreamCore>>, core: &RefCell<StreamCore>) {
     let Some(lp) = crate::event_loop::current_loop() else {
         return;
     };
-    let Some(core) = me.upgrade() else { return };
-    if core.try_borrow_mut().is_ok() {
-        drop(core);
-        fire(&me);
-        return;
-    }
+    // Named in the warning; a user holding the protocol mutably hides it (0: "a transport").
     let id = core
         .try_borrow()
         .ok()
         .and_then(|c| c.reader.transport().map(crate::transport::Transport::id))
         .unwrap_or(0);
-    drop(core);
-    hold.still_held(id);
-    let delay = hold.delay();
-    let retry = move || look_when_free(me, hold);
-    // A closed loop refuses it: the stream's timers went with it.
-    match delay {
-        None => drop(lp.call_soon(retry)),
-        Some(d) => drop(lp.call_later(d, retry)),
-    }
+    let again = me.clone();
+    let look = move |_: &RefCell<StreamCore>| fire(&again);
+    when_cell_free(lp, id, me.clone(), Need::Exclusive, look, Hold::new());
 }
 
 #[cfg(test)]

@@ -400,7 +400,7 @@ impl CreateSubprocess {
         if self.new_session {
             start_new_session(&mut self.cmd);
         }
-        let child = self.cmd.spawn().map_err(|e| spawn_error(&e, &self.cmd))?;
+        let child = self.cmd.spawn().map_err(|e| spawn_error(e, &self.cmd))?;
         let pid = child.id();
         drop(self.cmd); // closes the child's ends in the parent
         drop(child); // nothing else in it: the pipes are ours, reaping is the watch's
@@ -424,17 +424,40 @@ impl CreateSubprocess {
     }
 }
 
-/// A spawn that failed names what it could not use, as Python's `FileNotFoundError: [Errno 2]
-/// No such file or directory: 'prog'`: the working directory when that is missing, else the
-/// program; the kind and errno are kept.
+/// A spawn that failed over a path names what it could not use, as Python's
+/// `FileNotFoundError: [Errno 2] No such file or directory: 'prog'`: the working directory when
+/// that is missing, else the program; the kind and errno are kept. Any other failure (the fork,
+/// a descriptor, `setsid` or `setpgid` in the child: `EAGAIN`, `EMFILE`, `EPERM`…) says nothing
+/// of the program and stays the bare OS error, as Python raises those without a file name.
 #[cold]
-fn spawn_error(e: &io::Error, cmd: &Command) -> Error {
+fn spawn_error(e: io::Error, cmd: &Command) -> Error {
+    // std hands back the child's failure as its errno alone: the errno is what tells an exec
+    // (or chdir) that could not use its path from a fork, dup2, setsid or setpgid that failed.
+    // Python's `subprocess._execute_child` names the program for a failed exec, the cwd for
+    // a failed chdir, and nothing for the rest.
+    let over_a_path = matches!(
+        e.raw_os_error(),
+        Some(
+            libc::ENOENT
+                | libc::EACCES
+                | libc::ENOEXEC
+                | libc::ENOTDIR
+                | libc::EISDIR
+                | libc::ELOOP
+                | libc::ENAMETOOLONG
+                | libc::ETXTBSY
+                | libc::E2BIG
+        )
+    );
+    if !over_a_path {
+        return Error::Io(e);
+    }
     let named = match cmd.get_current_dir() {
         Some(dir) if !dir.is_dir() => dir,
         _ => Path::new(cmd.get_program()),
     };
-    let text = format!("{}: '{}'", strerror(e), named.display());
-    Error::Io(OsError::io(e, text))
+    let text = format!("{}: '{}'", strerror(&e), named.display());
+    Error::Io(OsError::io(&e, text))
 }
 
 impl IntoFuture for CreateSubprocess {
@@ -445,7 +468,8 @@ impl IntoFuture for CreateSubprocess {
     /// `Error::Io` if the program cannot be started (`NotFound` when it or the working
     /// directory does not exist, `PermissionDenied` when it is not executable; the text names
     /// which, `[Errno 2] No such file or directory: 'prog'`, and [`Error::raw_os_error`] gives
-    /// the errno) or a pipe cannot be made;
+    /// the errno), or the start fails otherwise (a pipe, the fork, `setpgid` or `setsid` in the
+    /// child: the bare OS error, `[Errno 1] Operation not permitted`, naming nothing);
     /// `InvalidArgument` for a zero limit, [`Stdio::Stdout`] given for stdin or stdout, or an
     /// environment variable name with `=`;
     /// `InvalidState` outside a running loop.

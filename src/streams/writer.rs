@@ -26,7 +26,7 @@ use super::deadline::Activity;
 use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
-use crate::protocol::{Hold, ProtocolRef};
+use crate::protocol::{when_cell_free, Hold, Need, ProtocolRef};
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
@@ -783,7 +783,7 @@ impl StreamWriter {
         let id = self.transport.id();
         let upgrade = lp
             .start_tls(&self.transport, protocol, context, server_side)
-            .on_handshake(move || keep_paused_when_free(lp, id, core, Hold::new()));
+            .on_handshake(move || keep_paused_when_free(lp, id, core));
         StreamStartTls {
             writer: self,
             upgrade,
@@ -798,7 +798,7 @@ impl StreamWriter {
     fn replace_transport(&mut self, transport: Transport) {
         let (lp, id) = (self.transport.get_loop(), self.transport.id());
         let core = Rc::downgrade(&self.core);
-        upgraded_when_free(lp, id, core, transport.clone(), Hold::new());
+        upgraded_when_free(lp, id, core, transport.clone());
         self.transport = transport;
     }
 }
@@ -812,22 +812,9 @@ fn upgraded_when_free(
     id: u64,
     core: std::rc::Weak<RefCell<StreamCore>>,
     tls: Transport,
-    mut hold: Hold,
 ) {
-    let Some(strong) = core.upgrade() else { return };
-    if let Ok(mut core) = strong.try_borrow_mut() {
-        core.upgraded(tls);
-        return;
-    }
-    hold.still_held(id);
-    let delay = hold.delay();
-    let again = lp.clone();
-    let retry = move || upgraded_when_free(again, id, core, tls, hold);
-    // A closed loop refuses it: the transport is gone with it.
-    match delay {
-        None => drop(lp.call_soon(retry)),
-        Some(d) => drop(lp.call_later(d, retry)),
-    }
+    let upgraded = move |core: &RefCell<StreamCore>| core.borrow_mut().upgraded(tls);
+    when_cell_free(lp, id, core, Need::Exclusive, upgraded, Hold::new());
 }
 
 /// start_tls' handshake hook: a paused reader pauses the raw transport again, now or, while
@@ -838,26 +825,9 @@ fn upgraded_when_free(
 /// would leave the transport reading for a reader that believes it stopped it; the retry
 /// waits as a busy transport waits for its protocol (`Hold`: next turns, then spaced out).
 #[cfg(feature = "tls")]
-fn keep_paused_when_free(
-    lp: crate::LoopHandle,
-    id: u64,
-    core: std::rc::Weak<RefCell<StreamCore>>,
-    mut hold: Hold,
-) {
-    let Some(strong) = core.upgrade() else { return };
-    if let Ok(core) = strong.try_borrow() {
-        core.reader.keep_paused();
-        return;
-    }
-    hold.still_held(id);
-    let delay = hold.delay();
-    let again = lp.clone();
-    let retry = move || keep_paused_when_free(again, id, core, hold);
-    // A closed loop refuses it: the transport is gone with it.
-    match delay {
-        None => drop(lp.call_soon(retry)),
-        Some(d) => drop(lp.call_later(d, retry)),
-    }
+fn keep_paused_when_free(lp: crate::LoopHandle, id: u64, core: std::rc::Weak<RefCell<StreamCore>>) {
+    let pause = |core: &RefCell<StreamCore>| core.borrow().reader.keep_paused();
+    when_cell_free(lp, id, core, Need::Shared, pause, Hold::new());
 }
 
 /// `wait_closed`'s registration among the core's waiters: dropped with the wait (abandoned
