@@ -28,9 +28,9 @@ use std::io;
 /// | `Error::Tls` (feature `tls`) | `ssl.SSLError` | a TLS handshake, certificate, record or truncation failure |
 ///
 /// `From<Error> for io::Error` keeps the [`io::ErrorKind`] of an `Io` error and picks a fitting
-/// kind for the others, so `?` works in functions returning `io::Result`; an OS error arrives
-/// there as the bare OS error std's own calls return, `raw_os_error()` and all (the crate's
-/// message naming the address or path stays in this `Error`'s Display).
+/// kind for the others, so `?` works in functions returning `io::Result`. The crate's message
+/// (an address, a path) goes along; the OS error number does not always (see that impl): read
+/// [`Error::raw_os_error`] before `?` when a program tests it.
 ///
 /// # What you can get, and when
 ///
@@ -351,20 +351,16 @@ impl From<crate::event_loop::exception::PanicError> for Error {
     }
 }
 
-/// An `Io` error whose OS error number is known becomes that bare OS error
-/// (`io::Error::from_raw_os_error`), also when the crate wrote it a message of its own: its
-/// `raw_os_error()` and `kind()` are then what std's own calls give. An `io::Error` can carry
-/// either a number or a message, not both, and the number is what programs test; the crate's
-/// context (the address or path) stays in this `Error`'s Display, to print before `?`. Any
-/// other `Io` error (a resolver's failure, whose code is not an errno, included) passes as it
-/// is; any other variant travels inside an `io::Error` of its [`Error::kind`].
+/// An `Io` error passes as it is. One the crate gave a message of its own (the address of a
+/// refused connect, the path of a Unix socket) keeps that message and its kind, but std's
+/// `raw_os_error()` is `None` on it: an `io::Error` carries an OS error number or a message,
+/// never both, and the message is what tells a reader which connection failed. Take the
+/// number from [`Error::raw_os_error`] before `?` when a program needs it. Any other variant
+/// travels inside an `io::Error` of its [`Error::kind`].
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e {
-            Error::Io(e) => match ours(&e).filter(|o| o.is_errno) {
-                Some(os) => io::Error::from_raw_os_error(os.code),
-                None => e,
-            },
+            Error::Io(e) => e,
             other => io::Error::new(other.kind(), other),
         }
     }
@@ -415,9 +411,6 @@ impl Error {
     ///     let e = asyncio::open_connection("127.0.0.1", port).await.unwrap_err();
     ///     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
     ///     assert_eq!(e.raw_os_error(), Some(111)); // ECONNREFUSED on Linux
-    ///     // So does std's accessor once `?` has made it an io::Error.
-    ///     let io = std::io::Error::from(e);
-    ///     assert_eq!(io.raw_os_error(), Some(111));
     /// })?;
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
@@ -436,9 +429,6 @@ impl Error {
 #[derive(Debug, Clone)]
 pub(crate) struct OsError {
     code: i32,
-    /// Whether `code` is an errno (`io::Error::from_raw_os_error` reads it as the OS's); not
-    /// for a resolver's `EAI_*`, which would read as some other errno or none.
-    is_errno: bool,
     message: String,
 }
 
@@ -446,17 +436,10 @@ impl OsError {
     /// An `io::Error` of `e`'s kind with `message`, keeping `e`'s errno if it has one, also
     /// when `e` is itself one of ours (else a plain `io::Error` with the message).
     pub(crate) fn io(e: &io::Error, message: String) -> io::Error {
-        let (code, is_errno) = match (e.raw_os_error(), ours(e)) {
-            (Some(code), _) => (code, true),
-            (None, Some(o)) => (o.code, o.is_errno),
-            (None, None) => return io::Error::new(e.kind(), message),
-        };
-        let os = OsError {
-            code,
-            is_errno,
-            message,
-        };
-        io::Error::new(e.kind(), os)
+        match errno(e) {
+            Some(code) => io::Error::new(e.kind(), OsError { code, message }),
+            None => io::Error::new(e.kind(), message),
+        }
     }
 }
 
@@ -464,24 +447,17 @@ impl OsError {
     /// An `io::Error` of `kind` with the number `code` and `message`, for a code that is not
     /// an errno: a resolver's `EAI_*` (Python's `gaierror.errno`).
     pub(crate) fn with_code(kind: io::ErrorKind, code: i32, message: String) -> io::Error {
-        let os = OsError {
-            code,
-            is_errno: false,
-            message,
-        };
-        io::Error::new(kind, os)
+        io::Error::new(kind, OsError { code, message })
     }
 }
 
-/// `e`'s error number, also when it was rewrapped with a message of ours ([`OsError`]): an
-/// errno, or a resolver's code (Python's `OSError.errno` and `gaierror.errno`).
+/// `e`'s errno, also when it was rewrapped with a message of ours ([`OsError`]).
 pub(crate) fn errno(e: &io::Error) -> Option<i32> {
-    e.raw_os_error().or_else(|| ours(e).map(|o| o.code))
-}
-
-/// The payload of an `io::Error` we rewrapped with a message.
-fn ours(e: &io::Error) -> Option<&OsError> {
-    e.get_ref().and_then(|i| i.downcast_ref::<OsError>())
+    e.raw_os_error().or_else(|| {
+        e.get_ref()
+            .and_then(|i| i.downcast_ref::<OsError>())
+            .map(|o| o.code)
+    })
 }
 
 /// `x.to_string()`, compiled once for the cold paths that describe an error or a context: a
@@ -560,7 +536,7 @@ fn duplicate_io(e: &io::Error) -> Error {
             other => return other.duplicate(),
         }
     }
-    if let Some(os) = ours(e) {
+    if let Some(os) = e.get_ref().and_then(|i| i.downcast_ref::<OsError>()) {
         return Error::Io(io::Error::new(e.kind(), os.clone()));
     }
     Error::Io(io::Error::new(e.kind(), e.to_string()))
