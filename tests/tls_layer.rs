@@ -272,9 +272,9 @@ where
 
 #[test]
 fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
-    // As over a plain socket (tests/transport.rs): the TLS layer waits for an app protocol a
-    // user task keeps borrowed across a 300 ms sleep, without spinning the loop, and then
-    // delivers what came meanwhile.
+    // As over a plain socket (tests/transport/protocol_calls.rs): the TLS layer waits for an
+    // app protocol a user task keeps borrowed across a 300 ms sleep, without spinning the loop,
+    // and then delivers what came meanwhile.
     let lp = asyncio::EventLoop::new().unwrap();
     let (server, t, proto) = held_app_pair(&lp, |r: StreamReader, w: StreamWriter| async move {
         r.readexactly(1).await?; // the client's go-ahead
