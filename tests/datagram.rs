@@ -915,9 +915,9 @@ fn a_connected_unix_endpoint_echoes_to_its_unnamed_peer() {
 }
 
 /// A datagram is received at a 64-byte boundary of the loop's shared read buffer, as a plain
-/// socket read is (tests/transport.rs `l46_plain_reads_land_on_a_cache_line_boundary`), not at
-/// the 16-byte offset where a `malloc` of 256 KiB starts: every read into that buffer goes
-/// through the one window.
+/// socket read is (tests/transport/reading.rs `l46_plain_reads_land_on_a_cache_line_boundary`),
+/// not at the 16-byte offset where a `malloc` of 256 KiB starts: every read into that buffer
+/// goes through the one window.
 #[test]
 fn datagrams_land_on_a_cache_line_boundary() {
     run_clean(async {

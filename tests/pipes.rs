@@ -99,9 +99,9 @@ fn test__read_ready_data_then_eof_then_connection_lost() {
 }
 
 /// L46: a plain protocol's pipe reads land on a 64-byte boundary of the loop's shared buffer,
-/// as its socket reads do (tests/transport.rs `l46_plain_reads_land_on_a_cache_line_boundary`),
-/// not at the 16-byte offset where a `malloc` of 256 KiB starts: every read into that buffer
-/// goes through the one window.
+/// as its socket reads do (tests/transport/reading.rs
+/// `l46_plain_reads_land_on_a_cache_line_boundary`), not at the 16-byte offset where a `malloc`
+/// of 256 KiB starts: every read into that buffer goes through the one window.
 #[test]
 fn l46_pipe_reads_land_on_a_cache_line_boundary() {
     let lp = EventLoop::new().unwrap();
@@ -157,10 +157,11 @@ fn test__read_ready_eof_even_when_the_protocol_asks_to_stay_open() {
 
 #[test]
 fn l44_a_read_pipe_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
-    // As the socket transport's test of the same name (tests/transport.rs): a user task keeps
-    // the protocol's RefCell across a 300 ms sleep while bytes arrive on the pipe. The pipe
-    // transport waits through the seam's spaced-out retry (protocol::Hold), one at a time
-    // however many edges come; retried on every turn, the loop spun through the whole hold.
+    // As the socket transport's test of the same name (tests/transport/protocol_calls.rs): a
+    // user task keeps the protocol's RefCell across a 300 ms sleep while bytes arrive on the
+    // pipe. The pipe transport waits through the seam's spaced-out retry (protocol::Hold), one
+    // at a time however many edges come; retried on every turn, the loop spun through the
+    // whole hold.
     let lp = EventLoop::new().unwrap();
     let (r, mut w) = os_pipe();
     let (_t, proto) = read_pipe(&lp, r, Recorder::default());

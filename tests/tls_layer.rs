@@ -29,11 +29,13 @@ use util::Recorder;
 // ───────────── loop.start_tls over a transport whose writing is paused ─────────────
 
 /// Plaintext written before the upgrade: far above the raw transport's 64 KiB mark even after
-/// the kernels (a 64 KiB receive buffer on the peer) took their share.
+/// the kernels (a 64 KiB receive buffer on the peer) took their share, as long as the peer
+/// reads none of it (a peer draining the socket while we write lets the kernel take it all).
 const FILLER: usize = 8 << 20;
 
-/// A peer that reads nothing until told, then takes the [`FILLER`] plaintext, runs the server
-/// side of TLS and returns the plaintext it got before our close_notify (answered).
+/// A peer that reads nothing until told (once the test saw the raw transport full), then takes
+/// the [`FILLER`] plaintext, runs the server side of TLS and returns the plaintext it got
+/// before our close_notify (answered).
 fn slow_starttls_peer() -> (
     u16,
     std::sync::mpsc::Sender<()>,
@@ -103,8 +105,10 @@ fn start_tls_over_paused_writing(hold: bool) {
     let upgrade = lp
         .start_tls(&t, app, Certs::get().client_config(&[]), false)
         .server_hostname("localhost");
-    go.send(()).unwrap();
     // The write and the swap in one turn: a pause queued for a held protocol is still queued.
+    // The peer starts reading only once the pause was seen: told before the write, it could
+    // drain the socket while the kernel takes our bytes, and leave less than the high mark
+    // in the transport's buffer (the assertion failed once on a loaded machine).
     let (t2, p2) = (t.clone(), proto.clone());
     let tls = lp
         .run_until_complete(asyncio::timeout(BOUND, async move {
@@ -112,6 +116,7 @@ fn start_tls_over_paused_writing(hold: bool) {
             t2.write(&vec![0u8; FILLER])?;
             drop(held);
             assert!(t2.buffer_info().writing_paused, "the raw transport is full");
+            go.send(()).unwrap();
             upgrade.await
         }))
         .unwrap()
@@ -267,9 +272,9 @@ where
 
 #[test]
 fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then_gets_its_data() {
-    // As over a plain socket (tests/transport.rs): the TLS layer waits for an app protocol a
-    // user task keeps borrowed across a 300 ms sleep, without spinning the loop, and then
-    // delivers what came meanwhile.
+    // As over a plain socket (tests/transport/protocol_calls.rs): the TLS layer waits for an
+    // app protocol a user task keeps borrowed across a 300 ms sleep, without spinning the loop,
+    // and then delivers what came meanwhile.
     let lp = asyncio::EventLoop::new().unwrap();
     let (server, t, proto) = held_app_pair(&lp, |r: StreamReader, w: StreamWriter| async move {
         r.readexactly(1).await?; // the client's go-ahead

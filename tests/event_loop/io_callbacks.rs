@@ -1,0 +1,340 @@
+//! add_reader / add_writer (L17): level-triggered callbacks on a descriptor, replaced and
+//! removed; CPython's test_add_reader_* family.
+
+use super::*;
+
+#[test]
+fn l17_add_reader_is_level_triggered_and_removable() {
+    // CPython: BaseSelectorEventLoopTests.test_process_events_read (a read event queues the
+    // reader).
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let fd = a.as_raw_fd();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    let h = lp.handle();
+    lp.add_reader(fd, move || {
+        // Never reads: level-triggered means we are called again next iteration.
+        c.set(c.get() + 1);
+        if c.get() == 3 {
+            assert!(h.remove_reader(fd).unwrap());
+            h.stop();
+        }
+    })
+    .unwrap();
+    b.write_all(b"ping").unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(calls.get(), 3);
+    assert!(
+        !lp.remove_reader(fd).unwrap(),
+        "L17: false when nothing is registered"
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
+    assert!(matches!(
+        lp.add_reader(-1, || ()),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn l17_add_writer_and_reader_share_one_fd() {
+    // CPython: BaseSelectorEventLoopTests.test_process_events_write (a write event queues the
+    // writer).
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let log = Log::default();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.add_writer(fd, move || {
+        l.push("w");
+        h.remove_writer(fd).unwrap();
+    })
+    .unwrap();
+    let (l, h) = (log.clone(), lp.handle());
+    lp.add_reader(fd, move || {
+        l.push("r");
+        h.remove_reader(fd).unwrap();
+        h.stop();
+    })
+    .unwrap();
+    assert_eq!(
+        lp.stats().io_registrations,
+        1,
+        "reader and writer share one registration"
+    );
+    b.write_all(b"x").unwrap();
+    lp.run_forever().unwrap();
+    let got = log.get();
+    assert!(
+        got.contains(&"w".to_string()) && got.contains(&"r".to_string()),
+        "{got:?}"
+    );
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+/// A callback that counts its calls and whose captures report being dropped.
+fn counting_cb(calls: &Rc<Cell<u32>>, dropped: &Rc<Cell<bool>>) -> impl Fn() + 'static {
+    struct SetOnDrop(Rc<Cell<bool>>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let (c, guard) = (calls.clone(), SetOnDrop(dropped.clone()));
+    move || {
+        let _keep = &guard;
+        c.set(c.get() + 1);
+    }
+}
+
+/// Runs `lp` for one iteration that certainly polls (a zero-delay timer stops it).
+fn run_one_poll(lp: &EventLoop) {
+    let h = lp.handle();
+    lp.call_later(Duration::ZERO, move || h.stop()).unwrap();
+    lp.run_forever().unwrap();
+}
+
+/// A call counter and a dropped flag for `counting_cb`.
+type Counter = (Rc<Cell<u32>>, Rc<Cell<bool>>);
+
+fn counter() -> Counter {
+    (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)))
+}
+
+/// A fresh loop with a counting reader, then a counting writer, on one end of a socket pair:
+/// `(loop, fd, that end, the other end, reader counter, writer counter)`.
+fn reader_and_writer() -> (EventLoop, RawFd, UnixStream, UnixStream, Counter, Counter) {
+    let lp = EventLoop::new().unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (r, w) = (counter(), counter());
+    lp.add_reader(fd, counting_cb(&r.0, &r.1)).unwrap();
+    lp.add_writer(fd, counting_cb(&w.0, &w.1)).unwrap();
+    (lp, fd, a, b, r, w)
+}
+
+#[test]
+fn l17_test_add_reader_existing() {
+    // CPython: BaseSelectorEventLoopTests.test_add_reader_existing. Adding a reader again
+    // replaces the first (cancelled: its captures are released at once), on one registration.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (old_calls, old_dropped) = counter();
+    let (new_calls, new_dropped) = counter();
+    lp.add_reader(fd, counting_cb(&old_calls, &old_dropped))
+        .unwrap();
+    lp.add_reader(fd, counting_cb(&new_calls, &new_dropped))
+        .unwrap();
+    assert!(old_dropped.get(), "the replaced reader is released at once");
+    assert_eq!(lp.stats().io_registrations, 1);
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((old_calls.get(), new_calls.get()), (0, 1));
+    assert!(lp.remove_reader(fd).unwrap());
+    assert!(new_dropped.get());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_add_reader_existing_writer() {
+    // CPython: BaseSelectorEventLoopTests.test_add_reader_existing_writer. A reader added to an
+    // fd with a writer joins its registration; the writer stays.
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (w_calls, w_dropped) = counter();
+    let (r_calls, r_dropped) = counter();
+    lp.add_writer(fd, counting_cb(&w_calls, &w_dropped))
+        .unwrap();
+    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
+        .unwrap();
+    assert!(!w_dropped.get() && !r_dropped.get());
+    assert_eq!(lp.stats().io_registrations, 1);
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w_calls.get()), (1, 1));
+    assert!(lp.remove_reader(fd).unwrap() && lp.remove_writer(fd).unwrap());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_remove_reader_read_write() {
+    // CPython: BaseSelectorEventLoopTests.test_remove_reader_read_write. Removing the reader of
+    // an fd with both keeps the writer registered and called.
+    let (lp, fd, _a, mut b, (r_calls, r_dropped), (w_calls, w_dropped)) = reader_and_writer();
+    assert!(lp.remove_reader(fd).unwrap());
+    assert!(r_dropped.get() && !w_dropped.get());
+    assert_eq!(
+        lp.stats().io_registrations,
+        1,
+        "the writer keeps the registration"
+    );
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w_calls.get()), (0, 1));
+    assert!(!lp.remove_reader(fd).unwrap());
+    assert!(lp.remove_writer(fd).unwrap());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_remove_reader_and_writer_unknown() {
+    // CPython: BaseSelectorEventLoopTests.test_remove_reader_unknown,
+    // BaseSelectorEventLoopTests.test_remove_writer_unknown. An fd never registered: False.
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    assert!(!lp.remove_reader(a.as_raw_fd()).unwrap());
+    assert!(!lp.remove_writer(a.as_raw_fd()).unwrap());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+#[test]
+fn l17_test_add_writer_existing() {
+    // CPython: BaseSelectorEventLoopTests.test_add_writer_existing. A writer added to an fd with
+    // a reader joins its registration; adding a writer again replaces (and releases) the first.
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (r_calls, r_dropped) = counter();
+    let (w1_calls, w1_dropped) = counter();
+    let (w2_calls, w2_dropped) = counter();
+    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
+        .unwrap();
+    lp.add_writer(fd, counting_cb(&w1_calls, &w1_dropped))
+        .unwrap();
+    lp.add_writer(fd, counting_cb(&w2_calls, &w2_dropped))
+        .unwrap();
+    assert!(w1_dropped.get() && !w2_dropped.get() && !r_dropped.get());
+    assert_eq!(lp.stats().io_registrations, 1);
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w1_calls.get(), w2_calls.get()), (0, 0, 1));
+    assert!(lp.remove_writer(fd).unwrap() && lp.remove_reader(fd).unwrap());
+}
+
+#[test]
+fn l17_test_remove_writer_read_write() {
+    // CPython: BaseSelectorEventLoopTests.test_remove_writer_read_write. Removing the writer of
+    // an fd with both keeps the reader registered and called.
+    let (lp, fd, _a, mut b, (r_calls, r_dropped), (w_calls, w_dropped)) = reader_and_writer();
+    assert!(lp.remove_writer(fd).unwrap());
+    assert!(w_dropped.get() && !r_dropped.get());
+    assert_eq!(
+        lp.stats().io_registrations,
+        1,
+        "the reader keeps the registration"
+    );
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), w_calls.get()), (1, 0));
+    assert!(!lp.remove_writer(fd).unwrap());
+    assert!(lp.remove_reader(fd).unwrap());
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+// CPython: EventLoopTestsMixin.test_reader_callback
+#[test]
+fn l17_test_reader_callback() {
+    use std::io::Read;
+    let lp = EventLoop::new().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    r.set_nonblocking(true).unwrap();
+    let fd = r.as_raw_fd();
+    let read = Rc::new(RefCell::new(Vec::new()));
+    let removed = Rc::new(Cell::new(None));
+    let (got, rm, h) = (read.clone(), removed.clone(), lp.handle());
+    let r = RefCell::new(Some(r));
+    lp.add_reader(fd, move || {
+        let mut buf = [0u8; 1024];
+        let n = match r.borrow_mut().as_mut().map(|s| s.read(&mut buf)) {
+            Some(Ok(n)) => n,
+            // Spurious readiness is allowed: try again next time.
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            other => panic!("unexpected read result {other:?}"),
+        };
+        if n > 0 {
+            got.borrow_mut().extend_from_slice(&buf[..n]);
+        } else {
+            rm.set(Some(h.remove_reader(fd).unwrap()));
+            r.borrow_mut().take();
+        }
+    })
+    .unwrap();
+    let w = Rc::new(RefCell::new(Some(w)));
+    let w1 = w.clone();
+    lp.call_soon(move || w1.borrow_mut().as_mut().unwrap().write_all(b"abc").unwrap())
+        .unwrap();
+    util::run_until(&lp, 10, || read.borrow().len() >= 3);
+    let w1 = w.clone();
+    lp.call_soon(move || w1.borrow_mut().as_mut().unwrap().write_all(b"def").unwrap())
+        .unwrap();
+    util::run_until(&lp, 10, || read.borrow().len() >= 6);
+    let w1 = w.clone();
+    lp.call_soon(move || drop(w1.borrow_mut().take())).unwrap();
+    util::run_until(&lp, 10, || removed.get().is_some());
+    assert_eq!(&read.borrow()[..], b"abcdef");
+    assert_eq!(removed.get(), Some(true), "remove_reader found the reader");
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
+// CPython: EventLoopTestsMixin.test_writer_callback
+#[test]
+fn l17_test_writer_callback() {
+    use std::io::Read;
+    let lp = EventLoop::new().unwrap();
+    let (mut r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    w.set_nonblocking(true).unwrap();
+    let fd = w.as_raw_fd();
+    let h = lp.handle();
+    lp.add_writer(fd, move || {
+        (&w).write_all(&[b'x'; 1024]).unwrap();
+        h.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert!(lp.remove_writer(fd).unwrap());
+    assert!(!lp.remove_writer(fd).unwrap());
+    // Removing the writer dropped the callback and with it the socket: EOF after the data.
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    assert_eq!(got, [b'x'; 1024]);
+}
+
+/// A value captured by a callback or handler whose `Drop` calls `touch` on the loop: dropped
+/// while the loop holds the cell it touches, it panics "already borrowed".
+struct TouchesLoopOnDrop {
+    lp: asyncio::LoopHandle,
+    touch: fn(&asyncio::LoopHandle),
+    drops: Rc<Cell<usize>>,
+}
+
+impl Drop for TouchesLoopOnDrop {
+    fn drop(&mut self) {
+        (self.touch)(&self.lp);
+        self.drops.set(self.drops.get() + 1);
+    }
+}
+
+#[test]
+fn l17_a_refused_add_reader_drops_its_callback_outside_the_borrow() {
+    let dir = util::temp_dir("refused-reader");
+    let file = std::fs::File::create(dir.join("plain")).unwrap();
+    let lp = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let probe = TouchesLoopOnDrop {
+        lp: lp.handle(),
+        touch: |lp| assert_eq!(lp.stats().io_registrations, 0),
+        drops: drops.clone(),
+    };
+    // epoll refuses a regular file (EPERM): the entry made for it, and the callback, go.
+    let refused = lp.add_reader(file.as_raw_fd(), move || {
+        let _ = &probe;
+    });
+    assert!(
+        matches!(refused, Err(Error::InvalidArgument(_))),
+        "{refused:?}"
+    );
+    assert_eq!(drops.get(), 1);
+    drop(file); // then `dir` removes itself
+}

@@ -1,0 +1,120 @@
+//! Futures of every primitive polled again after they were ready.
+
+use super::*;
+
+// Futures polled again after they were ready (outside the `Future` contract): each does what
+// its type's docs say, and takes nothing a second time.
+
+#[test]
+fn a_get_polled_after_its_item_stays_pending_and_takes_nothing() {
+    let q = Queue::new(0);
+    q.put_nowait(1).unwrap();
+    q.put_nowait(2).unwrap();
+    let mut get = q.get();
+    assert_eq!(poll_once(&mut get), Poll::Ready(1));
+    assert_eq!(poll_once(&mut get), Poll::Pending);
+    drop(get);
+    assert_eq!(q.qsize(), 1, "the second item is still there");
+    assert_eq!(q.get_nowait(), Ok(2));
+}
+
+#[test]
+fn a_put_polled_after_its_item_went_in_is_ready_and_queues_nothing() {
+    let q = Queue::new(1);
+    let mut put = q.put(1);
+    assert_eq!(poll_once(&mut put), Poll::Ready(()));
+    assert_eq!(
+        poll_once(&mut put),
+        Poll::Ready(()),
+        "the queue is full now"
+    );
+    drop(put);
+    assert_eq!(q.qsize(), 1);
+    // No stale putter is left to take the wakeup of a real one.
+    let mut second = q.put(2);
+    assert_eq!(poll_once(&mut second), Poll::Pending);
+    assert_eq!(q.get_nowait(), Ok(1));
+    assert_eq!(poll_once(&mut second), Poll::Ready(()));
+    assert_eq!(q.get_nowait(), Ok(2));
+}
+
+#[test]
+fn an_acquire_polled_after_it_took_the_lock_stays_pending_and_takes_nothing() {
+    let lock = Lock::new();
+    let mut acquire = lock.acquire();
+    assert_eq!(poll_once(&mut acquire), Poll::Ready(()));
+    lock.release().unwrap();
+    assert_eq!(poll_once(&mut acquire), Poll::Pending);
+    drop(acquire);
+    assert!(!lock.locked(), "the lock was not taken a second time");
+    let mut lock_fut = lock.lock();
+    let Poll::Ready(guard) = poll_once(&mut lock_fut) else {
+        panic!("the lock is free")
+    };
+    assert_eq!(
+        poll_once(&mut lock_fut).map(|_| ()),
+        Poll::Pending,
+        "no second guard"
+    );
+    drop(lock_fut);
+    drop(guard);
+    assert!(!lock.locked());
+}
+
+#[test]
+fn a_condition_wait_polled_after_it_gave_the_guard_stays_pending() {
+    run(async {
+        let cond = Rc::new(Condition::new());
+        let c = cond.clone();
+        let notifier = spawn(async move {
+            c.lock().await.notify_all();
+        });
+        let guard = cond.lock().await;
+        let mut wait = pin!(guard.wait());
+        let guard = wait.as_mut().await;
+        notifier.await.unwrap();
+        drop(guard);
+        assert!(!cond.locked());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert!(!cond.locked(), "the lock was not taken again");
+    });
+}
+
+#[test]
+fn a_semaphore_acquire_polled_after_it_took_a_unit_stays_pending_and_takes_nothing() {
+    let sem = Semaphore::new(2);
+    let mut acquire = sem.acquire();
+    assert_eq!(poll_once(&mut acquire), Poll::Ready(()));
+    assert_eq!(poll_once(&mut acquire), Poll::Pending);
+    drop(acquire);
+    assert_eq!(sem.value(), 1, "one unit taken, not two");
+    let bounded = BoundedSemaphore::new(1);
+    let mut acquire = bounded.acquire();
+    assert_eq!(poll_once(&mut acquire), Poll::Ready(()));
+    bounded.release().unwrap();
+    assert_eq!(poll_once(&mut acquire), Poll::Pending);
+    drop(acquire);
+    assert_eq!(bounded.value(), 1);
+}
+
+#[test]
+fn an_event_wait_polled_after_it_saw_the_flag_is_ready_again_and_queues_nothing() {
+    // Ready at once (the flag was set), then the event cleared: still ready, no waiter.
+    let ev = Event::new();
+    ev.set();
+    let mut wait = ev.wait();
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()));
+    ev.clear();
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()), "ready again");
+    assert_eq!(format!("{ev:?}"), "Event { set: false, waiters: 0 }");
+    drop(wait);
+    // Woken as a waiter, then the event cleared: the same.
+    let mut wait = ev.wait();
+    assert_eq!(poll_once(&mut wait), Poll::Pending);
+    ev.set();
+    ev.clear();
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()), "woken by the set");
+    assert_eq!(poll_once(&mut wait), Poll::Ready(()), "ready again");
+    assert_eq!(format!("{ev:?}"), "Event { set: false, waiters: 0 }");
+}
