@@ -554,7 +554,8 @@ impl LoopHandle {
         cb: Option<FdCallback>,
     ) -> Result<bool, Error> {
         let inner = &self.inner;
-        if cb.is_some() {
+        let adding = cb.is_some();
+        if adding {
             inner.check_closed()?;
         } else if inner.is_closed() {
             return Ok(false);
@@ -566,7 +567,7 @@ impl LoopHandle {
         }
         let mut io = inner.io.borrow_mut();
         let existing = io.fds.get(&fd).copied();
-        let (key, old, had, interest_before, interest_after) = match existing {
+        let (key, mut old, had, interest_before, interest_after) = match existing {
             Some(key) => match io.slots().get_mut(key) {
                 Some(Entry::Fd { reader, writer, .. }) => {
                     let before = fd_interest(reader, writer);
@@ -610,15 +611,26 @@ impl LoopHandle {
             (None, None) => Ok(()),
         };
         if let Err(e) = result {
-            // The new callback leaves with its entry: dropped after the borrow, like `old`.
-            let removed = if interest_before.is_none() {
-                io.fds.remove(&fd);
-                io.slots().remove(key)
-            } else {
-                None
+            // A refused change leaves the fd as it was. A new entry leaves with its callback;
+            // an existing one gets its previous callback back, and with it the interest the
+            // kernel kept (a failed `EPOLL_CTL_MOD` changes nothing). A removal stays done.
+            // Whatever leaves is dropped after the borrow, like `old`.
+            let (removed, refused) = match interest_before {
+                None => {
+                    io.fds.remove(&fd);
+                    (io.slots().remove(key), None)
+                }
+                Some(_) if adding => match io.slots().get_mut(key) {
+                    Some(Entry::Fd { reader, writer, .. }) => {
+                        let slot = if write { writer } else { reader };
+                        (None, std::mem::replace(slot, old.take()))
+                    }
+                    _ => (None, None),
+                },
+                Some(_) => (None, None),
             };
             drop(io);
-            drop((old, removed));
+            drop((old, removed, refused));
             return Err(match e.raw_os_error() {
                 Some(libc::EBADF) | Some(libc::EPERM) => {
                     Error::invalid_argument(format!("Invalid file object: {fd} ({e})"))
