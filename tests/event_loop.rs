@@ -2469,6 +2469,30 @@ fn l17_a_refused_change_to_a_watched_fd_keeps_what_it_had() {
     drop(a);
 }
 
+/// Removing the reader of an fd closed behind the loop's back removes it and answers
+/// `Ok(true)`, as CPython's selector `unregister` ignores the `OSError` of the closed fd. It
+/// used to be removed but answered `InvalidArgument`, which `remove_reader` does not document.
+#[test]
+fn l17_remove_reader_of_an_fd_closed_behind_the_loop_removes_it() {
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    // As above: epoll keeps the registration of the socket, and refuses the closed number.
+    let second = a.try_clone().unwrap();
+    let fd = second.as_raw_fd();
+    let (calls, dropped) = counter();
+    lp.add_reader(fd, counting_cb(&calls, &dropped)).unwrap();
+    drop(second);
+    assert!(matches!(lp.remove_reader(fd), Ok(true)));
+    assert!(dropped.get());
+    assert_eq!(lp.stats().io_registrations, 0);
+    // The kernel's stale registration still reports the socket: its token names nobody.
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!(calls.get(), 0);
+    assert!(matches!(lp.remove_reader(fd), Ok(false)));
+    drop(a);
+}
+
 #[test]
 fn l13_l14_a_run_stopped_with_its_main_woken_leaves_no_main_entry() {
     use std::task::Poll;

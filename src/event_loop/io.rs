@@ -602,11 +602,16 @@ impl LoopHandle {
             (Some(_), Some(i)) => self
                 .inner
                 .with_registry(|r| r.reregister(&mut SourceFd(&fd), token(key), i)),
+            // The fd leaves whatever epoll answers: refused, it was closed (or its number
+            // reused) behind the loop's back, and the caller asked for nothing it can fix (as
+            // CPython's selector `unregister` ignores the `OSError`).
             (Some(_), None) => {
                 io.fds.remove(&fd);
                 io.slots().remove(key);
-                self.inner
-                    .with_registry(|r| r.deregister(&mut SourceFd(&fd)))
+                let _ = self
+                    .inner
+                    .with_registry(|r| r.deregister(&mut SourceFd(&fd)));
+                Ok(())
             }
             (None, None) => Ok(()),
         };
@@ -702,19 +707,23 @@ impl LoopHandle {
     }
 
     /// Stops watching `fd` for reading; `Ok(true)` if a reader was registered. On a closed
-    /// loop it returns `Ok(false)`.
+    /// loop it returns `Ok(false)`. The reader is removed even when `fd` was closed behind the
+    /// loop's back.
     ///
     /// # Errors
-    /// `InvalidState` when a transport owns `fd`.
+    /// `InvalidState` when a transport owns `fd`. When `fd` keeps a writer, the reader is
+    /// removed but `InvalidArgument` or `Io` says that epoll refused the new interest (`fd`
+    /// was closed, or its number reused, behind the loop's back).
     // Checklist: L17, L16.
     pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, false, None)
     }
 
-    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered.
+    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered. As
+    /// [`remove_reader`](Self::remove_reader), the other way round.
     ///
     /// # Errors
-    /// `InvalidState` when a transport owns `fd`.
+    /// As for [`remove_reader`](Self::remove_reader).
     // Checklist: L17.
     pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, true, None)
