@@ -103,6 +103,13 @@ impl std::fmt::Display for Seconds3 {
 /// record still names its call site's file and line (`#[track_caller]`), not this function's;
 /// its module path is left out (`None`): passing `module_path!()` from every site cost the
 /// echo client 2.8 KiB.
+///
+/// The logger is the user's code, and so are the `Display` impls it formats (an error a
+/// callback returned): a panic in either costs this record, never unwinds out of the loop's
+/// report into `run_forever`. Python's logging does the same for an exception raised inside
+/// a handler (`Handler.handleError`): a `--- Logging error ---` note on stderr, and the
+/// program goes on. The note names the record's level and target only: formatting its
+/// arguments again could panic again.
 #[cold]
 #[inline(never)]
 #[track_caller]
@@ -110,15 +117,22 @@ pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_
     if log::max_level() != log::LevelFilter::Off {
         if level <= log::STATIC_MAX_LEVEL && level <= log::max_level() {
             let at = std::panic::Location::caller();
-            log::logger().log(
-                &log::Record::builder()
-                    .args(args)
-                    .level(level)
-                    .target(target)
-                    .file_static(Some(at.file()))
-                    .line(Some(at.line()))
-                    .build(),
-            );
+            let record = log::Record::builder()
+                .args(args)
+                .level(level)
+                .target(target)
+                .file_static(Some(at.file()))
+                .line(Some(at.line()))
+                .build();
+            let logged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                log::logger().log(&record);
+            }));
+            if logged.is_err() {
+                to_stderr(format_args!(
+                    "--- Logging error --- the logger panicked on a record ({level}, \
+                     target {target}); the record is lost"
+                ));
+            }
         }
     } else if level <= log::Level::Warn || target == TRACE_TARGET {
         to_stderr(args);

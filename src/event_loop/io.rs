@@ -554,7 +554,8 @@ impl LoopHandle {
         cb: Option<FdCallback>,
     ) -> Result<bool, Error> {
         let inner = &self.inner;
-        if cb.is_some() {
+        let adding = cb.is_some();
+        if adding {
             inner.check_closed()?;
         } else if inner.is_closed() {
             return Ok(false);
@@ -566,7 +567,7 @@ impl LoopHandle {
         }
         let mut io = inner.io.borrow_mut();
         let existing = io.fds.get(&fd).copied();
-        let (key, old, had, interest_before, interest_after) = match existing {
+        let (key, mut old, had, interest_before, interest_after) = match existing {
             Some(key) => match io.slots().get_mut(key) {
                 Some(Entry::Fd { reader, writer, .. }) => {
                     let before = fd_interest(reader, writer);
@@ -601,24 +602,40 @@ impl LoopHandle {
             (Some(_), Some(i)) => self
                 .inner
                 .with_registry(|r| r.reregister(&mut SourceFd(&fd), token(key), i)),
+            // The fd leaves whatever epoll answers: refused, it was closed (or its number
+            // reused) behind the loop's back, and the caller asked for nothing it can fix (as
+            // CPython's selector `unregister` ignores the `OSError`).
             (Some(_), None) => {
                 io.fds.remove(&fd);
                 io.slots().remove(key);
-                self.inner
-                    .with_registry(|r| r.deregister(&mut SourceFd(&fd)))
+                let _ = self
+                    .inner
+                    .with_registry(|r| r.deregister(&mut SourceFd(&fd)));
+                Ok(())
             }
             (None, None) => Ok(()),
         };
         if let Err(e) = result {
-            // The new callback leaves with its entry: dropped after the borrow, like `old`.
-            let removed = if interest_before.is_none() {
-                io.fds.remove(&fd);
-                io.slots().remove(key)
-            } else {
-                None
+            // A refused change leaves the fd as it was. A new entry leaves with its callback;
+            // an existing one gets its previous callback back, and with it the interest the
+            // kernel kept (a failed `EPOLL_CTL_MOD` changes nothing). A removal stays done.
+            // Whatever leaves is dropped after the borrow, like `old`.
+            let (removed, refused) = match interest_before {
+                None => {
+                    io.fds.remove(&fd);
+                    (io.slots().remove(key), None)
+                }
+                Some(_) if adding => match io.slots().get_mut(key) {
+                    Some(Entry::Fd { reader, writer, .. }) => {
+                        let slot = if write { writer } else { reader };
+                        (None, std::mem::replace(slot, old.take()))
+                    }
+                    _ => (None, None),
+                },
+                Some(_) => (None, None),
             };
             drop(io);
-            drop((old, removed));
+            drop((old, removed, refused));
             return Err(match e.raw_os_error() {
                 Some(libc::EBADF) | Some(libc::EPERM) => {
                     Error::invalid_argument(format!("Invalid file object: {fd} ({e})"))
@@ -690,19 +707,23 @@ impl LoopHandle {
     }
 
     /// Stops watching `fd` for reading; `Ok(true)` if a reader was registered. On a closed
-    /// loop it returns `Ok(false)`.
+    /// loop it returns `Ok(false)`. The reader is removed even when `fd` was closed behind the
+    /// loop's back.
     ///
     /// # Errors
-    /// `InvalidState` when a transport owns `fd`.
+    /// `InvalidState` when a transport owns `fd`. When `fd` keeps a writer, the reader is
+    /// removed but `InvalidArgument` or `Io` says that epoll refused the new interest (`fd`
+    /// was closed, or its number reused, behind the loop's back).
     // Checklist: L17, L16.
     pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, false, None)
     }
 
-    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered.
+    /// Stops watching `fd` for writing; `Ok(true)` if a writer was registered. As
+    /// [`remove_reader`](Self::remove_reader), the other way round.
     ///
     /// # Errors
-    /// `InvalidState` when a transport owns `fd`.
+    /// As for [`remove_reader`](Self::remove_reader).
     // Checklist: L17.
     pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, true, None)

@@ -158,9 +158,23 @@ pub(crate) struct LoopInner {
 thread_local! {
     /// The loop running on this thread, if any (L15).
     static CURRENT: RefCell<Option<LoopHandle>> = const { RefCell::new(None) };
-    /// The loops made on this thread, running or not (dead entries pruned as loops are
-    /// made): where a wake-up between two runs finds its loop without the thread-safe door.
+    /// The loops made on this thread, running or not: where a wake-up between two runs finds
+    /// its loop without the thread-safe door. Invariant: a loop's entry leaves as the loop
+    /// drops (its `Weak` would keep the loop's allocation), unless the list is borrowed or
+    /// gone then; such an entry is pruned as the next loop is made.
     static HERE: RefCell<Vec<std::rc::Weak<LoopInner>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Drop for LoopInner {
+    /// Takes this loop's entry out of `HERE`, so nothing of the loop outlives it. Its strong
+    /// count is already zero here: the dead entries go, this one among them.
+    fn drop(&mut self) {
+        let _ = HERE.try_with(|here| {
+            if let Ok(mut here) = here.try_borrow_mut() {
+                here.retain(|w| w.strong_count() > 0);
+            }
+        });
+    }
 }
 
 /// Wakes task `index`/`generation` of loop `id` if that loop lives on this thread but is not
@@ -799,5 +813,32 @@ impl LoopHandle {
     /// ```
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EventLoop, HERE};
+
+    /// A loop's entry in the thread's list of loops leaves when the loop's last handle drops,
+    /// not when the next loop is made: its `Weak` held the loop's whole allocation until then.
+    #[test]
+    fn a_loop_leaves_the_threads_list_as_it_drops() {
+        let entries = || HERE.with(|here| here.borrow().len());
+        let before = entries();
+        let kept = EventLoop::new().unwrap();
+        let lp = EventLoop::new().unwrap();
+        let handle = lp.handle();
+        assert_eq!(entries(), before + 2);
+        drop(lp);
+        assert_eq!(
+            entries(),
+            before + 2,
+            "a handle keeps its (closed) loop alive"
+        );
+        drop(handle);
+        assert_eq!(entries(), before + 1, "the dropped loop left the list");
+        drop(kept);
+        assert_eq!(entries(), before);
     }
 }

@@ -166,7 +166,9 @@ impl ServerInner {
         let protocol = match self.tls.wrap(&self.lp, protocol) {
             Ok(p) => p,
             Err(e) => {
-                log::debug!(target: "asyncio", "Error on transport creation for incoming connection: {e}");
+                crate::event_loop::debug::debug_log!(
+                    "Error on transport creation for incoming connection: {e}"
+                );
                 return;
             }
         };
@@ -181,7 +183,9 @@ impl ServerInner {
                     .insert(t.handle().id(), Rc::downgrade(&t));
             }
             Err(e) => {
-                log::debug!(target: "asyncio", "Error on transport creation for incoming connection: {e}");
+                crate::event_loop::debug::debug_log!(
+                    "Error on transport creation for incoming connection: {e}"
+                );
             }
         }
     }

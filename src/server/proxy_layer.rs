@@ -184,7 +184,7 @@ impl ProxyLayer {
         self.buf.borrow_mut().clear();
         let raw = self.raw();
         let peer = raw.as_ref().and_then(Transport::peername);
-        log::debug!(target: "asyncio", "closing connection from {peer:?}: {why}");
+        crate::event_loop::debug::debug_log!("closing connection from {peer:?}: {why}");
         if let Some(raw) = raw {
             raw.abort();
         }

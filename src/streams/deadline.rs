@@ -659,7 +659,10 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
         forget_unclaimed_wakes(me);
     }
     if let Some(transport) = abort {
-        log::debug!(target: "asyncio", "connection {}: idle timeout, aborted", transport.id());
+        crate::event_loop::debug::debug_log!(
+            "connection {}: idle timeout, aborted",
+            transport.id()
+        );
         transport.abort();
     }
 }

@@ -821,7 +821,7 @@ async fn feed_stdin(stdin: &StreamWriter, input: Option<&[u8]>) -> Result<(), Er
                 io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
             ) =>
         {
-            log::debug!(target: "asyncio", "communicate: stdin got {e}");
+            crate::event_loop::debug::debug_log!("communicate: stdin got {e}");
         }
         other => other?,
     }

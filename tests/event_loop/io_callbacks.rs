@@ -338,3 +338,63 @@ fn l17_a_refused_add_reader_drops_its_callback_outside_the_borrow() {
     assert_eq!(drops.get(), 1);
     drop(file); // then `dir` removes itself
 }
+
+/// An fd watched for reading, then refused a change: `add_writer`, and a second `add_reader`,
+/// fail and leave the reader registered and called, with the new callbacks dropped at once.
+/// CPython stores no new handle when the selector's `modify` raises either. The refused
+/// callback used to stay stored (the new reader replaced the old one) while the call failed.
+#[test]
+fn l17_a_refused_change_to_a_watched_fd_keeps_what_it_had() {
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    // Watched under a second descriptor of `a`, then closed behind the loop's back: epoll
+    // keeps the registration (it follows the socket, which `a` keeps open) and refuses every
+    // change made through the closed number (EBADF; ENOENT or EPERM if another thread's file
+    // has taken the number since).
+    let second = a.try_clone().unwrap();
+    let fd = second.as_raw_fd();
+    let (r_calls, r_dropped) = counter();
+    lp.add_reader(fd, counting_cb(&r_calls, &r_dropped))
+        .unwrap();
+    drop(second);
+    let (w_calls, w_dropped) = counter();
+    let refused = lp.add_writer(fd, counting_cb(&w_calls, &w_dropped));
+    assert!(refused.is_err(), "{refused:?}");
+    let (r2_calls, r2_dropped) = counter();
+    let refused = lp.add_reader(fd, counting_cb(&r2_calls, &r2_dropped));
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(
+        w_dropped.get() && r2_dropped.get(),
+        "a refused callback is not kept"
+    );
+    assert!(!r_dropped.get(), "the reader stays");
+    assert_eq!(lp.stats().io_registrations, 1);
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!((r_calls.get(), r2_calls.get(), w_calls.get()), (1, 0, 0));
+    drop(a);
+}
+
+/// Removing the reader of an fd closed behind the loop's back removes it and answers
+/// `Ok(true)`, as CPython's selector `unregister` ignores the `OSError` of the closed fd. It
+/// used to be removed but answered `InvalidArgument`, which `remove_reader` does not document.
+#[test]
+fn l17_remove_reader_of_an_fd_closed_behind_the_loop_removes_it() {
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    // As above: epoll keeps the registration of the socket, and refuses the closed number.
+    let second = a.try_clone().unwrap();
+    let fd = second.as_raw_fd();
+    let (calls, dropped) = counter();
+    lp.add_reader(fd, counting_cb(&calls, &dropped)).unwrap();
+    drop(second);
+    assert!(matches!(lp.remove_reader(fd), Ok(true)));
+    assert!(dropped.get());
+    assert_eq!(lp.stats().io_registrations, 0);
+    // The kernel's stale registration still reports the socket: its token names nobody.
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!(calls.get(), 0);
+    assert!(matches!(lp.remove_reader(fd), Ok(false)));
+    drop(a);
+}

@@ -183,7 +183,9 @@ impl ChildWatch {
                     }
                     Err(failed) if how == ChildWatcher::Pidfd => return Err(failed),
                     Err((e, pidfd)) => {
-                        log::debug!(target: "asyncio", "pidfd for child {pid}: {e}; using a thread");
+                        crate::event_loop::debug::debug_log!(
+                            "pidfd for child {pid}: {e}; using a thread"
+                        );
                         thread(pidfd)?;
                         ChildWatcher::Threaded
                     }
@@ -264,7 +266,10 @@ impl KillGuard {
 impl Drop for KillGuard {
     fn drop(&mut self) {
         if let Some(watch) = self.0.take() {
-            log::debug!(target: "asyncio", "subprocess creation did not finish: killing child {}", watch.pid);
+            crate::event_loop::debug::debug_log!(
+                "subprocess creation did not finish: killing child {}",
+                watch.pid
+            );
             if let Err(e) = watch.send_signal(libc::SIGKILL) {
                 crate::event_loop::debug::warning!("killing child {}: {e}", watch.pid);
             }
@@ -301,7 +306,9 @@ fn abandon(pid: libc::pid_t, pidfd: Option<&OwnedFd>) {
     };
     match killed {
         Ok(true) => drop(reap(pid, pidfd, 0)),
-        Ok(false) => log::debug!(target: "asyncio", "abandoned child {pid} was already reaped"),
+        Ok(false) => {
+            crate::event_loop::debug::debug_log!("abandoned child {pid} was already reaped")
+        }
         Err(e) => {
             crate::event_loop::debug::warning!("child {pid} cannot be killed ({e}): left running")
         }

@@ -116,7 +116,9 @@ fn bind_separate(
                 if e.kind() == io::ErrorKind::Unsupported
                     || crate::error::errno(&e) == Some(libc::ENOPROTOOPT) =>
             {
-                log::debug!(target: "asyncio", "no SO_REUSEPORT here ({e}): one listener per address shared by the workers");
+                crate::event_loop::debug::debug_log!(
+                    "no SO_REUSEPORT here ({e}): one listener per address shared by the workers"
+                );
                 return Ok(None);
             }
             Err(e) => return Err(Error::Io(e)),
@@ -134,7 +136,7 @@ fn bind_separate(
                     // All or none: the ones bound carry SO_REUSEPORT (anything of this user
                     // could join them and take connections), so they are all closed and
                     // plain listeners take their place; with port 0 the OS picks anew.
-                    log::debug!(target: "asyncio", "SO_REUSEPORT refused ({e}): one listener per address shared by the workers");
+                    crate::event_loop::debug::debug_log!("SO_REUSEPORT refused ({e}): one listener per address shared by the workers");
                     return Ok(None);
                 }
             }

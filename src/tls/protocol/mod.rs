@@ -604,7 +604,7 @@ impl TlsProtocol {
                 &ExceptionContext::new(message).with_exception(Box::new(exc.duplicate())),
             );
         } else {
-            log::debug!(target: "asyncio", "{message}: {exc}");
+            crate::event_loop::debug::debug_log!("{message}: {exc}");
         }
         let raw = self.raw();
         if let Some(raw) = raw {
