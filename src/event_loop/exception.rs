@@ -269,10 +269,13 @@ pub(crate) fn report_detail(lp: &LoopHandle, message: &str, key: &'static str, v
     lp.call_exception_handler(&ExceptionContext::new(message).with_detail(key, value));
 }
 
-/// Reports a failed callback through the exception handler: `message`, the error, and the
-/// `transport` key when the failure is a transport's. Out of line: the loop's and the
-/// transports' error paths hand their parts over here instead of each building, and
-/// dropping, a context of its own.
+/// Reports a transport's failure through the exception handler, with the keys CPython's
+/// transports give (`_fatal_error`, a failed `pause_writing`/`resume_writing`): `message`, the
+/// error, `transport` (the transport's id, [`Transport::id`](crate::Transport::id)) and
+/// `protocol` (`<name object>`, after Python's repr, from [`Protocol::protocol_name`]
+/// (crate::Protocol::protocol_name)). Out of line: the loop's and the transports' error paths
+/// hand their parts over here instead of each building, and dropping, a context of its own.
+// Checklist: L80, L49.
 #[cold]
 #[inline(never)]
 pub(crate) fn report_error(
@@ -280,11 +283,36 @@ pub(crate) fn report_error(
     message: String,
     exception: Box<dyn std::error::Error>,
     transport: Option<u64>,
+    protocol: Option<&'static str>,
 ) {
     let mut ctx = ExceptionContext::new(message).with_exception(exception);
     if let Some(id) = transport {
         ctx = ctx.with_detail("transport", id.to_string());
     }
+    if let Some(name) = protocol {
+        ctx = ctx.with_detail("protocol", format!("<{name} object>"));
+    }
+    lp.call_exception_handler(&ctx);
+}
+
+/// Reports a protocol callback that CPython runs as a loop callback (`connection_made`,
+/// `connection_lost`; a datagram protocol's callbacks, which escape the transport's
+/// `_read_ready`) and that panicked: a failed callback's report, as `Handle._run` makes it:
+/// `Exception in callback {protocol}::{call}` and the `handle` key
+/// `<Handle {protocol}::{call}>`, `call` being e.g. `connection_lost(None)`.
+// Checklist: L18, L55.
+#[cold]
+#[inline(never)]
+pub(crate) fn report_protocol_callback(
+    lp: &LoopHandle,
+    protocol: &'static str,
+    call: fmt::Arguments<'_>,
+    payload: &(dyn Any + Send),
+) {
+    let call = format!("{protocol}::{call}");
+    let ctx = ExceptionContext::new(format!("Exception in callback {call}"))
+        .with_exception(Box::new(PanicError::from_payload(payload)))
+        .with_detail("handle", format!("<Handle {call}>"));
     lp.call_exception_handler(&ctx);
 }
 
