@@ -790,12 +790,15 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     }
 
     /// The protocol's name for a report ([`Protocol::protocol_name`]); `"?"` while it is
-    /// borrowed elsewhere or gone. Read after the failed call, when nothing holds it.
+    /// borrowed elsewhere or gone. Read after the failed call, when nothing holds it. Out of
+    /// line: only failure reports ask.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn name(&self) -> &'static str {
-        let p = self.get();
-        let name = p
+        let slot = self.protocol.borrow();
+        let name = slot
             .as_ref()
-            .and_then(|p| p.try_borrow().ok().map(|p| p.protocol_name()));
+            .and_then(|p| Some(p.try_borrow().ok()?.protocol_name()));
         name.unwrap_or("?")
     }
 

@@ -554,7 +554,7 @@ fn l55_l80_a_panicking_protocol_is_reported_with_its_transport_and_protocol() {
         }
         let name = std::any::type_name::<Panicky>();
         let expected = if in_made {
-            let call = format!("{name}::connection_made({t:?})");
+            let call = format!("{name}::connection_made(Transport {{ id: {} }})", t.id());
             let message = format!("Exception in callback {call}");
             (message, vec![("handle", format!("<Handle {call}>"))])
         } else {

@@ -54,30 +54,55 @@ impl<E: Into<Box<dyn std::error::Error>>> CallbackOutput for Result<(), E> {
 pub(crate) trait Callback {
     /// Runs the closure if it is still there; returns the error it produced.
     fn run(&self) -> Option<Box<dyn std::error::Error>>;
-    /// Marks the callback cancelled and drops the closure.
+    /// Marks the callback cancelled (`state().cancelled`) and drops the closure.
     fn cancel(&self);
-    fn cancelled(&self) -> bool;
     /// The closure's type name, for `Exception in callback …` reports.
     fn name(&self) -> &'static str;
+    /// What every kind keeps beside its closure: one small method per closure type, the rest
+    /// read through it by the non-generic methods on `dyn Callback`.
+    fn state(&self) -> &CallbackState;
+}
+
+/// The state a scheduled callback keeps beside its closure.
+pub(crate) struct CallbackState {
+    /// Set by `cancel`; never cleared.
+    pub(crate) cancelled: Cell<bool>,
     /// A timer's deadline as [`LoopSeconds`] counts it (its handle is then described as a
-    /// `TimerHandle`); `None` for a `call_soon` callback.
-    fn when(&self) -> Option<i64> {
-        None
-    }
-    /// Records the deadline [`when`](Self::when) reports: at `call_later`/`call_at`, and again
-    /// as the timer fires (an entry re-armed in place may have moved). Ignored by callbacks
-    /// that are never described as timers.
-    fn set_when(&self, _loop_ns: i64) {}
+    /// `TimerHandle`), or [`NOT_A_TIMER`] for a `call_soon` callback. Set by
+    /// `call_later`/`call_at`, and again as the timer fires (an entry re-armed in place may
+    /// have moved).
+    when: Cell<i64>,
 }
 
 /// `when` never set: a `call_soon` callback.
 const NOT_A_TIMER: i64 = i64::MIN;
 
+impl CallbackState {
+    pub(crate) const fn new() -> Self {
+        CallbackState {
+            cancelled: Cell::new(false),
+            when: Cell::new(NOT_A_TIMER),
+        }
+    }
+}
+
+impl dyn Callback + '_ {
+    pub(crate) fn cancelled(&self) -> bool {
+        self.state().cancelled.get()
+    }
+
+    /// The timer's deadline (`CallbackState::when`); `None` for a `call_soon` callback.
+    pub(crate) fn when(&self) -> Option<i64> {
+        Some(self.state().when.get()).filter(|&w| w != NOT_A_TIMER)
+    }
+
+    pub(crate) fn set_when(&self, loop_ns: i64) {
+        self.state().when.set(loop_ns);
+    }
+}
+
 struct CallbackCell<F> {
-    /// Set by `cancel`; never cleared.
-    cancelled: Cell<bool>,
-    /// A timer's deadline (`Callback::when`), or [`NOT_A_TIMER`].
-    when: Cell<i64>,
+    state: CallbackState,
     /// The closure until it runs or is cancelled.
     f: Cell<Option<F>>,
 }
@@ -94,24 +119,16 @@ where
     }
 
     fn cancel(&self) {
-        self.cancelled.set(true);
+        self.state.cancelled.set(true);
         drop(self.f.take());
-    }
-
-    fn cancelled(&self) -> bool {
-        self.cancelled.get()
     }
 
     fn name(&self) -> &'static str {
         std::any::type_name::<F>()
     }
 
-    fn when(&self) -> Option<i64> {
-        Some(self.when.get()).filter(|&w| w != NOT_A_TIMER)
-    }
-
-    fn set_when(&self, loop_ns: i64) {
-        self.when.set(loop_ns);
+    fn state(&self) -> &CallbackState {
+        &self.state
     }
 }
 
@@ -121,8 +138,7 @@ where
     R: CallbackOutput + 'static,
 {
     Rc::new(CallbackCell {
-        cancelled: Cell::new(false),
-        when: Cell::new(NOT_A_TIMER),
+        state: CallbackState::new(),
         f: Cell::new(Some(f)),
     })
 }

@@ -26,7 +26,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::exception::{report_error, report_protocol_callback, PanicError};
+use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::{deliver_flow, Called, FlowEdge, Protocol, ProtocolRef, ProtocolSlot};
@@ -233,12 +233,10 @@ impl ProxyLayer {
         });
         match self.next.made(Transport { inner: facade }) {
             // L55, as the socket transport has it: reported, and the connection goes on.
-            Called::Panicked(payload) => report_protocol_callback(
-                &self.lp,
-                self.next.name(),
-                format_args!("connection_made({raw:?})"),
-                &*payload,
-            ),
+            Called::Panicked(payload) => {
+                let (name, made) = (self.next.name(), Call::Made(raw.id()));
+                report_protocol_callback(&self.lp, name, made, &*payload)
+            }
             Called::Done(()) => {}
             // A fresh protocol held elsewhere (or none): it can never be connected.
             Called::Gone | Called::Busy => {
@@ -458,11 +456,9 @@ impl ProxyLayer {
     /// one, as a failed callback (L55), also from a retry, which runs after we have let go of
     /// that transport.
     fn next_lost(&self, exc: Option<io::Error>) {
-        let had_exc = exc.is_some();
+        let call = Call::Lost(exc.is_some());
         match self.next.lost(exc) {
             Ok(Called::Panicked(payload)) => {
-                let arg = if had_exc { "Some(..)" } else { "None" };
-                let call = format_args!("connection_lost({arg})");
                 report_protocol_callback(&self.lp, self.next.name(), call, &*payload);
             }
             Ok(_) => {}

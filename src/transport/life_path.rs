@@ -27,7 +27,7 @@ use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::error::OsText;
 use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{report_error, report_protocol_callback, PanicError};
+use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
 use crate::protocol::Called;
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
@@ -106,10 +106,10 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
             // L55: reported as a failed callback; reading still starts. CPython (3.11):
             // {'message': 'Exception in callback P.connection_made(<_SelectorSocketTransport
             // fd=6 ...>)', 'exception': .., 'handle': <Handle P.connection_made(<...>)>}.
-            Called::Panicked(payload) => self.report_callback(
-                format_args!("connection_made({:?})", self.handle()),
-                &payload,
-            ),
+            Called::Panicked(payload) => {
+                let id = self.protocol().transport_id();
+                self.report_callback(Call::Made(id), &payload)
+            }
         }
     }
 
@@ -134,7 +134,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     /// A protocol callback outside the grammar's data path panicked (`connection_made`,
     /// `connection_lost`, which CPython runs as loop callbacks): reported as a failed
     /// callback, `call` naming it with its argument; the transport goes on.
-    fn report_callback(&self, call: std::fmt::Arguments<'_>, payload: &Box<dyn Any + Send>) {
+    fn report_callback(&self, call: Call, payload: &Box<dyn Any + Send>) {
         let lp = self.protocol().lp();
         report_protocol_callback(lp, self.protocol().name(), call, &**payload);
     }
@@ -232,10 +232,9 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
                 .map_or("None".to_string(), |e| format!("{:?}", e.kind())),
             Self::TRACE_TAG
         );
-        let had_exc = exc.is_some();
+        let call = Call::Lost(exc.is_some());
         if let Ok(Called::Panicked(payload)) = self.protocol().lost(exc) {
-            let arg = if had_exc { "Some(..)" } else { "None" };
-            self.report_callback(format_args!("connection_lost({arg})"), &payload);
+            self.report_callback(call, &payload);
         }
         self.release();
     }

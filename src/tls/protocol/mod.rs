@@ -39,7 +39,7 @@ use super::engine::Engine;
 use super::transport::TlsTransport;
 use super::{TlsOptions, FLOW_CONTROL_HIGH_WATER_SSL_READ, FLOW_CONTROL_HIGH_WATER_SSL_WRITE};
 use crate::error::Error;
-use crate::event_loop::exception::{report_error, report_protocol_callback, PanicError};
+use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
 use crate::event_loop::executor::waker::wake_caught;
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
@@ -668,8 +668,7 @@ fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
                 if let Called::Panicked(payload) = called {
                     // CPython runs it as a loop callback: {'message': 'Exception in callback
                     // P.connection_lost(None)', 'exception': .., 'handle': <Handle ...>}.
-                    let arg = if had_exc { "Some(..)" } else { "None" };
-                    let call = format_args!("connection_lost({arg})");
+                    let call = Call::Lost(had_exc);
                     report_protocol_callback(&t.lp, t.app.name(), call, &*payload);
                 }
                 drop(t.app.release());

@@ -16,7 +16,7 @@ use super::{
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
-use crate::event_loop::exception::report_protocol_callback;
+use crate::event_loop::exception::{report_protocol_callback, Call};
 use crate::event_loop::read_buf::read_window;
 use crate::protocol::{Called, FlowEdge};
 use crate::transport::lifecycle::{Reading, State};
@@ -129,10 +129,7 @@ impl DatagramSocketTransport {
         match self.protocol.made(self.handle()) {
             Called::Done(()) | Called::Gone => {}
             Called::Busy => self.when_free(|t| t.connection_made()),
-            Called::Panicked(payload) => self.report_panic(
-                format_args!("connection_made(DatagramTransport {{ id: {} }})", self.id()),
-                &*payload,
-            ),
+            Called::Panicked(payload) => self.report_panic(Call::Made(self.id()), &*payload),
         }
     }
 
@@ -153,7 +150,7 @@ impl DatagramSocketTransport {
     /// for the loop: each is reported with the `handle` key only ({'message': 'Exception in
     /// callback _SelectorDatagramTransport._read_ready()', 'exception': .., 'handle':
     /// <Handle _SelectorDatagramTransport._read_ready()>}); ours names the protocol's method.
-    fn report_panic(&self, call: std::fmt::Arguments<'_>, payload: &(dyn std::any::Any + Send)) {
+    fn report_panic(&self, call: Call, payload: &(dyn std::any::Any + Send)) {
         report_protocol_callback(self.lp(), self.protocol.name(), call, payload);
     }
 
@@ -206,7 +203,7 @@ impl DatagramSocketTransport {
             };
             self.lp().inner.read_buf.set(buf);
             if let Called::Panicked(payload) = called {
-                self.report_panic(format_args!("datagram_received(..)"), &*payload);
+                self.report_panic(Call::Other("datagram_received"), &*payload);
             }
         }
         // A fair share read: the rest on a later turn, as a queued readable event (a busy
@@ -230,7 +227,7 @@ impl DatagramSocketTransport {
             return;
         }
         if let Called::Panicked(payload) = self.protocol.call(|p| p.error_received(exc)) {
-            self.report_panic(format_args!("error_received(..)"), &*payload);
+            self.report_panic(Call::Other("error_received"), &*payload);
         }
     }
 
@@ -261,7 +258,7 @@ impl DatagramSocketTransport {
                 return;
             }
             if let Called::Panicked(payload) = self.protocol.call(|p| p.error_received(exc)) {
-                self.report_panic(format_args!("error_received(..)"), &*payload);
+                self.report_panic(Call::Other("error_received"), &*payload);
             }
         }
     }
@@ -462,10 +459,9 @@ impl DatagramSocketTransport {
         self.deliver_errors(); // what waited for the protocol comes before the end
         self.life.set_state(State::Closed);
         trace!("protocol[{}]: connection_lost (datagram)", self.id());
-        let had_exc = exc.is_some();
+        let call = Call::Lost(exc.is_some());
         if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
-            let arg = if had_exc { "Some(..)" } else { "None" };
-            self.report_panic(format_args!("connection_lost({arg})"), &*payload);
+            self.report_panic(call, &*payload);
         }
         self.release();
     }
