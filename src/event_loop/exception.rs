@@ -272,9 +272,10 @@ pub(crate) fn report_detail(lp: &LoopHandle, message: &str, key: &'static str, v
 /// Reports a transport's failure through the exception handler, with the keys CPython's
 /// transports give (`_fatal_error`, a failed `pause_writing`/`resume_writing`): `message`, the
 /// error, `transport` (the transport's id, [`Transport::id`](crate::Transport::id)) and
-/// `protocol` (`<name object>`, after Python's repr, from [`Protocol::protocol_name`]
-/// (crate::Protocol::protocol_name)). Out of line: the loop's and the transports' error paths
-/// hand their parts over here instead of each building, and dropping, a context of its own.
+/// `protocol` (`<name object>`, after Python's repr, from
+/// [`Protocol::protocol_name`](crate::Protocol::protocol_name)). Out of line: the loop's and
+/// the transports' error paths hand their parts over here instead of each building, and
+/// dropping, a context of its own.
 // Checklist: L80, L49.
 #[cold]
 #[inline(never)]

@@ -108,8 +108,9 @@ pub trait DatagramProtocol {
     /// The transport's send buffer fell to its low-water mark or below.
     fn resume_writing(&mut self) {}
 
-    /// How failure reports name this protocol (as [`Protocol::protocol_name`]
-    /// (crate::Protocol::protocol_name)): by default its type's name.
+    /// How failure reports name this protocol (as
+    /// [`Protocol::protocol_name`](crate::Protocol::protocol_name)): by default its type's
+    /// name.
     ///
     /// # Examples
     ///
