@@ -261,6 +261,24 @@ pub trait Protocol {
     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
         None
     }
+
+    /// How failure reports name this protocol (the exception handler's `protocol` key, and
+    /// the failed callback of a `handle`, where Python shows the protocol's repr): by default
+    /// its type's name. Override it to name a protocol otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Protocol;
+    ///
+    /// struct Echo;
+    /// impl Protocol for Echo {}
+    /// assert!(Echo.protocol_name().ends_with("Echo"));
+    /// ```
+    // Checklist: L19, L80.
+    fn protocol_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// A protocol that lends the transport its own memory to read into (Python's
@@ -384,6 +402,7 @@ pub(crate) trait SlotProtocol {
     fn pause_writing(&mut self);
     fn resume_writing(&mut self);
     fn connection_lost(&mut self, exc: Option<io::Error>);
+    fn protocol_name(&self) -> &'static str;
 }
 
 impl SlotProtocol for dyn Protocol {
@@ -399,6 +418,9 @@ impl SlotProtocol for dyn Protocol {
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         Protocol::connection_lost(self, exc);
     }
+    fn protocol_name(&self) -> &'static str {
+        Protocol::protocol_name(self)
+    }
 }
 
 impl SlotProtocol for dyn DatagramProtocol {
@@ -413,6 +435,9 @@ impl SlotProtocol for dyn DatagramProtocol {
     #[inline]
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         DatagramProtocol::connection_lost(self, exc);
+    }
+    fn protocol_name(&self) -> &'static str {
+        DatagramProtocol::protocol_name(self)
     }
 }
 
@@ -717,8 +742,9 @@ pub(crate) struct ProtocolSlot<P: ?Sized + SlotProtocol = dyn Protocol> {
     addr: std::cell::Cell<*const ()>,
     /// For reports of a panicking pause/resume_writing.
     lp: crate::event_loop::LoopHandle,
-    /// The transport's id, in those reports (0: no detail).
-    transport_id: u64,
+    /// The transport's id, in those reports (0: no detail). Set at creation, or once the
+    /// transport has one (a TLS layer's app side takes its raw transport's).
+    transport_id: std::cell::Cell<u64>,
 }
 
 /// A queue of flow edges, in two words: edges alternate (a pause is always followed by a
@@ -778,7 +804,7 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
             pending: std::cell::Cell::new(Edges::default()),
             buffered: std::cell::Cell::new(None),
             lp,
-            transport_id,
+            transport_id: std::cell::Cell::new(transport_id),
         }
     }
 
@@ -808,7 +834,26 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     /// The transport id given at creation (0: none).
     #[inline]
     pub(crate) fn transport_id(&self) -> u64 {
-        self.transport_id
+        self.transport_id.get()
+    }
+
+    /// Names the transport in reports from now on (a slot made before its transport had an id).
+    #[cfg(feature = "tls")]
+    pub(crate) fn set_transport_id(&self, id: u64) {
+        self.transport_id.set(id);
+    }
+
+    /// The protocol's name for a report ([`Protocol::protocol_name`]); `"?"` while it is
+    /// borrowed elsewhere or gone. Read after the failed call, when nothing holds it. Out of
+    /// line: only failure reports ask.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn name(&self) -> &'static str {
+        let slot = self.protocol.borrow();
+        let name = slot
+            .as_ref()
+            .and_then(|p| Some(p.try_borrow().ok()?.protocol_name()));
+        name.unwrap_or("?")
     }
 
     /// Whether the protocol is borrowed right now (one of its callbacks is running).
@@ -932,13 +977,16 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
                 FlowEdge::Pause => "pause_writing",
                 FlowEdge::Resume => "resume_writing",
             };
+            // CPython: {'message': 'protocol.pause_writing() failed', 'exception': ..,
+            // 'transport': .., 'protocol': ..}.
             crate::event_loop::exception::report_error(
                 &self.lp,
                 format!("protocol.{what}() failed"),
                 Box::new(crate::event_loop::exception::PanicError::from_payload(
                     &*payload,
                 )),
-                (self.transport_id != 0).then_some(self.transport_id),
+                Some(self.transport_id()).filter(|&id| id != 0),
+                Some(self.name()),
             );
         }
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::event_loop::clock::deadline_after;
-use crate::event_loop::handle::Callback;
+use crate::event_loop::handle::{Callback, CallbackState};
 use crate::event_loop::timer_wheel::TimerKey;
 use crate::event_loop::{current_loop, LoopHandle, LoopInner, TimerEntry};
 
@@ -645,9 +645,9 @@ struct ScopeAlarm {
     /// The deadline it is filed for: a scope whose deadline moved later since (by a callback
     /// that ran first, before the scope's task could re-arm it) does not expire.
     at: std::cell::Cell<Instant>,
-    /// Set when the scope takes it back (its deadline moved, the scope ended): a run already
-    /// queued is then skipped, as a cancelled handle's.
-    cancelled: std::cell::Cell<bool>,
+    /// `cancelled` is set when the scope takes it back (its deadline moved, the scope ended):
+    /// a run already queued is then skipped, as a cancelled handle's.
+    state: CallbackState,
 }
 
 impl ScopeAlarm {
@@ -656,7 +656,7 @@ impl ScopeAlarm {
         Rc::new(ScopeAlarm {
             scope: Rc::downgrade(scope),
             at: std::cell::Cell::new(when),
-            cancelled: std::cell::Cell::new(false),
+            state: CallbackState::new(),
         })
     }
 }
@@ -676,11 +676,11 @@ impl Callback for ScopeAlarm {
     }
 
     fn cancel(&self) {
-        self.cancelled.set(true);
+        self.state.cancelled.set(true);
     }
 
-    fn cancelled(&self) -> bool {
-        self.cancelled.get()
+    fn state(&self) -> &CallbackState {
+        &self.state
     }
 
     fn name(&self) -> &'static str {

@@ -110,6 +110,26 @@ fn golden_trace_of_one_echo_exchange_and_the_debug_warning() {
         "{lines:?}"
     );
 
+    // ... a slow timer callback as its TimerHandle, with its deadline on the loop's clock
+    // (CPython: `Executing <TimerHandle when=37570.90821386399 <lambda>() at t1.py:13 created
+    // at t1.py:13> took 0.002 seconds`); a ManualClock's time counts from zero.
+    let clock = asyncio::ManualClock::new();
+    let timed = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    timed.set_debug(true);
+    timed.set_slow_callback_duration(Duration::from_millis(1));
+    timed.call_later(Duration::from_millis(250), slow).unwrap();
+    clock.advance(Duration::from_millis(250));
+    timed.run_once(Some(Duration::ZERO)).unwrap();
+    let lines = LINES.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("WARN Executing <TimerHandle when=0.25 ")
+                && l.contains("::slow()> took ")
+                && l.ends_with("seconds")),
+        "{lines:?}"
+    );
+
     // ... and a slow task as its repr, formatted after the step (CPython's _format_handle):
     // the step that ended it shows it finished.
     let task = lp.spawn(async { slow() }).unwrap();

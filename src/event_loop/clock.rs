@@ -170,6 +170,12 @@ impl Clock {
         }
     }
 
+    /// `at` (nanoseconds from the origin) as a handle's repr prints it (`handle::LoopSeconds`):
+    /// on the raw `CLOCK_MONOTONIC` for the system clock on Linux, else from the origin.
+    pub(crate) fn loop_ns(&self, at: i64) -> i64 {
+        self.origin_raw.saturating_add(at)
+    }
+
     /// Nanoseconds from the origin to now.
     #[inline]
     pub(crate) fn now_ns(&self) -> i64 {
@@ -228,6 +234,27 @@ mod tests {
             at > near + Duration::from_secs(5),
             "a far deadline stays far: {:?} after",
             at - near
+        );
+    }
+
+    /// A handle's `when` on the system clock is on `CLOCK_MONOTONIC`, the clock Python's
+    /// `loop.time()` reads: comparable with a Python loop's on the same machine.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn loop_ns_of_the_system_clock_is_monotonic_time() {
+        let c = Clock::system();
+        let before = monotonic_ns();
+        let now = c.loop_ns(c.now_ns());
+        let after = monotonic_ns();
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
+        let m = Clock::manual(ManualClock::new());
+        assert_eq!(
+            m.loop_ns(1_500_000_000),
+            1_500_000_000,
+            "a manual clock counts from 0"
         );
     }
 

@@ -269,10 +269,14 @@ pub(crate) fn report_detail(lp: &LoopHandle, message: &str, key: &'static str, v
     lp.call_exception_handler(&ExceptionContext::new(message).with_detail(key, value));
 }
 
-/// Reports a failed callback through the exception handler: `message`, the error, and the
-/// `transport` key when the failure is a transport's. Out of line: the loop's and the
-/// transports' error paths hand their parts over here instead of each building, and
+/// Reports a transport's failure through the exception handler, with the keys CPython's
+/// transports give (`_fatal_error`, a failed `pause_writing`/`resume_writing`): `message`, the
+/// error, `transport` (the transport's id, [`Transport::id`](crate::Transport::id)) and
+/// `protocol` (`<name object>`, after Python's repr, from
+/// [`Protocol::protocol_name`](crate::Protocol::protocol_name)). Out of line: the loop's and
+/// the transports' error paths hand their parts over here instead of each building, and
 /// dropping, a context of its own.
+// Checklist: L80, L49.
 #[cold]
 #[inline(never)]
 pub(crate) fn report_error(
@@ -280,12 +284,69 @@ pub(crate) fn report_error(
     message: String,
     exception: Box<dyn std::error::Error>,
     transport: Option<u64>,
+    protocol: Option<&'static str>,
 ) {
+    let transport = transport.map(|id| ("transport", id.to_string()));
+    let protocol = protocol.map(|name| ("protocol", format!("<{name} object>")));
+    report_with(lp, message, exception, [transport, protocol]);
+}
+
+/// The one place the reports above build, hand over and drop a context.
+#[inline(never)]
+fn report_with(
+    lp: &LoopHandle,
+    message: String,
+    exception: Box<dyn std::error::Error>,
+    details: [Option<(&'static str, String)>; 2],
+) {
+    let [first, second] = details;
     let mut ctx = ExceptionContext::new(message).with_exception(exception);
-    if let Some(id) = transport {
-        ctx = ctx.with_detail("transport", id.to_string());
+    if let Some((key, value)) = first {
+        ctx = ctx.push_detail(key, value);
+    }
+    if let Some((key, value)) = second {
+        ctx = ctx.push_detail(key, value);
     }
     lp.call_exception_handler(&ctx);
+}
+
+/// A protocol method's call as a failure report names it.
+#[derive(Clone, Copy)]
+pub(crate) enum Call {
+    /// `connection_made(Transport { id: 3 })`.
+    Made(u64),
+    /// `connection_lost(None)`, or `connection_lost(Some(..))` when given an error.
+    Lost(bool),
+    /// Another method, its arguments elided: `datagram_received(..)`.
+    Other(&'static str),
+}
+
+/// Reports a protocol callback that CPython runs as a loop callback (`connection_made`,
+/// `connection_lost`; a datagram protocol's callbacks, which escape the transport's
+/// `_read_ready`) and that panicked: a failed callback's report, as `Handle._run` makes it:
+/// `Exception in callback {protocol}::{call}` and the `handle` key
+/// `<Handle {protocol}::{call}>`.
+// Checklist: L18, L55.
+#[cold]
+#[inline(never)]
+pub(crate) fn report_protocol_callback(
+    lp: &LoopHandle,
+    protocol: &'static str,
+    call: Call,
+    payload: &(dyn Any + Send),
+) {
+    let call = match call {
+        Call::Made(id) => format!("{protocol}::connection_made(Transport {{ id: {id} }})"),
+        Call::Lost(with) => {
+            let exc = if with { "Some(..)" } else { "None" };
+            format!("{protocol}::connection_lost({exc})")
+        }
+        Call::Other(method) => format!("{protocol}::{method}(..)"),
+    };
+    let handle = Some(("handle", format!("<Handle {call}>")));
+    let message = format!("Exception in callback {call}");
+    let panic = Box::new(PanicError::from_payload(payload));
+    report_with(lp, message, panic, [handle, None]);
 }
 
 /// Reports a callback of the ready queue that panicked or returned `Err`, as CPython's
@@ -300,10 +361,9 @@ pub(crate) fn report_callback_failed(
     cb: &dyn Callback,
     exception: Box<dyn std::error::Error>,
 ) {
-    let ctx = ExceptionContext::new(format!("Exception in callback {}", cb.name()))
-        .with_exception(exception)
-        .with_detail("handle", Described(cb).to_string());
-    lp.call_exception_handler(&ctx);
+    let message = format!("Exception in callback {}", cb.name());
+    let handle = Some(("handle", Described(cb).to_string()));
+    report_with(lp, message, exception, [handle, None]);
 }
 
 /// Reports a caught panic through the exception handler.

@@ -54,16 +54,55 @@ impl<E: Into<Box<dyn std::error::Error>>> CallbackOutput for Result<(), E> {
 pub(crate) trait Callback {
     /// Runs the closure if it is still there; returns the error it produced.
     fn run(&self) -> Option<Box<dyn std::error::Error>>;
-    /// Marks the callback cancelled and drops the closure.
+    /// Marks the callback cancelled (`state().cancelled`) and drops the closure.
     fn cancel(&self);
-    fn cancelled(&self) -> bool;
     /// The closure's type name, for `Exception in callback …` reports.
     fn name(&self) -> &'static str;
+    /// What every kind keeps beside its closure: one small method per closure type, the rest
+    /// read through it by the non-generic methods on `dyn Callback`.
+    fn state(&self) -> &CallbackState;
+}
+
+/// The state a scheduled callback keeps beside its closure.
+pub(crate) struct CallbackState {
+    /// Set by `cancel`; never cleared.
+    pub(crate) cancelled: Cell<bool>,
+    /// A timer's deadline as [`LoopSeconds`] counts it (its handle is then described as a
+    /// `TimerHandle`), or [`NOT_A_TIMER`] for a `call_soon` callback. Set by
+    /// `call_later`/`call_at`, and again as the timer fires (an entry re-armed in place may
+    /// have moved).
+    when: Cell<i64>,
+}
+
+/// `when` never set: a `call_soon` callback.
+const NOT_A_TIMER: i64 = i64::MIN;
+
+impl CallbackState {
+    pub(crate) const fn new() -> Self {
+        CallbackState {
+            cancelled: Cell::new(false),
+            when: Cell::new(NOT_A_TIMER),
+        }
+    }
+}
+
+impl dyn Callback + '_ {
+    pub(crate) fn cancelled(&self) -> bool {
+        self.state().cancelled.get()
+    }
+
+    /// The timer's deadline (`CallbackState::when`); `None` for a `call_soon` callback.
+    pub(crate) fn when(&self) -> Option<i64> {
+        Some(self.state().when.get()).filter(|&w| w != NOT_A_TIMER)
+    }
+
+    pub(crate) fn set_when(&self, loop_ns: i64) {
+        self.state().when.set(loop_ns);
+    }
 }
 
 struct CallbackCell<F> {
-    /// Set by `cancel`; never cleared.
-    cancelled: Cell<bool>,
+    state: CallbackState,
     /// The closure until it runs or is cancelled.
     f: Cell<Option<F>>,
 }
@@ -80,16 +119,16 @@ where
     }
 
     fn cancel(&self) {
-        self.cancelled.set(true);
+        self.state.cancelled.set(true);
         drop(self.f.take());
-    }
-
-    fn cancelled(&self) -> bool {
-        self.cancelled.get()
     }
 
     fn name(&self) -> &'static str {
         std::any::type_name::<F>()
+    }
+
+    fn state(&self) -> &CallbackState {
+        &self.state
     }
 }
 
@@ -99,7 +138,7 @@ where
     R: CallbackOutput + 'static,
 {
     Rc::new(CallbackCell {
-        cancelled: Cell::new(false),
+        state: CallbackState::new(),
         f: Cell::new(Some(f)),
     })
 }
@@ -144,25 +183,62 @@ impl Handle {
 }
 
 impl fmt::Debug for Handle {
-    /// As Python's handle repr: `<Handle my_crate::tick()>`, `<Handle cancelled>`.
+    /// As Python's handle repr: `<Handle my_crate::tick()>`, `<Handle cancelled>`; a timer's
+    /// as [`TimerHandle`]'s.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", Described(&*self.callback))
     }
 }
 
-/// A callback described as Python's `Handle` repr describes it: `<Handle my_crate::tick()>`
-/// (the closure's type name where CPython names the function and its arguments, without
-/// CPython's source location), or `<Handle cancelled>` once cancelled (the closure is gone, as
-/// CPython's handle drops its callback). Formatted only for a `Debug`, a failure report (the
-/// context's `handle` key) or a slow-callback warning.
+/// A callback described as Python's `Handle` and `TimerHandle` reprs describe it:
+/// `<Handle my_crate::tick()>`, `<TimerHandle when=5123.25 my_crate::tick()>` (the closure's
+/// type name where CPython names the function and its arguments, without CPython's source
+/// location; `when` the deadline in seconds on the loop's clock, as [`LoopSeconds`] prints
+/// it), or `<Handle cancelled>`, `<TimerHandle cancelled when=5123.25>` once cancelled (the
+/// closure is gone, as CPython's handle drops its callback). Formatted only for a `Debug`, a
+/// failure report (the context's `handle` key) or a slow-callback warning.
 pub(crate) struct Described<'a>(pub(crate) &'a dyn Callback);
 
 impl fmt::Display for Described<'_> {
+    // Checklist: L18, L23.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.cancelled() {
-            return f.write_str("<Handle cancelled>");
+        let (cb, when) = (self.0, self.0.when());
+        f.write_str(if when.is_some() {
+            "<TimerHandle"
+        } else {
+            "<Handle"
+        })?;
+        if cb.cancelled() {
+            f.write_str(" cancelled")?;
         }
-        write!(f, "<Handle {}()>", self.0.name())
+        if let Some(ns) = when {
+            write!(f, " when={}", LoopSeconds(ns))?;
+        }
+        if !cb.cancelled() {
+            write!(f, " {}()", cb.name())?;
+        }
+        f.write_str(">")
+    }
+}
+
+/// A time on the loop's clock as Python prints `loop.time()`, a float of seconds (`5123.25`,
+/// `60.0`), from nanoseconds: on Linux those of `CLOCK_MONOTONIC`, the clock CPython's
+/// `time.monotonic()` reads, so the figures compare with a Python loop's on the same machine;
+/// on a [`ManualClock`](crate::ManualClock), or elsewhere, from the loop's creation. Printed
+/// with integer arithmetic only (as `debug::Seconds3`), to the nanosecond, trailing zeros
+/// dropped.
+pub(crate) struct LoopSeconds(pub(crate) i64);
+
+impl fmt::Display for LoopSeconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0.unsigned_abs();
+        let (secs, mut frac, mut digits) = (ns / 1_000_000_000, ns % 1_000_000_000, 9);
+        while digits > 1 && frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        let sign = if self.0 < 0 { "-" } else { "" };
+        write!(f, "{sign}{secs}.{frac:0digits$}")
     }
 }
 
@@ -219,11 +295,26 @@ impl TimerHandle {
 }
 
 impl fmt::Debug for TimerHandle {
+    /// As Python's timer handle repr: `<TimerHandle when=5123.25 my_crate::tick()>`,
+    /// `<TimerHandle cancelled when=5123.25>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimerHandle")
-            .field("callback", &self.handle.callback.name())
-            .field("when", &self.when)
-            .field("cancelled", &self.cancelled())
-            .finish()
+        write!(f, "{}", Described(&*self.handle.callback))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoopSeconds;
+
+    #[test]
+    fn loop_seconds_print_as_python_prints_a_float_of_seconds() {
+        let shown = |ns: i64| LoopSeconds(ns).to_string();
+        assert_eq!(shown(0), "0.0");
+        assert_eq!(shown(60_000_000_000), "60.0");
+        assert_eq!(shown(1_250_000_000), "1.25");
+        assert_eq!(shown(37_570_866_398_253), "37570.866398253");
+        assert_eq!(shown(5_000_000_001), "5.000000001");
+        assert_eq!(shown(-2_500_000_000), "-2.5");
+        assert_eq!(shown(i64::MIN + 1), "-9223372036.854775807");
     }
 }

@@ -277,9 +277,13 @@ impl LoopHandle {
         crate::sort::sort_by(&mut due, |(_, _, a), (_, _, b)| {
             (a.at, a.seq) < (b.at, b.seq)
         });
-        for (_, _, Timer { entry, .. }) in due.drain(..) {
+        for (_, _, Timer { at, entry, .. }) in due.drain(..) {
             match entry {
-                TimerEntry::Callback(cb) => inner.ready.push(Runnable::Callback(cb)),
+                TimerEntry::Callback(cb) => {
+                    // Its deadline as it fires, for a report (an entry re-armed in place moved).
+                    cb.set_when(inner.clock.loop_ns(at));
+                    inner.ready.push(Runnable::Callback(cb))
+                }
                 TimerEntry::Waker(w) => inner.ready.push(Runnable::Wake(w)),
             }
         }
@@ -306,7 +310,7 @@ impl LoopHandle {
         // CPython's `_format_handle` formats the task after its step; nothing is formatted
         // for the others.
         // A callback is described as its handle is, also formatted after its run, as CPython's
-        // `Executing <Handle tick() at …> took …`.
+        // `Executing <Handle tick() at …> took …` (`<TimerHandle when=… …>` for a timer's).
         let (name, task, callback) = match &r {
             Runnable::Callback(cb) => ("", None, Some(cb.clone())),
             Runnable::Task(id) => ("task", executor::task_of(self, *id), None),

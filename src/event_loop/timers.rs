@@ -103,9 +103,11 @@ impl LoopHandle {
         callback: Rc<dyn Callback>,
     ) -> Result<TimerHandle, Error> {
         self.inner.check_closed()?;
+        let at = self.inner.clock.ns_of(when);
+        callback.set_when(self.inner.clock.loop_ns(at));
         let key = self
             .inner
-            .insert_timer(when, TimerEntry::Callback(callback.clone()));
+            .insert_timer_ns(at, TimerEntry::Callback(callback.clone()));
         Ok(TimerHandle {
             handle: Handle { callback },
             when,

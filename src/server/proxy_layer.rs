@@ -26,7 +26,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::exception::{report_error, ExceptionContext, PanicError};
+use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::{deliver_flow, Called, FlowEdge, Protocol, ProtocolRef, ProtocolSlot};
@@ -234,7 +234,8 @@ impl ProxyLayer {
         match self.next.made(Transport { inner: facade }) {
             // L55, as the socket transport has it: reported, and the connection goes on.
             Called::Panicked(payload) => {
-                self.report_panic("Exception in callback connection_made", payload)
+                let (name, made) = (self.next.name(), Call::Made(raw.id()));
+                report_protocol_callback(&self.lp, name, made, &*payload)
             }
             Called::Done(()) => {}
             // A fresh protocol held elsewhere (or none): it can never be connected.
@@ -329,21 +330,21 @@ impl ProxyLayer {
         }
     }
 
-    /// A panic of `next`'s, reported here whichever turn it ran in (from the socket's read or
-    /// from one of our retries), with the socket transport's words (L55).
-    fn report_panic(&self, message: &str, payload: Box<dyn Any + Send>) {
+    /// A failure of `next`'s, reported here whichever turn it ran in (from the socket's read
+    /// or from one of our retries), with the socket transport's words and keys (L80).
+    fn report(&self, message: &str, exception: Box<dyn std::error::Error>) {
         let id = self.raw().map(|r| r.id());
-        let panic = PanicError::from_payload(&*payload);
-        report_error(&self.lp, message.to_string(), Box::new(panic), id);
+        let name = Some(self.next.name());
+        report_error(&self.lp, message.to_string(), exception, id, name);
     }
 
     /// `next` panicked on the data path: its fatal error, as the socket transport's read makes
     /// it (reported, and `connection_lost` gets the panic), whichever turn it ran in.
     fn protocol_failed(&self, what: &str, payload: Box<dyn Any + Send>) {
         let panic = PanicError::from_payload(&*payload);
-        self.report_panic(
+        self.report(
             &format!("Fatal error: protocol.{what}() call failed."),
-            payload,
+            Box::new(PanicError::from_payload(&*payload)),
         );
         self.buf.borrow_mut().clear();
         self.fatal
@@ -361,9 +362,7 @@ impl ProxyLayer {
         let e = io::Error::other(Error::invalid_state(
             "get_buffer() returned an empty buffer",
         ));
-        self.lp.call_exception_handler(
-            &ExceptionContext::new(message).with_exception(Box::new(crate::error::copy_io(&e))),
-        );
+        self.report(message, Box::new(crate::error::copy_io(&e)));
         self.buf.borrow_mut().clear();
         self.fatal.borrow_mut().get_or_insert(e);
         if let Some(raw) = self.raw() {
@@ -447,19 +446,20 @@ impl ProxyLayer {
         if self.phase.get() != Phase::Closed {
             self.set_phase(Phase::Closed);
         }
-        let id = self.raw.borrow_mut().take().map(|r| r.id());
+        let raw = self.raw.borrow_mut().take();
+        drop(raw);
         let exc = exc.or_else(|| self.fatal.borrow_mut().take());
-        self.next_lost(exc, id);
+        self.next_lost(exc);
     }
 
-    /// `next`'s connection_lost; a panic in it is reported naming the socket transport `id`
-    /// (L55), also from a retry, which runs after we have let go of that transport.
-    fn next_lost(&self, exc: Option<io::Error>, id: Option<u64>) {
+    /// `next`'s connection_lost; a panic in it is reported as the socket transport reports
+    /// one, as a failed callback (L55), also from a retry, which runs after we have let go of
+    /// that transport.
+    fn next_lost(&self, exc: Option<io::Error>) {
+        let call = Call::Lost(exc.is_some());
         match self.next.lost(exc) {
             Ok(Called::Panicked(payload)) => {
-                let panic = Box::new(PanicError::from_payload(&*payload));
-                let message = "Exception in callback connection_lost".to_string();
-                report_error(&self.lp, message, panic, id);
+                report_protocol_callback(&self.lp, self.next.name(), call, &*payload);
             }
             Ok(_) => {}
             Err(exc) => {
@@ -468,7 +468,7 @@ impl ProxyLayer {
                 let alive = self.me.upgrade();
                 crate::protocol::when_free(&self.lp, self.me.clone(), next_slot, move |me| {
                     let _alive = alive;
-                    me.next_lost(exc, id);
+                    me.next_lost(exc);
                 });
             }
         }

@@ -27,7 +27,7 @@ use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::error::OsText;
 use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{report_error, PanicError};
+use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
 use crate::protocol::Called;
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
@@ -103,8 +103,13 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         match self.protocol().made(self.handle()) {
             Called::Done(()) | Called::Gone => {}
             Called::Busy => self.when_free(|t| t.connection_made()),
-            // L55: reported as a failed callback; reading still starts.
-            Called::Panicked(payload) => self.report_panic("connection_made", &payload),
+            // L55: reported as a failed callback; reading still starts. CPython (3.11):
+            // {'message': 'Exception in callback P.connection_made(<_SelectorSocketTransport
+            // fd=6 ...>)', 'exception': .., 'handle': <Handle P.connection_made(<...>)>}.
+            Called::Panicked(payload) => {
+                let id = self.protocol().transport_id();
+                self.report_callback(Call::Made(id), &payload)
+            }
         }
     }
 
@@ -126,25 +131,25 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         true
     }
 
-    /// A protocol callback outside the grammar's data path panicked: reported as a failed
-    /// callback (CPython's "Exception in callback …"); the transport goes on.
-    fn report_panic(&self, what: &str, payload: &Box<dyn Any + Send>) {
-        report_error(
-            self.protocol().lp(),
-            format!("Exception in callback {what}"),
-            Box::new(PanicError::from_payload(&**payload)),
-            Some(self.protocol().transport_id()),
-        );
+    /// A protocol callback outside the grammar's data path panicked (`connection_made`,
+    /// `connection_lost`, which CPython runs as loop callbacks): reported as a failed
+    /// callback, `call` naming it with its argument; the transport goes on.
+    fn report_callback(&self, call: Call, payload: &Box<dyn Any + Send>) {
+        let lp = self.protocol().lp();
+        report_protocol_callback(lp, self.protocol().name(), call, &**payload);
     }
 
     /// A protocol method on the data path panicked: reported, then the transport is closed
-    /// with the panic as the error (CPython's `_fatal_error` after a failed protocol call).
+    /// with the panic as the error (CPython's `_fatal_error` after a failed protocol call:
+    /// {'message': 'Fatal error: protocol.data_received() call failed.', 'exception': ..,
+    /// 'transport': <_SelectorSocketTransport fd=6 ...>, 'protocol': <P object at ...>}).
     fn protocol_failed(&self, what: &str, payload: Box<dyn Any + Send>) {
         report_error(
             self.protocol().lp(),
             format!("Fatal error: protocol.{what}() call failed."),
             Box::new(PanicError::from_payload(&*payload)),
             Some(self.protocol().transport_id()),
+            Some(self.protocol().name()),
         );
         let panic = PanicError::from_payload(&*payload);
         self.force_close(Some(io::Error::other(panic)));
@@ -160,6 +165,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
                 message.to_string(),
                 Box::new(crate::error::copy_io(&err)),
                 Some(id),
+                Some(self.protocol().name()),
             );
         } else if is_ordinary_disconnect(&err) {
             crate::event_loop::debug::debug_log!(
@@ -226,8 +232,9 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
                 .map_or("None".to_string(), |e| format!("{:?}", e.kind())),
             Self::TRACE_TAG
         );
+        let call = Call::Lost(exc.is_some());
         if let Ok(Called::Panicked(payload)) = self.protocol().lost(exc) {
-            self.report_panic("connection_lost", &payload);
+            self.report_callback(call, &payload);
         }
         self.release();
     }

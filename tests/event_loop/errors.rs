@@ -236,3 +236,52 @@ fn l23_slow_callback_duration_reads_back_what_was_set() {
     assert_eq!(seen, Duration::from_micros(2500));
     assert_eq!(lp.slow_callback_duration(), Duration::ZERO);
 }
+
+#[test]
+fn l18_a_failing_timer_callback_is_reported_with_its_timer_handle() {
+    // CPython's handle for a call_later/call_at callback is a TimerHandle, and the context's
+    // `handle` shows its deadline on the loop's clock: (3.11, a failing call_later callback)
+    // {'message': 'Exception in callback cb() at t1.py:2', 'exception': ValueError('boom'),
+    //  'handle': <TimerHandle when=37570.866398253005 cb() at t1.py:2>}. The message names the
+    // callback only, as for a Handle. On a ManualClock the loop's clock counts from zero.
+    fn boom() {
+        panic!("boom");
+    }
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            s.borrow_mut()
+                .push((ctx.message.clone(), ctx.details.clone()));
+        },
+    ));
+    let name = std::any::type_name_of_val(&boom);
+    let later = lp.call_later(Duration::from_millis(1500), boom).unwrap();
+    assert_eq!(
+        format!("{later:?}"),
+        format!("<TimerHandle when=1.5 {name}()>")
+    );
+    let at = lp
+        .call_at(lp.time() + Duration::from_secs(2), boom)
+        .unwrap();
+    at.cancel();
+    assert_eq!(format!("{at:?}"), "<TimerHandle cancelled when=2.0>");
+    clock.advance(Duration::from_millis(1500));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [(
+            format!("Exception in callback {name}"),
+            vec![("handle", format!("<TimerHandle when=1.5 {name}()>"))]
+        )]
+    );
+    // A call_soon callback stays a plain Handle.
+    lp.call_soon(boom).unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(
+        seen.borrow()[1].1,
+        [("handle", format!("<Handle {name}()>"))]
+    );
+}

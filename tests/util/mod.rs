@@ -26,6 +26,24 @@ pub fn capture_exceptions(lp: &LoopHandle) -> Rc<RefCell<Vec<String>>> {
     seen
 }
 
+/// Installs an exception handler that records each report as `message | exception | keys`,
+/// the keys being the context's other keys in the order given (`[transport, protocol]`), to
+/// compare with the key set CPython's context has in the same case.
+pub fn capture_exceptions_and_keys(lp: &LoopHandle) -> Rc<RefCell<Vec<String>>> {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    lp.set_exception_handler(Some(
+        move |_: &LoopHandle, ctx: &asyncio::ExceptionContext| {
+            let exc = ctx.exception.as_ref().map(|e| e.to_string());
+            let keys: Vec<&str> = ctx.details.iter().map(|(k, _)| *k).collect();
+            let exc = exc.unwrap_or_default();
+            s.borrow_mut()
+                .push(format!("{} | {exc} | {keys:?}", ctx.message));
+        },
+    ));
+    seen
+}
+
 /// A log of events, shareable into `'static` callbacks.
 #[derive(Clone, Default)]
 pub struct Log(Rc<RefCell<Vec<String>>>);

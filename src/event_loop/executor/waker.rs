@@ -22,7 +22,7 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 use crate::event_loop::exception::{
     default_exception_handler, report_panic, ExceptionContext, PanicError,
 };
-use crate::event_loop::handle::Callback;
+use crate::event_loop::handle::{Callback, CallbackState};
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
 use crate::event_loop::{wake_idle_here, wake_on_current, LoopHandle};
 
@@ -129,6 +129,7 @@ pub(crate) fn wake_soon(lp: &LoopHandle, waker: Waker, what: &'static str) {
     let queued = QueuedWake {
         waker: Cell::new(Some(waker)),
         what,
+        state: CallbackState::new(),
     };
     let queued = lp.push_callback(Rc::new(queued));
     debug_assert!(
@@ -146,6 +147,8 @@ struct QueuedWake {
     waker: Cell<Option<Waker>>,
     /// Names the wake-up in a panic's report (`Exception in callback <what>`).
     what: &'static str,
+    /// Never cancelled (nothing holds its handle), never a timer's.
+    state: CallbackState,
 }
 
 impl Callback for QueuedWake {
@@ -158,12 +161,12 @@ impl Callback for QueuedWake {
 
     fn cancel(&self) {}
 
-    fn cancelled(&self) -> bool {
-        false
-    }
-
     fn name(&self) -> &'static str {
         self.what
+    }
+
+    fn state(&self) -> &CallbackState {
+        &self.state
     }
 }
 

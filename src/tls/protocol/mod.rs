@@ -39,7 +39,7 @@ use super::engine::Engine;
 use super::transport::TlsTransport;
 use super::{TlsOptions, FLOW_CONTROL_HIGH_WATER_SSL_READ, FLOW_CONTROL_HIGH_WATER_SSL_WRITE};
 use crate::error::Error;
-use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
 use crate::event_loop::executor::waker::wake_caught;
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
@@ -372,6 +372,8 @@ impl TlsProtocol {
         if let Some(t) = self.app_transport.borrow().as_ref() {
             t.set_id(transport.id());
         }
+        // The app side's reports name it as the app transport does: the raw one's id.
+        self.app.set_transport_id(transport.id());
         *self.transport.borrow_mut() = Some(transport);
         self.start_handshake();
     }
@@ -569,7 +571,12 @@ impl TlsProtocol {
                 return;
             }
             self.set_app_state(AppState::ConMade);
-            let made = self.app_outcome("Fatal error on SSL protocol", self.app.made(transport));
+            // CPython calls the app's connection_made inside the raw transport's
+            // buffer_updated, so its failure is that call's (S61): {'message': 'Fatal error:
+            // protocol.buffer_updated() call failed.', 'exception': .., 'transport':
+            // <_SelectorSocketTransport ...>, 'protocol': <asyncio.sslproto.SSLProtocol ...>}.
+            let failed = "Fatal error: protocol.buffer_updated() call failed.";
+            let made = self.app_outcome(failed, self.app.made(transport));
             if !matches!(made, AppCall::Done(())) {
                 self.wakeup_waiter(Some(Error::Io(io::Error::other(
                     "connection_made() failed",
@@ -600,8 +607,14 @@ impl TlsProtocol {
             _ => true,
         };
         if reported {
-            self.lp.call_exception_handler(
-                &ExceptionContext::new(message).with_exception(Box::new(exc.duplicate())),
+            // CPython's keys (sslproto.py `_fatal_error`): the raw transport, and the layer
+            // as the protocol.
+            report_error(
+                &self.lp,
+                message.to_string(),
+                Box::new(exc.duplicate()),
+                self.raw().map(|r| r.id()),
+                Some(std::any::type_name::<TlsProtocol>()),
             );
         } else {
             crate::event_loop::debug::debug_log!("{message}: {exc}");
@@ -648,15 +661,15 @@ fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
         &lp,
         owner,
         |t| &t.app,
-        move |t| match t.app.lost(exc) {
+        move |t| match (exc.is_some(), t.app.lost(exc)) {
             // Free when looked at, held again by the call (it cannot be, on one thread): retry.
-            Err(exc) => app_connection_lost_soon(me, exc),
-            Ok(called) => {
+            (_, Err(exc)) => app_connection_lost_soon(me, exc),
+            (had_exc, Ok(called)) => {
                 if let Called::Panicked(payload) = called {
-                    t.lp.call_exception_handler(
-                        &ExceptionContext::new("Exception in callback connection_lost")
-                            .with_exception(Box::new(PanicError::from_payload(&*payload))),
-                    );
+                    // CPython runs it as a loop callback: {'message': 'Exception in callback
+                    // P.connection_lost(None)', 'exception': .., 'handle': <Handle ...>}.
+                    let call = Call::Lost(had_exc);
+                    report_protocol_callback(&t.lp, t.app.name(), call, &*payload);
                 }
                 drop(t.app.release());
             }

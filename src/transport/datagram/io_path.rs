@@ -16,7 +16,7 @@ use super::{
 use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{report_error, PanicError};
+use crate::event_loop::exception::{report_protocol_callback, Call};
 use crate::event_loop::read_buf::read_window;
 use crate::protocol::{Called, FlowEdge};
 use crate::transport::lifecycle::{Reading, State};
@@ -129,7 +129,7 @@ impl DatagramSocketTransport {
         match self.protocol.made(self.handle()) {
             Called::Done(()) | Called::Gone => {}
             Called::Busy => self.when_free(|t| t.connection_made()),
-            Called::Panicked(payload) => self.report_panic("connection_made", &*payload),
+            Called::Panicked(payload) => self.report_panic(Call::Made(self.id()), &*payload),
         }
     }
 
@@ -144,16 +144,14 @@ impl DatagramSocketTransport {
         }
     }
 
-    /// A protocol callback panicked: reported as a failed callback (CPython's "Exception in
-    /// callback …": the exception leaves `_read_ready` for the loop's handler); the transport
-    /// goes on.
-    fn report_panic(&self, what: &str, payload: &(dyn std::any::Any + Send)) {
-        report_error(
-            self.lp(),
-            format!("Exception in callback {what}"),
-            Box::new(PanicError::from_payload(payload)),
-            Some(self.id()),
-        );
+    /// A protocol callback panicked: reported as a failed callback, `call` naming it, and
+    /// the transport goes on. CPython (3.11) runs connection_made and connection_lost as loop
+    /// callbacks, and datagram_received's or error_received's exception leaves `_read_ready`
+    /// for the loop: each is reported with the `handle` key only ({'message': 'Exception in
+    /// callback _SelectorDatagramTransport._read_ready()', 'exception': .., 'handle':
+    /// <Handle _SelectorDatagramTransport._read_ready()>}); ours names the protocol's method.
+    fn report_panic(&self, call: Call, payload: &(dyn std::any::Any + Send)) {
+        report_protocol_callback(self.lp(), self.protocol.name(), call, payload);
     }
 
     /// Receives while readable: one `datagram_received` per datagram, an OS error to
@@ -205,7 +203,7 @@ impl DatagramSocketTransport {
             };
             self.lp().inner.read_buf.set(buf);
             if let Called::Panicked(payload) = called {
-                self.report_panic("datagram_received", &*payload);
+                self.report_panic(Call::Other("datagram_received"), &*payload);
             }
         }
         // A fair share read: the rest on a later turn, as a queued readable event (a busy
@@ -229,7 +227,7 @@ impl DatagramSocketTransport {
             return;
         }
         if let Called::Panicked(payload) = self.protocol.call(|p| p.error_received(exc)) {
-            self.report_panic("error_received", &*payload);
+            self.report_panic(Call::Other("error_received"), &*payload);
         }
     }
 
@@ -260,7 +258,7 @@ impl DatagramSocketTransport {
                 return;
             }
             if let Called::Panicked(payload) = self.protocol.call(|p| p.error_received(exc)) {
-                self.report_panic("error_received", &*payload);
+                self.report_panic(Call::Other("error_received"), &*payload);
             }
         }
     }
@@ -461,8 +459,9 @@ impl DatagramSocketTransport {
         self.deliver_errors(); // what waited for the protocol comes before the end
         self.life.set_state(State::Closed);
         trace!("protocol[{}]: connection_lost (datagram)", self.id());
+        let call = Call::Lost(exc.is_some());
         if let Ok(Called::Panicked(payload)) = self.protocol.lost(exc) {
-            self.report_panic("connection_lost", &*payload);
+            self.report_panic(call, &*payload);
         }
         self.release();
     }

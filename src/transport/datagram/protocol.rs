@@ -107,6 +107,23 @@ pub trait DatagramProtocol {
 
     /// The transport's send buffer fell to its low-water mark or below.
     fn resume_writing(&mut self) {}
+
+    /// How failure reports name this protocol (as
+    /// [`Protocol::protocol_name`](crate::Protocol::protocol_name)): by default its type's
+    /// name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::DatagramProtocol;
+    ///
+    /// struct Quiet;
+    /// impl DatagramProtocol for Quiet {}
+    /// assert!(Quiet.protocol_name().ends_with("Quiet"));
+    /// ```
+    fn protocol_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// A datagram protocol as a transport holds it, shared with whoever made it.
