@@ -182,14 +182,23 @@ impl Error {
     }
 }
 
-/// [`Error::loop_closed`]'s text as the `io::Error` a registry call or a transport's
-/// `connection_lost` gets once the loop is closed. Cold and out of line, as the constructors
-/// above: inlined, the boxed message was built at each of seven sites (1.8 KiB of the echo
-/// client).
+/// The `io::Error` a transport's `connection_lost` gets when the loop closes under it:
+/// [`Error::loop_closed`]'s text, then why a stream meets it. Cold and out of line, as the
+/// constructors above: inlined, the boxed message was built at each of seven sites (1.8 KiB
+/// of the echo client).
 #[cold]
 #[inline(never)]
 pub(crate) fn loop_closed_io() -> io::Error {
     io::Error::other(LOOP_CLOSED_IO)
+}
+
+/// [`Error::loop_closed`]'s text alone, as the `io::Error` of a registry call on a closed
+/// loop: a server, connection or pipe being set up through a handle kept past the loop's
+/// close, where no connection was made yet for [`loop_closed_io`]'s text to speak of.
+#[cold]
+#[inline(never)]
+pub(crate) fn loop_closed_registry() -> io::Error {
+    io::Error::other("Event loop is closed")
 }
 
 /// Python's `Event loop is closed`, then why a stream meets it: CPython cannot even await a

@@ -1128,6 +1128,27 @@ fn misuse_a_stream_kept_past_its_run_says_its_loop_closed_with_the_run() {
     drop(b);
 }
 
+/// A server or connection set up through a handle kept past its loop's `close()`: nothing
+/// was made, so the error is Python's bare `Event loop is closed`, not the text of a stream
+/// that outlived its run ("the loop this connection was made on ...").
+#[test]
+fn misuse_a_server_or_connection_set_up_on_a_closed_loop_says_only_that_it_is_closed() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let h = lp.handle();
+    lp.close().unwrap();
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (server, conn) = asyncio::run(async move {
+        let server = h.create_server(Recorder::default, "127.0.0.1", 0).await;
+        let conn = h.connect_socket(Recorder::default, a).await;
+        (server.map(drop), conn.map(drop))
+    })
+    .unwrap();
+    for (what, r) in [("create_server", server), ("connect_socket", conn)] {
+        let e = r.expect_err(what);
+        assert_eq!(e.to_string(), "Event loop is closed", "{what}: {e:?}");
+    }
+}
+
 const SIGPIPE_CHILD: &str = "ASYNCIO_TEST_SIGPIPE_CHILD";
 
 /// The child's half of the next test: `SIGPIPE` back at its default action (as in a C host

@@ -754,3 +754,38 @@ fn l18_a_foreign_waker_that_panics_as_a_tls_read_or_handshake_ends_is_reported_a
         Ok(())
     });
 }
+
+/// A TLS stream kept past the `run` that opened it: the raw transport's loop closed under it,
+/// so a read (on another loop) fails at once with the loop-closed error, as a plain stream's
+/// does, instead of waiting forever: the layer tells the app protocol at the close, since no
+/// later turn will run its queued `connection_lost`.
+#[test]
+fn a_tls_stream_kept_past_its_run_fails_its_reads_instead_of_waiting_forever() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::timeout(BOUND, async move {
+            let (reader, writer) = open_tls(port).await?;
+            writer.write(b"ping")?;
+            assert_eq!(reader.readexactly(4).await?, b"ping");
+            Ok::<_, Error>((reader, writer))
+        }))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    drop(server);
+    lp.close().unwrap();
+    let read =
+        asyncio::run(
+            async move { asyncio::timeout(Duration::from_secs(5), reader.read(10)).await },
+        );
+    let e = match read {
+        Ok(Ok(Err(e))) => e,
+        other => panic!("the read did not fail at once: {other:?}"),
+    };
+    assert!(e.to_string().starts_with("Event loop is closed ("), "{e}");
+    drop(writer);
+}

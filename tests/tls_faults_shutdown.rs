@@ -411,3 +411,39 @@ fn unclosed_warning_only_for_a_tls_transport_nobody_closed_t39() {
     peer.join().unwrap();
     assert!(unclosed().is_empty(), "{:?}", unclosed());
 }
+
+/// A TLS stream kept past the run of its loop: its first write after the loop closed is
+/// warned about at once (why, and what to do), as a plain stream's is; later ones follow the
+/// T11 count. Before, the first five were silent, and the crate docs said otherwise.
+#[test]
+fn a_tls_write_after_its_loop_closed_is_warned_about_at_the_first() {
+    capture_log::start();
+    let lp = EventLoop::new().unwrap();
+    let (server, port) = lp
+        .run_until_complete(tls_helpers::tls_echo_server(&[]))
+        .unwrap()
+        .unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::timeout(tls_helpers::BOUND, async move {
+            let (reader, writer) = tls_helpers::open_tls(port).await?;
+            writer.write(b"ping")?;
+            assert_eq!(reader.readexactly(4).await?, b"ping");
+            Ok::<_, Error>((reader, writer))
+        }))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    drop(server);
+    lp.close().unwrap();
+    let warned = || {
+        capture_log::lines("transport ")
+            .iter()
+            .filter(|l| l.contains(": write after its event loop closed, dropped"))
+            .count()
+    };
+    assert_eq!(warned(), 0, "nothing written yet");
+    writer.write(b"late").unwrap(); // Ok, and dropped
+    assert_eq!(warned(), 1, "the first write is warned about");
+    writer.write(b"later").unwrap();
+    assert_eq!(warned(), 1, "once");
+}

@@ -409,7 +409,7 @@ impl LoopInner {
     fn with_registry<R>(&self, op: impl FnOnce(&mio::Registry) -> io::Result<R>) -> io::Result<R> {
         match &*self.poll.borrow() {
             Some(poll) => op(poll.registry()),
-            None => Err(crate::error::loop_closed_io()),
+            None => Err(crate::error::loop_closed_registry()),
         }
     }
 

@@ -757,8 +757,9 @@ impl ProxyHeader {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] when a v2 header cannot hold what it is given, rather than
-    /// a header that says something else: a Unix path over 108 bytes, or addresses and TLVs
-    /// over the 65,535 bytes the length field can declare.
+    /// a header that says something else: a Unix path over 108 bytes or, not an abstract
+    /// name, with a NUL byte in it, or addresses and TLVs over the 65,535 bytes the length
+    /// field can declare.
     ///
     /// # Examples
     ///
@@ -849,6 +850,15 @@ impl ProxyHeader {
                 destination,
             } => {
                 for p in [source, destination] {
+                    // A pathname ends at its first NUL on the receiving side: one with a NUL
+                    // inside would be read back shorter (an abstract name starts with one).
+                    if p.first() != Some(&0) && p.contains(&0) {
+                        return Err(Error::invalid_argument(format!(
+                            "PROXY v2 Unix path {:?} holds a NUL byte: a receiver would end it \
+                             there",
+                            String::from_utf8_lossy(p)
+                        )));
+                    }
                     let mut field = [0u8; 108];
                     field
                         .get_mut(..p.len())

@@ -503,6 +503,23 @@ mod tests {
         assert_eq!(destination, b"\0a\0bc");
         let peer = h.source().expect("a pathname address");
         assert_eq!(peer.to_string(), "/run/a.sock");
+        // So the encoder refuses a pathname with a NUL in it, which it would write whole and
+        // the parse above read back shorter; an abstract name keeps its inner NULs.
+        let mut h = h;
+        h.addresses = Addresses::Unix {
+            source: b"/run/a.sock\0leftover".to_vec(),
+            destination: b"\0a\0bc".to_vec(),
+        };
+        let e = h.to_bytes().unwrap_err();
+        assert!(e.to_string().contains("holds a NUL byte"), "{e}");
+        h.addresses = Addresses::Unix {
+            source: b"/run/a.sock".to_vec(),
+            destination: b"\0a\0bc".to_vec(),
+        };
+        let Parsed::Complete(back, _) = parse(&h.to_bytes().unwrap()) else {
+            panic!()
+        };
+        assert_eq!(back.addresses, h.addresses);
     }
 
     #[test]

@@ -72,9 +72,12 @@ impl TlsTransport {
         self.closed.set(true);
     }
 
-    /// The connection is lost; `dropped` writes (the loss included) were counted so far.
+    /// The connection is lost; `dropped` writes (the loss included) were counted so far. Lost
+    /// because the loop closed under it, the count starts again at 0, and the first write
+    /// after is warned about at once, as on a plain stream (`WritePath::dropped_write`).
     pub(crate) fn mark_lost(&self, dropped: usize) {
         self.closed.set(true);
+        let dropped = if self.lp.is_closed() { 0 } else { dropped };
         self.lost_writes.set(Some(dropped));
     }
 
@@ -87,6 +90,8 @@ impl TlsTransport {
         };
         if n >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
             crate::event_loop::debug::warning!("SSL connection is closed");
+        } else if n == 0 && self.lp.is_closed() {
+            crate::transport::write_path::warn_write_after_loop_closed(self.id.get());
         }
         self.lost_writes.set(Some(n.saturating_add(1)));
         true

@@ -88,11 +88,7 @@ pub(crate) trait WritePath: Sized + 'static {
         if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
             crate::event_loop::debug::warning!("{}", Self::DROPPED_WRITE_WARNING);
         } else if n == 0 && self.protocol().lp().is_closed() {
-            crate::event_loop::debug::warning!(
-                "transport {}: write after its event loop closed, dropped (asyncio::run closes \
-                 its loop as it returns: keep the stream's work inside the run, or use a Runner)",
-                self.transport_id()
-            );
+            warn_write_after_loop_closed(self.transport_id());
         }
         count.set(n.saturating_add(1));
     }
@@ -235,4 +231,16 @@ pub(crate) trait WritePath: Sized + 'static {
             read_buffered: None,
         }
     }
+}
+
+/// The warning of the first write dropped because the loop closed under its transport (a
+/// stream kept past the `run` that opened it): the socket and pipe transports' and the TLS
+/// transport's alike.
+#[cold]
+#[inline(never)]
+pub(crate) fn warn_write_after_loop_closed(transport_id: u64) {
+    crate::event_loop::debug::warning!(
+        "transport {transport_id}: write after its event loop closed, dropped (asyncio::run \
+         closes its loop as it returns: keep the stream's work inside the run, or use a Runner)"
+    );
 }

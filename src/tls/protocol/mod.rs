@@ -656,6 +656,14 @@ fn cancel(timer: &RefCell<Option<TimerHandle>>) {
 /// the layer lets go of the app.
 fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
     let (lp, owner) = (me.lp.clone(), Rc::downgrade(&me));
+    if lp.is_closed() {
+        // The loop closed under the raw transport: no turn will come, so the app is told now
+        // (a stream read afterwards fails instead of waiting forever), as a socket transport
+        // tells its own protocol; a busy one cannot be told later either.
+        let _ = me.app.lost(exc);
+        drop(me.app.release());
+        return;
+    }
     // The raw transport may have let go of the layer by now: the retry keeps it alive.
     crate::protocol::when_free(
         &lp,
