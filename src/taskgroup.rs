@@ -78,6 +78,10 @@ struct Inner {
     running: Cell<usize>,
     /// Every failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
+    /// Task failures in `errors` the group has not learnt yet, each with its callback queued
+    /// (see [`Inner::task_failed`]): the description still counts such a task as a task, not
+    /// as an error, as CPython's repr does before `_on_task_done`.
+    unlearnt: Cell<usize>,
     /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
     /// returned or was dropped.
     waker: RefCell<Option<Waker>>,
@@ -124,11 +128,10 @@ impl Inner {
     /// task before its first step. Without a loop to queue on, the group aborts now.
     fn task_failed(self: &Rc<Self>, e: Error) {
         self.errors.borrow_mut().push(e);
-        if self.state.get() != GroupState::Open {
-            return; // learnt already, or already aborting
-        }
+        // One callback per failure, as CPython queues one per task: each is learnt in turn.
         let group = self.clone();
         let learn = move || {
+            group.unlearnt.set(group.unlearnt.get().saturating_sub(1));
             if group.state.get() == GroupState::Failing {
                 group.abort(false);
                 group.wake();
@@ -136,8 +139,11 @@ impl Inner {
         };
         let lp = self.lp.upgrade().map(|inner| LoopHandle { inner });
         if let Some(Ok(_)) = lp.map(|lp| lp.call_soon(learn)) {
-            self.set_state(GroupState::Failing);
-        } else {
+            self.unlearnt.set(self.unlearnt.get() + 1);
+            if self.state.get() == GroupState::Open {
+                self.set_state(GroupState::Failing);
+            }
+        } else if matches!(self.state.get(), GroupState::Open | GroupState::Failing) {
             self.abort(false);
             self.wake();
         }
@@ -339,6 +345,7 @@ impl TaskGroup {
             tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
             errors: RefCell::new(Vec::new()),
+            unlearnt: Cell::new(0),
             waker: RefCell::new(None),
             lp: current_loop().map_or_else(Weak::new, |lp| Rc::downgrade(&lp.inner)),
         });
@@ -532,16 +539,22 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
 
 impl std::fmt::Debug for TaskGroup {
     /// As Python's repr: `<TaskGroup tasks=2 errors=1 cancelling>`; `tasks` counts the tasks
-    /// still running, `errors` the failures collected and not yet returned by `run`, then
+    /// still running (a task that failed, until the group learns of it on the next turn),
+    /// `errors` the failures collected (and learnt) and not yet returned by `run`, then
     /// `cancelling` once the group has aborted (for good), else `entered`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = &self.inner;
         f.write_str("<TaskGroup")?;
-        let tasks = inner.tasks.borrow().len();
+        // A failed task has left `tasks`; until the group learns of it, it is still a task.
+        let unlearnt = match inner.state.get() {
+            GroupState::Closed { .. } => 0,
+            _ => inner.unlearnt.get(),
+        };
+        let tasks = inner.tasks.borrow().len() + unlearnt;
         if tasks > 0 {
             write!(f, " tasks={tasks}")?;
         }
-        let errors = inner.errors.borrow().len();
+        let errors = inner.errors.borrow().len().saturating_sub(unlearnt);
         if errors > 0 {
             write!(f, " errors={errors}")?;
         }

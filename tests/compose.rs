@@ -1920,6 +1920,31 @@ fn test_taskgroup_create_task_woken_by_a_child_failing_in_its_last_step_is_accep
     });
 }
 
+#[test]
+fn test_taskgroup_two_children_failing_in_one_turn_are_tasks_not_errors_until_learnt() {
+    // CPython 3.11.7: two children fail in the same turn, the body looks on in that turn,
+    // before their done callbacks: repr(tg) is '<TaskGroup tasks=2 entered>' (each failed
+    // task is still in _tasks, no error counted yet); the group then raises both, in order,
+    // after one abort. Ours said '<TaskGroup errors=2 entered>'.
+    run(async {
+        let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen2 = seen.clone();
+        let got = TaskGroup::run(|g| async move {
+            for n in ["one", "two"] {
+                g.create_task(async move { Err::<(), _>(bad(n)) })?.detach();
+            }
+            yield_now().await; // both children ran their one step and failed, in order
+            seen2.borrow_mut().push(format!("{g:?}"));
+            yield_now().await; // cut short: the group learnt of the failures
+            seen2.borrow_mut().push("the body went on".to_string());
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert_eq!(group_messages(got), ["one", "two"]);
+        assert_eq!(*seen.borrow(), ["<TaskGroup tasks=2 entered>"]);
+    });
+}
+
 /// A waker that only counts its clones (`Arc::strong_count`).
 struct CountedWaker;
 
