@@ -76,8 +76,12 @@ struct Inner {
     tasks: RefCell<Slab<AbortHandle>>,
     /// Tasks whose future has not ended or been dropped yet.
     running: Cell<usize>,
-    /// Every failure so far, oldest first.
+    /// Every task's failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
+    /// The body's failure, kept apart: it comes after the tasks' failures, and the
+    /// description does not count it, as CPython's `__aexit__` adds it to `_errors` only as
+    /// it raises.
+    body_error: RefCell<Option<Error>>,
     /// Task failures in `errors` the group has not learnt yet, each with its callback queued
     /// (see [`Inner::task_failed`]): the description still counts such a task as a task, not
     /// as an error, as CPython's repr does before `_on_task_done`.
@@ -113,10 +117,10 @@ impl Inner {
         }
     }
 
-    /// Records a failure of the body; the first failure cancels every running task at once
-    /// (Python's `__aexit__` calls `_abort` as the body's exception reaches it).
+    /// Records the body's failure (raised after the tasks'); cancels every running task at
+    /// once (Python's `__aexit__` calls `_abort` as the body's exception reaches it).
     fn fail(&self, e: Error) {
-        self.errors.borrow_mut().push(e);
+        drop(self.body_error.replace(Some(e)));
         self.abort(false);
         self.wake();
     }
@@ -147,6 +151,13 @@ impl Inner {
             self.abort(false);
             self.wake();
         }
+    }
+
+    /// The failures to raise: the tasks', oldest first, then the body's.
+    fn take_errors(&self) -> Vec<Error> {
+        let mut errors = std::mem::take(&mut *self.errors.borrow_mut());
+        errors.extend(self.body_error.take());
+        errors
     }
 
     /// Cancels every running task: at its next turn, as Python's `_abort`, while `run` waits
@@ -345,6 +356,7 @@ impl TaskGroup {
             tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
             errors: RefCell::new(Vec::new()),
+            body_error: RefCell::new(None),
             unlearnt: Cell::new(0),
             waker: RefCell::new(None),
             lp: current_loop().map_or_else(Weak::new, |lp| Rc::downgrade(&lp.inner)),
@@ -397,7 +409,7 @@ impl TaskGroup {
             inner.set_state(GroupState::Closed { aborted: false });
         }
         drop(body);
-        let errors = std::mem::take(&mut *inner.errors.borrow_mut());
+        let errors = inner.take_errors();
         match (output, cancelled) {
             (Some(v), _) if errors.is_empty() => Ok(v),
             (_, Some(e)) if errors.is_empty() => Err(e),
@@ -501,7 +513,7 @@ impl Drop for CloseOnDrop {
         // What `run` collected and could not return: it was dropped (CPython's group raises
         // them even when cancelled). Taken before the tasks go: a cleanup panic as they are
         // dropped below stays its task's own outcome, reported by that task.
-        let unreturned = std::mem::take(&mut *self.0.errors.borrow_mut());
+        let unreturned = self.0.take_errors();
         // Checklist: L33 (a cancelled waiter leaves nothing running). A group that ended on
         // its own (the body returned `Ok`, no task left) was closed without aborting by `run`;
         // one dropped while it waited aborts, as CPython's `__aexit__` does when its wait is
@@ -540,7 +552,7 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
 impl std::fmt::Debug for TaskGroup {
     /// As Python's repr: `<TaskGroup tasks=2 errors=1 cancelling>`; `tasks` counts the tasks
     /// still running (a task that failed, until the group learns of it on the next turn),
-    /// `errors` the failures collected (and learnt) and not yet returned by `run`, then
+    /// `errors` the tasks' failures collected (and learnt) and not yet returned by `run`, then
     /// `cancelling` once the group has aborted (for good), else `entered`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = &self.inner;
