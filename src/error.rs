@@ -409,7 +409,9 @@ impl Error {
     /// The OS error number behind this error, if a system call failed (Python's
     /// `OSError.errno`): for an `Io` error straight from the OS, and for one the crate gave a
     /// message of its own with the call's context (`[Errno 111] Connect call failed
-    /// 127.0.0.1:1`, a bind error naming its address, a Unix path in use).
+    /// 127.0.0.1:1`, a bind error naming its address, a Unix path in use). A failed name
+    /// lookup gives the resolver's `EAI_*` code instead (Python's `gaierror.errno`; negative
+    /// with glibc), which is no errno.
     ///
     /// # Examples
     ///
@@ -460,7 +462,8 @@ impl OsError {
     }
 }
 
-/// `e`'s errno, also when it was rewrapped with a message of ours ([`OsError`]).
+/// `e`'s error number, also when it was rewrapped with a message of ours ([`OsError`]): an
+/// errno, or a resolver's `EAI_*` code ([`OsError::with_code`]).
 pub(crate) fn errno(e: &io::Error) -> Option<i32> {
     e.raw_os_error().or_else(|| {
         e.get_ref()

@@ -76,8 +76,16 @@ struct Inner {
     tasks: RefCell<Slab<AbortHandle>>,
     /// Tasks whose future has not ended or been dropped yet.
     running: Cell<usize>,
-    /// Every failure so far, oldest first.
+    /// Every task's failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
+    /// The body's failure, kept apart: it comes after the tasks' failures, and the
+    /// description does not count it, as CPython's `__aexit__` adds it to `_errors` only as
+    /// it raises.
+    body_error: RefCell<Option<Error>>,
+    /// Task failures in `errors` the group has not learnt yet, each with its callback queued
+    /// (see [`Inner::task_failed`]): the description still counts such a task as a task, not
+    /// as an error, as CPython's repr does before `_on_task_done`.
+    unlearnt: Cell<usize>,
     /// The waker of `run`, woken when a task ends or fails. Invariant: `None` once `run` has
     /// returned or was dropped.
     waker: RefCell<Option<Waker>>,
@@ -109,10 +117,10 @@ impl Inner {
         }
     }
 
-    /// Records a failure of the body; the first failure cancels every running task at once
-    /// (Python's `__aexit__` calls `_abort` as the body's exception reaches it).
+    /// Records the body's failure (raised after the tasks'); cancels every running task at
+    /// once (Python's `__aexit__` calls `_abort` as the body's exception reaches it).
     fn fail(&self, e: Error) {
-        self.errors.borrow_mut().push(e);
+        drop(self.body_error.replace(Some(e)));
         self.abort(false);
         self.wake();
     }
@@ -124,11 +132,10 @@ impl Inner {
     /// task before its first step. Without a loop to queue on, the group aborts now.
     fn task_failed(self: &Rc<Self>, e: Error) {
         self.errors.borrow_mut().push(e);
-        if self.state.get() != GroupState::Open {
-            return; // learnt already, or already aborting
-        }
+        // One callback per failure, as CPython queues one per task: each is learnt in turn.
         let group = self.clone();
         let learn = move || {
+            group.unlearnt.set(group.unlearnt.get().saturating_sub(1));
             if group.state.get() == GroupState::Failing {
                 group.abort(false);
                 group.wake();
@@ -136,11 +143,21 @@ impl Inner {
         };
         let lp = self.lp.upgrade().map(|inner| LoopHandle { inner });
         if let Some(Ok(_)) = lp.map(|lp| lp.call_soon(learn)) {
-            self.set_state(GroupState::Failing);
-        } else {
+            self.unlearnt.set(self.unlearnt.get() + 1);
+            if self.state.get() == GroupState::Open {
+                self.set_state(GroupState::Failing);
+            }
+        } else if matches!(self.state.get(), GroupState::Open | GroupState::Failing) {
             self.abort(false);
             self.wake();
         }
+    }
+
+    /// The failures to raise: the tasks', oldest first, then the body's.
+    fn take_errors(&self) -> Vec<Error> {
+        let mut errors = std::mem::take(&mut *self.errors.borrow_mut());
+        errors.extend(self.body_error.take());
+        errors
     }
 
     /// Cancels every running task: at its next turn, as Python's `_abort`, while `run` waits
@@ -339,6 +356,8 @@ impl TaskGroup {
             tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
             errors: RefCell::new(Vec::new()),
+            body_error: RefCell::new(None),
+            unlearnt: Cell::new(0),
             waker: RefCell::new(None),
             lp: current_loop().map_or_else(Weak::new, |lp| Rc::downgrade(&lp.inner)),
         });
@@ -390,7 +409,7 @@ impl TaskGroup {
             inner.set_state(GroupState::Closed { aborted: false });
         }
         drop(body);
-        let errors = std::mem::take(&mut *inner.errors.borrow_mut());
+        let errors = inner.take_errors();
         match (output, cancelled) {
             (Some(v), _) if errors.is_empty() => Ok(v),
             (_, Some(e)) if errors.is_empty() => Err(e),
@@ -494,7 +513,7 @@ impl Drop for CloseOnDrop {
         // What `run` collected and could not return: it was dropped (CPython's group raises
         // them even when cancelled). Taken before the tasks go: a cleanup panic as they are
         // dropped below stays its task's own outcome, reported by that task.
-        let unreturned = std::mem::take(&mut *self.0.errors.borrow_mut());
+        let unreturned = self.0.take_errors();
         // Checklist: L33 (a cancelled waiter leaves nothing running). A group that ended on
         // its own (the body returned `Ok`, no task left) was closed without aborting by `run`;
         // one dropped while it waited aborts, as CPython's `__aexit__` does when its wait is
@@ -532,16 +551,22 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
 
 impl std::fmt::Debug for TaskGroup {
     /// As Python's repr: `<TaskGroup tasks=2 errors=1 cancelling>`; `tasks` counts the tasks
-    /// still running, `errors` the failures collected and not yet returned by `run`, then
+    /// still running (a task that failed, until the group learns of it on the next turn),
+    /// `errors` the tasks' failures collected (and learnt) and not yet returned by `run`, then
     /// `cancelling` once the group has aborted (for good), else `entered`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = &self.inner;
         f.write_str("<TaskGroup")?;
-        let tasks = inner.tasks.borrow().len();
+        // A failed task has left `tasks`; until the group learns of it, it is still a task.
+        let unlearnt = match inner.state.get() {
+            GroupState::Closed { .. } => 0,
+            _ => inner.unlearnt.get(),
+        };
+        let tasks = inner.tasks.borrow().len() + unlearnt;
         if tasks > 0 {
             write!(f, " tasks={tasks}")?;
         }
-        let errors = inner.errors.borrow().len();
+        let errors = inner.errors.borrow().len().saturating_sub(unlearnt);
         if errors > 0 {
             write!(f, " errors={errors}")?;
         }

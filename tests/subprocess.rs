@@ -575,6 +575,80 @@ fn a_spawn_failure_not_about_the_program_does_not_name_it() {
     .unwrap();
 }
 
+// An exec that fails with an errno outside the usual path ones still names the program, as
+// Python 3.11 names it for whatever errno its exec gives. A hand-made ELF whose interpreter
+// (PT_INTERP) is an executable shell script: 10 bytes, too short for an ELF header, gives EIO;
+// 200 bytes, no ELF, gives ELIBBAD. python3: Popen([prog]) -> "[Errno 5] Input/output error:
+// '<prog>'", then "[Errno 80] Accessing a corrupted shared library: '<prog>'". (Before: the
+// bare "[Errno 5] Input/output error"; checked by reverting src/streams/subprocess.rs.)
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn an_exec_failing_with_eio_or_elibbad_names_the_program() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = util::temp_dir("subprocess-bad-interp");
+    let interp = dir.join("interp");
+    let prog = dir.join("prog");
+    let mut path = interp.as_os_str().as_encoded_bytes().to_vec();
+    path.push(0);
+    let machine: u16 = if cfg!(target_arch = "x86_64") {
+        62
+    } else {
+        183
+    };
+    let mut elf = b"\x7fELF\x02\x01\x01".to_vec(); // 64-bit, little-endian, version 1
+    elf.resize(16, 0);
+    for half in [2u16, machine] {
+        elf.extend(half.to_le_bytes()); // ET_EXEC, the machine
+    }
+    elf.extend(1u32.to_le_bytes());
+    for word in [0x40_0000u64, 64, 0] {
+        elf.extend(word.to_le_bytes()); // entry, program headers at 64, no sections
+    }
+    elf.extend(0u32.to_le_bytes());
+    for half in [64u16, 56, 1, 0, 0, 0] {
+        elf.extend(half.to_le_bytes()); // header sizes, one program header
+    }
+    elf.extend(3u32.to_le_bytes()); // PT_INTERP
+    elf.extend(4u32.to_le_bytes());
+    let len = path.len() as u64;
+    for word in [120u64, 0, 0, len, len, 1] {
+        elf.extend(word.to_le_bytes()); // the path at 120
+    }
+    assert_eq!(elf.len(), 120);
+    elf.extend(&path);
+    std::fs::write(&prog, &elf).unwrap();
+    let mode = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(&prog, mode.clone()).unwrap();
+    for (script, errno, text) in [
+        (
+            "#!/bin/sh\n".to_string(),
+            libc::EIO,
+            "[Errno 5] Input/output error",
+        ),
+        (
+            format!("#!/bin/sh\n{}\n", "#".repeat(200)),
+            libc::ELIBBAD,
+            "[Errno 80] Accessing a corrupted shared library",
+        ),
+    ] {
+        std::fs::write(&interp, script).unwrap();
+        std::fs::set_permissions(&interp, mode.clone()).unwrap();
+        let (prog, named) = (prog.clone(), format!("{text}: '{}'", prog.display()));
+        util::run_fresh(BOUND, async move {
+            let Err(e) = create_subprocess_exec(&prog, [] as [&str; 0]).await else {
+                panic!("{named}: started")
+            };
+            assert_eq!(e.raw_os_error(), Some(errno), "{e:?}");
+            assert_eq!(e.to_string(), named);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+}
+
 #[test]
 fn stdio_stdout_is_for_stderr_only_and_limit_zero_is_refused() {
     util::run_fresh(BOUND, async {

@@ -456,6 +456,71 @@ fn s53_stream_start_tls_resumed_while_the_streams_protocol_is_held_does_not_pani
 }
 
 #[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn s53_the_streams_protocol_held_as_stream_start_tls_ends_learns_of_tls_once_released() {
+    // S53, what the test above leaves out: the stream's protocol, held as the upgrade ends,
+    // is told of its TLS transport once the user releases it. A protocol never told believes
+    // it is on a plain socket: the peer's close_notify and EOF then find it asking to stay
+    // half-open (S63), which a TLS connection cannot do, and the TLS layer warns of it.
+    tls_helpers::faults::capture_log::start();
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, mut w: StreamWriter| async move {
+                w.write(b"GO\n")?;
+                w.start_tls(Certs::get().server_config(&[])).await?;
+                // The EOF comes after the client's release: an EOF the TLS layer holds for the
+                // held protocol may reach it before the upgrade's retry does.
+                assert_eq!(r.readline().await?, b"go on\n");
+                w.write(b"over tls")?;
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        let proto = writer
+            .transport()
+            .get_protocol()
+            .expect("the stream's protocol");
+        let probe = util::Probe::new();
+        {
+            let mut upgrade = std::pin::pin!(writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .into_future());
+            assert!(probe.poll(upgrade.as_mut()).is_pending()); // drained: the handshake began
+            let held = proto.borrow_mut();
+            let mut tls = None;
+            for _ in 0..10_000 {
+                if let std::task::Poll::Ready(r) = probe.poll(upgrade.as_mut()) {
+                    tls = Some(r?);
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            assert!(tls.is_some(), "the handshake never ended");
+            for _ in 0..3 {
+                asyncio::yield_now().await;
+            }
+            drop(held);
+        }
+        writer.write(b"go on\n")?;
+        assert_eq!(reader.read(-1).await?, b"over tls");
+        assert!(reader.at_eof());
+        let warned = tls_helpers::faults::capture_log::lines("returning true from eof_received");
+        assert!(
+            warned.is_empty(),
+            "S53: the protocol never learnt of TLS: {warned:?}"
+        );
+        close_both(&writer, server).await
+    });
+}
+
+#[test]
 fn s54_s14_a_paused_reader_stops_the_raw_transport_as_the_stream_start_tls_handshake_ends() {
     // S54 with S14: the reader had paused the raw transport before start_tls (as a server),
     // and the peer sends its Finished and 1 MiB of data in one go. What came in the read

@@ -428,27 +428,34 @@ impl CreateSubprocess {
 /// `FileNotFoundError: [Errno 2] No such file or directory: 'prog'`: the working directory when
 /// that is missing, else the program; the kind and errno are kept. Any other failure (the fork,
 /// a descriptor, `setsid` or `setpgid` in the child: `EAGAIN`, `EMFILE`, `EPERM`…) says nothing
-/// of the program and stays the bare OS error, as Python raises those without a file name.
+/// of the program and stays the bare OS error, as Python raises those without a file name
+/// (when no working directory was given).
 #[cold]
 fn spawn_error(e: io::Error, cmd: &Command) -> Error {
     // std hands back the child's failure as its errno alone: the errno is what tells an exec
     // (or chdir) that could not use its path from a fork, dup2, setsid or setpgid that failed.
-    // Python's `subprocess._execute_child` names the program for a failed exec, the cwd for
-    // a failed chdir, and nothing for the rest.
-    let over_a_path = matches!(
-        e.raw_os_error(),
+    // Python's `subprocess._execute_child` names the program for an exec that failed, whatever
+    // its errno, and the cwd (None when not given) for any step before the exec: it cannot
+    // tell chdir from setpgid either, and blames the cwd for both; we name nothing there. The
+    // errnos below are those only exec and chdir give (EIO: an ELF interpreter too short to
+    // read; ELIBBAD: one that is no ELF), never the child's other steps.
+    let over_a_path = match e.raw_os_error() {
         Some(
             libc::ENOENT
-                | libc::EACCES
-                | libc::ENOEXEC
-                | libc::ENOTDIR
-                | libc::EISDIR
-                | libc::ELOOP
-                | libc::ENAMETOOLONG
-                | libc::ETXTBSY
-                | libc::E2BIG
-        )
-    );
+            | libc::EACCES
+            | libc::ENOEXEC
+            | libc::ENOTDIR
+            | libc::EISDIR
+            | libc::ELOOP
+            | libc::ENAMETOOLONG
+            | libc::ETXTBSY
+            | libc::E2BIG
+            | libc::EIO,
+        ) => true,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Some(libc::ELIBBAD) => true,
+        _ => false,
+    };
     if !over_a_path {
         return Error::Io(e);
     }

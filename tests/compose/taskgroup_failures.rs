@@ -540,3 +540,74 @@ fn test_taskgroup_create_task_woken_by_a_child_failing_in_its_last_step_is_accep
         );
     });
 }
+
+#[test]
+fn test_taskgroup_two_children_failing_in_one_turn_are_tasks_not_errors_until_learnt() {
+    // CPython 3.11.7: two children fail in the same turn, the body looks on in that turn,
+    // before their done callbacks: repr(tg) is '<TaskGroup tasks=2 entered>' (each failed
+    // task is still in _tasks, no error counted yet); the group then raises both, in order,
+    // after one abort. Ours said '<TaskGroup errors=2 entered>'.
+    run(async {
+        let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen2 = seen.clone();
+        let got = TaskGroup::run(|g| async move {
+            for n in ["one", "two"] {
+                g.create_task(async move { Err::<(), _>(bad(n)) })?.detach();
+            }
+            yield_now().await; // both children ran their one step and failed, in order
+            seen2.borrow_mut().push(format!("{g:?}"));
+            yield_now().await; // cut short: the group learnt of the failures
+            seen2.borrow_mut().push("the body went on".to_string());
+            Ok::<_, Error>(())
+        })
+        .await;
+        assert_eq!(group_messages(got), ["one", "two"]);
+        assert_eq!(*seen.borrow(), ["<TaskGroup tasks=2 entered>"]);
+    });
+}
+
+#[test]
+fn test_taskgroup_the_bodys_failure_comes_after_the_tasks_and_is_not_counted_before() {
+    // CPython 3.11.7: the body raises ValueError('body') while a child waits; the child's
+    // cleanup then raises KeyError('child-cleanup'): the group raises [KeyError, ValueError],
+    // the body's last (__aexit__ adds it as it raises). A second child's cleanup sees
+    // repr(tg) '<TaskGroup tasks=1 cancelling>': the body's error is not counted. Ours put the
+    // body's first and said 'errors=1' there.
+    run(async {
+        let _reports = record_reports();
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(stuck_panicking_on_cancel("child cleanup"))?
+                .detach();
+            settle().await;
+            Err::<(), _>(bad("body"))
+        })
+        .await;
+        let messages = group_messages(got);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("child cleanup"), "{messages:?}");
+        assert_eq!(messages[1], "body");
+
+        struct Describe(TaskGroup, Rc<std::cell::RefCell<Vec<String>>>);
+        impl Drop for Describe {
+            fn drop(&mut self) {
+                self.1.borrow_mut().push(format!("{:?}", self.0));
+            }
+        }
+        let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen2 = seen.clone();
+        let got = TaskGroup::run(|g| async move {
+            let describe = Describe(g.clone(), seen2);
+            g.create_task(async move {
+                let _describe = describe;
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            settle().await;
+            Err::<(), _>(bad("body"))
+        })
+        .await;
+        assert_eq!(group_messages(got), ["body"]);
+        assert_eq!(*seen.borrow(), ["<TaskGroup tasks=1 cancelling>"]);
+    });
+}
