@@ -624,7 +624,7 @@ impl Hold {
 #[derive(Clone, Copy)]
 pub(crate) enum Need {
     /// A shared borrow suffices: the cell may be borrowed elsewhere, but not mutably.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))] // start_tls' re-pause only
+    #[cfg(feature = "tls")] // start_tls' re-pause only
     Shared,
     /// The exclusive borrow: no other borrow of the cell may be alive.
     Exclusive,
@@ -652,6 +652,7 @@ pub(crate) fn when_cell_free<T, F>(
 {
     let Some(strong) = cell.upgrade() else { return };
     let free = match need {
+        #[cfg(feature = "tls")]
         Need::Shared => strong.try_borrow().is_ok(),
         Need::Exclusive => strong.try_borrow_mut().is_ok(),
     };
