@@ -108,8 +108,12 @@ impl SocketTransport {
                 return true;
             }
             Ok(n) => {
-                trace!("transport[{}]: recv {n} B", self.id());
-                trace!("protocol[{}]: data_received({n})", self.id());
+                // One look at the trace flag for both lines, their formatting out of line: two
+                // inline checks kept the flag's address in a register across the loop, or
+                // reloaded it twice per message.
+                if crate::event_loop::debug::trace_enabled() {
+                    self.trace_recv(n);
+                }
                 match self.protocol.call(|p| p.data_received(&buf[at..at + n])) {
                     Called::Done(()) | Called::Gone => {}
                     Called::Panicked(payload) => {
@@ -128,6 +132,14 @@ impl SocketTransport {
         };
         self.lp().inner.read_buf.set(buf);
         drained
+    }
+
+    /// The trace of one plain read: the bytes received, then the protocol's call.
+    #[cold]
+    #[inline(never)]
+    fn trace_recv(&self, n: usize) {
+        trace!("transport[{}]: recv {n} B", self.id());
+        trace!("protocol[{}]: data_received({n})", self.id());
     }
 
     /// One read straight into a buffered protocol's memory (L50, L51), inside the seam's call.
@@ -158,7 +170,10 @@ impl SocketTransport {
         }
     }
 
-    /// Acts on a buffered read once the protocol is free again. True when drained.
+    /// Acts on a buffered read once the protocol is free again. True when drained. Out of
+    /// line: inlined, its jump table and its outcomes' fields took registers across
+    /// `read_ready`'s loop that a plain protocol's path then spilled and reloaded per message.
+    #[inline(never)]
     fn after_buffered(&self, outcome: Buffered) -> bool {
         match outcome {
             Buffered::Data(n, offered) => n < offered && !self.peer_closed.get(),
