@@ -98,6 +98,172 @@ fn test__read_ready_data_then_eof_then_connection_lost() {
     assert!(t.is_closing());
 }
 
+/// A read pipe whose protocol panics in `data_received` stays open and reads on: CPython's
+/// `_UnixReadPipeTransport._read_ready` calls `data_received` unguarded, so the exception
+/// leaves for the loop, which reports a failed callback (`handle` key only), unlike a socket
+/// transport, whose protocol's failure is fatal. CPython 3.11, a protocol raising on the
+/// first of two chunks: {'message': 'Exception in callback
+/// _UnixReadPipeTransport._read_ready()', 'exception': RuntimeError('boom-data'), 'handle':
+/// ..}, then data_received(b'two'), eof_received, connection_lost(None). Ours names the
+/// protocol's method, as for a datagram protocol.
+#[test]
+fn l18_a_read_pipe_whose_data_received_panics_reports_a_failed_callback_and_reads_on() {
+    let lp = EventLoop::new().unwrap();
+    let reports = util::capture_exceptions_and_keys(&lp.handle());
+    let (r, mut w) = os_pipe();
+    let rec = Recorder {
+        on_data: Some(Box::new(|_, data| {
+            if data == b"one" {
+                panic!("boom-data");
+            }
+        })),
+        ..Recorder::default()
+    };
+    let (t, proto) = read_pipe(&lp, r, rec);
+    w.write_all(b"one").unwrap();
+    run_until(&lp, 100, || !reports.borrow().is_empty());
+    let call = format!("{}::data_received(..)", std::any::type_name::<Recorder>());
+    assert_eq!(
+        *reports.borrow(),
+        [format!(
+            "Exception in callback {call} | panicked: boom-data | [\"handle\"]"
+        )]
+    );
+    assert!(!t.is_closing(), "the pipe stays open");
+    assert!(t.is_reading());
+    w.write_all(b"two").unwrap();
+    run_until(&lp, 100, || proto.borrow().data.len() == 6);
+    drop(w);
+    run_until(&lp, 100, || proto.borrow().lost);
+    let p = proto.borrow();
+    assert_eq!(p.data, b"onetwo");
+    assert_eq!(
+        p.calls,
+        [
+            "connection_made",
+            "data_received(3)",
+            "data_received(3)",
+            "eof_received",
+            "connection_lost(None)"
+        ]
+    );
+    assert_eq!(reports.borrow().len(), 1);
+}
+
+/// A read pipe whose protocol panics in `eof_received`: CPython runs `eof_received` as a loop
+/// callback of its own and `connection_lost(None)` as the next, so the panic is a failed
+/// callback's report and the end is as usual. CPython 3.11: {'message': 'Exception in callback
+/// P.eof_received()', 'exception': RuntimeError('boom-eof'), 'handle': <Handle
+/// P.eof_received()>}, then connection_lost(None).
+#[test]
+fn l18_a_read_pipe_whose_eof_received_panics_reports_a_failed_callback_then_connection_lost_none() {
+    let lp = EventLoop::new().unwrap();
+    let reports = util::capture_exceptions_and_keys(&lp.handle());
+    let (r, mut w) = os_pipe();
+    let rec = Recorder {
+        on_eof: Some(Box::new(|_| panic!("boom-eof"))),
+        ..Recorder::default()
+    };
+    let (t, proto) = read_pipe(&lp, r, rec);
+    w.write_all(b"data").unwrap();
+    drop(w);
+    run_until(&lp, 100, || proto.borrow().lost);
+    let call = format!("{}::eof_received()", std::any::type_name::<Recorder>());
+    assert_eq!(
+        *reports.borrow(),
+        [format!(
+            "Exception in callback {call} | panicked: boom-eof | [\"handle\"]"
+        )]
+    );
+    assert_eq!(
+        proto.borrow().grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ]
+    );
+    assert!(t.is_closing());
+}
+
+/// A buffered protocol on a read pipe: a panic in `buffer_updated` (the bytes were read) is
+/// reported as a failed callback and the pipe reads on, as a panic in `data_received`; one
+/// in `get_buffer` (nothing read, a retry would fail again) closes the pipe as the socket
+/// transport's does, named by the callback that failed.
+#[test]
+fn l51_a_read_pipe_s_buffered_protocol_failing_in_buffer_updated_reads_on_in_get_buffer_closes() {
+    #[derive(Default)]
+    struct Buffered {
+        buf: Vec<u8>,
+        got: Vec<u8>,
+        fail_get_buffer: bool,
+        lost: Option<bool>,
+    }
+    impl asyncio::Protocol for Buffered {
+        fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+            Some(self)
+        }
+        fn connection_lost(&mut self, exc: Option<io::Error>) {
+            self.lost = Some(exc.is_some());
+        }
+    }
+    impl asyncio::BufferedProtocol for Buffered {
+        fn get_buffer(&mut self, _hint: usize) -> &mut [u8] {
+            if self.fail_get_buffer {
+                panic!("boom-get_buffer");
+            }
+            self.buf.resize(64, 0);
+            &mut self.buf
+        }
+        fn buffer_updated(&mut self, n: usize) {
+            self.got.extend_from_slice(&self.buf[..n]);
+            if self.got == b"one" {
+                panic!("boom-updated");
+            }
+        }
+    }
+    let name = std::any::type_name::<Buffered>();
+    for fail_get_buffer in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let reports = util::capture_exceptions_and_keys(&lp.handle());
+        let (r, mut w) = os_pipe();
+        let h = lp.handle();
+        let connect = async move {
+            let proto = move || Buffered {
+                fail_get_buffer,
+                ..Buffered::default()
+            };
+            h.connect_read_pipe(proto, r).await
+        };
+        let (t, proto) = lp.run_until_complete(connect).unwrap().unwrap();
+        if !fail_get_buffer {
+            w.write_all(b"one").unwrap();
+        } // else: the start of reading asks for a buffer already
+        run_until(&lp, 100, || !reports.borrow().is_empty());
+        if fail_get_buffer {
+            let message = "Fatal error: protocol.get_buffer() call failed.";
+            let expected =
+                format!("{message} | panicked: boom-get_buffer | [\"transport\", \"protocol\"]");
+            assert_eq!(*reports.borrow(), [expected]);
+            run_until(&lp, 100, || proto.borrow().lost.is_some());
+            assert_eq!(proto.borrow().lost, Some(true));
+            continue;
+        }
+        let call = format!("{name}::buffer_updated(..)");
+        let expected =
+            format!("Exception in callback {call} | panicked: boom-updated | [\"handle\"]");
+        assert_eq!(*reports.borrow(), [expected]);
+        assert!(!t.is_closing(), "the pipe stays open");
+        w.write_all(b"two").unwrap();
+        drop(w);
+        run_until(&lp, 100, || proto.borrow().lost.is_some());
+        assert_eq!(proto.borrow().got, b"onetwo");
+        assert_eq!(proto.borrow().lost, Some(false));
+        assert_eq!(reports.borrow().len(), 1);
+    }
+}
+
 /// L46: a plain protocol's pipe reads land on a 64-byte boundary of the loop's shared buffer,
 /// as its socket reads do (tests/transport/reading.rs
 /// `l46_plain_reads_land_on_a_cache_line_boundary`), not at the 16-byte offset where a `malloc`

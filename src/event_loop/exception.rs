@@ -319,6 +319,8 @@ pub(crate) enum Call {
     Lost(bool),
     /// Another method, its arguments elided: `datagram_received(..)`.
     Other(&'static str),
+    /// A method without arguments: `eof_received()`.
+    Bare(&'static str),
 }
 
 /// Reports a protocol callback that CPython runs as a loop callback (`connection_made`,
@@ -342,6 +344,7 @@ pub(crate) fn report_protocol_callback(
             format!("{protocol}::connection_lost({exc})")
         }
         Call::Other(method) => format!("{protocol}::{method}(..)"),
+        Call::Bare(method) => format!("{protocol}::{method}()"),
     };
     let handle = Some(("handle", format!("<Handle {call}>")));
     let message = format!("Exception in callback {call}");

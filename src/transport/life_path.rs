@@ -131,9 +131,10 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         true
     }
 
-    /// A protocol callback outside the grammar's data path panicked (`connection_made`,
-    /// `connection_lost`, which CPython runs as loop callbacks): reported as a failed
-    /// callback, `call` naming it with its argument; the transport goes on.
+    /// A protocol callback that CPython runs as a loop callback, or lets escape into the loop,
+    /// panicked (`connection_made`, `connection_lost`; a read pipe's `data_received` and
+    /// `eof_received`): reported as a failed callback, `call` naming it with its argument;
+    /// the transport goes on.
     fn report_callback(&self, call: Call, payload: &Box<dyn Any + Send>) {
         let lp = self.protocol().lp();
         report_protocol_callback(lp, self.protocol().name(), call, &**payload);

@@ -10,7 +10,10 @@
 //! Read side: registered readable (edge-triggered). `pause_reading` only stops reading (events
 //! that come while paused are dropped); `resume_reading` queues one read attempt, since the edge
 //! may have passed. EOF → `eof_received` (its answer is ignored, as in CPython: a read pipe has
-//! nothing to keep open) → `connection_lost(None)`.
+//! nothing to keep open) → `connection_lost(None)`. A panic in `data_received` (or a buffered
+//! protocol's `buffer_updated`) or `eof_received` is reported as a failed callback and ends
+//! nothing, as CPython's exception escaping `_read_ready` into the loop; the socket
+//! transport's is fatal. Only `get_buffer` failing closes the pipe: nothing was read.
 //!
 //! Write side: registered writable. What the kernel does not take waits in the buffer; the
 //! protocol is paused above the high-water mark and resumed at the low one. `write_eof` closes

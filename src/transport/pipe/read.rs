@@ -1,6 +1,7 @@
 //! A pipe transport's read side: read while readable (a fair share per event), EOF, and
 //! reading paused or resumed.
 
+use std::cell::Cell;
 use std::io::{self, Read};
 
 use mio::unix::pipe::Receiver;
@@ -8,6 +9,7 @@ use mio::unix::pipe::Receiver;
 use super::{End, PipeTransport, Reading, READS_PER_EVENT};
 use crate::error::Error;
 use crate::event_loop::debug::trace;
+use crate::event_loop::exception::Call;
 use crate::event_loop::read_buf::read_window;
 use crate::protocol::Called;
 use crate::transport::life_path::LifePath;
@@ -28,6 +30,8 @@ impl PipeTransport {
             // memory, or into the loop's shared buffer for a plain one.
             let mut shared = self.lp().inner.read_buf.take();
             let window = read_window(&mut shared);
+            // Which callback a panic left (only `get_buffer` ends the pipe).
+            let calling = Cell::new("get_buffer");
             let outcome = self.protocol.call(|p| match p.as_buffered() {
                 Some(b) => {
                     let buf = b.get_buffer(0);
@@ -39,6 +43,7 @@ impl PipeTransport {
                     let offered = buf.len();
                     let n = self.read_into(buf)?;
                     if n > 0 {
+                        calling.set("buffer_updated");
                         b.buffer_updated(n);
                     }
                     Ok((n, offered))
@@ -47,6 +52,7 @@ impl PipeTransport {
                     let (at, offered) = (window.start, window.len());
                     let n = self.read_into(&mut shared[window])?;
                     if n > 0 {
+                        calling.set("data_received");
                         p.data_received(&shared[at..at + n]);
                     }
                     Ok((n, offered))
@@ -79,9 +85,17 @@ impl PipeTransport {
                     self.read_when_free();
                     return;
                 }
-                Called::Panicked(payload) => {
-                    self.protocol_failed("data_received", payload);
+                Called::Panicked(payload) if calling.get() == "get_buffer" => {
+                    // Nothing was read: reading on would only fail again.
+                    self.protocol_failed("get_buffer", payload);
                     return;
+                }
+                Called::Panicked(payload) => {
+                    // The bytes were read and handed over: CPython's read pipe lets the
+                    // protocol's exception leave `_read_ready` for the loop, which reports a
+                    // failed callback, and the pipe reads on. Whether more is waiting is
+                    // unknown: the next read tells.
+                    self.report_callback(Call::Other(calling.get()), &payload);
                 }
             }
         }
@@ -103,13 +117,16 @@ impl PipeTransport {
     }
 
     /// EOF: `eof_received` once, then `connection_lost(None)` (CPython ignores the answer).
+    /// A panicking `eof_received` is a failed callback's report and changes nothing else:
+    /// CPython runs it as a loop callback of its own, the connection's end as the next one.
     pub(super) fn on_eof(&self) {
         trace!("protocol[{}]: eof_received (pipe)", self.id());
         self.life.set_reading(Reading::Done);
         match self.protocol.call(|p| p.eof_received()) {
-            Called::Done(_) | Called::Gone => self.force_close(None),
-            Called::Busy => self.when_free(|t| t.on_eof()),
-            Called::Panicked(payload) => self.protocol_failed("eof_received", payload),
+            Called::Done(_) | Called::Gone => {}
+            Called::Busy => return self.when_free(|t| t.on_eof()),
+            Called::Panicked(payload) => self.report_callback(Call::Bare("eof_received"), &payload),
         }
+        self.force_close(None);
     }
 }
