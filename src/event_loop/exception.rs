@@ -369,19 +369,20 @@ pub(crate) fn report_callback_failed(
     report_with(lp, message, exception, [handle, None]);
 }
 
-/// Reports a caught panic through the exception handler.
+/// Reports a caught panic through the exception handler, with at most one `key: value`
+/// detail (an fd callback's `fd`). Cold and out of line, the context built and dropped in
+/// [`report_with`] as for the other reports.
+#[cold]
+#[inline(never)]
 pub(crate) fn report_panic(
     lp: &LoopHandle,
     message: &str,
     payload: Box<dyn std::any::Any + Send>,
-    details: &[(&'static str, i32)],
+    detail: Option<(&'static str, i32)>,
 ) {
-    let mut ctx = ExceptionContext::new(message)
-        .with_exception(Box::new(PanicError::from_payload(&*payload)));
-    for (k, v) in details {
-        ctx = ctx.with_detail(k, v.to_string());
-    }
-    lp.call_exception_handler(&ctx);
+    let exception = Box::new(PanicError::from_payload(&*payload));
+    let detail = detail.map(|(key, value)| (key, value.to_string()));
+    report_with(lp, message.to_owned(), exception, [detail, None]);
 }
 
 #[cfg(test)]

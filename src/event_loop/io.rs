@@ -348,7 +348,7 @@ impl LoopInner {
                 let run = |cb: FdCallback| {
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb()));
                     if let Err(payload) = result {
-                        report_panic(&lp, "Exception in fd callback", payload, &[("fd", fd)]);
+                        report_panic(&lp, "Exception in fd callback", payload, Some(("fd", fd)));
                     }
                 };
                 if let Some(cb) = reader {

@@ -365,7 +365,7 @@ impl LoopHandle {
             // is foreign code, and its panic is reported as a callback's is (L18).
             Runnable::Wake(w) => {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| w.wake())) {
-                    report_panic(self, "Exception in callback timer wake-up", payload, &[]);
+                    report_panic(self, "Exception in callback timer wake-up", payload, None);
                 }
             }
             Runnable::Main => {

@@ -488,7 +488,9 @@ impl LoopHandle {
     }
 
     /// `call_soon` past the boxing, once for every closure type: on a closed loop the boxed
-    /// closure is dropped here, unrun, as it would have been unboxed.
+    /// closure is dropped here, unrun, as it would have been unboxed. Out of line: compiled
+    /// once, not into each closure type's `call_soon`.
+    #[inline(never)]
     pub(crate) fn push_callback(
         &self,
         callback: Rc<dyn handle::Callback>,

@@ -110,7 +110,7 @@ pub(crate) fn is_task_waker(waker: &Waker) -> bool {
 #[inline(never)]
 pub(crate) fn wake_caught(lp: &LoopHandle, waker: Waker, what: &'static str) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-        report_panic(lp, &format!("Exception in callback {what}"), payload, &[]);
+        report_panic(lp, &format!("Exception in callback {what}"), payload, None);
     }
 }
 
