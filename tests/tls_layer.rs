@@ -21,17 +21,19 @@ use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
     bulk_client_before_start_tls, bulk_sender, close_both, echo, loop_and_tls_echo_server,
-    open_tls, plain_recorder, recorder_over_tls, run, small_window_listener, tls_echo_server,
-    turn_until, until_paused, BOUND, BULK,
+    narrow_plain_recorder, open_tls, plain_recorder, recorder_over_tls, run, small_window_listener,
+    tls_echo_server, turn_until, until_paused, BOUND, BULK,
 };
 use util::Recorder;
 
 // ───────────── loop.start_tls over a transport whose writing is paused ─────────────
 
 /// Plaintext written before the upgrade: far above the raw transport's 64 KiB mark even after
-/// the kernels (a 64 KiB receive buffer on the peer) took their share, as long as the peer
-/// reads none of it (a peer draining the socket while we write lets the kernel take it all).
-const FILLER: usize = 8 << 20;
+/// the kernels took their share (both buffers capped: our 64 KiB send buffer, the peer's
+/// 64 KiB receive buffer, each doubled by Linux), as long as the peer reads none of it (a
+/// peer draining the socket while we write lets the kernel take it all). Autotuned buffers
+/// could take all of 8 MiB on a host whose tcp_wmem/tcp_rmem maxima are 8 or 16 MiB.
+const FILLER: usize = 1 << 20;
 
 /// A peer that reads nothing until told (once the test saw the raw transport full), then takes
 /// the [`FILLER`] plaintext, runs the server side of TLS and returns the plaintext it got
@@ -100,7 +102,7 @@ fn start_tls_over_paused_writing(hold: bool) {
     let (port, go, peer) = slow_starttls_peer();
     let lp = asyncio::EventLoop::new().unwrap();
     let reports = util::capture_exceptions(&lp.handle());
-    let (t, proto) = plain_recorder(&lp, port);
+    let (t, proto) = narrow_plain_recorder(&lp, port);
     let app: asyncio::ProtocolRef = proto.clone();
     let upgrade = lp
         .start_tls(&t, app, Certs::get().client_config(&[]), false)

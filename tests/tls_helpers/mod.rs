@@ -270,6 +270,27 @@ pub async fn bulk_client_before_start_tls(
     Ok((server, reader, writer))
 }
 
+/// A [`plain_recorder`] over a socket whose send buffer is capped (64 KiB, without
+/// autotuning) before it connects: with a [`small_window_listener`] peer that reads nothing,
+/// the kernels take a few hundred KiB of a write at most, whatever the host's tcp_wmem and
+/// tcp_rmem maxima allow an autotuned socket.
+pub fn narrow_plain_recorder(
+    lp: &asyncio::EventLoop,
+    port: u16,
+) -> (asyncio::Transport, Rc<RefCell<Recorder>>) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_send_buffer_size(64 * 1024).unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    sock.connect(&addr.into()).unwrap();
+    let connect = lp
+        .create_connection(Recorder::default, "", 0)
+        .sock(std::net::TcpStream::from(sock));
+    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
 /// A `Recorder` connected in plain TCP to `port`, bounded: the plain side of a start_tls test.
 pub fn plain_recorder(
     lp: &asyncio::EventLoop,
