@@ -29,6 +29,33 @@ fn connect_recorder(lp: &EventLoop, port: u16, r: Recorder) -> (Transport, Rc<Re
         .unwrap()
 }
 
+/// A [`connect_recorder`] over a TCP socket whose send buffer is capped (64 KiB, no
+/// autotuning) before it connects, to a peer whose receive buffer is capped the same way; and
+/// that peer's end. A big write to a peer that reads nothing then leaves most of it buffered
+/// in the transport, whatever the host's tcp_wmem/tcp_rmem maxima let autotuning take.
+fn narrow_tcp_pair(
+    lp: &EventLoop,
+    r: Recorder,
+) -> (Transport, Rc<RefCell<Recorder>>, std::net::TcpStream) {
+    let (l, port) = peer_listener();
+    socket2::SockRef::from(&l)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_send_buffer_size(64 * 1024).unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    sock.connect(&addr.into()).unwrap();
+    let connect = lp
+        .create_connection(move || r, "", 0)
+        .sock(std::net::TcpStream::from(sock));
+    let (t, p) = lp
+        .run_until_complete(connect.into_future())
+        .unwrap()
+        .unwrap();
+    let (peer, _) = l.accept().unwrap();
+    (t, p, peer)
+}
+
 mod connect;
 mod eof_and_close;
 mod protocol_calls;
