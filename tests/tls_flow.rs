@@ -304,3 +304,35 @@ fn s53_stream_start_tls_begun_while_the_streams_protocol_is_held_waits_for_it() 
         close_both(&writer, server).await
     });
 }
+
+/// The loop closing while the layer still holds application bytes (ciphertext the paused raw
+/// transport was not handed): they are dropped with the layer, and said once, in the words
+/// the raw transport uses for its own unsent bytes, with the count. Before, silently.
+#[test]
+fn bytes_the_layer_holds_when_the_loop_closes_are_warned_about_once() {
+    tls_helpers::faults::capture_log::start();
+    let (listener, port) = small_window_listener();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let peer = tls_peer_on(listener, move |mut tcp, _conn| {
+        let _ = wait_go.recv_timeout(BOUND);
+        tls_common::drain(&mut tcp);
+    });
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (t, proto) = recorder_over_tls(&lp, port);
+    t.write(&vec![7u8; 16 << 20]).unwrap();
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("pause_writing"),
+        "the raw transport paused the layer"
+    );
+    let held = t.get_write_buffer_size();
+    assert!(held > 0, "the layer holds bytes");
+    lp.close().unwrap();
+    drop(go); // the peer reads to our EOF
+    let lines = tls_helpers::faults::capture_log::lines("TLS transport");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let want = format!("the event loop closed with {held} bytes still to send, dropped");
+    assert!(lines[0].contains(&want), "{lines:?}");
+    assert!(lines[0].contains("wait_closed()"), "{lines:?}");
+    peer.join().unwrap();
+}
