@@ -194,7 +194,8 @@ pub(crate) fn loop_closed_io() -> io::Error {
 
 /// [`Error::loop_closed`]'s text alone, as the `io::Error` of a registry call on a closed
 /// loop: a server, connection or pipe being set up through a handle kept past the loop's
-/// close, where no connection was made yet for [`loop_closed_io`]'s text to speak of.
+/// close, where no connection was made yet for [`loop_closed_io`]'s text to speak of; and
+/// what a datagram endpoint's `connection_lost` gets when the loop closes under it (no stream).
 #[cold]
 #[inline(never)]
 pub(crate) fn loop_closed_registry() -> io::Error {

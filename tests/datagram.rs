@@ -46,6 +46,8 @@ struct Rec {
     errors: Vec<io::ErrorKind>,
     /// The OS error number of each `error_received`, in order.
     errnos: Vec<Option<i32>>,
+    /// The text of the error `connection_lost` was given, if any.
+    lost_text: Option<String>,
     /// Datagrams handed over off a 64-byte boundary.
     misaligned: usize,
     on_datagram: Option<Act>,
@@ -119,6 +121,7 @@ impl DatagramProtocol for Rec {
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         self.calls
             .push(format!("lost({:?})", exc.as_ref().map(io::Error::kind)));
+        self.lost_text = exc.as_ref().map(io::Error::to_string);
         self.wake();
     }
     fn pause_writing(&mut self) {
@@ -1412,7 +1415,8 @@ fn a_held_protocol_gets_every_datagram_once_it_is_free() {
 
 /// The loop closing under an open endpoint: the protocol is told
 /// (`connection_lost(Other: Event loop is closed)`), as the stream transports do, and the
-/// socket is closed.
+/// socket is closed. The text is Python's plain one: the streams' longer text speaks of a
+/// stream kept past its run, which a datagram endpoint is not.
 #[test]
 fn the_loop_closing_tells_an_open_endpoint() {
     let lp = asyncio::EventLoop::new().unwrap();
@@ -1424,6 +1428,10 @@ fn the_loop_closing_tells_an_open_endpoint() {
         .unwrap();
     lp.close().unwrap();
     assert_eq!(p.borrow().calls, ["made", "lost(Some(Other))"]);
+    assert_eq!(
+        p.borrow().lost_text.as_deref(),
+        Some("Event loop is closed")
+    );
     assert!(t.get_extra_info("socket").is_none());
     assert_eq!(
         b.send(b"anyone?").unwrap_err().kind(),

@@ -247,3 +247,92 @@ fn alpn_negotiated_on_both_sides() {
         Ok(())
     });
 }
+
+/// S53: `StreamWriter::start_tls` drains first, and the drain looked at the stream's protocol
+/// with a plain borrow: a user holding that protocol (`get_protocol()`, borrowed mutably
+/// across an `.await`) made it panic ('already mutably borrowed'). The drain now waits for
+/// the borrow to end, as the transport waits for a held protocol, and the upgrade completes.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn s53_stream_start_tls_begun_while_the_streams_protocol_is_held_waits_for_it() {
+    run(async {
+        let server = asyncio::start_server(
+            |_r: StreamReader, mut w: StreamWriter| async move {
+                w.write(b"GO\n")?;
+                w.start_tls(Certs::get().server_config(&[])).await?;
+                w.write(b"over tls")?;
+                w.close();
+                w.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        assert_eq!(reader.readline().await?, b"GO\n");
+        let proto = writer
+            .transport()
+            .get_protocol()
+            .expect("the stream's protocol");
+        let probe = util::Probe::new();
+        let tls = {
+            let mut upgrade = std::pin::pin!(std::future::IntoFuture::into_future(
+                writer
+                    .start_tls(Certs::get().client_config(&[]))
+                    .server_hostname("localhost")
+            ));
+            let held = proto.borrow_mut();
+            assert!(probe.poll(upgrade.as_mut()).is_pending(), "the drain waits");
+            for _ in 0..3 {
+                asyncio::yield_now().await;
+            }
+            assert!(probe.poll(upgrade.as_mut()).is_pending(), "still held");
+            let before = probe.woken();
+            drop(held);
+            for _ in 0..10_000 {
+                if probe.woken() > before {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            assert!(probe.woken() > before, "the release wakes the drain");
+            asyncio::timeout(BOUND, upgrade).await??
+        };
+        assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
+        assert_eq!(reader.read(-1).await?, b"over tls");
+        close_both(&writer, server).await
+    });
+}
+
+/// The loop closing while the layer still holds application bytes (ciphertext the paused raw
+/// transport was not handed): they are dropped with the layer, and said once, in the words
+/// the raw transport uses for its own unsent bytes, with the count. Before, silently.
+#[test]
+fn bytes_the_layer_holds_when_the_loop_closes_are_warned_about_once() {
+    tls_helpers::faults::capture_log::start();
+    let (listener, port) = small_window_listener();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let peer = tls_peer_on(listener, move |mut tcp, _conn| {
+        let _ = wait_go.recv_timeout(BOUND);
+        tls_common::drain(&mut tcp);
+    });
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (t, proto) = recorder_over_tls(&lp, port);
+    t.write(&vec![7u8; 16 << 20]).unwrap();
+    assert_eq!(
+        proto.borrow().calls.last().map(String::as_str),
+        Some("pause_writing"),
+        "the raw transport paused the layer"
+    );
+    let held = t.get_write_buffer_size();
+    assert!(held > 0, "the layer holds bytes");
+    lp.close().unwrap();
+    drop(go); // the peer reads to our EOF
+    let lines = tls_helpers::faults::capture_log::lines("TLS transport");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let want = format!("the event loop closed with {held} bytes still to send, dropped");
+    assert!(lines[0].contains(&want), "{lines:?}");
+    assert!(lines[0].contains("wait_closed()"), "{lines:?}");
+    peer.join().unwrap();
+}

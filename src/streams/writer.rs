@@ -26,7 +26,8 @@ use super::deadline::Activity;
 use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
-use crate::protocol::{when_cell_free, Hold, Need, ProtocolRef};
+use crate::protocol::ProtocolRef;
+use crate::protocol::{when_cell_free, Hold, Need};
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
@@ -917,12 +918,14 @@ impl Future for Drain<'_> {
         if let DrainStep::Start = this.step {
             // The fast path, out of which nothing else is inlined: nothing to wait for.
             let writer = this.writer;
-            let core = writer.core.borrow();
-            if core.flow() == Flow::Flowing
-                && !core.reader.has_exception()
-                && !writer.transport.is_closing()
-            {
-                return Poll::Ready(Ok(()));
+            // Borrowed elsewhere (a user holding the stream's protocol): the slow path waits.
+            if let Ok(core) = writer.core.try_borrow() {
+                if core.flow() == Flow::Flowing
+                    && !core.reader.has_exception()
+                    && !writer.transport.is_closing()
+                {
+                    return Poll::Ready(Ok(()));
+                }
             }
         }
         this.poll_slow(cx)
@@ -936,6 +939,17 @@ impl Drain<'_> {
     fn poll_slow(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
         let this = self;
         let writer = this.writer;
+        if writer.core.try_borrow_mut().is_err() {
+            // A user holds the stream's protocol (`get_protocol()`, borrowed across an
+            // `.await`): no step below can look at it. Polled again once it is free, retried
+            // as a transport retries a held protocol (`Hold`); the step stays as it was.
+            let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
+            let waker = cx.waker().clone();
+            let wake = move |_: &RefCell<StreamCore>| waker.wake();
+            let core = Rc::downgrade(&writer.core);
+            when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+            return Poll::Pending;
+        }
         match this.step {
             DrainStep::Start => {
                 let core = writer.core.borrow();

@@ -439,6 +439,9 @@ impl TlsProtocol {
         let exc = exc
             .map(Error::Io)
             .or_else(|| self.fatal.borrow_mut().take());
+        if self.lp.is_closed() {
+            self.warn_unsent_at_loop_close();
+        }
         self.backlog.borrow_mut().clear();
         self.outgoing.borrow_mut().clear();
         self.engine.borrow_mut().clear();
@@ -471,6 +474,24 @@ impl TlsProtocol {
         cancel(&self.shutdown_timer);
         cancel(&self.handshake_timer);
         drop((raw, app_transport));
+    }
+
+    /// The loop closed with application bytes still in the layer (the plaintext backlog, or
+    /// ciphertext the raw transport paused us from handing over): they are dropped with the
+    /// layer, so say it once, in the raw transport's words for its own unsent bytes, which
+    /// counts only what it was handed.
+    #[cold]
+    #[inline(never)]
+    fn warn_unsent_at_loop_close(&self) {
+        let n = self.write_buffer_size();
+        if n == 0 {
+            return;
+        }
+        let id = self.raw().map_or(0, |r| r.id());
+        crate::event_loop::debug::warning!(
+            "TLS transport {id}: the event loop closed with {n} bytes still to send, dropped \
+             (await the writer's drain() or wait_closed() before the run ends)"
+        );
     }
 
     /// The raw transport's buffer went above its high-water mark (T15).

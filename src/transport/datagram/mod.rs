@@ -274,7 +274,8 @@ impl IoHandler for DatagramSocketTransport {
         self.buffer_size.set(0);
         drop(unsent);
         if was < State::Closed {
-            let exc = crate::error::loop_closed_io();
+            // Python's plain text: the streams' longer one speaks of a stream kept past its run.
+            let exc = crate::error::loop_closed_registry();
             let _ = self.protocol.lost(Some(exc));
         }
         drop(self.protocol.release());
