@@ -253,12 +253,10 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
             // Silent in CPython; here the usual cause is a `close()` not followed by
             // `wait_closed()` before `run` returned, and the peer sees a clean EOF after a
             // prefix: say so once, at the one place the bytes are lost.
-            crate::event_loop::debug::warning!(
-                "{} {}: the event loop closed with {} bytes still to send, dropped \
-                 (await the writer's drain() or wait_closed() before the run ends)",
+            crate::transport::write_path::warn_unsent_at_loop_close(
                 Self::LOG_NAME,
                 self.protocol().transport_id(),
-                unsent.len()
+                unsent.len(),
             );
         }
         drop(unsent);

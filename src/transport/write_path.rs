@@ -233,6 +233,17 @@ pub(crate) trait WritePath: Sized + 'static {
     }
 }
 
+/// The warning of bytes a transport still held to send when the loop closed under it (the
+/// socket and pipe transports' buffer, the TLS layer's backlog), once per transport.
+#[cold]
+#[inline(never)]
+pub(crate) fn warn_unsent_at_loop_close(log_name: &str, transport_id: u64, n: usize) {
+    crate::event_loop::debug::warning!(
+        "{log_name} {transport_id}: the event loop closed with {n} bytes still to send, dropped \
+         (await the writer's drain() or wait_closed() before the run ends)"
+    );
+}
+
 /// The warning of the first write dropped because the loop closed under its transport (a
 /// stream kept past the `run` that opened it): the socket and pipe transports' and the TLS
 /// transport's alike.

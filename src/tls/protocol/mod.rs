@@ -488,10 +488,7 @@ impl TlsProtocol {
             return;
         }
         let id = self.raw().map_or(0, |r| r.id());
-        crate::event_loop::debug::warning!(
-            "TLS transport {id}: the event loop closed with {n} bytes still to send, dropped \
-             (await the writer's drain() or wait_closed() before the run ends)"
-        );
+        crate::transport::write_path::warn_unsent_at_loop_close("TLS transport", id, n);
     }
 
     /// The raw transport's buffer went above its high-water mark (T15).
