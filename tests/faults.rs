@@ -1104,6 +1104,7 @@ fn misuse_streams_of_a_closed_loop_fail_instead_of_hanging() {
 /// The newcomer's version: a stream returned out of one `asyncio::run` and read in another.
 /// The read fails (Python's `Event loop is closed`) and says why: the stream's loop closed
 /// when its run returned. Before, the text was Python's alone.
+// Checklist: L16.
 #[test]
 fn misuse_a_stream_kept_past_its_run_says_its_loop_closed_with_the_run() {
     let (a, b) = asyncio::socketpair().unwrap();
@@ -1131,6 +1132,7 @@ fn misuse_a_stream_kept_past_its_run_says_its_loop_closed_with_the_run() {
 /// A server or connection set up through a handle kept past its loop's `close()`: nothing
 /// was made, so the error is Python's bare `Event loop is closed`, not the text of a stream
 /// that outlived its run ("the loop this connection was made on ...").
+// Checklist: L1, L24 (a closed loop refuses new work with Event loop is closed).
 #[test]
 fn misuse_a_server_or_connection_set_up_on_a_closed_loop_says_only_that_it_is_closed() {
     let lp = asyncio::EventLoop::new().unwrap();

@@ -511,6 +511,7 @@ fn unsent_warnings() -> usize {
 /// closes with bytes still buffered, and the peer sees a clean EOF after a prefix. CPython
 /// drops them silently; we say so once, naming the count and the fix. Before, nothing was
 /// printed at all.
+// Checklist: L16 (close() discards what was queued: said once, not silently).
 #[test]
 fn bytes_still_buffered_when_the_loop_closes_are_warned_about_once() {
     let _g = counting(&UNSENT_WARNINGS);
@@ -564,6 +565,7 @@ fn loop_closed_write_warnings() -> usize {
 /// The newcomer's stream kept past its `run`: a write to it returns `Ok` (every dropped write
 /// does, L81) and the bytes go nowhere. The first such write is warned about at once, saying
 /// why; later ones follow the L81 count. Before, the first five were silent.
+// Checklist: L16, L81 (a dropped write after the loop closed is warned at the first).
 #[test]
 fn a_write_after_the_loop_closed_is_warned_about_at_the_first() {
     let _g = counting(&SOCKET_WARNINGS);

@@ -824,6 +824,7 @@ fn l18_a_foreign_waker_that_panics_as_a_tls_read_or_handshake_ends_is_reported_a
 /// so a read (on another loop) fails at once with the loop-closed error, as a plain stream's
 /// does, instead of waiting forever: the layer tells the app protocol at the close, since no
 /// later turn will run its queued `connection_lost`.
+// Checklist: L16 (a loop closed under its transports: connection_lost reaches the app at once).
 #[test]
 fn a_tls_stream_kept_past_its_run_fails_its_reads_instead_of_waiting_forever() {
     let lp = asyncio::EventLoop::new().unwrap();

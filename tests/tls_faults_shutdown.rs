@@ -415,6 +415,7 @@ fn unclosed_warning_only_for_a_tls_transport_nobody_closed_t39() {
 /// A TLS stream kept past the run of its loop: its first write after the loop closed is
 /// warned about at once (why, and what to do), as a plain stream's is; later ones follow the
 /// T11 count. Before, the first five were silent, and the crate docs said otherwise.
+// Checklist: L16, L81.
 #[test]
 fn a_tls_write_after_its_loop_closed_is_warned_about_at_the_first() {
     capture_log::start();

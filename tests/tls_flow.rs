@@ -308,6 +308,7 @@ fn s53_stream_start_tls_begun_while_the_streams_protocol_is_held_waits_for_it() 
 /// The loop closing while the layer still holds application bytes (ciphertext the paused raw
 /// transport was not handed): they are dropped with the layer, and said once, in the words
 /// the raw transport uses for its own unsent bytes, with the count. Before, silently.
+// Checklist: L16 (close() discards what was queued: said once, not silently).
 #[test]
 fn bytes_the_layer_holds_when_the_loop_closes_are_warned_about_once() {
     tls_helpers::faults::capture_log::start();
