@@ -266,7 +266,7 @@ fn s66_a_clean_loss_releases_the_drains_waiting_while_paused() {
     // FlowControlMixin.connection_lost(None) completes every pending drain waiter with None:
     // a drain blocked above the high-water mark returns Ok when the connection ends without
     // an error (here abort(), whose connection_lost carries none). The loss with an error is
-    // tests/faults.rs reset_during_a_blocked_drain_fails_the_drain_s48_s50.
+    // tests/faults/resets.rs reset_during_a_blocked_drain_fails_the_drain_s48_s50.
     let (a, _peer) = asyncio::socketpair().unwrap(); // the peer never reads
     run(async move {
         let (_reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
