@@ -1,6 +1,6 @@
 //! Streams over real sockets (issue #4): open_connection, start_server, StreamWriter, drain,
 //! the handler's failure modes. Tests are named after CPython's test_streams.py where they
-//! port one, and cite the S ids they cover. Reader-only cases live in tests/streams_reader.rs.
+//! port one, and cite the S ids they cover. Reader-only cases live in tests/streams_reader/.
 
 #[path = "../util/mod.rs"]
 mod util;
