@@ -23,7 +23,7 @@ use asyncio::constants::MAX_READ_SIZE;
 use asyncio::{Error, EventLoop, StreamReader, StreamWriter, Transport};
 use util::{open_fds, port_of, reader_buffered, run_until, Recorder};
 
-/// Upper bound of every wait in this file.
+/// Upper bound of every wait in these tests.
 const BOUND: Duration = Duration::from_secs(20);
 const KIB: usize = 1024;
 

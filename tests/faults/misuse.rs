@@ -271,7 +271,7 @@ fn writelines_to_a_gone_peer_child() {
 fn writelines_to_a_gone_peer_is_broken_pipe_not_sigpipe_l65_l80() {
     // `write` sends with MSG_NOSIGNAL; the vectored path of `writelines` must too, or a peer
     // that closes kills a process that has not ignored SIGPIPE (a C host, a cdylib).
-    // Serialised like the rest of this file: running the child opens pipes in this process,
+    // Serialised like the rest of this binary: running the child opens pipes in this process,
     // which the descriptor counts of the other tests would see.
     let _serial = util::serial();
     util::in_child(
