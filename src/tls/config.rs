@@ -684,7 +684,7 @@ mod tests {
     #[test]
     fn s6_s8_server_hostname_rules() {
         // `server_hostname` with ssl=False is ClientOptions::prepare's error, tested in
-        // tests/tls_arguments.rs (t1_s6_s8_l84_argument_rules_before_any_io).
+        // tests/tls_arguments/keyword_checks.rs (t1_s6_s8_l84_argument_rules_before_any_io).
         let resolve = |name: Option<&str>, host, unix| {
             let name = name.map(ServerHostname::new);
             resolve_server_hostname(name.as_ref(), host, unix)

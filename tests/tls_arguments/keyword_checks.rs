@@ -1,0 +1,304 @@
+//! The TLS keyword checks every entry point makes before any I/O, as CPython's: TCP and Unix
+//! connections, servers (before binding), ssl_handshake_timeout without ssl, and their order
+//! against host, path and sock (T1, L84, L85, L111, L114, S6, S8, S9).
+
+use super::*;
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_server_ssl_timeout_for_plain_socket
+// CPython: SslProtoHandshakeTests.test_handshake_timeout_zero (a zero handshake timeout is
+// refused; test_handshake_timeout_negative cannot be written: a `Duration` is never negative).
+#[test]
+fn t1_s6_s8_l84_argument_rules_before_any_io() {
+    run(async {
+        let certs = Certs::get();
+        // Port 9 on 127.0.0.1: nothing listens; every case must fail before connecting.
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl(certs.client_config(&[]))
+            .ssl_handshake_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout should be a positive number, got 0.0"
+        );
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .server_hostname("x")
+            .await
+            .expect_err("S6");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("L84");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::open_unix_connection("/nonexistent/sock")
+            .ssl(true)
+            .await
+            .expect_err("S8");
+        assert_eq!(
+            e.to_string(),
+            "you have to pass server_hostname when using ssl"
+        );
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection_sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S6/S7");
+        assert_eq!(
+            e.to_string(),
+            "You must set server_hostname when using ssl without a host"
+        );
+        let e = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("L96");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        Ok(())
+    });
+}
+
+// L111, L114: the loop's own Unix methods check their TLS keywords as CPython's do, before any
+// I/O (the path is os.devnull or a name that does not exist).
+// CPython: SelectorEventLoopUnixSocketTests.test_create_unix_connection_nossl_serverhost,
+// SelectorEventLoopUnixSocketTests.test_create_unix_connection_ssl_noserverhost,
+// SelectorEventLoopUnixSocketTests.test_create_unix_connection_ssl_timeout_with_plain_sock,
+// SelectorEventLoopUnixSocketTests.test_create_unix_server_ssl_timeout_with_plain_sock.
+#[test]
+fn l111_l114_test_create_unix_connection_and_server_tls_keywords() {
+    let dir = util::temp_dir("l111-tls-keywords");
+    let spam = dir.join("spam");
+    run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let e = lp
+            .create_unix_connection(Recorder::default, "/dev/null")
+            .server_hostname("spam")
+            .await
+            .map(drop)
+            .expect_err("nossl_serverhost");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let e = lp
+            .create_unix_connection(Recorder::default, "/dev/null")
+            .ssl(true)
+            .await
+            .map(drop)
+            .expect_err("ssl_noserverhost");
+        assert_eq!(
+            e.to_string(),
+            "you have to pass server_hostname when using ssl"
+        );
+        let e = lp
+            .create_unix_connection(Recorder::default, &spam)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("connection ssl_timeout_with_plain_sock");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        let e = lp
+            .create_unix_server(Recorder::default, &spam)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("server ssl_timeout_with_plain_sock");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        assert!(!spam.exists(), "refused before binding");
+        assert_eq!(lp.stats().io_registrations, 0);
+        Ok(())
+    });
+}
+
+// L111, S6, S8, L84: CPython's create_unix_connection checks its TLS keywords before its path
+// and sock, so with both given the TLS keyword's error comes first; a zero timeout it checks
+// later (in SSLProtocol), after them. Ours reported the path-and-sock conflict first.
+#[test]
+fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
+    run(async {
+        let certs = Certs::get();
+        let lp = asyncio::get_running_loop()?;
+        let path = "/nonexistent/sock";
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .server_hostname("x")
+            .await
+            .expect_err("S6");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let (a, _b) = asyncio::socketpair()?;
+        let e = lp
+            .create_unix_connection(Recorder::default, path)
+            .sock(a)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("L84");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S8");
+        assert_eq!(
+            e.to_string(),
+            "you have to pass server_hostname when using ssl"
+        );
+        // A zero timeout is CPython's later check: the conflict comes first.
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_unix_connection(path)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .server_hostname("localhost")
+            .ssl_handshake_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1 after L111");
+        assert_eq!(
+            e.to_string(),
+            "path and sock can not be specified at the same time"
+        );
+        Ok(())
+    });
+}
+
+// L85, S6, L84: CPython's create_connection checks server_hostname, ssl without a host and
+// the TLS timeouts without ssl before "host/port and sock can not be specified at the same
+// time"; a host given with `sock` still names the server for the ssl rule (so with ssl and
+// that host the conflict is the error); a zero timeout is checked later (in SSLProtocol).
+// Ours reported the conflict first.
+#[test]
+fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
+    run(async {
+        let certs = Certs::get();
+        let lp = asyncio::get_running_loop()?;
+        let conflict = "host/port and sock can not be specified at the same time";
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("127.0.0.1", 9)
+            .sock(a)
+            .server_hostname("x")
+            .await
+            .expect_err("S6");
+        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        let (a, _b) = asyncio::socketpair()?;
+        let e = lp
+            .create_connection(Recorder::default, "127.0.0.1", 9)
+            .sock(a)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("L84");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        // A port and no host: nothing names the server.
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("", 9)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("S6/S7");
+        assert_eq!(
+            e.to_string(),
+            "You must set server_hostname when using ssl without a host"
+        );
+        // The host names the server: the TLS keywords pass, the conflict is the error.
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("localhost", 9)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .await
+            .expect_err("L85");
+        assert_eq!(e.to_string(), conflict);
+        let (a, _b) = asyncio::socketpair()?;
+        let e = asyncio::open_connection("localhost", 9)
+            .sock(a)
+            .ssl(certs.client_config(&[]))
+            .ssl_handshake_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1 after L85");
+        assert_eq!(e.to_string(), conflict);
+        Ok(())
+    });
+}
+
+// CPython: BaseEventLoopWithSelectorTests.test_create_connection_ssl_timeout_for_plain_socket
+#[test]
+fn l84_test_create_connection_ssl_timeout_for_plain_socket() {
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let e = lp
+            .create_connection(Recorder::default, "127.0.0.1", 9)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("L84");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
+    // S9: a TLS timeout without ssl is refused (the "… is only meaningful with ssl" text), and
+    // with ssl a zero timeout is refused (T1), by start_server, start_unix_server and the
+    // loop's create_unix_server alike, before the socket file exists. (ssl=True is not
+    // writable here: `ssl` takes a `rustls::ServerConfig`.)
+    let dir = util::temp_dir("s9-tls");
+    let path = dir.join("s.sock");
+    run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let e = asyncio::start_unix_server(echo, &path)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_handshake_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = lp
+            .create_unix_server(Recorder::default, &path)
+            .ssl_shutdown_timeout(Duration::from_secs(1))
+            .await
+            .expect_err("S9");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout is only meaningful with ssl"
+        );
+        let e = asyncio::start_unix_server(echo, &path)
+            .ssl(Certs::get().server_config(&[]))
+            .ssl_shutdown_timeout(Duration::ZERO)
+            .await
+            .expect_err("T1");
+        assert_eq!(
+            e.to_string(),
+            "ssl_shutdown_timeout should be a positive number, got 0.0"
+        );
+        assert!(!path.exists(), "S9: refused before binding");
+        Ok(())
+    });
+}
