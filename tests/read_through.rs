@@ -547,7 +547,7 @@ async fn one_read(
 /// on the transport, or woken and not polled again), with a zero read timeout switched on and
 /// off, the peer ending with `write_eof` or `close`: the bytes read are the bytes sent, none
 /// lost, repeated or reordered, and the reader ends at EOF. (The reader-only model test in
-/// `tests/streams_reader.rs` never reads through: its reader has no socket.)
+/// `tests/streams_reader/model.rs` never reads through: its reader has no socket.)
 #[test]
 fn mixed_reads_some_dropped_over_a_socket_lose_nothing_d1_s22_s17() {
     for seed in 1..=300u64 {
