@@ -1,0 +1,123 @@
+//! `echo_server`'s options at work: `--idle-timeout`, `--unix` (with `unix_echo_client`),
+//! `--workers` (every connection echoed, every listening address named), `--proxy-protocol`.
+
+use super::*;
+
+/// `echo_server --idle-timeout`: a client that says nothing is disconnected; one that talks is
+/// echoed first. (The outcome is asserted, not how long it took.)
+#[test]
+fn echo_server_idle_timeout_closes_a_silent_client() {
+    use std::io::Write;
+    let server = ServerChild::start("echo_server", &["--port", "0", "--idle-timeout", "0.2"]);
+    let first = server.line();
+    let port: u16 = first
+        .rsplit([':', ' '])
+        .next()
+        .and_then(|p| p.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.set_read_timeout(Some(BOUND)).unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut got = [0u8; 4];
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+    // Then silence: the server closes the connection (EOF, or a reset if bytes were in flight).
+    let mut rest = Vec::new();
+    match client.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+}
+
+#[test]
+fn unix_echo_client_against_echo_server() {
+    let dir = util::temp_dir("examples-cli-unix");
+    let path = dir.join("echo.sock");
+    let path = path.to_str().unwrap();
+    let server = ServerChild::start("echo_server", &["--unix", path]);
+    let first = server.line();
+    assert_eq!(first, format!("Serving on {path}"));
+    let r = run("unix_echo_client", &["--unix", path, "over unix"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "Send: 'over unix'\nReceived: 'over unix'\nClose the connection\n"
+    );
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `echo_server --workers 2`: one port, every connection echoed, whichever worker took it.
+#[test]
+fn echo_server_on_two_workers_echoes_every_connection() {
+    use std::io::{Read, Write};
+    let server = ServerChild::start("echo_server", &["--port", "0", "--workers", "2"]);
+    let first = server.line();
+    let addr = first
+        .strip_prefix("Serving on ")
+        .and_then(|rest| rest.strip_suffix(" (2 workers)"))
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    for i in 0..16 {
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(BOUND)).unwrap();
+        let msg = format!("hello {i:2}");
+        sock.write_all(msg.as_bytes()).unwrap();
+        let mut echoed = [0u8; 8];
+        sock.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, msg.as_bytes());
+    }
+}
+
+/// `echo_server --host '' --workers 2` names every address it listens on, as the one-loop
+/// server (and Python's docs example) does: 0.0.0.0 and ::, each once, each echoing. It used
+/// to name the first only. Skipped where ::1 cannot be bound.
+#[test]
+fn echo_server_on_workers_prints_every_listening_address() {
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, SocketAddr};
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        println!("skipped: ::1 cannot be bound here ({e})");
+        return;
+    }
+    let args = ["--host", "", "--port", "0", "--workers", "2"];
+    let server = ServerChild::start("echo_server", &args);
+    let first = server.line();
+    let addrs: Vec<SocketAddr> = first
+        .strip_prefix("Serving on ")
+        .and_then(|rest| rest.strip_suffix(" (2 workers)"))
+        .map(|list| list.split(", ").map(|a| a.parse().unwrap()).collect())
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    assert_eq!(
+        ips,
+        ["0.0.0.0".parse::<IpAddr>().unwrap(), "::".parse().unwrap()],
+        "{first}"
+    );
+    for (addr, loopback) in addrs.iter().zip(["127.0.0.1", "::1"]) {
+        let to = SocketAddr::new(loopback.parse().unwrap(), addr.port());
+        let mut sock = std::net::TcpStream::connect(to).unwrap();
+        sock.set_read_timeout(Some(BOUND)).unwrap();
+        sock.write_all(b"both").unwrap();
+        let mut echoed = [0u8; 4];
+        sock.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, b"both", "{to}");
+    }
+}
+
+#[test]
+fn echo_server_behind_a_proxy_prints_the_header_peer() {
+    use std::io::{Read, Write};
+    let server = ServerChild::start("echo_server", &["--port", "0", "--proxy-protocol"]);
+    let first = server.line();
+    let addr = first
+        .strip_prefix("Serving on ")
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(BOUND)).unwrap();
+    sock.write_all(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nhi")
+        .unwrap();
+    let mut echoed = [0u8; 2];
+    sock.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"hi");
+    assert_eq!(server.line(), "Connection from 192.0.2.1:56324");
+}

@@ -1,0 +1,254 @@
+//! The command-line contract of every example: `--help` (exit 0), usage errors that name
+//! the flag or argument (exit 2, one line on stderr), a runtime error in Display form (exit 1).
+
+use super::*;
+
+/// Every example, with arguments holding one bad input, and how the error must name it.
+const EXAMPLES: &[(&str, &[&str], &str)] = &[
+    ("chat_server", &["--outbox", "0"], "--outbox"),
+    ("echo_client_protocol", &["--port", "abc"], "--port"),
+    ("echo_server", &["--port", "70000"], "--port"),
+    ("echo_server_protocol", &["--port", "-1"], "--port"),
+    ("embed_in_poll", &["--port", ""], "--port"),
+    ("http_headers", &["example.com"], "URL"),
+    // No flags: an extra argument is the bad input.
+    ("loop_demo", &["extra"], "'extra'"),
+    ("soak", &["--seconds", "soon"], "--seconds"),
+    ("stdin_echo_client", &["--port", "abc"], "--port"),
+    ("subprocess_exec", &["--python"], "--python"),
+    ("subprocess_shell", &["ls", "extra"], "'extra'"),
+    ("tcp_echo_client", &["--port", "abc"], "--port"),
+    ("tcp_echo_server", &["--port", "70000"], "--port"),
+    (
+        "tls_echo_client",
+        &["--cafile", "ca.pem", "--port=8x"],
+        "--port",
+    ),
+    ("udp_echo_client", &["--port", "abc"], "--port"),
+    ("udp_echo_server", &["--port", "70000"], "--port"),
+    ("unix_echo_client", &["--unix"], "--unix"),
+    ("wait_for_data", &["extra"], "'extra'"),
+];
+
+#[test]
+fn the_table_covers_every_example() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let is_rs = path.extension().is_some_and(|x| x == "rs");
+            is_rs.then(|| path.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    on_disk.sort();
+    let listed: Vec<&str> = EXAMPLES.iter().map(|e| e.0).collect();
+    assert_eq!(
+        on_disk, listed,
+        "EXAMPLES must list every examples/*.rs, sorted"
+    );
+}
+
+#[test]
+fn help_prints_usage_on_stdout_and_exits_0() {
+    for &(name, _, _) in EXAMPLES {
+        for flag in ["--help", "-h"] {
+            let r = run(name, &[flag]);
+            assert_eq!(r.code, Some(0), "{name} {flag}: {}", r.stderr);
+            assert!(
+                r.stdout.starts_with(&format!("Usage: {name}")),
+                "{name} {flag}: {}",
+                r.stdout
+            );
+            assert!(r.stdout.contains("--help"), "{name} {flag}: {}", r.stdout);
+            assert_eq!(r.stderr, "", "{name} {flag}");
+        }
+    }
+}
+
+#[test]
+fn help_wins_over_other_arguments() {
+    let r = run("tcp_echo_client", &["--port", "abc", "--help", "--bogus"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.starts_with("Usage: tcp_echo_client"));
+}
+
+#[test]
+fn help_lists_each_flag_with_its_default() {
+    let r = run("tcp_echo_client", &["--help"]);
+    for line in [
+        "--host H",
+        "[default: 127.0.0.1]",
+        "--port P",
+        "[default: 8888]",
+        "MESSAGE",
+        "[default: Hello World!]",
+    ] {
+        assert!(r.stdout.contains(line), "{line:?} not in {}", r.stdout);
+    }
+}
+
+/// The one line a usage error prints: starts with the program's name, ends with the hint.
+fn assert_usage_error(name: &str, args: &[&str], r: &Run, names: &str) {
+    assert_eq!(r.code, Some(2), "{name} {args:?}: {}", r.stderr);
+    assert_eq!(r.stdout, "", "{name} {args:?}");
+    assert_eq!(r.stderr.lines().count(), 1, "{name} {args:?}: {}", r.stderr);
+    assert!(r.stderr.starts_with(&format!("{name}: ")), "{}", r.stderr);
+    assert!(r.stderr.contains(names), "{name} {args:?}: {}", r.stderr);
+    assert!(
+        r.stderr.ends_with(&format!("(see {name} --help)\n")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_unknown_flag_exits_2_naming_it() {
+    for &(name, _, _) in EXAMPLES {
+        for args in [&["--no-such-flag"][..], &["--no-such-flag=1"], &["-x"]] {
+            let r = run(name, args);
+            let spelled = args[0].split('=').next().unwrap();
+            assert_usage_error(name, args, &r, &format!("unknown flag '{spelled}'"));
+        }
+    }
+}
+
+#[test]
+fn a_bad_value_exits_2_naming_the_flag() {
+    for &(name, args, names) in EXAMPLES {
+        let r = run(name, args);
+        assert_usage_error(name, args, &r, names);
+    }
+}
+
+#[test]
+fn the_messages_say_what_is_wrong() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "echo_server",
+            &["--port", "abc"],
+            "echo_server: invalid value 'abc' for --port: invalid digit found in string",
+        ),
+        (
+            "echo_server",
+            &["--port", "70000"],
+            "echo_server: invalid value '70000' for --port: number too large to fit in target type",
+        ),
+        (
+            "tcp_echo_client",
+            &["--port"],
+            "tcp_echo_client: --port needs a value P",
+        ),
+        (
+            "tcp_echo_client",
+            &["a", "b"],
+            "tcp_echo_client: unexpected argument 'b'",
+        ),
+        ("http_headers", &[], "http_headers: missing argument URL"),
+        (
+            "tls_echo_client",
+            &[],
+            "tls_echo_client: missing --cafile CA.pem",
+        ),
+        (
+            "echo_server",
+            &["--tls-key", "k.pem"],
+            "echo_server: --tls-key needs --tls-cert",
+        ),
+        (
+            "echo_server",
+            &["--workers", "0"],
+            "echo_server: invalid value '0' for --workers: not in 1..=1024",
+        ),
+        (
+            "echo_server",
+            &["--workers", "1025"],
+            "echo_server: invalid value '1025' for --workers: not in 1..=1024",
+        ),
+        (
+            "echo_server",
+            &["--workers", "2", "--unix", "s.sock"],
+            "echo_server: --workers needs TCP, not --unix",
+        ),
+        (
+            "echo_server",
+            &["--idle-timeout", "soon"],
+            "echo_server: invalid value 'soon' for --idle-timeout: invalid float literal",
+        ),
+        (
+            "echo_server",
+            &["--idle-timeout", "-1"],
+            "echo_server: invalid value '-1' for --idle-timeout: cannot convert float seconds to Duration: value is negative",
+        ),
+        (
+            "embed_in_poll",
+            &["--count-idle=1"],
+            "embed_in_poll: --count-idle takes no value",
+        ),
+        (
+            "soak",
+            &["--tls", "maybe"],
+            "soak: invalid value 'maybe' for --tls: expected auto, on, off or only",
+        ),
+        (
+            "soak",
+            &["--peak", "99999999"],
+            "soak: invalid value '99999999' for --peak: not in 0..=1000000",
+        ),
+    ];
+    for &(name, args, expected) in cases {
+        let r = run(name, args);
+        assert_eq!(r.code, Some(2), "{name} {args:?}: {}", r.stderr);
+        assert_eq!(
+            r.stderr,
+            format!("{expected} (see {name} --help)\n"),
+            "{name} {args:?}"
+        );
+    }
+}
+
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let r = run("tcp_echo_client", &[OsStr::from_bytes(b"caf\xe9")]);
+    assert_eq!(
+        r.stderr,
+        "tcp_echo_client: argument \"caf\\xE9\" is not valid UTF-8 (see tcp_echo_client --help)\n"
+    );
+    assert_eq!(r.code, Some(2));
+}
+
+#[test]
+fn a_runtime_error_prints_display_and_exits_1() {
+    let dir = util::temp_dir("examples-cli");
+    let missing = dir.join("no-server.sock");
+    let missing = missing.to_str().unwrap();
+    let r = run("unix_echo_client", &["--unix", missing]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    // Display, one line, as Python words it: no `Os { code: 2, kind: NotFound, .. }`.
+    assert_eq!(
+        r.stderr,
+        format!("unix_echo_client: [Errno 2] No such file or directory: '{missing}'\n")
+    );
+    let r = run(
+        "echo_server",
+        &[
+            "--unix",
+            missing,
+            "--tls-cert",
+            missing,
+            "--tls-key",
+            missing,
+        ],
+    );
+    if cfg!(feature = "tls") {
+        assert_eq!(r.code, Some(1), "{}", r.stderr);
+        assert!(r.stderr.starts_with("echo_server: "), "{}", r.stderr);
+        assert!(r.stderr.contains(missing), "{}", r.stderr);
+        assert!(!r.stderr.contains("kind:"), "Debug output: {}", r.stderr);
+    } else {
+        // Without TLS the flags themselves are the error.
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

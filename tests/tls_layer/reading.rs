@@ -1,0 +1,100 @@
+//! Reading on a TLS transport: is_reading and get_protocol answered as the socket transport
+//! answers them (L79, L82, T17), and which transport a stream reader pauses (T19, S54).
+
+use super::*;
+
+#[test]
+fn l79_l82_t17_the_tls_transport_answers_is_reading_and_get_protocol_as_the_socket_one_does() {
+    // One `Transport` contract for both: `is_reading()` is "not closing and not paused", and
+    // the protocol is let go at the loss. CPython 3.11 agrees on the second (its
+    // `SSLProtocol.connection_lost` drops `_app_protocol`, so `get_protocol()` is None) but
+    // its TLS transport answers `is_reading()` with the pause flag alone, True after close()
+    // and after the loss, where its socket transport says False: we keep the socket's answer.
+    run(async {
+        let (tls_server, port) = tls_echo_server(&[]).await?;
+        let plain_server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+        let plain_port = plain_server.sockets()[0].as_inet().unwrap().port();
+        let lp = asyncio::get_running_loop()?;
+        let (tls, _) = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        let (plain, _) = lp
+            .create_connection(Recorder::default, "127.0.0.1", plain_port)
+            .await?;
+        for (what, t) in [("tls", &tls), ("socket", &plain)] {
+            assert!(t.is_reading(), "{what}: open");
+            t.pause_reading();
+            assert!(!t.is_reading(), "{what}: T17, L79: paused");
+            t.resume_reading();
+            assert!(t.is_reading(), "{what}: resumed");
+            assert!(t.get_protocol().is_some(), "{what}: L52, T6");
+            t.close();
+            assert!(
+                !t.is_reading(),
+                "{what}: L79: a closing transport reads no more"
+            );
+            for _ in 0..10_000 {
+                if t.get_protocol().is_none() {
+                    break;
+                }
+                asyncio::yield_now().await; // the close completes on later turns
+            }
+            assert!(
+                t.get_protocol().is_none(),
+                "{what}: L82: released at the loss"
+            );
+            assert!(!t.is_reading(), "{what}: lost");
+        }
+        tls_server.close();
+        plain_server.close();
+        Ok(())
+    });
+}
+
+#[test]
+fn t19_with_ssl_the_reader_pauses_the_tls_transport() {
+    // T19 with T17: a reader over open_connection(ssl) pauses the TLS app transport, whose
+    // is_reading() then says so; reading resumes it.
+    run(async {
+        let server = asyncio::start_server(
+            |r: StreamReader, w: StreamWriter| bulk_sender(r, w, false),
+            "127.0.0.1",
+            0,
+        )
+        .ssl(Certs::get().server_config(&[]))
+        .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let (reader, writer) = open_tls(port).limit(1024).await?;
+        until_paused(&reader).await;
+        assert!(
+            !writer.transport().is_reading(),
+            "T19: the TLS app transport is the one paused"
+        );
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(writer.transport().is_reading(), "S15: resumed");
+        close_both(&writer, server).await
+    });
+}
+
+#[test]
+fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
+    // T19 with S54: the reader keeps the transport connection_made gave it, so after
+    // StreamWriter.start_tls its pause stops the raw socket transport, and the TLS
+    // transport's own reading is never paused.
+    run(async {
+        let (server, reader, mut writer) = bulk_client_before_start_tls().await?;
+        let raw = writer.transport().clone();
+        let tls = writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .await?;
+        until_paused(&reader).await;
+        assert!(!raw.is_reading(), "T19, S54: the raw transport is paused");
+        assert!(tls.is_reading(), "T19, S54: the TLS transport is not");
+        assert_eq!(reader.readexactly(BULK).await?.len(), BULK);
+        assert!(raw.is_reading(), "S15: resumed");
+        close_both(&writer, server).await
+    });
+}
