@@ -1,4 +1,4 @@
-//! Helpers shared by the server test files (`server_create.rs`, `server_accept.rs`,
+//! Helpers shared by the server test files (`server_create/`, `server_accept.rs`,
 //! `server_lifecycle.rs`, `server_out_of_fds.rs`, `server_unix.rs`): real sockets against
 //! `create_server`, `Server` and the accept loop.
 //!
