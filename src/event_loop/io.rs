@@ -599,6 +599,11 @@ impl LoopHandle {
             (None, Some(i)) => self
                 .inner
                 .with_registry(|r| r.register(&mut SourceFd(&fd), token(key), i)),
+            // Checklist: L17. A reader replaced by a reader (a writer by a writer) leaves the
+            // interest as it was: no system call, as CPython's selector `modify` only swaps
+            // the stored handle then. A still-ready fd reports again all the same: each
+            // dispatch re-arms it (`dispatch_io`).
+            (Some(before), Some(i)) if before == i => Ok(()),
             (Some(_), Some(i)) => self
                 .inner
                 .with_registry(|r| r.reregister(&mut SourceFd(&fd), token(key), i)),
