@@ -461,6 +461,100 @@ fn l17_a_reader_replaced_before_reading_runs_at_the_next_poll() {
     }
 }
 
+/// Two descriptors ready in one poll, each reader replacing the other fd's reader the first
+/// time it runs: the first to run cancels the other's old reader, already queued for this
+/// iteration by the poll, and the replacement waits for the next poll's readiness (CPython's
+/// `_process_events` queues the handles registered when epoll answered; `add_reader` cancels
+/// the one it replaces; checked with python3 3.11: `['old 0']`, then `['old 0', 'old 0',
+/// 'new 1']`). The replacement used to run in the same iteration: the callback was read only
+/// when the event's turn came.
+// Checklist: L17, L2, L3.
+#[test]
+fn l17_l2_a_reader_replaced_by_another_fds_reader_waits_for_the_next_poll() {
+    let lp = EventLoop::new().unwrap();
+    let pairs: Vec<(UnixStream, UnixStream)> =
+        (0..2).map(|_| UnixStream::pair().unwrap()).collect();
+    let fds: Vec<RawFd> = pairs.iter().map(|(a, _)| a.as_raw_fd()).collect();
+    let log = Log::default();
+    let swapped = Rc::new(Cell::new(false));
+    for i in 0..2 {
+        let (l, h, swapped, other) = (log.clone(), lp.handle(), swapped.clone(), 1 - i);
+        let other_fd = fds[other];
+        lp.add_reader(fds[i], move || {
+            l.push(format!("old {i}"));
+            if !swapped.replace(true) {
+                let l = l.clone();
+                h.add_reader(other_fd, move || l.push(format!("new {other}")))
+                    .unwrap();
+            }
+        })
+        .unwrap();
+    }
+    for (_, peer) in &pairs {
+        (&*peer).write_all(b"x").unwrap(); // both readable, never read
+    }
+    // An iteration of I/O alone: nothing queued, no timer (the loop's fast path).
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let first = log.get();
+    assert_eq!(
+        first.len(),
+        1,
+        "one reader ran, the other was cancelled: {first:?}"
+    );
+    let ran = first[0].clone();
+    let other = if ran == "old 0" { "new 1" } else { "new 0" };
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    let mut second = log.get()[1..].to_vec();
+    second.sort();
+    let mut expected = vec![ran.clone(), other.to_string()];
+    expected.sort();
+    assert_eq!(second, expected, "the next poll: both fds' current readers");
+    for fd in fds {
+        assert!(lp.remove_reader(fd).unwrap());
+    }
+}
+
+/// A callback queued before the iteration runs ahead of the iteration's I/O callbacks (L2):
+/// replacing a ready fd's reader there cancels the old reader, queued by this iteration's
+/// poll, and the new one runs at the next poll; removing it cancels it too (CPython, checked
+/// with python3 3.11: `[]`, then `['B']`). The new reader used to run in the same iteration.
+// Checklist: L17, L2.
+#[test]
+fn l17_l2_a_reader_replaced_after_the_poll_answered_runs_at_the_next_poll() {
+    for remove in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let log = Log::default();
+        let (l, h) = (log.clone(), lp.handle());
+        lp.add_reader(fd, move || l.push("A")).unwrap();
+        // A writer keeps the registration (and the queued event) when the reader is removed.
+        let l = log.clone();
+        lp.add_writer(fd, move || l.push("W")).unwrap();
+        b.write_all(b"x").unwrap();
+        let l = log.clone();
+        lp.call_soon(move || {
+            if remove {
+                assert!(h.remove_reader(fd).unwrap());
+            } else {
+                h.add_reader(fd, move || l.push("B")).unwrap();
+            }
+        })
+        .unwrap();
+        run_one_poll(&lp);
+        assert_eq!(log.get(), ["W"], "remove: {remove}: the writer only");
+        run_one_poll(&lp);
+        let expected: &[&str] = if remove {
+            &["W", "W"]
+        } else {
+            &["W", "B", "W"]
+        };
+        assert_eq!(log.get(), expected, "remove: {remove}: the next poll");
+        lp.remove_reader(fd).unwrap();
+        assert!(lp.remove_writer(fd).unwrap());
+    }
+}
+
 /// Removing the reader of an fd closed behind the loop's back removes it and answers
 /// `Ok(true)`, as CPython's selector `unregister` ignores the `OSError` of the closed fd. It
 /// used to be removed but answered `InvalidArgument`, which `remove_reader` does not document.
