@@ -216,10 +216,7 @@ pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
 pub(crate) fn token(key: SlotKey) -> Token {
     let index = key.index;
-    debug_assert!(
-        index <= INDEX_MASK,
-        "slot index {index} does not fit a token"
-    );
+    debug_assert!(index <= INDEX_MASK, "index {index} does not fit a token");
     let generation = (key.generation & GENERATION_MASK) as usize;
     Token(generation | ((index as usize) << GENERATION_BITS))
 }
@@ -335,11 +332,7 @@ impl LoopInner {
     /// event: those are queued (`FD_TOKEN_BIT`).
     #[inline]
     pub(crate) fn dispatch_event(self: &Rc<Self>, ev: &mio::event::Event) {
-        debug_assert_eq!(
-            ev.token().0 & FD_TOKEN_BIT,
-            0,
-            "an Fd event is queued first"
-        );
+        debug_assert_eq!(ev.token().0 & FD_TOKEN_BIT, 0, "Fd events are queued");
         let (index, generation) = key_of(ev.token());
         let (key, handler) = {
             let io = self.io.borrow();
@@ -439,9 +432,12 @@ impl LoopInner {
                     }
                 };
                 if let Some(interest) = interest {
-                    let _ = self.with_registry(|r| {
+                    let rearmed = self.with_registry(|r| {
                         r.reregister(&mut SourceFd(&fd), fd_token(ev.key), interest)
                     });
+                    if let Err(e) = rearmed {
+                        rearm_failed(fd, &e);
+                    }
                 }
             }
         }
@@ -611,6 +607,18 @@ impl LoopInner {
         drop(entries);
         n
     }
+}
+
+/// A re-arm refused: `fd` was closed behind the loop's back (its number perhaps reused since),
+/// and epoll dropped it, so its callbacks stop running while they stay registered. CPython's
+/// epoll forgets a closed fd as silently, and says nothing; here a debug record says why.
+#[cold]
+#[inline(never)]
+fn rearm_failed(fd: RawFd, e: &io::Error) {
+    super::debug::debug_log!(
+        "fd {fd} could not be re-armed for its add_reader/add_writer callbacks ({e}): closed \
+         without remove_reader/remove_writer? Its callbacks may not run again"
+    );
 }
 
 fn fd_interest(reader: &Option<FdCallback>, writer: &Option<FdCallback>) -> Option<Interest> {

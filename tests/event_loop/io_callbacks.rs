@@ -555,6 +555,64 @@ fn l17_l2_a_reader_replaced_after_the_poll_answered_runs_at_the_next_poll() {
     }
 }
 
+const REARM_CHILD: &str = "ASYNCIO_TEST_REARM_CHILD";
+
+/// A reader that closes its fd without `remove_reader`: epoll drops the fd, the re-arm after
+/// the callback is refused, and the callback will not run again. CPython is as silent about
+/// it as this loop was; a debug record now names the fd (in a child process: it installs a
+/// logger for the whole process).
+// Checklist: L17.
+#[test]
+fn l17_a_refused_re_arm_is_logged_at_debug_level() {
+    util::in_child(
+        REARM_CHILD,
+        "io_callbacks::l17_a_refused_re_arm_is_logged_at_debug_level",
+        "rearm child: ok",
+        rearm_child,
+    );
+}
+
+/// Keeps the `asyncio` target's records for `rearm_child`.
+struct DebugCapture(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for DebugCapture {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target().starts_with("asyncio")
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            self.0.lock().unwrap().push(r.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static DEBUG_LOGGED: DebugCapture = DebugCapture(std::sync::Mutex::new(Vec::new()));
+
+fn rearm_child() {
+    log::set_logger(&DEBUG_LOGGED).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+    let lp = EventLoop::new().unwrap();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let (calls, a) = (Rc::new(Cell::new(0)), RefCell::new(Some(a)));
+    let c = calls.clone();
+    lp.add_reader(fd, move || {
+        c.set(c.get() + 1);
+        drop(a.borrow_mut().take()); // closed, still registered
+    })
+    .unwrap();
+    b.write_all(b"x").unwrap();
+    run_one_poll(&lp);
+    assert_eq!(calls.get(), 1);
+    let logged = DEBUG_LOGGED.0.lock().unwrap().clone();
+    let named = format!("fd {fd} could not be re-armed");
+    assert!(logged.iter().any(|l| l.starts_with(&named)), "{logged:?}");
+    run_one_poll(&lp);
+    assert_eq!(calls.get(), 1, "epoll dropped the closed fd");
+    println!("rearm child: ok");
+}
+
 /// Removing the reader of an fd closed behind the loop's back removes it and answers
 /// `Ok(true)`, as CPython's selector `unregister` ignores the `OSError` of the closed fd. It
 /// used to be removed but answered `InvalidArgument`, which `remove_reader` does not document.
