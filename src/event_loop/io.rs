@@ -754,7 +754,9 @@ impl LoopHandle {
 
     /// Calls `f` whenever `fd` is readable (Python's `loop.add_reader`), until
     /// [`remove_reader`](Self::remove_reader). Adding again replaces the previous callback.
-    /// Level-triggered: `f` runs again next iteration while data remains.
+    /// Level-triggered: `f` runs again next iteration while data remains. As in Python, an
+    /// iteration calls the callbacks registered when its poll answered: one replaced or
+    /// removed since is not called, and its replacement runs from the next poll on.
     ///
     /// # Errors
     /// `InvalidState` on a closed loop or when a transport owns `fd`; `InvalidArgument` for a
@@ -784,7 +786,8 @@ impl LoopHandle {
         self.set_fd_callback(fd, false, Some(Rc::new(f))).map(drop)
     }
 
-    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`).
+    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`); replaced and removed
+    /// as the reader of [`add_reader`](Self::add_reader) is.
     ///
     /// # Errors
     /// As for [`add_reader`](Self::add_reader).
