@@ -12,7 +12,10 @@
 //! registration that was removed (and its slot reused) is dropped, never delivered to the new
 //! owner. Events become `Runnable::Io` entries on the ready queue; nothing is called while the
 //! slab is borrowed. mio is edge-triggered; `add_reader` callbacks are level-triggered as in
-//! Python, by re-arming the registration after each callback (one `epoll_ctl`).
+//! Python, by re-arming the registration after each callback (one `epoll_ctl`). An `Fd`
+//! event calls the callbacks registered when the poll answered, as CPython's
+//! `_process_events` queues their handles: one replaced or removed since is not called, and
+//! its successor waits for the next poll (`Entry::Fd::queued`, `FD_TOKEN_BIT`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -116,11 +119,20 @@ pub(crate) trait IoHandler {
 /// An `add_reader`/`add_writer` callback; called each time the fd is ready.
 type FdCallback = Rc<dyn Fn()>;
 
+/// Bits of `Entry::Fd::queued`.
+const QUEUED_READER: u8 = 1;
+const QUEUED_WRITER: u8 = 2;
+
 enum Entry {
     Fd {
         fd: RawFd,
         reader: Option<FdCallback>,
         writer: Option<FdCallback>,
+        /// Which callbacks the fd's queued readiness event calls (`QUEUED_READER`,
+        /// `QUEUED_WRITER`): those registered, and asked for by the readiness, when the poll
+        /// answered, less those replaced or removed since (CPython cancels their handles).
+        /// Set as the event is queued, taken as it runs; 0 with no event queued.
+        queued: u8,
     },
     Handler {
         fd: RawFd,
@@ -178,8 +190,19 @@ impl Hasher for FdHash {
     }
 }
 
-const INDEX_BITS: u32 = usize::BITS / 2;
-const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+// A token: the slot's generation in the low half (all 32 bits of it on 64-bit targets), the
+// slot index above it, and `FD_TOKEN_BIT` on top. Taking a handler's token apart on the hot
+// path (`dispatch_event`) is then a truncation and a shift, with no mask.
+const GENERATION_BITS: u32 = usize::BITS / 2;
+/// The generation bits a token keeps (`u32::MAX` on 64-bit targets).
+const GENERATION_MASK: u32 = (usize::MAX >> GENERATION_BITS) as u32;
+/// The largest slot index a token holds (one bit less than a generation).
+const INDEX_MASK: u32 = (usize::MAX >> (GENERATION_BITS + 1)) as u32;
+/// The top bit of a token marks an `Fd` registration (as it does the waker's and the alarm's
+/// tokens): one comparison keeps their events off the iteration's fast path, which runs each
+/// event as it is read, so that all of an `Fd` event's callbacks are queued (`queued`) before
+/// any callback of the iteration runs.
+pub(crate) const FD_TOKEN_BIT: usize = 1 << (usize::BITS - 1);
 
 /// The poll is gone only after `close()`, and a closed loop does not iterate: no events.
 #[cold]
@@ -192,14 +215,29 @@ fn closed_poll(events: &mut mio::Events) -> io::Result<()> {
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
 pub(crate) fn token(key: SlotKey) -> Token {
-    let generation = (key.generation as usize) & (usize::MAX >> INDEX_BITS);
-    let t = (key.index as usize) | (generation << INDEX_BITS);
-    debug_assert_ne!(t, usize::MAX, "token collides with the waker token");
+    let index = key.index;
+    debug_assert!(index <= INDEX_MASK, "index {index} does not fit a token");
+    let generation = (key.generation & GENERATION_MASK) as usize;
+    Token(generation | ((index as usize) << GENERATION_BITS))
+}
+
+/// The token of an `Fd` registration: [`token`] with [`FD_TOKEN_BIT`].
+fn fd_token(key: SlotKey) -> Token {
+    let t = token(key).0 | FD_TOKEN_BIT;
+    debug_assert!(
+        t < usize::MAX - 1,
+        "token {t:#x} collides with the waker or the alarm"
+    );
     Token(t)
 }
 
+/// A token's index and generation. The index of an `Fd` token holds `FD_TOKEN_BIT` too: mask
+/// it with `INDEX_MASK` (`dispatch_event` never sees one).
 fn key_of(t: Token) -> (u32, u32) {
-    ((t.0 & INDEX_MASK) as u32, (t.0 >> INDEX_BITS) as u32)
+    (
+        (t.0 >> GENERATION_BITS) as u32,
+        t.0 as u32 & GENERATION_MASK,
+    )
 }
 
 impl IoTable {
@@ -211,9 +249,27 @@ impl IoTable {
     fn live_key(&mut self, t: Token) -> Option<SlotKey> {
         let (index, generation) = key_of(t);
         let slots = self.slots();
-        let key = slots.key_at(index)?;
-        let mask = (usize::MAX >> INDEX_BITS) as u32;
-        (key.generation & mask == generation).then_some(key)
+        let key = slots.key_at(index & INDEX_MASK)?;
+        (key.generation & GENERATION_MASK == generation).then_some(key)
+    }
+
+    /// Notes which callbacks of an `Fd` entry its event, now queued, is to call (`queued`).
+    #[cold]
+    fn queue_fd_callbacks(&mut self, key: SlotKey, readiness: Readiness) {
+        if let Some(Entry::Fd {
+            reader,
+            writer,
+            queued,
+            ..
+        }) = self.slots().get_mut(key)
+        {
+            if reader.is_some() && readiness.is_readable() {
+                *queued |= QUEUED_READER;
+            }
+            if writer.is_some() && readiness.is_writable() {
+                *queued |= QUEUED_WRITER;
+            }
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -237,10 +293,14 @@ impl IoTable {
 }
 
 impl LoopInner {
-    /// Turns a mio event into a ready-queue entry (stale tokens are dropped here).
+    /// Turns a mio event into a ready-queue entry (stale tokens are dropped here). An `Fd`
+    /// entry notes the callbacks the event is to call (`queued`).
     pub(crate) fn queue_io_event(&self, ev: &mio::event::Event) {
-        if let Some(ev) = self.io_event(ev) {
-            self.ready.push(super::ready::Runnable::Io(ev));
+        if let Some(e) = self.io_event(ev) {
+            if ev.token().0 & FD_TOKEN_BIT != 0 {
+                self.io.borrow_mut().queue_fd_callbacks(e.key, e.readiness);
+            }
+            self.ready.push(super::ready::Runnable::Io(e));
         }
     }
 
@@ -268,14 +328,15 @@ impl LoopInner {
     /// Runs one readiness event straight from the poll's list (the I/O-only iteration's fast
     /// path): one look-up of its token, where [`io_event`](Self::io_event) and then
     /// [`dispatch_io`](Self::dispatch_io) looked the slot up twice. A handler (every
-    /// transport) is called here; the other entries go the queued event's way.
+    /// transport) is called here; the other entries go the queued event's way. Never an `Fd`
+    /// event: those are queued (`FD_TOKEN_BIT`).
     #[inline]
     pub(crate) fn dispatch_event(self: &Rc<Self>, ev: &mio::event::Event) {
+        debug_assert_eq!(ev.token().0 & FD_TOKEN_BIT, 0, "Fd events are queued");
         let (index, generation) = key_of(ev.token());
-        let mask = (usize::MAX >> INDEX_BITS) as u32;
         let (key, handler) = {
             let io = self.io.borrow();
-            match io.slots.get_masked(index, generation, mask) {
+            match io.slots.get_masked(index, generation, GENERATION_MASK) {
                 None => return,
                 Some((_, Entry::Handler { handler, .. })) => (None, Some(handler.clone())),
                 Some((key, _)) => (Some(key), None),
@@ -293,7 +354,7 @@ impl LoopInner {
     #[inline]
     pub(crate) fn dispatch_io(self: &Rc<Self>, ev: IoEvent) {
         enum Call {
-            Fd(Option<FdCallback>, Option<FdCallback>, RawFd),
+            Fd(Option<FdCallback>, RawFd),
             Handler(Rc<dyn IoHandler>),
             Wake(Option<Waker>, Option<Waker>),
         }
@@ -303,11 +364,13 @@ impl LoopInner {
                 return;
             };
             match entry {
-                Entry::Fd { fd, reader, writer } => Call::Fd(
-                    reader.clone().filter(|_| ev.readiness.is_readable()),
-                    writer.clone().filter(|_| ev.readiness.is_writable()),
-                    *fd,
-                ),
+                Entry::Fd {
+                    fd, reader, queued, ..
+                } => {
+                    let queued_reader = *queued & QUEUED_READER != 0;
+                    *queued &= !QUEUED_READER;
+                    Call::Fd(reader.clone().filter(|_| queued_reader), *fd)
+                }
                 Entry::Handler { handler, .. } => Call::Handler(handler.clone()),
                 Entry::Wakers {
                     reader,
@@ -341,7 +404,7 @@ impl LoopInner {
                     wake_in(&lp, waker, "I/O readiness wake-up");
                 }
             }
-            Call::Fd(reader, writer, fd) => {
+            Call::Fd(reader, fd) => {
                 let lp = LoopHandle {
                     inner: self.clone(),
                 };
@@ -356,8 +419,8 @@ impl LoopInner {
                 }
                 // Checklist: L17. The reader may have removed or replaced the writer, which
                 // CPython's `remove_writer`/`add_writer` cancel before its handle runs: the
-                // writer runs only if it is still the one registered.
-                if let Some(cb) = writer.filter(|cb| self.fd_writer_is(ev.key, cb)) {
+                // writer runs only if it is still queued.
+                if let Some(cb) = self.take_queued_writer(ev.key) {
                     run(cb);
                 }
                 // Level-triggered like Python: re-arm so a still-ready fd reports again.
@@ -369,18 +432,27 @@ impl LoopInner {
                     }
                 };
                 if let Some(interest) = interest {
-                    let _ = self.with_registry(|r| {
-                        r.reregister(&mut SourceFd(&fd), token(ev.key), interest)
+                    let rearmed = self.with_registry(|r| {
+                        r.reregister(&mut SourceFd(&fd), fd_token(ev.key), interest)
                     });
+                    if let Err(e) = rearmed {
+                        rearm_failed(fd, &e);
+                    }
                 }
             }
         }
     }
 
-    /// Whether `cb` is still the writer registered under `key`.
-    fn fd_writer_is(&self, key: SlotKey, cb: &FdCallback) -> bool {
+    /// The writer of `key`'s queued event, unless replaced or removed since it was queued.
+    fn take_queued_writer(&self, key: SlotKey) -> Option<FdCallback> {
         let mut io = self.io.borrow_mut();
-        matches!(io.slots().get(key), Some(Entry::Fd { writer: Some(w), .. }) if Rc::ptr_eq(w, cb))
+        match io.slots().get_mut(key) {
+            Some(Entry::Fd { writer, queued, .. }) if *queued & QUEUED_WRITER != 0 => {
+                *queued &= !QUEUED_WRITER;
+                writer.clone()
+            }
+            _ => None,
+        }
     }
 
     /// Waits for events (the iteration's poll).
@@ -537,6 +609,18 @@ impl LoopInner {
     }
 }
 
+/// A re-arm refused: `fd` was closed behind the loop's back (its number perhaps reused since),
+/// and epoll dropped it, so its callbacks stop running while they stay registered. CPython's
+/// epoll forgets a closed fd as silently, and says nothing; here a debug record says why.
+#[cold]
+#[inline(never)]
+fn rearm_failed(fd: RawFd, e: &io::Error) {
+    super::debug::debug_log!(
+        "fd {fd} could not be re-armed for its add_reader/add_writer callbacks ({e}): closed \
+         without remove_reader/remove_writer? Its callbacks may not run again"
+    );
+}
+
 fn fd_interest(reader: &Option<FdCallback>, writer: &Option<FdCallback>) -> Option<Interest> {
     match (reader.is_some(), writer.is_some()) {
         (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
@@ -569,7 +653,17 @@ impl LoopHandle {
         let existing = io.fds.get(&fd).copied();
         let (key, mut old, had, interest_before, interest_after) = match existing {
             Some(key) => match io.slots().get_mut(key) {
-                Some(Entry::Fd { reader, writer, .. }) => {
+                Some(Entry::Fd {
+                    reader,
+                    writer,
+                    queued,
+                    ..
+                }) => {
+                    // Checklist: L17, L2. The callback replaced or removed here is not called
+                    // by an event already queued, and its successor waits for the next poll,
+                    // as CPython cancels the handle `_process_events` queued. (A change the
+                    // kernel refuses is an added direction, where nothing was queued.)
+                    *queued &= !if write { QUEUED_WRITER } else { QUEUED_READER };
                     let before = fd_interest(reader, writer);
                     let slot = if write { &mut *writer } else { &mut *reader };
                     let had = slot.is_some();
@@ -590,7 +684,12 @@ impl LoopHandle {
                 }
                 let (reader, writer) = if write { (None, cb) } else { (cb, None) };
                 let after = fd_interest(&reader, &writer);
-                let key = io.slots().insert(Entry::Fd { fd, reader, writer });
+                let key = io.slots().insert(Entry::Fd {
+                    fd,
+                    reader,
+                    writer,
+                    queued: 0,
+                });
                 io.fds.insert(fd, key);
                 (key, None, false, None, after)
             }
@@ -598,10 +697,15 @@ impl LoopHandle {
         let result = match (interest_before, interest_after) {
             (None, Some(i)) => self
                 .inner
-                .with_registry(|r| r.register(&mut SourceFd(&fd), token(key), i)),
+                .with_registry(|r| r.register(&mut SourceFd(&fd), fd_token(key), i)),
+            // Checklist: L17. A reader replaced by a reader (a writer by a writer) leaves the
+            // interest as it was: no system call, as CPython's selector `modify` only swaps
+            // the stored handle then. A still-ready fd reports again all the same: each
+            // dispatch re-arms it (`dispatch_io`).
+            (Some(before), Some(i)) if before == i => Ok(()),
             (Some(_), Some(i)) => self
                 .inner
-                .with_registry(|r| r.reregister(&mut SourceFd(&fd), token(key), i)),
+                .with_registry(|r| r.reregister(&mut SourceFd(&fd), fd_token(key), i)),
             // The fd leaves whatever epoll answers: refused, it was closed (or its number
             // reused) behind the loop's back, and the caller asked for nothing it can fix (as
             // CPython's selector `unregister` ignores the `OSError`).
@@ -650,7 +754,9 @@ impl LoopHandle {
 
     /// Calls `f` whenever `fd` is readable (Python's `loop.add_reader`), until
     /// [`remove_reader`](Self::remove_reader). Adding again replaces the previous callback.
-    /// Level-triggered: `f` runs again next iteration while data remains.
+    /// Level-triggered: `f` runs again next iteration while data remains. As in Python, an
+    /// iteration calls the callbacks registered when its poll answered: one replaced or
+    /// removed since is not called, and its replacement runs from the next poll on.
     ///
     /// # Errors
     /// `InvalidState` on a closed loop or when a transport owns `fd`; `InvalidArgument` for a
@@ -680,7 +786,8 @@ impl LoopHandle {
         self.set_fd_callback(fd, false, Some(Rc::new(f))).map(drop)
     }
 
-    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`).
+    /// Calls `f` whenever `fd` is writable (Python's `loop.add_writer`); replaced and removed
+    /// as the reader of [`add_reader`](Self::add_reader) is.
     ///
     /// # Errors
     /// As for [`add_reader`](Self::add_reader).

@@ -196,9 +196,11 @@ impl LoopHandle {
         if events.is_empty() || (!quiet && !inner.ready.is_empty()) || inner.shared.has_pending() {
             return false;
         }
-        // The waker's and the alarm's tokens are the two highest: one comparison for both.
-        const _: () = assert!(WAKER_TOKEN.0 == usize::MAX && ALARM_TOKEN.0 == usize::MAX - 1);
-        if events.iter().any(|ev| ev.token().0 >= ALARM_TOKEN.0) {
+        // The waker's and the alarm's tokens, and those of `add_reader`/`add_writer`
+        // descriptors, have the top bit set: one comparison for all three. An fd's event
+        // takes the queued way, where the poll's callbacks are all noted before any runs (L2).
+        const _: () = assert!(WAKER_TOKEN.0 & ALARM_TOKEN.0 & io::FD_TOKEN_BIT != 0);
+        if events.iter().any(|ev| ev.token().0 >= io::FD_TOKEN_BIT) {
             return false;
         }
         quiet

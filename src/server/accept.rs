@@ -216,6 +216,11 @@ impl Accepter {
                 }
                 Err(e) => match e.kind() {
                     io::ErrorKind::WouldBlock => return,
+                    // Checklist: L101. CPython ends the round here, and its level-triggered
+                    // selector starts another at the next select if connections wait.
+                    // Edge-triggered, ours would leave them until a new one arrives: the
+                    // round goes on instead (still at most `backlog` accepts), taking them
+                    // one iteration earlier than CPython.
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
                     _ if is_out_of_resources(&e) => {
                         if !(server.reserve_fd && self.shed(&server, &e)) {
