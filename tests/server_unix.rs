@@ -306,6 +306,80 @@ fn l112_l116_a_server_path_with_an_interior_nul_is_refused_not_cut_short() {
     assert!(!short.exists(), "nothing was bound at the shorter path");
 }
 
+// L112, L114: a path longer than `sun_path` holds is CPython's "AF_UNIX path too long", an
+// InvalidInput that names the path (as every other failure of a Unix path does), from the
+// server, the client and the stream entry points alike; an abstract name may use every byte
+// (it needs no terminating NUL), one more is too long. The message used to be socket2's "path
+// must be shorter than SUN_LEN", which said neither which path nor how long.
+#[test]
+fn l112_l114_a_path_too_long_is_refused_naming_the_path() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("too-long");
+    let long = dir.join("x".repeat(120));
+    let shown = long.display().to_string();
+    let check = |what: &str, e: &io::Error, name: &str, room: usize| {
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{what}: {e}");
+        let n = if name.starts_with('@') {
+            name.len()
+        } else {
+            long.as_os_str().len()
+        };
+        let want = format!("AF_UNIX path too long: '{name}' is {n} bytes, at most {room}");
+        assert_eq!(e.to_string(), want, "{what}");
+    };
+    let server = lp.run_until_complete(lp.create_unix_server(Echo::default, &long));
+    match server.unwrap() {
+        Err(Error::Io(e)) => check("create_unix_server", &e, &shown, 107),
+        other => panic!("create_unix_server: {:?}", other.map(|s| s.sockets())),
+    }
+    let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    match lp
+        .run_until_complete(asyncio::start_unix_server(noop, &long))
+        .unwrap()
+    {
+        Err(Error::Io(e)) => check("start_unix_server", &e, &shown, 107),
+        other => panic!("start_unix_server: {:?}", other.map(|s| s.sockets())),
+    }
+    let client = lp.run_until_complete(lp.create_unix_connection(Recorder::default, &long));
+    match client.unwrap() {
+        Err(Error::Io(e)) => check("create_unix_connection", &e, &shown, 107),
+        other => panic!("create_unix_connection: {:?}", other.map(drop)),
+    }
+    match lp
+        .run_until_complete(asyncio::open_unix_connection(&long))
+        .unwrap()
+    {
+        Err(Error::Io(e)) => check("open_unix_connection", &e, &shown, 107),
+        other => panic!("open_unix_connection: {:?}", other.map(drop)),
+    }
+    assert_eq!(
+        std::fs::read_dir(&*dir).unwrap().count(),
+        0,
+        "nothing was bound"
+    );
+    // Abstract names: 108 bytes with the leading NUL fit, 109 do not.
+    let name = |n: usize| {
+        let text = format!(
+            "\0asyncio-too-long-{}-{}",
+            std::process::id(),
+            "a".repeat(n)
+        );
+        std::path::PathBuf::from(&text[..n])
+    };
+    let fits = unix_server(&lp, &name(108));
+    shut(&lp, &fits);
+    let over = name(109);
+    let shown = over.display().to_string().replacen('\0', "@", 1);
+    match lp
+        .run_until_complete(lp.create_unix_server(Echo::default, &over))
+        .unwrap()
+    {
+        Err(Error::Io(e)) => check("abstract", &e, &shown, 108),
+        other => panic!("abstract: {:?}", other.map(|s| s.sockets())),
+    }
+    assert_eq!(lp.stats().io_registrations, 0, "every socket was closed");
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_connection_path_sock.
