@@ -110,6 +110,45 @@ fn l115_a_stale_socket_file_is_replaced() {
     shut(&lp, &server);
 }
 
+// L115: CPython's check is `os.stat` (it follows a symbolic link) and its removal
+// `os.remove` (the link, never its target): a link to a stale socket is replaced by the new
+// server's socket, the socket it pointed at stays. Checked with CPython 3.11. We used to look
+// at the link itself, leave it, and fail the bind with AddrInUse. A link to a regular file, or
+// to nothing, stays, and the bind fails as on any other file (L116).
+#[test]
+fn l115_a_symlink_to_a_stale_socket_is_replaced_and_its_target_kept() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("server-stale-link");
+    let target = dir.join("stale.sock");
+    drop(UnixListener::bind(&target).unwrap()); // the file stays behind
+    let link = dir.join("link.sock");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let server = lp.run_until_complete(lp.create_unix_server(Echo::default, &link));
+    let server = server
+        .unwrap()
+        .expect("L115: a link to a stale socket is removed");
+    let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
+    assert!(kind.is_socket(), "the server's own socket: {kind:?}");
+    assert!(target.exists(), "the link's target is left alone");
+    check_unix_echo(&lp, &link);
+    shut(&lp, &server);
+    for pointee in ["file", "missing"] {
+        let target = dir.join(pointee);
+        if pointee == "file" {
+            std::fs::write(&target, b"keep").unwrap();
+        }
+        let link = dir.join(format!("to-{pointee}"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let r = lp.run_until_complete(lp.create_unix_server(Echo::default, &link));
+        match r.unwrap() {
+            Err(e) => assert_eq!(io::Error::from(e).kind(), io::ErrorKind::AddrInUse),
+            Ok(s) => panic!("a link to a {pointee} was replaced: {:?}", s.sockets()),
+        }
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    }
+    assert_eq!(std::fs::read(dir.join("file")).unwrap(), b"keep");
+}
+
 #[test]
 fn l116_a_regular_file_is_left_alone_and_the_bind_fails() {
     // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_server_existing_path_nonsock.
