@@ -419,6 +419,57 @@ fn l112_l114_a_path_too_long_is_refused_naming_the_path() {
     assert_eq!(lp.stats().io_registrations, 0, "every socket was closed");
 }
 
+// L114: create_unix_server (and start_unix_server, which forwards its keywords to it) takes
+// none of create_server's TCP keywords: CPython 3.11 raises TypeError ("unexpected keyword
+// argument 'reuse_port'", checked with python3) before binding. Ours shares the builder, and
+// used to ignore them: the server went ahead without the options or hosts asked for. The
+// client side refuses its TCP keywords the same way (regressions.rs, L111).
+#[test]
+fn l114_the_unix_server_entry_points_refuse_the_tcp_keywords() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("unix-server-tcp-keywords");
+    let path = dir.join("s.sock");
+    let refused = |r: Result<Server, Error>, name: &str, call: &str| {
+        let want = format!("create_unix_server() got an unexpected keyword argument '{name}'");
+        match r {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, want, "{call}"),
+            other => panic!("{call} with {name}: {:?}", other.map(|s| s.sockets())),
+        }
+        assert!(!path.exists(), "{call} with {name}: refused before binding");
+    };
+    type Setter = fn(asyncio::StartServer) -> asyncio::StartServer;
+    let cases: [(&str, Setter); 5] = [
+        ("host", |s| s.hosts(&["127.0.0.1"])),
+        ("family", |s| s.family(asyncio::AddressFamily::Inet)),
+        ("reuse_address", |s| s.reuse_address(true)),
+        ("reuse_port", |s| s.reuse_port(true)),
+        ("keep_alive", |s| s.keep_alive(true)),
+    ];
+    let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    for (name, set) in cases {
+        let r = lp.run_until_complete(set(asyncio::start_unix_server(noop, &path)));
+        refused(r.unwrap(), name, "start_unix_server");
+    }
+    // The loop method, and a listener given in place of the path: the same rule.
+    let r = lp.run_until_complete(lp.create_unix_server(Echo::default, &path).reuse_port(true));
+    refused(r.unwrap(), "reuse_port", "create_unix_server");
+    let other = dir.join("bound.sock");
+    let listener = UnixListener::bind(&other).unwrap();
+    let given = lp
+        .create_unix_server(Echo::default, "")
+        .sock(listener.try_clone().unwrap());
+    let r = lp.run_until_complete(given.keep_alive(true));
+    refused(r.unwrap(), "keep_alive", "create_unix_server(sock)");
+    // The TCP entry point with a socket ignores them, as CPython's create_server does.
+    let given = lp.create_server(Echo::default, "", 0).sock(listener);
+    let server = lp
+        .run_until_complete(given.reuse_port(true))
+        .unwrap()
+        .unwrap();
+    check_unix_echo(&lp, &other);
+    shut(&lp, &server);
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_connection_path_sock.

@@ -71,6 +71,12 @@ pub struct CreateServer {
     bind: Bind,
     /// Set when `sock` was given along with a host/port or path: the L96/L114 error text.
     conflict: Option<&'static str>,
+    /// Made by `create_unix_server` (a path, or a `sock` in its place), whose Python
+    /// counterpart has no TCP keywords.
+    unix_entry: bool,
+    /// The first TCP keyword given (`host`, `family`, `reuse_address`, `reuse_port`,
+    /// `keep_alive`), by its Python name: refused on a Unix entry (L114).
+    tcp_keyword: Option<&'static str>,
     family: AddressFamily,
     backlog: u32,
     reuse_address: bool,
@@ -137,7 +143,11 @@ impl LoopHandle {
     /// fails); the file is removed again on close unless replaced meanwhile. A leading NUL
     /// byte names an abstract socket (nothing to remove). An empty path is no path (Python's
     /// `path=None`): serve a bound listener with [`sock`](CreateServer::sock), else the
-    /// creation fails with `Error::InvalidArgument`.
+    /// creation fails with `Error::InvalidArgument`. So it does with a TCP keyword
+    /// ([`hosts`](CreateServer::hosts), [`family`](CreateServer::family),
+    /// [`reuse_address`](CreateServer::reuse_address), [`reuse_port`](CreateServer::reuse_port),
+    /// [`keep_alive`](CreateServer::keep_alive)), which Python's `create_unix_server` does
+    /// not take either.
     ///
     /// # Examples
     ///
@@ -195,8 +205,10 @@ impl CreateServer {
         CreateServer {
             lp: lp.clone(),
             factory,
+            unix_entry: matches!(bind, Bind::Unix(_)),
             bind,
             conflict: None,
+            tcp_keyword: None,
             family: AddressFamily::Unspecified,
             backlog: DEFAULT_BACKLOG,
             reuse_address: true,
@@ -218,6 +230,7 @@ impl CreateServer {
     /// as CPython's `getaddrinfo('')` refuses it.
     // Checklist: L97. Only a lone host "" (Python's '' or None) is every interface.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("host"));
         let hosts: Vec<String> = hosts.iter().map(|s| s.as_ref().to_string()).collect();
         match &mut self.bind {
             Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
@@ -236,6 +249,7 @@ impl CreateServer {
 
     /// Binds only addresses of this family.
     pub fn family(mut self, family: AddressFamily) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("family"));
         self.family = family;
         self
     }
@@ -248,18 +262,21 @@ impl CreateServer {
 
     /// `SO_REUSEADDR` (on by default, as on POSIX in Python).
     pub fn reuse_address(mut self, on: bool) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("reuse_address"));
         self.reuse_address = on;
         self
     }
 
     /// `SO_REUSEPORT` (off by default).
     pub fn reuse_port(mut self, on: bool) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("reuse_port"));
         self.reuse_port = on;
         self
     }
 
     /// `SO_KEEPALIVE` on the listening sockets (Python 3.13's `keep_alive`).
     pub fn keep_alive(mut self, on: bool) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("keep_alive"));
         self.keep_alive = on;
         self
     }
@@ -412,6 +429,14 @@ impl CreateServer {
     }
 
     async fn run(self) -> Result<Server, Error> {
+        // Checklist: L114. CPython's create_unix_server has none of these keywords (a
+        // TypeError before its body runs, so before the conflicts); ignored, the server would
+        // go ahead without the socket options or hosts asked for.
+        if let Some(name) = self.tcp_keyword.filter(|_| self.unix_entry) {
+            return Err(Error::invalid_argument(format!(
+                "create_unix_server() got an unexpected keyword argument '{name}'"
+            )));
+        }
         if let Some(conflict) = self.conflict {
             return Err(Error::invalid_argument(conflict));
         }
