@@ -470,6 +470,35 @@ fn l114_the_unix_server_entry_points_refuse_the_tcp_keywords() {
     shut(&lp, &server);
 }
 
+// L96: create_server with a Unix listener as its sock and a host list is the host/port-and-
+// sock conflict, in either order, as with a TCP listener (server_create.rs). Given after the
+// Unix listener, the hosts used to be dropped: the server served the listener as if no host
+// had been asked for.
+#[test]
+fn l96_hosts_with_a_unix_listener_as_sock_conflict_in_either_order() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("unix-sock-hosts");
+    for hosts_first in [true, false] {
+        let path = dir.join(format!("hosts-first-{hosts_first}.sock"));
+        let listener = UnixListener::bind(&path).unwrap();
+        let builder = lp.create_server(Echo::default, "", 0);
+        let builder = match hosts_first {
+            true => builder.hosts(&["127.0.0.1"]).sock(listener),
+            false => builder.sock(listener).hosts(&["127.0.0.1"]),
+        };
+        match lp.run_until_complete(builder).unwrap() {
+            Err(Error::InvalidArgument(m)) => assert_eq!(
+                m, "host/port and sock can not be specified at the same time",
+                "hosts first: {hosts_first}"
+            ),
+            other => panic!(
+                "hosts first: {hosts_first}: {:?}",
+                other.map(|s| s.sockets())
+            ),
+        }
+    }
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_connection_path_sock.

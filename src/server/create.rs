@@ -236,8 +236,8 @@ impl CreateServer {
             Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
             // After `sock`: hosts as well are the L96 conflict, not silently dropped; a list
             // given, even an empty one, is a host (Python's host=[] is not None), as it is
-            // when `sock` comes second.
-            Bind::TcpSocks(_) => {
+            // when `sock` comes second. A Unix listener is a socket given as well.
+            Bind::TcpSocks(_) | Bind::UnixSock(_) => {
                 self.conflict = self.conflict.or(Some(
                     "host/port and sock can not be specified at the same time",
                 ));
