@@ -811,7 +811,7 @@ fn l114_l120_serving_on_a_bound_unix_listener() {
     let path = dir.join("sock.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let server = lp
-        .run_until_complete(lp.create_server(Echo::default, "", 0).sock(listener))
+        .run_until_complete(lp.create_unix_server(Echo::default, "").sock(listener))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -821,6 +821,22 @@ fn l114_l120_serving_on_a_bound_unix_listener() {
     check_unix_echo(&lp, &path);
     shut(&lp, &server);
     assert!(!path.exists(), "L119, L120: cleaned up like a path server");
+    // The TCP entry point serves a Unix listener too, and leaves its file, as CPython 3.13's
+    // create_server does (only create_unix_server records a file to remove). It used to
+    // remove it: a socket file handed over by a supervisor (systemd's socket activation) was
+    // gone after the server's close.
+    let listener = UnixListener::bind(&path).unwrap();
+    let server = lp
+        .run_until_complete(lp.create_server(Echo::default, "", 0).sock(listener))
+        .unwrap()
+        .unwrap();
+    check_unix_echo(&lp, &path);
+    shut(&lp, &server);
+    assert!(
+        path.exists(),
+        "L119: create_server removed the file of the listener it was given"
+    );
+    std::fs::remove_file(&path).unwrap();
 
     let listener = UnixListener::bind(dir.join("other.sock")).unwrap();
     let both = lp

@@ -301,7 +301,10 @@ impl CreateServer {
         self
     }
 
-    /// Unix servers: remove the socket file on close (default on, Python 3.13).
+    /// Unix servers: remove the socket file on close (default on, Python 3.13). Only
+    /// [`create_unix_server`](LoopHandle::create_unix_server) (and `start_unix_server`), with a
+    /// path or a listener given as [`sock`](Self::sock), remove it: `create_server` serving a
+    /// Unix listener leaves its file alone, as CPython's `create_server` does.
     // Checklist: L119.
     pub fn cleanup_socket(mut self, on: bool) -> Self {
         self.cleanup_socket = on;
@@ -502,7 +505,10 @@ impl CreateServer {
                 check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
-                if self.cleanup_socket {
+                // Checklist: L119, L120. CPython 3.13 records the file in create_unix_server
+                // only: its create_server, given a Unix socket, never removes one (a socket
+                // handed over by a supervisor, systemd's socket activation, stays its own).
+                if self.cleanup_socket && self.unix_entry {
                     if let Some(path) = l
                         .local_addr()
                         .ok()

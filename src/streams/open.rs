@@ -801,7 +801,8 @@ impl StartServer {
         self.option(move |s| s.sock(sock))
     }
 
-    /// Unix: remove the socket file on close (default on).
+    /// Unix: remove the socket file on close (default on; `start_unix_server` only, see
+    /// [`CreateServer::cleanup_socket`](crate::CreateServer::cleanup_socket)).
     pub fn cleanup_socket(self, on: bool) -> Self {
         self.option(move |s| s.cleanup_socket(on))
     }
