@@ -499,6 +499,57 @@ fn l96_hosts_with_a_unix_listener_as_sock_conflict_in_either_order() {
     }
 }
 
+// L119: cleanup_socket is create_unix_server's keyword only; CPython 3.13's create_server
+// (and start_server) has none, a TypeError. Ours ignored it there, since create_server never
+// removes a file: now the TCP entry points refuse it, as the Unix ones refuse the TCP keywords
+// (l114_the_unix_server_entry_points_refuse_the_tcp_keywords), with a Unix listener as sock
+// too. A server group's workers, TCP servers, refuse it the same way.
+#[test]
+fn l119_cleanup_socket_is_refused_by_the_tcp_entry_points() {
+    let lp = EventLoop::new().unwrap();
+    let want = "create_server() got an unexpected keyword argument 'cleanup_socket'";
+    let refused = |r: Result<Server, Error>, call: &str| match r {
+        Err(Error::InvalidArgument(m)) => assert_eq!(m, want, "{call}"),
+        other => panic!("{call}: {:?}", other.map(|s| s.sockets())),
+    };
+    for on in [true, false] {
+        let r = lp.run_until_complete(
+            lp.create_server(Echo::default, "127.0.0.1", 0)
+                .cleanup_socket(on),
+        );
+        refused(r.unwrap(), "create_server");
+        let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+        let r = asyncio::start_server(noop, "127.0.0.1", 0).cleanup_socket(on);
+        refused(lp.run_until_complete(r).unwrap(), "start_server");
+    }
+    let dir = temp_dir("tcp-cleanup-keyword");
+    let path = dir.join("given.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let given = lp.create_server(Echo::default, "", 0).sock(listener);
+    refused(
+        lp.run_until_complete(given.cleanup_socket(false)).unwrap(),
+        "create_server(unix sock)",
+    );
+    let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    let group = asyncio::serve_on_threads(1, noop, "127.0.0.1", 0)
+        .configure(|s| s.cleanup_socket(false))
+        .start();
+    match group {
+        Err(Error::InvalidArgument(m)) => assert_eq!(m, want, "serve_on_threads"),
+        other => panic!("serve_on_threads: {other:?}"),
+    }
+    // The Unix entry points take it, on and off.
+    for on in [true, false] {
+        let path = dir.join(format!("cleanup-{on}.sock"));
+        let r = lp.run_until_complete(
+            lp.create_unix_server(Echo::default, &path)
+                .cleanup_socket(on),
+        );
+        shut(&lp, &r.unwrap().unwrap());
+        assert_eq!(path.exists(), !on, "cleanup_socket({on})");
+    }
+}
+
 #[test]
 fn l111_a_path_with_sock_is_refused_with_the_unix_text() {
     // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_connection_path_sock.

@@ -77,6 +77,9 @@ pub struct CreateServer {
     /// The first TCP keyword given (`host`, `family`, `reuse_address`, `reuse_port`,
     /// `keep_alive`), by its Python name: refused on a Unix entry (L114).
     tcp_keyword: Option<&'static str>,
+    /// `cleanup_socket` was given: refused on a TCP entry, whose Python counterpart has no
+    /// such keyword (and which never removes a file, L119).
+    unix_keyword: bool,
     family: AddressFamily,
     backlog: u32,
     reuse_address: bool,
@@ -209,6 +212,7 @@ impl CreateServer {
             bind,
             conflict: None,
             tcp_keyword: None,
+            unix_keyword: false,
             family: AddressFamily::Unspecified,
             backlog: DEFAULT_BACKLOG,
             reuse_address: true,
@@ -304,9 +308,11 @@ impl CreateServer {
     /// Unix servers: remove the socket file on close (default on, Python 3.13). Only
     /// [`create_unix_server`](LoopHandle::create_unix_server) (and `start_unix_server`), with a
     /// path or a listener given as [`sock`](Self::sock), remove it: `create_server` serving a
-    /// Unix listener leaves its file alone, as CPython's `create_server` does.
+    /// Unix listener leaves its file alone, as CPython's `create_server` does, and refuses
+    /// this keyword (`Error::InvalidArgument` when awaited), as CPython's has none.
     // Checklist: L119.
     pub fn cleanup_socket(mut self, on: bool) -> Self {
+        self.unix_keyword = true;
         self.cleanup_socket = on;
         self
     }
@@ -439,6 +445,11 @@ impl CreateServer {
             return Err(Error::invalid_argument(format!(
                 "create_unix_server() got an unexpected keyword argument '{name}'"
             )));
+        }
+        if self.unix_keyword && !self.unix_entry {
+            return Err(Error::invalid_argument(
+                "create_server() got an unexpected keyword argument 'cleanup_socket'",
+            ));
         }
         if let Some(conflict) = self.conflict {
             return Err(Error::invalid_argument(conflict));
