@@ -265,3 +265,41 @@ fn idle_connections_cost_little_and_are_all_released() {
     assert_eq!(open_fds(), fds0, "descriptors leaked");
     server.close();
 }
+
+/// Issue #18's rule for a connection that failed: a reader whose connection was reset holds no
+/// read buffer, whether it had read something first or not, while its handles live on (a
+/// handler that logs the error, a writer kept to close later). It used to keep the empty
+/// buffer lent to the read that met the reset until the reader was dropped, and
+/// `LoopStats::reader_buffers` counted it.
+#[test]
+fn a_reader_whose_connection_was_reset_holds_no_buffer() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    for talked_first in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (reader, writer) = run(&lp, asyncio::open_connection("127.0.0.1", port)).unwrap();
+        let reader = std::rc::Rc::new(reader);
+        let (mut peer, _) = listener.accept().unwrap();
+        if talked_first {
+            std::io::Write::write_all(&mut peer, b"hello\n").unwrap();
+            let r = reader.clone();
+            let line = run(&lp, async move { r.readline().await }).unwrap();
+            assert_eq!(line, b"hello\n");
+        }
+        // SO_LINGER 0: the close sends RST, so the reader's next read fails.
+        socket2::SockRef::from(&peer)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(peer);
+        let r = reader.clone();
+        let e = run(&lp, async move { r.read(100).await }).unwrap_err();
+        assert_eq!(
+            std::io::Error::from(e).kind(),
+            std::io::ErrorKind::ConnectionReset
+        );
+        let s = lp.stats();
+        assert_eq!(s.reader_buffers, 0, "talked first: {talked_first}: {s:?}");
+        drop((reader, writer));
+    }
+}

@@ -110,6 +110,45 @@ fn l115_a_stale_socket_file_is_replaced() {
     shut(&lp, &server);
 }
 
+// L115: CPython's check is `os.stat` (it follows a symbolic link) and its removal
+// `os.remove` (the link, never its target): a link to a stale socket is replaced by the new
+// server's socket, the socket it pointed at stays. Checked with CPython 3.11. We used to look
+// at the link itself, leave it, and fail the bind with AddrInUse. A link to a regular file, or
+// to nothing, stays, and the bind fails as on any other file (L116).
+#[test]
+fn l115_a_symlink_to_a_stale_socket_is_replaced_and_its_target_kept() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("server-stale-link");
+    let target = dir.join("stale.sock");
+    drop(UnixListener::bind(&target).unwrap()); // the file stays behind
+    let link = dir.join("link.sock");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let server = lp.run_until_complete(lp.create_unix_server(Echo::default, &link));
+    let server = server
+        .unwrap()
+        .expect("L115: a link to a stale socket is removed");
+    let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
+    assert!(kind.is_socket(), "the server's own socket: {kind:?}");
+    assert!(target.exists(), "the link's target is left alone");
+    check_unix_echo(&lp, &link);
+    shut(&lp, &server);
+    for pointee in ["file", "missing"] {
+        let target = dir.join(pointee);
+        if pointee == "file" {
+            std::fs::write(&target, b"keep").unwrap();
+        }
+        let link = dir.join(format!("to-{pointee}"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let r = lp.run_until_complete(lp.create_unix_server(Echo::default, &link));
+        match r.unwrap() {
+            Err(e) => assert_eq!(io::Error::from(e).kind(), io::ErrorKind::AddrInUse),
+            Ok(s) => panic!("a link to a {pointee} was replaced: {:?}", s.sockets()),
+        }
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    }
+    assert_eq!(std::fs::read(dir.join("file")).unwrap(), b"keep");
+}
+
 #[test]
 fn l116_a_regular_file_is_left_alone_and_the_bind_fails() {
     // CPython: SelectorEventLoopUnixSocketTests.test_create_unix_server_existing_path_nonsock.
@@ -304,6 +343,211 @@ fn l112_l116_a_server_path_with_an_interior_nul_is_refused_not_cut_short() {
         r.as_ref().map(Server::sockets)
     );
     assert!(!short.exists(), "nothing was bound at the shorter path");
+}
+
+// L112, L114: a path longer than `sun_path` holds is CPython's "AF_UNIX path too long", an
+// InvalidInput that names the path (as every other failure of a Unix path does), from the
+// server, the client and the stream entry points alike; an abstract name may use every byte
+// (it needs no terminating NUL), one more is too long. The message used to be socket2's "path
+// must be shorter than SUN_LEN", which said neither which path nor how long.
+#[test]
+fn l112_l114_a_path_too_long_is_refused_naming_the_path() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("too-long");
+    let long = dir.join("x".repeat(120));
+    let shown = long.display().to_string();
+    let check = |what: &str, e: &io::Error, name: &str, room: usize| {
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{what}: {e}");
+        let n = if name.starts_with('@') {
+            name.len()
+        } else {
+            long.as_os_str().len()
+        };
+        let want = format!("AF_UNIX path too long: '{name}' is {n} bytes, at most {room}");
+        assert_eq!(e.to_string(), want, "{what}");
+    };
+    let server = lp.run_until_complete(lp.create_unix_server(Echo::default, &long));
+    match server.unwrap() {
+        Err(Error::Io(e)) => check("create_unix_server", &e, &shown, 107),
+        other => panic!("create_unix_server: {:?}", other.map(|s| s.sockets())),
+    }
+    let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    match lp
+        .run_until_complete(asyncio::start_unix_server(noop, &long))
+        .unwrap()
+    {
+        Err(Error::Io(e)) => check("start_unix_server", &e, &shown, 107),
+        other => panic!("start_unix_server: {:?}", other.map(|s| s.sockets())),
+    }
+    let client = lp.run_until_complete(lp.create_unix_connection(Recorder::default, &long));
+    match client.unwrap() {
+        Err(Error::Io(e)) => check("create_unix_connection", &e, &shown, 107),
+        other => panic!("create_unix_connection: {:?}", other.map(drop)),
+    }
+    match lp
+        .run_until_complete(asyncio::open_unix_connection(&long))
+        .unwrap()
+    {
+        Err(Error::Io(e)) => check("open_unix_connection", &e, &shown, 107),
+        other => panic!("open_unix_connection: {:?}", other.map(drop)),
+    }
+    assert_eq!(
+        std::fs::read_dir(&*dir).unwrap().count(),
+        0,
+        "nothing was bound"
+    );
+    // Abstract names: 108 bytes with the leading NUL fit, 109 do not.
+    let name = |n: usize| {
+        let text = format!(
+            "\0asyncio-too-long-{}-{}",
+            std::process::id(),
+            "a".repeat(n)
+        );
+        std::path::PathBuf::from(&text[..n])
+    };
+    let fits = unix_server(&lp, &name(108));
+    shut(&lp, &fits);
+    let over = name(109);
+    let shown = over.display().to_string().replacen('\0', "@", 1);
+    match lp
+        .run_until_complete(lp.create_unix_server(Echo::default, &over))
+        .unwrap()
+    {
+        Err(Error::Io(e)) => check("abstract", &e, &shown, 108),
+        other => panic!("abstract: {:?}", other.map(|s| s.sockets())),
+    }
+    assert_eq!(lp.stats().io_registrations, 0, "every socket was closed");
+}
+
+// L114: create_unix_server (and start_unix_server, which forwards its keywords to it) takes
+// none of create_server's TCP keywords: CPython 3.11 raises TypeError ("unexpected keyword
+// argument 'reuse_port'", checked with python3) before binding. Ours shares the builder, and
+// used to ignore them: the server went ahead without the options or hosts asked for. The
+// client side refuses its TCP keywords the same way (regressions.rs, L111).
+#[test]
+fn l114_the_unix_server_entry_points_refuse_the_tcp_keywords() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("unix-server-tcp-keywords");
+    let path = dir.join("s.sock");
+    let refused = |r: Result<Server, Error>, name: &str, call: &str| {
+        let want = format!("create_unix_server() got an unexpected keyword argument '{name}'");
+        match r {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, want, "{call}"),
+            other => panic!("{call} with {name}: {:?}", other.map(|s| s.sockets())),
+        }
+        assert!(!path.exists(), "{call} with {name}: refused before binding");
+    };
+    type Setter = fn(asyncio::StartServer) -> asyncio::StartServer;
+    let cases: [(&str, Setter); 5] = [
+        ("host", |s| s.hosts(&["127.0.0.1"])),
+        ("family", |s| s.family(asyncio::AddressFamily::Inet)),
+        ("reuse_address", |s| s.reuse_address(true)),
+        ("reuse_port", |s| s.reuse_port(true)),
+        ("keep_alive", |s| s.keep_alive(true)),
+    ];
+    let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    for (name, set) in cases {
+        let r = lp.run_until_complete(set(asyncio::start_unix_server(noop, &path)));
+        refused(r.unwrap(), name, "start_unix_server");
+    }
+    // The loop method, and a listener given in place of the path: the same rule.
+    let r = lp.run_until_complete(lp.create_unix_server(Echo::default, &path).reuse_port(true));
+    refused(r.unwrap(), "reuse_port", "create_unix_server");
+    let other = dir.join("bound.sock");
+    let listener = UnixListener::bind(&other).unwrap();
+    let given = lp
+        .create_unix_server(Echo::default, "")
+        .sock(listener.try_clone().unwrap());
+    let r = lp.run_until_complete(given.keep_alive(true));
+    refused(r.unwrap(), "keep_alive", "create_unix_server(sock)");
+    // The TCP entry point with a socket ignores them, as CPython's create_server does.
+    let given = lp.create_server(Echo::default, "", 0).sock(listener);
+    let server = lp
+        .run_until_complete(given.reuse_port(true))
+        .unwrap()
+        .unwrap();
+    check_unix_echo(&lp, &other);
+    shut(&lp, &server);
+}
+
+// L96: create_server with a Unix listener as its sock and a host list is the host/port-and-
+// sock conflict, in either order, as with a TCP listener (server_create.rs). Given after the
+// Unix listener, the hosts used to be dropped: the server served the listener as if no host
+// had been asked for.
+#[test]
+fn l96_hosts_with_a_unix_listener_as_sock_conflict_in_either_order() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("unix-sock-hosts");
+    for hosts_first in [true, false] {
+        let path = dir.join(format!("hosts-first-{hosts_first}.sock"));
+        let listener = UnixListener::bind(&path).unwrap();
+        let builder = lp.create_server(Echo::default, "", 0);
+        let builder = match hosts_first {
+            true => builder.hosts(&["127.0.0.1"]).sock(listener),
+            false => builder.sock(listener).hosts(&["127.0.0.1"]),
+        };
+        match lp.run_until_complete(builder).unwrap() {
+            Err(Error::InvalidArgument(m)) => assert_eq!(
+                m, "host/port and sock can not be specified at the same time",
+                "hosts first: {hosts_first}"
+            ),
+            other => panic!(
+                "hosts first: {hosts_first}: {:?}",
+                other.map(|s| s.sockets())
+            ),
+        }
+    }
+}
+
+// L119: cleanup_socket is create_unix_server's keyword only; CPython 3.13's create_server
+// (and start_server) has none, a TypeError. Ours ignored it there, since create_server never
+// removes a file: now the TCP entry points refuse it, as the Unix ones refuse the TCP keywords
+// (l114_the_unix_server_entry_points_refuse_the_tcp_keywords), with a Unix listener as sock
+// too. A server group's workers, TCP servers, refuse it the same way.
+#[test]
+fn l119_cleanup_socket_is_refused_by_the_tcp_entry_points() {
+    let lp = EventLoop::new().unwrap();
+    let want = "create_server() got an unexpected keyword argument 'cleanup_socket'";
+    let refused = |r: Result<Server, Error>, call: &str| match r {
+        Err(Error::InvalidArgument(m)) => assert_eq!(m, want, "{call}"),
+        other => panic!("{call}: {:?}", other.map(|s| s.sockets())),
+    };
+    for on in [true, false] {
+        let r = lp.run_until_complete(
+            lp.create_server(Echo::default, "127.0.0.1", 0)
+                .cleanup_socket(on),
+        );
+        refused(r.unwrap(), "create_server");
+        let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+        let r = asyncio::start_server(noop, "127.0.0.1", 0).cleanup_socket(on);
+        refused(lp.run_until_complete(r).unwrap(), "start_server");
+    }
+    let dir = temp_dir("tcp-cleanup-keyword");
+    let path = dir.join("given.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let given = lp.create_server(Echo::default, "", 0).sock(listener);
+    refused(
+        lp.run_until_complete(given.cleanup_socket(false)).unwrap(),
+        "create_server(unix sock)",
+    );
+    let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    let group = asyncio::serve_on_threads(1, noop, "127.0.0.1", 0)
+        .configure(|s| s.cleanup_socket(false))
+        .start();
+    match group {
+        Err(Error::InvalidArgument(m)) => assert_eq!(m, want, "serve_on_threads"),
+        other => panic!("serve_on_threads: {other:?}"),
+    }
+    // The Unix entry points take it, on and off.
+    for on in [true, false] {
+        let path = dir.join(format!("cleanup-{on}.sock"));
+        let r = lp.run_until_complete(
+            lp.create_unix_server(Echo::default, &path)
+                .cleanup_socket(on),
+        );
+        shut(&lp, &r.unwrap().unwrap());
+        assert_eq!(path.exists(), !on, "cleanup_socket({on})");
+    }
 }
 
 #[test]
@@ -618,7 +862,7 @@ fn l114_l120_serving_on_a_bound_unix_listener() {
     let path = dir.join("sock.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let server = lp
-        .run_until_complete(lp.create_server(Echo::default, "", 0).sock(listener))
+        .run_until_complete(lp.create_unix_server(Echo::default, "").sock(listener))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -628,6 +872,22 @@ fn l114_l120_serving_on_a_bound_unix_listener() {
     check_unix_echo(&lp, &path);
     shut(&lp, &server);
     assert!(!path.exists(), "L119, L120: cleaned up like a path server");
+    // The TCP entry point serves a Unix listener too, and leaves its file, as CPython 3.13's
+    // create_server does (only create_unix_server records a file to remove). It used to
+    // remove it: a socket file handed over by a supervisor (systemd's socket activation) was
+    // gone after the server's close.
+    let listener = UnixListener::bind(&path).unwrap();
+    let server = lp
+        .run_until_complete(lp.create_server(Echo::default, "", 0).sock(listener))
+        .unwrap()
+        .unwrap();
+    check_unix_echo(&lp, &path);
+    shut(&lp, &server);
+    assert!(
+        path.exists(),
+        "L119: create_server removed the file of the listener it was given"
+    );
+    std::fs::remove_file(&path).unwrap();
 
     let listener = UnixListener::bind(dir.join("other.sock")).unwrap();
     let both = lp

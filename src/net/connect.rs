@@ -876,14 +876,34 @@ fn attempt_error(mut failed: Vec<Error>) -> Error {
 /// count, NULs too (L112), as for the server's bind (socket2 reads it the same way).
 pub(crate) fn unix_addr(path: &Path) -> io::Result<socket2::SockAddr> {
     let bytes = path.as_os_str().as_bytes();
-    if bytes.first() != Some(&0) && bytes.contains(&0) {
+    let abstract_name = bytes.first() == Some(&0);
+    if !abstract_name && bytes.contains(&0) {
         // The kernel would stop at the NUL and connect to a shorter path.
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "paths must not contain interior null bytes",
         ));
     }
+    // `sun_path`'s room: a path needs its terminating NUL, an abstract name does not.
+    let sun_path = std::mem::size_of::<libc::sockaddr_un>()
+        - std::mem::offset_of!(libc::sockaddr_un, sun_path);
+    let room = sun_path - usize::from(!abstract_name);
+    if bytes.len() > room {
+        return Err(unix_path_too_long(path, room));
+    }
     socket2::SockAddr::unix(path)
+}
+
+/// CPython's "AF_UNIX path too long", naming the path as every other failure of a Unix
+/// address does (an abstract name's leading NUL shown as `@`, as `ss` shows it).
+#[cold]
+fn unix_path_too_long(path: &Path, room: usize) -> io::Error {
+    let shown = path.display().to_string().replacen('\0', "@", 1);
+    let n = path.as_os_str().len();
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("AF_UNIX path too long: '{shown}' is {n} bytes, at most {room}"),
+    )
 }
 
 #[cfg(test)]

@@ -126,9 +126,13 @@ pub(crate) fn bind_unix_listener(addr: &SockAddr, shown: &Path) -> io::Result<So
 /// Removes a socket file left at `path` by a previous run before a bind there (CPython's check
 /// in `create_unix_server` and `create_datagram_endpoint`); leaves anything else alone. A
 /// failure to look or remove is reported (visible with no logger), not fatal.
+///
+/// As CPython's `os.stat`, the look follows a symbolic link: a link to a socket is removed
+/// (the link, never its target), so the bind that follows can create the socket there; a
+/// link to anything else, or to nothing, stays and the bind fails on it (`AddrInUse`).
 // Checklist: L115.
 pub(crate) fn remove_stale_socket(path: &Path) {
-    match std::fs::symlink_metadata(path) {
+    match std::fs::metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
             if let Err(e) = std::fs::remove_file(path) {
                 crate::event_loop::debug::error!(

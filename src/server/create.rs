@@ -71,6 +71,15 @@ pub struct CreateServer {
     bind: Bind,
     /// Set when `sock` was given along with a host/port or path: the L96/L114 error text.
     conflict: Option<&'static str>,
+    /// Made by `create_unix_server` (a path, or a `sock` in its place), whose Python
+    /// counterpart has no TCP keywords.
+    unix_entry: bool,
+    /// The first TCP keyword given (`host`, `family`, `reuse_address`, `reuse_port`,
+    /// `keep_alive`), by its Python name: refused on a Unix entry (L114).
+    tcp_keyword: Option<&'static str>,
+    /// `cleanup_socket` was given: refused on a TCP entry, whose Python counterpart has no
+    /// such keyword (and which never removes a file, L119).
+    unix_keyword: bool,
     family: AddressFamily,
     backlog: u32,
     reuse_address: bool,
@@ -137,7 +146,11 @@ impl LoopHandle {
     /// fails); the file is removed again on close unless replaced meanwhile. A leading NUL
     /// byte names an abstract socket (nothing to remove). An empty path is no path (Python's
     /// `path=None`): serve a bound listener with [`sock`](CreateServer::sock), else the
-    /// creation fails with `Error::InvalidArgument`.
+    /// creation fails with `Error::InvalidArgument`. So it does with a TCP keyword
+    /// ([`hosts`](CreateServer::hosts), [`family`](CreateServer::family),
+    /// [`reuse_address`](CreateServer::reuse_address), [`reuse_port`](CreateServer::reuse_port),
+    /// [`keep_alive`](CreateServer::keep_alive)), which Python's `create_unix_server` does
+    /// not take either.
     ///
     /// # Examples
     ///
@@ -195,8 +208,11 @@ impl CreateServer {
         CreateServer {
             lp: lp.clone(),
             factory,
+            unix_entry: matches!(bind, Bind::Unix(_)),
             bind,
             conflict: None,
+            tcp_keyword: None,
+            unix_keyword: false,
             family: AddressFamily::Unspecified,
             backlog: DEFAULT_BACKLOG,
             reuse_address: true,
@@ -218,13 +234,14 @@ impl CreateServer {
     /// as CPython's `getaddrinfo('')` refuses it.
     // Checklist: L97. Only a lone host "" (Python's '' or None) is every interface.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("host"));
         let hosts: Vec<String> = hosts.iter().map(|s| s.as_ref().to_string()).collect();
         match &mut self.bind {
             Bind::Tcp { hosts: h, .. } => *h = Some(hosts),
             // After `sock`: hosts as well are the L96 conflict, not silently dropped; a list
             // given, even an empty one, is a host (Python's host=[] is not None), as it is
-            // when `sock` comes second.
-            Bind::TcpSocks(_) => {
+            // when `sock` comes second. A Unix listener is a socket given as well.
+            Bind::TcpSocks(_) | Bind::UnixSock(_) => {
                 self.conflict = self.conflict.or(Some(
                     "host/port and sock can not be specified at the same time",
                 ));
@@ -236,6 +253,7 @@ impl CreateServer {
 
     /// Binds only addresses of this family.
     pub fn family(mut self, family: AddressFamily) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("family"));
         self.family = family;
         self
     }
@@ -248,18 +266,21 @@ impl CreateServer {
 
     /// `SO_REUSEADDR` (on by default, as on POSIX in Python).
     pub fn reuse_address(mut self, on: bool) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("reuse_address"));
         self.reuse_address = on;
         self
     }
 
     /// `SO_REUSEPORT` (off by default).
     pub fn reuse_port(mut self, on: bool) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("reuse_port"));
         self.reuse_port = on;
         self
     }
 
     /// `SO_KEEPALIVE` on the listening sockets (Python 3.13's `keep_alive`).
     pub fn keep_alive(mut self, on: bool) -> Self {
+        self.tcp_keyword = self.tcp_keyword.or(Some("keep_alive"));
         self.keep_alive = on;
         self
     }
@@ -284,9 +305,14 @@ impl CreateServer {
         self
     }
 
-    /// Unix servers: remove the socket file on close (default on, Python 3.13).
+    /// Unix servers: remove the socket file on close (default on, Python 3.13). Only
+    /// [`create_unix_server`](LoopHandle::create_unix_server) (and `start_unix_server`), with a
+    /// path or a listener given as [`sock`](Self::sock), remove it: `create_server` serving a
+    /// Unix listener leaves its file alone, as CPython's `create_server` does, and refuses
+    /// this keyword (`Error::InvalidArgument` when awaited), as CPython's has none.
     // Checklist: L119.
     pub fn cleanup_socket(mut self, on: bool) -> Self {
+        self.unix_keyword = true;
         self.cleanup_socket = on;
         self
     }
@@ -412,6 +438,19 @@ impl CreateServer {
     }
 
     async fn run(self) -> Result<Server, Error> {
+        // Checklist: L114. CPython's create_unix_server has none of these keywords (a
+        // TypeError before its body runs, so before the conflicts); ignored, the server would
+        // go ahead without the socket options or hosts asked for.
+        if let Some(name) = self.tcp_keyword.filter(|_| self.unix_entry) {
+            return Err(Error::invalid_argument(format!(
+                "create_unix_server() got an unexpected keyword argument '{name}'"
+            )));
+        }
+        if self.unix_keyword && !self.unix_entry {
+            return Err(Error::invalid_argument(
+                "create_server() got an unexpected keyword argument 'cleanup_socket'",
+            ));
+        }
         if let Some(conflict) = self.conflict {
             return Err(Error::invalid_argument(conflict));
         }
@@ -477,7 +516,10 @@ impl CreateServer {
                 check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
-                if self.cleanup_socket {
+                // Checklist: L119, L120. CPython 3.13 records the file in create_unix_server
+                // only: its create_server, given a Unix socket, never removes one (a socket
+                // handed over by a supervisor, systemd's socket activation, stays its own).
+                if self.cleanup_socket && self.unix_entry {
                     if let Some(path) = l
                         .local_addr()
                         .ok()

@@ -691,7 +691,9 @@ pub fn start_server<M, C: ClientConnected<M>>(
     }
 }
 
-/// Starts a Unix-socket server (Python's `asyncio.start_unix_server`).
+/// Starts a Unix-socket server (Python's `asyncio.start_unix_server`). The TCP keywords
+/// (`hosts`, `family`, `reuse_address`, `reuse_port`, `keep_alive`) make it fail with
+/// `Error::InvalidArgument`, as [`LoopHandle::create_unix_server`](crate::LoopHandle::create_unix_server) does.
 ///
 /// # Examples
 ///
@@ -799,7 +801,8 @@ impl StartServer {
         self.option(move |s| s.sock(sock))
     }
 
-    /// Unix: remove the socket file on close (default on).
+    /// Unix: remove the socket file on close (default on; `start_unix_server` only, see
+    /// [`CreateServer::cleanup_socket`](crate::CreateServer::cleanup_socket)).
     pub fn cleanup_socket(self, on: bool) -> Self {
         self.option(move |s| s.cleanup_socket(on))
     }

@@ -218,6 +218,11 @@ impl ReaderState {
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn set_exception(&mut self, exc: &io::Error) -> Option<Waker> {
         self.exception = Some(SharedError::from_io(exc));
+        // Every read fails from now on: an empty buffer (lent to a socket read that then
+        // failed) goes back to the pool instead of staying with a dead reader (issue #18).
+        if self.start == self.end {
+            self.release_buffer();
+        }
         self.end_parked_through();
         self.wakeup_waiter()
     }
