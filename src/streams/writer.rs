@@ -102,6 +102,10 @@ struct Extras {
     /// Where writes record activity for the idle timeout; set by the first
     /// [`set_idle_timeout`](StreamWriter::set_idle_timeout), empty before.
     activity: OnceCell<Rc<Activity>>,
+    /// The owned writer's futures-io waits (`futures_io.rs`): one waker each, filed on the
+    /// first wait.
+    #[cfg(feature = "futures-io")]
+    io: super::futures_io::WriteSide,
 }
 
 impl StreamWriter {
@@ -124,6 +128,12 @@ impl StreamWriter {
     fn extras_mut(&mut self) -> &mut Extras {
         self.extras.get_or_init(Box::default);
         self.extras.get_mut().expect("just made")
+    }
+
+    /// The owned writer's futures-io waits, made (with the extras) on the first one.
+    #[cfg(feature = "futures-io")]
+    pub(super) fn io_waits(&self) -> &super::futures_io::WriteSide {
+        &self.extras.get_or_init(Box::default).io
     }
 
     /// Records outgoing bytes for the idle timeout (every write; one test while no idle timeout
@@ -1211,6 +1221,10 @@ impl<'a> IntoFuture for StreamStartTls<'a> {
 
 impl Drop for StreamWriter {
     fn drop(&mut self) {
+        #[cfg(feature = "futures-io")]
+        if let Some(x) = self.extras.get() {
+            x.io.withdraw(&self.core);
+        }
         if self.transport.is_closing() {
             return;
         }
