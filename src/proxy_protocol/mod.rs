@@ -147,7 +147,9 @@ pub enum ProxyProtocol {
     Required,
     /// A connection may start with a header; if its first bytes are not a v1 or v2
     /// signature, they are the client's and are delivered as usual. A client silent until
-    /// the header timeout is served as usual too (a server-speaks-first protocol).
+    /// the header timeout (or its EOF), or that sent only the start of a signature by then,
+    /// is served as usual too (a server-speaks-first protocol); one that sent a whole
+    /// signature and no complete header is closed, as with `Required`.
     Optional,
 }
 
