@@ -488,8 +488,8 @@ impl TlsProtocol {
             return;
         }
         let id = self.raw().map_or(0, |r| r.id());
-        use crate::transport::write_path::{warn_unsent_at_loop_close, Unsent};
-        warn_unsent_at_loop_close("TLS transport", id, Unsent::Bytes(n));
+        let n = crate::transport::write_path::Unsent::Bytes(n);
+        crate::transport::write_path::warn_unsent_at_loop_close("TLS transport", id, n);
     }
 
     /// The raw transport's buffer went above its high-water mark (T15).

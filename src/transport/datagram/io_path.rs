@@ -21,6 +21,7 @@ use crate::event_loop::read_buf::read_window;
 use crate::protocol::{Called, FlowEdge};
 use crate::transport::lifecycle::{Reading, State};
 use crate::transport::unix_name;
+use crate::transport::write_path::{warn_write_after_loop_closed, Sender};
 
 /// Where one send goes.
 #[derive(Clone, Copy)]
@@ -313,7 +314,6 @@ impl DatagramSocketTransport {
             if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
                 crate::event_loop::debug::warning!("socket.send() raised exception.");
             } else if n == 0 && self.lp().is_closed() {
-                use crate::transport::write_path::{warn_write_after_loop_closed, Sender};
                 warn_write_after_loop_closed(self.id(), Sender::Datagram);
             }
             self.conn_lost.set(n.saturating_add(1));

@@ -278,11 +278,11 @@ impl IoHandler for DatagramSocketTransport {
             // `close()` whose queue the run ended before the loop could send. Said once, at
             // the one place the datagrams are lost.
             // Checklist: L16.
-            let unsent = Unsent::Datagrams {
+            let what = Unsent::Datagrams {
                 count: unsent.len(),
                 bytes,
             };
-            warn_unsent_at_loop_close("datagram transport", self.id(), unsent);
+            warn_unsent_at_loop_close("datagram transport", self.id(), what);
         }
         drop(unsent);
         // The dropped-send count starts again: `sendto` warns at the first from now on (a
