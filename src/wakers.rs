@@ -39,8 +39,9 @@ impl KeyedWakers {
         None
     }
 
-    /// Files `waker` for a wait that never takes its entry back (a drain, woken again soon),
-    /// once per task until the next wake-up of all.
+    /// Files `waker` for a wait that has nowhere to keep a key (a futures-io wait through a
+    /// shared writer), once per distinct waker until the next wake-up of all.
+    #[cfg(feature = "futures-io")]
     pub(crate) fn file_unkeyed(&mut self, waker: &Waker) {
         let known = self
             .0
@@ -56,8 +57,12 @@ impl KeyedWakers {
         self.0.drain(..).map(|(_, w)| w)
     }
 
-    /// Takes back the entry of wait `key`: `None` when it was woken (or never filed).
+    /// Takes back the entry of wait `key`: `None` when it was woken (or never filed, or `key`
+    /// is [`UNFILED`], the mark of unkeyed entries, which no wait may take back).
     pub(crate) fn remove(&mut self, key: u64) -> Option<Waker> {
+        if key == UNFILED {
+            return None;
+        }
         let at = self.0.iter().position(|(k, _)| *k == key)?;
         Some(self.0.swap_remove(at).1)
     }

@@ -1619,3 +1619,62 @@ fn encoder_refuses_what_a_v2_header_cannot_hold() {
         }
     }
 }
+
+/// `Optional`: a client that sent only the start of a signature (an empty line begins the v2
+/// one) and then waits for an answer is served at the timeout as a direct client, its bytes
+/// included, exactly as it is when it sends the same bytes and then EOF
+/// (`eof_waits_behind_bytes_held_for_a_paused_protocol`). A balancer sends its header at
+/// once, so a stall inside the signature is a direct client's short first message. It used
+/// to be refused at the timeout but served at the EOF. `Required` refuses it at the timeout;
+/// a whole signature and no header is refused in both modes
+/// (`optional_serves_a_silent_client_at_the_timeout`).
+#[test]
+fn optional_serves_the_start_of_a_signature_at_the_timeout_as_at_eof() {
+    let prefixes: [&[u8]; 4] = [b"\r\n", b"\r\n\r\n\0\r\nQUI", b"P", b"PROXY"];
+    asyncio::run(async move {
+        for mode in [ProxyProtocol::Optional, ProxyProtocol::Required] {
+            let log = Log::default();
+            let server = asyncio::start_server(recorder(&log), "127.0.0.1", 0)
+                .proxy_protocol(mode)
+                .proxy_protocol_timeout(Duration::from_millis(20))
+                .await?;
+            let port = util::port_of(&server);
+            for prefix in prefixes {
+                // Sent, then no EOF: the client waits for the server's answer.
+                let answer = asyncio::timeout(Duration::from_secs(10), async {
+                    let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+                    writer.write(prefix)?;
+                    let answer = reader.read(-1).await.unwrap_or_default();
+                    writer.close();
+                    Ok::<_, asyncio::Error>(answer)
+                })
+                .await??;
+                let at_eof = client(port, &[prefix]).await;
+                if mode == ProxyProtocol::Required {
+                    assert_eq!(
+                        (&answer[..], &at_eof[..]),
+                        (&b""[..], &b""[..]),
+                        "{prefix:?}"
+                    );
+                    continue;
+                }
+                assert_eq!(answer, b"ok", "{prefix:?}: served at the timeout");
+                assert_eq!(at_eof, b"ok", "{prefix:?}: served at the EOF");
+            }
+            let seen = log.borrow().clone();
+            if mode == ProxyProtocol::Optional {
+                assert_eq!(seen.len(), 2 * prefixes.len());
+                for (s, prefix) in seen.iter().zip(prefixes.iter().flat_map(|p| [p, p])) {
+                    assert_eq!(&s.data[..], *prefix, "the client's bytes, whole");
+                    assert!(s.header.is_none() && s.proxy_peer.is_none(), "direct");
+                }
+            } else {
+                assert!(seen.is_empty(), "Required served {seen:?}");
+            }
+            server.close();
+        }
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}

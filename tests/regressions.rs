@@ -676,3 +676,85 @@ fn l17_a_writer_removed_or_replaced_by_its_fds_reader_in_the_same_event_does_not
         }
     }
 }
+
+/// A waker that counts its wake-ups; its `Arc`'s strong count tells whether a list keeps it.
+#[derive(Default)]
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// S48, S50: a pending `drain()` polled again and again, each time with another waker (a
+/// caller that wraps its waker anew at every poll, as some select loops and combinators do),
+/// keeps only the last one, which the resume wakes; a drain dropped while it waits keeps none.
+/// It used to keep every distinct waker until the next resume (a list growing by one per poll
+/// while the peer stayed slow), and a dropped drain's waker until then too.
+#[test]
+fn s48_a_pending_drain_polled_with_ever_new_wakers_keeps_only_the_last() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Waker};
+    let held = |ws: &[Arc<CountingWaker>]| ws.iter().filter(|a| Arc::strong_count(a) > 1).count();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (a, b) = asyncio::socketpair().unwrap();
+    let ((_r, writer), (peer_reader, _peer_writer)) = lp
+        .run_until_complete(async move {
+            let a = asyncio::open_connection_sock(a).await.unwrap();
+            let b = asyncio::open_connection_sock(b).await.unwrap();
+            (a, b)
+        })
+        .unwrap();
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    writer.write(&vec![7u8; 4 << 20]).unwrap(); // far above the high-water mark
+    let wakers: Vec<Arc<CountingWaker>> = (0..1000).map(|_| Arc::default()).collect();
+    let mut drain = writer.drain();
+    for (i, a) in wakers.iter().enumerate() {
+        let waker = Waker::from(a.clone());
+        let polled = std::pin::Pin::new(&mut drain).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending(), "poll {i}: the writer is paused");
+    }
+    assert_eq!(held(&wakers), 1, "wakers kept for one pending drain");
+    let got = lp
+        .run_until_complete(async move { peer_reader.readexactly(4 << 20).await })
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 4 << 20);
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let last = wakers.last().unwrap();
+    assert_eq!(
+        last.0.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the last is woken"
+    );
+    assert_eq!(held(&wakers), 0, "a woken drain leaves the list");
+    let waker = Waker::from(last.clone());
+    let polled = std::pin::Pin::new(&mut drain).poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_ready(), "resumed");
+    drop(drain);
+    // Paused again: a drain dropped while it waits takes its waker with it.
+    writer.write(&vec![7u8; 4 << 20]).unwrap();
+    let again: Vec<Arc<CountingWaker>> = vec![Arc::default()];
+    let mut drain = writer.drain();
+    let waker = Waker::from(again[0].clone());
+    let polled = std::pin::Pin::new(&mut drain).poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    drop(waker);
+    assert_eq!(held(&again), 1);
+    drop(drain);
+    assert_eq!(held(&again), 0, "a dropped drain keeps its waker");
+    writer.transport().abort();
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+}

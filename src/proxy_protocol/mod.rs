@@ -147,7 +147,9 @@ pub enum ProxyProtocol {
     Required,
     /// A connection may start with a header; if its first bytes are not a v1 or v2
     /// signature, they are the client's and are delivered as usual. A client silent until
-    /// the header timeout is served as usual too (a server-speaks-first protocol).
+    /// the header timeout (or its EOF), or that sent only the start of a signature by then,
+    /// is served as usual too (a server-speaks-first protocol); one that sent a whole
+    /// signature and no complete header is closed, as with `Required`.
     Optional,
 }
 
@@ -243,6 +245,13 @@ pub enum Addresses {
     },
     /// Unix socket addresses: a path up to its first NUL, or (leading NUL) an abstract name
     /// with its trailing NUL padding removed.
+    ///
+    /// A v2 header carries each as a fixed 108-byte `sun_path` with no length (the
+    /// specification says only "exactly 108 bytes"), so an abstract name that itself ends in
+    /// NUL bytes cannot be told from its padding: it reads back without them (a Linux name is
+    /// as long as its socket address says, so `"\0app\0"` and `"\0app"` are two names).
+    /// Likewise a name of only the leading NUL reads back empty, as an unnamed socket's
+    /// all-zero field does. [`ProxyHeader::to_bytes`] refuses to write either.
     Unix {
         /// The client's path.
         source: Vec<u8>,
@@ -758,8 +767,9 @@ impl ProxyHeader {
     ///
     /// [`Error::InvalidArgument`] when a v2 header cannot hold what it is given, rather than
     /// a header that says something else: a Unix path over 108 bytes or, not an abstract
-    /// name, with a NUL byte in it, or addresses and TLVs over the 65,535 bytes the length
-    /// field can declare.
+    /// name, with a NUL byte in it, an abstract name ending in a NUL byte (read back as
+    /// padding: see [`Addresses::Unix`]), or addresses and TLVs over the 65,535 bytes the
+    /// length field can declare.
     ///
     /// # Examples
     ///
@@ -856,6 +866,15 @@ impl ProxyHeader {
                         return Err(Error::invalid_argument(format!(
                             "PROXY v2 Unix path {:?} holds a NUL byte: a receiver would end it \
                              there",
+                            String::from_utf8_lossy(p)
+                        )));
+                    }
+                    // An abstract name's trailing NULs look like the field's padding: a
+                    // receiver would trim them (and a name of the lone NUL reads as none).
+                    if p.first() == Some(&0) && p.last() == Some(&0) {
+                        return Err(Error::invalid_argument(format!(
+                            "PROXY v2 abstract Unix name {:?} ends in a NUL byte: a receiver \
+                             would take it for padding",
                             String::from_utf8_lossy(p)
                         )));
                     }

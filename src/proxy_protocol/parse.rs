@@ -522,6 +522,49 @@ mod tests {
         assert_eq!(back.addresses, h.addresses);
     }
 
+    /// An abstract name ending in NUL bytes reads back without them: the 108-byte field has
+    /// no length, and its padding is NULs too. So the encoder refuses such a name (and the
+    /// empty one, a lone NUL, which reads back as an unnamed socket) rather than write a
+    /// header that names another socket. It used to write them.
+    #[test]
+    fn v2_abstract_names_ending_in_nul_are_refused_not_read_back_trimmed() {
+        let mut body = [0u8; 216];
+        body[108..113].copy_from_slice(b"\0app\0"); // destination: the abstract name "\0app\0"
+        let mut v = V2_SIGNATURE.to_vec();
+        v.extend_from_slice(&[0x21, 0x31, 0, 216]);
+        v.extend_from_slice(&body);
+        let Parsed::Complete(mut h, _) = parse(&v) else {
+            panic!("{:?}", parse(&v))
+        };
+        let want = Addresses::Unix {
+            source: Vec::new(), // all zeros: an unnamed client
+            destination: b"\0app".to_vec(),
+        };
+        assert_eq!(
+            h.addresses, want,
+            "the padding and the name's own NUL, trimmed"
+        );
+        for name in [&b"\0app\0"[..], b"\0app\0\0", b"\0"] {
+            h.addresses = Addresses::Unix {
+                source: Vec::new(),
+                destination: name.to_vec(),
+            };
+            let e = h.to_bytes().unwrap_err();
+            assert!(
+                e.to_string().contains("ends in a NUL byte"),
+                "{name:?}: {e}"
+            );
+        }
+        h.addresses = want;
+        let Parsed::Complete(back, _) = parse(&h.to_bytes().unwrap()) else {
+            panic!()
+        };
+        assert_eq!(
+            back.addresses, h.addresses,
+            "a name without one round-trips"
+        );
+    }
+
     #[test]
     fn v2_rejects() {
         let head = |vc: u8, fp: u8, len: u16| {

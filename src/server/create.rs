@@ -382,8 +382,10 @@ impl CreateServer {
     /// A malformed or oversized header, an EOF before it is complete, or no complete header
     /// within [`proxy_protocol_timeout`](Self::proxy_protocol_timeout) closes that connection
     /// with one `log::debug!` line; the protocol never hears of it, other connections and
-    /// the server go on. With `Optional`, a client that has sent nothing at all by the
-    /// timeout is served as a direct one (it may be waiting for the server to speak first).
+    /// the server go on. With `Optional`, a client that by the timeout (or its EOF) has sent
+    /// nothing, or only the start of a signature (an empty line, say, which begins the v2
+    /// signature), is served as a direct one, its bytes included: it may be waiting for the
+    /// server to speak first. Only a connection that sent a whole signature is refused.
     ///
     /// # Examples
     ///

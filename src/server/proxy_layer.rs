@@ -13,9 +13,10 @@
 //! Ground rules: the socket transport reaches us, and we reach `next`, only through
 //! `ProtocolSlot`s (the one seam); no `RefCell` of this file is borrowed while `next` runs;
 //! every refusal (bad header, EOF or timeout before the header) is one `log::debug!` line and
-//! an `abort` of this connection alone. (`Optional` refuses no silent client: one that has
-//! sent nothing by the timeout is served as a direct one, since it may be waiting for the
-//! server to speak first.) `next` sees a [`ProxiedTransport`], whose
+//! an `abort` of this connection alone. (`Optional` refuses only a connection that sent a
+//! whole signature: one that has sent nothing, or only the start of a signature, by the
+//! timeout or its EOF is served as a direct one, its bytes included, since it may be waiting
+//! for the server to speak first.) `next` sees a [`ProxiedTransport`], whose
 //! `peername`/`sockname` are the header's addresses; the socket's stay as `proxy_peername` /
 //! `proxy_sockname`. With the feature off nothing here is built: the accept path is unchanged.
 
@@ -127,6 +128,15 @@ struct ProxyLayer {
     next: ProtocolSlot,
 }
 
+/// Whether `held` (the bytes of a header not complete yet) starts with a whole v1 or v2
+/// signature: a sender that got that far began a header, so an `Optional` server refuses it
+/// as `Required` does when no complete header follows (timeout, EOF). Short of it, the bytes
+/// are a strict prefix of a signature, which a direct client's own first message may be (an
+/// empty line is the v2 signature's start), while a balancer sends its header at once.
+fn signature_sent(held: &[u8]) -> bool {
+    held.starts_with(&V1_SIGNATURE) || held.starts_with(&V2_SIGNATURE)
+}
+
 /// What the socket transport holds: a handle whose `RefCell` wraps only the `Rc`, so `next`
 /// re-entering the transport from a callback finds the layer free.
 struct ProxySide(Rc<ProxyLayer>);
@@ -163,13 +173,16 @@ impl ProxyLayer {
         *self.timer.borrow_mut() = timer.ok();
     }
 
-    /// No header within the timeout. Optional: a client that has sent nothing at all sent
-    /// no header either (it may wait for the server to speak first), so it is served as a
-    /// direct one. Otherwise (Required, or the start of a signature that never completed)
-    /// the connection is refused.
+    /// No header within the timeout. Optional: a client that has not sent a whole signature
+    /// began no header (it may wait for the server to speak first, after nothing or after a
+    /// short message such as an empty line that happens to start a signature), so it is
+    /// served as a direct one, its bytes included, as at an EOF. Otherwise (Required, or a
+    /// whole signature and then no complete header) the connection is refused.
     fn header_timed_out(&self, timeout: Duration) {
-        if self.options.mode == ProxyProtocol::Optional && self.buf.borrow().is_empty() {
-            self.start_relaying(None, &[]);
+        let begun = signature_sent(&self.buf.borrow());
+        if self.options.mode == ProxyProtocol::Optional && !begun {
+            let buf = std::mem::take(&mut *self.buf.borrow_mut());
+            self.start_relaying(None, &buf);
             return;
         }
         self.refuse(format_args!("no PROXY header within {timeout:?}"));
@@ -389,9 +402,9 @@ impl ProxyLayer {
         match self.phase.get() {
             Phase::Reading => {
                 let buf = std::mem::take(&mut *self.buf.borrow_mut());
-                let started = buf.starts_with(&V1_SIGNATURE) || buf.starts_with(&V2_SIGNATURE);
-                if self.options.mode == ProxyProtocol::Optional && !started {
-                    // Too short to be a header: the client's own bytes, then its EOF.
+                if self.options.mode == ProxyProtocol::Optional && !signature_sent(&buf) {
+                    // No header begun (as at the timeout): the client's own bytes, then its
+                    // EOF.
                     self.start_relaying(None, &buf);
                     return self.eof_received();
                 }

@@ -117,10 +117,12 @@ pub(crate) struct StreamCore {
     pub(crate) resumes: u32,
     /// What `connection_lost` got; `wait_closed` and a paused `drain` return it (S46, S66).
     pub(crate) lost_error: Option<SharedError>,
-    /// Tasks waiting in `drain` or `wait_closed`, each under the key of its registration:
-    /// none for a drain (one entry per task; a dropped drain leaves it until the
-    /// next resume or the loss), a key of its own for a `wait_closed`, which takes its entry
-    /// back when dropped (a connection may live long, and waits on it be abandoned often).
+    /// Tasks waiting in `drain` or `wait_closed`, each under the key of its registration: a
+    /// key of its own for each `drain` and `wait_closed` future and each wait of an owned
+    /// writer's futures-io side, whose waker a new poll replaces and which takes its entry
+    /// back when dropped (a connection may live long, and waits on it be abandoned often);
+    /// none for a futures-io wait through a shared `&StreamWriter` (one entry per distinct
+    /// waker, since tasks share it, until the next wake-up of all).
     /// Emptied, and every entry woken, by `resume_writing`, `connection_lost` and the timer.
     pub(super) waiters: KeyedWakers,
     /// Over TLS: EOF closes instead of half-closing (S63).
@@ -301,8 +303,9 @@ impl StreamCore {
         self.reader.poll_read_into(out, id, waker)
     }
 
-    /// Registers a task waiting in `drain` (or another wait that is never abandoned for long):
-    /// once per task, until the next wake-up of all.
+    /// Registers a futures-io wait through a shared `&StreamWriter`, which has no state of
+    /// its own to carry a key: once per distinct waker, until the next wake-up of all.
+    #[cfg(feature = "futures-io")]
     pub(crate) fn add_waiter(&mut self, w: &Waker) {
         self.waiters.file_unkeyed(w);
     }

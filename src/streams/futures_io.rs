@@ -20,10 +20,10 @@
 //! Ground rules: as for the handles (`core.rs`): the core is borrowed for one step, never while
 //! the transport is called, and no waker is woken inside a borrow.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
@@ -268,8 +268,9 @@ fn end_wait(st: &mut super::reader::ReaderState, id: &mut u64) {
 /// Flow state decides, so a writer paused again before this task ran waits again, which is the
 /// backpressure `poll_write` wants. The one thing kept between polls is when the wait began
 /// (unless nothing woke it since: see `io_drain_timed_out`), for the drain timeout (`Error::Timeout` as `io::ErrorKind::TimedOut`, nothing lost).
-fn poll_drain(core: &RefCell<StreamCore>, cx: &Context<'_>) -> Poll<io::Result<()>> {
-    let mut guard = core.borrow_mut();
+/// `own`: polled through the owned writer, whose wait keeps one waker ([`WriteSide`]).
+fn poll_drain(w: &StreamWriter, cx: &Context<'_>, own: bool) -> Poll<io::Result<()>> {
+    let mut guard = w.core.borrow_mut();
     let core = &mut *guard;
     let out = if let Some(e) = core.reader.exception() {
         Err(e.into())
@@ -287,7 +288,9 @@ fn poll_drain(core: &RefCell<StreamCore>, cx: &Context<'_>) -> Poll<io::Result<(
                         return Poll::Ready(Err(crate::error::Error::Timeout.into()));
                     }
                 }
-                core.add_waiter(cx.waker());
+                let replaced = file_waiter(w, core, cx.waker(), own.then_some(Wait::Drain));
+                drop(guard);
+                drop(replaced); // after the borrow: dropping a waker may run its task's code
                 return Poll::Pending;
             }
         }
@@ -298,12 +301,76 @@ fn poll_drain(core: &RefCell<StreamCore>, cx: &Context<'_>) -> Poll<io::Result<(
     Poll::Ready(out)
 }
 
+/// The futures-io waits of an owned [`StreamWriter`], each under its key among the core's
+/// waiters (`wakers.rs`; 0 before its first wait). `&mut` access proves one caller, so a wait
+/// polled again replaces its waker: only the last poll's must be woken (the futures-io
+/// contract), and a caller whose waker changes at every poll keeps one entry, not one per poll.
+/// An entry woken leaves the list; the key stays, for the next wait to file under.
+#[derive(Default)]
+pub(super) struct WriteSide {
+    /// `poll_write`, `poll_write_vectored`, `poll_flush` and a TCP/Unix `poll_close`: one
+    /// wait, for the transport to fall to its low-water mark.
+    drain: Cell<u64>,
+    /// A TLS `poll_close`: the wait for the connection to be lost.
+    closed: Cell<u64>,
+}
+
+impl WriteSide {
+    /// The writer is dropped: its entries leave with it rather than keep their tasks alive
+    /// until the next wake-up of all.
+    pub(super) fn withdraw(&self, core: &RefCell<StreamCore>) {
+        for key in [&self.drain, &self.closed] {
+            if key.get() == 0 {
+                continue;
+            }
+            // A failed borrow would mean a drop from inside a call into the core, which never
+            // drops a writer; the entry then goes with the next wake-up.
+            let waker = core
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut c| c.remove_keyed_waiter(key.get()));
+            drop(waker); // after the borrow: dropping a waker may run its task's code
+        }
+    }
+}
+
+/// Which of an owned writer's waits files a waker.
+#[derive(Clone, Copy)]
+enum Wait {
+    Drain,
+    Closed,
+}
+
+/// Files `waker` among the core's waiters: under the owned writer's key for `own`'s wait
+/// (replacing that wait's earlier waker, handed back to drop once the borrow ends), or, for a
+/// shared reference, once per distinct waker (tasks sharing the writer wait side by side).
+fn file_waiter(
+    w: &StreamWriter,
+    core: &mut StreamCore,
+    waker: &Waker,
+    own: Option<Wait>,
+) -> Option<Waker> {
+    let Some(wait) = own else {
+        core.add_waiter(waker);
+        return None;
+    };
+    let side = w.io_waits();
+    let key = match wait {
+        Wait::Drain => &side.drain,
+        Wait::Closed => &side.closed,
+    };
+    let mut k = key.get();
+    let replaced = core.add_keyed_waiter(&mut k, waker);
+    key.set(k);
+    replaced
+}
+
 impl StreamWriter {
-    fn poll_write_io(&self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write_io(&self, cx: &Context<'_>, buf: &[u8], own: bool) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(poll_drain(&self.core, cx))?;
+        ready!(poll_drain(self, cx, own))?;
         self.write(buf)?;
         Poll::Ready(Ok(buf.len()))
     }
@@ -312,42 +379,43 @@ impl StreamWriter {
         &self,
         cx: &Context<'_>,
         bufs: &[IoSlice<'_>],
+        own: bool,
     ) -> Poll<io::Result<usize>> {
         let len = bufs.iter().map(|b| b.len()).sum();
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        ready!(poll_drain(&self.core, cx))?;
+        ready!(poll_drain(self, cx, own))?;
         self.touch_activity();
         self.transport().writelines(bufs)?;
         Poll::Ready(Ok(len))
     }
 
-    fn poll_close_io(&self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close_io(&self, cx: &Context<'_>, own: bool) -> Poll<io::Result<()>> {
         if !self.can_write_eof() {
             // TLS: close_notify, then the connection goes; wait for it, as wait_closed does.
             self.close();
             let mut core = self.core.borrow_mut();
-            return match core.lost_outcome() {
-                Some(outcome) => Poll::Ready(outcome.map_err(io::Error::from)),
-                None => {
-                    core.add_waiter(cx.waker());
-                    Poll::Pending
-                }
-            };
+            if let Some(outcome) = core.lost_outcome() {
+                return Poll::Ready(outcome.map_err(io::Error::from));
+            }
+            let replaced = file_waiter(self, &mut core, cx.waker(), own.then_some(Wait::Closed));
+            drop(core);
+            drop(replaced); // after the borrow: dropping a waker may run its task's code
+            return Poll::Pending;
         }
         if let Some(outcome) = self.core.borrow().lost_outcome() {
             return Poll::Ready(outcome.map_err(io::Error::from));
         }
         self.write_eof()?; // idempotent: a second poll finds the write side shut or pending
-        poll_drain(&self.core, cx)
+        poll_drain(self, cx, own)
     }
 }
 
 /// `AsyncWrite` for `$ty`, through the writer's `*_io` methods (the owned writer and a shared
 /// reference behave the same), each error through [`io_contract`].
 macro_rules! async_write_for {
-    ($(#[$attr:meta])* $ty:ty) => {
+    ($(#[$attr:meta])* $ty:ty, own: $own:expr) => {
         $(#[$attr])*
         impl AsyncWrite for $ty {
             fn poll_write(
@@ -355,7 +423,7 @@ macro_rules! async_write_for {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.poll_write_io(cx, buf).map_err(io_contract)
+                self.poll_write_io(cx, buf, $own).map_err(io_contract)
             }
 
             fn poll_write_vectored(
@@ -363,15 +431,15 @@ macro_rules! async_write_for {
                 cx: &mut Context<'_>,
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                self.poll_write_vectored_io(cx, bufs).map_err(io_contract)
+                self.poll_write_vectored_io(cx, bufs, $own).map_err(io_contract)
             }
 
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                poll_drain(&self.core, cx).map_err(io_contract)
+                poll_drain(&self, cx, $own).map_err(io_contract)
             }
 
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.poll_close_io(cx).map_err(io_contract)
+                self.poll_close_io(cx, $own).map_err(io_contract)
             }
         }
     };
@@ -442,9 +510,15 @@ async_write_for!(
     /// .unwrap()
     /// .unwrap();
     /// ```
-    StreamWriter
+    StreamWriter,
+    own: true
 );
 async_write_for!(
-    /// As for [`StreamWriter`]: the same calls through a shared reference.
-    &StreamWriter
+    /// As for [`StreamWriter`]: the same calls through a shared reference, which any number
+    /// of tasks may hold and wait through at once. So each distinct waker a wait is polled
+    /// with is kept until the next wake-up of all (resume, loss, timeout), where the owned
+    /// writer keeps only the last one: a caller whose waker changes from poll to poll (one
+    /// that wraps it anew each time) should write through the owned writer (`&mut`).
+    &StreamWriter,
+    own: false
 );

@@ -102,6 +102,10 @@ struct Extras {
     /// Where writes record activity for the idle timeout; set by the first
     /// [`set_idle_timeout`](StreamWriter::set_idle_timeout), empty before.
     activity: OnceCell<Rc<Activity>>,
+    /// The owned writer's futures-io waits (`futures_io.rs`): one waker each, filed on the
+    /// first wait.
+    #[cfg(feature = "futures-io")]
+    io: super::futures_io::WriteSide,
 }
 
 impl StreamWriter {
@@ -124,6 +128,12 @@ impl StreamWriter {
     fn extras_mut(&mut self) -> &mut Extras {
         self.extras.get_or_init(Box::default);
         self.extras.get_mut().expect("just made")
+    }
+
+    /// The owned writer's futures-io waits, made (with the extras) on the first one.
+    #[cfg(feature = "futures-io")]
+    pub(super) fn io_waits(&self) -> &super::futures_io::WriteSide {
+        &self.extras.get_or_init(Box::default).io
     }
 
     /// Records outgoing bytes for the idle timeout (every write; one test while no idle timeout
@@ -904,8 +914,15 @@ enum DrainStep {
     Yielded,
     /// Paused: waiting for a `resume_writing` after the one counted at `start`, or the loss.
     /// `since`: when the wait began on the loop's clock, if dated (under a drain timeout);
-    /// while it is set the drain is counted in `Deadlines::drains_dated`.
-    Waiting { start: u32, since: Option<i64> },
+    /// while it is set the drain is counted in `Deadlines::drains_dated`. `key`: its
+    /// registration among the core's waiters (`wakers.rs`): polled again while waiting, the
+    /// drain replaces its waker rather than add one (only the last poll's must be woken), and
+    /// dropped, or done, it takes the entry back (none once a wake-up of all took it).
+    Waiting {
+        start: u32,
+        since: Option<i64>,
+        key: u64,
+    },
 }
 
 impl Future for Drain<'_> {
@@ -970,7 +987,7 @@ impl Drain<'_> {
                 this.poll_paused(cx)
             }
             DrainStep::Yielded => this.poll_paused(cx),
-            DrainStep::Waiting { start, since } => {
+            DrainStep::Waiting { start, since, key } => {
                 let mut core = writer.core.borrow_mut();
                 let outcome = if core.resumes != start {
                     Some(Ok(()))
@@ -982,10 +999,13 @@ impl Drain<'_> {
                         dl.drain_wait_ended();
                     }
                     this.step = DrainStep::Yielded; // polled again, it re-checks from scratch
+                    let entry = core.remove_keyed_waiter(key); // none after a wake-up of all
+                    drop(core);
+                    drop(entry); // after the borrow: dropping a waker may run its task's code
                     return Poll::Ready(outcome);
                 }
                 drop(core);
-                this.wait(start, since, cx)
+                this.wait(start, since, key, cx)
             }
         }
     }
@@ -1002,17 +1022,19 @@ impl Drain<'_> {
             Flow::Paused => {
                 let start = core.resumes;
                 drop(core);
-                self.wait(start, None, cx)
+                self.wait(start, None, 0, cx)
             }
         }
     }
 
     /// Waits (again) for the resume counted after `start`, unless the drain timeout, counted
-    /// from `since` (the first wait), has passed.
+    /// from `since` (the first wait), has passed; `key`: the wait's registration (0 before
+    /// the first).
     fn wait(
         &mut self,
         start: u32,
         since: Option<i64>,
+        key: u64,
         cx: &Context<'_>,
     ) -> Poll<Result<(), Error>> {
         let mut guard = self.writer.core.borrow_mut();
@@ -1035,6 +1057,9 @@ impl Drain<'_> {
             if dl.drain_timed_out(began, &core.me) {
                 dl.drain_wait_ended();
                 self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
+                let entry = core.remove_keyed_waiter(key);
+                drop(guard);
+                drop(entry); // after the borrow: dropping a waker may run its task's code
                 return Poll::Ready(Err(Error::Timeout));
             }
         } else if since.take().is_some() {
@@ -1044,19 +1069,22 @@ impl Drain<'_> {
                 dl.drain_wait_ended();
             }
         }
-        self.step = DrainStep::Waiting { start, since };
-        core.add_waiter(cx.waker());
+        let mut key = key;
+        let replaced = core.add_keyed_waiter(&mut key, cx.waker());
+        self.step = DrainStep::Waiting { start, since, key };
+        drop(guard);
+        drop(replaced); // after the borrow: dropping a waker may run its task's code
         Poll::Pending
     }
 }
 
-/// A drain dropped while its wait is dated leaves no drain deadline behind for the timer
-/// (one branch for every other drain).
+/// A drain that waited takes its waker back when dropped, and one dropped while its wait is
+/// dated leaves no drain deadline behind for the timer (one branch for every other drain).
 impl Drop for Drain<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let DrainStep::Waiting { since: Some(_), .. } = self.step {
-            self.dated_wait_dropped();
+        if let DrainStep::Waiting { .. } = self.step {
+            self.wait_dropped();
         }
     }
 }
@@ -1064,14 +1092,22 @@ impl Drop for Drain<'_> {
 impl Drain<'_> {
     #[cold]
     #[inline(never)]
-    fn dated_wait_dropped(&mut self) {
+    fn wait_dropped(&mut self) {
         // A failed borrow would mean a drop from inside the transport's call into the core,
-        // which never drops drains; the deadline then costs one timer firing, no more.
-        if let Ok(mut core) = self.writer.core.try_borrow_mut() {
-            if let Some(dl) = &mut core.deadlines {
-                dl.drain_wait_ended();
-            }
+        // which never drops drains; the entry then goes with the next wake-up of all, and
+        // the deadline costs one timer firing, no more.
+        let DrainStep::Waiting { since, key, .. } = self.step else {
+            return;
+        };
+        let Ok(mut core) = self.writer.core.try_borrow_mut() else {
+            return;
+        };
+        if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
+            dl.drain_wait_ended();
         }
+        let waker = core.remove_keyed_waiter(key);
+        drop(core);
+        drop(waker); // after the borrow: dropping a waker may run its task's code
     }
 }
 
@@ -1211,6 +1247,10 @@ impl<'a> IntoFuture for StreamStartTls<'a> {
 
 impl Drop for StreamWriter {
     fn drop(&mut self) {
+        #[cfg(feature = "futures-io")]
+        if let Some(x) = self.extras.get() {
+            x.io.withdraw(&self.core);
+        }
         if self.transport.is_closing() {
             return;
         }

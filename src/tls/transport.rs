@@ -91,7 +91,8 @@ impl TlsTransport {
         if n >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
             crate::event_loop::debug::warning!("SSL connection is closed");
         } else if n == 0 && self.lp.is_closed() {
-            crate::transport::write_path::warn_write_after_loop_closed(self.id.get());
+            let stream = crate::transport::write_path::Sender::Stream;
+            crate::transport::write_path::warn_write_after_loop_closed(self.id.get(), stream);
         }
         self.lost_writes.set(Some(n.saturating_add(1)));
         true

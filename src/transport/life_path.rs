@@ -256,7 +256,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
             crate::transport::write_path::warn_unsent_at_loop_close(
                 Self::LOG_NAME,
                 self.protocol().transport_id(),
-                unsent.len(),
+                crate::transport::write_path::Unsent::Bytes(unsent.len()),
             );
         }
         drop(unsent);

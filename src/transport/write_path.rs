@@ -88,7 +88,7 @@ pub(crate) trait WritePath: Sized + 'static {
         if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
             crate::event_loop::debug::warning!("{}", Self::DROPPED_WRITE_WARNING);
         } else if n == 0 && self.protocol().lp().is_closed() {
-            warn_write_after_loop_closed(self.transport_id());
+            warn_write_after_loop_closed(self.transport_id(), Sender::Stream);
         }
         count.set(n.saturating_add(1));
     }
@@ -233,25 +233,56 @@ pub(crate) trait WritePath: Sized + 'static {
     }
 }
 
-/// The warning of bytes a transport still held to send when the loop closed under it (the
-/// socket and pipe transports' buffer, the TLS layer's backlog), once per transport.
+/// What a transport still held to send when its loop closed, for
+/// [`warn_unsent_at_loop_close`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Unsent {
+    /// A byte stream's buffer (socket, pipe, TLS layer).
+    Bytes(usize),
+    /// A datagram endpoint's queue: whole datagrams, and their bytes.
+    Datagrams { count: usize, bytes: usize },
+}
+
+/// The warning of what a transport still held to send when the loop closed under it (the
+/// socket and pipe transports' buffer, the TLS layer's backlog, a datagram endpoint's queue),
+/// once per transport.
 #[cold]
 #[inline(never)]
-pub(crate) fn warn_unsent_at_loop_close(log_name: &str, transport_id: u64, n: usize) {
-    crate::event_loop::debug::warning!(
-        "{log_name} {transport_id}: the event loop closed with {n} bytes still to send, dropped \
-         (await the writer's drain() or wait_closed() before the run ends)"
-    );
+pub(crate) fn warn_unsent_at_loop_close(log_name: &str, transport_id: u64, unsent: Unsent) {
+    match unsent {
+        Unsent::Bytes(n) => crate::event_loop::debug::warning!(
+            "{log_name} {transport_id}: the event loop closed with {n} bytes still to send, \
+             dropped (await the writer's drain() or wait_closed() before the run ends)"
+        ),
+        Unsent::Datagrams { count, bytes } => crate::event_loop::debug::warning!(
+            "{log_name} {transport_id}: the event loop closed with {count} datagrams ({bytes} \
+             bytes) still to send, dropped (close() the endpoint and wait for its \
+             connection_lost() before the run ends)"
+        ),
+    }
+}
+
+/// Which kind of transport dropped a write, for [`warn_write_after_loop_closed`]'s wording.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sender {
+    /// A stream's `write` (socket, pipe, TLS).
+    Stream,
+    /// A datagram endpoint's `sendto`.
+    Datagram,
 }
 
 /// The warning of the first write dropped because the loop closed under its transport (a
-/// stream kept past the `run` that opened it): the socket and pipe transports' and the TLS
-/// transport's alike.
+/// stream or endpoint kept past the `run` that opened it): the socket, pipe, TLS and datagram
+/// transports' alike.
 #[cold]
 #[inline(never)]
-pub(crate) fn warn_write_after_loop_closed(transport_id: u64) {
+pub(crate) fn warn_write_after_loop_closed(transport_id: u64, sender: Sender) {
+    let (call, what) = match sender {
+        Sender::Stream => ("write", "stream"),
+        Sender::Datagram => ("sendto", "endpoint"),
+    };
     crate::event_loop::debug::warning!(
-        "transport {transport_id}: write after its event loop closed, dropped (asyncio::run \
-         closes its loop as it returns: keep the stream's work inside the run, or use a Runner)"
+        "transport {transport_id}: {call} after its event loop closed, dropped (asyncio::run \
+         closes its loop as it returns: keep the {what}'s work inside the run, or use a Runner)"
     );
 }

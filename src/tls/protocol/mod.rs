@@ -488,6 +488,7 @@ impl TlsProtocol {
             return;
         }
         let id = self.raw().map_or(0, |r| r.id());
+        let n = crate::transport::write_path::Unsent::Bytes(n);
         crate::transport::write_path::warn_unsent_at_loop_close("TLS transport", id, n);
     }
 

@@ -21,6 +21,7 @@ use crate::event_loop::read_buf::read_window;
 use crate::protocol::{Called, FlowEdge};
 use crate::transport::lifecycle::{Reading, State};
 use crate::transport::unix_name;
+use crate::transport::write_path::{warn_write_after_loop_closed, Sender};
 
 /// Where one send goes.
 #[derive(Clone, Copy)]
@@ -307,9 +308,13 @@ impl DatagramSocketTransport {
             // Differs from CPython: it drops and counts these on a connected endpoint only;
             // an unconnected one still sends until `connection_lost` closes the socket, then
             // fails inside `_fatal_error`. Sending after close is an accident: both drop.
+            // A loop closed under the endpoint (`loop_closed` restarted the count) warns at
+            // the first, saying why: the call returns `Ok` and the datagram goes nowhere.
             let n = self.conn_lost.get();
             if n as usize >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
                 crate::event_loop::debug::warning!("socket.send() raised exception.");
+            } else if n == 0 && self.lp().is_closed() {
+                warn_write_after_loop_closed(self.id(), Sender::Datagram);
             }
             self.conn_lost.set(n.saturating_add(1));
             return Ok(());

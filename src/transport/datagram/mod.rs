@@ -35,6 +35,7 @@ use mio::Interest;
 
 use super::flow_control::FlowControl;
 use super::lifecycle::{Life, Reading, State};
+use super::write_path::{warn_unsent_at_loop_close, Unsent};
 use super::{register_and_start, Address, ExtraInfo, StoredAddress};
 use crate::error::Error;
 use crate::event_loop::io::{IoHandler, Readiness};
@@ -271,8 +272,22 @@ impl IoHandler for DatagramSocketTransport {
         // Nothing queued can be sent any more: freed now, not with the last handle (as the
         // stream transports do).
         let unsent = std::mem::take(&mut *self.buffer.borrow_mut());
-        self.buffer_size.set(0);
+        let bytes = self.buffer_size.replace(0);
+        if !unsent.is_empty() {
+            // Silent in CPython, as for the stream transports: here the usual cause is a
+            // `close()` whose queue the run ended before the loop could send. Said once, at
+            // the one place the datagrams are lost.
+            // Checklist: L16.
+            let what = Unsent::Datagrams {
+                count: unsent.len(),
+                bytes,
+            };
+            warn_unsent_at_loop_close("datagram transport", self.id(), what);
+        }
         drop(unsent);
+        // The dropped-send count starts again: `sendto` warns at the first from now on (a
+        // call CPython cannot make: its loop is closed), not from the L81 threshold.
+        self.conn_lost.set(0);
         if was < State::Closed {
             // Python's plain text: the streams' longer one speaks of a stream kept past its run.
             let exc = crate::error::loop_closed_registry();
@@ -334,7 +349,8 @@ impl DatagramTransport {
     /// endpoint made with a remote address, `addr` must be `None` or that address. Empty
     /// `data` sends nothing (CPython 3.11; 3.12 sends an empty datagram). A failure of the
     /// send itself goes to [`DatagramProtocol::error_received`], not to the caller. After the
-    /// transport is lost, data is dropped (with a warning after a few such calls).
+    /// transport is lost, data is dropped (with a warning after a few such calls, or at the
+    /// first once the event loop has closed under the endpoint).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`]: `Invalid address: must be None or ADDR` on a connected
