@@ -939,13 +939,22 @@ impl Drain<'_> {
     fn poll_slow(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
         let this = self;
         let writer = this.writer;
+        let lp = writer.transport.get_loop();
+        if lp.is_closed() && writer.core.try_borrow().map_or(true, |c| !c.is_lost()) {
+            // The loop closed while the user held the core (still holds it, or did as it
+            // closed, so the transport could not tell it of the loss): no retry and no resume
+            // can come any more. End with the loss the core would have heard (D14: no wait
+            // hangs); the step stays, for `Drop` to settle a dated wait.
+            return Poll::Ready(Err(Error::Io(crate::error::loop_closed_io())));
+        }
         if writer.core.try_borrow_mut().is_err() {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
             // `.await`): no step below can look at it. Polled again once it is free, retried
             // as a transport retries a held protocol (`Hold`); the step stays as it was.
-            let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
-            let waker = cx.waker().clone();
-            let wake = move |_: &RefCell<StreamCore>| waker.wake();
+            let id = writer.transport.id();
+            // Woken as the retry runs, or as a closing loop discards it unrun.
+            let waker = WakeOnDrop(cx.waker().clone());
+            let wake = move |_: &RefCell<StreamCore>| drop(waker);
             let core = Rc::downgrade(&writer.core);
             when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
             return Poll::Pending;
@@ -1047,6 +1056,16 @@ impl Drain<'_> {
         self.step = DrainStep::Waiting { start, since };
         core.add_waiter(cx.waker());
         Poll::Pending
+    }
+}
+
+/// A waker woken when dropped: by the retry that ran, or with a retry a closing loop
+/// discarded unrun, so that its task polls again and sees the loop closed.
+struct WakeOnDrop(std::task::Waker);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.wake_by_ref();
     }
 }
 
