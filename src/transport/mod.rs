@@ -329,6 +329,12 @@ pub(crate) trait TransportImpl {
     fn as_socket(&self) -> Option<&socket::SocketTransport> {
         None
     }
+    /// As the loop closes, the bytes it dropped from this transport's write buffer, not yet
+    /// warned of: the taker (a TLS layer, told of the close) says them with its own, so one
+    /// connection gets one warning. 0 for transports that warn of nothing.
+    fn take_unsent_at_loop_close(&self) -> usize {
+        0
+    }
 }
 
 /// What a [`TransportImpl::read_through`] came to.
@@ -867,6 +873,11 @@ impl Transport {
     /// The plain socket transport behind this handle, if it is one.
     pub(crate) fn as_socket(&self) -> Option<&socket::SocketTransport> {
         self.inner.as_socket()
+    }
+
+    /// See `TransportImpl::take_unsent_at_loop_close`.
+    pub(crate) fn take_unsent_at_loop_close(&self) -> usize {
+        self.inner.take_unsent_at_loop_close()
     }
 
     /// Bytes queued in the transport, not yet handed to the kernel.
