@@ -855,3 +855,65 @@ fn a_tls_stream_kept_past_its_run_fails_its_reads_instead_of_waiting_forever() {
     assert!(e.to_string().starts_with("Event loop is closed ("), "{e}");
     drop(writer);
 }
+
+/// S60 over TLS: a handler that fails because its client reset the connection is reported
+/// with the client's peername, as on a plain socket (the report the plain server gives since
+/// the client's address was added to it). The TLS transport asked its raw transport, which
+/// the layer lets go of with the loss, so after a reset the report had no peername (checked
+/// by reverting: only the 'transport' key).
+// Checklist: S60.
+#[test]
+fn s60_a_tls_handler_failing_after_a_reset_is_reported_with_the_clients_peername() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let details: Rc<RefCell<Vec<(&'static str, String)>>> = Rc::default();
+    let d = details.clone();
+    lp.handle().set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            d.borrow_mut().extend(ctx.details.iter().cloned());
+        },
+    ));
+    let handler = |r: StreamReader, w: StreamWriter| async move {
+        let _writer = w; // held: the connection stays open until the failure closes it
+        r.readexactly(100).await?; // the client sends less, then resets
+        Ok::<_, Error>(())
+    };
+    let client = lp
+        .run_until_complete(asyncio::timeout(Duration::from_secs(20), async {
+            let server = asyncio::start_server(handler, "127.0.0.1", 0)
+                .ssl(Certs::get().server_config(&[]))
+                .await?;
+            let port = util::port_of(&server);
+            let client = asyncio::to_thread(move || {
+                let (mut tcp, mut conn) = tls_common::blocking_tls_client(port);
+                io::Write::write_all(&mut tcp, &tls_common::seal(&mut conn, b"short")).unwrap();
+                let me = tcp.local_addr().unwrap().to_string();
+                socket2::SockRef::from(&tcp)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+                drop(tcp); // linger 0: RST
+                me
+            })
+            .await?;
+            for _ in 0..100_000 {
+                if !details.borrow().is_empty() {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            server.close();
+            server.wait_closed().await;
+            Ok::<_, Error>(client)
+        }))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let details = details.borrow();
+    assert!(
+        details.contains(&("peername", client.clone())),
+        "{client}: {details:?}"
+    );
+    assert!(
+        details.iter().any(|(k, _)| *k == "transport"),
+        "{details:?}"
+    );
+}

@@ -335,6 +335,12 @@ pub(crate) trait TransportImpl {
     fn take_unsent_at_loop_close(&self) -> usize {
         0
     }
+    /// The peer's address for a failure report, which may come after the loss: `peername`'s,
+    /// or, for a layer whose raw transport goes with the loss (TLS), the one it read once
+    /// connected (its `get_extra_info` then answers no raw key).
+    fn peername_for_reports(&self) -> Option<ExtraInfo> {
+        self.get_extra_info("peername")
+    }
 }
 
 /// What a [`TransportImpl::read_through`] came to.
@@ -873,6 +879,14 @@ impl Transport {
     /// The plain socket transport behind this handle, if it is one.
     pub(crate) fn as_socket(&self) -> Option<&socket::SocketTransport> {
         self.inner.as_socket()
+    }
+
+    /// See `TransportImpl::peername_for_reports`.
+    pub(crate) fn peername_for_reports(&self) -> Option<Address> {
+        match self.inner.peername_for_reports() {
+            Some(ExtraInfo::Address(a)) => Some(a),
+            _ => None,
+        }
     }
 
     /// See `TransportImpl::take_unsent_at_loop_close`.

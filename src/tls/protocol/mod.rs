@@ -370,7 +370,7 @@ impl TlsProtocol {
     /// Python's `connection_made`: start the handshake (T7).
     pub(crate) fn connection_made(&self, transport: Transport) {
         if let Some(t) = self.app_transport.borrow().as_ref() {
-            t.set_id(transport.id());
+            t.set_raw(&transport);
         }
         // The app side's reports name it as the app transport does: the raw one's id.
         self.app.set_transport_id(transport.id());
