@@ -1196,7 +1196,23 @@ impl StreamStartTls<'_> {
     async fn run(self) -> Result<Transport, Error> {
         let StreamStartTls { writer, upgrade } = self;
         writer.drain().await?; // S53
-        match upgrade.await {
+        let mut upgrade = upgrade.into_future();
+        // The layer takes the raw transport over in the upgrade's first poll (a refusal ends
+        // that poll): from then on all the protocol hears comes through it. It is told it is
+        // over TLS then, while the drain has just found it free, not only once the upgrade
+        // returns: its user may hold it by then, and an EOF that reached it before the news
+        // (both wait for the borrow's end, on retries of their own) found it asking to stay
+        // half-open (S63), which a TLS connection cannot do, and the layer warned of it.
+        let outcome = match poll_fn(|cx| Poll::Ready(upgrade.as_mut().poll(cx))).await {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                if let Ok(mut core) = writer.core.try_borrow_mut() {
+                    core.over_ssl = true;
+                }
+                upgrade.await
+            }
+        };
+        match outcome {
             Ok(tls) => {
                 writer.replace_transport(tls.clone());
                 Ok(tls)
