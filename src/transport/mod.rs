@@ -332,6 +332,7 @@ pub(crate) trait TransportImpl {
     /// As the loop closes, the bytes it dropped from this transport's write buffer, not yet
     /// warned of: the taker (a TLS layer, told of the close) says them with its own, so one
     /// connection gets one warning. 0 for transports that warn of nothing.
+    #[cfg(feature = "tls")]
     fn take_unsent_at_loop_close(&self) -> usize {
         0
     }
@@ -890,6 +891,7 @@ impl Transport {
     }
 
     /// See `TransportImpl::take_unsent_at_loop_close`.
+    #[cfg(feature = "tls")]
     pub(crate) fn take_unsent_at_loop_close(&self) -> usize {
         self.inner.take_unsent_at_loop_close()
     }

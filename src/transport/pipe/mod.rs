@@ -440,6 +440,7 @@ impl TransportImpl for PipeTransport {
         self.direction == Direction::Read && !self.life.is_reading()
     }
 
+    #[cfg(feature = "tls")]
     fn take_unsent_at_loop_close(&self) -> usize {
         self.unsent_at_close.take()
     }

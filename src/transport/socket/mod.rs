@@ -577,6 +577,7 @@ impl TransportImpl for SocketTransport {
         Some(self)
     }
 
+    #[cfg(feature = "tls")]
     fn take_unsent_at_loop_close(&self) -> usize {
         self.unsent_at_close.take()
     }
