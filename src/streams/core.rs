@@ -242,8 +242,9 @@ impl StreamCore {
 
     /// The deadlines, made on first use on `lp`.
     pub(crate) fn deadlines_on(&mut self, lp: &crate::event_loop::LoopHandle) -> &mut Deadlines {
+        let id = self.reader.transport().map_or(0, Transport::id);
         self.deadlines
-            .get_or_insert_with(|| Deadlines::new(lp.inner.clone()))
+            .get_or_insert_with(|| Deadlines::new(lp.inner.clone(), id))
     }
 
     /// A read waiting as future `id` is about to return `Pending`: true if the read timeout

@@ -157,11 +157,14 @@ pub(crate) struct Deadlines {
     /// Always [`fire`], held as a value so that only programs which set a timeout (the one
     /// way to make a `Deadlines`) link the timer's work; the read and drain paths, which
     /// every program links, reach it only through here.
-    fire: fn(&Weak<RefCell<StreamCore>>),
+    fire: fn(&Weak<RefCell<StreamCore>>, u64),
+    /// The stream's transport id (0: a reader fed by hand), for the timer to name it when it
+    /// finds the core held, which it then cannot read.
+    transport_id: u64,
 }
 
 impl Deadlines {
-    pub(crate) fn new(lp: Rc<LoopInner>) -> Box<Self> {
+    pub(crate) fn new(lp: Rc<LoopInner>, transport_id: u64) -> Box<Self> {
         Box::new(Deadlines {
             activity: Rc::default(),
             last_active: lp.cached_now_ns(),
@@ -188,6 +191,7 @@ impl Deadlines {
             fired: Rc::default(),
             idle_error: None,
             fire,
+            transport_id,
         })
     }
 
@@ -492,9 +496,10 @@ impl Deadlines {
             }
             _ => {
                 let (me, fire, fired) = (me.clone(), self.fire, self.fired.clone());
+                let id = self.transport_id;
                 let look = move || {
                     fired.set(true);
-                    fire(&me);
+                    fire(&me, id);
                 };
                 let key = self
                     .lp
@@ -539,7 +544,7 @@ pub(crate) fn unsent_out(transport: Option<&crate::transport::Transport>) -> usi
 
 /// The timer came due: date what happened since it last looked, fail what is overdue, and
 /// re-arm for the next look.
-fn fire(me: &Weak<RefCell<StreamCore>>) {
+fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
     let Some(core) = me.upgrade() else {
         return;
     };
@@ -554,7 +559,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
             // `.await`): look again once it is free, as a transport waits for a held
             // protocol; the timeouts stay enforced.
-            look_when_free(me, &core);
+            look_when_free(me, id);
             return;
         };
         let core = &mut *guard;
@@ -724,18 +729,12 @@ fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>) {
 /// one warning after a while (`Hold`).
 #[cold]
 #[inline(never)]
-fn look_when_free(me: &Weak<RefCell<StreamCore>>, core: &RefCell<StreamCore>) {
+fn look_when_free(me: &Weak<RefCell<StreamCore>>, id: u64) {
     let Some(lp) = crate::event_loop::current_loop() else {
         return;
     };
-    // Named in the warning; a user holding the protocol mutably hides it (0: "a transport").
-    let id = core
-        .try_borrow()
-        .ok()
-        .and_then(|c| c.reader.transport().map(crate::transport::Transport::id))
-        .unwrap_or(0);
     let again = me.clone();
-    let look = move |_: &RefCell<StreamCore>| fire(&again);
+    let look = move |_: &RefCell<StreamCore>| fire(&again, id);
     when_cell_free(lp, id, me.clone(), Need::Exclusive, look, Hold::new());
 }
 
