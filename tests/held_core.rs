@@ -183,3 +183,37 @@ fn d14_a_long_hold_seen_by_a_streams_timer_names_its_transport() {
         "the timeout is enforced once free"
     );
 }
+
+// Checklist: D12 (a drain's wait is its own, and costs the loop no more than one wait). A
+// drain polled again and again while its user holds the stream's protocol (a select loop,
+// say) queued one more retry chain on the loop per poll, each living until the borrow ended:
+// 50 polls, 50 retries queued (checked by reverting). One drain now keeps one chain, which
+// wakes the waker of its latest poll.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn d12_a_drain_polled_often_while_the_protocol_is_held_keeps_one_retry() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    let (first, last) = (util::Probe::new(), util::Probe::new());
+    let mut drain = pin!(writer.drain());
+    let before = lp.handle().stats().ready;
+    assert!(first.poll(drain.as_mut()).is_pending(), "held: it waits");
+    for _ in 0..49 {
+        assert!(last.poll(drain.as_mut()).is_pending(), "held: it waits");
+    }
+    let queued = lp.handle().stats().ready - before;
+    assert_eq!(queued, 1, "{queued} retries queued for one drain");
+    drop(held);
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(
+        last.woken() > 0,
+        "the latest poll's waker is woken once free"
+    );
+    assert!(matches!(last.poll(drain.as_mut()), Poll::Ready(Ok(()))));
+}

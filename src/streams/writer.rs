@@ -10,7 +10,7 @@
 //! the protocol's `pause_writing`, which borrows the core). Calls down into `transport` and,
 //! for `start_tls`, `tls`; nothing below knows this file.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 #[cfg(feature = "tls")]
 use std::future::IntoFuture;
@@ -441,6 +441,7 @@ impl StreamWriter {
         Drain {
             writer: self,
             step: DrainStep::Start,
+            held: None,
         }
     }
 
@@ -892,6 +893,10 @@ impl Drop for ClosedWait<'_> {
 pub struct Drain<'a> {
     writer: &'a StreamWriter,
     step: DrainStep,
+    /// While its user holds the stream's protocol: the waker its retry (`when_cell_free`)
+    /// wakes once the borrow ends, shared with that retry (held by two while it waits), so
+    /// that a poll meanwhile hands over its waker instead of queueing a retry of its own.
+    held: Option<Rc<Cell<Option<std::task::Waker>>>>,
 }
 
 /// Where a [`Drain`] is.
@@ -951,12 +956,20 @@ impl Drain<'_> {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
             // `.await`): no step below can look at it. Polled again once it is free, retried
             // as a transport retries a held protocol (`Hold`); the step stays as it was.
-            let id = writer.transport.id();
-            // Woken as the retry runs, or as a closing loop discards it unrun.
-            let waker = WakeOnDrop(cx.waker().clone());
-            let wake = move |_: &RefCell<StreamCore>| drop(waker);
-            let core = Rc::downgrade(&writer.core);
-            when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+            let waker = Some(cx.waker().clone());
+            match &this.held {
+                // This drain's retry still waits: it wakes this poll's waker instead.
+                Some(slot) if Rc::strong_count(slot) > 1 => drop(slot.replace(waker)),
+                _ => {
+                    let slot = Rc::new(Cell::new(waker));
+                    // Woken as the retry runs, or as a closing loop discards it unrun.
+                    let guard = WakeOnDrop(slot.clone());
+                    this.held = Some(slot);
+                    let wake = move |_: &RefCell<StreamCore>| drop(guard);
+                    let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
+                    when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+                }
+            }
             return Poll::Pending;
         }
         match this.step {
@@ -1059,13 +1072,16 @@ impl Drain<'_> {
     }
 }
 
-/// A waker woken when dropped: by the retry that ran, or with a retry a closing loop
-/// discarded unrun, so that its task polls again and sees the loop closed.
-struct WakeOnDrop(std::task::Waker);
+/// A held drain's retry: wakes the drain's latest waker when dropped, by the retry that ran
+/// or with a retry a closing loop discarded unrun (its task then polls again and sees the
+/// loop closed).
+struct WakeOnDrop(Rc<Cell<Option<std::task::Waker>>>);
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
-        self.0.wake_by_ref();
+        if let Some(waker) = self.0.take() {
+            waker.wake();
+        }
     }
 }
 
