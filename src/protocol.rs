@@ -603,9 +603,10 @@ impl Hold {
         self.tries = self.tries.saturating_add(1);
         if !self.warned && self.since.elapsed() >= Self::WARN_AFTER {
             self.warned = true;
-            // The TLS and PROXY layers' slots are made before their transport: no id.
+            // Every holder knows its transport's id once connected (the TLS and PROXY layers'
+            // slots take their raw transport's); 0 only for a stream reader fed by hand.
             let who = match id {
-                0 => "a transport (TLS or PROXY layer)".to_string(),
+                0 => "a transport".to_string(),
                 id => format!("transport {id}"),
             };
             crate::event_loop::debug::warning!(
@@ -839,7 +840,6 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     }
 
     /// Names the transport in reports from now on (a slot made before its transport had an id).
-    #[cfg(feature = "tls")]
     pub(crate) fn set_transport_id(&self, id: u64) {
         self.transport_id.set(id);
     }

@@ -1151,3 +1151,40 @@ fn a_read_timeout_due_while_the_protocol_is_held_fails_the_read_once_it_is_free(
         Some(Err(Error::Timeout))
     ));
 }
+
+// Checklist: D14 (a wait ends on time, never hangs on a user's borrow). The stream's timer
+// came due while the user held the stream's protocol (taken with get_protocol()); its look
+// waits for the borrow through retries spaced up to 64 ms apart. A read timeout set right
+// after the release must still fire on time: the stream believed its timer armed (at the
+// time of the entry that had fired), so it armed nothing, and the read failed only when the
+// held look's next retry ran, up to 64 ms late (checked by reverting: 10 ms timeout, failed
+// after 68 ms).
+#[test]
+fn a_read_timeout_set_right_after_the_protocol_was_held_fires_on_time() {
+    let r = rig();
+    r.writer.set_idle_timeout(Some(ms(1_000))); // the timer looks every 125 ms
+    r.settle();
+    let protocol = r
+        .writer
+        .transport()
+        .get_protocol()
+        .expect("the stream's protocol");
+    let held = protocol.borrow_mut();
+    r.pass(ms(260)); // the look due at 125 ms finds the protocol held, and retries
+    drop(held);
+    r.reader.set_read_timeout(Some(ms(10))).unwrap();
+    let reader = r.reader.clone();
+    let read = r.spawn(async move { reader.read(100).await });
+    r.settle();
+    let mut waited = 0;
+    while read.borrow().is_none() && waited < 200 {
+        r.pass(ms(1));
+        waited += 1;
+    }
+    assert!(matches!(
+        read.borrow_mut().take(),
+        Some(Err(Error::Timeout))
+    ));
+    // On time: the timeout, then at most one look period (1 ms here) and one wheel tick.
+    assert!(waited <= 12, "a 10 ms read timeout fired after {waited} ms");
+}

@@ -855,3 +855,173 @@ fn a_tls_stream_kept_past_its_run_fails_its_reads_instead_of_waiting_forever() {
     assert!(e.to_string().starts_with("Event loop is closed ("), "{e}");
     drop(writer);
 }
+
+/// S60 over TLS: a handler that fails because its client reset the connection is reported
+/// with the client's peername, as on a plain socket (the report the plain server gives since
+/// the client's address was added to it). The TLS transport asked its raw transport, which
+/// the layer lets go of with the loss, so after a reset the report had no peername (checked
+/// by reverting: only the 'transport' key).
+// Checklist: S60.
+#[test]
+fn s60_a_tls_handler_failing_after_a_reset_is_reported_with_the_clients_peername() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let details: Rc<RefCell<Vec<(&'static str, String)>>> = Rc::default();
+    let d = details.clone();
+    lp.handle().set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            d.borrow_mut().extend(ctx.details.iter().cloned());
+        },
+    ));
+    let handler = |r: StreamReader, w: StreamWriter| async move {
+        let _writer = w; // held: the connection stays open until the failure closes it
+        r.readexactly(100).await?; // the client sends less, then resets
+        Ok::<_, Error>(())
+    };
+    let client = lp
+        .run_until_complete(asyncio::timeout(Duration::from_secs(20), async {
+            let server = asyncio::start_server(handler, "127.0.0.1", 0)
+                .ssl(Certs::get().server_config(&[]))
+                .await?;
+            let port = util::port_of(&server);
+            let client = asyncio::to_thread(move || {
+                let (mut tcp, mut conn) = tls_common::blocking_tls_client(port);
+                io::Write::write_all(&mut tcp, &tls_common::seal(&mut conn, b"short")).unwrap();
+                let me = tcp.local_addr().unwrap().to_string();
+                socket2::SockRef::from(&tcp)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+                drop(tcp); // linger 0: RST
+                me
+            })
+            .await?;
+            for _ in 0..100_000 {
+                if !details.borrow().is_empty() {
+                    break;
+                }
+                asyncio::yield_now().await;
+            }
+            server.close();
+            server.wait_closed().await;
+            Ok::<_, Error>(client)
+        }))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let details = details.borrow();
+    assert!(
+        details.contains(&("peername", client.clone())),
+        "{client}: {details:?}"
+    );
+    assert!(
+        details.iter().any(|(k, _)| *k == "transport"),
+        "{details:?}"
+    );
+}
+
+/// S53 with S63: the stream's protocol, held by its user as stream start_tls ends, is told of
+/// TLS once released, by a retry; the peer's close_notify and EOF, which came meanwhile, end
+/// the layer's read with an eof_received call that waits for the protocol by another retry.
+/// Whichever ran first won: when the EOF's did, the protocol, not yet told, believed itself
+/// on a plain socket and asked to stay half-open (S63), and the TLS layer warned that this
+/// has no effect over TLS, for a connection that was fine (checked by reverting: one
+/// 'returning true from eof_received() has no effect when using ssl'). The loop's clock is a
+/// `ManualClock`, so the retries run in a known order: the upgrade's is spaced out by a long
+/// hold, the EOF's is on the next turn.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn s53_s63_an_eof_reaching_the_held_protocol_before_news_of_its_upgrade_gives_no_warning() {
+    tls_helpers::faults::capture_log::start();
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let (sent, wait_sent) = std::sync::mpsc::channel::<()>();
+    // No session tickets: nothing reaches the layer after the handshake until the peer's
+    // last flight, so no delivery waits for the held protocol before it.
+    let mut config = (*Certs::get().server_config(&[])).clone();
+    config.send_tls13_tickets = 0;
+    let config = std::sync::Arc::new(config);
+    let peer = std::thread::spawn(move || {
+        let mut sock = b;
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).unwrap();
+        }
+        let _ = wait_go.recv_timeout(Duration::from_secs(20));
+        io::Write::write_all(&mut conn.writer(), b"over tls").unwrap();
+        conn.send_close_notify();
+        tls_common::send_all(&mut sock, &mut conn);
+        sock.shutdown(std::net::Shutdown::Write).unwrap();
+        let _ = sent.send(());
+    });
+    let (reader, mut writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let proto = writer
+        .transport()
+        .get_protocol()
+        .expect("the stream's protocol");
+    let probe = util::Probe::new();
+    let turn = || lp.run_once(Some(Duration::from_millis(10))).unwrap();
+    let held;
+    {
+        let mut upgrade = std::pin::pin!(writer
+            .start_tls(Certs::get().client_config(&[]))
+            .server_hostname("localhost")
+            .into_future());
+        assert!(probe.poll(upgrade.as_mut()).is_pending()); // drained: the handshake began
+        held = proto.borrow_mut();
+        let mut upgraded = false;
+        // Bounded in time, not turns: the peer is a thread, which a busy machine may starve.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            turn();
+            if let std::task::Poll::Ready(r) = probe.poll(upgrade.as_mut()) {
+                r.expect("the upgrade");
+                upgraded = true;
+                break;
+            }
+        }
+        assert!(upgraded, "the handshake never ended");
+    }
+    // A long hold: the retry that tells the protocol of TLS now waits up to 64 ms per try.
+    for _ in 0..300 {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    go.send(()).unwrap();
+    wait_sent
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the peer never sent");
+    for _ in 0..3 {
+        // The records and the EOF are in the socket (a socketpair's writes are in our
+        // receive queue when they return): the layer reads them, the protocol is held.
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    drop(held);
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // the clock stands still: next-turn retries
+    }
+    for _ in 0..200 {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let warned = tls_helpers::faults::capture_log::lines("returning true from eof_received");
+    assert!(warned.is_empty(), "S53, S63: {warned:?}");
+    assert!(writer.tls_info().is_some(), "upgraded");
+    let rest = lp.run_until_complete(reader.read(-1)).unwrap().unwrap();
+    assert_eq!(
+        rest, b"over tls",
+        "the data before the close_notify, then the EOF"
+    );
+    drop(reader);
+    writer.close();
+    for _ in 0..100 {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    peer.join().unwrap();
+}

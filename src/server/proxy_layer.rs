@@ -160,6 +160,8 @@ impl ProxyLayer {
     }
 
     fn connection_made(&self, transport: Transport) {
+        // `next`'s reports (a panic, a long hold) name the socket transport, as its own do.
+        self.next.set_transport_id(transport.id());
         *self.raw.borrow_mut() = Some(transport);
         let me = self.me.clone();
         let timeout = self.options.timeout;

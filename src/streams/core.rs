@@ -244,8 +244,9 @@ impl StreamCore {
 
     /// The deadlines, made on first use on `lp`.
     pub(crate) fn deadlines_on(&mut self, lp: &crate::event_loop::LoopHandle) -> &mut Deadlines {
+        let id = self.reader.transport().map_or(0, Transport::id);
         self.deadlines
-            .get_or_insert_with(|| Deadlines::new(lp.inner.clone()))
+            .get_or_insert_with(|| Deadlines::new(lp.inner.clone(), id))
     }
 
     /// A read waiting as future `id` is about to return `Pending`: true if the read timeout
@@ -491,8 +492,9 @@ pub(crate) fn handler_failed(
         .with_exception(error)
         .with_detail("transport", transport.id().to_string());
     // Which client it was: CPython's transport repr says only its fd and state. An unnamed
-    // Unix peer (the usual case) has nothing to say.
-    let peer = transport.peername().map(|a| a.to_string());
+    // Unix peer (the usual case) has nothing to say. Over TLS, the address read as it
+    // connected: a reset has taken the raw transport by now.
+    let peer = transport.peername_for_reports().map(|a| a.to_string());
     if let Some(peer) = peer.filter(|p| !p.is_empty()) {
         ctx = ctx.with_detail("peername", peer);
     }

@@ -145,16 +145,26 @@ pub(crate) struct Deadlines {
     unsent_seen: usize,
     /// The armed wheel entry and its deadline (nanoseconds on the loop's clock).
     timer: Option<(TimerKey, i64)>,
+    /// Set by `timer`'s entry as it fires, before it looks; cleared by the look that
+    /// borrowed the core, or by arming anew. Set with the core free to borrow, it means the
+    /// entry fired and found the core held by a user: `timer` names a spent entry, and the
+    /// look waits for the borrow (`look_when_free`) on a retry spaced up to 64 ms out, so a
+    /// deadline wanted meanwhile arms a fresh entry instead of trusting it. Shared with the
+    /// entry's callback, which cannot borrow the core to say so.
+    fired: Rc<Cell<bool>>,
     /// The idle timeout fired: the error every waiter and later call gets.
     pub(crate) idle_error: Option<SharedError>,
     /// Always [`fire`], held as a value so that only programs which set a timeout (the one
     /// way to make a `Deadlines`) link the timer's work; the read and drain paths, which
     /// every program links, reach it only through here.
-    fire: fn(&Weak<RefCell<StreamCore>>),
+    fire: fn(&Weak<RefCell<StreamCore>>, u64),
+    /// The stream's transport id (0: a reader fed by hand), for the timer to name it when it
+    /// finds the core held, which it then cannot read.
+    transport_id: u64,
 }
 
 impl Deadlines {
-    pub(crate) fn new(lp: Rc<LoopInner>) -> Box<Self> {
+    pub(crate) fn new(lp: Rc<LoopInner>, transport_id: u64) -> Box<Self> {
         Box::new(Deadlines {
             activity: Rc::default(),
             last_active: lp.cached_now_ns(),
@@ -178,8 +188,10 @@ impl Deadlines {
             #[cfg(feature = "futures-io")]
             io_drain_woken: false,
             timer: None,
+            fired: Rc::default(),
             idle_error: None,
             fire,
+            transport_id,
         })
     }
 
@@ -459,23 +471,39 @@ impl Deadlines {
 
     /// Makes sure the timer fires no later than `at`: arms it if it is not armed, moves it
     /// if it is armed for later, and otherwise (the common case) does nothing.
+    /// An entry that fired and found the core held (`fired`) is spent: a fresh one is
+    /// armed, no later than the spent one's time, so the look it missed runs at the next
+    /// iteration rather than at the held look's next retry.
     #[inline]
     fn want(&mut self, at: i64, me: &Weak<RefCell<StreamCore>>) {
-        if !matches!(self.timer, Some((_, armed)) if armed <= at) {
-            self.arm(at, me);
+        match self.timer {
+            Some((_, armed)) if armed <= at => {
+                if self.fired.get() {
+                    self.arm(armed, me);
+                }
+            }
+            _ => self.arm(at, me),
         }
     }
 
     #[cold]
     #[inline(never)]
     fn arm(&mut self, at: i64, me: &Weak<RefCell<StreamCore>>) {
+        let spent = self.fired.replace(false);
         match self.timer {
-            Some((key, _)) if self.lp.reset_timer_ns(key, at) => self.timer = Some((key, at)),
+            Some((key, _)) if !spent && self.lp.reset_timer_ns(key, at) => {
+                self.timer = Some((key, at));
+            }
             _ => {
-                let (me, fire) = (me.clone(), self.fire);
+                let (me, fire, fired) = (me.clone(), self.fire, self.fired.clone());
+                let id = self.transport_id;
+                let look = move || {
+                    fired.set(true);
+                    fire(&me, id);
+                };
                 let key = self
                     .lp
-                    .insert_timer_ns(at, TimerEntry::Callback(new_callback(move || fire(&me))));
+                    .insert_timer_ns(at, TimerEntry::Callback(new_callback(look)));
                 self.timer = Some((key, at));
             }
         }
@@ -486,6 +514,7 @@ impl Deadlines {
         if let Some((key, _)) = self.timer.take() {
             self.lp.remove_timer(key);
         }
+        self.fired.set(false);
         self.set_read_looks(ReadLooks::Off);
         self.read_seen = None;
         self.drain_due = None;
@@ -515,7 +544,7 @@ pub(crate) fn unsent_out(transport: Option<&crate::transport::Transport>) -> usi
 
 /// The timer came due: date what happened since it last looked, fail what is overdue, and
 /// re-arm for the next look.
-fn fire(me: &Weak<RefCell<StreamCore>>) {
+fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
     let Some(core) = me.upgrade() else {
         return;
     };
@@ -530,7 +559,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
             // `.await`): look again once it is free, as a transport waits for a held
             // protocol; the timeouts stay enforced.
-            look_when_free(me, &core);
+            look_when_free(me, id);
             return;
         };
         let core = &mut *guard;
@@ -539,7 +568,11 @@ fn fire(me: &Weak<RefCell<StreamCore>>) {
         let Some(dl) = core.deadlines.as_mut() else {
             return;
         };
-        dl.timer = None;
+        // The entry that fired is gone; unless this look was held back by a user's borrow
+        // and a fresh entry was armed since (`want`), which stays.
+        if dl.fired.replace(false) {
+            dl.timer = None;
+        }
         if lost {
             return;
         }
@@ -696,18 +729,12 @@ fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>) {
 /// one warning after a while (`Hold`).
 #[cold]
 #[inline(never)]
-fn look_when_free(me: &Weak<RefCell<StreamCore>>, core: &RefCell<StreamCore>) {
+fn look_when_free(me: &Weak<RefCell<StreamCore>>, id: u64) {
     let Some(lp) = crate::event_loop::current_loop() else {
         return;
     };
-    // Named in the warning; a user holding the protocol mutably hides it (0: "a transport").
-    let id = core
-        .try_borrow()
-        .ok()
-        .and_then(|c| c.reader.transport().map(crate::transport::Transport::id))
-        .unwrap_or(0);
     let again = me.clone();
-    let look = move |_: &RefCell<StreamCore>| fire(&again);
+    let look = move |_: &RefCell<StreamCore>| fire(&again, id);
     when_cell_free(lp, id, me.clone(), Need::Exclusive, look, Hold::new());
 }
 

@@ -10,7 +10,7 @@
 //! the protocol's `pause_writing`, which borrows the core). Calls down into `transport` and,
 //! for `start_tls`, `tls`; nothing below knows this file.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 #[cfg(feature = "tls")]
 use std::future::IntoFuture;
@@ -451,6 +451,7 @@ impl StreamWriter {
         Drain {
             writer: self,
             step: DrainStep::Start,
+            held: None,
         }
     }
 
@@ -902,6 +903,10 @@ impl Drop for ClosedWait<'_> {
 pub struct Drain<'a> {
     writer: &'a StreamWriter,
     step: DrainStep,
+    /// While its user holds the stream's protocol: the waker its retry (`when_cell_free`)
+    /// wakes once the borrow ends, shared with that retry (held by two while it waits), so
+    /// that a poll meanwhile hands over its waker instead of queueing a retry of its own.
+    held: Option<Rc<Cell<Option<std::task::Waker>>>>,
 }
 
 /// Where a [`Drain`] is.
@@ -956,15 +961,32 @@ impl Drain<'_> {
     fn poll_slow(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
         let this = self;
         let writer = this.writer;
+        let lp = writer.transport.get_loop();
+        if lp.is_closed() && writer.core.try_borrow().map_or(true, |c| !c.is_lost()) {
+            // The loop closed while the user held the core (still holds it, or did as it
+            // closed, so the transport could not tell it of the loss): no retry and no resume
+            // can come any more. End with the loss the core would have heard (D14: no wait
+            // hangs); the step stays, for `Drop` to settle a dated wait.
+            return Poll::Ready(Err(Error::Io(crate::error::loop_closed_io())));
+        }
         if writer.core.try_borrow_mut().is_err() {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
             // `.await`): no step below can look at it. Polled again once it is free, retried
             // as a transport retries a held protocol (`Hold`); the step stays as it was.
-            let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
-            let waker = cx.waker().clone();
-            let wake = move |_: &RefCell<StreamCore>| waker.wake();
-            let core = Rc::downgrade(&writer.core);
-            when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+            let waker = Some(cx.waker().clone());
+            match &this.held {
+                // This drain's retry still waits: it wakes this poll's waker instead.
+                Some(slot) if Rc::strong_count(slot) > 1 => drop(slot.replace(waker)),
+                _ => {
+                    let slot = Rc::new(Cell::new(waker));
+                    // Woken as the retry runs, or as a closing loop discards it unrun.
+                    let guard = WakeOnDrop(slot.clone());
+                    this.held = Some(slot);
+                    let wake = move |_: &RefCell<StreamCore>| drop(guard);
+                    let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
+                    when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+                }
+            }
             return Poll::Pending;
         }
         match this.step {
@@ -1075,6 +1097,19 @@ impl Drain<'_> {
         drop(guard);
         drop(replaced); // after the borrow: dropping a waker may run its task's code
         Poll::Pending
+    }
+}
+
+/// A held drain's retry: wakes the drain's latest waker when dropped, by the retry that ran
+/// or with a retry a closing loop discarded unrun (its task then polls again and sees the
+/// loop closed).
+struct WakeOnDrop(Rc<Cell<Option<std::task::Waker>>>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        if let Some(waker) = self.0.take() {
+            waker.wake();
+        }
     }
 }
 
@@ -1213,7 +1248,23 @@ impl StreamStartTls<'_> {
     async fn run(self) -> Result<Transport, Error> {
         let StreamStartTls { writer, upgrade } = self;
         writer.drain().await?; // S53
-        match upgrade.await {
+        let mut upgrade = upgrade.into_future();
+        // The layer takes the raw transport over in the upgrade's first poll (a refusal ends
+        // that poll): from then on all the protocol hears comes through it. It is told it is
+        // over TLS then, while the drain has just found it free, not only once the upgrade
+        // returns: its user may hold it by then, and an EOF that reached it before the news
+        // (both wait for the borrow's end, on retries of their own) found it asking to stay
+        // half-open (S63), which a TLS connection cannot do, and the layer warned of it.
+        let outcome = match poll_fn(|cx| Poll::Ready(upgrade.as_mut().poll(cx))).await {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                if let Ok(mut core) = writer.core.try_borrow_mut() {
+                    core.over_ssl = true;
+                }
+                upgrade.await
+            }
+        };
+        match outcome {
             Ok(tls) => {
                 writer.replace_transport(tls.clone());
                 Ok(tls)

@@ -36,6 +36,11 @@ pub(crate) struct TlsTransport {
     context: TlsContext,
     /// The raw transport's id, once connected (log naming).
     id: Cell<u64>,
+    /// The raw transport's `peername`, read once connected, for failure reports only: the
+    /// layer lets go of the raw transport with the loss, after which `get_extra_info` answers
+    /// no raw key (T31), yet a report made then (a handler that failed on a reset, S60)
+    /// still names the client, as on a plain socket.
+    peername: RefCell<Option<ExtraInfo>>,
     /// Writes dropped so far (T11), counted here from the connection's loss on, when the layer
     /// may be gone: the layer's count then, bumped by each later write. `None` while the
     /// layer counts them.
@@ -56,6 +61,7 @@ impl TlsTransport {
             close_notify: Cell::new(false),
             context,
             id: Cell::new(0),
+            peername: RefCell::new(None),
             lost_writes: Cell::new(None),
         })
     }
@@ -64,8 +70,10 @@ impl TlsTransport {
         *self.info.borrow_mut() = Some(Rc::new(info));
     }
 
-    pub(crate) fn set_id(&self, id: u64) {
-        self.id.set(id);
+    /// Connected over `raw`: its id, and its peer's address while it can be read.
+    pub(crate) fn set_raw(&self, raw: &Transport) {
+        self.id.set(raw.id());
+        *self.peername.borrow_mut() = raw.get_extra_info("peername");
     }
 
     pub(crate) fn mark_closed(&self) {
@@ -273,6 +281,11 @@ impl TransportImpl for TlsTransport {
             Some(v) => v,
             None => self.proto()?.raw_extra_info(name),
         }
+    }
+
+    fn peername_for_reports(&self) -> Option<ExtraInfo> {
+        self.get_extra_info("peername")
+            .or_else(|| self.peername.borrow().clone())
     }
 
     fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {

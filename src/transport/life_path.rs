@@ -40,6 +40,8 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
 
     /// `State` and `Reading`, changed only through their guarded setters.
     fn life(&self) -> &Life;
+    /// Bytes the loop's close dropped, not yet warned of (`on_loop_closed`).
+    fn unsent_at_close(&self) -> &std::cell::Cell<usize>;
     /// Reads while readable (the start of reading looks once).
     fn read_ready(&self);
     /// Closes the descriptor and leaves the loop, drops the protocol, and lets go of whatever
@@ -249,16 +251,11 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         // Nothing queued can be sent any more: let the memory go now rather than with the
         // last handle, and `get_write_buffer_size()` says 0, as after CPython's `_force_close`.
         let unsent = std::mem::take(&mut *self.buffer().borrow_mut());
-        if !unsent.is_empty() {
-            // Silent in CPython; here the usual cause is a `close()` not followed by
-            // `wait_closed()` before `run` returned, and the peer sees a clean EOF after a
-            // prefix: say so once, at the one place the bytes are lost.
-            crate::transport::write_path::warn_unsent_at_loop_close(
-                Self::LOG_NAME,
-                self.protocol().transport_id(),
-                crate::transport::write_path::Unsent::Bytes(unsent.len()),
-            );
-        }
+        // Silent in CPython; here the usual cause is a `close()` not followed by
+        // `wait_closed()` before `run` returned, and the peer sees a clean EOF after a
+        // prefix: said once per connection, after the protocol is told, since a TLS layer
+        // above speaks for these bytes with its own (`take_unsent_at_loop_close`).
+        self.unsent_at_close().set(unsent.len());
         drop(unsent);
         // The dropped-write count starts again: a write from now on has no CPython
         // counterpart (its loop is closed), and `dropped_write` warns at the first (0).
@@ -266,6 +263,15 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         if was < State::Closed {
             let exc = crate::error::loop_closed_io();
             let _ = self.protocol().lost(Some(exc));
+        }
+        let n = self.unsent_at_close().take();
+        if n > 0 {
+            let id = self.protocol().transport_id();
+            crate::transport::write_path::warn_unsent_at_loop_close(
+                Self::LOG_NAME,
+                id,
+                crate::transport::write_path::Unsent::Bytes(n),
+            );
         }
         drop(self.protocol().release());
         self.forget();

@@ -329,6 +329,19 @@ pub(crate) trait TransportImpl {
     fn as_socket(&self) -> Option<&socket::SocketTransport> {
         None
     }
+    /// As the loop closes, the bytes it dropped from this transport's write buffer, not yet
+    /// warned of: the taker (a TLS layer, told of the close) says them with its own, so one
+    /// connection gets one warning. 0 for transports that warn of nothing.
+    #[cfg(feature = "tls")]
+    fn take_unsent_at_loop_close(&self) -> usize {
+        0
+    }
+    /// The peer's address for a failure report, which may come after the loss: `peername`'s,
+    /// or, for a layer whose raw transport goes with the loss (TLS), the one it read once
+    /// connected (its `get_extra_info` then answers no raw key).
+    fn peername_for_reports(&self) -> Option<ExtraInfo> {
+        self.get_extra_info("peername")
+    }
 }
 
 /// What a [`TransportImpl::read_through`] came to.
@@ -867,6 +880,20 @@ impl Transport {
     /// The plain socket transport behind this handle, if it is one.
     pub(crate) fn as_socket(&self) -> Option<&socket::SocketTransport> {
         self.inner.as_socket()
+    }
+
+    /// See `TransportImpl::peername_for_reports`.
+    pub(crate) fn peername_for_reports(&self) -> Option<Address> {
+        match self.inner.peername_for_reports() {
+            Some(ExtraInfo::Address(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// See `TransportImpl::take_unsent_at_loop_close`.
+    #[cfg(feature = "tls")]
+    pub(crate) fn take_unsent_at_loop_close(&self) -> usize {
+        self.inner.take_unsent_at_loop_close()
     }
 
     /// Bytes queued in the transport, not yet handed to the kernel.

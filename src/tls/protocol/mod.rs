@@ -370,7 +370,7 @@ impl TlsProtocol {
     /// Python's `connection_made`: start the handshake (T7).
     pub(crate) fn connection_made(&self, transport: Transport) {
         if let Some(t) = self.app_transport.borrow().as_ref() {
-            t.set_id(transport.id());
+            t.set_raw(&transport);
         }
         // The app side's reports name it as the app transport does: the raw one's id.
         self.app.set_transport_id(transport.id());
@@ -478,16 +478,19 @@ impl TlsProtocol {
 
     /// The loop closed with application bytes still in the layer (the plaintext backlog, or
     /// ciphertext the raw transport paused us from handing over): they are dropped with the
-    /// layer, so say it once, in the raw transport's words for its own unsent bytes, which
-    /// counts only what it was handed.
+    /// layer, so say it once, in the raw transport's words for its own unsent bytes. The
+    /// raw transport's own dropped bytes (what it was handed) are said in the same line, so
+    /// one connection gets one warning.
     #[cold]
     #[inline(never)]
     fn warn_unsent_at_loop_close(&self) {
-        let n = self.write_buffer_size();
+        let raw = self.raw();
+        let handed = raw.as_ref().map_or(0, |r| r.take_unsent_at_loop_close());
+        let n = self.write_buffer_size().saturating_add(handed);
         if n == 0 {
             return;
         }
-        let id = self.raw().map_or(0, |r| r.id());
+        let id = raw.map_or(0, |r| r.id());
         let n = crate::transport::write_path::Unsent::Bytes(n);
         crate::transport::write_path::warn_unsent_at_loop_close("TLS transport", id, n);
     }

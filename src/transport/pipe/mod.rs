@@ -109,6 +109,10 @@ pub(crate) struct PipeTransport {
     buffer: RefCell<WriteBuffer>,
     flow: RefCell<FlowControl>,
     conn_lost_writes: Cell<u32>,
+    /// Bytes the loop's close dropped from `buffer` and nobody has warned of yet: set as the
+    /// loop closes, before the protocol is told; a TLS layer above takes it to say them with
+    /// its own (one warning per connection), else `on_loop_closed` says them. 0 otherwise.
+    unsent_at_close: Cell<usize>,
     /// The last readable event said the writer is gone (EPOLLHUP): a short read then does not
     /// mean drained, since no further edge will come; read on to EOF.
     peer_closed: Cell<bool>,
@@ -217,6 +221,7 @@ impl PipeTransport {
             buffer: RefCell::new(WriteBuffer::default()),
             flow: RefCell::new(FlowControl::default()),
             conn_lost_writes: Cell::new(0),
+            unsent_at_close: Cell::new(0),
             peer_closed: Cell::new(false),
             watches_reader: direction == Direction::Write && (kind.is_fifo() || kind.is_socket()),
             fd: raw,
@@ -244,6 +249,10 @@ impl LifePath for PipeTransport {
 
     fn life(&self) -> &Life {
         &self.life
+    }
+
+    fn unsent_at_close(&self) -> &Cell<usize> {
+        &self.unsent_at_close
     }
 
     fn read_ready(&self) {
@@ -429,6 +438,11 @@ impl TransportImpl for PipeTransport {
     /// A write pipe never reads: nothing of it is paused for reading.
     fn reading_paused(&self) -> bool {
         self.direction == Direction::Read && !self.life.is_reading()
+    }
+
+    #[cfg(feature = "tls")]
+    fn take_unsent_at_loop_close(&self) -> usize {
+        self.unsent_at_close.take()
     }
 }
 

@@ -142,6 +142,10 @@ pub(crate) struct SocketTransport {
     /// count the loss itself), then one more per dropped write, so the fifth dropped write is
     /// the first warned about. Read only once the state is `Lost`, so it starts at 1.
     conn_lost_writes: Cell<u32>,
+    /// Bytes the loop's close dropped from `buffer` and nobody has warned of yet: set as the
+    /// loop closes, before the protocol is told; a TLS layer above takes it to say them with
+    /// its own (one warning per connection), else `on_loop_closed` says them. 0 otherwise.
+    unsent_at_close: Cell<usize>,
     fd: RawFd,
     sockname: StoredAddress,
     peername: StoredAddress,
@@ -209,6 +213,7 @@ impl SocketTransport {
             through: Cell::new(None),
             recv_side: Cell::new(RecvSide::Quiet),
             conn_lost_writes: Cell::new(1),
+            unsent_at_close: Cell::new(0),
             fd,
             sockname: sockname.into(),
             peername: peername.into(),
@@ -292,6 +297,10 @@ impl LifePath for SocketTransport {
 
     fn life(&self) -> &Life {
         &self.life
+    }
+
+    fn unsent_at_close(&self) -> &Cell<usize> {
+        &self.unsent_at_close
     }
 
     fn read_ready(&self) {
@@ -566,5 +575,10 @@ impl TransportImpl for SocketTransport {
 
     fn as_socket(&self) -> Option<&SocketTransport> {
         Some(self)
+    }
+
+    #[cfg(feature = "tls")]
+    fn take_unsent_at_loop_close(&self) -> usize {
+        self.unsent_at_close.take()
     }
 }

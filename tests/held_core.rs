@@ -1,0 +1,219 @@
+//! A stream's protocol held by its user (taken with `get_protocol()`, its `RefCell` borrowed
+//! across turns or `.await`s) while the crate waits for it: drains, deadlines and the loop's
+//! close. The crate waits for such a borrow to end (`Hold`) instead of panicking; these tests
+//! pin that no wait it makes outlives the loop or runs late. Every wait is bounded.
+
+mod util;
+
+use std::cell::RefCell;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use asyncio::{Error, EventLoop, ManualClock};
+
+/// This binary's log: the crate's records, per thread (tests run on threads of their own).
+mod capture_log {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            m.target().starts_with("asyncio")
+        }
+        fn log(&self, r: &log::Record) {
+            if self.enabled(r.metadata()) {
+                LINES.with(|l| l.borrow_mut().push(r.args().to_string()));
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    static CAPTURE: Capture = Capture;
+
+    /// Installs the capture (once per process) and clears this thread's records.
+    pub fn start() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            log::set_logger(&CAPTURE).expect("no other logger in this binary");
+            log::set_max_level(log::LevelFilter::Warn);
+        });
+        LINES.with(|l| l.borrow_mut().clear());
+    }
+
+    /// This thread's records that contain `part`.
+    pub fn lines(part: &str) -> Vec<String> {
+        LINES.with(|l| {
+            l.borrow()
+                .iter()
+                .filter(|s| s.contains(part))
+                .cloned()
+                .collect()
+        })
+    }
+}
+
+/// A drain's outcome once the loop has closed: the loop-closed error every other path gives.
+fn assert_loop_closed(got: Poll<Result<(), Error>>, what: &str) {
+    match got {
+        Poll::Ready(Err(Error::Io(e))) => assert!(
+            e.to_string().starts_with("Event loop is closed"),
+            "{what}: {e}"
+        ),
+        other => panic!("{what}: the drain did not end with the loop: {other:?}"),
+    }
+}
+
+// Checklist: L16 (a closed loop runs nothing queued), D14 (no wait hangs). A drain polled
+// while the user holds the stream's protocol waits for the borrow to end through a retry the
+// loop runs; the loop closing discarded that retry, and the drain stayed pending for ever,
+// held or released. It now ends with the loop-closed error, and its waker is woken.
+#[test]
+fn l16_d14_a_drain_waiting_for_a_held_protocol_ends_when_the_loop_closes() {
+    for release_first in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let (a, _peer) = asyncio::socketpair().unwrap();
+        let (_reader, writer) = lp
+            .run_until_complete(asyncio::open_connection_sock(a))
+            .unwrap()
+            .unwrap();
+        let proto = writer.transport().get_protocol().expect("the protocol");
+        let held = proto.borrow_mut();
+        let probe = util::Probe::new();
+        let mut drain = pin!(writer.drain());
+        assert!(probe.poll(drain.as_mut()).is_pending(), "held: it waits");
+        lp.close().unwrap();
+        assert!(
+            probe.woken() > 0,
+            "release_first {release_first}: never woken"
+        );
+        if release_first {
+            drop(held);
+            assert_loop_closed(probe.poll(drain.as_mut()), "released");
+        } else {
+            assert_loop_closed(probe.poll(drain.as_mut()), "still held");
+            drop(held);
+        }
+    }
+}
+
+// Checklist: L16, D14. The same with a drain already waiting for the transport to drain
+// (writing paused, the peer reads nothing) when the user takes the protocol and the loop
+// closes: the transport could not tell the held protocol of the loss, and the drain, polled
+// again once the borrow ended, waited for a resume that could never come.
+#[test]
+fn l16_d14_a_paused_drain_whose_protocol_is_held_as_the_loop_closes_ends() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    writer.write(&vec![7u8; 1 << 20]).unwrap();
+    for _ in 0..20 {
+        lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+    }
+    assert_eq!(lp.handle().stats().writing_paused, 1, "paused");
+    let probe = util::Probe::new();
+    let mut drain = pin!(writer.drain());
+    assert!(probe.poll(drain.as_mut()).is_pending(), "paused: it waits");
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    lp.close().unwrap();
+    drop(held);
+    assert_loop_closed(probe.poll(drain.as_mut()), "paused, then held at the close");
+}
+
+// Checklist: D14 (a held protocol is waited for, and a long hold is reported once). The
+// stream's timer looked at it while its user held the stream's protocol mutably; the warning
+// of that hold (after 1 s, real time: `Hold` measures the hold itself) named "a transport (TLS
+// or PROXY layer)", since the look could not read the transport's id from the held core
+// (checked by reverting). It names the stream's transport now.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn d14_a_long_hold_seen_by_a_streams_timer_names_its_transport() {
+    capture_log::start();
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let id = writer.transport().id();
+    reader
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let read = std::rc::Rc::new(RefCell::new(None));
+    let r = read.clone();
+    let task = lp.spawn(async move { *r.borrow_mut() = Some(reader.read(10).await) });
+    task.unwrap().detach();
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // the read waits, its timer armed
+    }
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    // Loop time moves a millisecond a turn; the hold is reported after 1 s of real time.
+    let began = Instant::now();
+    while capture_log::lines("its protocol has been borrowed").is_empty()
+        && began.elapsed() < Duration::from_secs(10)
+    {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+        std::thread::yield_now();
+    }
+    drop(held);
+    let warned = capture_log::lines("its protocol has been borrowed");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].starts_with(&format!("transport {id}: ")),
+        "{warned:?}"
+    );
+    for _ in 0..200 {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(
+        matches!(read.borrow_mut().take(), Some(Err(Error::Timeout))),
+        "the timeout is enforced once free"
+    );
+}
+
+// Checklist: D12 (a drain's wait is its own, and costs the loop no more than one wait). A
+// drain polled again and again while its user holds the stream's protocol (a select loop,
+// say) queued one more retry chain on the loop per poll, each living until the borrow ended:
+// 50 polls, 50 retries queued (checked by reverting). One drain now keeps one chain, which
+// wakes the waker of its latest poll.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn d12_a_drain_polled_often_while_the_protocol_is_held_keeps_one_retry() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    let (first, last) = (util::Probe::new(), util::Probe::new());
+    let mut drain = pin!(writer.drain());
+    let before = lp.handle().stats().ready;
+    assert!(first.poll(drain.as_mut()).is_pending(), "held: it waits");
+    for _ in 0..49 {
+        assert!(last.poll(drain.as_mut()).is_pending(), "held: it waits");
+    }
+    let queued = lp.handle().stats().ready - before;
+    assert_eq!(queued, 1, "{queued} retries queued for one drain");
+    drop(held);
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(
+        last.woken() > 0,
+        "the latest poll's waker is woken once free"
+    );
+    assert!(matches!(last.poll(drain.as_mut()), Poll::Ready(Ok(()))));
+}
