@@ -84,6 +84,8 @@ struct Seen {
     lost: usize,
     /// The callback under test ran its action.
     acted: bool,
+    /// `is_closing()` as `eof_received` began.
+    closing_at_eof: Option<bool>,
 }
 
 type Shared = Rc<RefCell<Seen>>;
@@ -195,6 +197,8 @@ impl Protocol for Probe {
     }
     fn eof_received(&mut self) -> bool {
         self.enter("eof");
+        let closing = self.t.as_ref().map(Transport::is_closing);
+        self.seen.borrow_mut().closing_at_eof = closing;
         self.act_here(Cb::Eof);
         false
     }
@@ -332,6 +336,11 @@ fn read_scenario(buffered: bool, cb: Cb, act: Act) {
             "{name}: L44 an EOF the protocol hears: {:?}",
             s.calls
         );
+    }
+    // CPython's read pipe is closing once it has read the EOF: `_closing` is set and
+    // connection_lost queued before eof_received runs.
+    if let Some(closing) = s.closing_at_eof {
+        assert!(closing, "{name}: is_closing() false inside eof_received");
     }
 }
 

@@ -9,8 +9,9 @@
 //!
 //! Read side: registered readable (edge-triggered). `pause_reading` only stops reading (events
 //! that come while paused are dropped); `resume_reading` queues one read attempt, since the edge
-//! may have passed. EOF → `eof_received` (its answer is ignored, as in CPython: a read pipe has
-//! nothing to keep open) → `connection_lost(None)`. A panic in `data_received` (or a buffered
+//! may have passed. EOF → closing (`connection_lost(None)` queued, `is_closing()` true) →
+//! `eof_received` (its answer is ignored, as in CPython: a read pipe has nothing to keep open)
+//! → `connection_lost(None)` on a later turn. A panic in `data_received` (or a buffered
 //! protocol's `buffer_updated`) or `eof_received` is reported as a failed callback and ends
 //! nothing, as CPython's exception escaping `_read_ready` into the loop; the socket
 //! transport's is fatal. Only `get_buffer` failing closes the pipe: nothing was read.
