@@ -470,3 +470,63 @@ fn l44_l49_l55_l83_write_pipe_protocol_acts_from_every_callback() {
         }
     }
 }
+
+/// L45, L50: a read pipe asks a buffered protocol for a buffer only once the pipe is readable,
+/// as the socket transport does (CPython's `_read_ready__get_buffer` runs from the reader
+/// callback only; CPython's read pipe takes no `BufferedProtocol` at all, it calls
+/// `data_received`). It asked at the start of reading, before any byte: a `get_buffer` with
+/// nothing to follow. Bytes already in the pipe as it connects are read at the start.
+#[test]
+fn l45_l50_a_read_pipe_asks_a_buffered_protocol_for_a_buffer_only_once_readable() {
+    struct Counting {
+        buf: [u8; 64],
+        calls: Vec<String>,
+    }
+    impl Protocol for Counting {
+        fn connection_made(&mut self, _: Transport) {
+            self.calls.push("made".into());
+        }
+        fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+            Some(self)
+        }
+    }
+    impl BufferedProtocol for Counting {
+        fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+            self.calls.push("get_buffer".into());
+            &mut self.buf
+        }
+        fn buffer_updated(&mut self, n: usize) {
+            self.calls.push(format!("buffer_updated({n})"));
+        }
+    }
+    for written_before in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let (r, mut w) = util::os_pipe();
+        if written_before {
+            w.write_all(b"abc").unwrap();
+        }
+        let h = lp.handle();
+        let connect = async move {
+            let proto = || Counting {
+                buf: [0; 64],
+                calls: Vec::new(),
+            };
+            h.connect_read_pipe(proto, r).await
+        };
+        let (t, proto) = lp.run_until_complete(connect).unwrap().unwrap();
+        for _ in 0..10 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        if !written_before {
+            assert_eq!(proto.borrow().calls, ["made"], "nothing to read yet");
+            w.write_all(b"abc").unwrap();
+        }
+        run_until(&lp, "the bytes", || proto.borrow().calls.len() >= 3);
+        assert_eq!(
+            proto.borrow().calls,
+            ["made", "get_buffer", "buffer_updated(3)"],
+            "written before the connection: {written_before}"
+        );
+        t.close();
+    }
+}
