@@ -6,7 +6,7 @@ use std::io::{self, Read};
 
 use mio::unix::pipe::Receiver;
 
-use super::{End, PipeTransport, READS_PER_EVENT};
+use super::{End, PipeTransport, Reading, READS_PER_EVENT};
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::event_loop::exception::Call;
@@ -122,6 +122,9 @@ impl PipeTransport {
     /// panicking `eof_received` is a failed callback's report and changes nothing else:
     /// CPython runs it as a loop callback of its own, the connection's end as the next one.
     pub(super) fn on_eof(&self) {
+        // Read no more, even while the protocol is waited for: a second read would find the
+        // EOF again and queue a second `eof_received`.
+        self.life.set_reading(Reading::Done);
         if self.protocol.is_busy() {
             return self.when_free(|t| t.on_eof());
         }
