@@ -14,6 +14,8 @@
 //! here, with these differences, where CPython lacks something or is wrong:
 //! - a read pipe has no `write` or `abort` there (`AttributeError`); here `write` is refused
 //!   with `Unsupported`, and `abort` closes as `close` does;
+//! - a write pipe's `pause_reading` raises `NotImplementedError` there (its `_FlowControlMixin`
+//!   is a whole `Transport`); here it does nothing, as on any transport that is not reading;
 //! - a write pipe's `resume_writing` that closes or aborts, or a `connection_lost` that
 //!   aborts, makes CPython call `_call_connection_lost` twice (its `_write_ready` finishes a
 //!   close that the callback already queued; `abort` after the end queues another): the
