@@ -747,6 +747,20 @@ pub(crate) struct ProtocolSlot<P: ?Sized + SlotProtocol = dyn Protocol> {
     /// The transport's id, in those reports (0: no detail). Set at creation, or once the
     /// transport has one (a TLS layer's app side takes its raw transport's).
     transport_id: std::cell::Cell<u64>,
+    /// The `protocol` those reports name.
+    flow_reporter: std::cell::Cell<FlowReporter>,
+}
+
+/// Who a failed pause/resume_writing's report names as its `protocol`. One byte, in the
+/// slot's padding: every transport (a datagram endpoint's too) keeps its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FlowReporter {
+    /// The protocol itself, as a transport's `_FlowControlMixin` names it.
+    Protocol,
+    /// The TLS layer, which calls its app protocol's pause/resume_writing itself and names
+    /// itself, as CPython's `SSLProtocol._control_app_writing` does (`'protocol': self`).
+    #[cfg(feature = "tls")]
+    TlsLayer,
 }
 
 /// A queue of flow edges, in two words: edges alternate (a pause is always followed by a
@@ -807,6 +821,7 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
             buffered: std::cell::Cell::new(None),
             lp,
             transport_id: std::cell::Cell::new(transport_id),
+            flow_reporter: std::cell::Cell::new(FlowReporter::Protocol),
         }
     }
 
@@ -842,6 +857,12 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     /// Names the transport in reports from now on (a slot made before its transport had an id).
     pub(crate) fn set_transport_id(&self, id: u64) {
         self.transport_id.set(id);
+    }
+
+    /// Who a failed pause/resume_writing's report names as its `protocol` from now on.
+    #[cfg(feature = "tls")]
+    pub(crate) fn report_flow_as(&self, reporter: FlowReporter) {
+        self.flow_reporter.set(reporter);
     }
 
     /// The protocol's name for a report ([`Protocol::protocol_name`]); `"?"` while it is
@@ -967,6 +988,18 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
         !self.pending.get().is_empty() && self.phase.get() != Phase::Lost
     }
 
+    /// The `protocol` a failed pause/resume_writing's report names. Out of line: only
+    /// failure reports ask.
+    #[cold]
+    #[inline(never)]
+    fn flow_reporter_name(&self) -> &'static str {
+        match self.flow_reporter.get() {
+            FlowReporter::Protocol => self.name(),
+            #[cfg(feature = "tls")]
+            FlowReporter::TlsLayer => std::any::type_name::<crate::tls::protocol::TlsProtocol>(),
+        }
+    }
+
     fn deliver(&self, edge: FlowEdge) {
         let r = self.call(|p| match edge {
             FlowEdge::Pause => SlotProtocol::pause_writing(p),
@@ -979,7 +1012,8 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
                 FlowEdge::Resume => "resume_writing",
             };
             // CPython: {'message': 'protocol.pause_writing() failed', 'exception': ..,
-            // 'transport': .., 'protocol': ..}.
+            // 'transport': .., 'protocol': ..}: the transport and its protocol from
+            // `_FlowControlMixin`, the app transport and the SSLProtocol from sslproto.
             crate::event_loop::exception::report_error(
                 &self.lp,
                 format!("protocol.{what}() failed"),
@@ -987,7 +1021,7 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
                     &*payload,
                 )),
                 Some(self.transport_id()).filter(|&id| id != 0),
-                Some(self.name()),
+                Some(self.flow_reporter_name()),
             );
         }
     }

@@ -237,9 +237,7 @@ fn l51_a_read_pipe_s_buffered_protocol_failing_in_buffer_updated_reads_on_in_get
             h.connect_read_pipe(proto, r).await
         };
         let (t, proto) = lp.run_until_complete(connect).unwrap().unwrap();
-        if !fail_get_buffer {
-            w.write_all(b"one").unwrap();
-        } // else: the start of reading asks for a buffer already
+        w.write_all(b"one").unwrap(); // readable: get_buffer is asked now, not before
         run_until(&lp, 100, || !reports.borrow().is_empty());
         if fail_get_buffer {
             let message = "Fatal error: protocol.get_buffer() call failed.";
@@ -961,13 +959,16 @@ fn stdin_echo_client_example_against_an_echo_server() {
 /// CPython's `_UnixReadPipeTransport._fatal_error`: a read error other than `EIO` (a pty whose
 /// other side closed) goes to the exception handler, with the message of `_read_ready`; the
 /// protocol gets `connection_lost` with the error. Here the "pipe" is a listening socket
-/// (pollable), whose first `read` fails with `ENOTCONN`.
+/// (pollable), readable once a client waits to be accepted, whose `read` then fails with
+/// `ENOTCONN`.
 #[test]
 fn test__read_ready_error_is_reported_unless_eio() {
     let lp = EventLoop::new().unwrap();
     let seen = util::capture_exceptions(&lp.handle());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
     let (_t, proto) = read_pipe(&lp, OwnedFd::from(listener), Recorder::default());
+    let _client = std::net::TcpStream::connect(addr).unwrap();
     run_until(&lp, 1000, || proto.borrow().lost);
     assert_eq!(
         proto.borrow().calls.last().map(String::as_str),

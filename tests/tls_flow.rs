@@ -356,3 +356,76 @@ fn bytes_the_layer_holds_when_the_loop_closes_are_warned_about_once() {
     assert!(lines[0].contains("wait_closed()"), "{lines:?}");
     peer.join().unwrap();
 }
+
+/// T14, L49: an app protocol whose pause_writing or resume_writing panics over TLS is reported
+/// with CPython's keys and values (sslproto.py `_control_app_writing`): the message, the
+/// exception, the app transport ('transport', whose id is the raw transport's) and the TLS
+/// layer as the 'protocol' (`'protocol': self`, the SSLProtocol), not the app protocol; the
+/// connection goes on. It named the app protocol, as a plain transport's report does.
+#[test]
+fn t14_a_failed_pause_or_resume_writing_over_tls_names_the_layer_as_the_protocol() {
+    #[derive(Default)]
+    struct Failing {
+        lost: bool,
+    }
+    impl asyncio::Protocol for Failing {
+        fn pause_writing(&mut self) {
+            panic!("boom-pause");
+        }
+        fn resume_writing(&mut self) {
+            panic!("boom-resume");
+        }
+        fn connection_lost(&mut self, _: Option<io::Error>) {
+            self.lost = true;
+        }
+    }
+    type Seen = Rc<RefCell<Vec<(String, String, Vec<(&'static str, String)>)>>>;
+    let (listener, port) = small_window_listener();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let peer = tls_peer_on(listener, move |mut tcp, _conn| {
+        let _ = wait_go.recv_timeout(BOUND);
+        tls_common::drain(&mut tcp);
+    });
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen: Seen = Rc::default();
+    let s = seen.clone();
+    lp.set_exception_handler(Some(
+        move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+            let exc = ctx.exception.as_ref().map(|e| e.to_string());
+            let details = ctx.details.clone();
+            s.borrow_mut()
+                .push((ctx.message.clone(), exc.unwrap_or_default(), details));
+        },
+    ));
+    let connect = lp
+        .create_connection(Failing::default, "127.0.0.1", port)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let (t, proto) = lp
+        .run_until_complete(asyncio::timeout(
+            BOUND,
+            std::future::IntoFuture::into_future(connect),
+        ))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    t.write(&vec![7u8; 16 << 20]).unwrap(); // the peer does not read yet: paused
+    go.send(()).unwrap();
+    util::run_until(&lp, 100_000, || seen.borrow().len() >= 2);
+    let layer = "asyncio::tls::protocol::TlsProtocol";
+    let expected = |what: &str| {
+        (
+            format!("protocol.{what}_writing() failed"),
+            format!("panicked: boom-{what}"),
+            vec![
+                ("transport", t.id().to_string()),
+                ("protocol", format!("<{layer} object>")),
+            ],
+        )
+    };
+    assert_eq!(*seen.borrow(), [expected("pause"), expected("resume")]);
+    assert!(!t.is_closing(), "L49: the connection goes on");
+    t.abort();
+    util::run_until(&lp, 1000, || proto.borrow().lost);
+    peer.join().unwrap();
+}

@@ -43,7 +43,7 @@ use crate::event_loop::exception::{report_error, report_protocol_callback, Call,
 use crate::event_loop::executor::waker::wake_caught;
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
-use crate::protocol::{Called, Protocol, ProtocolRef, ProtocolSlot};
+use crate::protocol::{Called, FlowReporter, Protocol, ProtocolRef, ProtocolSlot};
 use crate::transport::flow_control::{FlowControl, Full};
 use crate::transport::Transport;
 
@@ -217,6 +217,10 @@ impl TlsProtocol {
     ) -> Rc<TlsProtocol> {
         let context = engine.context().clone();
         let app = ProtocolSlot::new(app, lp.clone(), 0);
+        // T14: a failed pause/resume_writing names the layer as the protocol, as CPython's
+        // `_control_app_writing` does ('protocol': the SSLProtocol; 'transport': the app
+        // transport, whose id is the raw one's), and as the layer's `fatal_error` does.
+        app.report_flow_as(FlowReporter::TlsLayer);
         if !call_connection_made {
             app.mark_made();
         }

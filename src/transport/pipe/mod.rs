@@ -7,10 +7,13 @@
 //! first and `connection_lost` exactly once and last, always from a queued callback; the write
 //! side's water marks are the shared `FlowControl`, its buffer the shared `WriteBuffer`.
 //!
-//! Read side: registered readable (edge-triggered). `pause_reading` only stops reading (events
-//! that come while paused are dropped); `resume_reading` queues one read attempt, since the edge
-//! may have passed. EOF → `eof_received` (its answer is ignored, as in CPython: a read pipe has
-//! nothing to keep open) → `connection_lost(None)`. A panic in `data_received` (or a buffered
+//! Read side: registered readable (edge-triggered) at creation; the start of reading reads
+//! only if an event came before it (a buffered protocol's `get_buffer` waits for the pipe to
+//! be readable, as on a socket). `pause_reading` only stops reading (events that come while
+//! paused are dropped); `resume_reading` queues one read attempt, since the edge may have
+//! passed. EOF → closing (`connection_lost(None)` queued, `is_closing()` true) →
+//! `eof_received` (its answer is ignored, as in CPython: a read pipe has nothing to keep open)
+//! → `connection_lost(None)` on a later turn. A panic in `data_received` (or a buffered
 //! protocol's `buffer_updated`) or `eof_received` is reported as a failed callback and ends
 //! nothing, as CPython's exception escaping `_read_ready` into the loop; the socket
 //! transport's is fatal. Only `get_buffer` failing closes the pipe: nothing was read.
@@ -116,6 +119,11 @@ pub(crate) struct PipeTransport {
     /// The last readable event said the writer is gone (EPOLLHUP): a short read then does not
     /// mean drained, since no further edge will come; read on to EOF.
     peer_closed: Cell<bool>,
+    /// A readable event came before reading started, and was passed over: the start of
+    /// reading looks for what it announced (edge-triggered: no second event comes). Without
+    /// one the start reads nothing, so a buffered protocol is asked for a buffer only once the
+    /// pipe is readable, as the socket transport asks.
+    passed_over: Cell<bool>,
     /// A write end that closes when its reader goes (a pipe's or a socket's; CPython's reader
     /// on the write end). A character device's does not: a write's error tells.
     watches_reader: bool,
@@ -223,6 +231,7 @@ impl PipeTransport {
             conn_lost_writes: Cell::new(0),
             unsent_at_close: Cell::new(0),
             peer_closed: Cell::new(false),
+            passed_over: Cell::new(false),
             watches_reader: direction == Direction::Write && (kind.is_fifo() || kind.is_socket()),
             fd: raw,
         });
@@ -259,6 +268,13 @@ impl LifePath for PipeTransport {
         PipeTransport::read_ready(self);
     }
 
+    /// Registered at creation, before the start of reading was queued: bytes (or an EOF)
+    /// already there make an event that a later poll reports, read once reading is active.
+    /// Only an event that came before the start (`passed_over`) leaves the start to look.
+    fn must_look_at_start(&self) -> bool {
+        self.passed_over.take()
+    }
+
     /// Leaves the loop, closes the descriptor, drops the protocol.
     fn release(&self) {
         let end = self.end.borrow_mut().take();
@@ -291,8 +307,13 @@ impl IoHandler for PipeTransport {
                 if readiness.is_read_closed() {
                     self.peer_closed.set(true);
                 }
-                if readiness.is_readable() && self.life.reading() == Reading::Active {
-                    self.read_ready();
+                if readiness.is_readable() {
+                    match self.life.reading() {
+                        Reading::Active => self.read_ready(),
+                        Reading::NotStarted => self.passed_over.set(true),
+                        // Paused: `resume_reading` looks; Done: nothing more is read.
+                        Reading::Paused | Reading::Done => {}
+                    }
                 }
             }
             Direction::Write => {

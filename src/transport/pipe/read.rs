@@ -116,17 +116,23 @@ impl PipeTransport {
         }
     }
 
-    /// EOF: `eof_received` once, then `connection_lost(None)` (CPython ignores the answer).
-    /// A panicking `eof_received` is a failed callback's report and changes nothing else:
+    /// EOF: the pipe closes (`connection_lost(None)` queued), then `eof_received` once, whose
+    /// answer is ignored: as CPython's read pipe, which sets `_closing` and queues both, so
+    /// `is_closing()` is true inside `eof_received` and a `close()` there changes nothing. A
+    /// panicking `eof_received` is a failed callback's report and changes nothing else:
     /// CPython runs it as a loop callback of its own, the connection's end as the next one.
     pub(super) fn on_eof(&self) {
-        trace!("protocol[{}]: eof_received (pipe)", self.id());
+        // Read no more, even while the protocol is waited for: a second read would find the
+        // EOF again and queue a second `eof_received`.
         self.life.set_reading(Reading::Done);
-        match self.protocol.call(|p| p.eof_received()) {
-            Called::Done(_) | Called::Gone => {}
-            Called::Busy => return self.when_free(|t| t.on_eof()),
-            Called::Panicked(payload) => self.report_callback(Call::Bare("eof_received"), &payload),
+        if self.protocol.is_busy() {
+            return self.when_free(|t| t.on_eof());
         }
+        trace!("protocol[{}]: eof_received (pipe)", self.id());
+        // Queued now, run on a later turn: after this call returns, so still last (L44).
         self.force_close(None);
+        if let Called::Panicked(payload) = self.protocol.call(|p| p.eof_received()) {
+            self.report_callback(Call::Bare("eof_received"), &payload);
+        }
     }
 }
