@@ -275,6 +275,32 @@ impl CreateSubprocess {
 
     /// The child's standard input (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stdin`].
+    ///
+    /// # Examples
+    ///
+    /// The pipes are fields of the [`Process`]: write to the child's stdin and read its
+    /// answers as they come, then close stdin for its EOF.
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("cat", [] as [&str; 0])
+    ///         .stdin(Stdio::Pipe)
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     let (stdin, stdout) = (proc.stdin.as_ref().unwrap(), proc.stdout.as_ref().unwrap());
+    ///     for line in [&b"one\n"[..], b"two\n"] {
+    ///         stdin.write(line)?;
+    ///         stdin.drain().await?;
+    ///         assert_eq!(stdout.readline().await?, line); // cat answers each line
+    ///     }
+    ///     stdin.close(); // EOF: cat exits
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn stdin(mut self, stdio: Stdio) -> Self {
         self.stdin = stdio;
         self
@@ -294,7 +320,28 @@ impl CreateSubprocess {
         self
     }
 
-    /// The limit of the stdout/stderr readers (default 64 KiB; Python's `limit=`).
+    /// The limit of the stdout/stderr readers (default 64 KiB; Python's `limit=`): the
+    /// longest line [`readline`](StreamReader::readline) accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("printf '%0100d\\n' 0; echo short")
+    ///         .stdout(Stdio::Pipe)
+    ///         .limit(64)
+    ///         .await?;
+    ///     let stdout = proc.stdout.as_ref().unwrap();
+    ///     let long = stdout.readline().await; // 100 digits: over the limit, discarded
+    ///     assert!(matches!(long, Err(asyncio::Error::LimitOverrun { .. })));
+    ///     assert_eq!(stdout.readline().await?, b"short\n"); // the reader carries on
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
@@ -315,6 +362,24 @@ impl CreateSubprocess {
     }
 
     /// Starts the child with an empty environment, plus what [`env`](Self::env) adds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("/usr/bin/env", [] as [&str; 0])
+    ///         .env_clear()
+    ///         .env("ONLY", "this")
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     let (out, _) = proc.communicate(None).await?;
+    ///     assert_eq!(out, b"ONLY=this\n"); // nothing of the parent's environment
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn env_clear(mut self) -> Self {
         self.cmd.env_clear();
         self
