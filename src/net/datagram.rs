@@ -184,6 +184,9 @@ impl LoopHandle {
 
 impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     /// Binds to this host and port (resolved for datagrams; `""` is any address).
+    ///
+    /// Shown in the examples on [`CreateDatagramEndpoint`] and on
+    /// [`DatagramProtocol`] (a UDP echo server).
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local = Some(Endpoint::Inet(host.to_string(), port));
         self
@@ -192,6 +195,9 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     /// Connects to this host and port: `sendto` then takes no other address, and
     /// `error_received` hears of ICMP errors. An empty host is a name that does not resolve
     /// (`Error::Io`, kind `NotFound`), as in Python.
+    ///
+    /// Shown in the examples on [`CreateDatagramEndpoint`] and on
+    /// [`DatagramTransport::sendto`].
     pub fn remote_addr(mut self, host: &str, port: u16) -> Self {
         self.remote = Some(Endpoint::Inet(host.to_string(), port));
         self

@@ -308,6 +308,8 @@ impl CreateSubprocess {
 
     /// The child's standard output (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stdout`].
+    ///
+    /// Shown in the examples on [`create_subprocess_exec`] and [`stdin`](Self::stdin).
     pub fn stdout(mut self, stdio: Stdio) -> Self {
         self.stdout = stdio;
         self
@@ -315,6 +317,8 @@ impl CreateSubprocess {
 
     /// The child's standard error (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stderr`], [`Stdio::Stdout`] merges it into standard output.
+    ///
+    /// Shown in the example on [`Stdio`].
     pub fn stderr(mut self, stdio: Stdio) -> Self {
         self.stderr = stdio;
         self
@@ -348,6 +352,8 @@ impl CreateSubprocess {
     }
 
     /// The child's working directory (Python's `cwd=`).
+    ///
+    /// Shown, with [`env`](Self::env), in the example on [`CreateSubprocess`].
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
         self.nul |= has_nul(dir.as_ref().as_os_str());
         self.cmd.current_dir(dir);
@@ -356,6 +362,8 @@ impl CreateSubprocess {
 
     /// Sets one environment variable for the child (Python's `env=`, one entry at a time). A
     /// name holding `=` makes the creation fail with `InvalidArgument`, as in Python.
+    ///
+    /// Shown in the examples on [`CreateSubprocess`] and [`env_clear`](Self::env_clear).
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.cmd.env(key, value);
         self
@@ -432,6 +440,8 @@ impl CreateSubprocess {
     }
 
     /// How the child's exit is learnt (default [`ChildWatcher::Auto`]).
+    ///
+    /// Shown in the example on [`ChildWatcher`].
     pub fn child_watcher(mut self, watcher: ChildWatcher) -> Self {
         self.watcher = watcher;
         self
