@@ -175,6 +175,8 @@ pub struct Handle {
 
 impl Handle {
     /// Cancels the callback if it has not run yet and releases what it captured. Idempotent.
+    ///
+    /// Shown, with [`cancelled`](Self::cancelled), in the example on [`Handle`].
     // Checklist: L5.
     pub fn cancel(&self) {
         self.callback.cancel();
@@ -278,6 +280,9 @@ pub struct TimerHandle {
 
 impl TimerHandle {
     /// Cancels the timer and releases its closure. Idempotent.
+    ///
+    /// Shown, with [`cancelled`](Self::cancelled) and [`when`](Self::when), in the example on
+    /// [`TimerHandle`].
     pub fn cancel(&self) {
         self.handle.cancel();
         if let Some(lp) = self.lp.upgrade() {

@@ -90,6 +90,11 @@ impl LoopHandle {
     /// `Error::Io` if the socket cannot be registered; under TLS, the handshake's error
     /// (the socket is closed).
     ///
+    /// # Examples
+    ///
+    /// See [`ConnectAcceptedSocket`] (a plain protocol on a socket from a std listener) and
+    /// [`ssl`](ConnectAcceptedSocket::ssl) (the same served over TLS).
+    ///
     /// [`Server`]: crate::Server
     // Checklist: L95, T37.
     pub fn connect_accepted_socket<P, F>(
@@ -222,6 +227,9 @@ impl<P> ConnectAcceptedSocket<P> {
 
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF; only
     /// with `ssl`.
+    ///
+    /// Its effect is shown, with `open_connection`'s option of the same name, in the example
+    /// on [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;
