@@ -204,11 +204,16 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Whether the outcome is set (a result, an exception, or cancelled).
+    ///
+    /// Shown in the examples on [`set_result`](Self::set_result) and
+    /// [`cancel`](Self::cancel).
     pub fn done(&self) -> bool {
         !matches!(self.inner.state.borrow().outcome, Outcome::Pending)
     }
 
     /// Whether the future was cancelled.
+    ///
+    /// Shown in the example on [`cancel`](Self::cancel).
     pub fn cancelled(&self) -> bool {
         matches!(self.inner.state.borrow().outcome, Outcome::Cancelled)
     }

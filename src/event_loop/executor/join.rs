@@ -95,6 +95,9 @@ impl<T: 'static> Task<T> {
     }
 
     /// Whether the task has ended (with a value, a panic, or cancelled).
+    ///
+    /// Shown in the examples on [`cancel`](Self::cancel) and
+    /// [`is_cancelled`](Self::is_cancelled).
     pub fn is_done(&self) -> bool {
         self.cell.header.is_done()
     }
@@ -146,6 +149,8 @@ impl<T: 'static> Task<T> {
     }
 
     /// Names the task (Python's `Task.set_name()`).
+    ///
+    /// Shown in the example on [`name`](Self::name).
     pub fn set_name(&self, name: impl Into<String>) {
         self.task_ref().set_name(name);
     }
