@@ -52,6 +52,8 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock standing at zero.
+    ///
+    /// Shown in the examples on [`ManualClock`] and [`advance`](Self::advance).
     pub fn new() -> Self {
         Self::default()
     }
@@ -86,6 +88,8 @@ impl ManualClock {
     }
 
     /// How far the clock has moved since it was made.
+    ///
+    /// Shown in the example on [`advance`](Self::advance).
     pub fn elapsed(&self) -> Duration {
         self.offset.get()
     }

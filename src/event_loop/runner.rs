@@ -113,6 +113,9 @@ impl Default for Runner {
 
 impl Runner {
     /// A runner; its loop is made on first use.
+    ///
+    /// Shown in the examples on [`Runner`], [`get_loop`](Self::get_loop),
+    /// [`run`](Self::run) and [`close`](Self::close).
     pub fn new() -> Runner {
         Runner {
             state: RefCell::new(RunnerState::Created),
