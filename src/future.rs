@@ -199,6 +199,18 @@ impl LoopHandle {
 
 impl<T: 'static> LoopFuture<T> {
     /// The loop the future belongs to (Python's `get_loop()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<u8>();
+    /// // Code that holds only the future can still schedule on its loop.
+    /// let setter = fut.clone();
+    /// fut.get_loop().call_soon(move || setter.set_result(1))?;
+    /// assert_eq!(lp.run_until_complete(fut)??, 1);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn get_loop(&self) -> LoopHandle {
         self.inner.lp.clone()
     }
