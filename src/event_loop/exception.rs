@@ -36,6 +36,9 @@ pub struct ExceptionContext {
 
 impl ExceptionContext {
     /// A context with just a message.
+    ///
+    /// Shown, with [`with_detail`](Self::with_detail) and
+    /// [`with_exception`](Self::with_exception), in the example on [`ExceptionContext`].
     pub fn new(message: impl Into<String>) -> Self {
         ExceptionContext {
             message: message.into(),
@@ -150,6 +153,8 @@ impl PanicError {
     }
 
     /// The panic message.
+    ///
+    /// Shown in the example on [`PanicError`].
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -309,6 +309,8 @@ impl TaskRef {
     /// The task's name (Python's `Task.get_name()`): the one given with
     /// [`set_name`](Self::set_name), or `Task-<n>`, numbered in creation order across the
     /// process.
+    ///
+    /// Shown in the examples on [`TaskRef`] and [`current_task`].
     pub fn name(&self) -> String {
         match &self.task {
             Some(task) => name_of(task.header()),
@@ -387,6 +389,8 @@ impl TaskRef {
     }
 
     /// Whether the task has ended (Python's `Task.done()`).
+    ///
+    /// Shown in the example on [`Task::task_ref`](super::Task::task_ref).
     pub fn is_done(&self) -> bool {
         match &self.task {
             Some(task) => task.header().is_done(),
