@@ -611,7 +611,11 @@ impl SharedError {
 ///         .server_hostname("localhost")
 ///         .await;
 ///     match r {
-///         Err(asyncio::Error::Tls(e)) => assert!(e.is_certificate_error(), "{e}"),
+///         Err(asyncio::Error::Tls(e)) => {
+///             assert!(e.is_certificate_error(), "{e}");
+///             // rustls' own error, for the details.
+///             assert!(matches!(e.rustls_error(), Some(rustls::Error::InvalidCertificate(_))));
+///         }
 ///         other => panic!("expected a certificate error, got {:?}", other.err()),
 ///     }
 ///     server.close();
@@ -658,6 +662,8 @@ impl TlsError {
     }
 
     /// The rustls error behind this failure, if rustls raised it.
+    ///
+    /// Shown in the example on [`TlsError`].
     pub fn rustls_error(&self) -> Option<&rustls::Error> {
         match &*self.cause {
             TlsCause::Rustls(e) => Some(e),
@@ -667,6 +673,8 @@ impl TlsError {
 
     /// Our verification of the peer's certificate failed (`ssl.SSLCertVerificationError`):
     /// unknown issuer, expired, wrong name, …
+    ///
+    /// Shown in the example on [`TlsError`].
     pub fn is_certificate_error(&self) -> bool {
         matches!(
             &*self.cause,
@@ -676,6 +684,47 @@ impl TlsError {
 
     /// The peer closed the stream without close_notify, on a connection that asked to be told
     /// (`ssl.SSLEOFError`).
+    ///
+    /// # Examples
+    ///
+    /// A client that asks to be told meets a server that ends the connection without
+    /// close_notify:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     // After the handshake, abort: the TCP stream ends with no close_notify.
+    ///     let rude = |_r: StreamReader, w: StreamWriter| async move { w.transport().abort() };
+    ///     let server = asyncio::start_server(rude, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .ssl_require_close_notify(true) // else this EOF reads as a clean one, b""
+    ///         .await?;
+    ///     match reader.read(100).await {
+    ///         Err(asyncio::Error::Tls(e)) => assert!(e.is_truncation(), "{e}"),
+    ///         other => panic!("expected a truncation, got {other:?}"),
+    ///     }
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn is_truncation(&self) -> bool {
         matches!(*self.cause, TlsCause::Truncated)

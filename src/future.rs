@@ -199,16 +199,33 @@ impl LoopHandle {
 
 impl<T: 'static> LoopFuture<T> {
     /// The loop the future belongs to (Python's `get_loop()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<u8>();
+    /// // Code that holds only the future can still schedule on its loop.
+    /// let setter = fut.clone();
+    /// fut.get_loop().call_soon(move || setter.set_result(1))?;
+    /// assert_eq!(lp.run_until_complete(fut)??, 1);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn get_loop(&self) -> LoopHandle {
         self.inner.lp.clone()
     }
 
     /// Whether the outcome is set (a result, an exception, or cancelled).
+    ///
+    /// Shown in the examples on [`set_result`](Self::set_result) and
+    /// [`cancel`](Self::cancel).
     pub fn done(&self) -> bool {
         !matches!(self.inner.state.borrow().outcome, Outcome::Pending)
     }
 
     /// Whether the future was cancelled.
+    ///
+    /// Shown in the example on [`cancel`](Self::cancel).
     pub fn cancelled(&self) -> bool {
         matches!(self.inner.state.borrow().outcome, Outcome::Cancelled)
     }
@@ -219,6 +236,19 @@ impl<T: 'static> LoopFuture<T> {
     /// `Error::InvalidState` if the future is already done (the value is dropped), or if
     /// the loop is closed (the result is set, but no callback can be scheduled: as in
     /// CPython).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<&str>();
+    /// assert!(!fut.done());
+    /// fut.set_result("first")?;
+    /// assert!(fut.done());
+    /// assert!(fut.set_result("second").is_err(), "set once");
+    /// assert_eq!(lp.run_until_complete(fut)??, "first");
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn set_result(&self, value: T) -> Result<(), Error> {
         self.finish(Outcome::Result(value))
     }
@@ -227,6 +257,24 @@ impl<T: 'static> LoopFuture<T> {
     ///
     /// # Errors
     /// As [`set_result`](Self::set_result).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let reply = lp.create_future::<u32>();
+    ///     let waiter = asyncio::spawn(reply.clone());
+    ///     asyncio::yield_now().await; // the task now awaits `reply`
+    ///     reply.set_exception(asyncio::Error::InvalidArgument("bad reply".into()))?;
+    ///     let got = waiter.await.expect("not cancelled");
+    ///     assert_eq!(got.unwrap_err().to_string(), "bad reply");
+    ///     let exc = reply.exception()?; // and every later look gets it too
+    ///     assert_eq!(exc.map(|e| e.to_string()).as_deref(), Some("bad reply"));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn set_exception(&self, exc: Error) -> Result<(), Error> {
         self.finish(Outcome::Exception(exc))
     }
@@ -234,6 +282,23 @@ impl<T: 'static> LoopFuture<T> {
     /// Cancels the future: false if it was already done, else true, with every awaiter
     /// getting `Error::Cancelled` and the done-callbacks scheduled (none can be on a closed
     /// loop: the future is cancelled all the same).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let fut = lp.create_future::<()>();
+    ///     let waiter = asyncio::spawn(fut.clone());
+    ///     asyncio::yield_now().await; // the task now awaits `fut`
+    ///     assert!(fut.cancel());
+    ///     assert!(fut.cancelled() && fut.done());
+    ///     assert!(!fut.cancel(), "already done");
+    ///     assert!(matches!(waiter.await, Ok(Err(asyncio::Error::Cancelled))));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         if self.done() {
             return false;
@@ -290,6 +355,20 @@ impl<T: 'static> LoopFuture<T> {
     /// # Errors
     /// `Error::InvalidState("Result is not ready.")` while pending, `Error::Cancelled` if
     /// cancelled, the exception if one was set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<u32>();
+    /// let early = fut.result().unwrap_err();
+    /// assert!(matches!(early, asyncio::Error::InvalidState(_)));
+    /// assert_eq!(early.to_string(), "Result is not ready.");
+    /// fut.set_result(42)?;
+    /// assert_eq!(fut.result()?, 42); // no await needed once it is done
+    /// assert!(fut.exception()?.is_none());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn result(&self) -> Result<T, Error>
     where
         T: Clone,
@@ -358,6 +437,25 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Removes a callback not yet scheduled; returns how many were removed (0 or 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<()>();
+    /// let called = Rc::new(Cell::new(false));
+    /// let flag = called.clone();
+    /// let id = fut.add_done_callback(move |_| flag.set(true))?;
+    /// assert_eq!(fut.remove_done_callback(id), 1);
+    /// assert_eq!(fut.remove_done_callback(id), 0); // gone already
+    /// fut.set_result(())?;
+    /// lp.run_until_complete(fut)??;
+    /// assert!(!called.get());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn remove_done_callback(&self, id: CallbackId) -> usize {
         let removed: Vec<_> = {
             let mut state = self.inner.state.borrow_mut();

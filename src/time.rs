@@ -121,6 +121,8 @@ pub struct Sleep {
 impl Sleep {
     /// The deadline on the loop's clock. For a sleep made outside a running loop, until its
     /// first poll: the estimate taken on the system clock when it was made (see [`sleep`]).
+    ///
+    /// Shown in the example on [`Sleep`].
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
@@ -128,6 +130,8 @@ impl Sleep {
     /// Moves the deadline, re-arming the same timer entry in place (no allocation). The
     /// reset sleep is a new one: awaited again, it suspends at least once, even if it had
     /// completed or `deadline` has passed.
+    ///
+    /// Shown in the example on [`Sleep`].
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
         self.delay = None;
@@ -527,6 +531,8 @@ impl ScopeState {
 
 impl Timeout {
     /// The deadline, on the loop's clock; `None` if there is none.
+    ///
+    /// Shown in the example on [`timeout_scope_at`].
     pub fn when(&self) -> Option<Instant> {
         self.0.when.get()
     }
@@ -540,6 +546,10 @@ impl Timeout {
     /// [`Error::InvalidState`] once the deadline has passed or the scope has ended: `Cannot
     /// change state of expiring Timeout` (the deadline passed, the scope not ended yet), then
     /// `expired`, or `finished`, as CPython's `RuntimeError`.
+    ///
+    /// Shown in the examples on [`timeout_scope`] (`None`: no deadline after all) and
+    /// [`timeout_scope_at`] (a deadline already due); [`reschedule_after`](Self::reschedule_after)
+    /// has an idle timeout.
     pub fn reschedule(&self, when: Option<Instant>) -> Result<(), Error> {
         match self.0.phase.get() {
             ScopePhase::Active => {}
@@ -585,6 +595,37 @@ impl Timeout {
     ///
     /// # Errors
     /// As [`reschedule`](Self::reschedule).
+    ///
+    /// # Examples
+    ///
+    /// An idle timeout: at most 10 s of silence between lines, however long the whole
+    /// exchange takes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    /// #   let (a, b) = asyncio::socketpair()?;
+    /// #   let (reader, _writer) = asyncio::open_connection_sock(a).await?;
+    /// #   let (_, peer) = asyncio::open_connection_sock(b).await?;
+    ///     // `reader` is one end of a connection; the peer sends two lines, then EOF.
+    ///     peer.write(b"one\ntwo\n")?;
+    ///     peer.close();
+    ///     let idle = Duration::from_secs(10);
+    ///     let lines = asyncio::timeout_scope(idle, |scope| async move {
+    ///         let mut n = 0;
+    ///         while !reader.readline().await?.is_empty() {
+    ///             n += 1;
+    ///             scope.reschedule_after(idle)?; // a line came: 10 s more from now
+    ///         }
+    ///         Ok::<_, asyncio::Error>(n)
+    ///     })
+    ///     .await??;
+    ///     assert_eq!(lines, 2);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reschedule_after(&self, delay: Duration) -> Result<(), Error> {
         let now = match self.0.lp.upgrade() {
             Some(lp) => lp.clock.now(),

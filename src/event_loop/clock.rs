@@ -52,16 +52,44 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock standing at zero.
+    ///
+    /// Shown in the examples on [`ManualClock`] and [`advance`](Self::advance).
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Moves the clock forward by `d`.
+    ///
+    /// # Examples
+    ///
+    /// A 30 s timeout tested in no time: the test says when the time passes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let clock = asyncio::ManualClock::new();
+    /// let lp = asyncio::EventLoop::with_clock(clock.clone())?;
+    /// let never = std::future::pending::<()>();
+    /// let task = lp.spawn(asyncio::timeout(Duration::from_secs(30), never))?;
+    /// lp.run_once(Some(Duration::ZERO))?; // the task starts, and with it the timer
+    /// clock.advance(Duration::from_secs(29));
+    /// for _ in 0..3 {
+    ///     lp.run_once(Some(Duration::ZERO))?; // a few turns: nothing is due
+    /// }
+    /// assert!(!task.is_done(), "timed out at 29 s");
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(clock.elapsed(), Duration::from_secs(30));
+    /// let out = lp.run_until_complete(task)?; // due now: no time to wait for
+    /// assert!(matches!(out, Ok(Err(asyncio::Error::Timeout))));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn advance(&self, d: Duration) {
         self.offset.set(self.offset.get().saturating_add(d));
     }
 
     /// How far the clock has moved since it was made.
+    ///
+    /// Shown in the example on [`advance`](Self::advance).
     pub fn elapsed(&self) -> Duration {
         self.offset.get()
     }

@@ -36,6 +36,9 @@ pub struct ExceptionContext {
 
 impl ExceptionContext {
     /// A context with just a message.
+    ///
+    /// Shown, with [`with_detail`](Self::with_detail) and
+    /// [`with_exception`](Self::with_exception), in the example on [`ExceptionContext`].
     pub fn new(message: impl Into<String>) -> Self {
         ExceptionContext {
             message: message.into(),
@@ -105,15 +108,20 @@ impl fmt::Display for ExceptionContext {
 ///
 /// ```
 /// use asyncio::{ExceptionContext, LoopHandle, PanicError};
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
 ///
 /// asyncio::run(async {
 ///     let lp = asyncio::get_running_loop().unwrap();
-///     lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
+///     let caught = Rc::new(RefCell::new(None));
+///     let record = caught.clone();
+///     lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
 ///         let panic = ctx.exception.as_ref().and_then(|e| e.downcast_ref::<PanicError>());
-///         assert_eq!(panic.map(PanicError::message), Some("boom"));
+///         *record.borrow_mut() = panic.map(|p| p.message().to_string());
 ///     }));
 ///     lp.call_soon(|| -> () { panic!("boom") }).unwrap(); // caught: the loop carries on
 ///     asyncio::yield_now().await;
+///     assert_eq!(caught.borrow().as_deref(), Some("boom"));
 /// })
 /// .unwrap();
 /// ```
@@ -145,6 +153,8 @@ impl PanicError {
     }
 
     /// The panic message.
+    ///
+    /// Shown in the example on [`PanicError`].
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -165,14 +175,20 @@ impl std::error::Error for PanicError {}
 ///
 /// ```
 /// use asyncio::{ExceptionContext, LoopHandle};
+/// use std::cell::Cell;
+/// use std::rc::Rc;
 ///
 /// asyncio::run(async {
 ///     let lp = asyncio::get_running_loop().unwrap();
-///     // A handler that counts, then defers to the default one.
-///     lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
+///     // A handler that counts, then defers to the default one (which logs).
+///     let count = Rc::new(Cell::new(0));
+///     let seen = count.clone();
+///     lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+///         seen.set(seen.get() + 1);
 ///         asyncio::default_exception_handler(ctx);
 ///     }));
 ///     lp.call_exception_handler(&ExceptionContext::new("something went wrong"));
+///     assert_eq!(count.get(), 1);
 /// })
 /// .unwrap();
 /// ```
@@ -216,6 +232,21 @@ impl LoopHandle {
     }
 
     /// Whether a custom exception handler is installed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{ExceptionContext, LoopHandle};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert!(!lp.has_exception_handler());
+    /// lp.set_exception_handler(Some(|_: &LoopHandle, _: &ExceptionContext| {}));
+    /// assert!(lp.has_exception_handler());
+    /// // Back to the default: a bare `None` needs its closure type named.
+    /// lp.set_exception_handler(None::<fn(&LoopHandle, &ExceptionContext)>);
+    /// assert!(!lp.has_exception_handler());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn has_exception_handler(&self) -> bool {
         self.inner.exception_handler.borrow().is_some()
     }
@@ -229,10 +260,12 @@ impl LoopHandle {
     /// use asyncio::{ExceptionContext, LoopHandle};
     ///
     /// let lp = asyncio::EventLoop::new()?;
-    /// lp.set_exception_handler(Some(|_: &LoopHandle, ctx: &ExceptionContext| {
-    ///     assert_eq!(ctx.message, "disk full");
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+    ///     tx.send(ctx.message.clone()).unwrap();
     /// }));
-    /// lp.call_exception_handler(&ExceptionContext::new("disk full"));
+    /// lp.call_exception_handler(&ExceptionContext::new("disk full")); // called in place
+    /// assert_eq!(rx.try_recv().as_deref(), Ok("disk full"));
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: L19.

@@ -20,15 +20,19 @@ use super::LoopInner;
 /// # Examples
 ///
 /// ```
+/// use asyncio::{ExceptionContext, LoopHandle};
+///
 /// asyncio::run(async {
 ///     let lp = asyncio::get_running_loop().unwrap();
 ///     lp.call_soon(|| println!("returns ()")).unwrap();
 ///     // An `Err` goes to the exception handler; the loop carries on.
-///     lp.set_exception_handler(Some(|_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
-///         assert_eq!(ctx.exception.as_ref().unwrap().to_string(), "bad input");
+///     let (tx, rx) = std::sync::mpsc::channel();
+///     lp.set_exception_handler(Some(move |_: &LoopHandle, ctx: &ExceptionContext| {
+///         tx.send(ctx.exception.as_ref().map(|e| e.to_string())).unwrap();
 ///     }));
 ///     lp.call_soon(|| Err::<(), _>("bad input")).unwrap();
 ///     asyncio::yield_now().await;
+///     assert_eq!(rx.try_recv(), Ok(Some("bad input".to_string())));
 /// })
 /// .unwrap();
 /// ```
@@ -171,6 +175,8 @@ pub struct Handle {
 
 impl Handle {
     /// Cancels the callback if it has not run yet and releases what it captured. Idempotent.
+    ///
+    /// Shown, with [`cancelled`](Self::cancelled), in the example on [`Handle`].
     // Checklist: L5.
     pub fn cancel(&self) {
         self.callback.cancel();
@@ -274,6 +280,9 @@ pub struct TimerHandle {
 
 impl TimerHandle {
     /// Cancels the timer and releases its closure. Idempotent.
+    ///
+    /// Shown, with [`cancelled`](Self::cancelled) and [`when`](Self::when), in the example on
+    /// [`TimerHandle`].
     pub fn cancel(&self) {
         self.handle.cancel();
         if let Some(lp) = self.lp.upgrade() {

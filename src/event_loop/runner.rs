@@ -113,6 +113,9 @@ impl Default for Runner {
 
 impl Runner {
     /// A runner; its loop is made on first use.
+    ///
+    /// Shown in the examples on [`Runner`], [`get_loop`](Self::get_loop),
+    /// [`run`](Self::run) and [`close`](Self::close).
     pub fn new() -> Runner {
         Runner {
             state: RefCell::new(RunnerState::Created),
@@ -138,6 +141,20 @@ impl Runner {
     /// # Errors
     /// [`Error::InvalidState`] (`Runner is closed`) after [`close`](Self::close); `Error::Io`
     /// if the loop cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let runner = asyncio::Runner::new();
+    /// let lp = runner.get_loop()?; // made now, before any run
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon(move || tx.send("ran in the first run").unwrap())?;
+    /// runner.run(asyncio::yield_now())?;
+    /// assert_eq!(rx.try_recv(), Ok("ran in the first run"));
+    /// runner.close()?;
+    /// assert!(runner.get_loop().is_err(), "Runner is closed");
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn get_loop(&self) -> Result<LoopHandle, Error> {
         let mut state = self.state.borrow_mut();
         match &*state {
@@ -165,6 +182,26 @@ impl Runner {
     /// [`close`](Self::close); `Error::Io` if the loop cannot be made;
     /// [`Error::KeyboardInterrupt`]; [`Error::Cancelled`] if the future was cancelled
     /// through [`current_task`](crate::current_task).
+    ///
+    /// # Examples
+    ///
+    /// A task spawned in one run goes on in the next:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runner = asyncio::Runner::new();
+    /// let task = runner.run(async {
+    ///     asyncio::spawn(async {
+    ///         asyncio::sleep(Duration::from_millis(1)).await;
+    ///         42
+    ///     })
+    /// })?;
+    /// assert!(!task.is_done()); // the first run ended with the task still sleeping
+    /// assert_eq!(runner.run(task)?, Ok(42)); // the second run finishes it
+    /// runner.close()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn run<F: IntoFuture>(&self, fut: F) -> Result<F::Output, Error> {
         // Only the run itself depends on `F`: set-up and tear-down are compiled once, not once
         // per future type.
@@ -219,6 +256,18 @@ impl Runner {
     /// [`Error::InvalidState`]: `Cannot close a running event loop` from inside one of its
     /// runs, `Cannot run the event loop while another loop is running` from inside another
     /// loop's run (the runner stays open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let runner = asyncio::Runner::new();
+    /// let task = runner.run(async { asyncio::spawn(std::future::pending::<()>()) })?;
+    /// runner.close()?; // cancels and drains the task left, then closes the loop
+    /// assert!(task.is_cancelled());
+    /// assert!(runner.run(async {}).is_err(), "Runner is closed");
+    /// runner.close()?; // a second close does nothing
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn close(&self) -> Result<(), Error> {
         let lp = match &*self.state.borrow() {
             RunnerState::Ready(lp) => lp.handle(),

@@ -90,6 +90,11 @@ impl LoopHandle {
     /// `Error::Io` if the socket cannot be registered; under TLS, the handshake's error
     /// (the socket is closed).
     ///
+    /// # Examples
+    ///
+    /// See [`ConnectAcceptedSocket`] (a plain protocol on a socket from a std listener) and
+    /// [`ssl`](ConnectAcceptedSocket::ssl) (the same served over TLS).
+    ///
     /// [`Server`]: crate::Server
     // Checklist: L95, T37.
     pub fn connect_accepted_socket<P, F>(
@@ -144,18 +149,77 @@ impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
 #[cfg(feature = "tls")]
 impl<P> ConnectAcceptedSocket<P> {
     /// Serve TLS on the socket with this configuration (Python's `ssl=<SSLContext>`).
+    ///
+    /// # Examples
+    ///
+    /// The TLS keywords together: the result comes once the server's handshake is done.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{Protocol, Transport};
+    /// use std::time::Duration;
+    ///
+    /// /// Greets each client, then closes.
+    /// struct Greeter;
+    /// impl Protocol for Greeter {
+    ///     fn connection_made(&mut self, t: Transport) {
+    ///         let _ = t.write(b"hello over TLS\n");
+    ///         t.close();
+    ///     }
+    /// }
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client_sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (accepted, _) = listener.accept()?; // accepted by code of our own
+    /// asyncio::run(async move {
+    ///     let client = asyncio::spawn(async move {
+    ///         let (reader, _writer) = asyncio::open_connection_sock(client_sock)
+    ///             .ssl(client_config)
+    ///             .server_hostname("localhost")
+    ///             .await?;
+    ///         reader.readline().await
+    ///     });
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _) = lp
+    ///         .connect_accepted_socket(|| Greeter, accepted)
+    ///         .ssl(server_config)
+    ///         .ssl_handshake_timeout(Duration::from_secs(10))
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     assert!(transport.tls_version().is_some()); // the handshake is done
+    ///     assert_eq!(client.await??, b"hello over TLS\n");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
         self.tls.ssl = Some(config.into());
         self
     }
 
     /// How long the handshake may take (default 60 s); only with `ssl`.
+    ///
+    /// Shown, with the shutdown timeout, in the example on [`ssl`](Self::ssl).
     pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self
     }
 
     /// How long the close_notify exchange may take (default 30 s); only with `ssl`.
+    ///
+    /// Shown, with the handshake timeout, in the example on [`ssl`](Self::ssl).
     pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);
         self
@@ -163,6 +227,9 @@ impl<P> ConnectAcceptedSocket<P> {
 
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF; only
     /// with `ssl`.
+    ///
+    /// Its effect is shown, with `open_connection`'s option of the same name, in the example
+    /// on [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;

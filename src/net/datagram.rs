@@ -184,6 +184,9 @@ impl LoopHandle {
 
 impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     /// Binds to this host and port (resolved for datagrams; `""` is any address).
+    ///
+    /// Shown in the examples on [`CreateDatagramEndpoint`] and on
+    /// [`DatagramProtocol`] (a UDP echo server).
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local = Some(Endpoint::Inet(host.to_string(), port));
         self
@@ -192,6 +195,9 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     /// Connects to this host and port: `sendto` then takes no other address, and
     /// `error_received` hears of ICMP errors. An empty host is a name that does not resolve
     /// (`Error::Io`, kind `NotFound`), as in Python.
+    ///
+    /// Shown in the examples on [`CreateDatagramEndpoint`] and on
+    /// [`DatagramTransport::sendto`].
     pub fn remote_addr(mut self, host: &str, port: u16) -> Self {
         self.remote = Some(Endpoint::Inet(host.to_string(), port));
         self
@@ -200,6 +206,47 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     /// A Unix datagram socket bound to this path (Python's `family=AF_UNIX` with
     /// `local_addr=path`); a stale socket file there is removed first. An empty path is no
     /// address: the socket stays unbound (Python's `''`).
+    ///
+    /// # Examples
+    ///
+    /// A receiver bound to a path in a temp dir, a sender connected to it with
+    /// [`remote_path`](Self::remote_path):
+    ///
+    /// ```
+    /// use asyncio::{Address, DatagramProtocol, LoopFuture};
+    /// use std::time::Duration;
+    ///
+    /// /// Hands the first datagram to whoever awaits the future.
+    /// struct Inbox(LoopFuture<Vec<u8>>);
+    /// impl DatagramProtocol for Inbox {
+    ///     fn datagram_received(&mut self, data: &[u8], _from: Address) {
+    ///         let _ = self.0.set_result(data.to_vec());
+    ///     }
+    /// }
+    /// # struct Quiet;
+    /// # impl DatagramProtocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let name = format!("asyncio-doc-dgram-{}.sock", std::process::id());
+    ///     let path = std::env::temp_dir().join(name);
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let first = lp.create_future();
+    ///     let inbox = first.clone();
+    ///     let (receiver, _) = lp
+    ///         .create_datagram_endpoint(move || Inbox(inbox))
+    ///         .local_path(&path)
+    ///         .await?;
+    ///     let (sender, _) = lp.create_datagram_endpoint(|| Quiet).remote_path(&path).await?;
+    ///     sender.sendto(b"over a Unix socket", None)?;
+    ///     let got = asyncio::try_timeout(Duration::from_secs(5), first).await?;
+    ///     assert_eq!(got, b"over a Unix socket");
+    ///     sender.close();
+    ///     receiver.close();
+    /// #   std::fs::remove_file(&path)?;
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn local_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.local = Some(Endpoint::Unix(path.into()));
         self
@@ -207,12 +254,43 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
 
     /// A Unix datagram socket connected to this path (`family=AF_UNIX`, `remote_addr=path`);
     /// an empty path is no address (not connected).
+    ///
+    /// Shown in the example on [`local_path`](Self::local_path).
     pub fn remote_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.remote = Some(Endpoint::Unix(path.into()));
         self
     }
 
     /// Resolves for (or, with no address, makes a socket of) this family only.
+    ///
+    /// # Examples
+    ///
+    /// With no address at all, the family says which socket to make: here an unbound IPv4
+    /// sender that names the destination of each datagram.
+    ///
+    /// ```
+    /// use asyncio::{Address, AddressFamily};
+    /// # struct Quiet;
+    /// # impl asyncio::DatagramProtocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// #   peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (sender, _) = lp
+    ///         .create_datagram_endpoint(|| Quiet)
+    ///         .family(AddressFamily::Inet)
+    ///         .await?;
+    ///     sender.sendto(b"hello", Some(&Address::Inet(peer.local_addr()?)))?;
+    ///     let mut buf = [0; 16];
+    ///     let (n, from) = peer.recv_from(&mut buf)?; // loopback: already there
+    ///     assert_eq!(&buf[..n], b"hello");
+    ///     assert!(from.is_ipv4());
+    ///     sender.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn family(mut self, family: AddressFamily) -> Self {
         self.family = family;
         self
@@ -225,6 +303,29 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     }
 
     /// Sets `SO_REUSEPORT`: several endpoints may bind the same address and port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct Quiet;
+    /// # impl asyncio::DatagramProtocol for Quiet {}
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let bind = |port| lp.create_datagram_endpoint(|| Quiet).local_addr("127.0.0.1", port);
+    ///     let (first, _) = bind(0).reuse_port(true).await?;
+    ///     let port = first.sockname().and_then(|a| a.as_inet()).unwrap().port();
+    ///     // Both ask for SO_REUSEPORT: the second binds the same port.
+    ///     let (second, _) = bind(port).reuse_port(true).await?;
+    ///     assert_eq!(second.sockname().and_then(|a| a.as_inet()).unwrap().port(), port);
+    ///     // Without it, the port is taken.
+    ///     let taken = bind(port).await.err().unwrap();
+    ///     assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    ///     first.close();
+    ///     second.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
         self
@@ -238,6 +339,27 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     }
 
     /// Adopts a datagram socket instead of making one; no other keyword may be set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct Quiet;
+    /// # impl asyncio::DatagramProtocol for Quiet {}
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let sock = std::net::UdpSocket::bind("127.0.0.1:0")?; // made and bound by our code
+    ///     let addr = sock.local_addr()?;
+    ///     let (t, _) = lp.create_datagram_endpoint(|| Quiet).sock(sock).await?;
+    ///     assert_eq!(t.sockname().and_then(|a| a.as_inet()), Some(addr));
+    ///     t.close();
+    ///
+    ///     let other = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    ///     let refused = lp.create_datagram_endpoint(|| Quiet).sock(other).reuse_port(true).await;
+    ///     assert!(matches!(refused, Err(asyncio::Error::InvalidArgument(_))));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn sock(mut self, sock: impl Into<DatagramSocket>) -> Self {
         self.sock = Some(sock.into());
         self

@@ -275,6 +275,32 @@ impl CreateSubprocess {
 
     /// The child's standard input (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stdin`].
+    ///
+    /// # Examples
+    ///
+    /// The pipes are fields of the [`Process`]: write to the child's stdin and read its
+    /// answers as they come, then close stdin for its EOF.
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("cat", [] as [&str; 0])
+    ///         .stdin(Stdio::Pipe)
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     let (stdin, stdout) = (proc.stdin.as_ref().unwrap(), proc.stdout.as_ref().unwrap());
+    ///     for line in [&b"one\n"[..], b"two\n"] {
+    ///         stdin.write(line)?;
+    ///         stdin.drain().await?;
+    ///         assert_eq!(stdout.readline().await?, line); // cat answers each line
+    ///     }
+    ///     stdin.close(); // EOF: cat exits
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn stdin(mut self, stdio: Stdio) -> Self {
         self.stdin = stdio;
         self
@@ -282,6 +308,8 @@ impl CreateSubprocess {
 
     /// The child's standard output (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stdout`].
+    ///
+    /// Shown in the examples on [`create_subprocess_exec`] and [`stdin`](Self::stdin).
     pub fn stdout(mut self, stdio: Stdio) -> Self {
         self.stdout = stdio;
         self
@@ -289,18 +317,43 @@ impl CreateSubprocess {
 
     /// The child's standard error (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stderr`], [`Stdio::Stdout`] merges it into standard output.
+    ///
+    /// Shown in the example on [`Stdio`].
     pub fn stderr(mut self, stdio: Stdio) -> Self {
         self.stderr = stdio;
         self
     }
 
-    /// The limit of the stdout/stderr readers (default 64 KiB; Python's `limit=`).
+    /// The limit of the stdout/stderr readers (default 64 KiB; Python's `limit=`): the
+    /// longest line [`readline`](StreamReader::readline) accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("printf '%0100d\\n' 0; echo short")
+    ///         .stdout(Stdio::Pipe)
+    ///         .limit(64)
+    ///         .await?;
+    ///     let stdout = proc.stdout.as_ref().unwrap();
+    ///     let long = stdout.readline().await; // 100 digits: over the limit, discarded
+    ///     assert!(matches!(long, Err(asyncio::Error::LimitOverrun { .. })));
+    ///     assert_eq!(stdout.readline().await?, b"short\n"); // the reader carries on
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
     }
 
     /// The child's working directory (Python's `cwd=`).
+    ///
+    /// Shown, with [`env`](Self::env), in the example on [`CreateSubprocess`].
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
         self.nul |= has_nul(dir.as_ref().as_os_str());
         self.cmd.current_dir(dir);
@@ -309,12 +362,32 @@ impl CreateSubprocess {
 
     /// Sets one environment variable for the child (Python's `env=`, one entry at a time). A
     /// name holding `=` makes the creation fail with `InvalidArgument`, as in Python.
+    ///
+    /// Shown in the examples on [`CreateSubprocess`] and [`env_clear`](Self::env_clear).
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.cmd.env(key, value);
         self
     }
 
     /// Starts the child with an empty environment, plus what [`env`](Self::env) adds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("/usr/bin/env", [] as [&str; 0])
+    ///         .env_clear()
+    ///         .env("ONLY", "this")
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     let (out, _) = proc.communicate(None).await?;
+    ///     assert_eq!(out, b"ONLY=this\n"); // nothing of the parent's environment
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn env_clear(mut self) -> Self {
         self.cmd.env_clear();
         self
@@ -367,6 +440,8 @@ impl CreateSubprocess {
     }
 
     /// How the child's exit is learnt (default [`ChildWatcher::Auto`]).
+    ///
+    /// Shown in the example on [`ChildWatcher`].
     pub fn child_watcher(mut self, watcher: ChildWatcher) -> Self {
         self.watcher = watcher;
         self

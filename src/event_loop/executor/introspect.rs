@@ -309,6 +309,8 @@ impl TaskRef {
     /// The task's name (Python's `Task.get_name()`): the one given with
     /// [`set_name`](Self::set_name), or `Task-<n>`, numbered in creation order across the
     /// process.
+    ///
+    /// Shown in the examples on [`TaskRef`] and [`current_task`].
     pub fn name(&self) -> String {
         match &self.task {
             Some(task) => name_of(task.header()),
@@ -322,6 +324,8 @@ impl TaskRef {
     /// the loop's reports about the task. Names are kept by the task's loop: once the loop is
     /// dropped, a task answers with its default name, and so does the main future of a
     /// `run_until_complete` once the next run has begun.
+    ///
+    /// Shown in the example on [`TaskRef`].
     pub fn set_name(&self, name: impl Into<String>) {
         self.set_name_str(name.into().into_boxed_str());
     }
@@ -345,6 +349,20 @@ impl TaskRef {
     /// task has ended (and its failure then counts as seen), as Python's `Task.cancel()`.
     /// Cancelling the main future ends its run with [`Error::Cancelled`] at its next step (at
     /// the end of its current poll, if it cancels itself).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let out = asyncio::run(async {
+    ///     let main = asyncio::current_task().unwrap().unwrap();
+    ///     asyncio::spawn(async move { main.cancel() }).detach();
+    ///     asyncio::sleep(Duration::from_secs(5)).await; // dropped here, at once
+    ///     "never"
+    /// });
+    /// assert!(matches!(out, Err(asyncio::Error::Cancelled)));
+    /// ```
     pub fn cancel(&self) -> bool {
         if let Some(task) = &self.task {
             if task.header().is_done() {
@@ -371,6 +389,8 @@ impl TaskRef {
     }
 
     /// Whether the task has ended (Python's `Task.done()`).
+    ///
+    /// Shown in the example on [`Task::task_ref`](super::Task::task_ref).
     pub fn is_done(&self) -> bool {
         match &self.task {
             Some(task) => task.header().is_done(),
@@ -499,6 +519,23 @@ impl LoopHandle {
     /// The task this loop is polling right now (Python's `asyncio.current_task(loop)`):
     /// `None` outside a task, e.g. in a plain callback or when the loop is not running.
     /// The main future of [`run_until_complete`](Self::run_until_complete) counts as a task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// assert!(lp.current_task().is_none()); // the loop is not running
+    /// let (in_callback, in_main) = (lp.handle(), lp.handle());
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon(move || tx.send(in_callback.current_task().is_none()).unwrap())?;
+    /// let main_is_a_task = lp.run_until_complete(async move {
+    ///     asyncio::yield_now().await; // the callback runs meanwhile
+    ///     in_main.current_task().is_some()
+    /// })?;
+    /// assert!(main_is_a_task);
+    /// assert_eq!(rx.try_recv(), Ok(true), "a plain callback runs in no task");
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn current_task(&self) -> Option<TaskRef> {
         let key = self.inner.book.current.get();
         if key == NO_TASK {

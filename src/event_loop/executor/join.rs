@@ -95,6 +95,9 @@ impl<T: 'static> Task<T> {
     }
 
     /// Whether the task has ended (with a value, a panic, or cancelled).
+    ///
+    /// Shown in the examples on [`cancel`](Self::cancel) and
+    /// [`is_cancelled`](Self::is_cancelled).
     pub fn is_done(&self) -> bool {
         self.cell.header.is_done()
     }
@@ -104,6 +107,23 @@ impl<T: 'static> Task<T> {
     /// its output (`Err(Error::Cancelled)` from `?`) ended with that value: false here, where
     /// Python's `cancelled()` says true; such an output counts as no failure (reports,
     /// `ReturnWhen::FirstException`, `TaskGroup`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let stopped = asyncio::spawn(std::future::pending::<()>());
+    ///     stopped.cancel();
+    ///     // A task whose output is a cancellation it passed on (what `?` does with one):
+    ///     let passed_on = asyncio::spawn(async { Err::<(), _>(asyncio::Error::Cancelled) });
+    ///     asyncio::yield_now().await; // both have had their turn
+    ///     assert!(stopped.is_done() && stopped.is_cancelled());
+    ///     assert!(passed_on.is_done() && !passed_on.is_cancelled()); // it ended with a value
+    ///     assert!(matches!(passed_on.await, Ok(Err(asyncio::Error::Cancelled))));
+    ///     assert_eq!(stopped.await, Err(asyncio::Cancelled));
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.cell.header.is_cancelled()
     }
@@ -129,12 +149,29 @@ impl<T: 'static> Task<T> {
     }
 
     /// Names the task (Python's `Task.set_name()`).
+    ///
+    /// Shown in the example on [`name`](Self::name).
     pub fn set_name(&self, name: impl Into<String>) {
         self.task_ref().set_name(name);
     }
 
     /// A [`TaskRef`](super::TaskRef) to this task: what [`current_task`](crate::current_task)
     /// returns inside it, and what [`all_tasks`](crate::all_tasks) lists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let task = asyncio::spawn(async { asyncio::current_task().unwrap().unwrap() });
+    ///     let outside = task.task_ref();
+    ///     assert!(asyncio::all_tasks()?.contains(&outside));
+    ///     let inside = task.await.unwrap();
+    ///     assert_eq!(inside, outside); // the same task, seen from both sides
+    ///     assert!(outside.is_done());
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn task_ref(&self) -> super::TaskRef {
         super::TaskRef::of(self.cell.clone())
     }
