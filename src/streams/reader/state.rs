@@ -219,9 +219,10 @@ impl ReaderState {
     pub(crate) fn set_exception(&mut self, exc: &io::Error) -> Option<Waker> {
         self.exception = Some(SharedError::from_io(exc));
         // Every read fails from now on: an empty buffer (lent to a socket read that then
-        // failed) goes back to the pool instead of staying with a dead reader (issue #18).
+        // failed) goes back to the pool instead of staying with a dead reader (issue #18),
+        // a large one too (the pool frees it): no bulk read will want it again.
         if self.start == self.end {
-            self.release_buffer();
+            self.give_back_buffer();
         }
         self.end_parked_through();
         self.wakeup_waiter()
@@ -425,6 +426,23 @@ impl ReaderState {
                 .give_back(std::mem::take(&mut self.buf));
             // A tail lent by a `get_buffer` whose read found nothing is gone with it.
             self.offered = 0;
+        }
+    }
+
+    /// An empty buffer that will not be read into again goes back to the pool whatever its
+    /// size (one too large to keep is freed there): unlike `release_buffer`, nothing is kept
+    /// for bulk reads to come. A reader with no pool keeps it, as it keeps every buffer.
+    #[cold]
+    fn give_back_buffer(&mut self) {
+        debug_assert_eq!(self.start, self.end);
+        if self.buf.is_empty() {
+            return;
+        }
+        if let Some(lp) = &self.pool {
+            lp.inner
+                .reader_pool
+                .give_back(std::mem::take(&mut self.buf));
+            (self.start, self.end, self.offered) = (0, 0, 0);
         }
     }
 

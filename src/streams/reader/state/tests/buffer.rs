@@ -197,3 +197,27 @@ fn d1_read_to_eof_hands_out_a_large_buffer_and_keeps_no_memory() {
         );
     }
 }
+
+#[test]
+fn a_failed_reader_gives_back_its_emptied_buffer_whatever_its_size_and_keeps_unread_bytes() {
+    // Issue #18: a reader whose connection failed reads nothing more, so no bulk read will
+    // want the large buffer `consume` keeps for one: it goes back (the pool frees it) instead
+    // of staying with the dead reader until it is dropped. Bytes still unread stay (D1).
+    for (size, unread) in [(1000, 0), (POOLED_LARGEST * 4, 0), (POOLED_LARGEST * 4, 5)] {
+        let (mut st, _t) = with_transport(usize::MAX / 4);
+        receive(&mut st, &vec![b'x'; size]);
+        st.consume(size - unread);
+        let _ = st.set_exception(&io::ErrorKind::ConnectionReset.into());
+        let held = st.pool.as_ref().map(|lp| lp.inner.reader_pool.held());
+        if unread == 0 {
+            assert_eq!(
+                (st.buf.capacity(), held),
+                (0, Some(0)),
+                "{size} bytes read: the failed reader kept its buffer"
+            );
+        } else {
+            assert_eq!(st.buffered(), &vec![b'x'; unread][..], "unread bytes lost");
+            assert_eq!(held, Some(1));
+        }
+    }
+}
