@@ -217,3 +217,35 @@ fn d12_a_drain_polled_often_while_the_protocol_is_held_keeps_one_retry() {
     );
     assert!(matches!(last.poll(drain.as_mut()), Poll::Ready(Ok(()))));
 }
+
+// Checklist: D12 (a wait given up keeps no task alive and wakes nobody). A drain dropped
+// while it waited for a held protocol left its waker with its retry, which woke it once the
+// borrow ended: a spurious wake-up of a task that had moved on, and the task kept alive by
+// the retry until then (checked by reverting: woken once). The retry now finds the drain
+// gone and wakes nobody; a drain kept is still woken (`d12_..._keeps_one_retry`).
+#[test]
+fn d12_a_drain_dropped_while_the_protocol_is_held_is_not_woken_later() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    let probe = util::Probe::new();
+    {
+        let mut drain = pin!(writer.drain());
+        assert!(probe.poll(drain.as_mut()).is_pending(), "held: it waits");
+    }
+    assert_eq!(
+        std::sync::Arc::strong_count(&probe),
+        1,
+        "the dropped drain's waker is let go with it"
+    );
+    drop(held);
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(probe.woken(), 0, "a dropped drain was woken");
+}

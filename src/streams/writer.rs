@@ -904,8 +904,9 @@ pub struct Drain<'a> {
     writer: &'a StreamWriter,
     step: DrainStep,
     /// While its user holds the stream's protocol: the waker its retry (`when_cell_free`)
-    /// wakes once the borrow ends, shared with that retry (held by two while it waits), so
-    /// that a poll meanwhile hands over its waker instead of queueing a retry of its own.
+    /// wakes once the borrow ends. The retry holds it weakly (a weak count while it waits),
+    /// so that a poll meanwhile hands over its waker instead of queueing a retry of its own,
+    /// and a drain dropped first takes its waker with it: the retry then wakes nobody.
     held: Option<Rc<Cell<Option<std::task::Waker>>>>,
 }
 
@@ -976,11 +977,11 @@ impl Drain<'_> {
             let waker = Some(cx.waker().clone());
             match &this.held {
                 // This drain's retry still waits: it wakes this poll's waker instead.
-                Some(slot) if Rc::strong_count(slot) > 1 => drop(slot.replace(waker)),
+                Some(slot) if Rc::weak_count(slot) > 0 => drop(slot.replace(waker)),
                 _ => {
                     let slot = Rc::new(Cell::new(waker));
                     // Woken as the retry runs, or as a closing loop discards it unrun.
-                    let guard = WakeOnDrop(slot.clone());
+                    let guard = WakeOnDrop(Rc::downgrade(&slot));
                     this.held = Some(slot);
                     let wake = move |_: &RefCell<StreamCore>| drop(guard);
                     let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
@@ -1102,12 +1103,12 @@ impl Drain<'_> {
 
 /// A held drain's retry: wakes the drain's latest waker when dropped, by the retry that ran
 /// or with a retry a closing loop discarded unrun (its task then polls again and sees the
-/// loop closed).
-struct WakeOnDrop(Rc<Cell<Option<std::task::Waker>>>);
+/// loop closed); nobody if the drain is gone.
+struct WakeOnDrop(std::rc::Weak<Cell<Option<std::task::Waker>>>);
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
-        if let Some(waker) = self.0.take() {
+        if let Some(waker) = self.0.upgrade().and_then(|slot| slot.take()) {
             waker.wake();
         }
     }
