@@ -1129,21 +1129,35 @@ impl Drain<'_> {
     #[cold]
     #[inline(never)]
     fn wait_dropped(&mut self) {
-        // A failed borrow would mean a drop from inside the transport's call into the core,
-        // which never drops drains; the entry then goes with the next wake-up of all, and
-        // the deadline costs one timer firing, no more.
         let DrainStep::Waiting { since, key, .. } = self.step else {
             return;
         };
-        let Ok(mut core) = self.writer.core.try_borrow_mut() else {
-            return;
+        let settle = move |cell: &RefCell<StreamCore>| {
+            let mut core = cell.borrow_mut();
+            if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
+                dl.drain_wait_ended();
+            }
+            let waker = core.remove_keyed_waiter(key);
+            drop(core);
+            drop(waker); // after the borrow: dropping a waker may run its task's code
         };
-        if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
-            dl.drain_wait_ended();
+        let core = &self.writer.core;
+        if core.try_borrow_mut().is_ok() {
+            return settle(core);
         }
-        let waker = core.remove_keyed_waiter(key);
-        drop(core);
-        drop(waker); // after the borrow: dropping a waker may run its task's code
+        // A user holds the stream's protocol (`get_protocol()`, across an `.await`): settled
+        // once the borrow ends, as a held protocol's calls are, or else its waker would stay
+        // among the waiters and its dated wait be counted for good. (A closing loop drops
+        // the retry: the core then goes as it is.)
+        let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
+        when_cell_free(
+            lp,
+            id,
+            Rc::downgrade(core),
+            Need::Exclusive,
+            settle,
+            Hold::new(),
+        );
     }
 }
 
