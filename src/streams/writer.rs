@@ -1150,14 +1150,8 @@ impl Drain<'_> {
         // among the waiters and its dated wait be counted for good. (A closing loop drops
         // the retry: the core then goes as it is.)
         let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
-        when_cell_free(
-            lp,
-            id,
-            Rc::downgrade(core),
-            Need::Exclusive,
-            settle,
-            Hold::new(),
-        );
+        let weak = Rc::downgrade(core);
+        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
     }
 }
 
