@@ -217,3 +217,85 @@ fn d12_a_drain_polled_often_while_the_protocol_is_held_keeps_one_retry() {
     );
     assert!(matches!(last.poll(drain.as_mut()), Poll::Ready(Ok(()))));
 }
+
+// Checklist: D12 (a wait given up keeps no task alive and wakes nobody). A drain dropped
+// while it waited for a held protocol left its waker with its retry, which woke it once the
+// borrow ended: a spurious wake-up of a task that had moved on, and the task kept alive by
+// the retry until then (checked by reverting: woken once). The retry now finds the drain
+// gone and wakes nobody; a drain kept is still woken (`d12_..._keeps_one_retry`).
+#[test]
+fn d12_a_drain_dropped_while_the_protocol_is_held_is_not_woken_later() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    let probe = util::Probe::new();
+    {
+        let mut drain = pin!(writer.drain());
+        assert!(probe.poll(drain.as_mut()).is_pending(), "held: it waits");
+    }
+    assert_eq!(
+        std::sync::Arc::strong_count(&probe),
+        1,
+        "the dropped drain's waker is let go with it"
+    );
+    drop(held);
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(probe.woken(), 0, "a dropped drain was woken");
+}
+
+// Checklist: D12, S52 (a drain given up leaves nothing behind). A drain waiting for the
+// transport to drain (writing paused, its wait dated under a drain timeout) and dropped while
+// its user held the stream's protocol could not take its entry back: its waker stayed among
+// the stream's waiters (keeping its task alive) until the next wake-up of all, and the count
+// of dated drains stayed one too high for good, so the drain deadline stayed armed after the
+// last dated drain had ended (checked by reverting: the probe's waker still held). Both are
+// now settled once the borrow ends.
+#[test]
+fn d12_a_paused_drain_dropped_while_the_protocol_is_held_leaves_no_waker_behind() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    writer.set_drain_timeout(Some(Duration::from_secs(3600)));
+    writer.write(&vec![7u8; 1 << 20]).unwrap();
+    for _ in 0..20 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(lp.handle().stats().writing_paused, 1, "paused");
+    let timers_before = lp.handle().stats().timers;
+    let probe = util::Probe::new();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let mut drain = Box::pin(writer.drain());
+    assert!(probe.poll(drain.as_mut()).is_pending(), "paused: it waits");
+    assert_eq!(
+        lp.handle().stats().timers,
+        timers_before + 1,
+        "the drain deadline is armed"
+    );
+    let held = proto.borrow_mut();
+    drop(drain);
+    drop(held);
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(
+        std::sync::Arc::strong_count(&probe),
+        1,
+        "the dropped drain's waker is still among the stream's waiters"
+    );
+    assert_eq!(
+        lp.handle().stats().timers,
+        timers_before,
+        "no dated drain is left, yet the drain deadline stays armed"
+    );
+    assert_eq!(probe.woken(), 0);
+}

@@ -429,3 +429,59 @@ fn t14_a_failed_pause_or_resume_writing_over_tls_names_the_layer_as_the_protocol
     util::run_until(&lp, 1000, || proto.borrow().lost);
     peer.join().unwrap();
 }
+
+/// The same one line when the TLS layer's raw transport is the PROXY layer's facade (a
+/// server with `proxy_protocol` and `ssl`): the facade hands the layer its socket's dropped
+/// bytes, so the socket does not say them a second time. Before, two lines for the one
+/// connection, 'transport N' and 'TLS transport N' (checked by reverting the fix).
+// Checklist: L16 (close() discards what was queued: said once, not silently).
+#[test]
+fn bytes_dropped_at_loop_close_behind_a_proxy_header_are_warned_about_once() {
+    use asyncio::ProxyProtocol;
+    tls_helpers::faults::capture_log::start();
+    let lp = asyncio::EventLoop::new().unwrap();
+    let kept: Rc<RefCell<Option<StreamWriter>>> = Rc::default();
+    let k = kept.clone();
+    let handler = move |_r: StreamReader, w: StreamWriter| {
+        let k = k.clone();
+        async move {
+            // The client never reads: the raw transport pauses the layer, which keeps the rest.
+            w.write(&vec![7u8; 16 << 20])?;
+            *k.borrow_mut() = Some(w);
+            Ok::<_, Error>(())
+        }
+    };
+    let serve = asyncio::start_server(handler, "127.0.0.1", 0)
+        .proxy_protocol(ProxyProtocol::Required)
+        .ssl(Certs::get().server_config(&[]));
+    let server = lp.run_until_complete(serve).unwrap().unwrap();
+    let port = util::port_of(&server);
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket2::SockRef::from(&sock)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    io::Write::write_all(&mut &sock, b"PROXY TCP4 192.0.2.1 198.51.100.7 7 443\r\n").unwrap();
+    let connect = asyncio::open_connection_sock(sock)
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost");
+    let client = lp
+        .run_until_complete(asyncio::timeout(
+            BOUND,
+            std::future::IntoFuture::into_future(connect),
+        ))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    tls_helpers::turn_until(&lp, "the handler's write", || kept.borrow().is_some());
+    let held = kept
+        .borrow()
+        .as_ref()
+        .map_or(0, |w| w.transport().get_write_buffer_size());
+    assert!(held > 0, "the layer holds bytes");
+    lp.close().unwrap();
+    let mut lines = tls_helpers::faults::capture_log::lines("");
+    lines.retain(|l| l.contains("still to send"));
+    assert_eq!(lines.len(), 1, "one connection, one line: {lines:?}");
+    assert!(lines[0].starts_with("TLS transport"), "{lines:?}");
+    drop((client, kept, server));
+}

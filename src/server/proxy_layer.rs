@@ -673,6 +673,12 @@ impl TransportImpl for ProxiedTransport {
     fn peer_eof(&self) -> bool {
         self.raw.peer_eof()
     }
+    // A TLS layer above says its socket's dropped bytes in its own warning (one per
+    // connection): the facade hands them over as the socket would.
+    #[cfg(feature = "tls")]
+    fn take_unsent_at_loop_close(&self) -> usize {
+        self.raw.take_unsent_at_loop_close()
+    }
     fn proxy_header(&self) -> Option<Rc<ProxyHeader>> {
         self.header.clone()
     }

@@ -904,8 +904,9 @@ pub struct Drain<'a> {
     writer: &'a StreamWriter,
     step: DrainStep,
     /// While its user holds the stream's protocol: the waker its retry (`when_cell_free`)
-    /// wakes once the borrow ends, shared with that retry (held by two while it waits), so
-    /// that a poll meanwhile hands over its waker instead of queueing a retry of its own.
+    /// wakes once the borrow ends. The retry holds it weakly (a weak count while it waits),
+    /// so that a poll meanwhile hands over its waker instead of queueing a retry of its own,
+    /// and a drain dropped first takes its waker with it: the retry then wakes nobody.
     held: Option<Rc<Cell<Option<std::task::Waker>>>>,
 }
 
@@ -976,11 +977,11 @@ impl Drain<'_> {
             let waker = Some(cx.waker().clone());
             match &this.held {
                 // This drain's retry still waits: it wakes this poll's waker instead.
-                Some(slot) if Rc::strong_count(slot) > 1 => drop(slot.replace(waker)),
+                Some(slot) if Rc::weak_count(slot) > 0 => drop(slot.replace(waker)),
                 _ => {
                     let slot = Rc::new(Cell::new(waker));
                     // Woken as the retry runs, or as a closing loop discards it unrun.
-                    let guard = WakeOnDrop(slot.clone());
+                    let guard = WakeOnDrop(Rc::downgrade(&slot));
                     this.held = Some(slot);
                     let wake = move |_: &RefCell<StreamCore>| drop(guard);
                     let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
@@ -1102,12 +1103,12 @@ impl Drain<'_> {
 
 /// A held drain's retry: wakes the drain's latest waker when dropped, by the retry that ran
 /// or with a retry a closing loop discarded unrun (its task then polls again and sees the
-/// loop closed).
-struct WakeOnDrop(Rc<Cell<Option<std::task::Waker>>>);
+/// loop closed); nobody if the drain is gone.
+struct WakeOnDrop(std::rc::Weak<Cell<Option<std::task::Waker>>>);
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
-        if let Some(waker) = self.0.take() {
+        if let Some(waker) = self.0.upgrade().and_then(|slot| slot.take()) {
             waker.wake();
         }
     }
@@ -1128,21 +1129,29 @@ impl Drain<'_> {
     #[cold]
     #[inline(never)]
     fn wait_dropped(&mut self) {
-        // A failed borrow would mean a drop from inside the transport's call into the core,
-        // which never drops drains; the entry then goes with the next wake-up of all, and
-        // the deadline costs one timer firing, no more.
         let DrainStep::Waiting { since, key, .. } = self.step else {
             return;
         };
-        let Ok(mut core) = self.writer.core.try_borrow_mut() else {
-            return;
+        let settle = move |cell: &RefCell<StreamCore>| {
+            let mut core = cell.borrow_mut();
+            if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
+                dl.drain_wait_ended();
+            }
+            let waker = core.remove_keyed_waiter(key);
+            drop(core);
+            drop(waker); // after the borrow: dropping a waker may run its task's code
         };
-        if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
-            dl.drain_wait_ended();
+        let core = &self.writer.core;
+        if core.try_borrow_mut().is_ok() {
+            return settle(core);
         }
-        let waker = core.remove_keyed_waiter(key);
-        drop(core);
-        drop(waker); // after the borrow: dropping a waker may run its task's code
+        // A user holds the stream's protocol (`get_protocol()`, across an `.await`): settled
+        // once the borrow ends, as a held protocol's calls are, or else its waker would stay
+        // among the waiters and its dated wait be counted for good. (A closing loop drops
+        // the retry: the core then goes as it is.)
+        let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
+        let weak = Rc::downgrade(core);
+        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
     }
 }
 
