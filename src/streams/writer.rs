@@ -450,8 +450,7 @@ impl StreamWriter {
     pub fn drain(&self) -> Drain<'_> {
         Drain {
             writer: self,
-            step: DrainStep::Start,
-            held: None,
+            slow: None,
         }
     }
 
@@ -902,6 +901,13 @@ impl Drop for ClosedWait<'_> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Drain<'a> {
     writer: &'a StreamWriter,
+    /// `None` until a poll leaves the fast path: a fresh or fast drain is one tag to set, test
+    /// and drop (a field of its own beside the step cost the echo path 4 instructions).
+    slow: Option<SlowDrain>,
+}
+
+/// A [`Drain`] past its fast path.
+struct SlowDrain {
     step: DrainStep,
     /// While its user holds the stream's protocol: the waker its retry (`when_cell_free`)
     /// wakes once the borrow ends, shared with that retry (held by two while it waits), so
@@ -937,7 +943,7 @@ impl Future for Drain<'_> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if let DrainStep::Start = this.step {
+        if this.slow.is_none() {
             // The fast path, out of which nothing else is inlined: nothing to wait for.
             let writer = this.writer;
             // Borrowed elsewhere (a user holding the stream's protocol): the slow path waits.
@@ -974,14 +980,14 @@ impl Drain<'_> {
             // `.await`): no step below can look at it. Polled again once it is free, retried
             // as a transport retries a held protocol (`Hold`); the step stays as it was.
             let waker = Some(cx.waker().clone());
-            match &this.held {
+            match &this.slow_mut().held {
                 // This drain's retry still waits: it wakes this poll's waker instead.
                 Some(slot) if Rc::strong_count(slot) > 1 => drop(slot.replace(waker)),
                 _ => {
                     let slot = Rc::new(Cell::new(waker));
                     // Woken as the retry runs, or as a closing loop discards it unrun.
                     let guard = WakeOnDrop(slot.clone());
-                    this.held = Some(slot);
+                    this.slow_mut().held = Some(slot);
                     let wake = move |_: &RefCell<StreamCore>| drop(guard);
                     let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
                     when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
@@ -989,7 +995,7 @@ impl Drain<'_> {
             }
             return Poll::Pending;
         }
-        match this.step {
+        match this.slow_mut().step {
             DrainStep::Start => {
                 let core = writer.core.borrow();
                 if let Some(e) = core.reader.exception() {
@@ -1002,7 +1008,7 @@ impl Drain<'_> {
                 drop(core);
                 if closing {
                     // S49: let a connection_lost already scheduled run before the check below.
-                    this.step = DrainStep::Yielded;
+                    this.slow_mut().step = DrainStep::Yielded;
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -1020,7 +1026,8 @@ impl Drain<'_> {
                     if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
                         dl.drain_wait_ended();
                     }
-                    this.step = DrainStep::Yielded; // polled again, it re-checks from scratch
+                    // Polled again, it re-checks from scratch.
+                    this.slow_mut().step = DrainStep::Yielded;
                     let entry = core.remove_keyed_waiter(key); // none after a wake-up of all
                     drop(core);
                     drop(entry); // after the borrow: dropping a waker may run its task's code
@@ -1030,6 +1037,14 @@ impl Drain<'_> {
                 this.wait(start, since, key, cx)
             }
         }
+    }
+
+    /// The state past the fast path, made at its first slow poll.
+    fn slow_mut(&mut self) -> &mut SlowDrain {
+        self.slow.get_or_insert(SlowDrain {
+            step: DrainStep::Start,
+            held: None,
+        })
     }
 
     /// After the fast path: lost, flowing again, or wait for the next `resume_writing`.
@@ -1078,7 +1093,8 @@ impl Drain<'_> {
             };
             if dl.drain_timed_out(began, &core.me) {
                 dl.drain_wait_ended();
-                self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
+                // Polled again, it re-checks from scratch.
+                self.slow_mut().step = DrainStep::Yielded;
                 let entry = core.remove_keyed_waiter(key);
                 drop(guard);
                 drop(entry); // after the borrow: dropping a waker may run its task's code
@@ -1093,7 +1109,7 @@ impl Drain<'_> {
         }
         let mut key = key;
         let replaced = core.add_keyed_waiter(&mut key, cx.waker());
-        self.step = DrainStep::Waiting { start, since, key };
+        self.slow_mut().step = DrainStep::Waiting { start, since, key };
         drop(guard);
         drop(replaced); // after the borrow: dropping a waker may run its task's code
         Poll::Pending
@@ -1118,8 +1134,10 @@ impl Drop for WakeOnDrop {
 impl Drop for Drain<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let DrainStep::Waiting { .. } = self.step {
-            self.wait_dropped();
+        // One test of the state's tag for a fast drain: the slow state's fields (the step,
+        // the held retry's slot) are all let go of out of line.
+        if self.slow.is_some() {
+            self.slow_dropped();
         }
     }
 }
@@ -1127,22 +1145,24 @@ impl Drop for Drain<'_> {
 impl Drain<'_> {
     #[cold]
     #[inline(never)]
-    fn wait_dropped(&mut self) {
-        // A failed borrow would mean a drop from inside the transport's call into the core,
-        // which never drops drains; the entry then goes with the next wake-up of all, and
-        // the deadline costs one timer firing, no more.
-        let DrainStep::Waiting { since, key, .. } = self.step else {
+    fn slow_dropped(&mut self) {
+        let Some(slow) = self.slow.take() else {
             return;
         };
-        let Ok(mut core) = self.writer.core.try_borrow_mut() else {
-            return;
-        };
-        if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
-            dl.drain_wait_ended();
+        if let DrainStep::Waiting { since, key, .. } = slow.step {
+            // A failed borrow would mean a drop from inside the transport's call into the
+            // core, which never drops drains; the entry then goes with the next wake-up of
+            // all, and the deadline costs one timer firing, no more.
+            if let Ok(mut core) = self.writer.core.try_borrow_mut() {
+                if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
+                    dl.drain_wait_ended();
+                }
+                let waker = core.remove_keyed_waiter(key);
+                drop(core);
+                drop(waker); // after the borrow: dropping a waker may run its task's code
+            }
         }
-        let waker = core.remove_keyed_waiter(key);
-        drop(core);
-        drop(waker); // after the borrow: dropping a waker may run its task's code
+        drop(slow); // the held retry's slot, if any, after the borrow
     }
 }
 
