@@ -38,8 +38,15 @@ pub(crate) struct ReadyQueue {
 }
 
 impl ReadyQueue {
+    /// Appends `r`. The growth is out of line (`grow`): with `VecDeque`'s own growth path
+    /// inlined, the push was left a call in `read_ready`, whose plain-protocol path then
+    /// spilled and reloaded registers per message (5 instructions, the Protocol echo).
     pub(crate) fn push(&self, r: Runnable) {
-        self.queue.borrow_mut().push_back(r);
+        let mut queue = self.queue.borrow_mut();
+        if queue.len() == queue.capacity() {
+            grow(&mut queue);
+        }
+        queue.push_back(r);
     }
 
     pub(crate) fn pop(&self) -> Option<Runnable> {
@@ -67,6 +74,13 @@ impl ReadyQueue {
             .borrow_mut()
             .retain(|r| !matches!(r, Runnable::Main));
     }
+}
+
+/// Makes room for one more entry: rare once the queue has grown to the loop's load.
+#[cold]
+#[inline(never)]
+fn grow(queue: &mut VecDeque<Runnable>) {
+    queue.reserve(1);
 }
 
 /// What an I/O callback woke (D10): a task, or `run_until_complete`'s future.

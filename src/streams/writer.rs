@@ -450,8 +450,7 @@ impl StreamWriter {
     pub fn drain(&self) -> Drain<'_> {
         Drain {
             writer: self,
-            step: DrainStep::Start,
-            held: None,
+            slow: None,
         }
     }
 
@@ -902,6 +901,13 @@ impl Drop for ClosedWait<'_> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Drain<'a> {
     writer: &'a StreamWriter,
+    /// `None` until a poll leaves the fast path: a fresh or fast drain is one tag to set, test
+    /// and drop (a field of its own beside the step cost the echo path 4 instructions).
+    slow: Option<SlowDrain>,
+}
+
+/// A [`Drain`] past its fast path.
+struct SlowDrain {
     step: DrainStep,
     /// While its user holds the stream's protocol: the waker its retry (`when_cell_free`)
     /// wakes once the borrow ends. The retry holds it weakly (a weak count while it waits),
@@ -938,7 +944,7 @@ impl Future for Drain<'_> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if let DrainStep::Start = this.step {
+        if this.slow.is_none() {
             // The fast path, out of which nothing else is inlined: nothing to wait for.
             let writer = this.writer;
             // Borrowed elsewhere (a user holding the stream's protocol): the slow path waits.
@@ -975,14 +981,14 @@ impl Drain<'_> {
             // `.await`): no step below can look at it. Polled again once it is free, retried
             // as a transport retries a held protocol (`Hold`); the step stays as it was.
             let waker = Some(cx.waker().clone());
-            match &this.held {
+            match &this.slow_mut().held {
                 // This drain's retry still waits: it wakes this poll's waker instead.
                 Some(slot) if Rc::weak_count(slot) > 0 => drop(slot.replace(waker)),
                 _ => {
                     let slot = Rc::new(Cell::new(waker));
                     // Woken as the retry runs, or as a closing loop discards it unrun.
                     let guard = WakeOnDrop(Rc::downgrade(&slot));
-                    this.held = Some(slot);
+                    this.slow_mut().held = Some(slot);
                     let wake = move |_: &RefCell<StreamCore>| drop(guard);
                     let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
                     when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
@@ -990,7 +996,7 @@ impl Drain<'_> {
             }
             return Poll::Pending;
         }
-        match this.step {
+        match this.slow_mut().step {
             DrainStep::Start => {
                 let core = writer.core.borrow();
                 if let Some(e) = core.reader.exception() {
@@ -1003,7 +1009,7 @@ impl Drain<'_> {
                 drop(core);
                 if closing {
                     // S49: let a connection_lost already scheduled run before the check below.
-                    this.step = DrainStep::Yielded;
+                    this.slow_mut().step = DrainStep::Yielded;
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -1021,7 +1027,8 @@ impl Drain<'_> {
                     if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
                         dl.drain_wait_ended();
                     }
-                    this.step = DrainStep::Yielded; // polled again, it re-checks from scratch
+                    // Polled again, it re-checks from scratch.
+                    this.slow_mut().step = DrainStep::Yielded;
                     let entry = core.remove_keyed_waiter(key); // none after a wake-up of all
                     drop(core);
                     drop(entry); // after the borrow: dropping a waker may run its task's code
@@ -1031,6 +1038,14 @@ impl Drain<'_> {
                 this.wait(start, since, key, cx)
             }
         }
+    }
+
+    /// The state past the fast path, made at its first slow poll.
+    fn slow_mut(&mut self) -> &mut SlowDrain {
+        self.slow.get_or_insert(SlowDrain {
+            step: DrainStep::Start,
+            held: None,
+        })
     }
 
     /// After the fast path: lost, flowing again, or wait for the next `resume_writing`.
@@ -1079,7 +1094,8 @@ impl Drain<'_> {
             };
             if dl.drain_timed_out(began, &core.me) {
                 dl.drain_wait_ended();
-                self.step = DrainStep::Yielded; // polled again, it re-checks from scratch
+                // Polled again, it re-checks from scratch.
+                self.slow_mut().step = DrainStep::Yielded;
                 let entry = core.remove_keyed_waiter(key);
                 drop(guard);
                 drop(entry); // after the borrow: dropping a waker may run its task's code
@@ -1094,7 +1110,7 @@ impl Drain<'_> {
         }
         let mut key = key;
         let replaced = core.add_keyed_waiter(&mut key, cx.waker());
-        self.step = DrainStep::Waiting { start, since, key };
+        self.slow_mut().step = DrainStep::Waiting { start, since, key };
         drop(guard);
         drop(replaced); // after the borrow: dropping a waker may run its task's code
         Poll::Pending
@@ -1119,8 +1135,10 @@ impl Drop for WakeOnDrop {
 impl Drop for Drain<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let DrainStep::Waiting { .. } = self.step {
-            self.wait_dropped();
+        // One test of the state's tag for a fast drain: the slow state's fields (the step,
+        // the held retry's slot) are all let go of out of line.
+        if self.slow.is_some() {
+            self.slow_dropped();
         }
     }
 }
@@ -1128,30 +1146,34 @@ impl Drop for Drain<'_> {
 impl Drain<'_> {
     #[cold]
     #[inline(never)]
-    fn wait_dropped(&mut self) {
-        let DrainStep::Waiting { since, key, .. } = self.step else {
+    fn slow_dropped(&mut self) {
+        let Some(slow) = self.slow.take() else {
             return;
         };
-        let settle = move |cell: &RefCell<StreamCore>| {
-            let mut core = cell.borrow_mut();
-            if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
-                dl.drain_wait_ended();
+        if let DrainStep::Waiting { since, key, .. } = slow.step {
+            let settle = move |cell: &RefCell<StreamCore>| {
+                let mut core = cell.borrow_mut();
+                if let (Some(_), Some(dl)) = (since, &mut core.deadlines) {
+                    dl.drain_wait_ended();
+                }
+                let waker = core.remove_keyed_waiter(key);
+                drop(core);
+                drop(waker); // after the borrow: dropping a waker may run its task's code
+            };
+            let core = &self.writer.core;
+            if core.try_borrow_mut().is_ok() {
+                settle(core);
+            } else {
+                // A user holds the stream's protocol (`get_protocol()`, across an `.await`):
+                // settled once the borrow ends, as a held protocol's calls are, or else its
+                // waker would stay among the waiters and its dated wait be counted for good.
+                // (A closing loop drops the retry: the core then goes as it is.)
+                let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
+                let weak = Rc::downgrade(core);
+                when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
             }
-            let waker = core.remove_keyed_waiter(key);
-            drop(core);
-            drop(waker); // after the borrow: dropping a waker may run its task's code
-        };
-        let core = &self.writer.core;
-        if core.try_borrow_mut().is_ok() {
-            return settle(core);
         }
-        // A user holds the stream's protocol (`get_protocol()`, across an `.await`): settled
-        // once the borrow ends, as a held protocol's calls are, or else its waker would stay
-        // among the waiters and its dated wait be counted for good. (A closing loop drops
-        // the retry: the core then goes as it is.)
-        let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
-        let weak = Rc::downgrade(core);
-        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
+        drop(slow); // the held retry's slot, if any
     }
 }
 
