@@ -12,51 +12,7 @@ use std::time::{Duration, Instant};
 
 use asyncio::{Error, EventLoop, ManualClock};
 
-/// This binary's log: the crate's records, per thread (tests run on threads of their own).
-mod capture_log {
-    use std::cell::RefCell;
-
-    thread_local! {
-        static LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    }
-
-    struct Capture;
-
-    impl log::Log for Capture {
-        fn enabled(&self, m: &log::Metadata) -> bool {
-            m.target().starts_with("asyncio")
-        }
-        fn log(&self, r: &log::Record) {
-            if self.enabled(r.metadata()) {
-                LINES.with(|l| l.borrow_mut().push(r.args().to_string()));
-            }
-        }
-        fn flush(&self) {}
-    }
-
-    static CAPTURE: Capture = Capture;
-
-    /// Installs the capture (once per process) and clears this thread's records.
-    pub fn start() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            log::set_logger(&CAPTURE).expect("no other logger in this binary");
-            log::set_max_level(log::LevelFilter::Warn);
-        });
-        LINES.with(|l| l.borrow_mut().clear());
-    }
-
-    /// This thread's records that contain `part`.
-    pub fn lines(part: &str) -> Vec<String> {
-        LINES.with(|l| {
-            l.borrow()
-                .iter()
-                .filter(|s| s.contains(part))
-                .cloned()
-                .collect()
-        })
-    }
-}
+use util::capture_log;
 
 /// A drain's outcome once the loop has closed: the loop-closed error every other path gives.
 fn assert_loop_closed(got: Poll<Result<(), Error>>, what: &str) {
@@ -160,7 +116,7 @@ fn d14_a_long_hold_seen_by_a_streams_timer_names_its_transport() {
     let held = proto.borrow_mut();
     // Loop time moves a millisecond a turn; the hold is reported after 1 s of real time.
     let began = Instant::now();
-    while capture_log::lines("its protocol has been borrowed").is_empty()
+    while capture_log::containing("its protocol has been borrowed").is_empty()
         && began.elapsed() < Duration::from_secs(10)
     {
         clock.advance(Duration::from_millis(1));
@@ -168,7 +124,7 @@ fn d14_a_long_hold_seen_by_a_streams_timer_names_its_transport() {
         std::thread::yield_now();
     }
     drop(held);
-    let warned = capture_log::lines("its protocol has been borrowed");
+    let warned = capture_log::containing("its protocol has been borrowed");
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(
         warned[0].starts_with(&format!("transport {id}: ")),

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use asyncio::LoopHandle;
 
+pub mod capture_log;
+
 /// Installs an exception handler that records each report as `message | exception`.
 pub fn capture_exceptions(lp: &LoopHandle) -> Rc<RefCell<Vec<String>>> {
     let seen = Rc::new(RefCell::new(Vec::new()));
