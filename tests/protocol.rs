@@ -13,6 +13,7 @@
 //! `start_tls` (T33). A grammar violation inside a callback panics there, the slot reports it
 //! through the exception handler, and the test fails on the report.
 
+mod protocol_probe;
 mod util;
 
 #[cfg(feature = "tls")]
@@ -23,7 +24,8 @@ use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
-use asyncio::{BufferedProtocol, EventLoop, Protocol, Transport};
+use asyncio::{EventLoop, Protocol, Transport};
+use protocol_probe::{probe, record_and_write, Act, Cb, Probe, Shared, ACTIONS};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
@@ -32,185 +34,16 @@ enum Kind {
     Tls,
 }
 
-/// The callback under test.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Cb {
-    Made,
-    Data,
-    Eof,
-    Pause,
-    Resume,
-}
-
-/// What the callback under test does, once, from inside.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Act {
-    /// A few bytes.
-    Write,
-    /// Enough to cross the high-water mark: `pause_writing` is due while the callback still
-    /// runs, and must come right after it (L49).
-    Flood,
-    Close,
-    Abort,
-    PauseReading,
-    /// A bug in the protocol: reported once, fatal or not as the callback's rules say (L49,
-    /// L51, L54, L55, T14, T30).
-    Panic,
-}
-
-const CALLBACKS: [Cb; 5] = [Cb::Made, Cb::Data, Cb::Eof, Cb::Pause, Cb::Resume];
-const ACTIONS: [Act; 6] = [
-    Act::Write,
-    Act::Flood,
-    Act::Close,
-    Act::Abort,
-    Act::PauseReading,
-    Act::Panic,
-];
-const PEER_MSG: &[u8] = b"hello from the peer";
-
-/// What one end saw and did, shared with the test (borrowed only outside transport calls).
-#[derive(Default)]
-struct Seen {
-    calls: Vec<&'static str>,
-    /// Bytes delivered to this end's protocol, in order.
-    received: Vec<u8>,
-    /// Bytes this end's transport accepted from `write`, in order.
-    sent: Vec<u8>,
-    lost: usize,
-    /// The callback under test ran its action.
-    acted: bool,
-}
-
-type Shared = Rc<RefCell<Seen>>;
-
-/// Records `data` as sent, then writes it (in this order: a callback that `write` triggers
-/// may write too, and its bytes go after these).
+/// Writes `data` unless the transport is closing.
 fn send(seen: &Shared, t: &Transport, data: &[u8]) {
     if t.is_closing() {
         return;
     }
-    seen.borrow_mut().sent.extend_from_slice(data);
-    t.write(data).unwrap();
+    record_and_write(seen, t, data);
 }
 
-/// The protocol under test. Each callback first checks the grammar so far (a failed check
-/// panics inside the callback and reaches the exception handler).
-struct Probe {
-    seen: Shared,
-    cb: Cb,
-    act: Act,
-    buffered: bool,
-    buf: Vec<u8>,
-    t: Option<Transport>,
-}
-
-impl Probe {
-    fn enter(&self, call: &'static str) {
-        let s = self.seen.borrow();
-        assert_eq!(s.lost, 0, "L44: {call} after connection_lost");
-        assert!(
-            call == "made" || s.calls.first() == Some(&"made"),
-            "L44: {call} before connection_made"
-        );
-        assert!(
-            call != "made" || s.calls.is_empty(),
-            "L44: connection_made twice"
-        );
-        if call == "data" || call == "eof" {
-            assert!(!s.calls.contains(&"eof"), "L44: {call} after eof_received");
-        }
-        let last_flow = s
-            .calls
-            .iter()
-            .rev()
-            .find(|c| **c == "pause" || **c == "resume");
-        if call == "pause" {
-            assert_ne!(last_flow, Some(&"pause"), "L49: pause twice");
-        }
-        if call == "resume" {
-            assert_eq!(last_flow, Some(&"pause"), "L49: resume without pause");
-        }
-        drop(s);
-        self.seen.borrow_mut().calls.push(call);
-    }
-
-    /// Runs the action if `cb` is the callback under test (once).
-    fn act(&mut self, cb: Cb) {
-        if cb != self.cb || self.seen.borrow().acted {
-            return;
-        }
-        self.seen.borrow_mut().acted = true;
-        let t = self.t.clone().expect("a transport since connection_made");
-        match self.act {
-            Act::Write => send(&self.seen, &t, format!("<{cb:?}>").as_bytes()),
-            Act::Flood => send(&self.seen, &t, &vec![b'f'; 512 * 1024]),
-            Act::Close => {
-                t.close();
-                t.close(); // idempotent (L75)
-            }
-            Act::Abort => t.abort(),
-            Act::PauseReading => t.pause_reading(),
-            Act::Panic => panic!("probe panics in {cb:?}"),
-        }
-    }
-
-    fn data(&mut self, n: usize) {
-        self.enter("data");
-        if self.buffered {
-            let chunk = self.buf[..n].to_vec();
-            self.seen.borrow_mut().received.extend_from_slice(&chunk);
-        }
-        self.act(Cb::Data);
-    }
-}
-
-impl Protocol for Probe {
-    fn connection_made(&mut self, t: Transport) {
-        self.enter("made");
-        self.t = Some(t);
-        self.act(Cb::Made);
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        assert!(!self.buffered, "L50: data_received for a buffered protocol");
-        self.seen.borrow_mut().received.extend_from_slice(data);
-        self.data(data.len());
-    }
-    fn eof_received(&mut self) -> bool {
-        self.enter("eof");
-        self.act(Cb::Eof);
-        false
-    }
-    fn connection_lost(&mut self, _: Option<io::Error>) {
-        self.enter("lost");
-        self.seen.borrow_mut().lost += 1;
-        self.t = None;
-    }
-    fn pause_writing(&mut self) {
-        self.enter("pause");
-        self.act(Cb::Pause);
-    }
-    fn resume_writing(&mut self) {
-        self.enter("resume");
-        self.act(Cb::Resume);
-    }
-    fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
-        if self.buffered {
-            Some(self)
-        } else {
-            None
-        }
-    }
-}
-
-impl BufferedProtocol for Probe {
-    fn get_buffer(&mut self, _: usize) -> &mut [u8] {
-        &mut self.buf
-    }
-    fn buffer_updated(&mut self, n: usize) {
-        self.data(n);
-    }
-}
+const CALLBACKS: [Cb; 5] = [Cb::Made, Cb::Data, Cb::Eof, Cb::Pause, Cb::Resume];
+const PEER_MSG: &[u8] = b"hello from the peer";
 
 /// The other end: records what arrives; closes on EOF.
 struct Peer {
@@ -235,14 +68,8 @@ impl Protocol for Peer {
 }
 
 /// Runs the loop until `cond`, bounded (a stuck scenario fails instead of hanging).
-fn run_until(lp: &EventLoop, what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..5_000 {
-        if cond() {
-            return;
-        }
-        lp.run_once(Some(Duration::from_millis(100))).unwrap();
-    }
-    assert!(cond(), "not reached: {what}");
+fn run_until(lp: &EventLoop, what: &str, cond: impl FnMut() -> bool) {
+    protocol_probe::run_until_within(lp, 5_000, Duration::from_millis(100), what, cond);
 }
 
 /// Connects a probe and a peer over a socketpair; returns our transport (or why
@@ -304,14 +131,7 @@ fn scenario(kind: Kind, buffered: bool, cb: Cb, act: Act) {
     let reports = util::capture_exceptions_and_keys(&lp.handle());
     let ours: Shared = Rc::default();
     let theirs: Shared = Rc::default();
-    let probe = Probe {
-        seen: ours.clone(),
-        cb,
-        act,
-        buffered,
-        buf: vec![0; 4096],
-        t: None,
-    };
+    let probe = probe(&ours, cb, act, buffered, send);
     let peer = Peer {
         seen: theirs.clone(),
         pause_at_start: kind == Kind::Tls,
@@ -338,6 +158,7 @@ fn scenario(kind: Kind, buffered: bool, cb: Cb, act: Act) {
             (Kind::Tls, Cb::Eof) => "Error calling eof_received()".into(),
             (_, Cb::Pause) => "protocol.pause_writing() failed".into(),
             (_, Cb::Resume) => "protocol.resume_writing() failed".into(),
+            (_, Cb::Lost) => unreachable!("no socket scenario acts from connection_lost"),
         };
         let keys = match (kind, cb) {
             (Kind::Plain, Cb::Made) => r#"["handle"]"#,
@@ -387,13 +208,7 @@ fn scenario(kind: Kind, buffered: bool, cb: Cb, act: Act) {
     if kind == Kind::Tls {
         t.set_write_buffer_limits(Some(16 * 1024), None).unwrap();
     }
-    let chunk: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
-    let mut written = 0;
-    while !t.is_closing() && !ours.borrow().calls.contains(&"pause") {
-        send(&ours, &t, &chunk);
-        written += chunk.len();
-        assert!(written < 64 << 20, "{name}: never paused");
-    }
+    protocol_probe::write_until_paused(&name, &ours, &t, send);
     // The peer reads it all (resume_writing).
     run_until(&lp, &format!("{name}: resumed"), || {
         ours.borrow().calls.contains(&"resume") || lost() || t.get_write_buffer_size() == 0
@@ -429,27 +244,12 @@ fn scenario(kind: Kind, buffered: bool, cb: Cb, act: Act) {
     }
     let o = ours.borrow();
     let p = theirs.borrow();
-    assert!(
-        o.acted,
-        "{name}: the callback under test never ran: {:?}",
-        o.calls
-    );
-    assert_eq!(o.lost, 1, "{name}: L44 connection_lost exactly once");
-    assert_eq!(o.calls.last(), Some(&"lost"), "{name}: L44 lost last");
+    protocol_probe::check_ended(&name, &o);
     assert_eq!(p.lost, 1, "{name}: the peer's connection_lost exactly once");
 
     // Nothing doubled, nothing reordered: always a prefix.
-    assert!(
-        p.sent.starts_with(&o.received),
-        "{name}: we got {} B that the peer did not send in that order",
-        o.received.len()
-    );
-    assert!(
-        o.sent.starts_with(&p.received),
-        "{name}: the peer got {} B of our {} B, not as a prefix",
-        p.received.len(),
-        o.sent.len()
-    );
+    protocol_probe::check_prefix(&name, "peer to us", &p.sent, &o.received);
+    protocol_probe::check_prefix(&name, "us to the peer", &o.sent, &p.received);
     // Nothing lost, unless the action itself ended the connection early.
     let fatal = act == Act::Panic
         && !matches!(

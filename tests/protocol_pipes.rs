@@ -27,9 +27,9 @@
 //!   method (as `tests/pipes.rs` pins).
 // Checklist: L44, L49, L54, L55, L83.
 
+mod protocol_probe;
 mod util;
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
@@ -37,63 +37,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{BufferedProtocol, EventLoop, Protocol, Transport};
-
-/// The callback under test.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Cb {
-    Made,
-    Data,
-    Eof,
-    Pause,
-    Resume,
-    Lost,
-}
-
-/// What the callback under test does, once, from inside.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Act {
-    /// A few bytes (refused by a read pipe).
-    Write,
-    /// Enough to cross the high-water mark from inside the callback (a write pipe's).
-    Flood,
-    Close,
-    Abort,
-    PauseReading,
-    /// A bug in the protocol: reported once (L49, L55; a read pipe's data and EOF callbacks
-    /// as failed loop callbacks, CPython's exception escaping `_read_ready`).
-    Panic,
-}
+use protocol_probe::{probe, record_and_write, Act, Cb, Probe, Seen, Shared, ACTIONS};
 
 const READ_CALLBACKS: [Cb; 4] = [Cb::Made, Cb::Data, Cb::Eof, Cb::Lost];
 const WRITE_CALLBACKS: [Cb; 4] = [Cb::Made, Cb::Pause, Cb::Resume, Cb::Lost];
-const ACTIONS: [Act; 6] = [
-    Act::Write,
-    Act::Flood,
-    Act::Close,
-    Act::Abort,
-    Act::PauseReading,
-    Act::Panic,
-];
 
-/// What the probe saw and did, shared with the test (borrowed only outside transport calls).
-#[derive(Default)]
-struct Seen {
-    calls: Vec<&'static str>,
-    /// Bytes delivered to the probe, in order.
-    received: Vec<u8>,
-    /// Bytes the probe's transport accepted from `write`, in order.
-    sent: Vec<u8>,
-    lost: usize,
-    /// The callback under test ran its action.
-    acted: bool,
-    /// `is_closing()` as `eof_received` began.
-    closing_at_eof: Option<bool>,
-}
-
-type Shared = Rc<RefCell<Seen>>;
-
-/// Records `data` as sent, then writes it (a pause that `write` triggers may write too, and
-/// its bytes go after these). A read pipe refuses; a closing write pipe drops, unrecorded.
+/// Writes `data` as a pipe takes it: a read pipe refuses; a closing write pipe drops,
+/// unrecorded.
 fn send(seen: &Shared, t: &Transport, data: &[u8]) {
     if t.is_closing() {
         assert!(t.write(data).is_ok() || !t.can_write_eof(), "L76");
@@ -107,145 +57,12 @@ fn send(seen: &Shared, t: &Transport, data: &[u8]) {
         );
         return;
     }
-    seen.borrow_mut().sent.extend_from_slice(data);
-    t.write(data).unwrap();
-}
-
-/// The protocol under test. Each callback first checks the grammar so far (a failed check
-/// panics inside the callback and reaches the exception handler, failing the test).
-struct Probe {
-    seen: Shared,
-    cb: Cb,
-    act: Act,
-    buffered: bool,
-    buf: Vec<u8>,
-    t: Option<Transport>,
-}
-
-impl Probe {
-    fn enter(&self, call: &'static str) {
-        let s = self.seen.borrow();
-        assert_eq!(s.lost, 0, "L44: {call} after connection_lost");
-        assert!(
-            call == "made" || s.calls.first() == Some(&"made"),
-            "L44: {call} before connection_made"
-        );
-        assert!(
-            call != "made" || s.calls.is_empty(),
-            "L44: connection_made twice"
-        );
-        if call == "data" || call == "eof" {
-            assert!(!s.calls.contains(&"eof"), "L44: {call} after eof_received");
-        }
-        let last_flow = s
-            .calls
-            .iter()
-            .rev()
-            .find(|c| **c == "pause" || **c == "resume");
-        if call == "pause" {
-            assert_ne!(last_flow, Some(&"pause"), "L49: pause twice");
-        }
-        if call == "resume" {
-            assert_eq!(last_flow, Some(&"pause"), "L49: resume without pause");
-        }
-        drop(s);
-        self.seen.borrow_mut().calls.push(call);
-    }
-
-    /// Runs the action if `cb` is the callback under test (once).
-    fn act(&mut self, cb: Cb, t: &Transport) {
-        if cb != self.cb || self.seen.borrow().acted {
-            return;
-        }
-        self.seen.borrow_mut().acted = true;
-        match self.act {
-            Act::Write => send(&self.seen, t, format!("<{cb:?}>").as_bytes()),
-            Act::Flood => send(&self.seen, t, &vec![b'f'; 512 * 1024]),
-            Act::Close => {
-                t.close();
-                t.close(); // idempotent (L75)
-            }
-            Act::Abort => t.abort(),
-            Act::PauseReading => t.pause_reading(),
-            Act::Panic => panic!("probe panics in {cb:?}"),
-        }
-    }
-
-    fn act_here(&mut self, cb: Cb) {
-        let t = self.t.clone().expect("a transport since connection_made");
-        self.act(cb, &t);
-    }
-
-    fn data(&mut self, n: usize) {
-        self.enter("data");
-        if self.buffered {
-            let chunk = self.buf[..n].to_vec();
-            self.seen.borrow_mut().received.extend_from_slice(&chunk);
-        }
-        self.act_here(Cb::Data);
-    }
-}
-
-impl Protocol for Probe {
-    fn connection_made(&mut self, t: Transport) {
-        self.enter("made");
-        self.t = Some(t);
-        self.act_here(Cb::Made);
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        assert!(!self.buffered, "L50: data_received for a buffered protocol");
-        self.seen.borrow_mut().received.extend_from_slice(data);
-        self.data(data.len());
-    }
-    fn eof_received(&mut self) -> bool {
-        self.enter("eof");
-        let closing = self.t.as_ref().map(Transport::is_closing);
-        self.seen.borrow_mut().closing_at_eof = closing;
-        self.act_here(Cb::Eof);
-        false
-    }
-    fn connection_lost(&mut self, _: Option<io::Error>) {
-        self.enter("lost");
-        self.seen.borrow_mut().lost += 1;
-        // The transport is still in hand: acting on it after the end must do nothing.
-        let t = self.t.take().expect("a transport since connection_made");
-        self.act(Cb::Lost, &t);
-    }
-    fn pause_writing(&mut self) {
-        self.enter("pause");
-        self.act_here(Cb::Pause);
-    }
-    fn resume_writing(&mut self) {
-        self.enter("resume");
-        self.act_here(Cb::Resume);
-    }
-    fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
-        if self.buffered {
-            Some(self)
-        } else {
-            None
-        }
-    }
-}
-
-impl BufferedProtocol for Probe {
-    fn get_buffer(&mut self, _: usize) -> &mut [u8] {
-        &mut self.buf
-    }
-    fn buffer_updated(&mut self, n: usize) {
-        self.data(n);
-    }
+    record_and_write(seen, t, data);
 }
 
 /// Runs the loop until `cond`, bounded (a stuck scenario fails instead of hanging).
-fn run_until(lp: &EventLoop, what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..2_000 {
-        if cond() {
-            return;
-        }
-        lp.run_once(Some(Duration::from_millis(50))).unwrap();
-    }
-    assert!(cond(), "not reached: {what}");
+fn run_until(lp: &EventLoop, what: &str, cond: impl FnMut() -> bool) {
+    protocol_probe::run_until_within(lp, 2_000, Duration::from_millis(50), what, cond);
 }
 
 /// The report a panicking probe gets, `message | exception | keys` as
@@ -268,17 +85,6 @@ fn expected_report(cb: Cb, buffered: bool, transport: u64) -> String {
     }
 }
 
-fn probe(seen: &Shared, cb: Cb, act: Act, buffered: bool) -> Probe {
-    Probe {
-        seen: seen.clone(),
-        cb,
-        act,
-        buffered,
-        buf: vec![0; 4096],
-        t: None,
-    }
-}
-
 /// Writes to the pipe's write end, ignoring a reader that has gone (`EPIPE`, no `SIGPIPE`:
 /// Rust's runtime ignores it).
 fn feed(w: &mut File, data: &[u8], fed: &mut Vec<u8>) {
@@ -297,7 +103,7 @@ fn read_scenario(buffered: bool, cb: Cb, act: Act) {
     let reports = util::capture_exceptions_and_keys(&lp.handle());
     let seen: Shared = Rc::default();
     let (r, mut w) = util::os_pipe();
-    let p = probe(&seen, cb, act, buffered);
+    let p = probe(&seen, cb, act, buffered, send);
     let h = lp.handle();
     let (t, _) = lp
         .run_until_complete(async move { h.connect_read_pipe(move || p, r).await })
@@ -324,11 +130,7 @@ fn read_scenario(buffered: bool, cb: Cb, act: Act) {
 
     let s = seen.borrow();
     check_common(&name, &s, &reports.borrow(), act, cb, buffered, t.id());
-    assert!(
-        fed.starts_with(&s.received),
-        "{name}: we got {} B that the writer did not send in that order",
-        s.received.len()
-    );
+    protocol_probe::check_prefix(&name, "writer to us", &fed, &s.received);
     let ended_early = matches!(cb, Cb::Made | Cb::Data) && matches!(act, Act::Close | Act::Abort);
     if !ended_early {
         assert_eq!(s.received, fed, "{name}: L83 bytes lost");
@@ -356,7 +158,7 @@ fn write_scenario(cb: Cb, act: Act) {
     let (r, w) = util::os_pipe();
     let r = mio::unix::pipe::Receiver::from(OwnedFd::from(r));
     r.set_nonblocking(true).unwrap();
-    let p = probe(&seen, cb, act, false);
+    let p = probe(&seen, cb, act, false, send);
     let h = lp.handle();
     let (t, _) = lp
         .run_until_complete(async move { h.connect_write_pipe(move || p, w).await })
@@ -378,13 +180,7 @@ fn write_scenario(cb: Cb, act: Act) {
     };
 
     // We write until the protocol is paused (pause_writing), inside `write` itself.
-    let chunk: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
-    let mut written = 0;
-    while !t.is_closing() && !seen.borrow().calls.contains(&"pause") {
-        send(&seen, &t, &chunk);
-        written += chunk.len();
-        assert!(written < 64 << 20, "{name}: never paused");
-    }
+    protocol_probe::write_until_paused(&name, &seen, &t, send);
     // The other end reads it all (resume_writing).
     run_until(&lp, &format!("{name}: resumed"), || {
         drain(&mut got);
@@ -402,12 +198,7 @@ fn write_scenario(cb: Cb, act: Act) {
 
     let s = seen.borrow();
     check_common(&name, &s, &reports.borrow(), act, cb, false, t.id());
-    assert!(
-        s.sent.starts_with(&got),
-        "{name}: the reader got {} B of our {} B, not as a prefix",
-        got.len(),
-        s.sent.len()
-    );
+    protocol_probe::check_prefix(&name, "us to the reader", &s.sent, &got);
     if act != Act::Abort {
         assert_eq!(got.len(), s.sent.len(), "{name}: L83 bytes lost");
     }
@@ -437,13 +228,7 @@ fn check_common(
         ),
         _ => assert!(reports.is_empty(), "{name}: reported {reports:?}"),
     }
-    assert!(
-        s.acted,
-        "{name}: the callback under test never ran: {:?}",
-        s.calls
-    );
-    assert_eq!(s.lost, 1, "{name}: L44 connection_lost exactly once");
-    assert_eq!(s.calls.last(), Some(&"lost"), "{name}: L44 lost last");
+    protocol_probe::check_ended(name, s);
 }
 
 fn read_matrix(buffered: bool) {
