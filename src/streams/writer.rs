@@ -992,7 +992,16 @@ impl StreamStartTls<'_> {
 
     async fn run(self) -> Result<Transport, Error> {
         let StreamStartTls { writer, upgrade } = self;
-        writer.drain().await?; // S53
+        // S53. The upgrade swaps the raw transport's protocol, which needs the stream's
+        // protocol free of every borrow: a user holding it shared (`get_protocol()`) passes
+        // the drain, which only reads it, and would be refused as a callback is; wait for the
+        // borrow's end as a drain waits for a mutable one, then drain again (the user may
+        // have written meanwhile). No turn passes between the last check and the upgrade.
+        writer.drain().await?;
+        while writer.core.try_borrow_mut().is_err() {
+            drain::until_free(writer).await?;
+            writer.drain().await?;
+        }
         let mut upgrade = upgrade.into_future();
         // The layer takes the raw transport over in the upgrade's first poll (a refusal ends
         // that poll): from then on all the protocol hears comes through it. It is told it is
