@@ -1046,11 +1046,13 @@ impl ProtocolSlot<dyn Protocol> {
     /// `set_protocol` (L56): the next calls go to `protocol`.
     ///
     /// # Errors
-    /// `InvalidState` from inside a callback of the current protocol.
+    /// `InvalidState` while the current protocol is borrowed: from inside one of its
+    /// callbacks, or held by a user (`get_protocol()`).
     pub(crate) fn replace(&self, protocol: ProtocolRef) -> Result<(), crate::error::Error> {
         let refuse = || {
             crate::error::Error::invalid_state(
-                "set_protocol() called from inside a callback of the current protocol",
+                "set_protocol() called while the current protocol is borrowed (from inside one \
+                 of its callbacks, or held through get_protocol())",
             )
         };
         if self.is_busy() {

@@ -255,3 +255,37 @@ fn d12_a_paused_drain_dropped_while_the_protocol_is_held_leaves_no_waker_behind(
     );
     assert_eq!(probe.woken(), 0);
 }
+
+/// `wait_closed` abandoned (a timeout, a select) while the user holds the stream's protocol
+/// takes its waker back once the borrow ends; before, its entry stayed among the waiters,
+/// keeping the task alive until the connection was lost.
+#[test]
+fn s46_a_wait_closed_dropped_while_the_protocol_is_held_leaves_no_waker_behind() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let probe = util::Probe::new();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let mut closed = Box::pin(writer.wait_closed());
+    assert!(probe.poll(closed.as_mut()).is_pending(), "open: it waits");
+    assert_eq!(
+        std::sync::Arc::strong_count(&probe),
+        2,
+        "its waker is filed"
+    );
+    let held = proto.borrow_mut();
+    drop(closed);
+    drop(held);
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(
+        std::sync::Arc::strong_count(&probe),
+        1,
+        "the dropped wait_closed's waker is still among the stream's waiters"
+    );
+    assert_eq!(probe.woken(), 0);
+}

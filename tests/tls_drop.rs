@@ -457,6 +457,42 @@ fn s53_stream_start_tls_resumed_while_the_streams_protocol_is_held_does_not_pani
 
 #[test]
 #[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn s53_stream_start_tls_while_the_streams_protocol_is_borrowed_shared_waits_for_the_release() {
+    // S53: the stream's protocol, borrowed shared with get_protocol() as start_tls begins.
+    // A mutable borrow makes the drain wait for its end; a shared one passed the drain and
+    // the upgrade was refused at once, as if set_protocol() were called from a callback.
+    // It now waits for the release too, and the upgrade completes.
+    run(async {
+        let (server, reader, mut writer) = a_reader_paused_before_start_tls().await?;
+        let proto = writer
+            .transport()
+            .get_protocol()
+            .expect("the stream's protocol");
+        let probe = util::Probe::new();
+        let tls = {
+            let mut upgrade = std::pin::pin!(writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname("localhost")
+                .into_future());
+            let held = proto.borrow();
+            if let std::task::Poll::Ready(r) = probe.poll(upgrade.as_mut()) {
+                panic!("start_tls ended while its protocol was held: {r:?}");
+            }
+            for _ in 0..3 {
+                asyncio::yield_now().await;
+            }
+            assert!(probe.poll(upgrade.as_mut()).is_pending(), "still held");
+            drop(held);
+            upgrade.await?
+        };
+        assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"), "upgraded");
+        assert!(writer.tls_info().is_some(), "the writer writes through TLS");
+        read_the_rest_and_close(server, &reader, &writer).await
+    });
+}
+
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
 fn s53_the_streams_protocol_held_as_stream_start_tls_ends_learns_of_tls_once_released() {
     // S53, what the test above leaves out: the stream's protocol, held as the upgrade ends,
     // is told of its TLS transport once the user releases it. A protocol never told believes

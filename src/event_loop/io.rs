@@ -29,6 +29,9 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
 use super::executor::waker::wake_in;
+use super::token::{checked_fd_token, checked_token, fd_token, key_of, token};
+pub(crate) use super::token::{FD_TOKEN_BIT, WAKER_TOKEN};
+use super::token::{GENERATION_MASK, INDEX_MASK};
 use super::{report_panic, LoopHandle, LoopInner};
 use crate::error::Error;
 use crate::slots::{SlotKey, Slots};
@@ -190,54 +193,11 @@ impl Hasher for FdHash {
     }
 }
 
-// A token: the slot's generation in the low half (all 32 bits of it on 64-bit targets), the
-// slot index above it, and `FD_TOKEN_BIT` on top. Taking a handler's token apart on the hot
-// path (`dispatch_event`) is then a truncation and a shift, with no mask.
-const GENERATION_BITS: u32 = usize::BITS / 2;
-/// The generation bits a token keeps (`u32::MAX` on 64-bit targets).
-const GENERATION_MASK: u32 = (usize::MAX >> GENERATION_BITS) as u32;
-/// The largest slot index a token holds (one bit less than a generation).
-const INDEX_MASK: u32 = (usize::MAX >> (GENERATION_BITS + 1)) as u32;
-/// The top bit of a token marks an `Fd` registration (as it does the waker's and the alarm's
-/// tokens): one comparison keeps their events off the iteration's fast path, which runs each
-/// event as it is read, so that all of an `Fd` event's callbacks are queued (`queued`) before
-/// any callback of the iteration runs.
-pub(crate) const FD_TOKEN_BIT: usize = 1 << (usize::BITS - 1);
-
 /// The poll is gone only after `close()`, and a closed loop does not iterate: no events.
 #[cold]
 fn closed_poll(events: &mut mio::Events) -> io::Result<()> {
     events.clear();
     Ok(())
-}
-
-/// The token reserved for the loop's own `mio::Waker`.
-pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
-
-pub(crate) fn token(key: SlotKey) -> Token {
-    let index = key.index;
-    debug_assert!(index <= INDEX_MASK, "index {index} does not fit a token");
-    let generation = (key.generation & GENERATION_MASK) as usize;
-    Token(generation | ((index as usize) << GENERATION_BITS))
-}
-
-/// The token of an `Fd` registration: [`token`] with [`FD_TOKEN_BIT`].
-fn fd_token(key: SlotKey) -> Token {
-    let t = token(key).0 | FD_TOKEN_BIT;
-    debug_assert!(
-        t < usize::MAX - 1,
-        "token {t:#x} collides with the waker or the alarm"
-    );
-    Token(t)
-}
-
-/// A token's index and generation. The index of an `Fd` token holds `FD_TOKEN_BIT` too: mask
-/// it with `INDEX_MASK` (`dispatch_event` never sees one).
-fn key_of(t: Token) -> (u32, u32) {
-    (
-        (t.0 >> GENERATION_BITS) as u32,
-        t.0 as u32 & GENERATION_MASK,
-    )
 }
 
 impl IoTable {
@@ -495,7 +455,7 @@ impl LoopInner {
     ) -> io::Result<SlotKey> {
         let mut io = self.io.borrow_mut();
         let key = io.slots().insert(Entry::Handler { fd, handler });
-        if let Err(e) = self.with_registry(|r| r.register(source, token(key), interest)) {
+        if let Err(e) = self.with_registry(|r| r.register(source, checked_token(key)?, interest)) {
             let removed = io.slots().remove(key);
             drop(io);
             drop(removed); // the handler, after the borrow
@@ -521,7 +481,7 @@ impl LoopInner {
             seen: Readiness::default(),
         };
         let key = io.slots().insert(entry);
-        if let Err(e) = self.with_registry(|r| r.register(source, token(key), interest)) {
+        if let Err(e) = self.with_registry(|r| r.register(source, checked_token(key)?, interest)) {
             io.slots().remove(key);
             return Err(e);
         }
@@ -697,7 +657,7 @@ impl LoopHandle {
         let result = match (interest_before, interest_after) {
             (None, Some(i)) => self
                 .inner
-                .with_registry(|r| r.register(&mut SourceFd(&fd), fd_token(key), i)),
+                .with_registry(|r| r.register(&mut SourceFd(&fd), checked_fd_token(key)?, i)),
             // Checklist: L17. A reader replaced by a reader (a writer by a writer) leaves the
             // interest as it was: no system call, as CPython's selector `modify` only swaps
             // the stored handle then. A still-ready fd reports again all the same: each

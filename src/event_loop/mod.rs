@@ -55,6 +55,7 @@ mod stats;
 pub(crate) mod thread_pool;
 pub(crate) mod threadsafe;
 mod timers;
+mod token;
 pub(crate) use exception::report_panic;
 use lifecycle::LoopState;
 pub use runner::{run, Runner};

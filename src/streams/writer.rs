@@ -400,7 +400,7 @@ impl StreamWriter {
         // which every connection handler that ends in `wait_closed` carries while idle), and
         // leaves the waiter list when the closure is dropped, at the end of this statement.
         let mut closed = ClosedWait {
-            core: &self.core,
+            writer: self,
             key: 0,
         };
         let outcome = poll_fn(move |cx| closed.poll(cx)).await;
@@ -845,14 +845,16 @@ fn keep_paused_when_free(lp: crate::LoopHandle, id: u64, core: std::rc::Weak<Ref
 /// under a timeout, in a select, with its task), it takes its waker back, which would
 /// otherwise keep the task alive until the connection is lost (S46, D12).
 struct ClosedWait<'a> {
-    core: &'a RefCell<StreamCore>,
+    /// The writer whose core keeps the registration (its loop and transport id name the
+    /// retry of a drop while the core is held).
+    writer: &'a StreamWriter,
     /// The registration's key; 0 before the first wait.
     key: u64,
 }
 
 impl ClosedWait<'_> {
     fn poll(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
-        let mut core = self.core.borrow_mut();
+        let mut core = self.writer.core.borrow_mut();
         if let Some(outcome) = core.lost_outcome() {
             return Poll::Ready(outcome);
         }
@@ -868,13 +870,30 @@ impl Drop for ClosedWait<'_> {
         if self.key == 0 {
             return;
         }
-        // A failed borrow would mean a drop from inside a call into the core, which never
-        // drops a wait_closed; the entry then goes with the next wake-up, as before.
-        let waker = match self.core.try_borrow_mut() {
+        let waker = match self.writer.core.try_borrow_mut() {
             Ok(mut core) => core.remove_keyed_waiter(self.key),
-            Err(_) => None,
+            Err(_) => return self.dropped_while_held(),
         };
         drop(waker); // after the borrow: dropping a waker may run its task's code
+    }
+}
+
+impl ClosedWait<'_> {
+    /// Dropped while a user holds the stream's protocol (`get_protocol()`, borrowed across an
+    /// `.await`): the entry is taken back once the borrow ends, as a held protocol's calls
+    /// are, or else its waker would keep the task alive until the connection is lost. (A
+    /// closing loop drops the retry: the core then goes as it is.)
+    #[cold]
+    #[inline(never)]
+    fn dropped_while_held(&self) {
+        let key = self.key;
+        let settle = move |cell: &RefCell<StreamCore>| {
+            let waker = cell.borrow_mut().remove_keyed_waiter(key);
+            drop(waker); // after the borrow: dropping a waker may run its task's code
+        };
+        let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
+        let weak = Rc::downgrade(&self.writer.core);
+        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
     }
 }
 
@@ -973,7 +992,16 @@ impl StreamStartTls<'_> {
 
     async fn run(self) -> Result<Transport, Error> {
         let StreamStartTls { writer, upgrade } = self;
-        writer.drain().await?; // S53
+        // S53. The upgrade swaps the raw transport's protocol, which needs the stream's
+        // protocol free of every borrow: a user holding it shared (`get_protocol()`) passes
+        // the drain, which only reads it, and would be refused as a callback is; wait for the
+        // borrow's end as a drain waits for a mutable one, then drain again (the user may
+        // have written meanwhile). No turn passes between the last check and the upgrade.
+        writer.drain().await?;
+        while writer.core.try_borrow_mut().is_err() {
+            drain::until_free(writer).await?;
+            writer.drain().await?;
+        }
         let mut upgrade = upgrade.into_future();
         // The layer takes the raw transport over in the upgrade's first poll (a refusal ends
         // that poll): from then on all the protocol hears comes through it. It is told it is

@@ -1157,7 +1157,8 @@ impl Transport {
     /// Swaps the protocol for all later callbacks; the read path follows the new kind.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] if called from inside a callback of the current protocol.
+    /// [`Error::InvalidState`] while the current protocol is borrowed: if called from inside
+    /// one of its callbacks, or while it is held through [`get_protocol`](Self::get_protocol).
     ///
     /// # Examples
     ///

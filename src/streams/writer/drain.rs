@@ -249,6 +249,38 @@ impl Drain<'_> {
     }
 }
 
+/// Ready once the writer's core is free of every borrow (a user's, through
+/// `get_protocol()`), polled again as a held drain is; `start_tls` waits so for a shared
+/// borrow, which its drain passes.
+///
+/// # Errors
+/// The loop's close: no retry can run any more.
+#[cfg(feature = "tls")]
+#[cold]
+#[inline(never)]
+pub(super) async fn until_free(writer: &StreamWriter) -> Result<(), Error> {
+    let slot: Rc<Cell<Option<std::task::Waker>>> = Rc::new(Cell::new(None));
+    poll_fn(|cx| {
+        let lp = writer.transport.get_loop();
+        if lp.is_closed() {
+            return Poll::Ready(Err(Error::Io(crate::error::loop_closed_io())));
+        }
+        if writer.core.try_borrow_mut().is_ok() {
+            return Poll::Ready(Ok(()));
+        }
+        slot.set(Some(cx.waker().clone()));
+        if Rc::weak_count(&slot) == 0 {
+            // No retry waits yet (one that does wakes the waker just set).
+            let guard = WakeOnDrop(Rc::downgrade(&slot));
+            let wake = move |_: &RefCell<StreamCore>| drop(guard);
+            let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
+            when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 /// A held drain's retry: wakes the drain's latest waker when dropped, by the retry that ran
 /// or with a retry a closing loop discarded unrun (its task then polls again and sees the
 /// loop closed); nobody if the drain is gone.
