@@ -289,3 +289,64 @@ fn s46_a_wait_closed_dropped_while_the_protocol_is_held_leaves_no_waker_behind()
     );
     assert_eq!(probe.woken(), 0);
 }
+
+/// S46, D14: `wait_closed()` polled while the user holds the stream's protocol waits for the
+/// borrow's end instead of panicking ('already borrowed': its poll took the core's borrow
+/// unchecked), then waits for the connection's end as usual; a loop closed under a held
+/// protocol ends the wait with the loop-closed error, as it ends a drain.
+#[test]
+fn s46_d14_wait_closed_polled_while_the_protocol_is_held_waits_for_the_release() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let probe = util::Probe::new();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let mut closed = Box::pin(writer.wait_closed());
+    let held = proto.borrow_mut();
+    assert!(probe.poll(closed.as_mut()).is_pending(), "held: it waits");
+    assert!(probe.poll(closed.as_mut()).is_pending(), "polled again");
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(
+        probe.woken(),
+        0,
+        "nobody wakes it while the protocol is held"
+    );
+    drop(held);
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(probe.woken() >= 1, "the release wakes the wait");
+    assert!(
+        probe.poll(closed.as_mut()).is_pending(),
+        "still open: it waits"
+    );
+    writer.close();
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    match probe.poll(closed.as_mut()) {
+        Poll::Ready(r) => r.expect("a clean close"),
+        Poll::Pending => panic!("wait_closed still pending after the close"),
+    }
+
+    // The loop closes while the protocol is held: the wait ends, it does not hang.
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let mut closed = Box::pin(writer.wait_closed());
+    let held = proto.borrow_mut();
+    assert!(probe.poll(closed.as_mut()).is_pending());
+    lp.close().unwrap();
+    match probe.poll(closed.as_mut()) {
+        Poll::Ready(Err(Error::Io(e))) => assert!(e.to_string().contains("closed"), "{e}"),
+        other => panic!("after the loop closed: {other:?}"),
+    }
+    drop(held);
+}

@@ -402,6 +402,7 @@ impl StreamWriter {
         let mut closed = ClosedWait {
             writer: self,
             key: 0,
+            held: None,
         };
         let outcome = poll_fn(move |cx| closed.poll(cx)).await;
         if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
@@ -850,11 +851,16 @@ struct ClosedWait<'a> {
     writer: &'a StreamWriter,
     /// The registration's key; 0 before the first wait.
     key: u64,
+    /// While its user holds the stream's protocol: the waker the one retry (`when_cell_free`)
+    /// wakes once the borrow ends, held weakly by that retry (as a held drain's).
+    held: Option<Rc<Cell<Option<std::task::Waker>>>>,
 }
 
 impl ClosedWait<'_> {
     fn poll(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
-        let mut core = self.writer.core.borrow_mut();
+        let Ok(mut core) = self.writer.core.try_borrow_mut() else {
+            return self.poll_held(cx);
+        };
         if let Some(outcome) = core.lost_outcome() {
             return Poll::Ready(outcome);
         }
@@ -879,6 +885,33 @@ impl Drop for ClosedWait<'_> {
 }
 
 impl ClosedWait<'_> {
+    /// Polled while a user holds the stream's protocol (`get_protocol()`, borrowed across an
+    /// `.await`): polled again once the borrow ends, through one retry as a held drain is;
+    /// a loop closed meanwhile ends the wait with the loop-closed error, as it ends a drain
+    /// (the transport could not tell the held protocol of the loss: D14, no wait hangs).
+    #[cold]
+    #[inline(never)]
+    fn poll_held(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+        let lp = self.writer.transport.get_loop();
+        if lp.is_closed() {
+            return Poll::Ready(Err(Error::Io(crate::error::loop_closed_io())));
+        }
+        let waker = Some(cx.waker().clone());
+        match &self.held {
+            // The retry still waits: it wakes this poll's waker instead.
+            Some(slot) if Rc::weak_count(slot) > 0 => drop(slot.replace(waker)),
+            _ => {
+                let slot = Rc::new(Cell::new(waker));
+                let guard = drain::WakeOnDrop(Rc::downgrade(&slot));
+                self.held = Some(slot);
+                let wake = move |_: &RefCell<StreamCore>| drop(guard);
+                let (id, core) = (self.writer.transport.id(), Rc::downgrade(&self.writer.core));
+                when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+            }
+        }
+        Poll::Pending
+    }
+
     /// Dropped while a user holds the stream's protocol (`get_protocol()`, borrowed across an
     /// `.await`): the entry is taken back once the borrow ends, as a held protocol's calls
     /// are, or else its waker would keep the task alive until the connection is lost. (A

@@ -281,10 +281,10 @@ pub(super) async fn until_free(writer: &StreamWriter) -> Result<(), Error> {
     .await
 }
 
-/// A held drain's retry: wakes the drain's latest waker when dropped, by the retry that ran
-/// or with a retry a closing loop discarded unrun (its task then polls again and sees the
-/// loop closed); nobody if the drain is gone.
-struct WakeOnDrop(std::rc::Weak<Cell<Option<std::task::Waker>>>);
+/// A held drain's (or wait_closed's) retry: wakes the latest waker when dropped, by the
+/// retry that ran or with a retry a closing loop discarded unrun (its task then polls again
+/// and sees the loop closed); nobody if the drain (the wait) is gone.
+pub(super) struct WakeOnDrop(pub(super) std::rc::Weak<Cell<Option<std::task::Waker>>>);
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
