@@ -14,6 +14,22 @@ use asyncio::{Error, EventLoop, ManualClock};
 
 use util::capture_log;
 
+/// A stream over one end of a socket pair on `lp`, and the other end (kept open by the caller).
+fn stream_on(
+    lp: &EventLoop,
+) -> (
+    asyncio::StreamReader,
+    asyncio::StreamWriter,
+    std::os::unix::net::UnixStream,
+) {
+    let (a, peer) = asyncio::socketpair().unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    (reader, writer, peer)
+}
+
 /// A drain's outcome once the loop has closed: the loop-closed error every other path gives.
 fn assert_loop_closed(got: Poll<Result<(), Error>>, what: &str) {
     match got {
@@ -33,11 +49,7 @@ fn assert_loop_closed(got: Poll<Result<(), Error>>, what: &str) {
 fn l16_d14_a_drain_waiting_for_a_held_protocol_ends_when_the_loop_closes() {
     for release_first in [false, true] {
         let lp = EventLoop::new().unwrap();
-        let (a, _peer) = asyncio::socketpair().unwrap();
-        let (_reader, writer) = lp
-            .run_until_complete(asyncio::open_connection_sock(a))
-            .unwrap()
-            .unwrap();
+        let (_reader, writer, _peer) = stream_on(&lp);
         let proto = writer.transport().get_protocol().expect("the protocol");
         let held = proto.borrow_mut();
         let probe = util::Probe::new();
@@ -65,11 +77,7 @@ fn l16_d14_a_drain_waiting_for_a_held_protocol_ends_when_the_loop_closes() {
 #[test]
 fn l16_d14_a_paused_drain_whose_protocol_is_held_as_the_loop_closes_ends() {
     let lp = EventLoop::new().unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
     writer.write(&vec![7u8; 1 << 20]).unwrap();
     for _ in 0..20 {
         lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
@@ -96,11 +104,7 @@ fn d14_a_long_hold_seen_by_a_streams_timer_names_its_transport() {
     capture_log::start();
     let clock = ManualClock::new();
     let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (reader, writer, _peer) = stream_on(&lp);
     let id = writer.transport().id();
     reader
         .set_read_timeout(Some(Duration::from_millis(100)))
@@ -149,11 +153,7 @@ fn d14_a_long_hold_seen_by_a_streams_timer_names_its_transport() {
 #[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
 fn d12_a_drain_polled_often_while_the_protocol_is_held_keeps_one_retry() {
     let lp = EventLoop::new().unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
     let proto = writer.transport().get_protocol().expect("the protocol");
     let held = proto.borrow_mut();
     let (first, last) = (util::Probe::new(), util::Probe::new());
@@ -182,11 +182,7 @@ fn d12_a_drain_polled_often_while_the_protocol_is_held_keeps_one_retry() {
 #[test]
 fn d12_a_drain_dropped_while_the_protocol_is_held_is_not_woken_later() {
     let lp = EventLoop::new().unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
     let proto = writer.transport().get_protocol().expect("the protocol");
     let held = proto.borrow_mut();
     let probe = util::Probe::new();
@@ -216,11 +212,7 @@ fn d12_a_drain_dropped_while_the_protocol_is_held_is_not_woken_later() {
 #[test]
 fn d12_a_paused_drain_dropped_while_the_protocol_is_held_leaves_no_waker_behind() {
     let lp = EventLoop::new().unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
     writer.set_drain_timeout(Some(Duration::from_secs(3600)));
     writer.write(&vec![7u8; 1 << 20]).unwrap();
     for _ in 0..20 {
@@ -262,11 +254,7 @@ fn d12_a_paused_drain_dropped_while_the_protocol_is_held_leaves_no_waker_behind(
 #[test]
 fn s46_a_wait_closed_dropped_while_the_protocol_is_held_leaves_no_waker_behind() {
     let lp = EventLoop::new().unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
     let probe = util::Probe::new();
     let proto = writer.transport().get_protocol().expect("the protocol");
     let mut closed = Box::pin(writer.wait_closed());
@@ -297,11 +285,7 @@ fn s46_a_wait_closed_dropped_while_the_protocol_is_held_leaves_no_waker_behind()
 #[test]
 fn s46_d14_wait_closed_polled_while_the_protocol_is_held_waits_for_the_release() {
     let lp = EventLoop::new().unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
     let probe = util::Probe::new();
     let proto = writer.transport().get_protocol().expect("the protocol");
     let mut closed = Box::pin(writer.wait_closed());
@@ -334,11 +318,7 @@ fn s46_d14_wait_closed_polled_while_the_protocol_is_held_waits_for_the_release()
 
     // The loop closes while the protocol is held: the wait ends, it does not hang.
     let lp = EventLoop::new().unwrap();
-    let (a, _peer) = asyncio::socketpair().unwrap();
-    let (_reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
     let proto = writer.transport().get_protocol().expect("the protocol");
     let mut closed = Box::pin(writer.wait_closed());
     let held = proto.borrow_mut();
