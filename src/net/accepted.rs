@@ -93,7 +93,7 @@ impl LoopHandle {
     /// # Examples
     ///
     /// See [`ConnectAcceptedSocket`] (a plain protocol on a socket from a std listener) and
-    /// [`ssl`](ConnectAcceptedSocket::ssl) (the same served over TLS).
+    /// its `ssl` method (the same served over TLS; with the `tls` feature).
     ///
     /// [`Server`]: crate::Server
     // Checklist: L95, T37.
