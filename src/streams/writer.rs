@@ -853,7 +853,7 @@ struct ClosedWait<'a> {
     key: u64,
     /// While its user holds the stream's protocol: the waker the one retry (`when_cell_free`)
     /// wakes once the borrow ends, held weakly by that retry (as a held drain's).
-    held: Option<Rc<Cell<Option<std::task::Waker>>>>,
+    held: drain::HeldSlot,
 }
 
 impl ClosedWait<'_> {
@@ -896,19 +896,7 @@ impl ClosedWait<'_> {
         if lp.is_closed() {
             return Poll::Ready(Err(Error::Io(crate::error::loop_closed_io())));
         }
-        let waker = Some(cx.waker().clone());
-        match &self.held {
-            // The retry still waits: it wakes this poll's waker instead.
-            Some(slot) if Rc::weak_count(slot) > 0 => drop(slot.replace(waker)),
-            _ => {
-                let slot = Rc::new(Cell::new(waker));
-                let guard = drain::WakeOnDrop(Rc::downgrade(&slot));
-                self.held = Some(slot);
-                let wake = move |_: &RefCell<StreamCore>| drop(guard);
-                let (id, core) = (self.writer.transport.id(), Rc::downgrade(&self.writer.core));
-                when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
-            }
-        }
+        drain::wake_when_free(self.writer, &mut self.held, cx);
         Poll::Pending
     }
 

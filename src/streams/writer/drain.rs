@@ -38,7 +38,7 @@ struct SlowDrain {
     /// wakes once the borrow ends. The retry holds it weakly (a weak count while it waits),
     /// so that a poll meanwhile hands over its waker instead of queueing a retry of its own,
     /// and a drain dropped first takes its waker with it: the retry then wakes nobody.
-    held: Option<Rc<Cell<Option<std::task::Waker>>>>,
+    held: HeldSlot,
 }
 
 /// Where a [`Drain`] is.
@@ -112,20 +112,7 @@ impl Drain<'_> {
             // A user holds the stream's protocol (`get_protocol()`, borrowed across an
             // `.await`): no step below can look at it. Polled again once it is free, retried
             // as a transport retries a held protocol (`Hold`); the step stays as it was.
-            let waker = Some(cx.waker().clone());
-            match &this.slow_mut().held {
-                // This drain's retry still waits: it wakes this poll's waker instead.
-                Some(slot) if Rc::weak_count(slot) > 0 => drop(slot.replace(waker)),
-                _ => {
-                    let slot = Rc::new(Cell::new(waker));
-                    // Woken as the retry runs, or as a closing loop discards it unrun.
-                    let guard = WakeOnDrop(Rc::downgrade(&slot));
-                    this.slow_mut().held = Some(slot);
-                    let wake = move |_: &RefCell<StreamCore>| drop(guard);
-                    let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
-                    when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
-                }
-            }
+            wake_when_free(writer, &mut this.slow_mut().held, cx);
             return Poll::Pending;
         }
         match this.slow_mut().step {
@@ -259,7 +246,7 @@ impl Drain<'_> {
 #[cold]
 #[inline(never)]
 pub(super) async fn until_free(writer: &StreamWriter) -> Result<(), Error> {
-    let slot: Rc<Cell<Option<std::task::Waker>>> = Rc::new(Cell::new(None));
+    let mut slot = None;
     poll_fn(|cx| {
         let lp = writer.transport.get_loop();
         if lp.is_closed() {
@@ -268,23 +255,41 @@ pub(super) async fn until_free(writer: &StreamWriter) -> Result<(), Error> {
         if writer.core.try_borrow_mut().is_ok() {
             return Poll::Ready(Ok(()));
         }
-        slot.set(Some(cx.waker().clone()));
-        if Rc::weak_count(&slot) == 0 {
-            // No retry waits yet (one that does wakes the waker just set).
-            let guard = WakeOnDrop(Rc::downgrade(&slot));
-            let wake = move |_: &RefCell<StreamCore>| drop(guard);
-            let (id, core) = (writer.transport.id(), Rc::downgrade(&writer.core));
-            when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
-        }
+        wake_when_free(writer, &mut slot, cx);
         Poll::Pending
     })
     .await
 }
 
-/// A held drain's (or wait_closed's) retry: wakes the latest waker when dropped, by the
-/// retry that ran or with a retry a closing loop discarded unrun (its task then polls again
-/// and sees the loop closed); nobody if the drain (the wait) is gone.
-pub(super) struct WakeOnDrop(pub(super) std::rc::Weak<Cell<Option<std::task::Waker>>>);
+/// Where a wait for a held protocol keeps the waker its one retry wakes (see
+/// [`wake_when_free`]); `None` before its first such wait.
+pub(super) type HeldSlot = Option<Rc<Cell<Option<std::task::Waker>>>>;
+
+/// Files `cx`'s waker to be woken once the user's borrow of `writer`'s protocol ends (a
+/// drain's, a `wait_closed`'s, start_tls' wait on a held protocol): with the retry `slot`
+/// already waits on, replacing the earlier poll's waker, or with a new retry
+/// (`when_cell_free`, as a transport retries a held protocol), which wakes it as it runs or as
+/// a closing loop discards it unrun (the task then polls again and sees the loop closed). The
+/// retry holds the slot weakly: a wait dropped first takes its waker with it.
+#[cold]
+#[inline(never)]
+pub(super) fn wake_when_free(writer: &StreamWriter, slot: &mut HeldSlot, cx: &Context<'_>) {
+    let waker = Some(cx.waker().clone());
+    if let Some(waiting) = slot.as_ref().filter(|s| Rc::weak_count(s) > 0) {
+        drop(waiting.replace(waker));
+        return;
+    }
+    let fresh = Rc::new(Cell::new(waker));
+    let guard = WakeOnDrop(Rc::downgrade(&fresh));
+    *slot = Some(fresh);
+    let wake = move |_: &RefCell<StreamCore>| drop(guard);
+    let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
+    let core = Rc::downgrade(&writer.core);
+    when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+}
+
+/// A held wait's retry: wakes the latest waker when dropped; nobody if the wait is gone.
+struct WakeOnDrop(std::rc::Weak<Cell<Option<std::task::Waker>>>);
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
