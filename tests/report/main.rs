@@ -20,8 +20,9 @@ fn test_path(module: &str, name: &str) -> String {
     }
 }
 
-/// Runs test `name` of this binary in a child with `CHILD=mode`; returns its stderr.
-fn child_stderr(name: &str, mode: &str, env: &[(&str, &str)]) -> String {
+/// Runs test `name` of this binary in a child with `CHILD=mode`; returns its stdout and its
+/// stderr, once it has succeeded and said that it ran.
+fn child_output(name: &str, mode: &str, env: &[(&str, &str)]) -> (String, String) {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(CHILD, mode);
@@ -39,7 +40,12 @@ fn child_stderr(name: &str, mode: &str, env: &[(&str, &str)]) -> String {
         stdout.contains("report child: ok"),
         "child did not run: {stdout}"
     );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Runs test `name` of this binary in a child with `CHILD=mode`; returns its stderr.
+fn child_stderr(name: &str, mode: &str, env: &[(&str, &str)]) -> String {
+    child_output(name, mode, env).1
 }
 
 /// A failing handler behind one connection, on a fresh loop; returns once it was reported

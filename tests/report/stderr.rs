@@ -152,21 +152,7 @@ fn l20_a_stderr_that_fails_unseen_runs_the_panic_hook_at_most_once() {
                 module_path!(),
                 "l20_a_stderr_that_fails_unseen_runs_the_panic_hook_at_most_once",
             );
-            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-            cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
-                .env(CHILD, "full")
-                .env("ASYNCIO_TRACE", "1");
-            let out = cmd.output().unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "child failed ({}): {stdout}",
-                out.status
-            );
-            assert!(
-                stdout.contains("report child: ok"),
-                "child did not run: {stdout}"
-            );
+            let (stdout, _) = child_output(name, "full", &[("ASYNCIO_TRACE", "1")]);
             let hooks: usize = stdout
                 .lines()
                 .find_map(|l| l.split("hooks: ").nth(1))
