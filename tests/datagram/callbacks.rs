@@ -31,9 +31,7 @@ fn panicking_datagram_received_is_reported_and_the_endpoint_goes_on() {
         b.send(b"second")?;
         until(&p, |r| r.got.len() == 2).await;
         assert!(!t.is_closing());
-        t.close();
-        until(&p, Rec::lost).await;
-        assert_grammar(&p.borrow().calls);
+        close_and_check(&t, &p).await;
         Ok(())
     });
     assert!(silent.is_empty(), "{silent:?}");

@@ -122,9 +122,7 @@ fn port_unreachable_is_error_received_and_the_endpoint_stays_open() {
         assert_eq!(p.borrow().errors, [io::ErrorKind::ConnectionRefused]);
         assert!(!t.is_closing(), "an error_received does not close");
         assert_eq!(p.borrow().calls, ["made", "error(ConnectionRefused)"]);
-        t.close();
-        until(&p, Rec::lost).await;
-        assert_grammar(&p.borrow().calls);
+        close_and_check(&t, &p).await;
         Ok(())
     });
 }

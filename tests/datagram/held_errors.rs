@@ -57,9 +57,7 @@ fn errors_met_while_the_protocol_is_held_wait_in_one_delivery_in_order() {
             })
             .collect();
         assert_eq!(p.borrow().errors, want);
-        t.close();
-        until(&p, Rec::lost).await;
-        assert_grammar(&p.borrow().calls);
+        close_and_check(&t, &p).await;
         Ok(())
     });
 }
@@ -89,9 +87,7 @@ fn errors_that_waited_for_the_protocol_come_before_later_datagrams() {
                     ["made", "error(InvalidInput)", "datagram(5)"],
                     "{host}, held {turns} turns"
                 );
-                t.close();
-                until(&p, Rec::lost).await;
-                assert_grammar(&p.borrow().calls);
+                close_and_check(&t, &p).await;
                 Ok(())
             });
         }
@@ -131,9 +127,7 @@ fn an_error_from_a_sendto_inside_datagram_received_comes_before_the_next_datagra
                 ],
                 "{host}"
             );
-            t.close();
-            until(&p, Rec::lost).await;
-            assert_grammar(&p.borrow().calls);
+            close_and_check(&t, &p).await;
             Ok(())
         });
     }
@@ -168,9 +162,7 @@ fn the_errors_waiting_for_a_held_protocol_are_bounded() {
             // Free again, the protocol hears every error at once.
             t.sendto(b"x", Some(&port0))?;
             assert_eq!(p.borrow().errors.len(), BOUND + 1, "{host}: after the hold");
-            t.close();
-            until(&p, Rec::lost).await;
-            assert_grammar(&p.borrow().calls);
+            close_and_check(&t, &p).await;
             Ok(())
         });
     }

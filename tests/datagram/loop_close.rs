@@ -9,13 +9,7 @@ use super::*;
 /// stream kept past its run, which a datagram endpoint is not.
 #[test]
 fn the_loop_closing_tells_an_open_endpoint() {
-    let lp = asyncio::EventLoop::new().unwrap();
-    let h = lp.handle();
-    let (a, b) = UnixDatagram::pair().unwrap();
-    let (t, p) = lp
-        .run_until_complete(async move { h.create_datagram_endpoint(Rec::default).sock(a).await })
-        .unwrap()
-        .unwrap();
+    let (lp, t, p, b) = endpoint_on_own_loop();
     lp.close().unwrap();
     assert_eq!(p.borrow().calls, ["made", "lost(Some(Other))"]);
     assert_eq!(
@@ -34,13 +28,7 @@ fn the_loop_closing_tells_an_open_endpoint() {
 /// queue is let go then (not with the last handle), and its size says 0.
 #[test]
 fn the_loop_closing_frees_what_an_endpoint_could_not_send() {
-    let lp = asyncio::EventLoop::new().unwrap();
-    let h = lp.handle();
-    let (a, _b) = UnixDatagram::pair().unwrap(); // `_b` never reads
-    let (t, p) = lp
-        .run_until_complete(async move { h.create_datagram_endpoint(Rec::default).sock(a).await })
-        .unwrap()
-        .unwrap();
+    let (lp, t, p, _b) = endpoint_on_own_loop(); // `_b` never reads
     fill(&t, 4096).unwrap();
     lp.close().unwrap();
     assert_eq!(p.borrow().calls, ["made", "lost(Some(Other))"]);

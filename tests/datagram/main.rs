@@ -169,6 +169,13 @@ fn assert_grammar(calls: &[String]) {
     }
 }
 
+/// Closes `t`, waits for its `connection_lost`, and checks the whole call grammar.
+async fn close_and_check(t: &DatagramTransport, p: &Shared) {
+    t.close();
+    until(p, Rec::lost).await;
+    assert_grammar(&p.borrow().calls);
+}
+
 /// Runs `body` on a fresh loop, bounded; fails on an error or on anything reported to the
 /// exception handler unless `reports` says what is expected.
 fn run(body: impl Future<Output = Result<(), Error>> + 'static) -> Vec<String> {
@@ -231,6 +238,19 @@ async fn stuck_endpoint() -> Result<(DatagramTransport, Shared, UnixDatagram), E
     let lp = asyncio::get_running_loop()?;
     let (t, p) = lp.create_datagram_endpoint(Rec::default).sock(a).await?;
     Ok((t, p, b))
+}
+
+/// A loop of the test's own (no `run`) with an endpoint made on it, outside any callback, on
+/// one end of a Unix datagram socketpair; the other end to talk to it.
+fn endpoint_on_own_loop() -> (asyncio::EventLoop, DatagramTransport, Shared, UnixDatagram) {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let h = lp.handle();
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let (t, p) = lp
+        .run_until_complete(async move { h.create_datagram_endpoint(Rec::default).sock(a).await })
+        .unwrap()
+        .unwrap();
+    (lp, t, p, b)
 }
 
 /// An unconnected endpoint on 127.0.0.1 (a port from the OS), recording its calls.

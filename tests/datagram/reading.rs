@@ -103,13 +103,7 @@ fn a_long_datagram_is_cut_to_max_read_size_whatever_read_came_before() {
 /// share of them included.
 #[test]
 fn a_held_protocol_gets_every_datagram_once_it_is_free() {
-    let lp = asyncio::EventLoop::new().unwrap();
-    let h = lp.handle();
-    let (a, b) = UnixDatagram::pair().unwrap();
-    let (t, p) = lp
-        .run_until_complete(async move { h.create_datagram_endpoint(Rec::default).sock(a).await })
-        .unwrap()
-        .unwrap();
+    let (lp, t, p, b) = endpoint_on_own_loop();
     let turns = util::turns_while_held(&lp, &p, Duration::from_millis(50), || {
         for i in 0..40u8 {
             b.send(&[i]).unwrap();

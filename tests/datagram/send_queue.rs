@@ -83,9 +83,7 @@ fn flow_control_pauses_above_high_and_resumes_at_low() {
         }
         let want: Vec<u8> = (0..sent).map(|i| i as u8).collect();
         assert_eq!(firsts, want, "every datagram once, in order");
-        t.close();
-        until(&p, Rec::lost).await;
-        assert_grammar(&p.borrow().calls);
+        close_and_check(&t, &p).await;
         Ok(())
     });
 }
@@ -176,9 +174,7 @@ fn a_datagram_too_long_is_error_received_not_fatal_at_once_or_queued() {
         assert!(!t.is_closing(), "not fatal");
         let want: Vec<u8> = (0..=sent).map(|i| i as u8).collect();
         assert_eq!(firsts, want, "every other datagram, in order");
-        t.close();
-        until(&p, Rec::lost).await;
-        assert_grammar(&p.borrow().calls);
+        close_and_check(&t, &p).await;
         Ok(())
     });
 }
@@ -312,9 +308,7 @@ fn a_failed_queued_datagram_does_not_stall_the_queue() {
         assert_eq!(p.borrow().errors, [io::ErrorKind::NotFound]);
         assert_eq!(t.get_write_buffer_size(), 0, "the rest was sent");
         assert_eq!(drain(&r).last(), Some(&0xFF));
-        t.close();
-        until(&p, Rec::lost).await;
-        assert_grammar(&p.borrow().calls);
+        close_and_check(&t, &p).await;
         Ok(())
     });
 }
