@@ -9,6 +9,18 @@ static A_DATA: [u8; 64 * 1024] = [b'A'; 64 * 1024];
 
 static B_DATA: [u8; 64 * 1024] = [b'B'; 64 * 1024];
 
+/// The blocking client's side of the exchanges: A, then OK back; B, then SPAM back.
+fn a_then_b_client_side(s: &mut (impl std::io::Read + std::io::Write)) {
+    s.write_all(&A_DATA).unwrap();
+    let mut ok = [0u8; 2];
+    s.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"OK");
+    s.write_all(&B_DATA).unwrap();
+    let mut spam = [0u8; 4];
+    s.read_exact(&mut spam).unwrap();
+    assert_eq!(&spam, b"SPAM");
+}
+
 /// S4, S43, T22, T36; CPython: TestSSL.test_create_server_ssl_1. 25 blocking TLS clients to a
 /// start_server(ssl) whose handler reads A, says OK, reads B and answers with writelines
 /// ("SP", "A", "M"), drains and closes: every client gets OK and SPAM, every handler finishes.
@@ -44,17 +56,9 @@ fn t36_test_create_server_ssl_1() {
     let clients: Vec<_> = (0..TOTAL)
         .map(|_| {
             std::thread::spawn(move || {
-                use std::io::{Read, Write};
                 let (tcp, conn) = tls_common::blocking_tls_client(port);
                 let mut s = rustls::StreamOwned::new(conn, tcp);
-                s.write_all(&A_DATA).unwrap();
-                let mut ok = [0u8; 2];
-                s.read_exact(&mut ok).unwrap();
-                assert_eq!(&ok, b"OK");
-                s.write_all(&B_DATA).unwrap();
-                let mut spam = [0u8; 4];
-                s.read_exact(&mut spam).unwrap();
-                assert_eq!(&spam, b"SPAM");
+                a_then_b_client_side(&mut s);
             })
         })
         .collect();
@@ -209,7 +213,6 @@ fn t32_t36_test_create_server_ssl_over_ssl() {
         .unwrap();
     let port = server.sockets()[0].as_inet().unwrap().port();
     let client = std::thread::spawn(move || {
-        use std::io::{Read, Write};
         let (tcp, conn) = tls_common::blocking_tls_client(port);
         let mut outer = rustls::StreamOwned::new(conn, tcp);
         let mut conn2 = rustls::ClientConnection::new(
@@ -221,14 +224,7 @@ fn t32_t36_test_create_server_ssl_over_ssl() {
             conn2.complete_io(&mut outer).unwrap();
         }
         let mut s = rustls::StreamOwned::new(conn2, outer);
-        s.write_all(&A_DATA).unwrap();
-        let mut ok = [0u8; 2];
-        s.read_exact(&mut ok).unwrap();
-        assert_eq!(&ok, b"OK");
-        s.write_all(&B_DATA).unwrap();
-        let mut spam = [0u8; 4];
-        s.read_exact(&mut spam).unwrap();
-        assert_eq!(&spam, b"SPAM");
+        a_then_b_client_side(&mut s);
     });
     util::run_until(&lp, 100_000, || rec.borrow().data.len() >= A_DATA.len());
     let t = match inner.borrow_mut().take() {

@@ -3,16 +3,21 @@
 
 use super::*;
 
-/// Client side of D14: `start_tls` fails with `check`'s error, a read pending during it and
-/// every later read, drain and wait_closed fail too.
-async fn client_start_tls_fails(
-    port: u16,
-    config: std::sync::Arc<rustls::ClientConfig>,
+/// D14 on either side: `writer.start_tls(ssl)`, with `server_hostname` and `timeout` where
+/// given, fails; so do a read pending during it and every later read, drain and wait_closed.
+/// Each error passes `check`; returns the upgrade's.
+async fn start_tls_fails_for_every_waiter(
+    reader: &StreamReader,
+    writer: &mut StreamWriter,
+    ssl: impl Into<asyncio::TlsContext>,
+    server_hostname: Option<&str>,
     timeout: Option<Duration>,
-    check: impl Fn(&Error),
-) -> Result<(), Error> {
-    let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
-    let mut upgrade = writer.start_tls(config).server_hostname("localhost");
+    check: &dyn Fn(&Error),
+) -> Error {
+    let mut upgrade = writer.start_tls(ssl);
+    if let Some(name) = server_hostname {
+        upgrade = upgrade.server_hostname(name);
+    }
     if let Some(t) = timeout {
         upgrade = upgrade.ssl_handshake_timeout(t);
     }
@@ -24,9 +29,24 @@ async fn client_start_tls_fails(
     let e = upgraded.expect_err("start_tls fails");
     check(&e);
     check(&pending);
-    for e in every_waiter_fails(&reader, &writer).await {
+    for e in every_waiter_fails(reader, writer).await {
         check(&e);
     }
+    e
+}
+
+/// Client side of D14: `start_tls` fails with `check`'s error, a read pending during it and
+/// every later read, drain and wait_closed fail too.
+async fn client_start_tls_fails(
+    port: u16,
+    config: std::sync::Arc<rustls::ClientConfig>,
+    timeout: Option<Duration>,
+    check: impl Fn(&Error),
+) -> Result<(), Error> {
+    let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    let localhost = Some("localhost");
+    start_tls_fails_for_every_waiter(&reader, &mut writer, config, localhost, timeout, &check)
+        .await;
     Ok(())
 }
 
@@ -105,21 +125,15 @@ async fn server_side(
     let (server, port, seen) = plain_server(move |reader, mut writer, seen| {
         let (config, check) = (config.clone(), check.clone());
         async move {
-            let mut upgrade = writer.start_tls(config);
-            if let Some(t) = timeout {
-                upgrade = upgrade.ssl_handshake_timeout(t);
-            }
-            let (pending, upgraded) = futures_util::future::join(
-                fails("a read pending during start_tls", reader.read(-1)),
-                upgrade.into_future(),
+            let e = start_tls_fails_for_every_waiter(
+                &reader,
+                &mut writer,
+                config,
+                None,
+                timeout,
+                &*check,
             )
             .await;
-            let e = upgraded.expect_err("start_tls fails");
-            check(&e);
-            check(&pending);
-            for e in every_waiter_fails(&reader, &writer).await {
-                check(&e);
-            }
             seen.borrow_mut().push(format!("{e:?}"));
             Ok(())
         }
