@@ -16,10 +16,7 @@ fn s53_stream_start_tls_resumed_while_the_streams_protocol_is_held_does_not_pani
         let proto = raw.get_protocol().expect("the stream's protocol");
         let probe = util::Probe::new();
         let tls = {
-            let mut upgrade = std::pin::pin!(writer
-                .start_tls(Certs::get().client_config(&[]))
-                .server_hostname("localhost")
-                .into_future());
+            let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));
             assert!(probe.poll(upgrade.as_mut()).is_pending());
             let held = proto.borrow_mut();
             yield_until_woken(&probe).await;
@@ -55,10 +52,7 @@ fn s53_stream_start_tls_while_the_streams_protocol_is_borrowed_shared_waits_for_
             .expect("the stream's protocol");
         let probe = util::Probe::new();
         let tls = {
-            let mut upgrade = std::pin::pin!(writer
-                .start_tls(Certs::get().client_config(&[]))
-                .server_hostname("localhost")
-                .into_future());
+            let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));
             let held = proto.borrow();
             if let std::task::Poll::Ready(r) = probe.poll(upgrade.as_mut()) {
                 panic!("start_tls ended while its protocol was held: {r:?}");
@@ -109,10 +103,7 @@ fn s53_the_streams_protocol_held_as_stream_start_tls_ends_learns_of_tls_once_rel
             .expect("the stream's protocol");
         let probe = util::Probe::new();
         {
-            let mut upgrade = std::pin::pin!(writer
-                .start_tls(Certs::get().client_config(&[]))
-                .server_hostname("localhost")
-                .into_future());
+            let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));
             assert!(probe.poll(upgrade.as_mut()).is_pending()); // drained: the handshake began
             let held = proto.borrow_mut();
             let mut tls = None;
@@ -191,10 +182,7 @@ fn s53_s63_an_eof_reaching_the_held_protocol_before_news_of_its_upgrade_gives_no
     let turn = || lp.run_once(Some(Duration::from_millis(10))).unwrap();
     let held;
     {
-        let mut upgrade = std::pin::pin!(writer
-            .start_tls(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .into_future());
+        let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));
         assert!(probe.poll(upgrade.as_mut()).is_pending()); // drained: the handshake began
         held = proto.borrow_mut();
         let mut upgraded = false;

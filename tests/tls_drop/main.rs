@@ -81,6 +81,17 @@ async fn read_the_rest_and_close(
     close_both(writer, server).await
 }
 
+/// `writer`'s stream start_tls as a client of the test CA, to "localhost": the future, not
+/// yet polled.
+fn upgrade_as_localhost_client(
+    writer: &mut StreamWriter,
+) -> impl std::future::Future<Output = Result<asyncio::Transport, Error>> + '_ {
+    writer
+        .start_tls(Certs::get().client_config(&[]))
+        .server_hostname("localhost")
+        .into_future()
+}
+
 mod dropped_and_closing;
 mod failed_start_tls;
 mod held_protocol;

@@ -74,10 +74,7 @@ fn s54_s14_a_paused_reader_whose_protocol_is_held_as_the_handshake_ends_pauses_o
         let proto = raw.get_protocol().expect("the stream's protocol");
         let probe = util::Probe::new();
         let tls = {
-            let mut upgrade = std::pin::pin!(writer
-                .start_tls(Certs::get().client_config(&[]))
-                .server_hostname("localhost")
-                .into_future());
+            let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));
             assert!(probe.poll(upgrade.as_mut()).is_pending());
             let swapped = raw.get_protocol().expect("a protocol");
             assert!(!Rc::ptr_eq(&swapped, &proto), "the handshake did not start");
