@@ -56,10 +56,17 @@ fn fail_one_handler() {
     });
 }
 
+/// Runs `body` on a fresh loop, bounded by 20 s; a failed or late run panics.
+fn run_bounded(body: impl std::future::Future<Output = ()>) {
+    asyncio::run(asyncio::timeout(Duration::from_secs(20), body))
+        .unwrap()
+        .unwrap();
+}
+
 /// On a fresh loop, bounded: serves `handler` on 127.0.0.1, connects once, reads until the
 /// server closes the connection, then closes both.
 fn serve_one_connection<M>(handler: impl asyncio::streams::ClientConnected<M>) {
-    asyncio::run(asyncio::timeout(Duration::from_secs(20), async move {
+    run_bounded(async move {
         let server = asyncio::start_server(handler, "127.0.0.1", 0)
             .await
             .unwrap();
@@ -70,9 +77,7 @@ fn serve_one_connection<M>(handler: impl asyncio::streams::ClientConnected<M>) {
         let _ = w.wait_closed().await;
         server.close();
         server.wait_closed().await;
-    }))
-    .unwrap()
-    .unwrap();
+    });
 }
 
 mod default_handler;

@@ -68,7 +68,7 @@ fn s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer() {
 fn s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer() {
     match std::env::var(CHILD).as_deref() {
         Ok("cancelled") => {
-            asyncio::run(asyncio::timeout(Duration::from_secs(20), async {
+            run_bounded(async {
                 let handler: std::rc::Rc<std::cell::RefCell<Option<asyncio::TaskRef>>> =
                     std::rc::Rc::default();
                 let h = handler.clone();
@@ -106,9 +106,7 @@ fn s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer() {
                 let _ = w.wait_closed().await;
                 server.close();
                 server.wait_closed().await;
-            }))
-            .unwrap()
-            .unwrap();
+            });
             println!("report child: ok");
         }
         _ => {
@@ -133,7 +131,7 @@ fn s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer() {
 fn s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed() {
     match std::env::var(CHILD).as_deref() {
         Ok("underscore") => {
-            asyncio::run(asyncio::timeout(Duration::from_secs(20), async {
+            run_bounded(async {
                 let banner = |_r: StreamReader, w: StreamWriter| async move {
                     w.write(b"220 welcome\n")?;
                     w.close();
@@ -145,9 +143,7 @@ fn s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed() {
                 let _ = reader.read(-1).await;
                 server.close();
                 server.wait_closed().await;
-            }))
-            .unwrap()
-            .unwrap();
+            });
             println!("report child: ok");
         }
         _ => {
