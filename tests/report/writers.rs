@@ -1,0 +1,220 @@
+//! What a server callback's writer is told (S56, S60): a failed or cancelled handler is not
+//! also reported as an unclosed writer; a writer bound to `_` or never used is told why its
+//! connection closed.
+
+use super::*;
+
+/// A handler that holds its writer (it writes) and returns without closing it, with
+/// `outcome`; returns once the server closed the connection.
+fn end_one_handler_with_its_writer_open(outcome: Result<(), Error>) {
+    let outcome = std::rc::Rc::new(std::cell::RefCell::new(Some(outcome)));
+    // The dropped writer closes the connection.
+    serve_one_connection(move |_r: StreamReader, w: StreamWriter| {
+        let outcome = outcome.borrow_mut().take().unwrap();
+        async move {
+            w.write(b"hello")?;
+            outcome // `w` is dropped here, unclosed
+        }
+    });
+}
+
+/// S60, S56: a handler that fails is reported once, as a failure; the writer it dropped on
+/// the way out is not reported as well as "unclosed" (which blamed a missing close() for
+/// what was the handler's error). A handler that ends well without closing its writer still
+/// gets the warning.
+#[test]
+fn s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("failed") => {
+            end_one_handler_with_its_writer_open(Err(Error::Timeout));
+            println!("report child: ok");
+        }
+        Ok("unclosed") => {
+            end_one_handler_with_its_writer_open(Ok(()));
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer",
+            );
+            let failed = child_stderr(name, "failed", &[]);
+            assert_eq!(
+                failed
+                    .matches("Unhandled exception in client_connected_cb")
+                    .count(),
+                1,
+                "{failed}"
+            );
+            assert!(
+                !failed.contains("unclosed <StreamWriter"),
+                "the failure was also reported as an unclosed writer:\n{failed}"
+            );
+            let unclosed = child_stderr(name, "unclosed", &[]);
+            assert_eq!(
+                unclosed.matches("unclosed <StreamWriter").count(),
+                1,
+                "{unclosed}"
+            );
+        }
+    }
+}
+
+/// S60: a handler task cancelled while it holds its writer closes its connection silently,
+/// as CPython's done-callback does: no "unclosed" warning for the writer the cancellation
+/// dropped (the handler did nothing wrong). The writer was dropped before the task closed the
+/// connection, and warned.
+#[test]
+fn s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("cancelled") => {
+            run_bounded(async {
+                let handler: std::rc::Rc<std::cell::RefCell<Option<asyncio::TaskRef>>> =
+                    std::rc::Rc::default();
+                let h = handler.clone();
+                let server = asyncio::start_server(
+                    move |_r: StreamReader, w: StreamWriter| {
+                        let h = h.clone();
+                        async move {
+                            w.write(b"hello")?;
+                            *h.borrow_mut() = asyncio::current_task()?;
+                            std::future::pending::<()>().await;
+                            Ok::<_, Error>(())
+                        }
+                    },
+                    "127.0.0.1",
+                    0,
+                )
+                .await
+                .unwrap();
+                let port = server.sockets()[0].as_inet().unwrap().port();
+                let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+                for _ in 0..1000 {
+                    if handler.borrow().is_some() {
+                        break;
+                    }
+                    asyncio::yield_now().await;
+                }
+                let task = handler.borrow_mut().take().expect("the handler ran");
+                assert!(task.cancel());
+                assert_eq!(r.read(-1).await.unwrap(), b"hello");
+                // The writer's warning would come a turn after its drop.
+                for _ in 0..5 {
+                    asyncio::yield_now().await;
+                }
+                w.close();
+                let _ = w.wait_closed().await;
+                server.close();
+                server.wait_closed().await;
+            });
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer",
+            );
+            let stderr = child_stderr(name, "cancelled", &[]);
+            assert!(
+                !stderr.contains("unclosed <StreamWriter"),
+                "a cancelled handler's writer was reported as unclosed:\n{stderr}"
+            );
+        }
+    }
+}
+
+/// S56: a client that only reads and binds its writer to `_`, as Python's `reader, _ = await
+/// asyncio.open_connection(...)` does, has it dropped at once in Rust: the connection closes
+/// before the first read, which sees EOF. The warning keeps Python's `unclosed <StreamWriter
+/// …>` and then says what dropping did and what to do (before: Python's words alone).
+#[test]
+fn s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("underscore") => {
+            run_bounded(async {
+                let banner = |_r: StreamReader, w: StreamWriter| async move {
+                    w.write(b"220 welcome\n")?;
+                    w.close();
+                    w.wait_closed().await
+                };
+                let server = asyncio::start_server(banner, "127.0.0.1", 0).await.unwrap();
+                let port = server.sockets()[0].as_inet().unwrap().port();
+                let (reader, _) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+                let _ = reader.read(-1).await;
+                server.close();
+                server.wait_closed().await;
+            });
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed",
+            );
+            let stderr = child_stderr(name, "underscore", &[]);
+            let warnings: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("unclosed <StreamWriter"))
+                .collect();
+            assert_eq!(warnings.len(), 1, "{stderr}");
+            let hint = " (dropped while open, which closes the connection: keep the writer as \
+                        long as the connection is in use, `let (reader, _writer)` rather than \
+                        `let (reader, _)`, and close() it when done)";
+            let id = warnings[0]
+                .strip_prefix("unclosed <StreamWriter transport=")
+                .and_then(|rest| rest.strip_suffix(hint))
+                .and_then(|rest| rest.strip_suffix('>'));
+            assert!(
+                id.is_some_and(|id| id.parse::<u64>().is_ok()),
+                "{}",
+                warnings[0]
+            );
+        }
+    }
+}
+
+/// S56 for a server: a newcomer's `|reader: StreamReader, _writer: StreamWriter| async move
+/// { .. }` whose block never names the writer does not capture it, so it is dropped as the
+/// closure returns and the connection closes before the block's first read. The warning says
+/// so for a callback's writer (before: the client-side hint, `let (reader, _writer)`, which is
+/// what this code already wrote).
+#[test]
+fn s56_a_server_callback_that_never_uses_its_writer_is_told_why() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("callback") => {
+            let seen = std::rc::Rc::new(std::cell::RefCell::new(None));
+            let put = seen.clone();
+            serve_one_connection(move |r: StreamReader, _writer: StreamWriter| {
+                let put = put.clone();
+                async move {
+                    *put.borrow_mut() = Some(r.read(100).await?);
+                    Ok::<_, Error>(())
+                }
+            });
+            assert_eq!(seen.borrow().as_deref(), Some(&b""[..]), "EOF at once");
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "s56_a_server_callback_that_never_uses_its_writer_is_told_why",
+            );
+            let stderr = child_stderr(name, "callback", &[]);
+            let warnings: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("unclosed <StreamWriter"))
+                .collect();
+            assert_eq!(warnings.len(), 1, "{stderr}");
+            assert!(
+                warnings[0].ends_with(
+                    "> (dropped while open, which closes the connection: a server callback \
+                     keeps its writer only while its future holds it, and in `|reader, writer| \
+                     async move { .. }` a block that never uses `writer` drops it at once, \
+                     before the first read; use it, and close() it when done)"
+                ),
+                "{}",
+                warnings[0]
+            );
+        }
+    }
+}
