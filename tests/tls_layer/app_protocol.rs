@@ -121,8 +121,9 @@ fn l44_t22_a_tls_app_protocol_held_across_a_long_await_is_retried_sparingly_then
 
 #[test]
 fn l44_t22_records_arriving_while_the_tls_app_protocol_is_held_share_one_retry() {
-    // As in the PROXY layer (tests/proxy_protocol.rs): 30 records arriving one by one while a
-    // user task keeps the app protocol borrowed wait behind one retry, not one retry each.
+    // As in the PROXY layer (tests/proxy_protocol/held_protocol.rs): 30 records arriving one by
+    // one while a user task keeps the app protocol borrowed wait behind one retry, not one retry
+    // each.
     let lp = asyncio::EventLoop::new().unwrap();
     let (server, t, proto) = held_app_pair(&lp, |r: StreamReader, w: StreamWriter| async move {
         r.readexactly(1).await?; // the client's go-ahead
