@@ -133,3 +133,27 @@ fn l39_an_expired_zero_timeout_runs_what_was_queued_before_it_fails() {
         }
     });
 }
+
+#[test]
+fn l40_two_zero_scopes_nested_the_outer_one_converts() {
+    // CPython 3.11 (probe): `async with timeout(0) as outer: async with timeout(0) as inner:
+    // await sleep(1)` raises TimeoutError from the outer scope, the inner one passing the
+    // cancellation through; both are expired. Each scope here yields once before it fails,
+    // so the outer one, failing at its next poll without polling its body, ends first.
+    run(async {
+        let (outer, inner) = (Rc::new(RefCell::new(None)), Rc::new(RefCell::new(None)));
+        let (o, i) = (outer.clone(), inner.clone());
+        let r = timeout_scope(Duration::ZERO, |t1| async move {
+            keep(&o, &t1);
+            timeout_scope(Duration::ZERO, |t2| async move {
+                keep(&i, &t2);
+                sleep(HOUR).await;
+            })
+            .await
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert!(inner.borrow().as_ref().unwrap().expired());
+        assert!(outer.borrow().as_ref().unwrap().expired());
+    });
+}
