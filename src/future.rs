@@ -12,7 +12,7 @@
 //! never borrowed while a waker, a callback or user code runs; dropping an awaiting handle
 //! leaves the future as it is (cancelling is explicit, [`LoopFuture::cancel`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::Error;
+use crate::event_loop::exception::ExceptionContext;
 use crate::event_loop::executor::waker::wake_in;
 use crate::event_loop::LoopHandle;
 
@@ -63,6 +64,34 @@ struct Waiter {
 struct Inner<T> {
     lp: LoopHandle,
     state: RefCell<State<T>>,
+    /// An exception was set and nobody has looked at it yet (`result`, `exception`, an await,
+    /// `cancel`): reported when the last handle goes (CPython's `__log_traceback`, L35).
+    unretrieved: Cell<bool>,
+}
+
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        if !self.unretrieved.get() {
+            return;
+        }
+        let outcome = std::mem::replace(&mut self.state.get_mut().outcome, Outcome::Pending);
+        if let Outcome::Exception(e) = outcome {
+            report_never_retrieved(&self.lp, e);
+        }
+    }
+}
+
+/// CPython's `Future.__del__`: an exception set on a future that every handle let go of
+/// unseen is reported through the loop's exception handler (on stderr by default).
+// Checklist: L35.
+#[cold]
+#[inline(never)]
+fn report_never_retrieved(lp: &LoopHandle, e: Error) {
+    let future = format!("<LoopFuture finished exception={e}>");
+    let ctx = ExceptionContext::new("Future exception was never retrieved")
+        .with_exception(Box::new(e))
+        .with_detail("future", future);
+    lp.call_exception_handler(&ctx);
 }
 
 /// A result set once and awaited by any number of tasks (Python's `asyncio.Future`), made by
@@ -192,6 +221,7 @@ impl LoopHandle {
                     callbacks: Vec::new(),
                     next_id: 0,
                 }),
+                unretrieved: Cell::new(false),
             }),
         }
     }
@@ -254,6 +284,10 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Sets an exception: every awaiter and every later [`result`](Self::result) gets it.
+    /// If nobody looks at it ([`result`](Self::result), [`exception`](Self::exception), an
+    /// await or [`cancel`](Self::cancel)) before the last handle is dropped, it is reported
+    /// then through the loop's exception handler as `Future exception was never retrieved`,
+    /// as in Python.
     ///
     /// # Errors
     /// As [`set_result`](Self::set_result).
@@ -300,6 +334,8 @@ impl<T: 'static> LoopFuture<T> {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn cancel(&self) -> bool {
+        // As CPython's: a failure of a done future counts as seen.
+        self.inner.unretrieved.set(false);
         if self.done() {
             return false;
         }
@@ -316,6 +352,8 @@ impl<T: 'static> LoopFuture<T> {
                 return Err(Error::invalid_state("invalid state"));
             }
             state.outcome = outcome;
+            let failed = matches!(state.outcome, Outcome::Exception(_));
+            self.inner.unretrieved.set(failed);
             (
                 std::mem::take(&mut state.waiters),
                 std::mem::take(&mut state.callbacks),
@@ -373,6 +411,7 @@ impl<T: 'static> LoopFuture<T> {
     where
         T: Clone,
     {
+        self.inner.unretrieved.set(false);
         match &self.inner.state.borrow().outcome {
             Outcome::Pending => Err(Error::invalid_state("Result is not ready.")),
             Outcome::Result(v) => Ok(v.clone()),
@@ -387,6 +426,7 @@ impl<T: 'static> LoopFuture<T> {
     /// `Error::InvalidState("Exception is not set.")` while pending, `Error::Cancelled` if
     /// cancelled.
     pub fn exception(&self) -> Result<Option<Error>, Error> {
+        self.inner.unretrieved.set(false);
         match &self.inner.state.borrow().outcome {
             Outcome::Pending => Err(Error::invalid_state("Exception is not set.")),
             Outcome::Result(_) => Ok(None),

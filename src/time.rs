@@ -320,7 +320,9 @@ impl Future for YieldNow {
 /// `async with asyncio.timeout(delay)`). The deadline is fixed when `timeout` is
 /// called (made outside a running loop: when first polled, as [`sleep`]). `fut` is polled
 /// before the deadline is checked, so an output ready at that poll
-/// wins even with a zero delay. On expiry `fut` is dropped: a [`Task`](crate::Task) being
+/// wins even with a zero delay; if it is not ready and the deadline has already passed, the
+/// task gives up control for one loop iteration before the timeout fails (as `sleep(0)`),
+/// so a task retrying in a loop lets the others run. On expiry `fut` is dropped: a [`Task`](crate::Task) being
 /// awaited is cancelled with it (a `&mut Task` is only a borrow: that task is cancelled when
 /// its handle is dropped, see [`Task`](crate::Task)'s cancel safety). `Duration::MAX` means
 /// no deadline (it saturates, as in [`sleep`]).
@@ -440,17 +442,56 @@ async fn with_deadline<F: IntoFuture>(mut sleep: Sleep, fut: F) -> Result<F::Out
             sleep.anchor(&lp);
         }
         let mut fut = pin!(fut.into_future());
+        let mut expiry = Expiry::Running;
         poll_fn(|cx| {
+            if expiry == Expiry::Expired {
+                return Poll::Ready(Err(Error::Timeout));
+            }
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Ok(v));
             }
-            // D4: a deadline already passed fails at once, after that one poll of `fut`.
+            // D4: a deadline already passed fails after that one poll of `fut`.
             match sleep.poll_deadline(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(Error::Timeout)),
-                Poll::Pending => Poll::Pending,
+                Poll::Ready(()) => expiry.expire(cx),
+                Poll::Pending => {
+                    expiry = Expiry::Suspended;
+                    Poll::Pending
+                }
             }
         })
         .await
+    }
+}
+
+/// Where a deadline wrapper is between its first poll and its end: whether it has given up
+/// control yet. A deadline found passed before it has (a zero or past deadline around a
+/// future that must wait) gives up control for one iteration before it fails, as CPython's
+/// `timeout` delivers its cancellation from a `call_soon`: failing at once would let a task
+/// that retries in a loop (`timeout(Duration::ZERO, q.get())`, a `timeout_at` whose
+/// deadline has passed) spin without ever letting the task it waits for run.
+// Checklist: L27, L39.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    /// Polled, never pending yet.
+    Running,
+    /// Has returned `Pending` at least once.
+    Suspended,
+    /// The deadline passed before the first suspension; the wrapper yielded and fails at its
+    /// next poll, without polling the inner future again (its output, ready by then, is
+    /// dropped as CPython discards it under the delivered cancellation).
+    Expired,
+}
+
+impl Expiry {
+    /// The deadline has passed: fail at once if the wrapper gave up control already, else
+    /// give it up once and fail at the next poll.
+    fn expire<T>(&mut self, cx: &Context<'_>) -> Poll<Result<T, Error>> {
+        if *self == Expiry::Suspended {
+            return Poll::Ready(Err(Error::Timeout));
+        }
+        *self = Expiry::Expired;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -935,7 +976,11 @@ where
         let old = state.timer.borrow_mut().disarm();
         drop(old);
     };
+    let mut expiry = Expiry::Running;
     poll_fn(|cx| {
+        if expiry == Expiry::Expired {
+            return Poll::Ready(Err(Error::Timeout));
+        }
         // Filed before the body runs, as CPython files its handle on entering the scope: a
         // callback the body schedules for the same deadline runs after the alarm.
         if let (Some(when), Some(lp)) = (state.when.get(), current_loop()) {
@@ -959,11 +1004,11 @@ where
             None => disarm(),
             // The alarm will expire the scope in its turn (no clock read on this path).
             Some(when) if filed(&lp, when) => {}
-            // D4: a deadline already passed fails at once, after that one poll of the body.
+            // D4: a deadline already passed fails after that one poll of the body.
             Some(when) if lp.time() >= when => {
                 disarm();
                 state.end(ScopePhase::Expiring);
-                return Poll::Ready(Err(Error::Timeout));
+                return expiry.expire(cx);
             }
             Some(when) => arm(&lp, when),
         }
@@ -978,6 +1023,7 @@ where
             let old = state.waker.borrow_mut().replace(new);
             drop(old);
         }
+        expiry = Expiry::Suspended;
         Poll::Pending
     })
     .await

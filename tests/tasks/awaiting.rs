@@ -447,3 +447,54 @@ fn l43_test_task_awaits_on_itself_fails_the_task() {
         "{log:?}"
     );
 }
+
+#[test]
+fn l35_a_loop_future_exception_nobody_retrieved_is_reported_once_when_it_goes() {
+    // CPython 3.11 (probe): a future whose exception nobody looked at logs "Future exception
+    // was never retrieved" when collected; exception(), result(), an await or cancel() count
+    // as looking; a done-callback that does not look does not. Nothing was reported here.
+    let (lp, seen) = recording_loop();
+    let failed = |what: &str| {
+        let f = lp.create_future::<u8>();
+        f.set_exception(Error::InvalidArgument(what.into()))
+            .unwrap();
+        f
+    };
+    drop(failed("dropped unseen"));
+    drop(failed("seen by exception()").exception());
+    drop(failed("seen by result()").result());
+    let cancelled = failed("cancel() on it");
+    assert!(!cancelled.cancel());
+    drop(cancelled);
+    let awaited = failed("awaited");
+    assert!(lp.run_until_complete(awaited).unwrap().is_err());
+    let with_callback = failed("a callback that does not look");
+    with_callback.add_done_callback(|_| {}).unwrap();
+    let looked = failed("a callback that looks");
+    looked.add_done_callback(|f| drop(f.exception())).unwrap();
+    drop((with_callback, looked));
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the callbacks run and drop their handles
+    let fine = lp.create_future::<u8>();
+    fine.set_result(1).unwrap();
+    drop(fine);
+    // A clone keeps it alive: reported once, when the last handle goes.
+    let kept = failed("two handles");
+    let clone = kept.clone();
+    drop(kept);
+    assert_eq!(seen.borrow().len(), 2, "{:?}", seen.borrow());
+    drop(clone);
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|s| s.starts_with("Future exception was never retrieved")),
+        "{seen:?}"
+    );
+    for (report, what) in seen.iter().zip([
+        "dropped unseen",
+        "a callback that does not look",
+        "two handles",
+    ]) {
+        assert!(report.contains(what), "{report}");
+    }
+}

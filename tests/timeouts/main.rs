@@ -53,3 +53,4 @@ mod ordering;
 mod reschedule;
 mod scope;
 mod wait_for;
+mod zero;
