@@ -621,6 +621,9 @@ impl Hold {
     }
 }
 
+/// What [`when_cell_free`] runs on its cell once the borrow it needs is free.
+pub(crate) type CellAction<T> = Box<dyn FnOnce(&RefCell<T>)>;
+
 /// The borrow a [`when_cell_free`] action needs of its cell.
 #[derive(Clone, Copy)]
 pub(crate) enum Need {
@@ -637,20 +640,18 @@ pub(crate) enum Need {
 /// TLS transport or looked at by its timeouts), which a user may hold borrowed across an
 /// `.await` (taken with `get_protocol()`). `act` gets the cell with no borrow alive and the
 /// one it needs free to take: it borrows for itself, and may release before calling out.
-/// Nothing runs if the cell has gone or the loop closed. Cold: only a held protocol gets here.
+/// Nothing runs if the cell has gone or the loop closed. Cold: only a held protocol gets here,
+/// so `act` comes boxed: one copy of this retry serves every action, for one allocation.
 #[cold]
 #[inline(never)]
-pub(crate) fn when_cell_free<T, F>(
+pub(crate) fn when_cell_free<T: 'static>(
     lp: crate::event_loop::LoopHandle,
     id: u64,
     cell: std::rc::Weak<RefCell<T>>,
     need: Need,
-    act: F,
+    act: CellAction<T>,
     mut hold: Hold,
-) where
-    T: 'static,
-    F: FnOnce(&RefCell<T>) + 'static,
-{
+) {
     let Some(strong) = cell.upgrade() else { return };
     let free = match need {
         #[cfg(feature = "tls")]

@@ -58,7 +58,10 @@ impl KeyedWakers {
     }
 
     /// Takes back the entry of wait `key`: `None` when it was woken (or never filed, or `key`
-    /// is [`UNFILED`], the mark of unkeyed entries, which no wait may take back).
+    /// is [`UNFILED`], the mark of unkeyed entries, which no wait may take back). Out of line:
+    /// only a wait dropped before its wake-up gets here, from a dozen places, each of which
+    /// otherwise carried its own copy of the search.
+    #[inline(never)]
     pub(crate) fn remove(&mut self, key: u64) -> Option<Waker> {
         if key == UNFILED {
             return None;

@@ -23,7 +23,10 @@ pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
 
 /// `now + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow. Where even
 /// that is past the last `Instant` the platform can hold, the latest one within reach (the
-/// delay halved until it fits): a far deadline stays far, never "now".
+/// delay halved until it fits): a far deadline stays far, never "now". Out of line: a sleep,
+/// a timeout or a timer computes it once, off the per-message path, and inlined its overflow
+/// loop was copied into each of them.
+#[inline(never)]
 pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
     let mut delay = delay.min(FAR_FUTURE);
     loop {

@@ -735,7 +735,14 @@ fn look_when_free(me: &Weak<RefCell<StreamCore>>, id: u64) {
     };
     let again = me.clone();
     let look = move |_: &RefCell<StreamCore>| fire(&again, id);
-    when_cell_free(lp, id, me.clone(), Need::Exclusive, look, Hold::new());
+    when_cell_free(
+        lp,
+        id,
+        me.clone(),
+        Need::Exclusive,
+        Box::new(look),
+        Hold::new(),
+    );
 }
 
 #[cfg(test)]

@@ -826,7 +826,14 @@ fn upgraded_when_free(
     tls: Transport,
 ) {
     let upgraded = move |core: &RefCell<StreamCore>| core.borrow_mut().upgraded(tls);
-    when_cell_free(lp, id, core, Need::Exclusive, upgraded, Hold::new());
+    when_cell_free(
+        lp,
+        id,
+        core,
+        Need::Exclusive,
+        Box::new(upgraded),
+        Hold::new(),
+    );
 }
 
 /// start_tls' handshake hook: a paused reader pauses the raw transport again, now or, while
@@ -839,7 +846,7 @@ fn upgraded_when_free(
 #[cfg(feature = "tls")]
 fn keep_paused_when_free(lp: crate::LoopHandle, id: u64, core: std::rc::Weak<RefCell<StreamCore>>) {
     let pause = |core: &RefCell<StreamCore>| core.borrow().reader.keep_paused();
-    when_cell_free(lp, id, core, Need::Shared, pause, Hold::new());
+    when_cell_free(lp, id, core, Need::Shared, Box::new(pause), Hold::new());
 }
 
 /// `wait_closed`'s registration among the core's waiters: dropped with the wait (abandoned
@@ -914,7 +921,7 @@ impl ClosedWait<'_> {
         };
         let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
         let weak = Rc::downgrade(&self.writer.core);
-        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
+        when_cell_free(lp, id, weak, Need::Exclusive, Box::new(settle), Hold::new());
     }
 }
 

@@ -285,7 +285,7 @@ pub(super) fn wake_when_free(writer: &StreamWriter, slot: &mut HeldSlot, cx: &Co
     let wake = move |_: &RefCell<StreamCore>| drop(guard);
     let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
     let core = Rc::downgrade(&writer.core);
-    when_cell_free(lp, id, core, Need::Exclusive, wake, Hold::new());
+    when_cell_free(lp, id, core, Need::Exclusive, Box::new(wake), Hold::new());
 }
 
 /// A held wait's retry: wakes the latest waker when dropped; nobody if the wait is gone.
@@ -339,7 +339,7 @@ impl Drain<'_> {
                 // (A closing loop drops the retry: the core then goes as it is.)
                 let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
                 let weak = Rc::downgrade(core);
-                when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
+                when_cell_free(lp, id, weak, Need::Exclusive, Box::new(settle), Hold::new());
             }
         }
         drop(slow); // the held retry's slot, if any
