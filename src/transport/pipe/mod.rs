@@ -9,9 +9,10 @@
 //!
 //! Read side: registered readable (edge-triggered) at creation; the start of reading reads
 //! only if an event came before it (a buffered protocol's `get_buffer` waits for the pipe to
-//! be readable, as on a socket). `pause_reading` only stops reading (events that come while
-//! paused are dropped); `resume_reading` queues one read attempt, since the edge may have
-//! passed. EOF → closing (`connection_lost(None)` queued, `is_closing()` true) →
+//! be readable, as on a socket). `pause_reading` only stops reading: an event that comes while
+//! paused, or a pause that stops a read before the pipe is drained, is remembered
+//! (`passed_over`), and `resume_reading` queues one read only then, as CPython's re-added
+//! reader fires only on a readable pipe (no re-registration: no `epoll_ctl` per pause). EOF → closing (`connection_lost(None)` queued, `is_closing()` true) →
 //! `eof_received` (its answer is ignored, as in CPython: a read pipe has nothing to keep open)
 //! → `connection_lost(None)` on a later turn. A panic in `data_received` (or a buffered
 //! protocol's `buffer_updated`) or `eof_received` is reported as a failed callback and ends
@@ -119,10 +120,12 @@ pub(crate) struct PipeTransport {
     /// The last readable event said the writer is gone (EPOLLHUP): a short read then does not
     /// mean drained, since no further edge will come; read on to EOF.
     peer_closed: Cell<bool>,
-    /// A readable event came before reading started, and was passed over: the start of
-    /// reading looks for what it announced (edge-triggered: no second event comes). Without
-    /// one the start reads nothing, so a buffered protocol is asked for a buffer only once the
-    /// pipe is readable, as the socket transport asks.
+    /// The pipe may hold bytes (or an EOF) that no further edge will announce: a readable
+    /// event came while not reading (before the start, or paused), or reading stopped for a
+    /// pause before a short read said the pipe was drained. The start of reading, or a
+    /// resume, reads only if this is set (edge-triggered: no second event comes), so a
+    /// buffered protocol is asked for a buffer only once the pipe is readable, as the socket
+    /// transport asks. Cleared by the look it calls for.
     passed_over: Cell<bool>,
     /// A write end that closes when its reader goes (a pipe's or a socket's; CPython's reader
     /// on the write end). A character device's does not: a write's error tells.
@@ -310,9 +313,10 @@ impl IoHandler for PipeTransport {
                 if readiness.is_readable() {
                     match self.life.reading() {
                         Reading::Active => self.read_ready(),
-                        Reading::NotStarted => self.passed_over.set(true),
-                        // Paused: `resume_reading` looks; Done: nothing more is read.
-                        Reading::Paused | Reading::Done => {}
+                        // The start, or `resume_reading`, looks.
+                        Reading::NotStarted | Reading::Paused => self.passed_over.set(true),
+                        // Nothing more is read.
+                        Reading::Done => {}
                     }
                 }
             }
@@ -397,7 +401,7 @@ impl TransportImpl for PipeTransport {
     }
 
     fn resume_reading(&self) {
-        if self.life.resume_reading() {
+        if self.life.resume_reading() && self.passed_over.take() {
             self.read_later();
         }
     }
