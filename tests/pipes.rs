@@ -771,6 +771,33 @@ fn stream_writer_over_a_pipe_drains_and_write_eof_ends_it() {
     .unwrap();
 }
 
+/// `BufferInfo` says `None` for a field that does not apply: a write pipe's stream reads
+/// nothing, so its `read_buffered` is `None`, not `Some(0)` (a stream over a socket, which
+/// reads, says `Some(0)` when its reader is empty). It said `Some(0)` (checked: the
+/// assertion fails with the fix taken out).
+#[test]
+fn a_write_pipe_stream_has_no_read_buffer_to_report() {
+    asyncio::run(async {
+        let (r, w) = os_pipe();
+        let reader = drain_thread(r);
+        let writer = asyncio::open_write_pipe(w).await?;
+        writer.write(b"x")?;
+        let info = writer.buffer_info();
+        assert_eq!(info.read_buffered, None, "{info:?}");
+        assert!(!info.reading_paused, "{info:?}");
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(reader.join().unwrap(), b"x");
+        let (a, _b) = asyncio::socketpair()?;
+        let (_, socket_writer) = asyncio::open_connection_sock(a).await?;
+        assert_eq!(socket_writer.buffer_info().read_buffered, Some(0));
+        socket_writer.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
 #[test]
 fn open_read_pipe_reads_a_regular_file_through_the_helper_thread() {
     let dir = util::temp_dir("pipes-regular"); // removed when the test ends

@@ -280,10 +280,15 @@ pub(crate) trait TransportImpl {
     fn writing_paused(&self) -> bool {
         false
     }
+    /// Whether the transport reads at all: a write pipe does not, so nothing of it is paused
+    /// for reading, and a stream over it holds no bytes read.
+    fn reads(&self) -> bool {
+        true
+    }
     /// Reading is paused or over (`BufferInfo::reading_paused`); a transport that never
     /// reads (a write pipe) says `false`: there is no reading to pause.
     fn reading_paused(&self) -> bool {
-        !self.is_reading()
+        self.reads() && !self.is_reading()
     }
     /// The peer's EOF was read and the transport is still open (a protocol that kept it for
     /// a half-close): nothing more will be read from it. Asked by `start_tls` only.
@@ -410,7 +415,8 @@ pub struct BufferInfo {
     /// The transport is not reading (paused by the protocol, or closing); never set for a
     /// transport that does not read (a write pipe).
     pub reading_paused: bool,
-    /// Bytes the stream reader holds; `None` from a transport (its protocol holds them).
+    /// Bytes the stream reader holds; `None` from a transport (its protocol holds them), and
+    /// from a stream that does not read (a write pipe's, a child's stdin).
     pub read_buffered: Option<usize>,
 }
 

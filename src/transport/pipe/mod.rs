@@ -460,9 +460,9 @@ impl TransportImpl for PipeTransport {
         self.life.state() < State::Lost && self.flow.borrow().is_paused()
     }
 
-    /// A write pipe never reads: nothing of it is paused for reading.
-    fn reading_paused(&self) -> bool {
-        self.direction == Direction::Read && !self.life.is_reading()
+    /// A write pipe never reads.
+    fn reads(&self) -> bool {
+        self.direction == Direction::Read
     }
 
     #[cfg(feature = "tls")]
