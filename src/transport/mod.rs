@@ -296,7 +296,8 @@ pub(crate) trait TransportImpl {
     fn peer_eof(&self) -> bool {
         false
     }
-    /// Bytes written to the socket that the kernel has not sent yet, where the OS says.
+    /// Bytes written to the descriptor that the kernel has not passed on yet (a socket's send
+    /// queue, a pipe's unread bytes), where the OS says.
     fn kernel_unsent(&self) -> Option<usize> {
         None
     }
@@ -409,8 +410,9 @@ pub struct BufferInfo {
     pub high_water: usize,
     /// The write buffer's low-water mark.
     pub low_water: usize,
-    /// Bytes the kernel holds unsent (`SIOCOUTQ` on Linux, for TCP); `None` where the OS does
-    /// not say, and on a Unix socket (its figure there is memory, not bytes).
+    /// Bytes the kernel holds unsent (on Linux: `SIOCOUTQ` for TCP; for a pipe's write end,
+    /// the bytes in the pipe its reader has not taken yet, `FIONREAD`); `None` where the OS
+    /// does not say, and on a Unix socket (its figure there is memory, not bytes).
     pub kernel_unsent: Option<usize>,
     /// The transport is not reading (paused by the protocol, or closing); never set for a
     /// transport that does not read (a write pipe).

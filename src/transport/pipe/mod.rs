@@ -51,6 +51,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::rc::{Rc, Weak};
 
 mod read;
+mod sys;
 mod write;
 
 use mio::unix::pipe::{Receiver, Sender};
@@ -130,6 +131,9 @@ pub(crate) struct PipeTransport {
     /// A write end that closes when its reader goes (a pipe's or a socket's; CPython's reader
     /// on the write end). A character device's does not: a write's error tells.
     watches_reader: bool,
+    /// The descriptor is a pipe (a FIFO): the kernel counts the bytes in it from the write end
+    /// too (`kernel_unsent`). A socket's or a terminal's `FIONREAD` counts its input instead.
+    fifo: bool,
     fd: RawFd,
 }
 
@@ -236,6 +240,7 @@ impl PipeTransport {
             peer_closed: Cell::new(false),
             passed_over: Cell::new(false),
             watches_reader: direction == Direction::Write && (kind.is_fifo() || kind.is_socket()),
+            fifo: kind.is_fifo(),
             fd: raw,
         });
         let (interest, start_reading): (_, Option<fn(&Self)>) = match direction {
@@ -298,7 +303,8 @@ impl LifePath for PipeTransport {
 
 impl IoHandler for PipeTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        Some(self.write_info(None, TransportImpl::reading_paused(self)))
+        let kernel_unsent = TransportImpl::kernel_unsent(self);
+        Some(self.write_info(kernel_unsent, TransportImpl::reading_paused(self)))
     }
 
     fn io_ready(&self, readiness: Readiness) {
@@ -463,6 +469,17 @@ impl TransportImpl for PipeTransport {
     /// A write pipe never reads.
     fn reads(&self) -> bool {
         self.direction == Direction::Read
+    }
+
+    /// Bytes written into the pipe that its reader has not taken yet (Linux, a pipe's write
+    /// end); `None` for a read pipe, a socket's or a character device's end, elsewhere, and
+    /// once the connection is lost (the descriptor may be closed, or reused by now).
+    fn kernel_unsent(&self) -> Option<usize> {
+        let applies = self.direction == Direction::Write && self.fifo;
+        if !applies || self.life.state() >= State::Lost {
+            return None;
+        }
+        sys::unread(self.fd)
     }
 
     #[cfg(feature = "tls")]
