@@ -176,9 +176,6 @@ impl LoopHandle {
             self.drain_remote();
         }
         self.queue_due_timers();
-        // A panic out of the run phase leaves the rest of the snapshot queued, fd events
-        // among them: their fds are re-armed as it leaves. Forgotten on the way out otherwise.
-        let rearm = RearmOnUnwind(inner);
         let n = inner.ready.len();
         for _ in 0..n {
             let Some(r) = inner.ready.pop() else { break };
@@ -187,7 +184,6 @@ impl LoopHandle {
         if !inner.io_woken.is_empty() {
             self.run_io_woken(main);
         }
-        std::mem::forget(rearm);
     }
 
     /// Whether this iteration's snapshot (L3) is exactly these events' I/O callbacks: nothing
@@ -376,14 +372,19 @@ impl LoopHandle {
             }
             Runnable::Main => {
                 self.inner.main_scheduled.set(false);
+                // Its panic (the only one that leaves the loop) leaves the rest of the
+                // iteration's snapshot queued, fd events among them: their fds are re-armed
+                // as it leaves. Forgotten on a normal return.
+                let rearm = RearmOnUnwind(&self.inner);
                 main();
+                std::mem::forget(rearm);
             }
         }
     }
 }
 
-/// Dropped only while a panic leaves the run phase (`iterate` forgets it otherwise): re-arms
-/// the fds whose events are left queued (`LoopInner::rearm_left_queued`).
+/// Dropped only while a panic of `run_until_complete`'s future leaves the loop (forgotten
+/// otherwise): re-arms the fds whose events are left queued (`LoopInner::rearm_left_queued`).
 struct RearmOnUnwind<'a>(&'a LoopInner);
 
 impl Drop for RearmOnUnwind<'_> {
