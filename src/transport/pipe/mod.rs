@@ -12,9 +12,10 @@
 //! be readable, as on a socket). `pause_reading` only stops reading: an event that comes while
 //! paused, or a pause that stops a read before the pipe is drained, is remembered
 //! (`passed_over`), and `resume_reading` queues one read only then, as CPython's re-added
-//! reader fires only on a readable pipe (no re-registration: no `epoll_ctl` per pause). EOF → closing (`connection_lost(None)` queued, `is_closing()` true) →
-//! `eof_received` (its answer is ignored, as in CPython: a read pipe has nothing to keep open)
-//! → `connection_lost(None)` on a later turn. A panic in `data_received` (or a buffered
+//! reader fires only on a readable pipe (no re-registration: no `epoll_ctl` per pause).
+//! EOF → closing (`connection_lost(None)` queued, `is_closing()` true) → `eof_received` (its
+//! answer is ignored, as in CPython: a read pipe has nothing to keep open) →
+//! `connection_lost(None)` on a later turn. A panic in `data_received` (or a buffered
 //! protocol's `buffer_updated`) or `eof_received` is reported as a failed callback and ends
 //! nothing, as CPython's exception escaping `_read_ready` into the loop; the socket
 //! transport's is fatal. Only `get_buffer` failing closes the pipe: nothing was read.

@@ -24,12 +24,11 @@ pub(super) fn unread(_fd: RawFd) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
-
     #[cfg(target_os = "linux")]
     #[test]
     fn unread_counts_the_bytes_in_the_pipe_from_the_write_end() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
         let (mut w, mut r) = mio::unix::pipe::new().unwrap();
         assert_eq!(super::unread(w.as_raw_fd()), Some(0));
         w.write_all(&[1; 100]).unwrap();
