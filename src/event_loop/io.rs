@@ -29,74 +29,13 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
 use super::executor::waker::wake_in;
+pub(crate) use super::readiness::Readiness;
 use super::token::{checked_fd_token, checked_token, fd_token, key_of, token};
 pub(crate) use super::token::{FD_TOKEN_BIT, WAKER_TOKEN};
 use super::token::{GENERATION_MASK, INDEX_MASK};
 use super::{report_panic, LoopHandle, LoopInner};
 use crate::error::Error;
 use crate::slots::{SlotKey, Slots};
-
-/// Readiness bits of one event.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct Readiness(u8);
-
-impl Readiness {
-    pub(crate) const READABLE: u8 = 1;
-    pub(crate) const WRITABLE: u8 = 2;
-    pub(crate) const READ_CLOSED: u8 = 4;
-    pub(crate) const WRITE_CLOSED: u8 = 8;
-    pub(crate) const ERROR: u8 = 16;
-
-    fn from_event(ev: &mio::event::Event) -> Self {
-        let mut b = 0;
-        if ev.is_readable() {
-            b |= Self::READABLE;
-        }
-        if ev.is_writable() {
-            b |= Self::WRITABLE;
-        }
-        if ev.is_read_closed() {
-            b |= Self::READ_CLOSED;
-        }
-        if ev.is_write_closed() {
-            b |= Self::WRITE_CLOSED;
-        }
-        if ev.is_error() {
-            b |= Self::ERROR;
-        }
-        Readiness(b)
-    }
-
-    /// A plain readable event, for tests that drive a handler by hand.
-    #[cfg(test)]
-    pub(crate) fn readable() -> Self {
-        Readiness(Self::READABLE)
-    }
-
-    /// Worth a read attempt: data, EOF or an error to collect.
-    pub(crate) fn is_readable(self) -> bool {
-        self.0 & (Self::READABLE | Self::READ_CLOSED | Self::ERROR) != 0
-    }
-
-    /// The peer closed its writing side (EPOLLRDHUP): EOF follows the buffered data.
-    pub(crate) fn is_read_closed(self) -> bool {
-        self.0 & (Self::READ_CLOSED | Self::ERROR) != 0
-    }
-
-    /// Worth a write attempt (or an error to collect).
-    pub(crate) fn is_writable(self) -> bool {
-        self.0 & (Self::WRITABLE | Self::WRITE_CLOSED | Self::ERROR) != 0
-    }
-
-    /// The other end is gone or the descriptor is in error (EPOLLHUP/EPOLLERR on a write end).
-    pub(crate) fn is_write_closed(self) -> bool {
-        self.0 & (Self::WRITE_CLOSED | Self::ERROR) != 0
-    }
-
-    fn union(self, other: Readiness) -> Readiness {
-        Readiness(self.0 | other.0)
-    }
-}
 
 /// A readiness event waiting in the ready queue.
 pub(crate) struct IoEvent {
