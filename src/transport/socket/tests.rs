@@ -1,5 +1,6 @@
 //! The start of reading against the events around it: a unit test, because it needs what no
-//! public API hands out, the protocol's `RefCell` before `connection_made`.
+//! public API hands out, the protocol's `RefCell` before `connection_made`. Also a resume of
+//! reading against the same events (which bytes, or EOF, the re-registration announces).
 
 use std::cell::RefCell;
 use std::io::{self, Write};
