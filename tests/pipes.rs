@@ -771,6 +771,74 @@ fn stream_writer_over_a_pipe_drains_and_write_eof_ends_it() {
     .unwrap();
 }
 
+/// `kernel_unsent` on a write pipe: the bytes in the pipe that its reader has not taken yet
+/// (Linux's `FIONREAD` on the write end), falling as the reader reads; `None` for a read pipe,
+/// for a socket used as a write pipe (its `FIONREAD` counts its input), and once the pipe is
+/// lost. It was `None` on every pipe (checked: the first assertion fails with the fix out).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_write_pipe_reports_the_bytes_its_reader_has_not_taken_as_kernel_unsent() {
+    let lp = EventLoop::new().unwrap();
+    let (mut r, w) = os_pipe();
+    let (t, proto) = write_pipe(&lp, w, Recorder::default());
+    t.write(&[7; 100]).unwrap(); // the pipe takes it all at once
+    assert_eq!(t.buffer_info().write_buffered, 0);
+    assert_eq!(
+        t.buffer_info().kernel_unsent,
+        Some(100),
+        "{:?}",
+        t.buffer_info()
+    );
+    let mut got = [0; 40];
+    r.read_exact(&mut got).unwrap();
+    assert_eq!(t.buffer_info().kernel_unsent, Some(60));
+    let (r2, _w2) = os_pipe();
+    let (reader, _) = read_pipe(&lp, r2, Recorder::default());
+    assert_eq!(reader.buffer_info().kernel_unsent, None, "a read pipe");
+    let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (on_socket, _) = write_pipe(&lp, ours, Recorder::default());
+    assert_eq!(
+        on_socket.buffer_info().kernel_unsent,
+        None,
+        "a socket's end"
+    );
+    t.abort();
+    run_until(&lp, 1_000, || proto.borrow().lost);
+    assert_eq!(t.buffer_info().kernel_unsent, None, "lost");
+    reader.close();
+    on_socket.close();
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+}
+
+/// `BufferInfo` says `None` for a field that does not apply: a write pipe's stream reads
+/// nothing, so its `read_buffered` is `None`, not `Some(0)` (a stream over a socket, which
+/// reads, says `Some(0)` when its reader is empty). It said `Some(0)` (checked: the
+/// assertion fails with the fix taken out).
+#[test]
+fn a_write_pipe_stream_has_no_read_buffer_to_report() {
+    asyncio::run(async {
+        let (r, w) = os_pipe();
+        let reader = drain_thread(r);
+        let writer = asyncio::open_write_pipe(w).await?;
+        writer.write(b"x")?;
+        let info = writer.buffer_info();
+        assert_eq!(info.read_buffered, None, "{info:?}");
+        assert!(!info.reading_paused, "{info:?}");
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(reader.join().unwrap(), b"x");
+        let (a, _b) = asyncio::socketpair()?;
+        let (_, socket_writer) = asyncio::open_connection_sock(a).await?;
+        assert_eq!(socket_writer.buffer_info().read_buffered, Some(0));
+        socket_writer.close();
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
 #[test]
 fn open_read_pipe_reads_a_regular_file_through_the_helper_thread() {
     let dir = util::temp_dir("pipes-regular"); // removed when the test ends

@@ -317,3 +317,108 @@ fn l45_l50_a_read_pipe_asks_a_buffered_protocol_for_a_buffer_only_once_readable(
         t.close();
     }
 }
+
+/// L50, L79: CPython's `resume_reading` re-adds the reader, which fires only on a readable
+/// pipe; a resume here queued a read of its own, which asked a buffered protocol for a buffer
+/// with nothing to put in it (checked: with that read put back, the first assertion fails
+/// with an extra "get_buffer"). Bytes that came while paused, bytes a pause left in the pipe,
+/// and an EOF that came while paused are all read after the resume.
+#[test]
+fn l50_l79_a_read_pipe_resumed_asks_for_a_buffer_only_when_readable() {
+    struct Pausing {
+        buf: [u8; 4],
+        calls: Vec<String>,
+        transport: Option<Transport>,
+        pause_in_update: bool,
+    }
+    impl Protocol for Pausing {
+        fn connection_made(&mut self, t: Transport) {
+            self.calls.push("made".into());
+            self.transport = Some(t);
+        }
+        fn eof_received(&mut self) -> bool {
+            self.calls.push("eof".into());
+            false
+        }
+        fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+            Some(self)
+        }
+    }
+    impl BufferedProtocol for Pausing {
+        fn get_buffer(&mut self, _: usize) -> &mut [u8] {
+            self.calls.push("get_buffer".into());
+            &mut self.buf
+        }
+        fn buffer_updated(&mut self, n: usize) {
+            let got = String::from_utf8_lossy(&self.buf[..n]);
+            self.calls.push(format!("updated {got}"));
+            if std::mem::take(&mut self.pause_in_update) {
+                if let Some(t) = &self.transport {
+                    t.pause_reading();
+                }
+            }
+        }
+    }
+    let turns = |lp: &EventLoop| {
+        for _ in 0..10 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    let lp = EventLoop::new().unwrap();
+    let (r, mut w) = util::os_pipe();
+    let h = lp.handle();
+    let proto = || Pausing {
+        buf: [0; 4],
+        calls: Vec::new(),
+        transport: None,
+        pause_in_update: false,
+    };
+    let (t, p) = lp
+        .run_until_complete(async move { h.connect_read_pipe(proto, r).await })
+        .unwrap()
+        .unwrap();
+    turns(&lp);
+    assert_eq!(p.borrow().calls, ["made"]);
+
+    t.pause_reading();
+    t.resume_reading();
+    turns(&lp);
+    assert_eq!(p.borrow().calls, ["made"], "a resume with nothing to read");
+
+    t.pause_reading();
+    w.write_all(b"ab").unwrap();
+    turns(&lp);
+    assert_eq!(p.borrow().calls, ["made"], "paused");
+    t.resume_reading();
+    run_until(&lp, "bytes written while paused", || {
+        p.borrow().calls.len() >= 3
+    });
+    turns(&lp);
+    assert_eq!(p.borrow().calls[1..], ["get_buffer", "updated ab"]);
+
+    // A pause from inside buffer_updated after a full read: the rest waits for the resume.
+    p.borrow_mut().calls.clear();
+    p.borrow_mut().pause_in_update = true;
+    w.write_all(b"cdefgh").unwrap();
+    run_until(&lp, "a full read", || p.borrow().calls.len() >= 2);
+    turns(&lp);
+    assert_eq!(p.borrow().calls, ["get_buffer", "updated cdef"]);
+    t.resume_reading();
+    run_until(&lp, "the rest", || p.borrow().calls.len() >= 4);
+    turns(&lp);
+    assert_eq!(p.borrow().calls[2..], ["get_buffer", "updated gh"]);
+
+    // An EOF that came while paused.
+    p.borrow_mut().calls.clear();
+    t.pause_reading();
+    drop(w);
+    turns(&lp);
+    assert!(
+        p.borrow().calls.is_empty(),
+        "paused: {:?}",
+        p.borrow().calls
+    );
+    t.resume_reading();
+    run_until(&lp, "the EOF", || p.borrow().calls.len() >= 2);
+    assert_eq!(p.borrow().calls, ["get_buffer", "eof"]);
+}

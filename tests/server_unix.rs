@@ -250,6 +250,48 @@ fn l119_a_replaced_or_vanished_file_is_left_as_it_is() {
     assert!(!gone.exists());
 }
 
+/// L119: the file is recorded after the bind with `stat` (CPython 3.13's `os.stat(path).st_ino`,
+/// which follows symlinks) and looked at on close the same way. A symlink put in the socket's
+/// place that leads to the socket is the socket's path still: removed (the link only; the
+/// socket file it leads to stays). One that leads to another file, or nowhere, is left. The
+/// close used `lstat`, which saw the link's own inode: the link to the socket was left
+/// (checked by reverting the fix).
+#[test]
+fn l119_a_path_that_became_a_symlink_is_judged_by_what_it_leads_to() {
+    let lp = EventLoop::new().unwrap();
+    let dir = temp_dir("server-symlinked");
+    for (name, leads_to_the_socket) in [("to-socket", true), ("elsewhere", false)] {
+        let path = dir.join(format!("{name}.sock"));
+        let moved = dir.join(format!("{name}-moved.sock"));
+        let other = dir.join(format!("{name}-other"));
+        let server = unix_server(&lp, &path);
+        std::fs::rename(&path, &moved).unwrap();
+        std::fs::write(&other, "someone else's").unwrap();
+        let target = if leads_to_the_socket { &moved } else { &other };
+        std::os::unix::fs::symlink(target, &path).unwrap();
+        shut(&lp, &server);
+        let link_left = std::fs::symlink_metadata(&path).is_ok();
+        assert_eq!(link_left, !leads_to_the_socket, "{name}: the link");
+        assert!(
+            std::fs::symlink_metadata(&moved)
+                .unwrap()
+                .file_type()
+                .is_socket(),
+            "{name}: the socket file the link led to stays"
+        );
+        assert_eq!(std::fs::read_to_string(&other).unwrap(), "someone else's");
+    }
+    let dangling = dir.join("dangling.sock");
+    let server = unix_server(&lp, &dangling);
+    std::fs::remove_file(&dangling).unwrap();
+    std::os::unix::fs::symlink(dir.join("nothing"), &dangling).unwrap();
+    shut(&lp, &server);
+    assert!(
+        std::fs::symlink_metadata(&dangling).is_ok(),
+        "a link to nothing is left"
+    );
+}
+
 #[test]
 fn l117_an_abstract_name_serves_and_needs_no_file() {
     use std::os::linux::net::SocketAddrExt;

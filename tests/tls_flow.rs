@@ -485,3 +485,55 @@ fn bytes_dropped_at_loop_close_behind_a_proxy_header_are_warned_about_once() {
     assert!(lines[0].starts_with("TLS transport"), "{lines:?}");
     drop((client, kept, server));
 }
+
+/// T26, L49: after `abort()` a TLS transport reports writing no longer paused at once, as the
+/// socket transport does (its state is lost from the abort on; the protocol hears no more of
+/// writing), not only once `connection_lost` has run. After `close()` both still flush, and
+/// both still report the pause. The TLS layer said `writing_paused: true` until its
+/// connection_lost (checked: with the fix taken out, the TLS assertion after abort fails).
+#[test]
+fn t26_writing_paused_ends_at_abort_as_on_the_socket_transport() {
+    for tls in [false, true] {
+        let (listener, port) = small_window_listener();
+        let (go, wait_go) = std::sync::mpsc::channel::<()>();
+        let lp = asyncio::EventLoop::new().unwrap();
+        let (peer, (t, proto)) = if tls {
+            let peer = tls_peer_on(listener, move |mut tcp, _conn| {
+                let _ = wait_go.recv_timeout(BOUND);
+                tls_common::drain(&mut tcp);
+            });
+            (peer, recorder_over_tls(&lp, port))
+        } else {
+            let peer = std::thread::spawn(move || {
+                let (mut tcp, _) = listener.accept().unwrap();
+                let _ = wait_go.recv_timeout(BOUND);
+                tls_common::drain(&mut tcp);
+            });
+            let connect = lp.create_connection(Recorder::default, "127.0.0.1", port);
+            let made = lp.run_until_complete(asyncio::timeout(
+                BOUND,
+                std::future::IntoFuture::into_future(connect),
+            ));
+            (peer, made.unwrap().unwrap().unwrap())
+        };
+        t.write(&vec![7u8; 16 << 20]).unwrap(); // the peer does not read: paused
+        assert!(t.buffer_info().writing_paused, "tls {tls}: paused");
+        t.close();
+        assert!(t.is_closing());
+        assert!(
+            t.buffer_info().writing_paused,
+            "tls {tls}: still flushing after close()"
+        );
+        t.abort();
+        assert!(
+            !t.buffer_info().writing_paused,
+            "tls {tls}: writing paused after abort(): {:?}",
+            t.buffer_info()
+        );
+        assert!(!proto.borrow().lost, "connection_lost has not run yet");
+        go.send(()).unwrap();
+        util::run_until(&lp, 1000, || proto.borrow().lost);
+        assert!(!t.buffer_info().writing_paused);
+        peer.join().unwrap();
+    }
+}

@@ -29,74 +29,13 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
 use super::executor::waker::wake_in;
+pub(crate) use super::readiness::Readiness;
 use super::token::{checked_fd_token, checked_token, fd_token, key_of, token};
 pub(crate) use super::token::{FD_TOKEN_BIT, WAKER_TOKEN};
 use super::token::{GENERATION_MASK, INDEX_MASK};
 use super::{report_panic, LoopHandle, LoopInner};
 use crate::error::Error;
 use crate::slots::{SlotKey, Slots};
-
-/// Readiness bits of one event.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct Readiness(u8);
-
-impl Readiness {
-    pub(crate) const READABLE: u8 = 1;
-    pub(crate) const WRITABLE: u8 = 2;
-    pub(crate) const READ_CLOSED: u8 = 4;
-    pub(crate) const WRITE_CLOSED: u8 = 8;
-    pub(crate) const ERROR: u8 = 16;
-
-    fn from_event(ev: &mio::event::Event) -> Self {
-        let mut b = 0;
-        if ev.is_readable() {
-            b |= Self::READABLE;
-        }
-        if ev.is_writable() {
-            b |= Self::WRITABLE;
-        }
-        if ev.is_read_closed() {
-            b |= Self::READ_CLOSED;
-        }
-        if ev.is_write_closed() {
-            b |= Self::WRITE_CLOSED;
-        }
-        if ev.is_error() {
-            b |= Self::ERROR;
-        }
-        Readiness(b)
-    }
-
-    /// A plain readable event, for tests that drive a handler by hand.
-    #[cfg(test)]
-    pub(crate) fn readable() -> Self {
-        Readiness(Self::READABLE)
-    }
-
-    /// Worth a read attempt: data, EOF or an error to collect.
-    pub(crate) fn is_readable(self) -> bool {
-        self.0 & (Self::READABLE | Self::READ_CLOSED | Self::ERROR) != 0
-    }
-
-    /// The peer closed its writing side (EPOLLRDHUP): EOF follows the buffered data.
-    pub(crate) fn is_read_closed(self) -> bool {
-        self.0 & (Self::READ_CLOSED | Self::ERROR) != 0
-    }
-
-    /// Worth a write attempt (or an error to collect).
-    pub(crate) fn is_writable(self) -> bool {
-        self.0 & (Self::WRITABLE | Self::WRITE_CLOSED | Self::ERROR) != 0
-    }
-
-    /// The other end is gone or the descriptor is in error (EPOLLHUP/EPOLLERR on a write end).
-    pub(crate) fn is_write_closed(self) -> bool {
-        self.0 & (Self::WRITE_CLOSED | Self::ERROR) != 0
-    }
-
-    fn union(self, other: Readiness) -> Readiness {
-        Readiness(self.0 | other.0)
-    }
-}
 
 /// A readiness event waiting in the ready queue.
 pub(crate) struct IoEvent {
@@ -122,20 +61,27 @@ pub(crate) trait IoHandler {
 /// An `add_reader`/`add_writer` callback; called each time the fd is ready.
 type FdCallback = Rc<dyn Fn()>;
 
-/// Bits of `Entry::Fd::queued`.
-const QUEUED_READER: u8 = 1;
-const QUEUED_WRITER: u8 = 2;
+/// How many of an `Fd` entry's queued readiness events are to call each of its callbacks:
+/// those registered, and asked for by the readiness, when the poll answered, less those
+/// replaced or removed since (CPython cancels their handles, every queued copy at once).
+/// Counted as each event is queued, taken as it runs; zero with no event queued. One event at
+/// most per direction, but for an event a panic left queued (`rearm_left_queued`), whose fd
+/// the next poll reports again: CPython's `_ready` then holds the reader's handle twice.
+#[derive(Clone, Copy, Default)]
+struct Queued {
+    reader: u8,
+    writer: u8,
+}
 
 enum Entry {
     Fd {
         fd: RawFd,
         reader: Option<FdCallback>,
         writer: Option<FdCallback>,
-        /// Which callbacks the fd's queued readiness event calls (`QUEUED_READER`,
-        /// `QUEUED_WRITER`): those registered, and asked for by the readiness, when the poll
-        /// answered, less those replaced or removed since (CPython cancels their handles).
-        /// Set as the event is queued, taken as it runs; 0 with no event queued.
-        queued: u8,
+        queued: Queued,
+        /// A re-arm was refused and logged, and none has succeeded since: the next refusals
+        /// of this episode say nothing (one line per fd, not one per event).
+        rearm_refused: bool,
     },
     Handler {
         fd: RawFd,
@@ -224,10 +170,10 @@ impl IoTable {
         }) = self.slots().get_mut(key)
         {
             if reader.is_some() && readiness.is_readable() {
-                *queued |= QUEUED_READER;
+                queued.reader = queued.reader.saturating_add(1);
             }
             if writer.is_some() && readiness.is_writable() {
-                *queued |= QUEUED_WRITER;
+                queued.writer = queued.writer.saturating_add(1);
             }
         }
     }
@@ -327,8 +273,8 @@ impl LoopInner {
                 Entry::Fd {
                     fd, reader, queued, ..
                 } => {
-                    let queued_reader = *queued & QUEUED_READER != 0;
-                    *queued &= !QUEUED_READER;
+                    let queued_reader = queued.reader > 0;
+                    queued.reader = queued.reader.saturating_sub(1);
                     Call::Fd(reader.clone().filter(|_| queued_reader), *fd)
                 }
                 Entry::Handler { handler, .. } => Call::Handler(handler.clone()),
@@ -383,23 +329,60 @@ impl LoopInner {
                 if let Some(cb) = self.take_queued_writer(ev.key) {
                     run(cb);
                 }
-                // Level-triggered like Python: re-arm so a still-ready fd reports again.
-                let interest = {
-                    let mut io = self.io.borrow_mut();
-                    match io.slots().get(ev.key) {
-                        Some(Entry::Fd { reader, writer, .. }) => fd_interest(reader, writer),
-                        _ => None,
-                    }
-                };
-                if let Some(interest) = interest {
-                    let rearmed = self.with_registry(|r| {
-                        r.reregister(&mut SourceFd(&fd), fd_token(ev.key), interest)
-                    });
-                    if let Err(e) = rearmed {
-                        rearm_failed(fd, &e);
-                    }
-                }
+                self.rearm_fd(ev.key, fd);
             }
+        }
+    }
+
+    /// Level-triggered like Python: re-arms `key`'s fd with its callbacks' interest, so that
+    /// a still-ready fd reports again at the next poll. A refusal is logged once an episode.
+    fn rearm_fd(&self, key: SlotKey, fd: RawFd) {
+        let interest = match self.io.borrow_mut().slots().get(key) {
+            Some(Entry::Fd { reader, writer, .. }) => fd_interest(reader, writer),
+            _ => None,
+        };
+        let Some(interest) = interest else { return };
+        let rearmed =
+            self.with_registry(|r| r.reregister(&mut SourceFd(&fd), fd_token(key), interest));
+        let first_refusal = match self.io.borrow_mut().slots().get_mut(key) {
+            Some(Entry::Fd { rearm_refused, .. }) => {
+                !std::mem::replace(rearm_refused, rearmed.is_err()) && rearmed.is_err()
+            }
+            _ => false,
+        };
+        if let (true, Err(e)) = (first_refusal, rearmed) {
+            rearm_failed(fd, &e); // after the borrow: a logger is user code
+        }
+    }
+
+    /// A panic left an iteration (only `run_until_complete`'s future propagates one) with fd
+    /// events still queued: they run next iteration, after its poll, which must report their
+    /// still-ready fds again, as CPython's level-triggered selector does while the leftover
+    /// handles wait in `_ready`. Edge-triggered, only a re-arm makes it: done here, as the
+    /// panic leaves (`iteration.rs`). Never panics: it runs while one unwinds.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn rearm_left_queued(&self) {
+        let left: Vec<(SlotKey, RawFd)> = match self.io.try_borrow_mut() {
+            Ok(mut io) => {
+                let io = &mut *io;
+                let queued = |key: &SlotKey| {
+                    let q = match io.slots.get(*key) {
+                        Some(Entry::Fd { queued, .. }) => *queued,
+                        _ => Queued::default(),
+                    };
+                    q.reader > 0 || q.writer > 0
+                };
+                io.fds
+                    .iter()
+                    .filter(|(_, k)| queued(k))
+                    .map(|(fd, k)| (*k, *fd))
+                    .collect()
+            }
+            Err(_) => return,
+        };
+        for (key, fd) in left {
+            self.rearm_fd(key, fd);
         }
     }
 
@@ -407,8 +390,8 @@ impl LoopInner {
     fn take_queued_writer(&self, key: SlotKey) -> Option<FdCallback> {
         let mut io = self.io.borrow_mut();
         match io.slots().get_mut(key) {
-            Some(Entry::Fd { writer, queued, .. }) if *queued & QUEUED_WRITER != 0 => {
-                *queued &= !QUEUED_WRITER;
+            Some(Entry::Fd { writer, queued, .. }) if queued.writer > 0 => {
+                queued.writer -= 1;
                 writer.clone()
             }
             _ => None,
@@ -623,7 +606,11 @@ impl LoopHandle {
                     // by an event already queued, and its successor waits for the next poll,
                     // as CPython cancels the handle `_process_events` queued. (A change the
                     // kernel refuses is an added direction, where nothing was queued.)
-                    *queued &= !if write { QUEUED_WRITER } else { QUEUED_READER };
+                    if write {
+                        queued.writer = 0;
+                    } else {
+                        queued.reader = 0;
+                    }
                     let before = fd_interest(reader, writer);
                     let slot = if write { &mut *writer } else { &mut *reader };
                     let had = slot.is_some();
@@ -648,7 +635,8 @@ impl LoopHandle {
                     fd,
                     reader,
                     writer,
-                    queued: 0,
+                    queued: Queued::default(),
+                    rearm_refused: false,
                 });
                 io.fds.insert(fd, key);
                 (key, None, false, None, after)

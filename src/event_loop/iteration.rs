@@ -372,9 +372,24 @@ impl LoopHandle {
             }
             Runnable::Main => {
                 self.inner.main_scheduled.set(false);
+                // Its panic (the only one that leaves the loop) leaves the rest of the
+                // iteration's snapshot queued, fd events among them: their fds are re-armed
+                // as it leaves. Forgotten on a normal return.
+                let rearm = RearmOnUnwind(&self.inner);
                 main();
+                std::mem::forget(rearm);
             }
         }
+    }
+}
+
+/// Dropped only while a panic of `run_until_complete`'s future leaves the loop (forgotten
+/// otherwise): re-arms the fds whose events are left queued (`LoopInner::rearm_left_queued`).
+struct RearmOnUnwind<'a>(&'a LoopInner);
+
+impl Drop for RearmOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.rearm_left_queued();
     }
 }
 

@@ -48,6 +48,7 @@ mod iteration;
 mod lifecycle;
 mod precise_wait;
 pub(crate) mod read_buf;
+mod readiness;
 pub(crate) mod ready;
 mod runner;
 pub(crate) mod signals;

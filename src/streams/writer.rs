@@ -325,7 +325,10 @@ impl StreamWriter {
     /// ```
     pub fn buffer_info(&self) -> BufferInfo {
         let mut info = self.transport.buffer_info();
-        info.read_buffered = Some(self.core.borrow().reader.buffered_len());
+        // A write pipe's stream has a reader that nothing feeds: not applicable, not 0.
+        if self.transport.inner.reads() {
+            info.read_buffered = Some(self.core.borrow().reader.buffered_len());
+        }
         info
     }
 

@@ -280,10 +280,15 @@ pub(crate) trait TransportImpl {
     fn writing_paused(&self) -> bool {
         false
     }
+    /// Whether the transport reads at all: a write pipe does not, so nothing of it is paused
+    /// for reading, and a stream over it holds no bytes read.
+    fn reads(&self) -> bool {
+        true
+    }
     /// Reading is paused or over (`BufferInfo::reading_paused`); a transport that never
     /// reads (a write pipe) says `false`: there is no reading to pause.
     fn reading_paused(&self) -> bool {
-        !self.is_reading()
+        self.reads() && !self.is_reading()
     }
     /// The peer's EOF was read and the transport is still open (a protocol that kept it for
     /// a half-close): nothing more will be read from it. Asked by `start_tls` only.
@@ -291,7 +296,8 @@ pub(crate) trait TransportImpl {
     fn peer_eof(&self) -> bool {
         false
     }
-    /// Bytes written to the socket that the kernel has not sent yet, where the OS says.
+    /// Bytes written to the descriptor that the kernel has not passed on yet (a socket's send
+    /// queue, a pipe's unread bytes), where the OS says.
     fn kernel_unsent(&self) -> Option<usize> {
         None
     }
@@ -404,13 +410,15 @@ pub struct BufferInfo {
     pub high_water: usize,
     /// The write buffer's low-water mark.
     pub low_water: usize,
-    /// Bytes the kernel holds unsent (`SIOCOUTQ` on Linux, for TCP); `None` where the OS does
-    /// not say, and on a Unix socket (its figure there is memory, not bytes).
+    /// Bytes the kernel holds unsent (on Linux: `SIOCOUTQ` for TCP; for a pipe's write end,
+    /// the bytes in the pipe its reader has not taken yet, `FIONREAD`); `None` where the OS
+    /// does not say, and on a Unix socket (its figure there is memory, not bytes).
     pub kernel_unsent: Option<usize>,
     /// The transport is not reading (paused by the protocol, or closing); never set for a
     /// transport that does not read (a write pipe).
     pub reading_paused: bool,
-    /// Bytes the stream reader holds; `None` from a transport (its protocol holds them).
+    /// Bytes the stream reader holds; `None` from a transport (its protocol holds them), and
+    /// from a stream that does not read (a write pipe's, a child's stdin).
     pub read_buffered: Option<usize>,
 }
 

@@ -131,9 +131,15 @@ impl TlsProtocol {
         self.outgoing.borrow().len() + self.backlog.borrow().len()
     }
 
-    /// The app's writing is paused (its `pause_writing` went out, its `resume_writing` not yet).
+    /// The app's writing is paused (its `pause_writing` went out, its `resume_writing` not
+    /// yet), and the connection goes on: not once aborted or failed (`Unwrapped`, or a fatal
+    /// error that aborted the raw transport), when nothing more will be written and the app
+    /// hears no more of writing. The socket transport's rule: it says false from its abort
+    /// on, not only once `connection_lost` has run. (CPython's `_app_writing_paused`, as its
+    /// socket transport's `_protocol_paused`, is never reset.)
     pub(crate) fn writing_paused(&self) -> bool {
-        self.write_flow.borrow().is_paused()
+        let ended = self.state.get() == SslState::Unwrapped || self.fatal.borrow().is_some();
+        !ended && self.write_flow.borrow().is_paused()
     }
 
     /// Bytes the raw socket's kernel buffer has not sent yet.

@@ -9,11 +9,13 @@
 //!
 //! Read side: registered readable (edge-triggered) at creation; the start of reading reads
 //! only if an event came before it (a buffered protocol's `get_buffer` waits for the pipe to
-//! be readable, as on a socket). `pause_reading` only stops reading (events that come while
-//! paused are dropped); `resume_reading` queues one read attempt, since the edge may have
-//! passed. EOF → closing (`connection_lost(None)` queued, `is_closing()` true) →
-//! `eof_received` (its answer is ignored, as in CPython: a read pipe has nothing to keep open)
-//! → `connection_lost(None)` on a later turn. A panic in `data_received` (or a buffered
+//! be readable, as on a socket). `pause_reading` only stops reading: an event that comes while
+//! paused, or a pause that stops a read before the pipe is drained, is remembered
+//! (`passed_over`), and `resume_reading` queues one read only then, as CPython's re-added
+//! reader fires only on a readable pipe (no re-registration: no `epoll_ctl` per pause).
+//! EOF → closing (`connection_lost(None)` queued, `is_closing()` true) → `eof_received` (its
+//! answer is ignored, as in CPython: a read pipe has nothing to keep open) →
+//! `connection_lost(None)` on a later turn. A panic in `data_received` (or a buffered
 //! protocol's `buffer_updated`) or `eof_received` is reported as a failed callback and ends
 //! nothing, as CPython's exception escaping `_read_ready` into the loop; the socket
 //! transport's is fatal. Only `get_buffer` failing closes the pipe: nothing was read.
@@ -50,6 +52,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::rc::{Rc, Weak};
 
 mod read;
+mod sys;
 mod write;
 
 use mio::unix::pipe::{Receiver, Sender};
@@ -119,14 +122,19 @@ pub(crate) struct PipeTransport {
     /// The last readable event said the writer is gone (EPOLLHUP): a short read then does not
     /// mean drained, since no further edge will come; read on to EOF.
     peer_closed: Cell<bool>,
-    /// A readable event came before reading started, and was passed over: the start of
-    /// reading looks for what it announced (edge-triggered: no second event comes). Without
-    /// one the start reads nothing, so a buffered protocol is asked for a buffer only once the
-    /// pipe is readable, as the socket transport asks.
+    /// The pipe may hold bytes (or an EOF) that no further edge will announce: a readable
+    /// event came while not reading (before the start, or paused), or reading stopped for a
+    /// pause before a short read said the pipe was drained. The start of reading, or a
+    /// resume, reads only if this is set (edge-triggered: no second event comes), so a
+    /// buffered protocol is asked for a buffer only once the pipe is readable, as the socket
+    /// transport asks. Cleared by the look it calls for.
     passed_over: Cell<bool>,
     /// A write end that closes when its reader goes (a pipe's or a socket's; CPython's reader
     /// on the write end). A character device's does not: a write's error tells.
     watches_reader: bool,
+    /// The descriptor is a pipe (a FIFO): the kernel counts the bytes in it from the write end
+    /// too (`kernel_unsent`). A socket's or a terminal's `FIONREAD` counts its input instead.
+    fifo: bool,
     fd: RawFd,
 }
 
@@ -233,6 +241,7 @@ impl PipeTransport {
             peer_closed: Cell::new(false),
             passed_over: Cell::new(false),
             watches_reader: direction == Direction::Write && (kind.is_fifo() || kind.is_socket()),
+            fifo: kind.is_fifo(),
             fd: raw,
         });
         let (interest, start_reading): (_, Option<fn(&Self)>) = match direction {
@@ -295,7 +304,8 @@ impl LifePath for PipeTransport {
 
 impl IoHandler for PipeTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        Some(self.write_info(None, TransportImpl::reading_paused(self)))
+        let kernel_unsent = TransportImpl::kernel_unsent(self);
+        Some(self.write_info(kernel_unsent, TransportImpl::reading_paused(self)))
     }
 
     fn io_ready(&self, readiness: Readiness) {
@@ -310,9 +320,10 @@ impl IoHandler for PipeTransport {
                 if readiness.is_readable() {
                     match self.life.reading() {
                         Reading::Active => self.read_ready(),
-                        Reading::NotStarted => self.passed_over.set(true),
-                        // Paused: `resume_reading` looks; Done: nothing more is read.
-                        Reading::Paused | Reading::Done => {}
+                        // The start, or `resume_reading`, looks.
+                        Reading::NotStarted | Reading::Paused => self.passed_over.set(true),
+                        // Nothing more is read.
+                        Reading::Done => {}
                     }
                 }
             }
@@ -397,7 +408,7 @@ impl TransportImpl for PipeTransport {
     }
 
     fn resume_reading(&self) {
-        if self.life.resume_reading() {
+        if self.life.resume_reading() && self.passed_over.take() {
             self.read_later();
         }
     }
@@ -456,9 +467,20 @@ impl TransportImpl for PipeTransport {
         self.life.state() < State::Lost && self.flow.borrow().is_paused()
     }
 
-    /// A write pipe never reads: nothing of it is paused for reading.
-    fn reading_paused(&self) -> bool {
-        self.direction == Direction::Read && !self.life.is_reading()
+    /// A write pipe never reads.
+    fn reads(&self) -> bool {
+        self.direction == Direction::Read
+    }
+
+    /// Bytes written into the pipe that its reader has not taken yet (Linux, a pipe's write
+    /// end); `None` for a read pipe, a socket's or a character device's end, elsewhere, and
+    /// once the connection is lost (the descriptor may be closed, or reused by now).
+    fn kernel_unsent(&self) -> Option<usize> {
+        let applies = self.direction == Direction::Write && self.fifo;
+        if !applies || self.life.state() >= State::Lost {
+            return None;
+        }
+        sys::unread(self.fd)
     }
 
     #[cfg(feature = "tls")]

@@ -18,6 +18,11 @@ impl PipeTransport {
     pub(super) fn read_ready(&self) {
         for _ in 0..READS_PER_EVENT {
             if !self.life.may_read() {
+                // Paused before a short read said the pipe was drained (by the protocol, or
+                // before a queued read ran): the resume must look.
+                if self.life.reading() == Reading::Paused {
+                    self.passed_over.set(true);
+                }
                 return;
             }
             if self.protocol.is_busy() {

@@ -15,7 +15,9 @@
 //!
 //! Registration is edge-triggered (mio): readable + writable from the start, so a full send
 //! buffer needs no `epoll_ctl` to wait for room; reading is paused by re-registering writable
-//! only, and resumed by re-registering and attempting one read (the edge may have passed).
+//! only, and resumed by re-registering readable, which makes the next poll report bytes or an
+//! EOF already there (no read is attempted blind: the edge may have passed, the re-registration
+//! announces it again).
 //! A read that fills less than the space offered means the kernel buffer is empty: no extra
 //! `read` just to hear `WouldBlock`.
 //!
@@ -80,8 +82,8 @@ pub(crate) enum WriteSide {
 /// will say (edge-triggered: an edge already taken is not announced again):
 ///
 /// ```text
-///   Quiet ──edge before reading started──► PassedOver ──start of reading, or a resume,
-///                                                       looks──► Quiet
+///   Quiet ──edge before reading started──► PassedOver ──start of reading looks, or a
+///                                                       resume re-registers──► Quiet
 ///   Quiet ──edge handed to a waiting read_into──► Through ──short read, WouldBlock,
 ///                                                  │          error, or read_into leaves──► Quiet
 ///                                                  └──read_into met the EOF──► EofUntold
@@ -472,13 +474,18 @@ impl TransportImpl for SocketTransport {
         if !self.life.resume_reading() {
             return;
         }
+        // Re-adding readable interest is CPython's `_add_reader`: the kernel looks at the
+        // socket as it is now (epoll's `EPOLL_CTL_MOD`, kqueue's `EV_ADD`), so bytes or an EOF
+        // that came while paused, or were left unread when the pause stopped a read, make an
+        // event at the next poll, and `read_ready` runs only then. A read queued here instead
+        // asked a buffered protocol for a buffer with nothing to put in it, and cost every
+        // protocol a `recv` that heard `WouldBlock` whenever the event had already read.
         self.reregister(Interest::READABLE | Interest::WRITABLE);
-        // The readable edge may have come and gone while paused (or before a start that
-        // found the side paused): look once.
+        // An edge passed over before a start that found the side paused: the same event
+        // covers it.
         if self.recv_side.get() == RecvSide::PassedOver {
             self.set_recv_side(RecvSide::Quiet);
         }
-        self.read_later();
     }
 
     fn is_reading(&self) -> bool {

@@ -248,7 +248,7 @@ impl SocketTransport {
                 // EOF: the read returns it now, the protocol hears it on a later turn, never
                 // from inside this read (L62), and nobody reads it again (`EofUntold`). A
                 // transport paused, closed or already at EOF by then skips the callback: a
-                // resume looks once and delivers it.
+                // resume's re-registration reports the EOF again, and its event delivers it.
                 trace!("transport[{}]: recv EOF into read_into", self.id());
                 self.set_recv_side(RecvSide::EofUntold);
                 self.read_later();
