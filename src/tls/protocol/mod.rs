@@ -452,7 +452,8 @@ impl TlsProtocol {
         self.conn_lost.set(self.conn_lost.get().saturating_add(1));
         let app_transport = self.app_transport.borrow_mut().take();
         if let Some(t) = &app_transport {
-            t.mark_lost(self.conn_lost.get()); // it counts later writes (T11)
+            // It counts later writes (T11) and keeps the marks, as CPython's layer does.
+            t.mark_lost(self.conn_lost.get(), self.write_buffer_limits());
         }
         // An app already connected hears of the loss whatever the state: under start_tls a
         // handshake that times out ends the app's connection too, so no read, drain or
