@@ -351,11 +351,14 @@ pub(crate) struct ServerOptions {
 }
 
 impl ServerOptions {
-    /// L96, S9, T1: checked before binding.
+    /// L96, S9, T1: checked before binding. So is a configuration rustls refuses for every
+    /// connection (a `max_fragment_size` out of range): served, each accepted socket would
+    /// be closed with nothing said but a debug line.
     pub(crate) fn check(&self) -> Result<(), Error> {
         match &self.ssl {
             Some(config) => {
                 config::check_alpn(&config.alpn_protocols)?;
+                Engine::server(config.clone())?;
                 self.options.check()
             }
             None => self.options.check_without_ssl(),
