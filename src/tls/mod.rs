@@ -102,6 +102,10 @@
 //! - A failed `start_tls` (refused certificate, handshake timeout, peer gone) ends the
 //!   connection for everyone waiting on it: every pending and later read, `drain` and
 //!   `wait_closed` on that stream fails with the error instead of waiting forever.
+//! - A second `start_tls` on a transport whose first is still in its handshake replaces the
+//!   first's layer: the first fails at once with `Error::InvalidState` and closes the
+//!   transport, so the second fails too (CPython's first fails at its handshake timeout,
+//!   and in between its layer no longer hears from the transport).
 //! - `start_tls` on a transport whose writing is paused: the layer takes over the pause, and
 //!   the protocol the transport paused gets its `resume_writing` from the layer (CPython's
 //!   `SSLProtocol.resume_writing` fails an assertion there and the protocol stays paused).
