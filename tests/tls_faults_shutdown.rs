@@ -28,6 +28,8 @@ enum Answer {
     CloseNotify,
     /// A TCP FIN with no close_notify.
     Eof,
+    /// An application-data record whose ciphertext does not decrypt (a bad record MAC).
+    Garbage,
 }
 
 /// A peer over a socketpair that waits for our close_notify, tells the test (waking its
@@ -57,6 +59,11 @@ impl AnsweringPeer {
                     send_all(sock, conn);
                 }
                 Answer::Eof => sock.shutdown(Shutdown::Write).unwrap(),
+                Answer::Garbage => {
+                    let mut record = vec![0x17, 0x03, 0x03, 0x00, 0x20];
+                    record.extend(Rng(7).bytes(0x20));
+                    sock.write_all(&record).unwrap();
+                }
             }
             tls_common::drain(sock);
         });
@@ -109,6 +116,40 @@ fn close_sends_close_notify_and_waits_for_the_peers_t50_t22() {
         ["connection_made", "eof_received", "connection_lost(None)"]
     );
     assert!(t.close_notify_received(), "the peer's close_notify came");
+    peer.join();
+    lp.assert_clean();
+}
+
+/// T25: a record the peer sends after our close_notify that does not decrypt ends the
+/// shutdown with the TLS error (CPython 3.11: `SSL_shutdown` raises `SSLError` bad record mac,
+/// the raw transport is force-closed with it and the app gets `connection_lost(exc)`).
+/// rustls (0.23, rustls issue #959) asserts, in debug builds, that it sends no fatal alert
+/// after a close_notify, and a bad record makes it send one: the assertion panicked inside
+/// our engine, the socket transport caught the panic and reported it as a failed
+/// `data_received` of the layer ("Fatal error: protocol.data_received() call failed",
+/// exception "panicked: assertion failed: !self.sent_fatal_alert"), and the app's
+/// connection_lost carried that panic instead of the TLS error. Checked against the old code.
+#[test]
+fn a_bad_record_after_our_close_notify_ends_the_shutdown_with_the_tls_error_t25() {
+    let lp = TestLoop::new();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let peer = AnsweringPeer::over(&lp, theirs, Answer::Garbage);
+    let (t, _p, rec) = tls_client_over(&lp, ours, Recorder::default());
+    t.close();
+    peer.wait_for_our_close_notify(&lp);
+    peer.answer();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert!(
+        lp.seen.borrow().is_empty(),
+        "reported: {:?}",
+        lp.seen.borrow()
+    );
+    assert_eq!(
+        rec.borrow().calls,
+        ["connection_made", "connection_lost(InvalidData)"],
+        "T25: the TLS error (kind InvalidData), not a panic"
+    );
+    assert!(!t.close_notify_received(), "no close_notify came");
     peer.join();
     lp.assert_clean();
 }

@@ -237,7 +237,12 @@ impl Engine {
             return Ok(false);
         }
         self.incoming.consume(n);
-        match self.conn.process_new_packets() {
+        let processed = if self.close_notify_sent {
+            self.process_after_close_notify()
+        } else {
+            self.conn.process_new_packets()
+        };
+        match processed {
             Ok(state) => {
                 if state.peer_has_closed() {
                     self.close_notify_received = true;
@@ -246,6 +251,22 @@ impl Engine {
             }
             Err(e) => Err(self.fail(TlsError::from_rustls(e))),
         }
+    }
+
+    /// `process_new_packets` once our close_notify is out. A record rustls cannot read makes
+    /// it send a fatal alert, and in debug builds it asserts that none follows a close_notify
+    /// (rustls issue #959): a panic a peer could cause at will. It is caught here and told as
+    /// what it is, the peer's bad record, ending the shutdown as CPython's `SSL_shutdown`
+    /// error does (the panic hook still prints the assertion). Release builds never panic.
+    #[cold]
+    fn process_after_close_notify(&mut self) -> Result<rustls::IoState, rustls::Error> {
+        let conn = &mut self.conn;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.process_new_packets()))
+            .unwrap_or_else(|_| {
+                Err(rustls::Error::General(
+                    "the peer sent a record that cannot be read after our close_notify".into(),
+                ))
+            })
     }
 
     /// `SSLObject.do_handshake()`: processes queued ciphertext; `Ok(true)` once the handshake
@@ -751,6 +772,41 @@ mod tests {
         let mut wire = Vec::new();
         assert_eq!(from.write(data, &mut wire).unwrap(), data.len());
         wire
+    }
+
+    /// T25: a record that does not decrypt, arriving after our close_notify, is a TLS error
+    /// of the shutdown, sticky, not a panic (rustls' debug assertion, issue #959); the
+    /// peer's data before it was still taken, and its close_notify after a good record ends
+    /// the shutdown as usual.
+    #[test]
+    fn t25_a_bad_record_after_our_close_notify_is_an_error_not_a_panic() {
+        let (mut client, mut server) = connected_pair();
+        assert!(
+            !client.shutdown().unwrap(),
+            "waits for the peer's close_notify"
+        );
+        let mut record = vec![0x17, 3, 3, 0, 32];
+        record.extend([0x5a; 32]);
+        client.feed(&seal(&mut server, b"late data, discarded"));
+        client.feed(&record);
+        let Err(Error::Tls(e)) = client.shutdown() else {
+            panic!("the bad record must fail the shutdown");
+        };
+        assert_eq!(
+            e.to_string(),
+            "unexpected error: the peer sent a record that cannot be read after our \
+             close_notify"
+        );
+        assert!(client.shutdown().is_err(), "sticky");
+
+        let (mut client, mut server) = connected_pair();
+        assert!(!client.shutdown().unwrap());
+        client.feed(&seal(&mut server, b"late data, discarded"));
+        let mut wire = Vec::new();
+        server.shutdown().unwrap();
+        server.flush(&mut wire);
+        client.feed(&wire);
+        assert!(client.shutdown().unwrap(), "the peer's close_notify came");
     }
 
     /// T46: the engine is the MemoryBIO pair. Fed ciphertext waits in our queue, counted as

@@ -102,6 +102,10 @@
 //! - A failed `start_tls` (refused certificate, handshake timeout, peer gone) ends the
 //!   connection for everyone waiting on it: every pending and later read, `drain` and
 //!   `wait_closed` on that stream fails with the error instead of waiting forever.
+//! - A second `start_tls` on a transport whose first is still in its handshake replaces the
+//!   first's layer: the first fails at once with `Error::InvalidState` and closes the
+//!   transport, so the second fails too (CPython's first fails at its handshake timeout,
+//!   and in between its layer no longer hears from the transport).
 //! - `start_tls` on a transport whose writing is paused: the layer takes over the pause, and
 //!   the protocol the transport paused gets its `resume_writing` from the layer (CPython's
 //!   `SSLProtocol.resume_writing` fails an assertion there and the protocol stays paused).
@@ -351,11 +355,14 @@ pub(crate) struct ServerOptions {
 }
 
 impl ServerOptions {
-    /// L96, S9, T1: checked before binding.
+    /// L96, S9, T1: checked before binding. So is a configuration rustls refuses for every
+    /// connection (a `max_fragment_size` out of range): served, each accepted socket would
+    /// be closed with nothing said but a debug line.
     pub(crate) fn check(&self) -> Result<(), Error> {
         match &self.ssl {
             Some(config) => {
                 config::check_alpn(&config.alpn_protocols)?;
+                Engine::server(config.clone())?;
                 self.options.check()
             }
             None => self.options.check_without_ssl(),

@@ -19,6 +19,7 @@ use crate::constants::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
+use crate::transport::flow_control::FlowControl;
 use crate::transport::{ExtraInfo, Transport, TransportImpl};
 
 /// The application's transport over one TLS connection (Python's `_SSLProtocolTransport`).
@@ -45,6 +46,10 @@ pub(crate) struct TlsTransport {
     /// may be gone: the layer's count then, bumped by each later write. `None` while the
     /// layer counts them.
     lost_writes: Cell<Option<usize>>,
+    /// The write-buffer marks `(low, high)` from the connection's loss on, when the layer that
+    /// kept them may be gone: they stay readable and settable, as a socket transport's do
+    /// (CPython's `SSLProtocol` keeps its marks). `None` while the layer keeps them.
+    marks_after_loss: Cell<Option<(usize, usize)>>,
 }
 
 impl TlsTransport {
@@ -63,6 +68,7 @@ impl TlsTransport {
             id: Cell::new(0),
             peername: RefCell::new(None),
             lost_writes: Cell::new(None),
+            marks_after_loss: Cell::new(None),
         })
     }
 
@@ -80,11 +86,13 @@ impl TlsTransport {
         self.closed.set(true);
     }
 
-    /// The connection is lost; `dropped` writes (the loss included) were counted so far. Lost
+    /// The connection is lost; `dropped` writes (the loss included) were counted so far, and
+    /// `marks` are the layer's write-buffer marks `(low, high)`, kept from now on. Lost
     /// because the loop closed under it, the count starts again at 0, and the first write
     /// after is warned about at once, as on a plain stream (`WritePath::dropped_write`).
-    pub(crate) fn mark_lost(&self, dropped: usize) {
+    pub(crate) fn mark_lost(&self, dropped: usize, marks: (usize, usize)) {
         self.closed.set(true);
+        self.marks_after_loss.set(Some(marks));
         let dropped = if self.lp.is_closed() { 0 } else { dropped };
         self.lost_writes.set(Some(dropped));
     }
@@ -247,14 +255,15 @@ impl TransportImpl for TlsTransport {
         high: Option<usize>,
         low: Option<usize>,
     ) -> Result<(), Error> {
+        let default_high = super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE;
+        if self.marks_after_loss.get().is_some() {
+            let (high, low) = FlowControl::marks(high, low, default_high)?;
+            self.marks_after_loss.set(Some((low, high)));
+            return Ok(());
+        }
         match self.proto() {
             Some(p) => p.set_write_buffer_limits(high, low),
-            None => crate::transport::flow_control::FlowControl::marks(
-                high,
-                low,
-                super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE,
-            )
-            .map(drop),
+            None => FlowControl::marks(high, low, default_high).map(drop),
         }
     }
 
@@ -263,6 +272,9 @@ impl TransportImpl for TlsTransport {
     }
 
     fn get_write_buffer_limits(&self) -> (usize, usize) {
+        if let Some(marks) = self.marks_after_loss.get() {
+            return marks;
+        }
         self.proto().map_or(
             (
                 super::FLOW_CONTROL_HIGH_WATER_SSL_WRITE / 4,

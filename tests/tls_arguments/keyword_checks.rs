@@ -302,3 +302,35 @@ fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
         Ok(())
     });
 }
+
+/// A server configuration rustls refuses for every connection (here a `max_fragment_size`
+/// below its minimum of 32) is an `Error::Tls` from start_server and create_unix_server,
+/// before binding, as a bad ALPN list is (S9). Before, the server bound and served: each
+/// accepted socket was closed at once and only a debug line said why, so its clients saw
+/// the peer close during the handshake and nothing told the server's owner.
+#[test]
+fn s9_t36_a_server_configuration_rustls_refuses_is_an_error_before_binding() {
+    let dir = util::temp_dir("s9-fragment");
+    let path = dir.join("s.sock");
+    run(async move {
+        let mut config = (*Certs::get().server_config(&[])).clone();
+        config.max_fragment_size = Some(10);
+        let config = std::sync::Arc::new(config);
+        let want = "the supplied max_fragment_size was too small or large";
+        let e = asyncio::start_server(echo, "127.0.0.1", 0)
+            .ssl(config.clone())
+            .await
+            .expect_err("served a configuration rustls refuses");
+        assert!(matches!(e, Error::Tls(_)), "{e:?}");
+        assert_eq!(e.to_string(), want);
+        let lp = asyncio::get_running_loop()?;
+        let e = lp
+            .create_unix_server(Recorder::default, &path)
+            .ssl(config)
+            .await
+            .expect_err("served a configuration rustls refuses");
+        assert_eq!(e.to_string(), want);
+        assert!(!path.exists(), "S9: refused before binding");
+        Ok(())
+    });
+}

@@ -39,3 +39,4 @@ mod dropped_connect;
 mod extra_info;
 mod reading;
 mod start_tls;
+mod write_limits;

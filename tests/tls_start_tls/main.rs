@@ -55,3 +55,4 @@ mod create_over_ssl;
 mod failures_after_handshake;
 mod server_upgrade;
 mod start_tls_fails;
+mod twice;

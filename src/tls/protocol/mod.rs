@@ -373,6 +373,9 @@ impl TlsProtocol {
 
     /// Python's `connection_made`: start the handshake (T7).
     pub(crate) fn connection_made(&self, transport: Transport) {
+        if self.waiter.borrow().is_none() {
+            return; // released before it ran (`raw_released`): the transport is another's
+        }
         if let Some(t) = self.app_transport.borrow().as_ref() {
             t.set_raw(&transport);
         }
@@ -452,7 +455,8 @@ impl TlsProtocol {
         self.conn_lost.set(self.conn_lost.get().saturating_add(1));
         let app_transport = self.app_transport.borrow_mut().take();
         if let Some(t) = &app_transport {
-            t.mark_lost(self.conn_lost.get()); // it counts later writes (T11)
+            // It counts later writes (T11) and keeps the marks, as CPython's layer does.
+            t.mark_lost(self.conn_lost.get(), self.write_buffer_limits());
         }
         // An app already connected hears of the loss whatever the state: under start_tls a
         // handshake that times out ends the app's connection too, so no read, drain or
@@ -614,6 +618,28 @@ impl TlsProtocol {
         self.do_read();
     }
 
+    /// The raw transport let go of the layer without a connection_lost: its protocol was
+    /// replaced (a second start_tls on the same transport, or `set_protocol`). Nothing reaches
+    /// the layer any more, and its timers find it gone, so a handshake still pending fails
+    /// now instead of never; start_tls' guard then closes the raw transport, as after any
+    /// failed start_tls (CPython's layer lives on in its timer and fails at the handshake
+    /// timeout). A layer past its handshake is left as it is.
+    // Checklist: T9, T33, D14.
+    pub(crate) fn raw_released(&self) {
+        if self.waiter.borrow().is_none() || self.lp.is_closed() {
+            return;
+        }
+        cancel(&self.handshake_timer);
+        if self.state.get() != SslState::Unwrapped {
+            self.set_state(SslState::Unwrapped);
+        }
+        let e = Error::invalid_state(
+            "the transport's protocol was replaced before the TLS handshake ended (another \
+             start_tls or set_protocol on the same transport)",
+        );
+        self.wakeup_waiter(Some(e));
+    }
+
     fn wakeup_waiter(&self, exc: Option<Error>) {
         let waiter = self.waiter.borrow_mut().take();
         if let Some(w) = waiter {
@@ -724,6 +750,12 @@ pub(crate) fn to_io(e: &Error) -> io::Error {
 /// [`TlsProtocol`] as the raw transport's protocol: every callback forwards (see the module
 /// ground rules for why this handle, not the layer, sits in the transport's `RefCell`).
 pub(crate) struct RawSide(pub(crate) Rc<TlsProtocol>);
+
+impl Drop for RawSide {
+    fn drop(&mut self) {
+        self.0.raw_released();
+    }
+}
 
 impl Protocol for RawSide {
     fn connection_made(&mut self, transport: Transport) {
