@@ -1050,6 +1050,13 @@ mod tests {
             io::ErrorKind::ConnectionRefused,
             "the kind they share"
         );
+        // CPython's has errno None; ours keeps the number they share, as the docs of Error
+        // promise for a refused connect (`raw_os_error()` 111).
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ECONNREFUSED),
+            "the errno they share"
+        );
     }
 
     #[test]
