@@ -847,9 +847,12 @@ async fn connect_tcp(
             } else {
                 "AF_INET6"
             };
-            return Err(Error::Io(io::Error::other(format!(
-                "no matching local address with family={fam} found"
-            ))));
+            // CPython's plain OSError (no errno); the kind says what is wrong, as for a server
+            // that could bind none of its addresses.
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("no matching local address with family={fam} found"),
+            )));
         }
         if !bound {
             return Err(attempt_error(failed));

@@ -97,6 +97,9 @@ fn l87_test_create_connection_no_local_addr() {
         e.to_string(),
         "no matching local address with family=AF_INET found"
     );
+    // CPython's OSError has no errno here; the kind is the fitting one (it was Other).
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrNotAvailable, "{e:?}");
+    assert_eq!(e.raw_os_error(), None);
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
