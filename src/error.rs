@@ -442,6 +442,9 @@ impl Error {
 pub(crate) struct OsError {
     code: i32,
     message: String,
+    /// Shown as `[Errno N] message` (Python's `OSError(errno, message)`); false for a message
+    /// that names its errors' numbers itself (`Multiple exceptions: [Errno 111] …, …`).
+    shown: bool,
 }
 
 impl OsError {
@@ -449,7 +452,14 @@ impl OsError {
     /// when `e` is itself one of ours (else a plain `io::Error` with the message).
     pub(crate) fn io(e: &io::Error, message: String) -> io::Error {
         match errno(e) {
-            Some(code) => io::Error::new(e.kind(), OsError { code, message }),
+            Some(code) => io::Error::new(
+                e.kind(),
+                OsError {
+                    code,
+                    message,
+                    shown: true,
+                },
+            ),
             None => io::Error::new(e.kind(), message),
         }
     }
@@ -459,7 +469,28 @@ impl OsError {
     /// An `io::Error` of `kind` with the number `code` and `message`, for a code that is not
     /// an errno: a resolver's `EAI_*` (Python's `gaierror.errno`).
     pub(crate) fn with_code(kind: io::ErrorKind, code: i32, message: String) -> io::Error {
-        io::Error::new(kind, OsError { code, message })
+        io::Error::new(
+            kind,
+            OsError {
+                code,
+                message,
+                shown: true,
+            },
+        )
+    }
+
+    /// An `io::Error` of `kind` that keeps the errno `code` every one of several failures
+    /// shared, shown as `message` alone: CPython's `Multiple exceptions: …` text, which names
+    /// each failure's number already (CPython's own carries no errno).
+    pub(crate) fn shared(kind: io::ErrorKind, code: i32, message: String) -> io::Error {
+        io::Error::new(
+            kind,
+            OsError {
+                code,
+                message,
+                shown: false,
+            },
+        )
     }
 }
 
@@ -504,6 +535,9 @@ pub(crate) fn strerror(e: &io::Error) -> String {
 /// As Python's `str(OSError(errno, message))`: `[Errno 98] error while attempting to bind …`.
 impl fmt::Display for OsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.shown {
+            return f.write_str(&self.message);
+        }
         write!(f, "[Errno {}] {}", self.code, self.message)
     }
 }

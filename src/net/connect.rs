@@ -28,7 +28,9 @@ use super::socket_opts::{bind_error, check_stream, tcp_socket, unix_stream_misma
 use crate::error::{strerror, Error, OsError};
 use crate::event_loop::LoopHandle;
 use crate::protocol::Protocol;
-use crate::transport::connecting::{adopt_tcp, adopt_unix, sock_connect, sock_connect_unix};
+use crate::transport::connecting::{
+    adopt_tcp, adopt_unix, sock_connect, sock_connect_unix, ConnectError,
+};
 use crate::transport::life_path::LifePath;
 use crate::transport::socket::{Socket, SocketTransport};
 use crate::transport::Transport;
@@ -725,7 +727,8 @@ pub(crate) fn unix_path_error(e: &io::Error, path: &std::path::Path) -> io::Erro
     OsError::io(e, format!("{}: '{}'", strerror(e), path.display()))
 }
 
-/// CPython's text (`[Errno 111] Connect call failed ('127.0.0.1', 1)`), errno kept.
+/// CPython's text for a connect that failed in the background (`[Errno 111] Connect call
+/// failed ('127.0.0.1', 1)`), errno kept.
 fn connect_failed(e: io::Error, addr: &dyn std::fmt::Display) -> Error {
     let text = match e.raw_os_error() {
         Some(_) => format!("Connect call failed {addr}"), // shown `[Errno N] Connect call …`
@@ -847,9 +850,12 @@ async fn connect_tcp(
             } else {
                 "AF_INET6"
             };
-            return Err(Error::Io(io::Error::other(format!(
-                "no matching local address with family={fam} found"
-            ))));
+            // CPython's plain OSError (no errno); the kind says what is wrong, as for a server
+            // that could bind none of its addresses.
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("no matching local address with family={fam} found"),
+            )));
         }
         if !bound {
             return Err(attempt_error(failed));
@@ -858,7 +864,12 @@ async fn connect_tcp(
     match sock_connect(lp, sock, &addr).await {
         Ok(sock) => Ok(sock),
         Err(e) => {
-            failed.push(connect_failed(e, &addr));
+            failed.push(match e {
+                // CPython raises `connect`'s own error as it is (`[Errno 101] Network is
+                // unreachable`): its reason stays in the text.
+                ConnectError::Immediate(e) => Error::Io(e),
+                ConnectError::Outcome(e) => connect_failed(e, &addr),
+            });
             Err(attempt_error(failed))
         }
     }
@@ -1049,6 +1060,13 @@ mod tests {
             e.kind(),
             io::ErrorKind::ConnectionRefused,
             "the kind they share"
+        );
+        // CPython's has errno None; ours keeps the number they share, as the docs of Error
+        // promise for a refused connect (`raw_os_error()` 111).
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ECONNREFUSED),
+            "the errno they share"
         );
     }
 

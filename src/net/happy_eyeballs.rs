@@ -172,7 +172,9 @@ where
 /// - exactly one → it, unchanged;
 /// - several with the same text → the first;
 /// - otherwise `Error::Io` with `Multiple exceptions: ` and every message joined by `, `, of the
-///   kind they all share, else [`io::ErrorKind::Other`].
+///   kind they all share, else [`io::ErrorKind::Other`], and with the OS error number they all
+///   share, if any (CPython's has none; ours keeps it, as every failed system call's error
+///   does: `raw_os_error()` is 111 when every address refused).
 pub(crate) fn combine_errors(mut errors: Vec<Error>) -> Error {
     // One pass over the errors in place (no second Vec of them), the message built by hand
     // (no `join`): this runs once per failed connect, and every byte of it ships in every client.
@@ -184,6 +186,7 @@ pub(crate) fn combine_errors(mut errors: Vec<Error>) -> Error {
     };
     let model = crate::error::text_of(first);
     let mut kind = Some(first.kind());
+    let mut code = first.raw_os_error();
     let mut message = String::from("Multiple exceptions: ");
     message.push_str(&model);
     let mut same_text = true;
@@ -193,16 +196,20 @@ pub(crate) fn combine_errors(mut errors: Vec<Error>) -> Error {
         if kind != Some(e.kind()) {
             kind = None;
         }
+        if code != e.raw_os_error() {
+            code = None;
+        }
         message.push_str(", ");
         message.push_str(&text);
     }
     if same_text {
         return errors.swap_remove(0);
     }
-    Error::Io(io::Error::new(
-        kind.unwrap_or(io::ErrorKind::Other),
-        message,
-    ))
+    let kind = kind.unwrap_or(io::ErrorKind::Other);
+    Error::Io(match code {
+        Some(code) => crate::error::OsError::shared(kind, code, message),
+        None => io::Error::new(kind, message),
+    })
 }
 
 #[cfg(test)]
@@ -610,5 +617,37 @@ mod tests {
             e.to_string(),
             "Multiple exceptions: refused, timed out, bad"
         );
+    }
+
+    #[test]
+    fn l92_combined_errors_keep_the_errno_they_share() {
+        // CPython's `OSError('Multiple exceptions: …')` has errno None; ours keeps the number
+        // when every failure has it, and shows the text alone (each part names it already).
+        let os = |code: i32, text: &str| {
+            let e = io::Error::from_raw_os_error(code);
+            Error::Io(crate::error::OsError::io(&e, text.into()))
+        };
+        let refused = libc::ECONNREFUSED;
+        let e = combine_errors(vec![os(refused, "to ::1"), os(refused, "to 127.0.0.1")]);
+        assert_eq!(e.raw_os_error(), Some(refused), "{e:?}");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        let text = format!(
+            "Multiple exceptions: [Errno {refused}] to ::1, [Errno {refused}] to 127.0.0.1"
+        );
+        assert_eq!(e.to_string(), text);
+        assert_eq!(
+            e.duplicate().raw_os_error(),
+            Some(refused),
+            "a shared copy keeps it"
+        );
+        assert_eq!(e.duplicate().to_string(), text);
+        // Different numbers, or one failure without any: none.
+        let e = combine_errors(vec![os(refused, "a"), os(libc::ETIMEDOUT, "b")]);
+        assert_eq!(e.raw_os_error(), None);
+        let e = combine_errors(vec![
+            os(refused, "a"),
+            io(io::ErrorKind::ConnectionRefused, "b"),
+        ]);
+        assert_eq!(e.raw_os_error(), None);
     }
 }

@@ -77,7 +77,9 @@ impl Family {
 ///   answer with nothing of `family` (it fails instead: `EAI_ADDRFAMILY`, kind `InvalidInput`);
 /// - `Error::Io` (`[Errno -9] Address family for hostname not supported (resolving
 ///   HOST:PORT)`, kind `InvalidInput`) for an IP literal of the other family: the same error
-///   as for a name with no address of that family (glibc's `EAI_ADDRFAMILY`).
+///   as for a name with no address of that family (glibc's `EAI_ADDRFAMILY`);
+/// - `Error::InvalidArgument` (`embedded null character`, Python's `ValueError`) for a host
+///   with a NUL byte inside.
 ///
 /// # Cancel safety
 /// Dropping the future abandons the lookup, whether or not the loop is still alive: one still
@@ -93,6 +95,9 @@ pub(crate) async fn resolve(
         None => empty_host(port, passive),
         // getaddrinfo's answer for "", known without asking it: no thread for it.
         Some("") => return Err(Error::Io(gai_error(libc::EAI_NONAME, "", port))),
+        // Python's `ValueError('embedded null character')`, raised before any lookup: no C
+        // string can hold the name.
+        Some(host) if host.contains('\0') => return Err(nul_in_host()),
         Some(host) => match ipaddr_info(host) {
             Some(ip) => {
                 let addr = SocketAddr::new(ip, port);
@@ -117,6 +122,12 @@ pub(crate) async fn resolve(
         )));
     }
     Ok(addrs)
+}
+
+/// A host name with a NUL byte inside, as CPython refuses it (a `ValueError`).
+#[cold]
+fn nul_in_host() -> Error {
+    Error::invalid_argument("embedded null character")
 }
 
 /// What `getaddrinfo(NULL, port)` gives, in glibc's order: with `passive` (a server's) the

@@ -27,13 +27,25 @@ use super::socket::Socket;
 use crate::event_loop::LoopHandle;
 use crate::slots::SlotKey;
 
+/// Why a TCP connect failed, told apart as CPython's `sock_connect` tells them: its caller
+/// shows an `Immediate` error as it is (`[Errno 101] Network is unreachable`), an `Outcome` as
+/// `Connect call failed <address>` (L93).
+#[derive(Debug)]
+pub(crate) enum ConnectError {
+    /// `connect` itself failed (`ENETUNREACH`, `EAGAIN` when no local port or route was free,
+    /// ...), or the wait could not be set up (the loop's registry).
+    Immediate(io::Error),
+    /// The connect went on in the background and failed: `SO_ERROR` once the socket turned
+    /// writable (`ECONNREFUSED`, `ETIMEDOUT`, ...).
+    Outcome(io::Error),
+}
+
 /// Python's `sock_connect` for TCP: connects `sock` (non-blocking, made and maybe bound by
 /// the caller) to `addr` and resolves once the connection is established.
 ///
 /// # Errors
-/// The connect's error (`ECONNREFUSED`, `ENETUNREACH`, `EAGAIN` when no local port or route
-/// was free, …), from `connect` itself or from `SO_ERROR` once the socket turns writable; an
-/// error of the loop's registry.
+/// The connect's error, from `connect` itself or from `SO_ERROR` once the socket turns
+/// writable, which [`ConnectError`] says.
 ///
 /// # Cancel safety
 /// Dropping the future closes the socket.
@@ -41,10 +53,11 @@ pub(crate) async fn sock_connect(
     lp: &LoopHandle,
     sock: socket2::Socket,
     addr: &SocketAddr,
-) -> io::Result<Socket> {
-    start_connect(&sock, &(*addr).into())?;
+) -> Result<Socket, ConnectError> {
+    start_connect(&sock, &(*addr).into()).map_err(ConnectError::Immediate)?;
     let stream = mio::net::TcpStream::from_std(sock.into());
-    connected(lp, Socket::Tcp(stream)).await
+    let reg = Registration::new(lp, Socket::Tcp(stream)).map_err(ConnectError::Immediate)?;
+    wait_connected(reg).await.map_err(ConnectError::Outcome)
 }
 
 /// Python's `sock_connect` for a Unix socket: a new non-blocking stream socket connected to
@@ -98,9 +111,14 @@ fn connect_started(result: io::Result<()>) -> io::Result<()> {
     }
 }
 
-/// Python's `_sock_connect_cb`: waits for writability until the connect has an outcome.
+/// Python's `_sock_connect_cb` for a socket whose connect is under way: registers it, then
+/// [`wait_connected`].
 async fn connected(lp: &LoopHandle, sock: Socket) -> io::Result<Socket> {
-    let reg = Registration::new(lp, sock)?;
+    wait_connected(Registration::new(lp, sock)?).await
+}
+
+/// Python's `_sock_connect_cb`: waits for writability until the connect has an outcome.
+async fn wait_connected(reg: Registration<'_>) -> io::Result<Socket> {
     loop {
         // Registration reports a socket that is writable already: no edge is missed.
         reg.writable().await;

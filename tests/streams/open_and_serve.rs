@@ -212,3 +212,29 @@ fn s9_start_server_refuses_an_address_together_with_sock_before_binding() {
     );
     assert!(path.exists(), "S9: refused before touching the path");
 }
+
+#[test]
+fn s1_s4_a_nul_byte_in_a_host_is_an_invalid_argument() {
+    // CPython raises ValueError('embedded null character') for these (checklist mapping:
+    // Error::InvalidArgument), before any I/O: `open_connection('127.0.0.1\0', 80)`, the same
+    // in `local_addr`, and `start_server(cb, 'local\0host', 0)`. They were `Error::Io` of kind
+    // InvalidInput ("host name contains a NUL byte"), from a lookup thread started for them.
+    let outcomes = run(async move {
+        let noop = |_r: StreamReader, w: StreamWriter| w.close();
+        let host = asyncio::open_connection("127.0.0.1\0", 80).await.map(drop);
+        let local = asyncio::open_connection("127.0.0.1", 1)
+            .local_addr("127.0.0.1\0", 0)
+            .await
+            .map(drop);
+        let server = asyncio::start_server(noop, "local\0host", 0)
+            .await
+            .map(drop);
+        [host, local, server]
+    });
+    for (i, outcome) in outcomes.iter().enumerate() {
+        assert!(
+            matches!(outcome, Err(Error::InvalidArgument(m)) if m == "embedded null character"),
+            "case {i}: {outcome:?}"
+        );
+    }
+}

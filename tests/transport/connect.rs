@@ -18,6 +18,30 @@ fn l93_refused_connection_is_a_typed_error() {
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
+#[test]
+fn l93_a_connect_that_fails_at_once_keeps_its_own_text() {
+    // CPython raises the error of `connect` itself as it is: a TCP connect to the broadcast
+    // address fails at once on Linux, `[Errno 101] Network is unreachable` (probe: 3.11's
+    // open_connection('255.255.255.255', 80) prints exactly that). Only a connect that went
+    // on in the background and failed reads `Connect call failed <address>` (test above). Ours
+    // said `[Errno 101] Connect call failed 255.255.255.255:80` for both, without the reason.
+    let lp = EventLoop::new().unwrap();
+    let r = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "255.255.255.255", 80))
+        .unwrap();
+    let e = r.err().expect("connected to the broadcast address");
+    let code = e.raw_os_error().expect("an OS error");
+    // ENETUNREACH where a route exists (Linux refuses TCP to broadcast), else the routing's.
+    assert!(
+        [libc::ENETUNREACH, libc::EACCES, libc::EHOSTUNREACH].contains(&code),
+        "{e:?}"
+    );
+    let reason = std::io::Error::from_raw_os_error(code).to_string();
+    let reason = reason.split(" (os error").next().unwrap();
+    assert_eq!(e.to_string(), format!("[Errno {code}] {reason}"));
+    assert_eq!(lp.stats().io_registrations, 0);
+}
+
 /// A listener on `[::1]:0`, or `None` where this host has no IPv6 loopback.
 fn v6_listener() -> Option<(TcpListener, u16)> {
     let l = TcpListener::bind("[::1]:0").ok()?;
@@ -97,6 +121,9 @@ fn l87_test_create_connection_no_local_addr() {
         e.to_string(),
         "no matching local address with family=AF_INET found"
     );
+    // CPython's OSError has no errno here; the kind is the fitting one (it was Other).
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrNotAvailable, "{e:?}");
+    assert_eq!(e.raw_os_error(), None);
     assert_eq!(lp.stats().io_registrations, 0);
 }
 
