@@ -139,6 +139,22 @@ impl StreamWriter {
         &self.extras.get_or_init(Box::default).io
     }
 
+    /// Runs `settle` on the core now if it is free, else once the user's borrow of the
+    /// stream's protocol ends (`get_protocol()`, held across an `.await`), as a held
+    /// protocol's calls wait (`Hold`): what a dropped wait takes back (its waker, its dated
+    /// drain) must not stay behind until the next wake-up of all. A closing loop drops the
+    /// retry: the core then goes as it is.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn settle_when_free(&self, settle: impl FnOnce(&RefCell<StreamCore>) + 'static) {
+        if self.core.try_borrow_mut().is_ok() {
+            return settle(&self.core);
+        }
+        let (lp, id) = (self.transport.get_loop(), self.transport.id());
+        let weak = Rc::downgrade(&self.core);
+        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
+    }
+
     /// Records outgoing bytes for the idle timeout (every write; one test while no idle timeout
     /// was ever set).
     #[inline]
@@ -908,13 +924,11 @@ impl ClosedWait<'_> {
     #[inline(never)]
     fn dropped_while_held(&self) {
         let key = self.key;
-        let settle = move |cell: &RefCell<StreamCore>| {
-            let waker = cell.borrow_mut().remove_keyed_waiter(key);
-            drop(waker); // after the borrow: dropping a waker may run its task's code
-        };
-        let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
-        let weak = Rc::downgrade(&self.writer.core);
-        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
+        self.writer
+            .settle_when_free(move |cell: &RefCell<StreamCore>| {
+                let waker = cell.borrow_mut().remove_keyed_waiter(key);
+                drop(waker); // after the borrow: dropping a waker may run its task's code
+            });
     }
 }
 
@@ -1075,7 +1089,7 @@ impl Drop for StreamWriter {
     fn drop(&mut self) {
         #[cfg(feature = "futures-io")]
         if let Some(x) = self.extras.get() {
-            x.io.withdraw(&self.core);
+            x.io.withdraw(self);
         }
         if self.transport.is_closing() {
             return;

@@ -329,18 +329,9 @@ impl Drain<'_> {
                 drop(core);
                 drop(waker); // after the borrow: dropping a waker may run its task's code
             };
-            let core = &self.writer.core;
-            if core.try_borrow_mut().is_ok() {
-                settle(core);
-            } else {
-                // A user holds the stream's protocol (`get_protocol()`, across an `.await`):
-                // settled once the borrow ends, as a held protocol's calls are, or else its
-                // waker would stay among the waiters and its dated wait be counted for good.
-                // (A closing loop drops the retry: the core then goes as it is.)
-                let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
-                let weak = Rc::downgrade(core);
-                when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
-            }
+            // Held by a user, settled once the borrow ends, or else its waker would stay among
+            // the waiters and its dated wait be counted for good.
+            self.writer.settle_when_free(settle);
         }
         drop(slow); // the held retry's slot, if any
     }
