@@ -503,7 +503,7 @@ fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
         if let Some(me) = owner.upgrade() {
             let slot = slot_of(&me);
             if slot.flush() {
-                hold.still_held(slot.transport_id());
+                hold.still_held(slot.transport_id(), &lp2);
                 flush_when_free(&lp2, owner, slot_of, hold);
             }
         }
@@ -556,7 +556,7 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
         let Some(me) = owner.upgrade() else { return };
         let slot = slot_of(&me);
         if slot.is_busy() {
-            hold.still_held(slot.transport_id());
+            hold.still_held(slot.transport_id(), &lp2);
             retry_when_free(&lp2, owner, slot_of, f, hold);
         } else {
             f(&me);
@@ -570,9 +570,12 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
 /// The first [`Hold::EAGER`] retries run on the next turns, as a short hold needs; later ones
 /// wait 1 ms, doubling up to 64 ms, so a long hold costs a few wake-ups a second instead of a
 /// spinning loop; a hold past [`Hold::WARN_AFTER`] is reported once, since it is most likely
-/// a bug (the transport can deliver nothing meanwhile).
+/// a bug (the transport can deliver nothing meanwhile). Time is the loop's clock (a
+/// `ManualClock` loop's too), read only when a retry finds the protocol held.
 pub(crate) struct Hold {
-    since: std::time::Instant,
+    /// When the first retry found the protocol held, in nanoseconds on the loop's clock;
+    /// `None` before.
+    since: Option<i64>,
     tries: u32,
     warned: bool,
 }
@@ -584,7 +587,7 @@ impl Hold {
 
     pub(crate) fn new() -> Hold {
         Hold {
-            since: std::time::Instant::now(),
+            since: None,
             tries: 0,
             warned: false,
         }
@@ -598,10 +601,12 @@ impl Hold {
         ))
     }
 
-    /// One more turn found the protocol held; reported once past `WARN_AFTER`.
-    pub(crate) fn still_held(&mut self, id: u64) {
+    /// One more turn of `lp` found the protocol held; reported once past `WARN_AFTER`.
+    pub(crate) fn still_held(&mut self, id: u64, lp: &crate::event_loop::LoopHandle) {
         self.tries = self.tries.saturating_add(1);
-        if !self.warned && self.since.elapsed() >= Self::WARN_AFTER {
+        let now = lp.inner.clock.now_ns();
+        let held_ns = now.saturating_sub(*self.since.get_or_insert(now));
+        if !self.warned && held_ns >= Self::WARN_AFTER.as_nanos() as i64 {
             self.warned = true;
             // Every holder knows its transport's id once connected (the TLS and PROXY layers'
             // slots take their raw transport's); 0 only for a stream reader fed by hand.
@@ -613,8 +618,7 @@ impl Hold {
                 "{who}: its protocol has been borrowed elsewhere for {} ms, so the transport \
                  cannot call it (is a borrow of the protocol's RefCell held across an \
                  .await?); it retries every {} ms meanwhile",
-                // As u64: formatting a u128 would link its own printing code for one warning.
-                self.since.elapsed().as_millis() as u64,
+                held_ns / 1_000_000,
                 1u32 << Self::MAX_SHIFT
             );
         }
@@ -662,7 +666,7 @@ pub(crate) fn when_cell_free<T, F>(
         return;
     }
     drop(strong);
-    hold.still_held(id);
+    hold.still_held(id, &lp);
     let delay = hold.delay();
     let again = lp.clone();
     queue_retry(&lp, delay, move || {
@@ -1104,27 +1108,33 @@ impl ProtocolSlot<dyn DatagramProtocol> {
 #[cfg(test)]
 mod tests {
     use super::Hold;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     #[test]
     fn a_hold_retries_at_once_then_spaced_out_and_warns_once() {
+        // On the loop's clock: a manual one here, so no real time passes.
+        let clock = crate::ManualClock::new();
+        let lp = crate::EventLoop::with_clock(clock.clone()).unwrap();
+        let lp = lp.handle();
         let mut hold = Hold::new();
         for _ in 0..Hold::EAGER {
             assert_eq!(hold.delay(), None, "the first retries take the next turn");
-            hold.still_held(1);
+            hold.still_held(1, &lp);
         }
         let mut delays = Vec::new();
         for _ in 0..9 {
             delays.push(hold.delay().unwrap().as_millis());
-            hold.still_held(1);
+            hold.still_held(1, &lp);
         }
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 64, 64]);
+        clock.advance(Duration::from_millis(999));
+        hold.still_held(1, &lp);
         assert!(!hold.warned, "a short hold is not reported");
-        hold.since = Instant::now() - Duration::from_secs(2);
-        hold.still_held(1);
-        assert!(hold.warned, "a hold past a second is reported");
+        clock.advance(Duration::from_millis(1));
+        hold.still_held(1, &lp);
+        assert!(hold.warned, "a hold of a second is reported");
         hold.tries = u32::MAX;
-        hold.still_held(1); // once only, and no overflow
+        hold.still_held(1, &lp); // once only, and no overflow
         assert_eq!(hold.delay(), Some(Duration::from_millis(64)));
     }
 }
