@@ -10,7 +10,7 @@
 //! the protocol's `pause_writing`, which borrows the core). Calls down into `transport` and,
 //! for `start_tls`, `tls`; nothing below knows this file.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 #[cfg(feature = "tls")]
 use std::future::IntoFuture;
@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
 use crate::protocol::ProtocolRef;
-use crate::protocol::{when_cell_free, Hold, Need};
+use crate::protocol::{when_cell_free, HeldSlot, Hold, Need};
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
@@ -869,7 +869,7 @@ struct ClosedWait<'a> {
     key: u64,
     /// While its user holds the stream's protocol: the waker the one retry (`when_cell_free`)
     /// wakes once the borrow ends, held weakly by that retry (as a held drain's).
-    held: drain::HeldSlot,
+    held: HeldSlot,
 }
 
 impl ClosedWait<'_> {
@@ -1034,7 +1034,8 @@ impl StreamStartTls<'_> {
         // have written meanwhile). No turn passes between the last check and the upgrade.
         writer.drain().await?;
         while writer.core.try_borrow_mut().is_err() {
-            drain::until_free(writer).await?;
+            let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
+            crate::protocol::until_cell_free(&lp, id, Rc::downgrade(&writer.core)).await?;
             writer.drain().await?;
         }
         let mut upgrade = upgrade.into_future();
