@@ -1118,14 +1118,21 @@ impl ProtocolSlot<dyn Protocol> {
     /// `set_protocol` (L56): the next calls go to `protocol`.
     ///
     /// # Errors
-    /// `InvalidState` while the current protocol is borrowed: from inside one of its
-    /// callbacks, or held by a user (`get_protocol()`).
+    /// `InvalidState` while the current protocol is borrowed, its text saying by whom and
+    /// what to do: from inside one of its callbacks (CPython swaps there; we cannot while the
+    /// callback holds it), or held by a user (`get_protocol()`), which a synchronous call
+    /// cannot wait out (the async `start_tls` does).
     pub(crate) fn replace(&self, protocol: ProtocolRef) -> Result<(), crate::error::Error> {
         let refuse = || {
-            crate::error::Error::invalid_state(
-                "set_protocol() called while the current protocol is borrowed (from inside one \
-                 of its callbacks, or held through get_protocol())",
-            )
+            crate::error::Error::invalid_state(if self.in_call.get() {
+                "set_protocol() called from inside a callback of the current protocol, which \
+                 is borrowed while it runs: call it once the callback has returned (from a \
+                 call_soon callback, say)"
+            } else {
+                "set_protocol() called while the current protocol is borrowed outside its \
+                 transport (a borrow of the RefCell that get_protocol() returned is alive): \
+                 end that borrow first"
+            })
         };
         if self.is_busy() {
             return Err(refuse());

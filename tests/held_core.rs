@@ -5,6 +5,9 @@
 
 mod util;
 
+#[cfg(feature = "tls")]
+mod tls_common;
+
 use std::cell::RefCell;
 use std::pin::pin;
 use std::task::Poll;
@@ -333,6 +336,138 @@ fn s46_d14_wait_closed_polled_while_the_protocol_is_held_waits_for_the_release()
     assert!(probe.poll(closed.as_mut()).is_pending());
     lp.close().unwrap();
     match probe.poll(closed.as_mut()) {
+        Poll::Ready(Err(Error::Io(e))) => assert!(e.to_string().contains("closed"), "{e}"),
+        other => panic!("after the loop closed: {other:?}"),
+    }
+    drop(held);
+}
+
+/// A plain transport (a `Recorder` over one end of a socket pair) on `lp`, its protocol, and
+/// the other end.
+fn recorder_on(
+    lp: &EventLoop,
+) -> (
+    asyncio::Transport,
+    std::rc::Rc<RefCell<util::Recorder>>,
+    std::os::unix::net::UnixStream,
+) {
+    let (a, peer) = asyncio::socketpair().unwrap();
+    let (t, proto) = lp
+        .run_until_complete(lp.handle().connect_socket(util::Recorder::default, a))
+        .unwrap()
+        .unwrap();
+    (t, proto, peer)
+}
+
+// Checklist: L52 (set_protocol), D14. `set_protocol` cannot swap a protocol that is borrowed,
+// and a synchronous call cannot wait for the borrow's end: its refusal says which borrow and
+// what to do. One text served both cases, so a user holding the protocol was told it might
+// be inside one of its callbacks (checked by reverting: the texts below are missing).
+#[test]
+fn l52_set_protocol_refused_while_the_protocol_is_borrowed_says_what_to_do() {
+    let lp = EventLoop::new().unwrap();
+    let (t, proto, mut peer) = recorder_on(&lp);
+    let next = std::rc::Rc::new(RefCell::new(util::Recorder::default()));
+    let held = proto.borrow();
+    match t.set_protocol(next.clone()) {
+        Err(Error::InvalidState(m)) => assert!(
+            m.contains("borrowed outside its transport") && m.contains("end that borrow first"),
+            "{m}"
+        ),
+        other => panic!("held: {other:?}"),
+    }
+    drop(held);
+    // From inside one of its own callbacks.
+    let refused = std::rc::Rc::new(RefCell::new(None));
+    let (r, n) = (refused.clone(), next.clone());
+    proto.borrow_mut().on_data = Some(Box::new(move |t: &asyncio::Transport, _: &[u8]| {
+        *r.borrow_mut() = Some(t.set_protocol(n.clone()));
+    }));
+    std::io::Write::write_all(&mut peer, b"x").unwrap();
+    util::run_until(&lp, 1000, || refused.borrow().is_some());
+    match refused.borrow_mut().take() {
+        Some(Err(Error::InvalidState(m))) => assert!(
+            m.contains("from inside a callback") && m.contains("once the callback has returned"),
+            "{m}"
+        ),
+        other => panic!("in a callback: {other:?}"),
+    }
+    t.set_protocol(next.clone()).expect("free: swapped");
+    t.close();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+}
+
+// Checklist: T32, T33, D14. The loop-level `start_tls` called while the user holds the
+// transport's protocol (`get_protocol()`, borrowed across an `.await`) refused at once with
+// `InvalidState`, as if it were called from one of the protocol's callbacks, where
+// `StreamWriter::start_tls` waits (checked by reverting: the first poll ended with the
+// refusal). It now waits for the borrow's end, touching nothing meanwhile, and upgrades; a
+// loop closed while it waits ends it with the loop-closed error.
+#[cfg(feature = "tls")]
+#[test]
+fn t32_loop_start_tls_while_the_protocol_is_held_waits_for_the_release() {
+    use std::future::IntoFuture;
+    use tls_common::Certs;
+
+    let lp = EventLoop::new().unwrap();
+    let (a, b) = asyncio::socketpair().unwrap();
+    let server = lp
+        .spawn(async move {
+            let (reader, mut writer) = asyncio::open_connection_sock(b).await?;
+            writer.start_tls(Certs::get().server_config(&[])).await?;
+            let line = reader.readline().await?;
+            writer.write(&line)?;
+            writer.drain().await
+        })
+        .unwrap();
+    let (t, proto) = lp
+        .run_until_complete(lp.handle().connect_socket(util::Recorder::default, a))
+        .unwrap()
+        .unwrap();
+    let app: asyncio::ProtocolRef = proto.clone();
+    let probe = util::Probe::new();
+    let mut upgrade = Box::pin(
+        lp.handle()
+            .start_tls(&t, app.clone(), Certs::get().client_config(&[]), false)
+            .server_hostname("localhost")
+            .into_future(),
+    );
+    let held = proto.borrow_mut();
+    assert!(probe.poll(upgrade.as_mut()).is_pending(), "held: it waits");
+    for _ in 0..20 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(probe.poll(upgrade.as_mut()).is_pending(), "still held");
+    let same = t
+        .get_protocol()
+        .is_some_and(|p| std::rc::Rc::ptr_eq(&p, &app));
+    assert!(same, "the protocol is not swapped while held");
+    assert!(t.is_reading(), "the transport is left as it was");
+    drop(held);
+    let tls = lp
+        .run_until_complete(asyncio::timeout(Duration::from_secs(30), upgrade))
+        .unwrap()
+        .expect("bounded")
+        .expect("upgraded once released");
+    assert_eq!(tls.tls_version().as_deref(), Some("TLSv1.3"));
+    tls.write(b"over tls\n").unwrap();
+    util::run_until(&lp, 10_000, || proto.borrow().data == b"over tls\n");
+    lp.run_until_complete(server).unwrap().unwrap().unwrap();
+    tls.close();
+
+    // The loop closes while it waits: the upgrade ends, it does not hang.
+    let lp = EventLoop::new().unwrap();
+    let (t, proto, _peer) = recorder_on(&lp);
+    let app: asyncio::ProtocolRef = proto.clone();
+    let mut upgrade = Box::pin(
+        lp.handle()
+            .start_tls(&t, app, Certs::get().client_config(&[]), false)
+            .into_future(),
+    );
+    let held = proto.borrow_mut();
+    assert!(probe.poll(upgrade.as_mut()).is_pending());
+    lp.close().unwrap();
+    match probe.poll(upgrade.as_mut()) {
         Poll::Ready(Err(Error::Io(e))) => assert!(e.to_string().contains("closed"), "{e}"),
         other => panic!("after the loop closed: {other:?}"),
     }
