@@ -635,8 +635,21 @@ pub(crate) enum Need {
     Exclusive,
 }
 
+impl Need {
+    /// Whether `cell` can lend this borrow now.
+    fn met<T: ?Sized>(self, cell: &RefCell<T>) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Need::Shared => cell.try_borrow().is_ok(),
+            Need::Exclusive => cell.try_borrow_mut().is_ok(),
+        }
+    }
+}
+
 /// Runs `act` on `cell` now if the borrow it needs is free, else on a later turn once it is:
-/// the next turns, then as [`Hold`] spaces them, with one warning naming transport `id`. For
+/// the next turns, then as [`Hold`] spaces them, with one warning naming transport `id`; a
+/// spaced retry runs in the next iteration once the loop, about to sleep, finds the cell
+/// free (`LoopInner::expedite_freed`), not up to 64 ms after the borrow's end. For
 /// a protocol the loop must reach outside its transport's slot (the stream core, told of its
 /// TLS transport or looked at by its timeouts), which a user may hold borrowed across an
 /// `.await` (taken with `get_protocol()`). `act` gets the cell with no borrow alive and the
@@ -656,12 +669,7 @@ pub(crate) fn when_cell_free<T, F>(
     F: FnOnce(&RefCell<T>) + 'static,
 {
     let Some(strong) = cell.upgrade() else { return };
-    let free = match need {
-        #[cfg(feature = "tls")]
-        Need::Shared => strong.try_borrow().is_ok(),
-        Need::Exclusive => strong.try_borrow_mut().is_ok(),
-    };
-    if free {
+    if need.met(&strong) {
         act(&strong);
         return;
     }
@@ -669,9 +677,18 @@ pub(crate) fn when_cell_free<T, F>(
     hold.still_held(id, &lp);
     let delay = hold.delay();
     let again = lp.clone();
-    queue_retry(&lp, delay, move || {
-        when_cell_free(again, id, cell, need, act, hold)
-    });
+    let watched = cell.clone();
+    let retry = move || when_cell_free(again, id, cell, need, act, hold);
+    match delay {
+        None => drop(lp.call_soon(retry)),
+        // Spaced out: the loop runs it sooner if it finds the cell free before it sleeps.
+        Some(d) => {
+            if let Ok(timer) = lp.call_later(d, retry) {
+                let free = move || watched.upgrade().is_none_or(|c| need.met(&c));
+                lp.inner.watch_held(timer.key, Box::new(free));
+            }
+        }
+    }
 }
 
 /// Where a wait for a held cell keeps the waker its one retry wakes (see

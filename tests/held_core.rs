@@ -473,3 +473,49 @@ fn t32_loop_start_tls_while_the_protocol_is_held_waits_for_the_release() {
     }
     drop(held);
 }
+
+// Checklist: D14 (a held protocol is waited for, and no wait runs late). A read timeout that
+// came due while the user held the stream's protocol was enforced by the timer's look once
+// the borrow ended, but that look retried on the loop's own schedule, spaced out to 64 ms
+// while the hold lasted: released with nothing new set, the read failed at the next retry,
+// up to 64 ms of loop time late (checked by reverting: after the release and ten turns with
+// the clock standing still, the read still waited). The loop now looks at the held core
+// before it sleeps, and the read fails in the turns right after the release.
+#[test]
+fn d14_a_read_timeout_due_while_the_protocol_is_held_fires_right_after_the_release() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (reader, writer, _peer) = stream_on(&lp);
+    reader
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let read = std::rc::Rc::new(RefCell::new(None));
+    let r = read.clone();
+    let task = lp.spawn(async move { *r.borrow_mut() = Some(reader.read(10).await) });
+    task.unwrap().detach();
+    // The read waits, and the timer's first look (an eighth of the timeout on) dates it.
+    for _ in 0..20 {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    // 300 ms of loop time, a millisecond a turn: the deadline passes, and the look's
+    // retries are spaced out to 64 ms by the end.
+    for _ in 0..300 {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(
+        read.borrow().is_none(),
+        "held: the read cannot be failed yet"
+    );
+    drop(held);
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // the clock stands still
+    }
+    assert!(
+        matches!(read.borrow_mut().take(), Some(Err(Error::Timeout))),
+        "the timeout fires right after the release"
+    );
+}
