@@ -41,8 +41,8 @@ pub(crate) fn wake_when_cell_free<T: ?Sized + 'static>(
     when_cell_free(lp, id, cell, Need::Exclusive, wake, Hold::new());
 }
 
-/// Ready once `cell` is free of every borrow, or gone: the next turn that finds it so, as
-/// [`Hold`] spaces the looks.
+/// Ready once `cell` is free of every borrow, or gone: polled again through one retry
+/// ([`wake_when_cell_free`]) until it is.
 ///
 /// # Errors
 /// The loop's close: no retry can run any more.

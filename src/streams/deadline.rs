@@ -149,8 +149,8 @@ pub(crate) struct Deadlines {
     /// borrowed the core, or by arming anew. Set with the core free to borrow, it means the
     /// entry fired and found the core held by a user: `timer` names a spent entry, and the
     /// look waits for the borrow (`look_when_free`: it runs in the iteration after the
-    /// borrow ends), so a deadline wanted meanwhile arms a fresh entry instead of trusting it. Shared with the
-    /// entry's callback, which cannot borrow the core to say so.
+    /// borrow ends), so a deadline wanted meanwhile arms a fresh entry instead of trusting
+    /// it. Shared with the entry's callback, which cannot borrow the core to say so.
     fired: Rc<Cell<bool>>,
     /// The idle timeout fired: the error every waiter and later call gets.
     pub(crate) idle_error: Option<SharedError>,

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::protocol::wake_when_cell_free;
+
 /// The future of [`StreamWriter::drain`]: ready at once in the common case (nothing failed,
 /// nothing paused, the transport open), else it waits as `drain` describes.
 ///
