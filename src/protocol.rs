@@ -27,6 +27,11 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+mod held_wait;
+#[cfg(feature = "tls")]
+pub(crate) use held_wait::until_cell_free;
+pub(crate) use held_wait::{wake_when_cell_free, HeldSlot};
+
 use crate::transport::datagram::protocol::DatagramProtocol;
 use crate::transport::datagram::DatagramTransport;
 use crate::transport::Transport;
@@ -503,7 +508,7 @@ fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
         if let Some(me) = owner.upgrade() {
             let slot = slot_of(&me);
             if slot.flush() {
-                hold.still_held(slot.transport_id());
+                hold.still_held(slot.transport_id(), &lp2);
                 flush_when_free(&lp2, owner, slot_of, hold);
             }
         }
@@ -556,7 +561,7 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
         let Some(me) = owner.upgrade() else { return };
         let slot = slot_of(&me);
         if slot.is_busy() {
-            hold.still_held(slot.transport_id());
+            hold.still_held(slot.transport_id(), &lp2);
             retry_when_free(&lp2, owner, slot_of, f, hold);
         } else {
             f(&me);
@@ -570,9 +575,12 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
 /// The first [`Hold::EAGER`] retries run on the next turns, as a short hold needs; later ones
 /// wait 1 ms, doubling up to 64 ms, so a long hold costs a few wake-ups a second instead of a
 /// spinning loop; a hold past [`Hold::WARN_AFTER`] is reported once, since it is most likely
-/// a bug (the transport can deliver nothing meanwhile).
+/// a bug (the transport can deliver nothing meanwhile). Time is the loop's clock (a
+/// `ManualClock` loop's too), read only when a retry finds the protocol held.
 pub(crate) struct Hold {
-    since: std::time::Instant,
+    /// When the first retry found the protocol held, in nanoseconds on the loop's clock;
+    /// `None` before.
+    since: Option<i64>,
     tries: u32,
     warned: bool,
 }
@@ -584,7 +592,7 @@ impl Hold {
 
     pub(crate) fn new() -> Hold {
         Hold {
-            since: std::time::Instant::now(),
+            since: None,
             tries: 0,
             warned: false,
         }
@@ -598,10 +606,12 @@ impl Hold {
         ))
     }
 
-    /// One more turn found the protocol held; reported once past `WARN_AFTER`.
-    pub(crate) fn still_held(&mut self, id: u64) {
+    /// One more turn of `lp` found the protocol held; reported once past `WARN_AFTER`.
+    pub(crate) fn still_held(&mut self, id: u64, lp: &crate::event_loop::LoopHandle) {
         self.tries = self.tries.saturating_add(1);
-        if !self.warned && self.since.elapsed() >= Self::WARN_AFTER {
+        let now = lp.inner.clock.now_ns();
+        let held_ns = now.saturating_sub(*self.since.get_or_insert(now));
+        if !self.warned && held_ns >= Self::WARN_AFTER.as_nanos() as i64 {
             self.warned = true;
             // Every holder knows its transport's id once connected (the TLS and PROXY layers'
             // slots take their raw transport's); 0 only for a stream reader fed by hand.
@@ -613,8 +623,7 @@ impl Hold {
                 "{who}: its protocol has been borrowed elsewhere for {} ms, so the transport \
                  cannot call it (is a borrow of the protocol's RefCell held across an \
                  .await?); it retries every {} ms meanwhile",
-                // As u64: formatting a u128 would link its own printing code for one warning.
-                self.since.elapsed().as_millis() as u64,
+                held_ns / 1_000_000,
                 1u32 << Self::MAX_SHIFT
             );
         }
@@ -634,8 +643,21 @@ pub(crate) enum Need {
     Exclusive,
 }
 
+impl Need {
+    /// Whether `cell` can lend this borrow now.
+    fn met<T: ?Sized>(self, cell: &RefCell<T>) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Need::Shared => cell.try_borrow().is_ok(),
+            Need::Exclusive => cell.try_borrow_mut().is_ok(),
+        }
+    }
+}
+
 /// Runs `act` on `cell` now if the borrow it needs is free, else on a later turn once it is:
-/// the next turns, then as [`Hold`] spaces them, with one warning naming transport `id`. For
+/// the next turns, then as [`Hold`] spaces them, with one warning naming transport `id`; a
+/// spaced retry runs in the next iteration once the loop, about to sleep, finds the cell
+/// free (`LoopInner::expedite_freed`), not up to 64 ms after the borrow's end. For
 /// a protocol the loop must reach outside its transport's slot (the stream core, told of its
 /// TLS transport or looked at by its timeouts), which a user may hold borrowed across an
 /// `.await` (taken with `get_protocol()`). `act` gets the cell with no borrow alive and the
@@ -644,7 +666,7 @@ pub(crate) enum Need {
 /// so `act` comes boxed: one copy of this retry serves every action, for one allocation.
 #[cold]
 #[inline(never)]
-pub(crate) fn when_cell_free<T: 'static>(
+pub(crate) fn when_cell_free<T: ?Sized + 'static>(
     lp: crate::event_loop::LoopHandle,
     id: u64,
     cell: std::rc::Weak<RefCell<T>>,
@@ -653,22 +675,26 @@ pub(crate) fn when_cell_free<T: 'static>(
     mut hold: Hold,
 ) {
     let Some(strong) = cell.upgrade() else { return };
-    let free = match need {
-        #[cfg(feature = "tls")]
-        Need::Shared => strong.try_borrow().is_ok(),
-        Need::Exclusive => strong.try_borrow_mut().is_ok(),
-    };
-    if free {
+    if need.met(&strong) {
         act(&strong);
         return;
     }
     drop(strong);
-    hold.still_held(id);
+    hold.still_held(id, &lp);
     let delay = hold.delay();
     let again = lp.clone();
-    queue_retry(&lp, delay, move || {
-        when_cell_free(again, id, cell, need, act, hold)
-    });
+    let watched = cell.clone();
+    let retry = move || when_cell_free(again, id, cell, need, act, hold);
+    match delay {
+        None => drop(lp.call_soon(retry)),
+        // Spaced out: the loop runs it sooner if it finds the cell free before it sleeps.
+        Some(d) => {
+            if let Ok(timer) = lp.call_later(d, retry) {
+                let free = move || watched.upgrade().is_none_or(|c| need.met(&c));
+                lp.inner.watch_held(timer.key, Box::new(free));
+            }
+        }
+    }
 }
 
 /// Queues `retry` for the next turn, or for after `delay`: a [`Hold`]'s
@@ -1047,14 +1073,21 @@ impl ProtocolSlot<dyn Protocol> {
     /// `set_protocol` (L56): the next calls go to `protocol`.
     ///
     /// # Errors
-    /// `InvalidState` while the current protocol is borrowed: from inside one of its
-    /// callbacks, or held by a user (`get_protocol()`).
+    /// `InvalidState` while the current protocol is borrowed, its text saying by whom and
+    /// what to do: from inside one of its callbacks (CPython swaps there; we cannot while the
+    /// callback holds it), or held by a user (`get_protocol()`), which a synchronous call
+    /// cannot wait out (the async `start_tls` does).
     pub(crate) fn replace(&self, protocol: ProtocolRef) -> Result<(), crate::error::Error> {
         let refuse = || {
-            crate::error::Error::invalid_state(
-                "set_protocol() called while the current protocol is borrowed (from inside one \
-                 of its callbacks, or held through get_protocol())",
-            )
+            crate::error::Error::invalid_state(if self.in_call.get() {
+                "set_protocol() called from inside a callback of the current protocol, which \
+                 is borrowed while it runs: call it once the callback has returned (from a \
+                 call_soon callback, say)"
+            } else {
+                "set_protocol() called while the current protocol is borrowed outside its \
+                 transport (a borrow of the RefCell that get_protocol() returned is alive): \
+                 end that borrow first"
+            })
         };
         if self.is_busy() {
             return Err(refuse());
@@ -1105,27 +1138,33 @@ impl ProtocolSlot<dyn DatagramProtocol> {
 #[cfg(test)]
 mod tests {
     use super::Hold;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     #[test]
     fn a_hold_retries_at_once_then_spaced_out_and_warns_once() {
+        // On the loop's clock: a manual one here, so no real time passes.
+        let clock = crate::ManualClock::new();
+        let lp = crate::EventLoop::with_clock(clock.clone()).unwrap();
+        let lp = lp.handle();
         let mut hold = Hold::new();
         for _ in 0..Hold::EAGER {
             assert_eq!(hold.delay(), None, "the first retries take the next turn");
-            hold.still_held(1);
+            hold.still_held(1, &lp);
         }
         let mut delays = Vec::new();
         for _ in 0..9 {
             delays.push(hold.delay().unwrap().as_millis());
-            hold.still_held(1);
+            hold.still_held(1, &lp);
         }
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 64, 64]);
+        clock.advance(Duration::from_millis(999));
+        hold.still_held(1, &lp);
         assert!(!hold.warned, "a short hold is not reported");
-        hold.since = Instant::now() - Duration::from_secs(2);
-        hold.still_held(1);
-        assert!(hold.warned, "a hold past a second is reported");
+        clock.advance(Duration::from_millis(1));
+        hold.still_held(1, &lp);
+        assert!(hold.warned, "a hold of a second is reported");
         hold.tries = u32::MAX;
-        hold.still_held(1); // once only, and no overflow
+        hold.still_held(1, &lp); // once only, and no overflow
         assert_eq!(hold.delay(), Some(Duration::from_millis(64)));
     }
 }

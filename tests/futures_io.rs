@@ -1031,3 +1031,45 @@ fn a_pending_read_polled_with_ever_new_wakers_keeps_only_the_last() {
         turns(&lp, 5);
     }
 }
+
+/// D12 (a wait given up leaves nothing behind): an owned writer dropped while its futures-io
+/// drain waits and while its user holds the stream's protocol (`get_protocol()`, borrowed
+/// across an `.await`) takes its waker back once the borrow ends, as a dropped `drain()` does.
+/// It could not borrow the core at its drop, and the entry stayed among the waiters, keeping
+/// its task alive, until the next wake-up of all (checked by reverting: still held).
+#[test]
+fn d12_a_writer_dropped_while_its_protocol_is_held_leaves_no_waker_behind() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let ((_r, mut writer), (_peer_reader, _peer_writer)) =
+        lp.run_until_complete(stream_pair()).unwrap();
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    writer.write(&vec![7u8; 4 << 20]).unwrap(); // far above the high-water mark
+    let wakers = counting_wakers(1);
+    let waker = Waker::from(wakers[0].clone());
+    let polled = Pin::new(&mut writer).poll_flush(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending(), "paused: the flush waits");
+    drop(waker);
+    assert_eq!(held(&wakers), 1, "its waker is filed");
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let guard = proto.borrow_mut();
+    drop(writer);
+    turns(&lp, 3);
+    assert_eq!(
+        held(&wakers),
+        1,
+        "the core is held: the entry waits for the release"
+    );
+    drop(guard);
+    turns(&lp, 3);
+    assert_eq!(
+        held(&wakers),
+        0,
+        "the dropped writer's waker is still filed"
+    );
+    assert_eq!(wakers[0].woken(), 0, "nobody was woken");
+    drop(proto);
+    turns(&lp, 5);
+}

@@ -89,6 +89,9 @@ impl LoopHandle {
     /// before it.
     fn timer_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
+        if !inner.held_retries.borrow().is_empty() {
+            inner.expedite_freed(); // a protocol held elsewhere may be free now
+        }
         if inner.clock.is_manual() {
             return Some(Duration::ZERO);
         }

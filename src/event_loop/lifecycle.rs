@@ -400,6 +400,7 @@ impl LoopHandle {
         let remote = inner.shared.close();
         let ready = inner.ready.take_all();
         inner.io_woken.clear();
+        let held = inner.held_retries.take(); // their timers go below
         let mut timers = Vec::new();
         {
             let mut wheel = inner.timers.borrow_mut();
@@ -408,7 +409,7 @@ impl LoopHandle {
         }
         let tasks = inner.tasks.borrow_mut().drain();
         // Dropped with no borrow held: their Drop may call back into the loop.
-        drop((remote, ready, timers));
+        drop((remote, ready, timers, held));
         for task in tasks {
             // Described while still pending: `abandon` completes it as cancelled.
             let described = task.header().describe();

@@ -138,6 +138,12 @@ pub(crate) struct LoopInner {
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Reused buffer for due timers (capacity kept between iterations).
     expired: Cell<Vec<(TimerKey, u64, Timer)>>,
+    /// Retries spaced out while a protocol is held elsewhere (`protocol::when_cell_free`):
+    /// each one's timer and whether its protocol is free now. Looked at before the loop
+    /// sleeps (`expedite_freed`): one found free runs in the next iteration rather than at its
+    /// time, up to 64 ms on. Empty unless a user holds a protocol; an entry whose timer went
+    /// leaves at the next look.
+    pub(crate) held_retries: RefCell<Vec<HeldRetry>>,
     /// Reused buffer for the thread-safe queue.
     remote: Cell<Vec<Remote>>,
     /// Debug mode (L23): time callbacks and task polls.
@@ -156,6 +162,10 @@ pub(crate) struct LoopInner {
     /// `close()`.
     signals: RefCell<Option<signals::Signals>>,
 }
+
+/// A retry waiting for a held protocol (`LoopInner::held_retries`): its timer, and whether
+/// its protocol is free now.
+pub(crate) type HeldRetry = (TimerKey, Box<dyn Fn() -> bool>);
 
 thread_local! {
     /// The loop running on this thread, if any (L15).
@@ -392,6 +402,7 @@ impl EventLoop {
             io_woken: WokenList::default(),
             exception_handler: RefCell::new(None),
             expired: Cell::new(Vec::new()),
+            held_retries: RefCell::new(Vec::new()),
             remote: Cell::new(Vec::new()),
             read_buf: Cell::new(Vec::new()),
             reader_pool: buffer_pool::BufferPool::default(),

@@ -118,6 +118,39 @@ impl LoopHandle {
 }
 
 impl LoopInner {
+    /// Watches `key`, the timer of a retry waiting for a held protocol, which `free` says is
+    /// free now (see `held_retries`).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn watch_held(&self, key: TimerKey, free: Box<dyn Fn() -> bool>) {
+        if let Ok(mut held) = self.held_retries.try_borrow_mut() {
+            held.push((key, free));
+        }
+    }
+
+    /// Moves the watched retries whose protocol is free now to now, so that they run in the
+    /// next iteration; drops those whose timer went. Before the loop sleeps, while a watched
+    /// retry waits: the borrow can only have ended in code this loop ran.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn expedite_freed(&self) {
+        let Ok(mut held) = self.held_retries.try_borrow_mut() else {
+            return;
+        };
+        let now = self.clock.now_ns();
+        held.retain(|(key, free)| {
+            let pending = self
+                .timers
+                .try_borrow()
+                .is_ok_and(|t| t.get(*key).is_some());
+            if pending && free() {
+                self.reset_timer_ns(*key, now);
+                return false;
+            }
+            pending
+        });
+    }
+
     /// Files `entry` to fire at `when` (exact; saturating far ahead, L6).
     pub(crate) fn insert_timer(&self, when: Instant, entry: TimerEntry) -> TimerKey {
         self.insert_timer_ns(self.clock.ns_of(when), entry)

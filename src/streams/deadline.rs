@@ -148,9 +148,9 @@ pub(crate) struct Deadlines {
     /// Set by `timer`'s entry as it fires, before it looks; cleared by the look that
     /// borrowed the core, or by arming anew. Set with the core free to borrow, it means the
     /// entry fired and found the core held by a user: `timer` names a spent entry, and the
-    /// look waits for the borrow (`look_when_free`) on a retry spaced up to 64 ms out, so a
-    /// deadline wanted meanwhile arms a fresh entry instead of trusting it. Shared with the
-    /// entry's callback, which cannot borrow the core to say so.
+    /// look waits for the borrow (`look_when_free`: it runs in the iteration after the
+    /// borrow ends), so a deadline wanted meanwhile arms a fresh entry instead of trusting
+    /// it. Shared with the entry's callback, which cannot borrow the core to say so.
     fired: Rc<Cell<bool>>,
     /// The idle timeout fired: the error every waiter and later call gets.
     pub(crate) idle_error: Option<SharedError>,

@@ -316,21 +316,26 @@ pub(super) struct WriteSide {
 }
 
 impl WriteSide {
-    /// The writer is dropped: its entries leave with it rather than keep their tasks alive
-    /// until the next wake-up of all.
-    pub(super) fn withdraw(&self, core: &RefCell<StreamCore>) {
-        for key in [&self.drain, &self.closed] {
-            if key.get() == 0 {
-                continue;
-            }
-            // A failed borrow would mean a drop from inside a call into the core, which never
-            // drops a writer; the entry then goes with the next wake-up.
-            let waker = core
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut c| c.remove_keyed_waiter(key.get()));
-            drop(waker); // after the borrow: dropping a waker may run its task's code
+    /// The writer `w` (whose waits these are) is dropped: its entries leave with it rather
+    /// than keep their tasks alive until the next wake-up of all; while its user holds the
+    /// stream's protocol, once the borrow ends.
+    pub(super) fn withdraw(&self, w: &StreamWriter) {
+        let keys = [self.drain.get(), self.closed.get()];
+        if keys == [0, 0] {
+            return;
         }
+        w.settle_when_free(Box::new(move |core: &RefCell<StreamCore>| {
+            let mut c = core.borrow_mut();
+            let wakers = keys.map(|k| {
+                if k == 0 {
+                    None
+                } else {
+                    c.remove_keyed_waiter(k)
+                }
+            });
+            drop(c);
+            drop(wakers); // after the borrow: dropping a waker may run its task's code
+        }));
     }
 }
 

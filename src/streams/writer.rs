@@ -10,7 +10,7 @@
 //! the protocol's `pause_writing`, which borrows the core). Calls down into `transport` and,
 //! for `start_tls`, `tls`; nothing below knows this file.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 #[cfg(feature = "tls")]
 use std::future::IntoFuture;
@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
 use crate::protocol::ProtocolRef;
-use crate::protocol::{when_cell_free, Hold, Need};
+use crate::protocol::{when_cell_free, CellAction, HeldSlot, Hold, Need};
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
@@ -137,6 +137,22 @@ impl StreamWriter {
     #[cfg(feature = "futures-io")]
     pub(super) fn io_waits(&self) -> &super::futures_io::WriteSide {
         &self.extras.get_or_init(Box::default).io
+    }
+
+    /// Runs `settle` on the core now if it is free, else once the user's borrow of the
+    /// stream's protocol ends (`get_protocol()`, held across an `.await`), as a held
+    /// protocol's calls wait (`Hold`): what a dropped wait takes back (its waker, its dated
+    /// drain) must not stay behind until the next wake-up of all. A closing loop drops the
+    /// retry: the core then goes as it is.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn settle_when_free(&self, settle: CellAction<StreamCore>) {
+        if self.core.try_borrow_mut().is_ok() {
+            return settle(&self.core);
+        }
+        let (lp, id) = (self.transport.get_loop(), self.transport.id());
+        let weak = Rc::downgrade(&self.core);
+        when_cell_free(lp, id, weak, Need::Exclusive, settle, Hold::new());
     }
 
     /// Records outgoing bytes for the idle timeout (every write; one test while no idle timeout
@@ -863,7 +879,7 @@ struct ClosedWait<'a> {
     key: u64,
     /// While its user holds the stream's protocol: the waker the one retry (`when_cell_free`)
     /// wakes once the borrow ends, held weakly by that retry (as a held drain's).
-    held: drain::HeldSlot,
+    held: HeldSlot,
 }
 
 impl ClosedWait<'_> {
@@ -918,13 +934,11 @@ impl ClosedWait<'_> {
     #[inline(never)]
     fn dropped_while_held(&self) {
         let key = self.key;
-        let settle = move |cell: &RefCell<StreamCore>| {
-            let waker = cell.borrow_mut().remove_keyed_waiter(key);
-            drop(waker); // after the borrow: dropping a waker may run its task's code
-        };
-        let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
-        let weak = Rc::downgrade(&self.writer.core);
-        when_cell_free(lp, id, weak, Need::Exclusive, Box::new(settle), Hold::new());
+        self.writer
+            .settle_when_free(Box::new(move |cell: &RefCell<StreamCore>| {
+                let waker = cell.borrow_mut().remove_keyed_waiter(key);
+                drop(waker); // after the borrow: dropping a waker may run its task's code
+            }));
     }
 }
 
@@ -1030,7 +1044,8 @@ impl StreamStartTls<'_> {
         // have written meanwhile). No turn passes between the last check and the upgrade.
         writer.drain().await?;
         while writer.core.try_borrow_mut().is_err() {
-            drain::until_free(writer).await?;
+            let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
+            crate::protocol::until_cell_free(&lp, id, Rc::downgrade(&writer.core)).await?;
             writer.drain().await?;
         }
         let mut upgrade = upgrade.into_future();
@@ -1085,7 +1100,7 @@ impl Drop for StreamWriter {
     fn drop(&mut self) {
         #[cfg(feature = "futures-io")]
         if let Some(x) = self.extras.get() {
-            x.io.withdraw(&self.core);
+            x.io.withdraw(self);
         }
         if self.transport.is_closing() {
             return;

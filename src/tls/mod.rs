@@ -471,17 +471,26 @@ impl LoopHandle {
     /// SNI and checks no name; the certificate chain is still verified by the configuration's
     /// verifier.
     ///
+    /// The upgrade swaps the transport's protocol for the TLS layer, which needs the current
+    /// protocol free of every borrow: while its user holds it (a borrow of the `RefCell`
+    /// [`Transport::get_protocol`] returns, kept across an `.await`), the upgrade waits for
+    /// that borrow's end before it touches the transport. A borrow kept across the `.await`
+    /// of this very call never ends: the wait is reported as a warning after a second.
+    ///
     /// # Errors
-    /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport;
+    /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport, or
+    /// on one closed while the upgrade waited for its protocol;
     /// [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
     /// error ([`Error::Tls`], `Error::Io` with kind `ConnectionAborted` on timeout, or with
     /// kind `ConnectionReset` when the peer closed the TCP connection before or during it;
     /// its close_notify during it is an [`Error::Tls`]), after
     /// which the raw transport is closed and `protocol` gets `connection_lost` with that error
-    /// (a timeout included, where CPython tells the protocol nothing).
+    /// (a timeout included, where CPython tells the protocol nothing). `Error::Io`
+    /// (`Event loop is closed`) if the loop closes while the upgrade waits for a held protocol.
     ///
     /// # Cancel safety
-    /// Dropping the future closes the raw transport.
+    /// Dropping the future closes the raw transport; dropped while it waits for a held
+    /// protocol, before the swap, it leaves the transport as it was.
     ///
     /// # Examples
     ///
@@ -827,6 +836,23 @@ impl StartTls {
                 ))
             }
         };
+        // The swap below needs the transport's protocol free of every borrow. Held by a user
+        // (`get_protocol()`, borrowed across an `.await`) or by a callback of its own that
+        // polls us, it is free later: wait for that, as a transport waits to call a held
+        // protocol (CPython, which has no borrows, swaps at once). No turn passes between the
+        // last look and the swap.
+        let busy = |p: &ProtocolRef| p.try_borrow_mut().is_err();
+        while let Some(held) = transport
+            .get_protocol()
+            .filter(busy)
+            .as_ref()
+            .map(Rc::downgrade)
+        {
+            crate::protocol::until_cell_free(&lp, transport.id(), held).await?;
+            if transport.is_closing() {
+                return Err(Error::invalid_state("transport is closing")); // T35, closed meanwhile
+            }
+        }
         let app = protocol.clone();
         let layer = TlsProtocol::new(&lp, engine, protocol, name, options, false);
         let handshake = Handshake::new(&layer);

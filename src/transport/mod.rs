@@ -1165,8 +1165,16 @@ impl Transport {
     /// Swaps the protocol for all later callbacks; the read path follows the new kind.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] while the current protocol is borrowed: if called from inside
-    /// one of its callbacks, or while it is held through [`get_protocol`](Self::get_protocol).
+    /// [`Error::InvalidState`] while the current protocol is borrowed, the swap not made:
+    /// - called from inside one of its callbacks (`set_protocol() called from inside a
+    ///   callback of the current protocol, …`), where CPython would swap: call it once the
+    ///   callback has returned, from a [`call_soon`](crate::LoopHandle::call_soon) callback
+    ///   say;
+    /// - while a borrow of the protocol's `RefCell`, taken through
+    ///   [`get_protocol`](Self::get_protocol), is alive (`set_protocol() called while the
+    ///   current protocol is borrowed outside its transport …`): end that borrow first. This
+    ///   call cannot wait for it; the loop's `start_tls` (feature `tls`), which swaps the
+    ///   protocol too, does.
     ///
     /// # Examples
     ///

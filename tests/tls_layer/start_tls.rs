@@ -1,6 +1,6 @@
 //! loop.start_tls over a live transport: a raw transport whose writing is paused when the
-//! protocol is swapped (T33, T15, L49), a refused swap that leaves the transport as it was
-//! (T33), and the plain transport living on under the TLS one (T34).
+//! protocol is swapped (T33, T15, L49), a swap waiting for a held protocol that leaves the
+//! transport as it was (T33), and the plain transport living on under the TLS one (T34).
 
 use super::*;
 
@@ -131,11 +131,12 @@ fn l49_t33_a_pause_queued_for_a_held_protocol_reaches_it_across_start_tls() {
 }
 
 /// T33: start_tls pauses the raw transport's reading for the swap and resumes it, as
-/// CPython does; when the swap is refused (the protocol is busy: `set_protocol` from inside
-/// one of its own callbacks, something CPython cannot refuse) the transport is left as the
-/// caller had it, so a reading paused before the call stays paused.
+/// CPython does; while the protocol is held (a user's borrow, something CPython does not
+/// have) it waits for the release before touching the transport, so an upgrade dropped then
+/// leaves the transport as the caller had it: open, its protocol unswapped, a reading paused
+/// before the call still paused. (It used to refuse at once, after undoing its own pause.)
 #[test]
-fn t33_a_refused_start_tls_leaves_a_paused_transport_paused() {
+fn t33_a_start_tls_dropped_while_its_protocol_is_held_leaves_a_paused_transport_paused() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let lp = asyncio::EventLoop::new().unwrap();
@@ -143,15 +144,22 @@ fn t33_a_refused_start_tls_leaves_a_paused_transport_paused() {
     let (_peer, _) = listener.accept().unwrap();
     t.pause_reading();
     let app: asyncio::ProtocolRef = proto.clone();
-    let upgrade = lp.start_tls(&t, app, Certs::get().client_config(&[]), false);
-    let held = proto.borrow_mut(); // as if start_tls ran inside one of its callbacks
-    let r = lp
-        .run_until_complete(asyncio::timeout(BOUND, upgrade.into_future()))
-        .unwrap()
-        .expect("bounded");
+    let upgrade = lp.start_tls(&t, app.clone(), Certs::get().client_config(&[]), false);
+    let mut upgrade = Box::pin(upgrade.into_future());
+    let held = proto.borrow_mut();
+    let probe = util::Probe::new();
+    assert!(probe.poll(upgrade.as_mut()).is_pending(), "held: it waits");
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    drop(upgrade);
     drop(held);
-    assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
     assert!(!t.is_reading(), "the caller's pause_reading is undone");
+    assert!(!t.is_closing(), "the transport is closed");
+    assert!(calls(&t, app), "the protocol is swapped");
     t.close();
 }
 

@@ -3,6 +3,8 @@
 //! protocol, and their clean-up when a drain is dropped part-way.
 
 use super::*;
+use crate::protocol::wake_when_cell_free;
+
 /// The future of [`StreamWriter::drain`]: ready at once in the common case (nothing failed,
 /// nothing paused, the transport open), else it waits as `drain` describes.
 ///
@@ -236,67 +238,14 @@ impl Drain<'_> {
     }
 }
 
-/// Ready once the writer's core is free of every borrow (a user's, through
-/// `get_protocol()`), polled again as a held drain is; `start_tls` waits so for a shared
-/// borrow, which its drain passes.
-///
-/// # Errors
-/// The loop's close: no retry can run any more.
-#[cfg(feature = "tls")]
-#[cold]
-#[inline(never)]
-pub(super) async fn until_free(writer: &StreamWriter) -> Result<(), Error> {
-    let mut slot = None;
-    poll_fn(|cx| {
-        let lp = writer.transport.get_loop();
-        if lp.is_closed() {
-            return Poll::Ready(Err(Error::Io(crate::error::loop_closed_io())));
-        }
-        if writer.core.try_borrow_mut().is_ok() {
-            return Poll::Ready(Ok(()));
-        }
-        wake_when_free(writer, &mut slot, cx);
-        Poll::Pending
-    })
-    .await
-}
-
-/// Where a wait for a held protocol keeps the waker its one retry wakes (see
-/// [`wake_when_free`]); `None` before its first such wait.
-pub(super) type HeldSlot = Option<Rc<Cell<Option<std::task::Waker>>>>;
-
 /// Files `cx`'s waker to be woken once the user's borrow of `writer`'s protocol ends (a
-/// drain's, a `wait_closed`'s, start_tls' wait on a held protocol): with the retry `slot`
-/// already waits on, replacing the earlier poll's waker, or with a new retry
-/// (`when_cell_free`, as a transport retries a held protocol), which wakes it as it runs or as
-/// a closing loop discards it unrun (the task then polls again and sees the loop closed). The
-/// retry holds the slot weakly: a wait dropped first takes its waker with it.
+/// drain's, a `wait_closed`'s wait on a held protocol), through one retry per wait
+/// (`wake_when_cell_free`).
 #[cold]
 #[inline(never)]
 pub(super) fn wake_when_free(writer: &StreamWriter, slot: &mut HeldSlot, cx: &Context<'_>) {
-    let waker = Some(cx.waker().clone());
-    if let Some(waiting) = slot.as_ref().filter(|s| Rc::weak_count(s) > 0) {
-        drop(waiting.replace(waker));
-        return;
-    }
-    let fresh = Rc::new(Cell::new(waker));
-    let guard = WakeOnDrop(Rc::downgrade(&fresh));
-    *slot = Some(fresh);
-    let wake = move |_: &RefCell<StreamCore>| drop(guard);
     let (lp, id) = (writer.transport.get_loop(), writer.transport.id());
-    let core = Rc::downgrade(&writer.core);
-    when_cell_free(lp, id, core, Need::Exclusive, Box::new(wake), Hold::new());
-}
-
-/// A held wait's retry: wakes the latest waker when dropped; nobody if the wait is gone.
-struct WakeOnDrop(std::rc::Weak<Cell<Option<std::task::Waker>>>);
-
-impl Drop for WakeOnDrop {
-    fn drop(&mut self) {
-        if let Some(waker) = self.0.upgrade().and_then(|slot| slot.take()) {
-            waker.wake();
-        }
-    }
+    wake_when_cell_free(lp, id, Rc::downgrade(&writer.core), slot, cx);
 }
 
 /// A drain that waited takes its waker back when dropped, and one dropped while its wait is
@@ -329,18 +278,9 @@ impl Drain<'_> {
                 drop(core);
                 drop(waker); // after the borrow: dropping a waker may run its task's code
             };
-            let core = &self.writer.core;
-            if core.try_borrow_mut().is_ok() {
-                settle(core);
-            } else {
-                // A user holds the stream's protocol (`get_protocol()`, across an `.await`):
-                // settled once the borrow ends, as a held protocol's calls are, or else its
-                // waker would stay among the waiters and its dated wait be counted for good.
-                // (A closing loop drops the retry: the core then goes as it is.)
-                let (lp, id) = (self.writer.transport.get_loop(), self.writer.transport.id());
-                let weak = Rc::downgrade(core);
-                when_cell_free(lp, id, weak, Need::Exclusive, Box::new(settle), Hold::new());
-            }
+            // Held by a user, settled once the borrow ends, or else its waker would stay among
+            // the waiters and its dated wait be counted for good.
+            self.writer.settle_when_free(Box::new(settle));
         }
         drop(slow); // the held retry's slot, if any
     }

@@ -1,0 +1,79 @@
+//! Waits of a future for a protocol its user holds (a borrow of the `RefCell` that
+//! `get_protocol()` returns, kept across an `.await`): a drain's, a `wait_closed`'s, a
+//! `start_tls`'s. No CPython counterpart (Python has no borrows). Ground rules: one retry per
+//! wait ([`when_cell_free`]), which holds the wait's waker slot weakly, so a wait polled
+//! again hands over its waker and a wait dropped takes it away; the retry wakes the latest
+//! waker as it runs, or as a closing loop discards it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::{when_cell_free, Hold, Need};
+
+/// Where a wait for a held cell keeps the waker its one retry wakes (see
+/// [`wake_when_cell_free`]); `None` before its first such wait.
+pub(crate) type HeldSlot = Option<Rc<std::cell::Cell<Option<std::task::Waker>>>>;
+
+/// Files `cx`'s waker to be woken once `cell` is free of every borrow (a user's, through
+/// `get_protocol()`, held across an `.await`): with the retry `slot` already waits on,
+/// replacing the earlier poll's waker, or with a new retry ([`when_cell_free`], naming
+/// transport `id`), which wakes it as it runs or as a closing loop discards it unrun (the
+/// waiter then polls again and sees the loop closed). The retry holds the slot weakly: a wait
+/// dropped first takes its waker with it.
+#[cold]
+#[inline(never)]
+pub(crate) fn wake_when_cell_free<T: ?Sized + 'static>(
+    lp: crate::event_loop::LoopHandle,
+    id: u64,
+    cell: std::rc::Weak<RefCell<T>>,
+    slot: &mut HeldSlot,
+    cx: &std::task::Context<'_>,
+) {
+    let waker = Some(cx.waker().clone());
+    if let Some(waiting) = slot.as_ref().filter(|s| Rc::weak_count(s) > 0) {
+        drop(waiting.replace(waker));
+        return;
+    }
+    let fresh = Rc::new(std::cell::Cell::new(waker));
+    let guard = WakeOnDrop(Rc::downgrade(&fresh));
+    *slot = Some(fresh);
+    let wake = move |_: &RefCell<T>| drop(guard);
+    when_cell_free(lp, id, cell, Need::Exclusive, Box::new(wake), Hold::new());
+}
+
+/// Ready once `cell` is free of every borrow, or gone: polled again through one retry
+/// ([`wake_when_cell_free`]) until it is.
+///
+/// # Errors
+/// The loop's close: no retry can run any more.
+#[cfg(feature = "tls")] // start_tls' waits only
+pub(crate) async fn until_cell_free<T: ?Sized + 'static>(
+    lp: &crate::event_loop::LoopHandle,
+    id: u64,
+    cell: std::rc::Weak<RefCell<T>>,
+) -> Result<(), crate::error::Error> {
+    let mut slot = None;
+    std::future::poll_fn(|cx| {
+        if lp.is_closed() {
+            let closed = crate::error::loop_closed_io();
+            return std::task::Poll::Ready(Err(crate::error::Error::Io(closed)));
+        }
+        if cell.upgrade().is_none_or(|c| c.try_borrow_mut().is_ok()) {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        wake_when_cell_free(lp.clone(), id, cell.clone(), &mut slot, cx);
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// A held wait's retry: wakes the latest waker when dropped; nobody if the wait is gone.
+struct WakeOnDrop(std::rc::Weak<std::cell::Cell<Option<std::task::Waker>>>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        if let Some(waker) = self.0.upgrade().and_then(|slot| slot.take()) {
+            waker.wake();
+        }
+    }
+}
