@@ -64,8 +64,9 @@ struct Waiter {
 struct Inner<T> {
     lp: LoopHandle,
     state: RefCell<State<T>>,
-    /// An exception was set and nobody has looked at it yet (`result`, `exception`, an await,
-    /// `cancel`): reported when the last handle goes (CPython's `__log_traceback`, L35).
+    /// An exception was set with no task awaiting the future, and nobody has looked at it
+    /// since (`result`, `exception`, an await, `cancel`): reported when the last handle goes
+    /// (CPython's `__log_traceback`, L35).
     unretrieved: Cell<bool>,
 }
 
@@ -284,8 +285,9 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Sets an exception: every awaiter and every later [`result`](Self::result) gets it.
-    /// If nobody looks at it ([`result`](Self::result), [`exception`](Self::exception), an
-    /// await or [`cancel`](Self::cancel)) before the last handle is dropped, it is reported
+    /// If no task awaits the future as it is set, and nobody looks at it then
+    /// ([`result`](Self::result), [`exception`](Self::exception), an await or
+    /// [`cancel`](Self::cancel)) before the last handle is dropped, it is reported
     /// then through the loop's exception handler as `Future exception was never retrieved`,
     /// as in Python.
     ///
@@ -352,8 +354,13 @@ impl<T: 'static> LoopFuture<T> {
                 return Err(Error::invalid_state("invalid state"));
             }
             state.outcome = outcome;
+            // A task awaiting a handle now is handed the exception: CPython's `Task.__wakeup`
+            // retrieves it whatever the task does next (a cancel before the task runs again
+            // included), so only a failure nobody awaits is left to look at.
             let failed = matches!(state.outcome, Outcome::Exception(_));
-            self.inner.unretrieved.set(failed);
+            self.inner
+                .unretrieved
+                .set(failed && state.waiters.is_empty());
             (
                 std::mem::take(&mut state.waiters),
                 std::mem::take(&mut state.callbacks),

@@ -758,3 +758,23 @@ fn s48_a_pending_drain_polled_with_ever_new_wakers_keeps_only_the_last() {
         lp.run_once(Some(Duration::ZERO)).unwrap();
     }
 }
+
+// A user may hold the stream's protocol borrowed (`get_protocol()`, across an `.await`): the
+// crate waits for such a borrow instead of panicking. `buffer_info` borrowed the core to count
+// the reader's bytes, and panicked ("RefCell already mutably borrowed") while it was held; the
+// count is now not said then (`None`), the transport's figures are.
+#[test]
+fn buffer_info_while_the_user_holds_the_streams_protocol_does_not_panic() {
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (_reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    let info = writer.buffer_info();
+    assert_eq!(info.write_buffered, 0);
+    drop(held);
+    assert_eq!(writer.buffer_info().read_buffered, Some(0));
+}

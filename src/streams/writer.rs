@@ -341,9 +341,11 @@ impl StreamWriter {
     /// ```
     pub fn buffer_info(&self) -> BufferInfo {
         let mut info = self.transport.buffer_info();
-        // A write pipe's stream has a reader that nothing feeds: not applicable, not 0.
+        // A write pipe's stream has a reader that nothing feeds: not applicable, not 0. A
+        // user holding the stream's protocol (`get_protocol()`) hides the reader: not said.
         if self.transport.inner.reads() {
-            info.read_buffered = Some(self.core.borrow().reader.buffered_len());
+            let core = self.core.try_borrow();
+            info.read_buffered = core.ok().map(|c| c.reader.buffered_len());
         }
         info
     }

@@ -133,7 +133,8 @@ impl Life {
     }
 
     /// `resume_reading()`: only a paused, open transport resumes. True if it resumed (the
-    /// caller then looks for data once: the edge may have passed while paused).
+    /// caller then makes sure bytes that came while paused are announced: the socket
+    /// re-registers readable, the pipe reads once if an edge was passed over).
     pub(crate) fn resume_reading(&self) -> bool {
         let resume = self.reading.get() == Reading::Paused && self.state.get() == State::Open;
         if resume {

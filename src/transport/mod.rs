@@ -417,8 +417,9 @@ pub struct BufferInfo {
     /// The transport is not reading (paused by the protocol, or closing); never set for a
     /// transport that does not read (a write pipe).
     pub reading_paused: bool,
-    /// Bytes the stream reader holds; `None` from a transport (its protocol holds them), and
-    /// from a stream that does not read (a write pipe's, a child's stdin).
+    /// Bytes the stream reader holds; `None` from a transport (its protocol holds them), from
+    /// a stream that does not read (a write pipe's, a child's stdin), and while the user holds
+    /// the stream's protocol borrowed (taken with `get_protocol()`).
     pub read_buffered: Option<usize>,
 }
 

@@ -312,3 +312,26 @@ fn d3_detaching_a_polled_task_drops_its_waker_outside_the_join_borrow() {
     DROP_RUNS.with(|l| l.borrow_mut().take());
     assert!(ran.get());
 }
+
+// CPython: the awaiting task's wake-up callback retrieves the exception (`Task.__wakeup`
+// calls `result()`), and `Task.cancel` cancels the future it waits on, which counts as a
+// look too: a failure handed to an awaiting task is never reported as unretrieved, even
+// when that task is cancelled before it runs again.
+#[test]
+fn l35_a_future_failure_handed_to_an_awaiting_task_that_is_then_cancelled_is_not_reported() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    lp.run_until_complete(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        let fut = lp.create_future::<u32>();
+        let waiter = asyncio::spawn(fut.clone());
+        asyncio::yield_now().await; // the task now awaits `fut`
+        fut.set_exception(Error::InvalidArgument("x".into()))
+            .unwrap();
+        waiter.cancel();
+        drop(fut);
+        assert!(matches!(waiter.await, Err(asyncio::Cancelled)));
+    })
+    .unwrap();
+    assert_eq!(*seen.borrow(), Vec::<String>::new());
+}
