@@ -464,11 +464,12 @@ async fn with_deadline<F: IntoFuture>(mut sleep: Sleep, fut: F) -> Result<F::Out
 }
 
 /// Where [`timeout`] or [`timeout_at`] is between its first poll and its end: whether it has
-/// given up control yet (a scope queues its alarm instead, see `ScopeTimer`). A deadline found passed before it has (a zero or past deadline around a
-/// future that must wait) gives up control for one iteration before it fails, as CPython's
-/// `timeout` delivers its cancellation from a `call_soon`: failing at once would let a task
-/// that retries in a loop (`timeout(Duration::ZERO, q.get())`, a `timeout_at` whose
-/// deadline has passed) spin without ever letting the task it waits for run.
+/// given up control yet (a scope queues its alarm instead, see `ScopeTimer`). A deadline found
+/// passed before it has (a zero or past deadline around a future that must wait) gives up
+/// control for one iteration before it fails, as CPython's `timeout` delivers its cancellation
+/// from a `call_soon`: failing at once would let a task that retries in a loop
+/// (`timeout(Duration::ZERO, q.get())`, a `timeout_at` whose deadline has passed) spin without
+/// ever letting the task it waits for run.
 // Checklist: L27, L39.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expiry {
