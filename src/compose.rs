@@ -435,7 +435,8 @@ pub enum ReturnWhen {
 /// Waits for tasks without taking their results and returns them split into `(done, pending)`,
 /// each in input order (Python's `asyncio.wait(tasks, return_when=…)`). Await the done ones for
 /// their outcomes. Add a timeout with [`Wait::timeout`]: when it passes, whatever has not ended
-/// is returned as pending, nothing is cancelled and no error is raised, as in CPython.
+/// is returned as pending, nothing is cancelled and no error is raised, as in CPython. It always
+/// gives up control at least once, also when the tasks are done already, as Python's does.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] (`Set of Tasks/Futures is empty.`) for no tasks.
@@ -478,6 +479,7 @@ where
         return_when,
         timeout: None,
         sleep: None,
+        suspended: false,
     }
 }
 
@@ -494,6 +496,11 @@ pub struct Wait<T: 'static, E: 'static> {
     timeout: Option<Duration>,
     /// The timeout's timer, armed at the first poll.
     sleep: Option<Sleep>,
+    /// Whether a poll has returned `Pending` yet. CPython's `wait` always awaits a waiter
+    /// future, so a wait already satisfied at its first poll still gives up control once
+    /// first: callbacks and tasks queued before it run before it returns.
+    // Checklist: L27 (one turn of the ready queue).
+    suspended: bool,
 }
 
 impl<T: 'static, E: 'static> Wait<T, E> {
@@ -560,15 +567,20 @@ impl<T: 'static, E: 'static> Future for Wait<T, E> {
             ReturnWhen::FirstException => failed || done == this.tasks.len(),
             ReturnWhen::AllCompleted => done == this.tasks.len(),
         };
-        if ready {
+        if ready && this.suspended {
             return Poll::Ready(Ok(this.split()));
         }
-        if let Some(delay) = this.timeout {
+        if ready {
+            // One turn, where CPython's done callbacks hop through its waiter in two: the
+            // port leaves that hop out for a task that ends while waited on as well.
+            cx.waker().wake_by_ref();
+        } else if let Some(delay) = this.timeout {
             let timer = this.sleep.get_or_insert_with(|| sleep(delay));
             if Pin::new(timer).poll(cx).is_ready() {
                 return Poll::Ready(Ok(this.split()));
             }
         }
+        this.suspended = true;
         Poll::Pending
     }
 }

@@ -463,12 +463,13 @@ async fn with_deadline<F: IntoFuture>(mut sleep: Sleep, fut: F) -> Result<F::Out
     }
 }
 
-/// Where a deadline wrapper is between its first poll and its end: whether it has given up
-/// control yet. A deadline found passed before it has (a zero or past deadline around a
-/// future that must wait) gives up control for one iteration before it fails, as CPython's
-/// `timeout` delivers its cancellation from a `call_soon`: failing at once would let a task
-/// that retries in a loop (`timeout(Duration::ZERO, q.get())`, a `timeout_at` whose
-/// deadline has passed) spin without ever letting the task it waits for run.
+/// Where [`timeout`] or [`timeout_at`] is between its first poll and its end: whether it has
+/// given up control yet (a scope queues its alarm instead, see `ScopeTimer`). A deadline found
+/// passed before it has (a zero or past deadline around a future that must wait) gives up
+/// control for one iteration before it fails, as CPython's `timeout` delivers its cancellation
+/// from a `call_soon`: failing at once would let a task that retries in a loop
+/// (`timeout(Duration::ZERO, q.get())`, a `timeout_at` whose deadline has passed) spin without
+/// ever letting the task it waits for run.
 // Checklist: L27, L39.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expiry {
@@ -788,13 +789,20 @@ impl ScopeTimer {
         })
     }
 
-    /// Files `scope`'s alarm for `when` on `lp` unless it is filed so already.
+    /// Whether the alarm was queued to run at the next turn (its deadline had passed when
+    /// it was filed) rather than put in the wheel.
+    fn queued(&self) -> bool {
+        matches!(self.0, Some((_, None, _)))
+    }
+
+    /// Files `scope`'s alarm for `when` on `lp` unless it is filed so already: in the wheel,
+    /// or queued if `when` has passed.
     #[must_use]
     fn arm(&mut self, lp: &LoopHandle, when: Instant, scope: &Rc<ScopeState>) -> Unfiled {
         if self.filed(lp, when) {
             return None;
         }
-        self.file(lp, when, scope)
+        self.refile(lp, Some(when), scope)
     }
 
     /// Files `scope`'s alarm for `when` on `lp` as newly scheduled, in place if it is still
@@ -976,16 +984,19 @@ where
         let old = state.timer.borrow_mut().disarm();
         drop(old);
     };
-    let mut expiry = Expiry::Running;
     poll_fn(|cx| {
-        if expiry == Expiry::Expired {
+        // The alarm was queued for a deadline already passed and has run since the body last
+        // waited: CPython's queued `_on_timeout` cancels the task before its next step, so
+        // the body is not polled again (`timeout(0)` around `sleep(0)` fails).
+        if state.phase.get() == ScopePhase::Expiring && state.timer.borrow().queued() {
             return Poll::Ready(Err(Error::Timeout));
         }
         // Filed before the body runs, as CPython files its handle on entering the scope: a
-        // callback the body schedules for the same deadline runs after the alarm.
+        // callback the body schedules for the same deadline runs after the alarm. A deadline
+        // already passed queues the alarm (CPython's `call_soon`): until it runs the scope is
+        // active, so a `reschedule` queued before it (another task, a callback) rescues it.
         if let (Some(when), Some(lp)) = (state.when.get(), current_loop()) {
-            let fresh = state.phase.get() == ScopePhase::Active && !filed(&lp, when);
-            if fresh && lp.time() < when {
+            if state.phase.get() == ScopePhase::Active && !filed(&lp, when) {
                 arm(&lp, when);
             }
         }
@@ -1002,14 +1013,9 @@ where
         );
         match state.when.get() {
             None => disarm(),
-            // The alarm will expire the scope in its turn (no clock read on this path).
+            // The alarm will expire the scope in its turn (no clock read on this path); D4: a
+            // deadline already passed has let the body run once and fails when it runs.
             Some(when) if filed(&lp, when) => {}
-            // D4: a deadline already passed fails after that one poll of the body.
-            Some(when) if lp.time() >= when => {
-                disarm();
-                state.end(ScopePhase::Expiring);
-                return expiry.expire(cx);
-            }
             Some(when) => arm(&lp, when),
         }
         if !state
@@ -1023,7 +1029,6 @@ where
             let old = state.waker.borrow_mut().replace(new);
             drop(old);
         }
-        expiry = Expiry::Suspended;
         Poll::Pending
     })
     .await

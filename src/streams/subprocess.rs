@@ -252,6 +252,9 @@ pub struct CreateSubprocess {
     /// The program, an argument or the working directory holds a NUL byte, which no C string
     /// can carry. Noted as they are given: `Command` keeps a placeholder in their place.
     nul: bool,
+    /// [`env_clear`](Self::env_clear) was called: the child's `PATH` is only one set since
+    /// (`Command` does not say so on stable Rust).
+    env_cleared: bool,
 }
 
 /// Whether `s` holds a NUL byte.
@@ -270,6 +273,7 @@ impl CreateSubprocess {
             watcher: ChildWatcher::Auto,
             new_session: false,
             nul,
+            env_cleared: false,
         }
     }
 
@@ -390,7 +394,18 @@ impl CreateSubprocess {
     /// ```
     pub fn env_clear(mut self) -> Self {
         self.cmd.env_clear();
+        self.env_cleared = true;
         self
+    }
+
+    /// The `PATH` the child would search: set or removed for it, else the parent's;
+    /// `None` when it has none.
+    fn exec_path(&self) -> Option<std::ffi::OsString> {
+        match self.cmd.get_envs().find(|(k, _)| *k == "PATH") {
+            Some((_, v)) => v.map(OsStr::to_os_string),
+            None if self.env_cleared => None,
+            None => std::env::var_os("PATH"),
+        }
     }
 
     /// Starts the child in a new session, as its leader (`setsid()` in the child; Python's
@@ -465,6 +480,13 @@ impl CreateSubprocess {
             return Err(Error::invalid_argument("embedded null byte"));
         }
         let lp = crate::event_loop::get_running_loop()?;
+        let cwd = self.cmd.get_current_dir();
+        if self.cmd.get_program().is_empty() && cwd.is_none_or(Path::is_dir) {
+            // A missing cwd fails first, in the child's chdir, as in CPython.
+            let errno = empty_program_errno(self.exec_path().as_deref(), cwd);
+            let e = io::Error::from_raw_os_error(errno);
+            return Err(spawn_error(e, &self.cmd));
+        }
         let mut stdin = Ends::open(self.stdin, Which::Stdin, None)?;
         let mut stdout = Ends::open(self.stdout, Which::Stdout, None)?;
         let mut stderr = Ends::open(self.stderr, Which::Stderr, stdout.child.as_ref())?;
@@ -542,13 +564,44 @@ fn spawn_error(e: io::Error, cmd: &Command) -> Error {
     Error::Io(OsError::io(&e, text))
 }
 
+/// The errno CPython's own `PATH` search gives an empty program name: `_posixsubprocess` execs
+/// `dir/` for each entry (`''` for an empty one) and keeps the first errno other than
+/// `ENOENT`/`ENOTDIR`, else the last; a directory fails `EACCES`. std's exec ends in
+/// `execvp("")`, which fails `ENOENT` at once. Each entry is looked up as that exec's path
+/// resolution would (relative ones from the child's cwd), without starting anything: an exec
+/// of a name ending in `/` can only fail. `path` `None`: CPython's `os.defpath`.
+// CPython: `Lib/subprocess.py` `_execute_child`, `Modules/_posixsubprocess.c` `child_exec`.
+#[cold]
+fn empty_program_errno(path: Option<&OsStr>, cwd: Option<&Path>) -> i32 {
+    let path = path.unwrap_or(OsStr::new("/bin:/usr/bin"));
+    let mut last = libc::ENOENT;
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = Path::new(OsStr::from_bytes(dir));
+        let errno = if dir.as_os_str().is_empty() {
+            libc::ENOENT // execve("")
+        } else {
+            match std::fs::metadata(cwd.map_or_else(|| dir.to_path_buf(), |c| c.join(dir))) {
+                Ok(m) if m.is_dir() => libc::EACCES,
+                Ok(_) => libc::ENOTDIR,
+                Err(e) => e.raw_os_error().unwrap_or(libc::ENOENT),
+            }
+        };
+        if errno != libc::ENOENT && errno != libc::ENOTDIR {
+            return errno;
+        }
+        last = errno;
+    }
+    last
+}
+
 impl IntoFuture for CreateSubprocess {
     type Output = Result<Process, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
 
     /// # Errors
     /// `Error::Io` if the program cannot be started (`NotFound` when it or the working
-    /// directory does not exist, `PermissionDenied` when it is not executable; the text names
+    /// directory does not exist, `PermissionDenied` when it is not executable, as for an empty
+    /// program name when `PATH` holds a directory, as Python's own `PATH` search; the text names
     /// which, `[Errno 2] No such file or directory: 'prog'`, and [`Error::raw_os_error`] gives
     /// the errno), or the start fails otherwise (a pipe, the fork, `setpgid` or `setsid` in the
     /// child: the bare OS error, `[Errno 1] Operation not permitted`, naming nothing);

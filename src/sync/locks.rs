@@ -1070,7 +1070,10 @@ impl BoundedSemaphore {
         }
     }
 
-    /// Waits for a unit and returns a permit that gives it back on drop.
+    /// Waits for a unit and returns a permit that gives it back on drop. A permit dropped when
+    /// the counter is already at its initial value (an extra [`release`](Self::release) was
+    /// made while it was held) leaves it there and reports `BoundedSemaphore released too many
+    /// times` through the running loop's exception handler, where Python's `release` raises.
     ///
     /// # Examples
     ///
@@ -1220,7 +1223,28 @@ impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
         if self.bound.is_none_or(|b| self.core.value.get() < b) {
             self.core.release();
+        } else {
+            released_too_many_times();
         }
+    }
+}
+
+/// A bounded permit dropped with the counter already at its bound (an extra `release` was
+/// made while it was held): CPython's `release` raises `ValueError` there. A drop cannot
+/// return it, so it is reported once through the running loop's exception handler (the
+/// default handler's stderr record outside a loop), and the counter stays at the bound.
+// CPython: `locks.py` `BoundedSemaphore.release` (no checklist item covers locks).
+#[cold]
+#[inline(never)]
+fn released_too_many_times() {
+    use crate::event_loop::exception::{default_exception_handler, ExceptionContext};
+    const MESSAGE: &str = "BoundedSemaphore released too many times";
+    let ctx = ExceptionContext::new(MESSAGE)
+        .with_exception(Box::new(Error::invalid_argument(MESSAGE)))
+        .with_detail("permit", "<SemaphorePermit of a BoundedSemaphore>");
+    match crate::event_loop::current_loop() {
+        Some(lp) => lp.call_exception_handler(&ctx),
+        None => default_exception_handler(&ctx),
     }
 }
 

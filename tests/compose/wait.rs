@@ -318,3 +318,53 @@ fn test_as_completed_goes_on_after_a_task_panic_is_caught() {
         assert_eq!(completed.next().await, None);
     });
 }
+
+#[test]
+fn l27_test_wait_gives_up_control_even_when_already_satisfied() {
+    // CPython 3.11 (probe): `asyncio.wait` awaits its waiter future even when the answer is
+    // known: a callback queued before it has run when it returns, for ALL_COMPLETED with all
+    // done, FIRST_COMPLETED with one of two done, FIRST_EXCEPTION with a failure, and
+    // timeout=0 around a pending future (CPython takes two turns there, the port one).
+    run(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        let event = Rc::new(Event::new());
+        let cases: [(&str, ReturnWhen, bool, bool); 4] = [
+            ("all done", ReturnWhen::AllCompleted, false, false),
+            ("first of two", ReturnWhen::FirstCompleted, true, false),
+            ("first exception", ReturnWhen::FirstException, true, false),
+            ("timeout 0", ReturnWhen::AllCompleted, true, true),
+        ];
+        for (case, when, with_stuck, zero) in cases {
+            let mut tasks = Vec::new();
+            if !(with_stuck && zero) {
+                let fails = matches!(when, ReturnWhen::FirstException);
+                tasks.push(spawn(async move {
+                    match fails {
+                        true => Err(bad("exc")),
+                        false => Ok(1),
+                    }
+                }));
+            }
+            if with_stuck {
+                tasks.push(stuck_task(&event));
+            }
+            settle().await;
+            let ran = Rc::new(Cell::new(false));
+            let r = ran.clone();
+            lp.call_soon(move || r.set(true)).unwrap();
+            let mut waiting = wait(tasks, when);
+            if zero {
+                waiting = waiting.timeout(Duration::ZERO);
+            }
+            let (done, pending) = waiting.await.unwrap();
+            assert!(ran.get(), "{case}: returned without giving up control");
+            assert_eq!(
+                done.len() + pending.len(),
+                1 + usize::from(with_stuck && !zero)
+            );
+            for t in pending {
+                t.cancel();
+            }
+        }
+    });
+}

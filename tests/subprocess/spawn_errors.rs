@@ -285,3 +285,70 @@ fn test_popen_error_with_stdin_pipe() {
         "the child ran no test body: {stdout}"
     );
 }
+
+/// What starting `program` with no arguments gives: its kind, errno and text.
+async fn start_failure(program: &str) -> (io::ErrorKind, Option<i32>, String) {
+    match create_subprocess_exec(program, [] as [&str; 0]).await {
+        Err(e @ Error::Io(_)) => {
+            let (errno, text) = (e.raw_os_error(), e.to_string());
+            let Error::Io(e) = e else { unreachable!() };
+            (e.kind(), errno, text)
+        }
+        Err(other) => panic!("{program:?}: expected Error::Io, got {other:?}"),
+        Ok(_) => panic!("{program:?}: started"),
+    }
+}
+
+#[test]
+fn a_program_that_cannot_be_executed_is_permission_denied_with_eacces() {
+    // CPython 3.11 (probe, PATH with existing directories): create_subprocess_exec(p) raises
+    // PermissionError, errno 13, for p = '' ("[Errno 13] Permission denied: ''": its PATH
+    // search execs each directory), a directory path and a file without the execute bit;
+    // a bare name found nowhere on PATH is FileNotFoundError, errno 2.
+    let dir = util::temp_dir("spawn-eacces");
+    let file = dir.join("noexec.sh");
+    std::fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
+    util::run_fresh(BOUND, async move {
+        let denied = |p: &str| {
+            let text = format!("[Errno 13] Permission denied: '{p}'");
+            (io::ErrorKind::PermissionDenied, Some(libc::EACCES), text)
+        };
+        for p in ["", dir.to_str().unwrap(), file.to_str().unwrap()] {
+            assert_eq!(start_failure(p).await, denied(p), "{p:?}");
+        }
+        // The empty name's errno follows the child's PATH (probe: env={'PATH': '/nonexistent'}
+        // ENOENT, {'PATH': '/nonexistent:/tmp'} and {} EACCES, a file as the only entry
+        // ENOTDIR, "[Errno 20] Not a directory: ''").
+        let file_entry = file.to_str().unwrap();
+        let cases = [
+            (Some("/nonexistent"), libc::ENOENT, io::ErrorKind::NotFound),
+            (
+                Some("/nonexistent:/tmp"),
+                libc::EACCES,
+                io::ErrorKind::PermissionDenied,
+            ),
+            (None, libc::EACCES, io::ErrorKind::PermissionDenied),
+            (
+                Some(file_entry),
+                libc::ENOTDIR,
+                io::ErrorKind::NotADirectory,
+            ),
+        ];
+        for (path, errno, kind) in cases {
+            let mut cmd = create_subprocess_exec("", [] as [&str; 0]).env_clear();
+            if let Some(path) = path {
+                cmd = cmd.env("PATH", path);
+            }
+            let Err(e) = cmd.await else {
+                panic!("{path:?}: started")
+            };
+            assert_eq!(e.raw_os_error(), Some(errno), "{path:?}: {e}");
+            let Error::Io(e) = e else { unreachable!() };
+            assert_eq!(e.kind(), kind, "{path:?}");
+        }
+        let missing = "zzz-no-such-program-on-path";
+        let text = format!("[Errno 2] No such file or directory: '{missing}'");
+        let expected = (io::ErrorKind::NotFound, Some(libc::ENOENT), text);
+        assert_eq!(start_failure(missing).await, expected);
+    });
+}

@@ -291,3 +291,42 @@ fn test_bounded_semaphore_permit() {
         assert!(sem.release().is_err());
     });
 }
+
+#[test]
+fn test_bounded_semaphore_permit_dropped_at_the_bound_is_reported_once() {
+    // CPython 3.11 (probe): `async with sem:` around an extra `sem.release()` on
+    // `BoundedSemaphore(1)`: the exit's release raises ValueError('BoundedSemaphore released too
+    // many times') and the value stays 1. A dropped permit cannot raise: it reports that once
+    // through the loop's exception handler and leaves the value at the bound.
+    run(async {
+        let reports = Rc::new(RefCell::new(Vec::<String>::new()));
+        let r = reports.clone();
+        let lp = asyncio::get_running_loop().unwrap();
+        lp.set_exception_handler(Some(
+            move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                r.borrow_mut().push(ctx.message.clone());
+            },
+        ));
+        let sem = BoundedSemaphore::new(1);
+        let permit = sem.permit().await;
+        sem.release().unwrap(); // the extra release: the value is back at its bound
+        drop(permit);
+        assert_eq!(sem.value(), 1);
+        assert_eq!(
+            *reports.borrow(),
+            ["BoundedSemaphore released too many times"]
+        );
+        drop(sem.permit().await); // a balanced permit reports nothing
+        assert_eq!((sem.value(), reports.borrow().len()), (1, 1));
+    });
+    // Outside a loop the report goes to the default handler; nothing panics.
+    let sem: &'static BoundedSemaphore = Box::leak(Box::new(BoundedSemaphore::new(1)));
+    let permit = asyncio::run(async move {
+        let p = sem.permit().await;
+        sem.release().unwrap();
+        p
+    })
+    .unwrap();
+    drop(permit);
+    assert_eq!(sem.value(), 1);
+}

@@ -1,7 +1,8 @@
 //! A zero or past deadline around a future that must wait (L27, L39): the wrapper gives up
 //! control for one iteration before it fails, as CPython's `timeout` delivers its
 //! cancellation from a `call_soon`. Failing at once let a task that retries in a loop spin
-//! without ever letting the task it waits for run: a hang in a loop without a bound.
+//! without ever letting the task it waits for run: a hang in a loop without a bound. A scope
+//! stays active until that queued expiry runs, so a `reschedule` queued before it rescues it.
 //!
 //! CPython 3.11 (probe):
 //! ```text
@@ -155,5 +156,122 @@ fn l40_two_zero_scopes_nested_the_outer_one_converts() {
         assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
         assert!(inner.borrow().as_ref().unwrap().expired());
         assert!(outer.borrow().as_ref().unwrap().expired());
+    });
+}
+
+/// `reschedule(Some(an hour on))` on the scope in `slot`, as text: "rescheduled" or the error.
+fn move_an_hour_on(slot: &Rc<RefCell<Option<Timeout>>>) -> String {
+    let lp = get_running_loop().unwrap();
+    let t = slot.borrow().clone().expect("the scope has begun");
+    match t.reschedule(Some(lp.time() + HOUR)) {
+        Ok(()) => "rescheduled".to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Task A runs a zero scope around a wait on `ev`; task B moves A's deadline an hour on and
+/// sets `ev`. With `b_first_queued`, B is queued before A's scope files its alarm.
+async fn zero_scope_and_a_rescuer(b_first_queued: bool) -> (Result<(), Error>, String) {
+    let (slot, ev) = (Rc::new(RefCell::new(None)), Rc::new(asyncio::Event::new()));
+    let (s, e) = (slot.clone(), ev.clone());
+    let a = spawn(timeout_scope(Duration::ZERO, move |t| async move {
+        keep(&s, &t);
+        e.wait().await;
+    }));
+    let rescuer = {
+        let (s, e) = (slot.clone(), ev.clone());
+        move || async move {
+            let r = move_an_hour_on(&s);
+            e.set();
+            r
+        }
+    };
+    let b = if b_first_queued {
+        spawn(rescuer())
+    } else {
+        asyncio::yield_now().await; // A has entered its scope and queued its alarm
+        spawn(rescuer())
+    };
+    (a.await.unwrap(), b.await.unwrap())
+}
+
+#[test]
+fn l40_a_zero_scope_is_rescued_by_a_reschedule_queued_before_its_alarm() {
+    // CPython 3.11 (probe): a task entering `timeout(0)` around `ev.wait()`, and a task B
+    // spawned with it that calls `cm.reschedule(loop.time() + 10)` and sets `ev`: B's move
+    // succeeds, A ends normally (the scope stays active until its queued `_on_timeout` runs).
+    run(async {
+        let (a, b) = zero_scope_and_a_rescuer(true).await;
+        assert_eq!(b, "rescheduled");
+        assert!(a.is_ok(), "the rescued scope expired: {a:?}");
+    });
+}
+
+#[test]
+fn l40_a_zero_scope_is_not_rescued_once_its_alarm_ran() {
+    // CPython 3.11 (probe): B spawned after A entered runs after A's `_on_timeout`: its
+    // reschedule raises "Cannot change state of expiring Timeout" and A times out.
+    run(async {
+        let (a, b) = zero_scope_and_a_rescuer(false).await;
+        assert_eq!(b, "Cannot change state of expiring Timeout");
+        assert!(matches!(a, Err(Error::Timeout)), "{a:?}");
+    });
+}
+
+#[test]
+fn l40_a_zero_scope_is_rescued_by_a_callback_queued_before_it_not_by_the_bodys() {
+    // CPython 3.11 (probe): a callback queued before `async with timeout(0) as cm:` that calls
+    // `cm.reschedule(loop.time() + 10)` rescues the scope around two `sleep(0)`s; one the body
+    // queues with `call_soon` runs after `_on_timeout`, is refused, and the scope times out.
+    run(async {
+        let lp = get_running_loop().unwrap();
+        for from_body in [false, true] {
+            let (slot, said) = (Rc::new(RefCell::new(None)), Rc::new(RefCell::new(None)));
+            let (s, w) = (slot.clone(), said.clone());
+            let rescue = move || *w.borrow_mut() = Some(move_an_hour_on(&s));
+            let mut rescue = Some(rescue);
+            if !from_body {
+                lp.call_soon(rescue.take().unwrap()).unwrap();
+            }
+            let (s, lp2) = (slot.clone(), lp.clone());
+            let r = timeout_scope(Duration::ZERO, move |t| async move {
+                keep(&s, &t);
+                if let Some(rescue) = rescue {
+                    lp2.call_soon(rescue).unwrap();
+                }
+                asyncio::yield_now().await;
+                asyncio::yield_now().await;
+            })
+            .await;
+            let said = said.borrow().clone();
+            if from_body {
+                assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+                let refused = "Cannot change state of expiring Timeout";
+                assert_eq!(said.as_deref(), Some(refused));
+            } else {
+                assert!(r.is_ok(), "the rescued scope expired: {r:?}");
+                assert_eq!(said.as_deref(), Some("rescheduled"));
+                assert!(!slot.borrow().as_ref().unwrap().expired());
+            }
+        }
+    });
+}
+
+#[test]
+fn l40_a_deadline_moved_into_the_past_ends_the_scope_before_the_body_runs_again() {
+    // CPython 3.11 (probe): `async with timeout(10) as cm: cm.reschedule(loop.time()); await
+    // asyncio.sleep(0)` raises TimeoutError: the queued `_on_timeout` runs before the task's
+    // next step.
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let polls = Rc::new(Cell::new(0));
+        let inner = ReadyOnSecondPoll(polls.clone());
+        let r = timeout_scope(HOUR, move |t| async move {
+            t.reschedule(Some(lp.time())).unwrap();
+            inner.await;
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert_eq!(polls.get(), 1, "the body ran on after its deadline passed");
     });
 }
