@@ -739,11 +739,13 @@ impl fmt::Display for TlsError {
 }
 
 /// The source is the rustls error when the message says it in other words (a certificate
-/// refused); none when the message already is rustls' text, so a chain never repeats itself.
+/// refused); none when the message already is rustls' text, or that text less its prefix
+/// (`General`, `Other`), so a chain never repeats itself.
 #[cfg(feature = "tls")]
 impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.cause {
+            TlsCause::Rustls(rustls::Error::General(_) | rustls::Error::Other(_)) => None,
             TlsCause::Rustls(e) if e.to_string() != self.message => Some(e),
             _ => None,
         }
@@ -759,6 +761,14 @@ impl std::error::Error for TlsError {
 #[cfg(feature = "tls")]
 fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
     use rustls::CertificateError as C;
+    match e {
+        // rustls' catch-all, which we build with a sentence of our own (as rustls does with
+        // a few of its own): the sentence alone, without rustls' "unexpected error: ".
+        rustls::Error::General(sentence) => return Some(Cow::Owned(sentence.clone())),
+        // A custom verifier's or provider's own error, without rustls' "other error: ".
+        rustls::Error::Other(other) => return Some(Cow::Owned(other.to_string())),
+        _ => {}
+    }
     if let rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) = e {
         // `server_config` (Python's `load_cert_chain`): OpenSSL's KEY_VALUES_MISMATCH.
         return Some("key values mismatch: the private key does not belong to the certificate it is loaded with (the first one of the chain file, which must be the server's own certificate, not its CA); give the key made with that certificate".into());
@@ -1160,6 +1170,17 @@ mod tests {
         );
         let e = TlsError::from_rustls(rustls::Error::DecryptError);
         assert!(e.source().is_none(), "rustls' text already: no repeat");
+        // Checklist: T8, T30. Our own sentences in rustls' catch-all, and a custom verifier's
+        // error, read without rustls' prefixes ("unexpected error: ", "other error: "), and
+        // are not repeated with them as the source.
+        let e = TlsError::from_rustls(rustls::Error::General("the peer did a thing".into()));
+        assert_eq!(e.to_string(), "the peer did a thing");
+        assert!(e.source().is_none(), "{:?}", e.source());
+        let other = rustls::OtherError(std::sync::Arc::new(io::Error::other("revoked")));
+        let e = TlsError::from_rustls(rustls::Error::Other(other));
+        assert_eq!(e.to_string(), "revoked");
+        assert!(e.source().is_none(), "{:?}", e.source());
+        assert!(matches!(e.rustls_error(), Some(rustls::Error::Other(_))));
         // The names a certificate is for, without WebPKI's Debug forms; no host name at all.
         let wrong_name = |presented: &[&str]| {
             TlsError::from_rustls(rustls::Error::InvalidCertificate(
