@@ -652,6 +652,23 @@ impl TlsError {
         }
     }
 
+    /// This error as seen by a client that checked a stand-in name in place of `host`, a
+    /// name rustls cannot match as given (`config::client_setup`): a refusal for the name
+    /// names `host`, the one the user gave.
+    pub(crate) fn for_name(mut self, host: &str) -> Self {
+        if let TlsCause::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForNameContext { presented, .. },
+        )) = &*self.cause
+        {
+            self.message = format!(
+                "{}; a name is matched as written: without brackets or a final dot, an IPv4 \
+                 address as four decimal numbers",
+                wrong_name_words(host, presented)
+            );
+        }
+        self
+    }
+
     pub(crate) fn truncated() -> Self {
         TlsError {
             message: "EOF occurred in violation of protocol: the peer closed the connection \
@@ -799,31 +816,7 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
         C::UnknownIssuer => "certificate verify failed: the peer's certificate was not issued by an authority this side trusts (unknown issuer); give its CA (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE, a server's (checking client certificates) in the roots of its client verifier"
             .into(),
         C::NotValidForNameContext { expected, presented } => {
-            // WebPKI lists the subjectAltNames in Debug form: `DnsName("localhost")`,
-            // `IpAddress(127.0.0.1)`; keep the names (other kinds are no host names).
-            let names: Vec<&str> = presented
-                .iter()
-                .filter_map(|p| {
-                    let p = p.as_str();
-                    p.strip_prefix("DnsName(\"")
-                        .and_then(|n| n.strip_suffix("\")"))
-                        .or_else(|| p.strip_prefix("IpAddress(")?.strip_suffix(')'))
-                })
-                .collect();
-            let expected = expected.to_str();
-            if names.is_empty() {
-                // No name to connect with: the certificate itself must change.
-                format!(
-                    "certificate verify failed: the certificate is for no host name at all (it has no DNS or IP subjectAltName; CN is not used), not for {expected:?}; make it again with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
-                )
-                .into()
-            } else {
-                format!(
-                    "certificate verify failed: the certificate is for {}, not for {expected:?}; connect with one of those names, or set server_hostname to one",
-                    names.join(", ")
-                )
-                .into()
-            }
+            wrong_name_words(expected.to_str().as_ref(), presented).into()
         }
         C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
             .into(),
@@ -863,6 +856,34 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
         }
         _ => return None,
     })
+}
+
+/// A certificate refused for the name checked, `expected`: the names it is for, or advice to
+/// make it again when it has none.
+#[cfg(feature = "tls")]
+fn wrong_name_words(expected: &str, presented: &[String]) -> String {
+    // WebPKI lists the subjectAltNames in Debug form: `DnsName("localhost")`,
+    // `IpAddress(127.0.0.1)`; keep the names (other kinds are no host names).
+    let names: Vec<&str> = presented
+        .iter()
+        .filter_map(|p| {
+            let p = p.as_str();
+            p.strip_prefix("DnsName(\"")
+                .and_then(|n| n.strip_suffix("\")"))
+                .or_else(|| p.strip_prefix("IpAddress(")?.strip_suffix(')'))
+        })
+        .collect();
+    if names.is_empty() {
+        // No name to connect with: the certificate itself must change.
+        format!(
+            "certificate verify failed: the certificate is for no host name at all (it has no DNS or IP subjectAltName; CN is not used), not for {expected:?}; make it again with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+        )
+    } else {
+        format!(
+            "certificate verify failed: the certificate is for {}, not for {expected:?}; connect with one of those names, or set server_hostname to one",
+            names.join(", ")
+        )
+    }
 }
 
 /// What to do when a trusted certificate has the issuer's name but another key.

@@ -57,6 +57,9 @@ pub(crate) struct Engine {
     /// Watches the records fed during the handshake for a plaintext close_notify; `None`
     /// once the handshake is complete (nothing is scanned after it).
     close_watch: Option<CloseWatch>,
+    /// The `server_hostname` a client's stand-in [`ServerName`] replaces, for its errors;
+    /// `None` when the name checked is the one given (or on a server).
+    stand_in_for: Option<Box<str>>,
 }
 
 /// Finds a close_notify among the handshake's records, following the ciphertext stream header
@@ -167,6 +170,7 @@ impl Engine {
             close_notify_sent: false,
             close_notify_received: false,
             close_watch: Some(CloseWatch::default()),
+            stand_in_for: None,
         }
     }
 
@@ -200,9 +204,18 @@ impl Engine {
         self.close_notify_received
     }
 
+    /// A client whose [`ServerName`] is a stand-in for `host`, a name rustls cannot match
+    /// as given: its refusals for the name name `host` (see `config::client_setup`).
+    pub(crate) fn check_name_as(&mut self, host: &str) {
+        self.stand_in_for = Some(host.into());
+    }
+
     fn fail(&mut self, e: TlsError) -> Error {
         if self.error.is_none() {
-            self.error = Some(e);
+            self.error = Some(match &self.stand_in_for {
+                Some(host) => e.for_name(host),
+                None => e,
+            });
         }
         Error::Tls(self.error.clone().expect("set above"))
     }
