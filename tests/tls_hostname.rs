@@ -613,3 +613,30 @@ fn t2_t31_a_config_that_verifies_nothing_connects_under_any_name() {
         Ok(())
     });
 }
+
+/// T2, S55: start_tls checks a given server_hostname as create_connection does: `127.1` is
+/// refused in the handshake, naming it (ours refused it before the handshake with
+/// InvalidArgument); `localhost` connects.
+#[test]
+fn t2_s55_start_tls_matches_server_hostname_as_given() {
+    run(async {
+        let (server, port, seen) = tls_helpers::start_tls_server_recording().await?;
+        for (name, ok) in [("127.1", false), ("localhost", true)] {
+            let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            let up = writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname(name)
+                .await;
+            match up {
+                Ok(_) if ok => {}
+                Err(e) if !ok => assert_mismatch_naming(&e, name),
+                other => panic!("{name:?}: {:?}", other.map(drop)),
+            }
+            writer.close();
+        }
+        tls_helpers::handler_done(&seen, 2).await;
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
