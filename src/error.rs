@@ -686,6 +686,23 @@ impl TlsError {
         }
     }
 
+    /// This error as seen by a client that checked a stand-in name in place of `host`, a
+    /// name rustls cannot match as given (`config::client_setup`): a refusal for the name
+    /// names `host`, the one the user gave.
+    pub(crate) fn for_name(mut self, host: &str) -> Self {
+        if let TlsCause::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForNameContext { presented, .. },
+        )) = &*self.cause
+        {
+            self.message = format!(
+                "{}; a name is matched as written: without brackets or a final dot, an IPv4 \
+                 address as four decimal numbers",
+                wrong_name_words(host, presented)
+            );
+        }
+        self
+    }
+
     pub(crate) fn truncated() -> Self {
         TlsError {
             message: "EOF occurred in violation of protocol: the peer closed the connection \
@@ -773,11 +790,13 @@ impl fmt::Display for TlsError {
 }
 
 /// The source is the rustls error when the message says it in other words (a certificate
-/// refused); none when the message already is rustls' text, so a chain never repeats itself.
+/// refused); none when the message already is rustls' text, or that text less its prefix
+/// (`General`, `Other`), so a chain never repeats itself.
 #[cfg(feature = "tls")]
 impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.cause {
+            TlsCause::Rustls(rustls::Error::General(_) | rustls::Error::Other(_)) => None,
             TlsCause::Rustls(e) if e.to_string() != self.message => Some(e),
             _ => None,
         }
@@ -793,6 +812,14 @@ impl std::error::Error for TlsError {
 #[cfg(feature = "tls")]
 fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
     use rustls::CertificateError as C;
+    match e {
+        // rustls' catch-all, which we build with a sentence of our own (as rustls does with
+        // a few of its own): the sentence alone, without rustls' "unexpected error: ".
+        rustls::Error::General(sentence) => return Some(Cow::Owned(sentence.clone())),
+        // A custom verifier's or provider's own error, without rustls' "other error: ".
+        rustls::Error::Other(other) => return Some(Cow::Owned(other.to_string())),
+        _ => {}
+    }
     if let rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) = e {
         // `server_config` (Python's `load_cert_chain`): OpenSSL's KEY_VALUES_MISMATCH.
         return Some("key values mismatch: the private key does not belong to the certificate it is loaded with (the first one of the chain file, which must be the server's own certificate, not its CA); give the key made with that certificate".into());
@@ -823,31 +850,7 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
         C::UnknownIssuer => "certificate verify failed: the peer's certificate was not issued by an authority this side trusts (unknown issuer); give its CA (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE, a server's (checking client certificates) in the roots of its client verifier"
             .into(),
         C::NotValidForNameContext { expected, presented } => {
-            // WebPKI lists the subjectAltNames in Debug form: `DnsName("localhost")`,
-            // `IpAddress(127.0.0.1)`; keep the names (other kinds are no host names).
-            let names: Vec<&str> = presented
-                .iter()
-                .filter_map(|p| {
-                    let p = p.as_str();
-                    p.strip_prefix("DnsName(\"")
-                        .and_then(|n| n.strip_suffix("\")"))
-                        .or_else(|| p.strip_prefix("IpAddress(")?.strip_suffix(')'))
-                })
-                .collect();
-            let expected = expected.to_str();
-            if names.is_empty() {
-                // No name to connect with: the certificate itself must change.
-                format!(
-                    "certificate verify failed: the certificate is for no host name at all (it has no DNS or IP subjectAltName; CN is not used), not for {expected:?}; make it again with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
-                )
-                .into()
-            } else {
-                format!(
-                    "certificate verify failed: the certificate is for {}, not for {expected:?}; connect with one of those names, or set server_hostname to one",
-                    names.join(", ")
-                )
-                .into()
-            }
+            wrong_name_words(expected.to_str().as_ref(), presented).into()
         }
         C::NotValidForName => "certificate verify failed: the certificate is not valid for the name we connected to (or has no subjectAltName: CN is not used); connect with a name it lists, or set server_hostname"
             .into(),
@@ -887,6 +890,34 @@ fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
         }
         _ => return None,
     })
+}
+
+/// A certificate refused for the name checked, `expected`: the names it is for, or advice to
+/// make it again when it has none.
+#[cfg(feature = "tls")]
+fn wrong_name_words(expected: &str, presented: &[String]) -> String {
+    // WebPKI lists the subjectAltNames in Debug form: `DnsName("localhost")`,
+    // `IpAddress(127.0.0.1)`; keep the names (other kinds are no host names).
+    let names: Vec<&str> = presented
+        .iter()
+        .filter_map(|p| {
+            let p = p.as_str();
+            p.strip_prefix("DnsName(\"")
+                .and_then(|n| n.strip_suffix("\")"))
+                .or_else(|| p.strip_prefix("IpAddress(")?.strip_suffix(')'))
+        })
+        .collect();
+    if names.is_empty() {
+        // No name to connect with: the certificate itself must change.
+        format!(
+            "certificate verify failed: the certificate is for no host name at all (it has no DNS or IP subjectAltName; CN is not used), not for {expected:?}; make it again with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+        )
+    } else {
+        format!(
+            "certificate verify failed: the certificate is for {}, not for {expected:?}; connect with one of those names, or set server_hostname to one",
+            names.join(", ")
+        )
+    }
 }
 
 /// What to do when a trusted certificate has the issuer's name but another key.
@@ -1194,6 +1225,17 @@ mod tests {
         );
         let e = TlsError::from_rustls(rustls::Error::DecryptError);
         assert!(e.source().is_none(), "rustls' text already: no repeat");
+        // Checklist: T8, T30. Our own sentences in rustls' catch-all, and a custom verifier's
+        // error, read without rustls' prefixes ("unexpected error: ", "other error: "), and
+        // are not repeated with them as the source.
+        let e = TlsError::from_rustls(rustls::Error::General("the peer did a thing".into()));
+        assert_eq!(e.to_string(), "the peer did a thing");
+        assert!(e.source().is_none(), "{:?}", e.source());
+        let other = rustls::OtherError(std::sync::Arc::new(io::Error::other("revoked")));
+        let e = TlsError::from_rustls(rustls::Error::Other(other));
+        assert_eq!(e.to_string(), "revoked");
+        assert!(e.source().is_none(), "{:?}", e.source());
+        assert!(matches!(e.rustls_error(), Some(rustls::Error::Other(_))));
         // The names a certificate is for, without WebPKI's Debug forms; no host name at all.
         let wrong_name = |presented: &[&str]| {
             TlsError::from_rustls(rustls::Error::InvalidCertificate(

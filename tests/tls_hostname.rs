@@ -1,5 +1,6 @@
 //! Whom TLS trusts and names (issue #5, Part T): server_hostname("") with your own configuration,
-//! ssl(true) against the roots, SNI, session resumption, and connect_accepted_socket over TLS.
+//! ssl(true) against the roots, SNI, session resumption, connect_accepted_socket over TLS, and
+//! server_hostname matched as given, as CPython's OpenSSL does.
 //! Certificates are made at test time (`tls_common`).
 //! Every wait is bounded by `asyncio::timeout`.
 #![cfg(feature = "tls")]
@@ -400,6 +401,242 @@ fn t37_t9_connect_accepted_socket_handshake_failure_is_the_error() {
         })
         .await?;
         assert!(matches!(silent, Ok(0)) || silent.is_err(), "{silent:?}");
+        Ok(())
+    });
+}
+
+// ───────────── server_hostname matched literally, as CPython's OpenSSL does ─────────────
+
+/// The handshake's error when connecting to `127.0.0.1:port` (or `::1`) with `config` and
+/// `name` as the server_hostname (`None`: the host's).
+async fn connect_as(
+    config: &std::sync::Arc<rustls::ClientConfig>,
+    host: &str,
+    port: u16,
+    name: Option<&str>,
+) -> Result<(), Error> {
+    let mut open = asyncio::open_connection(host, port).ssl(config.clone());
+    if let Some(name) = name {
+        open = open.server_hostname(name);
+    }
+    let (_r, w) = open.await?;
+    w.close();
+    w.wait_closed().await
+}
+
+/// `e` is a refusal of the certificate for the name, naming `name` as the user gave it.
+fn assert_mismatch_naming(e: &Error, name: &str) {
+    assert!(
+        matches!(
+            cert_error(e),
+            Some(rustls::CertificateError::NotValidForNameContext { .. })
+        ),
+        "{name:?}: {e:?}"
+    );
+    let want = format!("not for {name:?}");
+    assert!(e.to_string().contains(&want), "{name:?}: {e}");
+}
+
+/// T2, T8, S6: CPython checks server_hostname as given: `[localhost]`, `[127.0.0.1]`,
+/// `localhost.`, and IPv4 in other spellings than dotted-quad (`127.1`, `0x7f.1`,
+/// `2130706433`, `127.0.0.1.`) connect, then fail certificate verification ("Hostname
+/// mismatch, certificate is not valid for '127.1'", `ssl.SSLCertVerificationError`;
+/// CPython 3.11 probed, scratch/s24/probes/tls2/probe.py), as does `a b`. Ours trimmed
+/// brackets greedily and let rustls drop a final dot (both connected), and refused the
+/// others with InvalidArgument before connecting. The plain forms keep working.
+#[test]
+fn t2_t8_s6_server_hostname_is_matched_as_given_as_cpython_does() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let config = Certs::get().client_config(&[]);
+        for name in ["localhost", "LOCALHOST", "127.0.0.1"] {
+            connect_as(&config, "127.0.0.1", port, Some(name)).await?;
+        }
+        connect_as(&config, "127.0.0.1", port, None).await?; // S6: the host
+        let odd = [
+            "[localhost]",
+            "[127.0.0.1]",
+            "localhost.",
+            "127.1",
+            "0x7f.1",
+            "2130706433",
+            "127.0.0.1.",
+            "a b",
+        ];
+        for name in odd {
+            let e = connect_as(&config, "127.0.0.1", port, Some(name))
+                .await
+                .expect_err(name);
+            assert_mismatch_naming(&e, name);
+        }
+        // In words a newcomer reads, with what to change.
+        let e = connect_as(&config, "127.0.0.1", port, Some("localhost."))
+            .await
+            .expect_err("final dot");
+        assert_eq!(
+            e.to_string(),
+            "certificate verify failed: the certificate is for localhost, 127.0.0.1, not for \
+             \"localhost.\"; connect with one of those names, or set server_hostname to one; a \
+             name is matched as written: without brackets or a final dot, an IPv4 address as \
+             four decimal numbers"
+        );
+        // S6: a host in such a spelling is the name checked (CPython: `127.1` connects, then
+        // "certificate is not valid for '127.1'").
+        let e = connect_as(&config, "127.1", port, None)
+            .await
+            .expect_err("127.1");
+        assert_mismatch_naming(&e, "127.1");
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// T2, S6 over IPv6, against a certificate for `::1`: the address as host or server_hostname,
+/// also spelled out, connects; a bracketed host (which our resolver takes; CPython's
+/// getaddrinfo does not) names the address. A bracketed server_hostname is a name CPython
+/// checks as given and refuses ("certificate is not valid for '[::1]'"), `[[::1]` too (ours
+/// trimmed every bracket and connected).
+#[test]
+fn t2_s6_ipv6_names_with_and_without_brackets() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    run(async {
+        let made = rcgen::generate_simple_self_signed(vec!["::1".into()]).unwrap();
+        let cert = made.cert.der().clone();
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+        let server_config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key.into())
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let config = std::sync::Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        );
+        let server = asyncio::start_server(echo, "::1", 0)
+            .ssl(server_config)
+            .await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        connect_as(&config, "::1", port, None).await?;
+        connect_as(&config, "[::1]", port, None).await?;
+        connect_as(&config, "::1", port, Some("::1")).await?;
+        connect_as(&config, "::1", port, Some("0:0:0:0:0:0:0:1")).await?;
+        for name in ["[::1]", "[[::1]", "[::1", "::1]"] {
+            let e = connect_as(&config, "::1", port, Some(name))
+                .await
+                .expect_err(name);
+            assert_mismatch_naming(&e, name);
+        }
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// A verifier that accepts any certificate (CPython's `CERT_NONE` without `check_hostname`).
+#[derive(Debug)]
+struct AcceptAny(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// T2: a configuration that verifies nothing connects whatever the name, also one checked
+/// through the stand-in (CPython with `CERT_NONE` connects as `127.1`); the name is still
+/// the one reported (`get_extra_info("server_hostname")`, T31).
+#[test]
+fn t2_t31_a_config_that_verifies_nothing_connects_under_any_name() {
+    run(async {
+        let (server, port) = tls_echo_server(&[]).await?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        config
+            .dangerous()
+            .set_certificate_verifier(std::sync::Arc::new(AcceptAny(provider)));
+        let config = std::sync::Arc::new(config);
+        for name in ["127.1", "[localhost]", "localhost.", "example.com"] {
+            let (_r, w) = asyncio::open_connection("127.0.0.1", port)
+                .ssl(config.clone())
+                .server_hostname(name)
+                .await?;
+            let seen = w
+                .tls_info()
+                .and_then(|i| i.server_hostname().map(str::to_owned));
+            assert_eq!(seen.as_deref(), Some(name));
+            w.close();
+            w.wait_closed().await?;
+        }
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}
+
+/// T2, S55: start_tls checks a given server_hostname as create_connection does: `127.1` is
+/// refused in the handshake, naming it (ours refused it before the handshake with
+/// InvalidArgument); `localhost` connects.
+#[test]
+fn t2_s55_start_tls_matches_server_hostname_as_given() {
+    run(async {
+        let (server, port, seen) = tls_helpers::start_tls_server_recording().await?;
+        for (name, ok) in [("127.1", false), ("localhost", true)] {
+            let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+            let up = writer
+                .start_tls(Certs::get().client_config(&[]))
+                .server_hostname(name)
+                .await;
+            match up {
+                Ok(_) if ok => {}
+                Err(e) if !ok => assert_mismatch_naming(&e, name),
+                other => panic!("{name:?}: {:?}", other.map(drop)),
+            }
+            writer.close();
+        }
+        tls_helpers::handler_done(&seen, 2).await;
+        server.close();
+        server.wait_closed().await;
         Ok(())
     });
 }

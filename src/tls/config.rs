@@ -27,6 +27,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
+use super::engine::Engine;
 use super::nameless::{nameless_config, NoHostnameCheck};
 use crate::error::{strerror, Error, OsError, TlsError};
 
@@ -587,6 +588,20 @@ pub(crate) struct ClientSetup {
     pub(crate) name: ServerName<'static>,
     /// The name sent as SNI and checked, for `get_extra_info("server_hostname")`.
     pub(crate) server_hostname: Option<String>,
+    /// `name` is the stand-in [`NO_NAME`] for `server_hostname`, a name rustls cannot match
+    /// as given (see [`client_setup`]).
+    stand_in: bool,
+}
+
+impl ClientSetup {
+    /// The client engine, and the name for `get_extra_info("server_hostname")`.
+    pub(crate) fn into_engine(self) -> Result<(Engine, Option<String>), Error> {
+        let mut engine = Engine::client(self.config, self.name)?;
+        if let (true, Some(host)) = (self.stand_in, &self.server_hostname) {
+            engine.check_name_as(host);
+        }
+        Ok((engine, self.server_hostname))
+    }
 }
 
 /// Python's `set_alpn_protocols` rule: every name 1 to 255 bytes; and the list at most
@@ -614,6 +629,15 @@ pub(crate) fn check_alpn(protocols: &[Vec<u8>]) -> Result<(), Error> {
 const ALPN_LIST_MAX: usize = 32 * 1024;
 
 /// Resolves `ssl` plus `server_hostname` into a configuration and a name (T2, T3, T48).
+///
+/// A name is checked as CPython's OpenSSL checks it, literally: an IP address in its
+/// standard spelling, or a DNS name. One rustls would take otherwise (`localhost.` matches
+/// `localhost` there, once brackets were trimmed here) or not at all (`127.1`, `[::1]`,
+/// `a b`), which CPython sends and then refuses as a hostname mismatch, is checked as the
+/// stand-in [`NO_NAME`], which no certificate names, with no SNI: the handshake fails with a
+/// certificate error naming it (unless the configuration verifies nothing, as CPython's
+/// `CERT_NONE` connects). Only what CPython refuses before connecting is refused here
+/// (`check_name_text`).
 pub(crate) fn client_setup(
     ssl: EnabledTls<'_>,
     server_hostname: ServerHostname,
@@ -623,34 +647,79 @@ pub(crate) fn client_setup(
     }
     match server_hostname {
         ServerHostname::Name(n) => {
-            let name = ServerName::try_from(n.trim_start_matches('[').trim_end_matches(']'))
-                .map_err(|_| {
-                    let why = if n.is_ascii() {
-                        "neither a DNS name nor an IP address"
-                    } else {
-                        // Python encodes it with the `idna` codec; rustls takes ASCII only.
-                        "rustls takes ASCII names only; give an internationalized name in its \
-                         IDNA (xn--) form"
-                    };
-                    Error::invalid_argument(format!("invalid server_hostname {n:?}: {why}"))
-                })?
-                .to_owned();
+            check_name_text(&n)?;
             let config = match ssl {
                 EnabledTls::Default => default_config()?,
                 EnabledTls::Config(c) => c.clone(),
+            };
+            let (name, config, stand_in) = match matched_name(&n) {
+                Some(name) => (name, config, false),
+                None => (stand_in_name(), stand_in_config(&config), true),
             };
             Ok(ClientSetup {
                 config,
                 name,
                 server_hostname: Some(n),
+                stand_in,
             })
         }
         ServerHostname::Nameless(nameless) => Ok(ClientSetup {
             config: nameless(ssl)?,
-            name: ServerName::try_from(NO_NAME).expect("placeholder is a valid DNS name"),
+            name: stand_in_name(),
             server_hostname: None,
+            stand_in: false,
         }),
     }
+}
+
+fn stand_in_name() -> ServerName<'static> {
+    ServerName::try_from(NO_NAME).expect("placeholder is a valid DNS name")
+}
+
+/// What CPython refuses before connecting: a name Python's `idna` codec cannot encode (an
+/// empty label, one over 63 characters; a non-ASCII name, which it would encode and rustls
+/// cannot) or with a NUL, which `ssl` refuses.
+// Checklist: S6, T3.
+fn check_name_text(n: &str) -> Result<(), Error> {
+    let why = if !n.is_ascii() {
+        "rustls takes ASCII names only; give an internationalized name in its IDNA (xn--) form"
+    } else if n.contains('\0') {
+        "it holds a NUL character"
+    } else if n
+        .strip_suffix('.')
+        .unwrap_or(n)
+        .split('.')
+        .any(|label| label.is_empty() || label.len() > 63)
+    {
+        "a label (the text between dots) is empty or longer than 63 characters"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid_argument(format!(
+        "invalid server_hostname {n:?}: {why}"
+    )))
+}
+
+/// The name rustls checks for `n` when it matches as OpenSSL does: an IP address spelled as
+/// one (`127.0.0.1`, `::1`; not `127.1` or `[::1]`), or a DNS name without a final dot.
+fn matched_name(n: &str) -> Option<ServerName<'static>> {
+    if let Ok(ip) = n.parse::<std::net::IpAddr>() {
+        return Some(ServerName::IpAddress(ip.into()));
+    }
+    if n.ends_with('.') {
+        return None;
+    }
+    let dns = rustls::pki_types::DnsName::try_from(n).ok()?;
+    Some(ServerName::DnsName(dns.to_owned()))
+}
+
+/// `config` for a stand-in name: no SNI (the stand-in is no name to send), and no session
+/// kept (filed under the stand-in, it would be offered to every server so named).
+fn stand_in_config(config: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut c = (**config).clone();
+    c.enable_sni = false;
+    c.resumption = rustls::client::Resumption::disabled();
+    Arc::new(c)
 }
 
 /// Python's client rules on `server_hostname` with `ssl` on (S6 for TCP, S8/L111 for Unix):
@@ -666,7 +735,12 @@ pub(crate) fn resolve_server_hostname(
         (None, _) if unix => Err(Error::invalid_argument(
             "you have to pass server_hostname when using ssl",
         )),
-        (None, Some(host)) if !host.is_empty() => Ok(ServerHostname::Name(host.to_string())),
+        // A bracketed IPv6 host (which the resolver takes) names its address.
+        (None, Some(host)) if !host.is_empty() => {
+            let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+            let host = bare.filter(|h| h.contains(':')).unwrap_or(host);
+            Ok(ServerHostname::Name(host.to_string()))
+        }
         (None, _) => Err(Error::invalid_argument(
             "You must set server_hostname when using ssl without a host",
         )),

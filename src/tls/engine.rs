@@ -57,6 +57,9 @@ pub(crate) struct Engine {
     /// Watches the records fed during the handshake for a plaintext close_notify; `None`
     /// once the handshake is complete (nothing is scanned after it).
     close_watch: Option<CloseWatch>,
+    /// The `server_hostname` a client's stand-in [`ServerName`] replaces, for its errors;
+    /// `None` when the name checked is the one given (or on a server).
+    stand_in_for: Option<Box<str>>,
 }
 
 /// Finds a close_notify among the handshake's records, following the ciphertext stream header
@@ -167,6 +170,7 @@ impl Engine {
             close_notify_sent: false,
             close_notify_received: false,
             close_watch: Some(CloseWatch::default()),
+            stand_in_for: None,
         }
     }
 
@@ -200,9 +204,18 @@ impl Engine {
         self.close_notify_received
     }
 
+    /// A client whose [`ServerName`] is a stand-in for `host`, a name rustls cannot match
+    /// as given: its refusals for the name name `host` (see `config::client_setup`).
+    pub(crate) fn check_name_as(&mut self, host: &str) {
+        self.stand_in_for = Some(host.into());
+    }
+
     fn fail(&mut self, e: TlsError) -> Error {
         if self.error.is_none() {
-            self.error = Some(e);
+            self.error = Some(match &self.stand_in_for {
+                Some(host) => e.for_name(host),
+                None => e,
+            });
         }
         Error::Tls(self.error.clone().expect("set above"))
     }
@@ -227,8 +240,12 @@ impl Engine {
             Ok(n) => n,
             // "received plaintext buffer full": the reader must drain first.
             Err(e) if e.kind() == io::ErrorKind::Other => return Ok(false),
-            Err(e) => {
-                return Err(self.fail(TlsError::from_rustls(rustls::Error::General(e.to_string()))))
+            // rustls' "message buffer full" (its only error here): a handshake message over
+            // the 64 KiB it joins. OpenSSL's name for it first, as our other TLS errors do.
+            Err(_) => {
+                let e = "excessive message size: the peer sent a TLS handshake message larger \
+                         than this side accepts (64 KiB at most)";
+                return Err(self.fail(TlsError::from_rustls(rustls::Error::General(e.into()))));
             }
         };
         if n == 0 {
@@ -264,7 +281,9 @@ impl Engine {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.process_new_packets()))
             .unwrap_or_else(|_| {
                 Err(rustls::Error::General(
-                    "the peer sent a record that cannot be read after our close_notify".into(),
+                    "the peer sent data that is not valid TLS after this side had begun to \
+                     close the connection (its close_notify sent)"
+                        .into(),
                 ))
             })
     }
@@ -321,7 +340,10 @@ impl Engine {
                     }
                 },
                 Err(e) => {
-                    let e = TlsError::from_rustls(rustls::Error::General(e.to_string()));
+                    // rustls' `UnexpectedEof` (its text links to its manual) cannot come: it
+                    // never sees a TCP EOF (`read_tls` is never given an empty source).
+                    let e = format!("reading the peer's decrypted data failed: {}", e.kind());
+                    let e = TlsError::from_rustls(rustls::Error::General(e));
                     return (filled, ReadEnd::Failed(self.fail(e)));
                 }
             }
@@ -767,6 +789,30 @@ mod tests {
         }
     }
 
+    /// A handshake message too large for rustls to take in (a ServerHello claiming 64 KiB,
+    /// sent in full records) reads in plain words, not as rustls' "unexpected error:
+    /// message buffer full".
+    #[test]
+    fn t8_an_oversized_handshake_message_is_told_in_plain_words() {
+        let (_, _, mut client) = localhost_cert_and_client();
+        let mut wire = Vec::new();
+        client.flush(&mut wire); // its ClientHello, unanswered
+        let mut body = vec![2u8, 0, 0xff, 0xff]; // ServerHello of 65535 bytes
+        body.resize(0xffff + 4, 0);
+        for chunk in body.chunks(16 * 1024) {
+            let len = chunk.len() as u16;
+            client.feed(&[22, 3, 3, (len >> 8) as u8, len as u8]);
+            client.feed(chunk);
+        }
+        let e = client.do_handshake().expect_err("too large").to_string();
+        assert_eq!(
+            e,
+            "excessive message size: the peer sent a TLS handshake message larger than this \
+             side accepts (64 KiB at most)"
+        );
+        assert!(client.do_handshake().is_err(), "sticky");
+    }
+
     /// `data` sealed by `from` as records.
     fn seal(from: &mut Engine, data: &[u8]) -> Vec<u8> {
         let mut wire = Vec::new();
@@ -794,8 +840,8 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "unexpected error: the peer sent a record that cannot be read after our \
-             close_notify"
+            "the peer sent data that is not valid TLS after this side had begun to close the \
+             connection (its close_notify sent)"
         );
         assert!(client.shutdown().is_err(), "sticky");
 

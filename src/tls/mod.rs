@@ -269,15 +269,8 @@ impl PreparedClient {
         lp: &LoopHandle,
         app: ProtocolRef,
     ) -> Result<(ProtocolRef, Handshake), Error> {
-        let engine = Engine::client(self.setup.config, self.setup.name)?;
-        let layer = TlsProtocol::new(
-            lp,
-            engine,
-            app,
-            self.setup.server_hostname,
-            self.options,
-            true,
-        );
+        let (engine, server_hostname) = self.setup.into_engine()?;
+        let layer = TlsProtocol::new(lp, engine, app, server_hostname, self.options, true);
         let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
         Ok((raw_side, Handshake::new(&layer)))
     }
@@ -821,9 +814,7 @@ impl StartTls {
             (TlsContext::Client(c), false) => {
                 // Nameless unless told (S55); start_tls links the server half anyway.
                 let name = ServerHostname::new(server_hostname.as_deref().unwrap_or(""));
-                let setup = client_setup(config::EnabledTls::Config(&c), name)?;
-                let name = setup.server_hostname.clone();
-                (Engine::client(setup.config, setup.name)?, name)
+                client_setup(config::EnabledTls::Config(&c), name)?.into_engine()?
             }
             (TlsContext::Client(_), true) => {
                 return Err(Error::invalid_argument(

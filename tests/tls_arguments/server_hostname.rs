@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// A name rustls cannot take is refused before any I/O, saying why. Python encodes an
+/// A name that cannot be sent is refused before any I/O, saying why. Python encodes an
 /// internationalized name to its IDNA form itself (`bücher.example` goes out as
 /// `xn--bcher-kva.example`); rustls takes ASCII names only, so the error says which form to
 /// give, also when the name came from the host (S6) rather than from `server_hostname`.
@@ -29,14 +29,33 @@ fn s6_a_server_hostname_rustls_cannot_take_says_why() {
             .await
             .expect_err("not ASCII, from the host");
         assert!(e.to_string().contains("in its IDNA (xn--) form"), "{e}");
+        // What else CPython refuses before connecting: a name its `idna` codec cannot encode
+        // ("label empty or too long"), or with a NUL (TypeError). Any other ASCII name is
+        // checked in the handshake, as given (tests/tls_hostname.rs, T2, T8).
+        let long = format!("{}.example", "a".repeat(64));
+        for name in ["a..b", ".localhost", ".", &long] {
+            let e = asyncio::open_connection("127.0.0.1", 9)
+                .ssl(config.clone())
+                .server_hostname(name)
+                .await
+                .expect_err(name);
+            assert!(matches!(e, Error::InvalidArgument(_)), "{name:?}: {e:?}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "invalid server_hostname {name:?}: a label (the text between dots) is empty \
+                     or longer than 63 characters"
+                )
+            );
+        }
         let e = asyncio::open_connection("127.0.0.1", 9)
             .ssl(config)
-            .server_hostname("a b")
+            .server_hostname("localhost\0")
             .await
-            .expect_err("no DNS name");
+            .expect_err("NUL");
         assert_eq!(
             e.to_string(),
-            "invalid server_hostname \"a b\": neither a DNS name nor an IP address"
+            "invalid server_hostname \"localhost\\0\": it holds a NUL character"
         );
         Ok(())
     });
