@@ -51,9 +51,12 @@ impl std::error::Error for Invalid {}
 
 /// Reads a PROXY header (v1 or v2) from the start of `buf`, the bytes received so far.
 ///
-/// [`Parsed::Incomplete`] as long as `buf` could still be the start of a valid header;
-/// [`Parsed::Invalid`] as soon as it cannot (at the latest once 107 bytes of a v1 line or the
-/// declared v2 length are there). Never panics, whatever the bytes.
+/// [`Parsed::Incomplete`] until it can decide, then [`Parsed::Invalid`] or
+/// [`Parsed::Complete`], the same answer for every longer `buf` (however the bytes were cut
+/// into reads). A v2 header is refused as soon as its version, command, family or length
+/// rules it out, its block once the declared length is there; a v1 line is judged whole, at
+/// its LF (or at 107 bytes without one); bytes that start neither signature are refused at
+/// the first byte that differs. Never panics, whatever the bytes.
 ///
 /// # Examples
 ///
