@@ -43,6 +43,11 @@ impl<T> Shared<T> {
         if s.result.is_some() {
             return;
         }
+        if matches!(r, Err(Error::Cancelled)) {
+            // Cancelled on the loop side (the loop shut down): the future is cancelled for
+            // good, as Python's chained one is, also once its result has been taken.
+            self.cancel.store(true, Ordering::Release);
+        }
         s.result = Some(r);
         let waiter = s.waiter.take();
         drop(s);
@@ -141,7 +146,8 @@ impl<T> ConcurrentFuture<T> {
     }
 
     /// Cancels: the result is [`Error::Cancelled`] at once and the loop-side future is dropped
-    /// at its next turn. False if the work has already finished.
+    /// at its next turn. False if the work has already finished; true again if it was already
+    /// cancelled (Python's `concurrent.futures.Future.cancel`), also after its result was taken.
     ///
     /// # Examples
     ///
@@ -156,6 +162,11 @@ impl<T> ConcurrentFuture<T> {
     pub fn cancel(&self) -> bool {
         let (runner, waiter) = {
             let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+            // Set only with the cancellation as the result (here, or by `complete`), under
+            // this lock: a cancelled future stays cancelled.
+            if self.shared.cancel.load(Ordering::Acquire) {
+                return true;
+            }
             if s.result.is_some() {
                 return false;
             }

@@ -73,7 +73,7 @@ fn concurrent_future_cancel_timeout_and_await_from_another_loop() {
         f.result(Some(Duration::from_secs(20))),
         Err(Error::Cancelled)
     ));
-    assert!(!f.cancel(), "already done");
+    assert!(f.cancel(), "already cancelled: true again, as Python's");
 
     // Awaited from a different loop on a different thread: the completion wakes it across.
     let g = lt.run_coroutine_threadsafe(|| async {
@@ -351,8 +351,47 @@ fn cancel_completes_the_future_at_once_even_if_the_loop_is_not_running() {
     // The loop then runs the queued work: it is dropped, and the result stays Cancelled.
     lp.run_once(Some(Duration::ZERO)).unwrap();
     lp.run_once(Some(Duration::ZERO)).unwrap();
-    assert!(!f.cancel(), "already done");
+    // Python's `cancel()` on a cancelled future: True again (it used to say false here).
+    assert!(f.cancel(), "already cancelled: stays cancelled");
     lp.close().unwrap();
+}
+
+/// A cancelled `ConcurrentFuture` stays cancelled, as Python's `concurrent.futures.Future`:
+/// `cancel()` again says true, also after `result()` took the cancellation and when the loop
+/// side cancelled the work (its loop stopped); a finished one says false. CPython 3.11
+/// (probed with python3, `run_coroutine_threadsafe(asyncio.sleep(3600), loop)`):
+/// `f.cancel(), f.cancel()` is `True, True`, and `True` again after `f.result(0)` raised
+/// `CancelledError`; on a finished future `False, False`. Ours said false after the first.
+#[test]
+fn a_cancelled_concurrent_future_says_true_to_every_later_cancel_as_in_python() {
+    let lt = LoopThread::spawn().unwrap();
+    let slow = lt.run_coroutine_threadsafe(|| asyncio::sleep(Duration::from_secs(3600)));
+    assert!(slow.cancel());
+    assert!(slow.cancel(), "a second cancel of a cancelled future");
+    assert!(matches!(slow.result(None), Err(Error::Cancelled)));
+    assert!(slow.cancel(), "after its result was taken");
+
+    let quick = lt.run_coroutine_threadsafe(|| async { 7 });
+    assert_eq!(quick.result(Some(Duration::from_secs(10))).unwrap(), 7);
+    assert!(
+        !quick.cancel() && !quick.cancel(),
+        "a finished future is not cancelled"
+    );
+
+    // Cancelled by the loop: stopping the loop thread cancels the work still pending.
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let pending = lt.run_coroutine_threadsafe(move || async move {
+        let _ = started_tx.send(());
+        std::future::pending::<()>().await
+    });
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the work started");
+    lt.stop().unwrap();
+    assert!(pending.done());
+    assert!(pending.cancel(), "cancelled by the loop's shutdown");
+    assert!(matches!(pending.result(None), Err(Error::Cancelled)));
+    assert!(pending.cancel(), "and after its result was taken");
 }
 
 #[test]

@@ -587,9 +587,12 @@ impl LoopHandle {
         } else if inner.is_closed() {
             return Ok(false);
         }
+        // Checklist: L17. CPython's words for a negative number (`selectors._fileobj_to_fd`);
+        // its "Invalid file object" is for an object with no `fileno()`, which a `RawFd`
+        // cannot be.
         if fd < 0 {
             return Err(Error::invalid_argument(format!(
-                "Invalid file object: {fd}"
+                "Invalid file descriptor: {fd}"
             )));
         }
         let mut io = inner.io.borrow_mut();

@@ -28,7 +28,7 @@ use super::connect::{unix_addr, unix_path_error, wait_connection_made, AddressFa
 use super::resolve::resolve;
 use crate::error::Error;
 use crate::event_loop::LoopHandle;
-use crate::net::socket_opts::remove_stale_socket;
+use crate::net::socket_opts::{remove_stale_socket, reuse_port_refused};
 use crate::transport::datagram::DatagramSocketTransport;
 use crate::transport::{Address, DatagramProtocol, DatagramTransport};
 
@@ -494,7 +494,7 @@ impl Opts {
         let proto = (self.proto != 0).then(|| socket2::Protocol::from(self.proto));
         let s = Socket::new(domain, Type::DGRAM, proto)?;
         if self.reuse_port {
-            s.set_reuse_port(true)?;
+            s.set_reuse_port(true).map_err(|e| reuse_port_refused(&e))?;
         }
         if self.allow_broadcast {
             s.set_broadcast(true)?;

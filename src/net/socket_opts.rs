@@ -83,6 +83,15 @@ pub(crate) struct ListenOptions {
     pub(crate) keep_alive: bool,
 }
 
+/// A socket that refused `SO_REUSEPORT` (a Unix socket, say), in CPython's words
+/// (`_set_reuseport`, where it is a `ValueError`), the errno kept. Used by every
+/// `reuse_port` keyword: servers and datagram endpoints.
+pub(crate) fn reuse_port_refused(e: &io::Error) -> io::Error {
+    let text =
+        "reuse_port not supported by socket module, SO_REUSEPORT defined but not implemented.";
+    OsError::io(e, text.into())
+}
+
 /// A bound (not yet listening) TCP server socket for `addr` (L98, L99).
 pub(crate) fn bind_tcp_listener(addr: &SocketAddr, opts: ListenOptions) -> io::Result<Socket> {
     let s = tcp_socket(addr)?;
@@ -91,8 +100,7 @@ pub(crate) fn bind_tcp_listener(addr: &SocketAddr, opts: ListenOptions) -> io::R
     }
     if opts.reuse_port {
         // The errno stays (OsError): serve_on_threads falls back on ENOPROTOOPT.
-        s.set_reuse_port(true)
-            .map_err(|e| OsError::io(&e, "reuse_port not supported by socket module".into()))?;
+        s.set_reuse_port(true).map_err(|e| reuse_port_refused(&e))?;
     }
     if opts.keep_alive {
         s.set_keepalive(true)?;

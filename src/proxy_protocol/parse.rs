@@ -51,9 +51,12 @@ impl std::error::Error for Invalid {}
 
 /// Reads a PROXY header (v1 or v2) from the start of `buf`, the bytes received so far.
 ///
-/// [`Parsed::Incomplete`] as long as `buf` could still be the start of a valid header;
-/// [`Parsed::Invalid`] as soon as it cannot (at the latest once 107 bytes of a v1 line or the
-/// declared v2 length are there). Never panics, whatever the bytes.
+/// [`Parsed::Incomplete`] until it can decide, then [`Parsed::Invalid`] or
+/// [`Parsed::Complete`], the same answer for every longer `buf` (however the bytes were cut
+/// into reads). A v2 header is refused as soon as its version, command, family or length
+/// rules it out, its block once the declared length is there; a v1 line is judged whole, at
+/// its LF (or at 107 bytes without one); bytes that start neither signature are refused at
+/// the first byte that differs. Never panics, whatever the bytes.
 ///
 /// # Examples
 ///
@@ -160,21 +163,30 @@ fn parse_v2(buf: &[u8]) -> Parsed {
     if buf[..n] != V2_SIGNATURE[..n] {
         return Parsed::Invalid(Invalid::NotProxy);
     }
-    if buf.len() < 16 {
-        // Reject a bad version or family as early as the byte is there; a LOCAL header's
-        // family is ignored (see `v2_header`), so it is no reason to refuse one.
-        let local = match buf.get(12).map(|&vc| ver_cmd(vc)) {
-            Some(Err(what)) => return Parsed::Invalid(Invalid::V2(what)),
-            Some(Ok(command)) => command == Command::Local,
-            None => false,
-        };
-        if let Some(Err(what)) = buf.get(13).filter(|_| !local).map(|&fp| fam_proto(fp)) {
-            return Parsed::Invalid(Invalid::V2(what));
-        }
+    // Reject a bad version or family as soon as the byte is there, however many bytes came
+    // with it: the answer must not depend on how the header was cut into reads (a bad
+    // version in one 16-byte segment used to wait for its declared length, or the timeout).
+    // A LOCAL header's family is ignored (see `v2_header`), so it is no reason to refuse one.
+    let local = match buf.get(12).map(|&vc| ver_cmd(vc)) {
+        Some(Err(what)) => return Parsed::Invalid(Invalid::V2(what)),
+        Some(Ok(command)) => command == Command::Local,
+        None => false,
+    };
+    let fam = match buf.get(13).filter(|_| !local).map(|&fp| fam_proto(fp)) {
+        Some(Err(what)) => return Parsed::Invalid(Invalid::V2(what)),
+        Some(Ok((fam, _))) => fam,
+        None => 0,
+    };
+    let Some(&[_, _, hi, lo, ..]) = buf.get(12..) else {
         return Parsed::Incomplete;
+    };
+    let declared = usize::from(u16::from_be_bytes([hi, lo]));
+    // The same for a length too short for the PROXY command's addresses: known at 16 bytes.
+    if declared < address_len(fam) {
+        return Parsed::Invalid(Invalid::V2(TOO_SHORT));
     }
     // At most `MAX_V2_LEN`: every length the field can declare is taken.
-    let total = 16 + usize::from(u16::from_be_bytes([buf[14], buf[15]]));
+    let total = 16 + declared;
     if buf.len() < total {
         return Parsed::Incomplete;
     }
@@ -220,17 +232,12 @@ fn v2_header(h: &[u8]) -> Result<ProxyHeader, &'static str> {
         other => other?,
     };
     let body = &h[16..];
-    let need = match fam {
-        1 => 12,
-        2 => 36,
-        3 => 216,
-        _ => 0,
-    };
+    let need = address_len(fam);
     let (addresses, rest) = match body.split_at_checked(need) {
         Some((a, rest)) => (addresses(fam, a), rest),
         // LOCAL: the address block is to be ignored, so a short one does not matter.
         None if local => (Addresses::Unspecified, &[][..]),
-        None => return Err("length too short for the address family"),
+        None => return Err(TOO_SHORT),
     };
     let tlvs = match tlvs(rest) {
         // LOCAL: a block that does not parse as TLVs is discarded with the rest.
@@ -256,6 +263,19 @@ fn v2_header(h: &[u8]) -> Result<ProxyHeader, &'static str> {
         addresses,
         tlvs,
     })
+}
+
+/// Why a PROXY header whose length cannot hold its family's addresses is refused.
+const TOO_SHORT: &str = "length too short for the address family";
+
+/// The bytes of the address block of family `fam` (0-3): INET, INET6, UNIX, none.
+fn address_len(fam: u8) -> usize {
+    match fam {
+        1 => 12,
+        2 => 36,
+        3 => 216,
+        _ => 0,
+    }
 }
 
 fn addresses(fam: u8, a: &[u8]) -> Addresses {

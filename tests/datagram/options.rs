@@ -66,6 +66,42 @@ fn reuse_port_lets_two_endpoints_share_a_port() {
     });
 }
 
+/// A socket that refuses `SO_REUSEPORT` (Linux: a Unix datagram socket, `EOPNOTSUPP`) is
+/// refused in CPython's words, errno kept, as `create_server`'s `reuse_port` refuses it.
+/// CPython 3.11 (`_set_reuseport`, probed with python3): `create_datagram_endpoint(..,
+/// local_addr=path, family=AF_UNIX, reuse_port=True)` raises `ValueError('reuse_port not
+/// supported by socket module, SO_REUSEPORT defined but not implemented.')`. Ours said only
+/// `[Errno 95] Operation not supported`, naming no keyword.
+#[test]
+fn reuse_port_refused_by_the_socket_says_so_in_cpythons_words() {
+    run_clean(async {
+        let dir = util::temp_dir("dgram-reuse-port");
+        let lp = asyncio::get_running_loop()?;
+        let refused = lp
+            .create_datagram_endpoint(Rec::default)
+            .local_path(dir.join("r.sock"))
+            .reuse_port(true)
+            .await
+            .err()
+            .expect("a Unix socket refuses SO_REUSEPORT");
+        assert_eq!(
+            refused.raw_os_error(),
+            Some(libc::EOPNOTSUPP),
+            "{refused:?}"
+        );
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "[Errno {}] reuse_port not supported by socket module, SO_REUSEPORT defined \
+                 but not implemented.",
+                libc::EOPNOTSUPP
+            )
+        );
+        assert!(!dir.join("r.sock").exists(), "refused before the bind");
+        Ok(())
+    });
+}
+
 /// `create_datagram_endpoint` on the running loop refuses `sock` with `InvalidArgument` whose
 /// text starts with `text`.
 async fn sock_refused(sock: impl Into<asyncio::DatagramSocket>, text: &str) {

@@ -130,6 +130,7 @@ fn crc32c(data: &[u8]) -> u32 {
     !crc
 }
 
+mod cut_independence;
 mod haproxy;
 mod headers;
 mod held_protocol;
