@@ -625,8 +625,10 @@ fn test_write_eof_pending_flushes_before_closing() {
 fn test_write_err_epipe_is_connection_lost_broken_pipe() {
     let lp = EventLoop::new().unwrap();
     let (r, w) = os_pipe();
+    let w_fd = std::os::fd::AsRawFd::as_raw_fd(&w);
     let (t, proto) = write_pipe(&lp, w, Recorder::default());
     drop(r);
+    until_no_reader(w_fd);
     t.write(b"nobody reads").unwrap(); // EPIPE on the fast path; no SIGPIPE
     run_until(&lp, 100, || proto.borrow().lost);
     assert_eq!(
@@ -1251,6 +1253,29 @@ fn blocked_terminal() -> (File, File) {
     }
     drop(filler);
     (master, fresh)
+}
+
+/// Waits until the pipe whose write end is `w_fd` has no reader left. A child that another
+/// test of this binary forks between our `pipe2` and the drop of the read end holds a copy of
+/// it until its exec closes it (`O_CLOEXEC`): a write in that window succeeds, and the test
+/// would see the reader's later close instead of `EPIPE` (one run in five under a full
+/// `cargo test`). `poll(2)` reports `POLLERR` on a write end once no reader is left; bounded
+/// (a child's exec takes milliseconds).
+fn until_no_reader(w_fd: std::os::fd::RawFd) {
+    for _ in 0..1000 {
+        let mut pfd = libc::pollfd {
+            fd: w_fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd` for a descriptor the transport keeps open; 10 ms timeout.
+        let n = unsafe { libc::poll(&mut pfd, 1, 10) };
+        assert!(n >= 0, "poll: {}", io::Error::last_os_error());
+        if pfd.revents & libc::POLLERR != 0 {
+            return;
+        }
+    }
+    panic!("the pipe's read end is still open somewhere after 10 s");
 }
 
 /// Whether `poll(2)` reports a hang-up on `f` now (zero timeout).
