@@ -778,3 +778,96 @@ fn buffer_info_while_the_user_holds_the_streams_protocol_does_not_panic() {
     drop(held);
     assert_eq!(writer.buffer_info().read_buffered, Some(0));
 }
+
+/// A server connection whose reader the handler fed EOF by hand (`feed_eof`), with the
+/// handler's reader and writer, the peer and the loop's recorded reports.
+type HandFedEof = (
+    asyncio::EventLoop,
+    asyncio::Server,
+    asyncio::StreamReader,
+    asyncio::StreamWriter,
+    std::net::TcpStream,
+    std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+);
+
+fn hand_fed_eof() -> HandFedEof {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let lp = asyncio::EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp.handle());
+    let got = Rc::new(RefCell::new(None));
+    let slot = got.clone();
+    let server = lp
+        .run_until_complete(asyncio::start_server(
+            move |r: asyncio::StreamReader, w: asyncio::StreamWriter| {
+                r.feed_eof();
+                *slot.borrow_mut() = Some((r, w));
+                async { Ok::<_, Error>(()) }
+            },
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap()
+        .unwrap();
+    let peer = std::net::TcpStream::connect(("127.0.0.1", util::port_of(&server))).unwrap();
+    util::run_until(&lp, 100, || got.borrow().is_some());
+    let (reader, writer) = got.borrow_mut().take().unwrap();
+    (lp, server, reader, writer, peer, seen)
+}
+
+/// S17, L80: bytes from the peer after the user's own `feed_eof` on a connection's reader.
+/// CPython 3.11 (probed): `feed_data` fails its assertion inside `data_received`, the
+/// transport reports "Fatal error: protocol.data_received() call failed." and closes with
+/// AssertionError('feed_data after feed_eof'), which reads and `wait_closed` then raise; the
+/// peer reads EOF. Here it was a panic caught in `get_buffer` in a debug build (reported as
+/// a panic, the connection lost with it) and the bytes silently appended in a release one.
+#[test]
+fn s17_l80_bytes_after_a_hand_fed_eof_fail_the_connection_with_a_typed_error() {
+    use std::io::{Read, Write};
+    let (lp, server, reader, writer, mut peer, seen) = hand_fed_eof();
+    peer.write_all(b"hi").unwrap();
+    util::run_until(&lp, 100, || reader.exception().is_some());
+    assert!(writer.is_closing());
+    let read = lp.run_until_complete(reader.read(10)).unwrap();
+    assert!(
+        matches!(&read, Err(Error::InvalidState(m)) if m == "feed_data after feed_eof"),
+        "{read:?}"
+    );
+    let closed = lp.run_until_complete(writer.wait_closed()).unwrap();
+    assert!(
+        matches!(&closed, Err(Error::InvalidState(m)) if m == "feed_data after feed_eof"),
+        "{closed:?}"
+    );
+    assert_eq!(
+        *seen.borrow(),
+        ["Fatal error: protocol.buffer_updated() call failed. | feed_data after feed_eof"]
+    );
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4];
+    assert!(matches!(peer.read(&mut buf), Ok(0) | Err(_)), "closed");
+    server.close();
+}
+
+/// S17: the peer's EOF after the user's own `feed_eof` is no error (CPython reads b'' and
+/// calls `eof_received`). A debug build panicked here too: `get_buffer` runs before the read
+/// that finds the EOF.
+#[test]
+fn s17_the_peers_eof_after_a_hand_fed_eof_is_no_error() {
+    let (lp, server, reader, writer, peer, seen) = hand_fed_eof();
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    // The EOF read stops reading; the stream keeps the transport open for a reply (S63).
+    util::run_until(&lp, 100, || !writer.transport().is_reading());
+    assert!(reader.exception().is_none());
+    assert!(!writer.is_closing());
+    assert_eq!(
+        lp.run_until_complete(reader.read(10)).unwrap().unwrap(),
+        b""
+    );
+    writer.close();
+    lp.run_until_complete(writer.wait_closed())
+        .unwrap()
+        .unwrap();
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    server.close();
+}

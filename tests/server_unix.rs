@@ -345,7 +345,9 @@ fn l112_an_abstract_name_starting_with_nul_reaches_its_server() {
 }
 
 // L112: a path with a NUL inside is refused; the kernel would read it up to the NUL and
-// connect to the shorter path, here a listening socket.
+// connect to the shorter path, here a listening socket. Refused as the server's path is:
+// `InvalidArgument('embedded null byte')`, CPython's ValueError for the server (its client
+// connects to the shorter path, an accident of its C layer we do not follow).
 #[test]
 fn l112_a_path_with_an_interior_nul_is_refused_not_cut_short() {
     let lp = EventLoop::new().unwrap();
@@ -359,7 +361,7 @@ fn l112_a_path_with_an_interior_nul_is_refused_not_cut_short() {
         .unwrap()
         .map(drop);
     assert!(
-        matches!(&r, Err(e) if e.kind() == io::ErrorKind::InvalidInput),
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == "embedded null byte"),
         "{r:?}"
     );
     shut(&lp, &server);
@@ -368,7 +370,7 @@ fn l112_a_path_with_an_interior_nul_is_refused_not_cut_short() {
 // L112, L116: the server side of the test above. The path was cut at the NUL as well: the
 // server bound the shorter path (after an ERROR log from the stale-socket check, which could
 // not stat the whole one) and left that socket file behind on close (the cleanup could not
-// find it under the name it was given).
+// find it under the name it was given). CPython 3.11: ValueError('embedded null byte').
 #[test]
 fn l112_l116_a_server_path_with_an_interior_nul_is_refused_not_cut_short() {
     let lp = EventLoop::new().unwrap();
@@ -380,7 +382,7 @@ fn l112_l116_a_server_path_with_an_interior_nul_is_refused_not_cut_short() {
         .run_until_complete(lp.create_unix_server(Echo::default, &long))
         .unwrap();
     assert!(
-        matches!(&r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::InvalidInput),
+        matches!(&r, Err(Error::InvalidArgument(m)) if m == "embedded null byte"),
         "{:?}",
         r.as_ref().map(Server::sockets)
     );

@@ -885,24 +885,25 @@ fn attempt_error(mut failed: Vec<Error>) -> Error {
 
 /// The address of a Unix path; a leading NUL byte names an abstract socket, all of whose bytes
 /// count, NULs too (L112), as for the server's bind (socket2 reads it the same way).
-pub(crate) fn unix_addr(path: &Path) -> io::Result<socket2::SockAddr> {
+///
+/// A NUL further in is `Error::InvalidArgument('embedded null byte')`, CPython's
+/// `ValueError` for a server's or a datagram endpoint's path (its stale-socket `os.stat`
+/// refuses it). CPython's clients pass the bytes to the kernel, which stops at the NUL and
+/// connects to the shorter path: an accident of its C layer, refused here on both sides.
+pub(crate) fn unix_addr(path: &Path) -> Result<socket2::SockAddr, Error> {
     let bytes = path.as_os_str().as_bytes();
     let abstract_name = bytes.first() == Some(&0);
     if !abstract_name && bytes.contains(&0) {
-        // The kernel would stop at the NUL and connect to a shorter path.
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "paths must not contain interior null bytes",
-        ));
+        return Err(Error::invalid_argument("embedded null byte"));
     }
     // `sun_path`'s room: a path needs its terminating NUL, an abstract name does not.
     let sun_path = std::mem::size_of::<libc::sockaddr_un>()
         - std::mem::offset_of!(libc::sockaddr_un, sun_path);
     let room = sun_path - usize::from(!abstract_name);
     if bytes.len() > room {
-        return Err(unix_path_too_long(path, room));
+        return Err(unix_path_too_long(path, room).into());
     }
-    socket2::SockAddr::unix(path)
+    Ok(socket2::SockAddr::unix(path)?)
 }
 
 /// CPython's "AF_UNIX path too long", naming the path as every other failure of a Unix

@@ -174,14 +174,16 @@ fn unbracketed(host: &str) -> &str {
 /// The addresses to bind a TCP server on for `(host, port)`, blocking, on the calling thread
 /// (for servers not started on a loop: `serve_on_threads`): an empty host is every interface
 /// (`0.0.0.0` and `::`, as [`resolve`] with `passive`), a literal needs no system call, a name
-/// goes through `getaddrinfo`. Errors as [`resolve`]'s.
-pub(crate) fn resolve_blocking(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+/// goes through `getaddrinfo`. Errors as [`resolve`]'s, a NUL byte in the host included.
+pub(crate) fn resolve_blocking(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
     if host.is_empty() {
         return Ok(empty_host(port, true));
     }
     match ipaddr_info(host) {
         Some(ip) => Ok(vec![SocketAddr::new(ip, port)]),
-        None => getaddrinfo(unbracketed(host), port, Family::Any),
+        // Refused before the C string is built, as `resolve` does (a ValueError in CPython).
+        None if host.contains('\0') => Err(nul_in_host()),
+        None => Ok(getaddrinfo(unbracketed(host), port, Family::Any)?),
     }
 }
 

@@ -385,6 +385,12 @@ impl Protocol for StreamCore {
     }
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
+        // The reader failed the connection (bytes after the user's `feed_eof`, S17): its
+        // error, as CPython's transport closes with the AssertionError, not the abort's None.
+        let exc = match self.reader.data_after_eof() {
+            true => Some(super::reader::feed_after_eof()),
+            false => exc,
+        };
         let w = match &exc {
             None => self.reader.feed_eof(),
             Some(e) => self.reader.set_exception(e),

@@ -44,7 +44,7 @@ mod futures;
 mod state;
 use futures::{Claim, Separators};
 pub use futures::{Lines, Read, ReadExactly, ReadInto, ReadLine, ReadUntil};
-pub(crate) use state::ReaderState;
+pub(crate) use state::{feed_after_eof, ReaderState};
 
 // ───────────────────────────── StreamReader: the handle ─────────────────────────────
 
@@ -581,7 +581,11 @@ impl StreamReader {
         }
     }
 
-    /// Records EOF and wakes a waiting read. Calling it again is harmless.
+    /// Records EOF and wakes a waiting read. Calling it again is harmless. On a connection's
+    /// reader, bytes the peer sends afterwards fail the connection, as a failed protocol call
+    /// does: reported to the loop's exception handler, the transport aborted, and later reads
+    /// and `wait_closed` fail with [`Error::InvalidState`] (`feed_data after feed_eof`). The
+    /// peer's own EOF is no error.
     ///
     /// # Examples
     ///

@@ -29,6 +29,13 @@ const DECAY_AFTER: u8 = 8;
 /// After a decay, an empty buffer longer than this many read sizes gives its memory back.
 const SHRINK_RATIO: usize = 4;
 
+/// Bytes read after the user's `feed_eof`: CPython's `AssertionError('feed_data after
+/// feed_eof')`, our wrong-state error, as the transport's `connection_lost` carries it.
+#[cold]
+pub(crate) fn feed_after_eof() -> io::Error {
+    io::Error::other(Error::invalid_state("feed_data after feed_eof"))
+}
+
 // ───────────────────────────── ReaderState: the logic ─────────────────────────────
 
 /// One reader's buffer, EOF flag, stored exception, transport flow control and waiter.
@@ -60,6 +67,9 @@ pub(crate) struct ReaderState {
     consumed: u64,
     /// `feed_eof` was called (S17); nothing is appended afterwards.
     eof: bool,
+    /// The transport brought bytes after a `feed_eof` of the user's, and the reader failed
+    /// the connection for it (`refuse_after_eof`). Invariant: implies `eof`.
+    data_after_eof: bool,
     /// The stored exception (S18), handed out afresh to every later read (S19).
     exception: Option<SharedError>,
     /// Given once by the protocol's `connection_made` (S12); paused and resumed by S14–S16.
@@ -86,7 +96,9 @@ pub(crate) struct ReaderState {
     small_reads: u8,
     /// The read size decayed since the buffer last shrank: the next `get_buffer` that finds the
     /// buffer empty releases memory beyond `SHRINK_RATIO` read sizes. Shrinking only after a
-    /// decay, never on every read, keeps the steady state free of allocations.
+    /// decay, never on every read, keeps the steady state free of allocations. Also set for
+    /// good by `feed_eof`: `get_buffer`'s one rare branch then lends its tail uncounted, so
+    /// the hot path pays nothing for catching bytes after EOF.
     shrink_pending: bool,
     /// Length of the tail the last `get_buffer` lent out; 0 when none is outstanding.
     /// Invariant: `buffer_updated(n)` has `n <= offered`.
@@ -120,6 +132,7 @@ impl ReaderState {
             end: 0,
             consumed: 0,
             eof: false,
+            data_after_eof: false,
             exception: None,
             transport: None,
             paused: false,
@@ -204,6 +217,7 @@ impl ReaderState {
             return None;
         }
         self.eof = true;
+        self.shrink_pending = true; // `get_buffer` takes its rare branch from now on
         self.end_parked_through();
         self.wakeup_waiter()
     }
@@ -252,7 +266,6 @@ impl ReaderState {
     /// (never empty). Compacts before it allocates; the read size adapts in `buffer_updated`.
     #[inline]
     pub(crate) fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
-        debug_assert!(!self.eof, "get_buffer after feed_eof");
         let want = size_hint.max(self.read_size);
         if self.buf.is_empty() && self.pool.is_some() {
             // The common case of a reader that was waiting: no buffer, one from the pool.
@@ -270,12 +283,20 @@ impl ReaderState {
                 self.reserve_tail(want);
             }
         }
-        if self.shrink_pending && self.start == self.end {
-            // After reserve_tail: the buffer may have come from the pool, as large as it was.
-            self.shrink_pending = false;
-            if self.buf.len() > SHRINK_RATIO * want {
-                self.buf.truncate(want);
-                self.buf.shrink_to_fit();
+        if self.shrink_pending {
+            if self.eof {
+                // A transport still reading after the user's `feed_eof`: whatever it reads
+                // now is refused in `buffer_updated` (S17).
+                return self.lend_after_eof();
+            }
+            if self.start == self.end {
+                // After reserve_tail: the buffer may have come from the pool, as large as it
+                // was.
+                self.shrink_pending = false;
+                if self.buf.len() > SHRINK_RATIO * want {
+                    self.buf.truncate(want);
+                    self.buf.shrink_to_fit();
+                }
             }
         }
         // The tail starts wherever `end` is: for an emptied large buffer (glibc's `mmap`), 16
@@ -294,17 +315,72 @@ impl ReaderState {
     pub(crate) fn buffer_updated(&mut self, n: usize) -> Option<Waker> {
         let offered = std::mem::take(&mut self.offered);
         debug_assert!(
-            n <= offered,
+            n <= offered || self.eof,
             "buffer_updated({n}) exceeds the {offered} bytes get_buffer lent"
         );
-        debug_assert!(!self.eof, "buffer_updated after feed_eof");
+        let got = n;
         let n = n.min(offered);
         if n == 0 {
-            return None;
+            // After EOF the tail is lent uncounted: bytes read into it land here.
+            return self.refuse_after_eof(got);
         }
         self.adapt_read_size(n, offered);
         self.end += n;
         self.data_appended()
+    }
+
+    /// `get_buffer` at EOF: the tail as usual, but counted as 0 bytes lent, so the bytes a
+    /// read puts there are never appended and reach `refuse_after_eof` instead.
+    #[cold]
+    #[inline(never)]
+    fn lend_after_eof(&mut self) -> &mut [u8] {
+        self.offered = 0;
+        let end = self.end;
+        &mut self.buf[end..]
+    }
+
+    /// Bytes from the transport after the user's own `feed_eof`: CPython's `feed_data` fails
+    /// its assertion (`AssertionError('feed_data after feed_eof')`) inside `data_received`,
+    /// and the transport's `_fatal_error` reports it and closes the connection with it. Here
+    /// the same, in both build profiles and without a panic: the report is queued (the
+    /// exception handler is user code, not to run while the transport holds this reader),
+    /// the transport aborted, and `connection_lost` then fails the reader and the writer with
+    /// [`feed_after_eof`] (`StreamCore::connection_lost` asks `data_after_eof`). Once only.
+    /// Returns no waker: at EOF no read waits.
+    // Checklist: S17 (nothing is appended after EOF), L80 (the error funnel).
+    #[cold]
+    #[inline(never)]
+    fn refuse_after_eof(&mut self, got: usize) -> Option<Waker> {
+        if got == 0 || !self.eof || self.data_after_eof {
+            return None;
+        }
+        self.data_after_eof = true;
+        if let Some(transport) = &self.transport {
+            let id = transport.id();
+            let lp = transport.get_loop();
+            let queued = lp.call_soon({
+                let lp = lp.clone();
+                move || {
+                    crate::event_loop::exception::report_error(
+                        &lp,
+                        "Fatal error: protocol.buffer_updated() call failed.".to_string(),
+                        Box::new(feed_after_eof()),
+                        Some(id),
+                        Some(std::any::type_name::<crate::streams::core::StreamCore>()),
+                    );
+                }
+            });
+            if queued.is_err() {
+                crate::event_loop::debug::debug_log!("loop closed: feed_data after feed_eof");
+            }
+            transport.abort();
+        }
+        None
+    }
+
+    /// Whether the transport brought bytes after the user's `feed_eof` (`refuse_after_eof`).
+    pub(crate) fn data_after_eof(&self) -> bool {
+        self.data_after_eof
     }
 
     /// Read-size policy: grow fast while reads fill the tail, shrink slowly when they stay small.
