@@ -644,7 +644,9 @@ impl StreamWriter {
     /// # let port = server.sockets()[0].as_inet().unwrap().port();
     /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// match writer.get_extra_info("peername") {
-    ///     Some(asyncio::ExtraInfo::Address(addr)) => assert_eq!(addr.as_inet().unwrap().port(), port),
+    ///     Some(asyncio::ExtraInfo::Address(addr)) => {
+    ///         assert_eq!(addr.as_inet().unwrap().port(), port)
+    ///     }
     ///     other => panic!("{other:?}"),
     /// }
     /// assert!(writer.get_extra_info("no such key").is_none());
