@@ -140,8 +140,8 @@ impl EndOrder {
 /// cancelled. This differs from CPython, which leaves them running: here nothing would be
 /// left to await them. Of several tasks that fail before the awaiting task runs, the first
 /// to fail is the one returned, as in CPython. A panic in a task resumes in the awaiting
-/// task, and the other tasks are cancelled as the `Gather` is dropped. For Python's `return_exceptions=True` see
-/// [`gather_return_exceptions`].
+/// task, and the other tasks are cancelled as the `Gather` is dropped. For Python's
+/// `return_exceptions=True` see [`gather_return_exceptions`].
 ///
 /// # Cancel safety
 /// Dropping the future cancels every task it still waits for (Python's cancellation of the

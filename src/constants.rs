@@ -89,7 +89,8 @@ pub const SSL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 pub const PROXY_PROTOCOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Pause of the accept loop after EMFILE/ENFILE/ENOBUFS/ENOMEM (`constants.ACCEPT_RETRY_DELAY`, 1 s).
+/// Pause of the accept loop after EMFILE/ENFILE/ENOBUFS/ENOMEM
+/// (`constants.ACCEPT_RETRY_DELAY`, 1 s).
 ///
 /// # Examples
 ///

@@ -92,7 +92,47 @@ fn report_never_retrieved(lp: &LoopHandle, e: Error) {
     let ctx = ExceptionContext::new("Future exception was never retrieved")
         .with_exception(Box::new(e))
         .with_detail("future", future);
-    lp.call_exception_handler(&ctx);
+    // A custom handler that itself lets a failed future go unseen reports again from inside
+    // this report, and so on without end (CPython's `__del__` runs such reports later, from
+    // the collector). A report made inside the same loop's handler for one of these goes to
+    // the default handler (its line on stderr) instead of round again.
+    let me = Rc::as_ptr(&lp.inner) as usize;
+    let entered = REPORTING.try_with(|r| {
+        let mut r = r.borrow_mut();
+        let fresh = !r.contains(&me);
+        if fresh {
+            r.push(me);
+        }
+        fresh
+    });
+    match entered {
+        Ok(false) => crate::event_loop::exception::default_exception_handler(&ctx),
+        Ok(true) => {
+            let _leave = LeaveReport(me);
+            lp.call_exception_handler(&ctx);
+        }
+        Err(_) => lp.call_exception_handler(&ctx), // thread exit: no record of who reports
+    }
+}
+
+thread_local! {
+    /// The loops (by address) whose exception handler runs a never-retrieved report on this
+    /// thread, innermost last: never borrowed while user code runs.
+    static REPORTING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes its loop off [`REPORTING`] when its report ends, however it ends.
+struct LeaveReport(usize);
+
+impl Drop for LeaveReport {
+    fn drop(&mut self) {
+        let _ = REPORTING.try_with(|r| {
+            let mut r = r.borrow_mut();
+            if let Some(at) = r.iter().rposition(|&l| l == self.0) {
+                r.remove(at);
+            }
+        });
+    }
 }
 
 /// A result set once and awaited by any number of tasks (Python's `asyncio.Future`), made by

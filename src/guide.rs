@@ -53,8 +53,9 @@
 //! 3. **The protocol** (`streams/core.rs`, CPython's `StreamReaderProtocol`) commits the bytes.
 //! 4. **The reader** (`streams/reader/`) wakes the task waiting in `read_into`/`readline`.
 //!    Waking a task records its key: no allocation, no lock. Because an I/O callback woke it,
-//!    the task runs later in this same iteration (a deliberate difference; asyncio would poll once more
-//!    first), sees its data and returns it: an echo costs one poll, one read, one write.
+//!    the task runs later in this same iteration (a deliberate difference; asyncio would poll
+//!    once more first), sees its data and returns it: an echo costs one poll, one read, one
+//!    write.
 //!    `read_into` goes one step further when the reader is empty: the transport's readable
 //!    edge only wakes the task, whose read `recv`s straight into the caller's memory (no
 //!    reader buffer, no `get_buffer`/`buffer_updated`, no copy; the trace then shows

@@ -339,7 +339,8 @@ impl TaskGroup {
     ///     })
     ///     .await;
     ///     match failed {
-    ///         Err(Error::Group(errors)) => assert_eq!(errors.len(), 1), // the stuck one was cancelled
+    ///         // The stuck one was cancelled.
+    ///         Err(Error::Group(errors)) => assert_eq!(errors.len(), 1),
     ///         other => panic!("{other:?}"),
     ///     }
     /// })
@@ -445,7 +446,10 @@ impl TaskGroup {
     ///     let mut kept = None;
     ///     TaskGroup::run(|tg| {
     ///         kept = Some(tg.clone());
-    ///         async move { tg.create_task(async { Ok::<_, Error>(()) }).map(asyncio::Task::detach) }
+    ///         async move {
+    ///             let task = tg.create_task(async { Ok::<_, Error>(()) });
+    ///             task.map(asyncio::Task::detach)
+    ///         }
     ///     })
     ///     .await?;
     ///     let late = kept.unwrap().create_task(async { Ok::<_, Error>(()) });

@@ -3,11 +3,11 @@
 //!
 //! Mirrors `asyncio.sleep` in CPython `Lib/asyncio/tasks.py` (L27) and `asyncio.timeout` /
 //! `wait_for` in `timeouts.py` / `tasks.py` (L36–L39), with the port's decision D4: `timeout`
-//! (and a scope) polls its future once before looking at the deadline. A sleeping future owns one timer-wheel
-//! entry that holds its waker; it is re-armed in place ([`Sleep::reset`]) and removed on drop,
-//! so cancelling a sleeping task cancels its timer. A scope's deadline is a callback timer
-//! instead (`ScopeAlarm`, CPython's `_timeout_handler`): the scope expires in the deadline's
-//! turn, not when its task next runs.
+//! (and a scope) polls its future once before looking at the deadline. A sleeping future owns
+//! one timer-wheel entry that holds its waker; it is re-armed in place ([`Sleep::reset`]) and
+//! removed on drop, so cancelling a sleeping task cancels its timer. A scope's deadline is a
+//! callback timer instead (`ScopeAlarm`, CPython's `_timeout_handler`): the scope expires in
+//! the deadline's turn, not when its task next runs.
 
 use std::future::{poll_fn, Future, IntoFuture};
 use std::pin::{pin, Pin};
@@ -322,9 +322,10 @@ impl Future for YieldNow {
 /// before the deadline is checked, so an output ready at that poll
 /// wins even with a zero delay; if it is not ready and the deadline has already passed, the
 /// task gives up control for one loop iteration before the timeout fails (as `sleep(0)`),
-/// so a task retrying in a loop lets the others run. On expiry `fut` is dropped: a [`Task`](crate::Task) being
-/// awaited is cancelled with it (a `&mut Task` is only a borrow: that task is cancelled when
-/// its handle is dropped, see [`Task`](crate::Task)'s cancel safety). `Duration::MAX` means
+/// so a task retrying in a loop lets the others run. On expiry `fut` is dropped: a
+/// [`Task`](crate::Task) being awaited is cancelled with it (a `&mut Task` is only a borrow:
+/// that task is cancelled when its handle is dropped, see [`Task`](crate::Task)'s cancel
+/// safety). `Duration::MAX` means
 /// no deadline (it saturates, as in [`sleep`]).
 ///
 /// ```
@@ -383,9 +384,8 @@ pub fn timeout<F: IntoFuture>(
 ///     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
 ///     let port = l.local_addr()?.port();
 ///     // The connection builder is IntoFuture; no .into_future(), no nested Result.
-///     let (_reader, writer) =
-///         asyncio::try_timeout(Duration::from_secs(5), asyncio::open_connection("127.0.0.1", port))
-///             .await?;
+///     let connect = asyncio::open_connection("127.0.0.1", port);
+///     let (_reader, writer) = asyncio::try_timeout(Duration::from_secs(5), connect).await?;
 ///     writer.close();
 ///     Ok::<_, asyncio::Error>(())
 /// })?

@@ -350,8 +350,10 @@ impl LoopInner {
             }
             _ => false,
         };
-        if let (true, Err(e)) = (first_refusal, rearmed) {
-            rearm_failed(fd, &e); // after the borrow: a logger is user code
+        // After the borrow: a logger is user code. None runs while a panic unwinds
+        // (`rearm_left_queued`): a logger panicking there would panic inside that panic.
+        if let (true, Err(e), false) = (first_refusal, rearmed, std::thread::panicking()) {
+            rearm_failed(fd, &e);
         }
     }
 

@@ -615,11 +615,12 @@ impl Server {
     }
 }
 
-/// L119: unlinks `path` if it still names the socket file recorded after the bind (`dev`,
-/// `ino`, from `metadata`, which follows symlinks, as CPython 3.13's `os.stat`). Looked up the
-/// same way here: a symlink put in the socket's place that leads to the socket is removed
-/// (the link, not its target), as CPython's cleanup removes it; one leading elsewhere, or
-/// nowhere, is left.
+/// Unlinks `path` if it still names the socket file recorded after the bind (`dev`, `ino`,
+/// from `metadata`, which follows symlinks, as CPython 3.13's `os.stat`). Looked up the same
+/// way here: a symlink put in the socket's place that leads to the socket is removed (the
+/// link, not its target), as CPython's cleanup removes it; one leading elsewhere, or nowhere,
+/// is left.
+// Checklist: L119.
 fn cleanup_unix_path(path: &Path, dev: u64, ino: u64) {
     match std::fs::metadata(path) {
         Ok(m) if m.dev() == dev && m.ino() == ino => {

@@ -370,8 +370,9 @@ impl ProxyLayer {
         }
     }
 
-    /// L51: an empty buffer from `get_buffer` is the protocol's fatal error, reported, and the
+    /// An empty buffer from `get_buffer` is the protocol's fatal error, reported, and the
     /// connection ends with it, as the socket transport's read would end it.
+    // Checklist: L51.
     fn empty_buffer(&self) {
         let message = "Fatal error: protocol.get_buffer() call failed.";
         let e = io::Error::other(Error::invalid_state(

@@ -62,6 +62,9 @@ fn ns(d: Duration) -> i64 {
 #[derive(Default)]
 pub(crate) struct Activity {
     active: Cell<bool>,
+    /// `Deadlines::idle`, kept here too so the writer's getter answers without borrowing the
+    /// core (a user may hold it: `get_protocol()` across an `.await`).
+    idle: Cell<Option<Duration>>,
 }
 
 impl Activity {
@@ -69,6 +72,11 @@ impl Activity {
     #[inline]
     pub(crate) fn touch(&self) {
         self.active.set(true);
+    }
+
+    /// The idle timeout in force: `Deadlines::idle`, readable while the core is borrowed.
+    pub(crate) fn idle(&self) -> Option<Duration> {
+        self.idle.get()
     }
 }
 
@@ -258,6 +266,7 @@ impl Deadlines {
         me: &Weak<RefCell<StreamCore>>,
     ) {
         self.idle = d;
+        self.activity.idle.set(d);
         if let Some(d) = d {
             self.activity.active.set(false);
             if let Some(unsent) = unsent {
@@ -601,6 +610,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
                 // The timer stops looking; the read and drain settings stay as the user set
                 // them (their getters report them), only the idle timeout is spent.
                 dl.idle = None;
+                dl.activity.idle.set(None);
                 dl.read_ns = None;
                 dl.drain_due = None;
                 wake.extend(core.reader.set_exception(&e));

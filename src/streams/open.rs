@@ -693,7 +693,8 @@ pub fn start_server<M, C: ClientConnected<M>>(
 
 /// Starts a Unix-socket server (Python's `asyncio.start_unix_server`). The TCP keywords
 /// (`hosts`, `family`, `reuse_address`, `reuse_port`, `keep_alive`) make it fail with
-/// `Error::InvalidArgument`, as [`LoopHandle::create_unix_server`](crate::LoopHandle::create_unix_server) does.
+/// `Error::InvalidArgument`, as
+/// [`LoopHandle::create_unix_server`](crate::LoopHandle::create_unix_server) does.
 ///
 /// # Examples
 ///

@@ -811,9 +811,10 @@ impl Process {
     ///
     /// The signal goes through a pidfd where the kernel has one, so it reaches the child and
     /// never another process. After the child has exited, even before the exit is noticed, it
-    /// sends nothing (its pid may belong to another process by then) and, as in CPython, returns `Ok` while its stdout or stderr pipe is still open,
-    /// and the `ESRCH` error (Python's `ProcessLookupError`) once they are closed too
-    /// (CPython's transport is finished then).
+    /// sends nothing (its pid may belong to another process by then) and, as in CPython,
+    /// returns `Ok` while its stdout or stderr pipe is still open, and the `ESRCH` error
+    /// (Python's `ProcessLookupError`) once they are closed too (CPython's transport is
+    /// finished then).
     ///
     /// # Errors
     /// `Error::Io`: `ESRCH` as above, or `EINVAL` for an invalid signal number.

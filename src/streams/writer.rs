@@ -105,6 +105,9 @@ struct Extras {
     /// Where writes record activity for the idle timeout; set by the first
     /// [`set_idle_timeout`](StreamWriter::set_idle_timeout), empty before.
     activity: OnceCell<Rc<Activity>>,
+    /// The drain timeout last set (`Deadlines::drain`, which only `set_drain_timeout`
+    /// changes), kept here so the getter needs no borrow of the core, which a user may hold.
+    drain_timeout: std::cell::Cell<Option<Duration>>,
     /// The owned writer's futures-io waits (`futures_io.rs`): one waker each, filed on the
     /// first wait.
     #[cfg(feature = "futures-io")]
@@ -524,6 +527,10 @@ impl StreamWriter {
         }
         core.deadlines_on(&self.transport.get_loop())
             .set_drain_timeout(timeout);
+        self.extras
+            .get_or_init(Box::default)
+            .drain_timeout
+            .set(timeout);
         // Drains already waiting look again: each dates its wait from now if it began
         // without a timeout, and arms the stream's timer for its deadline (without this a
         // drain that began waiting before the call waited on, unbounded). Cleared, there is
@@ -540,8 +547,8 @@ impl StreamWriter {
 
     /// The drain timeout set by [`set_drain_timeout`](Self::set_drain_timeout).
     pub fn drain_timeout(&self) -> Option<Duration> {
-        let core = self.core.borrow();
-        core.deadlines.as_ref().and_then(|d| d.drain_timeout())
+        // Kept on the writer: the core may be borrowed by a user holding the protocol.
+        self.extras.get().and_then(|x| x.drain_timeout.get())
     }
 
     /// Closes the connection once no byte has moved in either direction for `timeout`:
@@ -616,8 +623,10 @@ impl StreamWriter {
     /// The idle timeout set by [`set_idle_timeout`](Self::set_idle_timeout); `None` again
     /// once it has fired.
     pub fn idle_timeout(&self) -> Option<Duration> {
-        let core = self.core.borrow();
-        core.deadlines.as_ref().and_then(|d| d.idle_timeout())
+        // Read from the activity record the deadlines share with this writer: the core may
+        // be borrowed by a user holding the protocol. No record: never set.
+        let activity = self.extras.get().and_then(|x| x.activity.get());
+        activity.and_then(|a| a.idle())
     }
 
     /// Python's `get_extra_info(name)`, forwarded to the transport.
@@ -635,7 +644,9 @@ impl StreamWriter {
     /// # let port = server.sockets()[0].as_inet().unwrap().port();
     /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// match writer.get_extra_info("peername") {
-    ///     Some(asyncio::ExtraInfo::Address(addr)) => assert_eq!(addr.as_inet().unwrap().port(), port),
+    ///     Some(asyncio::ExtraInfo::Address(addr)) => {
+    ///         assert_eq!(addr.as_inet().unwrap().port(), port)
+    ///     }
     ///     other => panic!("{other:?}"),
     /// }
     /// assert!(writer.get_extra_info("no such key").is_none());

@@ -13,9 +13,9 @@ use std::cell::Cell;
 /// Where the transport is in its life (L44, L77–L82). It only moves forward:
 ///
 /// ```text
-///  Open ──close(), buffer non-empty──► Closing ──buffer drained──► Lost ──connection_lost ran──► Closed
-///    └──close() empty / abort() / fatal error──────────────────────►┘
-///                                        Closing ──abort() / fatal──►┘
+/// Open ──close(), buffer non-empty──► Closing ──buffer drained──► Lost ──connection_lost──► Closed
+///   └──close() empty / abort() / fatal error──────────────────────►┘
+///                                       Closing ──abort() / fatal──►┘
 /// ```
 /// (A write pipe's `write_eof()` is its `close()`.) The loop closing under a transport jumps
 /// any state to `Closed`.

@@ -474,7 +474,8 @@ impl Transport {
     /// `SSL connection is closed` over TLS).
     ///
     /// # Errors
-    /// [`Error::InvalidState`] (`Cannot call write() after write_eof()`) after [`write_eof`](Self::write_eof).
+    /// [`Error::InvalidState`] (`Cannot call write() after write_eof()`) after
+    /// [`write_eof`](Self::write_eof).
     ///
     /// # Examples
     ///
@@ -844,7 +845,8 @@ impl Transport {
     /// `high` gives `low = high / 4`; only `low` gives `high = 4 * low`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `high >= low` (`high (H) must be >= low (L) must be >= 0`).
+    /// [`Error::InvalidArgument`] unless `high >= low`
+    /// (`high (H) must be >= low (L) must be >= 0`).
     ///
     /// # Examples
     ///

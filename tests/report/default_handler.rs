@@ -146,3 +146,42 @@ fn l23_test_log_slow_callbacks() {
         }
     }
 }
+
+/// L35: a custom handler that, on each report, lets a failed future of its own loop go unseen
+/// reported again from inside that report, and so on: the recursion overflowed the stack (the
+/// child died of it; checked by reverting the fix). A report made inside the same loop's
+/// handler for a never-retrieved future now goes to the default handler, once.
+#[test]
+fn l35_a_handler_dropping_a_failed_future_does_not_recurse() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("recursing handler") => {
+            let lp = asyncio::EventLoop::new().unwrap();
+            let calls = std::rc::Rc::new(std::cell::Cell::new(0u32));
+            let c = calls.clone();
+            lp.set_exception_handler(Some(
+                move |h: &asyncio::LoopHandle, _: &asyncio::ExceptionContext| {
+                    c.set(c.get() + 1);
+                    let f = h.create_future::<()>();
+                    f.set_exception(Error::Timeout).unwrap();
+                },
+            ));
+            let f = lp.create_future::<()>();
+            f.set_exception(Error::Timeout).unwrap();
+            drop(f);
+            assert_eq!(calls.get(), 1, "the handler ran once");
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "l35_a_handler_dropping_a_failed_future_does_not_recurse",
+            );
+            let err = child_stderr(name, "recursing handler", &[]);
+            assert_eq!(
+                err.matches("Future exception was never retrieved").count(),
+                1,
+                "the nested report, by the default handler:\n{err}"
+            );
+        }
+    }
+}

@@ -26,8 +26,9 @@
 //!
 //! Calls down into `streams::open` (the per-worker server), `net::socket_opts` (binding) and the
 //! event loop's thread-safe handles. Files: this one (starting the workers, the group's
-//! commands), `bind.rs` (binding the listeners), `shared.rs` (what the workers share with the group across threads: the
-//! running count, errors, waiters, and the desk where asked-for figures wait).
+//! commands), `bind.rs` (binding the listeners), `shared.rs` (what the workers share with the
+//! group across threads: the running count, errors, waiters, and the desk where asked-for
+//! figures wait).
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -335,8 +336,8 @@ impl ServeOnThreads {
 /// (`Shared::finish`).
 type Started = mpsc::Receiver<(ThreadsafeHandle, ThreadId)>;
 
-/// Spawns worker `index` on `listeners` (one per address); returns its thread, the channel it reports its start
-/// on, and its accepted-connections counter.
+/// Spawns worker `index` on `listeners` (one per address); returns its thread, the channel it
+/// reports its start on, and its accepted-connections counter.
 fn spawn_worker(
     index: usize,
     listeners: Vec<TcpListener>,

@@ -410,7 +410,8 @@ impl DatagramTransport {
     ///
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
-    ///     let (t, _) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+    ///     let endpoint = lp.create_datagram_endpoint(Quiet::default);
+    ///     let (t, _) = endpoint.local_addr("127.0.0.1", 0).await?;
     ///     t.abort();
     ///     assert!(t.is_closing());
     ///     Ok::<_, asyncio::Error>(())
@@ -465,7 +466,8 @@ impl DatagramTransport {
     ///
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
-    ///     let (t, _) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+    ///     let endpoint = lp.create_datagram_endpoint(Quiet::default);
+    ///     let (t, _) = endpoint.local_addr("127.0.0.1", 0).await?;
     ///     assert!(matches!(t.get_extra_info("socket"), Some(asyncio::ExtraInfo::Fd(_))));
     ///     assert!(t.get_extra_info("peername").is_none());
     ///     t.close();
@@ -514,7 +516,8 @@ impl DatagramTransport {
     ///
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
-    ///     let (t, _) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+    ///     let endpoint = lp.create_datagram_endpoint(Quiet::default);
+    ///     let (t, _) = endpoint.local_addr("127.0.0.1", 0).await?;
     ///     t.set_write_buffer_limits(Some(1024), None)?;
     ///     assert_eq!(t.get_write_buffer_limits(), (256, 1024));
     ///     assert_eq!(t.get_write_buffer_size(), 0);
@@ -554,7 +557,8 @@ impl DatagramTransport {
     ///
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
-    ///     let (t, _) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+    ///     let endpoint = lp.create_datagram_endpoint(Quiet::default);
+    ///     let (t, _) = endpoint.local_addr("127.0.0.1", 0).await?;
     ///     assert!(t.get_protocol().is_some());
     ///     t.close();
     ///     Ok::<_, asyncio::Error>(())

@@ -1,0 +1,73 @@
+//! A stream's getters while its user holds the stream's protocol (`get_protocol()`, its
+//! `RefCell` borrowed mutably across an `.await`): each answers what was configured, as it
+//! would with the protocol free, and none panics with "already borrowed".
+
+mod util;
+
+use std::time::Duration;
+
+use asyncio::EventLoop;
+
+/// A stream over one end of a socket pair on `lp`, and the other end (kept open by the caller).
+fn stream_on(
+    lp: &EventLoop,
+) -> (
+    asyncio::StreamReader,
+    asyncio::StreamWriter,
+    std::os::unix::net::UnixStream,
+) {
+    let (a, peer) = asyncio::socketpair().unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    (reader, writer, peer)
+}
+
+// Checklist: D14 (no panic on any argument or state). The drain and idle timeouts' getters
+// borrowed the core, which is the protocol the user holds: both panicked "already borrowed".
+#[test]
+fn d14_timeout_getters_answer_while_the_protocol_is_held() {
+    let lp = EventLoop::new().unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(writer.drain_timeout(), None, "never set");
+        assert_eq!(writer.idle_timeout(), None, "never set");
+    }
+    writer.set_drain_timeout(Some(Duration::from_secs(7)));
+    writer.set_idle_timeout(Some(Duration::from_secs(9)));
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(writer.drain_timeout(), Some(Duration::from_secs(7)));
+        assert_eq!(writer.idle_timeout(), Some(Duration::from_secs(9)));
+        let _ = writer.buffer_info(); // already answered while held; kept so
+    }
+    writer.set_drain_timeout(None);
+    writer.set_idle_timeout(None);
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(writer.drain_timeout(), None, "cleared");
+        assert_eq!(writer.idle_timeout(), None, "cleared");
+    }
+    writer.transport().abort();
+    lp.close().unwrap();
+}
+
+// Checklist: D14. An idle timeout that has fired reads `None` (it is spent), held or not.
+#[test]
+fn d14_a_fired_idle_timeout_reads_none_while_the_protocol_is_held() {
+    let lp = EventLoop::new().unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
+    writer.set_drain_timeout(Some(Duration::from_secs(3)));
+    writer.set_idle_timeout(Some(Duration::ZERO));
+    util::run_until(&lp, 20, || writer.is_closing());
+    assert_eq!(writer.idle_timeout(), None, "spent, free");
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    assert_eq!(writer.idle_timeout(), None, "spent, held");
+    assert_eq!(writer.drain_timeout(), Some(Duration::from_secs(3)), "kept");
+    drop(held);
+    lp.close().unwrap();
+}
