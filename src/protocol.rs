@@ -30,6 +30,8 @@ use std::rc::Rc;
 mod held_wait;
 #[cfg(feature = "tls")]
 pub(crate) use held_wait::until_cell_free;
+#[cfg(feature = "futures-io")]
+pub(crate) use held_wait::wake_once_cell_free;
 pub(crate) use held_wait::{wake_when_cell_free, HeldSlot};
 
 use crate::transport::datagram::protocol::DatagramProtocol;

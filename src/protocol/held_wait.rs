@@ -41,6 +41,34 @@ pub(crate) fn wake_when_cell_free<T: ?Sized + 'static>(
     when_cell_free(lp, id, cell, Need::Exclusive, Box::new(wake), Hold::new());
 }
 
+/// As [`wake_when_cell_free`], for a wait with nowhere to keep a slot across its polls (one
+/// through a shared reference, which many tasks may poll): a retry of its own, which holds
+/// `cx`'s waker and wakes it as it runs or as a closing loop discards it.
+#[cfg(feature = "futures-io")] // the shared writer's futures-io waits only
+#[cold]
+#[inline(never)]
+pub(crate) fn wake_once_cell_free<T: ?Sized + 'static>(
+    lp: crate::event_loop::LoopHandle,
+    id: u64,
+    cell: std::rc::Weak<RefCell<T>>,
+    cx: &std::task::Context<'_>,
+) {
+    let guard = WakeOwned(cx.waker().clone());
+    let wake = move |_: &RefCell<T>| drop(guard);
+    when_cell_free(lp, id, cell, Need::Exclusive, Box::new(wake), Hold::new());
+}
+
+/// A shared wait's retry: wakes its waker when dropped.
+#[cfg(feature = "futures-io")]
+struct WakeOwned(std::task::Waker);
+
+#[cfg(feature = "futures-io")]
+impl Drop for WakeOwned {
+    fn drop(&mut self) {
+        self.0.wake_by_ref();
+    }
+}
+
 /// Ready once `cell` is free of every borrow, or gone: polled again through one retry
 /// ([`wake_when_cell_free`]) until it is.
 ///

@@ -18,11 +18,14 @@
 //!   connection to be lost.
 //!
 //! Ground rules: as for the handles (`core.rs`): the core is borrowed for one step, never while
-//! the transport is called, and no waker is woken inside a borrow.
+//! the transport is called, and no waker is woken inside a borrow. A poll that finds the core
+//! held (its user keeps the protocol from `get_protocol()` borrowed across an `.await`) waits
+//! for the borrow's end as a drain does (`protocol::held_wait`), touching nothing meanwhile.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{ready, Context, Poll, Waker};
 
 use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
@@ -30,6 +33,7 @@ use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use super::core::{Flow, StreamCore};
 use super::reader::StreamReader;
 use super::writer::StreamWriter;
+use crate::protocol::{wake_once_cell_free, wake_when_cell_free, HeldSlot};
 
 /// The most `poll_fill_buf` copies at once. A consumer taking less comes back to the same copy;
 /// one taking more gets the rest on the next call.
@@ -48,8 +52,13 @@ pub(super) struct ReadSide {
     pos: usize,
     /// The reader's `consumed()` count when `staged[pos]` was its first byte. The copy mirrors
     /// the reader only while the two are equal: a read through the reader's own methods moves
-    /// the count and so retires the copy.
+    /// the count and so retires the copy. With bytes `owed`, the count of `staged[pos - owed]`.
     at: u64,
+    /// Bytes consumed from the copy while the core was held, not yet from the reader: taken
+    /// from it at the next futures-io borrow, if the copy still mirrors it then.
+    owed: usize,
+    /// While the core is held: the waker its one retry wakes once the borrow ends.
+    held: HeldSlot,
 }
 
 impl ReadSide {
@@ -67,6 +76,40 @@ impl ReadSide {
     fn live(&self, consumed: u64) -> bool {
         self.pos < self.staged.len() && self.at == consumed
     }
+
+    /// Takes from the reader what a `consume` made while the core was held left owed: one
+    /// test while nothing is.
+    #[inline]
+    fn settle(&mut self, st: &mut super::reader::ReaderState) {
+        if self.owed != 0 {
+            self.pay_owed(st);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pay_owed(&mut self, st: &mut super::reader::ReaderState) {
+        let owed = std::mem::take(&mut self.owed);
+        // The reader's own methods cannot run while the core is held: unless they read past
+        // the copy since, its front is still the bytes owed.
+        if st.consumed() == self.at && st.buffered().len() >= owed {
+            st.consume(owed);
+            self.at += owed as u64;
+        }
+    }
+}
+
+/// A futures-io read polled while the core is held: polled again once the borrow ends,
+/// through one retry of the running loop (the reader cannot reach its transport's loop
+/// without the core); polled outside a running loop, at once.
+#[cold]
+#[inline(never)]
+fn read_held<T>(core: &Rc<RefCell<StreamCore>>, slot: &mut HeldSlot, cx: &Context<'_>) -> Poll<T> {
+    match crate::event_loop::current_loop() {
+        Some(lp) => wake_when_cell_free(lp, 0, Rc::downgrade(core), slot, cx),
+        None => cx.waker().wake_by_ref(),
+    }
+    Poll::Pending
 }
 
 /// Byte-stream reads for the futures ecosystem (requires the `futures-io` feature).
@@ -123,7 +166,10 @@ impl AsyncRead for StreamReader {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let mut core = this.core.borrow_mut();
+        let Ok(mut core) = this.core.try_borrow_mut() else {
+            return read_held(&this.core, &mut this.io.held, cx);
+        };
+        this.io.settle(&mut core.reader);
         restart_unwoken(&mut core, this.io.id);
         let polled = core.poll_read_into(buf, &mut this.io.id, cx.waker());
         if polled.is_pending() && core.read_timed_out(this.io.id) {
@@ -171,8 +217,11 @@ impl AsyncRead for StreamReader {
 /// ```
 impl AsyncBufRead for StreamReader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let StreamReader { core, io, .. } = self.get_mut();
-        let mut core = core.borrow_mut();
+        let StreamReader { core: cell, io, .. } = self.get_mut();
+        let Ok(mut core) = cell.try_borrow_mut() else {
+            return read_held(cell, &mut io.held, cx);
+        };
+        io.settle(&mut core.reader);
         if let Some(e) = core.reader.exception() {
             return Poll::Ready(Err(io_contract(e.into())));
         }
@@ -201,8 +250,15 @@ impl AsyncBufRead for StreamReader {
 
     fn consume(self: Pin<&mut Self>, amt: usize) {
         let StreamReader { core, io, .. } = self.get_mut();
-        let mut core = core.borrow_mut();
+        let Ok(mut core) = core.try_borrow_mut() else {
+            // Held: the copy is consumed now, the reader at the next futures-io borrow.
+            let amt = amt.min(io.staged.len() - io.pos);
+            io.pos += amt;
+            io.owed += amt;
+            return;
+        };
         let st = &mut core.reader;
+        io.settle(st);
         if !io.live(st.consumed()) {
             // Nothing lent, or the reader was read past the copy: nothing of ours to remove.
             io.staged.clear();
@@ -270,7 +326,9 @@ fn end_wait(st: &mut super::reader::ReaderState, id: &mut u64) {
 /// (unless nothing woke it since: see `io_drain_timed_out`), for the drain timeout (`Error::Timeout` as `io::ErrorKind::TimedOut`, nothing lost).
 /// `own`: polled through the owned writer, whose wait keeps one waker ([`WriteSide`]).
 fn poll_drain(w: &StreamWriter, cx: &Context<'_>, own: bool) -> Poll<io::Result<()>> {
-    let mut guard = w.core.borrow_mut();
+    let Ok(mut guard) = w.core.try_borrow_mut() else {
+        return write_held(w, cx, own);
+    };
     let core = &mut *guard;
     let out = if let Some(e) = core.reader.exception() {
         Err(e.into())
@@ -301,6 +359,30 @@ fn poll_drain(w: &StreamWriter, cx: &Context<'_>, own: bool) -> Poll<io::Result<
     Poll::Ready(out)
 }
 
+/// A futures-io write, flush or close polled while the writer's core is held: polled again
+/// once the borrow ends, through one retry (kept, for the owned writer, across its polls; a
+/// shared reference's poll has nowhere to keep it, and files one of its own). A loop closed
+/// meanwhile ends the wait with the loop-closed error, as it ends a drain.
+#[cold]
+#[inline(never)]
+fn write_held<T>(w: &StreamWriter, cx: &Context<'_>, own: bool) -> Poll<io::Result<T>> {
+    let lp = w.transport().get_loop();
+    if lp.is_closed() {
+        return Poll::Ready(Err(crate::error::loop_closed_io()));
+    }
+    let id = w.transport().id();
+    let core = Rc::downgrade(&w.core);
+    if !own {
+        wake_once_cell_free(lp, id, core, cx);
+        return Poll::Pending;
+    }
+    let side = w.io_waits();
+    let mut slot = side.held.take();
+    wake_when_cell_free(lp, id, core, &mut slot, cx);
+    side.held.set(slot);
+    Poll::Pending
+}
+
 /// The futures-io waits of an owned [`StreamWriter`], each under its key among the core's
 /// waiters (`wakers.rs`; 0 before its first wait). `&mut` access proves one caller, so a wait
 /// polled again replaces its waker: only the last poll's must be woken (the futures-io
@@ -313,6 +395,9 @@ pub(super) struct WriteSide {
     drain: Cell<u64>,
     /// A TLS `poll_close`: the wait for the connection to be lost.
     closed: Cell<u64>,
+    /// While the core is held, any of these waits: the waker its one retry wakes once the
+    /// borrow ends.
+    held: Cell<HeldSlot>,
 }
 
 impl WriteSide {
@@ -400,7 +485,9 @@ impl StreamWriter {
         if !self.can_write_eof() {
             // TLS: close_notify, then the connection goes; wait for it, as wait_closed does.
             self.close();
-            let mut core = self.core.borrow_mut();
+            let Ok(mut core) = self.core.try_borrow_mut() else {
+                return write_held(self, cx, own);
+            };
             if let Some(outcome) = core.lost_outcome() {
                 return Poll::Ready(outcome.map_err(io::Error::from));
             }
@@ -409,9 +496,13 @@ impl StreamWriter {
             drop(replaced); // after the borrow: dropping a waker may run its task's code
             return Poll::Pending;
         }
-        if let Some(outcome) = self.core.borrow().lost_outcome() {
+        let Ok(core) = self.core.try_borrow() else {
+            return write_held(self, cx, own);
+        };
+        if let Some(outcome) = core.lost_outcome() {
             return Poll::Ready(outcome.map_err(io::Error::from));
         }
+        drop(core);
         self.write_eof()?; // idempotent: a second poll finds the write side shut or pending
         poll_drain(self, cx, own)
     }
