@@ -142,7 +142,7 @@ pub(crate) struct LoopInner {
     /// each one's timer and whether its protocol is free now. Looked at before the loop
     /// sleeps (`expedite_freed`): one found free runs in the next iteration rather than at its
     /// time, up to 64 ms on. Empty unless a user holds a protocol; an entry whose timer went
-    /// leaves at the next look.
+    /// leaves at the next look or the next retry watched.
     pub(crate) held_retries: RefCell<Vec<HeldRetry>>,
     /// Reused buffer for the thread-safe queue.
     remote: Cell<Vec<Remote>>,

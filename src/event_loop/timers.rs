@@ -119,11 +119,16 @@ impl LoopHandle {
 
 impl LoopInner {
     /// Watches `key`, the timer of a retry waiting for a held protocol, which `free` says is
-    /// free now (see `held_retries`).
+    /// free now (see `held_retries`). Those whose timer went leave first: a loop that never
+    /// sleeps (work always ready) never gets to `expedite_freed`, and the list would grow by
+    /// one entry per spaced retry for as long as the protocol stays held.
     #[cold]
     #[inline(never)]
     pub(crate) fn watch_held(&self, key: TimerKey, free: Box<dyn Fn() -> bool>) {
         if let Ok(mut held) = self.held_retries.try_borrow_mut() {
+            if let Ok(timers) = self.timers.try_borrow() {
+                held.retain(|(k, _)| timers.get(*k).is_some());
+            }
             held.push((key, free));
         }
     }

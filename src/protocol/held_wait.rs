@@ -105,3 +105,57 @@ impl Drop for WakeOnDrop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{when_cell_free, Hold, Need};
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    /// Keeps the ready queue busy for `turns` more turns: the loop never sleeps meanwhile.
+    fn busy(lp: crate::LoopHandle, turns: Rc<Cell<u32>>) {
+        if turns.get() > 0 {
+            turns.set(turns.get() - 1);
+            let again = lp.clone();
+            drop(lp.call_soon(move || busy(again, turns)));
+        }
+    }
+
+    /// A protocol held while the loop never sleeps (work always ready, so it never gets to
+    /// look at the watched retries before a sleep): the watch list keeps only the live retry,
+    /// not one entry per spaced retry for as long as the hold lasts.
+    #[test]
+    fn held_retries_do_not_pile_up_while_the_loop_never_sleeps() {
+        let clock = crate::ManualClock::new();
+        let el = crate::EventLoop::with_clock(clock.clone()).unwrap();
+        let lp = el.handle();
+        let cell = Rc::new(RefCell::new(0u32));
+        let ran = Rc::new(Cell::new(false));
+        let seen = ran.clone();
+        let held = cell.borrow_mut();
+        let act = Box::new(move |_: &RefCell<u32>| seen.set(true));
+        when_cell_free(
+            lp.clone(),
+            1,
+            Rc::downgrade(&cell),
+            Need::Exclusive,
+            act,
+            Hold::new(),
+        );
+        busy(lp.clone(), Rc::new(Cell::new(300)));
+        for _ in 0..200 {
+            clock.advance(Duration::from_millis(64));
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        let watched = lp.inner.held_retries.borrow().len();
+        assert!(watched <= 1, "{watched} retries watched, one is live");
+        drop(held);
+        for _ in 0..200 {
+            clock.advance(Duration::from_millis(64));
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert!(ran.get(), "the action ran once the borrow ended");
+        drop(el);
+    }
+}
