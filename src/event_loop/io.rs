@@ -693,12 +693,10 @@ impl LoopHandle {
             };
             drop(io);
             drop((old, removed, refused));
-            return Err(match e.raw_os_error() {
-                Some(libc::EBADF) | Some(libc::EPERM) => {
-                    Error::invalid_argument(format!("Invalid file object: {fd} ({e})"))
-                }
-                _ => Error::Io(e),
-            });
+            // Checklist: L17. CPython lets the selector's `OSError` through as it is: EBADF
+            // for a closed number, `PermissionError` (EPERM) for a regular file. The errno
+            // stays, and with it the kind and the "[Errno N] text" display.
+            return Err(Error::Io(e));
         }
         drop(io);
         drop(old); // replaced callback released outside the borrow
@@ -713,7 +711,9 @@ impl LoopHandle {
     ///
     /// # Errors
     /// `InvalidState` on a closed loop or when a transport owns `fd`; `InvalidArgument` for a
-    /// negative or unpollable descriptor; `Io` if registration fails otherwise.
+    /// negative descriptor; `Io` (errno kept) when epoll refuses `fd`: `EBADF` for a closed
+    /// number, `EPERM` ([`PermissionDenied`](std::io::ErrorKind::PermissionDenied)) for a
+    /// regular file.
     ///
     /// # Examples
     ///
@@ -772,8 +772,8 @@ impl LoopHandle {
     ///
     /// # Errors
     /// `InvalidState` when a transport owns `fd`. When `fd` keeps a writer, the reader is
-    /// removed but `InvalidArgument` or `Io` says that epoll refused the new interest (`fd`
-    /// was closed, or its number reused, behind the loop's back).
+    /// removed but `Io` says that epoll refused the new interest (`fd` was closed, or its
+    /// number reused, behind the loop's back).
     // Checklist: L17, L16.
     pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, false, None)

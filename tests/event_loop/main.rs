@@ -27,6 +27,7 @@ mod io_callbacks;
 mod lifecycle;
 mod run;
 mod scheduling;
+mod selector_errors;
 mod tasks;
 mod threadsafe;
 mod timers;
