@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use crate::error::Error;
-use crate::event_loop::exception::{default_exception_handler, ExceptionContext, PanicError};
+use crate::event_loop::exception::{report, ExceptionContext, PanicError};
 use crate::event_loop::executor::{spawn, AbortHandle, Task};
 use crate::event_loop::{current_loop, LoopHandle, LoopInner};
 
@@ -547,10 +547,7 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
         _ => "unhandled errors in a TaskGroup",
     };
     let ctx = ExceptionContext::new(message).with_exception(Box::new(Error::Group(errors)));
-    match lp {
-        Some(lp) => lp.call_exception_handler(&ctx),
-        None => default_exception_handler(&ctx),
-    }
+    report(lp.as_ref(), &ctx);
 }
 
 impl std::fmt::Debug for TaskGroup {

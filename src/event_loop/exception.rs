@@ -197,6 +197,15 @@ pub fn default_exception_handler(ctx: &ExceptionContext) {
     crate::event_loop::debug::error!("{ctx}");
 }
 
+/// Reports `ctx` through `lp`'s exception handler, else (no loop, as a drop outside one) the
+/// default handler's record: for failures found where nothing can return them.
+pub(crate) fn report(lp: Option<&LoopHandle>, ctx: &ExceptionContext) {
+    match lp {
+        Some(lp) => lp.call_exception_handler(ctx),
+        None => default_exception_handler(ctx),
+    }
+}
+
 impl LoopHandle {
     /// Installs `handler` as the exception handler; `None` restores the default, which
     /// logs one error record on target `asyncio`: through `log` when a logger is

@@ -126,12 +126,14 @@ impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
             tls,
         } = self;
         // L95, T1: the keywords first, before the socket is touched (dropped, it closes).
+        // The engine the check builds is the one the socket is served with.
         #[cfg(feature = "tls")]
-        tls.check()?;
+        let engine = tls.checked_engine()?;
         let sock = sock.into_socket()?;
         let proto = factory();
         #[cfg(feature = "tls")]
-        if let Some((lower, handshake)) = tls.wrap_awaited(&lp, proto.clone())? {
+        if let Some(engine) = engine {
+            let (lower, handshake) = tls.wrap_awaited(&lp, engine, proto.clone());
             let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
             let transport = handshake.wait_over(raw.handle()).await?;
             return Ok((transport, proto));
@@ -243,5 +245,50 @@ impl<P: Protocol + 'static> IntoFuture for ConnectAcceptedSocket<P> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
+    }
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tests {
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+
+    use crate::tls::engine::SERVERS_BUILT;
+
+    #[derive(Default)]
+    struct Quiet;
+    impl crate::Protocol for Quiet {}
+
+    fn server_config() -> Arc<rustls::ServerConfig> {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key.into())
+            .unwrap();
+        Arc::new(config)
+    }
+
+    // Checklist: T37, T1. The keyword check's engine serves the socket: one rustls server
+    // connection per call, not one for the check and another for the socket.
+    #[test]
+    fn t37_one_server_engine_per_accepted_socket() {
+        let config = server_config();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        // The peer goes at once: the handshake ends in an EOF, after the engine is built.
+        drop(peer);
+        let before = SERVERS_BUILT.with(|n| n.get());
+        let outcome = crate::run(async move {
+            let lp = crate::get_running_loop()?;
+            lp.connect_accepted_socket(Quiet::default, accepted)
+                .ssl(config)
+                .await
+                .map(drop)
+        })
+        .unwrap();
+        assert!(outcome.is_err(), "no handshake without a peer");
+        assert_eq!(SERVERS_BUILT.with(|n| n.get()) - before, 1);
     }
 }

@@ -1237,15 +1237,12 @@ impl Drop for SemaphorePermit<'_> {
 #[cold]
 #[inline(never)]
 fn released_too_many_times() {
-    use crate::event_loop::exception::{default_exception_handler, ExceptionContext};
+    use crate::event_loop::exception::{report, ExceptionContext};
     const MESSAGE: &str = "BoundedSemaphore released too many times";
     let ctx = ExceptionContext::new(MESSAGE)
         .with_exception(Box::new(Error::invalid_argument(MESSAGE)))
         .with_detail("permit", "<SemaphorePermit of a BoundedSemaphore>");
-    match crate::event_loop::current_loop() {
-        Some(lp) => lp.call_exception_handler(&ctx),
-        None => default_exception_handler(&ctx),
-    }
+    report(crate::event_loop::current_loop().as_ref(), &ctx);
 }
 
 impl std::fmt::Debug for SemaphorePermit<'_> {

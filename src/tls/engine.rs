@@ -141,6 +141,12 @@ impl CloseWatch {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many server engines this thread has built: unit tests count them per connection.
+    pub(crate) static SERVERS_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Largest plaintext slice encrypted per [`Engine::write`] call: rustls' own outgoing buffer
 /// limit, so one call never leaves ciphertext behind in rustls.
 const WRITE_CHUNK: usize = 64 * 1024;
@@ -157,6 +163,8 @@ impl Engine {
 
     /// A server connection; it waits for the ClientHello.
     pub(crate) fn server(config: Arc<ServerConfig>) -> Result<Engine, Error> {
+        #[cfg(test)]
+        SERVERS_BUILT.with(|n| n.set(n.get() + 1));
         let conn = ServerConnection::new(config.clone()).map_err(tls_error)?;
         Ok(Engine::new(conn.into(), TlsContext::Server(config)))
     }

@@ -352,13 +352,21 @@ impl ServerOptions {
     /// connection (a `max_fragment_size` out of range): served, each accepted socket would
     /// be closed with nothing said but a debug line.
     pub(crate) fn check(&self) -> Result<(), Error> {
+        self.checked_engine().map(drop)
+    }
+
+    /// [`check`](Self::check), keeping the engine it built: the one for the single socket
+    /// `connect_accepted_socket` serves, so that call builds one rustls connection, not two.
+    /// `None`: no `ssl`.
+    pub(crate) fn checked_engine(&self) -> Result<Option<Engine>, Error> {
         match &self.ssl {
             Some(config) => {
                 config::check_alpn(&config.alpn_protocols)?;
-                Engine::server(config.clone())?;
-                self.options.check()
+                let engine = Engine::server(config.clone())?;
+                self.options.check()?;
+                Ok(Some(engine))
             }
-            None => self.options.check_without_ssl(),
+            None => self.options.check_without_ssl().map(|()| None),
         }
     }
 
@@ -376,20 +384,20 @@ impl ServerOptions {
 
 impl ServerOptions {
     /// The server side of TLS on one socket whose handshake the caller awaits
-    /// (`connect_accepted_socket`, T37): the protocol for the socket transport and the
-    /// handshake, which completes after the app's `connection_made`. `None`: no `ssl`.
+    /// (`connect_accepted_socket`, T37), over the `engine` [`checked_engine`] built: the
+    /// protocol for the socket transport and the handshake, which completes after the app's
+    /// `connection_made`.
+    ///
+    /// [`checked_engine`]: Self::checked_engine
     pub(crate) fn wrap_awaited(
         &self,
         lp: &LoopHandle,
+        engine: Engine,
         app: ProtocolRef,
-    ) -> Result<Option<(ProtocolRef, Handshake)>, Error> {
-        let Some(config) = &self.ssl else {
-            return Ok(None);
-        };
-        let engine = Engine::server(config.clone())?;
+    ) -> (ProtocolRef, Handshake) {
         let layer = TlsProtocol::new(lp, engine, app, None, self.options, true);
         let raw_side: ProtocolRef = Rc::new(RefCell::new(RawSide(layer.clone())));
-        Ok(Some((raw_side, Handshake::new(&layer))))
+        (raw_side, Handshake::new(&layer))
     }
 }
 

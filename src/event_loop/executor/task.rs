@@ -410,10 +410,7 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
     let ctx = ExceptionContext::new(message)
         .with_exception(error)
         .with_detail("task", header.describe());
-    match lp {
-        Some(lp) => lp.call_exception_handler(&ctx),
-        None => crate::event_loop::exception::default_exception_handler(&ctx),
-    }
+    crate::event_loop::exception::report(lp.as_ref(), &ctx);
 }
 
 fn failure_of<T: 'static>(v: &T) -> Option<String> {
