@@ -141,12 +141,6 @@ impl CloseWatch {
     }
 }
 
-#[cfg(test)]
-thread_local! {
-    /// How many server engines this thread has built: unit tests count them per connection.
-    pub(crate) static SERVERS_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
 /// Largest plaintext slice encrypted per [`Engine::write`] call: rustls' own outgoing buffer
 /// limit, so one call never leaves ciphertext behind in rustls.
 const WRITE_CHUNK: usize = 64 * 1024;
@@ -593,6 +587,12 @@ fn openssl_name(suite: CipherSuite) -> (Option<&'static str>, u32) {
         TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => (Some("ECDHE-RSA-CHACHA20-POLY1305"), 256),
         _ => (None, 0),
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many server engines this thread has built: unit tests count them per connection.
+    pub(crate) static SERVERS_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 #[cfg(test)]
