@@ -9,6 +9,7 @@ mod util;
 mod tls_common;
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -518,4 +519,68 @@ fn d14_a_read_timeout_due_while_the_protocol_is_held_fires_right_after_the_relea
         matches!(read.borrow_mut().take(), Some(Err(Error::Timeout))),
         "the timeout fires right after the release"
     );
+}
+
+// Checklist: D14 (no panic on any state; no wait hangs). A read future polled while the user
+// holds the stream's protocol borrowed the core unchecked and panicked "already borrowed".
+// It now waits for the release and then reads what arrived meanwhile.
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
+fn d14_reads_polled_while_the_protocol_is_held_wait_for_the_release() {
+    use std::io::Write;
+    let lp = EventLoop::new().unwrap();
+    let (reader, writer, mut peer) = stream_on(&lp);
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    peer.write_all(b"one\ntwo\nthree").unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap(); // the bytes reach the buffer
+
+    // Outside a running loop: pending while held, woken to look again, no panic.
+    let probe = util::Probe::new();
+    let held = proto.borrow_mut();
+    let mut line = Box::pin(reader.readline());
+    assert!(probe.poll(line.as_mut()).is_pending(), "held: it waits");
+    assert!(
+        probe.woken() >= 1,
+        "no loop to wait on: woken to look again"
+    );
+    drop(held);
+    match probe.poll(line.as_mut()) {
+        Poll::Ready(r) => assert_eq!(r.unwrap(), b"one\n"),
+        Poll::Pending => panic!("released: the line is buffered"),
+    }
+
+    // Inside the loop: each read kind waits for the release, then reads.
+    let got = lp.run_until_complete(async {
+        let bounded = asyncio::timeout(Duration::from_secs(10), async {
+            let held = proto.borrow_mut();
+            let mut line = pin!(reader.readline());
+            let polled = std::future::poll_fn(|cx| Poll::Ready(line.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "held: readline waits");
+            drop(held);
+            let first = line.await?;
+            let held = proto.borrow_mut();
+            let mut buf = [0u8; 2];
+            let mut into = Box::pin(reader.read_into(&mut buf));
+            let polled = std::future::poll_fn(|cx| Poll::Ready(into.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "held: read_into waits");
+            drop(held);
+            let n = into.await?;
+            let next = buf[..n].to_vec();
+            let held = proto.borrow_mut();
+            let mut rest = pin!(reader.read(-1));
+            let polled = std::future::poll_fn(|cx| Poll::Ready(rest.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "held: read waits");
+            drop(held);
+            writer.transport().abort(); // EOF ends read(-1)
+            let rest = rest.await?;
+            Ok::<_, Error>((first, next, rest))
+        });
+        bounded.await
+    });
+    let (first, next, rest) = got.unwrap().expect("within the bound").unwrap();
+    assert_eq!(first, b"two\n");
+    assert_eq!(next, b"th");
+    assert_eq!(rest, b"ree");
+    drop(peer);
+    lp.close().unwrap();
 }

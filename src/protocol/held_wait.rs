@@ -41,6 +41,22 @@ pub(crate) fn wake_when_cell_free<T: ?Sized + 'static>(
     when_cell_free(lp, id, cell, Need::Exclusive, Box::new(wake), Hold::new());
 }
 
+/// As [`wake_when_cell_free`], for a wait that cannot reach its transport's loop without the
+/// held cell (a reader's): the retry goes on the running loop; outside one, `cx` is woken at
+/// once (polled again, the wait looks again).
+#[cold]
+#[inline(never)]
+pub(crate) fn wake_on_running_loop_when_free<T: ?Sized + 'static>(
+    cell: &Rc<RefCell<T>>,
+    slot: &mut HeldSlot,
+    cx: &std::task::Context<'_>,
+) {
+    match crate::event_loop::current_loop() {
+        Some(lp) => wake_when_cell_free(lp, 0, Rc::downgrade(cell), slot, cx),
+        None => cx.waker().wake_by_ref(),
+    }
+}
+
 /// As [`wake_when_cell_free`], for a wait with nowhere to keep a slot across its polls (one
 /// through a shared reference, which many tasks may poll): a retry of its own, which holds
 /// `cx`'s waker and wakes it as it runs or as a closing loop discards it.

@@ -33,7 +33,9 @@ use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use super::core::{Flow, StreamCore};
 use super::reader::StreamReader;
 use super::writer::StreamWriter;
-use crate::protocol::{wake_once_cell_free, wake_when_cell_free, HeldSlot};
+use crate::protocol::{
+    wake_on_running_loop_when_free, wake_once_cell_free, wake_when_cell_free, HeldSlot,
+};
 
 /// The most `poll_fill_buf` copies at once. A consumer taking less comes back to the same copy;
 /// one taking more gets the rest on the next call.
@@ -99,16 +101,11 @@ impl ReadSide {
     }
 }
 
-/// A futures-io read polled while the core is held: polled again once the borrow ends,
-/// through one retry of the running loop (the reader cannot reach its transport's loop
-/// without the core); polled outside a running loop, at once.
+/// A futures-io read polled while the core is held: polled again once the borrow ends.
 #[cold]
 #[inline(never)]
 fn read_held<T>(core: &Rc<RefCell<StreamCore>>, slot: &mut HeldSlot, cx: &Context<'_>) -> Poll<T> {
-    match crate::event_loop::current_loop() {
-        Some(lp) => wake_when_cell_free(lp, 0, Rc::downgrade(core), slot, cx),
-        None => cx.waker().wake_by_ref(),
-    }
+    wake_on_running_loop_when_free(core, slot, cx);
     Poll::Pending
 }
 

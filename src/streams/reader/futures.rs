@@ -6,10 +6,22 @@ use super::*;
 
 /// A read future's hold on its reader: the core to borrow at each poll, and the waiter id it
 /// waits under (0 until it first waits). Dropping it gives up the waiter slot (S21).
-#[derive(Debug)]
 pub(super) struct Claim<'a> {
     pub(super) reader: &'a StreamReader,
     pub(super) id: u64,
+    /// Where a poll that found the core held waits for the release (D14).
+    pub(super) held: crate::protocol::HeldSlot,
+}
+
+impl std::fmt::Debug for Claim<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.held.is_some();
+        f.debug_struct("Claim")
+            .field("reader", &self.reader)
+            .field("id", &self.id)
+            .field("held", &held)
+            .finish()
+    }
 }
 
 impl Claim<'_> {
@@ -21,7 +33,9 @@ impl Claim<'_> {
         cx: &Context<'_>,
         op: impl FnOnce(&mut StreamCore, &mut u64, &Waker) -> Poll<Result<T, Error>>,
     ) -> Poll<Result<T, Error>> {
-        let mut guard = self.reader.core.borrow_mut();
+        let Ok(mut guard) = self.reader.core.try_borrow_mut() else {
+            return self.wait_held(cx);
+        };
         let core = &mut *guard;
         let out = op(core, &mut self.id, cx.waker());
         if out.is_pending() {
@@ -37,6 +51,17 @@ impl Claim<'_> {
             self.id = 0; // the slot is given up: nothing left for Drop to do
         }
         out
+    }
+}
+
+impl Claim<'_> {
+    /// The core is held (its protocol borrowed by the user across an `.await`): polled again
+    /// once the borrow ends, instead of panicking.
+    #[cold]
+    #[inline(never)]
+    fn wait_held<T>(&mut self, cx: &Context<'_>) -> Poll<T> {
+        crate::protocol::wake_on_running_loop_when_free(&self.reader.core, &mut self.held, cx);
+        Poll::Pending
     }
 }
 

@@ -148,6 +148,7 @@ impl StreamReader {
         Claim {
             reader: self,
             id: 0,
+            held: None,
         }
     }
 
