@@ -4,25 +4,11 @@
 
 mod util;
 
+use util::stream_on;
+
 use std::time::Duration;
 
 use asyncio::EventLoop;
-
-/// A stream over one end of a socket pair on `lp`, and the other end (kept open by the caller).
-fn stream_on(
-    lp: &EventLoop,
-) -> (
-    asyncio::StreamReader,
-    asyncio::StreamWriter,
-    std::os::unix::net::UnixStream,
-) {
-    let (a, peer) = asyncio::socketpair().unwrap();
-    let (reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
-    (reader, writer, peer)
-}
 
 // Checklist: D14 (no panic on any argument or state). The drain and idle timeouts' getters
 // borrowed the core, which is the protocol the user holds: both panicked "already borrowed".

@@ -16,23 +16,7 @@ use std::time::Duration;
 
 use asyncio::{Error, EventLoop, ManualClock};
 
-use util::capture_log;
-
-/// A stream over one end of a socket pair on `lp`, and the other end (kept open by the caller).
-fn stream_on(
-    lp: &EventLoop,
-) -> (
-    asyncio::StreamReader,
-    asyncio::StreamWriter,
-    std::os::unix::net::UnixStream,
-) {
-    let (a, peer) = asyncio::socketpair().unwrap();
-    let (reader, writer) = lp
-        .run_until_complete(asyncio::open_connection_sock(a))
-        .unwrap()
-        .unwrap();
-    (reader, writer, peer)
-}
+use util::{capture_log, stream_on};
 
 /// A drain's outcome once the loop has closed: the loop-closed error every other path gives.
 fn assert_loop_closed(got: Poll<Result<(), Error>>, what: &str) {

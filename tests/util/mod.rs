@@ -646,3 +646,19 @@ impl Probe {
         .await;
     }
 }
+
+/// A stream over one end of a socket pair on `lp`, and the other end (kept open by the caller).
+pub fn stream_on(
+    lp: &asyncio::EventLoop,
+) -> (
+    asyncio::StreamReader,
+    asyncio::StreamWriter,
+    std::os::unix::net::UnixStream,
+) {
+    let (a, peer) = asyncio::socketpair().unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a))
+        .unwrap()
+        .unwrap();
+    (reader, writer, peer)
+}
