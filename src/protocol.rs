@@ -31,8 +31,8 @@ mod held_wait;
 #[cfg(feature = "tls")]
 pub(crate) use held_wait::until_cell_free;
 #[cfg(feature = "futures-io")]
-pub(crate) use held_wait::wake_once_cell_free;
-pub(crate) use held_wait::{wake_on_running_loop_when_free, wake_when_cell_free, HeldSlot};
+pub(crate) use held_wait::wake_on_running_loop_when_free;
+pub(crate) use held_wait::{wake_once_cell_free, wake_when_cell_free, HeldSlot};
 
 use crate::transport::datagram::protocol::DatagramProtocol;
 use crate::transport::datagram::DatagramTransport;

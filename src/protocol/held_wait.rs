@@ -44,6 +44,7 @@ pub(crate) fn wake_when_cell_free<T: ?Sized + 'static>(
 /// As [`wake_when_cell_free`], for a wait that cannot reach its transport's loop without the
 /// held cell (a reader's): the retry goes on the running loop; outside one, `cx` is woken at
 /// once (polled again, the wait looks again).
+#[cfg(feature = "futures-io")] // the futures-io reader's waits, which keep a slot
 #[cold]
 #[inline(never)]
 pub(crate) fn wake_on_running_loop_when_free<T: ?Sized + 'static>(
@@ -58,9 +59,9 @@ pub(crate) fn wake_on_running_loop_when_free<T: ?Sized + 'static>(
 }
 
 /// As [`wake_when_cell_free`], for a wait with nowhere to keep a slot across its polls (one
-/// through a shared reference, which many tasks may poll): a retry of its own, which holds
+/// through a shared reference, which many tasks may poll; a read future, which keeps none so
+/// that its set-up stays lean): a retry of its own, which holds
 /// `cx`'s waker and wakes it as it runs or as a closing loop discards it.
-#[cfg(feature = "futures-io")] // the shared writer's futures-io waits only
 #[cold]
 #[inline(never)]
 pub(crate) fn wake_once_cell_free<T: ?Sized + 'static>(
@@ -75,10 +76,8 @@ pub(crate) fn wake_once_cell_free<T: ?Sized + 'static>(
 }
 
 /// A shared wait's retry: wakes its waker when dropped.
-#[cfg(feature = "futures-io")]
 struct WakeOwned(std::task::Waker);
 
-#[cfg(feature = "futures-io")]
 impl Drop for WakeOwned {
     fn drop(&mut self) {
         self.0.wake_by_ref();

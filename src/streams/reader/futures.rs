@@ -6,22 +6,10 @@ use super::*;
 
 /// A read future's hold on its reader: the core to borrow at each poll, and the waiter id it
 /// waits under (0 until it first waits). Dropping it gives up the waiter slot (S21).
+#[derive(Debug)]
 pub(super) struct Claim<'a> {
     pub(super) reader: &'a StreamReader,
     pub(super) id: u64,
-    /// Where a poll that found the core held waits for the release (D14).
-    pub(super) held: crate::protocol::HeldSlot,
-}
-
-impl std::fmt::Debug for Claim<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.held.is_some();
-        f.debug_struct("Claim")
-            .field("reader", &self.reader)
-            .field("id", &self.id)
-            .field("held", &held)
-            .finish()
-    }
 }
 
 impl Claim<'_> {
@@ -56,11 +44,20 @@ impl Claim<'_> {
 
 impl Claim<'_> {
     /// The core is held (its protocol borrowed by the user across an `.await`): polled again
-    /// once the borrow ends, instead of panicking.
+    /// once the borrow ends, instead of panicking. The retry holds the waker itself: a slot
+    /// kept in the future across polls (as a drain keeps one) would cost every read's set-up
+    /// and drop on the hot path (+4 instructions per message), and a read is polled again
+    /// only when woken, so one retry per hold is the rule.
     #[cold]
     #[inline(never)]
     fn wait_held<T>(&mut self, cx: &Context<'_>) -> Poll<T> {
-        crate::protocol::wake_on_running_loop_when_free(&self.reader.core, &mut self.held, cx);
+        match crate::event_loop::current_loop() {
+            Some(lp) => {
+                let core = Rc::downgrade(&self.reader.core);
+                crate::protocol::wake_once_cell_free(lp, 0, core, cx);
+            }
+            None => cx.waker().wake_by_ref(),
+        }
         Poll::Pending
     }
 }

@@ -148,7 +148,6 @@ impl StreamReader {
         Claim {
             reader: self,
             id: 0,
-            held: None,
         }
     }
 
