@@ -494,28 +494,8 @@ fn bytes_dropped_at_loop_close_behind_a_proxy_header_are_warned_about_once() {
 #[test]
 fn t26_writing_paused_ends_at_abort_as_on_the_socket_transport() {
     for tls in [false, true] {
-        let (listener, port) = small_window_listener();
-        let (go, wait_go) = std::sync::mpsc::channel::<()>();
         let lp = asyncio::EventLoop::new().unwrap();
-        let (peer, (t, proto)) = if tls {
-            let peer = tls_peer_on(listener, move |mut tcp, _conn| {
-                let _ = wait_go.recv_timeout(BOUND);
-                tls_common::drain(&mut tcp);
-            });
-            (peer, recorder_over_tls(&lp, port))
-        } else {
-            let peer = std::thread::spawn(move || {
-                let (mut tcp, _) = listener.accept().unwrap();
-                let _ = wait_go.recv_timeout(BOUND);
-                tls_common::drain(&mut tcp);
-            });
-            let connect = lp.create_connection(Recorder::default, "127.0.0.1", port);
-            let made = lp.run_until_complete(asyncio::timeout(
-                BOUND,
-                std::future::IntoFuture::into_future(connect),
-            ));
-            (peer, made.unwrap().unwrap().unwrap())
-        };
+        let (t, proto, go, peer) = recorder_to_a_late_reader(&lp, tls);
         t.write(&vec![7u8; 16 << 20]).unwrap(); // the peer does not read: paused
         assert!(t.buffer_info().writing_paused, "tls {tls}: paused");
         t.close();
@@ -536,4 +516,87 @@ fn t26_writing_paused_ends_at_abort_as_on_the_socket_transport() {
         assert!(!t.buffer_info().writing_paused);
         peer.join().unwrap();
     }
+}
+
+/// T26, T13, T14: what a TLS transport answers after `abort()`, next to the socket transport.
+/// CPython 3.11 (probed, `scratch/s25/probes/tlswords/abort_probe.py`: 100 MiB written to a TLS peer that
+/// does not read, then `abort()`): the layer's buffers are dropped (its `connection_lost`
+/// empties them; `get_write_buffer_size()` 99748480 before, 0 after), the marks are kept
+/// (`(262144, 1048576)` throughout), and no `resume_writing` follows. Ours dropped nothing
+/// until connection_lost: the size after `abort()` was the 16 MiB held while
+/// `writing_paused` already said false, and a `set_write_buffer_limits` then delivered a
+/// `resume_writing` to an aborted protocol (checked: with the fix taken out, the size and the
+/// resume assertions fail). Now the size is 0 from `abort()` on, as on the socket transport.
+/// `is_reading()` says false after abort, ours by design (`Transport::is_reading`, L79).
+#[test]
+fn t26_t13_an_aborted_tls_transport_holds_nothing_and_keeps_its_marks() {
+    for tls in [false, true] {
+        let lp = asyncio::EventLoop::new().unwrap();
+        let (t, proto, go, peer) = recorder_to_a_late_reader(&lp, tls);
+        t.set_write_buffer_limits(Some(1 << 20), None).unwrap();
+        t.write(&vec![7u8; 16 << 20]).unwrap(); // the peer does not read: held
+        let before = t.buffer_info();
+        assert!(before.writing_paused, "tls {tls}: {before:?}");
+        assert!(t.get_write_buffer_size() > 1 << 20, "tls {tls}: {before:?}");
+        t.abort();
+        let after = |what: &str| {
+            assert_eq!(t.get_write_buffer_size(), 0, "tls {tls}, {what}");
+            assert_eq!(
+                t.get_write_buffer_limits(),
+                (1 << 18, 1 << 20),
+                "tls {tls}, {what}"
+            );
+            assert!(!t.is_reading(), "tls {tls}, {what}");
+            assert!(!t.buffer_info().writing_paused, "tls {tls}, {what}");
+        };
+        after("at abort()");
+        // Marks set after abort: nothing is buffered, yet the protocol hears no resume.
+        t.set_write_buffer_limits(Some(1 << 20), None).unwrap();
+        assert!(!proto.borrow().lost, "connection_lost has not run yet");
+        go.send(()).unwrap();
+        util::run_until(&lp, 1000, || proto.borrow().lost);
+        after("after connection_lost");
+        let calls = proto.borrow().calls.clone();
+        assert!(
+            !calls.iter().any(|c| c == "resume_writing"),
+            "tls {tls}: {calls:?}"
+        );
+        peer.join().unwrap();
+    }
+}
+
+/// A `Recorder` connected over TLS (`tls`) or plain TCP to a peer with a small window that
+/// reads nothing until `go` is sent (or dropped), then reads to EOF.
+#[allow(clippy::type_complexity)]
+fn recorder_to_a_late_reader(
+    lp: &asyncio::EventLoop,
+    tls: bool,
+) -> (
+    asyncio::Transport,
+    Rc<RefCell<Recorder>>,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (listener, port) = small_window_listener();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let (peer, (t, proto)) = if tls {
+        let peer = tls_peer_on(listener, move |mut tcp, _conn| {
+            let _ = wait_go.recv_timeout(BOUND);
+            tls_common::drain(&mut tcp);
+        });
+        (peer, recorder_over_tls(lp, port))
+    } else {
+        let peer = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            let _ = wait_go.recv_timeout(BOUND);
+            tls_common::drain(&mut tcp);
+        });
+        let connect = lp.create_connection(Recorder::default, "127.0.0.1", port);
+        let made = lp.run_until_complete(asyncio::timeout(
+            BOUND,
+            std::future::IntoFuture::into_future(connect),
+        ));
+        (peer, made.unwrap().unwrap().unwrap())
+    };
+    (t, proto, go, peer)
 }
