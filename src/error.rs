@@ -675,7 +675,33 @@ enum TlsCause {
     Rustls(rustls::Error),
     /// The peer ended the TCP stream without close_notify and the connection asked to see it.
     Truncated,
+    /// A certificate refused for a stand-in name (`config::client_setup`), told for the name
+    /// the user gave.
+    NameRefused(NameRefused),
 }
+
+/// rustls' refusal of a certificate for a stand-in name (the placeholder `NO_NAME`, checked
+/// for a `server_hostname` rustls cannot match as written), with the user's name in its
+/// place: the placeholder is ours, and no error text shows it.
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone)]
+struct NameRefused {
+    /// `InvalidCertificate(NotValidForName)`: rustls' variant for a name mismatch without the
+    /// placeholder in its context.
+    error: rustls::Error,
+    /// rustls' own words for the refusal, naming the user's name.
+    words: String,
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Display for NameRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.words)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl std::error::Error for NameRefused {}
 
 #[cfg(feature = "tls")]
 impl TlsError {
@@ -690,15 +716,23 @@ impl TlsError {
     /// name rustls cannot match as given (`config::client_setup`): a refusal for the name
     /// names `host`, the one the user gave.
     pub(crate) fn for_name(mut self, host: &str) -> Self {
-        if let TlsCause::Rustls(rustls::Error::InvalidCertificate(
-            rustls::CertificateError::NotValidForNameContext { presented, .. },
-        )) = &*self.cause
+        if let TlsCause::Rustls(
+            e @ rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { presented, .. },
+            ),
+        ) = &*self.cause
         {
             self.message = format!(
                 "{}; a name is matched as written: without brackets or a final dot, an IPv4 \
                  address as four decimal numbers",
                 wrong_name_words(host, presented)
             );
+            // rustls quotes the name it checked as `{:?}` of the text.
+            let placeholder = format!("{:?}", crate::tls::config::NO_NAME);
+            let words = e.to_string().replace(&placeholder, &format!("{host:?}"));
+            let error =
+                rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+            self.cause = std::sync::Arc::new(TlsCause::NameRefused(NameRefused { error, words }));
         }
         self
     }
@@ -712,12 +746,16 @@ impl TlsError {
         }
     }
 
-    /// The rustls error behind this failure, if rustls raised it.
+    /// The rustls error behind this failure, if rustls raised it. A certificate refused for
+    /// a `server_hostname` rustls cannot match as written (`127.1`, `localhost.`), which it
+    /// checked as a stand-in, is `InvalidCertificate(NotValidForName)`: the names the
+    /// certificate is for are in the message.
     ///
     /// Shown in the example on [`TlsError`].
     pub fn rustls_error(&self) -> Option<&rustls::Error> {
         match &*self.cause {
             TlsCause::Rustls(e) => Some(e),
+            TlsCause::NameRefused(n) => Some(&n.error),
             TlsCause::Truncated => None,
         }
     }
@@ -729,7 +767,7 @@ impl TlsError {
     pub fn is_certificate_error(&self) -> bool {
         matches!(
             &*self.cause,
-            TlsCause::Rustls(rustls::Error::InvalidCertificate(_))
+            TlsCause::Rustls(rustls::Error::InvalidCertificate(_)) | TlsCause::NameRefused(_)
         )
     }
 
@@ -790,7 +828,7 @@ impl fmt::Display for TlsError {
 }
 
 /// The source is the rustls error when the message says it in other words (a certificate
-/// refused); none when the message already is rustls' text, or that text less its prefix
+/// refused; for a stand-in name, rustls' words with the user's name); none when the message already is rustls' text, or that text less its prefix
 /// (`General`, `Other`), so a chain never repeats itself.
 #[cfg(feature = "tls")]
 impl std::error::Error for TlsError {
@@ -798,6 +836,7 @@ impl std::error::Error for TlsError {
         match &*self.cause {
             TlsCause::Rustls(rustls::Error::General(_) | rustls::Error::Other(_)) => None,
             TlsCause::Rustls(e) if e.to_string() != self.message => Some(e),
+            TlsCause::NameRefused(n) => Some(n),
             _ => None,
         }
     }

@@ -424,17 +424,38 @@ async fn connect_as(
     w.wait_closed().await
 }
 
-/// `e` is a refusal of the certificate for the name, naming `name` as the user gave it.
+/// `e` is a refusal of the certificate for the name, naming `name` as the user gave it, in
+/// its message and in every source below it, and never the stand-in rustls checked for a
+/// name it cannot match as written (`unnamed.invalid`), not even in Debug or in
+/// `rustls_error()`. A stand-in's refusal is rustls' `NotValidForName`: its context would
+/// name the stand-in.
 fn assert_mismatch_naming(e: &Error, name: &str) {
     assert!(
         matches!(
             cert_error(e),
-            Some(rustls::CertificateError::NotValidForNameContext { .. })
+            Some(
+                rustls::CertificateError::NotValidForNameContext { .. }
+                    | rustls::CertificateError::NotValidForName
+            )
         ),
         "{name:?}: {e:?}"
     );
     let want = format!("not for {name:?}");
     assert!(e.to_string().contains(&want), "{name:?}: {e}");
+    let mut chain = Vec::new();
+    let mut next = std::error::Error::source(e);
+    while let Some(s) = next {
+        chain.push(s.to_string());
+        next = s.source();
+    }
+    let rustls_words = tls_err(e).rustls_error().map(|r| r.to_string());
+    let quoted = format!("{name:?}");
+    assert!(
+        chain.iter().any(|s| s.contains(&quoted)),
+        "{name:?}: no source names it: {chain:?}"
+    );
+    let all = format!("{e} {e:?} {chain:?} {rustls_words:?}");
+    assert!(!all.contains("unnamed.invalid"), "{name:?}: {all}");
 }
 
 /// T2, T8, S6: CPython checks server_hostname as given: `[localhost]`, `[127.0.0.1]`,
