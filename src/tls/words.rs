@@ -15,6 +15,9 @@ use std::borrow::Cow;
 /// sentence put an allocation and a copy inline in every arm.
 pub(crate) fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
     use rustls::CertificateError as C;
+    if let Some(words) = handshake_words(e) {
+        return Some(Cow::Borrowed(words));
+    }
     match e {
         // rustls' catch-all, which we build with a sentence of our own (as rustls does with
         // a few of its own): the sentence alone, without rustls' "unexpected error: ".
@@ -140,6 +143,19 @@ fn peer_alert_words(alert: rustls::AlertDescription) -> Option<&'static str> {
         A::CertificateRequired => "tlsv13 alert certificate required: the server requires a client certificate and this side sent none; build the client configuration with one (rustls' with_client_auth_cert)",
         A::UnknownCA => "tlsv1 alert unknown ca: the peer does not trust the authority that issued this side's certificate; give the peer that CA as a trust anchor",
         A::BadCertificate => "sslv3 alert bad certificate: the peer refused this side's certificate; check that it is a leaf certificate for the name in use, in date, sent with its chain",
+        A::CertificateUnknown => "sslv3 alert certificate unknown: the peer refused this side's certificate without naming why (a rustls peer says this for a certificate whose name or key usage does not fit); check that it is a leaf certificate for the name in use, with the usage its side needs (serverAuth, clientAuth), sent with its chain",
+        A::UnsupportedCertificate => "sslv3 alert unsupported certificate: the peer does not take this kind of certificate (its key type, or a CA certificate used as a leaf); make a leaf certificate with an RSA or ECDSA P-256 key",
+        A::CertificateExpired => "sslv3 alert certificate expired: the peer found this side's certificate (or one in its chain) out of date; renew it, or check the peer's clock",
+        A::CertificateRevoked => "sslv3 alert certificate revoked: the peer found this side's certificate revoked; get a new one",
+        A::AccessDenied => "tlsv1 alert access denied: the peer refused this side; a rustls server says so when it has no certificate for the name asked for (server_hostname, sent as SNI): connect with a name the server serves",
+        A::UnrecognisedName => "tlsv1 unrecognized name: the server does not serve the name this side asked for (server_hostname, sent as SNI); connect with a name it serves",
+        A::BadRecordMac => "sslv3 alert bad record mac: the peer could not decrypt a record this side sent: bytes were changed on the way (a middlebox or a faulty path) or the two sides' keys disagree; the connection cannot go on: reconnect, and if it recurs look at what sits between the two",
+        A::DecryptError => "tlsv1 alert decrypt error: the peer could not verify this side's handshake (a signature or the Finished message): this side's private key does not belong to its certificate, or the handshake was changed on the way; give this side the key made with its certificate",
+        A::DecodeError => "tlsv1 alert decode error: the peer could not parse a message this side sent (cut short or changed on the way, or a TLS stack that reads it otherwise); the peer's logs say which",
+        A::IllegalParameter => "sslv3 alert illegal parameter: the peer refused a value in this side's handshake (a field it does not accept in that place); compare both sides' TLS settings, and the peer's logs",
+        A::UnexpectedMessage => "sslv3 alert unexpected message: the peer got a message it did not expect at that point of the handshake or connection; the two TLS stacks disagree, or bytes were changed on the way",
+        A::InsufficientSecurity => "tlsv1 alert insufficient security: the peer wants stronger parameters than any this side offered (cipher suites, key exchange groups); offer the stronger ones it takes",
+        A::InternalError => "tlsv1 alert internal error: the peer failed on its own side, not over anything this side sent; the peer's logs say why",
         // Only a handshake gets this error: a close_notify after it is the clean end of reads.
         A::CloseNotify => "TLS/SSL connection has been closed (EOF): the peer sent close_notify during the handshake, ending the connection before it was secured (a refusal without a reason given: the peer's logs say why)",
         _ => return None,
@@ -168,4 +184,173 @@ pub(crate) fn utc(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// The refusals this side's own rustls makes in a handshake, and a record that fails to
+/// decrypt, in OpenSSL's words as Python prints them (`no shared cipher`, `peer did not
+/// return a certificate`, `decryption failed or bad record mac`), then what to do. The peer
+/// hears an alert (handshake_failure, protocol_version, certificate_required...), worded in
+/// [`peer_alert_words`] on its side. `None` for the errors rustls words well enough: a peer
+/// that misbehaves (`peer misbehaved: ...`), a corrupt message, a handshake not complete.
+fn handshake_words(e: &rustls::Error) -> Option<&'static str> {
+    use rustls::PeerIncompatible as P;
+    Some(match e {
+        rustls::Error::PeerIncompatible(p) => match p {
+            P::NoCipherSuitesInCommon => "no shared cipher: the peer offered no cipher suite this side accepts (rustls takes the AES-GCM and ChaCha20-Poly1305 suites, in TLS 1.2 only with ECDHE); let both sides' cipher suite lists, and the TLS versions they allow, share one",
+            P::NoKxGroupsInCommon => "no suitable key share: the peer offered no key exchange group this side accepts (rustls' ring provider takes X25519, P-256 and P-384); let both sides' group lists share one",
+            P::NoSignatureSchemesInCommon => "no suitable signature algorithm: this side's certificate key cannot sign with any signature scheme the peer accepts (e.g. a peer that takes Ed25519 only, from an ECDSA or RSA key); give this side a certificate with a key of a kind the peer accepts, or let the peer accept this one's",
+            P::NoCertificateRequestSignatureSchemesInCommon => "no suitable signature algorithm: the server asks for a client certificate signed with schemes this side's client key cannot use; give this side a client certificate with a key of a kind the server accepts",
+            P::Tls12NotOffered | P::Tls12NotOfferedOrEnabled | P::SupportedVersionsExtensionRequired => "unsupported protocol: the client offered no TLS version this server accepts (rustls speaks TLS 1.2 and 1.3: a client limited to TLS 1.0 or 1.1, or to a version this server's configuration leaves out, is refused); let both sides allow a common version",
+            P::ServerTlsVersionIsDisabledByOurConfig | P::ServerDoesNotSupportTls12Or13 => "unsupported protocol: the server chose a TLS version this side does not accept (rustls speaks TLS 1.2 and 1.3, and this side's configuration may allow only one); let both sides allow a common version",
+            _ => return None,
+        },
+        rustls::Error::NoCertificatesPresented => "peer did not return a certificate: this server requires a client certificate and the client sent none; give the client one the server's verifier trusts (rustls' with_client_auth_cert, Python's load_cert_chain on the client's context), or make client certificates optional on this server",
+        // rustls' "peer doesn't support any known protocol": a server's ALPN refusal (D13).
+        rustls::Error::NoApplicationProtocol => "no application protocol: the client offered ALPN protocols and none of them is in this server's list, so the handshake ended with no_application_protocol (RFC 7301); let the two lists share one, or give the client no ALPN list",
+        rustls::Error::DecryptError => "decryption failed or bad record mac: a record from the peer did not decrypt: bytes were changed on the way (a middlebox or a faulty path) or the two sides' keys disagree; the connection cannot go on: reconnect, and if it recurs look at what sits between the two",
+        // rustls' own sentence when the server's certificate resolver returns none (an SNI
+        // name it does not serve, e.g. `ResolvesServerCertUsingSni`). Python's sni_callback
+        // refusing says `callback failed` on the server side.
+        rustls::Error::General(g) if g == "no server certificate chain resolved" => "callback failed: this server's certificate resolver has no certificate for the name the client asked for (its SNI, or none when the client sent no name), so the handshake ended with access_denied; add a certificate for that name to the resolver, or a default one",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::TlsError;
+    use rustls::{AlertDescription as A, Error as E, PeerIncompatible as P};
+    use std::error::Error as _;
+
+    /// Each error a user can meet reads OpenSSL's reason first (as Python's `ssl.SSLError`
+    /// prints it), then what to do, with rustls' own text as the source; every other error
+    /// is rustls' text, with no source repeating it.
+    #[test]
+    fn rustls_errors_in_openssl_words_then_what_to_do() {
+        let worded = [
+            (
+                E::PeerIncompatible(P::NoCipherSuitesInCommon),
+                "no shared cipher: ",
+            ),
+            (
+                E::PeerIncompatible(P::NoKxGroupsInCommon),
+                "no suitable key share: ",
+            ),
+            (
+                E::PeerIncompatible(P::NoSignatureSchemesInCommon),
+                "no suitable signature algorithm: ",
+            ),
+            (
+                E::PeerIncompatible(P::NoCertificateRequestSignatureSchemesInCommon),
+                "no suitable signature algorithm: ",
+            ),
+            (
+                E::PeerIncompatible(P::Tls12NotOffered),
+                "unsupported protocol: the client",
+            ),
+            (
+                E::PeerIncompatible(P::Tls12NotOfferedOrEnabled),
+                "unsupported protocol: the client",
+            ),
+            (
+                E::PeerIncompatible(P::SupportedVersionsExtensionRequired),
+                "unsupported protocol: the client",
+            ),
+            (
+                E::PeerIncompatible(P::ServerTlsVersionIsDisabledByOurConfig),
+                "unsupported protocol: the server",
+            ),
+            (
+                E::NoCertificatesPresented,
+                "peer did not return a certificate: ",
+            ),
+            (E::NoApplicationProtocol, "no application protocol: "),
+            (E::DecryptError, "decryption failed or bad record mac: "),
+            (
+                E::General("no server certificate chain resolved".into()),
+                "callback failed: ",
+            ),
+            (
+                E::AlertReceived(A::BadRecordMac),
+                "sslv3 alert bad record mac: ",
+            ),
+            (
+                E::AlertReceived(A::DecryptError),
+                "tlsv1 alert decrypt error: ",
+            ),
+            (
+                E::AlertReceived(A::AccessDenied),
+                "tlsv1 alert access denied: ",
+            ),
+            (
+                E::AlertReceived(A::UnrecognisedName),
+                "tlsv1 unrecognized name: ",
+            ),
+            (
+                E::AlertReceived(A::DecodeError),
+                "tlsv1 alert decode error: ",
+            ),
+            (
+                E::AlertReceived(A::IllegalParameter),
+                "sslv3 alert illegal parameter: ",
+            ),
+            (
+                E::AlertReceived(A::UnexpectedMessage),
+                "sslv3 alert unexpected message: ",
+            ),
+            (
+                E::AlertReceived(A::InternalError),
+                "tlsv1 alert internal error: ",
+            ),
+            (
+                E::AlertReceived(A::InsufficientSecurity),
+                "tlsv1 alert insufficient security: ",
+            ),
+            (
+                E::AlertReceived(A::CertificateExpired),
+                "sslv3 alert certificate expired: ",
+            ),
+            (
+                E::AlertReceived(A::CertificateUnknown),
+                "sslv3 alert certificate unknown: ",
+            ),
+            (
+                E::AlertReceived(A::CertificateRevoked),
+                "sslv3 alert certificate revoked: ",
+            ),
+            (
+                E::AlertReceived(A::UnsupportedCertificate),
+                "sslv3 alert unsupported certificate: ",
+            ),
+        ];
+        for (rustls_error, opening) in worded {
+            let rustls_text = rustls_error.to_string();
+            let e = TlsError::from_rustls(rustls_error);
+            let text = e.to_string();
+            assert!(text.starts_with(opening), "{rustls_text}: {text}");
+            assert!(text.contains(';'), "{rustls_text}: no advice in {text}");
+            let source = e.source().map(|s| s.to_string());
+            assert_eq!(source.as_deref(), Some(rustls_text.as_str()), "{text}");
+        }
+        let passed_through = [
+            E::PeerMisbehaved(rustls::PeerMisbehaved::TooMuchEarlyDataReceived),
+            E::PeerIncompatible(P::NullCompressionRequired),
+            E::InvalidMessage(rustls::InvalidMessage::MessageTooShort),
+            E::HandshakeNotComplete,
+            E::UnsupportedNameType,
+            E::EncryptError,
+            E::PeerSentOversizedRecord,
+            E::AlertReceived(A::UserCanceled),
+        ];
+        for rustls_error in passed_through {
+            let rustls_text = rustls_error.to_string();
+            let e = TlsError::from_rustls(rustls_error);
+            assert_eq!(e.to_string(), rustls_text);
+            assert!(e.source().is_none(), "{rustls_text} repeated as the source");
+        }
+        // Our own sentence in rustls' catch-all stays the sentence alone, with no source.
+        let e = TlsError::from_rustls(E::General("the peer did a thing".into()));
+        assert_eq!(e.to_string(), "the peer did a thing");
+        assert!(e.source().is_none());
+    }
 }

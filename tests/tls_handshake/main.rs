@@ -43,4 +43,5 @@ async fn refused(config: std::sync::Arc<rustls::ClientConfig>, port: u16, name: 
 mod both_ways;
 mod certificate_checks;
 mod plain_text_peers;
+mod refusals_in_words;
 mod timeouts_and_endings;
