@@ -13,7 +13,6 @@ mod tls_helpers;
 mod util;
 
 use std::cell::RefCell;
-use std::future::IntoFuture;
 use std::io;
 use std::net::TcpListener;
 use std::rc::Rc;
