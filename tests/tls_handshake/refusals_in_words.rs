@@ -191,54 +191,20 @@ fn an_sni_name_the_server_does_not_serve_reads_access_denied() {
     assert_opens("client", &c, "tlsv1 alert access denied: ");
 }
 
-/// A client whose verifier takes Ed25519 signatures only meets a server with an ECDSA key.
+/// A client that offers Ed25519 signatures only meets a server with an ECDSA key (the
+/// refusal comes before any certificate check: the client's verifier accepts any).
 #[test]
 fn no_signature_scheme_in_common_reads_no_suitable_signature_algorithm() {
-    #[derive(Debug)]
-    struct Ed25519Only(Arc<rustls::client::WebPkiServerVerifier>);
-    impl rustls::client::danger::ServerCertVerifier for Ed25519Only {
-        fn verify_server_cert(
-            &self,
-            end_entity: &rustls::pki_types::CertificateDer<'_>,
-            intermediates: &[rustls::pki_types::CertificateDer<'_>],
-            name: &rustls::pki_types::ServerName<'_>,
-            ocsp: &[u8],
-            now: rustls::pki_types::UnixTime,
-        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-            self.0
-                .verify_server_cert(end_entity, intermediates, name, ocsp, now)
-        }
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &rustls::pki_types::CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls12_signature(message, cert, dss)
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &rustls::pki_types::CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls13_signature(message, cert, dss)
-        }
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            vec![rustls::SignatureScheme::ED25519]
-        }
-    }
-    let certs = Certs::get();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(asyncio::tls::load_certs(&certs.ca).unwrap());
-    let webpki = rustls::client::WebPkiServerVerifier::builder(Arc::new(roots))
-        .build()
-        .unwrap();
-    let client = rustls::ClientConfig::builder()
+    let p = provider(|_| {});
+    let only = tls_helpers::AcceptAny::new(p.clone()).offering(&[rustls::SignatureScheme::ED25519]);
+    let client = rustls::ClientConfig::builder_with_provider(p)
+        .with_safe_default_protocol_versions()
+        .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Ed25519Only(webpki)))
+        .with_custom_certificate_verifier(Arc::new(only))
         .with_no_client_auth();
-    let (s, c) = both_sides(certs.server_config(&[]), Arc::new(client), "localhost");
+    let server = Certs::get().server_config(&[]);
+    let (s, c) = both_sides(server, Arc::new(client), "localhost");
     assert_opens(
         "server",
         &s,

@@ -439,3 +439,69 @@ pub fn assert_ping_echoed_then_a_clean_end(p: &Recorder, what: &str) {
         "{what}"
     );
 }
+
+/// A verifier that accepts any certificate (CPython's `CERT_NONE` without `check_hostname`),
+/// offering the signature schemes of `provider`, or only `schemes` when set.
+#[derive(Debug)]
+pub struct AcceptAny {
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    schemes: Option<Vec<rustls::SignatureScheme>>,
+}
+
+impl AcceptAny {
+    pub fn new(provider: std::sync::Arc<rustls::crypto::CryptoProvider>) -> Self {
+        AcceptAny {
+            provider,
+            schemes: None,
+        }
+    }
+
+    /// Offering only `schemes` in the ClientHello.
+    pub fn offering(mut self, schemes: &[rustls::SignatureScheme]) -> Self {
+        self.schemes = Some(schemes.to_vec());
+        self
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        match &self.schemes {
+            Some(only) => only.clone(),
+            None => self
+                .provider
+                .signature_verification_algorithms
+                .supported_schemes(),
+        }
+    }
+}
