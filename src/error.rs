@@ -617,8 +617,12 @@ impl SharedError {
 /// A TLS failure, the payload of `Error::Tls` (Python's `ssl.SSLError`; `is_certificate_error`
 /// marks `ssl.SSLCertVerificationError`, `is_truncation` marks `ssl.SSLEOFError`).
 ///
-/// Display is rustls' own message for errors rustls raised. Clone is cheap enough to hand the
-/// same failure to the handshake waiter and to the protocol's `connection_lost`.
+/// Display says what is wrong and what to do for the failures a connection can meet (a
+/// refused certificate or handshake, a record that does not decrypt), opening with OpenSSL's
+/// words as Python's `ssl.SSLError` prints them (`certificate verify failed`, `no shared
+/// cipher`); `source()` is then rustls' own error. Other errors are rustls' own message.
+/// Clone is cheap enough to hand the same failure to the handshake waiter and to the
+/// protocol's `connection_lost`.
 ///
 /// # Examples
 ///

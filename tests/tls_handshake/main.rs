@@ -1,6 +1,7 @@
 //! The TLS handshake (issue #5, Part T): both ways with extra info, client auth, the
 //! certificate checks that refuse a peer (wrong name, unknown CA, expired, stale roots, wrong
-//! key), plain-text peers, handshake timeouts, and how a connection ends (close_notify, EOF).
+//! key), plain-text peers, handshake timeouts, how a connection ends (close_notify, EOF), and
+//! the words both sides read when a handshake is refused.
 //! Certificates are made at test time (`tls_common`).
 //! Every wait is bounded by `asyncio::timeout`.
 #![cfg(feature = "tls")]
