@@ -201,6 +201,8 @@ fn handshake_words(e: &rustls::Error) -> Option<&'static str> {
             P::NoSignatureSchemesInCommon => "no suitable signature algorithm: this side's certificate key cannot sign with any signature scheme the peer accepts (e.g. a peer that takes Ed25519 only, from an ECDSA or RSA key); give this side a certificate with a key of a kind the peer accepts, or let the peer accept this one's",
             P::NoCertificateRequestSignatureSchemesInCommon => "no suitable signature algorithm: the server asks for a client certificate signed with schemes this side's client key cannot use; give this side a client certificate with a key of a kind the server accepts",
             P::Tls12NotOffered | P::Tls12NotOfferedOrEnabled | P::SupportedVersionsExtensionRequired => "unsupported protocol: the client offered no TLS version this server accepts (rustls speaks TLS 1.2 and 1.3: a client limited to TLS 1.0 or 1.1, or to a version this server's configuration leaves out, is refused); let both sides allow a common version",
+            // Checked first by a rustls server: what a TLS 1.0 or 1.1 ClientHello lacks.
+            P::SignatureAlgorithmsExtensionRequired => "unsupported protocol: the client's hello has no signature_algorithms extension, which TLS 1.2 and 1.3 clients send: it is a TLS 1.0 or 1.1 client, which rustls does not serve; let the client use TLS 1.2 or 1.3",
             P::ServerTlsVersionIsDisabledByOurConfig | P::ServerDoesNotSupportTls12Or13 => "unsupported protocol: the server chose a TLS version this side does not accept (rustls speaks TLS 1.2 and 1.3, and this side's configuration may allow only one); let both sides allow a common version",
             _ => return None,
         },
@@ -255,6 +257,10 @@ mod tests {
             (
                 E::PeerIncompatible(P::SupportedVersionsExtensionRequired),
                 "unsupported protocol: the client",
+            ),
+            (
+                E::PeerIncompatible(P::SignatureAlgorithmsExtensionRequired),
+                "unsupported protocol: the client's hello",
             ),
             (
                 E::PeerIncompatible(P::ServerTlsVersionIsDisabledByOurConfig),
