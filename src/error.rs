@@ -835,8 +835,9 @@ impl fmt::Display for TlsError {
 }
 
 /// The source is the rustls error when the message says it in other words (a certificate
-/// refused; for a stand-in name, rustls' words with the user's name); none when the message already is rustls' text, or that text less its prefix
-/// (`General`, `Other`), so a chain never repeats itself.
+/// or handshake refused; for a stand-in name, rustls' words with the user's name); none when
+/// the message already is rustls' text, or that text less its prefix (`General`, `Other`),
+/// so a chain never repeats itself.
 #[cfg(feature = "tls")]
 impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

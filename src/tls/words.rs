@@ -8,9 +8,10 @@
 use std::borrow::Cow;
 
 /// A certificate refusal, a key that does not fit its certificate, a peer that does not speak
-/// TLS, or a handshake the peer refused with an alert, in a sentence that says what is wrong and what to do (issue #14):
-/// rustls' own words (`invalid peer certificate: UnknownIssuer`) stay reachable as the
-/// source. `None` for errors rustls already states plainly. The fixed sentences are borrowed:
+/// TLS, a handshake refused by either side, or a record that does not decrypt, in a sentence
+/// that says what is wrong and what to do (issue #14): rustls' own words (`invalid peer
+/// certificate: UnknownIssuer`) stay reachable as the source. `None` for errors rustls
+/// already states plainly. The fixed sentences are borrowed:
 /// the one `into_owned` in `from_rustls` copies whichever it is, where an owned `String` per
 /// sentence put an allocation and a copy inline in every arm.
 pub(crate) fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
