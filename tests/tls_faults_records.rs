@@ -158,7 +158,7 @@ fn corrupted_record_reaches_connection_lost_once_with_the_tls_error_t29_t30() {
     );
     let error = error.borrow().clone().unwrap();
     assert!(
-        error.contains("cannot decrypt peer's message") && error.ends_with("tls_inside=true"),
+        error.contains("decryption failed or bad record mac") && error.ends_with("tls_inside=true"),
         "the crate's TLS error inside: {error}"
     );
     // Like CPython's `_do_read` → `_fatal_error`, the alert rustls queued after a bad record

@@ -168,14 +168,8 @@ fn t13_t14_t17_16_mib_both_ways_with_drain() {
 fn t13_t14_t15_write_flow_control_passes_through_the_layer() {
     // A TLS peer that completes the handshake, then stops reading until told; its small
     // receive buffer (no autotuning) keeps what the kernels absorb well below 16 MiB.
-    let (listener, port) = small_window_listener();
-    let (go, wait_go) = std::sync::mpsc::channel::<()>();
-    let peer = tls_peer_on(listener, move |mut tcp, _conn| {
-        let _ = wait_go.recv_timeout(BOUND);
-        tls_common::drain(&mut tcp);
-    });
     let lp = asyncio::EventLoop::new().unwrap();
-    let (t, proto) = recorder_over_tls(&lp, port);
+    let (t, proto, go, peer) = recorder_to_a_late_reader(&lp, true);
     let (low, high) = t.get_write_buffer_limits();
     assert_eq!((low, high), (128 * 1024, 512 * 1024), "T14: the TLS marks");
     t.write(&vec![7u8; 16 << 20]).unwrap();
@@ -256,25 +250,7 @@ fn alpn_negotiated_on_both_sides() {
 #[allow(clippy::await_holding_refcell_ref)] // holding the stream's protocol: the misuse tested
 fn s53_stream_start_tls_begun_while_the_streams_protocol_is_held_waits_for_it() {
     run(async {
-        let server = asyncio::start_server(
-            |_r: StreamReader, mut w: StreamWriter| async move {
-                w.write(b"GO\n")?;
-                w.start_tls(Certs::get().server_config(&[])).await?;
-                w.write(b"over tls")?;
-                w.close();
-                w.wait_closed().await
-            },
-            "127.0.0.1",
-            0,
-        )
-        .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
-        assert_eq!(reader.readline().await?, b"GO\n");
-        let proto = writer
-            .transport()
-            .get_protocol()
-            .expect("the stream's protocol");
+        let (server, reader, mut writer, proto) = tls_helpers::go_then_start_tls(None).await?;
         let probe = util::Probe::new();
         let tls = {
             let mut upgrade = std::pin::pin!(std::future::IntoFuture::into_future(
@@ -315,14 +291,8 @@ fn s53_stream_start_tls_begun_while_the_streams_protocol_is_held_waits_for_it() 
 #[test]
 fn bytes_the_layer_holds_when_the_loop_closes_are_warned_about_once() {
     tls_helpers::faults::capture_log::start();
-    let (listener, port) = small_window_listener();
-    let (go, wait_go) = std::sync::mpsc::channel::<()>();
-    let peer = tls_peer_on(listener, move |mut tcp, _conn| {
-        let _ = wait_go.recv_timeout(BOUND);
-        tls_common::drain(&mut tcp);
-    });
     let lp = asyncio::EventLoop::new().unwrap();
-    let (t, proto) = recorder_over_tls(&lp, port);
+    let (t, proto, go, peer) = recorder_to_a_late_reader(&lp, true);
     t.write(&vec![7u8; 16 << 20]).unwrap();
     assert_eq!(
         proto.borrow().calls.last().map(String::as_str),
@@ -380,12 +350,7 @@ fn t14_a_failed_pause_or_resume_writing_over_tls_names_the_layer_as_the_protocol
         }
     }
     type Seen = Rc<RefCell<Vec<(String, String, Vec<(&'static str, String)>)>>>;
-    let (listener, port) = small_window_listener();
-    let (go, wait_go) = std::sync::mpsc::channel::<()>();
-    let peer = tls_peer_on(listener, move |mut tcp, _conn| {
-        let _ = wait_go.recv_timeout(BOUND);
-        tls_common::drain(&mut tcp);
-    });
+    let (port, go, peer) = late_reader(true);
     let lp = asyncio::EventLoop::new().unwrap();
     let seen: Seen = Rc::default();
     let s = seen.clone();
@@ -401,14 +366,7 @@ fn t14_a_failed_pause_or_resume_writing_over_tls_names_the_layer_as_the_protocol
         .create_connection(Failing::default, "127.0.0.1", port)
         .ssl(Certs::get().client_config(&[]))
         .server_hostname("localhost");
-    let (t, proto) = lp
-        .run_until_complete(asyncio::timeout(
-            BOUND,
-            std::future::IntoFuture::into_future(connect),
-        ))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, proto) = tls_helpers::connected(&lp, connect);
     t.write(&vec![7u8; 16 << 20]).unwrap(); // the peer does not read yet: paused
     go.send(()).unwrap();
     util::run_until(&lp, 100_000, || seen.borrow().len() >= 2);
@@ -464,14 +422,7 @@ fn bytes_dropped_at_loop_close_behind_a_proxy_header_are_warned_about_once() {
     let connect = asyncio::open_connection_sock(sock)
         .ssl(Certs::get().client_config(&[]))
         .server_hostname("localhost");
-    let client = lp
-        .run_until_complete(asyncio::timeout(
-            BOUND,
-            std::future::IntoFuture::into_future(connect),
-        ))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let client = tls_helpers::connected(&lp, connect);
     tls_helpers::turn_until(&lp, "the handler's write", || kept.borrow().is_some());
     let held = kept
         .borrow()
@@ -494,28 +445,8 @@ fn bytes_dropped_at_loop_close_behind_a_proxy_header_are_warned_about_once() {
 #[test]
 fn t26_writing_paused_ends_at_abort_as_on_the_socket_transport() {
     for tls in [false, true] {
-        let (listener, port) = small_window_listener();
-        let (go, wait_go) = std::sync::mpsc::channel::<()>();
         let lp = asyncio::EventLoop::new().unwrap();
-        let (peer, (t, proto)) = if tls {
-            let peer = tls_peer_on(listener, move |mut tcp, _conn| {
-                let _ = wait_go.recv_timeout(BOUND);
-                tls_common::drain(&mut tcp);
-            });
-            (peer, recorder_over_tls(&lp, port))
-        } else {
-            let peer = std::thread::spawn(move || {
-                let (mut tcp, _) = listener.accept().unwrap();
-                let _ = wait_go.recv_timeout(BOUND);
-                tls_common::drain(&mut tcp);
-            });
-            let connect = lp.create_connection(Recorder::default, "127.0.0.1", port);
-            let made = lp.run_until_complete(asyncio::timeout(
-                BOUND,
-                std::future::IntoFuture::into_future(connect),
-            ));
-            (peer, made.unwrap().unwrap().unwrap())
-        };
+        let (t, proto, go, peer) = recorder_to_a_late_reader(&lp, tls);
         t.write(&vec![7u8; 16 << 20]).unwrap(); // the peer does not read: paused
         assert!(t.buffer_info().writing_paused, "tls {tls}: paused");
         t.close();
@@ -536,4 +467,98 @@ fn t26_writing_paused_ends_at_abort_as_on_the_socket_transport() {
         assert!(!t.buffer_info().writing_paused);
         peer.join().unwrap();
     }
+}
+
+/// T26, T13, T14: what a TLS transport answers after `abort()`, next to the socket transport.
+/// CPython 3.11 (probed, `scratch/s25/probes/tlswords/abort_probe.py`: 100 MiB written to a TLS peer that
+/// does not read, then `abort()`): the layer's buffers are dropped (its `connection_lost`
+/// empties them; `get_write_buffer_size()` 99748480 before, 0 after), the marks are kept
+/// (`(262144, 1048576)` throughout), and no `resume_writing` follows. Ours dropped nothing
+/// until connection_lost: the size after `abort()` was the 16 MiB held while
+/// `writing_paused` already said false, and a `set_write_buffer_limits` then delivered a
+/// `resume_writing` to an aborted protocol (checked: with the fix taken out, the size and the
+/// resume assertions fail). Now the size is 0 from `abort()` on, as on the socket transport.
+/// `is_reading()` says false after abort, ours by design (`Transport::is_reading`, L79).
+#[test]
+fn t26_t13_an_aborted_tls_transport_holds_nothing_and_keeps_its_marks() {
+    for tls in [false, true] {
+        let lp = asyncio::EventLoop::new().unwrap();
+        let (t, proto, go, peer) = recorder_to_a_late_reader(&lp, tls);
+        t.set_write_buffer_limits(Some(1 << 20), None).unwrap();
+        t.write(&vec![7u8; 16 << 20]).unwrap(); // the peer does not read: held
+        let before = t.buffer_info();
+        assert!(before.writing_paused, "tls {tls}: {before:?}");
+        assert!(t.get_write_buffer_size() > 1 << 20, "tls {tls}: {before:?}");
+        t.abort();
+        let after = |what: &str| {
+            assert_eq!(t.get_write_buffer_size(), 0, "tls {tls}, {what}");
+            assert_eq!(
+                t.get_write_buffer_limits(),
+                (1 << 18, 1 << 20),
+                "tls {tls}, {what}"
+            );
+            assert!(!t.is_reading(), "tls {tls}, {what}");
+            assert!(!t.buffer_info().writing_paused, "tls {tls}, {what}");
+        };
+        after("at abort()");
+        // Marks set after abort: nothing is buffered, yet the protocol hears no resume.
+        t.set_write_buffer_limits(Some(1 << 20), None).unwrap();
+        assert!(!proto.borrow().lost, "connection_lost has not run yet");
+        go.send(()).unwrap();
+        util::run_until(&lp, 1000, || proto.borrow().lost);
+        after("after connection_lost");
+        let calls = proto.borrow().calls.clone();
+        assert!(
+            !calls.iter().any(|c| c == "resume_writing"),
+            "tls {tls}: {calls:?}"
+        );
+        peer.join().unwrap();
+    }
+}
+
+/// A peer behind a small window (`small_window_listener`) that reads nothing until `go` is
+/// sent (or dropped), then reads to EOF: over TLS (after its handshake) or plain TCP. Its
+/// port, `go`, and its thread.
+fn late_reader(
+    tls: bool,
+) -> (
+    u16,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (listener, port) = small_window_listener();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let peer = if tls {
+        tls_peer_on(listener, move |mut tcp, _conn| {
+            let _ = wait_go.recv_timeout(BOUND);
+            tls_common::drain(&mut tcp);
+        })
+    } else {
+        std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            let _ = wait_go.recv_timeout(BOUND);
+            tls_common::drain(&mut tcp);
+        })
+    };
+    (port, go, peer)
+}
+
+/// A `Recorder` connected over TLS (`tls`) or plain TCP to a [`late_reader`].
+#[allow(clippy::type_complexity)]
+fn recorder_to_a_late_reader(
+    lp: &asyncio::EventLoop,
+    tls: bool,
+) -> (
+    asyncio::Transport,
+    Rc<RefCell<Recorder>>,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (port, go, peer) = late_reader(tls);
+    let (t, proto) = if tls {
+        recorder_over_tls(lp, port)
+    } else {
+        tls_helpers::plain_recorder(lp, port)
+    };
+    (t, proto, go, peer)
 }

@@ -424,17 +424,38 @@ async fn connect_as(
     w.wait_closed().await
 }
 
-/// `e` is a refusal of the certificate for the name, naming `name` as the user gave it.
+/// `e` is a refusal of the certificate for the name, naming `name` as the user gave it, in
+/// its message and in every source below it, and never the stand-in rustls checked for a
+/// name it cannot match as written (`unnamed.invalid`), not even in Debug or in
+/// `rustls_error()`. A stand-in's refusal is rustls' `NotValidForName`: its context would
+/// name the stand-in.
 fn assert_mismatch_naming(e: &Error, name: &str) {
     assert!(
         matches!(
             cert_error(e),
-            Some(rustls::CertificateError::NotValidForNameContext { .. })
+            Some(
+                rustls::CertificateError::NotValidForNameContext { .. }
+                    | rustls::CertificateError::NotValidForName
+            )
         ),
         "{name:?}: {e:?}"
     );
     let want = format!("not for {name:?}");
     assert!(e.to_string().contains(&want), "{name:?}: {e}");
+    let mut chain = Vec::new();
+    let mut next = std::error::Error::source(e);
+    while let Some(s) = next {
+        chain.push(s.to_string());
+        next = s.source();
+    }
+    let rustls_words = tls_err(e).rustls_error().map(|r| r.to_string());
+    let quoted = format!("{name:?}");
+    assert!(
+        chain.iter().any(|s| s.contains(&quoted)),
+        "{name:?}: no source names it: {chain:?}"
+    );
+    let all = format!("{e} {e:?} {chain:?} {rustls_words:?}");
+    assert!(!all.contains("unnamed.invalid"), "{name:?}: {all}");
 }
 
 /// T2, T8, S6: CPython checks server_hostname as given: `[localhost]`, `[127.0.0.1]`,
@@ -538,47 +559,6 @@ fn t2_s6_ipv6_names_with_and_without_brackets() {
     });
 }
 
-/// A verifier that accepts any certificate (CPython's `CERT_NONE` without `check_hostname`).
-#[derive(Debug)]
-struct AcceptAny(std::sync::Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// T2: a configuration that verifies nothing connects whatever the name, also one checked
 /// through the stand-in (CPython with `CERT_NONE` connects as `127.1`); the name is still
 /// the one reported (`get_extra_info("server_hostname")`, T31).
@@ -594,7 +574,7 @@ fn t2_t31_a_config_that_verifies_nothing_connects_under_any_name() {
             .with_no_client_auth();
         config
             .dangerous()
-            .set_certificate_verifier(std::sync::Arc::new(AcceptAny(provider)));
+            .set_certificate_verifier(std::sync::Arc::new(tls_helpers::AcceptAny::new(provider)));
         let config = std::sync::Arc::new(config);
         for name in ["127.1", "[localhost]", "localhost.", "example.com"] {
             let (_r, w) = asyncio::open_connection("127.0.0.1", port)

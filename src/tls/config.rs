@@ -554,7 +554,7 @@ pub(super) fn default_nameless_config() -> Result<Arc<ClientConfig>, Error> {
 
 /// Placeholder name for a nameless client (T3): rustls always needs one; `.invalid` is a
 /// reserved TLD (RFC 2606), so it can never be a real server's name.
-pub(super) const NO_NAME: &str = "unnamed.invalid";
+pub(crate) const NO_NAME: &str = "unnamed.invalid";
 
 /// [`nameless_config`], passed as a value so that only callers that may go nameless link it.
 pub(crate) type NamelessFn = fn(EnabledTls<'_>) -> Result<Arc<ClientConfig>, Error>;
@@ -635,9 +635,9 @@ const ALPN_LIST_MAX: usize = 32 * 1024;
 /// `localhost` there, once brackets were trimmed here) or not at all (`127.1`, `[::1]`,
 /// `a b`), which CPython sends and then refuses as a hostname mismatch, is checked as the
 /// stand-in [`NO_NAME`], which no certificate names, with no SNI: the handshake fails with a
-/// certificate error naming it (unless the configuration verifies nothing, as CPython's
-/// `CERT_NONE` connects). Only what CPython refuses before connecting is refused here
-/// (`check_name_text`).
+/// certificate error naming the name given, never the stand-in (`TlsError::for_name`),
+/// unless the configuration verifies nothing, as CPython's `CERT_NONE` connects. Only what
+/// CPython refuses before connecting is refused here (`check_name_text`).
 pub(crate) fn client_setup(
     ssl: EnabledTls<'_>,
     server_hostname: ServerHostname,

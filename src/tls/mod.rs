@@ -116,6 +116,7 @@ pub(crate) mod engine;
 pub(crate) mod nameless;
 pub(crate) mod protocol;
 pub(crate) mod transport;
+pub(crate) mod words;
 
 use std::cell::RefCell;
 use std::future::{Future, IntoFuture};

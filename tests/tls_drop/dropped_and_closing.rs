@@ -131,9 +131,7 @@ fn t27_a_tls_transport_is_closing_as_soon_as_its_raw_transport_is() {
         }
         assert!(proto.borrow().lost, "connection_lost within 1 000 turns");
         assert!(tls.is_closing());
-        handler_done(&seen, 1).await;
-        server.close();
-        server.wait_closed().await;
+        tls_helpers::close_after_handler(server, &seen).await;
         Ok(())
     });
 }

@@ -35,9 +35,7 @@ fn d14_t10_start_tls_after_the_peers_eof_fails_at_once() {
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
         let e = fails("wait_closed", writer.wait_closed()).await;
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
-        handler_done(&seen, 1).await;
-        server.close();
-        server.wait_closed().await;
+        tls_helpers::close_after_handler(server, &seen).await;
         Ok(())
     });
 }
@@ -67,9 +65,7 @@ fn d14_t8_every_waiter_fails_right_after_a_failed_start_tls() {
         for e in every_waiter_fails(&reader, &writer).await {
             assert!(tls_err(&e).is_certificate_error(), "{e:?}");
         }
-        handler_done(&seen, 1).await;
-        server.close();
-        server.wait_closed().await;
+        tls_helpers::close_after_handler(server, &seen).await;
         Ok(())
     });
 }
@@ -85,23 +81,11 @@ fn d14_start_tls_after_write_eof_fails_at_once_instead_of_at_the_handshake_timeo
         let reports = util::capture_exceptions(&asyncio::get_running_loop()?);
         // A server that takes the client's EOF and keeps its side open until the test is
         // done (a half-close is no reason to close): nothing from it ends the handshake.
-        let done = Rc::new(asyncio::Event::new());
-        let d = done.clone();
-        let server = asyncio::start_server(
-            move |r: StreamReader, w: StreamWriter| {
-                let done = d.clone();
-                async move {
-                    assert_eq!(r.read(-1).await?, b"");
-                    done.wait().await;
-                    w.close();
-                    Ok::<_, Error>(())
-                }
-            },
-            "127.0.0.1",
-            0,
-        )
+        let (server, port, done) = tls_helpers::server_held_until_done(|r, w| async move {
+            assert_eq!(r.read(-1).await?, b"");
+            Ok((r, w))
+        })
         .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
         let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
         let reader = Rc::new(reader);
         let r = reader.clone();

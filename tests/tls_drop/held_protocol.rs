@@ -11,9 +11,7 @@ fn s53_stream_start_tls_resumed_while_the_streams_protocol_is_held_does_not_pani
     // the new transport took the borrow and panicked (`already borrowed`); it now waits for
     // the borrow to end, the writer writing through the TLS transport at once.
     run(async {
-        let (server, reader, mut writer) = a_reader_paused_before_start_tls().await?;
-        let raw = writer.transport().clone();
-        let proto = raw.get_protocol().expect("the stream's protocol");
+        let (server, reader, mut writer, _raw, proto) = a_paused_reader_and_its_protocol().await?;
         let probe = util::Probe::new();
         let tls = {
             let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));
@@ -79,28 +77,11 @@ fn s53_the_streams_protocol_held_as_stream_start_tls_ends_learns_of_tls_once_rel
     // half-open (S63), which a TLS connection cannot do, and the TLS layer warns of it.
     tls_helpers::faults::capture_log::start();
     run(async {
-        let server = asyncio::start_server(
-            |r: StreamReader, mut w: StreamWriter| async move {
-                w.write(b"GO\n")?;
-                w.start_tls(Certs::get().server_config(&[])).await?;
-                // The EOF comes after the client's release: an EOF the TLS layer holds for the
-                // held protocol may reach it before the upgrade's retry does.
-                assert_eq!(r.readline().await?, b"go on\n");
-                w.write(b"over tls")?;
-                w.close();
-                w.wait_closed().await
-            },
-            "127.0.0.1",
-            0,
-        )
-        .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
-        let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
-        assert_eq!(reader.readline().await?, b"GO\n");
-        let proto = writer
-            .transport()
-            .get_protocol()
-            .expect("the stream's protocol");
+        // The server's EOF comes after the client's `go on` line, sent after its release: an
+        // EOF the TLS layer holds for the held protocol may reach it before the upgrade's
+        // retry does.
+        let (server, reader, mut writer, proto) =
+            tls_helpers::go_then_start_tls(Some(b"go on\n")).await?;
         let probe = util::Probe::new();
         {
             let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));

@@ -24,8 +24,8 @@ use asyncio::{Error, StreamReader, StreamWriter};
 use tls_common::Certs;
 use tls_helpers::{
     bulk_client_before_start_tls, close_both, every_waiter_fails, fails, forwarding_recorder,
-    handler_done, open_tls, plain_recorder, plain_server, run, start_tls_server_recording,
-    tls_echo_server, tls_err, turn_until, until_paused, BOUND, BULK,
+    open_tls, plain_recorder, plain_server, run, start_tls_server_recording, tls_echo_server,
+    tls_err, turn_until, until_paused, BOUND, BULK,
 };
 use util::{poll_with, Panicky, Recorder};
 
@@ -67,6 +67,24 @@ async fn yield_until_woken(probe: &util::Probe) {
         }
         asyncio::yield_now().await;
     }
+}
+
+/// [`a_reader_paused_before_start_tls`], with the raw transport and the stream's protocol
+/// (for the tests that hold it).
+async fn a_paused_reader_and_its_protocol() -> Result<
+    (
+        asyncio::Server,
+        StreamReader,
+        StreamWriter,
+        asyncio::Transport,
+        asyncio::ProtocolRef,
+    ),
+    Error,
+> {
+    let (server, reader, writer) = a_reader_paused_before_start_tls().await?;
+    let raw = writer.transport().clone();
+    let proto = raw.get_protocol().expect("the stream's protocol");
+    Ok((server, reader, writer, raw, proto))
 }
 
 /// The end of an [`a_reader_paused_before_start_tls`] test: the reader gets the 16 bytes and

@@ -69,9 +69,7 @@ fn s54_s14_a_paused_reader_whose_protocol_is_held_as_the_handshake_ends_pauses_o
     // it then). The re-pause waits for the borrow to end instead of being skipped, which
     // left the raw transport reading for a reader that believed it had stopped it.
     run(async {
-        let (server, reader, mut writer) = a_reader_paused_before_start_tls().await?;
-        let raw = writer.transport().clone();
-        let proto = raw.get_protocol().expect("the stream's protocol");
+        let (server, reader, mut writer, raw, proto) = a_paused_reader_and_its_protocol().await?;
         let probe = util::Probe::new();
         let tls = {
             let mut upgrade = std::pin::pin!(upgrade_as_localhost_client(&mut writer));

@@ -46,23 +46,11 @@ fn d14_t29_a_raw_transport_refusing_a_large_write_after_the_handshake_is_reporte
     // refusal is the connection's fatal error, reported once (T29); the rest add nothing.
     run(async {
         let reports = util::capture_exceptions(&asyncio::get_running_loop()?);
-        let done = Rc::new(asyncio::Event::new());
-        let d = done.clone();
-        let server = asyncio::start_server(
-            move |_r: StreamReader, mut w: StreamWriter| {
-                let done = d.clone();
-                async move {
-                    w.start_tls(Certs::get().server_config(&[])).await?;
-                    done.wait().await;
-                    w.close();
-                    Ok::<_, Error>(())
-                }
-            },
-            "127.0.0.1",
-            0,
-        )
+        let (server, port, done) = tls_helpers::server_held_until_done(|r, mut w| async move {
+            w.start_tls(Certs::get().server_config(&[])).await?;
+            Ok((r, w))
+        })
         .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
         let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
         let raw = writer.transport().clone();
         writer

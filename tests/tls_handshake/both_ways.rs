@@ -113,15 +113,7 @@ fn t7_t22_plain_protocol_over_tls_keeps_the_grammar_when_closing_from_a_callback
         })),
         ..Default::default()
     };
-    let connect = lp
-        .create_connection(move || rec, "127.0.0.1", port)
-        .ssl(Certs::get().client_config(&[]))
-        .server_hostname("localhost");
-    let (t, proto) = lp
-        .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (t, proto) = tls_helpers::this_recorder_over_tls(&lp, port, rec);
     assert_eq!(
         proto.borrow().calls,
         ["connection_made"],
@@ -130,17 +122,8 @@ fn t7_t22_plain_protocol_over_tls_keeps_the_grammar_when_closing_from_a_callback
     assert!(t.get_extra_info("cipher").is_some());
     util::run_until(&lp, 1000, || proto.borrow().lost);
     let p = proto.borrow();
-    assert_eq!(p.data, b"ping");
-    assert_eq!(
-        p.grammar(),
-        [
-            "connection_made",
-            "data",
-            "eof_received",
-            "connection_lost(None)"
-        ],
-        "T22: eof_received at the end of our own shutdown, then connection_lost"
-    );
+    // T22: eof_received at the end of our own shutdown, then connection_lost.
+    tls_helpers::assert_ping_echoed_then_a_clean_end(&p, "T22");
     assert!(t.is_closing());
     drop(p);
     server.close();

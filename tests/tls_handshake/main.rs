@@ -1,6 +1,7 @@
 //! The TLS handshake (issue #5, Part T): both ways with extra info, client auth, the
 //! certificate checks that refuse a peer (wrong name, unknown CA, expired, stale roots, wrong
-//! key), plain-text peers, handshake timeouts, and how a connection ends (close_notify, EOF).
+//! key), plain-text peers, handshake timeouts, how a connection ends (close_notify, EOF), and
+//! the words both sides read when a handshake is refused.
 //! Certificates are made at test time (`tls_common`).
 //! Every wait is bounded by `asyncio::timeout`.
 #![cfg(feature = "tls")]
@@ -13,7 +14,6 @@ mod tls_helpers;
 mod util;
 
 use std::cell::RefCell;
-use std::future::IntoFuture;
 use std::io;
 use std::net::TcpListener;
 use std::rc::Rc;
@@ -43,4 +43,5 @@ async fn refused(config: std::sync::Arc<rustls::ClientConfig>, port: u16, name: 
 mod both_ways;
 mod certificate_checks;
 mod plain_text_peers;
+mod refusals_in_words;
 mod timeouts_and_endings;

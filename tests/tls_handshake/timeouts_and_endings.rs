@@ -149,6 +149,55 @@ fn d9_truncation_is_an_error_when_required() {
     peer.join().unwrap();
 }
 
+/// D9 with the stream cut inside a record: the peer sends a whole record (`hello`), then
+/// half of the next, then its FIN. CPython's asyncio reads that as a clean EOF (its layer
+/// never gives its MemoryBIO the EOF: the half record just stays unread), and so do we by
+/// default: `hello`, then b"". Asked to require close_notify, the read fails in the words
+/// Python's `ssl` uses for it with ragged EOFs not suppressed (`EOF occurred in violation
+/// of protocol`, UNEXPECTED_EOF_WHILE_READING; probed:
+/// scratch/s25/probes/tlswords/words_probe.py, "a record cut short, then EOF").
+#[test]
+fn d9_an_eof_inside_a_record_is_a_clean_eof_or_the_truncation_when_required() {
+    for required in [false, true] {
+        let (port, peer) = tls_common::tls_peer(|mut tcp, mut conn| {
+            use std::io::Write;
+            let mut record = |data: &[u8]| {
+                conn.writer().write_all(data).unwrap();
+                let mut wire = Vec::new();
+                conn.write_tls(&mut wire).unwrap();
+                wire
+            };
+            let hello = record(b"hello");
+            let next = record(b"the rest of it");
+            tcp.write_all(&hello).unwrap();
+            tcp.write_all(&next[..next.len() / 2]).unwrap();
+            tcp.shutdown(std::net::Shutdown::Write).unwrap();
+            tls_common::drain(&mut tcp);
+        });
+        run(async move {
+            let (reader, writer) = open_tls(port).ssl_require_close_notify(required).await?;
+            assert_eq!(reader.readexactly(5).await?, b"hello");
+            let end = reader.read(-1).await;
+            if required {
+                let e = end.expect_err("the truncation, as required");
+                assert!(tls_err(&e).is_truncation(), "{e:?}");
+                assert!(
+                    e.to_string()
+                        .starts_with("EOF occurred in violation of protocol: "),
+                    "{e}"
+                );
+            } else {
+                assert_eq!(end?, b"", "D9: a clean EOF");
+                assert!(!writer.transport().close_notify_received());
+            }
+            writer.close();
+            let _ = writer.wait_closed().await;
+            Ok(())
+        });
+        peer.join().unwrap();
+    }
+}
+
 #[test]
 fn t20_close_notify_then_eof_is_clean_even_when_required() {
     let (port, peer) = blocking_tls_peer(PeerScript::CleanAfterHello);

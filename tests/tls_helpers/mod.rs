@@ -285,10 +285,7 @@ pub fn narrow_plain_recorder(
     let connect = lp
         .create_connection(Recorder::default, "", 0)
         .sock(std::net::TcpStream::from(sock));
-    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap()
+    connected(lp, connect)
 }
 
 /// A `Recorder` connected in plain TCP to `port`, bounded: the plain side of a start_tls test.
@@ -297,10 +294,7 @@ pub fn plain_recorder(
     port: u16,
 ) -> (asyncio::Transport, Rc<RefCell<Recorder>>) {
     let connect = lp.create_connection(Recorder::default, "127.0.0.1", port);
-    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap()
+    connected(lp, connect)
 }
 
 /// A `Recorder` connected over TLS to `port` (our client config, SNI "localhost"), bounded.
@@ -308,14 +302,20 @@ pub fn recorder_over_tls(
     lp: &asyncio::EventLoop,
     port: u16,
 ) -> (asyncio::Transport, Rc<RefCell<Recorder>>) {
+    this_recorder_over_tls(lp, port, Recorder::default())
+}
+
+/// [`recorder_over_tls`] with `rec`, its hooks set by the test.
+pub fn this_recorder_over_tls(
+    lp: &asyncio::EventLoop,
+    port: u16,
+    rec: Recorder,
+) -> (asyncio::Transport, Rc<RefCell<Recorder>>) {
     let connect = lp
-        .create_connection(Recorder::default, "127.0.0.1", port)
+        .create_connection(move || rec, "127.0.0.1", port)
         .ssl(Certs::get().client_config(&[]))
         .server_hostname("localhost");
-    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap()
+    connected(lp, connect)
 }
 
 /// A protocol factory whose protocols forward to a `Recorder`, and where the test finds the
@@ -333,4 +333,175 @@ pub fn forwarding_recorder() -> (
         Forward(rec)
     };
     (factory, made)
+}
+
+/// A server whose handler runs `first` on each connection (read to EOF, start_tls...), then
+/// keeps its side open (reader and writer) until the returned event is set, and closes.
+pub async fn server_held_until_done<F, Fut>(
+    first: F,
+) -> Result<(asyncio::Server, u16, Rc<asyncio::Event>), Error>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<(StreamReader, StreamWriter), Error>> + 'static,
+{
+    let done = Rc::new(asyncio::Event::new());
+    let d = done.clone();
+    let first = Rc::new(first);
+    let server = asyncio::start_server(
+        move |r: StreamReader, w: StreamWriter| {
+            let (done, first) = (d.clone(), first.clone());
+            async move {
+                let (_r, w) = first(r, w).await?;
+                done.wait().await;
+                w.close();
+                Ok::<_, Error>(())
+            }
+        },
+        "127.0.0.1",
+        0,
+    )
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    Ok((server, port, done))
+}
+
+/// A server whose handler writes `GO\n`, answers with start_tls (server side), reads the
+/// line `line_first` if given, then writes `over tls` and closes; and a plain client that
+/// has read the `GO`, with its stream's protocol (for the tests that hold it).
+pub async fn go_then_start_tls(
+    line_first: Option<&'static [u8]>,
+) -> Result<
+    (
+        asyncio::Server,
+        StreamReader,
+        StreamWriter,
+        asyncio::ProtocolRef,
+    ),
+    Error,
+> {
+    let server = asyncio::start_server(
+        move |r: StreamReader, mut w: StreamWriter| async move {
+            w.write(b"GO\n")?;
+            w.start_tls(Certs::get().server_config(&[])).await?;
+            if let Some(line) = line_first {
+                assert_eq!(r.readline().await?, line);
+            }
+            w.write(b"over tls")?;
+            w.close();
+            w.wait_closed().await
+        },
+        "127.0.0.1",
+        0,
+    )
+    .await?;
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    assert_eq!(reader.readline().await?, b"GO\n");
+    let proto = writer
+        .transport()
+        .get_protocol()
+        .expect("the stream's protocol");
+    Ok((server, reader, writer, proto))
+}
+
+/// The end of a test whose server recorded one handler's outcome: waits for it (bounded by
+/// the test's bound), then closes the server.
+pub async fn close_after_handler(server: asyncio::Server, seen: &Rc<RefCell<Vec<String>>>) {
+    handler_done(seen, 1).await;
+    server.close();
+    server.wait_closed().await;
+}
+
+/// Runs `connect` (a connection being made) on `lp`, bounded: what it made. The test fails
+/// on a timeout or an error.
+pub fn connected<F, T>(lp: &asyncio::EventLoop, connect: F) -> T
+where
+    F: IntoFuture<Output = Result<T, Error>>,
+{
+    lp.run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+/// The end of an echoed `ping` over TLS that we closed: the echo came back whole, then
+/// eof_received at the end of our own shutdown, then connection_lost.
+pub fn assert_ping_echoed_then_a_clean_end(p: &Recorder, what: &str) {
+    assert_eq!(p.data, b"ping", "{what}");
+    assert_eq!(
+        p.grammar(),
+        [
+            "connection_made",
+            "data",
+            "eof_received",
+            "connection_lost(None)"
+        ],
+        "{what}"
+    );
+}
+
+/// A verifier that accepts any certificate (CPython's `CERT_NONE` without `check_hostname`),
+/// offering the signature schemes of `provider`, or only `schemes` when set.
+#[derive(Debug)]
+pub struct AcceptAny {
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    schemes: Option<Vec<rustls::SignatureScheme>>,
+}
+
+impl AcceptAny {
+    pub fn new(provider: std::sync::Arc<rustls::crypto::CryptoProvider>) -> Self {
+        AcceptAny {
+            provider,
+            schemes: None,
+        }
+    }
+
+    /// Offering only `schemes` in the ClientHello.
+    pub fn offering(mut self, schemes: &[rustls::SignatureScheme]) -> Self {
+        self.schemes = Some(schemes.to_vec());
+        self
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        match &self.schemes {
+            Some(only) => only.clone(),
+            None => self
+                .provider
+                .signature_verification_algorithms
+                .supported_schemes(),
+        }
+    }
 }

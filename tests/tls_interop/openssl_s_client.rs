@@ -104,3 +104,75 @@ fn openssl_s_client_sees_close_notify_from_a_handler_failing_after_start_tls() {
         Ok(())
     });
 }
+
+/// A client limited to TLS 1.1 (`s_client -tls1_1`; security level 0, where OpenSSL 3 still
+/// offers it), which our own client cannot be: our server refuses it in OpenSSL's words,
+/// `unsupported protocol` (Python's server says `[SSL: UNSUPPORTED_PROTOCOL] unsupported
+/// protocol` for a version it does not take; scratch/s25/probes/tlswords/words_probe.py),
+/// then what to do. rustls refuses the hello for lacking signature_algorithms first, with a
+/// handshake_failure alert, which s_client prints as `sslv3 alert handshake failure`. The
+/// upgrade is SMTP's STARTTLS (`-starttls smtp`), so the ClientHello cannot come before our
+/// start_tls, whose error reaches the handler.
+#[test]
+fn openssl_s_client_on_tls_1_1_reads_unsupported_protocol_on_our_server() {
+    if !have_openssl() {
+        return;
+    }
+    run(async {
+        let seen: std::rc::Rc<std::cell::RefCell<Vec<String>>> = Default::default();
+        let s = seen.clone();
+        let smtp_then_start_tls = move |reader: StreamReader, mut writer: StreamWriter| {
+            let s = s.clone();
+            async move {
+                writer.write(b"220 ready\r\n")?;
+                let _ehlo = reader.readline().await?;
+                writer.write(b"250 STARTTLS\r\n")?;
+                let _starttls = reader.readline().await?;
+                writer.write(b"220 go ahead\r\n")?;
+                let e = writer
+                    .start_tls(Certs::get().server_config(&[]))
+                    .await
+                    .err();
+                s.borrow_mut()
+                    .push(e.map_or("ok".into(), |e| e.to_string()));
+                Ok::<_, Error>(())
+            }
+        };
+        let server = asyncio::start_server(smtp_then_start_tls, "127.0.0.1", 0).await?;
+        let port = our_tls_server_port(&server);
+        let mut child = s_client(
+            port,
+            &Certs::get().ca,
+            &[
+                "-starttls",
+                "smtp",
+                "-tls1_1",
+                "-cipher",
+                "DEFAULT@SECLEVEL=0",
+            ],
+            Stdio::piped(),
+        );
+        drop(child.0.stdin.take());
+        let _out = stdout_to_end(&mut child.0).await;
+        let _ = child.0.wait();
+        let mut err = String::new();
+        let _ = child.0.stderr.take().unwrap().read_to_string(&mut err);
+        while seen.borrow().is_empty() {
+            asyncio::yield_now().await; // bounded by run's BOUND
+        }
+        let ours = seen.borrow()[0].clone();
+        assert!(
+            ours.starts_with(
+                "unsupported protocol: the client's hello has no signature_algorithms"
+            ),
+            "{ours}"
+        );
+        assert!(
+            err.contains("sslv3 alert handshake failure"),
+            "s_client: {err}"
+        );
+        server.close();
+        server.wait_closed().await;
+        Ok(())
+    });
+}

@@ -32,18 +32,9 @@ fn l44_t22_a_busy_app_protocol_gets_every_callback_later_in_order() {
         lp.run_once(Some(Duration::from_millis(10))).unwrap();
     }
     let p = proto.borrow();
-    assert_eq!(
-        p.data, b"ping",
-        "no decrypted byte lost while the app was busy"
-    );
-    assert_eq!(
-        p.grammar(),
-        [
-            "connection_made",
-            "data",
-            "eof_received",
-            "connection_lost(None)"
-        ]
+    tls_helpers::assert_ping_echoed_then_a_clean_end(
+        &p,
+        "no decrypted byte lost while the app was busy",
     );
     drop(p);
     server.close();
@@ -75,15 +66,7 @@ fn l44_l83_every_action_from_every_callback_keeps_the_grammar_over_tls() {
                 rec.on_made = Some(Box::new(|t: &Transport| t.write(b"ping").unwrap()));
                 rec.on_data = Some(Box::new(move |t: &Transport, _: &[u8]| act(t)));
             }
-            let connect = lp
-                .create_connection(move || rec, "127.0.0.1", port)
-                .ssl(Certs::get().client_config(&[]))
-                .server_hostname("localhost");
-            let (t, proto) = lp
-                .run_until_complete(asyncio::timeout(BOUND, connect.into_future()))
-                .unwrap()
-                .unwrap()
-                .unwrap();
+            let (t, proto) = tls_helpers::this_recorder_over_tls(&lp, port, rec);
             for _ in 0..20 {
                 lp.run_once(Some(Duration::from_millis(2))).unwrap();
                 if proto.borrow().lost {

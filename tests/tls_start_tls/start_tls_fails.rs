@@ -59,9 +59,7 @@ fn d14_t8_client_start_tls_refused_certificate_ends_every_waiter() {
             assert!(tls_err(e).is_certificate_error(), "{e:?}")
         })
         .await?;
-        handler_done(&seen, 1).await;
-        server.close();
-        server.wait_closed().await;
+        tls_helpers::close_after_handler(server, &seen).await;
         Ok(())
     });
 }
@@ -84,9 +82,7 @@ fn d14_t9_client_start_tls_timeout_ends_every_waiter() {
             |e| assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "{e:?}"),
         )
         .await?;
-        handler_done(&seen, 1).await;
-        server.close();
-        server.wait_closed().await;
+        tls_helpers::close_after_handler(server, &seen).await;
         Ok(())
     });
 }
@@ -106,9 +102,7 @@ fn d14_t10_client_start_tls_peer_eof_ends_every_waiter() {
             assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}")
         })
         .await?;
-        handler_done(&seen, 1).await;
-        server.close();
-        server.wait_closed().await;
+        tls_helpers::close_after_handler(server, &seen).await;
         Ok(())
     });
 }

@@ -201,9 +201,15 @@ impl TlsProtocol {
         }
     }
 
-    /// Python's `_abort` (T24, T26): no close_notify, raw transport aborted.
+    /// Python's `_abort` (T24, T26): no close_notify, raw transport aborted, and what the
+    /// layer still held for the peer dropped at once, as the socket transport's `abort` drops
+    /// its buffer: `get_write_buffer_size` says 0 from here on, as it says once
+    /// `connection_lost` has run (CPython's layer empties its buffers there, one turn later,
+    /// and answers the old size until then), and as `writing_paused` already says false.
     pub(crate) fn abort(&self) {
         self.set_state(SslState::Unwrapped);
+        self.backlog.borrow_mut().clear();
+        self.outgoing.borrow_mut().clear();
         if let Some(raw) = self.raw() {
             raw.abort();
         }

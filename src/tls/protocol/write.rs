@@ -138,8 +138,13 @@ impl TlsProtocol {
     /// on, not only once `connection_lost` has run. (CPython's `_app_writing_paused`, as its
     /// socket transport's `_protocol_paused`, is never reset.)
     pub(crate) fn writing_paused(&self) -> bool {
-        let ended = self.state.get() == SslState::Unwrapped || self.fatal.borrow().is_some();
-        !ended && self.write_flow.borrow().is_paused()
+        !self.write_ended() && self.write_flow.borrow().is_paused()
+    }
+
+    /// Aborted or failed (`Unwrapped`, or a fatal error that aborted the raw transport):
+    /// nothing more will be written.
+    fn write_ended(&self) -> bool {
+        self.state.get() == SslState::Unwrapped || self.fatal.borrow().is_some()
     }
 
     /// Bytes the raw socket's kernel buffer has not sent yet.
@@ -169,7 +174,13 @@ impl TlsProtocol {
     }
 
     /// Python's `_control_app_writing` (T14): pause at `>= high`, resume at `<= low`.
+    /// Not once the layer has ended (aborted or failed): the app hears no more of writing,
+    /// and the buffers emptied by `abort` must not read as a drain (a `resume_writing` after
+    /// `abort()`, on a later `set_write_buffer_limits`).
     pub(super) fn control_app_writing(&self) {
+        if self.write_ended() {
+            return;
+        }
         let size = self.write_buffer_size();
         let (pause, resume) = {
             let mut f = self.write_flow.borrow_mut();
