@@ -22,6 +22,7 @@ fn ms(n: u64) -> Duration {
 }
 
 mod errors;
+mod executor_pool;
 mod hunt_loop;
 mod io_callbacks;
 mod lifecycle;
