@@ -10,9 +10,10 @@
 //! under a [`StreamWriter`] or [`StreamReader`], exactly as [`open_write_pipe`] and
 //! [`open_read_pipe`] do.
 //!
-//! Ground rules: the parent's pipe ends are close-on-exec, so no other child inherits them;
-//! the child's ends are closed in the parent as soon as the child is started, so EOF comes when
-//! the child (and whoever it passed them to) closes them. The child is watched from the moment
+//! Ground rules: the parent's pipe ends are close-on-exec, so no other child inherits them,
+//! and a child inherits no descriptor but its three standard streams (Python's
+//! `close_fds=True`); the child's ends are closed in the parent as soon as the child is
+//! started, so EOF comes when the child (and whoever it passed them to) closes them. The child is watched from the moment
 //! it is started and reaped when it exits, whatever happens to the [`Process`] (see its docs
 //! for what dropping one does).
 //!
@@ -39,7 +40,9 @@ use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::{strerror, Error, OsError};
-use crate::event_loop::child_watcher::{start_new_session, ChildWatch, ChildWatcher};
+use crate::event_loop::child_watcher::{
+    close_inherited_fds, start_new_session, ChildWatch, ChildWatcher,
+};
 use crate::transport::pipe::{os_pipe, Direction};
 use crate::wakers::Withdraw;
 
@@ -497,6 +500,7 @@ impl CreateSubprocess {
         if self.new_session {
             start_new_session(&mut self.cmd);
         }
+        close_inherited_fds(&mut self.cmd);
         let child = self.cmd.spawn().map_err(|e| spawn_error(e, &self.cmd))?;
         let pid = child.id();
         drop(self.cmd); // closes the child's ends in the parent

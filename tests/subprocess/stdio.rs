@@ -189,3 +189,56 @@ both!(
         Ok(())
     }
 );
+
+const CLOSE_FDS: &str = "ASYNCIO_TEST_CLOSE_FDS";
+
+// Python's close_fds=True: a descriptor this process holds without close-on-exec (inherited
+// from its own parent, opened by C code) does not reach the child. Here a pipe's write end:
+// a child holding it, blocked on its stdin, kept the reader of the pipe from ever seeing EOF.
+// In a process of its own (`in_child`): the other tests of this binary start children too,
+// and std's `Command` would hand them the inheritable end as well.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_descriptor_without_close_on_exec_does_not_reach_the_child() {
+    util::in_child(
+        CLOSE_FDS,
+        "stdio::a_descriptor_without_close_on_exec_does_not_reach_the_child",
+        "close fds child: ok",
+        close_fds_child,
+    );
+}
+
+fn close_fds_child() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    for w in [ChildWatcher::Auto, ChildWatcher::Threaded] {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors `pipe` writes; no flags: both ends
+        // are inheritable, as C code or a parent process may leave them.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: fresh descriptors, owned by nothing else.
+        let (r, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        util::run_fresh(BOUND, async move {
+            let child = ready_child(w).await?; // it waits on its stdin until killed
+                                               // SAFETY: `F_GETFD` only reads the flags of a descriptor we hold.
+            let flags = unsafe { libc::fcntl(wr.as_raw_fd(), libc::F_GETFD) };
+            assert_eq!(
+                flags & libc::FD_CLOEXEC,
+                0,
+                "this process's end was changed"
+            );
+            drop(wr);
+            let reader = asyncio::open_read_pipe(r).await?;
+            // A bound, not a synchronisation: without the fix EOF never comes.
+            let eof = asyncio::timeout(Duration::from_secs(10), reader.read(-1)).await;
+            assert!(
+                matches!(&eof, Ok(Ok(rest)) if rest.is_empty()),
+                "{w:?}: the child holds the pipe's write end: {eof:?}"
+            );
+            child.kill()?;
+            child.wait().await;
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    println!("close fds child: ok");
+}

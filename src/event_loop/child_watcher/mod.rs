@@ -32,8 +32,9 @@
 //! Once registered, a child is reaped whatever happens to its `Process`: the pidfd
 //! registration stays with the loop until the child exits, and if the loop closes first the
 //! child is handed to a reaper thread. This module is the only one that calls
-//! `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and `setsid` in a starting
-//! child); it touches mio only through the loop's `register_handler`.
+//! `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and, in a starting child,
+//! `setsid` and the close-on-exec marks of `close_inherited_fds`); it touches mio only
+//! through the loop's `register_handler`.
 //!
 //! Here: the watch a `Process` holds ([`ChildWatch`]), its kill guard, and the ways a child
 //! that cannot be watched is let go. `process.rs`: the system calls on one child (open a
@@ -291,6 +292,53 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
             Ok(())
         });
     }
+}
+
+/// Python's `close_fds=True` (Popen's default): the child inherits no descriptor but its
+/// three standard streams. The crate's own descriptors are close-on-exec already; one this
+/// process holds without that flag (inherited from its own parent, as systemd's
+/// socket-activation sockets or make's jobserver pipe are, or opened by C code without
+/// `O_CLOEXEC`) would otherwise reach the child: a pipe's write end that a long-lived child
+/// never closes keeps the reader of that pipe from ever seeing EOF. They are found in the
+/// parent (`/proc/self/fd`, else `/dev/fd`; none found where neither is mounted) and marked
+/// close-on-exec in the child only, after its standard streams are in place: this process
+/// keeps its descriptors as they are. With none found, a Rust program's usual case, the
+/// child is started exactly as before (by `posix_spawn` where std can).
+pub(crate) fn close_inherited_fds(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let fds = inheritable_fds();
+    if fds.is_empty() {
+        return;
+    }
+    // SAFETY: the closure runs in the forked child before exec; it only reads the list the
+    // parent built and calls `fcntl`, which is async-signal-safe. A number closed since the
+    // scan fails `EBADF`, harmlessly; marking any descriptor above 2 close-on-exec cannot
+    // harm the exec (std's own error pipe is close-on-exec already).
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The descriptors above 2 that an exec would leave open (no close-on-exec flag).
+fn inheritable_fds() -> Vec<std::os::fd::RawFd> {
+    let dir = std::fs::read_dir("/proc/self/fd").or_else(|_| std::fs::read_dir("/dev/fd"));
+    let Ok(dir) = dir else {
+        return Vec::new();
+    };
+    let inheritable = |fd: std::os::fd::RawFd| {
+        // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for
+        // one not open: the directory's own, closed by now).
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        fd > 2 && flags != -1 && flags & libc::FD_CLOEXEC == 0
+    };
+    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| inheritable(fd))
+        .collect()
 }
 
 /// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and
