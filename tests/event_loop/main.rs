@@ -23,6 +23,7 @@ fn ms(n: u64) -> Duration {
 
 mod errors;
 mod executor_pool;
+mod fd_callback_reports;
 mod hunt_loop;
 mod io_callbacks;
 mod lifecycle;
