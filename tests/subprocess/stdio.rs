@@ -209,14 +209,9 @@ fn a_descriptor_without_close_on_exec_does_not_reach_the_child() {
 }
 
 fn close_fds_child() {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     for w in [ChildWatcher::Auto, ChildWatcher::Threaded] {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: `fds` has room for the two descriptors `pipe` writes; no flags: both ends
-        // are inheritable, as C code or a parent process may leave them.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: fresh descriptors, owned by nothing else.
-        let (r, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (r, wr) = inheritable_pipe();
         util::run_fresh(BOUND, async move {
             let child = ready_child(w).await?; // it waits on its stdin until killed
                                                // SAFETY: `F_GETFD` only reads the flags of a descriptor we hold.
@@ -236,9 +231,55 @@ fn close_fds_child() {
             );
             child.kill()?;
             child.wait().await;
+            // close_fds(false): the child inherits it, as before (and as Popen's).
+            let (r, wr) = inheritable_pipe();
+            let proc = write_to_fd(wr.as_raw_fd(), "inherited", w)
+                .close_fds(false)
+                .await?;
+            assert_eq!(proc.wait().await, 0, "the child could not write to it");
+            drop(wr);
+            let reader = asyncio::open_read_pipe(r).await?;
+            assert_eq!(reader.read(-1).await?, b"inherited\n");
             Ok::<_, Error>(())
         })
         .unwrap();
     }
     println!("close fds child: ok");
 }
+
+/// A child that writes `text` and a newline to its descriptor `fd`. (Not `sh`'s `>&N`: dash
+/// takes one digit there, and this binary's parallel tests hold many descriptors.)
+fn write_to_fd(fd: std::os::fd::RawFd, text: &str, w: ChildWatcher) -> asyncio::CreateSubprocess {
+    let code = format!("import os; os.write({fd}, b'{text}\\n')");
+    create_subprocess_exec("python3", ["-c", code.as_str()]).child_watcher(w)
+}
+
+/// A pipe whose two ends are inheritable, as C code or a parent process may leave them:
+/// `(read end, write end)`.
+fn inheritable_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors `pipe` writes; no flags: both ends are
+    // inheritable.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: fresh descriptors, owned by nothing else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+// Python's pass_fds: a descriptor the child keeps at its number, close-on-exec here or not
+// (util's pipe is close-on-exec, as the crate's and std's descriptors are).
+both!(
+    pass_fds_keeps_a_close_on_exec_descriptor_open_in_the_child,
+    |w| async move {
+        use std::os::fd::AsRawFd;
+        let (r, wr) = os_pipe();
+        let proc = write_to_fd(wr.as_raw_fd(), "passed", w)
+            .pass_fds([wr.as_raw_fd()])
+            .await?;
+        assert_eq!(proc.wait().await, 0, "the child could not write to it");
+        drop(wr);
+        let reader = asyncio::open_read_pipe(r).await?;
+        assert_eq!(reader.read(-1).await?, b"passed\n");
+        Ok(())
+    }
+);

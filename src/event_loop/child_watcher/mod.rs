@@ -33,7 +33,7 @@
 //! registration stays with the loop until the child exits, and if the loop closes first the
 //! child is handed to a reaper thread. This module is the only one that calls
 //! `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and, in a starting child,
-//! `setsid` and the close-on-exec marks of `close_inherited_fds`); it touches mio only
+//! `setsid` and the close-on-exec marks of `set_child_fds`); it touches mio only
 //! through the loop's `register_handler`.
 //!
 //! Here: the watch a `Process` holds ([`ChildWatch`]), its kill guard, and the ways a child
@@ -294,30 +294,49 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
     }
 }
 
-/// Python's `close_fds=True` (Popen's default): the child inherits no descriptor but its
-/// three standard streams. The crate's own descriptors are close-on-exec already; one this
-/// process holds without that flag (inherited from its own parent, as systemd's
-/// socket-activation sockets or make's jobserver pipe are, or opened by C code without
-/// `O_CLOEXEC`) would otherwise reach the child: a pipe's write end that a long-lived child
-/// never closes keeps the reader of that pipe from ever seeing EOF. They are found in the
-/// parent (`/proc/self/fd`, else `/dev/fd`; none found where neither is mounted) and marked
-/// close-on-exec in the child only, after its standard streams are in place: this process
-/// keeps its descriptors as they are. With none found, a Rust program's usual case, the
-/// child is started exactly as before (by `posix_spawn` where std can).
-pub(crate) fn close_inherited_fds(cmd: &mut std::process::Command) {
+/// The descriptors a child inherits, as Popen's `close_fds` and `pass_fds` decide.
+///
+/// `close_fds` (Popen's default): the child inherits no descriptor but its three standard
+/// streams. The crate's own descriptors are close-on-exec already; one this process holds
+/// without that flag (inherited from its own parent, as systemd's socket-activation sockets
+/// or make's jobserver pipe are, or opened by C code without `O_CLOEXEC`) would otherwise
+/// reach the child: a pipe's write end that a long-lived child never closes keeps the reader
+/// of that pipe from ever seeing EOF. They are found in the parent (`/proc/self/fd`, else
+/// `/dev/fd`; none found where neither is mounted) and marked close-on-exec in the child
+/// only, after its standard streams are in place: this process keeps its descriptors as they
+/// are. `pass` (Popen's `pass_fds`, which implies `close_fds`): kept open in the child at the
+/// same numbers, made inheritable there whatever their flag here; one that is not open makes
+/// the start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the child
+/// is started exactly as before (by `posix_spawn` where std can).
+pub(crate) fn set_child_fds(
+    cmd: &mut std::process::Command,
+    close_fds: bool,
+    pass: Vec<std::os::fd::RawFd>,
+) {
     use std::os::unix::process::CommandExt;
-    let fds = inheritable_fds();
-    if fds.is_empty() {
+    let close: Vec<_> = match close_fds || !pass.is_empty() {
+        true => inheritable_fds()
+            .into_iter()
+            .filter(|fd| !pass.contains(fd))
+            .collect(),
+        false => Vec::new(),
+    };
+    if close.is_empty() && pass.is_empty() {
         return;
     }
-    // SAFETY: the closure runs in the forked child before exec; it only reads the list the
+    // SAFETY: the closure runs in the forked child before exec; it only reads the lists the
     // parent built and calls `fcntl`, which is async-signal-safe. A number closed since the
     // scan fails `EBADF`, harmlessly; marking any descriptor above 2 close-on-exec cannot
     // harm the exec (std's own error pipe is close-on-exec already).
     unsafe {
         cmd.pre_exec(move || {
-            for &fd in &fds {
+            for &fd in &close {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+            for &fd in &pass {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             Ok(())
         });
