@@ -467,7 +467,9 @@ impl CreateSubprocess {
     /// [`pass_fds`](Self::pass_fds)): Python's `close_fds=`, `true` by default as there. The
     /// crate's own descriptors are close-on-exec anyway; this is about those the process
     /// holds without that flag (inherited from its own parent, opened by C code): with
-    /// `false` the child inherits them all.
+    /// `false` the child inherits them all. Finding them costs one `fcntl` per slot of the
+    /// descriptor table at each start (about 0.1 ms for a table of 128, 20 ms at 18 000 open
+    /// descriptors on a small VM); `false` skips it.
     ///
     /// # Examples
     ///
