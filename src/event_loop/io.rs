@@ -555,9 +555,6 @@ impl LoopInner {
     }
 }
 
-/// A re-arm refused: `fd` was closed behind the loop's back (its number perhaps reused since),
-/// and epoll dropped it, so its callbacks stop running while they stay registered. CPython's
-/// epoll forgets a closed fd as silently, and says nothing; here a debug record says why.
 /// An `add_reader`/`add_writer` callback that panicked, reported as `Handle._run` reports the
 /// handle `_process_events` queued: `Exception in callback {name}` and the `handle` key, the
 /// name saying which registration of which fd it was (`add_reader(fd=7)`).
@@ -571,6 +568,9 @@ fn report_fd_callback(lp: &LoopHandle, added_by: &str, fd: RawFd, payload: Box<d
     report_panic(lp, &message, payload, Some(("handle", handle)));
 }
 
+/// A re-arm refused: `fd` was closed behind the loop's back (its number perhaps reused since),
+/// and epoll dropped it, so its callbacks stop running while they stay registered. CPython's
+/// epoll forgets a closed fd as silently, and says nothing; here a debug record says why.
 #[cold]
 #[inline(never)]
 fn rearm_failed(fd: RawFd, e: &io::Error) {

@@ -13,9 +13,9 @@
 //! Ground rules: the parent's pipe ends are close-on-exec, so no other child inherits them,
 //! and a child inherits no descriptor but its three standard streams (Python's
 //! `close_fds=True`); the child's ends are closed in the parent as soon as the child is
-//! started, so EOF comes when the child (and whoever it passed them to) closes them. The child is watched from the moment
-//! it is started and reaped when it exits, whatever happens to the [`Process`] (see its docs
-//! for what dropping one does).
+//! started, so EOF comes when the child (and whoever it passed them to) closes them. The
+//! child is watched from the moment it is started and reaped when it exits, whatever happens
+//! to the [`Process`] (see its docs for what dropping one does).
 //!
 //! [`open_write_pipe`]: crate::open_write_pipe
 //! [`open_read_pipe`]: crate::open_read_pipe

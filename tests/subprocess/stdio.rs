@@ -213,8 +213,9 @@ fn close_fds_child() {
     for w in [ChildWatcher::Auto, ChildWatcher::Threaded] {
         let (r, wr) = inheritable_pipe();
         util::run_fresh(BOUND, async move {
-            let child = ready_child(w).await?; // it waits on its stdin until killed
-                                               // SAFETY: `F_GETFD` only reads the flags of a descriptor we hold.
+            // It waits on its stdin until killed.
+            let child = ready_child(w).await?;
+            // SAFETY: `F_GETFD` only reads the flags of a descriptor we hold.
             let flags = unsafe { libc::fcntl(wr.as_raw_fd(), libc::F_GETFD) };
             assert_eq!(
                 flags & libc::FD_CLOEXEC,

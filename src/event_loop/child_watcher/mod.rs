@@ -303,10 +303,12 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 /// reach the child: a pipe's write end that a long-lived child never closes keeps the reader
 /// of that pipe from ever seeing EOF. They are found in the parent (each number of its
 /// descriptor table asked) and marked close-on-exec in the child only, after its standard
-/// streams are in place: this process keeps its descriptors as they are. `pass` (Popen's `pass_fds`, which implies `close_fds`): kept open in the child at the
-/// same numbers, made inheritable there whatever their flag here; one that is not open makes
-/// the start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the child
-/// is started exactly as before (by `posix_spawn` where std can).
+/// streams are in place: this process keeps its descriptors as they are.
+///
+/// `pass` (Popen's `pass_fds`, which implies `close_fds`): kept open in the child at the same
+/// numbers, made inheritable there whatever their flag here; one that is not open makes the
+/// start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the child is
+/// started exactly as before (by `posix_spawn` where std can).
 pub(crate) fn set_child_fds(
     cmd: &mut std::process::Command,
     close_fds: bool,
