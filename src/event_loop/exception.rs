@@ -412,7 +412,7 @@ pub(crate) fn report_callback_failed(
 }
 
 /// Reports a caught panic through the exception handler, with at most one `key: value`
-/// detail (an fd callback's `fd`). Cold and out of line, the context built and dropped in
+/// detail (an fd callback's `handle`). Cold and out of line, the context built and dropped in
 /// [`report_with`] as for the other reports.
 #[cold]
 #[inline(never)]
@@ -420,10 +420,9 @@ pub(crate) fn report_panic(
     lp: &LoopHandle,
     message: &str,
     payload: Box<dyn std::any::Any + Send>,
-    detail: Option<(&'static str, i32)>,
+    detail: Option<(&'static str, String)>,
 ) {
     let exception = Box::new(PanicError::from_payload(&*payload));
-    let detail = detail.map(|(key, value)| (key, value.to_string()));
     report_with(lp, message.to_owned(), exception, [detail, None]);
 }
 

@@ -17,6 +17,7 @@
 //! `_process_events` queues their handles: one replaced or removed since is not called, and
 //! its successor waits for the next poll (`Entry::Fd::queued`, `FD_TOKEN_BIT`).
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
@@ -314,20 +315,20 @@ impl LoopInner {
                 let lp = LoopHandle {
                     inner: self.clone(),
                 };
-                let run = |cb: FdCallback| {
+                let run = |cb: FdCallback, added_by: &str| {
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb()));
                     if let Err(payload) = result {
-                        report_panic(&lp, "Exception in fd callback", payload, Some(("fd", fd)));
+                        report_fd_callback(&lp, added_by, fd, payload);
                     }
                 };
                 if let Some(cb) = reader {
-                    run(cb);
+                    run(cb, "add_reader");
                 }
                 // Checklist: L17. The reader may have removed or replaced the writer, which
                 // CPython's `remove_writer`/`add_writer` cancel before its handle runs: the
                 // writer runs only if it is still queued.
                 if let Some(cb) = self.take_queued_writer(ev.key) {
-                    run(cb);
+                    run(cb, "add_writer");
                 }
                 self.rearm_fd(ev.key, fd);
             }
@@ -552,6 +553,19 @@ impl LoopInner {
         drop(entries);
         n
     }
+}
+
+/// An `add_reader`/`add_writer` callback that panicked, reported as `Handle._run` reports the
+/// handle `_process_events` queued: `Exception in callback {name}` and the `handle` key, the
+/// name saying which registration of which fd it was (`add_reader(fd=7)`).
+// Checklist: L18.
+#[cold]
+#[inline(never)]
+fn report_fd_callback(lp: &LoopHandle, added_by: &str, fd: RawFd, payload: Box<dyn Any + Send>) {
+    let name = format!("{added_by}(fd={fd})");
+    let handle = format!("<Handle {name}>");
+    let message = format!("Exception in callback {name}");
+    report_panic(lp, &message, payload, Some(("handle", handle)));
 }
 
 /// A re-arm refused: `fd` was closed behind the loop's back (its number perhaps reused since),

@@ -74,16 +74,19 @@ fn pool() -> &'static Pool {
     })
 }
 
-/// The number of online CPUs, at least 2: what Python's `os.cpu_count()` reports, read with
-/// one `sysconf` call. (std's `available_parallelism` also reads cgroup quotas and the
-/// affinity mask; its code weighed 10 KiB in a small client for a bound that only caps idle
-/// helper threads.)
+/// `ThreadPoolExecutor`'s default bound, `min(32, os.cpu_count() + 4)`: the online CPUs
+/// (Python's `os.cpu_count()`, 1 when unknown) read with one `sysconf` call. The 4 spare
+/// threads are for blocking jobs that mostly wait (a name lookup, a read of a terminal), so
+/// that a few of those do not hold up the rest on a small machine. (std's
+/// `available_parallelism` also reads cgroup quotas and the affinity mask; its code weighed
+/// 10 KiB in a small client.)
 #[allow(unsafe_code)]
 fn default_max_threads() -> usize {
     // SAFETY: sysconf takes a plain integer name, touches no memory of ours and reports
     // failure as -1.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    usize::try_from(n).map_or(2, |n| n.max(2))
+    let cpus = usize::try_from(n).map_or(1, |n| n.max(1));
+    (cpus + 4).min(32)
 }
 
 /// Queues `job` for a helper thread, starting one if every live thread is busy and the bound
@@ -146,7 +149,8 @@ fn worker() {
 
 /// Sets how many helper threads the default executor may run at once (Python's
 /// `ThreadPoolExecutor(max_workers=n)` given to `loop.set_default_executor`). The default is
-/// the number of CPUs, at least 2. Lowering it lets busy threads finish their job first.
+/// Python's, the number of CPUs plus 4, at most 32. Lowering it lets busy threads finish
+/// their job first.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] (`max_workers must be greater than 0`) for 0.

@@ -22,6 +22,8 @@ fn ms(n: u64) -> Duration {
 }
 
 mod errors;
+mod executor_pool;
+mod fd_callback_reports;
 mod hunt_loop;
 mod io_callbacks;
 mod lifecycle;

@@ -352,3 +352,23 @@ fn a_program_that_cannot_be_executed_is_permission_denied_with_eacces() {
         assert_eq!(start_failure(missing).await, expected);
     });
 }
+
+// Python's pass_fds: a negative number is a ValueError ('bad value(s) in fds_to_keep') before
+// anything starts; one that is not open fails the child's start with EBADF (an OSError).
+both!(
+    pass_fds_negative_is_invalid_argument_and_closed_is_ebadf,
+    |w| async move {
+        let bad = sh("exit 0", w).pass_fds([-1]).await;
+        match bad {
+            Err(Error::InvalidArgument(m)) => assert_eq!(m, "bad value(s) in fds_to_keep"),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+        let closed = 1 << 30; // above any descriptor table: never open
+        match sh("exit 0", w).pass_fds([closed]).await {
+            Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}"),
+            Ok(proc) => panic!("started with a closed descriptor: rc {}", proc.wait().await),
+            Err(other) => panic!("expected EBADF, got {other:?}"),
+        }
+        Ok(())
+    }
+);

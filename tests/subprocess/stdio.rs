@@ -189,3 +189,98 @@ both!(
         Ok(())
     }
 );
+
+const CLOSE_FDS: &str = "ASYNCIO_TEST_CLOSE_FDS";
+
+// Python's close_fds=True: a descriptor this process holds without close-on-exec (inherited
+// from its own parent, opened by C code) does not reach the child. Here a pipe's write end:
+// a child holding it, blocked on its stdin, kept the reader of the pipe from ever seeing EOF.
+// In a process of its own (`in_child`): the other tests of this binary start children too,
+// and std's `Command` would hand them the inheritable end as well.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_descriptor_without_close_on_exec_does_not_reach_the_child() {
+    util::in_child(
+        CLOSE_FDS,
+        "stdio::a_descriptor_without_close_on_exec_does_not_reach_the_child",
+        "close fds child: ok",
+        close_fds_child,
+    );
+}
+
+fn close_fds_child() {
+    use std::os::fd::AsRawFd;
+    for w in [ChildWatcher::Auto, ChildWatcher::Threaded] {
+        let (r, wr) = inheritable_pipe();
+        util::run_fresh(BOUND, async move {
+            // It waits on its stdin until killed.
+            let child = ready_child(w).await?;
+            // SAFETY: `F_GETFD` only reads the flags of a descriptor we hold.
+            let flags = unsafe { libc::fcntl(wr.as_raw_fd(), libc::F_GETFD) };
+            assert_eq!(
+                flags & libc::FD_CLOEXEC,
+                0,
+                "this process's end was changed"
+            );
+            drop(wr);
+            let reader = asyncio::open_read_pipe(r).await?;
+            // A bound, not a synchronisation: without the fix EOF never comes.
+            let eof = asyncio::timeout(Duration::from_secs(10), reader.read(-1)).await;
+            assert!(
+                matches!(&eof, Ok(Ok(rest)) if rest.is_empty()),
+                "{w:?}: the child holds the pipe's write end: {eof:?}"
+            );
+            child.kill()?;
+            child.wait().await;
+            // close_fds(false): the child inherits it, as before (and as Popen's).
+            let (r, wr) = inheritable_pipe();
+            let proc = write_to_fd(wr.as_raw_fd(), "inherited", w)
+                .close_fds(false)
+                .await?;
+            assert_eq!(proc.wait().await, 0, "the child could not write to it");
+            drop(wr);
+            let reader = asyncio::open_read_pipe(r).await?;
+            assert_eq!(reader.read(-1).await?, b"inherited\n");
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    println!("close fds child: ok");
+}
+
+/// A child that writes `text` and a newline to its descriptor `fd`. (Not `sh`'s `>&N`: dash
+/// takes one digit there, and this binary's parallel tests hold many descriptors.)
+fn write_to_fd(fd: std::os::fd::RawFd, text: &str, w: ChildWatcher) -> asyncio::CreateSubprocess {
+    let code = format!("import os; os.write({fd}, b'{text}\\n')");
+    create_subprocess_exec("python3", ["-c", code.as_str()]).child_watcher(w)
+}
+
+/// A pipe whose two ends are inheritable, as C code or a parent process may leave them:
+/// `(read end, write end)`.
+fn inheritable_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors `pipe` writes; no flags: both ends are
+    // inheritable.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: fresh descriptors, owned by nothing else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+// Python's pass_fds: a descriptor the child keeps at its number, close-on-exec here or not
+// (util's pipe is close-on-exec, as the crate's and std's descriptors are).
+both!(
+    pass_fds_keeps_a_close_on_exec_descriptor_open_in_the_child,
+    |w| async move {
+        use std::os::fd::AsRawFd;
+        let (r, wr) = os_pipe();
+        let proc = write_to_fd(wr.as_raw_fd(), "passed", w)
+            .pass_fds([wr.as_raw_fd()])
+            .await?;
+        assert_eq!(proc.wait().await, 0, "the child could not write to it");
+        drop(wr);
+        let reader = asyncio::open_read_pipe(r).await?;
+        assert_eq!(reader.read(-1).await?, b"passed\n");
+        Ok(())
+    }
+);
