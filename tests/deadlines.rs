@@ -1188,3 +1188,37 @@ fn a_read_timeout_set_right_after_the_protocol_was_held_fires_on_time() {
     // On time: the timeout, then at most one look period (1 ms here) and one wheel tick.
     assert!(waited <= 12, "a 10 ms read timeout fired after {waited} ms");
 }
+
+// Checklist: D14. The idle timeout's getter with the stream's protocol held (taken with
+// get_protocol()), on each path of the idle record, which the first set_idle_timeout makes
+// (a stream with other timeouts only has none): a read timeout only (None), set (Some),
+// spent by firing (None again); and on another stream, set then cleared (None).
+#[test]
+fn idle_timeout_reads_back_while_the_protocol_is_held_before_set_and_after_firing() {
+    let r = rig();
+    let protocol = r.writer.transport().get_protocol().expect("the protocol");
+    let held = |writer: &StreamWriter, expect: Option<Duration>, what: &str| {
+        let _held = protocol.borrow_mut();
+        assert_eq!(writer.idle_timeout(), expect, "{what}");
+    };
+    r.reader.set_read_timeout(Some(ms(5000))).unwrap();
+    r.writer.set_drain_timeout(Some(ms(6000)));
+    held(&r.writer, None, "read and drain timeouts only");
+    r.writer.set_idle_timeout(Some(ms(100)));
+    held(&r.writer, Some(ms(100)), "set");
+    r.pass_until(ms(100 + 100 / 8 + 2), || r.writer.is_closing());
+    assert!(r.writer.is_closing(), "the idle timeout fired");
+    held(&r.writer, None, "spent");
+    assert_eq!(r.writer.idle_timeout(), None, "spent, free");
+    // Set then cleared: the record exists and reads None.
+    let other = rig();
+    let protocol = other
+        .writer
+        .transport()
+        .get_protocol()
+        .expect("the protocol");
+    other.writer.set_idle_timeout(Some(ms(100)));
+    other.writer.set_idle_timeout(None);
+    let _held = protocol.borrow_mut();
+    assert_eq!(other.writer.idle_timeout(), None, "cleared");
+}
