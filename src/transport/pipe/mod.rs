@@ -304,8 +304,8 @@ impl LifePath for PipeTransport {
 
 impl IoHandler for PipeTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        let kernel_unsent = TransportImpl::kernel_unsent(self);
-        Some(self.write_info(kernel_unsent, TransportImpl::reading_paused(self)))
+        // The loop's totals: no FIONREAD (see `IoHandler::buffer_info`).
+        Some(self.write_info(None, TransportImpl::reading_paused(self)))
     }
 
     fn io_ready(&self, readiness: Readiness) {
