@@ -626,12 +626,13 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
             let unsent = unsent_out(core.reader.transport());
             let drained = unsent < dl.unsent_seen;
             dl.unsent_seen = unsent;
-            // Both flags cleared: `|`, not `||`.
+            // Bytes in or out since the last look; both flags cleared here.
+            let received = dl.received.replace(false);
             let sent = dl
                 .activity
                 .as_ref()
                 .is_some_and(|a| a.active.replace(false));
-            if dl.received.replace(false) | sent || drained {
+            if received || sent || drained {
                 dl.last_active = now; // bytes moved since the last look: no earlier than them
             }
             if now.saturating_sub(dl.last_active) >= d {
