@@ -1188,3 +1188,122 @@ fn a_read_timeout_set_right_after_the_protocol_was_held_fires_on_time() {
     // On time: the timeout, then at most one look period (1 ms here) and one wheel tick.
     assert!(waited <= 12, "a 10 ms read timeout fired after {waited} ms");
 }
+
+// Checklist: D14. The idle timeout's getter with the stream's protocol held (taken with
+// get_protocol()), on each path of the idle record, which the first set_idle_timeout makes
+// (a stream with other timeouts only has none): a read timeout only (None), set (Some),
+// spent by firing (None again); and on another stream, set then cleared (None).
+#[test]
+fn idle_timeout_reads_back_while_the_protocol_is_held_before_set_and_after_firing() {
+    let r = rig();
+    let protocol = r.writer.transport().get_protocol().expect("the protocol");
+    let held = |writer: &StreamWriter, expect: Option<Duration>, what: &str| {
+        let _held = protocol.borrow_mut();
+        assert_eq!(writer.idle_timeout(), expect, "{what}");
+    };
+    r.reader.set_read_timeout(Some(ms(5000))).unwrap();
+    r.writer.set_drain_timeout(Some(ms(6000)));
+    held(&r.writer, None, "read and drain timeouts only");
+    r.writer.set_idle_timeout(Some(ms(100)));
+    held(&r.writer, Some(ms(100)), "set");
+    r.pass_until(ms(100 + 100 / 8 + 2), || r.writer.is_closing());
+    assert!(r.writer.is_closing(), "the idle timeout fired");
+    held(&r.writer, None, "spent");
+    assert_eq!(r.writer.idle_timeout(), None, "spent, free");
+    // Set then cleared: the record exists and reads None.
+    let other = rig();
+    let protocol = other
+        .writer
+        .transport()
+        .get_protocol()
+        .expect("the protocol");
+    other.writer.set_idle_timeout(Some(ms(100)));
+    other.writer.set_idle_timeout(None);
+    let _held = protocol.borrow_mut();
+    assert_eq!(other.writer.idle_timeout(), None, "cleared");
+}
+
+/// A write pipe shared with another writer (stdout and stderr into one pipe, `2>&1 |`): the
+/// kernel counts the pipe's unread bytes from either end, everyone's. Our stream writes
+/// nothing after its idle timeout starts; the other writer's bytes, already in the pipe, are
+/// read a little each millisecond. None of that is our stream's traffic: the timeout fires.
+/// Before, the idle looks took each fall of the pipe's count for the peer taking our bytes,
+/// and the connection stayed open as long as the other writer's bytes lasted (checked by
+/// reverting the fix: not closed within 400 ms of a 100 ms timeout).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_pipe_drained_of_another_writers_bytes_is_not_our_streams_activity() {
+    use std::io::{Read, Write};
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    let mut other: std::fs::File =
+        std::os::fd::OwnedFd::from(write_end.try_clone().unwrap()).into();
+    let mut read_end: std::fs::File = std::os::fd::OwnedFd::from(read_end).into();
+    let writer = lp
+        .run_until_complete(asyncio::open_write_pipe(write_end))
+        .unwrap()
+        .unwrap();
+    other.write_all(&[7; 60_000]).unwrap(); // fits in the pipe (64 KiB): no wait
+    writer.set_idle_timeout(Some(ms(100)));
+    let mut buf = [0u8; 100];
+    let mut elapsed = 0;
+    while !writer.is_closing() && elapsed < 400 {
+        clock.advance(ms(1));
+        elapsed += 1;
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        read_end.read_exact(&mut buf).unwrap(); // the other writer's bytes, 100 a millisecond
+    }
+    assert!(writer.is_closing(), "still open after {elapsed} ms");
+    assert!(
+        (100..=100 + 100 / 8 + 2).contains(&elapsed),
+        "closed at {elapsed} ms"
+    );
+    lp.close().unwrap();
+}
+
+/// The other side of the test above: our own bytes in a write pipe, taken by a slow reader
+/// a little each millisecond, are a transfer in flow, as on a socket: the idle timeout
+/// does not fire while they drain, and fires once they are all read and nothing moves.
+#[cfg(target_os = "linux")]
+#[test]
+fn our_bytes_drained_from_a_write_pipe_keep_it_open_until_they_are_read() {
+    use std::io::Read;
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    let mut read_end: std::fs::File = std::os::fd::OwnedFd::from(read_end).into();
+    let writer = lp
+        .run_until_complete(asyncio::open_write_pipe(write_end))
+        .unwrap()
+        .unwrap();
+    writer.write(&[7; 30_000]).unwrap(); // into the pipe at once (64 KiB)
+    writer.set_idle_timeout(Some(ms(100)));
+    let mut buf = [0u8; 100];
+    for elapsed in 1..=300 {
+        clock.advance(ms(1));
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert!(
+            !writer.is_closing(),
+            "closed at {elapsed} ms while its bytes drained"
+        );
+        read_end.read_exact(&mut buf).unwrap(); // 100 a millisecond: 300 ms for all
+    }
+    let mut elapsed = 0;
+    while !writer.is_closing() && elapsed < 200 {
+        clock.advance(ms(1));
+        elapsed += 1;
+        for _ in 0..3 {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    }
+    assert!(
+        (100..=100 + 100 / 8 + 2).contains(&elapsed),
+        "closed {elapsed} ms after the last byte"
+    );
+    lp.close().unwrap();
+}

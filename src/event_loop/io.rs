@@ -54,6 +54,8 @@ pub(crate) trait IoHandler {
     fn loop_closed(&self) {}
 
     /// A transport's buffers, for the loop's totals (`LoopStats`); `None` for other handlers.
+    /// Its `kernel_unsent` is `None`: not asked, since the totals do not use it and asking
+    /// is a system call per transport (`SIOCOUTQ`, `FIONREAD`) on every `stats()`.
     fn buffer_info(&self) -> Option<crate::transport::BufferInfo> {
         None
     }

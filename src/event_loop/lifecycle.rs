@@ -199,7 +199,12 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] if the loop is closed, already running, or another loop runs on
-    /// this thread.
+    /// this thread. [`Error::Io`] (its errno kept) if waiting for I/O fails (`epoll_wait`
+    /// refused, its descriptor closed under the loop, say): the run ends there, before
+    /// anything of that iteration runs, as Python's `run_forever` raises the selector's
+    /// `OSError`. The loop is then idle, with its callbacks and tasks still queued: it can
+    /// be run again (which fails again while the poll does) or closed. An interrupted poll
+    /// (`EINTR`) is no error: the iteration goes on with no events.
     ///
     /// # Examples
     ///
@@ -233,7 +238,18 @@ impl LoopHandle {
                 break;
             }
         }
-        Ok(())
+        self.take_poll_error()
+    }
+
+    /// The error of a poll that failed in the run just ended (its stop ended the run), as the
+    /// run's result: CPython's `run_forever` raises the selector's `OSError`. Looked at once
+    /// per run, never per iteration.
+    // Checklist: L2, L12.
+    fn take_poll_error(&self) -> Result<(), Error> {
+        match self.inner.poll_error.take() {
+            Some(e) => Err(Error::Io(e)),
+            None => Ok(()),
+        }
     }
 
     /// Runs the loop until `fut` completes and returns its output (Python's
@@ -251,7 +267,7 @@ impl LoopHandle {
     /// but the current one from inside the task cancels the run.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] as for [`run_forever`](Self::run_forever), or
+    /// [`Error::InvalidState`] or [`Error::Io`] as for [`run_forever`](Self::run_forever), or
     /// `Event loop stopped before Future completed.` if [`stop`](Self::stop) ended the run first;
     /// [`Error::Cancelled`] if `fut` was cancelled (through its [`TaskRef`](crate::TaskRef)).
     ///
@@ -359,9 +375,13 @@ impl LoopHandle {
             self.iterate(&mut || {}, timeout);
             inner.stopping()
         };
-        if pending || stopped {
+        // A failed poll asked a stop to end the turn; it is not a stop to keep. The turn ran
+        // nothing else that could have asked one.
+        let failed = self.take_poll_error();
+        if pending || (stopped && failed.is_ok()) {
             inner.set_state(LoopState::IdleStopRequested);
         }
+        failed?;
         // What stats() counts, without its transport totals (this runs once per turn).
         Ok(!inner.ready.is_empty()
             || !inner.timers.borrow().is_empty()

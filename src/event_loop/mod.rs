@@ -161,6 +161,9 @@ pub(crate) struct LoopInner {
     /// The signal pipe and handlers, made by the first `add_signal_handler`; `None` after
     /// `close()`.
     signals: RefCell<Option<signals::Signals>>,
+    /// Why the last poll failed (EINTR aside): set with a stop by `iterate`, taken by the
+    /// run that stop ends, which returns it (`LoopHandle::take_poll_error`).
+    poll_error: Cell<Option<std::io::Error>>,
 }
 
 /// A retry waiting for a held protocol (`LoopInner::held_retries`): its timer, and whether
@@ -407,6 +410,7 @@ impl EventLoop {
             read_buf: Cell::new(Vec::new()),
             reader_pool: buffer_pool::BufferPool::default(),
             signals: RefCell::new(None),
+            poll_error: Cell::new(None),
             debug: Cell::new(debug::env_flag("ASYNCIO_DEBUG")),
             slow_callback_duration: Cell::new(crate::constants::SLOW_CALLBACK_DURATION),
             next_conn_id: Cell::new(1),

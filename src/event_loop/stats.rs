@@ -43,6 +43,8 @@ pub struct LoopStats {
 
 impl LoopHandle {
     /// What the loop holds right now. A closed connection or an ended task leaves nothing here.
+    /// Counted in the process, without a system call (what the kernel holds unsent is per
+    /// transport: [`Transport::buffer_info`](crate::Transport::buffer_info)).
     ///
     /// # Examples
     ///
@@ -67,5 +69,56 @@ impl LoopHandle {
             writing_paused: totals.writing_paused,
             reading_paused: totals.reading_paused,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::transport::KERNEL_UNSENT_ASKED;
+    use crate::{Error, EventLoop};
+
+    struct Quiet;
+    impl crate::Protocol for Quiet {}
+
+    fn asked() -> usize {
+        KERNEL_UNSENT_ASKED.with(std::cell::Cell::get)
+    }
+
+    /// `stats()` sums the transports' write buffers and pause states, and reports nothing
+    /// the kernel holds: it asked the kernel anyway, one `SIOCOUTQ` per TCP transport and
+    /// one `FIONREAD` per write pipe on every call (a worker group's `stats()` over
+    /// thousands of connections: thousands of system calls). Checked by reverting the fix:
+    /// 2 asked here instead of 0. A transport's own `buffer_info` still asks (it reports it).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn stats_asks_the_kernel_nothing() {
+        let lp = EventLoop::new().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (_read_end, write_end) = crate::transport::pipe::os_pipe().unwrap();
+        let h = lp.handle();
+        let ((_reader, writer), (pipe, _)) = lp
+            .run_until_complete(async move {
+                let tcp = crate::open_connection("127.0.0.1", port).await?;
+                let pipe = h.connect_write_pipe(|| Quiet, write_end).await?;
+                Ok::<_, Error>((tcp, pipe))
+            })
+            .unwrap()
+            .unwrap();
+        let _peer = listener.accept().unwrap();
+        let before = asked();
+        let stats = lp.stats();
+        assert_eq!(stats.io_registrations, 2, "{stats:?}");
+        assert_eq!(asked() - before, 0, "stats() asked the kernel");
+        assert_eq!(writer.buffer_info().kernel_unsent, Some(0));
+        assert_eq!(pipe.buffer_info().kernel_unsent, Some(0));
+        assert_eq!(
+            asked() - before,
+            2,
+            "each transport's buffer_info asks once"
+        );
+        writer.transport().abort();
+        pipe.abort();
+        lp.close().unwrap();
     }
 }

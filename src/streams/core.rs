@@ -278,7 +278,7 @@ impl StreamCore {
             Some(n) => {
                 // Bytes are activity; the EOF, as on the protocol path, is not.
                 if let (Some(dl), true) = (&self.deadlines, n > 0) {
-                    dl.activity.touch();
+                    dl.touch();
                 }
                 std::task::Poll::Ready(Ok(n))
             }
@@ -364,7 +364,7 @@ impl Protocol for StreamCore {
     fn data_received(&mut self, data: &[u8]) {
         // Only reached if the transport ever reads for a plain protocol (S62).
         if let Some(dl) = &self.deadlines {
-            dl.activity.touch();
+            dl.touch();
         }
         if let Some(w) = self.reader.feed_data(data) {
             self.wake_reader(w);
@@ -437,7 +437,7 @@ impl BufferedProtocol for StreamCore {
 
     fn buffer_updated(&mut self, n: usize) {
         if let Some(dl) = &self.deadlines {
-            dl.activity.touch();
+            dl.touch();
         }
         let w = self.reader.buffer_updated(n);
         if crate::event_loop::debug::trace_enabled() {

@@ -57,10 +57,12 @@ fn ns(d: Duration) -> i64 {
     d.min(FAR_FUTURE).as_nanos() as i64
 }
 
-/// Whether bytes moved in either direction since the timer last looked: set by the core
-/// (bytes in) and the writer (bytes out), one store per message; the timer reads and clears it.
+/// What the idle timeout shares between the core's deadlines and the writer, made by the
+/// first `set_idle_timeout` (a stream without an idle timeout has none, and pays nothing).
 #[derive(Default)]
 pub(crate) struct Activity {
+    /// Whether the writer handed bytes over since the timer last looked: one store per
+    /// write; the timer reads and clears it. (Bytes in: `Deadlines::received`.)
     active: Cell<bool>,
     /// `Deadlines::idle`, kept here too so the writer's getter answers without borrowing the
     /// core (a user may hold it: `get_protocol()` across an `.await`).
@@ -143,8 +145,14 @@ pub(crate) struct Deadlines {
     /// (`wakes_unclaimed`): a drain abandoned before its deadline passed is not polled then.
     #[cfg(feature = "futures-io")]
     io_drain_woken: bool,
-    /// Bytes moved since the timer last looked, for the idle timeout.
-    pub(crate) activity: Rc<Activity>,
+    /// Bytes out since the timer last looked, and the idle timeout, shared with the writer;
+    /// made by the first `set_idle_timeout` (`idle_activity`): only a stream that sets an
+    /// idle timeout holds the record.
+    activity: Option<Rc<Activity>>,
+    /// Bytes in since the timer last looked: set by the core, one store per message (here,
+    /// not in `activity`, so that the store needs no second pointer); read and cleared by
+    /// the idle timeout's looks, unused without one.
+    received: Cell<bool>,
     /// An instant no earlier than the last activity the timer knows of.
     last_active: i64,
     /// The bytes written but not yet taken by the peer (the transport's write buffer and what
@@ -174,7 +182,8 @@ pub(crate) struct Deadlines {
 impl Deadlines {
     pub(crate) fn new(lp: Rc<LoopInner>, transport_id: u64) -> Box<Self> {
         Box::new(Deadlines {
-            activity: Rc::default(),
+            activity: None,
+            received: Cell::new(false),
             last_active: lp.cached_now_ns(),
             unsent_seen: 0,
             lp,
@@ -256,6 +265,18 @@ impl Deadlines {
         }
     }
 
+    /// Bytes came in, for the idle timeout (no clock read: the timer dates it when it next
+    /// looks).
+    #[inline]
+    pub(crate) fn touch(&self) {
+        self.received.set(true);
+    }
+
+    /// The activity record the writer shares, made now if no idle timeout was set before.
+    pub(crate) fn idle_activity(&mut self) -> Rc<Activity> {
+        self.activity.get_or_insert_with(Rc::default).clone()
+    }
+
     /// Sets the idle timeout, counted from now (setting it is activity of a kind: a
     /// connection is not reaped for the silence before anyone asked). `unsent`: what waits
     /// to go out now (`unsent_out`), when the timeout starts; `None` keeps the last look's.
@@ -266,18 +287,24 @@ impl Deadlines {
         me: &Weak<RefCell<StreamCore>>,
     ) {
         self.idle = d;
-        self.activity.idle.set(d);
-        if let Some(d) = d {
-            self.activity.active.set(false);
-            if let Some(unsent) = unsent {
-                self.unsent_seen = unsent; // else the last look's figure stands
+        let Some(d) = d else {
+            if let Some(activity) = &self.activity {
+                activity.idle.set(None);
             }
-            // A fresh reading: the iteration's may be older by what ran before in it, and
-            // counting from there would end the idle period that much early.
-            self.last_active = self.fresh_now();
-            let d = ns(d);
-            self.want(self.last_active.saturating_add(d.min(period(d))), me);
+            return;
+        };
+        let activity = self.activity.get_or_insert_with(Rc::default);
+        activity.idle.set(Some(d));
+        activity.active.set(false);
+        self.received.set(false);
+        if let Some(unsent) = unsent {
+            self.unsent_seen = unsent; // else the last look's figure stands
         }
+        // A fresh reading: the iteration's may be older by what ran before in it, and
+        // counting from there would end the idle period that much early.
+        self.last_active = self.fresh_now();
+        let d = ns(d);
+        self.want(self.last_active.saturating_add(d.min(period(d))), me);
     }
 
     /// A read future `id` is about to return `Pending`: true if it must fail with
@@ -599,7 +626,13 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
             let unsent = unsent_out(core.reader.transport());
             let drained = unsent < dl.unsent_seen;
             dl.unsent_seen = unsent;
-            if dl.activity.active.replace(false) || drained {
+            // Bytes in or out since the last look; both flags cleared here.
+            let received = dl.received.replace(false);
+            let sent = dl
+                .activity
+                .as_ref()
+                .is_some_and(|a| a.active.replace(false));
+            if received || sent || drained {
                 dl.last_active = now; // bytes moved since the last look: no earlier than them
             }
             if now.saturating_sub(dl.last_active) >= d {
@@ -610,7 +643,9 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
                 // The timer stops looking; the read and drain settings stay as the user set
                 // them (their getters report them), only the idle timeout is spent.
                 dl.idle = None;
-                dl.activity.idle.set(None);
+                if let Some(activity) = &dl.activity {
+                    activity.idle.set(None);
+                }
                 dl.read_ns = None;
                 dl.drain_due = None;
                 wake.extend(core.reader.set_exception(&e));

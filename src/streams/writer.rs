@@ -615,7 +615,7 @@ impl StreamWriter {
             .is_some_and(|d| d.idle_timeout().is_some());
         let unsent = (!running).then(|| super::deadline::unsent_out(core.reader.transport()));
         let dl = core.deadlines_on(&self.transport.get_loop());
-        let activity = dl.activity.clone();
+        let activity = dl.idle_activity();
         let _ = self.extras.get_or_init(Box::default).activity.set(activity);
         dl.set_idle_timeout(timeout, unsent, &me);
     }

@@ -40,6 +40,14 @@ use crate::slots::SlotKey;
 pub use datagram::protocol::DatagramProtocol;
 pub use datagram::DatagramTransport;
 
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread asked the kernel what a transport has not sent yet
+    /// (`SIOCOUTQ`, `FIONREAD`): unit tests count the system calls a figure costs.
+    pub(crate) static KERNEL_UNSENT_ASKED: std::cell::Cell<usize> =
+        const { std::cell::Cell::new(0) };
+}
+
 /// The end of every transport's constructor (CPython's transport `__init__`): registers
 /// `source` (descriptor `fd`) for `interest` with `t` as its handler, then queues `t`'s
 /// `connection_made` and, when given, its start of reading, in that order (L45). Returns the

@@ -58,3 +58,41 @@ fn test_exception_cancel() {
     lp.run_once(Some(Duration::ZERO)).unwrap();
     assert!(format!("{r:?}").contains("waiting: false"), "{r:?}");
 }
+
+/// Bytes fed by hand after `feed_eof`, on a reader without a connection. CPython's
+/// `feed_data` asserts (`AssertionError('feed_data after feed_eof')`, raised to the caller;
+/// under `-O` the bytes are appended). Ours panicked in a debug build (a `debug_assert!`)
+/// and appended in a release one, so a read after the EOF could return bytes past it
+/// (checked by reverting the fix: the test panics at the second `feed_data`). Now both
+/// builds refuse the bytes and make the wrong-state error the reader's exception, as a
+/// connection's reader does (tests/regressions.rs,
+/// s17_l80_bytes_after_a_hand_fed_eof_fail_the_connection_with_a_typed_error).
+// Checklist: S13, S17, S18.
+#[test]
+fn s17_feed_data_after_feed_eof_is_refused_with_an_invalid_state_exception() {
+    let lp = new_loop();
+    let r = StreamReader::new();
+    r.feed_data(b"kept");
+    r.feed_eof();
+    r.feed_data(b""); // empty: nothing, before or after EOF
+    assert!(r.exception().is_none(), "empty data is no error");
+    r.feed_data(b"late");
+    let wrong_state =
+        |e: &Error| matches!(e, Error::InvalidState(m) if m == "feed_data after feed_eof");
+    let e = r
+        .exception()
+        .expect("the refusal is the reader's exception");
+    assert!(wrong_state(&e), "{e:?}");
+    r.feed_data(b"later"); // refused again, no panic, the exception unchanged
+    assert!(wrong_state(&r.exception().unwrap()));
+    for _ in 0..2 {
+        let got = block(&lp, r.read(100));
+        assert!(matches!(&got, Err(e) if wrong_state(e)), "{got:?}");
+    }
+    assert!(!r.at_eof(), "\"kept\" is still buffered");
+    let shown = format!("{r:?}");
+    assert!(
+        shown.contains("buffered: 4,"),
+        "nothing appended past the EOF: {shown}"
+    );
+}

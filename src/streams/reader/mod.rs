@@ -556,8 +556,14 @@ impl StreamReader {
 
     /// Appends `data` to the buffer and wakes a waiting read. The transport's protocol
     /// calls this; call it yourself to drive a reader without a connection. Empty data does
-    /// nothing. Feeding after [`feed_eof`](Self::feed_eof) is a programming error (debug
-    /// assertion).
+    /// nothing.
+    ///
+    /// Bytes fed after [`feed_eof`](Self::feed_eof) are a programming error (Python's
+    /// `AssertionError('feed_data after feed_eof')`), refused the same way in debug and
+    /// release builds, without a panic: nothing is appended, and the reader's
+    /// [`exception`](Self::exception) becomes [`Error::InvalidState`] (`feed_data after
+    /// feed_eof`), with which every later read fails, bytes still buffered or not. On a
+    /// connection's reader the connection fails with it too, as `feed_eof` describes.
     ///
     /// # Examples
     ///
@@ -569,6 +575,10 @@ impl StreamReader {
     ///     reader.feed_data(b"fed ");
     ///     reader.feed_data(b"by hand");
     ///     assert_eq!(reader.read(100).await?, b"fed by hand");
+    ///     reader.feed_eof();
+    ///     reader.feed_data(b"too late"); // refused: reads fail from now on
+    ///     let e = reader.read(100).await.unwrap_err();
+    ///     assert!(matches!(e, asyncio::Error::InvalidState(m) if m == "feed_data after feed_eof"));
     ///     Ok::<_, asyncio::Error>(())
     /// })??;
     /// # Ok::<_, asyncio::Error>(())

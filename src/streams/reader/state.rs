@@ -193,13 +193,15 @@ impl ReaderState {
     }
 
     /// Appends `data` and wakes the waiting read (S13); pauses the transport past 2 × limit
-    /// (S14). Empty data does nothing.
+    /// (S14). Empty data does nothing. After EOF nothing is appended (`refuse_after_eof`).
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn feed_data(&mut self, data: &[u8]) -> Option<Waker> {
-        debug_assert!(!self.eof, "feed_data after feed_eof");
         self.offered = 0; // the grammar forbids it, but a lent tail is stale once we write
         if data.is_empty() {
             return None;
+        }
+        if self.eof {
+            return self.refuse_after_eof(data.len());
         }
         self.end_parked_through();
         self.reserve_tail(data.len());
@@ -346,8 +348,13 @@ impl ReaderState {
     /// exception handler is user code, not to run while the transport holds this reader),
     /// the transport aborted, and `connection_lost` then fails the reader and the writer with
     /// [`feed_after_eof`] (`StreamCore::connection_lost` asks `data_after_eof`). Once only.
-    /// Returns no waker: at EOF no read waits.
-    // Checklist: S17 (nothing is appended after EOF), L80 (the error funnel).
+    ///
+    /// A reader without a transport (fed by hand) has no connection to fail: CPython's
+    /// assertion reaches the caller of `feed_data` (and under `-O` the bytes are appended).
+    /// Here the bytes are refused and the same error becomes the reader's exception at once,
+    /// so that every later read fails with it rather than ending at an EOF the bytes
+    /// contradict. Returns the waiter's waker, which at EOF is none.
+    // Checklist: S17 (nothing is appended after EOF), S18, L80 (the error funnel).
     #[cold]
     #[inline(never)]
     fn refuse_after_eof(&mut self, got: usize) -> Option<Waker> {
@@ -355,26 +362,27 @@ impl ReaderState {
             return None;
         }
         self.data_after_eof = true;
-        if let Some(transport) = &self.transport {
-            let id = transport.id();
-            let lp = transport.get_loop();
-            let queued = lp.call_soon({
-                let lp = lp.clone();
-                move || {
-                    crate::event_loop::exception::report_error(
-                        &lp,
-                        "Fatal error: protocol.buffer_updated() call failed.".to_string(),
-                        Box::new(feed_after_eof()),
-                        Some(id),
-                        Some(std::any::type_name::<crate::streams::core::StreamCore>()),
-                    );
-                }
-            });
-            if queued.is_err() {
-                crate::event_loop::debug::debug_log!("loop closed: feed_data after feed_eof");
+        let Some(transport) = &self.transport else {
+            return self.set_exception(&feed_after_eof());
+        };
+        let id = transport.id();
+        let lp = transport.get_loop();
+        let queued = lp.call_soon({
+            let lp = lp.clone();
+            move || {
+                crate::event_loop::exception::report_error(
+                    &lp,
+                    "Fatal error: protocol.buffer_updated() call failed.".to_string(),
+                    Box::new(feed_after_eof()),
+                    Some(id),
+                    Some(std::any::type_name::<crate::streams::core::StreamCore>()),
+                );
             }
-            transport.abort();
+        });
+        if queued.is_err() {
+            crate::event_loop::debug::debug_log!("loop closed: feed_data after feed_eof");
         }
+        transport.abort();
         None
     }
 

@@ -136,6 +136,12 @@ pub(crate) struct PipeTransport {
     /// too (`kernel_unsent`). A socket's or a terminal's `FIONREAD` counts its input instead.
     fifo: bool,
     fd: RawFd,
+    /// Bytes `write` and `writelines` let through (into the pipe or the buffer), ever: less
+    /// what is buffered, what went into the pipe (`unsent_mark`).
+    handed: Cell<u64>,
+    /// At the last `unsent_mark`: the bytes that had gone into the pipe by then, and at most
+    /// how many of them it still held (`ours_in_pipe`).
+    ours: Cell<(u64, usize)>,
 }
 
 /// `sock.register` with a `&mut dyn Source`.
@@ -243,6 +249,8 @@ impl PipeTransport {
             watches_reader: direction == Direction::Write && (kind.is_fifo() || kind.is_socket()),
             fifo: kind.is_fifo(),
             fd: raw,
+            handed: Cell::new(0),
+            ours: Cell::new((0, 0)),
         });
         let (interest, start_reading): (_, Option<fn(&Self)>) = match direction {
             Direction::Read => (Interest::READABLE, Some(Self::start_reading)),
@@ -304,8 +312,8 @@ impl LifePath for PipeTransport {
 
 impl IoHandler for PipeTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        let kernel_unsent = TransportImpl::kernel_unsent(self);
-        Some(self.write_info(kernel_unsent, TransportImpl::reading_paused(self)))
+        // The loop's totals: no FIONREAD (see `IoHandler::buffer_info`).
+        Some(self.write_info(None, TransportImpl::reading_paused(self)))
     }
 
     fn io_ready(&self, readiness: Readiness) {
@@ -481,6 +489,17 @@ impl TransportImpl for PipeTransport {
             return None;
         }
         sys::unread(self.fd)
+    }
+
+    /// What waits to go out for the idle timeout's looks: the buffer, and of the pipe's unread
+    /// bytes only as many as may be ours (`ours_in_pipe`): the kernel counts everyone's, and
+    /// another writer's bytes read from a shared pipe are no traffic of this connection's.
+    fn unsent_mark(&self) -> usize {
+        let buffered = self.buffer.borrow().len();
+        match self.kernel_unsent() {
+            Some(unread) => buffered.saturating_add(self.ours_in_pipe(unread, buffered)),
+            None => buffered,
+        }
     }
 
     #[cfg(feature = "tls")]

@@ -9,6 +9,8 @@ use std::os::fd::RawFd;
 /// Bytes in the pipe not yet read (`ioctl(FIONREAD)`); `None` if the call fails.
 #[cfg(target_os = "linux")]
 pub(super) fn unread(fd: RawFd) -> Option<usize> {
+    #[cfg(test)]
+    crate::transport::KERNEL_UNSENT_ASKED.with(|n| n.set(n.get() + 1));
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one `int` through the pointer, which points at `n`, alive for
     // the call; a bad descriptor only makes the call fail.

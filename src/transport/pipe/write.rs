@@ -115,6 +115,8 @@ impl PipeTransport {
         if !self.check_writable("write", data.is_empty())? {
             return Ok(());
         }
+        self.handed
+            .set(self.handed.get().wrapping_add(data.len() as u64));
         self.send_or_buffer(data);
         Ok(())
     }
@@ -125,7 +127,25 @@ impl PipeTransport {
         if !self.check_writable("writelines", total == 0)? {
             return Ok(());
         }
+        self.handed
+            .set(self.handed.get().wrapping_add(total as u64));
         self.send_or_buffer_vectored(chunks, total);
         Ok(())
+    }
+
+    /// At most how many of the pipe's `unread` bytes are ours, `buffered` being what our
+    /// buffer holds now; remembered for the next call. The kernel counts every writer's bytes
+    /// (stdout and stderr into one pipe, a descriptor shared with a child): ours are at most
+    /// what we had there at the last call plus what went in since, and at most all of it.
+    /// The bound only falls as the reader takes bytes, so a shared pipe drained of another
+    /// writer's bytes stops counting as our progress once it may hold none of ours (at the
+    /// latest once as many bytes as we wrote have been read), where the raw count fell for ever.
+    pub(super) fn ours_in_pipe(&self, unread: usize, buffered: usize) -> usize {
+        let went_in = self.handed.get().wrapping_sub(buffered as u64);
+        let (seen, before) = self.ours.get();
+        let since = usize::try_from(went_in.wrapping_sub(seen)).unwrap_or(usize::MAX);
+        let ours = unread.min(before.saturating_add(since));
+        self.ours.set((went_in, ours));
+        ours
     }
 }

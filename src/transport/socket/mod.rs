@@ -357,8 +357,8 @@ impl LifePath for SocketTransport {
 
 impl IoHandler for SocketTransport {
     fn buffer_info(&self) -> Option<super::BufferInfo> {
-        let kernel_unsent = TransportImpl::kernel_unsent(self);
-        Some(self.write_info(kernel_unsent, !self.life.is_reading()))
+        // The loop's totals: no SIOCOUTQ (see `IoHandler::buffer_info`).
+        Some(self.write_info(None, !self.life.is_reading()))
     }
 
     fn io_ready(&self, readiness: Readiness) {

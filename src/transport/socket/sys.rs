@@ -115,6 +115,8 @@ pub(crate) fn sendfile(out: RawFd, file: RawFd, offset: &mut u64, len: usize) ->
 /// fails.
 #[cfg(target_os = "linux")]
 pub(crate) fn unsent(fd: RawFd) -> Option<usize> {
+    #[cfg(test)]
+    crate::transport::KERNEL_UNSENT_ASKED.with(|n| n.set(n.get() + 1));
     let mut n: libc::c_int = 0;
     // SAFETY: SIOCOUTQ (TIOCOUTQ's number) writes one `int` through the pointer, which points
     // at `n`, alive for the call; a bad descriptor only makes the call fail.
