@@ -152,14 +152,16 @@ struct QueuedWake {
 }
 
 impl Callback for QueuedWake {
-    fn run(&self) -> Option<Box<dyn std::error::Error>> {
+    /// Never cancelled (see the type's docs): a take that is not a run leaves the waker.
+    fn take(&self, run: bool) -> Option<Box<dyn std::error::Error>> {
+        if !run {
+            return None;
+        }
         if let Some(w) = self.waker.take() {
             w.wake();
         }
         None
     }
-
-    fn cancel(&self) {}
 
     fn name(&self) -> &'static str {
         self.what
