@@ -739,7 +739,7 @@ impl ScopeAlarm {
         Rc::new(ScopeAlarm {
             scope: Rc::downgrade(scope),
             at: std::cell::Cell::new(when),
-            state: CallbackState::new(),
+            state: CallbackState::new("Timeout._on_timeout"),
         })
     }
 }
@@ -764,10 +764,6 @@ impl Callback for ScopeAlarm {
 
     fn state(&self) -> &CallbackState {
         &self.state
-    }
-
-    fn name(&self) -> &'static str {
-        "Timeout._on_timeout"
     }
 }
 

@@ -61,10 +61,8 @@ pub(crate) trait Callback {
     /// `run` and `cancel` on `dyn Callback`: each closure type compiles one function and one
     /// vtable slot for them, not two (3.9 KB less in the echo client).
     fn take(&self, run: bool) -> Option<Box<dyn std::error::Error>>;
-    /// The closure's type name, for `Exception in callback …` reports.
-    fn name(&self) -> &'static str;
     /// What every kind keeps beside its closure: one small method per closure type, the rest
-    /// read through it by the non-generic methods on `dyn Callback`.
+    /// (its name too) read through it by the non-generic methods on `dyn Callback`.
     fn state(&self) -> &CallbackState;
 }
 
@@ -77,16 +75,21 @@ pub(crate) struct CallbackState {
     /// `call_later`/`call_at`, and again as the timer fires (an entry re-armed in place may
     /// have moved).
     when: Cell<i64>,
+    /// Names the callback in `Exception in callback …` reports and handle reprs: the closure's
+    /// type name, or what a hand-written callback stands for. Kept here, not behind a method
+    /// of each closure type: one function and one vtable slot less per type.
+    pub(crate) name: &'static str,
 }
 
 /// `when` never set: a `call_soon` callback.
 const NOT_A_TIMER: i64 = i64::MIN;
 
 impl CallbackState {
-    pub(crate) const fn new() -> Self {
+    pub(crate) const fn new(name: &'static str) -> Self {
         CallbackState {
             cancelled: Cell::new(false),
             when: Cell::new(NOT_A_TIMER),
+            name,
         }
     }
 }
@@ -105,6 +108,11 @@ impl dyn Callback + '_ {
 
     pub(crate) fn cancelled(&self) -> bool {
         self.state().cancelled.get()
+    }
+
+    /// The callback's name (`CallbackState::name`), for `Exception in callback …` reports.
+    pub(crate) fn name(&self) -> &'static str {
+        self.state().name
     }
 
     /// The timer's deadline (`CallbackState::when`); `None` for a `call_soon` callback.
@@ -139,10 +147,6 @@ where
         }
     }
 
-    fn name(&self) -> &'static str {
-        std::any::type_name::<F>()
-    }
-
     fn state(&self) -> &CallbackState {
         &self.state
     }
@@ -154,7 +158,7 @@ where
     R: CallbackOutput + 'static,
 {
     Rc::new(CallbackCell {
-        state: CallbackState::new(),
+        state: CallbackState::new(std::any::type_name::<F>()),
         f: Cell::new(Some(f)),
     })
 }
