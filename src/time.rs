@@ -739,13 +739,17 @@ impl ScopeAlarm {
         Rc::new(ScopeAlarm {
             scope: Rc::downgrade(scope),
             at: std::cell::Cell::new(when),
-            state: CallbackState::new(),
+            state: CallbackState::new("Timeout._on_timeout"),
         })
     }
 }
 
 impl Callback for ScopeAlarm {
-    fn run(&self) -> Option<Box<dyn std::error::Error>> {
+    /// A cancel leaves nothing to drop: the alarm holds its scope weakly.
+    fn take(&self, run: bool) -> Option<Box<dyn std::error::Error>> {
+        if !run {
+            return None;
+        }
         let scope = self.scope.upgrade()?;
         let due = scope.when.get().is_some_and(|when| when <= self.at.get());
         if due && scope.phase.get() == ScopePhase::Active {
@@ -758,16 +762,8 @@ impl Callback for ScopeAlarm {
         None
     }
 
-    fn cancel(&self) {
-        self.state.cancelled.set(true);
-    }
-
     fn state(&self) -> &CallbackState {
         &self.state
-    }
-
-    fn name(&self) -> &'static str {
-        "Timeout._on_timeout"
     }
 }
 
@@ -853,7 +849,7 @@ impl ScopeTimer {
     fn disarm(&mut self) -> Unfiled {
         let old = self.0.take();
         if let Some((lp, key, alarm)) = &old {
-            alarm.cancel();
+            alarm.state.cancelled.set(true); // a queued run is skipped
             if let Some(key) = key {
                 lp.inner.remove_timer(*key);
             }

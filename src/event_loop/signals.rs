@@ -334,6 +334,19 @@ impl Handlers {
     }
 }
 
+impl LoopInner {
+    /// The loop's signal state, borrowed: the one borrow site of this file's many (each
+    /// `RefCell` borrow site compiles its own panic location and its relocation).
+    fn signals(&self) -> std::cell::Ref<'_, Option<Signals>> {
+        self.signals.borrow()
+    }
+
+    /// As [`signals`](Self::signals), borrowed mutably.
+    fn signals_mut(&self) -> std::cell::RefMut<'_, Option<Signals>> {
+        self.signals.borrow_mut()
+    }
+}
+
 /// The pipe's read end, as an I/O registration: reads the signal numbers, queues callbacks.
 struct PipeReader {
     lp: Weak<LoopInner>,
@@ -369,12 +382,7 @@ impl LoopHandle {
     /// signals that came since the loop last looked are queued, and counted
     /// ([`signal_deliveries`](Self::signal_deliveries)).
     pub(crate) fn read_signal_pipe_now(&self) {
-        let fd = self
-            .inner
-            .signals
-            .borrow()
-            .as_ref()
-            .map(|s| s.read.as_raw_fd());
+        let fd = self.inner.signals().as_ref().map(|s| s.read.as_raw_fd());
         if let Some(fd) = fd {
             self.read_pipe(fd);
         }
@@ -382,14 +390,14 @@ impl LoopHandle {
 
     /// How many times `sig` has come (read from the pipe) since its handler was set.
     pub(crate) fn signal_deliveries(&self, sig: i32) -> u64 {
-        let signals = self.inner.signals.borrow();
+        let signals = self.inner.signals();
         signals.as_ref().map_or(0, |s| s.handlers.deliveries(sig))
     }
 
     /// CPython's `_handle_signal`: queues the handler for `sig`, if there still is one.
     fn handle_signal(&self, sig: i32) {
         let handler = {
-            let mut signals = self.inner.signals.borrow_mut();
+            let mut signals = self.inner.signals_mut();
             signals.as_mut().and_then(|s| s.handlers.deliver(sig))
         };
         if let Some(h) = handler {
@@ -399,7 +407,7 @@ impl LoopHandle {
 
     /// Makes the loop's pipe and registers its read end, on first use.
     fn ensure_signal_pipe(&self) -> Result<(), Error> {
-        if self.inner.signals.borrow().is_some() {
+        if self.inner.signals().is_some() {
             return Ok(());
         }
         let mut fds = [-1; 2];
@@ -419,7 +427,7 @@ impl LoopHandle {
             Interest::READABLE,
             handler,
         )?;
-        *self.inner.signals.borrow_mut() = Some(Signals {
+        *self.inner.signals_mut() = Some(Signals {
             read,
             write,
             key,
@@ -472,7 +480,7 @@ impl LoopHandle {
         self.inner.check_closed()?;
         self.ensure_signal_pipe()?;
         let (write_fd, replaced) = {
-            let mut signals = self.inner.signals.borrow_mut();
+            let mut signals = self.inner.signals_mut();
             let s = signals.as_mut().expect("the pipe was made above");
             let replaced = s.handlers.insert(sig, Rc::new(f));
             (s.write.as_raw_fd(), replaced)
@@ -481,7 +489,7 @@ impl LoopHandle {
         if let Err(e) = set_disposition(sig, true) {
             WAKEUP[sig as usize].store(previous, Ordering::SeqCst);
             let removed = {
-                let mut signals = self.inner.signals.borrow_mut();
+                let mut signals = self.inner.signals_mut();
                 signals.as_mut().and_then(|s| s.handlers.remove(&sig))
             };
             self.release_signal_pipe(true);
@@ -517,7 +525,7 @@ impl LoopHandle {
     pub fn remove_signal_handler(&self, sig: i32) -> Result<bool, Error> {
         check_signal(sig)?;
         let (removed, write_fd) = {
-            let mut signals = self.inner.signals.borrow_mut();
+            let mut signals = self.inner.signals_mut();
             match signals.as_mut() {
                 Some(s) => (s.handlers.remove(&sig), s.write.as_raw_fd()),
                 None => (None, -1),
@@ -544,13 +552,13 @@ impl LoopHandle {
 
     /// The handler installed for `sig`, if any (to tell whether it is still one's own).
     pub(crate) fn signal_handler(&self, sig: i32) -> Option<Rc<dyn Fn()>> {
-        let signals = self.inner.signals.borrow();
+        let signals = self.inner.signals();
         signals.as_ref().and_then(|s| s.handlers.get(&sig).cloned())
     }
 
     /// Loop close: removes every handler (restoring `SIG_DFL`) and closes the pipe.
     pub(crate) fn close_signals(&self) {
-        let sigs: Vec<i32> = match self.inner.signals.borrow().as_ref() {
+        let sigs: Vec<i32> = match self.inner.signals().as_ref() {
             Some(s) => s.handlers.keys().copied().collect(),
             None => return,
         };
@@ -564,7 +572,7 @@ impl LoopHandle {
     /// `WAKEUP` slot names it any more).
     fn release_signal_pipe(&self, if_unused: bool) {
         let signals = {
-            let mut signals = self.inner.signals.borrow_mut();
+            let mut signals = self.inner.signals_mut();
             match signals.as_ref() {
                 Some(s) if if_unused && !s.handlers.is_empty() => None,
                 _ => signals.take(),

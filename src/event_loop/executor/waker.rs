@@ -128,8 +128,7 @@ pub(crate) fn wake_soon(lp: &LoopHandle, waker: Waker, what: &'static str) {
     }
     let queued = QueuedWake {
         waker: Cell::new(Some(waker)),
-        what,
-        state: CallbackState::new(),
+        state: CallbackState::new(what),
     };
     let queued = lp.push_callback(Rc::new(queued));
     debug_assert!(
@@ -145,24 +144,21 @@ pub(crate) fn wake_soon(lp: &LoopHandle, waker: Waker, what: &'static str) {
 struct QueuedWake {
     /// The waker until it is woken. Invariant: taken only by `run` or `drop`.
     waker: Cell<Option<Waker>>,
-    /// Names the wake-up in a panic's report (`Exception in callback <what>`).
-    what: &'static str,
-    /// Never cancelled (nothing holds its handle), never a timer's.
+    /// Never cancelled (nothing holds its handle), never a timer's. Its name is `what`, which
+    /// names the wake-up in a panic's report (`Exception in callback <what>`).
     state: CallbackState,
 }
 
 impl Callback for QueuedWake {
-    fn run(&self) -> Option<Box<dyn std::error::Error>> {
+    /// Never cancelled (see the type's docs): a take that is not a run leaves the waker.
+    fn take(&self, run: bool) -> Option<Box<dyn std::error::Error>> {
+        if !run {
+            return None;
+        }
         if let Some(w) = self.waker.take() {
             w.wake();
         }
         None
-    }
-
-    fn cancel(&self) {}
-
-    fn name(&self) -> &'static str {
-        self.what
     }
 
     fn state(&self) -> &CallbackState {
@@ -174,7 +170,7 @@ impl Drop for QueuedWake {
     /// Dropped unrun by the loop's close: woken now.
     fn drop(&mut self) {
         if let Some(w) = self.waker.take() {
-            wake_unrun(w, self.what);
+            wake_unrun(w, self.state.name);
         }
     }
 }
