@@ -781,6 +781,8 @@ impl CreateServer {
 
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
     /// [`ssl`](Self::ssl) example sets it.
+    /// Its effect is shown in the example on
+    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;

@@ -229,7 +229,22 @@ impl OpenConnection {
     }
 
     /// The reader's limit (default 64 KiB): longest line, half the pause threshold.
-    /// Shown in the [examples](OpenConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let (a, b) = asyncio::socketpair()?;
+    ///     let (reader, _writer) = asyncio::open_connection_sock(a).limit(8).await?;
+    ///     let (_peer_reader, peer) = asyncio::open_connection_sock(b).await?;
+    ///     peer.write(b"longer than eight bytes\nshort\n")?;
+    ///     let long = reader.readline().await; // over the limit: an error, the line dropped
+    ///     assert!(matches!(long, Err(asyncio::Error::LimitOverrun { .. })));
+    ///     assert_eq!(reader.readline().await?, b"short\n"); // the reader carries on
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S11.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
@@ -437,6 +452,8 @@ impl OpenConnection {
 
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
     /// [`ssl`](Self::ssl) example sets it.
+    /// Its effect is shown in the example on
+    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |c| c.ssl_require_close_notify(on))
@@ -1099,6 +1116,8 @@ impl StartServer {
 
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
     /// [`ssl`](Self::ssl) example sets it.
+    /// Its effect is shown in the example on
+    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |s| s.ssl_require_close_notify(on))
