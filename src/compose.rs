@@ -483,7 +483,8 @@ where
     }
 }
 
-/// Tasks split into those that ended and those still running, each in input order.
+/// Tasks split into those that ended and those still running, each in input order: what
+/// [`wait`] gives, as its example shows.
 pub type DoneAndPending<T, E> = (Vec<Task<Result<T, E>>>, Vec<Task<Result<T, E>>>);
 
 /// The future of [`wait`]: await it for `(done, pending)`, or set a
