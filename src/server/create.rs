@@ -316,8 +316,9 @@ impl CreateServer {
         self
     }
 
-    /// `SO_REUSEPORT` (off by default).
-    /// Shown in the [examples](CreateServer#examples).
+    /// `SO_REUSEPORT` (off by default). Shown in the [examples](CreateServer#examples);
+    /// [`StartServer::reuse_port`](crate::StartServer::reuse_port) has two servers share a
+    /// port with it.
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("reuse_port"));
         self.reuse_port = on;

@@ -893,7 +893,30 @@ impl StartServer {
         self.option(move |s| s.reuse_address(on))
     }
 
-    /// `SO_REUSEPORT` (off). Shown in the [examples](StartServer#examples).
+    /// `SO_REUSEPORT` (off): with it on every server that shares a port, the kernel spreads
+    /// the connections among them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let first = asyncio::start_server(noop, "127.0.0.1", 0).reuse_port(true).await?;
+    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     // Both ask for SO_REUSEPORT: the second listens on the same port.
+    ///     let second = asyncio::start_server(noop, "127.0.0.1", port).reuse_port(true).await?;
+    ///     assert_eq!(second.sockets()[0].as_inet().unwrap().port(), port);
+    ///     // Without it, the port is taken.
+    ///     let Err(taken) = asyncio::start_server(noop, "127.0.0.1", port).await else {
+    ///         panic!("bound a port in use");
+    ///     };
+    ///     assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    ///     first.close();
+    ///     second.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reuse_port(self, on: bool) -> Self {
         self.option(move |s| s.reuse_port(on))
     }
