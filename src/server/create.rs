@@ -767,7 +767,9 @@ impl CreateServer {
         self
     }
 
-    /// How long each handshake may take (default 60 s). The [`ssl`](Self::ssl) example sets it.
+    /// How long each handshake may take (default 60 s). The [`ssl`](Self::ssl) example sets
+    /// it; [`StartServer::ssl_handshake_timeout`](crate::StartServer::ssl_handshake_timeout)
+    /// shows a client that never finishes one disconnected.
     pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self

@@ -1125,8 +1125,37 @@ impl StartServer {
         self.option(move |s| s.ssl(config))
     }
 
-    /// How long each TLS handshake may take (default 60 s). The [`ssl`](Self::ssl) example
-    /// sets it.
+    /// How long each TLS handshake may take (default 60 s): a client that has not finished
+    /// its handshake by then is disconnected, and the callback never hears of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-shs-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// let tls = asyncio::tls::server_config(dir.join("cert.pem"), dir.join("key.pem"))?;
+    /// asyncio::run(async move {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0)
+    ///         .ssl(tls)
+    ///         .ssl_handshake_timeout(Duration::from_millis(50))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // A plain client that never starts the handshake.
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     let end = reader.read(-1).await; // EOF, or a reset: no byte either way
+    ///     assert!(end.map_or(true, |got| got.is_empty()));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl_handshake_timeout(self, timeout: Duration) -> Self {
         self.option(move |s| s.ssl_handshake_timeout(timeout))
     }
