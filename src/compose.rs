@@ -483,10 +483,34 @@ where
     }
 }
 
-/// Tasks split into those that ended and those still running, each in input order.
+/// Tasks split into those that ended and those still running, each in input order: what
+/// [`wait`] gives, as its example shows.
 pub type DoneAndPending<T, E> = (Vec<Task<Result<T, E>>>, Vec<Task<Result<T, E>>>);
 
-/// The future of [`wait`].
+/// The future of [`wait`]: await it for `(done, pending)`, or set a
+/// [`timeout`](Wait::timeout) first.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::ReturnWhen;
+///
+/// asyncio::run(async {
+///     let one = asyncio::spawn(async { Ok::<_, asyncio::Error>(1) });
+///     let two = asyncio::spawn(async { Ok::<_, asyncio::Error>(2) });
+///     let waiting: asyncio::Wait<i32, asyncio::Error> =
+///         asyncio::wait([one, two], ReturnWhen::AllCompleted);
+///     let (done, pending) = waiting.await?; // nothing happens before the await
+///     assert!(pending.is_empty());
+///     let mut sum = 0;
+///     for task in done {
+///         sum += task.await.unwrap()?;
+///     }
+///     assert_eq!(sum, 3);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Wait<T: 'static, E: 'static> {
     /// Every task given, in input order, until the output takes them.
@@ -625,6 +649,28 @@ where
 }
 
 /// The iterator of [`as_completed`]; call [`next`](AsCompleted::next).
+///
+/// # Examples
+///
+/// [`len`](AsCompleted::len) counts the outcomes still to come, whether their tasks have
+/// ended yet or not; [`is_empty`](AsCompleted::is_empty) says when none is left:
+///
+/// ```
+/// asyncio::run(async {
+///     let tasks = [asyncio::spawn(async { 'a' }), asyncio::spawn(async { 'b' })];
+///     let mut completed: asyncio::AsCompleted<char> = asyncio::as_completed(tasks);
+///     assert_eq!(completed.len(), 2);
+///     let mut got = Vec::new();
+///     while !completed.is_empty() {
+///         got.push(completed.next().await.unwrap().unwrap());
+///         assert_eq!(completed.len(), 2 - got.len());
+///     }
+///     got.sort();
+///     assert_eq!(got, ['a', 'b']);
+///     assert_eq!(completed.next().await, None); // and stays empty
+/// })
+/// .unwrap();
+/// ```
 pub struct AsCompleted<T: 'static> {
     /// The tasks by input position. Invariant: `None` once its outcome was handed out.
     tasks: Vec<Option<Task<T>>>,
@@ -667,18 +713,44 @@ impl<T: 'static> AsCompleted<T> {
         NextCompleted { of: self }
     }
 
-    /// How many outcomes are still to come.
+    /// How many outcomes are still to come. Shown in the [examples](AsCompleted#examples).
     pub fn len(&self) -> usize {
         self.left
     }
 
-    /// Whether every outcome has been handed out.
+    /// Whether every outcome has been handed out. Shown in the
+    /// [examples](AsCompleted#examples).
     pub fn is_empty(&self) -> bool {
         self.left == 0
     }
 }
 
-/// The future of [`AsCompleted::next`].
+/// The future of [`AsCompleted::next`]: the next outcome, `None` after the last.
+///
+/// # Examples
+///
+/// It can be dropped unfinished, under a [`timeout`](crate::timeout) say, and nothing is lost:
+///
+/// ```
+/// use std::{rc::Rc, time::Duration};
+///
+/// asyncio::run(async {
+///     let go = Rc::new(asyncio::Event::new());
+///     let gate = Rc::clone(&go);
+///     let task = asyncio::spawn(async move {
+///         gate.wait().await;
+///         7
+///     });
+///     let mut completed = asyncio::as_completed([task]);
+///     let next: asyncio::NextCompleted<'_, i32> = completed.next();
+///     let early = asyncio::timeout(Duration::from_millis(1), next).await;
+///     assert!(matches!(early, Err(asyncio::Error::Timeout)));
+///     assert_eq!(completed.len(), 1); // still to come
+///     go.set();
+///     assert_eq!(completed.next().await, Some(Ok(7)));
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct NextCompleted<'a, T: 'static> {
@@ -757,7 +829,23 @@ pub fn shield<T: 'static>(task: &mut Task<T>) -> Shield<'_, T> {
     Shield { task }
 }
 
-/// The future of [`shield`].
+/// The future of [`shield`]: the task's outcome, or `Err(Cancelled)` if the task itself
+/// was cancelled.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let mut task = asyncio::spawn(async { 5 });
+///     let shielded: asyncio::Shield<'_, i32> = asyncio::shield(&mut task);
+///     assert_eq!(shielded.await, Ok(5));
+///
+///     let mut doomed = asyncio::spawn(std::future::pending::<()>());
+///     doomed.cancel(); // the task itself: the shield does not stop that
+///     assert_eq!(asyncio::shield(&mut doomed).await, Err(asyncio::Cancelled));
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Shield<'a, T: 'static> {

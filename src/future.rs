@@ -27,7 +27,9 @@ use crate::event_loop::LoopHandle;
 /// A done-callback: called once with the future, from the loop.
 type DoneCallback<T> = Box<dyn FnOnce(&LoopFuture<T>)>;
 
-/// The id of a done-callback, for [`LoopFuture::remove_done_callback`].
+/// The id of a done-callback, for [`LoopFuture::remove_done_callback`]: returned by
+/// [`add_done_callback`](LoopFuture::add_done_callback); the example on
+/// [`remove_done_callback`](LoopFuture::remove_done_callback) uses one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CallbackId(u64);
 
@@ -472,6 +474,23 @@ impl<T: 'static> LoopFuture<T> {
     /// # Errors
     /// `Error::InvalidState("Exception is not set.")` while pending, `Error::Cancelled` if
     /// cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<u8>();
+    /// assert!(matches!(fut.exception(), Err(asyncio::Error::InvalidState(_)))); // pending
+    /// fut.set_result(1)?;
+    /// assert!(fut.exception()?.is_none()); // done with a result
+    ///
+    /// let cancelled = lp.create_future::<u8>();
+    /// cancelled.cancel();
+    /// assert!(matches!(cancelled.exception(), Err(asyncio::Error::Cancelled)));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    ///
+    /// [`set_exception`](Self::set_exception) shows a future done with one.
     pub fn exception(&self) -> Result<Option<Error>, Error> {
         self.inner.unretrieved.set(false);
         match &self.inner.state.borrow().outcome {

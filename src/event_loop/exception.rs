@@ -47,13 +47,13 @@ impl ExceptionContext {
         }
     }
 
-    /// Adds the `exception` key.
+    /// Adds the `exception` key. Shown in the example on [`ExceptionContext`].
     pub fn with_exception(mut self, e: Box<dyn std::error::Error>) -> Self {
         self.exception = Some(e);
         self
     }
 
-    /// Adds another key.
+    /// Adds another key. Shown in the example on [`ExceptionContext`].
     pub fn with_detail(self, key: &'static str, value: impl Into<String>) -> Self {
         self.push_detail(key, value.into())
     }

@@ -790,6 +790,8 @@ impl LoopHandle {
     /// `InvalidState` when a transport owns `fd`. When `fd` keeps a writer, the reader is
     /// removed but `Io` says that epoll refused the new interest (`fd` was closed, or its
     /// number reused, behind the loop's back).
+    ///
+    /// The example on [`add_reader`](Self::add_reader) removes its reader with it.
     // Checklist: L17, L16.
     pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, false, None)
@@ -800,6 +802,9 @@ impl LoopHandle {
     ///
     /// # Errors
     /// As for [`remove_reader`](Self::remove_reader).
+    ///
+    /// The example on [`add_writer`](Self::add_writer) removes its writer with it, from the
+    /// writer itself.
     // Checklist: L17.
     pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, true, None)

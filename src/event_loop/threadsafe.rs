@@ -195,6 +195,28 @@ impl ThreadsafeHandle {
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) once the loop is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let door = lp.threadsafe();
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&got);
+    /// std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         let sink = Arc::clone(&sink);
+    ///         door.call_soon_threadsafe(move || sink.lock().unwrap().push(i)).unwrap();
+    ///     }
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// lp.run_once(None)?; // the loop's thread runs them, in the order they were made
+    /// assert_eq!(*got.lock().unwrap(), [0, 1, 2]);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L21, D5.
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
     where

@@ -219,10 +219,16 @@ fn connect_unix(
 ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
 ///     let port = server.sockets()[0].as_inet().unwrap().port();
 ///     let (transport, _protocol) = lp
-///         .create_connection(Quiet::default, "127.0.0.1", port)
-///         .local_addr("127.0.0.1", 0) // keywords are methods
+///         .create_connection(Quiet::default, "localhost", port)
+///         .family(asyncio::AddressFamily::Inet) // keywords are methods
+///         .local_addr("127.0.0.1", 0) // bound here first, the port left to the OS
+///         .happy_eyeballs_delay(std::time::Duration::from_millis(250))
+///         .interleave(1) // alternate the families, one address each
 ///         .await?; // connects here
-///     assert!(transport.sockname().is_some());
+///     let ours = transport.sockname().unwrap().as_inet().unwrap();
+///     assert_eq!(ours.ip(), std::net::Ipv4Addr::LOCALHOST);
+///     assert_ne!(ours.port(), 0);
+///     assert_eq!(transport.peername().unwrap().as_inet().unwrap().port(), port);
 ///     transport.close();
 ///     server.close();
 ///     Ok::<_, asyncio::Error>(())
@@ -432,6 +438,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// Binds the socket to this local address before connecting. An empty host is a name
     /// that does not resolve (`Error::Io`, kind `NotFound`), as in Python: say `0.0.0.0` or
     /// `::` for any address.
+    /// Shown in the [examples](CreateConnection#examples).
     // Checklist: L87.
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local_addr = Some((host.to_string(), port, bind_local));
@@ -439,6 +446,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Resolves for this family only.
+    /// Shown in the [examples](CreateConnection#examples).
     pub fn family(mut self, family: AddressFamily) -> Self {
         self.family = family;
         self
@@ -447,6 +455,37 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// Adopts a connected socket instead of connecting. Combined with a host or a non-zero
     /// port it is an error (`host/port and sock can not be specified at the same time`), with
     /// a Unix path too (`path and sock can not be specified at the same time`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// /// Says hi, then closes.
+    /// #[derive(Default)]
+    /// struct Hi;
+    /// impl Protocol for Hi {
+    ///     fn connection_made(&mut self, transport: Transport) {
+    ///         let _ = transport.write(b"hi");
+    ///         transport.close();
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (a, b) = asyncio::socketpair()?;
+    ///     let (_transport, _hi) = lp.create_connection(Hi::default, "", 0).sock(a).await?;
+    ///     let (reader, _writer) = asyncio::open_connection_sock(b).await?;
+    ///     assert_eq!(reader.read(-1).await?, b"hi");
+    ///
+    ///     // A host as well is refused when awaited.
+    ///     let (c, _d) = asyncio::socketpair()?;
+    ///     let both = lp.create_connection(Hi::default, "127.0.0.1", 0).sock(c).await;
+    ///     assert!(matches!(both, Err(asyncio::Error::InvalidArgument(_))));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L85, L111.
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
         let sock = sock.into();
@@ -480,6 +519,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// Happy eyeballs (RFC 8305): start the next address after `delay` if the
     /// previous attempt has not finished; the first to connect wins. Turns `interleave` to 1
     /// unless set.
+    /// Shown in the [examples](CreateConnection#examples).
     // Checklist: L89, L91.
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.happy_eyeballs = Some((delay, race_connects));
@@ -488,6 +528,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Reorders the addresses by family: `n` of the first family, then alternate.
+    /// Shown in the [examples](CreateConnection#examples).
     // Checklist: L90.
     pub fn interleave(mut self, n: usize) -> Self {
         self.interleave = Some(n);
@@ -606,6 +647,47 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// TLS (Python's `ssl=`): `true` for the default verifying context, or a
     /// `rustls::ClientConfig`. The result arrives after the handshake and the protocol's
     /// `connection_made`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-cc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// // cert.pem / key.pem: a self-signed certificate for localhost.
+    /// let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// asyncio::run(async move {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let tls = asyncio::tls::server_config(&cert, &key)?;
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).ssl(tls).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _quiet) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port)
+    ///         .ssl(asyncio::tls::client_config_with_roots(&cert)?) // trust this certificate
+    ///         .server_hostname("localhost") // the name it was made for
+    ///         .ssl_handshake_timeout(Duration::from_secs(10))
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5)) // for close()
+    ///         .ssl_require_close_notify(true) // an EOF without close_notify is an error
+    ///         .await?; // the handshake is done here
+    ///     let info = transport.tls_info().expect("a TLS transport");
+    ///     assert_eq!(info.server_hostname(), Some("localhost"));
+    ///     transport.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: T7.
     pub fn ssl(mut self, ssl: impl Into<crate::tls::ClientTls>) -> Self {
         self.tls.ssl = ssl.into();
@@ -615,6 +697,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// The name sent as SNI and checked (default: the host). Required with `sock` or a Unix
     /// path. `""` sends none and checks no name, with `ssl(true)` as with your own
     /// `ClientConfig`: the certificate chain is still verified (Python's `server_hostname=''`).
+    /// The [`ssl`](Self::ssl) example sets it.
     // Checklist: T3.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.tls.set_server_hostname(name);
@@ -622,6 +705,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// How long the handshake may take (default 60 s).
+    /// The [`ssl`](Self::ssl) example sets it.
     // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
@@ -629,6 +713,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// How long the close_notify exchange may take (default 30 s).
+    /// The [`ssl`](Self::ssl) example sets it.
     // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);
@@ -636,6 +721,9 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    /// The [`ssl`](Self::ssl) example sets it.
+    /// Its effect is shown in the example on
+    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;

@@ -297,6 +297,25 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     }
 
     /// The protocol number for `socket()` (0, the default, for the family's own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct Quiet;
+    /// # impl asyncio::DatagramProtocol for Quiet {}
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (udp, _) = lp
+    ///         .create_datagram_endpoint(|| Quiet)
+    ///         .local_addr("127.0.0.1", 0)
+    ///         .proto(17) // IPPROTO_UDP, what 0 picks for a datagram socket anyway
+    ///         .await?;
+    ///     assert!(udp.sockname().and_then(|a| a.as_inet()).is_some());
+    ///     udp.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn proto(mut self, proto: i32) -> Self {
         self.proto = proto;
         self
@@ -333,6 +352,31 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
 
     /// Sets `SO_BROADCAST`. With a remote address the socket is then not connected; the
     /// remote address is still the only one `sendto` takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct Quiet;
+    /// # impl asyncio::DatagramProtocol for Quiet {}
+    /// asyncio::run(async {
+    ///     let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// #   peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    ///     let port = peer.local_addr()?.port();
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (sender, _) = lp
+    ///         .create_datagram_endpoint(|| Quiet)
+    ///         .remote_addr("127.0.0.1", port)
+    ///         .allow_broadcast(true)
+    ///         .await?;
+    ///     sender.sendto(b"to all", None)?; // goes to the remote address
+    ///     let mut buf = [0; 16];
+    ///     let n = peer.recv(&mut buf)?; // loopback: already there
+    ///     assert_eq!(&buf[..n], b"to all");
+    ///     sender.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn allow_broadcast(mut self, on: bool) -> Self {
         self.allow_broadcast = on;
         self

@@ -11,6 +11,25 @@ use super::{
 };
 
 /// What [`parse`] made of the bytes so far.
+///
+/// # Examples
+///
+/// A v1 line read in two pieces, with the client's data right behind it:
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Addresses, Parsed};
+///
+/// let got = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nGET / HTTP/1.1\r\n";
+/// assert_eq!(parse(&got[..20]), Parsed::Incomplete); // read more, then call again
+/// match parse(got) {
+///     Parsed::Complete(header, used) => {
+///         let Addresses::Inet { source, .. } = header.addresses else { panic!() };
+///         assert_eq!(source.to_string(), "192.0.2.1:56324");
+///         assert_eq!(&got[used..], b"GET / HTTP/1.1\r\n"); // the client's own bytes
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parsed {
     /// A header may be under way: read more and call again with everything so far.
@@ -23,6 +42,17 @@ pub enum Parsed {
 }
 
 /// Why bytes are not a valid PROXY header.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::proxy_protocol::{parse, Invalid, Parsed};
+///
+/// assert_eq!(parse(b"GET / HTTP/1.1\r\n"), Parsed::Invalid(Invalid::NotProxy));
+/// let Parsed::Invalid(why) = parse(b"PROXY TCP4 nonsense\r\n") else { panic!() };
+/// assert!(matches!(why, Invalid::V1(_)));
+/// assert!(why.to_string().starts_with("malformed PROXY v1 line: "), "{why}");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Invalid {

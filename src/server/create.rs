@@ -64,6 +64,47 @@ pub(super) enum Bind {
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
+///
+/// The other socket keywords together (the TLS ones are under [`ssl`](CreateServer::ssl);
+/// [`cleanup_socket`](CreateServer::cleanup_socket) has its own, and
+/// [`StartServer`](crate::StartServer) shows [`sock`](crate::StartServer::sock) and
+/// [`proxy_protocol_timeout`](crate::StartServer::proxy_protocol_timeout)):
+///
+/// ```
+/// use asyncio::{AddressFamily, Protocol, Transport};
+///
+/// /// Says hi to each client, then closes.
+/// #[derive(Default)]
+/// struct Hi;
+/// impl Protocol for Hi {
+///     fn connection_made(&mut self, transport: Transport) {
+///         let _ = transport.write(b"hi");
+///         transport.close();
+///     }
+/// }
+///
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop()?;
+///     let server = lp
+///         .create_server(Hi::default, "", 0)
+///         .hosts(&["localhost"]) // one listening socket per address it names
+///         .family(AddressFamily::Inet) // IPv4 addresses only
+///         .reuse_address(true) // SO_REUSEADDR (the default)
+///         .reuse_port(false) // SO_REUSEPORT (the default)
+///         .keep_alive(true) // SO_KEEPALIVE
+///         .reserve_fd(true) // a spare descriptor for when they run out
+///         .await?;
+///     let addrs: Vec<_> = server.sockets().iter().map(|a| a.as_inet().unwrap()).collect();
+///     assert!(!addrs.is_empty());
+///     assert!(addrs.iter().all(|a| a.is_ipv4() && a.port() != 0)); // no ::1
+///
+///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", addrs[0].port()).await?;
+///     assert_eq!(reader.read(-1).await?, b"hi");
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a server builder does nothing until awaited"]
 pub struct CreateServer {
     lp: LoopHandle,
@@ -232,6 +273,7 @@ impl CreateServer {
     /// empty `host` does. Nor does an empty name inside the list: the server is not created,
     /// with the resolver's error for it (`NotFound`, `[Errno -2] Name or service not known`),
     /// as CPython's `getaddrinfo('')` refuses it.
+    /// Shown in the [examples](CreateServer#examples).
     // Checklist: L97. Only a lone host "" (Python's '' or None) is every interface.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("host"));
@@ -252,6 +294,7 @@ impl CreateServer {
     }
 
     /// Binds only addresses of this family.
+    /// Shown in the [examples](CreateServer#examples).
     pub fn family(mut self, family: AddressFamily) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("family"));
         self.family = family;
@@ -259,19 +302,23 @@ impl CreateServer {
     }
 
     /// `listen()` backlog, and the most connections accepted per readiness event (100).
+    /// Shown in the [examples](CreateServer#examples).
     pub fn backlog(mut self, backlog: u32) -> Self {
         self.backlog = backlog;
         self
     }
 
     /// `SO_REUSEADDR` (on by default, as on POSIX in Python).
+    /// Shown in the [examples](CreateServer#examples).
     pub fn reuse_address(mut self, on: bool) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("reuse_address"));
         self.reuse_address = on;
         self
     }
 
-    /// `SO_REUSEPORT` (off by default).
+    /// `SO_REUSEPORT` (off by default). Shown in the [examples](CreateServer#examples);
+    /// [`StartServer::reuse_port`](crate::StartServer::reuse_port) has two servers share a
+    /// port with it.
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("reuse_port"));
         self.reuse_port = on;
@@ -279,6 +326,7 @@ impl CreateServer {
     }
 
     /// `SO_KEEPALIVE` on the listening sockets (Python 3.13's `keep_alive`).
+    /// Shown in the [examples](CreateServer#examples).
     pub fn keep_alive(mut self, on: bool) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("keep_alive"));
         self.keep_alive = on;
@@ -291,6 +339,7 @@ impl CreateServer {
     /// then reopen the spare. Reported once per episode, like the default back-off. A spare
     /// that could not be reopened (another thread took the descriptor first) is opened again
     /// once descriptors are free, in time for the next episode.
+    /// Shown in the [examples](CreateServer#examples).
     // Checklist: D6.
     pub fn reserve_fd(mut self, on: bool) -> Self {
         self.reserve_fd = on;
@@ -299,6 +348,7 @@ impl CreateServer {
 
     /// Listen now (default) or only at [`Server::start_serving`]/[`Server::serve_forever`]:
     /// until then the sockets are bound but connections are refused.
+    /// Shown in the [examples](CreateServer#examples).
     // Checklist: L100.
     pub fn start_serving(mut self, on: bool) -> Self {
         self.start_serving = on;
@@ -310,6 +360,27 @@ impl CreateServer {
     /// path or a listener given as [`sock`](Self::sock), remove it: `create_server` serving a
     /// Unix listener leaves its file alone, as CPython's `create_server` does, and refuses
     /// this keyword (`Error::InvalidArgument` when awaited), as CPython's has none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// let name = format!("asyncio-doc-left-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let file = path.clone();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_unix_server(Quiet::default, &file).cleanup_socket(false).await?;
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// assert!(path.exists(), "the socket file is left in place");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L119.
     pub fn cleanup_socket(mut self, on: bool) -> Self {
         self.unix_keyword = true;
@@ -434,6 +505,8 @@ impl CreateServer {
     /// 64 KiB (`proxy_protocol::MAX_V2_LEN`), and one sent in small pieces is held as it
     /// comes, up to about 128 KiB of buffer per connection with the buffer's growth, until
     /// it is complete or this timeout closes the connection.
+    /// [`StartServer::proxy_protocol_timeout`](crate::StartServer::proxy_protocol_timeout) has
+    /// an example.
     pub fn proxy_protocol_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.proxy.timeout = timeout;
         self
@@ -642,25 +715,77 @@ impl CreateServer {
     /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`; a bool is not accepted):
     /// each accepted connection's handshake completes before its protocol's
     /// `connection_made`; failed handshakes close the socket and reach no protocol.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// /// Says hi over TLS (the transport encrypts), then closes.
+    /// #[derive(Default)]
+    /// struct Hi;
+    /// impl Protocol for Hi {
+    ///     fn connection_made(&mut self, transport: Transport) {
+    ///         let _ = transport.write(b"hi");
+    ///         transport.close();
+    ///     }
+    /// }
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-cs-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// // cert.pem / key.pem: a self-signed certificate for localhost.
+    /// let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Hi::default, "127.0.0.1", 0)
+    ///         .ssl(asyncio::tls::server_config(&cert, &key)?)
+    ///         .ssl_handshake_timeout(Duration::from_secs(10)) // per connection
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .ssl_require_close_notify(true)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(asyncio::tls::client_config_with_roots(&cert)?)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.read(-1).await?, b"hi");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: S9, T36.
     pub fn ssl(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
         self.tls.ssl = Some(config.into());
         self
     }
 
-    /// How long each handshake may take (default 60 s).
+    /// How long each handshake may take (default 60 s). The [`ssl`](Self::ssl) example sets
+    /// it; [`StartServer::ssl_handshake_timeout`](crate::StartServer::ssl_handshake_timeout)
+    /// shows a client that never finishes one disconnected.
     pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self
     }
 
-    /// How long each close_notify exchange may take (default 30 s).
+    /// How long each close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
+    /// example sets it.
     pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);
         self
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
+    /// [`ssl`](Self::ssl) example sets it.
+    /// Its effect is shown in the example on
+    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;

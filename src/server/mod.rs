@@ -300,6 +300,24 @@ impl Server {
     }
 
     /// True from the start of serving until [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(bye, "127.0.0.1", 0)
+    ///         .start_serving(false) // bound, not accepting yet
+    ///         .await?;
+    ///     assert!(!server.is_serving());
+    ///     server.start_serving().await?;
+    ///     assert!(server.is_serving());
+    ///     server.close();
+    ///     assert!(!server.is_serving());
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L104.
     pub fn is_serving(&self) -> bool {
         self.inner.state.get() == ServerState::Serving

@@ -57,6 +57,32 @@ enum Dest {
 /// })??;
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
+///
+/// The other TCP keywords, each shown doing its part (the TLS ones are under
+/// [`ssl`](OpenConnection::ssl), [`sock`](OpenConnection::sock) has its own):
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let port = listener.local_addr()?.port();
+/// asyncio::run(async move {
+///     let (_reader, writer) = asyncio::open_connection("localhost", port)
+///         .family(asyncio::AddressFamily::Inet) // only localhost's IPv4 addresses
+///         .local_addr("127.0.0.1", 0) // bound here first, the port left to the OS
+///         .happy_eyeballs_delay(Duration::from_millis(250)) // race the addresses 250 ms apart
+///         .interleave(1) // alternating families (only one here)
+///         .await?;
+///     let ours = writer.sockname().unwrap().as_inet().unwrap();
+///     let theirs = writer.peername().unwrap().as_inet().unwrap();
+///     assert_eq!(ours.ip(), std::net::Ipv4Addr::LOCALHOST);
+///     assert_ne!(ours.port(), 0);
+///     assert_eq!(theirs, std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+///     writer.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "a connection builder does nothing until awaited"]
 pub struct OpenConnection {
     dest: Dest,
@@ -203,18 +229,34 @@ impl OpenConnection {
     }
 
     /// The reader's limit (default 64 KiB): longest line, half the pause threshold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let (a, b) = asyncio::socketpair()?;
+    ///     let (reader, _writer) = asyncio::open_connection_sock(a).limit(8).await?;
+    ///     let (_peer_reader, peer) = asyncio::open_connection_sock(b).await?;
+    ///     peer.write(b"longer than eight bytes\nshort\n")?;
+    ///     let long = reader.readline().await; // over the limit: an error, the line dropped
+    ///     assert!(matches!(long, Err(asyncio::Error::LimitOverrun { .. })));
+    ///     assert_eq!(reader.readline().await?, b"short\n"); // the reader carries on
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S11.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
     }
 
-    /// Resolve for this family only.
+    /// Resolve for this family only. Shown in the [examples](OpenConnection#examples).
     pub fn family(self, family: AddressFamily) -> Self {
         self.option(move |c| c.family(family))
     }
 
-    /// Bind to this local address first.
+    /// Bind to this local address first. Shown in the [examples](OpenConnection#examples).
     pub fn local_addr(self, host: &str, port: u16) -> Self {
         let host = host.to_string();
         self.option(move |c| c.local_addr(&host, port))
@@ -222,6 +264,25 @@ impl OpenConnection {
 
     /// Use this connected socket instead of connecting (a host or a non-zero port given too
     /// is an error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let (a, b) = asyncio::socketpair()?;
+    ///     let (_, writer) = asyncio::open_connection("", 0).sock(a).await?;
+    ///     let (reader, _peer_writer) = asyncio::open_connection_sock(b).await?;
+    ///     writer.write(b"ok")?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"ok");
+    ///
+    ///     // A host as well is refused when awaited.
+    ///     let (c, _d) = asyncio::socketpair()?;
+    ///     let both = asyncio::open_connection("127.0.0.1", 0).sock(c).await;
+    ///     assert!(matches!(both, Err(asyncio::Error::InvalidArgument(_))));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn sock(mut self, sock: impl Into<StreamSocket>) -> Self {
         let conflict = match &self.dest {
             Dest::Host(h, p) => !h.is_empty() || *p != 0,
@@ -236,12 +297,14 @@ impl OpenConnection {
         self
     }
 
-    /// Happy eyeballs delay (RFC 8305).
+    /// Happy eyeballs delay (RFC 8305): how long one address may try before the next one
+    /// starts too. Shown in the [examples](OpenConnection#examples).
     pub fn happy_eyeballs_delay(self, delay: Duration) -> Self {
         self.option(move |c| c.happy_eyeballs_delay(delay))
     }
 
-    /// Address family interleaving.
+    /// Address family interleaving: how many addresses of the first family go before one of
+    /// the other. Shown in the [examples](OpenConnection#examples).
     pub fn interleave(self, n: usize) -> Self {
         self.option(move |c| c.interleave(n))
     }
@@ -319,7 +382,9 @@ impl OpenConnection {
     ///     let trusted = asyncio::tls::client_config_with_roots(&cert)?;
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(trusted)
-    ///         .server_hostname("localhost")
+    ///         .server_hostname("localhost") // the name the certificate was made for
+    ///         .ssl_shutdown_timeout(std::time::Duration::from_secs(5)) // for close()
+    ///         .ssl_require_close_notify(true) // an EOF without close_notify is an error
     ///         .await?;
     ///     assert_eq!(reader.readexactly(2).await?, b"hi");
     ///     writer.close();
@@ -337,23 +402,58 @@ impl OpenConnection {
     /// The name sent as SNI and checked against the certificate (default: the host; required
     /// for Unix sockets and `sock=`). `""` sends none and checks no name, with `ssl(true)` as
     /// with your own `ClientConfig`: the certificate chain is still verified (Python's
-    /// `server_hostname=''`).
+    /// `server_hostname=''`). The [`ssl`](Self::ssl) example shows it.
     pub fn server_hostname(self, name: &str) -> Self {
         let name = name.to_string();
         self.option(move |c| c.server_hostname(&name))
     }
 
-    /// How long the TLS handshake may take (default 60 s).
+    /// How long the TLS handshake may take (default 60 s). Past it the connection is
+    /// aborted and this fails with [`Error::Io`] of kind `ConnectionAborted`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-hs-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// let tls = asyncio::tls::client_config_with_roots(dir.join("cert.pem"))?;
+    /// // Accepts (in the kernel) but never answers: the handshake can only time out.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = silent.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let late = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(tls)
+    ///         .server_hostname("localhost")
+    ///         .ssl_handshake_timeout(Duration::from_millis(50))
+    ///         .await;
+    ///     match late {
+    ///         Err(asyncio::Error::Io(e)) => {
+    ///             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted)
+    ///         }
+    ///         _ => panic!("expected the handshake to time out"),
+    ///     }
+    /// })?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl_handshake_timeout(self, timeout: Duration) -> Self {
         self.option(move |c| c.ssl_handshake_timeout(timeout))
     }
 
-    /// How long the close_notify exchange may take (default 30 s).
+    /// How long the close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
+    /// example sets it.
     pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
         self.option(move |c| c.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
+    /// [`ssl`](Self::ssl) example sets it.
+    /// Its effect is shown in the example on
+    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |c| c.ssl_require_close_notify(on))
@@ -634,6 +734,39 @@ enum Listen {
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
+///
+/// The other socket keywords together (the TLS ones are under [`ssl`](StartServer::ssl);
+/// [`sock`](StartServer::sock), [`cleanup_socket`](StartServer::cleanup_socket) and
+/// [`proxy_protocol_timeout`](StartServer::proxy_protocol_timeout) have their own):
+///
+/// ```
+/// use asyncio::{AddressFamily, StreamReader, StreamWriter};
+///
+/// asyncio::run(async {
+///     let hi = |_r: StreamReader, w: StreamWriter| w.write(b"hi");
+///     let server = asyncio::start_server(hi, "", 0)
+///         .hosts(&["localhost"]) // one listening socket per address it names
+///         .family(AddressFamily::Inet) // IPv4 addresses only
+///         .reuse_address(true) // SO_REUSEADDR (the default)
+///         .reuse_port(false) // SO_REUSEPORT (the default)
+///         .keep_alive(true) // SO_KEEPALIVE
+///         .reserve_fd(true) // a spare descriptor for when they run out
+///         .start_serving(false) // bound, but not yet accepting
+///         .await?;
+///     let addrs: Vec<_> = server.sockets().iter().map(|a| a.as_inet().unwrap()).collect();
+///     assert!(!addrs.is_empty());
+///     assert!(addrs.iter().all(|a| a.is_ipv4() && a.port() != 0)); // no ::1
+///     assert!(!server.is_serving());
+///
+///     server.start_serving().await?;
+///     let (reader, writer) = asyncio::open_connection("127.0.0.1", addrs[0].port()).await?;
+///     assert_eq!(reader.readexactly(2).await?, b"hi");
+///     writer.close();
+///     server.close();
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "a server builder does nothing until awaited"]
 pub struct StartServer {
     cb: ConnectedCb,
@@ -731,50 +864,76 @@ impl StartServer {
     }
 
     /// Each reader's limit (default 64 KiB); checked before the server starts.
+    /// Shown in the [examples](StartServer#examples).
     // Checklist: S4.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
     }
 
-    /// Bind several hosts.
+    /// Bind several hosts (see [`CreateServer::hosts`]).
+    /// Shown in the [examples](StartServer#examples).
     pub fn hosts<S: AsRef<str>>(self, hosts: &[S]) -> Self {
         let hosts: Vec<String> = hosts.iter().map(|h| h.as_ref().to_string()).collect();
         self.option(move |s| s.hosts(&hosts))
     }
 
-    /// Bind only this family.
+    /// Bind only this family. Shown in the [examples](StartServer#examples).
     pub fn family(self, family: AddressFamily) -> Self {
         self.option(move |s| s.family(family))
     }
 
-    /// `listen()` backlog (100).
+    /// `listen()` backlog (100). Shown in the [examples](StartServer#examples).
     pub fn backlog(self, backlog: u32) -> Self {
         self.option(move |s| s.backlog(backlog))
     }
 
-    /// `SO_REUSEADDR` (on).
+    /// `SO_REUSEADDR` (on). Shown in the [examples](StartServer#examples).
     pub fn reuse_address(self, on: bool) -> Self {
         self.option(move |s| s.reuse_address(on))
     }
 
-    /// `SO_REUSEPORT` (off).
+    /// `SO_REUSEPORT` (off): with it on every server that shares a port, the kernel spreads
+    /// the connections among them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let first = asyncio::start_server(noop, "127.0.0.1", 0).reuse_port(true).await?;
+    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     // Both ask for SO_REUSEPORT: the second listens on the same port.
+    ///     let second = asyncio::start_server(noop, "127.0.0.1", port).reuse_port(true).await?;
+    ///     assert_eq!(second.sockets()[0].as_inet().unwrap().port(), port);
+    ///     // Without it, the port is taken.
+    ///     let Err(taken) = asyncio::start_server(noop, "127.0.0.1", port).await else {
+    ///         panic!("bound a port in use");
+    ///     };
+    ///     assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    ///     first.close();
+    ///     second.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reuse_port(self, on: bool) -> Self {
         self.option(move |s| s.reuse_port(on))
     }
 
-    /// `SO_KEEPALIVE` on the listening sockets.
+    /// `SO_KEEPALIVE` on the listening sockets. Shown in the [examples](StartServer#examples).
     pub fn keep_alive(self, on: bool) -> Self {
         self.option(move |s| s.keep_alive(on))
     }
 
     /// Keep a spare descriptor to shed connections when out of descriptors
-    /// (see [`CreateServer::reserve_fd`]).
+    /// (see [`CreateServer::reserve_fd`]). Shown in the [examples](StartServer#examples).
     pub fn reserve_fd(self, on: bool) -> Self {
         self.option(move |s| s.reserve_fd(on))
     }
 
     /// Listen at once (default) or at `Server::start_serving`.
+    /// Shown in the [examples](StartServer#examples).
     pub fn start_serving(self, on: bool) -> Self {
         self.option(move |s| s.start_serving(on))
     }
@@ -804,6 +963,24 @@ impl StartServer {
 
     /// Unix: remove the socket file on close (default on; `start_unix_server` only, see
     /// [`CreateServer::cleanup_socket`](crate::CreateServer::cleanup_socket)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("asyncio-doc-keep-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let file = path.clone();
+    /// asyncio::run(async move {
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_unix_server(bye, &file).cleanup_socket(false).await?;
+    ///     server.close();
+    ///     server.wait_closed().await;
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// assert!(path.exists(), "the socket file is left in place");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cleanup_socket(self, on: bool) -> Self {
         self.option(move |s| s.cleanup_socket(on))
     }
@@ -841,6 +1018,28 @@ impl StartServer {
 
     /// How long a PROXY header may take (default 5 s; see
     /// [`CreateServer::proxy_protocol_timeout`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use asyncio::{ProxyProtocol, StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async {
+    ///     let hi = |_r: StreamReader, w: StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0)
+    ///         .proxy_protocol(ProxyProtocol::Required)
+    ///         .proxy_protocol_timeout(Duration::from_millis(50))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     // No header within 50 ms: closed, and the callback never ran.
+    ///     assert_eq!(reader.read(-1).await?, b"");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn proxy_protocol_timeout(self, timeout: Duration) -> Self {
         self.option(move |s| s.proxy_protocol_timeout(timeout))
     }
@@ -885,22 +1084,92 @@ impl StartServer {
 impl StartServer {
     /// Serve TLS with this configuration (Python's `ssl=<SSLContext>`): each handshake completes
     /// before `client_connected_cb` runs; failed handshakes never reach it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-srv-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// // cert.pem / key.pem: a self-signed certificate for localhost.
+    /// let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// asyncio::run(async move {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0)
+    ///         .ssl(asyncio::tls::server_config(&cert, &key)?)
+    ///         .ssl_handshake_timeout(Duration::from_secs(10)) // per connection
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .ssl_require_close_notify(true)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(asyncio::tls::client_config_with_roots(&cert)?)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     assert!(writer.tls_info().is_some());
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl(self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
         let config = config.into();
         self.option(move |s| s.ssl(config))
     }
 
-    /// How long each TLS handshake may take (default 60 s).
+    /// How long each TLS handshake may take (default 60 s): a client that has not finished
+    /// its handshake by then is disconnected, and the callback never hears of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-shs-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// let tls = asyncio::tls::server_config(dir.join("cert.pem"), dir.join("key.pem"))?;
+    /// asyncio::run(async move {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0)
+    ///         .ssl(tls)
+    ///         .ssl_handshake_timeout(Duration::from_millis(50))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // A plain client that never starts the handshake.
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     let end = reader.read(-1).await; // EOF, or a reset: no byte either way
+    ///     assert!(end.map_or(true, |got| got.is_empty()));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl_handshake_timeout(self, timeout: Duration) -> Self {
         self.option(move |s| s.ssl_handshake_timeout(timeout))
     }
 
-    /// How long each close_notify exchange may take (default 30 s).
+    /// How long each close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
+    /// example sets it.
     pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
         self.option(move |s| s.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
+    /// [`ssl`](Self::ssl) example sets it.
+    /// Its effect is shown in the example on
+    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |s| s.ssl_require_close_notify(on))

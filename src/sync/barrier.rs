@@ -328,6 +328,29 @@ enum Step {
 }
 
 /// The future of [`Barrier::wait`]: the arrival index, or [`BrokenBarrierError`].
+///
+/// # Examples
+///
+/// A party waiting inside when the barrier is aborted gets the error:
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// asyncio::run(async {
+///     let barrier = Rc::new(asyncio::Barrier::new(2)?);
+///     let other = Rc::clone(&barrier);
+///     let waiter = asyncio::spawn(async move {
+///         let wait: asyncio::sync::BarrierWait<'_> = other.wait();
+///         wait.await
+///     });
+///     asyncio::yield_now().await; // it is inside now, one party short
+///     barrier.abort();
+///     assert!(waiter.await.unwrap().is_err()); // BrokenBarrierError
+///     assert!(barrier.broken());
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct BarrierWait<'a> {

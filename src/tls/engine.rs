@@ -510,39 +510,80 @@ pub struct TlsInfo {
 
 impl TlsInfo {
     /// `"TLSv1.3"` or `"TLSv1.2"` (Python's `SSLObject.version()`).
+    /// Shown in the [examples](TlsInfo#examples).
     pub fn version(&self) -> &str {
         self.version
     }
 
     /// The cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384` (the name in
     /// Python's `SSLObject.cipher()`).
+    /// Shown in the [examples](TlsInfo#examples).
     pub fn cipher(&self) -> &str {
         &self.cipher
     }
 
     /// The bulk cipher's secret bits, e.g. 256 (the bits in Python's `SSLObject.cipher()`).
+    /// Shown in the [examples](TlsInfo#examples).
     pub fn cipher_bits(&self) -> u32 {
         self.cipher_bits
     }
 
     /// The ALPN protocol agreed, if any (Python's `SSLObject.selected_alpn_protocol()`).
+    ///
+    /// # Examples
+    ///
+    /// Both sides offer protocols; the server picks the first of its own the client offers:
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("asyncio-doc-alpn-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    /// # std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem())?;
+    /// // cert.pem / key.pem: a self-signed certificate for localhost.
+    /// let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// asyncio::run(async move {
+    ///     let mut server_tls = asyncio::tls::server_config(&cert, &key)?;
+    ///     server_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    ///     let mut client_tls = asyncio::tls::client_config_with_roots(&cert)?;
+    ///     client_tls.alpn_protocols = vec![b"http/1.1".to_vec(), b"h2".to_vec()];
+    ///
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_tls).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_tls)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = writer.tls_info().expect("a TLS stream");
+    ///     assert_eq!(info.selected_alpn_protocol(), Some(&b"h2"[..]));
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn selected_alpn_protocol(&self) -> Option<&[u8]> {
         self.alpn_protocol.as_deref()
     }
 
     /// A client's: the name it sent as SNI and checked; a server's: the SNI the client sent
     /// (Python's `SSLObject.server_hostname`).
+    /// Shown in the [examples](TlsInfo#examples).
     pub fn server_hostname(&self) -> Option<&str> {
         self.server_name.as_deref()
     }
 
     /// The peer's certificate chain, DER, leaf first; empty when the peer sent none (Python's
     /// `getpeercert(binary_form=True)` is the first).
+    /// Shown in the [examples](TlsInfo#examples).
     pub fn peer_certificates(&self) -> &[Vec<u8>] {
         &self.peer_certificates
     }
 
     /// Whether the handshake resumed an earlier session (Python's `SSLObject.session_reused`).
+    /// Shown in the [examples](TlsInfo#examples).
     pub fn session_reused(&self) -> bool {
         self.resumed
     }

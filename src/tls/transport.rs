@@ -456,17 +456,20 @@ impl Transport {
 
     /// The negotiated cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384`
     /// (`get_extra_info("cipher")`).
+    /// The [`peer_certificates`](Self::peer_certificates) example reads it.
     // Checklist: T43.
     pub fn cipher_suite(&self) -> Option<String> {
         self.settled().map(|i| i.cipher.clone())
     }
 
     /// `"TLSv1.3"` or `"TLSv1.2"` (`get_extra_info("version")`).
+    /// The [`peer_certificates`](Self::peer_certificates) example reads it.
     pub fn tls_version(&self) -> Option<String> {
         self.settled().map(|i| i.version.to_string())
     }
 
     /// The ALPN protocol agreed, if any (`get_extra_info("alpn_protocol")`).
+    /// The [`peer_certificates`](Self::peer_certificates) example reads it.
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
         self.settled()?.alpn_protocol.clone()
     }

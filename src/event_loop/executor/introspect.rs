@@ -403,6 +403,20 @@ impl TaskRef {
     /// Whether the task ended cancelled (Python's `Task.cancelled()`), as
     /// [`Task::is_cancelled`](super::Task::is_cancelled) says. For the main future of a
     /// `run_until_complete`, known until the loop's next run begins; false after that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let task = asyncio::spawn(std::future::pending::<()>());
+    ///     let seen = task.task_ref(); // what all_tasks() and current_task() give
+    ///     assert!(!seen.is_done() && !seen.is_cancelled());
+    ///     task.cancel();
+    ///     assert!(task.await.is_err()); // Err(Cancelled)
+    ///     assert!(seen.is_done() && seen.is_cancelled());
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         match &self.task {
             Some(task) => task.header().is_cancelled(),
@@ -551,6 +565,22 @@ impl LoopHandle {
     /// The tasks of this loop that have not ended (Python's `asyncio.all_tasks(loop)`): the
     /// main future of a running `run_until_complete` first, then spawned tasks in no
     /// particular order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let waiting = lp.spawn(std::future::pending::<()>())?;
+    /// waiting.set_name("waiting");
+    /// let names = lp.run_until_complete(async {
+    ///     let lp = asyncio::get_running_loop().unwrap();
+    ///     lp.all_tasks().iter().map(|t| t.name()).collect::<Vec<_>>()
+    /// })?;
+    /// assert_eq!(names.len(), 2); // the main future first, then the spawned one
+    /// assert_eq!(names[1], "waiting");
+    /// waiting.cancel();
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn all_tasks(&self) -> Vec<TaskRef> {
         let inner = &self.inner;
         let mut all = Vec::new();

@@ -58,6 +58,17 @@ use crate::wakers::Withdraw;
 
 /// The most workers one group may have: far above any core count, low enough that a wrong
 /// value fails at once instead of after thousands of threads.
+///
+/// # Examples
+///
+/// ```
+/// use asyncio::streams::MAX_WORKERS;
+///
+/// let noop = || |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+/// let too_many = asyncio::serve_on_threads(MAX_WORKERS + 1, noop, "127.0.0.1", 0);
+/// let err = too_many.start().unwrap_err(); // refused before any thread starts
+/// assert!(err.to_string().contains(&MAX_WORKERS.to_string()), "{err}");
+/// ```
 pub const MAX_WORKERS: usize = 1024;
 
 type MakeCb = Arc<dyn Fn() -> ConnectedCb + Send + Sync>;
