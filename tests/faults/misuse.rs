@@ -196,6 +196,7 @@ fn misuse_streams_of_a_closed_loop_fail_instead_of_hanging() {
 // Checklist: L16.
 #[test]
 fn misuse_a_stream_kept_past_its_run_says_its_loop_closed_with_the_run() {
+    let _serial = util::serial(); // its sockets and loops would count in the others' checks
     let (a, b) = asyncio::socketpair().unwrap();
     let (reader, _writer) = asyncio::run(asyncio::open_connection_sock(a))
         .unwrap()
@@ -224,6 +225,7 @@ fn misuse_a_stream_kept_past_its_run_says_its_loop_closed_with_the_run() {
 // Checklist: L1, L24 (a closed loop refuses new work with Event loop is closed).
 #[test]
 fn misuse_a_server_or_connection_set_up_on_a_closed_loop_says_only_that_it_is_closed() {
+    let _serial = util::serial(); // as above
     let lp = asyncio::EventLoop::new().unwrap();
     let h = lp.handle();
     lp.close().unwrap();
