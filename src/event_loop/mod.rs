@@ -209,6 +209,23 @@ pub(crate) fn wake_idle_here(id: LoopId, index: u32, generation: u32) -> bool {
     true
 }
 
+/// Every live, open loop made on this thread (running or not), for work that must reach the
+/// loop of an object that cannot say which it is right now (`streams/held_sets.rs`).
+#[cold]
+#[inline(never)]
+pub(crate) fn loops_here() -> Vec<LoopHandle> {
+    HERE.try_with(|here| {
+        let Ok(here) = here.try_borrow() else {
+            return Vec::new();
+        };
+        let live = here.iter().filter_map(std::rc::Weak::upgrade);
+        live.filter(|i| !i.is_closed())
+            .map(|inner| LoopHandle { inner })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// Loop `id`, if it was made on this thread (running or not) and is still alive.
 #[cold]
 #[inline(never)]
