@@ -250,3 +250,60 @@ fn d14_feed_eof_and_set_exception_while_held_apply_in_order() {
     writer.transport().abort();
     lp.close().unwrap();
 }
+
+// Checklist: D14, S52 (a drain given up leaves nothing behind). The stream's timer woke an
+// abandoned futures-io flush past its drain deadline; the callback that then forgets that
+// wake-up (nobody claimed it) found the core held by the user and skipped it. The next
+// flush was taken for the abandoned one: it kept the old start and failed at once, and the
+// drain timer stayed armed (checked by reverting: failed at once). The forget now waits for
+// the borrow to end.
+#[cfg(feature = "futures-io")]
+#[test]
+fn d14_a_wake_up_forgotten_while_held_does_not_date_the_next_flush() {
+    use futures_util::io::AsyncWrite;
+    use std::pin::Pin;
+    use std::task::Poll;
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (_reader, writer, _peer) = stream_on(&lp);
+    writer.set_drain_timeout(Some(Duration::from_millis(200)));
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(64 * 1024), None)
+        .unwrap();
+    writer.write(&vec![7u8; 16 << 20]).unwrap();
+    turns(&lp, &clock, 20, Duration::ZERO);
+    let flush = |probe: &std::sync::Arc<util::Probe>| {
+        let mut f = std::pin::pin!(std::future::poll_fn(|cx| {
+            Poll::Ready(Pin::new(&mut &writer).poll_flush(cx))
+        }));
+        match probe.poll(f.as_mut()) {
+            Poll::Ready(r) => r,
+            Poll::Pending => unreachable!("poll_fn answers at once"),
+        }
+    };
+    let first = util::Probe::new();
+    assert!(flush(&first).is_pending(), "the first flush waits");
+    // Abandoned. Its deadline passes: the timer wakes it (one turn), and the forget that
+    // follows (the next turn) finds the protocol held.
+    clock.advance(Duration::from_millis(250));
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(first.woken() > 0, "the timer woke the abandoned flush");
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    turns(&lp, &clock, 5, Duration::ZERO);
+    drop(held);
+    turns(&lp, &clock, 5, Duration::ZERO);
+    let next = util::Probe::new();
+    let got = flush(&next);
+    assert!(
+        got.is_pending(),
+        "failed at once, dated by the abandoned flush: {got:?}"
+    );
+    clock.advance(Duration::from_millis(199));
+    turns(&lp, &clock, 20, Duration::ZERO);
+    let got = flush(&next);
+    assert!(got.is_pending(), "failed early: {got:?}");
+    writer.transport().abort();
+    lp.close().unwrap();
+}

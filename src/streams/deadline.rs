@@ -699,7 +699,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
     }
     #[cfg(feature = "futures-io")]
     if io_woken {
-        forget_unclaimed_wakes(me);
+        forget_unclaimed_wakes(me, id);
     }
     if let Some(transport) = abort {
         crate::event_loop::debug::debug_log!(
@@ -716,22 +716,31 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
 #[cfg(feature = "futures-io")]
 #[cold]
 #[inline(never)]
-fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>) {
+fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>, id: u64) {
     // The timer's own loop: it runs.
     let Some(lp) = crate::event_loop::current_loop() else {
         return;
     };
     let me = me.clone();
+    let again = lp.clone();
     // A closed loop refuses it: nothing will poll the drain again.
     drop(lp.call_soon(move || {
-        let Some(core) = me.upgrade() else { return };
-        // Held by a user (`get_protocol()`): the wake-up stays, as before this check.
-        let Ok(mut core) = core.try_borrow_mut() else {
-            return;
+        // Held by a user (`get_protocol()`): forgotten once the borrow ends, as a held
+        // protocol's calls wait (skipped, a later poll kept the wait's old start and failed
+        // early, and the drain deadline stayed armed).
+        let forget = |cell: &RefCell<StreamCore>| {
+            if let Some(dl) = cell.borrow_mut().deadlines.as_mut() {
+                dl.wakes_unclaimed();
+            }
         };
-        if let Some(dl) = core.deadlines.as_mut() {
-            dl.wakes_unclaimed();
-        }
+        when_cell_free(
+            again,
+            id,
+            me,
+            Need::Exclusive,
+            Box::new(forget),
+            Hold::new(),
+        );
     }));
 }
 
