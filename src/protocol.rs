@@ -660,7 +660,7 @@ impl Need {
 
 /// Runs `act` on `cell` now if the borrow it needs is free, else on a later turn once it is:
 /// the next turns, then as [`Hold`] spaces them, with one warning naming transport `id`; a
-/// spaced retry runs in the next iteration once the loop, about to sleep, finds the cell
+/// spaced retry runs in the next iteration once the loop, before a poll, finds the cell
 /// free (`LoopInner::expedite_freed`), not up to 64 ms after the borrow's end. For
 /// a protocol the loop must reach outside its transport's slot (the stream core, told of its
 /// TLS transport or looked at by its timeouts), which a user may hold borrowed across an
@@ -691,7 +691,7 @@ pub(crate) fn when_cell_free<T: ?Sized + 'static>(
     let retry = move || when_cell_free(again, id, cell, need, act, hold);
     match delay {
         None => drop(lp.call_soon(retry)),
-        // Spaced out: the loop runs it sooner if it finds the cell free before it sleeps.
+        // Spaced out: the loop runs it sooner if it finds the cell free before a poll.
         Some(d) => {
             if let Ok(timer) = lp.call_later(d, retry) {
                 let free = move || watched.upgrade().is_none_or(|c| need.met(&c));

@@ -139,8 +139,8 @@ pub(crate) struct LoopInner {
     /// Reused buffer for due timers (capacity kept between iterations).
     expired: Cell<Vec<(TimerKey, u64, Timer)>>,
     /// Retries spaced out while a protocol is held elsewhere (`protocol::when_cell_free`):
-    /// each one's timer and whether its protocol is free now. Looked at before the loop
-    /// sleeps (`expedite_freed`): one found free runs in the next iteration rather than at its
+    /// each one's timer and whether its protocol is free now. Looked at before each poll
+    /// while not empty (`expedite_freed`): one found free runs in the next iteration, not at its
     /// time, up to 64 ms on. Empty unless a user holds a protocol; an entry whose timer went
     /// leaves at the next look or the next retry watched.
     pub(crate) held_retries: RefCell<Vec<HeldRetry>>,
