@@ -307,3 +307,32 @@ fn d14_a_wake_up_forgotten_while_held_does_not_date_the_next_flush() {
     writer.transport().abort();
     lp.close().unwrap();
 }
+
+// Checklist: D14. An idle timeout cleared while held, on a writer that never had one, made
+// the writer a fresh activity record that the deadlines never adopted (nothing to apply):
+// a timeout set later counted in the deadlines' own record while writes touched the
+// writer's, and the connection was closed for idleness under a steady stream of writes
+// (checked by reverting: closed). The deadlines now always count in the writer's record.
+#[test]
+fn d14_an_idle_timeout_cleared_while_held_leaves_later_writes_counted() {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (_reader, writer, mut peer) = stream_on(&lp);
+    peer.set_nonblocking(true).unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    writer.set_idle_timeout(None);
+    drop(held);
+    turns(&lp, &clock, 3, Duration::ZERO);
+    writer.set_idle_timeout(Some(Duration::from_millis(20)));
+    let mut sink = [0u8; 64];
+    for _ in 0..10 {
+        writer.write(b"tick").unwrap();
+        turns(&lp, &clock, 10, Duration::from_millis(1));
+        let _ = std::io::Read::read(&mut peer, &mut sink);
+    }
+    assert!(!writer.is_closing(), "a write every 10 ms keeps it open");
+    turns(&lp, &clock, 40, Duration::from_millis(1));
+    assert!(writer.is_closing(), "then idle: closed");
+    lp.close().unwrap();
+}

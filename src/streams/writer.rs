@@ -493,6 +493,10 @@ impl StreamWriter {
     /// waiting is held to the new value counted from this call, however long it has waited
     /// (under no timeout or an earlier one): it fails `timeout` after the call at the soonest.
     ///
+    /// Called while the stream's protocol is borrowed elsewhere (a user holding the `RefCell`
+    /// that `get_protocol()` returns), the timeout applies once the borrow ends, in order with
+    /// the writer's other calls; [`drain_timeout`](Self::drain_timeout) answers it at once.
+    ///
     /// # Examples
     ///
     /// ```
@@ -577,6 +581,11 @@ impl StreamWriter {
     /// `Duration::ZERO` closes the connection in the next loop iteration; `Duration::MAX`
     /// never fires.
     ///
+    /// Called while the stream's protocol is borrowed elsewhere (a user holding the `RefCell`
+    /// that `get_protocol()` returns), the timeout applies once the borrow ends, counted from
+    /// then, in order with the writer's other calls; [`idle_timeout`](Self::idle_timeout)
+    /// answers it at once, and writes meanwhile count as activity.
+    ///
     /// # Examples
     ///
     /// ```
@@ -604,7 +613,10 @@ impl StreamWriter {
         if super::held_sets::free_core(&self.core).is_none() {
             return self.defer_idle_timeout(lp, timeout);
         }
-        if let Some(activity) = set_idle_timeout_now(&self.core, &lp, timeout, None) {
+        // The record writes touch, if the writer has one (made while the core was held):
+        // the deadlines count in it, whatever record they began with.
+        let mine = self.extras.get().and_then(|x| x.activity.get());
+        if let Some(activity) = set_idle_timeout_now(&self.core, &lp, timeout, mine) {
             let _ = self.extras.get_or_init(Box::default).activity.set(activity);
         }
     }

@@ -459,9 +459,15 @@ impl StreamReader {
     /// still succeeds (Python's `wait_for(reader.read(n), 0)` fails even then, since it
     /// cancels the read before it runs). `Duration::MAX` never fires. A read already waiting is bounded from the call.
     ///
+    /// Called while the stream's protocol is borrowed elsewhere (a user holding the `RefCell`
+    /// that `get_protocol()` returns), the timeout applies once the borrow ends, in order
+    /// with the reader's other calls, on the running loop; [`read_timeout`](Self::read_timeout)
+    /// answers it at once.
+    ///
     /// # Errors
     /// [`Error::InvalidState`] (`no running event loop`) for a reader with no connection set
-    /// outside a running loop: the timer needs a loop.
+    /// outside a running loop: the timer needs a loop. So too for any reader whose protocol
+    /// is borrowed mutably elsewhere, outside a running loop: its connection cannot be read.
     ///
     /// # Examples
     ///
