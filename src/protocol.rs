@@ -506,6 +506,7 @@ fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
 ) {
     let lp2 = lp.clone();
     let delay = hold.delay();
+    let watched = owner.clone();
     let run = move || {
         if let Some(me) = owner.upgrade() {
             let slot = slot_of(&me);
@@ -515,7 +516,7 @@ fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
             }
         }
     };
-    queue_retry(lp, delay, run);
+    queue_retry(lp, delay, run, watched, slot_of);
 }
 
 /// [`when_free`] for the owner's delivery step (a socket or pipe read, a TLS step, the PROXY
@@ -559,6 +560,7 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
 ) {
     let lp2 = lp.clone();
     let delay = hold.delay();
+    let watched = owner.clone();
     let run = move || {
         let Some(me) = owner.upgrade() else { return };
         let slot = slot_of(&me);
@@ -569,7 +571,7 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
             f(&me);
         }
     };
-    queue_retry(lp, delay, run);
+    queue_retry(lp, delay, run, watched, slot_of);
 }
 
 /// A protocol found held elsewhere while its transport waits to call it (a user keeping a
@@ -658,7 +660,7 @@ impl Need {
 
 /// Runs `act` on `cell` now if the borrow it needs is free, else on a later turn once it is:
 /// the next turns, then as [`Hold`] spaces them, with one warning naming transport `id`; a
-/// spaced retry runs in the next iteration once the loop, about to sleep, finds the cell
+/// spaced retry runs in the next iteration once the loop, before a poll, finds the cell
 /// free (`LoopInner::expedite_freed`), not up to 64 ms after the borrow's end. For
 /// a protocol the loop must reach outside its transport's slot (the stream core, told of its
 /// TLS transport or looked at by its timeouts), which a user may hold borrowed across an
@@ -689,7 +691,7 @@ pub(crate) fn when_cell_free<T: ?Sized + 'static>(
     let retry = move || when_cell_free(again, id, cell, need, act, hold);
     match delay {
         None => drop(lp.call_soon(retry)),
-        // Spaced out: the loop runs it sooner if it finds the cell free before it sleeps.
+        // Spaced out: the loop runs it sooner if it finds the cell free before a poll.
         Some(d) => {
             if let Ok(timer) = lp.call_later(d, retry) {
                 let free = move || watched.upgrade().is_none_or(|c| need.met(&c));
@@ -700,16 +702,27 @@ pub(crate) fn when_cell_free<T: ?Sized + 'static>(
 }
 
 /// Queues `retry` for the next turn, or for after `delay`: a [`Hold`]'s
-/// [`delay`](Hold::delay), read before `retry` took the hold. A closed loop refuses it: what
-/// waited goes with the loop's transports and timers.
-fn queue_retry(
+/// [`delay`](Hold::delay), read before `retry` took the hold. Spaced out, it is watched as
+/// [`when_cell_free`]'s are: the loop runs it in its next iteration once it finds the
+/// protocol in `slot_of(owner)` free (or the owner gone), not up to 64 ms after the borrow's
+/// end. A closed loop refuses it: what waited goes with the loop's transports and timers.
+#[cold]
+#[inline(never)]
+fn queue_retry<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     delay: Option<std::time::Duration>,
     retry: impl FnOnce() + 'static,
+    owner: std::rc::Weak<T>,
+    slot_of: fn(&T) -> &ProtocolSlot<P>,
 ) {
     match delay {
         None => drop(lp.call_soon(retry)),
-        Some(d) => drop(lp.call_later(d, retry)),
+        Some(d) => {
+            if let Ok(timer) = lp.call_later(d, retry) {
+                let free = move || owner.upgrade().is_none_or(|me| !slot_of(&me).is_busy());
+                lp.inner.watch_held(timer.key, Box::new(free));
+            }
+        }
     }
 }
 

@@ -568,3 +568,45 @@ fn d14_reads_polled_while_the_protocol_is_held_wait_for_the_release() {
     drop(peer);
     lp.close().unwrap();
 }
+
+// Checklist: D14 (a held protocol is waited for, and no wait runs late). Bytes that reached
+// the socket while the user held the stream's protocol were delivered by the transport's own
+// retry, which the loop did not watch: spaced out to 64 ms by a long hold, it ran up to 64 ms
+// of loop time after the release (checked by reverting: ten turns after the release, with the
+// clock standing still, the read still waited). The loop now runs it in the turns right
+// after the release, as it does the stream's own held retries.
+#[test]
+fn d14_bytes_that_arrived_while_held_are_delivered_right_after_the_release() {
+    use std::io::Write;
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (reader, writer, mut peer) = stream_on(&lp);
+    let read = std::rc::Rc::new(RefCell::new(None));
+    let r = read.clone();
+    let task = lp.spawn(async move { *r.borrow_mut() = Some(reader.read(10).await) });
+    task.unwrap().detach();
+    for _ in 0..5 {
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // the read waits
+    }
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    peer.write_all(b"held").unwrap();
+    // 300 ms of loop time, a millisecond a turn: the transport's retries space out to 64 ms.
+    for _ in 0..300 {
+        clock.advance(Duration::from_millis(1));
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(read.borrow().is_none(), "held: nothing delivered");
+    drop(held);
+    for _ in 0..10 {
+        lp.run_once(Some(Duration::ZERO)).unwrap(); // the clock stands still
+    }
+    let got = read.borrow_mut().take();
+    assert_eq!(
+        got.map(|r| r.unwrap()),
+        Some(b"held".to_vec()),
+        "delivered right after the release"
+    );
+    writer.transport().abort();
+    lp.close().unwrap();
+}

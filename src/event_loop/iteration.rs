@@ -74,6 +74,9 @@ impl LoopHandle {
             || inner.shared.has_pending()
             || !inner.io_woken.is_empty()
         {
+            // Work ready: no sleep, so this is the look `timer_timeout` makes (one per
+            // iteration either way); a loop that never sleeps runs a freed retry too.
+            inner.expedite_if_held();
             return Some(Duration::ZERO);
         }
         if inner.timers.borrow().is_empty() {
@@ -89,9 +92,7 @@ impl LoopHandle {
     /// before it.
     fn timer_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
-        if !inner.held_retries.borrow().is_empty() {
-            inner.expedite_freed(); // a protocol held elsewhere may be free now
-        }
+        inner.expedite_if_held(); // a protocol held elsewhere may be free now
         if inner.clock.is_manual() {
             return Some(Duration::ZERO);
         }

@@ -139,8 +139,8 @@ pub(crate) struct LoopInner {
     /// Reused buffer for due timers (capacity kept between iterations).
     expired: Cell<Vec<(TimerKey, u64, Timer)>>,
     /// Retries spaced out while a protocol is held elsewhere (`protocol::when_cell_free`):
-    /// each one's timer and whether its protocol is free now. Looked at before the loop
-    /// sleeps (`expedite_freed`): one found free runs in the next iteration rather than at its
+    /// each one's timer and whether its protocol is free now. Looked at before each poll
+    /// while not empty (`expedite_freed`): one found free runs in the next iteration, not at its
     /// time, up to 64 ms on. Empty unless a user holds a protocol; an entry whose timer went
     /// leaves at the next look or the next retry watched.
     pub(crate) held_retries: RefCell<Vec<HeldRetry>>,
@@ -210,6 +210,23 @@ pub(crate) fn wake_idle_here(id: LoopId, index: u32, generation: u32) -> bool {
     }
     inner.schedule_task(index, generation);
     true
+}
+
+/// Every live, open loop made on this thread (running or not), for work that must reach the
+/// loop of an object that cannot say which it is right now (`streams/held_sets.rs`).
+#[cold]
+#[inline(never)]
+pub(crate) fn loops_here() -> Vec<LoopHandle> {
+    HERE.try_with(|here| {
+        let Ok(here) = here.try_borrow() else {
+            return Vec::new();
+        };
+        let live = here.iter().filter_map(std::rc::Weak::upgrade);
+        live.filter(|i| !i.is_closed())
+            .map(|inner| LoopHandle { inner })
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Loop `id`, if it was made on this thread (running or not) and is still alive.

@@ -119,9 +119,9 @@ impl LoopHandle {
 
 impl LoopInner {
     /// Watches `key`, the timer of a retry waiting for a held protocol, which `free` says is
-    /// free now (see `held_retries`). Those whose timer went leave first: a loop that never
-    /// sleeps (work always ready) never gets to `expedite_freed`, and the list would grow by
-    /// one entry per spaced retry for as long as the protocol stays held.
+    /// free now (see `held_retries`). Those whose timer went leave first, as at each look
+    /// (`expedite_freed`): the list must not grow by one entry per spaced retry for as long as
+    /// the protocol stays held.
     #[cold]
     #[inline(never)]
     pub(crate) fn watch_held(&self, key: TimerKey, free: Box<dyn Fn() -> bool>) {
@@ -133,8 +133,18 @@ impl LoopInner {
         }
     }
 
+    /// `expedite_freed` while a watched retry waits: one length test per iteration, before
+    /// the poll (with work ready too: a loop that never sleeps would otherwise leave a freed
+    /// retry to its own timer, up to 64 ms later).
+    #[inline(always)]
+    pub(crate) fn expedite_if_held(&self) {
+        if !self.held_retries.borrow().is_empty() {
+            self.expedite_freed();
+        }
+    }
+
     /// Moves the watched retries whose protocol is free now to now, so that they run in the
-    /// next iteration; drops those whose timer went. Before the loop sleeps, while a watched
+    /// next iteration; drops those whose timer went. Before each poll, while a watched
     /// retry waits: the borrow can only have ended in code this loop ran.
     #[cold]
     #[inline(never)]

@@ -173,4 +173,36 @@ mod tests {
         assert!(ran.get(), "the action ran once the borrow ended");
         drop(el);
     }
+
+    /// A spaced retry freed while the loop never sleeps (work always ready): the loop looks
+    /// at the watched retries before each poll, so it runs in the turns right after the
+    /// release. It waited for its own timer (up to 64 ms) while the clock stood still: the
+    /// look ran only when the loop was about to sleep (checked by reverting: not run after
+    /// 20 busy turns).
+    #[test]
+    fn a_freed_retry_runs_right_away_in_a_loop_that_never_sleeps() {
+        let clock = crate::ManualClock::new();
+        let el = crate::EventLoop::with_clock(clock.clone()).unwrap();
+        let lp = el.handle();
+        let cell = Rc::new(RefCell::new(0u32));
+        let ran = Rc::new(Cell::new(false));
+        let seen = ran.clone();
+        let held = cell.borrow_mut();
+        let act = Box::new(move |_: &RefCell<u32>| seen.set(true));
+        let weak = Rc::downgrade(&cell);
+        when_cell_free(lp.clone(), 1, weak, Need::Exclusive, act, Hold::new());
+        // A long hold: the retries space out to 64 ms.
+        for _ in 0..300 {
+            clock.advance(Duration::from_millis(1));
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert!(!ran.get(), "held: not run");
+        drop(held);
+        busy(lp.clone(), Rc::new(Cell::new(1000)));
+        for _ in 0..20 {
+            lp.run_once(Some(Duration::ZERO)).unwrap(); // busy, the clock standing still
+        }
+        assert!(ran.get(), "the freed retry waited for its own timer");
+        drop(el);
+    }
 }

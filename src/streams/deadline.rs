@@ -277,6 +277,14 @@ impl Deadlines {
         self.activity.get_or_insert_with(Rc::default).clone()
     }
 
+    /// Takes `mine`, the record a writer made while the core was held, as the one the
+    /// deadlines count in (if it is not that one already).
+    pub(crate) fn adopt_activity(&mut self, mine: &Rc<Activity>) {
+        if !self.activity.as_ref().is_some_and(|a| Rc::ptr_eq(a, mine)) {
+            self.activity = Some(mine.clone());
+        }
+    }
+
     /// Sets the idle timeout, counted from now (setting it is activity of a kind: a
     /// connection is not reaped for the silence before anyone asked). `unsent`: what waits
     /// to go out now (`unsent_out`), when the timeout starts; `None` keeps the last look's.
@@ -734,7 +742,7 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
     }
     #[cfg(feature = "futures-io")]
     if io_woken {
-        forget_unclaimed_wakes(me);
+        forget_unclaimed_wakes(me, id);
     }
     if let Some(transport) = abort {
         crate::event_loop::debug::debug_log!(
@@ -751,22 +759,31 @@ fn fire(me: &Weak<RefCell<StreamCore>>, id: u64) {
 #[cfg(feature = "futures-io")]
 #[cold]
 #[inline(never)]
-fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>) {
+fn forget_unclaimed_wakes(me: &Weak<RefCell<StreamCore>>, id: u64) {
     // The timer's own loop: it runs.
     let Some(lp) = crate::event_loop::current_loop() else {
         return;
     };
     let me = me.clone();
+    let again = lp.clone();
     // A closed loop refuses it: nothing will poll the drain again.
     drop(lp.call_soon(move || {
-        let Some(core) = me.upgrade() else { return };
-        // Held by a user (`get_protocol()`): the wake-up stays, as before this check.
-        let Ok(mut core) = core.try_borrow_mut() else {
-            return;
+        // Held by a user (`get_protocol()`): forgotten once the borrow ends, as a held
+        // protocol's calls wait (skipped, a later poll kept the wait's old start and failed
+        // early, and the drain deadline stayed armed).
+        let forget = |cell: &RefCell<StreamCore>| {
+            if let Some(dl) = cell.borrow_mut().deadlines.as_mut() {
+                dl.wakes_unclaimed();
+            }
         };
-        if let Some(dl) = core.deadlines.as_mut() {
-            dl.wakes_unclaimed();
-        }
+        when_cell_free(
+            again,
+            id,
+            me,
+            Need::Exclusive,
+            Box::new(forget),
+            Hold::new(),
+        );
     }));
 }
 

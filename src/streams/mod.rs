@@ -7,11 +7,12 @@
 //! copy between the socket and `readline`), while the `StreamReader` and `StreamWriter` handles
 //! hold it to read and to drain. Files: `reader/` (the reader's buffer and read futures),
 //! `core.rs` (the protocol), `writer.rs`, `open.rs` (builders), `deadline.rs` (read, drain and
-//! idle timeouts), `sendfile.rs`, `pipe.rs` (streams over pipes, stdin and stdout),
-//! `subprocess.rs` (`create_subprocess_exec`/`_shell` and `Process`: `subprocess.py`),
-//! `workers/` (`serve_on_threads`: one server per thread), and `futures_io.rs`: the
-//! `futures-io` traits (`AsyncRead`, `AsyncBufRead`, `AsyncWrite`) over the handles, which
-//! require the `futures-io` feature.
+//! idle timeouts), `held_sets.rs` (setters and feeds called while a user holds the stream's
+//! protocol: queued, applied in order once free), `sendfile.rs`, `pipe.rs` (streams over
+//! pipes, stdin and stdout), `subprocess.rs` (`create_subprocess_exec`/`_shell` and
+//! `Process`: `subprocess.py`), `workers/` (`serve_on_threads`: one server per thread), and
+//! `futures_io.rs`: the `futures-io` traits (`AsyncRead`, `AsyncBufRead`, `AsyncWrite`)
+//! over the handles, which require the `futures-io` feature.
 //!
 //! # Examples
 //!
@@ -50,6 +51,7 @@ pub(crate) mod core;
 mod deadline;
 #[cfg(feature = "futures-io")]
 mod futures_io;
+mod held_sets;
 mod open;
 mod pipe;
 pub mod reader;

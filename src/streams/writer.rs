@@ -493,6 +493,10 @@ impl StreamWriter {
     /// waiting is held to the new value counted from this call, however long it has waited
     /// (under no timeout or an earlier one): it fails `timeout` after the call at the soonest.
     ///
+    /// Called while the stream's protocol is borrowed elsewhere (a user holding the `RefCell`
+    /// that `get_protocol()` returns), the timeout applies once the borrow ends, in order with
+    /// the writer's other calls; [`drain_timeout`](Self::drain_timeout) answers it at once.
+    ///
     /// # Examples
     ///
     /// ```
@@ -521,28 +525,31 @@ impl StreamWriter {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn set_drain_timeout(&self, timeout: Option<Duration>) {
-        let mut core = self.core.borrow_mut();
-        if timeout.is_none() && core.deadlines.is_none() {
-            return;
+        let lp = self.transport.get_loop();
+        if super::held_sets::free_core(&self.core).is_none() {
+            return self.defer_drain_timeout(lp, timeout);
         }
-        core.deadlines_on(&self.transport.get_loop())
-            .set_drain_timeout(timeout);
-        self.extras
-            .get_or_init(Box::default)
-            .drain_timeout
-            .set(timeout);
-        // Drains already waiting look again: each dates its wait from now if it began
-        // without a timeout, and arms the stream's timer for its deadline (without this a
-        // drain that began waiting before the call waited on, unbounded). Cleared, there is
-        // no deadline to arm; not paused, no drain waits (and `wait_closed` need not look).
-        if timeout.is_none() || core.flow() != Flow::Paused {
-            return;
+        set_drain_timeout_now(&self.core, &lp, timeout);
+        self.mirror_drain_timeout(timeout);
+    }
+
+    /// Keeps the drain timeout where its getter reads it, without the core.
+    fn mirror_drain_timeout(&self, timeout: Option<Duration>) {
+        match (timeout, self.extras.get()) {
+            (None, None) => {} // never set: nothing to clear
+            (t, _) => self.extras.get_or_init(Box::default).drain_timeout.set(t),
         }
-        let waiting: Vec<_> = core.take_waiters().collect();
-        drop(core);
-        for w in waiting {
-            w.wake();
-        }
+    }
+
+    /// `set_drain_timeout` while the core is held (a user keeping the stream's protocol
+    /// borrowed): the getter answers the new value at once; the deadlines take it once the
+    /// borrow ends, in call order with later calls (`held_sets.rs`).
+    #[cold]
+    #[inline(never)]
+    fn defer_drain_timeout(&self, lp: crate::event_loop::LoopHandle, timeout: Option<Duration>) {
+        self.mirror_drain_timeout(timeout);
+        let op = super::held_sets::Op::DrainTimeout(lp.clone(), timeout);
+        super::held_sets::defer(&self.core, op, Some(lp), self.transport.id());
     }
 
     /// The drain timeout set by [`set_drain_timeout`](Self::set_drain_timeout).
@@ -574,6 +581,11 @@ impl StreamWriter {
     /// `Duration::ZERO` closes the connection in the next loop iteration; `Duration::MAX`
     /// never fires.
     ///
+    /// Called while the stream's protocol is borrowed elsewhere (a user holding the `RefCell`
+    /// that `get_protocol()` returns), the timeout applies once the borrow ends, counted from
+    /// then, in order with the writer's other calls; [`idle_timeout`](Self::idle_timeout)
+    /// answers it at once, and writes meanwhile count as activity.
+    ///
     /// # Examples
     ///
     /// ```
@@ -597,32 +609,47 @@ impl StreamWriter {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
-        let mut guard = self.core.borrow_mut();
-        let core = &mut *guard;
-        if timeout.is_none() && core.deadlines.is_none() {
-            return;
+        let lp = self.transport.get_loop();
+        if super::held_sets::free_core(&self.core).is_none() {
+            return self.defer_idle_timeout(lp, timeout);
         }
-        if core.is_lost() {
-            return; // nothing left to close
+        // The record writes touch, if the writer has one (made while the core was held):
+        // the deadlines count in it, whatever record they began with.
+        let mine = self.extras.get().and_then(|x| x.activity.get());
+        if let Some(activity) = set_idle_timeout_now(&self.core, &lp, timeout, mine) {
+            let _ = self.extras.get_or_init(Box::default).activity.set(activity);
         }
-        let me = core.me.clone();
-        // What waits to go out now: the baseline against which the timer sees bytes leave.
-        // Taken only when the timeout starts: re-set (as some do per message) it keeps the
-        // last look's, and costs no system call.
-        let running = core
-            .deadlines
-            .as_ref()
-            .is_some_and(|d| d.idle_timeout().is_some());
-        let unsent = (!running).then(|| super::deadline::unsent_out(core.reader.transport()));
-        let dl = core.deadlines_on(&self.transport.get_loop());
-        let activity = dl.idle_activity();
-        let _ = self.extras.get_or_init(Box::default).activity.set(activity);
-        dl.set_idle_timeout(timeout, unsent, &me);
+    }
+
+    /// `set_idle_timeout` while the core is held (a user keeping the stream's protocol
+    /// borrowed): the deadlines take it once the borrow ends, counted from then, in call
+    /// order with later calls (`held_sets.rs`); the getter answers the new value meanwhile.
+    /// Writes record their activity from now on, in a record the deadlines then adopt.
+    #[cold]
+    #[inline(never)]
+    fn defer_idle_timeout(&self, lp: crate::event_loop::LoopHandle, timeout: Option<Duration>) {
+        let extras = self.extras.get_or_init(Box::default);
+        let activity = extras.activity.get_or_init(Rc::default).clone();
+        let op = super::held_sets::Op::IdleTimeout(lp.clone(), timeout, activity);
+        super::held_sets::defer(&self.core, op, Some(lp), self.transport.id());
+    }
+
+    /// The idle timeout set last while the core was held, not applied yet.
+    #[cold]
+    #[inline(never)]
+    fn queued_idle_timeout(&self) -> Option<Option<Duration>> {
+        super::held_sets::latest(&self.core, |op| match op {
+            super::held_sets::Op::IdleTimeout(_, d, _) => Some(*d),
+            _ => None,
+        })
     }
 
     /// The idle timeout set by [`set_idle_timeout`](Self::set_idle_timeout); `None` again
     /// once it has fired.
     pub fn idle_timeout(&self) -> Option<Duration> {
+        if let Some(queued) = self.queued_idle_timeout() {
+            return queued; // set while the core was held, not applied yet
+        }
         // Read from the activity record the deadlines share with this writer: the core may
         // be borrowed by a user holding the protocol. No record: never set.
         let activity = self.extras.get().and_then(|x| x.activity.get());
@@ -1177,6 +1204,68 @@ const DROPPED_BY_HANDLER: &str = " (dropped while open, which closes the connect
      callback keeps its writer only while its future holds it, and in `|reader, writer| async \
      move { .. }` a block that never uses `writer` drops it at once, before the first read; use \
      it, and close() it when done)";
+
+/// `set_drain_timeout` on a free core (now, or queued while it was held), its timer on `lp`.
+pub(super) fn set_drain_timeout_now(
+    core: &Rc<RefCell<StreamCore>>,
+    lp: &crate::event_loop::LoopHandle,
+    timeout: Option<Duration>,
+) {
+    let Ok(mut core) = core.try_borrow_mut() else {
+        return;
+    };
+    if timeout.is_none() && core.deadlines.is_none() {
+        return;
+    }
+    core.deadlines_on(lp).set_drain_timeout(timeout);
+    // Drains already waiting look again: each dates its wait from now if it began
+    // without a timeout, and arms the stream's timer for its deadline (without this a
+    // drain that began waiting before the call waited on, unbounded). Cleared, there is
+    // no deadline to arm; not paused, no drain waits (and `wait_closed` need not look).
+    if timeout.is_none() || core.flow() != Flow::Paused {
+        return;
+    }
+    let waiting: Vec<_> = core.take_waiters().collect();
+    drop(core);
+    for w in waiting {
+        w.wake();
+    }
+}
+
+/// `set_idle_timeout` on a free core (now, or queued while it was held), its timer on `lp`;
+/// `adopt`: the activity record the writer counts in already (one made while the core was
+/// held), for the deadlines to take. The record writes must touch, if the timeout was set.
+pub(super) fn set_idle_timeout_now(
+    core: &Rc<RefCell<StreamCore>>,
+    lp: &crate::event_loop::LoopHandle,
+    timeout: Option<Duration>,
+    adopt: Option<&Rc<Activity>>,
+) -> Option<Rc<Activity>> {
+    let mut guard = core.try_borrow_mut().ok()?;
+    let core = &mut *guard;
+    if timeout.is_none() && core.deadlines.is_none() {
+        return None;
+    }
+    if core.is_lost() {
+        return None; // nothing left to close
+    }
+    let me = core.me.clone();
+    // What waits to go out now: the baseline against which the timer sees bytes leave.
+    // Taken only when the timeout starts: re-set (as some do per message) it keeps the
+    // last look's, and costs no system call.
+    let running = core
+        .deadlines
+        .as_ref()
+        .is_some_and(|d| d.idle_timeout().is_some());
+    let unsent = (!running).then(|| super::deadline::unsent_out(core.reader.transport()));
+    let dl = core.deadlines_on(lp);
+    if let Some(mine) = adopt {
+        dl.adopt_activity(mine);
+    }
+    let activity = dl.idle_activity();
+    dl.set_idle_timeout(timeout, unsent, &me);
+    Some(activity)
+}
 
 impl std::fmt::Debug for StreamWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -37,8 +37,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::core::StreamCore;
+use super::held_sets;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
+use crate::error::SharedError;
 
 mod futures;
 mod state;
@@ -169,8 +171,12 @@ impl StreamReader {
     /// })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
+    ///
+    /// While the stream's protocol is borrowed mutably elsewhere (a user holding the
+    /// `RefCell` that `get_protocol()` returns), the limit, which lives in it, cannot be read:
+    /// the answer is then 0, which no reader's limit is.
     pub fn limit(&self) -> usize {
-        self.core.borrow().reader.limit()
+        self.core.try_borrow().map_or(0, |core| core.reader.limit())
     }
 
     /// Reads up to `n` bytes (Python's `read(n=-1)`).
@@ -453,9 +459,15 @@ impl StreamReader {
     /// still succeeds (Python's `wait_for(reader.read(n), 0)` fails even then, since it
     /// cancels the read before it runs). `Duration::MAX` never fires. A read already waiting is bounded from the call.
     ///
+    /// Called while the stream's protocol is borrowed elsewhere (a user holding the `RefCell`
+    /// that `get_protocol()` returns), the timeout applies once the borrow ends, in order
+    /// with the reader's other calls, on the running loop; [`read_timeout`](Self::read_timeout)
+    /// answers it at once.
+    ///
     /// # Errors
     /// [`Error::InvalidState`] (`no running event loop`) for a reader with no connection set
-    /// outside a running loop: the timer needs a loop.
+    /// outside a running loop: the timer needs a loop. So too for any reader whose protocol
+    /// is borrowed mutably elsewhere, outside a running loop: its connection cannot be read.
     ///
     /// # Examples
     ///
@@ -479,31 +491,28 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        let mut guard = self.core.borrow_mut();
-        let core = &mut *guard;
-        if timeout.is_none() && core.deadlines.is_none() {
-            return Ok(());
-        }
+        let Some(core) = held_sets::free_core(&self.core) else {
+            return self.set_read_timeout_held(timeout);
+        };
         let lp = match core.reader.transport() {
             Some(t) => t.get_loop(),
+            None if timeout.is_none() && core.deadlines.is_none() => return Ok(()),
             None => crate::event_loop::get_running_loop()?,
         };
-        let me = core.me.clone();
-        let waiting = core.reader.waiter_id();
-        core.deadlines_on(&lp)
-            .set_read_timeout(timeout, waiting, &me);
-        // Zero fails what waits: the read waiting now looks again at once and fails.
-        let wake = match timeout {
-            Some(d) if d.is_zero() && waiting.is_some() => {
-                core.reader.end_parked_through();
-                core.reader.wakeup_waiter()
-            }
-            _ => None,
-        };
-        drop(guard);
-        if let Some(w) = wake {
-            w.wake();
-        }
+        drop(core);
+        set_read_timeout_now(&self.core, &lp, timeout);
+        Ok(())
+    }
+
+    /// `set_read_timeout` while the core is held: queued, on the running loop (the
+    /// transport's, which cannot be read now); refused outside one, as a reader with no
+    /// connection is (whether it has one cannot be read either).
+    #[cold]
+    #[inline(never)]
+    fn set_read_timeout_held(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let lp = crate::event_loop::get_running_loop()?;
+        let op = held_sets::Op::ReadTimeout(lp.clone(), timeout);
+        held_sets::defer(&self.core, op, Some(lp), 0);
         Ok(())
     }
 
@@ -526,8 +535,19 @@ impl StreamReader {
     /// # })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
+    ///
+    /// A timeout set while the stream's protocol is borrowed elsewhere reads back at once,
+    /// though it applies once the borrow ends. With the protocol borrowed mutably and no such
+    /// call, the timeout in force cannot be read (it lives in the protocol): `None` then.
     pub fn read_timeout(&self) -> Option<Duration> {
-        let core = self.core.borrow();
+        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
+        if let Some(queued) = held_sets::latest(&self.core, |op| match op {
+            held_sets::Op::ReadTimeout(_, d) => Some(*d),
+            _ => None,
+        }) {
+            return queued;
+        }
+        let core = self.core.try_borrow().ok()?;
         core.deadlines.as_ref().and_then(|d| d.read_timeout())
     }
 
@@ -550,8 +570,16 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: S17.
+    ///
+    /// While the stream's protocol is borrowed mutably elsewhere (a user holding the
+    /// `RefCell` that `get_protocol()` returns), the buffer, which lives in it, cannot be
+    /// read: the answer is then `false` (not known to be at EOF; a read waits for the borrow
+    /// to end before it answers).
     pub fn at_eof(&self) -> bool {
-        self.core.borrow().reader.at_eof()
+        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
+        self.core
+            .try_borrow()
+            .is_ok_and(|core| core.reader.at_eof())
     }
 
     /// Appends `data` to the buffer and wakes a waiting read. The transport's protocol
@@ -584,11 +612,24 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: S13.
+    ///
+    /// Fed while the stream's protocol is borrowed elsewhere (a user holding the `RefCell`
+    /// that `get_protocol()` returns), the bytes are copied aside and appended once the
+    /// borrow ends (in the loop's next iteration, or at this reader's or its writer's next
+    /// call), after what was fed before and before what is fed later.
     pub fn feed_data(&self, data: &[u8]) {
-        let waker = self.core.borrow_mut().reader.feed_data(data);
-        if let Some(waker) = waker {
-            waker.wake();
+        match held_sets::free_core(&self.core) {
+            Some(core) => feed_into(core, data),
+            None => self.defer(held_sets::Op::Feed(data.to_vec())),
         }
+    }
+
+    /// Queues `op` until the core is free; the retry runs on the running loop, if any.
+    #[cold]
+    #[inline(never)]
+    fn defer(&self, op: held_sets::Op) {
+        let lp = crate::event_loop::current_loop();
+        held_sets::defer(&self.core, op, lp, 0);
     }
 
     /// Records EOF and wakes a waiting read. Calling it again is harmless. On a connection's
@@ -611,10 +652,19 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: S17.
+    ///
+    /// Called while the stream's protocol is borrowed elsewhere, the EOF is recorded once the
+    /// borrow ends, in order with the reader's other calls (as [`feed_data`](Self::feed_data)).
     pub fn feed_eof(&self) {
-        let waker = self.core.borrow_mut().reader.feed_eof();
-        if let Some(waker) = waker {
-            waker.wake();
+        match held_sets::free_core(&self.core) {
+            Some(mut core) => {
+                let waker = core.reader.feed_eof();
+                drop(core);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            None => self.defer(held_sets::Op::Eof),
         }
     }
 
@@ -635,8 +685,19 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: S18.
+    ///
+    /// An exception set while the stream's protocol is borrowed elsewhere reads back at once,
+    /// though it is stored once the borrow ends. With the protocol borrowed mutably and no
+    /// such call, the stored exception cannot be read (it lives in the protocol): `None` then.
     pub fn exception(&self) -> Option<Error> {
-        self.core.borrow().reader.exception()
+        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
+        if let Some(queued) = held_sets::latest(&self.core, |op| match op {
+            held_sets::Op::Exception(e) => Some(SharedError::from_io(e).get()),
+            _ => None,
+        }) {
+            return Some(queued);
+        }
+        self.core.try_borrow().ok()?.reader.exception()
     }
 
     /// Stores `exc` (replacing any earlier one; it cannot be cleared) and fails a waiting read
@@ -657,11 +718,90 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     // Checklist: S18, S19.
+    ///
+    /// Called while the stream's protocol is borrowed elsewhere, the exception is stored once
+    /// the borrow ends, in order with the reader's other calls (as
+    /// [`feed_data`](Self::feed_data)); [`exception`](Self::exception) reads it at once.
     pub fn set_exception(&self, exc: io::Error) {
-        let waker = self.core.borrow_mut().reader.set_exception(&exc);
-        if let Some(waker) = waker {
-            waker.wake();
+        match held_sets::free_core(&self.core) {
+            Some(core) => set_exception_in(core, &exc),
+            None => self.defer(held_sets::Op::Exception(exc)),
         }
+    }
+}
+
+/// `feed_data` on a free core: appends, then wakes the waiting read with the borrow ended.
+fn feed_into(mut core: std::cell::RefMut<'_, StreamCore>, data: &[u8]) {
+    let waker = core.reader.feed_data(data);
+    drop(core);
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// `set_exception` on a free core.
+fn set_exception_in(mut core: std::cell::RefMut<'_, StreamCore>, exc: &io::Error) {
+    let waker = core.reader.set_exception(exc);
+    drop(core);
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// A `feed_data` queued while the core was held, now that it is free.
+pub(super) fn feed_data_now(core: &Rc<RefCell<StreamCore>>, data: &[u8]) {
+    if let Ok(core) = core.try_borrow_mut() {
+        feed_into(core, data);
+    }
+}
+
+/// A `feed_eof` queued while the core was held, now that it is free.
+pub(super) fn feed_eof_now(core: &Rc<RefCell<StreamCore>>) {
+    let Ok(mut core) = core.try_borrow_mut() else {
+        return;
+    };
+    let waker = core.reader.feed_eof();
+    drop(core);
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// A `set_exception` queued while the core was held, now that it is free.
+pub(super) fn set_exception_now(core: &Rc<RefCell<StreamCore>>, exc: &io::Error) {
+    if let Ok(core) = core.try_borrow_mut() {
+        set_exception_in(core, exc);
+    }
+}
+
+/// `set_read_timeout` on a free core, its timer on `lp`.
+pub(super) fn set_read_timeout_now(
+    core: &Rc<RefCell<StreamCore>>,
+    lp: &crate::event_loop::LoopHandle,
+    timeout: Option<Duration>,
+) {
+    let Ok(mut guard) = core.try_borrow_mut() else {
+        return;
+    };
+    let core = &mut *guard;
+    if timeout.is_none() && core.deadlines.is_none() {
+        return;
+    }
+    let me = core.me.clone();
+    let waiting = core.reader.waiter_id();
+    core.deadlines_on(lp)
+        .set_read_timeout(timeout, waiting, &me);
+    // Zero fails what waits: the read waiting now looks again at once and fails.
+    let wake = match timeout {
+        Some(d) if d.is_zero() && waiting.is_some() => {
+            core.reader.end_parked_through();
+            core.reader.wakeup_waiter()
+        }
+        _ => None,
+    };
+    drop(guard);
+    if let Some(w) = wake {
+        w.wake();
     }
 }
 

@@ -1,0 +1,166 @@
+//! Calls on a stream handle made while its user holds the stream's protocol (the `RefCell`
+//! that `get_protocol()` returns, borrowed mutably, across an `.await` or around the call):
+//! the setters and feeds of [`StreamReader`](super::StreamReader) and
+//! [`StreamWriter`](super::StreamWriter) that need the core. No CPython counterpart (Python
+//! has no borrows). Ground rules: a call that finds the core held is queued here, never
+//! dropped, and never panics; the queue of one core is applied in call order, by one retry
+//! on the loop ([`when_cell_free`]: in the iteration after the borrow ends) or by the next
+//! call on that core's handles that finds it free, whichever comes first, so that a later
+//! call never overtakes an earlier one. Cold: nothing here runs unless a protocol is held,
+//! and the handles pay one thread-local length test per setter call (none per message).
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use super::core::StreamCore;
+use crate::event_loop::LoopHandle;
+use crate::protocol::{when_cell_free, Hold, Need};
+
+/// One call queued while the core was held, with what it needs to run later.
+pub(super) enum Op {
+    /// `StreamReader::feed_data`: the bytes, copied (the caller's slice is gone by then).
+    Feed(Vec<u8>),
+    /// `StreamReader::feed_eof`.
+    Eof,
+    /// `StreamReader::set_exception`.
+    Exception(io::Error),
+    /// `StreamReader::set_read_timeout`, on the loop that was running at the call.
+    ReadTimeout(LoopHandle, Option<Duration>),
+    /// `StreamWriter::set_drain_timeout`, on the writer's loop.
+    DrainTimeout(LoopHandle, Option<Duration>),
+    /// `StreamWriter::set_idle_timeout`, on the writer's loop, with the activity record the
+    /// writer already counts its writes in (the deadlines adopt it).
+    IdleTimeout(LoopHandle, Option<Duration>, Rc<super::deadline::Activity>),
+}
+
+/// The queued calls of one core, oldest first. Invariant: `ops` is not empty.
+struct Queued {
+    core: Weak<RefCell<StreamCore>>,
+    ops: Vec<Op>,
+}
+
+thread_local! {
+    /// Every core with calls queued (cores are single-threaded, as their loops): empty but
+    /// while a user holds a stream's protocol across such a call.
+    static QUEUED: RefCell<Vec<Queued>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The core, borrowed to apply a call now: `None` while it is held elsewhere (queue the call
+/// with [`defer`]), or while calls queued earlier still wait for it to be free. Applies those
+/// first when it is free.
+#[inline]
+pub(super) fn free_core(
+    core: &Rc<RefCell<StreamCore>>,
+) -> Option<std::cell::RefMut<'_, StreamCore>> {
+    if QUEUED.with(|q| q.try_borrow().map_or(true, |q| !q.is_empty())) {
+        apply_queued(core);
+    }
+    core.try_borrow_mut().ok()
+}
+
+/// Queues `op` behind the calls already queued for `core`; the first one also files the retry
+/// on `lp` that applies them once the borrow ends: without one (a reader, which cannot read
+/// its transport's loop now, called outside a running loop), on every open loop of this
+/// thread, the first to run applies them. Transport `id` names the stream in a long hold's
+/// warning.
+#[cold]
+#[inline(never)]
+pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandle>, id: u64) {
+    let first = QUEUED.with(|q| {
+        let mut q = q.borrow_mut();
+        q.retain(|e| e.core.strong_count() > 0);
+        match q
+            .iter_mut()
+            .find(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))
+        {
+            Some(e) => {
+                e.ops.push(op);
+                false
+            }
+            None => {
+                let core = Rc::downgrade(core);
+                q.push(Queued {
+                    core,
+                    ops: vec![op],
+                });
+                true
+            }
+        }
+    });
+    if !first {
+        return; // the retry filed with the first one applies this one too
+    }
+    let lps = match lp {
+        Some(lp) => vec![lp],
+        None => crate::event_loop::loops_here(),
+    };
+    for lp in lps {
+        let apply = Box::new(|cell: &RefCell<StreamCore>| {
+            // The cell is free: find its Rc through the queue (the action gets no Rc).
+            let found = QUEUED.with(|q| {
+                q.borrow()
+                    .iter()
+                    .find(|e| std::ptr::eq(e.core.as_ptr(), cell))
+                    .and_then(|e| e.core.upgrade())
+            });
+            if let Some(core) = found {
+                apply_queued(&core);
+            }
+        });
+        when_cell_free(
+            lp,
+            id,
+            Rc::downgrade(core),
+            Need::Exclusive,
+            apply,
+            Hold::new(),
+        );
+    }
+}
+
+/// The latest queued call `pick` answers for, for a getter while the core is held.
+#[cold]
+#[inline(never)]
+pub(super) fn latest<R>(
+    core: &Rc<RefCell<StreamCore>>,
+    pick: impl Fn(&Op) -> Option<R>,
+) -> Option<R> {
+    QUEUED.with(|q| {
+        let q = q.try_borrow().ok()?;
+        let e = q
+            .iter()
+            .find(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))?;
+        e.ops.iter().rev().find_map(pick)
+    })
+}
+
+/// Applies the calls queued for `core`, in order, if it is free; else leaves them.
+#[cold]
+#[inline(never)]
+fn apply_queued(core: &Rc<RefCell<StreamCore>>) {
+    if core.try_borrow_mut().is_err() {
+        return;
+    }
+    let ops = QUEUED.with(|q| {
+        let mut q = q.try_borrow_mut().ok()?;
+        let at = q
+            .iter()
+            .position(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))?;
+        Some(q.swap_remove(at).ops)
+    });
+    // No borrow of the queue while they run: an op wakes a task, which may call again.
+    for op in ops.into_iter().flatten() {
+        match op {
+            Op::Feed(data) => super::reader::feed_data_now(core, &data),
+            Op::Eof => super::reader::feed_eof_now(core),
+            Op::Exception(e) => super::reader::set_exception_now(core, &e),
+            Op::ReadTimeout(lp, d) => super::reader::set_read_timeout_now(core, &lp, d),
+            Op::DrainTimeout(lp, d) => super::writer::set_drain_timeout_now(core, &lp, d),
+            Op::IdleTimeout(lp, d, activity) => {
+                super::writer::set_idle_timeout_now(core, &lp, d, Some(&activity));
+            }
+        }
+    }
+}
