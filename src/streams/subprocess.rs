@@ -566,7 +566,7 @@ impl CreateSubprocess {
         if self.new_session {
             start_new_session(&mut self.cmd);
         }
-        set_child_fds(&mut self.cmd, self.close_fds, self.pass_fds);
+        set_child_fds(&mut self.cmd, self.close_fds, self.pass_fds)?;
         let child = self.cmd.spawn().map_err(|e| spawn_error(e, &self.cmd))?;
         let pid = child.id();
         drop(self.cmd); // closes the child's ends in the parent

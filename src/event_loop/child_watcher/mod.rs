@@ -306,15 +306,26 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 /// streams are in place: this process keeps its descriptors as they are.
 ///
 /// `pass` (Popen's `pass_fds`, which implies `close_fds`): kept open in the child at the same
-/// numbers, made inheritable there whatever their flag here; one that is not open makes the
-/// start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the child is
-/// started exactly as before (by `posix_spawn` where std can).
+/// numbers, made inheritable there whatever their flag here; one that is not open is
+/// `EBADF`, here and nothing started: std opens pipes of its own as it starts the child, and
+/// a free number checked only in the child could be one of them by then (its exec-error
+/// pipe, which the child would then hold: `spawn` waiting for the child to exit). With
+/// nothing to mark, a Rust program's usual case, the child is started exactly as before (by
+/// `posix_spawn` where std can).
 pub(crate) fn set_child_fds(
     cmd: &mut std::process::Command,
     close_fds: bool,
     pass: Vec<std::os::fd::RawFd>,
-) {
+) -> io::Result<()> {
     use std::os::unix::process::CommandExt;
+    let open = |fd: std::os::fd::RawFd| {
+        // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for
+        // one not open).
+        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+    };
+    if !pass.iter().all(|&fd| open(fd)) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
     let close: Vec<_> = match close_fds || !pass.is_empty() {
         true => inheritable_fds()
             .into_iter()
@@ -323,7 +334,7 @@ pub(crate) fn set_child_fds(
         false => Vec::new(),
     };
     if close.is_empty() && pass.is_empty() {
-        return;
+        return Ok(());
     }
     // SAFETY: the closure runs in the forked child before exec; it only reads the lists the
     // parent built and calls `fcntl`, which is async-signal-safe. A number closed since the
@@ -342,6 +353,7 @@ pub(crate) fn set_child_fds(
             Ok(())
         });
     }
+    Ok(())
 }
 
 /// The descriptors above 2 that an exec would leave open (no close-on-exec flag): each
