@@ -318,12 +318,7 @@ pub(crate) fn set_child_fds(
     pass: Vec<std::os::fd::RawFd>,
 ) -> io::Result<()> {
     use std::os::unix::process::CommandExt;
-    let open = |fd: std::os::fd::RawFd| {
-        // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for
-        // one not open).
-        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
-    };
-    if !pass.iter().all(|&fd| open(fd)) {
+    if !pass.iter().all(|&fd| fd_flags(fd).is_some()) {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
     let close: Vec<_> = match close_fds || !pass.is_empty() {
@@ -362,13 +357,16 @@ pub(crate) fn set_child_fds(
 /// kernel build an entry per open descriptor: 60 ms a start at 18 000 descriptors, where
 /// asking the 32 768 slots takes 20 ms.
 fn inheritable_fds() -> Vec<std::os::fd::RawFd> {
-    let inheritable = |fd: std::os::fd::RawFd| {
-        // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for
-        // one not open).
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        flags != -1 && flags & libc::FD_CLOEXEC == 0
-    };
+    let inheritable = |fd| fd_flags(fd).is_some_and(|f| f & libc::FD_CLOEXEC == 0);
     (3..fd_table_size()).filter(|&fd| inheritable(fd)).collect()
+}
+
+/// The descriptor flags of `fd` (`FD_CLOEXEC`), `None` when no descriptor has that number.
+fn fd_flags(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
+    // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for one
+    // not open).
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (flags != -1).then_some(flags)
 }
 
 /// One past the highest descriptor number that may be open: Linux's `FDSize` (the table's
