@@ -376,11 +376,12 @@ both!(
 const CLOSED_PASS_FD: &str = "ASYNCIO_TEST_CLOSED_PASS_FD";
 
 // Python's pass_fds: a number that is not open fails the start with EBADF, even when it is
-// the lowest free number. std opens its own pipes (the exec-error pipe, close-on-exec) while
-// it starts the child, after the list was taken: one of them took the free number, the child
-// made it inheritable, and the start succeeded (with std's exec-error pipe inherited by the
-// child, `spawn` waited for the child to exit). In a process of its own (`in_child`): the
-// other tests of this binary open descriptors, and would take the free numbers.
+// the lowest free number. The crate's stdio pipes, then std's own (the exec-error pipe), are
+// opened before the child starts: one of them took the free number, the child made it
+// inheritable, and the start succeeded (with std's exec-error pipe inherited by the child,
+// `spawn` waited for the child to exit; with the parent's end of a stdin pipe, the child's
+// stdin never ended). In a process of its own (`in_child`): the other tests of this binary
+// open descriptors, and would take the free numbers.
 #[cfg(target_os = "linux")]
 #[test]
 fn pass_fds_closed_lowest_free_number_is_ebadf() {
@@ -406,8 +407,12 @@ fn closed_pass_fd_child() {
                 libc::close(b);
                 [a, b]
             };
-            for fd in free {
-                match sh("exit 0", w).pass_fds([fd]).await {
+            // With a pipe for stdin, the crate's own pipe takes the free numbers first.
+            for (fd, stdin) in [free[0], free[1]]
+                .into_iter()
+                .flat_map(|fd| [(fd, Stdio::Inherit), (fd, Stdio::Pipe)])
+            {
+                match sh("exit 0", w).stdin(stdin).pass_fds([fd]).await {
                     Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}"),
                     Ok(proc) => panic!(
                         "{w:?}: started with closed descriptor {fd}: rc {}",

@@ -306,21 +306,16 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 /// streams are in place: this process keeps its descriptors as they are.
 ///
 /// `pass` (Popen's `pass_fds`, which implies `close_fds`): kept open in the child at the same
-/// numbers, made inheritable there whatever their flag here; one that is not open is
-/// `EBADF`, here and nothing started: std opens pipes of its own as it starts the child, and
-/// a free number checked only in the child could be one of them by then (its exec-error
-/// pipe, which the child would then hold: `spawn` waiting for the child to exit). With
-/// nothing to mark, a Rust program's usual case, the child is started exactly as before (by
-/// `posix_spawn` where std can).
+/// numbers, made inheritable there whatever their flag here; each must be open
+/// ([`all_open`], asked before anything is opened for the child), and one closed since
+/// makes the start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the
+/// child is started exactly as before (by `posix_spawn` where std can).
 pub(crate) fn set_child_fds(
     cmd: &mut std::process::Command,
     close_fds: bool,
     pass: Vec<std::os::fd::RawFd>,
-) -> io::Result<()> {
+) {
     use std::os::unix::process::CommandExt;
-    if !pass.iter().all(|&fd| fd_flags(fd).is_some()) {
-        return Err(io::Error::from_raw_os_error(libc::EBADF));
-    }
     let close: Vec<_> = match close_fds || !pass.is_empty() {
         true => inheritable_fds()
             .into_iter()
@@ -329,7 +324,7 @@ pub(crate) fn set_child_fds(
         false => Vec::new(),
     };
     if close.is_empty() && pass.is_empty() {
-        return Ok(());
+        return;
     }
     // SAFETY: the closure runs in the forked child before exec; it only reads the lists the
     // parent built and calls `fcntl`, which is async-signal-safe. A number closed since the
@@ -348,7 +343,15 @@ pub(crate) fn set_child_fds(
             Ok(())
         });
     }
-    Ok(())
+}
+
+/// Whether every number of `fds` is an open descriptor: `pass_fds` is checked in the parent
+/// before the child's stdio pipes, and std's own (its exec-error pipe), are opened. Checked
+/// only in the child, a free number could be one of those by then, made inheritable there:
+/// the parent's end of a stdin pipe, so that the child's stdin never ends, or std's
+/// exec-error pipe, so that `spawn` waits for the child to exit.
+pub(crate) fn all_open(fds: &[std::os::fd::RawFd]) -> bool {
+    fds.iter().all(|&fd| fd_flags(fd).is_some())
 }
 
 /// The descriptors above 2 that an exec would leave open (no close-on-exec flag): each
