@@ -327,7 +327,9 @@ pub(crate) fn set_child_fds(
         return;
     }
     // SAFETY: the closure runs in the forked child before exec; it only reads the lists the
-    // parent built and calls `fcntl`, which is async-signal-safe. A number closed since the
+    // parent built (borrowed: nothing allocated or freed; std never drops the closure in the
+    // child, which execs or `_exit`s) and calls `fcntl`, which is async-signal-safe; its error
+    // is errno read into an `io::Error`, which allocates nothing. A number closed since the
     // scan fails `EBADF`, harmlessly; marking any descriptor above 2 close-on-exec cannot
     // harm the exec (std's own error pipe is close-on-exec already).
     unsafe {
