@@ -41,7 +41,7 @@ use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::{strerror, Error, OsError};
 use crate::event_loop::child_watcher::{
-    set_child_fds, start_new_session, ChildWatch, ChildWatcher,
+    all_open, set_child_fds, start_new_session, ChildWatch, ChildWatcher,
 };
 use crate::transport::pipe::{os_pipe, Direction};
 use crate::wakers::Withdraw;
@@ -555,6 +555,10 @@ impl CreateSubprocess {
             let errno = empty_program_errno(self.exec_path().as_deref(), cwd);
             let e = io::Error::from_raw_os_error(errno);
             return Err(spawn_error(e, &self.cmd));
+        }
+        if !all_open(&self.pass_fds) {
+            // Popen's OSError from the child, here before any pipe takes a free number.
+            return Err(Error::Io(io::Error::from_raw_os_error(libc::EBADF)));
         }
         let mut stdin = Ends::open(self.stdin, Which::Stdin, None)?;
         let mut stdout = Ends::open(self.stdout, Which::Stdout, None)?;

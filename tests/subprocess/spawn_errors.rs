@@ -372,3 +372,58 @@ both!(
         Ok(())
     }
 );
+
+const CLOSED_PASS_FD: &str = "ASYNCIO_TEST_CLOSED_PASS_FD";
+
+// Python's pass_fds: a number that is not open fails the start with EBADF, even when it is
+// the lowest free number. The crate's stdio pipes, then std's own (the exec-error pipe), are
+// opened before the child starts: one of them took the free number, the child made it
+// inheritable, and the start succeeded (with std's exec-error pipe inherited by the child,
+// `spawn` waited for the child to exit; with the parent's end of a stdin pipe, the child's
+// stdin never ended). In a process of its own (`in_child`): the other tests of this binary
+// open descriptors, and would take the free numbers.
+#[cfg(target_os = "linux")]
+#[test]
+fn pass_fds_closed_lowest_free_number_is_ebadf() {
+    util::in_child(
+        CLOSED_PASS_FD,
+        "spawn_errors::pass_fds_closed_lowest_free_number_is_ebadf",
+        "closed pass fd child: ok",
+        closed_pass_fd_child,
+    );
+}
+
+fn closed_pass_fd_child() {
+    for w in [ChildWatcher::Auto, ChildWatcher::Threaded] {
+        util::run_fresh(BOUND, async move {
+            // The two lowest free numbers from 3: those std's next pipe takes.
+            // SAFETY: `F_DUPFD` duplicates stdin onto the lowest free number >= 3; both are
+            // closed again at once, owned by nothing else.
+            let free = unsafe {
+                let a = libc::fcntl(0, libc::F_DUPFD, 3);
+                let b = libc::fcntl(0, libc::F_DUPFD, 3);
+                assert!(a >= 3 && b >= 3);
+                libc::close(a);
+                libc::close(b);
+                [a, b]
+            };
+            // With a pipe for stdin, the crate's own pipe takes the free numbers first.
+            for (fd, stdin) in [free[0], free[1]]
+                .into_iter()
+                .flat_map(|fd| [(fd, Stdio::Inherit), (fd, Stdio::Pipe)])
+            {
+                match sh("exit 0", w).stdin(stdin).pass_fds([fd]).await {
+                    Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}"),
+                    Ok(proc) => panic!(
+                        "{w:?}: started with closed descriptor {fd}: rc {}",
+                        proc.wait().await
+                    ),
+                    Err(other) => panic!("{w:?}: expected EBADF, got {other:?}"),
+                }
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    println!("closed pass fd child: ok");
+}

@@ -306,9 +306,10 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
 /// streams are in place: this process keeps its descriptors as they are.
 ///
 /// `pass` (Popen's `pass_fds`, which implies `close_fds`): kept open in the child at the same
-/// numbers, made inheritable there whatever their flag here; one that is not open makes the
-/// start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the child is
-/// started exactly as before (by `posix_spawn` where std can).
+/// numbers, made inheritable there whatever their flag here; each must be open
+/// ([`all_open`], asked before anything is opened for the child), and one closed since
+/// makes the start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the
+/// child is started exactly as before (by `posix_spawn` where std can).
 pub(crate) fn set_child_fds(
     cmd: &mut std::process::Command,
     close_fds: bool,
@@ -326,7 +327,9 @@ pub(crate) fn set_child_fds(
         return;
     }
     // SAFETY: the closure runs in the forked child before exec; it only reads the lists the
-    // parent built and calls `fcntl`, which is async-signal-safe. A number closed since the
+    // parent built (borrowed: nothing allocated or freed; std never drops the closure in the
+    // child, which execs or `_exit`s) and calls `fcntl`, which is async-signal-safe; its error
+    // is errno read into an `io::Error`, which allocates nothing. A number closed since the
     // scan fails `EBADF`, harmlessly; marking any descriptor above 2 close-on-exec cannot
     // harm the exec (std's own error pipe is close-on-exec already).
     unsafe {
@@ -344,19 +347,31 @@ pub(crate) fn set_child_fds(
     }
 }
 
+/// Whether every number of `fds` is an open descriptor: `pass_fds` is checked in the parent
+/// before the child's stdio pipes, and std's own (its exec-error pipe), are opened. Checked
+/// only in the child, a free number could be one of those by then, made inheritable there:
+/// the parent's end of a stdin pipe, so that the child's stdin never ends, or std's
+/// exec-error pipe, so that `spawn` waits for the child to exit.
+pub(crate) fn all_open(fds: &[std::os::fd::RawFd]) -> bool {
+    fds.iter().all(|&fd| fd_flags(fd).is_some())
+}
+
 /// The descriptors above 2 that an exec would leave open (no close-on-exec flag): each
 /// number below the size of the process's descriptor table asked with one `fcntl` (0.65 us
 /// on a small VM: 0.1 ms for a table of 128). Listing `/proc/self/fd` instead makes the
 /// kernel build an entry per open descriptor: 60 ms a start at 18 000 descriptors, where
 /// asking the 32 768 slots takes 20 ms.
 fn inheritable_fds() -> Vec<std::os::fd::RawFd> {
-    let inheritable = |fd: std::os::fd::RawFd| {
-        // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for
-        // one not open).
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        flags != -1 && flags & libc::FD_CLOEXEC == 0
-    };
+    let inheritable = |fd| fd_flags(fd).is_some_and(|f| f & libc::FD_CLOEXEC == 0);
     (3..fd_table_size()).filter(|&fd| inheritable(fd)).collect()
+}
+
+/// The descriptor flags of `fd` (`FD_CLOEXEC`), `None` when no descriptor has that number.
+fn fd_flags(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
+    // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for one
+    // not open).
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (flags != -1).then_some(flags)
 }
 
 /// One past the highest descriptor number that may be open: Linux's `FDSize` (the table's
