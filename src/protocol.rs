@@ -317,7 +317,9 @@ pub trait Protocol {
 /// asyncio::run(async {
 ///     let lp = asyncio::get_running_loop()?;
 ///     let (a, b) = asyncio::socketpair()?;
-///     let (_t, counter) = lp.connect_socket(|| Counter { buf: vec![0; 4096], total: 0 }, a).await?;
+///     let (_t, counter) = lp
+///         .connect_socket(|| Counter { buf: vec![0; 4096], total: 0 }, a)
+///         .await?;
 ///     let (_, writer) = asyncio::open_connection_sock(b).await?;
 ///     writer.write(&[7; 100])?;
 ///     writer.close();
@@ -399,7 +401,7 @@ fn is_busy<P: ?Sized>(p: &Rc<RefCell<P>>) -> bool {
     p.try_borrow_mut().is_err()
 }
 
-// ─────────────── The seam: every transport calls its protocol through a ProtocolSlot ───────────────
+// ────────────── The seam: every transport calls its protocol through a ProtocolSlot ──────────────
 
 /// The calls a [`ProtocolSlot`] makes into its protocol by itself (flow edges, the last
 /// call); everything else comes from the transport through [`ProtocolSlot::call`]. One impl

@@ -24,7 +24,7 @@
 //!   Here nothing is reported;
 //! - a protocol's failure in a read pipe's `data_received` is reported by CPython as
 //!   '_UnixReadPipeTransport._read_ready()' failing; here the report names the protocol's
-//!   method (as `tests/pipes.rs` pins).
+//!   method (as `tests/pipes/read_side.rs` pins).
 // Checklist: L44, L49, L54, L55, L83.
 
 mod protocol_probe;

@@ -38,7 +38,8 @@ pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
     }
 }
 
-/// A clock a test moves by hand. Give it to [`EventLoop::with_clock`](crate::EventLoop::with_clock).
+/// A clock a test moves by hand. Give it to
+/// [`EventLoop::with_clock`](crate::EventLoop::with_clock).
 ///
 /// ```
 /// use std::time::Duration;

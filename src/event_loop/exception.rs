@@ -22,7 +22,10 @@ use std::fmt;
 ///     .with_detail("transport", "<socket transport fd=7>")
 ///     .with_exception(Box::new(std::io::Error::other("reset")));
 /// assert_eq!(ctx.message, "Fatal read error");
-/// assert_eq!(ctx.to_string(), "Fatal read error\ntransport: <socket transport fd=7>\nexception: reset");
+/// assert_eq!(
+///     ctx.to_string(),
+///     "Fatal read error\ntransport: <socket transport fd=7>\nexception: reset"
+/// );
 /// ```
 #[derive(Debug)]
 pub struct ExceptionContext {

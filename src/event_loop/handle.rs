@@ -1,4 +1,5 @@
-//! Cancellable callback handles: `Handle` for `call_soon`, `TimerHandle` for `call_later`/`call_at`.
+//! Cancellable callback handles: `Handle` for `call_soon`, `TimerHandle` for
+//! `call_later`/`call_at`.
 //!
 //! Mirrors `Handle` and `TimerHandle` in CPython `Lib/asyncio/events.py`. A handle and the ready
 //! queue share one allocation holding the closure and a cancelled flag; cancelling drops the

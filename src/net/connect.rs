@@ -293,7 +293,10 @@ impl LoopHandle {
     ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     ///     let port = listener.local_addr().unwrap().port();
     ///     let lp = asyncio::get_running_loop().unwrap();
-    ///     let (transport, _proto) = lp.create_connection(Hello::default, "127.0.0.1", port).await.unwrap();
+    ///     let (transport, _proto) = lp
+    ///         .create_connection(Hello::default, "127.0.0.1", port)
+    ///         .await
+    ///         .unwrap();
     ///     assert!(transport.is_closing());
     /// }).unwrap();
     /// ```
@@ -337,7 +340,8 @@ impl LoopHandle {
     /// path (Python's `path=None`): adopt a connected socket with
     /// [`sock`](CreateConnection::sock), else the call fails with `Error::InvalidArgument`.
     /// The TCP keywords ([`local_addr`](CreateConnection::local_addr),
-    /// [`family`](CreateConnection::family), [`happy_eyeballs_delay`](CreateConnection::happy_eyeballs_delay),
+    /// [`family`](CreateConnection::family),
+    /// [`happy_eyeballs_delay`](CreateConnection::happy_eyeballs_delay),
     /// [`interleave`](CreateConnection::interleave)) are refused with `Error::InvalidArgument`.
     ///
     /// # Examples
@@ -385,7 +389,8 @@ impl LoopHandle {
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let (a, _b) = asyncio::socketpair()?;
-    ///     let (transport, _) = lp.connect_socket(Quiet::default, a).await?; // the transport owns `a`
+    ///     // the transport owns `a`
+    ///     let (transport, _) = lp.connect_socket(Quiet::default, a).await?;
     ///     assert!(transport.is_reading());
     ///     transport.close();
     ///     Ok::<_, asyncio::Error>(())

@@ -95,7 +95,10 @@ impl Endpoint {
 ///
 /// asyncio::run(async {
 ///     let lp = asyncio::get_running_loop()?;
-///     let (server, _) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+///     let (server, _) = lp
+///         .create_datagram_endpoint(Quiet::default)
+///         .local_addr("127.0.0.1", 0)
+///         .await?;
 ///     let port = server.sockname().and_then(|a| a.as_inet()).unwrap().port();
 ///     let (client, _) = lp
 ///         .create_datagram_endpoint(Quiet::default)
@@ -155,7 +158,10 @@ impl LoopHandle {
     ///
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
-    ///     let (t, _protocol) = lp.create_datagram_endpoint(Quiet::default).local_addr("127.0.0.1", 0).await?;
+    ///     let (t, _protocol) = lp
+    ///         .create_datagram_endpoint(Quiet::default)
+    ///         .local_addr("127.0.0.1", 0)
+    ///         .await?;
     ///     t.close();
     ///     let refused = lp.create_datagram_endpoint(Quiet::default).await;
     ///     assert_eq!(refused.err().unwrap().to_string(), "unexpected address family");

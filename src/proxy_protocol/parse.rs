@@ -644,7 +644,8 @@ mod tests {
         ));
         // The most the length field can declare is taken: the rest is awaited.
         assert_eq!(parse(&head(0x21, 0x11, 0xffff)), Parsed::Incomplete);
-        // Under PROXY (under LOCAL the block is discarded: `v2_local_ignores_what_its_block_holds`).
+        // Under PROXY (under LOCAL the block is discarded:
+        // `v2_local_ignores_what_its_block_holds`).
         let mut bad_tlv = head(0x21, 0x00, 2);
         bad_tlv.extend_from_slice(&[1, 0]);
         assert!(matches!(parse(&bad_tlv), Parsed::Invalid(Invalid::V2(_))));

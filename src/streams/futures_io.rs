@@ -320,7 +320,8 @@ fn end_wait(st: &mut super::reader::ReaderState, id: &mut u64) {
 /// connection as `ConnectionReset`, and a wait while the transport is above its high-water mark.
 /// Flow state decides, so a writer paused again before this task ran waits again, which is the
 /// backpressure `poll_write` wants. The one thing kept between polls is when the wait began
-/// (unless nothing woke it since: see `io_drain_timed_out`), for the drain timeout (`Error::Timeout` as `io::ErrorKind::TimedOut`, nothing lost).
+/// (unless nothing woke it since: see `io_drain_timed_out`), for the drain timeout
+/// (`Error::Timeout` as `io::ErrorKind::TimedOut`, nothing lost).
 /// `own`: polled through the owned writer, whose wait keeps one waker ([`WriteSide`]).
 fn poll_drain(w: &StreamWriter, cx: &Context<'_>, own: bool) -> Poll<io::Result<()>> {
     let Ok(mut guard) = w.core.try_borrow_mut() else {

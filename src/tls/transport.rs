@@ -494,7 +494,8 @@ impl Transport {
     /// #     .with_root_certificates(roots)
     /// #     .with_no_client_auth();
     /// asyncio::run(async move {
-    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close(); // sends close_notify
+    ///     // sends close_notify
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(bye, "127.0.0.1", 0).ssl(server_config).await?;
     ///     let port = server.sockets()[0].as_inet().unwrap().port();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
@@ -502,7 +503,10 @@ impl Transport {
     ///         .server_hostname("localhost")
     ///         .await?;
     ///     assert_eq!(reader.read(-1).await?, b"");
-    ///     assert!(writer.transport().close_notify_received(), "a clean TLS close, not a truncation");
+    ///     assert!(
+    ///         writer.transport().close_notify_received(),
+    ///         "a clean TLS close, not a truncation"
+    ///     );
     ///     writer.close();
     ///     server.close();
     ///     Ok::<_, asyncio::Error>(())

@@ -1,5 +1,5 @@
 //! Helpers shared by the server test files (`server_create/`, `server_accept.rs`,
-//! `server_lifecycle.rs`, `server_out_of_fds.rs`, `server_unix.rs`): real sockets against
+//! `server_lifecycle.rs`, `server_out_of_fds.rs`, `server_unix/`): real sockets against
 //! `create_server`, `Server` and the accept loop.
 //!
 //! Peers are blocking std sockets with 10 s timeouts, driven from helper threads ([`peer`]) that

@@ -6,7 +6,7 @@
 //! `asyncio-semantics.md`. Shared helpers: `server_common` (peers on helper threads, bounded
 //! waits, TCP and Unix clients). The accept loop is in `server_accept.rs`, the server's life
 //! after it starts in `server_lifecycle.rs`, running out of descriptors in
-//! `server_out_of_fds.rs`, Unix-domain servers in `server_unix.rs`.
+//! `server_out_of_fds.rs`, Unix-domain servers in `server_unix/`.
 
 #[path = "../server_common/mod.rs"]
 mod server_common;

@@ -137,7 +137,8 @@ impl<T: 'static> Task<T> {
     /// asyncio::run(async {
     ///     let task = asyncio::spawn(async {});
     ///     assert!(task.name().starts_with("Task-"));
-    ///     task.set_name("No-op"); // Python's create_task(coro, name='No-op'): the body has not started
+    ///     // Python's create_task(coro, name='No-op'): the body has not started
+    ///     task.set_name("No-op");
     ///     assert_eq!(task.name(), "No-op");
     ///     task.await.unwrap();
     /// })

@@ -89,7 +89,8 @@ impl LoopHandle {
         let cell = {
             let mut tasks = self.inner.tasks.borrow_mut();
             let key = tasks.vacant_key();
-            // On 64-bit targets only u32::MAX itself is reserved; on 32-bit the index space is smaller.
+            // On 64-bit targets only u32::MAX itself is reserved; on 32-bit the index space is
+            // smaller.
             #[allow(clippy::absurd_extreme_comparisons)]
             if key.index >= waker::MAIN_INDEX {
                 return Err(Error::Io(std::io::Error::other("too many tasks")));
