@@ -65,7 +65,7 @@ pub(super) enum Bind {
 /// # Ok::<_, asyncio::Error>(())
 /// ```
 ///
-/// The other socket keywords together (the TLS ones are under [`ssl`](CreateServer::ssl);
+/// The other socket keywords together (the TLS ones are under `ssl`;
 /// [`cleanup_socket`](CreateServer::cleanup_socket) has its own, and
 /// [`StartServer`](crate::StartServer) shows [`sock`](crate::StartServer::sock) and
 /// [`proxy_protocol_timeout`](crate::StartServer::proxy_protocol_timeout)):

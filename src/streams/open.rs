@@ -59,7 +59,7 @@ enum Dest {
 /// ```
 ///
 /// The other TCP keywords, each shown doing its part (the TLS ones are under
-/// [`ssl`](OpenConnection::ssl), [`sock`](OpenConnection::sock) has its own):
+/// `ssl`, [`sock`](OpenConnection::sock) has its own):
 ///
 /// ```
 /// use std::time::Duration;
@@ -735,7 +735,7 @@ enum Listen {
 /// # Ok::<_, asyncio::Error>(())
 /// ```
 ///
-/// The other socket keywords together (the TLS ones are under [`ssl`](StartServer::ssl);
+/// The other socket keywords together (the TLS ones are under `ssl`;
 /// [`sock`](StartServer::sock), [`cleanup_socket`](StartServer::cleanup_socket) and
 /// [`proxy_protocol_timeout`](StartServer::proxy_protocol_timeout) have their own):
 ///
