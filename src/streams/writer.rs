@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::event_loop::debug::trace_enabled;
 #[cfg(feature = "tls")]
 use crate::protocol::ProtocolRef;
-use crate::protocol::{when_cell_free, CellAction, HeldSlot, Hold, Need};
+use crate::protocol::{wake_once_cell_free, when_cell_free, CellAction, Hold, Need};
 #[cfg(feature = "tls")]
 use crate::tls::{StartTls, TlsContext};
 use crate::transport::{Address, BufferInfo, ExtraInfo, Transport};
@@ -426,7 +426,6 @@ impl StreamWriter {
         let mut closed = ClosedWait {
             writer: self,
             key: 0,
-            held: None,
         };
         let outcome = poll_fn(move |cx| closed.poll(cx)).await;
         if let Some(helper) = self.extras.get().and_then(|x| x.helper.as_ref()) {
@@ -917,9 +916,9 @@ struct ClosedWait<'a> {
     writer: &'a StreamWriter,
     /// The registration's key; 0 before the first wait.
     key: u64,
-    /// While its user holds the stream's protocol: the waker the one retry (`when_cell_free`)
-    /// wakes once the borrow ends, held weakly by that retry (as a held drain's).
-    held: HeldSlot,
+    // No slot for a held wait's waker: every handler that ends with `wait_closed` keeps this
+    // future in its state for the connection's life, so a field here is 8 B more per idle
+    // connection; a poll while held files a retry that holds the waker itself.
 }
 
 impl ClosedWait<'_> {
@@ -952,8 +951,9 @@ impl Drop for ClosedWait<'_> {
 
 impl ClosedWait<'_> {
     /// Polled while a user holds the stream's protocol (`get_protocol()`, borrowed across an
-    /// `.await`): polled again once the borrow ends, through one retry as a held drain is;
-    /// a loop closed meanwhile ends the wait with the loop-closed error, as it ends a drain
+    /// `.await`): polled again once the borrow ends, through a retry that holds this poll's
+    /// waker (a held drain keeps a slot instead, in its boxed slow state); a loop closed
+    /// meanwhile ends the wait with the loop-closed error, as it ends a drain
     /// (the transport could not tell the held protocol of the loss: D14, no wait hangs).
     #[cold]
     #[inline(never)]
@@ -962,7 +962,8 @@ impl ClosedWait<'_> {
         if lp.is_closed() {
             return Poll::Ready(Err(Error::Io(crate::error::loop_closed_io())));
         }
-        drain::wake_when_free(self.writer, &mut self.held, cx);
+        let (id, core) = (self.writer.transport.id(), Rc::downgrade(&self.writer.core));
+        wake_once_cell_free(lp, id, core, cx);
         Poll::Pending
     }
 

@@ -3,7 +3,7 @@
 //! protocol, and their clean-up when a drain is dropped part-way.
 
 use super::*;
-use crate::protocol::wake_when_cell_free;
+use crate::protocol::{wake_when_cell_free, HeldSlot};
 
 /// The future of [`StreamWriter::drain`]: ready at once in the common case (nothing failed,
 /// nothing paused, the transport open), else it waits as `drain` describes.
@@ -239,7 +239,7 @@ impl Drain<'_> {
 }
 
 /// Files `cx`'s waker to be woken once the user's borrow of `writer`'s protocol ends (a
-/// drain's, a `wait_closed`'s wait on a held protocol), through one retry per wait
+/// drain's wait on a held protocol), through one retry per wait
 /// (`wake_when_cell_free`).
 #[cold]
 #[inline(never)]
