@@ -99,7 +99,11 @@ pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandl
         None => crate::event_loop::loops_here(),
     };
     for lp in lps {
-        let apply = Box::new(|cell: &RefCell<StreamCore>| apply_for_cell(cell_addr(cell)));
+        let prune = PruneOnDrop;
+        let apply = Box::new(move |cell: &RefCell<StreamCore>| {
+            let _prune = &prune;
+            apply_for_cell(cell_addr(cell));
+        });
         when_cell_free(
             lp,
             id,
@@ -108,6 +112,26 @@ pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandl
             apply,
             Hold::new(),
         );
+    }
+}
+
+/// Held by each retry [`defer`] files: dropped (run, or discarded because the core went or
+/// the loop closed), it takes the entries of cores that have gone out of the queue, with the
+/// loop handles and bytes their calls kept; else they stayed until the thread's next
+/// deferred call, and every setter on the thread went the slow way meanwhile.
+struct PruneOnDrop;
+
+impl Drop for PruneOnDrop {
+    fn drop(&mut self) {
+        let gone = QUEUED.try_with(|q| {
+            let mut q = q.try_borrow_mut().ok()?;
+            let (live, gone) = std::mem::take(&mut *q)
+                .into_iter()
+                .partition(|e| e.core.strong_count() > 0);
+            *q = live;
+            Some(gone)
+        });
+        drop::<Option<Vec<Queued>>>(gone.ok().flatten()); // after the borrow: ops drop loops
     }
 }
 
@@ -183,6 +207,40 @@ fn apply_queued(core: &Rc<RefCell<StreamCore>>) {
             Op::IdleTimeout(lp, d, activity) => {
                 super::writer::set_idle_timeout_now(core, &lp, d, Some(&activity));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QUEUED;
+    use std::time::Duration;
+
+    fn queued() -> usize {
+        QUEUED.with(|q| q.borrow().len())
+    }
+
+    /// A reader dropped while calls wait for its held core: the queue keeps nothing of it
+    /// once its retry runs, or once the loop closes without running it (checked by
+    /// reverting: one entry, with its bytes, stayed until the thread's next deferred call).
+    #[test]
+    fn a_core_dropped_with_calls_queued_leaves_nothing_behind() {
+        for close in [false, true] {
+            let el = crate::EventLoop::new().unwrap();
+            let reader = crate::StreamReader::new();
+            let core = reader.core.clone();
+            let held = core.borrow_mut();
+            reader.feed_data(b"kept aside"); // no running loop: a retry on each open one
+            assert_eq!(queued(), 1);
+            drop(held);
+            drop(reader);
+            drop(core);
+            if close {
+                el.close().unwrap();
+            } else {
+                el.run_once(Some(Duration::ZERO)).unwrap();
+            }
+            assert_eq!(queued(), 0, "close: {close}");
         }
     }
 }
