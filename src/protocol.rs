@@ -570,6 +570,7 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
             hold.still_held(slot.transport_id(), &lp2);
             retry_when_free(&lp2, owner, slot_of, f, hold);
         } else {
+            slot.apply_held_calls();
             f(&me);
         }
     };
@@ -884,6 +885,21 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     /// The protocol (`get_protocol`); `None` once released.
     pub(crate) fn get(&self) -> Option<Rc<RefCell<P>>> {
         self.protocol.borrow().clone()
+    }
+
+    /// Applies the stream calls (setters, feeds) queued while the protocol was held, before
+    /// a delivery that waited for the same borrow to end (`streams/held_sets.rs`). Cold: only
+    /// a retry after a hold calls it.
+    #[cold]
+    #[inline(never)]
+    fn apply_held_calls(&self) {
+        if !crate::streams::held_sets::any_queued() {
+            return;
+        }
+        let Some(proto) = self.get() else { return };
+        crate::streams::held_sets::apply_for_cell(crate::streams::held_sets::cell_addr(
+            Rc::as_ptr(&proto),
+        ));
     }
 
     /// The loop given at creation (the transport reads it from here: one copy per connection).

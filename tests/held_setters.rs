@@ -336,3 +336,55 @@ fn d14_an_idle_timeout_cleared_while_held_leaves_later_writes_counted() {
     assert!(writer.is_closing(), "then idle: closed");
     lp.close().unwrap();
 }
+
+/// Holds the protocol, feeds "b" and "c" with the feeds' retry spaced out by a long hold,
+/// lets `peer_writes` run (before or after the release, as the test says), and reads what
+/// the reader got.
+fn fed_while_held_then_peer(release_first: bool, peer_turns: usize) -> Vec<u8> {
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let (reader, writer, mut peer) = stream_on(&lp);
+    peer.write_all(b"a").unwrap();
+    turns(&lp, &clock, 3, Duration::ZERO);
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    let held = proto.borrow_mut();
+    reader.feed_data(b"b");
+    reader.feed_data(b"c");
+    turns(&lp, &clock, 300, Duration::from_millis(1)); // the feeds' retry spaces out
+    if release_first {
+        drop(held);
+        peer.write_all(b"d").unwrap();
+    } else {
+        peer.write_all(b"d").unwrap();
+        turns(&lp, &clock, peer_turns, Duration::ZERO); // the read's retry is fresh
+        drop(held);
+    }
+    turns(&lp, &clock, 5, Duration::ZERO);
+    let got = lp.run_until_complete({
+        let reader = &reader;
+        async move { reader.read(100).await }
+    });
+    writer.transport().abort();
+    lp.close().unwrap();
+    got.unwrap().unwrap()
+}
+
+// Checklist: D14, S13. Bytes fed while held come before the bytes the transport delivers
+// after the release, even when the peer's bytes arrived while held, after the feeds: the
+// transport's read waited with a fresh retry, which ran before the feeds' spaced one
+// (checked by reverting: "adbc"). A transport's retry now applies the calls queued while
+// held before it calls the protocol.
+#[test]
+fn d14_peer_bytes_that_waited_for_the_hold_come_after_the_feeds() {
+    assert_eq!(fed_while_held_then_peer(false, 1), b"abcd");
+    assert_eq!(fed_while_held_then_peer(false, 20), b"abcd");
+}
+
+// Checklist: D14, S13. Bytes fed while held come before the peer's bytes that arrive right
+// after the release: the loop found the feeds' spaced retry free before its poll but ran it
+// after the I/O that poll brought (checked by reverting: "adbc"). A watched retry found free
+// now goes to the ready queue, ahead of the poll's I/O.
+#[test]
+fn d14_peer_bytes_right_after_the_release_come_after_the_feeds() {
+    assert_eq!(fed_while_held_then_peer(true, 0), b"abcd");
+}

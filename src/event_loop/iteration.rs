@@ -93,7 +93,7 @@ impl LoopHandle {
     fn timer_timeout(&self, far: bool) -> Option<Duration> {
         let inner = &*self.inner;
         inner.expedite_if_held(); // a protocol held elsewhere may be free now
-        if inner.clock.is_manual() {
+        if inner.clock.is_manual() || !inner.ready.is_empty() {
             return Some(Duration::ZERO);
         }
         let at = inner.next_timer_at.get();

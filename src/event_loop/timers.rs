@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::clock;
 use super::handle::{new_callback, Callback, CallbackOutput, Handle, TimerHandle};
+use super::ready::Runnable;
 use super::timer_wheel::TimerKey;
 use super::{LoopHandle, LoopInner};
 use crate::error::Error;
@@ -143,8 +144,8 @@ impl LoopInner {
         }
     }
 
-    /// Moves the watched retries whose protocol is free now to now, so that they run in the
-    /// next iteration; drops those whose timer went. Before each poll, while a watched
+    /// Moves the watched retries whose protocol is free now to the ready queue, so that they
+    /// run in this iteration, ahead of what its poll brings; drops those whose timer went. Before each poll, while a watched
     /// retry waits: the borrow can only have ended in code this loop ran.
     #[cold]
     #[inline(never)]
@@ -152,18 +153,33 @@ impl LoopInner {
         let Ok(mut held) = self.held_retries.try_borrow_mut() else {
             return;
         };
-        let now = self.clock.now_ns();
         held.retain(|(key, free)| {
             let pending = self
                 .timers
                 .try_borrow()
                 .is_ok_and(|t| t.get(*key).is_some());
             if pending && free() {
-                self.reset_timer_ns(*key, now);
+                self.run_held_retry_next(*key);
                 return false;
             }
             pending
         });
+    }
+
+    /// Moves watched retry `key` from the timers to the ready queue: found free before the
+    /// poll, it runs ahead of what this poll brings (a transport's fresh delivery must not
+    /// overtake the stream calls queued while the protocol was held, `streams/held_sets.rs`).
+    #[cold]
+    fn run_held_retry_next(&self, key: TimerKey) {
+        let timer = match self.timers.try_borrow_mut() {
+            Ok(mut timers) => timers.remove(key),
+            Err(_) => None,
+        };
+        match timer.map(|t| t.entry) {
+            Some(TimerEntry::Callback(cb)) => self.ready.push(Runnable::Callback(cb)),
+            Some(TimerEntry::Waker(w)) => self.ready.push(Runnable::Wake(w)),
+            None => {}
+        }
     }
 
     /// Files `entry` to fire at `when` (exact; saturating far ahead, L6).

@@ -6,7 +6,9 @@
 //! dropped, and never panics; the queue of one core is applied in call order, by one retry
 //! on the loop ([`when_cell_free`]: in the iteration after the borrow ends) or by the next
 //! call on that core's handles that finds it free, whichever comes first, so that a later
-//! call never overtakes an earlier one. Cold: nothing here runs unless a protocol is held,
+//! call never overtakes an earlier one; a transport's delivery that waited for the same
+//! borrow applies them first too (`ProtocolSlot::apply_held_calls`), and the loop runs a
+//! freed retry ahead of its poll's I/O, so bytes fed while held come before the transport's. Cold: nothing here runs unless a protocol is held,
 //! and the handles pay one thread-local length test per setter call (none per message).
 
 use std::cell::RefCell;
@@ -54,7 +56,7 @@ thread_local! {
 pub(super) fn free_core(
     core: &Rc<RefCell<StreamCore>>,
 ) -> Option<std::cell::RefMut<'_, StreamCore>> {
-    if QUEUED.with(|q| q.try_borrow().map_or(true, |q| !q.is_empty())) {
+    if any_queued() {
         apply_queued(core);
     }
     core.try_borrow_mut().ok()
@@ -97,17 +99,10 @@ pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandl
         None => crate::event_loop::loops_here(),
     };
     for lp in lps {
-        let apply = Box::new(|cell: &RefCell<StreamCore>| {
-            // The cell is free: find its Rc through the queue (the action gets no Rc).
-            let found = QUEUED.with(|q| {
-                q.borrow()
-                    .iter()
-                    .find(|e| std::ptr::eq(e.core.as_ptr(), cell))
-                    .and_then(|e| e.core.upgrade())
-            });
-            if let Some(core) = found {
-                apply_queued(&core);
-            }
+        let prune = PruneOnDrop;
+        let apply = Box::new(move |cell: &RefCell<StreamCore>| {
+            let _prune = &prune;
+            apply_for_cell(cell_addr(cell));
         });
         when_cell_free(
             lp,
@@ -118,6 +113,57 @@ pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandl
             Hold::new(),
         );
     }
+}
+
+/// Held by each retry [`defer`] files: dropped (run, or discarded because the core went or
+/// the loop closed), it takes the entries of cores that have gone out of the queue, with the
+/// loop handles and bytes their calls kept; else they stayed until the thread's next
+/// deferred call, and every setter on the thread went the slow way meanwhile.
+struct PruneOnDrop;
+
+impl Drop for PruneOnDrop {
+    fn drop(&mut self) {
+        let gone = QUEUED.try_with(|q| {
+            let mut q = q.try_borrow_mut().ok()?;
+            let (live, gone) = std::mem::take(&mut *q)
+                .into_iter()
+                .partition(|e| e.core.strong_count() > 0);
+            *q = live;
+            Some(gone)
+        });
+        drop::<Option<Vec<Queued>>>(gone.ok().flatten()); // after the borrow: ops drop loops
+    }
+}
+
+/// The address that names a protocol cell here, whatever type it is seen through (a
+/// `RefCell<StreamCore>` or a transport's `RefCell<dyn Protocol>` of the same allocation).
+#[inline]
+pub(crate) fn cell_addr<T: ?Sized>(cell: *const RefCell<T>) -> *const () {
+    cell.cast::<()>()
+}
+
+/// Applies the calls queued for the core at `cell` (see [`cell_addr`]), if any and if it is
+/// free: a transport about to call its protocol after a hold (its retry) calls this first,
+/// so that the calls made while held come before the transport's own delayed delivery (the
+/// two retries run in an order that depends on timing).
+#[cold]
+#[inline(never)]
+pub(crate) fn apply_for_cell(cell: *const ()) {
+    let found = QUEUED.with(|q| {
+        let q = q.try_borrow().ok()?;
+        q.iter()
+            .find(|e| cell_addr(e.core.as_ptr()) == cell)
+            .and_then(|e| e.core.upgrade())
+    });
+    if let Some(core) = found {
+        apply_queued(&core);
+    }
+}
+
+/// Whether any call waits in the queue of this thread (one thread-local length test).
+#[inline]
+pub(crate) fn any_queued() -> bool {
+    QUEUED.with(|q| q.try_borrow().map_or(true, |q| !q.is_empty()))
 }
 
 /// The latest queued call `pick` answers for, for a getter while the core is held.
@@ -161,6 +207,40 @@ fn apply_queued(core: &Rc<RefCell<StreamCore>>) {
             Op::IdleTimeout(lp, d, activity) => {
                 super::writer::set_idle_timeout_now(core, &lp, d, Some(&activity));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QUEUED;
+    use std::time::Duration;
+
+    fn queued() -> usize {
+        QUEUED.with(|q| q.borrow().len())
+    }
+
+    /// A reader dropped while calls wait for its held core: the queue keeps nothing of it
+    /// once its retry runs, or once the loop closes without running it (checked by
+    /// reverting: one entry, with its bytes, stayed until the thread's next deferred call).
+    #[test]
+    fn a_core_dropped_with_calls_queued_leaves_nothing_behind() {
+        for close in [false, true] {
+            let el = crate::EventLoop::new().unwrap();
+            let reader = crate::StreamReader::new();
+            let core = reader.core.clone();
+            let held = core.borrow_mut();
+            reader.feed_data(b"kept aside"); // no running loop: a retry on each open one
+            assert_eq!(queued(), 1);
+            drop(held);
+            drop(reader);
+            drop(core);
+            if close {
+                el.close().unwrap();
+            } else {
+                el.run_once(Some(Duration::ZERO)).unwrap();
+            }
+            assert_eq!(queued(), 0, "close: {close}");
         }
     }
 }

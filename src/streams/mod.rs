@@ -51,7 +51,7 @@ pub(crate) mod core;
 mod deadline;
 #[cfg(feature = "futures-io")]
 mod futures_io;
-mod held_sets;
+pub(crate) mod held_sets;
 mod open;
 mod pipe;
 pub mod reader;
