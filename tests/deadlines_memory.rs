@@ -4,39 +4,14 @@
 //! because it installs a global allocator that counts live bytes (one test: a second one,
 //! run on another thread, would move the count).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use asyncio::{Error, EventLoop, ManualClock};
 
-struct LiveBytes;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY (no unsafe block of ours runs here beyond forwarding): every method forwards to
-// `System` with the caller's arguments, so `System`'s contract is the caller's contract.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for LiveBytes {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout (every allocation goes there).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: as for `dealloc`; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod live_bytes;
 
 #[global_allocator]
-static GLOBAL: LiveBytes = LiveBytes;
+static GLOBAL: live_bytes::LiveBytes = live_bytes::LiveBytes;
 
 /// The live bytes that setting a read and a drain timeout on a fresh stream adds, then what
 /// an idle timeout set after them adds. A read waits meanwhile, so that the stream's timer
@@ -54,13 +29,13 @@ fn bytes_of_timeouts(lp: &EventLoop) -> (isize, isize) {
             async move { reader.read(10).await }
         });
         asyncio::yield_now().await; // the read waits
-        let start = LIVE.load(Relaxed);
+        let start = live_bytes::live();
         reader.set_read_timeout(Some(secs))?;
         writer.set_drain_timeout(Some(secs));
-        let read_and_drain = LIVE.load(Relaxed) - start;
-        let before_idle = LIVE.load(Relaxed);
+        let read_and_drain = live_bytes::live() - start;
+        let before_idle = live_bytes::live();
         writer.set_idle_timeout(Some(secs));
-        let idle = LIVE.load(Relaxed) - before_idle;
+        let idle = live_bytes::live() - before_idle;
         assert_eq!(writer.idle_timeout(), Some(secs));
         writer.transport().abort();
         peer_writer.transport().abort();
