@@ -31,6 +31,28 @@ fn pause(lp: &EventLoop, writer: &asyncio::StreamWriter) {
     assert_eq!(lp.handle().stats().writing_paused, 1, "paused");
 }
 
+/// What a drain returned, once it has.
+type Outcome = Rc<RefCell<Option<Result<(), Error>>>>;
+
+/// A stream on `lp` whose writer is paused (its peer reads nothing) and a task waiting in
+/// its drain, whose outcome lands in the cell returned; the reader and the peer come last,
+/// to be kept open.
+fn waiting_drain(
+    lp: &EventLoop,
+    clock: &ManualClock,
+) -> (Rc<asyncio::StreamWriter>, Outcome, impl Sized) {
+    let (reader, writer, peer) = stream_on(lp);
+    pause(lp, &writer);
+    let writer = Rc::new(writer);
+    let got = Outcome::default();
+    let (w, g) = (writer.clone(), got.clone());
+    lp.spawn(async move { *g.borrow_mut() = Some(w.drain().await) })
+        .unwrap()
+        .detach();
+    turns(lp, clock, 3, Duration::ZERO);
+    (writer, got, (reader, peer))
+}
+
 // Checklist: D14 (no panic on any argument or call order). `set_drain_timeout` borrowed the
 // core, which is the protocol the user holds: it panicked "already borrowed" (checked by
 // reverting). It now answers the new value at once and bounds the waiting drain once the
@@ -39,15 +61,7 @@ fn pause(lp: &EventLoop, writer: &asyncio::StreamWriter) {
 fn d14_set_drain_timeout_while_held_applies_after_the_release() {
     let clock = ManualClock::new();
     let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let (_reader, writer, _peer) = stream_on(&lp);
-    pause(&lp, &writer);
-    let writer = Rc::new(writer);
-    let got = Rc::new(RefCell::new(None));
-    let (w, g) = (writer.clone(), got.clone());
-    lp.spawn(async move { *g.borrow_mut() = Some(w.drain().await) })
-        .unwrap()
-        .detach();
-    turns(&lp, &clock, 3, Duration::ZERO);
+    let (writer, got, _keep) = waiting_drain(&lp, &clock);
     let proto = writer.transport().get_protocol().expect("the protocol");
     let held = proto.borrow_mut();
     writer.set_drain_timeout(Some(Duration::from_millis(50)));
@@ -71,15 +85,7 @@ fn d14_set_drain_timeout_while_held_applies_after_the_release() {
 fn d14_a_setter_queued_while_held_does_not_overtake_a_later_call() {
     let clock = ManualClock::new();
     let lp = EventLoop::with_clock(clock.clone()).unwrap();
-    let (_reader, writer, _peer) = stream_on(&lp);
-    pause(&lp, &writer);
-    let writer = Rc::new(writer);
-    let got = Rc::new(RefCell::new(None));
-    let (w, g) = (writer.clone(), got.clone());
-    lp.spawn(async move { *g.borrow_mut() = Some(w.drain().await) })
-        .unwrap()
-        .detach();
-    turns(&lp, &clock, 3, Duration::ZERO);
+    let (writer, got, _keep) = waiting_drain(&lp, &clock);
     let proto = writer.transport().get_protocol().expect("the protocol");
     let held = proto.borrow_mut();
     writer.set_drain_timeout(Some(Duration::from_millis(5)));
