@@ -8,8 +8,9 @@
 //! call on that core's handles that finds it free, whichever comes first, so that a later
 //! call never overtakes an earlier one; a transport's delivery that waited for the same
 //! borrow applies them first too (`ProtocolSlot::apply_held_calls`), and the loop runs a
-//! freed retry ahead of its poll's I/O, so bytes fed while held come before the transport's. Cold: nothing here runs unless a protocol is held,
-//! and the handles pay one thread-local length test per setter call (none per message).
+//! freed retry ahead of its poll's I/O, so bytes fed while held come before the transport's.
+//! Cold: nothing here runs unless a protocol is held, and the handles pay one thread-local
+//! length test per setter call (none per message).
 
 use std::cell::RefCell;
 use std::io;
@@ -70,9 +71,15 @@ pub(super) fn free_core(
 #[cold]
 #[inline(never)]
 pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandle>, id: u64) {
+    let mut gone = Vec::new();
     let first = QUEUED.with(|q| {
         let mut q = q.borrow_mut();
-        q.retain(|e| e.core.strong_count() > 0);
+        // Entries of cores that went are dropped after the borrow: their ops hold loops.
+        let live;
+        (live, gone) = std::mem::take(&mut *q)
+            .into_iter()
+            .partition(|e| e.core.strong_count() > 0);
+        *q = live;
         match q
             .iter_mut()
             .find(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))
@@ -91,6 +98,7 @@ pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandl
             }
         }
     });
+    drop(gone);
     if !first {
         return; // the retry filed with the first one applies this one too
     }
