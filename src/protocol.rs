@@ -893,13 +893,12 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     #[cold]
     #[inline(never)]
     fn apply_held_calls(&self) {
-        if !crate::streams::held_sets::any_queued() {
-            return;
-        }
+        use crate::streams::held_sets::{applier, cell_addr};
+        // Through the queue's hook, not a call: a program that never queues a stream call
+        // links none of the setters (`held_sets::applier`).
+        let Some(apply) = applier() else { return };
         let Some(proto) = self.get() else { return };
-        crate::streams::held_sets::apply_for_cell(crate::streams::held_sets::cell_addr(
-            Rc::as_ptr(&proto),
-        ));
+        apply(cell_addr(Rc::as_ptr(&proto)));
     }
 
     /// The loop given at creation (the transport reads it from here: one copy per connection).
