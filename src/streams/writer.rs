@@ -353,7 +353,27 @@ impl StreamWriter {
         info
     }
 
-    /// Whether [`write_eof`](Self::write_eof) is supported.
+    /// Whether [`write_eof`](Self::write_eof) is supported: true over TCP and Unix sockets
+    /// (a half-close) and write pipes, false over TLS (its close_notify ends both
+    /// directions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// # let (_reader, writer) = asyncio::open_connection_sock(a).await?;
+    /// # let (peer_reader, peer) = asyncio::open_connection_sock(b).await?;
+    /// if writer.can_write_eof() {
+    ///     writer.write(b"the whole request")?;
+    ///     writer.write_eof()?; // "no more from me"; the peer can still answer
+    /// }
+    /// assert_eq!(peer_reader.read(-1).await?, b"the whole request"); // up to the EOF
+    /// # peer.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S44.
     pub fn can_write_eof(&self) -> bool {
         self.transport.can_write_eof()
@@ -385,6 +405,22 @@ impl StreamWriter {
     }
 
     /// True once closing has begun or the connection is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// # let (a, _b) = asyncio::socketpair()?;
+    /// # let (_reader, writer) = asyncio::open_connection_sock(a).await?;
+    /// assert!(!writer.is_closing());
+    /// writer.close();
+    /// assert!(writer.is_closing()); // at once, before the connection is gone
+    /// writer.wait_closed().await?;
+    /// assert!(writer.is_closing());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S45.
     pub fn is_closing(&self) -> bool {
         self.transport.is_closing()
