@@ -87,3 +87,35 @@ fn l96_l114_a_server_refuses_tls_keywords_without_ssl_before_host_path_and_sock(
     ));
     checked.unwrap().unwrap().unwrap();
 }
+
+/// CPython's connect_accepted_socket checks that the socket is a stream socket before its TLS
+/// keywords: a datagram socket given with `ssl_handshake_timeout` and no ssl is refused as
+/// `A Stream Socket was expected`. Ours checked the keywords first.
+// Checklist: L95, T37.
+#[cfg(feature = "tls")]
+#[test]
+fn l95_connect_accepted_socket_checks_the_socket_before_its_tls_keywords() {
+    use std::os::fd::OwnedFd;
+    use std::time::Duration;
+
+    use util::Recorder;
+
+    let lp = asyncio::EventLoop::new().unwrap();
+    let checked = lp.run_until_complete(async {
+        let lp = asyncio::get_running_loop()?;
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let as_tcp = std::net::TcpStream::from(OwnedFd::from(udp));
+        let e = lp
+            .connect_accepted_socket(Recorder::default, as_tcp)
+            .ssl_handshake_timeout(Duration::from_secs(1))
+            .await
+            .map(drop)
+            .expect_err("a datagram socket");
+        assert!(
+            e.to_string().starts_with("A Stream Socket was expected"),
+            "{e}"
+        );
+        Ok::<_, asyncio::Error>(())
+    });
+    checked.unwrap().unwrap();
+}
