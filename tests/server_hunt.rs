@@ -119,3 +119,45 @@ fn l95_connect_accepted_socket_checks_the_socket_before_its_tls_keywords() {
     });
     checked.unwrap().unwrap();
 }
+
+/// CPython's close() forgets a running serve_forever (it cancels it and clears its future),
+/// so a serve_forever called after close() is refused as `server … is closed`, also while
+/// the first one still waits for its connections to end. Ours said the server `is already
+/// being awaited on serve_forever()` until that first one returned.
+// Checklist: L106, S72.
+#[test]
+fn l106_serve_forever_after_close_is_refused_as_closed_while_the_first_winds_down() {
+    use std::time::Duration;
+
+    use asyncio::{Error, StreamReader, StreamWriter};
+
+    let lp = asyncio::EventLoop::new().unwrap();
+    let checked = lp.run_until_complete(asyncio::timeout(Duration::from_secs(10), async {
+        // Each connection stays until its client closes it.
+        let hold = |r: StreamReader, w: StreamWriter| async move {
+            w.write(b"!")?;
+            r.read(-1).await?;
+            w.close();
+            Ok::<_, Error>(())
+        };
+        let server = asyncio::start_server(hold, "127.0.0.1", 0).await?;
+        let port = server.sockets()[0].as_inet().unwrap().port();
+        let s = server.clone();
+        let first = asyncio::spawn(async move { s.serve_forever().await });
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        reader.readexactly(1).await?; // accepted: serve_forever now waits for it at close
+        server.close();
+        asyncio::yield_now().await;
+        assert!(!first.is_done(), "serve_forever waits for the connection");
+        let second = server.serve_forever().await;
+        assert!(
+            matches!(&second, Err(Error::InvalidState(m)) if m == "server is closed"),
+            "{second:?}"
+        );
+        writer.close();
+        let out = first.await;
+        assert!(matches!(out, Ok(Ok(()))), "{out:?}");
+        Ok::<_, Error>(())
+    }));
+    checked.unwrap().unwrap().unwrap();
+}
