@@ -125,11 +125,12 @@ impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
             #[cfg(feature = "tls")]
             tls,
         } = self;
-        // L95, T1: the keywords first, before the socket is touched (dropped, it closes).
-        // The engine the check builds is the one the socket is served with.
+        // L95, T1: the socket's kind first, then the keywords, as CPython's
+        // connect_accepted_socket checks them (on an error the socket, dropped, closes). The
+        // engine the check builds is the one the socket is served with.
+        let sock = sock.into_socket()?;
         #[cfg(feature = "tls")]
         let engine = tls.checked_engine()?;
-        let sock = sock.into_socket()?;
         let proto = factory();
         #[cfg(feature = "tls")]
         if let Some(engine) = engine {

@@ -526,11 +526,20 @@ impl CreateServer {
                 "create_server() got an unexpected keyword argument 'cleanup_socket'",
             ));
         }
+        // Checklist: L96, L114. CPython's create_server and create_unix_server refuse a TLS
+        // keyword given without ssl before looking at host/port (or path) and sock; what
+        // they check of a given ssl (a zero timeout) comes later, after the conflict.
+        #[cfg(feature = "tls")]
+        if self.tls.ssl.is_none() {
+            self.tls.check()?;
+        }
         if let Some(conflict) = self.conflict {
             return Err(Error::invalid_argument(conflict));
         }
         #[cfg(feature = "tls")]
-        self.tls.check()?;
+        if self.tls.ssl.is_some() {
+            self.tls.check()?;
+        }
         self.proxy.check()?;
         let opts = ListenOptions {
             reuse_address: self.reuse_address,

@@ -558,13 +558,15 @@ impl Server {
     /// ```
     // Checklist: L106.
     pub async fn serve_forever(&self) -> Result<(), Error> {
+        // Closed first: CPython's close() forgets the running serve_forever, so a call after
+        // it is told the server is closed, even while that one waits for its connections.
+        if self.inner.is_closed() {
+            return Err(Error::invalid_state("server is closed"));
+        }
         if self.inner.serving_forever.get() {
             return Err(Error::invalid_state(
                 "server is already being awaited on serve_forever()",
             ));
-        }
-        if self.inner.is_closed() {
-            return Err(Error::invalid_state("server is closed"));
         }
         self.start()?;
         self.inner.serving_forever.set(true);
