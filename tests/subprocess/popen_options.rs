@@ -1,10 +1,12 @@
 //! Popen's options at their edges, as CPython 3.11's `subprocess.Popen` takes them:
 //! `pass_fds` given with `close_fds=False` (a warning, and the descriptors closed anyway), a
-//! negative `process_group` (no group set).
+//! negative `process_group` (no group set), and the `SIGPIPE` of a write to a child's gone
+//! stdin reaching a handler the host installed.
 
 use super::*;
 
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const OVERRIDE_CHILD: &str = "ASYNCIO_TEST_PASS_FDS_OVERRIDES_CLOSE_FDS";
 
@@ -102,3 +104,96 @@ both!(process_group_negative_sets_no_group, |w| async move {
     }
     Ok(())
 });
+
+const HANDLER_CHILD: &str = "ASYNCIO_TEST_SIGPIPE_HANDLER_CHILD";
+
+/// `SIGPIPE`s seen by [`count_sigpipe`].
+static SIGPIPES: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn count_sigpipe(_: libc::c_int) {
+    SIGPIPES.fetch_add(1, Ordering::SeqCst);
+}
+
+// CPython ignores SIGPIPE at startup, but a program that installs its own handler
+// (`signal.signal(SIGPIPE, h)`, or `loop.add_signal_handler`) sees the SIGPIPE of every
+// write to a gone reader, a child's stdin included: the write fails (EPIPE) and the handler
+// runs. Here the same: the write to the stdin of a child that closed it fails, and the host's
+// handler (a `sigaction` of its own, then a loop's `add_signal_handler`) sees its SIGPIPE. In
+// a process of its own: dispositions are process-wide. (Before: the transport blocked and swallowed the signal whenever SIGPIPE was
+// not ignored, so neither handler ran; checked by reverting src/event_loop/signals.rs.)
+#[test]
+fn a_write_to_a_gone_child_reaches_the_hosts_sigpipe_handler() {
+    util::in_child(
+        HANDLER_CHILD,
+        "popen_options::a_write_to_a_gone_child_reaches_the_hosts_sigpipe_handler",
+        "sigpipe handler child: ok",
+        sigpipe_handler_child,
+    );
+}
+
+fn sigpipe_handler_child() {
+    // SAFETY: an all-zero `sigaction` is a valid value to fill in; `count_sigpipe` only does
+    // an atomic add, which is async-signal-safe; this child runs this one test alone.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = count_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGPIPE, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    util::run_fresh(BOUND, async {
+        write_to_a_gone_child().await?;
+        assert_eq!(SIGPIPES.load(Ordering::SeqCst), 1, "the host's handler");
+        let lp = asyncio::get_running_loop()?;
+        let seen = Rc::new(Cell::new(0));
+        let s = seen.clone();
+        lp.add_signal_handler(libc::SIGPIPE, move || s.set(s.get() + 1))?;
+        write_to_a_gone_child().await?;
+        // The callback is queued when the loop reads the handler's byte: bounded turns.
+        for _ in 0..1000 {
+            if seen.get() > 0 {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(seen.get(), 1, "the loop's handler");
+        lp.remove_signal_handler(libc::SIGPIPE)?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    println!("sigpipe handler child: ok");
+}
+
+/// Writes to the stdin of a child that closed it: the write fails with `EPIPE` (seen by
+/// `drain` as CPython's `ConnectionResetError('Connection lost')`). The child says so on a pipe
+/// read here blocking, without a loop turn between: the loop would otherwise see the pipe's
+/// error event first and close the transport without a write (`ConnectionReset`).
+async fn write_to_a_gone_child() -> Result<(), Error> {
+    use std::io::Read;
+    let (mut closed_r, closed_w) = os_pipe();
+    let code = format!(
+        "import os; os.close(0); os.write({}, b'x')",
+        closed_w.as_raw_fd()
+    );
+    let proc = create_subprocess_exec("python3", ["-c", code.as_str()])
+        .stdin(Stdio::Pipe)
+        .pass_fds([closed_w.as_raw_fd()])
+        .await?;
+    drop(closed_w);
+    let mut byte = [0u8; 1];
+    closed_r.read_exact(&mut byte)?;
+    let stdin = proc.stdin.as_ref().unwrap();
+    let sent = match stdin.write(b"nobody reads") {
+        Ok(()) => stdin.drain().await,
+        Err(e) => Err(e),
+    };
+    match sent {
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected Connection lost, got {other:?}"),
+    }
+    assert_eq!(proc.wait().await, 0);
+    Ok(())
+}
