@@ -159,13 +159,18 @@ pub(crate) fn is_default(sig: i32) -> bool {
 /// no such flag, and a host that keeps `SIGPIPE` at its default action (a C program or a
 /// cdylib embedding the loop; Rust's `main` and CPython ignore it) would be killed.
 ///
-/// With `SIGPIPE` ignored this is one `sigaction` query and the write. Otherwise `SIGPIPE` is
-/// blocked in this thread around the write; if the write failed with `EPIPE`, the signal it
-/// raised (thread-directed, so now pending here) is taken with a zero-timeout `sigtimedwait`
-/// before the thread's mask is restored. A `SIGPIPE` the host had blocked and already pending
-/// is left alone: it is not ours.
+/// With `SIGPIPE` ignored this is one `sigaction` query and the write. So it is when the
+/// host handles `SIGPIPE` (its own `sigaction`, or a loop's `add_signal_handler`): the signal
+/// is theirs, and their handler runs as it does for a write of theirs, as in CPython, where a
+/// handler set with `signal.signal` sees the `SIGPIPE` of every write to a gone reader.
+/// Only at its default action, which would end the process, is `SIGPIPE` blocked in this
+/// thread around the write; if the write failed with `EPIPE`, the signal it raised
+/// (thread-directed, so now pending here) is taken with a zero-timeout `sigtimedwait` before
+/// the thread's mask is restored. A `SIGPIPE` the host had blocked and already pending is
+/// left alone: it is not ours.
 pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
-    if disposition(libc::SIGPIPE) == Some(libc::SIG_IGN) {
+    // `None`, the query failed (not reachable with a valid number): taken as the default.
+    if disposition(libc::SIGPIPE).is_some_and(|d| d != libc::SIG_DFL) {
         return write();
     }
     // SAFETY: an all-zero `sigset_t` is a valid value for `sigemptyset` to initialise.

@@ -14,8 +14,10 @@
 //!   closure that panics is caught there and the thread carries on.
 //! - A job reports to its loop through a shared slot and the awaiting task's `Waker`: a task
 //!   waker woken off the loop thread travels through the loop's thread-safe door
-//!   (`threadsafe.rs`). A dropped future clears its waker; the job still runs to its end and its
-//!   result is dropped on the helper thread.
+//!   (`threadsafe.rs`). A future dropped while awaited (polled, no result yet) is a cancelled
+//!   one: a job no thread has started is skipped, as CPython's cancelled asyncio future cancels
+//!   its pending `concurrent.futures.Future`; a running job runs to its end, its result dropped
+//!   on the helper thread. One dropped unpolled runs, as an unawaited CPython future does.
 //! - A `run_in_executor` job (and a name lookup of `net/resolve.rs`) is counted on the loop it
 //!   was started from until it ends. `LoopHandle::shutdown_default_executor` waits for that
 //!   count to reach zero, and from its first poll on the loop starts no more jobs (L41);
@@ -190,6 +192,8 @@ struct Slot<T> {
     result: Option<Result<T, Error>>,
     /// The waker of the last poll that found no result; cleared on drop.
     waker: Option<Waker>,
+    /// The future was dropped while awaited: a job that has not started skips its closure.
+    cancelled: bool,
 }
 
 /// Runs the blocking closure `f` on a helper thread of the default executor and returns a
@@ -202,10 +206,13 @@ struct Slot<T> {
 /// loop it is not `Send`.
 ///
 /// # Cancel safety
-/// Dropping the future does not stop `f`: a thread cannot be interrupted. `f` runs to its end
-/// and its result is dropped on the helper thread. [`run`](crate::run) (and
-/// [`Runner::close`](crate::Runner::close)) waits for it before closing the loop, as
-/// Python's `asyncio.run` waits for the default executor.
+/// Dropping the future once it has been polled (its task cancelled, a timeout passed) cancels
+/// the job if no thread has started it yet: `f` is then dropped unrun, as Python's cancelled
+/// future cancels a job still queued. A job already running cannot be interrupted: `f` runs to
+/// its end and its result is dropped on the helper thread. A future dropped before any poll
+/// leaves its job to run (Python's unawaited `run_in_executor`): fire and forget.
+/// [`run`](crate::run) (and [`Runner::close`](crate::Runner::close)) waits for the jobs
+/// before closing the loop, as Python's `asyncio.run` waits for the default executor.
 ///
 /// # Examples
 ///
@@ -228,6 +235,7 @@ where
     let slot = Arc::new(Mutex::new(Slot {
         result: None,
         waker: None,
+        cancelled: false,
     }));
     let theirs = slot.clone();
     let counted = match Counted::on_current_loop() {
@@ -241,6 +249,9 @@ where
         }
     };
     let job = Box::new(move || {
+        if theirs.lock().unwrap_or_else(|e| e.into_inner()).cancelled {
+            return; // `f` and the count end with the box, here on the helper thread
+        }
         let result = catch_unwind(AssertUnwindSafe(f))
             .map_err(|p| Error::Panic(PanicError::from_payload(&*p)));
         let waker = {
@@ -447,13 +458,15 @@ impl<T> Future for RunInExecutor<T> {
 
 impl<T> Drop for RunInExecutor<T> {
     fn drop(&mut self) {
-        let waker = self
-            .slot
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .waker
-            .take();
-        drop(waker);
+        let waker = {
+            let mut s = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+            // A waker is held only between a poll that found no result and the job's end:
+            // the future was being awaited, so its drop is a cancellation.
+            let waker = s.waker.take();
+            s.cancelled = waker.is_some();
+            waker
+        };
+        drop(waker); // after the lock: dropping a waker may run code of its task
     }
 }
 

@@ -161,8 +161,8 @@ impl StreamWriter {
                 return Ok(());
             }
             // A file is read at its offset (`pread`), leaving the shared position alone: a
-            // read still queued or running when this future is dropped runs anyway, and
-            // must not move the position `FilePosition` sets.
+            // read already running when this future is dropped runs on (a queued one is
+            // skipped), and must not move the position `FilePosition` sets.
             let at = progress.offset.saturating_add(progress.sent.get());
             let (read, back, block) = crate::to_thread(move || {
                 let read = if seekable {

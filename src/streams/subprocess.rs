@@ -256,6 +256,9 @@ pub struct CreateSubprocess {
     close_fds: bool,
     /// Python's `pass_fds`: descriptors the child keeps at the same numbers.
     pass_fds: Vec<RawFd>,
+    /// Python's `process_group`: the group `setpgid` puts the child in. `None` (a negative
+    /// number given, as Python's internal `-1`) leaves it in the parent's group.
+    process_group: Option<i32>,
     /// The program, an argument or the working directory holds a NUL byte, which no C string
     /// can carry. Noted as they are given: `Command` keeps a placeholder in their place.
     nul: bool,
@@ -281,6 +284,7 @@ impl CreateSubprocess {
             new_session: false,
             close_fds: true,
             pass_fds: Vec::new(),
+            process_group: None,
             nul,
             env_cleared: false,
         }
@@ -439,7 +443,10 @@ impl CreateSubprocess {
     }
 
     /// Puts the child in process group `pgid`, `0` meaning a new group led by the child
-    /// (`setpgid` in the child; Python's `process_group=`).
+    /// (`setpgid` in the child; Python's `process_group=`). A negative `pgid` means no group
+    /// is set, as in Python, whose default is `-1` underneath: the child stays in the
+    /// parent's group, and an earlier call is undone. A group that does not exist (or is in
+    /// another session) fails the start with `EPERM`.
     ///
     /// # Examples
     ///
@@ -459,7 +466,7 @@ impl CreateSubprocess {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn process_group(mut self, pgid: i32) -> Self {
-        self.cmd.process_group(pgid);
+        self.process_group = (pgid >= 0).then_some(pgid);
         self
     }
 
@@ -494,8 +501,9 @@ impl CreateSubprocess {
 
     /// Descriptors the child keeps open at the same numbers (Python's `pass_fds=`), made
     /// inheritable in the child only, whatever their close-on-exec flag here. As in Python,
-    /// giving any implies [`close_fds(true)`](Self::close_fds). They must stay open until
-    /// the creation is awaited.
+    /// giving any implies [`close_fds(true)`](Self::close_fds) (with a warning logged when
+    /// `close_fds(false)` was asked for, as Python warns). They must stay open until the
+    /// creation is awaited.
     ///
     /// # Examples
     ///
@@ -569,6 +577,17 @@ impl CreateSubprocess {
             .stderr(stderr.child_stdio());
         if self.new_session {
             start_new_session(&mut self.cmd);
+        }
+        if let Some(pgid) = self.process_group {
+            self.cmd.process_group(pgid);
+        }
+        if !self.close_fds && !self.pass_fds.is_empty() {
+            // Popen's `RuntimeWarning: pass_fds overriding close_fds.`, and its override.
+            crate::event_loop::debug::warning!(
+                "pass_fds given with close_fds(false): the child's other descriptors are \
+                 closed anyway"
+            );
+            self.close_fds = true;
         }
         set_child_fds(&mut self.cmd, self.close_fds, self.pass_fds);
         let child = self.cmd.spawn().map_err(|e| spawn_error(e, &self.cmd))?;

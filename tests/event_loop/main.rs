@@ -22,6 +22,7 @@ fn ms(n: u64) -> Duration {
 }
 
 mod errors;
+mod executor_cancel;
 mod executor_pool;
 mod fd_callback_reports;
 mod hunt_loop;

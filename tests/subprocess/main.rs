@@ -72,6 +72,7 @@ async fn ready_child(w: ChildWatcher) -> Result<Process, Error> {
 }
 
 mod communicate;
+mod popen_options;
 mod signals;
 mod spawn;
 mod spawn_errors;

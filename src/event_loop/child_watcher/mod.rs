@@ -39,7 +39,8 @@
 //! Here: the watch a `Process` holds ([`ChildWatch`]), its kill guard, and the ways a child
 //! that cannot be watched is let go. `process.rs`: the system calls on one child (open a
 //! pidfd, signal, reap), each safe against a reused pid. `watchers.rs`: the two ways of
-//! learning of the exit, the pidfd registration and the reaper thread.
+//! learning of the exit, the pidfd registration and the reaper thread. `fds.rs`: which
+//! descriptors a starting child keeps (Popen's `close_fds`, `pass_fds`).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -52,11 +53,13 @@ use super::LoopHandle;
 use crate::error::Error;
 use crate::wakers::KeyedWakers;
 
+mod fds;
 mod process;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
 mod watchers;
 
+pub(crate) use fds::{all_open, set_child_fds};
 pub use process::simulate_no_pidfd;
 use process::{pidfd_send_signal, reap, signal_child};
 use watchers::{spawn_waiter, PidfdWatch};
@@ -292,100 +295,6 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
             Ok(())
         });
     }
-}
-
-/// The descriptors a child inherits, as Popen's `close_fds` and `pass_fds` decide.
-///
-/// `close_fds` (Popen's default): the child inherits no descriptor but its three standard
-/// streams. The crate's own descriptors are close-on-exec already; one this process holds
-/// without that flag (inherited from its own parent, as systemd's socket-activation sockets
-/// or make's jobserver pipe are, or opened by C code without `O_CLOEXEC`) would otherwise
-/// reach the child: a pipe's write end that a long-lived child never closes keeps the reader
-/// of that pipe from ever seeing EOF. They are found in the parent (each number of its
-/// descriptor table asked) and marked close-on-exec in the child only, after its standard
-/// streams are in place: this process keeps its descriptors as they are.
-///
-/// `pass` (Popen's `pass_fds`, which implies `close_fds`): kept open in the child at the same
-/// numbers, made inheritable there whatever their flag here; each must be open
-/// ([`all_open`], asked before anything is opened for the child), and one closed since
-/// makes the start fail with `EBADF`. With nothing to mark, a Rust program's usual case, the
-/// child is started exactly as before (by `posix_spawn` where std can).
-pub(crate) fn set_child_fds(
-    cmd: &mut std::process::Command,
-    close_fds: bool,
-    pass: Vec<std::os::fd::RawFd>,
-) {
-    use std::os::unix::process::CommandExt;
-    let close: Vec<_> = match close_fds || !pass.is_empty() {
-        true => inheritable_fds()
-            .into_iter()
-            .filter(|fd| !pass.contains(fd))
-            .collect(),
-        false => Vec::new(),
-    };
-    if close.is_empty() && pass.is_empty() {
-        return;
-    }
-    // SAFETY: the closure runs in the forked child before exec; it only reads the lists the
-    // parent built (borrowed: nothing allocated or freed; std never drops the closure in the
-    // child, which execs or `_exit`s) and calls `fcntl`, which is async-signal-safe; its error
-    // is errno read into an `io::Error`, which allocates nothing. A number closed since the
-    // scan fails `EBADF`, harmlessly; marking any descriptor above 2 close-on-exec cannot
-    // harm the exec (std's own error pipe is close-on-exec already).
-    unsafe {
-        cmd.pre_exec(move || {
-            for &fd in &close {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            }
-            for &fd in &pass {
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Whether every number of `fds` is an open descriptor: `pass_fds` is checked in the parent
-/// before the child's stdio pipes, and std's own (its exec-error pipe), are opened. Checked
-/// only in the child, a free number could be one of those by then, made inheritable there:
-/// the parent's end of a stdin pipe, so that the child's stdin never ends, or std's
-/// exec-error pipe, so that `spawn` waits for the child to exit.
-pub(crate) fn all_open(fds: &[std::os::fd::RawFd]) -> bool {
-    fds.iter().all(|&fd| fd_flags(fd).is_some())
-}
-
-/// The descriptors above 2 that an exec would leave open (no close-on-exec flag): each
-/// number below the size of the process's descriptor table asked with one `fcntl` (0.65 us
-/// on a small VM: 0.1 ms for a table of 128). Listing `/proc/self/fd` instead makes the
-/// kernel build an entry per open descriptor: 60 ms a start at 18 000 descriptors, where
-/// asking the 32 768 slots takes 20 ms.
-fn inheritable_fds() -> Vec<std::os::fd::RawFd> {
-    let inheritable = |fd| fd_flags(fd).is_some_and(|f| f & libc::FD_CLOEXEC == 0);
-    (3..fd_table_size()).filter(|&fd| inheritable(fd)).collect()
-}
-
-/// The descriptor flags of `fd` (`FD_CLOEXEC`), `None` when no descriptor has that number.
-fn fd_flags(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
-    // SAFETY: `F_GETFD` only reads the flags of a descriptor number (`-1`, `EBADF`, for one
-    // not open).
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    (flags != -1).then_some(flags)
-}
-
-/// One past the highest descriptor number that may be open: Linux's `FDSize` (the table's
-/// size, a power of two past the highest open number), else the limit on open descriptors
-/// (`RLIMIT_NOFILE`, which a descriptor opened before it was lowered may exceed).
-fn fd_table_size() -> std::os::fd::RawFd {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let fdsize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("FDSize:")?.trim().parse().ok());
-    // SAFETY: sysconf takes a plain integer name and reports failure as -1.
-    let open_max = || unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
-    let size: libc::c_long = fdsize.unwrap_or_else(open_max);
-    std::os::fd::RawFd::try_from(size.clamp(0, 1 << 20)).unwrap_or(0)
 }
 
 /// A child nobody can watch (no pidfd where one was demanded, no thread to be had): killed and
