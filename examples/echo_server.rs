@@ -213,7 +213,7 @@ fn main() -> std::process::ExitCode {
     let args = CLI.parse();
     let listen = match args.opt("unix") {
         Some(path) => Listen::Unix(path),
-        None => Listen::Tcp(args.get("host"), args.get("port")),
+        None => Listen::Tcp(args.get("host"), args.port("port")),
     };
     let tls_files = match (args.opt("tls-cert"), args.opt("tls-key")) {
         (None, None) => None,
@@ -224,13 +224,8 @@ fn main() -> std::process::ExitCode {
         (Some(_), None) => args.fail("--tls-cert needs --tls-key"),
         (None, Some(_)) => args.fail("--tls-key needs --tls-cert"),
     };
-    if let Some(secs) = args.opt::<f64>("idle-timeout") {
-        match Duration::try_from_secs_f64(secs) {
-            Ok(d) => {
-                let _ = IDLE_TIMEOUT.set(d);
-            }
-            Err(e) => args.fail(&format!("invalid value '{secs}' for --idle-timeout: {e}")),
-        }
+    if let Some(d) = args.seconds("idle-timeout") {
+        let _ = IDLE_TIMEOUT.set(d);
     }
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
     let proxy = args.is_set("proxy-protocol");

@@ -490,13 +490,44 @@ impl Args {
     {
         let v: T = self.get(name);
         if !range.contains(&v) {
-            let shown = self.raw(name).0;
             let (lo, hi) = (range.start(), range.end());
-            self.cli.fail(&format!(
-                "invalid value '{v}' for {shown}: not in {lo}..={hi}"
-            ));
+            self.invalid(name, &format!("not in {lo}..={hi}"));
         }
         v
+    }
+
+    /// A port number, 0 to 65535: anything else is a usage error (exit 2) that says so, in
+    /// place of std's `number too large to fit in target type`.
+    pub fn port(&self, name: &str) -> u16 {
+        let _: String = self.get(name); // absent with no default: `missing --port P`
+        match self.raw(name).1.map(str::parse::<u16>) {
+            Some(Ok(port)) => port,
+            _ => self.invalid(name, "not a port number (0 to 65535)"),
+        }
+    }
+
+    /// A number of seconds (`30`, `0.5`) as a `Duration`, `None` when absent. Not a number,
+    /// negative or too large: a usage error (exit 2) that says which.
+    pub fn seconds(&self, name: &str) -> Option<std::time::Duration> {
+        let raw = self.raw(name).1?;
+        let problem = match raw.parse::<f64>() {
+            Ok(secs) if secs.is_nan() => "not a number of seconds (e.g. 30 or 0.5)",
+            Ok(secs) if secs < 0.0 => "seconds cannot be negative",
+            Ok(secs) => match std::time::Duration::try_from_secs_f64(secs) {
+                Ok(d) => return Some(d),
+                Err(_) => "too many seconds",
+            },
+            Err(_) => "not a number of seconds (e.g. 30 or 0.5)",
+        };
+        self.invalid(name, problem)
+    }
+
+    /// A usage error (exit 2) about the value of `name`, quoted as given.
+    fn invalid(&self, name: &str, problem: &str) -> ! {
+        let (shown, raw) = self.raw(name);
+        let raw = raw.unwrap_or_default();
+        self.cli
+            .fail(&format!("invalid value '{raw}' for {shown}: {problem}"))
     }
 
     /// Whether switch `name` was given.

@@ -127,12 +127,23 @@ fn the_messages_say_what_is_wrong() {
         (
             "echo_server",
             &["--port", "abc"],
-            "echo_server: invalid value 'abc' for --port: invalid digit found in string",
+            "echo_server: invalid value 'abc' for --port: not a port number (0 to 65535)",
         ),
+        // In words, not std's `number too large to fit in target type`.
         (
             "echo_server",
             &["--port", "70000"],
-            "echo_server: invalid value '70000' for --port: number too large to fit in target type",
+            "echo_server: invalid value '70000' for --port: not a port number (0 to 65535)",
+        ),
+        (
+            "tcp_echo_client",
+            &["--port", "99999"],
+            "tcp_echo_client: invalid value '99999' for --port: not a port number (0 to 65535)",
+        ),
+        (
+            "udp_echo_server",
+            &["--port=-1"],
+            "udp_echo_server: invalid value '-1' for --port: not a port number (0 to 65535)",
         ),
         (
             "tcp_echo_client",
@@ -173,12 +184,29 @@ fn the_messages_say_what_is_wrong() {
         (
             "echo_server",
             &["--idle-timeout", "soon"],
-            "echo_server: invalid value 'soon' for --idle-timeout: invalid float literal",
+            "echo_server: invalid value 'soon' for --idle-timeout: not a number of seconds (e.g. 30 or 0.5)",
         ),
         (
             "echo_server",
             &["--idle-timeout", "-1"],
-            "echo_server: invalid value '-1' for --idle-timeout: cannot convert float seconds to Duration: value is negative",
+            "echo_server: invalid value '-1' for --idle-timeout: seconds cannot be negative",
+        ),
+        // The value as given (it was printed parsed: '1000000000000000000000000000000').
+        (
+            "echo_server",
+            &["--idle-timeout", "1e30"],
+            "echo_server: invalid value '1e30' for --idle-timeout: too many seconds",
+        ),
+        (
+            "echo_server",
+            &["--idle-timeout", "nan"],
+            "echo_server: invalid value 'nan' for --idle-timeout: not a number of seconds (e.g. 30 or 0.5)",
+        ),
+        // A range check quotes the value as given too (it printed '0').
+        (
+            "chat_server",
+            &["--outbox", "00"],
+            "chat_server: invalid value '00' for --outbox: not in 1..=18446744073709551615",
         ),
         (
             "embed_in_poll",
