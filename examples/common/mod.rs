@@ -566,22 +566,35 @@ impl Args {
 }
 
 /// A minimal stderr logger so `ASYNCIO_TRACE=1` (the layer trace) and `ASYNCIO_DEBUG=1`
-/// (slow-callback warnings) show up; warnings and errors are always shown.
+/// (slow-callback warnings) show up; the crate's and the example's own warnings and errors
+/// are always shown. Other crates' records (rustls' `Received a ClientHello handshake message
+/// while expecting [ServerHello, HelloRetryRequest]`, which our error then says in words) only
+/// with one of those two set.
 pub fn init_logging() {
-    struct Stderr;
+    struct Stderr {
+        verbose: std::sync::OnceLock<bool>,
+    }
     impl log::Log for Stderr {
-        fn enabled(&self, _: &log::Metadata) -> bool {
-            true
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            // The crate's targets (`asyncio`, `asyncio::trace`, ...) and this example's own.
+            let root = m.target().split("::").next().unwrap_or_default();
+            let ours = root == "asyncio" || root == env!("CARGO_CRATE_NAME");
+            ours || self.verbose.get().copied().unwrap_or(false)
         }
         fn log(&self, r: &log::Record) {
-            eprintln!("{:5} {}: {}", r.level(), r.target(), r.args());
+            if self.enabled(r.metadata()) {
+                eprintln!("{:5} {}: {}", r.level(), r.target(), r.args());
+            }
         }
         fn flush(&self) {}
     }
-    static LOGGER: Stderr = Stderr;
+    static LOGGER: Stderr = Stderr {
+        verbose: std::sync::OnceLock::new(),
+    };
     let verbose = ["ASYNCIO_TRACE", "ASYNCIO_DEBUG"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty() && v != "0"));
+    let _ = LOGGER.verbose.set(verbose);
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(if verbose {
             log::LevelFilter::Info

@@ -280,3 +280,38 @@ fn a_runtime_error_prints_display_and_exits_1() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A TLS client pointed at a plain-text port (here `echo_server` without TLS, which sends the
+/// ClientHello back) prints one line, our words for it: not rustls' own warning before it
+/// (`WARN rustls::check: Received a ClientHello handshake message while expecting
+/// [ServerHello, HelloRetryRequest]`), which the examples' logger passed on.
+#[test]
+fn a_tls_client_at_a_plain_port_prints_one_line_without_rustls_logs() {
+    if !cfg!(feature = "tls") {
+        return; // tls_echo_client cannot connect over TLS in this build
+    }
+    let dir = util::temp_dir("examples-cli-tls-plain");
+    let ca = dir.join("ca.pem");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(&ca, made.cert.pem()).unwrap();
+    let server = ServerChild::start("echo_server", &["--port", "0"]);
+    let first = server.line();
+    let port = first
+        .strip_prefix("Serving on 127.0.0.1:")
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let r = run(
+        "tls_echo_client",
+        &["--cafile", ca.to_str().unwrap(), "--port", port],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "tls_echo_client: unexpected message: the peer answered with a ClientHello"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
