@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -71,11 +71,23 @@ static CLI: Cli = Cli {
 /// With `--idle-timeout`, a client that stays silent (and is sent nothing) that long has its
 /// connection closed under the waiting read, which then fails with a `TimedOut` error.
 async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
+    match echo_until_eof(reader, writer).await {
+        // The client reset the connection, or was gone when we wrote: it left, which is no
+        // failure of this server's (the loop's handler would print it as an unhandled one).
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+            log::info!(target: "echo_server", "{e}: the client left");
+            Ok(())
+        }
+        done => done,
+    }
+}
+
+async fn echo_until_eof(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
     writer.set_idle_timeout(IDLE_TIMEOUT.get().copied());
     loop {
         let data = match reader.read(64 * 1024).await {
             Ok(data) => data, // up to 64 KiB of what is buffered
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
                 log::info!(target: "echo_server", "{e}: connection closed");
                 return Ok(());
             }
