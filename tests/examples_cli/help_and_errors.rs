@@ -157,6 +157,12 @@ fn the_messages_say_what_is_wrong() {
         ),
         ("http_headers", &[], "http_headers: missing argument URL"),
         (
+            "http_headers",
+            &["http://127.0.0.1:99999/"],
+            "http_headers: invalid value 'http://127.0.0.1:99999/' for URL: bad port \"99999\": \
+             not a port number (0 to 65535)",
+        ),
+        (
             "tls_echo_client",
             &[],
             "tls_echo_client: missing --cafile CA.pem",
