@@ -82,6 +82,7 @@ async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio:
     }
 }
 
+/// The echo loop itself, until the client's EOF; [`echo`] decides what its errors mean.
 async fn echo_until_eof(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
     writer.set_idle_timeout(IDLE_TIMEOUT.get().copied());
     loop {

@@ -499,11 +499,9 @@ impl Args {
     /// A port number, 0 to 65535: anything else is a usage error (exit 2) that says so, in
     /// place of std's `number too large to fit in target type`.
     pub fn port(&self, name: &str) -> u16 {
-        let _: String = self.get(name); // absent with no default: `missing --port P`
-        match self.raw(name).1.map(str::parse::<u16>) {
-            Some(Ok(port)) => port,
-            _ => self.invalid(name, "not a port number (0 to 65535)"),
-        }
+        let raw: String = self.get(name); // absent with no default: `missing --port P`
+        raw.parse()
+            .unwrap_or_else(|_| self.invalid(name, "not a port number (0 to 65535)"))
     }
 
     /// A number of seconds (`30`, `0.5`) as a `Duration`, `None` when absent. Not a number,
