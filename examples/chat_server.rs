@@ -143,7 +143,7 @@ async fn main_task(host: String, port: u16, outbox_limit: usize) -> Result<(), a
 fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
-    let (host, port) = (args.get("host"), args.get("port"));
+    let (host, port) = (args.get("host"), args.port("port"));
     let outbox = args.get_in("outbox", 1..=usize::MAX);
     // Ctrl-C or `kill`: the server closes, then exit 130 / 143.
     let result = common::run_until_signal(main_task(host, port, outbox));

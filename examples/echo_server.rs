@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -71,11 +71,24 @@ static CLI: Cli = Cli {
 /// With `--idle-timeout`, a client that stays silent (and is sent nothing) that long has its
 /// connection closed under the waiting read, which then fails with a `TimedOut` error.
 async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
+    match echo_until_eof(reader, writer).await {
+        // The client reset the connection, or was gone when we wrote: it left, which is no
+        // failure of this server's (the loop's handler would print it as an unhandled one).
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+            log::info!(target: "echo_server", "{e}: the client left");
+            Ok(())
+        }
+        done => done,
+    }
+}
+
+/// The echo loop itself, until the client's EOF; [`echo`] decides what its errors mean.
+async fn echo_until_eof(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
     writer.set_idle_timeout(IDLE_TIMEOUT.get().copied());
     loop {
         let data = match reader.read(64 * 1024).await {
             Ok(data) => data, // up to 64 KiB of what is buffered
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
                 log::info!(target: "echo_server", "{e}: connection closed");
                 return Ok(());
             }
@@ -213,7 +226,7 @@ fn main() -> std::process::ExitCode {
     let args = CLI.parse();
     let listen = match args.opt("unix") {
         Some(path) => Listen::Unix(path),
-        None => Listen::Tcp(args.get("host"), args.get("port")),
+        None => Listen::Tcp(args.get("host"), args.port("port")),
     };
     let tls_files = match (args.opt("tls-cert"), args.opt("tls-key")) {
         (None, None) => None,
@@ -224,13 +237,8 @@ fn main() -> std::process::ExitCode {
         (Some(_), None) => args.fail("--tls-cert needs --tls-key"),
         (None, Some(_)) => args.fail("--tls-key needs --tls-cert"),
     };
-    if let Some(secs) = args.opt::<f64>("idle-timeout") {
-        match Duration::try_from_secs_f64(secs) {
-            Ok(d) => {
-                let _ = IDLE_TIMEOUT.set(d);
-            }
-            Err(e) => args.fail(&format!("invalid value '{secs}' for --idle-timeout: {e}")),
-        }
+    if let Some(d) = args.seconds("idle-timeout") {
+        let _ = IDLE_TIMEOUT.set(d);
     }
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
     let proxy = args.is_set("proxy-protocol");

@@ -113,7 +113,7 @@ fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
     let unix: Option<String> = args.opt("unix");
-    let (host, port): (String, u16) = (args.get("host"), args.get("port"));
+    let (host, port): (String, u16) = (args.get("host"), args.port("port"));
     // Ctrl-C or `kill`: the server closes (its Unix socket file removed), then exit 130 / 143.
     let result = common::run_until_signal(async move {
         let lp = asyncio::get_running_loop()?;

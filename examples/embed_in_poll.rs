@@ -82,7 +82,7 @@ fn main() -> std::process::ExitCode {
     let args = CLI.parse();
     CLI.finish(run(
         args.get("host"),
-        args.get("port"),
+        args.port("port"),
         args.is_set("count-idle"),
     ))
 }

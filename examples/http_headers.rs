@@ -79,7 +79,7 @@ impl std::str::FromStr for Url {
                 h,
                 Some(
                     p.parse::<u16>()
-                        .map_err(|e| format!("bad port {p:?}: {e}"))?,
+                        .map_err(|_| format!("bad port {p:?}: not a port number (0 to 65535)"))?,
                 ),
             ),
             _ => (authority, None),

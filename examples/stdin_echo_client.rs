@@ -65,6 +65,6 @@ async fn stdin_echo_client(host: String, port: u16) -> Result<(), asyncio::Error
 fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
-    let (host, port) = (args.get("host"), args.get("port"));
+    let (host, port) = (args.get("host"), args.port("port"));
     CLI.finish_run(asyncio::run(stdin_echo_client(host, port)))
 }

@@ -42,6 +42,6 @@ async fn tcp_echo_client(message: String, host: String, port: u16) -> Result<(),
 fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
-    let (message, host, port) = (args.get("MESSAGE"), args.get("host"), args.get("port"));
+    let (message, host, port) = (args.get("MESSAGE"), args.get("host"), args.port("port"));
     CLI.finish_run(asyncio::run(tcp_echo_client(message, host, port)))
 }

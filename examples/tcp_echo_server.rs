@@ -69,7 +69,7 @@ async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
 fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
-    let (host, port) = (args.get("host"), args.get("port"));
+    let (host, port) = (args.get("host"), args.port("port"));
     // Ctrl-C or `kill`: the server closes, then exit 130 / 143.
     CLI.finish_served(common::run_until_signal(main_task(host, port)))
 }

@@ -117,7 +117,7 @@ fn main() -> std::process::ExitCode {
     let opt = Options {
         cafile: args.get("cafile"),
         host: args.get("host"),
-        port: args.get("port"),
+        port: args.port("port"),
         server_hostname: args.opt("server-hostname"),
         message: args.get("MESSAGE"),
         reconnect: args.get("reconnect"),

@@ -92,6 +92,6 @@ async fn main_task(message: String, host: String, port: u16) -> Result<(), async
 fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
-    let (message, host, port) = (args.get("MESSAGE"), args.get("host"), args.get("port"));
+    let (message, host, port) = (args.get("MESSAGE"), args.get("host"), args.port("port"));
     CLI.finish_run(asyncio::run(main_task(message, host, port)))
 }

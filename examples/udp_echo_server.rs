@@ -101,6 +101,6 @@ async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
 fn main() -> std::process::ExitCode {
     common::init_logging();
     let args = CLI.parse();
-    let (host, port): (String, u16) = (args.get("host"), args.get("port"));
+    let (host, port): (String, u16) = (args.get("host"), args.port("port"));
     CLI.finish_served(common::run_until_signal(main_task(host, port)))
 }

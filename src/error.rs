@@ -693,7 +693,8 @@ struct NameRefused {
     /// `InvalidCertificate(NotValidForName)`: rustls' variant for a name mismatch without the
     /// placeholder in its context.
     error: rustls::Error,
-    /// rustls' own words for the refusal, naming the user's name.
+    /// The refusal in words naming the user's name: rustls' text for `error`, then the names
+    /// the certificate is for, as WebPKI lists them.
     words: String,
 }
 
@@ -723,22 +724,25 @@ impl TlsError {
     /// name rustls cannot match as given (`config::client_setup`): a refusal for the name
     /// names `host`, the one the user gave.
     pub(crate) fn for_name(mut self, host: &str) -> Self {
-        if let TlsCause::Rustls(
-            e @ rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForNameContext { presented, .. },
-            ),
-        ) = &*self.cause
+        if let TlsCause::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForNameContext { presented, .. },
+        )) = &*self.cause
         {
             self.message = format!(
                 "{}; a name is matched as written: without brackets or a final dot, an IPv4 \
                  address as four decimal numbers",
                 wrong_name_words(host, presented)
             );
-            // rustls quotes the name it checked as `{:?}` of the text.
-            let placeholder = format!("{:?}", crate::tls::config::NO_NAME);
-            let words = e.to_string().replace(&placeholder, &format!("{host:?}"));
             let error =
                 rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+            // Built from the error's fields, not by editing rustls' sentence (which names the
+            // stand-in): an edit would silently stop matching if rustls reworded it.
+            let names = if presented.is_empty() {
+                "none (it has no subjectAltName)".to_string()
+            } else {
+                presented.join(", ")
+            };
+            let words = format!("{error}: {host:?} is not among the certificate's names: {names}");
             self.cause = std::sync::Arc::new(TlsCause::NameRefused(NameRefused { error, words }));
         }
         self
@@ -1158,6 +1162,45 @@ mod tests {
             "certificate verify failed: the certificate is for no host name at all (it has no \
              DNS or IP subjectAltName; CN is not used), not for \"example.com\"; make it again \
              with one: openssl req ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+        );
+    }
+
+    /// A certificate refused for the stand-in name is told, source included, for the name the
+    /// user gave, from the error's fields: no rustls sentence is edited, so a rewording in
+    /// rustls cannot leave the stand-in showing (the names stay as WebPKI lists them).
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_refusal_for_the_stand_in_name_names_the_users_name_from_typed_fields() {
+        use std::error::Error as _;
+        let refused = |presented: &[&str]| {
+            TlsError::from_rustls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext {
+                    expected: rustls::pki_types::ServerName::try_from(crate::tls::config::NO_NAME)
+                        .unwrap(),
+                    presented: presented.iter().map(|p| p.to_string()).collect(),
+                },
+            ))
+            .for_name("127.1")
+        };
+        let e = refused(&["DnsName(\"localhost\")", "IpAddress(127.0.0.1)"]);
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some(
+                "invalid peer certificate: NotValidForName: \"127.1\" is not among the \
+                 certificate's names: DnsName(\"localhost\"), IpAddress(127.0.0.1)"
+            )
+        );
+        assert!(e
+            .to_string()
+            .contains("is for localhost, 127.0.0.1, not for \"127.1\""));
+        let e = refused(&[]);
+        assert!(
+            e.source()
+                .unwrap()
+                .to_string()
+                .ends_with("names: none (it has no subjectAltName)"),
+            "{:?}",
+            e.source()
         );
     }
 

@@ -490,13 +490,42 @@ impl Args {
     {
         let v: T = self.get(name);
         if !range.contains(&v) {
-            let shown = self.raw(name).0;
             let (lo, hi) = (range.start(), range.end());
-            self.cli.fail(&format!(
-                "invalid value '{v}' for {shown}: not in {lo}..={hi}"
-            ));
+            self.invalid(name, &format!("not in {lo}..={hi}"));
         }
         v
+    }
+
+    /// A port number, 0 to 65535: anything else is a usage error (exit 2) that says so, in
+    /// place of std's `number too large to fit in target type`.
+    pub fn port(&self, name: &str) -> u16 {
+        let raw: String = self.get(name); // absent with no default: `missing --port P`
+        raw.parse()
+            .unwrap_or_else(|_| self.invalid(name, "not a port number (0 to 65535)"))
+    }
+
+    /// A number of seconds (`30`, `0.5`) as a `Duration`, `None` when absent. Not a number,
+    /// negative or too large: a usage error (exit 2) that says which.
+    pub fn seconds(&self, name: &str) -> Option<std::time::Duration> {
+        let raw = self.raw(name).1?;
+        let problem = match raw.parse::<f64>() {
+            Ok(secs) if secs.is_nan() => "not a number of seconds (e.g. 30 or 0.5)",
+            Ok(secs) if secs < 0.0 => "seconds cannot be negative",
+            Ok(secs) => match std::time::Duration::try_from_secs_f64(secs) {
+                Ok(d) => return Some(d),
+                Err(_) => "too many seconds",
+            },
+            Err(_) => "not a number of seconds (e.g. 30 or 0.5)",
+        };
+        self.invalid(name, problem)
+    }
+
+    /// A usage error (exit 2) about the value of `name`, quoted as given.
+    fn invalid(&self, name: &str, problem: &str) -> ! {
+        let (shown, raw) = self.raw(name);
+        let raw = raw.unwrap_or_default();
+        self.cli
+            .fail(&format!("invalid value '{raw}' for {shown}: {problem}"))
     }
 
     /// Whether switch `name` was given.
@@ -535,22 +564,35 @@ impl Args {
 }
 
 /// A minimal stderr logger so `ASYNCIO_TRACE=1` (the layer trace) and `ASYNCIO_DEBUG=1`
-/// (slow-callback warnings) show up; warnings and errors are always shown.
+/// (slow-callback warnings) show up; the crate's and the example's own warnings and errors
+/// are always shown. Other crates' records (rustls' `Received a ClientHello handshake message
+/// while expecting [ServerHello, HelloRetryRequest]`, which our error then says in words) only
+/// with one of those two set.
 pub fn init_logging() {
-    struct Stderr;
+    struct Stderr {
+        verbose: std::sync::OnceLock<bool>,
+    }
     impl log::Log for Stderr {
-        fn enabled(&self, _: &log::Metadata) -> bool {
-            true
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            // The crate's targets (`asyncio`, `asyncio::trace`, ...) and this example's own.
+            let root = m.target().split("::").next().unwrap_or_default();
+            let ours = root == "asyncio" || root == env!("CARGO_CRATE_NAME");
+            ours || self.verbose.get().copied().unwrap_or(false)
         }
         fn log(&self, r: &log::Record) {
-            eprintln!("{:5} {}: {}", r.level(), r.target(), r.args());
+            if self.enabled(r.metadata()) {
+                eprintln!("{:5} {}: {}", r.level(), r.target(), r.args());
+            }
         }
         fn flush(&self) {}
     }
-    static LOGGER: Stderr = Stderr;
+    static LOGGER: Stderr = Stderr {
+        verbose: std::sync::OnceLock::new(),
+    };
     let verbose = ["ASYNCIO_TRACE", "ASYNCIO_DEBUG"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty() && v != "0"));
+    let _ = LOGGER.verbose.set(verbose);
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(if verbose {
             log::LevelFilter::Info

@@ -200,6 +200,23 @@ impl Handle {
     }
 
     /// Whether [`cancel`](Self::cancel) was called, even if the callback had already run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # asyncio::run(async {
+    /// let lp = asyncio::get_running_loop()?;
+    /// let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+    /// let flag = ran.clone();
+    /// let handle = lp.call_soon(move || flag.set(true))?;
+    /// assert!(!handle.cancelled());
+    /// asyncio::yield_now().await; // the callback runs
+    /// handle.cancel(); // too late to stop it, but still recorded
+    /// assert!(ran.get() && handle.cancelled());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.callback.cancelled()
     }
@@ -310,11 +327,46 @@ impl TimerHandle {
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// let lp = asyncio::get_running_loop()?;
+    /// let timer = lp.call_later(Duration::from_secs(3600), || println!("never runs"))?;
+    /// assert!(!timer.cancelled());
+    /// timer.cancel();
+    /// assert!(timer.cancelled());
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.handle.cancelled()
     }
 
     /// The absolute deadline on the loop's clock ([`LoopHandle::time`](crate::LoopHandle::time)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// let lp = asyncio::get_running_loop()?;
+    /// let before = lp.time();
+    /// let timer = lp.call_later(Duration::from_secs(60), || ())?;
+    /// assert!(timer.when() >= before + Duration::from_secs(60));
+    /// let at = lp.call_at(timer.when(), || ())?; // the same deadline, given as an instant
+    /// assert_eq!(at.when(), timer.when());
+    /// # timer.cancel();
+    /// # at.cancel();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn when(&self) -> Instant {
         self.when
     }

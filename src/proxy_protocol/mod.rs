@@ -67,6 +67,64 @@
 //! assert!(matches!(parse(b"PROXY TCP4 192.0"), Parsed::Incomplete));
 //! assert!(matches!(parse(b"GET / HTTP/1.0\r\n"), Parsed::Invalid(_)));
 //! ```
+//!
+//! ## The constants
+//!
+//! The signatures, the two length limits and the TLV type numbers carry the spec's names
+//! (`PP2_TYPE_AUTHORITY`, `PP2_SUBTYPE_SSL_VERSION`, `PP2_CLIENT_SSL`). A v2 header written
+//! by hand, field by field as a balancer sends it, then read back:
+//!
+//! ```
+//! use asyncio::proxy_protocol::*;
+//!
+//! // One TLV: type, 2-byte big-endian length, value.
+//! let tlv = |kind: u8, value: &[u8]| {
+//!     let mut t = vec![kind];
+//!     t.extend_from_slice(&(value.len() as u16).to_be_bytes());
+//!     t.extend_from_slice(value);
+//!     t
+//! };
+//! let mut ssl = vec![PP2_CLIENT_SSL | PP2_CLIENT_CERT_SESS, 0, 0, 0, 0]; // client, verify
+//! ssl.extend(tlv(PP2_SUBTYPE_SSL_VERSION, b"TLSv1.3"));
+//! ssl.extend(tlv(PP2_SUBTYPE_SSL_CN, b"alice"));
+//! let mut rest = vec![192, 0, 2, 1, 198, 51, 100, 7]; // source, destination address
+//! rest.extend_from_slice(&56324u16.to_be_bytes()); // source port
+//! rest.extend_from_slice(&443u16.to_be_bytes()); // destination port
+//! rest.extend(tlv(PP2_TYPE_ALPN, b"h2"));
+//! rest.extend(tlv(PP2_TYPE_AUTHORITY, b"example.com"));
+//! rest.extend(tlv(PP2_TYPE_UNIQUE_ID, b"conn-42"));
+//! rest.extend(tlv(PP2_TYPE_NETNS, b"blue"));
+//! rest.extend(tlv(PP2_TYPE_NOOP, &[0; 3])); // padding
+//! rest.extend(tlv(PP2_TYPE_SSL, &ssl));
+//!
+//! let mut bytes = V2_SIGNATURE.to_vec();
+//! bytes.push(0x21); // version 2, command PROXY
+//! bytes.push(0x11); // INET, STREAM
+//! bytes.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+//! bytes.extend_from_slice(&rest);
+//! assert!(bytes.len() <= MAX_V2_LEN);
+//!
+//! let Parsed::Complete(header, used) = parse(&bytes) else { panic!("a complete header") };
+//! assert_eq!(used, bytes.len());
+//! assert_eq!(header.alpn(), Some(&b"h2"[..]));
+//! assert_eq!(header.authority(), Some("example.com"));
+//! assert_eq!(header.tlv(PP2_TYPE_UNIQUE_ID), Some(&b"conn-42"[..]));
+//! assert_eq!(header.netns(), Some("blue"));
+//! assert_eq!(header.crc32c(), None); // no PP2_TYPE_CRC32C sent
+//! let ssl = header.ssl().expect("a PP2_TYPE_SSL TLV");
+//! assert!(ssl.client_ssl());
+//! assert_eq!(ssl.client & PP2_CLIENT_CERT_CONN, 0); // a certificate this session, not here
+//! assert_eq!((ssl.version(), ssl.cn()), (Some("TLSv1.3"), Some("alice")));
+//! for sub in [PP2_SUBTYPE_SSL_CIPHER, PP2_SUBTYPE_SSL_SIG_ALG, PP2_SUBTYPE_SSL_KEY_ALG] {
+//!     assert!(ssl.tlvs.iter().all(|t| t.kind != sub)); // not sent
+//! }
+//! assert!(ssl.group().is_none() && ssl.sig_scheme().is_none());
+//! assert!(ssl.tlvs.iter().all(|t| t.kind != PP2_SUBTYPE_SSL_CLIENT_CERT));
+//!
+//! // Version 1: the signature, then the line, never longer than MAX_V1_LEN.
+//! let line = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+//! assert!(line.starts_with(&V1_SIGNATURE) && line.len() <= MAX_V1_LEN);
+//! ```
 
 mod parse;
 
@@ -77,55 +135,76 @@ use crate::transport::Address;
 
 pub use parse::{parse, Invalid, Parsed};
 
-/// The v2 signature: the first 12 bytes of every version 2 header.
+/// The v2 signature, the spec's `sig[12]`
+/// (`\x0D\x0A\x0D\x0A\x00\x0D\x0A\x51\x55\x49\x54\x0A`): the first 12 bytes of every
+/// version 2 header.
 pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
-/// The v1 signature: `PROXY` and a space.
+/// The v1 signature, the spec's `"PROXY"` and the single space after it: the first 6 bytes
+/// of every version 1 line.
 pub const V1_SIGNATURE: [u8; 6] = *b"PROXY ";
-/// The longest v1 line, CRLF included (the spec's limit).
+/// The longest v1 line, CRLF included: the spec's 107 bytes (its worst case, `PROXY TCP6`
+/// with two full IPv6 addresses and two 5-digit ports).
 pub const MAX_V1_LEN: usize = 107;
-/// The longest v2 header, signature included: 16 bytes and the most the 16-bit length field
-/// can declare. Every header the format can express is accepted (a TLS TLV may carry a whole
-/// DER client certificate); the declared length is known after 16 bytes, so a connection
-/// still reading its header holds at most this much (64 KiB, a stream's default read limit).
+/// The longest v2 header, signature included: the spec's 16-byte fixed part (`sig`, `ver_cmd`,
+/// `fam`, `len`) and the most its 16-bit `len` can declare. Every header the format can
+/// express is accepted (a TLS TLV may carry a whole DER client certificate); the declared
+/// length is known after 16 bytes, so a connection still reading its header holds at most
+/// this much (64 KiB, a stream's default read limit).
 pub const MAX_V2_LEN: usize = 16 + 65_535;
 
-/// TLV type: the ALPN protocol the client negotiated with the balancer.
+/// TLV type `PP2_TYPE_ALPN` (0x01): the ALPN protocol the client negotiated with the balancer
+/// ([`ProxyHeader::alpn`]).
 pub const PP2_TYPE_ALPN: u8 = 0x01;
-/// TLV type: the host name the client asked for (TLS SNI or similar).
+/// TLV type `PP2_TYPE_AUTHORITY` (0x02): the host name the client asked for, TLS SNI or
+/// similar ([`ProxyHeader::authority`]).
 pub const PP2_TYPE_AUTHORITY: u8 = 0x02;
-/// TLV type: CRC32C of the whole header (computed with this field zeroed).
+/// TLV type `PP2_TYPE_CRC32C` (0x03): CRC32C of the whole header, computed with this field
+/// zeroed ([`ProxyHeader::crc32c`]; [`parse`] checks it).
 pub const PP2_TYPE_CRC32C: u8 = 0x03;
-/// TLV type: padding, to be ignored.
+/// TLV type `PP2_TYPE_NOOP` (0x04): padding, ignored by receivers.
 pub const PP2_TYPE_NOOP: u8 = 0x04;
-/// TLV type: an opaque id of the client connection (at most 128 bytes).
+/// TLV type `PP2_TYPE_UNIQUE_ID` (0x05): an opaque id of the client connection, at most 128
+/// bytes ([`ProxyHeader::unique_id`]).
 pub const PP2_TYPE_UNIQUE_ID: u8 = 0x05;
-/// TLV type: TLS details ([`SslInfo`]).
+/// TLV type `PP2_TYPE_SSL` (0x20): how the client's TLS connection to the balancer went, with
+/// sub-TLVs of its own ([`ProxyHeader::ssl`], [`SslInfo`]).
 pub const PP2_TYPE_SSL: u8 = 0x20;
-/// SSL sub-TLV: the TLS version, e.g. `TLSv1.3`.
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_VERSION` (0x21): the TLS version, e.g. `TLSv1.3`
+/// ([`SslInfo::version`]).
 pub const PP2_SUBTYPE_SSL_VERSION: u8 = 0x21;
-/// SSL sub-TLV: the client certificate's Common Name.
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_CN` (0x22): the client certificate's Common Name
+/// ([`SslInfo::cn`]).
 pub const PP2_SUBTYPE_SSL_CN: u8 = 0x22;
-/// SSL sub-TLV: the cipher, e.g. `ECDHE-RSA-AES128-GCM-SHA256`.
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_CIPHER` (0x23): the cipher, e.g.
+/// `ECDHE-RSA-AES128-GCM-SHA256` ([`SslInfo::cipher`]).
 pub const PP2_SUBTYPE_SSL_CIPHER: u8 = 0x23;
-/// SSL sub-TLV: the certificate's signature algorithm.
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_SIG_ALG` (0x24): the certificate's signature algorithm
+/// ([`SslInfo::sig_alg`]).
 pub const PP2_SUBTYPE_SSL_SIG_ALG: u8 = 0x24;
-/// SSL sub-TLV: the certificate's key algorithm.
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_KEY_ALG` (0x25): the certificate's key algorithm
+/// ([`SslInfo::key_alg`]).
 pub const PP2_SUBTYPE_SSL_KEY_ALG: u8 = 0x25;
-/// SSL sub-TLV: the key exchange group of the TLS connection, e.g. `X25519`.
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_GROUP` (0x26): the key exchange group of the TLS connection,
+/// e.g. `X25519` ([`SslInfo::group`]).
 pub const PP2_SUBTYPE_SSL_GROUP: u8 = 0x26;
-/// SSL sub-TLV: the signature scheme the server used in the handshake, e.g.
-/// `rsa_pss_rsae_sha256`.
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_SIG_SCHEME` (0x27): the signature scheme the server used in
+/// the handshake, e.g. `rsa_pss_rsae_sha256` ([`SslInfo::sig_scheme`]).
 pub const PP2_SUBTYPE_SSL_SIG_SCHEME: u8 = 0x27;
-/// SSL sub-TLV: the client certificate, DER-encoded (binary, not text).
+/// SSL sub-TLV `PP2_SUBTYPE_SSL_CLIENT_CERT` (0x28): the client certificate, DER-encoded
+/// (binary, not text; [`SslInfo::client_cert`]).
 pub const PP2_SUBTYPE_SSL_CLIENT_CERT: u8 = 0x28;
-/// TLV type: the network namespace the connection was accepted in.
+/// TLV type `PP2_TYPE_NETNS` (0x30): the network namespace the connection was accepted in
+/// ([`ProxyHeader::netns`]).
 pub const PP2_TYPE_NETNS: u8 = 0x30;
 
-/// `client` bit of [`SslInfo`]: the client connected over TLS.
+/// Bit `PP2_CLIENT_SSL` (0x01) of the SSL TLV's `client` field ([`SslInfo::client`]): the
+/// client connected over TLS.
 pub const PP2_CLIENT_SSL: u8 = 0x01;
-/// `client` bit: the client sent a certificate on this connection.
+/// Bit `PP2_CLIENT_CERT_CONN` (0x02) of [`SslInfo::client`]: the client sent a certificate on
+/// this connection.
 pub const PP2_CLIENT_CERT_CONN: u8 = 0x02;
-/// `client` bit: the client sent a certificate at least once in this TLS session.
+/// Bit `PP2_CLIENT_CERT_SESS` (0x04) of [`SslInfo::client`]: the client sent a certificate at
+/// least once in this TLS session.
 pub const PP2_CLIENT_CERT_SESS: u8 = 0x04;
 
 /// Whether a server reads a PROXY header first on each connection

@@ -587,7 +587,26 @@ impl StreamWriter {
         super::held_sets::defer(&self.core, op, Some(lp), self.transport.id());
     }
 
-    /// The drain timeout set by [`set_drain_timeout`](Self::set_drain_timeout).
+    /// The drain timeout set by [`set_drain_timeout`](Self::set_drain_timeout); `None`, the
+    /// default, lets a drain wait as long as the peer takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// let (a, _b) = asyncio::socketpair()?;
+    /// let (_reader, writer) = asyncio::open_connection_sock(a).await?;
+    /// assert_eq!(writer.drain_timeout(), None);
+    /// writer.set_drain_timeout(Some(Duration::from_secs(5)));
+    /// assert_eq!(writer.drain_timeout(), Some(Duration::from_secs(5)));
+    /// writer.set_drain_timeout(None);
+    /// assert_eq!(writer.drain_timeout(), None);
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn drain_timeout(&self) -> Option<Duration> {
         // Kept on the writer: the core may be borrowed by a user holding the protocol.
         self.extras.get().and_then(|x| x.drain_timeout.get())
@@ -681,6 +700,25 @@ impl StreamWriter {
 
     /// The idle timeout set by [`set_idle_timeout`](Self::set_idle_timeout); `None` again
     /// once it has fired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async {
+    /// let (a, _b) = asyncio::socketpair()?;
+    /// let (reader, writer) = asyncio::open_connection_sock(a).await?;
+    /// assert_eq!(writer.idle_timeout(), None); // the default: never closed for silence
+    /// writer.set_idle_timeout(Some(Duration::ZERO)); // fires in the next loop iteration
+    /// assert_eq!(writer.idle_timeout(), Some(Duration::ZERO));
+    /// let e = reader.read(100).await.unwrap_err(); // the connection closed under the read
+    /// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    /// assert_eq!(writer.idle_timeout(), None); // fired
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn idle_timeout(&self) -> Option<Duration> {
         if let Some(queued) = self.queued_idle_timeout() {
             return queued; // set while the core was held, not applied yet
@@ -1085,6 +1123,47 @@ pub struct StreamStartTls<'a> {
 #[cfg(feature = "tls")]
 impl StreamStartTls<'_> {
     /// The name to send as SNI and to check (client side only, never derived).
+    ///
+    /// # Examples
+    ///
+    /// The server's certificate is for `localhost`: asked for another name, the client
+    /// refuses it, and says which names it is for.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// # asyncio::run(async move {
+    /// # let up = move |r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #     let config = server_config.clone();
+    /// #     async move {
+    /// #         let _ = w.start_tls(config).await;
+    /// #         let _ = (r.read(-1).await, w.wait_closed().await);
+    /// #         Ok::<_, asyncio::Error>(())
+    /// #     }
+    /// # };
+    /// # let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// let refused = writer.start_tls(client_config).server_hostname("example.com").await;
+    /// let Err(asyncio::Error::Tls(e)) = refused else { panic!("the name must not match") };
+    /// assert!(e.is_certificate_error());
+    /// assert!(e.to_string().contains("is for localhost, not for \"example.com\""), "{e}");
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S55.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.upgrade = self.upgrade.server_hostname(name);
@@ -1092,6 +1171,49 @@ impl StreamStartTls<'_> {
     }
 
     /// How long the handshake may take (default 60 s).
+    ///
+    /// # Examples
+    ///
+    /// A server that reads the ClientHello and answers nothing is given up on after the
+    /// timeout; the connection is closed.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async move {
+    /// # let silent = |r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #     let _ = r.read(-1).await; // reads the ClientHello, answers nothing
+    /// #     w.close();
+    /// #     Ok::<_, asyncio::Error>(())
+    /// # };
+    /// # let server = asyncio::start_server(silent, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// let result = writer
+    ///     .start_tls(client_config)
+    ///     .server_hostname("localhost")
+    ///     .ssl_handshake_timeout(Duration::from_millis(100))
+    ///     .await;
+    /// let Err(asyncio::Error::Io(e)) = result else { panic!("a timeout") };
+    /// assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted);
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade = self.upgrade.ssl_handshake_timeout(timeout);
@@ -1099,6 +1221,52 @@ impl StreamStartTls<'_> {
     }
 
     /// How long the close_notify exchange may take (default 30 s).
+    ///
+    /// # Examples
+    ///
+    /// `close()` sends close_notify and waits for the peer's, at most this long;
+    /// `wait_closed` returns when the exchange is over.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::time::Duration;
+    ///
+    /// # asyncio::run(async move {
+    /// # let up = move |r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #     let config = server_config.clone();
+    /// #     async move {
+    /// #         let _ = w.start_tls(config).await;
+    /// #         let _ = (r.read(-1).await, w.wait_closed().await);
+    /// #         Ok::<_, asyncio::Error>(())
+    /// #     }
+    /// # };
+    /// # let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// writer
+    ///     .start_tls(client_config)
+    ///     .server_hostname("localhost")
+    ///     .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///     .await?;
+    /// writer.close();
+    /// writer.wait_closed().await?; // the server answered in time
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade = self.upgrade.ssl_shutdown_timeout(timeout);
@@ -1106,6 +1274,52 @@ impl StreamStartTls<'_> {
     }
 
     /// Report an EOF without close_notify as [`Error::Tls`] instead of a clean EOF.
+    ///
+    /// # Examples
+    ///
+    /// A server that drops the connection without close_notify (here one that aborts) could
+    /// be an attacker cutting a response short; with this set, the read says so.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// # asyncio::run(async move {
+    /// # let up = move |r: asyncio::StreamReader, mut w: asyncio::StreamWriter| {
+    /// #     let config = server_config.clone();
+    /// #     async move {
+    /// #         let _ = w.start_tls(config).await;
+    /// #         let _ = r.read(1).await; // the client's cue
+    /// #         w.transport().abort(); // no close_notify
+    /// #         Ok::<_, asyncio::Error>(())
+    /// #     }
+    /// # };
+    /// # let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
+    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    /// writer
+    ///     .start_tls(client_config)
+    ///     .server_hostname("localhost")
+    ///     .ssl_require_close_notify(true)
+    ///     .await?;
+    /// writer.write(b"!")?; // the server aborts now
+    /// let Err(asyncio::Error::Tls(e)) = reader.read(100).await else { panic!("not a clean EOF") };
+    /// assert!(e.to_string().starts_with("EOF occurred in violation of protocol"), "{e}");
+    /// # server.close();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.upgrade = self.upgrade.ssl_require_close_notify(on);

@@ -91,6 +91,8 @@ pub(crate) fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
             "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA), or the peer signed the handshake with a key of another kind than its certificate's; if the first, {ANOTHER_CERT_OF_THAT_NAME}; if the second, {KEY_NOT_OF_ITS_CERT}"
         )
         .into(),
+        // WebPKI's error, which rustls passes on as `Other`: told by name (a test below
+        // fails if it is renamed).
         C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
             "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
                 .into()
@@ -213,7 +215,9 @@ fn handshake_words(e: &rustls::Error) -> Option<&'static str> {
         rustls::Error::DecryptError => "decryption failed or bad record mac: a record from the peer did not decrypt: bytes were changed on the way (a middlebox or a faulty path) or the two sides' keys disagree; the connection cannot go on: reconnect, and if it recurs look at what sits between the two",
         // rustls' own sentence when the server's certificate resolver returns none (an SNI
         // name it does not serve, e.g. `ResolvesServerCertUsingSni`). Python's sni_callback
-        // refusing says `callback failed` on the server side.
+        // refusing says `callback failed` on the server side. rustls gives it no variant, so
+        // the sentence is matched: tests/tls_handshake's refusals_in_words drives a real
+        // resolver refusal and fails if rustls rewords it.
         rustls::Error::General(g) if g == "no server certificate chain resolved" => "callback failed: this server's certificate resolver has no certificate for the name the client asked for (its SNI, or none when the client sent no name), so the handshake ended with access_denied; add a certificate for that name to the resolver, or a default one",
         _ => return None,
     })
@@ -359,5 +363,48 @@ mod tests {
         let e = TlsError::from_rustls(E::General("the peer did a thing".into()));
         assert_eq!(e.to_string(), "the peer did a thing");
         assert!(e.source().is_none());
+    }
+
+    /// The one refusal told by name only: WebPKI's `CaUsedAsEndEntity` reaches rustls as
+    /// `CertificateError::Other` (rustls has no variant for it, and WebPKI is no dependency
+    /// of ours to downcast to), so `plain_words` finds the name in its Debug text. rustls'
+    /// own verifier, over a CA certificate given as its own leaf: should rustls or WebPKI
+    /// rename the error or give it a variant, this fails rather than the words going
+    /// silently. (tests/tls_interop checks the same over a handshake, where openssl is.)
+    #[test]
+    fn a_ca_certificate_as_its_own_leaf_is_still_told_by_name() {
+        use rustls::client::danger::ServerCertVerifier;
+        use rustls::pki_types::{ServerName, UnixTime};
+        use std::sync::Arc;
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = params.self_signed(&key).unwrap().der().clone();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let refused = verifier
+            .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
+            .unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                E::InvalidCertificate(rustls::CertificateError::Other(_))
+            ),
+            "{refused:?}"
+        );
+        let e = TlsError::from_rustls(refused);
+        assert!(
+            e.to_string().starts_with(
+                "certificate verify failed: the peer's certificate is a CA certificate \
+                 (basicConstraints CA:TRUE) used as its own leaf"
+            ),
+            "{e}"
+        );
     }
 }

@@ -121,3 +121,52 @@ fn echo_server_behind_a_proxy_prints_the_header_peer() {
     assert_eq!(&echoed, b"hi");
     assert_eq!(server.line(), "Connection from 192.0.2.1:56324");
 }
+
+/// A client that resets its connection has left: `echo_server` says nothing of it (before, the
+/// loop's handler printed `ERROR asyncio: Unhandled exception in client_connected_cb` and
+/// `exception: [Errno 104] Connection reset by peer`, four lines per client) and serves on.
+#[test]
+fn echo_server_takes_a_client_reset_quietly() {
+    use std::io::Write;
+    let mut child = ChildGuard(
+        Command::new(example_binary("echo_server"))
+            .args(["--port", "0"])
+            .env_remove("ASYNCIO_TRACE")
+            .env_remove("ASYNCIO_DEBUG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn echo_server"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let err = read_to_end(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let port: u16 = first
+        .trim_end()
+        .strip_prefix("Serving on 127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let echo = |client: &mut std::net::TcpStream| {
+        client.set_read_timeout(Some(BOUND)).unwrap();
+        client.write_all(b"ping").unwrap();
+        let mut got = [0u8; 4];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"ping");
+    };
+    // Echoed once, so the server holds the connection, waiting in a read; then reset.
+    let mut leaving = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    echo(&mut leaving);
+    socket2::SockRef::from(&leaving)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(leaving); // RST
+                   // A second client is served after it (the reset is seen first: it was sent first).
+    let mut next = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    echo(&mut next);
+    drop(next);
+    child.0.kill().unwrap();
+    let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
+    assert_eq!(stderr, "", "a client's reset is no error of the server's");
+}

@@ -127,12 +127,23 @@ fn the_messages_say_what_is_wrong() {
         (
             "echo_server",
             &["--port", "abc"],
-            "echo_server: invalid value 'abc' for --port: invalid digit found in string",
+            "echo_server: invalid value 'abc' for --port: not a port number (0 to 65535)",
         ),
+        // In words, not std's `number too large to fit in target type`.
         (
             "echo_server",
             &["--port", "70000"],
-            "echo_server: invalid value '70000' for --port: number too large to fit in target type",
+            "echo_server: invalid value '70000' for --port: not a port number (0 to 65535)",
+        ),
+        (
+            "tcp_echo_client",
+            &["--port", "99999"],
+            "tcp_echo_client: invalid value '99999' for --port: not a port number (0 to 65535)",
+        ),
+        (
+            "udp_echo_server",
+            &["--port=-1"],
+            "udp_echo_server: invalid value '-1' for --port: not a port number (0 to 65535)",
         ),
         (
             "tcp_echo_client",
@@ -145,6 +156,12 @@ fn the_messages_say_what_is_wrong() {
             "tcp_echo_client: unexpected argument 'b'",
         ),
         ("http_headers", &[], "http_headers: missing argument URL"),
+        (
+            "http_headers",
+            &["http://127.0.0.1:99999/"],
+            "http_headers: invalid value 'http://127.0.0.1:99999/' for URL: bad port \"99999\": \
+             not a port number (0 to 65535)",
+        ),
         (
             "tls_echo_client",
             &[],
@@ -173,12 +190,29 @@ fn the_messages_say_what_is_wrong() {
         (
             "echo_server",
             &["--idle-timeout", "soon"],
-            "echo_server: invalid value 'soon' for --idle-timeout: invalid float literal",
+            "echo_server: invalid value 'soon' for --idle-timeout: not a number of seconds (e.g. 30 or 0.5)",
         ),
         (
             "echo_server",
             &["--idle-timeout", "-1"],
-            "echo_server: invalid value '-1' for --idle-timeout: cannot convert float seconds to Duration: value is negative",
+            "echo_server: invalid value '-1' for --idle-timeout: seconds cannot be negative",
+        ),
+        // The value as given (it was printed parsed: '1000000000000000000000000000000').
+        (
+            "echo_server",
+            &["--idle-timeout", "1e30"],
+            "echo_server: invalid value '1e30' for --idle-timeout: too many seconds",
+        ),
+        (
+            "echo_server",
+            &["--idle-timeout", "nan"],
+            "echo_server: invalid value 'nan' for --idle-timeout: not a number of seconds (e.g. 30 or 0.5)",
+        ),
+        // A range check quotes the value as given too (it printed '0').
+        (
+            "chat_server",
+            &["--outbox", "00"],
+            "chat_server: invalid value '00' for --outbox: not in 1..=18446744073709551615",
         ),
         (
             "embed_in_poll",
@@ -250,5 +284,40 @@ fn a_runtime_error_prints_display_and_exits_1() {
         // Without TLS the flags themselves are the error.
         assert_eq!(r.code, Some(2), "{}", r.stderr);
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A TLS client pointed at a plain-text port (here `echo_server` without TLS, which sends the
+/// ClientHello back) prints one line, our words for it: not rustls' own warning before it
+/// (`WARN rustls::check: Received a ClientHello handshake message while expecting
+/// [ServerHello, HelloRetryRequest]`), which the examples' logger passed on.
+#[test]
+fn a_tls_client_at_a_plain_port_prints_one_line_without_rustls_logs() {
+    if !cfg!(feature = "tls") {
+        return; // tls_echo_client cannot connect over TLS in this build
+    }
+    let dir = util::temp_dir("examples-cli-tls-plain");
+    let ca = dir.join("ca.pem");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(&ca, made.cert.pem()).unwrap();
+    let server = ServerChild::start("echo_server", &["--port", "0"]);
+    let first = server.line();
+    let port = first
+        .strip_prefix("Serving on 127.0.0.1:")
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let r = run(
+        "tls_echo_client",
+        &["--cafile", ca.to_str().unwrap(), "--port", port],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "tls_echo_client: unexpected message: the peer answered with a ClientHello"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }

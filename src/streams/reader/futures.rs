@@ -312,6 +312,29 @@ impl Lines<'_> {
     ///
     /// # Cancel safety
     /// Cancel-safe, as `readline`.
+    ///
+    /// # Examples
+    ///
+    /// A line longer than the reader's limit fails, and the next call goes on after it; the
+    /// last line lacks its `\n`:
+    ///
+    /// ```
+    /// use asyncio::{Error, StreamReader};
+    ///
+    /// asyncio::run(async {
+    ///     let reader = StreamReader::with_limit(4)?;
+    ///     reader.feed_data(b"ok\nmuch too long\nend");
+    ///     reader.feed_eof();
+    ///     let mut lines = reader.lines();
+    ///     assert_eq!(lines.next_line().await?, Some(b"ok\n".to_vec()));
+    ///     let e = lines.next_line().await.unwrap_err();
+    ///     assert!(matches!(e, Error::LimitOverrun { .. }), "{e:?}");
+    ///     assert_eq!(lines.next_line().await?, Some(b"end".to_vec()));
+    ///     assert_eq!(lines.next_line().await?, None); // EOF
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S40.
     pub async fn next_line(&mut self) -> Result<Option<Vec<u8>>, Error> {
         let line = self.reader.readline().await?;
