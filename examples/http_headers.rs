@@ -75,7 +75,8 @@ impl std::str::FromStr for Url {
             None => (rest, "/"),
         };
         let (hostname, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+            // In `[v6]`, the last ':' is the address's own unless the bracket closes before it.
+            Some((h, p)) if !authority.starts_with('[') || h.ends_with(']') => (
                 h,
                 Some(
                     p.parse::<u16>()

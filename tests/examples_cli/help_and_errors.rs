@@ -242,6 +242,16 @@ fn the_messages_say_what_is_wrong() {
 }
 
 #[test]
+fn a_bracketed_ipv6_host_without_a_port_is_not_a_usage_error() {
+    // urlsplit("http://[::1]/") has hostname '::1' and no port: the example must go on to
+    // connect (port 80 on ::1: refused or answered, either way not exit 2). It read "1]" as
+    // the port.
+    let r = run("http_headers", &["http://[::1]/"]);
+    assert_ne!(r.code, Some(2), "{}", r.stderr);
+    assert!(!r.stderr.contains("bad port"), "{}", r.stderr);
+}
+
+#[test]
 fn an_argument_that_is_not_utf8_is_a_usage_error() {
     use std::os::unix::ffi::OsStrExt;
     let r = run("tcp_echo_client", &[OsStr::from_bytes(b"caf\xe9")]);
