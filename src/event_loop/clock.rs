@@ -120,24 +120,30 @@ const PAIRED_NS: i64 = 1_000;
 /// times at most) while the raw readings around the `Instant` are more than `PAIRED_NS`
 /// apart, as a preemption or an interrupt between them leaves them; the closest pair wins.
 #[cfg(target_os = "linux")]
+#[inline(never)]
 fn paired_origin() -> (Instant, i64) {
-    let read = || {
-        let before = monotonic_ns();
-        let origin = Instant::now();
-        let after = monotonic_ns();
-        (origin, after, after - before)
-    };
-    let mut best = read();
+    let mut best = origin_reading();
     for _ in 1..8 {
         if best.2 <= PAIRED_NS {
             break;
         }
-        let next = read();
+        let next = origin_reading();
         if next.2 < best.2 {
             best = next;
         }
     }
     (best.0, best.1)
+}
+
+/// One try of `paired_origin`: the `Instant`, the raw reading after it, and how far apart
+/// the raw readings around it are. Out of line, so that the tries are not unrolled.
+#[cfg(target_os = "linux")]
+#[inline(never)]
+fn origin_reading() -> (Instant, i64, i64) {
+    let before = monotonic_ns();
+    let origin = Instant::now();
+    let after = monotonic_ns();
+    (origin, after, after - before)
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds (Linux: the clock `Instant` reads).
