@@ -94,6 +94,77 @@ fn test_add_signal_handler_from_kill() {
     lp.close().unwrap();
 }
 
+/// Whether thread `tid` of this process is blocked in an epoll wait right now.
+#[cfg(target_os = "linux")]
+fn in_epoll_wait(tid: libc::pid_t) -> bool {
+    let Ok(now) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+        return false;
+    };
+    let nr: libc::c_long = match now.split(' ').next().map(str::parse) {
+        Some(Ok(nr)) => nr,
+        _ => return false, // "running", or not in a system call
+    };
+    #[cfg(target_arch = "x86_64")]
+    if nr == libc::SYS_epoll_wait {
+        return true;
+    }
+    nr == libc::SYS_epoll_pwait || nr == libc::SYS_epoll_pwait2
+}
+
+/// A signal that lands while the loop sleeps in its poll interrupts the poll (EINTR): the
+/// loop takes that as an iteration with no events and polls again, so the run goes on and
+/// the signal's handler runs; the run does not end with the interruption as its error. A
+/// helper thread sends the signal to the loop's thread once it sees that thread blocked in
+/// `epoll_wait`, so the poll is what the signal interrupts.
+// Checklist: L2, L12.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_interrupting_the_poll_is_not_an_error_and_its_handler_runs() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let count = Rc::new(Cell::new(0));
+    let (seen, stopper) = (count.clone(), lp.handle());
+    lp.add_signal_handler(libc::SIGUSR2, move || {
+        seen.set(seen.get() + 1);
+        stopper.stop();
+    })
+    .unwrap();
+    // SAFETY: neither call has preconditions; both name the calling thread.
+    #[allow(unsafe_code)]
+    let (tid, thread) = unsafe { (libc::gettid(), libc::pthread_self()) };
+    let helper = std::thread::spawn(move || {
+        let bound = std::time::Instant::now() + BOUND;
+        while !in_epoll_wait(tid) {
+            if std::time::Instant::now() > bound {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        // SAFETY: `thread` is the test's thread, alive until it has joined this one.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::pthread_kill(thread, libc::SIGUSR2) };
+        rc == 0
+    });
+    let timed_out = Rc::new(Cell::new(false));
+    let (flag, h) = (timed_out.clone(), lp.handle());
+    let timer = lp
+        .call_later(BOUND, move || {
+            flag.set(true);
+            h.stop();
+        })
+        .unwrap();
+    let run = lp.run_forever();
+    timer.cancel();
+    let sent = helper.join().unwrap();
+    assert!(sent, "the loop never slept in its poll");
+    if let Err(e) = run {
+        panic!("the interrupted poll ended the run: {e}");
+    }
+    assert!(!timed_out.get(), "the signal's handler never ran");
+    assert_eq!(count.get(), 1);
+    assert!(lp.remove_signal_handler(libc::SIGUSR2).unwrap());
+}
+
 #[test]
 fn test_add_signal_handler_replaces() {
     let _serial = util::serial();
