@@ -13,6 +13,7 @@
 //! length test per setter call (none per message).
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub(super) enum Op {
 /// The queued calls of one core, oldest first. Invariant: `ops` is not empty.
 struct Queued {
     core: Weak<RefCell<StreamCore>>,
-    ops: Vec<Op>,
+    ops: VecDeque<Op>,
 }
 
 thread_local! {
@@ -90,14 +91,14 @@ pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandl
             .find(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))
         {
             Some(e) => {
-                e.ops.push(op);
+                e.ops.push_back(op);
                 false
             }
             None => {
                 let core = Rc::downgrade(core);
                 q.push(Queued {
                     core,
-                    ops: vec![op],
+                    ops: VecDeque::from([op]),
                 });
                 true
             }
@@ -202,22 +203,18 @@ pub(super) fn latest<R>(
     })
 }
 
-/// Applies the calls queued for `core`, in order, if it is free; else leaves them.
+/// Applies the calls queued for `core`, in order, while it is free; else leaves them.
+/// One at a time, the rest left in the queue while it runs: a setter on this core that it
+/// sets off (another executor's waker, woken inline by a feed, that feeds or sets again)
+/// finds them still queued and applies them first, rather than overtaking them.
 #[cold]
 #[inline(never)]
 fn apply_queued(core: &Rc<RefCell<StreamCore>>) {
-    if core.try_borrow_mut().is_err() {
-        return;
-    }
-    let ops = QUEUED.with(|q| {
-        let mut q = q.try_borrow_mut().ok()?;
-        let at = q
-            .iter()
-            .position(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))?;
-        Some(q.swap_remove(at).ops)
-    });
-    // No borrow of the queue while they run: an op wakes a task, which may call again.
-    for op in ops.into_iter().flatten() {
+    while core.try_borrow_mut().is_ok() {
+        let Some(op) = take_first(core) else {
+            return;
+        };
+        // No borrow of the queue while it runs: an op wakes a task, which may call again.
         match op {
             Op::Feed(data) => super::reader::feed_data_now(core, &data),
             Op::Eof => super::reader::feed_eof_now(core),
@@ -231,6 +228,21 @@ fn apply_queued(core: &Rc<RefCell<StreamCore>>) {
     }
 }
 
+/// The oldest call queued for `core`, out of the queue (with its entry, if it was the last).
+fn take_first(core: &Rc<RefCell<StreamCore>>) -> Option<Op> {
+    QUEUED.with(|q| {
+        let mut q = q.try_borrow_mut().ok()?;
+        let at = q
+            .iter()
+            .position(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))?;
+        let op = q[at].ops.pop_front();
+        if q[at].ops.is_empty() {
+            q.swap_remove(at);
+        }
+        op
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::QUEUED;
@@ -238,6 +250,50 @@ mod tests {
 
     fn queued() -> usize {
         QUEUED.with(|q| q.borrow().len())
+    }
+
+    thread_local! {
+        /// The reader [`FeedsC`] feeds when woken.
+        static FED_BY_WAKER: std::cell::RefCell<Option<std::rc::Rc<crate::StreamReader>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// Another executor's waker that, woken, feeds `c` to [`FED_BY_WAKER`] at once (inline).
+    struct FeedsC;
+
+    impl std::task::Wake for FeedsC {
+        fn wake(self: std::sync::Arc<Self>) {
+            if let Some(reader) = FED_BY_WAKER.with(|r| r.borrow_mut().take()) {
+                reader.feed_data(b"c");
+            }
+        }
+    }
+
+    /// Checked by reverting: the queue was taken whole before its calls ran, so `c`, fed by
+    /// the waker that `a` woke, found nothing queued and went ahead of `b` (`acb`).
+    #[test]
+    fn a_feed_from_a_waker_woken_inline_comes_after_the_feeds_still_queued() {
+        use std::future::Future;
+        let el = crate::EventLoop::new().unwrap();
+        let reader = std::rc::Rc::new(crate::StreamReader::new());
+        let waker = std::task::Waker::from(std::sync::Arc::new(FeedsC));
+        let mut read = Box::pin(reader.read(100));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(read.as_mut().poll(&mut cx).is_pending(), "nothing fed yet");
+        FED_BY_WAKER.with(|r| *r.borrow_mut() = Some(reader.clone()));
+        let held = reader.core.borrow_mut();
+        reader.feed_data(b"a");
+        reader.feed_data(b"b");
+        drop(held);
+        el.run_once(Some(Duration::ZERO)).unwrap(); // the retry applies them
+        assert_eq!(queued(), 0);
+        let got = read.as_mut().poll(&mut cx);
+        assert!(
+            matches!(&got, std::task::Poll::Ready(Ok(b)) if b == b"abc"),
+            "in call order: {got:?}"
+        );
+        drop(read);
+        el.close().unwrap();
     }
 
     /// A reader dropped while calls wait for its held core: the queue keeps nothing of it
