@@ -1,7 +1,8 @@
 //! A stream's protocol held by its user (taken with `get_protocol()`, its `RefCell` borrowed
 //! across turns or `.await`s) while the crate waits for it: drains, deadlines and the loop's
 //! close. The crate waits for such a borrow to end (`Hold`) instead of panicking; these tests
-//! pin that no wait it makes outlives the loop or runs late. Every wait is bounded.
+//! pin that no wait it makes outlives the loop or runs late; and the protocol so taken and
+//! called by hand. Every wait is bounded.
 
 mod util;
 
@@ -609,4 +610,37 @@ fn d14_bytes_that_arrived_while_held_are_delivered_right_after_the_release() {
     );
     writer.transport().abort();
     lp.close().unwrap();
+}
+
+// Checklist: S17 (nothing is appended after EOF), L80 (the error funnel). Bytes after the
+// user's own `feed_eof` fail the connection, and the report names the call that brought
+// them: it said `buffer_updated()` whatever that was (checked by reverting), for bytes
+// given to the protocol's `data_received` (here by hand, through `get_protocol()`, as a
+// transport that reads for plain protocols would) or to the reader's own `feed_data`.
+#[test]
+fn s17_l80_bytes_after_a_hand_fed_eof_are_reported_as_the_call_that_brought_them() {
+    for (by_protocol, call) in [
+        (true, "protocol.data_received()"),
+        (false, "StreamReader.feed_data()"),
+    ] {
+        let lp = EventLoop::new().unwrap();
+        let seen = util::capture_exceptions(&lp.handle());
+        let (reader, writer, _peer) = stream_on(&lp);
+        reader.feed_eof();
+        if by_protocol {
+            let proto = writer.transport().get_protocol().expect("the protocol");
+            proto.borrow_mut().data_received(b"late");
+        } else {
+            reader.feed_data(b"late");
+        }
+        util::run_until(&lp, 20, || !seen.borrow().is_empty());
+        assert_eq!(
+            *seen.borrow(),
+            [format!(
+                "Fatal error: {call} call failed. | feed_data after feed_eof"
+            )]
+        );
+        assert!(writer.is_closing(), "{call}: the connection failed");
+        lp.close().unwrap();
+    }
 }

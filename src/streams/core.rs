@@ -366,7 +366,7 @@ impl Protocol for StreamCore {
         if let Some(dl) = &self.deadlines {
             dl.touch();
         }
-        if let Some(w) = self.reader.feed_data(data) {
+        if let Some(w) = self.reader.feed_data_from(data, "protocol.data_received()") {
             self.wake_reader(w);
         }
     }
