@@ -366,7 +366,10 @@ impl Protocol for StreamCore {
         if let Some(dl) = &self.deadlines {
             dl.touch();
         }
-        if let Some(w) = self.reader.feed_data_from(data, "protocol.data_received()") {
+        if let Some(w) = self
+            .reader
+            .feed_data_from(data, "Fatal error: protocol.data_received() call failed.")
+        {
             self.wake_reader(w);
         }
     }

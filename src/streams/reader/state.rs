@@ -196,20 +196,20 @@ impl ReaderState {
     /// (S14). Empty data does nothing. After EOF nothing is appended (`refuse_after_eof`).
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
     pub(crate) fn feed_data(&mut self, data: &[u8]) -> Option<Waker> {
-        self.feed_data_from(data, "StreamReader.feed_data()")
+        self.feed_data_from(data, "Fatal error: StreamReader.feed_data() call failed.")
     }
 
-    /// `feed_data` on behalf of `call`, the call that brought the bytes (the protocol's
-    /// `data_received`, or the user's own `feed_data`): bytes after EOF are reported as its
-    /// failure.
+    /// `feed_data` on behalf of the call that brought the bytes (the protocol's
+    /// `data_received`, or the user's own `feed_data`): bytes after EOF are reported with
+    /// `report`, the words naming that call's failure.
     #[must_use = "wake the returned waker once the borrow of the core has ended"]
-    pub(crate) fn feed_data_from(&mut self, data: &[u8], call: &'static str) -> Option<Waker> {
+    pub(crate) fn feed_data_from(&mut self, data: &[u8], report: &'static str) -> Option<Waker> {
         self.offered = 0; // the grammar forbids it, but a lent tail is stale once we write
         if data.is_empty() {
             return None;
         }
         if self.eof {
-            return self.refuse_after_eof(data.len(), call);
+            return self.refuse_after_eof(data.len(), report);
         }
         self.end_parked_through();
         self.reserve_tail(data.len());
@@ -332,7 +332,8 @@ impl ReaderState {
         let n = n.min(offered);
         if n == 0 {
             // After EOF the tail is lent uncounted: bytes read into it land here.
-            return self.refuse_after_eof(got, "protocol.buffer_updated()");
+            return self
+                .refuse_after_eof(got, "Fatal error: protocol.buffer_updated() call failed.");
         }
         self.adapt_read_size(n, offered);
         self.end += n;
@@ -352,7 +353,7 @@ impl ReaderState {
     /// Bytes from the transport after the user's own `feed_eof`: CPython's `feed_data` fails
     /// its assertion (`AssertionError('feed_data after feed_eof')`) inside `data_received`,
     /// and the transport's `_fatal_error` reports it and closes the connection with it. Here
-    /// the same, in both build profiles and without a panic, the report naming `call`, the
+    /// the same, in both build profiles and without a panic, the report (`report`) naming the
     /// call that brought the bytes (`protocol.data_received()` as in CPython, whose stream
     /// protocol is a plain one; `protocol.buffer_updated()` for our buffered reads; or the
     /// user's own `StreamReader.feed_data()`, which CPython fails in the caller, where we
@@ -369,7 +370,7 @@ impl ReaderState {
     // Checklist: S17 (nothing is appended after EOF), S18, L80 (the error funnel).
     #[cold]
     #[inline(never)]
-    fn refuse_after_eof(&mut self, got: usize, call: &'static str) -> Option<Waker> {
+    fn refuse_after_eof(&mut self, got: usize, report: &'static str) -> Option<Waker> {
         if got == 0 || !self.eof || self.data_after_eof {
             return None;
         }
@@ -384,7 +385,7 @@ impl ReaderState {
             move || {
                 crate::event_loop::exception::report_error(
                     &lp,
-                    format!("Fatal error: {call} call failed."),
+                    report.to_string(),
                     Box::new(feed_after_eof()),
                     Some(id),
                     Some(std::any::type_name::<crate::streams::core::StreamCore>()),
