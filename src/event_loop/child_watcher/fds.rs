@@ -139,11 +139,16 @@ fn fd_table_size() -> Option<RawFd> {
 }
 
 /// The limit on open descriptors (`RLIMIT_NOFILE`, which a descriptor opened before it was
-/// lowered may exceed), at most 2^20.
+/// lowered may exceed), at most 2^20; 256 where `sysconf` cannot tell, as CPython takes it.
 fn open_max() -> RawFd {
     // SAFETY: sysconf takes a plain integer name and reports failure as -1.
-    let n = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
-    RawFd::try_from(n.clamp(0, 1 << 20)).unwrap_or(0)
+    open_max_bound(unsafe { libc::sysconf(libc::_SC_OPEN_MAX) })
+}
+
+/// [`open_max`] from `sysconf`'s answer `n` (-1: unknown).
+fn open_max_bound(n: libc::c_long) -> RawFd {
+    let n = if n < 0 { 256 } else { n.min(1 << 20) };
+    RawFd::try_from(n).unwrap_or(256)
 }
 
 #[cfg(test)]
@@ -250,6 +255,17 @@ mod tests {
             0,
             "descriptors {fds:?} reached the child"
         );
+    }
+
+    // `sysconf(_SC_OPEN_MAX)` answers -1 where it cannot tell (an unlimited `RLIMIT_NOFILE`
+    // on some systems); CPython's `_posixsubprocess` then brute-forces up to 256. (Before: a
+    // bound of 0, and a child without `/proc` or `close_range` kept every inheritable
+    // descriptor; checked by reverting.)
+    #[test]
+    fn an_unknown_descriptor_limit_is_taken_as_256() {
+        assert_eq!(open_max_bound(-1), 256);
+        assert_eq!(open_max_bound(20_000), 20_000);
+        assert_eq!(open_max_bound(libc::c_long::MAX), 1 << 20);
     }
 
     // The fallback where `close_range` cannot mark (a kernel before 5.11): every number below
