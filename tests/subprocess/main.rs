@@ -72,6 +72,7 @@ async fn ready_child(w: ChildWatcher) -> Result<Process, Error> {
 }
 
 mod communicate;
+mod pass_fds_edges;
 mod popen_options;
 mod signals;
 mod spawn;
