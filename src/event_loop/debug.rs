@@ -139,7 +139,8 @@ pub(crate) fn emit(level: log::Level, target: &str, args: std::fmt::Arguments<'_
     }
 }
 
-/// One record, one line on stderr, never a panic nor a `SIGPIPE`. `eprintln!` holds stderr's
+/// One record, one line on stderr, never a panic nor a fatal `SIGPIPE` (a handler the host
+/// installed for it sees one, as for its own writes). `eprintln!` holds stderr's
 /// lock for the line (no interleaving across threads) and goes where a test harness captures
 /// output, but it panics when the write fails (`EPIPE` once whoever read our stderr has
 /// gone); a record nobody can read is lost instead, as Python's last-resort handler loses

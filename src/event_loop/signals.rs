@@ -22,7 +22,8 @@
 //! handler only on the main thread, as CPython's `Runner` does.
 //!
 //! Also here, being about signals: [`without_sigpipe`], which keeps a pipe transport's write
-//! to a reader that has gone from raising `SIGPIPE`, and [`block_sigpipe_in_this_thread`], the
+//! to a reader that has gone from raising a `SIGPIPE` that would end the process (one the
+//! host handles reaches its handler), and [`block_sigpipe_in_this_thread`], the
 //! same for the blocking writes of our helper threads.
 //!
 //! The only `unsafe` here is the FFI: `sigaction`, `pipe2`, `write`, `read`, `gettid`,

@@ -446,7 +446,9 @@ impl CreateSubprocess {
     /// (`setpgid` in the child; Python's `process_group=`). A negative `pgid` means no group
     /// is set, as in Python, whose default is `-1` underneath: the child stays in the
     /// parent's group, and an earlier call is undone. A group that does not exist (or is in
-    /// another session) fails the start with `EPERM`.
+    /// another session) fails the start with `EPERM`, as does any group together with
+    /// [`start_new_session(true)`](Self::start_new_session): as Python, the child starts its
+    /// session first, and a session leader cannot change its group.
     ///
     /// # Examples
     ///
@@ -576,9 +578,9 @@ impl CreateSubprocess {
             .stdout(stdout.child_stdio())
             .stderr(stderr.child_stdio());
         if self.new_session {
-            start_new_session(&mut self.cmd);
-        }
-        if let Some(pgid) = self.process_group {
+            // Its `setpgid` after the `setsid`, as Popen orders them (std's would come first).
+            start_new_session(&mut self.cmd, self.process_group);
+        } else if let Some(pgid) = self.process_group {
             self.cmd.process_group(pgid);
         }
         if !self.close_fds && !self.pass_fds.is_empty() {

@@ -72,7 +72,9 @@ async fn ready_child(w: ChildWatcher) -> Result<Process, Error> {
 }
 
 mod communicate;
+mod pass_fds_edges;
 mod popen_options;
+mod session_and_group;
 mod signals;
 mod spawn;
 mod spawn_errors;

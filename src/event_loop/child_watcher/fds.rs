@@ -3,18 +3,20 @@
 //! CPython's `_posixsubprocess` closes the child's descriptors in the child, after the fork:
 //! whatever the parent opened until then is covered. We start children with std's `Command`,
 //! which uses `posix_spawn` when no code has to run in the child, and forks otherwise; a fork
-//! of a large process costs more. So the parent first asks which descriptors an exec would
-//! leave open; with none (a Rust program's usual case: std and the crate open everything
+//! of a large process costs more. So the parent first asks whether an exec would leave any
+//! descriptor open; with none (a Rust program's usual case: std and the crate open everything
 //! close-on-exec) and nothing passed, the child is spawned as std would. Otherwise the
 //! child, after its standard streams are in place, marks every descriptor above 2
 //! close-on-exec with one `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11), also covering any
 //! opened by another thread since the parent looked, then clears the mark on the passed
-//! ones. Where `close_range` cannot do it, the child marks the parent's list one by one.
-//! This process keeps its own descriptors as they are.
+//! ones. Where `close_range` cannot do it, the child marks every number below the table's
+//! size the parent read, one `fcntl` each (below `RLIMIT_NOFILE` without `/proc`). This
+//! process keeps its own descriptors as they are.
 //!
 //! The one gap left, as in any program spawning through std: a descriptor another thread
 //! opens without close-on-exec between the parent's look and a `posix_spawn` reaches the
-//! child. Closing it would take a fork for every start.
+//! child. Closing it would take a fork for every start. (Without `close_range`, so does one
+//! numbered past a table that was full when the parent looked.)
 #![allow(unsafe_code)]
 
 use std::io;
@@ -31,52 +33,47 @@ pub(crate) fn set_child_fds(cmd: &mut std::process::Command, close_fds: bool, pa
     }
 }
 
-/// What the child marks close-on-exec if `close_range` cannot.
-enum Fallback {
-    /// The parent's list of inheritable descriptors (it read the table's size).
-    Listed(Vec<RawFd>),
-    /// Every number below this one: the parent could not tell the table's size (no
-    /// `/proc`) and did not look.
-    Below(RawFd),
-}
-
 /// [`set_child_fds`] for a descriptor table of `table` slots, `None` when its size is not
 /// known (no `/proc`): then nothing is asked in the parent, where up to `RLIMIT_NOFILE`
 /// numbers (a million on some systems) would each cost an `fcntl` at every start, and the
 /// child always does the marking.
 fn close_in_child(cmd: &mut std::process::Command, pass: Vec<RawFd>, table: Option<RawFd>) {
+    close_in_child_with(cmd, pass, table, mark_all_close_on_exec);
+}
+
+/// [`close_in_child`] with the child's one-call marking done by `mark_all` (a kernel without
+/// `close_range` answers `false`, as a test's stand-in does).
+fn close_in_child_with(
+    cmd: &mut std::process::Command,
+    pass: Vec<RawFd>,
+    table: Option<RawFd>,
+    mark_all: fn() -> bool,
+) {
     use std::os::unix::process::CommandExt;
-    let fallback = match table {
+    // Where `close_range` cannot mark, the child asks every number below `end` itself, not
+    // only the ones the parent found: a descriptor opened since by another thread takes the
+    // lowest free number, below the table's size unless the table was full.
+    let end = match table {
         Some(size) => {
-            let listed = inheritable_fds(size, &pass);
-            if listed.is_empty() && pass.is_empty() {
+            if pass.is_empty() && !any_inheritable(size) {
                 return; // nothing to do in the child: std may `posix_spawn`
             }
-            Fallback::Listed(listed)
+            size
         }
-        None => Fallback::Below(open_max()),
+        None => open_max(),
     };
     // SAFETY: the closure runs in the forked child before exec; it only reads what the
     // parent built (borrowed: nothing allocated or freed; std never drops the closure in the
     // child, which execs or `_exit`s) and calls `close_range` (a raw system call) and
     // `fcntl`, both async-signal-safe; its error is errno read into an `io::Error`, which
-    // allocates nothing. A listed number closed since the parent looked fails `EBADF`,
-    // harmlessly; marking any descriptor above 2 close-on-exec cannot harm the exec (std's
-    // own error pipe is close-on-exec already).
+    // allocates nothing. A number with no descriptor fails `EBADF`, harmlessly; marking any
+    // descriptor above 2 close-on-exec cannot harm the exec (std's own error pipe is
+    // close-on-exec already).
     unsafe {
         cmd.pre_exec(move || {
-            if !mark_all_close_on_exec() {
-                match &fallback {
-                    Fallback::Listed(fds) => {
-                        for &fd in fds {
-                            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                        }
-                    }
-                    Fallback::Below(end) => {
-                        for fd in 3..*end {
-                            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                        }
-                    }
+            if !mark_all() {
+                for fd in 3..end {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
                 }
             }
             for &fd in &pass {
@@ -115,15 +112,12 @@ pub(crate) fn all_open(fds: &[RawFd]) -> bool {
     fds.iter().all(|&fd| fd_flags(fd).is_some())
 }
 
-/// The descriptors from 3 to `size` that an exec would leave open (no close-on-exec flag),
-/// but for `pass`: each number asked with one `fcntl` (0.65 us on a small VM: 0.1 ms for a
+/// Whether a descriptor from 3 to `size` would be left open by an exec (no close-on-exec
+/// flag): each number asked with one `fcntl` until one is found (0.65 us on a small VM: 0.1 ms for a
 /// table of 128). Listing `/proc/self/fd` instead makes the kernel build an entry per open
 /// descriptor: 60 ms a start at 18 000 descriptors, where asking the 32 768 slots takes 20 ms.
-fn inheritable_fds(size: RawFd, pass: &[RawFd]) -> Vec<RawFd> {
-    let inheritable = |fd| fd_flags(fd).is_some_and(|f| f & libc::FD_CLOEXEC == 0);
-    (3..size)
-        .filter(|&fd| inheritable(fd) && !pass.contains(&fd))
-        .collect()
+fn any_inheritable(size: RawFd) -> bool {
+    (3..size).any(|fd| fd_flags(fd).is_some_and(|f| f & libc::FD_CLOEXEC == 0))
 }
 
 /// The descriptor flags of `fd` (`FD_CLOEXEC`), `None` when no descriptor has that number.
@@ -145,11 +139,16 @@ fn fd_table_size() -> Option<RawFd> {
 }
 
 /// The limit on open descriptors (`RLIMIT_NOFILE`, which a descriptor opened before it was
-/// lowered may exceed), at most 2^20.
+/// lowered may exceed), at most 2^20; 256 where `sysconf` cannot tell, as CPython takes it.
 fn open_max() -> RawFd {
     // SAFETY: sysconf takes a plain integer name and reports failure as -1.
-    let n = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
-    RawFd::try_from(n.clamp(0, 1 << 20)).unwrap_or(0)
+    open_max_bound(unsafe { libc::sysconf(libc::_SC_OPEN_MAX) })
+}
+
+/// [`open_max`] from `sysconf`'s answer `n` (-1: unknown).
+fn open_max_bound(n: libc::c_long) -> RawFd {
+    let n = if n < 0 { 256 } else { n.min(1 << 20) };
+    RawFd::try_from(n).unwrap_or(256)
 }
 
 #[cfg(test)]
@@ -232,14 +231,51 @@ mod tests {
         );
     }
 
-    // The fallback where `close_range` cannot mark (a kernel before 5.11): the parent's list,
-    // or every number below `RLIMIT_NOFILE`.
+    // The fallback, on a kernel where `close_range` cannot mark (before 5.11, or a seccomp
+    // filter refusing it): a descriptor opened without close-on-exec after the parent looked
+    // (by another thread, in life) does not reach the child either, as CPython, closing in
+    // the child, covers it. (Before: the child marked only the parent's list, and the late
+    // pipe reached it; checked by reverting.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn without_close_range_a_descriptor_opened_after_the_look_does_not_reach_the_child() {
+        let early = inheritable_pipe();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c");
+        close_in_child_with(&mut cmd, Vec::new(), fd_table_size(), || false);
+        let late = inheritable_pipe();
+        let fds = [
+            early.0.as_raw_fd(),
+            early.1.as_raw_fd(),
+            late.0.as_raw_fd(),
+            late.1.as_raw_fd(),
+        ];
+        assert_eq!(
+            open_in_child(cmd, &fds),
+            0,
+            "descriptors {fds:?} reached the child"
+        );
+    }
+
+    // `sysconf(_SC_OPEN_MAX)` answers -1 where it cannot tell (an unlimited `RLIMIT_NOFILE`
+    // on some systems); CPython's `_posixsubprocess` then brute-forces up to 256. (Before: a
+    // bound of 0, and a child without `/proc` or `close_range` kept every inheritable
+    // descriptor; checked by reverting.)
+    #[test]
+    fn an_unknown_descriptor_limit_is_taken_as_256() {
+        assert_eq!(open_max_bound(-1), 256);
+        assert_eq!(open_max_bound(20_000), 20_000);
+        assert_eq!(open_max_bound(libc::c_long::MAX), 1 << 20);
+    }
+
+    // The fallback where `close_range` cannot mark (a kernel before 5.11): every number below
+    // the table's size, or below `RLIMIT_NOFILE` without `/proc`.
     #[test]
     fn the_fallback_bound_is_the_open_descriptor_limit_at_most_2_to_the_20() {
         let max = open_max();
         assert!((3..=1 << 20).contains(&max), "{max}");
-        let (r, w) = inheritable_pipe();
-        let listed = inheritable_fds(fd_table_size().unwrap_or(max), &[w.as_raw_fd()]);
-        assert!(listed.contains(&r.as_raw_fd()) && !listed.contains(&w.as_raw_fd()));
+        let (r, _w) = inheritable_pipe();
+        let size = fd_table_size().unwrap_or(max);
+        assert!(r.as_raw_fd() < size && any_inheritable(size), "{size}");
     }
 }

@@ -282,15 +282,22 @@ impl Drop for KillGuard {
 }
 
 /// Makes the child call `setsid()` before it executes the program (Python's
-/// `start_new_session=True`).
-pub(crate) fn start_new_session(cmd: &mut std::process::Command) {
+/// `start_new_session=True`), then `setpgid(0, pgid)` for a `group` (Python's
+/// `process_group=`), in `_posixsubprocess`'s order: a session leader may not change its
+/// group, so asking for both fails the start with `EPERM`, as in Python.
+pub(crate) fn start_new_session(cmd: &mut std::process::Command, group: Option<libc::pid_t>) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec; it only calls `setsid`, which
-    // is async-signal-safe, and touches no memory of the parent.
+    // SAFETY: the closure runs in the forked child before exec; it only calls `setsid` and
+    // `setpgid`, which are async-signal-safe, and touches no memory of the parent.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
+            }
+            if let Some(pgid) = group {
+                if libc::setpgid(0, pgid) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             Ok(())
         });

@@ -23,8 +23,8 @@
 //! Write side: registered writable. What the kernel does not take waits in the buffer; the
 //! protocol is paused above the high-water mark and resumed at the low one. `write_eof` closes
 //! the pipe once the buffer is flushed (the reader then sees EOF), so it is `close`. When the
-//! reading end goes away, `write` fails with `EPIPE`, never `SIGPIPE`, even in a host that
-//! keeps its default action (`signals::without_sigpipe`), and the protocol gets
+//! reading end goes away, `write` fails with `EPIPE`, and a `SIGPIPE` reaches only a handler
+//! the host installed, never a default action (`signals::without_sigpipe`), and the protocol gets
 //! `connection_lost(BrokenPipe)`; the kernel also reports an error event on our end, which
 //! CPython watches with a reader: with bytes buffered it is `connection_lost(BrokenPipe)`,
 //! with none a plain close. On a socket's end CPython's reader also fires when the peer sends

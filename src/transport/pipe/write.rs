@@ -52,7 +52,8 @@ impl WritePath for PipeTransport {
         }
     }
 
-    /// `write(2)`, with `EPIPE` and never `SIGPIPE` when the reader has gone.
+    /// `write(2)`, with `EPIPE` when the reader has gone, and a `SIGPIPE` only for a handler
+    /// the host installed (never one at its default action).
     fn send(mut out: &Sender, data: &[u8]) -> io::Result<usize> {
         without_sigpipe(|| out.write(data))
     }
