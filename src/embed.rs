@@ -145,9 +145,10 @@ impl<T> ConcurrentFuture<T> {
         }
     }
 
-    /// Cancels: the result is [`Error::Cancelled`] at once and the loop-side future is dropped
-    /// at its next turn. False if the work has already finished; true again if it was already
-    /// cancelled (Python's `concurrent.futures.Future.cancel`), also after its result was taken.
+    /// Cancels: the result is [`Error::Cancelled`] at once, and at its next turn the loop-side
+    /// task ends cancelled, its future dropped. False if the work has already finished; true
+    /// again if it was already cancelled (Python's `concurrent.futures.Future.cancel`), also
+    /// after its result was taken.
     ///
     /// # Examples
     ///
@@ -326,8 +327,7 @@ impl<Fut: Future> Future for Runner<Fut> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.shared.cancel.load(Ordering::Acquire) {
-            self.shared.complete(Err(Error::Cancelled));
-            return Poll::Ready(());
+            return self.cancelled();
         }
         {
             let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -339,8 +339,7 @@ impl<Fut: Future> Future for Runner<Fut> {
         // reads `runner` under the lock it sets the flag under): look again now that the
         // waker is there, or the work would run on, uncancelled, until something else woke it.
         if self.shared.cancel.load(Ordering::Acquire) {
-            self.shared.complete(Err(Error::Cancelled));
-            return Poll::Ready(());
+            return self.cancelled();
         }
         match catch_unwind(AssertUnwindSafe(|| self.fut.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => {
@@ -356,6 +355,21 @@ impl<Fut: Future> Future for Runner<Fut> {
                 resume_unwind(payload);
             }
         }
+    }
+}
+
+impl<Fut: Future> Runner<Fut> {
+    /// The `ConcurrentFuture` was cancelled: the task running this ends cancelled, as
+    /// Python's `_chain_future` cancels the task (`task.cancelled()` is then true for code
+    /// that holds its [`TaskRef`](crate::TaskRef)), and the future is dropped with it.
+    // Checklist: L28, L30.
+    #[cold]
+    fn cancelled(&self) -> Poll<()> {
+        self.shared.complete(Err(Error::Cancelled));
+        if let Ok(Some(task)) = crate::current_task() {
+            task.cancel(); // asked during its own poll: it ends cancelled as this returns
+        }
+        Poll::Ready(())
     }
 }
 
