@@ -1,11 +1,12 @@
 //! Where the loop's life and its cross-thread API met CPython's (hunt_embed): each test
 //! failed on the code before its fix and names the checklist ids it covers.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use asyncio::{LoopThread, TaskRef};
+use asyncio::{EventLoop, LoopThread, TaskRef};
 
 const LONG: Duration = Duration::from_secs(20);
 
@@ -58,4 +59,82 @@ fn l28_cancelling_a_concurrent_future_from_another_thread_ends_its_task_cancelle
         Err(asyncio::Error::Cancelled)
     ));
     lt.stop().unwrap();
+}
+
+/// What a main future's cleanup (its `Drop`, Python's `finally`) finds when it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+struct Seen {
+    running_loop: bool,
+    current_task: bool,
+}
+
+/// In a main future: records what its drop sees and queues a callback from there.
+struct MainCleanup {
+    seen: Rc<Cell<Option<Seen>>>,
+    queued_ran: Rc<Cell<bool>>,
+}
+
+impl Drop for MainCleanup {
+    fn drop(&mut self) {
+        let lp = asyncio::get_running_loop();
+        self.seen.set(Some(Seen {
+            running_loop: lp.is_ok(),
+            current_task: matches!(asyncio::current_task(), Ok(Some(_))),
+        }));
+        if let Ok(lp) = lp {
+            let ran = self.queued_ran.clone();
+            lp.call_soon(move || ran.set(true)).unwrap();
+        }
+    }
+}
+
+/// A main future that stops its own loop (a `stop` from a signal handler, say) and waits.
+fn stopping_main(
+    seen: &Rc<Cell<Option<Seen>>>,
+    queued_ran: &Rc<Cell<bool>>,
+) -> impl std::future::Future<Output = ()> {
+    let cleanup = MainCleanup {
+        seen: seen.clone(),
+        queued_ran: queued_ran.clone(),
+    };
+    async move {
+        let _cleanup = cleanup;
+        let lp = asyncio::get_running_loop().unwrap();
+        let stopper = lp.clone();
+        lp.call_soon(move || stopper.stop()).unwrap();
+        asyncio::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+fn stopped_early(r: &Result<(), asyncio::Error>) -> bool {
+    matches!(r, Err(asyncio::Error::InvalidState(m)) if m == "Event loop stopped before Future completed.")
+}
+
+/// CPython's `asyncio.run` leaves a main task that the loop's stop interrupted pending, and
+/// `Runner.close` cancels it inside the loop: its `finally` sees the running loop and itself
+/// as the current task, and a callback it queues runs before the loop closes. The main
+/// future used to be dropped after the run had ended, outside any running loop.
+#[test]
+fn l14_l41_a_main_future_the_loops_stop_interrupted_is_dropped_inside_the_loop() {
+    let seen = Rc::new(Cell::new(None));
+    let queued_ran = Rc::new(Cell::new(false));
+    let out = asyncio::run(stopping_main(&seen, &queued_ran));
+    assert!(stopped_early(&out), "{out:?}");
+    let inside = Seen {
+        running_loop: true,
+        current_task: true,
+    };
+    assert_eq!(seen.get(), Some(inside), "asyncio::run");
+    assert!(queued_ran.get(), "the shutdown ran what the cleanup queued");
+
+    // The same on a loop of one's own: what the cleanup queued waits for the next run.
+    let lp = EventLoop::new().unwrap();
+    let (seen, queued_ran) = (Rc::new(Cell::new(None)), Rc::new(Cell::new(false)));
+    let out = lp.run_until_complete(stopping_main(&seen, &queued_ran));
+    assert!(stopped_early(&out), "{out:?}");
+    assert_eq!(seen.get(), Some(inside), "run_until_complete");
+    assert!(!lp.is_running(), "the run is over");
+    assert!(!queued_ran.get());
+    lp.run_until_complete(asyncio::yield_now()).unwrap();
+    assert!(queued_ran.get(), "the next run ran it");
 }

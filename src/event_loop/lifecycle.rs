@@ -258,7 +258,10 @@ impl LoopHandle {
     /// already queued. The loop stops one iteration after `fut` completes, so callbacks `fut`
     /// scheduled just before finishing still run.
     ///
-    /// A panic in `fut` propagates to the caller after the loop's running state is reset.
+    /// A panic in `fut` propagates to the caller after the loop's running state is reset. If
+    /// the run stops before `fut` completes, `fut` is dropped in the loop, with the loop still
+    /// running and `fut` as the current task, as a cancelled task is: its cleanup can reach
+    /// the loop, and what it schedules runs in the loop's next run.
     ///
     /// `fut` is a task of its own while it runs ([`current_task`](crate::current_task),
     /// [`all_tasks`](crate::all_tasks)), also when it is a spawned [`Task`](crate::Task)'s
@@ -327,11 +330,32 @@ impl LoopHandle {
                 let _ = lp.call_soon(move || stopper.stop());
             }
         };
-        self.run_forever_with(&mut main, true)?;
+        let ran = self.run_forever_with(&mut main, true);
+        if output.is_none() && !cancelled {
+            // Stopped (or the poll failed) before `fut` completed: dropped in the loop.
+            self.drop_as_main(key, &mut || fut.set(None));
+        }
+        ran?;
         if cancelled {
             return Err(Error::Cancelled);
         }
         output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
+    }
+
+    /// Runs `drop_it` (which drops a run's main future that never completed) as that future's
+    /// task in the loop, running but between iterations: its `Drop` (Python's `finally`, run
+    /// when `Runner.close` cancels the main task left pending) finds the running loop and
+    /// itself as the current task, as a cancelled task's does, and what it schedules runs in
+    /// the loop's next run (`asyncio::run`'s shutdown drains it). Out of line: one copy, not
+    /// one per future type.
+    // Checklist: L14, L41.
+    #[inline(never)]
+    fn drop_as_main(&self, key: crate::slots::SlotKey, drop_it: &mut dyn FnMut()) {
+        let book = &self.inner.book;
+        let _guard = self.check_can_run().is_ok().then(|| self.start());
+        book.set_current(key);
+        drop_it();
+        book.set_current(executor::NO_TASK);
     }
 
     /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or
