@@ -115,6 +115,17 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
+/// `LoopHandle::as_main`'s guard: no task is current, then the loop is idle again.
+struct AsMain<'a> {
+    running: RunningGuard<'a>,
+}
+
+impl Drop for AsMain<'_> {
+    fn drop(&mut self) {
+        self.running.inner.book.set_current(executor::NO_TASK);
+    }
+}
+
 /// Takes a `run_until_complete` run's main entry out of the queues when the run ends.
 struct MainGuard<'a>(&'a LoopInner);
 
@@ -333,7 +344,8 @@ impl LoopHandle {
         let ran = self.run_forever_with(&mut main, true);
         if output.is_none() && !cancelled {
             // Stopped (or the poll failed) before `fut` completed: dropped in the loop.
-            self.drop_as_main(key, &mut || fut.set(None));
+            let _in_loop = self.as_main(key);
+            fut.set(None);
         }
         ran?;
         if cancelled {
@@ -342,20 +354,18 @@ impl LoopHandle {
         output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
     }
 
-    /// Runs `drop_it` (which drops a run's main future that never completed) as that future's
-    /// task in the loop, running but between iterations: its `Drop` (Python's `finally`, run
-    /// when `Runner.close` cancels the main task left pending) finds the running loop and
-    /// itself as the current task, as a cancelled task's does, and what it schedules runs in
-    /// the loop's next run (`asyncio::run`'s shutdown drains it). Out of line: one copy, not
-    /// one per future type.
+    /// Marks the loop running, between iterations, with the main future `key` current, until
+    /// the guard drops: for dropping a run's main future that never completed, as a cancelled
+    /// task's is dropped. Its `Drop` (Python's `finally`, run when `Runner.close` cancels the
+    /// main task left pending) then finds the running loop and itself as the current task,
+    /// and what it schedules runs in the loop's next run (`asyncio::run`'s shutdown drains it).
     // Checklist: L14, L41.
     #[inline(never)]
-    fn drop_as_main(&self, key: crate::slots::SlotKey, drop_it: &mut dyn FnMut()) {
-        let book = &self.inner.book;
-        let _guard = self.check_can_run().is_ok().then(|| self.start());
-        book.set_current(key);
-        drop_it();
-        book.set_current(executor::NO_TASK);
+    fn as_main(&self, key: crate::slots::SlotKey) -> AsMain<'_> {
+        // The run just ended, and `run_until_complete` checked it could run before it began.
+        let running = self.start();
+        self.inner.book.set_current(key);
+        AsMain { running }
     }
 
     /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or
