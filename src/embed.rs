@@ -31,6 +31,21 @@ struct Slot<T> {
     runner: Option<Waker>,
 }
 
+impl<T> Slot<T> {
+    /// Takes the result, if it is there. A value or an error is taken once, leaving a marker
+    /// so a later call says so instead of blocking; a cancellation stays, as Python's
+    /// `result()` raises `CancelledError` at every call on a cancelled future.
+    // Checklist: L26.
+    fn take_result(&mut self) -> Option<Result<T, Error>> {
+        let r = self.result.take()?;
+        self.result = Some(match r {
+            Err(Error::Cancelled) => Err(Error::Cancelled),
+            _ => Err(Error::invalid_state("result already taken")),
+        });
+        Some(r)
+    }
+}
+
 struct Shared<T> {
     slot: Mutex<Slot<T>>,
     done: Condvar,
@@ -100,9 +115,10 @@ impl<T> ConcurrentFuture<T> {
     ///
     /// # Errors
     /// [`Error::Timeout`] if `timeout` passes first (the work goes on); [`Error::Cancelled`]
-    /// if it was cancelled; [`Error::Panic`] if `f` or its future panicked (the loop reports
-    /// the panic too); [`Error::InvalidState`] if the result was already taken or the loop was
-    /// closed before the work ran.
+    /// if it was cancelled, at every call, as Python's `result()` raises `CancelledError`;
+    /// [`Error::Panic`] if `f` or its future panicked (the loop reports the panic too);
+    /// [`Error::InvalidState`] if the result (a value or a panic) was already taken, or if the
+    /// loop was closed before the work ran.
     ///
     /// # Examples
     ///
@@ -123,9 +139,7 @@ impl<T> ConcurrentFuture<T> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(r) = s.result.take() {
-                // Leave a marker so a second call says so instead of blocking.
-                s.result = Some(Err(Error::invalid_state("result already taken")));
+            if let Some(r) = s.take_result() {
                 return r;
             }
             s = match deadline {
@@ -212,8 +226,7 @@ impl<T> Future for ConcurrentFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = s.result.take() {
-            s.result = Some(Err(Error::invalid_state("result already taken")));
+        if let Some(r) = s.take_result() {
             return Poll::Ready(r);
         }
         let replaced = match &s.waiter {

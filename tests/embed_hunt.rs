@@ -138,3 +138,66 @@ fn l14_l41_a_main_future_the_loops_stop_interrupted_is_dropped_inside_the_loop()
     lp.run_until_complete(asyncio::yield_now()).unwrap();
     assert!(queued_ran.get(), "the next run ran it");
 }
+
+/// CPython's RunCoroutineThreadsafeTests: a task that cancels itself cancels the concurrent
+/// future (`test_run_coroutine_threadsafe_task_cancelled`); `result(timeout=0)` on pending
+/// work is a timeout, and cancelling then leaves no task pending
+/// (`test_run_coroutine_threadsafe_with_timeout`). Found equal; kept as a check.
+#[test]
+fn l28_l30_run_coroutine_threadsafe_self_cancel_and_zero_timeout_as_cpython() {
+    let lt = LoopThread::spawn().unwrap();
+    let f = lt.run_coroutine_threadsafe(|| async {
+        asyncio::yield_now().await;
+        asyncio::current_task().unwrap().unwrap().cancel();
+        asyncio::yield_now().await;
+        3
+    });
+    assert!(matches!(
+        f.result(Some(LONG)),
+        Err(asyncio::Error::Cancelled)
+    ));
+    let f = lt.run_coroutine_threadsafe(|| asyncio::sleep(Duration::from_secs(3600)));
+    assert!(matches!(
+        f.result(Some(Duration::ZERO)),
+        Err(asyncio::Error::Timeout)
+    ));
+    assert!(f.cancel());
+    let left = lt.run_coroutine_threadsafe(|| async {
+        asyncio::yield_now().await;
+        asyncio::all_tasks().unwrap().len()
+    });
+    assert_eq!(left.result(Some(LONG)).unwrap(), 1, "only the task asking");
+    lt.stop().unwrap();
+}
+
+/// `concurrent.futures.Future.result()` raises `CancelledError` at every call on a cancelled
+/// future. The second call here used to say "result already taken" (`InvalidState`), as it
+/// does, by design, for a value that was moved out.
+#[test]
+fn l26_a_cancelled_concurrent_future_stays_cancelled_for_every_result_and_await() {
+    let lt = LoopThread::spawn().unwrap();
+    let fut = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    assert!(fut.cancel());
+    for call in 0..3 {
+        let r = fut.result(Some(Duration::ZERO));
+        assert!(
+            matches!(r, Err(asyncio::Error::Cancelled)),
+            "call {call}: {r:?}"
+        );
+    }
+    let awaited = lt.run_coroutine_threadsafe(move || fut);
+    let r = awaited.result(Some(LONG)).unwrap();
+    assert!(
+        matches!(r, Err(asyncio::Error::Cancelled)),
+        "awaited: {r:?}"
+    );
+    // A value is still taken once.
+    let value = lt.run_coroutine_threadsafe(|| async { 5 });
+    assert_eq!(value.result(Some(LONG)).unwrap(), 5);
+    let again = value.result(Some(Duration::ZERO));
+    assert!(
+        matches!(again, Err(asyncio::Error::InvalidState(_))),
+        "{again:?}"
+    );
+    lt.stop().unwrap();
+}
