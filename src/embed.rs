@@ -31,6 +31,21 @@ struct Slot<T> {
     runner: Option<Waker>,
 }
 
+impl<T> Slot<T> {
+    /// Takes the result, if it is there. A value or an error is taken once, leaving a marker
+    /// so a later call says so instead of blocking; a cancellation stays, as Python's
+    /// `result()` raises `CancelledError` at every call on a cancelled future.
+    // Checklist: L26.
+    fn take_result(&mut self) -> Option<Result<T, Error>> {
+        let r = self.result.take()?;
+        self.result = Some(match r {
+            Err(Error::Cancelled) => Err(Error::Cancelled),
+            _ => Err(Error::invalid_state("result already taken")),
+        });
+        Some(r)
+    }
+}
+
 struct Shared<T> {
     slot: Mutex<Slot<T>>,
     done: Condvar,
@@ -100,9 +115,10 @@ impl<T> ConcurrentFuture<T> {
     ///
     /// # Errors
     /// [`Error::Timeout`] if `timeout` passes first (the work goes on); [`Error::Cancelled`]
-    /// if it was cancelled; [`Error::Panic`] if `f` or its future panicked (the loop reports
-    /// the panic too); [`Error::InvalidState`] if the result was already taken or the loop was
-    /// closed before the work ran.
+    /// if it was cancelled, at every call, as Python's `result()` raises `CancelledError`;
+    /// [`Error::Panic`] if `f` or its future panicked (the loop reports the panic too);
+    /// [`Error::InvalidState`] if the result (a value or a panic) was already taken, or if the
+    /// loop was closed before the work ran.
     ///
     /// # Examples
     ///
@@ -123,9 +139,7 @@ impl<T> ConcurrentFuture<T> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(r) = s.result.take() {
-                // Leave a marker so a second call says so instead of blocking.
-                s.result = Some(Err(Error::invalid_state("result already taken")));
+            if let Some(r) = s.take_result() {
                 return r;
             }
             s = match deadline {
@@ -145,9 +159,10 @@ impl<T> ConcurrentFuture<T> {
         }
     }
 
-    /// Cancels: the result is [`Error::Cancelled`] at once and the loop-side future is dropped
-    /// at its next turn. False if the work has already finished; true again if it was already
-    /// cancelled (Python's `concurrent.futures.Future.cancel`), also after its result was taken.
+    /// Cancels: the result is [`Error::Cancelled`] at once, and at its next turn the loop-side
+    /// task ends cancelled, its future dropped. False if the work has already finished; true
+    /// again if it was already cancelled (Python's `concurrent.futures.Future.cancel`), also
+    /// after its result was taken.
     ///
     /// # Examples
     ///
@@ -211,8 +226,7 @@ impl<T> Future for ConcurrentFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = s.result.take() {
-            s.result = Some(Err(Error::invalid_state("result already taken")));
+        if let Some(r) = s.take_result() {
             return Poll::Ready(r);
         }
         let replaced = match &s.waiter {
@@ -326,8 +340,7 @@ impl<Fut: Future> Future for Runner<Fut> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.shared.cancel.load(Ordering::Acquire) {
-            self.shared.complete(Err(Error::Cancelled));
-            return Poll::Ready(());
+            return self.cancelled();
         }
         {
             let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -339,8 +352,7 @@ impl<Fut: Future> Future for Runner<Fut> {
         // reads `runner` under the lock it sets the flag under): look again now that the
         // waker is there, or the work would run on, uncancelled, until something else woke it.
         if self.shared.cancel.load(Ordering::Acquire) {
-            self.shared.complete(Err(Error::Cancelled));
-            return Poll::Ready(());
+            return self.cancelled();
         }
         match catch_unwind(AssertUnwindSafe(|| self.fut.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => {
@@ -356,6 +368,21 @@ impl<Fut: Future> Future for Runner<Fut> {
                 resume_unwind(payload);
             }
         }
+    }
+}
+
+impl<Fut: Future> Runner<Fut> {
+    /// The `ConcurrentFuture` was cancelled: the task running this ends cancelled, as
+    /// Python's `_chain_future` cancels the task (`task.cancelled()` is then true for code
+    /// that holds its [`TaskRef`](crate::TaskRef)), and the future is dropped with it.
+    // Checklist: L28, L30.
+    #[cold]
+    fn cancelled(&self) -> Poll<()> {
+        self.shared.complete(Err(Error::Cancelled));
+        if let Ok(Some(task)) = crate::current_task() {
+            task.cancel(); // asked during its own poll: it ends cancelled as this returns
+        }
+        Poll::Ready(())
     }
 }
 

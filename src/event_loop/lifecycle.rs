@@ -115,6 +115,17 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
+/// `LoopHandle::as_main`'s guard: no task is current, then the loop is idle again.
+struct AsMain<'a> {
+    running: RunningGuard<'a>,
+}
+
+impl Drop for AsMain<'_> {
+    fn drop(&mut self) {
+        self.running.inner.book.set_current(executor::NO_TASK);
+    }
+}
+
 /// Takes a `run_until_complete` run's main entry out of the queues when the run ends.
 struct MainGuard<'a>(&'a LoopInner);
 
@@ -258,7 +269,10 @@ impl LoopHandle {
     /// already queued. The loop stops one iteration after `fut` completes, so callbacks `fut`
     /// scheduled just before finishing still run.
     ///
-    /// A panic in `fut` propagates to the caller after the loop's running state is reset.
+    /// A panic in `fut` propagates to the caller after the loop's running state is reset. If
+    /// the run stops before `fut` completes, `fut` is dropped in the loop, with the loop still
+    /// running and `fut` as the current task, as a cancelled task is: its cleanup can reach
+    /// the loop, and what it schedules runs in the loop's next run.
     ///
     /// `fut` is a task of its own while it runs ([`current_task`](crate::current_task),
     /// [`all_tasks`](crate::all_tasks)), also when it is a spawned [`Task`](crate::Task)'s
@@ -327,11 +341,31 @@ impl LoopHandle {
                 let _ = lp.call_soon(move || stopper.stop());
             }
         };
-        self.run_forever_with(&mut main, true)?;
+        let ran = self.run_forever_with(&mut main, true);
+        if output.is_none() && !cancelled {
+            // Stopped (or the poll failed) before `fut` completed: dropped in the loop.
+            let _in_loop = self.as_main(key);
+            fut.set(None);
+        }
+        ran?;
         if cancelled {
             return Err(Error::Cancelled);
         }
         output.ok_or_else(|| Error::invalid_state("Event loop stopped before Future completed."))
+    }
+
+    /// Marks the loop running, between iterations, with the main future `key` current, until
+    /// the guard drops: for dropping a run's main future that never completed, as a cancelled
+    /// task's is dropped. Its `Drop` (Python's `finally`, run when `Runner.close` cancels the
+    /// main task left pending) then finds the running loop and itself as the current task,
+    /// and what it schedules runs in the loop's next run (`asyncio::run`'s shutdown drains it).
+    // Checklist: L14, L41.
+    #[inline(never)]
+    fn as_main(&self, key: crate::slots::SlotKey) -> AsMain<'_> {
+        // The run just ended, and `run_until_complete` checked it could run before it began.
+        let running = self.start();
+        self.inner.book.set_current(key);
+        AsMain { running }
     }
 
     /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or
