@@ -264,7 +264,9 @@ impl LoopHandle {
     }
 
     /// Reports `ctx` to the exception handler. If a custom handler panics, the default
-    /// handler reports that with message `Unhandled error in exception handler`.
+    /// handler reports that with message `Unhandled error in exception handler`; so too a
+    /// custom handler that calls this from inside itself 100 calls deep (where CPython meets
+    /// its recursion limit), once, after which the outer calls return as usual.
     ///
     /// # Examples
     ///
@@ -287,10 +289,59 @@ impl LoopHandle {
             default_exception_handler(ctx);
             return;
         };
+        let Some(_depth) = HandlerDepth::enter() else {
+            return handler_recursed(ctx);
+        };
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(self, ctx))) {
             handler_panicked(ctx, &*payload);
         }
     }
+}
+
+/// How deep custom exception handlers may call `call_exception_handler` from inside
+/// themselves, on one thread, before the innermost call is refused. CPython's nesting ends at
+/// its recursion limit with a `RecursionError`, which the innermost `call_exception_handler`
+/// catches and reports; here the stack would overflow first and abort the process.
+const MAX_HANDLER_DEPTH: u32 = 100;
+
+thread_local! {
+    static HANDLER_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One custom handler call in progress on this thread; the count goes back down on drop.
+struct HandlerDepth;
+
+impl HandlerDepth {
+    fn enter() -> Option<HandlerDepth> {
+        HANDLER_DEPTH.with(|d| {
+            let depth = d.get();
+            (depth < MAX_HANDLER_DEPTH).then(|| {
+                d.set(depth + 1);
+                HandlerDepth
+            })
+        })
+    }
+}
+
+impl Drop for HandlerDepth {
+    fn drop(&mut self) {
+        HANDLER_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// The default handler's report of custom handlers nested past [`MAX_HANDLER_DEPTH`]: as
+/// CPython reports the `RecursionError` (a `RuntimeError`) its innermost call caught, once;
+/// the outer handler calls then return as usual.
+#[cold]
+#[inline(never)]
+fn handler_recursed(ctx: &ExceptionContext) {
+    default_exception_handler(
+        &ExceptionContext::new("Unhandled error in exception handler")
+            .with_exception(Box::new(crate::Error::invalid_state(
+                "maximum recursion depth exceeded while calling the exception handler",
+            )))
+            .with_detail("context", crate::error::text_of(ctx)),
+    );
 }
 
 /// The default handler's report of a custom handler that panicked on `ctx`. A free function,

@@ -45,6 +45,53 @@ fn l19_a_panicking_handler_is_reported_by_the_default_one_with_its_context() {
     }
 }
 
+/// L19: a custom handler that calls `call_exception_handler` from inside itself, without end,
+/// is stopped at a bounded depth with one `Unhandled error in exception handler` report, as
+/// CPython's innermost call catches the `RecursionError` and reports it; every outer call
+/// then returns and the loop goes on. (The stack overflowed, aborting the process.)
+#[test]
+fn l19_a_handler_that_calls_the_handler_from_inside_itself_is_stopped_with_one_report() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("recursing handler") => {
+            let lp = asyncio::EventLoop::new().unwrap();
+            let calls = std::rc::Rc::new(std::cell::Cell::new(0u32));
+            let seen = calls.clone();
+            lp.set_exception_handler(Some(
+                move |lp: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                    seen.set(seen.get() + 1);
+                    lp.call_exception_handler(ctx);
+                },
+            ));
+            lp.call_soon::<_, ()>(|| panic!("callback broke")).unwrap();
+            let h = lp.handle();
+            lp.call_soon(move || h.stop()).unwrap();
+            lp.run_forever().unwrap();
+            println!("handler calls: {}", calls.get());
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "l19_a_handler_that_calls_the_handler_from_inside_itself_is_stopped_with_one_report",
+            );
+            let (out, err) = child_output(name, "recursing handler", &[]);
+            assert!(out.contains("handler calls: 100\n"), "{out}");
+            assert_eq!(
+                err.matches("Unhandled error in exception handler").count(),
+                1,
+                "{err}"
+            );
+            assert!(
+                err.contains(
+                    "maximum recursion depth exceeded while calling the exception handler"
+                ),
+                "{err}"
+            );
+            assert!(err.contains("context: Exception in callback "), "{err}");
+        }
+    }
+}
+
 // CPython: BaseEventLoopTests.test_default_exc_handler_callback
 #[test]
 fn l18_l20_test_default_exc_handler_callback() {
