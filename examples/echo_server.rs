@@ -119,8 +119,10 @@ type TlsFiles = Option<(String, String)>;
 /// `echo`, printing the client's address first (the one a PROXY header carried).
 async fn echo_and_print_peer(reader: StreamReader, writer: StreamWriter) -> asyncio::Result<()> {
     let peer = writer.peername().map(|a| a.to_string()).unwrap_or_default();
-    println!("Connection from {peer}");
-    let _ = std::io::stdout().flush(); // a closed stdout must not end the connection
+    // Not `println!`, which panics on a closed stdout: that must not end the connection.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Connection from {peer}");
+    let _ = out.flush();
     echo(reader, writer).await
 }
 

@@ -354,8 +354,11 @@ fn say_interrupted(sig: i32, what: &str) {
         libc::SIGTERM => "SIGTERM",
         _ => "a signal",
     };
-    println!("Interrupted by {name}, {what}");
-    let _ = std::io::stdout().flush();
+    // Not `println!`, which panics on a closed stdout (a pipe whose reader has gone): the
+    // exit status must still say which signal ended the program.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Interrupted by {name}, {what}");
+    let _ = out.flush();
 }
 
 /// Set once by the SIGTERM handler; wakes the future waiting for it.

@@ -232,3 +232,35 @@ fn echo_server_idle_timeout_under_a_drain_is_no_error() {
     let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
     assert_eq!(stderr, "", "an idle timeout under a drain is no error");
 }
+
+/// A server ended by a signal while nobody reads its stdout any more (the reader of its pipe
+/// gone) still exits 143 for SIGTERM: the line saying so is dropped, not a panic (exit 101,
+/// `failed printing to stdout: Broken pipe`), as it was with `println!`.
+#[test]
+fn echo_server_ended_by_sigterm_with_its_stdout_gone_exits_143() {
+    let mut child = ChildGuard(
+        Command::new(example_binary("echo_server"))
+            .args(["--port", "0"])
+            .env_remove("ASYNCIO_TRACE")
+            .env_remove("ASYNCIO_DEBUG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn echo_server"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let err = read_to_end(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Serving on"), "first line: {first:?}");
+    drop(out); // stdout is a broken pipe from now on
+               // SAFETY: a signal to our own child, which is alive (not reaped yet).
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    // Its stderr ends when it exits: a bounded wait for the exit.
+    let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}: {stderr}");
+}
