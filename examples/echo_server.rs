@@ -68,14 +68,21 @@ static CLI: Cli = Cli {
 /// clients. `read` returns each message as a new `Vec`; `read_into` into a buffer that is
 /// yours saves that allocation where a connection is never idle for long.
 ///
-/// With `--idle-timeout`, a client that stays silent (and is sent nothing) that long has its
-/// connection closed under the waiting read, which then fails with a `TimedOut` error.
+/// With `--idle-timeout`, a connection silent both ways that long (a client that says
+/// nothing, or one that stops reading what it is sent) is closed under the waiting read or
+/// drain, which then fails with a `TimedOut` error.
 async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
     match echo_until_eof(reader, writer).await {
         // The client reset the connection, or was gone when we wrote: it left, which is no
         // failure of this server's (the loop's handler would print it as an unhandled one).
         Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
             log::info!(target: "echo_server", "{e}: the client left");
+            Ok(())
+        }
+        // `--idle-timeout` closed the connection: this server's own rule, whether the echo
+        // was waiting to read or to drain (a client that stopped reading), so no failure.
+        Err(e) if e.kind() == ErrorKind::TimedOut => {
+            log::info!(target: "echo_server", "{e}: connection closed");
             Ok(())
         }
         done => done,
@@ -86,14 +93,7 @@ async fn echo(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio:
 async fn echo_until_eof(reader: StreamReader, writer: StreamWriter) -> Result<(), asyncio::Error> {
     writer.set_idle_timeout(IDLE_TIMEOUT.get().copied());
     loop {
-        let data = match reader.read(64 * 1024).await {
-            Ok(data) => data, // up to 64 KiB of what is buffered
-            Err(e) if e.kind() == ErrorKind::TimedOut => {
-                log::info!(target: "echo_server", "{e}: connection closed");
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
+        let data = reader.read(64 * 1024).await?; // up to 64 KiB of what is buffered
         if data.is_empty() {
             break; // EOF: the client is done
         }
@@ -119,8 +119,10 @@ type TlsFiles = Option<(String, String)>;
 /// `echo`, printing the client's address first (the one a PROXY header carried).
 async fn echo_and_print_peer(reader: StreamReader, writer: StreamWriter) -> asyncio::Result<()> {
     let peer = writer.peername().map(|a| a.to_string()).unwrap_or_default();
-    println!("Connection from {peer}");
-    let _ = std::io::stdout().flush(); // a closed stdout must not end the connection
+    // Not `println!`, which panics on a closed stdout: that must not end the connection.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Connection from {peer}");
+    let _ = out.flush();
     echo(reader, writer).await
 }
 

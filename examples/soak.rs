@@ -1087,7 +1087,7 @@ fn options() -> Result<Options, BoxError> {
         peak: args.get_in("peak", 0..=1_000_000),
         tls: args.get::<TlsMode>("tls").0,
         server,
-        seed: args.get("seed"),
+        seed: args.get_in("seed", 0..=u64::MAX),
         rss_growth_kib: args.get_in::<u64>("rss-growth-mib", 0..=1 << 30) * 1024,
         scenarios,
     })

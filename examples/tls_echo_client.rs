@@ -120,7 +120,7 @@ fn main() -> std::process::ExitCode {
         port: args.port("port"),
         server_hostname: args.opt("server-hostname"),
         message: args.get("MESSAGE"),
-        reconnect: args.get("reconnect"),
+        reconnect: args.get_in("reconnect", 0..=u32::MAX),
     };
     #[cfg(feature = "tls")]
     let result = asyncio::run(async move { tls_echo_client(opt).await.map_err(|e| e.to_string()) });

@@ -354,8 +354,11 @@ fn say_interrupted(sig: i32, what: &str) {
         libc::SIGTERM => "SIGTERM",
         _ => "a signal",
     };
-    println!("Interrupted by {name}, {what}");
-    let _ = std::io::stdout().flush();
+    // Not `println!`, which panics on a closed stdout (a pipe whose reader has gone): the
+    // exit status must still say which signal ended the program.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Interrupted by {name}, {what}");
+    let _ = out.flush();
 }
 
 /// Set once by the SIGTERM handler; wakes the future waiting for it.
@@ -482,18 +485,20 @@ impl Args {
         }
     }
 
-    /// [`Args::get`], and the value must lie in `range`: else a usage error (exit 2).
+    /// A whole number in `range`, given or default: anything else is a usage error (exit 2)
+    /// that gives the range, in place of std's `invalid digit found in string` or `number too
+    /// large to fit in target type`.
     pub fn get_in<T>(&self, name: &str, range: std::ops::RangeInclusive<T>) -> T
     where
         T: std::str::FromStr + PartialOrd + std::fmt::Display,
-        T::Err: std::fmt::Display,
     {
-        let v: T = self.get(name);
-        if !range.contains(&v) {
-            let (lo, hi) = (range.start(), range.end());
-            self.invalid(name, &format!("not in {lo}..={hi}"));
+        let raw: String = self.get(name); // absent with no default: `missing --NAME N`
+        let (lo, hi) = (range.start(), range.end());
+        match raw.parse::<T>() {
+            Ok(v) if range.contains(&v) => v,
+            Ok(_) => self.invalid(name, &format!("not in {lo}..={hi}")),
+            Err(_) => self.invalid(name, &format!("not a whole number in {lo}..={hi}")),
         }
-        v
     }
 
     /// A port number, 0 to 65535: anything else is a usage error (exit 2) that says so, in

@@ -170,3 +170,97 @@ fn echo_server_takes_a_client_reset_quietly() {
     let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
     assert_eq!(stderr, "", "a client's reset is no error of the server's");
 }
+
+/// `echo_server --idle-timeout` closing a client that stopped reading is the server's own rule
+/// at work, as for a silent one: nothing on stderr. The client writes without reading until
+/// every buffer between them is full and the server's echo waits in `drain`; silence both
+/// ways then ends the connection under that drain. Before, the drain's `TimedOut` went to the
+/// loop's handler as `ERROR asyncio: Unhandled exception in client_connected_cb` (only a read
+/// that timed out was taken quietly).
+#[test]
+fn echo_server_idle_timeout_under_a_drain_is_no_error() {
+    use std::io::Write;
+    let mut child = ChildGuard(
+        Command::new(example_binary("echo_server"))
+            .args(["--port", "0", "--idle-timeout", "0.2"])
+            .env_remove("ASYNCIO_TRACE")
+            .env_remove("ASYNCIO_DEBUG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn echo_server"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let err = read_to_end(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let port: u16 = first
+        .trim_end()
+        .strip_prefix("Serving on 127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let mut stuck = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stuck.set_write_timeout(Some(BOUND)).unwrap();
+    // Writes block once the buffers are full (the server's reader pauses at its limit), until
+    // the idle timeout aborts the connection: the write then fails. Bounded in bytes too.
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0usize;
+    let ended = loop {
+        match stuck.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) => break e,
+        }
+        assert!(sent < 1 << 30, "the server took 1 GiB without echoing");
+    };
+    assert!(
+        matches!(
+            ended.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
+        "the connection was not closed: {ended}"
+    );
+    // Served after it: by then the task whose drain failed has ended (it was woken first).
+    let mut next = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    next.set_read_timeout(Some(BOUND)).unwrap();
+    next.write_all(b"ping").unwrap();
+    let mut got = [0u8; 4];
+    next.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+    drop((stuck, next));
+    child.0.kill().unwrap();
+    let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
+    assert_eq!(stderr, "", "an idle timeout under a drain is no error");
+}
+
+/// A server ended by a signal while nobody reads its stdout any more (the reader of its pipe
+/// gone) still exits 143 for SIGTERM: the line saying so is dropped, not a panic (exit 101,
+/// `failed printing to stdout: Broken pipe`), as it was with `println!`.
+#[test]
+fn echo_server_ended_by_sigterm_with_its_stdout_gone_exits_143() {
+    let mut child = ChildGuard(
+        Command::new(example_binary("echo_server"))
+            .args(["--port", "0"])
+            .env_remove("ASYNCIO_TRACE")
+            .env_remove("ASYNCIO_DEBUG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn echo_server"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let err = read_to_end(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Serving on"), "first line: {first:?}");
+    drop(out); // stdout is a broken pipe from now on
+               // SAFETY: a signal to our own child, which is alive (not reaped yet).
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    // Its stderr ends when it exits: a bounded wait for the exit.
+    let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}: {stderr}");
+}

@@ -229,6 +229,30 @@ fn the_messages_say_what_is_wrong() {
             &["--peak", "99999999"],
             "soak: invalid value '99999999' for --peak: not in 0..=1000000",
         ),
+        // A whole number's flag in words, with its range, not std's `invalid digit found in
+        // string` (a sign, an exponent) or `number too large to fit in target type`.
+        (
+            "chat_server",
+            &["--outbox", "99999999999999999999999"],
+            "chat_server: invalid value '99999999999999999999999' for --outbox: not a whole \
+             number in 1..=18446744073709551615",
+        ),
+        (
+            "soak",
+            &["--seconds", "1e9"],
+            "soak: invalid value '1e9' for --seconds: not a whole number in 0..=31536000",
+        ),
+        (
+            "soak",
+            &["--seed", "-1"],
+            "soak: invalid value '-1' for --seed: not a whole number in 0..=18446744073709551615",
+        ),
+        (
+            "tls_echo_client",
+            &["--cafile", "ca.pem", "--reconnect", "-1"],
+            "tls_echo_client: invalid value '-1' for --reconnect: not a whole number in \
+             0..=4294967295",
+        ),
     ];
     for &(name, args, expected) in cases {
         let r = run(name, args);
