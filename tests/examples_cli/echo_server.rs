@@ -128,21 +128,7 @@ fn echo_server_behind_a_proxy_prints_the_header_peer() {
 #[test]
 fn echo_server_takes_a_client_reset_quietly() {
     use std::io::Write;
-    let mut child = ChildGuard(
-        Command::new(example_binary("echo_server"))
-            .args(["--port", "0"])
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn echo_server"),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let err = read_to_end(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
+    let (mut child, _out, err, first) = spawn_echo_server(&["--port", "0"]);
     let port: u16 = first
         .trim_end()
         .strip_prefix("Serving on 127.0.0.1:")
@@ -180,21 +166,8 @@ fn echo_server_takes_a_client_reset_quietly() {
 #[test]
 fn echo_server_idle_timeout_under_a_drain_is_no_error() {
     use std::io::Write;
-    let mut child = ChildGuard(
-        Command::new(example_binary("echo_server"))
-            .args(["--port", "0", "--idle-timeout", "0.2"])
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn echo_server"),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let err = read_to_end(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
+    let (mut child, _out, err, first) =
+        spawn_echo_server(&["--port", "0", "--idle-timeout", "0.2"]);
     let port: u16 = first
         .trim_end()
         .strip_prefix("Serving on 127.0.0.1:")
@@ -238,9 +211,33 @@ fn echo_server_idle_timeout_under_a_drain_is_no_error() {
 /// `failed printing to stdout: Broken pipe`), as it was with `println!`.
 #[test]
 fn echo_server_ended_by_sigterm_with_its_stdout_gone_exits_143() {
+    let (mut child, out, err, first) = spawn_echo_server(&["--port", "0"]);
+    assert!(first.starts_with("Serving on"), "first line: {first:?}");
+    drop(out); // stdout is a broken pipe from now on
+
+    // SAFETY: a signal to our own child, which is alive (not reaped yet).
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    // Its stderr ends when it exits: a bounded wait for the exit.
+    let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}: {stderr}");
+}
+
+/// `echo_server ARGS` without the trace variables, its stdout and stderr piped: the child, its
+/// stdout past the first line, its stderr read to the end on a thread, and that first line.
+fn spawn_echo_server(
+    args: &[&str],
+) -> (
+    ChildGuard,
+    BufReader<std::process::ChildStdout>,
+    mpsc::Receiver<String>,
+    String,
+) {
     let mut child = ChildGuard(
         Command::new(example_binary("echo_server"))
-            .args(["--port", "0"])
+            .args(args)
             .env_remove("ASYNCIO_TRACE")
             .env_remove("ASYNCIO_DEBUG")
             .stdin(Stdio::null())
@@ -253,14 +250,5 @@ fn echo_server_ended_by_sigterm_with_its_stdout_gone_exits_143() {
     let err = read_to_end(child.0.stderr.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("Serving on"), "first line: {first:?}");
-    drop(out); // stdout is a broken pipe from now on
-               // SAFETY: a signal to our own child, which is alive (not reaped yet).
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
-    // Its stderr ends when it exits: a bounded wait for the exit.
-    let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
-    let status = child.0.wait().unwrap();
-    assert_eq!(status.code(), Some(143), "{status:?}: {stderr}");
+    (child, out, err, first)
 }
