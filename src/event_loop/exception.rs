@@ -285,16 +285,26 @@ impl LoopHandle {
     // Checklist: L19.
     pub fn call_exception_handler(&self, ctx: &ExceptionContext) {
         let handler = self.inner.exception_handler.borrow().clone();
-        let Some(handler) = handler else {
-            default_exception_handler(ctx);
-            return;
-        };
-        let Some(_depth) = HandlerDepth::enter() else {
-            return handler_recursed(ctx);
-        };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(self, ctx))) {
-            handler_panicked(ctx, &*payload);
+        match handler {
+            None => default_exception_handler(ctx),
+            Some(handler) => call_custom_handler(self, &*handler, ctx),
         }
+    }
+}
+
+/// A custom handler's call: its panic caught and reported, its nesting bounded. Out of line,
+/// so that `call_exception_handler`, inlined where reports are made, stays small.
+#[inline(never)]
+fn call_custom_handler(
+    lp: &LoopHandle,
+    handler: &dyn Fn(&LoopHandle, &ExceptionContext),
+    ctx: &ExceptionContext,
+) {
+    let Some(_depth) = HandlerDepth::enter() else {
+        return handler_recursed(ctx);
+    };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(lp, ctx))) {
+        handler_panicked(ctx, &*payload);
     }
 }
 
