@@ -300,12 +300,18 @@ fn call_custom_handler(
     handler: &dyn Fn(&LoopHandle, &ExceptionContext),
     ctx: &ExceptionContext,
 ) {
-    let Some(_depth) = HandlerDepth::enter() else {
-        return handler_recursed(ctx);
+    let failure: Box<dyn std::error::Error> = match HandlerDepth::enter() {
+        // As CPython reports the `RecursionError` (a `RuntimeError`) its innermost call
+        // caught, once; the outer handler calls then return as usual.
+        None => Box::new(crate::Error::invalid_state(
+            "maximum recursion depth exceeded while calling the exception handler",
+        )),
+        Some(_depth) => match catch_unwind(AssertUnwindSafe(|| handler(lp, ctx))) {
+            Ok(()) => return,
+            Err(payload) => Box::new(PanicError::from_payload(&*payload)),
+        },
     };
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(lp, ctx))) {
-        handler_panicked(ctx, &*payload);
-    }
+    handler_failed(ctx, failure);
 }
 
 /// How deep custom exception handlers may call `call_exception_handler` from inside
@@ -339,36 +345,22 @@ impl Drop for HandlerDepth {
     }
 }
 
-/// The default handler's report of custom handlers nested past [`MAX_HANDLER_DEPTH`]: as
-/// CPython reports the `RecursionError` (a `RuntimeError`) its innermost call caught, once;
-/// the outer handler calls then return as usual.
+/// The default handler's report of a custom handler that failed on `ctx` (panicked, or
+/// nested too deep). A free function, cold and out of line: the `LoopHandle` methods are
+/// compiled with the loop's own code, which then needed no copy of a context's drop glue for
+/// this rare path.
 #[cold]
 #[inline(never)]
-fn handler_recursed(ctx: &ExceptionContext) {
+fn handler_failed(ctx: &ExceptionContext, failure: Box<dyn std::error::Error>) {
     default_exception_handler(
         &ExceptionContext::new("Unhandled error in exception handler")
-            .with_exception(Box::new(crate::Error::invalid_state(
-                "maximum recursion depth exceeded while calling the exception handler",
-            )))
-            .with_detail("context", crate::error::text_of(ctx)),
-    );
-}
-
-/// The default handler's report of a custom handler that panicked on `ctx`. A free function,
-/// cold and out of line: the `LoopHandle` methods are compiled with the loop's own code, which
-/// then needed no copy of a context's drop glue for this rare path.
-#[cold]
-#[inline(never)]
-fn handler_panicked(ctx: &ExceptionContext, payload: &(dyn Any + Send)) {
-    default_exception_handler(
-        &ExceptionContext::new("Unhandled error in exception handler")
-            .with_exception(Box::new(PanicError::from_payload(payload)))
+            .with_exception(failure)
             .with_detail("context", crate::error::text_of(ctx)),
     );
 }
 
 /// Reports `message` with one `key: value` detail and no exception (a task destroyed while
-/// pending when the loop closes). Cold and out of line, as [`handler_panicked`].
+/// pending when the loop closes). Cold and out of line, as [`handler_failed`].
 #[cold]
 #[inline(never)]
 pub(crate) fn report_detail(lp: &LoopHandle, message: &str, key: &'static str, value: String) {
