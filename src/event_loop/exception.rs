@@ -300,7 +300,7 @@ fn call_custom_handler(
     handler: &dyn Fn(&LoopHandle, &ExceptionContext),
     ctx: &ExceptionContext,
 ) {
-    let failure: Box<dyn std::error::Error> = match HandlerDepth::enter() {
+    let failure: Box<dyn std::error::Error> = match HandlerDepth::enter(&lp.inner.handler_depth) {
         // As CPython reports the `RecursionError` (a `RuntimeError`) its innermost call
         // caught, once; the outer handler calls then return as usual.
         None => Box::new(crate::Error::invalid_state(
@@ -315,33 +315,27 @@ fn call_custom_handler(
 }
 
 /// How deep custom exception handlers may call `call_exception_handler` from inside
-/// themselves, on one thread, before the innermost call is refused. CPython's nesting ends at
-/// its recursion limit with a `RecursionError`, which the innermost `call_exception_handler`
-/// catches and reports; here the stack would overflow first and abort the process.
+/// themselves before the innermost call is refused. CPython's nesting ends at its recursion
+/// limit with a `RecursionError`, which the innermost `call_exception_handler` catches and
+/// reports; here the stack would overflow first and abort the process.
 const MAX_HANDLER_DEPTH: u32 = 100;
 
-thread_local! {
-    static HANDLER_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
+/// One custom handler call in progress on a loop; the count goes back down on drop.
+struct HandlerDepth<'a>(&'a std::cell::Cell<u32>);
 
-/// One custom handler call in progress on this thread; the count goes back down on drop.
-struct HandlerDepth;
-
-impl HandlerDepth {
-    fn enter() -> Option<HandlerDepth> {
-        HANDLER_DEPTH.with(|d| {
-            let depth = d.get();
-            (depth < MAX_HANDLER_DEPTH).then(|| {
-                d.set(depth + 1);
-                HandlerDepth
-            })
+impl<'a> HandlerDepth<'a> {
+    fn enter(depth: &'a std::cell::Cell<u32>) -> Option<HandlerDepth<'a>> {
+        let d = depth.get();
+        (d < MAX_HANDLER_DEPTH).then(|| {
+            depth.set(d + 1);
+            HandlerDepth(depth)
         })
     }
 }
 
-impl Drop for HandlerDepth {
+impl Drop for HandlerDepth<'_> {
     fn drop(&mut self) {
-        HANDLER_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 

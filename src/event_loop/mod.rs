@@ -136,6 +136,8 @@ pub(crate) struct LoopInner {
     /// after the L3 snapshot, then empty again before the iteration ends (D10).
     pub(crate) io_woken: WokenList,
     exception_handler: RefCell<Option<ExceptionHandler>>,
+    /// Custom exception handler calls in progress, nested (`exception::call_custom_handler`).
+    handler_depth: Cell<u32>,
     /// Reused buffer for due timers (capacity kept between iterations).
     expired: Cell<Vec<(TimerKey, u64, Timer)>>,
     /// Retries spaced out while a protocol is held elsewhere (`protocol::when_cell_free`):
@@ -421,6 +423,7 @@ impl EventLoop {
             in_io_callback: Cell::new(false),
             io_woken: WokenList::default(),
             exception_handler: RefCell::new(None),
+            handler_depth: Cell::new(0),
             expired: Cell::new(Vec::new()),
             held_retries: RefCell::new(Vec::new()),
             remote: Cell::new(Vec::new()),
