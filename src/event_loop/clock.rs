@@ -5,9 +5,9 @@
 //! instants before the loop keep their order); the wheel files each under the millisecond it
 //! falls in (rounded *down*), and the loop fires an entry of the millisecond under way only
 //! once its exact deadline has passed, so a timer never fires early (L8) nor a tick late. The
-//! poll timeout is the time to the earliest exact deadline, which the poll rounds up to its
-//! resolution once (L9). A [`ManualClock`] replaces the system clock in tests: time moves
-//! only when the test says so.
+//! poll timeout is the time to the earliest exact deadline: epoll waits its whole
+//! milliseconds and `precise_wait` the part below one (L9). A [`ManualClock`] replaces the
+//! system clock in tests: time moves only when the test says so.
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -479,7 +479,10 @@ impl Drop for EventLoop {
 }
 
 impl LoopHandle {
-    /// The loop's clock (Python's `loop.time()`): monotonic, or a [`ManualClock`].
+    /// The loop's clock (Python's `loop.time()`): monotonic, or a [`ManualClock`]. Timers
+    /// made from it are due exactly when it says; it may trail a plain `Instant::now()` read
+    /// at the same moment by about a microsecond (its origin is paired with the raw monotonic
+    /// clock once), so a timer at an `Instant` read by hand is that much late, never early.
     ///
     /// # Examples
     ///
