@@ -74,8 +74,13 @@ impl std::str::FromStr for Url {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
+        if authority.starts_with('[') != authority.contains(']') {
+            return Err("Invalid IPv6 URL: a '[' without its ']', or the other way".into());
+        }
         let (hostname, port) = match authority.rsplit_once(':') {
             // In `[v6]`, the last ':' is the address's own unless the bracket closes before it.
+            // An empty port (`host:`) is no port, as urlsplit reads it.
+            Some((h, "")) if !authority.starts_with('[') || h.ends_with(']') => (h, None),
             Some((h, p)) if !authority.starts_with('[') || h.ends_with(']') => (
                 h,
                 Some(

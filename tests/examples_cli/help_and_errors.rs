@@ -162,6 +162,13 @@ fn the_messages_say_what_is_wrong() {
             "http_headers: invalid value 'http://127.0.0.1:99999/' for URL: bad port \"99999\": \
              not a port number (0 to 65535)",
         ),
+        // urlsplit raises ValueError('Invalid IPv6 URL') (it was taken as host "::1").
+        (
+            "http_headers",
+            &["http://[::1/"],
+            "http_headers: invalid value 'http://[::1/' for URL: Invalid IPv6 URL: a '[' \
+             without its ']', or the other way",
+        ),
         (
             "tls_echo_client",
             &[],
@@ -273,6 +280,17 @@ fn a_bracketed_ipv6_host_without_a_port_is_not_a_usage_error() {
     let r = run("http_headers", &["http://[::1]/"]);
     assert_ne!(r.code, Some(2), "{}", r.stderr);
     assert!(!r.stderr.contains("bad port"), "{}", r.stderr);
+}
+
+#[test]
+fn an_empty_port_in_the_url_is_no_port() {
+    // urlsplit("http://[::1]:/").port is None, as for "http://[::1]/": the example goes on to
+    // connect to port 80 (refused or answered, either way not exit 2). It said: bad port "".
+    for url in ["http://[::1]:/", "http://127.0.0.1:/"] {
+        let r = run("http_headers", &[url]);
+        assert_ne!(r.code, Some(2), "{url}: {}", r.stderr);
+        assert!(!r.stderr.contains("bad port"), "{url}: {}", r.stderr);
+    }
 }
 
 #[test]
