@@ -74,17 +74,23 @@ fn test_add_signal_handler() {
     assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
 }
 
-#[test]
-fn test_add_signal_handler_from_kill() {
-    let _serial = util::serial();
-    let lp = EventLoop::new().unwrap();
+/// A handler for `sig` on `lp` that counts its calls and stops the loop; the count.
+fn count_and_stop_on(lp: &EventLoop, sig: i32) -> Rc<Cell<u32>> {
     let count = Rc::new(Cell::new(0));
     let (seen, stopper) = (count.clone(), lp.handle());
-    lp.add_signal_handler(libc::SIGUSR2, move || {
+    lp.add_signal_handler(sig, move || {
         seen.set(seen.get() + 1);
         stopper.stop();
     })
     .unwrap();
+    count
+}
+
+#[test]
+fn test_add_signal_handler_from_kill() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let count = count_and_stop_on(&lp, libc::SIGUSR2);
     // SAFETY: kill to our own pid; SIGUSR2 has a handler.
     #[allow(unsafe_code)]
     let rc = unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) };
@@ -122,13 +128,7 @@ fn in_epoll_wait(tid: libc::pid_t) -> bool {
 fn a_signal_interrupting_the_poll_is_not_an_error_and_its_handler_runs() {
     let _serial = util::serial();
     let lp = EventLoop::new().unwrap();
-    let count = Rc::new(Cell::new(0));
-    let (seen, stopper) = (count.clone(), lp.handle());
-    lp.add_signal_handler(libc::SIGUSR2, move || {
-        seen.set(seen.get() + 1);
-        stopper.stop();
-    })
-    .unwrap();
+    let count = count_and_stop_on(&lp, libc::SIGUSR2);
     // SAFETY: neither call has preconditions; both name the calling thread.
     #[allow(unsafe_code)]
     let (tid, thread) = unsafe { (libc::gettid(), libc::pthread_self()) };

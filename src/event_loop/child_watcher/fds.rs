@@ -186,10 +186,17 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_descriptor_opened_after_the_parent_looked_does_not_reach_the_child() {
+        late_pipe_stays_out(|cmd| set_child_fds(cmd, true, Vec::new()));
+    }
+
+    /// Pipes opened without close-on-exec before and after `prepare` sets up `cmd`'s child
+    /// (after: as another thread would, once the parent looked): none reaches the child.
+    #[cfg(target_os = "linux")]
+    fn late_pipe_stays_out(prepare: impl FnOnce(&mut Command)) {
         let early = inheritable_pipe();
         let mut cmd = Command::new("sh");
         cmd.arg("-c");
-        set_child_fds(&mut cmd, true, Vec::new());
+        prepare(&mut cmd);
         let late = inheritable_pipe();
         let fds = [
             early.0.as_raw_fd(),
@@ -239,22 +246,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn without_close_range_a_descriptor_opened_after_the_look_does_not_reach_the_child() {
-        let early = inheritable_pipe();
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c");
-        close_in_child_with(&mut cmd, Vec::new(), fd_table_size(), || false);
-        let late = inheritable_pipe();
-        let fds = [
-            early.0.as_raw_fd(),
-            early.1.as_raw_fd(),
-            late.0.as_raw_fd(),
-            late.1.as_raw_fd(),
-        ];
-        assert_eq!(
-            open_in_child(cmd, &fds),
-            0,
-            "descriptors {fds:?} reached the child"
-        );
+        late_pipe_stays_out(|cmd| close_in_child_with(cmd, Vec::new(), fd_table_size(), || false));
     }
 
     // `sysconf(_SC_OPEN_MAX)` answers -1 where it cannot tell (an unlimited `RLIMIT_NOFILE`
