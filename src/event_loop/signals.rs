@@ -155,6 +155,11 @@ pub(crate) fn is_default(sig: i32) -> bool {
     disposition(sig) == Some(libc::SIG_DFL)
 }
 
+/// Whether `sig` is currently ignored (`SIG_IGN`), the one disposition an exec keeps.
+pub(crate) fn is_ignored(sig: i32) -> bool {
+    disposition(sig) == Some(libc::SIG_IGN)
+}
+
 /// Runs `write`, one `write(2)` to a pipe (or to anything a pipe transport wraps), so that a
 /// reader that has gone is `EPIPE` and never a fatal `SIGPIPE`. Sockets have `MSG_NOSIGNAL`;
 /// pipes have no such flag, and a host that keeps `SIGPIPE` at its default action (a C program
