@@ -33,8 +33,8 @@
 //! registration stays with the loop until the child exits, and if the loop closes first the
 //! child is handed to a reaper thread. This module is the only one that calls
 //! `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and, in a starting child,
-//! `setsid`, the close-on-exec marks of `set_child_fds` and `restore_signals`' `SIGXFSZ`); it touches mio only
-//! through the loop's `register_handler`.
+//! `setsid`, the close-on-exec marks of `set_child_fds` and `restore_signals`' `SIGXFSZ`);
+//! it touches mio only through the loop's `register_handler`.
 //!
 //! Here: the watch a `Process` holds ([`ChildWatch`]), its kill guard, and the ways a child
 //! that cannot be watched is let go. `process.rs`: the system calls on one child (open a
