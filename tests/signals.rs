@@ -165,6 +165,79 @@ fn a_signal_interrupting_the_poll_is_not_an_error_and_its_handler_runs() {
     assert!(lp.remove_signal_handler(libc::SIGUSR2).unwrap());
 }
 
+/// The id of a thread of this process named `name` (as the kernel keeps it: cut to 15
+/// bytes), waiting for one to appear for at most [`BOUND`].
+#[cfg(target_os = "linux")]
+fn thread_named(name: &str) -> libc::pid_t {
+    let comm = &name.as_bytes()[..name.len().min(15)];
+    let bound = std::time::Instant::now() + BOUND;
+    loop {
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let named = std::fs::read(task.path().join("comm")).unwrap_or_default();
+            if named.strip_suffix(b"\n") == Some(comm) {
+                return task.file_name().to_str().unwrap().parse().unwrap();
+            }
+        }
+        assert!(std::time::Instant::now() < bound, "no thread named {name}");
+        std::thread::yield_now();
+    }
+}
+
+/// A signal the loop handles, sent to one of the crate's helper threads alone (as the kernel
+/// may hand a process-directed signal to any thread that does not block it): the
+/// process-wide handler runs on that thread and writes to the loop's pipe, and the callback
+/// runs on the loop. The helpers block no signal a loop may handle (the pipe helpers block
+/// SIGPIPE only, which the crate never handles for a loop); a helper that did would keep
+/// the signal pending on itself for ever, and the callback would never run. Each kind of
+/// helper: an executor thread running a job, a child's reaper thread, a pipe helper.
+// Checklist: L16 (signals via the loop's pipe, CPython's set_wakeup_fd).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_handled_signal_sent_to_a_helper_thread_reaches_the_loop() {
+    let _serial = util::serial();
+    let lp = EventLoop::new().unwrap();
+    let arrived = Rc::new(asyncio::Event::new());
+    let seen = arrived.clone();
+    lp.add_signal_handler(libc::SIGUSR2, move || seen.set())
+        .unwrap();
+    let dir = util::temp_dir("signals-helpers");
+    let file = std::fs::File::create(dir.join("out")).unwrap();
+    lp.run_until_complete(async move {
+        let (release, held) = mpsc::channel::<()>();
+        let job = asyncio::run_in_executor(move || held.recv_timeout(BOUND).is_ok());
+        let child = asyncio::create_subprocess_exec("cat", [] as [&str; 0])
+            .stdin(asyncio::Stdio::Pipe)
+            .child_watcher(asyncio::ChildWatcher::Threaded)
+            .await?;
+        let writer = asyncio::open_write_pipe(file).await?; // a regular file: a helper thread
+        let reaper = format!("asyncio-waitpid-{}", child.pid());
+        for name in ["asyncio-executor", &reaper, "asyncio-stdout"] {
+            arrived.clear();
+            let tid = thread_named(name);
+            // SAFETY: plain syscall to a thread of this process; SIGUSR2 has a handler.
+            #[allow(unsafe_code)]
+            let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR2) };
+            assert_eq!(rc, 0, "tgkill to {name}");
+            let reached = asyncio::timeout(BOUND, arrived.wait()).await;
+            assert!(
+                reached.is_ok(),
+                "a SIGUSR2 sent to {name} never reached the loop"
+            );
+        }
+        release.send(()).unwrap();
+        assert!(job.await?, "the job was not released");
+        child.stdin.as_ref().unwrap().close(); // EOF: cat exits
+        assert_eq!(child.wait().await, 0);
+        writer.close();
+        writer.wait_closed().await?;
+        Ok::<_, Error>(())
+    })
+    .unwrap()
+    .unwrap();
+    assert!(lp.remove_signal_handler(libc::SIGUSR2).unwrap());
+    lp.close().unwrap();
+}
+
 #[test]
 fn test_add_signal_handler_replaces() {
     let _serial = util::serial();

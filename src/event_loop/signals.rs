@@ -155,25 +155,32 @@ pub(crate) fn is_default(sig: i32) -> bool {
     disposition(sig) == Some(libc::SIG_DFL)
 }
 
+/// Whether `sig` is currently ignored (`SIG_IGN`), the one disposition an exec keeps.
+pub(crate) fn is_ignored(sig: i32) -> bool {
+    disposition(sig) == Some(libc::SIG_IGN)
+}
+
 /// Runs `write`, one `write(2)` to a pipe (or to anything a pipe transport wraps), so that a
-/// reader that has gone is `EPIPE` and never `SIGPIPE`. Sockets have `MSG_NOSIGNAL`; pipes have
-/// no such flag, and a host that keeps `SIGPIPE` at its default action (a C program or a
-/// cdylib embedding the loop; Rust's `main` and CPython ignore it) would be killed.
+/// reader that has gone is `EPIPE` and never a fatal `SIGPIPE`. Sockets have `MSG_NOSIGNAL`;
+/// pipes have no such flag, and a host that keeps `SIGPIPE` at its default action (a C program
+/// or a cdylib embedding the loop; Rust's `main` and CPython ignore it) would be killed.
 ///
-/// With `SIGPIPE` ignored this is one `sigaction` query and the write. So it is when the
-/// host handles `SIGPIPE` (its own `sigaction`, or a loop's `add_signal_handler`): the signal
-/// is theirs, and their handler runs as it does for a write of theirs, as in CPython, where a
-/// handler set with `signal.signal` sees the `SIGPIPE` of every write to a gone reader.
-/// Only at its default action, which would end the process, is `SIGPIPE` blocked in this
-/// thread around the write; if the write failed with `EPIPE`, the signal it raised
-/// (thread-directed, so now pending here) is taken with a zero-timeout `sigtimedwait` before
-/// the thread's mask is restored. A `SIGPIPE` the host had blocked and already pending is
-/// left alone: it is not ours.
+/// `SIGPIPE` is blocked in this thread around the write, whatever its disposition, so the
+/// signal a failed write raises (thread-directed) waits, pending, while the disposition is
+/// read *after* the write: a handler the host installed (its own `sigaction`, a loop's
+/// `add_signal_handler`) gets it when the mask is restored, as in CPython, where a handler set
+/// with `signal.signal` sees the `SIGPIPE` of every write to a gone reader; at its default
+/// action, or ignored, it is taken with a zero-timeout `sigtimedwait` first. Asking before the
+/// write, as this did, raced with another thread changing the disposition in between (a C
+/// library's `signal(SIGPIPE, SIG_IGN)` … `signal(SIGPIPE, old)` around its own writes): an
+/// action seen ignored could be the default by the time of the write, which then ended the
+/// process. What is left: a handler replaced by the default action between the read after the
+/// write and the mask's restoration, a few instructions (no call hands a signal to a handler
+/// only if that handler is still installed). A `SIGPIPE` the host had blocked and already
+/// pending is left alone: it is not ours. Cost: two `pthread_sigmask` calls around every write
+/// (one system call more than the query before it, which was skipped with `SIGPIPE` ignored);
+/// a failed write adds a `sigaction` query and, unless handled, the `sigtimedwait`.
 pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
-    // `None`, the query failed (not reachable with a valid number): taken as the default.
-    if disposition(libc::SIGPIPE).is_some_and(|d| d != libc::SIG_DFL) {
-        return write();
-    }
     // SAFETY: an all-zero `sigset_t` is a valid value for `sigemptyset` to initialise.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above, to be filled by `pthread_sigmask`.
@@ -191,7 +198,11 @@ pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::R
     let was_blocked = unsafe { libc::sigismember(&old, libc::SIGPIPE) } == 1;
     let was_pending = was_blocked && is_pending(libc::SIGPIPE);
     let result = write();
-    if !was_pending && matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) {
+    let raised = matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE));
+    // `None`, the query failed (not reachable with a valid number): taken as the default.
+    let handled =
+        || disposition(libc::SIGPIPE).is_some_and(|d| d != libc::SIG_DFL && d != libc::SIG_IGN);
+    if raised && !was_pending && !handled() {
         let zero = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -208,6 +219,7 @@ pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::R
     }
     if !was_blocked {
         // SAFETY: `old` is the mask `pthread_sigmask` reported; restoring it is always valid.
+        // A `SIGPIPE` left pending for the host's handler is delivered here.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
     }
     result
@@ -774,6 +786,114 @@ mod tests {
         );
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
         assert!(lp.remove_signal_handler(sig).unwrap());
+    }
+
+    /// Runs `body` in a forked child, whose exit code is what it returns, and reaps it
+    /// ([`reap_within_10s`]). `body` may call only async-signal-safe functions: the fork may
+    /// have left another thread's lock held.
+    fn in_forked_child(body: fn() -> i32) -> (bool, libc::c_int) {
+        // SAFETY: the child runs `body` (async-signal-safe calls only, see above) and `_exit`.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = body();
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(code) };
+        }
+        reap_within_10s(pid)
+    }
+
+    /// A pipe whose reader has gone: its write end (the read end is closed).
+    fn widowed_pipe() -> OwnedFd {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: fresh descriptors, owned by nothing else.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(r);
+        w
+    }
+
+    /// One `write(2)` of a byte to `fd`.
+    fn write_byte(fd: &OwnedFd) -> io::Result<usize> {
+        // SAFETY: one byte from a static, to a descriptor we hold open.
+        let n = unsafe { libc::write(fd.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    /// Sets `SIGPIPE`'s disposition to `action` (`SIG_DFL`, `SIG_IGN`, a handler).
+    fn set_sigpipe(action: libc::sighandler_t) {
+        // SAFETY: FFI; `action` is one of the three kinds of disposition.
+        unsafe { libc::signal(libc::SIGPIPE, action) };
+    }
+
+    /// Counts the `SIGPIPE`s delivered to [`count_sigpipe`] in a forked child.
+    static SIGPIPES: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn count_sigpipe(_: libc::c_int) {
+        SIGPIPES.fetch_add(1, Ordering::SeqCst);
+    }
+
+    // A write to a gone reader while another thread puts SIGPIPE back to its default action
+    // (a C library restoring it after its own writes): `without_sigpipe` read the disposition
+    // before the write, saw it ignored and wrote unprotected; the write's SIGPIPE then ended
+    // the process. The change is made inside the write closure, between the two, so the
+    // race is hit every time. (Before: the child died of SIGPIPE; checked by reverting.)
+    #[test]
+    fn sigpipe_set_to_its_default_action_during_the_write_does_not_end_the_process() {
+        let (exited, status) = in_forked_child(|| {
+            let w = widowed_pipe();
+            set_sigpipe(libc::SIG_IGN);
+            let r = without_sigpipe(|| {
+                set_sigpipe(libc::SIG_DFL); // as another thread would
+                write_byte(&w)
+            });
+            let epipe = matches!(r, Err(e) if e.raw_os_error() == Some(libc::EPIPE));
+            i32::from(!epipe) + 2 * i32::from(is_pending(libc::SIGPIPE))
+        });
+        assert!(exited, "the child hung");
+        assert!(
+            !libc::WIFSIGNALED(status),
+            "the write's SIGPIPE ended the process: signal {}",
+            libc::WTERMSIG(status)
+        );
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "1: no EPIPE; 2: SIGPIPE left pending"
+        );
+    }
+
+    // The other way round: the default action when `without_sigpipe` looked, a handler by the
+    // time of the write (the host installing one on another thread). The handler gets the
+    // write's SIGPIPE, as it would for a write of its own. (Before: taken by `sigtimedwait`,
+    // the handler never ran; checked by reverting.)
+    #[test]
+    fn a_sigpipe_handler_installed_during_the_write_gets_the_signal() {
+        let (exited, status) = in_forked_child(|| {
+            let w = widowed_pipe();
+            set_sigpipe(libc::SIG_DFL);
+            let handler = count_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            let r = without_sigpipe(|| {
+                set_sigpipe(handler); // as the host would, on another thread
+                write_byte(&w)
+            });
+            let epipe = matches!(r, Err(e) if e.raw_os_error() == Some(libc::EPIPE));
+            i32::from(!epipe) + 2 * i32::from(SIGPIPES.load(Ordering::SeqCst) != 1)
+        });
+        assert!(exited, "the child hung");
+        assert!(
+            !libc::WIFSIGNALED(status),
+            "signal {}",
+            libc::WTERMSIG(status)
+        );
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "1: no EPIPE; 2: the handler did not run once"
+        );
     }
 
     /// Reaps `pid`, our forked child, giving it 10 s to exit before it is killed: whether it

@@ -12,7 +12,8 @@
 //!
 //! Ground rules: the parent's pipe ends are close-on-exec, so no other child inherits them,
 //! and a child inherits no descriptor but its three standard streams (Python's
-//! `close_fds=True`); the child's ends are closed in the parent as soon as the child is
+//! `close_fds=True`) and starts with `SIGPIPE` and `SIGXFSZ` at their default action (Python's
+//! `restore_signals=True`); the child's ends are closed in the parent as soon as the child is
 //! started, so EOF comes when the child (and whoever it passed them to) closes them. The
 //! child is watched from the moment it is started and reaped when it exits, whatever happens
 //! to the [`Process`] (see its docs for what dropping one does).
@@ -41,7 +42,7 @@ use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::{strerror, Error, OsError};
 use crate::event_loop::child_watcher::{
-    all_open, set_child_fds, start_new_session, ChildWatch, ChildWatcher,
+    all_open, restore_signals, set_child_fds, start_new_session, ChildWatch, ChildWatcher,
 };
 use crate::transport::pipe::{os_pipe, Direction};
 use crate::wakers::Withdraw;
@@ -591,6 +592,7 @@ impl CreateSubprocess {
             );
             self.close_fds = true;
         }
+        restore_signals(&mut self.cmd);
         set_child_fds(&mut self.cmd, self.close_fds, self.pass_fds);
         let child = self.cmd.spawn().map_err(|e| spawn_error(e, &self.cmd))?;
         let pid = child.id();

@@ -1,7 +1,7 @@
 //! Popen's options at their edges, as CPython 3.11's `subprocess.Popen` takes them:
 //! `pass_fds` given with `close_fds=False` (a warning, and the descriptors closed anyway), a
-//! negative `process_group` (no group set), and the `SIGPIPE` of a write to a child's gone
-//! stdin reaching a handler the host installed.
+//! negative `process_group` (no group set), the `SIGPIPE` of a write to a child's gone
+//! stdin reaching a handler the host installed, and `restore_signals` (its default, on).
 
 use super::*;
 
@@ -196,4 +196,64 @@ async fn write_to_a_gone_child() -> Result<(), Error> {
     }
     assert_eq!(proc.wait().await, 0);
     Ok(())
+}
+
+const RESTORE_CHILD: &str = "ASYNCIO_TEST_RESTORE_SIGNALS_CHILD";
+
+// Popen's `restore_signals=True`, its default and so asyncio's: the child starts with SIGPIPE
+// and SIGXFSZ (and SIGXFZ, which Linux lacks) at their default action where this process
+// ignores them (a Python host ignores both from its start-up, a Rust `main` SIGPIPE); any
+// other signal ignored here stays ignored in the child, as in CPython (`nohup`'s SIGHUP;
+// SIGUSR1 here). Read from the child's own `SigIgn` in /proc/self/status, twice: with SIGXFSZ
+// ignored too (the child resets it itself, so std forks) and without (std's `posix_spawn`
+// resets SIGPIPE). In a process of its own: dispositions are process-wide. (Before: SIGXFSZ
+// stayed ignored in the child; checked by reverting src/streams/subprocess.rs.)
+#[cfg(target_os = "linux")]
+#[test]
+fn restore_signals_resets_sigpipe_and_sigxfsz_in_the_child() {
+    util::in_child(
+        RESTORE_CHILD,
+        "popen_options::restore_signals_resets_sigpipe_and_sigxfsz_in_the_child",
+        "restore signals child: ok",
+        restore_signals_child,
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn restore_signals_child() {
+    let set = |sig, action| {
+        // SAFETY: this child runs this one test alone; both actions are valid dispositions.
+        let previous = unsafe { libc::signal(sig, action) };
+        assert_ne!(previous, libc::SIG_ERR);
+    };
+    let bit = |sig: i32| 1u64 << (sig - 1); // `SigIgn`'s bit for `sig`
+    util::run_fresh(BOUND, async move {
+        set(libc::SIGPIPE, libc::SIG_IGN);
+        set(libc::SIGUSR1, libc::SIG_IGN);
+        for xfsz in [libc::SIG_IGN, libc::SIG_DFL] {
+            set(libc::SIGXFSZ, xfsz);
+            let proc = create_subprocess_exec("cat", ["/proc/self/status"])
+                .stdout(Stdio::Pipe)
+                .await?;
+            let (out, _) = proc.communicate(None).await?;
+            let status = String::from_utf8(out).unwrap();
+            let ignored = status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+                .expect("a SigIgn line");
+            let here = if xfsz == libc::SIG_IGN {
+                "ignored"
+            } else {
+                "default"
+            };
+            let shown = format!("SigIgn {ignored:016x} with SIGXFSZ {here} here");
+            assert_eq!(ignored & bit(libc::SIGPIPE), 0, "SIGPIPE ignored: {shown}");
+            assert_eq!(ignored & bit(libc::SIGXFSZ), 0, "SIGXFSZ ignored: {shown}");
+            assert_ne!(ignored & bit(libc::SIGUSR1), 0, "SIGUSR1 not kept: {shown}");
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    println!("restore signals child: ok");
 }

@@ -129,12 +129,30 @@ fn fd_flags(fd: RawFd) -> Option<libc::c_int> {
 }
 
 /// One past the highest descriptor number that may be open: Linux's `FDSize` (the table's
-/// size, a power of two past the highest open number); `None` without `/proc`.
+/// size, a power of two past the highest open number); `None` without `/proc`. One `read` into
+/// a stack buffer: the line is the eleventh, within the first few hundred bytes, and procfs
+/// hands the whole prefix asked for at once (`read_to_string` made a `statx` and eight reads,
+/// growing a `Vec` from 32 bytes). A line the buffer cuts is not taken.
 fn fd_table_size() -> Option<RawFd> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let size: i64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("FDSize:")?.trim().parse().ok())?;
+    use std::io::Read;
+    let mut file = std::fs::File::open("/proc/self/status").ok()?;
+    let mut buf = [0u8; 1024];
+    let n = loop {
+        match file.read(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            read => break read.ok()?,
+        }
+    };
+    fd_size_in(&buf[..n])
+}
+
+/// The `FDSize:` of a `/proc/<pid>/status` prefix, from whole lines only, at most 2^20.
+fn fd_size_in(status: &[u8]) -> Option<RawFd> {
+    let whole = &status[..status.iter().rposition(|&b| b == b'\n')?];
+    let line = whole
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"FDSize:"))?;
+    let size: i64 = std::str::from_utf8(line).ok()?.trim().parse().ok()?;
     RawFd::try_from(size.clamp(0, 1 << 20)).ok()
 }
 
@@ -258,6 +276,26 @@ mod tests {
         assert_eq!(open_max_bound(-1), 256);
         assert_eq!(open_max_bound(20_000), 20_000);
         assert_eq!(open_max_bound(libc::c_long::MAX), 1 << 20);
+    }
+
+    // `FDSize` from whole lines only: a line the one read cut short is no size.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_table_size_is_read_from_whole_lines_only() {
+        let status = b"Name:\tx\nFDSize:\t64\nGroups:\n";
+        assert_eq!(fd_size_in(status), Some(64));
+        assert_eq!(fd_size_in(&status[..b"Name:\tx\nFDSize:\t6".len()]), None);
+        assert_eq!(fd_size_in(b"FDSize:\t99999999\n"), Some(1 << 20));
+        assert_eq!(fd_size_in(b"FDSize:\t-3\n"), Some(0));
+        assert_eq!(fd_size_in(b"FDSize:\tx\n"), None);
+        // The one read finds what the whole file says (or more: the table only grows, and
+        // other tests open descriptors meanwhile).
+        let full = std::fs::read_to_string("/proc/self/status").unwrap();
+        let (whole, one_read) = (fd_size_in(full.as_bytes()).unwrap(), fd_table_size());
+        assert!(
+            one_read.is_some_and(|n| n >= whole),
+            "{one_read:?} < {whole}"
+        );
     }
 
     // The fallback where `close_range` cannot mark (a kernel before 5.11): every number below

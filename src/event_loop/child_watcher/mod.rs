@@ -33,8 +33,8 @@
 //! registration stays with the loop until the child exits, and if the loop closes first the
 //! child is handed to a reaper thread. This module is the only one that calls
 //! `waitpid`/`waitid`/`kill`/`pidfd_open`/`pidfd_send_signal` (and, in a starting child,
-//! `setsid` and the close-on-exec marks of `set_child_fds`); it touches mio only
-//! through the loop's `register_handler`.
+//! `setsid`, the close-on-exec marks of `set_child_fds` and `restore_signals`' `SIGXFSZ`);
+//! it touches mio only through the loop's `register_handler`.
 //!
 //! Here: the watch a `Process` holds ([`ChildWatch`]), its kill guard, and the ways a child
 //! that cannot be watched is let go. `process.rs`: the system calls on one child (open a
@@ -299,6 +299,30 @@ pub(crate) fn start_new_session(cmd: &mut std::process::Command, group: Option<l
                     return Err(io::Error::last_os_error());
                 }
             }
+            Ok(())
+        });
+    }
+}
+
+/// Python's `restore_signals=True` (Popen's default, so asyncio's): the child starts with
+/// `SIGPIPE` and `SIGXFSZ` at their default action, as `_Py_RestoreSignals` leaves them
+/// (`SIGXFZ` too where there is one; Linux has none). An exec resets every handled signal
+/// already; an ignored one stays ignored, and a Python host ignores both from its start-up,
+/// every Rust `main` `SIGPIPE`. std resets `SIGPIPE` in every child it starts (unless the
+/// program was built with nightly's `-Zon-broken-pipe`); `SIGXFSZ` is reset here, by the
+/// child, and only when it is ignored in this process: code to run in the child makes std
+/// fork instead of `posix_spawn`, which costs more in a large process. The gap, as for
+/// descriptors (`fds.rs`): another thread ignoring `SIGXFSZ` between this look and the start.
+pub(crate) fn restore_signals(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    if !super::signals::is_ignored(libc::SIGXFSZ) {
+        return;
+    }
+    // SAFETY: the closure runs in the forked child before exec and only calls `signal`, which
+    // is async-signal-safe, with a valid signal number and disposition (it cannot fail).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
             Ok(())
         });
     }
