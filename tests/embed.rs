@@ -526,6 +526,7 @@ fn thread_name() -> String {
 /// on the thread that completes it (the loop's), in the order added, once each, with the
 /// result already in; a panicking one is reported and the others, and the loop, go on.
 /// Added once it is done, a callback runs at once on the adding thread.
+// Checklist: L26 (its concurrent.futures counterpart).
 #[test]
 fn add_done_callback_runs_on_the_completing_thread_in_order_or_at_once_if_done() {
     let lt = LoopThread::spawn().unwrap();
@@ -575,6 +576,7 @@ fn add_done_callback_runs_on_the_completing_thread_in_order_or_at_once_if_done()
 /// A cancel runs the callbacks on the cancelling thread (as `concurrent.futures` does), and a
 /// loop shutting down with the work unfinished cancels it there: `cancelled()` is true for
 /// both, false for work that ended with a value.
+// Checklist: L26 (its concurrent.futures counterpart).
 #[test]
 fn cancelled_and_done_callbacks_after_a_cancel_and_a_loop_shutdown() {
     let lt = LoopThread::spawn().unwrap();
@@ -630,6 +632,7 @@ fn cancelled_and_done_callbacks_after_a_cancel_and_a_loop_shutdown() {
 /// taking it, `None` for a value (which `result()` still takes), waits as `result()` does
 /// (`Timeout` while pending), and says `Cancelled` for a cancelled future. An error is given
 /// again at every `result()`, as Python re-raises it; it used to be taken by the first.
+// Checklist: L26 (its concurrent.futures counterpart).
 #[test]
 fn exception_reads_the_error_without_taking_it() {
     let lt = LoopThread::spawn().unwrap();

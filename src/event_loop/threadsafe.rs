@@ -236,6 +236,10 @@ impl ThreadsafeHandle {
     /// made on the loop's own thread (running or between two runs), this is `call_soon`, in
     /// order with the callbacks and task wake-ups queued there, as in CPython.
     ///
+    /// The [`ThreadsafeCallHandle`] it returns cancels the callback from any thread (Python's
+    /// `Handle`, safe to cancel across threads since 3.14): cancelled before the loop runs
+    /// it, it never runs.
+    ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) once the loop is closed.
     ///
@@ -260,10 +264,6 @@ impl ThreadsafeHandle {
     /// assert_eq!(*got.lock().unwrap(), [0, 1, 2]);
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    ///
-    /// The [`ThreadsafeCallHandle`] it returns cancels the callback from any thread (Python's
-    /// `Handle`, safe to cancel across threads since 3.14): cancelled before the loop runs
-    /// it, it never runs.
     // Checklist: L5, L21, D5.
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<ThreadsafeCallHandle, Error>
     where
