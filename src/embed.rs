@@ -11,7 +11,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,28 +21,36 @@ use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
 use crate::event_loop::EventLoop;
 
+/// An [`add_done_callback`](ConcurrentFuture::add_done_callback) callback.
+type DoneCallback<T> = Box<dyn FnOnce(&ConcurrentFuture<T>) + Send>;
+
 struct Slot<T> {
     result: Option<Result<T, Error>>,
+    /// `result()` moved the value out: `result` holds "result already taken" since.
+    taken: bool,
     /// The waker of the task (on any executor) awaiting the `ConcurrentFuture`: one handle,
     /// polled by one task at a time, so one waker, replaced when another polls and taken back
     /// when the handle is dropped (an abandoned await keeps no task alive, D12).
     waiter: Option<Waker>,
     /// The waker of the loop-side task, to deliver a cancellation.
     runner: Option<Waker>,
+    /// Callbacks waiting for the result, in the order they were added; taken (and run,
+    /// with the lock released) by whoever puts the result in.
+    callbacks: Vec<DoneCallback<T>>,
 }
 
 impl<T> Slot<T> {
-    /// Takes the result, if it is there. A value or an error is taken once, leaving a marker
-    /// so a later call says so instead of blocking; a cancellation stays, as Python's
-    /// `result()` raises `CancelledError` at every call on a cancelled future.
+    /// The result, if it is there. A value is moved out once, leaving a marker so a later
+    /// call says so instead of blocking; an error (a cancellation included) stays, and each
+    /// call gets a copy, as Python's `result()` raises the same exception at every call.
     // Checklist: L26.
     fn take_result(&mut self) -> Option<Result<T, Error>> {
-        let r = self.result.take()?;
-        self.result = Some(match r {
-            Err(Error::Cancelled) => Err(Error::Cancelled),
-            _ => Err(Error::invalid_state("result already taken")),
-        });
-        Some(r)
+        if let Err(e) = self.result.as_ref()? {
+            return Some(Err(e.duplicate()));
+        }
+        self.taken = true;
+        self.result
+            .replace(Err(Error::invalid_state("result already taken")))
     }
 }
 
@@ -53,7 +61,7 @@ struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    fn complete(&self, r: Result<T, Error>) {
+    fn complete(self: &Arc<Self>, r: Result<T, Error>) {
         let mut s = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         if s.result.is_some() {
             return;
@@ -65,8 +73,25 @@ impl<T> Shared<T> {
         }
         s.result = Some(r);
         let waiter = s.waiter.take();
+        let callbacks = std::mem::take(&mut s.callbacks);
         drop(s);
         self.wake_all(waiter);
+        self.run_callbacks(callbacks);
+    }
+
+    /// Runs the done-callbacks, on this thread (the one that put the result in), with a
+    /// handle on the future each.
+    fn run_callbacks(self: &Arc<Self>, callbacks: Vec<DoneCallback<T>>) {
+        if callbacks.is_empty() {
+            return;
+        }
+        let fut = ConcurrentFuture {
+            shared: self.clone(),
+            awaited: false,
+        };
+        for callback in callbacks {
+            call_done(callback, &fut);
+        }
     }
 
     /// After the result is in: blocked `result()` calls and the awaiting task look again.
@@ -100,6 +125,22 @@ impl<T> Shared<T> {
 #[must_use = "the work runs anyway; keep the ConcurrentFuture to learn its result"]
 pub struct ConcurrentFuture<T> {
     shared: Arc<Shared<T>>,
+    /// This handle was awaited and filed its task's waker: its drop takes the waker back.
+    /// False for the handle a done-callback is given, which never files one.
+    awaited: bool,
+}
+
+/// Calls a done-callback. A panic in it is reported (on the `concurrent.futures` log target,
+/// as Python logs `exception calling callback for <Future …>`) and goes no further: the
+/// other callbacks still run, and so does the thread that completed the future.
+fn call_done<T>(callback: DoneCallback<T>, fut: &ConcurrentFuture<T>) {
+    if catch_unwind(AssertUnwindSafe(|| callback(fut))).is_err() {
+        crate::event_loop::debug::emit(
+            log::Level::Error,
+            "concurrent.futures",
+            format_args!("exception calling callback for {fut:?}"),
+        );
+    }
 }
 
 impl<T> std::fmt::Debug for ConcurrentFuture<T> {
@@ -117,8 +158,8 @@ impl<T> ConcurrentFuture<T> {
     /// [`Error::Timeout`] if `timeout` passes first (the work goes on); [`Error::Cancelled`]
     /// if it was cancelled, at every call, as Python's `result()` raises `CancelledError`;
     /// [`Error::Panic`] if `f` or its future panicked (the loop reports the panic too);
-    /// [`Error::InvalidState`] if the result (a value or a panic) was already taken, or if the
-    /// loop was closed before the work ran.
+    /// [`Error::InvalidState`] if the value was already taken (an error is given again at
+    /// every call), or if the loop was closed before the work ran.
     ///
     /// # Examples
     ///
@@ -134,13 +175,50 @@ impl<T> ConcurrentFuture<T> {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, Error> {
+        let mut s = self.wait(timeout)?;
+        s.take_result().unwrap_or(Err(Error::Timeout)) // `wait` returns with a result
+    }
+
+    /// The error the work ended with, without taking it: `None` if it ended with a value
+    /// (Python's `concurrent.futures.Future.exception()`). Blocks as
+    /// [`result`](Self::result) does.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if `timeout` passes first; [`Error::Cancelled`] if it was
+    /// cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let fine = lt.run_coroutine_threadsafe(|| async { 1 });
+    /// assert!(fine.exception(None)?.is_none());
+    /// assert_eq!(fine.result(None)?, 1); // still there
+    /// let failed = lt.run_coroutine_threadsafe(|| async { panic!("boom") });
+    /// let e = failed.exception(None)?.expect("it panicked");
+    /// assert!(matches!(e, asyncio::Error::Panic(_)));
+    /// assert!(failed.result(None).is_err()); // the same error again
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn exception(&self, timeout: Option<Duration>) -> Result<Option<Error>, Error> {
+        let s = self.wait(timeout)?;
+        match &s.result {
+            Some(Err(Error::Cancelled)) => Err(Error::Cancelled),
+            Some(Err(e)) if !s.taken => Ok(Some(e.duplicate())),
+            _ => Ok(None),
+        }
+    }
+
+    /// The slot, locked, once the result is in (at most `timeout`).
+    fn wait(&self, timeout: Option<Duration>) -> Result<MutexGuard<'_, Slot<T>>, Error> {
         // A timeout too long to represent (`Duration::MAX`, the idiom for "no deadline") is
         // waited out like `None` instead of overflowing the `Instant`.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(r) = s.take_result() {
-                return r;
+            if s.result.is_some() {
+                return Ok(s);
             }
             s = match deadline {
                 None => self.shared.done.wait(s).unwrap_or_else(|p| p.into_inner()),
@@ -159,10 +237,10 @@ impl<T> ConcurrentFuture<T> {
         }
     }
 
-    /// Cancels: the result is [`Error::Cancelled`] at once, and at its next turn the loop-side
-    /// task ends cancelled, its future dropped. False if the work has already finished; true
-    /// again if it was already cancelled (Python's `concurrent.futures.Future.cancel`), also
-    /// after its result was taken.
+    /// Cancels: the result is [`Error::Cancelled`] at once, the done-callbacks run (on this
+    /// thread), and at its next turn the loop-side task ends cancelled, its future dropped.
+    /// False if the work has already finished; true again if it was already cancelled
+    /// (Python's `concurrent.futures.Future.cancel`), also after its result was taken.
     ///
     /// # Examples
     ///
@@ -175,7 +253,7 @@ impl<T> ConcurrentFuture<T> {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn cancel(&self) -> bool {
-        let (runner, waiter) = {
+        let (runner, waiter, callbacks) = {
             let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
             // Set only with the cancellation as the result (here, or by `complete`), under
             // this lock: a cancelled future stays cancelled.
@@ -190,13 +268,74 @@ impl<T> ConcurrentFuture<T> {
             // to notice (it may not be running, or be driven by the very thread waiting).
             // Under the lock, so the work finishing meanwhile cannot slip a value in.
             s.result = Some(Err(Error::Cancelled));
-            (s.runner.clone(), s.waiter.take())
+            (
+                s.runner.clone(),
+                s.waiter.take(),
+                std::mem::take(&mut s.callbacks),
+            )
         };
         self.shared.wake_all(waiter);
         if let Some(w) = runner {
             w.wake(); // the loop side drops the work at its next turn
         }
+        self.shared.run_callbacks(callbacks);
         true
+    }
+
+    /// Whether it was cancelled: by [`cancel`](Self::cancel), or on the loop side (the loop
+    /// shut down with the work unfinished) (Python's `concurrent.futures.Future.cancelled`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let fut = lt.run_coroutine_threadsafe(|| std::future::pending::<()>());
+    /// assert!(!fut.cancelled());
+    /// fut.cancel();
+    /// assert!(fut.cancelled() && fut.done());
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        self.shared.cancel.load(Ordering::Acquire)
+    }
+
+    /// Calls `f` with the future once it is done (value, error or cancellation), on the
+    /// thread that completes it: the loop's for work that ends there, the cancelling one for
+    /// [`cancel`](Self::cancel). If it is done already, `f` runs at once, here. Callbacks
+    /// run in the order they were added (Python's
+    /// `concurrent.futures.Future.add_done_callback`). A panicking `f` is reported and
+    /// goes no further.
+    ///
+    /// The future `f` is given may take the result ([`result`](Self::result)), which is
+    /// then taken for every other handle too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lt = asyncio::LoopThread::spawn()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let fut = lt.run_coroutine_threadsafe(|| async { 6 * 7 });
+    /// fut.add_done_callback(move |f| {
+    ///     // Done: neither call blocks. Here or on the loop's thread, whichever finished it.
+    ///     tx.send(f.exception(None).map(|e| e.is_none())).unwrap();
+    /// });
+    /// assert!(rx.recv().unwrap()?, "ended with a value");
+    /// assert_eq!(fut.result(None)?, 42);
+    /// lt.stop()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn add_done_callback<F>(&self, f: F)
+    where
+        F: FnOnce(&ConcurrentFuture<T>) + Send + 'static,
+    {
+        let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if s.result.is_none() {
+            s.callbacks.push(Box::new(f));
+            return;
+        }
+        drop(s);
+        call_done(Box::new(f), self);
     }
 
     /// Whether a result (value, error or cancellation) is there.
@@ -224,7 +363,7 @@ impl<T> ConcurrentFuture<T> {
 impl<T> Future for ConcurrentFuture<T> {
     type Output = Result<T, Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = s.take_result() {
             return Poll::Ready(r);
@@ -234,6 +373,7 @@ impl<T> Future for ConcurrentFuture<T> {
             _ => s.waiter.replace(cx.waker().clone()),
         };
         drop(s);
+        self.awaited = true;
         drop(replaced); // after the lock: dropping a waker may run its executor's code
         Poll::Pending
     }
@@ -241,6 +381,9 @@ impl<T> Future for ConcurrentFuture<T> {
 
 impl<T> Drop for ConcurrentFuture<T> {
     fn drop(&mut self) {
+        if !self.awaited {
+            return;
+        }
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
         let waiter = s.waiter.take();
         drop(s);
@@ -279,8 +422,10 @@ where
     let shared = Arc::new(Shared {
         slot: Mutex::new(Slot {
             result: None,
+            taken: false,
             waiter: None,
             runner: None,
+            callbacks: Vec::new(),
         }),
         done: Condvar::new(),
         cancel: AtomicBool::new(false),
@@ -313,7 +458,10 @@ where
     if let Err(e) = scheduled {
         shared.complete(Err(e));
     }
-    ConcurrentFuture { shared }
+    ConcurrentFuture {
+        shared,
+        awaited: false,
+    }
 }
 
 /// The scheduled callback's hold on the result slot until a [`Runner`] takes it over. A

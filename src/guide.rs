@@ -180,7 +180,7 @@
 //! | `asyncio.new_event_loop()` | `EventLoop::new()` (closes on drop) |
 //! | `loop.call_soon(cb)` | `lp.call_soon(f)` → `Handle` |
 //! | `loop.call_later(delay, cb)`, `loop.call_at(when, cb)` | `lp.call_later(d, f)`, `lp.call_at(instant, f)` → `TimerHandle` |
-//! | `loop.call_soon_threadsafe(cb)` | `lp.threadsafe().call_soon_threadsafe(f)` (the handle is `Send + Sync`) |
+//! | `loop.call_soon_threadsafe(cb)` | `lp.threadsafe().call_soon_threadsafe(f)` (the handle is `Send + Sync`) → `ThreadsafeCallHandle`, whose `cancel()` works from any thread (3.14's `_ThreadSafeHandle`) |
 //! | `loop.time()` | `lp.time()` → `Instant` |
 //! | `loop.run_until_complete(fut)`, `run_forever()`, `stop()`, `close()` | same names |
 //! | `loop.is_running()`, `is_closed()` | same names |

@@ -286,7 +286,7 @@ pub use event_loop::handle::{CallbackOutput, Handle, TimerHandle};
 pub use event_loop::thread_pool::{
     executor_max_threads, run_in_executor, set_executor_max_threads, to_thread, RunInExecutor,
 };
-pub use event_loop::threadsafe::ThreadsafeHandle;
+pub use event_loop::threadsafe::{ThreadsafeCallHandle, ThreadsafeHandle};
 pub use event_loop::{get_running_loop, run, EventLoop, LoopHandle, LoopStats, Runner};
 pub use future::{CallbackId, LoopFuture};
 pub use net::accepted::ConnectAcceptedSocket;

@@ -487,3 +487,183 @@ fn d12_an_abandoned_await_of_a_concurrent_future_keeps_no_waker() {
     drop(fut);
     lt.stop().unwrap();
 }
+
+/// A gate the test opens from its thread and loop-side work awaits.
+#[derive(Clone, Default)]
+struct Gate(Arc<std::sync::Mutex<(bool, Option<std::task::Waker>)>>);
+
+impl Gate {
+    fn open(&self) {
+        let waker = {
+            let mut g = self.0.lock().unwrap();
+            g.0 = true;
+            g.1.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn wait(self) -> impl Future<Output = ()> {
+        std::future::poll_fn(move |cx| {
+            let mut g = self.0.lock().unwrap();
+            if g.0 {
+                return std::task::Poll::Ready(());
+            }
+            g.1 = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        })
+    }
+}
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn thread_name() -> String {
+    std::thread::current().name().unwrap_or("?").to_string()
+}
+
+/// `concurrent.futures.Future.add_done_callback`: callbacks added before the work ends run
+/// on the thread that completes it (the loop's), in the order added, once each, with the
+/// result already in; a panicking one is reported and the others, and the loop, go on.
+/// Added once it is done, a callback runs at once on the adding thread.
+// Checklist: L26 (its concurrent.futures counterpart).
+#[test]
+fn add_done_callback_runs_on_the_completing_thread_in_order_or_at_once_if_done() {
+    let lt = LoopThread::spawn().unwrap();
+    let gate = Gate::default();
+    let g = gate.clone();
+    let fut = lt.run_coroutine_threadsafe(move || async move {
+        g.wait().await;
+        7
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    for name in ["first", "panics", "third"] {
+        let tx = tx.clone();
+        fut.add_done_callback(move |f| {
+            assert!(f.done());
+            if name == "panics" {
+                panic!("a done-callback panicking, on purpose");
+            }
+            tx.send((name, thread_name(), f.exception(None).unwrap().is_none()))
+                .unwrap();
+        });
+    }
+    assert!(rx.try_recv().is_err(), "ran before the work ended");
+    gate.open();
+    let loop_thread = "asyncio-loop".to_string();
+    assert_eq!(
+        rx.recv_timeout(LONG).unwrap(),
+        ("first", loop_thread.clone(), true)
+    );
+    assert_eq!(rx.recv_timeout(LONG).unwrap(), ("third", loop_thread, true));
+    assert_eq!(
+        fut.result(Some(LONG)).unwrap(),
+        7,
+        "the value is still there"
+    );
+    let tx2 = tx.clone();
+    fut.add_done_callback(move |f| {
+        tx2.send(("late", thread_name(), f.done())).unwrap();
+    });
+    assert_eq!(rx.try_recv().unwrap(), ("late", thread_name(), true));
+    // The loop survived the panicking callback.
+    let after = lt.run_coroutine_threadsafe(|| async { "still serving" });
+    assert_eq!(after.result(Some(LONG)).unwrap(), "still serving");
+    lt.stop().unwrap();
+    assert!(rx.try_recv().is_err(), "a callback ran twice");
+}
+
+/// A cancel runs the callbacks on the cancelling thread (as `concurrent.futures` does), and a
+/// loop shutting down with the work unfinished cancels it there: `cancelled()` is true for
+/// both, false for work that ended with a value.
+// Checklist: L26 (its concurrent.futures counterpart).
+#[test]
+fn cancelled_and_done_callbacks_after_a_cancel_and_a_loop_shutdown() {
+    let lt = LoopThread::spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let cancelled = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    let shut_down = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    let fine = lt.run_coroutine_threadsafe(|| async { 1 });
+    assert_eq!(fine.result(Some(LONG)).unwrap(), 1);
+    assert!(!cancelled.cancelled() && !shut_down.cancelled() && !fine.cancelled());
+    for (name, fut) in [("cancelled", &cancelled), ("shut down", &shut_down)] {
+        let tx = tx.clone();
+        fut.add_done_callback(move |f| {
+            let e = f.exception(None).map(|_| ());
+            tx.send((
+                name,
+                thread_name(),
+                f.cancelled(),
+                e.map_err(|e| e.to_string()),
+            ))
+            .unwrap();
+        });
+    }
+    let canceller = std::thread::Builder::new()
+        .name("canceller".into())
+        .spawn(move || assert!(cancelled.cancel()))
+        .unwrap();
+    canceller.join().unwrap();
+    let got = rx.recv_timeout(LONG).unwrap();
+    assert_eq!(
+        got,
+        (
+            "cancelled",
+            "canceller".to_string(),
+            true,
+            Err(Error::Cancelled.to_string())
+        )
+    );
+    lt.stop().unwrap();
+    let got = rx.recv_timeout(LONG).unwrap();
+    assert_eq!(
+        got,
+        (
+            "shut down",
+            "asyncio-loop".to_string(),
+            true,
+            Err(Error::Cancelled.to_string())
+        )
+    );
+    assert!(shut_down.cancelled() && !fine.cancelled());
+}
+
+/// `exception()` (Python's `concurrent.futures.Future.exception`) gives the error without
+/// taking it, `None` for a value (which `result()` still takes), waits as `result()` does
+/// (`Timeout` while pending), and says `Cancelled` for a cancelled future. An error is given
+/// again at every `result()`, as Python re-raises it; it used to be taken by the first.
+// Checklist: L26 (its concurrent.futures counterpart).
+#[test]
+fn exception_reads_the_error_without_taking_it() {
+    let lt = LoopThread::spawn().unwrap();
+    let failed = lt.run_coroutine_threadsafe(|| async {
+        asyncio::yield_now().await;
+        panic!("boom, on purpose");
+    });
+    match failed.exception(Some(LONG)) {
+        Ok(Some(Error::Panic(p))) => assert_eq!(p.message(), "boom, on purpose"),
+        other => panic!("expected the panic, got {other:?}"),
+    }
+    for _ in 0..2 {
+        match failed.result(Some(LONG)) {
+            Err(Error::Panic(p)) => assert_eq!(p.message(), "boom, on purpose"),
+            other => panic!("expected the panic again, got {other:?}"),
+        }
+    }
+    assert!(matches!(failed.exception(None), Ok(Some(Error::Panic(_)))));
+    let value = lt.run_coroutine_threadsafe(|| async { 5 });
+    assert!(value.exception(Some(LONG)).unwrap().is_none());
+    assert_eq!(value.result(None).unwrap(), 5);
+    assert!(
+        value.exception(None).unwrap().is_none(),
+        "a taken value is no error"
+    );
+    let pending = lt.run_coroutine_threadsafe(std::future::pending::<()>);
+    assert!(matches!(
+        pending.exception(Some(Duration::ZERO)),
+        Err(Error::Timeout)
+    ));
+    pending.cancel();
+    assert!(matches!(pending.exception(None), Err(Error::Cancelled)));
+    lt.stop().unwrap();
+}

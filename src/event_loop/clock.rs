@@ -21,6 +21,10 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// an `Instant` (L6).
 pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
 
+/// Where a [`ManualClock`] stops: `i64::MAX` nanoseconds (292 years) past its origin, the
+/// last time the loop's nanosecond counts hold.
+const MANUAL_END: Duration = Duration::from_nanos(i64::MAX as u64);
+
 /// `now + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow. Where even
 /// that is past the last `Instant` the platform can hold, the latest one within reach (the
 /// delay halved until it fits): a far deadline stays far, never "now". Out of line: a sleep,
@@ -28,7 +32,11 @@ pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
 /// loop was copied into each of them.
 #[inline(never)]
 pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
-    let mut delay = delay.min(FAR_FUTURE);
+    latest_within(now, delay.min(FAR_FUTURE))
+}
+
+/// `now + delay`, or the latest `Instant` within reach (the delay halved until it fits).
+fn latest_within(now: Instant, mut delay: Duration) -> Instant {
     loop {
         if let Some(at) = now.checked_add(delay) {
             return at;
@@ -62,7 +70,9 @@ impl ManualClock {
         Self::default()
     }
 
-    /// Moves the clock forward by `d`.
+    /// Moves the clock forward by `d`. It moves on for 2^63 ns (292 years) from where it
+    /// started, well past the 2^30 s (34 years) at which a timer's delay saturates, and stops
+    /// there: `Duration::MAX` takes it to that end, where every timer left is due.
     ///
     /// # Examples
     ///
@@ -225,8 +235,10 @@ impl Clock {
     #[cold]
     #[inline(never)]
     fn manual_now(&self, m: &ManualClock) -> Instant {
-        // A manual clock moved by `Duration::MAX` stays at the far future, not past it.
-        deadline_after(self.origin, m.elapsed())
+        // Not capped at `FAR_FUTURE`: a clock stopped there would never reach a deadline set
+        // after it, and the loop would spin on zero-timeout polls. It ends where `now_ns`
+        // does (i64 nanoseconds): `ns_of` puts every later deadline there, so it is due.
+        latest_within(self.origin, m.elapsed().min(MANUAL_END))
     }
 
     /// Nanoseconds from the clock's origin to `when`, signed (an `Instant` before the loop

@@ -158,8 +158,18 @@ where
     F: FnOnce() -> R + 'static,
     R: CallbackOutput + 'static,
 {
+    new_named_callback(std::any::type_name::<F>(), f)
+}
+
+/// [`new_callback`] for a closure that stands for another (a `call_soon_threadsafe`
+/// callback's runner): reports name the one it stands for.
+pub(crate) fn new_named_callback<F, R>(name: &'static str, f: F) -> Rc<dyn Callback>
+where
+    F: FnOnce() -> R + 'static,
+    R: CallbackOutput + 'static,
+{
     Rc::new(CallbackCell {
-        state: CallbackState::new(std::any::type_name::<F>()),
+        state: CallbackState::new(name),
         f: Cell::new(Some(f)),
     })
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::clock;
 use super::exception::{report_callback_failed, PanicError};
 use super::executor;
-use super::handle::{new_callback, Described};
+use super::handle::Described;
 use super::io::{self, WAKER_TOKEN};
 use super::timer_wheel::{TimerKey, Wheel};
 
@@ -268,7 +268,7 @@ impl LoopHandle {
         inner.shared.drain_into(&mut items);
         for item in items.drain(..) {
             match item {
-                Remote::Call(f) => inner.ready.push(Runnable::Callback(new_callback(f))),
+                Remote::Call(c) => inner.ready.push(Runnable::Callback(c.callback())),
                 Remote::Wake { index, generation } => inner.schedule_task(index, generation),
             }
         }

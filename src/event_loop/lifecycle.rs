@@ -115,14 +115,28 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
-/// `LoopHandle::as_main`'s guard: no task is current, then the loop is idle again.
+/// `LoopHandle::as_main`'s guard: no task is current, then the loop is idle again, with a
+/// `stop()` asked meanwhile kept for the next run (L13).
 struct AsMain<'a> {
-    running: RunningGuard<'a>,
+    running: Option<RunningGuard<'a>>,
 }
 
 impl Drop for AsMain<'_> {
     fn drop(&mut self) {
-        self.running.inner.book.set_current(executor::NO_TASK);
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let inner = running.inner;
+        inner.book.set_current(executor::NO_TASK);
+        // The dropped future's cleanup (Python's `finally:`) called `stop()`: CPython runs it
+        // in a later run, whose `_stopping` it sets, so that run ends after its iteration.
+        // Here the run has already ended: the stop stays pending for the next one, as a
+        // stop asked between runs does.
+        let stopped = inner.stopping();
+        drop(running);
+        if stopped {
+            inner.set_state(LoopState::IdleStopRequested);
+        }
     }
 }
 
@@ -272,7 +286,9 @@ impl LoopHandle {
     /// A panic in `fut` propagates to the caller after the loop's running state is reset. If
     /// the run stops before `fut` completes, `fut` is dropped in the loop, with the loop still
     /// running and `fut` as the current task, as a cancelled task is: its cleanup can reach
-    /// the loop, and what it schedules runs in the loop's next run.
+    /// the loop, and what it schedules runs in the loop's next run; a [`stop`](Self::stop) it
+    /// asks ends that next run after one iteration, as Python's `finally:` calling
+    /// `loop.stop()` ends the run in which the cancelled task finishes.
     ///
     /// `fut` is a task of its own while it runs ([`current_task`](crate::current_task),
     /// [`all_tasks`](crate::all_tasks)), also when it is a spawned [`Task`](crate::Task)'s
@@ -365,7 +381,9 @@ impl LoopHandle {
         // The run just ended, and `run_until_complete` checked it could run before it began.
         let running = self.start();
         self.inner.book.set_current(key);
-        AsMain { running }
+        AsMain {
+            running: Some(running),
+        }
     }
 
     /// Runs one iteration, polling for at most `timeout` (`None`: until the next timer or

@@ -540,30 +540,6 @@ impl LoopHandle {
         Ok(Handle { callback })
     }
 
-    /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
-    /// is [`call_soon`](Self::call_soon). Other threads use [`threadsafe`](Self::threadsafe).
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] after [`close`](Self::close).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lp = asyncio::EventLoop::new()?;
-    /// let (tx, rx) = std::sync::mpsc::channel();
-    /// lp.call_soon_threadsafe(move || tx.send("ran").unwrap())?; // the closure must be Send
-    /// lp.run_until_complete(asyncio::yield_now())?;
-    /// assert_eq!(rx.try_recv(), Ok("ran"));
-    /// # Ok::<_, asyncio::Error>(())
-    /// ```
-    // Checklist: D5.
-    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        self.call_soon(f).map(drop)
-    }
-
     /// A `Send + Sync` handle for scheduling callbacks on this loop from other threads.
     ///
     /// # Examples

@@ -18,10 +18,53 @@ use crate::wakers::KeyedWakers;
 
 /// Work sent to the loop from another thread.
 pub(crate) enum Remote {
-    /// A `call_soon_threadsafe` callback.
-    Call(Box<dyn FnOnce() + Send>),
+    /// A `call_soon_threadsafe` callback (shared with its [`ThreadsafeCallHandle`]).
+    Call(Arc<dyn RemoteCall>),
     /// A task woken from another thread: slot index and truncated generation.
     Wake { index: u32, generation: u32 },
+}
+
+/// The type-erased side of a `call_soon_threadsafe` callback, reached from any thread.
+pub(crate) trait RemoteCall: Send + Sync {
+    /// Takes the closure out if it is still there: runs it when `run` is true (on the loop
+    /// thread, with no lock held), else drops it unrun (a cancel, on the cancelling thread).
+    fn take(&self, run: bool);
+    /// Set by `cancel`; never cleared.
+    fn cancelled(&self) -> &AtomicBool;
+    /// The closure's type name, for `Exception in callback …` reports.
+    fn name(&self) -> &'static str;
+}
+
+impl dyn RemoteCall {
+    /// The loop-side callback that runs this call, named after its closure.
+    pub(crate) fn callback(self: Arc<Self>) -> std::rc::Rc<dyn super::handle::Callback> {
+        super::handle::new_named_callback(self.name(), move || self.take(true))
+    }
+}
+
+/// A `call_soon_threadsafe` closure until it runs or is cancelled: one allocation shared by
+/// the loop's queue and the caller's handle, as `handle.rs`'s cell is for `call_soon`.
+struct RemoteCell<F> {
+    cancelled: AtomicBool,
+    f: Mutex<Option<F>>,
+}
+
+impl<F: FnOnce() + Send> RemoteCall for RemoteCell<F> {
+    fn take(&self, run: bool) {
+        // Out of the lock before it runs or drops: the closure may cancel its own handle.
+        let f = self.f.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let (Some(f), true) = (f, run) {
+            f();
+        }
+    }
+
+    fn cancelled(&self) -> &AtomicBool {
+        &self.cancelled
+    }
+
+    fn name(&self) -> &'static str {
+        std::any::type_name::<F>()
+    }
 }
 
 /// Pending remote work and the means to wake the loop's poll, under one lock.
@@ -193,6 +236,10 @@ impl ThreadsafeHandle {
     /// made on the loop's own thread (running or between two runs), this is `call_soon`, in
     /// order with the callbacks and task wake-ups queued there, as in CPython.
     ///
+    /// The [`ThreadsafeCallHandle`] it returns cancels the callback from any thread (Python's
+    /// `Handle`, safe to cancel across threads since 3.14): cancelled before the loop runs
+    /// it, it never runs.
+    ///
     /// # Errors
     /// [`Error::InvalidState`] (`Event loop is closed`) once the loop is closed.
     ///
@@ -217,18 +264,19 @@ impl ThreadsafeHandle {
     /// assert_eq!(*got.lock().unwrap(), [0, 1, 2]);
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    // Checklist: L21, D5.
-    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), Error>
+    // Checklist: L5, L21, D5.
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<ThreadsafeCallHandle, Error>
     where
         F: FnOnce() + Send + 'static,
     {
+        let call = new_remote_call(f);
         // Checklist: L25. On the loop's own thread the door would queue `f` behind what the
         // ready queue holds, after a task woken there since (`wake_idle_here`).
         if let Some(inner) = super::loop_here(self.id) {
-            return super::LoopHandle { inner }.call_soon(f).map(drop);
+            return call_here(&super::LoopHandle { inner }, call);
         }
-        if self.shared.push(Remote::Call(Box::new(f))) {
-            Ok(())
+        if self.shared.push(Remote::Call(call.clone())) {
+            Ok(ThreadsafeCallHandle { call })
         } else {
             Err(Error::loop_closed())
         }
@@ -249,6 +297,112 @@ impl ThreadsafeHandle {
     /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+fn new_remote_call<F: FnOnce() + Send + 'static>(f: F) -> Arc<dyn RemoteCall> {
+    Arc::new(RemoteCell {
+        cancelled: AtomicBool::new(false),
+        f: Mutex::new(Some(f)),
+    })
+}
+
+/// `call_soon_threadsafe` on the loop's own thread: `call_soon` of the shared call, so it
+/// keeps its place among the callbacks queued there.
+#[inline(never)]
+fn call_here(
+    lp: &super::LoopHandle,
+    call: Arc<dyn RemoteCall>,
+) -> Result<ThreadsafeCallHandle, Error> {
+    lp.push_callback(call.clone().callback())?;
+    Ok(ThreadsafeCallHandle { call })
+}
+
+impl super::LoopHandle {
+    /// Schedules `f` from this thread through the thread-safe door; on the loop's own thread it
+    /// is [`call_soon`](Self::call_soon). Other threads use [`threadsafe`](Self::threadsafe).
+    /// The handle it returns is `Send`: another thread may cancel the callback with it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] after [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let tx2 = tx.clone();
+    /// lp.call_soon_threadsafe(move || tx.send("ran").unwrap())?; // the closure must be Send
+    /// let never = lp.call_soon_threadsafe(move || tx2.send("cancelled").unwrap())?;
+    /// std::thread::spawn(move || never.cancel()).join().unwrap(); // from any thread
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["ran"]);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L5, D5.
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<ThreadsafeCallHandle, Error>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        call_here(self, new_remote_call(f))
+    }
+}
+
+/// A callback scheduled with [`call_soon_threadsafe`](ThreadsafeHandle::call_soon_threadsafe)
+/// (Python's `Handle`, as 3.14's `_ThreadSafeHandle` makes it safe to cancel from any
+/// thread). `Send + Sync`; dropping it does not cancel the callback.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc::{channel, TryRecvError};
+///
+/// let lp = asyncio::EventLoop::new()?;
+/// let door = lp.threadsafe();
+/// let (tx, rx) = channel();
+/// let handle = std::thread::spawn(move || door.call_soon_threadsafe(move || tx.send(1).unwrap()))
+///     .join()
+///     .unwrap()?;
+/// std::thread::spawn(move || {
+///     handle.cancel(); // before the loop ran it: it never runs
+///     assert!(handle.cancelled());
+/// })
+/// .join()
+/// .unwrap();
+/// lp.run_once(None)?; // the wake-up is taken; the cancelled callback does nothing
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected)); // `tx` went with the cancel
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ThreadsafeCallHandle {
+    call: Arc<dyn RemoteCall>,
+}
+
+impl ThreadsafeCallHandle {
+    /// Cancels the callback if it has not started yet, from any thread, and drops what it
+    /// captured now, on this thread. Idempotent. A callback already running, or run, is
+    /// not affected (only [`cancelled`](Self::cancelled) records the call).
+    ///
+    /// Shown in the example on [`ThreadsafeCallHandle`].
+    // Checklist: L5.
+    pub fn cancel(&self) {
+        self.call.cancelled().store(true, Ordering::Release);
+        self.call.take(false);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called, even if the callback had already run.
+    ///
+    /// Shown in the example on [`ThreadsafeCallHandle`].
+    pub fn cancelled(&self) -> bool {
+        self.call.cancelled().load(Ordering::Acquire)
+    }
+}
+
+impl std::fmt::Debug for ThreadsafeCallHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadsafeCallHandle")
+            .field("cancelled", &self.cancelled())
+            .finish()
     }
 }
 

@@ -338,3 +338,45 @@ fn l13_l14_a_run_stopped_with_its_main_woken_leaves_no_main_entry() {
         .unwrap();
     assert_eq!(log.get(), ["first", "callback", "second"]);
 }
+
+/// A main future left pending by a stopped run is dropped in the loop (as `Runner.close`
+/// cancels Python's main task); a `stop()` from its `Drop` (Python's `finally:` calling
+/// `loop.stop()`) is kept, as CPython's sets `_stopping` for the next run: that run does one
+/// iteration. Lost, the next `run_forever` would run the callback queued in its second
+/// iteration.
+// Checklist: L13, L14.
+#[test]
+fn l13_l14_a_stop_from_the_drop_of_a_stopped_runs_main_future_stops_the_next_run() {
+    struct StopOnDrop;
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            asyncio::get_running_loop().unwrap().stop();
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    lp.call_soon(move || h.stop()).unwrap();
+    let e = lp
+        .run_until_complete(async {
+            let _finally = StopOnDrop;
+            std::future::pending::<()>().await;
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "Event loop stopped before Future completed.");
+    assert!(!lp.is_running());
+    let log = Log::default();
+    let (h, l) = (lp.handle(), log.clone());
+    lp.call_soon(move || {
+        l.push("first iteration");
+        let l = l.clone();
+        // Ends the run if the pending stop was lost (bounded either way).
+        let stopper = h.clone();
+        let _ = h.call_soon(move || {
+            l.push("second iteration");
+            stopper.stop();
+        });
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(log.get(), ["first iteration"]);
+}

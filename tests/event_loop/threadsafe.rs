@@ -173,3 +173,150 @@ fn l25_a_task_woken_from_another_thread_resumes() {
     });
     assert_eq!(out.unwrap(), "woken");
 }
+
+/// What a callback captured, dropped: records on which thread.
+struct Captured(Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>);
+
+impl Drop for Captured {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() = Some(std::thread::current().id());
+    }
+}
+
+/// `call_soon_threadsafe` returns a handle another thread can cancel with (CPython's
+/// `Handle`; 3.14 makes that cancel thread-safe): cancelled before the loop runs an
+/// iteration, the callback never runs, and what it captured is dropped by the cancel, on the
+/// cancelling thread (L5). The ones left uncancelled run in their order.
+// Checklist: L5, L21, D5.
+#[test]
+fn l5_l21_a_threadsafe_callback_cancelled_from_another_thread_never_runs() {
+    let lp = EventLoop::new().unwrap();
+    let door = lp.threadsafe();
+    let ran = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let dropped_on = Arc::new(std::sync::Mutex::new(None));
+    let (r, d) = (ran.clone(), dropped_on.clone());
+    let handles = std::thread::spawn(move || {
+        (0..4)
+            .map(|i| {
+                let (r, captured) = (r.clone(), Captured(d.clone()));
+                door.call_soon_threadsafe(move || {
+                    let _keep = &captured;
+                    r.lock().unwrap().push(i);
+                })
+                .unwrap()
+            })
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    let cancelled = handles[1].clone();
+    assert!(!cancelled.cancelled());
+    let canceller_id = std::thread::spawn(move || {
+        cancelled.cancel();
+        cancelled.cancel(); // idempotent
+        assert!(cancelled.cancelled());
+        std::thread::current().id()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        *dropped_on.lock().unwrap(),
+        Some(canceller_id),
+        "the cancel released the capture, on its own thread"
+    );
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(*ran.lock().unwrap(), [0, 2, 3]);
+    assert!(handles[1].cancelled() && !handles[0].cancelled());
+    // Cancelling after the run changes nothing but the flag, as Python's `cancelled()`.
+    handles[0].cancel();
+    assert!(handles[0].cancelled());
+    assert_eq!(*ran.lock().unwrap(), [0, 2, 3]);
+}
+
+/// The same race with the loop live on its own thread: the loop is held busy in a callback
+/// while the test queues a call and cancels it, so the cancel lands before the loop's next
+/// iteration; released, the loop runs a later call and never the cancelled one.
+// Checklist: L5, L21.
+#[test]
+fn l5_l21_a_cancel_racing_a_running_loop_lands_before_its_next_iteration() {
+    let lt = asyncio::LoopThread::spawn().unwrap();
+    let door = lt.handle().clone();
+    let (busy_tx, busy_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    door.call_soon_threadsafe(move || {
+        busy_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(Duration::from_secs(30)); // bounded
+    })
+    .unwrap();
+    busy_rx.recv_timeout(Duration::from_secs(30)).unwrap(); // the loop is in that callback
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let victim = door
+        .call_soon_threadsafe(move || tx.send("cancelled one ran").unwrap())
+        .unwrap();
+    victim.cancel();
+    door.call_soon_threadsafe(move || tx2.send("later one ran").unwrap())
+        .unwrap();
+    release_tx.send(()).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(30)),
+        Ok("later one ran")
+    );
+    lt.stop().unwrap();
+    assert!(rx.try_recv().is_err(), "the cancelled callback ran");
+}
+
+/// On the loop's own thread `call_soon_threadsafe` is `call_soon` (L22), and its handle
+/// cancels as `call_soon`'s does, also through `LoopHandle::call_soon_threadsafe`; a closed
+/// loop refuses both (L16).
+// Checklist: L5, L16, L22.
+#[test]
+fn l5_l22_a_threadsafe_callback_cancelled_on_the_loop_thread_never_runs() {
+    let lp = EventLoop::new().unwrap();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (a, b, c) = (log.clone(), log.clone(), log.clone());
+    let door = lp.threadsafe();
+    let first = door
+        .call_soon_threadsafe(move || a.lock().unwrap().push("door"))
+        .unwrap();
+    let second = lp
+        .call_soon_threadsafe(move || b.lock().unwrap().push("loop handle"))
+        .unwrap();
+    lp.call_soon(move || c.lock().unwrap().push("call_soon"))
+        .unwrap();
+    second.cancel();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*log.lock().unwrap(), ["door", "call_soon"]);
+    assert!(second.cancelled() && !first.cancelled());
+    lp.close().unwrap();
+    assert!(door.call_soon_threadsafe(|| ()).is_err());
+    assert!(lp.call_soon_threadsafe(|| ()).is_err());
+}
+
+/// A `call_soon_threadsafe` callback that panics is reported under its own closure's name
+/// (`Exception in callback <Handle …::{{closure}}()>`), from another thread and from the
+/// loop's own, not under the loop's wrapper that runs it.
+// Checklist: L18, L21.
+#[test]
+fn l18_a_failing_threadsafe_callback_is_reported_under_its_own_name() {
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    let door = lp.threadsafe();
+    std::thread::spawn(move || {
+        door.call_soon_threadsafe(|| panic!("from another thread"))
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    lp.call_soon_threadsafe(|| panic!("from the loop thread"))
+        .unwrap();
+    for _ in 0..3 {
+        lp.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let own = "l18_a_failing_threadsafe_callback_is_reported_under_its_own_name::{{closure}}";
+    assert!(seen.iter().all(|s| s.contains(own)), "{seen:?}");
+}

@@ -646,3 +646,58 @@ fn l27_a_sleep_armed_on_one_loop_and_awaited_on_another_moves_its_timer_there() 
         "the sleep ended on the loop awaiting it"
     );
 }
+
+/// A manual clock moved past 2^30 s (34 years, where a timer's delay saturates) keeps
+/// moving: `time()` follows it, and timers set there, a sleep included, fire when it reaches
+/// them. It used to stop at that mark, so no later deadline was ever due and a run waiting
+/// for one spun on zero-timeout polls. At its very end (`Duration::MAX`) every timer is due.
+// Checklist: L6, L11.
+#[test]
+fn l6_l11_a_manual_clock_past_the_far_future_keeps_time_and_fires_timers() {
+    const FORTY_YEARS: Duration = Duration::from_secs(40 * 365 * 24 * 3600);
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let t0 = lp.time();
+    clock.advance(FORTY_YEARS);
+    assert_eq!(lp.time() - t0, FORTY_YEARS, "the clock stopped");
+    let log = Log::default();
+    let l = log.clone();
+    lp.call_later(ms(5), move || l.push("5 ms")).unwrap();
+    let l = log.clone();
+    lp.call_at(lp.time() + FORTY_YEARS, move || l.push("80 years"))
+        .unwrap();
+    let l = log.clone();
+    lp.spawn(async move {
+        asyncio::sleep(ms(7)).await;
+        l.push("slept 7 ms");
+    })
+    .unwrap()
+    .detach();
+    let turns = |n| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    turns(3);
+    clock.advance(ms(4));
+    turns(3);
+    assert!(log.get().is_empty(), "early: {:?}", log.get());
+    clock.advance(ms(3));
+    turns(3);
+    assert_eq!(log.get(), ["5 ms", "slept 7 ms"]);
+    clock.advance(FORTY_YEARS);
+    turns(3);
+    assert_eq!(log.get(), ["5 ms", "slept 7 ms", "80 years"]);
+    // The clock's end: a deadline beyond it is due there, not never.
+    let l = log.clone();
+    lp.call_later(Duration::from_secs(1 << 40), move || l.push("beyond"))
+        .unwrap();
+    clock.advance(Duration::MAX);
+    let l = log.clone();
+    lp.call_later(ms(1), move || l.push("at the end")).unwrap();
+    turns(3);
+    assert_eq!(
+        log.get()[3..],
+        ["beyond".to_string(), "at the end".to_string()]
+    );
+}
