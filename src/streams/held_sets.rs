@@ -212,6 +212,32 @@ pub(super) fn latest<R>(
     })
 }
 
+/// The feeds queued for `core` as if they had run on a reader whose EOF flag is `eof`: the
+/// bytes they append (none once at EOF: refused) and the EOF flag after them. For a getter
+/// while the core is held shared: the reader can be read then, not changed.
+#[cold]
+#[inline(never)]
+pub(super) fn queued_feeds(core: &Rc<RefCell<StreamCore>>, mut eof: bool) -> (usize, bool) {
+    let mut fed = 0;
+    QUEUED.with(|q| {
+        let Ok(q) = q.try_borrow() else { return };
+        let Some(e) = q
+            .iter()
+            .find(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))
+        else {
+            return;
+        };
+        for op in &e.ops {
+            match op {
+                Op::Feed(data) if !eof => fed += data.len(),
+                Op::Eof => eof = true,
+                _ => {}
+            }
+        }
+    });
+    (fed, eof)
+}
+
 /// Applies the calls queued for `core`, in order, while it is free; else leaves them.
 /// One at a time, the rest left in the queue while it runs: a setter on this core that it
 /// sets off (another executor's waker, woken inline by a feed, that feeds or sets again)

@@ -571,15 +571,27 @@ impl StreamReader {
     /// ```
     // Checklist: S17.
     ///
-    /// While the stream's protocol is borrowed mutably elsewhere (a user holding the
-    /// `RefCell` that `get_protocol()` returns), the buffer, which lives in it, cannot be
-    /// read: the answer is then `false` (not known to be at EOF; a read waits for the borrow
-    /// to end before it answers).
+    /// While the stream's protocol is borrowed elsewhere (a user holding the `RefCell` that
+    /// `get_protocol()` returns), the answer counts the feeds and EOF made meanwhile, which
+    /// apply once the borrow ends, as if they had. Borrowed mutably, the buffer, which lives
+    /// in the protocol, cannot be read: the answer is then `false` (not known to be at EOF;
+    /// a read waits for the borrow to end before it answers).
     pub fn at_eof(&self) -> bool {
-        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
-        self.core
-            .try_borrow()
-            .is_ok_and(|core| core.reader.at_eof())
+        match held_sets::free_core(&self.core) {
+            Some(core) => core.reader.at_eof(), // calls queued while held applied first
+            None => self.at_eof_held(),
+        }
+    }
+
+    /// `at_eof` while the core is held: shared, the buffer and the queued feeds tell.
+    #[cold]
+    #[inline(never)]
+    fn at_eof_held(&self) -> bool {
+        let Ok(core) = self.core.try_borrow() else {
+            return false;
+        };
+        let (fed, eof) = held_sets::queued_feeds(&self.core, core.reader.eof());
+        eof && fed == 0 && core.reader.buffered_len() == 0
     }
 
     /// Appends `data` to the buffer and wakes a waiting read. The transport's protocol
@@ -728,6 +740,17 @@ impl StreamReader {
             None => self.defer(held_sets::Op::Exception(exc)),
         }
     }
+}
+
+/// The bytes buffered in `core`'s reader, those fed while it is held counted as if they had
+/// been appended (as `at_eof` counts them); `None` while it is held mutably.
+pub(in crate::streams) fn buffered_len(core: &Rc<RefCell<StreamCore>>) -> Option<usize> {
+    if let Some(free) = held_sets::free_core(core) {
+        return Some(free.reader.buffered_len()); // calls queued while held applied first
+    }
+    let held = core.try_borrow().ok()?;
+    let (fed, _) = held_sets::queued_feeds(core, held.reader.eof());
+    Some(held.reader.buffered_len() + fed)
 }
 
 /// `feed_data` on a free core: appends, then wakes the waiting read with the borrow ended.
