@@ -95,3 +95,28 @@ fn s17_d14_at_eof_and_read_buffered_count_the_feeds_made_while_the_protocol_is_h
     writer.transport().abort();
     lp.close().unwrap();
 }
+
+// Checklist: S11, D14. `limit()` answered 0 while the user held the stream's protocol
+// mutably (the limit lives in it; checked by reverting). The limit never changes: the
+// reader's handle keeps a copy and answers it, held or not, as CPython's attribute does.
+#[test]
+fn s11_d14_limit_answers_the_readers_limit_while_the_protocol_is_held() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a).limit(1234))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(reader.limit(), 1234, "held mutably");
+    }
+    {
+        let _held = proto.borrow();
+        assert_eq!(reader.limit(), 1234, "held shared");
+    }
+    assert_eq!(reader.limit(), 1234, "free");
+    writer.transport().abort();
+    lp.close().unwrap();
+}

@@ -81,6 +81,10 @@ pub(crate) use state::{feed_after_eof, ReaderState};
 pub struct StreamReader {
     /// The connection's shared state; this handle reads `core.reader`.
     pub(in crate::streams) core: Rc<RefCell<StreamCore>>,
+    /// The core's limit, which never changes, read as the handle is made: `limit()` answers
+    /// it while a user holds the core (its protocol) borrowed mutably. 0 if the core was held
+    /// then (no reader's limit is 0; `limit()` reads the core instead).
+    limit: usize,
     /// The futures-io side's waiter id and staged bytes (`streams/futures_io.rs`).
     #[cfg(feature = "futures-io")]
     pub(in crate::streams) io: crate::streams::futures_io::ReadSide,
@@ -135,8 +139,10 @@ impl StreamReader {
 
     /// The handle of an existing connection's core.
     pub(crate) fn from_core(core: Rc<RefCell<StreamCore>>) -> Self {
+        let limit = core.try_borrow().map_or(0, |core| core.reader.limit());
         StreamReader {
             core,
+            limit,
             #[cfg(feature = "futures-io")]
             io: Default::default(),
         }
@@ -172,11 +178,14 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     ///
-    /// While the stream's protocol is borrowed mutably elsewhere (a user holding the
-    /// `RefCell` that `get_protocol()` returns), the limit, which lives in it, cannot be read:
-    /// the answer is then 0, which no reader's limit is.
+    /// The same while the stream's protocol is borrowed elsewhere (a user holding the
+    /// `RefCell` that `get_protocol()` returns): the handle keeps a copy.
+    // Checklist: S11.
     pub fn limit(&self) -> usize {
-        self.core.try_borrow().map_or(0, |core| core.reader.limit())
+        match self.limit {
+            0 => self.core.try_borrow().map_or(0, |core| core.reader.limit()),
+            limit => limit,
+        }
     }
 
     /// Reads up to `n` bytes (Python's `read(n=-1)`).
