@@ -120,3 +120,27 @@ fn s11_d14_limit_answers_the_readers_limit_while_the_protocol_is_held() {
     writer.transport().abort();
     lp.close().unwrap();
 }
+
+// Checklist: D14. `read_timeout()` answered `None` while the user held the stream's protocol
+// mutably, whatever timeout was in force (it lives in the protocol; checked by reverting).
+// The reader's handle now keeps the value last set, as the writer keeps its drain timeout.
+#[test]
+fn d14_read_timeout_answers_the_timeout_in_force_while_the_protocol_is_held() {
+    let lp = EventLoop::new().unwrap();
+    let (reader, writer, _peer) = stream_on(&lp);
+    reader
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(reader.read_timeout(), Some(Duration::from_secs(5)), "held");
+    }
+    reader.set_read_timeout(None).unwrap();
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(reader.read_timeout(), None, "cleared, held");
+    }
+    writer.transport().abort();
+    lp.close().unwrap();
+}

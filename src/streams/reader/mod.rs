@@ -85,6 +85,10 @@ pub struct StreamReader {
     /// it while a user holds the core (its protocol) borrowed mutably. 0 if the core was held
     /// then (no reader's limit is 0; `limit()` reads the core instead).
     limit: usize,
+    /// The read timeout last set (`Deadlines::read`, which only `set_read_timeout` changes,
+    /// queued or applied), kept here so that the getter needs no borrow of the core, which a
+    /// user may hold.
+    read_timeout: std::cell::Cell<Option<Duration>>,
     /// The futures-io side's waiter id and staged bytes (`streams/futures_io.rs`).
     #[cfg(feature = "futures-io")]
     pub(in crate::streams) io: crate::streams::futures_io::ReadSide,
@@ -143,6 +147,7 @@ impl StreamReader {
         StreamReader {
             core,
             limit,
+            read_timeout: std::cell::Cell::new(None),
             #[cfg(feature = "futures-io")]
             io: Default::default(),
         }
@@ -510,6 +515,7 @@ impl StreamReader {
         };
         drop(core);
         set_read_timeout_now(&self.core, &lp, timeout);
+        self.read_timeout.set(timeout);
         Ok(())
     }
 
@@ -522,6 +528,7 @@ impl StreamReader {
         let lp = crate::event_loop::get_running_loop()?;
         let op = held_sets::Op::ReadTimeout(lp.clone(), timeout);
         held_sets::defer(&self.core, op, Some(lp), 0);
+        self.read_timeout.set(timeout);
         Ok(())
     }
 
@@ -545,19 +552,11 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     ///
-    /// A timeout set while the stream's protocol is borrowed elsewhere reads back at once,
-    /// though it applies once the borrow ends. With the protocol borrowed mutably and no such
-    /// call, the timeout in force cannot be read (it lives in the protocol): `None` then.
+    /// The same while the stream's protocol is borrowed elsewhere (a user holding the
+    /// `RefCell` that `get_protocol()` returns), and a timeout set meanwhile reads back at
+    /// once, though it applies once the borrow ends: the handle keeps a copy.
     pub fn read_timeout(&self) -> Option<Duration> {
-        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
-        if let Some(queued) = held_sets::latest(&self.core, |op| match op {
-            held_sets::Op::ReadTimeout(_, d) => Some(*d),
-            _ => None,
-        }) {
-            return queued;
-        }
-        let core = self.core.try_borrow().ok()?;
-        core.deadlines.as_ref().and_then(|d| d.read_timeout())
+        self.read_timeout.get()
     }
 
     /// EOF was fed and the buffer is empty.
