@@ -57,3 +57,90 @@ fn d14_a_fired_idle_timeout_reads_none_while_the_protocol_is_held() {
     drop(held);
     lp.close().unwrap();
 }
+
+// Checklist: S17, D14. A user holding the stream's protocol shared (`get_protocol()`, its
+// `RefCell` borrowed, not mutably) leaves the reader readable, but its feeds wait for the
+// borrow to end. `at_eof` read the reader alone: an EOF fed meanwhile, which applies once
+// the borrow ends, read as not at EOF, and bytes fed meanwhile were not in `read_buffered`
+// (checked by reverting: false, Some(0)). Both now answer as if the queued calls had run,
+// as CPython's reader, which has no borrows, would.
+#[test]
+fn s17_d14_at_eof_and_read_buffered_count_the_feeds_made_while_the_protocol_is_held_shared() {
+    let lp = EventLoop::new().unwrap();
+    let (reader, writer, _peer) = stream_on(&lp);
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    {
+        let _held = proto.borrow();
+        reader.feed_eof();
+        assert!(reader.at_eof(), "EOF fed while held, nothing buffered");
+        assert_eq!(writer.buffer_info().read_buffered, Some(0));
+    }
+    assert!(reader.at_eof(), "free: the same");
+    writer.transport().abort();
+    lp.close().unwrap();
+
+    let lp = EventLoop::new().unwrap();
+    let (reader, writer, _peer) = stream_on(&lp);
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    {
+        let _held = proto.borrow();
+        reader.feed_data(b"xy");
+        reader.feed_eof();
+        reader.feed_data(b"refused after EOF");
+        assert!(!reader.at_eof(), "two bytes fed before the EOF");
+        assert_eq!(writer.buffer_info().read_buffered, Some(2));
+    }
+    assert!(!reader.at_eof(), "free: the same");
+    assert_eq!(writer.buffer_info().read_buffered, Some(2));
+    writer.transport().abort();
+    lp.close().unwrap();
+}
+
+// Checklist: S11, D14. `limit()` answered 0 while the user held the stream's protocol
+// mutably (the limit lives in it; checked by reverting). The limit never changes: the
+// reader's handle keeps a copy and answers it, held or not, as CPython's attribute does.
+#[test]
+fn s11_d14_limit_answers_the_readers_limit_while_the_protocol_is_held() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _peer) = asyncio::socketpair().unwrap();
+    let (reader, writer) = lp
+        .run_until_complete(asyncio::open_connection_sock(a).limit(1234))
+        .unwrap()
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(reader.limit(), 1234, "held mutably");
+    }
+    {
+        let _held = proto.borrow();
+        assert_eq!(reader.limit(), 1234, "held shared");
+    }
+    assert_eq!(reader.limit(), 1234, "free");
+    writer.transport().abort();
+    lp.close().unwrap();
+}
+
+// Checklist: D14. `read_timeout()` answered `None` while the user held the stream's protocol
+// mutably, whatever timeout was in force (it lives in the protocol; checked by reverting).
+// The reader's handle now keeps the value last set, as the writer keeps its drain timeout.
+#[test]
+fn d14_read_timeout_answers_the_timeout_in_force_while_the_protocol_is_held() {
+    let lp = EventLoop::new().unwrap();
+    let (reader, writer, _peer) = stream_on(&lp);
+    reader
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let proto = writer.transport().get_protocol().expect("the protocol");
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(reader.read_timeout(), Some(Duration::from_secs(5)), "held");
+    }
+    reader.set_read_timeout(None).unwrap();
+    {
+        let _held = proto.borrow_mut();
+        assert_eq!(reader.read_timeout(), None, "cleared, held");
+    }
+    writer.transport().abort();
+    lp.close().unwrap();
+}

@@ -4,8 +4,9 @@
 //! [`StreamWriter`](super::StreamWriter) that need the core. No CPython counterpart (Python
 //! has no borrows). Ground rules: a call that finds the core held is queued here, never
 //! dropped, and never panics; the queue of one core is applied in call order, by one retry
-//! on the loop ([`when_cell_free`]: in the iteration after the borrow ends) or by the next
-//! call on that core's handles that finds it free, whichever comes first, so that a later
+//! on the loop ([`when_cell_free`]: in the iteration after the borrow ends; one more each
+//! time an applied call leaves the core held again) or by the next call on that core's
+//! handles that finds it free, whichever comes first, so that a later
 //! call never overtakes an earlier one; a transport's delivery that waited for the same
 //! borrow applies them first too (`ProtocolSlot::apply_held_calls`), and the loop runs a
 //! freed retry ahead of its poll's I/O, so bytes fed while held come before the transport's.
@@ -109,6 +110,14 @@ pub(super) fn defer(core: &Rc<RefCell<StreamCore>>, op: Op, lp: Option<LoopHandl
     if !first {
         return; // the retry filed with the first one applies this one too
     }
+    file_retry(core, lp, id);
+}
+
+/// Files the retry that applies the calls queued for `core` once its borrow ends, on `lp`,
+/// or on every open loop of this thread without one (the first to run applies them).
+#[cold]
+#[inline(never)]
+fn file_retry(core: &Rc<RefCell<StreamCore>>, lp: Option<LoopHandle>, id: u64) {
     let lps = match lp {
         Some(lp) => vec![lp],
         None => crate::event_loop::loops_here(),
@@ -203,17 +212,56 @@ pub(super) fn latest<R>(
     })
 }
 
+/// The feeds queued for `core` as if they had run on a reader whose EOF flag is `eof`: the
+/// bytes they append (none once at EOF: refused) and the EOF flag after them. For a getter
+/// while the core is held shared: the reader can be read then, not changed.
+#[cold]
+#[inline(never)]
+pub(super) fn queued_feeds(core: &Rc<RefCell<StreamCore>>, mut eof: bool) -> (usize, bool) {
+    let mut fed = 0;
+    QUEUED.with(|q| {
+        let Ok(q) = q.try_borrow() else { return };
+        let Some(e) = q
+            .iter()
+            .find(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))
+        else {
+            return;
+        };
+        for op in &e.ops {
+            match op {
+                Op::Feed(data) if !eof => fed += data.len(),
+                Op::Eof => eof = true,
+                _ => {}
+            }
+        }
+    });
+    (fed, eof)
+}
+
 /// Applies the calls queued for `core`, in order, while it is free; else leaves them.
 /// One at a time, the rest left in the queue while it runs: a setter on this core that it
 /// sets off (another executor's waker, woken inline by a feed, that feeds or sets again)
 /// finds them still queued and applies them first, rather than overtaking them.
+/// An op may leave the core held when it returns (a waker it woke inline keeps the protocol
+/// borrowed, or polls a future that does): the rest then get a retry of their own, since
+/// the one that called this may have been the core's only one, and a later call queued on
+/// the same core files none (it finds calls queued); else they waited for the next call on
+/// the stream's handles, and a read waiting for a queued EOF hung.
 #[cold]
 #[inline(never)]
 fn apply_queued(core: &Rc<RefCell<StreamCore>>) {
-    while core.try_borrow_mut().is_ok() {
+    let mut ran = false;
+    loop {
+        if core.try_borrow_mut().is_err() {
+            if ran && has_queued(core) {
+                file_retry(core, crate::event_loop::current_loop(), 0);
+            }
+            return;
+        }
         let Some(op) = take_first(core) else {
             return;
         };
+        ran = true;
         // No borrow of the queue while it runs: an op wakes a task, which may call again.
         match op {
             Op::Feed(data) => super::reader::feed_data_now(core, &data),
@@ -226,6 +274,16 @@ fn apply_queued(core: &Rc<RefCell<StreamCore>>) {
             }
         }
     }
+}
+
+/// Whether calls wait in the queue for `core`.
+fn has_queued(core: &Rc<RefCell<StreamCore>>) -> bool {
+    QUEUED.with(|q| {
+        q.try_borrow().is_ok_and(|q| {
+            q.iter()
+                .any(|e| std::ptr::eq(e.core.as_ptr(), Rc::as_ptr(core)))
+        })
+    })
 }
 
 /// The oldest call queued for `core`, out of the queue (with its entry, if it was the last).
@@ -293,6 +351,76 @@ mod tests {
             "in call order: {got:?}"
         );
         drop(read);
+        el.close().unwrap();
+    }
+
+    thread_local! {
+        /// What [`HoldsCore`] polls when woken: a future that borrows a core and keeps the
+        /// borrow while it waits (a user's task holding the protocol across an `.await`).
+        static HOLDER: std::cell::RefCell<Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// Another executor's waker that, woken, polls [`HOLDER`] at once (inline): the core
+    /// stays held when the wake-up returns.
+    struct HoldsCore;
+
+    impl std::task::Wake for HoldsCore {
+        fn wake(self: std::sync::Arc<Self>) {
+            HOLDER.with(|h| {
+                if let Some(f) = h.borrow_mut().as_mut() {
+                    let waker = std::task::Waker::noop();
+                    let _ = f.as_mut().poll(&mut std::task::Context::from_waker(waker));
+                }
+            });
+        }
+    }
+
+    /// Checked by reverting: the feed woke a waker that held the core as it returned, the
+    /// loop of queued calls stopped there, and the EOF queued behind the feed had no retry
+    /// left (the feed's had run): the read waiting for the EOF waited forever.
+    #[test]
+    #[allow(clippy::await_holding_refcell_ref)] // the hold across an `.await` is the case
+    fn an_eof_queued_behind_a_feed_whose_wake_up_holds_the_core_is_applied_once_free() {
+        use std::future::Future;
+        use std::task::Poll;
+        let el = crate::EventLoop::new().unwrap();
+        let reader = crate::StreamReader::new();
+        let waker = std::task::Waker::from(std::sync::Arc::new(HoldsCore));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut first = Box::pin(reader.read(100));
+        assert!(first.as_mut().poll(&mut cx).is_pending(), "nothing fed yet");
+        let core = reader.core.clone();
+        HOLDER.with(|h| {
+            *h.borrow_mut() = Some(Box::pin(async move {
+                let _held = core.borrow_mut();
+                std::future::pending::<()>().await;
+            }));
+        });
+        let held = reader.core.borrow_mut();
+        reader.feed_data(b"a");
+        reader.feed_eof();
+        drop(held);
+        el.run_once(Some(Duration::ZERO)).unwrap(); // the feed wakes: the core is held again
+        assert!(
+            reader.core.try_borrow_mut().is_err(),
+            "held by the woken waker"
+        );
+        assert_eq!(queued(), 1, "the EOF waits");
+        HOLDER.with(|h| h.borrow_mut().take()); // the hold ends
+        for _ in 0..10 {
+            el.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert_eq!(queued(), 0, "applied once free");
+        assert!(matches!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(b)) if b == b"a"));
+        drop(first);
+        let mut rest = Box::pin(reader.read(100));
+        let got = rest.as_mut().poll(&mut cx);
+        assert!(
+            matches!(&got, Poll::Ready(Ok(b)) if b.is_empty()),
+            "S17: at EOF, at once: {got:?}"
+        );
+        drop(rest);
         el.close().unwrap();
     }
 

@@ -345,10 +345,10 @@ impl StreamWriter {
     pub fn buffer_info(&self) -> BufferInfo {
         let mut info = self.transport.buffer_info();
         // A write pipe's stream has a reader that nothing feeds: not applicable, not 0. A
-        // user holding the stream's protocol (`get_protocol()`) hides the reader: not said.
+        // user holding the stream's protocol mutably (`get_protocol()`) hides the reader:
+        // not said; held shared, the bytes fed meanwhile count as if appended.
         if self.transport.inner.reads() {
-            let core = self.core.try_borrow();
-            info.read_buffered = core.ok().map(|c| c.reader.buffered_len());
+            info.read_buffered = super::reader::buffered_len(&self.core);
         }
         info
     }

@@ -427,7 +427,8 @@ pub struct BufferInfo {
     pub reading_paused: bool,
     /// Bytes the stream reader holds; `None` from a transport (its protocol holds them), from
     /// a stream that does not read (a write pipe's, a child's stdin), and while the user holds
-    /// the stream's protocol borrowed (taken with `get_protocol()`).
+    /// the stream's protocol borrowed mutably (taken with `get_protocol()`). Borrowed shared,
+    /// the bytes fed meanwhile (`feed_data`, applied once the borrow ends) count as buffered.
     pub read_buffered: Option<usize>,
 }
 

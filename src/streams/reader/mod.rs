@@ -81,6 +81,14 @@ pub(crate) use state::{feed_after_eof, ReaderState};
 pub struct StreamReader {
     /// The connection's shared state; this handle reads `core.reader`.
     pub(in crate::streams) core: Rc<RefCell<StreamCore>>,
+    /// The core's limit, which never changes, read as the handle is made: `limit()` answers
+    /// it while a user holds the core (its protocol) borrowed mutably. 0 if the core was held
+    /// then (no reader's limit is 0; `limit()` reads the core instead).
+    limit: usize,
+    /// The read timeout last set (`Deadlines::read`, which only `set_read_timeout` changes,
+    /// queued or applied), kept here so that the getter needs no borrow of the core, which a
+    /// user may hold.
+    read_timeout: std::cell::Cell<Option<Duration>>,
     /// The futures-io side's waiter id and staged bytes (`streams/futures_io.rs`).
     #[cfg(feature = "futures-io")]
     pub(in crate::streams) io: crate::streams::futures_io::ReadSide,
@@ -135,8 +143,11 @@ impl StreamReader {
 
     /// The handle of an existing connection's core.
     pub(crate) fn from_core(core: Rc<RefCell<StreamCore>>) -> Self {
+        let limit = core.try_borrow().map_or(0, |core| core.reader.limit());
         StreamReader {
             core,
+            limit,
+            read_timeout: std::cell::Cell::new(None),
             #[cfg(feature = "futures-io")]
             io: Default::default(),
         }
@@ -172,11 +183,14 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     ///
-    /// While the stream's protocol is borrowed mutably elsewhere (a user holding the
-    /// `RefCell` that `get_protocol()` returns), the limit, which lives in it, cannot be read:
-    /// the answer is then 0, which no reader's limit is.
+    /// The same while the stream's protocol is borrowed elsewhere (a user holding the
+    /// `RefCell` that `get_protocol()` returns): the handle keeps a copy.
+    // Checklist: S11.
     pub fn limit(&self) -> usize {
-        self.core.try_borrow().map_or(0, |core| core.reader.limit())
+        match self.limit {
+            0 => self.core.try_borrow().map_or(0, |core| core.reader.limit()),
+            limit => limit,
+        }
     }
 
     /// Reads up to `n` bytes (Python's `read(n=-1)`).
@@ -501,6 +515,7 @@ impl StreamReader {
         };
         drop(core);
         set_read_timeout_now(&self.core, &lp, timeout);
+        self.read_timeout.set(timeout);
         Ok(())
     }
 
@@ -513,6 +528,7 @@ impl StreamReader {
         let lp = crate::event_loop::get_running_loop()?;
         let op = held_sets::Op::ReadTimeout(lp.clone(), timeout);
         held_sets::defer(&self.core, op, Some(lp), 0);
+        self.read_timeout.set(timeout);
         Ok(())
     }
 
@@ -536,19 +552,11 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     ///
-    /// A timeout set while the stream's protocol is borrowed elsewhere reads back at once,
-    /// though it applies once the borrow ends. With the protocol borrowed mutably and no such
-    /// call, the timeout in force cannot be read (it lives in the protocol): `None` then.
+    /// The same while the stream's protocol is borrowed elsewhere (a user holding the
+    /// `RefCell` that `get_protocol()` returns), and a timeout set meanwhile reads back at
+    /// once, though it applies once the borrow ends: the handle keeps a copy.
     pub fn read_timeout(&self) -> Option<Duration> {
-        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
-        if let Some(queued) = held_sets::latest(&self.core, |op| match op {
-            held_sets::Op::ReadTimeout(_, d) => Some(*d),
-            _ => None,
-        }) {
-            return queued;
-        }
-        let core = self.core.try_borrow().ok()?;
-        core.deadlines.as_ref().and_then(|d| d.read_timeout())
+        self.read_timeout.get()
     }
 
     /// EOF was fed and the buffer is empty.
@@ -571,15 +579,27 @@ impl StreamReader {
     /// ```
     // Checklist: S17.
     ///
-    /// While the stream's protocol is borrowed mutably elsewhere (a user holding the
-    /// `RefCell` that `get_protocol()` returns), the buffer, which lives in it, cannot be
-    /// read: the answer is then `false` (not known to be at EOF; a read waits for the borrow
-    /// to end before it answers).
+    /// While the stream's protocol is borrowed elsewhere (a user holding the `RefCell` that
+    /// `get_protocol()` returns), the answer counts the feeds and EOF made meanwhile, which
+    /// apply once the borrow ends, as if they had. Borrowed mutably, the buffer, which lives
+    /// in the protocol, cannot be read: the answer is then `false` (not known to be at EOF;
+    /// a read waits for the borrow to end before it answers).
     pub fn at_eof(&self) -> bool {
-        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
-        self.core
-            .try_borrow()
-            .is_ok_and(|core| core.reader.at_eof())
+        match held_sets::free_core(&self.core) {
+            Some(core) => core.reader.at_eof(), // calls queued while held applied first
+            None => self.at_eof_held(),
+        }
+    }
+
+    /// `at_eof` while the core is held: shared, the buffer and the queued feeds tell.
+    #[cold]
+    #[inline(never)]
+    fn at_eof_held(&self) -> bool {
+        let Ok(core) = self.core.try_borrow() else {
+            return false;
+        };
+        let (fed, eof) = held_sets::queued_feeds(&self.core, core.reader.eof());
+        eof && fed == 0 && core.reader.buffered_len() == 0
     }
 
     /// Appends `data` to the buffer and wakes a waiting read. The transport's protocol
@@ -728,6 +748,17 @@ impl StreamReader {
             None => self.defer(held_sets::Op::Exception(exc)),
         }
     }
+}
+
+/// The bytes buffered in `core`'s reader, those fed while it is held counted as if they had
+/// been appended (as `at_eof` counts them); `None` while it is held mutably.
+pub(in crate::streams) fn buffered_len(core: &Rc<RefCell<StreamCore>>) -> Option<usize> {
+    if let Some(free) = held_sets::free_core(core) {
+        return Some(free.reader.buffered_len()); // calls queued while held applied first
+    }
+    let held = core.try_borrow().ok()?;
+    let (fed, _) = held_sets::queued_feeds(core, held.reader.eof());
+    Some(held.reader.buffered_len() + fed)
 }
 
 /// `feed_data` on a free core: appends, then wakes the waiting read with the borrow ended.

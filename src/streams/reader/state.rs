@@ -232,6 +232,11 @@ impl ReaderState {
         self.wakeup_waiter()
     }
 
+    /// `feed_eof` was called, bytes still buffered or not.
+    pub(crate) fn eof(&self) -> bool {
+        self.eof
+    }
+
     /// EOF was fed and the buffer is empty (S17).
     pub(crate) fn at_eof(&self) -> bool {
         self.eof && self.start == self.end
