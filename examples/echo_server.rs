@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -119,10 +119,7 @@ type TlsFiles = Option<(String, String)>;
 /// `echo`, printing the client's address first (the one a PROXY header carried).
 async fn echo_and_print_peer(reader: StreamReader, writer: StreamWriter) -> asyncio::Result<()> {
     let peer = writer.peername().map(|a| a.to_string()).unwrap_or_default();
-    // Not `println!`, which panics on a closed stdout: that must not end the connection.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "Connection from {peer}");
-    let _ = out.flush();
+    common::say!("Connection from {peer}"); // a closed stdout must not end the connection
     echo(reader, writer).await
 }
 
@@ -180,8 +177,7 @@ async fn serve_on_threads(
             addrs.push(a);
         }
     }
-    println!("Serving on {} ({workers} workers)", addrs.join(", "));
-    std::io::stdout().flush()?;
+    common::say!("Serving on {} ({workers} workers)", addrs.join(", "));
     Ok(group.wait_closed().await?)
 }
 
@@ -204,8 +200,7 @@ async fn serve(
     };
     let server = tls(start, tls_files)?.await?;
     let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
-    println!("Serving on {}", addrs.join(", "));
-    std::io::stdout().flush()?;
+    common::say!("Serving on {}", addrs.join(", "));
     Ok(server.serve_forever().await?) // Ok once the server is closed
 }
 

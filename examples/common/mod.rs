@@ -43,6 +43,31 @@ pub fn py_addr(a: &SocketAddr) -> String {
     }
 }
 
+// ---- printing --------------------------------------------------------------------------------
+
+/// `println!` for the examples: the line goes to stdout, flushed, or nowhere when stdout is
+/// gone (a pipe whose reader has left, as in `server | head -1`; a full disk). `println!`
+/// panics there (`failed printing to stdout: Broken pipe`, exit 101), which would end a server
+/// over a line nobody reads. Every example prints through this, so a lost stdout changes
+/// nothing but the output: the program goes on and exits with the status it would have had,
+/// as `--help` (0) and the signal lines (130, 143) already did. (A stdout closed with `>&-`
+/// is /dev/null to a Rust program: std reopens it at start-up.)
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::common::say_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// What [`say!`] runs: one line and its newline under one lock, then a flush; errors dropped.
+pub fn say_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(line);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
 // ---- the command line ------------------------------------------------------------------------
 //
 // Each example declares its command line once, as a `static CLI: Cli`, and reads every value
@@ -348,17 +373,13 @@ pub fn interrupted(sig: i32, what: &str) -> std::process::ExitCode {
 
 /// Prints `Interrupted by SIGINT, WHAT` (or SIGTERM) on stdout.
 fn say_interrupted(sig: i32, what: &str) {
-    use std::io::Write;
     let name = match sig {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
         _ => "a signal",
     };
-    // Not `println!`, which panics on a closed stdout (a pipe whose reader has gone): the
-    // exit status must still say which signal ended the program.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "Interrupted by {name}, {what}");
-    let _ = out.flush();
+    // `say!`: with stdout gone the exit status must still say which signal ended the program.
+    say!("Interrupted by {name}, {what}");
 }
 
 /// Set once by the SIGTERM handler; wakes the future waiting for it.
