@@ -8,7 +8,8 @@
 //! CA.pem`). With `--proxy-protocol` it sits behind a load balancer: each connection must start
 //! with a PROXY header (v1 or v2, e.g. HAProxy's `send-proxy-v2`), and the server prints
 //! `Connection from PEER`, the client's address the header carries. With `--idle-timeout` a
-//! connection silent both ways that long is closed (the writer's `set_idle_timeout`). With
+//! connection silent both ways that long is closed (the writer's `set_idle_timeout`); 0 is
+//! refused (asyncio's `timeout=0` expires at once; leave the flag out for no timeout). With
 //! `--workers N` (TCP only) it serves on N threads, each running its own loop with its own
 //! `SO_REUSEPORT` listener on each address (`asyncio::serve_on_threads`); the main thread's
 //! loop only waits for SIGINT / SIGTERM, then closes the workers and joins them. Prints
@@ -53,7 +54,7 @@ static CLI: Cli = Cli {
         Flag::value(
             "idle-timeout",
             "SECS",
-            "close a connection silent both ways this long (decimals allowed)",
+            "close a connection silent both ways this long (decimals, more than 0; none if absent)",
         ),
     ],
 };

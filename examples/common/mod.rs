@@ -530,14 +530,19 @@ impl Args {
             .unwrap_or_else(|_| self.invalid(name, "not a port number (0 to 65535)"))
     }
 
-    /// A number of seconds (`30`, `0.5`) as a `Duration`, `None` when absent. Not a number,
-    /// negative or too large: a usage error (exit 2) that says which.
+    /// A timeout in seconds (`30`, `0.5`) as a `Duration`, `None` when absent (no timeout).
+    /// Not a number, negative, zero or too large: a usage error (exit 2) that says which.
+    /// Zero is refused, not read as "off": in asyncio `timeout=0` expires at once and only
+    /// `None` means no timeout, and a timeout that ends everything at once is no setting
+    /// anyone wants (as `--workers 0` is refused); leaving the flag out is "off".
     pub fn seconds(&self, name: &str) -> Option<std::time::Duration> {
         let raw = self.raw(name).1?;
         let problem = match raw.parse::<f64>() {
             Ok(secs) if secs.is_nan() => "not a number of seconds (e.g. 30 or 0.5)",
             Ok(secs) if secs < 0.0 => "seconds cannot be negative",
             Ok(secs) => match std::time::Duration::try_from_secs_f64(secs) {
+                // Below a nanosecond too (`1e-10`): that is zero once a Duration.
+                Ok(d) if d.is_zero() => "must be more than 0 (leave the flag out for none)",
                 Ok(d) => return Some(d),
                 Err(_) => "too many seconds",
             },
