@@ -216,7 +216,9 @@ impl Cli {
         let mut it = argv.into_iter();
         let mut flags_done = false;
         while let Some(a) = it.next() {
-            if flags_done || a == "-" || !a.starts_with('-') {
+            // `-5` and `-0.5` are values, as argparse reads them when no flag looks like
+            // a number: `tcp_echo_client -5` sends '-5' (it was "unknown flag '-5'").
+            if flags_done || a == "-" || !a.starts_with('-') || is_negative_number(&a) {
                 args.positional.push(a);
                 continue;
             }
@@ -440,6 +442,16 @@ fn chain(e: &dyn std::error::Error) -> String {
         next = s.source();
     }
     out
+}
+
+/// `-5`, `-0.5`, `-.5`: argparse's negative number (`^-\d+$|^-\d*\.\d+$`).
+fn is_negative_number(a: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match a.strip_prefix('-').map(|n| n.split_once('.')) {
+        Some(Some((int, frac))) => (int.is_empty() || digits(int)) && digits(frac),
+        Some(None) => digits(&a[1..]),
+        None => false,
+    }
 }
 
 /// `text.contains(part)` by plain comparison: `str::contains` links its vectorised searcher
