@@ -57,6 +57,7 @@ macro_rules! say {
         $crate::common::say_line(format_args!($($arg)*))
     };
 }
+#[allow(unused_imports)] // an example built without printing (tls_echo_client without TLS)
 pub(crate) use say;
 
 /// What [`say!`] runs: one line and its newline under one lock, then a flush; errors dropped.
