@@ -443,7 +443,30 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// Binds the socket to this local address before connecting. An empty host is a name
     /// that does not resolve (`Error::Io`, kind `NotFound`), as in Python: say `0.0.0.0` or
     /// `::` for any address.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port)
+    ///         .local_addr("127.0.0.1", 0) // the port left to the OS
+    ///         .await?;
+    ///     let ours = transport.sockname().unwrap().as_inet().unwrap();
+    ///     assert_eq!(ours.ip(), std::net::Ipv4Addr::LOCALHOST);
+    ///     assert_ne!(ours.port(), 0);
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L87.
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local_addr = Some((host.to_string(), port, bind_local));
@@ -451,7 +474,28 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Resolves for this family only.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "localhost", port)
+    ///         .family(asyncio::AddressFamily::Inet) // `localhost` may name ::1 too: not tried
+    ///         .await?;
+    ///     assert!(transport.peername().unwrap().as_inet().unwrap().is_ipv4());
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn family(mut self, family: AddressFamily) -> Self {
         self.family = family;
         self
@@ -524,7 +568,32 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// Happy eyeballs (RFC 8305): start the next address after `delay` if the
     /// previous attempt has not finished; the first to connect wins. Turns `interleave` to 1
     /// unless set.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "localhost", port)
+    ///         // 250 ms for each address before the next joins; a refused ::1 hands over at once
+    ///         .happy_eyeballs_delay(Duration::from_millis(250))
+    ///         .await?;
+    ///     let theirs = transport.peername().unwrap().as_inet().unwrap();
+    ///     assert_eq!(theirs, std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L89, L91.
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.happy_eyeballs = Some((delay, race_connects));
@@ -533,7 +602,31 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Reorders the addresses by family: `n` of the first family, then alternate.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "localhost", port)
+    ///         .happy_eyeballs_delay(Duration::from_millis(250))
+    ///         .interleave(2) // two addresses of the first family, then one of the other, ...
+    ///         .await?;
+    ///     assert_eq!(transport.peername().unwrap().as_inet().unwrap().port(), port);
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L90.
     pub fn interleave(mut self, n: usize) -> Self {
         self.interleave = Some(n);
