@@ -556,16 +556,92 @@ impl OpenConnection {
         self.option(move |c| c.ssl_handshake_timeout(timeout))
     }
 
-    /// How long the close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
-    /// example sets it.
+    /// How long the close_notify exchange may take (default 30 s): past it,
+    /// [`close`](StreamWriter::close) gives up waiting for the peer's close_notify and
+    /// aborts the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     writer.close(); // close_notify, then at most 5 s for the server's
+    ///     writer.wait_closed().await?;
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
         self.option(move |c| c.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
-    /// [`ssl`](Self::ssl) example sets it.
-    /// Its effect is shown in the example on
-    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     // After the handshake, abort: the TCP stream ends without close_notify.
+    ///     let rude = |_r: StreamReader, w: StreamWriter| async move { w.transport().abort() };
+    ///     let server = asyncio::start_server(rude, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let connect = |strict: bool| {
+    ///         asyncio::open_connection("127.0.0.1", port)
+    ///             .ssl(client_config.clone())
+    ///             .server_hostname("localhost")
+    ///             .ssl_require_close_notify(strict)
+    ///     };
+    ///     let (reader, _writer) = connect(false).await?;
+    ///     assert_eq!(reader.read(100).await?, b""); // by default a clean EOF, as in Python
+    ///     let (reader, _writer) = connect(true).await?;
+    ///     match reader.read(100).await {
+    ///         Err(asyncio::Error::Tls(e)) => assert!(e.is_truncation(), "{e}"),
+    ///         other => panic!("expected a truncation, got {other:?}"),
+    ///     }
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |c| c.ssl_require_close_notify(on))
@@ -1424,16 +1500,101 @@ impl StartServer {
         self.option(move |s| s.ssl_handshake_timeout(timeout))
     }
 
-    /// How long each close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
-    /// example sets it.
+    /// How long each close_notify exchange may take (default 30 s): past it, a connection
+    /// the handler closed stops waiting for the client's close_notify and is aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(bye, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.read(100).await?, b""); // the server's close_notify
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
         self.option(move |s| s.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
-    /// [`ssl`](Self::ssl) example sets it.
-    /// Its effect is shown in the example on
-    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF, to each
+    /// connection's reader.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let truncated = lp.create_future();
+    ///     let tell = truncated.clone();
+    ///     let strict = move |reader: StreamReader, writer: StreamWriter| {
+    ///         let tell = tell.clone();
+    ///         async move {
+    ///             writer.write(b"go")?;
+    ///             let end = reader.read(100).await;
+    ///             let cut = matches!(end, Err(asyncio::Error::Tls(e)) if e.is_truncation());
+    ///             let _ = tell.set_result(cut);
+    ///             writer.close();
+    ///             Ok::<_, asyncio::Error>(())
+    ///         }
+    ///     };
+    ///     let server = asyncio::start_server(strict, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_require_close_notify(true)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"go");
+    ///     writer.transport().abort(); // gone without close_notify
+    ///     assert!(truncated.await?, "the handler's read fails as a truncation");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |s| s.ssl_require_close_notify(on))
