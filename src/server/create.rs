@@ -938,16 +938,103 @@ impl CreateServer {
         self
     }
 
-    /// How long each handshake may take (default 60 s). The [`ssl`](Self::ssl) example sets
-    /// it; [`StartServer::ssl_handshake_timeout`](crate::StartServer::ssl_handshake_timeout)
-    /// shows a client that never finishes one disconnected.
+    /// How long each handshake may take (default 60 s): past it the connection is aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_handshake_timeout(Duration::from_millis(50))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // A plain client that never starts the handshake is disconnected.
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     let end = reader.read(-1).await; // EOF, or a reset: no byte either way
+    ///     assert!(end.map_or(true, |got| got.is_empty()));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # let _ = client_config;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self
     }
 
-    /// How long each close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
-    /// example sets it.
+    /// How long each close_notify exchange may take (default 30 s): past it, a connection
+    /// being closed stops waiting for the client's close_notify and is aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// /// Closes each connection once its handshake is done.
+    /// #[derive(Default)]
+    /// struct Bye;
+    /// impl Protocol for Bye {
+    ///     fn connection_made(&mut self, transport: Transport) {
+    ///         transport.close(); // close_notify, then at most 5 s for the client's
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Bye::default, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.read(-1).await?, b""); // the server's close_notify
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);
         self
