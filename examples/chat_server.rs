@@ -81,7 +81,7 @@ async fn handle_client(chat: Rc<Chat>, reader: StreamReader, writer: StreamWrite
     // The welcome goes first, so a client that has read it knows it is in the room.
     let _ = outbox.put_nowait(Some(format!("* you are {name}\n").into()));
     chat.broadcast(id, &format!("* {name} joined\n"));
-    println!("{name} joined");
+    common::say!("{name} joined");
 
     let out = outbox.clone();
     let writer_task = asyncio::spawn(async move {
@@ -108,7 +108,7 @@ async fn handle_client(chat: Rc<Chat>, reader: StreamReader, writer: StreamWrite
 
     chat.leave(id);
     chat.broadcast(id, &format!("* {name} left\n"));
-    println!("{name} left");
+    common::say!("{name} left");
     // Let the writer send what is queued, then stop. The outbox may be full: then stop now.
     if outbox.put_nowait(None).is_err() {
         writer_task.cancel();
@@ -131,9 +131,7 @@ async fn main_task(host: String, port: u16, outbox_limit: usize) -> Result<(), a
         .filter_map(|a| a.as_inet())
         .map(|a| common::py_addr(&a))
         .collect();
-    println!("Serving on {}", addrs.join(", "));
-    use std::io::Write;
-    std::io::stdout().flush()?;
+    common::say!("Serving on {}", addrs.join(", "));
 
     server
         .scope(|server| async move { server.serve_forever().await })

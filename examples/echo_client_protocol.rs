@@ -45,11 +45,11 @@ impl Protocol for EchoClientProtocol {
         if let Err(e) = transport.write(self.message.as_bytes()) {
             eprintln!("write failed: {e}");
         }
-        println!("Data sent: {}", common::py_repr(&self.message));
+        common::say!("Data sent: {}", common::py_repr(&self.message));
     }
 
     fn data_received(&mut self, data: &[u8]) {
-        println!(
+        common::say!(
             "Data received: {}",
             common::py_repr(&String::from_utf8_lossy(data))
         );
@@ -66,7 +66,7 @@ impl Protocol for EchoClientProtocol {
             // An error ended the connection (e.g. a reset): say which, then finish all the same.
             eprintln!("Connection error: {e}");
         }
-        println!("The server closed the connection");
+        common::say!("The server closed the connection");
         // Set once: connection_lost is called exactly once.
         let _ = self.on_con_lost.set_result(());
     }

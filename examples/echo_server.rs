@@ -8,7 +8,8 @@
 //! CA.pem`). With `--proxy-protocol` it sits behind a load balancer: each connection must start
 //! with a PROXY header (v1 or v2, e.g. HAProxy's `send-proxy-v2`), and the server prints
 //! `Connection from PEER`, the client's address the header carries. With `--idle-timeout` a
-//! connection silent both ways that long is closed (the writer's `set_idle_timeout`). With
+//! connection silent both ways that long is closed (the writer's `set_idle_timeout`); 0 is
+//! refused (asyncio's `timeout=0` expires at once; leave the flag out for no timeout). With
 //! `--workers N` (TCP only) it serves on N threads, each running its own loop with its own
 //! `SO_REUSEPORT` listener on each address (`asyncio::serve_on_threads`); the main thread's
 //! loop only waits for SIGINT / SIGTERM, then closes the workers and joins them. Prints
@@ -17,7 +18,7 @@
 
 mod common;
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ static CLI: Cli = Cli {
         Flag::value(
             "idle-timeout",
             "SECS",
-            "close a connection silent both ways this long (decimals allowed)",
+            "close a connection silent both ways this long (decimals, more than 0; none if absent)",
         ),
     ],
 };
@@ -119,10 +120,7 @@ type TlsFiles = Option<(String, String)>;
 /// `echo`, printing the client's address first (the one a PROXY header carried).
 async fn echo_and_print_peer(reader: StreamReader, writer: StreamWriter) -> asyncio::Result<()> {
     let peer = writer.peername().map(|a| a.to_string()).unwrap_or_default();
-    // Not `println!`, which panics on a closed stdout: that must not end the connection.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "Connection from {peer}");
-    let _ = out.flush();
+    common::say!("Connection from {peer}"); // a closed stdout must not end the connection
     echo(reader, writer).await
 }
 
@@ -180,8 +178,7 @@ async fn serve_on_threads(
             addrs.push(a);
         }
     }
-    println!("Serving on {} ({workers} workers)", addrs.join(", "));
-    std::io::stdout().flush()?;
+    common::say!("Serving on {} ({workers} workers)", addrs.join(", "));
     Ok(group.wait_closed().await?)
 }
 
@@ -204,8 +201,7 @@ async fn serve(
     };
     let server = tls(start, tls_files)?.await?;
     let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
-    println!("Serving on {}", addrs.join(", "));
-    std::io::stdout().flush()?;
+    common::say!("Serving on {}", addrs.join(", "));
     Ok(server.serve_forever().await?) // Ok once the server is closed
 }
 

@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::io::{self, Write};
+use std::io;
 
 use asyncio::{Address, Protocol, Server, Transport};
 use common::{Cli, Flag};
@@ -45,15 +45,15 @@ struct EchoServerProtocol {
 impl Protocol for EchoServerProtocol {
     fn connection_made(&mut self, transport: Transport) {
         let peername = transport.peername().map(|a| show(&a)).unwrap_or_default();
-        println!("Connection from {peername}");
+        common::say!("Connection from {peername}");
         self.transport = Some(transport);
     }
 
     fn data_received(&mut self, data: &[u8]) {
         let message = String::from_utf8_lossy(data);
-        println!("Data received: {}", common::py_repr(&message));
+        common::say!("Data received: {}", common::py_repr(&message));
 
-        println!("Send: {}", common::py_repr(&message));
+        common::say!("Send: {}", common::py_repr(&message));
         if let Some(transport) = &self.transport {
             // write() never blocks: what the socket does not take at once (WouldBlock) is
             // buffered by the transport and flushed when the socket is writable again.
@@ -61,7 +61,7 @@ impl Protocol for EchoServerProtocol {
                 // Only a write after write_eof() fails, which this protocol never calls.
                 eprintln!("write failed: {e}");
             }
-            println!("Close the client socket");
+            common::say!("Close the client socket");
             // Flushes the buffer first, then connection_lost(None).
             transport.close();
         }
@@ -97,8 +97,7 @@ async fn main_task(server: asyncio::CreateServer) -> Result<(), asyncio::Error> 
     let server: Server = server.await?;
 
     let addrs: Vec<String> = server.sockets().iter().map(show).collect();
-    println!("Serving on {}", addrs.join(", "));
-    io::stdout().flush()?;
+    common::say!("Serving on {}", addrs.join(", "));
 
     // `async with server: await server.serve_forever()`
     server

@@ -123,7 +123,7 @@ fn run(host: String, port: u16, count_idle: bool) -> Result<(), Box<dyn std::err
             lp.run_once(Some(Duration::ZERO))?;
             iterations += 1;
         }
-        println!("idle second: {iterations} host iterations");
+        common::say!("idle second: {iterations} host iterations");
     }
 
     let stdin = std::io::stdin();

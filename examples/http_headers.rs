@@ -46,7 +46,7 @@ async fn print_http_headers(url: Url) -> Result<(), Box<dyn std::error::Error>> 
         let line: String = line.iter().map(|&b| b as char).collect();
         let line = line.trim_end();
         if !line.is_empty() {
-            println!("HTTP header> {line}");
+            common::say!("HTTP header> {line}");
         }
     }
 

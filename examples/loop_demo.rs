@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 async fn worker(name: &'static str, delay_ms: u64) -> &'static str {
     asyncio::sleep(Duration::from_millis(delay_ms)).await;
-    println!("task {name} done after {delay_ms} ms");
+    common::say!("task {name} done after {delay_ms} ms");
     name
 }
 
@@ -30,7 +30,7 @@ async fn main_task() -> Result<(), asyncio::Error> {
     let start = Instant::now();
     for (label, ms) in [("third", 30u64), ("first", 10), ("second", 20)] {
         lp.call_later(Duration::from_millis(ms), move || {
-            println!("timer {label} fired at {ms} ms");
+            common::say!("timer {label} fired at {ms} ms");
         })?;
     }
     let tasks = [
@@ -41,13 +41,13 @@ async fn main_task() -> Result<(), asyncio::Error> {
     for t in tasks {
         names.push(t.await?);
     }
-    println!("joined tasks: {names:?}");
+    common::say!("joined tasks: {names:?}");
 
     let (tx, rx) = std::sync::mpsc::channel();
     let door = lp.threadsafe();
     let helper = std::thread::spawn(move || {
         door.call_soon_threadsafe(move || {
-            println!("callback from another thread ran on the loop");
+            common::say!("callback from another thread ran on the loop");
             let _ = tx.send(());
         })
     });
@@ -59,7 +59,7 @@ async fn main_task() -> Result<(), asyncio::Error> {
         .join()
         .map_err(|_| asyncio::Error::InvalidState("helper thread panicked".into()))??;
     asyncio::sleep(Duration::from_millis(15)).await;
-    println!("all done in {} ms", start.elapsed().as_millis());
+    common::say!("all done in {} ms", start.elapsed().as_millis());
     Ok(())
 }
 

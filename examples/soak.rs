@@ -1122,17 +1122,18 @@ fn report(
 ) {
     let name = target.name;
     let mut fail = |what: String| failures.push(format!("{name}: {what}"));
-    println!(
+    common::say!(
         "== {name} server (pid {}, port {})",
-        server.pid, server.port
+        server.pid,
+        server.port
     );
     let conns = stats.connections;
-    println!("connections served   {conns} (warm-up included)");
+    common::say!("connections served   {conns} (warm-up included)");
     let bytes = stats.bytes_verified;
-    println!("bytes verified       {bytes} ({})", mib(bytes / 1024));
+    common::say!("bytes verified       {bytes} ({})", mib(bytes / 1024));
     let runs: Vec<String> = stats.runs.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("scenarios run        {}", runs.join(", "));
-    println!(
+    common::say!("scenarios run        {}", runs.join(", "));
+    common::say!(
         "peak waves           {} waves, at most {} of {} open at once (max live {}), slowest \
          wave {:.1} s",
         stats.waves,
@@ -1144,28 +1145,28 @@ fn report(
     if stats.wave_best < opt.peak && opt.scenarios.iter().any(|s| s == "peak") {
         fail(format!("never {} connections open at once", opt.peak));
     }
-    println!("corrupted bytes      on {} connections", stats.corrupt);
+    common::say!("corrupted bytes      on {} connections", stats.corrupt);
     stats
         .corrupt_examples
         .iter()
-        .for_each(|e| println!("    {e}"));
+        .for_each(|e| common::say!("    {e}"));
     if stats.corrupt > 0 {
         fail(format!("corrupted echo on {} connections", stats.corrupt));
     }
     if stats.errors.is_empty() {
-        println!("client errors        none");
+        common::say!("client errors        none");
     } else {
         stats
             .errors
             .iter()
-            .for_each(|(k, v)| println!("client error         {v} x {k}"));
+            .for_each(|(k, v)| common::say!("client error         {v} x {k}"));
         fail(format!(
             "{} client-side errors",
             stats.errors.values().sum::<u64>()
         ));
     }
     let (io, timers) = stats.client_leftovers;
-    println!("client loop at end   {io} I/O registrations, {timers} timers");
+    common::say!("client loop at end   {io} I/O registrations, {timers} timers");
     if io > 0 || timers > 0 {
         fail(format!(
             "the client loop kept {io} sources, {timers} timers"
@@ -1173,10 +1174,10 @@ fn report(
     }
 
     let (log_groups, panicked) = log_summary(&server.log);
-    println!("server log entries   {}", log_groups.values().sum::<u64>());
+    common::say!("server log entries   {}", log_groups.values().sum::<u64>());
     log_groups
         .iter()
-        .for_each(|(k, v)| println!("    {v} x {k}"));
+        .for_each(|(k, v)| common::say!("    {v} x {k}"));
     if panicked {
         fail(format!("'panic' in {}", server.log.display()));
     }
@@ -1184,7 +1185,7 @@ fn report(
         fail(format!("echo_server exited early: {status}"));
     }
     let growth = m.rss_end.saturating_sub(m.rss_start);
-    println!(
+    common::say!(
         "server RSS           after warm-up {}, end {}, highest {}; growth {} = {} B per \
          connection (bound {})",
         mib(m.rss_start),
@@ -1197,16 +1198,18 @@ fn report(
     if growth > opt.rss_growth_kib {
         fail(format!("server RSS grew {}", mib(growth)));
     }
-    println!(
+    common::say!(
         "server fds           idle {}, after warm-up {}, end {} (margin {FD_MARGIN})",
-        m.idle_fds, m.fds_start, m.fds_end
+        m.idle_fds,
+        m.fds_start,
+        m.fds_end
     );
     for (when, fds, extra) in [
         ("after the warm-up", m.fds_start, &m.extra_start),
         ("at end", m.fds_end, &m.extra_end),
     ] {
         if !extra.is_empty() {
-            println!("    open {when}, not when idle: {}", extra.join(", "));
+            common::say!("    open {when}, not when idle: {}", extra.join(", "));
         }
         if fds > m.idle_fds + FD_MARGIN {
             fail(format!(
@@ -1280,7 +1283,7 @@ fn soak() -> Result<(), BoxError> {
         });
         servers.push(server);
     }
-    println!(
+    common::say!(
         "soak: {} s after a {} s warm-up; servers {} ({}), loopback, peak {} per server, \
          RLIMIT_NOFILE {nofile}, seed {}",
         opt.seconds,
@@ -1323,16 +1326,16 @@ fn soak() -> Result<(), BoxError> {
             &mut failures,
         );
     }
-    println!("client fds           start {client_fds_start}, end {client_fds_end}");
+    common::say!("client fds           start {client_fds_start}, end {client_fds_end}");
     if client_fds_end > client_fds_start + FD_MARGIN {
         let ours = extra_fds(std::process::id(), &[]);
         let sockets: Vec<&String> = ours.iter().filter(|fd| fd.contains("socket:")).collect();
-        println!("    {} sockets, e.g. {:?}", sockets.len(), sockets.first());
+        common::say!("    {} sockets, e.g. {:?}", sockets.len(), sockets.first());
         failures.push(format!(
             "client fds {client_fds_end} at end > {client_fds_start} at start"
         ));
     }
-    println!(
+    common::say!(
         "duration             {:.1} s soak ({:.1} s with warm-up and settling)",
         soak_took.as_secs_f64(),
         started.elapsed().as_secs_f64()
@@ -1340,10 +1343,10 @@ fn soak() -> Result<(), BoxError> {
     drop(servers); // stops them
     if failures.is_empty() {
         std::fs::remove_dir_all(&dir)?;
-        println!("soak: PASS");
+        common::say!("soak: PASS");
         return Ok(());
     }
-    println!("soak: FAIL (server logs kept in {})", dir.display());
-    failures.iter().for_each(|f| println!("  - {f}"));
+    common::say!("soak: FAIL (server logs kept in {})", dir.display());
+    failures.iter().for_each(|f| common::say!("  - {f}"));
     std::process::exit(1);
 }

@@ -50,12 +50,12 @@ async fn stdin_echo_client(host: String, port: u16) -> Result<(), asyncio::Error
         if data.is_empty() {
             break;
         }
-        println!(
+        common::say!(
             "Received: {}",
             common::py_repr(&String::from_utf8_lossy(&data))
         );
     }
-    println!("Server closed the connection");
+    common::say!("Server closed the connection");
     let writer = forward.await??;
     writer.close();
     writer.wait_closed().await?;

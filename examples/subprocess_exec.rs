@@ -44,7 +44,7 @@ fn main() -> std::process::ExitCode {
     let args = CLI.parse();
     let result = asyncio::run(async move {
         let date = get_date(args.get("python")).await?;
-        println!("Current date: {date}");
+        common::say!("Current date: {date}");
         Ok::<_, asyncio::Error>(())
     });
     CLI.finish_run(result)

@@ -29,12 +29,12 @@ async fn run(cmd: String) -> Result<(), asyncio::Error> {
 
     // `returncode` is set once communicate() has waited for the child.
     let returncode = proc.returncode().unwrap_or_default();
-    println!("[{} exited with {returncode}]", common::py_repr(&cmd));
+    common::say!("[{} exited with {returncode}]", common::py_repr(&cmd));
     if !stdout.is_empty() {
-        println!("[stdout]\n{}", String::from_utf8_lossy(&stdout));
+        common::say!("[stdout]\n{}", String::from_utf8_lossy(&stdout));
     }
     if !stderr.is_empty() {
-        println!("[stderr]\n{}", String::from_utf8_lossy(&stderr));
+        common::say!("[stderr]\n{}", String::from_utf8_lossy(&stderr));
     }
     Ok(())
 }

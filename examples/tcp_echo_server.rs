@@ -32,13 +32,13 @@ async fn handle_echo(reader: StreamReader, writer: StreamWriter) -> Result<(), a
         .map(|a| common::py_addr(&a))
         .unwrap_or_default();
 
-    println!("Received {} from {addr}", common::py_repr(&message));
+    common::say!("Received {} from {addr}", common::py_repr(&message));
 
-    println!("Send: {}", common::py_repr(&message));
+    common::say!("Send: {}", common::py_repr(&message));
     writer.write(&data)?;
     writer.drain().await?;
 
-    println!("Close the connection");
+    common::say!("Close the connection");
     writer.close();
     writer.wait_closed().await?;
     Ok(())
@@ -53,9 +53,7 @@ async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
         .filter_map(|a| a.as_inet())
         .map(|a| common::py_addr(&a))
         .collect();
-    println!("Serving on {}", addrs.join(", "));
-    use std::io::Write;
-    std::io::stdout().flush()?;
+    common::say!("Serving on {}", addrs.join(", "));
 
     // `async with server: await server.serve_forever()`
     server

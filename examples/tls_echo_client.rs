@@ -63,7 +63,7 @@ async fn tls_echo_client(opt: Options) -> Result<(), Box<dyn std::error::Error>>
     let name = server_hostname.as_deref().unwrap_or(&host);
     for i in 0..=reconnect {
         if reconnect > 0 {
-            println!("Connection {}", i + 1);
+            common::say!("Connection {}", i + 1);
         }
         echo_once(&host, port, name, config.clone(), &message, reconnect > 0).await?;
     }
@@ -85,27 +85,27 @@ async fn echo_once(
         .server_hostname(name)
         .await?;
     let t = writer.transport();
-    println!(
+    common::say!(
         "TLS: {} {}",
         t.tls_version().unwrap_or_default(),
         t.cipher_suite().unwrap_or_default()
     );
     if say_resumed {
         let resumed = t.session_resumed() == Some(true);
-        println!("Session resumed: {}", if resumed { "yes" } else { "no" });
+        common::say!("Session resumed: {}", if resumed { "yes" } else { "no" });
     }
 
-    println!("Send: {}", common::py_repr(message));
+    common::say!("Send: {}", common::py_repr(message));
     writer.write(message.as_bytes())?;
     writer.drain().await?;
 
     let data = reader.read(100).await?;
-    println!(
+    common::say!(
         "Received: {}",
         common::py_repr(&String::from_utf8_lossy(&data))
     );
 
-    println!("Close the connection");
+    common::say!("Close the connection");
     writer.close(); // sends close_notify, waits for the server's
     writer.wait_closed().await?;
     Ok(())

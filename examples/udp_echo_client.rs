@@ -39,7 +39,7 @@ struct EchoClientProtocol {
 
 impl DatagramProtocol for EchoClientProtocol {
     fn connection_made(&mut self, transport: DatagramTransport) {
-        println!("Send: {}", self.message);
+        common::say!("Send: {}", self.message);
         // To the remote address (None): sendto() never blocks, and fails only for an address
         // other than the remote one, which None is not.
         if let Err(e) = transport.sendto(self.message.as_bytes(), None) {
@@ -49,8 +49,8 @@ impl DatagramProtocol for EchoClientProtocol {
     }
 
     fn datagram_received(&mut self, data: &[u8], _addr: Address) {
-        println!("Received: {}", String::from_utf8_lossy(data));
-        println!("Close the socket");
+        common::say!("Received: {}", String::from_utf8_lossy(data));
+        common::say!("Close the socket");
         if let Some(transport) = &self.transport {
             transport.close();
         }
@@ -59,11 +59,11 @@ impl DatagramProtocol for EchoClientProtocol {
     fn error_received(&mut self, exc: io::Error) {
         // E.g. ECONNREFUSED: nobody listens at the server's port. The endpoint stays open.
         // As Python shows an OSError: `[Errno 111] Connection refused`.
-        println!("Error received: {}", asyncio::Error::Io(exc));
+        common::say!("Error received: {}", asyncio::Error::Io(exc));
     }
 
     fn connection_lost(&mut self, _exc: Option<io::Error>) {
-        println!("Connection closed");
+        common::say!("Connection closed");
         // Set once: connection_lost is called exactly once.
         let _ = self.on_con_lost.set_result(());
     }

@@ -13,7 +13,7 @@
 
 mod common;
 
-use std::io::{self, Write};
+use std::io;
 use std::time::Duration;
 
 use asyncio::{Address, DatagramProtocol, DatagramTransport};
@@ -44,12 +44,12 @@ impl DatagramProtocol for EchoServerProtocol {
 
     fn datagram_received(&mut self, data: &[u8], addr: Address) {
         let message = String::from_utf8_lossy(data);
-        println!(
+        common::say!(
             "Received {} from {}",
             common::py_repr(&message),
             show(&addr)
         );
-        println!("Send {} to {}", common::py_repr(&message), show(&addr));
+        common::say!("Send {} to {}", common::py_repr(&message), show(&addr));
         if let Some(transport) = &self.transport {
             // sendto() never blocks: a datagram the socket cannot take now (WouldBlock) is
             // queued whole and sent when it is writable. A send the kernel refuses goes to
@@ -77,7 +77,7 @@ fn show(a: &Address) -> String {
 }
 
 async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
-    println!("Starting UDP server");
+    common::say!("Starting UDP server");
     let lp = asyncio::get_running_loop()?;
 
     // One protocol instance will be created to serve all client requests. A bind error
@@ -87,9 +87,8 @@ async fn main_task(host: String, port: u16) -> Result<(), asyncio::Error> {
         .local_addr(&host, port)
         .await?;
     if let Some(addr) = transport.sockname() {
-        println!("Serving on {}", show(&addr));
+        common::say!("Serving on {}", show(&addr));
     }
-    io::stdout().flush()?;
 
     // `try: await asyncio.sleep(3600)  finally: transport.close()`; a signal drops this
     // future, and the loop's shutdown closes the transport.

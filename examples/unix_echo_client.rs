@@ -21,15 +21,15 @@ static CLI: Cli = Cli {
 
 async fn client(message: String, path: String) -> Result<(), asyncio::Error> {
     let (reader, writer) = asyncio::open_unix_connection(&path).await?;
-    println!("Send: {}", common::py_repr(&message));
+    common::say!("Send: {}", common::py_repr(&message));
     writer.write(message.as_bytes())?;
     writer.drain().await?;
     let data = reader.read(100).await?;
-    println!(
+    common::say!(
         "Received: {}",
         common::py_repr(&String::from_utf8_lossy(&data))
     );
-    println!("Close the connection");
+    common::say!("Close the connection");
     writer.close();
     writer.wait_closed().await
 }

@@ -37,7 +37,7 @@ async fn wait_for_data() -> Result<(), asyncio::Error> {
     let data = reader.read(100).await?;
 
     // Got data, we are done: close the socket
-    println!("Received: {}", String::from_utf8_lossy(&data));
+    common::say!("Received: {}", String::from_utf8_lossy(&data));
     writer.close();
     writer.wait_closed().await?;
 

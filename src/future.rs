@@ -290,15 +290,33 @@ impl<T: 'static> LoopFuture<T> {
 
     /// Whether the outcome is set (a result, an exception, or cancelled).
     ///
-    /// Shown in the examples on [`set_result`](Self::set_result) and
-    /// [`cancel`](Self::cancel).
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<u8>();
+    /// assert!(!fut.done());
+    /// fut.set_result(1)?;
+    /// assert!(fut.done() && !fut.cancelled());
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn done(&self) -> bool {
         !matches!(self.inner.state.borrow().outcome, Outcome::Pending)
     }
 
     /// Whether the future was cancelled.
     ///
-    /// Shown in the example on [`cancel`](Self::cancel).
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let fut = lp.create_future::<u8>();
+    /// assert!(!fut.cancelled());
+    /// fut.cancel();
+    /// assert!(fut.cancelled() && fut.done());
+    /// assert!(fut.set_result(1).is_err(), "a cancelled future takes no result");
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         matches!(self.inner.state.borrow().outcome, Outcome::Cancelled)
     }

@@ -122,7 +122,22 @@ impl Sleep {
     /// The deadline on the loop's clock. For a sleep made outside a running loop, until its
     /// first poll: the estimate taken on the system clock when it was made (see [`sleep`]).
     ///
-    /// Shown in the example on [`Sleep`].
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop().unwrap();
+    ///     let before = lp.time();
+    ///     let sleep = asyncio::sleep(Duration::from_millis(2));
+    ///     assert!(sleep.deadline() >= before + Duration::from_millis(2));
+    ///     let deadline = sleep.deadline();
+    ///     sleep.await;
+    ///     assert!(lp.time() >= deadline, "never early");
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
@@ -131,7 +146,24 @@ impl Sleep {
     /// reset sleep is a new one: awaited again, it suspends at least once, even if it had
     /// completed or `deadline` has passed.
     ///
-    /// Shown in the example on [`Sleep`].
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop().unwrap();
+    ///     let mut sleep = asyncio::sleep(Duration::from_millis(1));
+    ///     (&mut sleep).await;
+    ///     // The same sleep again, 1 ms later: its timer entry is reused.
+    ///     let again = lp.time() + Duration::from_millis(1);
+    ///     sleep.reset(again);
+    ///     assert_eq!(sleep.deadline(), again);
+    ///     sleep.await;
+    ///     assert!(lp.time() >= again);
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
         self.delay = None;
@@ -574,7 +606,25 @@ impl ScopeState {
 impl Timeout {
     /// The deadline, on the loop's clock; `None` if there is none.
     ///
-    /// Shown in the example on [`timeout_scope_at`].
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let deadline = lp.time() + Duration::from_secs(60);
+    ///     asyncio::timeout_scope_at(Some(deadline), |scope| async move {
+    ///         assert_eq!(scope.when(), Some(deadline));
+    ///         scope.reschedule(None)?;
+    ///         assert_eq!(scope.when(), None);
+    ///         Ok::<_, asyncio::Error>(())
+    ///     })
+    ///     .await??;
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn when(&self) -> Option<Instant> {
         self.0.when.get()
     }

@@ -43,6 +43,32 @@ pub fn py_addr(a: &SocketAddr) -> String {
     }
 }
 
+// ---- printing --------------------------------------------------------------------------------
+
+/// `println!` for the examples: the line goes to stdout, flushed, or nowhere when stdout is
+/// gone (a pipe whose reader has left, as in `server | head -1`; a full disk). `println!`
+/// panics there (`failed printing to stdout: Broken pipe`, exit 101), which would end a server
+/// over a line nobody reads. Every example prints through this, so a lost stdout changes
+/// nothing but the output: the program goes on and exits with the status it would have had,
+/// as `--help` (0) and the signal lines (130, 143) already did. (A stdout closed with `>&-`
+/// is /dev/null to a Rust program: std reopens it at start-up.)
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::common::say_line(format_args!($($arg)*))
+    };
+}
+#[allow(unused_imports)] // an example built without printing (tls_echo_client without TLS)
+pub(crate) use say;
+
+/// What [`say!`] runs: one line and its newline under one lock, then a flush; errors dropped.
+pub fn say_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(line);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
 // ---- the command line ------------------------------------------------------------------------
 //
 // Each example declares its command line once, as a `static CLI: Cli`, and reads every value
@@ -191,7 +217,9 @@ impl Cli {
         let mut it = argv.into_iter();
         let mut flags_done = false;
         while let Some(a) = it.next() {
-            if flags_done || a == "-" || !a.starts_with('-') {
+            // `-5` and `-0.5` are values, as argparse reads them when no flag looks like
+            // a number: `tcp_echo_client -5` sends '-5' (it was "unknown flag '-5'").
+            if flags_done || a == "-" || !a.starts_with('-') || is_negative_number(&a) {
                 args.positional.push(a);
                 continue;
             }
@@ -348,17 +376,13 @@ pub fn interrupted(sig: i32, what: &str) -> std::process::ExitCode {
 
 /// Prints `Interrupted by SIGINT, WHAT` (or SIGTERM) on stdout.
 fn say_interrupted(sig: i32, what: &str) {
-    use std::io::Write;
     let name = match sig {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
         _ => "a signal",
     };
-    // Not `println!`, which panics on a closed stdout (a pipe whose reader has gone): the
-    // exit status must still say which signal ended the program.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "Interrupted by {name}, {what}");
-    let _ = out.flush();
+    // `say!`: with stdout gone the exit status must still say which signal ended the program.
+    say!("Interrupted by {name}, {what}");
 }
 
 /// Set once by the SIGTERM handler; wakes the future waiting for it.
@@ -419,6 +443,16 @@ fn chain(e: &dyn std::error::Error) -> String {
         next = s.source();
     }
     out
+}
+
+/// `-5`, `-0.5`, `-.5`: argparse's negative number (`^-\d+$|^-\d*\.\d+$`).
+fn is_negative_number(a: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match a.strip_prefix('-').map(|n| n.split_once('.')) {
+        Some(Some((int, frac))) => (int.is_empty() || digits(int)) && digits(frac),
+        Some(None) => digits(&a[1..]),
+        None => false,
+    }
 }
 
 /// `text.contains(part)` by plain comparison: `str::contains` links its vectorised searcher
@@ -509,14 +543,19 @@ impl Args {
             .unwrap_or_else(|_| self.invalid(name, "not a port number (0 to 65535)"))
     }
 
-    /// A number of seconds (`30`, `0.5`) as a `Duration`, `None` when absent. Not a number,
-    /// negative or too large: a usage error (exit 2) that says which.
+    /// A timeout in seconds (`30`, `0.5`) as a `Duration`, `None` when absent (no timeout).
+    /// Not a number, negative, zero or too large: a usage error (exit 2) that says which.
+    /// Zero is refused, not read as "off": in asyncio `timeout=0` expires at once and only
+    /// `None` means no timeout, and a timeout that ends everything at once is no setting
+    /// anyone wants (as `--workers 0` is refused); leaving the flag out is "off".
     pub fn seconds(&self, name: &str) -> Option<std::time::Duration> {
         let raw = self.raw(name).1?;
         let problem = match raw.parse::<f64>() {
             Ok(secs) if secs.is_nan() => "not a number of seconds (e.g. 30 or 0.5)",
             Ok(secs) if secs < 0.0 => "seconds cannot be negative",
             Ok(secs) => match std::time::Duration::try_from_secs_f64(secs) {
+                // Below a nanosecond too (`1e-10`): that is zero once a Duration.
+                Ok(d) if d.is_zero() => "must be more than 0 (leave the flag out for none)",
                 Ok(d) => return Some(d),
                 Err(_) => "too many seconds",
             },

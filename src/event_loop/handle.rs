@@ -203,7 +203,23 @@ pub struct Handle {
 impl Handle {
     /// Cancels the callback if it has not run yet and releases what it captured. Idempotent.
     ///
-    /// Shown, with [`cancelled`](Self::cancelled), in the example on [`Handle`].
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let captured = Rc::new(());
+    ///     let held = captured.clone();
+    ///     let handle = lp.call_soon(move || drop(held))?;
+    ///     handle.cancel();
+    ///     handle.cancel(); // again: nothing more happens
+    ///     assert_eq!(Rc::strong_count(&captured), 1, "the closure is released at once");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L5.
     pub fn cancel(&self) {
         self.callback.cancel();
@@ -325,8 +341,26 @@ pub struct TimerHandle {
 impl TimerHandle {
     /// Cancels the timer and releases its closure. Idempotent.
     ///
-    /// Shown, with [`cancelled`](Self::cancelled) and [`when`](Self::when), in the example on
-    /// [`TimerHandle`].
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let fired = Rc::new(Cell::new(false));
+    ///     let flag = fired.clone();
+    ///     let timer = lp.call_later(Duration::from_millis(1), move || flag.set(true))?;
+    ///     timer.cancel();
+    ///     assert_eq!(Rc::strong_count(&fired), 1, "the closure is released at once");
+    ///     asyncio::sleep(Duration::from_millis(5)).await;
+    ///     assert!(!fired.get(), "a cancelled timer never fires");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cancel(&self) {
         self.handle.cancel();
         if let Some(lp) = self.lp.upgrade() {

@@ -791,7 +791,21 @@ impl LoopHandle {
     /// removed but `Io` says that epoll refused the new interest (`fd` was closed, or its
     /// number reused, behind the loop's back).
     ///
-    /// The example on [`add_reader`](Self::add_reader) removes its reader with it.
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let (mut a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.add_reader(b.as_raw_fd(), || panic!("removed before it could run"))?;
+    /// assert!(lp.remove_reader(b.as_raw_fd())?);
+    /// assert!(!lp.remove_reader(b.as_raw_fd())?, "no reader any more");
+    /// a.write_all(b"x")?;
+    /// lp.run_once(Some(std::time::Duration::ZERO))?; // `b` is readable: nobody is called
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L17, L16.
     pub fn remove_reader(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, false, None)
@@ -803,8 +817,19 @@ impl LoopHandle {
     /// # Errors
     /// As for [`remove_reader`](Self::remove_reader).
     ///
-    /// The example on [`add_writer`](Self::add_writer) removes its writer with it, from the
-    /// writer itself.
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let lp = asyncio::EventLoop::new()?;
+    /// lp.add_writer(a.as_raw_fd(), || panic!("removed before it could run"))?;
+    /// assert!(lp.remove_writer(a.as_raw_fd())?);
+    /// lp.run_once(Some(std::time::Duration::ZERO))?; // `a` is writable: nobody is called
+    /// assert!(!lp.remove_writer(a.as_raw_fd())?, "no writer any more");
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L17.
     pub fn remove_writer(&self, fd: RawFd) -> Result<bool, Error> {
         self.set_fd_callback(fd, true, None)

@@ -443,7 +443,30 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// Binds the socket to this local address before connecting. An empty host is a name
     /// that does not resolve (`Error::Io`, kind `NotFound`), as in Python: say `0.0.0.0` or
     /// `::` for any address.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port)
+    ///         .local_addr("127.0.0.1", 0) // the port left to the OS
+    ///         .await?;
+    ///     let ours = transport.sockname().unwrap().as_inet().unwrap();
+    ///     assert_eq!(ours.ip(), std::net::Ipv4Addr::LOCALHOST);
+    ///     assert_ne!(ours.port(), 0);
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L87.
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local_addr = Some((host.to_string(), port, bind_local));
@@ -451,7 +474,28 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Resolves for this family only.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "localhost", port)
+    ///         .family(asyncio::AddressFamily::Inet) // `localhost` may name ::1 too: not tried
+    ///         .await?;
+    ///     assert!(transport.peername().unwrap().as_inet().unwrap().is_ipv4());
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn family(mut self, family: AddressFamily) -> Self {
         self.family = family;
         self
@@ -524,7 +568,32 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// Happy eyeballs (RFC 8305): start the next address after `delay` if the
     /// previous attempt has not finished; the first to connect wins. Turns `interleave` to 1
     /// unless set.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "localhost", port)
+    ///         // 250 ms for each address before the next joins; a refused ::1 hands over at once
+    ///         .happy_eyeballs_delay(Duration::from_millis(250))
+    ///         .await?;
+    ///     let theirs = transport.peername().unwrap().as_inet().unwrap();
+    ///     assert_eq!(theirs, std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L89, L91.
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.happy_eyeballs = Some((delay, race_connects));
@@ -533,7 +602,31 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     }
 
     /// Reorders the addresses by family: `n` of the first family, then alternate.
-    /// Shown in the [examples](CreateConnection#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "localhost", port)
+    ///         .happy_eyeballs_delay(Duration::from_millis(250))
+    ///         .interleave(2) // two addresses of the first family, then one of the other, ...
+    ///         .await?;
+    ///     assert_eq!(transport.peername().unwrap().as_inet().unwrap().port(), port);
+    ///     transport.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L90.
     pub fn interleave(mut self, n: usize) -> Self {
         self.interleave = Some(n);
@@ -702,23 +795,142 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// The name sent as SNI and checked (default: the host). Required with `sock` or a Unix
     /// path. `""` sends none and checks no name, with `ssl(true)` as with your own
     /// `ClientConfig`: the certificate chain is still verified (Python's `server_hostname=''`).
-    /// The [`ssl`](Self::ssl) example sets it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| async {};
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // The certificate names `localhost`, not the address connected to.
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = transport.tls_info().unwrap();
+    ///     assert_eq!(info.server_hostname(), Some("localhost"));
+    ///     transport.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T3.
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.tls.set_server_hostname(name);
         self
     }
 
-    /// How long the handshake may take (default 60 s).
-    /// The [`ssl`](Self::ssl) example sets it.
+    /// How long the handshake may take (default 60 s): past it the connection is aborted
+    /// and the creation fails with [`Error::Io`] of kind `ConnectionAborted`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// // Accepts (in the kernel) but never answers: the handshake can only time out.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = silent.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let late = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .ssl_handshake_timeout(Duration::from_millis(50))
+    ///         .await;
+    ///     let Err(asyncio::Error::Io(e)) = late else { panic!("expected a timeout") };
+    ///     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: T1, T9.
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self
     }
 
-    /// How long the close_notify exchange may take (default 30 s).
-    /// The [`ssl`](Self::ssl) example sets it.
+    /// How long the close_notify exchange may take (default 30 s): past it, `close` stops
+    /// waiting for the peer's close_notify and aborts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| async {};
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (transport, _protocol) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     transport.close(); // close_notify, then at most 5 s for the server's
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T25.
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);

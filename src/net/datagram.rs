@@ -191,8 +191,28 @@ impl LoopHandle {
 impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     /// Binds to this host and port (resolved for datagrams; `""` is any address).
     ///
-    /// Shown in the examples on [`CreateDatagramEndpoint`] and on
-    /// [`DatagramProtocol`] (a UDP echo server).
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::DatagramProtocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (t, _protocol) = lp
+    ///         .create_datagram_endpoint(Quiet::default)
+    ///         .local_addr("127.0.0.1", 0) // the port left to the OS
+    ///         .await?;
+    ///     let ours = t.sockname().unwrap().as_inet().unwrap();
+    ///     assert_eq!(ours.ip(), std::net::Ipv4Addr::LOCALHOST);
+    ///     assert_ne!(ours.port(), 0);
+    ///     assert!(t.peername().is_none(), "bound, not connected");
+    ///     t.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn local_addr(mut self, host: &str, port: u16) -> Self {
         self.local = Some(Endpoint::Inet(host.to_string(), port));
         self
@@ -202,8 +222,32 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     /// `error_received` hears of ICMP errors. An empty host is a name that does not resolve
     /// (`Error::Io`, kind `NotFound`), as in Python.
     ///
-    /// Shown in the examples on [`CreateDatagramEndpoint`] and on
-    /// [`DatagramTransport::sendto`].
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::DatagramProtocol for Quiet {}
+    ///
+    /// let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    /// let port = peer.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (t, _protocol) = lp
+    ///         .create_datagram_endpoint(Quiet::default)
+    ///         .remote_addr("127.0.0.1", port)
+    ///         .await?;
+    ///     assert_eq!(t.peername().unwrap().as_inet().unwrap().port(), port);
+    ///     t.sendto(b"to the one peer", None)?; // no address: the connected one
+    ///     t.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// let mut got = [0u8; 32];
+    /// let n = peer.recv(&mut got)?;
+    /// assert_eq!(&got[..n], b"to the one peer");
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote_addr(mut self, host: &str, port: u16) -> Self {
         self.remote = Some(Endpoint::Inet(host.to_string(), port));
         self

@@ -273,7 +273,27 @@ impl CreateServer {
     /// empty `host` does. Nor does an empty name inside the list: the server is not created,
     /// with the resolver's error for it (`NotFound`, `[Errno -2] Name or service not known`),
     /// as CPython's `getaddrinfo('')` refuses it.
-    /// Shown in the [examples](CreateServer#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "", 0) // the list replaces the empty host
+    ///         .hosts(&["127.0.0.1", "127.0.0.2"])
+    ///         .await?;
+    ///     let ips: Vec<_> = server.sockets().iter().map(|a| a.as_inet().unwrap().ip()).collect();
+    ///     assert_eq!(ips, ["127.0.0.1".parse::<std::net::IpAddr>()?, "127.0.0.2".parse()?]);
+    ///     server.close();
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L97. Only a lone host "" (Python's '' or None) is every interface.
     pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("host"));
@@ -294,7 +314,27 @@ impl CreateServer {
     }
 
     /// Binds only addresses of this family.
-    /// Shown in the [examples](CreateServer#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     // `localhost` may name ::1 as well: only its IPv4 addresses are bound.
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "localhost", 0)
+    ///         .family(asyncio::AddressFamily::Inet)
+    ///         .await?;
+    ///     assert!(server.sockets().iter().all(|a| a.as_inet().unwrap().is_ipv4()));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn family(mut self, family: AddressFamily) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("family"));
         self.family = family;
@@ -302,23 +342,89 @@ impl CreateServer {
     }
 
     /// `listen()` backlog, and the most connections accepted per readiness event (100).
-    /// Shown in the [examples](CreateServer#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).backlog(16).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // Kept by the kernel until accepted: up to 16 at a time.
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn backlog(mut self, backlog: u32) -> Self {
         self.backlog = backlog;
         self
     }
 
-    /// `SO_REUSEADDR` (on by default, as on POSIX in Python).
-    /// Shown in the [examples](CreateServer#examples).
+    /// `SO_REUSEADDR` (on by default, as on POSIX in Python): the port can be bound again
+    /// while connections it served linger in `TIME_WAIT`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let first = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
+    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     first.close();
+    ///     first.wait_closed().await;
+    ///     // The same port again, at once.
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "127.0.0.1", port)
+    ///         .reuse_address(true)
+    ///         .await?;
+    ///     assert_eq!(server.sockets()[0].as_inet().unwrap().port(), port);
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("reuse_address"));
         self.reuse_address = on;
         self
     }
 
-    /// `SO_REUSEPORT` (off by default). Shown in the [examples](CreateServer#examples);
-    /// [`StartServer::reuse_port`](crate::StartServer::reuse_port) has two servers share a
-    /// port with it.
+    /// `SO_REUSEPORT` (off by default): servers that all set it share a port, the kernel
+    /// spreading the connections among them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let first = lp.create_server(Quiet::default, "127.0.0.1", 0).reuse_port(true).await?;
+    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "127.0.0.1", port)
+    ///         .reuse_port(true)
+    ///         .await?;
+    ///     assert_eq!(server.sockets()[0].as_inet().unwrap().port(), port);
+    ///     first.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("reuse_port"));
         self.reuse_port = on;
@@ -326,7 +432,23 @@ impl CreateServer {
     }
 
     /// `SO_KEEPALIVE` on the listening sockets (Python 3.13's `keep_alive`).
-    /// Shown in the [examples](CreateServer#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).keep_alive(true).await?;
+    ///     assert!(server.is_serving());
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn keep_alive(mut self, on: bool) -> Self {
         self.tcp_keyword = self.tcp_keyword.or(Some("keep_alive"));
         self.keep_alive = on;
@@ -339,7 +461,23 @@ impl CreateServer {
     /// then reopen the spare. Reported once per episode, like the default back-off. A spare
     /// that could not be reopened (another thread took the descriptor first) is opened again
     /// once descriptors are free, in time for the next episode.
-    /// Shown in the [examples](CreateServer#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).reserve_fd(true).await?;
+    ///     assert!(server.is_serving()); // one descriptor more is open, kept for the worst case
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D6.
     pub fn reserve_fd(mut self, on: bool) -> Self {
         self.reserve_fd = on;
@@ -348,7 +486,31 @@ impl CreateServer {
 
     /// Listen now (default) or only at [`Server::start_serving`]/[`Server::serve_forever`]:
     /// until then the sockets are bound but connections are refused.
-    /// Shown in the [examples](CreateServer#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "127.0.0.1", 0)
+    ///         .start_serving(false)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let refused = asyncio::open_connection("127.0.0.1", port).await;
+    ///     assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+    ///     server.start_serving().await?;
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L100.
     pub fn start_serving(mut self, on: bool) -> Self {
         self.start_serving = on;
@@ -776,16 +938,103 @@ impl CreateServer {
         self
     }
 
-    /// How long each handshake may take (default 60 s). The [`ssl`](Self::ssl) example sets
-    /// it; [`StartServer::ssl_handshake_timeout`](crate::StartServer::ssl_handshake_timeout)
-    /// shows a client that never finishes one disconnected.
+    /// How long each handshake may take (default 60 s): past it the connection is aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_handshake_timeout(Duration::from_millis(50))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // A plain client that never starts the handshake is disconnected.
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     let end = reader.read(-1).await; // EOF, or a reset: no byte either way
+    ///     assert!(end.map_or(true, |got| got.is_empty()));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # let _ = client_config;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self
     }
 
-    /// How long each close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
-    /// example sets it.
+    /// How long each close_notify exchange may take (default 30 s): past it, a connection
+    /// being closed stops waiting for the client's close_notify and is aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{Protocol, Transport};
+    ///
+    /// /// Closes each connection once its handshake is done.
+    /// #[derive(Default)]
+    /// struct Bye;
+    /// impl Protocol for Bye {
+    ///     fn connection_made(&mut self, transport: Transport) {
+    ///         transport.close(); // close_notify, then at most 5 s for the client's
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(Bye::default, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.read(-1).await?, b""); // the server's close_notify
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);
         self

@@ -251,12 +251,47 @@ impl OpenConnection {
         self
     }
 
-    /// Resolve for this family only. Shown in the [examples](OpenConnection#examples).
+    /// Resolve for this family only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     // `localhost` may name ::1 as well: only its IPv4 addresses are tried.
+    ///     let (_reader, writer) = asyncio::open_connection("localhost", port)
+    ///         .family(asyncio::AddressFamily::Inet)
+    ///         .await?;
+    ///     assert!(writer.peername().unwrap().as_inet().unwrap().is_ipv4());
+    ///     writer.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn family(self, family: AddressFamily) -> Self {
         self.option(move |c| c.family(family))
     }
 
-    /// Bind to this local address first. Shown in the [examples](OpenConnection#examples).
+    /// Bind to this local address first (port 0: the OS picks the port).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .local_addr("127.0.0.1", 0)
+    ///         .await?;
+    ///     let ours = writer.sockname().unwrap().as_inet().unwrap();
+    ///     assert_eq!(ours.ip(), std::net::Ipv4Addr::LOCALHOST);
+    ///     assert_ne!(ours.port(), 0);
+    ///     writer.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn local_addr(self, host: &str, port: u16) -> Self {
         let host = host.to_string();
         self.option(move |c| c.local_addr(&host, port))
@@ -298,13 +333,55 @@ impl OpenConnection {
     }
 
     /// Happy eyeballs delay (RFC 8305): how long one address may try before the next one
-    /// starts too. Shown in the [examples](OpenConnection#examples).
+    /// starts too; the first to connect wins and the others are closed. Not set, the
+    /// addresses are tried one after the other, each to its end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     // Every address `localhost` names gets 250 ms before the next one joins the race
+    ///     // (here only 127.0.0.1 listens: a refused ::1 hands over at once).
+    ///     let (_reader, writer) = asyncio::open_connection("localhost", port)
+    ///         .happy_eyeballs_delay(Duration::from_millis(250))
+    ///         .await?;
+    ///     let theirs = writer.peername().unwrap().as_inet().unwrap();
+    ///     assert_eq!(theirs, std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    ///     writer.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn happy_eyeballs_delay(self, delay: Duration) -> Self {
         self.option(move |c| c.happy_eyeballs_delay(delay))
     }
 
     /// Address family interleaving: how many addresses of the first family go before one of
-    /// the other. Shown in the [examples](OpenConnection#examples).
+    /// the other (1 when only a happy eyeballs delay is set, as in Python).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let port = listener.local_addr()?.port();
+    /// asyncio::run(async move {
+    ///     // `localhost`'s addresses one family, then the other, alternately (if it has both).
+    ///     let (_reader, writer) = asyncio::open_connection("localhost", port)
+    ///         .happy_eyeballs_delay(Duration::from_millis(250))
+    ///         .interleave(1)
+    ///         .await?;
+    ///     assert_eq!(writer.peername().unwrap().as_inet().unwrap().port(), port);
+    ///     writer.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn interleave(self, n: usize) -> Self {
         self.option(move |c| c.interleave(n))
     }
@@ -402,7 +479,42 @@ impl OpenConnection {
     /// The name sent as SNI and checked against the certificate (default: the host; required
     /// for Unix sockets and `sock=`). `""` sends none and checks no name, with `ssl(true)` as
     /// with your own `ClientConfig`: the certificate chain is still verified (Python's
-    /// `server_hostname=''`). The [`ssl`](Self::ssl) example shows it.
+    /// `server_hostname=''`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     // The certificate names `localhost`, not the address connected to.
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config.clone())
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     writer.close();
+    ///     // Checked against 127.0.0.1, the default, it fails verification.
+    ///     let wrong = asyncio::open_connection("127.0.0.1", port).ssl(client_config).await;
+    ///     assert!(matches!(wrong, Err(asyncio::Error::Tls(_))));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn server_hostname(self, name: &str) -> Self {
         let name = name.to_string();
         self.option(move |c| c.server_hostname(&name))
@@ -444,16 +556,92 @@ impl OpenConnection {
         self.option(move |c| c.ssl_handshake_timeout(timeout))
     }
 
-    /// How long the close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
-    /// example sets it.
+    /// How long the close_notify exchange may take (default 30 s): past it,
+    /// [`close`](StreamWriter::close) gives up waiting for the peer's close_notify and
+    /// aborts the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     writer.close(); // close_notify, then at most 5 s for the server's
+    ///     writer.wait_closed().await?;
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
         self.option(move |c| c.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
-    /// [`ssl`](Self::ssl) example sets it.
-    /// Its effect is shown in the example on
-    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     // After the handshake, abort: the TCP stream ends without close_notify.
+    ///     let rude = |_r: StreamReader, w: StreamWriter| async move { w.transport().abort() };
+    ///     let server = asyncio::start_server(rude, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let connect = |strict: bool| {
+    ///         asyncio::open_connection("127.0.0.1", port)
+    ///             .ssl(client_config.clone())
+    ///             .server_hostname("localhost")
+    ///             .ssl_require_close_notify(strict)
+    ///     };
+    ///     let (reader, _writer) = connect(false).await?;
+    ///     assert_eq!(reader.read(100).await?, b""); // by default a clean EOF, as in Python
+    ///     let (reader, _writer) = connect(true).await?;
+    ///     match reader.read(100).await {
+    ///         Err(asyncio::Error::Tls(e)) => assert!(e.is_truncation(), "{e}"),
+    ///         other => panic!("expected a truncation, got {other:?}"),
+    ///     }
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |c| c.ssl_require_close_notify(on))
@@ -864,31 +1052,129 @@ impl StartServer {
     }
 
     /// Each reader's limit (default 64 KiB); checked before the server starts.
-    /// Shown in the [examples](StartServer#examples).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async {
+    ///     let say_limit = |reader: StreamReader, writer: StreamWriter| async move {
+    ///         writer.write(reader.limit().to_string().as_bytes())?;
+    ///         writer.close();
+    ///         writer.wait_closed().await
+    ///     };
+    ///     let server = asyncio::start_server(say_limit, "127.0.0.1", 0).limit(1024).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.read(-1).await?, b"1024");
+    ///     // A limit of 0 is refused before anything is bound.
+    ///     let zero = asyncio::start_server(say_limit, "127.0.0.1", 0).limit(0).await;
+    ///     assert!(matches!(zero, Err(asyncio::Error::InvalidArgument(_))));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: S4.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
     }
 
-    /// Bind several hosts (see [`CreateServer::hosts`]).
-    /// Shown in the [examples](StartServer#examples).
+    /// Bind several hosts (see [`CreateServer::hosts`]): a listening socket for each
+    /// address they name, all serving the same callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     // The host argument is left empty; the list replaces it.
+    ///     let server = asyncio::start_server(noop, "", 0)
+    ///         .hosts(&["127.0.0.1", "127.0.0.2"])
+    ///         .await?;
+    ///     let ips: Vec<_> = server.sockets().iter().map(|a| a.as_inet().unwrap().ip()).collect();
+    ///     assert_eq!(ips, ["127.0.0.1".parse::<std::net::IpAddr>()?, "127.0.0.2".parse()?]);
+    ///     server.close();
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hosts<S: AsRef<str>>(self, hosts: &[S]) -> Self {
         let hosts: Vec<String> = hosts.iter().map(|h| h.as_ref().to_string()).collect();
         self.option(move |s| s.hosts(&hosts))
     }
 
-    /// Bind only this family. Shown in the [examples](StartServer#examples).
+    /// Bind only the addresses of this family among those the host names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::AddressFamily;
+    ///
+    /// asyncio::run(async {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     // `localhost` may name ::1 as well: only its IPv4 addresses are bound.
+    ///     let server = asyncio::start_server(noop, "localhost", 0)
+    ///         .family(AddressFamily::Inet)
+    ///         .await?;
+    ///     assert!(server.sockets().iter().all(|a| a.as_inet().unwrap().is_ipv4()));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn family(self, family: AddressFamily) -> Self {
         self.option(move |s| s.family(family))
     }
 
-    /// `listen()` backlog (100). Shown in the [examples](StartServer#examples).
+    /// `listen()` backlog (100): how many connections the kernel completes and keeps for
+    /// the server before it accepts them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).backlog(16).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn backlog(self, backlog: u32) -> Self {
         self.option(move |s| s.backlog(backlog))
     }
 
-    /// `SO_REUSEADDR` (on). Shown in the [examples](StartServer#examples).
+    /// `SO_REUSEADDR` (on): a port can be bound again while connections it served linger
+    /// in `TIME_WAIT`, so a restarted server need not wait for them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let first = asyncio::start_server(bye, "127.0.0.1", 0).reuse_address(true).await?;
+    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     // A connection the server closes first: its end lingers in TIME_WAIT.
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.read(-1).await?, b"");
+    ///     writer.close();
+    ///     first.close();
+    ///     first.wait_closed().await;
+    ///     // The same port again, at once.
+    ///     let again = asyncio::start_server(bye, "127.0.0.1", port).reuse_address(true).await?;
+    ///     assert_eq!(again.sockets()[0].as_inet().unwrap().port(), port);
+    ///     again.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reuse_address(self, on: bool) -> Self {
         self.option(move |s| s.reuse_address(on))
     }
@@ -921,19 +1207,73 @@ impl StartServer {
         self.option(move |s| s.reuse_port(on))
     }
 
-    /// `SO_KEEPALIVE` on the listening sockets. Shown in the [examples](StartServer#examples).
+    /// `SO_KEEPALIVE` on the listening sockets (off), which the accepted connections
+    /// inherit on Linux: the kernel probes a connection silent for long (two hours by default) and
+    /// ends it if the peer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).keep_alive(true).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn keep_alive(self, on: bool) -> Self {
         self.option(move |s| s.keep_alive(on))
     }
 
     /// Keep a spare descriptor to shed connections when out of descriptors
-    /// (see [`CreateServer::reserve_fd`]). Shown in the [examples](StartServer#examples).
+    /// (see [`CreateServer::reserve_fd`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     // Out of descriptors, the server would close the spare, accept a waiting client
+    ///     // and close it at once (no hanging in the backlog), then reopen the spare.
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).reserve_fd(true).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi"); // served as usual until then
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reserve_fd(self, on: bool) -> Self {
         self.option(move |s| s.reserve_fd(on))
     }
 
-    /// Listen at once (default) or at `Server::start_serving`.
-    /// Shown in the [examples](StartServer#examples).
+    /// Listen at once (default) or at [`Server::start_serving`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).start_serving(false).await?;
+    ///     assert!(!server.is_serving()); // bound, its address known, not accepting yet
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     server.start_serving().await?;
+    ///     assert!(server.is_serving());
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"hi");
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn start_serving(self, on: bool) -> Self {
         self.option(move |s| s.start_serving(on))
     }
@@ -1160,16 +1500,101 @@ impl StartServer {
         self.option(move |s| s.ssl_handshake_timeout(timeout))
     }
 
-    /// How long each close_notify exchange may take (default 30 s). The [`ssl`](Self::ssl)
-    /// example sets it.
+    /// How long each close_notify exchange may take (default 30 s): past it, a connection
+    /// the handler closed stops waiting for the client's close_notify and is aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(bye, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_shutdown_timeout(Duration::from_secs(5))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.read(100).await?, b""); // the server's close_notify
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn ssl_shutdown_timeout(self, timeout: Duration) -> Self {
         self.option(move |s| s.ssl_shutdown_timeout(timeout))
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
-    /// [`ssl`](Self::ssl) example sets it.
-    /// Its effect is shown in the example on
-    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF, to each
+    /// connection's reader.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let truncated = lp.create_future();
+    ///     let tell = truncated.clone();
+    ///     let strict = move |reader: StreamReader, writer: StreamWriter| {
+    ///         let tell = tell.clone();
+    ///         async move {
+    ///             writer.write(b"go")?;
+    ///             let end = reader.read(100).await;
+    ///             let cut = matches!(end, Err(asyncio::Error::Tls(e)) if e.is_truncation());
+    ///             let _ = tell.set_result(cut);
+    ///             writer.close();
+    ///             Ok::<_, asyncio::Error>(())
+    ///         }
+    ///     };
+    ///     let server = asyncio::start_server(strict, "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_require_close_notify(true)
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.readexactly(2).await?, b"go");
+    ///     writer.transport().abort(); // gone without close_notify
+    ///     assert!(truncated.await?, "the handler's read fails as a truncation");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(self, on: bool) -> Self {
         self.option(move |s| s.ssl_require_close_notify(on))

@@ -327,7 +327,21 @@ impl CreateSubprocess {
     /// The child's standard output (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stdout`].
     ///
-    /// Shown in the examples on [`create_subprocess_exec`] and [`stdin`](Self::stdin).
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("echo", ["out"])
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     assert_eq!(proc.stdout.as_ref().unwrap().read(-1).await?, b"out\n");
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn stdout(mut self, stdio: Stdio) -> Self {
         self.stdout = stdio;
         self
@@ -336,7 +350,28 @@ impl CreateSubprocess {
     /// The child's standard error (default [`Stdio::Inherit`]); [`Stdio::Pipe`] gives
     /// [`Process::stderr`], [`Stdio::Stdout`] merges it into standard output.
     ///
-    /// Shown in the example on [`Stdio`].
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("echo out; echo err >&2")
+    ///         .stdout(Stdio::Pipe)
+    ///         .stderr(Stdio::Pipe)
+    ///         .await?;
+    ///     assert_eq!(proc.communicate(None).await?, (b"out\n".to_vec(), b"err\n".to_vec()));
+    ///     // Stdio::Stdout: both on one pipe, in the order written.
+    ///     let merged = asyncio::create_subprocess_shell("echo out; echo err >&2")
+    ///         .stdout(Stdio::Pipe)
+    ///         .stderr(Stdio::Stdout)
+    ///         .await?;
+    ///     assert_eq!(merged.stdout.as_ref().unwrap().read(-1).await?, b"out\nerr\n");
+    ///     assert_eq!(merged.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn stderr(mut self, stdio: Stdio) -> Self {
         self.stderr = stdio;
         self
@@ -371,7 +406,22 @@ impl CreateSubprocess {
 
     /// The child's working directory (Python's `cwd=`).
     ///
-    /// Shown, with [`env`](Self::env), in the example on [`CreateSubprocess`].
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("pwd", [] as [&str; 0])
+    ///         .cwd("/")
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     assert_eq!(proc.stdout.as_ref().unwrap().read(-1).await?, b"/\n");
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
         self.nul |= has_nul(dir.as_ref().as_os_str());
         self.cmd.current_dir(dir);
@@ -381,7 +431,27 @@ impl CreateSubprocess {
     /// Sets one environment variable for the child (Python's `env=`, one entry at a time). A
     /// name holding `=` makes the creation fail with `InvalidArgument`, as in Python.
     ///
-    /// Shown in the examples on [`CreateSubprocess`] and [`env_clear`](Self::env_clear).
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::Stdio;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_shell("echo \"$GREETING\"")
+    ///         .env("GREETING", "hello") // added to what the child inherits
+    ///         .stdout(Stdio::Pipe)
+    ///         .await?;
+    ///     assert_eq!(proc.stdout.as_ref().unwrap().read(-1).await?, b"hello\n");
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     // A name holding `=` is refused.
+    ///     let bad = asyncio::create_subprocess_exec("true", [] as [&str; 0])
+    ///         .env("A=B", "1")
+    ///         .await;
+    ///     assert!(matches!(bad, Err(asyncio::Error::InvalidArgument(_))));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.cmd.env(key, value);
         self

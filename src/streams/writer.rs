@@ -850,7 +850,44 @@ impl StreamWriter {
     /// What the TLS handshake settled on this stream (Python's
     /// `writer.get_extra_info("ssl_object")`): [`Transport::tls_info`] of the current
     /// transport, so after [`start_tls`](Self::start_tls) the new session's. `None` on a plain
-    /// stream. See [`TlsInfo`](crate::TlsInfo) for an example.
+    /// stream. [`TlsInfo`](crate::TlsInfo) shows every field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = writer.tls_info().expect("a TLS stream");
+    ///     assert_eq!(info.server_hostname(), Some("localhost"));
+    ///     writer.close();
+    ///
+    ///     let (a, _b) = asyncio::socketpair()?;
+    ///     let (_reader, plain) = asyncio::open_connection_sock(a).await?;
+    ///     assert!(plain.tls_info().is_none());
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
         self.transport().tls_info()
     }

@@ -355,7 +355,43 @@ impl Drop for TlsTransport {
 /// empty or `false`.
 impl Transport {
     /// What the TLS handshake settled (Python's `get_extra_info("ssl_object")`, read-only):
-    /// `None` on a plain transport or before the handshake. See [`TlsInfo`] for an example.
+    /// `None` on a plain transport or before the handshake. [`TlsInfo`] shows every field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = writer.transport().tls_info().expect("a TLS transport");
+    ///     assert_eq!(info.server_hostname(), Some("localhost"));
+    ///     let (a, _b) = asyncio::socketpair()?;
+    ///     let (_r, plain) = asyncio::open_connection_sock(a).await?;
+    ///     assert!(plain.transport().tls_info().is_none());
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn tls_info(&self) -> Option<TlsInfo> {
         self.settled().map(|info| (*info).clone())
     }
@@ -456,20 +492,117 @@ impl Transport {
 
     /// The negotiated cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384`
     /// (`get_extra_info("cipher")`).
-    /// The [`peer_certificates`](Self::peer_certificates) example reads it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let suite = writer.transport().cipher_suite().unwrap();
+    ///     assert!(suite.starts_with("TLS_"), "{suite}"); // a TLS 1.3 suite
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: T43.
     pub fn cipher_suite(&self) -> Option<String> {
         self.settled().map(|i| i.cipher.clone())
     }
 
     /// `"TLSv1.3"` or `"TLSv1.2"` (`get_extra_info("version")`).
-    /// The [`peer_certificates`](Self::peer_certificates) example reads it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(writer.transport().tls_version().as_deref(), Some("TLSv1.3"));
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn tls_version(&self) -> Option<String> {
         self.settled().map(|i| i.version.to_string())
     }
 
     /// The ALPN protocol agreed, if any (`get_extra_info("alpn_protocol")`).
-    /// The [`peer_certificates`](Self::peer_certificates) example reads it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let mut server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let mut client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// // The server prefers h2; the client offers http/1.1 and h2.
+    /// server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    /// client_config.alpn_protocols = vec![b"http/1.1".to_vec(), b"h2".to_vec()];
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(writer.transport().alpn_protocol().as_deref(), Some(&b"h2"[..]));
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
         self.settled()?.alpn_protocol.clone()
     }

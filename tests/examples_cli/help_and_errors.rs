@@ -204,6 +204,39 @@ fn the_messages_say_what_is_wrong() {
             &["--idle-timeout", "-1"],
             "echo_server: invalid value '-1' for --idle-timeout: seconds cannot be negative",
         ),
+        // Zero is refused, not "off" (asyncio's timeout=0 expires at once; the flag's
+        // absence is "off"): it closed every connection in the next loop iteration.
+        (
+            "echo_server",
+            &["--idle-timeout", "0"],
+            "echo_server: invalid value '0' for --idle-timeout: must be more than 0 (leave the \
+             flag out for none)",
+        ),
+        // Less than a nanosecond is zero as a Duration.
+        (
+            "echo_server",
+            &["--idle-timeout=1e-10"],
+            "echo_server: invalid value '1e-10' for --idle-timeout: must be more than 0 (leave \
+             the flag out for none)",
+        ),
+        // A negative number is a value (argparse's rule): after a flag it is that flag's, and
+        // it names the flag; where an argument may stand it is one. It was "unknown flag '-5'".
+        (
+            "echo_server",
+            &["--port", "-5"],
+            "echo_server: invalid value '-5' for --port: not a port number (0 to 65535)",
+        ),
+        ("echo_server", &["-5"], "echo_server: unexpected argument '-5'"),
+        (
+            "tcp_echo_client",
+            &["-5", "-6"],
+            "tcp_echo_client: unexpected argument '-6'",
+        ),
+        (
+            "subprocess_shell",
+            &["true", "-0.5"],
+            "subprocess_shell: unexpected argument '-0.5'",
+        ),
         // The value as given (it was printed parsed: '1000000000000000000000000000000').
         (
             "echo_server",

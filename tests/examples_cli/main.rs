@@ -51,18 +51,31 @@ fn read_to_end(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 
 /// Runs example `name` with `args` (stdin empty) to its end, within [`BOUND`].
 fn run<S: AsRef<OsStr> + std::fmt::Debug>(name: &str, args: &[S]) -> Run {
+    run_with_stdout(name, args, Stdio::piped())
+}
+
+/// [`run`] with `stdout` as the child's stdout; `Run::stdout` is what it printed if that is
+/// `Stdio::piped()`, else empty.
+fn run_with_stdout<S: AsRef<OsStr> + std::fmt::Debug>(
+    name: &str,
+    args: &[S],
+    stdout: Stdio,
+) -> Run {
     let mut child = ChildGuard(
         Command::new(example_binary(name))
             .args(args)
             .env_remove("ASYNCIO_TRACE")
             .env_remove("ASYNCIO_DEBUG")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {name}: {e}")),
     );
-    let out = read_to_end(child.0.stdout.take().unwrap());
+    let out = match child.0.stdout.take() {
+        Some(pipe) => read_to_end(pipe),
+        None => read_to_end(std::io::empty()),
+    };
     let err = read_to_end(child.0.stderr.take().unwrap());
     let bounded = |rx: mpsc::Receiver<String>| {
         rx.recv_timeout(BOUND)
@@ -133,3 +146,4 @@ mod chat_server;
 mod echo_server;
 mod help_and_errors;
 mod python_docs;
+mod stdout_gone;

@@ -38,6 +38,15 @@ fn tcp_echo_pair_prints_what_python_prints() {
         r.stdout,
         "Send: \"it's\"\nReceived: \"it's\"\nClose the connection\n"
     );
+    // A negative number is a message, as argparse reads it (it was "unknown flag '-5'").
+    for message in ["-5", "-.5"] {
+        let r = run("tcp_echo_client", &["--port", &port, message]);
+        assert_eq!(r.code, Some(0), "{message}: {}", r.stderr);
+        assert_eq!(
+            r.stdout,
+            format!("Send: '{message}'\nReceived: '{message}'\nClose the connection\n")
+        );
+    }
 }
 
 #[test]

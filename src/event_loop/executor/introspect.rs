@@ -310,7 +310,16 @@ impl TaskRef {
     /// [`set_name`](Self::set_name), or `Task-<n>`, numbered in creation order across the
     /// process.
     ///
-    /// Shown in the examples on [`TaskRef`] and [`current_task`].
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let me = asyncio::current_task()?.expect("inside asyncio::run");
+    ///     assert!(me.name().starts_with("Task-"));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn name(&self) -> String {
         match &self.task {
             Some(task) => name_of(task.header()),
@@ -325,7 +334,17 @@ impl TaskRef {
     /// dropped, a task answers with its default name, and so does the main future of a
     /// `run_until_complete` once the next run has begun.
     ///
-    /// Shown in the example on [`TaskRef`].
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let me = asyncio::current_task()?.expect("inside asyncio::run");
+    ///     me.set_name("main");
+    ///     assert_eq!(asyncio::current_task()?.unwrap().name(), "main");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn set_name(&self, name: impl Into<String>) {
         self.set_name_str(name.into().into_boxed_str());
     }
@@ -390,7 +409,18 @@ impl TaskRef {
 
     /// Whether the task has ended (Python's `Task.done()`).
     ///
-    /// Shown in the example on [`Task::task_ref`](super::Task::task_ref).
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let task = asyncio::spawn(async {});
+    ///     let seen = task.task_ref(); // outlives the handle
+    ///     assert!(!seen.is_done());
+    ///     task.await.unwrap();
+    ///     assert!(seen.is_done());
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn is_done(&self) -> bool {
         match &self.task {
             Some(task) => task.header().is_done(),

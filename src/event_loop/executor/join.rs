@@ -96,8 +96,18 @@ impl<T: 'static> Task<T> {
 
     /// Whether the task has ended (with a value, a panic, or cancelled).
     ///
-    /// Shown in the examples on [`cancel`](Self::cancel) and
-    /// [`is_cancelled`](Self::is_cancelled).
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let task = asyncio::spawn(async { 7 });
+    ///     assert!(!task.is_done()); // spawned, not yet run
+    ///     asyncio::yield_now().await; // its turn comes
+    ///     assert!(task.is_done());
+    ///     assert_eq!(task.await, Ok(7));
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn is_done(&self) -> bool {
         self.cell.header.is_done()
     }
@@ -149,9 +159,22 @@ impl<T: 'static> Task<T> {
         super::introspect::name_of(&self.cell.header)
     }
 
-    /// Names the task (Python's `Task.set_name()`).
+    /// Names the task (Python's `Task.set_name()`), for its reports and
+    /// [`name`](Self::name).
     ///
-    /// Shown in the example on [`name`](Self::name).
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let task = asyncio::spawn(async {
+    ///         asyncio::yield_now().await;
+    ///         asyncio::current_task().unwrap().unwrap().name() // what the task itself sees
+    ///     });
+    ///     task.set_name("worker-1");
+    ///     assert_eq!(task.await.unwrap(), "worker-1");
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn set_name(&self, name: impl Into<String>) {
         self.task_ref().set_name(name);
     }
