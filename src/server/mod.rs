@@ -299,7 +299,9 @@ impl Server {
         self.inner.lp.clone()
     }
 
-    /// True from the start of serving until [`close`](Self::close).
+    /// True from the start of serving until [`close`](Self::close), or until the loop is
+    /// closed, which closes the server with its listening sockets (CPython keeps them open,
+    /// with nobody accepting, and says true until `close()`).
     ///
     /// # Examples
     ///
