@@ -527,14 +527,29 @@ impl CreateServer {
             ));
         }
         // Checklist: L96, L114. CPython's create_server and create_unix_server refuse a TLS
-        // keyword given without ssl before looking at host/port (or path) and sock; what
-        // they check of a given ssl (a zero timeout) comes later, after the conflict.
+        // keyword given without ssl before looking at host/port (or path) and sock; a zero
+        // timeout with ssl is its SSLProtocol's check, per connection: ours refuses it, and
+        // the PROXY timeout CPython lacks, after CPython's argument checks and before binding.
         #[cfg(feature = "tls")]
         if self.tls.ssl.is_none() {
             self.tls.check()?;
         }
         if let Some(conflict) = self.conflict {
             return Err(Error::invalid_argument(conflict));
+        }
+        // The rest of CPython's if/else on host/port (or path) and sock comes before anything
+        // of ours (a given ssl's configuration, the PROXY timeout) and before any bind.
+        match &self.bind {
+            Bind::TcpSocks(listeners) => listeners.iter().try_for_each(check_stream)?,
+            Bind::UnixSock(l) => check_stream(l)?,
+            // An empty path is Python's `path=None` (L114), not a name for bind(2) (which
+            // would make up an abstract one on Linux: a server nobody could find).
+            Bind::Unix(path) if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument(
+                    "path was not specified, and no sock specified",
+                ));
+            }
+            Bind::Tcp { .. } | Bind::Unix(_) => {}
         }
         #[cfg(feature = "tls")]
         if self.tls.ssl.is_some() {
@@ -567,18 +582,10 @@ impl CreateServer {
             }
             Bind::TcpSocks(listeners) => {
                 for l in listeners {
-                    check_stream(l)?;
                     let s = socket2::Socket::from(l.try_clone()?);
                     s.set_nonblocking(true)?;
                     sockets.push(s);
                 }
-            }
-            // An empty path is Python's `path=None` (L114), not a name for bind(2) (which
-            // would make up an abstract one on Linux: a server nobody could find).
-            Bind::Unix(path) if path.as_os_str().is_empty() => {
-                return Err(Error::invalid_argument(
-                    "path was not specified, and no sock specified",
-                ));
             }
             Bind::Unix(path) => {
                 let abstract_name = path.as_os_str().as_encoded_bytes().first() == Some(&0);
@@ -597,7 +604,6 @@ impl CreateServer {
                 sockets.push(s);
             }
             Bind::UnixSock(l) => {
-                check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
                 // Checklist: L119, L120. CPython 3.13 records the file in create_unix_server
