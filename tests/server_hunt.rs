@@ -162,26 +162,29 @@ fn l106_serve_forever_after_close_is_refused_as_closed_while_the_first_winds_dow
     checked.unwrap().unwrap().unwrap();
 }
 
-/// Which of several mistakes a server creation reports: every combination (one, two, three
-/// and four at once) of a keyword the entry point lacks, a TLS keyword without ssl or a zero
-/// one with it, a mistake in what to serve on (host/port or path with sock, neither path nor
-/// sock, a socket of the wrong kind, an address that cannot be bound) and a zero
-/// `proxy_protocol_timeout`, against the order of CPython 3.11/3.13's create_server and
-/// create_unix_server: a keyword the signature lacks (TypeError, before the body), the TLS
-/// keywords without ssl, then host/port/path and sock (the conflict, a missing path and sock,
-/// the socket's kind, all in one if/else), then binding. A zero TLS timeout with ssl is
-/// CPython's per-connection check (SSLProtocol) and the PROXY timeout has no CPython
-/// counterpart: ours check both after every argument check CPython makes and before any bind.
-/// Ours checked the socket's kind (create_server) and the missing path and sock
-/// (create_unix_server) after them, so a wrong socket with a bad ssl or PROXY timeout was
-/// reported as the timeout.
-// Checklist: L96, L99, L114, L116, S9.
+/// Which of several mistakes a server creation reports: every combination (one to five at
+/// once) of a keyword the entry point lacks, a TLS keyword without ssl or a zero one with it,
+/// a mistake in what to serve on (host/port or path with sock, neither path nor sock, a
+/// socket of the wrong kind, an address that cannot be bound), a zero
+/// `proxy_protocol_timeout` and (start_server, start_unix_server) a zero `limit`, against the
+/// order of CPython 3.11/3.13's create_server and create_unix_server: a keyword the signature
+/// lacks (TypeError, before the body), the TLS keywords without ssl, then host/port/path and
+/// sock (the conflict, a missing path and sock, the socket's kind, all in one if/else), then
+/// binding. CPython checks the limit (StreamReader) and a zero TLS timeout with ssl
+/// (SSLProtocol) per connection, in that order, and has no PROXY timeout: ours refuses the
+/// three after every argument check CPython makes and before any bind, in that order. Ours
+/// checked the socket's kind (create_server) and the missing path and sock
+/// (create_unix_server) after the timeouts, and the limit before everything.
+// Checklist: L96, L99, L114, L116, S4, S9.
 #[test]
 fn l96_l114_several_mistakes_report_the_one_cpython_checks_first() {
+    use std::future::{Future, IntoFuture};
     use std::os::fd::OwnedFd;
+    use std::path::{Path, PathBuf};
+    use std::pin::Pin;
     use std::time::Duration;
 
-    use asyncio::Error;
+    use asyncio::{Error, Server, StreamReader, StreamWriter};
     use util::Recorder;
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -204,19 +207,30 @@ fn l96_l114_several_mistakes_report_the_one_cpython_checks_first() {
         /// An address in use (TCP), a path in a missing directory (Unix).
         BindFails,
     }
+    #[derive(Clone, Copy, Debug)]
+    struct Case {
+        /// start_server / start_unix_server, else create_server / create_unix_server.
+        start: bool,
+        unix: bool,
+        keyword: bool,
+        tls: Tls,
+        source: Source,
+        proxy: bool,
+        limit: bool,
+    }
     /// The error text CPython's order gives (a prefix, or a part for the bind errors).
-    fn expected(unix: bool, keyword: bool, tls: Tls, source: Source, proxy: bool) -> &'static str {
-        if keyword {
-            return if unix {
+    fn expected(c: Case) -> &'static str {
+        if c.keyword {
+            return if c.unix {
                 "create_unix_server() got an unexpected keyword argument 'family'"
             } else {
                 "create_server() got an unexpected keyword argument 'cleanup_socket'"
             };
         }
-        if tls == Tls::WithoutSsl {
+        if c.tls == Tls::WithoutSsl {
             return "ssl_handshake_timeout is only meaningful with ssl";
         }
-        match (source, unix) {
+        match (c.source, c.unix) {
             (Source::Conflict, false) => {
                 return "host/port and sock can not be specified at the same time"
             }
@@ -229,17 +243,71 @@ fn l96_l114_several_mistakes_report_the_one_cpython_checks_first() {
             _ => {}
         }
         // Ours, after CPython's argument checks and before any bind.
-        if tls == Tls::ZeroWithSsl {
+        if c.limit {
+            return "Limit cannot be <= 0";
+        }
+        if c.tls == Tls::ZeroWithSsl {
             return "ssl_handshake_timeout should be a positive number, got 0.0";
         }
-        if proxy {
+        if c.proxy {
             return "proxy_protocol_timeout should be a positive number, got 0.0";
         }
-        match (source, unix) {
+        match (c.source, c.unix) {
             (Source::BindFails, false) => "error while attempting to bind on address",
             (Source::BindFails, true) => "No such file or directory",
             _ => unreachable!("no mistake"),
         }
+    }
+    /// Where a Unix case binds: `path`, nothing, or a missing directory.
+    fn unix_path(c: Case, dir: &Path, path: &Path) -> PathBuf {
+        match c.source {
+            Source::NoneGiven | Source::WrongSock => PathBuf::new(),
+            Source::BindFails => dir.join("missing").join("s.sock"),
+            _ => path.to_path_buf(),
+        }
+    }
+    // The same keywords on either builder (CreateServer, StartServer).
+    macro_rules! configure {
+        ($b:expr, $c:expr, $dir:expr, $n:expr) => {{
+            let (c, mut b) = ($c, $b);
+            match (c.source, c.unix) {
+                (Source::Conflict, false) => {
+                    b = b.sock(std::net::TcpListener::bind("127.0.0.1:0")?)
+                }
+                (Source::Conflict, true) => {
+                    let given = $dir.join(format!("{}-given.sock", $n));
+                    b = b.sock(std::os::unix::net::UnixListener::bind(given)?);
+                }
+                (Source::WrongSock, false) => {
+                    let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+                    b = b.sock(std::net::TcpListener::from(OwnedFd::from(udp)));
+                }
+                (Source::WrongSock, true) => {
+                    b = b.sock(std::net::TcpListener::bind("127.0.0.1:0")?)
+                }
+                _ => {}
+            }
+            if c.keyword && c.unix {
+                b = b.family(asyncio::AddressFamily::Inet);
+            } else if c.keyword {
+                b = b.cleanup_socket(true);
+            }
+            #[cfg(feature = "tls")]
+            match c.tls {
+                Tls::Fine => {}
+                Tls::WithoutSsl => b = b.ssl_handshake_timeout(Duration::from_secs(1)),
+                Tls::ZeroWithSsl => {
+                    b = b
+                        .ssl(tls_common::Certs::get().server_config(&[]))
+                        .ssl_handshake_timeout(Duration::ZERO)
+                }
+            }
+            if c.proxy {
+                b = b.proxy_protocol_timeout(Duration::ZERO);
+            }
+            let f: Pin<Box<dyn Future<Output = Result<Server, Error>>>> = Box::pin(b.into_future());
+            f
+        }};
     }
 
     let tls_cases: &[Tls] = if cfg!(feature = "tls") {
@@ -247,124 +315,101 @@ fn l96_l114_several_mistakes_report_the_one_cpython_checks_first() {
     } else {
         &[Tls::Fine]
     };
-    let dir = util::temp_dir("l96-order");
-    let lp = asyncio::EventLoop::new().unwrap();
-    let checked = lp.run_until_complete(asyncio::timeout(Duration::from_secs(30), async move {
-        let lp = asyncio::get_running_loop()?;
-        let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
-        let taken_port = taken.local_addr()?.port();
-        let mut n = 0;
-        let mut checked = 0;
+    let mut cases = Vec::new();
+    for start in [false, true] {
         for unix in [false, true] {
-            let sources: &[Source] = if unix {
-                &[
-                    Source::Fine,
-                    Source::Conflict,
-                    Source::NoneGiven,
-                    Source::WrongSock,
-                    Source::BindFails,
-                ]
-            } else {
-                &[
-                    Source::Fine,
-                    Source::Conflict,
-                    Source::WrongSock,
-                    Source::BindFails,
-                ]
-            };
             for keyword in [false, true] {
                 for &tls in tls_cases {
-                    for &source in sources {
+                    for source in [
+                        Source::Fine,
+                        Source::Conflict,
+                        Source::NoneGiven,
+                        Source::WrongSock,
+                        Source::BindFails,
+                    ] {
                         for proxy in [false, true] {
-                            if !keyword && tls == Tls::Fine && source == Source::Fine && !proxy {
-                                continue; // no mistake
-                            }
-                            n += 1;
-                            let path = dir.join(format!("{n}.sock"));
-                            let mut b = if unix {
-                                let at = match source {
-                                    Source::NoneGiven | Source::WrongSock => "".into(),
-                                    Source::BindFails => dir.join("missing").join("s.sock"),
-                                    _ => path.clone(),
+                            for limit in [false, true] {
+                                let c = Case {
+                                    start,
+                                    unix,
+                                    keyword,
+                                    tls,
+                                    source,
+                                    proxy,
+                                    limit,
                                 };
-                                let mut b = lp.create_unix_server(Recorder::default, at);
-                                match source {
-                                    Source::Conflict => {
-                                        let given = dir.join(format!("{n}-given.sock"));
-                                        b = b.sock(std::os::unix::net::UnixListener::bind(given)?);
-                                    }
-                                    Source::WrongSock => {
-                                        b = b.sock(std::net::TcpListener::bind("127.0.0.1:0")?);
-                                    }
-                                    _ => {}
-                                }
-                                if keyword {
-                                    b = b.family(asyncio::AddressFamily::Inet);
-                                }
-                                b
-                            } else {
-                                let (host, port) = match source {
-                                    Source::WrongSock => ("", 0),
-                                    Source::BindFails => ("127.0.0.1", taken_port),
-                                    _ => ("127.0.0.1", 0),
-                                };
-                                let mut b = lp.create_server(Recorder::default, host, port);
-                                match source {
-                                    Source::Conflict => {
-                                        b = b.sock(std::net::TcpListener::bind("127.0.0.1:0")?);
-                                    }
-                                    Source::WrongSock => {
-                                        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
-                                        b = b.sock(std::net::TcpListener::from(OwnedFd::from(udp)));
-                                    }
-                                    _ => {}
-                                }
-                                if keyword {
-                                    b = b.cleanup_socket(true);
-                                }
-                                b
-                            };
-                            #[cfg(feature = "tls")]
-                            match tls {
-                                Tls::Fine => {}
-                                Tls::WithoutSsl => {
-                                    b = b.ssl_handshake_timeout(Duration::from_secs(1));
-                                }
-                                Tls::ZeroWithSsl => {
-                                    b = b
-                                        .ssl(tls_common::Certs::get().server_config(&[]))
-                                        .ssl_handshake_timeout(Duration::ZERO);
+                                let no_mistake = !keyword
+                                    && tls == Tls::Fine
+                                    && source == Source::Fine
+                                    && !proxy
+                                    && !limit;
+                                let impossible =
+                                    (source == Source::NoneGiven && !unix) || (limit && !start);
+                                if !no_mistake && !impossible {
+                                    cases.push(c);
                                 }
                             }
-                            if proxy {
-                                b = b.proxy_protocol_timeout(Duration::ZERO);
-                            }
-                            let want = expected(unix, keyword, tls, source, proxy);
-                            let got = match b.await {
-                                Ok(s) => {
-                                    s.close();
-                                    format!("a server, not {want:?}")
-                                }
-                                Err(e) => e.to_string(),
-                            };
-                            let case = format!(
-                                "unix {unix}, keyword {keyword}, {tls:?}, {source:?}, proxy {proxy}"
-                            );
-                            if source == Source::BindFails {
-                                assert!(got.contains(want), "{case}: {got}");
-                            } else {
-                                assert!(got.starts_with(want), "{case}: {got}");
-                            }
-                            assert!(!path.exists(), "{case}: bound before refusing");
-                            checked += 1;
                         }
                     }
                 }
             }
         }
+    }
+    let total = cases.len();
+    let dir = util::temp_dir("l96-order");
+    let lp = asyncio::EventLoop::new().unwrap();
+    let checked = lp.run_until_complete(asyncio::timeout(Duration::from_secs(60), async move {
+        let lp = asyncio::get_running_loop()?;
+        let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let taken_port = taken.local_addr()?.port();
+        let noop = |_r: StreamReader, w: StreamWriter| w.close();
+        for (n, c) in cases.into_iter().enumerate() {
+            let path = dir.join(format!("{n}.sock"));
+            let (host, port) = match c.source {
+                Source::WrongSock => ("", 0),
+                Source::BindFails => ("127.0.0.1", taken_port),
+                _ => ("127.0.0.1", 0),
+            };
+            let limit = if c.limit { 0 } else { 1 << 16 };
+            let made = match (c.start, c.unix) {
+                (false, false) => {
+                    configure!(lp.create_server(Recorder::default, host, port), c, dir, n)
+                }
+                (false, true) => {
+                    let at = unix_path(c, &dir, &path);
+                    configure!(lp.create_unix_server(Recorder::default, at), c, dir, n)
+                }
+                (true, false) => {
+                    configure!(
+                        asyncio::start_server(noop, host, port).limit(limit),
+                        c,
+                        dir,
+                        n
+                    )
+                }
+                (true, true) => {
+                    let at = unix_path(c, &dir, &path);
+                    configure!(asyncio::start_unix_server(noop, at).limit(limit), c, dir, n)
+                }
+            };
+            let want = expected(c);
+            let got = match made.await {
+                Ok(s) => {
+                    s.close();
+                    format!("a server, not {want:?}")
+                }
+                Err(e) => e.to_string(),
+            };
+            if c.source == Source::BindFails {
+                assert!(got.contains(want), "{c:?}: {got}");
+            } else {
+                assert!(got.starts_with(want), "{c:?}: {got}");
+            }
+            assert!(!path.exists(), "{c:?}: bound before refusing");
+        }
         drop(taken);
-        Ok::<_, Error>(checked)
+        Ok::<_, Error>(())
     }));
-    let checked = checked.unwrap().unwrap().unwrap();
-    assert!(checked >= 30, "{checked} combinations");
+    checked.unwrap().unwrap().unwrap();
+    assert!(total > 100, "{total} combinations");
 }

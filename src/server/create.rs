@@ -134,6 +134,9 @@ pub struct CreateServer {
     tls: crate::tls::ServerOptions,
     /// `proxy_protocol` and its timeout.
     proxy: super::proxy_layer::ProxyOptions,
+    /// What the caller's own check of its keywords refused (`start_server`'s `limit`):
+    /// reported after CPython's argument checks, before ours and any bind.
+    refused: Option<Error>,
 }
 
 impl LoopHandle {
@@ -265,7 +268,15 @@ impl CreateServer {
             #[cfg(feature = "tls")]
             tls: Default::default(),
             proxy: Default::default(),
+            refused: None,
         }
+    }
+
+    /// Refuse to create the server with `e`, an error of the caller's own keywords (S4:
+    /// `start_server`'s `limit`), in its place in the order of checks (see `run`).
+    pub(crate) fn refuse(mut self, e: Error) -> Self {
+        self.refused.get_or_insert(e);
+        self
     }
 
     /// Binds every one of these hosts (Python passes a sequence as `host`). An empty list
@@ -512,7 +523,7 @@ impl CreateServer {
         self
     }
 
-    async fn run(self) -> Result<Server, Error> {
+    async fn run(mut self) -> Result<Server, Error> {
         // Checklist: L114. CPython's create_unix_server has none of these keywords (a
         // TypeError before its body runs, so before the conflicts); ignored, the server would
         // go ahead without the socket options or hosts asked for.
@@ -527,9 +538,10 @@ impl CreateServer {
             ));
         }
         // Checklist: L96, L114. CPython's create_server and create_unix_server refuse a TLS
-        // keyword given without ssl before looking at host/port (or path) and sock; a zero
-        // timeout with ssl is its SSLProtocol's check, per connection: ours refuses it, and
-        // the PROXY timeout CPython lacks, after CPython's argument checks and before binding.
+        // keyword given without ssl before looking at host/port (or path) and sock; a bad
+        // stream limit and a zero timeout with ssl are its per-connection checks: ours refuses
+        // them, and the PROXY timeout CPython lacks, after CPython's argument checks and
+        // before binding.
         #[cfg(feature = "tls")]
         if self.tls.ssl.is_none() {
             self.tls.check()?;
@@ -550,6 +562,11 @@ impl CreateServer {
                 ));
             }
             Bind::Tcp { .. } | Bind::Unix(_) => {}
+        }
+        // S4: CPython's StreamReader refuses a bad limit in the factory, before the SSLProtocol
+        // is made with its timeouts: per connection there, here before serving, in that order.
+        if let Some(e) = self.refused.take() {
+            return Err(e);
         }
         #[cfg(feature = "tls")]
         if self.tls.ssl.is_some() {
