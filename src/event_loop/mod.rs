@@ -336,7 +336,7 @@ impl std::fmt::Debug for LoopHandle {
 }
 
 /// Two handles are equal when they name the same loop: Python's `loop is other_loop`, as in
-/// `server.get_loop() is asyncio.get_running_loop()` (CPython's `test_get_loop`, L104). Pointer
+/// `server.get_loop() is asyncio.get_running_loop()` (CPython's `test_get_loop`). Pointer
 /// identity, whatever the loop's state.
 ///
 /// # Examples
@@ -356,6 +356,7 @@ impl std::fmt::Debug for LoopHandle {
 /// assert!(same);
 /// # Ok::<_, asyncio::Error>(())
 /// ```
+// Checklist: L104.
 impl PartialEq for LoopHandle {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
