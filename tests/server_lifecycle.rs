@@ -266,6 +266,35 @@ fn l104_l107_closing_the_loop_closes_its_servers() {
     }
 }
 
+// Checklist: L100, L104, L105. A server bound with start_serving(false) has nothing
+// registered when its loop closes: it keeps its bound socket, not serving, as in CPython;
+// starting it afterwards is refused as CPython refuses it, RuntimeError('Event loop is
+// closed') (ours said Io, kind Other, from the registry, and closed the server), and leaves
+// it as it was, for close() to end.
+#[test]
+fn l105_a_server_not_yet_serving_cannot_start_after_its_loop_closed() {
+    let lp = EventLoop::new().unwrap();
+    let server = tcp_server_not_serving(&lp);
+    lp.close().unwrap();
+    assert!(!server.is_serving());
+    assert_eq!(server.sockets().len(), 1, "L104: still bound");
+    use std::future::Future;
+    let mut start = std::pin::pin!(server.start_serving());
+    let waker = std::task::Waker::noop();
+    let polled = start
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker));
+    assert!(
+        matches!(&polled, std::task::Poll::Ready(Err(Error::InvalidState(m)))
+            if m == "Event loop is closed"),
+        "{polled:?}"
+    );
+    assert!(!server.is_serving());
+    assert_eq!(server.sockets().len(), 1, "unchanged");
+    server.close();
+    assert!(server.sockets().is_empty());
+}
+
 // Checklist: L119. The Unix socket file goes when the loop closes the listener, as at
 // close(); the server's close() afterwards has nothing left to do.
 #[test]
