@@ -71,6 +71,14 @@ impl From<std::os::unix::net::UnixStream> for StreamSocket {
 }
 
 impl StreamSocket {
+    /// Whether it is a stream socket (L85): an argument check, made before the TLS ones.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        match self {
+            StreamSocket::Tcp(s) => check_stream(s),
+            StreamSocket::Unix(s) => check_stream(s),
+        }
+    }
+
     /// The socket, non-blocking, once it is known to be a stream socket (L85, L95). Its own
     /// family decides how it is served, not the std type it came in (any descriptor converts
     /// into either): a Unix stream as Unix, a TCP one as TCP (with TCP_NODELAY, L57); a socket
@@ -586,6 +594,26 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         if let Some(conflict) = conflict {
             return Err(Error::invalid_argument(conflict));
         }
+        // Checklist: L85, L111. The rest of CPython's if/else on host/port (or path) and sock
+        // comes before what it checks only once connected (SSLProtocol: a zero timeout, the
+        // name's text), which ours checks next, before any I/O.
+        match &target {
+            Target::Sock(s) => s.check()?,
+            // An empty path is Python's `path=None` with no sock (L111).
+            Target::Unix { path, .. } if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument("no path and sock were specified"));
+            }
+            // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
+            Target::Host {
+                host: None,
+                port: 0,
+            } => {
+                return Err(Error::invalid_argument(
+                    "host and port was not specified and no sock specified",
+                ));
+            }
+            Target::Unix { .. } | Target::Host { .. } => {}
+        }
         // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
         #[cfg(feature = "tls")]
         let tls = match &target {
@@ -597,20 +625,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         };
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
-            // An empty path is Python's `path=None` with no sock (L111).
-            Target::Unix { path, .. } if path.as_os_str().is_empty() => {
-                return Err(Error::invalid_argument("no path and sock were specified"));
-            }
             Target::Unix { path, connect } => connect(lp.clone(), path).await?,
-            // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
-            Target::Host {
-                host: None,
-                port: 0,
-            } => {
-                return Err(Error::invalid_argument(
-                    "host and port was not specified and no sock specified",
-                ));
-            }
             // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
             Target::Host { host, port } => {
                 let fam = family.family();
