@@ -14,7 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -73,10 +73,11 @@ impl From<std::os::unix::net::UnixStream> for StreamSocket {
 impl StreamSocket {
     /// Whether it is a stream socket (L85): an argument check, made before the TLS ones.
     pub(crate) fn check(&self) -> Result<(), Error> {
-        match self {
-            StreamSocket::Tcp(s) => check_stream(s),
-            StreamSocket::Unix(s) => check_stream(s),
-        }
+        let fd = match self {
+            StreamSocket::Tcp(s) => s.as_fd(),
+            StreamSocket::Unix(s) => s.as_fd(),
+        };
+        check_stream(&fd)
     }
 
     /// The socket, non-blocking, once it is known to be a stream socket (L85, L95). Its own
@@ -88,7 +89,7 @@ impl StreamSocket {
             StreamSocket::Tcp(s) => (OwnedFd::from(s), false),
             StreamSocket::Unix(s) => (OwnedFd::from(s), true),
         };
-        check_stream(&fd)?;
+        check_stream(&fd.as_fd())?;
         let unix = match socket2::SockRef::from(&fd).domain()? {
             socket2::Domain::UNIX => true,
             socket2::Domain::IPV4 | socket2::Domain::IPV6 => false,
