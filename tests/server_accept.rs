@@ -7,7 +7,7 @@ mod server_common;
 mod util;
 
 use std::cell::Cell;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use asyncio::{EventLoop, Protocol, Transport};
 use server_common::{
-    check_tcp_echo, first_inet, have_ipv6, peer, roundtrip, run_within, shut, tcp_client,
+    check_tcp_echo, finish, first_inet, have_ipv6, peer, roundtrip, run_within, shut, tcp_client,
     unix_client, unix_name, Peer, Seen, BOUND,
 };
 use util::{capture_exceptions, temp_dir, Echo};
@@ -257,6 +257,122 @@ fn l103_a_panicking_factory_is_reported_and_its_socket_closed() {
     assert_eq!(server.connection_count(), 0);
     check_tcp_echo(&lp, addr);
     assert_eq!(reports.borrow().len(), 1);
+    shut(&lp, &server);
+}
+
+// Checklist: L101, L103. CPython's _accept_connection calls protocol_factory() once per
+// accepted socket, each in its own _accept_connection2: a factory that fails for one
+// connection of a round leaves the others of that same round served. Ours: that socket is
+// closed and reported once, the round goes on.
+#[test]
+fn l103_a_factory_failing_mid_round_leaves_the_rest_of_the_round_served() {
+    let lp = EventLoop::new().unwrap();
+    let reports = capture_exceptions(&lp);
+    let n = Rc::new(Cell::new(0));
+    let count = n.clone();
+    let factory = move || {
+        count.set(count.get() + 1);
+        if count.get() == 2 {
+            panic!("second connection");
+        }
+        Echo::default()
+    };
+    let server = lp
+        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    // All three wait in the kernel's queue before the loop looks: one round takes them.
+    let clients: Vec<TcpStream> = (0..3).map(|_| tcp_client(addr)).collect();
+    let h = lp.handle();
+    lp.call_later(std::time::Duration::ZERO, move || h.stop())
+        .unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(
+        n.get(),
+        3,
+        "L103: one factory call per accepted socket, in one round"
+    );
+    assert_eq!(server.connection_count(), 2);
+    assert_eq!(
+        *reports.borrow(),
+        ["Error on transport creation for incoming connection | panicked: second connection"]
+    );
+    // Exactly one client finds its socket closed; the other two are echoed.
+    let outcomes = finish(
+        &lp,
+        peer(&lp, move || {
+            clients
+                .into_iter()
+                .map(|mut c| {
+                    if c.write_all(b"ping").is_err() {
+                        return "closed";
+                    }
+                    let mut got = [0u8; 4];
+                    match c.read_exact(&mut got) {
+                        Ok(()) if &got == b"ping" => "echoed",
+                        Ok(()) => "garbled",
+                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => "closed",
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "closed",
+                        Err(_) => "left open",
+                    }
+                })
+                .collect::<Vec<_>>()
+        }),
+    );
+    let closed = outcomes.iter().filter(|o| **o == "closed").count();
+    let echoed = outcomes.iter().filter(|o| **o == "echoed").count();
+    assert_eq!((closed, echoed), (1, 2), "L103: {outcomes:?}");
+    assert_eq!(reports.borrow().len(), 1);
+    shut(&lp, &server);
+}
+
+// Checklist: L103, L107. A factory may close its own server (user code runs inside the
+// accept round): the connection it was called for is still served, as in CPython, whose
+// close() leaves accepted connections alone; the round stops there, and nothing panics on a
+// listener borrowed across the call.
+#[test]
+fn l103_l107_a_factory_that_closes_its_server_ends_the_round() {
+    let lp = EventLoop::new().unwrap();
+    let reports = capture_exceptions(&lp);
+    let slot: Rc<std::cell::RefCell<Option<asyncio::Server>>> = Rc::default();
+    let n = Rc::new(Cell::new(0));
+    let (inside, count) = (slot.clone(), n.clone());
+    let factory = move || {
+        count.set(count.get() + 1);
+        if let Some(s) = inside.borrow().as_ref() {
+            s.close();
+        }
+        Echo::default()
+    };
+    let server = lp
+        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    *slot.borrow_mut() = Some(server.clone());
+    let addr = first_inet(&server);
+    let mut clients: Vec<TcpStream> = (0..3).map(|_| tcp_client(addr)).collect();
+    run_within(&lp, BOUND, || n.get() >= 1);
+    lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
+    assert_eq!(n.get(), 1, "L107: no accept after close()");
+    assert!(!server.is_serving() && server.sockets().is_empty());
+    assert_eq!(
+        server.connection_count(),
+        1,
+        "L107: the connection made stays"
+    );
+    let first = clients.remove(0);
+    let (got, first) = finish(
+        &lp,
+        peer(&lp, move || {
+            let mut first = first;
+            (roundtrip(&mut first, b"still"), first)
+        }),
+    );
+    assert_eq!(got, b"still");
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    drop((first, clients));
+    slot.borrow_mut().take();
     shut(&lp, &server);
 }
 

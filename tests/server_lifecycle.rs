@@ -26,7 +26,7 @@ use server_common::{
     check_tcp_echo, finish, first_inet, is_refused, peer, roundtrip, run_within, shut,
     spin_a_little, tcp_client, tcp_server, tcp_server_not_serving, unix_client, Seen, BOUND,
 };
-use util::temp_dir;
+use util::{temp_dir, Echo};
 
 // ---- close, wait_closed, serve_forever, clients, scope (L106–L110) ------------------------------
 
@@ -227,6 +227,93 @@ fn l106_serve_forever_refuses_a_second_caller_and_a_closed_server() {
         matches!(&closed, Err(Error::InvalidState(m)) if m.contains("is closed")),
         "L106: {closed:?}"
     );
+}
+
+// Checklist: L104, L107. A server whose loop is closed under it: the loop closes the
+// listening socket with its registration, so the server is closed too, as close() leaves it
+// (not serving, no sockets, its connections gone with the loop, a waiting wait_closed
+// satisfied). CPython keeps the listening socket open with nobody accepting on it (clients
+// wait in the backlog) and says is_serving() until server.close(); here the socket is gone,
+// and is_serving() said true with sockets() empty.
+#[test]
+fn l104_l107_closing_the_loop_closes_its_servers() {
+    for closed_first in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let server = tcp_server(&lp, "127.0.0.1");
+        let addr = first_inet(&server);
+        let client = tcp_client(addr);
+        run_within(&lp, BOUND, || server.connection_count() == 1);
+        if closed_first {
+            server.close(); // the connection stays, and goes with the loop
+        }
+        lp.close().unwrap();
+        assert!(!server.is_serving(), "L104 (closed first: {closed_first})");
+        assert!(
+            server.sockets().is_empty(),
+            "L104 (closed first: {closed_first})"
+        );
+        assert_eq!(
+            server.connection_count(),
+            0,
+            "its connections went with the loop (closed first: {closed_first})"
+        );
+        assert!(
+            is_refused(TcpStream::connect_timeout(&addr, BOUND)),
+            "L107: no longer listening (closed first: {closed_first})"
+        );
+        server.close(); // still idempotent
+        drop(client);
+    }
+}
+
+// Checklist: L100, L104, L105. A server bound with start_serving(false) has nothing
+// registered when its loop closes: it keeps its bound socket, not serving, as in CPython;
+// starting it afterwards is refused as CPython refuses it, RuntimeError('Event loop is
+// closed') (ours said Io, kind Other, from the registry, and closed the server), and leaves
+// it as it was, for close() to end.
+#[test]
+fn l105_a_server_not_yet_serving_cannot_start_after_its_loop_closed() {
+    let lp = EventLoop::new().unwrap();
+    let server = tcp_server_not_serving(&lp);
+    lp.close().unwrap();
+    assert!(!server.is_serving());
+    assert_eq!(server.sockets().len(), 1, "L104: still bound");
+    use std::future::Future;
+    let mut start = std::pin::pin!(server.start_serving());
+    let waker = std::task::Waker::noop();
+    let polled = start
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker));
+    assert!(
+        matches!(&polled, std::task::Poll::Ready(Err(Error::InvalidState(m)))
+            if m == "Event loop is closed"),
+        "{polled:?}"
+    );
+    assert!(!server.is_serving());
+    assert_eq!(server.sockets().len(), 1, "unchanged");
+    server.close();
+    assert!(server.sockets().is_empty());
+}
+
+// Checklist: L119. The Unix socket file goes when the loop closes the listener, as at
+// close(); the server's close() afterwards has nothing left to do.
+#[test]
+fn l119_closing_the_loop_removes_the_unix_socket_file() {
+    let dir = temp_dir("loop-close");
+    let path = dir.join("s.sock");
+    let lp = EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(lp.create_unix_server(Echo::default, &path))
+        .unwrap()
+        .unwrap();
+    assert!(path.exists());
+    lp.close().unwrap();
+    assert!(!server.is_serving() && server.sockets().is_empty(), "L104");
+    assert!(
+        !path.exists(),
+        "L119: the file of the closed listener is left behind"
+    );
+    server.close();
 }
 
 /// Writes `n` bytes in `connection_made`, more than the socket buffers hold.

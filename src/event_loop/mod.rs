@@ -335,6 +335,36 @@ impl std::fmt::Debug for LoopHandle {
     }
 }
 
+/// Two handles are equal when they name the same loop: Python's `loop is other_loop`, as in
+/// `server.get_loop() is asyncio.get_running_loop()` (CPython's `test_get_loop`). Pointer
+/// identity, whatever the loop's state.
+///
+/// # Examples
+///
+/// ```
+/// let lp = asyncio::EventLoop::new()?;
+/// let other = asyncio::EventLoop::new()?;
+/// assert_eq!(lp.handle(), lp.handle().clone());
+/// assert_ne!(lp.handle(), other.handle());
+/// let same = lp.run_until_complete(async {
+///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+///     let server = asyncio::start_server(noop, "127.0.0.1", 0).await?;
+///     server.close();
+///     // On the running loop, not another one.
+///     Ok::<_, asyncio::Error>(server.get_loop() == asyncio::get_running_loop()?)
+/// })??;
+/// assert!(same);
+/// # Ok::<_, asyncio::Error>(())
+/// ```
+// Checklist: L104.
+impl PartialEq for LoopHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for LoopHandle {}
+
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.handle.fmt(f)

@@ -14,7 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -71,6 +71,15 @@ impl From<std::os::unix::net::UnixStream> for StreamSocket {
 }
 
 impl StreamSocket {
+    /// Whether it is a stream socket (L85): an argument check, made before the TLS ones.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let fd = match self {
+            StreamSocket::Tcp(s) => s.as_fd(),
+            StreamSocket::Unix(s) => s.as_fd(),
+        };
+        check_stream(&fd)
+    }
+
     /// The socket, non-blocking, once it is known to be a stream socket (L85, L95). Its own
     /// family decides how it is served, not the std type it came in (any descriptor converts
     /// into either): a Unix stream as Unix, a TCP one as TCP (with TCP_NODELAY, L57); a socket
@@ -80,7 +89,7 @@ impl StreamSocket {
             StreamSocket::Tcp(s) => (OwnedFd::from(s), false),
             StreamSocket::Unix(s) => (OwnedFd::from(s), true),
         };
-        check_stream(&fd)?;
+        check_stream(&fd.as_fd())?;
         let unix = match socket2::SockRef::from(&fd).domain()? {
             socket2::Domain::UNIX => true,
             socket2::Domain::IPV4 | socket2::Domain::IPV6 => false,
@@ -679,6 +688,26 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         if let Some(conflict) = conflict {
             return Err(Error::invalid_argument(conflict));
         }
+        // Checklist: L85, L111. The rest of CPython's if/else on host/port (or path) and sock
+        // comes before what it checks only once connected (SSLProtocol: a zero timeout, the
+        // name's text), which ours checks next, before any I/O.
+        match &target {
+            Target::Sock(s) => s.check()?,
+            // An empty path is Python's `path=None` with no sock (L111).
+            Target::Unix { path, .. } if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument("no path and sock were specified"));
+            }
+            // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
+            Target::Host {
+                host: None,
+                port: 0,
+            } => {
+                return Err(Error::invalid_argument(
+                    "host and port was not specified and no sock specified",
+                ));
+            }
+            Target::Unix { .. } | Target::Host { .. } => {}
+        }
         // S6, S8, L84, L111: the TLS keywords are checked before any I/O.
         #[cfg(feature = "tls")]
         let tls = match &target {
@@ -690,20 +719,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         };
         let sock = match target {
             Target::Sock(s) => s.into_socket()?,
-            // An empty path is Python's `path=None` with no sock (L111).
-            Target::Unix { path, .. } if path.as_os_str().is_empty() => {
-                return Err(Error::invalid_argument("no path and sock were specified"));
-            }
             Target::Unix { path, connect } => connect(lp.clone(), path).await?,
-            // Neither a host nor a port (`""`, 0) nor a socket: nothing to connect to (L85).
-            Target::Host {
-                host: None,
-                port: 0,
-            } => {
-                return Err(Error::invalid_argument(
-                    "host and port was not specified and no sock specified",
-                ));
-            }
             // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
             Target::Host { host, port } => {
                 let fam = family.family();

@@ -87,7 +87,7 @@ impl Accepter {
         };
         let armed = Armed {
             accepter: self.clone(),
-            _server: server,
+            server,
         };
         let key = listener.register(lp, Rc::new(armed) as Rc<dyn IoHandler>)?;
         self.key.set(Some(key));
@@ -389,7 +389,7 @@ fn is_one_connections_failure(e: &io::Error) -> bool {
 /// the loop drops this, so no cycle outlives either.
 pub(super) struct Armed {
     pub(super) accepter: Rc<Accepter>,
-    pub(super) _server: Rc<ServerInner>,
+    pub(super) server: Rc<ServerInner>,
 }
 
 impl IoHandler for Armed {
@@ -399,8 +399,16 @@ impl IoHandler for Armed {
         }
     }
 
+    /// The loop closes the listening socket with its registration, so the server is closed:
+    /// `close()`'s state (not serving, no sockets, the Unix file removed, waiters woken), not
+    /// `is_serving()` with no socket. CPython keeps the socket open, unaccepted, until
+    /// `server.close()`. Checklist: L104, L107, L119.
     fn loop_closed(&self) {
         drop(self.accepter.listener.borrow_mut().take());
+        super::Server {
+            inner: self.server.clone(),
+        }
+        .close();
     }
 }
 

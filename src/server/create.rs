@@ -134,6 +134,9 @@ pub struct CreateServer {
     tls: crate::tls::ServerOptions,
     /// `proxy_protocol` and its timeout.
     proxy: super::proxy_layer::ProxyOptions,
+    /// What the caller's own check of its keywords refused (`start_server`'s `limit`):
+    /// reported after CPython's argument checks, before ours and any bind.
+    refused: Option<Error>,
 }
 
 impl LoopHandle {
@@ -265,7 +268,15 @@ impl CreateServer {
             #[cfg(feature = "tls")]
             tls: Default::default(),
             proxy: Default::default(),
+            refused: None,
         }
+    }
+
+    /// Refuse to create the server with `e`, an error of the caller's own keywords (S4:
+    /// `start_server`'s `limit`), in its place in the order of checks (see `run`).
+    pub(crate) fn refuse(mut self, e: Error) -> Self {
+        self.refused.get_or_insert(e);
+        self
     }
 
     /// Binds every one of these hosts (Python passes a sequence as `host`). An empty list
@@ -674,7 +685,7 @@ impl CreateServer {
         self
     }
 
-    async fn run(self) -> Result<Server, Error> {
+    async fn run(mut self) -> Result<Server, Error> {
         // Checklist: L114. CPython's create_unix_server has none of these keywords (a
         // TypeError before its body runs, so before the conflicts); ignored, the server would
         // go ahead without the socket options or hosts asked for.
@@ -689,14 +700,35 @@ impl CreateServer {
             ));
         }
         // Checklist: L96, L114. CPython's create_server and create_unix_server refuse a TLS
-        // keyword given without ssl before looking at host/port (or path) and sock; what
-        // they check of a given ssl (a zero timeout) comes later, after the conflict.
+        // keyword given without ssl before looking at host/port (or path) and sock; a bad
+        // stream limit and a zero timeout with ssl are its per-connection checks: ours refuses
+        // them, and the PROXY timeout CPython lacks, after CPython's argument checks and
+        // before binding.
         #[cfg(feature = "tls")]
         if self.tls.ssl.is_none() {
             self.tls.check()?;
         }
         if let Some(conflict) = self.conflict {
             return Err(Error::invalid_argument(conflict));
+        }
+        // The rest of CPython's if/else on host/port (or path) and sock comes before anything
+        // of ours (a given ssl's configuration, the PROXY timeout) and before any bind.
+        match &self.bind {
+            Bind::TcpSocks(listeners) => listeners.iter().try_for_each(check_stream)?,
+            Bind::UnixSock(l) => check_stream(l)?,
+            // An empty path is Python's `path=None` (L114), not a name for bind(2) (which
+            // would make up an abstract one on Linux: a server nobody could find).
+            Bind::Unix(path) if path.as_os_str().is_empty() => {
+                return Err(Error::invalid_argument(
+                    "path was not specified, and no sock specified",
+                ));
+            }
+            Bind::Tcp { .. } | Bind::Unix(_) => {}
+        }
+        // S4: CPython's StreamReader refuses a bad limit in the factory, before the SSLProtocol
+        // is made with its timeouts: per connection there, here before serving, in that order.
+        if let Some(e) = self.refused.take() {
+            return Err(e);
         }
         #[cfg(feature = "tls")]
         if self.tls.ssl.is_some() {
@@ -729,18 +761,10 @@ impl CreateServer {
             }
             Bind::TcpSocks(listeners) => {
                 for l in listeners {
-                    check_stream(l)?;
                     let s = socket2::Socket::from(l.try_clone()?);
                     s.set_nonblocking(true)?;
                     sockets.push(s);
                 }
-            }
-            // An empty path is Python's `path=None` (L114), not a name for bind(2) (which
-            // would make up an abstract one on Linux: a server nobody could find).
-            Bind::Unix(path) if path.as_os_str().is_empty() => {
-                return Err(Error::invalid_argument(
-                    "path was not specified, and no sock specified",
-                ));
             }
             Bind::Unix(path) => {
                 let abstract_name = path.as_os_str().as_encoded_bytes().first() == Some(&0);
@@ -759,7 +783,6 @@ impl CreateServer {
                 sockets.push(s);
             }
             Bind::UnixSock(l) => {
-                check_stream(l)?;
                 let s = socket2::Socket::from(l.try_clone()?);
                 s.set_nonblocking(true)?;
                 // Checklist: L119, L120. CPython 3.13 records the file in create_unix_server

@@ -299,7 +299,9 @@ impl Server {
         self.inner.lp.clone()
     }
 
-    /// True from the start of serving until [`close`](Self::close).
+    /// True from the start of serving until [`close`](Self::close), or until the loop is
+    /// closed, which closes the server with its listening sockets (CPython keeps them open,
+    /// with nobody accepting, and says true until `close()`).
     ///
     /// # Examples
     ///
@@ -360,6 +362,9 @@ impl Server {
             ServerState::Closed => return Err(Error::invalid_state("server is closed")),
             ServerState::Serving => return Ok(()),
             ServerState::Bound => {
+                // CPython's add_reader raises RuntimeError('Event loop is closed') (after
+                // listen); ours refuses before changing anything, with the same error.
+                inner.lp.inner.check_closed()?;
                 inner.set_state(ServerState::Serving);
             }
         }
@@ -379,7 +384,8 @@ impl Server {
     /// Starts listening if not yet, then yields one iteration. Idempotent.
     ///
     /// # Errors
-    /// `InvalidState` on a closed server; `Io` if `listen` fails, which closes the server.
+    /// `InvalidState` on a closed server, or a server not yet serving whose loop is closed
+    /// (`Event loop is closed`); `Io` if `listen` fails, which closes the server.
     ///
     /// # Examples
     ///
@@ -536,8 +542,9 @@ impl Server {
     /// server (without waiting).
     ///
     /// # Errors
-    /// `InvalidState` if the server is closed or another `serve_forever` is running; `Io` if
-    /// `listen` fails (the server is closed then).
+    /// `InvalidState` if the server is closed, another `serve_forever` is running, or the
+    /// server is not yet serving and its loop is closed; `Io` if `listen` fails (the server
+    /// is closed then).
     ///
     /// # Examples
     ///

@@ -1385,8 +1385,9 @@ impl StartServer {
     }
 
     async fn run(self) -> Result<Server, Error> {
-        ReaderState::new(self.limit)?; // S4 (D7): a bad limit fails before serving
         let lp = crate::event_loop::get_running_loop()?;
+        // S4 (D7): a bad limit fails before serving, in create_server's order of checks.
+        let refused = ReaderState::new(self.limit).err();
         let (cb, limit) = (self.cb, self.limit);
         let factory: Rc<dyn Fn() -> ProtocolRef> = Rc::new(move || {
             let reader = ReaderState::new(limit).expect("limit checked above");
@@ -1398,6 +1399,9 @@ impl StartServer {
         };
         for opt in self.options {
             builder = opt(builder);
+        }
+        if let Some(e) = refused {
+            builder = builder.refuse(e);
         }
         builder.await
     }

@@ -234,6 +234,93 @@ fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
     });
 }
 
+// Checklist: L85, L111, T1. After the TLS keywords CPython's create_connection and
+// create_unix_connection look at host/port (or path) and sock in one if/else: neither given,
+// a socket of the wrong kind. A zero TLS timeout and the server name's text are checked only
+// later, in SSLProtocol and ssl, once connected; ours checks them before any I/O, but after
+// that if/else. Ours checked them first: a zero timeout, or a name with a NUL, was the error
+// where CPython says there is nothing to connect to.
+#[test]
+fn l85_l111_nothing_to_connect_to_is_said_before_a_zero_timeout_or_a_bad_name() {
+    use std::os::fd::OwnedFd;
+
+    run(async {
+        let certs = Certs::get();
+        let lp = asyncio::get_running_loop()?;
+        let none_tcp = "host and port was not specified and no sock specified";
+        let none_unix = "no path and sock were specified";
+        let wrong = "A Stream Socket was expected";
+        let wrong_unix = "A UNIX Domain Stream Socket was expected";
+        for late in ["zero timeout", "bad name"] {
+            let tls = |name: &str| {
+                let name = if late == "bad name" { "a\0b" } else { name };
+                let timeout = if late == "zero timeout" {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(1)
+                };
+                (certs.client_config(&[]), name.to_string(), timeout)
+            };
+            let udp = || -> io::Result<OwnedFd> {
+                Ok(OwnedFd::from(std::net::UdpSocket::bind("127.0.0.1:0")?))
+            };
+            let (cfg, name, t) = tls("localhost");
+            let e = lp
+                .create_connection(Recorder::default, "", 0)
+                .ssl(cfg)
+                .server_hostname(&name)
+                .ssl_handshake_timeout(t)
+                .await
+                .map(drop)
+                .expect_err("L85");
+            assert_eq!(e.to_string(), none_tcp, "{late}");
+            let (cfg, name, t) = tls("localhost");
+            let e = lp
+                .create_connection(Recorder::default, "", 0)
+                .sock(std::net::TcpStream::from(udp()?))
+                .ssl(cfg)
+                .server_hostname(&name)
+                .ssl_handshake_timeout(t)
+                .await
+                .map(drop)
+                .expect_err("L85");
+            assert!(e.to_string().starts_with(wrong), "{late}: {e}");
+            let (cfg, name, t) = tls("localhost");
+            let e = lp
+                .create_unix_connection(Recorder::default, "")
+                .ssl(cfg)
+                .server_hostname(&name)
+                .ssl_handshake_timeout(t)
+                .await
+                .map(drop)
+                .expect_err("L111");
+            assert_eq!(e.to_string(), none_unix, "{late}");
+            let (cfg, name, t) = tls("localhost");
+            let e = lp
+                .create_unix_connection(Recorder::default, "")
+                .sock(std::os::unix::net::UnixStream::from(udp()?))
+                .ssl(cfg)
+                .server_hostname(&name)
+                .ssl_handshake_timeout(t)
+                .await
+                .map(drop)
+                .expect_err("L111");
+            assert!(e.to_string().starts_with(wrong_unix), "{late}: {e}");
+            // The streams entry points take the same path.
+            let (cfg, name, t) = tls("localhost");
+            let e = asyncio::open_connection("", 0)
+                .ssl(cfg)
+                .server_hostname(&name)
+                .ssl_handshake_timeout(t)
+                .await
+                .map(drop)
+                .expect_err("S1");
+            assert_eq!(e.to_string(), none_tcp, "{late}");
+        }
+        Ok(())
+    });
+}
+
 // CPython: BaseEventLoopWithSelectorTests.test_create_connection_ssl_timeout_for_plain_socket
 #[test]
 fn l84_test_create_connection_ssl_timeout_for_plain_socket() {

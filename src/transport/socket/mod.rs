@@ -344,14 +344,17 @@ impl LifePath for SocketTransport {
         }
     }
 
-    /// The server is going with the loop: it is not told.
+    /// The loop closed: the socket goes, and the server is told, so that it counts the
+    /// connection no more (its `Server` handle may outlive the loop).
     fn forget(&self) {
         drop(self.through.take());
         self.forget_sendfile();
         let sock = self.sock.borrow_mut().take();
         drop(sock);
         let server = self.server.take();
-        drop(server);
+        if let Some(server) = server {
+            server.detach(self.id());
+        }
     }
 }
 
