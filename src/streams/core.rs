@@ -66,7 +66,7 @@ enum Side {
     /// handle and closes it when dropped. `Some` when a helper thread feeds the pipe: at the
     /// end of input, the thread's read error, which the pipe cannot carry, becomes the
     /// reader's exception.
-    ReadPipe(Option<std::sync::Arc<super::pipe::HelperDone>>),
+    ReadPipe(Option<std::sync::Arc<dyn super::writer::HelperWait>>),
 }
 
 /// The write side of a stream, as `FlowControlMixin` in `streams.py` tracks it with `_paused`
@@ -161,7 +161,10 @@ impl StreamCore {
 
     /// A read pipe's stream: its reader closes it when dropped; `helper`, the thread that
     /// feeds the pipe, if one does: the end of input looks at it first.
-    pub(super) fn read_pipe(&mut self, helper: Option<std::sync::Arc<super::pipe::HelperDone>>) {
+    pub(super) fn read_pipe(
+        &mut self,
+        helper: Option<std::sync::Arc<dyn super::writer::HelperWait>>,
+    ) {
         self.side = Some(Box::new(Side::ReadPipe(helper)));
     }
 

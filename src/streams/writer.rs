@@ -36,14 +36,17 @@ use crate::wakers::Withdraw;
 mod drain;
 pub use drain::Drain;
 
-/// The end of a helper thread's writing (`pipe.rs`), as `wait_closed` sees it. A trait object
-/// in the writer, so that programs that never write through a helper thread (sockets, pipes)
-/// do not link the helper's wait and drop code.
+/// The end of a helper thread (`pipe.rs`), as a stream sees it: writing, `wait_closed` waits
+/// for it; reading, the end of input asks its error (`StreamCore::read_pipe`). A trait object
+/// in the writer and the core, so that programs that never move bytes through a helper thread
+/// (sockets, pipes) do not link the helper's wait, error and drop code.
 pub(super) trait HelperWait: Send + Sync {
     /// Ready once the thread is done (`Err`: its write error); else files the wait `*key`.
     fn poll_done(&self, key: &mut u64, cx: &Context<'_>) -> Poll<Result<(), Error>>;
     /// Takes back the entry of the wait `key`, dropped before the thread ended.
     fn withdraw(&self, key: u64);
+    /// A copy of the thread's error, if it is done and had one.
+    fn error(&self) -> Option<std::io::Error>;
 }
 
 /// The end of a helper thread's writing, for `wait_closed`; the wait takes its waker back if
