@@ -1050,7 +1050,7 @@ impl StartServer {
         let (cb, limit) = (self.cb, self.limit);
         let factory: Rc<dyn Fn() -> ProtocolRef> = Rc::new(move || {
             let reader = ReaderState::new(limit).expect("limit checked above");
-            StreamCore::with_callback(reader, Some(cb.clone())) as ProtocolRef
+            StreamCore::with_callback(reader, cb.clone()) as ProtocolRef
         });
         let mut builder = match &self.listen {
             Listen::Host(h, p) => CreateServer::with_raw_factory(&lp, factory, h, *p),
