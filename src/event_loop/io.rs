@@ -552,7 +552,7 @@ impl LoopInner {
             io.slots().drain()
         };
         let n = entries.len();
-        for entry in &entries {
+        for (_, entry) in &entries {
             if let Entry::Handler { handler, .. } = entry {
                 handler.loop_closed();
             }
