@@ -145,13 +145,14 @@ impl<T> Slots<T> {
 
     /// Live keys, in slot order.
     pub(crate) fn keys(&self) -> Vec<SlotKey> {
-        self.entries
-            .iter()
-            .map(|(i, _)| SlotKey {
+        let mut keys = Vec::with_capacity(self.entries.len());
+        for (i, _) in self.entries.iter() {
+            keys.push(SlotKey {
                 index: i as u32,
                 generation: self.generations[i],
-            })
-            .collect()
+            });
+        }
+        keys
     }
 }
 

@@ -373,24 +373,18 @@ impl LoopInner {
     #[cold]
     #[inline(never)]
     pub(crate) fn rearm_left_queued(&self) {
-        let left: Vec<(SlotKey, RawFd)> = match self.io.try_borrow_mut() {
-            Ok(mut io) => {
-                let io = &mut *io;
-                let queued = |key: &SlotKey| {
-                    let q = match io.slots.get(*key) {
-                        Some(Entry::Fd { queued, .. }) => *queued,
-                        _ => Queued::default(),
-                    };
-                    q.reader > 0 || q.writer > 0
-                };
-                io.fds
-                    .iter()
-                    .filter(|(_, k)| queued(k))
-                    .map(|(fd, k)| (k, fd))
-                    .collect()
-            }
-            Err(_) => return,
+        let Ok(io) = self.io.try_borrow_mut() else {
+            return;
         };
+        let mut left = Vec::new();
+        for (fd, key) in io.fds.iter() {
+            if let Some(Entry::Fd { queued, .. }) = io.slots.get(key) {
+                if queued.reader > 0 || queued.writer > 0 {
+                    left.push((key, fd));
+                }
+            }
+        }
+        drop(io);
         for (key, fd) in left {
             self.rearm_fd(key, fd);
         }
