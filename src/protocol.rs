@@ -495,30 +495,7 @@ fn schedule_flush<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     owner: std::rc::Weak<T>,
     slot_of: fn(&T) -> &ProtocolSlot<P>,
 ) {
-    flush_when_free(lp, owner, slot_of, Hold::new());
-}
-
-/// Flushes the queued flow edges on a later turn; while the protocol is still held, again on
-/// later ones, as [`Hold`] spaces them.
-fn flush_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
-    lp: &crate::event_loop::LoopHandle,
-    owner: std::rc::Weak<T>,
-    slot_of: fn(&T) -> &ProtocolSlot<P>,
-    mut hold: Hold,
-) {
-    let lp2 = lp.clone();
-    let delay = hold.delay();
-    let watched = owner.clone();
-    let run = move || {
-        if let Some(me) = owner.upgrade() {
-            let slot = slot_of(&me);
-            if slot.flush() {
-                hold.still_held(slot.transport_id(), &lp2);
-                flush_when_free(&lp2, owner, slot_of, hold);
-            }
-        }
-    };
-    queue_retry(lp, delay, run, watched, slot_of);
+    retry_when_free(lp, owner, slot_of, Retry::Flush, Hold::new());
 }
 
 /// [`when_free`] for the owner's delivery step (a socket or pipe read, a TLS step, the PROXY
@@ -550,14 +527,26 @@ pub(crate) fn when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     slot_of: fn(&T) -> &ProtocolSlot<P>,
     f: impl FnOnce(&T) + 'static,
 ) {
-    retry_when_free(lp, owner, slot_of, Box::new(f), Hold::new());
+    retry_when_free(lp, owner, slot_of, Retry::Call(Box::new(f)), Hold::new());
 }
 
+/// What a [`retry_when_free`] does on its turn. One retry for both, so that each owner type
+/// compiles one retry closure (its `call_soon`, `call_later` and callback), not two.
+enum Retry<T> {
+    /// Flush the slot's queued flow edges ([`ProtocolSlot::flush`]); again on a later turn
+    /// while the protocol is still held.
+    Flush,
+    /// Once the protocol is free: apply the stream calls held for it, then call this.
+    Call(Box<dyn FnOnce(&T)>),
+}
+
+/// Does `what` on a later turn; while the protocol is still held, again on later ones, as
+/// [`Hold`] spaces them.
 fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     lp: &crate::event_loop::LoopHandle,
     owner: std::rc::Weak<T>,
     slot_of: fn(&T) -> &ProtocolSlot<P>,
-    f: Box<dyn FnOnce(&T)>,
+    what: Retry<T>,
     mut hold: Hold,
 ) {
     let lp2 = lp.clone();
@@ -566,12 +555,18 @@ fn retry_when_free<T: 'static, P: ?Sized + SlotProtocol + 'static>(
     let run = move || {
         let Some(me) = owner.upgrade() else { return };
         let slot = slot_of(&me);
-        if slot.is_busy() {
+        let again = match what {
+            Retry::Flush => slot.flush().then_some(Retry::Flush),
+            Retry::Call(f) if slot.is_busy() => Some(Retry::Call(f)),
+            Retry::Call(f) => {
+                slot.apply_held_calls();
+                f(&me);
+                None
+            }
+        };
+        if let Some(what) = again {
             hold.still_held(slot.transport_id(), &lp2);
-            retry_when_free(&lp2, owner, slot_of, f, hold);
-        } else {
-            slot.apply_held_calls();
-            f(&me);
+            retry_when_free(&lp2, owner, slot_of, what, hold);
         }
     };
     queue_retry(lp, delay, run, watched, slot_of);

@@ -129,12 +129,13 @@ impl<T> Slots<T> {
         self.entries.len()
     }
 
-    /// Removes every value, bumping every generation, and returns them.
-    pub(crate) fn drain(&mut self) -> Vec<T> {
+    /// Removes every value, bumping every generation, and returns them in the slab that held
+    /// them (iterated in slot order): handed over whole, not collected into a new `Vec`.
+    pub(crate) fn drain(&mut self) -> Slab<T> {
         for (i, _) in self.entries.iter() {
             self.generations[i] = self.generations[i].wrapping_add(1);
         }
-        self.entries.drain().collect()
+        std::mem::take(&mut self.entries)
     }
 
     /// The live values, in slot order.
@@ -144,13 +145,14 @@ impl<T> Slots<T> {
 
     /// Live keys, in slot order.
     pub(crate) fn keys(&self) -> Vec<SlotKey> {
-        self.entries
-            .iter()
-            .map(|(i, _)| SlotKey {
+        let mut keys = Vec::with_capacity(self.entries.len());
+        for (i, _) in self.entries.iter() {
+            keys.push(SlotKey {
                 index: i as u32,
                 generation: self.generations[i],
-            })
-            .collect()
+            });
+        }
+        keys
     }
 }
 
@@ -178,7 +180,10 @@ mod tests {
         s.remove(k);
         let predicted = s.vacant_key();
         assert_eq!(s.insert(2), predicted);
-        assert_eq!(s.drain(), vec![2]);
+        assert_eq!(
+            s.drain().into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            vec![2]
+        );
         assert_eq!(s.get(predicted), None);
         assert_eq!(s.len(), 0);
     }

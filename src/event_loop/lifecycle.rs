@@ -482,7 +482,7 @@ impl LoopHandle {
         let tasks = inner.tasks.borrow_mut().drain();
         // Dropped with no borrow held: their Drop may call back into the loop.
         drop((remote, ready, timers, held));
-        for task in tasks {
+        for (_, task) in tasks {
             // Described while still pending: `abandon` completes it as cancelled.
             let described = task.header().describe();
             if task.abandon() {

@@ -52,10 +52,15 @@ pub(crate) enum ConnectedCb {
 /// Spawns a connection's handler task on the transport's loop; fails only on a closed loop.
 pub(crate) type SpawnHandler = dyn Fn(Rc<RefCell<StreamCore>>, Transport) -> Result<(), Error>;
 
+/// [`start_handler`]'s type.
+type StartHandler = fn(ConnectedCb, Rc<RefCell<StreamCore>>, Transport) -> Result<(), Error>;
+
 /// What a core holds in one part of its life, never both at once (`StreamCore::side`).
 enum Side {
-    /// Server side, until `connection_made` takes it: `client_connected_cb` (S58).
-    OnConnect(ConnectedCb),
+    /// Server side, until `connection_made` takes it: `client_connected_cb` (S58), and
+    /// [`start_handler`], which `connection_made` hands it to. Held as a value, stored only
+    /// by [`StreamCore::with_callback`], so that client programs do not link the start.
+    OnConnect(ConnectedCb, StartHandler),
     /// After `StreamWriter::start_tls`: the TLS transport the writer writes through, which
     /// the protocol also closes through (as CPython 3.13's `_replace_transport` gives the
     /// protocol the new transport, S53); the reader keeps the raw one (S54).
@@ -66,7 +71,7 @@ enum Side {
     /// handle and closes it when dropped. `Some` when a helper thread feeds the pipe: at the
     /// end of input, the thread's read error, which the pipe cannot carry, becomes the
     /// reader's exception.
-    ReadPipe(Option<std::sync::Arc<super::pipe::HelperDone>>),
+    ReadPipe(Option<std::sync::Arc<dyn super::writer::HelperWait>>),
 }
 
 /// The write side of a stream, as `FlowControlMixin` in `streams.py` tracks it with `_paused`
@@ -89,13 +94,16 @@ pub(crate) enum Flow {
 }
 
 /// A server connection's handler, as the unclosed-writer warning needs to know it (S56, S60).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum HandlerState {
     /// A client connection (or a server one whose callback has not run yet).
     None,
     /// The callback was given the reader and writer: a writer it drops unclosed warns one
-    /// turn later, unless it failed in that turn (its failure is reported instead).
-    Given,
+    /// turn later, unless it failed in that turn (its failure is reported instead). Always
+    /// with [`warn_dropped_by_handler`](super::writer::warn_dropped_by_handler), that
+    /// warning, as a value: only the server's handler start sets it, so that client programs
+    /// do not link the server's warning.
+    Given(super::writer::WarnDroppedFn),
     /// It failed (an `Err`, a panic) and was reported; its transport is closed.
     Failed,
 }
@@ -136,18 +144,11 @@ pub(crate) struct StreamCore {
 
 impl StreamCore {
     pub(crate) fn new(reader: ReaderState) -> Rc<RefCell<StreamCore>> {
-        Self::with_callback(reader, None)
-    }
-
-    pub(crate) fn with_callback(
-        reader: ReaderState,
-        on_connect: Option<ConnectedCb>,
-    ) -> Rc<RefCell<StreamCore>> {
         Rc::new_cyclic(|me| {
             RefCell::new(StreamCore {
                 reader,
                 me: me.clone(),
-                side: on_connect.map(|cb| Box::new(Side::OnConnect(cb))),
+                side: None,
                 flow: Flow::Flowing,
                 resumes: 0,
                 lost_error: None,
@@ -159,9 +160,19 @@ impl StreamCore {
         })
     }
 
+    /// A server connection's core: `connection_made` starts `cb` (S58).
+    pub(crate) fn with_callback(reader: ReaderState, cb: ConnectedCb) -> Rc<RefCell<StreamCore>> {
+        let core = Self::new(reader);
+        core.borrow_mut().side = Some(Box::new(Side::OnConnect(cb, start_handler)));
+        core
+    }
+
     /// A read pipe's stream: its reader closes it when dropped; `helper`, the thread that
     /// feeds the pipe, if one does: the end of input looks at it first.
-    pub(super) fn read_pipe(&mut self, helper: Option<std::sync::Arc<super::pipe::HelperDone>>) {
+    pub(super) fn read_pipe(
+        &mut self,
+        helper: Option<std::sync::Arc<dyn super::writer::HelperWait>>,
+    ) {
         self.side = Some(Box::new(Side::ReadPipe(helper)));
     }
 
@@ -324,37 +335,46 @@ impl StreamCore {
     }
 }
 
+/// Starts a server connection's `client_connected_cb` from `connection_made` (S58); fails
+/// only on a closed loop. The one [`StartHandler`].
+fn start_handler(
+    cb: ConnectedCb,
+    core: Rc<RefCell<StreamCore>>,
+    transport: Transport,
+) -> Result<(), Error> {
+    match cb {
+        // Its task starts in the next turn, as CPython's does (S58); bytes and an EOF that
+        // arrive first wait in the reader (S59).
+        ConnectedCb::Async(spawn) => spawn(core, transport),
+        // The core is borrowed by the transport right now, so the callback runs one turn
+        // later (its reads and writes borrow the core). Bytes that arrive first wait in
+        // the reader; nothing is lost (S58, S59).
+        ConnectedCb::Plain(cb) => transport
+            .get_loop()
+            .call_soon(move || {
+                core.borrow_mut().handler = HandlerState::given();
+                let reader = StreamReader::from_core(core.clone());
+                let writer = StreamWriter::new(transport, core);
+                cb(reader, writer);
+            })
+            .map(drop),
+    }
+}
+
 impl Protocol for StreamCore {
     fn connection_made(&mut self, transport: Transport) {
         self.reader.set_transport(transport.clone());
         self.over_ssl = transport.get_extra_info("sslcontext").is_some();
-        if !matches!(self.side.as_deref(), Some(Side::OnConnect(_))) {
+        if !matches!(self.side.as_deref(), Some(Side::OnConnect(..))) {
             return; // nothing to hand over, and a helper's stays for the end of input
         }
-        let Some(Side::OnConnect(cb)) = self.side.take().map(|b| *b) else {
+        let Some(Side::OnConnect(cb, start)) = self.side.take().map(|b| *b) else {
             return;
         };
         let Some(core) = self.me.upgrade() else {
             return;
         };
-        let started = match cb {
-            // Its task starts in the next turn, as CPython's does (S58); bytes and an EOF that
-            // arrive first wait in the reader (S59).
-            ConnectedCb::Async(spawn) => spawn(core, transport),
-            // The core is borrowed by the transport right now, so the callback runs one turn
-            // later (its reads and writes borrow the core). Bytes that arrive first wait in
-            // the reader; nothing is lost (S58, S59).
-            ConnectedCb::Plain(cb) => transport
-                .get_loop()
-                .call_soon(move || {
-                    core.borrow_mut().handler = HandlerState::Given;
-                    let reader = StreamReader::from_core(core.clone());
-                    let writer = StreamWriter::new(transport, core);
-                    cb(reader, writer);
-                })
-                .map(drop),
-        };
-        if started.is_err() {
+        if start(cb, core, transport).is_err() {
             crate::event_loop::debug::debug_log!(
                 "loop closed before client_connected_cb could run"
             );
@@ -484,6 +504,13 @@ fn wake_foreign(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
     match lp {
         Some(lp) => wake_soon(lp, w, what),
         None => w.wake(), // a reader fed by hand: no callback of a transport to protect
+    }
+}
+
+impl HandlerState {
+    /// [`HandlerState::Given`], with its warning.
+    pub(crate) fn given() -> HandlerState {
+        HandlerState::Given(super::writer::warn_dropped_by_handler)
     }
 }
 

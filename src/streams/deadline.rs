@@ -170,10 +170,11 @@ pub(crate) struct Deadlines {
     fired: Rc<Cell<bool>>,
     /// The idle timeout fired: the error every waiter and later call gets.
     pub(crate) idle_error: Option<SharedError>,
-    /// Always [`fire`], held as a value so that only programs which set a timeout (the one
-    /// way to make a `Deadlines`) link the timer's work; the read and drain paths, which
-    /// every program links, reach it only through here.
-    fire: fn(&Weak<RefCell<StreamCore>>, u64),
+    /// Always [`Deadlines::arm`], held as a value so that only programs which set a timeout
+    /// (the one way to make a `Deadlines`) link the timer, its callback and its work
+    /// ([`fire`]); the read and drain paths, which every program links, reach them only
+    /// through here.
+    arm: fn(&mut Deadlines, i64, &Weak<RefCell<StreamCore>>),
     /// The stream's transport id (0: a reader fed by hand), for the timer to name it when it
     /// finds the core held, which it then cannot read.
     transport_id: u64,
@@ -207,7 +208,7 @@ impl Deadlines {
             timer: None,
             fired: Rc::default(),
             idle_error: None,
-            fire,
+            arm: Deadlines::arm,
             transport_id,
         })
     }
@@ -519,13 +520,14 @@ impl Deadlines {
         match self.timer {
             Some((_, armed)) if armed <= at => {
                 if self.fired.get() {
-                    self.arm(armed, me);
+                    (self.arm)(self, armed, me);
                 }
             }
-            _ => self.arm(at, me),
+            _ => (self.arm)(self, at, me),
         }
     }
 
+    /// Arms the timer for `at` (see [`want`](Self::want)); called through the `arm` field.
     #[cold]
     #[inline(never)]
     fn arm(&mut self, at: i64, me: &Weak<RefCell<StreamCore>>) {
@@ -535,7 +537,7 @@ impl Deadlines {
                 self.timer = Some((key, at));
             }
             _ => {
-                let (me, fire, fired) = (me.clone(), self.fire, self.fired.clone());
+                let (me, fired) = (me.clone(), self.fired.clone());
                 let id = self.transport_id;
                 let look = move || {
                     fired.set(true);

@@ -844,7 +844,7 @@ where
             let Some(transport) = transport_of(&core) else {
                 return Poll::Ready(()); // never: connection_made gave the core its transport
             };
-            core.borrow_mut().handler = HandlerState::Given;
+            core.borrow_mut().handler = HandlerState::given();
             let reader = StreamReader::from_core(core.clone());
             let writer = StreamWriter::new(transport, core);
             match catch_unwind(AssertUnwindSafe(|| cb(reader, writer))) {
@@ -1391,7 +1391,7 @@ impl StartServer {
         let (cb, limit) = (self.cb, self.limit);
         let factory: Rc<dyn Fn() -> ProtocolRef> = Rc::new(move || {
             let reader = ReaderState::new(limit).expect("limit checked above");
-            StreamCore::with_callback(reader, Some(cb.clone())) as ProtocolRef
+            StreamCore::with_callback(reader, cb.clone()) as ProtocolRef
         });
         let mut builder = match &self.listen {
             Listen::Host(h, p) => CreateServer::with_raw_factory(&lp, factory, h, *p),

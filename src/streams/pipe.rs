@@ -266,17 +266,10 @@ impl HelperDone {
         };
         waiters.into_iter().for_each(Waker::wake);
     }
-
-    /// A copy of the thread's error, if it is done and had one.
-    pub(super) fn error(&self) -> Option<io::Error> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let e = st.outcome.as_ref()?.as_ref().map(crate::error::copy_io);
-        st.taken |= e.is_some();
-        e
-    }
 }
 
-/// A writer's `wait_closed` waits for the thread through this (see `writer.rs`).
+/// A writer's `wait_closed` waits for the thread, and a reader's end of input asks its error,
+/// through this (see `writer.rs`).
 impl super::writer::HelperWait for HelperDone {
     /// Ready once the thread is done: `Err` with (a copy of) its write error. Else files the
     /// wait `*key` (see `wakers.rs`), which [`withdraw`](Self::withdraw) takes back if the
@@ -299,6 +292,14 @@ impl super::writer::HelperWait for HelperDone {
                 Poll::Pending
             }
         }
+    }
+
+    /// A copy of the thread's error, if it is done and had one.
+    fn error(&self) -> Option<io::Error> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let e = st.outcome.as_ref()?.as_ref().map(crate::error::copy_io);
+        st.taken |= e.is_some();
+        e
     }
 
     /// Takes back the entry of the wait `key`, dropped before the thread ended.

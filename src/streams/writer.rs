@@ -36,14 +36,17 @@ use crate::wakers::Withdraw;
 mod drain;
 pub use drain::Drain;
 
-/// The end of a helper thread's writing (`pipe.rs`), as `wait_closed` sees it. A trait object
-/// in the writer, so that programs that never write through a helper thread (sockets, pipes)
-/// do not link the helper's wait and drop code.
+/// The end of a helper thread (`pipe.rs`), as a stream sees it: writing, `wait_closed` waits
+/// for it; reading, the end of input asks its error (`StreamCore::read_pipe`). A trait object
+/// in the writer and the core, so that programs that never move bytes through a helper thread
+/// (sockets, pipes) do not link the helper's wait, error and drop code.
 pub(super) trait HelperWait: Send + Sync {
     /// Ready once the thread is done (`Err`: its write error); else files the wait `*key`.
     fn poll_done(&self, key: &mut u64, cx: &Context<'_>) -> Poll<Result<(), Error>>;
     /// Takes back the entry of the wait `key`, dropped before the thread ended.
     fn withdraw(&self, key: u64);
+    /// A copy of the thread's error, if it is done and had one.
+    fn error(&self) -> Option<std::io::Error>;
 }
 
 /// The end of a helper thread's writing, for `wait_closed`; the wait takes its waker back if
@@ -1439,41 +1442,57 @@ impl Drop for StreamWriter {
             return;
         }
         let id = self.transport.id();
-        let handled = self
-            .core
-            .try_borrow()
-            .is_ok_and(|c| c.handler == HandlerState::Given);
-        let hint = if handled {
-            DROPPED_BY_HANDLER
-        } else {
-            DROPPED_OPEN
-        };
-        let text = match self.extras.get().and_then(|x| x.created.as_ref()) {
-            Some(bt) => format!("unclosed <StreamWriter transport={id}>{hint}, created at:\n{bt}"),
-            None => format!("unclosed <StreamWriter transport={id}>{hint}"),
-        };
+        let created = self.extras.get().and_then(|x| x.created.as_ref());
+        let handled = self.core.try_borrow().ok().and_then(|c| match c.handler {
+            HandlerState::Given(warn) => Some(warn),
+            _ => None,
+        });
+        if let Some(warn) = handled {
+            let text = unclosed_text(id, DROPPED_BY_HANDLER, created);
+            self.transport.close();
+            return warn(&lp, self.core.clone(), id, text);
+        }
+        let text = unclosed_text(id, DROPPED_OPEN, created);
         self.transport.close();
-        if !handled {
+        crate::event_loop::debug::warning!("{text}");
+    }
+}
+
+/// The unclosed-writer warning's text: the transport, `hint` (what dropping did), and where
+/// the writer was made when debug mode recorded it.
+fn unclosed_text(id: u64, hint: &str, created: Option<&std::backtrace::Backtrace>) -> String {
+    match created {
+        Some(bt) => format!("unclosed <StreamWriter transport={id}>{hint}, created at:\n{bt}"),
+        None => format!("unclosed <StreamWriter transport={id}>{hint}"),
+    }
+}
+
+/// [`warn_dropped_by_handler`]'s type, held in [`HandlerState::Given`].
+pub(crate) type WarnDroppedFn =
+    fn(&crate::event_loop::LoopHandle, Rc<RefCell<StreamCore>>, u64, String);
+
+/// The unclosed-writer warning (`text`) for the writer of a server handler, dropped while
+/// its transport `id` was open: if the handler failed, it is reported in this turn (S60,
+/// S61), and that report is the one to read; a second, "unclosed", would point at the wrong
+/// culprit. Otherwise the warning comes one turn late.
+pub(crate) fn warn_dropped_by_handler(
+    lp: &crate::event_loop::LoopHandle,
+    core: Rc<RefCell<StreamCore>>,
+    id: u64,
+    text: String,
+) {
+    let warn = move || {
+        let failed = core
+            .try_borrow()
+            .is_ok_and(|c| matches!(c.handler, HandlerState::Failed));
+        if !failed {
             crate::event_loop::debug::warning!("{text}");
-            return;
         }
-        // Dropped by a server handler: if the handler failed, it is reported in this turn
-        // (S60, S61), and that report is the one to read; a second, "unclosed", would point
-        // at the wrong culprit. Otherwise the warning comes one turn late.
-        let core = self.core.clone();
-        let warn = move || {
-            let failed = core
-                .try_borrow()
-                .is_ok_and(|c| c.handler == HandlerState::Failed);
-            if !failed {
-                crate::event_loop::debug::warning!("{text}");
-            }
-        };
-        if lp.call_soon(warn).is_err() {
-            crate::event_loop::debug::warning!(
-                "unclosed <StreamWriter transport={id}>{DROPPED_BY_HANDLER}"
-            );
-        }
+    };
+    if lp.call_soon(warn).is_err() {
+        crate::event_loop::debug::warning!(
+            "unclosed <StreamWriter transport={id}>{DROPPED_BY_HANDLER}"
+        );
     }
 }
 
