@@ -18,6 +18,8 @@
 //! its successor waits for the next poll (`Entry::Fd::queued`, `FD_TOKEN_BIT`).
 
 use std::any::Any;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -108,42 +110,35 @@ pub(crate) struct BufferTotals {
 pub(crate) struct IoTable {
     slots: Slots<Entry>,
     /// Descriptors with an `Fd` or `Handler` entry: one registration per fd (L17, L58).
-    fds: FdTable,
+    fds: HashMap<RawFd, SlotKey, BuildHasherDefault<FdHash>>,
 }
 
-/// Which entry holds each descriptor, indexed by the descriptor as the kernel's own table
-/// is: descriptors are small numbers, the lowest free one each time, so the table is as long
-/// as the highest registered one, with no hashing (a `HashMap` here linked hashbrown's
-/// rehash, 3 KB of every program). Only descriptors the kernel accepted are entered
-/// (a registration that failed never is), so its length stays below the process's limit.
+/// The hash of a file descriptor for [`IoTable::fds`]: one multiplication. Descriptors are
+/// small numbers the kernel hands out, not input an attacker picks, so std's keyed SipHash
+/// buys nothing here, and it would link std's random seeding (getrandom) into every program.
 #[derive(Default)]
-struct FdTable(Vec<Option<SlotKey>>);
+pub(crate) struct FdHash(u64);
 
-impl FdTable {
-    fn get(&self, fd: RawFd) -> Option<SlotKey> {
-        let i = usize::try_from(fd).ok()?;
-        self.0.get(i).copied().flatten()
-    }
-
-    fn insert(&mut self, fd: RawFd, key: SlotKey) {
-        debug_assert!(fd >= 0, "fd {fd} entered in the descriptor table");
-        let Ok(i) = usize::try_from(fd) else { return };
-        if i >= self.0.len() {
-            self.0.resize(i + 1, None);
-        }
-        self.0[i] = Some(key);
-    }
-
-    fn remove(&mut self, fd: RawFd) {
-        if let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.0.get_mut(i)) {
-            *slot = None;
+impl Hasher for FdHash {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_i32` is used (a `RawFd`); any other key still hashes correctly.
+        for &b in bytes {
+            self.write_u64(u64::from(b));
         }
     }
 
-    /// Every entered descriptor, with its entry's key.
-    fn iter(&self) -> impl Iterator<Item = (RawFd, SlotKey)> + '_ {
-        let entered = |(i, k): (usize, &Option<SlotKey>)| Some((RawFd::try_from(i).ok()?, (*k)?));
-        self.0.iter().enumerate().filter_map(entered)
+    fn write_i32(&mut self, fd: i32) {
+        self.write_u64(u64::from(fd as u32));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the golden-ratio multiplier spreads consecutive numbers over the
+        // high bits, which hashbrown's control bytes use.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -377,7 +372,7 @@ impl LoopInner {
             return;
         };
         let mut left = Vec::new();
-        for (fd, key) in io.fds.iter() {
+        for (&fd, &key) in io.fds.iter() {
             if let Some(Entry::Fd { queued, .. }) = io.slots.get(key) {
                 if queued.reader > 0 || queued.writer > 0 {
                     left.push((key, fd));
@@ -491,8 +486,8 @@ impl LoopInner {
             let mut io = self.io.borrow_mut();
             let removed = io.slots().remove(key);
             if let Some(Entry::Handler { fd, .. } | Entry::Fd { fd, .. }) = &removed {
-                if io.fds.get(*fd) == Some(key) {
-                    io.fds.remove(*fd);
+                if io.fds.get(fd) == Some(&key) {
+                    io.fds.remove(fd);
                 }
             }
             removed
@@ -542,7 +537,7 @@ impl LoopInner {
     pub(crate) fn take_io(&self) -> usize {
         let entries = {
             let mut io = self.io.borrow_mut();
-            io.fds = FdTable::default();
+            io.fds.clear();
             io.slots().drain()
         };
         let n = entries.len();
@@ -613,7 +608,7 @@ impl LoopHandle {
             )));
         }
         let mut io = inner.io.borrow_mut();
-        let existing = io.fds.get(fd);
+        let existing = io.fds.get(&fd).copied();
         let (key, mut old, had, interest_before, interest_after) = match existing {
             Some(key) => match io.slots().get_mut(key) {
                 Some(Entry::Fd {
@@ -658,20 +653,14 @@ impl LoopHandle {
                     queued: Queued::default(),
                     rearm_refused: false,
                 });
-                (key, None, false, None, after) // entered in `fds` once the kernel took it
+                io.fds.insert(fd, key);
+                (key, None, false, None, after)
             }
         };
         let result = match (interest_before, interest_after) {
-            (None, Some(i)) => {
-                let token = checked_fd_token(key);
-                let done = self
-                    .inner
-                    .with_registry(|r| r.register(&mut SourceFd(&fd), token?, i));
-                if done.is_ok() {
-                    io.fds.insert(fd, key);
-                }
-                done
-            }
+            (None, Some(i)) => self
+                .inner
+                .with_registry(|r| r.register(&mut SourceFd(&fd), checked_fd_token(key)?, i)),
             // Checklist: L17. A reader replaced by a reader (a writer by a writer) leaves the
             // interest as it was: no system call, as CPython's selector `modify` only swaps
             // the stored handle then. A still-ready fd reports again all the same: each
@@ -684,7 +673,7 @@ impl LoopHandle {
             // reused) behind the loop's back, and the caller asked for nothing it can fix (as
             // CPython's selector `unregister` ignores the `OSError`).
             (Some(_), None) => {
-                io.fds.remove(fd);
+                io.fds.remove(&fd);
                 io.slots().remove(key);
                 let _ = self
                     .inner
@@ -699,7 +688,10 @@ impl LoopHandle {
             // kernel kept (a failed `EPOLL_CTL_MOD` changes nothing). A removal stays done.
             // Whatever leaves is dropped after the borrow, like `old`.
             let (removed, refused) = match interest_before {
-                None => (io.slots().remove(key), None),
+                None => {
+                    io.fds.remove(&fd);
+                    (io.slots().remove(key), None)
+                }
                 Some(_) if adding => match io.slots().get_mut(key) {
                     Some(Entry::Fd { reader, writer, .. }) => {
                         let slot = if write { writer } else { reader };

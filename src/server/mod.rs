@@ -14,7 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,6 +24,7 @@ use std::task::Poll;
 
 use crate::error::Error;
 use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::io::FdHash;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
 use crate::time::yield_now;
@@ -43,31 +44,6 @@ pub use create::{CreateServer, ListenSocket};
 
 type Factory = Rc<dyn Fn() -> ProtocolRef>;
 
-/// The hash of a connection id for [`ServerInner::clients`]: one multiplication. The ids are
-/// the loop's own counter, not input an attacker picks, so std's keyed SipHash buys nothing
-/// here, and it would link std's random seeding (getrandom) into every program.
-#[derive(Default)]
-struct IdHash(u64);
-
-impl Hasher for IdHash {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used (a `u64` id); any other key still hashes correctly.
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // Fibonacci hashing: the golden-ratio multiplier spreads consecutive numbers over the
-        // high bits, which hashbrown's control bytes use.
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 struct ServerInner {
     lp: LoopHandle,
     factory: Factory,
@@ -79,7 +55,7 @@ struct ServerInner {
     /// Live connections by transport id (L110). Weak: the server does not keep them alive.
     /// Hashed with one multiplication, not std's SipHash (about 190 instructions per
     /// connection for the insert and the remove): the ids are the loop's own counter.
-    clients: RefCell<HashMap<u64, Weak<SocketTransport>, BuildHasherDefault<IdHash>>>,
+    clients: RefCell<HashMap<u64, Weak<SocketTransport>, BuildHasherDefault<FdHash>>>,
     /// `wait_closed` and `serve_forever` waiters, each under its own key (D12).
     waiters: RefCell<KeyedWakers>,
     serving_forever: Cell<bool>,
