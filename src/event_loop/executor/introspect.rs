@@ -557,6 +557,21 @@ impl LoopInner {
             _ => false,
         }
     }
+
+    /// Whether the current task is being cancelled: what is dropped now is dropped by that
+    /// cancellation (the unclosed-writer warning says so, S56). Not for a task cancelled at
+    /// once with the task awaiting it (L33), whose state does not record it.
+    pub(crate) fn cancelling_current(&self) -> bool {
+        let key = self.book.current.get();
+        if key == NO_TASK {
+            return false;
+        }
+        if key.index == MAIN_INDEX {
+            return self.book.main_cancel_requested();
+        }
+        let task = self.tasks.borrow().get(key).cloned();
+        task.is_some_and(|t| t.header().cancel_requested())
+    }
 }
 
 impl LoopHandle {
