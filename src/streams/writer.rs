@@ -1533,9 +1533,8 @@ const DROPPED_BY_HANDLER: &str = " (dropped while open, which closes the connect
 /// [`DROPPED_OPEN`] for a writer dropped by the cancellation of the task holding it (not at
 /// the loop's shutdown, which is silent): not a writer forgotten, a cancellation that did
 /// not close it first.
-const DROPPED_BY_CANCEL: &str = " (dropped while open as the task holding it was cancelled, \
-     which closes the connection: close() it before cancelling that task, or from a guard \
-     the task drops)";
+const DROPPED_BY_CANCEL: &str = " (dropped while open by the cancellation of its task, which \
+     closes the connection: close() it before cancelling that task)";
 
 /// `set_drain_timeout` on a free core (now, or queued while it was held), its timer on `lp`.
 pub(super) fn set_drain_timeout_now(

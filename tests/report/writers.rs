@@ -290,9 +290,8 @@ fn s56_a_writer_dropped_by_its_tasks_cancellation_is_told_so() {
             assert_eq!(warnings.len(), 1, "{stderr}");
             assert!(
                 warnings[0].ends_with(
-                    "> (dropped while open as the task holding it was cancelled, which closes \
-                     the connection: close() it before cancelling that task, or from a guard \
-                     the task drops)"
+                    "> (dropped while open by the cancellation of its task, which closes the \
+                     connection: close() it before cancelling that task)"
                 ),
                 "{}",
                 warnings[0]

@@ -569,8 +569,10 @@ impl LoopInner {
         if key.index == MAIN_INDEX {
             return self.book.main_cancel_requested();
         }
-        let task = self.tasks.borrow().get(key).cloned();
-        task.is_some_and(|t| t.header().cancel_requested())
+        let tasks = self.tasks.borrow();
+        tasks
+            .get(key)
+            .is_some_and(|t| t.header().cancel_requested())
     }
 }
 
