@@ -569,10 +569,9 @@ impl LoopInner {
         if key.index == MAIN_INDEX {
             return self.book.main_cancel_requested();
         }
-        let tasks = self.tasks.borrow();
-        tasks
-            .get(key)
-            .is_some_and(|t| t.header().cancel_requested())
+        // `try_borrow`: a writer dropped under a borrow of the slab is not told, not a panic.
+        let tasks = self.tasks.try_borrow();
+        tasks.is_ok_and(|t| t.get(key).is_some_and(|t| t.header().cancel_requested()))
     }
 }
 
