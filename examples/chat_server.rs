@@ -65,7 +65,7 @@ impl Chat {
         let line: Rc<str> = Rc::from(line);
         for (id, outbox) in self.clients.borrow().iter() {
             if *id != from && outbox.put_nowait(Some(line.clone())).is_err() {
-                eprintln!("chat_server: client {id} is too slow, a line was dropped");
+                common::say_err!("chat_server: client {id} is too slow, a line was dropped");
             }
         }
     }

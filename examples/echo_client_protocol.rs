@@ -43,7 +43,7 @@ impl Protocol for EchoClientProtocol {
         // write() never blocks: what the socket does not take at once (WouldBlock) is buffered
         // and flushed by the transport. It fails only after write_eof(), never called here.
         if let Err(e) = transport.write(self.message.as_bytes()) {
-            eprintln!("write failed: {e}");
+            common::say_err!("write failed: {e}");
         }
         common::say!("Data sent: {}", common::py_repr(&self.message));
     }
@@ -64,7 +64,7 @@ impl Protocol for EchoClientProtocol {
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         if let Some(e) = &exc {
             // An error ended the connection (e.g. a reset): say which, then finish all the same.
-            eprintln!("Connection error: {e}");
+            common::say_err!("Connection error: {e}");
         }
         common::say!("The server closed the connection");
         // Set once: connection_lost is called exactly once.

@@ -59,7 +59,7 @@ impl Protocol for EchoServerProtocol {
             // buffered by the transport and flushed when the socket is writable again.
             if let Err(e) = transport.write(data) {
                 // Only a write after write_eof() fails, which this protocol never calls.
-                eprintln!("write failed: {e}");
+                common::say_err!("write failed: {e}");
             }
             common::say!("Close the client socket");
             // Flushes the buffer first, then connection_lost(None).
@@ -76,7 +76,7 @@ impl Protocol for EchoServerProtocol {
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         if let Some(e) = exc {
             // An error ended the connection (e.g. the peer reset it); the server carries on.
-            eprintln!("Connection lost: {e}");
+            common::say_err!("Connection lost: {e}");
         }
         // None: a normal close (ours, or after EOF): nothing to report.
         self.transport = None;

@@ -105,7 +105,7 @@ fn run(host: String, port: u16, count_idle: bool) -> Result<(), Box<dyn std::err
                     .borrow_mut()
                     .push(String::from_utf8_lossy(&line).trim_end().to_string()),
                 Err(e) => {
-                    eprintln!("read failed: {e}");
+                    common::say_err!("read failed: {e}");
                     break;
                 }
             }

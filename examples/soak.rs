@@ -1251,7 +1251,7 @@ fn soak() -> Result<(), BoxError> {
         "on" | "only" => Some(make_cert(&dir)?),
         "auto" if !cfg!(feature = "tls") => None,
         "auto" => make_cert(&dir)
-            .inspect_err(|e| eprintln!("soak: no TLS server ({e}); TCP only"))
+            .inspect_err(|e| common::say_err!("soak: no TLS server ({e}); TCP only"))
             .ok(),
         other => return Err(format!("--tls {other:?}: auto, on, off or only").into()),
     };

@@ -43,7 +43,7 @@ impl DatagramProtocol for EchoClientProtocol {
         // To the remote address (None): sendto() never blocks, and fails only for an address
         // other than the remote one, which None is not.
         if let Err(e) = transport.sendto(self.message.as_bytes(), None) {
-            eprintln!("sendto failed: {e}");
+            common::say_err!("sendto failed: {e}");
         }
         self.transport = Some(transport);
     }

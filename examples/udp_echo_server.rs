@@ -55,7 +55,7 @@ impl DatagramProtocol for EchoServerProtocol {
             // queued whole and sent when it is writable. A send the kernel refuses goes to
             // error_received; an Err here is a bad address, which one we received from is not.
             if let Err(e) = transport.sendto(data, Some(&addr)) {
-                eprintln!("sendto failed: {e}");
+                common::say_err!("sendto failed: {e}");
             }
         }
     }
@@ -64,7 +64,7 @@ impl DatagramProtocol for EchoServerProtocol {
         // A send or receive failed (e.g. an ICMP error from a client gone away): the
         // endpoint stays open and serves the others.
         // As Python shows an OSError: `[Errno 111] Connection refused`.
-        eprintln!("Error received: {}", asyncio::Error::Io(exc));
+        common::say_err!("Error received: {}", asyncio::Error::Io(exc));
     }
 }
 

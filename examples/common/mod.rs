@@ -69,6 +69,28 @@ pub fn say_line(line: std::fmt::Arguments) {
     let _ = out.flush();
 }
 
+/// [`say!`] for stderr, in place of `eprintln!`, which panics as `println!` does when stderr
+/// is gone (`example 2>&1 | head -1`, or whoever read our stderr has left): a usage error
+/// then ended with exit 101 instead of 2, a runtime error with 101 instead of 1, and a
+/// server over a warning nobody could read. The line is dropped instead; the exit status is
+/// the one it would have had.
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        $crate::common::say_err_line(format_args!($($arg)*))
+    };
+}
+#[allow(unused_imports)] // an example that never writes to stderr itself
+pub(crate) use say_err;
+
+/// What [`say_err!`] runs: one line and its newline under one lock (stderr is unbuffered);
+/// errors dropped.
+pub fn say_err_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(line);
+    let _ = err.write_all(b"\n");
+}
+
 // ---- the command line ------------------------------------------------------------------------
 //
 // Each example declares its command line once, as a `static CLI: Cli`, and reads every value
@@ -312,7 +334,7 @@ impl Cli {
 
     /// A usage error: one line on stderr naming what is wrong, exit status 2.
     pub fn fail(&self, msg: &str) -> ! {
-        eprintln!("{}: {msg} (see {} --help)", self.name, self.name);
+        say_err!("{}: {msg} (see {} --help)", self.name, self.name);
         std::process::exit(2)
     }
 
@@ -325,7 +347,7 @@ impl Cli {
         match result {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("{}: {}", self.name, chain(&*e.into()));
+                say_err!("{}: {}", self.name, chain(&*e.into()));
                 std::process::ExitCode::FAILURE
             }
         }
@@ -624,8 +646,10 @@ pub fn init_logging() {
             ours || self.verbose.get().copied().unwrap_or(false)
         }
         fn log(&self, r: &log::Record) {
+            // `say_err!`: a logger that panics on a gone stderr unwinds out of whatever
+            // logged (the loop catches it for its own records; an example's are its own).
             if self.enabled(r.metadata()) {
-                eprintln!("{:5} {}: {}", r.level(), r.target(), r.args());
+                say_err!("{:5} {}: {}", r.level(), r.target(), r.args());
             }
         }
         fn flush(&self) {}
@@ -674,6 +698,6 @@ pub fn exit_on_signal(what: &'static str, cleanup: impl Fn() + Send + 'static) {
         let _ = lp.run_forever(); // until the process exits
     });
     if let Ok(Err(e)) = ready_rx.recv() {
-        eprintln!("signal handlers not installed: {e}");
+        say_err!("signal handlers not installed: {e}");
     }
 }

@@ -1441,18 +1441,36 @@ impl Drop for StreamWriter {
             crate::event_loop::debug::warning!("loop is closed");
             return;
         }
+        // Checklist: S56, S60. `asyncio.run` ending cancels every task left (L41): a writer
+        // those tasks held is closed with its connection, as a cancelled handler's is (S60),
+        // silently. Whether a server's connection was closed by its handler's cancellation
+        // before the task holding its writer was cancelled was only the order of the tasks.
+        if lp.inner.book.shutting_down() {
+            return self.transport.close();
+        }
         let id = self.transport.id();
         let created = self.extras.get().and_then(|x| x.created.as_ref());
+        let cancelled = lp.inner.cancelling_current();
         let handled = self.core.try_borrow().ok().and_then(|c| match c.handler {
             HandlerState::Given(warn) => Some(warn),
             _ => None,
         });
         if let Some(warn) = handled {
-            let text = unclosed_text(id, DROPPED_BY_HANDLER, created);
+            let hint = if cancelled {
+                DROPPED_BY_CANCEL
+            } else {
+                DROPPED_BY_HANDLER
+            };
+            let text = unclosed_text(id, hint, created);
             self.transport.close();
             return warn(&lp, self.core.clone(), id, text);
         }
-        let text = unclosed_text(id, DROPPED_OPEN, created);
+        let hint = if cancelled {
+            DROPPED_BY_CANCEL
+        } else {
+            DROPPED_OPEN
+        };
+        let text = unclosed_text(id, hint, created);
         self.transport.close();
         crate::event_loop::debug::warning!("{text}");
     }
@@ -1511,6 +1529,12 @@ const DROPPED_BY_HANDLER: &str = " (dropped while open, which closes the connect
      callback keeps its writer only while its future holds it, and in `|reader, writer| async \
      move { .. }` a block that never uses `writer` drops it at once, before the first read; use \
      it, and close() it when done)";
+
+/// [`DROPPED_OPEN`] for a writer dropped by the cancellation of the task holding it (not at
+/// the loop's shutdown, which is silent): not a writer forgotten, a cancellation that did
+/// not close it first.
+const DROPPED_BY_CANCEL: &str = " (dropped while open by the cancellation of its task, which \
+     closes the connection: close() it before cancelling that task)";
 
 /// `set_drain_timeout` on a free core (now, or queued while it was held), its timer on `lp`.
 pub(super) fn set_drain_timeout_now(

@@ -68,3 +68,57 @@ fn chat_server_broadcasts_to_the_others_and_announces_departures() {
     a.say("still here");
     assert_eq!(b.line(), format!("{}: still here", a.name));
 }
+
+/// S56, S60, L41: SIGTERM with clients connected ends `chat_server` cleanly: exit 143 and
+/// nothing on stderr. Each client's writer is held by its writer task; the run's end cancels
+/// every task, and a writer task cancelled before its handler (the second client here, by
+/// the order of the tasks) dropped its writer open and warned `unclosed <StreamWriter ..>`,
+/// blaming a handler that never uses its writer.
+#[test]
+fn chat_server_ended_by_sigterm_with_clients_connected_says_nothing_on_stderr() {
+    let mut child = ChildGuard(
+        Command::new(example_binary("chat_server"))
+            .args(["--port", "0"])
+            .env_remove("ASYNCIO_TRACE")
+            .env_remove("ASYNCIO_DEBUG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn chat_server"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let err = read_to_end(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let port = first
+        .trim_end()
+        .strip_prefix("Serving on ('127.0.0.1', ")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("first line: {first:?}"))
+        .to_string();
+    let rest = read_to_end(out);
+    let mut a = ChatClient::connect(&port);
+    let b = ChatClient::connect(&port);
+    assert_eq!(a.line(), format!("* {} joined", b.name));
+    let b_name = b.name.clone();
+    drop(b);
+    assert_eq!(a.line(), format!("* {b_name} left"));
+    let c = ChatClient::connect(&port);
+    assert_eq!(a.line(), format!("* {} joined", c.name));
+
+    // SAFETY: a signal to our own child, which is alive (not reaped yet).
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
+    let stdout = rest.recv_timeout(BOUND).expect("stdout to its end");
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}: {stderr}");
+    assert_eq!(stderr, "");
+    assert!(
+        stdout.ends_with("Interrupted by SIGTERM, server closed\n"),
+        "{stdout}"
+    );
+    drop((a, c));
+}

@@ -146,4 +146,5 @@ mod chat_server;
 mod echo_server;
 mod help_and_errors;
 mod python_docs;
+mod stderr_gone;
 mod stdout_gone;

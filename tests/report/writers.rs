@@ -218,3 +218,84 @@ fn s56_a_server_callback_that_never_uses_its_writer_is_told_why() {
         }
     }
 }
+
+/// A connection whose writer a spawned task holds while it waits forever; returns the task.
+/// The server's handler holds its own writer open as long.
+async fn a_task_holding_an_open_writer() -> asyncio::Task<()> {
+    let hold = |_r: StreamReader, w: StreamWriter| async move {
+        w.write(b"hello")?;
+        std::future::pending::<()>().await;
+        Ok::<_, Error>(())
+    };
+    let server = asyncio::start_server(hold, "127.0.0.1", 0).await.unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
+    assert_eq!(r.readexactly(5).await.unwrap(), b"hello");
+    asyncio::spawn(async move {
+        let _w = w;
+        std::future::pending::<()>().await
+    })
+}
+
+/// S56, S60, L41: `asyncio::run` ending cancels every task left; a writer such a task held
+/// open is closed with its connection silently, as a cancelled handler's is (S60). It warned
+/// `unclosed <StreamWriter ..>` with the hint for a writer bound to `_` (chat_server at
+/// SIGTERM, for a client whose writer task happened to be cancelled before its handler).
+/// CPython 3.11 has no such warning; 3.12+'s is a ResourceWarning, hidden by default.
+#[test]
+fn s56_l41_a_writer_held_open_by_a_task_cancelled_at_run_end_is_closed_silently() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("shutdown") => {
+            run_bounded(async {
+                let task = a_task_holding_an_open_writer().await;
+                drop(task); // detached: left to the run's end
+            });
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "s56_l41_a_writer_held_open_by_a_task_cancelled_at_run_end_is_closed_silently",
+            );
+            let stderr = child_stderr(name, "shutdown", &[]);
+            assert!(!stderr.contains("unclosed"), "{stderr}");
+        }
+    }
+}
+
+/// S56: a writer dropped open by the cancellation of the task holding it (here
+/// `Task::cancel`, in the middle of a run) is still reported, with what happened: its task
+/// was cancelled (before: the hint for a writer bound to `_`, which this code does not do).
+#[test]
+fn s56_a_writer_dropped_by_its_tasks_cancellation_is_told_so() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("cancel") => {
+            run_bounded(async {
+                let task = a_task_holding_an_open_writer().await;
+                assert!(task.cancel());
+                assert!(task.await.is_err(), "cancelled");
+            });
+            println!("report child: ok");
+        }
+        _ => {
+            let name = &test_path(
+                module_path!(),
+                "s56_a_writer_dropped_by_its_tasks_cancellation_is_told_so",
+            );
+            let stderr = child_stderr(name, "cancel", &[]);
+            let warnings: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("unclosed <StreamWriter"))
+                .collect();
+            assert_eq!(warnings.len(), 1, "{stderr}");
+            assert!(
+                warnings[0].ends_with(
+                    "> (dropped while open by the cancellation of its task, which closes the \
+                     connection: close() it before cancelling that task)"
+                ),
+                "{}",
+                warnings[0]
+            );
+        }
+    }
+}

@@ -557,6 +557,22 @@ impl LoopInner {
             _ => false,
         }
     }
+
+    /// Whether the current task is being cancelled: what is dropped now is dropped by that
+    /// cancellation (the unclosed-writer warning says so, S56). Not for a task cancelled at
+    /// once with the task awaiting it (L33), whose state does not record it.
+    pub(crate) fn cancelling_current(&self) -> bool {
+        let key = self.book.current.get();
+        if key == NO_TASK {
+            return false;
+        }
+        if key.index == MAIN_INDEX {
+            return self.book.main_cancel_requested();
+        }
+        // `try_borrow`: a writer dropped under a borrow of the slab is not told, not a panic.
+        let tasks = self.tasks.try_borrow();
+        tasks.is_ok_and(|t| t.get(key).is_some_and(|t| t.header().cancel_requested()))
+    }
 }
 
 impl LoopHandle {
