@@ -197,11 +197,7 @@ fn l103_l55_a_panic_in_connection_made_does_not_stop_the_server() {
             panics: count.get() == 1,
         }
     };
-    let server = lp
-        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
-        .unwrap()
-        .unwrap();
-    let addr = first_inet(&server);
+    let (server, addr) = serve(&lp, factory);
     let first = tcp_client(addr);
     run_within(&lp, BOUND, || reports.borrow().len() == 1);
     // A failed loop callback's report, naming the protocol's method and its transport.
@@ -229,20 +225,8 @@ fn l103_l55_a_panic_in_connection_made_does_not_stop_the_server() {
 fn l103_a_panicking_factory_is_reported_and_its_socket_closed() {
     let lp = EventLoop::new().unwrap();
     let reports = capture_exceptions(&lp);
-    let n = Rc::new(Cell::new(0));
-    let count = n.clone();
-    let factory = move || {
-        count.set(count.get() + 1);
-        if count.get() == 1 {
-            panic!("factory failed");
-        }
-        Echo::default()
-    };
-    let server = lp
-        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
-        .unwrap()
-        .unwrap();
-    let addr = first_inet(&server);
+    let (_, factory) = echo_failing_at(1, "factory failed");
+    let (server, addr) = serve(&lp, factory);
     let mut first = tcp_client(addr);
     run_within(&lp, BOUND, || reports.borrow().len() == 1);
     assert_eq!(
@@ -268,26 +252,11 @@ fn l103_a_panicking_factory_is_reported_and_its_socket_closed() {
 fn l103_a_factory_failing_mid_round_leaves_the_rest_of_the_round_served() {
     let lp = EventLoop::new().unwrap();
     let reports = capture_exceptions(&lp);
-    let n = Rc::new(Cell::new(0));
-    let count = n.clone();
-    let factory = move || {
-        count.set(count.get() + 1);
-        if count.get() == 2 {
-            panic!("second connection");
-        }
-        Echo::default()
-    };
-    let server = lp
-        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
-        .unwrap()
-        .unwrap();
-    let addr = first_inet(&server);
+    let (n, factory) = echo_failing_at(2, "second connection");
+    let (server, addr) = serve(&lp, factory);
     // All three wait in the kernel's queue before the loop looks: one round takes them.
     let clients: Vec<TcpStream> = (0..3).map(|_| tcp_client(addr)).collect();
-    let h = lp.handle();
-    lp.call_later(std::time::Duration::ZERO, move || h.stop())
-        .unwrap();
-    lp.run_forever().unwrap();
+    one_turn(&lp);
     assert_eq!(
         n.get(),
         3,
@@ -345,12 +314,8 @@ fn l103_l107_a_factory_that_closes_its_server_ends_the_round() {
         }
         Echo::default()
     };
-    let server = lp
-        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
-        .unwrap()
-        .unwrap();
+    let (server, addr) = serve(&lp, factory);
     *slot.borrow_mut() = Some(server.clone());
-    let addr = first_inet(&server);
     let mut clients: Vec<TcpStream> = (0..3).map(|_| tcp_client(addr)).collect();
     run_within(&lp, BOUND, || n.get() >= 1);
     lp.run_once(Some(std::time::Duration::ZERO)).unwrap();
@@ -393,19 +358,13 @@ fn l101_test_accept_connection_multiple() {
     let addr = first_inet(&server);
     // The kernel's queue holds backlog + 1; all are queued before the loop looks.
     let _clients: Vec<TcpStream> = (0..=BACKLOG).map(|_| tcp_client(addr)).collect();
-    let one_turn = || {
-        let h = lp.handle();
-        lp.call_later(std::time::Duration::ZERO, move || h.stop())
-            .unwrap();
-        lp.run_forever().unwrap();
-    };
-    one_turn();
+    one_turn(&lp);
     assert_eq!(
         server.connection_count(),
         BACKLOG,
         "one round: backlog accepts"
     );
-    one_turn();
+    one_turn(&lp);
     assert_eq!(
         server.connection_count(),
         BACKLOG + 1,
@@ -421,11 +380,7 @@ fn l101_test_accept_connection_retry() {
     // listener still registered, so a later connection is accepted as well.
     let lp = EventLoop::new().unwrap();
     let seen = capture_exceptions(&lp);
-    let server = lp
-        .run_until_complete(lp.create_server(Echo::default, "127.0.0.1", 0))
-        .unwrap()
-        .unwrap();
-    let addr = first_inet(&server);
+    let (server, addr) = serve(&lp, Echo::default);
     let _first = tcp_client(addr);
     run_within(&lp, BOUND, || server.connection_count() == 1);
     for _ in 0..3 {
@@ -435,4 +390,39 @@ fn l101_test_accept_connection_retry() {
     run_within(&lp, BOUND, || server.connection_count() == 2);
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     shut(&lp, &server);
+}
+
+/// A server for `factory` on 127.0.0.1, port 0, and its address.
+fn serve<P: Protocol + 'static>(
+    lp: &EventLoop,
+    factory: impl Fn() -> P + 'static,
+) -> (asyncio::Server, SocketAddr) {
+    let server = lp
+        .run_until_complete(lp.create_server(factory, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let addr = first_inet(&server);
+    (server, addr)
+}
+
+/// An echo factory whose call number `k` (from 1) panics with `msg`, and its count of calls.
+fn echo_failing_at(k: usize, msg: &'static str) -> (Rc<Cell<usize>>, impl Fn() -> Echo) {
+    let n = Rc::new(Cell::new(0));
+    let count = n.clone();
+    let factory = move || {
+        count.set(count.get() + 1);
+        if count.get() == k {
+            std::panic::panic_any(msg);
+        }
+        Echo::default()
+    };
+    (n, factory)
+}
+
+/// One loop turn: a callback due at once stops the loop.
+fn one_turn(lp: &EventLoop) {
+    let h = lp.handle();
+    lp.call_later(std::time::Duration::ZERO, move || h.stop())
+        .unwrap();
+    lp.run_forever().unwrap();
 }

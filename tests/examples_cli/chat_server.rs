@@ -76,21 +76,8 @@ fn chat_server_broadcasts_to_the_others_and_announces_departures() {
 /// blaming a handler that never uses its writer.
 #[test]
 fn chat_server_ended_by_sigterm_with_clients_connected_says_nothing_on_stderr() {
-    let mut child = ChildGuard(
-        Command::new(example_binary("chat_server"))
-            .args(["--port", "0"])
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn chat_server"),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let err = read_to_end(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
+    let (mut child, mut out, err) = spawn_piped("chat_server", &["--port", "0"]);
+    let first = next_line(&mut out);
     let port = first
         .trim_end()
         .strip_prefix("Serving on ('127.0.0.1', ")
@@ -107,10 +94,7 @@ fn chat_server_ended_by_sigterm_with_clients_connected_says_nothing_on_stderr() 
     let c = ChatClient::connect(&port);
     assert_eq!(a.line(), format!("* {} joined", c.name));
 
-    // SAFETY: a signal to our own child, which is alive (not reaped yet).
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
+    sigterm(&child);
     let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
     let stdout = rest.recv_timeout(BOUND).expect("stdout to its end");
     let status = child.0.wait().unwrap();

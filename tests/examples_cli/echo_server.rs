@@ -215,10 +215,7 @@ fn echo_server_ended_by_sigterm_with_its_stdout_gone_exits_143() {
     assert!(first.starts_with("Serving on"), "first line: {first:?}");
     drop(out); // stdout is a broken pipe from now on
 
-    // SAFETY: a signal to our own child, which is alive (not reaped yet).
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
+    sigterm(&child);
     // Its stderr ends when it exits: a bounded wait for the exit.
     let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
     let status = child.0.wait().unwrap();
@@ -235,20 +232,7 @@ fn spawn_echo_server(
     mpsc::Receiver<String>,
     String,
 ) {
-    let mut child = ChildGuard(
-        Command::new(example_binary("echo_server"))
-            .args(args)
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn echo_server"),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let err = read_to_end(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
+    let (child, mut out, err) = spawn_piped("echo_server", args);
+    let first = next_line(&mut out);
     (child, out, err, first)
 }

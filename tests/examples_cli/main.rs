@@ -12,7 +12,7 @@ mod util;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -49,6 +49,54 @@ fn read_to_end(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Example `name args` spawned without the trace variables, stdin empty, its stdout and stderr
+/// as given.
+fn spawn_example<S: AsRef<OsStr>>(
+    name: &str,
+    args: &[S],
+    stdout: Stdio,
+    stderr: Stdio,
+) -> ChildGuard {
+    ChildGuard(
+        Command::new(example_binary(name))
+            .args(args)
+            .env_remove("ASYNCIO_TRACE")
+            .env_remove("ASYNCIO_DEBUG")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}")),
+    )
+}
+
+/// [`spawn_example`] with its stdout and stderr piped: the child, its stdout to read line by
+/// line, and its stderr read to the end on a thread.
+fn spawn_piped(
+    name: &str,
+    args: &[&str],
+) -> (ChildGuard, BufReader<ChildStdout>, mpsc::Receiver<String>) {
+    let mut child = spawn_example(name, args, Stdio::piped(), Stdio::piped());
+    let out = BufReader::new(child.0.stdout.take().unwrap());
+    let err = read_to_end(child.0.stderr.take().unwrap());
+    (child, out, err)
+}
+
+/// The next line of `out`, its newline kept.
+fn next_line(out: &mut impl BufRead) -> String {
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    line
+}
+
+/// SIGTERM to `child`.
+fn sigterm(child: &ChildGuard) {
+    // SAFETY: a signal to our own child, which is alive (not reaped yet).
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+}
+
 /// Runs example `name` with `args` (stdin empty) to its end, within [`BOUND`].
 fn run<S: AsRef<OsStr> + std::fmt::Debug>(name: &str, args: &[S]) -> Run {
     run_with_stdout(name, args, Stdio::piped())
@@ -61,17 +109,7 @@ fn run_with_stdout<S: AsRef<OsStr> + std::fmt::Debug>(
     args: &[S],
     stdout: Stdio,
 ) -> Run {
-    let mut child = ChildGuard(
-        Command::new(example_binary(name))
-            .args(args)
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}")),
-    );
+    let mut child = spawn_example(name, args, stdout, Stdio::piped());
     let out = match child.0.stdout.take() {
         Some(pipe) => read_to_end(pipe),
         None => read_to_end(std::io::empty()),

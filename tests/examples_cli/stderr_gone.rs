@@ -12,17 +12,7 @@ use super::*;
 fn run_with_stderr_gone(name: &str, args: &[&str]) -> (Option<i32>, String) {
     let (read, write) = util::os_pipe();
     drop(read);
-    let mut child = ChildGuard(
-        Command::new(example_binary(name))
-            .args(args)
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(write))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}")),
-    );
+    let mut child = spawn_example(name, args, Stdio::piped(), Stdio::from(write));
     let out = read_to_end(child.0.stdout.take().unwrap());
     let stdout = out
         .recv_timeout(BOUND)

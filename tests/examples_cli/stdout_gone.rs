@@ -106,25 +106,9 @@ fn start_then_lose_stdout(
     args: &[&str],
     lines: usize,
 ) -> (ChildGuard, mpsc::Receiver<String>, Vec<String>) {
-    let mut child = ChildGuard(
-        Command::new(example_binary(name))
-            .args(args)
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}")),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let err = read_to_end(child.0.stderr.take().unwrap());
+    let (child, mut out, err) = spawn_piped(name, args);
     let read: Vec<String> = (0..lines)
-        .map(|_| {
-            let mut line = String::new();
-            out.read_line(&mut line).unwrap();
-            line.trim_end().to_string()
-        })
+        .map(|_| next_line(&mut out).trim_end().to_string())
         .collect();
     drop(out); // stdout is a broken pipe from now on
     (child, err, read)
@@ -132,10 +116,7 @@ fn start_then_lose_stdout(
 
 /// SIGTERM to `child`: it exits 143; its stderr is returned.
 fn assert_ends_143(name: &str, mut child: ChildGuard, err: mpsc::Receiver<String>) -> String {
-    // SAFETY: a signal to our own child, which is alive (not reaped yet).
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
+    sigterm(&child);
     let stderr = err.recv_timeout(BOUND).expect("stderr to its end");
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(143), "{name}: {status:?}: {stderr}");
@@ -215,16 +196,11 @@ fn udp_echo_server_with_its_stdout_gone_from_the_start_serves() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = ChildGuard(
-        Command::new(example_binary("udp_echo_server"))
-            .args(["--port", &port.to_string()])
-            .env_remove("ASYNCIO_TRACE")
-            .env_remove("ASYNCIO_DEBUG")
-            .stdin(Stdio::null())
-            .stdout(gone())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn udp_echo_server"),
+    let mut child = spawn_example(
+        "udp_echo_server",
+        &["--port", &port.to_string()],
+        gone(),
+        Stdio::piped(),
     );
     let err = read_to_end(child.0.stderr.take().unwrap());
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -4,6 +4,19 @@
 
 use super::*;
 
+/// What the child of this module's test `test`, run in `mode`, printed on stderr.
+fn stderr_of(test: &str, mode: &str) -> String {
+    child_stderr(&test_path(module_path!(), test), mode, &[])
+}
+
+/// The `unclosed <StreamWriter ..>` lines of `stderr`.
+fn writer_warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("unclosed <StreamWriter"))
+        .collect()
+}
+
 /// A handler that holds its writer (it writes) and returns without closing it, with
 /// `outcome`; returns once the server closed the connection.
 fn end_one_handler_with_its_writer_open(outcome: Result<(), Error>) {
@@ -34,11 +47,8 @@ fn s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer() {
             println!("report child: ok");
         }
         _ => {
-            let name = &test_path(
-                module_path!(),
-                "s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer",
-            );
-            let failed = child_stderr(name, "failed", &[]);
+            let name = "s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer";
+            let failed = stderr_of(name, "failed");
             assert_eq!(
                 failed
                     .matches("Unhandled exception in client_connected_cb")
@@ -50,7 +60,7 @@ fn s60_a_failed_handler_is_not_also_reported_as_an_unclosed_writer() {
                 !failed.contains("unclosed <StreamWriter"),
                 "the failure was also reported as an unclosed writer:\n{failed}"
             );
-            let unclosed = child_stderr(name, "unclosed", &[]);
+            let unclosed = stderr_of(name, "unclosed");
             assert_eq!(
                 unclosed.matches("unclosed <StreamWriter").count(),
                 1,
@@ -110,11 +120,10 @@ fn s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer() {
             println!("report child: ok");
         }
         _ => {
-            let name = &test_path(
-                module_path!(),
+            let stderr = stderr_of(
                 "s60_a_cancelled_handler_is_not_reported_as_an_unclosed_writer",
+                "cancelled",
             );
-            let stderr = child_stderr(name, "cancelled", &[]);
             assert!(
                 !stderr.contains("unclosed <StreamWriter"),
                 "a cancelled handler's writer was reported as unclosed:\n{stderr}"
@@ -147,15 +156,11 @@ fn s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed() {
             println!("report child: ok");
         }
         _ => {
-            let name = &test_path(
-                module_path!(),
+            let stderr = stderr_of(
                 "s56_a_writer_bound_to_underscore_is_told_why_its_connection_closed",
+                "underscore",
             );
-            let stderr = child_stderr(name, "underscore", &[]);
-            let warnings: Vec<&str> = stderr
-                .lines()
-                .filter(|l| l.contains("unclosed <StreamWriter"))
-                .collect();
+            let warnings = writer_warnings(&stderr);
             assert_eq!(warnings.len(), 1, "{stderr}");
             let hint = " (dropped while open, which closes the connection: keep the writer as \
                         long as the connection is in use, `let (reader, _writer)` rather than \
@@ -195,15 +200,11 @@ fn s56_a_server_callback_that_never_uses_its_writer_is_told_why() {
             println!("report child: ok");
         }
         _ => {
-            let name = &test_path(
-                module_path!(),
+            let stderr = stderr_of(
                 "s56_a_server_callback_that_never_uses_its_writer_is_told_why",
+                "callback",
             );
-            let stderr = child_stderr(name, "callback", &[]);
-            let warnings: Vec<&str> = stderr
-                .lines()
-                .filter(|l| l.contains("unclosed <StreamWriter"))
-                .collect();
+            let warnings = writer_warnings(&stderr);
             assert_eq!(warnings.len(), 1, "{stderr}");
             assert!(
                 warnings[0].ends_with(
@@ -253,11 +254,10 @@ fn s56_l41_a_writer_held_open_by_a_task_cancelled_at_run_end_is_closed_silently(
             println!("report child: ok");
         }
         _ => {
-            let name = &test_path(
-                module_path!(),
+            let stderr = stderr_of(
                 "s56_l41_a_writer_held_open_by_a_task_cancelled_at_run_end_is_closed_silently",
+                "shutdown",
             );
-            let stderr = child_stderr(name, "shutdown", &[]);
             assert!(!stderr.contains("unclosed"), "{stderr}");
         }
     }
@@ -278,15 +278,11 @@ fn s56_a_writer_dropped_by_its_tasks_cancellation_is_told_so() {
             println!("report child: ok");
         }
         _ => {
-            let name = &test_path(
-                module_path!(),
+            let stderr = stderr_of(
                 "s56_a_writer_dropped_by_its_tasks_cancellation_is_told_so",
+                "cancel",
             );
-            let stderr = child_stderr(name, "cancel", &[]);
-            let warnings: Vec<&str> = stderr
-                .lines()
-                .filter(|l| l.contains("unclosed <StreamWriter"))
-                .collect();
+            let warnings = writer_warnings(&stderr);
             assert_eq!(warnings.len(), 1, "{stderr}");
             assert!(
                 warnings[0].ends_with(

@@ -4,6 +4,13 @@
 
 use super::*;
 
+/// The errors of a TLS keyword given without ssl, or of ssl without a server name.
+const NO_SSL_HOSTNAME: &str = "server_hostname is only meaningful with ssl";
+const NO_SSL_SHUTDOWN: &str = "ssl_shutdown_timeout is only meaningful with ssl";
+const NO_SSL_HANDSHAKE: &str = "ssl_handshake_timeout is only meaningful with ssl";
+const NEED_HOSTNAME: &str = "you have to pass server_hostname when using ssl";
+const NEED_HOSTNAME_NO_HOST: &str = "You must set server_hostname when using ssl without a host";
+
 // CPython: BaseEventLoopWithSelectorTests.test_create_server_ssl_timeout_for_plain_socket
 // CPython: SslProtoHandshakeTests.test_handshake_timeout_zero (a zero handshake timeout is
 // refused; test_handshake_timeout_negative cannot be written: a `Duration` is never negative).
@@ -25,40 +32,28 @@ fn t1_s6_s8_l84_argument_rules_before_any_io() {
             .server_hostname("x")
             .await
             .expect_err("S6");
-        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        assert_eq!(e.to_string(), NO_SSL_HOSTNAME);
         let e = asyncio::open_connection("127.0.0.1", 9)
             .ssl_shutdown_timeout(Duration::from_secs(1))
             .await
             .expect_err("L84");
-        assert_eq!(
-            e.to_string(),
-            "ssl_shutdown_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_SHUTDOWN);
         let e = asyncio::open_unix_connection("/nonexistent/sock")
             .ssl(true)
             .await
             .expect_err("S8");
-        assert_eq!(
-            e.to_string(),
-            "you have to pass server_hostname when using ssl"
-        );
+        assert_eq!(e.to_string(), NEED_HOSTNAME);
         let (a, _b) = asyncio::socketpair()?;
         let e = asyncio::open_connection_sock(a)
             .ssl(certs.client_config(&[]))
             .await
             .expect_err("S6/S7");
-        assert_eq!(
-            e.to_string(),
-            "You must set server_hostname when using ssl without a host"
-        );
+        assert_eq!(e.to_string(), NEED_HOSTNAME_NO_HOST);
         let e = asyncio::start_server(echo, "127.0.0.1", 0)
             .ssl_handshake_timeout(Duration::from_secs(1))
             .await
             .expect_err("L96");
-        assert_eq!(
-            e.to_string(),
-            "ssl_handshake_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_HANDSHAKE);
         Ok(())
     });
 }
@@ -81,37 +76,28 @@ fn l111_l114_test_create_unix_connection_and_server_tls_keywords() {
             .await
             .map(drop)
             .expect_err("nossl_serverhost");
-        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        assert_eq!(e.to_string(), NO_SSL_HOSTNAME);
         let e = lp
             .create_unix_connection(Recorder::default, "/dev/null")
             .ssl(true)
             .await
             .map(drop)
             .expect_err("ssl_noserverhost");
-        assert_eq!(
-            e.to_string(),
-            "you have to pass server_hostname when using ssl"
-        );
+        assert_eq!(e.to_string(), NEED_HOSTNAME);
         let e = lp
             .create_unix_connection(Recorder::default, &spam)
             .ssl_handshake_timeout(Duration::from_secs(1))
             .await
             .map(drop)
             .expect_err("connection ssl_timeout_with_plain_sock");
-        assert_eq!(
-            e.to_string(),
-            "ssl_handshake_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_HANDSHAKE);
         let e = lp
             .create_unix_server(Recorder::default, &spam)
             .ssl_handshake_timeout(Duration::from_secs(1))
             .await
             .map(drop)
             .expect_err("server ssl_timeout_with_plain_sock");
-        assert_eq!(
-            e.to_string(),
-            "ssl_handshake_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_HANDSHAKE);
         assert!(!spam.exists(), "refused before binding");
         assert_eq!(lp.stats().io_registrations, 0);
         Ok(())
@@ -123,9 +109,7 @@ fn l111_l114_test_create_unix_connection_and_server_tls_keywords() {
 // later (in SSLProtocol), after them. Ours reported the path-and-sock conflict first.
 #[test]
 fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
-    run(async {
-        let certs = Certs::get();
-        let lp = asyncio::get_running_loop()?;
+    run_with_loop(|certs, lp| async move {
         let path = "/nonexistent/sock";
         let (a, _b) = asyncio::socketpair()?;
         let e = asyncio::open_unix_connection(path)
@@ -133,7 +117,7 @@ fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
             .server_hostname("x")
             .await
             .expect_err("S6");
-        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        assert_eq!(e.to_string(), NO_SSL_HOSTNAME);
         let (a, _b) = asyncio::socketpair()?;
         let e = lp
             .create_unix_connection(Recorder::default, path)
@@ -142,20 +126,14 @@ fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
             .await
             .map(drop)
             .expect_err("L84");
-        assert_eq!(
-            e.to_string(),
-            "ssl_shutdown_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_SHUTDOWN);
         let (a, _b) = asyncio::socketpair()?;
         let e = asyncio::open_unix_connection(path)
             .sock(a)
             .ssl(certs.client_config(&[]))
             .await
             .expect_err("S8");
-        assert_eq!(
-            e.to_string(),
-            "you have to pass server_hostname when using ssl"
-        );
+        assert_eq!(e.to_string(), NEED_HOSTNAME);
         // A zero timeout is CPython's later check: the conflict comes first.
         let (a, _b) = asyncio::socketpair()?;
         let e = asyncio::open_unix_connection(path)
@@ -180,9 +158,7 @@ fn l111_a_unix_entry_checks_its_tls_keywords_before_path_and_sock() {
 // Ours reported the conflict first.
 #[test]
 fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
-    run(async {
-        let certs = Certs::get();
-        let lp = asyncio::get_running_loop()?;
+    run_with_loop(|certs, lp| async move {
         let conflict = "host/port and sock can not be specified at the same time";
         let (a, _b) = asyncio::socketpair()?;
         let e = asyncio::open_connection("127.0.0.1", 9)
@@ -190,7 +166,7 @@ fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
             .server_hostname("x")
             .await
             .expect_err("S6");
-        assert_eq!(e.to_string(), "server_hostname is only meaningful with ssl");
+        assert_eq!(e.to_string(), NO_SSL_HOSTNAME);
         let (a, _b) = asyncio::socketpair()?;
         let e = lp
             .create_connection(Recorder::default, "127.0.0.1", 9)
@@ -199,10 +175,7 @@ fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
             .await
             .map(drop)
             .expect_err("L84");
-        assert_eq!(
-            e.to_string(),
-            "ssl_shutdown_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_SHUTDOWN);
         // A port and no host: nothing names the server.
         let (a, _b) = asyncio::socketpair()?;
         let e = asyncio::open_connection("", 9)
@@ -210,10 +183,7 @@ fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
             .ssl(certs.client_config(&[]))
             .await
             .expect_err("S6/S7");
-        assert_eq!(
-            e.to_string(),
-            "You must set server_hostname when using ssl without a host"
-        );
+        assert_eq!(e.to_string(), NEED_HOSTNAME_NO_HOST);
         // The host names the server: the TLS keywords pass, the conflict is the error.
         let (a, _b) = asyncio::socketpair()?;
         let e = asyncio::open_connection("localhost", 9)
@@ -244,9 +214,7 @@ fn l85_s6_create_connection_checks_its_tls_keywords_before_host_and_sock() {
 fn l85_l111_nothing_to_connect_to_is_said_before_a_zero_timeout_or_a_bad_name() {
     use std::os::fd::OwnedFd;
 
-    run(async {
-        let certs = Certs::get();
-        let lp = asyncio::get_running_loop()?;
+    run_with_loop(|certs, lp| async move {
         let none_tcp = "host and port was not specified and no sock specified";
         let none_unix = "no path and sock were specified";
         let wrong = "A Stream Socket was expected";
@@ -261,57 +229,45 @@ fn l85_l111_nothing_to_connect_to_is_said_before_a_zero_timeout_or_a_bad_name() 
                 };
                 (certs.client_config(&[]), name.to_string(), timeout)
             };
+            // `entry` with the TLS keywords of every case here: ssl, the name and the timeout.
+            macro_rules! with_tls {
+                ($entry:expr) => {{
+                    let (cfg, name, t) = tls("localhost");
+                    $entry
+                        .ssl(cfg)
+                        .server_hostname(&name)
+                        .ssl_handshake_timeout(t)
+                }};
+            }
             let udp = || -> io::Result<OwnedFd> {
                 Ok(OwnedFd::from(std::net::UdpSocket::bind("127.0.0.1:0")?))
             };
-            let (cfg, name, t) = tls("localhost");
-            let e = lp
-                .create_connection(Recorder::default, "", 0)
-                .ssl(cfg)
-                .server_hostname(&name)
-                .ssl_handshake_timeout(t)
+            let e = with_tls!(lp.create_connection(Recorder::default, "", 0))
                 .await
                 .map(drop)
                 .expect_err("L85");
             assert_eq!(e.to_string(), none_tcp, "{late}");
-            let (cfg, name, t) = tls("localhost");
-            let e = lp
+            let e = with_tls!(lp
                 .create_connection(Recorder::default, "", 0)
-                .sock(std::net::TcpStream::from(udp()?))
-                .ssl(cfg)
-                .server_hostname(&name)
-                .ssl_handshake_timeout(t)
-                .await
-                .map(drop)
-                .expect_err("L85");
+                .sock(std::net::TcpStream::from(udp()?)))
+            .await
+            .map(drop)
+            .expect_err("L85");
             assert!(e.to_string().starts_with(wrong), "{late}: {e}");
-            let (cfg, name, t) = tls("localhost");
-            let e = lp
-                .create_unix_connection(Recorder::default, "")
-                .ssl(cfg)
-                .server_hostname(&name)
-                .ssl_handshake_timeout(t)
+            let e = with_tls!(lp.create_unix_connection(Recorder::default, ""))
                 .await
                 .map(drop)
                 .expect_err("L111");
             assert_eq!(e.to_string(), none_unix, "{late}");
-            let (cfg, name, t) = tls("localhost");
-            let e = lp
+            let e = with_tls!(lp
                 .create_unix_connection(Recorder::default, "")
-                .sock(std::os::unix::net::UnixStream::from(udp()?))
-                .ssl(cfg)
-                .server_hostname(&name)
-                .ssl_handshake_timeout(t)
-                .await
-                .map(drop)
-                .expect_err("L111");
+                .sock(std::os::unix::net::UnixStream::from(udp()?)))
+            .await
+            .map(drop)
+            .expect_err("L111");
             assert!(e.to_string().starts_with(wrong_unix), "{late}: {e}");
             // The streams entry points take the same path.
-            let (cfg, name, t) = tls("localhost");
-            let e = asyncio::open_connection("", 0)
-                .ssl(cfg)
-                .server_hostname(&name)
-                .ssl_handshake_timeout(t)
+            let e = with_tls!(asyncio::open_connection("", 0))
                 .await
                 .map(drop)
                 .expect_err("S1");
@@ -333,10 +289,7 @@ fn l84_test_create_connection_ssl_timeout_for_plain_socket() {
             .map(drop)
             .expect_err("L84");
         assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
-        assert_eq!(
-            e.to_string(),
-            "ssl_handshake_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_HANDSHAKE);
         Ok(())
     });
 }
@@ -355,27 +308,18 @@ fn s9_server_tls_keywords_need_ssl_and_are_checked_before_binding() {
             .ssl_handshake_timeout(Duration::from_secs(1))
             .await
             .expect_err("S9");
-        assert_eq!(
-            e.to_string(),
-            "ssl_handshake_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_HANDSHAKE);
         let e = asyncio::start_server(echo, "127.0.0.1", 0)
             .ssl_shutdown_timeout(Duration::from_secs(1))
             .await
             .expect_err("S9");
-        assert_eq!(
-            e.to_string(),
-            "ssl_shutdown_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_SHUTDOWN);
         let e = lp
             .create_unix_server(Recorder::default, &path)
             .ssl_shutdown_timeout(Duration::from_secs(1))
             .await
             .expect_err("S9");
-        assert_eq!(
-            e.to_string(),
-            "ssl_shutdown_timeout is only meaningful with ssl"
-        );
+        assert_eq!(e.to_string(), NO_SSL_SHUTDOWN);
         let e = asyncio::start_unix_server(echo, &path)
             .ssl(Certs::get().server_config(&[]))
             .ssl_shutdown_timeout(Duration::ZERO)
@@ -420,4 +364,11 @@ fn s9_t36_a_server_configuration_rustls_refuses_is_an_error_before_binding() {
         assert!(!path.exists(), "S9: refused before binding");
         Ok(())
     });
+}
+
+/// Runs `body` with the test certificates and the running loop, bounded as [`run`] is.
+fn run_with_loop<Fut: std::future::Future<Output = Result<(), Error>>>(
+    body: impl FnOnce(&'static Certs, asyncio::LoopHandle) -> Fut,
+) {
+    run(async { body(Certs::get(), asyncio::get_running_loop()?).await })
 }
