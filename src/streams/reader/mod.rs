@@ -81,14 +81,6 @@ pub(crate) use state::{feed_after_eof, ReaderState};
 pub struct StreamReader {
     /// The connection's shared state; this handle reads `core.reader`.
     pub(in crate::streams) core: Rc<RefCell<StreamCore>>,
-    /// The core's limit, which never changes, read as the handle is made: `limit()` answers
-    /// it while a user holds the core (its protocol) borrowed mutably. 0 if the core was held
-    /// then (no reader's limit is 0; `limit()` reads the core instead).
-    limit: usize,
-    /// The read timeout last set (`Deadlines::read`, which only `set_read_timeout` changes,
-    /// queued or applied), kept here so that the getter needs no borrow of the core, which a
-    /// user may hold.
-    read_timeout: std::cell::Cell<Option<Duration>>,
     /// The futures-io side's waiter id and staged bytes (`streams/futures_io.rs`).
     #[cfg(feature = "futures-io")]
     pub(in crate::streams) io: crate::streams::futures_io::ReadSide,
@@ -143,11 +135,8 @@ impl StreamReader {
 
     /// The handle of an existing connection's core.
     pub(crate) fn from_core(core: Rc<RefCell<StreamCore>>) -> Self {
-        let limit = core.try_borrow().map_or(0, |core| core.reader.limit());
         StreamReader {
             core,
-            limit,
-            read_timeout: std::cell::Cell::new(None),
             #[cfg(feature = "futures-io")]
             io: Default::default(),
         }
@@ -183,14 +172,11 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     ///
-    /// The same while the stream's protocol is borrowed elsewhere (a user holding the
-    /// `RefCell` that `get_protocol()` returns): the handle keeps a copy.
-    // Checklist: S11.
+    /// While the stream's protocol is borrowed mutably elsewhere (a user holding the
+    /// `RefCell` that `get_protocol()` returns), the limit, which lives in it, cannot be read:
+    /// the answer is then 0, which no reader's limit is.
     pub fn limit(&self) -> usize {
-        match self.limit {
-            0 => self.core.try_borrow().map_or(0, |core| core.reader.limit()),
-            limit => limit,
-        }
+        self.core.try_borrow().map_or(0, |core| core.reader.limit())
     }
 
     /// Reads up to `n` bytes (Python's `read(n=-1)`).
@@ -515,7 +501,6 @@ impl StreamReader {
         };
         drop(core);
         set_read_timeout_now(&self.core, &lp, timeout);
-        self.read_timeout.set(timeout);
         Ok(())
     }
 
@@ -528,7 +513,6 @@ impl StreamReader {
         let lp = crate::event_loop::get_running_loop()?;
         let op = held_sets::Op::ReadTimeout(lp.clone(), timeout);
         held_sets::defer(&self.core, op, Some(lp), 0);
-        self.read_timeout.set(timeout);
         Ok(())
     }
 
@@ -552,11 +536,19 @@ impl StreamReader {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     ///
-    /// The same while the stream's protocol is borrowed elsewhere (a user holding the
-    /// `RefCell` that `get_protocol()` returns), and a timeout set meanwhile reads back at
-    /// once, though it applies once the borrow ends: the handle keeps a copy.
+    /// A timeout set while the stream's protocol is borrowed elsewhere reads back at once,
+    /// though it applies once the borrow ends. With the protocol borrowed mutably and no such
+    /// call, the timeout in force cannot be read (it lives in the protocol): `None` then.
     pub fn read_timeout(&self) -> Option<Duration> {
-        self.read_timeout.get()
+        drop(held_sets::free_core(&self.core)); // calls queued while held apply first
+        if let Some(queued) = held_sets::latest(&self.core, |op| match op {
+            held_sets::Op::ReadTimeout(_, d) => Some(*d),
+            _ => None,
+        }) {
+            return queued;
+        }
+        let core = self.core.try_borrow().ok()?;
+        core.deadlines.as_ref().and_then(|d| d.read_timeout())
     }
 
     /// EOF was fed and the buffer is empty.
