@@ -223,6 +223,15 @@ fn s56_a_server_callback_that_never_uses_its_writer_is_told_why() {
 /// A connection whose writer a spawned task holds while it waits forever; returns the task.
 /// The server's handler holds its own writer open as long.
 async fn a_task_holding_an_open_writer() -> asyncio::Task<()> {
+    let w = an_open_writer().await;
+    asyncio::spawn(async move {
+        let _w = w;
+        std::future::pending::<()>().await
+    })
+}
+
+/// A client's writer, connected and open, to a server whose handler holds its own open.
+async fn an_open_writer() -> StreamWriter {
     let hold = |_r: StreamReader, w: StreamWriter| async move {
         w.write(b"hello")?;
         std::future::pending::<()>().await;
@@ -232,10 +241,7 @@ async fn a_task_holding_an_open_writer() -> asyncio::Task<()> {
     let port = server.sockets()[0].as_inet().unwrap().port();
     let (r, w) = asyncio::open_connection("127.0.0.1", port).await.unwrap();
     assert_eq!(r.readexactly(5).await.unwrap(), b"hello");
-    asyncio::spawn(async move {
-        let _w = w;
-        std::future::pending::<()>().await
-    })
+    w
 }
 
 /// S56, S60, L41: `asyncio::run` ending cancels every task left; a writer such a task held
@@ -292,6 +298,63 @@ fn s56_a_writer_dropped_by_its_tasks_cancellation_is_told_so() {
                 "{}",
                 warnings[0]
             );
+        }
+    }
+}
+
+/// S56, L33: a task cancelled at once with the task awaiting it (`awaited`), or with the
+/// dropped `TaskGroup` it belongs to (`group`), drops its writer by that cancellation and is
+/// told so, as a task cancelled by `Task::cancel` is. Both got the hint for a writer bound to
+/// `_` (checked by reverting): the at-once drop left the task's state pending.
+#[test]
+fn s56_l33_a_writer_dropped_by_a_cancellation_at_once_is_told_so() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("awaited") => {
+            run_bounded(async {
+                let inner = a_task_holding_an_open_writer().await;
+                let outer = asyncio::spawn(async move {
+                    let _ = inner.await;
+                });
+                asyncio::yield_now().await; // `outer` now awaits `inner`
+                assert!(outer.cancel());
+                assert!(outer.await.is_err(), "cancelled");
+            });
+            println!("report child: ok");
+        }
+        Ok("group") => {
+            run_bounded(async {
+                let w = an_open_writer().await;
+                let outer = asyncio::spawn(asyncio::TaskGroup::run(|g| async move {
+                    g.create_task(async move {
+                        let _w = w;
+                        std::future::pending::<()>().await;
+                        Ok::<_, Error>(())
+                    })?
+                    .detach();
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                }));
+                asyncio::yield_now().await; // the group's child holds `w`
+                assert!(outer.cancel()); // drops the group: its child is cancelled at once
+                assert!(outer.await.is_err(), "cancelled");
+            });
+            println!("report child: ok");
+        }
+        _ => {
+            let name = "s56_l33_a_writer_dropped_by_a_cancellation_at_once_is_told_so";
+            for mode in ["awaited", "group"] {
+                let stderr = stderr_of(name, mode);
+                let warnings = writer_warnings(&stderr);
+                assert_eq!(warnings.len(), 1, "{mode}: {stderr}");
+                assert!(
+                    warnings[0].ends_with(
+                        "> (dropped while open by the cancellation of its task, which closes \
+                         the connection: close() it before cancelling that task)"
+                    ),
+                    "{mode}: {}",
+                    warnings[0]
+                );
+            }
         }
     }
 }

@@ -559,8 +559,8 @@ impl LoopInner {
     }
 
     /// Whether the current task is being cancelled: what is dropped now is dropped by that
-    /// cancellation (the unclosed-writer warning says so, S56). Not for a task cancelled at
-    /// once with the task awaiting it (L33), whose state does not record it.
+    /// cancellation (the unclosed-writer warning says so, S56). A task cancelled at once
+    /// with the task awaiting it (L33) is marked so for the drop of its future.
     pub(crate) fn cancelling_current(&self) -> bool {
         let key = self.book.current.get();
         if key == NO_TASK {

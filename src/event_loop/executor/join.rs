@@ -272,8 +272,10 @@ impl<T: 'static> Task<T> {
             Some(fut) => {
                 self.cell.join.borrow_mut().detached = true;
                 // A panic of its cleanup is reported (detached), not unwound into this drop.
-                // Checklist: L33. The cleanup runs as the task itself, still in the slab
-                // (`current_task()`, `all_tasks()`), as a Python task runs its `finally`.
+                // Checklist: L33, S56. The cleanup runs as the task itself, still in the slab
+                // (`current_task()`, `all_tasks()`), as a Python task runs its `finally`, and
+                // being cancelled (a writer it drops says so); not queued: it leaves below.
+                header.request_cancel();
                 let panicked = inner.book.as_current(header.key, || drop_caught(Some(fut)));
                 let removed = inner.tasks.borrow_mut().remove(header.key);
                 drop(removed);

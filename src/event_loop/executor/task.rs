@@ -341,7 +341,9 @@ impl<T: 'static> RawTask for TaskCell<T> {
         let Some(fut) = self.take_future() else {
             return false;
         };
-        // Checklist: L33. Its cleanup runs as itself, as in a run of its own (`run`).
+        // Checklist: L33, S56. Its cleanup runs as itself, as in a run of its own (`run`),
+        // being cancelled (a writer it drops says so); not queued: the caller removes it.
+        self.header.request_cancel();
         let panicked = inner
             .book
             .as_current(self.header.key, || drop_caught(Some(fut)));
