@@ -99,11 +99,10 @@ pub(crate) enum HandlerState {
     /// A client connection (or a server one whose callback has not run yet).
     None,
     /// The callback was given the reader and writer: a writer it drops unclosed warns one
-    /// turn later, unless it failed in that turn (its failure is reported instead). Always
-    /// with [`warn_dropped_by_handler`](super::writer::warn_dropped_by_handler), that
-    /// warning, as a value: only the server's handler start sets it, so that client programs
-    /// do not link the server's warning.
-    Given(super::writer::WarnDroppedFn),
+    /// turn later, unless it failed in that turn (its failure is reported instead). No
+    /// payload (a function value here, the warning's, would grow every connection's core
+    /// by 8 B: the idle figure).
+    Given,
     /// It failed (an `Err`, a panic) and was reported; its transport is closed.
     Failed,
 }
@@ -352,7 +351,7 @@ fn start_handler(
         ConnectedCb::Plain(cb) => transport
             .get_loop()
             .call_soon(move || {
-                core.borrow_mut().handler = HandlerState::given();
+                core.borrow_mut().handler = HandlerState::Given;
                 let reader = StreamReader::from_core(core.clone());
                 let writer = StreamWriter::new(transport, core);
                 cb(reader, writer);
@@ -504,13 +503,6 @@ fn wake_foreign(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
     match lp {
         Some(lp) => wake_soon(lp, w, what),
         None => w.wake(), // a reader fed by hand: no callback of a transport to protect
-    }
-}
-
-impl HandlerState {
-    /// [`HandlerState::Given`], with its warning.
-    pub(crate) fn given() -> HandlerState {
-        HandlerState::Given(super::writer::warn_dropped_by_handler)
     }
 }
 

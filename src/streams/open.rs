@@ -844,7 +844,7 @@ where
             let Some(transport) = transport_of(&core) else {
                 return Poll::Ready(()); // never: connection_made gave the core its transport
             };
-            core.borrow_mut().handler = HandlerState::given();
+            core.borrow_mut().handler = HandlerState::Given;
             let reader = StreamReader::from_core(core.clone());
             let writer = StreamWriter::new(transport, core);
             match catch_unwind(AssertUnwindSafe(|| cb(reader, writer))) {

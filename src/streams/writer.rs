@@ -1451,11 +1451,9 @@ impl Drop for StreamWriter {
         let id = self.transport.id();
         let created = self.extras.get().and_then(|x| x.created.as_ref());
         let cancelled = lp.inner.cancelling_current();
-        let handled = self.core.try_borrow().ok().and_then(|c| match c.handler {
-            HandlerState::Given(warn) => Some(warn),
-            _ => None,
-        });
-        if let Some(warn) = handled {
+        let handled =
+            (self.core.try_borrow()).is_ok_and(|c| matches!(c.handler, HandlerState::Given));
+        if handled {
             let hint = if cancelled {
                 DROPPED_BY_CANCEL
             } else {
@@ -1463,7 +1461,7 @@ impl Drop for StreamWriter {
             };
             let text = unclosed_text(id, hint, created);
             self.transport.close();
-            return warn(&lp, self.core.clone(), id, text);
+            return warn_dropped_by_handler(&lp, self.core.clone(), id, text);
         }
         let hint = if cancelled {
             DROPPED_BY_CANCEL
@@ -1485,15 +1483,11 @@ fn unclosed_text(id: u64, hint: &str, created: Option<&std::backtrace::Backtrace
     }
 }
 
-/// [`warn_dropped_by_handler`]'s type, held in [`HandlerState::Given`].
-pub(crate) type WarnDroppedFn =
-    fn(&crate::event_loop::LoopHandle, Rc<RefCell<StreamCore>>, u64, String);
-
 /// The unclosed-writer warning (`text`) for the writer of a server handler, dropped while
 /// its transport `id` was open: if the handler failed, it is reported in this turn (S60,
 /// S61), and that report is the one to read; a second, "unclosed", would point at the wrong
 /// culprit. Otherwise the warning comes one turn late.
-pub(crate) fn warn_dropped_by_handler(
+fn warn_dropped_by_handler(
     lp: &crate::event_loop::LoopHandle,
     core: Rc<RefCell<StreamCore>>,
     id: u64,
