@@ -1453,23 +1453,16 @@ impl Drop for StreamWriter {
         let cancelled = lp.inner.cancelling_current();
         let handled =
             (self.core.try_borrow()).is_ok_and(|c| matches!(c.handler, HandlerState::Given));
-        if handled {
-            let hint = if cancelled {
-                DROPPED_BY_CANCEL
-            } else {
-                DROPPED_BY_HANDLER
-            };
-            let text = unclosed_text(id, hint, created);
-            self.transport.close();
-            return warn_dropped_by_handler(&lp, self.core.clone(), id, text);
-        }
-        let hint = if cancelled {
-            DROPPED_BY_CANCEL
-        } else {
-            DROPPED_OPEN
+        let hint = match (cancelled, handled) {
+            (true, _) => DROPPED_BY_CANCEL,
+            (false, true) => DROPPED_BY_HANDLER,
+            (false, false) => DROPPED_OPEN,
         };
         let text = unclosed_text(id, hint, created);
         self.transport.close();
+        if handled {
+            return warn_dropped_by_handler(&lp, self.core.clone(), id, text);
+        }
         crate::event_loop::debug::warning!("{text}");
     }
 }
