@@ -210,3 +210,34 @@ fn t20_close_notify_then_eof_is_clean_even_when_required() {
     });
     peer.join().unwrap();
 }
+
+/// T25, D14: the shutdown timeout reaches every waiter of the stream, not only wait_closed: a
+/// read pending as it fires, and a later read, fail with TimedOut ('SSL shutdown timed out');
+/// CPython's StreamReaderProtocol.connection_lost(TimeoutError) sets it on the reader.
+#[test]
+fn t25_the_shutdown_timeout_fails_a_pending_read_too() {
+    let (port, peer) = blocking_tls_peer(PeerScript::IgnoreCloseNotify);
+    run(async {
+        let (reader, writer) = open_tls(port)
+            .ssl_shutdown_timeout(Duration::from_millis(100))
+            .await?;
+        let reader = Rc::new(reader);
+        let pending = {
+            let reader = reader.clone();
+            asyncio::spawn(async move { reader.read(-1).await })
+        };
+        asyncio::yield_now().await; // the read waits
+        writer.close();
+        let e = pending
+            .await?
+            .expect_err("T25: the read cannot end cleanly");
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "T25: {e}");
+        assert!(e.to_string().contains("SSL shutdown timed out"), "{e}");
+        let again = reader.read(1).await.expect_err("T25: and stays failed");
+        assert_eq!(again.kind(), io::ErrorKind::TimedOut, "{again}");
+        let closed = writer.wait_closed().await.expect_err("T25");
+        assert_eq!(closed.kind(), io::ErrorKind::TimedOut, "{closed}");
+        Ok(())
+    });
+    peer.join().unwrap();
+}
