@@ -519,7 +519,9 @@ fn abort_while_waiting_for_the_peers_close_notify_is_connection_lost_none_t26() 
         b.ssl_shutdown_timeout(std::time::Duration::from_secs(60))
     });
     t.close();
-    wait_until(&lp, "our close_notify at the peer", || got_rx.try_recv().is_ok());
+    wait_until(&lp, "our close_notify at the peer", || {
+        got_rx.try_recv().is_ok()
+    });
     assert_eq!(rec.borrow().calls, ["connection_made"], "T22: waiting");
     t.abort();
     assert!(t.is_closing(), "T27");

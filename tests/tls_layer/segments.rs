@@ -25,7 +25,10 @@ fn tls12_server_last_flight_with(mut sock: UnixStream, data: &'static [u8], clos
         .unwrap();
     let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
     while conn.is_handshaking() {
-        assert!(conn.read_tls(&mut sock).unwrap() > 0, "EOF in the handshake");
+        assert!(
+            conn.read_tls(&mut sock).unwrap() > 0,
+            "EOF in the handshake"
+        );
         conn.process_new_packets().unwrap();
         if conn.is_handshaking() {
             tls_common::send_all(&mut sock, &mut conn);
@@ -60,7 +63,10 @@ fn t7_t16_data_in_the_segment_of_the_servers_finished_reaches_the_stream() {
             .server_hostname("localhost")
             .await?;
         let line = asyncio::timeout(Duration::from_secs(5), reader.readline()).await??;
-        assert_eq!(line, b"first words\n", "T7: the data that came with Finished");
+        assert_eq!(
+            line, b"first words\n",
+            "T7: the data that came with Finished"
+        );
         writer.close();
         writer.wait_closed().await?;
         peer.join().unwrap();
@@ -100,9 +106,8 @@ fn t7_t20_data_and_close_notify_in_the_segment_of_the_servers_finished() {
 fn t7_t17_a_pause_in_connection_made_holds_the_data_that_came_with_finished() {
     run(async {
         let (ours, theirs) = UnixStream::pair().unwrap();
-        let peer = std::thread::spawn(move || {
-            tls12_server_last_flight_with(theirs, b"held\n", true)
-        });
+        let peer =
+            std::thread::spawn(move || tls12_server_last_flight_with(theirs, b"held\n", true));
         let rec = Rc::new(RefCell::new(Recorder {
             on_made: Some(Box::new(|t: &Transport| t.pause_reading())),
             ..Recorder::default()
@@ -224,7 +229,11 @@ fn t7_t36_data_and_close_notify_in_the_segment_of_the_clients_finished() {
         while !peer.is_finished() {
             asyncio::sleep(Duration::from_millis(2)).await; // bounded by `run`
         }
-        assert_eq!(peer.join().unwrap(), b"", "T20: nothing sent after the close_notify");
+        assert_eq!(
+            peer.join().unwrap(),
+            b"",
+            "T20: nothing sent after the close_notify"
+        );
         assert_eq!(
             read.borrow().as_deref(),
             Some(&b"one segment\n"[..]),
