@@ -241,3 +241,42 @@ fn t25_the_shutdown_timeout_fails_a_pending_read_too() {
     });
     peer.join().unwrap();
 }
+
+/// T12, T9; CPython: test_ssl.py TestSSL.test_ssl_handshake_timeout (bpo-29970, bpo-23197).
+/// A TLS create_connection under an outer timeout shorter than its handshake timeout, to a
+/// peer that reads and never answers: the outer timeout wins (`Error::Timeout`), the peer sees
+/// the connection end (EOF), and nothing reaches the exception handler.
+#[test]
+fn t12_test_ssl_handshake_timeout_an_outer_timeout_ends_the_handshake_quietly() {
+    let (port, peer) = raw_peer(|mut s| {
+        tls_common::drain(&mut s); // until our side goes: EOF, not the peer's 20 s bound
+        true
+    });
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let reports = util::capture_exceptions(&lp);
+        let connect = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("")
+            .ssl_handshake_timeout(Duration::from_secs(10));
+        let r = asyncio::timeout(
+            Duration::from_millis(100),
+            std::future::IntoFuture::into_future(connect),
+        )
+        .await;
+        assert!(
+            matches!(r, Err(Error::Timeout)),
+            "the outer timeout: {:?}",
+            r.map(|c| c.map(drop))
+        );
+        let t0 = Instant::now();
+        while !peer.is_finished() {
+            assert!(t0.elapsed() < BOUND, "the peer never saw the end");
+            asyncio::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+        Ok(())
+    });
+    assert!(peer.join().unwrap());
+}

@@ -78,7 +78,11 @@ fn s53_t7_server_start_tls_reads_what_came_with_the_clients_finished() {
         while !peer.is_finished() || read.borrow().is_none() {
             asyncio::sleep(Duration::from_millis(2)).await; // bounded by `run`
         }
-        assert_eq!(peer.join().unwrap(), b"", "T20: nothing after its close_notify");
+        assert_eq!(
+            peer.join().unwrap(),
+            b"",
+            "T20: nothing after its close_notify"
+        );
         assert_eq!(
             read.borrow_mut().take().unwrap(),
             Ok(b"with finished\n".to_vec()),
@@ -139,7 +143,10 @@ fn s53_t7_client_start_tls_reads_what_came_with_the_servers_finished() {
             .await?;
         let all = asyncio::timeout(Duration::from_secs(5), reader.read(-1)).await??;
         assert_eq!(all, b"with finished\n", "S54: the data, then a clean EOF");
-        assert!(writer.transport().close_notify_received(), "D9: a clean end");
+        assert!(
+            writer.transport().close_notify_received(),
+            "D9: a clean end"
+        );
         writer.close();
         writer.wait_closed().await
     });
