@@ -48,11 +48,14 @@ fn client_finished_with(mut tcp: std::net::TcpStream, data: &'static [u8]) -> Ve
     got
 }
 
+/// How the server's handler ended: what it read, or why it failed; `None` until it ends.
+type Outcome = Option<Result<Vec<u8>, String>>;
+
 // Checklist: S53, S54, T7, T20, T36 (server side of StreamWriter::start_tls).
 #[test]
 fn s53_t7_server_start_tls_reads_what_came_with_the_clients_finished() {
     run(async {
-        let read: Rc<RefCell<Option<Result<Vec<u8>, String>>>> = Rc::default();
+        let read: Rc<RefCell<Outcome>> = Rc::default();
         let seen = read.clone();
         let server = asyncio::start_server(
             move |r: StreamReader, mut w: StreamWriter| {
