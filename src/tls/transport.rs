@@ -716,14 +716,16 @@ impl Transport {
     /// The ciphertext this TLS transport holds, received and not yet decrypted (Python's
     /// `get_read_buffer_size()` of an SSL transport): while the app's reading is paused it
     /// grows, up to the high mark of [`set_read_buffer_limits`](Self::set_read_buffer_limits).
-    /// `None` on a plain transport and once the connection is gone.
+    /// `None` on a plain transport and once the connection is lost (from the protocol's
+    /// `connection_lost` on).
     // Checklist: T18.
     pub fn get_read_buffer_size(&self) -> Option<usize> {
         Some(self.inner.tls_layer()?.read_buffer_size())
     }
 
     /// The ciphertext read marks as `(low, high)`, Python's order: `(65536, 262144)` by
-    /// default. `None` on a plain transport and once the connection is gone.
+    /// default. `None` on a plain transport and once the connection is lost (from the
+    /// protocol's `connection_lost` on).
     // Checklist: T18.
     pub fn get_read_buffer_limits(&self) -> Option<(usize, usize)> {
         Some(self.inner.tls_layer()?.read_buffer_limits())
@@ -741,7 +743,7 @@ impl Transport {
     ///
     /// [`Error::InvalidArgument`] when `high < low` (the text CPython's ValueError has), and
     /// [`Error::Unsupported`] on a plain transport (no TLS layer to hold ciphertext). Once
-    /// the connection is gone it checks the values and changes nothing.
+    /// the connection is lost it checks the values and changes nothing.
     ///
     /// # Examples
     ///

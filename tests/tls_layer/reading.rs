@@ -180,6 +180,14 @@ fn t18_the_ciphertext_read_marks_are_read_set_and_applied_at_once() {
     assert_eq!(tls.get_read_buffer_size(), Some(0));
     tls.close();
     util::run_until(&lp, 1000, || rec.borrow().lost);
+    assert_eq!(
+        tls.get_read_buffer_limits(),
+        None,
+        "gone with the connection"
+    );
+    assert_eq!(tls.get_read_buffer_size(), None);
+    tls.set_read_buffer_limits(Some(1024), None).unwrap(); // checked, nothing to change
+    assert!(tls.set_read_buffer_limits(Some(1), Some(2)).is_err());
     server.close();
     lp.run_until_complete(server.wait_closed()).unwrap();
 }
