@@ -381,3 +381,40 @@ fn the_peers_close_notify_first_still_gets_every_byte_we_wrote_then_ours_t20_t15
     peer.join().unwrap();
     lp.assert_clean();
 }
+
+/// D9 with T21, T17: a peer that sends its last words and a TCP FIN without close_notify
+/// while the app's reading is paused, on a connection that requires close_notify: the layer
+/// holds both for the app; on resume the words come first, then the truncation ends the
+/// connection with the TLS error (no eof_received: it is not a clean end).
+#[test]
+fn a_truncation_while_paused_comes_after_the_data_on_resume_d9_t21() {
+    let lp = TestLoop::new();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (sent, sent_rx) = mpsc::channel();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        conn.writer().write_all(b"cut short").unwrap();
+        send_all(sock, conn);
+        sock.shutdown(Shutdown::Write).unwrap();
+        sent.send(()).unwrap();
+        tls_common::drain(sock);
+    });
+    let pause = Recorder {
+        on_made: Some(Box::new(|t: &Transport| t.pause_reading())),
+        ..Recorder::default()
+    };
+    let (t, _p, rec) = tls_client_over_with(&lp, ours, pause, |b| b.ssl_require_close_notify(true));
+    sent_rx.recv_timeout(BOUND).unwrap();
+    turns(&lp, 5);
+    assert_eq!(rec.borrow().calls, ["connection_made"], "T21: held");
+    assert!(!t.is_closing(), "T21: kept open for the app");
+    t.resume_reading();
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(rec.borrow().data, b"cut short", "the data first");
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "data", "connection_lost(InvalidData)"],
+        "D9: then the truncation"
+    );
+    peer.join().unwrap();
+    lp.assert_clean();
+}

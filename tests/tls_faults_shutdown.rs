@@ -496,3 +496,43 @@ fn a_tls_write_after_its_loop_closed_is_warned_about_at_the_first() {
     writer.write(b"later").unwrap();
     assert_eq!(warned(), 1, "once");
 }
+
+/// T26 with T22, T25: abort() while the shutdown waits for the peer's close_notify (ours
+/// sent, theirs not yet come) ends the connection at once: the app gets connection_lost(None),
+/// not the shutdown timeout's error, and the shutdown timer goes with the connection (CPython:
+/// `_abort` force-closes the raw transport, whose connection_lost cancels the timer).
+#[test]
+fn abort_while_waiting_for_the_peers_close_notify_is_connection_lost_none_t26() {
+    let lp = TestLoop::new();
+    let (ours, theirs) = asyncio::socketpair().unwrap();
+    let (got, got_rx) = mpsc::channel::<()>();
+    let wake = lp.threadsafe();
+    let peer = tls_peer_over(theirs, move |sock, conn| {
+        while !conn.process_new_packets().unwrap().peer_has_closed() {
+            assert!(conn.read_tls(sock).unwrap() > 0, "EOF before close_notify");
+        }
+        got.send(()).unwrap();
+        wake.call_soon_threadsafe(|| ()).unwrap();
+        tls_common::drain(sock); // never answers: our abort ends it
+    });
+    let (t, _p, rec) = tls_client_over_with(&lp, ours, Recorder::default(), |b| {
+        b.ssl_shutdown_timeout(std::time::Duration::from_secs(60))
+    });
+    t.close();
+    wait_until(&lp, "our close_notify at the peer", || {
+        got_rx.try_recv().is_ok()
+    });
+    assert_eq!(rec.borrow().calls, ["connection_made"], "T22: waiting");
+    t.abort();
+    assert!(t.is_closing(), "T27");
+    wait_until(&lp, "connection_lost", || rec.borrow().lost);
+    assert_eq!(
+        rec.borrow().grammar(),
+        ["connection_made", "connection_lost(None)"],
+        "T26: the abort's loss, no eof_received, no timeout"
+    );
+    t.abort(); // T26: a second abort is harmless
+    t.close();
+    peer.join().unwrap();
+    lp.assert_clean(); // no timer left (T25, T28)
+}

@@ -130,6 +130,43 @@ fn t32_start_tls_side_must_match_the_configuration() {
     });
 }
 
+/// T32; CPython: BaseEventLoop.start_tls raises TypeError('transport <...> is not supported
+/// by start_tls()') for a transport without `_start_tls_compatible` (pipes), before it builds
+/// the layer or touches the transport. A pipe has no peer to shake hands with: the upgrade
+/// used to be accepted and wait for the whole handshake timeout (the ClientHello written into
+/// the pipe, or refused by a read pipe), then close the pipe. Checked against the old code.
+#[test]
+fn t32_start_tls_refuses_a_pipe_transport_at_once() {
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        for write in [true, false] {
+            let (r, w) = util::os_pipe();
+            let (t, _keep) = if write {
+                let (t, p) = lp.connect_write_pipe(Recorder::default, w).await?;
+                (t, (p, Some(r), None))
+            } else {
+                let (t, p) = lp.connect_read_pipe(Recorder::default, r).await?;
+                (t, (p, None, Some(w)))
+            };
+            let p: asyncio::ProtocolRef = Rc::new(RefCell::new(Recorder::default()));
+            let upgrade = lp.start_tls(&t, p, Certs::get().client_config(&[]), false);
+            let upgrade = std::future::IntoFuture::into_future(upgrade);
+            let e = asyncio::timeout(std::time::Duration::from_secs(2), upgrade)
+                .await
+                .expect("T32: refused at once, not at the handshake timeout")
+                .expect_err("T32: a pipe cannot carry TLS");
+            assert!(
+                matches!(&e, Error::InvalidArgument(m)
+                    if m.starts_with("transport <") && m.ends_with("> is not supported by start_tls()")),
+                "write pipe {write}: {e:?}"
+            );
+            assert!(!t.is_closing(), "T32: the pipe is left as it was");
+            t.close();
+        }
+        Ok(())
+    });
+}
+
 #[test]
 fn t13_t14_t17_16_mib_both_ways_with_drain() {
     const TOTAL: usize = 16 << 20;

@@ -482,7 +482,9 @@ impl LoopHandle {
     /// # Errors
     /// [`Error::InvalidState`] (`transport is closing`) at once on a closing transport, or
     /// on one closed while the upgrade waited for its protocol;
-    /// [`Error::InvalidArgument`] for a side mismatch or a zero timeout; the handshake's
+    /// [`Error::InvalidArgument`] for a side mismatch, a zero timeout, or a pipe transport
+    /// (`transport <pipe transport> is not supported by start_tls()`: only socket and TLS
+    /// transports carry TLS, as in CPython), the transport left as it was; the handshake's
     /// error ([`Error::Tls`], `Error::Io` with kind `ConnectionAborted` on timeout, or with
     /// kind `ConnectionReset` when the peer closed the TCP connection before or during it;
     /// its close_notify during it is an [`Error::Tls`]), after
@@ -811,6 +813,12 @@ impl StartTls {
             options,
             on_handshake,
         } = self;
+        if !transport.inner.start_tls_compatible() {
+            // T32: before the layer is built or the transport touched, as CPython's TypeError.
+            return Err(Error::invalid_argument(
+                "transport <pipe transport> is not supported by start_tls()",
+            ));
+        }
         options.check()?;
         if transport.is_closing() {
             return Err(Error::invalid_state("transport is closing")); // T35

@@ -288,6 +288,10 @@ impl TransportImpl for TlsTransport {
         Some((self.context.clone(), self.info.borrow().clone()))
     }
 
+    fn tls_layer(&self) -> Option<Rc<TlsProtocol>> {
+        self.proto()
+    }
+
     fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         match self.tls_key(name) {
             Some(v) => v,
@@ -707,6 +711,93 @@ impl Transport {
     /// ```
     pub fn session_resumed(&self) -> Option<bool> {
         self.settled().map(|i| i.resumed)
+    }
+
+    /// The ciphertext this TLS transport holds, received and not yet decrypted (Python's
+    /// `get_read_buffer_size()` of an SSL transport): while the app's reading is paused it
+    /// grows, up to the high mark of [`set_read_buffer_limits`](Self::set_read_buffer_limits).
+    /// `None` on a plain transport and once the connection is lost (from the protocol's
+    /// `connection_lost` on).
+    // Checklist: T18.
+    pub fn get_read_buffer_size(&self) -> Option<usize> {
+        Some(self.inner.tls_layer()?.read_buffer_size())
+    }
+
+    /// The ciphertext read marks as `(low, high)`, Python's order: `(65536, 262144)` by
+    /// default. `None` on a plain transport and once the connection is lost (from the
+    /// protocol's `connection_lost` on).
+    // Checklist: T18.
+    pub fn get_read_buffer_limits(&self) -> Option<(usize, usize)> {
+        Some(self.inner.tls_layer()?.read_buffer_limits())
+    }
+
+    /// Sets the ciphertext read marks of a TLS transport (Python's `set_read_buffer_limits`
+    /// of an SSL transport): when the ciphertext held (the app's reading paused, or records
+    /// arriving faster than they are decrypted) reaches `high`, the socket below stops being
+    /// read until it is down to `low`. The rules of
+    /// [`set_write_buffer_limits`](Self::set_write_buffer_limits) with a 256 KiB default
+    /// `high`: `low` defaults to `high / 4`, `high` to `4 * low`. Applied at once: the socket
+    /// is paused or resumed by the new marks now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when `high < low` (the text CPython's ValueError has), and
+    /// [`Error::Unsupported`] on a plain transport (no TLS layer to hold ciphertext). Once
+    /// the connection is lost it checks the values and changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let t = writer.transport();
+    ///     assert_eq!(t.get_read_buffer_limits(), Some((65536, 262144)));
+    ///     t.set_read_buffer_limits(Some(16 * 1024), None)?;
+    ///     assert_eq!(t.get_read_buffer_limits(), Some((4096, 16384)));
+    ///     assert!(t.set_read_buffer_limits(Some(1), Some(2)).is_err());
+    ///     assert_eq!(t.get_read_buffer_size(), Some(0));
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: T18.
+    pub fn set_read_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        if let Some(layer) = self.inner.tls_layer() {
+            return layer.set_read_buffer_limits(high, low);
+        }
+        let default_high = super::FLOW_CONTROL_HIGH_WATER_SSL_READ;
+        FlowControl::marks(high, low, default_high)?;
+        if self.inner.tls_state().is_none() {
+            return Err(Error::Unsupported(
+                "read buffer limits are a TLS transport's (the ciphertext it holds)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// What the handshake settled, shared (the typed accessors read it, not the text forms).

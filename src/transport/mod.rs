@@ -325,6 +325,18 @@ pub(crate) trait TransportImpl {
     fn tls_state(&self) -> Option<(crate::tls::TlsContext, Option<Rc<crate::tls::TlsInfo>>)> {
         None
     }
+    /// Whether `start_tls` may run over this transport (CPython's `_start_tls_compatible`):
+    /// socket and TLS transports, not pipes, which have no peer to shake hands with (T32).
+    #[cfg(feature = "tls")]
+    fn start_tls_compatible(&self) -> bool {
+        true
+    }
+    /// The TLS layer of a TLS app transport, for what only it answers (its ciphertext read
+    /// marks, T18); `None` elsewhere and once the connection is gone.
+    #[cfg(feature = "tls")]
+    fn tls_layer(&self) -> Option<Rc<crate::tls::protocol::TlsProtocol>> {
+        None
+    }
     /// Read-through (`SocketTransport::read_through`): a `read_into` whose reader holds no
     /// bytes reads from the socket straight into the caller's memory. `owner` is the protocol
     /// asking (the address of its `RefCell`); only the transport's own protocol may. Other

@@ -210,3 +210,73 @@ fn t20_close_notify_then_eof_is_clean_even_when_required() {
     });
     peer.join().unwrap();
 }
+
+/// T25, D14: the shutdown timeout reaches every waiter of the stream, not only wait_closed: a
+/// read pending as it fires, and a later read, fail with TimedOut ('SSL shutdown timed out');
+/// CPython's StreamReaderProtocol.connection_lost(TimeoutError) sets it on the reader.
+#[test]
+fn t25_the_shutdown_timeout_fails_a_pending_read_too() {
+    let (port, peer) = blocking_tls_peer(PeerScript::IgnoreCloseNotify);
+    run(async {
+        let (reader, writer) = open_tls(port)
+            .ssl_shutdown_timeout(Duration::from_millis(100))
+            .await?;
+        let reader = Rc::new(reader);
+        let pending = {
+            let reader = reader.clone();
+            asyncio::spawn(async move { reader.read(-1).await })
+        };
+        asyncio::yield_now().await; // the read waits
+        writer.close();
+        let e = pending
+            .await?
+            .expect_err("T25: the read cannot end cleanly");
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "T25: {e}");
+        assert!(e.to_string().contains("SSL shutdown timed out"), "{e}");
+        let again = reader.read(1).await.expect_err("T25: and stays failed");
+        assert_eq!(again.kind(), io::ErrorKind::TimedOut, "{again}");
+        let closed = writer.wait_closed().await.expect_err("T25");
+        assert_eq!(closed.kind(), io::ErrorKind::TimedOut, "{closed}");
+        Ok(())
+    });
+    peer.join().unwrap();
+}
+
+/// T12, T9; CPython: test_ssl.py TestSSL.test_ssl_handshake_timeout (bpo-29970, bpo-23197).
+/// A TLS create_connection under an outer timeout shorter than its handshake timeout, to a
+/// peer that reads and never answers: the outer timeout wins (`Error::Timeout`), the peer sees
+/// the connection end (EOF), and nothing reaches the exception handler.
+#[test]
+fn t12_test_ssl_handshake_timeout_an_outer_timeout_ends_the_handshake_quietly() {
+    let (port, peer) = raw_peer(|mut s| {
+        tls_common::drain(&mut s); // until our side goes: EOF, not the peer's 20 s bound
+        true
+    });
+    run(async {
+        let lp = asyncio::get_running_loop()?;
+        let reports = util::capture_exceptions(&lp);
+        let connect = lp
+            .create_connection(Recorder::default, "127.0.0.1", port)
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("")
+            .ssl_handshake_timeout(Duration::from_secs(10));
+        let r = asyncio::timeout(
+            Duration::from_millis(100),
+            std::future::IntoFuture::into_future(connect),
+        )
+        .await;
+        assert!(
+            matches!(r, Err(Error::Timeout)),
+            "the outer timeout: {:?}",
+            r.map(|c| c.map(drop))
+        );
+        let t0 = Instant::now();
+        while !peer.is_finished() {
+            assert!(t0.elapsed() < BOUND, "the peer never saw the end");
+            asyncio::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+        Ok(())
+    });
+    assert!(peer.join().unwrap());
+}

@@ -38,5 +38,6 @@ mod app_protocol;
 mod dropped_connect;
 mod extra_info;
 mod reading;
+mod segments;
 mod start_tls;
 mod write_limits;

@@ -98,3 +98,96 @@ fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
         close_both(&writer, server).await
     });
 }
+
+/// T18; CPython: `_SSLProtocolTransport.set_read_buffer_limits`, `get_read_buffer_limits`,
+/// `get_read_buffer_size`, `SSLProtocol._control_ssl_reading`. While the app's reading is
+/// paused the layer holds ciphertext, and stops reading the socket below at the high mark:
+/// lowered to 16 KiB it stops there (not at the 256 KiB default); raised above what it holds,
+/// the socket is read again at once; the app then gets every byte. A plain transport has no
+/// such marks. (The three calls did not exist: the item's marks could not be read or set.)
+#[test]
+fn t18_the_ciphertext_read_marks_are_read_set_and_applied_at_once() {
+    const SENT: usize = 1 << 20;
+    let lp = asyncio::EventLoop::new().unwrap();
+    let server = lp
+        .run_until_complete(asyncio::start_server(
+            |reader: StreamReader, mut writer: StreamWriter| async move {
+                writer.write(b"GO\n")?;
+                writer.start_tls(Certs::get().server_config(&[])).await?;
+                assert_eq!(reader.readline().await?, b"SEND\n");
+                writer.write(&vec![5u8; SENT])?;
+                writer.drain().await?;
+                let _ = reader.read(-1).await?; // the client's close_notify
+                writer.close();
+                writer.wait_closed().await
+            },
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap()
+        .unwrap();
+    let port = server.sockets()[0].as_inet().unwrap().port();
+    let (raw, rec) = lp
+        .run_until_complete(lp.create_connection(Recorder::default, "127.0.0.1", port))
+        .unwrap()
+        .unwrap();
+    assert_eq!(raw.get_read_buffer_limits(), None, "T18: TLS only");
+    assert_eq!(raw.get_read_buffer_size(), None, "T18: TLS only");
+    assert!(matches!(
+        raw.set_read_buffer_limits(Some(1024), None),
+        Err(Error::Unsupported(_))
+    ));
+    util::run_until(&lp, 1000, || rec.borrow().data == b"GO\n");
+    let upgrade = lp
+        .start_tls(&raw, rec.clone(), Certs::get().client_config(&[]), false)
+        .server_hostname("localhost");
+    let tls = lp
+        .run_until_complete(asyncio::timeout(BOUND, upgrade.into_future()))
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tls.get_read_buffer_limits(),
+        Some((64 * 1024, 256 * 1024)),
+        "T18: the defaults"
+    );
+    assert!(matches!(
+        tls.set_read_buffer_limits(Some(1), Some(2)),
+        Err(Error::InvalidArgument(_))
+    ));
+    tls.set_read_buffer_limits(Some(16 * 1024), None).unwrap();
+    assert_eq!(tls.get_read_buffer_limits(), Some((4 * 1024, 16 * 1024)));
+    tls.pause_reading();
+    tls.write(b"SEND\n").unwrap();
+    turn_until(&lp, "the socket paused at the lowered mark", || {
+        !raw.is_reading()
+    });
+    let held = tls.get_read_buffer_size().unwrap();
+    assert!(
+        (16 * 1024..256 * 1024).contains(&held),
+        "T18: paused at the lowered mark (one socket read past it at most), not the default: \
+         {held}"
+    );
+    assert_eq!(
+        rec.borrow().data,
+        b"GO\n",
+        "T17: nothing delivered while paused"
+    );
+    tls.set_read_buffer_limits(Some(4 * SENT), None).unwrap();
+    assert!(raw.is_reading(), "T18: the new marks apply at once");
+    tls.resume_reading();
+    util::run_until(&lp, 100_000, || rec.borrow().data.len() == 3 + SENT);
+    assert_eq!(tls.get_read_buffer_size(), Some(0));
+    tls.close();
+    util::run_until(&lp, 1000, || rec.borrow().lost);
+    assert_eq!(
+        tls.get_read_buffer_limits(),
+        None,
+        "gone with the connection"
+    );
+    assert_eq!(tls.get_read_buffer_size(), None);
+    tls.set_read_buffer_limits(Some(1024), None).unwrap(); // checked, nothing to change
+    assert!(tls.set_read_buffer_limits(Some(1), Some(2)).is_err());
+    server.close();
+    lp.run_until_complete(server.wait_closed()).unwrap();
+}

@@ -53,6 +53,7 @@ fn server_config_trusting_clients_of(
 mod app_protocol;
 mod create_over_ssl;
 mod failures_after_handshake;
+mod segments;
 mod server_upgrade;
 mod start_tls_fails;
 mod twice;

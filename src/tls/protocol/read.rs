@@ -170,6 +170,28 @@ impl TlsProtocol {
         !self.app_reading_paused.get()
     }
 
+    /// Python's `_get_read_buffer_size` (T18): ciphertext received and not yet decrypted.
+    pub(crate) fn read_buffer_size(&self) -> usize {
+        self.engine.borrow().pending_ciphertext()
+    }
+
+    /// The ciphertext marks `(low, high)` (T18).
+    pub(crate) fn read_buffer_limits(&self) -> (usize, usize) {
+        self.read_flow.borrow().limits()
+    }
+
+    /// `set_read_buffer_limits` (T18): the marks by T14's rules (256 KiB by default), then
+    /// the raw transport paused or resumed at once by them, as CPython's transport does.
+    pub(crate) fn set_read_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        self.read_flow.borrow_mut().set_limits(high, low)?;
+        self.control_ssl_reading();
+        Ok(())
+    }
+
     /// Python's `_control_ssl_reading` (T18).
     pub(super) fn control_ssl_reading(&self) {
         let size = self.engine.borrow().pending_ciphertext();

@@ -480,6 +480,11 @@ impl TransportImpl for PipeTransport {
         self.direction == Direction::Read
     }
 
+    #[cfg(feature = "tls")]
+    fn start_tls_compatible(&self) -> bool {
+        false
+    }
+
     /// Bytes written into the pipe that its reader has not taken yet (Linux, a pipe's write
     /// end); `None` for a read pipe, a socket's or a character device's end, elsewhere, and
     /// once the connection is lost (the descriptor may be closed, or reused by now).
