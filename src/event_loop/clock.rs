@@ -63,9 +63,19 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
-    /// A clock standing at zero.
+    /// A clock standing at zero; it moves only by [`advance`](Self::advance).
     ///
-    /// Shown in the examples on [`ManualClock`] and [`advance`](Self::advance).
+    /// # Examples
+    ///
+    /// ```
+    /// let clock = asyncio::ManualClock::new();
+    /// let lp = asyncio::EventLoop::with_clock(clock.clone())?;
+    /// let t0 = lp.time();
+    /// lp.run_once(Some(std::time::Duration::ZERO))?; // a loop turn takes real time...
+    /// assert_eq!(lp.time(), t0); // ...and none of the loop's
+    /// assert_eq!(clock.elapsed(), std::time::Duration::ZERO);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -101,9 +111,19 @@ impl ManualClock {
         self.offset.set(self.offset.get().saturating_add(d));
     }
 
-    /// How far the clock has moved since it was made.
+    /// How far the clock has moved since it was made: the sum of the
+    /// [`advance`](Self::advance)s, up to where the clock stops.
     ///
-    /// Shown in the example on [`advance`](Self::advance).
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let clock = asyncio::ManualClock::new();
+    /// clock.advance(Duration::from_millis(1500));
+    /// clock.advance(Duration::from_millis(500));
+    /// assert_eq!(clock.elapsed(), Duration::from_secs(2));
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.offset.get()
     }
