@@ -319,8 +319,62 @@ impl<P> ConnectAcceptedSocket<P> {
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF; only
     /// with `ssl`.
     ///
-    /// Its effect is shown, with `open_connection`'s option of the same name, in the example
-    /// on [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// The protocol's `connection_lost` then gets an error of kind `InvalidData`
+    /// ([`TlsError::is_truncation`](crate::TlsError::is_truncation) for the streams).
+    ///
+    /// # Examples
+    ///
+    /// A client that aborts after the handshake, sending no close_notify:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::io::ErrorKind;
+    ///
+    /// /// Hands the kind of `connection_lost`'s error, if any, to a future.
+    /// struct Ending(asyncio::LoopFuture<Option<ErrorKind>>);
+    /// impl asyncio::Protocol for Ending {
+    ///     fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+    ///         let _ = self.0.set_result(exc.map(|e| e.kind()));
+    ///     }
+    /// }
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client_sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (accepted, _) = listener.accept()?;
+    /// asyncio::run(async move {
+    ///     let client = asyncio::spawn(async move {
+    ///         let (_reader, writer) = asyncio::open_connection_sock(client_sock)
+    ///             .ssl(client_config)
+    ///             .server_hostname("localhost")
+    ///             .await?;
+    ///         writer.transport().abort();
+    ///         Ok::<_, asyncio::Error>(())
+    ///     });
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let lost = lp.create_future();
+    ///     let ending = lost.clone();
+    ///     lp.connect_accepted_socket(move || Ending(ending), accepted)
+    ///         .ssl(server_config)
+    ///         .ssl_require_close_notify(true) // else a clean EOF: `None`
+    ///         .await?;
+    ///     client.await??;
+    ///     assert_eq!(lost.await?, Some(ErrorKind::InvalidData));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;
