@@ -213,8 +213,7 @@ impl<P> ConnectAcceptedSocket<P> {
     }
 
     /// How long the handshake may take (default 60 s); only with `ssl`. Past it the call
-    /// fails with [`Error::Io`](crate::Error::Io) of kind `ConnectionAborted` and the socket
-    /// is closed.
+    /// fails with [`Error::Io`](crate::Error::Io) of kind `ConnectionAborted`.
     ///
     /// # Examples
     ///
