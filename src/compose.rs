@@ -713,13 +713,37 @@ impl<T: 'static> AsCompleted<T> {
         NextCompleted { of: self }
     }
 
-    /// How many outcomes are still to come. Shown in the [examples](AsCompleted#examples).
+    /// How many outcomes are still to come, whether their tasks have ended yet or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let tasks = [asyncio::spawn(async { 1 }), asyncio::spawn(async { 2 })];
+    ///     let mut completed = asyncio::as_completed(tasks);
+    ///     assert_eq!(completed.len(), 2); // both still to come
+    ///     completed.next().await;
+    ///     assert_eq!(completed.len(), 1);
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn len(&self) -> usize {
         self.left
     }
 
-    /// Whether every outcome has been handed out. Shown in the
-    /// [examples](AsCompleted#examples).
+    /// Whether every outcome has been handed out: the condition of a `while` over the tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let mut completed = asyncio::as_completed([asyncio::spawn(async { 'a' })]);
+    ///     assert!(!completed.is_empty());
+    ///     assert_eq!(completed.next().await, Some(Ok('a')));
+    ///     assert!(completed.is_empty()); // the last outcome was handed out
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.left == 0
     }

@@ -762,7 +762,41 @@ impl TlsError {
     /// checked as a stand-in, is `InvalidCertificate(NotValidForName)`: the names the
     /// certificate is for are in the message.
     ///
-    /// Shown in the example on [`TlsError`].
+    /// # Examples
+    ///
+    /// A client that trusts the server's certificate (made for `localhost`) but names the
+    /// host with a final dot, which rustls does not match:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use rustls::{CertificateError::NotValidForName, Error::InvalidCertificate};
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| {};
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let r = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost.")
+    ///         .await;
+    ///     let Err(asyncio::Error::Tls(e)) = r else { panic!("connected to localhost.") };
+    ///     assert_eq!(e.rustls_error(), Some(&InvalidCertificate(NotValidForName)));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn rustls_error(&self) -> Option<&rustls::Error> {
         match &*self.cause {
             TlsCause::Rustls(e) => Some(e),
@@ -772,9 +806,44 @@ impl TlsError {
     }
 
     /// Our verification of the peer's certificate failed (`ssl.SSLCertVerificationError`):
-    /// unknown issuer, expired, wrong name, …
+    /// unknown issuer, expired, wrong name, …: a failure to report to whoever configures the
+    /// peer's certificate or the trusted roots, not one to retry.
     ///
-    /// Shown in the example on [`TlsError`].
+    /// # Examples
+    ///
+    /// A client that trusts the server's certificate, made for `localhost`, asks for another
+    /// name:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| {};
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let r = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("example.com")
+    ///         .await;
+    ///     let Err(asyncio::Error::Tls(e)) = r else { panic!("connected to example.com") };
+    ///     assert!(e.is_certificate_error(), "{e}");
+    ///     assert!(!e.is_truncation());
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn is_certificate_error(&self) -> bool {
         matches!(
             &*self.cause,

@@ -639,9 +639,34 @@ impl Timeout {
     /// change state of expiring Timeout` (the deadline passed, the scope not ended yet), then
     /// `expired`, or `finished`, as CPython's `RuntimeError`.
     ///
-    /// Shown in the examples on [`timeout_scope`] (`None`: no deadline after all) and
-    /// [`timeout_scope_at`] (a deadline already due); [`reschedule_after`](Self::reschedule_after)
-    /// has an idle timeout.
+    /// [`timeout_scope`] and [`timeout_scope_at`] show `None` and a deadline already due;
+    /// [`reschedule_after`](Self::reschedule_after) has an idle timeout.
+    ///
+    /// # Examples
+    ///
+    /// A deadline brought forward to now expires the scope; moving it after that is refused:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    ///     let now = asyncio::get_running_loop()?.time();
+    ///     let mut kept = None;
+    ///     let r = asyncio::timeout_scope(Duration::from_secs(60), |scope| {
+    ///         kept = Some(scope.clone());
+    ///         async move {
+    ///             scope.reschedule(Some(now))?; // not 60 s: due at once
+    ///             std::future::pending::<asyncio::Result<()>>().await
+    ///         }
+    ///     })
+    ///     .await;
+    ///     assert!(matches!(r, Err(asyncio::Error::Timeout)));
+    ///     let late = kept.unwrap().reschedule(None).unwrap_err();
+    ///     assert_eq!(late.to_string(), "Cannot change state of expired Timeout");
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn reschedule(&self, when: Option<Instant>) -> Result<(), Error> {
         match self.0.phase.get() {
             ScopePhase::Active => {}

@@ -4,7 +4,10 @@
 
 use std::net::SocketAddr;
 
-/// Python's `repr()` of a `str`: single quotes unless the text contains one.
+/// Python's `repr()` of a `str`: single quotes unless the text contains one; control
+/// characters (C0, DEL, C1), the no-break space and the soft hyphen as `\xNN`. Other
+/// characters Python deems unprintable (format and separator characters beyond Latin-1,
+/// shown `\uXXXX` there) print as they are: that needs Unicode's tables.
 pub fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
@@ -21,6 +24,10 @@ pub fn py_repr(s: &str) -> String {
             c if c == quote => {
                 out.push('\\');
                 out.push(c);
+            }
+            // E.g. a TLS alert read by a plain client: `'\x15\x03\x03\x00\x02\x022'`.
+            c if c < ' ' || ('\x7f'..='\u{a0}').contains(&c) || c == '\u{ad}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
             }
             c => out.push(c),
         }

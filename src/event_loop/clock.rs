@@ -63,9 +63,19 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
-    /// A clock standing at zero.
+    /// A clock standing at zero; it moves only by [`advance`](Self::advance).
     ///
-    /// Shown in the examples on [`ManualClock`] and [`advance`](Self::advance).
+    /// # Examples
+    ///
+    /// ```
+    /// let clock = asyncio::ManualClock::new();
+    /// let lp = asyncio::EventLoop::with_clock(clock.clone())?;
+    /// let t0 = lp.time();
+    /// lp.run_once(Some(std::time::Duration::ZERO))?; // a loop turn takes real time...
+    /// assert_eq!(lp.time(), t0); // ...and none of the loop's
+    /// assert_eq!(clock.elapsed(), std::time::Duration::ZERO);
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -98,12 +108,25 @@ impl ManualClock {
     /// # Ok::<_, asyncio::Error>(())
     /// ```
     pub fn advance(&self, d: Duration) {
-        self.offset.set(self.offset.get().saturating_add(d));
+        self.offset
+            .set(self.offset.get().saturating_add(d).min(MANUAL_END));
     }
 
-    /// How far the clock has moved since it was made.
+    /// How far the clock has moved since it was made: the sum of the
+    /// [`advance`](Self::advance)s, up to where the clock stops.
     ///
-    /// Shown in the example on [`advance`](Self::advance).
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let clock = asyncio::ManualClock::new();
+    /// clock.advance(Duration::from_millis(1500));
+    /// clock.advance(Duration::from_millis(500));
+    /// assert_eq!(clock.elapsed(), Duration::from_secs(2));
+    /// clock.advance(Duration::MAX); // to where it stops, 2^63 ns in, and no further
+    /// assert_eq!(clock.elapsed(), Duration::from_nanos(i64::MAX as u64));
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.offset.get()
     }
@@ -237,8 +260,9 @@ impl Clock {
     fn manual_now(&self, m: &ManualClock) -> Instant {
         // Not capped at `FAR_FUTURE`: a clock stopped there would never reach a deadline set
         // after it, and the loop would spin on zero-timeout polls. It ends where `now_ns`
-        // does (i64 nanoseconds): `ns_of` puts every later deadline there, so it is due.
-        latest_within(self.origin, m.elapsed().min(MANUAL_END))
+        // does (i64 nanoseconds, `advance` stops there): `ns_of` puts every later deadline
+        // there, so it is due.
+        latest_within(self.origin, m.elapsed())
     }
 
     /// Nanoseconds from the clock's origin to `when`, signed (an `Instant` before the loop

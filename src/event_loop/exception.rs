@@ -38,10 +38,18 @@ pub struct ExceptionContext {
 }
 
 impl ExceptionContext {
-    /// A context with just a message.
+    /// A context with just a message: what a program hands to
+    /// [`call_exception_handler`](crate::LoopHandle::call_exception_handler) to report a
+    /// failure nobody can return.
     ///
-    /// Shown, with [`with_detail`](Self::with_detail) and
-    /// [`with_exception`](Self::with_exception), in the example on [`ExceptionContext`].
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = asyncio::ExceptionContext::new("cache refresh failed");
+    /// assert_eq!(ctx.message, "cache refresh failed");
+    /// assert!(ctx.exception.is_none() && ctx.details.is_empty());
+    /// assert_eq!(ctx.to_string(), "cache refresh failed"); // the default handler's text
+    /// ```
     pub fn new(message: impl Into<String>) -> Self {
         ExceptionContext {
             message: message.into(),
@@ -50,13 +58,34 @@ impl ExceptionContext {
         }
     }
 
-    /// Adds the `exception` key. Shown in the example on [`ExceptionContext`].
+    /// Adds the `exception` key: the error itself, which a handler may downcast.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+    /// let ctx = asyncio::ExceptionContext::new("reload failed").with_exception(Box::new(err));
+    /// let io = ctx.exception.as_ref().and_then(|e| e.downcast_ref::<std::io::Error>());
+    /// assert_eq!(io.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+    /// assert_eq!(ctx.to_string(), "reload failed\nexception: no such file");
+    /// ```
     pub fn with_exception(mut self, e: Box<dyn std::error::Error>) -> Self {
         self.exception = Some(e);
         self
     }
 
-    /// Adds another key. Shown in the example on [`ExceptionContext`].
+    /// Adds another key (`handle`, `task`, `transport`, … or one of the program's own); the
+    /// default handler prints the keys in sorted order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = asyncio::ExceptionContext::new("job failed")
+    ///     .with_detail("task", "<Task job-7>")
+    ///     .with_detail("attempt", "3");
+    /// assert_eq!(ctx.details, [("task", "<Task job-7>".to_string()), ("attempt", "3".into())]);
+    /// assert_eq!(ctx.to_string(), "job failed\nattempt: 3\ntask: <Task job-7>");
+    /// ```
     pub fn with_detail(self, key: &'static str, value: impl Into<String>) -> Self {
         self.push_detail(key, value.into())
     }
@@ -155,9 +184,20 @@ impl PanicError {
         PanicError { message }
     }
 
-    /// The panic message.
+    /// The panic message (`Box<dyn Any>` for a payload that is not a string).
     ///
-    /// Shown in the example on [`PanicError`].
+    /// # Examples
+    ///
+    /// A closure run on a worker thread panics; its message comes back in the error:
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let r = asyncio::to_thread(|| -> u32 { panic!("boom") }).await;
+    ///     let Err(asyncio::Error::Panic(p)) = r else { panic!("no panic reported") };
+    ///     assert_eq!(p.message(), "boom");
+    /// })?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }

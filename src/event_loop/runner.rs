@@ -114,8 +114,17 @@ impl Default for Runner {
 impl Runner {
     /// A runner; its loop is made on first use.
     ///
-    /// Shown in the examples on [`Runner`], [`get_loop`](Self::get_loop),
-    /// [`run`](Self::run) and [`close`](Self::close).
+    /// # Examples
+    ///
+    /// A task spawned in one run goes on in the next: the runs share one loop.
+    ///
+    /// ```
+    /// let runner = asyncio::Runner::new();
+    /// let task = runner.run(async { asyncio::spawn(async { 40 + 2 }) })?;
+    /// assert_eq!(runner.run(task)?, Ok(42));
+    /// runner.close()?;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn new() -> Runner {
         Runner {
             state: RefCell::new(RunnerState::Created),

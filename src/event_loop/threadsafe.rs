@@ -383,7 +383,22 @@ impl ThreadsafeCallHandle {
     /// captured now, on this thread. Idempotent. A callback already running, or run, is
     /// not affected (only [`cancelled`](Self::cancelled) records the call).
     ///
-    /// Shown in the example on [`ThreadsafeCallHandle`].
+    /// # Examples
+    ///
+    /// What the callback captured goes at the cancel, not when the loop next runs:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let shared = Arc::new(());
+    /// let captured = shared.clone();
+    /// let handle = lp.call_soon_threadsafe(move || drop(captured))?;
+    /// assert_eq!(Arc::strong_count(&shared), 2);
+    /// handle.cancel();
+    /// assert_eq!(Arc::strong_count(&shared), 1); // dropped at once
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L5.
     pub fn cancel(&self) {
         self.call.cancelled().store(true, Ordering::Release);
@@ -392,7 +407,19 @@ impl ThreadsafeCallHandle {
 
     /// Whether [`cancel`](Self::cancel) was called, even if the callback had already run.
     ///
-    /// Shown in the example on [`ThreadsafeCallHandle`].
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let handle = lp.call_soon_threadsafe(move || tx.send("ran").unwrap())?;
+    /// assert!(!handle.cancelled());
+    /// lp.run_until_complete(asyncio::yield_now())?;
+    /// handle.cancel(); // too late to stop it, but recorded
+    /// assert!(handle.cancelled());
+    /// assert_eq!(rx.try_recv(), Ok("ran"));
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.call.cancelled().load(Ordering::Acquire)
     }

@@ -82,7 +82,7 @@ const NIL: u32 = u32::MAX;
 /// A stale key (its entry already fired or was removed, even if the slot has since been reused)
 /// is rejected by every method that takes one.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct TimerKey {
+pub(crate) struct TimerKey {
     /// Index of the entry in the wheel's slab.
     key: u32,
     /// `Wheel::generations[key]` when the entry was inserted; bumped when it leaves.
@@ -167,7 +167,11 @@ struct Expiration {
 /// Values of type `T` are scheduled at an absolute tick and handed back, in deadline order, by
 /// [`advance`](Wheel::advance). See the [module docs](self) for the levels and the guarantees;
 /// `tests::insert_advance_remove` shows the whole life of two entries.
-pub struct Wheel<T> {
+///
+/// Crate-private, as its methods are: users reach it only through `call_later`/`call_at`.
+/// So its examples are the unit tests at the foot of this file, one or more per method; a doc
+/// test, compiled as a crate of its own, could not name it.
+pub(crate) struct Wheel<T> {
     /// Every pending entry. Invariant: each one is linked into exactly the list its `place` names.
     entries: Slab<Entry<T>>,
     /// Generation of each slab slot ever used, bumped whenever its entry leaves (so it outlives
@@ -192,12 +196,12 @@ pub struct Wheel<T> {
 
 impl<T> Wheel<T> {
     /// Creates an empty wheel at tick 0.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_capacity(0)
     }
 
     /// Creates an empty wheel at tick 0 with room for `n` entries before it allocates.
-    pub fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Wheel {
             entries: Slab::with_capacity(n),
             generations: Vec::with_capacity(n),
@@ -209,17 +213,17 @@ impl<T> Wheel<T> {
     }
 
     /// Current time of the wheel in ticks: the last [`advance`](Wheel::advance) target.
-    pub fn elapsed(&self) -> u64 {
+    pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
 
     /// Number of pending entries.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether no entry is pending.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
@@ -231,7 +235,7 @@ impl<T> Wheel<T> {
     /// # Panics
     ///
     /// If more than `u32::MAX - 1` entries are pending at once.
-    pub fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
+    pub(crate) fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
         let key = self.entries.vacant_key();
         let key32 = match u32::try_from(key) {
             Ok(k) if k != NIL => k,
@@ -261,7 +265,7 @@ impl<T> Wheel<T> {
     }
 
     /// Cancels an entry and returns its value; `None` if `key` is stale or unknown. O(1).
-    pub fn remove(&mut self, key: TimerKey) -> Option<T> {
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
         let k = self.live(key)?;
         self.unlink(k);
         Some(self.vacate(k).1)
@@ -271,7 +275,7 @@ impl<T> Wheel<T> {
     ///
     /// The entry counts as newly scheduled: among equal deadlines it now comes last. Returns
     /// `false`, doing nothing, if `key` is stale.
-    pub fn reset(&mut self, key: TimerKey, deadline: u64) -> bool {
+    pub(crate) fn reset(&mut self, key: TimerKey, deadline: u64) -> bool {
         let Some(k) = self.live(key) else {
             return false;
         };
@@ -282,13 +286,13 @@ impl<T> Wheel<T> {
     }
 
     /// The value of a live entry; `None` if `key` is stale.
-    pub fn get(&self, key: TimerKey) -> Option<&T> {
+    pub(crate) fn get(&self, key: TimerKey) -> Option<&T> {
         let k = self.live(key)?;
         Some(&self.entries[k as usize].value)
     }
 
     /// The value of a live entry, mutably; `None` if `key` is stale.
-    pub fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
         let k = self.live(key)?;
         Some(&mut self.entries[k as usize].value)
     }
@@ -296,7 +300,7 @@ impl<T> Wheel<T> {
     /// The deadline (tick) of a live entry; `None` if `key` is stale.
     // Part of the wheel's contract; the loop does not need it, the tests do.
     #[cfg(test)]
-    pub fn deadline(&self, key: TimerKey) -> Option<u64> {
+    pub(crate) fn deadline(&self, key: TimerKey) -> Option<u64> {
         let k = self.live(key)?;
         Some(self.entries[k as usize].deadline)
     }
@@ -307,7 +311,7 @@ impl<T> Wheel<T> {
     /// already due. It may be earlier than any deadline: the start of a higher level's slot,
     /// where entries must cascade, or the start of a 2^36-tick span when only overflow entries
     /// remain. The loop polls until this tick, then advances. O(levels).
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
         let due = self.list(Place::DUE).head;
         if due != NIL {
             return Some(self.entries[due as usize].deadline);
@@ -324,7 +328,7 @@ impl<T> Wheel<T> {
     /// (The loop calls [`advance_ripe`](Wheel::advance_ripe) through one function, so that it
     /// is compiled once; this form is for the wheel's own tests.)
     #[cfg(test)]
-    pub fn advance(&mut self, now: u64, out: &mut Vec<(TimerKey, u64, T)>) {
+    pub(crate) fn advance(&mut self, now: u64, out: &mut Vec<(TimerKey, u64, T)>) {
         self.advance_ripe(now, out, |_| true);
     }
 
@@ -335,7 +339,7 @@ impl<T> Wheel<T> {
     ///
     /// The loop keys its wheel by the millisecond a deadline falls in and asks `ripe` whether
     /// the exact deadline has passed, so a timer fires neither early nor a tick late.
-    pub fn advance_ripe(
+    pub(crate) fn advance_ripe(
         &mut self,
         now: u64,
         out: &mut Vec<(TimerKey, u64, T)>,
@@ -409,7 +413,7 @@ impl<T> Wheel<T> {
     /// work is a cascade: use [`next_deadline`](Wheel::next_deadline)). O(entries looked at).
     ///
     /// The loop uses it to sleep until the exact earliest deadline, not a tick's start.
-    pub fn min_next<K: Ord>(&self, key: impl Fn(&T) -> K) -> Option<K> {
+    pub(crate) fn min_next<K: Ord>(&self, key: impl Fn(&T) -> K) -> Option<K> {
         let place = if self.list(Place::DUE).head != NIL {
             Place::DUE
         } else {
@@ -449,7 +453,7 @@ impl<T> Wheel<T> {
     /// should take them out with [`remove`](Wheel::remove) or [`advance`](Wheel::advance) first.
     // Part of the wheel's contract; the loop does not need it, the tests do.
     #[cfg(test)]
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         for (key, _) in self.entries.iter() {
             self.generations[key] = self.generations[key].wrapping_add(1);
         }

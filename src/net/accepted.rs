@@ -212,17 +212,104 @@ impl<P> ConnectAcceptedSocket<P> {
         self
     }
 
-    /// How long the handshake may take (default 60 s); only with `ssl`.
+    /// How long the handshake may take (default 60 s); only with `ssl`. Past it the call
+    /// fails with [`Error::Io`](crate::Error::Io) of kind `ConnectionAborted`.
     ///
-    /// Shown, with the shutdown timeout, in the example on [`ssl`](Self::ssl).
+    /// # Examples
+    ///
+    /// A client that connects and never starts the handshake:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let _silent = std::net::TcpStream::connect(listener.local_addr()?)?; // sends nothing
+    /// let (accepted, _) = listener.accept()?;
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let late = lp
+    ///         .connect_accepted_socket(Quiet::default, accepted)
+    ///         .ssl(server_config)
+    ///         .ssl_handshake_timeout(std::time::Duration::from_millis(50))
+    ///         .await;
+    ///     let Err(asyncio::Error::Io(e)) = late else { panic!("expected a timeout") };
+    ///     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.handshake_timeout = Some(timeout);
         self
     }
 
-    /// How long the close_notify exchange may take (default 30 s); only with `ssl`.
+    /// How long the close_notify exchange may take (default 30 s); only with `ssl`. Past it,
+    /// `close` stops waiting for the peer's close_notify and aborts.
     ///
-    /// Shown, with the handshake timeout, in the example on [`ssl`](Self::ssl).
+    /// # Examples
+    ///
+    /// A client that reads the server's close_notify but never sends its own: the
+    /// connection is lost 50 ms after `close`, not 30 s.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::{rc::Rc, time::Duration};
+    ///
+    /// struct Lost(Rc<asyncio::Event>);
+    /// impl asyncio::Protocol for Lost {
+    ///     fn connection_lost(&mut self, _exc: Option<std::io::Error>) {
+    ///         self.0.set();
+    ///     }
+    /// }
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # // A blocking rustls client: handshake, read to the close_notify, keep the socket.
+    /// # let client = std::thread::spawn(move || {
+    /// #     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    /// #     let conn = rustls::ClientConnection::new(client_config.into(), name).unwrap();
+    /// #     let mut tls = rustls::StreamOwned::new(conn, sock);
+    /// #     let mut got = Vec::new();
+    /// #     std::io::Read::read_to_end(&mut tls, &mut got).map(|_| tls)
+    /// # });
+    /// let (accepted, _) = listener.accept()?;
+    /// asyncio::run(async move {
+    ///     let lost = Rc::new(asyncio::Event::new());
+    ///     let seen = lost.clone();
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (transport, _) = lp
+    ///         .connect_accepted_socket(move || Lost(seen), accepted)
+    ///         .ssl(server_config)
+    ///         .ssl_shutdown_timeout(Duration::from_millis(50))
+    ///         .await?;
+    ///     transport.close(); // close_notify; the client never answers
+    ///     asyncio::timeout(Duration::from_secs(5), lost.wait()).await // not 30 s
+    /// })??;
+    /// # let _client_socket = client.join().unwrap()?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.tls.options.shutdown_timeout = Some(timeout);
         self
@@ -231,8 +318,62 @@ impl<P> ConnectAcceptedSocket<P> {
     /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF; only
     /// with `ssl`.
     ///
-    /// Its effect is shown, with `open_connection`'s option of the same name, in the example
-    /// on [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// The protocol's `connection_lost` then gets an error of kind `InvalidData`
+    /// ([`TlsError::is_truncation`](crate::TlsError::is_truncation) for the streams).
+    ///
+    /// # Examples
+    ///
+    /// A client that aborts after the handshake, sending no close_notify:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::io::ErrorKind;
+    ///
+    /// /// Hands the kind of `connection_lost`'s error, if any, to a future.
+    /// struct Ending(asyncio::LoopFuture<Option<ErrorKind>>);
+    /// impl asyncio::Protocol for Ending {
+    ///     fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+    ///         let _ = self.0.set_result(exc.map(|e| e.kind()));
+    ///     }
+    /// }
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client_sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (accepted, _) = listener.accept()?;
+    /// asyncio::run(async move {
+    ///     let client = asyncio::spawn(async move {
+    ///         let (_reader, writer) = asyncio::open_connection_sock(client_sock)
+    ///             .ssl(client_config)
+    ///             .server_hostname("localhost")
+    ///             .await?;
+    ///         writer.transport().abort();
+    ///         Ok::<_, asyncio::Error>(())
+    ///     });
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let lost = lp.create_future();
+    ///     let ending = lost.clone();
+    ///     lp.connect_accepted_socket(move || Ending(ending), accepted)
+    ///         .ssl(server_config)
+    ///         .ssl_require_close_notify(true) // else a clean EOF: `None`
+    ///         .await?;
+    ///     client.await??;
+    ///     assert_eq!(lost.await?, Some(ErrorKind::InvalidData));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;

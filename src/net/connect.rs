@@ -953,10 +953,56 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         self
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF.
-    /// The [`ssl`](Self::ssl) example sets it.
-    /// Its effect is shown in the example on
-    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF: the
+    /// protocol's `connection_lost` gets an error of kind `InvalidData`
+    /// ([`TlsError::is_truncation`](crate::TlsError::is_truncation) for the streams).
+    ///
+    /// # Examples
+    ///
+    /// A server that aborts after the handshake, sending no close_notify:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::io::ErrorKind;
+    ///
+    /// /// Hands the kind of `connection_lost`'s error, if any, to a future.
+    /// struct Ending(asyncio::LoopFuture<Option<ErrorKind>>);
+    /// impl asyncio::Protocol for Ending {
+    ///     fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+    ///         let _ = self.0.set_result(exc.map(|e| e.kind()));
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async move {
+    ///     let rude = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.transport().abort();
+    ///     let server = asyncio::start_server(rude, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let lost = lp.create_future();
+    ///     let ending = lost.clone();
+    ///     lp.create_connection(move || Ending(ending), "127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .ssl_require_close_notify(true) // else a clean EOF: `None`
+    ///         .await?;
+    ///     assert_eq!(lost.await?, Some(ErrorKind::InvalidData));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;

@@ -303,9 +303,33 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     }
 
     /// A Unix datagram socket connected to this path (`family=AF_UNIX`, `remote_addr=path`);
-    /// an empty path is no address (not connected).
+    /// an empty path is no address (not connected). `sendto(data, None)` then sends there.
     ///
-    /// Shown in the example on [`local_path`](Self::local_path).
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixDatagram;
+    /// # struct Quiet;
+    /// # impl asyncio::DatagramProtocol for Quiet {}
+    ///
+    /// let name = format!("asyncio-doc-remote-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_file(&path);
+    /// let receiver = UnixDatagram::bind(&path)?; // a plain std socket at the other end
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let (sender, _) = lp.create_datagram_endpoint(|| Quiet).remote_path(&path).await?;
+    ///     sender.sendto(b"to the path", None)?; // no address: the connected one
+    ///     sender.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// receiver.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    /// let mut buf = [0; 32];
+    /// let n = receiver.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"to the path");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.remote = Some(Endpoint::Unix(path.into()));
         self

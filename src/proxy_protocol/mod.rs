@@ -464,44 +464,103 @@ impl SslInfo {
         self.sub(PP2_SUBTYPE_SSL_VERSION)
     }
 
-    /// The client certificate's Common Name (`PP2_SUBTYPE_SSL_CN`).
+    /// The client certificate's Common Name (`PP2_SUBTYPE_SSL_CN`). Trust it only with
+    /// [`client_cert_verified`](Self::client_cert_verified).
     ///
-    /// Used in the example on [`SslInfo`].
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{
+    ///     SslInfo, Tlv, PP2_CLIENT_CERT_CONN, PP2_CLIENT_SSL, PP2_SUBTYPE_SSL_CN,
+    /// };
+    ///
+    /// let cn = Tlv { kind: PP2_SUBTYPE_SSL_CN, value: b"alice".to_vec() };
+    /// let client = PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN;
+    /// let info = SslInfo { client, verify: 0, tlvs: vec![cn] };
+    /// let user = info.cn().filter(|_| info.client_cert_verified());
+    /// assert_eq!(user, Some("alice"));
+    /// ```
     pub fn cn(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_CN)
     }
 
-    /// The cipher (`PP2_SUBTYPE_SSL_CIPHER`).
+    /// The cipher (`PP2_SUBTYPE_SSL_CIPHER`), in OpenSSL's spelling.
     ///
-    /// Used in the example on [`SslInfo`].
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, Tlv, PP2_SUBTYPE_SSL_CIPHER};
+    ///
+    /// let name = b"ECDHE-RSA-AES128-GCM-SHA256".to_vec();
+    /// let c = Tlv { kind: PP2_SUBTYPE_SSL_CIPHER, value: name };
+    /// let info = SslInfo { client: 1, verify: 0, tlvs: vec![c] };
+    /// assert_eq!(info.cipher(), Some("ECDHE-RSA-AES128-GCM-SHA256"));
+    /// assert_eq!(SslInfo { tlvs: vec![], ..info }.cipher(), None); // not sent
+    /// ```
     pub fn cipher(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_CIPHER)
     }
 
-    /// The certificate's signature algorithm (`PP2_SUBTYPE_SSL_SIG_ALG`).
+    /// The certificate's signature algorithm (`PP2_SUBTYPE_SSL_SIG_ALG`), e.g. `SHA256`.
     ///
-    /// Used in the example on [`SslInfo`].
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, Tlv, PP2_SUBTYPE_SSL_SIG_ALG};
+    ///
+    /// let alg = Tlv { kind: PP2_SUBTYPE_SSL_SIG_ALG, value: b"SHA256".to_vec() };
+    /// let info = SslInfo { client: 1, verify: 0, tlvs: vec![alg] };
+    /// assert_eq!(info.sig_alg(), Some("SHA256"));
+    /// ```
     pub fn sig_alg(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_SIG_ALG)
     }
 
-    /// The certificate's key algorithm (`PP2_SUBTYPE_SSL_KEY_ALG`).
+    /// The certificate's key algorithm (`PP2_SUBTYPE_SSL_KEY_ALG`), e.g. `RSA2048`.
     ///
-    /// Used in the example on [`SslInfo`].
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, Tlv, PP2_SUBTYPE_SSL_KEY_ALG};
+    ///
+    /// let alg = Tlv { kind: PP2_SUBTYPE_SSL_KEY_ALG, value: b"RSA2048".to_vec() };
+    /// let info = SslInfo { client: 1, verify: 0, tlvs: vec![alg] };
+    /// assert_eq!(info.key_alg(), Some("RSA2048"));
+    /// let bad = Tlv { kind: PP2_SUBTYPE_SSL_KEY_ALG, value: vec![0xff] };
+    /// assert_eq!(SslInfo { tlvs: vec![bad], ..info }.key_alg(), None); // not UTF-8
+    /// ```
     pub fn key_alg(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_KEY_ALG)
     }
 
     /// The key exchange group (`PP2_SUBTYPE_SSL_GROUP`), e.g. `X25519`.
     ///
-    /// Used in the example on [`client_cert`](Self::client_cert).
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, Tlv, PP2_SUBTYPE_SSL_GROUP};
+    ///
+    /// let g = Tlv { kind: PP2_SUBTYPE_SSL_GROUP, value: b"X25519".to_vec() };
+    /// let info = SslInfo { client: 1, verify: 0, tlvs: vec![g] };
+    /// assert_eq!(info.group(), Some("X25519"));
+    /// ```
     pub fn group(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_GROUP)
     }
 
-    /// The handshake's signature scheme (`PP2_SUBTYPE_SSL_SIG_SCHEME`).
+    /// The handshake's signature scheme (`PP2_SUBTYPE_SSL_SIG_SCHEME`), e.g.
+    /// `rsa_pss_rsae_sha256`.
     ///
-    /// Used in the example on [`client_cert`](Self::client_cert).
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::proxy_protocol::{SslInfo, Tlv, PP2_SUBTYPE_SSL_SIG_SCHEME};
+    ///
+    /// let scheme = b"rsa_pss_rsae_sha256".to_vec();
+    /// let t = Tlv { kind: PP2_SUBTYPE_SSL_SIG_SCHEME, value: scheme };
+    /// let info = SslInfo { client: 1, verify: 0, tlvs: vec![t] };
+    /// assert_eq!(info.sig_scheme(), Some("rsa_pss_rsae_sha256"));
+    /// ```
     pub fn sig_scheme(&self) -> Option<&str> {
         self.sub(PP2_SUBTYPE_SSL_SIG_SCHEME)
     }

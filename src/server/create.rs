@@ -563,7 +563,25 @@ impl CreateServer {
 
     /// Serves on an already bound socket instead of binding: give `""` and port 0 (or an
     /// empty path) to `create_server`; with a host, port or path given too it is an error.
-    /// [`StartServer::sock`](crate::StartServer::sock) has an example.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl asyncio::Protocol for Quiet {}
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?; // bound by our own code
+    /// let addr = listener.local_addr()?;
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp.create_server(Quiet::default, "", 0).sock(listener).await?;
+    ///     assert_eq!(server.sockets()[0].as_inet(), Some(addr)); // served as it was bound
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     // Checklist: L96, L120.
     pub fn sock(mut self, sock: impl Into<ListenSocket>) -> Self {
         let sock = sock.into();
@@ -678,8 +696,35 @@ impl CreateServer {
     /// 64 KiB (`proxy_protocol::MAX_V2_LEN`), and one sent in small pieces is held as it
     /// comes, up to about 128 KiB of buffer per connection with the buffer's growth, until
     /// it is complete or this timeout closes the connection.
-    /// [`StartServer::proxy_protocol_timeout`](crate::StartServer::proxy_protocol_timeout) has
-    /// an example.
+    ///
+    /// # Examples
+    ///
+    /// A client that sends half a header and stalls is closed after 50 ms, not 5 s:
+    ///
+    /// ```
+    /// use asyncio::ProxyProtocol;
+    /// use std::time::Duration;
+    ///
+    /// struct Never;
+    /// impl asyncio::Protocol for Never {}
+    ///
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let server = lp
+    ///         .create_server(|| Never, "127.0.0.1", 0)
+    ///         .proxy_protocol(ProxyProtocol::Required)
+    ///         .proxy_protocol_timeout(Duration::from_millis(50))
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     writer.write(b"PROXY TCP4 192.0.2.1")?; // and no more
+    ///     let end = asyncio::timeout(Duration::from_secs(5), reader.read(-1)).await?;
+    ///     assert_eq!(end?, b""); // the server closed the connection
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn proxy_protocol_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.proxy.timeout = timeout;
         self
@@ -1063,10 +1108,59 @@ impl CreateServer {
         self
     }
 
-    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF. The
-    /// [`ssl`](Self::ssl) example sets it.
-    /// Its effect is shown in the example on
-    /// [`TlsError::is_truncation`](crate::TlsError::is_truncation).
+    /// Report an EOF without close_notify as `Error::Tls` instead of a clean EOF: each
+    /// connection's `connection_lost` gets an error of kind `InvalidData`
+    /// ([`TlsError::is_truncation`](crate::TlsError::is_truncation) for the streams).
+    ///
+    /// # Examples
+    ///
+    /// A client that aborts after the handshake, sending no close_notify:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use std::io::ErrorKind;
+    ///
+    /// /// Hands the kind of `connection_lost`'s error, if any, to a future.
+    /// struct Ending(asyncio::LoopFuture<Option<ErrorKind>>);
+    /// impl asyncio::Protocol for Ending {
+    ///     fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+    ///         let _ = self.0.set_result(exc.map(|e| e.kind()));
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async move {
+    ///     let lp = asyncio::get_running_loop()?;
+    ///     let lost = lp.create_future();
+    ///     let ending = lost.clone();
+    ///     let server = lp
+    ///         .create_server(move || Ending(ending.clone()), "127.0.0.1", 0)
+    ///         .ssl(server_config)
+    ///         .ssl_require_close_notify(true) // else a clean EOF: `None`
+    ///         .await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     writer.transport().abort();
+    ///     assert_eq!(lost.await?, Some(ErrorKind::InvalidData));
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: D9.
     pub fn ssl_require_close_notify(mut self, on: bool) -> Self {
         self.tls.options.require_close_notify = on;

@@ -601,9 +601,24 @@ impl CreateSubprocess {
         self
     }
 
-    /// How the child's exit is learnt (default [`ChildWatcher::Auto`]).
+    /// How the child's exit is learnt (default [`ChildWatcher::Auto`]): `Threaded` asks for
+    /// a helper thread per child where a pidfd would be taken, `Pidfd` for a pidfd or an error.
     ///
-    /// Shown in the example on [`ChildWatcher`].
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncio::ChildWatcher;
+    ///
+    /// asyncio::run(async {
+    ///     let proc = asyncio::create_subprocess_exec("true", [""; 0])
+    ///         .child_watcher(ChildWatcher::Threaded)
+    ///         .await?;
+    ///     assert_eq!(proc.child_watcher(), ChildWatcher::Threaded);
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn child_watcher(mut self, watcher: ChildWatcher) -> Self {
         self.watcher = watcher;
         self

@@ -510,20 +510,136 @@ pub struct TlsInfo {
 
 impl TlsInfo {
     /// `"TLSv1.3"` or `"TLSv1.2"` (Python's `SSLObject.version()`).
-    /// Shown in the [examples](TlsInfo#examples).
+    ///
+    /// # Examples
+    ///
+    /// A client that offers only TLS 1.2:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert.clone()).unwrap();
+    /// let only_tls12 = &[&rustls::version::TLS12];
+    /// let client_config = rustls::ClientConfig::builder_with_protocol_versions(only_tls12)
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = writer.tls_info().expect("a TLS stream");
+    ///     assert_eq!(info.version(), "TLSv1.2");
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn version(&self) -> &str {
         self.version
     }
 
     /// The cipher suite in OpenSSL's spelling, e.g. `TLS_AES_256_GCM_SHA384` (the name in
     /// Python's `SSLObject.cipher()`).
-    /// Shown in the [examples](TlsInfo#examples).
+    ///
+    /// # Examples
+    ///
+    /// A TLS 1.2 client that offers one suite, by its IANA name in rustls:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert.clone()).unwrap();
+    /// use rustls::crypto::{ring, CryptoProvider};
+    /// use ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 as SUITE;
+    /// let provider = CryptoProvider {
+    ///     cipher_suites: vec![SUITE],
+    ///     ..ring::default_provider()
+    /// };
+    /// let client_config = rustls::ClientConfig::builder_with_provider(provider.into())
+    ///     .with_protocol_versions(&[&rustls::version::TLS12])?
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = writer.tls_info().expect("a TLS stream");
+    ///     assert_eq!(info.cipher(), "ECDHE-ECDSA-CHACHA20-POLY1305"); // as OpenSSL names it
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cipher(&self) -> &str {
         &self.cipher
     }
 
     /// The bulk cipher's secret bits, e.g. 256 (the bits in Python's `SSLObject.cipher()`).
-    /// Shown in the [examples](TlsInfo#examples).
+    ///
+    /// # Examples
+    ///
+    /// A client that offers only AES-128:
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert.clone()).unwrap();
+    /// use rustls::crypto::{ring, CryptoProvider};
+    /// let provider = CryptoProvider {
+    ///     cipher_suites: vec![ring::cipher_suite::TLS13_AES_128_GCM_SHA256],
+    ///     ..ring::default_provider()
+    /// };
+    /// let client_config = rustls::ClientConfig::builder_with_provider(provider.into())
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = writer.tls_info().expect("a TLS stream");
+    ///     assert_eq!((info.cipher(), info.cipher_bits()), ("TLS_AES_128_GCM_SHA256", 128));
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cipher_bits(&self) -> u32 {
         self.cipher_bits
     }
@@ -570,20 +686,137 @@ impl TlsInfo {
 
     /// A client's: the name it sent as SNI and checked; a server's: the SNI the client sent
     /// (Python's `SSLObject.server_hostname`).
-    /// Shown in the [examples](TlsInfo#examples).
+    ///
+    /// # Examples
+    ///
+    /// A server reads the name its client asked for (to pick a virtual host, say):
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert.clone()).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// use asyncio::{StreamReader, StreamWriter};
+    ///
+    /// asyncio::run(async move {
+    ///     let greet = |_r: StreamReader, w: StreamWriter| {
+    ///         let sni = w.tls_info().and_then(|i| i.server_hostname().map(str::to_owned));
+    ///         w.write(sni.unwrap_or_default().as_bytes())?;
+    ///         w.close();
+    ///         Ok::<_, asyncio::Error>(())
+    ///     };
+    ///     let server = asyncio::start_server(greet, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     assert_eq!(reader.read(-1).await?, b"localhost");
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn server_hostname(&self) -> Option<&str> {
         self.server_name.as_deref()
     }
 
     /// The peer's certificate chain, DER, leaf first; empty when the peer sent none (Python's
     /// `getpeercert(binary_form=True)` is the first).
-    /// Shown in the [examples](TlsInfo#examples).
+    ///
+    /// # Examples
+    ///
+    /// The client checks it got the very certificate the server was given (pinning):
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert.clone()).unwrap();
+    /// # let client_config = rustls::ClientConfig::builder()
+    /// #     .with_root_certificates(roots)
+    /// #     .with_no_client_auth();
+    /// let pinned = cert.to_vec(); // the server's DER
+    /// asyncio::run(async move {
+    ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
+    ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///         .ssl(client_config)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let info = writer.tls_info().expect("a TLS stream");
+    ///     assert_eq!(info.peer_certificates(), [pinned]); // the leaf, and no more
+    ///     writer.close();
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
     pub fn peer_certificates(&self) -> &[Vec<u8>] {
         &self.peer_certificates
     }
 
     /// Whether the handshake resumed an earlier session (Python's `SSLObject.session_reused`).
-    /// Shown in the [examples](TlsInfo#examples).
+    /// See [`Transport::session_resumed`](crate::Transport::session_resumed) for when a client
+    /// resumes.
+    ///
+    /// # Examples
+    ///
+    /// One client configuration, two connections: the second resumes.
+    ///
+    /// ```
+    /// # use asyncio::tls::rustls;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert = made.cert.der().clone();
+    /// # let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+    /// # let server_config = rustls::ServerConfig::builder()
+    /// #     .with_no_client_auth()
+    /// #     .with_single_cert(vec![cert.clone()], key.into())
+    /// #     .unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert.clone()).unwrap();
+    /// let client_config = std::sync::Arc::new(
+    ///     rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth(),
+    /// );
+    /// asyncio::run(async move {
+    ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| {
+    ///         w.write(b"hi")?; // the session ticket travels with the first data
+    ///         w.close();
+    ///         Ok::<_, asyncio::Error>(())
+    ///     };
+    ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).ssl(server_config).await?;
+    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let mut reused = Vec::new();
+    ///     for _ in 0..2 {
+    ///         let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
+    ///             .ssl(client_config.clone())
+    ///             .server_hostname("localhost")
+    ///             .await?;
+    ///         reader.read(-1).await?;
+    ///         reused.push(writer.tls_info().map(|i| i.session_reused()));
+    ///     }
+    ///     assert_eq!(reused, [Some(false), Some(true)]);
+    ///     server.close();
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     pub fn session_reused(&self) -> bool {
         self.resumed
     }

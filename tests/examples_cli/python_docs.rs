@@ -38,6 +38,13 @@ fn tcp_echo_pair_prints_what_python_prints() {
         r.stdout,
         "Send: \"it's\"\nReceived: \"it's\"\nClose the connection\n"
     );
+    // Control characters in Python's escapes, as its repr prints them (they went out raw,
+    // invisible on a terminal: a TLS server's alert read as `' 2'`).
+    let r = run("tcp_echo_client", &["--port", &port, "a\u{1}b\u{7f}\u{85}"]);
+    assert_eq!(
+        r.stdout,
+        "Send: 'a\\x01b\\x7f\\x85'\nReceived: 'a\\x01b\\x7f\\x85'\nClose the connection\n"
+    );
     // A negative number is a message, as argparse reads it (it was "unknown flag '-5'").
     for message in ["-5", "-.5"] {
         let r = run("tcp_echo_client", &["--port", &port, message]);

@@ -215,6 +215,21 @@ fn force_thread() -> bool {
 /// Makes [`ChildWatcher::Auto`] on this thread behave as if the kernel had no pidfd (and
 /// [`ChildWatcher::Pidfd`] fail with `ENOSYS`, and signals sent on this thread to a child
 /// watched by a thread go by `kill(2)`): the fallback paths, for tests.
+///
+/// Public only for this crate's integration tests (`tests/subprocess/watchers.rs`), which
+/// cannot reach a crate-private hook; hidden from the docs and not part of the API.
+///
+/// ```
+/// asyncio::simulate_no_pidfd(true); // this thread only
+/// let watcher = asyncio::run(async {
+///     let proc = asyncio::create_subprocess_shell("exit 0").await?;
+///     assert_eq!(proc.wait().await, 0);
+///     Ok::<_, asyncio::Error>(proc.child_watcher())
+/// });
+/// asyncio::simulate_no_pidfd(false);
+/// assert_eq!(watcher??, asyncio::ChildWatcher::Threaded); // Auto fell back
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 #[doc(hidden)]
 pub fn simulate_no_pidfd(on: bool) {
     FORCE_THREAD.with(|f| f.set(on));
