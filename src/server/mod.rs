@@ -58,7 +58,6 @@ struct ServerInner {
     clients: RefCell<HashMap<u64, Weak<SocketTransport>, BuildHasherDefault<FdHash>>>,
     /// `wait_closed` and `serve_forever` waiters, each under its own key (D12).
     waiters: RefCell<KeyedWakers>,
-    serving_forever: Cell<bool>,
     /// A Unix socket file to unlink on close if it still has this (device, inode) (L119).
     cleanup: RefCell<Option<(PathBuf, u64, u64)>>,
     /// TLS for accepted connections (T36).
@@ -70,15 +69,41 @@ struct ServerInner {
 
 /// A server's life (L104-L107): bound, then serving once started (`start_serving`,
 /// `serve_forever`, or at creation unless `start_serving(false)`), then closed for good.
-/// Changed only through [`ServerInner::set_state`].
+/// Changed only through [`ServerInner::set_state`]:
+///
+/// ```text
+///   Bound ──start──► Serving ──serve_forever──► ServingForever
+///     │                 │                             │
+///     └─────────────────┴──────── close ──────────────┴──► Closed (final)
+/// ```
+///
+/// `ServingForever` ends only in `Closed`: the `serve_forever` that entered it closes the
+/// server however it ends (its future dropped included), and a second one is refused
+/// meanwhile (L106).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ServerState {
     /// Bound, not listening (`start_serving(false)`).
     Bound,
     /// Listening and accepting.
     Serving,
+    /// Listening and accepting, and a `serve_forever` waits for the close (CPython's
+    /// `_serving_forever_fut`).
+    ServingForever,
     /// `close` was called: the listeners are closed; nothing starts it again.
     Closed,
+}
+
+impl ServerState {
+    /// Whether `self -> to` is a move of the diagram above.
+    fn is_edge(self, to: ServerState) -> bool {
+        use ServerState::*;
+        matches!(
+            (self, to),
+            (Bound, Serving)
+                | (Serving, ServingForever)
+                | (Bound | Serving | ServingForever, Closed)
+        )
+    }
 }
 
 impl ConnectionTracker for ServerInner {
@@ -89,15 +114,18 @@ impl ConnectionTracker for ServerInner {
 }
 
 impl ServerInner {
-    /// The one place the state changes: Bound -> Serving -> Closed, or Bound -> Closed;
-    /// Closed is final. Returns the state it left.
+    /// The one place the state changes, along the [`ServerState`] diagram; `close` may also
+    /// find it closed already (a second close does nothing). Callers refuse what the server
+    /// does not allow before they get here, so another move is a bug of ours: it asserts in
+    /// debug builds and leaves the state as it was in release ones. Returns the state it
+    /// left.
     fn set_state(&self, to: ServerState) -> ServerState {
         let from = self.state.get();
-        let allowed = matches!(
-            (from, to),
-            (ServerState::Bound, ServerState::Serving) | (_, ServerState::Closed)
+        let allowed = from.is_edge(to);
+        debug_assert!(
+            allowed || from == to && to == ServerState::Closed,
+            "server state {from:?} -> {to:?}"
         );
-        debug_assert!(allowed || from == to, "server state {from:?} -> {to:?}");
         if allowed {
             self.state.set(to);
         }
@@ -322,7 +350,10 @@ impl Server {
     /// ```
     // Checklist: L104.
     pub fn is_serving(&self) -> bool {
-        self.inner.state.get() == ServerState::Serving
+        matches!(
+            self.inner.state.get(),
+            ServerState::Serving | ServerState::ServingForever
+        )
     }
 
     /// How many accepted connections are still alive.
@@ -360,7 +391,7 @@ impl Server {
         let inner = &self.inner;
         match inner.state.get() {
             ServerState::Closed => return Err(Error::invalid_state("server is closed")),
-            ServerState::Serving => return Ok(()),
+            ServerState::Serving | ServerState::ServingForever => return Ok(()),
             ServerState::Bound => {
                 // CPython's add_reader raises RuntimeError('Event loop is closed') (after
                 // listen); ours refuses before changing anything, with the same error.
@@ -570,17 +601,18 @@ impl Server {
         if self.inner.is_closed() {
             return Err(Error::invalid_state("server is closed"));
         }
-        if self.inner.serving_forever.get() {
+        if self.inner.state.get() == ServerState::ServingForever {
             return Err(Error::invalid_state(
                 "server is already being awaited on serve_forever()",
             ));
         }
         self.start()?;
-        self.inner.serving_forever.set(true);
+        self.inner.set_state(ServerState::ServingForever);
+        // However this ends (the close it waits for, or its future dropped): closed, the
+        // only way out of `ServingForever`.
         struct Guard(Server);
         impl Drop for Guard {
             fn drop(&mut self) {
-                self.0.inner.serving_forever.set(false);
                 self.0.close();
             }
         }
@@ -666,5 +698,48 @@ fn cleanup_unix_path(path: &Path, dev: u64, ino: u64) {
                 path.display()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerState::{self, *};
+
+    const ALL: [ServerState; 4] = [Bound, Serving, ServingForever, Closed];
+
+    /// The moves `set_state` allows are exactly the diagram's; `Closed` and `ServingForever`
+    /// lead nowhere else (a `serve_forever` never hands the server back to plain serving).
+    // Checklist: L104, L106, L107.
+    #[test]
+    fn l104_l106_l107_the_server_moves_are_the_diagram() {
+        let moves: Vec<(ServerState, ServerState)> = ALL
+            .iter()
+            .flat_map(|&a| ALL.iter().map(move |&b| (a, b)))
+            .filter(|&(a, b)| a.is_edge(b))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                (Bound, Serving),
+                (Bound, Closed),
+                (Serving, ServingForever),
+                (Serving, Closed),
+                (ServingForever, Closed),
+            ]
+        );
+    }
+
+    /// A move off the diagram is a bug of ours: debug builds assert it.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "server state ServingForever -> Serving")]
+    fn a_move_off_the_diagram_asserts_in_debug_builds() {
+        crate::run(async {
+            let noop = |_r: crate::StreamReader, w: crate::StreamWriter| w.close();
+            let server = crate::start_server(noop, "127.0.0.1", 0).await.unwrap();
+            server.inner.set_state(ServingForever);
+            server.inner.set_state(Serving);
+        })
+        .unwrap();
     }
 }
