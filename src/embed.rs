@@ -21,38 +21,11 @@ use crate::event_loop::exception::PanicError;
 use crate::event_loop::threadsafe::ThreadsafeHandle;
 use crate::event_loop::EventLoop;
 
+mod outcome;
+use outcome::{Outcome, Slot};
+
 /// An [`add_done_callback`](ConcurrentFuture::add_done_callback) callback.
 type DoneCallback<T> = Box<dyn FnOnce(&ConcurrentFuture<T>) + Send>;
-
-struct Slot<T> {
-    result: Option<Result<T, Error>>,
-    /// `result()` moved the value out: `result` holds "result already taken" since.
-    taken: bool,
-    /// The waker of the task (on any executor) awaiting the `ConcurrentFuture`: one handle,
-    /// polled by one task at a time, so one waker, replaced when another polls and taken back
-    /// when the handle is dropped (an abandoned await keeps no task alive, D12).
-    waiter: Option<Waker>,
-    /// The waker of the loop-side task, to deliver a cancellation.
-    runner: Option<Waker>,
-    /// Callbacks waiting for the result, in the order they were added; taken (and run,
-    /// with the lock released) by whoever puts the result in.
-    callbacks: Vec<DoneCallback<T>>,
-}
-
-impl<T> Slot<T> {
-    /// The result, if it is there. A value is moved out once, leaving a marker so a later
-    /// call says so instead of blocking; an error (a cancellation included) stays, and each
-    /// call gets a copy, as Python's `result()` raises the same exception at every call.
-    // Checklist: L26.
-    fn take_result(&mut self) -> Option<Result<T, Error>> {
-        if let Err(e) = self.result.as_ref()? {
-            return Some(Err(e.duplicate()));
-        }
-        self.taken = true;
-        self.result
-            .replace(Err(Error::invalid_state("result already taken")))
-    }
-}
 
 struct Shared<T> {
     slot: Mutex<Slot<T>>,
@@ -63,7 +36,7 @@ struct Shared<T> {
 impl<T> Shared<T> {
     fn complete(self: &Arc<Self>, r: Result<T, Error>) {
         let mut s = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if s.result.is_some() {
+        if s.outcome.is_done() {
             return;
         }
         if matches!(r, Err(Error::Cancelled)) {
@@ -71,7 +44,10 @@ impl<T> Shared<T> {
             // good, as Python's chained one is, also once its result has been taken.
             self.cancel.store(true, Ordering::Release);
         }
-        s.result = Some(r);
+        s.set_outcome(match r {
+            Ok(v) => Outcome::Value(v),
+            Err(e) => Outcome::Failed(e),
+        });
         let waiter = s.waiter.take();
         let callbacks = std::mem::take(&mut s.callbacks);
         drop(s);
@@ -203,9 +179,9 @@ impl<T> ConcurrentFuture<T> {
     /// ```
     pub fn exception(&self, timeout: Option<Duration>) -> Result<Option<Error>, Error> {
         let s = self.wait(timeout)?;
-        match &s.result {
-            Some(Err(Error::Cancelled)) => Err(Error::Cancelled),
-            Some(Err(e)) if !s.taken => Ok(Some(e.duplicate())),
+        match &s.outcome {
+            Outcome::Failed(Error::Cancelled) => Err(Error::Cancelled),
+            Outcome::Failed(e) => Ok(Some(e.duplicate())),
             _ => Ok(None),
         }
     }
@@ -217,7 +193,7 @@ impl<T> ConcurrentFuture<T> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if s.result.is_some() {
+            if s.outcome.is_done() {
                 return Ok(s);
             }
             s = match deadline {
@@ -260,14 +236,14 @@ impl<T> ConcurrentFuture<T> {
             if self.shared.cancel.load(Ordering::Acquire) {
                 return true;
             }
-            if s.result.is_some() {
+            if s.outcome.is_done() {
                 return false;
             }
             self.shared.cancel.store(true, Ordering::Release);
             // Done at once, as a `concurrent.futures.Future` is: nobody waits for the loop
             // to notice (it may not be running, or be driven by the very thread waiting).
             // Under the lock, so the work finishing meanwhile cannot slip a value in.
-            s.result = Some(Err(Error::Cancelled));
+            s.set_outcome(Outcome::Failed(Error::Cancelled));
             (
                 s.runner.clone(),
                 s.waiter.take(),
@@ -330,7 +306,7 @@ impl<T> ConcurrentFuture<T> {
         F: FnOnce(&ConcurrentFuture<T>) + Send + 'static,
     {
         let mut s = self.shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if s.result.is_none() {
+        if !s.outcome.is_done() {
             s.callbacks.push(Box::new(f));
             return;
         }
@@ -355,8 +331,8 @@ impl<T> ConcurrentFuture<T> {
             .slot
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .result
-            .is_some()
+            .outcome
+            .is_done()
     }
 }
 
@@ -421,8 +397,7 @@ where
 {
     let shared = Arc::new(Shared {
         slot: Mutex::new(Slot {
-            result: None,
-            taken: false,
+            outcome: Outcome::Pending,
             waiter: None,
             runner: None,
             callbacks: Vec::new(),

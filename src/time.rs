@@ -25,7 +25,7 @@ use crate::event_loop::{current_loop, LoopHandle, LoopInner, TimerEntry};
 /// Never fires early, and always gives up control at least once: `sleep(Duration::ZERO)`
 /// (or a deadline already passed) waits exactly one loop iteration, as [`yield_now`] does
 /// and as Python's `asyncio.sleep(0)` does. `Duration::MAX` (any delay beyond about
-/// 34 years) saturates: it sleeps "forever" without overflowing.
+/// 292 years) saturates: it sleeps forever without overflowing.
 ///
 /// Made outside a running loop (before `run_until_complete`, say), it has no loop clock to
 /// read: the delay then counts from its first poll, on the clock of the loop that polls it, as

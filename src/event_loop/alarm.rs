@@ -140,4 +140,15 @@ mod tests {
         assert_eq!(*log.borrow(), [("near", true), ("far", true)]);
         assert!(!h.inner.is_far());
     }
+
+    /// A timer that never comes due (`Duration::MAX`, saturated where the loop's counts end)
+    /// is left to the alarm too: the kernel takes an alarm that far ahead.
+    #[test]
+    fn a_never_due_timer_is_left_to_the_alarm() {
+        let lp = EventLoop::new().unwrap();
+        let h = lp.handle();
+        h.call_later(Duration::MAX, || ()).unwrap();
+        lp.run_once(Some(Duration::from_millis(1))).unwrap();
+        assert!(h.inner.is_far(), "no far mode for a never-due timer");
+    }
 }

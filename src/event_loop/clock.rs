@@ -16,14 +16,16 @@ use std::time::{Duration, Instant};
 /// One wheel tick.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
-/// The latest deadline a timer gets: 2^30 s, about 34 years ahead. Later ones
-/// (`Duration::MAX`, the idiom for "no deadline") saturate to it, so no timer API overflows
-/// an `Instant` (L6).
-pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
+/// The latest deadline a timer gets: 2^63 - 1 ns, about 292 years ahead, the last time the
+/// loop's nanosecond counts hold. Later ones (`Duration::MAX`, the idiom for "no deadline")
+/// saturate to it, so no timer API overflows an `Instant` (L6), and a deadline made from it
+/// counts (`Clock::ns_of`) as the end of time: never due on the system clock, due on a
+/// [`ManualClock`] only once that is moved to its very end.
+pub(crate) const FAR_FUTURE: Duration = Duration::from_nanos(i64::MAX as u64);
 
 /// Where a [`ManualClock`] stops: `i64::MAX` nanoseconds (292 years) past its origin, the
 /// last time the loop's nanosecond counts hold.
-const MANUAL_END: Duration = Duration::from_nanos(i64::MAX as u64);
+const MANUAL_END: Duration = FAR_FUTURE;
 
 /// `now + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow. Where even
 /// that is past the last `Instant` the platform can hold, the latest one within reach (the
@@ -81,8 +83,9 @@ impl ManualClock {
     }
 
     /// Moves the clock forward by `d`. It moves on for 2^63 ns (292 years) from where it
-    /// started, well past the 2^30 s (34 years) at which a timer's delay saturates, and stops
-    /// there: `Duration::MAX` takes it to that end, where every timer left is due.
+    /// started and stops there: `Duration::MAX` takes it to that end, where every timer left
+    /// is due, those whose delay saturated (`Duration::MAX`, "no deadline") too; no earlier
+    /// time makes those due.
     ///
     /// # Examples
     ///
@@ -258,18 +261,18 @@ impl Clock {
     #[cold]
     #[inline(never)]
     fn manual_now(&self, m: &ManualClock) -> Instant {
-        // Not capped at `FAR_FUTURE`: a clock stopped there would never reach a deadline set
-        // after it, and the loop would spin on zero-timeout polls. It ends where `now_ns`
-        // does (i64 nanoseconds, `advance` stops there): `ns_of` puts every later deadline
-        // there, so it is due.
-        latest_within(self.origin, m.elapsed())
+        // It ends where `now_ns` does (i64 nanoseconds): `ns_of` puts every later deadline
+        // there, so at the end every timer is due.
+        latest_within(self.origin, m.elapsed().min(MANUAL_END))
     }
 
     /// Nanoseconds from the clock's origin to `when`, signed (an `Instant` before the loop
     /// was made is negative, so past deadlines keep their order, L7), and saturating at
-    /// [`FAR_FUTURE`] beyond now.
+    /// `i64::MAX` (292 years, where a [`ManualClock`] ends). Exact below that, however far
+    /// ahead: a deadline is never cut short, so a timer is never early (L8); it was once cut
+    /// to now + 34 years, which a manual clock moved past fired early.
     pub(crate) fn ns_of(&self, when: Instant) -> i64 {
-        let ns = match when.checked_duration_since(self.origin) {
+        match when.checked_duration_since(self.origin) {
             Some(d) => d.as_nanos().min(i64::MAX as u128) as i64,
             None => {
                 -(self
@@ -278,14 +281,6 @@ impl Clock {
                     .as_nanos()
                     .min(i64::MAX as u128) as i64)
             }
-        };
-        if ns < 1 << 60 {
-            ns
-        } else {
-            // 36 years past the origin: clamp relative to now (reads the clock, rarely).
-            self.now_ns()
-                .saturating_add(FAR_FUTURE.as_nanos() as i64)
-                .min(ns)
         }
     }
 
@@ -452,7 +447,10 @@ mod tests {
         m.advance(Duration::from_micros(1999));
         assert_eq!(c.now_ns(), 1_999_000);
         assert_eq!(tick_start(2), 2_000_000);
-        let far = c.ns_of(c.origin + Duration::from_secs(1 << 40));
-        assert_eq!(far, c.now_ns() + FAR_FUTURE.as_nanos() as i64);
+        // Exact however far ahead (L8: never early), saturating where the counts end.
+        let far = c.ns_of(c.origin + Duration::from_secs(1 << 31));
+        assert_eq!(far, (1 << 31) * 1_000_000_000);
+        assert_eq!(c.ns_of(c.origin + Duration::from_secs(1 << 40)), i64::MAX);
+        assert_eq!(c.ns_of(deadline_after(c.now(), Duration::MAX)), i64::MAX);
     }
 }

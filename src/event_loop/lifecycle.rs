@@ -507,7 +507,7 @@ impl LoopHandle {
     /// close. Bounded: tasks that spawn tasks, or callbacks that queue callbacks, get at most
     /// 100 rounds.
     pub(crate) fn shutdown_tasks(&self) {
-        self.inner.book.set_shutting_down(true);
+        let _mark = self.inner.book.mark_shutting_down();
         for _ in 0..100 {
             let keys = self.inner.tasks.borrow().keys();
             if keys.is_empty() && self.inner.ready.is_empty() {
@@ -519,7 +519,6 @@ impl LoopHandle {
             self.stop(); // one iteration: each cancelled task drops its future in it
             let _ = self.run_forever_with(&mut || {}, false);
         }
-        self.inner.book.set_shutting_down(false);
     }
 }
 

@@ -228,18 +228,17 @@ impl Runner {
             ));
         }
         let lp = self.get_loop()?;
-        let interrupted = Rc::new(Cell::new(false));
-        let over = Rc::new(Cell::new(false));
+        let state = Rc::new(Cell::new(RunState::Running));
         // CPython's Runner: only on the main thread, and only over the default handler.
         let on_sigint = signals::is_main_thread() && signals::is_default(libc::SIGINT);
         let mut handler = None;
         if on_sigint {
-            let (flag, ended, stopper) = (interrupted.clone(), over.clone(), lp.clone());
+            let (run, stopper) = (state.clone(), lp.clone());
             lp.add_signal_handler(libc::SIGINT, move || {
-                if ended.get() {
+                if run.get() == RunState::Over {
                     return; // queued as this run ended: counted there, not a later run's
                 }
-                flag.set(true);
+                RunState::set(&run, RunState::Interrupted);
                 // CPython's `_on_sigint`: the main task is cancelled, so `fut` is dropped at
                 // its next step, in the running loop. Already ended (in this iteration): stop.
                 if !stopper.inner.cancel_main() {
@@ -248,12 +247,7 @@ impl Runner {
             })?;
             handler = lp.signal_handler(libc::SIGINT);
         }
-        Ok(OneRun {
-            lp,
-            interrupted,
-            over,
-            handler,
-        })
+        Ok(OneRun { lp, state, handler })
     }
 
     /// Cancels every task left and runs the loop until they have ended and the
@@ -343,14 +337,53 @@ impl Drop for Runner {
     }
 }
 
+/// Where one [`Runner::run`] stands for Ctrl-C, shared with its SIGINT handler. Changed only
+/// by [`RunState::set`]:
+///
+/// ```text
+///   Running ──SIGINT──► Interrupted ──SIGINT──► Interrupted
+///      │                     │
+///      └──── the run ends ───┴──► Over  (final: a SIGINT callback still queued does nothing)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RunState {
+    Running,
+    /// The SIGINT handler ran: the run ends as `KeyboardInterrupt`.
+    Interrupted,
+    /// The run has ended ([`OneRun`]'s drop).
+    Over,
+}
+
+impl RunState {
+    /// Whether `self -> to` is a move of the diagram above, or staying put.
+    fn is_legal(self, to: RunState) -> bool {
+        use RunState::*;
+        self == to
+            || matches!(
+                (self, to),
+                (Running, Interrupted) | (Running | Interrupted, Over)
+            )
+    }
+
+    /// The one place a run's state changes. The handler looks for `Over` before it moves, so
+    /// another move is a bug of ours: it asserts in debug builds and is ignored in release
+    /// ones (an ended run stays ended).
+    fn set(cell: &Cell<RunState>, to: RunState) {
+        let from = cell.get();
+        let legal = from.is_legal(to);
+        debug_assert!(legal, "run state {from:?} -> {to:?}");
+        if legal {
+            cell.set(to);
+        }
+    }
+}
+
 /// One [`Runner::run`]: the loop and its Ctrl-C state, between
 /// [`begin`](Runner::begin) and [`end`](OneRun::end).
 struct OneRun {
     lp: LoopHandle,
-    /// Set by the SIGINT handler.
-    interrupted: Rc<Cell<bool>>,
-    /// The run has ended: a callback of its SIGINT handler still queued does nothing.
-    over: Rc<Cell<bool>>,
+    /// Shared with the SIGINT handler the run installed.
+    state: Rc<Cell<RunState>>,
     /// The SIGINT handler the run installed (main thread, default disposition), to remove at
     /// its end if it is still the one installed.
     handler: Option<Rc<dyn Fn()>>,
@@ -375,7 +408,7 @@ impl OneRun {
             self.lp.read_signal_pipe_now();
         }
         let late = ours && self.lp.signal_deliveries(libc::SIGINT) > 0;
-        let interrupted = self.interrupted.get() || late;
+        let interrupted = self.state.get() == RunState::Interrupted || late;
         drop(self);
         if interrupted {
             return Err(Error::KeyboardInterrupt);
@@ -390,7 +423,7 @@ impl Drop for OneRun {
     /// handler would swallow Ctrl-C outside any run, and the next run would take it for the
     /// user's own handler and leave SIGINT alone.
     fn drop(&mut self) {
-        self.over.set(true);
+        RunState::set(&self.state, RunState::Over);
         // Only while it is ours: a handler the future installed meanwhile (the user's own
         // graceful shutdown) stays, as CPython restores SIGINT only if `getsignal` still
         // gives the runner's handler.
@@ -401,5 +434,52 @@ impl Drop for OneRun {
         if installed.is_some_and(|h| Rc::ptr_eq(&h, &ours)) {
             let _ = self.lp.remove_signal_handler(libc::SIGINT);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunState::{self, *};
+    use std::cell::Cell;
+
+    const ALL: [RunState; 3] = [Running, Interrupted, Over];
+
+    /// The legal moves are the diagram's (and staying put); `Over` is final.
+    // Checklist: L42.
+    #[test]
+    fn l42_the_run_state_moves_are_the_diagram_and_over_is_final() {
+        let moves: Vec<(RunState, RunState)> = ALL
+            .iter()
+            .flat_map(|&a| ALL.iter().map(move |&b| (a, b)))
+            .filter(|&(a, b)| a != b && a.is_legal(b))
+            .collect();
+        assert_eq!(
+            moves,
+            [(Running, Interrupted), (Running, Over), (Interrupted, Over)]
+        );
+        assert!(ALL.iter().all(|&s| s.is_legal(s)), "staying put is legal");
+        let run = Cell::new(Running);
+        for to in [Interrupted, Interrupted, Over] {
+            RunState::set(&run, to);
+            assert_eq!(run.get(), to);
+        }
+    }
+
+    /// Debug builds: an ended run interrupted (a SIGINT counted for a run that is over) is a
+    /// bug of ours, caught at once.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "run state Over -> Interrupted")]
+    fn l42_interrupting_an_ended_run_asserts_in_debug_builds() {
+        RunState::set(&Cell::new(Over), Interrupted);
+    }
+
+    /// Release builds: the move is ignored, the run stays over.
+    #[cfg(not(debug_assertions))]
+    #[test]
+    fn l42_interrupting_an_ended_run_is_ignored_in_release_builds() {
+        let run = Cell::new(Over);
+        RunState::set(&run, Interrupted);
+        assert_eq!(run.get(), Over);
     }
 }

@@ -33,8 +33,8 @@ pub(crate) enum TimerEntry {
 impl LoopHandle {
     /// Schedules `f` to run once `delay` has passed (Python's `loop.call_later`): the same as
     /// `call_at(time() + delay, f)`. A zero delay runs after the callbacks already queued.
-    /// Any delay is accepted: one beyond about 34 years (`Duration::MAX` included, the idiom
-    /// for "never") saturates at that far future instead of overflowing.
+    /// Any delay is accepted: one beyond about 292 years (`Duration::MAX` included, the idiom
+    /// for "never") saturates at that far future instead of overflowing, and never fires.
     ///
     /// # Errors
     /// [`Error::InvalidState`] after [`close`](Self::close).

@@ -872,7 +872,6 @@ impl CreateServer {
                 state: Cell::new(ServerState::Bound),
                 clients: RefCell::new(HashMap::default()),
                 waiters: RefCell::default(),
-                serving_forever: Cell::new(false),
                 cleanup: RefCell::new(cleanup),
                 #[cfg(feature = "tls")]
                 tls: self.tls.clone(),

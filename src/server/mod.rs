@@ -37,6 +37,9 @@ use crate::wakers::{KeyedWakers, Withdraw};
 mod accept;
 mod create;
 mod proxy_layer;
+mod state;
+
+use state::ServerState;
 
 use accept::Accepter;
 pub(crate) use create::{bind_each, bound_none, not_this_hosts};
@@ -58,7 +61,6 @@ struct ServerInner {
     clients: RefCell<HashMap<u64, Weak<SocketTransport>, BuildHasherDefault<FdHash>>>,
     /// `wait_closed` and `serve_forever` waiters, each under its own key (D12).
     waiters: RefCell<KeyedWakers>,
-    serving_forever: Cell<bool>,
     /// A Unix socket file to unlink on close if it still has this (device, inode) (L119).
     cleanup: RefCell<Option<(PathBuf, u64, u64)>>,
     /// TLS for accepted connections (T36).
@@ -66,19 +68,6 @@ struct ServerInner {
     tls: crate::tls::ServerOptions,
     /// PROXY protocol header before anything else (off by default).
     proxy: proxy_layer::ProxyOptions,
-}
-
-/// A server's life (L104-L107): bound, then serving once started (`start_serving`,
-/// `serve_forever`, or at creation unless `start_serving(false)`), then closed for good.
-/// Changed only through [`ServerInner::set_state`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ServerState {
-    /// Bound, not listening (`start_serving(false)`).
-    Bound,
-    /// Listening and accepting.
-    Serving,
-    /// `close` was called: the listeners are closed; nothing starts it again.
-    Closed,
 }
 
 impl ConnectionTracker for ServerInner {
@@ -89,15 +78,18 @@ impl ConnectionTracker for ServerInner {
 }
 
 impl ServerInner {
-    /// The one place the state changes: Bound -> Serving -> Closed, or Bound -> Closed;
-    /// Closed is final. Returns the state it left.
+    /// The one place the state changes, along the [`ServerState`] diagram; `close` may also
+    /// find it closed already (a second close does nothing). Callers refuse what the server
+    /// does not allow before they get here, so another move is a bug of ours: it asserts in
+    /// debug builds and leaves the state as it was in release ones. Returns the state it
+    /// left.
     fn set_state(&self, to: ServerState) -> ServerState {
         let from = self.state.get();
-        let allowed = matches!(
-            (from, to),
-            (ServerState::Bound, ServerState::Serving) | (_, ServerState::Closed)
+        let allowed = from.is_edge(to);
+        debug_assert!(
+            allowed || from == to && to == ServerState::Closed,
+            "server state {from:?} -> {to:?}"
         );
-        debug_assert!(allowed || from == to, "server state {from:?} -> {to:?}");
         if allowed {
             self.state.set(to);
         }
@@ -322,7 +314,10 @@ impl Server {
     /// ```
     // Checklist: L104.
     pub fn is_serving(&self) -> bool {
-        self.inner.state.get() == ServerState::Serving
+        matches!(
+            self.inner.state.get(),
+            ServerState::Serving | ServerState::ServingForever
+        )
     }
 
     /// How many accepted connections are still alive.
@@ -360,7 +355,7 @@ impl Server {
         let inner = &self.inner;
         match inner.state.get() {
             ServerState::Closed => return Err(Error::invalid_state("server is closed")),
-            ServerState::Serving => return Ok(()),
+            ServerState::Serving | ServerState::ServingForever => return Ok(()),
             ServerState::Bound => {
                 // CPython's add_reader raises RuntimeError('Event loop is closed') (after
                 // listen); ours refuses before changing anything, with the same error.
@@ -570,17 +565,18 @@ impl Server {
         if self.inner.is_closed() {
             return Err(Error::invalid_state("server is closed"));
         }
-        if self.inner.serving_forever.get() {
+        if self.inner.state.get() == ServerState::ServingForever {
             return Err(Error::invalid_state(
                 "server is already being awaited on serve_forever()",
             ));
         }
         self.start()?;
-        self.inner.serving_forever.set(true);
+        self.inner.set_state(ServerState::ServingForever);
+        // However this ends (the close it waits for, or its future dropped): closed, the
+        // only way out of `ServingForever`.
         struct Guard(Server);
         impl Drop for Guard {
             fn drop(&mut self) {
-                self.0.inner.serving_forever.set(false);
                 self.0.close();
             }
         }

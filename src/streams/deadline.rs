@@ -52,7 +52,7 @@ use crate::event_loop::TimerEntry;
 use crate::protocol::{when_cell_free, Hold, Need};
 
 /// A timeout as nanoseconds on the loop's clock; `Duration::MAX` and other huge values
-/// saturate at [`FAR_FUTURE`] (about 34 years), so no sum overflows.
+/// saturate at [`FAR_FUTURE`] (`i64::MAX` ns, never reached); sums with it saturate.
 fn ns(d: Duration) -> i64 {
     d.min(FAR_FUTURE).as_nanos() as i64
 }

@@ -334,3 +334,57 @@ fn l41_a_task_failing_as_run_cancels_it_is_reported_as_a_shutdown_failure() {
     );
     assert!(seen[0].contains("cleanup fails"), "{seen:?}");
 }
+
+/// The shutdown mark ("a failure reported now is a shutdown failure", L41) does not outlive a
+/// shutdown that a panic cut short. Here the panic is one no catch can contain: a task's
+/// cleanup panics with a payload whose own drop panics, as the loop reports it. The panic
+/// leaves `Runner::close` with the runner still open; a task failing in the runner's next run
+/// is then an ordinary never-retrieved failure (L35), not an `asyncio.run() shutdown` one.
+// Checklist: L35, L41.
+#[test]
+fn l35_l41_a_shutdown_cut_short_by_a_panic_leaves_no_shutdown_mark() {
+    struct PanicsAgain;
+    impl Drop for PanicsAgain {
+        fn drop(&mut self) {
+            panic!("the payload's drop fails too");
+        }
+    }
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            std::panic::panic_any(PanicsAgain);
+        }
+    }
+    let runner = asyncio::Runner::new();
+    runner
+        .run(async {
+            leave_a_task_holding(PanicsOnDrop);
+            asyncio::yield_now().await;
+        })
+        .unwrap();
+    let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.close()));
+    if closing.is_ok() {
+        return; // the shutdown contained it: no mark can be left
+    }
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let s = seen.clone();
+    runner
+        .run(async move {
+            let lp = asyncio::get_running_loop().unwrap();
+            lp.set_exception_handler(Some(
+                move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                    s.borrow_mut().push(ctx.to_string());
+                },
+            ));
+            asyncio::spawn(async { Err::<(), String>("fails".into()) }).detach();
+            asyncio::yield_now().await;
+            asyncio::yield_now().await;
+        })
+        .unwrap();
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved"),
+        "{seen:?}"
+    );
+}

@@ -647,7 +647,7 @@ fn l27_a_sleep_armed_on_one_loop_and_awaited_on_another_moves_its_timer_there() 
     );
 }
 
-/// A manual clock moved past 2^30 s (34 years, where a timer's delay saturates) keeps
+/// A manual clock moved past 2^30 s (34 years, where a timer's delay once saturated) keeps
 /// moving: `time()` follows it, and timers set there, a sleep included, fire when it reaches
 /// them. It used to stop at that mark, so no later deadline was ever due and a run waiting
 /// for one spun on zero-timeout polls. At its very end (`Duration::MAX`) every timer is due.
@@ -700,4 +700,59 @@ fn l6_l11_a_manual_clock_past_the_far_future_keeps_time_and_fires_timers() {
         log.get()[3..],
         ["beyond".to_string(), "at the end".to_string()]
     );
+}
+
+/// A deadline far ahead (past 2^60 ns from the loop's origin, about 36 years) keeps its
+/// exact time: `call_at`, `sleep_until` and `timeout_at` at 40 years are not due at 35, and
+/// are due at 40. The deadline used to be cut to `now + 2^30 s` (34 years) as it was filed,
+/// so a manual clock moved past the cut fired them 6 years early, while `when()` said 40
+/// years; and `Duration::MAX`, saturated at 34 years, fired at 34: now it saturates where the
+/// clock's counts end, so no time before a manual clock's very end makes it due.
+// Checklist: L6, L8, L11.
+#[test]
+fn l6_l8_a_deadline_past_2_pow_60_ns_is_never_early() {
+    const YEARS: u64 = 365 * 24 * 3600;
+    let clock = ManualClock::new();
+    let lp = EventLoop::with_clock(clock.clone()).unwrap();
+    let t0 = lp.time();
+    let at = t0 + Duration::from_secs(40 * YEARS);
+    let log = Log::default();
+    let l = log.clone();
+    let timer = lp.call_at(at, move || l.push("call_at")).unwrap();
+    assert_eq!(timer.when(), at);
+    let l = log.clone();
+    lp.spawn(async move {
+        asyncio::sleep_until(at).await;
+        l.push("sleep_until");
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.spawn(async move {
+        let r = asyncio::timeout_at(at, std::future::pending::<()>()).await;
+        l.push(if r.is_err() { "timeout_at" } else { "?" });
+    })
+    .unwrap()
+    .detach();
+    let l = log.clone();
+    lp.call_later(Duration::MAX, move || l.push("Duration::MAX"))
+        .unwrap();
+    let turns = |n| {
+        for _ in 0..n {
+            lp.run_once(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    turns(3);
+    clock.advance(Duration::from_secs(35 * YEARS));
+    turns(3);
+    assert!(log.get().is_empty(), "early at 35 years: {:?}", log.get());
+    clock.advance(Duration::from_secs(5 * YEARS) - ms(1));
+    turns(3);
+    assert!(log.get().is_empty(), "early by 1 ms: {:?}", log.get());
+    clock.advance(ms(1));
+    turns(3);
+    assert_eq!(log.get(), ["call_at", "sleep_until", "timeout_at"]);
+    clock.advance(Duration::from_secs(250 * YEARS));
+    turns(3);
+    assert_eq!(log.get().len(), 3, "Duration::MAX fired: {:?}", log.get());
 }

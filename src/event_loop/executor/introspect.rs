@@ -66,6 +66,18 @@ pub(crate) struct TaskBook {
     shutting_down: Cell<bool>,
 }
 
+/// [`TaskBook::mark_shutting_down`]'s mark: the shutdown lasts as long as it does.
+pub(crate) struct ShuttingDown<'a> {
+    book: &'a TaskBook,
+    before: bool,
+}
+
+impl Drop for ShuttingDown<'_> {
+    fn drop(&mut self) {
+        self.book.shutting_down.set(self.before);
+    }
+}
+
 impl TaskBook {
     pub(crate) fn new() -> Self {
         TaskBook {
@@ -87,8 +99,14 @@ impl TaskBook {
         self.shutting_down.get()
     }
 
-    pub(crate) fn set_shutting_down(&self, on: bool) {
-        self.shutting_down.set(on);
+    /// Marks the loop as shutting down until the mark is dropped, which gives back what was
+    /// there before: however the shutdown ends, a panic that no catch contains included (a
+    /// payload whose own drop panics), the mark does not outlive it.
+    pub(crate) fn mark_shutting_down(&self) -> ShuttingDown<'_> {
+        ShuttingDown {
+            book: self,
+            before: self.shutting_down.replace(true),
+        }
     }
 
     /// The task being polled right now, or [`NO_TASK`].
