@@ -364,12 +364,12 @@ impl TransportImpl for PipeTransport {
         self.write_data(data)
     }
 
-    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+    fn writelines_other(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         self.write_chunks(chunks)
     }
 
     /// Closes the pipe once flushed: for a pipe, the end of writing is the end of the pipe.
-    fn write_eof(&self) -> Result<(), Error> {
+    fn write_eof_other(&self) -> Result<(), Error> {
         if self.direction == Direction::Read {
             return Err(Error::Unsupported(
                 "write_eof() on a read pipe transport".into(),
@@ -393,7 +393,7 @@ impl TransportImpl for PipeTransport {
     fn close(&self) {
         match self.direction {
             Direction::Write => {
-                let _ = self.write_eof();
+                let _ = self.write_eof_other();
             }
             Direction::Read => {
                 if self.life.state() == State::Open {
@@ -425,7 +425,7 @@ impl TransportImpl for PipeTransport {
         self.life.is_reading()
     }
 
-    fn set_write_buffer_limits(
+    fn set_write_buffer_limits_other(
         &self,
         high: Option<usize>,
         low: Option<usize>,
@@ -453,7 +453,7 @@ impl TransportImpl for PipeTransport {
         }
     }
 
-    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+    fn set_protocol_other(&self, protocol: ProtocolRef) -> Result<(), Error> {
         self.protocol.replace(protocol)
     }
 

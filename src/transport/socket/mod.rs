@@ -386,23 +386,11 @@ impl IoHandler for SocketTransport {
     }
 }
 
-impl TransportImpl for SocketTransport {
-    fn write(&self, data: &[u8]) -> Result<(), Error> {
-        if self.write_side.get() != WriteSide::Open {
-            return Err(self.write_refused("write"));
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        if self.life.state() >= State::Lost {
-            self.dropped_write();
-            return Ok(());
-        }
-        self.send_or_buffer(data);
-        Ok(())
-    }
-
-    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+/// The rarely used operations of [`TransportImpl`], reached through `as_socket` (see
+/// `impl dyn TransportImpl`), not through the trait object's table: a program that never
+/// calls them does not link them.
+impl SocketTransport {
+    pub(crate) fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         if self.write_side.get() != WriteSide::Open {
             return Err(self.write_refused("writelines"));
         }
@@ -423,7 +411,7 @@ impl TransportImpl for SocketTransport {
         Ok(())
     }
 
-    fn write_eof(&self) -> Result<(), Error> {
+    pub(crate) fn write_eof(&self) -> Result<(), Error> {
         if self.write_side.get() == WriteSide::Sendfile {
             return Err(self.write_refused("write_eof"));
         }
@@ -439,6 +427,35 @@ impl TransportImpl for SocketTransport {
             // L74: the buffer drains first; write_ready shuts down after the last byte.
             self.set_write_side(WriteSide::EofPending);
         }
+        Ok(())
+    }
+
+    pub(crate) fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        self.set_limits(high, low)
+    }
+
+    pub(crate) fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        self.protocol.replace(protocol)
+    }
+}
+
+impl TransportImpl for SocketTransport {
+    fn write(&self, data: &[u8]) -> Result<(), Error> {
+        if self.write_side.get() != WriteSide::Open {
+            return Err(self.write_refused("write"));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.life.state() >= State::Lost {
+            self.dropped_write();
+            return Ok(());
+        }
+        self.send_or_buffer(data);
         Ok(())
     }
 
@@ -495,14 +512,6 @@ impl TransportImpl for SocketTransport {
         self.life.is_reading()
     }
 
-    fn set_write_buffer_limits(
-        &self,
-        high: Option<usize>,
-        low: Option<usize>,
-    ) -> Result<(), Error> {
-        self.set_limits(high, low)
-    }
-
     fn get_write_buffer_size(&self) -> usize {
         self.buffer.borrow().len()
     }
@@ -519,10 +528,6 @@ impl TransportImpl for SocketTransport {
             "socket" => self.sock.borrow().as_ref().map(|_| ExtraInfo::Fd(self.fd)),
             _ => None,
         }
-    }
-
-    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
-        self.protocol.replace(protocol)
     }
 
     fn get_protocol(&self) -> Option<ProtocolRef> {
