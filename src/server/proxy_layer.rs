@@ -664,10 +664,10 @@ impl TransportImpl for ProxiedTransport {
     fn writing_paused(&self) -> bool {
         self.raw.writing_paused()
     }
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         self.raw.kernel_unsent()
     }
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         self.raw.unsent_mark()
     }
     #[cfg(feature = "tls")]

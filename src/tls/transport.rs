@@ -326,11 +326,11 @@ impl TransportImpl for TlsTransport {
         self.proto().is_some_and(|p| p.writing_paused())
     }
 
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         self.proto()?.kernel_unsent()
     }
 
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         self.proto().map_or(0, |p| p.unsent_mark())
     }
 

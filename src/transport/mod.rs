@@ -320,15 +320,15 @@ pub(crate) trait TransportImpl {
     }
     /// Bytes written to the descriptor that the kernel has not passed on yet (a socket's send
     /// queue, a pipe's unread bytes), where the OS says.
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         None
     }
     /// A figure that falls as the peer takes what was written: the write buffers of every
     /// layer and the kernel's send queue (on a Unix socket its memory, not bytes). Compared
     /// between two looks of the idle timeout, never reported.
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         self.get_write_buffer_size()
-            .saturating_add(self.kernel_unsent().unwrap_or(0))
+            .saturating_add(self.kernel_unsent_other().unwrap_or(0))
     }
     /// The PROXY header the connection started with (servers with `proxy_protocol`).
     fn proxy_header(&self) -> Option<Rc<crate::proxy_protocol::ProxyHeader>> {
@@ -406,6 +406,20 @@ impl dyn TransportImpl + '_ {
         match self.as_socket() {
             Some(s) => s.set_protocol(protocol),
             None => self.set_protocol_other(protocol),
+        }
+    }
+
+    pub(crate) fn kernel_unsent(&self) -> Option<usize> {
+        match self.as_socket() {
+            Some(s) => s.kernel_unsent(),
+            None => self.kernel_unsent_other(),
+        }
+    }
+
+    pub(crate) fn unsent_mark(&self) -> usize {
+        match self.as_socket() {
+            Some(s) => s.unsent_mark(),
+            None => self.unsent_mark_other(),
         }
     }
 }

@@ -483,7 +483,7 @@ impl TransportImpl for PipeTransport {
     /// Bytes written into the pipe that its reader has not taken yet (Linux, a pipe's write
     /// end); `None` for a read pipe, a socket's or a character device's end, elsewhere, and
     /// once the connection is lost (the descriptor may be closed, or reused by now).
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         let applies = self.direction == Direction::Write && self.fifo;
         if !applies || self.life.state() >= State::Lost {
             return None;
@@ -494,9 +494,9 @@ impl TransportImpl for PipeTransport {
     /// What waits to go out for the idle timeout's looks: the buffer, and of the pipe's unread
     /// bytes only as many as may be ours (`ours_in_pipe`): the kernel counts everyone's, and
     /// another writer's bytes read from a shared pipe are no traffic of this connection's.
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         let buffered = self.buffer.borrow().len();
-        match self.kernel_unsent() {
+        match self.kernel_unsent_other() {
             Some(unread) => buffered.saturating_add(self.ours_in_pipe(unread, buffered)),
             None => buffered,
         }

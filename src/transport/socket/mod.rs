@@ -441,6 +441,31 @@ impl SocketTransport {
     pub(crate) fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
         self.protocol.replace(protocol)
     }
+
+    pub(crate) fn unsent_mark(&self) -> usize {
+        let buffered = self.buffer.borrow().len();
+        if self.life.state() >= State::Lost {
+            return buffered; // the descriptor may be closed, or reused by now
+        }
+        // Any socket's send queue: a Unix socket's figure is memory, which falls as well.
+        let queued = match self.sock.try_borrow().as_deref() {
+            Ok(Some(_)) => sys::unsent(self.fd).unwrap_or(0),
+            _ => 0,
+        };
+        buffered.saturating_add(queued)
+    }
+
+    pub(crate) fn kernel_unsent(&self) -> Option<usize> {
+        if self.life.state() >= State::Lost {
+            return None; // the descriptor may be closed, or reused by now
+        }
+        // A Unix socket's SIOCOUTQ is the memory its unread data takes (768 for one byte),
+        // not bytes: there the OS does not say.
+        match self.sock.try_borrow().as_deref() {
+            Ok(Some(Socket::Tcp(_))) => sys::unsent(self.fd),
+            _ => None,
+        }
+    }
 }
 
 impl TransportImpl for SocketTransport {
@@ -552,31 +577,6 @@ impl TransportImpl for SocketTransport {
     fn peer_eof(&self) -> bool {
         // Open with reading over: only EOF ends reading on an open transport.
         self.life.state() == State::Open && self.life.reading() == Reading::Done
-    }
-
-    fn unsent_mark(&self) -> usize {
-        let buffered = self.buffer.borrow().len();
-        if self.life.state() >= State::Lost {
-            return buffered; // the descriptor may be closed, or reused by now
-        }
-        // Any socket's send queue: a Unix socket's figure is memory, which falls as well.
-        let queued = match self.sock.try_borrow().as_deref() {
-            Ok(Some(_)) => sys::unsent(self.fd).unwrap_or(0),
-            _ => 0,
-        };
-        buffered.saturating_add(queued)
-    }
-
-    fn kernel_unsent(&self) -> Option<usize> {
-        if self.life.state() >= State::Lost {
-            return None; // the descriptor may be closed, or reused by now
-        }
-        // A Unix socket's SIOCOUTQ is the memory its unread data takes (768 for one byte),
-        // not bytes: there the OS does not say.
-        match self.sock.try_borrow().as_deref() {
-            Ok(Some(Socket::Tcp(_))) => sys::unsent(self.fd),
-            _ => None,
-        }
     }
 
     #[inline]
