@@ -277,7 +277,12 @@ impl LoopHandle {
     where
         F: Fn(&LoopHandle, &ExceptionContext) + 'static,
     {
-        let new = handler.map(|h| Rc::new(h) as ExceptionHandler);
+        // Stored with its caller (depth bound, panic caught): only a program that sets a
+        // handler links `call_custom_handler` and its failure report.
+        let new = handler.map(|h| {
+            Rc::new(move |lp: &LoopHandle, ctx: &ExceptionContext| call_custom_handler(lp, &h, ctx))
+                as ExceptionHandler
+        });
         let old = std::mem::replace(&mut *self.inner.exception_handler.borrow_mut(), new);
         // Dropped after the borrow: the old handler's captures may use the loop on drop.
         drop(old);
@@ -327,13 +332,14 @@ impl LoopHandle {
         let handler = self.inner.exception_handler.borrow().clone();
         match handler {
             None => default_exception_handler(ctx),
-            Some(handler) => call_custom_handler(self, &*handler, ctx),
+            Some(handler) => handler(self, ctx),
         }
     }
 }
 
 /// A custom handler's call: its panic caught and reported, its nesting bounded. Out of line,
-/// so that `call_exception_handler`, inlined where reports are made, stays small.
+/// so that `call_exception_handler`, inlined where reports are made, stays small; named only
+/// by `set_exception_handler`, which stores it with the handler.
 #[inline(never)]
 fn call_custom_handler(
     lp: &LoopHandle,

@@ -80,6 +80,8 @@ use ready::{ReadyQueue, Runnable, Woken, WokenList};
 use threadsafe::{LoopId, Remote, Shared, ThreadsafeHandle};
 use timer_wheel::{TimerKey, Wheel};
 
+/// A custom exception handler, as `set_exception_handler` stores it: wrapped in its caller
+/// (`exception::call_custom_handler`), which bounds nesting and catches a panic.
 pub(crate) type ExceptionHandler = Rc<dyn Fn(&LoopHandle, &ExceptionContext)>;
 
 /// The loop's state. Shared by `Rc` between [`EventLoop`], [`LoopHandle`]s, tasks and transports.

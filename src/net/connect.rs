@@ -175,7 +175,8 @@ pub(crate) enum Target {
         host: Option<String>,
         port: u16,
     },
-    Sock(StreamSocket),
+    /// Made by [`Target::sock`] only.
+    Sock(StreamSocket, SockFns),
     /// Made by [`Target::unix`] only.
     Unix {
         path: PathBuf,
@@ -189,7 +190,27 @@ pub(crate) enum Target {
 pub(crate) type UnixConnectFn =
     fn(LoopHandle, PathBuf) -> Pin<Box<dyn Future<Output = Result<Socket, Error>>>>;
 
+/// Checks a given socket (`sock=`) and adopts it, as values: only the entry points that take
+/// one name them, through [`Target::sock`], so a program that never passes a socket does not
+/// link the checks.
+#[derive(Clone, Copy)]
+pub(crate) struct SockFns {
+    check: fn(&StreamSocket) -> Result<(), Error>,
+    adopt: fn(StreamSocket) -> Result<Socket, Error>,
+}
+
 impl Target {
+    /// A connected socket (Python's `sock=`).
+    pub(crate) fn sock(sock: StreamSocket) -> Target {
+        Target::Sock(
+            sock,
+            SockFns {
+                check: StreamSocket::check,
+                adopt: StreamSocket::into_socket,
+            },
+        )
+    }
+
     /// A Unix socket path (Python's `path=`).
     pub(crate) fn unix(path: PathBuf) -> Target {
         Target::Unix {
@@ -416,7 +437,7 @@ impl LoopHandle {
         P: Protocol + 'static,
         F: FnOnce() -> P + 'static,
     {
-        CreateConnection::new(self, factory, Target::Sock(sock.into()))
+        CreateConnection::new(self, factory, Target::sock(sock.into()))
     }
 }
 
@@ -561,7 +582,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
                 StreamSocket::Tcp(s) => unix_stream_mismatch(s),
                 StreamSocket::Unix(s) => unix_stream_mismatch(s),
             },
-            Target::Host { .. } | Target::Sock(_) => None,
+            Target::Host { .. } | Target::Sock(..) => None,
         };
         // Differs from CPython: after any of these errors the socket is closed, with the builder
         // that owns it; CPython's caller still holds its (open) socket object.
@@ -570,7 +591,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         if let Target::Host { host: Some(h), .. } = &self.target {
             self.replaced_host = Some(h.clone());
         }
-        self.target = Target::Sock(sock);
+        self.target = Target::sock(sock);
         self
     }
 
@@ -692,7 +713,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         // comes before what it checks only once connected (SSLProtocol: a zero timeout, the
         // name's text), which ours checks next, before any I/O.
         match &target {
-            Target::Sock(s) => s.check()?,
+            Target::Sock(s, fns) => (fns.check)(s)?,
             // An empty path is Python's `path=None` with no sock (L111).
             Target::Unix { path, .. } if path.as_os_str().is_empty() => {
                 return Err(Error::invalid_argument("no path and sock were specified"));
@@ -714,11 +735,11 @@ impl<P: Protocol + 'static> CreateConnection<P> {
             Target::Host { host, .. } => tls.prepare(host.as_deref(), false)?,
             // A Unix entry's rule also once `sock` replaced its path (CPython's
             // create_unix_connection asks for server_hostname whatever it connects).
-            Target::Sock(_) => tls.prepare(None, unix_entry)?,
+            Target::Sock(..) => tls.prepare(None, unix_entry)?,
             Target::Unix { .. } => tls.prepare(None, true)?,
         };
         let sock = match target {
-            Target::Sock(s) => s.into_socket()?,
+            Target::Sock(s, fns) => (fns.adopt)(s)?,
             Target::Unix { path, connect } => connect(lp.clone(), path).await?,
             // No host (`""`): CPython's getaddrinfo(None, port), the loopback addresses.
             Target::Host { host, port } => {

@@ -579,10 +579,10 @@ impl TransportImpl for ProxiedTransport {
     fn write(&self, data: &[u8]) -> Result<(), Error> {
         self.raw.write(data)
     }
-    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+    fn writelines_other(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         self.raw.writelines(chunks)
     }
-    fn write_eof(&self) -> Result<(), Error> {
+    fn write_eof_other(&self) -> Result<(), Error> {
         self.raw.write_eof()
     }
     fn can_write_eof(&self) -> bool {
@@ -616,7 +616,7 @@ impl TransportImpl for ProxiedTransport {
     fn is_reading(&self) -> bool {
         self.raw.is_reading()
     }
-    fn set_write_buffer_limits(
+    fn set_write_buffer_limits_other(
         &self,
         high: Option<usize>,
         low: Option<usize>,
@@ -643,7 +643,7 @@ impl TransportImpl for ProxiedTransport {
             _ => self.raw.get_extra_info(name),
         }
     }
-    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+    fn set_protocol_other(&self, protocol: ProtocolRef) -> Result<(), Error> {
         match self.relaying() {
             Some(layer) => layer.next.replace(protocol),
             None => self.raw.set_protocol(protocol),
@@ -664,10 +664,10 @@ impl TransportImpl for ProxiedTransport {
     fn writing_paused(&self) -> bool {
         self.raw.writing_paused()
     }
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         self.raw.kernel_unsent()
     }
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         self.raw.unsent_mark()
     }
     #[cfg(feature = "tls")]

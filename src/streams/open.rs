@@ -35,7 +35,8 @@ enum Dest {
     Host(String, u16),
     /// Always a `Target::Unix`.
     Unix(Target),
-    Sock(StreamSocket),
+    /// Always a `Target::Sock`.
+    Sock(Target),
 }
 
 /// The pending result of [`open_connection`] / [`open_unix_connection`]: set keywords with
@@ -213,7 +214,7 @@ pub fn open_unix_connection(path: impl AsRef<Path>) -> OpenConnection {
 // Checklist: S7.
 pub fn open_connection_sock(sock: impl Into<StreamSocket>) -> OpenConnection {
     OpenConnection {
-        dest: Dest::Sock(sock.into()),
+        dest: Dest::Sock(Target::sock(sock.into())),
         limit: DEFAULT_LIMIT,
         options: Vec::new(),
     }
@@ -328,7 +329,7 @@ impl OpenConnection {
             let sock = sock.into();
             return self.option(move |c| c.sock(sock));
         }
-        self.dest = Dest::Sock(sock.into());
+        self.dest = Dest::Sock(Target::sock(sock.into()));
         self
     }
 
@@ -395,8 +396,7 @@ impl OpenConnection {
                 host: (!h.is_empty()).then_some(h),
                 port: p,
             },
-            Dest::Unix(target) => target,
-            Dest::Sock(s) => Target::Sock(s),
+            Dest::Unix(target) | Dest::Sock(target) => target,
         };
         let mut conn = CreateConnection::with_rc_factory(&lp, factory, target);
         for opt in self.options {

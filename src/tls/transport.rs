@@ -183,7 +183,7 @@ impl TransportImpl for TlsTransport {
         Ok(())
     }
 
-    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+    fn writelines_other(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         // Unlike `write(b"")`, every `writelines` reaches the layer, empty or not, and is
         // counted once dropped: CPython's passes its list to `_write_appdata` as it is.
         if self.dropped_after_loss() {
@@ -200,7 +200,7 @@ impl TransportImpl for TlsTransport {
         Ok(())
     }
 
-    fn write_eof(&self) -> Result<(), Error> {
+    fn write_eof_other(&self) -> Result<(), Error> {
         Err(Error::Unsupported(
             "write_eof() is not supported over TLS (TLS has no half-close)".into(),
         ))
@@ -250,7 +250,7 @@ impl TransportImpl for TlsTransport {
         self.proto().is_some_and(|p| p.is_reading()) && !self.closed.get()
     }
 
-    fn set_write_buffer_limits(
+    fn set_write_buffer_limits_other(
         &self,
         high: Option<usize>,
         low: Option<usize>,
@@ -304,7 +304,7 @@ impl TransportImpl for TlsTransport {
             .or_else(|| self.peername.borrow().clone())
     }
 
-    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+    fn set_protocol_other(&self, protocol: ProtocolRef) -> Result<(), Error> {
         match self.proto() {
             Some(p) => p.set_app_protocol(protocol),
             None => Ok(()),
@@ -330,11 +330,11 @@ impl TransportImpl for TlsTransport {
         self.proto().is_some_and(|p| p.writing_paused())
     }
 
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         self.proto()?.kernel_unsent()
     }
 
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         self.proto().map_or(0, |p| p.unsent_mark())
     }
 

@@ -265,8 +265,15 @@ pub enum ExtraInfo {
 /// TLS transport.
 pub(crate) trait TransportImpl {
     fn write(&self, data: &[u8]) -> Result<(), Error>;
-    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error>;
-    fn write_eof(&self) -> Result<(), Error>;
+    /// `writelines` of every transport but the plain socket one, which is reached through
+    /// [`as_socket`](Self::as_socket) instead (see `impl dyn TransportImpl`). So are the
+    /// other `*_other` methods: their defaults are for it only, and never run.
+    fn writelines_other(&self, _chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+        Err(not_through_the_table())
+    }
+    fn write_eof_other(&self) -> Result<(), Error> {
+        Err(not_through_the_table())
+    }
     fn can_write_eof(&self) -> bool;
     fn close(&self);
     fn abort(&self);
@@ -274,12 +281,19 @@ pub(crate) trait TransportImpl {
     fn pause_reading(&self);
     fn resume_reading(&self);
     fn is_reading(&self) -> bool;
-    fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>)
-        -> Result<(), Error>;
+    fn set_write_buffer_limits_other(
+        &self,
+        _high: Option<usize>,
+        _low: Option<usize>,
+    ) -> Result<(), Error> {
+        Err(not_through_the_table())
+    }
     fn get_write_buffer_size(&self) -> usize;
     fn get_write_buffer_limits(&self) -> (usize, usize);
     fn get_extra_info(&self, name: &str) -> Option<ExtraInfo>;
-    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error>;
+    fn set_protocol_other(&self, _protocol: ProtocolRef) -> Result<(), Error> {
+        Err(not_through_the_table())
+    }
     fn get_protocol(&self) -> Option<ProtocolRef>;
     fn get_loop(&self) -> LoopHandle;
     /// A number naming the connection in logs (stable within a process run).
@@ -306,15 +320,15 @@ pub(crate) trait TransportImpl {
     }
     /// Bytes written to the descriptor that the kernel has not passed on yet (a socket's send
     /// queue, a pipe's unread bytes), where the OS says.
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         None
     }
     /// A figure that falls as the peer takes what was written: the write buffers of every
     /// layer and the kernel's send queue (on a Unix socket its memory, not bytes). Compared
     /// between two looks of the idle timeout, never reported.
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         self.get_write_buffer_size()
-            .saturating_add(self.kernel_unsent().unwrap_or(0))
+            .saturating_add(self.kernel_unsent_other().unwrap_or(0))
     }
     /// The PROXY header the connection started with (servers with `proxy_protocol`).
     fn proxy_header(&self) -> Option<Rc<crate::proxy_protocol::ProxyHeader>> {
@@ -368,6 +382,67 @@ pub(crate) trait TransportImpl {
     fn peername_for_reports(&self) -> Option<ExtraInfo> {
         self.get_extra_info("peername")
     }
+}
+
+/// The operations of [`TransportImpl`] that few programs use. The plain socket transport's
+/// are its own methods, called through [`as_socket`](TransportImpl::as_socket), so that its
+/// table (which every program with a connection links) does not name them: a program that
+/// never calls them does not link them. Every other transport answers through the table.
+impl dyn TransportImpl + '_ {
+    pub(crate) fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+        match self.as_socket() {
+            Some(s) => s.writelines(chunks),
+            None => self.writelines_other(chunks),
+        }
+    }
+
+    pub(crate) fn write_eof(&self) -> Result<(), Error> {
+        match self.as_socket() {
+            Some(s) => s.write_eof(),
+            None => self.write_eof_other(),
+        }
+    }
+
+    pub(crate) fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        match self.as_socket() {
+            Some(s) => s.set_write_buffer_limits(high, low),
+            None => self.set_write_buffer_limits_other(high, low),
+        }
+    }
+
+    pub(crate) fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        match self.as_socket() {
+            Some(s) => s.set_protocol(protocol),
+            None => self.set_protocol_other(protocol),
+        }
+    }
+
+    pub(crate) fn kernel_unsent(&self) -> Option<usize> {
+        match self.as_socket() {
+            Some(s) => s.kernel_unsent(),
+            None => self.kernel_unsent_other(),
+        }
+    }
+
+    pub(crate) fn unsent_mark(&self) -> usize {
+        match self.as_socket() {
+            Some(s) => s.unsent_mark(),
+            None => self.unsent_mark_other(),
+        }
+    }
+}
+
+/// What a `*_other` default of [`TransportImpl`] answers: only a transport that
+/// [`as_socket`](TransportImpl::as_socket) names keeps a default, and it is never asked
+/// through the table.
+#[cold]
+#[inline(never)]
+fn not_through_the_table() -> Error {
+    Error::Unsupported("not supported by this transport".into())
 }
 
 /// What a [`TransportImpl::read_through`] came to.

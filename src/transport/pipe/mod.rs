@@ -364,12 +364,12 @@ impl TransportImpl for PipeTransport {
         self.write_data(data)
     }
 
-    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+    fn writelines_other(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         self.write_chunks(chunks)
     }
 
     /// Closes the pipe once flushed: for a pipe, the end of writing is the end of the pipe.
-    fn write_eof(&self) -> Result<(), Error> {
+    fn write_eof_other(&self) -> Result<(), Error> {
         if self.direction == Direction::Read {
             return Err(Error::Unsupported(
                 "write_eof() on a read pipe transport".into(),
@@ -393,7 +393,7 @@ impl TransportImpl for PipeTransport {
     fn close(&self) {
         match self.direction {
             Direction::Write => {
-                let _ = self.write_eof();
+                let _ = self.write_eof_other();
             }
             Direction::Read => {
                 if self.life.state() == State::Open {
@@ -425,7 +425,7 @@ impl TransportImpl for PipeTransport {
         self.life.is_reading()
     }
 
-    fn set_write_buffer_limits(
+    fn set_write_buffer_limits_other(
         &self,
         high: Option<usize>,
         low: Option<usize>,
@@ -453,7 +453,7 @@ impl TransportImpl for PipeTransport {
         }
     }
 
-    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+    fn set_protocol_other(&self, protocol: ProtocolRef) -> Result<(), Error> {
         self.protocol.replace(protocol)
     }
 
@@ -488,7 +488,7 @@ impl TransportImpl for PipeTransport {
     /// Bytes written into the pipe that its reader has not taken yet (Linux, a pipe's write
     /// end); `None` for a read pipe, a socket's or a character device's end, elsewhere, and
     /// once the connection is lost (the descriptor may be closed, or reused by now).
-    fn kernel_unsent(&self) -> Option<usize> {
+    fn kernel_unsent_other(&self) -> Option<usize> {
         let applies = self.direction == Direction::Write && self.fifo;
         if !applies || self.life.state() >= State::Lost {
             return None;
@@ -499,9 +499,9 @@ impl TransportImpl for PipeTransport {
     /// What waits to go out for the idle timeout's looks: the buffer, and of the pipe's unread
     /// bytes only as many as may be ours (`ours_in_pipe`): the kernel counts everyone's, and
     /// another writer's bytes read from a shared pipe are no traffic of this connection's.
-    fn unsent_mark(&self) -> usize {
+    fn unsent_mark_other(&self) -> usize {
         let buffered = self.buffer.borrow().len();
-        match self.kernel_unsent() {
+        match self.kernel_unsent_other() {
             Some(unread) => buffered.saturating_add(self.ours_in_pipe(unread, buffered)),
             None => buffered,
         }

@@ -386,23 +386,11 @@ impl IoHandler for SocketTransport {
     }
 }
 
-impl TransportImpl for SocketTransport {
-    fn write(&self, data: &[u8]) -> Result<(), Error> {
-        if self.write_side.get() != WriteSide::Open {
-            return Err(self.write_refused("write"));
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        if self.life.state() >= State::Lost {
-            self.dropped_write();
-            return Ok(());
-        }
-        self.send_or_buffer(data);
-        Ok(())
-    }
-
-    fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
+/// The rarely used operations of [`TransportImpl`], reached through `as_socket` (see
+/// `impl dyn TransportImpl`), not through the trait object's table: a program that never
+/// calls them does not link them.
+impl SocketTransport {
+    pub(crate) fn writelines(&self, chunks: &[IoSlice<'_>]) -> Result<(), Error> {
         if self.write_side.get() != WriteSide::Open {
             return Err(self.write_refused("writelines"));
         }
@@ -423,7 +411,7 @@ impl TransportImpl for SocketTransport {
         Ok(())
     }
 
-    fn write_eof(&self) -> Result<(), Error> {
+    pub(crate) fn write_eof(&self) -> Result<(), Error> {
         if self.write_side.get() == WriteSide::Sendfile {
             return Err(self.write_refused("write_eof"));
         }
@@ -439,6 +427,60 @@ impl TransportImpl for SocketTransport {
             // L74: the buffer drains first; write_ready shuts down after the last byte.
             self.set_write_side(WriteSide::EofPending);
         }
+        Ok(())
+    }
+
+    pub(crate) fn set_write_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), Error> {
+        self.set_limits(high, low)
+    }
+
+    pub(crate) fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
+        self.protocol.replace(protocol)
+    }
+
+    pub(crate) fn unsent_mark(&self) -> usize {
+        let buffered = self.buffer.borrow().len();
+        if self.life.state() >= State::Lost {
+            return buffered; // the descriptor may be closed, or reused by now
+        }
+        // Any socket's send queue: a Unix socket's figure is memory, which falls as well.
+        let queued = match self.sock.try_borrow().as_deref() {
+            Ok(Some(_)) => sys::unsent(self.fd).unwrap_or(0),
+            _ => 0,
+        };
+        buffered.saturating_add(queued)
+    }
+
+    pub(crate) fn kernel_unsent(&self) -> Option<usize> {
+        if self.life.state() >= State::Lost {
+            return None; // the descriptor may be closed, or reused by now
+        }
+        // A Unix socket's SIOCOUTQ is the memory its unread data takes (768 for one byte),
+        // not bytes: there the OS does not say.
+        match self.sock.try_borrow().as_deref() {
+            Ok(Some(Socket::Tcp(_))) => sys::unsent(self.fd),
+            _ => None,
+        }
+    }
+}
+
+impl TransportImpl for SocketTransport {
+    fn write(&self, data: &[u8]) -> Result<(), Error> {
+        if self.write_side.get() != WriteSide::Open {
+            return Err(self.write_refused("write"));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.life.state() >= State::Lost {
+            self.dropped_write();
+            return Ok(());
+        }
+        self.send_or_buffer(data);
         Ok(())
     }
 
@@ -495,14 +537,6 @@ impl TransportImpl for SocketTransport {
         self.life.is_reading()
     }
 
-    fn set_write_buffer_limits(
-        &self,
-        high: Option<usize>,
-        low: Option<usize>,
-    ) -> Result<(), Error> {
-        self.set_limits(high, low)
-    }
-
     fn get_write_buffer_size(&self) -> usize {
         self.buffer.borrow().len()
     }
@@ -519,10 +553,6 @@ impl TransportImpl for SocketTransport {
             "socket" => self.sock.borrow().as_ref().map(|_| ExtraInfo::Fd(self.fd)),
             _ => None,
         }
-    }
-
-    fn set_protocol(&self, protocol: ProtocolRef) -> Result<(), Error> {
-        self.protocol.replace(protocol)
     }
 
     fn get_protocol(&self) -> Option<ProtocolRef> {
@@ -547,31 +577,6 @@ impl TransportImpl for SocketTransport {
     fn peer_eof(&self) -> bool {
         // Open with reading over: only EOF ends reading on an open transport.
         self.life.state() == State::Open && self.life.reading() == Reading::Done
-    }
-
-    fn unsent_mark(&self) -> usize {
-        let buffered = self.buffer.borrow().len();
-        if self.life.state() >= State::Lost {
-            return buffered; // the descriptor may be closed, or reused by now
-        }
-        // Any socket's send queue: a Unix socket's figure is memory, which falls as well.
-        let queued = match self.sock.try_borrow().as_deref() {
-            Ok(Some(_)) => sys::unsent(self.fd).unwrap_or(0),
-            _ => 0,
-        };
-        buffered.saturating_add(queued)
-    }
-
-    fn kernel_unsent(&self) -> Option<usize> {
-        if self.life.state() >= State::Lost {
-            return None; // the descriptor may be closed, or reused by now
-        }
-        // A Unix socket's SIOCOUTQ is the memory its unread data takes (768 for one byte),
-        // not bytes: there the OS does not say.
-        match self.sock.try_borrow().as_deref() {
-            Ok(Some(Socket::Tcp(_))) => sys::unsent(self.fd),
-            _ => None,
-        }
     }
 
     #[inline]

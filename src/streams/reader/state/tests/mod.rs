@@ -34,10 +34,10 @@ impl TransportImpl for FlowTransport {
     fn write(&self, _: &[u8]) -> Result<(), Error> {
         unreachable!("the reader never writes")
     }
-    fn writelines(&self, _: &[IoSlice<'_>]) -> Result<(), Error> {
+    fn writelines_other(&self, _: &[IoSlice<'_>]) -> Result<(), Error> {
         unreachable!("the reader never writes")
     }
-    fn write_eof(&self) -> Result<(), Error> {
+    fn write_eof_other(&self) -> Result<(), Error> {
         unreachable!("the reader never writes")
     }
     fn can_write_eof(&self) -> bool {
@@ -59,7 +59,11 @@ impl TransportImpl for FlowTransport {
     fn is_reading(&self) -> bool {
         self.reading.get()
     }
-    fn set_write_buffer_limits(&self, _: Option<usize>, _: Option<usize>) -> Result<(), Error> {
+    fn set_write_buffer_limits_other(
+        &self,
+        _: Option<usize>,
+        _: Option<usize>,
+    ) -> Result<(), Error> {
         Ok(())
     }
     fn get_write_buffer_size(&self) -> usize {
@@ -71,7 +75,7 @@ impl TransportImpl for FlowTransport {
     fn get_extra_info(&self, _: &str) -> Option<ExtraInfo> {
         None
     }
-    fn set_protocol(&self, _: ProtocolRef) -> Result<(), Error> {
+    fn set_protocol_other(&self, _: ProtocolRef) -> Result<(), Error> {
         unreachable!("the reader never swaps protocols")
     }
     fn get_protocol(&self) -> Option<ProtocolRef> {
