@@ -443,3 +443,215 @@ fn broken_barrier_errors_carry_cpython_s_two_texts() {
         }
     });
 }
+
+/// Counters shared by the parties of one test (CPython's `results1`, `results2`, `count`).
+#[derive(Default)]
+struct Tally {
+    first: Cell<usize>,
+    second: Cell<usize>,
+    out: Cell<usize>,
+}
+
+impl Tally {
+    fn bump(c: &Cell<usize>) -> usize {
+        c.set(c.get() + 1);
+        c.get()
+    }
+}
+
+#[test]
+fn test_barrier_context_manager() {
+    // test_context_manager: `async with barrier as i` is `barrier.wait().await`; every party
+    // gets its own index, and the barrier is filling again, unbroken, once all are through.
+    run(async {
+        let b = Rc::new(Barrier::new(3).unwrap());
+        let mut got: Vec<usize> = all(tasks(3, || {
+            let b = b.clone();
+            async move { b.wait().await.unwrap() }
+        }))
+        .await;
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn test_reset_barrier_when_tasks_half_draining() {
+    // The party that finds `rest` parties still inside as it leaves the drain resets the
+    // barrier: those `rest` parties, released but not yet run, fail. CPython reads the
+    // private `_count` (parties inside); here it is `N` less the parties that have left.
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let rest = N / 2;
+        let t = Rc::new(Tally::default());
+        all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                match b.wait().await {
+                    Err(_) => drop(Tally::bump(&t.first)),
+                    Ok(_) => {
+                        if N - Tally::bump(&t.out) == rest {
+                            b.reset();
+                        }
+                    }
+                }
+            }
+        }))
+        .await;
+        assert_eq!(t.first.get(), rest);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn test_reset_barrier_when_tasks_half_draining_half_blocking() {
+    // The first parties out of the drain wait again at the door; the third resets, failing
+    // the two still inside; everyone then meets on the repaired barrier. No party blocked
+    // at the door fails (CPython's `results2` stays empty).
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let blocking = N / 2;
+        let t = Rc::new(Tally::default());
+        all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                match b.wait().await {
+                    Err(_) => {
+                        Tally::bump(&t.first);
+                        b.wait().await.unwrap();
+                    }
+                    Ok(_) if Tally::bump(&t.out) > blocking => {
+                        b.reset();
+                        b.wait().await.unwrap();
+                    }
+                    Ok(_) => {
+                        if b.wait().await.is_err() {
+                            Tally::bump(&t.second);
+                        }
+                    }
+                }
+            }
+        }))
+        .await;
+        assert_eq!(t.first.get(), blocking);
+        assert_eq!(t.second.get(), 0);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn test_reset_barrier_while_tasks_waiting_and_waiting_again() {
+    // N-1 parties inside fail on a reset and wait again (CPython's `finally`); one more party
+    // completes the next round for all of them.
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let t = Rc::new(Tally::default());
+        let waiting = tasks(N - 1, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                if b.wait().await.is_err() {
+                    Tally::bump(&t.first);
+                }
+                b.wait().await.unwrap();
+                Tally::bump(&t.second);
+            }
+        });
+        yield_now().await;
+        let b2 = b.clone();
+        spawn(async move { b2.reset() }).detach();
+        yield_now().await;
+        let (b2, t2) = (b.clone(), t.clone());
+        spawn(async move {
+            b2.wait().await.unwrap();
+            Tally::bump(&t2.second);
+        })
+        .detach();
+        all(waiting).await;
+        assert!(!b.broken());
+        assert_eq!(t.first.get(), N - 1);
+        assert_eq!(t.second.get(), N);
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn test_abort_barrier_when_tasks_half_draining_half_blocking() {
+    // The first parties out of the drain wait again at the door; the third aborts: the two
+    // still inside fail with "Abort or reset", the two at the door with "Barrier aborted".
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let blocking = N / 2;
+        let t = Rc::new(Tally::default());
+        let outcomes = all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                match b.wait().await {
+                    Err(e) => {
+                        Tally::bump(&t.first);
+                        Some(e)
+                    }
+                    Ok(_) if Tally::bump(&t.out) > blocking => {
+                        b.abort();
+                        None
+                    }
+                    Ok(_) => {
+                        let again = b.wait().await.err();
+                        if again.is_some() {
+                            Tally::bump(&t.second);
+                        }
+                        again
+                    }
+                }
+            }
+        }))
+        .await;
+        assert!(b.broken());
+        assert_eq!(t.first.get(), blocking);
+        assert_eq!(t.second.get(), N - blocking - 1);
+        let inside = outcomes
+            .iter()
+            .filter(|e| **e == Some(BrokenBarrierError::AbortOrReset))
+            .count();
+        assert_eq!(inside, blocking, "{outcomes:?}");
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
+    });
+}
+
+#[test]
+fn test_abort_barrier_when_exception() {
+    // One party fails between two meetings and aborts the barrier: every other party fails,
+    // none passes the second meeting.
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let t = Rc::new(Tally::default());
+        all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                let second = match b.wait().await {
+                    Ok(i) if i == N / 2 => {
+                        b.abort(); // CPython: RuntimeError raised, caught, abort()
+                        return;
+                    }
+                    Ok(_) => b.wait().await,
+                    Err(e) => Err(e),
+                };
+                match second {
+                    Ok(_) => Tally::bump(&t.first),
+                    Err(_) => Tally::bump(&t.second),
+                };
+            }
+        }))
+        .await;
+        assert!(b.broken());
+        assert_eq!(t.first.get(), 0);
+        assert_eq!(t.second.get(), N - 1);
+        assert_eq!(b.n_waiting(), 0);
+    });
+}

@@ -396,6 +396,25 @@ fn test_cancelled_puts_not_being_held_in_self_putters() {
 }
 
 #[test]
+fn test_cancelled_put_silence_value_error_exception() {
+    // A putter woken by `get_nowait` (which took it out of the putters in CPython) is then
+    // cancelled: it ends cancelled, without error, its item not put, and leaves no putter
+    // behind.
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        q.put_nowait(1).unwrap();
+        let q2 = q.clone();
+        let put_task = spawn(async move { q2.put(1).await });
+        settle().await;
+        assert_eq!(q.get_nowait(), Ok(1));
+        put_task.cancel();
+        assert!(put_task.await.is_err(), "cancelled");
+        assert!(q.empty());
+        assert!(format!("{q:?}").contains("putters: 0"), "{q:?}");
+    });
+}
+
+#[test]
 fn test_task_done_underflow() {
     let q: Queue<u8> = Queue::new(0);
     match q.task_done() {
@@ -511,3 +530,62 @@ fn priority_queue_ordering_may_look_at_its_queue() {
     assert_eq!(got, [1, 2, 3]);
     assert_eq!(q.qsize(), 0);
 }
+
+/// `_QueueJoinTestMixin` runs for the three queue kinds; `QueueJoinTests` is above, these are
+/// `LifoQueueJoinTests` and `PriorityQueueJoinTests` (`test_format` is not ported: it reads
+/// the private `_format()`).
+macro_rules! join_tests {
+    ($module:ident, $queue:ident) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn test_task_done_underflow() {
+                let q: $queue<u8> = $queue::new(0);
+                assert!(matches!(q.task_done(), Err(Error::InvalidArgument(_))));
+            }
+
+            #[test]
+            fn test_task_done() {
+                run(async {
+                    let q = Rc::new($queue::new(0));
+                    for i in 0..100 {
+                        q.put_nowait(i).unwrap();
+                    }
+                    let accumulator = Rc::new(Cell::new(0));
+                    let workers: Vec<_> = (0..2)
+                        .map(|_| {
+                            let (q, acc) = (q.clone(), accumulator.clone());
+                            spawn(async move {
+                                loop {
+                                    let item = q.get().await;
+                                    acc.set(acc.get() + item);
+                                    q.task_done().unwrap();
+                                }
+                            })
+                        })
+                        .collect();
+                    q.join().await;
+                    assert_eq!(accumulator.get(), (0..100).sum::<i32>());
+                    for w in workers {
+                        w.cancel();
+                    }
+                    settle().await;
+                    assert!(q.task_done().is_err(), "every item was marked done once");
+                });
+            }
+
+            #[test]
+            fn test_join_empty_queue() {
+                run(async {
+                    let q: $queue<u8> = $queue::new(0);
+                    q.join().await;
+                    q.join().await;
+                });
+            }
+        }
+    };
+}
+
+join_tests!(lifo_queue_join_tests, LifoQueue);
+join_tests!(priority_queue_join_tests, PriorityQueue);
