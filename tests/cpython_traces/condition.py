@@ -1,13 +1,15 @@
 """Prints the condition tables of tests/sync/traces.rs: random scripts of operations on
 asyncio.Condition and the trace CPython gives for each (see the tables' doc comments there).
 
-    python3.11 tests/cpython_traces/condition.py COUNT SEED CANCELS [--port]
+    python3.11 tests/cpython_traces/condition.py COUNT SEED CANCELS [--port] [--same-turn]
 
 The committed tables: `120 1 0` (no cancellation) and `120 2 1` (with cancellations).
 `--port` runs CPython's Condition with the port's documented cancellation applied (a
 cancelled wait is a dropped future: it does not take the lock back, and a notification it
 had received passes to the next waiter, as CPython 3.13 does), for hunting over many seeds
-where plain 3.11 differs only by that decision.
+where plain 3.11 differs only by that decision. `--same-turn`: a cancellation, a notify,
+the driver's release and a change of the flag take no loop turn, so the next operation comes
+before the tasks they woke or cancelled have run (`120 4 1 --same-turn` is committed).
 """
 import asyncio
 import random
@@ -15,7 +17,8 @@ import sys
 from asyncio import exceptions
 
 PORT = '--port' in sys.argv
-ARGS = [a for a in sys.argv[1:] if a != '--port']
+SAME_TURN = '--same-turn' in sys.argv
+ARGS = [a for a in sys.argv[1:] if not a.startswith('--')]
 
 
 def notify_unlocked(cond, n):
@@ -106,7 +109,8 @@ def run_script(script):
                     held[0] = False
             elif op in 'TF':
                 flag[0] = op == 'T'
-            await asyncio.sleep(0)
+            if not (SAME_TURN and (op.isdigit() or op in 'nNaUTF')):
+                await asyncio.sleep(0)
             snap()
         if held[0]:
             cond.release()

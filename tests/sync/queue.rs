@@ -589,3 +589,35 @@ macro_rules! join_tests {
 
 join_tests!(lifo_queue_join_tests, LifoQueue);
 join_tests!(priority_queue_join_tests, PriorityQueue);
+
+#[test]
+fn a_getter_cancelled_in_the_step_of_a_put_is_skipped_and_the_next_getter_keeps_its_turn() {
+    // CPython: `t0.cancel()` cancels the future t0 waits on at once, so a `put_nowait` made
+    // next in the same step skips it (`_wakeup_next` pops done futures) and wakes t1, which
+    // runs before a getter created after it: t1 gets the item (python3.11: [(1, 7)]). Ours
+    // handed the item's wake-up to t0, whose future is only dropped at the next turn; t0
+    // passed it on then, and the newer getter t2, already queued to run, took the item first.
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let getter = |i: u32| {
+            let (q, log) = (q.clone(), log.clone());
+            spawn(async move {
+                let v: u32 = q.get().await;
+                log.borrow_mut().push((i, v));
+            })
+        };
+        let t0 = getter(0);
+        let t1 = getter(1);
+        yield_now().await;
+        t0.cancel();
+        q.put_nowait(7).unwrap();
+        let t2 = getter(2);
+        yield_now().await;
+        yield_now().await;
+        assert_eq!(*log.borrow(), [(1, 7)]);
+        assert!(q.empty());
+        t1.cancel();
+        t2.cancel();
+    });
+}
