@@ -1,15 +1,20 @@
 """Prints the CPYTHON_TRACES table of tests/barrier.rs: random scripts of operations on
 asyncio.Barrier and the trace CPython gives for each (see the table's doc comment there).
 
-    python3.11 tests/cpython_traces/barrier.py [count [seed]]
+    python3.11 tests/cpython_traces/barrier.py [count [seed]] [--same-turn]
 
 With no arguments it prints the committed table (60 scripts, seed 0x5ca1e). A seed given
 also widens the scripts (1 to 4 parties, up to 30 operations), for a longer hunt.
+`--same-turn`: a cancellation, a reset and an abort take no loop turn (`60 --same-turn` is
+the committed second table).
 """
 import asyncio
 import random
 import re
 import sys
+
+SAME_TURN = '--same-turn' in sys.argv
+sys.argv = [a for a in sys.argv if a != '--same-turn']
 
 
 def run_script(script, parties):
@@ -39,7 +44,8 @@ def run_script(script, parties):
                 await b.reset()
             elif op == 'A':
                 await b.abort()
-            await asyncio.sleep(0)
+            if not (SAME_TURN and (op.isdigit() or op in 'RA')):
+                await asyncio.sleep(0)
             snap()
         for t in tasks:
             t.cancel()
