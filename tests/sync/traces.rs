@@ -718,11 +718,7 @@ fn lock_trace(script: &str, same_turn: bool) -> String {
                     push(&log, format!("t{id}+"));
                 }));
             }
-            'r' => {
-                if lock.locked() {
-                    lock.release().unwrap();
-                }
-            }
+            'r' if lock.locked() => lock.release().unwrap(),
             _ => {}
         },
         move || (if l.locked() { "L" } else { "u" }).into(),
@@ -783,11 +779,7 @@ fn semaphore_trace<S: Sem + 'static>(sem: S, script: &str, same_turn: bool) -> S
                     push(&log, format!("t{id}+"));
                 }));
             }
-            'r' => {
-                if !sem.release_ok() {
-                    push(log, "E".into());
-                }
-            }
+            'r' if !sem.release_ok() => push(log, "E".into()),
             _ => {}
         },
         move || format!("{}{}", s.value(), if s.locked() { "L" } else { "u" }),
