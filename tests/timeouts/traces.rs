@@ -5,11 +5,10 @@
 use super::*;
 
 /// Runs one script: the scope's deadline `kind` (`N` none, `Z` now, `H` an hour away; `z`
-/// now, through `timeout_at`, which keeps no handle), a
-/// body of `k` turns, then `ops`, one per turn: `Y` nothing, `P` / `N` / `H` reschedule to
-/// now / none / an hour away (`E`: refused), `C` cancel the task. Each turn logs `x` / `-`
-/// for `expired()` (`.` before the scope began), `b` when the body ends; at the end the
-/// task's outcome.
+/// now, through `timeout_at`, which keeps no handle), a body of `k` turns, then `ops`, one
+/// per turn: `Y` nothing, `P` / `N` / `H` reschedule to now / none / an hour away (`E`:
+/// refused), `C` cancel the task. Each turn logs `x` / `-` for `expired()` (`.` before the
+/// scope began), `b` when the body ends; at the end the task's outcome.
 fn scope_trace(kind: char, k: usize, ops: &str) -> String {
     let log = Rc::new(RefCell::new(Vec::<String>::new()));
     let out = log.clone();
