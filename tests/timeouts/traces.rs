@@ -75,10 +75,7 @@ fn scope_trace(kind: char, k: usize, ops: &str) -> String {
         for _ in 0..k + 3 {
             asyncio::yield_now().await;
         }
-        let outcome = match r.await {
-            Ok(s) => s,
-            Err(_) => "cancelled",
-        };
+        let outcome = r.await.unwrap_or("cancelled");
         log.borrow_mut().push(outcome.into());
         snap(&log);
     });
