@@ -7,11 +7,13 @@
 use super::*;
 use std::cell::RefCell;
 
-/// What the children did: those that ended normally and those that were cancelled.
+/// What the children did: those that ended normally, those that were cancelled, and those
+/// whose `create_task` of a grandchild was refused.
 #[derive(Default)]
 struct Seen {
     done: Vec<usize>,
     cancelled: Vec<usize>,
+    refused: Vec<usize>,
 }
 
 /// Logs its child as cancelled if dropped before it ended.
@@ -58,16 +60,41 @@ fn record_group_reports() -> Rc<RefCell<Vec<String>>> {
     reports
 }
 
-/// Runs one group in a task: `children` is `<start turn><turns><F|o>;...`, the body turns
+/// Child `i` of group `g`: turns `k` times, then fails (`F`), ends (`o`), or starts a
+/// grandchild `10 + i` of one turn and ends (`S`).
+fn child(g: TaskGroup, seen: Rc<RefCell<Seen>>, i: usize, k: usize, kind: u8) -> BoxedChild {
+    Box::pin(async move {
+        let mut ends = Ends(seen.clone(), i, false);
+        for _ in 0..k {
+            yield_now().await;
+        }
+        ends.2 = true;
+        match kind {
+            b'F' => return Err(bad(&format!("c{i}"))),
+            b'S' => match g.create_task(child(g.clone(), seen.clone(), 10 + i, 1, b'o')) {
+                Ok(t) => t.detach(),
+                Err(_) => seen.borrow_mut().refused.push(i),
+            },
+            _ => {}
+        }
+        seen.borrow_mut().done.push(i);
+        Ok(())
+    })
+}
+
+type BoxedChild = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+/// Runs one group in a task: `children` is `<start turn><turns><F|o|S>;...`, the body turns
 /// `bturns` times (starting each child at its turn) and then fails if `bfail`; the task is
 /// cancelled after `cancel_at` turns, if given.
 fn group_trace(children: &str, bturns: usize, bfail: bool, cancel_at: Option<usize>) -> String {
-    let specs: Vec<(usize, usize, bool)> = children
+    let spawns = children.contains('S');
+    let specs: Vec<(usize, usize, u8)> = children
         .split(';')
         .filter(|c| !c.is_empty())
         .map(|c| {
             let b = c.as_bytes();
-            ((b[0] - b'0') as usize, (b[1] - b'0') as usize, b[2] == b'F')
+            ((b[0] - b'0') as usize, (b[1] - b'0') as usize, b[2])
         })
         .collect();
     let seen = Rc::new(RefCell::new(Seen::default()));
@@ -78,22 +105,10 @@ fn group_trace(children: &str, bturns: usize, bfail: bool, cancel_at: Option<usi
         let reported = record_group_reports();
         let runner = spawn(TaskGroup::run(move |g| async move {
             for t in 0..=bturns {
-                for (i, &(start, k, fail)) in specs.iter().enumerate() {
+                for (i, &(start, k, kind)) in specs.iter().enumerate() {
                     if start == t {
-                        let seen = seen.clone();
-                        g.create_task(async move {
-                            let mut ends = Ends(seen.clone(), i, false);
-                            for _ in 0..k {
-                                yield_now().await;
-                            }
-                            ends.2 = true;
-                            if fail {
-                                return Err(bad(&format!("c{i}")));
-                            }
-                            seen.borrow_mut().done.push(i);
-                            Ok(())
-                        })?
-                        .detach();
+                        g.create_task(child(g.clone(), seen.clone(), i, k, kind))?
+                            .detach();
                     }
                 }
                 if t < bturns {
@@ -128,12 +143,16 @@ fn group_trace(children: &str, bturns: usize, bfail: bool, cancel_at: Option<usi
     let mut seen = seen.borrow_mut();
     seen.done.sort_unstable();
     seen.cancelled.sort_unstable();
-    let trace = format!(
+    seen.refused.sort_unstable();
+    let mut trace = format!(
         "{} done={:?} cancelled={:?}",
         out.borrow(),
         seen.done,
         seen.cancelled
     );
+    if spawns {
+        trace.push_str(&format!(" refused={:?}", seen.refused));
+    }
     trace
 }
 
@@ -1010,4 +1029,732 @@ fn cancelling_the_task_around_a_group_does_not_overtake_tasks_queued_before_it()
         group_trace("00o;01o", 0, false, Some(2)),
         "cancelled done=[0, 1] cancelled=[]"
     );
+}
+
+/// `taskgroup.py 150 7 --spawn` (2000 matched in a longer hunt): groups whose children may
+/// start a grandchild as they end (`S`), accepted or refused, some groups cancelled:
+/// `(children, body turns, body fails, cancel after, CPython 3.11.7's outcome)`.
+const CPYTHON_SPAWNING_GROUPS: &[(&str, usize, bool, Option<usize>, &str)] = &[
+    ("15o", 2, true, None, "group:body done=[] cancelled=[0]"),
+    (
+        "04o;00S;10o;04S",
+        2,
+        true,
+        None,
+        "group:body done=[1, 2] cancelled=[0, 3, 11] refused=[]",
+    ),
+    (
+        "04S;10o;04o;13o",
+        1,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "04S",
+        4,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    ("", 4, false, None, "ok done=[] cancelled=[]"),
+    (
+        "32S;32F;11o;04F",
+        3,
+        false,
+        Some(2),
+        "cancelled done=[] cancelled=[2, 3] refused=[]",
+    ),
+    (
+        "00S;31F",
+        3,
+        true,
+        None,
+        "group:body done=[0, 10] cancelled=[] refused=[]",
+    ),
+    ("", 0, false, None, "ok done=[] cancelled=[]"),
+    (
+        "23S;10o",
+        2,
+        false,
+        Some(3),
+        "cancelled done=[1] cancelled=[0] refused=[]",
+    ),
+    ("", 0, false, Some(2), "ok done=[] cancelled=[]"),
+    (
+        "25S;20S;21S",
+        4,
+        true,
+        None,
+        "group:body done=[1, 2] cancelled=[0, 11] refused=[]",
+    ),
+    (
+        "21S",
+        2,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "03S",
+        0,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "32S;11o",
+        4,
+        true,
+        Some(1),
+        "cancelled done=[] cancelled=[] refused=[]",
+    ),
+    ("", 1, false, None, "ok done=[] cancelled=[]"),
+    (
+        "01S;22S",
+        2,
+        false,
+        Some(1),
+        "cancelled done=[] cancelled=[0] refused=[]",
+    ),
+    (
+        "03S;33S;30S;30o",
+        4,
+        true,
+        None,
+        "group:body done=[0, 2, 3] cancelled=[1] refused=[]",
+    ),
+    ("", 1, false, None, "ok done=[] cancelled=[]"),
+    (
+        "04o;04o;01S;01F",
+        0,
+        false,
+        None,
+        "group:c3 done=[2] cancelled=[0, 1, 12] refused=[]",
+    ),
+    ("", 3, true, None, "group:body done=[] cancelled=[]"),
+    (
+        "20o;05F;23o",
+        3,
+        false,
+        Some(1),
+        "cancelled done=[] cancelled=[1]",
+    ),
+    ("24o", 2, false, Some(2), "cancelled done=[] cancelled=[]"),
+    (
+        "01F;04S",
+        0,
+        false,
+        Some(2),
+        "group:c0 done=[] cancelled=[1] refused=[]",
+    ),
+    (
+        "01S;01S;12o;02S",
+        1,
+        false,
+        Some(5),
+        "cancelled done=[0, 1, 2, 3, 10, 11, 13] cancelled=[] refused=[]",
+    ),
+    (
+        "22F;01o;03o",
+        2,
+        false,
+        Some(3),
+        "cancelled done=[1] cancelled=[0, 2]",
+    ),
+    ("", 4, false, None, "ok done=[] cancelled=[]"),
+    ("", 0, false, Some(6), "ok done=[] cancelled=[]"),
+    (
+        "03F;05S;13o",
+        1,
+        false,
+        None,
+        "group:c0 done=[] cancelled=[1, 2] refused=[]",
+    ),
+    ("05o", 0, false, None, "ok done=[0] cancelled=[]"),
+    ("24o", 2, true, Some(6), "group:body done=[] cancelled=[]"),
+    (
+        "03o;00F;02S;04F",
+        0,
+        false,
+        None,
+        "group:c1 done=[] cancelled=[0, 2, 3] refused=[]",
+    ),
+    (
+        "05S;04o",
+        0,
+        false,
+        Some(4),
+        "cancelled done=[] cancelled=[0, 1] refused=[]",
+    ),
+    (
+        "04o;01o;04o",
+        0,
+        false,
+        Some(2),
+        "cancelled done=[1] cancelled=[0, 2]",
+    ),
+    (
+        "43o;40o;12o;04S",
+        4,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 13] cancelled=[] refused=[]",
+    ),
+    (
+        "15F;34S",
+        3,
+        false,
+        None,
+        "group:c0 done=[] cancelled=[1] refused=[]",
+    ),
+    (
+        "41S;13o",
+        4,
+        false,
+        None,
+        "ok done=[0, 1, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "01F;01F;02o",
+        1,
+        false,
+        Some(1),
+        "cancelled done=[] cancelled=[0, 1, 2]",
+    ),
+    (
+        "01o;05S;02S",
+        0,
+        true,
+        None,
+        "group:body done=[] cancelled=[] refused=[]",
+    ),
+    ("", 2, false, None, "ok done=[] cancelled=[]"),
+    (
+        "04S;04o;01o",
+        0,
+        true,
+        None,
+        "group:body done=[] cancelled=[] refused=[]",
+    ),
+    (
+        "03F;11S",
+        1,
+        false,
+        None,
+        "group:c0 done=[1] cancelled=[11] refused=[]",
+    ),
+    ("", 2, false, Some(6), "ok done=[] cancelled=[]"),
+    (
+        "02o;02o;00F",
+        1,
+        false,
+        None,
+        "group:c2 done=[] cancelled=[0, 1]",
+    ),
+    (
+        "12S;00S;21o;02o",
+        2,
+        true,
+        Some(2),
+        "cancelled done=[1] cancelled=[0, 3, 11] refused=[]",
+    ),
+    (
+        "02S;25o;12o;10o",
+        2,
+        true,
+        Some(4),
+        "group:body done=[3] cancelled=[0, 2] refused=[]",
+    ),
+    (
+        "11S;05S;14S;15o",
+        1,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 10, 11, 12] cancelled=[] refused=[]",
+    ),
+    (
+        "10o;00F;11o",
+        1,
+        true,
+        None,
+        "group:c1,body done=[] cancelled=[]",
+    ),
+    ("41F;03o", 4, true, None, "group:body done=[1] cancelled=[]"),
+    ("14F;00F", 2, false, None, "group:c1 done=[] cancelled=[]"),
+    (
+        "03F;25o;04o",
+        2,
+        true,
+        None,
+        "group:body done=[] cancelled=[0, 2]",
+    ),
+    (
+        "03o;12o;04S",
+        1,
+        false,
+        Some(1),
+        "cancelled done=[] cancelled=[0, 2] refused=[]",
+    ),
+    (
+        "25S;12S;10S",
+        4,
+        false,
+        Some(5),
+        "cancelled done=[1, 2, 12] cancelled=[0, 11] refused=[]",
+    ),
+    (
+        "44S",
+        4,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    ("00o", 4, true, None, "group:body done=[0] cancelled=[]"),
+    (
+        "05o;13F;03o",
+        3,
+        false,
+        Some(4),
+        "cancelled done=[2] cancelled=[0, 1]",
+    ),
+    (
+        "05S;00F;05o;05S",
+        0,
+        false,
+        None,
+        "group:c1 done=[] cancelled=[0, 2, 3] refused=[]",
+    ),
+    (
+        "04o;04o",
+        3,
+        false,
+        Some(5),
+        "cancelled done=[0, 1] cancelled=[]",
+    ),
+    (
+        "21o;10S;15o;21S",
+        2,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 11, 13] cancelled=[] refused=[]",
+    ),
+    (
+        "30S;12o;30F",
+        3,
+        false,
+        Some(6),
+        "group:c2 done=[0, 1] cancelled=[10] refused=[]",
+    ),
+    ("31o;04o", 3, true, None, "group:body done=[] cancelled=[1]"),
+    (
+        "25S",
+        2,
+        false,
+        Some(0),
+        "cancelled done=[] cancelled=[] refused=[]",
+    ),
+    (
+        "13S",
+        2,
+        true,
+        None,
+        "group:body done=[] cancelled=[0] refused=[]",
+    ),
+    (
+        "25o;32S;20F",
+        3,
+        true,
+        None,
+        "group:c2,body done=[] cancelled=[0] refused=[]",
+    ),
+    ("", 3, false, Some(1), "cancelled done=[] cancelled=[]"),
+    (
+        "02o;03S",
+        0,
+        true,
+        None,
+        "group:body done=[] cancelled=[] refused=[]",
+    ),
+    ("00F;01F", 0, false, None, "group:c0 done=[] cancelled=[1]"),
+    (
+        "05S;24o;20o",
+        2,
+        false,
+        None,
+        "ok done=[0, 1, 2, 10] cancelled=[] refused=[]",
+    ),
+    ("23o", 4, false, None, "ok done=[0] cancelled=[]"),
+    (
+        "12F;12F;15o",
+        1,
+        false,
+        Some(4),
+        "group:c0,c1 done=[] cancelled=[2]",
+    ),
+    ("", 3, true, None, "group:body done=[] cancelled=[]"),
+    (
+        "14o;12S;11S;01o",
+        1,
+        true,
+        None,
+        "group:body done=[] cancelled=[3] refused=[]",
+    ),
+    (
+        "12S",
+        2,
+        false,
+        Some(0),
+        "cancelled done=[] cancelled=[] refused=[]",
+    ),
+    (
+        "35S;13F;20S",
+        3,
+        false,
+        None,
+        "group:c1 done=[2, 12] cancelled=[0] refused=[]",
+    ),
+    (
+        "10F;13S;33F;01o",
+        4,
+        false,
+        None,
+        "group:c0 done=[3] cancelled=[1] refused=[]",
+    ),
+    (
+        "00S;43S;10o",
+        4,
+        true,
+        Some(4),
+        "cancelled done=[0, 2, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "04o;01o;05F",
+        0,
+        false,
+        None,
+        "group:c2 done=[0, 1] cancelled=[]",
+    ),
+    (
+        "00o;24S;13F",
+        4,
+        false,
+        None,
+        "group:c2 done=[0] cancelled=[1] refused=[]",
+    ),
+    (
+        "03F;05o;04o;00S",
+        0,
+        false,
+        None,
+        "group:c0 done=[3, 13] cancelled=[1, 2] refused=[]",
+    ),
+    (
+        "05S",
+        0,
+        true,
+        Some(1),
+        "group:body done=[] cancelled=[] refused=[]",
+    ),
+    (
+        "13o;25S",
+        3,
+        false,
+        None,
+        "ok done=[0, 1, 11] cancelled=[] refused=[]",
+    ),
+    (
+        "01S;02o",
+        0,
+        false,
+        None,
+        "ok done=[0, 1, 10] cancelled=[] refused=[]",
+    ),
+    ("", 2, false, Some(3), "ok done=[] cancelled=[]"),
+    ("13o", 1, false, None, "ok done=[0] cancelled=[]"),
+    ("04o", 0, false, None, "ok done=[0] cancelled=[]"),
+    (
+        "15F;00o;11o",
+        1,
+        false,
+        Some(4),
+        "cancelled done=[1, 2] cancelled=[0]",
+    ),
+    ("", 3, false, None, "ok done=[] cancelled=[]"),
+    ("11o;00F", 2, true, None, "group:c1 done=[] cancelled=[]"),
+    ("32F", 4, false, None, "group:c0 done=[] cancelled=[]"),
+    (
+        "02S;01F;05S",
+        0,
+        true,
+        None,
+        "group:body done=[] cancelled=[] refused=[]",
+    ),
+    ("", 3, false, None, "ok done=[] cancelled=[]"),
+    ("05o;02F", 0, false, None, "group:c1 done=[] cancelled=[0]"),
+    ("12o;24o", 2, true, None, "group:body done=[] cancelled=[0]"),
+    (
+        "32S;31S;10F",
+        3,
+        false,
+        None,
+        "group:c2 done=[] cancelled=[] refused=[]",
+    ),
+    (
+        "22S",
+        4,
+        false,
+        Some(6),
+        "cancelled done=[0] cancelled=[10] refused=[]",
+    ),
+    (
+        "03o;03o;03S;01S",
+        0,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 12, 13] cancelled=[] refused=[]",
+    ),
+    ("", 4, false, None, "ok done=[] cancelled=[]"),
+    (
+        "11S",
+        3,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    ("", 4, false, None, "ok done=[] cancelled=[]"),
+    (
+        "12F;22o;11o;01o",
+        2,
+        false,
+        None,
+        "group:c0 done=[2, 3] cancelled=[1]",
+    ),
+    ("", 2, false, Some(1), "cancelled done=[] cancelled=[]"),
+    (
+        "05S",
+        4,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    ("32o", 3, false, None, "ok done=[0] cancelled=[]"),
+    ("00F", 0, false, None, "group:c0 done=[] cancelled=[]"),
+    (
+        "00S;42o",
+        4,
+        true,
+        None,
+        "group:body done=[0, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "00S",
+        0,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "22o;22o;00S",
+        2,
+        false,
+        None,
+        "ok done=[0, 1, 2, 12] cancelled=[] refused=[]",
+    ),
+    (
+        "05S;05o;05F",
+        0,
+        false,
+        Some(2),
+        "cancelled done=[] cancelled=[0, 1, 2] refused=[]",
+    ),
+    (
+        "02S;13S;02o",
+        2,
+        false,
+        None,
+        "ok done=[0, 1, 2, 10, 11] cancelled=[] refused=[]",
+    ),
+    (
+        "03o;03S;03o",
+        0,
+        true,
+        Some(0),
+        "cancelled done=[] cancelled=[] refused=[]",
+    ),
+    (
+        "04S;15S;01F",
+        1,
+        false,
+        None,
+        "group:c2 done=[] cancelled=[0, 1] refused=[]",
+    ),
+    ("", 0, false, None, "ok done=[] cancelled=[]"),
+    ("03F", 2, true, None, "group:body done=[] cancelled=[0]"),
+    (
+        "05o;04o;01S;00S",
+        0,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 12, 13] cancelled=[] refused=[]",
+    ),
+    ("", 2, true, None, "group:body done=[] cancelled=[]"),
+    (
+        "05F;03S;04F;02S",
+        0,
+        false,
+        Some(3),
+        "cancelled done=[3] cancelled=[0, 1, 2] refused=[]",
+    ),
+    (
+        "23o;00S;13o",
+        2,
+        false,
+        None,
+        "ok done=[0, 1, 2, 11] cancelled=[] refused=[]",
+    ),
+    (
+        "10o;02S;10S",
+        1,
+        false,
+        None,
+        "ok done=[0, 1, 2, 11, 12] cancelled=[] refused=[]",
+    ),
+    ("05F", 0, false, None, "group:c0 done=[] cancelled=[]"),
+    (
+        "05o;00S;01o;02o",
+        0,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 11] cancelled=[] refused=[]",
+    ),
+    ("01F;03o", 0, false, None, "group:c0 done=[] cancelled=[1]"),
+    ("44o;22o", 4, true, None, "group:body done=[] cancelled=[1]"),
+    ("11F;04o", 2, false, None, "group:c0 done=[] cancelled=[1]"),
+    (
+        "45o;24S;22S;24o",
+        4,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 11, 12] cancelled=[] refused=[]",
+    ),
+    ("14o", 3, false, None, "ok done=[0] cancelled=[]"),
+    (
+        "22o;20o;02S;23S",
+        2,
+        false,
+        None,
+        "ok done=[0, 1, 2, 3, 12, 13] cancelled=[] refused=[]",
+    ),
+    ("00o", 3, true, None, "group:body done=[0] cancelled=[]"),
+    (
+        "04o;04F;01F;01o",
+        0,
+        true,
+        None,
+        "group:body done=[] cancelled=[]",
+    ),
+    (
+        "00o;13F;00S",
+        1,
+        false,
+        Some(4),
+        "cancelled done=[0, 2, 12] cancelled=[1] refused=[]",
+    ),
+    (
+        "44S;11o;00S",
+        4,
+        true,
+        None,
+        "group:body done=[1, 2, 12] cancelled=[] refused=[]",
+    ),
+    ("", 1, false, None, "ok done=[] cancelled=[]"),
+    (
+        "11S;14S;45S;41S",
+        4,
+        false,
+        Some(2),
+        "cancelled done=[] cancelled=[0, 1] refused=[]",
+    ),
+    (
+        "03S;00S;01o",
+        0,
+        false,
+        None,
+        "ok done=[0, 1, 2, 10, 11] cancelled=[] refused=[]",
+    ),
+    (
+        "05o;05S",
+        0,
+        false,
+        Some(5),
+        "cancelled done=[] cancelled=[0, 1] refused=[]",
+    ),
+    (
+        "21o;20o",
+        2,
+        false,
+        Some(1),
+        "cancelled done=[] cancelled=[]",
+    ),
+    (
+        "11S",
+        1,
+        false,
+        None,
+        "ok done=[0, 10] cancelled=[] refused=[]",
+    ),
+    (
+        "34o;03o;42o",
+        4,
+        false,
+        None,
+        "ok done=[0, 1, 2] cancelled=[]",
+    ),
+    ("10o", 4, true, None, "group:body done=[0] cancelled=[]"),
+    ("20o", 2, true, Some(5), "group:body done=[] cancelled=[]"),
+    ("", 0, false, Some(0), "cancelled done=[] cancelled=[]"),
+    ("25o", 2, false, Some(6), "cancelled done=[] cancelled=[0]"),
+    ("", 3, false, None, "ok done=[] cancelled=[]"),
+    ("", 0, false, Some(6), "ok done=[] cancelled=[]"),
+    ("00o;05o", 0, false, None, "ok done=[0, 1] cancelled=[]"),
+    ("", 2, false, None, "ok done=[] cancelled=[]"),
+    (
+        "24S;14o",
+        2,
+        false,
+        None,
+        "ok done=[0, 1, 10] cancelled=[] refused=[]",
+    ),
+    ("", 4, false, None, "ok done=[] cancelled=[]"),
+    (
+        "15o;42o;30S;12o",
+        4,
+        true,
+        None,
+        "group:body done=[2, 3] cancelled=[0] refused=[]",
+    ),
+    ("34F", 3, false, None, "group:c0 done=[] cancelled=[]"),
+    ("21o", 4, false, Some(0), "cancelled done=[] cancelled=[]"),
+    (
+        "05F;00S;05o",
+        0,
+        false,
+        None,
+        "group:c0 done=[1, 2, 11] cancelled=[] refused=[]",
+    ),
+];
+
+#[test]
+fn taskgroups_whose_tasks_start_tasks_end_as_cpython_s_do() {
+    let mut bad = Vec::new();
+    for &(children, bturns, bfail, cancel_at, expected) in CPYTHON_SPAWNING_GROUPS {
+        let got = group_trace(children, bturns, bfail, cancel_at);
+        if got != expected {
+            bad.push(format!(
+                "{children} {bturns} {bfail} {cancel_at:?}\n  py: {expected}\n  rs: {got}"
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
 }

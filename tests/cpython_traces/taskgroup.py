@@ -1,32 +1,40 @@
 """Prints the tables of tests/compose/taskgroup_traces.rs: random task groups and how
 CPython's asyncio.TaskGroup ends each.
 
-    python3.11 tests/cpython_traces/taskgroup.py COUNT SEED [--cancel]
+    python3.11 tests/cpython_traces/taskgroup.py COUNT SEED [--cancel | --spawn]
 
 A group's children are `<start turn><turns><F|o>`: started by the body at that turn, ending
 after that many turns, failing (`F`, ValueError('c<i>')) or not; the body turns a number of
 times, starting children as it goes, then fails (ValueError('body')) or not. With --cancel
 the task running the group is cancelled after a number of turns. The outcome: `ok`,
 `cancelled` or `group:<names>`, then the children that ended normally and those cancelled.
-The committed tables: `150 3` and `150 5 --cancel`.
+With --spawn a child may also be `S`: as it ends it starts a grandchild `10 + i` of one turn
+through the group (`refused` lists those whose create_task raised), and a third of the groups
+are cancelled. The committed tables: `150 3`, `150 5 --cancel` and `150 7 --spawn`.
 """
 import asyncio
 import random
 import sys
 
 CANCEL = '--cancel' in sys.argv
+SPAWN = '--spawn' in sys.argv
 ARGS = [a for a in sys.argv[1:] if not a.startswith('--')]
 
 
 def run_group(children, bturns, bfail, cancel_at):
-    seen = {'done': [], 'cancelled': []}
+    seen = {'done': [], 'cancelled': [], 'refused': []}
 
-    async def child(i, k, fail):
+    async def child(g, i, k, kind):
         try:
             for _ in range(k):
                 await asyncio.sleep(0)
-            if fail:
+            if kind == 'F':
                 raise ValueError(f'c{i}')
+            if kind == 'S':
+                try:
+                    g.create_task(child(g, 10 + i, 1, 'o'))
+                except RuntimeError:
+                    seen['refused'].append(i)
             seen['done'].append(i)
         except asyncio.CancelledError:
             seen['cancelled'].append(i)
@@ -37,9 +45,9 @@ def run_group(children, bturns, bfail, cancel_at):
         try:
             async with asyncio.TaskGroup() as g:
                 for t in range(bturns + 1):
-                    for i, (start, k, fail) in enumerate(children):
+                    for i, (start, k, kind) in enumerate(children):
                         if start == t:
-                            g.create_task(child(i, k, fail))
+                            g.create_task(child(g, i, k, kind))
                     if t < bturns:
                         await asyncio.sleep(0)
                 if bfail:
@@ -61,7 +69,10 @@ def run_group(children, bturns, bfail, cancel_at):
             return 'cancelled'
 
     outcome = asyncio.run(main())
-    return f"{outcome} done={sorted(seen['done'])} cancelled={sorted(seen['cancelled'])}"
+    trace = f"{outcome} done={sorted(seen['done'])} cancelled={sorted(seen['cancelled'])}"
+    if any(kind == 'S' for _, _, kind in children):
+        trace += f" refused={sorted(seen['refused'])}"
+    return trace
 
 
 def main():
@@ -69,13 +80,22 @@ def main():
     rng = random.Random(seed)
     for _ in range(count):
         bturns = rng.randint(0, 4)
-        children = [(rng.randint(0, bturns), rng.randint(0, 5), rng.random() < 0.3)
-                    for _ in range(rng.randint(0, 4))]
+        if SPAWN:
+            children = [(rng.randint(0, bturns), rng.randint(0, 5), rng.choice('ooFSS'))
+                        for _ in range(rng.randint(0, 4))]
+        else:
+            children = [(rng.randint(0, bturns), rng.randint(0, 5),
+                         'F' if rng.random() < 0.3 else 'o') for _ in range(rng.randint(0, 4))]
         bfail = rng.random() < 0.2
-        cancel_at = rng.randint(0, 6) if CANCEL else None
-        spec = ';'.join(f'{s}{k}{"F" if f else "o"}' for s, k, f in children)
+        if SPAWN:
+            cancel_at = rng.choice([None, None, rng.randint(0, 6)])
+        else:
+            cancel_at = rng.randint(0, 6) if CANCEL else None
+        spec = ';'.join(f'{s}{k}{kind}' for s, k, kind in children)
         fields = [f'"{spec}"', str(bturns), str(bfail).lower()]
-        if CANCEL:
+        if SPAWN:
+            fields.append('None' if cancel_at is None else f'Some({cancel_at})')
+        elif CANCEL:
             fields.append(str(cancel_at))
         fields.append(f'"{run_group(children, bturns, bfail, cancel_at)}"')
         print(f'    ({", ".join(fields)}),')
