@@ -119,6 +119,20 @@ fn test_blocking_get_wait() {
 }
 
 #[test]
+fn test_nonblocking_get() {
+    let q = Queue::new(0);
+    q.put_nowait(1).unwrap();
+    assert_eq!(q.get_nowait(), Ok(1));
+}
+
+#[test]
+fn test_nonblocking_put() {
+    let q = Queue::new(0);
+    assert_eq!(q.put_nowait(1), Ok(()));
+    assert_eq!(q.get_nowait(), Ok(1));
+}
+
+#[test]
 fn test_nonblocking_get_exception() {
     let q: Queue<u8> = Queue::new(0);
     assert_eq!(q.get_nowait(), Err(QueueEmpty));
