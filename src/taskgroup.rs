@@ -9,7 +9,8 @@
 //! Ground rules: the shared state is borrowed only inside these methods, never while a task
 //! is cancelled, a waker is woken or a user future is polled. Each task carries a guard that
 //! counts it out of the group when its future ends or is dropped (by cancellation), so the
-//! group's count is right however a task ends. Calls only into the executor.
+//! group's count is right however a task ends; it leaves from a callback a turn later, as a
+//! task leaves CPython's group in its done callback. Calls only into the executor.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -74,7 +75,8 @@ struct Inner {
     /// which `_on_task_done` discards a finished task): a long-lived group holds its running
     /// tasks only, not every task it ever started.
     tasks: RefCell<Slab<AbortHandle>>,
-    /// Tasks whose future has not ended or been dropped yet.
+    /// Tasks whose future has not ended or been dropped yet, or did so this turn: a task
+    /// leaves the count from a callback (see [`Inner::task_ended`]).
     running: Cell<usize>,
     /// Every task's failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
@@ -153,6 +155,33 @@ impl Inner {
         }
     }
 
+    /// A task's future has ended or was dropped. It leaves the count `run` waits on from a
+    /// callback queued now, as a task leaves CPython's `_tasks` in its done callback
+    /// (`_on_task_done`), a turn after it ended: a body that ends in the same turn still waits
+    /// for it, and `run` is woken only when the last task has left (`_on_completed_fut`), not
+    /// at each task's end, which queued `run`'s task early, where a cancellation of it then
+    /// overtook (and cancelled) tasks queued after it. With `run` gone or no loop to queue
+    /// on, it leaves now.
+    fn task_ended(self: &Rc<Self>) {
+        if !matches!(self.state.get(), GroupState::Closed { .. }) {
+            let group = self.clone();
+            let lp = self.lp.upgrade().map(|inner| LoopHandle { inner });
+            if let Some(Ok(_)) = lp.map(|lp| lp.call_soon(move || group.task_left())) {
+                return;
+            }
+        }
+        self.task_left();
+    }
+
+    /// One task fewer to wait for; the last one wakes `run`.
+    fn task_left(&self) {
+        let left = self.running.get() - 1;
+        self.running.set(left);
+        if left == 0 {
+            self.wake();
+        }
+    }
+
     /// The failures to raise: the tasks', oldest first, then the body's.
     fn take_errors(&self) -> Vec<Error> {
         let mut errors = std::mem::take(&mut *self.errors.borrow_mut());
@@ -207,8 +236,7 @@ impl Member {
 impl Drop for Member {
     fn drop(&mut self) {
         drop(self.leave());
-        self.group.running.set(self.group.running.get() - 1);
-        self.group.wake();
+        self.group.task_ended();
     }
 }
 

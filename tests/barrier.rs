@@ -443,3 +443,422 @@ fn broken_barrier_errors_carry_cpython_s_two_texts() {
         }
     });
 }
+
+/// Counters shared by the parties of one test (CPython's `results1`, `results2`, `count`).
+#[derive(Default)]
+struct Tally {
+    first: Cell<usize>,
+    second: Cell<usize>,
+    out: Cell<usize>,
+}
+
+impl Tally {
+    fn bump(c: &Cell<usize>) -> usize {
+        c.set(c.get() + 1);
+        c.get()
+    }
+}
+
+#[test]
+fn test_barrier_context_manager() {
+    // test_context_manager: `async with barrier as i` is `barrier.wait().await`; every party
+    // gets its own index, and the barrier is filling again, unbroken, once all are through.
+    run(async {
+        let b = Rc::new(Barrier::new(3).unwrap());
+        let mut got: Vec<usize> = all(tasks(3, || {
+            let b = b.clone();
+            async move { b.wait().await.unwrap() }
+        }))
+        .await;
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn test_reset_barrier_when_tasks_half_draining() {
+    // The party that finds `rest` parties still inside as it leaves the drain resets the
+    // barrier: those `rest` parties, released but not yet run, fail. CPython reads the
+    // private `_count` (parties inside); here it is `N` less the parties that have left.
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let rest = N / 2;
+        let t = Rc::new(Tally::default());
+        all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                match b.wait().await {
+                    Err(_) => drop(Tally::bump(&t.first)),
+                    Ok(_) => {
+                        if N - Tally::bump(&t.out) == rest {
+                            b.reset();
+                        }
+                    }
+                }
+            }
+        }))
+        .await;
+        assert_eq!(t.first.get(), rest);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn test_reset_barrier_when_tasks_half_draining_half_blocking() {
+    // The first parties out of the drain wait again at the door; the third resets, failing
+    // the two still inside; everyone then meets on the repaired barrier. No party blocked
+    // at the door fails (CPython's `results2` stays empty).
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let blocking = N / 2;
+        let t = Rc::new(Tally::default());
+        all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                match b.wait().await {
+                    Err(_) => {
+                        Tally::bump(&t.first);
+                        b.wait().await.unwrap();
+                    }
+                    Ok(_) if Tally::bump(&t.out) > blocking => {
+                        b.reset();
+                        b.wait().await.unwrap();
+                    }
+                    Ok(_) => {
+                        if b.wait().await.is_err() {
+                            Tally::bump(&t.second);
+                        }
+                    }
+                }
+            }
+        }))
+        .await;
+        assert_eq!(t.first.get(), blocking);
+        assert_eq!(t.second.get(), 0);
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn test_reset_barrier_while_tasks_waiting_and_waiting_again() {
+    // N-1 parties inside fail on a reset and wait again (CPython's `finally`); one more party
+    // completes the next round for all of them.
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let t = Rc::new(Tally::default());
+        let waiting = tasks(N - 1, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                if b.wait().await.is_err() {
+                    Tally::bump(&t.first);
+                }
+                b.wait().await.unwrap();
+                Tally::bump(&t.second);
+            }
+        });
+        yield_now().await;
+        let b2 = b.clone();
+        spawn(async move { b2.reset() }).detach();
+        yield_now().await;
+        let (b2, t2) = (b.clone(), t.clone());
+        spawn(async move {
+            b2.wait().await.unwrap();
+            Tally::bump(&t2.second);
+        })
+        .detach();
+        all(waiting).await;
+        assert!(!b.broken());
+        assert_eq!(t.first.get(), N - 1);
+        assert_eq!(t.second.get(), N);
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn test_abort_barrier_when_tasks_half_draining_half_blocking() {
+    // The first parties out of the drain wait again at the door; the third aborts: the two
+    // still inside fail with "Abort or reset", the two at the door with "Barrier aborted".
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let blocking = N / 2;
+        let t = Rc::new(Tally::default());
+        let outcomes = all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                match b.wait().await {
+                    Err(e) => {
+                        Tally::bump(&t.first);
+                        Some(e)
+                    }
+                    Ok(_) if Tally::bump(&t.out) > blocking => {
+                        b.abort();
+                        None
+                    }
+                    Ok(_) => {
+                        let again = b.wait().await.err();
+                        if again.is_some() {
+                            Tally::bump(&t.second);
+                        }
+                        again
+                    }
+                }
+            }
+        }))
+        .await;
+        assert!(b.broken());
+        assert_eq!(t.first.get(), blocking);
+        assert_eq!(t.second.get(), N - blocking - 1);
+        let inside = outcomes
+            .iter()
+            .filter(|e| **e == Some(BrokenBarrierError::AbortOrReset))
+            .count();
+        assert_eq!(inside, blocking, "{outcomes:?}");
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!format!("{b:?}").contains("resetting"), "{b:?}");
+    });
+}
+
+#[test]
+fn test_abort_barrier_when_exception() {
+    // One party fails between two meetings and aborts the barrier: every other party fails,
+    // none passes the second meeting.
+    run(async {
+        let b = Rc::new(Barrier::new(N).unwrap());
+        let t = Rc::new(Tally::default());
+        all(tasks(N, || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                let second = match b.wait().await {
+                    Ok(i) if i == N / 2 => {
+                        b.abort(); // CPython: RuntimeError raised, caught, abort()
+                        return;
+                    }
+                    Ok(_) => b.wait().await,
+                    Err(e) => Err(e),
+                };
+                match second {
+                    Ok(_) => Tally::bump(&t.first),
+                    Err(_) => Tally::bump(&t.second),
+                };
+            }
+        }))
+        .await;
+        assert!(b.broken());
+        assert_eq!(t.first.get(), 0);
+        assert_eq!(t.second.get(), N - 1);
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+// ---- against CPython's traces ------------------------------------------------------------
+
+/// Scripts of barrier operations and the trace CPython 3.11.7 gives for each, printed by
+/// `tests/cpython_traces/barrier.py` (3.12.1 prints the same; 3.13.0 differs in one script,
+/// in the order two parties inside learn of a reset, from its reworked `Condition`). Each step is one
+/// operation from a driver task followed by one loop turn (`await asyncio.sleep(0)`), then
+/// the barrier's repr: `S` spawns a party that waits twice and logs `p<id>.<n>=<index>`, or
+/// `=A` ("Barrier aborted") / `=R` ("Abort or reset of barrier"); a digit `k` cancels party
+/// `k` (if spawned); `R` resets; `A` aborts; `Y` only turns. At the end every party is
+/// cancelled and the loop turns three times. The trace is the log and the reprs, in order.
+const CPYTHON_TRACES: &[(usize, &str, &str)] = &[
+    (3, "04Y2S01", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3]"),
+    (2, "S1S3AS31SSY", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=A p0.1=R [broken] p2.0=A p2.1=A [broken] [broken] [broken] p3.0=A p3.1=A [broken] p4.0=A p4.1=A [broken] [broken] [broken]"),
+    (2, "4SSS4YYYS3", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] p1.1=1 [draining, waiters:0/2] p2.1=0 [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "R4ASSSS", "[filling, waiters:0/2] [filling, waiters:0/2] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] [broken]"),
+    (3, "2S5SSYY20", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] p0.1=2 [draining, waiters:0/3] p1.1=0 [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3]"),
+    (2, "1RSS1S2SS542", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] [filling, waiters:1/2] p4.0=1 [draining, waiters:0/2] p3.0=0 [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (3, "0SYS12YRS", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] p0.0=R [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (2, "5Y4ASSSSSR5Y0R", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] p4.0=A p4.1=A [broken] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "515SRYS3SA", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] p0.0=R [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.1=R p1.0=R p1.1=A p2.1=A [broken] [broken]"),
+    (3, "1YSS2SYSY", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] p0.1=2 [draining, waiters:0/3] p1.1=0 p2.1=1 [filling, waiters:0/3] [filling, waiters:0/3]"),
+    (3, "AS3A", "[broken] p0.0=A p0.1=A [broken] [broken] [broken] [broken]"),
+    (2, "23SSY0RA", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=1 [filling, waiters:0/2] [filling, waiters:0/2] [broken] [broken]"),
+    (2, "S32A", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p0.0=R p0.1=A [broken] [broken]"),
+    (2, "S4YSYYYS", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (3, "AS5SSS4S3", "[broken] p0.0=A p0.1=A [broken] [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] [broken] p4.0=A p4.1=A [broken] [broken] [broken]"),
+    (2, "35YARYSS524", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [broken] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "40Y3SS3AY4SY", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=A p0.1=R [broken] [broken] [broken] p2.0=A p2.1=A [broken] [broken] [broken]"),
+    (2, "SS2SSSSSSS", "[filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p3.0=0 p5.0=1 [draining, waiters:0/2] p3.1=0 [filling, waiters:1/2] p5.1=1 [draining, waiters:0/2] p6.0=0 p8.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "S5S1R0SSAS", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p0.1=R [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p3.0=1 [draining, waiters:0/2] p2.0=R p2.1=A p3.1=A [broken] p4.0=A p4.1=A [broken] [broken]"),
+    (2, "4SS1SYS4R021", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] p3.0=1 [draining, waiters:0/2] p2.1=0 [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (3, "YASSS120430Y1S", "[filling, waiters:0/3] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] [broken] [broken] [broken] [broken] [broken] [broken] [broken] [broken] p3.0=A p3.1=A [broken] [broken]"),
+    (3, "4RSSS5", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "5Y5S1AYS55YS", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] p0.0=R p0.1=A [broken] [broken] p1.0=A p1.1=A [broken] [broken] [broken] [broken] p2.0=A p2.1=A [broken] [broken]"),
+    (3, "02SYSASY", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] p0.0=R p0.1=A p1.0=R p1.1=A [broken] p2.0=A p2.1=A [broken] [broken] [broken]"),
+    (2, "SYY1S1Y12SS1", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "3S53SAR5R3Y", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] p0.0=R p0.1=A p1.0=R p1.1=A [broken] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3]"),
+    (2, "YS4S00AS4S2ASS", "[filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.1=R [broken] p2.0=A p2.1=A [broken] [broken] p3.0=A p3.1=A [broken] [broken] [broken] p4.0=A p4.1=A [broken] p5.0=A p5.1=A [broken] [broken]"),
+    (2, "5SS1S", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "3SSY4YR", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "00YRSYS0S4", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (2, "Y412S4SS", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "SS15", "[filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (2, "0S430YS2YRSSSS", "[filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=R [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p1.1=0 [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] p3.0=0 p5.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "SY01SSSYRS", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p1.0=0 p3.0=1 [draining, waiters:0/2] p1.1=0 [filling, waiters:0/2] p2.1=1 [draining, waiters:0/2] p3.1=0 [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (2, "3RSSY1", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (3, "22RSS2Y4RSSY", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] p0.0=R p1.0=R [filling, waiters:1/3] p2.0=2 [draining, waiters:0/3] p1.1=0 p0.1=1 [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (3, "2SS1Y0S0S0", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (3, "S45SS4", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (2, "SYSS3", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "SYAS", "[filling, waiters:1/2] [filling, waiters:1/2] p0.0=R p0.1=A [broken] p1.0=A p1.1=A [broken] [broken]"),
+    (3, "SSSSSSS4YRSSS", "[filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:2/3] p2.1=2 [draining, waiters:0/3] p1.1=0 p3.0=1 [filling, waiters:2/3] p0.1=2 [draining, waiters:0/3] p3.1=0 p5.0=1 [filling, waiters:1/3] [filling, waiters:2/3] p5.1=R p6.0=R [filling, waiters:1/3] [filling, waiters:2/3] p8.0=2 [draining, waiters:0/3] p6.1=0 p7.0=1 [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (3, "SSSSY", "[filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:2/3] p2.1=2 [draining, waiters:0/3] [filling, waiters:0/3]"),
+    (3, "Y2SYYY3ASASY2S", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] p0.0=R p0.1=A [broken] p1.0=A p1.1=A [broken] [broken] p2.0=A p2.1=A [broken] [broken] [broken] p3.0=A p3.1=A [broken] [broken]"),
+    (2, "S05SSYYAR34", "[filling, waiters:1/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p1.0=0 [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] p1.1=R [broken] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "153Y0Y3YAS", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [broken] p0.0=A p0.1=A [broken] [broken]"),
+    (2, "S22SSSR01ASS3R", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] p3.0=R [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] p3.1=0 [filling, waiters:0/2] [broken] p4.0=A p4.1=A [broken] p5.0=A p5.1=A [broken] [broken] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "S04SASSS", "[filling, waiters:1/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] p1.0=R p1.1=A [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] p4.0=A p4.1=A [broken] [broken]"),
+    (3, "0YSY3", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "SSY55RSSY", "[filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] p0.0=R p1.0=R [filling, waiters:1/3] p2.0=2 [draining, waiters:0/3] p1.1=0 p0.1=1 [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (3, "5A2SS0SS5", "[filling, waiters:0/3] [broken] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] [broken] [broken]"),
+    (3, "YSAYYSSA", "[filling, waiters:0/3] [filling, waiters:1/3] p0.0=R p0.1=A [broken] [broken] [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] [broken] [broken]"),
+    (3, "SY024S", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "SS2AY", "[filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] p0.0=R p0.1=A p1.0=R p1.1=A [broken] [broken] [broken]"),
+    (3, "AYSASYYY3", "[broken] [broken] p0.0=A p0.1=A [broken] [broken] p1.0=A p1.1=A [broken] [broken] [broken] [broken] [broken] [broken]"),
+    (3, "3SSSYSYR", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] p0.1=2 [draining, waiters:0/3] p1.1=0 p2.1=1 [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (2, "SYSS45SSSY1", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] p1.1=1 [draining, waiters:0/2] p2.1=0 [filling, waiters:1/2] p4.0=1 [draining, waiters:0/2] p3.0=0 p5.0=1 [draining, waiters:0/2] p3.1=0 [filling, waiters:0/2] p4.1=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "2SSA", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] p0.0=R p0.1=A p1.0=R p1.1=A [broken] [broken]"),
+    (3, "S35RSYY0", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] p0.0=R [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "S213S35SSS3", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:2/3] p2.1=2 [draining, waiters:0/3] p1.1=0 [filling, waiters:0/3] [filling, waiters:0/3]"),
+    (3, "2SSSY", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] [filling, waiters:0/3]"),
+];
+
+/// As [`CPYTHON_TRACES`], with `barrier.py 60 --same-turn`: a cancellation, a reset and an
+/// abort take no loop turn, so the next operation comes before the parties they touched have
+/// run (2000 wider scripts of seed 9 matched too).
+const CPYTHON_SAME_TURN_TRACES: &[(usize, &str, &str)] = &[
+    (3, "04Y2S01", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (2, "S1S3AS31SSY", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [broken] p0.0=R p0.1=A p1.1=A p2.0=A p2.1=A [broken] [broken] [broken] p3.0=A p3.1=A [broken] p4.0=A p4.1=A [broken] [broken] [broken]"),
+    (2, "4SSS4YYYS3", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] p1.1=1 [draining, waiters:0/2] p2.1=0 [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (2, "R4ASSSS", "[filling, waiters:0/2] [filling, waiters:0/2] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] [broken]"),
+    (3, "2S5SSYY20", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] p0.1=2 [draining, waiters:0/3] [draining, waiters:0/3] [draining, waiters:0/3] [filling, waiters:0/3]"),
+    (2, "1RSS1S2SS542", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] p4.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [draining, waiters:0/2] [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "0SYS12YRS", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:1/3] [resetting, waiters:0/3] p0.0=R [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (2, "5Y4ASSSSSR5Y0R", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] p4.0=A p4.1=A [broken] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "515SRYS3SA", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [resetting, waiters:0/3] p0.0=R [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] [broken] [broken]"),
+    (3, "1YSS2SYSY", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] p0.1=2 [draining, waiters:0/3] p1.1=0 p2.1=1 [filling, waiters:0/3] [filling, waiters:0/3]"),
+    (3, "AS3A", "[broken] p0.0=A p0.1=A [broken] [broken] [broken] [broken]"),
+    (2, "23SSY0RA", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] [filling, waiters:1/2] [resetting, waiters:0/2] [broken] [broken]"),
+    (2, "S32A", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [broken] [broken]"),
+    (2, "S4YSYYYS", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] p1.1=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (3, "AS5SSS4S3", "[broken] p0.0=A p0.1=A [broken] [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] [broken] p4.0=A p4.1=A [broken] [broken] [broken]"),
+    (2, "35YARYSS524", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [broken] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [draining, waiters:0/2] [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "40Y3SS3AY4SY", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [broken] p0.0=R p0.1=A p1.1=A [broken] [broken] p2.0=A p2.1=A [broken] [broken] [broken]"),
+    (2, "SS2SSSSSSS", "[filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] p3.0=0 p5.0=1 [draining, waiters:0/2] p3.1=0 [filling, waiters:1/2] p5.1=1 [draining, waiters:0/2] p6.0=0 p8.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "S5S1R0SSAS", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [resetting, waiters:0/2] [resetting, waiters:0/2] [filling, waiters:1/2] p3.0=1 [draining, waiters:0/2] [broken] p2.0=R p2.1=A p3.1=A p4.0=A p4.1=A [broken] [broken]"),
+    (2, "4SS1SYS4R021", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:0/2] p3.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [resetting, waiters:0/2] [resetting, waiters:0/2] [resetting, waiters:0/2] [resetting, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "YASSS120430Y1S", "[filling, waiters:0/3] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] [broken] [broken] [broken] [broken] [broken] [broken] [broken] [broken] p3.0=A p3.1=A [broken] [broken]"),
+    (3, "4RSSS5", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] [draining, waiters:0/3] [filling, waiters:0/3]"),
+    (3, "5Y5S1AYS55YS", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [broken] p0.0=R p0.1=A [broken] p1.0=A p1.1=A [broken] [broken] [broken] [broken] p2.0=A p2.1=A [broken] [broken]"),
+    (3, "02SYSASY", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [broken] p0.0=R p0.1=A p1.0=R p1.1=A p2.0=A p2.1=A [broken] [broken] [broken]"),
+    (2, "SYY1S1Y12SS1", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (3, "3S53SAR5R3Y", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [broken] [resetting, waiters:0/3] [resetting, waiters:0/3] [resetting, waiters:0/3] [resetting, waiters:0/3] p0.0=R p1.0=R [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (2, "YS4S00AS4S2ASS", "[filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [draining, waiters:0/2] [broken] p1.1=A p2.0=A p2.1=A [broken] [broken] p3.0=A p3.1=A [broken] [broken] [broken] p4.0=A p4.1=A [broken] p5.0=A p5.1=A [broken] [broken]"),
+    (2, "5SS1S", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "3SSY4YR", "[filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] [filling, waiters:1/2] p1.1=1 [draining, waiters:0/2] [resetting, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "00YRSYS0S4", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (2, "Y412S4SS", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "SS15", "[filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "0S430YS2YRSSSS", "[filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [resetting, waiters:0/2] p1.0=R p2.0=1 [draining, waiters:0/2] p1.1=0 [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] p3.0=0 p5.0=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "SY01SSSYRS", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p1.0=0 p3.0=1 [draining, waiters:0/2] p1.1=0 [filling, waiters:0/2] [filling, waiters:0/2] p2.1=1 [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "3RSSY1", "[filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:0/2]"),
+    (3, "22RSS2Y4RSSY", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [resetting, waiters:0/3] p0.0=R p1.0=R [filling, waiters:2/3] p0.1=2 [draining, waiters:0/3] p1.1=0 p2.0=1 [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "2SS1Y0S0S0", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (3, "S45SS4", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] [draining, waiters:0/3] [filling, waiters:0/3]"),
+    (2, "SYSS3", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [filling, waiters:0/2]"),
+    (2, "SYAS", "[filling, waiters:1/2] [filling, waiters:1/2] [broken] p0.0=R p0.1=A p1.0=A p1.1=A [broken] [broken]"),
+    (3, "SSSSSSS4YRSSS", "[filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:2/3] p2.1=2 [draining, waiters:0/3] p1.1=0 p3.0=1 [filling, waiters:2/3] p0.1=2 [draining, waiters:0/3] [draining, waiters:0/3] p3.1=0 p5.0=1 [filling, waiters:1/3] [resetting, waiters:0/3] p5.1=R [filling, waiters:1/3] p8.0=2 [draining, waiters:0/3] p7.0=0 p6.0=1 [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (3, "SSSSY", "[filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:2/3] p2.1=2 [draining, waiters:0/3] [filling, waiters:0/3]"),
+    (3, "Y2SYYY3ASASY2S", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [broken] p0.0=R p0.1=A p1.0=A p1.1=A [broken] [broken] p2.0=A p2.1=A [broken] [broken] [broken] p3.0=A p3.1=A [broken] [broken]"),
+    (2, "S05SSYYAR34", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p2.0=1 [draining, waiters:0/2] p1.0=0 [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] [broken] [resetting, waiters:0/2] [resetting, waiters:0/2] [resetting, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "153Y0Y3YAS", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3] [broken] p0.0=A p0.1=A [broken] [broken]"),
+    (2, "S22SSSR01ASS3R", "[filling, waiters:1/2] [filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] [resetting, waiters:0/2] [resetting, waiters:0/2] [resetting, waiters:0/2] [broken] p2.1=A p3.0=R p3.1=A p4.0=A p4.1=A [broken] p5.0=A p5.1=A [broken] [broken] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "S04SASSS", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [broken] p1.0=R p1.1=A p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] p4.0=A p4.1=A [broken] [broken]"),
+    (3, "0YSY3", "[filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "SSY55RSSY", "[filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [resetting, waiters:0/3] p0.0=R p1.0=R [filling, waiters:2/3] p0.1=2 [draining, waiters:0/3] p1.1=0 p2.0=1 [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "5A2SS0SS5", "[filling, waiters:0/3] [broken] [broken] p0.0=A p0.1=A [broken] p1.0=A p1.1=A [broken] [broken] p2.0=A p2.1=A [broken] p3.0=A p3.1=A [broken] [broken] [broken]"),
+    (3, "YSAYYSSA", "[filling, waiters:0/3] [filling, waiters:1/3] [broken] p0.0=R p0.1=A [broken] [broken] p1.0=A p1.1=A [broken] p2.0=A p2.1=A [broken] [broken] [broken]"),
+    (3, "SY024S", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:0/3]"),
+    (3, "SS2AY", "[filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [broken] p0.0=R p0.1=A p1.0=R p1.1=A [broken] [broken]"),
+    (3, "AYSASYYY3", "[broken] [broken] p0.0=A p0.1=A [broken] [broken] p1.0=A p1.1=A [broken] [broken] [broken] [broken] [broken] [broken]"),
+    (3, "3SSSYSYR", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] p0.1=2 [draining, waiters:0/3] p1.1=0 p2.1=1 [filling, waiters:0/3] [filling, waiters:0/3] [filling, waiters:0/3]"),
+    (2, "SYSS45SSSY1", "[filling, waiters:1/2] [filling, waiters:1/2] p1.0=1 [draining, waiters:0/2] p0.0=0 p2.0=1 [draining, waiters:0/2] [draining, waiters:0/2] [draining, waiters:0/2] p0.1=0 [filling, waiters:1/2] p2.1=1 [draining, waiters:0/2] p3.0=0 p5.0=1 [draining, waiters:0/2] p3.1=0 [filling, waiters:0/2] [filling, waiters:0/2] [filling, waiters:0/2]"),
+    (3, "2SSA", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] [broken] [broken]"),
+    (3, "S35RSYY0", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [resetting, waiters:0/3] p0.0=R [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:0/3]"),
+    (3, "S213S35SSS3", "[filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:1/3] [filling, waiters:2/3] [filling, waiters:2/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:2/3] p2.1=2 [draining, waiters:0/3] [draining, waiters:0/3] [filling, waiters:0/3]"),
+    (3, "2SSSY", "[filling, waiters:0/3] [filling, waiters:1/3] [filling, waiters:2/3] p2.0=2 [draining, waiters:0/3] p0.0=0 p1.0=1 [filling, waiters:1/3] [filling, waiters:0/3]"),
+];
+
+/// Runs one script on our barrier; returns its trace in CPython's form.
+fn trace(parties: usize, script: &str, same_turn: bool) -> String {
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    let out = log.clone();
+    let script = script.to_string();
+    run(async move {
+        let b = Rc::new(Barrier::new(parties).unwrap());
+        let snap = |b: &Barrier| {
+            let repr = format!("{b:?}");
+            log.borrow_mut()
+                .push(repr.trim_start_matches("Barrier ").to_string());
+        };
+        let mut parties: Vec<Task<()>> = Vec::new();
+        for op in script.chars() {
+            match op {
+                'S' => {
+                    let (b, log, id) = (b.clone(), log.clone(), parties.len());
+                    parties.push(spawn(async move {
+                        for n in 0..2 {
+                            let r = match b.wait().await {
+                                Ok(i) => i.to_string(),
+                                Err(BrokenBarrierError::Aborted) => "A".into(),
+                                Err(_) => "R".into(),
+                            };
+                            log.borrow_mut().push(format!("p{id}.{n}={r}"));
+                        }
+                    }));
+                }
+                'R' => b.reset(),
+                'A' => b.abort(),
+                'Y' => {}
+                k => {
+                    let k = k.to_digit(10).unwrap() as usize;
+                    if let Some(t) = parties.get(k) {
+                        t.cancel();
+                    }
+                }
+            }
+            if !(same_turn && (op.is_ascii_digit() || op == 'R' || op == 'A')) {
+                yield_now().await;
+            }
+            snap(&b);
+        }
+        for t in &parties {
+            t.cancel();
+        }
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        snap(&b);
+    });
+    let trace = out.borrow().join(" ");
+    trace
+}
+
+#[test]
+fn the_barrier_follows_cpython_step_by_step() {
+    for (table, same_turn) in [(CPYTHON_TRACES, false), (CPYTHON_SAME_TURN_TRACES, true)] {
+        for &(parties, script, expected) in table {
+            assert_eq!(
+                trace(parties, script, same_turn),
+                expected,
+                "parties {parties}, script {script}, same turn: {same_turn}"
+            );
+        }
+    }
+}

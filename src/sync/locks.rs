@@ -7,6 +7,8 @@
 //!   not run yet queues behind it (no barging);
 //! - cancelling is dropping the waiting future; a future dropped after it was woken hands its
 //!   wakeup to the next waiter, so no wakeup is lost (CPython's `except CancelledError` paths);
+//!   a waiter whose task's cancellation is pending is passed over (CPython's cancelled future
+//!   is done at once), and does not make `locked()` true;
 //! - an uncontended acquire or release allocates nothing; only a task that has to wait takes a
 //!   slot in the waiter list.
 //!
@@ -191,8 +193,10 @@ impl Future for Acquire<'_> {
         let lock = this.lock;
         match this.step {
             WaitStep::Start => {
-                // Free and nobody queued (dropped waiters have left the list already).
-                if !lock.locked.get() && lock.waiters.is_empty() {
+                // Free and nobody queued (dropped waiters have left the list already, and
+                // those whose task's cancellation is pending do not count, as CPython's
+                // `all(w.cancelled() ...)`).
+                if !lock.locked.get() && !lock.waiters.has_live() {
                     lock.locked.set(true);
                     this.step = WaitStep::Done;
                     return Poll::Ready(());
@@ -802,7 +806,12 @@ impl<'a> Future for ConditionWait<'a> {
                     if !cond.waiters.poll(*key, cx.waker()) {
                         return Poll::Pending;
                     }
-                    cond.waiters.remove(*key);
+                    if !cond.waiters.remove(*key) {
+                        // Passed over while our first task was being cancelled, and polled
+                        // again since in another: not notified, so we wait again, at the back.
+                        *key = cond.waiters.push(cx.waker());
+                        return Poll::Pending;
+                    }
                     this.state = WaitState::Reacquire(cond.lock.acquire());
                 }
                 WaitState::Reacquire(acquire) => {
@@ -861,7 +870,7 @@ impl SemCore {
     }
 
     fn locked(&self) -> bool {
-        self.value.get() == 0 || !self.waiters.is_empty()
+        self.value.get() == 0 || self.waiters.has_live()
     }
 
     fn release(&self) {
@@ -1174,8 +1183,13 @@ impl Future for SemaphoreAcquire<'_> {
                 if !core.waiters.poll(key, cx.waker()) {
                     return Poll::Pending;
                 }
+                if !core.waiters.remove(key) {
+                    // Passed over while our first task was being cancelled, and polled again
+                    // since in another: no unit was handed to us, so we start over.
+                    this.step = WaitStep::Start;
+                    return Pin::new(this).poll(cx);
+                }
                 // The unit was handed to us when we were woken.
-                core.waiters.remove(key);
                 this.step = WaitStep::Done;
                 core.wake_up_next();
                 Poll::Ready(())

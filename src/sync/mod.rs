@@ -6,7 +6,12 @@
 //! Like CPython's, these are not thread-safe: every type is `!Send` and meant for the tasks of
 //! one loop (share one with `Rc`). Waiters are served in arrival order, and cancelling a wait
 //! (dropping its future) never loses a wakeup: one already handed to the dropped future passes
-//! to the next waiter. An uncontended acquire, release, put or get allocates nothing.
+//! to the next waiter. A waiter whose task has been cancelled ([`Task::cancel`], which drops
+//! the task's future at its next turn) is passed over by wake-ups from then on, as CPython's
+//! `Task.cancel()` cancels the future the task awaits at once. An uncontended acquire,
+//! release, put or get allocates nothing.
+//!
+//! [`Task::cancel`]: crate::Task::cancel
 //!
 //! # Examples
 //!

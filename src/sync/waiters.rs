@@ -19,6 +19,14 @@
 //! constant time where CPython's `_wake_up_next` walks past every waiter woken but not yet
 //! run.
 //!
+//! A waiter whose task has a cancellation pending (its future is dropped at the task's next
+//! run) is passed over by `notify_next_unnotified` and `notify_pop` and by `has_live`, and
+//! `notify_first` leaves it alone (it wakes the next one as it is dropped), as
+//! CPython's `Task.cancel()` cancels the awaited future at once and its wake-ups skip done
+//! futures: the wake-up goes straight to the next waiter instead of through the cancelled
+//! one a turn later, which let a newer task take it first (a getter created after the
+//! cancellation got the item of the getter waiting behind the cancelled one).
+//!
 //! Ground rule: no borrow of the list is alive while a waker is cloned, woken or dropped. A
 //! waker is user code (its vtable): its drop may drop another waiter of this very list.
 
@@ -26,6 +34,8 @@ use std::cell::RefCell;
 use std::task::Waker;
 
 use slab::Slab;
+
+use crate::event_loop::executor::cancel_pending;
 
 /// No slot: the end of the list.
 const NIL: usize = usize::MAX;
@@ -36,6 +46,10 @@ struct Slot {
     waker: Option<Waker>,
     /// Woken by the owner (CPython: the future is done).
     notified: bool,
+    /// Passed over by a notification, its task's cancellation pending (CPython: its future
+    /// was cancelled): out of the list, not notified. Polled again (its future outlived that
+    /// task, moved into another), it is told to look again from the start.
+    skipped: bool,
     /// In the arrival-order list. A notified waiter stays in it when the primitive wants it
     /// to keep its place (Lock, Semaphore: CPython leaves the done future in the deque until
     /// its task runs) and is unlinked when it does not (queues, Condition, Event); its slot
@@ -106,6 +120,18 @@ impl Inner {
         }
     }
 
+    /// Takes queued, unnotified waiter `key` out of the list, passed over, if its task's
+    /// cancellation is pending; returns whether it did. The check runs no user code (it reads
+    /// the waker's vtable and data, and the executor's task list).
+    fn pass_over(&mut self, key: usize) -> bool {
+        if !self.slots[key].waker.as_ref().is_some_and(cancel_pending) {
+            return false;
+        }
+        self.unlink(key);
+        self.slots[key].skipped = true;
+        true
+    }
+
     /// Marks waiter `key` notified; its waker, to wake after the borrow. A queued `key` must
     /// be the cursor: notified, it joins the notified front of the list.
     fn notify(&mut self, key: usize) -> Option<Waker> {
@@ -152,6 +178,7 @@ pub(crate) struct Waiters {
 
 impl Waiters {
     /// Whether any waiter is queued (notified-and-kept ones count).
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.inner.borrow().len == 0
     }
@@ -170,6 +197,7 @@ impl Waiters {
         let key = inner.slots.insert(Slot {
             waker,
             notified: false,
+            skipped: false,
             queued: true,
             prev: tail,
             next: NIL,
@@ -186,10 +214,11 @@ impl Waiters {
         key
     }
 
-    /// Whether waiter `key` has been notified; if not, remembers `waker` for later.
+    /// Whether waiter `key` has been notified or passed over (then [`remove`](Self::remove)
+    /// tells which); if not, remembers `waker` for later.
     pub(crate) fn poll(&self, key: usize, waker: &Waker) -> bool {
         let same = match self.inner.borrow().slots.get(key) {
-            Some(slot) if slot.notified => return true,
+            Some(slot) if slot.notified || slot.skipped => return true,
             Some(slot) => slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)),
             // Not reachable: a key lives until its future removes it.
             None => return true,
@@ -201,7 +230,7 @@ impl Waiters {
         let mut new = Some(waker.clone());
         let mut inner = self.inner.borrow_mut();
         let notified = match inner.slots.get_mut(key) {
-            Some(slot) if !slot.notified => {
+            Some(slot) if !slot.notified && !slot.skipped => {
                 std::mem::swap(&mut slot.waker, &mut new);
                 false
             }
@@ -226,12 +255,17 @@ impl Waiters {
     }
 
     /// Notifies the first queued waiter and leaves it queued; nothing when it is already
-    /// notified (CPython `Lock._wake_up_first`).
+    /// notified, or when its task's cancellation is pending (CPython `Lock._wake_up_first`,
+    /// which leaves a done future alone: the waiter wakes the next one as it is dropped).
     pub(crate) fn notify_first(&self) {
         let waker = {
             let mut inner = self.inner.borrow_mut();
             let key = inner.head;
-            if key == NIL || inner.slots[key].notified {
+            if key == NIL {
+                return;
+            }
+            let slot = &inner.slots[key];
+            if slot.notified || slot.waker.as_ref().is_some_and(cancel_pending) {
                 return;
             }
             inner.notify(key)
@@ -243,15 +277,19 @@ impl Waiters {
 
     /// Notifies the first queued waiter not yet notified and leaves it queued; returns whether
     /// there was one (CPython `Semaphore._wake_up_next`, which walks the deque to find it;
-    /// here it is the cursor).
+    /// here it is the cursor). Waiters whose task's cancellation is pending are passed over.
     pub(crate) fn notify_next_unnotified(&self) -> bool {
         let waker = {
             let mut inner = self.inner.borrow_mut();
-            let key = inner.unnotified;
-            if key == NIL {
-                return false;
+            loop {
+                let key = inner.unnotified;
+                if key == NIL {
+                    return false;
+                }
+                if !inner.pass_over(key) {
+                    break inner.notify(key);
+                }
             }
-            inner.notify(key)
         };
         if let Some(w) = waker {
             w.wake();
@@ -260,21 +298,42 @@ impl Waiters {
     }
 
     /// Pops the first queued waiter and notifies it; returns whether there was one (CPython
-    /// `Queue._wakeup_next`, one step of `Condition.notify`).
+    /// `Queue._wakeup_next`, one step of `Condition.notify`). Waiters whose task's
+    /// cancellation is pending are popped and passed over.
     pub(crate) fn notify_pop(&self) -> bool {
         let waker = {
             let mut inner = self.inner.borrow_mut();
-            let key = inner.head;
-            if key == NIL {
-                return false;
+            loop {
+                let key = inner.head;
+                if key == NIL {
+                    return false;
+                }
+                if !inner.pass_over(key) {
+                    inner.unlink(key);
+                    break inner.notify(key);
+                }
             }
-            inner.unlink(key);
-            inner.notify(key)
         };
         if let Some(w) = waker {
             w.wake();
         }
         true
+    }
+
+    /// Whether a queued waiter is still live: notified, or its task not being cancelled
+    /// (CPython's `any(not w.cancelled() for w in waiters)`, `Semaphore.locked`, and the
+    /// negation of `Lock.acquire`'s `all(w.cancelled() ...)`). Stops at the first live one.
+    pub(crate) fn has_live(&self) -> bool {
+        let inner = self.inner.borrow();
+        let mut key = inner.head;
+        while key != NIL {
+            let slot = &inner.slots[key];
+            if slot.notified || !slot.waker.as_ref().is_some_and(cancel_pending) {
+                return true;
+            }
+            key = slot.next;
+        }
+        false
     }
 
     /// Pops and notifies every waiter queued now (CPython `Event.set`): one that a wake-up

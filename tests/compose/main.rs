@@ -71,6 +71,7 @@ mod shield;
 mod taskgroup;
 mod taskgroup_cancel_and_drop;
 mod taskgroup_failures;
+mod taskgroup_traces;
 mod wait;
 mod wakers;
 

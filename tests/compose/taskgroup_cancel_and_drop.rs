@@ -29,6 +29,63 @@ fn test_taskgroup_cancel_parent_cancels_children() {
     });
 }
 
+/// Counts its drops: a future holding one was cancelled (or ended) when the count moves.
+struct DropCount(Rc<Cell<usize>>, usize);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + self.1);
+    }
+}
+
+#[test]
+fn test_cancellation() {
+    // The task around the group is cancelled while five children sleep: each child is
+    // cancelled (its `except CancelledError` is a drop guard here), and the task ends
+    // cancelled. L33.
+    run(async {
+        let num = Rc::new(Cell::new(0));
+        let n = num.clone();
+        let runner = spawn(TaskGroup::run(|g| async move {
+            for _ in 0..5 {
+                let n = n.clone();
+                g.create_task(async move {
+                    let _counted = DropCount(n, 1);
+                    asyncio::sleep(Duration::from_secs(5)).await;
+                    Ok::<_, Error>(())
+                })?
+                .detach();
+            }
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(!runner.is_done());
+        runner.cancel();
+        assert!(runner.await.is_err(), "the runner ends cancelled");
+        assert_eq!(num.get(), 5);
+    });
+}
+
+#[test]
+fn test_taskgroup_17() {
+    // The task around a group with no child is cancelled while the body sleeps: the body is
+    // cancelled (its cleanup runs once) and the task ends cancelled.
+    run(async {
+        let num = Rc::new(Cell::new(0));
+        let n = num.clone();
+        let runner = spawn(TaskGroup::run(|_g| async move {
+            let _counted = DropCount(n, 10);
+            asyncio::sleep(Duration::from_secs(10)).await;
+            Ok::<_, Error>(())
+        }));
+        settle().await;
+        assert!(!runner.is_done());
+        runner.cancel();
+        assert!(runner.await.is_err(), "the runner ends cancelled");
+        assert_eq!(num.get(), 10);
+    });
+}
+
 #[test]
 fn test_taskgroup_body_passing_on_a_cancellation_ends_the_group_cancelled_l32() {
     // The body awaits a child cancelled from elsewhere and passes the cancellation on with

@@ -294,3 +294,31 @@ fn test_a_waiter_repolled_with_a_new_waker_may_drop_another_waiter() {
         "the victim left the queue: `a` is first"
     );
 }
+
+#[test]
+fn test_acquire_passes_over_a_waiter_whose_task_is_being_cancelled() {
+    // CPython: `t0.cancel()` cancels t0's future at once; `release()` then wakes nobody
+    // (`_wake_up_first` leaves a done future alone) and an `acquire()` in the same step takes
+    // the lock without suspending (`all(w.cancelled() ...)`): python3.11 prints "suspended
+    // before getting it: False". Ours notified t0, whose future is dropped only at the next
+    // turn, and the acquire queued behind it: it suspended, and got the lock two turns late.
+    run(async {
+        let lock = Rc::new(Lock::new());
+        lock.acquire().await;
+        let l = lock.clone();
+        let t0 = spawn(async move { l.acquire().await });
+        yield_now().await;
+        t0.cancel();
+        lock.release().unwrap();
+        let ran = Rc::new(Cell::new(false));
+        let r = ran.clone();
+        asyncio::get_running_loop()
+            .unwrap()
+            .call_soon(move || r.set(true))
+            .unwrap();
+        lock.acquire().await;
+        assert!(!ran.get(), "the acquire suspended");
+        assert!(!t0.is_done());
+        lock.release().unwrap();
+    });
+}

@@ -47,3 +47,4 @@ mod models;
 mod queue;
 mod repolled;
 mod semaphore;
+mod traces;

@@ -119,6 +119,20 @@ fn test_blocking_get_wait() {
 }
 
 #[test]
+fn test_nonblocking_get() {
+    let q = Queue::new(0);
+    q.put_nowait(1).unwrap();
+    assert_eq!(q.get_nowait(), Ok(1));
+}
+
+#[test]
+fn test_nonblocking_put() {
+    let q = Queue::new(0);
+    assert_eq!(q.put_nowait(1), Ok(()));
+    assert_eq!(q.get_nowait(), Ok(1));
+}
+
+#[test]
 fn test_nonblocking_get_exception() {
     let q: Queue<u8> = Queue::new(0);
     assert_eq!(q.get_nowait(), Err(QueueEmpty));
@@ -396,6 +410,25 @@ fn test_cancelled_puts_not_being_held_in_self_putters() {
 }
 
 #[test]
+fn test_cancelled_put_silence_value_error_exception() {
+    // A putter woken by `get_nowait` (which took it out of the putters in CPython) is then
+    // cancelled: it ends cancelled, without error, its item not put, and leaves no putter
+    // behind.
+    run(async {
+        let q = Rc::new(Queue::new(1));
+        q.put_nowait(1).unwrap();
+        let q2 = q.clone();
+        let put_task = spawn(async move { q2.put(1).await });
+        settle().await;
+        assert_eq!(q.get_nowait(), Ok(1));
+        put_task.cancel();
+        assert!(put_task.await.is_err(), "cancelled");
+        assert!(q.empty());
+        assert!(format!("{q:?}").contains("putters: 0"), "{q:?}");
+    });
+}
+
+#[test]
 fn test_task_done_underflow() {
     let q: Queue<u8> = Queue::new(0);
     match q.task_done() {
@@ -510,4 +543,95 @@ fn priority_queue_ordering_may_look_at_its_queue() {
     let got: Vec<u32> = (0..3).map(|_| q.get_nowait().unwrap().prio).collect();
     assert_eq!(got, [1, 2, 3]);
     assert_eq!(q.qsize(), 0);
+}
+
+/// `_QueueJoinTestMixin` runs for the three queue kinds; `QueueJoinTests` is above, these are
+/// `LifoQueueJoinTests` and `PriorityQueueJoinTests` (`test_format` is not ported: it reads
+/// the private `_format()`).
+macro_rules! join_tests {
+    ($module:ident, $queue:ident) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn test_task_done_underflow() {
+                let q: $queue<u8> = $queue::new(0);
+                assert!(matches!(q.task_done(), Err(Error::InvalidArgument(_))));
+            }
+
+            #[test]
+            fn test_task_done() {
+                run(async {
+                    let q = Rc::new($queue::new(0));
+                    for i in 0..100 {
+                        q.put_nowait(i).unwrap();
+                    }
+                    let accumulator = Rc::new(Cell::new(0));
+                    let workers: Vec<_> = (0..2)
+                        .map(|_| {
+                            let (q, acc) = (q.clone(), accumulator.clone());
+                            spawn(async move {
+                                loop {
+                                    let item = q.get().await;
+                                    acc.set(acc.get() + item);
+                                    q.task_done().unwrap();
+                                }
+                            })
+                        })
+                        .collect();
+                    q.join().await;
+                    assert_eq!(accumulator.get(), (0..100).sum::<i32>());
+                    for w in workers {
+                        w.cancel();
+                    }
+                    settle().await;
+                    assert!(q.task_done().is_err(), "every item was marked done once");
+                });
+            }
+
+            #[test]
+            fn test_join_empty_queue() {
+                run(async {
+                    let q: $queue<u8> = $queue::new(0);
+                    q.join().await;
+                    q.join().await;
+                });
+            }
+        }
+    };
+}
+
+join_tests!(lifo_queue_join_tests, LifoQueue);
+join_tests!(priority_queue_join_tests, PriorityQueue);
+
+#[test]
+fn a_getter_cancelled_in_the_step_of_a_put_is_skipped_and_the_next_getter_keeps_its_turn() {
+    // CPython: `t0.cancel()` cancels the future t0 waits on at once, so a `put_nowait` made
+    // next in the same step skips it (`_wakeup_next` pops done futures) and wakes t1, which
+    // runs before a getter created after it: t1 gets the item (python3.11: [(1, 7)]). Ours
+    // handed the item's wake-up to t0, whose future is only dropped at the next turn; t0
+    // passed it on then, and the newer getter t2, already queued to run, took the item first.
+    run(async {
+        let q = Rc::new(Queue::new(0));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let getter = |i: u32| {
+            let (q, log) = (q.clone(), log.clone());
+            spawn(async move {
+                let v: u32 = q.get().await;
+                log.borrow_mut().push((i, v));
+            })
+        };
+        let t0 = getter(0);
+        let t1 = getter(1);
+        yield_now().await;
+        t0.cancel();
+        q.put_nowait(7).unwrap();
+        let t2 = getter(2);
+        yield_now().await;
+        yield_now().await;
+        assert_eq!(*log.borrow(), [(1, 7)]);
+        assert!(q.empty());
+        t1.cancel();
+        t2.cancel();
+    });
 }

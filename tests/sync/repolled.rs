@@ -118,3 +118,72 @@ fn an_event_wait_polled_after_it_saw_the_flag_is_ready_again_and_queues_nothing(
     assert_eq!(poll_once(&mut wait), Poll::Ready(()), "ready again");
     assert_eq!(format!("{ev:?}"), "Event { set: false, waiters: 0 }");
 }
+
+// ---- a waiter passed over while its task was being cancelled, then polled by another task ----
+
+/// A `'static` future parked in a cell: `first` polls it once (its waker filed), then waits
+/// for ever; `second` takes it out and awaits it. Semaphore and Condition futures borrow their
+/// primitive, hence the leaked one.
+type Parked<F> = Rc<RefCell<Option<Pin<Box<F>>>>>;
+
+fn first_poll<F: Future + 'static>(parked: &Parked<F>) -> asyncio::Task<()> {
+    let p = parked.clone();
+    spawn(async move {
+        std::future::poll_fn(|cx| {
+            let mut slot = p.borrow_mut();
+            let fut = slot.as_mut().expect("parked");
+            assert!(fut.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        std::future::pending::<()>().await;
+    })
+}
+
+#[test]
+fn a_semaphore_waiter_passed_over_then_polled_by_another_task_starts_over() {
+    // Its first task is being cancelled when the unit is released, so the release passes it
+    // over (as CPython's does a cancelled future) and the unit stays in the semaphore. The
+    // future, moved out before its first task is dropped, is then awaited by another task: it
+    // must look again, find the unit and take it (not wait for a wake-up that will not come).
+    run(async {
+        let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+        let parked: Parked<_> = Rc::new(RefCell::new(Some(Box::pin(sem.acquire()))));
+        let first = first_poll(&parked);
+        yield_now().await;
+        first.cancel();
+        sem.release();
+        assert_eq!(sem.value(), 1, "passed over: the unit stays");
+        let fut = parked.borrow_mut().take().unwrap();
+        let second = spawn(fut);
+        settle().await;
+        assert!(second.is_done(), "the moved acquire took the unit");
+        assert_eq!(sem.value(), 0);
+    });
+}
+
+#[test]
+fn a_condition_waiter_passed_over_then_polled_by_another_task_waits_again() {
+    // As above for a condition: the notify passes the waiter over; awaited by another task,
+    // the wait is not notified, so it queues again and the next notify wakes it.
+    run(async {
+        let cond: &'static Condition = Box::leak(Box::new(Condition::new()));
+        let guard = cond.lock().await;
+        let parked: Parked<_> = Rc::new(RefCell::new(Some(Box::pin(guard.wait()))));
+        let first = first_poll(&parked);
+        yield_now().await;
+        assert!(!cond.locked(), "the wait let the lock go");
+        first.cancel();
+        cond.lock().await.notify(1);
+        let fut = parked.borrow_mut().take().unwrap();
+        let second = spawn(async move {
+            drop(fut.await);
+        });
+        settle().await;
+        assert!(!second.is_done(), "not notified: it waits again");
+        cond.lock().await.notify(1);
+        settle().await;
+        assert!(second.is_done());
+        assert!(!cond.locked());
+    });
+}

@@ -330,3 +330,31 @@ fn test_bounded_semaphore_permit_dropped_at_the_bound_is_reported_once() {
     drop(permit);
     assert_eq!(sem.value(), 1);
 }
+
+#[test]
+fn an_acquire_cancelled_in_the_step_of_a_release_is_skipped_and_the_next_waiter_gets_the_unit() {
+    // CPython: the cancelled waiter's future is done at once, so `release()` in the same step
+    // hands the unit to the next waiter (`_wake_up_next` skips done futures), which has it
+    // after one turn (python3.11: [1] after 1 turn). Ours handed it to the cancelled waiter,
+    // which gave it back only as its future was dropped a turn later: one turn late.
+    run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (0..2)
+            .map(|i| {
+                let (sem, log) = (sem.clone(), log.clone());
+                spawn(async move {
+                    sem.acquire().await;
+                    log.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        yield_now().await;
+        tasks[0].cancel();
+        sem.release();
+        assert_eq!(sem.value(), 0, "the unit went to the waiter behind");
+        yield_now().await;
+        assert_eq!(*log.borrow(), [1]);
+        assert_eq!(sem.value(), 0);
+    });
+}

@@ -52,5 +52,6 @@ mod nested;
 mod ordering;
 mod reschedule;
 mod scope;
+mod traces;
 mod wait_for;
 mod zero;

@@ -231,3 +231,51 @@ fn a_sleep_clones_a_new_waker_outside_the_timer_wheels_borrow() {
     })
     .unwrap();
 }
+
+// CPython: TimeoutTests.test_waiter_cancelled
+#[test]
+fn l39_test_waiter_cancelled() {
+    // The body waiting when the deadline passes is cancelled (its `except CancelledError`
+    // is a drop guard here) and the scope reports the timeout.
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    run(async {
+        let cancelled = Rc::new(Cell::new(false));
+        let c = cancelled.clone();
+        let r = timeout_scope(Duration::from_millis(10), |_| async move {
+            let _flag = Flag(c);
+            sleep(Duration::from_secs(10)).await;
+        })
+        .await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert!(cancelled.get());
+    });
+}
+
+#[test]
+fn l2_l40_a_cancel_requested_before_the_deadlines_turn_lands_first_and_the_scope_stays_unexpired() {
+    // The task is cancelled, then the clock passes the scope's deadline before the next turn.
+    // CPython: `cancel()` queues the task's step with call_soon, and a turn runs the ready
+    // queue before the timers that fell due (L2): the cancellation goes through the scope
+    // (not expired, no TimeoutError) and the timeout handle is cancelled on exit.
+    let clock = asyncio::ManualClock::new();
+    let lp = asyncio::EventLoop::with_clock(clock.clone()).unwrap();
+    let cm = Rc::new(RefCell::new(None));
+    let c = cm.clone();
+    let task = lp
+        .spawn(timeout_scope(Duration::from_millis(10), move |t| {
+            keep(&c, &t);
+            sleep(HOUR)
+        }))
+        .unwrap();
+    lp.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(task.cancel());
+    clock.advance(Duration::from_millis(10));
+    turn_until_done(&lp, &task, 3);
+    assert!(task.is_cancelled());
+    assert!(!cm.borrow().as_ref().unwrap().expired());
+}

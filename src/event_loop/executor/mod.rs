@@ -162,6 +162,33 @@ pub(crate) fn task_of(lp: &LoopHandle, key: SlotKey) -> Option<Rc<dyn RawTask>> 
     lp.inner.tasks.borrow().get(key).cloned()
 }
 
+/// Whether `waker` wakes a task of this thread whose cancellation is pending: its future is
+/// dropped at the task's next run and never polled again. CPython's `Task.cancel()` cancels
+/// the future such a task awaits at once, and the wake-ups of `locks.py` and `queues.py` pass
+/// over a cancelled future; `sync` asks this to pass over the same waiters. False for any
+/// other waker, for `run_until_complete`'s future, and whenever it cannot tell.
+// Checklist: L28.
+#[cold]
+#[inline(never)]
+pub(crate) fn cancel_pending(waker: &Waker) -> bool {
+    let Some((id, index, generation)) = waker::named_task(waker) else {
+        return false;
+    };
+    if index == waker::MAIN_INDEX {
+        return false;
+    }
+    let Some(inner) = crate::event_loop::loop_here(id) else {
+        return false;
+    };
+    let Ok(tasks) = inner.tasks.try_borrow() else {
+        return false;
+    };
+    let pending = tasks
+        .get_masked(index, generation, waker::GEN_MASK_U32)
+        .is_some_and(|(_, task)| task.header().cancel_requested());
+    pending
+}
+
 /// The waker of `run_until_complete`'s future on loop `lp`.
 pub(crate) fn main_waker(lp: LoopId) -> Waker {
     waker::task_waker(lp, waker::MAIN_INDEX, 0)

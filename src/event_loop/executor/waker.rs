@@ -100,6 +100,11 @@ pub(crate) fn is_task_waker(waker: &Waker) -> bool {
     std::ptr::eq(waker.vtable(), &VTABLE)
 }
 
+/// The task `waker` names, `(loop, slot index, generation bits)`, when it is one of ours.
+pub(crate) fn named_task(waker: &Waker) -> Option<(LoopId, u32, u32)> {
+    is_task_waker(waker).then(|| decode(waker.data().addr()))
+}
+
 /// Wakes `waker`, which may be another executor's (a future polled by hand inside a task),
 /// from code the loop runs outside any callback's catch (I/O dispatch, a transport's
 /// release): foreign code, so its panic is reported as a callback's is (`what` names it) and
