@@ -391,6 +391,34 @@ fn test_sendto_tryagain() {
     });
 }
 
+/// CPython test_selector_events `test_sendto_connected_addr`: a connected endpoint refuses
+/// another address with `ValueError`, whose text names the remote address as Python prints
+/// it (a tuple, as `getaddrinfo` gave it: IPv6 with flow info and scope id).
+#[test]
+fn test_sendto_connected_addr() {
+    for host in loopbacks() {
+        run_clean(async move {
+            let peer = std::net::UdpSocket::bind((host, 0))?;
+            let port = peer.local_addr()?.port();
+            let lp = asyncio::get_running_loop()?;
+            let (t, p) = lp
+                .create_datagram_endpoint(Rec::default)
+                .remote_addr(host, port)
+                .await?;
+            let other = Address::Inet(std::net::SocketAddr::new(peer.local_addr()?.ip(), 9));
+            let err = t.sendto(b"str", Some(&other)).unwrap_err();
+            assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+            let want = match host {
+                "::1" => format!("Invalid address: must be None or ('::1', {port}, 0, 0)"),
+                _ => format!("Invalid address: must be None or ('{host}', {port})"),
+            };
+            assert_eq!(err.to_string(), want);
+            close_and_check(&t, &p).await;
+            Ok(())
+        });
+    }
+}
+
 /// CPython test_selector_events `test_sendto_closing` and `test_sendto_exception`'s second
 /// half: `sendto` on a connected endpoint after `close` drops the datagram, counting; from
 /// the `LOG_THRESHOLD_FOR_CONNLOST_WRITES`th such call on (the count starts at 1 with the
