@@ -497,3 +497,73 @@ fn test_sendto_error_received_connected() {
         Ok(())
     });
 }
+
+/// CPython test_base_events `test_create_datagram_endpoint_sock_sockopts`, for the Unix
+/// keywords: a path is Python's `family=AF_UNIX` plus a `str` address, and the refusal prints
+/// them as CPython does (`f'{k}={v}'`: the path without quotes, `family=1`; an empty path is
+/// falsy, not listed, but its family is).
+#[test]
+fn test_create_datagram_endpoint_sock_sockopts_unix_paths() {
+    run_clean(async {
+        let lp = asyncio::get_running_loop()?;
+        let refusal = |local: &'static str, remote: Option<&'static str>| {
+            let lp = lp.clone();
+            async move {
+                let (a, _b) = UnixDatagram::pair().unwrap();
+                let mut ep = lp.create_datagram_endpoint(Rec::default).sock(a);
+                ep = ep.local_path(local);
+                if let Some(r) = remote {
+                    ep = ep.remote_path(r);
+                }
+                ep.await.err().expect("refused").to_string()
+            }
+        };
+        let head = "socket modifier keyword arguments can not be used when sock is specified.";
+        assert_eq!(
+            refusal("/tmp/x", None).await,
+            format!("{head} (local_addr=/tmp/x, family=1)")
+        );
+        assert_eq!(
+            refusal("/tmp/x", Some("/tmp/y")).await,
+            format!("{head} (local_addr=/tmp/x, remote_addr=/tmp/y, family=1)")
+        );
+        assert_eq!(refusal("", None).await, format!("{head} (family=1)"));
+        Ok(())
+    });
+}
+
+/// CPython test_protocols `test_datagram_protocol`: every method of the base protocol does
+/// nothing; an endpoint run with it through traffic, an error, both flow edges and its close
+/// reports nothing.
+#[test]
+fn test_datagram_protocol() {
+    struct Base;
+    impl DatagramProtocol for Base {}
+    let mut dp = Base;
+    dp.datagram_received(b"", Address::Inet("127.0.0.1:1".parse().unwrap()));
+    dp.error_received(io::ErrorKind::Other.into());
+    dp.pause_writing();
+    dp.resume_writing();
+    dp.connection_lost(None);
+    run_clean(async {
+        let (a, b) = stuck_pair()?;
+        let lp = asyncio::get_running_loop()?;
+        let (t, _) = lp.create_datagram_endpoint(|| Base).sock(a).await?;
+        b.send(b"to the base")?;
+        fill(&t, 80 * 1024)?; // above the high-water mark: pause_writing
+        for _ in 0..1000 {
+            drain(&b);
+            if t.get_write_buffer_size() == 0 {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(t.get_write_buffer_size(), 0, "resumed and drained");
+        t.close();
+        for _ in 0..4 {
+            asyncio::yield_now().await;
+        }
+        assert!(t.get_protocol().is_none(), "connection_lost ran");
+        Ok(())
+    });
+}
