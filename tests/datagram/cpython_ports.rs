@@ -567,3 +567,29 @@ fn test_datagram_protocol() {
         Ok(())
     });
 }
+
+/// CPython test_selector_events `test_sendto_ready_error_received_connection`: a queued
+/// datagram on a connected endpoint that the kernel refuses as the socket becomes writable
+/// (the peer of a Unix socketpair gone: `ECONNREFUSED`) goes to `error_received`, not to a
+/// fatal error: the endpoint stays open and closes normally.
+#[test]
+fn test_sendto_ready_error_received_connection() {
+    run_clean(async {
+        let (t, p, b) = stuck_endpoint().await?;
+        fill(&t, 2 * 1024)?;
+        drop(b); // the peer goes: writable again, and every send now refused
+        until(&p, |r| !r.errors.is_empty()).await;
+        for _ in 0..100 {
+            if t.get_write_buffer_size() == 0 {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert_eq!(t.get_write_buffer_size(), 0, "{:?}", p.borrow().calls);
+        assert_eq!(p.borrow().errors[0], io::ErrorKind::ConnectionRefused);
+        assert!(!t.is_closing(), "not fatal");
+        assert!(!p.borrow().lost());
+        close_and_check(&t, &p).await;
+        Ok(())
+    });
+}
