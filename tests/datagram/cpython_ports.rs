@@ -593,3 +593,36 @@ fn test_sendto_ready_error_received_connection() {
         Ok(())
     });
 }
+
+/// CPython `_FlowControlMixin` on the datagram queue (SelectorDatagramTransportTests
+/// `test_sendto_buffer`, whose queue `_maybe_pause_protocol` measures): a queue of exactly
+/// the high-water mark does not pause, one byte more does, once; lowering the mark below what
+/// is queued pauses at once (`set_write_buffer_limits` calls `_maybe_pause_protocol`).
+#[test]
+fn test_sendto_buffer_pauses_strictly_above_high() {
+    run_clean(async {
+        let (t, p, _b) = stuck_endpoint().await?;
+        fill(&t, 1)?; // the kernel full: from here every datagram is queued
+        t.set_write_buffer_limits(Some(3 * 1024), None)?;
+        t.sendto(&[1; 1024], None)?;
+        t.sendto(&[2; 1024], None)?;
+        assert_eq!(t.get_write_buffer_size(), 3 * 1024);
+        assert_eq!(p.borrow().calls, ["made"], "at high: not paused");
+        t.sendto(&[3], None)?;
+        assert_eq!(p.borrow().calls, ["made", "pause"], "above high: paused");
+        t.sendto(&[4], None)?;
+        assert_eq!(p.borrow().calls, ["made", "pause"], "once");
+        t.abort();
+        until(&p, Rec::lost).await;
+
+        let (t, p, _b) = stuck_endpoint().await?;
+        fill(&t, 2 * 1024)?;
+        assert_eq!(p.borrow().calls, ["made"]);
+        t.set_write_buffer_limits(Some(1024), Some(0))?;
+        assert_eq!(p.borrow().calls, ["made", "pause"], "a lower mark pauses");
+        t.abort(); // the peer never reads: a close would wait for good
+        until(&p, Rec::lost).await;
+        assert_grammar(&p.borrow().calls);
+        Ok(())
+    });
+}
