@@ -74,11 +74,13 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    /// As Python prints the keyword's value: `('127.0.0.1', 0)`, `'/tmp/s'`.
-    fn python(&self) -> String {
+    /// As CPython's refusal of `sock=` prints the keyword's value (`f'{v}'`, a `str` without
+    /// quotes): `('127.0.0.1', 0)`, `/tmp/s`; `None` for Python's falsy `''`, not listed.
+    fn python(&self) -> Option<String> {
         match self {
-            Endpoint::Inet(h, p) => format!("('{h}', {p})"),
-            Endpoint::Unix(p) => format!("'{}'", p.display()),
+            Endpoint::Inet(h, p) => Some(format!("('{h}', {p})")),
+            Endpoint::Unix(p) if p.as_os_str().is_empty() => None,
+            Endpoint::Unix(p) => Some(p.display().to_string()),
         }
     }
 }
@@ -534,17 +536,19 @@ fn modifier_problems(
     allow_broadcast: bool,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    if let Some(l) = local {
-        problems.push(format!("local_addr={}", l.python()));
+    if let Some(l) = local.as_ref().and_then(Endpoint::python) {
+        problems.push(format!("local_addr={l}"));
     }
-    if let Some(r) = remote {
-        problems.push(format!("remote_addr={}", r.python()));
+    if let Some(r) = remote.as_ref().and_then(Endpoint::python) {
+        problems.push(format!("remote_addr={r}"));
     }
-    let fam = match (family, local.as_ref().or(remote.as_ref())) {
-        // A path stands for Python's family=AF_UNIX, already listed with its address.
-        (_, Some(Endpoint::Unix(_))) | (AddressFamily::Unspecified, _) => None,
-        (AddressFamily::Inet, _) => Some(libc::AF_INET),
-        (AddressFamily::Inet6, _) => Some(libc::AF_INET6),
+    let unix = |e: &Option<Endpoint>| matches!(e, Some(Endpoint::Unix(_)));
+    let fam = match family {
+        // A path (even an empty one) is Python's family=AF_UNIX: listed as `family=1`.
+        _ if unix(local) || unix(remote) => Some(libc::AF_UNIX),
+        AddressFamily::Unspecified => None,
+        AddressFamily::Inet => Some(libc::AF_INET),
+        AddressFamily::Inet6 => Some(libc::AF_INET6),
     };
     if let Some(f) = fam {
         problems.push(format!("family={f}"));

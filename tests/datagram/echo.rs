@@ -75,7 +75,11 @@ fn connected_endpoint_refuses_another_address() {
         let err = t.sendto(b"x", Some(&other)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("Invalid address: must be None or {remote}")
+            format!(
+                "Invalid address: must be None or ('{}', {})",
+                remote.ip(),
+                remote.port()
+            )
         );
         assert!(matches!(err, Error::InvalidArgument(_)));
         t.sendto(b"to none", None)?;

@@ -59,7 +59,7 @@ impl log::Log for Capture {
 static LOGGER: Capture = Capture;
 
 /// The warnings this thread logged that contain `text`.
-fn my_warnings(text: &str) -> Vec<String> {
+pub(super) fn my_warnings(text: &str) -> Vec<String> {
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(log::LevelFilter::Warn);
     let me = std::thread::current().id();

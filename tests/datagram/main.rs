@@ -284,6 +284,7 @@ fn drain(b: &UnixDatagram) -> Vec<u8> {
 }
 
 mod callbacks;
+mod cpython_ports;
 mod echo;
 mod held_errors;
 mod interop_python;

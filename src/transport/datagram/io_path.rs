@@ -48,6 +48,22 @@ fn push_bounded(waiting: &mut Vec<io::Error>, exc: io::Error, id: u64) {
     }
 }
 
+/// The remote address as CPython's `ValueError` prints it (its `_address`, as `getaddrinfo`
+/// gave it): `('127.0.0.1', 9)`, `('::1', 9, 0, 0)`; a Unix path as the `str` it is.
+fn python_address(a: Address) -> String {
+    match a {
+        Address::Inet(std::net::SocketAddr::V4(a)) => format!("('{}', {})", a.ip(), a.port()),
+        Address::Inet(std::net::SocketAddr::V6(a)) => format!(
+            "('{}', {}, {}, {})",
+            a.ip(),
+            a.port(),
+            a.flowinfo(),
+            a.scope_id()
+        ),
+        unix => unix.to_string(),
+    }
+}
+
 impl DgramSock {
     /// One `recvfrom` into `buf` (`EINTR` retried).
     fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Address)> {
@@ -272,11 +288,7 @@ impl DatagramSocketTransport {
         // The fixed address is named (a remote address), so `holds` compares as CPython.
         if let Some(a) = addr {
             if self.address.is_some() && !self.address.holds(a) {
-                let fixed = self
-                    .address
-                    .get()
-                    .map(|f| f.to_string())
-                    .unwrap_or_default();
+                let fixed = self.address.get().map(python_address).unwrap_or_default();
                 return Err(Error::invalid_argument(format!(
                     "Invalid address: must be None or {fixed}"
                 )));

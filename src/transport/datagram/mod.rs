@@ -353,10 +353,11 @@ impl DatagramTransport {
     /// first once the event loop has closed under the endpoint).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`]: `Invalid address: must be None or ADDR` on a connected
-    /// endpoint given another address; `no address given for an unconnected datagram
-    /// transport` when `addr` is `None` and there is no peer; `an unnamed Unix address cannot
-    /// be sent to` when an unconnected endpoint is given one.
+    /// [`Error::InvalidArgument`]: `Invalid address: must be None or ('127.0.0.1', 9)` (the
+    /// remote address as Python prints it) on a connected endpoint given another address; `no
+    /// address given for an unconnected datagram transport` when `addr` is `None` and there is
+    /// no peer; `an unnamed Unix address cannot be sent to` when an unconnected endpoint is
+    /// given one.
     ///
     /// # Examples
     ///
