@@ -580,18 +580,18 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
 
 impl std::fmt::Debug for TaskGroup {
     /// As Python's repr: `<TaskGroup tasks=2 errors=1 cancelling>`; `tasks` counts the tasks
-    /// still running (a task that failed, until the group learns of it on the next turn),
+    /// that have not left the group (a task leaves a turn after it ends, failed or not),
     /// `errors` the tasks' failures collected (and learnt) and not yet returned by `run`, then
     /// `cancelling` once the group has aborted (for good), else `entered`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = &self.inner;
         f.write_str("<TaskGroup")?;
-        // A failed task has left `tasks`; until the group learns of it, it is still a task.
-        let unlearnt = match inner.state.get() {
-            GroupState::Closed { .. } => 0,
-            _ => inner.unlearnt.get(),
+        // A task counts until it leaves, a turn after it ended (failed ones included), as
+        // one stays in CPython's `_tasks` until its done callback.
+        let (tasks, unlearnt) = match inner.state.get() {
+            GroupState::Closed { .. } => (inner.tasks.borrow().len(), 0),
+            _ => (inner.running.get(), inner.unlearnt.get()),
         };
-        let tasks = inner.tasks.borrow().len() + unlearnt;
         if tasks > 0 {
             write!(f, " tasks={tasks}")?;
         }

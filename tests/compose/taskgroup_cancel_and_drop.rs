@@ -506,3 +506,33 @@ fn test_taskgroup_error_display_names_every_failure() {
         "unhandled errors in a TaskGroup (2 sub-exceptions); one; timed out"
     );
 }
+
+#[test]
+fn test_taskgroup_debug_counts_a_task_that_ended_this_turn_until_it_leaves() {
+    // CPython 3.11.7: a task that returned this turn is still in _tasks until its done
+    // callback, next turn: a sibling that looks in the same turn sees
+    // '<TaskGroup tasks=2 entered>', then, a turn later, '<TaskGroup tasks=1 entered>'. Ours
+    // said 'tasks=1' at once: it counted the cancel list, which a task leaves as it ends.
+    run(async {
+        let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen2 = seen.clone();
+        TaskGroup::run(|g| async move {
+            g.create_task(async { Ok::<_, Error>(1) })?.detach();
+            let looker = g.clone();
+            g.create_task(async move {
+                seen2.borrow_mut().push(format!("{looker:?}"));
+                yield_now().await;
+                seen2.borrow_mut().push(format!("{looker:?}"));
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            *seen.borrow(),
+            ["<TaskGroup tasks=2 entered>", "<TaskGroup tasks=1 entered>"]
+        );
+    });
+}
