@@ -78,6 +78,9 @@ struct Inner {
     /// Tasks whose future has not ended or been dropped yet, or did so this turn: a task
     /// leaves the count from a callback (see [`Inner::task_ended`]).
     running: Cell<usize>,
+    /// The body is over (returned, or cut short by the abort): CPython's `_exiting`. With no
+    /// task left, the group takes no new one.
+    exiting: Cell<bool>,
     /// Every task's failure so far, oldest first.
     errors: RefCell<Vec<Error>>,
     /// The body's failure, kept apart: it comes after the tasks' failures, and the
@@ -384,6 +387,7 @@ impl TaskGroup {
             state: Cell::new(GroupState::Open),
             tasks: RefCell::new(Slab::new()),
             running: Cell::new(0),
+            exiting: Cell::new(false),
             errors: RefCell::new(Vec::new()),
             body_error: RefCell::new(None),
             unlearnt: Cell::new(0),
@@ -404,8 +408,10 @@ impl TaskGroup {
                 if inner.state.get() == GroupState::Aborting {
                     // A task failed: cancel the body where it waits.
                     body = None;
+                    inner.exiting.set(true);
                 } else if let Poll::Ready(r) = b.as_mut().poll(cx) {
                     body = None;
+                    inner.exiting.set(true);
                     match r.map_err(Into::into) {
                         Ok(v) => output = Some(v),
                         Err(e) if e.is_cancellation() => {
@@ -455,7 +461,8 @@ impl TaskGroup {
     ///
     /// # Errors
     /// [`Error::InvalidState`] once the group has finished (`TaskGroup <TaskGroup entered> is
-    /// finished`) or is shutting down after a failure (`TaskGroup <TaskGroup tasks=1 errors=1
+    /// finished`: the body is over and the last task has left, a turn after it ended) or is
+    /// shutting down after a failure (`TaskGroup <TaskGroup tasks=1 errors=1
     /// cancelling> is shutting down`), the group described by its `Debug` as in Python's
     /// texts; `fut` is dropped. A group learns of a task's failure a turn later, as Python's
     /// does (in a done callback): a task the failing one woke in its last step runs first, and
@@ -493,11 +500,19 @@ impl TaskGroup {
         T: 'static,
         E: Into<Error> + 'static,
     {
-        // Finished only once `run` has returned, not when the last task ends: CPython's
-        // group leaves a task in its set until that task's done callback, so a task the last
-        // one woke as it ended may still add one, and `__aexit__` waits for it (as `run` does).
-        // The texts name the group as CPython's do, by its description (`Debug`).
+        // Finished once the body is over and the last task has left, not when it ends:
+        // CPython's group leaves a task in its set until that task's done callback, so a task
+        // the last one woke as it ended may still add one, and `__aexit__` waits for it (as
+        // `run` does). The texts name the group as CPython's do, by its description (`Debug`).
+        let finished = self.inner.exiting.get() && self.inner.running.get() == 0;
         match self.inner.state.get() {
+            // The body is over and the last task has left (CPython's `_exiting and not
+            // _tasks`), in the turn before `run` returns: checked first, as CPython does.
+            GroupState::Open | GroupState::Failing | GroupState::Aborting if finished => {
+                return Err(Error::invalid_state(format!(
+                    "TaskGroup {self:?} is finished"
+                )))
+            }
             // Failing: the group has not learnt of the failure yet (see `task_failed`).
             GroupState::Open | GroupState::Failing => {}
             GroupState::Aborting => {
@@ -580,18 +595,18 @@ fn report_unreturned(lp: &Weak<LoopInner>, errors: Vec<Error>) {
 
 impl std::fmt::Debug for TaskGroup {
     /// As Python's repr: `<TaskGroup tasks=2 errors=1 cancelling>`; `tasks` counts the tasks
-    /// still running (a task that failed, until the group learns of it on the next turn),
+    /// that have not left the group (a task leaves a turn after it ends, failed or not),
     /// `errors` the tasks' failures collected (and learnt) and not yet returned by `run`, then
     /// `cancelling` once the group has aborted (for good), else `entered`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = &self.inner;
         f.write_str("<TaskGroup")?;
-        // A failed task has left `tasks`; until the group learns of it, it is still a task.
-        let unlearnt = match inner.state.get() {
-            GroupState::Closed { .. } => 0,
-            _ => inner.unlearnt.get(),
+        // A task counts until it leaves, a turn after it ended (failed ones included), as
+        // one stays in CPython's `_tasks` until its done callback.
+        let (tasks, unlearnt) = match inner.state.get() {
+            GroupState::Closed { .. } => (inner.tasks.borrow().len(), 0),
+            _ => (inner.running.get(), inner.unlearnt.get()),
         };
-        let tasks = inner.tasks.borrow().len() + unlearnt;
         if tasks > 0 {
             write!(f, " tasks={tasks}")?;
         }

@@ -206,6 +206,13 @@ impl Future for Acquire<'_> {
             }
             WaitStep::Waiting(key) => {
                 if !lock.waiters.poll(key, cx.waker()) {
+                    // Free while we wait: a release left the first waiter alone, its task
+                    // being cancelled, for its drop to pass the wake-up on. A waiter that
+                    // outlived that task (moved into this one) is never dropped there, so
+                    // the wake-up goes out now, to whoever is first (us, by our new waker).
+                    if !lock.locked.get() {
+                        lock.waiters.notify_first();
+                    }
                     return Poll::Pending;
                 }
                 lock.waiters.remove(key);

@@ -506,3 +506,91 @@ fn test_taskgroup_error_display_names_every_failure() {
         "unhandled errors in a TaskGroup (2 sub-exceptions); one; timed out"
     );
 }
+
+#[test]
+fn test_taskgroup_debug_counts_a_task_that_ended_this_turn_until_it_leaves() {
+    // CPython 3.11.7: a task that returned this turn is still in _tasks until its done
+    // callback, next turn: a sibling that looks in the same turn sees
+    // '<TaskGroup tasks=2 entered>', then, a turn later, '<TaskGroup tasks=1 entered>'. Ours
+    // said 'tasks=1' at once: it counted the cancel list, which a task leaves as it ends.
+    run(async {
+        let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen2 = seen.clone();
+        TaskGroup::run(|g| async move {
+            g.create_task(async { Ok::<_, Error>(1) })?.detach();
+            let looker = g.clone();
+            g.create_task(async move {
+                seen2.borrow_mut().push(format!("{looker:?}"));
+                yield_now().await;
+                seen2.borrow_mut().push(format!("{looker:?}"));
+                Ok::<_, Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            *seen.borrow(),
+            ["<TaskGroup tasks=2 entered>", "<TaskGroup tasks=1 entered>"]
+        );
+    });
+}
+
+#[test]
+fn test_taskgroup_is_finished_once_the_body_is_over_and_the_last_task_has_left() {
+    // CPython 3.11.7 (create_task: `if self._exiting and not self._tasks: ... is finished`):
+    // the body is over, its one task ended and left the group (its done callback ran), and
+    // __aexit__ has not resumed yet: a task outside the group that looks in that turn sees
+    // '<TaskGroup entered>' and its create_task is refused. Ours took the task, and run waited
+    // for it.
+    run(async {
+        let slot: Rc<std::cell::RefCell<Option<TaskGroup>>> = Rc::default();
+        let log = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+        let (slot2, log2) = (slot.clone(), log.clone());
+        let outsider = spawn(async move {
+            for i in 0..8 {
+                let group = slot2.borrow().clone();
+                if let Some(g) = group {
+                    let repr = format!("{g:?}");
+                    log2.borrow_mut().push(format!("{i} {repr}"));
+                    if !repr.contains("tasks") {
+                        let late = g.create_task(async { Ok::<_, Error>(()) });
+                        let said = match late {
+                            Ok(t) => {
+                                t.detach();
+                                "ok".to_string()
+                            }
+                            Err(e) => e.to_string(),
+                        };
+                        log2.borrow_mut().push(format!("{i} {said}"));
+                        return;
+                    }
+                }
+                yield_now().await;
+            }
+        });
+        yield_now().await;
+        TaskGroup::run(|g| {
+            *slot.borrow_mut() = Some(g.clone());
+            async move {
+                g.create_task(async { Ok::<_, Error>(1) })?.detach();
+                Ok::<_, Error>(())
+            }
+        })
+        .await
+        .unwrap();
+        log.borrow_mut().push("exited".to_string());
+        outsider.await.unwrap();
+        assert_eq!(
+            *log.borrow(),
+            [
+                "1 <TaskGroup tasks=1 entered>",
+                "2 <TaskGroup tasks=1 entered>",
+                "3 <TaskGroup entered>",
+                "3 TaskGroup <TaskGroup entered> is finished",
+                "exited",
+            ]
+        );
+    });
+}

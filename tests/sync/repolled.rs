@@ -187,3 +187,27 @@ fn a_condition_waiter_passed_over_then_polled_by_another_task_waits_again() {
         assert!(!cond.locked());
     });
 }
+
+#[test]
+fn l28_a_lock_waiter_left_alone_then_polled_by_another_task_takes_the_free_lock() {
+    // The release finds the first waiter's task being cancelled and leaves it alone (as
+    // CPython's `_wake_up_first` leaves a cancelled future): the waiter is to pass the wake-up
+    // on as it is dropped. Moved out before its first task is dropped, it is not dropped but
+    // awaited by another task: with the lock free and nobody else to release it, it must take
+    // the lock, not wait for a wake-up that will not come.
+    run(async {
+        let lock: &'static Lock = Box::leak(Box::new(Lock::new()));
+        lock.acquire().await;
+        let parked: Parked<_> = Rc::new(RefCell::new(Some(Box::pin(lock.acquire()))));
+        let first = first_poll(&parked);
+        yield_now().await;
+        first.cancel();
+        lock.release().unwrap();
+        assert!(!lock.locked(), "left alone: the lock stays free");
+        let fut = parked.borrow_mut().take().unwrap();
+        let second = spawn(fut);
+        settle().await;
+        assert!(second.is_done(), "the moved acquire took the free lock");
+        assert!(lock.locked());
+    });
+}
