@@ -782,3 +782,41 @@ fn a_close_while_a_native_sendfile_waits_for_the_buffer_sends_no_byte_of_the_fil
         "the bytes written before, and no more"
     );
 }
+
+/// Offsets no file can have (past `off_t`, and at its end): a typed answer, never a panic, on
+/// the native path and the fallback; the stream stays usable. (CPython raises OverflowError
+/// converting the offset; the kernel's EINVAL here.)
+#[test]
+fn an_offset_past_what_a_file_can_hold_is_answered_not_a_panic() {
+    let dir = util::temp_dir("sendfile");
+    let (file, _) = patterned_file(&dir, 10);
+    run(async move {
+        let (server, received, done, writer) = tcp_to_collector().await?;
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair()?;
+        let pipe_writer = asyncio::open_write_pipe(ours).await?;
+        for w in [&writer, &pipe_writer] {
+            for offset in [u64::MAX, i64::MAX as u64 + 1, i64::MAX as u64] {
+                match w.sendfile(&file, offset, None).await {
+                    Err(Error::Io(e)) => {
+                        assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{offset}: {e:?}")
+                    }
+                    other => panic!("{offset}: {other:?}"),
+                }
+                assert_eq!(
+                    position(&file),
+                    10,
+                    "{offset}: nothing sent, position untouched"
+                );
+            }
+        }
+        writer.write(b"after")?;
+        writer.write_eof()?;
+        done.wait().await;
+        assert_eq!(*received.borrow(), b"after");
+        writer.close();
+        pipe_writer.close();
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
