@@ -1,8 +1,44 @@
 //! `StreamWriter::sendfile` (CPython's `loop.sendfile(writer.transport, file, offset, count)`):
 //! the native path over TCP and Unix sockets, the fallback over TLS and from a pipe, the
-//! file's position afterwards, writes refused while it runs, cancellation. Tests modelled on
-//! CPython's `test_asyncio/test_sendfile.py` (`SendfileMixin`), named after what they check.
+//! file's position afterwards, writes refused while it runs, cancellation. One-to-one ports of
+//! CPython 3.11's tests, named after them, are in `sendfile/cpython.rs`; the tests here are
+//! named after what they check.
+//!
+//! CPython's sendfile tests and where they are (our API: `writer.sendfile(&File, offset,
+//! Option<count>)`; no `fallback=` flag, no `sock_sendfile`, no datagram sendfile):
+//!
+//! | CPython (3.11) | here |
+//! |---|---|
+//! | test_sendfile.py `test_sendfile` | `cpython::test_sendfile` |
+//! | `test_sendfile_force_fallback` | `cpython::test_sendfile_force_fallback` (a write-pipe stream: always the fallback) |
+//! | `test_sendfile_ssl` | `cpython::test_sendfile_ssl` |
+//! | `test_sendfile_for_closing_transp` | `cpython::test_sendfile_for_closing_transp`, `sendfile_on_a_closing_stream_is_refused` |
+//! | `test_sendfile_pre_and_post_data`, `_ssl_pre_and_post_data` | `cpython::` same names |
+//! | `test_sendfile_partial`, `_ssl_partial` | `cpython::` same names |
+//! | `test_sendfile_close_peer_after_receiving`, `_ssl_` | `cpython::` same names |
+//! | `test_sendfile_close_peer_in_the_middle_of_receiving` | `a_peer_that_closes_mid_sendfile_fails_it_with_its_errno_and_the_position_says_how_far`; over TLS `cpython::test_sendfile_ssl_close_peer_in_the_middle_of_receiving` |
+//! | `test_sendfile_fallback_close_peer_in_the_middle_of_receiving` | `cpython::` same name, `a_fallback_sendfile_stops_at_a_close_and_counts_only_what_it_handed_over` |
+//! | `test_sendfile_prevents_bare_write` | `cpython::` same name, `while_sendfile_runs_writes_are_refused_and_reading_is_paused` |
+//! | `test_sendfile_not_supported` (datagram transport) | n/a: only a `StreamWriter` has `sendfile`; a datagram endpoint has none to call |
+//! | `test_sendfile_force_unsupported_native`, `test_sendfile_no_fallback_for_fallback_transport` | n/a: no `fallback=False`; every stream falls back |
+//! | `test_sock_sendfile_success`, `_with_offset_and_count`, `_zero_size`, `_mix_with_regular_send` | `cpython::test_sendfile`, `cpython::` the last three by name (on a stream: no `sock_sendfile`) |
+//! | test_base_events.py `test_sock_sendfile_fallback`, `_fallback_offset_and_count` | `cpython::test_sendfile_force_fallback`, `cpython::test_sock_sendfile_fallback_offset_and_count` |
+//! | `test__sock_sendfile_native_failure`, `test_sock_sendfile_no_fallback` | n/a: no `fallback=False`, no separate native call |
+//! | `test_blocking_socket`, `test_nonstream_socket` | n/a: a stream's socket is non-blocking and a stream |
+//! | `test_nonbinary_file`, `test_notint_count`, `test_notint_offset`, `test_negative_offset` | n/a: the types say it (`&File` is bytes, `u64` offset) |
+//! | `test_negative_count` | `sendfile_with_count_zero_is_refused_as_cpython_refuses_it` (`Some(0)`, the one bad count a `u64` can say), TLS: `over_tls_sendfile_with_count_zero_is_refused_too` |
+//! | test_unix_events.py `test_sock_sendfile_not_available` | n/a on Linux (elsewhere `send_some` answers ENOSYS: the fallback) |
+//! | `test_sock_sendfile_not_a_file`, `_iobuffer` | n/a: `&File` is a descriptor |
+//! | `test_sock_sendfile_not_regular_file` | `from_a_pipe_sendfile_falls_back_and_reads_to_its_end` |
+//! | `test_sock_sendfile_cancel1`, `_cancel2` | `a_cancelled_sendfile_leaves_the_stream_writable_and_the_position_after_what_went` |
+//! | `test_sock_sendfile_blocking_error` | `while_sendfile_runs_writes_are_refused_and_reading_is_paused` (waits on EAGAIN) |
+//! | `test_sock_sendfile_os_error_first_call` | `cpython::` same name (a file not open for reading) |
+//! | `test_sock_sendfile_os_error_next_call`, `test_sock_sendfile_exception` | `a_peer_that_closes_mid_sendfile_...`, `a_close_during_a_native_sendfile_ends_it_with_a_connection_error` (from offset 4096) |
+//! | test_events.py `AbstractEventLoopTests` (`sendfile` raises NotImplementedError) | n/a: no abstract loop |
+//! | test_ssl.py, test_sslproto.py | no sendfile test |
 
+#[path = "sendfile/cpython.rs"]
+mod cpython;
 #[cfg(feature = "tls")]
 mod tls_common;
 mod util;
@@ -640,4 +676,147 @@ fn a_fallback_sendfile_gives_a_paused_writer_no_block_until_it_resumes() {
             println!("fallback-paused-ok");
         },
     );
+}
+
+/// Close or abort (`how`) during a native sendfile that is waiting for room: CPython's
+/// `close()` removes the writer callback its `sock_sendfile` waits on, so its sendfile never
+/// ends; here it ends at once with the connection error, and the position (from a non-zero
+/// offset, as `test_sock_sendfile_os_error_next_call` checks) is after exactly what the peer
+/// gets. L75, L77.
+fn closed_during_a_native_sendfile(abort: bool) {
+    let dir = util::temp_dir("sendfile");
+    let file = big_sparse_file(&dir);
+    let (port, go, peer) = slow_peer();
+    let at = run(async move {
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let (writer, file) = (Rc::new(writer), Rc::new(file));
+        let (w, f) = (writer.clone(), file.clone());
+        let sending = asyncio::spawn(async move { w.sendfile(&f, 4096, None).await });
+        for _ in 0..20 {
+            asyncio::yield_now().await;
+        }
+        assert!(
+            !sending.is_done(),
+            "64 MiB cannot fit in the socket buffers"
+        );
+        if abort {
+            writer.transport().abort();
+        } else {
+            writer.close();
+        }
+        match sending.await.unwrap() {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}"),
+            other => panic!("{other:?}"),
+        }
+        go.send(()).unwrap();
+        let at = position(&file);
+        assert!((4096 + 1..64 << 20).contains(&at), "position {at}");
+        writer.wait_closed().await.ok();
+        Ok::<_, Error>(at)
+    })
+    .unwrap();
+    let got = peer.join().unwrap() as u64;
+    if abort {
+        assert!(got <= at - 4096, "{got} bytes for a position of {at}");
+    } else {
+        assert_eq!(
+            got,
+            at - 4096,
+            "the peer got what the position says was sent"
+        );
+    }
+}
+
+#[test]
+fn a_close_during_a_native_sendfile_ends_it_with_a_connection_error() {
+    closed_during_a_native_sendfile(false);
+}
+
+#[test]
+fn an_abort_during_a_native_sendfile_ends_it_with_a_connection_error() {
+    closed_during_a_native_sendfile(true);
+}
+
+/// A native sendfile starts only once the bytes written before it are out (CPython's
+/// `_make_empty_waiter`); a close while it waits for them lets them go, and then the sendfile
+/// fails without sending a byte of the file (CPython: its fallback's `drain` raises
+/// ConnectionError, the transport being closed).
+#[test]
+fn a_close_while_a_native_sendfile_waits_for_the_buffer_sends_no_byte_of_the_file() {
+    let dir = util::temp_dir("sendfile");
+    let (file, _) = patterned_file(&dir, 1 << 20);
+    let (port, go, peer) = slow_peer();
+    let prefix = 32 << 20;
+    run(async move {
+        let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+        let (writer, file) = (Rc::new(writer), Rc::new(file));
+        writer.write(&vec![1u8; prefix])?;
+        let (w, f) = (writer.clone(), file.clone());
+        let sending = asyncio::spawn(async move { w.sendfile(&f, 0, None).await });
+        for _ in 0..20 {
+            asyncio::yield_now().await;
+        }
+        assert!(
+            !sending.is_done(),
+            "32 MiB cannot fit in the socket buffers"
+        );
+        assert!(writer.transport().get_write_buffer_size() > 0);
+        writer.close();
+        go.send(()).unwrap();
+        match sending.await.unwrap() {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            position(&file),
+            1 << 20,
+            "nothing sent: the position untouched"
+        );
+        writer.wait_closed().await?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(
+        peer.join().unwrap(),
+        prefix,
+        "the bytes written before, and no more"
+    );
+}
+
+/// Offsets no file can have (past `off_t`, and at its end): a typed answer, never a panic, on
+/// the native path and the fallback; the stream stays usable. (CPython raises OverflowError
+/// converting the offset; the kernel's EINVAL here.)
+#[test]
+fn an_offset_past_what_a_file_can_hold_is_answered_not_a_panic() {
+    let dir = util::temp_dir("sendfile");
+    let (file, _) = patterned_file(&dir, 10);
+    run(async move {
+        let (server, received, done, writer) = tcp_to_collector().await?;
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair()?;
+        let pipe_writer = asyncio::open_write_pipe(ours).await?;
+        for w in [&writer, &pipe_writer] {
+            for offset in [u64::MAX, i64::MAX as u64 + 1, i64::MAX as u64] {
+                match w.sendfile(&file, offset, None).await {
+                    Err(Error::Io(e)) => {
+                        assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{offset}: {e:?}")
+                    }
+                    other => panic!("{offset}: {other:?}"),
+                }
+                assert_eq!(
+                    position(&file),
+                    10,
+                    "{offset}: nothing sent, position untouched"
+                );
+            }
+        }
+        writer.write(b"after")?;
+        writer.write_eof()?;
+        done.wait().await;
+        assert_eq!(*received.borrow(), b"after");
+        writer.close();
+        pipe_writer.close();
+        server.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
 }
