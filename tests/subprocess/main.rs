@@ -71,6 +71,37 @@ async fn ready_child(w: ChildWatcher) -> Result<Process, Error> {
     Ok(proc)
 }
 
+/// True once `pid` is no child of ours any more: reaped, not a zombie. `waitid` with
+/// `WNOWAIT` only looks (a zombie answers with its pid, a running child with 0).
+fn reaped(pid: u32) -> bool {
+    // SAFETY: `info` is a zeroed `siginfo_t` the call fills; no pointer outlives the call.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: plain system call on our own child's pid with a valid out-pointer.
+    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    r == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+}
+
+/// Runs loop turns until `pid` is reaped (the reaping is the loop's or a helper thread's);
+/// 20 s is a bound, not a synchronisation.
+async fn until_reaped(pid: u32) {
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < end {
+        if reaped(pid) {
+            return;
+        }
+        asyncio::yield_now().await;
+    }
+    panic!("child {pid} left a zombie (or still runs)");
+}
+
+/// This thread's children, zombies included (Linux's `/proc/thread-self/children`: a child
+/// belongs to the thread that started it, and each test's loop has its own thread); `None`
+/// where the kernel does not say.
+fn my_children() -> Option<String> {
+    std::fs::read_to_string("/proc/thread-self/children").ok()
+}
+
 mod communicate;
 mod pass_fds_edges;
 mod popen_options;

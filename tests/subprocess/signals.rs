@@ -188,3 +188,18 @@ fn a_child_reaped_by_the_kernel_is_not_signalled_and_send_signal_is_ok() {
         signal_after_auto_reap_child,
     );
 }
+
+// CPython test_close_kill_running (test_subprocess.py, SubprocessMixin): closing the
+// transport of a running child kills it. Our `Process` has no transport to close and, by
+// decision, dropping it does not kill (as `std::process::Child`; see `Process`'s docs): the
+// close of a running child is `kill()`. The child is killed, reaped before `wait` returns
+// (no zombie), and `wait` gives minus SIGKILL; the returncode was `None` before.
+both!(test_close_kill_running, |w| async move {
+    let proc = ready_child(w).await?;
+    assert_eq!(proc.returncode(), None);
+    proc.kill()?;
+    assert_eq!(proc.wait().await, -libc::SIGKILL);
+    assert!(reaped(proc.pid()), "a zombie is left after wait()");
+    assert_eq!(proc.returncode(), Some(-9));
+    Ok(())
+});

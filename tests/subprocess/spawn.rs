@@ -91,3 +91,44 @@ both!(test_cancel_make_subprocess_transport_exec, |w| async move {
     assert_eq!(probe.read(-1).await?, b"");
     Ok(())
 });
+
+// CPython test_cancel_post_init (test_subprocess.py, SubprocessMixin): the creation task is
+// cancelled once it has started the child and waits for its pipes (stdin and stdout here,
+// `subprocess_exec`'s defaults). The child is killed and reaped, no zombie, and the pipes
+// the creation had made say nothing of being unclosed. The child writes its pid to a probe
+// pipe (its stderr) before it blocks, if the kill does not come first; in the end this
+// thread has no child left at all.
+both!(test_cancel_post_init, |w| async move {
+    util::capture_log::start();
+    let (probe_r, probe_w) = os_pipe();
+    let task = asyncio::spawn(async move {
+        sh("echo $$ >&2; exec sleep 3600", w)
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .stderr(Stdio::Fd(probe_w.into()))
+            .await
+    });
+    asyncio::yield_now().await; // the task's first turn: child started, pipes connecting
+    assert!(!task.is_done(), "the creation did not get to wait");
+    assert!(task.cancel());
+    assert!(task.await.is_err(), "the creation was not cancelled");
+    let probe = asyncio::open_read_pipe(probe_r).await?;
+    let said = probe.read(-1).await?; // EOF: the child is gone
+    if let Some(pid) = std::str::from_utf8(&said)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+    {
+        until_reaped(pid).await;
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(20); // a bound
+    while my_children().is_some_and(|c| !c.trim().is_empty()) {
+        assert!(
+            std::time::Instant::now() < end,
+            "the killed child is left a zombie"
+        );
+        asyncio::yield_now().await;
+    }
+    let warned = util::capture_log::containing("nclosed");
+    assert!(warned.is_empty(), "wrongly warned: {warned:?}");
+    Ok(())
+});

@@ -138,3 +138,54 @@ fn child_reaped_by_someone_else_is_255_and_warned_on_stderr_with_no_logger() {
         assert_eq!(warned, 2, "one warning per watcher, on stderr: {err:?}");
     }
 }
+
+// CPython test_proc_exited (test_subprocess.py, SubprocessTransportTests, there on a mock
+// process): the returncode is the exit status, and the transport is finished
+// (`connection_lost`, then `send_signal`/`terminate`/`kill` raise ProcessLookupError) only
+// once the process has exited AND every pipe is closed, whichever comes last. Here a real
+// child exits 6 with its stdout closed while a background `cat` holds stderr: the exit and
+// one closed pipe are not enough for ESRCH; the second pipe's close is.
+both!(test_proc_exited, |w| async move {
+    let proc = sh("exec 3<&0 1>&-; cat <&3 >&2 & exit 6", w)
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Pipe)
+        .await?;
+    assert_eq!(proc.stdout.as_ref().unwrap().read(-1).await?, b"");
+    assert_eq!(proc.wait().await, 6);
+    assert_eq!(proc.returncode(), Some(6));
+    // Exited and stdout closed, stderr still open: not finished, nothing sent, no error.
+    for _ in 0..10 {
+        asyncio::yield_now().await;
+    }
+    proc.kill()?;
+    proc.terminate()?;
+    proc.send_signal(libc::SIGTERM)?;
+    let (stdin, stderr) = (proc.stdin.as_ref().unwrap(), proc.stderr.as_ref().unwrap());
+    stdin.write(b"held\n")?;
+    assert_eq!(stderr.readline().await?, b"held\n");
+    stdin.close();
+    assert_eq!(stderr.read(-1).await?, b"");
+    // The pipe's `connection_lost` comes a turn or two after its EOF: then finished.
+    let mut turns = 0;
+    while proc.kill().is_ok() {
+        turns += 1;
+        assert!(
+            turns < 100,
+            "still no ESRCH with the child exited and every pipe closed"
+        );
+        asyncio::yield_now().await;
+    }
+    for r in [
+        proc.kill(),
+        proc.terminate(),
+        proc.send_signal(libc::SIGTERM),
+    ] {
+        match r {
+            Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ESRCH)),
+            other => panic!("expected ESRCH, got {other:?}"),
+        }
+    }
+    assert_eq!(proc.returncode(), Some(6));
+    Ok(())
+});

@@ -36,3 +36,41 @@ fn auto_uses_a_pidfd_on_linux() {
     })
     .unwrap();
 }
+
+// CPython test_create_subprocess_fails_with_inactive_watcher (test_subprocess.py,
+// GenericWatcherTests, there with a mock watcher): a watcher that cannot watch makes the
+// creation fail (RuntimeError there) and leaves nothing behind. Our watchers are no objects
+// one installs; the one that cannot watch is a pidfd demanded where the kernel has none:
+// the error is ENOSYS, and the child, already started (std spawns before we can watch), is
+// killed and reaped at once: no child runs on unseen, no zombie is left. The child writes
+// its pid to a probe pipe (its stderr) first, if the kill does not come first; this thread
+// has no child left at all once the creation has failed.
+#[test]
+fn test_create_subprocess_fails_with_inactive_watcher() {
+    asyncio::simulate_no_pidfd(true);
+    let r = util::run_fresh(BOUND, async {
+        let (probe_r, probe_w) = os_pipe();
+        let r = create_subprocess_shell("echo $$ >&2; exec sleep 3600")
+            .stderr(Stdio::Fd(probe_w.into()))
+            .child_watcher(ChildWatcher::Pidfd)
+            .await;
+        match r {
+            Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOSYS)),
+            other => panic!("expected ENOSYS, got {other:?}"),
+        }
+        let probe = asyncio::open_read_pipe(probe_r).await?;
+        let said = probe.read(-1).await?; // EOF: the child is gone
+        if let Some(pid) = std::str::from_utf8(&said)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            assert!(reaped(pid), "the abandoned child is left a zombie");
+        }
+        if let Some(left) = my_children() {
+            assert_eq!(left.trim(), "", "the abandoned child is left a zombie");
+        }
+        Ok::<_, Error>(())
+    });
+    asyncio::simulate_no_pidfd(false);
+    r.unwrap();
+}
