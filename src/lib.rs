@@ -260,6 +260,8 @@ pub mod proxy_protocol;
 mod server;
 mod slots;
 mod sort;
+#[cfg(test)]
+mod state_moves;
 pub mod streams;
 pub mod sync;
 mod taskgroup;

@@ -530,11 +530,7 @@ mod tests {
 
     #[test]
     fn l12_l13_l16_the_legal_moves_are_the_diagram_and_closed_is_final() {
-        let moves: Vec<(LoopState, LoopState)> = ALL
-            .iter()
-            .flat_map(|&a| ALL.iter().map(move |&b| (a, b)))
-            .filter(|&(a, b)| a != b && a.is_legal(b))
-            .collect();
+        let moves = crate::state_moves::legal_moves(&ALL, LoopState::is_legal);
         assert_eq!(
             moves,
             [

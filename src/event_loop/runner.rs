@@ -448,11 +448,7 @@ mod tests {
     // Checklist: L42.
     #[test]
     fn l42_the_run_state_moves_are_the_diagram_and_over_is_final() {
-        let moves: Vec<(RunState, RunState)> = ALL
-            .iter()
-            .flat_map(|&a| ALL.iter().map(move |&b| (a, b)))
-            .filter(|&(a, b)| a != b && a.is_legal(b))
-            .collect();
+        let moves = crate::state_moves::legal_moves(&ALL, RunState::is_legal);
         assert_eq!(
             moves,
             [(Running, Interrupted), (Running, Over), (Interrupted, Over)]

@@ -52,11 +52,7 @@ mod tests {
     // Checklist: L104, L106, L107.
     #[test]
     fn l104_l106_l107_the_server_moves_are_the_diagram() {
-        let moves: Vec<(ServerState, ServerState)> = ALL
-            .iter()
-            .flat_map(|&a| ALL.iter().map(move |&b| (a, b)))
-            .filter(|&(a, b)| a.is_edge(b))
-            .collect();
+        let moves = crate::state_moves::legal_moves(&ALL, ServerState::is_edge);
         assert_eq!(
             moves,
             [
