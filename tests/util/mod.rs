@@ -445,6 +445,15 @@ pub fn run_fresh<F: std::future::Future + 'static>(
         .expect("test timed out")
 }
 
+/// A task that makes what `hold` gives when it first runs, keeps it, and waits until it is
+/// cancelled, which drops it (a drop guard standing for Python's `finally`): a `TaskGroup`
+/// child that never ends by itself.
+pub async fn held_until_cancelled<T>(hold: impl FnOnce() -> T) -> asyncio::Result<()> {
+    let _held = hold();
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
 /// Both futures at once, on the calling task (the crate has no `join`; tasks would need
 /// `'static`).
 pub async fn join<A: std::future::Future, B: std::future::Future>(
