@@ -59,21 +59,33 @@ fn run<F: std::future::Future + 'static>(fut: F) -> F::Output {
     util::run_fresh(BOUND, fut)
 }
 
-/// A file of `len` patterned bytes (no two neighbouring KiB alike), already unlinked.
-fn patterned_file(dir: &std::path::Path, len: usize) -> (File, Vec<u8>) {
-    let data: Vec<u8> = (0..len)
-        .map(|i| (i % 251) as u8 ^ (i / 1024) as u8)
-        .collect();
-    let path = dir.join("data");
-    let mut f = std::fs::OpenOptions::new()
+/// A new empty file `name` in `dir`, open for reading and writing, already unlinked (nothing
+/// is left behind whatever the test does).
+fn unlinked_file(dir: &std::path::Path, name: &str) -> File {
+    let path = dir.join(name);
+    let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
         .open(&path)
         .unwrap();
-    f.write_all(&data).unwrap();
     std::fs::remove_file(&path).unwrap();
+    f
+}
+
+/// `len` patterned bytes: no two neighbouring KiB alike, so that a byte out of place shows.
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ (i / 1024) as u8)
+        .collect()
+}
+
+/// A file of `len` [`patterned`] bytes, already unlinked.
+fn patterned_file(dir: &std::path::Path, len: usize) -> (File, Vec<u8>) {
+    let data = patterned(len);
+    let mut f = unlinked_file(dir, "data");
+    f.write_all(&data).unwrap();
     (f, data)
 }
 
@@ -101,26 +113,49 @@ fn collector(
     }
 }
 
+/// A stream server on 127.0.0.1 whose connections `handler` serves, in plain TCP or over TLS
+/// (the test certificate), and a client stream to it.
+async fn serve_and_connect<H, F>(
+    handler: H,
+    ssl: bool,
+) -> Result<(asyncio::Server, StreamReader, StreamWriter), Error>
+where
+    H: Fn(StreamReader, StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = Result<(), Error>> + 'static,
+{
+    if ssl {
+        #[cfg(feature = "tls")]
+        {
+            let certs = tls_common::Certs::get();
+            let server = asyncio::start_server(handler, "127.0.0.1", 0)
+                .ssl(certs.server_config(&[]))
+                .await?;
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
+                .ssl(certs.client_config(&[]))
+                .server_hostname("localhost")
+                .await?;
+            return Ok((server, reader, writer));
+        }
+        #[cfg(not(feature = "tls"))]
+        unreachable!("TLS tests are built with the tls feature only");
+    }
+    let server = asyncio::start_server(handler, "127.0.0.1", 0).await?;
+    let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+    Ok((server, reader, writer))
+}
+
 /// A [`collector`] server on 127.0.0.1 and a client stream to it.
 async fn tcp_to_collector() -> Result<(asyncio::Server, Received, Rc<Event>, StreamWriter), Error> {
     let (received, done) = (Received::default(), Rc::new(Event::new()));
-    let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0).await?;
-    let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+    let (server, _reader, writer) = serve_and_connect(collector(&received, &done), false).await?;
     Ok((server, received, done, writer))
 }
 
 /// As [`tcp_to_collector`], over TLS.
 #[cfg(feature = "tls")]
 async fn tls_to_collector() -> Result<(asyncio::Server, Received, Rc<Event>, StreamWriter), Error> {
-    let certs = tls_common::Certs::get();
     let (received, done) = (Received::default(), Rc::new(Event::new()));
-    let server = asyncio::start_server(collector(&received, &done), "127.0.0.1", 0)
-        .ssl(certs.server_config(&[]))
-        .await?;
-    let (_reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
-        .ssl(certs.client_config(&[]))
-        .server_hostname("localhost")
-        .await?;
+    let (server, _reader, writer) = serve_and_connect(collector(&received, &done), true).await?;
     Ok((server, received, done, writer))
 }
 
@@ -230,17 +265,30 @@ fn slow_peer() -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<usize>) {
 /// A sparse file far larger than two loopback socket buffers: a sendfile of it must wait for
 /// the peer.
 fn big_sparse_file(dir: &std::path::Path) -> File {
-    let path = dir.join("sparse");
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
+    let f = unlinked_file(dir, "sparse");
     f.set_len(64 << 20).unwrap();
-    std::fs::remove_file(&path).unwrap();
     f
+}
+
+/// `writer.sendfile(file, offset, None)` started as a task and left to run until it waits for
+/// room: the peer reads nothing yet, so that `what` (what the socket buffers cannot hold)
+/// keeps it from finishing.
+async fn sendfile_waiting_for_room(
+    writer: &Rc<StreamWriter>,
+    file: &Rc<File>,
+    offset: u64,
+    what: &str,
+) -> asyncio::Task<Result<u64, Error>> {
+    let (w, f) = (writer.clone(), file.clone());
+    let sending = asyncio::spawn(async move { w.sendfile(&f, offset, None).await });
+    for _ in 0..20 {
+        asyncio::yield_now().await;
+    }
+    assert!(
+        !sending.is_done(),
+        "{what} cannot fit in the socket buffers"
+    );
+    sending
 }
 
 #[test]
@@ -251,16 +299,8 @@ fn while_sendfile_runs_writes_are_refused_and_reading_is_paused() {
     run(async move {
         let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
         let writer = Rc::new(writer);
-        let (w, f) = (writer.clone(), file.clone());
-        let sending = asyncio::spawn(async move { w.sendfile(&f, 0, None).await });
         // The peer reads nothing: the send fills both socket buffers and waits.
-        for _ in 0..20 {
-            asyncio::yield_now().await;
-        }
-        assert!(
-            !sending.is_done(),
-            "64 MiB cannot fit in the socket buffers"
-        );
+        let sending = sendfile_waiting_for_room(&writer, &file, 0, "64 MiB").await;
         match writer.write(b"x") {
             Err(Error::InvalidState(m)) => {
                 assert_eq!(m, "unable to write; sendfile is in progress")
@@ -690,15 +730,7 @@ fn closed_during_a_native_sendfile(abort: bool) {
     let at = run(async move {
         let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
         let (writer, file) = (Rc::new(writer), Rc::new(file));
-        let (w, f) = (writer.clone(), file.clone());
-        let sending = asyncio::spawn(async move { w.sendfile(&f, 4096, None).await });
-        for _ in 0..20 {
-            asyncio::yield_now().await;
-        }
-        assert!(
-            !sending.is_done(),
-            "64 MiB cannot fit in the socket buffers"
-        );
+        let sending = sendfile_waiting_for_room(&writer, &file, 4096, "64 MiB").await;
         if abort {
             writer.transport().abort();
         } else {
@@ -751,15 +783,7 @@ fn a_close_while_a_native_sendfile_waits_for_the_buffer_sends_no_byte_of_the_fil
         let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
         let (writer, file) = (Rc::new(writer), Rc::new(file));
         writer.write(&vec![1u8; prefix])?;
-        let (w, f) = (writer.clone(), file.clone());
-        let sending = asyncio::spawn(async move { w.sendfile(&f, 0, None).await });
-        for _ in 0..20 {
-            asyncio::yield_now().await;
-        }
-        assert!(
-            !sending.is_done(),
-            "32 MiB cannot fit in the socket buffers"
-        );
+        let sending = sendfile_waiting_for_room(&writer, &file, 0, "32 MiB").await;
         assert!(writer.transport().get_write_buffer_size() > 0);
         writer.close();
         go.send(()).unwrap();

@@ -147,15 +147,7 @@ fn a_peer_eof_while_the_app_is_busy_loses_no_data_t21_l44() {
         "L44: the data, then the end: {:?}",
         r.calls
     );
-    assert_eq!(
-        r.grammar(),
-        [
-            "connection_made",
-            "data",
-            "eof_received",
-            "connection_lost(None)"
-        ]
-    );
+    assert_eq!(r.grammar(), util::DATA_THEN_A_CLEAN_END);
     drop(r);
     peer.join().unwrap();
     lp.assert_clean();
@@ -328,15 +320,7 @@ fn create_connection_memory_leak_connection_made_once_and_nothing_left_t7_t21() 
     });
     t.close();
     wait_until(&lp, "connection_lost", || rec.borrow().lost);
-    assert_eq!(
-        rec.borrow().grammar(),
-        [
-            "connection_made",
-            "data",
-            "eof_received",
-            "connection_lost(None)"
-        ]
-    );
+    assert_eq!(rec.borrow().grammar(), util::DATA_THEN_A_CLEAN_END);
     peer.join().unwrap();
     drop(t);
     lp.assert_clean();

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use asyncio::tls::rustls;
 use asyncio::Error;
-use tls_common::{client_hello, hello_of, raw_peer, send_all, Certs};
+use tls_common::{client_hello, hello_of, raw_peer, Certs};
 use tls_helpers::faults::*;
 use tls_helpers::forwarding_recorder;
 use util::{port_of, Forward};
@@ -308,27 +308,10 @@ fn close_notify_for_finished(mut sock: UnixStream) {
     use rustls::crypto::cipher::{OutboundChunks, OutboundPlainMessage};
     use rustls::{ConnectionTrafficSecrets as Keys, SupportedCipherSuite};
     sock.set_read_timeout(Some(BOUND)).unwrap();
-    let certs = Certs::get();
-    let mut config =
-        rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
-            .with_no_client_auth()
-            .with_single_cert(
-                asyncio::tls::load_certs(&certs.cert).unwrap(),
-                asyncio::tls::load_private_key(&certs.key).unwrap(),
-            )
-            .unwrap();
+    let mut config = tls_common::tls12_server_config();
     config.enable_secret_extraction = true;
     let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-    while conn.is_handshaking() {
-        assert!(
-            conn.read_tls(&mut sock).unwrap() > 0,
-            "EOF in the handshake"
-        );
-        conn.process_new_packets().unwrap();
-        if conn.is_handshaking() {
-            send_all(&mut sock, &mut conn);
-        }
-    }
+    tls_common::handshake_keeping_last_flight(&mut sock, &mut conn);
     let mut last = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut last).unwrap();

@@ -6,6 +6,9 @@
 //! `wait(..).timeout(..)` around a task that never ends, where the result does not depend on
 //! time.
 
+#[path = "../util/mod.rs"]
+mod util;
+
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::future::Future;

@@ -120,12 +120,8 @@ fn test_cancel_children_on_child_error() {
                 Err::<(), _>(bad("boom"))
             })?
             .detach();
-            g.create_task(async move {
-                let _flag = DropFlag(tc);
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || DropFlag(tc)))?
+                .detach();
             std::future::pending::<()>().await;
             Ok::<_, Error>(())
         })
@@ -200,12 +196,8 @@ fn test_taskgroup_22() {
         let flags = dropped.clone();
         let runner = spawn(TaskGroup::run(|g| async move {
             for flag in flags {
-                g.create_task(async move {
-                    let _flag = DropFlag(flag);
-                    std::future::pending::<()>().await;
-                    Ok::<_, Error>(())
-                })?
-                .detach();
+                g.create_task(util::held_until_cancelled(move || DropFlag(flag)))?
+                    .detach();
             }
             Ok::<_, Error>(())
         }));
@@ -243,12 +235,8 @@ fn test_taskgroup_no_create_task_after_failure() {
             })?
             .detach();
             let g2 = g.clone();
-            g.create_task(async move {
-                let _cleanup = CreateOnDrop(g2, r2);
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || CreateOnDrop(g2, r2)))?
+                .detach();
             Ok::<_, Error>(())
         })
         .await;
@@ -267,12 +255,8 @@ fn test_taskgroup_body_panic_unwinds_and_cancels_the_tasks() {
         let child = Rc::new(Cell::new(false));
         let c = child.clone();
         let runner = spawn(TaskGroup::run(|g| async move {
-            g.create_task(async move {
-                let _flag = DropFlag(c);
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || DropFlag(c)))?
+                .detach();
             yield_now().await;
             if std::hint::black_box(true) {
                 panic!("the body panics");

@@ -11,12 +11,8 @@ fn test_taskgroup_cancel_parent_cancels_children() {
         let child = Rc::new(Cell::new(false));
         let c = child.clone();
         let runner = spawn(TaskGroup::run(|g| async move {
-            g.create_task(async move {
-                let _flag = DropFlag(c);
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || DropFlag(c)))?
+                .detach();
             std::future::pending::<()>().await;
             Ok::<_, Error>(())
         }));
@@ -38,31 +34,45 @@ impl Drop for DropCount {
     }
 }
 
+/// Runs `group` (given the counter its [`DropCount`] guards add to) in a task, cancels that
+/// task once it has settled where it waits (not done by then; it ends cancelled), and returns
+/// the count.
+async fn drops_when_cancelled<F, Fut>(group: F) -> usize
+where
+    F: FnOnce(Rc<Cell<usize>>) -> Fut,
+    Fut: Future + 'static,
+{
+    let num = Rc::new(Cell::new(0));
+    let runner = spawn(group(num.clone()));
+    settle().await;
+    assert!(!runner.is_done());
+    runner.cancel();
+    assert!(runner.await.is_err(), "the runner ends cancelled");
+    num.get()
+}
+
 #[test]
 fn test_cancellation() {
     // The task around the group is cancelled while five children sleep: each child is
     // cancelled (its `except CancelledError` is a drop guard here), and the task ends
     // cancelled. L33.
     run(async {
-        let num = Rc::new(Cell::new(0));
-        let n = num.clone();
-        let runner = spawn(TaskGroup::run(|g| async move {
-            for _ in 0..5 {
-                let n = n.clone();
-                g.create_task(async move {
-                    let _counted = DropCount(n, 1);
-                    asyncio::sleep(Duration::from_secs(5)).await;
-                    Ok::<_, Error>(())
-                })?
-                .detach();
-            }
-            Ok::<_, Error>(())
-        }));
-        settle().await;
-        assert!(!runner.is_done());
-        runner.cancel();
-        assert!(runner.await.is_err(), "the runner ends cancelled");
-        assert_eq!(num.get(), 5);
+        let num = drops_when_cancelled(|n| {
+            TaskGroup::run(|g| async move {
+                for _ in 0..5 {
+                    let n = n.clone();
+                    g.create_task(async move {
+                        let _counted = DropCount(n, 1);
+                        asyncio::sleep(Duration::from_secs(5)).await;
+                        Ok::<_, Error>(())
+                    })?
+                    .detach();
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .await;
+        assert_eq!(num, 5);
     });
 }
 
@@ -71,18 +81,15 @@ fn test_taskgroup_17() {
     // The task around a group with no child is cancelled while the body sleeps: the body is
     // cancelled (its cleanup runs once) and the task ends cancelled.
     run(async {
-        let num = Rc::new(Cell::new(0));
-        let n = num.clone();
-        let runner = spawn(TaskGroup::run(|_g| async move {
-            let _counted = DropCount(n, 10);
-            asyncio::sleep(Duration::from_secs(10)).await;
-            Ok::<_, Error>(())
-        }));
-        settle().await;
-        assert!(!runner.is_done());
-        runner.cancel();
-        assert!(runner.await.is_err(), "the runner ends cancelled");
-        assert_eq!(num.get(), 10);
+        let num = drops_when_cancelled(|n| {
+            TaskGroup::run(|_g| async move {
+                let _counted = DropCount(n, 10);
+                asyncio::sleep(Duration::from_secs(10)).await;
+                Ok::<_, Error>(())
+            })
+        })
+        .await;
+        assert_eq!(num, 10);
     });
 }
 
@@ -100,12 +107,8 @@ fn test_taskgroup_body_passing_on_a_cancellation_ends_the_group_cancelled_l32() 
                 std::future::pending::<()>().await;
                 Ok::<_, Error>(())
             })?;
-            g.create_task(async move {
-                let _flag = DropFlag(s);
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || DropFlag(s)))?
+                .detach();
             yield_now().await;
             victim.cancel();
             victim.await??;
@@ -138,11 +141,7 @@ fn test_taskgroup_cut_short_by_a_timeout_has_ended_its_tasks_when_it_returns() {
         let lp = asyncio::get_running_loop().unwrap();
         let out = asyncio::timeout_scope_at(None, |scope| {
             TaskGroup::run(move |g| async move {
-                let task = g.create_task(async move {
-                    let _flag = DropFlag(c);
-                    std::future::pending::<()>().await;
-                    Ok::<_, Error>(())
-                })?;
+                let task = g.create_task(util::held_until_cancelled(move || DropFlag(c)))?;
                 *k.borrow_mut() = Some(task.task_ref());
                 task.detach();
                 settle().await; // the task runs up to its wait
@@ -175,12 +174,8 @@ fn test_taskgroup_dropped_while_its_cancellations_are_in_flight_ends_its_tasks()
             })?
             .detach();
             let flag = DropFlag(d);
-            g.create_task(async move {
-                let _flag = flag;
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || flag))?
+                .detach();
             std::future::pending::<()>().await;
             Ok::<_, Error>(())
         }));
@@ -222,12 +217,8 @@ fn test_taskgroup_dropped_from_inside_one_of_its_tasks_ends_that_task_when_its_p
         );
         let running = spawn(TaskGroup::run(move |g| async move {
             let flag = DropFlag(sd.clone());
-            g.create_task(async move {
-                let _flag = flag;
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || flag))?
+                .detach();
             let task = g.create_task(async move {
                 yield_now().await; // the task running the group is waiting by now
                 let mut handle = Box::pin(o.borrow_mut().take().expect("the group's task"));
@@ -289,12 +280,8 @@ fn test_taskgroup_dropped_drops_task_futures_whose_drop_cancels_and_spawns_tasks
         let out = asyncio::timeout(
             Duration::ZERO,
             TaskGroup::run(move |g| async move {
-                g.create_task(async move {
-                    let _more = more;
-                    std::future::pending::<()>().await;
-                    Ok::<_, Error>(())
-                })?
-                .detach();
+                g.create_task(util::held_until_cancelled(move || more))?
+                    .detach();
                 std::future::pending::<()>().await;
                 Ok::<_, Error>(())
             }),

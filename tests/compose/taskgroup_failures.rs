@@ -373,12 +373,8 @@ fn test_taskgroup_07() {
         let cancelled = Rc::new(Cell::new(false));
         let c = cancelled.clone();
         let got = TaskGroup::run(|g| async move {
-            g.create_task(async move {
-                let _flag = DropFlag(c);
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || DropFlag(c)))?
+                .detach();
             settle().await;
             Err::<(), _>(bad("body"))
         })
@@ -597,12 +593,8 @@ fn test_taskgroup_the_bodys_failure_comes_after_the_tasks_and_is_not_counted_bef
         let seen2 = seen.clone();
         let got = TaskGroup::run(|g| async move {
             let describe = Describe(g.clone(), seen2);
-            g.create_task(async move {
-                let _describe = describe;
-                std::future::pending::<()>().await;
-                Ok::<_, Error>(())
-            })?
-            .detach();
+            g.create_task(util::held_until_cancelled(move || describe))?
+                .detach();
             settle().await;
             Err::<(), _>(bad("body"))
         })

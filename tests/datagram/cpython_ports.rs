@@ -63,12 +63,8 @@ async fn create_datagram_endpoint_echo(host: &'static str) -> Result<(), Error> 
         .create_datagram_endpoint(move || Resp(s))
         .local_addr(host, 0)
         .await?;
-    let sockname = s_transport.sockname().and_then(|a| a.as_inet()).unwrap();
     assert_eq!(server.borrow().calls, ["made"], "INITIALIZED");
-    let (transport, client) = lp
-        .create_datagram_endpoint(Rec::default)
-        .remote_addr(&sockname.ip().to_string(), sockname.port())
-        .await?;
+    let (transport, client) = client_of(&s_transport).await?;
     assert_eq!(client.borrow().calls, ["made"], "INITIALIZED");
     transport.sendto(b"xxx", None)?;
     until(&server, |r| !r.got.is_empty()).await;
@@ -91,11 +87,9 @@ fn test_create_datagram_endpoint() {
 /// CPython test_events `test_create_datagram_endpoint_ipv6`.
 #[test]
 fn test_create_datagram_endpoint_ipv6() {
-    if !have_ipv6() {
-        println!("skipped: no IPv6 on this host");
-        return;
+    if ipv6_or_skip() {
+        run_clean(create_datagram_endpoint_echo("::1"));
     }
-    run_clean(create_datagram_endpoint_echo("::1"));
 }
 
 /// CPython test_events `test_create_datagram_endpoint_sock` and test_base_events
@@ -157,16 +151,13 @@ fn test_create_datagram_endpoint_existing_sock_unix() {
 #[test]
 fn test_create_datagram_endpoint_sockopts() {
     run_clean(async {
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp
-            .create_datagram_endpoint(Rec::default)
-            .local_addr("127.0.0.1", 0)
-            .await?;
+        let (t, p) = local_endpoint().await?;
         let fd = fd_of(&t);
         assert_eq!(sockopt(fd, libc::SO_REUSEPORT), 0);
         assert_eq!(sockopt(fd, libc::SO_BROADCAST), 0);
         close_and_check(&t, &p).await;
 
+        let lp = asyncio::get_running_loop()?;
         let (t, p) = lp
             .create_datagram_endpoint(Rec::default)
             .local_addr("127.0.0.1", 0)
@@ -204,8 +195,7 @@ fn test_create_datagram_endpoint_allow_broadcast() {
 /// and a local IPv6 address share no family: `ValueError('can not get address information')`.
 #[test]
 fn test_create_datagram_endpoint_no_matching_family() {
-    if !have_ipv6() {
-        println!("skipped: no IPv6 on this host");
+    if !ipv6_or_skip() {
         return;
     }
     run_clean(async {
@@ -477,14 +467,7 @@ fn test_sendto_ready_closing() {
 #[test]
 fn test_sendto_error_received_connected() {
     run_clean(async {
-        let closed_port = std::net::UdpSocket::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp
-            .create_datagram_endpoint(Rec::default)
-            .remote_addr("127.0.0.1", closed_port)
-            .await?;
+        let (t, p) = connected_to_a_closed_port().await?;
         // The ICMP answer to the first lands as a pending socket error: the second `send`
         // is refused with it, or the read side reports it first; one way or the other it is
         // `error_received`, never `connection_lost`.

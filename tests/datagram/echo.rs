@@ -17,10 +17,7 @@ async fn echo_round_trip(host: &'static str) -> Result<(), Error> {
         ["made"],
         "returned after connection_made"
     );
-    let (client, cp) = lp
-        .create_datagram_endpoint(Rec::default)
-        .remote_addr(host, port_of(&server))
-        .await?;
+    let (client, cp) = client_of(&server).await?;
     for msg in [&b"one"[..], b"", b"three", &[7u8; 60_000]] {
         client.sendto(msg, None)?;
     }
@@ -51,11 +48,9 @@ fn echo_round_trip_v4() {
 
 #[test]
 fn echo_round_trip_v6() {
-    if !have_ipv6() {
-        eprintln!("skipped: no IPv6 loopback here");
-        return;
+    if ipv6_or_skip() {
+        run_clean(echo_round_trip("::1"));
     }
-    run_clean(echo_round_trip("::1"));
 }
 
 /// A connected endpoint takes only its remote address (CPython `sendto`'s ValueError text),
@@ -112,15 +107,7 @@ fn unconnected_endpoint_needs_an_address() {
 #[test]
 fn port_unreachable_is_error_received_and_the_endpoint_stays_open() {
     run_clean(async {
-        let closed_port = {
-            let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
-            s.local_addr()?.port()
-        }; // nobody listens there now
-        let lp = asyncio::get_running_loop()?;
-        let (t, p) = lp
-            .create_datagram_endpoint(Rec::default)
-            .remote_addr("127.0.0.1", closed_port)
-            .await?;
+        let (t, p) = connected_to_a_closed_port().await?;
         t.sendto(b"anyone?", None)?;
         until(&p, |r| !r.errors.is_empty()).await;
         assert_eq!(p.borrow().errors, [io::ErrorKind::ConnectionRefused]);

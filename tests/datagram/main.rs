@@ -208,19 +208,44 @@ fn port_of(t: &DatagramTransport) -> u16 {
     t.sockname().and_then(|a| a.as_inet()).expect("inet").port()
 }
 
-fn have_ipv6() -> bool {
-    std::net::UdpSocket::bind("[::1]:0").is_ok()
+/// Whether ::1 can be bound; where it cannot, says so (printed) for the caller to skip what
+/// needs it.
+fn ipv6_or_skip() -> bool {
+    let have = std::net::UdpSocket::bind("[::1]:0").is_ok();
+    if !have {
+        println!("skipped ::1: no IPv6 on this host");
+    }
+    have
 }
 
 /// 127.0.0.1, and ::1 where IPv6 can be bound (else a printed skip).
 fn loopbacks() -> Vec<&'static str> {
     let mut hosts = vec!["127.0.0.1"];
-    if have_ipv6() {
+    if ipv6_or_skip() {
         hosts.push("::1");
-    } else {
-        println!("skipped ::1: no IPv6 on this host");
     }
     hosts
+}
+
+/// A client endpoint connected to `server`'s (inet) address, recording its calls.
+async fn client_of(server: &DatagramTransport) -> Result<(DatagramTransport, Shared), Error> {
+    let to = server.sockname().and_then(|a| a.as_inet()).expect("inet");
+    let lp = asyncio::get_running_loop()?;
+    lp.create_datagram_endpoint(Rec::default)
+        .remote_addr(&to.ip().to_string(), to.port())
+        .await
+}
+
+/// An endpoint connected to a 127.0.0.1 port nobody listens on (a port from the OS, its
+/// socket closed again), recording its calls: what it sends draws an ICMP port unreachable.
+async fn connected_to_a_closed_port() -> Result<(DatagramTransport, Shared), Error> {
+    let closed_port = std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let lp = asyncio::get_running_loop()?;
+    lp.create_datagram_endpoint(Rec::default)
+        .remote_addr("127.0.0.1", closed_port)
+        .await
 }
 
 /// A Unix datagram socketpair whose other end does not read, with a small send buffer: sends

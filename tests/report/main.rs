@@ -4,6 +4,9 @@
 //! is process-wide, so each case runs in a child process (this binary re-executed) whose
 //! stderr the parent reads.
 
+#[path = "../util/mod.rs"]
+mod util;
+
 use std::sync::Mutex;
 use std::time::Duration;
 

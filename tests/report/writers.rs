@@ -325,12 +325,8 @@ fn s56_l33_a_writer_dropped_by_a_cancellation_at_once_is_told_so() {
             run_bounded(async {
                 let w = an_open_writer().await;
                 let outer = asyncio::spawn(asyncio::TaskGroup::run(|g| async move {
-                    g.create_task(async move {
-                        let _w = w;
-                        std::future::pending::<()>().await;
-                        Ok::<_, Error>(())
-                    })?
-                    .detach();
+                    g.create_task(util::held_until_cancelled(move || w))?
+                        .detach();
                     std::future::pending::<()>().await;
                     Ok::<_, Error>(())
                 }));

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use asyncio::{Error, Event, StreamReader, StreamWriter};
 
-use super::{position, run, util, Received, BOUND};
+use super::{patterned, position, run, serve_and_connect, unlinked_file, util, Received, BOUND};
 use util::port_of;
 
 /// `SendfileBase.DATA`: 256 KiB plus one, more than the socket buffers CPython shrinks to
@@ -21,25 +21,15 @@ use util::port_of;
 const DATA_LEN: usize = 256 * 1024 + 1;
 
 fn data() -> Vec<u8> {
-    (0..DATA_LEN)
-        .map(|i| (i % 251) as u8 ^ (i / 1024) as u8)
-        .collect()
+    patterned(DATA_LEN)
 }
 
 /// The test file, opened for reading and writing, at position 0 as CPython's `open(TESTFN,
 /// 'rb')` is; already unlinked.
 fn data_file(dir: &std::path::Path, bytes: &[u8]) -> File {
-    let path = dir.join("data");
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
+    let mut f = unlinked_file(dir, "data");
     f.write_all(bytes).unwrap();
     f.seek(SeekFrom::Start(0)).unwrap();
-    std::fs::remove_file(&path).unwrap();
     f
 }
 
@@ -91,24 +81,7 @@ type Prepared = (
 async fn prepare_sendfile(is_ssl: bool, close_after: usize) -> Result<Prepared, Error> {
     let (received, done) = (Received::default(), Rc::new(Event::new()));
     let handler = server_proto(&received, &done, close_after);
-    if is_ssl {
-        #[cfg(feature = "tls")]
-        {
-            let certs = super::tls_common::Certs::get();
-            let server = asyncio::start_server(handler, "127.0.0.1", 0)
-                .ssl(certs.server_config(&[]))
-                .await?;
-            let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server))
-                .ssl(certs.client_config(&[]))
-                .server_hostname("localhost")
-                .await?;
-            return Ok((server, received, done, reader, writer));
-        }
-        #[cfg(not(feature = "tls"))]
-        unreachable!("TLS tests are built with the tls feature only");
-    }
-    let server = asyncio::start_server(handler, "127.0.0.1", 0).await?;
-    let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(&server)).await?;
+    let (server, reader, writer) = serve_and_connect(handler, is_ssl).await?;
     Ok((server, received, done, reader, writer))
 }
 
@@ -127,74 +100,72 @@ async fn prepare_fallback(
     Ok((received, done, writer))
 }
 
-/// The whole file sent over a plain or TLS connection arrives, and the position is its end
-/// (`test_sendfile`, `test_sendfile_ssl`).
-fn whole_file_arrives(ssl: bool) {
+/// The stream a test's sendfile goes over: plain TCP, TLS, or CPython's forced fallback.
+#[derive(Clone, Copy, PartialEq)]
+enum Via {
+    Tcp,
+    Tls,
+    Fallback,
+}
+
+/// The file from `offset` (`count` bytes, or to its end) sent over `via` to a server that
+/// closes once `close_after` bytes came (0: at EOF): sendfile returns how many went, the
+/// server gets exactly that slice of the file, and the position is after it.
+fn sends_slice(via: Via, close_after: usize, offset: u64, count: Option<u64>) {
     let dir = util::temp_dir("sendfile");
     let (data, file) = (data(), data_file(&dir, &data()));
+    let end = count.map_or(DATA_LEN as u64, |c| offset + c);
     run(async move {
-        let (server, received, done, _r, writer) = prepare_sendfile(ssl, 0).await?;
-        let ret = writer.sendfile(&file, 0, None).await?;
+        let (server, received, done, writer) = match via {
+            Via::Fallback => {
+                let (received, done, writer) = prepare_fallback(close_after).await?;
+                (None, received, done, writer)
+            }
+            Via::Tcp | Via::Tls => {
+                let (server, received, done, reader, writer) =
+                    prepare_sendfile(via == Via::Tls, close_after).await?;
+                (Some((server, reader)), received, done, writer)
+            }
+        };
+        let ret = writer.sendfile(&file, offset, count).await?;
         writer.close();
         done.wait().await;
-        assert_eq!(ret, DATA_LEN as u64);
-        assert!(*received.borrow() == data);
-        assert_eq!(position(&file), DATA_LEN as u64);
-        server.close();
+        assert_eq!(ret, end - offset);
+        assert!(received.borrow()[..] == data[offset as usize..end as usize]);
+        assert_eq!(position(&file), end);
+        if let Some((server, _reader)) = server {
+            server.close();
+        }
         Ok::<_, Error>(())
     })
     .unwrap();
 }
 
-/// `SendfileMixin.test_sendfile`.
+/// `SendfileMixin.test_sendfile`: the whole file arrives, and the position is its end.
 #[test]
 fn test_sendfile() {
-    whole_file_arrives(false);
+    sends_slice(Via::Tcp, 0, 0, None);
 }
 
 /// `SendfileMixin.test_sendfile_force_fallback`, and `BaseLoopSockSendfileTests.
 /// test_sock_sendfile_fallback` (the same on a socket).
 #[test]
 fn test_sendfile_force_fallback() {
-    let dir = util::temp_dir("sendfile");
-    let (data, file) = (data(), data_file(&dir, &data()));
-    run(async move {
-        let (received, done, writer) = prepare_fallback(0).await?;
-        let ret = writer.sendfile(&file, 0, None).await?;
-        writer.close();
-        done.wait().await;
-        assert_eq!(ret, DATA_LEN as u64);
-        assert!(*received.borrow() == data);
-        assert_eq!(position(&file), DATA_LEN as u64);
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+    sends_slice(Via::Fallback, 0, 0, None);
 }
 
 /// `BaseLoopSockSendfileTests.test_sock_sendfile_fallback_offset_and_count`: the fallback
 /// seeks to the offset and stops after `count`; the position is `offset + count`.
 #[test]
 fn test_sock_sendfile_fallback_offset_and_count() {
-    let dir = util::temp_dir("sendfile");
-    let (data, file) = (data(), data_file(&dir, &data()));
-    run(async move {
-        let (received, done, writer) = prepare_fallback(0).await?;
-        let ret = writer.sendfile(&file, 1000, Some(2000)).await?;
-        writer.close();
-        done.wait().await;
-        assert_eq!(ret, 2000);
-        assert_eq!(position(&file), 3000);
-        assert!(received.borrow()[..] == data[1000..3000]);
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+    sends_slice(Via::Fallback, 0, 1000, Some(2000));
 }
 
 /// `SendfileMixin.test_sendfile_ssl` (over TLS, sendfile is the fallback).
 #[cfg(feature = "tls")]
 #[test]
 fn test_sendfile_ssl() {
-    whole_file_arrives(true);
+    sends_slice(Via::Tls, 0, 0, None);
 }
 
 /// `SendfileMixin.test_sendfile_for_closing_transp`: refused with "is closing", nothing sent,
@@ -260,40 +231,23 @@ fn test_sock_sendfile_mix_with_regular_send() {
     pre_and_post_data(false, buf.clone(), buf);
 }
 
-/// `SendfileMixin.test_sendfile_partial` (`is_ssl`: `test_sendfile_ssl_partial`), and
-/// `SockSendfileMixin.test_sock_sendfile_with_offset_and_count` (1000, 2000).
-fn partial(is_ssl: bool, offset: u64, count: u64) {
-    let dir = util::temp_dir("sendfile");
-    let (data, file) = (data(), data_file(&dir, &data()));
-    run(async move {
-        let (server, received, done, _r, writer) = prepare_sendfile(is_ssl, 0).await?;
-        let ret = writer.sendfile(&file, offset, Some(count)).await?;
-        writer.close();
-        done.wait().await;
-        assert_eq!(ret, count);
-        let (o, c) = (offset as usize, count as usize);
-        assert!(received.borrow()[..] == data[o..o + c]);
-        assert_eq!(position(&file), offset + count);
-        server.close();
-        Ok::<_, Error>(())
-    })
-    .unwrap();
-}
-
+/// `SendfileMixin.test_sendfile_partial`.
 #[test]
 fn test_sendfile_partial() {
-    partial(false, 1000, 100);
+    sends_slice(Via::Tcp, 0, 1000, Some(100));
 }
 
+/// `SendfileMixin.test_sendfile_ssl_partial`.
 #[cfg(feature = "tls")]
 #[test]
 fn test_sendfile_ssl_partial() {
-    partial(true, 1000, 100);
+    sends_slice(Via::Tls, 0, 1000, Some(100));
 }
 
+/// `SockSendfileMixin.test_sock_sendfile_with_offset_and_count`.
 #[test]
 fn test_sock_sendfile_with_offset_and_count() {
-    partial(false, 1000, 2000);
+    sends_slice(Via::Tcp, 0, 1000, Some(2000));
 }
 
 /// `SockSendfileMixin.test_sock_sendfile_zero_size`: an empty file sends nothing and returns
@@ -334,35 +288,18 @@ fn test_sock_sendfile_zero_size() {
     .unwrap();
 }
 
-/// `SendfileMixin.test_sendfile_close_peer_after_receiving` (`is_ssl`:
-/// `test_sendfile_ssl_close_peer_after_receiving`): the peer closes once it has it all; the
-/// sendfile still succeeds.
-fn close_peer_after_receiving(is_ssl: bool) {
-    let dir = util::temp_dir("sendfile");
-    let (data, file) = (data(), data_file(&dir, &data()));
-    run(async move {
-        let (server, received, done, _r, writer) = prepare_sendfile(is_ssl, DATA_LEN).await?;
-        let ret = writer.sendfile(&file, 0, None).await?;
-        writer.close();
-        done.wait().await;
-        assert_eq!(ret, DATA_LEN as u64);
-        assert!(*received.borrow() == data);
-        assert_eq!(position(&file), DATA_LEN as u64);
-        server.close();
-        Ok::<_, Error>(())
-    })
-    .unwrap();
-}
-
+/// `SendfileMixin.test_sendfile_close_peer_after_receiving`: the peer closes once it has it
+/// all; the sendfile still succeeds.
 #[test]
 fn test_sendfile_close_peer_after_receiving() {
-    close_peer_after_receiving(false);
+    sends_slice(Via::Tcp, DATA_LEN, 0, None);
 }
 
+/// `SendfileMixin.test_sendfile_ssl_close_peer_after_receiving`.
 #[cfg(feature = "tls")]
 #[test]
 fn test_sendfile_ssl_close_peer_after_receiving() {
-    close_peer_after_receiving(true);
+    sends_slice(Via::Tls, DATA_LEN, 0, None);
 }
 
 /// `SendfileMixin.test_sendfile_fallback_close_peer_in_the_middle_of_receiving`: the forced

@@ -2,6 +2,29 @@
 
 use super::*;
 
+/// A queue of one slot holding `held`, and a task whose `put(next)` waits for room (settled
+/// there).
+async fn full_queue_and_a_waiting_put<T: 'static>(
+    held: T,
+    next: T,
+) -> (Rc<Queue<T>>, asyncio::Task<()>) {
+    let q = Rc::new(Queue::new(1));
+    assert!(q.put_nowait(held).is_ok(), "an empty queue has room");
+    let q2 = q.clone();
+    let putter = spawn(async move { q2.put(next).await });
+    settle().await;
+    (q, putter)
+}
+
+/// A [`full_queue_and_a_waiting_put`] of 1 and `next` whose putter is woken by a
+/// `get_nowait` (which takes the 1) and then cancelled before it runs.
+async fn a_woken_put_cancelled(next: i32) -> (Rc<Queue<i32>>, asyncio::Task<()>) {
+    let (q, putter) = full_queue_and_a_waiting_put(1, next).await;
+    assert_eq!(q.get_nowait(), Ok(1));
+    putter.cancel();
+    (q, putter)
+}
+
 // ---- Queue -----------------------------------------------------------------------------------
 
 #[test]
@@ -88,11 +111,7 @@ fn test_blocking_get() {
 #[test]
 fn test_get_with_putters() {
     run(async {
-        let q = Rc::new(Queue::new(1));
-        q.put_nowait(1).unwrap();
-        let q2 = q.clone();
-        let put = spawn(async move { q2.put(2).await });
-        settle().await;
+        let (q, put) = full_queue_and_a_waiting_put(1, 2).await;
         assert_eq!(q.get().await, 1);
         settle().await;
         assert!(put.is_done());
@@ -283,13 +302,7 @@ fn test_get_cancel_drop_many_pending_readers() {
 #[test]
 fn test_put_cancel_drop() {
     run(async {
-        let q = Rc::new(Queue::new(1));
-        q.put_nowait(1).unwrap();
-        let q2 = q.clone();
-        let writer = spawn(async move { q2.put(2).await });
-        settle().await;
-        assert_eq!(q.get_nowait(), Ok(1));
-        writer.cancel();
+        let (q, writer) = a_woken_put_cancelled(2).await;
         settle().await;
         assert!(writer.is_cancelled());
         // The cancelled put did not put its item.
@@ -415,13 +428,7 @@ fn test_cancelled_put_silence_value_error_exception() {
     // cancelled: it ends cancelled, without error, its item not put, and leaves no putter
     // behind.
     run(async {
-        let q = Rc::new(Queue::new(1));
-        q.put_nowait(1).unwrap();
-        let q2 = q.clone();
-        let put_task = spawn(async move { q2.put(1).await });
-        settle().await;
-        assert_eq!(q.get_nowait(), Ok(1));
-        put_task.cancel();
+        let (q, put_task) = a_woken_put_cancelled(1).await;
         assert!(put_task.await.is_err(), "cancelled");
         assert!(q.empty());
         assert!(format!("{q:?}").contains("putters: 0"), "{q:?}");
@@ -437,35 +444,44 @@ fn test_task_done_underflow() {
     }
 }
 
+/// `_QueueJoinTestMixin.test_task_done` on a `$queue`: 100 items, two workers that take
+/// them until cancelled and mark each done; `join` returns once all are done, every item
+/// counted once. (CPython ends its workers with a `running` flag and one more item each;
+/// here they are cancelled, and no `task_done` is left over.)
+macro_rules! task_done_by_two_workers {
+    ($queue:ident) => {
+        run(async {
+            let q = Rc::new($queue::new(0));
+            for i in 0..100 {
+                q.put_nowait(i).unwrap();
+            }
+            let accumulator = Rc::new(Cell::new(0));
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (q, acc) = (q.clone(), accumulator.clone());
+                    spawn(async move {
+                        loop {
+                            let item = q.get().await;
+                            acc.set(acc.get() + item);
+                            q.task_done().unwrap();
+                        }
+                    })
+                })
+                .collect();
+            q.join().await;
+            assert_eq!(accumulator.get(), (0..100).sum::<i32>());
+            for w in workers {
+                w.cancel();
+            }
+            settle().await;
+            assert!(q.task_done().is_err(), "every item was marked done once");
+        })
+    };
+}
+
 #[test]
 fn test_task_done() {
-    run(async {
-        let q = Rc::new(Queue::new(0));
-        for i in 0..100 {
-            q.put_nowait(i).unwrap();
-        }
-        let accumulator = Rc::new(Cell::new(0));
-        let running = Rc::new(Cell::new(true));
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let (q, acc, running) = (q.clone(), accumulator.clone(), running.clone());
-                spawn(async move {
-                    while running.get() {
-                        let item = q.get().await;
-                        acc.set(acc.get() + item);
-                        q.task_done().unwrap();
-                    }
-                })
-            })
-            .collect();
-        q.join().await;
-        assert_eq!(accumulator.get(), (0..100).sum::<i32>());
-        running.set(false);
-        for w in workers {
-            w.cancel();
-        }
-        settle().await;
-    });
+    task_done_by_two_workers!(Queue);
 }
 
 #[test]
@@ -561,32 +577,7 @@ macro_rules! join_tests {
 
             #[test]
             fn test_task_done() {
-                run(async {
-                    let q = Rc::new($queue::new(0));
-                    for i in 0..100 {
-                        q.put_nowait(i).unwrap();
-                    }
-                    let accumulator = Rc::new(Cell::new(0));
-                    let workers: Vec<_> = (0..2)
-                        .map(|_| {
-                            let (q, acc) = (q.clone(), accumulator.clone());
-                            spawn(async move {
-                                loop {
-                                    let item = q.get().await;
-                                    acc.set(acc.get() + item);
-                                    q.task_done().unwrap();
-                                }
-                            })
-                        })
-                        .collect();
-                    q.join().await;
-                    assert_eq!(accumulator.get(), (0..100).sum::<i32>());
-                    for w in workers {
-                        w.cancel();
-                    }
-                    settle().await;
-                    assert!(q.task_done().is_err(), "every item was marked done once");
-                });
+                task_done_by_two_workers!($queue);
             }
 
             #[test]

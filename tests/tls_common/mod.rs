@@ -427,3 +427,92 @@ pub fn read_plaintext(
         }
     }
 }
+
+// ---- one-segment peers (tests/tls_layer/segments.rs, tests/tls_start_tls/segments.rs) ----
+
+/// A server config for the test certificate that speaks TLS 1.2 only: its handshake ends on
+/// the server's flight (ChangeCipherSpec, Finished), which TLS 1.3's does not.
+pub fn tls12_server_config() -> ServerConfig {
+    let certs = Certs::get();
+    ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+        .with_no_client_auth()
+        .with_single_cert(
+            asyncio::tls::load_certs(&certs.cert).unwrap(),
+            asyncio::tls::load_private_key(&certs.key).unwrap(),
+        )
+        .unwrap()
+}
+
+/// Runs a server's handshake over `sock` one read at a time, sending every flight but the
+/// last: that one (ChangeCipherSpec, Finished under TLS 1.2) stays queued in `conn`, for the
+/// caller to send in one write with what it adds.
+pub fn handshake_keeping_last_flight<S: Read + Write>(
+    sock: &mut S,
+    conn: &mut rustls::ServerConnection,
+) {
+    while conn.is_handshaking() {
+        assert!(conn.read_tls(sock).unwrap() > 0, "EOF in the handshake");
+        conn.process_new_packets().unwrap();
+        if conn.is_handshaking() {
+            send_all(sock, conn);
+        }
+    }
+}
+
+/// What `conn` has queued, then `data` and, if `close`, its close_notify, as the bytes of one
+/// write (returned, not sent).
+pub fn flight_with<D>(conn: &mut rustls::ConnectionCommon<D>, data: &[u8], close: bool) -> Vec<u8> {
+    conn.writer().write_all(data).unwrap();
+    if close {
+        conn.send_close_notify();
+    }
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out).unwrap();
+    }
+    out
+}
+
+/// A TLS 1.2 rustls server on `sock`: its handshake, then its last flight, `data` and, if
+/// `close`, its close_notify, in one write. The connection comes back for the rest.
+pub fn tls12_server_finished_with<S: Read + Write>(
+    sock: &mut S,
+    data: &[u8],
+    close: bool,
+) -> rustls::ServerConnection {
+    let mut conn = rustls::ServerConnection::new(Arc::new(tls12_server_config())).unwrap();
+    handshake_keeping_last_flight(sock, &mut conn);
+    sock.write_all(&flight_with(&mut conn, data, close))
+        .unwrap();
+    conn
+}
+
+/// A rustls client (our client config, SNI `localhost`) on `sock`: its handshake, then its
+/// Finished, `data` and its close_notify in one write; then it reads until EOF or an error
+/// and returns the plaintext that came.
+pub fn client_finished_with<S: Read + Write>(sock: &mut S, data: &[u8]) -> Vec<u8> {
+    let mut conn = rustls::ClientConnection::new(
+        Certs::get().client_config(&[]),
+        "localhost".try_into().unwrap(),
+    )
+    .unwrap();
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            conn.write_tls(sock).unwrap();
+        }
+        assert!(conn.read_tls(sock).unwrap() > 0, "EOF in the handshake");
+        conn.process_new_packets().unwrap();
+    }
+    sock.write_all(&flight_with(&mut conn, data, true)).unwrap();
+    let mut got = Vec::new();
+    while let Ok(1..) = conn.read_tls(sock) {
+        if conn.process_new_packets().is_err() {
+            break;
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    got
+}

@@ -11,18 +11,13 @@ use super::*;
 #[test]
 fn t14_write_buffer_limits_of_zero_over_tls_never_pause_on_an_empty_buffer() {
     run(async {
-        let server = asyncio::start_server(
-            |r: StreamReader, w: StreamWriter| async move {
+        let (server, port) =
+            tls_helpers::tls_server(|r: StreamReader, w: StreamWriter| async move {
                 r.read(-1).await?; // reads everything, answers nothing
                 w.close();
                 w.wait_closed().await
-            },
-            "127.0.0.1",
-            0,
-        )
-        .ssl(Certs::get().server_config(&[]))
-        .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
+            })
+            .await?;
         let (_reader, writer) = open_tls(port).await?;
         writer.transport().set_write_buffer_limits(Some(0), None)?;
         assert_eq!(writer.transport().get_write_buffer_limits(), (0, 0));

@@ -62,12 +62,36 @@ pub async fn tls_echo_server(alpn: &[&[u8]]) -> Result<(asyncio::Server, u16), E
     Ok((server, port))
 }
 
+/// A TLS server on 127.0.0.1 (the test certificate, no ALPN) whose connections `handler`
+/// serves, and its port.
+pub async fn tls_server<H, F>(handler: H) -> Result<(asyncio::Server, u16), Error>
+where
+    H: Fn(StreamReader, StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = Result<(), Error>> + 'static,
+{
+    let server = asyncio::start_server(handler, "127.0.0.1", 0)
+        .ssl(Certs::get().server_config(&[]))
+        .await?;
+    let port = util::port_of(&server);
+    Ok((server, port))
+}
+
+/// `connection` over TLS with our client config and SNI "localhost".
+fn with_our_tls(connection: asyncio::OpenConnection) -> asyncio::OpenConnection {
+    connection
+        .ssl(Certs::get().client_config(&[]))
+        .server_hostname("localhost")
+}
+
 /// A stream connection over TLS to `127.0.0.1:port` with our client config and SNI
 /// "localhost", not yet awaited (a test may add to it).
 pub fn open_tls(port: u16) -> asyncio::OpenConnection {
-    asyncio::open_connection("127.0.0.1", port)
-        .ssl(Certs::get().client_config(&[]))
-        .server_hostname("localhost")
+    with_our_tls(asyncio::open_connection("127.0.0.1", port))
+}
+
+/// As [`open_tls`], over `sock` (one end of a socketpair, say).
+pub fn open_tls_sock(sock: impl Into<asyncio::StreamSocket>) -> asyncio::OpenConnection {
+    with_our_tls(asyncio::open_connection_sock(sock))
 }
 
 /// A fresh loop with a TLS echo server on it (no ALPN) and its port, for a test that drives
@@ -428,16 +452,39 @@ where
 /// eof_received at the end of our own shutdown, then connection_lost.
 pub fn assert_ping_echoed_then_a_clean_end(p: &Recorder, what: &str) {
     assert_eq!(p.data, b"ping", "{what}");
-    assert_eq!(
-        p.grammar(),
-        [
-            "connection_made",
-            "data",
-            "eof_received",
-            "connection_lost(None)"
-        ],
-        "{what}"
-    );
+    assert_eq!(p.grammar(), util::DATA_THEN_A_CLEAN_END, "{what}");
+}
+
+/// A plain server on `lp` (started from outside it) whose handler writes `GO\n`, answers with
+/// start_tls (server side), then goes on with `then`; and its port.
+pub fn upgrading_server_on<T, F>(lp: &asyncio::EventLoop, then: T) -> (asyncio::Server, u16)
+where
+    T: Fn(StreamReader, StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = Result<(), Error>> + 'static,
+{
+    let then = Rc::new(then);
+    util::serve_on(lp, move |reader: StreamReader, mut writer: StreamWriter| {
+        let then = then.clone();
+        async move {
+            writer.write(b"GO\n")?;
+            writer.start_tls(Certs::get().server_config(&[])).await?;
+            then(reader, writer).await
+        }
+    })
+}
+
+/// `loop.start_tls` of `raw`, a plain connection of `rec`, for `rec` (our client config, SNI
+/// "localhost") once the server's `GO\n` has come, bounded: the TLS transport.
+pub fn loop_start_tls_after_go(
+    lp: &asyncio::EventLoop,
+    raw: &asyncio::Transport,
+    rec: &Rc<RefCell<Recorder>>,
+) -> asyncio::Transport {
+    util::run_until(lp, 1000, || rec.borrow().data == b"GO\n");
+    let upgrade = lp
+        .start_tls(raw, rec.clone(), Certs::get().client_config(&[]), false)
+        .server_hostname("localhost");
+    connected(lp, upgrade)
 }
 
 /// A verifier that accepts any certificate (CPython's `CERT_NONE` without `check_hostname`),

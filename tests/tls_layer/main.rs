@@ -24,8 +24,9 @@ use asyncio::{Error, ExtraInfo, StreamReader, StreamWriter, Transport};
 use tls_common::Certs;
 use tls_helpers::{
     bulk_client_before_start_tls, bulk_sender, close_both, echo, loop_and_tls_echo_server,
-    narrow_plain_recorder, open_tls, plain_recorder, recorder_over_tls, run, small_window_listener,
-    tls_echo_server, turn_until, until_paused, BOUND, BULK,
+    loop_start_tls_after_go, narrow_plain_recorder, open_tls, open_tls_sock, plain_recorder,
+    recorder_over_tls, run, small_window_listener, tls_echo_server, tls_server, turn_until,
+    until_paused, upgrading_server_on, BOUND, BULK,
 };
 use util::Recorder;
 

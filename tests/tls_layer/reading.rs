@@ -109,43 +109,25 @@ fn t19_s54_after_stream_start_tls_the_reader_pauses_the_raw_transport() {
 fn t18_the_ciphertext_read_marks_are_read_set_and_applied_at_once() {
     const SENT: usize = 1 << 20;
     let lp = asyncio::EventLoop::new().unwrap();
-    let server = lp
-        .run_until_complete(asyncio::start_server(
-            |reader: StreamReader, mut writer: StreamWriter| async move {
-                writer.write(b"GO\n")?;
-                writer.start_tls(Certs::get().server_config(&[])).await?;
-                assert_eq!(reader.readline().await?, b"SEND\n");
-                writer.write(&vec![5u8; SENT])?;
-                writer.drain().await?;
-                let _ = reader.read(-1).await?; // the client's close_notify
-                writer.close();
-                writer.wait_closed().await
-            },
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap()
-        .unwrap();
-    let port = server.sockets()[0].as_inet().unwrap().port();
-    let (raw, rec) = lp
-        .run_until_complete(lp.create_connection(Recorder::default, "127.0.0.1", port))
-        .unwrap()
-        .unwrap();
+    let (server, port) = upgrading_server_on(
+        &lp,
+        |reader: StreamReader, writer: StreamWriter| async move {
+            assert_eq!(reader.readline().await?, b"SEND\n");
+            writer.write(&vec![5u8; SENT])?;
+            writer.drain().await?;
+            let _ = reader.read(-1).await?; // the client's close_notify
+            writer.close();
+            writer.wait_closed().await
+        },
+    );
+    let (raw, rec) = plain_recorder(&lp, port);
     assert_eq!(raw.get_read_buffer_limits(), None, "T18: TLS only");
     assert_eq!(raw.get_read_buffer_size(), None, "T18: TLS only");
     assert!(matches!(
         raw.set_read_buffer_limits(Some(1024), None),
         Err(Error::Unsupported(_))
     ));
-    util::run_until(&lp, 1000, || rec.borrow().data == b"GO\n");
-    let upgrade = lp
-        .start_tls(&raw, rec.clone(), Certs::get().client_config(&[]), false)
-        .server_hostname("localhost");
-    let tls = lp
-        .run_until_complete(asyncio::timeout(BOUND, upgrade.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let tls = loop_start_tls_after_go(&lp, &raw, &rec);
     assert_eq!(
         tls.get_read_buffer_limits(),
         Some((64 * 1024, 256 * 1024)),

@@ -3,46 +3,17 @@
 //! the app's reading is paused. The peers put their last flight, their first data (and their
 //! close_notify) in one `write`, on a socketpair where one write is one read.
 
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 
 use super::*;
-use util::Forward;
+use util::{Forward, DATA_THEN_A_CLEAN_END};
 
 /// A TLS 1.2 rustls server over `sock`: its last flight (ChangeCipherSpec, Finished), then
 /// `data` and, if `close`, its close_notify, in one write; then it answers our close_notify
 /// (when it sent none) and reads until we go.
 fn tls12_server_last_flight_with(mut sock: UnixStream, data: &'static [u8], close: bool) {
     sock.set_read_timeout(Some(BOUND)).unwrap();
-    let certs = Certs::get();
-    let config = rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
-        .with_no_client_auth()
-        .with_single_cert(
-            asyncio::tls::load_certs(&certs.cert).unwrap(),
-            asyncio::tls::load_private_key(&certs.key).unwrap(),
-        )
-        .unwrap();
-    let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-    while conn.is_handshaking() {
-        assert!(
-            conn.read_tls(&mut sock).unwrap() > 0,
-            "EOF in the handshake"
-        );
-        conn.process_new_packets().unwrap();
-        if conn.is_handshaking() {
-            tls_common::send_all(&mut sock, &mut conn);
-        }
-    }
-    conn.writer().write_all(data).unwrap();
-    if close {
-        conn.send_close_notify();
-    }
-    let mut last = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut last).unwrap();
-    }
-    sock.write_all(&last).unwrap();
+    let mut conn = tls_common::tls12_server_finished_with(&mut sock, data, close);
     if close {
         tls_common::drain(&mut sock);
     } else {
@@ -58,10 +29,7 @@ fn t7_t16_data_in_the_segment_of_the_servers_finished_reaches_the_stream() {
         let peer = std::thread::spawn(move || {
             tls12_server_last_flight_with(theirs, b"first words\n", false)
         });
-        let (reader, writer) = asyncio::open_connection_sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (reader, writer) = open_tls_sock(ours).await?;
         let line = asyncio::timeout(Duration::from_secs(5), reader.readline()).await??;
         assert_eq!(
             line, b"first words\n",
@@ -81,10 +49,7 @@ fn t7_t20_data_and_close_notify_in_the_segment_of_the_servers_finished() {
         let (ours, theirs) = UnixStream::pair().unwrap();
         let peer =
             std::thread::spawn(move || tls12_server_last_flight_with(theirs, b"bye\n", true));
-        let (reader, writer) = asyncio::open_connection_sock(ours)
-            .ssl(Certs::get().client_config(&[]))
-            .server_hostname("localhost")
-            .await?;
+        let (reader, writer) = open_tls_sock(ours).await?;
         let all = asyncio::timeout(Duration::from_secs(5), reader.read(-1)).await??;
         assert_eq!(all, b"bye\n", "T20: the data, then a clean EOF");
         assert!(
@@ -144,12 +109,7 @@ fn t7_t17_a_pause_in_connection_made_holds_the_data_that_came_with_finished() {
         }
         assert_eq!(
             rec.borrow().grammar(),
-            [
-                "connection_made",
-                "data",
-                "eof_received",
-                "connection_lost(None)"
-            ],
+            DATA_THEN_A_CLEAN_END,
             "T20: then the data, the EOF and a clean end"
         );
         assert_eq!(rec.borrow().data, b"held\n");
@@ -163,42 +123,7 @@ fn t7_t17_a_pause_in_connection_made_holds_the_data_that_came_with_finished() {
 fn client_finished_with(port: u16, data: &'static [u8]) -> Vec<u8> {
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(BOUND)).unwrap();
-    let mut conn = rustls::ClientConnection::new(
-        Certs::get().client_config(&[]),
-        "localhost".try_into().unwrap(),
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut out).unwrap();
-    }
-    tcp.write_all(&out).unwrap();
-    while conn.is_handshaking() {
-        assert!(conn.read_tls(&mut tcp).unwrap() > 0, "EOF in the handshake");
-        conn.process_new_packets().unwrap();
-    }
-    conn.writer().write_all(data).unwrap();
-    conn.send_close_notify();
-    let mut last = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut last).unwrap();
-    }
-    tcp.write_all(&last).unwrap();
-    let mut got = Vec::new();
-    loop {
-        match conn.read_tls(&mut tcp) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if conn.process_new_packets().is_err() {
-            break;
-        }
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
-            got.extend_from_slice(&buf[..n]);
-        }
-    }
-    got
+    tls_common::client_finished_with(&mut tcp, data)
 }
 
 // Checklist: T7, T16, T20, T36 (server side: the client's Finished, data and close_notify
@@ -208,23 +133,17 @@ fn t7_t36_data_and_close_notify_in_the_segment_of_the_clients_finished() {
     run(async {
         let read: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
         let seen = read.clone();
-        let server = asyncio::start_server(
-            move |r: StreamReader, w: StreamWriter| {
-                let seen = seen.clone();
-                async move {
-                    let got = r.read(-1).await?;
-                    w.write(&got)?; // after the peer's close_notify: dropped (T11, T20)
-                    *seen.borrow_mut() = Some(got);
-                    w.close();
-                    w.wait_closed().await
-                }
-            },
-            "127.0.0.1",
-            0,
-        )
-        .ssl(Certs::get().server_config(&[]))
+        let (server, port) = tls_server(move |r: StreamReader, w: StreamWriter| {
+            let seen = seen.clone();
+            async move {
+                let got = r.read(-1).await?;
+                w.write(&got)?; // after the peer's close_notify: dropped (T11, T20)
+                *seen.borrow_mut() = Some(got);
+                w.close();
+                w.wait_closed().await
+            }
+        })
         .await?;
-        let port = server.sockets()[0].as_inet().unwrap().port();
         let peer = std::thread::spawn(move || client_finished_with(port, b"one segment\n"));
         while !peer.is_finished() {
             asyncio::sleep(Duration::from_millis(2)).await; // bounded by `run`

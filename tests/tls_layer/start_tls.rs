@@ -170,37 +170,19 @@ fn t34_after_loop_start_tls_the_old_transport_carries_the_new_one() {
     // input), the original protocol gets decrypted data with no second connection_made,
     // and closing the TLS transport ends the plain one too.
     let lp = asyncio::EventLoop::new().unwrap();
-    let server = lp
-        .run_until_complete(asyncio::start_server(
-            |reader: StreamReader, mut writer: StreamWriter| async move {
-                writer.write(b"GO\n")?;
-                writer.start_tls(Certs::get().server_config(&[])).await?;
-                let line = reader.readline().await?;
-                writer.write(&line)?;
-                assert_eq!(reader.read(-1).await?, b"", "the client's close_notify");
-                writer.close();
-                writer.wait_closed().await
-            },
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap()
-        .unwrap();
-    let port = server.sockets()[0].as_inet().unwrap().port();
-    let (raw, rec) = lp
-        .run_until_complete(lp.create_connection(Recorder::default, "127.0.0.1", port))
-        .unwrap()
-        .unwrap();
-    util::run_until(&lp, 1000, || rec.borrow().data == b"GO\n");
+    let (server, port) = upgrading_server_on(
+        &lp,
+        |reader: StreamReader, writer: StreamWriter| async move {
+            let line = reader.readline().await?;
+            writer.write(&line)?;
+            assert_eq!(reader.read(-1).await?, b"", "the client's close_notify");
+            writer.close();
+            writer.wait_closed().await
+        },
+    );
+    let (raw, rec) = plain_recorder(&lp, port);
     let app: asyncio::ProtocolRef = rec.clone();
-    let upgrade = lp
-        .start_tls(&raw, app.clone(), Certs::get().client_config(&[]), false)
-        .server_hostname("localhost");
-    let tls = lp
-        .run_until_complete(asyncio::timeout(BOUND, upgrade.into_future()))
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let tls = loop_start_tls_after_go(&lp, &raw, &rec);
     assert!(!tls.ptr_eq(&raw));
     assert!(
         calls(&tls, app.clone()),
@@ -217,12 +199,7 @@ fn t34_after_loop_start_tls_the_old_transport_carries_the_new_one() {
     util::run_until(&lp, 1000, || rec.borrow().lost);
     assert_eq!(
         rec.borrow().grammar(),
-        [
-            "connection_made",
-            "data",
-            "eof_received",
-            "connection_lost(None)"
-        ],
+        util::DATA_THEN_A_CLEAN_END,
         "T34: one connection_made, decrypted data to the same protocol"
     );
     util::run_until(&lp, 1000, || raw.get_protocol().is_none());

@@ -13,39 +13,7 @@ fn client_finished_with(mut tcp: std::net::TcpStream, data: &'static [u8]) -> Ve
     let mut go = [0u8; 3];
     tcp.read_exact(&mut go).unwrap();
     assert_eq!(&go, b"GO\n");
-    let mut conn = rustls::ClientConnection::new(
-        Certs::get().client_config(&[]),
-        "localhost".try_into().unwrap(),
-    )
-    .unwrap();
-    while conn.is_handshaking() {
-        while conn.wants_write() {
-            conn.write_tls(&mut tcp).unwrap();
-        }
-        if !conn.is_handshaking() {
-            break;
-        }
-        assert!(conn.read_tls(&mut tcp).unwrap() > 0, "EOF in the handshake");
-        conn.process_new_packets().unwrap();
-    }
-    conn.writer().write_all(data).unwrap();
-    conn.send_close_notify();
-    let mut last = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut last).unwrap();
-    }
-    tcp.write_all(&last).unwrap();
-    let mut got = Vec::new();
-    while let Ok(1..) = conn.read_tls(&mut tcp) {
-        if conn.process_new_packets().is_err() {
-            break;
-        }
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
-            got.extend_from_slice(&buf[..n]);
-        }
-    }
-    got
+    tls_common::client_finished_with(&mut tcp, data)
 }
 
 /// How the server's handler ended: what it read, or why it failed; `None` until it ends.
@@ -102,29 +70,7 @@ fn s53_t7_server_start_tls_reads_what_came_with_the_clients_finished() {
 fn tls12_server_after_go(mut tcp: std::net::TcpStream, data: &'static [u8]) {
     tcp.set_read_timeout(Some(BOUND)).unwrap();
     tcp.write_all(b"GO\n").unwrap();
-    let certs = Certs::get();
-    let config = rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
-        .with_no_client_auth()
-        .with_single_cert(
-            asyncio::tls::load_certs(&certs.cert).unwrap(),
-            asyncio::tls::load_private_key(&certs.key).unwrap(),
-        )
-        .unwrap();
-    let mut conn = rustls::ServerConnection::new(std::sync::Arc::new(config)).unwrap();
-    while conn.is_handshaking() {
-        assert!(conn.read_tls(&mut tcp).unwrap() > 0, "EOF in the handshake");
-        conn.process_new_packets().unwrap();
-        if conn.is_handshaking() {
-            tls_common::send_all(&mut tcp, &mut conn);
-        }
-    }
-    conn.writer().write_all(data).unwrap();
-    conn.send_close_notify();
-    let mut last = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut last).unwrap();
-    }
-    tcp.write_all(&last).unwrap();
+    tls_common::tls12_server_finished_with(&mut tcp, data, true);
     tls_common::drain(&mut tcp);
 }
 

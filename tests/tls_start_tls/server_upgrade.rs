@@ -73,12 +73,7 @@ fn t33_t34_test_start_tls_server_1() {
     assert!(rec.borrow().data.iter().all(|&b| b == b'1'));
     assert_eq!(
         rec.borrow().grammar(),
-        [
-            "connection_made",
-            "data",
-            "eof_received",
-            "connection_lost(None)"
-        ],
+        util::DATA_THEN_A_CLEAN_END,
         "T34: one connection_made, decrypted data to the same protocol"
     );
     new_tr.close();

@@ -222,6 +222,15 @@ impl Protocol for Recorder {
     }
 }
 
+/// The [`Recorder::grammar`] of a connection that got data and then ended cleanly: made, data,
+/// eof_received, then connection_lost with no error.
+pub const DATA_THEN_A_CLEAN_END: [&str; 4] = [
+    "connection_made",
+    "data",
+    "eof_received",
+    "connection_lost(None)",
+];
+
 /// A protocol that forwards its calls to a shared [`Recorder`], so a test keeps the recorder
 /// a connection's protocol factory made and looks at it afterwards.
 pub struct Forward(pub Rc<RefCell<Recorder>>);
@@ -405,6 +414,21 @@ pub fn example_binary(name: &str) -> PathBuf {
     path
 }
 
+/// A stream server on 127.0.0.1 whose connections `handler` serves, started on `lp` from
+/// outside it (for a test that drives the loop by hand), and its port.
+pub fn serve_on<H, F>(lp: &asyncio::EventLoop, handler: H) -> (asyncio::Server, u16)
+where
+    H: Fn(asyncio::StreamReader, asyncio::StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = asyncio::Result<()>> + 'static,
+{
+    let server = lp
+        .run_until_complete(asyncio::start_server(handler, "127.0.0.1", 0))
+        .unwrap()
+        .unwrap();
+    let port = port_of(&server);
+    (server, port)
+}
+
 /// The port a TCP server listens on (its first socket).
 pub fn port_of(server: &asyncio::Server) -> u16 {
     server.sockets()[0].as_inet().expect("a TCP server").port()
@@ -419,6 +443,15 @@ pub fn run_fresh<F: std::future::Future + 'static>(
     lp.run_until_complete(asyncio::timeout(bound, fut))
         .unwrap()
         .expect("test timed out")
+}
+
+/// A task that makes what `hold` gives when it first runs, keeps it, and waits until it is
+/// cancelled, which drops it (a drop guard standing for Python's `finally`): a `TaskGroup`
+/// child that never ends by itself.
+pub async fn held_until_cancelled<T>(hold: impl FnOnce() -> T) -> asyncio::Result<()> {
+    let _held = hold();
+    std::future::pending::<()>().await;
+    Ok(())
 }
 
 /// Both futures at once, on the calling task (the crate has no `join`; tasks would need
