@@ -1074,8 +1074,10 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
                 Box::new(crate::event_loop::exception::PanicError::from_payload(
                     &*payload,
                 )),
-                Some(self.transport_id()).filter(|&id| id != 0),
-                Some(self.flow_reporter_name()),
+                &crate::event_loop::exception::Origin {
+                    transport: Some(self.transport_id()).filter(|&id| id != 0),
+                    protocol: self.flow_reporter_name(),
+                },
             );
         }
     }

@@ -409,10 +409,8 @@ pub(crate) fn report_detail(lp: &LoopHandle, message: &str, key: &'static str, v
 
 /// Reports a transport's failure through the exception handler, with the keys CPython's
 /// transports give (`_fatal_error`, a failed `pause_writing`/`resume_writing`): `message`, the
-/// error, `transport` (the transport's id, [`Transport::id`](crate::Transport::id)) and
-/// `protocol` (`<name object>`, after Python's repr, from
-/// [`Protocol::protocol_name`](crate::Protocol::protocol_name)). Out of line: the loop's and
-/// the transports' error paths hand their parts over here instead of each building, and
+/// error, and the [`Origin`]'s `transport` and `protocol`. Out of line: the loop's and the
+/// transports' error paths hand their parts over here instead of each building, and
 /// dropping, a context of its own.
 // Checklist: L80, L49.
 #[cold]
@@ -421,12 +419,22 @@ pub(crate) fn report_error(
     lp: &LoopHandle,
     message: String,
     exception: Box<dyn std::error::Error>,
-    transport: Option<u64>,
-    protocol: Option<&'static str>,
+    origin: &Origin,
 ) {
-    let transport = transport.map(|id| ("transport", id.to_string()));
-    let protocol = protocol.map(|name| ("protocol", format!("<{name} object>")));
+    let transport = origin.transport.map(|id| ("transport", id.to_string()));
+    let protocol = Some(("protocol", format!("<{} object>", origin.protocol)));
     report_with(lp, message, exception, [transport, protocol]);
+}
+
+/// Whose failure [`report_error`] reports. Its own type, passed by reference, so that the
+/// call takes no more arguments than fit in registers: a call that passes some on the stack
+/// makes its caller's unwind tables record the stack depth at every call it makes.
+pub(crate) struct Origin {
+    /// The transport's id ([`Transport::id`](crate::Transport::id)), if there is one.
+    pub(crate) transport: Option<u64>,
+    /// The protocol's name, shown as `<name object>` after Python's repr (from
+    /// [`Protocol::protocol_name`](crate::Protocol::protocol_name)).
+    pub(crate) protocol: &'static str,
 }
 
 /// The one place the reports above build, hand over and drop a context.

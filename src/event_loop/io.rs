@@ -427,12 +427,14 @@ impl LoopInner {
         }
     }
 
-    /// Registers a self-handling source (a transport or listener).
+    /// Registers a self-handling source (a transport or listener): `source`, whose
+    /// descriptor is `fd`, for `interest`. The three travel as one tuple (one pointer): as
+    /// separate arguments they would not all fit in registers, and callers passing some on
+    /// the stack get a record of the stack depth after each of their calls in their unwind
+    /// tables.
     pub(crate) fn register_handler(
         &self,
-        source: &mut dyn Source,
-        fd: RawFd,
-        interest: Interest,
+        (source, fd, interest): (&mut dyn Source, RawFd, Interest),
         handler: Rc<dyn IoHandler>,
     ) -> io::Result<SlotKey> {
         let mut io = self.io.borrow_mut();

@@ -440,9 +440,11 @@ impl LoopHandle {
             fd: read.as_raw_fd(),
         });
         let key = self.inner.register_handler(
-            &mut SourceFd(&read.as_raw_fd()),
-            read.as_raw_fd(),
-            Interest::READABLE,
+            (
+                &mut SourceFd(&read.as_raw_fd()),
+                read.as_raw_fd(),
+                Interest::READABLE,
+            ),
             handler,
         )?;
         *self.inner.signals_mut() = Some(Signals {

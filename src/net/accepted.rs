@@ -135,11 +135,11 @@ impl<P: Protocol + 'static> ConnectAcceptedSocket<P> {
         #[cfg(feature = "tls")]
         if let Some(engine) = engine {
             let (lower, handshake) = tls.wrap_awaited(&lp, engine, proto.clone());
-            let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
+            let raw = SocketTransport::create(&lp, sock, lower)?;
             let transport = handshake.wait_over(raw.handle()).await?;
             return Ok((transport, proto));
         }
-        let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
+        let transport = SocketTransport::create(&lp, sock, proto.clone())?;
         let transport = wait_connection_made(&lp, transport.handle(), Transport::close).await?;
         Ok((transport, proto))
     }

@@ -765,11 +765,11 @@ impl<P: Protocol + 'static> CreateConnection<P> {
         if let Some(tls) = tls {
             // T7: the app's connection_made runs after the handshake, and we return after it.
             let (lower, handshake) = tls.wrap(&lp, proto.clone())?;
-            let raw = SocketTransport::create(&lp, sock, lower, None, None)?;
+            let raw = SocketTransport::create(&lp, sock, lower)?;
             let transport = handshake.wait_over(raw.handle()).await?;
             return Ok((transport, proto));
         }
-        let transport = SocketTransport::create(&lp, sock, proto.clone(), None, None)?;
+        let transport = SocketTransport::create(&lp, sock, proto.clone())?;
         let transport = wait_connection_made(&lp, transport.handle(), Transport::close).await?;
         Ok((transport, proto))
     }

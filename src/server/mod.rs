@@ -30,7 +30,7 @@ use crate::protocol::ProtocolRef;
 use crate::time::yield_now;
 use crate::transport::life_path::LifePath;
 use crate::transport::listener::Listener;
-use crate::transport::socket::{ConnectionTracker, Socket, SocketTransport};
+use crate::transport::socket::{ConnectionTracker, Known, Socket, SocketTransport};
 use crate::transport::Address;
 use crate::wakers::{KeyedWakers, Withdraw};
 
@@ -166,9 +166,12 @@ impl ServerInner {
         };
         // The PROXY header comes first on the wire, before any TLS record.
         let protocol = self.proxy.wrap(&self.lp, protocol);
-        let tracker = self.clone() as Rc<dyn ConnectionTracker>;
-        let names = (sockname, peer);
-        match SocketTransport::create_named(&self.lp, sock, protocol, names, Some(tracker)) {
+        let known = Known {
+            sockname,
+            peername: peer,
+            server: Some(self.clone() as Rc<dyn ConnectionTracker>),
+        };
+        match SocketTransport::create_named(&self.lp, sock, protocol, known) {
             Ok(t) => {
                 self.clients
                     .borrow_mut()

@@ -27,7 +27,9 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
+use crate::event_loop::exception::{
+    report_error, report_protocol_callback, Call, Origin, PanicError,
+};
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
 use crate::protocol::{deliver_flow, Called, FlowEdge, Protocol, ProtocolRef, ProtocolSlot};
@@ -348,9 +350,11 @@ impl ProxyLayer {
     /// A failure of `next`'s, reported here whichever turn it ran in (from the socket's read
     /// or from one of our retries), with the socket transport's words and keys (L80).
     fn report(&self, message: &str, exception: Box<dyn std::error::Error>) {
-        let id = self.raw().map(|r| r.id());
-        let name = Some(self.next.name());
-        report_error(&self.lp, message.to_string(), exception, id, name);
+        let origin = Origin {
+            transport: self.raw().map(|r| r.id()),
+            protocol: self.next.name(),
+        };
+        report_error(&self.lp, message.to_string(), exception, &origin);
     }
 
     /// `next` panicked on the data path: its fatal error, as the socket transport's read makes

@@ -27,7 +27,9 @@ use super::write_path::WritePath;
 use super::{is_ordinary_disconnect, Transport, TransportImpl};
 use crate::error::OsText;
 use crate::event_loop::debug::trace;
-use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
+use crate::event_loop::exception::{
+    report_error, report_protocol_callback, Call, Origin, PanicError,
+};
 use crate::protocol::Called;
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
@@ -151,8 +153,10 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
             self.protocol().lp(),
             format!("Fatal error: protocol.{what}() call failed."),
             Box::new(PanicError::from_payload(&*payload)),
-            Some(self.protocol().transport_id()),
-            Some(self.protocol().name()),
+            &Origin {
+                transport: Some(self.protocol().transport_id()),
+                protocol: self.protocol().name(),
+            },
         );
         let panic = PanicError::from_payload(&*payload);
         self.force_close(Some(io::Error::other(panic)));
@@ -167,8 +171,10 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
                 self.protocol().lp(),
                 message.to_string(),
                 Box::new(crate::error::copy_io(&err)),
-                Some(id),
-                Some(self.protocol().name()),
+                &Origin {
+                    transport: Some(id),
+                    protocol: self.protocol().name(),
+                },
             );
         } else if is_ordinary_disconnect(&err) {
             crate::event_loop::debug::debug_log!(

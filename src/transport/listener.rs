@@ -161,13 +161,12 @@ impl Listener {
     ) -> io::Result<SlotKey> {
         let fd = self.as_raw_fd();
         match &mut self.0 {
-            Kind::Tcp(l) | Kind::Other(l) => {
-                lp.inner
-                    .register_handler(l, fd, Interest::READABLE, handler)
-            }
+            Kind::Tcp(l) | Kind::Other(l) => lp
+                .inner
+                .register_handler((l, fd, Interest::READABLE), handler),
             Kind::Unix(l) => lp
                 .inner
-                .register_handler(l, fd, Interest::READABLE, handler),
+                .register_handler((l, fd, Interest::READABLE), handler),
         }
     }
 

@@ -60,7 +60,7 @@ pub(crate) fn register_and_start<T: IoHandler + 'static>(
     start_reading: Option<fn(&T)>,
 ) -> Result<SlotKey, Error> {
     let handler = t.clone() as Rc<dyn IoHandler>;
-    let key = lp.inner.register_handler(source, fd, interest, handler)?;
+    let key = lp.inner.register_handler((source, fd, interest), handler)?;
     let made = t.clone();
     lp.call_soon(move || connection_made(&made))?;
     if let Some(start) = start_reading {

@@ -112,9 +112,7 @@ impl PidfdWatch {
             key: std::cell::Cell::new(None),
         });
         let registered = lp.inner.register_handler(
-            &mut mio::unix::SourceFd(&raw),
-            raw,
-            mio::Interest::READABLE,
+            (&mut mio::unix::SourceFd(&raw), raw, mio::Interest::READABLE),
             watch.clone() as Rc<dyn IoHandler>,
         );
         let key = match registered {

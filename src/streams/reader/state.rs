@@ -392,8 +392,10 @@ impl ReaderState {
                     &lp,
                     report.to_string(),
                     Box::new(feed_after_eof()),
-                    Some(id),
-                    Some(std::any::type_name::<crate::streams::core::StreamCore>()),
+                    &crate::event_loop::exception::Origin {
+                        transport: Some(id),
+                        protocol: std::any::type_name::<crate::streams::core::StreamCore>(),
+                    },
                 );
             }
         });

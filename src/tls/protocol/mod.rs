@@ -39,7 +39,9 @@ use super::engine::Engine;
 use super::transport::TlsTransport;
 use super::{TlsOptions, FLOW_CONTROL_HIGH_WATER_SSL_READ, FLOW_CONTROL_HIGH_WATER_SSL_WRITE};
 use crate::error::Error;
-use crate::event_loop::exception::{report_error, report_protocol_callback, Call, PanicError};
+use crate::event_loop::exception::{
+    report_error, report_protocol_callback, Call, Origin, PanicError,
+};
 use crate::event_loop::executor::waker::wake_caught;
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
@@ -665,8 +667,10 @@ impl TlsProtocol {
                 &self.lp,
                 message.to_string(),
                 Box::new(exc.duplicate()),
-                self.raw().map(|r| r.id()),
-                Some(std::any::type_name::<TlsProtocol>()),
+                &Origin {
+                    transport: self.raw().map(|r| r.id()),
+                    protocol: std::any::type_name::<TlsProtocol>(),
+                },
             );
         } else {
             crate::event_loop::debug::debug_log!("{message}: {exc}");

@@ -154,6 +154,21 @@ pub(crate) struct SocketTransport {
     server: Cell<Option<Rc<dyn ConnectionTracker>>>,
 }
 
+/// What the creator of a socket transport may already know about the connection (the
+/// accept loop does). One argument (a struct this size goes as one pointer) rather than
+/// three: with them [`SocketTransport::create_named`] took more arguments than fit in
+/// registers, and a caller that passes some on the stack gets a record of the stack depth
+/// after each of its calls in its unwind tables.
+#[derive(Default)]
+pub(crate) struct Known {
+    /// The socket's own address: given, it is not asked of the kernel (`getsockname`, L56).
+    pub(crate) sockname: Option<Address>,
+    /// The peer's address: given, it is not asked of the kernel (`getpeername`, L56).
+    pub(crate) peername: Option<Address>,
+    /// The server that accepted the connection, told when it ends.
+    pub(crate) server: Option<Rc<dyn ConnectionTracker>>,
+}
+
 impl SocketTransport {
     /// The connection's number (kept once, by the protocol slot, for its reports too).
     #[inline]
@@ -174,22 +189,23 @@ impl SocketTransport {
         lp: &LoopHandle,
         sock: Socket,
         protocol: ProtocolRef,
-        peername: Option<Address>,
-        server: Option<Rc<dyn ConnectionTracker>>,
     ) -> Result<Rc<SocketTransport>, Error> {
-        Self::create_named(lp, sock, protocol, (None, peername), server)
+        Self::create_named(lp, sock, protocol, Known::default())
     }
 
-    /// [`create`](Self::create) with the socket's own address too, when the caller knows it
-    /// (`(sockname, peername)`): each one given is not asked of the kernel (`getsockname`,
-    /// `getpeername`), each one missing is (L56).
+    /// [`create`](Self::create) with what the caller already knows about the connection
+    /// ([`Known`]).
     pub(crate) fn create_named(
         lp: &LoopHandle,
         sock: Socket,
         protocol: ProtocolRef,
-        (sockname, peername): (Option<Address>, Option<Address>),
-        server: Option<Rc<dyn ConnectionTracker>>,
+        known: Known,
     ) -> Result<Rc<SocketTransport>, Error> {
+        let Known {
+            sockname,
+            peername,
+            server,
+        } = known;
         lp.inner.check_closed()?;
         let fd = sock.as_raw_fd();
         let sockname = sockname.or_else(|| sock.local_addr());

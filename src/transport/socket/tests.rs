@@ -46,7 +46,7 @@ fn l45_l62_bytes_and_eof_passed_over_before_reading_starts_are_read_at_the_start
     let told = Rc::new(RefCell::new(Told::default()));
     let proto: ProtocolRef = told.clone();
     let sock = Socket::Unix(mio::net::UnixStream::from_std(ours));
-    let t = SocketTransport::create(&lp.handle(), sock, proto, None, None).unwrap();
+    let t = SocketTransport::create(&lp.handle(), sock, proto).unwrap();
     peer.write_all(b"hi").unwrap();
     peer.shutdown(Shutdown::Write).unwrap();
     {
@@ -148,7 +148,7 @@ fn l50_l79_a_resume_asks_a_buffered_protocol_for_a_buffer_only_when_readable() {
     }));
     let proto: ProtocolRef = p.clone();
     let sock = Socket::Unix(mio::net::UnixStream::from_std(ours));
-    let t = SocketTransport::create(&lp.handle(), sock, proto, None, None).unwrap();
+    let t = SocketTransport::create(&lp.handle(), sock, proto).unwrap();
     let handle = t.handle();
     turns(&lp, 5);
     assert_eq!(p.borrow().calls, ["made"]);
