@@ -178,8 +178,6 @@ impl PanicError {
             (*s).to_string()
         } else if let Some(s) = payload.downcast_ref::<String>() {
             s.clone()
-        } else if let Some(p) = payload.downcast_ref::<PanicError>() {
-            p.message.clone() // a payload `defuse` stood in for
         } else {
             "Box<dyn Any>".to_string()
         };
@@ -216,10 +214,9 @@ impl std::error::Error for PanicError {}
 /// Drops `value`, something the loop holds for user code (a panic payload, a task's output, a
 /// closure, a protocol), with a panic of its `Drop` caught: reported once through `lp`'s
 /// exception handler (`None`: the loop running on this thread, if any) as a failed callback
-/// is (L18), `Exception in callback drop of {what}`,
-/// and the loop goes on. Uncaught, that panic unwound out of the loop's run (or its close)
-/// from a place no user code had called. Python has no counterpart: an exception in
-/// `__del__` is printed and ignored.
+/// is (L18), `Exception in callback drop of {what}`, and the loop goes on. Uncaught, that
+/// panic unwound out of the loop's run (or its close) from a place no user code had called.
+/// Python has no counterpart: an exception in `__del__` is printed and ignored.
 #[inline]
 pub(crate) fn drop_contained<T>(lp: Option<&LoopHandle>, what: &'static str, value: T) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
