@@ -981,7 +981,7 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
         }
         match r {
             Ok(v) => Called::Done(v),
-            // Defused: the transports report it and drop it wherever they are.
+            // Wrapped: wherever a transport drops it after its report, that drop is caught.
             Err(payload) => Called::Panicked(Payload::new(payload)),
         }
     }
