@@ -34,6 +34,8 @@ pub(crate) use held_wait::until_cell_free;
 pub(crate) use held_wait::wake_on_running_loop_when_free;
 pub(crate) use held_wait::{wake_once_cell_free, wake_when_cell_free, HeldSlot};
 
+use crate::event_loop::exception::drop_contained;
+pub(crate) use crate::event_loop::exception::Payload;
 use crate::transport::datagram::protocol::DatagramProtocol;
 use crate::transport::datagram::DatagramTransport;
 use crate::transport::Transport;
@@ -733,7 +735,7 @@ pub(crate) enum Called<R> {
     /// No protocol any more (after `release`).
     Gone,
     /// It panicked; the payload, for the transport to report as its own failure.
-    Panicked(Box<dyn std::any::Any + Send>),
+    Panicked(Payload),
 }
 
 /// Where the protocol is in the call grammar (L44). Changed only by `ProtocolSlot::set_phase`.
@@ -952,6 +954,13 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
         self.protocol.borrow_mut().take()
     }
 
+    /// Lets go of the protocol for good ([`release`](Self::release)) and drops the transport's
+    /// reference to it, a panic of the protocol's `Drop` caught and reported: a transport
+    /// lets go from the loop's own code (after `connection_lost`, at the loop's close).
+    pub(crate) fn let_go(&self) {
+        drop_contained(Some(&self.lp), "a protocol", self.release());
+    }
+
     /// One call into the protocol: borrowed for `f` only, a panic caught, edges queued
     /// meanwhile delivered when it returns.
     #[inline]
@@ -972,7 +981,8 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
         }
         match r {
             Ok(v) => Called::Done(v),
-            Err(payload) => Called::Panicked(payload),
+            // Wrapped: wherever a transport drops it after its report, that drop is caught.
+            Err(payload) => Called::Panicked(Payload::new(payload)),
         }
     }
 

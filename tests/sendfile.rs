@@ -844,3 +844,116 @@ fn an_offset_past_what_a_file_can_hold_is_answered_not_a_panic() {
     })
     .unwrap();
 }
+
+/// Reads from `peer` (non-blocking) until it has `n` bytes, letting the loop turn (bounded).
+async fn peer_reads(peer: &mut std::os::unix::net::UnixStream, n: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    for _ in 0..100_000 {
+        match peer.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("peer read: {e}"),
+        }
+        if got.len() >= n {
+            return got;
+        }
+        asyncio::yield_now().await;
+    }
+    panic!("the peer got {} of {n} bytes", got.len());
+}
+
+/// CPython's `_sendfile_fallback` pauses reading for the duration (its
+/// `_SendfileFallbackProtocol`) and resumes it after: what the peer sends meanwhile waits in
+/// the socket and reaches the reader only once the sendfile has ended. From a pipe, so the
+/// fallback runs (sendfile(2) cannot read a pipe), and the test decides when it ends.
+#[test]
+fn a_fallback_sendfile_pauses_reading_until_it_ends() {
+    let (pipe_r, mut pipe_w) = util::os_pipe();
+    let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    peer.set_nonblocking(true).unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(ours).await?;
+        let (writer, pipe_r) = (Rc::new(writer), Rc::new(pipe_r));
+        pipe_w.write_all(b"first")?;
+        let (w, f) = (writer.clone(), pipe_r.clone());
+        let sending = asyncio::spawn(async move { w.sendfile(&f, 0, Some(10)).await });
+        // The first block went out: the sendfile now waits for the pipe's next bytes.
+        assert_eq!(peer_reads(&mut peer, 5).await, b"first");
+        peer.write_all(b"hello").unwrap(); // in our socket at once (a socketpair)
+        for _ in 0..20 {
+            asyncio::yield_now().await;
+        }
+        assert!(!sending.is_done());
+        let early = asyncio::timeout(Duration::ZERO, reader.read(5)).await;
+        assert!(
+            matches!(early, Err(Error::Timeout)),
+            "the peer's data reached the reader during the sendfile: {early:?}"
+        );
+        assert!(
+            !writer.transport().is_reading(),
+            "paused, as CPython's fallback"
+        );
+        pipe_w.write_all(b"rest!")?;
+        drop(pipe_w);
+        assert_eq!(sending.await.unwrap()?, 10);
+        assert!(writer.transport().is_reading(), "resumed: it was on before");
+        assert_eq!(reader.readexactly(5).await?, b"hello");
+        assert_eq!(peer_reads(&mut peer, 5).await, b"rest!");
+        writer.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// A reader paused for its limit (S14) before a sendfile is still paused after it, on both
+/// paths (CPython resumes only a transport that was reading), and resumes as it is read.
+fn a_reader_paused_for_its_limit_stays_paused(fallback: bool) {
+    let dir = util::temp_dir("sendfile-paused");
+    let (pipe_r, mut pipe_w) = util::os_pipe();
+    let (file, data) = if fallback {
+        pipe_w.write_all(b"12345").unwrap();
+        drop(pipe_w);
+        (pipe_r, b"12345".to_vec())
+    } else {
+        patterned_file(&dir, 5)
+    };
+    let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    peer.set_nonblocking(true).unwrap();
+    peer.write_all(b"0123456789abcdefghij").unwrap();
+    run(async move {
+        let (reader, writer) = asyncio::open_connection_sock(ours).limit(4).await?;
+        for _ in 0..1_000 {
+            if !writer.transport().is_reading() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        assert!(
+            !writer.transport().is_reading(),
+            "20 bytes over a limit of 4"
+        );
+        assert_eq!(writer.sendfile(&file, 0, Some(5)).await?, 5);
+        assert!(
+            !writer.transport().is_reading(),
+            "the sendfile resumed a transport its reader keeps paused"
+        );
+        assert_eq!(peer_reads(&mut peer, 5).await, data);
+        assert_eq!(reader.readexactly(20).await?, b"0123456789abcdefghij");
+        assert!(writer.transport().is_reading(), "resumed by the reader");
+        writer.close();
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn s14_a_reader_paused_for_its_limit_stays_paused_after_a_fallback_sendfile() {
+    a_reader_paused_for_its_limit_stays_paused(true);
+}
+
+#[test]
+fn s14_a_reader_paused_for_its_limit_stays_paused_after_a_native_sendfile() {
+    a_reader_paused_for_its_limit_stays_paused(false);
+}

@@ -244,6 +244,35 @@ fn l103_a_panicking_factory_is_reported_and_its_socket_closed() {
     shut(&lp, &server);
 }
 
+/// A factory that panics with a payload whose own drop panics (`panic_any`): the failure and
+/// then the payload's drop are reported, and the accept round goes on (before, that second
+/// panic unwound out of the loop's run).
+// Checklist: L103, L18.
+#[test]
+fn l103_a_factory_panic_payload_that_panics_on_drop_is_contained() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("drop fails");
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let reports = capture_exceptions(&lp);
+    let factory = || -> Echo { std::panic::panic_any(PanicsOnDrop) };
+    let (server, addr) = serve(&lp, factory);
+    let _first = tcp_client(addr);
+    run_within(&lp, BOUND, || reports.borrow().len() == 2);
+    assert_eq!(
+        *reports.borrow(),
+        [
+            "Error on transport creation for incoming connection | panicked: Box<dyn Any>",
+            "Exception in callback drop of a panic payload | panicked: drop fails"
+        ]
+    );
+    assert_eq!(server.connection_count(), 0);
+    shut(&lp, &server);
+}
+
 // Checklist: L101, L103. CPython's _accept_connection calls protocol_factory() once per
 // accepted socket, each in its own _accept_connection2: a factory that fails for one
 // connection of a round leaves the others of that same round served. Ours: that socket is

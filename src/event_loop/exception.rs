@@ -211,6 +211,74 @@ impl fmt::Display for PanicError {
 
 impl std::error::Error for PanicError {}
 
+/// Drops `value`, something the loop holds for user code (a panic payload, a task's output, a
+/// closure, a protocol), with a panic of its `Drop` caught: reported once through `lp`'s
+/// exception handler (`None`: the loop running on this thread, if any) as a failed callback
+/// is (L18), `Exception in callback drop of {what}`, and the loop goes on. Uncaught, that
+/// panic unwound out of the loop's run (or its close) from a place no user code had called.
+/// Python has no counterpart: an exception in `__del__` is printed and ignored.
+#[inline]
+pub(crate) fn drop_contained<T>(lp: Option<&LoopHandle>, what: &'static str, value: T) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        drop_failed(lp, what, payload);
+    }
+}
+
+/// The report of [`drop_contained`]. The panic's own payload is dropped caught as well; if
+/// that drop panics too, its payload is leaked: a chain of such payloads could go on forever.
+#[cold]
+#[inline(never)]
+fn drop_failed(lp: Option<&LoopHandle>, what: &'static str, payload: Box<dyn Any + Send>) {
+    let panic = PanicError::from_payload(&*payload);
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+    let ctx = ExceptionContext::new(format!("Exception in callback drop of {what}"))
+        .with_exception(Box::new(panic));
+    // Without a loop named, the one running on this thread (a drop inside its callback).
+    let running = lp.is_none().then(super::current_loop).flatten();
+    report(lp.or(running.as_ref()), &ctx);
+}
+
+/// A protocol call's panic payload, which the transports report and then drop from the loop's
+/// own code. A payload may be any value (`panic_any`), its `Drop` user code: that drop is
+/// caught and reported ([`drop_contained`]). A wrapper, not a conversion where the panic is
+/// caught: the call stays as short on the data path as it was.
+pub(crate) struct Payload(Option<Box<dyn std::any::Any + Send>>);
+
+impl Payload {
+    /// Wraps a payload caught around a protocol call outside `ProtocolSlot::call`.
+    pub(crate) fn new(payload: Box<dyn std::any::Any + Send>) -> Self {
+        Payload(Some(payload))
+    }
+}
+
+impl std::ops::Deref for Payload {
+    type Target = dyn std::any::Any + Send;
+
+    fn deref(&self) -> &Self::Target {
+        self.0
+            .as_deref()
+            .expect("a payload is there until its drop")
+    }
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        if let Some(payload) = self.0.take() {
+            drop_contained(None, "a panic payload", payload);
+        }
+    }
+}
+
+/// A caught panic as the error a report carries, its payload dropped (caught, by
+/// [`drop_contained`]): for the callers that only report it.
+pub(crate) fn panic_error(lp: Option<&LoopHandle>, payload: Box<dyn Any + Send>) -> PanicError {
+    let panic = PanicError::from_payload(&*payload);
+    drop_contained(lp, "a panic payload", payload);
+    panic
+}
+
 /// The default handler: one error record on the `asyncio` target: through `log` when
 /// a logger is installed, else on stderr (never silent).
 ///
@@ -454,6 +522,8 @@ fn report_with(
         ctx = ctx.push_detail(key, value);
     }
     lp.call_exception_handler(&ctx);
+    // The exception may be a callback's own error type, whose `Drop` is user code.
+    drop_contained(Some(lp), "a callback's error", ctx);
 }
 
 /// A protocol method's call as a failure report names it.
@@ -528,6 +598,7 @@ pub(crate) fn report_panic(
 ) {
     let exception = Box::new(PanicError::from_payload(&*payload));
     report_with(lp, message.to_owned(), exception, [detail, None]);
+    drop_contained(Some(lp), "a panic payload", payload);
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
+use super::exception::drop_contained;
 use super::executor::waker::wake_in;
 pub(crate) use super::readiness::Readiness;
 use super::token::{checked_fd_token, checked_token, fd_token, key_of, token};
@@ -536,7 +537,7 @@ impl LoopInner {
     }
 
     /// Takes every registration out (loop close), so they drop with no borrow held.
-    pub(crate) fn take_io(&self) -> usize {
+    pub(crate) fn take_io(&self, lp: &LoopHandle) -> usize {
         let entries = {
             let mut io = self.io.borrow_mut();
             io.fds.clear();
@@ -548,7 +549,10 @@ impl LoopInner {
                 handler.loop_closed();
             }
         }
-        drop(entries);
+        // One at a time and caught: an fd callback's captures are user code (see `close`).
+        for (_, entry) in entries {
+            drop_contained(Some(lp), "a callback", entry);
+        }
         n
     }
 }

@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::clock;
-use super::exception::{report_callback_failed, PanicError};
+use super::exception::{drop_contained, report_callback_failed, PanicError};
 use super::executor;
 use super::handle::Described;
 use super::io::{self, WAKER_TOKEN};
@@ -385,6 +385,7 @@ impl LoopHandle {
                     Err(payload) => {
                         let panic = PanicError::from_payload(&*payload);
                         report_callback_failed(self, &*cb, Box::new(panic));
+                        drop_contained(Some(self), "a panic payload", payload);
                     }
                 }
             }

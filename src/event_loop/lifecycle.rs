@@ -480,8 +480,20 @@ impl LoopHandle {
             iteration::take_due(&mut wheel, all, i64::MAX, &mut timers);
         }
         let tasks = inner.tasks.borrow_mut().drain();
-        // Dropped with no borrow held: their Drop may call back into the loop.
-        drop((remote, ready, timers, held));
+        // Dropped with no borrow held: their Drop may call back into the loop. One at a time
+        // and caught: a closure's captures are user code, and a panic of one's drop must
+        // neither leave close half done nor skip the others.
+        let lp = Some(self);
+        remote
+            .into_iter()
+            .for_each(|r| exception::drop_contained(lp, "a callback", r));
+        ready
+            .into_iter()
+            .for_each(|r| exception::drop_contained(lp, "a callback", r));
+        timers
+            .into_iter()
+            .for_each(|t| exception::drop_contained(lp, "a callback", t));
+        drop(held);
         for (_, task) in tasks {
             // Described while still pending: `abandon` completes it as cancelled.
             let described = task.header().describe();
@@ -495,7 +507,7 @@ impl LoopHandle {
             }
         }
         self.close_signals();
-        inner.take_io();
+        inner.take_io(self);
         inner.release_descriptors();
         Ok(())
     }

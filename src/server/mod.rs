@@ -23,7 +23,7 @@ use std::rc::{Rc, Weak};
 use std::task::Poll;
 
 use crate::error::Error;
-use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::exception::{drop_contained, ExceptionContext, PanicError};
 use crate::event_loop::io::FdHash;
 use crate::event_loop::LoopHandle;
 use crate::protocol::ProtocolRef;
@@ -150,6 +150,8 @@ impl ServerInner {
                     &ExceptionContext::new("Error on transport creation for incoming connection")
                         .with_exception(Box::new(PanicError::from_payload(&*payload))),
                 );
+                // After the report, caught: a payload's `Drop` is user code (L18).
+                drop_contained(Some(&self.lp), "a panic payload", payload);
                 return;
             }
         };

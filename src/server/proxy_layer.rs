@@ -20,7 +20,6 @@
 //! `peername`/`sockname` are the header's addresses; the socket's stay as `proxy_peername` /
 //! `proxy_sockname`. With the feature off nothing here is built: the accept path is unchanged.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::rc::{Rc, Weak};
@@ -32,7 +31,9 @@ use crate::event_loop::exception::{
 };
 use crate::event_loop::handle::TimerHandle;
 use crate::event_loop::LoopHandle;
-use crate::protocol::{deliver_flow, Called, FlowEdge, Protocol, ProtocolRef, ProtocolSlot};
+use crate::protocol::{
+    deliver_flow, Called, FlowEdge, Payload, Protocol, ProtocolRef, ProtocolSlot,
+};
 use crate::proxy_protocol::{
     parse, Invalid, Parsed, ProxyHeader, ProxyProtocol, V1_SIGNATURE, V2_SIGNATURE,
 };
@@ -359,12 +360,13 @@ impl ProxyLayer {
 
     /// `next` panicked on the data path: its fatal error, as the socket transport's read makes
     /// it (reported, and `connection_lost` gets the panic), whichever turn it ran in.
-    fn protocol_failed(&self, what: &str, payload: Box<dyn Any + Send>) {
+    fn protocol_failed(&self, what: &str, payload: Payload) {
         let panic = PanicError::from_payload(&*payload);
         self.report(
             &format!("Fatal error: protocol.{what}() call failed."),
-            Box::new(PanicError::from_payload(&*payload)),
+            Box::new(panic.clone()),
         );
+        drop(payload); // reported first; its drop is caught (`Payload`)
         self.buf.borrow_mut().clear();
         self.fatal
             .borrow_mut()

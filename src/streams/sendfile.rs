@@ -11,6 +11,9 @@
 //!   writer gets no block until it resumes), as CPython's `_sendfile_fallback` does with
 //!   16 KiB blocks (here 64 KiB). The last block is handed over, not waited for.
 //!
+//! Both pause reading for the duration and resume it after only if it was on, as CPython's
+//! `_sendfile_native` and `_SendfileFallbackProtocol` do.
+//!
 //! Either way the file's position ends after the last byte sent (also after a failure or a
 //! cancellation), and the count sent is the result. When no byte was sent, the block-by-block
 //! path leaves it at `offset` (it seeks there first), the kernel's where it was, as in
@@ -26,6 +29,7 @@ use std::os::unix::fs::FileExt;
 use super::StreamWriter;
 use crate::error::Error;
 use crate::transport::socket::{closed_during_sendfile, SendJob, SendfileError, SocketTransport};
+use crate::transport::Transport;
 
 /// The fallback's block: one read, one drain, one write.
 const FALLBACK_BLOCK: usize = 64 * 1024;
@@ -41,10 +45,11 @@ impl StreamWriter {
     /// block-by-block path returns once its last block is handed to the transport (as a
     /// [`write`](Self::write) does); [`drain`](Self::drain) to wait for room after it.
     ///
-    /// While the kernel copies (the native path), writes on this stream fail (`unable to
-    /// write; sendfile is in progress`) and reading is paused, as in CPython; both come back
-    /// when it returns. The block-by-block path holds neither: a write made meanwhile goes
-    /// out between two blocks.
+    /// While it runs, reading is paused, as in CPython, and resumed when it returns if it was
+    /// on before (a reader paused for its limit stays paused): the peer's data waits in the
+    /// socket. While the kernel copies (the native path), writes on this stream also fail
+    /// (`unable to write; sendfile is in progress`) until it returns; on the block-by-block
+    /// path, as in CPython, a write made meanwhile goes out between two blocks.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a `count` of `Some(0)` (`count must be a positive
@@ -137,8 +142,19 @@ impl StreamWriter {
         Ok(progress.sent.get())
     }
 
-    /// Reads and writes blocks (CPython's `_sendfile_fallback`).
+    /// Reads and writes blocks (CPython's `_sendfile_fallback`), reading paused meanwhile
+    /// (its `_SendfileFallbackProtocol`).
     async fn fallback(&self, progress: &FilePosition<'_>, count: Option<u64>) -> Result<(), Error> {
+        // As CPython's fallback: reading is paused for the duration and resumed after only if
+        // it was on, so a reader paused for its limit (S14) stays paused. A reader that
+        // resumes meanwhile (it consumed its buffer) resumes the transport itself, as in
+        // CPython, and stays resumed.
+        let transport = self.transport();
+        let _resume = ResumeReading {
+            transport,
+            was_reading: transport.is_reading(),
+        };
+        transport.pause_reading();
         // A second descriptor of the same open file, to read on a thread. At `offset`, as the
         // native path sends, 0 included (CPython's fallback seeks only for a non-zero offset,
         // and so reads from wherever the file stands); a pipe cannot seek, and is read from
@@ -237,6 +253,21 @@ struct EndSendfile<'a> {
 impl Drop for EndSendfile<'_> {
     fn drop(&mut self) {
         self.sock.end_sendfile(self.was_reading);
+    }
+}
+
+/// Resumes reading after a fallback sendfile, however it ends (a drop included), if it was on
+/// when the sendfile began and the transport is not closing.
+struct ResumeReading<'a> {
+    transport: &'a Transport,
+    was_reading: bool,
+}
+
+impl Drop for ResumeReading<'_> {
+    fn drop(&mut self) {
+        if self.was_reading && !self.transport.is_closing() {
+            self.transport.resume_reading();
+        }
     }
 }
 

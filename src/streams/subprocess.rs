@@ -645,6 +645,9 @@ impl CreateSubprocess {
             return Err(Error::invalid_argument("embedded null byte"));
         }
         let lp = crate::event_loop::get_running_loop()?;
+        // Before anything is opened or started: a watcher that cannot work fails the creation
+        // with no child ever run (CPython's `is_active()` check).
+        ChildWatch::check(&lp, self.watcher)?;
         let cwd = self.cmd.get_current_dir();
         if self.cmd.get_program().is_empty() && cwd.is_none_or(Path::is_dir) {
             // A missing cwd fails first, in the child's chdir, as in CPython.

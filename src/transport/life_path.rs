@@ -19,7 +19,6 @@
 //! of the transport is held while a protocol method runs. Pure logic over the transport's
 //! fields: no descriptor is touched here.
 
-use std::any::Any;
 use std::io;
 
 use super::lifecycle::{Life, Reading, State};
@@ -30,7 +29,7 @@ use crate::event_loop::debug::trace;
 use crate::event_loop::exception::{
     report_error, report_protocol_callback, Call, Origin, PanicError,
 };
-use crate::protocol::Called;
+use crate::protocol::{Called, Payload};
 
 /// A transport's life from `connection_made` to `connection_lost`: what it holds, and what it
 /// lets go of at the end; the shared logic comes with it.
@@ -139,7 +138,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     /// panicked (`connection_made`, `connection_lost`; a read pipe's `data_received` and
     /// `eof_received`): reported as a failed callback, `call` naming it with its argument;
     /// the transport goes on.
-    fn report_callback(&self, call: Call, payload: &Box<dyn Any + Send>) {
+    fn report_callback(&self, call: Call, payload: &Payload) {
         let lp = self.protocol().lp();
         report_protocol_callback(lp, self.protocol().name(), call, &**payload);
     }
@@ -148,17 +147,18 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
     /// with the panic as the error (CPython's `_fatal_error` after a failed protocol call:
     /// {'message': 'Fatal error: protocol.data_received() call failed.', 'exception': ..,
     /// 'transport': <_SelectorSocketTransport fd=6 ...>, 'protocol': <P object at ...>}).
-    fn protocol_failed(&self, what: &str, payload: Box<dyn Any + Send>) {
+    fn protocol_failed(&self, what: &str, payload: Payload) {
+        let panic = PanicError::from_payload(&*payload);
         report_error(
             self.protocol().lp(),
             format!("Fatal error: protocol.{what}() call failed."),
-            Box::new(PanicError::from_payload(&*payload)),
+            Box::new(panic.clone()),
             &Origin {
                 transport: Some(self.protocol().transport_id()),
                 protocol: self.protocol().name(),
             },
         );
-        let panic = PanicError::from_payload(&*payload);
+        drop(payload); // reported first; its drop is caught (`Payload`)
         self.force_close(Some(io::Error::other(panic)));
     }
 
@@ -279,7 +279,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
                 crate::transport::write_path::Unsent::Bytes(n),
             );
         }
-        drop(self.protocol().release());
+        self.protocol().let_go();
         self.forget();
     }
 }

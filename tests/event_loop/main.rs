@@ -21,6 +21,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+mod drop_panics;
 mod errors;
 mod executor_cancel;
 mod executor_pool;

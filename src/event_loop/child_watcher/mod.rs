@@ -90,8 +90,10 @@ pub enum ChildWatcher {
     #[default]
     Auto,
     /// A pidfd polled by the loop; creating the process fails with the OS error where
-    /// `pidfd_open` does, except for a child someone else already reaped (`SIGCHLD`
-    /// ignored): it is reported with returncode 255 and a warning, and never signalled.
+    /// `pidfd_open` does: before the child starts where this process cannot open any pidfd
+    /// (no such call, or a sandbox refuses it), else once it has started, and it is then
+    /// killed. A child someone else already reaped (`SIGCHLD` ignored) is the exception: it
+    /// is reported with returncode 255 and a warning, and never signalled.
     Pidfd,
     /// A helper thread per child blocked in `waitid` (CPython's `ThreadedChildWatcher`).
     Threaded,
@@ -159,6 +161,19 @@ impl ChildWatch {
             return Err(e);
         }
         Ok(watch)
+    }
+
+    /// What can be known before the child starts: whether `lp` is open, and whether the way
+    /// `how` demands can watch any child at all here (a pidfd where `pidfd_open` is refused).
+    /// Checked first, so that a watch which cannot work never lets a child run for a moment
+    /// before it is killed; what can only fail once the child exists (its own pidfd, the
+    /// registration, a helper thread) still fails in [`start`](Self::start), which kills it.
+    pub(crate) fn check(lp: &LoopHandle, how: ChildWatcher) -> Result<(), Error> {
+        lp.inner.check_closed()?;
+        if how == ChildWatcher::Pidfd {
+            process::pidfd_works()?;
+        }
+        Ok(())
     }
 
     /// Takes the way `how` asks for; on failure hands back the pidfd if one was opened, for

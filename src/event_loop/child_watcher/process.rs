@@ -26,6 +26,40 @@ pub(super) fn pidfd_open(_pid: libc::pid_t) -> io::Result<OwnedFd> {
     Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
+/// Whether `pidfd_open` works in this process, asked before a child that must be watched
+/// through a pidfd starts (CPython checks its watcher's `is_active()` before it spawns): probed
+/// on our own pid, which always names a live process. A lasting refusal (no such call:
+/// `ENOSYS`; a seccomp filter or sandbox: `EPERM`, `EACCES`) is remembered for the process; a
+/// passing one (`EMFILE`, `ENOMEM`) is asked again next time. `simulate_no_pidfd` refuses
+/// with `ENOSYS` on its thread.
+pub(super) fn pidfd_works() -> io::Result<()> {
+    use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
+    /// 0 until probed, -1 once it worked, else the errno of the lasting refusal.
+    static PROBED: AtomicI32 = AtomicI32::new(0);
+    if force_thread() {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    match PROBED.load(Relaxed) {
+        0 => {}
+        -1 => return Ok(()),
+        errno => return Err(io::Error::from_raw_os_error(errno)),
+    }
+    let me = libc::pid_t::try_from(std::process::id()).map_err(io::Error::other)?;
+    match pidfd_open(me) {
+        Ok(fd) => {
+            drop(fd);
+            PROBED.store(-1, Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(errno @ (libc::ENOSYS | libc::EPERM | libc::EACCES)) = e.raw_os_error() {
+                PROBED.store(errno, Relaxed);
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Sends `sig` to the process `pidfd` names, which no other process can ever be: `Ok(false)`
 /// when it is gone (`ESRCH`: reaped, by us or by someone else).
 #[cfg(target_os = "linux")]

@@ -12,7 +12,8 @@ use std::task::{Context, Poll};
 
 use super::task::{cancelled_unless_panicked, drop_caught, report_unobserved, Outcome, TaskRc};
 use crate::error::Cancelled;
-use crate::event_loop::exception::PanicError;
+use crate::event_loop::exception::{panic_error, PanicError};
+use crate::event_loop::LoopHandle;
 
 /// A spawned task (Python's `asyncio.Task`). Await it for `Ok(output)`, or `Err(Cancelled)` if
 /// it was cancelled. A panic inside the task resumes in whoever awaits the handle; if nobody
@@ -419,7 +420,15 @@ impl<T: 'static> Task<T> {
         self.poll_outcome(cx).map(|outcome| match outcome {
             Outcome::Value(v) => Ok(Ok(v)),
             Outcome::Cancelled => Ok(Err(Cancelled)),
-            Outcome::Panicked(p) => Err(PanicError::from_payload(&*p)),
+            Outcome::Panicked(p) => {
+                let lp = self
+                    .cell
+                    .header
+                    .lp
+                    .upgrade()
+                    .map(|inner| LoopHandle { inner });
+                Err(panic_error(lp.as_ref(), p))
+            }
         })
     }
 }
@@ -456,9 +465,7 @@ impl<T: 'static> Drop for Task<T> {
             j.detached = true;
             let retrieved = j.retrieved;
             drop(j);
-            if !retrieved {
-                report_unobserved(&self.cell.header, outcome);
-            }
+            report_unobserved(&self.cell.header, outcome, retrieved);
         }
     }
 }

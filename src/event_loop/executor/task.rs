@@ -35,7 +35,7 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use crate::event_loop::exception::{ExceptionContext, PanicError};
+use crate::event_loop::exception::{drop_contained, ExceptionContext, PanicError};
 use crate::event_loop::{LoopHandle, LoopInner};
 use crate::slots::SlotKey;
 
@@ -249,8 +249,11 @@ impl<T: 'static> TaskCell<T> {
                 true
             }
             Err(payload) => {
-                // The future may panic again while dropping; that second panic is contained.
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+                // The future may panic again while dropping; that second panic is contained,
+                // and so is its payload's drop.
+                if let Some(again) = drop_caught(Some(fut)) {
+                    drop_payload(&self.header, again);
+                }
                 self.complete(Outcome::Panicked(payload));
                 true
             }
@@ -271,7 +274,7 @@ impl<T: 'static> TaskCell<T> {
         let (waker, unobserved) = {
             let mut j = self.join.borrow_mut();
             if j.detached {
-                (None, Some(outcome).filter(|_| !j.retrieved))
+                (None, Some((outcome, j.retrieved)))
             } else {
                 j.outcome = Some(outcome);
                 (j.waker.take(), None)
@@ -280,8 +283,10 @@ impl<T: 'static> TaskCell<T> {
         if let Some(w) = waker {
             wake_awaiter(&self.header, w);
         }
-        if let Some(outcome) = unobserved {
-            report_unobserved(&self.header, outcome);
+        // Nobody will take the outcome: reported if it is a failure, and dropped by the loop,
+        // after the borrow and caught (a panic payload's or an output's `Drop` is user code).
+        if let Some((outcome, retrieved)) = unobserved {
+            report_unobserved(&self.header, outcome, retrieved);
         }
     }
 }
@@ -382,28 +387,52 @@ pub(crate) fn drop_caught<F: ?Sized>(fut: Option<Pin<Box<F>>>) -> Option<Box<dyn
     catch_unwind(AssertUnwindSafe(move || drop(fut))).err()
 }
 
+/// Drops a panic payload nobody will take, a panic of its `Drop` caught and reported.
+#[cold]
+#[inline(never)]
+fn drop_payload(header: &Header, payload: Box<dyn Any + Send>) {
+    let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
+    drop_contained(lp.as_ref(), "a panic payload", payload);
+}
+
 /// The outcome of a cancelled task: cancelled, unless its cleanup panicked (as a Python task
 /// whose `finally` raises during its cancellation ends with that exception).
 pub(crate) fn cancelled_unless_panicked<T>(panicked: Option<Box<dyn Any + Send>>) -> Outcome<T> {
     panicked.map_or(Outcome::Cancelled, Outcome::Panicked)
 }
 
-/// Reports a task failure nobody will see otherwise: a panic, or an `Err` output of a common
-/// error type (`Result<(), E>` with `E` one of `asyncio::Error`, `io::Error`,
-/// `Box<dyn Error>`, `Box<dyn Error + Send + Sync>`, `String`).
-pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>) {
-    let error: Box<dyn std::error::Error> = match outcome {
-        Outcome::Cancelled => return,
-        Outcome::Panicked(p) => Box::new(PanicError::from_payload(&*p)),
-        Outcome::Value(v) => match failure_of(&v) {
-            Some(e) => e.into(),
-            None => return,
-        },
-    };
+/// Reports a task failure nobody will see otherwise, unless someone else took note of it
+/// (`retrieved`): a panic, or an `Err` output of a common error type (`Result<(), E>` with `E`
+/// one of `asyncio::Error`, `io::Error`, `Box<dyn Error>`, `Box<dyn Error + Send + Sync>`,
+/// `String`). Drops the outcome, a panic of its `Drop` caught and reported
+/// ([`drop_contained`]).
+#[cold]
+#[inline(never)]
+pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>, retrieved: bool) {
     let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
+    // Reported first, then dropped: as the failure happened before its drop.
+    let (error, what): (Option<Box<dyn std::error::Error>>, _) = match &outcome {
+        Outcome::Cancelled => return,
+        Outcome::Panicked(p) => {
+            let panic = (!retrieved).then(|| PanicError::from_payload(&**p).into());
+            (panic, "a panic payload")
+        }
+        Outcome::Value(v) => {
+            let failure = failure_of(v).filter(|_| !retrieved);
+            (failure.map(Into::into), "a task's output")
+        }
+    };
+    if let Some(error) = error {
+        report_failure(header, lp.as_ref(), error);
+    }
+    drop_contained(lp.as_ref(), what, outcome);
+}
+
+/// The never-retrieved (or shutdown) report of [`report_unobserved`].
+fn report_failure(header: &Header, lp: Option<&LoopHandle>, error: Box<dyn std::error::Error>) {
     // Checklist: L41. A task that fails as `asyncio.run` cancels what is left is reported as
     // CPython's `_cancel_all_tasks` reports it.
-    let message = match &lp {
+    let message = match lp {
         Some(lp) if lp.inner.book.shutting_down() => {
             "unhandled exception during asyncio.run() shutdown"
         }
@@ -412,7 +441,7 @@ pub(crate) fn report_unobserved<T: 'static>(header: &Header, outcome: Outcome<T>
     let ctx = ExceptionContext::new(message)
         .with_exception(error)
         .with_detail("task", header.describe());
-    crate::event_loop::exception::report(lp.as_ref(), &ctx);
+    crate::event_loop::exception::report(lp, &ctx);
 }
 
 fn failure_of<T: 'static>(v: &T) -> Option<String> {

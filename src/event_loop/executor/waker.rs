@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use crate::event_loop::exception::{
-    default_exception_handler, report_panic, ExceptionContext, PanicError,
+    default_exception_handler, panic_error, report_panic, ExceptionContext,
 };
 use crate::event_loop::handle::{Callback, CallbackState};
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
@@ -186,7 +186,7 @@ impl Drop for QueuedWake {
 #[inline(never)]
 fn wake_unrun(w: Waker, what: &'static str) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| w.wake())) {
-        let e = PanicError::from_payload(&*payload);
+        let e = panic_error(None, payload);
         let ctx = ExceptionContext::new(format!("Exception in callback {what}"));
         default_exception_handler(&ctx.with_exception(Box::new(e)));
     }

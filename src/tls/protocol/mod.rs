@@ -471,7 +471,7 @@ impl TlsProtocol {
                 app_connection_lost_soon(me, io_exc);
             }
         } else {
-            drop(self.app.release());
+            self.app.let_go();
         }
         self.set_state(SslState::Unwrapped);
         let raw = self.transport.borrow_mut().take();
@@ -717,7 +717,7 @@ fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
         // (a stream read afterwards fails instead of waiting forever), as a socket transport
         // tells its own protocol; a busy one cannot be told later either.
         let _ = me.app.lost(exc);
-        drop(me.app.release());
+        me.app.let_go();
         return;
     }
     // The raw transport may have let go of the layer by now: the retry keeps it alive.
@@ -735,7 +735,7 @@ fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
                     let call = Call::Lost(had_exc);
                     report_protocol_callback(&t.lp, t.app.name(), call, &*payload);
                 }
-                drop(t.app.release());
+                t.app.let_go();
             }
         },
     );

@@ -250,7 +250,7 @@ impl DatagramSocketTransport {
                 .deregister(key, &mut DynSource(sock.source()));
             drop(sock);
         }
-        drop(self.protocol.release());
+        self.protocol.let_go();
     }
 }
 
@@ -293,7 +293,7 @@ impl IoHandler for DatagramSocketTransport {
             let exc = crate::error::loop_closed_registry();
             let _ = self.protocol.lost(Some(exc));
         }
-        drop(self.protocol.release());
+        self.protocol.let_go();
         drop(self.take_sock());
     }
 

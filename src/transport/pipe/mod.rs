@@ -301,7 +301,7 @@ impl LifePath for PipeTransport {
                 .deregister(key, &mut DynSource(end.source()));
             drop(end);
         }
-        drop(self.protocol.release());
+        self.protocol.let_go();
     }
 
     fn forget(&self) {

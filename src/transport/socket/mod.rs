@@ -352,8 +352,7 @@ impl LifePath for SocketTransport {
             self.lp().inner.deregister(key, &mut sock);
             drop(sock);
         }
-        let proto = self.protocol.release();
-        drop(proto);
+        self.protocol.let_go();
         let server = self.server.take();
         if let Some(server) = server {
             server.detach(self.id());

@@ -14,7 +14,7 @@ use crate::constants::MAX_READ_SIZE;
 use crate::error::Error;
 use crate::event_loop::debug::trace;
 use crate::event_loop::read_buf::read_window;
-use crate::protocol::{BufferedProtocol, Called};
+use crate::protocol::{BufferedProtocol, Called, Payload};
 use crate::transport::life_path::LifePath;
 use crate::transport::lifecycle::State;
 use crate::transport::{Through, TransportImpl};
@@ -24,7 +24,7 @@ enum Buffered {
     Data(usize, usize),
     Eof,
     Failed(io::Error),
-    Panicked(&'static str, Box<dyn std::any::Any + Send>),
+    Panicked(&'static str, Payload),
     Empty,
 }
 
@@ -153,7 +153,7 @@ impl SocketTransport {
             self.sock_read(buf).map(|n| (n, offered)).map_err(Some)
         }));
         match got {
-            Err(payload) => Buffered::Panicked("get_buffer", payload),
+            Err(payload) => Buffered::Panicked("get_buffer", Payload::new(payload)),
             Ok(Err(None)) => Buffered::Empty,
             Ok(Err(Some(e))) => Buffered::Failed(e),
             Ok(Ok((0, _))) => Buffered::Eof,
@@ -164,7 +164,7 @@ impl SocketTransport {
                 );
                 match catch_unwind(AssertUnwindSafe(|| p.buffer_updated(n))) {
                     Ok(()) => Buffered::Data(n, offered),
-                    Err(payload) => Buffered::Panicked("buffer_updated", payload),
+                    Err(payload) => Buffered::Panicked("buffer_updated", Payload::new(payload)),
                 }
             }
         }

@@ -1,0 +1,280 @@
+//! Values the loop owns for user code and drops itself (a panic payload, a task's output, a
+//! queued closure, a protocol) whose own `Drop` panics: that panic is reported once through
+//! the exception handler, as a failed callback is (L18), and the loop goes on. Before, each
+//! of these unwound out of `run_until_complete`, `close` or `Runner::close`.
+
+use super::*;
+
+/// Its drop panics; as a panic payload (`panic_any`) too.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop fails");
+    }
+}
+
+/// An error whose drop panics, for a callback's `Err`.
+#[derive(Debug)]
+struct FailingError(PanicsOnDrop);
+
+impl std::fmt::Display for FailingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failing error")
+    }
+}
+
+impl std::error::Error for FailingError {}
+
+impl std::fmt::Debug for PanicsOnDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PanicsOnDrop")
+    }
+}
+
+const DROP_REPORT: &str = " | panicked: drop fails";
+
+fn drop_reports(seen: &[String], what: &str) -> usize {
+    let want = format!("Exception in callback drop of {what}{DROP_REPORT}");
+    seen.iter().filter(|s| **s == want).count()
+}
+
+/// Runs `body` on a fresh loop with reports captured; the loop is closed afterwards. Fails
+/// the test if a panic leaves the run or the close.
+fn run_reporting<F: std::future::Future>(body: impl FnOnce() -> F) -> Vec<String> {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(body()).unwrap();
+        lp.close().unwrap();
+    }));
+    assert!(run.is_ok(), "a panic left the loop: {:?}", seen.borrow());
+    let seen = seen.borrow().clone();
+    seen
+}
+
+/// A detached task panics with a payload whose drop panics: the failure is reported as never
+/// retrieved, then the payload's drop.
+// Checklist: L35, L18.
+#[test]
+fn l35_a_detached_task_panic_payload_that_panics_on_drop_is_contained() {
+    let seen = run_reporting(|| async {
+        asyncio::spawn(async { std::panic::panic_any(PanicsOnDrop) }).detach();
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+    });
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"),
+        "{seen:?}"
+    );
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// A detached task's output, which nobody takes, panics as the loop drops it.
+// Checklist: L35.
+#[test]
+fn l35_a_detached_task_output_that_panics_on_drop_is_contained() {
+    let seen = run_reporting(|| async {
+        asyncio::spawn(async { PanicsOnDrop }).detach();
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+    });
+    assert_eq!(drop_reports(&seen, "a task's output"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+}
+
+/// A finished task's handle dropped without taking the outcome: the output the handle held
+/// panics as it is dropped with it.
+// Checklist: L35.
+#[test]
+fn l35_a_task_handle_dropped_with_an_output_that_panics_on_drop_is_contained() {
+    let seen = run_reporting(|| async {
+        let task = asyncio::spawn(async { PanicsOnDrop });
+        while !task.is_done() {
+            asyncio::yield_now().await;
+        }
+        drop(task);
+    });
+    assert_eq!(drop_reports(&seen, "a task's output"), 1, "{seen:?}");
+}
+
+/// A cancelled task's cleanup panics with a payload whose drop panics, as `Runner::close`
+/// cancels it (the panic behind last session's shutdown-mark fix): `close` returns.
+// Checklist: L35, L41.
+#[test]
+fn l41_runner_close_contains_a_cleanup_payload_that_panics_on_drop() {
+    struct CleanupFails;
+    impl Drop for CleanupFails {
+        fn drop(&mut self) {
+            std::panic::panic_any(PanicsOnDrop);
+        }
+    }
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let s = seen.clone();
+    let runner = asyncio::Runner::new();
+    runner
+        .run(async move {
+            let lp = asyncio::get_running_loop().unwrap();
+            lp.set_exception_handler(Some(
+                move |_: &asyncio::LoopHandle, ctx: &asyncio::ExceptionContext| {
+                    s.borrow_mut().push(ctx.message.clone());
+                },
+            ));
+            let held = CleanupFails;
+            asyncio::spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await;
+            })
+            .detach();
+            asyncio::yield_now().await;
+        })
+        .unwrap();
+    let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.close()));
+    assert!(matches!(closing, Ok(Ok(()))), "{:?}", seen.borrow());
+    let seen = seen.borrow();
+    assert_eq!(
+        *seen,
+        [
+            "unhandled exception during asyncio.run() shutdown",
+            "Exception in callback drop of a panic payload"
+        ]
+    );
+}
+
+/// A `call_soon` callback panics with a payload whose drop panics.
+// Checklist: L18.
+#[test]
+fn l18_a_callback_panic_payload_that_panics_on_drop_is_contained() {
+    let seen = run_reporting(|| async {
+        let lp = asyncio::get_running_loop().unwrap();
+        lp.call_soon(|| -> () { std::panic::panic_any(PanicsOnDrop) })
+            .unwrap();
+        asyncio::yield_now().await;
+    });
+    assert!(seen[0].starts_with("Exception in callback "), "{seen:?}");
+    assert!(seen[0].ends_with(" | panicked: Box<dyn Any>"), "{seen:?}");
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// A `call_soon` callback returns an `Err` whose drop panics, after the report.
+// Checklist: L18.
+#[test]
+fn l18_a_callback_error_that_panics_on_drop_is_contained() {
+    let seen = run_reporting(|| async {
+        let lp = asyncio::get_running_loop().unwrap();
+        lp.call_soon(|| Err::<(), _>(FailingError(PanicsOnDrop)))
+            .unwrap();
+        asyncio::yield_now().await;
+    });
+    assert!(seen[0].ends_with(" | failing error"), "{seen:?}");
+    assert_eq!(drop_reports(&seen, "a callback's error"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// Closing the loop drops what is still queued: a `call_soon` callback, a timer and an fd
+/// callback, each holding a value whose drop panics. Each is reported; `close` returns.
+// Checklist: L16, L5.
+#[test]
+fn l16_close_contains_queued_closures_that_panic_on_drop() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, _b) = UnixStream::pair().unwrap();
+    let held = PanicsOnDrop;
+    lp.call_soon(move || {
+        let _ = &held;
+    })
+    .unwrap();
+    let held = PanicsOnDrop;
+    lp.call_later(Duration::from_secs(3600), move || {
+        let _ = &held;
+    })
+    .unwrap();
+    let held = PanicsOnDrop;
+    lp.add_reader(a.as_raw_fd(), move || {
+        let _ = &held;
+    })
+    .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    assert_eq!(
+        drop_reports(&seen.borrow(), "a callback"),
+        3,
+        "{:?}",
+        seen.borrow()
+    );
+}
+
+/// An `add_reader` callback panics with a payload whose drop panics.
+// Checklist: L17, L18.
+#[test]
+fn l18_an_fd_callback_panic_payload_that_panics_on_drop_is_contained() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    b.write_all(b"x").unwrap();
+    let seen = run_reporting(|| async move {
+        let lp = asyncio::get_running_loop().unwrap();
+        let fired = Rc::new(Cell::new(false));
+        let f = fired.clone();
+        lp.add_reader(a.as_raw_fd(), move || -> () {
+            f.set(true);
+            std::panic::panic_any(PanicsOnDrop)
+        })
+        .unwrap();
+        for _ in 0..1000 {
+            if fired.get() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        let _ = lp.remove_reader(a.as_raw_fd());
+        drop(a);
+    });
+    assert!(
+        seen[0].starts_with("Exception in callback add_reader(fd=")
+            && seen[0].ends_with(") | panicked: Box<dyn Any>"),
+        "{seen:?}"
+    );
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+}
+
+/// A protocol whose drop panics: the transport lets go of it after `connection_lost`.
+/// A protocol callback that panics with such a payload is reported, the payload contained.
+// Checklist: L82, L54.
+#[test]
+fn l82_a_protocol_that_panics_on_drop_is_contained() {
+    struct Dropping {
+        _held: PanicsOnDrop,
+    }
+    impl asyncio::Protocol for Dropping {
+        fn data_received(&mut self, _: &[u8]) {
+            std::panic::panic_any(PanicsOnDrop);
+        }
+    }
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    b.write_all(b"x").unwrap();
+    let seen = run_reporting(|| async move {
+        let lp = asyncio::get_running_loop().unwrap();
+        let made = move || Dropping {
+            _held: PanicsOnDrop,
+        };
+        let (t, _) = lp.create_connection(made, "", 0).sock(a).await.unwrap();
+        for _ in 0..1000 {
+            if t.is_closing() {
+                break;
+            }
+            asyncio::yield_now().await;
+        }
+        for _ in 0..3 {
+            asyncio::yield_now().await; // connection_lost, then the release
+        }
+    });
+    assert_eq!(
+        seen,
+        [
+            "Fatal error: protocol.data_received() call failed. | panicked: Box<dyn Any>",
+            "Exception in callback drop of a panic payload | panicked: drop fails",
+            "Exception in callback drop of a protocol | panicked: drop fails",
+        ]
+    );
+}
