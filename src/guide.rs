@@ -209,6 +209,7 @@
 //! | `Protocol`, `BufferedProtocol` | traits of the same names (`&mut self` methods; a buffered protocol returns `Some(self)` from `as_buffered`) |
 //! | `transport.write`, `writelines`, `write_eof`, `close`, `abort`, `pause_reading`, `resume_reading`, `set_write_buffer_limits`, `get_write_buffer_size`, `get_extra_info` | same names on `Transport` |
 //! | `Server.close()`, `wait_closed()`, `serve_forever()`, `start_serving()`, `close_clients()`, `abort_clients()`, `sockets` | same names; `async with server` is `server.scope(\|srv\| async {..})` |
+//! | `server.sockets[0].getsockname()`, `getsockname()[1]` (the port the OS picked for port 0) | `server.sockets()[0]` (an `Address`: prints as `127.0.0.1:8888`), `server.sockets()[0].port()` → `Option<u16>` (`None` for a Unix socket) |
 //! | `asyncio.open_connection(host, port, limit=…)` | `asyncio::open_connection(host, port).limit(n).await` → `(StreamReader, StreamWriter)` |
 //! | `asyncio.open_connection(sock=s)` | `asyncio::open_connection_sock(s).await` |
 //! | `asyncio.start_server(cb, host, port, backlog=…)` | `asyncio::start_server(cb, host, port).backlog(n).await` → `Server`; `cb` async or plain |
