@@ -154,7 +154,8 @@
 //!
 //! async fn serve() -> asyncio::Result<()> {
 //!     let server = asyncio::start_server(echo, "127.0.0.1", 8888).await?;
-//!     println!("Serving on {:?}", server.sockets());
+//!     // An `Address` prints as `127.0.0.1:8888` (`{:?}` would add `Inet(…)` around it).
+//!     println!("Serving on {}", server.sockets()[0]);
 //!     server.serve_forever().await
 //! }
 //!
