@@ -143,6 +143,33 @@ impl EndOrder {
 /// task, and the other tasks are cancelled as the `Gather` is dropped. For Python's
 /// `return_exceptions=True` see [`gather_return_exceptions`].
 ///
+/// The futures share one type, as the items of any Rust collection do. For Python's
+/// `n, name = await asyncio.gather(fetch_num(), fetch_name())` over different futures,
+/// [`spawn`] each one and await the handles: the tasks run side by side from their `spawn`,
+/// so the second `await` finds its task done or still running, never started late.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// async fn fetch_num() -> Result<u32, asyncio::Error> {
+///     asyncio::sleep(Duration::from_millis(2)).await;
+///     Ok(42)
+/// }
+/// async fn fetch_name() -> Result<String, asyncio::Error> {
+///     Ok("spam".to_string())
+/// }
+///
+/// asyncio::run(async {
+///     let (num, name) = (asyncio::spawn(fetch_num()), asyncio::spawn(fetch_name()));
+///     // The first `?` is the task's (`Cancelled`), the second the future's own error.
+///     let (num, name) = (num.await??, name.await??);
+///     assert_eq!((num, name.as_str()), (42, "spam"));
+///     Ok::<_, asyncio::Error>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+///
 /// # Cancel safety
 /// Dropping the future cancels every task it still waits for (Python's cancellation of the
 /// gathering future).
@@ -190,6 +217,23 @@ where
 /// from elsewhere gives `Err(E::from(Cancelled))`; a task that panicked gives
 /// `Err(E::from(PanicError))` ([`Error::Panic`] for `E` = [`Error`]), as Python returns even
 /// a `BaseException` in place: the panic does not resume in the awaiting task.
+///
+/// It takes futures to spawn, not tasks already running. Python's clean-up idiom, `for t in
+/// tasks: t.cancel()` then `await gather(*tasks, return_exceptions=True)`, is a loop over
+/// the [`Task`] handles here: each one awaited gives its output, or `Err(Cancelled)`.
+///
+/// ```
+/// asyncio::run(async {
+///     let workers: Vec<_> = (0..3).map(|_| asyncio::spawn(std::future::pending::<()>())).collect();
+///     for w in &workers {
+///         w.cancel();
+///     }
+///     for w in workers {
+///         assert_eq!(w.await, Err(asyncio::Cancelled));
+///     }
+/// })
+/// .unwrap();
+/// ```
 ///
 /// # Cancel safety
 /// Dropping the future cancels every task it still waits for.

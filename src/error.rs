@@ -438,7 +438,7 @@ impl Error {
 /// path), keeping the errno: the payload of an `Io` error made by [`OsError::io`]. Shown as
 /// Python shows an `OSError(errno, message)`, the errno first.
 /// [`Error::raw_os_error`] sees through it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct OsError {
     code: i32,
     message: String,
@@ -543,6 +543,18 @@ impl fmt::Display for OsError {
 }
 
 impl std::error::Error for OsError {}
+
+/// The errno and the message, as std's `Os { code, .. }`: what `fn main() -> Result<(),
+/// asyncio::Error>` prints for a failed connect. The derive also printed `shown`, a
+/// formatting switch that means nothing to the reader.
+impl fmt::Debug for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Os")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .finish()
+    }
+}
 
 /// An `io::Error` as Python shows an `OSError`: a bare OS error as `[Errno 24] Too many open
 /// files` (std's own text would be `Too many open files (os error 24)`), any other as itself.
@@ -1142,6 +1154,13 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
         assert_eq!(e.to_string(), "[Errno 111] Connect call failed 127.0.0.1:1");
+        // What `fn main() -> Result<(), asyncio::Error>` prints: errno and message, no field
+        // of our formatting (the derive printed `shown: true`).
+        assert_eq!(
+            format!("{e:?}"),
+            "Io(Custom { kind: ConnectionRefused, error: Os { code: 111, \
+             message: \"Connect call failed 127.0.0.1:1\" } })"
+        );
         let again = e.duplicate();
         assert_eq!(again.raw_os_error(), Some(libc::ECONNREFUSED));
         assert_eq!(again.to_string(), e.to_string());

@@ -34,7 +34,7 @@
 //!
 //! asyncio::run(async {
 //! #   let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-//! #   let port = server.sockets()[0].as_inet().unwrap().port();
+//! #   let port = server.sockets()[0].port().unwrap();
 //!     tcp_echo_client("Hello World!", port).await
 //! })??;
 //! # Ok::<_, asyncio::Error>(())
@@ -72,7 +72,7 @@
 //!     println!("Serving on {}", addrs.join(", "));
 //!
 //!     // A client on the same loop; closing the server afterwards ends `serve_forever`.
-//!     let port = server.sockets()[0].as_inet().expect("a TCP address").port();
+//!     let port = server.sockets()[0].port().expect("a TCP address");
 //!     let closer = server.clone();
 //!     asyncio::spawn(async move {
 //!         let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
@@ -154,7 +154,8 @@
 //!
 //! async fn serve() -> asyncio::Result<()> {
 //!     let server = asyncio::start_server(echo, "127.0.0.1", 8888).await?;
-//!     println!("Serving on {:?}", server.sockets());
+//!     // An `Address` prints as `127.0.0.1:8888` (`{:?}` would add `Inet(…)` around it).
+//!     println!("Serving on {}", server.sockets()[0]);
 //!     server.serve_forever().await
 //! }
 //!

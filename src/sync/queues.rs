@@ -587,6 +587,42 @@ queue_type!(
     /// })
     /// .unwrap();
     /// ```
+    ///
+    /// Workers that run until cancelled, and [`join`](Self::join) to wait until every item
+    /// put has been processed (Python's `task_done()` / `await queue.join()` pattern). A queue
+    /// is not `Clone`: each task gets an `Rc` of it.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// async fn worker(queue: Rc<asyncio::Queue<u32>>, total: Rc<Cell<u32>>) -> asyncio::Result<()> {
+    ///     loop {
+    ///         let item = queue.get().await;
+    ///         total.set(total.get() + item);
+    ///         queue.task_done()?;
+    ///     }
+    /// }
+    ///
+    /// asyncio::run(async {
+    ///     let (queue, total) = (Rc::new(asyncio::Queue::new(2)), Rc::new(Cell::new(0)));
+    ///     let workers: Vec<_> = (0..3)
+    ///         .map(|_| asyncio::spawn(worker(queue.clone(), total.clone())))
+    ///         .collect();
+    ///     for item in 1..=10 {
+    ///         queue.put(item).await; // waits while 2 items are queued
+    ///     }
+    ///     queue.join().await; // every item got its task_done()
+    ///     assert_eq!(total.get(), 55);
+    ///     for w in &workers {
+    ///         w.cancel(); // the workers wait in get() for ever otherwise
+    ///     }
+    ///     for w in workers {
+    ///         assert!(matches!(w.await, Err(asyncio::Cancelled)));
+    ///     }
+    /// })
+    /// .unwrap();
+    /// ```
     Queue, Fifo, [Sized], "1", "2", "1"
 );
 

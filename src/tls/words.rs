@@ -94,7 +94,7 @@ pub(crate) fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
         // WebPKI's error, which rustls passes on as `Other`: told by name (a test below
         // fails if it is renamed).
         C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
-            "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+            "certificate verify failed: the peer's certificate is a CA certificate (basicConstraints CA:TRUE) used as its own leaf, which TLS verifiers such as rustls refuse (Python's ssl accepts it); make a leaf certificate instead: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:localhost,IP:127.0.0.1, then trust that cert.pem (self-signed: it is its own issuer) as an anchor: a client with asyncio::tls::client_config_with_roots(\"cert.pem\") or SSL_CERT_FILE, a server checking client certificates in the roots of its client verifier"
                 .into()
         }
         _ => return None,
@@ -403,6 +403,15 @@ mod tests {
             e.to_string().starts_with(
                 "certificate verify failed: the peer's certificate is a CA certificate \
                  (basicConstraints CA:TRUE) used as its own leaf"
+            ),
+            "{e}"
+        );
+        // The new certificate is self-signed too: the words say how to trust it, or the
+        // next try fails again, for the issuer (a first-hour stumble).
+        assert!(
+            e.to_string().contains(
+                "then trust that cert.pem (self-signed: it is its own issuer) as an anchor: \
+                 a client with asyncio::tls::client_config_with_roots(\"cert.pem\")"
             ),
             "{e}"
         );

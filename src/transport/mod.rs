@@ -79,10 +79,10 @@ pub(crate) fn register_and_start<T: IoHandler + 'static>(
 ///
 /// let tcp = Address::Inet("127.0.0.1:8888".parse().unwrap());
 /// assert_eq!(tcp.to_string(), "127.0.0.1:8888");
-/// assert_eq!(tcp.as_inet().map(|a| a.port()), Some(8888));
+/// assert_eq!(tcp.port(), Some(8888));
 /// let unix = Address::Unix(std::os::unix::net::SocketAddr::from_pathname("/tmp/s.sock").unwrap());
 /// assert_eq!(unix.to_string(), "/tmp/s.sock");
-/// assert!(unix.as_inet().is_none());
+/// assert!(unix.as_inet().is_none() && unix.port().is_none());
 /// ```
 #[derive(Clone, Debug)]
 pub enum Address {
@@ -101,6 +101,30 @@ impl Address {
             Address::Inet(a) => Some(*a),
             Address::Unix(_) => None,
         }
+    }
+
+    /// The port, for TCP: Python's `getsockname()[1]`, e.g. the port the OS picked for a
+    /// server bound to port 0. `None` for a Unix address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// asyncio::run(async {
+    /// #   let echo = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| async move {
+    /// #       w.close();
+    /// #       w.wait_closed().await
+    /// #   };
+    ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].port().expect("a TCP server");
+    ///     assert_ne!(port, 0);
+    ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     assert_eq!(writer.peername().and_then(|a| a.port()), Some(port));
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    pub fn port(&self) -> Option<u16> {
+        self.as_inet().map(|a| a.port())
     }
 }
 
