@@ -202,11 +202,12 @@ pub(crate) fn loop_closed_registry() -> io::Error {
     io::Error::other("Event loop is closed")
 }
 
-/// Python's `Event loop is closed`, then why a stream meets it: CPython cannot even await a
-/// stream of a closed loop (its future belongs to another loop), so its text never says; a
-/// newcomer here has usually kept a stream past the `asyncio::run` that opened it.
+/// Python's `Event loop is closed`, then why a connection meets it: CPython cannot even await
+/// a stream of a closed loop (its future belongs to another loop), so its text never says; a
+/// newcomer here has usually kept a stream past the `asyncio::run` that opened it, or left a
+/// protocol's connection open when the run ended (its `connection_lost` gets this text).
 const LOOP_CLOSED_IO: &str = "Event loop is closed (the loop this connection was made on: \
-     asyncio::run closes its loop as it returns, so a stream cannot be used after its run; keep \
+     asyncio::run closes its loop as it returns, and with it every connection still open; keep \
      the work inside the run, or use a Runner for several runs on one loop)";
 
 // Written out, with the derive's exact output: a derived `fmt` is `#[inline]`, so every codegen

@@ -3,7 +3,8 @@
 //! This crate rebuilds CPython's `Lib/asyncio` layer by layer, under the same names, so that
 //! you can read the two side by side. This page follows one message through every layer, using
 //! the layer trace (`ASYNCIO_TRACE=1`) as the map, then shows flow control with the water
-//! marks, and ends with a table from each of our files to its CPython counterpart.
+//! marks, lists who calls each `Protocol` callback and when (and where that timing differs from
+//! CPython's), and ends with a table from each of our files to its CPython counterpart.
 //!
 //! ## The layers
 //!
@@ -119,6 +120,92 @@
 //! On the read side the [`StreamReader`](crate::StreamReader) pauses the transport when it
 //! holds more than twice its limit, and resumes it at the limit or below, so a peer that sends
 //! faster than we read ends up blocked in its own `send`.
+//!
+//! ## The Protocol layer: who calls what, and when
+//!
+//! Below the streams, your code is a [`Protocol`](crate::Protocol) and the transport calls it.
+//! Every call comes from the transport (never from the loop directly, never from another
+//! protocol), through one seam (`ProtocolSlot` in `protocol.rs`) that borrows your protocol for
+//! exactly that call. The transport owns the socket, its write buffer and the interest
+//! registered with mio; you own your protocol's state, and you keep the [`Transport`](crate::Transport) handle
+//! that `connection_made` gives you (clones are the same transport) to write and close with.
+//!
+//! | callback | called by (ours) | CPython | when |
+//! |---|---|---|---|
+//! | `connection_made` | `connection_made` in `transport/life_path.rs`, queued with `call_soon` as the transport is built | `_SelectorSocketTransport.__init__`: `loop.call_soon(self._protocol.connection_made, self)` | first; reading starts only after it returns, and `create_connection` returns only after it ran |
+//! | `data_received`, or `get_buffer` + `buffer_updated` | `read_ready` in `transport/socket/read.rs` | `_read_ready__data_received`, `_read_ready__get_buffer` | in the I/O phase of an iteration, while reading is not paused |
+//! | `eof_received` | `on_eof` (same file) | `_read_ready__on_eof` | at most once, after the last data; `true` keeps the transport open for writing, `false` makes it `close()` |
+//! | `pause_writing`, `resume_writing` | `maybe_pause_protocol`, `maybe_resume_protocol` in `transport/write_path.rs` | `_FlowControlMixin._maybe_pause_protocol`, `_maybe_resume_protocol` | inside your `write` (or `set_write_buffer_limits`) as the buffer crosses the high mark; at the low mark from the flush in `write_ready`; strictly alternating, pause first |
+//! | `connection_lost` | `call_connection_lost` in `transport/life_path.rs`: queued with `call_soon` by `close` (empty buffer), `abort` or the error funnel (`fatal_error`, `force_close`); called from `write_ready` when a closing transport's buffer drains | `_call_connection_lost`: queued by `close` or `_force_close`; called from `_write_ready` after the last flush | exactly once, last; `None` for a close, `Some(err)` for a failure |
+//!
+//! The grammar (made, data*, eof?, lost) is CPython's, connection by connection. The timing
+//! around it differs in three places, each for a reason:
+//!
+//! - **Data and EOF in one go.** CPython does one `recv` per readiness event, so the peer's
+//!   last bytes and its EOF reach you in two iterations. Our registration is edge-triggered, so
+//!   the transport reads until the kernel buffer is empty (a bounded number of reads per
+//!   event); when the peer has closed, that includes the EOF. `data_received` and
+//!   `eof_received` can then come in the same iteration: a callback you `call_soon` from
+//!   `data_received` runs before `eof_received` in CPython and after it here, and across two
+//!   connections of one loop the interleaving of their callbacks can differ from CPython's.
+//! - **Flow-control calls made during your own callback.** A `write` inside `data_received`
+//!   that crosses the high mark calls `pause_writing` after `data_received` returns (your
+//!   protocol is borrowed until then); CPython calls it inside the `write`. Anywhere else it
+//!   is called inside the `write`, as in CPython.
+//! - **The loop closing under an open connection.** CPython drops such a transport and its
+//!   protocol hears nothing; here `connection_lost(Some(err))` tells it (`Event loop is
+//!   closed`), so the grammar's "lost exactly once" holds even then.
+//!
+//! A protocol that records its calls, on one end of a socket pair whose other end sends
+//! `hello` and closes:
+//!
+//! ```
+//! use std::{cell::RefCell, io, rc::Rc};
+//! use asyncio::{Protocol, Transport};
+//!
+//! struct Recorder(Rc<RefCell<Vec<String>>>);
+//!
+//! impl Protocol for Recorder {
+//!     fn connection_made(&mut self, _transport: Transport) {
+//!         self.0.borrow_mut().push("connection_made".into());
+//!     }
+//!     fn data_received(&mut self, data: &[u8]) {
+//!         self.0.borrow_mut().push(format!("data_received({})", data.len()));
+//!     }
+//!     fn eof_received(&mut self) -> bool {
+//!         self.0.borrow_mut().push("eof_received".into());
+//!         false // let the transport close
+//!     }
+//!     fn connection_lost(&mut self, exc: Option<io::Error>) {
+//!         self.0.borrow_mut().push(format!("connection_lost({})", exc.map_or("None", |_| "err")));
+//!     }
+//! }
+//!
+//! asyncio::run(async {
+//!     let (ours, theirs) = asyncio::socketpair()?;
+//!     let calls = Rc::new(RefCell::new(Vec::new()));
+//!     let log = calls.clone();
+//!     let lp = asyncio::get_running_loop()?;
+//!     // `loop.create_connection(factory, sock=ours)`: returns after connection_made ran.
+//!     let (_transport, _protocol) = lp.connect_socket(move || Recorder(log), ours).await?;
+//!     assert_eq!(*calls.borrow(), ["connection_made"]);
+//!
+//!     let (_, peer) = asyncio::open_connection_sock(theirs).await?;
+//!     peer.write(b"hello")?;
+//!     peer.close();
+//!     peer.wait_closed().await?;
+//!     for _ in 0..100 {
+//!         if calls.borrow().len() == 4 {
+//!             break;
+//!         }
+//!         asyncio::yield_now().await;
+//!     }
+//!     let want = ["connection_made", "data_received(5)", "eof_received", "connection_lost(None)"];
+//!     assert_eq!(*calls.borrow(), want);
+//!     Ok::<_, asyncio::Error>(())
+//! })??;
+//! # Ok::<_, asyncio::Error>(())
+//! ```
 //!
 //! ## TLS: a protocol below, a transport above
 //!

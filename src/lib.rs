@@ -213,8 +213,9 @@
 //!
 //! ## Where next
 //!
-//! - [`guide`]: one echo message followed through every layer, flow control, TLS, and which
-//!   of our files mirrors which CPython file.
+//! - [`guide`]: one echo message followed through every layer, flow control, who calls each
+//!   [`Protocol`] callback and when (and where that timing differs from CPython's), TLS, and
+//!   which of our files mirrors which CPython file.
 //! - [Python names, Rust names](guide#python-names-rust-names): the asyncio call you know
 //!   and its spelling here.
 //! - Modules: [`streams`] (the high-level API), [`protocol`] and [`transport`] (callbacks and

@@ -8,7 +8,9 @@
 //! BufferedProtocol:  connection_made  (get_buffer buffer_updated?)*  eof_received?  connection_lost
 //! ```
 //! `pause_writing`/`resume_writing` may come anywhere between `connection_made` and
-//! `connection_lost`, strictly alternating, starting with pause.
+//! `connection_lost`, strictly alternating, starting with pause. Which transport code makes
+//! each call, its CPython counterpart, and the three places where the timing differs from
+//! CPython's: [the guide's Protocol table](crate::guide#the-protocol-layer-who-calls-what-and-when).
 //!
 //! Ground rules for implementors: methods take `&mut self`; the transport keeps your protocol
 //! in an `Rc<RefCell<…>>` and borrows it only for the duration of one call. Inside any callback

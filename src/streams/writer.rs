@@ -902,6 +902,11 @@ impl StreamWriter {
     /// data after it. Set `server_hostname` and the timeouts on the returned builder,
     /// then `.await` it.
     ///
+    /// Upgrade when the peer waits for it, after a go-ahead of the protocol (as the example's
+    /// `ready` line): bytes the reader already holds stay plaintext and never reach TLS, so a
+    /// peer whose handshake arrived before this call (read ahead with the line before it)
+    /// leaves both sides waiting until the handshake timeout, as in CPython.
+    ///
     /// # Errors
     /// As [`LoopHandle::start_tls`]; the drain's error first. After a failed upgrade the
     /// connection is closed, and every pending and later read, [`drain`](Self::drain) and

@@ -81,14 +81,13 @@ pub(crate) fn plain_words(e: &rustls::Error) -> Option<Cow<'static, str>> {
         // certificate's signature with it and failed (Python, i.e. OpenSSL, says `self-signed
         // certificate`); or the chain checked out and the handshake's own signature
         // (CertificateVerify, or TLS 1.2's key exchange) did not: rustls names both alike.
-        C::BadSignature => format!(
-            "certificate verify failed: the peer's certificate was not signed by the key of the certificate this side trusts under its issuer's name (bad signature), or the peer signed the handshake with a key that is not its certificate's; if the first, {ANOTHER_CERT_OF_THAT_NAME}; if the second, {KEY_NOT_OF_ITS_CERT}"
-        )
-        .into(),
+        C::BadSignature => {
+            format!("certificate verify failed: bad signature: {ANOTHER_CERT_OR_KEY}").into()
+        }
         C::UnsupportedSignatureAlgorithmContext { .. } => "certificate verify failed: the certificate is signed with an algorithm rustls does not accept (an old one such as SHA-1 or MD5, or one its ring provider lacks such as ECDSA P-521); make it again with RSA or ECDSA P-256 and SHA-256".into(),
         // The same two causes, with keys of different kinds.
         C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => format!(
-            "certificate verify failed: the peer's certificate is signed with a kind of key other than that of the certificate this side trusts under its issuer's name (e.g. ECDSA against RSA), or the peer signed the handshake with a key of another kind than its certificate's; if the first, {ANOTHER_CERT_OF_THAT_NAME}; if the second, {KEY_NOT_OF_ITS_CERT}"
+            "certificate verify failed: signed by another kind of key (e.g. ECDSA against RSA): {ANOTHER_CERT_OR_KEY}"
         )
         .into(),
         // WebPKI's error, which rustls passes on as `Other`: told by name (a test below
@@ -128,11 +127,11 @@ pub(crate) fn wrong_name_words(expected: &str, presented: &[String]) -> String {
     }
 }
 
-/// What to do when a trusted certificate has the issuer's name but another key.
-const ANOTHER_CERT_OF_THAT_NAME: &str = "the trusted one is another certificate of the same name: an old copy of a certificate made again since, or an unrelated one (a system store may hold a `CN=localhost` of its own, e.g. Debian's ssl-cert-snakeoil); give the issuer's current certificate (for a self-signed certificate, the certificate itself) as a trust anchor: a client's with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE, a server's (checking client certificates) in the roots of its client verifier";
-
-/// What to do when the peer's handshake signature does not fit its (verified) certificate.
-const KEY_NOT_OF_ITS_CERT: &str = "its private key does not belong to its certificate: the peer must be given the key made with that certificate";
+/// The two causes rustls names alike, and what to do about each: a trust anchor with the
+/// issuer's name but another key (a stale copy, or an unrelated `CN=localhost` a system store
+/// holds, as Debian's ssl-cert-snakeoil), or a peer whose handshake signature is not made with
+/// its certificate's key.
+const ANOTHER_CERT_OR_KEY: &str = "either this side trusts another certificate of the issuer's name (a stale copy, or a system store's own CN=localhost): trust the issuer's current one (self-signed: the certificate itself) with asyncio::tls::client_config_with_roots(ca_file) or SSL_CERT_FILE (a server: in its client verifier's roots); or the peer's private key does not match its certificate";
 
 /// The alerts a peer sends most when it refuses a handshake, in OpenSSL's words as Python
 /// shows them (`tlsv1 alert protocol version`), then what they mean for this side and what to

@@ -219,6 +219,49 @@ fn misuse_a_stream_kept_past_its_run_says_its_loop_closed_with_the_run() {
     drop(b);
 }
 
+/// A Protocol connection still open when its run returns hears `connection_lost(Some(err))`
+/// as the loop closes. The text said "a stream cannot be used after its run", which blames a
+/// use the program never made; it now says the run's end closed the connection.
+// Checklist: L44 (lost exactly once, last), L16.
+#[test]
+fn misuse_a_protocol_connection_open_when_its_run_ends_is_told_the_run_closed_it() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    struct Lost(Rc<RefCell<Option<String>>>);
+    impl asyncio::Protocol for Lost {
+        fn connection_lost(&mut self, exc: Option<std::io::Error>) {
+            *self.0.borrow_mut() = Some(exc.map_or("None".into(), |e| e.to_string()));
+        }
+    }
+
+    let _serial = util::serial(); // as above
+    let (a, b) = asyncio::socketpair().unwrap();
+    let lost = Rc::new(RefCell::new(None));
+    let seen = lost.clone();
+    asyncio::run(async move {
+        let lp = asyncio::get_running_loop()?;
+        let (_transport, _protocol) = lp.connect_socket(move || Lost(seen), a).await?;
+        Ok::<_, asyncio::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+    let text = lost
+        .borrow()
+        .clone()
+        .expect("connection_lost was called as the loop closed");
+    assert!(
+        text.starts_with("Event loop is closed (the loop this connection was made on"),
+        "{text}"
+    );
+    assert!(
+        text.contains("and with it every connection still open"),
+        "{text}"
+    );
+    assert!(!text.contains("a stream cannot be used"), "{text}");
+    drop(b);
+}
+
 /// A server or connection set up through a handle kept past its loop's `close()`: nothing
 /// was made, so the error is Python's bare `Event loop is closed`, not the text of a stream
 /// that outlived its run ("the loop this connection was made on ...").

@@ -88,14 +88,12 @@ fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_p
         (
             "stale-ca-same-kind.pem",
             &rcgen::PKCS_ECDSA_P256_SHA256,
-            "was not signed by the key of the certificate this side trusts under its issuer's \
-             name (bad signature)",
+            "bad signature",
         ),
         (
             "stale-ca-other-kind.pem",
             &rcgen::PKCS_ED25519,
-            "is signed with a kind of key other than that of the certificate this side trusts \
-             under its issuer's name (e.g. ECDSA against RSA)",
+            "signed by another kind of key (e.g. ECDSA against RSA)",
         ),
     ];
     for (file, alg, says) in cases {
@@ -110,16 +108,13 @@ fn t8_t49_a_trusted_certificate_of_the_issuers_name_but_another_key_is_told_in_p
             let text = e.to_string();
             assert!(
                 text.starts_with(&format!(
-                    "certificate verify failed: the peer's certificate {says}, or the peer \
-                     signed the handshake with a key"
+                    "certificate verify failed: {says}: either this side trusts another \
+                     certificate of the issuer's name"
                 )),
                 "{file}: {text}"
             );
-            assert!(
-                text.contains("another certificate of the same name"),
-                "{text}"
-            );
             assert!(text.contains("client_config_with_roots(ca_file)"), "{text}");
+            assert!(text.len() < 450, "{} characters: {text}", text.len());
             for jargon in ["BadSignature", "UnsupportedSignatureAlgorithm", "[6, 8"] {
                 assert!(!text.contains(jargon), "no rustls jargon: {text}");
             }
@@ -161,12 +156,8 @@ fn t8_a_handshake_signed_with_a_key_not_the_certificates_names_that_cause_too() 
             assert_signature_refused(&e);
             let text = e.to_string();
             assert!(
-                text.contains("or the peer signed the handshake with a key"),
+                text.contains("or the peer's private key does not match its certificate"),
                 "{alg:?}: {text}"
-            );
-            assert!(
-                text.contains("its private key does not belong to its certificate"),
-                "{text}"
             );
             server.close();
             server.wait_closed().await;

@@ -56,7 +56,8 @@ use crate::event_loop::LoopHandle;
 /// })
 /// .unwrap();
 /// ```
-#[must_use = "dropping a Task detaches it; await it or call detach() to say so"]
+#[must_use = "a Task dropped unawaited runs on and nobody reads its output (a TaskGroup \
+              still waits for it); await it, or detach() it to say so"]
 pub struct Task<T: 'static> {
     pub(crate) cell: TaskRc<T>,
     /// Polled at least once and not yet complete: dropping now cancels.
