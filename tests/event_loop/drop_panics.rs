@@ -336,3 +336,37 @@ fn l18_an_output_left_by_a_cleanup_panic_that_panics_on_drop_is_contained() {
     );
     assert_eq!(seen.len(), 2, "{seen:?}");
 }
+
+/// The loop closes under an open connection whose `connection_lost` panics with a payload
+/// whose drop panics: that drop's report goes to the loop's exception handler, as every
+/// other report of the close does (the loop is not running then, so "the running loop"
+/// names none; before, the report went to the default handler, the user's never saw it).
+// Checklist: L16, L18, L54.
+#[test]
+fn l16_loop_close_reports_a_lost_payload_drop_to_the_loops_handler() {
+    struct LostFails;
+    impl asyncio::Protocol for LostFails {
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            std::panic::panic_any(PanicsOnDrop);
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (transport, _p) = lp
+        .run_until_complete(async {
+            let lp = asyncio::get_running_loop()?;
+            lp.connect_socket(|| LostFails, a).await
+        })
+        .unwrap()
+        .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    assert_eq!(
+        drop_reports(&seen.borrow(), "a panic payload"),
+        1,
+        "{:?}",
+        seen.borrow()
+    );
+    drop(transport);
+}
