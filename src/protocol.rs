@@ -1024,6 +1024,15 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
         Ok(self.call(|p| SlotProtocol::connection_lost(p, exc)))
     }
 
+    /// `connection_lost(exc)` as the loop closes under the transport: now, as no turn will
+    /// come. Its panic goes unreported, as it always has here; a panic of that payload's drop
+    /// is reported to this loop, since no running loop is there to be found.
+    pub(crate) fn lost_at_close(&self, exc: Option<io::Error>) {
+        if let Ok(Called::Panicked(payload)) = self.lost(exc) {
+            payload.let_go(&self.lp);
+        }
+    }
+
     /// A water-mark edge (L49, L70): delivered now if the protocol is free, else queued for
     /// when the running call returns. True if nothing will deliver it by itself (the protocol
     /// is held outside any call of ours): the transport then schedules [`flush`]

@@ -251,6 +251,14 @@ impl Payload {
     pub(crate) fn new(payload: Box<dyn std::any::Any + Send>) -> Self {
         Payload(Some(payload))
     }
+
+    /// Drops it as its `Drop` does, a report of that drop going to `lp`: for where no loop
+    /// runs to be found (a transport told of its loop's close).
+    pub(crate) fn let_go(mut self, lp: &LoopHandle) {
+        if let Some(payload) = self.0.take() {
+            drop_contained(Some(lp), "a panic payload", payload);
+        }
+    }
 }
 
 impl std::ops::Deref for Payload {

@@ -268,7 +268,7 @@ pub(crate) trait LifePath: WritePath + TransportImpl + Sized + 'static {
         self.conn_lost_writes().set(0);
         if was < State::Closed {
             let exc = crate::error::loop_closed_io();
-            let _ = self.protocol().lost(Some(exc));
+            self.protocol().lost_at_close(Some(exc));
         }
         let n = self.unsent_at_close().take();
         if n > 0 {

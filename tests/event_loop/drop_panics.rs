@@ -278,3 +278,95 @@ fn l82_a_protocol_that_panics_on_drop_is_contained() {
         ]
     );
 }
+
+/// A task that cancels itself and then returns ends cancelled (L30): its output, which nobody
+/// can ever take, is dropped by the loop as the task ends, a panic of that drop contained.
+/// Before, that drop unwound out of `run_until_complete`.
+// Checklist: L30, L18.
+#[test]
+fn l30_a_self_cancelled_task_output_that_panics_on_drop_is_contained() {
+    let seen = run_reporting(|| async {
+        let task = asyncio::spawn(async {
+            let me = asyncio::current_task().unwrap().expect("inside a task");
+            me.cancel();
+            PanicsOnDrop
+        });
+        assert!(matches!(task.await, Err(asyncio::Cancelled)));
+    });
+    assert_eq!(drop_reports(&seen, "a task's output"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+}
+
+/// A future that returns an output, then panics as the task drops it: the task ends with that
+/// panic (its cleanup's), and the output nobody will take is dropped by the loop, a panic of
+/// that drop contained too. Before, that drop unwound out of `run_until_complete`.
+// Checklist: L30, L18.
+#[test]
+fn l18_an_output_left_by_a_cleanup_panic_that_panics_on_drop_is_contained() {
+    /// Ready at once with a `PanicsOnDrop`; its own drop panics (the task's cleanup).
+    struct ReadyThenFails;
+    impl std::future::Future for ReadyThenFails {
+        type Output = PanicsOnDrop;
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<PanicsOnDrop> {
+            std::task::Poll::Ready(PanicsOnDrop)
+        }
+    }
+    impl Drop for ReadyThenFails {
+        fn drop(&mut self) {
+            panic!("cleanup fails");
+        }
+    }
+    let seen = run_reporting(|| async {
+        let task = asyncio::spawn(ReadyThenFails);
+        while !task.is_done() {
+            asyncio::yield_now().await;
+        }
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(task)));
+        assert!(caught.is_ok(), "dropping the handle panicked");
+    });
+    assert_eq!(drop_reports(&seen, "a task's output"), 1, "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("Task exception was never retrieved")
+                && s.ends_with("panicked: cleanup fails")),
+        "{seen:?}"
+    );
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// The loop closes under an open connection whose `connection_lost` panics with a payload
+/// whose drop panics: that drop's report goes to the loop's exception handler, as every
+/// other report of the close does (the loop is not running then, so "the running loop"
+/// names none; before, the report went to the default handler, the user's never saw it).
+// Checklist: L16, L18, L54.
+#[test]
+fn l16_loop_close_reports_a_lost_payload_drop_to_the_loops_handler() {
+    struct LostFails;
+    impl asyncio::Protocol for LostFails {
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            std::panic::panic_any(PanicsOnDrop);
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (transport, _p) = lp
+        .run_until_complete(async {
+            let lp = asyncio::get_running_loop()?;
+            lp.connect_socket(|| LostFails, a).await
+        })
+        .unwrap()
+        .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    assert_eq!(
+        drop_reports(&seen.borrow(), "a panic payload"),
+        1,
+        "{:?}",
+        seen.borrow()
+    );
+    drop(transport);
+}

@@ -240,12 +240,15 @@ impl<T: 'static> TaskCell<T> {
             }
             Ok(Poll::Ready(v)) => {
                 // L30: a task that cancelled itself ends cancelled even if it returned; a
-                // panic in its cleanup (the future's Drop) is its outcome either way.
-                self.complete(match drop_caught(Some(fut)) {
-                    Some(payload) => Outcome::Panicked(payload),
-                    None if cancelled => Outcome::Cancelled,
-                    None => Outcome::Value(v),
-                });
+                // panic in its cleanup (the future's Drop) is its outcome either way. An
+                // output the outcome leaves out is nobody's: the loop drops it, caught.
+                match drop_caught(Some(fut)) {
+                    None if !cancelled => self.complete(Outcome::Value(v)),
+                    end => {
+                        self.complete(cancelled_unless_panicked(end));
+                        drop_output(&self.header, v);
+                    }
+                }
                 true
             }
             Err(payload) => {
@@ -393,6 +396,15 @@ pub(crate) fn drop_caught<F: ?Sized>(fut: Option<Pin<Box<F>>>) -> Option<Box<dyn
 fn drop_payload(header: &Header, payload: Box<dyn Any + Send>) {
     let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
     drop_contained(lp.as_ref(), "a panic payload", payload);
+}
+
+/// Drops an output its task ended without (cancelled or panicked after returning it), a
+/// panic of its `Drop` caught and reported.
+#[cold]
+#[inline(never)]
+fn drop_output<T>(header: &Header, output: T) {
+    let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
+    drop_contained(lp.as_ref(), "a task's output", output);
 }
 
 /// The outcome of a cancelled task: cancelled, unless its cleanup panicked (as a Python task

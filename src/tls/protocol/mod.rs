@@ -716,7 +716,7 @@ fn app_connection_lost_soon(me: Rc<TlsProtocol>, exc: Option<io::Error>) {
         // The loop closed under the raw transport: no turn will come, so the app is told now
         // (a stream read afterwards fails instead of waiting forever), as a socket transport
         // tells its own protocol; a busy one cannot be told later either.
-        let _ = me.app.lost(exc);
+        me.app.lost_at_close(exc);
         me.app.let_go();
         return;
     }

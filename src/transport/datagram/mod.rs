@@ -291,7 +291,7 @@ impl IoHandler for DatagramSocketTransport {
         if was < State::Closed {
             // Python's plain text: the streams' longer one speaks of a stream kept past its run.
             let exc = crate::error::loop_closed_registry();
-            let _ = self.protocol.lost(Some(exc));
+            self.protocol.lost_at_close(Some(exc));
         }
         self.protocol.let_go();
         drop(self.take_sock());
