@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::exception::PanicError;
+use crate::event_loop::exception::{PanicError, Payload};
 use crate::event_loop::threadsafe::Shared;
 use crate::event_loop::{current_loop, LoopHandle};
 use crate::wakers::UNFILED;
@@ -252,8 +252,11 @@ where
         if theirs.lock().unwrap_or_else(|e| e.into_inner()).cancelled {
             return; // `f` and the count end with the box, here on the helper thread
         }
-        let result = catch_unwind(AssertUnwindSafe(f))
-            .map_err(|p| Error::Panic(PanicError::from_payload(&*p)));
+        let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+            let panic = PanicError::from_payload(&*p);
+            drop_on_loop(counted.as_ref(), Payload::new(p));
+            Error::Panic(panic)
+        });
         let waker = {
             let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
             s.result = Some(result);
@@ -295,6 +298,21 @@ where
     T: Send + 'static,
 {
     run_in_executor(f)
+}
+
+/// Hands a job's panic payload to the loop the job came from, to be dropped there: its `Drop`
+/// is user code (`panic_any`), and a panic of it is reported through that loop's exception
+/// handler, as the loop reports the drop of any value it holds for user code (L18). Dropped
+/// here on the helper thread, uncaught, it unwound out of the job before the result was
+/// stored: the awaiting future never resolved. Without a loop (none was running when the job
+/// was submitted, or it has closed) the payload drops here, still caught ([`Payload`]).
+#[cold]
+#[inline(never)]
+fn drop_on_loop(counted: Option<&Counted>, payload: Payload) {
+    match counted {
+        Some(Counted(shared)) => drop(shared.call(move || drop(payload))),
+        None => drop(payload),
+    }
 }
 
 /// A default-executor job counted on the loop it was started from, until dropped (L41).

@@ -137,6 +137,12 @@ impl Shared {
         true
     }
 
+    /// Queues `f` to run on the loop, from a thread of the crate's own (no handle to return);
+    /// false, with `f` dropped here, once the loop is closed.
+    pub(crate) fn call(&self, f: impl FnOnce() + Send + 'static) -> bool {
+        self.push(Remote::Call(new_remote_call(f)))
+    }
+
     /// Moves every pending item into `into` (whose capacity is reused).
     pub(crate) fn drain_into(&self, into: &mut Vec<Remote>) {
         self.notified.store(false, Ordering::Release);

@@ -378,30 +378,47 @@ impl Engine {
         }
     }
 
-    /// `SSLObject.unwrap()`: sends close_notify once, then discards plaintext until the peer's
-    /// close_notify; `Ok(true)` once it has arrived.
+    /// `SSLObject.unwrap()`: sends close_notify once, then waits for the peer's; `Ok(true)`
+    /// once it has arrived. Plaintext decrypted before our close_notify and never read is
+    /// dropped. Application data that comes after it, before the peer's close_notify, fails
+    /// the shutdown, as OpenSSL's `SSL_shutdown` does (`APPLICATION_DATA_AFTER_CLOSE_NOTIFY`,
+    /// which CPython's layer hands to connection_lost). Data after the peer's close_notify
+    /// never reaches us: rustls ignores it (RFC 8446, 6.1), as OpenSSL throws it away.
     pub(crate) fn shutdown(&mut self) -> Result<bool, Error> {
         self.check()?;
         if !self.close_notify_sent {
             self.close_notify_sent = true;
             self.conn.send_close_notify();
+            self.discard_plaintext();
         }
         loop {
-            let mut reader = self.conn.reader();
-            while let Ok(chunk) = reader.fill_buf() {
-                let n = chunk.len();
-                if n == 0 {
-                    break;
-                }
-                reader.consume(n);
-            }
             if self.close_notify_received {
                 return Ok(true);
             }
             if !self.pump()? {
                 return Ok(false);
             }
+            if self.discard_plaintext() > 0 {
+                let e = "application data after close notify: the peer sent data after this \
+                         side had begun to close the connection (its close_notify sent)";
+                return Err(self.fail(TlsError::from_rustls(rustls::Error::General(e.into()))));
+            }
         }
+    }
+
+    /// Drops the plaintext rustls holds for the reader; how many bytes it was.
+    fn discard_plaintext(&mut self) -> usize {
+        let mut reader = self.conn.reader();
+        let mut dropped = 0;
+        while let Ok(chunk) = reader.fill_buf() {
+            let n = chunk.len();
+            if n == 0 {
+                break;
+            }
+            reader.consume(n);
+            dropped += n;
+        }
+        dropped
     }
 
     /// The configuration the connection was made with.
@@ -1104,18 +1121,16 @@ mod tests {
 
     /// T25: a record that does not decrypt, arriving after our close_notify, is a TLS error
     /// of the shutdown, sticky, not a panic (rustls' debug assertion, issue #959); the
-    /// peer's data before it was still taken, and its close_notify after a good record ends
-    /// the shutdown as usual.
+    /// peer's close_notify after nothing else ends the shutdown as usual.
     #[test]
     fn t25_a_bad_record_after_our_close_notify_is_an_error_not_a_panic() {
-        let (mut client, mut server) = connected_pair();
+        let (mut client, _server) = connected_pair();
         assert!(
             !client.shutdown().unwrap(),
             "waits for the peer's close_notify"
         );
         let mut record = vec![0x17, 3, 3, 0, 32];
         record.extend([0x5a; 32]);
-        client.feed(&seal(&mut server, b"late data, discarded"));
         client.feed(&record);
         let Err(Error::Tls(e)) = client.shutdown() else {
             panic!("the bad record must fail the shutdown");
@@ -1129,12 +1144,42 @@ mod tests {
 
         let (mut client, mut server) = connected_pair();
         assert!(!client.shutdown().unwrap());
-        client.feed(&seal(&mut server, b"late data, discarded"));
         let mut wire = Vec::new();
         server.shutdown().unwrap();
         server.flush(&mut wire);
         client.feed(&wire);
         assert!(client.shutdown().unwrap(), "the peer's close_notify came");
+    }
+
+    /// T25: application data the peer sends after our close_notify, before its own, fails the
+    /// shutdown with a sticky TLS error, as OpenSSL's `SSL_shutdown` fails with
+    /// APPLICATION_DATA_AFTER_CLOSE_NOTIFY (CPython 3.11: connection_lost gets that
+    /// SSLError), even when its close_notify follows in the same batch. Before, the data was
+    /// dropped and the shutdown ended cleanly. Plaintext decrypted before our close_notify
+    /// and not read is still dropped quietly.
+    #[test]
+    fn t25_application_data_after_our_close_notify_fails_the_shutdown() {
+        let (mut client, mut server) = connected_pair();
+        client.feed(&seal(&mut server, b"sent before our close, never read"));
+        let mut buf = [0u8; 4];
+        let _ = client.read_into(&mut buf); // decrypted, mostly left unread
+        assert!(
+            !client.shutdown().unwrap(),
+            "unread data is dropped quietly"
+        );
+        let mut wire = seal(&mut server, b"late data");
+        server.shutdown().unwrap();
+        server.flush(&mut wire); // its close_notify right behind the data
+        client.feed(&wire);
+        let Err(Error::Tls(e)) = client.shutdown() else {
+            panic!("data after our close_notify must fail the shutdown");
+        };
+        assert!(
+            e.to_string()
+                .starts_with("application data after close notify"),
+            "{e}"
+        );
+        assert!(client.shutdown().is_err(), "sticky");
     }
 
     /// T46: the engine is the MemoryBIO pair. Fed ciphertext waits in our queue, counted as

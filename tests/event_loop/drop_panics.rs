@@ -370,3 +370,18 @@ fn l16_loop_close_reports_a_lost_payload_drop_to_the_loops_handler() {
     );
     drop(transport);
 }
+
+/// A `run_in_executor` closure panics with a payload whose drop panics: the awaiter gets the
+/// panic as `Error::Panic`, and the payload's drop is reported on the loop that started the
+/// job. Before, that drop unwound out of the job on the helper thread before the result was
+/// stored, and the await never ended (bounded here: the timeout fails the test).
+// Checklist: L18.
+#[test]
+fn l18_a_run_in_executor_panic_payload_that_panics_on_drop_is_contained() {
+    let seen = run_reporting(|| async {
+        let job = asyncio::run_in_executor(|| -> u8 { std::panic::panic_any(PanicsOnDrop) });
+        let r = asyncio::timeout(Duration::from_secs(60), job).await;
+        assert!(matches!(r, Ok(Err(Error::Panic(_)))), "{r:?}");
+    });
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+}

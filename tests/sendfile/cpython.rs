@@ -433,7 +433,11 @@ fn test_sendfile_prevents_bare_write() {
 /// sendfile returns the whole length, as CPython 3.11's does here (checked: its
 /// `loop.sendfile` over TLS returned 16 MiB while its server, OpenSSL, failed with
 /// APPLICATION_DATA_AFTER_CLOSE_NOTIFY). The peer got at least that KiB and not all; the
-/// position is after what was handed over.
+/// position is after what was handed over. Our peer's layer now fails the same way (T25) and
+/// aborts, which may reach this side before the last block is handed over: the sendfile then
+/// fails with the transport closed (BrokenPipe) or reset, as CPython's fallback raises
+/// ConnectionError from its drain once the transport is closing. Which comes first is
+/// timing, in CPython too; either is accepted.
 #[cfg(feature = "tls")]
 #[test]
 fn test_sendfile_ssl_close_peer_in_the_middle_of_receiving() {
@@ -442,11 +446,21 @@ fn test_sendfile_ssl_close_peer_in_the_middle_of_receiving() {
     let file = data_file(&dir, &vec![7u8; len]);
     run(async move {
         let (server, received, done, _r, writer) = prepare_sendfile(true, 1024).await?;
-        assert_eq!(writer.sendfile(&file, 0, None).await?, len as u64);
+        match writer.sendfile(&file, 0, None).await {
+            Ok(sent) => {
+                assert_eq!(sent, len as u64);
+                assert_eq!(position(&file), len as u64);
+            }
+            Err(Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => return Err(e),
+        }
         done.wait().await;
         let n = received.borrow().len();
         assert!((1024..len).contains(&n), "the peer got {n}");
-        assert_eq!(position(&file), len as u64);
         writer.close();
         server.close();
         Ok::<_, Error>(())

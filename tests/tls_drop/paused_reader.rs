@@ -3,11 +3,15 @@
 
 use super::*;
 
-/// T22 with S54: after `StreamWriter::start_tls` a reader that stopped at its limit has
-/// paused the raw transport; closing the writer then still shuts down cleanly. The peer's
-/// close_notify comes after the data the reader left unread, so the layer reads on while it
-/// waits for it (as it does when it paused the raw transport itself, T18). It used to wait
-/// for the shutdown timeout and end with TimedOut.
+/// T22 with S54, T25: after `StreamWriter::start_tls` a reader that stopped at its limit has
+/// paused the raw transport; closing the writer then ends the shutdown at once, with the TLS
+/// error that the peer's data, unread and arriving after our close_notify, is (application
+/// data after close notify). The layer reads on while it waits for the peer's close_notify
+/// (as it does when it paused the raw transport itself, T18), and so meets that data. It
+/// used to wait for the shutdown timeout and end with TimedOut; then it dropped the data and
+/// ended cleanly. CPython 3.11 ends so (checked with an app that pauses reading mid-bulk and
+/// closes): OpenSSL's `SSL_shutdown` fails with APPLICATION_DATA_AFTER_CLOSE_NOTIFY, which
+/// reaches connection_lost and so `wait_closed`.
 #[test]
 fn t22_s54_close_after_start_tls_while_the_reader_paused_the_raw_transport() {
     run(async {
@@ -16,7 +20,7 @@ fn t22_s54_close_after_start_tls_while_the_reader_paused_the_raw_transport() {
         writer
             .start_tls(Certs::get().client_config(&[]))
             .server_hostname("localhost")
-            // Far beyond the bound: only the peer's close_notify can end this shutdown.
+            // Far beyond the bound: the shutdown must end on what the peer sends.
             .ssl_shutdown_timeout(Duration::from_secs(3600))
             .await?;
         until_paused(&reader).await;
@@ -25,10 +29,11 @@ fn t22_s54_close_after_start_tls_while_the_reader_paused_the_raw_transport() {
             "S54: the reader paused the raw transport"
         );
         writer.close();
-        writer.wait_closed().await?;
+        let end = writer.wait_closed().await;
         assert!(
-            writer.transport().close_notify_received(),
-            "a clean TLS end"
+            matches!(&end, Err(Error::Tls(e))
+                if e.to_string().starts_with("application data after close notify")),
+            "T25: {end:?}"
         );
         server.close();
         server.wait_closed().await;

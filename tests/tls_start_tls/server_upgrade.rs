@@ -138,7 +138,10 @@ async fn ssl_over_ssl(
 /// SslProtoHandshakeTests.test_close_during_ssl_over_ssl. TLS in TLS: closing the outer TLS
 /// transport (whose protocol is the inner TLS layer), or aborting the inner one (which
 /// force-closes the outer one carrying no error), reports nothing; the app protocol gets
-/// connection_lost once.
+/// connection_lost once. Closing the outer one ends with the TLS error of its shutdown (T25):
+/// the server's inner layer answers the EOF it is handed with records that reach our outer
+/// layer as application data after its close_notify, as CPython 3.11 ends with
+/// APPLICATION_DATA_AFTER_CLOSE_NOTIFY (checked with the same servers in Python).
 #[test]
 fn t26_t32_test_close_during_ssl_over_ssl() {
     for abort_inner in [false, true] {
@@ -164,10 +167,12 @@ fn t26_t32_test_close_during_ssl_over_ssl() {
                 "T26: GO, then the loss, no eof_received"
             );
         }
-        assert_eq!(
-            rec.borrow().calls.last().map(String::as_str),
-            Some("connection_lost(None)")
-        );
+        let lost = if abort_inner {
+            "connection_lost(None)"
+        } else {
+            "connection_lost(InvalidData)"
+        };
+        assert_eq!(rec.borrow().calls.last().map(String::as_str), Some(lost));
         assert!(outer.is_closing());
         util::run_until(&lp, 1000, || server.connection_count() == 0);
         assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());

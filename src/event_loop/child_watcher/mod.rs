@@ -188,6 +188,12 @@ impl ChildWatch {
                 thread(None)?;
                 ChildWatcher::Threaded
             }
+            // A lasting refusal is on record (the probe's, or an earlier child's): another
+            // `pidfd_open` per child would only fail the same way.
+            ChildWatcher::Auto if process::pidfd_refused() => {
+                thread(None)?;
+                ChildWatcher::Threaded
+            }
             ChildWatcher::Pidfd | ChildWatcher::Auto => {
                 match PidfdWatch::register(lp, pid, exit.clone()) {
                     Ok(watch) => {
@@ -202,6 +208,9 @@ impl ChildWatch {
                     }
                     Err(failed) if how == ChildWatcher::Pidfd => return Err(failed),
                     Err((e, pidfd)) => {
+                        if let Error::Io(io) = &e {
+                            process::note_refusal(io);
+                        }
                         crate::event_loop::debug::debug_log!(
                             "pidfd for child {pid}: {e}; using a thread"
                         );

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 /// `pidfd_open(pid)`: a descriptor naming the process that has `pid` now (close-on-exec).
 #[cfg(target_os = "linux")]
@@ -26,16 +27,16 @@ pub(super) fn pidfd_open(_pid: libc::pid_t) -> io::Result<OwnedFd> {
     Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
+/// What this process has learnt of `pidfd_open`: 0 until asked, -1 once it worked, else the
+/// errno of a lasting refusal (no such call: `ENOSYS`; a seccomp filter or sandbox: `EPERM`,
+/// `EACCES`). A passing failure (`EMFILE`, `ENOMEM`) is not recorded: asked again next time.
+static PROBED: AtomicI32 = AtomicI32::new(0);
+
 /// Whether `pidfd_open` works in this process, asked before a child that must be watched
 /// through a pidfd starts (CPython checks its watcher's `is_active()` before it spawns): probed
-/// on our own pid, which always names a live process. A lasting refusal (no such call:
-/// `ENOSYS`; a seccomp filter or sandbox: `EPERM`, `EACCES`) is remembered for the process; a
-/// passing one (`EMFILE`, `ENOMEM`) is asked again next time. `simulate_no_pidfd` refuses
-/// with `ENOSYS` on its thread.
+/// on our own pid, which always names a live process; the answer is kept in [`PROBED`].
+/// `simulate_no_pidfd` refuses with `ENOSYS` on its thread.
 pub(super) fn pidfd_works() -> io::Result<()> {
-    use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
-    /// 0 until probed, -1 once it worked, else the errno of the lasting refusal.
-    static PROBED: AtomicI32 = AtomicI32::new(0);
     if force_thread() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
@@ -52,12 +53,45 @@ pub(super) fn pidfd_works() -> io::Result<()> {
             Ok(())
         }
         Err(e) => {
-            if let Some(errno @ (libc::ENOSYS | libc::EPERM | libc::EACCES)) = e.raw_os_error() {
-                PROBED.store(errno, Relaxed);
-            }
+            note_refusal(&e);
             Err(e)
         }
     }
+}
+
+/// Records `e`, a failure of `pidfd_open`, if it is a lasting refusal: the probe's, or that of
+/// an `Auto` watch's own attempt (the first child then teaches the rest). A refusal simulated
+/// on this thread is not recorded: it holds for this thread only.
+pub(super) fn note_refusal(e: &io::Error) {
+    if let Some(errno @ (libc::ENOSYS | libc::EPERM | libc::EACCES)) = e.raw_os_error() {
+        if !force_thread() {
+            PROBED.store(errno, Relaxed);
+        }
+    }
+}
+
+/// Whether a lasting refusal of `pidfd_open` is on record for this process: an `Auto` watch
+/// then takes a helper thread at once instead of trying once more per child. Asks the kernel
+/// nothing; not yet known is no refusal.
+pub(super) fn pidfd_refused() -> bool {
+    #[cfg(test)]
+    if let Some(refused) = INJECTED_REFUSAL.with(std::cell::Cell::get) {
+        return refused;
+    }
+    PROBED.load(Relaxed) > 0
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Unit-test seam: the recorded answer [`pidfd_refused`] gives on this thread, in place of
+    /// [`PROBED`] (process-wide, shared by the tests that run beside it); `None`: the real one.
+    static INJECTED_REFUSAL: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets (`Some`) or clears the answer [`pidfd_refused`] gives on this thread.
+#[cfg(test)]
+pub(super) fn inject_refusal(refused: Option<bool>) {
+    INJECTED_REFUSAL.with(|r| r.set(refused));
 }
 
 /// Sends `sig` to the process `pidfd` names, which no other process can ever be: `Ok(false)`

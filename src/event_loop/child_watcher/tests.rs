@@ -398,3 +398,19 @@ fn an_auto_watch_of_a_child_reaped_elsewhere_reports_255_and_starts_no_thread() 
         "a signal was sent"
     );
 }
+
+// The default way once a lasting refusal of `pidfd_open` is on record for the process
+// (injected here, where the kernel does open pidfds): the child goes straight to a helper
+// thread, with no `pidfd_open` tried for it. Before, every child tried one first, and here,
+// where it works, was watched through a pidfd.
+#[test]
+#[allow(clippy::zombie_processes)] // reaped by the watch's thread
+fn an_auto_watch_after_a_lasting_pidfd_refusal_takes_a_thread_at_once() {
+    let lp = EventLoop::new().unwrap();
+    let child = std::process::Command::new("true").spawn().unwrap();
+    super::process::inject_refusal(Some(true));
+    let watch = ChildWatch::start(&lp.handle(), child.id(), ChildWatcher::Auto);
+    super::process::inject_refusal(None);
+    let watch = watch.unwrap();
+    assert_eq!(watch.kind(), ChildWatcher::Threaded, "a pidfd was opened");
+}

@@ -153,9 +153,10 @@ impl TlsProtocol {
                 self.process_outgoing();
                 // The peer's close_notify comes after whatever it sent before: the socket
                 // must be read even if the app's paused reading had stopped it at the
-                // high-water mark (T18), now that `shutdown` has dropped the queued records,
-                // or a stream reader had paused it itself after StreamWriter::start_tls (S54;
-                // what comes now is discarded, not delivered).
+                // high-water mark (T18), or a stream reader had paused it itself after
+                // StreamWriter::start_tls (S54). What comes now is not delivered: data
+                // decrypted before our close_notify is dropped, application data after it
+                // fails the shutdown (T25, as OpenSSL's `SSL_shutdown` does).
                 self.control_ssl_reading();
                 if let Some(raw) = self.raw().filter(|r| !r.is_reading()) {
                     raw.resume_reading();
