@@ -22,7 +22,9 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use crate::error::Error;
-use crate::event_loop::exception::{report, ExceptionContext, PanicError};
+use crate::event_loop::exception::{
+    drop_contained, panic_error, report, ExceptionContext, PanicError,
+};
 use crate::event_loop::executor::{spawn, AbortHandle, Task};
 use crate::event_loop::{current_loop, LoopHandle, LoopInner};
 
@@ -281,14 +283,18 @@ where
         };
         let outcome = match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
+            // A payload is turned into the error (and dropped, caught) before the group is
+            // told: a payload whose own drop panics must not end the task unseen by it.
             Ok(Poll::Ready(r)) => match catch_unwind(AssertUnwindSafe(|| this.fut = None)) {
                 Ok(()) => r.map_err(Into::into),
-                Err(p) => Err(Error::Panic(PanicError::from_payload(&*p))),
+                Err(p) => Err(Error::Panic(panic_error(None, p))),
             },
             Err(p) => {
                 // The future may panic again while dropping; that second panic is contained.
-                let _ = catch_unwind(AssertUnwindSafe(|| this.fut = None));
-                Err(Error::Panic(PanicError::from_payload(&*p)))
+                if let Err(again) = catch_unwind(AssertUnwindSafe(|| this.fut = None)) {
+                    drop_contained(None, "a panic payload", again);
+                }
+                Err(Error::Panic(panic_error(None, p)))
             }
         };
         // A cancellation passed on with `?` (awaiting a cancelled task) ends this task as

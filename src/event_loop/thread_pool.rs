@@ -127,8 +127,12 @@ fn worker() {
     loop {
         if let Some(job) = s.jobs.pop_front() {
             drop(s);
-            // A job reports its own panic; this only keeps the thread alive.
-            let _ = catch_unwind(AssertUnwindSafe(job));
+            // A job reports its own panic; this only keeps the thread alive. Such a panic
+            // (a result dropped here whose drop panics) has a payload that is user code too:
+            // dropped uncaught, a panic of it killed the thread, left counted as live.
+            if let Err(p) = catch_unwind(AssertUnwindSafe(job)) {
+                drop(Payload::new(p));
+            }
             s = p.state.lock().unwrap_or_else(|e| e.into_inner());
             continue;
         }

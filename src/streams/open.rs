@@ -21,7 +21,7 @@ use super::reader::{ReaderState, StreamReader};
 use super::writer::StreamWriter;
 use crate::constants::DEFAULT_LIMIT;
 use crate::error::Error;
-use crate::event_loop::exception::PanicError;
+use crate::event_loop::exception::panic_error;
 use crate::event_loop::handle::CallbackOutput;
 use crate::net::connect::{AddressFamily, CreateConnection, StreamSocket, Target};
 use crate::protocol::ProtocolRef;
@@ -850,8 +850,7 @@ where
             match catch_unwind(AssertUnwindSafe(|| cb(reader, writer))) {
                 Ok(fut) => this.fut = Some(Box::pin(fut)),
                 Err(p) => {
-                    this.owner
-                        .ended(Some(Box::new(PanicError::from_payload(&*p))));
+                    this.owner.ended(Some(Box::new(panic_error(None, p))));
                     return Poll::Ready(());
                 }
             }
@@ -862,7 +861,9 @@ where
         let failure = match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(v)) => v.into_error(),
-            Err(p) => Some(Box::new(PanicError::from_payload(&*p)) as Box<dyn std::error::Error>),
+            // Converted (the payload dropped caught) first: a payload whose drop panics must
+            // not skip the report and the close below.
+            Err(p) => Some(Box::new(panic_error(None, p)) as Box<dyn std::error::Error>),
         };
         this.owner.ended(failure);
         Poll::Ready(())
@@ -888,9 +889,7 @@ where
             let (core, transport) = (writer.core.clone(), writer.transport().clone());
             let failure = match catch_unwind(AssertUnwindSafe(|| self(reader, writer))) {
                 Ok(v) => v.into_error(),
-                Err(p) => {
-                    Some(Box::new(PanicError::from_payload(&*p)) as Box<dyn std::error::Error>)
-                }
+                Err(p) => Some(Box::new(panic_error(None, p)) as Box<dyn std::error::Error>),
             };
             if let Some(e) = failure {
                 handler_failed(&core, &transport, e);

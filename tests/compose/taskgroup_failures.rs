@@ -603,3 +603,34 @@ fn test_taskgroup_the_bodys_failure_comes_after_the_tasks_and_is_not_counted_bef
         assert_eq!(*seen.borrow(), ["<TaskGroup tasks=1 cancelling>"]);
     });
 }
+
+/// A panic payload whose own drop panics (`panic_any` of this).
+struct PayloadPanicsOnDrop;
+
+impl Drop for PayloadPanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("payload drop fails");
+    }
+}
+
+#[test]
+fn l35_a_child_panic_whose_payload_panics_on_drop_still_fails_the_group() {
+    // L35, L32: the child's panic payload was dropped before the group was told, so a drop
+    // that panics ended the task panicked but left the group unaware: `run` returned Ok.
+    run(async {
+        let _reports = record_reports();
+        let got = TaskGroup::run(|g| async move {
+            g.create_task(async {
+                settle().await;
+                std::panic::panic_any(PayloadPanicsOnDrop);
+                #[allow(unreachable_code)]
+                Ok::<(), Error>(())
+            })?
+            .detach();
+            Ok::<_, Error>(())
+        })
+        .await;
+        let e = got.expect_err("the child's panic fails the group");
+        assert!(format!("{e:?}").contains("Panic"), "{e:?}");
+    });
+}

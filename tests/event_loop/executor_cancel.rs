@@ -75,3 +75,58 @@ fn cancel_child() {
     );
     println!("executor cancel child: ok");
 }
+
+const PAYLOAD_CHILD: &str = "ASYNCIO_TEST_EXECUTOR_PAYLOAD_CHILD";
+
+/// A job's result whose drop panics with a payload whose own drop panics.
+struct ResultPanicsOnDrop;
+
+impl Drop for ResultPanicsOnDrop {
+    fn drop(&mut self) {
+        std::panic::panic_any(PayloadPanicsOnDrop);
+    }
+}
+
+struct PayloadPanicsOnDrop;
+
+impl Drop for PayloadPanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("payload drop fails");
+    }
+}
+
+// L35: a job whose future was dropped unpolled leaves its result to the helper thread; a
+// result whose drop panics ends the job panicked, and the worker dropped that panic's payload
+// outside any catch: a payload whose drop panics killed the thread, still counted as live.
+// With one thread allowed, no later job ever ran. In a process of its own (the bound is
+// process-wide). (Before: the later job never ran, recv_timeout failed; checked by reverting
+// src/event_loop/thread_pool.rs.)
+#[test]
+fn l35_a_job_panic_payload_that_panics_on_drop_leaves_the_pool_running() {
+    util::in_child(
+        PAYLOAD_CHILD,
+        "executor_cancel::l35_a_job_panic_payload_that_panics_on_drop_leaves_the_pool_running",
+        "executor payload child: ok",
+        payload_child,
+    );
+}
+
+fn payload_child() {
+    asyncio::set_executor_max_threads(1).unwrap();
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    // Dropped before the job ends: the result is dropped with the job, on the helper thread.
+    drop(asyncio::run_in_executor(move || {
+        let _ = gate.recv();
+        ResultPanicsOnDrop
+    }));
+    go.send(()).unwrap();
+    let (done, ran) = std::sync::mpsc::channel::<()>();
+    drop(asyncio::run_in_executor(move || {
+        let _ = done.send(());
+    }));
+    assert!(
+        ran.recv_timeout(Duration::from_secs(30)).is_ok(),
+        "a later job never ran: the pool's only thread died"
+    );
+    println!("executor payload child: ok");
+}

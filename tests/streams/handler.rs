@@ -446,3 +446,66 @@ fn s60_s61_a_callback_panicking_before_it_returns_its_future_is_reported_and_clo
         "{seen:?}"
     );
 }
+
+/// A panic payload whose own drop panics (`panic_any` of this).
+struct PayloadPanicsOnDrop;
+
+impl Drop for PayloadPanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("payload drop fails");
+    }
+}
+
+#[test]
+fn s60_s61_l35_a_handler_panic_whose_payload_panics_on_drop_is_reported_and_closes() {
+    // S60, S61, L35: the handler's panic payload was dropped before the connection was told
+    // of the failure; a drop that panics skipped the report and the close. Each kind of
+    // handler: an async one panicking before its future exists, one panicking in its
+    // future, a plain one.
+    let lp = EventLoop::new().unwrap();
+    let seen = util::capture_exceptions(&lp);
+    lp.run_until_complete(asyncio::timeout(BOUND, async {
+        #[allow(unreachable_code)]
+        let before = |_r: StreamReader, _w: StreamWriter| {
+            std::panic::panic_any(PayloadPanicsOnDrop);
+            async {}
+        };
+        let inside = |_r: StreamReader, _w: StreamWriter| async move {
+            if true {
+                std::panic::panic_any(PayloadPanicsOnDrop);
+            }
+        };
+        let plain = |_r: StreamReader, _w: StreamWriter| -> Result<(), std::io::Error> {
+            std::panic::panic_any(PayloadPanicsOnDrop)
+        };
+        let servers = [
+            asyncio::start_server(before, "127.0.0.1", 0).await.unwrap(),
+            asyncio::start_server(inside, "127.0.0.1", 0).await.unwrap(),
+            asyncio::start_server(plain, "127.0.0.1", 0).await.unwrap(),
+        ];
+        for s in &servers {
+            let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(s))
+                .await
+                .unwrap();
+            assert_eq!(reader.read(-1).await.unwrap(), b"", "the server closed");
+            writer.close();
+            writer.wait_closed().await.unwrap();
+            s.close();
+            s.wait_closed().await;
+        }
+    }))
+    .unwrap()
+    .unwrap();
+    let seen = seen.borrow();
+    let handler = seen
+        .iter()
+        .filter(|s| s.starts_with("Unhandled exception in client_connected_cb"))
+        .count();
+    let drops = seen
+        .iter()
+        .filter(|s| {
+            **s == "Exception in callback drop of a panic payload | panicked: payload drop fails"
+        })
+        .count();
+    assert_eq!((handler, drops, seen.len()), (3, 3, 6), "{seen:?}");
+}

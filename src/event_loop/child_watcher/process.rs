@@ -12,6 +12,8 @@ pub(super) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     if force_thread() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
+    #[cfg(test)]
+    OPENS.with(|n| n.set(n.get() + 1));
     // SAFETY: plain syscall with integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
@@ -94,6 +96,18 @@ pub(super) fn inject_refusal(refused: Option<bool>) {
     INJECTED_REFUSAL.with(|r| r.set(refused));
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Unit-test probe: how many `pidfd_open` calls this thread has made.
+    static OPENS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many `pidfd_open` calls this thread has made.
+#[cfg(test)]
+pub(super) fn pidfd_opens() -> usize {
+    OPENS.with(std::cell::Cell::get)
+}
+
 /// Sends `sig` to the process `pidfd` names, which no other process can ever be: `Ok(false)`
 /// when it is gone (`ESRCH`: reaped, by us or by someone else).
 #[cfg(target_os = "linux")]
@@ -136,9 +150,15 @@ fn sent_or_gone(r: libc::c_long) -> io::Result<bool> {
 /// still work when descriptors run out) is the pid signalled, once it is seen to be our
 /// unreaped child; our own reaping cannot run between that check and the `kill`
 /// (`send_signal` holds the exit cell's lock; `abandon` runs before any reaper starts), only
-/// someone else's could.
+/// someone else's could. Once a lasting refusal of `pidfd_open` is on record it is not tried
+/// again: it would only fail once more.
 pub(super) fn signal_child(pid: libc::pid_t, sig: i32) -> io::Result<bool> {
-    match pidfd_open(pid) {
+    let opened = if pidfd_refused() {
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    } else {
+        pidfd_open(pid)
+    };
+    match opened {
         Ok(pidfd) if is_our_child(&pidfd) => pidfd_send_signal(&pidfd, sig),
         Ok(_) => Ok(false),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),

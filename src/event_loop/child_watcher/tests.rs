@@ -414,3 +414,27 @@ fn an_auto_watch_after_a_lasting_pidfd_refusal_takes_a_thread_at_once() {
     let watch = watch.unwrap();
     assert_eq!(watch.kind(), ChildWatcher::Threaded, "a pidfd was opened");
 }
+
+// A signal to a child watched by a thread once a lasting refusal of `pidfd_open` is on record
+// (injected): it goes by `kill(2)` with no `pidfd_open` tried first, which would only fail
+// again. Before, each signal tried one (counted here: one call).
+#[test]
+fn a_signal_after_a_lasting_pidfd_refusal_tries_no_pidfd_open() {
+    let mut child = std::process::Command::new("cat")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    let before = super::process::pidfd_opens();
+    super::process::inject_refusal(Some(true));
+    let sent = super::process::signal_child(pid, libc::SIGKILL);
+    super::process::inject_refusal(None);
+    let opens = super::process::pidfd_opens() - before;
+    let status = child.wait().unwrap();
+    assert!(matches!(sent, Ok(true)), "{sent:?}");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    assert_eq!(opens, 0, "pidfd_open was tried");
+}
