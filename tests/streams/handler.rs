@@ -30,17 +30,7 @@ fn test_unhandled_exceptions_s60_s61_d7() {
                 .unwrap(),
             asyncio::start_server(plain, "127.0.0.1", 0).await.unwrap(),
         ];
-        for s in &servers {
-            let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(s))
-                .await
-                .unwrap();
-            // The server closes the connection: we see EOF.
-            assert_eq!(reader.read(-1).await.unwrap(), b"");
-            writer.close();
-            writer.wait_closed().await.unwrap();
-            s.close();
-            s.wait_closed().await;
-        }
+        each_server_closes_our_connection(&servers).await;
     }))
     .unwrap()
     .unwrap();
@@ -483,16 +473,7 @@ fn s60_s61_l35_a_handler_panic_whose_payload_panics_on_drop_is_reported_and_clos
             asyncio::start_server(inside, "127.0.0.1", 0).await.unwrap(),
             asyncio::start_server(plain, "127.0.0.1", 0).await.unwrap(),
         ];
-        for s in &servers {
-            let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(s))
-                .await
-                .unwrap();
-            assert_eq!(reader.read(-1).await.unwrap(), b"", "the server closed");
-            writer.close();
-            writer.wait_closed().await.unwrap();
-            s.close();
-            s.wait_closed().await;
-        }
+        each_server_closes_our_connection(&servers).await;
     }))
     .unwrap()
     .unwrap();
@@ -508,4 +489,18 @@ fn s60_s61_l35_a_handler_panic_whose_payload_panics_on_drop_is_reported_and_clos
         })
         .count();
     assert_eq!((handler, drops, seen.len()), (3, 3, 6), "{seen:?}");
+}
+
+/// Connects to each server, sees it close the connection (EOF), then closes both ends.
+async fn each_server_closes_our_connection(servers: &[asyncio::Server]) {
+    for s in servers {
+        let (reader, writer) = asyncio::open_connection("127.0.0.1", port_of(s))
+            .await
+            .unwrap();
+        assert_eq!(reader.read(-1).await.unwrap(), b"", "the server closed");
+        writer.close();
+        writer.wait_closed().await.unwrap();
+        s.close();
+        s.wait_closed().await;
+    }
 }
