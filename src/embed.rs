@@ -6,6 +6,10 @@
 //! Ground rules: the only things that cross threads are `Send` closures through the loop's
 //! [`ThreadsafeHandle`] and the result slot of a [`ConcurrentFuture`] (a mutex and a condvar);
 //! the future itself is built on the loop thread, so it need not be `Send`.
+//!
+//! Embedding on one thread, a turn at a time from a host's own main loop, needs none of this:
+//! `LoopHandle::run_once`, `as_raw_fd` and `next_timeout` (the crate root's "Inside your own
+//! main loop", `examples/embed_in_poll.rs`).
 
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};

@@ -198,6 +198,46 @@
 //!   as the server's own, no subjectAltName); the error says what is wrong and how to make a
 //!   certificate that works (see the `tls` module, feature `tls`).
 //!
+//! ## Inside your own main loop
+//!
+//! A program that already has a main loop (a game, a GUI, a poll loop of its own) drives an
+//! [`EventLoop`] one turn at a time with [`LoopHandle::run_once`] instead of handing its thread
+//! to [`run`]. `run_once(Some(d))` waits at most `d` for I/O or a timer, runs what is ready,
+//! and returns, so your own work goes between the turns:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let lp = asyncio::EventLoop::new()?;
+//! let task = lp.spawn(async {
+//!     asyncio::sleep(Duration::from_millis(20)).await;
+//!     "done"
+//! })?;
+//! let frame = Duration::from_millis(5);
+//! let (mut next_frame, mut frames) = (Instant::now(), 0);
+//! for _ in 0..10_000 {
+//!     if task.is_done() {
+//!         break;
+//!     }
+//!     if Instant::now() >= next_frame {
+//!         frames += 1; // your program's own work, every 5 ms
+//!         next_frame += frame;
+//!     }
+//!     // One turn of the loop: it sleeps until its next event or timer, or your next frame.
+//!     lp.run_once(Some(next_frame.saturating_duration_since(Instant::now())))?;
+//! }
+//! assert!(frames >= 1);
+//! assert_eq!(lp.run_until_complete(task)?, Ok("done")); // a done task's output
+//! # Ok::<_, asyncio::Error>(())
+//! ```
+//!
+//! A host that sleeps in its own `poll`/`epoll`/`select` instead watches
+//! [`as_raw_fd`](LoopHandle::as_raw_fd) (readable when the loop has I/O), sleeps at most
+//! [`next_timeout`](LoopHandle::next_timeout), then calls `run_once(Some(Duration::ZERO))`:
+//! `examples/embed_in_poll.rs` does this with `libc::poll`. To keep the loop on a thread of
+//! its own and call into it from synchronous code, use [`LoopThread`] and
+//! [`run_coroutine_threadsafe`].
+//!
 //! ## The layers
 //!
 //! Bottom to top, as in CPython's `Lib/asyncio`; each calls only the one below it:

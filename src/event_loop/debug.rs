@@ -4,7 +4,8 @@
 //! `slow_callback_duration`; L23). Debug mode (`set_debug(true)` or `ASYNCIO_DEBUG=1`) times
 //! every callback and task poll and warns about slow ones: `Executing <name> took 0.123
 //! seconds`. The layer trace (`asyncio::set_trace(true)` or `ASYNCIO_TRACE=1`) logs one line
-//! per crossing between layers on the `asyncio::trace` target, each naming its connection:
+//! per crossing between layers, at `info` level on the `asyncio::trace` target, each naming its
+//! connection:
 //!
 //! ```text
 //! loop: poll -> 1 event
@@ -24,12 +25,45 @@ static TRACE: AtomicBool = AtomicBool::new(false);
 
 /// Turns the layer trace on or off for the whole process (see the module docs).
 ///
+/// The records are at `info` level (not `trace`) on the `asyncio::trace` target: a `log`
+/// backend filtering out `info` for that target shows none of them. With no backend
+/// installed, they go to stderr.
+///
 /// # Examples
 ///
 /// ```
-/// asyncio::set_trace(true); // layer-by-layer records at trace level, for this whole process
+/// use std::sync::Mutex;
+///
+/// /// Keeps each record's level and target.
+/// struct Keep(Mutex<Vec<(log::Level, String)>>);
+/// impl log::Log for Keep {
+///     fn enabled(&self, _: &log::Metadata) -> bool {
+///         true
+///     }
+///     fn log(&self, r: &log::Record) {
+///         self.0.lock().unwrap().push((r.level(), r.target().to_string()));
+///     }
+///     fn flush(&self) {}
+/// }
+/// static KEPT: Keep = Keep(Mutex::new(Vec::new()));
+/// log::set_logger(&KEPT).unwrap();
+/// log::set_max_level(log::LevelFilter::Info); // enough for the trace
+///
+/// asyncio::set_trace(true); // for the whole process
 /// assert!(asyncio::trace_enabled());
+/// asyncio::run(async {
+///     let (a, _b) = asyncio::socketpair()?;
+///     let (_reader, writer) = asyncio::open_connection_sock(a).await?;
+///     writer.write(b"hi")?; // traced: `writer[1]: write 2 B -> sent 2, buffered 0`
+///     writer.close();
+///     writer.wait_closed().await
+/// })??;
 /// asyncio::set_trace(false);
+/// let kept = KEPT.0.lock().unwrap();
+/// let traced: Vec<_> = kept.iter().filter(|(_, t)| t == "asyncio::trace").collect();
+/// assert!(!traced.is_empty());
+/// assert!(traced.iter().all(|(level, _)| *level == log::Level::Info));
+/// # Ok::<_, asyncio::Error>(())
 /// ```
 pub fn set_trace(on: bool) {
     TRACE.store(on, Ordering::Relaxed);

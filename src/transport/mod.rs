@@ -999,6 +999,35 @@ impl Transport {
     /// # })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
+    ///
+    /// The marks say when the protocol hears, not how much a write may buffer: `write` never
+    /// refuses bytes, so the write that crosses `high` is buffered whole before
+    /// [`pause_writing`](crate::Protocol::pause_writing) comes (as in CPython):
+    ///
+    /// ```
+    /// #[derive(Default)]
+    /// struct Producer {
+    ///     paused: bool,
+    /// }
+    /// impl asyncio::Protocol for Producer {
+    ///     fn pause_writing(&mut self) {
+    ///         self.paused = true
+    ///     }
+    /// }
+    /// # asyncio::run(async {
+    /// # let lp = asyncio::get_running_loop()?;
+    /// # let (a, b) = asyncio::socketpair()?;
+    /// let (transport, producer) = lp.connect_socket(Producer::default, a).await?;
+    /// # let (_peer_reader, _peer_writer) = asyncio::open_connection_sock(b).await?;
+    /// transport.set_write_buffer_limits(Some(4096), None)?;
+    /// transport.write(&vec![0; 1 << 20])?; // a peer that reads nothing yet
+    /// assert!(producer.borrow().paused);
+    /// assert!(transport.get_write_buffer_size() > 4096); // what the kernel did not take
+    /// # transport.abort();
+    /// # Ok::<_, asyncio::Error>(())
+    /// # })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
     // Checklist: L69, L71.
     pub fn set_write_buffer_limits(
         &self,
