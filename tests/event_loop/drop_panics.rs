@@ -385,3 +385,39 @@ fn l18_a_run_in_executor_panic_payload_that_panics_on_drop_is_contained() {
     });
     assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
 }
+
+/// The loop closes under an open connection whose `connection_lost` panics: that panic is
+/// reported once through the loop's exception handler, as CPython's loop reports an exception
+/// in that callback (`Exception in callback P.connection_lost(..)`), and `close` returns.
+/// Before, the panic went unreported (only a panic of its payload's drop was).
+// Checklist: L16, L18, L55.
+#[test]
+fn l16_loop_close_reports_a_connection_lost_panic() {
+    struct LostPanics;
+    impl asyncio::Protocol for LostPanics {
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            panic!("lost fails");
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (transport, _p) = lp
+        .run_until_complete(async {
+            let lp = asyncio::get_running_loop()?;
+            lp.connect_socket(|| LostPanics, a).await
+        })
+        .unwrap()
+        .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Exception in callback ")
+            && seen[0].contains("LostPanics::connection_lost(Some(..))")
+            && seen[0].ends_with(" | panicked: lost fails"),
+        "{seen:?}"
+    );
+    drop(transport);
+}
