@@ -421,3 +421,143 @@ fn l16_loop_close_reports_a_connection_lost_panic() {
     );
     drop(transport);
 }
+
+/// Closes the loop it was given, then panics with a payload whose drop panics: a task's
+/// cleanup that ends the task itself (the close abandons it) and then fails.
+struct ClosesThenFails(asyncio::LoopHandle);
+
+impl Drop for ClosesThenFails {
+    fn drop(&mut self) {
+        self.0.close().unwrap();
+        std::panic::panic_any(PanicsOnDrop);
+    }
+}
+
+/// An awaited task handle dropped outside a run cancels the task at once (L33); its cleanup
+/// closes the loop (which ends the task, cancelled) and then panics. That panic is nobody's:
+/// reported once as never retrieved through the loop's handler, its payload's drop
+/// contained. Before, the payload was dropped plainly and unreported: its drop's panic
+/// unwound into the handle's drop.
+// Checklist: L33, L35, L16.
+#[test]
+#[allow(clippy::async_yields_async)] // the run hands the awaited handle out, to drop
+fn l33_a_cleanup_that_closes_the_loop_then_panics_is_reported() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let task = lp
+        .run_until_complete(async {
+            let held = ClosesThenFails(asyncio::get_running_loop().unwrap());
+            let mut task = asyncio::spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await;
+            });
+            // Polled once, so the handle counts as awaited: its drop cancels at once.
+            let polled = asyncio::timeout(Duration::ZERO, &mut task).await;
+            assert!(polled.is_err(), "the task cannot have ended");
+            task
+        })
+        .unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(task)));
+    assert!(
+        dropped.is_ok(),
+        "a panic left the handle's drop: {:?}",
+        seen.borrow()
+    );
+    assert!(lp.is_closed());
+    let seen = seen.borrow();
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"),
+        "{seen:?}"
+    );
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// A `TaskGroup` dropped outside a run drops its tasks' futures at once (L33); a task's
+/// cleanup closes the loop (ending the task, cancelled) and then panics: the panic is
+/// reported once, its payload's drop contained, and the group's drop returns. Before, the
+/// payload was dropped plainly: its drop's panic unwound into the group's drop.
+// Checklist: L33, L35, L16.
+#[test]
+#[allow(clippy::async_yields_async)] // the run hands the awaited handle out, to drop
+fn l33_a_group_task_cleanup_that_closes_the_loop_then_panics_is_reported() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let group = lp
+        .run_until_complete(async {
+            let held = ClosesThenFails(asyncio::get_running_loop().unwrap());
+            let mut group = Box::pin(asyncio::TaskGroup::run(move |tg| async move {
+                let child = tg.create_task(async move {
+                    let _held = held;
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?;
+                child.detach();
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            }));
+            let polled = asyncio::timeout(Duration::ZERO, group.as_mut()).await;
+            assert!(polled.is_err(), "the group cannot have ended");
+            group
+        })
+        .unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(group)));
+    assert!(
+        dropped.is_ok(),
+        "a panic left the group's drop: {:?}",
+        seen.borrow()
+    );
+    assert!(lp.is_closed());
+    let seen = seen.borrow();
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"),
+        "{seen:?}"
+    );
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// The two other ways a task's cleanup runs cannot end the task first, so its panic stays
+/// the task's outcome: a cancelled task's run (`close` from its cleanup is refused, the loop
+/// runs) and the loop's close (`close` again from a cleanup is a no-op, the loop is closed
+/// already). Both panics reach the loop's handler, payload drops contained.
+// Checklist: L16, L29, L35.
+#[test]
+fn l16_a_cleanup_closing_the_loop_during_a_run_or_a_close_keeps_its_panic() {
+    struct TriesToClose(asyncio::LoopHandle);
+    impl Drop for TriesToClose {
+        fn drop(&mut self) {
+            let refused = self.0.close().is_err();
+            assert_eq!(refused, self.0.is_running());
+            std::panic::panic_any(PanicsOnDrop);
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    lp.run_until_complete(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        for what in ["in a run", "at close"] {
+            let held = TriesToClose(lp.clone());
+            let task = asyncio::spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await;
+            });
+            if what == "in a run" {
+                task.cancel();
+            }
+            task.detach();
+        }
+        for _ in 0..3 {
+            asyncio::yield_now().await;
+        }
+    })
+    .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    let seen = seen.borrow();
+    let failures = seen
+        .iter()
+        .filter(|s| s.starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"));
+    assert_eq!(failures.count(), 2, "{seen:?}");
+    assert_eq!(drop_reports(&seen, "a panic payload"), 2, "{seen:?}");
+}
