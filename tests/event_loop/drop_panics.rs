@@ -561,3 +561,110 @@ fn l16_a_cleanup_closing_the_loop_during_a_run_or_a_close_keeps_its_panic() {
     assert_eq!(failures.count(), 2, "{seen:?}");
     assert_eq!(drop_reports(&seen, "a panic payload"), 2, "{seen:?}");
 }
+
+/// Another executor's waker whose wake-up panics, for [`foreign_waker`].
+fn foreign_waker_failed() -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        panic!("foreign waker failed");
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+    // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+    #[allow(unsafe_code)]
+    unsafe {
+        Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE))
+    }
+}
+
+/// A stream read polled under another executor's waker: the data's arrival queues its
+/// wake-up as a callback of its own, and the loop closes before that callback's turn, so the
+/// close wakes it. Its panic is reported to the loop's exception handler, as every other
+/// report of the close is. Before, it went to the default handler (stderr) even with the
+/// loop's own handler set.
+// Checklist: L16, L18.
+#[test]
+fn l16_close_reports_an_unrun_foreign_wake_up_to_the_loops_handler() {
+    use std::future::Future;
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    let waker = foreign_waker_failed();
+    let read = lp
+        .run_until_complete(async {
+            let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+            let mut read = Box::pin(async move {
+                let _writer = writer;
+                reader.read(10).await
+            });
+            let cx = &mut std::task::Context::from_waker(&waker);
+            assert!(read.as_mut().poll(cx).is_pending());
+            (read,)
+        })
+        .unwrap();
+    b.write_all(b"x").unwrap();
+    // One turn: the data arrives, its wake-up is queued for the next turn, which never comes.
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*seen.borrow(), Vec::<String>::new(), "the wake-up ran");
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Exception in callback ")
+            && seen[0].ends_with(" | panicked: foreign waker failed"),
+        "{seen:?}"
+    );
+    drop(read);
+}
+
+/// An awaited task handle polled under another executor's waker whose drop panics, then
+/// dropped outside a run: the task is cancelled at once (L33) and nobody awaits it any more,
+/// so the loop drops that waker unwoken, the panic of its drop reported once to the loop's
+/// handler. Before, it unwound into the handle's drop.
+// Checklist: L33, L18.
+#[test]
+fn l33_a_foreign_waker_dropped_unwoken_by_a_cancel_is_contained() {
+    use std::future::Future;
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    /// Only the clone the task filed fails: the test's own waker is forgotten.
+    fn drop_fails(_: *const ()) {
+        panic!("drop fails");
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_fails);
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let task = lp
+        .run_until_complete(async {
+            let mut task = asyncio::spawn(std::future::pending::<()>());
+            // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+            #[allow(unsafe_code)]
+            let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+            let cx = &mut std::task::Context::from_waker(&waker);
+            assert!(std::pin::Pin::new(&mut task).poll(cx).is_pending());
+            std::mem::forget(waker);
+            (task,)
+        })
+        .unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(task)));
+    assert!(
+        dropped.is_ok(),
+        "a panic left the handle's drop: {:?}",
+        seen.borrow()
+    );
+    assert_eq!(
+        *seen.borrow(),
+        [format!(
+            "Exception in callback drop of a waker{DROP_REPORT}"
+        )]
+    );
+    lp.close().unwrap();
+}

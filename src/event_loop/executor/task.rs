@@ -291,15 +291,21 @@ impl<T: 'static> TaskCell<T> {
         });
         let (waker, unobserved) = {
             let mut j = self.join.borrow_mut();
+            let waker = j.waker.take();
             if j.detached {
-                (None, Some((outcome, j.retrieved)))
+                (waker.map(Err), Some((outcome, j.retrieved)))
             } else {
                 j.outcome = Some(outcome);
-                (j.waker.take(), None)
+                (waker.map(Ok), None)
             }
         };
-        if let Some(w) = waker {
-            wake_awaiter(&self.header, w);
+        match waker {
+            Some(Ok(w)) => wake_awaiter(&self.header, w),
+            // Nobody awaits (an awaited handle being dropped cancels at once and leaves its
+            // waker here): dropped, not woken, caught. Another executor's waker runs that
+            // executor's code as it drops; it was dropped with the cell, uncaught.
+            Some(Err(w)) => drop_waker(&self.header, w),
+            None => {}
         }
         // Nobody will take the outcome: reported if it is a failure, and dropped by the loop,
         // after the borrow and caught (a panic payload's or an output's `Drop` is user code).
@@ -403,6 +409,15 @@ pub(crate) fn drop_caught<F: ?Sized>(fut: Option<Pin<Box<F>>>) -> Option<Box<dyn
 fn drop_payload(header: &Header, payload: Box<dyn Any + Send>) {
     let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
     drop_contained(lp.as_ref(), "a panic payload", payload);
+}
+
+/// Drops a waker nobody will wake, a panic of its `Drop` (another executor's) caught and
+/// reported.
+#[cold]
+#[inline(never)]
+fn drop_waker(header: &Header, waker: Waker) {
+    let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
+    drop_contained(lp.as_ref(), "a waker", waker);
 }
 
 /// Drops an output its task ended without (cancelled or panicked after returning it), a
