@@ -668,3 +668,39 @@ fn l33_a_foreign_waker_dropped_unwoken_by_a_cancel_is_contained() {
     );
     lp.close().unwrap();
 }
+
+const NO_THREADS_CHILD: &str = "ASYNCIO_TEST_NO_THREADS_CHILD";
+
+/// No helper thread exists and none can be started: `run_in_executor` resolves to
+/// `Error::Io`, and the job closure it drops unrun holds a value whose drop panics: that
+/// panic is reported once through the running loop's handler, not unwound into
+/// `run_in_executor`. Spawning is made to fail deterministically in a child process: a
+/// `RUST_MIN_STACK` larger than the address space makes every thread's stack allocation
+/// fail (the test harness then runs the test on its main thread).
+// Checklist: L18.
+#[test]
+fn l18_an_executor_job_dropped_unrun_that_panics_on_drop_is_contained() {
+    util::in_child_env(
+        NO_THREADS_CHILD,
+        "drop_panics::l18_an_executor_job_dropped_unrun_that_panics_on_drop_is_contained",
+        "no threads child: ok",
+        &[("RUST_MIN_STACK", "1152921504606846976")], // 2^60 bytes
+        no_threads_child,
+    );
+}
+
+fn no_threads_child() {
+    let spawned = std::thread::Builder::new().spawn(|| {});
+    assert!(spawned.is_err(), "a thread could be started: no test");
+    let seen = run_reporting(|| async {
+        let held = PanicsOnDrop;
+        let job = asyncio::run_in_executor(move || {
+            let _held = &held;
+        });
+        let r = asyncio::timeout(Duration::from_secs(60), job).await;
+        assert!(matches!(r, Ok(Err(Error::Io(_)))), "{r:?}");
+    });
+    assert_eq!(drop_reports(&seen, "an executor job"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    println!("no threads child: ok");
+}
