@@ -36,8 +36,8 @@ pub(crate) use held_wait::until_cell_free;
 pub(crate) use held_wait::wake_on_running_loop_when_free;
 pub(crate) use held_wait::{wake_once_cell_free, wake_when_cell_free, HeldSlot};
 
-use crate::event_loop::exception::drop_contained;
 pub(crate) use crate::event_loop::exception::Payload;
+use crate::event_loop::exception::{drop_contained, report_protocol_callback, Call};
 use crate::transport::datagram::protocol::DatagramProtocol;
 use crate::transport::datagram::DatagramTransport;
 use crate::transport::Transport;
@@ -1025,10 +1025,15 @@ impl<P: ?Sized + SlotProtocol> ProtocolSlot<P> {
     }
 
     /// `connection_lost(exc)` as the loop closes under the transport: now, as no turn will
-    /// come. Its panic goes unreported, as it always has here; a panic of that payload's drop
-    /// is reported to this loop, since no running loop is there to be found.
+    /// come. Its panic is reported to this loop as CPython's loop reports that callback's
+    /// exception (`Exception in callback P.connection_lost(..)`; before, it went unreported),
+    /// then its payload is dropped with a panic of that drop reported to this loop too: the
+    /// loop is closing, not running, so no running loop is there to be found.
+    // Checklist: L16, L18, L55.
     pub(crate) fn lost_at_close(&self, exc: Option<io::Error>) {
+        let with = exc.is_some();
         if let Ok(Called::Panicked(payload)) = self.lost(exc) {
+            report_protocol_callback(&self.lp, self.name(), Call::Lost(with), &*payload);
             payload.let_go(&self.lp);
         }
     }

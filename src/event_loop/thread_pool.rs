@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::exception::{PanicError, Payload};
+use crate::event_loop::exception::{drop_contained, PanicError, Payload};
 use crate::event_loop::threadsafe::Shared;
 use crate::event_loop::{current_loop, LoopHandle};
 use crate::wakers::UNFILED;
@@ -107,7 +107,11 @@ pub(crate) fn submit(job: Job) -> std::io::Result<()> {
             Err(e) if s.threads == 0 => {
                 let job = s.jobs.pop_back();
                 drop(s);
-                drop(job); // after the lock: the closure's drop may submit again
+                // After the lock: the closure's drop may submit again. Its captures are user
+                // code: a panic of their drop is reported on the running loop, if any (L18),
+                // and the caller still gets its `Err`; dropped plainly, it unwound into
+                // `run_in_executor` (or `to_thread`, or a name lookup).
+                drop_contained(None, "an executor job", job);
                 return Err(e);
             }
             // Some thread exists: the job waits for it.

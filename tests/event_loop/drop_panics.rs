@@ -385,3 +385,322 @@ fn l18_a_run_in_executor_panic_payload_that_panics_on_drop_is_contained() {
     });
     assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
 }
+
+/// The loop closes under an open connection whose `connection_lost` panics: that panic is
+/// reported once through the loop's exception handler, as CPython's loop reports an exception
+/// in that callback (`Exception in callback P.connection_lost(..)`), and `close` returns.
+/// Before, the panic went unreported (only a panic of its payload's drop was).
+// Checklist: L16, L18, L55.
+#[test]
+fn l16_loop_close_reports_a_connection_lost_panic() {
+    struct LostPanics;
+    impl asyncio::Protocol for LostPanics {
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            panic!("lost fails");
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (transport, _p) = lp
+        .run_until_complete(async {
+            let lp = asyncio::get_running_loop()?;
+            lp.connect_socket(|| LostPanics, a).await
+        })
+        .unwrap()
+        .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Exception in callback ")
+            && seen[0].contains("LostPanics::connection_lost(Some(..))")
+            && seen[0].ends_with(" | panicked: lost fails"),
+        "{seen:?}"
+    );
+    drop(transport);
+}
+
+/// Closes the loop it was given, then panics with a payload whose drop panics: a task's
+/// cleanup that ends the task itself (the close abandons it) and then fails.
+struct ClosesThenFails(asyncio::LoopHandle);
+
+impl Drop for ClosesThenFails {
+    fn drop(&mut self) {
+        self.0.close().unwrap();
+        std::panic::panic_any(PanicsOnDrop);
+    }
+}
+
+/// An awaited task handle dropped outside a run cancels the task at once (L33); its cleanup
+/// closes the loop (which ends the task, cancelled) and then panics. That panic is nobody's:
+/// reported once as never retrieved through the loop's handler, its payload's drop
+/// contained. Before, the payload was dropped plainly and unreported: its drop's panic
+/// unwound into the handle's drop.
+// Checklist: L33, L35, L16.
+#[test]
+#[allow(clippy::async_yields_async)] // the run hands the awaited handle out, to drop
+fn l33_a_cleanup_that_closes_the_loop_then_panics_is_reported() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let task = lp
+        .run_until_complete(async {
+            let held = ClosesThenFails(asyncio::get_running_loop().unwrap());
+            let mut task = asyncio::spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await;
+            });
+            // Polled once, so the handle counts as awaited: its drop cancels at once.
+            let polled = asyncio::timeout(Duration::ZERO, &mut task).await;
+            assert!(polled.is_err(), "the task cannot have ended");
+            task
+        })
+        .unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(task)));
+    assert!(
+        dropped.is_ok(),
+        "a panic left the handle's drop: {:?}",
+        seen.borrow()
+    );
+    assert!(lp.is_closed());
+    let seen = seen.borrow();
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"),
+        "{seen:?}"
+    );
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// A `TaskGroup` dropped outside a run drops its tasks' futures at once (L33); a task's
+/// cleanup closes the loop (ending the task, cancelled) and then panics: the panic is
+/// reported once, its payload's drop contained, and the group's drop returns. Before, the
+/// payload was dropped plainly: its drop's panic unwound into the group's drop.
+// Checklist: L33, L35, L16.
+#[test]
+#[allow(clippy::async_yields_async)] // the run hands the awaited handle out, to drop
+fn l33_a_group_task_cleanup_that_closes_the_loop_then_panics_is_reported() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let group = lp
+        .run_until_complete(async {
+            let held = ClosesThenFails(asyncio::get_running_loop().unwrap());
+            let mut group = Box::pin(asyncio::TaskGroup::run(move |tg| async move {
+                let child = tg.create_task(async move {
+                    let _held = held;
+                    std::future::pending::<()>().await;
+                    Ok::<_, Error>(())
+                })?;
+                child.detach();
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            }));
+            let polled = asyncio::timeout(Duration::ZERO, group.as_mut()).await;
+            assert!(polled.is_err(), "the group cannot have ended");
+            group
+        })
+        .unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(group)));
+    assert!(
+        dropped.is_ok(),
+        "a panic left the group's drop: {:?}",
+        seen.borrow()
+    );
+    assert!(lp.is_closed());
+    let seen = seen.borrow();
+    assert!(
+        seen[0].starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"),
+        "{seen:?}"
+    );
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+/// The two other ways a task's cleanup runs cannot end the task first, so its panic stays
+/// the task's outcome: a cancelled task's run (`close` from its cleanup is refused, the loop
+/// runs) and the loop's close (`close` again from a cleanup is a no-op, the loop is closed
+/// already). Both panics reach the loop's handler, payload drops contained.
+// Checklist: L16, L29, L35.
+#[test]
+fn l16_a_cleanup_closing_the_loop_during_a_run_or_a_close_keeps_its_panic() {
+    struct TriesToClose(asyncio::LoopHandle);
+    impl Drop for TriesToClose {
+        fn drop(&mut self) {
+            let refused = self.0.close().is_err();
+            assert_eq!(refused, self.0.is_running());
+            std::panic::panic_any(PanicsOnDrop);
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    lp.run_until_complete(async {
+        let lp = asyncio::get_running_loop().unwrap();
+        for what in ["in a run", "at close"] {
+            let held = TriesToClose(lp.clone());
+            let task = asyncio::spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await;
+            });
+            if what == "in a run" {
+                task.cancel();
+            }
+            task.detach();
+        }
+        for _ in 0..3 {
+            asyncio::yield_now().await;
+        }
+    })
+    .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    let seen = seen.borrow();
+    let failures = seen
+        .iter()
+        .filter(|s| s.starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"));
+    assert_eq!(failures.count(), 2, "{seen:?}");
+    assert_eq!(drop_reports(&seen, "a panic payload"), 2, "{seen:?}");
+}
+
+/// Another executor's waker whose wake-up panics, for [`foreign_waker`].
+fn foreign_waker_failed() -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        panic!("foreign waker failed");
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+    // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+    #[allow(unsafe_code)]
+    unsafe {
+        Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE))
+    }
+}
+
+/// A stream read polled under another executor's waker: the data's arrival queues its
+/// wake-up as a callback of its own, and the loop closes before that callback's turn, so the
+/// close wakes it. Its panic is reported to the loop's exception handler, as every other
+/// report of the close is. Before, it went to the default handler (stderr) even with the
+/// loop's own handler set.
+// Checklist: L16, L18.
+#[test]
+fn l16_close_reports_an_unrun_foreign_wake_up_to_the_loops_handler() {
+    use std::future::Future;
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, mut b) = asyncio::socketpair().unwrap();
+    let waker = foreign_waker_failed();
+    let read = lp
+        .run_until_complete(async {
+            let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
+            let mut read = Box::pin(async move {
+                let _writer = writer;
+                reader.read(10).await
+            });
+            let cx = &mut std::task::Context::from_waker(&waker);
+            assert!(read.as_mut().poll(cx).is_pending());
+            (read,)
+        })
+        .unwrap();
+    b.write_all(b"x").unwrap();
+    // One turn: the data arrives, its wake-up is queued for the next turn, which never comes.
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*seen.borrow(), Vec::<String>::new(), "the wake-up ran");
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("Exception in callback ")
+            && seen[0].ends_with(" | panicked: foreign waker failed"),
+        "{seen:?}"
+    );
+    drop(read);
+}
+
+/// An awaited task handle polled under another executor's waker whose drop panics, then
+/// dropped outside a run: the task is cancelled at once (L33) and nobody awaits it any more,
+/// so the loop drops that waker unwoken, the panic of its drop reported once to the loop's
+/// handler. Before, it unwound into the handle's drop.
+// Checklist: L33, L18.
+#[test]
+fn l33_a_foreign_waker_dropped_unwoken_by_a_cancel_is_contained() {
+    use std::future::Future;
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    /// Only the clone the task filed fails: the test's own waker is forgotten.
+    fn drop_fails(_: *const ()) {
+        panic!("drop fails");
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_fails);
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let task = lp
+        .run_until_complete(async {
+            let mut task = asyncio::spawn(std::future::pending::<()>());
+            // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+            #[allow(unsafe_code)]
+            let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+            let cx = &mut std::task::Context::from_waker(&waker);
+            assert!(std::pin::Pin::new(&mut task).poll(cx).is_pending());
+            std::mem::forget(waker);
+            (task,)
+        })
+        .unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(task)));
+    assert!(
+        dropped.is_ok(),
+        "a panic left the handle's drop: {:?}",
+        seen.borrow()
+    );
+    assert_eq!(
+        *seen.borrow(),
+        [format!(
+            "Exception in callback drop of a waker{DROP_REPORT}"
+        )]
+    );
+    lp.close().unwrap();
+}
+
+const NO_THREADS_CHILD: &str = "ASYNCIO_TEST_NO_THREADS_CHILD";
+
+/// No helper thread exists and none can be started: `run_in_executor` resolves to
+/// `Error::Io`, and the job closure it drops unrun holds a value whose drop panics: that
+/// panic is reported once through the running loop's handler, not unwound into
+/// `run_in_executor`. Spawning is made to fail deterministically in a child process: a
+/// `RUST_MIN_STACK` larger than the address space makes every thread's stack allocation
+/// fail (the test harness then runs the test on its main thread).
+// Checklist: L18.
+#[test]
+fn l18_an_executor_job_dropped_unrun_that_panics_on_drop_is_contained() {
+    util::in_child_env(
+        NO_THREADS_CHILD,
+        "drop_panics::l18_an_executor_job_dropped_unrun_that_panics_on_drop_is_contained",
+        "no threads child: ok",
+        &[("RUST_MIN_STACK", "1152921504606846976")], // 2^60 bytes
+        no_threads_child,
+    );
+}
+
+fn no_threads_child() {
+    let spawned = std::thread::Builder::new().spawn(|| {});
+    assert!(spawned.is_err(), "a thread could be started: no test");
+    let seen = run_reporting(|| async {
+        let held = PanicsOnDrop;
+        let job = asyncio::run_in_executor(move || {
+            let _held = &held;
+        });
+        let r = asyncio::timeout(Duration::from_secs(60), job).await;
+        assert!(matches!(r, Ok(Err(Error::Io(_)))), "{r:?}");
+    });
+    assert_eq!(drop_reports(&seen, "an executor job"), 1, "{seen:?}");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    println!("no threads child: ok");
+}

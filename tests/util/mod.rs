@@ -529,6 +529,18 @@ pub fn in_child(marker: &str, test: &str, ok_line: &str, body: fn()) {
 
 /// [`in_child`], returning what the child wrote to stderr (empty in the child itself).
 pub fn in_child_stderr(marker: &str, test: &str, ok_line: &str, body: fn()) -> String {
+    in_child_env(marker, test, ok_line, &[], body)
+}
+
+/// [`in_child_stderr`] with the variables `env` set in the child too: for those the runtime
+/// reads as the process starts (`RUST_MIN_STACK`), before any test code runs.
+pub fn in_child_env(
+    marker: &str,
+    test: &str,
+    ok_line: &str,
+    env: &[(&str, &str)],
+    body: fn(),
+) -> String {
     if std::env::var_os(marker).is_some() {
         body();
         return String::new();
@@ -536,6 +548,7 @@ pub fn in_child_stderr(marker: &str, test: &str, ok_line: &str, body: fn()) -> S
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(marker, "1")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

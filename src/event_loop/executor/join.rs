@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::task::{cancelled_unless_panicked, drop_caught, report_unobserved, Outcome, TaskRc};
+use super::task::{drop_caught, report_unobserved, Outcome, TaskRc};
 use crate::error::Cancelled;
 use crate::event_loop::exception::{panic_error, PanicError};
 use crate::event_loop::LoopHandle;
@@ -281,12 +281,8 @@ impl<T: 'static> Task<T> {
                 let panicked = inner.book.as_current(header.key, || drop_caught(Some(fut)));
                 let removed = inner.tasks.borrow_mut().remove(header.key);
                 drop(removed);
-                // The cleanup may have ended the task already: it closed the loop (not
-                // running: the handle can be dropped outside a run), which abandons every
-                // task in the slab, this one included.
-                if !header.is_done() {
-                    self.cell.complete(cancelled_unless_panicked(panicked));
-                }
+                // The cleanup may have ended the task already (it closed the loop).
+                self.cell.end_cancelled(panicked);
             }
             None => {
                 // Out of its cell: the task is being polled (its poll let go of the task that

@@ -263,6 +263,21 @@ impl<T: 'static> TaskCell<T> {
         }
     }
 
+    /// Ends the task as cancelled once its future was dropped (`panicked`: the payload of its
+    /// cleanup's panic), unless that cleanup ended it already: it closed the loop (not
+    /// running: a handle or a `TaskGroup` can be dropped outside a run), which abandons every
+    /// task, this one too. The panic then still is nobody's: reported as never retrieved
+    /// (L35) through the loop's handler and its payload dropped caught, where it was dropped
+    /// plainly and unreported, a panic of that drop unwinding into whoever dropped the handle.
+    pub(crate) fn end_cancelled(&self, panicked: Option<Box<dyn Any + Send>>) {
+        if !self.header.is_done() {
+            self.complete(cancelled_unless_panicked(panicked));
+        } else if let Some(payload) = panicked {
+            let retrieved = self.join.borrow().retrieved;
+            report_unobserved(&self.header, Outcome::<T>::Panicked(payload), retrieved);
+        }
+    }
+
     /// Takes the future out (to drop it with no borrow held); `None` while it is being polled.
     pub(crate) fn take_future(&self) -> Option<Pin<Box<dyn Future<Output = T>>>> {
         self.future.take()
@@ -276,15 +291,21 @@ impl<T: 'static> TaskCell<T> {
         });
         let (waker, unobserved) = {
             let mut j = self.join.borrow_mut();
+            let waker = j.waker.take();
             if j.detached {
-                (None, Some((outcome, j.retrieved)))
+                (waker.map(Err), Some((outcome, j.retrieved)))
             } else {
                 j.outcome = Some(outcome);
-                (j.waker.take(), None)
+                (waker.map(Ok), None)
             }
         };
-        if let Some(w) = waker {
-            wake_awaiter(&self.header, w);
+        match waker {
+            Some(Ok(w)) => wake_awaiter(&self.header, w),
+            // Nobody awaits (an awaited handle being dropped cancels at once and leaves its
+            // waker here): dropped, not woken, caught. Another executor's waker runs that
+            // executor's code as it drops; it was dropped with the cell, uncaught.
+            Some(Err(w)) => drop_waker(&self.header, w),
+            None => {}
         }
         // Nobody will take the outcome: reported if it is a failure, and dropped by the loop,
         // after the borrow and caught (a panic payload's or an output's `Drop` is user code).
@@ -323,21 +344,15 @@ impl<T: 'static> RawTask for TaskCell<T> {
     }
 
     fn finish_cancelled(&self) {
-        let panicked = drop_caught(self.take_future());
-        if !self.header.is_done() {
-            self.complete(cancelled_unless_panicked(panicked));
-        }
+        self.end_cancelled(drop_caught(self.take_future()));
     }
 
     fn abandon(&self) -> bool {
         let fut = self.take_future();
         let pending = fut.is_some() && !self.header.cancel_requested();
-        let panicked = drop_caught(fut);
-        if !self.header.is_done() {
-            // A handle that outlives the loop awaits `Err(Cancelled)` (L35: a cancellation is
-            // never reported, so nothing is said if nobody awaits it).
-            self.complete(cancelled_unless_panicked(panicked));
-        }
+        // A handle that outlives the loop awaits `Err(Cancelled)` (L35: a cancellation is
+        // never reported, so nothing is said if nobody awaits it).
+        self.end_cancelled(drop_caught(fut));
         pending
     }
 
@@ -355,9 +370,7 @@ impl<T: 'static> RawTask for TaskCell<T> {
         let panicked = inner
             .book
             .as_current(self.header.key, || drop_caught(Some(fut)));
-        if !self.header.is_done() {
-            self.complete(cancelled_unless_panicked(panicked));
-        }
+        self.end_cancelled(panicked);
         true
     }
 }
@@ -396,6 +409,15 @@ pub(crate) fn drop_caught<F: ?Sized>(fut: Option<Pin<Box<F>>>) -> Option<Box<dyn
 fn drop_payload(header: &Header, payload: Box<dyn Any + Send>) {
     let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
     drop_contained(lp.as_ref(), "a panic payload", payload);
+}
+
+/// Drops a waker nobody will wake, a panic of its `Drop` (another executor's) caught and
+/// reported.
+#[cold]
+#[inline(never)]
+fn drop_waker(header: &Header, waker: Waker) {
+    let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
+    drop_contained(lp.as_ref(), "a waker", waker);
 }
 
 /// Drops an output its task ended without (cancelled or panicked after returning it), a

@@ -19,12 +19,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
-use crate::event_loop::exception::{
-    default_exception_handler, panic_error, report_panic, ExceptionContext,
-};
+use crate::event_loop::exception::{panic_error, report, report_panic, ExceptionContext};
 use crate::event_loop::handle::{Callback, CallbackState};
 use crate::event_loop::threadsafe::{self, LoopId, Remote, LOOP_ID_BITS};
-use crate::event_loop::{wake_idle_here, wake_on_current, LoopHandle};
+use crate::event_loop::{wake_idle_here, wake_on_current, LoopHandle, LoopInner};
 
 pub(crate) const INDEX_BITS: u32 = usize::BITS / 2;
 pub(crate) const GEN_BITS: u32 = usize::BITS - INDEX_BITS - LOOP_ID_BITS;
@@ -134,6 +132,7 @@ pub(crate) fn wake_soon(lp: &LoopHandle, waker: Waker, what: &'static str) {
     let queued = QueuedWake {
         waker: Cell::new(Some(waker)),
         state: CallbackState::new(what),
+        lp: Rc::downgrade(&lp.inner),
     };
     let queued = lp.push_callback(Rc::new(queued));
     debug_assert!(
@@ -152,6 +151,8 @@ struct QueuedWake {
     /// Never cancelled (nothing holds its handle), never a timer's. Its name is `what`, which
     /// names the wake-up in a panic's report (`Exception in callback <what>`).
     state: CallbackState,
+    /// The loop it is queued on, whose handler hears of a panic as its close wakes it.
+    lp: std::rc::Weak<LoopInner>,
 }
 
 impl Callback for QueuedWake {
@@ -175,20 +176,24 @@ impl Drop for QueuedWake {
     /// Dropped unrun by the loop's close: woken now.
     fn drop(&mut self) {
         if let Some(w) = self.waker.take() {
-            wake_unrun(w, self.state.name);
+            let lp = self.lp.upgrade().map(|inner| LoopHandle { inner });
+            wake_unrun(lp.as_ref(), w, self.state.name);
         }
     }
 }
 
 /// Wakes a [`QueuedWake`] dropped by the loop's close (no loop runs): a panic must not unwind
-/// out of close, so it goes to the default handler.
+/// out of close, so it is reported to the loop it was queued on (`lp`), as the close reports
+/// the drops it makes ([`drop_contained`](crate::event_loop::exception::drop_contained));
+/// to the default handler only once that loop is gone. Before, always the default handler.
+// Checklist: L16, L18.
 #[cold]
 #[inline(never)]
-fn wake_unrun(w: Waker, what: &'static str) {
+fn wake_unrun(lp: Option<&LoopHandle>, w: Waker, what: &'static str) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| w.wake())) {
-        let e = panic_error(None, payload);
+        let e = panic_error(lp, payload);
         let ctx = ExceptionContext::new(format!("Exception in callback {what}"));
-        default_exception_handler(&ctx.with_exception(Box::new(e)));
+        report(lp, &ctx.with_exception(Box::new(e)));
     }
 }
 
