@@ -173,3 +173,31 @@ fn t18_the_ciphertext_read_marks_are_read_set_and_applied_at_once() {
     server.close();
     lp.run_until_complete(server.wait_closed()).unwrap();
 }
+
+#[test]
+fn l79_t27_a_tls_transport_over_a_closing_raw_one_is_not_reading() {
+    // L79 with T27: once the raw transport under the layer is closing (here aborted by its
+    // owner), the TLS transport's is_closing() is true at once, so is_reading() must be false
+    // at once too, whatever the app protocol's kind (plain, or buffered: the read path
+    // follows it). It said true until the layer's own closed flag was set.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = upgrading_server_on(&lp, echo);
+    for buffered in [false, true] {
+        let (raw, rec) = plain_recorder(&lp, port);
+        let tls = loop_start_tls_after_go(&lp, &raw, &rec);
+        if buffered {
+            let collect = Rc::new(RefCell::new(super::app_protocol::Collect::default()));
+            tls.set_protocol(collect).unwrap();
+        }
+        assert!(tls.is_reading() && !tls.is_closing(), "open");
+        raw.abort();
+        assert!(tls.is_closing(), "T27: the raw transport is closing");
+        assert!(
+            !tls.is_reading(),
+            "L79: closing, so not reading (buffered: {buffered})"
+        );
+        util::run_until(&lp, 1000, || tls.get_protocol().is_none());
+        assert!(!tls.is_reading(), "L79: lost (buffered: {buffered})");
+    }
+    server.close();
+}
