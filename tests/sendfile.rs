@@ -310,7 +310,13 @@ fn while_sendfile_runs_writes_are_refused_and_reading_is_paused() {
         assert!(matches!(writer.write_eof(), Err(Error::InvalidState(_))));
         assert!(!writer.transport().is_reading(), "paused, as CPython does");
         match writer.sendfile(&file, 0, Some(1)).await {
-            Err(Error::InvalidState(m)) => assert_eq!(m, "sendfile is in progress"),
+            Err(Error::InvalidState(m)) => assert_eq!(m, "sendfile is already in progress"),
+            other => panic!("{other:?}"),
+        }
+        // A second one that would take the block-by-block path (a pipe) is refused too.
+        let (pipe_r, _pipe_w) = util::os_pipe();
+        match writer.sendfile(&pipe_r, 0, None).await {
+            Err(Error::InvalidState(m)) => assert_eq!(m, "sendfile is already in progress"),
             other => panic!("{other:?}"),
         }
         go.send(()).unwrap();
@@ -956,4 +962,64 @@ fn s14_a_reader_paused_for_its_limit_stays_paused_after_a_fallback_sendfile() {
 #[test]
 fn s14_a_reader_paused_for_its_limit_stays_paused_after_a_native_sendfile() {
     a_reader_paused_for_its_limit_stays_paused(false);
+}
+
+/// A fallback sendfile from a pipe (its reads wait for the test to fill it) runs on `writer`;
+/// a second sendfile meanwhile, native (`file` over TCP) or block by block (over TLS), is
+/// refused, and the first one's bytes reach the peer whole and alone. They used to run
+/// together, the peer getting the two files' bytes interleaved. CPython 3.11 refuses a
+/// second sendfile only during a native one (`_make_empty_waiter`: "Empty waiter is already
+/// set"), and runs two fallbacks at once; we refuse in either case.
+async fn a_second_sendfile_during_a_fallback_one_is_refused(
+    (server, received, done, writer): (asyncio::Server, Received, Rc<Event>, StreamWriter),
+    file: Rc<File>,
+) -> Result<(), Error> {
+    let (pipe_r, mut pipe_w) = util::os_pipe();
+    let writer = Rc::new(writer);
+    let w = writer.clone();
+    let first = asyncio::spawn(async move { w.sendfile(&pipe_r, 0, None).await });
+    for _ in 0..1000 {
+        if !writer.transport().is_reading() {
+            break; // the fallback has begun: it pauses reading
+        }
+        asyncio::yield_now().await;
+    }
+    assert!(!writer.transport().is_reading(), "the first sendfile runs");
+    match writer.sendfile(&file, 0, None).await {
+        Err(Error::InvalidState(m)) => assert_eq!(m, "sendfile is already in progress"),
+        other => panic!("the second sendfile: {other:?}"),
+    }
+    assert_eq!(position(&file), 0, "the refused one moved nothing");
+    assert!(!first.is_done(), "the first goes on");
+    pipe_w.write_all(b"the first file, whole")?;
+    drop(pipe_w);
+    assert_eq!(first.await.unwrap()?, 21);
+    writer.close();
+    done.wait().await;
+    assert_eq!(&received.borrow()[..], b"the first file, whole");
+    server.close();
+    Ok(())
+}
+
+#[test]
+fn a_native_sendfile_during_a_fallback_one_is_refused() {
+    let dir = util::temp_dir("sendfile");
+    let file = Rc::new(patterned_file(&dir, 100_000).0);
+    file.as_ref().seek(SeekFrom::Start(0)).unwrap();
+    run(async move {
+        a_second_sendfile_during_a_fallback_one_is_refused(tcp_to_collector().await?, file).await
+    })
+    .unwrap();
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn over_tls_a_fallback_sendfile_during_another_one_is_refused() {
+    let dir = util::temp_dir("sendfile");
+    let file = Rc::new(patterned_file(&dir, 100_000).0);
+    file.as_ref().seek(SeekFrom::Start(0)).unwrap();
+    run(async move {
+        a_second_sendfile_during_a_fallback_one_is_refused(tls_to_collector().await?, file).await
+    })
+    .unwrap();
 }

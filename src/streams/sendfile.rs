@@ -12,7 +12,8 @@
 //!   16 KiB blocks (here 64 KiB). The last block is handed over, not waited for.
 //!
 //! Both pause reading for the duration and resume it after only if it was on, as CPython's
-//! `_sendfile_native` and `_SendfileFallbackProtocol` do.
+//! `_sendfile_native` and `_SendfileFallbackProtocol` do. One sendfile at a time per stream:
+//! a second is refused while either path runs (CPython refuses it during a native one only).
 //!
 //! Either way the file's position ends after the last byte sent (also after a failure or a
 //! cancellation), and the count sent is the result. When no byte was sent, the block-by-block
@@ -20,7 +21,7 @@
 //! CPython (its fallback seeks to a non-zero `offset` first; its native path moves the
 //! position only once a byte was sent).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::future::poll_fn;
 use std::io::{Read, Seek, SeekFrom};
@@ -33,6 +34,13 @@ use crate::transport::Transport;
 
 /// The fallback's block: one read, one drain, one write.
 const FALLBACK_BLOCK: usize = 64 * 1024;
+
+thread_local! {
+    /// The transports a fallback sendfile runs on, by address: a second sendfile on one is
+    /// refused (the native path's own refusal is the socket's `WriteSide::Sendfile`). Per
+    /// thread, not a field of the transport: sendfiles are rare and connections stay small.
+    static IN_FALLBACK: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
 
 impl StreamWriter {
     /// Sends `count` bytes of `file` starting at `offset` (`None`: up to its end) to the peer,
@@ -54,7 +62,8 @@ impl StreamWriter {
     /// # Errors
     /// [`Error::InvalidArgument`] for a `count` of `Some(0)` (`count must be a positive
     /// integer (got 0)`; `None` sends to the end); [`Error::InvalidState`] if the transport
-    /// is closing, after `write_eof`, or during another sendfile; [`Error::Io`] if sending or
+    /// is closing, after `write_eof`, or during another sendfile on this stream, on either
+    /// path (`sendfile is already in progress`: the running one goes on); [`Error::Io`] if sending or
     /// reading the file fails, or the connection is closed or lost on the way (a
     /// close stops it before the next block or `sendfile(2)` call; what was sent stays
     /// counted in the file's position).
@@ -115,6 +124,11 @@ impl StreamWriter {
         if self.transport().is_closing() {
             return Err(Error::invalid_state("Transport is closing"));
         }
+        if FallbackMark::is_set(self.transport()) {
+            // CPython refuses only a second sendfile during a native one (its transport's
+            // `_make_empty_waiter`); during a fallback it runs both, their blocks interleaved.
+            return Err(crate::transport::socket::sendfile_in_progress());
+        }
         // Differs from CPython: its text-mode file and negative offset errors cannot happen (a
         // `File` is bytes, the offset a `u64`); and a transport with no `_sendfile_compatible`
         // (a write pipe) raises RuntimeError there, where here it takes the fallback.
@@ -150,6 +164,7 @@ impl StreamWriter {
         // resumes meanwhile (it consumed its buffer) resumes the transport itself, as in
         // CPython, and stays resumed.
         let transport = self.transport();
+        let _mark = FallbackMark::set(transport);
         let _resume = ResumeReading {
             transport,
             was_reading: transport.is_reading(),
@@ -253,6 +268,38 @@ struct EndSendfile<'a> {
 impl Drop for EndSendfile<'_> {
     fn drop(&mut self) {
         self.sock.end_sendfile(self.was_reading);
+    }
+}
+
+/// A fallback sendfile's mark on its transport in [`IN_FALLBACK`], however it ends (a drop
+/// included).
+struct FallbackMark(usize);
+
+impl FallbackMark {
+    fn key(transport: &Transport) -> usize {
+        std::rc::Rc::as_ptr(&transport.inner).cast::<()>().addr()
+    }
+
+    fn is_set(transport: &Transport) -> bool {
+        let key = Self::key(transport);
+        IN_FALLBACK.with(|m| m.borrow().contains(&key))
+    }
+
+    fn set(transport: &Transport) -> Self {
+        let key = Self::key(transport);
+        IN_FALLBACK.with(|m| m.borrow_mut().push(key));
+        FallbackMark(key)
+    }
+}
+
+impl Drop for FallbackMark {
+    fn drop(&mut self) {
+        IN_FALLBACK.with(|m| {
+            let mut m = m.borrow_mut();
+            if let Some(i) = m.iter().position(|&k| k == self.0) {
+                m.swap_remove(i);
+            }
+        });
     }
 }
 

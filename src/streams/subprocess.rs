@@ -625,9 +625,14 @@ impl CreateSubprocess {
     }
 
     async fn run(mut self) -> Result<Process, Error> {
-        // The limit and the environment's names are checked before anything starts; a name
-        // with `=` is refused as Popen does (the OS would end the name at the first `=`).
         ReaderState::new(self.limit)?;
+        let lp = crate::event_loop::get_running_loop()?;
+        // Before anything is opened or started: a watcher that cannot work fails the creation
+        // with no child ever run (CPython's `is_active()` check, in `_make_subprocess_transport`
+        // before Popen runs, so before Popen's refusals of the arguments below).
+        ChildWatch::check(&lp, self.watcher)?;
+        // Popen's refusals, still before anything starts: a name with `=` (the OS would end
+        // the name at the first `=`), a negative fd to keep, a NUL byte.
         if self
             .cmd
             .get_envs()
@@ -644,10 +649,6 @@ impl CreateSubprocess {
             // spawn as an `Io(InvalidInput)`; refused here, typed, before anything starts).
             return Err(Error::invalid_argument("embedded null byte"));
         }
-        let lp = crate::event_loop::get_running_loop()?;
-        // Before anything is opened or started: a watcher that cannot work fails the creation
-        // with no child ever run (CPython's `is_active()` check).
-        ChildWatch::check(&lp, self.watcher)?;
         let cwd = self.cmd.get_current_dir();
         if self.cmd.get_program().is_empty() && cwd.is_none_or(Path::is_dir) {
             // A missing cwd fails first, in the child's chdir, as in CPython.

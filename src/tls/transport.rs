@@ -246,8 +246,9 @@ impl TransportImpl for TlsTransport {
         // Deliberately not CPython's answer: its `_SSLProtocolTransport.is_reading` reports
         // the app's pause flag alone (True after close() and after the loss), where its socket
         // transport, like every transport of ours, says "not closing and not paused"
-        // (`Transport::is_reading`'s contract, L79). Paused or not is the flag (T17).
-        self.proto().is_some_and(|p| p.is_reading()) && !self.closed.get()
+        // (`Transport::is_reading`'s contract, L79). Paused or not is the flag (T17); closing
+        // is `is_closing`'s answer, a closing raw transport included (T27).
+        !self.is_closing() && self.proto().is_some_and(|p| p.is_reading())
     }
 
     fn set_write_buffer_limits_other(

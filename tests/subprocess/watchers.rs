@@ -127,3 +127,31 @@ fn test_create_subprocess_fails_with_inactive_watcher_before_the_child_starts() 
         },
     );
 }
+
+// CPython checks the watcher (`is_active()`, in `_make_subprocess_transport`) before Popen
+// runs, and Popen is where the arguments are refused (ValueError: a NUL byte, a name with
+// `=`, a negative fd to keep): with a watcher that cannot work, its error comes first,
+// whatever else is wrong. We refused the arguments first.
+#[test]
+fn the_watcher_is_checked_before_the_arguments_as_cpython_orders_them() {
+    asyncio::simulate_no_pidfd(true);
+    let r = util::run_fresh(BOUND, async {
+        let pidfd = |c: asyncio::CreateSubprocess| c.child_watcher(ChildWatcher::Pidfd);
+        let cases = [
+            pidfd(create_subprocess_exec("tr\0ue", [] as [&str; 0])),
+            pidfd(create_subprocess_exec("true", ["a\0b"])),
+            pidfd(create_subprocess_exec("true", [] as [&str; 0]).env("A", "x\0y")),
+            pidfd(create_subprocess_exec("true", [] as [&str; 0]).env("A=B", "x")),
+            pidfd(create_subprocess_exec("true", [] as [&str; 0]).pass_fds([-1])),
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            match case.await {
+                Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOSYS), "case {i}"),
+                other => panic!("case {i}: expected the watcher's ENOSYS, got {other:?}"),
+            }
+        }
+        Ok::<_, Error>(())
+    });
+    asyncio::simulate_no_pidfd(false);
+    r.unwrap();
+}

@@ -179,7 +179,7 @@ fn l44_t22_connection_lost_for_a_held_tls_app_protocol_waits_sparingly_and_comes
 /// A buffered protocol that keeps what it is given: which read path a TLS transport takes
 /// after `set_protocol` (T6).
 #[derive(Default)]
-struct Collect {
+pub(super) struct Collect {
     buf: Vec<u8>,
     got: Vec<u8>,
     /// Bytes that came through `data_received`: none expected for a buffered protocol.

@@ -173,3 +173,139 @@ fn t18_the_ciphertext_read_marks_are_read_set_and_applied_at_once() {
     server.close();
     lp.run_until_complete(server.wait_closed()).unwrap();
 }
+
+#[test]
+fn l79_t27_a_tls_transport_over_a_closing_raw_one_is_not_reading() {
+    // L79 with T27: once the raw transport under the layer is closing (here aborted by its
+    // owner), the TLS transport's is_closing() is true at once, so is_reading() must be false
+    // at once too, whatever the app protocol's kind (plain, or buffered: the read path
+    // follows it). It said true until the layer's own closed flag was set.
+    let lp = asyncio::EventLoop::new().unwrap();
+    let (server, port) = upgrading_server_on(&lp, echo);
+    for buffered in [false, true] {
+        let (raw, rec) = plain_recorder(&lp, port);
+        let tls = loop_start_tls_after_go(&lp, &raw, &rec);
+        if buffered {
+            let collect = Rc::new(RefCell::new(super::app_protocol::Collect::default()));
+            tls.set_protocol(collect).unwrap();
+        }
+        assert!(tls.is_reading() && !tls.is_closing(), "open");
+        raw.abort();
+        assert!(tls.is_closing(), "T27: the raw transport is closing");
+        assert!(
+            !tls.is_reading(),
+            "L79: closing, so not reading (buffered: {buffered})"
+        );
+        util::run_until(&lp, 1000, || tls.get_protocol().is_none());
+        assert!(!tls.is_reading(), "L79: lost (buffered: {buffered})");
+    }
+    server.close();
+}
+
+/// A buffered app protocol whose buffer holds 10 bytes; it logs each `buffer_updated` and
+/// queues, from it, a callback that logs too (so the log shows which loop turn each ran in);
+/// with `pause`, the first one pauses the app's reading and queues its resume.
+struct TenByTen {
+    log: util::Log,
+    buf: [u8; 10],
+    calls: usize,
+    pause: bool,
+    transport: Option<Transport>,
+}
+
+impl asyncio::Protocol for TenByTen {
+    fn connection_made(&mut self, transport: Transport) {
+        self.transport = Some(transport);
+    }
+    fn data_received(&mut self, _: &[u8]) {
+        self.log.push("data_received");
+    }
+    fn eof_received(&mut self) -> bool {
+        self.log.push("eof");
+        false
+    }
+    fn as_buffered(&mut self) -> Option<&mut dyn asyncio::BufferedProtocol> {
+        Some(self)
+    }
+}
+
+impl asyncio::BufferedProtocol for TenByTen {
+    fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, n: usize) {
+        self.calls += 1;
+        let k = self.calls;
+        self.log.push(format!("bu{k}({n})"));
+        let lp = asyncio::get_running_loop().unwrap();
+        let log = self.log.clone();
+        lp.call_soon(move || log.push(format!("x{k}"))).unwrap();
+        if self.pause && k == 1 {
+            let t = self.transport.clone().unwrap();
+            t.pause_reading();
+            self.log.push("paused");
+            let log = self.log.clone();
+            lp.call_soon(move || {
+                log.push("resume");
+                t.resume_reading();
+            })
+            .unwrap();
+        }
+    }
+}
+
+/// T16, T17; CPython: `SSLProtocol._do_read__buffered`. One pass fills the app's buffer once
+/// (as many records as fit) and calls buffer_updated once; a filled buffer queues the next
+/// pass (call_soon, before buffer_updated runs) instead of going on, so the loop's other
+/// callbacks run between two buffers; a pause inside buffer_updated leaves the queued pass
+/// nothing to do, and the resume queues a new one. The traces are CPython 3.11's, printed by
+/// `tests/cpython_traces/tls_buffered_reads.py` for 35 bytes in one record. We used to fill
+/// and hand over every buffer in the same pass (`bu1 bu2 bu3 bu4 x1 x2 x3 x4`).
+#[test]
+fn t16_t17_a_buffered_app_gets_one_buffer_per_pass_as_cpython_hands_them() {
+    let cases = [
+        (false, "bu1(10) bu2(10) x1 bu3(10) x2 bu4(5) x3 x4"),
+        (
+            true,
+            "bu1(10) paused x1 resume bu2(10) bu3(10) x2 bu4(5) x3 x4",
+        ),
+    ];
+    let lp = asyncio::EventLoop::new().unwrap();
+    let server = lp.run_until_complete(tls_server(
+        |reader: StreamReader, writer: StreamWriter| async move {
+            writer.write(&[b'a'; 35])?; // one record
+            let _ = reader.read(-1).await?; // until the client's close
+            writer.close();
+            Ok(())
+        },
+    ));
+    let (server, port) = server.unwrap().unwrap();
+    for (pause, cpython) in cases {
+        let log = util::Log::default();
+        let l = log.clone();
+        let connect = lp
+            .create_connection(
+                move || TenByTen {
+                    log: l.clone(),
+                    buf: [0; 10],
+                    calls: 0,
+                    pause,
+                    transport: None,
+                },
+                "127.0.0.1",
+                port,
+            )
+            .ssl(Certs::get().client_config(&[]))
+            .server_hostname("localhost");
+        let (t, _) = tls_helpers::connected(&lp, connect);
+        util::run_until(&lp, 1000, || log.get().last().is_some_and(|s| s == "x4"));
+        assert_eq!(
+            log.get().join(" "),
+            cpython,
+            "pause in buffer_updated: {pause}"
+        );
+        t.close();
+        util::run_until(&lp, 1000, || t.get_protocol().is_none());
+    }
+    server.close();
+}

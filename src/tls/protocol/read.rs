@@ -27,7 +27,8 @@ impl TlsProtocol {
     }
 
     /// Decrypts and hands plaintext to the app until nothing is left, the app pauses, or the
-    /// state moves on.
+    /// state moves on; a buffered app's filled buffer ends the pass in WRAPPED (see
+    /// [`read_buffered`](Self::read_buffered)).
     pub(super) fn deliver_plaintext(&self) {
         loop {
             if !matches!(self.state.get(), SslState::Wrapped | SslState::Flushing)
@@ -71,8 +72,15 @@ impl TlsProtocol {
     }
 
     /// `_do_read__buffered`: straight into the app's buffer. `None`: deferred or failed.
+    ///
+    /// As in CPython, a pass fills the app's buffer once and calls buffer_updated once; when
+    /// it is filled, the next pass is queued (before buffer_updated runs, CPython's order)
+    /// and this one ends, so the loop's other callbacks run between two buffers (T16). Not
+    /// in FLUSHING: CPython's flush moves on to SHUTDOWN right after its one pass, dropping
+    /// what did not fit; ours hands the app all of it first.
     pub(super) fn read_buffered(&self) -> Option<ReadEnd> {
         let hint = self.engine.borrow().pending_ciphertext();
+        let one_pass = self.state.get() == SslState::Wrapped;
         let r = self.call_app("Fatal error on SSL protocol", |p| {
             let b = p.as_buffered().expect("checked buffered");
             let buf = b.get_buffer(hint);
@@ -80,12 +88,16 @@ impl TlsProtocol {
                 return Err(());
             }
             let (n, end) = self.engine.borrow_mut().read_into(buf);
+            if one_pass && matches!(end, ReadEnd::Full) {
+                self.defer_step();
+            }
             if n > 0 {
                 b.buffer_updated(n);
             }
             Ok(end)
         });
         match r {
+            AppCall::Done(Ok(ReadEnd::Full)) if one_pass => None, // the next pass is queued
             AppCall::Done(Ok(end)) => Some(end),
             AppCall::Done(Err(())) => {
                 // The protocol's bug, not the connection's: reported (T29, L51).

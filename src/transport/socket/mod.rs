@@ -57,7 +57,7 @@ mod sys;
 mod tests;
 mod write;
 
-pub(crate) use sendfile::{closed_during_sendfile, SendJob, SendfileError};
+pub(crate) use sendfile::{closed_during_sendfile, sendfile_in_progress, SendJob, SendfileError};
 pub(crate) use stream::Socket;
 
 /// The sending side (L73, L74):

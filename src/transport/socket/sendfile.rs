@@ -67,6 +67,12 @@ pub(crate) enum SendfileError {
     Failed(Error),
 }
 
+/// A second sendfile on a transport that runs one (native or block by block): refused, the
+/// first goes on.
+pub(crate) fn sendfile_in_progress() -> Error {
+    Error::invalid_state("sendfile is already in progress")
+}
+
 impl SocketTransport {
     /// Hands the sending side to a sendfile and pauses reading. Returns whether reading was
     /// on, for [`end_sendfile`](Self::end_sendfile).
@@ -81,7 +87,7 @@ impl SocketTransport {
         match self.write_side.get() {
             WriteSide::Open => {}
             WriteSide::Sendfile => {
-                return Err(Error::invalid_state("sendfile is in progress"));
+                return Err(sendfile_in_progress());
             }
             WriteSide::EofPending | WriteSide::ShutDown => {
                 return Err(Error::invalid_state(
