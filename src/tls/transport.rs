@@ -380,7 +380,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -428,7 +428,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config.clone())
     ///         .server_hostname("localhost")
@@ -471,7 +471,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -516,7 +516,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -555,7 +555,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -595,7 +595,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -634,7 +634,7 @@ impl Transport {
     ///     // sends close_notify
     ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(bye, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -692,7 +692,7 @@ impl Transport {
     ///         Ok::<_, asyncio::Error>(())
     ///     };
     ///     let server = asyncio::start_server(hello, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let mut resumed = Vec::new();
     ///     for _ in 0..2 {
     ///         let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
@@ -764,7 +764,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
