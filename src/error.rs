@@ -656,7 +656,7 @@ impl SharedError {
 /// asyncio::run(async move {
 ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| {};
 ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     let r = asyncio::open_connection("127.0.0.1", port)
 ///         .ssl(trusts_nothing)
 ///         .server_hostname("localhost")
@@ -798,7 +798,7 @@ impl TlsError {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| {};
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let r = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost.")
@@ -844,7 +844,7 @@ impl TlsError {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| {};
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let r = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("example.com")
@@ -892,7 +892,7 @@ impl TlsError {
     ///     // After the handshake, abort: the TCP stream ends with no close_notify.
     ///     let rude = |_r: StreamReader, w: StreamWriter| async move { w.transport().abort() };
     ///     let server = asyncio::start_server(rude, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")

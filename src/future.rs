@@ -166,7 +166,7 @@ impl Drop for LeaveReport {
 /// #       w.wait_closed().await
 /// #   };
 /// #   let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-/// #   let port = server.sockets()[0].as_inet().unwrap().port();
+/// #   let port = server.sockets()[0].port().unwrap();
 ///     let lp = asyncio::get_running_loop()?;
 ///     let on_lost = lp.create_future();
 ///     let lost = on_lost.clone();

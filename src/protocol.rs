@@ -70,7 +70,7 @@ use crate::transport::Transport;
 /// asyncio::run(async {
 ///     let lp = asyncio::get_running_loop()?;
 ///     let server = lp.create_server(Echo::default, "127.0.0.1", 0).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
 ///     writer.write(b"echo?")?;
 ///     assert_eq!(reader.readexactly(5).await?, b"echo?");
@@ -100,7 +100,7 @@ pub trait Protocol {
     /// # asyncio::run(async {
     /// # let lp = asyncio::get_running_loop()?;
     /// let server = lp.create_server(Greeter::default, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// assert_eq!(reader.readline().await?, b"220 ready\r\n");
     /// # server.close();
@@ -179,7 +179,7 @@ pub trait Protocol {
     /// # asyncio::run(async {
     /// # let lp = asyncio::get_running_loop()?;
     /// # let server = lp.create_server(Count::default, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// writer.write(b"12345")?;
     /// writer.write_eof()?; // "that is all"; the client can still read

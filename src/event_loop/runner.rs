@@ -85,7 +85,7 @@ pub fn run<F: IntoFuture>(fut: F) -> Result<F::Output, Error> {
 /// ```
 /// let runner = asyncio::Runner::new();
 /// let server = runner.run(asyncio::start_server(|_r, _w| async {}, "127.0.0.1", 0))??;
-/// let port = server.sockets()[0].as_inet().unwrap().port();
+/// let port = server.sockets()[0].port().unwrap();
 /// // A second run on the same loop: the server is still serving.
 /// let (_reader, writer) = runner.run(asyncio::open_connection("127.0.0.1", port))??;
 /// writer.close();

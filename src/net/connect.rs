@@ -247,7 +247,7 @@ fn connect_unix(
 /// asyncio::run(async {
 ///     let lp = asyncio::get_running_loop()?;
 ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     let (transport, _protocol) = lp
 ///         .create_connection(Quiet::default, "localhost", port)
 ///         .family(asyncio::AddressFamily::Inet) // keywords are methods
@@ -258,7 +258,7 @@ fn connect_unix(
 ///     let ours = transport.sockname().unwrap().as_inet().unwrap();
 ///     assert_eq!(ours.ip(), std::net::Ipv4Addr::LOCALHOST);
 ///     assert_ne!(ours.port(), 0);
-///     assert_eq!(transport.peername().unwrap().as_inet().unwrap().port(), port);
+///     assert_eq!(transport.peername().unwrap().port().unwrap(), port);
 ///     transport.close();
 ///     server.close();
 ///     Ok::<_, asyncio::Error>(())
@@ -651,7 +651,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     ///         .happy_eyeballs_delay(Duration::from_millis(250))
     ///         .interleave(2) // two addresses of the first family, then one of the other, ...
     ///         .await?;
-    ///     assert_eq!(transport.peername().unwrap().as_inet().unwrap().port(), port);
+    ///     assert_eq!(transport.peername().unwrap().port().unwrap(), port);
     ///     transport.close();
     ///     Ok::<_, asyncio::Error>(())
     /// })??;
@@ -803,7 +803,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
     ///     let tls = asyncio::tls::server_config(&cert, &key)?;
     ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).ssl(tls).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///
     ///     let lp = asyncio::get_running_loop()?;
     ///     let (transport, _quiet) = lp
@@ -857,7 +857,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| async {};
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     // The certificate names `localhost`, not the address connected to.
     ///     let (transport, _protocol) = lp
     ///         .create_connection(Quiet::default, "127.0.0.1", port)
@@ -955,7 +955,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let noop = |_r: asyncio::StreamReader, _w: asyncio::StreamWriter| async {};
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (transport, _protocol) = lp
     ///         .create_connection(Quiet::default, "127.0.0.1", port)
     ///         .ssl(client_config)
@@ -1009,7 +1009,7 @@ impl<P: Protocol + 'static> CreateConnection<P> {
     /// asyncio::run(async move {
     ///     let rude = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.transport().abort();
     ///     let server = asyncio::start_server(rude, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let lp = asyncio::get_running_loop()?;
     ///     let lost = lp.create_future();
     ///     let ending = lost.clone();

@@ -101,12 +101,12 @@ impl Endpoint {
 ///         .create_datagram_endpoint(Quiet::default)
 ///         .local_addr("127.0.0.1", 0)
 ///         .await?;
-///     let port = server.sockname().and_then(|a| a.as_inet()).unwrap().port();
+///     let port = server.sockname().and_then(|a| a.port()).unwrap();
 ///     let (client, _) = lp
 ///         .create_datagram_endpoint(Quiet::default)
 ///         .remote_addr("127.0.0.1", port) // keywords are methods
 ///         .await?;
-///     assert_eq!(client.peername().and_then(|a| a.as_inet()).map(|a| a.port()), Some(port));
+///     assert_eq!(client.peername().and_then(|a| a.port()), Some(port));
 ///     client.close();
 ///     server.close();
 ///     Ok::<_, asyncio::Error>(())
@@ -240,7 +240,7 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     ///         .create_datagram_endpoint(Quiet::default)
     ///         .remote_addr("127.0.0.1", port)
     ///         .await?;
-    ///     assert_eq!(t.peername().unwrap().as_inet().unwrap().port(), port);
+    ///     assert_eq!(t.peername().unwrap().port().unwrap(), port);
     ///     t.sendto(b"to the one peer", None)?; // no address: the connected one
     ///     t.close();
     ///     Ok::<_, asyncio::Error>(())
@@ -408,10 +408,10 @@ impl<P: DatagramProtocol + 'static> CreateDatagramEndpoint<P> {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let bind = |port| lp.create_datagram_endpoint(|| Quiet).local_addr("127.0.0.1", port);
     ///     let (first, _) = bind(0).reuse_port(true).await?;
-    ///     let port = first.sockname().and_then(|a| a.as_inet()).unwrap().port();
+    ///     let port = first.sockname().and_then(|a| a.port()).unwrap();
     ///     // Both ask for SO_REUSEPORT: the second binds the same port.
     ///     let (second, _) = bind(port).reuse_port(true).await?;
-    ///     assert_eq!(second.sockname().and_then(|a| a.as_inet()).unwrap().port(), port);
+    ///     assert_eq!(second.sockname().and_then(|a| a.port()).unwrap(), port);
     ///     // Without it, the port is taken.
     ///     let taken = bind(port).await.err().unwrap();
     ///     assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);

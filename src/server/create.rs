@@ -167,7 +167,7 @@ impl LoopHandle {
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let server = lp.create_server(Hello::default, "127.0.0.1", 0).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     assert_eq!(reader.read(-1).await?, b"hello\n");
     ///     server.close();
@@ -364,7 +364,7 @@ impl CreateServer {
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0).backlog(16).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     // Kept by the kernel until accepted: up to 16 at a time.
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     writer.close();
@@ -391,7 +391,7 @@ impl CreateServer {
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let first = lp.create_server(Quiet::default, "127.0.0.1", 0).await?;
-    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     let port = first.sockets()[0].port().unwrap();
     ///     first.close();
     ///     first.wait_closed().await;
     ///     // The same port again, at once.
@@ -399,7 +399,7 @@ impl CreateServer {
     ///         .create_server(Quiet::default, "127.0.0.1", port)
     ///         .reuse_address(true)
     ///         .await?;
-    ///     assert_eq!(server.sockets()[0].as_inet().unwrap().port(), port);
+    ///     assert_eq!(server.sockets()[0].port().unwrap(), port);
     ///     server.close();
     ///     Ok::<_, asyncio::Error>(())
     /// })??;
@@ -424,12 +424,12 @@ impl CreateServer {
     /// asyncio::run(async {
     ///     let lp = asyncio::get_running_loop()?;
     ///     let first = lp.create_server(Quiet::default, "127.0.0.1", 0).reuse_port(true).await?;
-    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     let port = first.sockets()[0].port().unwrap();
     ///     let server = lp
     ///         .create_server(Quiet::default, "127.0.0.1", port)
     ///         .reuse_port(true)
     ///         .await?;
-    ///     assert_eq!(server.sockets()[0].as_inet().unwrap().port(), port);
+    ///     assert_eq!(server.sockets()[0].port().unwrap(), port);
     ///     first.close();
     ///     server.close();
     ///     Ok::<_, asyncio::Error>(())
@@ -511,7 +511,7 @@ impl CreateServer {
     ///         .create_server(Quiet::default, "127.0.0.1", 0)
     ///         .start_serving(false)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let refused = asyncio::open_connection("127.0.0.1", port).await;
     ///     assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
     ///     server.start_serving().await?;
@@ -672,7 +672,7 @@ impl CreateServer {
     ///         .create_server(Who::default, "127.0.0.1", 0)
     ///         .proxy_protocol(ProxyProtocol::Required)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     writer.write(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n")?;
     ///     assert_eq!(reader.read(-1).await?, b"192.0.2.1:56324");
@@ -715,7 +715,7 @@ impl CreateServer {
     ///         .proxy_protocol(ProxyProtocol::Required)
     ///         .proxy_protocol_timeout(Duration::from_millis(50))
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     writer.write(b"PROXY TCP4 192.0.2.1")?; // and no more
     ///     let end = asyncio::timeout(Duration::from_secs(5), reader.read(-1)).await?;
@@ -986,7 +986,7 @@ impl CreateServer {
     ///         .ssl_shutdown_timeout(Duration::from_secs(5))
     ///         .ssl_require_close_notify(true)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(asyncio::tls::client_config_with_roots(&cert)?)
@@ -1036,7 +1036,7 @@ impl CreateServer {
     ///         .ssl(server_config)
     ///         .ssl_handshake_timeout(Duration::from_millis(50))
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     // A plain client that never starts the handshake is disconnected.
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     let end = reader.read(-1).await; // EOF, or a reset: no byte either way
@@ -1091,7 +1091,7 @@ impl CreateServer {
     ///         .ssl(server_config)
     ///         .ssl_shutdown_timeout(Duration::from_secs(5))
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -1148,7 +1148,7 @@ impl CreateServer {
     ///         .ssl(server_config)
     ///         .ssl_require_close_notify(true) // else a clean EOF: `None`
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -1220,7 +1220,7 @@ impl IntoFuture for CreateServer {
 ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
 ///     // Serve on a socket bound elsewhere (e.g. inherited); From gives the ListenSocket.
 ///     let server = asyncio::start_server(noop, "", 0).sock(listener).await?;
-///     assert_eq!(server.sockets()[0].as_inet().unwrap().port(), port);
+///     assert_eq!(server.sockets()[0].port().unwrap(), port);
 ///     server.close();
 ///     Ok::<_, asyncio::Error>(())
 /// })??;

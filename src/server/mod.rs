@@ -202,7 +202,7 @@ impl ServerInner {
 /// #       w.wait_closed().await
 /// #   };
 ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     assert!(server.is_serving());
 ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
 ///     writer.write(b"hi")?;
@@ -339,7 +339,7 @@ impl Server {
     ///         Ok::<_, asyncio::Error>(())
     ///     };
     ///     let server = asyncio::start_server(hold, "127.0.0.1", 0).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     assert_eq!(server.connection_count(), 0);
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     reader.readexactly(1).await?; // the server side is surely accepted by now
@@ -456,7 +456,7 @@ impl Server {
     /// #       w.wait_closed().await
     /// #   };
     ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// #   asyncio::yield_now().await;
     ///     server.close();
@@ -606,7 +606,7 @@ impl Server {
     /// #       w.wait_closed().await
     /// #   };
     ///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     // `async with server:` — closed and waited for when the body ends
     ///     let echoed = server
     ///         .scope(|_server| async move {

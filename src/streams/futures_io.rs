@@ -591,7 +591,7 @@ async_write_for!(
     ///         0,
     ///     )
     ///     .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (mut reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     writer.write_all(b"ping").await?;
     ///     AsyncWriteExt::close(&mut writer).await?; // write_eof: the server reads EOF

@@ -35,7 +35,7 @@
 //!
 //! asyncio::run(async {
 //!     let server = asyncio::start_server(shout, "127.0.0.1", 0).await?;
-//!     let port = server.sockets()[0].as_inet().unwrap().port();
+//!     let port = server.sockets()[0].port().unwrap();
 //!     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
 //!     writer.write(b"hello\nworld\n")?;
 //!     writer.write_eof()?;

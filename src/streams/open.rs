@@ -144,7 +144,7 @@ pub struct OpenConnection {
 ///         0,
 ///     )
 ///     .await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
 ///     writer.write(b"ping\n")?;
 ///     assert_eq!(reader.readline().await?, b"ping\n");
@@ -377,7 +377,7 @@ impl OpenConnection {
     ///         .happy_eyeballs_delay(Duration::from_millis(250))
     ///         .interleave(1)
     ///         .await?;
-    ///     assert_eq!(writer.peername().unwrap().as_inet().unwrap().port(), port);
+    ///     assert_eq!(writer.peername().unwrap().port().unwrap(), port);
     ///     writer.close();
     ///     Ok::<_, asyncio::Error>(())
     /// })??;
@@ -439,7 +439,7 @@ impl OpenConnection {
     ///     let tls = asyncio::tls::server_config(&cert, &key)?;
     ///     let hello = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
     ///     let server = asyncio::start_server(hello, "127.0.0.1", 0).ssl(tls).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///
     ///     // No system authority issued it: refused, with a text that says what to do.
     ///     let refused = asyncio::open_connection("127.0.0.1", port)
@@ -500,7 +500,7 @@ impl OpenConnection {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     // The certificate names `localhost`, not the address connected to.
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config.clone())
@@ -581,7 +581,7 @@ impl OpenConnection {
     /// asyncio::run(async move {
     ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
     ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -623,7 +623,7 @@ impl OpenConnection {
     ///     // After the handshake, abort: the TCP stream ends without close_notify.
     ///     let rude = |_r: StreamReader, w: StreamWriter| async move { w.transport().abort() };
     ///     let server = asyncio::start_server(rude, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let connect = |strict: bool| {
     ///         asyncio::open_connection("127.0.0.1", port)
     ///             .ssl(client_config.clone())
@@ -986,7 +986,7 @@ pub struct StartServer {
 ///         writer.wait_closed().await
 ///     };
 ///     let server = asyncio::start_server(upper, "127.0.0.1", 0).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///
 ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
 ///     writer.write(b"shout\n")?;
@@ -1064,7 +1064,7 @@ impl StartServer {
     ///         writer.wait_closed().await
     ///     };
     ///     let server = asyncio::start_server(say_limit, "127.0.0.1", 0).limit(1024).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     assert_eq!(reader.read(-1).await?, b"1024");
     ///     // A limit of 0 is refused before anything is bound.
@@ -1137,7 +1137,7 @@ impl StartServer {
     /// asyncio::run(async {
     ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
     ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).backlog(16).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     assert_eq!(reader.readexactly(2).await?, b"hi");
     ///     writer.close();
@@ -1159,7 +1159,7 @@ impl StartServer {
     /// asyncio::run(async {
     ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let first = asyncio::start_server(bye, "127.0.0.1", 0).reuse_address(true).await?;
-    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     let port = first.sockets()[0].port().unwrap();
     ///     // A connection the server closes first: its end lingers in TIME_WAIT.
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     assert_eq!(reader.read(-1).await?, b"");
@@ -1168,7 +1168,7 @@ impl StartServer {
     ///     first.wait_closed().await;
     ///     // The same port again, at once.
     ///     let again = asyncio::start_server(bye, "127.0.0.1", port).reuse_address(true).await?;
-    ///     assert_eq!(again.sockets()[0].as_inet().unwrap().port(), port);
+    ///     assert_eq!(again.sockets()[0].port().unwrap(), port);
     ///     again.close();
     ///     Ok::<_, asyncio::Error>(())
     /// })??;
@@ -1187,10 +1187,10 @@ impl StartServer {
     /// asyncio::run(async {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let first = asyncio::start_server(noop, "127.0.0.1", 0).reuse_port(true).await?;
-    ///     let port = first.sockets()[0].as_inet().unwrap().port();
+    ///     let port = first.sockets()[0].port().unwrap();
     ///     // Both ask for SO_REUSEPORT: the second listens on the same port.
     ///     let second = asyncio::start_server(noop, "127.0.0.1", port).reuse_port(true).await?;
-    ///     assert_eq!(second.sockets()[0].as_inet().unwrap().port(), port);
+    ///     assert_eq!(second.sockets()[0].port().unwrap(), port);
     ///     // Without it, the port is taken.
     ///     let Err(taken) = asyncio::start_server(noop, "127.0.0.1", port).await else {
     ///         panic!("bound a port in use");
@@ -1216,7 +1216,7 @@ impl StartServer {
     /// asyncio::run(async {
     ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
     ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).keep_alive(true).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     assert_eq!(reader.readexactly(2).await?, b"hi");
     ///     writer.close();
@@ -1240,7 +1240,7 @@ impl StartServer {
     ///     // Out of descriptors, the server would close the spare, accept a waiting client
     ///     // and close it at once (no hanging in the backlog), then reopen the spare.
     ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).reserve_fd(true).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     assert_eq!(reader.readexactly(2).await?, b"hi"); // served as usual until then
     ///     writer.close();
@@ -1262,7 +1262,7 @@ impl StartServer {
     ///     let hi = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.write(b"hi");
     ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).start_serving(false).await?;
     ///     assert!(!server.is_serving()); // bound, its address known, not accepting yet
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     server.start_serving().await?;
     ///     assert!(server.is_serving());
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
@@ -1342,7 +1342,7 @@ impl StartServer {
     ///     let server = asyncio::start_server(who, "127.0.0.1", 0)
     ///         .proxy_protocol(ProxyProtocol::Optional)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     writer.write(b"PROXY TCP6 2001:db8::1 2001:db8::2 40000 443\r\n")?;
     ///     assert_eq!(reader.read(-1).await?, b"[2001:db8::1]:40000");
@@ -1370,7 +1370,7 @@ impl StartServer {
     ///         .proxy_protocol(ProxyProtocol::Required)
     ///         .proxy_protocol_timeout(Duration::from_millis(50))
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     // No header within 50 ms: closed, and the callback never ran.
     ///     assert_eq!(reader.read(-1).await?, b"");
@@ -1448,7 +1448,7 @@ impl StartServer {
     ///         .ssl_shutdown_timeout(Duration::from_secs(5))
     ///         .ssl_require_close_notify(true)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(asyncio::tls::client_config_with_roots(&cert)?)
@@ -1488,7 +1488,7 @@ impl StartServer {
     ///         .ssl(tls)
     ///         .ssl_handshake_timeout(Duration::from_millis(50))
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     // A plain client that never starts the handshake.
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     let end = reader.read(-1).await; // EOF, or a reset: no byte either way
@@ -1530,7 +1530,7 @@ impl StartServer {
     ///         .ssl(server_config)
     ///         .ssl_shutdown_timeout(Duration::from_secs(5))
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -1585,7 +1585,7 @@ impl StartServer {
     ///         .ssl(server_config)
     ///         .ssl_require_close_notify(true)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")

@@ -90,7 +90,7 @@ impl StreamWriter {
     ///         0,
     ///     )
     ///     .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     let sent = writer.sendfile(&file, 0, None).await?; // the kernel copies it
     ///     writer.write_eof()?;

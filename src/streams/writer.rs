@@ -744,11 +744,11 @@ impl StreamWriter {
     /// #     w.wait_closed().await
     /// # };
     /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// match writer.get_extra_info("peername") {
     ///     Some(asyncio::ExtraInfo::Address(addr)) => {
-    ///         assert_eq!(addr.as_inet().unwrap().port(), port)
+    ///         assert_eq!(addr.port().unwrap(), port)
     ///     }
     ///     other => panic!("{other:?}"),
     /// }
@@ -776,7 +776,7 @@ impl StreamWriter {
     /// #     w.wait_closed().await
     /// # };
     /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// let peer = writer.peername().and_then(|a| a.as_inet()).unwrap();
     /// assert_eq!(peer.to_string(), format!("127.0.0.1:{port}"));
@@ -802,7 +802,7 @@ impl StreamWriter {
     /// #     w.wait_closed().await
     /// # };
     /// # let server = asyncio::start_server(echo, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (_reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// let local = writer.sockname().and_then(|a| a.as_inet()).unwrap();
     /// assert!(local.ip().is_loopback() && local.port() != port);
@@ -834,7 +834,7 @@ impl StreamWriter {
     ///     let server = asyncio::start_server(cb, "127.0.0.1", 0)
     ///         .proxy_protocol(ProxyProtocol::Required)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     writer.write(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n")?;
     ///     assert_eq!(reader.read(-1).await?, b"V1");
@@ -874,7 +874,7 @@ impl StreamWriter {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -946,7 +946,7 @@ impl StreamWriter {
     ///         }
     ///     };
     ///     let server = asyncio::start_server(starttls, "127.0.0.1", 0).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///
     ///     let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     assert_eq!(reader.readline().await?, b"ready\n");
@@ -1142,7 +1142,7 @@ impl ClosedWait<'_> {
 ///         }
 ///     };
 ///     let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
 ///     let pending: asyncio::streams::StreamStartTls<'_> = writer
 ///         .start_tls(client_config)
@@ -1198,7 +1198,7 @@ impl StreamStartTls<'_> {
     /// #     }
     /// # };
     /// # let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// let refused = writer.start_tls(client_config).server_hostname("example.com").await;
     /// let Err(asyncio::Error::Tls(e)) = refused else { panic!("the name must not match") };
@@ -1245,7 +1245,7 @@ impl StreamStartTls<'_> {
     /// #     Ok::<_, asyncio::Error>(())
     /// # };
     /// # let server = asyncio::start_server(silent, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// let result = writer
     ///     .start_tls(client_config)
@@ -1298,7 +1298,7 @@ impl StreamStartTls<'_> {
     /// #     }
     /// # };
     /// # let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (_reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// writer
     ///     .start_tls(client_config)
@@ -1350,7 +1350,7 @@ impl StreamStartTls<'_> {
     /// #     }
     /// # };
     /// # let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// let (reader, mut writer) = asyncio::open_connection("127.0.0.1", port).await?;
     /// writer
     ///     .start_tls(client_config)

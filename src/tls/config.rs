@@ -325,7 +325,7 @@ fn is_encrypted_key(path: &Path) -> bool {
 ///     let server_config = asyncio::tls::server_config(dir.join("cert.pem"), dir.join("key.pem"))?;
 ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
 ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
 ///         .ssl(client)
 ///         .server_hostname("localhost")

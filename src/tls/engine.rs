@@ -487,7 +487,7 @@ fn tls_error(e: rustls::Error) -> Error {
 /// asyncio::run(async move {
 ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
 ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
 ///         .ssl(client_config)
 ///         .server_hostname("localhost")
@@ -550,7 +550,7 @@ impl TlsInfo {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -598,7 +598,7 @@ impl TlsInfo {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -644,7 +644,7 @@ impl TlsInfo {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -683,7 +683,7 @@ impl TlsInfo {
     ///
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_tls).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_tls)
     ///         .server_hostname("localhost")
@@ -732,7 +732,7 @@ impl TlsInfo {
     ///         Ok::<_, asyncio::Error>(())
     ///     };
     ///     let server = asyncio::start_server(greet, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -772,7 +772,7 @@ impl TlsInfo {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -818,7 +818,7 @@ impl TlsInfo {
     ///         Ok::<_, asyncio::Error>(())
     ///     };
     ///     let server = asyncio::start_server(hi, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let mut reused = Vec::new();
     ///     for _ in 0..2 {
     ///         let (reader, writer) = asyncio::open_connection("127.0.0.1", port)

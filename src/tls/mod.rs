@@ -74,7 +74,7 @@
 //!     let server = asyncio::start_server(echo_line, "127.0.0.1", 0)
 //!         .ssl(server_config)
 //!         .await?;
-//!     let port = server.sockets()[0].as_inet().unwrap().port();
+//!     let port = server.sockets()[0].port().unwrap();
 //!     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
 //!         .ssl(client_config)
 //!         .server_hostname("localhost")
@@ -435,7 +435,7 @@ impl ServerOptions {
 ///         }
 ///     };
 ///     let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
-///     let port = server.sockets()[0].as_inet().unwrap().port();
+///     let port = server.sockets()[0].port().unwrap();
 ///
 ///     let lp = asyncio::get_running_loop()?;
 ///     let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
@@ -525,7 +525,7 @@ impl LoopHandle {
     /// #       }
     /// #   };
     /// #   let server = asyncio::start_server(up, "127.0.0.1", 0).await?;
-    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    /// #   let port = server.sockets()[0].port().unwrap();
     ///     // A plain connection to a server that expects TLS to start at once:
     ///     let lp = asyncio::get_running_loop()?;
     ///     let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
@@ -595,7 +595,7 @@ impl StartTls {
     /// #       }
     /// #   };
     /// #   let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
-    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    /// #   let port = server.sockets()[0].port().unwrap();
     /// #   let lp = asyncio::get_running_loop()?;
     /// let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
     /// let result = lp
@@ -647,7 +647,7 @@ impl StartTls {
     /// #     Ok::<_, asyncio::Error>(())
     /// # };
     /// # let server = asyncio::start_server(silent, "127.0.0.1", 0).await?;
-    /// # let port = server.sockets()[0].as_inet().unwrap().port();
+    /// # let port = server.sockets()[0].port().unwrap();
     /// # let lp = asyncio::get_running_loop()?;
     /// let (plain, protocol) = lp.create_connection(Quiet::default, "127.0.0.1", port).await?;
     /// let result = lp
@@ -705,7 +705,7 @@ impl StartTls {
     /// #       }
     /// #   };
     /// #   let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
-    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    /// #   let port = server.sockets()[0].port().unwrap();
     /// #   let lp = asyncio::get_running_loop()?;
     /// let (plain, watch) = lp.create_connection(Watch::default, "127.0.0.1", port).await?;
     /// let tls = lp
@@ -769,7 +769,7 @@ impl StartTls {
     /// #       }
     /// #   };
     /// #   let server = asyncio::start_server(upgrade, "127.0.0.1", 0).await?;
-    /// #   let port = server.sockets()[0].as_inet().unwrap().port();
+    /// #   let port = server.sockets()[0].port().unwrap();
     /// #   let lp = asyncio::get_running_loop()?;
     /// let (plain, watch) = lp.create_connection(Watch::default, "127.0.0.1", port).await?;
     /// let tls = lp

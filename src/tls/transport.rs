@@ -381,7 +381,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -429,7 +429,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config.clone())
     ///         .server_hostname("localhost")
@@ -472,7 +472,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -517,7 +517,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -556,7 +556,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -596,7 +596,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -635,7 +635,7 @@ impl Transport {
     ///     // sends close_notify
     ///     let bye = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(bye, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")
@@ -693,7 +693,7 @@ impl Transport {
     ///         Ok::<_, asyncio::Error>(())
     ///     };
     ///     let server = asyncio::start_server(hello, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let mut resumed = Vec::new();
     ///     for _ in 0..2 {
     ///         let (reader, writer) = asyncio::open_connection("127.0.0.1", port)
@@ -765,7 +765,7 @@ impl Transport {
     /// asyncio::run(async move {
     ///     let noop = |_r: asyncio::StreamReader, w: asyncio::StreamWriter| w.close();
     ///     let server = asyncio::start_server(noop, "127.0.0.1", 0).ssl(server_config).await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (_reader, writer) = asyncio::open_connection("127.0.0.1", port)
     ///         .ssl(client_config)
     ///         .server_hostname("localhost")

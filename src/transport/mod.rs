@@ -1205,7 +1205,7 @@ impl Transport {
     ///         .create_server(Check::default, "127.0.0.1", 0)
     ///         .proxy_protocol(ProxyProtocol::Required)
     ///         .await?;
-    ///     let port = server.sockets()[0].as_inet().unwrap().port();
+    ///     let port = server.sockets()[0].port().unwrap();
     ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
     ///     writer.write(b"PROXY UNKNOWN\r\n")?;
     ///     assert_eq!(reader.read(-1).await?, b"-");

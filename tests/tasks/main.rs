@@ -28,6 +28,7 @@ mod awaiting;
 mod base_task_tests;
 mod cancellation;
 mod introspection;
+mod result;
 mod runner;
 
 /// What each [`Cleanup`] saw as it was dropped: the current task's name, and whether

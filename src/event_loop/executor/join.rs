@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::task::{drop_caught, report_unobserved, Outcome, TaskRc};
-use crate::error::Cancelled;
+use crate::error::{Cancelled, Error};
 use crate::event_loop::exception::{panic_error, PanicError};
 use crate::event_loop::LoopHandle;
 
@@ -138,6 +138,52 @@ impl<T: 'static> Task<T> {
     /// ```
     pub fn is_cancelled(&self) -> bool {
         self.cell.header.is_cancelled()
+    }
+
+    /// Takes the outcome of a task that has ended, without awaiting it (Python's
+    /// `Task.result()`): for code outside the loop, after `run_until_complete` or in a callback
+    /// once [`is_done`](Self::is_done) says so.
+    ///
+    /// The output is handed out once, as by an await: the first `result()` or await takes the
+    /// value or the panic; after that, `result()` gives `InvalidState` and an await
+    /// `Err(Cancelled)`. A failure taken here counts as seen: dropping the handle reports
+    /// nothing (L35). A cancellation is not taken: every call gives `Error::Cancelled`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] (`Result is not ready.`) while the task runs, and
+    /// (`result already taken`) once the output was taken; [`Error::Cancelled`] if the task
+    /// ended cancelled (both L26); [`Error::Panic`] if it panicked (where Python's `result()`
+    /// raises the task's exception).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = asyncio::EventLoop::new()?;
+    /// let mut task = lp.spawn(async { 6 * 7 })?;
+    /// let early = task.result().unwrap_err(); // spawned, not yet run
+    /// assert_eq!(early.to_string(), "Result is not ready.");
+    /// lp.run_until_complete(asyncio::yield_now())?; // one turn: the task runs and ends
+    /// assert_eq!(task.result()?, 42); // no await needed once it is done
+    /// assert!(matches!(task.result(), Err(asyncio::Error::InvalidState(_)))); // taken
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    // Checklist: L26, L43.
+    pub fn result(&mut self) -> Result<T, Error> {
+        let header = &self.cell.header;
+        if !header.is_done() {
+            return Err(Error::invalid_state("Result is not ready."));
+        }
+        if header.is_cancelled() {
+            return Err(Error::Cancelled); // left in place, for every call and await
+        }
+        let outcome = self.cell.join.borrow_mut().outcome.take();
+        self.awaited = false;
+        match outcome {
+            Some(Outcome::Value(v)) => Ok(v),
+            Some(Outcome::Panicked(p)) => Err(Error::Panic(self.panic_of(p))),
+            Some(Outcome::Cancelled) => Err(Error::Cancelled), // not with a `Done` task
+            None => Err(Error::invalid_state("result already taken")),
+        }
     }
 
     /// The task's name (Python's `Task.get_name()`): `Task-<n>` unless
@@ -417,16 +463,14 @@ impl<T: 'static> Task<T> {
         self.poll_outcome(cx).map(|outcome| match outcome {
             Outcome::Value(v) => Ok(Ok(v)),
             Outcome::Cancelled => Ok(Err(Cancelled)),
-            Outcome::Panicked(p) => {
-                let lp = self
-                    .cell
-                    .header
-                    .lp
-                    .upgrade()
-                    .map(|inner| LoopHandle { inner });
-                Err(panic_error(lp.as_ref(), p))
-            }
+            Outcome::Panicked(p) => Err(self.panic_of(p)),
         })
+    }
+
+    /// A panic payload of the task as the error it is handed out as, the payload dropped.
+    fn panic_of(&self, payload: Box<dyn std::any::Any + Send>) -> PanicError {
+        let lp = self.cell.header.lp.upgrade();
+        panic_error(lp.map(|inner| LoopHandle { inner }).as_ref(), payload)
     }
 }
 

@@ -119,7 +119,7 @@ fn with_worker_server<R>(f: impl FnOnce(&Server) -> R) -> Option<R> {
 ///     w.wait_closed().await
 /// };
 /// let group = asyncio::serve_on_threads(2, move || echo, "127.0.0.1", 0).start()?;
-/// let port = group.sockets()[0].as_inet().unwrap().port();
+/// let port = group.sockets()[0].port().unwrap();
 ///
 /// asyncio::run(async move {
 ///     let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;

@@ -329,7 +329,7 @@ impl IoHandler for DatagramSocketTransport {
 ///         .create_datagram_endpoint(Quiet::default)
 ///         .local_addr("127.0.0.1", 0)
 ///         .await?;
-///     let port = transport.sockname().and_then(|a| a.as_inet()).unwrap().port();
+///     let port = transport.sockname().and_then(|a| a.port()).unwrap();
 ///     assert_ne!(port, 0);
 ///     transport.close();
 ///     assert!(transport.is_closing());

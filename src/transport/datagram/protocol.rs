@@ -55,7 +55,7 @@ use crate::transport::Address;
 ///         .create_datagram_endpoint(Echo::default)
 ///         .local_addr("127.0.0.1", 0)
 ///         .await?;
-///     let port = server.sockname().and_then(|a| a.as_inet()).unwrap().port();
+///     let port = server.sockname().and_then(|a| a.port()).unwrap();
 ///     let client = std::net::UdpSocket::bind("127.0.0.1:0")?;
 ///     client.send_to(b"ping", ("127.0.0.1", port))?;
 ///     let mut buf = [0; 16];
