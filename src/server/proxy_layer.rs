@@ -482,6 +482,10 @@ impl ProxyLayer {
         match self.next.lost(exc) {
             Ok(Called::Panicked(payload)) => {
                 report_protocol_callback(&self.lp, self.next.name(), call, &*payload);
+                // Dropped with a panic of that drop reported to this loop, as the socket
+                // transport's `lost_at_close` does: at the loop's close no loop runs to be
+                // found, and a plain drop's report went to the default handler.
+                payload.let_go(&self.lp);
             }
             Ok(_) => {}
             Err(exc) => {

@@ -1001,8 +1001,10 @@ impl Transport {
     /// ```
     ///
     /// The marks say when the protocol hears, not how much a write may buffer: `write` never
-    /// refuses bytes, so the write that crosses `high` is buffered whole before
-    /// [`pause_writing`](crate::Protocol::pause_writing) comes (as in CPython):
+    /// refuses bytes, so the write that crosses `high` is taken whole (what the kernel does
+    /// not take at once is buffered, however far past `high`), and only then does
+    /// [`pause_writing`](crate::Protocol::pause_writing) come, within that `write` (as in
+    /// CPython):
     ///
     /// ```
     /// #[derive(Default)]

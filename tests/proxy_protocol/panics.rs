@@ -229,3 +229,70 @@ fn l55_a_panicking_connection_lost_delivered_late_is_reported_as_the_socket_tran
         server.close();
     }
 }
+
+/// L16 behind the header: the loop closes under a connection the layer still relays (reading
+/// paused, bytes held), and the protocol's `connection_lost` panics with a payload whose own
+/// drop panics. Both go to the loop's exception handler, as without PROXY (the socket
+/// transport's `lost_at_close`): the failed callback, then the payload's drop. The layer
+/// dropped that payload plainly, so its report looked for a running loop, found none (the
+/// loop is closing) and went to the default handler: the loop's own never saw it.
+// Checklist: L16, L18, L55.
+#[test]
+fn l16_loop_close_behind_the_header_reports_a_lost_payload_drop_to_the_loops_handler() {
+    use asyncio::{Protocol, Transport};
+    use std::io::Write;
+    /// Its drop panics; it is the payload `connection_lost` panics with.
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("drop fails");
+        }
+    }
+    type Made = Rc<RefCell<Option<Transport>>>;
+    struct P(Made);
+    impl Protocol for P {
+        fn connection_made(&mut self, t: Transport) {
+            t.pause_reading(); // bytes held: the layer stays in the path (no swap)
+            *self.0.borrow_mut() = Some(t);
+        }
+        fn connection_lost(&mut self, _: Option<std::io::Error>) {
+            std::panic::panic_any(PanicsOnDrop);
+        }
+    }
+    let off = (ProxyProtocol::Off, &b""[..]);
+    for (mode, header) in [off, (ProxyProtocol::Required, b"PROXY UNKNOWN\r\n")] {
+        let (lp, reports) = loop_recording_reports();
+        let made: Made = Default::default();
+        let m = made.clone();
+        let server = lp
+            .run_until_complete(
+                lp.create_server(move || P(m.clone()), "127.0.0.1", 0)
+                    .proxy_protocol(mode),
+            )
+            .unwrap()
+            .unwrap();
+        let mut client =
+            std::net::TcpStream::connect(("127.0.0.1", util::port_of(&server))).unwrap();
+        client.write_all(&[header, b"hello"].concat()).unwrap();
+        util::run_until(&lp, 200, || made.borrow().is_some());
+        let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+        assert!(
+            matches!(closed, Ok(Ok(()))),
+            "{mode:?}: {:?}",
+            reports.borrow()
+        );
+        let lost = format!(
+            "Exception in callback {}::connection_lost(Some(..))",
+            std::any::type_name::<P>()
+        );
+        let reports = reports.borrow();
+        assert_eq!(reports.len(), 2, "{mode:?}: {reports:?}");
+        assert!(reports[0].starts_with(&lost), "{mode:?}: {reports:?}");
+        assert!(
+            reports[1].starts_with("Exception in callback drop of a panic payload "),
+            "{mode:?}: {reports:?}"
+        );
+        drop(made.borrow_mut().take());
+        drop(server);
+    }
+}

@@ -246,7 +246,7 @@ impl<T: 'static> TaskCell<T> {
                     None if !cancelled => self.complete(Outcome::Value(v)),
                     end => {
                         self.complete(cancelled_unless_panicked(end));
-                        drop_output(&self.header, v);
+                        drop_unclaimed(&self.header, "a task's output", v);
                     }
                 }
                 true
@@ -255,7 +255,7 @@ impl<T: 'static> TaskCell<T> {
                 // The future may panic again while dropping; that second panic is contained,
                 // and so is its payload's drop.
                 if let Some(again) = drop_caught(Some(fut)) {
-                    drop_payload(&self.header, again);
+                    drop_unclaimed(&self.header, "a panic payload", again);
                 }
                 self.complete(Outcome::Panicked(payload));
                 true
@@ -304,7 +304,7 @@ impl<T: 'static> TaskCell<T> {
             // Nobody awaits (an awaited handle being dropped cancels at once and leaves its
             // waker here): dropped, not woken, caught. Another executor's waker runs that
             // executor's code as it drops; it was dropped with the cell, uncaught.
-            Some(Err(w)) => drop_waker(&self.header, w),
+            Some(Err(w)) => drop_unclaimed(&self.header, "a waker", w),
             None => {}
         }
         // Nobody will take the outcome: reported if it is a failure, and dropped by the loop,
@@ -403,30 +403,14 @@ pub(crate) fn drop_caught<F: ?Sized>(fut: Option<Pin<Box<F>>>) -> Option<Box<dyn
     catch_unwind(AssertUnwindSafe(move || drop(fut))).err()
 }
 
-/// Drops a panic payload nobody will take, a panic of its `Drop` caught and reported.
+/// Drops something of the task's that nobody will take (`what`: a panic payload, a waker
+/// nobody will wake, an output its task ended without), a panic of its `Drop` (user code,
+/// or another executor's) caught and reported to the task's loop.
 #[cold]
 #[inline(never)]
-fn drop_payload(header: &Header, payload: Box<dyn Any + Send>) {
+fn drop_unclaimed<V>(header: &Header, what: &'static str, value: V) {
     let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
-    drop_contained(lp.as_ref(), "a panic payload", payload);
-}
-
-/// Drops a waker nobody will wake, a panic of its `Drop` (another executor's) caught and
-/// reported.
-#[cold]
-#[inline(never)]
-fn drop_waker(header: &Header, waker: Waker) {
-    let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
-    drop_contained(lp.as_ref(), "a waker", waker);
-}
-
-/// Drops an output its task ended without (cancelled or panicked after returning it), a
-/// panic of its `Drop` caught and reported.
-#[cold]
-#[inline(never)]
-fn drop_output<T>(header: &Header, output: T) {
-    let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
-    drop_contained(lp.as_ref(), "a task's output", output);
+    drop_contained(lp.as_ref(), what, value);
 }
 
 /// The outcome of a cancelled task: cancelled, unless its cleanup panicked (as a Python task
