@@ -1023,3 +1023,48 @@ fn over_tls_a_fallback_sendfile_during_another_one_is_refused() {
     })
     .unwrap();
 }
+
+/// The future of a fallback sendfile, the writer it runs on and their loop, kept by a thread
+/// for its whole life (a loop embedded in a thread-local, as a host program may keep one).
+type KeptSendfile = (
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, Error>>>>,
+    Rc<StreamWriter>,
+    asyncio::EventLoop,
+);
+
+thread_local! {
+    static KEPT: RefCell<Option<KeptSendfile>> = const { RefCell::new(None) };
+}
+
+/// A fallback sendfile still running when its thread ends is dropped by the thread-locals'
+/// destructors, possibly after the list of running fallbacks is gone: its mark's drop must
+/// not touch that list then. It did (`LocalKey::with`), a panic in a thread-local's
+/// destructor, which aborts the process.
+#[test]
+fn a_fallback_sendfile_dropped_as_its_thread_ends_ends_quietly() {
+    let dir = util::temp_dir("sendfile");
+    let (file, _) = patterned_file(&dir, 1 << 20);
+    let ended = std::thread::spawn(move || {
+        // Registered first, so destroyed after what the sendfile registers later (glibc runs
+        // thread-local destructors in reverse order of registration).
+        KEPT.with(|_| ());
+        let lp = asyncio::EventLoop::new().unwrap();
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let writer = lp.run_until_complete(asyncio::open_write_pipe(ours));
+        let writer = Rc::new(writer.unwrap().unwrap());
+        let w = writer.clone();
+        let mut sending: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
+            Box::pin(async move { w.sendfile(&file, 0, None).await });
+        let pending = lp.run_until_complete(std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(sending.as_mut().poll(cx).is_pending())
+        }));
+        assert!(
+            pending.unwrap(),
+            "the fallback runs, its first block read on a thread"
+        );
+        KEPT.with(|k| *k.borrow_mut() = Some((sending, writer, lp)));
+        drop(theirs);
+    })
+    .join();
+    assert!(ended.is_ok(), "the thread ended without a panic");
+}

@@ -294,7 +294,10 @@ impl FallbackMark {
 
 impl Drop for FallbackMark {
     fn drop(&mut self) {
-        IN_FALLBACK.with(|m| {
+        // `try_with`: a sendfile kept in another thread-local (a loop embedded in one) may be
+        // dropped by the thread's end after the list is gone, with nothing left to unmark; a
+        // panic there would abort the process.
+        let _ = IN_FALLBACK.try_with(|m| {
             let mut m = m.borrow_mut();
             if let Some(i) = m.iter().position(|&k| k == self.0) {
                 m.swap_remove(i);
