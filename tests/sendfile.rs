@@ -968,8 +968,9 @@ fn s14_a_reader_paused_for_its_limit_stays_paused_after_a_native_sendfile() {
 /// a second sendfile meanwhile, native (`file` over TCP) or block by block (over TLS), is
 /// refused, and the first one's bytes reach the peer whole and alone. They used to run
 /// together, the peer getting the two files' bytes interleaved. CPython 3.11 refuses a
-/// second sendfile only during a native one (`_make_empty_waiter`: "Empty waiter is already
-/// set"), and runs two fallbacks at once; we refuse in either case.
+/// second sendfile only during a native one (a `KeyError` from `_sendfile_native`'s `del
+/// self._transports[fd]`, probed; its "Empty waiter is already set" is never reached), and
+/// runs two fallbacks at once; we refuse in either case.
 async fn a_second_sendfile_during_a_fallback_one_is_refused(
     (server, received, done, writer): (asyncio::Server, Received, Rc<Event>, StreamWriter),
     file: Rc<File>,

@@ -125,8 +125,9 @@ impl StreamWriter {
             return Err(Error::invalid_state("Transport is closing"));
         }
         if FallbackMark::is_set(self.transport()) {
-            // CPython refuses only a second sendfile during a native one (its transport's
-            // `_make_empty_waiter`); during a fallback it runs both, their blocks interleaved.
+            // CPython refuses only a second sendfile during a native one (a KeyError from
+            // `_sendfile_native`'s `del self._transports[fd]`, before its `_make_empty_waiter`
+            // is reached); during a fallback it runs both, their blocks interleaved.
             return Err(crate::transport::socket::sendfile_in_progress());
         }
         // Differs from CPython: its text-mode file and negative offset errors cannot happen (a
