@@ -968,8 +968,9 @@ fn s14_a_reader_paused_for_its_limit_stays_paused_after_a_native_sendfile() {
 /// a second sendfile meanwhile, native (`file` over TCP) or block by block (over TLS), is
 /// refused, and the first one's bytes reach the peer whole and alone. They used to run
 /// together, the peer getting the two files' bytes interleaved. CPython 3.11 refuses a
-/// second sendfile only during a native one (`_make_empty_waiter`: "Empty waiter is already
-/// set"), and runs two fallbacks at once; we refuse in either case.
+/// second sendfile only during a native one (a `KeyError` from `_sendfile_native`'s `del
+/// self._transports[fd]`, probed; its "Empty waiter is already set" is never reached), and
+/// runs two fallbacks at once; we refuse in either case.
 async fn a_second_sendfile_during_a_fallback_one_is_refused(
     (server, received, done, writer): (asyncio::Server, Received, Rc<Event>, StreamWriter),
     file: Rc<File>,
@@ -1022,4 +1023,49 @@ fn over_tls_a_fallback_sendfile_during_another_one_is_refused() {
         a_second_sendfile_during_a_fallback_one_is_refused(tls_to_collector().await?, file).await
     })
     .unwrap();
+}
+
+/// The future of a fallback sendfile, the writer it runs on and their loop, kept by a thread
+/// for its whole life (a loop embedded in a thread-local, as a host program may keep one).
+type KeptSendfile = (
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, Error>>>>,
+    Rc<StreamWriter>,
+    asyncio::EventLoop,
+);
+
+thread_local! {
+    static KEPT: RefCell<Option<KeptSendfile>> = const { RefCell::new(None) };
+}
+
+/// A fallback sendfile still running when its thread ends is dropped by the thread-locals'
+/// destructors, possibly after the list of running fallbacks is gone: its mark's drop must
+/// not touch that list then. It did (`LocalKey::with`), a panic in a thread-local's
+/// destructor, which aborts the process.
+#[test]
+fn a_fallback_sendfile_dropped_as_its_thread_ends_ends_quietly() {
+    let dir = util::temp_dir("sendfile");
+    let (file, _) = patterned_file(&dir, 1 << 20);
+    let ended = std::thread::spawn(move || {
+        // Registered first, so destroyed after what the sendfile registers later (glibc runs
+        // thread-local destructors in reverse order of registration).
+        KEPT.with(|_| ());
+        let lp = asyncio::EventLoop::new().unwrap();
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let writer = lp.run_until_complete(asyncio::open_write_pipe(ours));
+        let writer = Rc::new(writer.unwrap().unwrap());
+        let w = writer.clone();
+        let mut sending: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
+            Box::pin(async move { w.sendfile(&file, 0, None).await });
+        let pending = lp.run_until_complete(std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(sending.as_mut().poll(cx).is_pending())
+        }));
+        assert!(
+            pending.unwrap(),
+            "the fallback runs, its first block read on a thread"
+        );
+        KEPT.with(|k| *k.borrow_mut() = Some((sending, writer, lp)));
+        drop(theirs);
+    })
+    .join();
+    assert!(ended.is_ok(), "the thread ended without a panic");
 }

@@ -125,8 +125,9 @@ impl StreamWriter {
             return Err(Error::invalid_state("Transport is closing"));
         }
         if FallbackMark::is_set(self.transport()) {
-            // CPython refuses only a second sendfile during a native one (its transport's
-            // `_make_empty_waiter`); during a fallback it runs both, their blocks interleaved.
+            // CPython refuses only a second sendfile during a native one (a KeyError from
+            // `_sendfile_native`'s `del self._transports[fd]`, before its `_make_empty_waiter`
+            // is reached); during a fallback it runs both, their blocks interleaved.
             return Err(crate::transport::socket::sendfile_in_progress());
         }
         // Differs from CPython: its text-mode file and negative offset errors cannot happen (a
@@ -294,7 +295,10 @@ impl FallbackMark {
 
 impl Drop for FallbackMark {
     fn drop(&mut self) {
-        IN_FALLBACK.with(|m| {
+        // `try_with`: a sendfile kept in another thread-local (a loop embedded in one) may be
+        // dropped by the thread's end after the list is gone, with nothing left to unmark; a
+        // panic there would abort the process.
+        let _ = IN_FALLBACK.try_with(|m| {
             let mut m = m.borrow_mut();
             if let Some(i) = m.iter().position(|&k| k == self.0) {
                 m.swap_remove(i);
