@@ -596,6 +596,38 @@ impl Server {
     /// Python's `async with server:`: runs `body`, then closes the server and waits for
     /// it ([`wait_closed`](Self::wait_closed)), whatever `body` returned.
     ///
+    /// That wait is for every connection the server accepted to end too (Python 3.12.1+;
+    /// CPython 3.11's returns at once once the server is closed, and its `asyncio.run` then
+    /// cancels the handlers left). A body that shuts down with a bound must end the
+    /// connections itself before it returns, or `scope` waits for them without one:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// asyncio::run(async {
+    ///     // A handler that never ends by itself: it waits for its client to hang up.
+    ///     let stay = |r: asyncio::StreamReader, _w: asyncio::StreamWriter| async move {
+    ///         r.read_to_end().await.map(drop)
+    ///     };
+    ///     let server = asyncio::start_server(stay, "127.0.0.1", 0).await?;
+    ///     let port = server.sockets()[0].port().unwrap();
+    ///     let (reader, _writer) = asyncio::open_connection("127.0.0.1", port).await?;
+    ///     server
+    ///         .scope(|server| async move {
+    ///             // ... until the shutdown signal: stop accepting, then wait with a bound.
+    ///             server.close();
+    ///             let waited = asyncio::timeout(Duration::from_millis(50), server.wait_closed());
+    ///             if waited.await.is_err() {
+    ///                 server.close_clients(); // or abort_clients(): else `scope` waits on
+    ///             }
+    ///         })
+    ///         .await;
+    ///     assert!(reader.read(100).await?.is_empty()); // the client saw EOF
+    ///     Ok::<_, asyncio::Error>(())
+    /// })??;
+    /// # Ok::<_, asyncio::Error>(())
+    /// ```
+    ///
     /// # Examples
     ///
     /// ```
@@ -622,7 +654,7 @@ impl Server {
     /// })??;
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    // Checklist: L109.
+    // Checklist: L108, L109.
     pub async fn scope<F, Fut, R>(self, body: F) -> R
     where
         F: FnOnce(Server) -> Fut,

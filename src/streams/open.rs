@@ -997,6 +997,41 @@ pub struct StartServer {
 /// })??;
 /// # Ok::<_, asyncio::Error>(())
 /// ```
+///
+/// State shared by the connections (a chat server's clients, where Python would use a
+/// module-level dict): put it in an `Rc`, and pass a `move` closure that hands each call its
+/// own clone. The loop is single-threaded, so `Rc<RefCell<..>>` does; no `Arc`, no
+/// `thread_local!`.
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use asyncio::{StreamReader, StreamWriter};
+///
+/// async fn handle(r: StreamReader, w: StreamWriter, seen: Rc<RefCell<Vec<Vec<u8>>>>)
+///     -> Result<(), asyncio::Error> {
+///     let line = r.readline().await?;
+///     seen.borrow_mut().push(line);
+///     w.write(format!("{} lines so far\n", seen.borrow().len()).as_bytes())?;
+///     w.close();
+///     w.wait_closed().await
+/// }
+///
+/// asyncio::run(async {
+///     let seen = Rc::new(RefCell::new(Vec::new()));
+///     let shared = seen.clone();
+///     let cb = move |r, w| handle(r, w, shared.clone());
+///     let server = asyncio::start_server(cb, "127.0.0.1", 0).await?;
+///     let port = server.sockets()[0].port().unwrap();
+///     for _ in 0..2 {
+///         let (reader, writer) = asyncio::open_connection("127.0.0.1", port).await?;
+///         writer.write(b"hi\n")?;
+///         reader.read_to_end().await?;
+///     }
+///     assert_eq!(seen.borrow().len(), 2);
+///     Ok::<_, asyncio::Error>(())
+/// })??;
+/// # Ok::<_, asyncio::Error>(())
+/// ```
 // Checklist: S4, S10, S60, S61.
 pub fn start_server<M, C: ClientConnected<M>>(
     client_connected_cb: C,
