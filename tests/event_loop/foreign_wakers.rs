@@ -114,3 +114,55 @@ fn l33_a_handle_dropped_by_its_own_task_contains_a_foreign_waker_that_panics_on_
     assert_eq!(*seen.borrow(), [WAKER_DROP]);
     lp.close().unwrap();
 }
+
+/// Another executor's waker whose wake-up panics (`Send`: the helper thread wakes it).
+fn waker_whose_wake_panics() -> Waker {
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        panic!("foreign waker failed");
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+    // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
+    #[allow(unsafe_code)]
+    unsafe {
+        Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE))
+    }
+}
+
+/// A `run_in_executor` future polled under another executor's waker whose wake-up panics:
+/// the helper thread wakes it as the job ends, and that panic is reported once to the loop
+/// the job was started from. Before, it unwound out of the job into the pool's worker,
+/// which dropped it unreported. The job's end is awaited through
+/// `shutdown_default_executor`, which resolves only after the wake-up (bounded by a timeout).
+// Checklist: L41, L18.
+#[test]
+fn l41_a_foreign_wake_up_panic_on_a_helper_thread_reports_to_the_jobs_loop() {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let handle = lp.handle();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let job = lp
+        .run_until_complete(async move {
+            // The job waits for the poll below, so the waker is filed before it ends.
+            let mut job = Box::pin(asyncio::run_in_executor(move || wait.recv().is_ok()));
+            let waker = waker_whose_wake_panics();
+            let cx = &mut std::task::Context::from_waker(&waker);
+            assert!(job.as_mut().poll(cx).is_pending());
+            go.send(()).unwrap();
+            let shut = handle.shutdown_default_executor(None);
+            asyncio::timeout(Duration::from_secs(30), shut)
+                .await
+                .unwrap();
+            (job,) // kept to the end: a tuple, not a future to await
+        })
+        .unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        ["Exception in callback run_in_executor wake-up | panicked: foreign waker failed"]
+    );
+    drop(job);
+    lp.close().unwrap();
+}
