@@ -532,7 +532,11 @@ impl LoopInner {
             _ => slot.replace(cx.waker().clone()),
         };
         drop(io);
-        drop(replaced); // after the borrow: a waker's drop may call into the loop
+        // After the borrow: a waker's drop may call into the loop. Not caught: the slot is
+        // the registration's, polled by the one future that waits on it (a connect), so
+        // that future's poller supplied both wakers and a panic of the old one's drop is its
+        // own, as the stream reader's replaced waker is (`clone_from`).
+        drop(replaced);
         Poll::Pending
     }
 

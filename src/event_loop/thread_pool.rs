@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event_loop::exception::{drop_contained, PanicError, Payload};
+use crate::event_loop::exception::{drop_contained, report, ExceptionContext, PanicError, Payload};
 use crate::event_loop::threadsafe::Shared;
 use crate::event_loop::{current_loop, LoopHandle};
 use crate::wakers::UNFILED;
@@ -272,7 +272,7 @@ where
         };
         // Woken with the lock released; a waker of a closed loop is a no-op.
         if let Some(w) = waker {
-            w.wake();
+            wake_awaiter(counted.as_ref(), w, "run_in_executor wake-up");
         }
         // Ended only now, its result delivered (dropped unrun, it ends with the box).
         drop(counted);
@@ -320,6 +320,50 @@ fn drop_on_loop(counted: Option<&Counted>, payload: Payload) {
     match counted {
         Some(Counted(shared)) => drop(shared.call(move || drop(payload))),
         None => drop(payload),
+    }
+}
+
+/// Wakes a job's awaiter from the helper thread (no lock held). Its waker may be another
+/// executor's (the future awaited there), whose `wake` is that executor's code: a panic of it
+/// is caught and reported once, `Exception in callback {what}`, to the job's loop, as a wake-up
+/// the loop runs is (L18), or to the default handler without one (none ran at submission, or
+/// it has closed). Uncaught, it unwound out of the job into `worker`, which kept the thread
+/// but told nobody.
+pub(crate) fn wake_awaiter(counted: Option<&Counted>, waker: Waker, what: &'static str) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
+        wake_failed(counted, payload, what);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_failed(counted: Option<&Counted>, payload: Box<dyn std::any::Any + Send>, what: &str) {
+    let failed = WakeFailed(Some((PanicError::from_payload(&*payload), what.to_owned())));
+    drop_on_loop(counted, Payload::new(payload));
+    match counted {
+        Some(Counted(shared)) => drop(shared.call(move || failed.report(current_loop()))),
+        None => drop(failed),
+    }
+}
+
+/// A helper thread's failed wake-up: reported on its loop, else (no loop, or it closed before
+/// the report's turn) to the default handler as it drops.
+struct WakeFailed(Option<(PanicError, String)>);
+
+impl WakeFailed {
+    fn report(mut self, lp: Option<LoopHandle>) {
+        if let Some((panic, what)) = self.0.take() {
+            let ctx = ExceptionContext::new(format!("Exception in callback {what}"));
+            report(lp.as_ref(), &ctx.with_exception(Box::new(panic)));
+        }
+    }
+}
+
+impl Drop for WakeFailed {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            WakeFailed(self.0.take()).report(None);
+        }
     }
 }
 

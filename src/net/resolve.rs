@@ -226,7 +226,7 @@ fn spawn_lookup(
 ) -> Result<(), Error> {
     let counted = Counted::on_current_loop()?;
     crate::event_loop::thread_pool::submit(Box::new(move || {
-        lookup(&host, port, family, &slot);
+        lookup(&host, port, family, &slot, counted.as_ref());
         drop(counted); // ended only now, its answer delivered
     }))?;
     Ok(())
@@ -235,7 +235,7 @@ fn spawn_lookup(
 /// One lookup, blocking: the answer goes into `slot`, then its waker is woken. A lookup whose
 /// future was dropped before its job started does nothing, as CPython cancels the executor
 /// future of a cancelled `getaddrinfo` that is still queued (Checklist: L86, L94).
-fn lookup(host: &str, port: u16, family: Family, slot: &Mutex<Slot>) {
+fn lookup(host: &str, port: u16, family: Family, slot: &Mutex<Slot>, counted: Option<&Counted>) {
     if slot.lock().unwrap_or_else(|p| p.into_inner()).abandoned {
         return;
     }
@@ -245,9 +245,10 @@ fn lookup(host: &str, port: u16, family: Family, slot: &Mutex<Slot>) {
         slot.result = Some(result);
         slot.waker.take()
     };
-    // Woken with the lock released. A waker of a closed or dropped loop is a no-op.
+    // Woken with the lock released. A waker of a closed or dropped loop is a no-op; another
+    // executor's that panics is reported to the lookup's loop.
     if let Some(w) = waker {
-        w.wake();
+        crate::event_loop::thread_pool::wake_awaiter(counted, w, "getaddrinfo wake-up");
     }
 }
 
@@ -759,7 +760,7 @@ mod tests {
     fn l86_l94_a_lookup_dropped_before_its_job_starts_does_not_resolve() {
         let slot = Arc::new(Mutex::new(Slot::default()));
         drop(Lookup { slot: slot.clone() });
-        lookup("localhost", 1, Family::Any, &slot);
+        lookup("localhost", 1, Family::Any, &slot, None);
         let slot = slot.lock().unwrap();
         assert!(slot.result.is_none(), "an abandoned lookup ran getaddrinfo");
         assert!(slot.waker.is_none());
@@ -773,7 +774,7 @@ mod tests {
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let theirs = slot.clone();
         crate::event_loop::thread_pool::submit(Box::new(move || {
-            lookup("127.0.0.1", 1, Family::Any, &theirs);
+            lookup("127.0.0.1", 1, Family::Any, &theirs, None);
             let _ = done_tx.send(());
         }))
         .unwrap();

@@ -26,6 +26,7 @@ mod errors;
 mod executor_cancel;
 mod executor_pool;
 mod fd_callback_reports;
+mod foreign_wakers;
 mod hunt_loop;
 mod io_callbacks;
 mod lifecycle;

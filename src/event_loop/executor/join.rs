@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::task::{drop_caught, report_unobserved, Outcome, TaskRc};
+use super::task::{drop_caught, drop_unclaimed, report_unobserved, Outcome, TaskRc};
 use crate::error::{Cancelled, Error};
 use crate::event_loop::exception::{panic_error, PanicError};
 use crate::event_loop::LoopHandle;
@@ -281,7 +281,10 @@ impl<T: 'static> Task<T> {
             _ => j.waker.replace(cx.waker().clone()),
         };
         drop(j);
-        drop(replaced); // after the borrow: a waker's drop may run user code
+        // After the borrow: a waker's drop may run user code. Not caught: only this handle
+        // files a waker, so both came from whoever polls it, and a panic of the old one's drop
+        // is that poller's own, as the stream reader's replaced waker is (`clone_from`).
+        drop(replaced);
         false
     }
 
@@ -291,7 +294,17 @@ impl<T: 'static> Task<T> {
     /// waker, so whatever the slot holds came through it.
     pub(crate) fn unfile_waker(&self) {
         let waker = self.cell.join.borrow_mut().waker.take();
-        drop(waker); // after the borrow, as in `poll_done`
+        self.let_go(waker);
+    }
+
+    /// Drops a waker taken from the slot, after the borrow, a panic of its `Drop` caught and
+    /// reported to the task's loop: it may be another executor's (the handle awaited from
+    /// there), and the one letting it go now (a dropped `shield` or `wait`, a cancel from the
+    /// loop's own code) did not supply it. Uncaught, its panic unwound into that caller.
+    fn let_go(&self, waker: Option<std::task::Waker>) {
+        if let Some(w) = waker {
+            drop_unclaimed(&self.cell.header, "a waker", w);
+        }
     }
 
     /// Polls for the outcome as `.await` does, but leaves the handle as if never awaited, so
@@ -340,7 +353,7 @@ impl<T: 'static> Task<T> {
                     j.detached = true;
                     j.waker.take()
                 };
-                drop(waker); // after the borrow, as in `poll_done`
+                self.let_go(waker);
                 inner.request_cancel(header.key);
             }
         }
@@ -430,7 +443,7 @@ impl<T: 'static> Task<T> {
             _ => j.waker.replace(cx.waker().clone()),
         };
         drop(j);
-        drop(replaced); // after the borrow, as in `poll_done`
+        drop(replaced); // after the borrow, uncaught: the poller's own, as in `poll_done`
 
         if !self.awaited {
             self.refuse_awaiting_itself();
@@ -498,7 +511,7 @@ impl<T: 'static> Drop for Task<T> {
                 j.detached = true;
                 let waker = j.waker.take();
                 drop(j);
-                drop(waker); // after the borrow, as in `poll_done`
+                self.let_go(waker);
             }
         } else if let Some(outcome) = j.outcome.take() {
             // Finished but never awaited: report a failure nobody saw (L35), unless someone

@@ -408,7 +408,7 @@ pub(crate) fn drop_caught<F: ?Sized>(fut: Option<Pin<Box<F>>>) -> Option<Box<dyn
 /// or another executor's) caught and reported to the task's loop.
 #[cold]
 #[inline(never)]
-fn drop_unclaimed<V>(header: &Header, what: &'static str, value: V) {
+pub(crate) fn drop_unclaimed<V>(header: &Header, what: &'static str, value: V) {
     let lp = header.lp.upgrade().map(|inner| LoopHandle { inner });
     drop_contained(lp.as_ref(), what, value);
 }
