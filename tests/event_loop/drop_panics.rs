@@ -457,10 +457,22 @@ fn l33_a_cleanup_that_closes_the_loop_then_panics_is_reported() {
             task
         })
         .unwrap();
-    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(task)));
+    drops_reporting_the_cleanup_panic_once(&lp, &seen, task, "handle");
+}
+
+/// Drops `held` (a handle or a group a run handed out, whose task's cleanup closes the loop
+/// and then panics) outside any run: the drop returns, the loop is closed, and the panic is
+/// reported once as never retrieved, its payload's drop contained.
+fn drops_reporting_the_cleanup_panic_once<T>(
+    lp: &EventLoop,
+    seen: &RefCell<Vec<String>>,
+    held: T,
+    whose: &str,
+) {
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(held)));
     assert!(
         dropped.is_ok(),
-        "a panic left the handle's drop: {:?}",
+        "a panic left the {whose}'s drop: {:?}",
         seen.borrow()
     );
     assert!(lp.is_closed());
@@ -501,20 +513,7 @@ fn l33_a_group_task_cleanup_that_closes_the_loop_then_panics_is_reported() {
             group
         })
         .unwrap();
-    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(group)));
-    assert!(
-        dropped.is_ok(),
-        "a panic left the group's drop: {:?}",
-        seen.borrow()
-    );
-    assert!(lp.is_closed());
-    let seen = seen.borrow();
-    assert!(
-        seen[0].starts_with("Task exception was never retrieved | panicked: Box<dyn Any>"),
-        "{seen:?}"
-    );
-    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
-    assert_eq!(seen.len(), 2, "{seen:?}");
+    drops_reporting_the_cleanup_panic_once(&lp, &seen, group, "group");
 }
 
 /// The two other ways a task's cleanup runs cannot end the task first, so its panic stays
@@ -562,24 +561,6 @@ fn l16_a_cleanup_closing_the_loop_during_a_run_or_a_close_keeps_its_panic() {
     assert_eq!(drop_reports(&seen, "a panic payload"), 2, "{seen:?}");
 }
 
-/// Another executor's waker whose wake-up panics, for [`foreign_waker`].
-fn foreign_waker_failed() -> std::task::Waker {
-    use std::task::{RawWaker, RawWakerVTable, Waker};
-    fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, &VTABLE)
-    }
-    fn wake(_: *const ()) {
-        panic!("foreign waker failed");
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
-    // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
-    #[allow(unsafe_code)]
-    unsafe {
-        Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE))
-    }
-}
-
 /// A stream read polled under another executor's waker: the data's arrival queues its
 /// wake-up as a callback of its own, and the loop closes before that callback's turn, so the
 /// close wakes it. Its panic is reported to the loop's exception handler, as every other
@@ -592,7 +573,7 @@ fn l16_close_reports_an_unrun_foreign_wake_up_to_the_loops_handler() {
     let lp = EventLoop::new().unwrap();
     let seen = capture_exceptions(&lp);
     let (a, mut b) = asyncio::socketpair().unwrap();
-    let waker = foreign_waker_failed();
+    let waker = waker_whose_wake_panics();
     let read = lp
         .run_until_complete(async {
             let (reader, writer) = asyncio::open_connection_sock(a).await.unwrap();
@@ -630,24 +611,13 @@ fn l16_close_reports_an_unrun_foreign_wake_up_to_the_loops_handler() {
 #[test]
 fn l33_a_foreign_waker_dropped_unwoken_by_a_cancel_is_contained() {
     use std::future::Future;
-    use std::task::{RawWaker, RawWakerVTable, Waker};
-    fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, &VTABLE)
-    }
-    fn noop(_: *const ()) {}
-    /// Only the clone the task filed fails: the test's own waker is forgotten.
-    fn drop_fails(_: *const ()) {
-        panic!("drop fails");
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_fails);
     let lp = EventLoop::new().unwrap();
     let seen = capture_exceptions(&lp);
     let task = lp
         .run_until_complete(async {
             let mut task = asyncio::spawn(std::future::pending::<()>());
-            // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
-            #[allow(unsafe_code)]
-            let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+            // Only the clone the task filed fails: the test's own waker is forgotten.
+            let waker = waker_whose_drop_panics();
             let cx = &mut std::task::Context::from_waker(&waker);
             assert!(std::pin::Pin::new(&mut task).poll(cx).is_pending());
             std::mem::forget(waker);

@@ -97,24 +97,13 @@ fn l18_a_foreign_waker_that_panics_as_its_sleep_ends_is_reported_and_the_loop_go
     // loop wakes it in the timer's turn. Its panic is reported as a callback's is, and the
     // loop carries on (it once unwound out of run_until_complete).
     use std::future::Future;
-    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
-
-    fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, &VTABLE)
-    }
-    fn wake(_: *const ()) {
-        panic!("foreign waker failed");
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+    use std::task::Context;
 
     let lp = EventLoop::new().unwrap();
     let seen = capture_exceptions(&lp);
     let out = lp.run_until_complete(async {
         let mut first = Box::pin(asyncio::sleep(ms(1)));
-        // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
-        #[allow(unsafe_code)]
-        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+        let waker = waker_whose_wake_panics();
         assert!(first
             .as_mut()
             .poll(&mut Context::from_waker(&waker))
@@ -136,16 +125,7 @@ fn l18_a_foreign_waker_that_panics_as_the_task_it_awaits_ends_is_reported_and_th
     // slot; the task's end wakes it. Its panic is reported as a callback's is, the loop carries
     // on, and the task's outcome is still there for the handle.
     use std::future::Future;
-    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
-
-    fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, &VTABLE)
-    }
-    fn wake(_: *const ()) {
-        panic!("foreign waker failed");
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
+    use std::task::Context;
 
     let lp = EventLoop::new().unwrap();
     let seen = capture_exceptions(&lp);
@@ -154,9 +134,7 @@ fn l18_a_foreign_waker_that_panics_as_the_task_it_awaits_ends_is_reported_and_th
             asyncio::yield_now().await;
             5
         });
-        // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
-        #[allow(unsafe_code)]
-        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+        let waker = waker_whose_wake_panics();
         assert!(std::pin::Pin::new(&mut task)
             .poll(&mut Context::from_waker(&waker))
             .is_pending());

@@ -6,27 +6,8 @@
 use super::*;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{RawWaker, RawWakerVTable, Waker};
 
 const WAKER_DROP: &str = "Exception in callback drop of a waker | panicked: drop fails";
-
-/// Another executor's waker whose clones panic as they drop; the one returned is to be
-/// forgotten by the test, so that only the clone the crate filed fails.
-fn waker_whose_drop_panics() -> Waker {
-    fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, &VTABLE)
-    }
-    fn noop(_: *const ()) {}
-    fn drop_fails(_: *const ()) {
-        panic!("drop fails");
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_fails);
-    // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
-    #[allow(unsafe_code)]
-    unsafe {
-        Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE))
-    }
-}
 
 /// Polls `fut` once under [`waker_whose_drop_panics`]; it must be pending.
 fn poll_foreign<F: Future + ?Sized>(fut: Pin<&mut F>) {
@@ -113,23 +94,6 @@ fn l33_a_handle_dropped_by_its_own_task_contains_a_foreign_waker_that_panics_on_
     );
     assert_eq!(*seen.borrow(), [WAKER_DROP]);
     lp.close().unwrap();
-}
-
-/// Another executor's waker whose wake-up panics (`Send`: the helper thread wakes it).
-fn waker_whose_wake_panics() -> Waker {
-    fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, &VTABLE)
-    }
-    fn wake(_: *const ()) {
-        panic!("foreign waker failed");
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, noop);
-    // SAFETY: the vtable's functions ignore the data pointer, so any pointer is valid.
-    #[allow(unsafe_code)]
-    unsafe {
-        Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE))
-    }
 }
 
 /// A `run_in_executor` future polled under another executor's waker whose wake-up panics:
