@@ -337,24 +337,30 @@ pub(crate) fn wake_awaiter(counted: Option<&Counted>, waker: Waker, what: &'stat
 
 #[cold]
 #[inline(never)]
-fn wake_failed(counted: Option<&Counted>, payload: Box<dyn std::any::Any + Send>, what: &str) {
-    let failed = WakeFailed(Some((PanicError::from_payload(&*payload), what.to_owned())));
-    drop_on_loop(counted, Payload::new(payload));
+fn wake_failed(
+    counted: Option<&Counted>,
+    payload: Box<dyn std::any::Any + Send>,
+    what: &'static str,
+) {
+    let panic = PanicError::from_payload(&*payload);
+    let failed = WakeFailed(Some((panic, Payload::new(payload), what)));
     match counted {
         Some(Counted(shared)) => drop(shared.call(move || failed.report(current_loop()))),
         None => drop(failed),
     }
 }
 
-/// A helper thread's failed wake-up: reported on its loop, else (no loop, or it closed before
-/// the report's turn) to the default handler as it drops.
-struct WakeFailed(Option<(PanicError, String)>);
+/// A helper thread's failed wake-up: reported on its loop, then its payload dropped there
+/// (caught: [`Payload`]); else (no loop, or it closed before the report's turn) reported to
+/// the default handler as it drops.
+struct WakeFailed(Option<(PanicError, Payload, &'static str)>);
 
 impl WakeFailed {
     fn report(mut self, lp: Option<LoopHandle>) {
-        if let Some((panic, what)) = self.0.take() {
+        if let Some((panic, payload, what)) = self.0.take() {
             let ctx = ExceptionContext::new(format!("Exception in callback {what}"));
             report(lp.as_ref(), &ctx.with_exception(Box::new(panic)));
+            drop(payload);
         }
     }
 }
