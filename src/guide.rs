@@ -273,7 +273,7 @@
 //! | `loop.is_running()`, `is_closed()` | same names |
 //! | `loop.add_reader(fd, cb)`, `add_writer`, `remove_reader`, `remove_writer` | same names |
 //! | `loop.set_exception_handler(h)`, `call_exception_handler(ctx)` | same names; `ExceptionContext` for the dict |
-//! | `loop.add_signal_handler(signal.SIGTERM, cb)`, `remove_signal_handler(sig)` | `lp.add_signal_handler(libc::SIGTERM, f)?`, `lp.remove_signal_handler(sig)?` → `bool`; the numbers are `libc`'s (`libc = "0.2"` in your `Cargo.toml`: this crate has no `signal` module); a SIGINT handler of yours replaces the one `asyncio::run` installs, so Ctrl-C no longer ends the run with `Error::KeyboardInterrupt` |
+//! | `loop.add_signal_handler(signal.SIGTERM, cb)`, `remove_signal_handler(sig)` | `lp.add_signal_handler(asyncio::signal::SIGTERM, f)?`, `lp.remove_signal_handler(sig)?` → `bool`; [`asyncio::signal`](crate::signal) has the common numbers (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGUSR1`, ...: the C library's, as `libc`'s); a SIGINT handler of yours replaces the one `asyncio::run` installs, so Ctrl-C no longer ends the run with `Error::KeyboardInterrupt` |
 //! | `Handle.cancel()`, `TimerHandle.when()` | same names |
 //! | `asyncio.create_task(coro)` | `asyncio::spawn(fut)` → `Task<T>`, awaiting gives `Result<T, Cancelled>` |
 //! | `task.cancel()`, `task.done()`, `task.cancelled()` | `cancel()`, `is_done()`, `is_cancelled()` |

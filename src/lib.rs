@@ -300,6 +300,7 @@ pub(crate) mod net;
 pub mod protocol;
 pub mod proxy_protocol;
 mod server;
+pub mod signal;
 mod slots;
 mod sort;
 #[cfg(test)]
