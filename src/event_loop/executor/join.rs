@@ -147,12 +147,12 @@ impl<T: 'static> Task<T> {
     /// The output is handed out once, as by an await: the first `result()` or await takes the
     /// value or the panic; after that, `result()` gives `InvalidState` and an await
     /// `Err(Cancelled)`. A failure taken here counts as seen: dropping the handle reports
-    /// nothing (L35). A cancellation is not taken: every call gives `Error::Cancelled`.
+    /// nothing. A cancellation is not taken: every call gives `Error::Cancelled`.
     ///
     /// # Errors
     /// [`Error::InvalidState`] (`Result is not ready.`) while the task runs, and
     /// (`result already taken`) once the output was taken; [`Error::Cancelled`] if the task
-    /// ended cancelled (both L26); [`Error::Panic`] if it panicked (where Python's `result()`
+    /// ended cancelled; [`Error::Panic`] if it panicked (where Python's `result()`
     /// raises the task's exception).
     ///
     /// # Examples
@@ -167,7 +167,7 @@ impl<T: 'static> Task<T> {
     /// assert!(matches!(task.result(), Err(asyncio::Error::InvalidState(_)))); // taken
     /// # Ok::<_, asyncio::Error>(())
     /// ```
-    // Checklist: L26, L43.
+    // Checklist: L26, L35, L43.
     pub fn result(&mut self) -> Result<T, Error> {
         let header = &self.cell.header;
         if !header.is_done() {
