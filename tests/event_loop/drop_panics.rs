@@ -39,6 +39,29 @@ fn drop_reports(seen: &[String], what: &str) -> usize {
     seen.iter().filter(|s| **s == want).count()
 }
 
+/// Connects a protocol of `factory` to one end of a socket pair on a fresh loop with reports
+/// captured, then closes the loop under the open connection (both ends still held). Fails the
+/// test if a panic leaves the close or it fails; returns the reports.
+fn close_under_a_connection<P: asyncio::Protocol + 'static>(
+    factory: impl Fn() -> P + 'static,
+) -> Vec<String> {
+    let lp = EventLoop::new().unwrap();
+    let seen = capture_exceptions(&lp);
+    let (a, _b) = asyncio::socketpair().unwrap();
+    let (transport, _p) = lp
+        .run_until_complete(async {
+            let lp = asyncio::get_running_loop()?;
+            lp.connect_socket(factory, a).await
+        })
+        .unwrap()
+        .unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
+    drop(transport);
+    let seen = seen.borrow().clone();
+    seen
+}
+
 /// Runs `body` on a fresh loop with reports captured; the loop is closed afterwards. Fails
 /// the test if a panic leaves the run or the close.
 fn run_reporting<F: std::future::Future>(body: impl FnOnce() -> F) -> Vec<String> {
@@ -350,25 +373,8 @@ fn l16_loop_close_reports_a_lost_payload_drop_to_the_loops_handler() {
             std::panic::panic_any(PanicsOnDrop);
         }
     }
-    let lp = EventLoop::new().unwrap();
-    let seen = capture_exceptions(&lp);
-    let (a, _b) = asyncio::socketpair().unwrap();
-    let (transport, _p) = lp
-        .run_until_complete(async {
-            let lp = asyncio::get_running_loop()?;
-            lp.connect_socket(|| LostFails, a).await
-        })
-        .unwrap()
-        .unwrap();
-    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
-    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
-    assert_eq!(
-        drop_reports(&seen.borrow(), "a panic payload"),
-        1,
-        "{:?}",
-        seen.borrow()
-    );
-    drop(transport);
+    let seen = close_under_a_connection(|| LostFails);
+    assert_eq!(drop_reports(&seen, "a panic payload"), 1, "{seen:?}");
 }
 
 /// A `run_in_executor` closure panics with a payload whose drop panics: the awaiter gets the
@@ -399,19 +405,7 @@ fn l16_loop_close_reports_a_connection_lost_panic() {
             panic!("lost fails");
         }
     }
-    let lp = EventLoop::new().unwrap();
-    let seen = capture_exceptions(&lp);
-    let (a, _b) = asyncio::socketpair().unwrap();
-    let (transport, _p) = lp
-        .run_until_complete(async {
-            let lp = asyncio::get_running_loop()?;
-            lp.connect_socket(|| LostPanics, a).await
-        })
-        .unwrap()
-        .unwrap();
-    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
-    assert!(matches!(closed, Ok(Ok(()))), "{:?}", seen.borrow());
-    let seen = seen.borrow();
+    let seen = close_under_a_connection(|| LostPanics);
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(
         seen[0].starts_with("Exception in callback ")
@@ -419,7 +413,6 @@ fn l16_loop_close_reports_a_connection_lost_panic() {
             && seen[0].ends_with(" | panicked: lost fails"),
         "{seen:?}"
     );
-    drop(transport);
 }
 
 /// Closes the loop it was given, then panics with a payload whose drop panics: a task's

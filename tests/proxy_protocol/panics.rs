@@ -28,6 +28,30 @@ fn loop_recording_reports() -> (asyncio::EventLoop, Rc<RefCell<Vec<String>>>) {
     (lp, reports)
 }
 
+/// Serves protocols of `factory` on `lp` behind `mode`, connects a client that sends `header`
+/// then `hello`, and runs until the protocol has its transport (`made`, which it fills in
+/// `connection_made`). Returns the server and the client, both to be kept open.
+fn serve_one_holding<P: asyncio::Protocol + 'static>(
+    lp: &asyncio::EventLoop,
+    mode: ProxyProtocol,
+    header: &[u8],
+    factory: impl Fn() -> P + 'static,
+    made: &RefCell<Option<asyncio::Transport>>,
+) -> (asyncio::Server, std::net::TcpStream) {
+    use std::io::Write;
+    let server = lp
+        .run_until_complete(
+            lp.create_server(factory, "127.0.0.1", 0)
+                .proxy_protocol(mode),
+        )
+        .unwrap()
+        .unwrap();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", util::port_of(&server))).unwrap();
+    client.write_all(&[header, b"hello"].concat()).unwrap();
+    util::run_until(lp, 200, || made.borrow().is_some());
+    (server, client)
+}
+
 /// L55 behind the header: a `connection_made` that panics is reported as that callback's
 /// failure and the connection goes on (its bytes reach `data_received`), as on a server
 /// without PROXY. The layer let the panic out through the socket's `data_received`, so it was
@@ -175,7 +199,6 @@ fn a_panicking_data_received_on_held_bytes_ends_the_connection() {
 #[test]
 fn l55_a_panicking_connection_lost_delivered_late_is_reported_as_the_socket_transport_does() {
     use asyncio::{Protocol, Transport};
-    use std::io::Write;
     type Made = Rc<RefCell<Option<Transport>>>;
     /// Each report's message and its keys.
     type Reports = Rc<RefCell<Vec<(String, Vec<(&'static str, String)>)>>>;
@@ -202,17 +225,7 @@ fn l55_a_panicking_connection_lost_delivered_late_is_reported_as_the_socket_tran
         ));
         let made: Made = Default::default();
         let m = made.clone();
-        let server = lp
-            .run_until_complete(
-                lp.create_server(move || P(m.clone()), "127.0.0.1", 0)
-                    .proxy_protocol(mode),
-            )
-            .unwrap()
-            .unwrap();
-        let mut client =
-            std::net::TcpStream::connect(("127.0.0.1", util::port_of(&server))).unwrap();
-        client.write_all(&[header, b"hello"].concat()).unwrap();
-        util::run_until(&lp, 200, || made.borrow().is_some());
+        let (server, _client) = serve_one_holding(&lp, mode, header, move || P(m.clone()), &made);
         let t = made.borrow().clone().unwrap();
         let proto = t.get_protocol().unwrap();
         util::turns_while_held(&lp, &proto, Duration::from_millis(20), || t.abort());
@@ -240,7 +253,6 @@ fn l55_a_panicking_connection_lost_delivered_late_is_reported_as_the_socket_tran
 #[test]
 fn l16_loop_close_behind_the_header_reports_a_lost_payload_drop_to_the_loops_handler() {
     use asyncio::{Protocol, Transport};
-    use std::io::Write;
     /// Its drop panics; it is the payload `connection_lost` panics with.
     struct PanicsOnDrop;
     impl Drop for PanicsOnDrop {
@@ -264,17 +276,7 @@ fn l16_loop_close_behind_the_header_reports_a_lost_payload_drop_to_the_loops_han
         let (lp, reports) = loop_recording_reports();
         let made: Made = Default::default();
         let m = made.clone();
-        let server = lp
-            .run_until_complete(
-                lp.create_server(move || P(m.clone()), "127.0.0.1", 0)
-                    .proxy_protocol(mode),
-            )
-            .unwrap()
-            .unwrap();
-        let mut client =
-            std::net::TcpStream::connect(("127.0.0.1", util::port_of(&server))).unwrap();
-        client.write_all(&[header, b"hello"].concat()).unwrap();
-        util::run_until(&lp, 200, || made.borrow().is_some());
+        let (server, _client) = serve_one_holding(&lp, mode, header, move || P(m.clone()), &made);
         let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
         assert!(
             matches!(closed, Ok(Ok(()))),
